@@ -1,0 +1,290 @@
+# libkreconcile — GNU Makefile (no autotools, no CMake; parallel-safe).
+#
+# Sources are discovered, so modules plug in without editing this file:
+#   lib/*.c                 -> libkreconcile (.so + .a)
+#   lib/testserver/*.c      -> libkreconcile-testserver.a (tests and kr-apiserver only)
+#   examples/<prog>/*.c     -> build/bin/<prog>
+#   test/test_*.c           -> build/test/test_* (Check suites), with test/support/*.c
+#   test/fuzz/fuzz_*.c      -> libFuzzer targets (make fuzz) and corpus replays (make check)
+#   bench/bench_*.c         -> build/bench/bench_* (make bench)
+# Module-specific rules (generated sources, extra data) live in mk/*.mk.
+# A test that runs threads carries the marker KR_TEST_THREADED in its source:
+# it also runs under ThreadSanitizer.
+
+.DEFAULT_GOAL := all
+.SECONDARY:
+.DELETE_ON_ERROR:
+SHELL := /bin/sh
+
+BUILD      ?= build
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DESTDIR    ?=
+# SAN=address,undefined or SAN=thread builds everything instrumented.
+SAN        ?=
+
+VERSION := 0.1.0
+SOMAJOR := 0
+
+PKG_CONFIG ?= pkg-config
+PKGS    := jansson libcurl libuv openssl yaml-0.1
+TS_PKGS := libmicrohttpd
+PKG_CFLAGS  := $(shell $(PKG_CONFIG) --cflags $(PKGS) $(TS_PKGS) 2>/dev/null)
+PKG_LIBS    := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+TS_LIBS     := $(shell $(PKG_CONFIG) --libs $(TS_PKGS) 2>/dev/null)
+CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
+
+OPT      ?= -O2
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wformat=2 -Wno-format-nonliteral
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -Iinclude -Ilib $(PKG_CFLAGS)
+ifneq ($(SAN),)
+SAN_FLAGS := -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+CFLAGS   ?=
+LDFLAGS  ?=
+ALL_CFLAGS  := $(BASE_CFLAGS) $(SAN_FLAGS) $(CFLAGS)
+ALL_LDFLAGS := $(SAN_FLAGS) $(LDFLAGS)
+LIB_CFLAGS  := $(ALL_CFLAGS) -fPIC -fvisibility=hidden -DKR_BUILDING_LIBRARY
+TEST_DEFS   := -DKR_TEST_BIN_DIR='"$(abspath $(BUILD))/bin"' -DKR_SOURCE_DIR='"$(CURDIR)"' \
+               -DKR_TEST_BUILD_DIR='"$(abspath $(BUILD))"'
+
+# Filled in by mk/*.mk fragments.
+LIB_GEN_SRCS :=
+TS_PROGS     := kr-apiserver
+-include $(sort $(wildcard mk/*.mk))
+
+LIB_SRCS  := $(sort $(wildcard lib/*.c)) $(LIB_GEN_SRCS)
+TS_SRCS   := $(sort $(wildcard lib/testserver/*.c))
+PROGS     := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard examples/*/*.c)))))
+TESTS     := $(sort $(basename $(notdir $(wildcard test/test_*.c))))
+TSAN_TESTS := $(sort $(basename $(notdir $(shell grep -l KR_TEST_THREADED test/test_*.c 2>/dev/null))))
+SUPPORT_SRCS := $(sort $(wildcard test/support/*.c))
+FUZZERS   := $(sort $(basename $(notdir $(wildcard test/fuzz/fuzz_*.c))))
+BENCHES   := $(sort $(basename $(notdir $(wildcard bench/bench_*.c))))
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(patsubst $(BUILD)/%,%,$(1)))
+LIB_OBJS     := $(call obj,$(LIB_SRCS))
+TS_OBJS      := $(call obj,$(TS_SRCS))
+SUPPORT_OBJS := $(call obj,$(SUPPORT_SRCS))
+
+SO_NAME  := libkreconcile.so.$(SOMAJOR)
+SO_FILE  := $(BUILD)/lib/libkreconcile.so.$(VERSION)
+A_FILE   := $(BUILD)/lib/libkreconcile.a
+TS_A     := $(BUILD)/lib/libkreconcile-testserver.a
+PROG_BINS := $(addprefix $(BUILD)/bin/,$(PROGS))
+TEST_BINS := $(addprefix $(BUILD)/test/,$(TESTS))
+REPLAY_BINS := $(addprefix $(BUILD)/test/,$(FUZZERS))
+BENCH_BINS := $(addprefix $(BUILD)/bench/,$(BENCHES))
+
+.PHONY: all lib programs tests check check-plain test-run tsan valgrind install uninstall \
+        install-test demo bench fuzz lint clean deps
+
+all: lib programs
+
+ifeq ($(SAN),)
+lib: $(SO_FILE) $(A_FILE) $(TS_A)
+else
+lib: $(A_FILE) $(TS_A)
+endif
+programs: $(PROG_BINS)
+tests: $(TEST_BINS) $(REPLAY_BINS) $(PROG_BINS)
+
+# ---- compilation -----------------------------------------------------------
+
+# Library objects (also generated sources under $(BUILD)/).
+$(BUILD)/obj/lib/%.o: lib/%.c
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/examples/%.o: examples/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/test/%.o: test/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itest/support $(CHECK_CFLAGS) $(TEST_DEFS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/bench/%.o: bench/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itest/support $(TEST_DEFS) -MMD -MP -c $< -o $@
+
+# ---- libraries ---------------------------------------------------------------
+
+$(SO_FILE): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,-soname,$(SO_NAME) -Wl,--no-undefined $(ALL_LDFLAGS) -o $@ $(LIB_OBJS) \
+	    $(PKG_LIBS) -pthread
+	ln -sf libkreconcile.so.$(VERSION) $(BUILD)/lib/$(SO_NAME)
+	ln -sf $(SO_NAME) $(BUILD)/lib/libkreconcile.so
+
+$(A_FILE): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $(LIB_OBJS)
+
+$(TS_A): $(TS_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $(TS_OBJS)
+
+# ---- programs: static against libkreconcile.a; only TS_PROGS get the test server
+
+define PROG_template
+$(BUILD)/bin/$(1): $(call obj,$(sort $(wildcard examples/$(1)/*.c))) $(A_FILE) \
+                   $(if $(filter $(1),$(TS_PROGS)),$(TS_A))
+	@mkdir -p $$(@D)
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $(call obj,$(sort $(wildcard examples/$(1)/*.c))) \
+	    $(if $(filter $(1),$(TS_PROGS)),$(TS_A) $(TS_LIBS)) $(A_FILE) $(PKG_LIBS) -pthread -lm
+endef
+$(foreach p,$(PROGS),$(eval $(call PROG_template,$(p))))
+
+# ---- tests -------------------------------------------------------------------
+
+TEST_LINK = $(SUPPORT_OBJS) $(TS_A) $(A_FILE)
+TEST_LIBS = $(TS_LIBS) $(PKG_LIBS) $(CHECK_LIBS) -pthread -lm
+
+$(BUILD)/test/test_%: $(BUILD)/obj/test/test_%.o $(SUPPORT_OBJS) $(TS_A) $(A_FILE)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_LINK) $(TEST_LIBS)
+
+# A fuzz target's corpus replay: the target plus a main() that feeds it files.
+$(BUILD)/test/fuzz_%: $(BUILD)/obj/test/fuzz/fuzz_%.o $(BUILD)/obj/test/fuzz/replay_main.o \
+                      $(SUPPORT_OBJS) $(TS_A) $(A_FILE)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/obj/test/fuzz/replay_main.o $(TEST_LINK) $(TEST_LIBS)
+
+# RESULTS names the file that accumulates pass/fail counts for the summary.
+RESULTS ?= $(abspath $(BUILD))/results.txt
+TEST_FILTER ?=
+RUN_LIST = $(or $(TEST_FILTER),$(TESTS) $(FUZZERS))
+test-run: $(addprefix $(BUILD)/test/,$(filter-out none,$(RUN_LIST))) $(PROG_BINS)
+	@sh test/run-tests.sh "$(BUILD)" "$(RESULTS)" $(RUN_LIST)
+
+check-plain:
+	@$(MAKE) --no-print-directory test-run
+
+tsan:
+	@$(MAKE) --no-print-directory BUILD=build/tsan SAN=thread \
+	    TEST_FILTER="$(or $(TSAN_TESTS),none)" \
+	    RESULTS=$(abspath build)/check-tsan.txt test-run
+
+valgrind: tests
+	@KR_TEST_WRAPPER="valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect \
+	  --errors-for-leak-kinds=definite,indirect --error-exitcode=1 --num-callers=30 \
+	  --suppressions=$(CURDIR)/test/valgrind.supp" CK_FORK=no \
+	  sh test/run-tests.sh "$(BUILD)" "$(abspath $(BUILD))/valgrind-results.txt" \
+	  $(or $(TEST_FILTER),$(TESTS))
+
+# The full suite: plain, AddressSanitizer + UBSan, ThreadSanitizer, install.
+check: deps
+	@rm -f build/check-*.txt; status=0; \
+	echo "== plain build =="; \
+	$(MAKE) --no-print-directory RESULTS=$(abspath build)/check-1-plain.txt test-run || status=1; \
+	echo "== AddressSanitizer + UndefinedBehaviorSanitizer =="; \
+	$(MAKE) --no-print-directory BUILD=build/asan SAN=address,undefined \
+	    RESULTS=$(abspath build)/check-2-asan.txt test-run || status=1; \
+	echo "== ThreadSanitizer =="; \
+	$(MAKE) --no-print-directory tsan || status=1; \
+	echo "== install test =="; \
+	sh test/install-test.sh "$(abspath build)/check-4-install.txt" || status=1; \
+	sh test/summary.sh build/check-*.txt || status=1; \
+	exit $$status
+
+install-test:
+	@sh test/install-test.sh "$(abspath $(BUILD))/install-results.txt"
+
+deps:
+	@sh scripts/install-deps.sh
+
+# ---- install -------------------------------------------------------------------
+
+PUBLIC_HEADERS := $(filter-out include/kreconcile/testserver.h,$(wildcard include/kreconcile/*.h))
+
+$(BUILD)/libkreconcile.pc: pkgconfig/libkreconcile.pc.in Makefile
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+$(BUILD)/libkreconcile-testserver.pc: pkgconfig/libkreconcile-testserver.pc.in Makefile
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+install: all $(BUILD)/libkreconcile.pc $(BUILD)/libkreconcile-testserver.pc
+	install -d $(DESTDIR)$(INCLUDEDIR)/kreconcile $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR)
+	install -m 644 include/kreconcile.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 $(PUBLIC_HEADERS) $(wildcard include/kreconcile/testserver.h) \
+	    $(DESTDIR)$(INCLUDEDIR)/kreconcile/
+	install -m 755 $(SO_FILE) $(DESTDIR)$(LIBDIR)/
+	ln -sf libkreconcile.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SO_NAME)
+	ln -sf $(SO_NAME) $(DESTDIR)$(LIBDIR)/libkreconcile.so
+	install -m 644 $(A_FILE) $(TS_A) $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(BUILD)/libkreconcile.pc $(BUILD)/libkreconcile-testserver.pc \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig/
+	$(if $(PROG_BINS),install -m 755 $(PROG_BINS) $(DESTDIR)$(BINDIR)/)
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/kreconcile.h
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/kreconcile
+	rm -f $(DESTDIR)$(LIBDIR)/libkreconcile.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SO_NAME) \
+	    $(DESTDIR)$(LIBDIR)/libkreconcile.so $(DESTDIR)$(LIBDIR)/libkreconcile.a \
+	    $(DESTDIR)$(LIBDIR)/libkreconcile-testserver.a \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig/libkreconcile.pc \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig/libkreconcile-testserver.pc
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(PROGS))
+
+# ---- demo, bench, fuzz, lint ---------------------------------------------------------
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/demo.sh "$(abspath $(BUILD))/bin"
+
+$(BUILD)/bench/bench_%: $(BUILD)/obj/bench/bench_%.o $(TS_A) $(A_FILE)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(TS_A) $(A_FILE) $(TS_LIBS) $(PKG_LIBS) -pthread -lm
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_BINS)
+	@sh bench/run.sh "$(abspath $(BUILD))"
+
+# libFuzzer builds need clang; each target runs FUZZ_SECONDS on its corpus.
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_BUILD := build/fuzz
+fuzz: deps
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) SAN=address,undefined \
+	    OPT=-O1 CFLAGS=-fsanitize=fuzzer-no-link lib
+	@for f in $(FUZZERS); do \
+	  echo "== $$f ($(FUZZ_SECONDS) s) =="; \
+	  $(FUZZ_CC) -std=c11 -D_GNU_SOURCE -O1 -g -Iinclude -Ilib $(PKG_CFLAGS) \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -o $(FUZZ_BUILD)/$$f test/fuzz/$$f.c $(FUZZ_BUILD)/lib/libkreconcile-testserver.a \
+	    $(FUZZ_BUILD)/lib/libkreconcile.a $(TS_LIBS) $(PKG_LIBS) -pthread -lm || exit 1; \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$f test/fuzz/corpus/$$f; \
+	  $(FUZZ_BUILD)/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    $(FUZZ_BUILD)/corpus/$$f test/fuzz/corpus/$$f || exit 1; \
+	done
+
+LINT_FILES ?= $(sort $(wildcard lib/*.c lib/testserver/*.c examples/*/*.c))
+FORMAT_FILES ?= $(sort $(wildcard include/*.h include/kreconcile/*.h lib/*.[ch] \
+    lib/testserver/*.[ch] examples/*/*.[ch] test/*.c test/support/*.[ch] test/fuzz/*.c \
+    bench/*.c))
+lint: deps
+	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,performance,portability \
+	    --inline-suppr --suppress=missingIncludeSystem -D__GNUC__ -DKR_BUILDING_LIBRARY \
+	    -Iinclude -Ilib $(LINT_FILES)
+	clang-tidy --quiet $(LINT_FILES) -- -std=c11 -D_GNU_SOURCE -Iinclude -Ilib $(PKG_CFLAGS)
+	clang-format --dry-run -Werror $(FORMAT_FILES)
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,10 @@
+/* libkreconcile — umbrella header: include this to get the whole public API.
+ * See README.md for the threading model; each module header says which
+ * thread may call each of its functions. */
+#ifndef KRECONCILE_H
+#define KRECONCILE_H
+
+#include "kreconcile/common.h"
+#include "kreconcile/patch.h"
+
+#endif /* KRECONCILE_H */

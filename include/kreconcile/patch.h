@@ -1,0 +1,138 @@
+/* libkreconcile — patch engines: JSON merge patch (RFC 7386), Kubernetes
+ * strategic merge patch, JSON patch (RFC 6902), and patch creation (two-way
+ * and three-way, as kubectl apply computes it).
+ *
+ * Every function here is pure: no I/O, no logging, no global state. Input
+ * documents are borrowed and never modified; results are new references
+ * that the caller owns (json_decref). All functions are safe to call from
+ * any thread concurrently. On failure they return a negative KR_E* code,
+ * leave *out untouched (NULL), and fill `err` (may be NULL) with a message
+ * that names the JSON path where the problem is. */
+#ifndef KRECONCILE_PATCH_H
+#define KRECONCILE_PATCH_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The wire formats the apiserver accepts for PATCH. */
+typedef enum kr_patch_format {
+    KR_PATCH_JSON = 1,      /* application/json-patch+json (RFC 6902) */
+    KR_PATCH_MERGE = 2,     /* application/merge-patch+json (RFC 7386) */
+    KR_PATCH_STRATEGIC = 3, /* application/strategic-merge-patch+json */
+    KR_PATCH_APPLY = 4,     /* application/apply-patch+yaml (server-side apply) */
+} kr_patch_format;
+
+/* The Content-Type of `format`, a static string; NULL for an unknown value. */
+KR_API const char *kr_patch_content_type(kr_patch_format format);
+/* The format named by a Content-Type header value (parameters such as
+ * "; charset=utf-8" are ignored); 0 when it names none. */
+KR_API kr_patch_format kr_patch_format_from_content_type(const char *content_type);
+
+/* ---- Patch metadata (schemas) ----------------------------------------- */
+
+/* A table of patch metadata in the format of k8s-patch-metadata.json:
+ * "kinds" (apiVersion/kind -> definition) and "definitions" (definition ->
+ * field -> {list, map, ref, patchStrategy, patchMergeKey, ...}). */
+typedef struct kr_patch_schema kr_patch_schema_t;
+/* The metadata of one definition (a kind, or a nested type). Borrowed from
+ * its schema; valid as long as the schema is. */
+typedef struct kr_patch_meta kr_patch_meta_t;
+
+/* The built-in schema of the Kubernetes 1.32 built-in kinds, compiled into
+ * the library. Borrowed and immutable; never free it. [any thread] */
+KR_API const kr_patch_schema_t *kr_patch_schema_builtin(void);
+
+/* Build a schema from a user table (borrowed). Kinds and definitions it does
+ * not define are looked up in `fallback` (borrowed; may be NULL; it must
+ * outlive the new schema), so a user table can add custom resources to the
+ * built-in one. *out is new: free it with kr_patch_schema_free().
+ * Errors: KR_EPARSE for a table not in the documented format, KR_ENOMEM. */
+KR_API int kr_patch_schema_new(const json_t *table, const kr_patch_schema_t *fallback,
+                               kr_patch_schema_t **out, kr_error_t *err);
+/* The same, reading the table from a JSON file. Adds KR_EIO. */
+KR_API int kr_patch_schema_load_file(const char *path, const kr_patch_schema_t *fallback,
+                                     kr_patch_schema_t **out, kr_error_t *err);
+/* Free a schema from kr_patch_schema_new/_load_file. NULL is a no-op. */
+KR_API void kr_patch_schema_free(kr_patch_schema_t *schema);
+
+/* The metadata for apiVersion + kind ("apps/v1", "Deployment"), or NULL when
+ * the kind is unknown (a custom resource without a user table). Borrowed. */
+KR_API const kr_patch_meta_t *kr_patch_schema_find(const kr_patch_schema_t *schema,
+                                                   const char *api_version, const char *kind);
+/* The metadata for a key of the table's "kinds" ("apps/v1/Deployment"), or NULL. */
+KR_API const kr_patch_meta_t *kr_patch_schema_find_key(const kr_patch_schema_t *schema,
+                                                       const char *kinds_key);
+/* The metadata for a document's own apiVersion and kind, or NULL. */
+KR_API const kr_patch_meta_t *kr_patch_schema_find_for(const kr_patch_schema_t *schema,
+                                                       const json_t *document);
+
+/* ---- JSON merge patch (RFC 7386) --------------------------------------- */
+
+/* Apply `patch` to `document`: objects merge recursively, null deletes,
+ * everything else (arrays included) replaces. *out is new. */
+KR_API int kr_patch_merge_apply(const json_t *document, const json_t *patch, json_t **out,
+                                kr_error_t *err);
+/* The minimal merge patch turning `original` into `modified` (null for
+ * removed keys; {} when they are equal). *out is new. */
+KR_API int kr_patch_merge_create(const json_t *original, const json_t *modified, json_t **out,
+                                 kr_error_t *err);
+/* Three-way merge patch as kubectl apply computes it for kinds without
+ * strategic metadata: changes from `current` to `modified`, plus deletions
+ * of fields that were in `last_applied` and are gone from `modified`;
+ * fields set by others (in `current`, never in `last_applied`) are kept.
+ * `last_applied` may be NULL (nothing deleted). *out is new. */
+KR_API int kr_patch_merge_three_way(const json_t *last_applied, const json_t *modified,
+                                    const json_t *current, json_t **out, kr_error_t *err);
+
+/* ---- Strategic merge patch --------------------------------------------- */
+
+/* Apply a strategic merge patch with the metadata `meta` (borrowed; NULL
+ * means no metadata: every list is replaced, as the apiserver does for
+ * custom resources). Supports merge keys, primitive set merge, $patch
+ * (replace, merge, delete), $retainKeys, $deleteFromPrimitiveList/<f>,
+ * $setElementOrder/<f>, and null deletion. *out is new. */
+KR_API int kr_patch_strategic_apply(const kr_patch_meta_t *meta, const json_t *document,
+                                    const json_t *patch, json_t **out, kr_error_t *err);
+/* The two-way strategic merge patch from `original` to `modified`, as
+ * Kubernetes' CreateTwoWayMergePatch computes it (with $setElementOrder
+ * directives where it emits them). *out is new. */
+KR_API int kr_patch_strategic_create(const kr_patch_meta_t *meta, const json_t *original,
+                                     const json_t *modified, json_t **out, kr_error_t *err);
+/* The three-way patch kubectl apply sends: `last_applied` (may be NULL),
+ * `modified` (the new intent) and `current` (the live object). With
+ * `overwrite` false, a field changed by someone else since last-applied
+ * makes the call fail with KR_ECONFLICT (kubectl always passes true).
+ * *out is new. */
+KR_API int kr_patch_strategic_three_way(const kr_patch_meta_t *meta, const json_t *last_applied,
+                                        const json_t *modified, const json_t *current,
+                                        bool overwrite, json_t **out, kr_error_t *err);
+
+/* ---- JSON patch (RFC 6902) ---------------------------------------------- */
+
+/* Apply the operation array `ops` (add, remove, replace, move, copy, test)
+ * to `document`. Atomic: on any failure nothing is produced. Paths are RFC
+ * 6901 pointers (~0, ~1, "-" for the end of an array). Errors: KR_EPARSE
+ * (malformed operation), KR_ENOTFOUND (missing path), KR_ETESTFAILED,
+ * KR_EPATCH (wrong type at a path). *out is new. */
+KR_API int kr_patch_json_apply(const json_t *document, const json_t *ops, json_t **out,
+                               kr_error_t *err);
+
+/* ---- Dispatch ------------------------------------------------------------ */
+
+/* Apply `patch` in `format` (JSON, MERGE or STRATEGIC) to `document`; `meta`
+ * is used by STRATEGIC only. *out is new. */
+KR_API int kr_patch_apply(kr_patch_format format, const kr_patch_meta_t *meta,
+                          const json_t *document, const json_t *patch, json_t **out,
+                          kr_error_t *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KRECONCILE_PATCH_H */

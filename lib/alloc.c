@@ -1,0 +1,145 @@
+/* libkreconcile — the allocator hooks every allocation goes through, and a
+ * growable buffer. Failures are returned, never aborted on. */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static kr_malloc_fn alloc_malloc = malloc;
+static kr_realloc_fn alloc_realloc = realloc;
+static kr_free_fn alloc_free = free;
+
+void kr_set_allocator(kr_malloc_fn malloc_fn, kr_realloc_fn realloc_fn, kr_free_fn free_fn)
+{
+    alloc_malloc = malloc_fn ? malloc_fn : malloc;
+    alloc_realloc = realloc_fn ? realloc_fn : realloc;
+    alloc_free = free_fn ? free_fn : free;
+}
+
+void *kr_malloc(size_t size)
+{
+    return alloc_malloc(size ? size : 1);
+}
+
+void *kr_calloc(size_t count, size_t size)
+{
+    if (size && count > SIZE_MAX / size)
+        return NULL;
+    void *p = kr_malloc(count * size);
+    if (p)
+        memset(p, 0, count * size);
+    return p;
+}
+
+void *kr_realloc(void *ptr, size_t size)
+{
+    return alloc_realloc(ptr, size ? size : 1);
+}
+
+void kr_free(void *ptr)
+{
+    if (ptr)
+        alloc_free(ptr);
+}
+
+char *kr_strndup(const char *s, size_t n)
+{
+    if (!s)
+        return NULL;
+    size_t len = strnlen(s, n);
+    char *p = kr_malloc(len + 1);
+    if (!p)
+        return NULL;
+    memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+char *kr_strdup(const char *s)
+{
+    return s ? kr_strndup(s, strlen(s)) : NULL;
+}
+
+char *kr_asprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return NULL;
+    char *p = kr_malloc((size_t)n + 1);
+    if (!p)
+        return NULL;
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+int kr_buf_reserve(kr_buf *buf, size_t extra)
+{
+    if (buf->len + extra + 1 <= buf->cap)
+        return 0;
+    if (extra > SIZE_MAX / 2 - buf->len)
+        return KR_ENOMEM;
+    size_t cap = buf->cap ? buf->cap : 64;
+    while (cap < buf->len + extra + 1)
+        cap *= 2;
+    char *p = kr_realloc(buf->data, cap);
+    if (!p)
+        return KR_ENOMEM;
+    buf->data = p;
+    buf->cap = cap;
+    return 0;
+}
+
+int kr_buf_append(kr_buf *buf, const void *data, size_t len)
+{
+    if (kr_buf_reserve(buf, len) != 0)
+        return KR_ENOMEM;
+    if (len)
+        memcpy(buf->data + buf->len, data, len);
+    buf->len += len;
+    buf->data[buf->len] = '\0';
+    return 0;
+}
+
+int kr_buf_append_str(kr_buf *buf, const char *s)
+{
+    return kr_buf_append(buf, s, strlen(s));
+}
+
+int kr_buf_printf(kr_buf *buf, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return KR_EINVAL;
+    if (kr_buf_reserve(buf, (size_t)n) != 0)
+        return KR_ENOMEM;
+    va_start(ap, fmt);
+    vsnprintf(buf->data + buf->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    buf->len += (size_t)n;
+    return 0;
+}
+
+void kr_buf_reset(kr_buf *buf)
+{
+    buf->len = 0;
+    if (buf->data)
+        buf->data[0] = '\0';
+}
+
+void kr_buf_free(kr_buf *buf)
+{
+    kr_free(buf->data);
+    buf->data = NULL;
+    buf->len = buf->cap = 0;
+}

@@ -1,0 +1,38 @@
+/* libkreconcile — internals shared by every module of the library: the
+ * allocator wrappers and small string helpers. Never installed; nothing
+ * here is part of the ABI. */
+#ifndef KR_LIB_INTERNAL_H
+#define KR_LIB_INTERNAL_H
+
+#include <stddef.h>
+
+#include "kreconcile/common.h"
+
+#define KR_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The library's allocator (kr_set_allocator). Every allocation the library
+ * makes goes through these so that tests can inject failures. */
+void *kr_calloc(size_t count, size_t size);
+void *kr_realloc(void *ptr, size_t size);
+/* Returns NULL when `s` is NULL or on allocation failure. */
+char *kr_strdup(const char *s);
+char *kr_strndup(const char *s, size_t n);
+/* printf into a new string (kr_free it); NULL on allocation failure. */
+char *kr_asprintf(const char *fmt, ...) KR_PRINTF(1, 2);
+
+/* A growable byte buffer, always NUL-terminated when `data` is set. */
+typedef struct kr_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} kr_buf;
+
+/* Each returns 0 or KR_ENOMEM; on failure the buffer is unchanged. */
+int kr_buf_reserve(kr_buf *buf, size_t extra);
+int kr_buf_append(kr_buf *buf, const void *data, size_t len);
+int kr_buf_append_str(kr_buf *buf, const char *s);
+int kr_buf_printf(kr_buf *buf, const char *fmt, ...) KR_PRINTF(2, 3);
+void kr_buf_reset(kr_buf *buf);
+void kr_buf_free(kr_buf *buf);
+
+#endif /* KR_LIB_INTERNAL_H */

@@ -1,0 +1,28 @@
+#!/bin/sh
+# Installs into a temporary DESTDIR with PREFIX=/usr, then builds and runs a
+# small program against the installed copy only, found through pkg-config.
+set -u
+results=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+ok=1
+make --no-print-directory install DESTDIR="$tmp/root" PREFIX=/usr >"$tmp/install.log" 2>&1 ||
+    { cat "$tmp/install.log"; ok=0; }
+if [ $ok -eq 1 ]; then
+    export PKG_CONFIG_PATH="$tmp/root/usr/lib/pkgconfig"
+    export PKG_CONFIG_SYSROOT_DIR="$tmp/root"
+    flags=$(pkg-config --cflags --libs libkreconcile) || ok=0
+    # shellcheck disable=SC2086
+    [ $ok -eq 1 ] && cc -std=c11 -Wall -Werror -o "$tmp/hello" test/install/hello.c $flags || ok=0
+    if [ $ok -eq 1 ]; then
+        LD_LIBRARY_PATH="$tmp/root/usr/lib" "$tmp/hello" || ok=0
+        # The program must have loaded the installed library, not the tree's.
+        LD_LIBRARY_PATH="$tmp/root/usr/lib" ldd "$tmp/hello" | grep -q "$tmp/root/usr/lib/libkreconcile.so.0" || {
+            echo "install-test: hello did not link the installed libkreconcile.so.0"; ok=0; }
+        # Only kr_ symbols may be exported.
+        bad=$(nm -D --defined-only "$tmp/root/usr/lib/libkreconcile.so.0" | awk '{print $3}' | grep -v '^kr_' || true)
+        [ -n "$bad" ] && { echo "install-test: non-kr_ exports: $bad"; ok=0; }
+    fi
+fi
+if [ $ok -eq 1 ]; then echo "install-test: ok"; echo "install 1 0" >>"$results"
+else echo "install-test: FAILED"; echo "install 0 1" >>"$results"; exit 1; fi

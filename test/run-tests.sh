@@ -1,0 +1,53 @@
+#!/bin/sh
+# Runs test binaries from BUILD/test, prints their output, and appends one
+# line per binary to RESULTS: "<name> <passed> <failed>". Check suites are
+# counted by their "Checks: N, Failures: F, Errors: E" line; fuzz corpus
+# replays count one check per file. KR_TEST_WRAPPER (e.g. valgrind) prefixes
+# every command. Exit status: 0 when everything passed.
+set -u
+build=$1; results=$2; shift 2
+: "${CK_DEFAULT_TIMEOUT:=300}"
+export CK_DEFAULT_TIMEOUT
+mkdir -p "$(dirname "$results")"
+status=0
+for t in "$@"; do
+    [ "$t" = none ] && continue
+    bin="$build/test/$t"
+    log="$build/test/$t.log"
+    case "$t" in
+    fuzz_*)
+        name=${t#fuzz_}
+        dir="test/fuzz/corpus/$name"
+        # shellcheck disable=SC2086
+        ${KR_TEST_WRAPPER:-} "$bin" "$dir" >"$log" 2>&1
+        rc=$?
+        n=$(find "$dir" -type f 2>/dev/null | wc -l)
+        if [ $rc -eq 0 ]; then p=$n; f=0; else p=0; f=1; fi
+        echo "$t: replayed $n corpus inputs: $([ $rc -eq 0 ] && echo ok || echo FAILED)"
+        ;;
+    *)
+        # shellcheck disable=SC2086
+        ${KR_TEST_WRAPPER:-} "$bin" >"$log" 2>&1
+        rc=$?
+        line=$(grep -E '[0-9]+%: Checks: [0-9]+' "$log" | tail -n 1)
+        if [ -n "$line" ]; then
+            checks=$(echo "$line" | sed -E 's/.*Checks: ([0-9]+).*/\1/')
+            fails=$(echo "$line" | sed -E 's/.*Failures: ([0-9]+).*/\1/')
+            errs=$(echo "$line" | sed -E 's/.*Errors: ([0-9]+).*/\1/')
+            f=$((fails + errs)); p=$((checks - f))
+            [ $rc -ne 0 ] && [ $f -eq 0 ] && f=1
+        else
+            p=0; f=1
+        fi
+        echo "$t: ${line:-no Check summary (exit $rc)}"
+        ;;
+    esac
+    if [ $rc -ne 0 ] || [ $f -ne 0 ]; then
+        status=1
+        echo "---- $t output (last 60 lines of $log) ----"
+        tail -n 60 "$log"
+        echo "----"
+    fi
+    echo "$t $p $f" >>"$results"
+done
+exit $status

@@ -1,0 +1,195 @@
+/* libkreconcile tests — implementation of the shared helpers. */
+#include "kr_test.h"
+
+#include <check.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kreconcile/common.h"
+
+/* Each block carries a header so that frees can be counted. */
+#define HDR 16
+
+static atomic_long fail_at;
+static atomic_long alloc_count;
+static atomic_long outstanding;
+static atomic_bool triggered;
+
+static void *count_malloc(size_t size)
+{
+    long n = atomic_fetch_add(&alloc_count, 1) + 1;
+    long at = atomic_load(&fail_at);
+    if (at > 0 && n >= at) {
+        atomic_store(&triggered, true);
+        return NULL;
+    }
+    unsigned char *p = malloc(size + HDR);
+    if (!p)
+        return NULL;
+    atomic_fetch_add(&outstanding, 1);
+    return p + HDR;
+}
+
+static void count_free(void *ptr)
+{
+    if (!ptr)
+        return;
+    atomic_fetch_sub(&outstanding, 1);
+    free((unsigned char *)ptr - HDR);
+}
+
+static void *count_realloc(void *ptr, size_t size)
+{
+    if (!ptr)
+        return count_malloc(size);
+    long n = atomic_fetch_add(&alloc_count, 1) + 1;
+    long at = atomic_load(&fail_at);
+    if (at > 0 && n >= at) {
+        atomic_store(&triggered, true);
+        return NULL;
+    }
+    unsigned char *p = realloc((unsigned char *)ptr - HDR, size + HDR);
+    return p ? p + HDR : NULL;
+}
+
+void kr_test_failalloc_install(void)
+{
+    atomic_store(&fail_at, 0);
+    atomic_store(&alloc_count, 0);
+    atomic_store(&outstanding, 0);
+    atomic_store(&triggered, false);
+    kr_set_allocator(count_malloc, count_realloc, count_free);
+    json_set_alloc_funcs(count_malloc, count_free);
+}
+
+void kr_test_failalloc_uninstall(void)
+{
+    kr_set_allocator(NULL, NULL, NULL);
+    json_set_alloc_funcs(malloc, free);
+}
+
+void kr_test_failalloc_fail_at(long n)
+{
+    atomic_store(&alloc_count, 0);
+    atomic_store(&triggered, false);
+    atomic_store(&fail_at, n);
+}
+
+long kr_test_failalloc_count(void)
+{
+    return atomic_load(&alloc_count);
+}
+
+bool kr_test_failalloc_triggered(void)
+{
+    return atomic_load(&triggered);
+}
+
+long kr_test_failalloc_outstanding(void)
+{
+    return atomic_load(&outstanding);
+}
+
+long kr_test_alloc_failure_sweep(int (*fn)(void *arg), void *arg)
+{
+    kr_test_failalloc_install();
+    long n;
+    for (n = 1;; n++) {
+        long before = kr_test_failalloc_outstanding();
+        kr_test_failalloc_fail_at(n);
+        int verdict = fn(arg);
+        bool hit = kr_test_failalloc_triggered();
+        kr_test_failalloc_fail_at(0);
+        long leaked = kr_test_failalloc_outstanding() - before;
+        if (verdict != 0 || leaked != 0) {
+            fprintf(stderr, "alloc failure sweep: allocation %ld: verdict %d, %ld blocks leaked\n",
+                    n, verdict, leaked);
+            kr_test_failalloc_uninstall();
+            return -n;
+        }
+        if (!hit)
+            break;
+    }
+    kr_test_failalloc_uninstall();
+    return n;
+}
+
+unsigned long kr_test_seed(const char *name)
+{
+    const char *env = getenv("KR_TEST_SEED");
+    unsigned long seed;
+    if (env && *env) {
+        seed = strtoul(env, NULL, 0);
+    } else {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        seed = (unsigned long)ts.tv_sec * 1000003UL ^ (unsigned long)ts.tv_nsec ^
+               ((unsigned long)getpid() << 16);
+    }
+    fprintf(stderr, "%s: seed %lu (replay with KR_TEST_SEED=%lu)\n", name, seed, seed);
+    return seed;
+}
+
+void kr_test_rng_init(kr_test_rng *rng, unsigned long long seed)
+{
+    rng->state = seed ? seed : 0x9E3779B97F4A7C15ULL;
+}
+
+unsigned long long kr_test_rng_next(kr_test_rng *rng)
+{
+    unsigned long long x = rng->state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    rng->state = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+unsigned long kr_test_rng_below(kr_test_rng *rng, unsigned long bound)
+{
+    return (unsigned long)(kr_test_rng_next(rng) % bound);
+}
+
+const char *kr_test_src_path(char *buf, size_t size, const char *rel)
+{
+    snprintf(buf, size, "%s/%s", KR_SOURCE_DIR, rel);
+    return buf;
+}
+
+const char *kr_test_bin_path(char *buf, size_t size, const char *name)
+{
+    snprintf(buf, size, "%s/%s", KR_TEST_BIN_DIR, name);
+    return buf;
+}
+
+json_t *kr_test_load_json(const char *rel)
+{
+    char path[4096];
+    json_error_t jerr;
+    json_t *doc = json_load_file(kr_test_src_path(path, sizeof(path), rel), 0, &jerr);
+    ck_assert_msg(doc != NULL, "%s:%d: %s", path, jerr.line, jerr.text);
+    return doc;
+}
+
+bool kr_test_have_program(const char *program)
+{
+    const char *path = getenv("PATH");
+    if (!path)
+        return false;
+    char *copy = strdup(path);
+    if (!copy)
+        return false;
+    bool found = false;
+    char *save = NULL;
+    for (char *dir = strtok_r(copy, ":", &save); dir && !found; dir = strtok_r(NULL, ":", &save)) {
+        char full[4096];
+        snprintf(full, sizeof(full), "%s/%s", dir, program);
+        found = access(full, X_OK) == 0;
+    }
+    free(copy);
+    return found;
+}
