@@ -5,6 +5,8 @@
 #define KRECONCILE_H
 
 #include "kreconcile/common.h"
+#include "kreconcile/config.h"
 #include "kreconcile/patch.h"
+#include "kreconcile/yaml.h"
 
 #endif /* KRECONCILE_H */

@@ -1,0 +1,35 @@
+/* libkreconcile — YAML to JSON (jansson) conversion, for kubeconfig files,
+ * manifests and server-side apply bodies. YAML 1.1 as Kubernetes reads it:
+ * plain scalars become numbers, booleans and null when they look like
+ * them; quoted scalars stay strings; anchors and aliases are resolved.
+ * Pure functions; no I/O except kr_yaml_load_file. [any thread] */
+#ifndef KRECONCILE_YAML_H
+#define KRECONCILE_YAML_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Parse the first document of `text` (`len` bytes; JSON is valid YAML).
+ * *out is new. An empty document gives JSON null. Errors: KR_EPARSE with
+ * line and column in the message, KR_ETOOLARGE past 64 levels of nesting,
+ * KR_ENOMEM. */
+KR_API int kr_yaml_parse(const char *text, size_t len, json_t **out, kr_error_t *err);
+
+/* Parse every document of a multi-document stream ("---" separated) into
+ * a new JSON array (empty documents are skipped). */
+KR_API int kr_yaml_parse_all(const char *text, size_t len, json_t **out, kr_error_t *err);
+
+/* Read and parse the first document of a file ("-" is stdin). Adds KR_EIO. */
+KR_API int kr_yaml_load_file(const char *path, json_t **out, kr_error_t *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KRECONCILE_YAML_H */
