@@ -243,8 +243,12 @@ static int diff_lists_of_maps(smp_ctx *c, const json_t *original, const json_t *
             if ((rc = diff_maps(c, oe, me, t, d, &pv)) < 0)
                 goto out;
             if (json_object_size(pv) > 0) {
-                if (json_object_set(pv, merge_key, (json_t *)mv) < 0 ||
-                    json_array_append_new(patch, pv) < 0) {
+                if (json_object_set(pv, merge_key, (json_t *)mv) < 0) {
+                    json_decref(pv);
+                    rc = smp_nomem(c);
+                    goto out;
+                }
+                if (json_array_append_new(patch, pv) < 0) {
                     rc = smp_nomem(c);
                     goto out;
                 }

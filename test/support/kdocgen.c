@@ -30,7 +30,7 @@ static const char *const toleration_keys[] = {"node.kubernetes.io/not-ready", "d
 
 static unsigned long below(kr_test_rng *rng, unsigned long n)
 {
-    return kr_test_rng_below(rng, n);
+    return n ? kr_test_rng_below(rng, n) : 0;
 }
 
 static int chance(kr_test_rng *rng, unsigned percent)
@@ -451,7 +451,13 @@ static void edit_container(kr_test_rng *rng, json_t *c)
 
 static void edit_pod_spec(kr_test_rng *rng, json_t *spec)
 {
+    if (!json_is_object(spec))
+        return;
     json_t *containers = json_object_get(spec, "containers");
+    if (!json_is_array(containers)) {
+        containers = json_array();
+        json_object_set_new(spec, "containers", containers);
+    }
     switch (below(rng, 10)) {
     case 0: {
         const char *name =
@@ -470,7 +476,9 @@ static void edit_pod_spec(kr_test_rng *rng, json_t *spec)
         break;
     case 3:
     case 4:
-        edit_container(rng, json_array_get(containers, below(rng, json_array_size(containers))));
+        if (json_array_size(containers) > 0)
+            edit_container(rng,
+                           json_array_get(containers, below(rng, json_array_size(containers))));
         break;
     case 5: {
         json_t *vols = json_object_get(spec, "volumes");
