@@ -175,7 +175,7 @@ static int resolve_parent(json_t *doc, const pointer *ptr, const op_ctx *ctx, js
         if (json_is_object(at)) {
             next = json_object_getn(at, ptr->tokens[t], ptr->token_lens[t]);
         } else if (json_is_array(at)) {
-            long long index;
+            long long index = 0;
             int rc = parse_index(ptr, t, ctx, &index);
             if (rc != 0)
                 return rc;
@@ -205,7 +205,7 @@ static int get_value(json_t *doc, const pointer *ptr, const op_ctx *ctx, json_t 
         *value = doc;
         return 0;
     }
-    json_t *parent;
+    json_t *parent = NULL;
     int rc = resolve_parent(doc, ptr, ctx, &parent);
     if (rc != 0)
         return rc;
@@ -213,7 +213,7 @@ static int get_value(json_t *doc, const pointer *ptr, const op_ctx *ctx, json_t 
     if (json_is_object(parent)) {
         found = json_object_getn(parent, ptr->tokens[LAST(ptr)], ptr->token_lens[LAST(ptr)]);
     } else {
-        long long index;
+        long long index = 0;
         rc = parse_index(ptr, LAST(ptr), ctx, &index);
         if (rc != 0)
             return rc;
@@ -234,7 +234,7 @@ static int add_value(json_t **doc, const pointer *ptr, json_t *value, const op_c
         *doc = value;
         return 0;
     }
-    json_t *parent;
+    json_t *parent = NULL;
     int rc = resolve_parent(*doc, ptr, ctx, &parent);
     if (rc != 0) {
         json_decref(value);
@@ -246,7 +246,7 @@ static int add_value(json_t **doc, const pointer *ptr, json_t *value, const op_c
             return op_error(ctx, KR_ENOMEM, ptr, SIZE_MAX, "out of memory adding a member");
         return 0;
     }
-    long long index;
+    long long index = 0;
     rc = parse_index(ptr, LAST(ptr), ctx, &index);
     if (rc != 0) {
         json_decref(value);
@@ -268,7 +268,7 @@ static int add_value(json_t **doc, const pointer *ptr, json_t *value, const op_c
 /* Remove the value at `ptr` (count >= 1), which must exist. */
 static int remove_value(json_t *doc, const pointer *ptr, const op_ctx *ctx)
 {
-    json_t *parent;
+    json_t *parent = NULL;
     int rc = resolve_parent(doc, ptr, ctx, &parent);
     if (rc != 0)
         return rc;
@@ -277,7 +277,7 @@ static int remove_value(json_t *doc, const pointer *ptr, const op_ctx *ctx)
             return op_error(ctx, KR_ENOTFOUND, ptr, SIZE_MAX, "no such member");
         return 0;
     }
-    long long index;
+    long long index = 0;
     rc = parse_index(ptr, LAST(ptr), ctx, &index);
     if (rc != 0)
         return rc;
@@ -291,7 +291,7 @@ static int replace_value(json_t **doc, const pointer *ptr, json_t *value, const 
 {
     if (ptr->count == 0)
         return add_value(doc, ptr, value, ctx);
-    json_t *parent;
+    json_t *parent = NULL;
     int rc = resolve_parent(*doc, ptr, ctx, &parent);
     if (rc != 0) {
         json_decref(value);
@@ -308,7 +308,7 @@ static int replace_value(json_t **doc, const pointer *ptr, json_t *value, const 
             return op_error(ctx, KR_ENOMEM, ptr, SIZE_MAX, "out of memory");
         return 0;
     }
-    long long index;
+    long long index = 0;
     rc = parse_index(ptr, LAST(ptr), ctx, &index);
     if (rc != 0 || index < 0 || (size_t)index >= json_array_size(parent)) {
         json_decref(value);
@@ -326,7 +326,7 @@ static int test_value(json_t *doc, const pointer *ptr, const json_t *expected, c
     if (ptr->count == 0) {
         actual = doc;
     } else {
-        json_t *parent;
+        json_t *parent = NULL;
         int rc = resolve_parent(doc, ptr, ctx, &parent);
         if (rc != 0)
             return rc;
@@ -425,7 +425,8 @@ static int apply_one(json_t **doc, const json_t *op, enum op_kind kind, const op
                           (int)(from.text_len > 200 ? 200 : from.text_len), from.text);
             break;
         }
-        if (from.text_len == path.text_len && memcmp(from.text, path.text, from.text_len) == 0)
+        if (from.text_len == path.text_len &&
+            (from.text_len == 0 || memcmp(from.text, path.text, from.text_len) == 0))
             break; /* moving a value onto itself changes nothing */
         /* from is not the root here: the root is a prefix of every other path */
         json_incref(source);
