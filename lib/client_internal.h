@@ -18,9 +18,9 @@
  * sends them; any whitespace between objects is accepted) into events.
  * An event may be split anywhere across chunks and a chunk may hold many. */
 typedef struct kr_watch_decoder {
-    kr_buf pending;     /* bytes of the event in progress */
-    size_t max_event;   /* bytes; an event above it is an error */
-    int depth;          /* nesting depth inside the current object */
+    kr_buf pending; /* bytes of the event in progress */
+    size_t max_event; /* bytes; an event above it is an error */
+    int depth; /* nesting depth inside the current object */
     bool in_string, escape, started, failed;
 } kr_watch_decoder;
 
@@ -32,8 +32,8 @@ void kr_watch_decoder_init(kr_watch_decoder *d, size_t max_event_bytes);
 /* Decode `len` bytes. Returns 0, the callback's non-zero value, KR_EPARSE
  * (malformed data: not an object, bad JSON, no or unknown type, no object),
  * KR_ETOOLARGE or KR_ENOMEM; after an error every later call fails. */
-int kr_watch_decoder_feed(kr_watch_decoder *d, const char *data, size_t len,
-                          kr_watch_decoder_fn fn, void *user, kr_error_t *err);
+int kr_watch_decoder_feed(kr_watch_decoder *d, const char *data, size_t len, kr_watch_decoder_fn fn,
+                          void *user, kr_error_t *err);
 /* The stream ended: KR_EPARSE when it ended inside an event. */
 int kr_watch_decoder_finish(kr_watch_decoder *d, kr_error_t *err);
 void kr_watch_decoder_free(kr_watch_decoder *d);
@@ -66,7 +66,7 @@ int kr_status_code_for(long http_status, const char *reason);
 /* ---- rate limiter (client-go's token bucket: qps, burst) ---- */
 
 typedef struct kr_rate_limiter {
-    double qps;    /* <= 0: unlimited */
+    double qps; /* <= 0: unlimited */
     double burst;
     double tokens;
     uint64_t last_ms;

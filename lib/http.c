@@ -32,7 +32,7 @@ struct kr_http {
     CURLM *multi;
     uv_timer_t timer;
     kr_runtime_hook hook;
-    bool dead;   /* torn down by the stop hook */
+    bool dead; /* torn down by the stop hook */
     int in_curl; /* > 0 while inside curl_multi_socket_action */
     kr_http_opts opts;
     /* What the config said, copied. */
@@ -68,8 +68,8 @@ struct kr_http_xfer {
     bool stream;
     kr_http_response resp;
     int abort_rc;
-    bool canceled, in_multi, defer_add, defer_remove, auth_retried, used_provider,
-        force_refresh, in_work;
+    bool canceled, in_multi, defer_add, defer_remove, auth_retried, used_provider, force_refresh,
+        in_work;
     char *cred_token, *cred_cert, *cred_key;
     int cred_rc;
     char *cred_message;
@@ -879,9 +879,9 @@ static void free_strings(kr_http_t *h)
         explicit_bzero(h->userpwd, strlen(h->userpwd));
     if (h->key_data)
         explicit_bzero(h->key_data, strlen(h->key_data));
-    char *all[] = {h->base_url, h->connect_to, h->ca_file, h->ca_data, h->cert_file,
-                   h->cert_data, h->key_file, h->key_data, h->token, h->token_file,
-                   h->token_from_file, h->userpwd, h->impersonate, h->proxy, h->user_agent};
+    char *all[] = {h->base_url,        h->connect_to, h->ca_file,     h->ca_data, h->cert_file,
+                   h->cert_data,       h->key_file,   h->key_data,    h->token,   h->token_file,
+                   h->token_from_file, h->userpwd,    h->impersonate, h->proxy,   h->user_agent};
     for (size_t i = 0; i < KR_ARRAY_LEN(all); i++)
         kr_free(all[i]);
 }
@@ -1019,8 +1019,7 @@ int kr_http_new(kr_runtime_t *rt, const kr_rest_config *cfg, const kr_http_opts 
     if (!h->https && (cfg->bearer_token || cfg->bearer_token_file || cfg->credentials ||
                       cfg->username || cfg->client_cert_file || cfg->client_cert_data))
         kr_log(h->log, KR_LOG_WARN, MODULE,
-               "credentials are configured but %s is not https: none will be sent",
-               h->base_url);
+               "credentials are configured but %s is not https: none will be sent", h->base_url);
     h->multi = curl_multi_init();
     if (!h->multi) {
         rc = kr_error_set(err, KR_ENOMEM, "http: curl_multi_init failed");

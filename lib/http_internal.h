@@ -16,38 +16,38 @@ typedef struct kr_http kr_http_t;
 typedef struct kr_http_xfer kr_http_xfer;
 
 typedef enum kr_http_version {
-    KR_HTTP_DEFAULT = 0,        /* HTTP/2 over TLS when offered, else HTTP/1.1 */
-    KR_HTTP_1_1 = 1,            /* never HTTP/2 */
+    KR_HTTP_DEFAULT = 0, /* HTTP/2 over TLS when offered, else HTTP/1.1 */
+    KR_HTTP_1_1 = 1, /* never HTTP/2 */
     KR_HTTP_2_PRIOR_KNOWLEDGE = 2, /* h2c without upgrade (for http:// test servers) */
 } kr_http_version;
 
 typedef struct kr_http_opts {
     kr_http_version version;
     long connect_timeout_ms; /* 0 = 30 s */
-    long max_body_bytes;     /* buffered responses; 0 = 1 GiB */
-    long max_connections;    /* per host; 0 = unlimited */
+    long max_body_bytes; /* buffered responses; 0 = 1 GiB */
+    long max_connections; /* per host; 0 = unlimited */
 } kr_http_opts;
 
 /* One request. Strings are borrowed for the duration of kr_http_start. */
 typedef struct kr_http_request {
-    const char *method;       /* "GET", "POST", "PUT", "PATCH", "DELETE" */
-    const char *path;         /* path and query, starting with '/' */
-    const char *accept;       /* Accept header or NULL */
+    const char *method; /* "GET", "POST", "PUT", "PATCH", "DELETE" */
+    const char *path; /* path and query, starting with '/' */
+    const char *accept; /* Accept header or NULL */
     const char *content_type; /* Content-Type of the body, or NULL */
     const char *body;
     size_t body_len;
-    long timeout_ms;          /* 0 = none */
-    bool stream;              /* deliver a 2xx body through on_data as it arrives */
-    long low_speed_time_s;    /* stream: abort when under 1 byte/s for this long; 0 = off */
+    long timeout_ms; /* 0 = none */
+    bool stream; /* deliver a 2xx body through on_data as it arrives */
+    long low_speed_time_s; /* stream: abort when under 1 byte/s for this long; 0 = off */
 } kr_http_request;
 
 /* What came back. Borrowed by on_done for the call. */
 typedef struct kr_http_response {
-    long status;             /* HTTP status; 0 when no response */
-    char content_type[128];  /* "" when absent */
-    int retry_after_s;       /* Retry-After in seconds; -1 when absent */
-    kr_buf body;             /* the body (for streams: only a non-2xx body) */
-    bool http2;              /* the response came over HTTP/2 */
+    long status; /* HTTP status; 0 when no response */
+    char content_type[128]; /* "" when absent */
+    int retry_after_s; /* Retry-After in seconds; -1 when absent */
+    kr_buf body; /* the body (for streams: only a non-2xx body) */
+    bool http2; /* the response came over HTTP/2 */
 } kr_http_response;
 
 /* Receives streamed body bytes of a 2xx stream. Return 0 to go on, or a
@@ -63,7 +63,8 @@ typedef void (*kr_http_done_fn)(kr_http_xfer *x, int rc, const kr_http_response 
 
 /* Create a transport for `config` (borrowed: what is needed is copied; the
  * credential provider is borrowed and must outlive the transport). [loop
- * thread, or any thread before the runtime starts] Errors: KR_EINVAL (bad server URL), KR_ENOMEM, KR_EIO. */
+ * thread, or any thread before the runtime starts] Errors: KR_EINVAL (bad server URL), KR_ENOMEM,
+ * KR_EIO. */
 int kr_http_new(kr_runtime_t *rt, const kr_rest_config *config, const kr_http_opts *opts,
                 kr_http_t **out, kr_error_t *err);
 /* Cancel every transfer (without callbacks) and free. [loop thread, or any

@@ -387,3 +387,20 @@ void kr_timer_free(kr_timer_t *timer)
     if (!uv_is_closing((uv_handle_t *)&timer->handle))
         uv_close((uv_handle_t *)&timer->handle, free_closed_timer);
 }
+
+bool kr_runtime_running(kr_runtime_t *rt)
+{
+    pthread_mutex_lock(&rt->lock);
+    bool running = rt->state == RT_RUNNING || rt->state == RT_STOPPING;
+    pthread_mutex_unlock(&rt->lock);
+    return running;
+}
+
+int kr_runtime_on_loop(kr_runtime_t *rt, kr_runtime_fn fn, void *arg)
+{
+    if (kr_runtime_is_loop_thread(rt) || !kr_runtime_running(rt)) {
+        fn(arg);
+        return 0;
+    }
+    return kr_runtime_call_sync(rt, fn, arg);
+}

@@ -57,8 +57,8 @@ static int dispatch(kr_watch_decoder *d, const char *text, size_t len, kr_watch_
     return rc;
 }
 
-int kr_watch_decoder_feed(kr_watch_decoder *d, const char *data, size_t len,
-                          kr_watch_decoder_fn fn, void *user, kr_error_t *err)
+int kr_watch_decoder_feed(kr_watch_decoder *d, const char *data, size_t len, kr_watch_decoder_fn fn,
+                          void *user, kr_error_t *err)
 {
     if (d->failed)
         return kr_error_set(err, KR_EPARSE, "watch stream: decoding already failed");
@@ -71,8 +71,7 @@ int kr_watch_decoder_feed(kr_watch_decoder *d, const char *data, size_t len,
                 continue;
             }
             if (c != '{')
-                return fail(d, err, KR_EPARSE,
-                            "watch stream: expected a JSON object, found \"%s\"",
+                return fail(d, err, KR_EPARSE, "watch stream: expected a JSON object, found \"%s\"",
                             c == '"' ? "\\\"" : (char[]){c, '\0'});
             d->started = true;
             d->depth = 0;
@@ -124,7 +123,11 @@ int kr_watch_decoder_feed(kr_watch_decoder *d, const char *data, size_t len,
             if (kr_buf_append(&d->pending, data + i, chunk) != 0)
                 return fail(d, err, KR_ENOMEM, "watch stream: out of memory%s", "");
             rc = dispatch(d, d->pending.data, d->pending.len, fn, user, err);
-            if (!d->failed)
+            /* Keep small buffers for the next event; give big ones back so
+             * that thousands of idle watches stay cheap. */
+            if (d->failed || d->pending.cap > 8192)
+                kr_buf_free(&d->pending);
+            else
                 kr_buf_reset(&d->pending);
         }
         if (rc != 0)

@@ -55,19 +55,19 @@ typedef struct kr_resource_ref {
 typedef struct kr_client kr_client_t;
 
 typedef enum kr_client_http {
-    KR_CLIENT_HTTP_AUTO = 0,          /* HTTP/2 over TLS when both sides offer it */
-    KR_CLIENT_HTTP_1_1 = 1,           /* never HTTP/2 */
+    KR_CLIENT_HTTP_AUTO = 0, /* HTTP/2 over TLS when both sides offer it */
+    KR_CLIENT_HTTP_1_1 = 1, /* never HTTP/2 */
     KR_CLIENT_HTTP_2_PRIOR_KNOWLEDGE = 2, /* h2c to a plain-HTTP server that speaks it */
 } kr_client_http;
 
 /* Options of kr_client_new(); zero means the default. */
 typedef struct kr_client_opts {
     kr_client_http http_version;
-    int max_retries;           /* retries of a failed request; 0 = 5, < 0 = none */
-    int backoff_base_ms;       /* first retry delay without Retry-After; 0 = 200 */
-    int backoff_max_ms;        /* cap of the delay; 0 = 10000 */
-    size_t max_event_bytes;    /* largest watch event; 0 = 16 MiB */
-    long max_connections;      /* per host; 0 = unlimited */
+    int max_retries; /* retries of a failed request; 0 = 5, < 0 = none */
+    int backoff_base_ms; /* first retry delay without Retry-After; 0 = 200 */
+    int backoff_max_ms; /* cap of the delay; 0 = 10000 */
+    size_t max_event_bytes; /* largest watch event; 0 = 16 MiB */
+    long max_connections; /* per host; 0 = unlimited */
 } kr_client_opts;
 
 /* Create a client on runtime `rt` for `config`. `config` is borrowed and
@@ -76,8 +76,8 @@ typedef struct kr_client_opts {
  * The rate limit comes from config->qps/burst (defaults 5/10, as
  * client-go; qps < 0 disables it). [any thread]
  * Errors: KR_EINVAL (bad server URL), KR_ENOMEM, KR_ESHUTDOWN. */
-KR_API int kr_client_new(kr_runtime_t *rt, const kr_rest_config *config,
-                         const kr_client_opts *opts, kr_client_t **out, kr_error_t *err);
+KR_API int kr_client_new(kr_runtime_t *rt, const kr_rest_config *config, const kr_client_opts *opts,
+                         kr_client_t **out, kr_error_t *err);
 
 /* Cancel every request (their callbacks are not called; blocking callers
  * get KR_ECANCELED), close open watches without callbacks, and free the
@@ -110,18 +110,18 @@ typedef struct kr_list_opts {
     const char *field_selector;
     const char *resource_version;
     const char *resource_version_match; /* "NotOlderThan" | "Exact" */
-    long limit;                         /* page size; 0 = no limit */
+    long limit; /* page size; 0 = no limit */
     const char *continue_token;
-    int timeout_seconds;                /* server-side end of a watch; 0 = server's choice */
+    int timeout_seconds; /* server-side end of a watch; 0 = server's choice */
     bool allow_watch_bookmarks;
     bool send_initial_events;
 } kr_list_opts;
 
 /* Options of writes (create, update, patch, status). */
 typedef struct kr_write_opts {
-    bool dry_run;                 /* dryRun=All */
-    const char *field_manager;    /* required by server-side apply */
-    bool force;                   /* server-side apply: take over conflicting fields */
+    bool dry_run; /* dryRun=All */
+    const char *field_manager; /* required by server-side apply */
+    bool force; /* server-side apply: take over conflicting fields */
     const char *field_validation; /* "Ignore" | "Warn" | "Strict"; NULL = server default */
 } kr_write_opts;
 
@@ -140,12 +140,12 @@ typedef struct kr_delete_opts {
 typedef struct kr_request {
     kr_verb verb;
     kr_resource_ref ref;
-    const json_t *body;            /* create, update: the object; patch: the patch */
-    kr_patch_format patch_format;  /* patch: KR_PATCH_MERGE (default), STRATEGIC, JSON, APPLY */
-    const kr_list_opts *list;      /* LIST, DELETE_COLLECTION: may be NULL */
-    const kr_write_opts *write;    /* writes: may be NULL */
-    const kr_delete_opts *del;     /* DELETE: may be NULL */
-    int timeout_ms;                /* 0 = the config's timeout_ms */
+    const json_t *body; /* create, update: the object; patch: the patch */
+    kr_patch_format patch_format; /* patch: KR_PATCH_MERGE (default), STRATEGIC, JSON, APPLY */
+    const kr_list_opts *list; /* LIST, DELETE_COLLECTION: may be NULL */
+    const kr_write_opts *write; /* writes: may be NULL */
+    const kr_delete_opts *del; /* DELETE: may be NULL */
+    int timeout_ms; /* 0 = the config's timeout_ms */
 } kr_request;
 
 /* The result of a request: `result` is the decoded response body on
@@ -172,8 +172,8 @@ KR_API int kr_client_do_sync(kr_client_t *client, const kr_request *req, json_t 
 
 /* Blocking conveniences over kr_client_do_sync. [worker thread] *out is a
  * new reference (may be NULL to discard). */
-KR_API int kr_client_get(kr_client_t *client, kr_gvr gvr, const char *namespace_,
-                         const char *name, json_t **out, kr_error_t *err);
+KR_API int kr_client_get(kr_client_t *client, kr_gvr gvr, const char *namespace_, const char *name,
+                         json_t **out, kr_error_t *err);
 /* One LIST request (one page when opts->limit is set). */
 KR_API int kr_client_list(kr_client_t *client, kr_gvr gvr, const char *namespace_,
                           const kr_list_opts *opts, json_t **out, kr_error_t *err);
@@ -186,8 +186,8 @@ KR_API int kr_client_update(kr_client_t *client, kr_gvr gvr, const char *namespa
                             kr_error_t *err);
 /* PUT the object to its /status subresource. */
 KR_API int kr_client_update_status(kr_client_t *client, kr_gvr gvr, const char *namespace_,
-                                   const json_t *object, const kr_write_opts *opts,
-                                   json_t **out, kr_error_t *err);
+                                   const json_t *object, const kr_write_opts *opts, json_t **out,
+                                   kr_error_t *err);
 /* PATCH `name` (or its `subresource`, may be NULL) with `patch` in `format`.
  * KR_PATCH_APPLY needs opts->field_manager. */
 KR_API int kr_client_patch(kr_client_t *client, kr_gvr gvr, const char *namespace_,
@@ -245,8 +245,7 @@ typedef void (*kr_watch_end_fn)(kr_watch_t *watch, int rc, const kr_error_t *err
  * Errors: KR_EINVAL, KR_ENOMEM, KR_ESHUTDOWN. */
 KR_API int kr_client_watch(kr_client_t *client, kr_gvr gvr, const char *namespace_,
                            const kr_list_opts *opts, kr_watch_event_fn on_event,
-                           kr_watch_end_fn on_end, void *user, kr_watch_t **out,
-                           kr_error_t *err);
+                           kr_watch_end_fn on_end, void *user, kr_watch_t **out, kr_error_t *err);
 
 /* The last resourceVersion seen on the stream (from events and bookmarks),
  * or the one the watch started from. Borrowed, valid until the next event
@@ -266,12 +265,12 @@ KR_API void kr_watch_free(kr_watch_t *watch);
 typedef struct kr_resource_info {
     char group[254];
     char version[64];
-    char resource[64];  /* plural */
+    char resource[64]; /* plural */
     char singular[64];
     char kind[64];
     bool namespaced;
     char short_names[8][16]; /* "" terminated */
-    char verbs[10][20];      /* "" terminated */
+    char verbs[10][20]; /* "" terminated */
 } kr_resource_info;
 
 /* Resolve what a user typed, as kubectl does: a plural, singular, Kind or
@@ -288,8 +287,7 @@ KR_API int kr_client_resolve(kr_client_t *client, const char *name, kr_resource_
 /* The resource serving group/version `api_version` ("apps/v1", "v1") and
  * `kind`. [worker thread] Errors: KR_ENOTFOUND, request errors. */
 KR_API int kr_client_resource_for_kind(kr_client_t *client, const char *api_version,
-                                       const char *kind, kr_resource_info *out,
-                                       kr_error_t *err);
+                                       const char *kind, kr_resource_info *out, kr_error_t *err);
 
 /* Fetch discovery again and replace the cache. [worker thread] */
 KR_API int kr_client_discovery_refresh(kr_client_t *client, kr_error_t *err);
