@@ -50,6 +50,11 @@ static const char *patch_type(kr_patch_format f)
     }
 }
 
+unsigned long kr_client_http2_responses(kr_client_t *c)
+{
+    return atomic_load(&c->http2_responses);
+}
+
 kr_runtime_t *kr_client_runtime(kr_client_t *client)
 {
     return client->rt;
@@ -257,6 +262,8 @@ static void on_http_done(kr_http_xfer *x, int rc, const kr_http_response *resp, 
     (void)x;
     kr_creq *r = user;
     r->xfer = NULL;
+    if (resp->http2)
+        atomic_fetch_add(&r->c->http2_responses, 1);
     if (r->content_type_out)
         snprintf(r->content_type_out, r->content_type_out_size, "%s", resp->content_type);
     if (rc == 0 && resp->status >= 200 && resp->status < 300) {

@@ -5,6 +5,7 @@
 #define KR_LIB_CLIENT_IMPL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "client_internal.h"
 #include "http_internal.h"
@@ -43,6 +44,7 @@ struct kr_client {
     bool stopped; /* loop thread: runtime stop hook ran */
     bool closing; /* loop thread: kr_client_free began */
     char *default_ns;
+    atomic_ulong http2_responses; /* responses that came over HTTP/2 */
     pthread_mutex_t disc_lock;
     kr_discovery_cache disc;
 };
@@ -55,6 +57,9 @@ void kr_client_unthrottle(kr_client_t *c, kr_throttled *t);
 /* Blocking GET of a raw path (discovery). *out new; content_type filled. */
 int kr_client_raw_get(kr_client_t *c, const char *path, const char *accept, json_t **out,
                       char *content_type, size_t content_type_size, kr_error_t *err);
+
+/* How many responses came over HTTP/2 (tests, benchmarks). [any thread] */
+unsigned long kr_client_http2_responses(kr_client_t *c);
 
 /* Watches: stop every watch of the client without callbacks (loop thread). */
 void kr_client_detach_watches(kr_client_t *c);
