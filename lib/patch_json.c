@@ -372,10 +372,8 @@ static bool is_proper_prefix(const pointer *from, const pointer *path)
  * exceeds it (the walk stops early). */
 static size_t serialised_size(const json_t *value, size_t budget)
 {
-    size_t size;
-    switch (json_typeof(value)) {
-    case JSON_OBJECT: {
-        size = 2;
+    size_t size = 2;
+    if (json_is_object(value)) {
         const char *key;
         size_t key_len;
         json_t *member;
@@ -385,10 +383,7 @@ static size_t serialised_size(const json_t *value, size_t budget)
                 break;
             size += key_len + 4 + serialised_size(member, budget - size);
         }
-        return size;
-    }
-    case JSON_ARRAY: {
-        size = 2;
+    } else if (json_is_array(value)) {
         size_t i;
         json_t *element;
         json_array_foreach(value, i, element)
@@ -397,16 +392,12 @@ static size_t serialised_size(const json_t *value, size_t budget)
                 break;
             size += 1 + serialised_size(element, budget - size);
         }
-        return size;
+    } else if (json_is_string(value)) {
+        size += json_string_length(value);
+    } else {
+        size = json_is_number(value) ? 8 : 5;
     }
-    case JSON_STRING:
-        return json_string_length(value) + 2;
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return 8;
-    default:
-        return 5;
-    }
+    return size;
 }
 
 static int required_value(const json_t *op, const op_ctx *ctx, const json_t **value)
