@@ -2,12 +2,16 @@
  * (`kubectl patch --local -f FILE --type merge|json --patch-file P -o json`):
  * 500 generated Pods and Deployments, in batches that share one patch, must
  * come out identical; merge patches this library creates must turn the
- * original into the modified document under kubectl too. Skipped, with a
- * message, when kubectl is not installed. */
+ * original into the modified document under kubectl too; and the three-way
+ * merge patch `kubectl apply` sends for a custom resource to kr-apiserver
+ * (seen with -v=8) equals the library's. Skipped, with a message, when
+ * kubectl is not installed. */
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kr_test.h"
@@ -206,8 +210,11 @@ static void setup(void)
     ck_assert_ptr_nonnull(mkdtemp(dir));
 }
 
+static void stop_apiserver(void);
+
 static void teardown(void)
 {
+    stop_apiserver();
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (system(cmd) != 0)
@@ -342,6 +349,197 @@ START_TEST(created_merge_patches_do_the_same_under_kubectl)
 }
 END_TEST
 
+/* ---- kubectl apply's three-way patch, observed against kr-apiserver ---- */
+
+static pid_t apiserver_pid;
+
+static void start_apiserver(char *kubeconfig, size_t size)
+{
+    char bin[1024];
+    kr_test_bin_path(bin, sizeof(bin), "kr-apiserver");
+    snprintf(kubeconfig, size, "%s/kubeconfig", dir);
+    int out[2];
+    ck_assert_int_eq(pipe(out), 0);
+    apiserver_pid = fork();
+    ck_assert_int_ge(apiserver_pid, 0);
+    if (apiserver_pid == 0) {
+        dup2(out[1], 1);
+        close(out[0]);
+        execl(bin, bin, "--port", "0", "--kubeconfig-out", kubeconfig, (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    /* The first line is the URL: the server is listening once it is out. */
+    char line[256];
+    FILE *f = fdopen(out[0], "r");
+    ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(line, "http"));
+}
+
+static void stop_apiserver(void)
+{
+    if (apiserver_pid > 0) {
+        kill(apiserver_pid, SIGTERM);
+        waitpid(apiserver_pid, NULL, 0);
+        apiserver_pid = 0;
+    }
+}
+
+static int kubectl(const char *args, const char *log)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "kubectl --cache-dir %s/cache %s >%s/%s 2>&1", dir, args, dir, log);
+    return system(cmd);
+}
+
+static json_t *load_in_dir(const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    json_error_t jerr;
+    json_t *v = json_load_file(path, 0, &jerr);
+    ck_assert_msg(v != NULL, "%s: %s", path, jerr.text);
+    return v;
+}
+
+static void save_in_dir(const char *name, const json_t *v)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    ck_assert_int_eq(json_dump_file(v, path, JSON_COMPACT), 0);
+}
+
+/* The body of the PATCH request in a kubectl -v=8 log: the klog line
+ * `"Request Body" body="..."` before the PATCH line, Go-quoted. */
+static json_t *patch_body_from_log(const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    static char line[1 << 16], body[1 << 16];
+    json_t *found = NULL;
+    body[0] = '\0';
+    while (fgets(line, sizeof(line), f)) {
+        const char *b = strstr(line, "\"Request Body\" body=\"");
+        if (b) {
+            b += strlen("\"Request Body\" body=\"");
+            size_t n = 0;
+            for (; *b && *b != '"' && n + 1 < sizeof(body); b++) {
+                if (*b == '\\' && b[1]) {
+                    b++;
+                    body[n++] = *b == 'n' ? '\n' : *b;
+                } else {
+                    body[n++] = *b;
+                }
+            }
+            body[n] = '\0';
+        } else if (strstr(line, " PATCH http") && body[0]) {
+            found = json_loads(body, 0, NULL);
+            break;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+START_TEST(three_way_merge_patch_matches_kubectl_apply)
+{
+    if (!have_kubectl())
+        return;
+    char kubeconfig[512];
+    start_apiserver(kubeconfig, sizeof(kubeconfig));
+    setenv("KUBECONFIG", kubeconfig, 1);
+    json_t *crd = json_loads(
+        "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
+        "\"metadata\":{\"name\":\"widgets.example.com\"},\"spec\":{\"group\":\"example.com\","
+        "\"names\":{\"kind\":\"Widget\",\"plural\":\"widgets\",\"singular\":\"widget\","
+        "\"listKind\":\"WidgetList\"},\"scope\":\"Namespaced\",\"versions\":[{\"name\":\"v1\","
+        "\"served\":true,\"storage\":true,\"schema\":{\"openAPIV3Schema\":{\"type\":\"object\","
+        "\"x-kubernetes-preserve-unknown-fields\":true}}}]}}",
+        0, NULL);
+    json_t *first = json_loads(
+        "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\",\"metadata\":{\"name\":\"w\","
+        "\"namespace\":\"default\",\"labels\":{\"a\":\"1\",\"b\":\"2\"}},\"spec\":{\"size\":1,"
+        "\"color\":\"red\",\"nested\":{\"x\":1,\"w\":2},\"list\":[1,2],\"gone\":{\"k\":1}}}",
+        0, NULL);
+    json_t *second = json_loads(
+        "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\",\"metadata\":{\"name\":\"w\","
+        "\"namespace\":\"default\",\"labels\":{\"a\":\"1\",\"c\":\"3\"}},\"spec\":{\"size\":2,"
+        "\"nested\":{\"x\":1,\"z\":3},\"list\":[3],\"empty\":{}}}",
+        0, NULL);
+    save_in_dir("crd.json", crd);
+    save_in_dir("first.json", first);
+    save_in_dir("second.json", second);
+    char args[1024];
+    snprintf(args, sizeof(args), "apply -f %s/crd.json", dir);
+    ck_assert_msg(kubectl(args, "crd.log") == 0, "kubectl apply of the CRD failed");
+    snprintf(args, sizeof(args), "apply -f %s/first.json", dir);
+    ck_assert_msg(kubectl(args, "first.log") == 0, "kubectl apply (create) failed");
+    /* Someone else sets fields the user never applied (a raw PUT: kubectl
+     * replace would record them in the last-applied annotation). */
+    ck_assert_int_eq(kubectl("get widget w -o json", "live.json"), 0);
+    json_t *live = load_in_dir("live.json");
+    json_t *spec = json_object_get(live, "spec");
+    json_object_set_new(spec, "others", json_string("set"));
+    json_object_set_new(json_object_get(spec, "nested"), "o", json_integer(1));
+    json_object_set_new(json_object_get(json_object_get(live, "metadata"), "labels"), "o",
+                        json_string("x"));
+    save_in_dir("live2.json", live);
+    snprintf(args, sizeof(args),
+             "replace --raw /apis/example.com/v1/namespaces/default/widgets/w -f %s/live2.json",
+             dir);
+    ck_assert_msg(kubectl(args, "replace.log") == 0, "raw PUT failed");
+    ck_assert_int_eq(kubectl("get widget w -o json", "current.json"), 0);
+    json_t *current = load_in_dir("current.json");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(current, "spec"), "others")),
+                     "set");
+
+    /* kubectl apply computes and sends the three-way patch (whether the
+     * server then accepts it does not matter here). */
+    snprintf(args, sizeof(args), "apply -v=8 -f %s/second.json", dir);
+    ck_assert_int_ge(kubectl(args, "second.log"), 0);
+    json_t *theirs = patch_body_from_log("second.log");
+    ck_assert_msg(theirs != NULL, "no PATCH body in the kubectl log (see %s/second.log)", dir);
+
+    const char *annotation = "kubectl.kubernetes.io/last-applied-configuration";
+    const char *last_text = json_string_value(json_object_get(
+        json_object_get(json_object_get(current, "metadata"), "annotations"), annotation));
+    ck_assert_ptr_nonnull(last_text);
+    json_t *last = json_loads(last_text, 0, NULL);
+    ck_assert_ptr_nonnull(last);
+    /* kubectl's modified object carries the new annotation: take its text
+     * from the patch, the one value the library does not compute. */
+    const json_t *new_annotation = json_object_get(
+        json_object_get(json_object_get(theirs, "metadata"), "annotations"), annotation);
+    ck_assert_ptr_nonnull(new_annotation);
+    json_t *modified = json_deep_copy(second);
+    json_object_set_new(json_object_get(modified, "metadata"), "annotations",
+                        json_pack("{s:O}", annotation, new_annotation));
+    json_t *ours = NULL;
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_patch_merge_three_way(last, modified, current, &ours, &err), 0);
+    char *a = json_dumps(ours, JSON_SORT_KEYS), *b = json_dumps(theirs, JSON_SORT_KEYS);
+    ck_assert_msg(json_equal(ours, theirs), "three-way differs:\nours    %s\nkubectl %s", a, b);
+    /* And the patch removes what the user dropped, not what others set. */
+    ck_assert(json_is_null(json_object_get(json_object_get(ours, "spec"), "color")));
+    ck_assert_ptr_null(json_object_get(json_object_get(ours, "spec"), "others"));
+    free(a);
+    free(b);
+    json_decref(ours);
+    json_decref(modified);
+    json_decref(last);
+    json_decref(theirs);
+    json_decref(current);
+    json_decref(live);
+    json_decref(crd);
+    json_decref(first);
+    json_decref(second);
+    stop_apiserver();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("patch_merge_json_kubectl");
@@ -351,6 +549,7 @@ int main(void)
     tcase_add_test(tc, merge_patch_results_match_kubectl);
     tcase_add_test(tc, json_patch_results_and_failures_match_kubectl);
     tcase_add_test(tc, created_merge_patches_do_the_same_under_kubectl);
+    tcase_add_test(tc, three_way_merge_patch_matches_kubectl_apply);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
