@@ -885,15 +885,15 @@ START_TEST(slow_watcher_is_closed_without_stalling_others)
     kr_testserver_opts o = {.watch_buffer_bytes = 4096, .seed = 1};
     start_with(&o);
     /* A watcher that never reads: curl's multi handle is opened but not pumped. */
-    tc_watch *slow = tc_watch_open(U, "/api/v1/namespaces/default/configmaps?watch=true", NULL);
+    tc_watch *slow = tc_watch_open_small(U, "/api/v1/namespaces/default/configmaps?watch=true");
     tc_watch *fast = tc_watch_open(U, "/api/v1/namespaces/default/configmaps?watch=true", NULL);
     /* Enough data to fill the kernel's socket buffers for the slow one. */
-    size_t size = 1u << 20;
+    size_t size = 256u << 10;
     char *big = malloc(size);
     memset(big, 'x', size - 1);
     big[size - 1] = '\0';
     char *body = malloc(size + 100);
-    enum { N = 40 };
+    enum { N = 24 };
     for (int i = 0; i < N; i++) {
         snprintf(body, size + 100, "{\"metadata\":{\"name\":\"c%d\"},\"data\":{\"a\":\"%s\"}}",
                  i, big);

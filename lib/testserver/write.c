@@ -374,7 +374,6 @@ static int store_update(kr_testserver_t *ts, const ts_write *w, const json_t *ex
     const char *ns = res->namespaced ? w->rt->ns : "";
     if (finalized(obj)) {
         /* The last finalizer of a marked object is gone: the object goes. */
-        json_incref(obj);
         ts_store_remove(res->store, ns, w->rt->name);
         ts_record_event(ts, res, TS_DELETED, obj, NULL);
         if (strcmp(res->plural, "customresourcedefinitions") == 0)

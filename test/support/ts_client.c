@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 struct sink {
     char *data;
@@ -126,7 +127,17 @@ static void split_lines(tc_watch *w)
     }
 }
 
-tc_watch *tc_watch_open(const char *base, const char *path, const char *const *headers)
+static int small_rcvbuf(void *user, curl_socket_t fd, curlsocktype purpose)
+{
+    (void)user;
+    (void)purpose;
+    int size = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    return CURL_SOCKOPT_OK;
+}
+
+static tc_watch *watch_open(const char *base, const char *path, const char *const *headers,
+                            bool small)
 {
     tc_watch *w = calloc(1, sizeof(*w));
     char url[4096];
@@ -142,6 +153,8 @@ tc_watch *tc_watch_open(const char *base, const char *path, const char *const *h
     curl_easy_setopt(w->easy, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(w->easy, CURLOPT_SSL_VERIFYHOST, 0L);
     curl_easy_setopt(w->easy, CURLOPT_NOSIGNAL, 1L);
+    if (small)
+        curl_easy_setopt(w->easy, CURLOPT_SOCKOPTFUNCTION, small_rcvbuf);
     curl_multi_add_handle(w->multi, w->easy);
     /* Pump until the response headers are in, so that the watch is
      * registered before the test writes. */
@@ -155,6 +168,16 @@ tc_watch *tc_watch_open(const char *base, const char *path, const char *const *h
         curl_multi_poll(w->multi, NULL, 0, 50, NULL);
     }
     return w;
+}
+
+tc_watch *tc_watch_open(const char *base, const char *path, const char *const *headers)
+{
+    return watch_open(base, path, headers, false);
+}
+
+tc_watch *tc_watch_open_small(const char *base, const char *path)
+{
+    return watch_open(base, path, NULL, true);
 }
 
 static void pump(tc_watch *w, int wait_ms)

@@ -30,6 +30,9 @@ void tc_json(const char *base, const char *method, const char *path, const char 
 /* A watch stream. */
 typedef struct tc_watch tc_watch;
 tc_watch *tc_watch_open(const char *base, const char *path, const char *const *headers);
+/* The same with a 4 KiB socket receive buffer: a reader that falls behind
+ * quickly when not pumped. */
+tc_watch *tc_watch_open_small(const char *base, const char *path);
 /* Pump until `n` complete lines arrived or the stream ended; deadline in ms.
  * Returns the number of complete lines so far. */
 size_t tc_watch_wait(tc_watch *w, size_t n, int deadline_ms);
