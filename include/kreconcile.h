@@ -4,9 +4,11 @@
 #ifndef KRECONCILE_H
 #define KRECONCILE_H
 
+#include "kreconcile/client.h"
 #include "kreconcile/common.h"
 #include "kreconcile/config.h"
 #include "kreconcile/patch.h"
+#include "kreconcile/runtime.h"
 #include "kreconcile/yaml.h"
 
 #endif /* KRECONCILE_H */
