@@ -577,6 +577,125 @@ START_TEST(update_bumps_generation_only_for_spec_and_conflicts_on_stale_rv)
 }
 END_TEST
 
+
+/* ---- patch ---------------------------------------------------------------------------- */
+
+static void patch(const char *path, const char *type, const char *body, tc_response *r)
+{
+    tc_request(U, "PATCH", path, type, body, NULL, r);
+}
+
+START_TEST(patch_types_go_through_the_patch_engine)
+{
+    tc_response r;
+    tc_json(U, "POST", "/apis/apps/v1/namespaces/default/deployments",
+            "{\"metadata\":{\"name\":\"web\"},\"spec\":{\"replicas\":1,\"template\":{\"spec\":"
+            "{\"containers\":[{\"name\":\"a\",\"image\":\"x:1\"},{\"name\":\"b\","
+            "\"image\":\"y:1\"}]}}}}",
+            &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    patch(deploy_path, "application/strategic-merge-patch+json",
+          "{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"b\","
+          "\"image\":\"y:2\"}]}}}}",
+          &r);
+    ck_assert_int_eq(r.status, 200);
+    json_t *cs = json_object_get(
+        json_object_get(json_object_get(json_object_get(r.json, "spec"), "template"), "spec"),
+        "containers");
+    ck_assert_uint_eq(json_array_size(cs), 2);
+    ck_assert_str_eq(jstr(json_array_get(cs, 1), "image"), "y:2");
+    ck_assert_int_eq(generation(r.json), 2);
+    char rv[32];
+    snprintf(rv, sizeof(rv), "%s", meta(r.json, "resourceVersion"));
+    tc_free(&r);
+
+    patch(deploy_path, "application/merge-patch+json",
+          "{\"metadata\":{\"labels\":{\"k\":\"v\"}}}", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(generation(r.json), 2);
+    tc_free(&r);
+    patch(deploy_path, "application/json-patch+json",
+          "[{\"op\":\"replace\",\"path\":\"/spec/replicas\",\"value\":5}]", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r.json, "spec"),
+                                                        "replicas")),
+                     5);
+    tc_free(&r);
+    patch(deploy_path, "application/json-patch+json",
+          "[{\"op\":\"test\",\"path\":\"/spec/replicas\",\"value\":6}]", &r);
+    assert_status(&r, 422, "Invalid", NULL);
+    tc_free(&r);
+
+    char body[128];
+    snprintf(body, sizeof(body), "{\"metadata\":{\"resourceVersion\":\"%s\"}}", rv);
+    patch(deploy_path, "application/merge-patch+json", body, &r);
+    assert_status(&r, 409, "Conflict", NULL);
+    tc_free(&r);
+    patch(deploy_path, "application/merge-patch+json", "{\"spec\":", &r);
+    assert_status(&r, 400, "BadRequest", NULL);
+    tc_free(&r);
+    patch(deploy_path, "text/plain", "{}", &r);
+    assert_status(&r, 415, "UnsupportedMediaType", NULL);
+    tc_free(&r);
+    patch("/apis/apps/v1/namespaces/default/deployments/none", "application/merge-patch+json",
+          "{}", &r);
+    assert_status(&r, 404, "NotFound", "deployments.apps \"none\" not found");
+    tc_free(&r);
+    patch("/apis/apps/v1/namespaces/default/deployments/web/status",
+          "application/merge-patch+json",
+          "{\"spec\":{\"replicas\":1},\"status\":{\"replicas\":5}}", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r.json, "spec"),
+                                                        "replicas")),
+                     5);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r.json, "status"),
+                                                        "replicas")),
+                     5);
+    tc_free(&r);
+}
+END_TEST
+
+START_TEST(server_side_apply_creates_then_patches)
+{
+    const char *path = "/api/v1/namespaces/default/configmaps/ssa";
+    const char *cfg = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  a: \"1\"\n";
+    tc_response r;
+    patch(path, "application/apply-patch+yaml", cfg, &r);
+    assert_status(&r, 422, "Invalid", NULL);
+    ck_assert_ptr_nonnull(strstr(jstr(r.json, "message"), "fieldManager"));
+    tc_free(&r);
+    patch("/api/v1/namespaces/default/configmaps/ssa?fieldManager=me&force=false",
+          "application/apply-patch+yaml", cfg, &r);
+    ck_assert_int_eq(r.status, 201);
+    json_t *mf = json_array_get(json_object_get(json_object_get(r.json, "metadata"),
+                                                "managedFields"),
+                                0);
+    ck_assert_str_eq(jstr(mf, "manager"), "me");
+    ck_assert_str_eq(jstr(mf, "operation"), "Apply");
+    ck_assert_ptr_nonnull(json_object_get(json_object_get(json_object_get(mf, "fieldsV1"),
+                                                          "f:data"),
+                                          "f:a"));
+    tc_free(&r);
+    patch("/api/v1/namespaces/default/configmaps/ssa?fieldManager=me&force=true",
+          "application/apply-patch+yaml",
+          "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"ssa\"},"
+          "\"data\":{\"b\":\"2\"}}",
+          &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(jstr(json_object_get(r.json, "data"), "a"), "1");
+    ck_assert_str_eq(jstr(json_object_get(r.json, "data"), "b"), "2");
+    tc_free(&r);
+    tc_request(U, "POST", "/api/v1/namespaces/default/configmaps", "application/json",
+               "{\"metadata\":{\"name\":\"ua\"}}",
+               (const char *[]){"User-Agent: kubectl/v1.32.4 (linux/amd64)", NULL}, &r);
+    mf = json_array_get(json_object_get(json_object_get(r.json, "metadata"), "managedFields"), 0);
+    ck_assert_str_eq(jstr(mf, "manager"), "kubectl");
+    ck_assert_str_eq(jstr(mf, "operation"), "Update");
+    tc_free(&r);
+}
+END_TEST
+
 /* ---- delete ------------------------------------------------------------------------ */
 
 START_TEST(delete_answers_status_or_object_and_honours_finalizers)
@@ -1073,6 +1192,8 @@ static Suite *suite(void)
     tcase_add_test(tc, list_validates_resource_version_options);
     tcase_add_test(tc, label_and_field_selectors_filter);
     tcase_add_test(tc, update_bumps_generation_only_for_spec_and_conflicts_on_stale_rv);
+    tcase_add_test(tc, patch_types_go_through_the_patch_engine);
+    tcase_add_test(tc, server_side_apply_creates_then_patches);
     tcase_add_test(tc, delete_answers_status_or_object_and_honours_finalizers);
     tcase_add_test(tc, dry_run_stores_nothing);
     tcase_add_test(tc, deleting_a_namespace_deletes_its_contents);

@@ -148,7 +148,10 @@ static void apply_create(kr_testserver_t *ts, const ts_write *w, json_t *config,
         json_decref(config);
         return;
     }
-    ts_commit_create(ts, w, config, resp);
+    ts_write create = *w;
+    create.applied = json_deep_copy(config); /* commit_create fills in config */
+    ts_commit_create(ts, &create, config, resp);
+    json_decref((json_t *)create.applied);
 }
 
 static bool require_manager(const ts_request *req, ts_response *resp)
@@ -173,8 +176,10 @@ void ts_handle_patch(kr_testserver_t *ts, const ts_request *req, const ts_route 
     json_t *patch = parse_patch(req, f, resp);
     if (!patch)
         return;
-    if (f == KR_PATCH_APPLY)
+    if (f == KR_PATCH_APPLY) {
         w.operation = "Apply";
+        w.applied = patch;
+    }
     ts_obj *cur = ts_store_get(rt->res->store, rt->ns ? rt->ns : "", rt->name);
     if (!cur && f == KR_PATCH_APPLY) {
         apply_create(ts, &w, patch, resp);
