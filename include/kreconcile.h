@@ -7,6 +7,7 @@
 #include "kreconcile/common.h"
 #include "kreconcile/config.h"
 #include "kreconcile/patch.h"
+#include "kreconcile/selector.h"
 #include "kreconcile/yaml.h"
 
 #endif /* KRECONCILE_H */
