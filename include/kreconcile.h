@@ -8,6 +8,7 @@
 #include "kreconcile/config.h"
 #include "kreconcile/patch.h"
 #include "kreconcile/selector.h"
+#include "kreconcile/store.h"
 #include "kreconcile/yaml.h"
 
 #endif /* KRECONCILE_H */
