@@ -9,6 +9,8 @@
 #include "kreconcile/config.h"
 #include "kreconcile/patch.h"
 #include "kreconcile/runtime.h"
+#include "kreconcile/selector.h"
+#include "kreconcile/store.h"
 #include "kreconcile/yaml.h"
 
 #endif /* KRECONCILE_H */
