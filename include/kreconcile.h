@@ -6,7 +6,10 @@
 
 #include "kreconcile/common.h"
 #include "kreconcile/config.h"
+#include "kreconcile/metrics.h"
 #include "kreconcile/patch.h"
+#include "kreconcile/queue.h"
+#include "kreconcile/ratelimit.h"
 #include "kreconcile/yaml.h"
 
 #endif /* KRECONCILE_H */
