@@ -22,10 +22,10 @@ extern "C" {
 
 /* The wire formats the apiserver accepts for PATCH. */
 typedef enum kr_patch_format {
-    KR_PATCH_JSON = 1,      /* application/json-patch+json (RFC 6902) */
-    KR_PATCH_MERGE = 2,     /* application/merge-patch+json (RFC 7386) */
+    KR_PATCH_JSON = 1, /* application/json-patch+json (RFC 6902) */
+    KR_PATCH_MERGE = 2, /* application/merge-patch+json (RFC 7386) */
     KR_PATCH_STRATEGIC = 3, /* application/strategic-merge-patch+json */
-    KR_PATCH_APPLY = 4,     /* application/apply-patch+yaml (server-side apply) */
+    KR_PATCH_APPLY = 4, /* application/apply-patch+yaml (server-side apply) */
 } kr_patch_format;
 
 /* The Content-Type of `format`, a static string; NULL for an unknown value. */
