@@ -581,7 +581,7 @@ static int setup_easy(kr_http_xfer *x)
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, x->timeout_ms);
     /* Idle watches must stay small (curl allocates this per transfer);
      * big LIST responses read faster in large chunks. */
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, x->stream ? 4096L : 65536L);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, x->stream ? 1024L : 65536L);
     if (x->low_speed_time_s > 0) {
         curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
         curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, x->low_speed_time_s);
