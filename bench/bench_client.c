@@ -320,6 +320,7 @@ int main(void)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+    setvbuf(stdout, NULL, _IOLBF, 0);
     char dir[] = "/tmp/kr-bench-client-XXXXXX";
     if (!mkdtemp(dir))
         return 1;
@@ -331,6 +332,9 @@ int main(void)
     pid_t server = spawn_server(objects, kubeconfig, &port);
     if (server < 0)
         return 1;
+    /* Both servers are forked before this process starts any thread. */
+    unsigned short small_port = 0;
+    pid_t small = spawn_server(0, NULL, &small_port);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     char base[64], url[160];
     snprintf(base, sizeof(base), "http://127.0.0.1:%u", port);
@@ -390,7 +394,14 @@ int main(void)
         printf("LIST via kubectl: skipped (kubectl not found)\n");
     }
 
-    /* 4. memory per open watch */
+    /* 4. memory per open watch, on a server without the bulk objects (its
+     * initial events would scan them for every watch). */
+    snprintf(base, sizeof(base), "http://127.0.0.1:%u", small_port);
+    if (proxy > 0) {
+        kill(proxy, SIGTERM);
+        waitpid(proxy, NULL, 0);
+        proxy = start_nghttpx(h2port, small_port, dir);
+    }
     double per = bytes_per_watch(rt, base, watches, KR_CLIENT_HTTP_1_1, NULL);
     printf("watch memory, HTTP/1.1 (one connection each): %.0f heap bytes per open watch over "
            "%ld watches (target < 16384)\n",
@@ -408,6 +419,10 @@ int main(void)
     }
     kill(server, SIGTERM);
     waitpid(server, NULL, 0);
+    if (small > 0) {
+        kill(small, SIGTERM);
+        waitpid(small, NULL, 0);
+    }
     char rm[400];
     snprintf(rm, sizeof(rm), "rm -rf '%s'", dir);
     if (system(rm) != 0)
