@@ -703,15 +703,30 @@ int kr_queue_try_get(kr_queue_t *q, const char **key)
     return get_common(q, key, false);
 }
 
+/* Workers usually pass back the very pointer kr_queue_get gave them: look
+ * for it among the oldest processing keys before hashing. */
+static struct qitem *processing_by_pointer(kr_queue_t *q, const char *key)
+{
+    int budget = 8;
+    for (struct qlink *l = q->processing.next; l != &q->processing && budget-- > 0; l = l->next) {
+        struct qitem *it = item_of_plink(l);
+        if (it->key == key)
+            return it;
+    }
+    return NULL;
+}
+
 int kr_queue_done(kr_queue_t *q, const char *key)
 {
     if (!key)
         return KR_EINVAL;
-    size_t len = strlen(key);
-    uint64_t hash = kr_key_hash(key, len);
     int64_t now = q->metrics_on ? kr_clock_read(&q->clock) : 0;
     pthread_mutex_lock(&q->mu);
-    struct qitem *it = item_find(q, hash, key, len);
+    struct qitem *it = processing_by_pointer(q, key);
+    if (!it) {
+        size_t len = strlen(key);
+        it = item_find(q, kr_key_hash(key, len), key, len);
+    }
     if (!it || !(it->flags & F_PROCESSING)) {
         pthread_mutex_unlock(&q->mu);
         return KR_ENOTFOUND;

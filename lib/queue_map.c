@@ -22,20 +22,29 @@ static uint64_t mix64(uint64_t x)
 
 uint64_t kr_key_hash(const char *key, size_t len)
 {
+    /* one multiply per 8 bytes (as rustc's FxHash), then a full avalanche */
     const unsigned char *p = (const unsigned char *)key;
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (len * 0x100000001b3ULL);
+    uint64_t h = len * 0x9e3779b97f4a7c15ULL;
     size_t n = len;
     while (n >= 8) {
         uint64_t w;
         memcpy(&w, p, 8);
-        h = (h ^ mix64(w)) * 0x9fb21c651e98df25ULL;
+        h = (((h << 5) | (h >> 59)) ^ w) * 0x517cc1b727220a95ULL;
         p += 8;
         n -= 8;
     }
-    uint64_t tail = 0;
-    for (size_t i = 0; i < n; i++)
-        tail |= (uint64_t)p[i] << (8 * i);
-    h = mix64(h ^ tail ^ (tail << 29));
+    if (n) {
+        /* the last 8 bytes in one (overlapping) load; short keys by shifts,
+         * never through a stack buffer (that stalls store forwarding) */
+        uint64_t tail = 0;
+        if (len >= 8)
+            memcpy(&tail, key + len - 8, 8);
+        else
+            for (size_t i = 0; i < n; i++)
+                tail |= (uint64_t)p[i] << (8 * i);
+        h = (((h << 5) | (h >> 59)) ^ tail) * 0x517cc1b727220a95ULL;
+    }
+    h = mix64(h);
     return h ? h : 1;
 }
 
@@ -66,7 +75,7 @@ void *kr_keymap_get(const kr_keymap *m, uint64_t hash, const char *key, size_t l
         const kr_keymap_slot *s = &m->slots[i];
         if (s->hash == 0)
             return NULL;
-        if (s->hash == hash && s->len == len && memcmp(s->key, key, len) == 0)
+        if (s->hash == hash && s->len == len && (s->key == key || memcmp(s->key, key, len) == 0))
             return s->val;
     }
 }
