@@ -793,8 +793,11 @@ START_TEST(queue_many_producers_and_consumers_lose_no_readd)
     ck_assert_int_eq(atomic_load(&s.violations), 0);
     /* the last add of every key was followed by a hand-out that saw it:
      * queued keys are still handed out after shutdown */
-    for (int k = 0; k < PC_KEYS; k++)
-        ck_assert_int_eq(atomic_load(&s.served_gen[k]), atomic_load(&s.added_gen[k]));
+    for (int k = 0; k < PC_KEYS; k++) {
+        long served = atomic_load(&s.served_gen[k]), added = atomic_load(&s.added_gen[k]);
+        ck_assert_msg(served == added, "k%d: last add %ld never handed out (saw %ld)", k, added,
+                      served);
+    }
     kr_queue_free(s.q);
 }
 END_TEST
