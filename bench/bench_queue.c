@@ -133,8 +133,7 @@ static double run(int nthreads, bool baseline, kr_metrics_registry_t *reg)
             exit(1);
     }
     for (int t = 0; t < nthreads; t++)
-        w[t] = (struct worker){
-            .index = t, .keys = make_keys(t), .q = q, .fifo = &f};
+        w[t] = (struct worker){.index = t, .keys = make_keys(t), .q = q, .fifo = &f};
     atomic_store(&stop, false);
     double t0 = now_s();
     for (int t = 0; t < nthreads; t++)

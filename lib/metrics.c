@@ -4,8 +4,8 @@
  * handle; nothing here is global. */
 #include <math.h>
 #include <pthread.h>
-#include <stdbool.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +43,7 @@ struct collector {
 };
 
 struct kr_metrics_registry {
-    pthread_mutex_t mu;        /* families and series lists */
+    pthread_mutex_t mu; /* families and series lists */
     pthread_mutex_t render_mu; /* collectors; one render at a time */
     kr_metric_family_t *families, *families_tail;
     struct collector *collectors;
@@ -241,8 +241,8 @@ static int check_family_args(kr_metric_type type, const char *name, const char *
     for (size_t i = 0; i < nbuckets; i++)
         if (isnan(buckets[i]) || (i > 0 && !(buckets[i] > buckets[i - 1])))
             return kr_error_set(err, KR_EINVAL,
-                                "metrics: %s: bucket bounds must increase strictly (at %zu)",
-                                name, i);
+                                "metrics: %s: bucket bounds must increase strictly (at %zu)", name,
+                                i);
     return 0;
 }
 

@@ -210,8 +210,8 @@ START_TEST(render_parses_back_with_every_type_and_label)
     static const char *const labels[] = {"verb", "code"};
     kr_metric_family_t *req, *temp, *lat;
     ck_assert_int_eq(kr_metrics_family_register(reg, KR_METRIC_COUNTER, "kr_requests_total",
-                                                "Requests sent.\nBy verb \\ code.", labels, 2,
-                                                NULL, 0, &req, NULL),
+                                                "Requests sent.\nBy verb \\ code.", labels, 2, NULL,
+                                                0, &req, NULL),
                      0);
     ck_assert_int_eq(kr_metrics_family_register(reg, KR_METRIC_GAUGE, "kr_temperature", "Temp.",
                                                 NULL, 0, NULL, 0, &temp, NULL),
@@ -276,13 +276,22 @@ START_TEST(values_render_in_the_shortest_round_trip_form)
                                                 NULL, 0, &g, NULL),
                      0);
     /* as Go's strconv.FormatFloat(v, 'g', -1, 64) */
-    static const double values[] = {0,      1,         0.1,    1e-8,   123456789, 1.0 / 3,
-                                    1e300,  -2.5,      10,     100000, 1e6,       0.0001,
-                                    0.00001, 123456.5};
-    static const char *const texts[] = {
-        " 0\n",      " 1\n",      " 0.1\n",   " 1e-08\n",  " 1.23456789e+08\n",
-        " 0.3333333333333333\n",   " 1e+300\n", " -2.5\n",   " 10\n",     " 100000\n",
-        " 1e+06\n",  " 0.0001\n", " 1e-05\n", " 123456.5\n"};
+    static const double values[] = {0,    1,  0.1,    1e-8, 123456789, 1.0 / 3, 1e300,
+                                    -2.5, 10, 100000, 1e6,  0.0001,    0.00001, 123456.5};
+    static const char *const texts[] = {" 0\n",
+                                        " 1\n",
+                                        " 0.1\n",
+                                        " 1e-08\n",
+                                        " 1.23456789e+08\n",
+                                        " 0.3333333333333333\n",
+                                        " 1e+300\n",
+                                        " -2.5\n",
+                                        " 10\n",
+                                        " 100000\n",
+                                        " 1e+06\n",
+                                        " 0.0001\n",
+                                        " 1e-05\n",
+                                        " 123456.5\n"};
     for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
         char name[8];
         snprintf(name, sizeof(name), "%zu", i);
@@ -323,19 +332,19 @@ START_TEST(registering_twice_shares_a_family_and_conflicts_are_rejected)
                                                 NULL, 0, &b, NULL),
                      0);
     ck_assert_ptr_eq(a, b);
-    ck_assert_int_eq(kr_metrics_family_register(reg, KR_METRIC_COUNTER, "x_depth", "h", labels,
-                                                1, NULL, 0, &c, &err),
+    ck_assert_int_eq(kr_metrics_family_register(reg, KR_METRIC_COUNTER, "x_depth", "h", labels, 1,
+                                                NULL, 0, &c, &err),
                      KR_EEXIST);
     ck_assert_ptr_nonnull(strstr(err.message, "x_depth"));
-    ck_assert_int_eq(kr_metrics_family_register(reg, KR_METRIC_GAUGE, "x_depth", "h", NULL, 0,
-                                                NULL, 0, &c, NULL),
+    ck_assert_int_eq(kr_metrics_family_register(reg, KR_METRIC_GAUGE, "x_depth", "h", NULL, 0, NULL,
+                                                0, &c, NULL),
                      KR_EEXIST);
     static const char *const bad_labels[] = {"__reserved"};
     static const char *const le[] = {"le"};
     static const double bounds[] = {1, 1};
-    ck_assert_int_eq(kr_metrics_family_register(reg, KR_METRIC_GAUGE, "9bad", "h", NULL, 0, NULL,
-                                                0, &c, NULL),
-                     KR_EINVAL);
+    ck_assert_int_eq(
+        kr_metrics_family_register(reg, KR_METRIC_GAUGE, "9bad", "h", NULL, 0, NULL, 0, &c, NULL),
+        KR_EINVAL);
     ck_assert_int_eq(kr_metrics_family_register(reg, KR_METRIC_GAUGE, "ok", "h", bad_labels, 1,
                                                 NULL, 0, &c, NULL),
                      KR_EINVAL);
@@ -345,9 +354,9 @@ START_TEST(registering_twice_shares_a_family_and_conflicts_are_rejected)
     ck_assert_int_eq(kr_metrics_family_register(reg, KR_METRIC_HISTOGRAM, "ok", "h", NULL, 0,
                                                 bounds, 2, &c, NULL),
                      KR_EINVAL);
-    ck_assert_int_eq(kr_metrics_family_register(reg, KR_METRIC_HISTOGRAM, "ok", "h", NULL, 0,
-                                                NULL, 0, &c, NULL),
-                     KR_EINVAL);
+    ck_assert_int_eq(
+        kr_metrics_family_register(reg, KR_METRIC_HISTOGRAM, "ok", "h", NULL, 0, NULL, 0, &c, NULL),
+        KR_EINVAL);
     kr_metric_t *m;
     ck_assert_int_eq(kr_metrics_series(a, NULL, &m, NULL), KR_EINVAL); /* label value missing */
     kr_metrics_counter_add(NULL, 1); /* NULL metrics are ignored */

@@ -286,8 +286,8 @@ START_TEST(queue_priority_hands_out_higher_first_and_low_lane_last)
     kr_queue_add_priority(q, "relist/3", 10);
     /* ... and a lower one never lowers it */
     kr_queue_add_priority(q, "urgent/b", KR_QUEUE_PRIORITY_LOW);
-    static const char *const order[] = {"urgent/b", "relist/3", "change/a", "change/c",
-                                        "relist/1", "relist/2"};
+    static const char *const order[] = {"urgent/b", "relist/3", "change/a",
+                                        "change/c", "relist/1", "relist/2"};
     kr_queue_snapshot *s;
     ck_assert_int_eq(kr_queue_snapshot_take(q, &s, NULL), 0);
     ck_assert_uint_eq(s->n_queued, 6);
@@ -629,8 +629,10 @@ START_TEST(queue_reports_client_go_workqueue_metrics)
     ck_assert(has_line(text, "workqueue_adds_total{name=\"pods\"} 2"));
     ck_assert(has_line(text, "workqueue_retries_total{name=\"pods\"} 1"));
     ck_assert(has_line(text, "# TYPE workqueue_queue_duration_seconds histogram"));
-    ck_assert(has_line(text, "workqueue_queue_duration_seconds_bucket{name=\"pods\",le=\"0.001\"} 0"));
-    ck_assert(has_line(text, "workqueue_queue_duration_seconds_bucket{name=\"pods\",le=\"0.01\"} 1"));
+    ck_assert(
+        has_line(text, "workqueue_queue_duration_seconds_bucket{name=\"pods\",le=\"0.001\"} 0"));
+    ck_assert(
+        has_line(text, "workqueue_queue_duration_seconds_bucket{name=\"pods\",le=\"0.01\"} 1"));
     ck_assert(has_line(text, "workqueue_queue_duration_seconds_bucket{name=\"pods\",le=\"10\"} 2"));
     ck_assert(has_line(text, "workqueue_queue_duration_seconds_count{name=\"pods\"} 2"));
     ck_assert_double_eq_tol(
@@ -699,7 +701,7 @@ static int queue_lifecycle(void *arg)
     char key[16];
     for (int i = 0; i < 40; i++) {
         snprintf(key, sizeof(key), "k%d", i);
-        rc = i % 3 == 0 ? kr_queue_add_priority(q, key, i % 5)
+        rc = i % 3 == 0   ? kr_queue_add_priority(q, key, i % 5)
              : i % 3 == 1 ? kr_queue_add_after(q, key, (i + 1) * MS)
                           : kr_queue_add_failed(q, key);
         if (rc != 0 && rc != KR_ENOMEM)
@@ -737,7 +739,7 @@ END_TEST
 struct pc_shared {
     kr_queue_t *q;
     _Atomic int in_flight[PC_KEYS];
-    _Atomic long added_gen[PC_KEYS];  /* bumped before each add */
+    _Atomic long added_gen[PC_KEYS]; /* bumped before each add */
     _Atomic long served_gen[PC_KEYS]; /* max added_gen seen by a worker at get */
     _Atomic int violations;
     int adds_per_producer;
@@ -1092,9 +1094,8 @@ START_TEST(queue_random_concurrent_schedules_match_the_sequential_model)
         prop_run_schedule(&p, sseed);
         char why[200];
         const char *bad = p.overflow ? "trace overflow" : model_check(&p, why, sizeof(why));
-        ck_assert_msg(atomic_load(&p.violations) == 0 && !bad,
-                      "schedule %ld (seed %lu): %s%s", s, seed,
-                      atomic_load(&p.violations) ? p.first_violation : "", bad ? bad : "");
+        ck_assert_msg(atomic_load(&p.violations) == 0 && !bad, "schedule %ld (seed %lu): %s%s", s,
+                      seed, atomic_load(&p.violations) ? p.first_violation : "", bad ? bad : "");
     }
     pthread_barrier_destroy(&p.start);
     pthread_mutex_destroy(&p.violation_mu);

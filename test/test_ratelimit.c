@@ -18,8 +18,8 @@ START_TEST(exponential_gives_exact_delays_for_the_first_20_failures)
                                                     KR_RATELIMIT_DEFAULT_MAX_NS, &rl, NULL),
                      0);
     /* 5 ms * 2^n: 5, 10, 20 ... 655.36 s, then capped at 1000 s */
-    static const long long want_ms[20] = {5,     10,     20,     40,     80,    160,   320,
-                                          640,   1280,   2560,   5120,   10240, 20480, 40960,
+    static const long long want_ms[20] = {5,     10,     20,     40,     80,      160,    320,
+                                          640,   1280,   2560,   5120,   10240,   20480,  40960,
                                           81920, 163840, 327680, 655360, 1000000, 1000000};
     for (int i = 0; i < 20; i++) {
         ck_assert_int_eq(kr_ratelimiter_when(rl, "ns/a", 0), want_ms[i] * MS);
