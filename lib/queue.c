@@ -744,7 +744,7 @@ int kr_queue_done(kr_queue_t *q, const char *key)
     } else {
         maybe_idle(q, it);
     }
-    if (q->nprocessing == 0 && q->drainers)
+    if (q->drainers) /* drainers re-check their deadline too */
         pthread_cond_broadcast(&q->drain_cond);
     pthread_mutex_unlock(&q->mu);
     return 0;

@@ -878,7 +878,7 @@ static void *prop_thread_main(void *arg)
         int prio = prop_priorities[kr_test_rng_below(&t->rng, 4)];
         if (r < 30) {
             kr_queue_add_priority(p->q, key, prio);
-        } else if (r < 40) {
+        } else if (r < 38) {
             kr_queue_add_after_priority(p->q, key, (int64_t)kr_test_rng_below(&t->rng, 4), prio);
         } else if (r < 65) {
             if (nheld == 2)
@@ -904,8 +904,14 @@ static void *prop_thread_main(void *arg)
             if (i == 0 && nheld == 2)
                 memcpy(held[0], held[1], sizeof(held[0]));
             nheld--;
-        } else if (r < 95) {
+        } else if (r < 92) {
             fake_advance(&p->clock, 1);
+        } else if (r < 94) {
+            kr_queue_add_rate_limited(p->q, key);
+        } else if (r < 96) {
+            kr_queue_add_failed(p->q, key);
+        } else if (r < 97) {
+            kr_queue_forget(p->q, key);
         } else {
             kr_queue_poll(p->q);
         }
@@ -1058,7 +1064,12 @@ static void prop_run_schedule(struct prop *p, unsigned long long seed)
     p->nevents = 0;
     p->overflow = false;
     atomic_store(&p->clock.now, 0);
-    p->q = new_queue(&p->clock, NULL);
+    /* backoff of 1 to 8 ticks of the fake clock, so that rate-limited and
+     * failed keys come due within the schedule */
+    kr_ratelimiter_t *rl;
+    ck_assert_int_eq(kr_ratelimiter_new_exponential(1, 8, &rl, NULL), 0);
+    kr_queue_opts o = {.ratelimiter = rl};
+    p->q = new_queue(&p->clock, &o);
     kr_queue_set_trace(p->q, prop_trace, p);
     struct prop_thread t[P_THREADS];
     for (int i = 0; i < P_THREADS; i++) {

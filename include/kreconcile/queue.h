@@ -166,7 +166,7 @@ typedef struct kr_queue_entry {
     const char *key; /* points into the snapshot */
     int priority; /* queued: its lane; processing: the lane it will requeue in */
     unsigned failures; /* kr_queue_num_failures */
-    int64_t since_ns; /* processing: when handed out; queued: when added (metrics on) */
+    int64_t since_ns; /* when handed out / added; 0 when the queue has no metrics */
     int64_t due_ns; /* waiting: when it becomes due */
     bool dirty; /* processing: re-added, will run again after done */
 } kr_queue_entry;
