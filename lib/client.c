@@ -24,6 +24,7 @@ typedef struct kr_creq {
     int timeout_ms;
     kr_client_cb cb;
     void *user;
+    bool cb_steals; /* cb owns the result (internal blocking callers) */
     char *content_type_out; /* raw requests: where to copy the answer's type */
     size_t content_type_out_size;
     int attempt;
@@ -184,6 +185,9 @@ static void unlink_creq(kr_client_t *c, kr_creq *r)
     r->linked = false;
 }
 
+/* `result` is stolen. A callback that takes ownership (the blocking
+ * wrappers) gets it; others borrow it and it is released here, so that no
+ * reference count is touched on the loop thread after a hand-off. */
 static void complete(kr_creq *r, json_t *result, const kr_error_t *err)
 {
     kr_client_t *c = r->c;
@@ -195,6 +199,8 @@ static void complete(kr_creq *r, json_t *result, const kr_error_t *err)
     }
     if (r->cb)
         r->cb(result, err, r->user);
+    if (!r->cb_steals)
+        json_decref(result);
     free_creq(r);
 }
 
@@ -289,7 +295,6 @@ static void on_http_done(kr_http_xfer *x, int rc, const kr_http_response *resp, 
             return;
         }
         complete(r, result, NULL);
-        json_decref(result);
         return;
     }
     if (schedule_retry(r, rc, resp, message))
@@ -394,8 +399,17 @@ static json_t *delete_options(const kr_delete_opts *d)
     return o;
 }
 
+static int do_request(kr_client_t *client, const kr_request *req, kr_client_cb cb, void *user,
+                      bool cb_steals, kr_error_t *err);
+
 int kr_client_do(kr_client_t *client, const kr_request *req, kr_client_cb cb, void *user,
                  kr_error_t *err)
+{
+    return do_request(client, req, cb, user, false, err);
+}
+
+static int do_request(kr_client_t *client, const kr_request *req, kr_client_cb cb, void *user,
+                      bool cb_steals, kr_error_t *err)
 {
     const char *method = method_of(req->verb);
     if (!method)
@@ -411,6 +425,7 @@ int kr_client_do(kr_client_t *client, const kr_request *req, kr_client_cb cb, vo
     kr_creq *r = new_creq(client, method, cb, user);
     if (!r)
         return kr_error_set(err, KR_ENOMEM, "client: out of memory");
+    r->cb_steals = cb_steals;
     kr_buf url = {0};
     int rc = kr_client_build_url(&url, req, false, err);
     if (rc != 0) {
@@ -470,7 +485,7 @@ static void sync_cb(json_t *result, const kr_error_t *err, void *user)
         s->err = *err;
         s->rc = err->code ? err->code : KR_EHTTP;
     } else {
-        s->result = json_incref(result);
+        s->result = result; /* stolen: see complete() */
     }
     s->done = true;
     pthread_cond_signal(&s->cond);
@@ -507,7 +522,7 @@ int kr_client_do_sync(kr_client_t *client, const kr_request *req, json_t **out, 
                             "client: blocking call on the loop thread (use kr_client_do)");
     sync_wait s;
     sync_init(&s);
-    int rc = kr_client_do(client, req, sync_cb, &s, err);
+    int rc = do_request(client, req, sync_cb, &s, true, err);
     return sync_finish(&s, rc, out, err);
 }
 
@@ -528,6 +543,7 @@ int kr_client_raw_get(kr_client_t *c, const char *path, const char *accept, json
         return sync_finish(&s, kr_error_set(err, KR_ENOMEM, "client: out of memory"), out, err);
     }
     r->accept = accept;
+    r->cb_steals = true;
     r->content_type_out = content_type;
     r->content_type_out_size = content_type_size;
     int rc = submit(c, r, err);

@@ -566,7 +566,10 @@ static int setup_easy(kr_http_xfer *x)
         break;
     default:
         curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+        /* Wait for a connection that may multiplex rather than open more;
+         * only https can negotiate HTTP/2 here. */
+        if (h->https)
+            curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
         break;
     }
     curl_easy_setopt(e, CURLOPT_USERAGENT, h->user_agent);
@@ -576,6 +579,9 @@ static int setup_easy(kr_http_xfer *x)
                      h->opts.connect_timeout_ms ? h->opts.connect_timeout_ms : 30000L);
     if (x->timeout_ms > 0)
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, x->timeout_ms);
+    /* Idle watches must stay small (curl allocates this per transfer);
+     * big LIST responses read faster in large chunks. */
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, x->stream ? 1024L : 65536L);
     if (x->low_speed_time_s > 0) {
         curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
         curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, x->low_speed_time_s);

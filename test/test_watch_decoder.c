@@ -31,9 +31,8 @@ static int collect(kr_watch_event_type type, json_t *object, void *user)
     struct seen *s = user;
     if (s->n < 16) {
         s->types[s->n] = type;
-        const char *rv =
-            json_string_value(json_object_get(json_object_get(object, "metadata"),
-                                              "resourceVersion"));
+        const char *rv = json_string_value(
+            json_object_get(json_object_get(object, "metadata"), "resourceVersion"));
         snprintf(s->rvs[s->n], sizeof(s->rvs[0]), "%s", rv ? rv : "-");
     }
     s->n++;
@@ -44,9 +43,8 @@ static int collect(kr_watch_event_type type, json_t *object, void *user)
 
 static void assert_all_events(const struct seen *s)
 {
-    static const kr_watch_event_type want[] = {KR_WATCH_ADDED, KR_WATCH_MODIFIED,
-                                               KR_WATCH_BOOKMARK, KR_WATCH_DELETED,
-                                               KR_WATCH_ERROR};
+    static const kr_watch_event_type want[] = {KR_WATCH_ADDED, KR_WATCH_MODIFIED, KR_WATCH_BOOKMARK,
+                                               KR_WATCH_DELETED, KR_WATCH_ERROR};
     static const char *const rvs[] = {"10", "11", "12", "13", "-"};
     ck_assert_int_eq(s->n, 5);
     for (int i = 0; i < 5; i++) {
@@ -75,8 +73,7 @@ START_TEST(split_at_every_byte_offset_gives_the_same_events)
         kr_watch_decoder_init(&d, 0);
         struct seen s = {0};
         ck_assert_int_eq(kr_watch_decoder_feed(&d, STREAM, cut, collect, &s, NULL), 0);
-        ck_assert_int_eq(kr_watch_decoder_feed(&d, STREAM + cut, len - cut, collect, &s, NULL),
-                         0);
+        ck_assert_int_eq(kr_watch_decoder_feed(&d, STREAM + cut, len - cut, collect, &s, NULL), 0);
         ck_assert_int_eq(kr_watch_decoder_finish(&d, NULL), 0);
         assert_all_events(&s);
         kr_watch_decoder_free(&d);
@@ -95,8 +92,7 @@ START_TEST(split_at_every_pair_of_offsets_gives_the_same_events)
             struct seen s = {0};
             ck_assert_int_eq(kr_watch_decoder_feed(&d, STREAM, a, collect, &s, NULL), 0);
             ck_assert_int_eq(kr_watch_decoder_feed(&d, STREAM + a, b - a, collect, &s, NULL), 0);
-            ck_assert_int_eq(kr_watch_decoder_feed(&d, STREAM + b, len - b, collect, &s, NULL),
-                             0);
+            ck_assert_int_eq(kr_watch_decoder_feed(&d, STREAM + b, len - b, collect, &s, NULL), 0);
             assert_all_events(&s);
             kr_watch_decoder_free(&d);
         }

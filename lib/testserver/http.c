@@ -216,7 +216,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static int start_daemon(kr_testserver_t *ts, unsigned flags, struct sockaddr_in *addr)
 {
     unsigned threads = ts->opts.threads ? ts->opts.threads : 2;
-    struct MHD_OptionItem opts[8];
+    struct MHD_OptionItem opts[9];
     size_t n = 0;
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, addr};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, threads, NULL};
