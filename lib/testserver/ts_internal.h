@@ -57,13 +57,10 @@ typedef struct ts_event {
     size_t line_len[3];
 } ts_event;
 
+/* A fieldSelector (the library's parser), limited to the metadata fields. */
 typedef struct ts_fieldsel {
-    struct ts_fieldreq {
-        bool is_namespace; /* else metadata.name */
-        bool negate;
-        char *value;
-    } * reqs;
-    size_t len;
+    struct kr_field_selector *sel; /* NULL matches everything */
+    size_t len;                    /* number of terms */
 } ts_fieldsel;
 
 typedef struct ts_watch {
