@@ -71,8 +71,8 @@ static size_t list_all(CURL *c, const char *base, size_t *pages)
             break;
         json_t *doc = json_loadb(s.data, s.len, 0, NULL);
         items += json_array_size(json_object_get(doc, "items"));
-        const char *cont = json_string_value(
-            json_object_get(json_object_get(doc, "metadata"), "continue"));
+        const char *cont =
+            json_string_value(json_object_get(json_object_get(doc, "metadata"), "continue"));
         snprintf(token, sizeof(token), "%s", cont ? cont : "");
         json_decref(doc);
         (*pages)++;
@@ -173,7 +173,8 @@ static double fan_out(kr_testserver_t *ts, const char *ns, int watchers, int n, 
     }
     int running = 1;
     double open_t0 = now_s();
-    while (kr_testserver_watch_count(ts) < open_before + (size_t)watchers && now_s() - open_t0 < 60) {
+    while (kr_testserver_watch_count(ts) < open_before + (size_t)watchers &&
+           now_s() - open_t0 < 60) {
         curl_multi_perform(m, &running);
         curl_multi_poll(m, NULL, 0, 10, NULL);
     }
@@ -239,8 +240,7 @@ static int bench(void)
     double base_s = serialise_baseline(objs, n);
     printf("LIST over HTTP, pages of 500: %zu items in %zu pages, %.3f s: %.0f items/s, "
            "%.1f pages/s; ratio to jansson serialise+parse of the same pages (%.3f s): %.2f\n",
-           items, pages, list, (double)items / list, (double)pages / list, base_s,
-           list / base_s);
+           items, pages, list, (double)items / list, (double)pages / list, base_s, list / base_s);
     for (size_t i = 0; i < n; i++)
         json_decref(objs[i]);
     free(objs);

@@ -60,8 +60,9 @@ static void create_cm(const char *ns, const char *name, const char *labels)
 static void create_ns(const char *name)
 {
     char body[256];
-    snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\","
-                                 "\"metadata\":{\"name\":\"%s\"}}",
+    snprintf(body, sizeof(body),
+             "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\","
+             "\"metadata\":{\"name\":\"%s\"}}",
              name);
     tc_response r;
     tc_json(U, "POST", "/api/v1/namespaces", body, &r);
@@ -95,10 +96,8 @@ START_TEST(discovery_serves_aggregated_and_legacy_forms)
     ck_assert_int_eq(r.status, 200);
     ck_assert_ptr_nonnull(strstr(r.content_type, "as=APIGroupDiscoveryList"));
     ck_assert_str_eq(jstr(r.json, "kind"), "APIGroupDiscoveryList");
-    json_t *v1 = json_array_get(json_object_get(json_array_get(json_object_get(r.json, "items"),
-                                                               0),
-                                                "versions"),
-                                0);
+    json_t *v1 = json_array_get(
+        json_object_get(json_array_get(json_object_get(r.json, "items"), 0), "versions"), 0);
     ck_assert_str_eq(jstr(v1, "version"), "v1");
     ck_assert_ptr_nonnull(strstr(r.body, "\"resource\":\"configmaps\""));
     ck_assert_ptr_nonnull(strstr(r.body, "\"shortNames\":[\"cm\"]"));
@@ -145,9 +144,8 @@ START_TEST(version_health_and_openapi)
     ck_assert_ptr_nonnull(json_object_get(json_object_get(r.json, "paths"), "apis/apps/v1"));
     tc_free(&r);
     tc_json(U, "GET", url, NULL, &r);
-    json_t *p = json_object_get(json_object_get(json_object_get(r.json, "paths"),
-                                                "/api/v1/namespaces/{name}"),
-                                "patch");
+    json_t *p = json_object_get(
+        json_object_get(json_object_get(r.json, "paths"), "/api/v1/namespaces/{name}"), "patch");
     ck_assert_str_eq(jstr(json_object_get(p, "x-kubernetes-group-version-kind"), "kind"),
                      "Namespace");
     ck_assert_ptr_nonnull(strstr(r.body, "fieldValidation"));
@@ -186,9 +184,8 @@ START_TEST(create_sets_server_metadata_and_get_returns_it)
             "\"spec\":{\"replicas\":1},\"status\":{\"replicas\":9}}",
             &r);
     ck_assert_int_eq(r.status, 201);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r.json, "metadata"),
-                                                        "generation")),
-                     1);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(r.json, "metadata"), "generation")), 1);
     ck_assert_ptr_null(json_object_get(r.json, "status"));
     ck_assert_uint_gt(strtoull(meta(r.json, "resourceVersion"), NULL, 10), rv);
     tc_free(&r);
@@ -200,7 +197,8 @@ START_TEST(create_rejects_bad_input_with_apiserver_status)
     tc_response r;
     const char *p = "/api/v1/namespaces/default/configmaps";
     create_cm("default", "dup", NULL);
-    tc_json(U, "POST", p, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"dup\"}}", &r);
+    tc_json(U, "POST", p,
+            "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"dup\"}}", &r);
     assert_status(&r, 409, "AlreadyExists", "configmaps \"dup\" already exists");
     ck_assert_str_eq(jstr(json_object_get(r.json, "details"), "kind"), "configmaps");
     tc_free(&r);
@@ -210,15 +208,17 @@ START_TEST(create_rejects_bad_input_with_apiserver_status)
     assert_status(&r, 404, "NotFound", "namespaces \"nope\" not found");
     tc_free(&r);
 
-    tc_json(U, "POST", p, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"Bad_Name\"}}", &r);
+    tc_json(U, "POST", p,
+            "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"Bad_Name\"}}",
+            &r);
     assert_status(&r, 422, "Invalid", NULL);
-    ck_assert_ptr_nonnull(strstr(jstr(r.json, "message"),
-                                 "ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value"));
-    ck_assert_str_eq(jstr(json_array_get(json_object_get(json_object_get(r.json, "details"),
-                                                         "causes"),
-                                         0),
-                          "field"),
-                     "metadata.name");
+    ck_assert_ptr_nonnull(
+        strstr(jstr(r.json, "message"),
+               "ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value"));
+    ck_assert_str_eq(
+        jstr(json_array_get(json_object_get(json_object_get(r.json, "details"), "causes"), 0),
+             "field"),
+        "metadata.name");
     tc_free(&r);
 
     tc_json(U, "POST", p, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{}}", &r);
@@ -227,10 +227,13 @@ START_TEST(create_rejects_bad_input_with_apiserver_status)
                   "generateName is required");
     tc_free(&r);
 
-    tc_json(U, "POST", p, "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"s\"}}", &r);
+    tc_json(U, "POST", p,
+            "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"s\"}}", &r);
     assert_status(&r, 400, "BadRequest", NULL);
     tc_free(&r);
-    tc_json(U, "POST", p, "{\"apiVersion\":\"apps/v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"s\"}}", &r);
+    tc_json(U, "POST", p,
+            "{\"apiVersion\":\"apps/v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"s\"}}",
+            &r);
     assert_status(&r, 400, "BadRequest", NULL);
     tc_free(&r);
     tc_json(U, "POST", p, "{\"metadata\":{\"name\":\"s\",\"namespace\":\"other\"}}", &r);
@@ -302,8 +305,7 @@ START_TEST(generate_name_and_accept_negotiation)
     const char *table[] = {"Accept: application/json;as=Table;v=v1;g=meta.k8s.io,"
                            "application/json",
                            NULL};
-    tc_request(U, "GET", "/api/v1/namespaces/default/configmaps?limit=500", NULL, NULL, table,
-               &r);
+    tc_request(U, "GET", "/api/v1/namespaces/default/configmaps?limit=500", NULL, NULL, table, &r);
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(jstr(r.json, "kind"), "ConfigMapList");
     tc_free(&r);
@@ -385,8 +387,7 @@ START_TEST(list_pages_with_continue_and_expires_tokens)
                   "specifying resource version is not allowed when using continue");
     tc_free(&r);
     kr_testserver_compact(ts);
-    snprintf(path, sizeof(path), "/api/v1/namespaces/default/configmaps?limit=3&continue=%s",
-             tok);
+    snprintf(path, sizeof(path), "/api/v1/namespaces/default/configmaps?limit=3&continue=%s", tok);
     tc_json(U, "GET", path, NULL, &r);
     assert_status(&r, 410, "Expired",
                   "The provided continue parameter is too old to display a consistent list "
@@ -422,8 +423,8 @@ START_TEST(list_validates_resource_version_options)
     snprintf(path, sizeof(path), "%s?resourceVersion=999999", base);
     tc_json(U, "GET", path, NULL, &r);
     assert_status(&r, 504, "Timeout", NULL);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r.json, "details"),
-                                                        "retryAfterSeconds")),
+    ck_assert_int_eq(json_integer_value(
+                         json_object_get(json_object_get(r.json, "details"), "retryAfterSeconds")),
                      1);
     tc_free(&r);
     snprintf(path, sizeof(path), "%s?resourceVersion=1&resourceVersionMatch=Exact", base);
@@ -477,8 +478,7 @@ START_TEST(label_and_field_selectors_filter)
         tc_free(&r);
     }
     tc_response r;
-    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps?fieldSelector=spec.foo%3Dx", NULL,
-            &r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps?fieldSelector=spec.foo%3Dx", NULL, &r);
     assert_status(&r, 400, "BadRequest",
                   "\"spec.foo\" is not a known field selector: only \"metadata.name\", "
                   "\"metadata.namespace\"");
@@ -553,9 +553,8 @@ START_TEST(update_bumps_generation_only_for_spec_and_conflicts_on_stale_rv)
     ck_assert_int_eq(generation(d4), 2);
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(d4, "spec"), "replicas")),
                      3);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(d4, "status"),
-                                                        "readyReplicas")),
-                     3);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(d4, "status"), "readyReplicas")), 3);
     json_t *same = put(deploy_path, d4, 200);
     ck_assert_str_eq(meta(same, "resourceVersion"), meta(d4, "resourceVersion"));
 
@@ -576,7 +575,6 @@ START_TEST(update_bumps_generation_only_for_spec_and_conflicts_on_stale_rv)
     json_decref(d);
 }
 END_TEST
-
 
 /* ---- patch ---------------------------------------------------------------------------- */
 
@@ -610,17 +608,16 @@ START_TEST(patch_types_go_through_the_patch_engine)
     snprintf(rv, sizeof(rv), "%s", meta(r.json, "resourceVersion"));
     tc_free(&r);
 
-    patch(deploy_path, "application/merge-patch+json",
-          "{\"metadata\":{\"labels\":{\"k\":\"v\"}}}", &r);
+    patch(deploy_path, "application/merge-patch+json", "{\"metadata\":{\"labels\":{\"k\":\"v\"}}}",
+          &r);
     ck_assert_int_eq(r.status, 200);
     ck_assert_int_eq(generation(r.json), 2);
     tc_free(&r);
     patch(deploy_path, "application/json-patch+json",
           "[{\"op\":\"replace\",\"path\":\"/spec/replicas\",\"value\":5}]", &r);
     ck_assert_int_eq(r.status, 200);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r.json, "spec"),
-                                                        "replicas")),
-                     5);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(r.json, "spec"), "replicas")), 5);
     tc_free(&r);
     patch(deploy_path, "application/json-patch+json",
           "[{\"op\":\"test\",\"path\":\"/spec/replicas\",\"value\":6}]", &r);
@@ -638,20 +635,17 @@ START_TEST(patch_types_go_through_the_patch_engine)
     patch(deploy_path, "text/plain", "{}", &r);
     assert_status(&r, 415, "UnsupportedMediaType", NULL);
     tc_free(&r);
-    patch("/apis/apps/v1/namespaces/default/deployments/none", "application/merge-patch+json",
-          "{}", &r);
+    patch("/apis/apps/v1/namespaces/default/deployments/none", "application/merge-patch+json", "{}",
+          &r);
     assert_status(&r, 404, "NotFound", "deployments.apps \"none\" not found");
     tc_free(&r);
-    patch("/apis/apps/v1/namespaces/default/deployments/web/status",
-          "application/merge-patch+json",
+    patch("/apis/apps/v1/namespaces/default/deployments/web/status", "application/merge-patch+json",
           "{\"spec\":{\"replicas\":1},\"status\":{\"replicas\":5}}", &r);
     ck_assert_int_eq(r.status, 200);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r.json, "spec"),
-                                                        "replicas")),
-                     5);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r.json, "status"),
-                                                        "replicas")),
-                     5);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(r.json, "spec"), "replicas")), 5);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(r.json, "status"), "replicas")), 5);
     tc_free(&r);
 }
 END_TEST
@@ -659,7 +653,8 @@ END_TEST
 START_TEST(server_side_apply_creates_then_patches)
 {
     const char *path = "/api/v1/namespaces/default/configmaps/ssa";
-    const char *cfg = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  a: \"1\"\n";
+    const char *cfg =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  a: \"1\"\n";
     tc_response r;
     patch(path, "application/apply-patch+yaml", cfg, &r);
     assert_status(&r, 422, "Invalid", NULL);
@@ -668,14 +663,12 @@ START_TEST(server_side_apply_creates_then_patches)
     patch("/api/v1/namespaces/default/configmaps/ssa?fieldManager=me&force=false",
           "application/apply-patch+yaml", cfg, &r);
     ck_assert_int_eq(r.status, 201);
-    json_t *mf = json_array_get(json_object_get(json_object_get(r.json, "metadata"),
-                                                "managedFields"),
-                                0);
+    json_t *mf =
+        json_array_get(json_object_get(json_object_get(r.json, "metadata"), "managedFields"), 0);
     ck_assert_str_eq(jstr(mf, "manager"), "me");
     ck_assert_str_eq(jstr(mf, "operation"), "Apply");
-    ck_assert_ptr_nonnull(json_object_get(json_object_get(json_object_get(mf, "fieldsV1"),
-                                                          "f:data"),
-                                          "f:a"));
+    ck_assert_ptr_nonnull(
+        json_object_get(json_object_get(json_object_get(mf, "fieldsV1"), "f:data"), "f:a"));
     tc_free(&r);
     patch("/api/v1/namespaces/default/configmaps/ssa?fieldManager=me&force=true",
           "application/apply-patch+yaml",
@@ -798,8 +791,9 @@ START_TEST(watch_streams_changes_from_a_resource_version)
 {
     create_cm("default", "before", NULL);
     char path[256];
-    snprintf(path, sizeof(path), "/api/v1/namespaces/default/configmaps?watch=true&"
-                                 "resourceVersion=%llu",
+    snprintf(path, sizeof(path),
+             "/api/v1/namespaces/default/configmaps?watch=true&"
+             "resourceVersion=%llu",
              kr_testserver_resource_version(ts));
     tc_watch *w = tc_watch_open(U, path, NULL);
     create_cm("default", "a", "{\"x\":\"1\"}");
@@ -824,8 +818,7 @@ START_TEST(watch_streams_changes_from_a_resource_version)
     json_decref(upd);
 
     /* From RV 0: synthetic ADDED for what exists, then changes. */
-    w = tc_watch_open(U, "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=0",
-                      NULL);
+    w = tc_watch_open(U, "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=0", NULL);
     ck_assert_uint_eq(tc_watch_wait(w, 1, 10000), 1);
     ck_assert_str_eq(tc_event_name(tc_watch_event(w, 0)), "before");
     tc_watch_close(w);
@@ -839,8 +832,9 @@ START_TEST(watch_from_compacted_history_gets_410_error_event)
     create_cm("default", "b", NULL);
     kr_testserver_compact(ts);
     char path[256];
-    snprintf(path, sizeof(path), "/api/v1/namespaces/default/configmaps?watch=true&"
-                                 "resourceVersion=%llu",
+    snprintf(path, sizeof(path),
+             "/api/v1/namespaces/default/configmaps?watch=true&"
+             "resourceVersion=%llu",
              old - 1);
     tc_watch *w = tc_watch_open(U, path, NULL);
     ck_assert(tc_watch_wait_end(w, 10000));
@@ -859,8 +853,9 @@ END_TEST
 
 START_TEST(watch_sends_bookmarks_and_one_before_timeout)
 {
-    tc_watch *w = tc_watch_open(U, "/api/v1/namespaces/default/configmaps?watch=true&"
-                                   "allowWatchBookmarks=true&timeoutSeconds=1",
+    tc_watch *w = tc_watch_open(U,
+                                "/api/v1/namespaces/default/configmaps?watch=true&"
+                                "allowWatchBookmarks=true&timeoutSeconds=1",
                                 NULL);
     ck_assert(tc_watch_wait_end(w, 10000));
     size_t n = tc_watch_lines(w);
@@ -872,8 +867,7 @@ START_TEST(watch_sends_bookmarks_and_one_before_timeout)
         ck_assert_str_eq(jstr(json_object_get(ev, "object"), "kind"), "ConfigMap");
     }
     tc_watch_close(w);
-    w = tc_watch_open(U, "/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=1",
-                      NULL);
+    w = tc_watch_open(U, "/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=1", NULL);
     ck_assert(tc_watch_wait_end(w, 10000));
     ck_assert_uint_eq(tc_watch_lines(w), 0);
     tc_watch_close(w);
@@ -884,17 +878,18 @@ START_TEST(watch_list_ends_initial_events_with_annotated_bookmark)
 {
     create_cm("default", "a", NULL);
     create_cm("default", "b", NULL);
-    tc_watch *w = tc_watch_open(U, "/api/v1/namespaces/default/configmaps?"
-                                   "allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&"
-                                   "sendInitialEvents=true&watch=true",
+    tc_watch *w = tc_watch_open(U,
+                                "/api/v1/namespaces/default/configmaps?"
+                                "allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&"
+                                "sendInitialEvents=true&watch=true",
                                 NULL);
     ck_assert_uint_ge(tc_watch_wait(w, 3, 10000), 3);
     ck_assert_str_eq(tc_event_type(tc_watch_event(w, 0)), "ADDED");
     ck_assert_str_eq(tc_event_type(tc_watch_event(w, 1)), "ADDED");
     json_t *bm = tc_watch_event(w, 2);
     ck_assert_str_eq(tc_event_type(bm), "BOOKMARK");
-    json_t *ann = json_object_get(json_object_get(json_object_get(bm, "object"), "metadata"),
-                                  "annotations");
+    json_t *ann =
+        json_object_get(json_object_get(json_object_get(bm, "object"), "metadata"), "annotations");
     ck_assert_str_eq(jstr(ann, "k8s.io/initial-events-end"), "true");
     ck_assert_uint_eq(tc_event_rv(bm), kr_testserver_resource_version(ts));
     tc_watch_close(w);
@@ -907,8 +902,9 @@ START_TEST(watch_list_ends_initial_events_with_annotated_bookmark)
                                                           "resourceVersionMatch to "
                                                           "NotOlderThan"));
     tc_free(&r);
-    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps?watch=true&"
-                      "resourceVersionMatch=NotOlderThan",
+    tc_json(U, "GET",
+            "/api/v1/namespaces/default/configmaps?watch=true&"
+            "resourceVersionMatch=NotOlderThan",
             NULL, &r);
     assert_status(&r, 422, "Invalid", NULL);
     tc_free(&r);
@@ -919,8 +915,9 @@ START_TEST(watch_selector_transitions_become_added_and_deleted)
 {
     create_cm("default", "a", "{\"app\":\"x\"}");
     char path[256];
-    snprintf(path, sizeof(path), "/api/v1/namespaces/default/configmaps?watch=true&"
-                                 "labelSelector=app%%3Dy&resourceVersion=%llu",
+    snprintf(path, sizeof(path),
+             "/api/v1/namespaces/default/configmaps?watch=true&"
+             "labelSelector=app%%3Dy&resourceVersion=%llu",
              kr_testserver_resource_version(ts));
     tc_watch *w = tc_watch_open(U, path, NULL);
     tc_response r;
@@ -1014,8 +1011,8 @@ START_TEST(slow_watcher_is_closed_without_stalling_others)
     char *body = malloc(size + 100);
     enum { N = 24 };
     for (int i = 0; i < N; i++) {
-        snprintf(body, size + 100, "{\"metadata\":{\"name\":\"c%d\"},\"data\":{\"a\":\"%s\"}}",
-                 i, big);
+        snprintf(body, size + 100, "{\"metadata\":{\"name\":\"c%d\"},\"data\":{\"a\":\"%s\"}}", i,
+                 big);
         tc_response r;
         tc_json(U, "POST", "/api/v1/namespaces/default/configmaps", body, &r);
         ck_assert_int_eq(r.status, 201);
@@ -1129,8 +1126,9 @@ START_TEST(crd_makes_its_resource_servable_and_takes_it_along)
     tc_json(U, "DELETE", "/apis/example.com/v1/namespaces/default/widgets/w", NULL, &r);
     ck_assert_str_eq(jstr(r.json, "kind"), "Widget");
     tc_free(&r);
-    tc_json(U, "DELETE", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
-                         "widgets.example.com",
+    tc_json(U, "DELETE",
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
+            "widgets.example.com",
             NULL, &r);
     ck_assert_int_eq(r.status, 200);
     tc_free(&r);

@@ -118,8 +118,8 @@ struct tc_watch {
 static void split_lines(tc_watch *w)
 {
     char *nl;
-    while (w->raw.data && (nl = memchr(w->raw.data + w->consumed, '\n',
-                                       w->raw.len - w->consumed)) != NULL) {
+    while (w->raw.data &&
+           (nl = memchr(w->raw.data + w->consumed, '\n', w->raw.len - w->consumed)) != NULL) {
         size_t len = (size_t)(nl - (w->raw.data + w->consumed));
         json_t *ev = json_loadb(w->raw.data + w->consumed, len, 0, NULL);
         json_array_append_new(w->events, ev ? ev : json_null());
