@@ -2,6 +2,7 @@
  * behaviour of the wire spec checked over HTTP with libcurl against a
  * server started in-process on 127.0.0.1, port 0. KR_TEST_THREADED */
 #include <check.h>
+#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1029,6 +1030,67 @@ START_TEST(slow_watcher_is_closed_without_stalling_others)
 }
 END_TEST
 
+
+struct line_count {
+    size_t lines;
+};
+
+static size_t count_lines(char *ptr, size_t size, size_t nmemb, void *user)
+{
+    struct line_count *c = user;
+    for (size_t i = 0; i < size * nmemb; i++)
+        c->lines += ptr[i] == '\n';
+    return size * nmemb;
+}
+
+/* Thousands of open watches cost no threads: every one gets every event. */
+START_TEST(thousands_of_watches_all_receive_each_event)
+{
+    enum { WATCHERS = 2000, EVENTS = 3 };
+    CURLM *m = curl_multi_init();
+    CURL **e = calloc(WATCHERS, sizeof(CURL *));
+    struct line_count *counts = calloc(WATCHERS, sizeof(*counts));
+    char url[256];
+    snprintf(url, sizeof(url), "%s/api/v1/namespaces/default/configmaps?watch=true&"
+                               "resourceVersion=%llu",
+             U, kr_testserver_resource_version(ts));
+    for (int i = 0; i < WATCHERS; i++) {
+        e[i] = curl_easy_init();
+        curl_easy_setopt(e[i], CURLOPT_URL, url);
+        curl_easy_setopt(e[i], CURLOPT_WRITEFUNCTION, count_lines);
+        curl_easy_setopt(e[i], CURLOPT_WRITEDATA, &counts[i]);
+        curl_multi_add_handle(m, e[i]);
+    }
+    int running = 1;
+    for (int i = 0; i < 6000 && kr_testserver_watch_count(ts) < WATCHERS; i++) {
+        curl_multi_perform(m, &running);
+        curl_multi_poll(m, NULL, 0, 10, NULL);
+    }
+    ck_assert_uint_eq(kr_testserver_watch_count(ts), WATCHERS);
+    for (int i = 0; i < EVENTS; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "fan%d", i);
+        create_cm("default", name, NULL);
+    }
+    size_t total = 0;
+    for (int i = 0; i < 6000 && total < (size_t)WATCHERS * EVENTS; i++) {
+        curl_multi_perform(m, &running);
+        curl_multi_poll(m, NULL, 0, 10, NULL);
+        total = 0;
+        for (int k = 0; k < WATCHERS; k++)
+            total += counts[k].lines;
+    }
+    ck_assert_uint_eq(total, (size_t)WATCHERS * EVENTS);
+    for (int i = 0; i < WATCHERS; i++) {
+        curl_multi_remove_handle(m, e[i]);
+        curl_easy_cleanup(e[i]);
+    }
+    curl_multi_cleanup(m);
+    free(e);
+    free(counts);
+}
+END_TEST
+
 /* ---- faults, auth, CRDs ------------------------------------------------------------ */
 
 START_TEST(faults_answer_429_500_503)
@@ -1203,6 +1265,7 @@ static Suite *suite(void)
     tcase_add_test(tc, watch_faults_close_streams);
     tcase_add_test(tc, restart_ends_watches_and_forgets_history);
     tcase_add_test(tc, slow_watcher_is_closed_without_stalling_others);
+    tcase_add_test(tc, thousands_of_watches_all_receive_each_event);
     tcase_add_test(tc, faults_answer_429_500_503);
     tcase_add_test(tc, tokens_give_401_and_verb_table_gives_403);
     tcase_add_test(tc, crd_makes_its_resource_servable_and_takes_it_along);
