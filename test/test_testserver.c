@@ -1030,7 +1030,6 @@ START_TEST(slow_watcher_is_closed_without_stalling_others)
 }
 END_TEST
 
-
 struct line_count {
     size_t lines;
 };
@@ -1051,8 +1050,9 @@ START_TEST(thousands_of_watches_all_receive_each_event)
     CURL **e = calloc(WATCHERS, sizeof(CURL *));
     struct line_count *counts = calloc(WATCHERS, sizeof(*counts));
     char url[256];
-    snprintf(url, sizeof(url), "%s/api/v1/namespaces/default/configmaps?watch=true&"
-                               "resourceVersion=%llu",
+    snprintf(url, sizeof(url),
+             "%s/api/v1/namespaces/default/configmaps?watch=true&"
+             "resourceVersion=%llu",
              U, kr_testserver_resource_version(ts));
     for (int i = 0; i < WATCHERS; i++) {
         e[i] = curl_easy_init();
@@ -1145,6 +1145,139 @@ START_TEST(tokens_give_401_and_verb_table_gives_403)
     tc_free(&r);
     tc_json(U, "GET", "/version", NULL, &r);
     ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+}
+END_TEST
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    char *buf = calloc(1, 65536);
+    size_t n = fread(buf, 1, 65535, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* Certificates made with the openssl program: a self-signed server
+ * certificate, a client CA, a client signed by it and a stranger. */
+static bool make_certs(const char *dir)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && "
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout srv.key -out srv.pem -days 2 "
+             "-subj /CN=kr -addext subjectAltName=IP:127.0.0.1 && "
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 "
+             "-subj /CN=test-ca && "
+             "openssl req -newkey rsa:2048 -nodes -keyout alice.key -out alice.csr "
+             "-subj /CN=alice/O=devs && "
+             "openssl x509 -req -in alice.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+             "-out alice.pem -days 2 && "
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout eve.key -out eve.pem -days 2 "
+             "-subj /CN=eve",
+             dir);
+    char full[2200];
+    snprintf(full, sizeof(full), "(%s) >/dev/null 2>&1", cmd);
+    return system(full) == 0;
+}
+
+START_TEST(tls_with_client_certificates_and_tokens)
+{
+    if (!kr_test_have_program("openssl")) {
+        fprintf(stderr, "tls_with_client_certificates_and_tokens: SKIPPED: no openssl program "
+                        "to make test certificates\n");
+        return;
+    }
+    char dir[256], path[512];
+    snprintf(dir, sizeof(dir), "%s/kr-tls-XXXXXX", P_tmpdir);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert(make_certs(dir));
+    teardown();
+    snprintf(path, sizeof(path), "%s/srv.pem", dir);
+    char *cert = read_text(path);
+    snprintf(path, sizeof(path), "%s/srv.key", dir);
+    char *key = read_text(path);
+    snprintf(path, sizeof(path), "%s/ca.pem", dir);
+    char *ca = read_text(path);
+    const char *tokens[] = {"tok:bob:get,list", NULL};
+    kr_testserver_opts o = {
+        .tls_cert_pem = cert, .tls_key_pem = key, .client_ca_pem = ca, .tokens = tokens};
+    start_with(&o);
+    ck_assert_int_eq(strncmp(U, "https://127.0.0.1:", 18), 0);
+    tc_response r;
+    tc_json(U, "GET", "/api/v1/namespaces", NULL, &r);
+    assert_status(&r, 401, "Unauthorized", "Unauthorized");
+    tc_free(&r);
+    const char *tok[] = {"Authorization: Bearer tok", NULL};
+    tc_request(U, "GET", "/api/v1/namespaces", NULL, NULL, tok, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    tc_request(U, "DELETE", "/api/v1/namespaces/default", NULL, NULL, tok, &r);
+    assert_status(&r, 403, "Forbidden", NULL);
+    tc_free(&r);
+
+    char ccert[512], ckey[512];
+    snprintf(ccert, sizeof(ccert), "%s/alice.pem", dir);
+    snprintf(ckey, sizeof(ckey), "%s/alice.key", dir);
+    tc_set_client_cert(ccert, ckey);
+    tc_json(U, "POST", "/api/v1/namespaces/default/configmaps", "{\"metadata\":{\"name\":\"c\"}}",
+            &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    snprintf(ccert, sizeof(ccert), "%s/eve.pem", dir);
+    snprintf(ckey, sizeof(ckey), "%s/eve.key", dir);
+    tc_set_client_cert(ccert, ckey);
+    tc_json(U, "GET", "/api/v1/namespaces", NULL, &r);
+    ck_assert_int_eq(r.status, 401);
+    tc_free(&r);
+    tc_set_client_cert(NULL, NULL);
+    free(cert);
+    free(key);
+    free(ca);
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+START_TEST(background_deletion_cascades_to_owned_objects)
+{
+    tc_response r;
+    tc_json(U, "POST", "/apis/apps/v1/namespaces/default/replicasets",
+            "{\"metadata\":{\"name\":\"rs\"},\"spec\":{}}", &r);
+    char body[512];
+    snprintf(body, sizeof(body),
+             "{\"metadata\":{\"name\":\"pod\",\"ownerReferences\":[{\"apiVersion\":\"apps/v1\","
+             "\"kind\":\"ReplicaSet\",\"name\":\"rs\",\"uid\":\"%s\"}]},\"spec\":{}}",
+             meta(r.json, "uid"));
+    tc_free(&r);
+    tc_json(U, "POST", "/api/v1/namespaces/default/pods", body, &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    tc_request(U, "DELETE", "/apis/apps/v1/namespaces/default/replicasets/rs", "application/json",
+               "{\"propagationPolicy\":\"Orphan\"}", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/pods/pod", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+
+    tc_json(U, "POST", "/apis/apps/v1/namespaces/default/replicasets",
+            "{\"metadata\":{\"name\":\"rs2\"},\"spec\":{}}", &r);
+    snprintf(body, sizeof(body),
+             "{\"metadata\":{\"name\":\"pod2\",\"ownerReferences\":[{\"apiVersion\":\"apps/v1\","
+             "\"kind\":\"ReplicaSet\",\"name\":\"rs2\",\"uid\":\"%s\"}]},\"spec\":{}}",
+             meta(r.json, "uid"));
+    tc_free(&r);
+    tc_json(U, "POST", "/api/v1/namespaces/default/pods", body, &r);
+    tc_free(&r);
+    tc_json(U, "DELETE", "/apis/apps/v1/namespaces/default/replicasets/rs2", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/pods/pod2", NULL, &r);
+    ck_assert_int_eq(r.status, 404);
     tc_free(&r);
 }
 END_TEST
@@ -1268,6 +1401,8 @@ static Suite *suite(void)
     tcase_add_test(tc, thousands_of_watches_all_receive_each_event);
     tcase_add_test(tc, faults_answer_429_500_503);
     tcase_add_test(tc, tokens_give_401_and_verb_table_gives_403);
+    tcase_add_test(tc, tls_with_client_certificates_and_tokens);
+    tcase_add_test(tc, background_deletion_cascades_to_owned_objects);
     tcase_add_test(tc, crd_makes_its_resource_servable_and_takes_it_along);
     tcase_add_test(tc, load_api_accepts_json_lists_and_yaml);
     suite_add_tcase(s, tc);
