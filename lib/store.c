@@ -535,6 +535,43 @@ fail:
 
 /* ---- life ---------------------------------------------------------------------- */
 
+static int parse_keep_fields(kr_store_t *s, const kr_store_opts *opts, kr_error_t *err)
+{
+    if (opts->n_keep_fields == 0)
+        return 0;
+    if (!opts->keep_fields)
+        return kr_error_set(err, KR_EINVAL, "n_keep_fields is set but keep_fields is NULL");
+    size_t n_always = KR_ARRAY_LEN(always_kept);
+    size_t n = opts->n_keep_fields + n_always;
+    struct field_path *keep = kr_calloc(n, sizeof(*keep));
+    if (!keep)
+        return kr_error_set(err, KR_ENOMEM, "out of memory creating a store");
+    s->keep = keep;
+    for (size_t i = 0; i < n; i++) {
+        const char *text = i < n_always ? always_kept[i] : opts->keep_fields[i - n_always];
+        if (!text)
+            return kr_error_set(err, KR_EINVAL, "keep_fields[%zu] is NULL", i - n_always);
+        int rc = path_parse(text, &keep[i], err);
+        if (rc)
+            return rc;
+        s->n_keep++;
+    }
+    return 0;
+}
+
+static int init_index_defs(kr_store_t *s, kr_error_t *err)
+{
+    struct index_def *defs = kr_calloc(1, sizeof(*defs));
+    if (!defs)
+        return kr_error_set(err, KR_ENOMEM, "out of memory creating a store");
+    s->defs = defs;
+    defs[0].name = kr_strdup(KR_STORE_NAMESPACE_INDEX);
+    if (!defs[0].name)
+        return kr_error_set(err, KR_ENOMEM, "out of memory creating a store");
+    s->n_defs = 1;
+    return 0;
+}
+
 int kr_store_new(const kr_store_opts *opts, kr_store_t **out, kr_error_t *err)
 {
     static const kr_store_opts defaults = {0};
@@ -549,34 +586,9 @@ int kr_store_new(const kr_store_opts *opts, kr_store_t **out, kr_error_t *err)
     s->keep_managed_fields = opts->keep_managed_fields;
     s->transform = opts->transform;
     s->transform_user = opts->transform_user;
-    int rc = 0;
-    size_t n_keep = opts->n_keep_fields ? opts->n_keep_fields + KR_ARRAY_LEN(always_kept) : 0;
-    if (n_keep) {
-        s->keep = kr_calloc(n_keep, sizeof(*s->keep));
-        if (!s->keep)
-            rc = kr_error_set(err, KR_ENOMEM, "out of memory creating a store");
-        for (size_t i = 0; !rc && i < n_keep; i++) {
-            const char *text = i < KR_ARRAY_LEN(always_kept)
-                                   ? always_kept[i]
-                                   : opts->keep_fields[i - KR_ARRAY_LEN(always_kept)];
-            if (!text)
-                rc = kr_error_set(err, KR_EINVAL, "keep_fields[%zu] is NULL",
-                                  i - KR_ARRAY_LEN(always_kept));
-            else
-                rc = path_parse(text, &s->keep[i], err);
-            if (!rc)
-                s->n_keep++;
-        }
-    }
-    if (!rc) {
-        s->defs = kr_calloc(1, sizeof(*s->defs));
-        if (s->defs)
-            s->defs[0].name = kr_strdup(KR_STORE_NAMESPACE_INDEX);
-        if (!s->defs || !s->defs[0].name)
-            rc = kr_error_set(err, KR_ENOMEM, "out of memory creating a store");
-        else
-            s->n_defs = 1;
-    }
+    int rc = parse_keep_fields(s, opts, err);
+    if (!rc)
+        rc = init_index_defs(s, err);
     if (!rc) {
         s->state = state_new(1);
         if (!s->state)
@@ -1018,6 +1030,7 @@ static void gather_bucket(struct gather *g, const struct bucket *b)
 static int gather_alloc(struct gather *g, size_t cap)
 {
     g->cap = cap;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     g->items = kr_calloc(cap ? cap : 1, sizeof(*g->items));
     return g->items ? 0 : KR_ENOMEM;
 }
