@@ -511,6 +511,25 @@ START_TEST(namespace_and_selector_listers)
 }
 END_TEST
 
+START_TEST(cached_bytes_equal_the_compact_serialisation)
+{
+    /* Escapes, reals in every notation, integers, unicode, nesting. */
+    json_t *o = json_loads(
+        "{\"metadata\":{\"name\":\"odd\\\"name\",\"namespace\":\"n\\u00e9\\t\\n\\u0001/\"},"
+        "\"spec\":{\"r\":[1.5,1e20,1e-5,100.0,-0.0,0.1,-7,123456789012,true,false,null],"
+        "\"e\":{},\"a\":[],\"s\":\"\\\\ \\b \\f \\r \\u001f \\u2028\"}}",
+        0, NULL);
+    ck_assert_ptr_nonnull(o);
+    size_t want = json_dumpb(o, NULL, 0, JSON_COMPACT);
+    kr_store_t *s = new_store(NULL);
+    add(s, o);
+    kr_store_stats st;
+    kr_store_get_stats(s, &st);
+    ck_assert_uint_eq(st.cached_json_bytes, want);
+    kr_store_free(s);
+}
+END_TEST
+
 START_TEST(stats_measure_wire_and_cached_bytes)
 {
     kr_store_t *s = new_store(NULL);
@@ -798,6 +817,7 @@ int main(void)
     tcase_add_test(tc, user_transform_runs_and_can_reject);
     tcase_add_test(tc, multi_value_index_tracks_updates_between_values);
     tcase_add_test(tc, namespace_and_selector_listers);
+    tcase_add_test(tc, cached_bytes_equal_the_compact_serialisation);
     tcase_add_test(tc, stats_measure_wire_and_cached_bytes);
     tcase_add_test(tc, snapshots_stay_consistent_while_a_writer_mutates);
     tcase_add_test(tc, allocation_failures_are_reported_without_leaks);
