@@ -22,10 +22,10 @@ extern "C" {
 /* A credential as a provider hands it out. Strings are owned by the
  * provider and stay valid until the next call to get() or free(). */
 typedef struct kr_credential {
-    const char *token;            /* bearer token, or NULL */
-    const char *client_cert_pem;  /* PEM client certificate, or NULL */
-    const char *client_key_pem;   /* PEM private key, or NULL */
-    long long expires_unix;       /* 0 = no expiry known */
+    const char *token; /* bearer token, or NULL */
+    const char *client_cert_pem; /* PEM client certificate, or NULL */
+    const char *client_key_pem; /* PEM private key, or NULL */
+    long long expires_unix; /* 0 = no expiry known */
 } kr_credential;
 
 /* A source of credentials consulted before requests. get() may block (it
@@ -44,39 +44,38 @@ typedef struct kr_credential_provider {
  * kr_rest_config_new/kr_config_rest_config (free with kr_rest_config_free);
  * when a caller fills one on the stack, they stay the caller's. */
 typedef struct kr_rest_config {
-    char *server;                 /* "https://host:port[/prefix]" (required) */
+    char *server; /* "https://host:port[/prefix]" (required) */
     /* TLS */
-    char *ca_file;                /* PEM bundle path, or NULL */
-    char *ca_data;                /* PEM text (already base64-decoded), or NULL */
+    char *ca_file; /* PEM bundle path, or NULL */
+    char *ca_data; /* PEM text (already base64-decoded), or NULL */
     char *client_cert_file;
-    char *client_cert_data;       /* PEM text */
+    char *client_cert_data; /* PEM text */
     char *client_key_file;
-    char *client_key_data;        /* PEM text */
+    char *client_key_data; /* PEM text */
     bool insecure_skip_tls_verify; /* off by default; logged as a warning when on */
-    char *tls_server_name;        /* SNI and name to verify, or NULL */
+    char *tls_server_name; /* SNI and name to verify, or NULL */
     /* Authentication (sent only over https, as client-go does) */
     char *bearer_token;
-    char *bearer_token_file;      /* re-read when it changes; wins over bearer_token */
-    char *username;               /* basic auth, legacy */
+    char *bearer_token_file; /* re-read when it changes; wins over bearer_token */
+    char *username; /* basic auth, legacy */
     char *password;
     kr_credential_provider *credentials; /* exec plugin etc.; owned; NULL = none */
     char *impersonate_user;
     /* Transport */
-    char *proxy_url;              /* NULL: the usual environment variables */
+    char *proxy_url; /* NULL: the usual environment variables */
     bool disable_compression;
-    char *user_agent;             /* NULL: "libkreconcile/<version>" */
-    double qps;                   /* client-side rate limit; 0 = 5 (client-go) */
-    int burst;                    /* 0 = 10 (client-go) */
-    int timeout_ms;               /* per request, 0 = none (watches never time out) */
-    char *namespace_;             /* the context's namespace ("default" when unset) */
+    char *user_agent; /* NULL: "libkreconcile/<version>" */
+    double qps; /* client-side rate limit; 0 = 5 (client-go) */
+    int burst; /* 0 = 10 (client-go) */
+    int timeout_ms; /* per request, 0 = none (watches never time out) */
+    char *namespace_; /* the context's namespace ("default" when unset) */
 } kr_rest_config;
 
 /* Free the strings and the provider of a config, and the config itself.
  * For configs made by this library. NULL is a no-op. */
 KR_API void kr_rest_config_free(kr_rest_config *config);
 /* A deep copy; *out is new. */
-KR_API int kr_rest_config_copy(const kr_rest_config *config, kr_rest_config **out,
-                               kr_error_t *err);
+KR_API int kr_rest_config_copy(const kr_rest_config *config, kr_rest_config **out, kr_error_t *err);
 
 #ifdef __cplusplus
 }

@@ -22,10 +22,10 @@ extern "C" {
 
 /* The wire formats the apiserver accepts for PATCH. */
 typedef enum kr_patch_format {
-    KR_PATCH_JSON = 1,      /* application/json-patch+json (RFC 6902) */
-    KR_PATCH_MERGE = 2,     /* application/merge-patch+json (RFC 7386) */
+    KR_PATCH_JSON = 1, /* application/json-patch+json (RFC 6902) */
+    KR_PATCH_MERGE = 2, /* application/merge-patch+json (RFC 7386) */
     KR_PATCH_STRATEGIC = 3, /* application/strategic-merge-patch+json */
-    KR_PATCH_APPLY = 4,     /* application/apply-patch+yaml (server-side apply) */
+    KR_PATCH_APPLY = 4, /* application/apply-patch+yaml (server-side apply) */
 } kr_patch_format;
 
 /* The Content-Type of `format`, a static string; NULL for an unknown value. */
@@ -119,7 +119,8 @@ KR_API int kr_patch_strategic_three_way(const kr_patch_meta_t *meta, const json_
  * to `document`. Atomic: on any failure nothing is produced. Paths are RFC
  * 6901 pointers (~0, ~1, "-" for the end of an array). Errors: KR_EPARSE
  * (malformed operation), KR_ENOTFOUND (missing path), KR_ETESTFAILED,
- * KR_EPATCH (wrong type at a path). *out is new. */
+ * KR_EPATCH (wrong type at a path), KR_ETOOLARGE (the apiserver's limits:
+ * over 10000 operations, or "copy" adding over 3 MiB). *out is new. */
 KR_API int kr_patch_json_apply(const json_t *document, const json_t *ops, json_t **out,
                                kr_error_t *err);
 
