@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,7 +166,9 @@ int kr_config_read_file(const char *path, size_t max, const char *what, char **o
         kr_buf_free(&buf);
         return rc;
     }
-    if (!buf.data && kr_buf_append(&buf, "", 0) != 0)
+    if (buf.data)
+        buf.data[buf.len] = '\0';
+    else if (kr_buf_append(&buf, "", 0) != 0)
         return kr_error_set(err, KR_ENOMEM, "%s %s: out of memory", what, path);
     *out = buf.data;
     if (len)
@@ -258,12 +261,54 @@ char *kr_config_base64_encode(const unsigned char *in, size_t len)
     return out;
 }
 
+/* Drop "." and empty segments and fold ".." in place, as Go's
+ * filepath.Clean (for the paths kubectl joins). */
+static void clean_path(char *path)
+{
+    bool absolute = path[0] == '/';
+    char *out = path, *seg = path;
+    size_t kept = 0; /* segments written, to know what ".." may remove */
+    while (*seg) {
+        while (*seg == '/')
+            seg++;
+        if (!*seg)
+            break;
+        char *end = strchr(seg, '/');
+        size_t len = end ? (size_t)(end - seg) : strlen(seg);
+        if (len == 1 && seg[0] == '.') {
+            /* skip */
+        } else if (len == 2 && seg[0] == '.' && seg[1] == '.' && kept > 0) {
+            char *slash = out > path ? out - 1 : path;
+            while (slash > path && *slash != '/')
+                slash--;
+            out = slash;
+            kept--;
+        } else if (len == 2 && seg[0] == '.' && seg[1] == '.' && absolute) {
+            /* "/.." is "/" */
+        } else {
+            if (out > path || absolute)
+                *out++ = '/';
+            memmove(out, seg, len);
+            out += len;
+            kept++;
+        }
+        seg += len;
+    }
+    if (out == path && absolute)
+        *out++ = '/';
+    else if (out == path)
+        *out++ = '.';
+    *out = '\0';
+}
+
 char *kr_config_resolve_path(const char *dir, const char *path)
 {
     if (path[0] == '\0' || path[0] == '/' || !dir || dir[0] == '\0')
         return kr_strdup(path);
-    size_t dl = strlen(dir);
-    return kr_asprintf("%s%s%s", dir, dir[dl - 1] == '/' ? "" : "/", path);
+    char *joined = kr_asprintf("%s/%s", dir, path);
+    if (joined)
+        clean_path(joined);
+    return joined;
 }
 
 static int parse_digits(const char **p, int n, int *out)

@@ -971,15 +971,15 @@ static int exec_info_json(const kc_user *u, const kc_cluster *c, const kr_rest_c
         status = KR_ENOMEM;
         goto out;
     }
-    char *text = json_dumps(info, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (!text) {
+    /* json_dumpb into our own buffer: the string is freed with kr_free. */
+    size_t size = json_dumpb(info, NULL, 0, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    *out = size ? kr_malloc(size + 1) : NULL;
+    if (!*out) {
         status = KR_ENOMEM;
         goto out;
     }
-    *out = kr_strdup(text);
-    free(text);
-    if (!*out)
-        status = KR_ENOMEM;
+    json_dumpb(info, *out, size, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    (*out)[size] = '\0';
 out:
     json_decref(spec);
     json_decref(info);
