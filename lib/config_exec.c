@@ -169,6 +169,52 @@ static void drain(int *fd, run_result *r, bool is_stdout, pid_t pid)
     }
 }
 
+/* Go's exec.LookPath: a name without a slash is searched in $PATH, so that
+ * "not found" is known before spawning (a failed exec in the child would
+ * only show as exit status 127). NULL: not found; else new. */
+static int look_path(const char *command, char **out)
+{
+    *out = NULL;
+    if (strchr(command, '/')) {
+        if (access(command, X_OK) != 0)
+            return KR_ENOTFOUND;
+        *out = kr_strdup(command);
+        return *out ? 0 : KR_ENOMEM;
+    }
+    const char *path = getenv("PATH");
+    if (!path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    for (;;) {
+        const char *end = strchr(path, ':');
+        size_t len = end ? (size_t)(end - path) : strlen(path);
+        /* An empty entry is the current directory, as in Go. */
+        char *candidate =
+            len ? kr_asprintf("%.*s/%s", (int)len, path, command) : kr_asprintf("./%s", command);
+        if (!candidate)
+            return KR_ENOMEM;
+        if (access(candidate, X_OK) == 0) {
+            *out = candidate;
+            return 0;
+        }
+        kr_free(candidate);
+        if (!end)
+            return KR_ENOTFOUND;
+        path = end + 1;
+    }
+}
+
+static int not_found(const kr_exec_spec *spec, kr_error_t *err)
+{
+    return kr_error_set(err, KR_ENOTFOUND,
+                        "exec: executable %s not found\n\nIt looks like you are trying to use a "
+                        "client-go credential plugin that is not installed.\n\nTo learn more "
+                        "about this feature, consult the documentation available at:\n      "
+                        "https://kubernetes.io/docs/reference/access-authn-authz/authentication/"
+                        "#client-go-credential-plugins%s%s",
+                        spec->command, spec->install_hint ? "\n\n" : "",
+                        spec->install_hint ? spec->install_hint : "");
+}
+
 static int spawn_plugin(const exec_provider *p, run_result *r, kr_error_t *err)
 {
     const kr_exec_spec *spec = &p->spec;
@@ -176,9 +222,16 @@ static int spawn_plugin(const exec_provider *p, run_result *r, kr_error_t *err)
     char *info_var = kr_asprintf("KUBERNETES_EXEC_INFO=%s", spec->exec_info);
     char **argv = kr_calloc(spec->n_args + 2, sizeof(*argv));
     char **envp = info_var ? build_env(spec, info_var) : NULL;
+    char *program = NULL;
     int rc = 0;
     if (!info_var || !argv || !envp) {
         rc = kr_error_set(err, KR_ENOMEM, "exec: out of memory");
+        goto out;
+    }
+    rc = look_path(spec->command, &program);
+    if (rc != 0) {
+        rc = rc == KR_ENOMEM ? kr_error_set(err, KR_ENOMEM, "exec: out of memory")
+                             : not_found(spec, err);
         goto out;
     }
     argv[0] = spec->command;
@@ -194,25 +247,16 @@ static int spawn_plugin(const exec_provider *p, run_result *r, kr_error_t *err)
     posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
     posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
     pid_t pid;
-    int e = posix_spawnp(&pid, spec->command, &fa, NULL, argv, envp);
+    int e = posix_spawn(&pid, program, &fa, NULL, argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     close(out_pipe[1]);
     close(err_pipe[1]);
     out_pipe[1] = err_pipe[1] = -1;
     if (e != 0) {
-        if (e == ENOENT) {
-            rc = kr_error_set(err, KR_ENOTFOUND,
-                              "exec: executable %s not found\n\nIt looks like you are trying to "
-                              "use a client-go credential plugin that is not installed.\n\nTo "
-                              "learn more about this feature, consult the documentation "
-                              "available at:\n      https://kubernetes.io/docs/reference/"
-                              "access-authn-authz/authentication/"
-                              "#client-go-credential-plugins%s%s",
-                              spec->command, spec->install_hint ? "\n\n" : "",
-                              spec->install_hint ? spec->install_hint : "");
-        } else {
+        if (e == ENOENT)
+            rc = not_found(spec, err);
+        else
             rc = kr_error_set(err, KR_EIO, "exec: executable %s: %s", spec->command, strerror(e));
-        }
         goto out;
     }
     struct pollfd fds[2] = {{.fd = out_pipe[0], .events = POLLIN},
@@ -243,6 +287,7 @@ out:
         if (err_pipe[i] >= 0)
             close(err_pipe[i]);
     }
+    kr_free(program);
     kr_free(info_var);
     kr_free(argv);
     kr_free(envp);
