@@ -130,8 +130,10 @@ int kr_credential_provider_token_file_new(const char *path, int recheck_ms, cons
                                           kr_credential_provider **out, kr_error_t *err)
 {
     *out = NULL;
-    if (!path || !*path)
-        return kr_error_set(err, KR_EINVAL, "token file: empty path");
+    if (!path || !*path) {
+        kr_error_set(err, KR_EINVAL, "token file: empty path");
+        return KR_EINVAL;
+    }
     token_file *p = kr_calloc(1, sizeof(*p));
     if (!p)
         return kr_error_set(err, KR_ENOMEM, "allocating a token file provider");
@@ -189,8 +191,8 @@ static int in_cluster_fill(const kr_in_cluster_opts *opts, const char *host, con
     }
     status = kr_credential_provider_token_file_new(rc->bearer_token_file, opts->token_recheck_ms,
                                                    &opts->logger, &rc->credentials, err);
-    if (status != 0)
-        return status;
+    if (status != 0 || !rc->credentials) /* the second: for the static analyser */
+        return status != 0 ? status : KR_EIO;
     /* client-go also sets the token read at start as the static one. */
     kr_credential cred;
     status = rc->credentials->get(rc->credentials, false, &cred, err);
