@@ -335,6 +335,63 @@ START_TEST(kubeconfig_env_merges_first_definition_wins)
 }
 END_TEST
 
+/* The same files through kubectl itself: the merged view must agree. */
+static json_t *kubectl_view(const char *kubeconfig_env, const char *context)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof(cmd), "KUBECONFIG='%s' kubectl config view --minify --raw -o json %s%s",
+             kubeconfig_env, context ? "--context " : "", context ? context : "");
+    FILE *f = popen(cmd, "r");
+    ck_assert_ptr_nonnull(f);
+    json_error_t jerr;
+    json_t *doc = json_loadf(f, 0, &jerr);
+    ck_assert_int_eq(pclose(f), 0);
+    ck_assert_msg(doc != NULL, "kubectl output: %s", jerr.text);
+    return doc;
+}
+
+START_TEST(kubeconfig_merge_agrees_with_kubectl)
+{
+    if (!kr_test_have_program("kubectl")) {
+        fprintf(stderr, "SKIP kubeconfig_merge_agrees_with_kubectl: kubectl not on PATH\n");
+        return;
+    }
+    write_file("a/config", file1);
+    write_file("b/config", file2);
+    write_file("c/config", file3);
+    char env[2048];
+    snprintf(env, sizeof(env), "%s/a/config::%s/missing:%s/b/config:%s/c/config", tmp, tmp, tmp,
+             tmp);
+    setenv("KUBECONFIG", env, 1);
+    kr_kubeconfig_t *kc;
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_kubeconfig_load_default(NULL, NULL, &kc, &err), 0);
+    unsetenv("KUBECONFIG");
+    const char *contexts[] = {NULL, "one", "two", "three", "shared-ctx"};
+    for (size_t i = 0; i < KR_ARRAY_LEN(contexts); i++) {
+        json_t *view = kubectl_view(env, contexts[i]);
+        if (!contexts[i])
+            ck_assert_str_eq(json_string_value(json_object_get(view, "current-context")),
+                             kr_kubeconfig_current_context(kc));
+        kr_config_overrides ov = {.context = contexts[i]};
+        kr_rest_config *rc;
+        ck_assert_msg(kr_kubeconfig_rest_config(kc, &ov, &rc, &err) == 0, "%s", err.message);
+        json_t *cluster =
+            json_object_get(json_array_get(json_object_get(view, "clusters"), 0), "cluster");
+        json_t *context =
+            json_object_get(json_array_get(json_object_get(view, "contexts"), 0), "context");
+        ck_assert_str_eq(rc->server, json_string_value(json_object_get(cluster, "server")));
+        ck_assert_int_eq(rc->insecure_skip_tls_verify,
+                         json_is_true(json_object_get(cluster, "insecure-skip-tls-verify")));
+        const char *ns = json_string_value(json_object_get(context, "namespace"));
+        ck_assert_str_eq(rc->namespace_, ns ? ns : "default");
+        kr_rest_config_free(rc);
+        json_decref(view);
+    }
+    kr_kubeconfig_free(kc);
+}
+END_TEST
+
 START_TEST(kubeconfig_explicit_files_must_exist)
 {
     write_file("a/config", file1);
@@ -1127,6 +1184,7 @@ int main(void)
     tcase_add_test(tc, kubeconfig_decodes_base64_data_fields);
     tcase_add_test(tc, kubeconfig_rejects_bad_base64_and_wrong_types);
     tcase_add_test(tc, kubeconfig_env_merges_first_definition_wins);
+    tcase_add_test(tc, kubeconfig_merge_agrees_with_kubectl);
     tcase_add_test(tc, kubeconfig_explicit_files_must_exist);
     tcase_add_test(tc, kubeconfig_default_is_home_kube_config);
     tcase_add_test(tc, kubeconfig_relative_paths_resolve_against_their_file);
