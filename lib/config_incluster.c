@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config_internal.h"
 
@@ -174,6 +175,13 @@ static int in_cluster_fill(const kr_in_cluster_opts *opts, const char *host, con
     if (!rc->server || !rc->bearer_token_file || !rc->ca_file || !ns_path) {
         kr_free(ns_path);
         return kr_error_set(err, KR_ENOMEM, "loading the in-cluster configuration");
+    }
+    /* As client-go: an unreadable CA is logged and left out, not fatal. */
+    if (access(rc->ca_file, R_OK) != 0) {
+        kr_log(&opts->logger, KR_LOG_ERROR, "config", "expected to load root CA config from %s: %s",
+               rc->ca_file, strerror(errno));
+        kr_free(rc->ca_file);
+        rc->ca_file = NULL;
     }
     char *ns = NULL;
     kr_error_t nerr = {0};

@@ -488,14 +488,18 @@ static int parse_list(kr_kubeconfig_t *kc, kc_source *src, json_t *root, enum kc
             strlen(json_string_value(name)) != json_string_length(name))
             return load_error(src, KR_EPARSE, where, "name: expected a non-empty string");
         const char *nm = json_string_value(name);
-        char seen_key[512];
-        snprintf(seen_key, sizeof(seen_key), "%s/%s", list_key, nm);
-        if (json_object_get(src->seen, seen_key)) {
+        char *seen_key = kr_asprintf("%s/%s", list_key, nm);
+        if (!seen_key)
+            return oom(src);
+        bool duplicate = json_object_get(src->seen, seen_key) != NULL;
+        int set_rc = duplicate ? 0 : json_object_set_new(src->seen, seen_key, json_true());
+        kr_free(seen_key);
+        if (duplicate) {
             char what[384];
-            snprintf(what, sizeof(what), "duplicate name \"%s\" in %s", nm, list_key);
+            snprintf(what, sizeof(what), "duplicate name \"%.300s\" in %s", nm, list_key);
             return load_error(src, KR_EPARSE, where, what);
         }
-        if (json_object_set_new(src->seen, seen_key, json_true()) != 0)
+        if (set_rc != 0)
             return oom(src);
         json_t *body = json_object_get(entry, item_key);
         snprintf(where, sizeof(where), "%s[%zu].%s", list_key, i, item_key);
