@@ -1029,8 +1029,10 @@ END_TEST
 
 START_TEST(discovery_resolves_names_and_kinds)
 {
+    /* _i: 0 = aggregated discovery, 1 = legacy (one request per group). */
     fixture f;
-    plain_fixture(&f, NULL);
+    kr_client_opts opts = {.legacy_discovery = _i == 1};
+    plain_fixture(&f, &opts);
     kr_error_t err = {0};
     kr_resource_info info;
     ck_assert_msg(kr_client_resolve(f.c, "deploy", &info, &err) == 0, "%s", err.message);
@@ -1048,6 +1050,53 @@ START_TEST(discovery_resolves_names_and_kinds)
     ck_assert_ptr_nonnull(strstr(err.message, "doesn't have a resource type"));
     ck_assert_int_eq(kr_client_resource_for_kind(f.c, "batch/v1", "CronJob", &info, &err), 0);
     ck_assert_str_eq(info.resource, "cronjobs");
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(request_timeout_is_reported)
+{
+    fixture f;
+    memset(&f, 0, sizeof(f));
+    kr_testserver_opts o = {.seed = 1, .faults = {.latency_ms = 1500}};
+    start_server(&f, &o);
+    f.cfg.timeout_ms = 100;
+    kr_client_opts opts = {.max_retries = -1};
+    start_client(&f, &opts);
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_client_get(f.c, CM, "default", "x", NULL, &err), KR_ETIMEDOUT);
+    /* A per-request timeout overrides the config's. */
+    kr_request req = {.verb = KR_VERB_GET, .ref = {CM, "default", "x", NULL}, .timeout_ms = 5000};
+    ck_assert_int_eq(kr_client_do_sync(f.c, &req, NULL, &err), KR_ENOTFOUND);
+    teardown(&f);
+}
+END_TEST
+
+static void write_token(const char *path, const char *token)
+{
+    FILE *fp = fopen(path, "w");
+    ck_assert_ptr_nonnull(fp);
+    fprintf(fp, "%s\n", token);
+    fclose(fp);
+}
+
+START_TEST(token_file_is_read_again_when_it_changes)
+{
+    if (!have_certs)
+        return;
+    fixture f;
+    tls_fixture(&f, false);
+    char path[300];
+    snprintf(path, sizeof(path), "%s/token", cert_dir);
+    write_token(path, "old");
+    f.cfg.ca_data = f.ca;
+    f.cfg.bearer_token = "ignored-when-a-file-is-set";
+    f.cfg.bearer_token_file = path;
+    start_client(&f, NULL);
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_client_get(f.c, CM, "default", "x", NULL, &err), KR_EUNAUTHORIZED);
+    write_token(path, "sekret"); /* a rotated projected token */
+    ck_assert_int_eq(kr_client_get(f.c, CM, "default", "x", NULL, &err), KR_ENOTFOUND);
     teardown(&f);
 }
 END_TEST
@@ -1192,7 +1241,9 @@ int main(void)
     tcase_add_test(tc, tls_with_a_client_certificate_authenticates);
     tcase_add_test(tc, credential_provider_is_renewed_once_on_401);
     tcase_add_test(tc, http2_through_nghttpx_multiplexes_requests_and_watches);
-    tcase_add_test(tc, discovery_resolves_names_and_kinds);
+    tcase_add_loop_test(tc, discovery_resolves_names_and_kinds, 0, 2);
+    tcase_add_test(tc, request_timeout_is_reported);
+    tcase_add_test(tc, token_file_is_read_again_when_it_changes);
     tcase_add_test(tc, a_thousand_watches_share_one_loop);
     tcase_add_test(tc, runtime_stop_ends_watches_and_requests_with_shutdown);
     suite_add_tcase(s, tc);
