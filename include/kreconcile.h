@@ -7,8 +7,13 @@
 #include "kreconcile/client.h"
 #include "kreconcile/common.h"
 #include "kreconcile/config.h"
+#include "kreconcile/metrics.h"
 #include "kreconcile/patch.h"
+#include "kreconcile/queue.h"
+#include "kreconcile/ratelimit.h"
 #include "kreconcile/runtime.h"
+#include "kreconcile/selector.h"
+#include "kreconcile/store.h"
 #include "kreconcile/yaml.h"
 
 #endif /* KRECONCILE_H */

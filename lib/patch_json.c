@@ -8,7 +8,8 @@
  * must be "0" or digits without a leading zero (no sign, no negative index
  * from the end), "replace" needs an existing target, every operation needs
  * its members, a path is "" or starts with "/", and "add"/"replace" at ""
- * replace the whole document as RFC 6902 section 4.1 says. */
+ * replace the whole document as RFC 6902 section 4.1 says. The apiserver's
+ * size limits apply (KR_ETOOLARGE). */
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -18,6 +19,12 @@
 #include "internal.h"
 #include "kreconcile/patch.h"
 #include "patch_util.h"
+
+/* The apiserver's limits (k8s.io/apiserver Config): at most 10000
+ * operations, and "copy" may add at most 3 MiB of (serialised) JSON in all,
+ * so that a short patch cannot double a document again and again. */
+#define MAX_OPERATIONS 10000
+#define MAX_COPY_BYTES (3 * 1024 * 1024)
 
 enum op_kind { OP_ADD, OP_REMOVE, OP_REPLACE, OP_MOVE, OP_COPY, OP_TEST };
 
@@ -38,6 +45,7 @@ typedef struct op_ctx {
     size_t index;
     const char *name;
     kr_error_t *err;
+    size_t *copied; /* serialised bytes copied so far by "copy" operations */
 } op_ctx;
 
 static int op_error(const op_ctx *ctx, int code, const pointer *ptr, size_t prefix_tokens,
@@ -360,6 +368,38 @@ static bool is_proper_prefix(const pointer *from, const pointer *path)
     return true;
 }
 
+/* The compact JSON size of `value`, or more than `budget` as soon as it
+ * exceeds it (the walk stops early). */
+static size_t serialised_size(const json_t *value, size_t budget)
+{
+    size_t size = 2;
+    if (json_is_object(value)) {
+        const char *key;
+        size_t key_len;
+        json_t *member;
+        json_object_keylen_foreach((json_t *)value, key, key_len, member)
+        {
+            if (size > budget)
+                break;
+            size += key_len + 4 + serialised_size(member, budget - size);
+        }
+    } else if (json_is_array(value)) {
+        size_t i;
+        json_t *element;
+        json_array_foreach(value, i, element)
+        {
+            if (size > budget)
+                break;
+            size += 1 + serialised_size(element, budget - size);
+        }
+    } else if (json_is_string(value)) {
+        size += json_string_length(value);
+    } else {
+        size = json_is_number(value) ? 8 : 5;
+    }
+    return size;
+}
+
 static int required_value(const json_t *op, const op_ctx *ctx, const json_t **value)
 {
     *value = json_object_get(op, "value");
@@ -414,6 +454,12 @@ static int apply_one(json_t **doc, const json_t *op, enum op_kind kind, const op
         if (rc != 0)
             break;
         if (kind == OP_COPY) {
+            *ctx->copied += serialised_size(source, MAX_COPY_BYTES - *ctx->copied);
+            if (*ctx->copied > MAX_COPY_BYTES) {
+                rc = op_error(ctx, KR_ETOOLARGE, &path, SIZE_MAX,
+                              "copy operations would add more than %d bytes", MAX_COPY_BYTES);
+                break;
+            }
             rc = copy_of(source, ctx, &owned);
             if (rc == 0)
                 rc = add_value(doc, &path, owned, ctx);
@@ -469,9 +515,13 @@ KR_API int kr_patch_json_apply(const json_t *document, const json_t *ops, json_t
         return kr_error_set(err, KR_EINVAL, "json patch: document, ops and out are required");
     if (!json_is_array(ops))
         return kr_error_set(err, KR_EPARSE, "json patch: the patch must be a JSON array");
+    if (json_array_size(ops) > MAX_OPERATIONS)
+        return kr_error_set(err, KR_ETOOLARGE, "json patch: %zu operations, more than %d",
+                            json_array_size(ops), MAX_OPERATIONS);
     json_t *doc = json_deep_copy(document);
     if (!doc)
         return kr_error_set(err, KR_ENOMEM, "json patch: out of memory copying the document");
+    size_t copied = 0;
     size_t index;
     const json_t *op;
     json_array_foreach(ops, index, op)
@@ -479,7 +529,7 @@ KR_API int kr_patch_json_apply(const json_t *document, const json_t *ops, json_t
         enum op_kind kind = OP_TEST;
         int rc = parse_op(op, index, err, &kind);
         if (rc == 0) {
-            op_ctx ctx = {index, op_names[kind], err};
+            op_ctx ctx = {index, op_names[kind], err, &copied};
             rc = apply_one(&doc, op, kind, &ctx);
         }
         if (rc != 0) {

@@ -64,6 +64,66 @@ static int merge_into(json_t *target, const json_t *patch, const kr_patch_path *
     return 0;
 }
 
+/* The merge of the object `patch` into the object `target` (borrowed), as a
+ * new object: members the patch replaces are never copied from the target. */
+static json_t *merged_copy(const json_t *target, const json_t *patch, const kr_patch_path *path,
+                           kr_error_t *err)
+{
+    json_t *result = json_object();
+    if (!result) {
+        kr_patch_path_error(err, KR_ENOMEM, path, "out of memory merging");
+        return NULL;
+    }
+    const char *key;
+    size_t key_len;
+    json_t *value;
+    json_object_keylen_foreach((json_t *)target, key, key_len, value)
+    {
+        kr_patch_path here = {path, key, key_len, 0};
+        const json_t *change = json_object_getn(patch, key, key_len);
+        json_t *member;
+        if (!change)
+            member = json_deep_copy(value);
+        else if (json_is_null(change))
+            continue;
+        else if (json_is_object(change) && json_is_object(value))
+            member = merged_copy(value, change, &here, err);
+        else
+            member = value_for_new_member(change, &here, err);
+        if (!member && !change) {
+            kr_patch_path_error(err, KR_ENOMEM, &here, "out of memory copying a value");
+            json_decref(result);
+            return NULL;
+        }
+        if (!member) { /* the error names the deepest path already */
+            json_decref(result);
+            return NULL;
+        }
+        if (json_object_setn_new_nocheck(result, key, key_len, member) != 0) {
+            kr_patch_path_error(err, KR_ENOMEM, &here, "out of memory merging");
+            json_decref(result);
+            return NULL;
+        }
+    }
+    json_object_keylen_foreach((json_t *)patch, key, key_len, value)
+    {
+        if (json_is_null(value) || json_object_getn(target, key, key_len))
+            continue;
+        kr_patch_path here = {path, key, key_len, 0};
+        json_t *member = value_for_new_member(value, &here, err);
+        if (!member) {
+            json_decref(result);
+            return NULL;
+        }
+        if (json_object_setn_new_nocheck(result, key, key_len, member) != 0) {
+            kr_patch_path_error(err, KR_ENOMEM, &here, "out of memory merging");
+            json_decref(result);
+            return NULL;
+        }
+    }
+    return result;
+}
+
 KR_API int kr_patch_merge_apply(const json_t *document, const json_t *patch, json_t **out,
                                 kr_error_t *err)
 {
@@ -75,17 +135,13 @@ KR_API int kr_patch_merge_apply(const json_t *document, const json_t *patch, jso
         result = json_deep_copy(patch);
         if (!result)
             return kr_error_set(err, KR_ENOMEM, "out of memory copying the merge patch");
-        *out = result;
-        return 0;
+    } else if (json_is_object(document)) {
+        result = merged_copy(document, patch, NULL, err);
+    } else {
+        result = value_for_new_member(patch, NULL, err);
     }
-    result = json_is_object(document) ? json_deep_copy(document) : json_object();
     if (!result)
-        return kr_error_set(err, KR_ENOMEM, "out of memory copying the document");
-    int rc = merge_into(result, patch, NULL, err);
-    if (rc != 0) {
-        json_decref(result);
-        return rc;
-    }
+        return KR_ENOMEM;
     *out = result;
     return 0;
 }

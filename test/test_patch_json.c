@@ -137,6 +137,34 @@ START_TEST(scalar_documents_can_be_patched_at_the_root)
 }
 END_TEST
 
+START_TEST(apiserver_size_limits_are_enforced)
+{
+    /* Each copy of the root into itself doubles the document. */
+    json_t *doc = json_pack("{s:s}", "seed", "0123456789abcdef0123456789abcdef");
+    json_t *ops = json_array();
+    for (int i = 0; i < 40; i++)
+        json_array_append_new(
+            ops, json_pack("{s:s,s:s,s:s}", "op", "copy", "from", "", "path", i % 2 ? "/a" : "/b"));
+    json_t *out = NULL;
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_patch_json_apply(doc, ops, &out, &err), KR_ETOOLARGE);
+    ck_assert_ptr_null(out);
+    ck_assert_ptr_nonnull(strstr(err.message, "copy"));
+    json_decref(ops);
+
+    ops = json_array();
+    for (int i = 0; i <= 10000; i++)
+        json_array_append_new(ops, json_pack("{s:s,s:s,s:n}", "op", "test", "path", "/x", "value"));
+    ck_assert_int_eq(kr_patch_json_apply(doc, ops, &out, &err), KR_ETOOLARGE);
+    json_array_remove(ops, 0);
+    ck_assert_int_eq(kr_patch_json_apply(doc, ops, &out, &err), 0);
+    ck_assert(json_equal(out, doc));
+    json_decref(out);
+    json_decref(ops);
+    json_decref(doc);
+}
+END_TEST
+
 struct sweep_case {
     json_t *doc;
     json_t *ops;
@@ -205,6 +233,7 @@ int main(void)
     tcase_add_test(tc, result_shares_nothing_with_inputs);
     tcase_add_test(tc, invalid_arguments_are_rejected);
     tcase_add_test(tc, scalar_documents_can_be_patched_at_the_root);
+    tcase_add_test(tc, apiserver_size_limits_are_enforced);
     tcase_add_test(tc, allocation_failures_are_reported_without_leaks);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

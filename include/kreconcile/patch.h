@@ -119,7 +119,8 @@ KR_API int kr_patch_strategic_three_way(const kr_patch_meta_t *meta, const json_
  * to `document`. Atomic: on any failure nothing is produced. Paths are RFC
  * 6901 pointers (~0, ~1, "-" for the end of an array). Errors: KR_EPARSE
  * (malformed operation), KR_ENOTFOUND (missing path), KR_ETESTFAILED,
- * KR_EPATCH (wrong type at a path). *out is new. */
+ * KR_EPATCH (wrong type at a path), KR_ETOOLARGE (the apiserver's limits:
+ * over 10000 operations, or "copy" adding over 3 MiB). *out is new. */
 KR_API int kr_patch_json_apply(const json_t *document, const json_t *ops, json_t **out,
                                kr_error_t *err);
 

@@ -100,7 +100,7 @@ static int load_doc(kr_testserver_t *ts, json_t *doc, kr_error_t *err)
         return kr_error_set(err, KR_EPARSE, "loading objects: a document is not an object");
     const json_t *items = json_object_get(doc, "items");
     const char *kind = json_string_value(json_object_get(doc, "kind"));
-    if (json_is_array(items) && kind && strlen(kind) > 4 &&
+    if (json_is_array(items) && kind && strlen(kind) >= 4 &&
         strcmp(kind + strlen(kind) - 4, "List") == 0)
         return load_doc(ts, (json_t *)items, err);
     return load_array(ts, &doc, 1, err);

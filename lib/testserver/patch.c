@@ -7,12 +7,6 @@
 #include "kreconcile/patch.h"
 #include "testserver/ts_internal.h"
 
-#pragma weak kr_patch_merge_apply
-#pragma weak kr_patch_json_apply
-#pragma weak kr_patch_strategic_apply
-#pragma weak kr_patch_schema_builtin
-#pragma weak kr_patch_schema_find
-
 static const char *accepted_types(const ts_resource *res)
 {
     return res->crd ? "application/json-patch+json, application/merge-patch+json, "
@@ -71,13 +65,6 @@ static json_t *parse_patch(const ts_request *req, kr_patch_format f, ts_response
     return doc;
 }
 
-static void respond_engine_missing(ts_response *resp)
-{
-    ts_respond_status(resp, 500, "InternalError",
-                      "Internal error occurred: the patch engine is not linked into this build",
-                      NULL);
-}
-
 static void respond_patch_failed(ts_response *resp, const ts_resource *res, const char *name,
                                  int rc, const kr_error_t *err)
 {
@@ -86,9 +73,14 @@ static void respond_patch_failed(ts_response *resp, const ts_resource *res, cons
                           NULL);
         return;
     }
-    int code = (rc == KR_EPARSE) ? 400 : 422;
-    ts_respond_status(resp, code, code == 400 ? "BadRequest" : "Invalid", err->message,
-                      code == 422 ? ts_details(res, name, true) : NULL);
+    (void)res;
+    (void)name;
+    /* As the apiserver: a malformed patch is a 400; one that does not apply
+     * is a generic 422 without details. */
+    if (rc == KR_EPARSE)
+        ts_respond_bad_request(resp, "%s", err->message);
+    else
+        ts_respond_status(resp, 422, "Invalid", err->message, NULL);
 }
 
 /* Apply `patch` to `existing` in format f; new ref or NULL after filling resp. */
@@ -99,16 +91,10 @@ static json_t *apply_patch(const ts_resource *res, const char *name, kr_patch_fo
     json_t *out = NULL;
     int rc;
     if (f == KR_PATCH_JSON) {
-        if (!kr_patch_json_apply)
-            goto missing;
         rc = kr_patch_json_apply(existing, patch, &out, &err);
     } else if (f == KR_PATCH_MERGE || res->crd) {
-        if (!kr_patch_merge_apply)
-            goto missing;
         rc = kr_patch_merge_apply(existing, patch, &out, &err);
     } else {
-        if (!kr_patch_strategic_apply || !kr_patch_schema_builtin || !kr_patch_schema_find)
-            goto missing;
         char *av = ts_api_version(res);
         const kr_patch_meta_t *meta =
             av ? kr_patch_schema_find(kr_patch_schema_builtin(), av, res->kind) : NULL;
@@ -125,9 +111,6 @@ static json_t *apply_patch(const ts_resource *res, const char *name, kr_patch_fo
         return NULL;
     }
     return out;
-missing:
-    respond_engine_missing(resp);
-    return NULL;
 }
 
 /* metadata.resourceVersion in a merge or strategic patch is a precondition. */
@@ -165,7 +148,10 @@ static void apply_create(kr_testserver_t *ts, const ts_write *w, json_t *config,
         json_decref(config);
         return;
     }
-    ts_commit_create(ts, w, config, resp);
+    ts_write create = *w;
+    create.applied = json_deep_copy(config); /* commit_create fills in config */
+    ts_commit_create(ts, &create, config, resp);
+    json_decref((json_t *)create.applied);
 }
 
 static bool require_manager(const ts_request *req, ts_response *resp)
@@ -190,8 +176,10 @@ void ts_handle_patch(kr_testserver_t *ts, const ts_request *req, const ts_route 
     json_t *patch = parse_patch(req, f, resp);
     if (!patch)
         return;
-    if (f == KR_PATCH_APPLY)
+    if (f == KR_PATCH_APPLY) {
         w.operation = "Apply";
+        w.applied = patch;
+    }
     ts_obj *cur = ts_store_get(rt->res->store, rt->ns ? rt->ns : "", rt->name);
     if (!cur && f == KR_PATCH_APPLY) {
         apply_create(ts, &w, patch, resp);

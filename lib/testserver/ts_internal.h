@@ -279,6 +279,7 @@ typedef struct ts_write {
     bool status_only; /* a /status write */
     const char *manager;
     const char *operation; /* "Update" or "Apply" */
+    const json_t *applied; /* server-side apply: the configuration, for fieldsV1 */
 } ts_write;
 int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_response *resp);
 int ts_commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *existing, json_t *obj,

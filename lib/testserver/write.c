@@ -111,25 +111,73 @@ static void respond_ns_not_found(ts_response *resp, const char *ns)
     kr_free(msg);
 }
 
-static void set_managed(json_t *md, const char *manager, const char *operation,
-                        const char *api_version, bool status_only)
+/* fieldManager, else the User-Agent up to its first "/", as the apiserver. */
+static json_t *manager_of(const ts_write *w)
 {
-    if (!manager)
-        return;
+    if (w->manager)
+        return json_string(w->manager);
+    const char *fm = ts_query(w->req, "fieldManager");
+    if (fm && *fm)
+        return json_string(fm);
+    const char *ua = w->req->user_agent;
+    if (ua && *ua && *ua != '/')
+        return json_stringn(ua, strcspn(ua, "/"));
+    return json_string("unknown");
+}
+
+/* The fields a configuration sets, as a FieldsV1 set ("f:<name>" keys);
+ * list members are not itemised. */
+static json_t *fields_v1(const json_t *config, int depth)
+{
+    json_t *set = json_object();
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)config, key, v)
+    {
+        if (depth == 0 && (strcmp(key, "apiVersion") == 0 || strcmp(key, "kind") == 0))
+            continue;
+        if (depth == 1 && (strcmp(key, "name") == 0 || strcmp(key, "namespace") == 0))
+            continue;
+        char *fk = kr_asprintf("f:%s", key);
+        json_t *sub = json_is_object(v) && depth < 32 ? fields_v1(v, depth + 1) : json_object();
+        if (fk && set)
+            json_object_set_new(set, fk, sub);
+        else
+            json_decref(sub);
+        kr_free(fk);
+    }
+    return set;
+}
+
+static json_t *managed_entry(const ts_write *w, const char *api_version)
+{
     char now[32];
     ts_timestamp(now);
-    json_t *entry =
-        json_pack("{s:s, s:s, s:s, s:s, s:s, s:{}}", "manager", manager, "operation", operation,
-                  "apiVersion", api_version, "time", now, "fieldsType", "FieldsV1", "fieldsV1");
-    if (!entry)
-        return;
-    if (status_only)
+    const char *op = w->operation ? w->operation : "Update";
+    json_t *fields = w->applied ? fields_v1(w->applied, 0) : json_object();
+    json_t *entry = json_pack("{s:o, s:s, s:s, s:s, s:s, s:o}", "manager", manager_of(w),
+                              "operation", op, "apiVersion", api_version, "time", now,
+                              "fieldsType", "FieldsV1", "fieldsV1", fields);
+    if (entry && w->status_only)
         json_object_set_new(entry, "subresource", json_string("status"));
-    json_t *mf = json_object_get(md, "managedFields");
+    return entry;
+}
+
+/* Record or replace this manager's entry (one per manager and operation). */
+static void set_managed(const ts_write *w, json_t *md, const char *api_version)
+{
+    json_t *entry = managed_entry(w, api_version);
     json_t *out = json_array();
+    if (!entry || !out) {
+        json_decref(entry);
+        json_decref(out);
+        return;
+    }
+    const char *manager = json_string_value(json_object_get(entry, "manager"));
+    const char *operation = json_string_value(json_object_get(entry, "operation"));
     size_t i;
     json_t *e;
-    json_array_foreach(mf, i, e)
+    json_array_foreach(json_object_get(md, "managedFields"), i, e)
     {
         const char *m = json_string_value(json_object_get(e, "manager"));
         const char *op = json_string_value(json_object_get(e, "operation"));
@@ -141,15 +189,6 @@ static void set_managed(json_t *md, const char *manager, const char *operation,
     json_object_set_new(md, "managedFields", out);
 }
 
-static const char *manager_of(const ts_write *w)
-{
-    if (w->manager)
-        return w->manager;
-    const char *fm = ts_query(w->req, "fieldManager");
-    if (fm && *fm)
-        return fm;
-    return "unknown";
-}
 
 static void stamp_rv(kr_testserver_t *ts, json_t *md, bool dry_run)
 {
@@ -212,7 +251,7 @@ static void init_metadata(kr_testserver_t *ts, const ts_write *w, json_t *obj, j
     if (!res->group[0] && strcmp(res->plural, "namespaces") == 0)
         json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Active"));
     char *av = ts_api_version(res);
-    set_managed(md, manager_of(w), w->operation ? w->operation : "Update", av ? av : "", false);
+    set_managed(w, md, av ? av : "");
     kr_free(av);
 }
 
@@ -374,7 +413,6 @@ static int store_update(kr_testserver_t *ts, const ts_write *w, const json_t *ex
     const char *ns = res->namespaced ? w->rt->ns : "";
     if (finalized(obj)) {
         /* The last finalizer of a marked object is gone: the object goes. */
-        json_incref(obj);
         ts_store_remove(res->store, ns, w->rt->name);
         ts_record_event(ts, res, TS_DELETED, obj, NULL);
         if (strcmp(res->plural, "customresourcedefinitions") == 0)
@@ -418,8 +456,7 @@ int ts_commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *exist
     bump_generation(w->rt->res, existing, obj);
     json_t *md = ts_meta(obj);
     char *av = ts_api_version(w->rt->res);
-    set_managed(md, manager_of(w), w->operation ? w->operation : "Update", av ? av : "",
-                w->status_only);
+    set_managed(w, md, av ? av : "");
     kr_free(av);
     stamp_rv(ts, md, w->dry_run);
     if (w->dry_run) {
