@@ -604,6 +604,31 @@ START_TEST(watch_cut_inside_an_event_is_an_error_not_a_clean_end)
 }
 END_TEST
 
+START_TEST(watch_event_over_the_size_limit_ends_the_watch)
+{
+    fixture f;
+    kr_client_opts opts = {.max_event_bytes = 200};
+    plain_fixture(&f, &opts);
+    kr_error_t err = {0};
+    char big[600];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    json_t *cm = configmap("default", "big", big);
+    ck_assert_int_eq(kr_client_create(f.c, CM, "default", cm, NULL, NULL, &err), 0);
+    watch_log l = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    kr_watch_t *w = NULL;
+    ck_assert_int_eq(kr_client_watch(f.c, CM, "default", NULL, log_event, log_end, &l, &w, &err),
+                     0);
+    ck_assert(wait_for(has_ended, &l, 30));
+    ck_assert_int_eq(l.end_rc, KR_ETOOLARGE);
+    ck_assert_ptr_nonnull(strstr(l.end_message, "200 bytes"));
+    ck_assert_int_eq(l.events, 0);
+    kr_watch_free(w);
+    json_decref(cm);
+    teardown(&f);
+}
+END_TEST
+
 static void free_in_callback(kr_watch_t *w, kr_watch_event_type type, json_t *object, void *user)
 {
     (void)type;
@@ -1233,6 +1258,7 @@ int main(void)
     tcase_add_test(tc, watch_from_a_compacted_version_ends_with_gone);
     tcase_add_test(tc, watch_cut_inside_an_event_is_an_error_not_a_clean_end);
     tcase_add_test(tc, watch_freed_inside_its_callback_stops_quietly);
+    tcase_add_test(tc, watch_event_over_the_size_limit_ends_the_watch);
     tcase_add_test(tc, retries_honour_429_and_5xx_for_idempotent_requests);
     tcase_add_test(tc, connection_refused_is_retried_then_reported);
     tcase_add_test(tc, rate_limit_paces_requests);
