@@ -11,6 +11,7 @@
 #include "kreconcile/patch.h"
 #include "kreconcile/queue.h"
 #include "kreconcile/ratelimit.h"
+#include "kreconcile/reflector.h"
 #include "kreconcile/runtime.h"
 #include "kreconcile/selector.h"
 #include "kreconcile/store.h"
