@@ -7,6 +7,7 @@
 #include "kreconcile/client.h"
 #include "kreconcile/common.h"
 #include "kreconcile/config.h"
+#include "kreconcile/informer.h"
 #include "kreconcile/metrics.h"
 #include "kreconcile/patch.h"
 #include "kreconcile/queue.h"
