@@ -81,7 +81,7 @@ REPLAY_BINS := $(addprefix $(BUILD)/test/,$(FUZZERS))
 BENCH_BINS := $(addprefix $(BUILD)/bench/,$(BENCHES))
 
 .PHONY: all lib programs tests check check-plain test-run tsan valgrind install uninstall \
-        install-test demo bench fuzz lint clean deps
+        install-test demo bench fuzz fuzz-merge lint clean deps
 
 all: lib programs
 
@@ -268,9 +268,16 @@ fuzz: deps
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    -o $(FUZZ_BUILD)/$$f test/fuzz/$$f.c $(FUZZ_BUILD)/lib/libkreconcile-testserver.a \
 	    $(FUZZ_BUILD)/lib/libkreconcile.a $(TS_LIBS) $(PKG_LIBS) -pthread -lm || exit 1; \
-	  mkdir -p $(FUZZ_BUILD)/corpus/$$f test/fuzz/corpus/$$f; \
+	  c=$${f#fuzz_}; mkdir -p $(FUZZ_BUILD)/corpus/$$c test/fuzz/corpus/$$c; \
 	  $(FUZZ_BUILD)/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	    $(FUZZ_BUILD)/corpus/$$f test/fuzz/corpus/$$f || exit 1; \
+	    $(FUZZ_BUILD)/corpus/$$c test/fuzz/corpus/$$c || exit 1; \
+	done
+
+# Fold what fuzzing found into the saved corpora (minimised by coverage).
+fuzz-merge:
+	@for f in $(FUZZERS); do c=$${f#fuzz_}; \
+	  [ -x $(FUZZ_BUILD)/$$f ] && [ -d $(FUZZ_BUILD)/corpus/$$c ] || continue; \
+	  $(FUZZ_BUILD)/$$f -merge=1 test/fuzz/corpus/$$c $(FUZZ_BUILD)/corpus/$$c; \
 	done
 
 LINT_FILES ?= $(sort $(wildcard lib/*.c lib/testserver/*.c examples/*/*.c))
@@ -280,6 +287,7 @@ FORMAT_FILES ?= $(sort $(wildcard include/*.h include/kreconcile/*.h lib/*.[ch] 
 lint: deps
 	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,performance,portability \
 	    --inline-suppr --suppress=missingIncludeSystem -D__GNUC__ -DKR_BUILDING_LIBRARY \
+	    --include=$(shell $(PKG_CONFIG) --variable=includedir jansson)/jansson.h \
 	    -Iinclude -Ilib $(LINT_FILES)
 	clang-tidy --quiet $(LINT_FILES) -- -std=c11 -D_GNU_SOURCE -Iinclude -Ilib $(PKG_CFLAGS)
 	clang-format --dry-run -Werror $(FORMAT_FILES)

@@ -4,9 +4,18 @@
 #ifndef KRECONCILE_H
 #define KRECONCILE_H
 
+#include "kreconcile/client.h"
 #include "kreconcile/common.h"
 #include "kreconcile/config.h"
+#include "kreconcile/informer.h"
+#include "kreconcile/metrics.h"
 #include "kreconcile/patch.h"
+#include "kreconcile/queue.h"
+#include "kreconcile/ratelimit.h"
+#include "kreconcile/reflector.h"
+#include "kreconcile/runtime.h"
+#include "kreconcile/selector.h"
+#include "kreconcile/store.h"
 #include "kreconcile/yaml.h"
 
 #endif /* KRECONCILE_H */

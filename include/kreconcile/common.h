@@ -45,29 +45,29 @@ KR_API unsigned kr_version_number(void);
  * Codes are stable ABI: new ones are only ever appended. */
 typedef enum kr_errcode {
     KR_OK = 0,
-    KR_ENOMEM = -1,       /* an allocation failed */
-    KR_EINVAL = -2,       /* invalid argument or option */
-    KR_EPARSE = -3,       /* malformed input: JSON, YAML, selector, URL */
-    KR_ENOTFOUND = -4,    /* object, path or key does not exist (HTTP 404) */
-    KR_EEXIST = -5,       /* object already exists (HTTP 409 AlreadyExists) */
-    KR_ECONFLICT = -6,    /* stale resourceVersion or failed precondition (409) */
-    KR_EPATCH = -7,       /* a patch cannot be applied to this document */
-    KR_ETESTFAILED = -8,  /* a JSON patch "test" operation did not match */
-    KR_EGONE = -9,        /* resourceVersion or continue token too old (410) */
-    KR_EHTTP = -10,       /* the server answered with another error Status */
+    KR_ENOMEM = -1, /* an allocation failed */
+    KR_EINVAL = -2, /* invalid argument or option */
+    KR_EPARSE = -3, /* malformed input: JSON, YAML, selector, URL */
+    KR_ENOTFOUND = -4, /* object, path or key does not exist (HTTP 404) */
+    KR_EEXIST = -5, /* object already exists (HTTP 409 AlreadyExists) */
+    KR_ECONFLICT = -6, /* stale resourceVersion or failed precondition (409) */
+    KR_EPATCH = -7, /* a patch cannot be applied to this document */
+    KR_ETESTFAILED = -8, /* a JSON patch "test" operation did not match */
+    KR_EGONE = -9, /* resourceVersion or continue token too old (410) */
+    KR_EHTTP = -10, /* the server answered with another error Status */
     KR_EUNAUTHORIZED = -11, /* 401 */
-    KR_EFORBIDDEN = -12,  /* 403 */
-    KR_ETIMEDOUT = -13,   /* a deadline passed */
-    KR_ECONNECT = -14,    /* connection refused, reset or closed early */
-    KR_ETLS = -15,        /* TLS handshake or certificate failure */
-    KR_EIO = -16,         /* a local read or write failed */
-    KR_ESHUTDOWN = -17,   /* the object is shutting down or stopped */
-    KR_ECANCELED = -18,   /* the operation was canceled */
+    KR_EFORBIDDEN = -12, /* 403 */
+    KR_ETIMEDOUT = -13, /* a deadline passed */
+    KR_ECONNECT = -14, /* connection refused, reset or closed early */
+    KR_ETLS = -15, /* TLS handshake or certificate failure */
+    KR_EIO = -16, /* a local read or write failed */
+    KR_ESHUTDOWN = -17, /* the object is shutting down or stopped */
+    KR_ECANCELED = -18, /* the operation was canceled */
     KR_EUNSUPPORTED = -19, /* not supported (by the server or this build) */
-    KR_ETOOLARGE = -20,   /* input exceeds a configured limit (HTTP 413) */
-    KR_ETHROTTLED = -21,  /* 429 after every retry */
+    KR_ETOOLARGE = -20, /* input exceeds a configured limit (HTTP 413) */
+    KR_ETHROTTLED = -21, /* 429 after every retry */
     KR_EINVALIDOBJ = -22, /* the server rejected the object (HTTP 422) */
-    KR_ESTATE = -23,      /* call not valid in the object's current state */
+    KR_ESTATE = -23, /* call not valid in the object's current state */
     KR_EUNAVAILABLE = -24, /* the server is unavailable (5xx after retries) */
 } kr_errcode;
 
@@ -86,13 +86,13 @@ KR_API const char *kr_err_name(int code);
  * hold what the server said; otherwise `http_code` is 0. Credentials never
  * appear in `message`. */
 typedef struct kr_error {
-    int code;               /* the KR_E* code also returned */
-    char message[1024];     /* human-readable, names the path/field/object */
+    int code; /* the KR_E* code also returned */
+    char message[1024]; /* human-readable, names the path/field/object */
     /* From a Kubernetes Status object, when there was one: */
-    int http_code;          /* Status.code, or the HTTP status */
-    char reason[64];        /* Status.reason, e.g. "NotFound", "Conflict" */
+    int http_code; /* Status.code, or the HTTP status */
+    char reason[64]; /* Status.reason, e.g. "NotFound", "Conflict" */
     char details_name[254]; /* Status.details.name, when present */
-    char details_kind[64];  /* Status.details.kind, when present */
+    char details_kind[64]; /* Status.details.kind, when present */
     int retry_after_seconds; /* Status.details.retryAfterSeconds or Retry-After; 0 if none */
 } kr_error_t;
 
@@ -119,11 +119,10 @@ typedef enum kr_log_level {
 /* Receives one formatted message. `module` is e.g. "client", "reflector";
  * `message` is borrowed for the call. May be called from the loop thread
  * or worker threads: the callback must be thread-safe. */
-typedef void (*kr_log_fn)(kr_log_level level, const char *module, const char *message,
-                          void *user);
+typedef void (*kr_log_fn)(kr_log_level level, const char *module, const char *message, void *user);
 
 typedef struct kr_logger {
-    kr_log_fn fn;           /* NULL: discard */
+    kr_log_fn fn; /* NULL: discard */
     kr_log_level max_level; /* messages above this level are not formatted; 0 = errors only */
     void *user;
 } kr_logger;
@@ -133,8 +132,8 @@ KR_API const char *kr_log_level_name(kr_log_level level);
 
 /* Send a message through `logger` (NULL or a zero logger discards it).
  * Formatting uses a bounded stack buffer: logging never allocates. */
-KR_API void kr_log(const kr_logger *logger, kr_log_level level, const char *module,
-                   const char *fmt, ...) KR_PRINTF(4, 5);
+KR_API void kr_log(const kr_logger *logger, kr_log_level level, const char *module, const char *fmt,
+                   ...) KR_PRINTF(4, 5);
 KR_API void kr_logv(const kr_logger *logger, kr_log_level level, const char *module,
                     const char *fmt, va_list ap);
 

@@ -1,0 +1,229 @@
+/* kr-apiserver — the in-memory Kubernetes API server as a program, so that
+ * kubectl and the example programs can run without a cluster. Prints the
+ * URL it serves; stops on SIGINT or SIGTERM. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "kreconcile/testserver.h"
+
+#define MAX_LIST 64
+
+struct args {
+    kr_testserver_opts opts;
+    const char *cert_file, *key_file, *ca_file, *kubeconfig_out;
+    const char *tokens[MAX_LIST + 1];
+    const char *loads[MAX_LIST];
+    size_t ntokens, nloads;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: kr-apiserver [--port P] [--bind ADDR] [--tls-cert F --tls-key F "
+                 "[--client-ca F]]\n"
+                 "                    [--token T ...] [--history N] [--bookmark-interval S]\n"
+                 "                    [--load FILE ...] [--kubeconfig-out FILE] [--threads N]\n"
+                 "  --token T   a bearer token; \"T:user\" names the user, \"T:user:get,list\" "
+                 "limits verbs\n"
+                 "Prints the URL it serves, then runs until SIGINT or SIGTERM.\n"
+                 "Admin endpoints: POST /_kr/faults {fail429,fail500,fail503,latencyMs,"
+                 "watchMaxEvents,watchCutMidEvent}, POST /_kr/close-watches, /_kr/compact, "
+                 "/_kr/restart; GET /_kr/stats.\n");
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t cap = 0, n = 0, got;
+    do {
+        if (n + 4096 + 1 > cap) {
+            cap = (n + 4096 + 1) * 2;
+            char *grown = realloc(buf, cap);
+            if (!grown) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = grown;
+        }
+        got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+    } while (got > 0);
+    fclose(f);
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+static int parse_number(const char *flag, const char *v, unsigned long max, unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long n = strtoul(v, &end, 10);
+    if (errno || *end || !*v || n > max) {
+        fprintf(stderr, "kr-apiserver: %s: invalid number \"%s\"\n", flag, v);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+static int parse_value_flag(struct args *a, const char *flag, const char *v)
+{
+    unsigned long n;
+    if (strcmp(flag, "--port") == 0 && parse_number(flag, v, 65535, &n) == 0)
+        a->opts.port = (unsigned short)n;
+    else if (strcmp(flag, "--history") == 0 && parse_number(flag, v, 100000000, &n) == 0)
+        a->opts.history = n;
+    else if (strcmp(flag, "--bookmark-interval") == 0 && parse_number(flag, v, 86400, &n) == 0)
+        a->opts.bookmark_interval_ms = (unsigned)n * 1000u;
+    else if (strcmp(flag, "--threads") == 0 && parse_number(flag, v, 256, &n) == 0)
+        a->opts.threads = (unsigned)n;
+    else if (strcmp(flag, "--bind") == 0)
+        a->opts.bind_address = v;
+    else if (strcmp(flag, "--tls-cert") == 0)
+        a->cert_file = v;
+    else if (strcmp(flag, "--tls-key") == 0)
+        a->key_file = v;
+    else if (strcmp(flag, "--client-ca") == 0)
+        a->ca_file = v;
+    else if (strcmp(flag, "--kubeconfig-out") == 0)
+        a->kubeconfig_out = v;
+    else if (strcmp(flag, "--token") == 0 && a->ntokens < MAX_LIST)
+        a->tokens[a->ntokens++] = v;
+    else if (strcmp(flag, "--load") == 0 && a->nloads < MAX_LIST)
+        a->loads[a->nloads++] = v;
+    else
+        return -1;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct args *a)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        }
+        if (i + 1 >= argc || parse_value_flag(a, argv[i], argv[i + 1]) != 0) {
+            fprintf(stderr, "kr-apiserver: bad or incomplete flag \"%s\"\n", argv[i]);
+            usage(stderr);
+            return -1;
+        }
+        i++;
+    }
+    if ((a->cert_file == NULL) != (a->key_file == NULL) || (a->ca_file && !a->cert_file)) {
+        fprintf(stderr, "kr-apiserver: --tls-cert and --tls-key go together; --client-ca "
+                        "needs them\n");
+        return -1;
+    }
+    a->opts.tokens = a->ntokens ? a->tokens : NULL;
+    return 0;
+}
+
+static int load_pem(const char *path, const char **out)
+{
+    size_t len;
+    if (!path)
+        return 0;
+    char *text = read_file(path, &len);
+    if (!text) {
+        fprintf(stderr, "kr-apiserver: cannot read %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    *out = text;
+    return 0;
+}
+
+static int load_objects(kr_testserver_t *ts, const struct args *a)
+{
+    for (size_t i = 0; i < a->nloads; i++) {
+        size_t len;
+        char *text = read_file(a->loads[i], &len);
+        if (!text) {
+            fprintf(stderr, "kr-apiserver: cannot read %s: %s\n", a->loads[i], strerror(errno));
+            return -1;
+        }
+        kr_error_t err = {0};
+        int rc = kr_testserver_load(ts, text, len, &err);
+        free(text);
+        if (rc != 0) {
+            fprintf(stderr, "kr-apiserver: %s: %s\n", a->loads[i], err.message);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static int serve(struct args *a)
+{
+    kr_testserver_t *ts;
+    kr_error_t err = {0};
+    if (kr_testserver_start(&a->opts, &ts, &err) != 0) {
+        fprintf(stderr, "kr-apiserver: %s\n", err.message);
+        return 1;
+    }
+    int status = 0;
+    if (load_objects(ts, a) != 0 ||
+        (a->kubeconfig_out &&
+         kr_testserver_write_kubeconfig(ts, a->kubeconfig_out, NULL, &err) != 0)) {
+        if (err.message[0])
+            fprintf(stderr, "kr-apiserver: %s\n", err.message);
+        status = 1;
+    } else {
+        printf("%s\n", kr_testserver_url(ts));
+        fflush(stdout);
+        while (!stop_requested)
+            pause();
+    }
+    kr_testserver_free(ts);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    struct args a;
+    memset(&a, 0, sizeof(a));
+    if (parse_args(argc, argv, &a) != 0)
+        return 2;
+    if (load_pem(a.cert_file, &a.opts.tls_cert_pem) != 0 ||
+        load_pem(a.key_file, &a.opts.tls_key_pem) != 0 ||
+        load_pem(a.ca_file, &a.opts.client_ca_pem) != 0)
+        return 1;
+    raise_fd_limit();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int rc = serve(&a);
+    free((char *)a.opts.tls_cert_pem);
+    free((char *)a.opts.tls_key_pem);
+    free((char *)a.opts.client_ca_pem);
+    return rc;
+}

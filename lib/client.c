@@ -1,0 +1,850 @@
+/* libkreconcile — the REST client's requests: building them on the calling
+ * thread, pacing them through the token bucket on the loop thread, retrying
+ * with backoff, decoding results and Status failures, and the blocking
+ * wrappers for worker threads. Watches live in client_watch.c, discovery in
+ * client_discovery.c. Never blocks the loop thread. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client_impl.h"
+
+#define MODULE "client"
+
+typedef struct kr_creq {
+    kr_client_t *c;
+    kr_throttled thr;
+    char method[8];
+    char *path;
+    char *body;
+    size_t body_len;
+    const char *content_type; /* static strings */
+    const char *accept;
+    int timeout_ms;
+    kr_client_cb cb;
+    void *user;
+    bool cb_steals; /* cb owns the result (internal blocking callers) */
+    char *content_type_out; /* raw requests: where to copy the answer's type */
+    size_t content_type_out_size;
+    int attempt;
+    kr_timer_t *retry_timer;
+    kr_http_xfer *xfer;
+    struct kr_creq *prev, *next;
+    bool linked;
+} kr_creq;
+
+static const char JSON_TYPE[] = "application/json";
+
+static const char *patch_type(kr_patch_format f)
+{
+    switch (f) {
+    case KR_PATCH_JSON:
+        return "application/json-patch+json";
+    case KR_PATCH_STRATEGIC:
+        return "application/strategic-merge-patch+json";
+    case KR_PATCH_APPLY:
+        return "application/apply-patch+yaml";
+    case KR_PATCH_MERGE:
+    default:
+        return "application/merge-patch+json";
+    }
+}
+
+unsigned long kr_client_http2_responses(kr_client_t *c)
+{
+    return atomic_load(&c->http2_responses);
+}
+
+kr_runtime_t *kr_client_runtime(kr_client_t *client)
+{
+    return client->rt;
+}
+
+const char *kr_client_default_namespace(const kr_client_t *client)
+{
+    return client->default_ns;
+}
+
+static uint64_t next_random(kr_client_t *c)
+{
+    /* xorshift64*: jitter only, not security. */
+    c->rng ^= c->rng >> 12;
+    c->rng ^= c->rng << 25;
+    c->rng ^= c->rng >> 27;
+    return c->rng * 2685821657736338717ULL;
+}
+
+/* ---- the rate limiter queue (loop thread) ---- */
+
+static void on_throttle_timer(uv_timer_t *timer);
+
+static void arm_throttle(kr_client_t *c)
+{
+    if (!c->throttle_head) {
+        uv_timer_stop(&c->throttle_timer);
+        return;
+    }
+    uint64_t now = uv_now(kr_runtime_loop(c->rt));
+    uint64_t ready = c->throttle_head->ready_ms;
+    uv_timer_start(&c->throttle_timer, on_throttle_timer, ready > now ? ready - now : 0, 0);
+}
+
+static void on_throttle_timer(uv_timer_t *timer)
+{
+    kr_client_t *c = timer->data;
+    uint64_t now = uv_now(kr_runtime_loop(c->rt));
+    while (c->throttle_head && c->throttle_head->ready_ms <= now) {
+        kr_throttled *t = c->throttle_head;
+        c->throttle_head = t->next;
+        if (!c->throttle_head)
+            c->throttle_tail = NULL;
+        t->next = NULL;
+        t->queued = false;
+        t->go(t->arg);
+    }
+    arm_throttle(c);
+}
+
+void kr_client_throttle(kr_client_t *c, kr_throttled *t)
+{
+    uint64_t now = uv_now(kr_runtime_loop(c->rt));
+    uint64_t delay = kr_rate_limiter_reserve(&c->limiter, now);
+    if (delay == 0 && !c->throttle_head) {
+        t->go(t->arg);
+        return;
+    }
+    /* Reservations are handed out in order, so the queue stays sorted. */
+    t->ready_ms = now + delay;
+    t->next = NULL;
+    t->queued = true;
+    if (c->throttle_tail)
+        c->throttle_tail->next = t;
+    else
+        c->throttle_head = t;
+    c->throttle_tail = t;
+    if (c->throttle_head == t)
+        arm_throttle(c);
+}
+
+void kr_client_unthrottle(kr_client_t *c, kr_throttled *t)
+{
+    if (!t->queued)
+        return;
+    kr_throttled *prev = NULL;
+    for (kr_throttled *p = c->throttle_head; p; prev = p, p = p->next) {
+        if (p != t)
+            continue;
+        if (prev)
+            prev->next = p->next;
+        else
+            c->throttle_head = p->next;
+        if (c->throttle_tail == p)
+            c->throttle_tail = prev;
+        break;
+    }
+    t->queued = false;
+    t->next = NULL;
+}
+
+/* ---- requests (loop thread) ---- */
+
+static void free_creq(kr_creq *r)
+{
+    kr_timer_free(r->retry_timer);
+    kr_free(r->path);
+    if (r->body) {
+        /* json_dumps allocated it with jansson's allocator. */
+        json_free_t jfree = NULL;
+        json_get_alloc_funcs(NULL, &jfree);
+        jfree(r->body);
+    }
+    kr_free(r);
+}
+
+static void link_creq(kr_client_t *c, kr_creq *r)
+{
+    r->next = c->reqs;
+    r->prev = NULL;
+    if (c->reqs)
+        c->reqs->prev = r;
+    c->reqs = r;
+    r->linked = true;
+}
+
+static void unlink_creq(kr_client_t *c, kr_creq *r)
+{
+    if (!r->linked)
+        return;
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        c->reqs = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    r->linked = false;
+}
+
+/* `result` is stolen. A callback that takes ownership (the blocking
+ * wrappers) gets it; others borrow it and it is released here, so that no
+ * reference count is touched on the loop thread after a hand-off. */
+static void complete(kr_creq *r, json_t *result, const kr_error_t *err)
+{
+    kr_client_t *c = r->c;
+    unlink_creq(c, r);
+    kr_client_unthrottle(c, &r->thr);
+    if (r->xfer) {
+        kr_http_cancel(r->xfer);
+        r->xfer = NULL;
+    }
+    if (r->cb)
+        r->cb(result, err, r->user);
+    if (!r->cb_steals)
+        json_decref(result);
+    free_creq(r);
+}
+
+static void complete_code(kr_creq *r, int code, const char *why)
+{
+    kr_error_t err = {0};
+    kr_error_set(&err, code, "%s %s: %s", r->method, r->path, why);
+    complete(r, NULL, &err);
+}
+
+static void on_http_done(kr_http_xfer *x, int rc, const kr_http_response *resp, const char *message,
+                         void *user);
+
+static void start_attempt(void *arg)
+{
+    kr_creq *r = arg;
+    kr_client_t *c = r->c;
+    kr_http_request hr = {
+        .method = r->method,
+        .path = r->path,
+        .accept = r->accept,
+        .content_type = r->body ? r->content_type : NULL,
+        .body = r->body,
+        .body_len = r->body_len,
+        .timeout_ms = r->timeout_ms,
+    };
+    kr_error_t err = {0};
+    int rc = kr_http_start(c->http, &hr, NULL, on_http_done, r, &r->xfer, &err);
+    if (rc != 0)
+        complete(r, NULL, &err);
+}
+
+static void on_retry_timer(kr_timer_t *timer, void *user)
+{
+    (void)timer;
+    kr_creq *r = user;
+    kr_client_throttle(r->c, &r->thr);
+}
+
+static bool schedule_retry(kr_creq *r, int rc, const kr_http_response *resp, const char *message)
+{
+    kr_client_t *c = r->c;
+    int attempt = r->attempt + 1;
+    long status = rc == 0 ? resp->status : 0;
+    if (c->stopped || c->closing || !kr_retry_wanted(&c->retry, r->method, rc, status, attempt))
+        return false;
+    uint64_t delay =
+        kr_retry_delay_ms(&c->retry, attempt, rc == 0 ? resp->retry_after_s : -1, next_random(c));
+    if (!r->retry_timer && kr_timer_new(c->rt, on_retry_timer, r, &r->retry_timer, NULL) != 0)
+        return false;
+    r->attempt = attempt;
+    if (rc == 0)
+        kr_log(c->log, KR_LOG_INFO, MODULE, "%s %s: HTTP %ld, retry %d in %llu ms", r->method,
+               r->path, status, attempt, (unsigned long long)delay);
+    else
+        kr_log(c->log, KR_LOG_INFO, MODULE, "%s %s: %s, retry %d in %llu ms", r->method, r->path,
+               message, attempt, (unsigned long long)delay);
+    kr_timer_start(r->retry_timer, delay, 0);
+    return true;
+}
+
+static void on_http_done(kr_http_xfer *x, int rc, const kr_http_response *resp, const char *message,
+                         void *user)
+{
+    (void)x;
+    kr_creq *r = user;
+    r->xfer = NULL;
+    if (resp->http2)
+        atomic_fetch_add(&r->c->http2_responses, 1);
+    if (r->content_type_out)
+        snprintf(r->content_type_out, r->content_type_out_size, "%s", resp->content_type);
+    if (rc == 0 && resp->status >= 200 && resp->status < 300) {
+        json_t *result = NULL;
+        if (resp->body.len > 0) {
+            json_error_t jerr;
+            result = json_loadb(resp->body.data, resp->body.len, 0, &jerr);
+            if (!result) {
+                kr_error_t err = {0};
+                kr_error_set(&err, KR_EPARSE, "%s %s: the response is not JSON: %s", r->method,
+                             r->path, jerr.text);
+                complete(r, NULL, &err);
+                return;
+            }
+        }
+        /* A 2xx carrying a failed Status is still a failure. */
+        const char *st = json_string_value(json_object_get(result, "status"));
+        if (result && kr_is_status(result) && st && strcmp(st, "Failure") == 0) {
+            kr_error_t err = {0};
+            kr_status_error_json(result, resp->status, resp->retry_after_s, r->path, &err);
+            json_decref(result);
+            complete(r, NULL, &err);
+            return;
+        }
+        complete(r, result, NULL);
+        return;
+    }
+    if (schedule_retry(r, rc, resp, message))
+        return;
+    kr_error_t err = {0};
+    if (rc != 0)
+        kr_error_set(&err, rc, "%s %s: %s", r->method, r->path,
+                     message && *message ? message : kr_strerror(rc));
+    else
+        kr_status_error(resp->status, resp->content_type, resp->body.data, resp->body.len,
+                        resp->retry_after_s, r->path, &err);
+    complete(r, NULL, &err);
+}
+
+static void submit_on_loop(void *arg)
+{
+    kr_creq *r = arg;
+    kr_client_t *c = r->c;
+    link_creq(c, r);
+    if (c->stopped || c->closing) {
+        complete_code(r, c->stopped ? KR_ESHUTDOWN : KR_ECANCELED,
+                      c->stopped ? "the runtime has stopped" : "the client was freed");
+        return;
+    }
+    r->thr.go = start_attempt;
+    r->thr.arg = r;
+    kr_client_throttle(c, &r->thr);
+}
+
+static int submit(kr_client_t *c, kr_creq *r, kr_error_t *err)
+{
+    int rc = kr_runtime_call(c->rt, submit_on_loop, r);
+    if (rc != 0) {
+        free_creq(r);
+        return kr_error_set(err, rc, "client: %s",
+                            rc == KR_ESHUTDOWN ? "the runtime has stopped" : "out of memory");
+    }
+    return 0;
+}
+
+static kr_creq *new_creq(kr_client_t *c, const char *method, kr_client_cb cb, void *user)
+{
+    kr_creq *r = kr_calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->c = c;
+    snprintf(r->method, sizeof(r->method), "%s", method);
+    r->accept = JSON_TYPE;
+    r->cb = cb;
+    r->user = user;
+    r->timeout_ms = c->cfg->timeout_ms;
+    return r;
+}
+
+static const char *method_of(kr_verb verb)
+{
+    switch (verb) {
+    case KR_VERB_GET:
+    case KR_VERB_LIST:
+        return "GET";
+    case KR_VERB_CREATE:
+        return "POST";
+    case KR_VERB_UPDATE:
+        return "PUT";
+    case KR_VERB_PATCH:
+        return "PATCH";
+    case KR_VERB_DELETE:
+    case KR_VERB_DELETE_COLLECTION:
+        return "DELETE";
+    default:
+        return NULL;
+    }
+}
+
+static json_t *delete_options(const kr_delete_opts *d)
+{
+    json_t *o = json_pack("{s:s, s:s}", "kind", "DeleteOptions", "apiVersion", "v1");
+    if (!o)
+        return NULL;
+    int rc = 0;
+    if (d->propagation_policy)
+        rc |= json_object_set_new(o, "propagationPolicy", json_string(d->propagation_policy));
+    if (d->has_grace_period)
+        rc |= json_object_set_new(o, "gracePeriodSeconds",
+                                  json_integer((json_int_t)d->grace_period_seconds));
+    if (d->precondition_uid || d->precondition_resource_version) {
+        json_t *pre = json_object();
+        rc |= pre ? 0 : -1;
+        if (pre && d->precondition_uid)
+            rc |= json_object_set_new(pre, "uid", json_string(d->precondition_uid));
+        if (pre && d->precondition_resource_version)
+            rc |= json_object_set_new(pre, "resourceVersion",
+                                      json_string(d->precondition_resource_version));
+        rc |= json_object_set_new(o, "preconditions", pre);
+    }
+    if (d->dry_run)
+        rc |= json_object_set_new(o, "dryRun", json_pack("[s]", "All"));
+    if (rc != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static int do_request(kr_client_t *client, const kr_request *req, kr_client_cb cb, void *user,
+                      bool cb_steals, kr_error_t *err);
+
+int kr_client_do(kr_client_t *client, const kr_request *req, kr_client_cb cb, void *user,
+                 kr_error_t *err)
+{
+    return do_request(client, req, cb, user, false, err);
+}
+
+static int do_request(kr_client_t *client, const kr_request *req, kr_client_cb cb, void *user,
+                      bool cb_steals, kr_error_t *err)
+{
+    const char *method = method_of(req->verb);
+    if (!method)
+        return kr_error_set(err, KR_EINVAL, "client: unknown verb %d", (int)req->verb);
+    bool needs_body =
+        req->verb == KR_VERB_CREATE || req->verb == KR_VERB_UPDATE || req->verb == KR_VERB_PATCH;
+    if (needs_body && !req->body)
+        return kr_error_set(err, KR_EINVAL, "client: %s %s needs a body", method,
+                            req->ref.gvr.resource ? req->ref.gvr.resource : "(null)");
+    if (req->verb == KR_VERB_PATCH && req->patch_format == KR_PATCH_APPLY &&
+        !(req->write && req->write->field_manager && *req->write->field_manager))
+        return kr_error_set(err, KR_EINVAL, "client: server-side apply needs a field manager");
+    kr_creq *r = new_creq(client, method, cb, user);
+    if (!r)
+        return kr_error_set(err, KR_ENOMEM, "client: out of memory");
+    r->cb_steals = cb_steals;
+    kr_buf url = {0};
+    int rc = kr_client_build_url(&url, req, false, err);
+    if (rc != 0) {
+        kr_buf_free(&url);
+        free_creq(r);
+        return rc;
+    }
+    r->path = url.data;
+    if (req->timeout_ms > 0)
+        r->timeout_ms = req->timeout_ms;
+    json_t *owned = NULL;
+    const json_t *body = req->body;
+    if ((req->verb == KR_VERB_DELETE || req->verb == KR_VERB_DELETE_COLLECTION) && req->del) {
+        owned = delete_options(req->del);
+        if (!owned) {
+            free_creq(r);
+            return kr_error_set(err, KR_ENOMEM, "client: out of memory");
+        }
+        body = owned;
+    }
+    if (body) {
+        r->body = json_dumps(body, JSON_COMPACT);
+        json_decref(owned);
+        if (!r->body) {
+            free_creq(r);
+            return kr_error_set(err, KR_ENOMEM, "client: cannot serialise the body");
+        }
+        r->body_len = strlen(r->body);
+        r->content_type = req->verb == KR_VERB_PATCH ? patch_type(req->patch_format) : JSON_TYPE;
+    }
+    return submit(client, r, err);
+}
+
+/* ---- blocking calls ---- */
+
+typedef struct sync_wait {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+    json_t *result;
+    kr_error_t err;
+    int rc;
+} sync_wait;
+
+static void sync_init(sync_wait *s)
+{
+    memset(s, 0, sizeof(*s));
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cond, NULL);
+}
+
+static void sync_cb(json_t *result, const kr_error_t *err, void *user)
+{
+    sync_wait *s = user;
+    pthread_mutex_lock(&s->lock);
+    if (err) {
+        s->err = *err;
+        s->rc = err->code ? err->code : KR_EHTTP;
+    } else {
+        s->result = result; /* stolen: see complete() */
+    }
+    s->done = true;
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static int sync_finish(sync_wait *s, int start_rc, json_t **out, kr_error_t *err)
+{
+    if (start_rc == 0) {
+        pthread_mutex_lock(&s->lock);
+        while (!s->done)
+            pthread_cond_wait(&s->cond, &s->lock);
+        pthread_mutex_unlock(&s->lock);
+        if (s->rc != 0 && err)
+            *err = s->err;
+    }
+    pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->lock);
+    if (start_rc != 0)
+        return start_rc;
+    if (out)
+        *out = s->result;
+    else
+        json_decref(s->result);
+    return s->rc;
+}
+
+int kr_client_do_sync(kr_client_t *client, const kr_request *req, json_t **out, kr_error_t *err)
+{
+    if (out)
+        *out = NULL;
+    if (kr_runtime_is_loop_thread(client->rt))
+        return kr_error_set(err, KR_ESTATE,
+                            "client: blocking call on the loop thread (use kr_client_do)");
+    sync_wait s;
+    sync_init(&s);
+    int rc = do_request(client, req, sync_cb, &s, true, err);
+    return sync_finish(&s, rc, out, err);
+}
+
+int kr_client_raw_get(kr_client_t *c, const char *path, const char *accept, json_t **out,
+                      char *content_type, size_t content_type_size, kr_error_t *err)
+{
+    *out = NULL;
+    if (kr_runtime_is_loop_thread(c->rt))
+        return kr_error_set(err, KR_ESTATE, "client: blocking call on the loop thread");
+    sync_wait s;
+    sync_init(&s);
+    kr_creq *r = new_creq(c, "GET", sync_cb, &s);
+    if (r)
+        r->path = kr_strdup(path);
+    if (!r || !r->path) {
+        if (r)
+            free_creq(r);
+        return sync_finish(&s, kr_error_set(err, KR_ENOMEM, "client: out of memory"), out, err);
+    }
+    r->accept = accept;
+    r->cb_steals = true;
+    r->content_type_out = content_type;
+    r->content_type_out_size = content_type_size;
+    int rc = submit(c, r, err);
+    return sync_finish(&s, rc, out, err);
+}
+
+int kr_client_get(kr_client_t *client, kr_gvr gvr, const char *namespace_, const char *name,
+                  json_t **out, kr_error_t *err)
+{
+    kr_request req = {.verb = KR_VERB_GET, .ref = {gvr, namespace_, name, NULL}};
+    return kr_client_do_sync(client, &req, out, err);
+}
+
+int kr_client_list(kr_client_t *client, kr_gvr gvr, const char *namespace_,
+                   const kr_list_opts *opts, json_t **out, kr_error_t *err)
+{
+    kr_request req = {.verb = KR_VERB_LIST, .ref = {gvr, namespace_, NULL, NULL}, .list = opts};
+    return kr_client_do_sync(client, &req, out, err);
+}
+
+static const char *meta_str(const json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));
+}
+
+int kr_client_create(kr_client_t *client, kr_gvr gvr, const char *namespace_, const json_t *object,
+                     const kr_write_opts *opts, json_t **out, kr_error_t *err)
+{
+    kr_request req = {
+        .verb = KR_VERB_CREATE,
+        .ref = {gvr, namespace_ ? namespace_ : meta_str(object, "namespace"), NULL, NULL},
+        .body = object,
+        .write = opts};
+    return kr_client_do_sync(client, &req, out, err);
+}
+
+static int put_object(kr_client_t *client, kr_gvr gvr, const char *namespace_, const json_t *object,
+                      const char *subresource, const kr_write_opts *opts, json_t **out,
+                      kr_error_t *err)
+{
+    const char *name = meta_str(object, "name");
+    if (!name || !*name) {
+        if (out)
+            *out = NULL;
+        return kr_error_set(err, KR_EINVAL, "client: update of %s needs metadata.name",
+                            gvr.resource ? gvr.resource : "(null)");
+    }
+    kr_request req = {
+        .verb = KR_VERB_UPDATE,
+        .ref = {gvr, namespace_ ? namespace_ : meta_str(object, "namespace"), name, subresource},
+        .body = object,
+        .write = opts};
+    return kr_client_do_sync(client, &req, out, err);
+}
+
+int kr_client_update(kr_client_t *client, kr_gvr gvr, const char *namespace_, const json_t *object,
+                     const kr_write_opts *opts, json_t **out, kr_error_t *err)
+{
+    return put_object(client, gvr, namespace_, object, NULL, opts, out, err);
+}
+
+int kr_client_update_status(kr_client_t *client, kr_gvr gvr, const char *namespace_,
+                            const json_t *object, const kr_write_opts *opts, json_t **out,
+                            kr_error_t *err)
+{
+    return put_object(client, gvr, namespace_, object, "status", opts, out, err);
+}
+
+int kr_client_patch(kr_client_t *client, kr_gvr gvr, const char *namespace_, const char *name,
+                    const char *subresource, kr_patch_format format, const json_t *patch,
+                    const kr_write_opts *opts, json_t **out, kr_error_t *err)
+{
+    kr_request req = {.verb = KR_VERB_PATCH,
+                      .ref = {gvr, namespace_, name, subresource},
+                      .body = patch,
+                      .patch_format = format ? format : KR_PATCH_MERGE,
+                      .write = opts};
+    return kr_client_do_sync(client, &req, out, err);
+}
+
+int kr_client_delete(kr_client_t *client, kr_gvr gvr, const char *namespace_, const char *name,
+                     const kr_delete_opts *opts, json_t **out, kr_error_t *err)
+{
+    kr_request req = {.verb = KR_VERB_DELETE, .ref = {gvr, namespace_, name, NULL}, .del = opts};
+    return kr_client_do_sync(client, &req, out, err);
+}
+
+int kr_client_list_pages(kr_client_t *client, kr_gvr gvr, const char *namespace_,
+                         const kr_list_opts *opts, kr_client_page_fn page, void *user,
+                         kr_error_t *err)
+{
+    kr_list_opts lo = {0};
+    if (opts)
+        lo = *opts;
+    if (lo.limit <= 0)
+        lo.limit = 500;
+    char *token = NULL;
+    int rc = 0;
+    for (;;) {
+        json_t *list = NULL;
+        lo.continue_token = token;
+        /* Later pages come from the first page's snapshot: no RV. */
+        if (token)
+            lo.resource_version = lo.resource_version_match = NULL;
+        rc = kr_client_list(client, gvr, namespace_, &lo, &list, err);
+        kr_free(token);
+        token = NULL;
+        if (rc != 0)
+            break;
+        rc = page(list, user);
+        const char *next = meta_str(list, "continue");
+        if (rc == 0 && next && *next) {
+            token = kr_strdup(next);
+            if (!token)
+                rc = kr_error_set(err, KR_ENOMEM, "client: out of memory");
+        }
+        json_decref(list);
+        if (rc != 0 || !token)
+            break;
+    }
+    kr_free(token);
+    return rc;
+}
+
+typedef struct joined {
+    json_t *list;
+    int rc;
+} joined;
+
+static int join_page(json_t *page, void *user)
+{
+    joined *j = user;
+    json_t *items = json_object_get(page, "items");
+    if (!j->list) {
+        j->list = json_deep_copy(page);
+        if (!j->list)
+            return KR_ENOMEM;
+        if (!json_is_array(json_object_get(j->list, "items")))
+            json_object_set_new(j->list, "items", json_array());
+        return 0;
+    }
+    if (json_is_array(items) && json_array_extend(json_object_get(j->list, "items"), items) != 0)
+        return KR_ENOMEM;
+    return 0;
+}
+
+int kr_client_list_all(kr_client_t *client, kr_gvr gvr, const char *namespace_,
+                       const kr_list_opts *opts, json_t **out, kr_error_t *err)
+{
+    *out = NULL;
+    joined j = {0};
+    int rc = kr_client_list_pages(client, gvr, namespace_, opts, join_page, &j, err);
+    if (rc != 0) {
+        if (rc == KR_ENOMEM && err && !err->code)
+            kr_error_set(err, rc, "client: out of memory joining pages");
+        json_decref(j.list);
+        return rc;
+    }
+    json_t *meta = json_object_get(j.list, "metadata");
+    json_object_del(meta, "continue");
+    json_object_del(meta, "remainingItemCount");
+    *out = j.list;
+    return 0;
+}
+
+/* ---- life cycle ---- */
+
+static void fail_all(kr_client_t *c, int code, const char *why)
+{
+    while (c->reqs)
+        complete_code(c->reqs, code, why);
+}
+
+static void on_runtime_stop(void *user)
+{
+    kr_client_t *c = user;
+    c->stopped = true;
+    fail_all(c, KR_ESHUTDOWN, "the runtime is stopping");
+    kr_client_detach_watches(c);
+    uv_timer_stop(&c->throttle_timer);
+    uv_close((uv_handle_t *)&c->throttle_timer, NULL);
+}
+
+typedef struct new_args {
+    kr_client_t *c;
+    kr_http_opts hopts;
+    kr_error_t *err;
+    int rc;
+} new_args;
+
+static void new_on_loop(void *arg)
+{
+    new_args *a = arg;
+    kr_client_t *c = a->c;
+    a->rc = kr_http_new(c->rt, c->cfg, &a->hopts, &c->http, a->err);
+    if (a->rc != 0)
+        return;
+    uv_timer_init(kr_runtime_loop(c->rt), &c->throttle_timer);
+    c->throttle_timer.data = c;
+    c->hook.fn = on_runtime_stop;
+    c->hook.user = c;
+    a->rc = kr_runtime_add_stop_hook(c->rt, &c->hook);
+    if (a->rc != 0) {
+        kr_error_set(a->err, a->rc, "client: the runtime is stopping");
+        kr_http_free(c->http);
+        c->http = NULL;
+        uv_close((uv_handle_t *)&c->throttle_timer, NULL);
+    }
+}
+
+int kr_client_new(kr_runtime_t *rt, const kr_rest_config *config, const kr_client_opts *opts,
+                  kr_client_t **out, kr_error_t *err)
+{
+    *out = NULL;
+    if (!config || !config->server)
+        return kr_error_set(err, KR_EINVAL, "client: the config has no server");
+    kr_client_t *c = kr_calloc(1, sizeof(*c));
+    if (!c)
+        return kr_error_set(err, KR_ENOMEM, "client: out of memory");
+    c->rt = rt;
+    c->cfg = config;
+    c->log = kr_runtime_logger(rt);
+    if (opts)
+        c->opts = *opts;
+    c->retry.max_retries =
+        c->opts.max_retries == 0 ? 5 : (c->opts.max_retries < 0 ? 0 : c->opts.max_retries);
+    c->retry.base_ms = c->opts.backoff_base_ms > 0 ? c->opts.backoff_base_ms : 200;
+    c->retry.max_ms = c->opts.backoff_max_ms > 0 ? c->opts.backoff_max_ms : 10000;
+    double qps = config->qps == 0 ? 5.0 : config->qps;
+    kr_rate_limiter_init(&c->limiter, qps, config->burst > 0 ? config->burst : 10);
+    c->rng = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)c ^ 0x9E3779B97F4A7C15ULL;
+    c->default_ns =
+        kr_strdup(config->namespace_ && *config->namespace_ ? config->namespace_ : "default");
+    if (!c->default_ns) {
+        kr_free(c);
+        return kr_error_set(err, KR_ENOMEM, "client: out of memory");
+    }
+    pthread_mutex_init(&c->disc_lock, NULL);
+    new_args a = {.c = c, .err = err};
+    a.hopts.version = (kr_http_version)c->opts.http_version;
+    a.hopts.max_connections = c->opts.max_connections;
+    int rc = kr_runtime_on_loop(rt, new_on_loop, &a);
+    if (rc == 0)
+        rc = a.rc;
+    else
+        kr_error_set(err, rc, "client: the runtime is stopping");
+    if (rc != 0) {
+        pthread_mutex_destroy(&c->disc_lock);
+        kr_free(c->default_ns);
+        kr_free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+static void release(kr_client_t *c)
+{
+    kr_client_discovery_free(c);
+    pthread_mutex_destroy(&c->disc_lock);
+    kr_free(c->default_ns);
+    kr_free(c);
+}
+
+static void release_after_close(uv_handle_t *handle)
+{
+    release(handle->data);
+}
+
+static void final_free(void *arg)
+{
+    kr_client_t *c = arg;
+    /* Submissions queued before the free have run (FIFO) and failed. */
+    fail_all(c, KR_ECANCELED, "the client was freed");
+    kr_http_free(c->http);
+    if (c->stopped)
+        release(c);
+    else
+        uv_close((uv_handle_t *)&c->throttle_timer, release_after_close);
+}
+
+static void free_on_loop(void *arg)
+{
+    kr_client_t *c = arg;
+    kr_runtime_remove_stop_hook(c->rt, &c->hook);
+    c->closing = true;
+    fail_all(c, KR_ECANCELED, "the client was freed");
+    kr_client_detach_watches(c);
+    c->throttle_head = c->throttle_tail = NULL;
+    if (!c->stopped)
+        uv_timer_stop(&c->throttle_timer);
+    /* On a running loop, let submissions already queued run (and fail)
+     * before the memory goes: the runtime's queue is FIFO. */
+    if (kr_runtime_is_loop_thread(c->rt) && kr_runtime_call(c->rt, final_free, c) == 0)
+        return;
+    final_free(c);
+}
+
+void kr_client_free(kr_client_t *client)
+{
+    if (!client)
+        return;
+    kr_runtime_on_loop(client->rt, free_on_loop, client);
+}

@@ -1,0 +1,99 @@
+/* libkreconcile — client internals that need no sockets, so that they are
+ * unit-tested alone: the watch stream decoder, URL building, Status
+ * parsing, the token-bucket rate limiter and the retry policy. Never
+ * installed. */
+#ifndef KR_LIB_CLIENT_INTERNAL_H
+#define KR_LIB_CLIENT_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "internal.h"
+#include "kreconcile/client.h"
+
+/* ---- watch decoder ---- */
+
+/* Splits a stream of JSON watch events (newline-delimited, as the apiserver
+ * sends them; any whitespace between objects is accepted) into events.
+ * An event may be split anywhere across chunks and a chunk may hold many. */
+typedef struct kr_watch_decoder {
+    kr_buf pending; /* bytes of the event in progress */
+    size_t max_event; /* bytes; an event above it is an error */
+    int depth; /* nesting depth inside the current object */
+    bool in_string, escape, started, failed;
+} kr_watch_decoder;
+
+/* Receives one event: `object` is borrowed. Return 0 to go on; any other
+ * value stops decoding and is returned by feed. */
+typedef int (*kr_watch_decoder_fn)(kr_watch_event_type type, json_t *object, void *user);
+
+void kr_watch_decoder_init(kr_watch_decoder *d, size_t max_event_bytes);
+/* Decode `len` bytes. Returns 0, the callback's non-zero value, KR_EPARSE
+ * (malformed data: not an object, bad JSON, no or unknown type, no object),
+ * KR_ETOOLARGE or KR_ENOMEM; after an error every later call fails. */
+int kr_watch_decoder_feed(kr_watch_decoder *d, const char *data, size_t len, kr_watch_decoder_fn fn,
+                          void *user, kr_error_t *err);
+/* The stream ended: KR_EPARSE when it ended inside an event. */
+int kr_watch_decoder_finish(kr_watch_decoder *d, kr_error_t *err);
+void kr_watch_decoder_free(kr_watch_decoder *d);
+
+/* ---- URLs ---- */
+
+/* Append the path and query of `req` to `out`; `watch` adds watch=true.
+ * Errors: KR_EINVAL (missing version/resource, name on a collection verb,
+ * subresource without a name), KR_ENOMEM. */
+int kr_client_build_url(kr_buf *out, const kr_request *req, bool watch, kr_error_t *err);
+/* Append `s` percent-encoded for a query value. */
+int kr_url_escape(kr_buf *out, const char *s);
+
+/* ---- Status ---- */
+
+/* Fill `err` from a failed response (HTTP status, Content-Type, body,
+ * Retry-After header or -1) and return the KR_E* code. A body is read as a
+ * Status only when it is JSON with kind "Status"; anything else (text/plain
+ * 429 from flow control) only lends its text to the message. */
+int kr_status_error(long http_status, const char *content_type, const char *body, size_t len,
+                    int retry_after_s, const char *what, kr_error_t *err);
+/* Same, from an already decoded Status (ERROR watch events). */
+int kr_status_error_json(const json_t *status, long http_status, int retry_after_s,
+                         const char *what, kr_error_t *err);
+/* True when `obj` is a Status object (kind "Status"). */
+bool kr_is_status(const json_t *obj);
+/* The KR_E* code for an HTTP status and Status reason. */
+int kr_status_code_for(long http_status, const char *reason);
+
+/* ---- rate limiter (client-go's token bucket: qps, burst) ---- */
+
+typedef struct kr_rate_limiter {
+    double qps; /* <= 0: unlimited */
+    double burst;
+    double tokens;
+    uint64_t last_ms;
+    bool started;
+} kr_rate_limiter;
+
+void kr_rate_limiter_init(kr_rate_limiter *l, double qps, int burst);
+/* Take one token at `now_ms`; returns how many ms the request must wait
+ * (0 = go). Reservations queue: each later caller waits longer. */
+uint64_t kr_rate_limiter_reserve(kr_rate_limiter *l, uint64_t now_ms);
+
+/* ---- retries ---- */
+
+typedef struct kr_retry_policy {
+    int max_retries;
+    int base_ms;
+    int max_ms;
+} kr_retry_policy;
+
+/* Whether attempt number `attempt` (1 = first retry) should happen after
+ * a request with `method` ended with `rc` (transport) and `http_status`. */
+bool kr_retry_wanted(const kr_retry_policy *p, const char *method, int rc, long http_status,
+                     int attempt);
+/* The delay before retry `attempt`: Retry-After when given (seconds, >= 0),
+ * else base * 2^(attempt-1) capped at max, with up to 25% jitter drawn
+ * from `random` (any 64-bit value). */
+uint64_t kr_retry_delay_ms(const kr_retry_policy *p, int attempt, int retry_after_s,
+                           uint64_t random);
+
+#endif /* KR_LIB_CLIENT_INTERNAL_H */

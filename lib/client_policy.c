@@ -1,0 +1,75 @@
+/* libkreconcile — the client's pacing: a token bucket with client-go's
+ * rest.Config semantics (qps, burst; a request waits for its token) and
+ * the retry policy with exponential backoff honouring Retry-After. Pure:
+ * time and randomness are arguments, so tests need no clock. */
+#include <string.h>
+
+#include "client_internal.h"
+
+void kr_rate_limiter_init(kr_rate_limiter *l, double qps, int burst)
+{
+    memset(l, 0, sizeof(*l));
+    l->qps = qps;
+    l->burst = burst > 0 ? burst : 1;
+    l->tokens = l->burst;
+}
+
+uint64_t kr_rate_limiter_reserve(kr_rate_limiter *l, uint64_t now_ms)
+{
+    if (l->qps <= 0)
+        return 0;
+    if (!l->started) {
+        l->started = true;
+        l->last_ms = now_ms;
+    }
+    if (now_ms > l->last_ms) {
+        l->tokens += (double)(now_ms - l->last_ms) * l->qps / 1000.0;
+        if (l->tokens > l->burst)
+            l->tokens = l->burst;
+        l->last_ms = now_ms;
+    }
+    /* Reserve: the balance may go negative; the debt is the wait. */
+    l->tokens -= 1.0;
+    if (l->tokens >= 0)
+        return 0;
+    double wait = -l->tokens * 1000.0 / l->qps;
+    return (uint64_t)(wait + 0.999);
+}
+
+static bool idempotent(const char *method)
+{
+    return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
+           strcmp(method, "PUT") == 0 || strcmp(method, "DELETE") == 0;
+}
+
+bool kr_retry_wanted(const kr_retry_policy *p, const char *method, int rc, long http_status,
+                     int attempt)
+{
+    if (attempt > p->max_retries)
+        return false;
+    if (rc == 0) {
+        /* 429: the server refused before doing anything, safe for any verb. */
+        if (http_status == 429)
+            return true;
+        return http_status >= 500 && http_status != 501 && idempotent(method);
+    }
+    /* Connection failures: the request may have been done; only repeat
+     * what is idempotent. */
+    return (rc == KR_ECONNECT || rc == KR_ETIMEDOUT) && idempotent(method);
+}
+
+uint64_t kr_retry_delay_ms(const kr_retry_policy *p, int attempt, int retry_after_s,
+                           uint64_t random)
+{
+    if (retry_after_s >= 0) {
+        uint64_t ms = (uint64_t)retry_after_s * 1000;
+        return ms > (uint64_t)p->max_ms && p->max_ms > 0 ? (uint64_t)p->max_ms : ms;
+    }
+    uint64_t delay = (uint64_t)p->base_ms;
+    for (int i = 1; i < attempt && delay < (uint64_t)p->max_ms; i++)
+        delay *= 2;
+    if (delay > (uint64_t)p->max_ms)
+        delay = (uint64_t)p->max_ms;
+    uint64_t jitter = delay / 4 ? random % (delay / 4 + 1) : 0;
+    return delay + jitter > (uint64_t)p->max_ms ? (uint64_t)p->max_ms : delay + jitter;
+}

@@ -1,0 +1,92 @@
+/* libkreconcile — the HTTP transport: curl's multi interface bound to the
+ * runtime's libuv loop (the only place where curl meets libuv). It knows how
+ * to reach one apiserver (TLS, credentials, proxy, User-Agent) and runs
+ * transfers; it knows nothing of Kubernetes semantics. Never installed. */
+#ifndef KR_LIB_HTTP_INTERNAL_H
+#define KR_LIB_HTTP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "internal.h"
+#include "kreconcile/config.h"
+#include "kreconcile/runtime.h"
+
+typedef struct kr_http kr_http_t;
+typedef struct kr_http_xfer kr_http_xfer;
+
+typedef enum kr_http_version {
+    KR_HTTP_DEFAULT = 0, /* HTTP/2 over TLS when offered, else HTTP/1.1 */
+    KR_HTTP_1_1 = 1, /* never HTTP/2 */
+    KR_HTTP_2_PRIOR_KNOWLEDGE = 2, /* h2c without upgrade (for http:// test servers) */
+} kr_http_version;
+
+typedef struct kr_http_opts {
+    kr_http_version version;
+    long connect_timeout_ms; /* 0 = 30 s */
+    long max_body_bytes; /* buffered responses; 0 = 1 GiB */
+    long max_connections; /* per host; 0 = unlimited */
+} kr_http_opts;
+
+/* One request. Strings are borrowed for the duration of kr_http_start. */
+typedef struct kr_http_request {
+    const char *method; /* "GET", "POST", "PUT", "PATCH", "DELETE" */
+    const char *path; /* path and query, starting with '/' */
+    const char *accept; /* Accept header or NULL */
+    const char *content_type; /* Content-Type of the body, or NULL */
+    const char *body;
+    size_t body_len;
+    long timeout_ms; /* 0 = none */
+    bool stream; /* deliver a 2xx body through on_data as it arrives */
+    long low_speed_time_s; /* stream: abort when under 1 byte/s for this long; 0 = off */
+} kr_http_request;
+
+/* What came back. Borrowed by on_done for the call. */
+typedef struct kr_http_response {
+    long status; /* HTTP status; 0 when no response */
+    char content_type[128]; /* "" when absent */
+    int retry_after_s; /* Retry-After in seconds; -1 when absent */
+    kr_buf body; /* the body (for streams: only a non-2xx body) */
+    bool http2; /* the response came over HTTP/2 */
+} kr_http_response;
+
+/* Receives streamed body bytes of a 2xx stream. Return 0 to go on, or a
+ * negative KR_E* code to abort the transfer with that code. Runs inside
+ * curl: it may call kr_http_cancel (deferred) but nothing else of http. */
+typedef int (*kr_http_data_fn)(kr_http_xfer *x, const char *data, size_t len, void *user);
+/* The end of a transfer: rc 0 when a response was received (any status;
+ * see resp->status), or KR_ECONNECT, KR_ETIMEDOUT, KR_ETLS, KR_ETOOLARGE,
+ * KR_ESHUTDOWN, KR_EIO, or the code returned by on_data. `message` says what
+ * curl said (never a credential). The transfer is freed after it returns. */
+typedef void (*kr_http_done_fn)(kr_http_xfer *x, int rc, const kr_http_response *resp,
+                                const char *message, void *user);
+
+/* Create a transport for `config` (borrowed: what is needed is copied; the
+ * credential provider is borrowed and must outlive the transport). [loop
+ * thread, or any thread before the runtime starts] Errors: KR_EINVAL (bad server URL), KR_ENOMEM,
+ * KR_EIO. */
+int kr_http_new(kr_runtime_t *rt, const kr_rest_config *config, const kr_http_opts *opts,
+                kr_http_t **out, kr_error_t *err);
+/* Cancel every transfer (without callbacks) and free. [loop thread, or any
+ * thread once the runtime has stopped] NULL is a no-op. */
+void kr_http_free(kr_http_t *h);
+
+/* Start a transfer; on_done runs exactly once later (never inside this
+ * call) unless the transfer is canceled first. *out (may be NULL) is
+ * borrowed until on_done/cancel. [loop thread]
+ * Errors: KR_ESHUTDOWN, KR_ENOMEM, KR_EINVAL. */
+int kr_http_start(kr_http_t *h, const kr_http_request *req, kr_http_data_fn on_data,
+                  kr_http_done_fn on_done, void *user, kr_http_xfer **out, kr_error_t *err);
+/* Stop a transfer; its callbacks will not run again. [loop thread] */
+void kr_http_cancel(kr_http_xfer *x);
+
+/* The runtime the transport is bound to. */
+kr_runtime_t *kr_http_runtime(kr_http_t *h);
+/* True when libcurl was built with HTTP/2. [any thread] */
+bool kr_http_have_http2(void);
+/* Number of transfers in flight. [loop thread] */
+size_t kr_http_active(const kr_http_t *h);
+/* Bytes of state one open transfer costs (easy handle excluded). */
+size_t kr_http_xfer_size(void);
+
+#endif /* KR_LIB_HTTP_INTERNAL_H */

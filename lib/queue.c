@@ -1,0 +1,994 @@
+/* libkreconcile — the work queue: client-go's dedup/processing semantics,
+ * delayed adds on a min-heap, controller-runtime style priority lanes,
+ * failure accounting and max retries, drain, snapshots and metrics. Keys are
+ * interned in an open-addressing map; one mutex, held briefly, guards it all. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+#include "queue_internal.h"
+
+enum {
+    F_DIRTY = 1u << 0, /* client-go's dirty set: must be (re)processed */
+    F_PROCESSING = 1u << 1, /* handed out, done not yet called */
+    F_QUEUED = 1u << 2, /* linked into a lane */
+    F_IDLE = 1u << 3, /* linked into the idle list (interned, unused) */
+};
+
+#define NOT_WAITING SIZE_MAX
+#define DEFAULT_IDLE_KEYS 1024
+
+struct qlink {
+    struct qlink *next, *prev;
+};
+
+struct qitem {
+    struct qlink link; /* lane or idle list (first member: cast back) */
+    struct qlink plink; /* processing list */
+    uint64_t hash;
+    int64_t due_ns; /* waiting */
+    int64_t added_ns; /* queued (metrics on) */
+    int64_t started_ns; /* processing */
+    size_t heap_index; /* NOT_WAITING when not in the heap */
+    int priority; /* lane while queued; lane to requeue in when dirty */
+    int wait_priority;
+    unsigned failures;
+    unsigned flags;
+    size_t len;
+    char key[];
+};
+
+struct lane {
+    int priority;
+    struct qlink head;
+};
+
+struct queue_metrics {
+    kr_metric_t *depth, *adds, *queue_duration, *work_duration, *unfinished, *longest, *retries;
+};
+
+struct kr_queue {
+    pthread_mutex_t mu;
+    pthread_cond_t get_cond; /* getters */
+    pthread_cond_t drain_cond; /* shutdown_with_drain */
+    kr_keymap items;
+    struct lane **lanes; /* by priority, highest first; never removed */
+    size_t nlanes;
+    struct lane *lane_normal;
+    size_t queued;
+    struct qlink processing;
+    size_t nprocessing;
+    struct qlink idle;
+    size_t nidle, idle_max;
+    struct qitem **heap;
+    size_t nheap, heap_cap;
+    unsigned waiters, drainers;
+    bool shutting_down;
+    bool injected_clock;
+    kr_clock clock;
+    kr_ratelimiter_t *rl;
+    unsigned max_retries;
+    kr_queue_give_up_fn on_give_up;
+    void *give_up_user;
+    bool metrics_on;
+    struct queue_metrics m;
+    kr_metrics_registry_t *registry;
+    int collector_id;
+    kr_queue_trace_fn trace;
+    void *trace_user;
+};
+
+#define TRACE(q, kind, key, prio, when)                                                            \
+    do {                                                                                           \
+        if ((q)->trace)                                                                            \
+            (q)->trace((kind), (key), (prio), (when), (q)->trace_user);                            \
+    } while (0)
+
+/* ---- lists ---------------------------------------------------------------- */
+
+static void list_init(struct qlink *h)
+{
+    h->next = h->prev = h;
+}
+
+static void list_append(struct qlink *h, struct qlink *l)
+{
+    l->prev = h->prev;
+    l->next = h;
+    h->prev->next = l;
+    h->prev = l;
+}
+
+static void list_unlink(struct qlink *l)
+{
+    l->prev->next = l->next;
+    l->next->prev = l->prev;
+    l->next = l->prev = l;
+}
+
+static struct qitem *item_of_plink(struct qlink *l)
+{
+    return (struct qitem *)(void *)((char *)l - offsetof(struct qitem, plink));
+}
+
+/* ---- lanes ------------------------------------------------------------------ */
+
+/* The lane for `priority`, created when missing. Lanes live as long as the
+ * queue (callers use a handful of priorities). NULL on allocation failure. */
+static struct lane *lane_for(kr_queue_t *q, int priority)
+{
+    if (priority == KR_QUEUE_PRIORITY_NORMAL && q->lane_normal)
+        return q->lane_normal;
+    size_t i = 0;
+    for (; i < q->nlanes && q->lanes[i]->priority >= priority; i++)
+        if (q->lanes[i]->priority == priority)
+            return q->lanes[i];
+    struct lane **nl = kr_realloc(q->lanes, (q->nlanes + 1) * sizeof(struct lane *));
+    if (!nl)
+        return NULL;
+    q->lanes = nl;
+    struct lane *lane = kr_calloc(1, sizeof(*lane));
+    if (!lane)
+        return NULL;
+    lane->priority = priority;
+    list_init(&lane->head);
+    memmove(&nl[i + 1], &nl[i], (q->nlanes - i) * sizeof(struct lane *));
+    nl[i] = lane;
+    q->nlanes++;
+    return lane;
+}
+
+static void enqueue(kr_queue_t *q, struct qitem *it, struct lane *lane)
+{
+    list_append(&lane->head, &it->link);
+    it->flags |= F_QUEUED;
+    it->priority = lane->priority;
+    q->queued++;
+    if (q->waiters)
+        pthread_cond_signal(&q->get_cond);
+}
+
+/* ---- the timer heap ----------------------------------------------------------- */
+
+static void heap_set(kr_queue_t *q, size_t i, struct qitem *it)
+{
+    q->heap[i] = it;
+    it->heap_index = i;
+}
+
+static void heap_up(kr_queue_t *q, size_t i)
+{
+    struct qitem *it = q->heap[i];
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (q->heap[parent]->due_ns <= it->due_ns)
+            break;
+        heap_set(q, i, q->heap[parent]);
+        i = parent;
+    }
+    heap_set(q, i, it);
+}
+
+static void heap_down(kr_queue_t *q, size_t i)
+{
+    struct qitem *it = q->heap[i];
+    for (;;) {
+        size_t child = 2 * i + 1;
+        if (child >= q->nheap)
+            break;
+        if (child + 1 < q->nheap && q->heap[child + 1]->due_ns < q->heap[child]->due_ns)
+            child++;
+        if (it->due_ns <= q->heap[child]->due_ns)
+            break;
+        heap_set(q, i, q->heap[child]);
+        i = child;
+    }
+    heap_set(q, i, it);
+}
+
+static struct qitem *heap_pop(kr_queue_t *q)
+{
+    struct qitem *top = q->heap[0];
+    q->nheap--;
+    if (q->nheap > 0) {
+        heap_set(q, 0, q->heap[q->nheap]);
+        heap_down(q, 0);
+    }
+    top->heap_index = NOT_WAITING;
+    return top;
+}
+
+static int heap_reserve_one(kr_queue_t *q)
+{
+    if (q->nheap < q->heap_cap)
+        return 0;
+    size_t ncap = q->heap_cap ? q->heap_cap * 2 : 64;
+    struct qitem **nh = kr_realloc(q->heap, ncap * sizeof(struct qitem *));
+    if (!nh)
+        return KR_ENOMEM;
+    q->heap = nh;
+    q->heap_cap = ncap;
+    return 0;
+}
+
+/* ---- items ----------------------------------------------------------------------- */
+
+static bool item_unused(const struct qitem *it)
+{
+    return (it->flags & (F_DIRTY | F_PROCESSING | F_QUEUED)) == 0 &&
+           it->heap_index == NOT_WAITING && it->failures == 0;
+}
+
+/* An unused key stays interned (re-adding it allocates nothing) until more
+ * than idle_max keys are idle; then the least recently used one goes. */
+static void maybe_idle(kr_queue_t *q, struct qitem *it)
+{
+    if (!item_unused(it) || (it->flags & F_IDLE))
+        return;
+    it->flags |= F_IDLE;
+    list_append(&q->idle, &it->link);
+    q->nidle++;
+    while (q->nidle > q->idle_max) {
+        struct qitem *old = (struct qitem *)(void *)q->idle.next;
+        list_unlink(&old->link);
+        q->nidle--;
+        kr_keymap_remove(&q->items, old->hash, old->key, old->len);
+        kr_free(old);
+    }
+}
+
+static void unidle(kr_queue_t *q, struct qitem *it)
+{
+    if (it->flags & F_IDLE) {
+        list_unlink(&it->link);
+        it->flags &= ~(unsigned)F_IDLE;
+        q->nidle--;
+    }
+}
+
+static struct qitem *item_find(kr_queue_t *q, uint64_t hash, const char *key, size_t len)
+{
+    return kr_keymap_get(&q->items, hash, key, len);
+}
+
+/* The interned item for key, created when missing (NULL: out of memory). */
+static struct qitem *item_get(kr_queue_t *q, uint64_t hash, const char *key, size_t len)
+{
+    struct qitem *it = item_find(q, hash, key, len);
+    if (it)
+        return it;
+    if (kr_keymap_reserve_one(&q->items) != 0)
+        return NULL;
+    it = kr_malloc(sizeof(*it) + len + 1);
+    if (!it)
+        return NULL;
+    memset(it, 0, sizeof(*it));
+    list_init(&it->link);
+    list_init(&it->plink);
+    it->hash = hash;
+    it->heap_index = NOT_WAITING;
+    it->len = len;
+    memcpy(it->key, key, len);
+    it->key[len] = '\0';
+    kr_keymap_insert(&q->items, hash, it->key, len, it);
+    return it;
+}
+
+/* ---- core operations (lock held) ---------------------------------------------------- */
+
+/* client-go's Add, with priorities. `now` is only used for metrics. */
+static int add_locked(kr_queue_t *q, struct qitem *it, int priority, int64_t now)
+{
+    struct lane *lane = lane_for(q, priority);
+    if (!lane)
+        return KR_ENOMEM;
+    TRACE(q, KR_QTRACE_ADD, it->key, priority, now);
+    if (it->flags & F_DIRTY) {
+        if ((it->flags & F_QUEUED) && priority > it->priority) {
+            /* controller-runtime: a later add with a higher priority raises
+             * a queued key (to the tail of its new lane) */
+            list_unlink(&it->link);
+            q->queued--;
+            enqueue(q, it, lane);
+        } else if (!(it->flags & F_QUEUED) && priority > it->priority) {
+            it->priority = priority;
+        }
+        return 0;
+    }
+    unidle(q, it);
+    it->flags |= F_DIRTY;
+    if (q->metrics_on) {
+        kr_metrics_counter_add(q->m.adds, 1);
+        kr_metrics_gauge_add(q->m.depth, 1);
+        it->added_ns = now;
+    }
+    if (it->flags & F_PROCESSING) {
+        it->priority = priority;
+        return 0;
+    }
+    enqueue(q, it, lane);
+    return 0;
+}
+
+static void promote_due(kr_queue_t *q, int64_t now)
+{
+    while (q->nheap > 0 && q->heap[0]->due_ns <= now) {
+        struct qitem *it = heap_pop(q);
+        TRACE(q, KR_QTRACE_PROMOTE, it->key, it->wait_priority, it->due_ns);
+        /* cannot fail: add_after created the lane */
+        if (add_locked(q, it, it->wait_priority, now) != 0)
+            maybe_idle(q, it);
+    }
+    TRACE(q, KR_QTRACE_PROMOTED, NULL, 0, now);
+}
+
+static struct qitem *pop_locked(kr_queue_t *q, int64_t now)
+{
+    for (size_t i = 0; i < q->nlanes; i++) {
+        struct qlink *h = &q->lanes[i]->head;
+        if (h->next == h)
+            continue;
+        struct qitem *it = (struct qitem *)(void *)h->next;
+        list_unlink(&it->link);
+        q->queued--;
+        it->flags = (it->flags & ~(unsigned)(F_QUEUED | F_DIRTY)) | F_PROCESSING;
+        list_append(&q->processing, &it->plink);
+        q->nprocessing++;
+        it->started_ns = now;
+        if (q->metrics_on) {
+            kr_metrics_gauge_add(q->m.depth, -1);
+            kr_metrics_histogram_observe(q->m.queue_duration, (double)(now - it->added_ns) / 1e9);
+        }
+        TRACE(q, KR_QTRACE_GET, it->key, it->priority, now);
+        return it;
+    }
+    return NULL;
+}
+
+static void timespec_from_ns(struct timespec *ts, int64_t ns)
+{
+    if (ns < 0)
+        ns = 0;
+    ts->tv_sec = (time_t)(ns / 1000000000LL);
+    ts->tv_nsec = (long)(ns % 1000000000LL);
+}
+
+static void shutdown_locked(kr_queue_t *q)
+{
+    if (q->shutting_down)
+        return;
+    q->shutting_down = true;
+    TRACE(q, KR_QTRACE_SHUTDOWN, NULL, 0, 0);
+    /* as client-go's delaying queue: keys still waiting are never added */
+    while (q->nheap > 0) {
+        struct qitem *it = heap_pop(q);
+        maybe_idle(q, it);
+    }
+    pthread_cond_broadcast(&q->get_cond);
+    pthread_cond_broadcast(&q->drain_cond);
+}
+
+/* ---- metrics ------------------------------------------------------------------------- */
+
+static const double workqueue_buckets[] = {1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10};
+
+/* client-go refreshes these two gauges every 500 ms from a goroutine; here
+ * the registry asks for them when it renders. */
+static void collect_unfinished(void *user)
+{
+    kr_queue_t *q = user;
+    pthread_mutex_lock(&q->mu);
+    int64_t now = kr_clock_read(&q->clock);
+    double total = 0, longest = 0;
+    for (struct qlink *l = q->processing.next; l != &q->processing; l = l->next) {
+        double s = (double)(now - item_of_plink(l)->started_ns) / 1e9;
+        total += s;
+        if (s > longest)
+            longest = s;
+    }
+    pthread_mutex_unlock(&q->mu);
+    kr_metrics_gauge_set(q->m.unfinished, total);
+    kr_metrics_gauge_set(q->m.longest, longest);
+}
+
+struct family_spec {
+    kr_metric_type type;
+    const char *name;
+    const char *help;
+    size_t offset;
+};
+
+static int metrics_init(kr_queue_t *q, const char *name, kr_error_t *err)
+{
+    static const struct family_spec specs[] = {
+        {KR_METRIC_GAUGE, "workqueue_depth", "Current depth of workqueue",
+         offsetof(struct queue_metrics, depth)},
+        {KR_METRIC_COUNTER, "workqueue_adds_total", "Total number of adds handled by workqueue",
+         offsetof(struct queue_metrics, adds)},
+        {KR_METRIC_HISTOGRAM, "workqueue_queue_duration_seconds",
+         "How long in seconds an item stays in workqueue before being requested.",
+         offsetof(struct queue_metrics, queue_duration)},
+        {KR_METRIC_HISTOGRAM, "workqueue_work_duration_seconds",
+         "How long in seconds processing an item from workqueue takes.",
+         offsetof(struct queue_metrics, work_duration)},
+        {KR_METRIC_GAUGE, "workqueue_unfinished_work_seconds",
+         "How many seconds of work has done that is in progress and hasn't been observed by "
+         "work_duration. Large values indicate stuck threads. One can deduce the number of "
+         "stuck threads by observing the rate at which this increases.",
+         offsetof(struct queue_metrics, unfinished)},
+        {KR_METRIC_GAUGE, "workqueue_longest_running_processor_seconds",
+         "How many seconds has the longest running processor for workqueue been running.",
+         offsetof(struct queue_metrics, longest)},
+        {KR_METRIC_COUNTER, "workqueue_retries_total",
+         "Total number of retries handled by workqueue", offsetof(struct queue_metrics, retries)},
+    };
+    static const char *const label_names[] = {"name"};
+    const char *const label_values[] = {name};
+    for (size_t i = 0; i < KR_ARRAY_LEN(specs); i++) {
+        const struct family_spec *s = &specs[i];
+        bool hist = s->type == KR_METRIC_HISTOGRAM;
+        kr_metric_family_t *fam;
+        int rc = kr_metrics_family_register(q->registry, s->type, s->name, s->help, label_names, 1,
+                                            hist ? workqueue_buckets : NULL,
+                                            hist ? KR_ARRAY_LEN(workqueue_buckets) : 0, &fam, err);
+        if (rc != 0)
+            return rc;
+        kr_metric_t **slot = (kr_metric_t **)(void *)((char *)&q->m + s->offset);
+        rc = kr_metrics_series(fam, label_values, slot, err);
+        if (rc != 0)
+            return rc;
+    }
+    int id = kr_metrics_collector_add(q->registry, collect_unfinished, q);
+    if (id < 0)
+        return kr_error_set(err, id, "queue %s: registering its metrics collector", name);
+    q->collector_id = id;
+    q->metrics_on = true;
+    return 0;
+}
+
+/* ---- life ---------------------------------------------------------------------------- */
+
+int kr_queue_new(const kr_queue_opts *opts, kr_queue_t **out, kr_error_t *err)
+{
+    kr_queue_opts zero = {0};
+    if (!opts)
+        opts = &zero;
+    *out = NULL;
+    kr_queue_t *q = kr_calloc(1, sizeof(*q));
+    if (!q) {
+        kr_ratelimiter_free(opts->ratelimiter);
+        return kr_error_set(err, KR_ENOMEM, "queue: out of memory");
+    }
+    q->rl = opts->ratelimiter;
+    q->collector_id = -1;
+    list_init(&q->processing);
+    list_init(&q->idle);
+    q->clock = opts->clock;
+    q->injected_clock = opts->clock.now_ns != NULL;
+    q->max_retries = opts->max_retries;
+    q->on_give_up = opts->on_give_up;
+    q->give_up_user = opts->give_up_user;
+    q->idle_max = opts->idle_keys ? opts->idle_keys : DEFAULT_IDLE_KEYS;
+    int rc = KR_ENOMEM;
+    pthread_condattr_t ca;
+    if (pthread_mutex_init(&q->mu, NULL) != 0) {
+        kr_ratelimiter_free(q->rl);
+        kr_free(q);
+        return kr_error_set(err, KR_ENOMEM, "queue: cannot create its mutex");
+    }
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&q->get_cond, &ca);
+    pthread_cond_init(&q->drain_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    if (!q->rl && (rc = kr_ratelimiter_new_default(&q->rl, err)) != 0)
+        goto fail;
+    rc = KR_ENOMEM;
+    if (kr_keymap_init(&q->items, 64) != 0)
+        goto fail_nomem;
+    if (!lane_for(q, KR_QUEUE_PRIORITY_LOW) || !(q->lane_normal = lane_for(q, 0)))
+        goto fail_nomem;
+    if (opts->metrics && opts->name) {
+        q->registry = opts->metrics;
+        if ((rc = metrics_init(q, opts->name, err)) != 0)
+            goto fail;
+    }
+    *out = q;
+    return 0;
+fail_nomem:
+    kr_error_set(err, rc, "queue: out of memory");
+fail:
+    kr_queue_free(q);
+    return rc;
+}
+
+void kr_queue_free(kr_queue_t *q)
+{
+    if (!q)
+        return;
+    if (q->collector_id >= 0)
+        kr_metrics_collector_remove(q->registry, q->collector_id);
+    if (q->items.slots) {
+        for (size_t i = 0; i <= q->items.mask; i++)
+            if (q->items.slots[i].hash)
+                kr_free(q->items.slots[i].val);
+        kr_keymap_free(&q->items);
+    }
+    for (size_t i = 0; i < q->nlanes; i++)
+        kr_free(q->lanes[i]);
+    kr_free(q->lanes);
+    kr_free(q->heap);
+    kr_ratelimiter_free(q->rl);
+    pthread_cond_destroy(&q->get_cond);
+    pthread_cond_destroy(&q->drain_cond);
+    pthread_mutex_destroy(&q->mu);
+    kr_free(q);
+}
+
+void kr_queue_set_trace(kr_queue_t *q, kr_queue_trace_fn fn, void *user)
+{
+    q->trace = fn;
+    q->trace_user = user;
+}
+
+/* ---- adds ---------------------------------------------------------------------------- */
+
+int kr_queue_add_priority(kr_queue_t *q, const char *key, int priority)
+{
+    if (!key)
+        return KR_EINVAL;
+    size_t len = strlen(key);
+    uint64_t hash = kr_key_hash(key, len);
+    int64_t now = q->metrics_on ? kr_clock_read(&q->clock) : 0;
+    pthread_mutex_lock(&q->mu);
+    int rc = KR_ESHUTDOWN;
+    if (!q->shutting_down) {
+        struct qitem *it = item_get(q, hash, key, len);
+        rc = it ? add_locked(q, it, priority, now) : KR_ENOMEM;
+    }
+    pthread_mutex_unlock(&q->mu);
+    return rc;
+}
+
+int kr_queue_add(kr_queue_t *q, const char *key)
+{
+    return kr_queue_add_priority(q, key, KR_QUEUE_PRIORITY_NORMAL);
+}
+
+int kr_queue_add_after_priority(kr_queue_t *q, const char *key, int64_t delay_ns, int priority)
+{
+    if (delay_ns <= 0)
+        return kr_queue_add_priority(q, key, priority);
+    if (!key)
+        return KR_EINVAL;
+    size_t len = strlen(key);
+    uint64_t hash = kr_key_hash(key, len);
+    int64_t due = kr_clock_read(&q->clock) + delay_ns;
+    pthread_mutex_lock(&q->mu);
+    int rc = 0;
+    struct qitem *it;
+    if (q->shutting_down) {
+        rc = KR_ESHUTDOWN;
+    } else if (!lane_for(q, priority) || heap_reserve_one(q) != 0 ||
+               !(it = item_get(q, hash, key, len))) {
+        rc = KR_ENOMEM;
+    } else {
+        TRACE(q, KR_QTRACE_ADD_AFTER, it->key, priority, due);
+        unidle(q, it);
+        if (it->heap_index == NOT_WAITING) {
+            it->due_ns = due;
+            it->wait_priority = priority;
+            heap_set(q, q->nheap++, it);
+            heap_up(q, it->heap_index);
+        } else {
+            /* client-go: the earliest due time wins */
+            if (due < it->due_ns) {
+                it->due_ns = due;
+                heap_up(q, it->heap_index);
+            }
+            if (priority > it->wait_priority)
+                it->wait_priority = priority;
+        }
+        /* a getter sleeping until a later due time must recompute */
+        if (q->waiters && it->heap_index == 0 && !q->injected_clock)
+            pthread_cond_broadcast(&q->get_cond);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return rc;
+}
+
+int kr_queue_add_after(kr_queue_t *q, const char *key, int64_t delay_ns)
+{
+    return kr_queue_add_after_priority(q, key, delay_ns, KR_QUEUE_PRIORITY_NORMAL);
+}
+
+int kr_queue_add_rate_limited(kr_queue_t *q, const char *key)
+{
+    if (!key)
+        return KR_EINVAL;
+    int64_t delay = kr_ratelimiter_when(q->rl, key, kr_clock_read(&q->clock));
+    if (q->metrics_on)
+        kr_metrics_counter_add(q->m.retries, 1);
+    return kr_queue_add_after(q, key, delay);
+}
+
+int kr_queue_add_failed(kr_queue_t *q, const char *key)
+{
+    if (!key)
+        return KR_EINVAL;
+    size_t len = strlen(key);
+    uint64_t hash = kr_key_hash(key, len);
+    pthread_mutex_lock(&q->mu);
+    if (q->shutting_down) {
+        pthread_mutex_unlock(&q->mu);
+        return KR_ESHUTDOWN;
+    }
+    struct qitem *it = item_get(q, hash, key, len);
+    if (!it) {
+        pthread_mutex_unlock(&q->mu);
+        return KR_ENOMEM;
+    }
+    unidle(q, it);
+    unsigned failures = ++it->failures;
+    bool give_up = q->max_retries && failures > q->max_retries;
+    if (give_up) {
+        it->failures = 0;
+        maybe_idle(q, it);
+    }
+    pthread_mutex_unlock(&q->mu);
+    if (give_up) {
+        kr_ratelimiter_forget(q->rl, key);
+        if (q->on_give_up)
+            q->on_give_up(key, failures, q->give_up_user);
+        return KR_QUEUE_GAVE_UP;
+    }
+    return kr_queue_add_rate_limited(q, key);
+}
+
+/* ---- get / done ---------------------------------------------------------------------- */
+
+static int get_common(kr_queue_t *q, const char **key, bool block)
+{
+    if (!key)
+        return KR_EINVAL;
+    bool need_time = q->metrics_on;
+    pthread_mutex_lock(&q->mu);
+    int rc;
+    for (;;) {
+        int64_t now = 0;
+        if (q->nheap > 0 || need_time) {
+            now = kr_clock_read(&q->clock);
+            if (q->nheap > 0)
+                promote_due(q, now);
+        }
+        struct qitem *it = q->queued ? pop_locked(q, now) : NULL;
+        if (it) {
+            *key = it->key;
+            rc = 0;
+            break;
+        }
+        if (q->shutting_down) {
+            rc = KR_ESHUTDOWN;
+            break;
+        }
+        if (!block) {
+            TRACE(q, KR_QTRACE_GET_EMPTY, NULL, 0, now);
+            rc = KR_ENOTFOUND;
+            break;
+        }
+        q->waiters++;
+        if (q->nheap > 0 && !q->injected_clock) {
+            struct timespec ts;
+            timespec_from_ns(&ts, q->heap[0]->due_ns);
+            pthread_cond_timedwait(&q->get_cond, &q->mu, &ts);
+        } else {
+            pthread_cond_wait(&q->get_cond, &q->mu);
+        }
+        q->waiters--;
+    }
+    pthread_mutex_unlock(&q->mu);
+    return rc;
+}
+
+int kr_queue_get(kr_queue_t *q, const char **key)
+{
+    return get_common(q, key, true);
+}
+
+int kr_queue_try_get(kr_queue_t *q, const char **key)
+{
+    return get_common(q, key, false);
+}
+
+/* Workers usually pass back the very pointer kr_queue_get gave them: look
+ * for it among the oldest processing keys before hashing. */
+static struct qitem *processing_by_pointer(kr_queue_t *q, const char *key)
+{
+    int budget = 8;
+    for (struct qlink *l = q->processing.next; l != &q->processing && budget-- > 0; l = l->next) {
+        struct qitem *it = item_of_plink(l);
+        if (it->key == key)
+            return it;
+    }
+    return NULL;
+}
+
+int kr_queue_done(kr_queue_t *q, const char *key)
+{
+    if (!key)
+        return KR_EINVAL;
+    int64_t now = q->metrics_on ? kr_clock_read(&q->clock) : 0;
+    pthread_mutex_lock(&q->mu);
+    struct qitem *it = processing_by_pointer(q, key);
+    if (!it) {
+        size_t len = strlen(key);
+        it = item_find(q, kr_key_hash(key, len), key, len);
+    }
+    if (!it || !(it->flags & F_PROCESSING)) {
+        pthread_mutex_unlock(&q->mu);
+        return KR_ENOTFOUND;
+    }
+    TRACE(q, KR_QTRACE_DONE, it->key, it->priority, now);
+    if (q->metrics_on)
+        kr_metrics_histogram_observe(q->m.work_duration, (double)(now - it->started_ns) / 1e9);
+    it->flags &= ~(unsigned)F_PROCESSING;
+    list_unlink(&it->plink);
+    q->nprocessing--;
+    if (it->flags & F_DIRTY) {
+        /* add_locked created this lane when the key was re-added */
+        struct lane *lane = lane_for(q, it->priority);
+        if (lane)
+            enqueue(q, it, lane);
+    } else {
+        maybe_idle(q, it);
+    }
+    if (q->drainers) /* drainers re-check their deadline too */
+        pthread_cond_broadcast(&q->drain_cond);
+    pthread_mutex_unlock(&q->mu);
+    return 0;
+}
+
+/* The follow-up runs before done, as client-go controllers call Forget /
+ * AddRateLimited before their deferred Done: the key is still processing, so
+ * a re-add marks it dirty (queued again by done) and `key`, which may point
+ * into the queue's own copy, cannot be freed under us. */
+int kr_queue_done_result(kr_queue_t *q, const char *key, kr_queue_result result, int64_t after_ns)
+{
+    if (!key)
+        return KR_EINVAL;
+    int rc = 0;
+    switch (result) {
+    case KR_QUEUE_SUCCESS:
+        kr_queue_forget(q, key);
+        break;
+    case KR_QUEUE_REQUEUE:
+        rc = kr_queue_add(q, key);
+        break;
+    case KR_QUEUE_REQUEUE_AFTER:
+        kr_queue_forget(q, key);
+        rc = kr_queue_add_after(q, key, after_ns);
+        break;
+    case KR_QUEUE_ERROR:
+        rc = kr_queue_add_failed(q, key);
+        break;
+    default:
+        return KR_EINVAL;
+    }
+    int done_rc = kr_queue_done(q, key);
+    return done_rc != 0 ? done_rc : rc;
+}
+
+/* ---- bookkeeping ------------------------------------------------------------------------ */
+
+void kr_queue_forget(kr_queue_t *q, const char *key)
+{
+    if (!key)
+        return;
+    kr_ratelimiter_forget(q->rl, key);
+    size_t len = strlen(key);
+    uint64_t hash = kr_key_hash(key, len);
+    pthread_mutex_lock(&q->mu);
+    struct qitem *it = item_find(q, hash, key, len);
+    if (it && it->failures) {
+        it->failures = 0;
+        maybe_idle(q, it);
+    }
+    pthread_mutex_unlock(&q->mu);
+}
+
+unsigned kr_queue_num_requeues(kr_queue_t *q, const char *key)
+{
+    return key ? kr_ratelimiter_num_requeues(q->rl, key) : 0;
+}
+
+unsigned kr_queue_num_failures(kr_queue_t *q, const char *key)
+{
+    if (!key)
+        return 0;
+    size_t len = strlen(key);
+    uint64_t hash = kr_key_hash(key, len);
+    pthread_mutex_lock(&q->mu);
+    struct qitem *it = item_find(q, hash, key, len);
+    unsigned n = it ? it->failures : 0;
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}
+
+size_t kr_queue_len(kr_queue_t *q)
+{
+    pthread_mutex_lock(&q->mu);
+    if (q->nheap > 0)
+        promote_due(q, kr_clock_read(&q->clock));
+    size_t n = q->queued;
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}
+
+int64_t kr_queue_now_ns(kr_queue_t *q)
+{
+    return kr_clock_read(&q->clock);
+}
+
+void kr_queue_poll(kr_queue_t *q)
+{
+    pthread_mutex_lock(&q->mu);
+    promote_due(q, kr_clock_read(&q->clock));
+    if (q->drainers)
+        pthread_cond_broadcast(&q->drain_cond);
+    pthread_mutex_unlock(&q->mu);
+}
+
+void kr_queue_shutdown(kr_queue_t *q)
+{
+    pthread_mutex_lock(&q->mu);
+    shutdown_locked(q);
+    pthread_mutex_unlock(&q->mu);
+}
+
+bool kr_queue_shutting_down(kr_queue_t *q)
+{
+    pthread_mutex_lock(&q->mu);
+    bool s = q->shutting_down;
+    pthread_mutex_unlock(&q->mu);
+    return s;
+}
+
+/* A NULL-terminated array of the processing keys, in one allocation. */
+static char **processing_keys(kr_queue_t *q)
+{
+    size_t bytes = (q->nprocessing + 1) * sizeof(char *);
+    for (struct qlink *l = q->processing.next; l != &q->processing; l = l->next)
+        bytes += item_of_plink(l)->len + 1;
+    char **keys = kr_malloc(bytes);
+    if (!keys)
+        return NULL;
+    char *p = (char *)(keys + q->nprocessing + 1);
+    size_t i = 0;
+    for (struct qlink *l = q->processing.next; l != &q->processing; l = l->next) {
+        struct qitem *it = item_of_plink(l);
+        memcpy(p, it->key, it->len + 1);
+        keys[i++] = p;
+        p += it->len + 1;
+    }
+    keys[i] = NULL;
+    return keys;
+}
+
+int kr_queue_shutdown_with_drain(kr_queue_t *q, int64_t deadline_ns, char ***unfinished,
+                                 size_t *n_unfinished, kr_error_t *err)
+{
+    if (unfinished)
+        *unfinished = NULL;
+    if (n_unfinished)
+        *n_unfinished = 0;
+    pthread_mutex_lock(&q->mu);
+    shutdown_locked(q);
+    q->drainers++;
+    while (q->nprocessing > 0) {
+        if (deadline_ns < 0) {
+            pthread_cond_wait(&q->drain_cond, &q->mu);
+            continue;
+        }
+        if (kr_clock_read(&q->clock) >= deadline_ns)
+            break;
+        if (q->injected_clock) {
+            pthread_cond_wait(&q->drain_cond, &q->mu);
+        } else {
+            struct timespec ts;
+            timespec_from_ns(&ts, deadline_ns);
+            pthread_cond_timedwait(&q->drain_cond, &q->mu, &ts);
+        }
+    }
+    q->drainers--;
+    int rc = 0;
+    if (q->nprocessing > 0) {
+        size_t n = q->nprocessing;
+        rc = kr_error_set(err, KR_ETIMEDOUT, "queue: %zu key(s) still processing at the deadline",
+                          n);
+        if (n_unfinished)
+            *n_unfinished = n;
+        if (unfinished && !(*unfinished = processing_keys(q)))
+            rc =
+                kr_error_set(err, KR_ENOMEM, "queue: out of memory listing %zu unfinished keys", n);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return rc;
+}
+
+/* ---- snapshot ---------------------------------------------------------------------------- */
+
+static int by_due(const void *a, const void *b)
+{
+    const kr_queue_entry *x = a, *y = b;
+    return (x->due_ns > y->due_ns) - (x->due_ns < y->due_ns);
+}
+
+static void fill_entry(kr_queue_entry *e, char **strings, const struct qitem *it)
+{
+    memcpy(*strings, it->key, it->len + 1);
+    e->key = *strings;
+    *strings += it->len + 1;
+    e->priority = it->priority;
+    e->failures = it->failures;
+    e->dirty = (it->flags & F_DIRTY) != 0;
+}
+
+int kr_queue_snapshot_take(kr_queue_t *q, kr_queue_snapshot **out, kr_error_t *err)
+{
+    *out = NULL;
+    pthread_mutex_lock(&q->mu);
+    int64_t now = kr_clock_read(&q->clock);
+    promote_due(q, now);
+    size_t n = q->queued + q->nprocessing + q->nheap;
+    size_t bytes = sizeof(kr_queue_snapshot) + n * sizeof(kr_queue_entry);
+    size_t strings_at = bytes;
+    for (size_t i = 0; i <= q->items.mask; i++) {
+        const struct qitem *it = q->items.slots[i].val;
+        if (q->items.slots[i].hash == 0)
+            continue;
+        size_t uses = ((it->flags & F_QUEUED) != 0) + ((it->flags & F_PROCESSING) != 0) +
+                      (it->heap_index != NOT_WAITING);
+        bytes += uses * (it->len + 1);
+    }
+    kr_queue_snapshot *s = kr_calloc(1, bytes);
+    if (!s) {
+        pthread_mutex_unlock(&q->mu);
+        return kr_error_set(err, KR_ENOMEM, "queue: out of memory taking a snapshot of %zu keys",
+                            n);
+    }
+    kr_queue_entry *entries = (kr_queue_entry *)(s + 1);
+    char *strings = (char *)s + strings_at;
+    s->now_ns = now;
+    s->shutting_down = q->shutting_down;
+    s->queued = entries;
+    for (size_t i = 0; i < q->nlanes; i++) {
+        struct qlink *h = &q->lanes[i]->head;
+        for (struct qlink *l = h->next; l != h; l = l->next) {
+            const struct qitem *it = (const struct qitem *)(const void *)l;
+            kr_queue_entry *e = &entries[s->n_queued++];
+            fill_entry(e, &strings, it);
+            e->since_ns = it->added_ns;
+        }
+    }
+    s->processing = entries + s->n_queued;
+    for (struct qlink *l = q->processing.next; l != &q->processing; l = l->next) {
+        const struct qitem *it = item_of_plink(l);
+        kr_queue_entry *e = &s->processing[s->n_processing++];
+        fill_entry(e, &strings, it);
+        e->since_ns = it->started_ns;
+    }
+    s->waiting = s->processing + s->n_processing;
+    for (size_t i = 0; i < q->nheap; i++) {
+        const struct qitem *it = q->heap[i];
+        kr_queue_entry *e = &s->waiting[s->n_waiting++];
+        fill_entry(e, &strings, it);
+        e->priority = it->wait_priority;
+        e->due_ns = it->due_ns;
+    }
+    pthread_mutex_unlock(&q->mu);
+    qsort(s->waiting, s->n_waiting, sizeof(*s->waiting), by_due);
+    *out = s;
+    return 0;
+}

@@ -1,0 +1,179 @@
+/* libkreconcile — the string-keyed open-addressing hash map shared by the
+ * work queue and the per-item rate limiters, and the clock helpers. The map
+ * never owns keys or values; it only indexes them. */
+#include <stdbool.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+#include "queue_internal.h"
+
+#define KEYMAP_MIN_CAPACITY 16
+
+static uint64_t mix64(uint64_t x)
+{
+    /* murmur3's finaliser: every input bit affects every output bit */
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+uint64_t kr_key_hash(const char *key, size_t len)
+{
+    /* one multiply per 8 bytes (as rustc's FxHash), then a full avalanche */
+    const unsigned char *p = (const unsigned char *)key;
+    uint64_t h = len * 0x9e3779b97f4a7c15ULL;
+    size_t n = len;
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (((h << 5) | (h >> 59)) ^ w) * 0x517cc1b727220a95ULL;
+        p += 8;
+        n -= 8;
+    }
+    if (n) {
+        /* the last 8 bytes in one (overlapping) load; short keys by shifts,
+         * never through a stack buffer (that stalls store forwarding) */
+        uint64_t tail = 0;
+        if (len >= 8)
+            memcpy(&tail, key + len - 8, 8);
+        else
+            for (size_t i = 0; i < n; i++)
+                tail |= (uint64_t)p[i] << (8 * i);
+        h = (((h << 5) | (h >> 59)) ^ tail) * 0x517cc1b727220a95ULL;
+    }
+    h = mix64(h);
+    return h ? h : 1;
+}
+
+int kr_keymap_init(kr_keymap *m, size_t capacity_hint)
+{
+    size_t cap = KEYMAP_MIN_CAPACITY;
+    while (cap < capacity_hint * 2)
+        cap <<= 1;
+    m->slots = kr_calloc(cap, sizeof(*m->slots));
+    if (!m->slots)
+        return KR_ENOMEM;
+    m->mask = cap - 1;
+    m->count = 0;
+    return 0;
+}
+
+void kr_keymap_free(kr_keymap *m)
+{
+    kr_free(m->slots);
+    m->slots = NULL;
+    m->mask = 0;
+    m->count = 0;
+}
+
+/* Equal keys of equal length `len`: 8 bytes at a time, no library call. */
+static bool same_key(const char *a, const char *b, size_t len)
+{
+    if (a == b)
+        return true;
+    if (len < 8)
+        return memcmp(a, b, len) == 0;
+    uint64_t x, y;
+    for (size_t i = 0; i + 8 <= len; i += 8) {
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y)
+            return false;
+    }
+    /* the last 8 bytes, overlapping what was compared */
+    memcpy(&x, a + len - 8, 8);
+    memcpy(&y, b + len - 8, 8);
+    return x == y;
+}
+
+void *kr_keymap_get(const kr_keymap *m, uint64_t hash, const char *key, size_t len)
+{
+    for (size_t i = hash & m->mask;; i = (i + 1) & m->mask) {
+        const kr_keymap_slot *s = &m->slots[i];
+        if (s->hash == 0)
+            return NULL;
+        if (s->hash == hash && s->len == len && same_key(s->key, key, len))
+            return s->val;
+    }
+}
+
+static void place(kr_keymap_slot *slots, size_t mask, const kr_keymap_slot *from)
+{
+    size_t i = from->hash & mask;
+    while (slots[i].hash != 0)
+        i = (i + 1) & mask;
+    slots[i] = *from;
+}
+
+int kr_keymap_reserve_one(kr_keymap *m)
+{
+    size_t cap = m->mask + 1;
+    if ((m->count + 1) * 2 <= cap)
+        return 0;
+    size_t ncap = cap * 2;
+    kr_keymap_slot *ns = kr_calloc(ncap, sizeof(*ns));
+    if (!ns)
+        return KR_ENOMEM;
+    for (size_t i = 0; i < cap; i++)
+        if (m->slots[i].hash != 0)
+            place(ns, ncap - 1, &m->slots[i]);
+    kr_free(m->slots);
+    m->slots = ns;
+    m->mask = ncap - 1;
+    return 0;
+}
+
+int kr_keymap_insert(kr_keymap *m, uint64_t hash, const char *key, size_t len, void *val)
+{
+    if (kr_keymap_reserve_one(m) != 0)
+        return KR_ENOMEM;
+    kr_keymap_slot s = {.hash = hash, .key = key, .len = len, .val = val};
+    place(m->slots, m->mask, &s);
+    m->count++;
+    return 0;
+}
+
+void *kr_keymap_remove(kr_keymap *m, uint64_t hash, const char *key, size_t len)
+{
+    size_t i = hash & m->mask;
+    for (;; i = (i + 1) & m->mask) {
+        kr_keymap_slot *s = &m->slots[i];
+        if (s->hash == 0)
+            return NULL;
+        if (s->hash == hash && s->len == len && memcmp(s->key, key, len) == 0)
+            break;
+    }
+    void *val = m->slots[i].val;
+    /* Backward-shift deletion: pull later members of the probe run into the
+     * hole when their home slot does not lie cyclically in (hole, j]. */
+    size_t hole = i;
+    for (size_t j = (i + 1) & m->mask; m->slots[j].hash != 0; j = (j + 1) & m->mask) {
+        size_t home = m->slots[j].hash & m->mask;
+        int between = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+        if (!between) {
+            m->slots[hole] = m->slots[j];
+            hole = j;
+        }
+    }
+    memset(&m->slots[hole], 0, sizeof(m->slots[hole]));
+    m->count--;
+    return val;
+}
+
+int64_t kr_clock_monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int64_t kr_clock_read(const kr_clock *clock)
+{
+    if (clock && clock->now_ns)
+        return clock->now_ns(clock->user);
+    return kr_clock_monotonic_ns();
+}

@@ -1,0 +1,380 @@
+/* libkreconcile — rate limiters: per-item exponential and fast-slow backoff,
+ * the overall token bucket (with the optional maximum delay of
+ * kubernetes/kubernetes#104554), max-of and user-defined limiters, all
+ * behind one small vtable. Each limiter is thread-safe on its own. */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "internal.h"
+#include "kreconcile/ratelimit.h"
+#include "queue_internal.h"
+
+struct kr_ratelimiter {
+    kr_ratelimiter_ops ops;
+    void *self;
+};
+
+static int make_limiter(const kr_ratelimiter_ops *ops, void *self, kr_ratelimiter_t **out,
+                        kr_error_t *err)
+{
+    kr_ratelimiter_t *rl = kr_calloc(1, sizeof(*rl));
+    if (!rl) {
+        if (ops->free)
+            ops->free(self);
+        return kr_error_set(err, KR_ENOMEM, "ratelimiter: out of memory");
+    }
+    rl->ops = *ops;
+    rl->self = self;
+    *out = rl;
+    return 0;
+}
+
+int64_t kr_ratelimiter_when(kr_ratelimiter_t *rl, const char *key, int64_t now_ns)
+{
+    int64_t d = rl->ops.when(rl->self, key, now_ns);
+    return d < 0 ? 0 : d;
+}
+
+void kr_ratelimiter_forget(kr_ratelimiter_t *rl, const char *key)
+{
+    if (rl->ops.forget)
+        rl->ops.forget(rl->self, key);
+}
+
+unsigned kr_ratelimiter_num_requeues(kr_ratelimiter_t *rl, const char *key)
+{
+    return rl->ops.num_requeues ? rl->ops.num_requeues(rl->self, key) : 0;
+}
+
+void kr_ratelimiter_free(kr_ratelimiter_t *rl)
+{
+    if (!rl)
+        return;
+    if (rl->ops.free)
+        rl->ops.free(rl->self);
+    kr_free(rl);
+}
+
+int kr_ratelimiter_new_custom(const kr_ratelimiter_ops *ops, void *self, kr_ratelimiter_t **out,
+                              kr_error_t *err)
+{
+    *out = NULL;
+    if (!ops || !ops->when) {
+        if (ops && ops->free)
+            ops->free(self);
+        return kr_error_set(err, KR_EINVAL, "ratelimiter: a custom limiter needs ops->when");
+    }
+    return make_limiter(ops, self, out, err);
+}
+
+/* ---- per-item failure counts (exponential, fast-slow) --------------------- */
+
+struct counted_key {
+    unsigned count;
+    size_t len;
+    char key[];
+};
+
+struct per_item {
+    pthread_mutex_t mu;
+    kr_keymap failures;
+    int64_t base_ns, max_ns; /* exponential */
+    int64_t fast_ns, slow_ns; /* fast-slow */
+    unsigned max_fast_attempts; /* fast-slow */
+};
+
+/* Returns the key's count before this call and increments it. When memory
+ * runs out the key is not tracked and UINT_MAX is returned: the caller then
+ * answers with its longest delay. */
+static unsigned per_item_bump(struct per_item *p, const char *key)
+{
+    size_t len = strlen(key);
+    uint64_t hash = kr_key_hash(key, len);
+    pthread_mutex_lock(&p->mu);
+    struct counted_key *c = kr_keymap_get(&p->failures, hash, key, len);
+    if (!c) {
+        c = kr_malloc(sizeof(*c) + len + 1);
+        if (!c || kr_keymap_reserve_one(&p->failures) != 0) {
+            kr_free(c);
+            pthread_mutex_unlock(&p->mu);
+            return UINT32_MAX;
+        }
+        c->count = 0;
+        c->len = len;
+        memcpy(c->key, key, len + 1);
+        kr_keymap_insert(&p->failures, hash, c->key, len, c);
+    }
+    unsigned before = c->count;
+    if (c->count < UINT32_MAX - 1)
+        c->count++;
+    pthread_mutex_unlock(&p->mu);
+    return before;
+}
+
+static void per_item_forget(void *self, const char *key)
+{
+    struct per_item *p = self;
+    size_t len = strlen(key);
+    uint64_t hash = kr_key_hash(key, len);
+    pthread_mutex_lock(&p->mu);
+    kr_free(kr_keymap_remove(&p->failures, hash, key, len));
+    pthread_mutex_unlock(&p->mu);
+}
+
+static unsigned per_item_num_requeues(void *self, const char *key)
+{
+    struct per_item *p = self;
+    size_t len = strlen(key);
+    uint64_t hash = kr_key_hash(key, len);
+    pthread_mutex_lock(&p->mu);
+    const struct counted_key *c = kr_keymap_get(&p->failures, hash, key, len);
+    unsigned n = c ? c->count : 0;
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
+static void per_item_free(void *self)
+{
+    struct per_item *p = self;
+    for (size_t i = 0; i <= p->failures.mask; i++)
+        if (p->failures.slots[i].hash)
+            kr_free(p->failures.slots[i].val);
+    kr_keymap_free(&p->failures);
+    pthread_mutex_destroy(&p->mu);
+    kr_free(p);
+}
+
+static struct per_item *per_item_new(void)
+{
+    struct per_item *p = kr_calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    if (kr_keymap_init(&p->failures, 16) != 0) {
+        kr_free(p);
+        return NULL;
+    }
+    pthread_mutex_init(&p->mu, NULL);
+    return p;
+}
+
+/* client-go ItemExponentialFailureRateLimiter.When: base * 2^failures,
+ * computed in floating point so that it cannot overflow, capped at max. */
+static int64_t exponential_when(void *self, const char *key, int64_t now_ns)
+{
+    (void)now_ns;
+    struct per_item *p = self;
+    unsigned exp = per_item_bump(p, key);
+    if (exp == UINT32_MAX)
+        return p->max_ns;
+    if (exp >= 63)
+        return p->max_ns;
+    double backoff = (double)p->base_ns * (double)(1ULL << exp);
+    if (backoff >= 9.2e18 || backoff > (double)p->max_ns)
+        return p->max_ns;
+    return (int64_t)backoff;
+}
+
+int kr_ratelimiter_new_exponential(int64_t base_ns, int64_t max_ns, kr_ratelimiter_t **out,
+                                   kr_error_t *err)
+{
+    *out = NULL;
+    if (base_ns <= 0 || max_ns < base_ns)
+        return kr_error_set(err, KR_EINVAL,
+                            "ratelimiter: exponential needs 0 < base (%lld ns) <= max (%lld ns)",
+                            (long long)base_ns, (long long)max_ns);
+    struct per_item *p = per_item_new();
+    if (!p)
+        return kr_error_set(err, KR_ENOMEM, "ratelimiter: out of memory");
+    p->base_ns = base_ns;
+    p->max_ns = max_ns;
+    static const kr_ratelimiter_ops ops = {exponential_when, per_item_forget, per_item_num_requeues,
+                                           per_item_free};
+    return make_limiter(&ops, p, out, err);
+}
+
+/* client-go ItemFastSlowRateLimiter.When. */
+static int64_t fast_slow_when(void *self, const char *key, int64_t now_ns)
+{
+    (void)now_ns;
+    struct per_item *p = self;
+    unsigned before = per_item_bump(p, key);
+    if (before == UINT32_MAX)
+        return p->slow_ns;
+    return before + 1 <= p->max_fast_attempts ? p->fast_ns : p->slow_ns;
+}
+
+int kr_ratelimiter_new_fast_slow(int64_t fast_ns, int64_t slow_ns, unsigned max_fast_attempts,
+                                 kr_ratelimiter_t **out, kr_error_t *err)
+{
+    *out = NULL;
+    if (fast_ns < 0 || slow_ns < 0)
+        return kr_error_set(err, KR_EINVAL, "ratelimiter: fast-slow delays must be >= 0");
+    struct per_item *p = per_item_new();
+    if (!p)
+        return kr_error_set(err, KR_ENOMEM, "ratelimiter: out of memory");
+    p->fast_ns = fast_ns;
+    p->slow_ns = slow_ns;
+    p->max_fast_attempts = max_fast_attempts;
+    static const kr_ratelimiter_ops ops = {fast_slow_when, per_item_forget, per_item_num_requeues,
+                                           per_item_free};
+    return make_limiter(&ops, p, out, err);
+}
+
+/* ---- token bucket --------------------------------------------------------- */
+
+struct bucket {
+    pthread_mutex_t mu;
+    double qps, burst, tokens;
+    int64_t last_ns;
+    bool started;
+    int64_t max_delay_ns;
+};
+
+/* golang.org/x/time/rate Reserve(): refill for the time elapsed (never above
+ * burst), take one token, and wait until the debt is repaid. */
+static int64_t bucket_when(void *self, const char *key, int64_t now_ns)
+{
+    (void)key;
+    struct bucket *b = self;
+    pthread_mutex_lock(&b->mu);
+    if (!b->started) {
+        b->started = true;
+        b->last_ns = now_ns;
+    }
+    if (now_ns > b->last_ns) {
+        b->tokens += (double)(now_ns - b->last_ns) * b->qps / 1e9;
+        if (b->tokens > b->burst)
+            b->tokens = b->burst;
+        b->last_ns = now_ns;
+    }
+    double after = b->tokens - 1;
+    int64_t delay = after >= 0 ? 0 : (int64_t)(-after / b->qps * 1e9 + 0.5);
+    if (b->max_delay_ns > 0 && delay > b->max_delay_ns) {
+        /* kubernetes/kubernetes#104554: cap the wait and take no token */
+        delay = b->max_delay_ns;
+    } else {
+        b->tokens = after;
+    }
+    pthread_mutex_unlock(&b->mu);
+    return delay;
+}
+
+static void bucket_free(void *self)
+{
+    struct bucket *b = self;
+    pthread_mutex_destroy(&b->mu);
+    kr_free(b);
+}
+
+int kr_ratelimiter_new_bucket(double qps, int burst, int64_t max_delay_ns, kr_ratelimiter_t **out,
+                              kr_error_t *err)
+{
+    *out = NULL;
+    if (!(qps > 0) || burst < 1 || max_delay_ns < 0)
+        return kr_error_set(err, KR_EINVAL,
+                            "ratelimiter: bucket needs qps > 0 (%g), burst >= 1 (%d), "
+                            "max delay >= 0",
+                            qps, burst);
+    struct bucket *b = kr_calloc(1, sizeof(*b));
+    if (!b)
+        return kr_error_set(err, KR_ENOMEM, "ratelimiter: out of memory");
+    pthread_mutex_init(&b->mu, NULL);
+    b->qps = qps;
+    b->burst = burst;
+    b->tokens = burst;
+    b->max_delay_ns = max_delay_ns;
+    static const kr_ratelimiter_ops ops = {bucket_when, NULL, NULL, bucket_free};
+    return make_limiter(&ops, b, out, err);
+}
+
+/* ---- max-of ------------------------------------------------------------------ */
+
+struct max_of {
+    size_t n;
+    kr_ratelimiter_t *limiters[];
+};
+
+static int64_t max_of_when(void *self, const char *key, int64_t now_ns)
+{
+    struct max_of *m = self;
+    int64_t worst = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        int64_t d = kr_ratelimiter_when(m->limiters[i], key, now_ns);
+        if (d > worst)
+            worst = d;
+    }
+    return worst;
+}
+
+static void max_of_forget(void *self, const char *key)
+{
+    struct max_of *m = self;
+    for (size_t i = 0; i < m->n; i++)
+        kr_ratelimiter_forget(m->limiters[i], key);
+}
+
+static unsigned max_of_num_requeues(void *self, const char *key)
+{
+    struct max_of *m = self;
+    unsigned most = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        unsigned r = kr_ratelimiter_num_requeues(m->limiters[i], key);
+        if (r > most)
+            most = r;
+    }
+    return most;
+}
+
+static void max_of_free(void *self)
+{
+    struct max_of *m = self;
+    for (size_t i = 0; i < m->n; i++)
+        kr_ratelimiter_free(m->limiters[i]);
+    kr_free(m);
+}
+
+int kr_ratelimiter_new_max_of(kr_ratelimiter_t *const *limiters, size_t n, kr_ratelimiter_t **out,
+                              kr_error_t *err)
+{
+    *out = NULL;
+    if (!limiters || n == 0) {
+        return kr_error_set(err, KR_EINVAL, "ratelimiter: max-of needs at least one limiter");
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!limiters[i]) {
+            for (size_t j = 0; j < n; j++)
+                kr_ratelimiter_free(limiters[j]);
+            return kr_error_set(err, KR_EINVAL, "ratelimiter: max-of limiter %zu is NULL", i);
+        }
+    }
+    struct max_of *m = kr_malloc(sizeof(*m) + n * sizeof(kr_ratelimiter_t *));
+    if (!m) {
+        for (size_t j = 0; j < n; j++)
+            kr_ratelimiter_free(limiters[j]);
+        return kr_error_set(err, KR_ENOMEM, "ratelimiter: out of memory");
+    }
+    m->n = n;
+    memcpy(m->limiters, limiters, n * sizeof(kr_ratelimiter_t *));
+    static const kr_ratelimiter_ops ops = {max_of_when, max_of_forget, max_of_num_requeues,
+                                           max_of_free};
+    return make_limiter(&ops, m, out, err);
+}
+
+int kr_ratelimiter_new_default(kr_ratelimiter_t **out, kr_error_t *err)
+{
+    kr_ratelimiter_t *parts[2] = {NULL, NULL};
+    *out = NULL;
+    int rc = kr_ratelimiter_new_exponential(KR_RATELIMIT_DEFAULT_BASE_NS,
+                                            KR_RATELIMIT_DEFAULT_MAX_NS, &parts[0], err);
+    if (rc != 0)
+        return rc;
+    rc = kr_ratelimiter_new_bucket(KR_RATELIMIT_DEFAULT_QPS, KR_RATELIMIT_DEFAULT_BURST, 0,
+                                   &parts[1], err);
+    if (rc != 0) {
+        kr_ratelimiter_free(parts[0]);
+        return rc;
+    }
+    return kr_ratelimiter_new_max_of(parts, 2, out, err);
+}

@@ -1,0 +1,26 @@
+/* libkreconcile — internals of the selector module shared by its files:
+ * a bounded message builder (never allocates, so errors can be reported
+ * when memory is exhausted) and label syntax checks. Never installed. */
+#ifndef KR_LIB_SELECTOR_INTERNAL_H
+#define KR_LIB_SELECTOR_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Same capacity as kr_error_t.message: longer text is cut. */
+typedef struct kr_msg {
+    char text[1024];
+    size_t len;
+} kr_msg;
+
+void kr_msg_append(kr_msg *m, const char *s, size_t len);
+void kr_msg_str(kr_msg *m, const char *s);
+/* Append `s` quoted as Go's %q verb prints it. */
+void kr_msg_quote(kr_msg *m, const char *s, size_t len);
+
+/* Label key (qualified name with optional DNS-subdomain prefix) and label
+ * value syntax, as the apiserver validates them. */
+bool kr_label_key_valid(const char *key, size_t len);
+bool kr_label_value_valid(const char *value, size_t len);
+
+#endif /* KR_LIB_SELECTOR_INTERNAL_H */

@@ -1,0 +1,374 @@
+/* libkreconcile-testserver — discovery (aggregated and legacy, wire spec
+ * §1.3), /version, health endpoints and the OpenAPI v3 minimum kubectl
+ * needs for create/apply validation (§1.5, §9), all generated from the
+ * resource table. Callers hold ts->mu. */
+#include <stdio.h>
+#include <string.h>
+
+#include "testserver/ts_internal.h"
+
+static const char *const aggregated_v2 =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+static const char *const aggregated_v2beta1 =
+    "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList";
+
+static json_t *verbs(const ts_resource *r)
+{
+    json_t *v = json_pack("[s,s]", "create", "delete");
+    if (!r->no_deletecollection)
+        json_array_append_new(v, json_string("deletecollection"));
+    const char *rest[] = {"get", "list", "patch", "update", "watch"};
+    for (size_t i = 0; i < KR_ARRAY_LEN(rest); i++)
+        json_array_append_new(v, json_string(rest[i]));
+    return v;
+}
+
+static bool in_gv(const ts_resource *r, const char *group, const char *version)
+{
+    return strcmp(r->group, group) == 0 && strcmp(r->version, version) == 0;
+}
+
+static json_t *aggregated_resource(const ts_resource *r)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s}, s:o}", "resource", r->plural,
+                          "singularResource", r->singular, "scope",
+                          r->namespaced ? "Namespaced" : "Cluster", "responseKind", "group",
+                          r->group, "version", r->version, "kind", r->kind, "verbs", verbs(r));
+    if (!o)
+        return NULL;
+    if (json_array_size(r->short_names))
+        json_object_set(o, "shortNames", r->short_names);
+    if (json_array_size(r->categories))
+        json_object_set(o, "categories", r->categories);
+    if (r->has_status)
+        json_object_set_new(o, "subresources",
+                            json_pack("[{s:s, s:[s,s,s], s:{s:s, s:s, s:s}}]", "subresource",
+                                      "status", "verbs", "get", "patch", "update", "responseKind",
+                                      "group", r->group, "version", r->version, "kind", r->kind));
+    return o;
+}
+
+static json_t *aggregated_version(kr_testserver_t *ts, const char *group, const char *version)
+{
+    json_t *res = json_array();
+    for (size_t i = 0; i < ts->nresources; i++)
+        if (in_gv(ts->resources[i], group, version))
+            json_array_append_new(res, aggregated_resource(ts->resources[i]));
+    return json_pack("{s:s, s:s, s:o}", "version", version, "freshness", "Current", "resources",
+                     res);
+}
+
+/* Distinct groups (or versions of one group) in table order. */
+static json_t *distinct(kr_testserver_t *ts, const char *group)
+{
+    json_t *out = json_array();
+    for (size_t i = 0; out && i < ts->nresources; i++) {
+        const ts_resource *r = ts->resources[i];
+        if (group && strcmp(r->group, group) != 0)
+            continue;
+        if (!group && !r->group[0])
+            continue;
+        const char *v = group ? r->version : r->group;
+        bool seen = false;
+        size_t j;
+        json_t *e;
+        for (j = 0; j < json_array_size(out) && (e = json_array_get(out, j)) != NULL; j++)
+            seen = seen || strcmp(json_string_value(e), v) == 0;
+        if (!seen)
+            json_array_append_new(out, json_string(v));
+    }
+    return out;
+}
+
+static json_t *aggregated_group(kr_testserver_t *ts, const char *group)
+{
+    json_t *versions = json_array(), *vs = distinct(ts, group);
+    size_t i;
+    json_t *v;
+    for (i = 0; i < json_array_size(vs) && (v = json_array_get(vs, i)) != NULL; i++)
+        json_array_append_new(versions, aggregated_version(ts, group, json_string_value(v)));
+    json_decref(vs);
+    json_t *md =
+        group[0] ? json_pack("{s:s}", "name", group) : json_pack("{s:n}", "creationTimestamp");
+    return json_pack("{s:o, s:o}", "metadata", md, "versions", versions);
+}
+
+static void respond_aggregated(kr_testserver_t *ts, bool core, const char *api_version,
+                               const char *content_type, ts_response *resp)
+{
+    json_t *items = json_array();
+    if (core) {
+        json_array_append_new(items, aggregated_group(ts, ""));
+    } else {
+        json_t *groups = distinct(ts, NULL);
+        size_t i;
+        json_t *g;
+        for (i = 0; i < json_array_size(groups) && (g = json_array_get(groups, i)) != NULL; i++)
+            json_array_append_new(items, aggregated_group(ts, json_string_value(g)));
+        json_decref(groups);
+    }
+    ts_respond_json(resp, 200,
+                    json_pack("{s:s, s:s, s:{}, s:o}", "kind", "APIGroupDiscoveryList",
+                              "apiVersion", api_version, "metadata", "items", items));
+    resp->content_type = content_type;
+}
+
+/* ---- legacy discovery -------------------------------------------------------------- */
+
+static json_t *legacy_resource_list(kr_testserver_t *ts, const char *group, const char *version)
+{
+    json_t *res = json_array();
+    for (size_t i = 0; i < ts->nresources; i++) {
+        const ts_resource *r = ts->resources[i];
+        if (!in_gv(r, group, version))
+            continue;
+        json_t *o =
+            json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", r->plural, "singularName", r->singular,
+                      "namespaced", r->namespaced, "kind", r->kind, "verbs", verbs(r));
+        if (o && json_array_size(r->short_names))
+            json_object_set(o, "shortNames", r->short_names);
+        if (o && json_array_size(r->categories))
+            json_object_set(o, "categories", r->categories);
+        json_array_append_new(res, o);
+        if (r->has_status) {
+            char *name = kr_asprintf("%s/status", r->plural);
+            json_array_append_new(res, json_pack("{s:s, s:s, s:b, s:s, s:[s,s,s]}", "name",
+                                                 name ? name : "", "singularName", "", "namespaced",
+                                                 r->namespaced, "kind", r->kind, "verbs", "get",
+                                                 "patch", "update"));
+            kr_free(name);
+        }
+    }
+    char *gv = group[0] ? kr_asprintf("%s/%s", group, version) : kr_strdup(version);
+    json_t *out = json_pack("{s:s, s:s, s:s, s:o}", "kind", "APIResourceList", "apiVersion", "v1",
+                            "groupVersion", gv ? gv : "", "resources", res);
+    kr_free(gv);
+    return out;
+}
+
+static json_t *legacy_group(kr_testserver_t *ts, const char *group)
+{
+    json_t *versions = json_array(), *vs = distinct(ts, group);
+    size_t i;
+    json_t *v;
+    for (i = 0; i < json_array_size(vs) && (v = json_array_get(vs, i)) != NULL; i++) {
+        char *gv = kr_asprintf("%s/%s", group, json_string_value(v));
+        json_array_append_new(versions, json_pack("{s:s, s:s}", "groupVersion", gv ? gv : "",
+                                                  "version", json_string_value(v)));
+        kr_free(gv);
+    }
+    json_decref(vs);
+    json_t *pref = json_array_get(versions, 0);
+    return json_pack("{s:s, s:o, s:O}", "name", group, "versions", versions, "preferredVersion",
+                     pref ? pref : json_null());
+}
+
+static json_t *legacy_group_list(kr_testserver_t *ts)
+{
+    json_t *groups = json_array(), *names = distinct(ts, NULL);
+    size_t i;
+    json_t *g;
+    for (i = 0; i < json_array_size(names) && (g = json_array_get(names, i)) != NULL; i++)
+        json_array_append_new(groups, legacy_group(ts, json_string_value(g)));
+    json_decref(names);
+    return json_pack("{s:s, s:s, s:o}", "kind", "APIGroupList", "apiVersion", "v1", "groups",
+                     groups);
+}
+
+static bool gv_exists(kr_testserver_t *ts, const char *group, const char *version)
+{
+    for (size_t i = 0; i < ts->nresources; i++)
+        if (in_gv(ts->resources[i], group, version))
+            return true;
+    return false;
+}
+
+/* ---- OpenAPI v3 ------------------------------------------------------------------------ */
+
+static unsigned long long fnv(const char *s, unsigned long long h)
+{
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static unsigned long long gv_hash(kr_testserver_t *ts, const char *group, const char *version)
+{
+    unsigned long long h = 1469598103934665603ULL;
+    for (size_t i = 0; i < ts->nresources; i++)
+        if (in_gv(ts->resources[i], group, version))
+            h = fnv(ts->resources[i]->kind, fnv(ts->resources[i]->plural, h));
+    return h;
+}
+
+static void openapi_index(kr_testserver_t *ts, ts_response *resp)
+{
+    json_t *paths = json_object();
+    for (size_t i = 0; i < ts->nresources; i++) {
+        const ts_resource *r = ts->resources[i];
+        char *key = r->group[0] ? kr_asprintf("apis/%s/%s", r->group, r->version)
+                                : kr_asprintf("api/%s", r->version);
+        char *url =
+            key ? kr_asprintf("/openapi/v3/%s?hash=%016llX", key, gv_hash(ts, r->group, r->version))
+                : NULL;
+        if (key && url && !json_object_get(paths, key))
+            json_object_set_new(paths, key, json_pack("{s:s}", "serverRelativeURL", url));
+        kr_free(key);
+        kr_free(url);
+    }
+    ts_respond_json(resp, 200, json_pack("{s:o}", "paths", paths));
+}
+
+static json_t *patch_operation(const ts_resource *r)
+{
+    return json_pack("{s:{s:{s:s, s:s, s:s}, s:[{s:s, s:s, s:{s:s}}]}}", "patch",
+                     "x-kubernetes-group-version-kind", "group", r->group, "version", r->version,
+                     "kind", r->kind, "parameters", "name", "fieldValidation", "in", "query",
+                     "schema", "type", "string");
+}
+
+static void openapi_document(kr_testserver_t *ts, const char *group, const char *version,
+                             ts_response *resp)
+{
+    json_t *paths = json_object();
+    for (size_t i = 0; i < ts->nresources; i++) {
+        const ts_resource *r = ts->resources[i];
+        if (!in_gv(r, group, version))
+            continue;
+        char *prefix =
+            group[0] ? kr_asprintf("/apis/%s/%s", group, version) : kr_asprintf("/api/%s", version);
+        char *path = prefix ? kr_asprintf("%s%s/%s/{name}", prefix,
+                                          r->namespaced ? "/namespaces/{namespace}" : "", r->plural)
+                            : NULL;
+        if (path)
+            json_object_set_new(paths, path, patch_operation(r));
+        kr_free(prefix);
+        kr_free(path);
+    }
+    ts_respond_json(resp, 200,
+                    json_pack("{s:s, s:{s:s, s:s}, s:o}", "openapi", "3.0.0", "info", "title",
+                              "Kubernetes", "version", "v1.32.0", "paths", paths));
+}
+
+static bool handle_openapi(kr_testserver_t *ts, const char *path, ts_response *resp)
+{
+    char group[128], version[64];
+    if (strcmp(path, "/openapi/v3") == 0 || strcmp(path, "/openapi/v3/") == 0) {
+        openapi_index(ts, resp);
+        return true;
+    }
+    if (sscanf(path, "/openapi/v3/api/%63[^/]", version) == 1 && gv_exists(ts, "", version)) {
+        openapi_document(ts, "", version, resp);
+        return true;
+    }
+    if (sscanf(path, "/openapi/v3/apis/%127[^/]/%63[^/]", group, version) == 2 &&
+        gv_exists(ts, group, version)) {
+        openapi_document(ts, group, version, resp);
+        return true;
+    }
+    return false;
+}
+
+/* ---- entry point ---------------------------------------------------------------------------- */
+
+static const char *wants_aggregated(const ts_request *req)
+{
+    const char *a = req->accept;
+    if (!a || !strstr(a, "as=APIGroupDiscoveryList"))
+        return NULL;
+    /* The first aggregated entry the client lists decides the version. */
+    const char *v2 = strstr(a, "v=v2;"), *v2b = strstr(a, "v=v2beta1");
+    if (!v2 && !strstr(a, "v=v2,") && !v2b)
+        return aggregated_v2;
+    if (v2b && (!v2 || v2b < v2))
+        return aggregated_v2beta1;
+    return aggregated_v2;
+}
+
+static void respond_text(ts_response *resp, const char *text)
+{
+    ts_response_clear(resp);
+    resp->status = 200;
+    resp->content_type = "text/plain; charset=utf-8";
+    resp->body = kr_strdup(text);
+    resp->body_len = resp->body ? strlen(text) : 0;
+}
+
+static bool handle_root(const ts_request *req, ts_response *resp)
+{
+    const char *p = req->path;
+    if (strcmp(p, "/version") == 0) {
+        ts_respond_json(resp, 200,
+                        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "major", "1",
+                                  "minor", "32", "gitVersion", "v1.32.0", "gitCommit",
+                                  "0000000000000000000000000000000000000000", "gitTreeState",
+                                  "clean", "buildDate", "2025-01-01T00:00:00Z", "goVersion",
+                                  "go1.23.4", "compiler", "gc", "platform", "linux/amd64"));
+        return true;
+    }
+    if (strcmp(p, "/healthz") == 0 || strcmp(p, "/livez") == 0 || strcmp(p, "/readyz") == 0) {
+        respond_text(resp, "ok");
+        return true;
+    }
+    return false;
+}
+
+bool ts_handle_discovery(kr_testserver_t *ts, const ts_request *req, ts_response *resp)
+{
+    const char *p = req->path;
+    char group[128], version[64], extra;
+    if (strcmp(req->method, "GET") != 0)
+        return false;
+    if (handle_root(req, resp) || handle_openapi(ts, p, resp))
+        return true;
+    const char *agg = wants_aggregated(req);
+    if (strcmp(p, "/api") == 0 || strcmp(p, "/api/") == 0) {
+        if (agg)
+            respond_aggregated(ts, true,
+                               agg == aggregated_v2 ? "apidiscovery.k8s.io/v2"
+                                                    : "apidiscovery.k8s.io/v2beta1",
+                               agg, resp);
+        else
+            ts_respond_json(resp, 200,
+                            json_pack("{s:s, s:[s], s:[{s:s, s:s}]}", "kind", "APIVersions",
+                                      "versions", "v1", "serverAddressByClientCIDRs", "clientCIDR",
+                                      "0.0.0.0/0", "serverAddress",
+                                      ts->url + (ts->url[4] == 's' ? 8 : 7)));
+        return true;
+    }
+    if (strcmp(p, "/apis") == 0 || strcmp(p, "/apis/") == 0) {
+        if (agg)
+            respond_aggregated(ts, false,
+                               agg == aggregated_v2 ? "apidiscovery.k8s.io/v2"
+                                                    : "apidiscovery.k8s.io/v2beta1",
+                               agg, resp);
+        else
+            ts_respond_json(resp, 200, legacy_group_list(ts));
+        return true;
+    }
+    if (sscanf(p, "/api/%63[^/]%c", version, &extra) == 1) {
+        if (!gv_exists(ts, "", version))
+            return false;
+        ts_respond_json(resp, 200, legacy_resource_list(ts, "", version));
+        return true;
+    }
+    if (sscanf(p, "/apis/%127[^/]/%63[^/]%c", group, version, &extra) == 2) {
+        if (!gv_exists(ts, group, version))
+            return false;
+        ts_respond_json(resp, 200, legacy_resource_list(ts, group, version));
+        return true;
+    }
+    if (sscanf(p, "/apis/%127[^/]%c", group, &extra) == 1) {
+        json_t *g = distinct(ts, group);
+        bool known = json_array_size(g) > 0;
+        json_decref(g);
+        if (!known)
+            return false;
+        json_t *body = legacy_group(ts, group);
+        json_object_set_new(body, "kind", json_string("APIGroup"));
+        json_object_set_new(body, "apiVersion", json_string("v1"));
+        ts_respond_json(resp, 200, body);
+        return true;
+    }
+    return false;
+}

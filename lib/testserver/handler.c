@@ -1,0 +1,250 @@
+/* libkreconcile-testserver — the transport-free request handler: routes a
+ * request (method, path, query, headers, body) to discovery, admin or a
+ * resource verb, after authentication, fault injection and content
+ * negotiation. Used by the HTTP transport and, directly, by the fuzzer. */
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "testserver/ts_internal.h"
+
+const char *ts_query(const ts_request *req, const char *key)
+{
+    for (size_t i = 0; i < req->nquery; i++)
+        if (strcmp(req->query[i].key, key) == 0)
+            return req->query[i].value;
+    return NULL;
+}
+
+/* Whether one Accept entry asks for something we produce (plain JSON). */
+static bool accept_entry_ok(const char *entry, size_t len)
+{
+    while (len && (*entry == ' ' || *entry == '\t')) {
+        entry++;
+        len--;
+    }
+    const char *semi = memchr(entry, ';', len);
+    size_t type_len = semi ? (size_t)(semi - entry) : len;
+    while (type_len && entry[type_len - 1] == ' ')
+        type_len--;
+    if (semi && memmem(semi, len - (size_t)(semi - entry), "as=", 3))
+        return false; /* Table and other conversions: we only produce the object */
+    static const char *const ok[] = {"application/json", "*/*", "application/*"};
+    for (size_t i = 0; i < KR_ARRAY_LEN(ok); i++)
+        if (type_len == strlen(ok[i]) && strncasecmp(entry, ok[i], type_len) == 0)
+            return true;
+    return false;
+}
+
+static bool accepts_json(const char *accept)
+{
+    if (!accept || !*accept)
+        return true;
+    const char *p = accept;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (accept_entry_ok(p, len))
+            return true;
+        if (!comma)
+            return false;
+        p = comma + 1;
+    }
+}
+
+static void respond_not_acceptable(ts_response *resp)
+{
+    ts_respond_status(resp, 406, "NotAcceptable",
+                      "only the following media types are accepted: application/json", NULL);
+}
+
+/* ---- routing --------------------------------------------------------------------- */
+
+#define MAX_SEGS 8
+
+static size_t split_path(char *path, char **segs)
+{
+    size_t n = 0;
+    char *save = NULL;
+    for (char *s = strtok_r(path, "/", &save); s; s = strtok_r(NULL, "/", &save)) {
+        if (n == MAX_SEGS)
+            return MAX_SEGS + 1;
+        segs[n++] = s;
+    }
+    return n;
+}
+
+static bool route_rest(kr_testserver_t *ts, const char *group, const char *version, char **seg,
+                       size_t n, ts_route *rt)
+{
+    if (n >= 1 && strcmp(seg[0], "watch") == 0) {
+        rt->legacy_watch = true;
+        seg++;
+        n--;
+    }
+    if (n >= 3 && strcmp(seg[0], "namespaces") == 0) {
+        ts_resource *r = ts_resource_find(ts, group, version, seg[2]);
+        if (r && r->namespaced && n <= 5) {
+            rt->res = r;
+            rt->ns = seg[1];
+            rt->name = n >= 4 ? seg[3] : NULL;
+            rt->sub = n == 5 ? seg[4] : NULL;
+            return true;
+        }
+    }
+    if (n < 1 || n > 3)
+        return false;
+    ts_resource *r = ts_resource_find(ts, group, version, seg[0]);
+    if (!r || (r->namespaced && n > 1))
+        return false;
+    rt->res = r;
+    rt->name = n >= 2 ? seg[1] : NULL;
+    rt->sub = n == 3 ? seg[2] : NULL;
+    return true;
+}
+
+static bool route(kr_testserver_t *ts, const char *path, ts_route *rt)
+{
+    memset(rt, 0, sizeof(*rt));
+    rt->buf = kr_strdup(path);
+    if (!rt->buf)
+        return false;
+    char *seg[MAX_SEGS + 1];
+    size_t n = split_path(rt->buf, seg);
+    if (n > MAX_SEGS)
+        return false;
+    if (n >= 3 && strcmp(seg[0], "api") == 0)
+        return route_rest(ts, "", seg[1], seg + 2, n - 2, rt);
+    if (n >= 4 && strcmp(seg[0], "apis") == 0)
+        return route_rest(ts, seg[1], seg[2], seg + 3, n - 3, rt);
+    return false;
+}
+
+static void respond_method_not_allowed(ts_response *resp, const ts_resource *res, const char *verb)
+{
+    char *q = ts_qualified(res);
+    char *msg = kr_asprintf("%s is not supported on resources of kind \"%s\"", verb, q ? q : "");
+    ts_respond_status(resp, 405, "MethodNotAllowed", msg, ts_details(res, NULL, false));
+    kr_free(msg);
+    kr_free(q);
+}
+
+static void dispatch_get(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
+                         ts_response *resp)
+{
+    if (rt->name && !rt->legacy_watch) {
+        ts_handle_get(ts, req, rt, resp);
+        return;
+    }
+    int watch = ts_query_bool(req, "watch");
+    if (watch < 0) {
+        ts_respond_bad_request(resp, "invalid value for watch: %s", ts_query(req, "watch"));
+        return;
+    }
+    if (rt->name) {
+        ts_respond_not_found_path(resp);
+        return;
+    }
+    if (watch || rt->legacy_watch)
+        ts_handle_watch(ts, req, rt, resp);
+    else
+        ts_handle_list(ts, req, rt, resp);
+}
+
+static void dispatch(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
+                     ts_response *resp)
+{
+    const char *m = req->method;
+    if (rt->sub && (strcmp(rt->sub, "status") != 0 || !rt->res->has_status)) {
+        ts_respond_not_found_path(resp);
+        return;
+    }
+    if (strcmp(m, "GET") == 0)
+        dispatch_get(ts, req, rt, resp);
+    else if (strcmp(m, "POST") == 0 && !rt->name && !rt->legacy_watch)
+        ts_handle_create(ts, req, rt, resp);
+    else if (strcmp(m, "PUT") == 0 && rt->name && !rt->legacy_watch)
+        ts_handle_update(ts, req, rt, resp);
+    else if (strcmp(m, "PATCH") == 0 && rt->name && !rt->legacy_watch)
+        ts_handle_patch(ts, req, rt, resp);
+    else if (strcmp(m, "DELETE") == 0 && rt->name && !rt->sub && !rt->legacy_watch)
+        ts_handle_delete(ts, req, rt, resp);
+    else if (strcmp(m, "DELETE") == 0 && !rt->name && !rt->res->no_deletecollection &&
+             !rt->legacy_watch)
+        ts_handle_deletecollection(ts, req, rt, resp);
+    else
+        respond_method_not_allowed(resp, rt->res, m);
+}
+
+static const char *verb_of(const ts_request *req, const ts_route *rt)
+{
+    const char *m = req->method;
+    if (strcmp(m, "GET") == 0) {
+        if (rt->legacy_watch || (!rt->name && ts_query_bool(req, "watch") == 1))
+            return "watch";
+        return rt->name ? "get" : "list";
+    }
+    if (strcmp(m, "POST") == 0)
+        return "create";
+    if (strcmp(m, "PUT") == 0)
+        return "update";
+    if (strcmp(m, "PATCH") == 0)
+        return "patch";
+    if (strcmp(m, "DELETE") == 0)
+        return rt->name ? "delete" : "deletecollection";
+    return m;
+}
+
+static bool public_path(const char *path)
+{
+    return strcmp(path, "/version") == 0 || strcmp(path, "/healthz") == 0 ||
+           strcmp(path, "/livez") == 0 || strcmp(path, "/readyz") == 0;
+}
+
+static void handle_locked(kr_testserver_t *ts, const ts_request *req, ts_response *resp)
+{
+    bool admin = strncmp(req->path, "/_kr/", 5) == 0;
+    ts_identity who = {0};
+    if (!public_path(req->path) && ts_authenticate(ts, req, resp, &who) != 0)
+        return;
+    if (!admin && ts_fault_inject(ts, req, resp))
+        return;
+    if (req->body_too_large) {
+        ts_respond_status(resp, 413, "RequestEntityTooLarge",
+                          "Request entity too large: limit is 3145728", NULL);
+        return;
+    }
+    if (admin) {
+        if (!ts_handle_admin(ts, req, resp))
+            ts_respond_not_found_path(resp);
+        return;
+    }
+    if (ts_handle_discovery(ts, req, resp))
+        return;
+    ts_route rt;
+    if (!route(ts, req->path, &rt)) {
+        kr_free(rt.buf);
+        ts_respond_not_found_path(resp);
+        return;
+    }
+    if (!accepts_json(req->accept))
+        respond_not_acceptable(resp);
+    else if (ts_authorize(&who, verb_of(req, &rt), &rt, resp) == 0)
+        dispatch(ts, req, &rt, resp);
+    kr_free(rt.buf);
+}
+
+void ts_handle(kr_testserver_t *ts, const ts_request *req, ts_response *resp)
+{
+    memset(resp, 0, sizeof(*resp));
+    ts_lock(ts);
+    unsigned latency = ts->faults.latency_ms;
+    ts_unlock(ts);
+    if (latency && strncmp(req->path, "/_kr/", 5) != 0)
+        usleep(latency * 1000u);
+    ts_lock(ts);
+    handle_locked(ts, req, resp);
+    ts_unlock(ts);
+    if (resp->status == 0)
+        ts_respond_status(resp, 500, "InternalError", "Internal error occurred: no response", NULL);
+}

@@ -1,0 +1,70 @@
+/* libkreconcile-testserver — writes a kubeconfig that points kubectl and
+ * clients at this server: URL, the server certificate as the CA to trust,
+ * the first bearer token, a context with a default namespace. */
+#include <stdio.h>
+#include <string.h>
+
+#include "testserver/ts_internal.h"
+
+static char *base64(const char *in, size_t len)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = kr_malloc((len + 2) / 3 * 4 + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        unsigned v = (unsigned char)in[i] << 16;
+        if (i + 1 < len)
+            v |= (unsigned char)in[i + 1] << 8;
+        if (i + 2 < len)
+            v |= (unsigned char)in[i + 2];
+        out[o++] = tbl[(v >> 18) & 63];
+        out[o++] = tbl[(v >> 12) & 63];
+        out[o++] = i + 1 < len ? tbl[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < len ? tbl[v & 63] : '=';
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static void write_user(FILE *f, const kr_testserver_t *ts)
+{
+    fprintf(f, "users:\n- name: kr-testserver\n  user:");
+    if (ts->ntokens == 0) {
+        fprintf(f, " {}\n");
+        return;
+    }
+    const char *tok = ts->tokens[0];
+    const char *colon = strchr(tok, ':');
+    int len = colon ? (int)(colon - tok) : (int)strlen(tok);
+    fprintf(f, "\n    token: \"%.*s\"\n", len, tok);
+}
+
+int kr_testserver_write_kubeconfig(const kr_testserver_t *ts, const char *path,
+                                   const char *namespace_name, kr_error_t *err)
+{
+    char *ca = ts->cert_pem ? base64(ts->cert_pem, strlen(ts->cert_pem)) : NULL;
+    if (ts->cert_pem && !ca)
+        return kr_error_set(err, KR_ENOMEM, "out of memory writing kubeconfig %s", path);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        kr_free(ca);
+        return kr_error_set(err, KR_EIO, "cannot write kubeconfig %s", path);
+    }
+    fprintf(f,
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: kr-testserver\n  cluster:\n"
+            "    server: %s\n",
+            ts->url);
+    if (ca)
+        fprintf(f, "    certificate-authority-data: %s\n", ca);
+    write_user(f, ts);
+    fprintf(f,
+            "contexts:\n- name: kr-testserver\n  context:\n    cluster: kr-testserver\n"
+            "    user: kr-testserver\n    namespace: %s\ncurrent-context: kr-testserver\n",
+            namespace_name ? namespace_name : "default");
+    kr_free(ca);
+    if (fclose(f) != 0)
+        return kr_error_set(err, KR_EIO, "cannot write kubeconfig %s", path);
+    return 0;
+}

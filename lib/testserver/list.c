@@ -1,0 +1,347 @@
+/* libkreconcile-testserver — GET and LIST: resourceVersion and
+ * resourceVersionMatch validation, selectors, and paging with continue
+ * tokens over bounded snapshots (wire spec §4). Callers hold ts->mu. */
+#include <stdio.h>
+#include <string.h>
+
+#include "testserver/ts_internal.h"
+
+void ts_handle_get(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
+                   ts_response *resp)
+{
+    (void)ts;
+    (void)req;
+    ts_obj *o = ts_store_get(rt->res->store, rt->ns ? rt->ns : "", rt->name);
+    if (!o) {
+        ts_respond_not_found(resp, rt->res, rt->name);
+        return;
+    }
+    ts_respond_json(resp, 200, json_incref(o->obj));
+}
+
+/* ---- continue tokens: base64 of {"rv":R,"id":S,"start":"ns/name"} ---------------- */
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static char *b64_encode(const char *in, size_t len)
+{
+    char *out = kr_malloc(len / 3 * 4 + 5);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        unsigned v = (unsigned char)in[i] << 16;
+        if (i + 1 < len)
+            v |= (unsigned char)in[i + 1] << 8;
+        if (i + 2 < len)
+            v |= (unsigned char)in[i + 2];
+        out[o++] = b64[(v >> 18) & 63];
+        out[o++] = b64[(v >> 12) & 63];
+        if (i + 1 < len)
+            out[o++] = b64[(v >> 6) & 63];
+        if (i + 2 < len)
+            out[o++] = b64[v & 63];
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static char *b64_decode(const char *in, size_t *outlen)
+{
+    size_t len = strlen(in);
+    char *out = kr_malloc(len / 4 * 3 + 4);
+    if (!out)
+        return NULL;
+    unsigned acc = 0, bits = 0;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        const char *p = strchr(b64, in[i]);
+        if (!p || !in[i]) {
+            kr_free(out);
+            return NULL;
+        }
+        acc = (acc << 6) | (unsigned)(p - b64);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    out[o] = '\0';
+    *outlen = o;
+    return out;
+}
+
+struct token {
+    unsigned long long rv, id;
+    char *ns, *name;
+};
+
+static int token_decode(const char *text, struct token *t)
+{
+    size_t len;
+    char *raw = b64_decode(text, &len);
+    json_t *doc = raw ? json_loadb(raw, len, 0, NULL) : NULL;
+    kr_free(raw);
+    const char *start = json_string_value(json_object_get(doc, "start"));
+    json_t *rv = json_object_get(doc, "rv"), *id = json_object_get(doc, "id");
+    const char *slash = start ? strchr(start, '/') : NULL;
+    int rc = -1;
+    if (slash && json_is_integer(rv) && json_is_integer(id)) {
+        t->rv = (unsigned long long)json_integer_value(rv);
+        t->id = (unsigned long long)json_integer_value(id);
+        t->ns = kr_strndup(start, (size_t)(slash - start));
+        t->name = kr_strdup(slash + 1);
+        rc = (t->ns && t->name) ? 0 : -1;
+    }
+    json_decref(doc);
+    return rc;
+}
+
+static char *token_encode(unsigned long long rv, unsigned long long id, const json_t *last)
+{
+    const char *ns = ts_meta_str(last, "namespace"), *name = ts_meta_str(last, "name");
+    char *start = kr_asprintf("%s/%s", ns ? ns : "", name ? name : "");
+    json_t *doc = start ? json_pack("{s:I, s:I, s:s}", "rv", (json_int_t)rv, "id", (json_int_t)id,
+                                    "start", start)
+                        : NULL;
+    kr_free(start);
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    char *out = text ? b64_encode(text, strlen(text)) : NULL;
+    free(text);
+    return out;
+}
+
+/* ---- the list itself --------------------------------------------------------------- */
+
+typedef struct view {
+    json_t **objs; /* a snapshot, or NULL to read the live store */
+    const ts_store *st;
+    size_t len;
+    unsigned long long rv, snap_id;
+} view;
+
+static const json_t *view_at(const view *v, size_t i)
+{
+    return v->objs ? v->objs[i] : v->st->items[i].obj;
+}
+
+static int view_cmp(const view *v, size_t i, const char *ns, const char *name)
+{
+    const json_t *o = view_at(v, i);
+    const char *ons = ts_meta_str(o, "namespace"), *oname = ts_meta_str(o, "name");
+    int c = strcmp(ons ? ons : "", ns);
+    return c ? c : strcmp(oname ? oname : "", name);
+}
+
+/* First index whose key is > (ns, name), or >= when `inclusive`. */
+static size_t view_bound(const view *v, const char *ns, const char *name, bool inclusive)
+{
+    size_t lo = 0, hi = v->len;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = view_cmp(v, mid, ns, name);
+        if (c < 0 || (!inclusive && c == 0))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+struct list_opts {
+    long limit;
+    const char *cont;
+    ts_labels_t *labels;
+    ts_fieldsel fields;
+};
+
+static json_t *list_envelope(const ts_resource *res, unsigned long long rv)
+{
+    char *av = ts_api_version(res);
+    char rvs[32];
+    snprintf(rvs, sizeof(rvs), "%llu", rv);
+    json_t *l = av ? json_pack("{s:s, s:s, s:{s:s}, s:[]}", "kind", res->list_kind, "apiVersion",
+                               av, "metadata", "resourceVersion", rvs, "items")
+                   : NULL;
+    kr_free(av);
+    return l;
+}
+
+/* The end of the namespace's range (names sort below "\x7f"). */
+static size_t scope_end(const view *v, const ts_route *rt)
+{
+    return rt->ns ? view_bound(v, rt->ns, "\x7f", true) : v->len;
+}
+
+static bool selected(const struct list_opts *o, const json_t *obj)
+{
+    return ts_object_matches(o->labels, &o->fields, obj);
+}
+
+static void set_continue(kr_testserver_t *ts, const ts_route *rt, const struct list_opts *o,
+                         view *v, const json_t *last, size_t remaining, json_t *list)
+{
+    if (!v->objs) {
+        ts_snapshot *s = ts_snapshot_take(ts, rt->res);
+        v->snap_id = s ? s->id : 0;
+    }
+    char *tok = token_encode(v->rv, v->snap_id, last);
+    json_t *md = json_object_get(list, "metadata");
+    json_object_set_new(md, "continue", json_string(tok ? tok : ""));
+    if (!o->labels && o->fields.len == 0)
+        json_object_set_new(md, "remainingItemCount", json_integer((json_int_t)remaining));
+    kr_free(tok);
+}
+
+static void serve_page(kr_testserver_t *ts, const ts_route *rt, struct list_opts *o, view *v,
+                       size_t from, ts_response *resp)
+{
+    json_t *list = list_envelope(rt->res, v->rv);
+    json_t *items = json_object_get(list, "items");
+    size_t end = scope_end(v, rt), i = from, n = 0;
+    const json_t *last = NULL;
+    for (; list && i < end; i++) {
+        const json_t *obj = view_at(v, i);
+        if (!selected(o, obj))
+            continue;
+        if (o->limit > 0 && n == (size_t)o->limit)
+            break;
+        json_array_append(items, (json_t *)obj);
+        last = obj;
+        n++;
+    }
+    bool more = false;
+    for (size_t j = i; o->limit > 0 && j < end && !more; j++)
+        more = selected(o, view_at(v, j));
+    if (list && more && last)
+        set_continue(ts, rt, o, v, last, end - i, list);
+    ts_respond_json(resp, 200, list);
+}
+
+static void respond_expired_continue(ts_response *resp)
+{
+    ts_respond_status(resp, 410, "Expired",
+                      "The provided continue parameter is too old to display a consistent list "
+                      "result. You can start a new list without the continue parameter.",
+                      NULL);
+}
+
+static void list_continue(kr_testserver_t *ts, const ts_route *rt, struct list_opts *o,
+                          ts_response *resp)
+{
+    struct token t = {0};
+    if (token_decode(o->cont, &t) != 0) {
+        ts_respond_bad_request(resp, "continue key is not valid: incorrect encoded start "
+                                     "resourceVersion (version meta.k8s.io/v1)");
+    } else {
+        ts_snapshot *s = ts_snapshot_find(ts, t.id);
+        if (!s || s->store_id != rt->res->store->id || s->rv != t.rv) {
+            respond_expired_continue(resp);
+        } else {
+            view v = {s->objs, NULL, s->len, s->rv, s->id};
+            serve_page(ts, rt, o, &v, view_bound(&v, t.ns, t.name, false), resp);
+        }
+    }
+    kr_free(t.ns);
+    kr_free(t.name);
+}
+
+static void respond_list_invalid(ts_response *resp, const char *field, const char *reason,
+                                 const char *text)
+{
+    ts_respond_invalid(resp, "ListOptions", "meta.k8s.io", "", field, reason, text);
+}
+
+/* §4.1: the combinations of resourceVersion, resourceVersionMatch and continue. */
+static int check_rv(kr_testserver_t *ts, const ts_request *req, ts_response *resp)
+{
+    const char *rv = ts_query(req, "resourceVersion");
+    const char *rvm = ts_query(req, "resourceVersionMatch");
+    const char *cont = ts_query(req, "continue");
+    bool has_rv = rv && *rv;
+    if (ts_query(req, "sendInitialEvents")) {
+        respond_list_invalid(resp, "sendInitialEvents", "FieldValueForbidden",
+                             "Forbidden: sendInitialEvents is forbidden for list");
+        return -1;
+    }
+    if (rvm && *rvm) {
+        const char *msg = NULL;
+        if (strcmp(rvm, "Exact") != 0 && strcmp(rvm, "NotOlderThan") != 0)
+            msg = "Unsupported value: resourceVersionMatch: supported values: \"Exact\", "
+                  "\"NotOlderThan\", \"\"";
+        else if (!has_rv)
+            msg = "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is "
+                  "provided";
+        else if (cont && *cont)
+            msg = "Forbidden: resourceVersionMatch is forbidden when continue is provided";
+        else if (strcmp(rvm, "Exact") == 0 && strcmp(rv, "0") == 0)
+            msg = "Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion "
+                  "\"0\"";
+        if (msg) {
+            respond_list_invalid(resp, "resourceVersionMatch",
+                                 msg[0] == 'U' ? "FieldValueNotSupported" : "FieldValueForbidden",
+                                 msg);
+            return -1;
+        }
+    }
+    if (!has_rv)
+        return 0;
+    if (cont && *cont && strcmp(rv, "0") != 0) {
+        ts_respond_bad_request(resp, "specifying resource version is not allowed when using "
+                                     "continue");
+        return -1;
+    }
+    char *end;
+    unsigned long long n = strtoull(rv, &end, 10);
+    if (*end || rv[0] == '-') {
+        ts_respond_bad_request(resp, "invalid resource version: %s", rv);
+        return -1;
+    }
+    if (n > ts->rv) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "Timeout: Too large resource version: %llu, current: %llu", n,
+                 ts->rv);
+        ts_respond_status(resp, 504, "Timeout", msg,
+                          json_pack("{s:[{s:s,s:s}], s:i}", "causes", "reason",
+                                    "ResourceVersionTooLarge", "message",
+                                    "Too large resource version", "retryAfterSeconds", 1));
+        return -1;
+    }
+    if (rvm && strcmp(rvm, "Exact") == 0 && n != ts->rv) {
+        ts_respond_status(resp, 410, "Expired",
+                          "The resourceVersion for the provided list is too old.", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+void ts_handle_list(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
+                    ts_response *resp)
+{
+    if (check_rv(ts, req, resp) != 0)
+        return;
+    struct list_opts o = {0};
+    const char *limit = ts_query(req, "limit");
+    if (limit && *limit) {
+        char *end;
+        o.limit = strtol(limit, &end, 10);
+        if (*end || o.limit < 0) {
+            ts_respond_bad_request(resp, "invalid limit: %s", limit);
+            return;
+        }
+    }
+    o.cont = ts_query(req, "continue");
+    if (ts_parse_selectors(req, &o.labels, &o.fields, resp) != 0)
+        return;
+    if (o.cont && *o.cont) {
+        list_continue(ts, rt, &o, resp);
+    } else {
+        view v = {NULL, rt->res->store, rt->res->store->len, ts->rv, 0};
+        size_t from = rt->ns ? view_bound(&v, rt->ns, "", true) : 0;
+        serve_page(ts, rt, &o, &v, from, resp);
+    }
+    ts_labels_free(o.labels);
+    ts_fieldsel_free(&o.fields);
+}

@@ -1,0 +1,378 @@
+/* libkreconcile-testserver — the resource table (wire spec §8): built-in
+ * kinds with group, version, kind, plural, scope, short names, categories
+ * and subresources, plus the resources that CustomResourceDefinitions add
+ * (§8.1). Each resource points at the store holding its objects. */
+#include <ctype.h>
+#include <string.h>
+
+#include "testserver/ts_internal.h"
+
+enum {
+    F_NS = 1, /* namespaced */
+    F_STATUS = 2, /* has a /status subresource */
+    F_GEN = 4, /* tracks metadata.generation */
+    F_OBJ_DEL = 8, /* DELETE answers with the object */
+    F_NO_DELCOL = 16 /* no deletecollection verb */
+};
+
+struct builtin {
+    const char *group, *kind, *plural, *shorts, *subs;
+    unsigned flags;
+    bool all;
+};
+
+/* shorts and subs are space-separated lists. */
+static const struct builtin builtins[] = {
+    {"", "Namespace", "namespaces", "ns", "finalize", F_STATUS | F_NO_DELCOL, false},
+    {"", "ConfigMap", "configmaps", "cm", "", F_NS, false},
+    {"", "Secret", "secrets", "", "", F_NS, false},
+    {"", "Pod", "pods", "po", "log exec eviction binding ephemeralcontainers",
+     F_NS | F_STATUS | F_OBJ_DEL, true},
+    {"", "Service", "services", "svc", "proxy", F_NS | F_STATUS | F_OBJ_DEL, true},
+    {"", "ServiceAccount", "serviceaccounts", "sa", "token", F_NS, false},
+    {"", "Event", "events", "ev", "", F_NS, false},
+    {"", "Endpoints", "endpoints", "ep", "", F_NS, false},
+    {"", "Node", "nodes", "no", "proxy", F_STATUS, false},
+    {"", "PersistentVolumeClaim", "persistentvolumeclaims", "pvc", "", F_NS | F_STATUS, false},
+    {"", "PersistentVolume", "persistentvolumes", "pv", "", F_STATUS, false},
+    {"apps", "Deployment", "deployments", "deploy", "scale", F_NS | F_STATUS | F_GEN, true},
+    {"apps", "ReplicaSet", "replicasets", "rs", "scale", F_NS | F_STATUS | F_GEN, true},
+    {"apps", "StatefulSet", "statefulsets", "sts", "scale", F_NS | F_STATUS | F_GEN, true},
+    {"apps", "DaemonSet", "daemonsets", "ds", "", F_NS | F_STATUS | F_GEN, true},
+    {"batch", "Job", "jobs", "", "", F_NS | F_STATUS | F_GEN, true},
+    {"batch", "CronJob", "cronjobs", "cj", "", F_NS | F_STATUS | F_GEN, true},
+    {"coordination.k8s.io", "Lease", "leases", "", "", F_NS, false},
+    {"apiextensions.k8s.io", "CustomResourceDefinition", "customresourcedefinitions", "crd crds",
+     "", F_STATUS | F_GEN, false},
+    {"rbac.authorization.k8s.io", "Role", "roles", "", "", F_NS, false},
+    {"rbac.authorization.k8s.io", "RoleBinding", "rolebindings", "", "", F_NS, false},
+    {"rbac.authorization.k8s.io", "ClusterRole", "clusterroles", "", "", 0, false},
+    {"rbac.authorization.k8s.io", "ClusterRoleBinding", "clusterrolebindings", "", "", 0, false},
+    {"networking.k8s.io", "Ingress", "ingresses", "ing", "", F_NS | F_STATUS | F_GEN, false},
+    {"networking.k8s.io", "NetworkPolicy", "networkpolicies", "netpol", "", F_NS | F_GEN, false},
+    {"policy", "PodDisruptionBudget", "poddisruptionbudgets", "pdb", "", F_NS | F_STATUS | F_GEN,
+     false},
+    {"events.k8s.io", "Event", "events", "ev", "", F_NS, false},
+};
+
+static json_t *words(const char *list)
+{
+    json_t *arr = json_array();
+    const char *p = list;
+    while (arr && *p) {
+        const char *sp = strchr(p, ' ');
+        size_t len = sp ? (size_t)(sp - p) : strlen(p);
+        json_array_append_new(arr, json_stringn(p, len));
+        p += len;
+        while (*p == ' ')
+            p++;
+    }
+    return arr;
+}
+
+static char *lower(const char *s)
+{
+    char *out = kr_strdup(s);
+    for (char *p = out; p && *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return out;
+}
+
+static void resource_free(ts_resource *r)
+{
+    if (!r)
+        return;
+    kr_free(r->group);
+    kr_free(r->version);
+    kr_free(r->kind);
+    kr_free(r->plural);
+    kr_free(r->singular);
+    kr_free(r->list_kind);
+    kr_free(r->crd_name);
+    json_decref(r->short_names);
+    json_decref(r->categories);
+    json_decref(r->subresources);
+    kr_free(r);
+}
+
+static ts_store *store_new(kr_testserver_t *ts)
+{
+    ts_store **grown = kr_realloc(ts->stores, (ts->nstores + 1) * sizeof(ts_store *));
+    if (!grown)
+        return NULL;
+    ts->stores = grown;
+    ts_store *st = kr_calloc(1, sizeof(*st));
+    if (!st)
+        return NULL;
+    st->id = ++ts->next_store_id;
+    ts->stores[ts->nstores++] = st;
+    return st;
+}
+
+ts_store *ts_store_by_id(kr_testserver_t *ts, unsigned id)
+{
+    for (size_t i = 0; i < ts->nstores; i++)
+        if (ts->stores[i]->id == id)
+            return ts->stores[i];
+    return NULL;
+}
+
+static void store_drop(kr_testserver_t *ts, ts_store *st)
+{
+    for (size_t i = 0; i < ts->nstores; i++) {
+        if (ts->stores[i] == st) {
+            ts->stores[i] = ts->stores[--ts->nstores];
+            break;
+        }
+    }
+    ts_store_free(st);
+}
+
+static int add_resource(kr_testserver_t *ts, ts_resource *r)
+{
+    ts_resource **grown = kr_realloc(ts->resources, (ts->nresources + 1) * sizeof(ts_resource *));
+    if (!grown)
+        return KR_ENOMEM;
+    ts->resources = grown;
+    ts->resources[ts->nresources++] = r;
+    return 0;
+}
+
+static ts_resource *builtin_resource(const struct builtin *b)
+{
+    ts_resource *r = kr_calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->group = kr_strdup(b->group);
+    r->version = kr_strdup("v1");
+    r->kind = kr_strdup(b->kind);
+    r->plural = kr_strdup(b->plural);
+    r->singular = lower(b->kind);
+    r->list_kind = kr_asprintf("%sList", b->kind);
+    r->short_names = words(b->shorts);
+    r->categories = b->all ? json_pack("[s]", "all") : json_array();
+    r->subresources = words(b->subs);
+    r->namespaced = b->flags & F_NS;
+    r->has_status = b->flags & F_STATUS;
+    r->generation = b->flags & F_GEN;
+    r->delete_returns_object = b->flags & F_OBJ_DEL;
+    r->no_deletecollection = b->flags & F_NO_DELCOL;
+    if (!r->group || !r->version || !r->kind || !r->plural || !r->singular || !r->list_kind ||
+        !r->short_names || !r->categories || !r->subresources) {
+        resource_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+int ts_resources_init(kr_testserver_t *ts)
+{
+    for (size_t i = 0; i < KR_ARRAY_LEN(builtins); i++) {
+        ts_resource *r = builtin_resource(&builtins[i]);
+        ts_store *st = r ? store_new(ts) : NULL;
+        if (!st || add_resource(ts, r) != 0) {
+            resource_free(r);
+            return KR_ENOMEM;
+        }
+        r->store = st;
+    }
+    return 0;
+}
+
+void ts_resources_free(kr_testserver_t *ts)
+{
+    for (size_t i = 0; i < ts->nresources; i++)
+        resource_free(ts->resources[i]);
+    kr_free(ts->resources);
+    for (size_t i = 0; i < ts->nstores; i++)
+        ts_store_free(ts->stores[i]);
+    kr_free(ts->stores);
+    ts->resources = NULL;
+    ts->stores = NULL;
+    ts->nresources = ts->nstores = 0;
+}
+
+ts_resource *ts_resource_find(kr_testserver_t *ts, const char *group, const char *version,
+                              const char *plural)
+{
+    for (size_t i = 0; i < ts->nresources; i++) {
+        ts_resource *r = ts->resources[i];
+        if (strcmp(r->group, group) == 0 && strcmp(r->version, version) == 0 &&
+            strcmp(r->plural, plural) == 0)
+            return r;
+    }
+    return NULL;
+}
+
+ts_resource *ts_resource_find_kind(kr_testserver_t *ts, const char *api_version, const char *kind)
+{
+    for (size_t i = 0; i < ts->nresources; i++) {
+        ts_resource *r = ts->resources[i];
+        char *av = ts_api_version(r);
+        bool eq = av && strcmp(av, api_version) == 0 && strcmp(r->kind, kind) == 0;
+        kr_free(av);
+        if (eq)
+            return r;
+    }
+    return NULL;
+}
+
+/* ---- CustomResourceDefinitions ------------------------------------------------ */
+
+static const char *jstr(const json_t *o, const char *key, const char *dflt)
+{
+    const json_t *v = json_object_get(o, key);
+    return json_is_string(v) ? json_string_value(v) : dflt;
+}
+
+static ts_resource *crd_resource(const json_t *crd, const char *version, ts_store *st)
+{
+    const json_t *spec = json_object_get(crd, "spec");
+    const json_t *names = json_object_get(spec, "names");
+    const char *kind = jstr(names, "kind", NULL);
+    ts_resource *r = kr_calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->group = kr_strdup(jstr(spec, "group", ""));
+    r->version = kr_strdup(version);
+    r->kind = kr_strdup(kind);
+    r->plural = kr_strdup(jstr(names, "plural", ""));
+    r->singular =
+        jstr(names, "singular", NULL) ? kr_strdup(jstr(names, "singular", "")) : lower(kind);
+    r->list_kind = jstr(names, "listKind", NULL) ? kr_strdup(jstr(names, "listKind", ""))
+                                                 : kr_asprintf("%sList", kind);
+    r->crd_name = kr_strdup(ts_meta_str(crd, "name"));
+    const json_t *sn = json_object_get(names, "shortNames");
+    const json_t *cat = json_object_get(names, "categories");
+    r->short_names = json_is_array(sn) ? json_deep_copy(sn) : json_array();
+    r->categories = json_is_array(cat) ? json_deep_copy(cat) : json_array();
+    r->subresources = json_array();
+    r->namespaced = strcmp(jstr(spec, "scope", "Namespaced"), "Cluster") != 0;
+    r->generation = true;
+    r->crd = true;
+    r->delete_returns_object = true;
+    r->store = st;
+    if (!r->group || !r->version || !r->kind || !r->plural || !r->singular || !r->list_kind ||
+        !r->crd_name || !r->short_names || !r->categories || !r->subresources) {
+        resource_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static bool version_has_status(const json_t *v)
+{
+    const json_t *subs = json_object_get(v, "subresources");
+    return json_object_get(subs, "status") != NULL;
+}
+
+static bool names_clash(kr_testserver_t *ts, const json_t *crd)
+{
+    const json_t *spec = json_object_get(crd, "spec");
+    const char *group = jstr(spec, "group", "");
+    const char *plural = jstr(json_object_get(spec, "names"), "plural", "");
+    const char *name = ts_meta_str(crd, "name");
+    for (size_t i = 0; i < ts->nresources; i++) {
+        ts_resource *r = ts->resources[i];
+        if (strcmp(r->group, group) == 0 && strcmp(r->plural, plural) == 0 &&
+            (!r->crd_name || strcmp(r->crd_name, name ? name : "") != 0))
+            return true;
+    }
+    return false;
+}
+
+static json_t *crd_status(const json_t *crd, bool accepted)
+{
+    const json_t *spec = json_object_get(crd, "spec");
+    char now[32];
+    ts_timestamp(now);
+    json_t *stored = json_array();
+    const json_t *v;
+    size_t i;
+    for (i = 0; i < json_array_size(json_object_get(spec, "versions")) &&
+                (v = json_array_get(json_object_get(spec, "versions"), i)) != NULL;
+         i++) {
+        if (json_is_true(json_object_get(v, "storage")))
+            json_array_append_new(stored, json_string(jstr(v, "name", "")));
+    }
+    const char *ok = accepted ? "True" : "False";
+    return json_pack("{s:[{s:s,s:s,s:s,s:s,s:s},{s:s,s:s,s:s,s:s,s:s}], s:O, s:o}", "conditions",
+                     "type", "NamesAccepted", "status", ok, "lastTransitionTime", now, "reason",
+                     accepted ? "NoConflicts" : "NameConflict", "message",
+                     accepted ? "no conflicts found" : "a resource with these names exists", "type",
+                     "Established", "status", ok, "lastTransitionTime", now, "reason",
+                     accepted ? "InitialNamesAccepted" : "NotAccepted", "message",
+                     accepted ? "the initial names have been accepted"
+                              : "not all names are accepted",
+                     "acceptedNames", json_object_get(spec, "names"), "storedVersions", stored);
+}
+
+static int serve_versions(kr_testserver_t *ts, const json_t *crd)
+{
+    const json_t *spec = json_object_get(crd, "spec");
+    ts_store *st = store_new(ts);
+    if (!st)
+        return KR_ENOMEM;
+    const json_t *v;
+    size_t i;
+    for (i = 0; i < json_array_size(json_object_get(spec, "versions")) &&
+                (v = json_array_get(json_object_get(spec, "versions"), i)) != NULL;
+         i++) {
+        if (json_is_false(json_object_get(v, "served")))
+            continue;
+        ts_resource *r = crd_resource(crd, jstr(v, "name", "v1"), st);
+        if (!r || add_resource(ts, r) != 0) {
+            resource_free(r);
+            return KR_ENOMEM;
+        }
+        r->has_status = version_has_status(v);
+    }
+    return 0;
+}
+
+/* Called on every write of a CRD: serves it the first time its names are
+ * accepted; *updated receives the object with its status filled in. */
+int ts_crd_established(kr_testserver_t *ts, const json_t *crd, json_t **updated)
+{
+    const char *name = ts_meta_str(crd, "name");
+    bool served = false;
+    for (size_t i = 0; i < ts->nresources; i++)
+        if (ts->resources[i]->crd_name && name && strcmp(ts->resources[i]->crd_name, name) == 0)
+            served = true;
+    bool accepted = served || !names_clash(ts, crd);
+    if (accepted && !served) {
+        int rc = serve_versions(ts, crd);
+        if (rc != 0)
+            return rc;
+    }
+    json_t *copy = json_deep_copy(crd);
+    json_t *status = crd_status(crd, accepted);
+    if (!copy || !status || json_object_set_new(copy, "status", status) != 0) {
+        json_decref(copy);
+        return KR_ENOMEM;
+    }
+    *updated = copy;
+    return 0;
+}
+
+/* The CRD is gone: stop serving its resources and drop their objects. */
+void ts_crd_removed(kr_testserver_t *ts, const json_t *crd)
+{
+    const char *name = ts_meta_str(crd, "name");
+    ts_store *st = NULL;
+    size_t out = 0;
+    for (size_t i = 0; i < ts->nresources; i++) {
+        ts_resource *r = ts->resources[i];
+        if (r->crd_name && name && strcmp(r->crd_name, name) == 0) {
+            st = r->store;
+            resource_free(r);
+            continue;
+        }
+        ts->resources[out++] = r;
+    }
+    ts->nresources = out;
+    if (st) {
+        ts_watch_close_store(ts, st->id);
+        store_drop(ts, st);
+    }
+}

@@ -1,0 +1,202 @@
+/* libkreconcile-testserver — the public API: start and free a server,
+ * options and defaults, faults, compaction and restart. The request
+ * handling lives in handler.c and the transport in http.c. */
+#include <string.h>
+#include <time.h>
+
+#include "testserver/ts_internal.h"
+
+static void apply_defaults(kr_testserver_opts *o)
+{
+    if (!o->history)
+        o->history = 100000;
+    if (!o->bookmark_interval_ms)
+        o->bookmark_interval_ms = 5000;
+    if (!o->watch_timeout_s)
+        o->watch_timeout_s = 1800;
+    if (!o->watch_buffer_bytes)
+        o->watch_buffer_bytes = 8u << 20;
+    if (!o->list_snapshots)
+        o->list_snapshots = 32;
+}
+
+static int copy_tokens(kr_testserver_t *ts, const char *const *tokens)
+{
+    size_t n = 0;
+    while (tokens && tokens[n])
+        n++;
+    if (n == 0)
+        return 0;
+    ts->tokens = kr_calloc(n, sizeof(char *));
+    if (!ts->tokens)
+        return KR_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        ts->tokens[i] = kr_strdup(tokens[i]);
+        if (!ts->tokens[i])
+            return KR_ENOMEM;
+        ts->ntokens++;
+    }
+    return 0;
+}
+
+static int copy_options(kr_testserver_t *ts, const kr_testserver_opts *opts, kr_error_t *err)
+{
+    if (opts)
+        ts->opts = *opts;
+    apply_defaults(&ts->opts);
+    ts->opts.tokens = NULL;
+    ts->faults = ts->opts.faults;
+    if ((ts->opts.tls_cert_pem == NULL) != (ts->opts.tls_key_pem == NULL))
+        return kr_error_set(err, KR_EINVAL, "tls_cert_pem and tls_key_pem go together");
+    if (ts->opts.client_ca_pem && !ts->opts.tls_cert_pem)
+        return kr_error_set(err, KR_EINVAL, "client_ca_pem needs TLS (tls_cert_pem)");
+    ts->cert_pem = ts->opts.tls_cert_pem ? kr_strdup(ts->opts.tls_cert_pem) : NULL;
+    ts->key_pem = ts->opts.tls_key_pem ? kr_strdup(ts->opts.tls_key_pem) : NULL;
+    ts->ca_pem = ts->opts.client_ca_pem ? kr_strdup(ts->opts.client_ca_pem) : NULL;
+    ts->opts.tls_cert_pem = ts->opts.tls_key_pem = ts->opts.client_ca_pem = NULL;
+    ts->opts.bind_address = NULL;
+    if ((opts && opts->tls_cert_pem && (!ts->cert_pem || !ts->key_pem)) ||
+        (opts && opts->client_ca_pem && !ts->ca_pem) ||
+        copy_tokens(ts, opts ? opts->tokens : NULL) != 0)
+        return kr_error_set(err, KR_ENOMEM, "out of memory copying test server options");
+    return 0;
+}
+
+static int allocate_state(kr_testserver_t *ts)
+{
+    ts->ring_cap = ts->opts.history;
+    ts->ring = kr_calloc(ts->ring_cap, sizeof(ts_event));
+    ts->snap_cap = ts->opts.list_snapshots;
+    ts->snapshots = kr_calloc(ts->snap_cap, sizeof(ts_snapshot));
+    if (!ts->ring || !ts->snapshots)
+        return KR_ENOMEM;
+    unsigned long long seed = ts->opts.seed;
+    if (!seed) {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        seed = (unsigned long long)t.tv_nsec ^ ((unsigned long long)t.tv_sec << 20);
+    }
+    ts->rng = seed | 1;
+    return ts_resources_init(ts);
+}
+
+static int create_default_namespaces(kr_testserver_t *ts)
+{
+    static const char *const names[] = {"default", "kube-system", "kube-public", "kube-node-lease"};
+    for (size_t i = 0; i < KR_ARRAY_LEN(names); i++) {
+        char *doc = kr_asprintf("{\"apiVersion\":\"v1\",\"kind\":\"Namespace\","
+                                "\"metadata\":{\"name\":\"%s\"}}",
+                                names[i]);
+        int rc = doc ? kr_testserver_load(ts, doc, strlen(doc), NULL) : KR_ENOMEM;
+        kr_free(doc);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int kr_testserver_start(const kr_testserver_opts *opts, kr_testserver_t **out, kr_error_t *err)
+{
+    *out = NULL;
+    kr_testserver_t *ts = kr_calloc(1, sizeof(*ts));
+    if (!ts)
+        return kr_error_set(err, KR_ENOMEM, "out of memory creating the test server");
+    pthread_mutex_init(&ts->mu, NULL);
+    int rc = copy_options(ts, opts, err);
+    if (rc == 0 && allocate_state(ts) != 0)
+        rc = kr_error_set(err, KR_ENOMEM, "out of memory creating the test server");
+    if (rc == 0) {
+        const char *bind = opts && opts->bind_address ? opts->bind_address : NULL;
+        ts->opts.bind_address = bind;
+        rc = ts_http_start(ts, err);
+        ts->opts.bind_address = NULL;
+    }
+    if (rc == 0 && create_default_namespaces(ts) != 0)
+        rc = kr_error_set(err, KR_ENOMEM, "out of memory creating the default namespaces");
+    if (rc == 0 && ts_ticker_start(ts) != 0)
+        rc = kr_error_set(err, KR_ENOMEM, "cannot start the watch ticker thread");
+    if (rc != 0) {
+        kr_testserver_free(ts);
+        return rc;
+    }
+    *out = ts;
+    return 0;
+}
+
+void kr_testserver_free(kr_testserver_t *ts)
+{
+    if (!ts)
+        return;
+    ts_ticker_stop(ts);
+    ts_lock(ts);
+    ts->stopping = true;
+    ts_watch_close_all(ts);
+    ts_unlock(ts);
+    ts_http_stop(ts);
+    ts_history_free(ts);
+    ts_snapshots_clear(ts);
+    kr_free(ts->snapshots);
+    ts_resources_free(ts);
+    for (size_t i = 0; i < ts->ntokens; i++)
+        kr_free(ts->tokens[i]);
+    kr_free(ts->tokens);
+    kr_free(ts->cert_pem);
+    kr_free(ts->key_pem);
+    kr_free(ts->ca_pem);
+    pthread_mutex_destroy(&ts->mu);
+    kr_free(ts);
+}
+
+unsigned short kr_testserver_port(const kr_testserver_t *ts)
+{
+    return ts->port;
+}
+
+const char *kr_testserver_url(const kr_testserver_t *ts)
+{
+    return ts->url;
+}
+
+unsigned long long kr_testserver_resource_version(kr_testserver_t *ts)
+{
+    ts_lock(ts);
+    unsigned long long rv = ts->rv;
+    ts_unlock(ts);
+    return rv;
+}
+
+void kr_testserver_set_faults(kr_testserver_t *ts, const kr_testserver_faults *faults)
+{
+    ts_lock(ts);
+    ts->faults = *faults;
+    ts_unlock(ts);
+}
+
+void kr_testserver_close_watches(kr_testserver_t *ts)
+{
+    ts_lock(ts);
+    ts_watch_close_all(ts);
+    ts_unlock(ts);
+}
+
+void kr_testserver_compact(kr_testserver_t *ts)
+{
+    ts_lock(ts);
+    ts_compact_locked(ts);
+    ts_unlock(ts);
+}
+
+void kr_testserver_restart(kr_testserver_t *ts)
+{
+    ts_lock(ts);
+    ts_restart_locked(ts);
+    ts_unlock(ts);
+}
+
+size_t kr_testserver_watch_count(kr_testserver_t *ts)
+{
+    ts_lock(ts);
+    size_t n = ts->nwatches;
+    ts_unlock(ts);
+    return n;
+}

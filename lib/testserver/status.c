@@ -1,0 +1,141 @@
+/* libkreconcile-testserver — Status bodies for every failure, with the
+ * apiserver's code, reason, message and details (wire spec §6). Nothing
+ * here touches server state. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "testserver/ts_internal.h"
+
+static const char *status_text(int code)
+{
+    return code < 300 ? "Success" : "Failure";
+}
+
+void ts_respond_json(ts_response *resp, int code, json_t *body)
+{
+    ts_response_clear(resp);
+    resp->status = code;
+    resp->content_type = "application/json";
+    if (!body) {
+        resp->status = 500;
+        return;
+    }
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!text) {
+        resp->status = 500;
+        return;
+    }
+    size_t len = strlen(text);
+    resp->body = kr_malloc(len + 1);
+    if (resp->body) {
+        memcpy(resp->body, text, len + 1);
+        resp->body_len = len;
+    } else {
+        resp->status = 500;
+    }
+    free(text);
+}
+
+void ts_respond_status(ts_response *resp, int code, const char *reason, const char *message,
+                       json_t *details)
+{
+    json_t *st = json_pack("{s:s, s:s, s:{}, s:s}", "kind", "Status", "apiVersion", "v1",
+                           "metadata", "status", status_text(code));
+    if (st && message && *message)
+        json_object_set_new(st, "message", json_string(message));
+    if (st && reason && *reason)
+        json_object_set_new(st, "reason", json_string(reason));
+    if (st && details)
+        json_object_set(st, "details", details);
+    if (st)
+        json_object_set_new(st, "code", json_integer(code));
+    json_decref(details);
+    ts_respond_json(resp, code, st);
+}
+
+char *ts_qualified(const ts_resource *res)
+{
+    if (!res->group[0])
+        return kr_strdup(res->plural);
+    return kr_asprintf("%s.%s", res->plural, res->group);
+}
+
+json_t *ts_details(const ts_resource *res, const char *name, bool kind_is_kind)
+{
+    json_t *d = json_object();
+    if (!d)
+        return NULL;
+    if (name)
+        json_object_set_new(d, "name", json_string(name));
+    if (res && res->group[0])
+        json_object_set_new(d, "group", json_string(res->group));
+    if (res)
+        json_object_set_new(d, "kind", json_string(kind_is_kind ? res->kind : res->plural));
+    return d;
+}
+
+void ts_respond_not_found_path(ts_response *resp)
+{
+    ts_respond_status(resp, 404, "NotFound", "the server could not find the requested resource",
+                      NULL);
+}
+
+void ts_respond_not_found(ts_response *resp, const ts_resource *res, const char *name)
+{
+    char *q = ts_qualified(res);
+    char *msg = kr_asprintf("%s \"%s\" not found", q ? q : "", name);
+    ts_respond_status(resp, 404, "NotFound", msg, ts_details(res, name, false));
+    kr_free(msg);
+    kr_free(q);
+}
+
+void ts_respond_bad_request(ts_response *resp, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    ts_respond_status(resp, 400, "BadRequest", msg, NULL);
+}
+
+void ts_respond_invalid(ts_response *resp, const char *kind, const char *group, const char *name,
+                        const char *field, const char *cause_reason, const char *cause_message)
+{
+    char *msg = kr_asprintf("%s%s%s \"%s\" is invalid: %s: %s", kind, group && *group ? "." : "",
+                            group ? group : "", name ? name : "", field, cause_message);
+    json_t *d =
+        json_pack("{s:s, s:s, s:[{s:s, s:s, s:s}]}", "name", name ? name : "", "kind", kind,
+                  "causes", "reason", cause_reason, "message", cause_message, "field", field);
+    if (d && group && *group)
+        json_object_set_new(d, "group", json_string(group));
+    if (d && (!name || !*name))
+        json_object_del(d, "name");
+    ts_respond_status(resp, 422, "Invalid", msg, d);
+    kr_free(msg);
+}
+
+void ts_respond_conflict(ts_response *resp, const ts_resource *res, const char *name,
+                         const char *why)
+{
+    char *q = ts_qualified(res);
+    char *msg =
+        kr_asprintf("Operation cannot be fulfilled on %s \"%s\": %s", q ? q : "", name, why);
+    ts_respond_status(resp, 409, "Conflict", msg, ts_details(res, name, false));
+    kr_free(msg);
+    kr_free(q);
+}
+
+void ts_response_clear(ts_response *resp)
+{
+    kr_free(resp->body);
+    resp->body = NULL;
+    resp->body_len = 0;
+    resp->retry_after = 0;
+    if (resp->watch) {
+        ts_watch_free(resp->watch);
+        resp->watch = NULL;
+    }
+}

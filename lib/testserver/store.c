@@ -1,0 +1,208 @@
+/* libkreconcile-testserver — object storage and watch history. Each store
+ * keeps its objects sorted by (namespace, name); the server keeps one ring
+ * of recent events for watch resumption (wire spec §9). Callers hold ts->mu. */
+#include <stdio.h>
+#include <string.h>
+
+#include "testserver/ts_internal.h"
+
+static int key_cmp(const char *ns_a, const char *name_a, const char *ns_b, const char *name_b)
+{
+    int c = strcmp(ns_a, ns_b);
+    return c ? c : strcmp(name_a, name_b);
+}
+
+size_t ts_store_lower_bound(const ts_store *st, const char *ns, const char *name)
+{
+    size_t lo = 0, hi = st->len;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (key_cmp(st->items[mid].ns, st->items[mid].name, ns, name) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+ts_obj *ts_store_get(ts_store *st, const char *ns, const char *name)
+{
+    size_t i = ts_store_lower_bound(st, ns, name);
+    if (i < st->len && key_cmp(st->items[i].ns, st->items[i].name, ns, name) == 0)
+        return &st->items[i];
+    return NULL;
+}
+
+int ts_store_put(ts_store *st, const char *ns, const char *name, json_t *obj)
+{
+    ts_obj *existing = ts_store_get(st, ns, name);
+    if (existing) {
+        json_decref(existing->obj);
+        existing->obj = obj;
+        return 0;
+    }
+    if (st->len == st->cap) {
+        size_t cap = st->cap ? st->cap * 2 : 64;
+        ts_obj *grown = kr_realloc(st->items, cap * sizeof(*grown));
+        if (!grown) {
+            json_decref(obj);
+            return KR_ENOMEM;
+        }
+        st->items = grown;
+        st->cap = cap;
+    }
+    ts_obj item = {kr_strdup(ns), kr_strdup(name), obj};
+    if (!item.ns || !item.name) {
+        kr_free(item.ns);
+        kr_free(item.name);
+        json_decref(obj);
+        return KR_ENOMEM;
+    }
+    size_t i = ts_store_lower_bound(st, ns, name);
+    memmove(&st->items[i + 1], &st->items[i], (st->len - i) * sizeof(ts_obj));
+    st->items[i] = item;
+    st->len++;
+    return 0;
+}
+
+void ts_store_remove(ts_store *st, const char *ns, const char *name)
+{
+    ts_obj *o = ts_store_get(st, ns, name);
+    if (!o)
+        return;
+    size_t i = (size_t)(o - st->items);
+    kr_free(o->ns);
+    kr_free(o->name);
+    json_decref(o->obj);
+    memmove(&st->items[i], &st->items[i + 1], (st->len - i - 1) * sizeof(ts_obj));
+    st->len--;
+}
+
+void ts_store_free(ts_store *st)
+{
+    if (!st)
+        return;
+    for (size_t i = 0; i < st->len; i++) {
+        kr_free(st->items[i].ns);
+        kr_free(st->items[i].name);
+        json_decref(st->items[i].obj);
+    }
+    kr_free(st->items);
+    kr_free(st);
+}
+
+char *ts_rv_string(unsigned long long rv)
+{
+    return kr_asprintf("%llu", rv);
+}
+
+/* ---- history ------------------------------------------------------------------- */
+
+static void event_clear(ts_event *ev)
+{
+    json_decref(ev->obj);
+    json_decref(ev->old);
+    for (int i = 0; i < 3; i++)
+        kr_free(ev->lines[i]);
+    memset(ev, 0, sizeof(*ev));
+}
+
+static const char *const type_names[] = {"ADDED", "MODIFIED", "DELETED"};
+
+const char *ts_event_line(ts_event *ev, ts_event_type type, size_t *len)
+{
+    if (!ev->lines[type]) {
+        char *obj = json_dumps(ev->obj, JSON_COMPACT);
+        if (!obj)
+            return NULL;
+        ev->lines[type] = kr_asprintf("{\"type\":\"%s\",\"object\":%s}\n", type_names[type], obj);
+        free(obj);
+        if (!ev->lines[type])
+            return NULL;
+        ev->line_len[type] = strlen(ev->lines[type]);
+    }
+    *len = ev->line_len[type];
+    return ev->lines[type];
+}
+
+void ts_record_event(kr_testserver_t *ts, const ts_resource *res, ts_event_type type, json_t *obj,
+                     json_t *old)
+{
+    if (ts->ring_cap == 0)
+        return;
+    if (ts->ring_len == ts->ring_cap) {
+        ts_event *oldest = &ts->ring[ts->ring_head];
+        ts->rv_floor = oldest->rv;
+        event_clear(oldest);
+        ts->ring_head = (ts->ring_head + 1) % ts->ring_cap;
+        ts->ring_len--;
+    }
+    ts_event *ev = &ts->ring[(ts->ring_head + ts->ring_len) % ts->ring_cap];
+    ev->rv = ts->rv;
+    ev->store_id = res->store->id;
+    ev->type = type;
+    ev->obj = json_incref(obj);
+    ev->old = json_incref(old);
+    ts->ring_len++;
+    ts_watch_fanout(ts, ev);
+}
+
+void ts_history_clear(kr_testserver_t *ts)
+{
+    for (size_t i = 0; i < ts->ring_len; i++)
+        event_clear(&ts->ring[(ts->ring_head + i) % ts->ring_cap]);
+    ts->ring_head = ts->ring_len = 0;
+    ts->rv_floor = ts->rv;
+}
+
+void ts_history_free(kr_testserver_t *ts)
+{
+    ts_history_clear(ts);
+    kr_free(ts->ring);
+    ts->ring = NULL;
+    ts->ring_cap = 0;
+}
+
+/* ---- LIST snapshots for continue tokens ---------------------------------------- */
+
+static void snapshot_clear(ts_snapshot *s)
+{
+    for (size_t i = 0; i < s->len; i++)
+        json_decref(s->objs[i]);
+    kr_free(s->objs);
+    memset(s, 0, sizeof(*s));
+}
+
+ts_snapshot *ts_snapshot_take(kr_testserver_t *ts, const ts_resource *res)
+{
+    if (ts->snap_cap == 0)
+        return NULL;
+    ts_snapshot *s = &ts->snapshots[ts->snap_next];
+    snapshot_clear(s);
+    ts_store *st = res->store;
+    s->objs = kr_malloc((st->len ? st->len : 1) * sizeof(json_t *));
+    if (!s->objs)
+        return NULL;
+    for (size_t i = 0; i < st->len; i++)
+        s->objs[i] = json_incref(st->items[i].obj);
+    s->len = st->len;
+    s->id = ++ts->snap_seq;
+    s->rv = ts->rv;
+    s->store_id = st->id;
+    ts->snap_next = (ts->snap_next + 1) % ts->snap_cap;
+    return s;
+}
+
+ts_snapshot *ts_snapshot_find(kr_testserver_t *ts, unsigned long long id)
+{
+    for (size_t i = 0; i < ts->snap_cap; i++)
+        if (ts->snapshots[i].id == id && ts->snapshots[i].objs)
+            return &ts->snapshots[i];
+    return NULL;
+}
+
+void ts_snapshots_clear(kr_testserver_t *ts)
+{
+    for (size_t i = 0; i < ts->snap_cap; i++)
+        snapshot_clear(&ts->snapshots[i]);
+}

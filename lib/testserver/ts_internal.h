@@ -1,0 +1,346 @@
+/* libkreconcile-testserver — internals shared by the test server's files:
+ * the resource table, object storage, watch streams, the request and
+ * response of the transport-free handler. Never installed. Everything that
+ * touches server state runs with `ts->mu` held unless a comment says so. */
+#ifndef KR_TS_INTERNAL_H
+#define KR_TS_INTERNAL_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "internal.h"
+#include "kreconcile/testserver.h"
+#include "testserver/ts_labels.h"
+
+#define TS_MAX_BODY (3u * 1024u * 1024u)
+
+/* ---- resources ---------------------------------------------------------- */
+
+typedef struct ts_obj {
+    char *ns; /* "" for cluster-scoped */
+    char *name;
+    json_t *obj; /* immutable once stored; replaced on every write */
+} ts_obj;
+
+/* The objects of one resource (shared by the versions of a CRD). */
+typedef struct ts_store {
+    unsigned id;
+    ts_obj *items; /* sorted by (ns, name) */
+    size_t len, cap;
+} ts_store;
+
+typedef struct ts_resource {
+    char *group, *version, *kind, *plural, *singular, *list_kind;
+    bool namespaced, has_status, generation, crd;
+    bool delete_returns_object; /* pods, services, custom resources */
+    bool no_deletecollection;
+    json_t *short_names; /* array of strings */
+    json_t *categories; /* array of strings */
+    json_t *subresources; /* extra subresource names for discovery (not status) */
+    char *crd_name; /* the CRD that serves it */
+    ts_store *store; /* borrowed from the server's store list */
+} ts_resource;
+
+/* ---- watch ---------------------------------------------------------------- */
+
+typedef enum { TS_ADDED = 0, TS_MODIFIED = 1, TS_DELETED = 2 } ts_event_type;
+
+typedef struct ts_event {
+    unsigned long long rv;
+    unsigned store_id;
+    ts_event_type type;
+    json_t *obj; /* new state (last state, for DELETED) */
+    json_t *old; /* previous state for MODIFIED, else NULL */
+    char *lines[3]; /* serialized "{type, object}\n" per type, made lazily */
+    size_t line_len[3];
+} ts_event;
+
+/* A fieldSelector (the library's parser), limited to the metadata fields. */
+typedef struct ts_fieldsel {
+    struct kr_field_selector *sel; /* NULL matches everything */
+    size_t len; /* number of terms */
+} ts_fieldsel;
+
+typedef struct ts_watch {
+    struct kr_testserver *ts;
+    unsigned store_id;
+    char *ns; /* NULL = every namespace */
+    ts_labels_t *labels;
+    ts_fieldsel fields;
+    char *kind, *api_version; /* for bookmarks */
+    bool bookmarks;
+    kr_buf buf; /* pending bytes from `off` */
+    size_t off;
+    bool closing; /* end the stream once `buf` is drained */
+    bool suspended; /* the connection waits for data */
+    bool detached; /* the transport is gone; free when unreferenced */
+    unsigned events; /* events sent */
+    uint64_t deadline_ms, last_send_ms;
+    unsigned long long min_rv; /* deliver only events newer than this */
+    void *conn; /* struct MHD_Connection * */
+    struct ts_watch *prev, *next;
+    struct ts_watch *wake_next; /* on ts->wake_head while a resume is due */
+} ts_watch;
+
+/* ---- server ---------------------------------------------------------------- */
+
+struct kr_testserver {
+    pthread_mutex_t mu;
+    kr_testserver_opts opts;
+    char **tokens; /* "token" or "token:user" */
+    size_t ntokens;
+    char *cert_pem, *key_pem, *ca_pem;
+    char url[96];
+    unsigned short port;
+    void *daemon; /* struct MHD_Daemon * */
+
+    ts_resource **resources;
+    size_t nresources;
+    ts_store **stores;
+    size_t nstores;
+    unsigned next_store_id;
+
+    unsigned long long rv; /* the global resourceVersion counter */
+    unsigned long long rv_floor; /* history complete for RVs > floor */
+    ts_event *ring;
+    size_t ring_cap, ring_head, ring_len;
+
+    struct ts_snapshot *snapshots; /* ring of LIST snapshots for continue */
+    size_t snap_cap, snap_next;
+    unsigned long long snap_seq;
+
+    ts_watch *watches;
+    size_t nwatches;
+    ts_watch *wake_head; /* suspended watches to resume after unlocking */
+
+    kr_testserver_faults faults;
+    unsigned long long rng;
+
+    pthread_t ticker;
+    pthread_cond_t ticker_cv;
+    bool ticker_started, stopping;
+};
+
+/* ---- the transport-free request handler (handler.c) -------------------- */
+
+typedef struct ts_kv {
+    char *key, *value;
+} ts_kv;
+
+typedef struct ts_request {
+    const char *method;
+    const char *path; /* decoded, no query */
+    const ts_kv *query;
+    size_t nquery;
+    const char *accept, *content_type, *authorization, *user_agent;
+    const char *body;
+    size_t body_len;
+    bool body_too_large;
+    const char *cert_user; /* client certificate CN when verified, else NULL */
+    bool cert_invalid; /* a client certificate was sent and failed */
+} ts_request;
+
+typedef struct ts_response {
+    int status;
+    const char *content_type; /* static */
+    char *body; /* new (kr_malloc) */
+    size_t body_len;
+    int retry_after;
+    ts_watch *watch; /* when set, the body is this stream */
+} ts_response;
+
+void ts_handle(kr_testserver_t *ts, const ts_request *req, ts_response *resp);
+void ts_response_clear(ts_response *resp);
+const char *ts_query(const ts_request *req, const char *key);
+
+/* ---- Status bodies (status.c) -------------------------------------------- */
+
+void ts_respond_json(ts_response *resp, int code, json_t *body); /* steals body */
+void ts_respond_status(ts_response *resp, int code, const char *reason, const char *message,
+                       json_t *details); /* steals details (may be NULL) */
+json_t *ts_details(const ts_resource *res, const char *name, bool kind_is_kind);
+void ts_respond_not_found_path(ts_response *resp);
+void ts_respond_not_found(ts_response *resp, const ts_resource *res, const char *name);
+void ts_respond_bad_request(ts_response *resp, const char *fmt, ...) KR_PRINTF(2, 3);
+/* 422 Invalid; the message names "Kind[.group] \"name\"". */
+void ts_respond_invalid(ts_response *resp, const char *kind, const char *group, const char *name,
+                        const char *field, const char *cause_reason, const char *cause_message);
+void ts_respond_conflict(ts_response *resp, const ts_resource *res, const char *name,
+                         const char *why);
+char *ts_qualified(const ts_resource *res); /* "plural" or "plural.group"; new */
+
+/* ---- resources (resources.c) -------------------------------------------------- */
+
+int ts_resources_init(kr_testserver_t *ts);
+void ts_resources_free(kr_testserver_t *ts);
+ts_resource *ts_resource_find(kr_testserver_t *ts, const char *group, const char *version,
+                              const char *plural);
+ts_resource *ts_resource_find_kind(kr_testserver_t *ts, const char *api_version, const char *kind);
+ts_store *ts_store_by_id(kr_testserver_t *ts, unsigned id);
+/* Start or stop serving the resource a CRD object describes. */
+int ts_crd_established(kr_testserver_t *ts, const json_t *crd, json_t **updated);
+void ts_crd_removed(kr_testserver_t *ts, const json_t *crd);
+
+/* ---- storage (store.c) ----------------------------------------------------- */
+
+ts_obj *ts_store_get(ts_store *st, const char *ns, const char *name);
+size_t ts_store_lower_bound(const ts_store *st, const char *ns, const char *name);
+int ts_store_put(ts_store *st, const char *ns, const char *name, json_t *obj); /* steals obj */
+void ts_store_remove(ts_store *st, const char *ns, const char *name);
+void ts_store_free(ts_store *st);
+/* Record a write: takes the next RV (already set in obj by the caller),
+ * appends it to history and fans it out. `obj` and `old` are borrowed. */
+void ts_record_event(kr_testserver_t *ts, const ts_resource *res, ts_event_type type, json_t *obj,
+                     json_t *old);
+void ts_history_clear(kr_testserver_t *ts);
+void ts_history_free(kr_testserver_t *ts);
+const char *ts_event_line(ts_event *ev, ts_event_type type, size_t *len);
+char *ts_rv_string(unsigned long long rv); /* new */
+
+/* LIST snapshots (snapshot.c). */
+typedef struct ts_snapshot {
+    unsigned long long id, rv;
+    unsigned store_id;
+    json_t **objs; /* new references, key order */
+    size_t len;
+} ts_snapshot;
+ts_snapshot *ts_snapshot_take(kr_testserver_t *ts, const ts_resource *res);
+ts_snapshot *ts_snapshot_find(kr_testserver_t *ts, unsigned long long id);
+void ts_snapshots_clear(kr_testserver_t *ts);
+
+/* ---- object helpers (meta.c) --------------------------------------------------- */
+
+const char *ts_meta_str(const json_t *obj, const char *field);
+json_t *ts_meta(json_t *obj); /* metadata object, created if absent (obj must be mutable) */
+bool ts_valid_subdomain(const char *name);
+bool ts_valid_label_name(const char *name);
+char *ts_uid_new(kr_testserver_t *ts);
+void ts_timestamp(char out[32]);
+unsigned long long ts_rand(kr_testserver_t *ts);
+uint64_t ts_now_ms(void);
+bool ts_spec_equal(const ts_resource *res, const json_t *a, const json_t *b);
+char *ts_api_version(const ts_resource *res); /* new */
+
+/* ---- selectors (fields.c) ----------------------------------------------------- */
+
+int ts_fieldsel_parse(const char *text, ts_fieldsel *out, char *msg, size_t msgsize);
+bool ts_fieldsel_matches(const ts_fieldsel *fs, const json_t *obj);
+void ts_fieldsel_free(ts_fieldsel *fs);
+bool ts_object_matches(const ts_labels_t *labels, const ts_fieldsel *fields, const json_t *obj);
+/* labelSelector and fieldSelector of a LIST or WATCH; on a bad selector
+ * fills resp with 400 and returns negative. */
+int ts_parse_selectors(const ts_request *req, ts_labels_t **labels, ts_fieldsel *fields,
+                       ts_response *resp);
+/* Go's strconv.ParseBool: 1 for true, 0 for false or absent, -1 if invalid. */
+int ts_query_bool(const ts_request *req, const char *key);
+
+/* ---- handlers -------------------------------------------------------------------- */
+
+typedef struct ts_route {
+    ts_resource *res;
+    const char *ns; /* borrowed from the parsed path or NULL */
+    const char *name; /* NULL for a collection */
+    const char *sub; /* subresource or NULL */
+    char *buf; /* owns the strings */
+    bool legacy_watch;
+} ts_route;
+
+void ts_handle_get(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
+                   ts_response *resp);
+void ts_handle_list(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
+                    ts_response *resp);
+void ts_handle_watch(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
+                     ts_response *resp);
+void ts_handle_create(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
+                      ts_response *resp);
+void ts_handle_update(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
+                      ts_response *resp);
+void ts_handle_patch(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
+                     ts_response *resp);
+void ts_handle_delete(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
+                      ts_response *resp);
+void ts_handle_deletecollection(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
+                                ts_response *resp);
+bool ts_handle_discovery(kr_testserver_t *ts, const ts_request *req, ts_response *resp);
+bool ts_handle_admin(kr_testserver_t *ts, const ts_request *req, ts_response *resp);
+
+/* Shared by create, update, patch and load: store `obj` (stolen) as the
+ * new state of `rt->name` after admission. `existing` is the stored state
+ * or NULL for a create. Fills resp with the result. */
+typedef struct ts_write {
+    const ts_request *req;
+    const ts_route *rt;
+    bool dry_run;
+    bool status_only; /* a /status write */
+    const char *manager;
+    const char *operation; /* "Update" or "Apply" */
+    const json_t *applied; /* server-side apply: the configuration, for fieldsV1 */
+} ts_write;
+int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_response *resp);
+int ts_commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *existing, json_t *obj,
+                     ts_response *resp);
+bool ts_namespace_exists(kr_testserver_t *ts, const char *ns);
+/* dryRun: *dry is set for "All"; another value fills resp (422) and returns -1. */
+int ts_dry_run(const ts_request *req, ts_response *resp, const char *options_kind, bool *dry);
+
+/* ---- request bodies (body.c) -------------------------------------------------- */
+
+bool ts_content_is_json(const ts_request *req);
+bool ts_content_is_yaml(const ts_request *req);
+void ts_respond_unsupported_media(ts_response *resp, const char *accepted);
+/* A JSON object (or YAML when `yaml`), new; NULL after filling resp (400). */
+json_t *ts_parse_body(const ts_request *req, bool yaml, ts_response *resp);
+int ts_check_kind(const ts_resource *res, json_t *obj, ts_response *resp);
+int ts_check_namespace(const ts_route *rt, json_t *obj, ts_response *resp);
+int ts_check_name(const ts_route *rt, json_t *obj, ts_response *resp);
+/* YAML through the library's reader, when linked in. */
+int ts_yaml_parse(const char *text, size_t len, json_t **out, kr_error_t *err);
+int ts_yaml_parse_all(const char *text, size_t len, json_t **out, kr_error_t *err);
+
+/* ---- watch streams (watch.c) ---------------------------------------------------- */
+
+void ts_watch_fanout(kr_testserver_t *ts, ts_event *ev);
+void ts_watch_close_all(kr_testserver_t *ts);
+void ts_watch_close_store(kr_testserver_t *ts, unsigned store_id);
+void ts_watch_free(ts_watch *w);
+/* Queue a suspended watch for resumption; ts_unlock() resumes it. */
+void ts_watch_wake(kr_testserver_t *ts, ts_watch *w);
+void ts_lock(kr_testserver_t *ts);
+/* Unlock, then resume the watches woken while the lock was held (the
+ * transport must not be called with the lock held). */
+void ts_unlock(kr_testserver_t *ts);
+int ts_ticker_start(kr_testserver_t *ts);
+void ts_ticker_stop(kr_testserver_t *ts);
+/* The transport's reader: copies up to `max` pending bytes; when there
+ * are none it suspends the connection (ts_http_suspend) and returns 0;
+ * -1 means end of stream. */
+long ts_watch_read(ts_watch *w, char *buf, size_t max);
+void ts_watch_detach(ts_watch *w);
+
+/* ---- auth and faults ------------------------------------------------------------- */
+
+typedef struct ts_identity {
+    const char *user; /* borrowed; NULL = anonymous or unnamed token */
+    size_t user_len;
+    const char *verbs; /* comma list the token may use; NULL = every verb */
+} ts_identity;
+
+/* 0 = authenticated (or no auth configured); otherwise fills resp (401). */
+int ts_authenticate(kr_testserver_t *ts, const ts_request *req, ts_response *resp,
+                    ts_identity *who);
+/* 0 = allowed; otherwise fills resp (403). */
+int ts_authorize(const ts_identity *who, const char *verb, const ts_route *rt, ts_response *resp);
+bool ts_fault_inject(kr_testserver_t *ts, const ts_request *req, ts_response *resp);
+void ts_compact_locked(kr_testserver_t *ts);
+void ts_restart_locked(kr_testserver_t *ts);
+
+/* ---- HTTP transport (http.c) ------------------------------------------------------ */
+
+int ts_http_start(kr_testserver_t *ts, kr_error_t *err);
+void ts_http_stop(kr_testserver_t *ts);
+void ts_http_resume(void *conn);
+void ts_http_suspend(void *conn);
+
+#endif /* KR_TS_INTERNAL_H */

@@ -1,0 +1,459 @@
+/* libkreconcile-testserver — watch streams: fan-out of events to open
+ * watches into bounded per-watch buffers, resumption from the history
+ * ring, selector transitions, bookmarks and timeouts (wire spec §5). A
+ * slow reader only fills its own buffer; past the bound it is closed. */
+#include <stdio.h>
+#include <string.h>
+
+#include "testserver/ts_internal.h"
+
+void ts_lock(kr_testserver_t *ts)
+{
+    pthread_mutex_lock(&ts->mu);
+}
+
+void ts_unlock(kr_testserver_t *ts)
+{
+    ts_watch *wake = ts->wake_head;
+    ts->wake_head = NULL;
+    pthread_mutex_unlock(&ts->mu);
+    /* A queued watch stays suspended until we resume it, so neither it nor
+     * its connection can go away in between. */
+    while (wake) {
+        ts_watch *next = wake->wake_next;
+        ts_http_resume(wake->conn);
+        wake = next;
+    }
+}
+
+void ts_watch_wake(kr_testserver_t *ts, ts_watch *w)
+{
+    if (!w->suspended)
+        return;
+    w->suspended = false;
+    w->wake_next = ts->wake_head;
+    ts->wake_head = w;
+}
+
+static size_t pending(const ts_watch *w)
+{
+    return w->buf.len - w->off;
+}
+
+static void append(ts_watch *w, const char *data, size_t len)
+{
+    if (w->closing)
+        return;
+    if (pending(w) + len > w->ts->opts.watch_buffer_bytes && pending(w) > 0) {
+        /* Too far behind: end the stream, as the apiserver does; the
+         * client re-watches from the last RV it saw. */
+        w->closing = true;
+        return;
+    }
+    if (w->off > 0 && w->off == w->buf.len)
+        w->buf.len = w->off = 0;
+    if (kr_buf_append(&w->buf, data, len) != 0)
+        w->closing = true;
+}
+
+/* Applies the "close after N events" fault around one event line. */
+static void append_event(ts_watch *w, const char *line, size_t len)
+{
+    const kr_testserver_faults *f = &w->ts->faults;
+    if (f->watch_max_events && w->events >= f->watch_max_events) {
+        if (f->watch_cut_mid_event && len > 1)
+            append(w, line, 1 + (size_t)(ts_rand(w->ts) % (len - 1)));
+        w->closing = true;
+        return;
+    }
+    append(w, line, len);
+    w->events++;
+}
+
+static void append_bookmark(ts_watch *w, bool initial_end)
+{
+    char line[512];
+    snprintf(line, sizeof(line),
+             "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"%s\",\"apiVersion\":\"%s\","
+             "\"metadata\":{\"resourceVersion\":\"%llu\",\"creationTimestamp\":null%s}}}\n",
+             w->kind, w->api_version, w->ts->rv,
+             initial_end ? ",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}" : "");
+    append(w, line, strlen(line));
+    w->last_send_ms = ts_now_ms();
+}
+
+static bool in_scope(const ts_watch *w, const json_t *obj)
+{
+    if (!w->ns)
+        return true;
+    const char *ns = ts_meta_str(obj, "namespace");
+    return ns && strcmp(ns, w->ns) == 0;
+}
+
+static bool watch_matches(const ts_watch *w, const json_t *obj)
+{
+    return obj && in_scope(w, obj) && ts_object_matches(w->labels, &w->fields, obj);
+}
+
+static void deliver(ts_watch *w, ts_event *ev)
+{
+    if (w->closing || ev->store_id != w->store_id || ev->rv <= w->min_rv)
+        return;
+    bool now = watch_matches(w, ev->obj);
+    bool before = ev->type == TS_MODIFIED && watch_matches(w, ev->old);
+    ts_event_type type = ev->type;
+    if (ev->type == TS_MODIFIED && now != before)
+        type = now ? TS_ADDED : TS_DELETED;
+    else if (!now && !(ev->type == TS_MODIFIED && before))
+        return;
+    size_t len;
+    const char *line = ts_event_line(ev, type, &len);
+    if (!line) {
+        w->closing = true;
+        return;
+    }
+    append_event(w, line, len);
+    w->last_send_ms = ts_now_ms();
+}
+
+void ts_watch_fanout(kr_testserver_t *ts, ts_event *ev)
+{
+    for (ts_watch *w = ts->watches; w; w = w->next) {
+        deliver(w, ev);
+        if (pending(w) > 0 || w->closing)
+            ts_watch_wake(ts, w);
+    }
+}
+
+static void close_where(kr_testserver_t *ts, bool all, unsigned store_id)
+{
+    for (ts_watch *w = ts->watches; w; w = w->next) {
+        if (all || w->store_id == store_id) {
+            w->closing = true;
+            ts_watch_wake(ts, w);
+        }
+    }
+}
+
+void ts_watch_close_all(kr_testserver_t *ts)
+{
+    close_where(ts, true, 0);
+}
+
+void ts_watch_close_store(kr_testserver_t *ts, unsigned store_id)
+{
+    close_where(ts, false, store_id);
+}
+
+static void watch_destroy(ts_watch *w)
+{
+    kr_free(w->ns);
+    kr_free(w->kind);
+    kr_free(w->api_version);
+    ts_labels_free(w->labels);
+    ts_fieldsel_free(&w->fields);
+    kr_buf_free(&w->buf);
+    kr_free(w);
+}
+
+static void unlink_watch(kr_testserver_t *ts, ts_watch *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else if (ts->watches == w)
+        ts->watches = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    ts->nwatches--;
+}
+
+void ts_watch_free(ts_watch *w)
+{
+    if (!w)
+        return;
+    kr_testserver_t *ts = w->ts;
+    ts_lock(ts);
+    unlink_watch(ts, w);
+    ts_unlock(ts);
+    watch_destroy(w);
+}
+
+void ts_watch_detach(ts_watch *w)
+{
+    ts_watch_free(w);
+}
+
+long ts_watch_read(ts_watch *w, char *buf, size_t max)
+{
+    kr_testserver_t *ts = w->ts;
+    ts_lock(ts);
+    size_t n = pending(w);
+    if (n > 0) {
+        if (n > max)
+            n = max;
+        memcpy(buf, w->buf.data + w->off, n);
+        w->off += n;
+        if (w->off == w->buf.len)
+            w->buf.len = w->off = 0;
+        ts_unlock(ts);
+        return (long)n;
+    }
+    if (w->closing || ts->stopping) {
+        ts_unlock(ts);
+        return -1;
+    }
+    w->suspended = true;
+    ts_http_suspend(w->conn);
+    ts_unlock(ts);
+    return 0;
+}
+
+/* ---- opening a watch ----------------------------------------------------------- */
+
+static void respond_list_options_invalid(ts_response *resp, const char *field, const char *text)
+{
+    char cause[256];
+    snprintf(cause, sizeof(cause), "Forbidden: %s", text);
+    ts_respond_invalid(resp, "ListOptions", "meta.k8s.io", "", field, "FieldValueForbidden", cause);
+}
+
+struct watch_params {
+    bool has_rv;
+    unsigned long long rv;
+    int send_initial; /* -1 unset */
+    int bookmarks;
+    long timeout_s;
+};
+
+static int parse_watch_params(kr_testserver_t *ts, const ts_request *req, struct watch_params *p,
+                              ts_response *resp)
+{
+    const char *rv = ts_query(req, "resourceVersion");
+    const char *rvm = ts_query(req, "resourceVersionMatch");
+    const char *sie = ts_query(req, "sendInitialEvents");
+    const char *to = ts_query(req, "timeoutSeconds");
+    memset(p, 0, sizeof(*p));
+    p->send_initial = sie ? ts_query_bool(req, "sendInitialEvents") : -1;
+    p->bookmarks = ts_query_bool(req, "allowWatchBookmarks");
+    p->timeout_s = ts->opts.watch_timeout_s;
+    if (p->bookmarks < 0 || (sie && p->send_initial < 0)) {
+        ts_respond_bad_request(resp, "invalid boolean value in watch parameters");
+        return -1;
+    }
+    if (rv && *rv) {
+        char *end;
+        p->rv = strtoull(rv, &end, 10);
+        if (*end || rv[0] == '-') {
+            ts_respond_bad_request(resp, "invalid resource version: %s", rv);
+            return -1;
+        }
+        p->has_rv = p->rv != 0;
+    }
+    if (to) {
+        char *end;
+        long v = strtol(to, &end, 10);
+        if (*end || v < 0) {
+            ts_respond_bad_request(resp, "invalid timeoutSeconds: %s", to);
+            return -1;
+        }
+        if (v > 0)
+            p->timeout_s = v;
+    }
+    if (rvm && p->send_initial < 0) {
+        respond_list_options_invalid(
+            resp, "resourceVersionMatch",
+            "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided");
+        return -1;
+    }
+    if (p->send_initial >= 0 && (!rvm || strcmp(rvm, "NotOlderThan") != 0)) {
+        respond_list_options_invalid(
+            resp, "resourceVersionMatch",
+            "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan");
+        return -1;
+    }
+    return 0;
+}
+
+static ts_watch *watch_new(kr_testserver_t *ts, const ts_route *rt)
+{
+    ts_watch *w = kr_calloc(1, sizeof(*w));
+    if (!w)
+        return NULL;
+    w->ts = ts;
+    w->store_id = rt->res->store->id;
+    w->kind = kr_strdup(rt->res->kind);
+    w->api_version = ts_api_version(rt->res);
+    w->ns = rt->ns ? kr_strdup(rt->ns) : NULL;
+    if (!w->kind || !w->api_version || (rt->ns && !w->ns)) {
+        watch_destroy(w);
+        return NULL;
+    }
+    return w;
+}
+
+static void send_initial_events(ts_watch *w, const ts_resource *res)
+{
+    const ts_store *st = res->store;
+    for (size_t i = 0; i < st->len && !w->closing; i++) {
+        const json_t *obj = st->items[i].obj;
+        if (!watch_matches(w, obj))
+            continue;
+        char *text = json_dumps(obj, JSON_COMPACT);
+        char *line = text ? kr_asprintf("{\"type\":\"ADDED\",\"object\":%s}\n", text) : NULL;
+        free(text);
+        if (!line) {
+            w->closing = true;
+            break;
+        }
+        /* The initial state is sent whole, whatever the buffer bound. */
+        if (kr_buf_append_str(&w->buf, line) != 0)
+            w->closing = true;
+        kr_free(line);
+    }
+}
+
+static void replay_history(kr_testserver_t *ts, ts_watch *w)
+{
+    for (size_t i = 0; i < ts->ring_len && !w->closing; i++)
+        deliver(w, &ts->ring[(ts->ring_head + i) % ts->ring_cap]);
+}
+
+static void send_expired(ts_watch *w, unsigned long long rv)
+{
+    char line[512];
+    snprintf(line, sizeof(line),
+             "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\","
+             "\"metadata\":{},\"status\":\"Failure\",\"message\":\"too old resource version: "
+             "%llu (%llu)\",\"reason\":\"Expired\",\"code\":410}}\n",
+             rv, w->ts->rv_floor);
+    append(w, line, strlen(line));
+    w->closing = true;
+}
+
+static void watch_start(kr_testserver_t *ts, ts_watch *w, const ts_resource *res,
+                        const struct watch_params *p)
+{
+    uint64_t now = ts_now_ms();
+    w->bookmarks = p->bookmarks == 1;
+    w->deadline_ms = now + (uint64_t)p->timeout_s * 1000u;
+    w->last_send_ms = now;
+    w->min_rv = p->has_rv ? p->rv : ts->rv;
+    bool initial = p->send_initial == 1 || (p->send_initial < 0 && !p->has_rv);
+    if (initial) {
+        w->min_rv = ts->rv;
+        send_initial_events(w, res);
+        if (p->send_initial == 1 && w->bookmarks)
+            append_bookmark(w, true);
+    } else if (!p->has_rv) {
+        /* sendInitialEvents=false without an RV: changes from now on. */
+    } else if (p->rv < ts->rv_floor) {
+        send_expired(w, p->rv);
+    } else {
+        replay_history(ts, w);
+    }
+    w->next = ts->watches;
+    if (ts->watches)
+        ts->watches->prev = w;
+    ts->watches = w;
+    ts->nwatches++;
+}
+
+void ts_handle_watch(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
+                     ts_response *resp)
+{
+    struct watch_params p;
+    if (parse_watch_params(ts, req, &p, resp) != 0)
+        return;
+    ts_watch *w = watch_new(ts, rt);
+    if (!w) {
+        ts_respond_status(resp, 500, "InternalError", "Internal error occurred: out of memory",
+                          NULL);
+        return;
+    }
+    if (ts_parse_selectors(req, &w->labels, &w->fields, resp) != 0) {
+        watch_destroy(w);
+        return;
+    }
+    watch_start(ts, w, rt->res, &p);
+    ts_response_clear(resp);
+    resp->status = 200;
+    resp->content_type = "application/json";
+    resp->watch = w;
+}
+
+/* ---- bookmarks and timeouts ---------------------------------------------------- */
+
+static void tick(kr_testserver_t *ts)
+{
+    uint64_t now = ts_now_ms();
+    unsigned interval = ts->opts.bookmark_interval_ms;
+    for (ts_watch *w = ts->watches; w; w = w->next) {
+        if (w->closing)
+            continue;
+        if (now >= w->deadline_ms) {
+            if (w->bookmarks)
+                append_bookmark(w, false);
+            w->closing = true;
+        } else if (w->bookmarks && now - w->last_send_ms >= interval) {
+            append_bookmark(w, false);
+        } else {
+            continue;
+        }
+        ts_watch_wake(ts, w);
+    }
+}
+
+static void *ticker_main(void *arg)
+{
+    kr_testserver_t *ts = arg;
+    unsigned period = ts->opts.bookmark_interval_ms / 4;
+    if (period > 100)
+        period = 100;
+    if (period < 5)
+        period = 5;
+    ts_lock(ts);
+    while (!ts->stopping) {
+        tick(ts);
+        ts_unlock(ts);
+        ts_lock(ts);
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += (long)period * 1000000L;
+        until.tv_sec += until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+        if (!ts->stopping)
+            pthread_cond_timedwait(&ts->ticker_cv, &ts->mu, &until);
+    }
+    ts_unlock(ts);
+    return NULL;
+}
+
+int ts_ticker_start(kr_testserver_t *ts)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    int rc = pthread_cond_init(&ts->ticker_cv, &attr);
+    pthread_condattr_destroy(&attr);
+    if (rc != 0)
+        return KR_ENOMEM;
+    if (pthread_create(&ts->ticker, NULL, ticker_main, ts) != 0) {
+        pthread_cond_destroy(&ts->ticker_cv);
+        return KR_ENOMEM;
+    }
+    ts->ticker_started = true;
+    return 0;
+}
+
+void ts_ticker_stop(kr_testserver_t *ts)
+{
+    if (!ts->ticker_started)
+        return;
+    ts_lock(ts);
+    ts->stopping = true;
+    pthread_cond_signal(&ts->ticker_cv);
+    ts_unlock(ts);
+    pthread_join(ts->ticker, NULL);
+    pthread_cond_destroy(&ts->ticker_cv);
+    ts->ticker_started = false;
+}

@@ -1,0 +1,533 @@
+/* libkreconcile-testserver — POST and PUT: admission (names, namespaces,
+ * resourceVersion preconditions, finalizer rules), server-set metadata
+ * (uid, creationTimestamp, resourceVersion, generation), status
+ * subresource rules and dryRun (wire spec §2, §3, §8, §9). Callers hold ts->mu. */
+#include <stdio.h>
+#include <string.h>
+
+#include "testserver/ts_internal.h"
+
+bool ts_namespace_exists(kr_testserver_t *ts, const char *ns)
+{
+    ts_resource *nsr = ts_resource_find(ts, "", "v1", "namespaces");
+    return nsr && ts_store_get(nsr->store, "", ns) != NULL;
+}
+
+static bool wants_label_name(const ts_resource *res)
+{
+    return !res->group[0] &&
+           (strcmp(res->plural, "namespaces") == 0 || strcmp(res->plural, "services") == 0);
+}
+
+static int validate_name(const ts_resource *res, const char *name, ts_response *resp)
+{
+    const char *why = NULL;
+    char msg[512];
+    if (wants_label_name(res) && !ts_valid_label_name(name))
+        why = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or "
+              "'-', and must start and end with an alphanumeric character (e.g. 'my-name',  or "
+              "'123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+    else if (!wants_label_name(res) && !ts_valid_subdomain(name))
+        why = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
+              "characters, '-' or '.', and must start and end with an alphanumeric character "
+              "(e.g. 'example.com', regex used for validation is "
+              "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+    if (!why)
+        return 0;
+    snprintf(msg, sizeof(msg), "Invalid value: \"%s\": %s", name, why);
+    ts_respond_invalid(resp, res->kind, res->group, name, "metadata.name", "FieldValueInvalid",
+                       msg);
+    return KR_EINVALIDOBJ;
+}
+
+static int validate_crd_name(const json_t *obj, const char *name, ts_response *resp)
+{
+    const json_t *spec = json_object_get(obj, "spec");
+    const char *group = json_string_value(json_object_get(spec, "group"));
+    const char *plural =
+        json_string_value(json_object_get(json_object_get(spec, "names"), "plural"));
+    const char *kind = json_string_value(json_object_get(json_object_get(spec, "names"), "kind"));
+    char *want = (group && plural) ? kr_asprintf("%s.%s", plural, group) : NULL;
+    bool ok = want && kind && strcmp(want, name) == 0;
+    kr_free(want);
+    if (ok)
+        return 0;
+    ts_respond_invalid(resp, "CustomResourceDefinition", "apiextensions.k8s.io", name,
+                       "metadata.name", "FieldValueInvalid",
+                       "Invalid value: must be spec.names.plural+\".\"+spec.group, with "
+                       "spec.group, spec.names.plural and spec.names.kind set");
+    return KR_EINVALIDOBJ;
+}
+
+static char *generate_name(kr_testserver_t *ts, const char *prefix)
+{
+    static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
+    char suffix[6];
+    for (int i = 0; i < 5; i++)
+        suffix[i] = alphabet[ts_rand(ts) % (sizeof(alphabet) - 1)];
+    suffix[5] = '\0';
+    return kr_asprintf("%.58s%s", prefix, suffix);
+}
+
+/* The name to create: metadata.name, or one made from generateName. */
+static int resolve_name(kr_testserver_t *ts, const ts_resource *res, json_t *md, ts_response *resp)
+{
+    const char *name = json_string_value(json_object_get(md, "name"));
+    const char *gen = json_string_value(json_object_get(md, "generateName"));
+    if ((!name || !*name) && gen && *gen) {
+        char *made = generate_name(ts, gen);
+        if (!made)
+            return KR_ENOMEM;
+        json_object_set_new(md, "name", json_string(made));
+        kr_free(made);
+        return 0;
+    }
+    if (!name || !*name) {
+        ts_respond_invalid(resp, res->kind, res->group, "", "metadata.name", "FieldValueRequired",
+                           "Required value: name or generateName is required");
+        return KR_EINVALIDOBJ;
+    }
+    return 0;
+}
+
+static void respond_already_exists(ts_response *resp, const ts_resource *res, const char *name,
+                                   bool generated)
+{
+    char *q = ts_qualified(res);
+    char *msg = kr_asprintf("%s \"%s\" already exists%s", q ? q : "", name,
+                            generated ? ", the server was not able to generate a unique name "
+                                        "for the object"
+                                      : "");
+    ts_respond_status(resp, 409, "AlreadyExists", msg, ts_details(res, name, false));
+    kr_free(msg);
+    kr_free(q);
+}
+
+static void respond_ns_not_found(ts_response *resp, const char *ns)
+{
+    char *msg = kr_asprintf("namespaces \"%s\" not found", ns);
+    ts_respond_status(resp, 404, "NotFound", msg,
+                      json_pack("{s:s, s:s}", "name", ns, "kind", "namespaces"));
+    kr_free(msg);
+}
+
+/* fieldManager, else the User-Agent up to its first "/", as the apiserver. */
+static json_t *manager_of(const ts_write *w)
+{
+    if (w->manager)
+        return json_string(w->manager);
+    const char *fm = ts_query(w->req, "fieldManager");
+    if (fm && *fm)
+        return json_string(fm);
+    const char *ua = w->req->user_agent;
+    if (ua && *ua && *ua != '/')
+        return json_stringn(ua, strcspn(ua, "/"));
+    return json_string("unknown");
+}
+
+/* The fields a configuration sets, as a FieldsV1 set ("f:<name>" keys);
+ * list members are not itemised. */
+static json_t *fields_v1(const json_t *config, int depth)
+{
+    json_t *set = json_object();
+    for (void *it = json_object_iter((json_t *)config); it;
+         it = json_object_iter_next((json_t *)config, it)) {
+        const char *key = json_object_iter_key(it);
+        json_t *v = json_object_iter_value(it);
+        if (depth == 0 && (strcmp(key, "apiVersion") == 0 || strcmp(key, "kind") == 0))
+            continue;
+        if (depth == 1 && (strcmp(key, "name") == 0 || strcmp(key, "namespace") == 0))
+            continue;
+        char *fk = kr_asprintf("f:%s", key);
+        json_t *sub = json_is_object(v) && depth < 32 ? fields_v1(v, depth + 1) : json_object();
+        if (fk && set)
+            json_object_set_new(set, fk, sub);
+        else
+            json_decref(sub);
+        kr_free(fk);
+    }
+    return set;
+}
+
+static json_t *managed_entry(const ts_write *w, const char *api_version)
+{
+    char now[32];
+    ts_timestamp(now);
+    const char *op = w->operation ? w->operation : "Update";
+    json_t *fields = w->applied ? fields_v1(w->applied, 0) : json_object();
+    json_t *entry = json_pack("{s:o, s:s, s:s, s:s, s:s, s:o}", "manager", manager_of(w),
+                              "operation", op, "apiVersion", api_version, "time", now, "fieldsType",
+                              "FieldsV1", "fieldsV1", fields);
+    if (entry && w->status_only)
+        json_object_set_new(entry, "subresource", json_string("status"));
+    return entry;
+}
+
+/* Record or replace this manager's entry (one per manager and operation). */
+static void set_managed(const ts_write *w, json_t *md, const char *api_version)
+{
+    json_t *entry = managed_entry(w, api_version);
+    json_t *out = json_array();
+    if (!entry || !out) {
+        json_decref(entry);
+        json_decref(out);
+        return;
+    }
+    const char *manager = json_string_value(json_object_get(entry, "manager"));
+    const char *operation = json_string_value(json_object_get(entry, "operation"));
+    size_t i;
+    json_t *e;
+    for (i = 0; i < json_array_size(json_object_get(md, "managedFields")) &&
+                (e = json_array_get(json_object_get(md, "managedFields"), i)) != NULL;
+         i++) {
+        const char *m = json_string_value(json_object_get(e, "manager"));
+        const char *op = json_string_value(json_object_get(e, "operation"));
+        if (m && op && strcmp(m, manager) == 0 && strcmp(op, operation) == 0)
+            continue;
+        json_array_append(out, e);
+    }
+    json_array_append_new(out, entry);
+    json_object_set_new(md, "managedFields", out);
+}
+
+static void stamp_rv(kr_testserver_t *ts, json_t *md, bool dry_run)
+{
+    if (dry_run) {
+        json_object_del(md, "resourceVersion");
+        return;
+    }
+    char rv[32];
+    snprintf(rv, sizeof(rv), "%llu", ++ts->rv);
+    json_object_set_new(md, "resourceVersion", json_string(rv));
+}
+
+static int admit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, json_t *md,
+                        ts_response *resp)
+{
+    const ts_resource *res = w->rt->res;
+    const char *rv = json_string_value(json_object_get(md, "resourceVersion"));
+    if (rv && *rv) {
+        ts_respond_bad_request(resp, "resourceVersion should not be set on objects to be "
+                                     "created");
+        return KR_EINVALIDOBJ;
+    }
+    int rc = resolve_name(ts, res, md, resp);
+    if (rc != 0)
+        return rc;
+    const char *name = json_string_value(json_object_get(md, "name"));
+    rc = validate_name(res, name, resp);
+    if (rc == 0 && strcmp(res->plural, "customresourcedefinitions") == 0)
+        rc = validate_crd_name(obj, name, resp);
+    if (rc != 0)
+        return rc;
+    if (res->namespaced && !ts_namespace_exists(ts, w->rt->ns)) {
+        respond_ns_not_found(resp, w->rt->ns);
+        return KR_ENOTFOUND;
+    }
+    if (ts_store_get(res->store, res->namespaced ? w->rt->ns : "", name)) {
+        respond_already_exists(resp, res, name, json_object_get(md, "generateName") != NULL);
+        return KR_EEXIST;
+    }
+    return 0;
+}
+
+static void init_metadata(kr_testserver_t *ts, const ts_write *w, json_t *obj, json_t *md)
+{
+    const ts_resource *res = w->rt->res;
+    char now[32];
+    ts_timestamp(now);
+    char *uid = ts_uid_new(ts);
+    json_object_set_new(md, "uid", json_string(uid ? uid : ""));
+    kr_free(uid);
+    json_object_set_new(md, "creationTimestamp", json_string(now));
+    json_object_del(md, "deletionTimestamp");
+    json_object_del(md, "deletionGracePeriodSeconds");
+    if (res->generation)
+        json_object_set_new(md, "generation", json_integer(1));
+    else
+        json_object_del(md, "generation");
+    if (res->has_status)
+        json_object_del(obj, "status");
+    if (!res->group[0] && strcmp(res->plural, "namespaces") == 0)
+        json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Active"));
+    char *av = ts_api_version(res);
+    set_managed(w, md, av ? av : "");
+    kr_free(av);
+}
+
+static int crd_hook(kr_testserver_t *ts, const ts_write *w, json_t **obj)
+{
+    if (strcmp(w->rt->res->plural, "customresourcedefinitions") != 0 || w->dry_run)
+        return 0;
+    json_t *updated = NULL;
+    int rc = ts_crd_established(ts, *obj, &updated);
+    if (rc != 0)
+        return rc;
+    json_decref(*obj);
+    *obj = updated;
+    return 0;
+}
+
+static void respond_oom(ts_response *resp)
+{
+    ts_respond_status(resp, 500, "InternalError", "Internal error occurred: out of memory", NULL);
+}
+
+int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_response *resp)
+{
+    const ts_resource *res = w->rt->res;
+    json_t *md = ts_meta(obj);
+    int rc = md ? admit_create(ts, w, obj, md, resp) : KR_ENOMEM;
+    if (rc == 0) {
+        init_metadata(ts, w, obj, md);
+        rc = crd_hook(ts, w, &obj);
+        md = ts_meta(obj);
+    }
+    if (rc != 0) {
+        if (rc == KR_ENOMEM)
+            respond_oom(resp);
+        json_decref(obj);
+        return rc;
+    }
+    stamp_rv(ts, md, w->dry_run);
+    if (!w->dry_run) {
+        const char *name = json_string_value(json_object_get(md, "name"));
+        rc = ts_store_put(res->store, res->namespaced ? w->rt->ns : "", name, json_incref(obj));
+        if (rc != 0) {
+            json_decref(obj);
+            respond_oom(resp);
+            return rc;
+        }
+        ts_record_event(ts, res, TS_ADDED, obj, NULL);
+    }
+    ts_respond_json(resp, 201, obj);
+    return 0;
+}
+
+/* ---- update ------------------------------------------------------------------------ */
+
+static void keep_field(json_t *dst, const json_t *src, const char *key)
+{
+    json_t *v = json_object_get(src, key);
+    if (v)
+        json_object_set(dst, key, v);
+    else
+        json_object_del(dst, key);
+}
+
+static bool finalizers_added(const json_t *old_md, const json_t *new_md)
+{
+    const json_t *oldf = json_object_get(old_md, "finalizers");
+    size_t i, j;
+    const json_t *f, *g;
+    for (i = 0; i < json_array_size(json_object_get(new_md, "finalizers")) &&
+                (f = json_array_get(json_object_get(new_md, "finalizers"), i)) != NULL;
+         i++) {
+        bool found = false;
+        for (j = 0; j < json_array_size(oldf) && (g = json_array_get(oldf, j)) != NULL; j++)
+            found = found || json_equal(f, g);
+        if (!found)
+            return true;
+    }
+    return false;
+}
+
+/* The new state: server-owned fields from `existing`, the status rules. */
+static json_t *merge_for_update(const ts_write *w, const json_t *existing, json_t *obj)
+{
+    if (w->status_only) {
+        json_t *out = json_deep_copy(existing);
+        if (out)
+            keep_field(out, obj, "status");
+        json_decref(obj);
+        return out;
+    }
+    json_t *md = ts_meta(obj);
+    const json_t *old_md = json_object_get(existing, "metadata");
+    static const char *const keep[] = {"uid", "creationTimestamp", "deletionTimestamp",
+                                       "deletionGracePeriodSeconds", "generation"};
+    for (size_t i = 0; md && i < KR_ARRAY_LEN(keep); i++)
+        keep_field(md, old_md, keep[i]);
+    if (w->rt->res->has_status)
+        keep_field(obj, existing, "status");
+    return obj;
+}
+
+static bool same_object(const json_t *a, const json_t *b)
+{
+    json_t *ca = json_deep_copy(a), *cb = json_deep_copy(b);
+    bool eq = false;
+    if (ca && cb) {
+        json_object_del(ts_meta(ca), "resourceVersion");
+        json_object_del(ts_meta(cb), "resourceVersion");
+        json_object_del(ts_meta(ca), "managedFields");
+        json_object_del(ts_meta(cb), "managedFields");
+        eq = json_equal(ca, cb);
+    }
+    json_decref(ca);
+    json_decref(cb);
+    return eq;
+}
+
+static void bump_generation(const ts_resource *res, const json_t *existing, json_t *obj)
+{
+    if (!res->generation || ts_spec_equal(res, existing, obj))
+        return;
+    json_t *md = ts_meta(obj);
+    json_int_t gen = json_integer_value(json_object_get(md, "generation"));
+    json_object_set_new(md, "generation", json_integer(gen + 1));
+}
+
+static int admit_update(const ts_write *w, const json_t *existing, json_t *obj, ts_response *resp)
+{
+    const ts_resource *res = w->rt->res;
+    const json_t *old_md = json_object_get(existing, "metadata");
+    json_t *md = ts_meta(obj);
+    const char *rv = json_string_value(json_object_get(md, "resourceVersion"));
+    const char *cur = json_string_value(json_object_get(old_md, "resourceVersion"));
+    if (rv && *rv && (!cur || strcmp(rv, cur) != 0)) {
+        ts_respond_conflict(resp, res, w->rt->name,
+                            "the object has been modified; please apply your changes to the "
+                            "latest version and try again");
+        return KR_ECONFLICT;
+    }
+    if (json_object_get(old_md, "deletionTimestamp") && finalizers_added(old_md, md)) {
+        ts_respond_invalid(resp, res->kind, res->group, w->rt->name, "metadata.finalizers",
+                           "FieldValueForbidden",
+                           "Forbidden: no new finalizers can be added if the object is being "
+                           "deleted");
+        return KR_EINVALIDOBJ;
+    }
+    return 0;
+}
+
+static bool finalized(const json_t *obj)
+{
+    const json_t *md = json_object_get(obj, "metadata");
+    return json_object_get(md, "deletionTimestamp") &&
+           json_array_size(json_object_get(md, "finalizers")) == 0;
+}
+
+static int store_update(kr_testserver_t *ts, const ts_write *w, const json_t *existing, json_t *obj,
+                        ts_response *resp)
+{
+    const ts_resource *res = w->rt->res;
+    const char *ns = res->namespaced ? w->rt->ns : "";
+    if (finalized(obj)) {
+        /* The last finalizer of a marked object is gone: the object goes. */
+        ts_store_remove(res->store, ns, w->rt->name);
+        ts_record_event(ts, res, TS_DELETED, obj, NULL);
+        if (strcmp(res->plural, "customresourcedefinitions") == 0)
+            ts_crd_removed(ts, obj);
+        ts_respond_json(resp, 200, obj);
+        return 0;
+    }
+    json_t *old = json_incref((json_t *)existing);
+    int rc = ts_store_put(res->store, ns, w->rt->name, json_incref(obj));
+    if (rc == 0)
+        ts_record_event(ts, res, TS_MODIFIED, obj, old);
+    json_decref(old);
+    if (rc != 0) {
+        json_decref(obj);
+        respond_oom(resp);
+        return rc;
+    }
+    ts_respond_json(resp, 200, obj);
+    return 0;
+}
+
+int ts_commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *existing, json_t *obj,
+                     ts_response *resp)
+{
+    int rc = admit_update(w, existing, obj, resp);
+    if (rc != 0) {
+        json_decref(obj);
+        return rc;
+    }
+    obj = merge_for_update(w, existing, obj);
+    if (!obj) {
+        respond_oom(resp);
+        return KR_ENOMEM;
+    }
+    if (same_object(existing, obj)) {
+        /* A no-op write changes nothing, not even the resourceVersion. */
+        json_decref(obj);
+        ts_respond_json(resp, 200, json_incref((json_t *)existing));
+        return 0;
+    }
+    bump_generation(w->rt->res, existing, obj);
+    json_t *md = ts_meta(obj);
+    char *av = ts_api_version(w->rt->res);
+    set_managed(w, md, av ? av : "");
+    kr_free(av);
+    stamp_rv(ts, md, w->dry_run);
+    if (w->dry_run) {
+        ts_respond_json(resp, 200, obj);
+        return 0;
+    }
+    rc = crd_hook(ts, w, &obj);
+    if (rc != 0) {
+        json_decref(obj);
+        respond_oom(resp);
+        return rc;
+    }
+    return store_update(ts, w, existing, obj, resp);
+}
+
+/* ---- POST and PUT ---------------------------------------------------------------------- */
+
+static json_t *read_object(const ts_request *req, const ts_route *rt, ts_response *resp)
+{
+    bool yaml = ts_content_is_yaml(req);
+    if (!yaml && !ts_content_is_json(req)) {
+        ts_respond_unsupported_media(resp, "application/json, application/yaml");
+        return NULL;
+    }
+    json_t *obj = ts_parse_body(req, yaml, resp);
+    if (!obj)
+        return NULL;
+    if (ts_check_kind(rt->res, obj, resp) != 0 || ts_check_namespace(rt, obj, resp) != 0) {
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+void ts_handle_create(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
+                      ts_response *resp)
+{
+    if (rt->sub || (rt->res->namespaced && !rt->ns)) {
+        ts_respond_not_found_path(resp);
+        return;
+    }
+    ts_write w = {.req = req, .rt = rt};
+    if (ts_dry_run(req, resp, "CreateOptions", &w.dry_run) != 0)
+        return;
+    json_t *obj = read_object(req, rt, resp);
+    if (obj)
+        ts_commit_create(ts, &w, obj, resp);
+}
+
+void ts_handle_update(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
+                      ts_response *resp)
+{
+    ts_write w = {.req = req, .rt = rt, .status_only = rt->sub != NULL};
+    if (ts_dry_run(req, resp, "UpdateOptions", &w.dry_run) != 0)
+        return;
+    json_t *obj = read_object(req, rt, resp);
+    if (!obj)
+        return;
+    if (ts_check_name(rt, obj, resp) != 0) {
+        json_decref(obj);
+        return;
+    }
+    ts_obj *cur = ts_store_get(rt->res->store, rt->ns ? rt->ns : "", rt->name);
+    if (!cur) {
+        json_decref(obj);
+        ts_respond_not_found(resp, rt->res, rt->name);
+        return;
+    }
+    json_t *existing = json_incref(cur->obj);
+    ts_commit_update(ts, &w, existing, obj, resp);
+    json_decref(existing);
+}

@@ -1,0 +1,15 @@
+/* libkreconcile-testserver — YAML bodies and files through the library's
+ * YAML reader (kreconcile/yaml.h), so that the server reads manifests the
+ * way the rest of the library does. */
+#include "kreconcile/yaml.h"
+#include "testserver/ts_internal.h"
+
+int ts_yaml_parse(const char *text, size_t len, json_t **out, kr_error_t *err)
+{
+    return kr_yaml_parse(text, len, out, err);
+}
+
+int ts_yaml_parse_all(const char *text, size_t len, json_t **out, kr_error_t *err)
+{
+    return kr_yaml_parse_all(text, len, out, err);
+}

@@ -1,0 +1,150 @@
+/* libkreconcile — the watch stream decoder: finds where each JSON event of
+ * a watch response ends (tracking nesting and strings, so events may be
+ * split anywhere across chunks, or share one) and decodes it. Bad input
+ * ends the stream with an error; it must never crash or read out of bounds. */
+#include <string.h>
+
+#include "client_internal.h"
+
+void kr_watch_decoder_init(kr_watch_decoder *d, size_t max_event_bytes)
+{
+    memset(d, 0, sizeof(*d));
+    d->max_event = max_event_bytes ? max_event_bytes : (size_t)16 << 20;
+}
+
+void kr_watch_decoder_free(kr_watch_decoder *d)
+{
+    kr_buf_free(&d->pending);
+    d->started = false;
+}
+
+static int fail(kr_watch_decoder *d, kr_error_t *err, int code, const char *fmt, const char *arg)
+{
+    d->failed = true;
+    kr_buf_free(&d->pending);
+    return kr_error_set(err, code, fmt, arg);
+}
+
+static kr_watch_event_type type_from_name(const char *name)
+{
+    static const char *const names[] = {"ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"};
+    for (size_t i = 0; i < KR_ARRAY_LEN(names); i++)
+        if (strcmp(name, names[i]) == 0)
+            return (kr_watch_event_type)(i + 1);
+    return 0;
+}
+
+static int dispatch(kr_watch_decoder *d, const char *text, size_t len, kr_watch_decoder_fn fn,
+                    void *user, kr_error_t *err)
+{
+    json_error_t jerr;
+    json_t *event = json_loadb(text, len, 0, &jerr);
+    if (!event)
+        return fail(d, err, KR_EPARSE, "watch stream: malformed event: %s", jerr.text);
+    int rc = 0;
+    const char *type_name = json_string_value(json_object_get(event, "type"));
+    json_t *object = json_object_get(event, "object");
+    kr_watch_event_type type = type_name ? type_from_name(type_name) : 0;
+    if (!type_name)
+        rc = fail(d, err, KR_EPARSE, "watch stream: event without a \"type\"%s", "");
+    else if (!type)
+        rc = fail(d, err, KR_EPARSE, "watch stream: unknown event type \"%s\"", type_name);
+    else if (!json_is_object(object))
+        rc = fail(d, err, KR_EPARSE, "watch stream: %s event without an object", type_name);
+    else
+        rc = fn(type, object, user);
+    json_decref(event);
+    return rc;
+}
+
+int kr_watch_decoder_feed(kr_watch_decoder *d, const char *data, size_t len, kr_watch_decoder_fn fn,
+                          void *user, kr_error_t *err)
+{
+    if (d->failed)
+        return kr_error_set(err, KR_EPARSE, "watch stream: decoding already failed");
+    size_t i = 0;
+    while (i < len) {
+        if (!d->started) {
+            char c = data[i];
+            if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
+                i++;
+                continue;
+            }
+            if (c != '{')
+                return fail(d, err, KR_EPARSE, "watch stream: expected a JSON object, found \"%s\"",
+                            c == '"' ? "\\\"" : (char[]){c, '\0'});
+            d->started = true;
+            d->depth = 0;
+            d->in_string = d->escape = false;
+        }
+        size_t j = i;
+        bool done = false;
+        for (; j < len; j++) {
+            char c = data[j];
+            if (d->in_string) {
+                if (d->escape)
+                    d->escape = false;
+                else if (c == '\\')
+                    d->escape = true;
+                else if (c == '"')
+                    d->in_string = false;
+                continue;
+            }
+            if (c == '"') {
+                d->in_string = true;
+            } else if (c == '{' || c == '[') {
+                d->depth++;
+            } else if (c == '}' || c == ']') {
+                if (--d->depth == 0) {
+                    done = true;
+                    j++;
+                    break;
+                }
+            }
+        }
+        size_t chunk = j - i;
+        if (d->pending.len + chunk > d->max_event) {
+            char limit[32];
+            snprintf(limit, sizeof(limit), "%zu", d->max_event);
+            return fail(d, err, KR_ETOOLARGE,
+                        "watch stream: an event is larger than the limit of %s bytes", limit);
+        }
+        if (!done) {
+            if (kr_buf_append(&d->pending, data + i, chunk) != 0)
+                return fail(d, err, KR_ENOMEM, "watch stream: out of memory%s", "");
+            break; /* the chunk ended inside this event */
+        }
+        d->started = false;
+        int rc;
+        if (d->pending.len == 0) {
+            rc = dispatch(d, data + i, chunk, fn, user, err);
+        } else {
+            if (kr_buf_append(&d->pending, data + i, chunk) != 0)
+                return fail(d, err, KR_ENOMEM, "watch stream: out of memory%s", "");
+            rc = dispatch(d, d->pending.data, d->pending.len, fn, user, err);
+            /* Keep small buffers for the next event; give big ones back so
+             * that thousands of idle watches stay cheap. */
+            if (d->failed || d->pending.cap > 8192)
+                kr_buf_free(&d->pending);
+            else
+                kr_buf_reset(&d->pending);
+        }
+        if (rc != 0)
+            return rc;
+        i = j;
+    }
+    return 0;
+}
+
+int kr_watch_decoder_finish(kr_watch_decoder *d, kr_error_t *err)
+{
+    if (d->failed)
+        return kr_error_set(err, KR_EPARSE, "watch stream: decoding already failed");
+    if (d->started) {
+        char n[32];
+        snprintf(n, sizeof(n), "%zu", d->pending.len);
+        return fail(d, err, KR_EPARSE, "watch stream: the stream ended inside an event (%s bytes)",
+                    n);
+    }
+    return 0;
+}

@@ -1,0 +1,489 @@
+/* libkreconcile — YAML to jansson conversion with libyaml's document API.
+ * Scalars resolve the way Kubernetes' YAML reader (YAML 1.1 rules) does;
+ * aliases are expanded under a node budget so that an alias bomb fails with
+ * KR_ETOOLARGE instead of exhausting memory. Never aborts on input. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+
+#include "internal.h"
+#include "kreconcile/yaml.h"
+
+#define YAML_MAX_DEPTH 64
+/* Nodes produced per document, aliases included (alias-bomb guard). */
+#define YAML_MAX_NODES 4000000L
+/* Files larger than this are refused by kr_yaml_load_file. */
+#define YAML_MAX_FILE (64L * 1024 * 1024)
+
+struct convert {
+    yaml_document_t *doc;
+    long nodes;
+    kr_error_t *err;
+};
+
+static int scalar_is(const char *s, const char *const *words)
+{
+    for (; *words; words++)
+        if (strcmp(s, *words) == 0)
+            return 1;
+    return 0;
+}
+
+static const char *const null_words[] = {"", "~", "null", "Null", "NULL", NULL};
+static const char *const true_words[] = {"y",  "Y",  "yes",  "Yes",  "YES",  "on",
+                                         "On", "ON", "true", "True", "TRUE", NULL};
+static const char *const false_words[] = {"n",   "N",   "no",    "No",    "NO",    "off",
+                                          "Off", "OFF", "false", "False", "FALSE", NULL};
+
+/* Integers: decimal, 0x hex, 0o and leading-zero octal, 0b binary, with
+ * optional sign and '_' separators (YAML 1.1). 1 when `out` was set. */
+static int parse_int(const char *s, long long *out)
+{
+    char clean[128];
+    size_t n = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p == '_')
+            continue;
+        if (n + 1 >= sizeof(clean))
+            return 0;
+        clean[n++] = *p;
+    }
+    clean[n] = '\0';
+    const char *p = clean;
+    int neg = 0;
+    if (*p == '+' || *p == '-')
+        neg = *p++ == '-';
+    if (!*p)
+        return 0;
+    int base = 10;
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+        base = 16;
+        p += 2;
+    } else if (p[0] == '0' && (p[1] == 'o' || p[1] == 'O')) {
+        base = 8;
+        p += 2;
+    } else if (p[0] == '0' && (p[1] == 'b' || p[1] == 'B')) {
+        base = 2;
+        p += 2;
+    } else if (p[0] == '0' && p[1]) {
+        base = 8;
+        p += 1;
+    }
+    if (!*p)
+        return 0;
+    for (const char *q = p; *q; q++) {
+        int ok = (base == 16 && strchr("0123456789abcdefABCDEF", *q)) ||
+                 (base == 10 && *q >= '0' && *q <= '9') || (base == 8 && *q >= '0' && *q <= '7') ||
+                 (base == 2 && (*q == '0' || *q == '1'));
+        if (!ok)
+            return 0;
+    }
+    errno = 0;
+    unsigned long long v = strtoull(p, NULL, base);
+    if (errno == ERANGE || v > (unsigned long long)LLONG_MAX + (neg ? 1 : 0))
+        return 0;
+    *out = neg ? (long long)(0 - v) : (long long)v;
+    return 1;
+}
+
+/* Floats: [-+]digits[.digits][e[-+]digits] with at least one digit and
+ * a '.' or an exponent. Infinity and NaN have no JSON form: they stay text. */
+static int parse_float(const char *s, double *out)
+{
+    const char *p = s;
+    if (*p == '+' || *p == '-')
+        p++;
+    int digits = 0, dot = 0, exp = 0;
+    for (; *p; p++) {
+        if (*p >= '0' && *p <= '9') {
+            digits++;
+        } else if (*p == '.' && !dot && !exp) {
+            dot = 1;
+        } else if ((*p == 'e' || *p == 'E') && digits && !exp) {
+            exp = 1;
+            if (p[1] == '+' || p[1] == '-')
+                p++;
+            if (!p[1])
+                return 0;
+        } else if (*p != '_') {
+            return 0;
+        }
+    }
+    if (!digits || (!dot && !exp))
+        return 0;
+    char clean[128];
+    size_t n = 0;
+    for (const char *q = s; *q; q++) {
+        if (*q == '_')
+            continue;
+        if (n + 1 >= sizeof(clean))
+            return 0;
+        clean[n++] = *q;
+    }
+    clean[n] = '\0';
+    char *end;
+    double v = strtod(clean, &end);
+    if (*end || !isfinite(v))
+        return 0;
+    *out = v;
+    return 1;
+}
+
+static json_t *scalar_value(yaml_node_t *node, const char *text, size_t len);
+
+/* Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF),
+ * the same rule jansson applies to strings. */
+static int utf8_valid(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        size_t n;
+        unsigned cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            n = 1;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        for (size_t k = 1; k <= n; k++) {
+            if (i + k >= len || (s[i + k] & 0xC0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        i += n + 1;
+    }
+    return 1;
+}
+
+/* libyaml's loader gives every untagged scalar the default !!str tag, so an
+ * explicit tag cannot be told apart: resolution goes by style alone
+ * (quoted -> string, plain -> resolved as YAML 1.1). */
+static json_t *convert_scalar(struct convert *cv, yaml_node_t *node)
+{
+    const char *text = (const char *)node->data.scalar.value;
+    size_t len = node->data.scalar.length;
+    json_t *out = scalar_value(node, text, len);
+    if (!out) {
+        if (utf8_valid((const unsigned char *)text, len))
+            kr_error_set(cv->err, KR_ENOMEM, "yaml: out of memory");
+        else
+            kr_error_set(cv->err, KR_EPARSE, "yaml: line %zu: scalar is not valid UTF-8",
+                         node->start_mark.line + 1);
+    }
+    return out;
+}
+
+static json_t *scalar_value(yaml_node_t *node, const char *text, size_t len)
+{
+    if (node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return json_stringn(text, len);
+    if (strlen(text) != len) /* embedded NUL: only a string can hold it */
+        return json_stringn(text, len);
+    if (scalar_is(text, null_words))
+        return json_null();
+    if (scalar_is(text, true_words))
+        return json_true();
+    if (scalar_is(text, false_words))
+        return json_false();
+    long long iv;
+    if (parse_int(text, &iv))
+        return json_integer(iv);
+    double dv;
+    if (parse_float(text, &dv))
+        return json_real(dv);
+    return json_stringn(text, len);
+}
+
+static json_t *convert_node(struct convert *cv, yaml_node_t *node, int depth);
+
+static int mapping_merge_into(struct convert *cv, json_t *obj, yaml_node_t *src, int depth)
+{
+    json_t *merged = convert_node(cv, src, depth + 1);
+    if (!merged)
+        return -1;
+    if (!json_is_object(merged)) {
+        json_decref(merged);
+        kr_error_set(cv->err, KR_EPARSE, "yaml: line %zu: merge key '<<' needs a mapping",
+                     src->start_mark.line + 1);
+        return -1;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(merged, k, v)
+    {
+        if (!json_object_get(obj, k) && json_object_set(obj, k, v) != 0) {
+            json_decref(merged);
+            kr_error_set(cv->err, KR_ENOMEM, "yaml: out of memory");
+            return -1;
+        }
+    }
+    json_decref(merged);
+    return 0;
+}
+
+/* YAML "<<" merge keys: the value is a mapping or a sequence of them.
+ * Explicit keys of the mapping win, so merges are applied after them. */
+static int apply_merge(struct convert *cv, json_t *obj, yaml_node_t *value, int depth)
+{
+    if (value->type != YAML_SEQUENCE_NODE)
+        return mapping_merge_into(cv, obj, value, depth);
+    for (yaml_node_item_t *it = value->data.sequence.items.start;
+         it < value->data.sequence.items.top; it++) {
+        yaml_node_t *m = yaml_document_get_node(cv->doc, *it);
+        if (!m || mapping_merge_into(cv, obj, m, depth) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static char *key_text(struct convert *cv, yaml_node_t *key)
+{
+    if (key->type != YAML_SCALAR_NODE) {
+        kr_error_set(cv->err, KR_EPARSE, "yaml: line %zu, column %zu: mapping keys must be scalars",
+                     key->start_mark.line + 1, key->start_mark.column + 1);
+        return NULL;
+    }
+    char *s = kr_strndup((const char *)key->data.scalar.value, key->data.scalar.length);
+    if (!s)
+        kr_error_set(cv->err, KR_ENOMEM, "yaml: out of memory");
+    return s;
+}
+
+static json_t *convert_mapping(struct convert *cv, yaml_node_t *node, int depth)
+{
+    json_t *obj = json_object();
+    if (!obj) {
+        kr_error_set(cv->err, KR_ENOMEM, "yaml: out of memory");
+        return NULL;
+    }
+    yaml_node_t *merge_value = NULL;
+    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = yaml_document_get_node(cv->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(cv->doc, p->value);
+        if (!k || !v)
+            goto fail_parse;
+        if (k->type == YAML_SCALAR_NODE && k->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+            strcmp((const char *)k->data.scalar.value, "<<") == 0) {
+            merge_value = v;
+            continue;
+        }
+        char *key = key_text(cv, k);
+        if (!key)
+            goto fail;
+        json_t *val = convert_node(cv, v, depth + 1);
+        if (!val) {
+            kr_free(key);
+            goto fail;
+        }
+        int rc = json_object_set_new(obj, key, val);
+        kr_free(key);
+        if (rc != 0) {
+            kr_error_set(cv->err, KR_ENOMEM, "yaml: out of memory");
+            goto fail;
+        }
+    }
+    if (merge_value && apply_merge(cv, obj, merge_value, depth) != 0)
+        goto fail;
+    return obj;
+fail_parse:
+    kr_error_set(cv->err, KR_EPARSE, "yaml: dangling node reference");
+fail:
+    json_decref(obj);
+    return NULL;
+}
+
+static json_t *convert_sequence(struct convert *cv, yaml_node_t *node, int depth)
+{
+    json_t *arr = json_array();
+    if (!arr) {
+        kr_error_set(cv->err, KR_ENOMEM, "yaml: out of memory");
+        return NULL;
+    }
+    for (yaml_node_item_t *it = node->data.sequence.items.start; it < node->data.sequence.items.top;
+         it++) {
+        yaml_node_t *item = yaml_document_get_node(cv->doc, *it);
+        if (!item) {
+            kr_error_set(cv->err, KR_EPARSE, "yaml: dangling node reference");
+            json_decref(arr);
+            return NULL;
+        }
+        json_t *val = convert_node(cv, item, depth + 1);
+        if (!val || json_array_append_new(arr, val) != 0) {
+            if (val)
+                kr_error_set(cv->err, KR_ENOMEM, "yaml: out of memory");
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+static json_t *convert_node(struct convert *cv, yaml_node_t *node, int depth)
+{
+    if (depth > YAML_MAX_DEPTH) {
+        kr_error_set(cv->err, KR_ETOOLARGE, "yaml: line %zu: nesting deeper than %d levels",
+                     node->start_mark.line + 1, YAML_MAX_DEPTH);
+        return NULL;
+    }
+    if (++cv->nodes > YAML_MAX_NODES) {
+        kr_error_set(cv->err, KR_ETOOLARGE,
+                     "yaml: document expands to more than %ld nodes (alias expansion?)",
+                     YAML_MAX_NODES);
+        return NULL;
+    }
+    switch (node->type) {
+    case YAML_SCALAR_NODE:
+        return convert_scalar(cv, node);
+    case YAML_SEQUENCE_NODE:
+        return convert_sequence(cv, node, depth);
+    case YAML_MAPPING_NODE:
+        return convert_mapping(cv, node, depth);
+    default:
+        kr_error_set(cv->err, KR_EPARSE, "yaml: empty node");
+        return NULL;
+    }
+}
+
+static int parser_error(const yaml_parser_t *parser, kr_error_t *err)
+{
+    if (parser->error == YAML_MEMORY_ERROR)
+        return kr_error_set(err, KR_ENOMEM, "yaml: out of memory");
+    return kr_error_set(err, KR_EPARSE, "yaml: line %zu, column %zu: %s%s%s",
+                        parser->problem_mark.line + 1, parser->problem_mark.column + 1,
+                        parser->problem ? parser->problem : "syntax error",
+                        parser->context ? " " : "", parser->context ? parser->context : "");
+}
+
+/* Converts documents one at a time; `all` collects every non-empty
+ * document into an array, otherwise the first document is returned. */
+static int parse_stream(const char *text, size_t len, int all, json_t **out, kr_error_t *err)
+{
+    if (!text || !out)
+        return kr_error_set(err, KR_EINVAL, "yaml: NULL argument");
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser))
+        return kr_error_set(err, KR_ENOMEM, "yaml: out of memory");
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    json_t *result = all ? json_array() : NULL;
+    int rc = 0;
+    if (all && !result) {
+        rc = kr_error_set(err, KR_ENOMEM, "yaml: out of memory");
+        goto out;
+    }
+    for (;;) {
+        yaml_document_t doc;
+        if (!yaml_parser_load(&parser, &doc)) {
+            rc = parser_error(&parser, err);
+            goto out;
+        }
+        yaml_node_t *root = yaml_document_get_root_node(&doc);
+        if (!root) { /* end of stream */
+            yaml_document_delete(&doc);
+            break;
+        }
+        if (!all && result) {
+            /* Later documents are checked for syntax only. */
+            yaml_document_delete(&doc);
+            continue;
+        }
+        struct convert cv = {.doc = &doc, .err = err};
+        json_t *value = convert_node(&cv, root, 0);
+        yaml_document_delete(&doc);
+        if (!value) {
+            rc = err && err->code ? err->code : KR_EPARSE;
+            goto out;
+        }
+        if (!all) {
+            result = value;
+            continue;
+        }
+        if (json_is_null(value)) {
+            json_decref(value);
+            continue;
+        }
+        if (json_array_append_new(result, value) != 0) {
+            rc = kr_error_set(err, KR_ENOMEM, "yaml: out of memory");
+            goto out;
+        }
+    }
+    if (!result)
+        result = json_null();
+out:
+    yaml_parser_delete(&parser);
+    if (rc != 0) {
+        json_decref(result);
+        return rc;
+    }
+    *out = result;
+    return 0;
+}
+
+int kr_yaml_parse(const char *text, size_t len, json_t **out, kr_error_t *err)
+{
+    return parse_stream(text, len, 0, out, err);
+}
+
+int kr_yaml_parse_all(const char *text, size_t len, json_t **out, kr_error_t *err)
+{
+    return parse_stream(text, len, 1, out, err);
+}
+
+static int read_all(FILE *f, const char *path, kr_buf *buf, kr_error_t *err)
+{
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (buf->len + n > (size_t)YAML_MAX_FILE)
+            return kr_error_set(err, KR_ETOOLARGE, "%s: larger than %ld bytes", path,
+                                YAML_MAX_FILE);
+        if (kr_buf_append(buf, chunk, n) != 0)
+            return kr_error_set(err, KR_ENOMEM, "%s: out of memory", path);
+    }
+    if (ferror(f))
+        return kr_error_set(err, KR_EIO, "%s: read failed: %s", path, strerror(errno));
+    return 0;
+}
+
+int kr_yaml_load_file(const char *path, json_t **out, kr_error_t *err)
+{
+    if (!path || !out)
+        return kr_error_set(err, KR_EINVAL, "yaml: NULL argument");
+    int is_stdin = strcmp(path, "-") == 0;
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    if (!f)
+        return kr_error_set(err, errno == ENOENT ? KR_ENOTFOUND : KR_EIO, "%s: %s", path,
+                            strerror(errno));
+    kr_buf buf = {0};
+    int rc = read_all(f, is_stdin ? "<stdin>" : path, &buf, err);
+    if (!is_stdin)
+        fclose(f);
+    if (rc == 0) {
+        rc = kr_yaml_parse(buf.data ? buf.data : "", buf.len, out, err);
+        if (rc != 0 && err && rc != KR_ENOMEM) {
+            char msg[sizeof(err->message)];
+            snprintf(msg, sizeof(msg), "%s", err->message);
+            kr_error_set(err, rc, "%s: %s", is_stdin ? "<stdin>" : path, msg);
+        }
+    }
+    kr_buf_free(&buf);
+    return rc;
+}

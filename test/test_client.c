@@ -1,0 +1,1287 @@
+/* Tests of kr_client against the in-memory API server: verbs over plain
+ * HTTP, Status errors, pagination, watches (events, resourceVersion, clean
+ * end, 410, cut streams), retries on injected 429/5xx, TLS with a token and
+ * with a client certificate (certificates made with the openssl command),
+ * credentials only over https, a credential provider renewed on 401,
+ * HTTP/2 through nghttpx, discovery, 1,000 watches on one loop, and stop.
+ * Threaded: KR_TEST_THREADED */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client_impl.h"
+#include "kr_test.h"
+#include "kreconcile.h"
+#include "kreconcile/testserver.h"
+
+static const kr_gvr CM = KR_GVR("", "v1", "configmaps");
+
+/* The test server patches through the library's patch engine, which lives
+ * in another module: patch checks are skipped (loudly) when it is absent. */
+#pragma weak kr_patch_merge_apply
+static bool have_patch_engine(void)
+{
+    if (kr_patch_merge_apply)
+        return true;
+    printf("test_client: SKIPPED patch checks: the patch engine is not linked\n");
+    return false;
+}
+static char cert_dir[256];
+static bool have_certs;
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static char *read_file(const char *dir, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = calloc(1, (size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    return buf;
+}
+
+/* CA, server certificate (127.0.0.1 and kr-test.internal) and a client
+ * certificate for alice, made once per run with the openssl command. */
+static void make_certs(void)
+{
+    if (!kr_test_have_program("openssl")) {
+        printf("test_client: openssl not found: TLS tests are skipped\n");
+        return;
+    }
+    snprintf(cert_dir, sizeof(cert_dir), "/tmp/kr-client-certs-XXXXXX");
+    if (!mkdtemp(cert_dir))
+        return;
+    char path[300];
+    snprintf(path, sizeof(path), "%s/make.sh", cert_dir);
+    FILE *sh = fopen(path, "w");
+    if (!sh)
+        return;
+    fprintf(sh,
+            "set -e; cd '%s'; K='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'\n"
+            "openssl req -x509 $K -keyout ca.key -out ca.crt -days 2 -subj /CN=kr-test-ca\n"
+            "openssl req $K -keyout srv.key -out srv.csr -subj /CN=127.0.0.1\n"
+            "echo 'subjectAltName=IP:127.0.0.1,DNS:kr-test.internal,DNS:localhost' > srv.ext\n"
+            "openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+            "-out srv.crt -days 2 -extfile srv.ext\n"
+            "openssl req $K -keyout cli.key -out cli.csr -subj /CN=alice/O=devs\n"
+            "echo 'extendedKeyUsage=clientAuth' > cli.ext\n"
+            "openssl x509 -req -in cli.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+            "-out cli.crt -days 2 -extfile cli.ext\n",
+            cert_dir);
+    fclose(sh);
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "sh '%s' >/dev/null 2>&1", path);
+    have_certs = system(cmd) == 0;
+    if (!have_certs)
+        printf("test_client: certificate generation failed: TLS tests are skipped\n");
+}
+
+typedef struct log_count {
+    atomic_int retries;
+    atomic_int warnings;
+    atomic_int secrets_seen;
+} log_count;
+
+static void count_log(kr_log_level level, const char *module, const char *message, void *user)
+{
+    (void)module;
+    log_count *lc = user;
+    if (strstr(message, "retry"))
+        atomic_fetch_add(&lc->retries, 1);
+    if (level == KR_LOG_WARN)
+        atomic_fetch_add(&lc->warnings, 1);
+    if (strstr(message, "sekret"))
+        atomic_fetch_add(&lc->secrets_seen, 1);
+}
+
+typedef struct fixture {
+    kr_testserver_t *ts;
+    kr_runtime_t *rt;
+    kr_rest_config cfg;
+    kr_client_t *c;
+    log_count logs;
+    char *ca, *srv_crt, *srv_key, *cli_crt, *cli_key;
+} fixture;
+
+static void start_server(fixture *f, kr_testserver_opts *o)
+{
+    kr_error_t err = {0};
+    ck_assert_msg(kr_testserver_start(o, &f->ts, &err) == 0, "%s", err.message);
+}
+
+static void start_client(fixture *f, const kr_client_opts *opts)
+{
+    kr_error_t err = {0};
+    kr_runtime_opts ro = {.logger = {.fn = count_log, .max_level = KR_LOG_DEBUG, .user = &f->logs}};
+    ck_assert_int_eq(kr_runtime_new(&ro, &f->rt, &err), 0);
+    ck_assert_int_eq(kr_runtime_start(f->rt, &err), 0);
+    if (!f->cfg.server)
+        f->cfg.server = (char *)kr_testserver_url(f->ts);
+    if (f->cfg.qps == 0)
+        f->cfg.qps = -1; /* tests measure behaviour, not pacing */
+    ck_assert_msg(kr_client_new(f->rt, &f->cfg, opts, &f->c, &err) == 0, "%s", err.message);
+}
+
+static void plain_fixture(fixture *f, const kr_client_opts *opts)
+{
+    memset(f, 0, sizeof(*f));
+    kr_testserver_opts o = {.seed = 1};
+    start_server(f, &o);
+    start_client(f, opts);
+}
+
+static void load_tls(fixture *f)
+{
+    f->ca = read_file(cert_dir, "ca.crt");
+    f->srv_crt = read_file(cert_dir, "srv.crt");
+    f->srv_key = read_file(cert_dir, "srv.key");
+    f->cli_crt = read_file(cert_dir, "cli.crt");
+    f->cli_key = read_file(cert_dir, "cli.key");
+    ck_assert(f->ca && f->srv_crt && f->srv_key && f->cli_crt && f->cli_key);
+}
+
+static void teardown(fixture *f)
+{
+    kr_client_free(f->c);
+    kr_runtime_free(f->rt);
+    kr_testserver_free(f->ts);
+    free(f->ca);
+    free(f->srv_crt);
+    free(f->srv_key);
+    free(f->cli_crt);
+    free(f->cli_key);
+}
+
+static json_t *configmap(const char *ns, const char *name, const char *value)
+{
+    return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap",
+                     "metadata", "name", name, "namespace", ns, "data", "k", value);
+}
+
+/* A condition other threads signal; waits have a generous deadline. */
+typedef struct waiter {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+} waiter;
+
+static waiter W = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+
+static void signal_all(void)
+{
+    pthread_mutex_lock(&W.lock);
+    pthread_cond_broadcast(&W.cond);
+    pthread_mutex_unlock(&W.lock);
+}
+
+static bool wait_for(bool (*pred)(void *), void *arg, int seconds)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += seconds;
+    pthread_mutex_lock(&W.lock);
+    bool ok;
+    while (!(ok = pred(arg))) {
+        if (pthread_cond_timedwait(&W.cond, &W.lock, &deadline) == ETIMEDOUT) {
+            ok = pred(arg);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&W.lock);
+    return ok;
+}
+
+/* ---- verbs over plain HTTP -------------------------------------------- */
+
+START_TEST(crud_verbs_round_trip_over_plain_http)
+{
+    fixture f;
+    plain_fixture(&f, NULL);
+    kr_error_t err = {0};
+    json_t *cm = configmap("default", "a", "1");
+    json_t *out = NULL;
+    ck_assert_msg(kr_client_create(f.c, CM, "default", cm, NULL, &out, &err) == 0, "%s",
+                  err.message);
+    const char *rv1 =
+        json_string_value(json_object_get(json_object_get(out, "metadata"), "resourceVersion"));
+    ck_assert_ptr_nonnull(rv1);
+    ck_assert_ptr_nonnull(json_object_get(json_object_get(out, "metadata"), "uid"));
+    json_decref(out);
+
+    /* Creating it again: 409 AlreadyExists with the server's message. */
+    ck_assert_int_eq(kr_client_create(f.c, CM, "default", cm, NULL, NULL, &err), KR_EEXIST);
+    ck_assert_int_eq(err.http_code, 409);
+    ck_assert_str_eq(err.reason, "AlreadyExists");
+    ck_assert_str_eq(err.message, "configmaps \"a\" already exists");
+
+    ck_assert_int_eq(kr_client_get(f.c, CM, "default", "a", &out, &err), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(out, "data"), "k")), "1");
+
+    /* Update with the current RV, then with a stale one: 409 Conflict. */
+    json_object_set_new(json_object_get(out, "data"), "k", json_string("2"));
+    json_t *updated = NULL;
+    ck_assert_int_eq(kr_client_update(f.c, CM, NULL, out, NULL, &updated, &err), 0);
+    ck_assert_int_eq(kr_client_update(f.c, CM, NULL, out, NULL, NULL, &err), KR_ECONFLICT);
+    ck_assert_str_eq(err.reason, "Conflict");
+    json_decref(out);
+
+    /* Patches: merge, JSON, strategic, server-side apply. */
+    if (!have_patch_engine())
+        goto after_patches;
+    json_t *merge = json_pack("{s:{s:s}}", "data", "m", "merge");
+    ck_assert_msg(kr_client_patch(f.c, CM, "default", "a", NULL, KR_PATCH_MERGE, merge, NULL, &out,
+                                  &err) == 0,
+                  "%s", err.message);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(out, "data"), "m")),
+                     "merge");
+    json_decref(out);
+    json_decref(merge);
+    json_t *ops = json_pack("[{s:s, s:s, s:s}]", "op", "add", "path", "/data/j", "value", "json");
+    ck_assert_int_eq(
+        kr_client_patch(f.c, CM, "default", "a", NULL, KR_PATCH_JSON, ops, NULL, &out, &err), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(out, "data"), "j")), "json");
+    json_decref(out);
+    json_decref(ops);
+    json_t *smp = json_pack("{s:{s:s}}", "data", "s", "strategic");
+    ck_assert_int_eq(
+        kr_client_patch(f.c, CM, "default", "a", NULL, KR_PATCH_STRATEGIC, smp, NULL, &out, &err),
+        0);
+    json_decref(out);
+    json_decref(smp);
+    json_t *apply = configmap("default", "applied", "ssa");
+    kr_write_opts wo = {.field_manager = "kr-test", .force = true};
+    ck_assert_msg(kr_client_patch(f.c, CM, "default", "applied", NULL, KR_PATCH_APPLY, apply, &wo,
+                                  &out, &err) == 0,
+                  "%s", err.message);
+    json_decref(out);
+    json_decref(apply);
+after_patches:;
+    kr_write_opts no_manager = {0};
+    ck_assert_int_eq(kr_client_patch(f.c, CM, "default", "applied", NULL, KR_PATCH_APPLY, cm,
+                                     &no_manager, NULL, &err),
+                     KR_EINVAL);
+
+    /* Dry run: answered, not stored. */
+    json_t *dry = configmap("default", "dry", "x");
+    kr_write_opts dro = {.dry_run = true};
+    ck_assert_int_eq(kr_client_create(f.c, CM, "default", dry, &dro, NULL, &err), 0);
+    ck_assert_int_eq(kr_client_get(f.c, CM, "default", "dry", NULL, &err), KR_ENOTFOUND);
+    json_decref(dry);
+
+    /* Delete with a failed precondition, then for real. */
+    kr_delete_opts bad = {.precondition_uid = "not-the-uid", .propagation_policy = "Background"};
+    ck_assert_int_eq(kr_client_delete(f.c, CM, "default", "a", &bad, NULL, &err), KR_ECONFLICT);
+    ck_assert_ptr_nonnull(strstr(err.message, "Precondition failed"));
+    kr_delete_opts good = {.propagation_policy = "Foreground", .has_grace_period = true};
+    ck_assert_int_eq(kr_client_delete(f.c, CM, "default", "a", &good, NULL, &err), 0);
+    ck_assert_int_eq(kr_client_get(f.c, CM, "default", "a", NULL, &err), KR_ENOTFOUND);
+    ck_assert_int_eq(err.http_code, 404);
+    ck_assert_str_eq(err.reason, "NotFound");
+    ck_assert_str_eq(err.message, "configmaps \"a\" not found");
+    ck_assert_str_eq(err.details_name, "a");
+    json_decref(updated);
+    json_decref(cm);
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(status_subresource_changes_only_status)
+{
+    fixture f;
+    plain_fixture(&f, NULL);
+    kr_error_t err = {0};
+    kr_gvr deploy = KR_GVR("apps", "v1", "deployments");
+    json_t *d =
+        json_pack("{s:s, s:s, s:{s:s}, s:{s:i, s:{s:{s:s}}, s:{s:{s:{s:s}}, s:{s:[{s:s, "
+                  "s:s}]}}}}",
+                  "apiVersion", "apps/v1", "kind", "Deployment", "metadata", "name", "web", "spec",
+                  "replicas", 1, "selector", "matchLabels", "app", "web", "template", "metadata",
+                  "labels", "app", "web", "spec", "containers", "name", "c", "image", "nginx");
+    json_t *out = NULL;
+    ck_assert_msg(kr_client_create(f.c, deploy, "default", d, NULL, &out, &err) == 0, "%s",
+                  err.message);
+    json_object_set_new(out, "status", json_pack("{s:i}", "readyReplicas", 1));
+    json_object_set_new(json_object_get(out, "spec"), "replicas", json_integer(5));
+    json_t *after = NULL;
+    ck_assert_msg(kr_client_update_status(f.c, deploy, "default", out, NULL, &after, &err) == 0,
+                  "%s", err.message);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(after, "status"), "readyReplicas")), 1);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(after, "spec"), "replicas")), 1);
+    json_decref(after);
+    json_decref(out);
+    json_decref(d);
+    teardown(&f);
+}
+END_TEST
+
+static int count_page(json_t *page, void *user)
+{
+    int *pages = user;
+    (*pages)++;
+    return json_array_size(json_object_get(page, "items")) <= 10 ? 0 : -1;
+}
+
+START_TEST(pagination_follows_continue_tokens)
+{
+    fixture f;
+    plain_fixture(&f, NULL);
+    kr_error_t err = {0};
+    for (int i = 0; i < 25; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "cm-%02d", i);
+        json_t *cm = configmap("default", name, "v");
+        ck_assert_int_eq(kr_client_create(f.c, CM, "default", cm, NULL, NULL, &err), 0);
+        json_decref(cm);
+    }
+    int pages = 0;
+    kr_list_opts lo = {.limit = 10};
+    ck_assert_int_eq(kr_client_list_pages(f.c, CM, "default", &lo, count_page, &pages, &err), 0);
+    ck_assert_int_eq(pages, 3);
+    json_t *all = NULL;
+    ck_assert_int_eq(kr_client_list_all(f.c, CM, NULL, &lo, &all, &err), 0);
+    ck_assert_int_eq(json_array_size(json_object_get(all, "items")), 25);
+    ck_assert_ptr_null(json_object_get(json_object_get(all, "metadata"), "continue"));
+    ck_assert_str_eq(json_string_value(json_object_get(all, "kind")), "ConfigMapList");
+    json_decref(all);
+    /* Selectors reach the server. */
+    kr_list_opts sel = {.field_selector = "metadata.name=cm-07"};
+    ck_assert_int_eq(kr_client_list(f.c, CM, "default", &sel, &all, &err), 0);
+    ck_assert_int_eq(json_array_size(json_object_get(all, "items")), 1);
+    json_decref(all);
+    kr_list_opts badsel = {.field_selector = "spec.foo=x"};
+    ck_assert_int_eq(kr_client_list(f.c, CM, "default", &badsel, NULL, &err), KR_EINVAL);
+    ck_assert_int_eq(err.http_code, 400);
+    teardown(&f);
+}
+END_TEST
+
+static void on_loop_blocking(void *arg)
+{
+    fixture *f = arg;
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_client_get(f->c, CM, "default", "x", NULL, &err), KR_ESTATE);
+}
+
+START_TEST(blocking_calls_on_the_loop_thread_are_refused)
+{
+    fixture f;
+    plain_fixture(&f, NULL);
+    ck_assert_int_eq(kr_runtime_call_sync(f.rt, on_loop_blocking, &f), 0);
+    teardown(&f);
+}
+END_TEST
+
+/* ---- async API ---------------------------------------------------------- */
+
+typedef struct async_result {
+    atomic_int done;
+    int code;
+    bool on_loop;
+    kr_runtime_t *rt;
+    char name[64];
+} async_result;
+
+static void async_cb(json_t *result, const kr_error_t *err, void *user)
+{
+    async_result *r = user;
+    r->on_loop = kr_runtime_is_loop_thread(r->rt);
+    r->code = err ? err->code : 0;
+    const char *name =
+        json_string_value(json_object_get(json_object_get(result, "metadata"), "name"));
+    snprintf(r->name, sizeof(r->name), "%s", name ? name : "");
+    atomic_store(&r->done, 1);
+    signal_all();
+}
+
+static bool async_done(void *arg)
+{
+    return atomic_load(&((async_result *)arg)->done) != 0;
+}
+
+START_TEST(async_requests_call_back_on_the_loop_thread)
+{
+    fixture f;
+    plain_fixture(&f, NULL);
+    json_t *cm = configmap("default", "async", "1");
+    kr_request req = {.verb = KR_VERB_CREATE, .ref = {CM, "default", NULL, NULL}, .body = cm};
+    async_result r = {.rt = f.rt};
+    ck_assert_int_eq(kr_client_do(f.c, &req, async_cb, &r, NULL), 0);
+    json_decref(cm); /* serialised by kr_client_do */
+    ck_assert(wait_for(async_done, &r, 30));
+    ck_assert_int_eq(r.code, 0);
+    ck_assert(r.on_loop);
+    ck_assert_str_eq(r.name, "async");
+    teardown(&f);
+}
+END_TEST
+
+/* ---- watches ------------------------------------------------------------ */
+
+typedef struct watch_log {
+    pthread_mutex_t lock;
+    int events;
+    kr_watch_event_type types[64];
+    char names[64][32];
+    char last_rv[32];
+    atomic_int ended;
+    int end_rc;
+    char end_message[1100];
+} watch_log;
+
+static void log_event(kr_watch_t *w, kr_watch_event_type type, json_t *object, void *user)
+{
+    watch_log *l = user;
+    pthread_mutex_lock(&l->lock);
+    if (l->events < 64) {
+        l->types[l->events] = type;
+        const char *name =
+            json_string_value(json_object_get(json_object_get(object, "metadata"), "name"));
+        snprintf(l->names[l->events], sizeof(l->names[0]), "%s", name ? name : "");
+    }
+    l->events++;
+    snprintf(l->last_rv, sizeof(l->last_rv), "%s", kr_watch_resource_version(w));
+    pthread_mutex_unlock(&l->lock);
+    signal_all();
+}
+
+static void log_end(kr_watch_t *w, int rc, const kr_error_t *err, void *user)
+{
+    (void)w;
+    watch_log *l = user;
+    pthread_mutex_lock(&l->lock);
+    l->end_rc = rc;
+    snprintf(l->end_message, sizeof(l->end_message), "%s", err ? err->message : "");
+    pthread_mutex_unlock(&l->lock);
+    atomic_store(&l->ended, 1);
+    signal_all();
+}
+
+typedef struct count_goal {
+    watch_log *log;
+    int events;
+} count_goal;
+
+static bool has_events(void *arg)
+{
+    count_goal *g = arg;
+    pthread_mutex_lock(&g->log->lock);
+    bool ok = g->log->events >= g->events;
+    pthread_mutex_unlock(&g->log->lock);
+    return ok;
+}
+
+static bool has_ended(void *arg)
+{
+    return atomic_load(&((watch_log *)arg)->ended) != 0;
+}
+
+START_TEST(watch_delivers_events_in_order_and_tracks_resource_version)
+{
+    fixture f;
+    plain_fixture(&f, NULL);
+    kr_error_t err = {0};
+    json_t *list = NULL;
+    ck_assert_int_eq(kr_client_list(f.c, CM, "default", NULL, &list, &err), 0);
+    const char *list_rv =
+        json_string_value(json_object_get(json_object_get(list, "metadata"), "resourceVersion"));
+    kr_list_opts lo = {.resource_version = list_rv, .allow_watch_bookmarks = true};
+    watch_log l = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    kr_watch_t *w = NULL;
+    ck_assert_int_eq(kr_client_watch(f.c, CM, "default", &lo, log_event, log_end, &l, &w, &err), 0);
+    json_decref(list);
+    /* The watch is open once the server counts it. */
+    for (int i = 0; i < 3000 && kr_testserver_watch_count(f.ts) == 0; i++)
+        usleep(1000);
+    json_t *cm = configmap("default", "w1", "1");
+    json_t *created = NULL;
+    ck_assert_int_eq(kr_client_create(f.c, CM, "default", cm, NULL, &created, &err), 0);
+    json_t *patch = json_pack("{s:{s:s}}", "data", "k", "2");
+    json_object_set(created, "data", json_object_get(patch, "data"));
+    ck_assert_int_eq(kr_client_update(f.c, CM, NULL, created, NULL, NULL, &err), 0);
+    json_t *deleted = NULL;
+    ck_assert_int_eq(kr_client_delete(f.c, CM, "default", "w1", NULL, &deleted, &err), 0);
+    count_goal g = {&l, 3};
+    ck_assert(wait_for(has_events, &g, 30));
+    pthread_mutex_lock(&l.lock);
+    ck_assert_int_eq(l.types[0], KR_WATCH_ADDED);
+    ck_assert_int_eq(l.types[1], KR_WATCH_MODIFIED);
+    ck_assert_int_eq(l.types[2], KR_WATCH_DELETED);
+    ck_assert_str_eq(l.names[2], "w1");
+    char rv[32];
+    snprintf(rv, sizeof(rv), "%llu", kr_testserver_resource_version(f.ts));
+    ck_assert_str_eq(l.last_rv, rv);
+    pthread_mutex_unlock(&l.lock);
+
+    /* A clean end of stream is not an error. */
+    kr_testserver_close_watches(f.ts);
+    ck_assert(wait_for(has_ended, &l, 30));
+    ck_assert_int_eq(l.end_rc, 0);
+    kr_watch_free(w);
+    json_decref(cm);
+    json_decref(created);
+    json_decref(patch);
+    json_decref(deleted);
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(watch_from_a_compacted_version_ends_with_gone)
+{
+    fixture f;
+    plain_fixture(&f, NULL);
+    kr_error_t err = {0};
+    for (int i = 0; i < 3; i++) {
+        char name[8];
+        snprintf(name, sizeof(name), "g%d", i);
+        json_t *cm = configmap("default", name, "v");
+        ck_assert_int_eq(kr_client_create(f.c, CM, "default", cm, NULL, NULL, &err), 0);
+        json_decref(cm);
+    }
+    kr_testserver_compact(f.ts);
+    watch_log l = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    kr_list_opts lo = {.resource_version = "1"};
+    kr_watch_t *w = NULL;
+    ck_assert_int_eq(kr_client_watch(f.c, CM, "default", &lo, log_event, log_end, &l, &w, &err), 0);
+    ck_assert(wait_for(has_ended, &l, 30));
+    ck_assert_int_eq(l.end_rc, KR_EGONE);
+    ck_assert_ptr_nonnull(strstr(l.end_message, "too old resource version"));
+    kr_watch_free(w);
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(watch_cut_inside_an_event_is_an_error_not_a_clean_end)
+{
+    fixture f;
+    plain_fixture(&f, NULL);
+    kr_error_t err = {0};
+    kr_testserver_faults faults = {.watch_max_events = 2, .watch_cut_mid_event = true};
+    kr_testserver_set_faults(f.ts, &faults);
+    char rv[32];
+    snprintf(rv, sizeof(rv), "%llu", kr_testserver_resource_version(f.ts));
+    kr_list_opts lo = {.resource_version = rv};
+    watch_log l = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    kr_watch_t *w = NULL;
+    ck_assert_int_eq(kr_client_watch(f.c, CM, "default", &lo, log_event, log_end, &l, &w, &err), 0);
+    for (int i = 0; i < 3000 && kr_testserver_watch_count(f.ts) == 0; i++)
+        usleep(1000);
+    for (int i = 0; i < 3; i++) {
+        char name[8];
+        snprintf(name, sizeof(name), "c%d", i);
+        json_t *cm = configmap("default", name, "v");
+        ck_assert_int_eq(kr_client_create(f.c, CM, "default", cm, NULL, NULL, &err), 0);
+        json_decref(cm);
+    }
+    ck_assert(wait_for(has_ended, &l, 30));
+    ck_assert_int_eq(l.events, 2);
+    /* Half an event then the end: a failure, never a clean close. */
+    ck_assert_int_ne(l.end_rc, 0);
+    kr_watch_free(w);
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(watch_event_over_the_size_limit_ends_the_watch)
+{
+    fixture f;
+    kr_client_opts opts = {.max_event_bytes = 200};
+    plain_fixture(&f, &opts);
+    kr_error_t err = {0};
+    char big[600];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    json_t *cm = configmap("default", "big", big);
+    ck_assert_int_eq(kr_client_create(f.c, CM, "default", cm, NULL, NULL, &err), 0);
+    watch_log l = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    kr_watch_t *w = NULL;
+    ck_assert_int_eq(kr_client_watch(f.c, CM, "default", NULL, log_event, log_end, &l, &w, &err),
+                     0);
+    ck_assert(wait_for(has_ended, &l, 30));
+    ck_assert_int_eq(l.end_rc, KR_ETOOLARGE);
+    ck_assert_ptr_nonnull(strstr(l.end_message, "200 bytes"));
+    ck_assert_int_eq(l.events, 0);
+    kr_watch_free(w);
+    json_decref(cm);
+    teardown(&f);
+}
+END_TEST
+
+static void free_in_callback(kr_watch_t *w, kr_watch_event_type type, json_t *object, void *user)
+{
+    (void)type;
+    (void)object;
+    watch_log *l = user;
+    kr_watch_free(w);
+    pthread_mutex_lock(&l->lock);
+    l->events++;
+    pthread_mutex_unlock(&l->lock);
+    signal_all();
+}
+
+START_TEST(watch_freed_inside_its_callback_stops_quietly)
+{
+    fixture f;
+    plain_fixture(&f, NULL);
+    kr_error_t err = {0};
+    for (int i = 0; i < 4; i++) {
+        char name[8];
+        snprintf(name, sizeof(name), "f%d", i);
+        json_t *cm = configmap("default", name, "v");
+        ck_assert_int_eq(kr_client_create(f.c, CM, "default", cm, NULL, NULL, &err), 0);
+        json_decref(cm);
+    }
+    watch_log l = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    kr_watch_t *w = NULL;
+    ck_assert_int_eq(
+        kr_client_watch(f.c, CM, "default", NULL, free_in_callback, log_end, &l, &w, &err), 0);
+    count_goal g = {&l, 1};
+    ck_assert(wait_for(has_events, &g, 30));
+    /* A later synchronous request proves the loop went on. */
+    ck_assert_int_eq(kr_client_get(f.c, CM, "default", "f0", NULL, &err), 0);
+    ck_assert_int_eq(l.events, 1);
+    ck_assert_int_eq(atomic_load(&l.ended), 0);
+    teardown(&f);
+}
+END_TEST
+
+/* ---- retries ------------------------------------------------------------ */
+
+START_TEST(retries_honour_429_and_5xx_for_idempotent_requests)
+{
+    fixture f;
+    kr_client_opts opts = {.max_retries = 3, .backoff_base_ms = 5, .backoff_max_ms = 20};
+    plain_fixture(&f, &opts);
+    kr_error_t err = {0};
+    json_t *cm = configmap("default", "r", "1");
+    ck_assert_int_eq(kr_client_create(f.c, CM, "default", cm, NULL, NULL, &err), 0);
+
+    /* Always 429: retried (any verb), then KR_ETHROTTLED with the Status. */
+    kr_testserver_faults always429 = {.fail_429 = 1.0};
+    kr_testserver_set_faults(f.ts, &always429);
+    atomic_store(&f.logs.retries, 0);
+    ck_assert_int_eq(kr_client_get(f.c, CM, "default", "r", NULL, &err), KR_ETHROTTLED);
+    ck_assert_int_eq(err.http_code, 429);
+    ck_assert_str_eq(err.reason, "TooManyRequests");
+    ck_assert_int_ge(err.retry_after_seconds, 1);
+    ck_assert_int_eq(atomic_load(&f.logs.retries), 3);
+    atomic_store(&f.logs.retries, 0);
+    json_t *p = json_pack("{s:{s:s}}", "data", "k", "x");
+    ck_assert_int_eq(
+        kr_client_patch(f.c, CM, "default", "r", NULL, KR_PATCH_MERGE, p, NULL, NULL, &err),
+        KR_ETHROTTLED);
+    ck_assert_int_eq(atomic_load(&f.logs.retries), 3);
+
+    /* Always 500: GET retried, PATCH (not idempotent) never. */
+    kr_testserver_faults always500 = {.fail_500 = 1.0};
+    kr_testserver_set_faults(f.ts, &always500);
+    atomic_store(&f.logs.retries, 0);
+    ck_assert_int_eq(kr_client_get(f.c, CM, "default", "r", NULL, &err), KR_EUNAVAILABLE);
+    ck_assert_int_eq(atomic_load(&f.logs.retries), 3);
+    ck_assert_int_eq(err.http_code, 500);
+    atomic_store(&f.logs.retries, 0);
+    ck_assert_int_eq(
+        kr_client_patch(f.c, CM, "default", "r", NULL, KR_PATCH_MERGE, p, NULL, NULL, &err),
+        KR_EUNAVAILABLE);
+    ck_assert_int_eq(atomic_load(&f.logs.retries), 0);
+
+    /* Half the requests fail: with retries, every GET succeeds. */
+    kr_testserver_faults half = {.fail_503 = 0.3, .fail_429 = 0.2};
+    kr_testserver_set_faults(f.ts, &half);
+    kr_client_free(f.c);
+    kr_client_opts many = {.max_retries = 30, .backoff_base_ms = 1, .backoff_max_ms = 2};
+    ck_assert_int_eq(kr_client_new(f.rt, &f.cfg, &many, &f.c, &err), 0);
+    for (int i = 0; i < 40; i++)
+        ck_assert_msg(kr_client_get(f.c, CM, "default", "r", NULL, &err) == 0, "%d: %s", i,
+                      err.message);
+    kr_testserver_faults none = {0};
+    kr_testserver_set_faults(f.ts, &none);
+    json_decref(p);
+    json_decref(cm);
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(connection_refused_is_retried_then_reported)
+{
+    fixture f;
+    memset(&f, 0, sizeof(f));
+    /* A port nobody listens on: bind, read it, close. */
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+    socklen_t len = sizeof(a);
+    getsockname(s, (struct sockaddr *)&a, &len);
+    close(s);
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(a.sin_port));
+    f.cfg.server = url;
+    kr_client_opts opts = {.max_retries = 2, .backoff_base_ms = 1, .backoff_max_ms = 2};
+    start_client(&f, &opts);
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_client_get(f.c, CM, "default", "x", NULL, &err), KR_ECONNECT);
+    ck_assert_int_eq(err.http_code, 0);
+    ck_assert_int_eq(atomic_load(&f.logs.retries), 2);
+    json_t *cm = configmap("default", "x", "1");
+    atomic_store(&f.logs.retries, 0);
+    ck_assert_int_eq(kr_client_create(f.c, CM, "default", cm, NULL, NULL, &err), KR_ECONNECT);
+    ck_assert_int_eq(atomic_load(&f.logs.retries), 0);
+    json_decref(cm);
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(rate_limit_paces_requests)
+{
+    fixture f;
+    memset(&f, 0, sizeof(f));
+    kr_testserver_opts o = {.seed = 1};
+    start_server(&f, &o);
+    f.cfg.qps = 50;
+    f.cfg.burst = 5;
+    start_client(&f, NULL);
+    kr_error_t err = {0};
+    /* 5 from the burst, then 15 more at 50/s: at least 300 ms in all. */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < 20; i++)
+        ck_assert_int_eq(kr_client_get(f.c, CM, "default", "none", NULL, &err), KR_ENOTFOUND);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1000 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    ck_assert_double_ge(ms, 280.0);
+    teardown(&f);
+}
+END_TEST
+
+/* ---- credentials and TLS ------------------------------------------------ */
+
+START_TEST(token_is_never_sent_over_plain_http)
+{
+    fixture f;
+    memset(&f, 0, sizeof(f));
+    const char *tokens[] = {"sekret:alice", NULL};
+    kr_testserver_opts o = {.seed = 1, .tokens = tokens};
+    start_server(&f, &o);
+    f.cfg.bearer_token = "sekret";
+    start_client(&f, NULL);
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_client_get(f.c, CM, "default", "x", NULL, &err), KR_EUNAUTHORIZED);
+    ck_assert_int_eq(err.http_code, 401);
+    ck_assert_ptr_null(strstr(err.message, "sekret"));
+    ck_assert_int_ge(atomic_load(&f.logs.warnings), 1); /* "none will be sent" */
+    ck_assert_int_eq(atomic_load(&f.logs.secrets_seen), 0);
+    teardown(&f);
+}
+END_TEST
+
+static void tls_fixture(fixture *f, bool client_ca)
+{
+    memset(f, 0, sizeof(*f));
+    load_tls(f);
+    static const char *tokens[] = {"sekret:alice", NULL};
+    kr_testserver_opts o = {.seed = 1,
+                            .tokens = tokens,
+                            .tls_cert_pem = f->srv_crt,
+                            .tls_key_pem = f->srv_key,
+                            .client_ca_pem = client_ca ? f->ca : NULL};
+    start_server(f, &o);
+}
+
+START_TEST(tls_with_a_token_verifies_the_server)
+{
+    if (!have_certs)
+        return;
+    fixture f;
+    tls_fixture(&f, false);
+    f.cfg.ca_data = f.ca;
+    f.cfg.bearer_token = "sekret";
+    start_client(&f, NULL);
+    kr_error_t err = {0};
+    ck_assert_msg(kr_client_get(f.c, CM, "default", "x", NULL, &err) == KR_ENOTFOUND, "%s",
+                  err.message);
+    kr_client_free(f.c);
+
+    /* A wrong token: 401, and the token never shows in the error. */
+    f.cfg.bearer_token = "wrong-sekret";
+    ck_assert_int_eq(kr_client_new(f.rt, &f.cfg, NULL, &f.c, &err), 0);
+    ck_assert_int_eq(kr_client_get(f.c, CM, "default", "x", NULL, &err), KR_EUNAUTHORIZED);
+    ck_assert_str_eq(err.reason, "Unauthorized");
+    ck_assert_ptr_null(strstr(err.message, "sekret"));
+    kr_client_free(f.c);
+
+    /* No CA: the certificate cannot be verified. */
+    f.cfg.ca_data = NULL;
+    f.cfg.bearer_token = "sekret";
+    ck_assert_int_eq(kr_client_new(f.rt, &f.cfg, NULL, &f.c, &err), 0);
+    ck_assert_int_eq(kr_client_get(f.c, CM, "default", "x", NULL, &err), KR_ETLS);
+    kr_client_free(f.c);
+
+    /* insecure-skip-tls-verify works, with a warning. */
+    f.cfg.insecure_skip_tls_verify = true;
+    atomic_store(&f.logs.warnings, 0);
+    ck_assert_int_eq(kr_client_new(f.rt, &f.cfg, NULL, &f.c, &err), 0);
+    ck_assert_int_ge(atomic_load(&f.logs.warnings), 1);
+    ck_assert_int_eq(kr_client_get(f.c, CM, "default", "x", NULL, &err), KR_ENOTFOUND);
+    kr_client_free(f.c);
+    f.cfg.insecure_skip_tls_verify = false;
+
+    /* tls-server-name: verify against another name the certificate holds,
+     * from a CA file this time. */
+    char ca_path[300];
+    snprintf(ca_path, sizeof(ca_path), "%s/ca.crt", cert_dir);
+    f.cfg.ca_file = ca_path;
+    char url[64];
+    snprintf(url, sizeof(url), "https://localhost:%u", kr_testserver_port(f.ts));
+    f.cfg.server = url;
+    f.cfg.tls_server_name = "kr-test.internal";
+    ck_assert_int_eq(kr_client_new(f.rt, &f.cfg, NULL, &f.c, &err), 0);
+    ck_assert_msg(kr_client_get(f.c, CM, "default", "x", NULL, &err) == KR_ENOTFOUND, "%s",
+                  err.message);
+    ck_assert_int_eq(atomic_load(&f.logs.secrets_seen), 0);
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(tls_with_a_client_certificate_authenticates)
+{
+    if (!have_certs)
+        return;
+    fixture f;
+    tls_fixture(&f, true);
+    f.cfg.ca_data = f.ca;
+    f.cfg.client_cert_data = f.cli_crt;
+    f.cfg.client_key_data = f.cli_key;
+    start_client(&f, NULL);
+    kr_error_t err = {0};
+    json_t *cm = configmap("default", "by-cert", "1");
+    ck_assert_msg(kr_client_create(f.c, CM, "default", cm, NULL, NULL, &err) == 0, "%s",
+                  err.message);
+    kr_client_free(f.c);
+    /* Without the certificate (and no token): 401. */
+    f.cfg.client_cert_data = f.cfg.client_key_data = NULL;
+    ck_assert_int_eq(kr_client_new(f.rt, &f.cfg, NULL, &f.c, &err), 0);
+    ck_assert_int_eq(kr_client_get(f.c, CM, "default", "by-cert", NULL, &err), KR_EUNAUTHORIZED);
+    kr_client_free(f.c);
+    /* Files instead of data. */
+    char crt[300], key[300];
+    snprintf(crt, sizeof(crt), "%s/cli.crt", cert_dir);
+    snprintf(key, sizeof(key), "%s/cli.key", cert_dir);
+    f.cfg.client_cert_file = crt;
+    f.cfg.client_key_file = key;
+    ck_assert_int_eq(kr_client_new(f.rt, &f.cfg, NULL, &f.c, &err), 0);
+    ck_assert_msg(kr_client_get(f.c, CM, "default", "by-cert", NULL, &err) == 0, "%s", err.message);
+    json_decref(cm);
+    teardown(&f);
+}
+END_TEST
+
+typedef struct test_provider {
+    kr_credential_provider base;
+    atomic_int calls;
+    atomic_int forced;
+    bool fail;
+} test_provider;
+
+static int provider_get(kr_credential_provider *self, bool force_refresh, kr_credential *out,
+                        kr_error_t *err)
+{
+    test_provider *p = (test_provider *)self;
+    atomic_fetch_add(&p->calls, 1);
+    if (p->fail)
+        return kr_error_set(err, KR_EIO, "plugin exited with status 1");
+    memset(out, 0, sizeof(*out));
+    /* A stale token until a 401 forces a refresh. */
+    if (force_refresh)
+        atomic_fetch_add(&p->forced, 1);
+    out->token = atomic_load(&p->forced) > 0 ? "sekret" : "stale-sekret";
+    return 0;
+}
+
+START_TEST(credential_provider_is_renewed_once_on_401)
+{
+    if (!have_certs)
+        return;
+    fixture f;
+    tls_fixture(&f, false);
+    test_provider p = {.base = {.get = provider_get}};
+    f.cfg.ca_data = f.ca;
+    f.cfg.credentials = &p.base;
+    start_client(&f, NULL);
+    kr_error_t err = {0};
+    ck_assert_msg(kr_client_get(f.c, CM, "default", "x", NULL, &err) == KR_ENOTFOUND, "%s",
+                  err.message);
+    ck_assert_int_eq(atomic_load(&p.forced), 1);
+    ck_assert_int_eq(atomic_load(&p.calls), 2);
+    ck_assert_int_eq(kr_client_get(f.c, CM, "default", "x", NULL, &err), KR_ENOTFOUND);
+    ck_assert_int_eq(atomic_load(&p.forced), 1);
+    kr_client_free(f.c);
+    /* A failing provider fails the request with its message. */
+    p.fail = true;
+    ck_assert_int_eq(kr_client_new(f.rt, &f.cfg, NULL, &f.c, &err), 0);
+    ck_assert_int_eq(kr_client_get(f.c, CM, "default", "x", NULL, &err), KR_EIO);
+    ck_assert_ptr_nonnull(strstr(err.message, "plugin exited"));
+    teardown(&f);
+}
+END_TEST
+
+/* ---- HTTP/2 through nghttpx -------------------------------------------- */
+
+static int free_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bind(s, (struct sockaddr *)&a, sizeof(a));
+    socklen_t len = sizeof(a);
+    getsockname(s, (struct sockaddr *)&a, &len);
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+static bool port_open(int port)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((unsigned short)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = connect(s, (struct sockaddr *)&a, sizeof(a)) == 0;
+    close(s);
+    return ok;
+}
+
+static const char NGHTTPX[] = "/usr/sbin/nghttpx";
+
+static pid_t start_nghttpx(int front, int back, const char *key, const char *crt)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        char frontend[64], backend[64];
+        snprintf(frontend, sizeof(frontend), "--frontend=127.0.0.1,%d", front);
+        snprintf(backend, sizeof(backend), "--backend=127.0.0.1,%d", back);
+        int devnull = open("/dev/null", 1);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execl(NGHTTPX, NGHTTPX, frontend, backend, "--workers=1", "--no-ocsp",
+              "--backend-http1-connections-per-host=2000", "--log-level=ERROR",
+              "--frontend-http2-max-concurrent-streams=2000", "--no-server-push", key, crt,
+              (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 5000 && !port_open(front); i++)
+        usleep(1000);
+    return pid;
+}
+
+START_TEST(http2_through_nghttpx_multiplexes_requests_and_watches)
+{
+    if (access(NGHTTPX, X_OK) != 0 || !have_certs || !kr_http_have_http2()) {
+        printf("test_client: SKIPPED http2 test: %s\n",
+               access(NGHTTPX, X_OK) != 0 ? "nghttpx (nghttp2-proxy) is not installed"
+                                          : "no certificates or libcurl without HTTP/2");
+        return;
+    }
+    fixture f;
+    memset(&f, 0, sizeof(f));
+    load_tls(&f);
+    kr_testserver_opts o = {.seed = 1};
+    start_server(&f, &o);
+    int port = free_port();
+    char key[300], crt[300];
+    snprintf(key, sizeof(key), "%s/srv.key", cert_dir);
+    snprintf(crt, sizeof(crt), "%s/srv.crt", cert_dir);
+    pid_t proxy = start_nghttpx(port, kr_testserver_port(f.ts), key, crt);
+    ck_assert(port_open(port));
+    char url[64];
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d", port);
+    f.cfg.server = url;
+    f.cfg.ca_data = f.ca;
+    kr_client_opts opts = {.max_connections = 1};
+    start_client(&f, &opts);
+    kr_error_t err = {0};
+    json_t *cm = configmap("default", "h2", "1");
+    ck_assert_msg(kr_client_create(f.c, CM, "default", cm, NULL, NULL, &err) == 0, "%s",
+                  err.message);
+    /* Watches and requests share the single connection. */
+    watch_log logs[8];
+    kr_watch_t *w[8];
+    for (int i = 0; i < 8; i++) {
+        memset(&logs[i], 0, sizeof(logs[i]));
+        pthread_mutex_init(&logs[i].lock, NULL);
+        ck_assert_int_eq(
+            kr_client_watch(f.c, CM, "default", NULL, log_event, log_end, &logs[i], &w[i], &err),
+            0);
+    }
+    for (int i = 0; i < 8; i++) {
+        count_goal g = {&logs[i], 1};
+        ck_assert(wait_for(has_events, &g, 30));
+    }
+    for (int i = 0; i < 20; i++)
+        ck_assert_int_eq(kr_client_get(f.c, CM, "default", "h2", NULL, &err), 0);
+    ck_assert_int_gt(kr_client_http2_responses(f.c), 0);
+    for (int i = 0; i < 8; i++) {
+        ck_assert_int_eq(atomic_load(&logs[i].ended), 0);
+        kr_watch_free(w[i]);
+    }
+    json_decref(cm);
+    teardown(&f);
+    kill(proxy, SIGTERM);
+    waitpid(proxy, NULL, 0);
+}
+END_TEST
+
+/* ---- discovery ------------------------------------------------------------ */
+
+START_TEST(discovery_resolves_names_and_kinds)
+{
+    /* _i: 0 = aggregated discovery, 1 = legacy (one request per group). */
+    fixture f;
+    kr_client_opts opts = {.legacy_discovery = _i == 1};
+    plain_fixture(&f, &opts);
+    kr_error_t err = {0};
+    kr_resource_info info;
+    ck_assert_msg(kr_client_resolve(f.c, "deploy", &info, &err) == 0, "%s", err.message);
+    ck_assert_str_eq(info.group, "apps");
+    ck_assert_str_eq(info.resource, "deployments");
+    ck_assert_str_eq(info.kind, "Deployment");
+    ck_assert(info.namespaced);
+    ck_assert_int_eq(kr_client_resolve(f.c, "cm", &info, &err), 0);
+    ck_assert_str_eq(info.resource, "configmaps");
+    ck_assert_int_eq(kr_client_resolve(f.c, "Namespace", &info, &err), 0);
+    ck_assert(!info.namespaced);
+    ck_assert_int_eq(kr_client_resolve(f.c, "leases.coordination.k8s.io", &info, &err), 0);
+    ck_assert_str_eq(info.kind, "Lease");
+    ck_assert_int_eq(kr_client_resolve(f.c, "nothings", &info, &err), KR_ENOTFOUND);
+    ck_assert_ptr_nonnull(strstr(err.message, "doesn't have a resource type"));
+    ck_assert_int_eq(kr_client_resource_for_kind(f.c, "batch/v1", "CronJob", &info, &err), 0);
+    ck_assert_str_eq(info.resource, "cronjobs");
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(request_timeout_is_reported)
+{
+    fixture f;
+    memset(&f, 0, sizeof(f));
+    kr_testserver_opts o = {.seed = 1, .faults = {.latency_ms = 1500}};
+    start_server(&f, &o);
+    f.cfg.timeout_ms = 100;
+    kr_client_opts opts = {.max_retries = -1};
+    start_client(&f, &opts);
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_client_get(f.c, CM, "default", "x", NULL, &err), KR_ETIMEDOUT);
+    /* A per-request timeout overrides the config's. */
+    kr_request req = {.verb = KR_VERB_GET, .ref = {CM, "default", "x", NULL}, .timeout_ms = 5000};
+    ck_assert_int_eq(kr_client_do_sync(f.c, &req, NULL, &err), KR_ENOTFOUND);
+    teardown(&f);
+}
+END_TEST
+
+static void write_token(const char *path, const char *token)
+{
+    FILE *fp = fopen(path, "w");
+    ck_assert_ptr_nonnull(fp);
+    fprintf(fp, "%s\n", token);
+    fclose(fp);
+}
+
+START_TEST(token_file_is_read_again_when_it_changes)
+{
+    if (!have_certs)
+        return;
+    fixture f;
+    tls_fixture(&f, false);
+    char path[300];
+    snprintf(path, sizeof(path), "%s/token", cert_dir);
+    write_token(path, "old");
+    f.cfg.ca_data = f.ca;
+    f.cfg.bearer_token = "ignored-when-a-file-is-set";
+    f.cfg.bearer_token_file = path;
+    start_client(&f, NULL);
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_client_get(f.c, CM, "default", "x", NULL, &err), KR_EUNAUTHORIZED);
+    write_token(path, "sekret"); /* a rotated projected token */
+    ck_assert_int_eq(kr_client_get(f.c, CM, "default", "x", NULL, &err), KR_ENOTFOUND);
+    teardown(&f);
+}
+END_TEST
+
+/* ---- scale and shutdown ---------------------------------------------------- */
+
+typedef struct many_watches {
+    atomic_int events;
+    atomic_int ended;
+} many_watches;
+
+static void count_event(kr_watch_t *w, kr_watch_event_type type, json_t *object, void *user)
+{
+    (void)w;
+    (void)object;
+    many_watches *m = user;
+    if (type == KR_WATCH_ADDED)
+        atomic_fetch_add(&m->events, 1);
+    signal_all();
+}
+
+static void count_end(kr_watch_t *w, int rc, const kr_error_t *err, void *user)
+{
+    (void)w;
+    (void)rc;
+    (void)err;
+    many_watches *m = user;
+    atomic_fetch_add(&m->ended, 1);
+    signal_all();
+}
+
+typedef struct at_least {
+    atomic_int *counter;
+    int goal;
+} at_least;
+
+static bool reached(void *arg)
+{
+    at_least *a = arg;
+    return atomic_load(a->counter) >= a->goal;
+}
+
+START_TEST(a_thousand_watches_share_one_loop)
+{
+    fixture f;
+    memset(&f, 0, sizeof(f));
+    kr_testserver_opts o = {.seed = 1, .threads = 2};
+    start_server(&f, &o);
+    start_client(&f, NULL);
+    enum { N = 1000 };
+    static kr_watch_t *w[N];
+    many_watches m = {0};
+    kr_error_t err = {0};
+    kr_list_opts lo = {.resource_version = "1"};
+    char rv[32];
+    snprintf(rv, sizeof(rv), "%llu", kr_testserver_resource_version(f.ts));
+    lo.resource_version = rv;
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(
+            kr_client_watch(f.c, CM, "default", &lo, count_event, count_end, &m, &w[i], &err), 0);
+    for (int i = 0; i < 30000 && kr_testserver_watch_count(f.ts) < N; i++)
+        usleep(1000);
+    ck_assert_uint_eq(kr_testserver_watch_count(f.ts), N);
+    json_t *cm = configmap("default", "fanout", "1");
+    ck_assert_int_eq(kr_client_create(f.c, CM, "default", cm, NULL, NULL, &err), 0);
+    at_least goal = {&m.events, N};
+    ck_assert(wait_for(reached, &goal, 60));
+    ck_assert_int_eq(atomic_load(&m.ended), 0);
+    for (int i = 0; i < N; i++)
+        kr_watch_free(w[i]);
+    json_decref(cm);
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(runtime_stop_ends_watches_and_requests_with_shutdown)
+{
+    fixture f;
+    plain_fixture(&f, NULL);
+    /* A listener that never accepts: a request to it stays in flight. */
+    int hole = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(bind(hole, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(hole, 16), 0);
+    socklen_t alen = sizeof(a);
+    getsockname(hole, (struct sockaddr *)&a, &alen);
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(a.sin_port));
+    kr_rest_config hole_cfg = {.server = url, .qps = -1};
+    kr_client_t *stuck = NULL;
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_client_new(f.rt, &hole_cfg, NULL, &stuck, &err), 0);
+
+    watch_log l = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    kr_watch_t *w = NULL;
+    ck_assert_int_eq(kr_client_watch(f.c, CM, "default", NULL, log_event, log_end, &l, &w, &err),
+                     0);
+    async_result r = {.rt = f.rt};
+    kr_request req = {.verb = KR_VERB_GET, .ref = {CM, "default", "slow", NULL}};
+    ck_assert_int_eq(kr_client_do(stuck, &req, async_cb, &r, &err), 0);
+    for (int i = 0; i < 5000 && kr_testserver_watch_count(f.ts) == 0; i++)
+        usleep(1000);
+    ck_assert_uint_eq(kr_testserver_watch_count(f.ts), 1);
+    ck_assert_int_eq(kr_runtime_stop(f.rt), 0);
+    ck_assert(atomic_load(&r.done));
+    ck_assert_int_eq(r.code, KR_ESHUTDOWN);
+    ck_assert(atomic_load(&l.ended));
+    ck_assert_int_eq(l.end_rc, KR_ESHUTDOWN);
+    ck_assert_int_eq(kr_client_get(f.c, CM, "default", "x", NULL, &err), KR_ESHUTDOWN);
+    kr_watch_free(w);
+    kr_client_free(stuck);
+    close(hole);
+    teardown(&f);
+}
+END_TEST
+
+int main(void)
+{
+    make_certs();
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    Suite *s = suite_create("client");
+    TCase *tc = tcase_create("client");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, crud_verbs_round_trip_over_plain_http);
+    tcase_add_test(tc, status_subresource_changes_only_status);
+    tcase_add_test(tc, pagination_follows_continue_tokens);
+    tcase_add_test(tc, blocking_calls_on_the_loop_thread_are_refused);
+    tcase_add_test(tc, async_requests_call_back_on_the_loop_thread);
+    tcase_add_test(tc, watch_delivers_events_in_order_and_tracks_resource_version);
+    tcase_add_test(tc, watch_from_a_compacted_version_ends_with_gone);
+    tcase_add_test(tc, watch_cut_inside_an_event_is_an_error_not_a_clean_end);
+    tcase_add_test(tc, watch_freed_inside_its_callback_stops_quietly);
+    tcase_add_test(tc, watch_event_over_the_size_limit_ends_the_watch);
+    tcase_add_test(tc, retries_honour_429_and_5xx_for_idempotent_requests);
+    tcase_add_test(tc, connection_refused_is_retried_then_reported);
+    tcase_add_test(tc, rate_limit_paces_requests);
+    tcase_add_test(tc, token_is_never_sent_over_plain_http);
+    tcase_add_test(tc, tls_with_a_token_verifies_the_server);
+    tcase_add_test(tc, tls_with_a_client_certificate_authenticates);
+    tcase_add_test(tc, credential_provider_is_renewed_once_on_401);
+    tcase_add_test(tc, http2_through_nghttpx_multiplexes_requests_and_watches);
+    tcase_add_loop_test(tc, discovery_resolves_names_and_kinds, 0, 2);
+    tcase_add_test(tc, request_timeout_is_reported);
+    tcase_add_test(tc, token_file_is_read_again_when_it_changes);
+    tcase_add_test(tc, a_thousand_watches_share_one_loop);
+    tcase_add_test(tc, runtime_stop_ends_watches_and_requests_with_shutdown);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    if (have_certs) {
+        char cmd[300];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", cert_dir);
+        if (system(cmd) != 0)
+            printf("test_client: could not remove %s\n", cert_dir);
+    }
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,331 @@
+/* Tests for the client's socket-free parts: URL building, Status parsing
+ * (JSON and text/plain 429 forms), the token-bucket rate limiter and the
+ * retry policy with an injected clock, and the built-in REST mapper. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_internal.h"
+#include "kr_test.h"
+
+static char *url_of(const kr_request *req, bool watch, int *rc)
+{
+    kr_buf b = {0};
+    kr_error_t err = {0};
+    *rc = kr_client_build_url(&b, req, watch, &err);
+    return b.data;
+}
+
+START_TEST(urls_follow_the_api_layout)
+{
+    int rc;
+    kr_request req = {.verb = KR_VERB_GET,
+                      .ref = {KR_GVR("", "v1", "configmaps"), "default", "x", NULL}};
+    char *u = url_of(&req, false, &rc);
+    ck_assert_str_eq(u, "/api/v1/namespaces/default/configmaps/x");
+    kr_free(u);
+
+    req.ref = (kr_resource_ref){KR_GVR("apps", "v1", "deployments"), "team-a", "web", "status"};
+    req.verb = KR_VERB_UPDATE;
+    kr_write_opts wo = {.dry_run = true, .field_manager = "me", .field_validation = "Strict"};
+    req.write = &wo;
+    u = url_of(&req, false, &rc);
+    ck_assert_str_eq(u, "/apis/apps/v1/namespaces/team-a/deployments/web/status"
+                        "?dryRun=All&fieldManager=me&fieldValidation=Strict");
+    kr_free(u);
+
+    /* Cluster-scoped, and all namespaces. */
+    req = (kr_request){.verb = KR_VERB_LIST, .ref = {KR_GVR("", "v1", "namespaces"), NULL, NULL}};
+    u = url_of(&req, false, &rc);
+    ck_assert_str_eq(u, "/api/v1/namespaces");
+    kr_free(u);
+}
+END_TEST
+
+START_TEST(list_and_watch_queries_are_sorted_and_escaped)
+{
+    int rc;
+    kr_list_opts lo = {.label_selector = "app in (a,b),!skip",
+                       .field_selector = "metadata.name=x",
+                       .limit = 500,
+                       .continue_token = "eyJ2Ijo=",
+                       .resource_version = "42",
+                       .timeout_seconds = 300,
+                       .allow_watch_bookmarks = true};
+    kr_request req = {.verb = KR_VERB_LIST,
+                      .ref = {KR_GVR("", "v1", "configmaps"), "default", NULL, NULL},
+                      .list = &lo};
+    char *u = url_of(&req, false, &rc);
+    ck_assert_str_eq(
+        u, "/api/v1/namespaces/default/configmaps?continue=eyJ2Ijo%3D"
+           "&fieldSelector=metadata.name%3Dx&labelSelector=app%20in%20%28a%2Cb%29%2C%21skip"
+           "&limit=500&resourceVersion=42&timeoutSeconds=300");
+    kr_free(u);
+    lo.continue_token = NULL;
+    lo.limit = 0;
+    lo.label_selector = NULL;
+    u = url_of(&req, true, &rc);
+    ck_assert_str_eq(u, "/api/v1/namespaces/default/configmaps?allowWatchBookmarks=true"
+                        "&fieldSelector=metadata.name%3Dx&resourceVersion=42&timeoutSeconds=300"
+                        "&watch=true");
+    kr_free(u);
+}
+END_TEST
+
+START_TEST(apply_patch_always_says_force)
+{
+    int rc;
+    kr_write_opts wo = {.field_manager = "ctl"};
+    kr_request req = {.verb = KR_VERB_PATCH,
+                      .ref = {KR_GVR("", "v1", "configmaps"), "ns", "x", NULL},
+                      .patch_format = KR_PATCH_APPLY,
+                      .write = &wo};
+    char *u = url_of(&req, false, &rc);
+    ck_assert_str_eq(u, "/api/v1/namespaces/ns/configmaps/x?fieldManager=ctl&force=false");
+    kr_free(u);
+    wo.force = true;
+    u = url_of(&req, false, &rc);
+    ck_assert_str_eq(u, "/api/v1/namespaces/ns/configmaps/x?fieldManager=ctl&force=true");
+    kr_free(u);
+}
+END_TEST
+
+START_TEST(bad_references_are_refused)
+{
+    int rc;
+    kr_request req = {.verb = KR_VERB_GET, .ref = {KR_GVR("", "v1", "configmaps"), "ns", NULL}};
+    char *u = url_of(&req, false, &rc);
+    ck_assert_int_eq(rc, KR_EINVAL);
+    kr_free(u);
+    req = (kr_request){.verb = KR_VERB_LIST, .ref = {KR_GVR("", "v1", "configmaps"), "ns", "x"}};
+    u = url_of(&req, false, &rc);
+    ck_assert_int_eq(rc, KR_EINVAL);
+    kr_free(u);
+    req = (kr_request){.verb = KR_VERB_GET, .ref = {KR_GVR("", NULL, "configmaps"), "ns", "x"}};
+    u = url_of(&req, false, &rc);
+    ck_assert_int_eq(rc, KR_EINVAL);
+    kr_free(u);
+    /* Names are escaped, never spliced raw into the path. */
+    req = (kr_request){.verb = KR_VERB_GET,
+                       .ref = {KR_GVR("", "v1", "configmaps"), "ns", "../secrets/y"}};
+    u = url_of(&req, false, &rc);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_str_eq(u, "/api/v1/namespaces/ns/configmaps/..%2Fsecrets%2Fy");
+    kr_free(u);
+}
+END_TEST
+
+START_TEST(status_json_fills_the_error)
+{
+    const char *body =
+        "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","
+        "\"message\":\"configmaps \\\"x\\\" not found\",\"reason\":\"NotFound\","
+        "\"details\":{\"name\":\"x\",\"kind\":\"configmaps\"},\"code\":404}";
+    kr_error_t err = {0};
+    int rc = kr_status_error(404, "application/json", body, strlen(body), -1, "GET", &err);
+    ck_assert_int_eq(rc, KR_ENOTFOUND);
+    ck_assert_int_eq(err.code, KR_ENOTFOUND);
+    ck_assert_int_eq(err.http_code, 404);
+    ck_assert_str_eq(err.reason, "NotFound");
+    ck_assert_str_eq(err.message, "configmaps \"x\" not found");
+    ck_assert_str_eq(err.details_name, "x");
+    ck_assert_str_eq(err.details_kind, "configmaps");
+
+    const char *exists = "{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"AlreadyExists\","
+                         "\"message\":\"configmaps \\\"x\\\" already exists\",\"code\":409}";
+    ck_assert_int_eq(
+        kr_status_error(409, "application/json", exists, strlen(exists), -1, "POST", &err),
+        KR_EEXIST);
+    const char *conflict = "{\"kind\":\"Status\",\"reason\":\"Conflict\",\"code\":409}";
+    ck_assert_int_eq(
+        kr_status_error(409, "application/json", conflict, strlen(conflict), -1, "PUT", &err),
+        KR_ECONFLICT);
+    ck_assert_ptr_nonnull(strstr(err.message, "409"));
+    const char *expired = "{\"kind\":\"Status\",\"reason\":\"Expired\",\"code\":410,"
+                          "\"message\":\"too old resource version: 1 (5)\"}";
+    ck_assert_int_eq(
+        kr_status_error(200, "application/json", expired, strlen(expired), -1, "w", &err),
+        KR_EGONE);
+    ck_assert_int_eq(err.http_code, 410);
+}
+END_TEST
+
+START_TEST(throttled_status_and_text_plain_429_both_carry_retry_after)
+{
+    const char *body = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":"
+                       "\"Failure\",\"message\":\"Too many requests, please try again later.\","
+                       "\"reason\":\"TooManyRequests\",\"details\":{\"retryAfterSeconds\":3},"
+                       "\"code\":429}";
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_status_error(429, "application/json", body, strlen(body), 1, "GET", &err),
+                     KR_ETHROTTLED);
+    ck_assert_int_eq(err.retry_after_seconds, 3);
+    ck_assert_str_eq(err.reason, "TooManyRequests");
+
+    /* Flow control answers text/plain: never parsed as a Status, even if
+     * it happens to look like JSON. */
+    const char *text = "Too many requests, please try again later.\n";
+    ck_assert_int_eq(
+        kr_status_error(429, "text/plain; charset=utf-8", text, strlen(text), 2, "GET", &err),
+        KR_ETHROTTLED);
+    ck_assert_str_eq(err.message, "Too many requests, please try again later.");
+    ck_assert_int_eq(err.retry_after_seconds, 2);
+    ck_assert_str_eq(err.reason, "TooManyRequests");
+    const char *lookalike = "{\"kind\":\"Status\",\"reason\":\"NotFound\",\"code\":404}";
+    ck_assert_int_eq(
+        kr_status_error(503, "text/plain", lookalike, strlen(lookalike), -1, "GET", &err),
+        KR_EUNAVAILABLE);
+    ck_assert_int_eq(err.http_code, 503);
+    ck_assert_str_eq(err.reason, "ServiceUnavailable");
+    /* Not JSON at all with a JSON content type: still no crash, generic. */
+    ck_assert_int_eq(kr_status_error(500, "application/json", "oops", 4, -1, "GET", &err),
+                     KR_EUNAVAILABLE);
+    ck_assert_ptr_nonnull(strstr(err.message, "500"));
+}
+END_TEST
+
+START_TEST(rate_limiter_gives_burst_then_paces_at_qps)
+{
+    kr_rate_limiter l;
+    kr_rate_limiter_init(&l, 5.0, 10);
+    uint64_t now = 1000000;
+    for (int i = 0; i < 10; i++)
+        ck_assert_uint_eq(kr_rate_limiter_reserve(&l, now), 0);
+    /* Eleventh at the same instant waits one token: 200 ms at 5 qps. */
+    ck_assert_uint_eq(kr_rate_limiter_reserve(&l, now), 200);
+    ck_assert_uint_eq(kr_rate_limiter_reserve(&l, now), 400);
+    /* A second later five tokens came back, but two were owed. */
+    now += 1000;
+    ck_assert_uint_eq(kr_rate_limiter_reserve(&l, now), 0);
+    ck_assert_uint_eq(kr_rate_limiter_reserve(&l, now), 0);
+    ck_assert_uint_eq(kr_rate_limiter_reserve(&l, now), 0);
+    ck_assert_uint_eq(kr_rate_limiter_reserve(&l, now), 200);
+    /* Idle for long: the bucket refills to burst, not beyond. */
+    now += 60000;
+    for (int i = 0; i < 10; i++)
+        ck_assert_uint_eq(kr_rate_limiter_reserve(&l, now), 0);
+    ck_assert_uint_gt(kr_rate_limiter_reserve(&l, now), 0);
+    kr_rate_limiter_init(&l, -1, 0);
+    for (int i = 0; i < 1000; i++)
+        ck_assert_uint_eq(kr_rate_limiter_reserve(&l, now), 0);
+}
+END_TEST
+
+START_TEST(retry_policy_matches_verbs_and_statuses)
+{
+    kr_retry_policy p = {.max_retries = 3, .base_ms = 100, .max_ms = 1000};
+    ck_assert(kr_retry_wanted(&p, "POST", 0, 429, 1));
+    ck_assert(kr_retry_wanted(&p, "GET", 0, 503, 1));
+    ck_assert(kr_retry_wanted(&p, "PUT", 0, 500, 2));
+    ck_assert(!kr_retry_wanted(&p, "POST", 0, 500, 1));
+    ck_assert(!kr_retry_wanted(&p, "PATCH", 0, 503, 1));
+    ck_assert(!kr_retry_wanted(&p, "GET", 0, 404, 1));
+    ck_assert(!kr_retry_wanted(&p, "GET", 0, 501, 1));
+    ck_assert(kr_retry_wanted(&p, "GET", KR_ECONNECT, 0, 1));
+    ck_assert(kr_retry_wanted(&p, "DELETE", KR_ETIMEDOUT, 0, 3));
+    ck_assert(!kr_retry_wanted(&p, "POST", KR_ECONNECT, 0, 1));
+    ck_assert(!kr_retry_wanted(&p, "GET", KR_ETLS, 0, 1));
+    ck_assert(!kr_retry_wanted(&p, "GET", 0, 429, 4));
+}
+END_TEST
+
+START_TEST(retry_delay_doubles_with_jitter_and_honours_retry_after)
+{
+    kr_retry_policy p = {.max_retries = 10, .base_ms = 100, .max_ms = 1000};
+    ck_assert_uint_eq(kr_retry_delay_ms(&p, 1, -1, 0), 100);
+    ck_assert_uint_eq(kr_retry_delay_ms(&p, 2, -1, 0), 200);
+    ck_assert_uint_eq(kr_retry_delay_ms(&p, 3, -1, 0), 400);
+    ck_assert_uint_eq(kr_retry_delay_ms(&p, 9, -1, 0), 1000);
+    for (uint64_t r = 0; r < 100; r++) {
+        uint64_t d = kr_retry_delay_ms(&p, 2, -1, r * 7919);
+        ck_assert_uint_ge(d, 200);
+        ck_assert_uint_le(d, 250);
+    }
+    ck_assert_uint_eq(kr_retry_delay_ms(&p, 1, 0, 5), 0);
+    ck_assert_uint_eq(kr_retry_delay_ms(&p, 1, 1, 5), 1000);
+    ck_assert_uint_eq(kr_retry_delay_ms(&p, 1, 30, 5), 1000); /* capped */
+}
+END_TEST
+
+START_TEST(builtin_mapper_resolves_like_kubectl)
+{
+    kr_resource_info info;
+    static const char *const names[] = {"deployments",        "deployment",       "deploy",
+                                        "Deployment",         "deployments.apps", "deploy.apps",
+                                        "deployments.v1.apps"};
+    for (size_t i = 0; i < KR_ARRAY_LEN(names); i++) {
+        ck_assert_msg(kr_resource_builtin_lookup(names[i], &info) == 0, "%s", names[i]);
+        ck_assert_str_eq(info.group, "apps");
+        ck_assert_str_eq(info.resource, "deployments");
+        ck_assert_str_eq(info.kind, "Deployment");
+        ck_assert(info.namespaced);
+    }
+    ck_assert_int_eq(kr_resource_builtin_lookup("cm", &info), 0);
+    ck_assert_str_eq(info.resource, "configmaps");
+    ck_assert_str_eq(info.group, "");
+    ck_assert_int_eq(kr_resource_builtin_lookup("ns", &info), 0);
+    ck_assert(!info.namespaced);
+    ck_assert_int_eq(kr_resource_builtin_lookup("crds", &info), 0);
+    ck_assert_str_eq(info.group, "apiextensions.k8s.io");
+    /* Core "events" wins over events.k8s.io unless the group is given. */
+    ck_assert_int_eq(kr_resource_builtin_lookup("ev", &info), 0);
+    ck_assert_str_eq(info.group, "");
+    ck_assert_int_eq(kr_resource_builtin_lookup("events.events.k8s.io", &info), 0);
+    ck_assert_str_eq(info.group, "events.k8s.io");
+    ck_assert_int_eq(kr_resource_builtin_lookup("widgets", &info), KR_ENOTFOUND);
+    ck_assert_int_eq(kr_resource_builtin_lookup("deployments.batch", &info), KR_ENOTFOUND);
+}
+END_TEST
+
+static int build_and_parse(void *arg)
+{
+    (void)arg;
+    kr_list_opts lo = {.label_selector = "a=b", .limit = 5, .resource_version = "9"};
+    kr_request req = {.verb = KR_VERB_LIST,
+                      .ref = {KR_GVR("apps", "v1", "deployments"), "ns", NULL, NULL},
+                      .list = &lo};
+    kr_buf b = {0};
+    int rc = kr_client_build_url(&b, &req, true, NULL);
+    bool ok = rc == KR_ENOMEM ||
+              (rc == 0 && strcmp(b.data, "/apis/apps/v1/namespaces/ns/deployments?labelSelector="
+                                         "a%3Db&resourceVersion=9&watch=true") == 0);
+    kr_buf_free(&b);
+    const char *body = "{\"kind\":\"Status\",\"reason\":\"NotFound\",\"code\":404,"
+                       "\"message\":\"gone\"}";
+    kr_error_t err = {0};
+    rc = kr_status_error(404, "application/json", body, strlen(body), -1, "GET", &err);
+    /* Without memory the Status cannot be decoded: still a 404 error. */
+    ok = ok && rc == KR_ENOTFOUND && err.http_code == 404;
+    kr_resource_info info;
+    ok = ok && kr_resource_builtin_lookup("deploy", &info) == 0;
+    return ok ? 0 : 1;
+}
+
+START_TEST(allocation_failures_are_errors_without_leaks)
+{
+    ck_assert_int_gt(kr_test_alloc_failure_sweep(build_and_parse, NULL), 0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("client_unit");
+    TCase *tc = tcase_create("unit");
+    tcase_add_test(tc, urls_follow_the_api_layout);
+    tcase_add_test(tc, list_and_watch_queries_are_sorted_and_escaped);
+    tcase_add_test(tc, apply_patch_always_says_force);
+    tcase_add_test(tc, bad_references_are_refused);
+    tcase_add_test(tc, status_json_fills_the_error);
+    tcase_add_test(tc, throttled_status_and_text_plain_429_both_carry_retry_after);
+    tcase_add_test(tc, rate_limiter_gives_burst_then_paces_at_qps);
+    tcase_add_test(tc, retry_policy_matches_verbs_and_statuses);
+    tcase_add_test(tc, retry_delay_doubles_with_jitter_and_honours_retry_after);
+    tcase_add_test(tc, builtin_mapper_resolves_like_kubectl);
+    tcase_add_test(tc, allocation_failures_are_errors_without_leaks);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,291 @@
+/* Tests for the kr-patch program: runs the built binary on the sample
+ * files and on stdin, and checks outputs, exit codes (0, 1, 2) and the
+ * one-line error messages. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kr_test.h"
+#include "kreconcile.h"
+
+typedef struct result {
+    int status;
+    char out[65536];
+    char err[8192];
+} result;
+
+static void read_all(int fd, char *buf, size_t size)
+{
+    size_t len = 0;
+    ssize_t n;
+    while (len + 1 < size && (n = read(fd, buf + len, size - 1 - len)) > 0)
+        len += (size_t)n;
+    buf[len] = '\0';
+}
+
+/* Runs kr-patch with `args` (NULL-terminated) and `input` on stdin. */
+static void run(result *r, const char *input, const char *const *args)
+{
+    char bin[1024];
+    kr_test_bin_path(bin, sizeof(bin), "kr-patch");
+    const char *argv[16] = {bin};
+    int argc = 1;
+    for (; args[argc - 1] && argc < 15; argc++)
+        argv[argc] = args[argc - 1];
+    argv[argc] = NULL;
+    int in[2], out[2], err[2];
+    ck_assert(pipe(in) == 0 && pipe(out) == 0 && pipe(err) == 0);
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        dup2(err[1], 2);
+        close(in[1]);
+        close(out[0]);
+        close(err[0]);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    close(err[1]);
+    if (input)
+        ck_assert(write(in[1], input, strlen(input)) == (ssize_t)strlen(input));
+    close(in[1]);
+    read_all(out[0], r->out, sizeof(r->out));
+    read_all(err[0], r->err, sizeof(r->err));
+    close(out[0]);
+    close(err[0]);
+    int status;
+    ck_assert(waitpid(pid, &status, 0) == pid);
+    ck_assert_msg(WIFEXITED(status), "kr-patch did not exit normally");
+    r->status = WEXITSTATUS(status);
+}
+
+static const char *sample(char *buf, size_t size, const char *name)
+{
+    char rel[256];
+    snprintf(rel, sizeof(rel), "examples/kr-patch/samples/%s", name);
+    return kr_test_src_path(buf, size, rel);
+}
+
+static size_t count_lines(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+static void assert_json_output(const result *r, const char *expected_json)
+{
+    ck_assert_msg(r->status == 0, "exit %d: %s", r->status, r->err);
+    json_error_t jerr;
+    json_t *got = json_loads(r->out, JSON_DECODE_ANY, &jerr);
+    json_t *want = json_loads(expected_json, JSON_DECODE_ANY, &jerr);
+    ck_assert_msg(got != NULL, "output is not JSON: %s", r->out);
+    ck_assert_ptr_nonnull(want);
+    ck_assert_msg(json_equal(got, want), "got %s want %s", r->out, expected_json);
+    json_decref(got);
+    json_decref(want);
+}
+
+static result r;
+
+START_TEST(apply_strategic_merges_containers_by_name)
+{
+    char pod[1024], patch[1024];
+    const char *args[] = {"apply", sample(pod, sizeof(pod), "pod.yaml"),
+                          sample(patch, sizeof(patch), "pod-patch.yaml"), NULL};
+    run(&r, NULL, args);
+    assert_json_output(&r, "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"web\","
+                           "\"labels\":{\"app\":\"web\",\"tier\":\"frontend\"}},\"spec\":{"
+                           "\"containers\":[{\"name\":\"web\",\"image\":\"nginx:1.27\","
+                           "\"ports\":[{\"containerPort\":80}]},{\"name\":\"sidecar\",\"image\":"
+                           "\"busybox:1.36\",\"args\":[\"sleep\",\"infinity\"]}]}}");
+    ck_assert_uint_eq(count_lines(r.out), 1);
+}
+END_TEST
+
+START_TEST(apply_merge_reads_a_yaml_patch_from_stdin)
+{
+    char pod[1024];
+    const char *args[] = {"apply", "--type", "merge", sample(pod, sizeof(pod), "pod.yaml"),
+                          "-",     NULL};
+    run(&r, "metadata:\n  labels:\n    app: null\nspec:\n  containers: []\n", args);
+    assert_json_output(&r, "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"web\","
+                           "\"labels\":{}},\"spec\":{\"containers\":[]}}");
+}
+END_TEST
+
+START_TEST(apply_json_patch_and_document_from_stdin)
+{
+    char ops[1024];
+    const char *args2[] = {"apply", "--type", "json", "-", sample(ops, sizeof(ops), "pod-ops.json"),
+                           NULL};
+    run(&r,
+        "{\"metadata\":{\"labels\":{}},\"spec\":{\"containers\":[{\"name\":\"a\"},"
+        "{\"name\":\"sidecar\"}]}}",
+        args2);
+    assert_json_output(&r, "{\"metadata\":{\"labels\":{\"version\":\"v2\"}},\"spec\":{"
+                           "\"containers\":[{\"name\":\"a\"}]}}");
+}
+END_TEST
+
+START_TEST(pretty_output_is_indented_and_equal)
+{
+    char a[1024], b[1024];
+    const char *args[] = {"apply", "--pretty", sample(a, sizeof(a), "widget.json"),
+                          sample(b, sizeof(b), "widget-patch.json"), NULL};
+    run(&r, NULL, args);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_uint_gt(count_lines(r.out), 5);
+    ck_assert_ptr_nonnull(strstr(r.out, "\n  \"spec\""));
+    assert_json_output(&r,
+                       "{\"spec\":{\"replicas\":1,\"ports\":[{\"name\":\"http\",\"port\":8080}]}}");
+}
+END_TEST
+
+START_TEST(user_schema_and_kind_enable_strategic_merge)
+{
+    char a[1024], b[1024], s[1024];
+    const char *args[] = {"apply",
+                          "--schema",
+                          sample(s, sizeof(s), "widget-schema.json"),
+                          "--kind",
+                          "example.com/v1/Widget",
+                          sample(a, sizeof(a), "widget.json"),
+                          sample(b, sizeof(b), "widget-patch.json"),
+                          NULL};
+    run(&r, NULL, args);
+    assert_json_output(&r, "{\"spec\":{\"replicas\":1,\"ports\":[{\"name\":\"http\",\"port\":8080},"
+                           "{\"name\":\"metrics\",\"port\":9090}]}}");
+    const char *unknown[] = {"apply", "--kind", "example.com/v1/Nothing", a, b, NULL};
+    run(&r, NULL, unknown);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_uint_eq(count_lines(r.err), 1);
+    const char *strategic[] = {"apply", "--type", "strategic", a, b, NULL};
+    run(&r, NULL, strategic);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_uint_eq(count_lines(r.err), 1);
+}
+END_TEST
+
+START_TEST(diff_and_three_way_merge_create_patches)
+{
+    char last[1024], mod[1024], cur[1024];
+    sample(last, sizeof(last), "deploy-last.yaml");
+    sample(mod, sizeof(mod), "deploy-modified.yaml");
+    sample(cur, sizeof(cur), "deploy-current.yaml");
+    const char *diff[] = {"diff", "--type", "merge", last, mod, NULL};
+    run(&r, NULL, diff);
+    assert_json_output(&r, "{\"metadata\":{\"labels\":{\"team\":null}},\"spec\":{\"replicas\":3,"
+                           "\"template\":{\"spec\":{\"containers\":[{\"name\":\"api\",\"image\":"
+                           "\"api:1.1\",\"env\":[{\"name\":\"MODE\",\"value\":\"prod\"}]}]}}}}");
+    /* Others' label "owner" and annotation survive: no null for them. */
+    const char *three[] = {"three-way", "--type", "merge", last, mod, cur, NULL};
+    run(&r, NULL, three);
+    assert_json_output(&r, "{\"metadata\":{\"labels\":{\"team\":null}},\"spec\":{\"replicas\":3,"
+                           "\"template\":{\"spec\":{\"containers\":[{\"name\":\"api\",\"image\":"
+                           "\"api:1.1\",\"env\":[{\"name\":\"MODE\",\"value\":\"prod\"}]}]}}}}");
+    /* An empty last-applied (stdin) deletes nothing. */
+    const char *no_last[] = {"three-way", "--type", "merge", "-", mod, cur, NULL};
+    run(&r, "", no_last);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_ptr_null(strstr(r.out, "null"));
+    /* Strategic (Deployment is built in): a strategic patch with directives. */
+    const char *strategic[] = {"three-way", last, mod, cur, NULL};
+    run(&r, NULL, strategic);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "$setElementOrder/env"));
+}
+END_TEST
+
+START_TEST(failures_exit_1_with_one_line)
+{
+    char pod[1024];
+    sample(pod, sizeof(pod), "pod.yaml");
+    const char *failing[] = {"apply", "--type", "json", pod, "-", NULL};
+    run(&r, "[{\"op\":\"remove\",\"path\":\"/spec/nothing\"}]", failing);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_str_eq(r.out, "");
+    ck_assert_uint_eq(count_lines(r.err), 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "/spec/nothing"));
+    run(&r, "{not json: [", failing);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_uint_eq(count_lines(r.err), 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "PATCH"));
+    const char *missing[] = {"apply", "/nonexistent/file.json", pod, NULL};
+    run(&r, NULL, missing);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_uint_eq(count_lines(r.err), 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "ORIGINAL"));
+    const char *bad_schema[] = {"apply", "--schema", pod, pod, pod, NULL};
+    run(&r, NULL, bad_schema);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_uint_eq(count_lines(r.err), 1);
+}
+END_TEST
+
+START_TEST(usage_errors_exit_2)
+{
+    static const char *const cases[][8] = {
+        {NULL},
+        {"frobnicate", "a", "b", NULL},
+        {"apply", "a", NULL},
+        {"apply", "a", "b", "c", NULL},
+        {"three-way", "a", "b", NULL},
+        {"apply", "--type", "yaml", "a", "b", NULL},
+        {"diff", "--type", "json", "a", "b", NULL},
+        {"apply", "-", "-", NULL},
+        {"apply", "--bogus", "a", "b", NULL},
+        {"apply", "a", "b", "--type", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        run(&r, NULL, (const char *const *)cases[i]);
+        ck_assert_msg(r.status == 2, "case %zu: exit %d (%s)", i, r.status, r.err);
+        ck_assert_msg(count_lines(r.err) == 1, "case %zu: stderr is %s", i, r.err);
+        ck_assert_str_eq(r.out, "");
+    }
+}
+END_TEST
+
+START_TEST(help_explains_with_an_example)
+{
+    const char *args[] = {"--help", NULL};
+    run(&r, NULL, args);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "Example"));
+    ck_assert_ptr_nonnull(strstr(r.out, "three-way"));
+    ck_assert_ptr_nonnull(strstr(r.out, "--schema"));
+    const char *args2[] = {"apply", "--help", NULL};
+    run(&r, NULL, args2);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "Exit status"));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("kr_patch");
+    TCase *tc = tcase_create("program");
+    tcase_add_test(tc, apply_strategic_merges_containers_by_name);
+    tcase_add_test(tc, apply_merge_reads_a_yaml_patch_from_stdin);
+    tcase_add_test(tc, apply_json_patch_and_document_from_stdin);
+    tcase_add_test(tc, pretty_output_is_indented_and_equal);
+    tcase_add_test(tc, user_schema_and_kind_enable_strategic_merge);
+    tcase_add_test(tc, diff_and_three_way_merge_create_patches);
+    tcase_add_test(tc, failures_exit_1_with_one_line);
+    tcase_add_test(tc, usage_errors_exit_2);
+    tcase_add_test(tc, help_explains_with_an_example);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

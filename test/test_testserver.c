@@ -1,0 +1,1419 @@
+/* Wire tests of the in-memory apiserver (libkreconcile-testserver): each
+ * behaviour of the wire spec checked over HTTP with libcurl against a
+ * server started in-process on 127.0.0.1, port 0. KR_TEST_THREADED */
+#include <check.h>
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kr_test.h"
+#include "kreconcile/testserver.h"
+#include "ts_client.h"
+
+static kr_testserver_t *ts;
+static const char *U;
+
+static void start_with(const kr_testserver_opts *opts)
+{
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_testserver_start(opts, &ts, &err), 0);
+    U = kr_testserver_url(ts);
+}
+
+static void setup(void)
+{
+    kr_testserver_opts o = {.bookmark_interval_ms = 200, .seed = 42};
+    start_with(&o);
+}
+
+static void teardown(void)
+{
+    kr_testserver_free(ts);
+    ts = NULL;
+}
+
+static const char *meta(const json_t *obj, const char *field)
+{
+    return json_string_value(json_object_get(json_object_get(obj, "metadata"), field));
+}
+
+static const char *jstr(const json_t *obj, const char *field)
+{
+    return json_string_value(json_object_get(obj, field));
+}
+
+static void create_cm(const char *ns, const char *name, const char *labels)
+{
+    char path[256], body[1024];
+    snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps", ns);
+    snprintf(body, sizeof(body),
+             "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"%s\","
+             "\"labels\":%s},\"data\":{\"k\":\"v\"}}",
+             name, labels ? labels : "{}");
+    tc_response r;
+    tc_json(U, "POST", path, body, &r);
+    ck_assert_msg(r.status == 201, "create %s/%s: %ld %s", ns, name, r.status, r.body);
+    tc_free(&r);
+}
+
+static void create_ns(const char *name)
+{
+    char body[256];
+    snprintf(body, sizeof(body),
+             "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\","
+             "\"metadata\":{\"name\":\"%s\"}}",
+             name);
+    tc_response r;
+    tc_json(U, "POST", "/api/v1/namespaces", body, &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+}
+
+static void assert_status(const tc_response *r, long code, const char *reason, const char *msg)
+{
+    ck_assert_msg(r->status == code, "want %ld got %ld: %s", code, r->status, r->body);
+    ck_assert_str_eq(jstr(r->json, "kind"), "Status");
+    ck_assert_str_eq(jstr(r->json, "apiVersion"), "v1");
+    ck_assert_str_eq(jstr(r->json, "status"), code < 300 ? "Success" : "Failure");
+    if (code >= 300)
+        ck_assert_int_eq(json_integer_value(json_object_get(r->json, "code")), code);
+    if (reason)
+        ck_assert_str_eq(jstr(r->json, "reason"), reason);
+    if (msg)
+        ck_assert_str_eq(jstr(r->json, "message"), msg);
+}
+
+/* ---- discovery -------------------------------------------------------------------- */
+
+START_TEST(discovery_serves_aggregated_and_legacy_forms)
+{
+    const char *agg[] = {"Accept: application/json;g=apidiscovery.k8s.io;v=v2;"
+                         "as=APIGroupDiscoveryList,application/json",
+                         NULL};
+    tc_response r;
+    tc_request(U, "GET", "/api", NULL, NULL, agg, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(strstr(r.content_type, "as=APIGroupDiscoveryList"));
+    ck_assert_str_eq(jstr(r.json, "kind"), "APIGroupDiscoveryList");
+    json_t *v1 = json_array_get(
+        json_object_get(json_array_get(json_object_get(r.json, "items"), 0), "versions"), 0);
+    ck_assert_str_eq(jstr(v1, "version"), "v1");
+    ck_assert_ptr_nonnull(strstr(r.body, "\"resource\":\"configmaps\""));
+    ck_assert_ptr_nonnull(strstr(r.body, "\"shortNames\":[\"cm\"]"));
+    tc_free(&r);
+
+    tc_request(U, "GET", "/apis", NULL, NULL, agg, &r);
+    ck_assert_ptr_nonnull(strstr(r.body, "\"name\":\"apps\""));
+    ck_assert_ptr_nonnull(strstr(r.body, "\"categories\":[\"all\"]"));
+    tc_free(&r);
+
+    tc_json(U, "GET", "/api", NULL, &r);
+    ck_assert_str_eq(jstr(r.json, "kind"), "APIVersions");
+    tc_free(&r);
+    tc_json(U, "GET", "/apis", NULL, &r);
+    ck_assert_str_eq(jstr(r.json, "kind"), "APIGroupList");
+    tc_free(&r);
+    tc_json(U, "GET", "/apis/apps/v1", NULL, &r);
+    ck_assert_str_eq(jstr(r.json, "kind"), "APIResourceList");
+    ck_assert_str_eq(jstr(r.json, "groupVersion"), "apps/v1");
+    ck_assert_ptr_nonnull(strstr(r.body, "\"name\":\"deployments/status\""));
+    tc_free(&r);
+    tc_json(U, "GET", "/apis/nope/v1", NULL, &r);
+    assert_status(&r, 404, "NotFound", "the server could not find the requested resource");
+    tc_free(&r);
+}
+END_TEST
+
+START_TEST(version_health_and_openapi)
+{
+    tc_response r;
+    tc_json(U, "GET", "/version?timeout=5s", NULL, &r);
+    ck_assert_str_eq(jstr(r.json, "gitVersion"), "v1.32.0");
+    tc_free(&r);
+    tc_json(U, "GET", "/healthz", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, "ok");
+    tc_free(&r);
+    tc_json(U, "GET", "/openapi/v3", NULL, &r);
+    json_t *gv = json_object_get(json_object_get(r.json, "paths"), "api/v1");
+    ck_assert_ptr_nonnull(gv);
+    char url[256];
+    snprintf(url, sizeof(url), "%s", jstr(gv, "serverRelativeURL"));
+    ck_assert_ptr_nonnull(strstr(url, "?hash="));
+    ck_assert_ptr_nonnull(json_object_get(json_object_get(r.json, "paths"), "apis/apps/v1"));
+    tc_free(&r);
+    tc_json(U, "GET", url, NULL, &r);
+    json_t *p = json_object_get(
+        json_object_get(json_object_get(r.json, "paths"), "/api/v1/namespaces/{name}"), "patch");
+    ck_assert_str_eq(jstr(json_object_get(p, "x-kubernetes-group-version-kind"), "kind"),
+                     "Namespace");
+    ck_assert_ptr_nonnull(strstr(r.body, "fieldValidation"));
+    tc_free(&r);
+    tc_json(U, "GET", "/openapi/v2", NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
+}
+END_TEST
+
+/* ---- create, get, list ------------------------------------------------------------- */
+
+START_TEST(create_sets_server_metadata_and_get_returns_it)
+{
+    tc_response r, g;
+    tc_json(U, "POST", "/api/v1/namespaces/default/configmaps",
+            "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\","
+            "\"uid\":\"client\",\"creationTimestamp\":\"1999-01-01T00:00:00Z\"}}",
+            &r);
+    ck_assert_int_eq(r.status, 201);
+    ck_assert_str_ne(meta(r.json, "uid"), "client");
+    ck_assert_uint_eq(strlen(meta(r.json, "uid")), 36);
+    ck_assert_str_ne(meta(r.json, "creationTimestamp"), "1999-01-01T00:00:00Z");
+    ck_assert_str_eq(meta(r.json, "namespace"), "default");
+    ck_assert_ptr_null(json_object_get(json_object_get(r.json, "metadata"), "generation"));
+    unsigned long long rv = strtoull(meta(r.json, "resourceVersion"), NULL, 10);
+    ck_assert_uint_eq(rv, kr_testserver_resource_version(ts));
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps/a", NULL, &g);
+    ck_assert_int_eq(g.status, 200);
+    ck_assert(json_equal(r.json, g.json));
+    tc_free(&g);
+    tc_free(&r);
+
+    tc_json(U, "POST", "/apis/apps/v1/namespaces/default/deployments",
+            "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"web\"},"
+            "\"spec\":{\"replicas\":1},\"status\":{\"replicas\":9}}",
+            &r);
+    ck_assert_int_eq(r.status, 201);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(r.json, "metadata"), "generation")), 1);
+    ck_assert_ptr_null(json_object_get(r.json, "status"));
+    ck_assert_uint_gt(strtoull(meta(r.json, "resourceVersion"), NULL, 10), rv);
+    tc_free(&r);
+}
+END_TEST
+
+START_TEST(create_rejects_bad_input_with_apiserver_status)
+{
+    tc_response r;
+    const char *p = "/api/v1/namespaces/default/configmaps";
+    create_cm("default", "dup", NULL);
+    tc_json(U, "POST", p,
+            "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"dup\"}}", &r);
+    assert_status(&r, 409, "AlreadyExists", "configmaps \"dup\" already exists");
+    ck_assert_str_eq(jstr(json_object_get(r.json, "details"), "kind"), "configmaps");
+    tc_free(&r);
+
+    tc_json(U, "POST", "/api/v1/namespaces/nope/configmaps",
+            "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"x\"}}", &r);
+    assert_status(&r, 404, "NotFound", "namespaces \"nope\" not found");
+    tc_free(&r);
+
+    tc_json(U, "POST", p,
+            "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"Bad_Name\"}}",
+            &r);
+    assert_status(&r, 422, "Invalid", NULL);
+    ck_assert_ptr_nonnull(
+        strstr(jstr(r.json, "message"),
+               "ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value"));
+    ck_assert_str_eq(
+        jstr(json_array_get(json_object_get(json_object_get(r.json, "details"), "causes"), 0),
+             "field"),
+        "metadata.name");
+    tc_free(&r);
+
+    tc_json(U, "POST", p, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{}}", &r);
+    assert_status(&r, 422, "Invalid",
+                  "ConfigMap \"\" is invalid: metadata.name: Required value: name or "
+                  "generateName is required");
+    tc_free(&r);
+
+    tc_json(U, "POST", p,
+            "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"s\"}}", &r);
+    assert_status(&r, 400, "BadRequest", NULL);
+    tc_free(&r);
+    tc_json(U, "POST", p,
+            "{\"apiVersion\":\"apps/v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"s\"}}",
+            &r);
+    assert_status(&r, 400, "BadRequest", NULL);
+    tc_free(&r);
+    tc_json(U, "POST", p, "{\"metadata\":{\"name\":\"s\",\"namespace\":\"other\"}}", &r);
+    assert_status(&r, 400, "BadRequest",
+                  "the namespace of the provided object does not match the namespace sent on "
+                  "the request");
+    tc_free(&r);
+    tc_json(U, "POST", p, "{\"metadata\":{\"name\":", &r);
+    assert_status(&r, 400, "BadRequest", NULL);
+    tc_free(&r);
+    tc_json(U, "POST", p, "[1,2]", &r);
+    assert_status(&r, 400, "BadRequest", NULL);
+    tc_free(&r);
+    tc_json(U, "POST", p, "{\"metadata\":{\"name\":\"rv\",\"resourceVersion\":\"5\"}}", &r);
+    assert_status(&r, 400, "BadRequest", NULL);
+    tc_free(&r);
+
+    tc_request(U, "POST", p, "application/vnd.kubernetes.protobuf", "k8s\0", NULL, &r);
+    assert_status(&r, 415, "UnsupportedMediaType",
+                  "the body of the request was in an unknown format - accepted media types "
+                  "include: application/json, application/yaml");
+    tc_free(&r);
+
+    tc_json(U, "GET", "/api/v1/namespaces/default/widgets", NULL, &r);
+    assert_status(&r, 404, "NotFound", "the server could not find the requested resource");
+    ck_assert_ptr_null(json_object_get(r.json, "details"));
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps/missing", NULL, &r);
+    assert_status(&r, 404, "NotFound", "configmaps \"missing\" not found");
+    tc_free(&r);
+    tc_json(U, "GET", "/apis/apps/v1/namespaces/default/deployments/missing", NULL, &r);
+    assert_status(&r, 404, "NotFound", "deployments.apps \"missing\" not found");
+    ck_assert_str_eq(jstr(json_object_get(r.json, "details"), "group"), "apps");
+    tc_free(&r);
+}
+END_TEST
+
+START_TEST(oversized_bodies_get_413)
+{
+    size_t n = 3u * 1024u * 1024u + 10;
+    char *big = malloc(n + 1);
+    memset(big, ' ', n);
+    const char *prefix = "{\"metadata\":{\"name\":\"big\"},\"data\":{\"a\":\"";
+    memcpy(big, prefix, strlen(prefix));
+    big[n - 3] = '"';
+    big[n - 2] = '}';
+    big[n - 1] = '}';
+    big[n] = '\0';
+    tc_response r;
+    tc_json(U, "POST", "/api/v1/namespaces/default/configmaps", big, &r);
+    assert_status(&r, 413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728");
+    tc_free(&r);
+    free(big);
+}
+END_TEST
+
+START_TEST(generate_name_and_accept_negotiation)
+{
+    tc_response r;
+    tc_json(U, "POST", "/api/v1/namespaces/default/configmaps",
+            "{\"metadata\":{\"generateName\":\"gen-\"}}", &r);
+    ck_assert_int_eq(r.status, 201);
+    const char *name = meta(r.json, "name");
+    ck_assert_uint_eq(strlen(name), 9);
+    ck_assert_int_eq(strncmp(name, "gen-", 4), 0);
+    ck_assert_uint_eq(strspn(name + 4, "bcdfghjklmnpqrstvwxz2456789"), 5);
+    tc_free(&r);
+
+    const char *table[] = {"Accept: application/json;as=Table;v=v1;g=meta.k8s.io,"
+                           "application/json",
+                           NULL};
+    tc_request(U, "GET", "/api/v1/namespaces/default/configmaps?limit=500", NULL, NULL, table, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(jstr(r.json, "kind"), "ConfigMapList");
+    tc_free(&r);
+    const char *proto[] = {"Accept: application/vnd.kubernetes.protobuf", NULL};
+    tc_request(U, "GET", "/api/v1/namespaces/default/configmaps", NULL, NULL, proto, &r);
+    assert_status(&r, 406, "NotAcceptable", NULL);
+    tc_free(&r);
+}
+END_TEST
+
+START_TEST(list_is_sorted_and_reports_the_current_rv)
+{
+    create_ns("b-ns");
+    create_ns("a-ns");
+    create_cm("b-ns", "z", NULL);
+    create_cm("a-ns", "y", NULL);
+    create_cm("a-ns", "x", NULL);
+    tc_response r;
+    tc_json(U, "GET", "/api/v1/configmaps", NULL, &r);
+    json_t *items = json_object_get(r.json, "items");
+    ck_assert_uint_eq(json_array_size(items), 3);
+    ck_assert_str_eq(meta(json_array_get(items, 0), "name"), "x");
+    ck_assert_str_eq(meta(json_array_get(items, 1), "name"), "y");
+    ck_assert_str_eq(meta(json_array_get(items, 2), "name"), "z");
+    char rv[32];
+    snprintf(rv, sizeof(rv), "%llu", kr_testserver_resource_version(ts));
+    ck_assert_str_eq(meta(r.json, "resourceVersion"), rv);
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/a-ns/configmaps", NULL, &r);
+    ck_assert_uint_eq(json_array_size(json_object_get(r.json, "items")), 2);
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/empty/configmaps", NULL, &r);
+    ck_assert(json_is_array(json_object_get(r.json, "items")));
+    ck_assert_uint_eq(json_array_size(json_object_get(r.json, "items")), 0);
+    tc_free(&r);
+}
+END_TEST
+
+START_TEST(list_pages_with_continue_and_expires_tokens)
+{
+    for (int i = 0; i < 10; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "cm-%02d", i);
+        create_cm("default", name, NULL);
+    }
+    tc_response r;
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps?limit=3", NULL, &r);
+    ck_assert_uint_eq(json_array_size(json_object_get(r.json, "items")), 3);
+    json_t *md = json_object_get(r.json, "metadata");
+    ck_assert_int_eq(json_integer_value(json_object_get(md, "remainingItemCount")), 7);
+    char rv[32], tok[512];
+    snprintf(rv, sizeof(rv), "%s", jstr(md, "resourceVersion"));
+    snprintf(tok, sizeof(tok), "%s", jstr(md, "continue"));
+    tc_free(&r);
+    create_cm("default", "cm-05x", NULL); /* not in the snapshot */
+    int seen = 3;
+    while (tok[0]) {
+        char path[700];
+        snprintf(path, sizeof(path), "/api/v1/namespaces/default/configmaps?limit=3&continue=%s",
+                 tok);
+        tc_json(U, "GET", path, NULL, &r);
+        ck_assert_int_eq(r.status, 200);
+        md = json_object_get(r.json, "metadata");
+        ck_assert_str_eq(jstr(md, "resourceVersion"), rv);
+        seen += (int)json_array_size(json_object_get(r.json, "items"));
+        snprintf(tok, sizeof(tok), "%s", jstr(md, "continue") ? jstr(md, "continue") : "");
+        tc_free(&r);
+    }
+    ck_assert_int_eq(seen, 10);
+
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps?limit=3", NULL, &r);
+    snprintf(tok, sizeof(tok), "%s", jstr(json_object_get(r.json, "metadata"), "continue"));
+    tc_free(&r);
+    char path[700];
+    snprintf(path, sizeof(path),
+             "/api/v1/namespaces/default/configmaps?limit=3&continue=%s&resourceVersion=5", tok);
+    tc_json(U, "GET", path, NULL, &r);
+    assert_status(&r, 400, "BadRequest",
+                  "specifying resource version is not allowed when using continue");
+    tc_free(&r);
+    kr_testserver_compact(ts);
+    snprintf(path, sizeof(path), "/api/v1/namespaces/default/configmaps?limit=3&continue=%s", tok);
+    tc_json(U, "GET", path, NULL, &r);
+    assert_status(&r, 410, "Expired",
+                  "The provided continue parameter is too old to display a consistent list "
+                  "result. You can start a new list without the continue parameter.");
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps?limit=3&continue=%%%", NULL, &r);
+    assert_status(&r, 400, "BadRequest", NULL);
+    tc_free(&r);
+}
+END_TEST
+
+START_TEST(list_validates_resource_version_options)
+{
+    tc_response r;
+    const char *base = "/api/v1/namespaces/default/configmaps";
+    char path[256];
+    snprintf(path, sizeof(path), "%s?resourceVersionMatch=NotOlderThan", base);
+    tc_json(U, "GET", path, NULL, &r);
+    assert_status(&r, 422, "Invalid", NULL);
+    ck_assert_ptr_nonnull(strstr(jstr(r.json, "message"), "resourceVersionMatch is forbidden "
+                                                          "unless resourceVersion is provided"));
+    ck_assert_str_eq(jstr(json_object_get(r.json, "details"), "kind"), "ListOptions");
+    ck_assert_str_eq(jstr(json_object_get(r.json, "details"), "group"), "meta.k8s.io");
+    tc_free(&r);
+    snprintf(path, sizeof(path), "%s?resourceVersion=0&resourceVersionMatch=Exact", base);
+    tc_json(U, "GET", path, NULL, &r);
+    assert_status(&r, 422, "Invalid", NULL);
+    tc_free(&r);
+    snprintf(path, sizeof(path), "%s?sendInitialEvents=true", base);
+    tc_json(U, "GET", path, NULL, &r);
+    assert_status(&r, 422, "Invalid", NULL);
+    tc_free(&r);
+    snprintf(path, sizeof(path), "%s?resourceVersion=999999", base);
+    tc_json(U, "GET", path, NULL, &r);
+    assert_status(&r, 504, "Timeout", NULL);
+    ck_assert_int_eq(json_integer_value(
+                         json_object_get(json_object_get(r.json, "details"), "retryAfterSeconds")),
+                     1);
+    tc_free(&r);
+    snprintf(path, sizeof(path), "%s?resourceVersion=1&resourceVersionMatch=Exact", base);
+    tc_json(U, "GET", path, NULL, &r);
+    assert_status(&r, 410, "Expired", NULL);
+    tc_free(&r);
+    snprintf(path, sizeof(path), "%s?resourceVersion=1&resourceVersionMatch=NotOlderThan", base);
+    tc_json(U, "GET", path, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+}
+END_TEST
+
+START_TEST(label_and_field_selectors_filter)
+{
+    create_cm("default", "a", "{\"app\":\"web\",\"tier\":\"fe\"}");
+    create_cm("default", "b", "{\"app\":\"db\"}");
+    create_cm("default", "c", "{\"skip\":\"1\"}");
+    struct {
+        const char *q;
+        const char *names;
+    } cases[] = {
+        {"labelSelector=app%3Dweb", "a"},
+        {"labelSelector=app%3D%3Dweb", "a"},
+        {"labelSelector=app!%3Dweb", "b,c"},
+        {"labelSelector=app%20in%20(web,db)", "a,b"},
+        {"labelSelector=app%20notin%20(web)", "b,c"},
+        {"labelSelector=app", "a,b"},
+        {"labelSelector=!app", "c"},
+        {"labelSelector=app,!tier", "b"},
+        {"fieldSelector=metadata.name%3Db", "b"},
+        {"fieldSelector=metadata.name!%3Db", "a,c"},
+        {"fieldSelector=metadata.namespace%3Ddefault,metadata.name%3D%3Dc", "c"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char path[256], got[64] = "";
+        snprintf(path, sizeof(path), "/api/v1/namespaces/default/configmaps?%s", cases[i].q);
+        tc_response r;
+        tc_json(U, "GET", path, NULL, &r);
+        ck_assert_int_eq(r.status, 200);
+        size_t k;
+        json_t *it;
+        json_array_foreach(json_object_get(r.json, "items"), k, it)
+        {
+            if (got[0])
+                strcat(got, ",");
+            strcat(got, meta(it, "name"));
+        }
+        ck_assert_msg(strcmp(got, cases[i].names) == 0, "%s: got %s want %s", cases[i].q, got,
+                      cases[i].names);
+        tc_free(&r);
+    }
+    tc_response r;
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps?fieldSelector=spec.foo%3Dx", NULL, &r);
+    assert_status(&r, 400, "BadRequest",
+                  "\"spec.foo\" is not a known field selector: only \"metadata.name\", "
+                  "\"metadata.namespace\"");
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps?labelSelector=app%20IN%20(a)", NULL,
+            &r);
+    assert_status(&r, 400, "BadRequest", NULL);
+    ck_assert_ptr_nonnull(strstr(jstr(r.json, "message"), "unable to parse requirement"));
+    tc_free(&r);
+}
+END_TEST
+
+/* ---- update, status, generation ---------------------------------------------------- */
+
+static const char *deploy_path = "/apis/apps/v1/namespaces/default/deployments/web";
+
+static json_t *create_deploy(void)
+{
+    tc_response r;
+    tc_json(U, "POST", "/apis/apps/v1/namespaces/default/deployments",
+            "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"web\"},"
+            "\"spec\":{\"replicas\":1}}",
+            &r);
+    ck_assert_int_eq(r.status, 201);
+    json_t *obj = json_incref(r.json);
+    tc_free(&r);
+    return obj;
+}
+
+static json_t *put(const char *path, json_t *obj, long want)
+{
+    char *body = json_dumps(obj, JSON_COMPACT);
+    tc_response r;
+    tc_json(U, "PUT", path, body, &r);
+    free(body);
+    ck_assert_msg(r.status == want, "PUT %s: want %ld got %ld %s", path, want, r.status, r.body);
+    json_t *out = json_incref(r.json);
+    tc_free(&r);
+    return out;
+}
+
+static json_int_t generation(const json_t *obj)
+{
+    return json_integer_value(json_object_get(json_object_get(obj, "metadata"), "generation"));
+}
+
+START_TEST(update_bumps_generation_only_for_spec_and_conflicts_on_stale_rv)
+{
+    json_t *d = create_deploy();
+    json_t *v1 = json_deep_copy(d);
+    json_object_set_new(json_object_get(d, "metadata"), "labels", json_pack("{s:s}", "a", "b"));
+    json_t *d2 = put(deploy_path, d, 200);
+    ck_assert_int_eq(generation(d2), 1);
+    ck_assert_str_ne(meta(d2, "resourceVersion"), meta(v1, "resourceVersion"));
+    json_object_set_new(json_object_get(d2, "spec"), "replicas", json_integer(3));
+    json_object_set_new(d2, "status", json_pack("{s:i}", "replicas", 7));
+    json_t *d3 = put(deploy_path, d2, 200);
+    ck_assert_int_eq(generation(d3), 2);
+    ck_assert_ptr_null(json_object_get(d3, "status"));
+
+    json_t *stale = put(deploy_path, v1, 409);
+    ck_assert_str_eq(jstr(stale, "reason"), "Conflict");
+    ck_assert_str_eq(jstr(stale, "message"),
+                     "Operation cannot be fulfilled on deployments.apps \"web\": the object has "
+                     "been modified; please apply your changes to the latest version and try "
+                     "again");
+
+    json_t *st = json_deep_copy(d3);
+    json_object_set_new(st, "status", json_pack("{s:i}", "readyReplicas", 3));
+    json_object_set_new(json_object_get(st, "spec"), "replicas", json_integer(9));
+    json_t *d4 = put("/apis/apps/v1/namespaces/default/deployments/web/status", st, 200);
+    ck_assert_int_eq(generation(d4), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(d4, "spec"), "replicas")),
+                     3);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(d4, "status"), "readyReplicas")), 3);
+    json_t *same = put(deploy_path, d4, 200);
+    ck_assert_str_eq(meta(same, "resourceVersion"), meta(d4, "resourceVersion"));
+
+    json_object_set_new(json_object_get(d4, "metadata"), "name", json_string("other"));
+    json_t *bad = put(deploy_path, d4, 400);
+    ck_assert_str_eq(jstr(bad, "message"),
+                     "the name of the object (other) does not match the name on the URL (web)");
+    json_t *missing = put("/apis/apps/v1/namespaces/default/deployments/other", d4, 404);
+    json_decref(missing);
+    json_decref(bad);
+    json_decref(same);
+    json_decref(d4);
+    json_decref(st);
+    json_decref(stale);
+    json_decref(d3);
+    json_decref(d2);
+    json_decref(v1);
+    json_decref(d);
+}
+END_TEST
+
+/* ---- patch ---------------------------------------------------------------------------- */
+
+static void patch(const char *path, const char *type, const char *body, tc_response *r)
+{
+    tc_request(U, "PATCH", path, type, body, NULL, r);
+}
+
+START_TEST(patch_types_go_through_the_patch_engine)
+{
+    tc_response r;
+    tc_json(U, "POST", "/apis/apps/v1/namespaces/default/deployments",
+            "{\"metadata\":{\"name\":\"web\"},\"spec\":{\"replicas\":1,\"template\":{\"spec\":"
+            "{\"containers\":[{\"name\":\"a\",\"image\":\"x:1\"},{\"name\":\"b\","
+            "\"image\":\"y:1\"}]}}}}",
+            &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    patch(deploy_path, "application/strategic-merge-patch+json",
+          "{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"b\","
+          "\"image\":\"y:2\"}]}}}}",
+          &r);
+    ck_assert_int_eq(r.status, 200);
+    json_t *cs = json_object_get(
+        json_object_get(json_object_get(json_object_get(r.json, "spec"), "template"), "spec"),
+        "containers");
+    ck_assert_uint_eq(json_array_size(cs), 2);
+    ck_assert_str_eq(jstr(json_array_get(cs, 1), "image"), "y:2");
+    ck_assert_int_eq(generation(r.json), 2);
+    char rv[32];
+    snprintf(rv, sizeof(rv), "%s", meta(r.json, "resourceVersion"));
+    tc_free(&r);
+
+    patch(deploy_path, "application/merge-patch+json", "{\"metadata\":{\"labels\":{\"k\":\"v\"}}}",
+          &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(generation(r.json), 2);
+    tc_free(&r);
+    patch(deploy_path, "application/json-patch+json",
+          "[{\"op\":\"replace\",\"path\":\"/spec/replicas\",\"value\":5}]", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(r.json, "spec"), "replicas")), 5);
+    tc_free(&r);
+    patch(deploy_path, "application/json-patch+json",
+          "[{\"op\":\"test\",\"path\":\"/spec/replicas\",\"value\":6}]", &r);
+    assert_status(&r, 422, "Invalid", NULL);
+    tc_free(&r);
+
+    char body[128];
+    snprintf(body, sizeof(body), "{\"metadata\":{\"resourceVersion\":\"%s\"}}", rv);
+    patch(deploy_path, "application/merge-patch+json", body, &r);
+    assert_status(&r, 409, "Conflict", NULL);
+    tc_free(&r);
+    patch(deploy_path, "application/merge-patch+json", "{\"spec\":", &r);
+    assert_status(&r, 400, "BadRequest", NULL);
+    tc_free(&r);
+    patch(deploy_path, "text/plain", "{}", &r);
+    assert_status(&r, 415, "UnsupportedMediaType", NULL);
+    tc_free(&r);
+    patch("/apis/apps/v1/namespaces/default/deployments/none", "application/merge-patch+json", "{}",
+          &r);
+    assert_status(&r, 404, "NotFound", "deployments.apps \"none\" not found");
+    tc_free(&r);
+    patch("/apis/apps/v1/namespaces/default/deployments/web/status", "application/merge-patch+json",
+          "{\"spec\":{\"replicas\":1},\"status\":{\"replicas\":5}}", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(r.json, "spec"), "replicas")), 5);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(r.json, "status"), "replicas")), 5);
+    tc_free(&r);
+}
+END_TEST
+
+START_TEST(server_side_apply_creates_then_patches)
+{
+    const char *path = "/api/v1/namespaces/default/configmaps/ssa";
+    const char *cfg =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  a: \"1\"\n";
+    tc_response r;
+    patch(path, "application/apply-patch+yaml", cfg, &r);
+    assert_status(&r, 422, "Invalid", NULL);
+    ck_assert_ptr_nonnull(strstr(jstr(r.json, "message"), "fieldManager"));
+    tc_free(&r);
+    patch("/api/v1/namespaces/default/configmaps/ssa?fieldManager=me&force=false",
+          "application/apply-patch+yaml", cfg, &r);
+    ck_assert_int_eq(r.status, 201);
+    json_t *mf =
+        json_array_get(json_object_get(json_object_get(r.json, "metadata"), "managedFields"), 0);
+    ck_assert_str_eq(jstr(mf, "manager"), "me");
+    ck_assert_str_eq(jstr(mf, "operation"), "Apply");
+    ck_assert_ptr_nonnull(
+        json_object_get(json_object_get(json_object_get(mf, "fieldsV1"), "f:data"), "f:a"));
+    tc_free(&r);
+    patch("/api/v1/namespaces/default/configmaps/ssa?fieldManager=me&force=true",
+          "application/apply-patch+yaml",
+          "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"ssa\"},"
+          "\"data\":{\"b\":\"2\"}}",
+          &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(jstr(json_object_get(r.json, "data"), "a"), "1");
+    ck_assert_str_eq(jstr(json_object_get(r.json, "data"), "b"), "2");
+    tc_free(&r);
+    tc_request(U, "POST", "/api/v1/namespaces/default/configmaps", "application/json",
+               "{\"metadata\":{\"name\":\"ua\"}}",
+               (const char *[]){"User-Agent: kubectl/v1.32.4 (linux/amd64)", NULL}, &r);
+    mf = json_array_get(json_object_get(json_object_get(r.json, "metadata"), "managedFields"), 0);
+    ck_assert_str_eq(jstr(mf, "manager"), "kubectl");
+    ck_assert_str_eq(jstr(mf, "operation"), "Update");
+    tc_free(&r);
+}
+END_TEST
+
+/* ---- delete ------------------------------------------------------------------------ */
+
+START_TEST(delete_answers_status_or_object_and_honours_finalizers)
+{
+    create_cm("default", "plain", NULL);
+    tc_response r;
+    tc_request(U, "DELETE", "/api/v1/namespaces/default/configmaps/plain", "application/json",
+               "{\"propagationPolicy\":\"Background\"}", NULL, &r);
+    assert_status(&r, 200, NULL, NULL);
+    ck_assert_str_eq(jstr(json_object_get(r.json, "details"), "name"), "plain");
+    ck_assert_str_eq(jstr(json_object_get(r.json, "details"), "kind"), "configmaps");
+    ck_assert_ptr_nonnull(jstr(json_object_get(r.json, "details"), "uid"));
+    tc_free(&r);
+    tc_json(U, "DELETE", "/api/v1/namespaces/default/configmaps/plain", NULL, &r);
+    assert_status(&r, 404, "NotFound", "configmaps \"plain\" not found");
+    tc_free(&r);
+
+    tc_json(U, "POST", "/api/v1/namespaces/default/pods",
+            "{\"metadata\":{\"name\":\"p\"},\"spec\":{\"containers\":[]}}", &r);
+    tc_free(&r);
+    tc_json(U, "DELETE", "/api/v1/namespaces/default/pods/p", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(jstr(r.json, "kind"), "Pod");
+    tc_free(&r);
+
+    tc_json(U, "POST", "/api/v1/namespaces/default/configmaps",
+            "{\"metadata\":{\"name\":\"held\",\"finalizers\":[\"example.com/hold\"]}}", &r);
+    tc_free(&r);
+    tc_request(U, "DELETE", "/api/v1/namespaces/default/configmaps/held", "application/json",
+               "{\"preconditions\":{\"uid\":\"wrong\"}}", NULL, &r);
+    assert_status(&r, 409, "Conflict", NULL);
+    ck_assert_ptr_nonnull(strstr(jstr(r.json, "message"), "Precondition failed: UID in "
+                                                          "precondition: wrong"));
+    tc_free(&r);
+    tc_json(U, "DELETE", "/api/v1/namespaces/default/configmaps/held", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(meta(r.json, "deletionTimestamp"));
+    json_t *held = json_incref(r.json);
+    tc_free(&r);
+    tc_json(U, "DELETE", "/api/v1/namespaces/default/configmaps/held", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(meta(r.json, "resourceVersion"), meta(held, "resourceVersion"));
+    tc_free(&r);
+
+    json_t *more = json_deep_copy(held);
+    json_array_append_new(json_object_get(json_object_get(more, "metadata"), "finalizers"),
+                          json_string("example.com/more"));
+    json_t *inv = put("/api/v1/namespaces/default/configmaps/held", more, 422);
+    json_decref(inv);
+    json_object_set_new(json_object_get(held, "metadata"), "finalizers", json_array());
+    json_t *last = put("/api/v1/namespaces/default/configmaps/held", held, 200);
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps/held", NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
+    json_decref(last);
+    json_decref(more);
+    json_decref(held);
+}
+END_TEST
+
+START_TEST(dry_run_stores_nothing)
+{
+    tc_response r;
+    unsigned long long rv = kr_testserver_resource_version(ts);
+    tc_json(U, "POST", "/api/v1/namespaces/default/configmaps?dryRun=All",
+            "{\"metadata\":{\"name\":\"dry\"}}", &r);
+    ck_assert_int_eq(r.status, 201);
+    ck_assert_ptr_nonnull(meta(r.json, "uid"));
+    ck_assert_ptr_null(meta(r.json, "resourceVersion"));
+    tc_free(&r);
+    ck_assert_uint_eq(kr_testserver_resource_version(ts), rv);
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps/dry", NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
+    tc_json(U, "POST", "/api/v1/namespaces/default/configmaps?dryRun=Some",
+            "{\"metadata\":{\"name\":\"dry\"}}", &r);
+    assert_status(&r, 422, "Invalid", NULL);
+    ck_assert_str_eq(jstr(json_object_get(r.json, "details"), "kind"), "CreateOptions");
+    tc_free(&r);
+}
+END_TEST
+
+START_TEST(deleting_a_namespace_deletes_its_contents)
+{
+    create_ns("team");
+    create_cm("team", "a", NULL);
+    tc_response r;
+    tc_json(U, "DELETE", "/api/v1/namespaces/team", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/team/configmaps/a", NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
+}
+END_TEST
+
+/* ---- watch ------------------------------------------------------------------------- */
+
+START_TEST(watch_streams_changes_from_a_resource_version)
+{
+    create_cm("default", "before", NULL);
+    char path[256];
+    snprintf(path, sizeof(path),
+             "/api/v1/namespaces/default/configmaps?watch=true&"
+             "resourceVersion=%llu",
+             kr_testserver_resource_version(ts));
+    tc_watch *w = tc_watch_open(U, path, NULL);
+    create_cm("default", "a", "{\"x\":\"1\"}");
+    tc_response r;
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps/a", NULL, &r);
+    json_object_set_new(json_object_get(r.json, "data"), "k", json_string("v2"));
+    json_t *upd = put("/api/v1/namespaces/default/configmaps/a", r.json, 200);
+    tc_free(&r);
+    tc_json(U, "DELETE", "/api/v1/namespaces/default/configmaps/a", NULL, &r);
+    tc_free(&r);
+    ck_assert_uint_eq(tc_watch_wait(w, 3, 10000), 3);
+    ck_assert_str_eq(tc_event_type(tc_watch_event(w, 0)), "ADDED");
+    ck_assert_str_eq(tc_event_type(tc_watch_event(w, 1)), "MODIFIED");
+    ck_assert_str_eq(tc_event_type(tc_watch_event(w, 2)), "DELETED");
+    ck_assert_str_eq(tc_event_name(tc_watch_event(w, 2)), "a");
+    ck_assert_uint_lt(tc_event_rv(tc_watch_event(w, 0)), tc_event_rv(tc_watch_event(w, 1)));
+    ck_assert_uint_lt(tc_event_rv(tc_watch_event(w, 1)), tc_event_rv(tc_watch_event(w, 2)));
+    json_t *obj = json_object_get(tc_watch_event(w, 0), "object");
+    ck_assert_str_eq(jstr(obj, "kind"), "ConfigMap");
+    ck_assert_str_eq(jstr(obj, "apiVersion"), "v1");
+    tc_watch_close(w);
+    json_decref(upd);
+
+    /* From RV 0: synthetic ADDED for what exists, then changes. */
+    w = tc_watch_open(U, "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=0", NULL);
+    ck_assert_uint_eq(tc_watch_wait(w, 1, 10000), 1);
+    ck_assert_str_eq(tc_event_name(tc_watch_event(w, 0)), "before");
+    tc_watch_close(w);
+}
+END_TEST
+
+START_TEST(watch_from_compacted_history_gets_410_error_event)
+{
+    create_cm("default", "a", NULL);
+    unsigned long long old = kr_testserver_resource_version(ts);
+    create_cm("default", "b", NULL);
+    kr_testserver_compact(ts);
+    char path[256];
+    snprintf(path, sizeof(path),
+             "/api/v1/namespaces/default/configmaps?watch=true&"
+             "resourceVersion=%llu",
+             old - 1);
+    tc_watch *w = tc_watch_open(U, path, NULL);
+    ck_assert(tc_watch_wait_end(w, 10000));
+    ck_assert_uint_eq(tc_watch_lines(w), 1);
+    json_t *ev = tc_watch_event(w, 0);
+    ck_assert_str_eq(tc_event_type(ev), "ERROR");
+    json_t *st = json_object_get(ev, "object");
+    ck_assert_int_eq(json_integer_value(json_object_get(st, "code")), 410);
+    ck_assert_str_eq(jstr(st, "reason"), "Expired");
+    char msg[128];
+    snprintf(msg, sizeof(msg), "too old resource version: %llu (%llu)", old - 1, old + 1);
+    ck_assert_str_eq(jstr(st, "message"), msg);
+    tc_watch_close(w);
+}
+END_TEST
+
+START_TEST(watch_sends_bookmarks_and_one_before_timeout)
+{
+    tc_watch *w = tc_watch_open(U,
+                                "/api/v1/namespaces/default/configmaps?watch=true&"
+                                "allowWatchBookmarks=true&timeoutSeconds=1",
+                                NULL);
+    ck_assert(tc_watch_wait_end(w, 10000));
+    size_t n = tc_watch_lines(w);
+    ck_assert_uint_ge(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        json_t *ev = tc_watch_event(w, i);
+        ck_assert_str_eq(tc_event_type(ev), "BOOKMARK");
+        ck_assert_uint_eq(tc_event_rv(ev), kr_testserver_resource_version(ts));
+        ck_assert_str_eq(jstr(json_object_get(ev, "object"), "kind"), "ConfigMap");
+    }
+    tc_watch_close(w);
+    w = tc_watch_open(U, "/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=1", NULL);
+    ck_assert(tc_watch_wait_end(w, 10000));
+    ck_assert_uint_eq(tc_watch_lines(w), 0);
+    tc_watch_close(w);
+}
+END_TEST
+
+START_TEST(watch_list_ends_initial_events_with_annotated_bookmark)
+{
+    create_cm("default", "a", NULL);
+    create_cm("default", "b", NULL);
+    tc_watch *w = tc_watch_open(U,
+                                "/api/v1/namespaces/default/configmaps?"
+                                "allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&"
+                                "sendInitialEvents=true&watch=true",
+                                NULL);
+    ck_assert_uint_ge(tc_watch_wait(w, 3, 10000), 3);
+    ck_assert_str_eq(tc_event_type(tc_watch_event(w, 0)), "ADDED");
+    ck_assert_str_eq(tc_event_type(tc_watch_event(w, 1)), "ADDED");
+    json_t *bm = tc_watch_event(w, 2);
+    ck_assert_str_eq(tc_event_type(bm), "BOOKMARK");
+    json_t *ann =
+        json_object_get(json_object_get(json_object_get(bm, "object"), "metadata"), "annotations");
+    ck_assert_str_eq(jstr(ann, "k8s.io/initial-events-end"), "true");
+    ck_assert_uint_eq(tc_event_rv(bm), kr_testserver_resource_version(ts));
+    tc_watch_close(w);
+
+    tc_response r;
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps?watch=true&sendInitialEvents=true",
+            NULL, &r);
+    assert_status(&r, 422, "Invalid", NULL);
+    ck_assert_ptr_nonnull(strstr(jstr(r.json, "message"), "sendInitialEvents requires setting "
+                                                          "resourceVersionMatch to "
+                                                          "NotOlderThan"));
+    tc_free(&r);
+    tc_json(U, "GET",
+            "/api/v1/namespaces/default/configmaps?watch=true&"
+            "resourceVersionMatch=NotOlderThan",
+            NULL, &r);
+    assert_status(&r, 422, "Invalid", NULL);
+    tc_free(&r);
+}
+END_TEST
+
+START_TEST(watch_selector_transitions_become_added_and_deleted)
+{
+    create_cm("default", "a", "{\"app\":\"x\"}");
+    char path[256];
+    snprintf(path, sizeof(path),
+             "/api/v1/namespaces/default/configmaps?watch=true&"
+             "labelSelector=app%%3Dy&resourceVersion=%llu",
+             kr_testserver_resource_version(ts));
+    tc_watch *w = tc_watch_open(U, path, NULL);
+    tc_response r;
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps/a", NULL, &r);
+    json_object_set_new(json_object_get(json_object_get(r.json, "metadata"), "labels"), "app",
+                        json_string("y"));
+    json_t *u1 = put("/api/v1/namespaces/default/configmaps/a", r.json, 200);
+    tc_free(&r);
+    json_object_set_new(json_object_get(json_object_get(u1, "metadata"), "labels"), "app",
+                        json_string("z"));
+    json_t *u2 = put("/api/v1/namespaces/default/configmaps/a", u1, 200);
+    ck_assert_uint_eq(tc_watch_wait(w, 2, 10000), 2);
+    ck_assert_str_eq(tc_event_type(tc_watch_event(w, 0)), "ADDED");
+    ck_assert_str_eq(tc_event_type(tc_watch_event(w, 1)), "DELETED");
+    tc_watch_close(w);
+    json_decref(u1);
+    json_decref(u2);
+}
+END_TEST
+
+START_TEST(watch_faults_close_streams)
+{
+    kr_testserver_faults f = {.watch_max_events = 2};
+    kr_testserver_set_faults(ts, &f);
+    tc_watch *w = tc_watch_open(U, "/api/v1/namespaces/default/configmaps?watch=true", NULL);
+    for (int i = 0; i < 4; i++) {
+        char name[8];
+        snprintf(name, sizeof(name), "c%d", i);
+        create_cm("default", name, NULL);
+    }
+    ck_assert(tc_watch_wait_end(w, 10000));
+    ck_assert_uint_eq(tc_watch_lines(w), 2);
+    ck_assert_uint_eq(tc_watch_partial(w), 0);
+    tc_watch_close(w);
+
+    f.watch_cut_mid_event = true;
+    kr_testserver_set_faults(ts, &f);
+    w = tc_watch_open(U, "/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=1",
+                      NULL);
+    ck_assert(tc_watch_wait_end(w, 10000));
+    ck_assert_uint_eq(tc_watch_lines(w), 2);
+    ck_assert_uint_gt(tc_watch_partial(w), 0);
+    tc_watch_close(w);
+
+    memset(&f, 0, sizeof(f));
+    kr_testserver_set_faults(ts, &f);
+    w = tc_watch_open(U, "/api/v1/namespaces/default/configmaps?watch=true", NULL);
+    tc_response r;
+    tc_request(U, "POST", "/_kr/close-watches", NULL, "", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    ck_assert(tc_watch_wait_end(w, 10000));
+    tc_watch_close(w);
+}
+END_TEST
+
+START_TEST(restart_ends_watches_and_forgets_history)
+{
+    create_cm("default", "a", NULL);
+    unsigned long long rv = kr_testserver_resource_version(ts);
+    tc_watch *w = tc_watch_open(U, "/api/v1/namespaces/default/configmaps?watch=true", NULL);
+    kr_testserver_restart(ts);
+    ck_assert(tc_watch_wait_end(w, 10000));
+    tc_watch_close(w);
+    ck_assert_uint_eq(kr_testserver_resource_version(ts), rv);
+    tc_response r;
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps/a", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    w = tc_watch_open(U, "/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=2",
+                      NULL);
+    ck_assert(tc_watch_wait_end(w, 10000));
+    ck_assert_str_eq(tc_event_type(tc_watch_event(w, 0)), "ERROR");
+    tc_watch_close(w);
+}
+END_TEST
+
+START_TEST(slow_watcher_is_closed_without_stalling_others)
+{
+    teardown();
+    kr_testserver_opts o = {.watch_buffer_bytes = 4096, .seed = 1};
+    start_with(&o);
+    /* A watcher that never reads: curl's multi handle is opened but not pumped. */
+    tc_watch *slow = tc_watch_open_small(U, "/api/v1/namespaces/default/configmaps?watch=true");
+    tc_watch *fast = tc_watch_open(U, "/api/v1/namespaces/default/configmaps?watch=true", NULL);
+    /* Enough data to fill the kernel's socket buffers for the slow one. */
+    size_t size = 256u << 10;
+    char *big = malloc(size);
+    memset(big, 'x', size - 1);
+    big[size - 1] = '\0';
+    char *body = malloc(size + 100);
+    enum { N = 24 };
+    for (int i = 0; i < N; i++) {
+        snprintf(body, size + 100, "{\"metadata\":{\"name\":\"c%d\"},\"data\":{\"a\":\"%s\"}}", i,
+                 big);
+        tc_response r;
+        tc_json(U, "POST", "/api/v1/namespaces/default/configmaps", body, &r);
+        ck_assert_int_eq(r.status, 201);
+        tc_free(&r);
+        tc_watch_wait(fast, (size_t)i + 1, 10000);
+    }
+    free(body);
+    free(big);
+    ck_assert_uint_eq(tc_watch_lines(fast), N);
+    ck_assert(tc_watch_wait_end(slow, 20000));
+    ck_assert_uint_lt(tc_watch_lines(slow), N);
+    tc_watch_close(slow);
+    tc_watch_close(fast);
+}
+END_TEST
+
+struct line_count {
+    size_t lines;
+};
+
+static size_t count_lines(char *ptr, size_t size, size_t nmemb, void *user)
+{
+    struct line_count *c = user;
+    for (size_t i = 0; i < size * nmemb; i++)
+        c->lines += ptr[i] == '\n';
+    return size * nmemb;
+}
+
+/* Thousands of open watches cost no threads: every one gets every event. */
+START_TEST(thousands_of_watches_all_receive_each_event)
+{
+    enum { WATCHERS = 2000, EVENTS = 3 };
+    CURLM *m = curl_multi_init();
+    CURL **e = calloc(WATCHERS, sizeof(CURL *));
+    struct line_count *counts = calloc(WATCHERS, sizeof(*counts));
+    char url[256];
+    snprintf(url, sizeof(url),
+             "%s/api/v1/namespaces/default/configmaps?watch=true&"
+             "resourceVersion=%llu",
+             U, kr_testserver_resource_version(ts));
+    for (int i = 0; i < WATCHERS; i++) {
+        e[i] = curl_easy_init();
+        curl_easy_setopt(e[i], CURLOPT_URL, url);
+        curl_easy_setopt(e[i], CURLOPT_WRITEFUNCTION, count_lines);
+        curl_easy_setopt(e[i], CURLOPT_WRITEDATA, &counts[i]);
+        curl_multi_add_handle(m, e[i]);
+    }
+    int running = 1;
+    for (int i = 0; i < 6000 && kr_testserver_watch_count(ts) < WATCHERS; i++) {
+        curl_multi_perform(m, &running);
+        curl_multi_poll(m, NULL, 0, 10, NULL);
+    }
+    ck_assert_uint_eq(kr_testserver_watch_count(ts), WATCHERS);
+    for (int i = 0; i < EVENTS; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "fan%d", i);
+        create_cm("default", name, NULL);
+    }
+    size_t total = 0;
+    for (int i = 0; i < 6000 && total < (size_t)WATCHERS * EVENTS; i++) {
+        curl_multi_perform(m, &running);
+        curl_multi_poll(m, NULL, 0, 10, NULL);
+        total = 0;
+        for (int k = 0; k < WATCHERS; k++)
+            total += counts[k].lines;
+    }
+    ck_assert_uint_eq(total, (size_t)WATCHERS * EVENTS);
+    for (int i = 0; i < WATCHERS; i++) {
+        curl_multi_remove_handle(m, e[i]);
+        curl_easy_cleanup(e[i]);
+    }
+    curl_multi_cleanup(m);
+    free(e);
+    free(counts);
+}
+END_TEST
+
+/* ---- faults, auth, CRDs ------------------------------------------------------------ */
+
+START_TEST(faults_answer_429_500_503)
+{
+    tc_response r;
+    tc_request(U, "POST", "/_kr/faults", "application/json", "{\"fail429\":1}", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces", NULL, &r);
+    assert_status(&r, 429, "TooManyRequests", "Too many requests, please try again later.");
+    ck_assert_str_eq(r.retry_after, "1");
+    tc_free(&r);
+    kr_testserver_faults f = {.fail_500 = 1};
+    kr_testserver_set_faults(ts, &f);
+    tc_json(U, "GET", "/api/v1/namespaces", NULL, &r);
+    assert_status(&r, 500, "InternalError", NULL);
+    tc_free(&r);
+    f = (kr_testserver_faults){.fail_503 = 1};
+    kr_testserver_set_faults(ts, &f);
+    tc_json(U, "GET", "/api/v1/namespaces", NULL, &r);
+    assert_status(&r, 503, "ServiceUnavailable", NULL);
+    tc_free(&r);
+    tc_request(U, "POST", "/_kr/faults", "application/json", "{\"fail503\":2}", NULL, &r);
+    ck_assert_int_eq(r.status, 400);
+    tc_free(&r);
+}
+END_TEST
+
+START_TEST(tokens_give_401_and_verb_table_gives_403)
+{
+    teardown();
+    const char *tokens[] = {"good:alice", "ro:bob:get,list,watch", NULL};
+    kr_testserver_opts o = {.tokens = tokens};
+    start_with(&o);
+    tc_response r;
+    tc_json(U, "GET", "/api/v1/namespaces", NULL, &r);
+    assert_status(&r, 401, "Unauthorized", "Unauthorized");
+    tc_free(&r);
+    const char *bad[] = {"Authorization: Bearer nope", NULL};
+    tc_request(U, "GET", "/api/v1/namespaces", NULL, NULL, bad, &r);
+    ck_assert_int_eq(r.status, 401);
+    tc_free(&r);
+    const char *good[] = {"Authorization: Bearer good", NULL};
+    tc_request(U, "GET", "/api/v1/namespaces", NULL, NULL, good, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    const char *ro[] = {"Authorization: Bearer ro", NULL};
+    tc_request(U, "DELETE", "/api/v1/namespaces/default/configmaps/x", NULL, NULL, ro, &r);
+    assert_status(&r, 403, "Forbidden",
+                  "configmaps \"x\" is forbidden: User \"bob\" cannot delete resource "
+                  "\"configmaps\" in API group \"\" in the namespace \"default\"");
+    tc_free(&r);
+    tc_json(U, "GET", "/version", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+}
+END_TEST
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    char *buf = calloc(1, 65536);
+    size_t n = fread(buf, 1, 65535, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* Certificates made with the openssl program: a self-signed server
+ * certificate, a client CA, a client signed by it and a stranger. */
+static bool make_certs(const char *dir)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && "
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout srv.key -out srv.pem -days 2 "
+             "-subj /CN=kr -addext subjectAltName=IP:127.0.0.1 && "
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 "
+             "-subj /CN=test-ca && "
+             "openssl req -newkey rsa:2048 -nodes -keyout alice.key -out alice.csr "
+             "-subj /CN=alice/O=devs && "
+             "openssl x509 -req -in alice.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+             "-out alice.pem -days 2 && "
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout eve.key -out eve.pem -days 2 "
+             "-subj /CN=eve",
+             dir);
+    char full[2200];
+    snprintf(full, sizeof(full), "(%s) >/dev/null 2>&1", cmd);
+    return system(full) == 0;
+}
+
+START_TEST(tls_with_client_certificates_and_tokens)
+{
+    if (!kr_test_have_program("openssl")) {
+        fprintf(stderr, "tls_with_client_certificates_and_tokens: SKIPPED: no openssl program "
+                        "to make test certificates\n");
+        return;
+    }
+    char dir[256], path[512];
+    snprintf(dir, sizeof(dir), "%s/kr-tls-XXXXXX", P_tmpdir);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert(make_certs(dir));
+    teardown();
+    snprintf(path, sizeof(path), "%s/srv.pem", dir);
+    char *cert = read_text(path);
+    snprintf(path, sizeof(path), "%s/srv.key", dir);
+    char *key = read_text(path);
+    snprintf(path, sizeof(path), "%s/ca.pem", dir);
+    char *ca = read_text(path);
+    const char *tokens[] = {"tok:bob:get,list", NULL};
+    kr_testserver_opts o = {
+        .tls_cert_pem = cert, .tls_key_pem = key, .client_ca_pem = ca, .tokens = tokens};
+    start_with(&o);
+    ck_assert_int_eq(strncmp(U, "https://127.0.0.1:", 18), 0);
+    tc_response r;
+    tc_json(U, "GET", "/api/v1/namespaces", NULL, &r);
+    assert_status(&r, 401, "Unauthorized", "Unauthorized");
+    tc_free(&r);
+    const char *tok[] = {"Authorization: Bearer tok", NULL};
+    tc_request(U, "GET", "/api/v1/namespaces", NULL, NULL, tok, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    tc_request(U, "DELETE", "/api/v1/namespaces/default", NULL, NULL, tok, &r);
+    assert_status(&r, 403, "Forbidden", NULL);
+    tc_free(&r);
+
+    char ccert[512], ckey[512];
+    snprintf(ccert, sizeof(ccert), "%s/alice.pem", dir);
+    snprintf(ckey, sizeof(ckey), "%s/alice.key", dir);
+    tc_set_client_cert(ccert, ckey);
+    tc_json(U, "POST", "/api/v1/namespaces/default/configmaps", "{\"metadata\":{\"name\":\"c\"}}",
+            &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    snprintf(ccert, sizeof(ccert), "%s/eve.pem", dir);
+    snprintf(ckey, sizeof(ckey), "%s/eve.key", dir);
+    tc_set_client_cert(ccert, ckey);
+    tc_json(U, "GET", "/api/v1/namespaces", NULL, &r);
+    ck_assert_int_eq(r.status, 401);
+    tc_free(&r);
+    tc_set_client_cert(NULL, NULL);
+    free(cert);
+    free(key);
+    free(ca);
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+START_TEST(background_deletion_cascades_to_owned_objects)
+{
+    tc_response r;
+    tc_json(U, "POST", "/apis/apps/v1/namespaces/default/replicasets",
+            "{\"metadata\":{\"name\":\"rs\"},\"spec\":{}}", &r);
+    char body[512];
+    snprintf(body, sizeof(body),
+             "{\"metadata\":{\"name\":\"pod\",\"ownerReferences\":[{\"apiVersion\":\"apps/v1\","
+             "\"kind\":\"ReplicaSet\",\"name\":\"rs\",\"uid\":\"%s\"}]},\"spec\":{}}",
+             meta(r.json, "uid"));
+    tc_free(&r);
+    tc_json(U, "POST", "/api/v1/namespaces/default/pods", body, &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    tc_request(U, "DELETE", "/apis/apps/v1/namespaces/default/replicasets/rs", "application/json",
+               "{\"propagationPolicy\":\"Orphan\"}", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/pods/pod", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+
+    tc_json(U, "POST", "/apis/apps/v1/namespaces/default/replicasets",
+            "{\"metadata\":{\"name\":\"rs2\"},\"spec\":{}}", &r);
+    snprintf(body, sizeof(body),
+             "{\"metadata\":{\"name\":\"pod2\",\"ownerReferences\":[{\"apiVersion\":\"apps/v1\","
+             "\"kind\":\"ReplicaSet\",\"name\":\"rs2\",\"uid\":\"%s\"}]},\"spec\":{}}",
+             meta(r.json, "uid"));
+    tc_free(&r);
+    tc_json(U, "POST", "/api/v1/namespaces/default/pods", body, &r);
+    tc_free(&r);
+    tc_json(U, "DELETE", "/apis/apps/v1/namespaces/default/replicasets/rs2", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/pods/pod2", NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
+}
+END_TEST
+
+static const char *crd_body =
+    "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
+    "\"metadata\":{\"name\":\"widgets.example.com\"},\"spec\":{\"group\":\"example.com\","
+    "\"scope\":\"Namespaced\",\"names\":{\"plural\":\"widgets\",\"singular\":\"widget\","
+    "\"kind\":\"Widget\",\"shortNames\":[\"wd\"]},\"versions\":[{\"name\":\"v1\",\"served\":true,"
+    "\"storage\":true,\"subresources\":{\"status\":{}}}]}}";
+
+START_TEST(crd_makes_its_resource_servable_and_takes_it_along)
+{
+    tc_response r;
+    tc_json(U, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd_body, &r);
+    ck_assert_int_eq(r.status, 201);
+    ck_assert_ptr_nonnull(strstr(r.body, "\"type\":\"Established\",\"status\":\"True\""));
+    ck_assert_ptr_nonnull(strstr(r.body, "\"storedVersions\":[\"v1\"]"));
+    tc_free(&r);
+    tc_json(U, "POST", "/apis/example.com/v1/namespaces/default/widgets",
+            "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\",\"metadata\":{\"name\":\"w\"},"
+            "\"spec\":{\"size\":1}}",
+            &r);
+    ck_assert_int_eq(r.status, 201);
+    ck_assert_int_eq(generation(r.json), 1);
+    tc_free(&r);
+    tc_json(U, "GET", "/apis/example.com/v1", NULL, &r);
+    ck_assert_ptr_nonnull(strstr(r.body, "\"name\":\"widgets\""));
+    tc_free(&r);
+    tc_json(U, "GET", "/openapi/v3", NULL, &r);
+    ck_assert_ptr_nonnull(strstr(r.body, "apis/example.com/v1"));
+    tc_free(&r);
+    tc_json(U, "GET", "/apis/example.com/v1/widgets", NULL, &r);
+    ck_assert_str_eq(jstr(r.json, "kind"), "WidgetList");
+    tc_free(&r);
+    tc_request(U, "PATCH", "/apis/example.com/v1/namespaces/default/widgets/w",
+               "application/strategic-merge-patch+json", "{\"spec\":{\"size\":2}}", NULL, &r);
+    assert_status(&r, 415, "UnsupportedMediaType", NULL);
+    ck_assert_ptr_null(strstr(jstr(r.json, "message"), "strategic"));
+    tc_free(&r);
+    tc_json(U, "DELETE", "/apis/example.com/v1/namespaces/default/widgets/w", NULL, &r);
+    ck_assert_str_eq(jstr(r.json, "kind"), "Widget");
+    tc_free(&r);
+    tc_json(U, "DELETE",
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
+            "widgets.example.com",
+            NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    tc_json(U, "GET", "/apis/example.com/v1/widgets", NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
+}
+END_TEST
+
+START_TEST(load_api_accepts_json_lists_and_yaml)
+{
+    const char *yaml = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: loaded\n---\n"
+                       "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: yy\n  namespace: "
+                       "loaded\ndata:\n  a: \"1\"\n";
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_testserver_load(ts, yaml, strlen(yaml), &err), 0);
+    const char *list = "{\"kind\":\"List\",\"items\":[{\"apiVersion\":\"v1\",\"kind\":"
+                       "\"ConfigMap\",\"metadata\":{\"name\":\"j\",\"namespace\":\"loaded\"}}]}";
+    ck_assert_int_eq(kr_testserver_load(ts, list, strlen(list), &err), 0);
+    ck_assert_int_eq(kr_testserver_load(ts, list, strlen(list), &err), KR_EEXIST);
+    ck_assert_ptr_nonnull(strstr(err.message, "already exists"));
+    const char *bad = "{\"apiVersion\":\"v9\",\"kind\":\"Nope\"}";
+    ck_assert_int_eq(kr_testserver_load(ts, bad, strlen(bad), &err), KR_ENOTFOUND);
+    tc_response r;
+    tc_json(U, "GET", "/api/v1/namespaces/loaded/configmaps", NULL, &r);
+    ck_assert_uint_eq(json_array_size(json_object_get(r.json, "items")), 2);
+    tc_free(&r);
+
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/build-kubeconfig-XXXXXX", P_tmpdir);
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(ts, path, "loaded", &err), 0);
+    FILE *f = fopen(path, "r");
+    char text[2048] = "";
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(text, U));
+    ck_assert_ptr_nonnull(strstr(text, "namespace: loaded"));
+    unlink(path);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("testserver");
+    TCase *tc = tcase_create("wire");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, discovery_serves_aggregated_and_legacy_forms);
+    tcase_add_test(tc, version_health_and_openapi);
+    tcase_add_test(tc, create_sets_server_metadata_and_get_returns_it);
+    tcase_add_test(tc, create_rejects_bad_input_with_apiserver_status);
+    tcase_add_test(tc, oversized_bodies_get_413);
+    tcase_add_test(tc, generate_name_and_accept_negotiation);
+    tcase_add_test(tc, list_is_sorted_and_reports_the_current_rv);
+    tcase_add_test(tc, list_pages_with_continue_and_expires_tokens);
+    tcase_add_test(tc, list_validates_resource_version_options);
+    tcase_add_test(tc, label_and_field_selectors_filter);
+    tcase_add_test(tc, update_bumps_generation_only_for_spec_and_conflicts_on_stale_rv);
+    tcase_add_test(tc, patch_types_go_through_the_patch_engine);
+    tcase_add_test(tc, server_side_apply_creates_then_patches);
+    tcase_add_test(tc, delete_answers_status_or_object_and_honours_finalizers);
+    tcase_add_test(tc, dry_run_stores_nothing);
+    tcase_add_test(tc, deleting_a_namespace_deletes_its_contents);
+    tcase_add_test(tc, watch_streams_changes_from_a_resource_version);
+    tcase_add_test(tc, watch_from_compacted_history_gets_410_error_event);
+    tcase_add_test(tc, watch_sends_bookmarks_and_one_before_timeout);
+    tcase_add_test(tc, watch_list_ends_initial_events_with_annotated_bookmark);
+    tcase_add_test(tc, watch_selector_transitions_become_added_and_deleted);
+    tcase_add_test(tc, watch_faults_close_streams);
+    tcase_add_test(tc, restart_ends_watches_and_forgets_history);
+    tcase_add_test(tc, slow_watcher_is_closed_without_stalling_others);
+    tcase_add_test(tc, thousands_of_watches_all_receive_each_event);
+    tcase_add_test(tc, faults_answer_429_500_503);
+    tcase_add_test(tc, tokens_give_401_and_verb_table_gives_403);
+    tcase_add_test(tc, tls_with_client_certificates_and_tokens);
+    tcase_add_test(tc, background_deletion_cascades_to_owned_objects);
+    tcase_add_test(tc, crd_makes_its_resource_servable_and_takes_it_along);
+    tcase_add_test(tc, load_api_accepts_json_lists_and_yaml);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,335 @@
+/* Acceptance: a scripted session of the real kubectl (v1.32) against the
+ * kr-apiserver program over TLS with a bearer token, comparing kubectl's
+ * output with what a real apiserver makes it print. Skips loudly when
+ * kubectl or openssl (for the test certificate) is absent. */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kr_test.h"
+
+static char dir[256];
+static char url[256];
+static pid_t server_pid;
+static bool skipping;
+
+/* Run a shell command; returns its combined output (static buffer). */
+static const char *run(const char *cmd, int *status)
+{
+    static char out[65536];
+    char full[8192];
+    snprintf(full, sizeof(full), "cd %s && export KUBECONFIG=%s/kc.yaml && { %s; } 2>&1", dir, dir,
+             cmd);
+    FILE *p = popen(full, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t n = fread(out, 1, sizeof(out) - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    if (status)
+        *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return out;
+}
+
+static const char *kubectl(const char *args, int *status)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof(cmd), "kubectl --cache-dir=%s/cache --request-timeout=20s %s", dir, args);
+    return run(cmd, status);
+}
+
+static void expect(const char *args, const char *want)
+{
+    int st;
+    const char *got = kubectl(args, &st);
+    ck_assert_msg(strcmp(got, want) == 0, "kubectl %s:\n got: [%s]\nwant: [%s]", args, got, want);
+}
+
+static void write_file(const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void start_server(void)
+{
+    char bin[512], cmd[2048];
+    kr_test_bin_path(bin, sizeof(bin), "kr-apiserver");
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 2 "
+             "-subj /CN=kr-apiserver -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1");
+    int st;
+    run(cmd, &st);
+    ck_assert_int_eq(st, 0);
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    server_pid = fork();
+    ck_assert_int_ge(server_pid, 0);
+    if (server_pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        if (chdir(dir) != 0)
+            _exit(127);
+        execl(bin, bin, "--port", "0", "--tls-cert", "cert.pem", "--tls-key", "key.pem", "--token",
+              "s3cret:admin", "--bookmark-interval", "1", "--kubeconfig-out", "kc.yaml",
+              (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    FILE *f = fdopen(fds[0], "r");
+    ck_assert_ptr_nonnull(fgets(url, sizeof(url), f));
+    fclose(f);
+    url[strcspn(url, "\n")] = '\0';
+    ck_assert_int_eq(strncmp(url, "https://127.0.0.1:", 18), 0);
+}
+
+static void setup(void)
+{
+    skipping = !kr_test_have_program("kubectl") || !kr_test_have_program("openssl");
+    if (skipping) {
+        fprintf(stderr, "test_testserver_kubectl: SKIPPED: kubectl or openssl is not on PATH\n");
+        return;
+    }
+    snprintf(dir, sizeof(dir), "%s/kr-kubectl-XXXXXX", P_tmpdir);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    start_server();
+    write_file("ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n");
+    expect("create -f ns.yaml", "namespace/demo created\n");
+}
+
+static void teardown(void)
+{
+    if (skipping)
+        return;
+    kill(server_pid, SIGTERM);
+    waitpid(server_pid, NULL, 0);
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+}
+
+#define SKIP_WITHOUT_KUBECTL()                                                                     \
+    do {                                                                                           \
+        if (skipping)                                                                              \
+            return;                                                                                \
+    } while (0)
+
+static const char *cm_yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n"
+                             "  namespace: demo\ndata:\n  a: \"1\"\n";
+
+static const char *deploy_yaml =
+    "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: demo\nspec:\n"
+    "  replicas: 1\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n"
+    "      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n"
+    "        image: nginx:1.27\n";
+
+START_TEST(kubectl_creates_gets_and_lists)
+{
+    SKIP_WITHOUT_KUBECTL();
+    write_file("cm.yaml", cm_yaml);
+    write_file("deploy.yaml", deploy_yaml);
+    expect("create -f cm.yaml", "configmap/app created\n");
+    expect("create -f deploy.yaml", "deployment.apps/web created\n");
+    expect("-n demo get cm app -o jsonpath={.data.a}", "1");
+    expect("-n demo get cm,deploy -o name", "configmap/app\ndeployment.apps/web\n");
+    expect("-n demo get deploy web -o jsonpath={.metadata.generation}", "1");
+    expect("-n demo get cm nope", "Error from server (NotFound): configmaps \"nope\" not found\n");
+    expect("create -f cm.yaml",
+           "Error from server (AlreadyExists): error when creating \"cm.yaml\": configmaps "
+           "\"app\" already exists\n");
+    expect("get ns demo -o jsonpath={.status.phase}", "Active");
+}
+END_TEST
+
+START_TEST(kubectl_rejects_a_bad_token)
+{
+    SKIP_WITHOUT_KUBECTL();
+    expect("--token=wrong get cm", "error: You must be logged in to the server (Unauthorized)\n");
+}
+END_TEST
+
+START_TEST(kubectl_apply_twice_with_a_change)
+{
+    SKIP_WITHOUT_KUBECTL();
+    write_file("cm.yaml", cm_yaml);
+    expect("apply -f cm.yaml", "configmap/app created\n");
+    write_file("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n"
+                          "  namespace: demo\ndata:\n  a: \"2\"\n  b: \"3\"\n");
+    expect("apply -f cm.yaml", "configmap/app configured\n");
+    expect("apply -f cm.yaml", "configmap/app unchanged\n");
+    expect("-n demo get cm app -o jsonpath={.data}", "{\"a\":\"2\",\"b\":\"3\"}");
+    write_file("deploy.yaml", deploy_yaml);
+    expect("apply -f deploy.yaml", "deployment.apps/web created\n");
+}
+END_TEST
+
+START_TEST(kubectl_server_side_apply)
+{
+    SKIP_WITHOUT_KUBECTL();
+    write_file("cm.yaml", cm_yaml);
+    expect("apply --server-side -f cm.yaml", "configmap/app serverside-applied\n");
+    write_file("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n"
+                          "  namespace: demo\ndata:\n  a: \"5\"\n");
+    expect("apply --server-side --force-conflicts -f cm.yaml",
+           "configmap/app serverside-applied\n");
+    expect("-n demo get cm app -o jsonpath={.data.a}", "5");
+    expect("-n demo get cm app -o jsonpath={.metadata.managedFields[0].operation}", "Apply");
+}
+END_TEST
+
+START_TEST(kubectl_patch_with_three_types)
+{
+    SKIP_WITHOUT_KUBECTL();
+    write_file("cm.yaml", cm_yaml);
+    expect("create -f cm.yaml", "configmap/app created\n");
+    expect("-n demo patch cm app -p {\\\"data\\\":{\\\"b\\\":\\\"2\\\"}}",
+           "configmap/app patched\n");
+    expect("-n demo patch cm app --type=merge -p {\\\"data\\\":{\\\"c\\\":\\\"3\\\"}}",
+           "configmap/app patched\n");
+    expect("-n demo patch cm app --type=json "
+           "-p '[{\"op\":\"add\",\"path\":\"/data/d\",\"value\":\"4\"}]'",
+           "configmap/app patched\n");
+    expect("-n demo get cm app -o jsonpath={.data}",
+           "{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\",\"d\":\"4\"}");
+    expect("-n demo patch cm app --type=json -p '[{\"op\":\"test\",\"path\":\"/data/a\","
+           "\"value\":\"9\"}]' 2>&1 | grep -c 'The request is invalid'",
+           "1\n");
+}
+END_TEST
+
+START_TEST(kubectl_get_watch_sees_changes_by_another_kubectl)
+{
+    SKIP_WITHOUT_KUBECTL();
+    write_file("cm.yaml", cm_yaml);
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && KUBECONFIG=%s/kc.yaml kubectl --cache-dir=%s/cache -n demo get cm -w "
+             "--output-watch-events -o custom-columns=EVENT:.type,NAME:.object.metadata.name,"
+             "A:.object.data.a > watch.out "
+             "2>&1 & echo $!",
+             dir, dir, dir);
+    FILE *p = popen(cmd, "r");
+    int pid = 0;
+    ck_assert_int_eq(fscanf(p, "%d", &pid), 1);
+    pclose(p);
+    /* The watch is open once the server counts it. */
+    int st;
+    for (int i = 0; i < 200; i++) {
+        char q[512];
+        snprintf(q, sizeof(q), "curl -sk -H 'Authorization: Bearer s3cret' %s/_kr/stats", url);
+        if (strstr(run(q, &st), "\"watches\":1"))
+            break;
+        usleep(50 * 1000);
+    }
+    expect("create -f cm.yaml", "configmap/app created\n");
+    expect("-n demo patch cm app --type=merge -p {\\\"data\\\":{\\\"a\\\":\\\"2\\\"}}",
+           "configmap/app patched\n");
+    expect("-n demo delete cm app", "configmap \"app\" deleted\n");
+    char q[512];
+    snprintf(q, sizeof(q),
+             "curl -sk -XPOST -H 'Authorization: Bearer s3cret' "
+             "%s/_kr/close-watches >/dev/null",
+             url);
+    run(q, &st);
+    snprintf(q, sizeof(q), "while kill -0 %d 2>/dev/null; do sleep 0.05; done; cat watch.out", pid);
+    const char *out = run(q, &st);
+    /* kubectl sizes the columns on the first row of a watch. */
+    ck_assert_str_eq(out, "EVENT   NAME   A\n"
+                          "ADDED   app    1\n"
+                          "MODIFIED   app    2\n"
+                          "DELETED    app    2\n");
+}
+END_TEST
+
+START_TEST(kubectl_delete_waits_for_the_finalizer)
+{
+    SKIP_WITHOUT_KUBECTL();
+    write_file("held.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held\n"
+                            "  namespace: demo\n  finalizers: [example.com/hold]\n");
+    expect("create -f held.yaml", "configmap/held created\n");
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && KUBECONFIG=%s/kc.yaml kubectl --cache-dir=%s/cache -n demo delete cm held "
+             "> delete.out 2>&1 & echo $!",
+             dir, dir, dir);
+    FILE *p = popen(cmd, "r");
+    int pid = 0;
+    ck_assert_int_eq(fscanf(p, "%d", &pid), 1);
+    pclose(p);
+    int st;
+    for (int i = 0; i < 200; i++) {
+        if (strlen(kubectl("-n demo get cm held -o jsonpath={.metadata.deletionTimestamp}", &st)) >
+            0)
+            break;
+        usleep(50 * 1000);
+    }
+    expect("-n demo get cm held -o jsonpath={.metadata.finalizers[0]}", "example.com/hold");
+    expect("-n demo patch cm held --type=merge -p {\\\"metadata\\\":{\\\"finalizers\\\":null}}",
+           "configmap/held patched\n");
+    snprintf(cmd, sizeof(cmd), "while kill -0 %d 2>/dev/null; do sleep 0.05; done; cat delete.out",
+             pid);
+    ck_assert_str_eq(run(cmd, &st), "configmap \"held\" deleted\n");
+    expect("-n demo get cm held", "Error from server (NotFound): configmaps \"held\" not found\n");
+}
+END_TEST
+
+START_TEST(kubectl_pages_with_chunk_size)
+{
+    SKIP_WITHOUT_KUBECTL();
+    /* Separate documents: kubectl validates a v1 List only against OpenAPI v2,
+     * which the server does not serve. */
+    char list[8192] = "";
+    for (int i = 0; i < 10; i++) {
+        char item[256];
+        snprintf(item, sizeof(item),
+                 "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c%d, namespace: demo}\n",
+                 i);
+        strcat(list, item);
+    }
+    write_file("list.yaml", list);
+    int st;
+    kubectl("create -f list.yaml", &st);
+    ck_assert_int_eq(st, 0);
+    expect("-n demo get cm --chunk-size=2 -o name",
+           "configmap/c0\nconfigmap/c1\nconfigmap/c2\nconfigmap/c3\nconfigmap/c4\n"
+           "configmap/c5\nconfigmap/c6\nconfigmap/c7\nconfigmap/c8\nconfigmap/c9\n");
+    expect("-n demo get cm --chunk-size=2 -v=6 2>&1 | grep -c 'continue='", "4\n");
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("testserver_kubectl");
+    TCase *tc = tcase_create("kubectl");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, kubectl_creates_gets_and_lists);
+    tcase_add_test(tc, kubectl_rejects_a_bad_token);
+    tcase_add_test(tc, kubectl_apply_twice_with_a_change);
+    tcase_add_test(tc, kubectl_server_side_apply);
+    tcase_add_test(tc, kubectl_patch_with_three_types);
+    tcase_add_test(tc, kubectl_get_watch_sees_changes_by_another_kubectl);
+    tcase_add_test(tc, kubectl_delete_waits_for_the_finalizer);
+    tcase_add_test(tc, kubectl_pages_with_chunk_size);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    if (!kr_test_have_program("kubectl"))
+        fprintf(stderr, "test_testserver_kubectl: SKIPPING every test: kubectl is not on PATH\n");
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

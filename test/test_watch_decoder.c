@@ -1,0 +1,251 @@
+/* Tests for the watch stream decoder: events split at every byte offset,
+ * several events per chunk, the event size limit, malformed streams ending
+ * with an error, and allocation failures. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_internal.h"
+#include "kr_test.h"
+
+static const char STREAM[] =
+    "{\"type\":\"ADDED\",\"object\":{\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\","
+    "\"resourceVersion\":\"10\"},\"data\":{\"k\":\"brace } and \\\" quote {[\"}}}\n"
+    "{\"type\":\"MODIFIED\",\"object\":{\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\","
+    "\"resourceVersion\":\"11\"},\"data\":{\"list\":[1,[2,{\"x\":\"\\\\\"}]]}}}\n"
+    "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"ConfigMap\",\"metadata\":{"
+    "\"resourceVersion\":\"12\"}}}\n"
+    "{\"type\":\"DELETED\",\"object\":{\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\","
+    "\"resourceVersion\":\"13\"}}}\n"
+    "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,\"reason\":\"Expired\"}}\n";
+
+struct seen {
+    int n;
+    kr_watch_event_type types[16];
+    char rvs[16][16];
+    int stop_after; /* 0 = never */
+};
+
+static int collect(kr_watch_event_type type, json_t *object, void *user)
+{
+    struct seen *s = user;
+    if (s->n < 16) {
+        s->types[s->n] = type;
+        const char *rv = json_string_value(
+            json_object_get(json_object_get(object, "metadata"), "resourceVersion"));
+        snprintf(s->rvs[s->n], sizeof(s->rvs[0]), "%s", rv ? rv : "-");
+    }
+    s->n++;
+    if (s->stop_after && s->n == s->stop_after)
+        return 42;
+    return 0;
+}
+
+static void assert_all_events(const struct seen *s)
+{
+    static const kr_watch_event_type want[] = {KR_WATCH_ADDED, KR_WATCH_MODIFIED, KR_WATCH_BOOKMARK,
+                                               KR_WATCH_DELETED, KR_WATCH_ERROR};
+    static const char *const rvs[] = {"10", "11", "12", "13", "-"};
+    ck_assert_int_eq(s->n, 5);
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(s->types[i], want[i]);
+        ck_assert_str_eq(s->rvs[i], rvs[i]);
+    }
+}
+
+START_TEST(whole_stream_in_one_chunk_gives_every_event)
+{
+    kr_watch_decoder d;
+    kr_watch_decoder_init(&d, 0);
+    struct seen s = {0};
+    ck_assert_int_eq(kr_watch_decoder_feed(&d, STREAM, strlen(STREAM), collect, &s, NULL), 0);
+    ck_assert_int_eq(kr_watch_decoder_finish(&d, NULL), 0);
+    assert_all_events(&s);
+    kr_watch_decoder_free(&d);
+}
+END_TEST
+
+START_TEST(split_at_every_byte_offset_gives_the_same_events)
+{
+    size_t len = strlen(STREAM);
+    for (size_t cut = 0; cut <= len; cut++) {
+        kr_watch_decoder d;
+        kr_watch_decoder_init(&d, 0);
+        struct seen s = {0};
+        ck_assert_int_eq(kr_watch_decoder_feed(&d, STREAM, cut, collect, &s, NULL), 0);
+        ck_assert_int_eq(kr_watch_decoder_feed(&d, STREAM + cut, len - cut, collect, &s, NULL), 0);
+        ck_assert_int_eq(kr_watch_decoder_finish(&d, NULL), 0);
+        assert_all_events(&s);
+        kr_watch_decoder_free(&d);
+    }
+}
+END_TEST
+
+START_TEST(split_at_every_pair_of_offsets_gives_the_same_events)
+{
+    /* Three chunks: every (a, b) cut pair over the first two events. */
+    size_t len = strlen(STREAM);
+    for (size_t a = 0; a < 300 && a <= len; a += 1) {
+        for (size_t b = a; b <= len; b += 7) {
+            kr_watch_decoder d;
+            kr_watch_decoder_init(&d, 0);
+            struct seen s = {0};
+            ck_assert_int_eq(kr_watch_decoder_feed(&d, STREAM, a, collect, &s, NULL), 0);
+            ck_assert_int_eq(kr_watch_decoder_feed(&d, STREAM + a, b - a, collect, &s, NULL), 0);
+            ck_assert_int_eq(kr_watch_decoder_feed(&d, STREAM + b, len - b, collect, &s, NULL), 0);
+            assert_all_events(&s);
+            kr_watch_decoder_free(&d);
+        }
+    }
+}
+END_TEST
+
+START_TEST(byte_by_byte_feeding_gives_the_same_events)
+{
+    kr_watch_decoder d;
+    kr_watch_decoder_init(&d, 0);
+    struct seen s = {0};
+    for (size_t i = 0; STREAM[i]; i++)
+        ck_assert_int_eq(kr_watch_decoder_feed(&d, STREAM + i, 1, collect, &s, NULL), 0);
+    assert_all_events(&s);
+    kr_watch_decoder_free(&d);
+}
+END_TEST
+
+START_TEST(event_over_the_limit_is_an_error_even_when_split)
+{
+    size_t len = strlen(STREAM);
+    /* The first event is 140-odd bytes: a limit of 100 rejects it. */
+    for (size_t cut = 0; cut <= len; cut += 13) {
+        kr_watch_decoder d;
+        kr_watch_decoder_init(&d, 100);
+        struct seen s = {0};
+        kr_error_t err = {0};
+        int rc = kr_watch_decoder_feed(&d, STREAM, cut, collect, &s, &err);
+        if (rc == 0)
+            rc = kr_watch_decoder_feed(&d, STREAM + cut, len - cut, collect, &s, &err);
+        ck_assert_int_eq(rc, KR_ETOOLARGE);
+        ck_assert_int_eq(s.n, 0);
+        ck_assert_ptr_nonnull(strstr(err.message, "100 bytes"));
+        /* Once failed, it stays failed. */
+        ck_assert_int_eq(kr_watch_decoder_feed(&d, "{}", 2, collect, &s, NULL), KR_EPARSE);
+        kr_watch_decoder_free(&d);
+    }
+    kr_watch_decoder d;
+    kr_watch_decoder_init(&d, 150);
+    struct seen s = {0};
+    const char *small = "{\"type\":\"ADDED\",\"object\":{}}\n";
+    ck_assert_int_eq(kr_watch_decoder_feed(&d, small, strlen(small), collect, &s, NULL), 0);
+    ck_assert_int_eq(s.n, 1);
+    kr_watch_decoder_free(&d);
+}
+END_TEST
+
+static int feed_all(const char *text, struct seen *s, kr_error_t *err)
+{
+    kr_watch_decoder d;
+    kr_watch_decoder_init(&d, 0);
+    int rc = kr_watch_decoder_feed(&d, text, strlen(text), collect, s, err);
+    if (rc == 0)
+        rc = kr_watch_decoder_finish(&d, err);
+    kr_watch_decoder_free(&d);
+    return rc;
+}
+
+START_TEST(malformed_streams_end_with_a_parse_error)
+{
+    static const char *const bad[] = {
+        "[1,2]\n",
+        "hello\n",
+        "{\"type\":\"ADDED\",\"object\":{}}\n\"x\"",
+        "{\"type\":\"ADDED\",\"object\":{]}\n",
+        "{\"type\":\"ADDED\",\"object\":{\"a\":tru}}\n",
+        "{\"object\":{}}\n",
+        "{\"type\":7,\"object\":{}}\n",
+        "{\"type\":\"RENAMED\",\"object\":{}}\n",
+        "{\"type\":\"ADDED\"}\n",
+        "{\"type\":\"ADDED\",\"object\":[]}\n",
+        "{\"type\":\"ADDED\",\"object\":{}",
+        "{\"type\":\"ADDED\",\"object\":{\"s\":\"unterminated}}\n",
+    };
+    for (size_t i = 0; i < KR_ARRAY_LEN(bad); i++) {
+        struct seen s = {0};
+        kr_error_t err = {0};
+        ck_assert_msg(feed_all(bad[i], &s, &err) == KR_EPARSE, "input %zu", i);
+        ck_assert_msg(strstr(err.message, "watch stream") != NULL, "%s", err.message);
+    }
+    struct seen s = {0};
+    kr_error_t err = {0};
+    ck_assert_int_eq(feed_all("{\"type\":\"ADDED\",\"object\":{}}\n{\"type\":\"ADD", &s, &err),
+                     KR_EPARSE);
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_ptr_nonnull(strstr(err.message, "ended inside an event"));
+}
+END_TEST
+
+START_TEST(whitespace_only_and_missing_newlines_are_accepted)
+{
+    struct seen s = {0};
+    ck_assert_int_eq(feed_all("  \r\n\t", &s, NULL), 0);
+    ck_assert_int_eq(s.n, 0);
+    ck_assert_int_eq(feed_all("{\"type\":\"ADDED\",\"object\":{}}{\"type\":\"DELETED\","
+                              "\"object\":{}}",
+                              &s, NULL),
+                     0);
+    ck_assert_int_eq(s.n, 2);
+    ck_assert_int_eq(s.types[1], KR_WATCH_DELETED);
+}
+END_TEST
+
+START_TEST(callback_result_stops_decoding)
+{
+    kr_watch_decoder d;
+    kr_watch_decoder_init(&d, 0);
+    struct seen s = {.stop_after = 2};
+    ck_assert_int_eq(kr_watch_decoder_feed(&d, STREAM, strlen(STREAM), collect, &s, NULL), 42);
+    ck_assert_int_eq(s.n, 2);
+    kr_watch_decoder_free(&d);
+}
+END_TEST
+
+static int decode_split_stream(void *arg)
+{
+    (void)arg;
+    kr_watch_decoder d;
+    kr_watch_decoder_init(&d, 0);
+    struct seen s = {0};
+    size_t len = strlen(STREAM);
+    int rc = kr_watch_decoder_feed(&d, STREAM, 70, collect, &s, NULL);
+    if (rc == 0)
+        rc = kr_watch_decoder_feed(&d, STREAM + 70, len - 70, collect, &s, NULL);
+    kr_watch_decoder_free(&d);
+    /* Behaved: all events, or an out-of-memory error. */
+    return (rc == 0 && s.n == 5) || rc == KR_ENOMEM || rc == KR_EPARSE ? 0 : 1;
+}
+
+START_TEST(allocation_failures_are_errors_without_leaks)
+{
+    ck_assert_int_gt(kr_test_alloc_failure_sweep(decode_split_stream, NULL), 0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("watch_decoder");
+    TCase *tc = tcase_create("decoder");
+    tcase_add_test(tc, whole_stream_in_one_chunk_gives_every_event);
+    tcase_add_test(tc, split_at_every_byte_offset_gives_the_same_events);
+    tcase_add_test(tc, split_at_every_pair_of_offsets_gives_the_same_events);
+    tcase_add_test(tc, byte_by_byte_feeding_gives_the_same_events);
+    tcase_add_test(tc, event_over_the_limit_is_an_error_even_when_split);
+    tcase_add_test(tc, malformed_streams_end_with_a_parse_error);
+    tcase_add_test(tc, whitespace_only_and_missing_newlines_are_accepted);
+    tcase_add_test(tc, callback_result_stops_decoding);
+    tcase_add_test(tc, allocation_failures_are_errors_without_leaks);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,185 @@
+/* Tests for the YAML to JSON converter: Kubernetes' scalar resolution,
+ * structure, multi-document streams, limits and errors. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kr_test.h"
+#include "kreconcile.h"
+
+static json_t *parse_ok(const char *text)
+{
+    json_t *out = NULL;
+    kr_error_t err = {0};
+    int rc = kr_yaml_parse(text, strlen(text), &out, &err);
+    ck_assert_msg(rc == 0, "parse failed: %s", err.message);
+    return out;
+}
+
+static void assert_yaml_json(const char *yaml, const char *expected_json)
+{
+    json_t *got = parse_ok(yaml);
+    json_t *want = json_loads(expected_json, JSON_DECODE_ANY, NULL);
+    ck_assert_ptr_nonnull(want);
+    char *g = json_dumps(got, JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    ck_assert_msg(json_equal(got, want), "yaml %s\n gave %s\n want %s", yaml, g, expected_json);
+    free(g);
+    json_decref(got);
+    json_decref(want);
+}
+
+START_TEST(scalars_resolve_like_kubernetes)
+{
+    assert_yaml_json("a: 1\nb: -7\nc: 0x1F\nd: 0o17\ne: 010\nf: 1_000\n",
+                     "{\"a\":1,\"b\":-7,\"c\":31,\"d\":15,\"e\":8,\"f\":1000}");
+    assert_yaml_json("a: 1.5\nb: 2e3\nc: -0.25\n", "{\"a\":1.5,\"b\":2000.0,\"c\":-0.25}");
+    assert_yaml_json("a: true\nb: no\nc: On\nd: FALSE\ne: y\n",
+                     "{\"a\":true,\"b\":false,\"c\":true,\"d\":false,\"e\":true}");
+    assert_yaml_json("a: ~\nb: null\nc:\n", "{\"a\":null,\"b\":null,\"c\":null}");
+    assert_yaml_json("a: \"1\"\nb: 'true'\nc: '42'\nd: 1.2.3\ne: .inf\n",
+                     "{\"a\":\"1\",\"b\":\"true\",\"c\":\"42\",\"d\":\"1.2.3\",\"e\":\".inf\"}");
+    assert_yaml_json("a: 99999999999999999999\n", "{\"a\":\"99999999999999999999\"}");
+}
+END_TEST
+
+START_TEST(structures_and_block_scalars)
+{
+    assert_yaml_json(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  labels: {app: web}\n"
+        "data:\n  script: |\n    echo hi\n    exit 0\n",
+        "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"x\","
+        "\"labels\":{\"app\":\"web\"}},\"data\":{\"script\":\"echo hi\\nexit 0\\n\"}}");
+    assert_yaml_json("- a\n- [1, 2]\n- {k: v}\n", "[\"a\",[1,2],{\"k\":\"v\"}]");
+    assert_yaml_json("{\"json\": [1, true, null]}", "{\"json\":[1,true,null]}");
+    assert_yaml_json("", "null");
+}
+END_TEST
+
+START_TEST(anchors_aliases_and_merge_keys)
+{
+    assert_yaml_json("base: &b {x: 1, y: 2}\nother: *b\n",
+                     "{\"base\":{\"x\":1,\"y\":2},\"other\":{\"x\":1,\"y\":2}}");
+    assert_yaml_json("base: &b {x: 1, y: 2}\nmerged:\n  <<: *b\n  y: 3\n",
+                     "{\"base\":{\"x\":1,\"y\":2},\"merged\":{\"x\":1,\"y\":3}}");
+}
+END_TEST
+
+START_TEST(multi_document_streams)
+{
+    const char *text = "a: 1\n---\n---\nb: 2\n...\n";
+    json_t *all = NULL;
+    ck_assert_int_eq(kr_yaml_parse_all(text, strlen(text), &all, NULL), 0);
+    ck_assert_uint_eq(json_array_size(all), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(all, 1), "b")), 2);
+    json_decref(all);
+    json_t *first = parse_ok(text);
+    ck_assert_int_eq(json_integer_value(json_object_get(first, "a")), 1);
+    json_decref(first);
+}
+END_TEST
+
+START_TEST(syntax_errors_name_line_and_column)
+{
+    const char *bad[] = {"a: [1, 2\n", "a: b: c\n",       "\tx: 1\n",     "a:\n  - b\n c: d\n",
+                         "[1, 2]]",    "? [a, b]\n: c\n", "a: *missing\n"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_t *out = (json_t *)0x1;
+        kr_error_t err = {0};
+        int rc = kr_yaml_parse(bad[i], strlen(bad[i]), &out, &err);
+        ck_assert_msg(rc == KR_EPARSE, "case %zu: rc %d", i, rc);
+        ck_assert_ptr_eq(out, (json_t *)0x1);
+        ck_assert_msg(strstr(err.message, "yaml: ") == err.message, "case %zu: %s", i, err.message);
+    }
+}
+END_TEST
+
+START_TEST(deep_nesting_and_alias_bombs_are_refused)
+{
+    char deep[400];
+    size_t n = 0;
+    for (int i = 0; i < 100; i++)
+        deep[n++] = '[';
+    for (int i = 0; i < 100; i++)
+        deep[n++] = ']';
+    deep[n] = '\0';
+    json_t *out = NULL;
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_yaml_parse(deep, n, &out, &err), KR_ETOOLARGE);
+
+    const char *bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+                       "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                       "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+                       "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+                       "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+                       "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+                       "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n";
+    ck_assert_int_eq(kr_yaml_parse(bomb, strlen(bomb), &out, &err), KR_ETOOLARGE);
+}
+END_TEST
+
+START_TEST(load_file_reports_missing_files_and_paths)
+{
+    json_t *out = NULL;
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_yaml_load_file("/nonexistent/kr/file.yaml", &out, &err), KR_ENOTFOUND);
+    ck_assert_ptr_nonnull(strstr(err.message, "/nonexistent/kr/file.yaml"));
+
+    char path[] = "/tmp/kr-yaml-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("kind: Pod\nspec: {containers: [{name: a}]}\n", f);
+    fclose(f);
+    ck_assert_int_eq(kr_yaml_load_file(path, &out, &err), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(out, "kind")), "Pod");
+    json_decref(out);
+    unlink(path);
+}
+END_TEST
+
+static int parse_manifest(void *arg)
+{
+    (void)arg;
+    const char *text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, labels: "
+                       "{app: web}}\nspec:\n  replicas: 3\n  template:\n    spec:\n"
+                       "      containers:\n      - name: a\n        image: nginx\n"
+                       "        ports: [{containerPort: 80}]\n";
+    json_t *out = NULL;
+    kr_error_t err = {0};
+    int rc = kr_yaml_parse(text, strlen(text), &out, &err);
+    if (rc == 0) {
+        int ok = json_integer_value(json_object_get(json_object_get(out, "spec"), "replicas")) == 3;
+        json_decref(out);
+        return ok ? 0 : 1;
+    }
+    return rc == KR_ENOMEM ? 0 : 1;
+}
+
+START_TEST(allocation_failures_return_enomem_without_leaks)
+{
+    long runs = kr_test_alloc_failure_sweep(parse_manifest, NULL);
+    ck_assert_msg(runs > 10, "sweep returned %ld", runs);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("yaml");
+    TCase *tc = tcase_create("yaml");
+    tcase_add_test(tc, scalars_resolve_like_kubernetes);
+    tcase_add_test(tc, structures_and_block_scalars);
+    tcase_add_test(tc, anchors_aliases_and_merge_keys);
+    tcase_add_test(tc, multi_document_streams);
+    tcase_add_test(tc, syntax_errors_name_line_and_column);
+    tcase_add_test(tc, deep_nesting_and_alias_bombs_are_refused);
+    tcase_add_test(tc, load_file_reports_missing_files_and_paths);
+    tcase_add_test(tc, allocation_failures_return_enomem_without_leaks);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
