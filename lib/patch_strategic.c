@@ -988,7 +988,8 @@ static int validate_set_order(smp_ctx *c, const json_t *patch_list, const json_t
 }
 
 static int merge_slice_handler(smp_ctx *c, json_t *original, json_t *patch, smp_type t,
-                               smp_pmeta pm, bool is_delete_list, smp_mopts o, json_t **out);
+                               smp_pmeta pm, bool is_delete_list, smp_mopts o, json_t **out,
+                               json_t **view);
 
 /* One "$setElementOrder/<field>" directive: merge the field's list and put
  * it in the directive's order (Kubernetes' mergePatchIntoOriginal). */
@@ -996,7 +997,7 @@ static int merge_set_order(smp_ctx *c, json_t *original, json_t *patch, const ch
                            smp_mopts o)
 {
     json_t *order = json_incref(json_object_get(patch, key));
-    json_t *merged = NULL, *in = NULL, *server_only = NULL, *both = NULL;
+    json_t *merged = NULL, *in = NULL, *server_only = NULL, *both = NULL, *server_order = NULL;
     char *field = NULL;
     size_t mark = c->path_len;
     int rc = 0;
@@ -1048,18 +1049,20 @@ static int merge_set_order(smp_ctx *c, json_t *original, json_t *patch, const ch
         if ((rc = remove_directives(c, patch_list, &merged, &keep)) < 0)
             goto out;
     } else if (original_list && patch_list) {
-        if ((rc = merge_slice_handler(c, original_list, patch_list, sub, pm, false, o, &merged)) <
-            0)
+        if ((rc = merge_slice_handler(c, original_list, patch_list, sub, pm, false, o, &merged,
+                                      &server_order)) < 0)
             goto out;
     } else {
         goto out;
     }
+    if (!server_order)
+        server_order = json_incref(original_list);
     if ((rc = partition_by_presence(c, merged, order, pm.merge_key, &in, &server_only)) < 0)
         goto out;
     int cls;
-    if ((rc = smp_slice_element_class(c, original_list, patch_list, &cls)) < 0)
+    if ((rc = smp_slice_element_class(c, server_order, patch_list, &cls)) < 0)
         goto out;
-    if ((rc = normalize_element_order(c, in, server_only, order, original_list, pm.merge_key, cls,
+    if ((rc = normalize_element_order(c, in, server_only, order, server_order, pm.merge_key, cls,
                                       &both)) < 0)
         goto out;
     if (json_object_set_new(original, field, both) < 0) {
@@ -1072,6 +1075,7 @@ static int merge_set_order(smp_ctx *c, json_t *original, json_t *patch, const ch
 out:
     smp_path_pop(c, mark);
     json_decref(order);
+    json_decref(server_order);
     json_decref(merged);
     json_decref(in);
     json_decref(server_only);
@@ -1255,10 +1259,66 @@ static int delete_from_slice(smp_ctx *c, const json_t *current, const json_t *to
     return 0;
 }
 
-/* Kubernetes' mergeSlice. */
-static int merge_slice(smp_ctx *c, json_t *original, json_t *patch, smp_type t,
-                       const char *merge_key, smp_mopts o, bool is_delete_list, json_t **out)
+/* Kubernetes' mergeSlice works on Go slices that share their backing array
+ * with its caller's: deleting elements shifts that array in place, and
+ * appending new ones writes into the freed tail. mergePatchIntoOriginal
+ * then orders the merged list by that mutated array ($setElementOrder's
+ * "server order"). This computes what the caller's view of the original
+ * list holds after the merge of `merged`. *out is new. */
+static int backing_view(smp_ctx *c, const json_t *original, const json_t *patch,
+                        const char *merge_key, const json_t *merged, json_t **out)
 {
+    size_t n = json_array_size(original), len = n;
+    json_t **view = kr_calloc(n + 1, sizeof(*view));
+    json_t *res = json_array();
+    bool replace = false;
+    if (!view || !res)
+        goto nomem;
+    for (size_t i = 0; i < n; i++)
+        view[i] = json_array_get(original, i);
+    size_t i;
+    json_t *p;
+    json_array_foreach(patch, i, p)
+    {
+        json_t *directive = json_object_get(p, SMP_DIRECTIVE);
+        if (smp_is_string(directive, "replace")) {
+            replace = true;
+        } else if (smp_is_string(directive, "delete")) {
+            const json_t *value = json_object_get(p, merge_key);
+            for (;;) {
+                size_t k = 0;
+                while (k < len && !(json_object_get(view[k], merge_key) &&
+                                    smp_go_eq(NULL, json_object_get(view[k], merge_key), value)))
+                    k++;
+                if (k == len)
+                    break;
+                memmove(view + k, view + k + 1, (len - k - 1) * sizeof(*view));
+                len--;
+            }
+        }
+    }
+    for (size_t k = 0; k < n; k++) {
+        json_t *v = (!replace && k < json_array_size(merged)) ? json_array_get(merged, k) : view[k];
+        if (json_array_append(res, v) < 0)
+            goto nomem;
+    }
+    kr_free(view);
+    *out = res;
+    return 0;
+nomem:
+    kr_free(view);
+    json_decref(res);
+    return smp_nomem(c);
+}
+
+/* Kubernetes' mergeSlice. With `view`, also the caller's view of the
+ * original list afterwards (see backing_view). */
+static int merge_slice(smp_ctx *c, json_t *original, json_t *patch, smp_type t,
+                       const char *merge_key, smp_mopts o, bool is_delete_list, json_t **out,
+                       json_t **view)
+{
+    if (view)
+        *view = json_incref(original);
     if (json_array_size(original) == 0 && json_array_size(patch) == 0) {
         *out = json_incref(original);
         return 0;
@@ -1288,6 +1348,12 @@ static int merge_slice(smp_ctx *c, json_t *original, json_t *patch, smp_type t,
             return rc;
         if ((rc = merge_plain_elements(c, orig, plain, merge_key, t, o, &merged)) < 0)
             goto out;
+        if (view) {
+            json_decref(*view);
+            *view = NULL;
+            if ((rc = backing_view(c, original, patch, merge_key, merged, view)) < 0)
+                goto out;
+        }
     }
     if ((rc = partition_by_presence(c, merged, plain, merge_key, &in, &server_only)) < 0)
         goto out;
@@ -1302,10 +1368,13 @@ out:
 }
 
 static int merge_slice_handler(smp_ctx *c, json_t *original, json_t *patch, smp_type t,
-                               smp_pmeta pm, bool is_delete_list, smp_mopts o, json_t **out)
+                               smp_pmeta pm, bool is_delete_list, smp_mopts o, json_t **out,
+                               json_t **view)
 {
     if (pm.strategy == SMP_S_MERGE || is_delete_list)
-        return merge_slice(c, original, patch, t, pm.merge_key, o, is_delete_list, out);
+        return merge_slice(c, original, patch, t, pm.merge_key, o, is_delete_list, out, view);
+    if (view)
+        *view = json_incref(original);
     *out = json_incref(patch);
     return 0;
 }
@@ -1376,7 +1445,7 @@ static int merge_entry(smp_ctx *c, json_t *original, const char *patch_key, json
     case SMP_V_ARRAY:
         if ((rc = smp_lookup_slice(c, t, key, &sub, &pm)) < 0)
             goto out;
-        rc = merge_slice_handler(c, ov, pv, sub, pm, is_delete_list, o, &res);
+        rc = merge_slice_handler(c, ov, pv, sub, pm, is_delete_list, o, &res, NULL);
         break;
     default:
         res = json_incref(pv);

@@ -1,6 +1,6 @@
 /* Differential tests of the patch engines against the real implementation:
- * `kubectl patch --local -f FILE --type strategic -p PATCH -o json` on
- * generated Pods and Deployments must give exactly the library's result
+ * `kubectl patch --local -f FILE --type strategic|merge|json -p PATCH -o json`
+ * on generated Pods and Deployments must give exactly the library's result
  * (or both must refuse the patch). kubectl runs in a few parallel shells to
  * keep the test fast. Skipped, loudly, when kubectl is not installed.
  * KR_KUBECTL_CASES sets the number of cases (default 500). */
@@ -24,6 +24,7 @@
 typedef struct kcase {
     json_t *doc;
     json_t *patch;
+    kr_patch_format format;
     const char *type; /* kubectl --type */
     int rc; /* the library's */
     json_t *result; /* the library's */
@@ -127,15 +128,15 @@ static int apply_case(kcase *c)
 {
     kr_error_t err = {0};
     const kr_patch_meta_t *meta = kr_patch_schema_find_for(kr_patch_schema_builtin(), c->doc);
-    int rc = kr_patch_strategic_apply(meta, c->doc, c->patch, &c->result, &err);
+    int rc = kr_patch_apply(c->format, meta, c->doc, c->patch, &c->result, &err);
     snprintf(c->message, sizeof(c->message), "%s", err.message);
     return rc;
 }
 
-START_TEST(strategic_patches_agree_with_kubectl)
+START_TEST(patches_agree_with_kubectl)
 {
     if (!kr_test_have_program("kubectl")) {
-        printf("SKIP strategic_patches_agree_with_kubectl: kubectl is not installed\n");
+        printf("SKIP patches_agree_with_kubectl: kubectl is not installed\n");
         return;
     }
     size_t n = case_count();
@@ -149,15 +150,21 @@ START_TEST(strategic_patches_agree_with_kubectl)
     for (size_t i = 0; i < n; i++) {
         kcase *c = &cases[i];
         c->doc = kdocgen_document(&rng);
-        c->patch = kdocgen_strategic_patch(&rng, c->doc);
-        /* A third of the cases get adversarial edits, in the patch and
-         * sometimes in the document. */
-        if (kr_test_rng_below(&rng, 3) == 0) {
+        /* Mostly strategic patches; merge and JSON patches go through the
+         * same dispatch (kr_patch_apply). */
+        unsigned long kind = kr_test_rng_below(&rng, 10);
+        c->format = kind < 6 ? KR_PATCH_STRATEGIC : kind < 8 ? KR_PATCH_MERGE : KR_PATCH_JSON;
+        c->type = kind < 6 ? "strategic" : kind < 8 ? "merge" : "json";
+        c->patch = c->format == KR_PATCH_STRATEGIC ? kdocgen_strategic_patch(&rng, c->doc)
+                   : c->format == KR_PATCH_MERGE   ? kdocgen_merge_patch(&rng, c->doc)
+                                                   : kdocgen_json_patch(&rng, c->doc);
+        /* A third of the strategic cases get adversarial edits, in the
+         * patch and sometimes in the document. */
+        if (c->format == KR_PATCH_STRATEGIC && kr_test_rng_below(&rng, 3) == 0) {
             size_t edits = 1 + kr_test_rng_below(&rng, 3);
             for (size_t e = 0; e < edits; e++)
                 kdocgen_perturb(&rng, kr_test_rng_below(&rng, 4) ? c->patch : c->doc);
         }
-        c->type = "strategic";
         c->rc = apply_case(c);
         write_json(dir, "doc", i, c->doc);
         write_json(dir, "patch", i, c->patch);
@@ -226,7 +233,7 @@ int main(void)
     Suite *s = suite_create("patch_kubectl");
     TCase *tc = tcase_create("kubectl");
     tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, strategic_patches_agree_with_kubectl);
+    tcase_add_test(tc, patches_agree_with_kubectl);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -343,6 +343,21 @@ START_TEST(set_element_order_orders_the_merged_list)
 }
 END_TEST
 
+/* Kubernetes orders a $setElementOrder merge by the original list as its
+ * own deletions and appends left it in memory (Go slices share their
+ * array): here the re-added "sidecar" sorts after "log". */
+START_TEST(set_element_order_after_delete_and_re_add_matches_kubernetes)
+{
+    apply_ok(POD("{\"containers\":[{\"name\":\"db\"},{\"name\":\"sidecar\"},{\"name\":"
+                 "\"log\"}]}"),
+             "{\"spec\":{\"$setElementOrder/containers\":[{\"name\":\"db\"},{\"name\":"
+             "\"sidecar\"}],\"containers\":[{\"name\":\"sidecar\",\"image\":\"x\"},"
+             "{\"$patch\":\"delete\",\"name\":\"sidecar\"}]}}",
+             POD("{\"containers\":[{\"name\":\"db\"},{\"name\":\"log\"},{\"name\":"
+                 "\"sidecar\",\"image\":\"x\"}]}"));
+}
+END_TEST
+
 START_TEST(retain_keys_on_deployment_strategy)
 {
     apply_ok("{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"spec\":{\"strategy\":"
@@ -379,6 +394,52 @@ START_TEST(unknown_fields_are_replaced_or_refused_as_kubernetes_does)
 END_TEST
 
 /* ---- apply: errors ------------------------------------------------------------------------ */
+
+START_TEST(content_types_map_to_formats)
+{
+    ck_assert_str_eq(kr_patch_content_type(KR_PATCH_STRATEGIC),
+                     "application/strategic-merge-patch+json");
+    ck_assert_str_eq(kr_patch_content_type(KR_PATCH_MERGE), "application/merge-patch+json");
+    ck_assert_str_eq(kr_patch_content_type(KR_PATCH_JSON), "application/json-patch+json");
+    ck_assert_str_eq(kr_patch_content_type(KR_PATCH_APPLY), "application/apply-patch+yaml");
+    ck_assert_ptr_null(kr_patch_content_type((kr_patch_format)99));
+    for (int f = KR_PATCH_JSON; f <= KR_PATCH_APPLY; f++)
+        ck_assert_int_eq(kr_patch_format_from_content_type(kr_patch_content_type(f)), f);
+    ck_assert_int_eq(
+        kr_patch_format_from_content_type(" Application/Strategic-Merge-Patch+JSON; charset=utf-8"),
+        KR_PATCH_STRATEGIC);
+    ck_assert_int_eq(kr_patch_format_from_content_type("application/merge-patch+json ;x=y"),
+                     KR_PATCH_MERGE);
+    ck_assert_int_eq(kr_patch_format_from_content_type("application/json"), 0);
+    ck_assert_int_eq(kr_patch_format_from_content_type("application/merge-patch+jsonx"), 0);
+    ck_assert_int_eq(kr_patch_format_from_content_type("application/merge-patch+json x"), 0);
+    ck_assert_int_eq(kr_patch_format_from_content_type(NULL), 0);
+}
+END_TEST
+
+START_TEST(apply_dispatches_on_the_format)
+{
+    json_t *doc = J(POD("{\"containers\":[{\"name\":\"a\"}]}")), *out = NULL;
+    json_t *smp = J("{\"spec\":{\"containers\":[{\"name\":\"b\"}]}}");
+    json_t *ops = J("[{\"op\":\"add\",\"path\":\"/spec/hostname\",\"value\":\"h\"}]");
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_patch_apply(KR_PATCH_STRATEGIC, meta_for(doc), doc, smp, &out, &err), 0);
+    assert_json_eq(out, POD("{\"containers\":[{\"name\":\"b\"},{\"name\":\"a\"}]}"));
+    json_decref(out);
+    ck_assert_int_eq(kr_patch_apply(KR_PATCH_MERGE, NULL, doc, smp, &out, &err), 0);
+    assert_json_eq(out, POD("{\"containers\":[{\"name\":\"b\"}]}"));
+    json_decref(out);
+    ck_assert_int_eq(kr_patch_apply(KR_PATCH_JSON, NULL, doc, ops, &out, &err), 0);
+    assert_json_eq(out, POD("{\"containers\":[{\"name\":\"a\"}],\"hostname\":\"h\"}"));
+    json_decref(out);
+    ck_assert_int_eq(kr_patch_apply(KR_PATCH_APPLY, NULL, doc, smp, &out, &err), KR_EUNSUPPORTED);
+    ck_assert_int_eq(kr_patch_apply((kr_patch_format)0, NULL, doc, smp, &out, &err), KR_EINVAL);
+    ck_assert_ptr_null(out);
+    json_decref(doc);
+    json_decref(smp);
+    json_decref(ops);
+}
+END_TEST
 
 START_TEST(errors_name_their_path)
 {
@@ -802,9 +863,12 @@ int main(void)
     tcase_add_test(tc, patch_delete_removes_a_map);
     tcase_add_test(tc, patch_replace_in_a_list_replaces_the_list);
     tcase_add_test(tc, set_element_order_orders_the_merged_list);
+    tcase_add_test(tc, set_element_order_after_delete_and_re_add_matches_kubernetes);
     tcase_add_test(tc, retain_keys_on_deployment_strategy);
     tcase_add_test(tc, unknown_kinds_merge_maps_and_replace_lists);
     tcase_add_test(tc, unknown_fields_are_replaced_or_refused_as_kubernetes_does);
+    tcase_add_test(tc, content_types_map_to_formats);
+    tcase_add_test(tc, apply_dispatches_on_the_format);
     tcase_add_test(tc, errors_name_their_path);
     tcase_add_test(tc, deep_documents_are_refused_not_crashed);
     tcase_add_test(tc, two_way_create_emits_kubernetes_directives);
