@@ -3,13 +3,19 @@
  * on generated Pods and Deployments must give exactly the library's result
  * (or both must refuse the patch). kubectl runs in a few parallel shells to
  * keep the test fast. Skipped, loudly, when kubectl is not installed.
- * KR_KUBECTL_CASES sets the number of cases (default 500). */
+ * KR_KUBECTL_CASES sets the number of cases (default 500). The three-way
+ * patch kubectl apply sends (read from its -v=8 log, against the kr-apiserver
+ * program) must equal the library's three-way creation;
+ * KR_KUBECTL_APPLY_CASES sets that number (default 40). */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -228,12 +234,251 @@ START_TEST(patches_agree_with_kubectl)
 }
 END_TEST
 
+/* ---- three-way creation against kubectl apply --------------------------------- */
+
+static char server_dir[256];
+static pid_t server_pid = -1;
+
+static size_t apply_case_count(void)
+{
+    const char *s = getenv("KR_KUBECTL_APPLY_CASES");
+    long n = s ? strtol(s, NULL, 10) : 40;
+    return n > 0 ? (size_t)n : 40;
+}
+
+/* Runs `cmd` in the server directory with its kubeconfig; returns the
+ * combined output (new string) and the exit status. */
+static char *sh(const char *cmd, int *status)
+{
+    char *full = NULL;
+    ck_assert_int_ge(asprintf(&full,
+                              "cd '%s' && KUBECONFIG='%s/kc.yaml' && export KUBECONFIG && "
+                              "{ %s; } 2>&1",
+                              server_dir, server_dir, cmd),
+                     0);
+    FILE *p = popen(full, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t cap = 65536, len = 0, n;
+    char *out = malloc(cap);
+    ck_assert_ptr_nonnull(out);
+    while ((n = fread(out + len, 1, cap - len - 1, p)) > 0) {
+        len += n;
+        if (cap - len < 4096) {
+            cap *= 2;
+            out = realloc(out, cap);
+            ck_assert_ptr_nonnull(out);
+        }
+    }
+    out[len] = '\0';
+    int st = pclose(p);
+    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    free(full);
+    return out;
+}
+
+static bool start_apiserver(void)
+{
+    char bin[512];
+    kr_test_bin_path(bin, sizeof(bin), "kr-apiserver");
+    if (access(bin, X_OK) != 0)
+        return false;
+    snprintf(server_dir, sizeof(server_dir), "/tmp/kr-apply-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(server_dir));
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    server_pid = fork();
+    ck_assert_int_ge(server_pid, 0);
+    if (server_pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        /* The server must not outlive the test, even one that fails. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0)
+            dup2(devnull, 2);
+        if (chdir(server_dir) != 0)
+            _exit(127);
+        execl(bin, bin, "--port", "0", "--bind", "127.0.0.1", "--kubeconfig-out", "kc.yaml",
+              (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    FILE *f = fdopen(fds[0], "r");
+    char url[256];
+    bool ok = f && fgets(url, sizeof(url), f) != NULL;
+    if (f)
+        fclose(f);
+    return ok;
+}
+
+static void stop_apiserver(void)
+{
+    if (server_pid > 0) {
+        kill(server_pid, SIGTERM);
+        waitpid(server_pid, NULL, 0);
+        server_pid = -1;
+    }
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", server_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", server_dir);
+}
+
+/* The body of the PATCH request in kubectl -v=10 output (-v=8 truncates long bodies), or NULL when
+ * kubectl sent none (an unchanged object). New reference. */
+static json_t *patch_body(const char *log)
+{
+    const char *patch_line = strstr(log, "] PATCH ");
+    if (!patch_line)
+        return NULL;
+    /* The body is logged on the line before the request line. */
+    const char *best = NULL;
+    for (const char *p = strstr(log, "\"Request Body\" body=\"{"); p && p < patch_line;
+         p = strstr(p + 1, "\"Request Body\" body=\"{"))
+        best = p;
+    ck_assert_msg(best != NULL, "no request body before the PATCH in:\n%s", log);
+    const char *start = best + strlen("\"Request Body\" body=");
+    const char *end = strchr(start, '\n');
+    ck_assert_ptr_nonnull(end);
+    /* klog quotes the body as a Go string literal, JSON-compatible here. */
+    char *quoted = strndup(start, (size_t)(end - start));
+    json_error_t jerr;
+    json_t *str = json_loads(quoted, JSON_DECODE_ANY, &jerr);
+    ck_assert_msg(json_is_string(str), "cannot unquote %s: %s", quoted, jerr.text);
+    json_t *body = json_loads(json_string_value(str), 0, &jerr);
+    ck_assert_msg(body != NULL, "body is not JSON (%s): %s", jerr.text, json_string_value(str));
+    free(quoted);
+    json_decref(str);
+    return body;
+}
+
+static const char *const last_applied_key = "kubectl.kubernetes.io/last-applied-configuration";
+
+static void kubectl_ok(const char *cmd)
+{
+    int st;
+    char *out = sh(cmd, &st);
+    ck_assert_msg(st == 0, "%s failed: %s", cmd, out);
+    free(out);
+}
+
+START_TEST(three_way_agrees_with_kubectl_apply)
+{
+    if (!kr_test_have_program("kubectl")) {
+        printf("SKIP three_way_agrees_with_kubectl_apply: kubectl is not installed\n");
+        return;
+    }
+    if (!start_apiserver()) {
+        printf("SKIP three_way_agrees_with_kubectl_apply: kr-apiserver is not built\n");
+        return;
+    }
+    size_t n = apply_case_count(), mismatches = 0, unchanged = 0;
+    unsigned long seed = kr_test_seed("patch_kubectl_apply");
+    kr_test_rng rng;
+    kr_test_rng_init(&rng, seed);
+    for (size_t i = 0; i < n; i++) {
+        json_t *last = kdocgen_document(&rng);
+        char name[32], cmd[1024];
+        snprintf(name, sizeof(name), "obj-%zu", i);
+        json_t *meta = json_object_get(last, "metadata");
+        json_object_set_new(meta, "name", json_string(name));
+        json_object_del(meta, "finalizers"); /* so that nothing lingers on the server */
+        bool deploy = !strcmp(json_string_value(json_object_get(last, "kind")), "Deployment");
+        const char *resource = deploy ? "deployment.apps" : "pod";
+        char path[512];
+        snprintf(path, sizeof(path), "%s/last.json", server_dir);
+        ck_assert_int_eq(json_dump_file(last, path, JSON_COMPACT), 0);
+        kubectl_ok("kubectl apply -f last.json");
+        /* Someone else adds a label, a container and a node selector. */
+        snprintf(cmd, sizeof(cmd),
+                 "kubectl patch %s %s --type strategic -p '{\"metadata\":{\"labels\":{\"other\":"
+                 "\"x\"}},\"spec\":%s{\"containers\":[{\"name\":\"injected\",\"image\":\"i\"}],"
+                 "\"nodeSelector\":{\"pool\":\"a\"}}%s}'",
+                 resource, name, deploy ? "{\"template\":{\"spec\":" : "", deploy ? "}}" : "");
+        kubectl_ok(cmd);
+        snprintf(cmd, sizeof(cmd), "kubectl get %s %s -o json", resource, name);
+        int st;
+        char *got = sh(cmd, &st);
+        ck_assert_msg(st == 0, "%s", got);
+        json_t *current = json_loads(got, 0, NULL);
+        ck_assert_ptr_nonnull(current);
+        free(got);
+        json_t *modified = kdocgen_modify(&rng, last);
+        snprintf(path, sizeof(path), "%s/modified.json", server_dir);
+        ck_assert_int_eq(json_dump_file(modified, path, JSON_COMPACT), 0);
+        char *log = sh("kubectl apply -f modified.json -v=10", &st);
+        ck_assert_msg(st == 0, "kubectl apply failed:\n%s", log);
+        json_t *theirs = patch_body(log);
+        free(log);
+
+        /* The library, given what kubectl gives its own three-way: the
+         * last-applied annotation, the new configuration carrying its new
+         * annotation, and the live object. */
+        json_t *annotations = json_object_get(json_object_get(current, "metadata"), "annotations");
+        json_t *last_applied =
+            json_loads(json_string_value(json_object_get(annotations, last_applied_key)), 0, NULL);
+        ck_assert_ptr_nonnull(last_applied);
+        json_t *new_annotation = json_object_get(
+            json_object_get(json_object_get(theirs, "metadata"), "annotations"), last_applied_key);
+        if (!new_annotation)
+            new_annotation = json_object_get(annotations, last_applied_key);
+        json_t *mmeta = json_object_get(modified, "metadata");
+        if (!json_object_get(mmeta, "annotations"))
+            json_object_set_new(mmeta, "annotations", json_object());
+        json_object_set(json_object_get(mmeta, "annotations"), last_applied_key, new_annotation);
+        json_t *ours = NULL;
+        kr_error_t err = {0};
+        int rc = kr_patch_strategic_three_way(
+            kr_patch_schema_find_for(kr_patch_schema_builtin(), current), last_applied, modified,
+            current, true, &ours, &err);
+        ck_assert_msg(rc == 0, "three-way: %s", err.message);
+        if (!theirs) {
+            unchanged++;
+            if (json_object_size(ours) != 0) {
+                char *o = json_dumps(ours, JSON_COMPACT | JSON_SORT_KEYS);
+                printf("MISMATCH (kubectl sent no patch) library: %s\n", o);
+                free(o);
+                mismatches++;
+            }
+        } else if (!json_equal(ours, theirs)) {
+            char *o = json_dumps(ours, JSON_COMPACT | JSON_SORT_KEYS);
+            char *t = json_dumps(theirs, JSON_COMPACT | JSON_SORT_KEYS);
+            char *l = json_dumps(last_applied, JSON_COMPACT | JSON_SORT_KEYS);
+            char *m = json_dumps(modified, JSON_COMPACT | JSON_SORT_KEYS);
+            char *c = json_dumps(current, JSON_COMPACT | JSON_SORT_KEYS);
+            printf("MISMATCH (three-way)\n  last:     %s\n  modified: %s\n  current:  %s\n"
+                   "  library:  %s\n  kubectl:  %s\n",
+                   l, m, c, o, t);
+            free(o);
+            free(t);
+            free(l);
+            free(m);
+            free(c);
+            mismatches++;
+        }
+        json_decref(ours);
+        json_decref(theirs);
+        json_decref(last_applied);
+        json_decref(modified);
+        json_decref(current);
+        json_decref(last);
+    }
+    stop_apiserver();
+    printf("kubectl apply differential: %zu cases (%zu unchanged), %zu mismatches\n", n, unchanged,
+           mismatches);
+    ck_assert_msg(mismatches == 0,
+                  "%zu of %zu three-way patches differ from kubectl apply (seed %lu)", mismatches,
+                  n, seed);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("patch_kubectl");
     TCase *tc = tcase_create("kubectl");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, patches_agree_with_kubectl);
+    tcase_add_test(tc, three_way_agrees_with_kubectl_apply);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
