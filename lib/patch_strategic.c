@@ -17,6 +17,8 @@
 
 int smp_class(const json_t *v)
 {
+    if (!v)
+        return SMP_V_NULL; /* an absent value: Go's nil */
     switch (json_typeof(v)) {
     case JSON_OBJECT:
         return SMP_V_OBJECT;
