@@ -708,16 +708,6 @@ static int fields_conflict(smp_ctx *c, const json_t *left, const json_t *right, 
 
 /* ---- public -------------------------------------------------------------------------- */
 
-static json_t *private_copy(const json_t *v, bool *failed)
-{
-    if (!v)
-        return NULL;
-    json_t *copy = json_deep_copy(v);
-    if (!copy)
-        *failed = true;
-    return copy;
-}
-
 int kr_patch_strategic_create(const kr_patch_meta_t *meta, const json_t *original,
                               const json_t *modified, json_t **out, kr_error_t *err)
 {
@@ -730,18 +720,18 @@ int kr_patch_strategic_create(const kr_patch_meta_t *meta, const json_t *origina
         return kr_error_set(err, KR_EINVAL, "/: the modified document is not a JSON object");
     smp_ctx c;
     smp_ctx_init(&c, err);
-    bool failed = false;
-    json_t *o = private_copy(original, &failed), *m = private_copy(modified, &failed);
-    int rc;
-    if (failed) {
-        rc = smp_nomem(&c);
-    } else {
-        smp_type t = {meta ? SMP_T_STRUCT : SMP_T_NONE, meta};
-        smp_dopts d = {.set_element_order = true};
-        rc = diff_maps(&c, o, m, t, d, out);
+    smp_type t = {meta ? SMP_T_STRUCT : SMP_T_NONE, meta};
+    smp_dopts d = {.set_element_order = true};
+    json_t *patch = NULL;
+    /* The diff only reads its inputs; its result shares values with them,
+     * so the caller gets a private copy. */
+    int rc = diff_maps(&c, original, modified, t, d, &patch);
+    if (rc == 0) {
+        *out = json_deep_copy(patch);
+        if (!*out)
+            rc = smp_nomem(&c);
     }
-    json_decref(o);
-    json_decref(m);
+    json_decref(patch);
     return smp_finish(&c, rc, out);
 }
 
@@ -760,30 +750,43 @@ int kr_patch_strategic_three_way(const kr_patch_meta_t *meta, const json_t *last
         return kr_error_set(err, KR_EINVAL, "/: the current document is not a JSON object");
     smp_ctx c;
     smp_ctx_init(&c, err);
-    bool failed = false;
-    json_t *la = last_applied ? private_copy(last_applied, &failed) : json_object();
-    json_t *mo = private_copy(modified, &failed), *cu = private_copy(current, &failed);
-    json_t *delta = NULL, *deletions = NULL, *patch = NULL, *changed = NULL;
+    json_t *empty = json_object();
+    const json_t *la = last_applied ? last_applied : empty;
+    json_t *delta = NULL, *deletions = NULL, *patch = NULL, *changed = NULL, *copy;
     smp_type t = {meta ? SMP_T_STRUCT : SMP_T_NONE, meta};
     int rc;
-    if (failed || !la) {
+    if (!empty) {
         rc = smp_nomem(&c);
         goto out;
     }
     /* The patch is the change from current to modified without deletions,
-     * plus the deletions from last-applied to modified. */
+     * plus the deletions from last-applied to modified. The diffs only read
+     * the documents; merging them writes, so it works on private copies of
+     * the (small) diffs. */
     smp_dopts delta_opts = {.ignore_deletions = true, .set_element_order = true};
     smp_dopts deletion_opts = {.set_element_order = true, .ignore_changes = true};
-    if ((rc = diff_maps(&c, cu, mo, t, delta_opts, &delta)) < 0 ||
-        (rc = diff_maps(&c, la, mo, t, deletion_opts, &deletions)) < 0)
+    if ((rc = diff_maps(&c, current, modified, t, delta_opts, &delta)) < 0 ||
+        (rc = diff_maps(&c, la, modified, t, deletion_opts, &deletions)) < 0)
         goto out;
+    if (!(copy = json_deep_copy(delta))) {
+        rc = smp_nomem(&c);
+        goto out;
+    }
+    json_decref(delta);
+    delta = copy;
+    if (!(copy = json_deep_copy(deletions))) {
+        rc = smp_nomem(&c);
+        goto out;
+    }
+    json_decref(deletions);
+    deletions = copy;
     smp_mopts merge_opts = {.merge_parallel_list = false, .ignore_unmatched_nulls = false};
     if ((rc = smp_merge_map(&c, deletions, delta, t, merge_opts, &patch)) < 0)
         goto out;
     if (!overwrite) {
         smp_dopts change_opts = {0};
         bool conflict = false;
-        if ((rc = diff_maps(&c, la, cu, t, change_opts, &changed)) < 0 ||
+        if ((rc = diff_maps(&c, la, current, t, change_opts, &changed)) < 0 ||
             (rc = maps_conflict(&c, patch, changed, t, &conflict)) < 0)
             goto out;
         if (conflict) {
@@ -793,14 +796,12 @@ int kr_patch_strategic_three_way(const kr_patch_meta_t *meta, const json_t *last
             goto out;
         }
     }
-    /* Everything the patch shares is a private copy: hand it over. */
+    /* The merged patch is made of the private copies: hand it over. */
     *out = patch;
     patch = NULL;
     rc = 0;
 out:
-    json_decref(la);
-    json_decref(mo);
-    json_decref(cu);
+    json_decref(empty);
     json_decref(delta);
     json_decref(deletions);
     json_decref(patch);
