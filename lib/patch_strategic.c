@@ -765,7 +765,7 @@ nomem:
 static int deduplicate_scalars(smp_ctx *c, json_t *both, json_t **out)
 {
     size_t n = json_array_size(both);
-    json_t **s = kr_calloc(n + 1, sizeof(*s));
+    json_t **s = kr_calloc(n + 1, sizeof(json_t *));
     json_t *res = json_array();
     if (!s || !res) {
         kr_free(s);
@@ -1271,7 +1271,7 @@ static int backing_view(smp_ctx *c, const json_t *original, const json_t *patch,
                         const char *merge_key, const json_t *merged, json_t **out)
 {
     size_t n = json_array_size(original), len = n;
-    json_t **view = kr_calloc(n + 1, sizeof(*view));
+    json_t **view = kr_calloc(n + 1, sizeof(json_t *));
     json_t *res = json_array();
     bool replace = false;
     if (!view || !res)
@@ -1294,7 +1294,7 @@ static int backing_view(smp_ctx *c, const json_t *original, const json_t *patch,
                     k++;
                 if (k == len)
                     break;
-                memmove(view + k, view + k + 1, (len - k - 1) * sizeof(*view));
+                memmove(view + k, view + k + 1, (len - k - 1) * sizeof(json_t *));
                 len--;
             }
         }

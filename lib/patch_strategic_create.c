@@ -66,7 +66,7 @@ nomem:
 static int dedup_scalars(smp_ctx *c, const json_t *list, json_t **out)
 {
     size_t n = json_array_size(list);
-    json_t **s = kr_calloc(n + 1, sizeof(*s));
+    json_t **s = kr_calloc(n + 1, sizeof(json_t *));
     json_t *res = json_array();
     if (!s || !res)
         goto nomem;
@@ -226,7 +226,7 @@ static int diff_lists_of_maps(smp_ctx *c, const json_t *original, const json_t *
     size_t oi = 0, mi = 0, on = json_array_size(os), mn = json_array_size(ms);
     while (oi < on || mi < mn) {
         const json_t *oe = NULL, *me = NULL, *ov = NULL, *mv = NULL;
-        smp_text ot, mt;
+        smp_text ot = {0}, mt = {0};
         if (oi < on) {
             if ((rc = merge_key_of(c, os, oi, merge_key, &oe, &ov)) < 0)
                 goto out;
@@ -298,7 +298,7 @@ static int diff_lists_of_scalars(smp_ctx *c, const json_t *original, const json_
         goto out;
     size_t oi = 0, mi = 0, on = json_array_size(os), mn = json_array_size(ms);
     while (oi < on || mi < mn) {
-        smp_text ot, mt;
+        smp_text ot = {0}, mt = {0};
         if (oi < on)
             smp_text_of(json_array_get(os, oi), &ot);
         if (mi < mn)
