@@ -597,12 +597,28 @@ static json_t *gen_object(const char *name, long gen)
     return o;
 }
 
+static void snap_fail(struct snap *sn, const char *what, long value);
+
+static int gen_index(const json_t *obj, kr_store_index_values *out, void *user)
+{
+    (void)user;
+    const char *gen = json_string_value(json_object_get(json_object_get(obj, "data"), "gen"));
+    return gen ? kr_store_index_values_add(out, gen) : 0;
+}
+
 static void *snap_writer(void *arg)
 {
     struct snap *sn = arg;
     kr_test_rng rng;
     kr_test_rng_init(&rng, sn->seed);
     for (long gen = 1; gen <= SNAP_ROUNDS; gen++) {
+        if (gen == SNAP_ROUNDS / 2) {
+            /* A new index, built while readers list: they see no index,
+             * then a complete one. */
+            if (kr_store_add_indexer(sn->store, "gen", gen_index, NULL, NULL) != 0)
+                snap_fail(sn, "add_indexer failed", gen);
+            continue;
+        }
         if (gen % 20 == 0) {
             json_t *items = json_array();
             for (int i = 0; i < SNAP_OBJECTS; i++) {
@@ -693,6 +709,29 @@ static void *snap_reader(void *arg)
         if (json_array_size(by) < SNAP_OBJECTS)
             snap_fail(sn, "namespace index lost objects", (long)json_array_size(by));
         json_decref(by);
+        json_t *values = NULL;
+        if (kr_store_list_index_values(sn->store, "gen", &values, NULL) == 0) {
+            /* Each by_index() answer holds only objects of that value
+             * (objects move between values across calls, so no total). */
+            size_t k;
+            json_t *v;
+            json_array_foreach(values, k, v)
+            {
+                json_t *members = NULL;
+                kr_store_by_index(sn->store, "gen", json_string_value(v), &members, NULL);
+                size_t m;
+                json_t *o2;
+                json_array_foreach(members, m, o2)
+                {
+                    char g[32];
+                    snprintf(g, sizeof(g), "%ld", object_gen(o2, sn));
+                    if (strcmp(g, json_string_value(v)) != 0)
+                        snap_fail(sn, "object under the wrong index value", 0);
+                }
+                json_decref(members);
+            }
+            json_decref(values);
+        }
         json_t *one = kr_store_get(sn->store, "ns/o0");
         if (!one)
             snap_fail(sn, "o0 missing", 0);
