@@ -10,22 +10,6 @@
 #include "kr_test.h"
 #include "kreconcile.h"
 
-/* Two reports ThreadSanitizer makes about jansson 2.14 itself whenever
- * threads share an object, which is the store's design (DESIGN.md: shared
- * immutable references, atomic refcounts):
- * - json_incref/json_decref (inline, jansson.h) compare the refcount with
- *   -1 through a plain read before their atomic update;
- * - json_decref's decrement is RELEASE only, so the thread that frees an
- *   object has no acquire edge to other threads' last reads of it (real
- *   only on weakly ordered CPUs; jansson's to fix with ACQ_REL).
- * Races between two accesses made by libkreconcile or this test are still
- * reported. */
-const char *__tsan_default_suppressions(void);
-const char *__tsan_default_suppressions(void)
-{
-    return "race:json_incref\nrace:json_decref\nrace:json_delete\nrace:libjansson.so\n";
-}
-
 static json_t *configmap(const char *ns, const char *name, const char *rv, const char *labels_json)
 {
     json_t *labels = labels_json ? json_loads(labels_json, 0, NULL) : json_object();
