@@ -252,6 +252,18 @@ START_TEST(create_rejects_bad_input_with_apiserver_status)
     assert_status(&r, 400, "BadRequest", NULL);
     tc_free(&r);
 
+    tc_json(U, "POST", p, "{\"metadata\":{\"name\":\"l\",\"labels\":{\"app\":\"bad value\"}}}", &r);
+    assert_status(&r, 422, "Invalid", NULL);
+    ck_assert_ptr_nonnull(
+        strstr(jstr(r.json, "message"), "metadata.labels: Invalid value: \"bad value\""));
+    tc_free(&r);
+    tc_json(U, "POST", p, "{\"metadata\":{\"name\":\"l\",\"annotations\":{\"-x\":\"v\"}}}", &r);
+    assert_status(&r, 422, "Invalid", NULL);
+    tc_free(&r);
+    tc_json(U, "POST", p, "{\"metadata\":{\"name\":\"l\",\"labels\":{\"a\":1}}}", &r);
+    assert_status(&r, 400, "BadRequest", NULL);
+    tc_free(&r);
+
     tc_request(U, "POST", p, "application/vnd.kubernetes.protobuf", "k8s\0", NULL, &r);
     assert_status(&r, 415, "UnsupportedMediaType",
                   "the body of the request was in an unknown format - accepted media types "

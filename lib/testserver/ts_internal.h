@@ -282,6 +282,8 @@ int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_res
 int ts_commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *existing, json_t *obj,
                      ts_response *resp);
 bool ts_namespace_exists(kr_testserver_t *ts, const char *ns);
+/* Labels, annotations and finalizers (validate.c); fills resp (422/400). */
+int ts_validate_metadata(const ts_resource *res, const json_t *md, ts_response *resp);
 /* dryRun: *dry is set for "All"; another value fills resp (422) and returns -1. */
 int ts_dry_run(const ts_request *req, ts_response *resp, const char *options_kind, bool *dry);
 
