@@ -10,6 +10,7 @@
 
 #include "kr_test.h"
 #include "kreconcile/testserver.h"
+#include "testserver/ts_internal.h"
 #include "ts_client.h"
 
 static kr_testserver_t *ts;
@@ -1380,6 +1381,75 @@ START_TEST(load_api_accepts_json_lists_and_yaml)
 }
 END_TEST
 
+/* ---- allocation failures ------------------------------------------------------------- */
+
+struct sweep_case {
+    const char *method, *path, *content_type, *body, *accept;
+    int want;
+};
+
+static int sweep_request(void *arg)
+{
+    const struct sweep_case *c = arg;
+    char path[512];
+    snprintf(path, sizeof(path), "%s", c->path);
+    char *q = strchr(path, '?');
+    ts_kv query[8];
+    size_t nq = 0;
+    if (q) {
+        *q++ = '\0';
+        for (char *save = NULL, *kv = strtok_r(q, "&", &save); kv && nq < 8;
+             kv = strtok_r(NULL, "&", &save)) {
+            char *eq = strchr(kv, '=');
+            *eq = '\0';
+            query[nq++] = (ts_kv){kv, eq + 1};
+        }
+    }
+    ts_request req = {.method = c->method,
+                      .path = path,
+                      .query = query,
+                      .nquery = nq,
+                      .content_type = c->content_type,
+                      .accept = c->accept,
+                      .body = c->body,
+                      .body_len = c->body ? strlen(c->body) : 0};
+    ts_response resp;
+    ts_handle(ts, &req, &resp);
+    int status = resp.status;
+    ts_response_clear(&resp);
+    /* Either the intended answer or a 500 for the failed allocation. */
+    return (status == c->want || status == 500) ? 0 : 1;
+}
+
+START_TEST(handler_survives_allocation_failures)
+{
+    create_cm("default", "exists", "{\"a\":\"x\"}");
+    static const struct sweep_case cases[] = {
+        {"GET", "/apis", NULL, NULL,
+         "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList", 200},
+        {"GET", "/apis/apps/v1", NULL, NULL, NULL, 200},
+        {"GET", "/openapi/v3/api/v1", NULL, NULL, NULL, 200},
+        {"GET", "/api/v1/configmaps?labelSelector=a in (x,y)&fieldSelector=metadata.name!=z", NULL,
+         NULL, NULL, 200},
+        {"GET", "/api/v1/namespaces/default/configmaps/nope", NULL, NULL, NULL, 404},
+        {"POST", "/api/v1/namespaces/default/configmaps", "application/json",
+         "{\"metadata\":{\"name\":\"Bad_Name\"}}", NULL, 422},
+        {"POST", "/api/v1/namespaces/default/configmaps", "application/json",
+         "{\"metadata\":{\"name\":\"exists\",\"labels\":{\"k\":\"v\"}}}", NULL, 409},
+        {"PATCH", "/api/v1/namespaces/default/configmaps/exists", "application/json-patch+json",
+         "[{\"op\":\"test\",\"path\":\"/data/k\",\"value\":\"no\"}]", NULL, 422},
+        {"PATCH", "/api/v1/namespaces/default/configmaps/exists",
+         "application/strategic-merge-patch+json", "{\"metadata\":{\"resourceVersion\":\"1\"}}",
+         NULL, 409},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        long runs = kr_test_alloc_failure_sweep(sweep_request, (void *)&cases[i]);
+        ck_assert_msg(runs > 1, "%s %s: failed at allocation %ld", cases[i].method, cases[i].path,
+                      -runs);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("testserver");
@@ -1417,6 +1487,7 @@ static Suite *suite(void)
     tcase_add_test(tc, background_deletion_cascades_to_owned_objects);
     tcase_add_test(tc, crd_makes_its_resource_servable_and_takes_it_along);
     tcase_add_test(tc, load_api_accepts_json_lists_and_yaml);
+    tcase_add_test(tc, handler_survives_allocation_failures);
     suite_add_tcase(s, tc);
     return s;
 }
