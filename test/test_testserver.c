@@ -316,6 +316,13 @@ START_TEST(generate_name_and_accept_negotiation)
     ck_assert_uint_eq(strspn(name + 4, "bcdfghjklmnpqrstvwxz2456789"), 5);
     tc_free(&r);
 
+    tc_request(U, "POST", "/api/v1/namespaces/default/configmaps", "application/yaml",
+               "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\ndata:\n  a: b\n",
+               NULL, &r);
+    ck_assert_int_eq(r.status, 201);
+    ck_assert_str_eq(meta(r.json, "name"), "from-yaml");
+    tc_free(&r);
+
     const char *table[] = {"Accept: application/json;as=Table;v=v1;g=meta.k8s.io,"
                            "application/json",
                            NULL};
