@@ -710,6 +710,47 @@ START_TEST(server_side_apply_creates_then_patches)
 }
 END_TEST
 
+START_TEST(scale_subresource_reads_and_writes_replicas)
+{
+    tc_response r;
+    tc_json(U, "POST", "/apis/apps/v1/namespaces/default/deployments",
+            "{\"metadata\":{\"name\":\"web\"},\"spec\":{\"replicas\":1,\"selector\":"
+            "{\"matchLabels\":{\"app\":\"web\"}}}}",
+            &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    const char *path = "/apis/apps/v1/namespaces/default/deployments/web/scale";
+    tc_json(U, "GET", path, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(jstr(r.json, "kind"), "Scale");
+    ck_assert_str_eq(jstr(r.json, "apiVersion"), "autoscaling/v1");
+    ck_assert_str_eq(jstr(json_object_get(r.json, "status"), "selector"), "app=web");
+    tc_free(&r);
+    patch(path, "application/merge-patch+json", "{\"spec\":{\"replicas\":4}}", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(r.json, "spec"), "replicas")), 4);
+    tc_free(&r);
+    tc_json(U, "GET", deploy_path, NULL, &r);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(r.json, "spec"), "replicas")), 4);
+    ck_assert_int_eq(generation(r.json), 2);
+    tc_free(&r);
+    tc_json(U, "PUT", path,
+            "{\"metadata\":{\"name\":\"web\",\"resourceVersion\":\"1\"},\"spec\":"
+            "{\"replicas\":2}}",
+            &r);
+    assert_status(&r, 409, "Conflict", NULL);
+    tc_free(&r);
+    tc_json(U, "GET", "/apis/apps/v1", NULL, &r);
+    ck_assert_ptr_nonnull(strstr(r.body, "\"name\":\"deployments/scale\""));
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps/x/scale", NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
+}
+END_TEST
+
 /* ---- delete ------------------------------------------------------------------------ */
 
 START_TEST(delete_answers_status_or_object_and_honours_finalizers)
@@ -1430,7 +1471,13 @@ static int sweep_request(void *arg)
 
 START_TEST(handler_survives_allocation_failures)
 {
-    create_cm("default", "exists", "{\"a\":\"x\"}");
+    /* In-process only: an HTTP connection's teardown on a server thread
+     * would race with the swap of allocators. */
+    const char *cm = "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
+                     "\"exists\",\"namespace\":\"default\",\"labels\":{\"a\":\"x\"}},"
+                     "\"data\":{\"k\":\"v\"}}";
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_testserver_load(ts, cm, strlen(cm), &err), 0);
     static const struct sweep_case cases[] = {
         {"GET", "/apis", NULL, NULL,
          "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList", 200},
@@ -1476,6 +1523,7 @@ static Suite *suite(void)
     tcase_add_test(tc, update_bumps_generation_only_for_spec_and_conflicts_on_stale_rv);
     tcase_add_test(tc, patch_types_go_through_the_patch_engine);
     tcase_add_test(tc, server_side_apply_creates_then_patches);
+    tcase_add_test(tc, scale_subresource_reads_and_writes_replicas);
     tcase_add_test(tc, delete_answers_status_or_object_and_honours_finalizers);
     tcase_add_test(tc, dry_run_stores_nothing);
     tcase_add_test(tc, deleting_a_namespace_deletes_its_contents);

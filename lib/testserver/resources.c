@@ -89,6 +89,9 @@ static void resource_free(ts_resource *r)
     kr_free(r->singular);
     kr_free(r->list_kind);
     kr_free(r->crd_name);
+    kr_free(r->scale_spec_path);
+    kr_free(r->scale_status_path);
+    kr_free(r->scale_selector_path);
     json_decref(r->short_names);
     json_decref(r->categories);
     json_decref(r->subresources);
@@ -157,8 +160,13 @@ static ts_resource *builtin_resource(const struct builtin *b)
     r->generation = b->flags & F_GEN;
     r->delete_returns_object = b->flags & F_OBJ_DEL;
     r->no_deletecollection = b->flags & F_NO_DELCOL;
+    if (strstr(b->subs, "scale")) {
+        r->scale_spec_path = kr_strdup(".spec.replicas");
+        r->scale_status_path = kr_strdup(".status.replicas");
+    }
     if (!r->group || !r->version || !r->kind || !r->plural || !r->singular || !r->list_kind ||
-        !r->short_names || !r->categories || !r->subresources) {
+        !r->short_names || !r->categories || !r->subresources ||
+        (strstr(b->subs, "scale") && (!r->scale_spec_path || !r->scale_status_path))) {
         resource_free(r);
         return NULL;
     }
@@ -266,6 +274,22 @@ static bool version_has_status(const json_t *v)
     return json_object_get(subs, "status") != NULL;
 }
 
+static int set_crd_scale(ts_resource *r, const json_t *version)
+{
+    const json_t *scale = json_object_get(json_object_get(version, "subresources"), "scale");
+    if (!json_is_object(scale))
+        return 0;
+    const char *spec = jstr(scale, "specReplicasPath", ".spec.replicas");
+    const char *status = jstr(scale, "statusReplicasPath", ".status.replicas");
+    const char *sel = jstr(scale, "labelSelectorPath", NULL);
+    r->scale_spec_path = kr_strdup(spec);
+    r->scale_status_path = kr_strdup(status);
+    r->scale_selector_path = sel ? kr_strdup(sel) : NULL;
+    return (!r->scale_spec_path || !r->scale_status_path || (sel && !r->scale_selector_path))
+               ? KR_ENOMEM
+               : 0;
+}
+
 static bool names_clash(kr_testserver_t *ts, const json_t *crd)
 {
     const json_t *spec = json_object_get(crd, "spec");
@@ -326,6 +350,8 @@ static int serve_versions(kr_testserver_t *ts, const json_t *crd)
             return KR_ENOMEM;
         }
         r->has_status = version_has_status(v);
+        if (set_crd_scale(r, v) != 0)
+            return KR_ENOMEM;
     }
     return 0;
 }

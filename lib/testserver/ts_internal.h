@@ -40,6 +40,9 @@ typedef struct ts_resource {
     json_t *categories; /* array of strings */
     json_t *subresources; /* extra subresource names for discovery (not status) */
     char *crd_name; /* the CRD that serves it */
+    /* The /scale subresource: dotted paths into the object, or NULL.
+     * Built-ins read the selector from spec.selector (a LabelSelector). */
+    char *scale_spec_path, *scale_status_path, *scale_selector_path;
     ts_store *store; /* borrowed from the server's store list */
 } ts_resource;
 
@@ -261,6 +264,12 @@ void ts_handle_patch(kr_testserver_t *ts, const ts_request *req, const ts_route 
                      ts_response *resp);
 void ts_handle_delete(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                       ts_response *resp);
+/* GET, PUT and PATCH of .../{name}/scale (scale.c). */
+void ts_handle_scale(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
+                     ts_response *resp);
+/* The patched document for a PATCH body (patch.c); NULL after filling resp. */
+json_t *ts_patch_document(const ts_request *req, const ts_resource *res, const char *name,
+                          const json_t *existing, bool force_merge, ts_response *resp);
 void ts_handle_deletecollection(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                                 ts_response *resp);
 bool ts_handle_discovery(kr_testserver_t *ts, const ts_request *req, ts_response *resp);
