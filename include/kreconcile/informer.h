@@ -1,0 +1,218 @@
+/* libkreconcile — the shared informer (client-go's SharedIndexInformer) and
+ * its factory: a reflector keeping a kr_store_t in step with one
+ * collection of one cluster, event handlers with their own resync periods,
+ * has-synced and wait-for-sync, and read-after-write waits ("has the cache
+ * seen resourceVersion R yet?"), also across several clusters.
+ *
+ * Threading: handlers and loop-thread callbacks run on the runtime's loop
+ * thread, one at a time, in event order, and must not block (compute a
+ * key, add it to a queue). The store may be read from any thread. Blocking
+ * waits are for worker threads. Informers must be freed before their
+ * runtime is stopped. */
+#ifndef KRECONCILE_INFORMER_H
+#define KRECONCILE_INFORMER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client.h"
+#include "common.h"
+#include "metrics.h"
+#include "reflector.h"
+#include "runtime.h"
+#include "store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct kr_informer kr_informer_t;
+
+/* Event handlers; any may be NULL. Objects are borrowed for the call
+ * (json_incref to keep one) and immutable. */
+typedef struct kr_informer_handler {
+    void (*on_add)(const json_t *obj, void *user);
+    /* A resync calls on_update with old == new (the same pointer). */
+    void (*on_update)(const json_t *old_obj, const json_t *new_obj, void *user);
+    /* final_state_unknown: the object was deleted while the informer was
+     * not watching (found gone by a relist); `obj` is then the last state
+     * the cache held, not the state at deletion. */
+    void (*on_delete)(const json_t *obj, bool final_state_unknown, void *user);
+    void *user;
+    /* Re-deliver every cached object to this handler as on_update(o, o)
+     * every resync_ms; 0 = never. */
+    uint64_t resync_ms;
+} kr_informer_handler;
+
+/* Options; zero means the default. Strings are copied. */
+typedef struct kr_informer_opts {
+    /* Where it runs: `client` (its runtime is used), or, for tests and
+     * custom sources, an explicit lister-watcher and clock (then handlers
+     * run on the thread that drives them and `runtime` may be NULL). */
+    kr_client_t *client;
+    kr_gvr resource; /* with client: required */
+    const char *namespace_; /* NULL or "": all namespaces / cluster-scoped */
+    const char *label_selector;
+    const char *field_selector;
+    kr_listwatch lw; /* overrides client when lw.vt is set; borrowed */
+    kr_reflector_clock clock; /* with lw; borrowed */
+    kr_runtime_t *runtime; /* with lw: the loop its callbacks run on, or NULL */
+    kr_store_opts store; /* transforms, keep_fields (borrowed for _new) */
+    long page_size; /* 0 = 500 */
+    long progress_deadline_ms; /* 0 = 180000; < 0 = never */
+    int watch_timeout_min_s, watch_timeout_max_s; /* 0 = 300, 600 */
+    unsigned backoff_initial_ms, backoff_max_ms; /* 0 = 800, 30000 */
+    bool streaming_list; /* try sendInitialEvents first */
+    kr_metrics_registry_t *metrics; /* borrowed; NULL = no metrics */
+    kr_logger logger;
+    uint64_t seed; /* jitter; 0 = from the clock */
+} kr_informer_opts;
+
+/* Create a stopped informer. *out is new (kr_informer_free).
+ * Errors: KR_EINVAL (no client and no lw, missing resource), KR_ENOMEM,
+ * metrics registration errors. [any thread] */
+KR_API int kr_informer_new(const kr_informer_opts *opts, kr_informer_t **out, kr_error_t *err);
+
+/* Start listing and watching. Errors: KR_ESTATE (started twice),
+ * KR_ESHUTDOWN. [any thread] */
+KR_API int kr_informer_start(kr_informer_t *inf, kr_error_t *err);
+
+/* Stop: cancel requests and timers; no handler runs after it returns;
+ * waiters get KR_ESHUTDOWN. The store keeps its content. Idempotent.
+ * [any thread] */
+KR_API void kr_informer_stop(kr_informer_t *inf);
+
+/* Stop and free. NULL is a no-op. Not from a handler. [any thread] */
+KR_API void kr_informer_free(kr_informer_t *inf);
+
+/* The informer's store, for listers (borrowed; lives as long as the
+ * informer). [any thread] */
+KR_API kr_store_t *kr_informer_store(kr_informer_t *inf);
+
+/* Register a handler (copied). If objects are cached already, it first
+ * receives on_add for each of them, then every later event. *id (may be
+ * NULL) identifies it for removal. [any thread; on the loop thread the
+ * adds run inside this call] Errors: KR_ENOMEM, KR_ESHUTDOWN. */
+KR_API int kr_informer_add_handler(kr_informer_t *inf, const kr_informer_handler *handler, int *id,
+                                   kr_error_t *err);
+
+/* Remove a handler: it is not called after this returns. Errors:
+ * KR_ENOTFOUND. [any thread] */
+KR_API int kr_informer_remove_handler(kr_informer_t *inf, int id);
+
+/* True once the first complete list has been delivered to the handlers.
+ * [any thread] */
+KR_API bool kr_informer_has_synced(const kr_informer_t *inf);
+
+/* Block until synced. Errors: KR_ETIMEDOUT, KR_ESHUTDOWN (stopped).
+ * [worker thread] */
+KR_API int kr_informer_wait_for_sync(kr_informer_t *inf, uint64_t timeout_ms, kr_error_t *err);
+
+/* The last resourceVersion observed (events, bookmarks, lists): a new
+ * string (kr_free), or NULL before the first list. [any thread] */
+KR_API char *kr_informer_last_resource_version(const kr_informer_t *inf);
+
+/* Read after write: block until the informer has observed
+ * `resource_version` (an RV a write returned), i.e. its cache reflects
+ * every change up to it. RVs compare as integers (KEP-5504).
+ * Errors: KR_EINVAL (not a decimal RV), KR_ETIMEDOUT, KR_ESHUTDOWN.
+ * [worker thread; KR_ESTATE on the informer's loop thread] */
+KR_API int kr_informer_wait_for_resource_version(kr_informer_t *inf, const char *resource_version,
+                                                 uint64_t timeout_ms, kr_error_t *err);
+
+/* The same as a callback: cb(rc, user) runs once on the loop thread, with
+ * 0 when observed, KR_ETIMEDOUT or KR_ESHUTDOWN; never inside this call.
+ * Errors (cb then never runs): KR_EINVAL, KR_ENOMEM, KR_ESHUTDOWN.
+ * [any thread] */
+typedef void (*kr_informer_rv_fn)(int rc, void *user);
+KR_API int kr_informer_notify_resource_version(kr_informer_t *inf, const char *resource_version,
+                                               uint64_t timeout_ms, kr_informer_rv_fn cb,
+                                               void *user, kr_error_t *err);
+
+/* One write to wait for: the informer (of one cluster) and the RV the
+ * write returned there. Borrowed. */
+typedef struct kr_rv_target {
+    kr_informer_t *informer;
+    const char *resource_version;
+} kr_rv_target;
+
+/* Block until every target has been observed, all within one deadline (a
+ * write made to several clusters/datacenters). On KR_ETIMEDOUT, *pending
+ * (may be NULL) is the index of the first target not yet observed.
+ * Errors: as kr_informer_wait_for_resource_version. [worker thread] */
+KR_API int kr_informer_wait_for_resource_versions(const kr_rv_target *targets, size_t n,
+                                                  uint64_t timeout_ms, size_t *pending,
+                                                  kr_error_t *err);
+
+/* Counters, for tests and status pages. [any thread] */
+typedef struct kr_informer_stats {
+    uint64_t lists, watches, relists;
+    uint64_t restarts[KR_RESTART_CAUSES];
+    uint64_t added, updated, deleted, deleted_final_state_unknown, resyncs;
+} kr_informer_stats;
+KR_API void kr_informer_get_stats(const kr_informer_t *inf, kr_informer_stats *out);
+
+/* ---- Factory --------------------------------------------------------------- */
+
+/* One informer per (client, group/version/resource, namespace, label
+ * selector, field selector), shared by every controller that asks. Several
+ * clients (clusters) may share one runtime. */
+typedef struct kr_informer_factory kr_informer_factory_t;
+
+typedef struct kr_informer_factory_opts {
+    kr_metrics_registry_t *metrics; /* borrowed; given to every informer */
+    kr_logger logger;
+    long page_size;
+    bool streaming_list;
+    kr_store_opts store; /* for every informer; borrowed for the factory's life */
+} kr_informer_factory_opts;
+
+/* *out is new (kr_informer_factory_free). Errors: KR_ENOMEM. [any thread] */
+KR_API int kr_informer_factory_new(const kr_informer_factory_opts *opts,
+                                   kr_informer_factory_t **out, kr_error_t *err);
+
+/* Free every informer of the factory (stopping them), then the factory.
+ * NULL is a no-op. [any thread but a loop thread] */
+KR_API void kr_informer_factory_free(kr_informer_factory_t *f);
+
+/* The shared informer for this scope, created on first request (and
+ * started at once when the factory has been started). *out is borrowed:
+ * it lives as long as the factory. Errors: as kr_informer_new.
+ * [any thread] */
+KR_API int kr_informer_factory_get(kr_informer_factory_t *f, kr_client_t *client, kr_gvr resource,
+                                   const char *namespace_, const char *label_selector,
+                                   const char *field_selector, kr_informer_t **out,
+                                   kr_error_t *err);
+
+/* Start every informer not started yet (and those created later).
+ * [any thread] */
+KR_API int kr_informer_factory_start(kr_informer_factory_t *f, kr_error_t *err);
+
+/* Block until every informer created so far has synced. Errors:
+ * KR_ETIMEDOUT. [worker thread] */
+KR_API int kr_informer_factory_wait_for_sync(kr_informer_factory_t *f, uint64_t timeout_ms,
+                                             kr_error_t *err);
+
+/* Number of distinct informers. [any thread] */
+KR_API size_t kr_informer_factory_len(kr_informer_factory_t *f);
+
+/* ---- Adapters ----------------------------------------------------------------- */
+
+/* A kr_listwatch over `client` for one collection: LIST pages and WATCH
+ * streams through kr_client. *out is new (kr_listwatch_client_free after
+ * every reflector using it is freed). Errors: KR_ENOMEM. [any thread] */
+KR_API int kr_listwatch_client_new(kr_client_t *client, kr_gvr resource, const char *namespace_,
+                                   kr_listwatch *out, kr_error_t *err);
+KR_API void kr_listwatch_client_free(kr_listwatch *lw);
+
+/* A kr_reflector_clock over the runtime's loop clock and timers. The
+ * clock's functions are [loop thread]. *out borrows `rt`. */
+KR_API void kr_reflector_clock_runtime(kr_runtime_t *rt, kr_reflector_clock *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KRECONCILE_INFORMER_H */

@@ -1,0 +1,832 @@
+/* libkreconcile — the shared informer: runs a reflector on the loop thread,
+ * fans its deltas out to handlers (each with its own resync), tracks the
+ * observed resourceVersion for read-after-write waits, and reports
+ * metrics. Handlers run only on the loop thread; blocking waits only on
+ * workers. The store is the reflector's; this file never writes to it. */
+#include "kreconcile/informer.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+#define MOD "informer"
+
+typedef struct handler {
+    kr_informer_handler h;
+    int id;
+    bool removed;
+    void *resync_timer;
+    kr_informer_t *inf;
+} handler;
+
+typedef struct rv_waiter {
+    struct rv_waiter *next;
+    kr_informer_t *inf;
+    uint64_t target;
+    kr_informer_rv_fn cb;
+    void *user;
+    void *timer;
+    bool satisfied; /* fires through a 0 ms timer */
+} rv_waiter;
+
+enum {
+    M_LISTS,
+    M_WATCHES,
+    M_RELISTS,
+    M_LAST_RV,
+    M_ADDED,
+    M_UPDATED,
+    M_DELETED,
+    M_OBJECTS,
+    M_BYTES,
+    M_COUNT
+};
+
+struct kr_informer {
+    kr_runtime_t *rt; /* NULL: driven by the caller's thread (tests) */
+    kr_listwatch lw;
+    bool own_lw;
+    kr_reflector_clock clock;
+    kr_store_t *store;
+    kr_reflector_t *refl;
+    kr_logger logger;
+    char *scope; /* "v1/configmaps ns=x" for logs and metrics */
+
+    handler **handlers;
+    size_t nhandlers, cap;
+    int next_id;
+    int dispatching;
+    bool started;
+    rv_waiter *waiters;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    bool stopped; /* under mu */
+    uint64_t observed_rv; /* under mu */
+    char *last_rv; /* under mu */
+    atomic_bool synced;
+
+    _Atomic uint64_t stats[6 + KR_RESTART_CAUSES + 5];
+
+    kr_metrics_registry_t *metrics;
+    kr_metric_t *m[M_COUNT];
+    kr_metric_t *m_restarts[KR_RESTART_CAUSES];
+    int collector;
+};
+
+/* stats slots */
+enum {
+    S_LISTS,
+    S_WATCHES,
+    S_RELISTS,
+    S_ADDED,
+    S_UPDATED,
+    S_DELETED,
+    S_UNKNOWN,
+    S_RESYNCS,
+    S_RESTART0
+};
+
+static void stat_inc(kr_informer_t *inf, int slot)
+{
+    atomic_fetch_add_explicit(&inf->stats[slot], 1, memory_order_relaxed);
+}
+
+static int parse_rv(const char *rv, uint64_t *out)
+{
+    if (!rv || !*rv || rv[0] == '0' || strspn(rv, "0123456789") != strlen(rv))
+        return KR_EINVAL;
+    errno = 0;
+    unsigned long long v = strtoull(rv, NULL, 10);
+    if (errno)
+        return KR_EINVAL;
+    *out = v;
+    return 0;
+}
+
+/* Run fn(arg) on the loop thread and wait (or at once, when already there
+ * or when there is no runtime). */
+static int on_loop(kr_informer_t *inf, kr_runtime_fn fn, void *arg)
+{
+    if (inf->rt && !kr_runtime_is_loop_thread(inf->rt))
+        return kr_runtime_call_sync(inf->rt, fn, arg);
+    fn(arg);
+    return 0;
+}
+
+static bool on_loop_thread(const kr_informer_t *inf)
+{
+    return inf->rt && kr_runtime_is_loop_thread(inf->rt);
+}
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+static void compact_handlers(kr_informer_t *inf)
+{
+    if (inf->dispatching)
+        return;
+    size_t j = 0;
+    for (size_t i = 0; i < inf->nhandlers; i++) {
+        handler *h = inf->handlers[i];
+        if (h->removed)
+            kr_free(h);
+        else
+            inf->handlers[j++] = h;
+    }
+    inf->nhandlers = j;
+}
+
+static void on_delta(const kr_delta *d, void *user)
+{
+    kr_informer_t *inf = user;
+    switch (d->type) {
+    case KR_DELTA_ADDED:
+        stat_inc(inf, S_ADDED);
+        kr_metrics_counter_add(inf->m[M_ADDED], 1);
+        break;
+    case KR_DELTA_UPDATED:
+        stat_inc(inf, S_UPDATED);
+        kr_metrics_counter_add(inf->m[M_UPDATED], 1);
+        break;
+    case KR_DELTA_DELETED:
+        stat_inc(inf, S_DELETED);
+        if (d->final_state_unknown)
+            stat_inc(inf, S_UNKNOWN);
+        kr_metrics_counter_add(inf->m[M_DELETED], 1);
+        break;
+    }
+    inf->dispatching++;
+    size_t n = inf->nhandlers; /* handlers added now already saw this object */
+    for (size_t i = 0; i < n; i++) {
+        handler *h = inf->handlers[i];
+        if (h->removed)
+            continue;
+        if (d->type == KR_DELTA_ADDED && h->h.on_add)
+            h->h.on_add(d->object, h->h.user);
+        else if (d->type == KR_DELTA_UPDATED && h->h.on_update)
+            h->h.on_update(d->old_object, d->object, h->h.user);
+        else if (d->type == KR_DELTA_DELETED && h->h.on_delete)
+            h->h.on_delete(d->object, d->final_state_unknown, h->h.user);
+    }
+    inf->dispatching--;
+    compact_handlers(inf);
+}
+
+static void fire_waiter(kr_informer_t *inf, rv_waiter *w, int rc)
+{
+    for (rv_waiter **p = &inf->waiters; *p; p = &(*p)->next)
+        if (*p == w) {
+            *p = w->next;
+            break;
+        }
+    if (w->timer) {
+        void *t = w->timer;
+        w->timer = NULL;
+        inf->clock.vt->cancel(inf->clock.impl, t);
+    }
+    kr_informer_rv_fn cb = w->cb;
+    void *cb_user = w->user;
+    kr_free(w);
+    cb(rc, cb_user);
+}
+
+static void on_progress(const char *rv, bool synced, void *user)
+{
+    kr_informer_t *inf = user;
+    uint64_t v = 0;
+    if (parse_rv(rv, &v) != 0)
+        return;
+    pthread_mutex_lock(&inf->mu);
+    inf->observed_rv = v;
+    if (!inf->last_rv || strcmp(inf->last_rv, rv) != 0) {
+        char *copy = kr_strdup(rv);
+        if (copy) {
+            kr_free(inf->last_rv);
+            inf->last_rv = copy;
+        }
+    }
+    if (synced)
+        atomic_store(&inf->synced, true);
+    pthread_cond_broadcast(&inf->cond);
+    pthread_mutex_unlock(&inf->mu);
+    kr_metrics_gauge_set(inf->m[M_LAST_RV], (double)v);
+    /* rescan after each callback: it may add waiters or stop the informer */
+    for (;;) {
+        rv_waiter *w = inf->waiters;
+        while (w && (w->satisfied || v < w->target))
+            w = w->next;
+        if (!w)
+            break;
+        fire_waiter(inf, w, 0);
+    }
+}
+
+static void on_request(const char *request, int cause, void *user)
+{
+    kr_informer_t *inf = user;
+    if (!request) {
+        if (cause >= 0 && cause < KR_RESTART_CAUSES) {
+            stat_inc(inf, S_RESTART0 + cause);
+            kr_metrics_counter_add(inf->m_restarts[cause], 1);
+        }
+        return;
+    }
+    bool list = strcmp(request, "list") == 0 || strcmp(request, "watchlist") == 0;
+    if (list) {
+        if (atomic_fetch_add(&inf->stats[S_LISTS], 1) > 0) {
+            stat_inc(inf, S_RELISTS);
+            kr_metrics_counter_add(inf->m[M_RELISTS], 1);
+        }
+        kr_metrics_counter_add(inf->m[M_LISTS], 1);
+    }
+    if (!list || strcmp(request, "watchlist") == 0) {
+        stat_inc(inf, S_WATCHES);
+        kr_metrics_counter_add(inf->m[M_WATCHES], 1);
+    }
+}
+
+/* ---- handlers and resync --------------------------------------------------- */
+
+static void arm_resync(handler *h);
+
+static void on_resync(void *user)
+{
+    handler *h = user;
+    kr_informer_t *inf = h->inf;
+    h->resync_timer = NULL;
+    if (h->removed)
+        return;
+    if (atomic_load(&inf->synced)) {
+        json_t *all = NULL;
+        if (kr_store_list(inf->store, &all, NULL) == 0) {
+            stat_inc(inf, S_RESYNCS);
+            inf->dispatching++;
+            size_t i;
+            json_t *o;
+            json_array_foreach(all, i, o)
+            {
+                if (h->removed || !h->h.on_update)
+                    break;
+                h->h.on_update(o, o, h->h.user);
+            }
+            inf->dispatching--;
+            json_decref(all);
+        }
+    }
+    if (!h->removed)
+        arm_resync(h);
+    compact_handlers(inf);
+}
+
+static void arm_resync(handler *h)
+{
+    kr_informer_t *inf = h->inf;
+    if (!h->h.resync_ms || h->resync_timer || !inf->started)
+        return;
+    pthread_mutex_lock(&inf->mu);
+    bool stopped = inf->stopped;
+    pthread_mutex_unlock(&inf->mu);
+    if (stopped)
+        return;
+    if (inf->clock.vt->schedule(inf->clock.impl, h->h.resync_ms, on_resync, h, &h->resync_timer))
+        h->resync_timer = NULL;
+}
+
+static void disarm_resync(handler *h)
+{
+    if (h->resync_timer) {
+        void *t = h->resync_timer;
+        h->resync_timer = NULL;
+        h->inf->clock.vt->cancel(h->inf->clock.impl, t);
+    }
+}
+
+struct add_call {
+    kr_informer_t *inf;
+    handler *h;
+    int rc;
+};
+
+static void add_on_loop(void *arg)
+{
+    struct add_call *c = arg;
+    kr_informer_t *inf = c->inf;
+    if (inf->nhandlers == inf->cap) {
+        size_t cap = inf->cap ? inf->cap * 2 : 4;
+        handler **grown = kr_realloc(inf->handlers, cap * sizeof(*grown));
+        if (!grown) {
+            c->rc = KR_ENOMEM;
+            return;
+        }
+        inf->handlers = grown;
+        inf->cap = cap;
+    }
+    json_t *all = NULL;
+    c->rc = kr_store_list(inf->store, &all, NULL);
+    if (c->rc != 0)
+        return;
+    handler *h = c->h;
+    h->id = ++inf->next_id;
+    inf->handlers[inf->nhandlers++] = h;
+    /* a late handler first sees every cached object as an add */
+    inf->dispatching++;
+    size_t i;
+    json_t *o;
+    json_array_foreach(all, i, o)
+    {
+        if (h->removed || !h->h.on_add)
+            break;
+        h->h.on_add(o, h->h.user);
+    }
+    inf->dispatching--;
+    json_decref(all);
+    arm_resync(h);
+    compact_handlers(inf);
+}
+
+int kr_informer_add_handler(kr_informer_t *inf, const kr_informer_handler *handler_opts, int *id,
+                            kr_error_t *err)
+{
+    if (!inf || !handler_opts)
+        return kr_error_set(err, KR_EINVAL, "informer: handler is NULL");
+    handler *h = kr_calloc(1, sizeof(*h));
+    if (!h)
+        return kr_error_set(err, KR_ENOMEM, "informer %s: out of memory", "handler");
+    h->h = *handler_opts;
+    h->inf = inf;
+    struct add_call c = {inf, h, 0};
+    int rc = on_loop(inf, add_on_loop, &c);
+    if (rc == 0)
+        rc = c.rc;
+    if (rc != 0) {
+        if (!h->id)
+            kr_free(h);
+        return kr_error_set(err, rc, "informer %s: cannot add handler: %s", inf->scope,
+                            kr_strerror(rc));
+    }
+    if (id)
+        *id = h->id;
+    return 0;
+}
+
+struct remove_call {
+    kr_informer_t *inf;
+    int id;
+    int rc;
+};
+
+static void remove_on_loop(void *arg)
+{
+    struct remove_call *c = arg;
+    c->rc = KR_ENOTFOUND;
+    for (size_t i = 0; i < c->inf->nhandlers; i++) {
+        handler *h = c->inf->handlers[i];
+        if (h->id == c->id && !h->removed) {
+            h->removed = true;
+            disarm_resync(h);
+            c->rc = 0;
+        }
+    }
+    compact_handlers(c->inf);
+}
+
+int kr_informer_remove_handler(kr_informer_t *inf, int id)
+{
+    if (!inf)
+        return KR_EINVAL;
+    struct remove_call c = {inf, id, 0};
+    int rc = on_loop(inf, remove_on_loop, &c);
+    return rc ? rc : c.rc;
+}
+
+/* ---- metrics ------------------------------------------------------------------- */
+
+static void collect(void *user)
+{
+    kr_informer_t *inf = user;
+    kr_store_stats st;
+    kr_store_get_stats(inf->store, &st);
+    kr_metrics_gauge_set(inf->m[M_OBJECTS], (double)st.objects);
+    kr_metrics_gauge_set(inf->m[M_BYTES], (double)(st.cached_json_bytes + st.overhead_bytes));
+}
+
+static int series(kr_metrics_registry_t *reg, kr_metric_type type, const char *name,
+                  const char *help, const char *scope, const char *extra_label,
+                  const char *extra_value, kr_metric_t **out, kr_error_t *err)
+{
+    const char *labels[2] = {"informer", extra_label};
+    const char *values[2] = {scope, extra_value};
+    size_t n = extra_label ? 2 : 1;
+    kr_metric_family_t *fam = NULL;
+    int rc = kr_metrics_family_register(reg, type, name, help, labels, n, NULL, 0, &fam, err);
+    if (rc == 0)
+        rc = kr_metrics_series(fam, values, out, err);
+    return rc;
+}
+
+static int register_metrics(kr_informer_t *inf, kr_error_t *err)
+{
+    kr_metrics_registry_t *reg = inf->metrics;
+    const char *s = inf->scope;
+    int rc = 0;
+#define C(slot, name, help)                                                                        \
+    if (rc == 0)                                                                                   \
+    rc = series(reg, KR_METRIC_COUNTER, name, help, s, NULL, NULL, &inf->m[slot], err)
+    C(M_LISTS, "kr_informer_lists_total", "LISTs started (first list and relists)");
+    C(M_WATCHES, "kr_informer_watches_total", "WATCH requests started");
+    C(M_RELISTS, "kr_informer_relists_total", "LISTs after the first one");
+#undef C
+    static const char *const types[] = {"added", "updated", "deleted"};
+    for (int i = 0; i < 3 && rc == 0; i++)
+        rc = series(reg, KR_METRIC_COUNTER, "kr_informer_events_total",
+                    "Changes delivered to handlers, by type", s, "type", types[i],
+                    &inf->m[M_ADDED + i], err);
+    for (int i = 0; i < KR_RESTART_CAUSES && rc == 0; i++)
+        rc = series(reg, KR_METRIC_COUNTER, "kr_informer_watch_restarts_total",
+                    "Watch restarts by cause", s, "cause",
+                    kr_watch_restart_cause_name((kr_watch_restart_cause)i), &inf->m_restarts[i],
+                    err);
+    if (rc == 0)
+        rc = series(reg, KR_METRIC_GAUGE, "kr_informer_last_resource_version",
+                    "Last resourceVersion observed", s, NULL, NULL, &inf->m[M_LAST_RV], err);
+    if (rc == 0)
+        rc = series(reg, KR_METRIC_GAUGE, "kr_informer_store_objects", "Objects cached", s, NULL,
+                    NULL, &inf->m[M_OBJECTS], err);
+    if (rc == 0)
+        rc = series(reg, KR_METRIC_GAUGE, "kr_informer_store_bytes",
+                    "Bytes cached: JSON kept plus the store's own structures", s, NULL, NULL,
+                    &inf->m[M_BYTES], err);
+    if (rc == 0) {
+        inf->collector = kr_metrics_collector_add(reg, collect, inf);
+        if (inf->collector < 0) {
+            rc = inf->collector;
+            inf->collector = 0;
+            kr_error_set(err, rc, "informer %s: cannot add metrics collector", s);
+        } else {
+            inf->collector++; /* 0 = none */
+        }
+    }
+    return rc;
+}
+
+/* ---- life ------------------------------------------------------------------------ */
+
+int kr_informer_new(const kr_informer_opts *opts, kr_informer_t **out, kr_error_t *err)
+{
+    if (!out || !opts)
+        return kr_error_set(err, KR_EINVAL, "informer: opts and out are required");
+    *out = NULL;
+    if (!opts->lw.vt && (!opts->client || !opts->resource.version || !opts->resource.resource))
+        return kr_error_set(err, KR_EINVAL, "informer: a client and a resource are required");
+    if (opts->lw.vt && !opts->clock.vt)
+        return kr_error_set(err, KR_EINVAL, "informer: a custom lister-watcher needs a clock");
+    kr_informer_t *inf = kr_calloc(1, sizeof(*inf));
+    if (!inf)
+        return kr_error_set(err, KR_ENOMEM, "informer: out of memory");
+    pthread_mutex_init(&inf->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&inf->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    inf->logger = opts->logger;
+    inf->metrics = opts->metrics;
+    int rc = 0;
+    const char *group = opts->resource.group && *opts->resource.group ? opts->resource.group : "";
+    inf->scope = kr_asprintf(
+        "%s%s%s/%s%s%s%s%s%s%s", group, *group ? "/" : "",
+        opts->resource.version ? opts->resource.version : "custom",
+        opts->resource.resource ? opts->resource.resource : "objects",
+        opts->namespace_ && *opts->namespace_ ? " ns=" : "",
+        opts->namespace_ ? opts->namespace_ : "", opts->label_selector ? " labels=" : "",
+        opts->label_selector ? opts->label_selector : "", opts->field_selector ? " fields=" : "",
+        opts->field_selector ? opts->field_selector : "");
+    if (!inf->scope) {
+        rc = kr_error_set(err, KR_ENOMEM, "informer: out of memory");
+        goto fail;
+    }
+    if (opts->lw.vt) {
+        inf->lw = opts->lw;
+        inf->clock = opts->clock;
+        inf->rt = opts->runtime;
+    } else {
+        inf->rt = kr_client_runtime(opts->client);
+        rc = kr_listwatch_client_new(opts->client, opts->resource, opts->namespace_, &inf->lw, err);
+        if (rc)
+            goto fail;
+        inf->own_lw = true;
+        kr_reflector_clock_runtime(inf->rt, &inf->clock);
+    }
+    rc = kr_store_new(&opts->store, &inf->store, err);
+    if (rc)
+        goto fail;
+    uint64_t seed = opts->seed;
+    if (!seed) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        seed = ((uint64_t)ts.tv_sec * 1000000007ULL) ^ (uint64_t)ts.tv_nsec ^ (uintptr_t)inf;
+    }
+    kr_reflector_opts ro = {
+        .lw = inf->lw,
+        .clock = inf->clock,
+        .store = inf->store,
+        .hooks = {on_delta, on_progress, on_request, inf},
+        .label_selector = opts->label_selector,
+        .field_selector = opts->field_selector,
+        .page_size = opts->page_size,
+        .watch_timeout_min_s = opts->watch_timeout_min_s,
+        .watch_timeout_max_s = opts->watch_timeout_max_s,
+        .progress_deadline_ms = opts->progress_deadline_ms,
+        .backoff_initial_ms = opts->backoff_initial_ms,
+        .backoff_max_ms = opts->backoff_max_ms,
+        .streaming_list = opts->streaming_list,
+        .seed = seed,
+        .logger = opts->logger,
+        .name = inf->scope,
+    };
+    rc = kr_reflector_new(&ro, &inf->refl, err);
+    if (rc)
+        goto fail;
+    if (inf->metrics) {
+        rc = register_metrics(inf, err);
+        if (rc)
+            goto fail;
+    }
+    *out = inf;
+    return 0;
+fail:
+    kr_informer_free(inf);
+    return rc;
+}
+
+static void start_on_loop(void *arg)
+{
+    kr_informer_t *inf = arg;
+    inf->started = true;
+    for (size_t i = 0; i < inf->nhandlers; i++)
+        arm_resync(inf->handlers[i]);
+    kr_reflector_start(inf->refl, NULL);
+}
+
+int kr_informer_start(kr_informer_t *inf, kr_error_t *err)
+{
+    if (!inf)
+        return kr_error_set(err, KR_EINVAL, "informer: NULL");
+    pthread_mutex_lock(&inf->mu);
+    bool stopped = inf->stopped;
+    pthread_mutex_unlock(&inf->mu);
+    if (stopped)
+        return kr_error_set(err, KR_ESHUTDOWN, "informer %s: stopped", inf->scope);
+    if (inf->started)
+        return kr_error_set(err, KR_ESTATE, "informer %s: already started", inf->scope);
+    int rc = on_loop(inf, start_on_loop, inf);
+    if (rc)
+        return kr_error_set(err, rc, "informer %s: cannot start: %s", inf->scope, kr_strerror(rc));
+    return 0;
+}
+
+static void stop_on_loop(void *arg)
+{
+    kr_informer_t *inf = arg;
+    kr_reflector_stop(inf->refl);
+    for (size_t i = 0; i < inf->nhandlers; i++) {
+        inf->handlers[i]->removed = true;
+        disarm_resync(inf->handlers[i]);
+    }
+    compact_handlers(inf);
+    while (inf->waiters)
+        fire_waiter(inf, inf->waiters, KR_ESHUTDOWN);
+}
+
+void kr_informer_stop(kr_informer_t *inf)
+{
+    if (!inf)
+        return;
+    pthread_mutex_lock(&inf->mu);
+    bool was = inf->stopped;
+    inf->stopped = true;
+    pthread_cond_broadcast(&inf->cond);
+    pthread_mutex_unlock(&inf->mu);
+    if (was || !inf->refl)
+        return;
+    if (on_loop(inf, stop_on_loop, inf) != 0)
+        kr_log(&inf->logger, KR_LOG_ERROR, MOD, "%s: runtime gone before the informer was stopped",
+               inf->scope);
+}
+
+void kr_informer_free(kr_informer_t *inf)
+{
+    if (!inf)
+        return;
+    kr_informer_stop(inf);
+    if (inf->collector)
+        kr_metrics_collector_remove(inf->metrics, inf->collector - 1);
+    kr_reflector_free(inf->refl);
+    for (size_t i = 0; i < inf->nhandlers; i++)
+        kr_free(inf->handlers[i]);
+    kr_free(inf->handlers);
+    kr_store_free(inf->store);
+    if (inf->own_lw)
+        kr_listwatch_client_free(&inf->lw);
+    kr_free(inf->last_rv);
+    kr_free(inf->scope);
+    pthread_cond_destroy(&inf->cond);
+    pthread_mutex_destroy(&inf->mu);
+    kr_free(inf);
+}
+
+kr_store_t *kr_informer_store(kr_informer_t *inf)
+{
+    return inf ? inf->store : NULL;
+}
+
+bool kr_informer_has_synced(const kr_informer_t *inf)
+{
+    return inf && atomic_load(&((kr_informer_t *)inf)->synced);
+}
+
+char *kr_informer_last_resource_version(const kr_informer_t *inf)
+{
+    if (!inf)
+        return NULL;
+    kr_informer_t *m = (kr_informer_t *)inf;
+    pthread_mutex_lock(&m->mu);
+    char *rv = kr_strdup(m->last_rv);
+    pthread_mutex_unlock(&m->mu);
+    return rv;
+}
+
+void kr_informer_get_stats(const kr_informer_t *inf, kr_informer_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!inf)
+        return;
+    kr_informer_t *m = (kr_informer_t *)inf;
+    out->lists = atomic_load(&m->stats[S_LISTS]);
+    out->watches = atomic_load(&m->stats[S_WATCHES]);
+    out->relists = atomic_load(&m->stats[S_RELISTS]);
+    out->added = atomic_load(&m->stats[S_ADDED]);
+    out->updated = atomic_load(&m->stats[S_UPDATED]);
+    out->deleted = atomic_load(&m->stats[S_DELETED]);
+    out->deleted_final_state_unknown = atomic_load(&m->stats[S_UNKNOWN]);
+    out->resyncs = atomic_load(&m->stats[S_RESYNCS]);
+    for (int i = 0; i < KR_RESTART_CAUSES; i++)
+        out->restarts[i] = atomic_load(&m->stats[S_RESTART0 + i]);
+}
+
+/* ---- waiting -------------------------------------------------------------------- */
+
+static void deadline_after(struct timespec *ts, uint64_t timeout_ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += (time_t)(timeout_ms / 1000);
+    ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+/* Wait under inf->mu until done(inf) or the deadline. */
+static int wait_until(kr_informer_t *inf, bool (*done)(kr_informer_t *, uint64_t), uint64_t arg,
+                      const struct timespec *deadline)
+{
+    int rc = 0;
+    pthread_mutex_lock(&inf->mu);
+    while (!done(inf, arg)) {
+        if (inf->stopped) {
+            rc = KR_ESHUTDOWN;
+            break;
+        }
+        if (pthread_cond_timedwait(&inf->cond, &inf->mu, deadline) == ETIMEDOUT &&
+            !done(inf, arg)) {
+            rc = KR_ETIMEDOUT;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&inf->mu);
+    return rc;
+}
+
+static bool is_synced(kr_informer_t *inf, uint64_t unused)
+{
+    (void)unused;
+    return atomic_load(&inf->synced);
+}
+
+static bool has_observed(kr_informer_t *inf, uint64_t target)
+{
+    return atomic_load(&inf->synced) && inf->observed_rv >= target;
+}
+
+int kr_informer_wait_for_sync(kr_informer_t *inf, uint64_t timeout_ms, kr_error_t *err)
+{
+    if (!inf)
+        return kr_error_set(err, KR_EINVAL, "informer: NULL");
+    if (on_loop_thread(inf))
+        return kr_error_set(err, KR_ESTATE, "informer %s: blocking wait on the loop thread",
+                            inf->scope);
+    struct timespec dl;
+    deadline_after(&dl, timeout_ms);
+    int rc = wait_until(inf, is_synced, 0, &dl);
+    if (rc)
+        return kr_error_set(err, rc, "informer %s: not synced after %llu ms: %s", inf->scope,
+                            (unsigned long long)timeout_ms, kr_strerror(rc));
+    return 0;
+}
+
+int kr_informer_wait_for_resource_version(kr_informer_t *inf, const char *resource_version,
+                                          uint64_t timeout_ms, kr_error_t *err)
+{
+    kr_rv_target t = {inf, resource_version};
+    return kr_informer_wait_for_resource_versions(&t, 1, timeout_ms, NULL, err);
+}
+
+int kr_informer_wait_for_resource_versions(const kr_rv_target *targets, size_t n,
+                                           uint64_t timeout_ms, size_t *pending, kr_error_t *err)
+{
+    struct timespec dl;
+    deadline_after(&dl, timeout_ms);
+    for (size_t i = 0; i < n; i++) {
+        kr_informer_t *inf = targets[i].informer;
+        uint64_t target = 0;
+        if (!inf || parse_rv(targets[i].resource_version, &target) != 0)
+            return kr_error_set(err, KR_EINVAL, "informer: \"%s\" is not a resourceVersion",
+                                targets[i].resource_version ? targets[i].resource_version : "");
+        if (on_loop_thread(inf))
+            return kr_error_set(err, KR_ESTATE, "informer %s: blocking wait on the loop thread",
+                                inf->scope);
+        int rc = wait_until(inf, has_observed, target, &dl);
+        if (rc) {
+            if (pending)
+                *pending = i;
+            return kr_error_set(err, rc, "informer %s: resourceVersion %s not observed: %s",
+                                inf->scope, targets[i].resource_version, kr_strerror(rc));
+        }
+    }
+    return 0;
+}
+
+static void waiter_timer(void *user)
+{
+    rv_waiter *w = user;
+    w->timer = NULL;
+    fire_waiter(w->inf, w, w->satisfied ? 0 : KR_ETIMEDOUT);
+}
+
+struct notify_call {
+    rv_waiter *w;
+    uint64_t timeout_ms;
+    int rc;
+};
+
+static void notify_on_loop(void *arg)
+{
+    struct notify_call *c = arg;
+    rv_waiter *w = c->w;
+    kr_informer_t *inf = w->inf;
+    pthread_mutex_lock(&inf->mu);
+    bool stopped = inf->stopped;
+    w->satisfied = has_observed(inf, w->target);
+    pthread_mutex_unlock(&inf->mu);
+    if (stopped) {
+        c->rc = KR_ESHUTDOWN;
+        return;
+    }
+    /* already observed: answer from a 0 ms timer, never inside the call */
+    c->rc = inf->clock.vt->schedule(inf->clock.impl, w->satisfied ? 0 : c->timeout_ms, waiter_timer,
+                                    w, &w->timer);
+    if (c->rc)
+        return;
+    w->next = inf->waiters;
+    inf->waiters = w;
+}
+
+int kr_informer_notify_resource_version(kr_informer_t *inf, const char *resource_version,
+                                        uint64_t timeout_ms, kr_informer_rv_fn cb, void *user,
+                                        kr_error_t *err)
+{
+    uint64_t target = 0;
+    if (!inf || !cb || parse_rv(resource_version, &target) != 0)
+        return kr_error_set(err, KR_EINVAL, "informer: \"%s\" is not a resourceVersion",
+                            resource_version ? resource_version : "");
+    rv_waiter *w = kr_calloc(1, sizeof(*w));
+    if (!w)
+        return kr_error_set(err, KR_ENOMEM, "informer: out of memory");
+    *w = (rv_waiter){.inf = inf, .target = target, .cb = cb, .user = user};
+    struct notify_call c = {w, timeout_ms, 0};
+    int rc = on_loop(inf, notify_on_loop, &c);
+    if (rc == 0)
+        rc = c.rc;
+    if (rc) {
+        kr_free(w);
+        return kr_error_set(err, rc, "informer %s: cannot wait for %s: %s", inf->scope,
+                            resource_version, kr_strerror(rc));
+    }
+    return 0;
+}

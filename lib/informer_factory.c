@@ -1,0 +1,174 @@
+/* libkreconcile — the informer factory: one shared informer per (client,
+ * group/version/resource, namespace, selectors), so that every controller
+ * of a process watching the same collection shares one watch and one
+ * cache. Bookkeeping only; the informers do the work. */
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+#include "kreconcile/informer.h"
+
+typedef struct entry {
+    struct entry *next;
+    kr_client_t *client;
+    char *key; /* group/version/resource ns labels fields */
+    kr_informer_t *inf;
+    bool started;
+} entry;
+
+struct kr_informer_factory {
+    kr_informer_factory_opts opts;
+    pthread_mutex_t mu;
+    entry *entries;
+    size_t n;
+    bool started;
+};
+
+int kr_informer_factory_new(const kr_informer_factory_opts *opts, kr_informer_factory_t **out,
+                            kr_error_t *err)
+{
+    if (!out)
+        return kr_error_set(err, KR_EINVAL, "informer factory: out is NULL");
+    kr_informer_factory_t *f = kr_calloc(1, sizeof(*f));
+    if (!f)
+        return kr_error_set(err, KR_ENOMEM, "informer factory: out of memory");
+    if (opts)
+        f->opts = *opts;
+    pthread_mutex_init(&f->mu, NULL);
+    *out = f;
+    return 0;
+}
+
+void kr_informer_factory_free(kr_informer_factory_t *f)
+{
+    if (!f)
+        return;
+    entry *e = f->entries;
+    while (e) {
+        entry *next = e->next;
+        kr_informer_free(e->inf);
+        kr_free(e->key);
+        kr_free(e);
+        e = next;
+    }
+    pthread_mutex_destroy(&f->mu);
+    kr_free(f);
+}
+
+static const char *nz(const char *s)
+{
+    return s ? s : "";
+}
+
+int kr_informer_factory_get(kr_informer_factory_t *f, kr_client_t *client, kr_gvr resource,
+                            const char *namespace_, const char *label_selector,
+                            const char *field_selector, kr_informer_t **out, kr_error_t *err)
+{
+    if (!f || !client || !out)
+        return kr_error_set(err, KR_EINVAL, "informer factory: client and out are required");
+    /* fields are joined with a byte that cannot appear in any of them */
+    char *key =
+        kr_asprintf("%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s", nz(resource.group), nz(resource.version),
+                    nz(resource.resource), nz(namespace_), nz(label_selector), nz(field_selector));
+    if (!key)
+        return kr_error_set(err, KR_ENOMEM, "informer factory: out of memory");
+    int rc = 0;
+    pthread_mutex_lock(&f->mu);
+    for (entry *e = f->entries; e; e = e->next)
+        if (e->client == client && strcmp(e->key, key) == 0) {
+            *out = e->inf;
+            goto out;
+        }
+    entry *e = kr_calloc(1, sizeof(*e));
+    if (!e) {
+        rc = kr_error_set(err, KR_ENOMEM, "informer factory: out of memory");
+        goto out;
+    }
+    kr_informer_opts io = {
+        .client = client,
+        .resource = resource,
+        .namespace_ = namespace_,
+        .label_selector = label_selector,
+        .field_selector = field_selector,
+        .store = f->opts.store,
+        .page_size = f->opts.page_size,
+        .streaming_list = f->opts.streaming_list,
+        .metrics = f->opts.metrics,
+        .logger = f->opts.logger,
+    };
+    rc = kr_informer_new(&io, &e->inf, err);
+    if (rc == 0 && f->started) {
+        rc = kr_informer_start(e->inf, err);
+        e->started = rc == 0;
+    }
+    if (rc) {
+        kr_informer_free(e->inf);
+        kr_free(e);
+        goto out;
+    }
+    e->client = client;
+    e->key = key;
+    key = NULL;
+    e->next = f->entries;
+    f->entries = e;
+    f->n++;
+    *out = e->inf;
+out:
+    pthread_mutex_unlock(&f->mu);
+    kr_free(key);
+    return rc;
+}
+
+int kr_informer_factory_start(kr_informer_factory_t *f, kr_error_t *err)
+{
+    if (!f)
+        return kr_error_set(err, KR_EINVAL, "informer factory: NULL");
+    int rc = 0;
+    pthread_mutex_lock(&f->mu);
+    f->started = true;
+    for (entry *e = f->entries; e && rc == 0; e = e->next) {
+        if (e->started)
+            continue;
+        rc = kr_informer_start(e->inf, err);
+        e->started = rc == 0;
+    }
+    pthread_mutex_unlock(&f->mu);
+    return rc;
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int kr_informer_factory_wait_for_sync(kr_informer_factory_t *f, uint64_t timeout_ms,
+                                      kr_error_t *err)
+{
+    if (!f)
+        return kr_error_set(err, KR_EINVAL, "informer factory: NULL");
+    uint64_t end = mono_ms() + timeout_ms;
+    pthread_mutex_lock(&f->mu);
+    entry *first = f->entries;
+    pthread_mutex_unlock(&f->mu);
+    /* entries are only ever prepended: the list from `first` is stable */
+    for (entry *e = first; e; e = e->next) {
+        uint64_t now = mono_ms();
+        int rc = kr_informer_wait_for_sync(e->inf, now < end ? end - now : 0, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+size_t kr_informer_factory_len(kr_informer_factory_t *f)
+{
+    if (!f)
+        return 0;
+    pthread_mutex_lock(&f->mu);
+    size_t n = f->n;
+    pthread_mutex_unlock(&f->mu);
+    return n;
+}

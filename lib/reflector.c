@@ -1,0 +1,715 @@
+/* libkreconcile — the reflector: a state machine driven by list/watch and
+ * timer callbacks that keeps a store equal to the server's collection
+ * (paged LIST, WATCH from the list's RV, 410 -> relist, backoff, progress
+ * deadline, streaming list). It never does I/O and never blocks: requests
+ * go through the kr_listwatch vtable, time through kr_reflector_clock. */
+#include "kreconcile/reflector.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define MOD "reflector"
+#define INITIAL_EVENTS_END "k8s.io/initial-events-end"
+
+typedef enum phase {
+    P_IDLE = 0,
+    P_LISTING, /* paged LIST in progress */
+    P_STREAMING, /* watch with sendInitialEvents, before the end bookmark */
+    P_WATCHING,
+    P_WAITING, /* backoff timer armed */
+    P_STOPPED,
+} phase;
+
+typedef enum next_action {
+    NEXT_RELIST = 0,
+    NEXT_REWATCH = 1,
+} next_action;
+
+struct kr_reflector {
+    kr_listwatch lw;
+    kr_reflector_clock clock;
+    kr_store_t *store;
+    kr_reflector_hooks hooks;
+    kr_logger logger;
+    char *label_selector;
+    char *field_selector;
+    char *name;
+    long page_size;
+    int timeout_min_s;
+    int timeout_max_s;
+    long progress_deadline_ms;
+    unsigned backoff_initial_ms;
+    unsigned backoff_max_ms;
+    unsigned backoff_reset_ms;
+    bool streaming_list; /* still worth trying (false after a fallback) */
+
+    phase phase;
+    bool synced;
+    void *request; /* the pending list or the open watch */
+    void *backoff_timer;
+    void *progress_timer;
+    next_action after_backoff;
+    json_t *pending; /* items of the list (or initial events) so far */
+    char *list_rv;
+    char *continue_token;
+    char *last_rv;
+    uint64_t last_progress_ms;
+    unsigned backoff_steps;
+    uint64_t last_backoff_ms;
+    bool backed_off;
+    uint64_t rng;
+};
+
+const char *kr_watch_restart_cause_name(kr_watch_restart_cause cause)
+{
+    static const char *const names[] = {"timeout", "gone", "error", "progress_deadline"};
+    if ((unsigned)cause >= KR_RESTART_CAUSES)
+        return "unknown";
+    return names[cause];
+}
+
+int kr_resource_version_compare(const char *a, const char *b)
+{
+    char *end;
+    errno = 0;
+    unsigned long long x = (a && *a) ? strtoull(a, &end, 10) : 0;
+    int ax = (a && *a && *end == '\0' && errno == 0);
+    errno = 0;
+    unsigned long long y = (b && *b) ? strtoull(b, &end, 10) : 0;
+    int by = (b && *b && *end == '\0' && errno == 0);
+    if (!ax || !by)
+        return ax - by;
+    return (x > y) - (x < y);
+}
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static uint64_t rng_next(kr_reflector_t *r)
+{
+    /* xorshift64*: jitter only needs to decorrelate clients */
+    uint64_t x = r->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    r->rng = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+static uint64_t now_ms(kr_reflector_t *r)
+{
+    return r->clock.vt->now_ms(r->clock.impl);
+}
+
+static const char *rv_of(const json_t *obj)
+{
+    const char *rv =
+        json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+    return (rv && *rv) ? rv : NULL;
+}
+
+static int set_str(char **dst, const char *src)
+{
+    if (*dst && src && strcmp(*dst, src) == 0)
+        return 0;
+    char *copy = NULL;
+    if (src) {
+        copy = kr_strdup(src);
+        if (!copy)
+            return KR_ENOMEM;
+    }
+    kr_free(*dst);
+    *dst = copy;
+    return 0;
+}
+
+static void cancel_request(kr_reflector_t *r)
+{
+    if (r->request) {
+        void *h = r->request;
+        r->request = NULL;
+        r->lw.vt->cancel(r->lw.impl, h);
+    }
+}
+
+static void cancel_timer(kr_reflector_t *r, void **timer)
+{
+    if (*timer) {
+        void *h = *timer;
+        *timer = NULL;
+        r->clock.vt->cancel(r->clock.impl, h);
+    }
+}
+
+static void report_request(kr_reflector_t *r, const char *request, int cause)
+{
+    if (r->hooks.on_request)
+        r->hooks.on_request(request, cause, r->hooks.user);
+}
+
+static void report_progress(kr_reflector_t *r)
+{
+    if (r->hooks.on_progress && r->last_rv)
+        r->hooks.on_progress(r->last_rv, r->synced, r->hooks.user);
+}
+
+static void emit(kr_reflector_t *r, kr_delta_type type, const json_t *obj, const json_t *old,
+                 bool unknown, bool relist)
+{
+    if (!r->hooks.on_delta)
+        return;
+    kr_delta d = {.type = type,
+                  .object = obj,
+                  .old_object = old,
+                  .final_state_unknown = unknown,
+                  .from_relist = relist};
+    r->hooks.on_delta(&d, r->hooks.user);
+}
+
+static void observe_rv(kr_reflector_t *r, const char *rv)
+{
+    if (!rv)
+        return;
+    /* keep the older RV when the copy fails: at worst a longer re-watch */
+    (void)set_str(&r->last_rv, rv);
+}
+
+static void drop_pending(kr_reflector_t *r)
+{
+    json_decref(r->pending);
+    r->pending = NULL;
+    kr_free(r->continue_token);
+    r->continue_token = NULL;
+    kr_free(r->list_rv);
+    r->list_rv = NULL;
+}
+
+static void start_list(kr_reflector_t *r);
+static void start_watch(kr_reflector_t *r, bool streaming);
+static void start_relist(kr_reflector_t *r);
+
+/* ---- backoff ------------------------------------------------------------ */
+
+/* client-go's exponential backoff manager: 800 ms doubling to a 30 s cap,
+ * jitter 1.0 (a delay in [d, 2d), at most the cap), reset when no backoff
+ * happened for backoff_reset_ms (2 minutes of health). */
+static uint64_t next_backoff_ms(kr_reflector_t *r)
+{
+    uint64_t now = now_ms(r);
+    if (r->backed_off && now - r->last_backoff_ms >= r->backoff_reset_ms)
+        r->backoff_steps = 0;
+    uint64_t base = r->backoff_initial_ms;
+    for (unsigned i = 0; i < r->backoff_steps && base < r->backoff_max_ms; i++)
+        base *= 2;
+    if (base > r->backoff_max_ms)
+        base = r->backoff_max_ms;
+    if (r->backoff_steps < 64)
+        r->backoff_steps++;
+    uint64_t delay = base + (base ? rng_next(r) % base : 0);
+    if (delay > r->backoff_max_ms)
+        delay = r->backoff_max_ms;
+    r->backed_off = true;
+    r->last_backoff_ms = now;
+    return delay;
+}
+
+static void on_backoff_timer(void *user)
+{
+    kr_reflector_t *r = user;
+    r->backoff_timer = NULL;
+    if (r->phase != P_WAITING)
+        return;
+    if (r->after_backoff == NEXT_REWATCH && r->last_rv && r->synced)
+        start_watch(r, false);
+    else
+        start_relist(r);
+}
+
+static void back_off(kr_reflector_t *r, next_action next)
+{
+    cancel_request(r);
+    cancel_timer(r, &r->progress_timer);
+    uint64_t delay = next_backoff_ms(r);
+    r->phase = P_WAITING;
+    r->after_backoff = next;
+    kr_log(&r->logger, KR_LOG_DEBUG, MOD, "%s: backing off %llu ms before %s", r->name,
+           (unsigned long long)delay, next == NEXT_REWATCH ? "watching" : "listing");
+    if (r->clock.vt->schedule(r->clock.impl, delay, on_backoff_timer, r, &r->backoff_timer) != 0) {
+        r->backoff_timer = NULL;
+        kr_log(&r->logger, KR_LOG_ERROR, MOD, "%s: cannot arm the backoff timer", r->name);
+    }
+}
+
+/* ---- applying a complete list ------------------------------------------ */
+
+/* Replace the store with `items` (stolen) at `rv` and report the changes
+ * that bring it there: adds, updates (RV changed) and, for cached objects
+ * the list no longer has, deletes flagged final-state-unknown. */
+static int apply_replace(kr_reflector_t *r, json_t *items, const char *rv)
+{
+    size_t n = json_array_size(items);
+    char **keys = kr_calloc(n ? n : 1, sizeof(*keys));
+    json_t **olds = kr_calloc(n ? n : 1, sizeof(*olds));
+    json_t *removed = NULL;
+    kr_error_t err = {0};
+    int rc = (keys && olds) ? 0 : KR_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (kr_store_key_of(json_array_get(items, i), &keys[i], &err) == 0)
+            olds[i] = kr_store_get(r->store, keys[i]);
+        /* an item without a name: kr_store_replace rejects the list */
+    }
+    if (rc == 0) {
+        rc = kr_store_replace(r->store, items, NULL, rv, &removed, &err);
+        items = NULL;
+    }
+    if (rc == 0) {
+        for (size_t i = 0; i < n; i++) {
+            if (!keys[i])
+                continue;
+            json_t *now = kr_store_get(r->store, keys[i]);
+            if (!now)
+                continue;
+            if (!olds[i])
+                emit(r, KR_DELTA_ADDED, now, NULL, false, true);
+            else if (kr_resource_version_compare(rv_of(olds[i]), rv_of(now)) != 0 || !rv_of(now))
+                emit(r, KR_DELTA_UPDATED, now, olds[i], false, true);
+            json_decref(now);
+            /* the caller may be stopping us from a handler */
+            if (r->phase == P_STOPPED)
+                break;
+        }
+        size_t j;
+        json_t *gone;
+        json_array_foreach(removed, j, gone)
+        {
+            if (r->phase == P_STOPPED)
+                break;
+            emit(r, KR_DELTA_DELETED, gone, NULL, true, true);
+        }
+    } else {
+        kr_log(&r->logger, KR_LOG_ERROR, MOD, "%s: cannot replace the store: %s", r->name,
+               err.message);
+    }
+    json_decref(items);
+    json_decref(removed);
+    for (size_t i = 0; keys && i < n; i++) {
+        kr_free(keys[i]);
+        if (olds)
+            json_decref(olds[i]);
+    }
+    kr_free(keys);
+    kr_free(olds);
+    return rc;
+}
+
+/* ---- LIST -------------------------------------------------------------- */
+
+static void send_list_page(kr_reflector_t *r);
+
+static void on_list_page(json_t *items, const char *rv, const char *cont, const kr_error_t *err,
+                         void *user)
+{
+    kr_reflector_t *r = user;
+    r->request = NULL;
+    if (err || !items) {
+        json_decref(items);
+        int code = err ? err->code : KR_EIO;
+        if (code == KR_EGONE && r->continue_token) {
+            /* the continue token's snapshot expired: the list must start
+             * again from the beginning, in one consistent snapshot */
+            kr_log(&r->logger, KR_LOG_INFO, MOD, "%s: continue token expired, listing again",
+                   r->name);
+            report_request(r, NULL, KR_RESTART_GONE);
+            start_list(r);
+            return;
+        }
+        kr_log(&r->logger, KR_LOG_WARN, MOD, "%s: list failed: %s", r->name,
+               err ? err->message : "no items");
+        drop_pending(r);
+        back_off(r, NEXT_RELIST);
+        return;
+    }
+    int rc = 0;
+    if (!r->pending) {
+        r->pending = items;
+        rc = set_str(&r->list_rv, rv);
+    } else {
+        rc = json_array_extend(r->pending, items) == 0 ? 0 : KR_ENOMEM;
+        json_decref(items);
+    }
+    if (rc == 0)
+        rc = set_str(&r->continue_token, (cont && *cont) ? cont : NULL);
+    if (rc != 0) {
+        drop_pending(r);
+        back_off(r, NEXT_RELIST);
+        return;
+    }
+    if (r->continue_token) {
+        send_list_page(r);
+        return;
+    }
+    /* the whole list has arrived: only now is the store replaced */
+    json_t *all = r->pending;
+    r->pending = NULL;
+    char *list_rv = r->list_rv;
+    r->list_rv = NULL;
+    if (apply_replace(r, all, list_rv) != 0) {
+        kr_free(list_rv);
+        back_off(r, NEXT_RELIST);
+        return;
+    }
+    if (r->phase == P_STOPPED) {
+        kr_free(list_rv);
+        return;
+    }
+    r->synced = true;
+    observe_rv(r, list_rv);
+    kr_free(list_rv);
+    report_progress(r);
+    if (r->phase == P_STOPPED)
+        return;
+    start_watch(r, false);
+}
+
+static void send_list_page(kr_reflector_t *r)
+{
+    kr_lw_list_request req = {
+        .limit = r->page_size > 0 ? r->page_size : 0,
+        .continue_token = r->continue_token,
+        /* unset: a consistent read of the latest state (k8s-api-wire 4.1);
+         * a continue token carries its own snapshot */
+        .resource_version = NULL,
+        .label_selector = r->label_selector,
+        .field_selector = r->field_selector,
+    };
+    kr_error_t err = {0};
+    r->phase = P_LISTING;
+    if (r->lw.vt->list(r->lw.impl, &req, on_list_page, r, &r->request, &err) != 0) {
+        r->request = NULL;
+        kr_log(&r->logger, KR_LOG_WARN, MOD, "%s: cannot send list: %s", r->name, err.message);
+        drop_pending(r);
+        back_off(r, NEXT_RELIST);
+    }
+}
+
+static void start_list(kr_reflector_t *r)
+{
+    cancel_request(r);
+    cancel_timer(r, &r->progress_timer);
+    drop_pending(r);
+    report_request(r, "list", -1);
+    send_list_page(r);
+}
+
+static void start_relist(kr_reflector_t *r)
+{
+    if (r->streaming_list)
+        start_watch(r, true);
+    else
+        start_list(r);
+}
+
+/* ---- WATCH --------------------------------------------------------------- */
+
+static void on_progress_timer(void *user);
+
+static void arm_progress(kr_reflector_t *r, uint64_t delay)
+{
+    if (r->progress_deadline_ms < 0)
+        return;
+    if (r->clock.vt->schedule(r->clock.impl, delay, on_progress_timer, r, &r->progress_timer) != 0)
+        r->progress_timer = NULL;
+}
+
+static void on_progress_timer(void *user)
+{
+    kr_reflector_t *r = user;
+    r->progress_timer = NULL;
+    if (r->phase != P_WATCHING && r->phase != P_STREAMING)
+        return;
+    uint64_t now = now_ms(r);
+    uint64_t quiet = now - r->last_progress_ms;
+    if (quiet < (uint64_t)r->progress_deadline_ms) {
+        arm_progress(r, (uint64_t)r->progress_deadline_ms - quiet);
+        return;
+    }
+    /* no event and no bookmark for the whole deadline: without HTTP/2
+     * pings a half-open connection looks exactly like this */
+    kr_log(&r->logger, KR_LOG_WARN, MOD, "%s: no watch progress for %llu ms, restarting", r->name,
+           (unsigned long long)quiet);
+    report_request(r, NULL, KR_RESTART_PROGRESS);
+    if (r->phase == P_STREAMING) {
+        cancel_request(r);
+        start_relist(r);
+    } else {
+        start_watch(r, false);
+    }
+}
+
+static bool status_is_gone(const json_t *status)
+{
+    json_int_t code = json_integer_value(json_object_get(status, "code"));
+    const char *reason = json_string_value(json_object_get(status, "reason"));
+    return code == 410 ||
+           (reason && (strcmp(reason, "Expired") == 0 || strcmp(reason, "Gone") == 0));
+}
+
+static bool is_initial_events_end(const json_t *obj)
+{
+    const json_t *ann = json_object_get(json_object_get(obj, "metadata"), "annotations");
+    const char *v = json_string_value(json_object_get(ann, INITIAL_EVENTS_END));
+    return v && strcmp(v, "true") == 0;
+}
+
+static void apply_event(kr_reflector_t *r, kr_lw_event_type type, json_t *obj)
+{
+    kr_error_t err = {0};
+    json_t *old = NULL;
+    if (type == KR_LW_DELETED) {
+        int rc = kr_store_delete(r->store, obj, &old, &err);
+        if (rc == 0)
+            emit(r, KR_DELTA_DELETED, obj, NULL, false, false);
+        else if (rc != KR_ENOTFOUND)
+            kr_log(&r->logger, KR_LOG_ERROR, MOD, "%s: delete: %s", r->name, err.message);
+        json_decref(old);
+        return;
+    }
+    json_t *cached = NULL;
+    json_incref(obj); /* kr_store_update steals it */
+    int rc = kr_store_update(r->store, obj, 0, &old, &cached, &err);
+    if (rc != 0) {
+        kr_log(&r->logger, KR_LOG_ERROR, MOD, "%s: cannot cache an event's object: %s", r->name,
+               err.message);
+        return;
+    }
+    emit(r, old ? KR_DELTA_UPDATED : KR_DELTA_ADDED, cached, old, false, false);
+    json_decref(old);
+    json_decref(cached);
+}
+
+static void on_watch_close(int rc, const kr_error_t *err, void *user);
+
+static void streaming_failed(kr_reflector_t *r, const char *why)
+{
+    /* the server does not support (or broke) the streaming list: fall back
+     * to LIST + WATCH for the rest of this reflector's life */
+    kr_log(&r->logger, KR_LOG_INFO, MOD, "%s: streaming list unavailable (%s), using list+watch",
+           r->name, why);
+    cancel_request(r);
+    r->streaming_list = false;
+    json_decref(r->pending);
+    r->pending = NULL;
+    start_list(r);
+}
+
+static void on_watch_event(kr_lw_event_type type, json_t *obj, void *user)
+{
+    kr_reflector_t *r = user;
+    if (r->phase != P_WATCHING && r->phase != P_STREAMING)
+        return;
+    r->last_progress_ms = now_ms(r);
+    if (type == KR_LW_ERROR) {
+        bool gone = status_is_gone(obj);
+        kr_log(&r->logger, KR_LOG_INFO, MOD, "%s: watch error event: %s", r->name,
+               json_string_value(json_object_get(obj, "message"))
+                   ? json_string_value(json_object_get(obj, "message"))
+                   : "(no message)");
+        cancel_request(r);
+        kr_error_t err = {0};
+        kr_error_set(&err, gone ? KR_EGONE : KR_EHTTP, "watch ERROR event");
+        err.http_code = (int)json_integer_value(json_object_get(obj, "code"));
+        on_watch_close(gone ? KR_EGONE : KR_EHTTP, &err, r);
+        return;
+    }
+    if (r->phase == P_STREAMING) {
+        if (type == KR_LW_BOOKMARK && is_initial_events_end(obj)) {
+            json_t *items = r->pending;
+            r->pending = NULL;
+            if (apply_replace(r, items ? items : json_array(), rv_of(obj)) != 0) {
+                back_off(r, NEXT_RELIST);
+                return;
+            }
+            if (r->phase == P_STOPPED)
+                return;
+            r->phase = P_WATCHING;
+            r->synced = true;
+            observe_rv(r, rv_of(obj));
+            report_progress(r);
+            return;
+        }
+        if (type == KR_LW_BOOKMARK)
+            return;
+        if (!r->pending && !(r->pending = json_array())) {
+            back_off(r, NEXT_RELIST);
+            return;
+        }
+        if (type != KR_LW_DELETED && json_array_append(r->pending, obj) != 0)
+            back_off(r, NEXT_RELIST);
+        return;
+    }
+    if (type != KR_LW_BOOKMARK)
+        apply_event(r, type, obj);
+    if (r->phase != P_WATCHING)
+        return;
+    observe_rv(r, rv_of(obj));
+    report_progress(r);
+}
+
+static void on_watch_close(int rc, const kr_error_t *err, void *user)
+{
+    kr_reflector_t *r = user;
+    r->request = NULL;
+    if (r->phase == P_STREAMING) {
+        if (rc == KR_EGONE) {
+            /* RV too old for a NotOlderThan stream: stream again from now */
+            report_request(r, NULL, KR_RESTART_GONE);
+            json_decref(r->pending);
+            r->pending = NULL;
+            kr_free(r->last_rv);
+            r->last_rv = NULL;
+            start_watch(r, true);
+            return;
+        }
+        streaming_failed(r, rc == 0 ? "stream ended before the initial-events-end bookmark"
+                                    : (err ? err->message : kr_strerror(rc)));
+        return;
+    }
+    if (r->phase != P_WATCHING)
+        return;
+    if (rc == 0) {
+        report_request(r, NULL, KR_RESTART_TIMEOUT);
+        start_watch(r, false);
+    } else if (rc == KR_EGONE) {
+        kr_log(&r->logger, KR_LOG_INFO, MOD, "%s: resourceVersion %s expired, relisting", r->name,
+               r->last_rv ? r->last_rv : "");
+        report_request(r, NULL, KR_RESTART_GONE);
+        cancel_timer(r, &r->progress_timer);
+        start_relist(r);
+    } else {
+        kr_log(&r->logger, KR_LOG_WARN, MOD, "%s: watch failed: %s", r->name,
+               err ? err->message : kr_strerror(rc));
+        report_request(r, NULL, KR_RESTART_ERROR);
+        back_off(r, NEXT_REWATCH);
+    }
+}
+
+static void start_watch(kr_reflector_t *r, bool streaming)
+{
+    cancel_request(r);
+    cancel_timer(r, &r->progress_timer);
+    int span = r->timeout_max_s - r->timeout_min_s;
+    int timeout = r->timeout_min_s + (span > 0 ? (int)(rng_next(r) % (uint64_t)span) : 0);
+    kr_lw_watch_request req = {
+        .resource_version = r->last_rv,
+        .resource_version_match = streaming ? "NotOlderThan" : NULL,
+        .allow_watch_bookmarks = true,
+        .send_initial_events = streaming,
+        .timeout_seconds = timeout,
+        .label_selector = r->label_selector,
+        .field_selector = r->field_selector,
+    };
+    if (streaming) {
+        drop_pending(r);
+        /* the first stream reads the latest state; later ones at least
+         * what was seen */
+        req.resource_version = r->synced ? r->last_rv : NULL;
+    }
+    r->phase = streaming ? P_STREAMING : P_WATCHING;
+    r->last_progress_ms = now_ms(r);
+    report_request(r, streaming ? "watchlist" : "watch", -1);
+    kr_error_t err = {0};
+    if (r->lw.vt->watch(r->lw.impl, &req, on_watch_event, on_watch_close, r, &r->request, &err) !=
+        0) {
+        r->request = NULL;
+        kr_log(&r->logger, KR_LOG_WARN, MOD, "%s: cannot start watch: %s", r->name, err.message);
+        if (streaming) {
+            streaming_failed(r, err.message);
+            return;
+        }
+        back_off(r, NEXT_REWATCH);
+        return;
+    }
+    arm_progress(r, r->progress_deadline_ms > 0 ? (uint64_t)r->progress_deadline_ms : 0);
+}
+
+/* ---- life ------------------------------------------------------------------ */
+
+int kr_reflector_new(const kr_reflector_opts *opts, kr_reflector_t **out, kr_error_t *err)
+{
+    if (!out)
+        return kr_error_set(err, KR_EINVAL, "reflector: out is NULL");
+    *out = NULL;
+    if (!opts || !opts->lw.vt || !opts->clock.vt || !opts->store)
+        return kr_error_set(err, KR_EINVAL, "reflector: lw, clock and store are required");
+    kr_reflector_t *r = kr_calloc(1, sizeof(*r));
+    if (!r)
+        return kr_error_set(err, KR_ENOMEM, "reflector: out of memory");
+    r->lw = opts->lw;
+    r->clock = opts->clock;
+    r->store = opts->store;
+    r->hooks = opts->hooks;
+    r->logger = opts->logger;
+    r->page_size = opts->page_size ? opts->page_size : 500;
+    r->timeout_min_s = opts->watch_timeout_min_s ? opts->watch_timeout_min_s : 300;
+    r->timeout_max_s = opts->watch_timeout_max_s ? opts->watch_timeout_max_s : 600;
+    if (r->timeout_max_s < r->timeout_min_s)
+        r->timeout_max_s = r->timeout_min_s;
+    r->progress_deadline_ms = opts->progress_deadline_ms ? opts->progress_deadline_ms : 180000;
+    r->backoff_initial_ms = opts->backoff_initial_ms ? opts->backoff_initial_ms : 800;
+    r->backoff_max_ms = opts->backoff_max_ms ? opts->backoff_max_ms : 30000;
+    r->backoff_reset_ms = opts->backoff_reset_ms ? opts->backoff_reset_ms : 120000;
+    r->streaming_list = opts->streaming_list;
+    r->rng = opts->seed ? opts->seed : 0x9E3779B97F4A7C15ULL;
+    bool ok = set_str(&r->label_selector, opts->label_selector) == 0 &&
+              set_str(&r->field_selector, opts->field_selector) == 0 &&
+              set_str(&r->name, opts->name ? opts->name : "reflector") == 0;
+    if (!ok) {
+        kr_reflector_free(r);
+        return kr_error_set(err, KR_ENOMEM, "reflector: out of memory");
+    }
+    *out = r;
+    return 0;
+}
+
+int kr_reflector_start(kr_reflector_t *r, kr_error_t *err)
+{
+    if (!r || r->phase != P_IDLE)
+        return kr_error_set(err, KR_ESTATE, "reflector: already started");
+    start_relist(r);
+    return 0;
+}
+
+void kr_reflector_stop(kr_reflector_t *r)
+{
+    if (!r || r->phase == P_STOPPED)
+        return;
+    r->phase = P_STOPPED;
+    cancel_request(r);
+    cancel_timer(r, &r->backoff_timer);
+    cancel_timer(r, &r->progress_timer);
+    drop_pending(r);
+}
+
+void kr_reflector_free(kr_reflector_t *r)
+{
+    if (!r)
+        return;
+    kr_reflector_stop(r);
+    kr_free(r->label_selector);
+    kr_free(r->field_selector);
+    kr_free(r->name);
+    kr_free(r->last_rv);
+    kr_free(r);
+}
+
+bool kr_reflector_has_synced(const kr_reflector_t *r)
+{
+    return r && r->synced;
+}
+
+const char *kr_reflector_last_resource_version(const kr_reflector_t *r)
+{
+    return r ? r->last_rv : NULL;
+}

@@ -1,0 +1,445 @@
+/* Tests for the shared informer over a fake lister-watcher and clock:
+ * handler fan-out in event order, late handlers, per-handler resync,
+ * has-synced, read-after-write waits (blocking from worker threads and as
+ * loop callbacks, also across two informers), selectors, metrics.
+ * KR_TEST_THREADED: the blocking waits run on worker threads. */
+#include <check.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kr_fake_lw.h"
+#include "kr_test.h"
+#include "kreconcile.h"
+
+typedef struct rec {
+    char log[512][96];
+    int n;
+    const json_t *last_old, *last_new;
+} rec;
+
+static const char *name_of(const json_t *o)
+{
+    return json_string_value(json_object_get(json_object_get(o, "metadata"), "name"));
+}
+static const char *rv_of(const json_t *o)
+{
+    return json_string_value(json_object_get(json_object_get(o, "metadata"), "resourceVersion"));
+}
+
+static void r_add(const json_t *o, void *user)
+{
+    rec *r = user;
+    ck_assert_int_lt(r->n, 512);
+    snprintf(r->log[r->n++], 96, "add %s@%s", name_of(o), rv_of(o));
+}
+static void r_update(const json_t *old, const json_t *o, void *user)
+{
+    rec *r = user;
+    ck_assert_int_lt(r->n, 512);
+    r->last_old = old;
+    r->last_new = o;
+    snprintf(r->log[r->n++], 96, "update %s@%s->%s%s", name_of(o), rv_of(old), rv_of(o),
+             old == o ? " (resync)" : "");
+}
+static void r_delete(const json_t *o, bool unknown, void *user)
+{
+    rec *r = user;
+    ck_assert_int_lt(r->n, 512);
+    snprintf(r->log[r->n++], 96, "delete %s@%s%s", name_of(o), rv_of(o),
+             unknown ? " final-state-unknown" : "");
+}
+
+static kr_informer_handler handler_for(rec *r, uint64_t resync)
+{
+    return (kr_informer_handler){r_add, r_update, r_delete, r, resync};
+}
+
+typedef struct world {
+    fake_lw lw;
+    fake_clock clock;
+    kr_informer_t *inf;
+} world;
+
+static void world_init(world *w, const char *labels, const char *fields, kr_metrics_registry_t *m)
+{
+    memset(w, 0, sizeof(*w));
+    fake_lw_init(&w->lw);
+    fake_clock_init(&w->clock);
+    kr_informer_opts o = {
+        .lw = w->lw.lw,
+        .clock = w->clock.clock,
+        .resource = KR_GVR("", "v1", "configmaps"),
+        .label_selector = labels,
+        .field_selector = fields,
+        .metrics = m,
+        .seed = 7,
+        .progress_deadline_ms = -1,
+    };
+    kr_error_t err = {0};
+    ck_assert_msg(kr_informer_new(&o, &w->inf, &err) == 0, "%s", err.message);
+}
+
+static void world_free(world *w)
+{
+    kr_informer_free(w->inf);
+    ck_assert(!w->lw.list_pending && !w->lw.watch_open);
+    ck_assert_int_eq(fake_clock_active(&w->clock), 0);
+    fake_lw_clear(&w->lw);
+}
+
+static void push(world *w, kr_lw_event_type t, const char *name, const char *rv)
+{
+    char *o = fake_obj("default", name, rv);
+    fake_lw_event(&w->lw, t, o);
+    free(o);
+}
+
+static void bookmark(world *w, const char *rv)
+{
+    char buf[160];
+    snprintf(buf, sizeof(buf), "{\"kind\":\"ConfigMap\",\"metadata\":{\"resourceVersion\":\"%s\"}}",
+             rv);
+    fake_lw_event(&w->lw, KR_LW_BOOKMARK, buf);
+}
+
+static char *list_of(int n, int rv0)
+{
+    static char buf[65536];
+    strcpy(buf, "[");
+    for (int i = 0; i < n; i++) {
+        char name[16], rv[16];
+        snprintf(name, sizeof(name), "o%d", i);
+        snprintf(rv, sizeof(rv), "%d", rv0 + i);
+        char *o = fake_obj("default", name, rv);
+        if (i)
+            strcat(buf, ",");
+        strcat(buf, o);
+        free(o);
+    }
+    strcat(buf, "]");
+    return buf;
+}
+
+START_TEST(handlers_receive_every_change_in_event_order)
+{
+    world w;
+    world_init(&w, NULL, NULL, NULL);
+    rec a = {0}, b = {0};
+    kr_informer_handler ha = handler_for(&a, 0), hb = handler_for(&b, 0);
+    ck_assert_int_eq(kr_informer_add_handler(w.inf, &ha, NULL, NULL), 0);
+    ck_assert_int_eq(kr_informer_add_handler(w.inf, &hb, NULL, NULL), 0);
+    ck_assert_int_eq(kr_informer_start(w.inf, NULL), 0);
+    ck_assert(!kr_informer_has_synced(w.inf));
+    fake_lw_list_ok(&w.lw, list_of(2, 3), "10", NULL);
+    ck_assert(kr_informer_has_synced(w.inf));
+    push(&w, KR_LW_MODIFIED, "o0", "11");
+    push(&w, KR_LW_ADDED, "x", "12");
+    push(&w, KR_LW_DELETED, "o1", "13");
+    fake_lw_close(&w.lw, KR_EGONE, 410);
+    fake_lw_list_ok(&w.lw, "[]", "20", NULL);
+    const char *want[] = {"add o0@3",
+                          "add o1@4",
+                          "update o0@3->11",
+                          "add x@12",
+                          "delete o1@13",
+                          "delete o0@11 final-state-unknown",
+                          "delete x@12 final-state-unknown"};
+    ck_assert_int_eq(a.n, 7);
+    for (int i = 0; i < 7; i++) {
+        /* the two relist deletes may come in either order */
+        if (i >= 5)
+            ck_assert(strcmp(a.log[i], want[5]) == 0 || strcmp(a.log[i], want[6]) == 0);
+        else
+            ck_assert_str_eq(a.log[i], want[i]);
+        ck_assert_str_eq(a.log[i], b.log[i]);
+    }
+    char *rv = kr_informer_last_resource_version(w.inf);
+    ck_assert_str_eq(rv, "20");
+    kr_free(rv);
+    kr_informer_stats st;
+    kr_informer_get_stats(w.inf, &st);
+    ck_assert_uint_eq(st.lists, 2);
+    ck_assert_uint_eq(st.relists, 1);
+    ck_assert_uint_eq(st.deleted_final_state_unknown, 2);
+    ck_assert_uint_eq(st.restarts[KR_RESTART_GONE], 1);
+    world_free(&w);
+}
+END_TEST
+
+START_TEST(late_handler_first_gets_adds_for_every_cached_object)
+{
+    world w;
+    world_init(&w, NULL, NULL, NULL);
+    ck_assert_int_eq(kr_informer_start(w.inf, NULL), 0);
+    fake_lw_list_ok(&w.lw, list_of(3, 5), "9", NULL);
+    rec late = {0};
+    kr_informer_handler h = handler_for(&late, 0);
+    ck_assert_int_eq(kr_informer_add_handler(w.inf, &h, NULL, NULL), 0);
+    ck_assert_int_eq(late.n, 3);
+    push(&w, KR_LW_MODIFIED, "o2", "10");
+    ck_assert_int_eq(late.n, 4);
+    ck_assert_str_eq(late.log[3], "update o2@7->10");
+    int seen = 0;
+    for (int i = 0; i < 3; i++)
+        seen |= 1 << (late.log[i][5] - '0');
+    ck_assert_int_eq(seen, 7);
+    world_free(&w);
+}
+END_TEST
+
+START_TEST(each_handler_resyncs_on_its_own_period)
+{
+    world w;
+    world_init(&w, NULL, NULL, NULL);
+    rec fast = {0}, slow = {0}, never = {0};
+    kr_informer_handler hf = handler_for(&fast, 1000), hs = handler_for(&slow, 5000),
+                        hn = handler_for(&never, 0);
+    ck_assert_int_eq(kr_informer_add_handler(w.inf, &hf, NULL, NULL), 0);
+    ck_assert_int_eq(kr_informer_add_handler(w.inf, &hs, NULL, NULL), 0);
+    ck_assert_int_eq(kr_informer_add_handler(w.inf, &hn, NULL, NULL), 0);
+    ck_assert_int_eq(kr_informer_start(w.inf, NULL), 0);
+    fake_lw_list_ok(&w.lw, list_of(2, 1), "5", NULL);
+    fake_clock_advance(&w.clock, 1000);
+    ck_assert_int_eq(fast.n, 4);
+    ck_assert_ptr_eq(fast.last_old, fast.last_new); /* same object, old == new */
+    ck_assert_ptr_nonnull(strstr(fast.log[3], "(resync)"));
+    ck_assert_int_eq(slow.n, 2);
+    fake_clock_advance(&w.clock, 4000);
+    ck_assert_int_eq(fast.n, 12);
+    ck_assert_int_eq(slow.n, 4);
+    ck_assert_int_eq(never.n, 2);
+    kr_informer_stats st;
+    kr_informer_get_stats(w.inf, &st);
+    ck_assert_uint_eq(st.resyncs, 6);
+    world_free(&w);
+}
+END_TEST
+
+START_TEST(removed_handler_is_not_called_again)
+{
+    world w;
+    world_init(&w, NULL, NULL, NULL);
+    rec a = {0};
+    kr_informer_handler ha = handler_for(&a, 1000);
+    int id = 0;
+    ck_assert_int_eq(kr_informer_add_handler(w.inf, &ha, &id, NULL), 0);
+    ck_assert_int_eq(kr_informer_start(w.inf, NULL), 0);
+    fake_lw_list_ok(&w.lw, list_of(1, 1), "5", NULL);
+    ck_assert_int_eq(kr_informer_remove_handler(w.inf, id), 0);
+    ck_assert_int_eq(kr_informer_remove_handler(w.inf, id), KR_ENOTFOUND);
+    push(&w, KR_LW_ADDED, "z", "6");
+    fake_clock_advance(&w.clock, 5000);
+    ck_assert_int_eq(a.n, 1);
+    world_free(&w);
+}
+END_TEST
+
+struct waiter_arg {
+    kr_informer_t *inf;
+    kr_informer_t *inf2;
+    const char *rv;
+    const char *rv2;
+    uint64_t timeout;
+    int rc;
+    size_t pending;
+};
+
+static void *wait_rv_thread(void *p)
+{
+    struct waiter_arg *a = p;
+    if (a->inf2) {
+        kr_rv_target t[2] = {{a->inf, a->rv}, {a->inf2, a->rv2}};
+        a->rc = kr_informer_wait_for_resource_versions(t, 2, a->timeout, &a->pending, NULL);
+    } else if (a->rv) {
+        a->rc = kr_informer_wait_for_resource_version(a->inf, a->rv, a->timeout, NULL);
+    } else {
+        a->rc = kr_informer_wait_for_sync(a->inf, a->timeout, NULL);
+    }
+    return NULL;
+}
+
+START_TEST(worker_waits_until_the_informer_observed_a_resource_version)
+{
+    world w;
+    world_init(&w, NULL, NULL, NULL);
+    ck_assert_int_eq(kr_informer_start(w.inf, NULL), 0);
+    struct waiter_arg sync = {.inf = w.inf, .timeout = 60000, .rc = 99};
+    struct waiter_arg rv = {.inf = w.inf, .rv = "12", .timeout = 60000, .rc = 99};
+    pthread_t t1, t2;
+    pthread_create(&t1, NULL, wait_rv_thread, &sync);
+    pthread_create(&t2, NULL, wait_rv_thread, &rv);
+    fake_lw_list_ok(&w.lw, list_of(1, 1), "10", NULL);
+    pthread_join(t1, NULL);
+    ck_assert_int_eq(sync.rc, 0);
+    push(&w, KR_LW_ADDED, "b", "11");
+    bookmark(&w, "12");
+    pthread_join(t2, NULL);
+    ck_assert_int_eq(rv.rc, 0);
+    /* already observed: returns at once; integers, not strings: 9 < 12 */
+    ck_assert_int_eq(kr_informer_wait_for_resource_version(w.inf, "9", 0, NULL), 0);
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_informer_wait_for_resource_version(w.inf, "100", 20, &err), KR_ETIMEDOUT);
+    ck_assert_ptr_nonnull(strstr(err.message, "100"));
+    ck_assert_int_eq(kr_informer_wait_for_resource_version(w.inf, "01", 20, NULL), KR_EINVAL);
+    ck_assert_int_eq(kr_informer_wait_for_resource_version(w.inf, "abc", 20, NULL), KR_EINVAL);
+    world_free(&w);
+}
+END_TEST
+
+START_TEST(worker_waits_for_writes_to_two_clusters_at_once)
+{
+    world a, b;
+    world_init(&a, NULL, NULL, NULL);
+    world_init(&b, NULL, NULL, NULL);
+    ck_assert_int_eq(kr_informer_start(a.inf, NULL), 0);
+    ck_assert_int_eq(kr_informer_start(b.inf, NULL), 0);
+    fake_lw_list_ok(&a.lw, "[]", "100", NULL);
+    fake_lw_list_ok(&b.lw, "[]", "7", NULL);
+    struct waiter_arg arg = {
+        .inf = a.inf, .inf2 = b.inf, .rv = "105", .rv2 = "9", .timeout = 60000, .rc = 99};
+    pthread_t t;
+    pthread_create(&t, NULL, wait_rv_thread, &arg);
+    push(&b, KR_LW_ADDED, "x", "9");
+    push(&a, KR_LW_ADDED, "x", "105");
+    pthread_join(t, NULL);
+    ck_assert_int_eq(arg.rc, 0);
+    kr_rv_target targets[2] = {{a.inf, "105"}, {b.inf, "10"}};
+    size_t pending = 99;
+    ck_assert_int_eq(kr_informer_wait_for_resource_versions(targets, 2, 30, &pending, NULL),
+                     KR_ETIMEDOUT);
+    ck_assert_uint_eq(pending, 1);
+    world_free(&a);
+    world_free(&b);
+}
+END_TEST
+
+static void rv_cb(int rc, void *user)
+{
+    int *out = user;
+    *out = rc;
+}
+
+START_TEST(loop_callback_fires_when_the_resource_version_is_observed)
+{
+    world w;
+    world_init(&w, NULL, NULL, NULL);
+    ck_assert_int_eq(kr_informer_start(w.inf, NULL), 0);
+    int seen = 99, late = 99, before = 99, stopped = 99;
+    ck_assert_int_eq(kr_informer_notify_resource_version(w.inf, "15", 60000, rv_cb, &seen, NULL),
+                     0);
+    ck_assert_int_eq(kr_informer_notify_resource_version(w.inf, "50", 5000, rv_cb, &late, NULL), 0);
+    ck_assert_int_eq(
+        kr_informer_notify_resource_version(w.inf, "900", 60000, rv_cb, &stopped, NULL), 0);
+    fake_lw_list_ok(&w.lw, "[]", "10", NULL);
+    push(&w, KR_LW_ADDED, "a", "14");
+    ck_assert_int_eq(seen, 99);
+    bookmark(&w, "15");
+    ck_assert_int_eq(seen, 0);
+    ck_assert_int_eq(kr_informer_notify_resource_version(w.inf, "12", 1000, rv_cb, &before, NULL),
+                     0);
+    ck_assert_int_eq(before, 99); /* never inside the call */
+    fake_clock_advance(&w.clock, 0);
+    ck_assert_int_eq(before, 0);
+    fake_clock_advance(&w.clock, 5000);
+    ck_assert_int_eq(late, KR_ETIMEDOUT);
+    kr_informer_stop(w.inf);
+    ck_assert_int_eq(stopped, KR_ESHUTDOWN);
+    ck_assert_int_eq(kr_informer_wait_for_sync(w.inf, 10, NULL), 0);
+    ck_assert_int_eq(kr_informer_wait_for_resource_version(w.inf, "901", 1000, NULL), KR_ESHUTDOWN);
+    world_free(&w);
+}
+END_TEST
+
+START_TEST(selectors_scope_requests_and_listers_filter_the_cache)
+{
+    world w;
+    world_init(&w, "app in (o0,o2)", "metadata.namespace=default", NULL);
+    ck_assert_int_eq(kr_informer_start(w.inf, NULL), 0);
+    ck_assert_str_eq(fake_lw_req(&w.lw, 0),
+                     "list limit=500 continue= rv= match= "
+                     "labels=app in (o0,o2) fields=metadata.namespace=default");
+    fake_lw_list_ok(&w.lw, list_of(3, 1), "5", NULL);
+    ck_assert_str_eq(fake_lw_req(&w.lw, 1),
+                     "watch rv=5 bookmarks=1 initial=0 match= "
+                     "labels=app in (o0,o2) fields=metadata.namespace=default");
+    kr_selector_t *sel = NULL;
+    ck_assert_int_eq(kr_selector_parse("app=o2", &sel, NULL), 0);
+    json_t *out = NULL;
+    ck_assert_int_eq(kr_store_list_selector(kr_informer_store(w.inf), "default", sel, &out, NULL),
+                     0);
+    ck_assert_uint_eq(json_array_size(out), 1);
+    ck_assert_str_eq(name_of(json_array_get(out, 0)), "o2");
+    json_decref(out);
+    kr_selector_free(sel);
+    world_free(&w);
+}
+END_TEST
+
+START_TEST(metrics_count_lists_restarts_and_events)
+{
+    kr_metrics_registry_t *reg = NULL;
+    ck_assert_int_eq(kr_metrics_registry_new(&reg, NULL), 0);
+    world w;
+    world_init(&w, NULL, NULL, reg);
+    ck_assert_int_eq(kr_informer_start(w.inf, NULL), 0);
+    fake_lw_list_ok(&w.lw, list_of(2, 1), "5", NULL);
+    push(&w, KR_LW_MODIFIED, "o1", "6");
+    fake_lw_close(&w.lw, KR_EGONE, 410);
+    fake_lw_list_ok(&w.lw, list_of(1, 1), "7", NULL);
+    char *text = NULL;
+    ck_assert_int_eq(kr_metrics_render(reg, &text, NULL, NULL), 0);
+    const char *want[] = {
+        "kr_informer_lists_total{informer=\"v1/configmaps\"} 2",
+        "kr_informer_relists_total{informer=\"v1/configmaps\"} 1",
+        "kr_informer_watch_restarts_total{informer=\"v1/configmaps\",cause=\"gone\"} 1",
+        "kr_informer_events_total{informer=\"v1/configmaps\",type=\"added\"} 2",
+        "kr_informer_events_total{informer=\"v1/configmaps\",type=\"deleted\"} 1",
+        "kr_informer_last_resource_version{informer=\"v1/configmaps\"} 7",
+        "kr_informer_store_objects{informer=\"v1/configmaps\"} 1",
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        ck_assert_msg(strstr(text, want[i]), "missing %s in\n%s", want[i], text);
+    kr_free(text);
+    world_free(&w);
+    kr_metrics_registry_free(reg);
+}
+END_TEST
+
+START_TEST(new_rejects_incomplete_options)
+{
+    kr_informer_t *inf = NULL;
+    kr_informer_opts o = {0};
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_informer_new(&o, &inf, &err), KR_EINVAL);
+    ck_assert_ptr_null(inf);
+    fake_lw lw;
+    fake_lw_init(&lw);
+    o.lw = lw.lw;
+    ck_assert_int_eq(kr_informer_new(&o, &inf, &err), KR_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.message, "clock"));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("informer");
+    TCase *tc = tcase_create("fake");
+    tcase_add_test(tc, handlers_receive_every_change_in_event_order);
+    tcase_add_test(tc, late_handler_first_gets_adds_for_every_cached_object);
+    tcase_add_test(tc, each_handler_resyncs_on_its_own_period);
+    tcase_add_test(tc, removed_handler_is_not_called_again);
+    tcase_add_test(tc, worker_waits_until_the_informer_observed_a_resource_version);
+    tcase_add_test(tc, worker_waits_for_writes_to_two_clusters_at_once);
+    tcase_add_test(tc, loop_callback_fires_when_the_resource_version_is_observed);
+    tcase_add_test(tc, selectors_scope_requests_and_listers_filter_the_cache);
+    tcase_add_test(tc, metrics_count_lists_restarts_and_events);
+    tcase_add_test(tc, new_rejects_incomplete_options);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,534 @@
+/* Tests for the reflector: every path of the list/watch state machine,
+ * driven by a fake lister-watcher that records the exact requests sent and
+ * a fake clock (no sockets, no sleeping). */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kr_fake_lw.h"
+#include "kr_test.h"
+#include "kreconcile.h"
+
+typedef struct fixture {
+    fake_lw lw;
+    fake_clock clock;
+    kr_store_t *store;
+    kr_reflector_t *r;
+    char deltas[256][160];
+    int ndeltas;
+    char progress[32];
+    int restarts[KR_RESTART_CAUSES];
+    int lists, watches;
+} fixture;
+
+static fixture F;
+
+static void on_delta(const kr_delta *d, void *user)
+{
+    fixture *f = user;
+    const json_t *md = json_object_get(d->object, "metadata");
+    const char *names[] = {"?", "ADDED", "UPDATED", "DELETED"};
+    const char *old_rv = d->old_object
+                             ? json_string_value(json_object_get(
+                                   json_object_get(d->old_object, "metadata"), "resourceVersion"))
+                             : NULL;
+    ck_assert_int_lt(f->ndeltas, 256);
+    snprintf(f->deltas[f->ndeltas++], sizeof(f->deltas[0]), "%s %s/%s %s%s%s%s", names[d->type],
+             json_string_value(json_object_get(md, "namespace")),
+             json_string_value(json_object_get(md, "name")),
+             json_string_value(json_object_get(md, "resourceVersion")), old_rv ? " old=" : "",
+             old_rv ? old_rv : "", d->final_state_unknown ? " final-state-unknown" : "");
+}
+
+static void on_progress(const char *rv, bool synced, void *user)
+{
+    fixture *f = user;
+    ck_assert(synced);
+    snprintf(f->progress, sizeof(f->progress), "%s", rv);
+}
+
+static void on_request(const char *request, int cause, void *user)
+{
+    fixture *f = user;
+    if (!request)
+        f->restarts[cause]++;
+    else if (strcmp(request, "list") == 0)
+        f->lists++;
+    else
+        f->watches++;
+}
+
+static void setup_with(long page, long deadline, bool streaming)
+{
+    memset(&F, 0, sizeof(F));
+    fake_lw_init(&F.lw);
+    fake_clock_init(&F.clock);
+    ck_assert_int_eq(kr_store_new(NULL, &F.store, NULL), 0);
+    kr_reflector_opts o = {
+        .lw = F.lw.lw,
+        .clock = F.clock.clock,
+        .store = F.store,
+        .hooks = {on_delta, on_progress, on_request, &F},
+        .page_size = page,
+        .progress_deadline_ms = deadline,
+        .streaming_list = streaming,
+        .label_selector = "app",
+        .seed = 42,
+    };
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_reflector_new(&o, &F.r, &err), 0);
+    ck_assert_int_eq(kr_reflector_start(F.r, &err), 0);
+}
+
+static void teardown(void)
+{
+    kr_reflector_free(F.r);
+    ck_assert(!F.lw.list_pending && !F.lw.watch_open);
+    ck_assert_int_eq(fake_clock_active(&F.clock), 0);
+    kr_store_free(F.store);
+    fake_lw_clear(&F.lw);
+}
+
+/* items text of objects default/<name>@rv, e.g. items("a@5", "b@6", NULL) */
+static char *items(const char *first, ...)
+{
+    static char buf[8192];
+    va_list ap;
+    va_start(ap, first);
+    strcpy(buf, "[");
+    for (const char *s = first; s; s = va_arg(ap, const char *)) {
+        char name[64];
+        snprintf(name, sizeof(name), "%s", s);
+        char *at = strchr(name, '@');
+        *at = '\0';
+        char *o = fake_obj("default", name, at + 1);
+        if (buf[1])
+            strcat(buf, ",");
+        strcat(buf, o);
+        free(o);
+    }
+    strcat(buf, "]");
+    va_end(ap);
+    return buf;
+}
+
+static void event(kr_lw_event_type type, const char *name, const char *rv)
+{
+    char *o = fake_obj("default", name, rv);
+    fake_lw_event(&F.lw, type, o);
+    free(o);
+}
+
+static void bookmark(const char *rv, bool initial_end)
+{
+    char buf[256];
+    snprintf(buf, sizeof(buf),
+             "{\"kind\":\"ConfigMap\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":"
+             "\"%s\"%s}}",
+             rv, initial_end ? ",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}" : "");
+    fake_lw_event(&F.lw, KR_LW_BOOKMARK, buf);
+}
+
+static const char *delta(int i)
+{
+    ck_assert_msg(i < F.ndeltas, "no delta %d (have %d)", i, F.ndeltas);
+    return F.deltas[i];
+}
+
+static void sync_with(const char *items_json, const char *rv)
+{
+    fake_lw_list_ok(&F.lw, items_json, rv, NULL);
+    ck_assert(kr_reflector_has_synced(F.r));
+}
+
+#define REQ(i) fake_lw_req(&F.lw, (i))
+#define WATCH_AT(rv) "watch rv=" rv " bookmarks=1 initial=0 match= labels=app fields="
+#define FIRST_LIST(limit) "list limit=" limit " continue= rv= match= labels=app fields="
+
+START_TEST(paged_list_replaces_store_only_when_complete_then_watches_from_list_rv)
+{
+    setup_with(2, 0, false);
+    ck_assert_str_eq(REQ(0), FIRST_LIST("2"));
+    fake_lw_list_ok(&F.lw, items("a@3", "b@4", NULL), "10", "tok1");
+    ck_assert_str_eq(REQ(1), "list limit=2 continue=tok1 rv= match= labels=app fields=");
+    ck_assert_uint_eq(kr_store_len(F.store), 0);
+    ck_assert(!kr_reflector_has_synced(F.r));
+    ck_assert_int_eq(F.ndeltas, 0);
+    fake_lw_list_ok(&F.lw, items("c@7", NULL), "10", "");
+    ck_assert_uint_eq(kr_store_len(F.store), 3);
+    ck_assert(kr_reflector_has_synced(F.r));
+    ck_assert_int_eq(F.ndeltas, 3);
+    ck_assert_str_eq(delta(0), "ADDED default/a 3");
+    ck_assert_str_eq(delta(2), "ADDED default/c 7");
+    ck_assert_str_eq(F.progress, "10");
+    ck_assert_int_eq(F.lw.nrequests, 3);
+    ck_assert_str_eq(REQ(2), WATCH_AT("10"));
+    int t = F.lw.timeouts[2];
+    ck_assert_msg(t >= 300 && t < 600, "timeoutSeconds %d", t);
+    char *rv = kr_store_last_resource_version(F.store);
+    ck_assert_str_eq(rv, "10");
+    kr_free(rv);
+    teardown();
+}
+END_TEST
+
+START_TEST(expired_continue_token_restarts_the_list_from_the_beginning)
+{
+    setup_with(2, 0, false);
+    fake_lw_list_ok(&F.lw, items("a@3", "b@4", NULL), "10", "tok1");
+    fake_lw_list_fail(&F.lw, KR_EGONE, 410);
+    ck_assert_int_eq(F.lw.nrequests, 3);
+    ck_assert_str_eq(REQ(2), FIRST_LIST("2")); /* no continue, no backoff */
+    ck_assert_uint_eq(kr_store_len(F.store), 0);
+    ck_assert_int_eq(F.restarts[KR_RESTART_GONE], 1);
+    fake_lw_list_ok(&F.lw, items("a@3", "c@12", NULL), "12", NULL);
+    ck_assert_uint_eq(kr_store_len(F.store), 2);
+    ck_assert_ptr_null(kr_store_get(F.store, "default/b"));
+    ck_assert_str_eq(REQ(3), WATCH_AT("12"));
+    teardown();
+}
+END_TEST
+
+START_TEST(watch_events_update_the_store_in_order)
+{
+    setup_with(0, 0, false);
+    sync_with(items("a@3", NULL), "5");
+    event(KR_LW_ADDED, "b", "6");
+    event(KR_LW_MODIFIED, "a", "7");
+    event(KR_LW_DELETED, "b", "8");
+    event(KR_LW_DELETED, "zz", "9"); /* never cached: nothing to report */
+    ck_assert_int_eq(F.ndeltas, 4);
+    ck_assert_str_eq(delta(1), "ADDED default/b 6");
+    ck_assert_str_eq(delta(2), "UPDATED default/a 7 old=3");
+    ck_assert_str_eq(delta(3), "DELETED default/b 8");
+    ck_assert_str_eq(F.progress, "9");
+    ck_assert_str_eq(kr_reflector_last_resource_version(F.r), "9");
+    ck_assert_uint_eq(kr_store_len(F.store), 1);
+    teardown();
+}
+END_TEST
+
+START_TEST(clean_close_rewatches_from_the_last_rv_bookmarks_advanced)
+{
+    setup_with(0, 0, false);
+    sync_with(items(NULL), "5");
+    event(KR_LW_ADDED, "a", "6");
+    bookmark("15", false);
+    ck_assert_str_eq(F.progress, "15");
+    fake_lw_close(&F.lw, 0, 0);
+    ck_assert_int_eq(F.lw.nrequests, 3);
+    ck_assert_str_eq(REQ(2), WATCH_AT("15"));
+    ck_assert_int_eq(F.restarts[KR_RESTART_TIMEOUT], 1);
+    /* a fresh random timeout for every watch */
+    int distinct = 0;
+    for (int i = 0; i < 10; i++) {
+        fake_lw_close(&F.lw, 0, 0);
+        int t = F.lw.timeouts[F.lw.nrequests - 1];
+        ck_assert(t >= 300 && t < 600);
+        distinct += t != F.lw.timeouts[F.lw.nrequests - 2];
+    }
+    ck_assert_int_gt(distinct, 5);
+    ck_assert_int_eq(F.lists, 1);
+    teardown();
+}
+END_TEST
+
+START_TEST(http_410_on_watch_relists)
+{
+    setup_with(0, 0, false);
+    sync_with(items("a@3", NULL), "5");
+    fake_lw_close(&F.lw, KR_EGONE, 410);
+    ck_assert_str_eq(REQ(2), FIRST_LIST("500"));
+    ck_assert_int_eq(F.restarts[KR_RESTART_GONE], 1);
+    ck_assert_int_eq(fake_clock_active(&F.clock), 0);
+    teardown();
+}
+END_TEST
+
+START_TEST(error_event_410_cancels_the_watch_and_relists)
+{
+    setup_with(0, 0, false);
+    sync_with(items("a@3", NULL), "5");
+    fake_lw_event(&F.lw, KR_LW_ERROR,
+                  "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"message\":"
+                  "\"too old resource version: 5 (9)\",\"reason\":\"Expired\",\"code\":410}");
+    ck_assert(!F.lw.watch_open);
+    ck_assert_int_eq(F.lw.cancels, 1);
+    ck_assert_str_eq(REQ(2), FIRST_LIST("500"));
+    teardown();
+}
+END_TEST
+
+START_TEST(relist_reports_changes_and_final_state_unknown_deletes)
+{
+    setup_with(0, 0, false);
+    sync_with(items("a@3", "b@4", "c@5", NULL), "5");
+    F.ndeltas = 0;
+    fake_lw_close(&F.lw, KR_EGONE, 410);
+    fake_lw_list_ok(&F.lw, items("a@3", "b@9", "d@10", NULL), "11", NULL);
+    ck_assert_int_eq(F.ndeltas, 3);
+    ck_assert_str_eq(delta(0), "UPDATED default/b 9 old=4");
+    ck_assert_str_eq(delta(1), "ADDED default/d 10");
+    /* c vanished while we were not watching: a typed delete carrying the
+     * last object the cache held */
+    ck_assert_str_eq(delta(2), "DELETED default/c 5 final-state-unknown");
+    ck_assert_uint_eq(kr_store_len(F.store), 3);
+    ck_assert_str_eq(REQ(-1), WATCH_AT("11"));
+    teardown();
+}
+END_TEST
+
+START_TEST(progress_by_bookmarks_only_keeps_the_watch)
+{
+    setup_with(0, 10000, false);
+    sync_with(items(NULL), "5");
+    for (int i = 0; i < 5; i++) {
+        fake_clock_advance(&F.clock, 9000);
+        char rv[8];
+        snprintf(rv, sizeof(rv), "%d", 6 + i);
+        bookmark(rv, false);
+    }
+    ck_assert_int_eq(F.lw.nrequests, 2);
+    ck_assert_int_eq(F.restarts[KR_RESTART_PROGRESS], 0);
+    ck_assert_int_eq(F.ndeltas, 0);
+    ck_assert_str_eq(F.progress, "10");
+    teardown();
+}
+END_TEST
+
+START_TEST(progress_deadline_passed_restarts_the_watch_from_last_rv)
+{
+    setup_with(0, 10000, false);
+    sync_with(items(NULL), "5");
+    event(KR_LW_ADDED, "a", "7");
+    fake_clock_advance(&F.clock, 9999);
+    ck_assert_int_eq(F.lw.nrequests, 2);
+    fake_clock_advance(&F.clock, 1);
+    ck_assert_int_eq(F.lw.nrequests, 3);
+    ck_assert_int_eq(F.lw.cancels, 1);
+    ck_assert_str_eq(REQ(2), WATCH_AT("7"));
+    ck_assert_int_eq(F.restarts[KR_RESTART_PROGRESS], 1);
+    ck_assert_int_eq(F.lists, 1);
+    teardown();
+}
+END_TEST
+
+START_TEST(watch_failures_back_off_exponentially_with_jitter_and_cap)
+{
+    setup_with(0, -1, false);
+    sync_with(items(NULL), "5");
+    uint64_t base = 800;
+    for (int i = 0; i < 10; i++) {
+        int before = F.lw.nrequests;
+        fake_lw_close(&F.lw, KR_ECONNECT, 0);
+        ck_assert_int_eq(F.lw.nrequests, before); /* nothing until the timer */
+        uint64_t d = fake_clock_next_due(&F.clock);
+        uint64_t lo = base < 30000 ? base : 30000, hi = 2 * base < 30000 ? 2 * base : 30000;
+        ck_assert_msg(d >= lo && (d < hi || (hi == 30000 && d == 30000)),
+                      "step %d: delay %llu not in [%llu,%llu)", i, (unsigned long long)d,
+                      (unsigned long long)lo, (unsigned long long)hi);
+        fake_clock_advance(&F.clock, d - 1);
+        ck_assert_int_eq(F.lw.nrequests, before);
+        fake_clock_advance(&F.clock, 1);
+        ck_assert_str_eq(REQ(-1), WATCH_AT("5"));
+        base *= 2;
+    }
+    ck_assert_uint_eq(fake_clock_next_due(&F.clock), UINT64_MAX);
+    ck_assert_int_eq(F.restarts[KR_RESTART_ERROR], 10);
+    teardown();
+}
+END_TEST
+
+START_TEST(backoff_resets_after_two_minutes_of_health)
+{
+    setup_with(0, -1, false);
+    sync_with(items(NULL), "5");
+    for (int i = 0; i < 4; i++) {
+        fake_lw_close(&F.lw, KR_EUNAVAILABLE, 503);
+        fake_clock_advance(&F.clock, fake_clock_next_due(&F.clock));
+    }
+    fake_lw_close(&F.lw, KR_EUNAVAILABLE, 503);
+    ck_assert_uint_ge(fake_clock_next_due(&F.clock), 12800);
+    fake_clock_advance(&F.clock, fake_clock_next_due(&F.clock));
+    /* healthy for just under two minutes: still backing off further */
+    fake_clock_advance(&F.clock, 119000 - 25600);
+    fake_lw_close(&F.lw, KR_EUNAVAILABLE, 503);
+    ck_assert_uint_ge(fake_clock_next_due(&F.clock), 25600);
+    fake_clock_advance(&F.clock, fake_clock_next_due(&F.clock));
+    fake_clock_advance(&F.clock, 120000);
+    fake_lw_close(&F.lw, KR_EUNAVAILABLE, 503);
+    uint64_t d = fake_clock_next_due(&F.clock);
+    ck_assert_msg(d >= 800 && d < 1600, "delay after reset %llu", (unsigned long long)d);
+    fake_clock_advance(&F.clock, d);
+    teardown();
+}
+END_TEST
+
+START_TEST(list_failure_backs_off_then_lists_from_scratch)
+{
+    setup_with(2, 0, false);
+    fake_lw_list_ok(&F.lw, items("a@3", "b@4", NULL), "10", "tok1");
+    fake_lw_list_fail(&F.lw, KR_EUNAVAILABLE, 503);
+    ck_assert_int_eq(F.lw.nrequests, 2);
+    uint64_t d = fake_clock_next_due(&F.clock);
+    ck_assert(d >= 800 && d < 1600);
+    fake_clock_advance(&F.clock, d);
+    ck_assert_str_eq(REQ(2), FIRST_LIST("2"));
+    ck_assert_int_eq(F.lists, 2);
+    fake_lw_list_ok(&F.lw, items("a@3", NULL), "10", NULL);
+    ck_assert(kr_reflector_has_synced(F.r));
+    teardown();
+}
+END_TEST
+
+START_TEST(refused_watch_request_backs_off)
+{
+    setup_with(0, 0, false);
+    F.lw.fail_next_watch = KR_ESHUTDOWN;
+    sync_with(items(NULL), "5");
+    ck_assert(!F.lw.watch_open);
+    fake_clock_advance(&F.clock, fake_clock_next_due(&F.clock));
+    ck_assert(F.lw.watch_open);
+    ck_assert_str_eq(REQ(-1), WATCH_AT("5"));
+    teardown();
+}
+END_TEST
+
+START_TEST(streaming_list_waits_for_the_initial_events_end_bookmark)
+{
+    setup_with(0, 0, true);
+    ck_assert_str_eq(REQ(0),
+                     "watch rv= bookmarks=1 initial=1 match=NotOlderThan labels=app fields=");
+    event(KR_LW_ADDED, "a", "3");
+    event(KR_LW_ADDED, "b", "4");
+    bookmark("6", false); /* an ordinary bookmark does not end the initial events */
+    ck_assert_uint_eq(kr_store_len(F.store), 0);
+    ck_assert(!kr_reflector_has_synced(F.r));
+    bookmark("20", true);
+    ck_assert(kr_reflector_has_synced(F.r));
+    ck_assert_uint_eq(kr_store_len(F.store), 2);
+    ck_assert_int_eq(F.ndeltas, 2);
+    ck_assert_str_eq(F.progress, "20");
+    event(KR_LW_MODIFIED, "a", "21");
+    ck_assert_str_eq(delta(2), "UPDATED default/a 21 old=3");
+    fake_lw_close(&F.lw, 0, 0);
+    ck_assert_str_eq(REQ(1), WATCH_AT("21"));
+    ck_assert_int_eq(F.lists, 0);
+    /* a 410 later streams again instead of listing */
+    fake_lw_close(&F.lw, KR_EGONE, 410);
+    ck_assert_str_eq(REQ(2),
+                     "watch rv=21 bookmarks=1 initial=1 match=NotOlderThan labels=app fields=");
+    event(KR_LW_ADDED, "a", "30");
+    bookmark("31", true);
+    ck_assert_str_eq(delta(F.ndeltas - 1), "DELETED default/b 4 final-state-unknown");
+    teardown();
+}
+END_TEST
+
+START_TEST(streaming_list_rejected_falls_back_to_list_and_watch)
+{
+    setup_with(0, 0, true);
+    fake_lw_close(&F.lw, KR_EINVALIDOBJ, 422);
+    ck_assert_str_eq(REQ(1), FIRST_LIST("500"));
+    sync_with(items("a@3", NULL), "5");
+    ck_assert_str_eq(REQ(2), WATCH_AT("5"));
+    fake_lw_close(&F.lw, KR_EGONE, 410);
+    ck_assert_str_eq(REQ(3), FIRST_LIST("500")); /* no second try at streaming */
+    teardown();
+}
+END_TEST
+
+START_TEST(streaming_ignored_by_server_falls_back_when_stream_ends_without_bookmark)
+{
+    setup_with(0, 0, true);
+    event(KR_LW_ADDED, "a", "3");
+    fake_lw_close(&F.lw, 0, 0);
+    ck_assert_str_eq(REQ(1), FIRST_LIST("500"));
+    ck_assert_uint_eq(kr_store_len(F.store), 0);
+    teardown();
+}
+END_TEST
+
+static void stop_from_handler(const kr_delta *d, void *user)
+{
+    (void)d;
+    fixture *f = user;
+    f->ndeltas++;
+    kr_reflector_stop(f->r);
+}
+
+START_TEST(stop_from_a_handler_cancels_everything)
+{
+    setup_with(0, 0, false);
+    sync_with(items(NULL), "5");
+    kr_reflector_free(F.r);
+    kr_reflector_opts o = {.lw = F.lw.lw,
+                           .clock = F.clock.clock,
+                           .store = F.store,
+                           .hooks = {stop_from_handler, NULL, NULL, &F}};
+    F.ndeltas = 0;
+    ck_assert_int_eq(kr_reflector_new(&o, &F.r, NULL), 0);
+    ck_assert_int_eq(kr_reflector_start(F.r, NULL), 0);
+    fake_lw_list_ok(&F.lw, items("a@6", "b@7", NULL), "8", NULL);
+    ck_assert_int_eq(F.ndeltas, 1);
+    ck_assert(!F.lw.watch_open);
+    ck_assert_int_eq(fake_clock_active(&F.clock), 0);
+    ck_assert_int_eq(kr_reflector_start(F.r, NULL), KR_ESTATE);
+    teardown();
+}
+END_TEST
+
+START_TEST(resource_versions_compare_as_integers)
+{
+    ck_assert_int_lt(kr_resource_version_compare("9", "10"), 0);
+    ck_assert_int_gt(kr_resource_version_compare("100", "99"), 0);
+    ck_assert_int_eq(kr_resource_version_compare("42", "42"), 0);
+    ck_assert_int_lt(kr_resource_version_compare(NULL, "1"), 0);
+    ck_assert_int_lt(kr_resource_version_compare("x", "1"), 0);
+    ck_assert_int_eq(kr_resource_version_compare(NULL, ""), 0);
+    ck_assert_str_eq(kr_watch_restart_cause_name(KR_RESTART_PROGRESS), "progress_deadline");
+}
+END_TEST
+
+START_TEST(new_rejects_missing_dependencies)
+{
+    kr_reflector_t *r = NULL;
+    kr_error_t err = {0};
+    kr_reflector_opts o = {0};
+    ck_assert_int_eq(kr_reflector_new(&o, &r, &err), KR_EINVAL);
+    ck_assert_ptr_null(r);
+    ck_assert_ptr_nonnull(strstr(err.message, "required"));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("reflector");
+    TCase *tc = tcase_create("paths");
+    tcase_add_test(tc, paged_list_replaces_store_only_when_complete_then_watches_from_list_rv);
+    tcase_add_test(tc, expired_continue_token_restarts_the_list_from_the_beginning);
+    tcase_add_test(tc, watch_events_update_the_store_in_order);
+    tcase_add_test(tc, clean_close_rewatches_from_the_last_rv_bookmarks_advanced);
+    tcase_add_test(tc, http_410_on_watch_relists);
+    tcase_add_test(tc, error_event_410_cancels_the_watch_and_relists);
+    tcase_add_test(tc, relist_reports_changes_and_final_state_unknown_deletes);
+    tcase_add_test(tc, progress_by_bookmarks_only_keeps_the_watch);
+    tcase_add_test(tc, progress_deadline_passed_restarts_the_watch_from_last_rv);
+    tcase_add_test(tc, watch_failures_back_off_exponentially_with_jitter_and_cap);
+    tcase_add_test(tc, backoff_resets_after_two_minutes_of_health);
+    tcase_add_test(tc, list_failure_backs_off_then_lists_from_scratch);
+    tcase_add_test(tc, refused_watch_request_backs_off);
+    tcase_add_test(tc, streaming_list_waits_for_the_initial_events_end_bookmark);
+    tcase_add_test(tc, streaming_list_rejected_falls_back_to_list_and_watch);
+    tcase_add_test(tc, streaming_ignored_by_server_falls_back_when_stream_ends_without_bookmark);
+    tcase_add_test(tc, stop_from_a_handler_cancels_everything);
+    tcase_add_test(tc, resource_versions_compare_as_integers);
+    tcase_add_test(tc, new_rejects_missing_dependencies);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
