@@ -33,6 +33,7 @@ typedef struct ts_store {
 
 typedef struct ts_resource {
     char *group, *version, *kind, *plural, *singular, *list_kind;
+    char *api_version; /* "group/version", or "version" for the core group */
     bool namespaced, has_status, generation, crd;
     bool delete_returns_object; /* pods, services, custom resources */
     bool no_deletecollection;
@@ -286,6 +287,7 @@ typedef struct ts_write {
     const char *manager;
     const char *operation; /* "Update" or "Apply" */
     const json_t *applied; /* server-side apply: the configuration, for fieldsV1 */
+    bool no_body; /* loading: status only, skip serialising the object */
 } ts_write;
 int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_response *resp);
 int ts_commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *existing, json_t *obj,

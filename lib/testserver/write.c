@@ -302,6 +302,12 @@ int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_res
         }
         ts_record_event(ts, res, TS_ADDED, obj, NULL);
     }
+    if (w->no_body) {
+        json_decref(obj);
+        ts_response_clear(resp);
+        resp->status = 201;
+        return 0;
+    }
     ts_respond_json(resp, 201, obj);
     return 0;
 }
