@@ -287,6 +287,7 @@ FORMAT_FILES ?= $(sort $(wildcard include/*.h include/kreconcile/*.h lib/*.[ch] 
 lint: deps
 	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,performance,portability \
 	    --inline-suppr --suppress=missingIncludeSystem -D__GNUC__ -DKR_BUILDING_LIBRARY \
+	    --include=$(shell $(PKG_CONFIG) --variable=includedir jansson)/jansson.h \
 	    -Iinclude -Ilib $(LINT_FILES)
 	clang-tidy --quiet $(LINT_FILES) -- -std=c11 -D_GNU_SOURCE -Iinclude -Ilib $(PKG_CFLAGS)
 	clang-format --dry-run -Werror $(FORMAT_FILES)

@@ -326,7 +326,8 @@ static int discover_root(kr_client_t *c, const char *root, collector *col, kr_er
 {
     json_t *doc = NULL;
     char ctype[128] = "";
-    int rc = kr_client_raw_get(c, root, DISCOVERY_ACCEPT, &doc, ctype, sizeof(ctype), err);
+    const char *accept = c->opts.legacy_discovery ? "application/json, */*" : DISCOVERY_ACCEPT;
+    int rc = kr_client_raw_get(c, root, accept, &doc, ctype, sizeof(ctype), err);
     if (rc != 0)
         return rc;
     if (is_aggregated(ctype, doc)) {

@@ -4,8 +4,8 @@
  * handle; nothing here is global. */
 #include <math.h>
 #include <pthread.h>
-#include <stdbool.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +43,7 @@ struct collector {
 };
 
 struct kr_metrics_registry {
-    pthread_mutex_t mu;        /* families and series lists */
+    pthread_mutex_t mu; /* families and series lists */
     pthread_mutex_t render_mu; /* collectors; one render at a time */
     kr_metric_family_t *families, *families_tail;
     struct collector *collectors;
@@ -241,8 +241,8 @@ static int check_family_args(kr_metric_type type, const char *name, const char *
     for (size_t i = 0; i < nbuckets; i++)
         if (isnan(buckets[i]) || (i > 0 && !(buckets[i] > buckets[i - 1])))
             return kr_error_set(err, KR_EINVAL,
-                                "metrics: %s: bucket bounds must increase strictly (at %zu)",
-                                name, i);
+                                "metrics: %s: bucket bounds must increase strictly (at %zu)", name,
+                                i);
     return 0;
 }
 
@@ -397,8 +397,10 @@ struct out {
     int rc;
 };
 
-/* The shortest text that reads back as the same double, as Go's
- * strconv.FormatFloat(f, 'g', -1, 64) that client_golang uses. */
+/* The shortest text that reads back as the same double, laid out as Go's
+ * strconv.FormatFloat(v, 'g', -1, 64), which client_golang uses: exponent
+ * form when the exponent is below -4 or at least max(digits, 6) ... as Go
+ * decides it. */
 static void format_double(char *buf, size_t size, double v)
 {
     if (isnan(v)) {
@@ -409,11 +411,26 @@ static void format_double(char *buf, size_t size, double v)
         snprintf(buf, size, v > 0 ? "+Inf" : "-Inf");
         return;
     }
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, size, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v)
-            return;
+    if (v == 0) {
+        snprintf(buf, size, "0");
+        return;
     }
+    int digits = 1;
+    for (; digits < 17; digits++) {
+        snprintf(buf, size, "%.*e", digits - 1, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    snprintf(buf, size, "%.*e", digits - 1, v);
+    const char *e = strchr(buf, 'e');
+    int exp = e ? atoi(e + 1) : 0;
+    int eprec = 6;
+    if (eprec > digits && digits >= exp + 1)
+        eprec = digits;
+    if (exp < -4 || exp >= eprec)
+        return; /* keep the exponent form */
+    int decimals = digits - 1 - exp;
+    snprintf(buf, size, "%.*f", decimals > 0 ? decimals : 0, v);
 }
 
 static int append_escaped(kr_buf *b, const char *s, bool quote)

@@ -11,10 +11,10 @@
 #include "queue_internal.h"
 
 enum {
-    F_DIRTY = 1u << 0,      /* client-go's dirty set: must be (re)processed */
+    F_DIRTY = 1u << 0, /* client-go's dirty set: must be (re)processed */
     F_PROCESSING = 1u << 1, /* handed out, done not yet called */
-    F_QUEUED = 1u << 2,     /* linked into a lane */
-    F_IDLE = 1u << 3,       /* linked into the idle list (interned, unused) */
+    F_QUEUED = 1u << 2, /* linked into a lane */
+    F_IDLE = 1u << 3, /* linked into the idle list (interned, unused) */
 };
 
 #define NOT_WAITING SIZE_MAX
@@ -25,14 +25,14 @@ struct qlink {
 };
 
 struct qitem {
-    struct qlink link;  /* lane or idle list (first member: cast back) */
+    struct qlink link; /* lane or idle list (first member: cast back) */
     struct qlink plink; /* processing list */
     uint64_t hash;
-    int64_t due_ns;     /* waiting */
-    int64_t added_ns;   /* queued (metrics on) */
+    int64_t due_ns; /* waiting */
+    int64_t added_ns; /* queued (metrics on) */
     int64_t started_ns; /* processing */
-    size_t heap_index;  /* NOT_WAITING when not in the heap */
-    int priority;       /* lane while queued; lane to requeue in when dirty */
+    size_t heap_index; /* NOT_WAITING when not in the heap */
+    int priority; /* lane while queued; lane to requeue in when dirty */
     int wait_priority;
     unsigned failures;
     unsigned flags;
@@ -51,7 +51,7 @@ struct queue_metrics {
 
 struct kr_queue {
     pthread_mutex_t mu;
-    pthread_cond_t get_cond;   /* getters */
+    pthread_cond_t get_cond; /* getters */
     pthread_cond_t drain_cond; /* shutdown_with_drain */
     kr_keymap items;
     struct lane **lanes; /* by priority, highest first; never removed */
@@ -125,7 +125,7 @@ static struct lane *lane_for(kr_queue_t *q, int priority)
     for (; i < q->nlanes && q->lanes[i]->priority >= priority; i++)
         if (q->lanes[i]->priority == priority)
             return q->lanes[i];
-    struct lane **nl = kr_realloc(q->lanes, (q->nlanes + 1) * sizeof(*nl));
+    struct lane **nl = kr_realloc(q->lanes, (q->nlanes + 1) * sizeof(struct lane *));
     if (!nl)
         return NULL;
     q->lanes = nl;
@@ -134,7 +134,7 @@ static struct lane *lane_for(kr_queue_t *q, int priority)
         return NULL;
     lane->priority = priority;
     list_init(&lane->head);
-    memmove(&nl[i + 1], &nl[i], (q->nlanes - i) * sizeof(*nl));
+    memmove(&nl[i + 1], &nl[i], (q->nlanes - i) * sizeof(struct lane *));
     nl[i] = lane;
     q->nlanes++;
     return lane;
@@ -205,7 +205,7 @@ static int heap_reserve_one(kr_queue_t *q)
     if (q->nheap < q->heap_cap)
         return 0;
     size_t ncap = q->heap_cap ? q->heap_cap * 2 : 64;
-    struct qitem **nh = kr_realloc(q->heap, ncap * sizeof(*nh));
+    struct qitem **nh = kr_realloc(q->heap, ncap * sizeof(struct qitem *));
     if (!nh)
         return KR_ENOMEM;
     q->heap = nh;
@@ -372,8 +372,7 @@ static void shutdown_locked(kr_queue_t *q)
 
 /* ---- metrics ------------------------------------------------------------------------- */
 
-static const double workqueue_buckets[] = {1e-8, 1e-7, 1e-6, 1e-5, 1e-4,
-                                           1e-3, 1e-2, 1e-1, 1,    10};
+static const double workqueue_buckets[] = {1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10};
 
 /* client-go refreshes these two gauges every 500 ms from a goroutine; here
  * the registry asks for them when it renders. */
@@ -422,8 +421,8 @@ static int metrics_init(kr_queue_t *q, const char *name, kr_error_t *err)
         {KR_METRIC_GAUGE, "workqueue_longest_running_processor_seconds",
          "How many seconds has the longest running processor for workqueue been running.",
          offsetof(struct queue_metrics, longest)},
-        {KR_METRIC_COUNTER, "workqueue_retries_total", "Total number of retries handled by workqueue",
-         offsetof(struct queue_metrics, retries)},
+        {KR_METRIC_COUNTER, "workqueue_retries_total",
+         "Total number of retries handled by workqueue", offsetof(struct queue_metrics, retries)},
     };
     static const char *const label_names[] = {"name"};
     const char *const label_values[] = {name};
@@ -431,8 +430,8 @@ static int metrics_init(kr_queue_t *q, const char *name, kr_error_t *err)
         const struct family_spec *s = &specs[i];
         bool hist = s->type == KR_METRIC_HISTOGRAM;
         kr_metric_family_t *fam;
-        int rc = kr_metrics_family_register(q->registry, s->type, s->name, s->help, label_names,
-                                            1, hist ? workqueue_buckets : NULL,
+        int rc = kr_metrics_family_register(q->registry, s->type, s->name, s->help, label_names, 1,
+                                            hist ? workqueue_buckets : NULL,
                                             hist ? KR_ARRAY_LEN(workqueue_buckets) : 0, &fam, err);
         if (rc != 0)
             return rc;
@@ -703,15 +702,30 @@ int kr_queue_try_get(kr_queue_t *q, const char **key)
     return get_common(q, key, false);
 }
 
+/* Workers usually pass back the very pointer kr_queue_get gave them: look
+ * for it among the oldest processing keys before hashing. */
+static struct qitem *processing_by_pointer(kr_queue_t *q, const char *key)
+{
+    int budget = 8;
+    for (struct qlink *l = q->processing.next; l != &q->processing && budget-- > 0; l = l->next) {
+        struct qitem *it = item_of_plink(l);
+        if (it->key == key)
+            return it;
+    }
+    return NULL;
+}
+
 int kr_queue_done(kr_queue_t *q, const char *key)
 {
     if (!key)
         return KR_EINVAL;
-    size_t len = strlen(key);
-    uint64_t hash = kr_key_hash(key, len);
     int64_t now = q->metrics_on ? kr_clock_read(&q->clock) : 0;
     pthread_mutex_lock(&q->mu);
-    struct qitem *it = item_find(q, hash, key, len);
+    struct qitem *it = processing_by_pointer(q, key);
+    if (!it) {
+        size_t len = strlen(key);
+        it = item_find(q, kr_key_hash(key, len), key, len);
+    }
     if (!it || !(it->flags & F_PROCESSING)) {
         pthread_mutex_unlock(&q->mu);
         return KR_ENOTFOUND;
@@ -730,31 +744,40 @@ int kr_queue_done(kr_queue_t *q, const char *key)
     } else {
         maybe_idle(q, it);
     }
-    if (q->nprocessing == 0 && q->drainers)
+    if (q->drainers) /* drainers re-check their deadline too */
         pthread_cond_broadcast(&q->drain_cond);
     pthread_mutex_unlock(&q->mu);
     return 0;
 }
 
-int kr_queue_done_result(kr_queue_t *q, const char *key, kr_queue_result result,
-                         int64_t after_ns)
+/* The follow-up runs before done, as client-go controllers call Forget /
+ * AddRateLimited before their deferred Done: the key is still processing, so
+ * a re-add marks it dirty (queued again by done) and `key`, which may point
+ * into the queue's own copy, cannot be freed under us. */
+int kr_queue_done_result(kr_queue_t *q, const char *key, kr_queue_result result, int64_t after_ns)
 {
-    int rc = kr_queue_done(q, key);
-    if (rc != 0)
-        return rc;
+    if (!key)
+        return KR_EINVAL;
+    int rc = 0;
     switch (result) {
     case KR_QUEUE_SUCCESS:
         kr_queue_forget(q, key);
-        return 0;
+        break;
     case KR_QUEUE_REQUEUE:
-        return kr_queue_add(q, key);
+        rc = kr_queue_add(q, key);
+        break;
     case KR_QUEUE_REQUEUE_AFTER:
         kr_queue_forget(q, key);
-        return kr_queue_add_after(q, key, after_ns);
+        rc = kr_queue_add_after(q, key, after_ns);
+        break;
     case KR_QUEUE_ERROR:
-        return kr_queue_add_failed(q, key);
+        rc = kr_queue_add_failed(q, key);
+        break;
+    default:
+        return KR_EINVAL;
     }
-    return KR_EINVAL;
+    int done_rc = kr_queue_done(q, key);
+    return done_rc != 0 ? done_rc : rc;
 }
 
 /* ---- bookkeeping ------------------------------------------------------------------------ */
@@ -887,8 +910,8 @@ int kr_queue_shutdown_with_drain(kr_queue_t *q, int64_t deadline_ns, char ***unf
         if (n_unfinished)
             *n_unfinished = n;
         if (unfinished && !(*unfinished = processing_keys(q)))
-            rc = kr_error_set(err, KR_ENOMEM, "queue: out of memory listing %zu unfinished keys",
-                              n);
+            rc =
+                kr_error_set(err, KR_ENOMEM, "queue: out of memory listing %zu unfinished keys", n);
     }
     pthread_mutex_unlock(&q->mu);
     return rc;

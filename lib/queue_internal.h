@@ -56,14 +56,14 @@ int64_t kr_clock_read(const kr_clock *clock);
 /* Every state change of a queue, reported under the queue's lock, so that the
  * order of the calls is the order in which the operations took effect. */
 typedef enum kr_queue_trace_kind {
-    KR_QTRACE_ADD,        /* key, priority (also for ignored duplicate adds) */
-    KR_QTRACE_ADD_AFTER,  /* key, priority, when_ns = due time */
-    KR_QTRACE_PROMOTE,    /* key became due, priority; when_ns = its due time */
-    KR_QTRACE_PROMOTED,   /* end of a promotion pass at when_ns = now */
-    KR_QTRACE_GET,        /* key handed out */
-    KR_QTRACE_GET_EMPTY,  /* try_get found nothing queued */
-    KR_QTRACE_DONE,       /* key done */
-    KR_QTRACE_SHUTDOWN,   /* shutdown began */
+    KR_QTRACE_ADD, /* key, priority (also for ignored duplicate adds) */
+    KR_QTRACE_ADD_AFTER, /* key, priority, when_ns = due time */
+    KR_QTRACE_PROMOTE, /* key became due, priority; when_ns = its due time */
+    KR_QTRACE_PROMOTED, /* end of a promotion pass at when_ns = now */
+    KR_QTRACE_GET, /* key handed out */
+    KR_QTRACE_GET_EMPTY, /* try_get found nothing queued */
+    KR_QTRACE_DONE, /* key done */
+    KR_QTRACE_SHUTDOWN, /* shutdown began */
 } kr_queue_trace_kind;
 
 typedef void (*kr_queue_trace_fn)(kr_queue_trace_kind kind, const char *key, int priority,

@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "internal.h"
-#include "queue_internal.h"
 #include "kreconcile/ratelimit.h"
+#include "queue_internal.h"
 
 struct kr_ratelimiter {
     kr_ratelimiter_ops ops;
@@ -80,8 +80,8 @@ struct counted_key {
 struct per_item {
     pthread_mutex_t mu;
     kr_keymap failures;
-    int64_t base_ns, max_ns;    /* exponential */
-    int64_t fast_ns, slow_ns;   /* fast-slow */
+    int64_t base_ns, max_ns; /* exponential */
+    int64_t fast_ns, slow_ns; /* fast-slow */
     unsigned max_fast_attempts; /* fast-slow */
 };
 
@@ -189,8 +189,8 @@ int kr_ratelimiter_new_exponential(int64_t base_ns, int64_t max_ns, kr_ratelimit
         return kr_error_set(err, KR_ENOMEM, "ratelimiter: out of memory");
     p->base_ns = base_ns;
     p->max_ns = max_ns;
-    static const kr_ratelimiter_ops ops = {exponential_when, per_item_forget,
-                                           per_item_num_requeues, per_item_free};
+    static const kr_ratelimiter_ops ops = {exponential_when, per_item_forget, per_item_num_requeues,
+                                           per_item_free};
     return make_limiter(&ops, p, out, err);
 }
 
@@ -268,8 +268,8 @@ static void bucket_free(void *self)
     kr_free(b);
 }
 
-int kr_ratelimiter_new_bucket(double qps, int burst, int64_t max_delay_ns,
-                              kr_ratelimiter_t **out, kr_error_t *err)
+int kr_ratelimiter_new_bucket(double qps, int burst, int64_t max_delay_ns, kr_ratelimiter_t **out,
+                              kr_error_t *err)
 {
     *out = NULL;
     if (!(qps > 0) || burst < 1 || max_delay_ns < 0)
@@ -349,14 +349,14 @@ int kr_ratelimiter_new_max_of(kr_ratelimiter_t *const *limiters, size_t n, kr_ra
             return kr_error_set(err, KR_EINVAL, "ratelimiter: max-of limiter %zu is NULL", i);
         }
     }
-    struct max_of *m = kr_malloc(sizeof(*m) + n * sizeof(m->limiters[0]));
+    struct max_of *m = kr_malloc(sizeof(*m) + n * sizeof(kr_ratelimiter_t *));
     if (!m) {
         for (size_t j = 0; j < n; j++)
             kr_ratelimiter_free(limiters[j]);
         return kr_error_set(err, KR_ENOMEM, "ratelimiter: out of memory");
     }
     m->n = n;
-    memcpy(m->limiters, limiters, n * sizeof(m->limiters[0]));
+    memcpy(m->limiters, limiters, n * sizeof(kr_ratelimiter_t *));
     static const kr_ratelimiter_ops ops = {max_of_when, max_of_forget, max_of_num_requeues,
                                            max_of_free};
     return make_limiter(&ops, m, out, err);

@@ -331,20 +331,25 @@ bool kr_label_value_valid(const char *value, size_t len)
     return len <= 63 && (len == 0 || matches_qualified_name(value, len));
 }
 
-/* strconv.ParseInt(s, 10, 64): optional sign, decimal digits, in range. */
+/* strconv.ParseInt(s, 10, 64): optional sign, decimal digits (any number
+ * of leading zeros), within int64. */
 static bool parse_int64(const char *s, size_t len, long long *out)
 {
-    if (len == 0 || len > 40)
+    size_t i = (len > 0 && (s[0] == '+' || s[0] == '-')) ? 1 : 0;
+    bool negative = i == 1 && s[0] == '-';
+    if (i == len)
         return false;
-    char buf[48];
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    size_t i = (buf[0] == '+' || buf[0] == '-') ? 1 : 0;
-    if (buf[i] == '\0')
-        return false;
-    for (size_t k = i; buf[k]; k++)
-        if (buf[k] < '0' || buf[k] > '9')
+    for (size_t k = i; k < len; k++)
+        if (s[k] < '0' || s[k] > '9')
             return false;
+    while (i + 1 < len && s[i] == '0')
+        i++;
+    if (len - i > 19)
+        return false;
+    char buf[24];
+    buf[0] = negative ? '-' : '+';
+    memcpy(buf + 1, s + i, len - i);
+    buf[len - i + 1] = '\0';
     errno = 0;
     char *end = NULL;
     long long v = strtoll(buf, &end, 10);

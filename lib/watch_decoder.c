@@ -112,8 +112,7 @@ int kr_watch_decoder_feed(kr_watch_decoder *d, const char *data, size_t len, kr_
         if (!done) {
             if (kr_buf_append(&d->pending, data + i, chunk) != 0)
                 return fail(d, err, KR_ENOMEM, "watch stream: out of memory%s", "");
-            i = j;
-            break;
+            break; /* the chunk ended inside this event */
         }
         d->started = false;
         int rc;

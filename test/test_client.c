@@ -604,6 +604,31 @@ START_TEST(watch_cut_inside_an_event_is_an_error_not_a_clean_end)
 }
 END_TEST
 
+START_TEST(watch_event_over_the_size_limit_ends_the_watch)
+{
+    fixture f;
+    kr_client_opts opts = {.max_event_bytes = 200};
+    plain_fixture(&f, &opts);
+    kr_error_t err = {0};
+    char big[600];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    json_t *cm = configmap("default", "big", big);
+    ck_assert_int_eq(kr_client_create(f.c, CM, "default", cm, NULL, NULL, &err), 0);
+    watch_log l = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    kr_watch_t *w = NULL;
+    ck_assert_int_eq(kr_client_watch(f.c, CM, "default", NULL, log_event, log_end, &l, &w, &err),
+                     0);
+    ck_assert(wait_for(has_ended, &l, 30));
+    ck_assert_int_eq(l.end_rc, KR_ETOOLARGE);
+    ck_assert_ptr_nonnull(strstr(l.end_message, "200 bytes"));
+    ck_assert_int_eq(l.events, 0);
+    kr_watch_free(w);
+    json_decref(cm);
+    teardown(&f);
+}
+END_TEST
+
 static void free_in_callback(kr_watch_t *w, kr_watch_event_type type, json_t *object, void *user)
 {
     (void)type;
@@ -1029,8 +1054,10 @@ END_TEST
 
 START_TEST(discovery_resolves_names_and_kinds)
 {
+    /* _i: 0 = aggregated discovery, 1 = legacy (one request per group). */
     fixture f;
-    plain_fixture(&f, NULL);
+    kr_client_opts opts = {.legacy_discovery = _i == 1};
+    plain_fixture(&f, &opts);
     kr_error_t err = {0};
     kr_resource_info info;
     ck_assert_msg(kr_client_resolve(f.c, "deploy", &info, &err) == 0, "%s", err.message);
@@ -1048,6 +1075,53 @@ START_TEST(discovery_resolves_names_and_kinds)
     ck_assert_ptr_nonnull(strstr(err.message, "doesn't have a resource type"));
     ck_assert_int_eq(kr_client_resource_for_kind(f.c, "batch/v1", "CronJob", &info, &err), 0);
     ck_assert_str_eq(info.resource, "cronjobs");
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(request_timeout_is_reported)
+{
+    fixture f;
+    memset(&f, 0, sizeof(f));
+    kr_testserver_opts o = {.seed = 1, .faults = {.latency_ms = 1500}};
+    start_server(&f, &o);
+    f.cfg.timeout_ms = 100;
+    kr_client_opts opts = {.max_retries = -1};
+    start_client(&f, &opts);
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_client_get(f.c, CM, "default", "x", NULL, &err), KR_ETIMEDOUT);
+    /* A per-request timeout overrides the config's. */
+    kr_request req = {.verb = KR_VERB_GET, .ref = {CM, "default", "x", NULL}, .timeout_ms = 5000};
+    ck_assert_int_eq(kr_client_do_sync(f.c, &req, NULL, &err), KR_ENOTFOUND);
+    teardown(&f);
+}
+END_TEST
+
+static void write_token(const char *path, const char *token)
+{
+    FILE *fp = fopen(path, "w");
+    ck_assert_ptr_nonnull(fp);
+    fprintf(fp, "%s\n", token);
+    fclose(fp);
+}
+
+START_TEST(token_file_is_read_again_when_it_changes)
+{
+    if (!have_certs)
+        return;
+    fixture f;
+    tls_fixture(&f, false);
+    char path[300];
+    snprintf(path, sizeof(path), "%s/token", cert_dir);
+    write_token(path, "old");
+    f.cfg.ca_data = f.ca;
+    f.cfg.bearer_token = "ignored-when-a-file-is-set";
+    f.cfg.bearer_token_file = path;
+    start_client(&f, NULL);
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_client_get(f.c, CM, "default", "x", NULL, &err), KR_EUNAUTHORIZED);
+    write_token(path, "sekret"); /* a rotated projected token */
+    ck_assert_int_eq(kr_client_get(f.c, CM, "default", "x", NULL, &err), KR_ENOTFOUND);
     teardown(&f);
 }
 END_TEST
@@ -1184,6 +1258,7 @@ int main(void)
     tcase_add_test(tc, watch_from_a_compacted_version_ends_with_gone);
     tcase_add_test(tc, watch_cut_inside_an_event_is_an_error_not_a_clean_end);
     tcase_add_test(tc, watch_freed_inside_its_callback_stops_quietly);
+    tcase_add_test(tc, watch_event_over_the_size_limit_ends_the_watch);
     tcase_add_test(tc, retries_honour_429_and_5xx_for_idempotent_requests);
     tcase_add_test(tc, connection_refused_is_retried_then_reported);
     tcase_add_test(tc, rate_limit_paces_requests);
@@ -1192,7 +1267,9 @@ int main(void)
     tcase_add_test(tc, tls_with_a_client_certificate_authenticates);
     tcase_add_test(tc, credential_provider_is_renewed_once_on_401);
     tcase_add_test(tc, http2_through_nghttpx_multiplexes_requests_and_watches);
-    tcase_add_test(tc, discovery_resolves_names_and_kinds);
+    tcase_add_loop_test(tc, discovery_resolves_names_and_kinds, 0, 2);
+    tcase_add_test(tc, request_timeout_is_reported);
+    tcase_add_test(tc, token_file_is_read_again_when_it_changes);
     tcase_add_test(tc, a_thousand_watches_share_one_loop);
     tcase_add_test(tc, runtime_stop_ends_watches_and_requests_with_shutdown);
     suite_add_tcase(s, tc);

@@ -277,6 +277,36 @@ START_TEST(builtin_mapper_resolves_like_kubectl)
 }
 END_TEST
 
+static int build_and_parse(void *arg)
+{
+    (void)arg;
+    kr_list_opts lo = {.label_selector = "a=b", .limit = 5, .resource_version = "9"};
+    kr_request req = {.verb = KR_VERB_LIST,
+                      .ref = {KR_GVR("apps", "v1", "deployments"), "ns", NULL, NULL},
+                      .list = &lo};
+    kr_buf b = {0};
+    int rc = kr_client_build_url(&b, &req, true, NULL);
+    bool ok = rc == KR_ENOMEM ||
+              (rc == 0 && strcmp(b.data, "/apis/apps/v1/namespaces/ns/deployments?labelSelector="
+                                         "a%3Db&resourceVersion=9&watch=true") == 0);
+    kr_buf_free(&b);
+    const char *body = "{\"kind\":\"Status\",\"reason\":\"NotFound\",\"code\":404,"
+                       "\"message\":\"gone\"}";
+    kr_error_t err = {0};
+    rc = kr_status_error(404, "application/json", body, strlen(body), -1, "GET", &err);
+    /* Without memory the Status cannot be decoded: still a 404 error. */
+    ok = ok && rc == KR_ENOTFOUND && err.http_code == 404;
+    kr_resource_info info;
+    ok = ok && kr_resource_builtin_lookup("deploy", &info) == 0;
+    return ok ? 0 : 1;
+}
+
+START_TEST(allocation_failures_are_errors_without_leaks)
+{
+    ck_assert_int_gt(kr_test_alloc_failure_sweep(build_and_parse, NULL), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("client_unit");
@@ -291,6 +321,7 @@ int main(void)
     tcase_add_test(tc, retry_policy_matches_verbs_and_statuses);
     tcase_add_test(tc, retry_delay_doubles_with_jitter_and_honours_retry_after);
     tcase_add_test(tc, builtin_mapper_resolves_like_kubectl);
+    tcase_add_test(tc, allocation_failures_are_errors_without_leaks);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

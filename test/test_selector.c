@@ -277,6 +277,10 @@ START_TEST(label_matching_follows_each_operator)
     ck_assert(!match("missing<1", l));
     ck_assert(match("n>0", l));
     ck_assert(match("n>06", l));
+    ck_assert(match("n<000000000000000000000000000000000000000000000000008", l));
+    /* A label value past int64 is not an integer: gt/lt never match it. */
+    ck_assert(!match("n>1", "{\"n\":\"99999999999999999999\"}"));
+    ck_assert(match("n>9223372036854775806", "{\"n\":\"9223372036854775807\"}"));
     ck_assert(match("empty=", l));
     ck_assert(match("empty in ()", l));
     ck_assert(!match("app=", l));

@@ -2,6 +2,7 @@
  * behaviour of the wire spec checked over HTTP with libcurl against a
  * server started in-process on 127.0.0.1, port 0. KR_TEST_THREADED */
 #include <check.h>
+#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,8 +61,9 @@ static void create_cm(const char *ns, const char *name, const char *labels)
 static void create_ns(const char *name)
 {
     char body[256];
-    snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\","
-                                 "\"metadata\":{\"name\":\"%s\"}}",
+    snprintf(body, sizeof(body),
+             "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\","
+             "\"metadata\":{\"name\":\"%s\"}}",
              name);
     tc_response r;
     tc_json(U, "POST", "/api/v1/namespaces", body, &r);
@@ -95,10 +97,8 @@ START_TEST(discovery_serves_aggregated_and_legacy_forms)
     ck_assert_int_eq(r.status, 200);
     ck_assert_ptr_nonnull(strstr(r.content_type, "as=APIGroupDiscoveryList"));
     ck_assert_str_eq(jstr(r.json, "kind"), "APIGroupDiscoveryList");
-    json_t *v1 = json_array_get(json_object_get(json_array_get(json_object_get(r.json, "items"),
-                                                               0),
-                                                "versions"),
-                                0);
+    json_t *v1 = json_array_get(
+        json_object_get(json_array_get(json_object_get(r.json, "items"), 0), "versions"), 0);
     ck_assert_str_eq(jstr(v1, "version"), "v1");
     ck_assert_ptr_nonnull(strstr(r.body, "\"resource\":\"configmaps\""));
     ck_assert_ptr_nonnull(strstr(r.body, "\"shortNames\":[\"cm\"]"));
@@ -145,9 +145,8 @@ START_TEST(version_health_and_openapi)
     ck_assert_ptr_nonnull(json_object_get(json_object_get(r.json, "paths"), "apis/apps/v1"));
     tc_free(&r);
     tc_json(U, "GET", url, NULL, &r);
-    json_t *p = json_object_get(json_object_get(json_object_get(r.json, "paths"),
-                                                "/api/v1/namespaces/{name}"),
-                                "patch");
+    json_t *p = json_object_get(
+        json_object_get(json_object_get(r.json, "paths"), "/api/v1/namespaces/{name}"), "patch");
     ck_assert_str_eq(jstr(json_object_get(p, "x-kubernetes-group-version-kind"), "kind"),
                      "Namespace");
     ck_assert_ptr_nonnull(strstr(r.body, "fieldValidation"));
@@ -186,9 +185,8 @@ START_TEST(create_sets_server_metadata_and_get_returns_it)
             "\"spec\":{\"replicas\":1},\"status\":{\"replicas\":9}}",
             &r);
     ck_assert_int_eq(r.status, 201);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r.json, "metadata"),
-                                                        "generation")),
-                     1);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(r.json, "metadata"), "generation")), 1);
     ck_assert_ptr_null(json_object_get(r.json, "status"));
     ck_assert_uint_gt(strtoull(meta(r.json, "resourceVersion"), NULL, 10), rv);
     tc_free(&r);
@@ -200,7 +198,8 @@ START_TEST(create_rejects_bad_input_with_apiserver_status)
     tc_response r;
     const char *p = "/api/v1/namespaces/default/configmaps";
     create_cm("default", "dup", NULL);
-    tc_json(U, "POST", p, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"dup\"}}", &r);
+    tc_json(U, "POST", p,
+            "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"dup\"}}", &r);
     assert_status(&r, 409, "AlreadyExists", "configmaps \"dup\" already exists");
     ck_assert_str_eq(jstr(json_object_get(r.json, "details"), "kind"), "configmaps");
     tc_free(&r);
@@ -210,15 +209,17 @@ START_TEST(create_rejects_bad_input_with_apiserver_status)
     assert_status(&r, 404, "NotFound", "namespaces \"nope\" not found");
     tc_free(&r);
 
-    tc_json(U, "POST", p, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"Bad_Name\"}}", &r);
+    tc_json(U, "POST", p,
+            "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"Bad_Name\"}}",
+            &r);
     assert_status(&r, 422, "Invalid", NULL);
-    ck_assert_ptr_nonnull(strstr(jstr(r.json, "message"),
-                                 "ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value"));
-    ck_assert_str_eq(jstr(json_array_get(json_object_get(json_object_get(r.json, "details"),
-                                                         "causes"),
-                                         0),
-                          "field"),
-                     "metadata.name");
+    ck_assert_ptr_nonnull(
+        strstr(jstr(r.json, "message"),
+               "ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value"));
+    ck_assert_str_eq(
+        jstr(json_array_get(json_object_get(json_object_get(r.json, "details"), "causes"), 0),
+             "field"),
+        "metadata.name");
     tc_free(&r);
 
     tc_json(U, "POST", p, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{}}", &r);
@@ -227,10 +228,13 @@ START_TEST(create_rejects_bad_input_with_apiserver_status)
                   "generateName is required");
     tc_free(&r);
 
-    tc_json(U, "POST", p, "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"s\"}}", &r);
+    tc_json(U, "POST", p,
+            "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"s\"}}", &r);
     assert_status(&r, 400, "BadRequest", NULL);
     tc_free(&r);
-    tc_json(U, "POST", p, "{\"apiVersion\":\"apps/v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"s\"}}", &r);
+    tc_json(U, "POST", p,
+            "{\"apiVersion\":\"apps/v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"s\"}}",
+            &r);
     assert_status(&r, 400, "BadRequest", NULL);
     tc_free(&r);
     tc_json(U, "POST", p, "{\"metadata\":{\"name\":\"s\",\"namespace\":\"other\"}}", &r);
@@ -302,8 +306,7 @@ START_TEST(generate_name_and_accept_negotiation)
     const char *table[] = {"Accept: application/json;as=Table;v=v1;g=meta.k8s.io,"
                            "application/json",
                            NULL};
-    tc_request(U, "GET", "/api/v1/namespaces/default/configmaps?limit=500", NULL, NULL, table,
-               &r);
+    tc_request(U, "GET", "/api/v1/namespaces/default/configmaps?limit=500", NULL, NULL, table, &r);
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(jstr(r.json, "kind"), "ConfigMapList");
     tc_free(&r);
@@ -385,8 +388,7 @@ START_TEST(list_pages_with_continue_and_expires_tokens)
                   "specifying resource version is not allowed when using continue");
     tc_free(&r);
     kr_testserver_compact(ts);
-    snprintf(path, sizeof(path), "/api/v1/namespaces/default/configmaps?limit=3&continue=%s",
-             tok);
+    snprintf(path, sizeof(path), "/api/v1/namespaces/default/configmaps?limit=3&continue=%s", tok);
     tc_json(U, "GET", path, NULL, &r);
     assert_status(&r, 410, "Expired",
                   "The provided continue parameter is too old to display a consistent list "
@@ -422,8 +424,8 @@ START_TEST(list_validates_resource_version_options)
     snprintf(path, sizeof(path), "%s?resourceVersion=999999", base);
     tc_json(U, "GET", path, NULL, &r);
     assert_status(&r, 504, "Timeout", NULL);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r.json, "details"),
-                                                        "retryAfterSeconds")),
+    ck_assert_int_eq(json_integer_value(
+                         json_object_get(json_object_get(r.json, "details"), "retryAfterSeconds")),
                      1);
     tc_free(&r);
     snprintf(path, sizeof(path), "%s?resourceVersion=1&resourceVersionMatch=Exact", base);
@@ -477,8 +479,7 @@ START_TEST(label_and_field_selectors_filter)
         tc_free(&r);
     }
     tc_response r;
-    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps?fieldSelector=spec.foo%3Dx", NULL,
-            &r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps?fieldSelector=spec.foo%3Dx", NULL, &r);
     assert_status(&r, 400, "BadRequest",
                   "\"spec.foo\" is not a known field selector: only \"metadata.name\", "
                   "\"metadata.namespace\"");
@@ -553,9 +554,8 @@ START_TEST(update_bumps_generation_only_for_spec_and_conflicts_on_stale_rv)
     ck_assert_int_eq(generation(d4), 2);
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(d4, "spec"), "replicas")),
                      3);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(d4, "status"),
-                                                        "readyReplicas")),
-                     3);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(d4, "status"), "readyReplicas")), 3);
     json_t *same = put(deploy_path, d4, 200);
     ck_assert_str_eq(meta(same, "resourceVersion"), meta(d4, "resourceVersion"));
 
@@ -576,7 +576,6 @@ START_TEST(update_bumps_generation_only_for_spec_and_conflicts_on_stale_rv)
     json_decref(d);
 }
 END_TEST
-
 
 /* ---- patch ---------------------------------------------------------------------------- */
 
@@ -610,17 +609,16 @@ START_TEST(patch_types_go_through_the_patch_engine)
     snprintf(rv, sizeof(rv), "%s", meta(r.json, "resourceVersion"));
     tc_free(&r);
 
-    patch(deploy_path, "application/merge-patch+json",
-          "{\"metadata\":{\"labels\":{\"k\":\"v\"}}}", &r);
+    patch(deploy_path, "application/merge-patch+json", "{\"metadata\":{\"labels\":{\"k\":\"v\"}}}",
+          &r);
     ck_assert_int_eq(r.status, 200);
     ck_assert_int_eq(generation(r.json), 2);
     tc_free(&r);
     patch(deploy_path, "application/json-patch+json",
           "[{\"op\":\"replace\",\"path\":\"/spec/replicas\",\"value\":5}]", &r);
     ck_assert_int_eq(r.status, 200);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r.json, "spec"),
-                                                        "replicas")),
-                     5);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(r.json, "spec"), "replicas")), 5);
     tc_free(&r);
     patch(deploy_path, "application/json-patch+json",
           "[{\"op\":\"test\",\"path\":\"/spec/replicas\",\"value\":6}]", &r);
@@ -638,20 +636,17 @@ START_TEST(patch_types_go_through_the_patch_engine)
     patch(deploy_path, "text/plain", "{}", &r);
     assert_status(&r, 415, "UnsupportedMediaType", NULL);
     tc_free(&r);
-    patch("/apis/apps/v1/namespaces/default/deployments/none", "application/merge-patch+json",
-          "{}", &r);
+    patch("/apis/apps/v1/namespaces/default/deployments/none", "application/merge-patch+json", "{}",
+          &r);
     assert_status(&r, 404, "NotFound", "deployments.apps \"none\" not found");
     tc_free(&r);
-    patch("/apis/apps/v1/namespaces/default/deployments/web/status",
-          "application/merge-patch+json",
+    patch("/apis/apps/v1/namespaces/default/deployments/web/status", "application/merge-patch+json",
           "{\"spec\":{\"replicas\":1},\"status\":{\"replicas\":5}}", &r);
     ck_assert_int_eq(r.status, 200);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r.json, "spec"),
-                                                        "replicas")),
-                     5);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r.json, "status"),
-                                                        "replicas")),
-                     5);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(r.json, "spec"), "replicas")), 5);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(r.json, "status"), "replicas")), 5);
     tc_free(&r);
 }
 END_TEST
@@ -659,7 +654,8 @@ END_TEST
 START_TEST(server_side_apply_creates_then_patches)
 {
     const char *path = "/api/v1/namespaces/default/configmaps/ssa";
-    const char *cfg = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  a: \"1\"\n";
+    const char *cfg =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  a: \"1\"\n";
     tc_response r;
     patch(path, "application/apply-patch+yaml", cfg, &r);
     assert_status(&r, 422, "Invalid", NULL);
@@ -668,14 +664,12 @@ START_TEST(server_side_apply_creates_then_patches)
     patch("/api/v1/namespaces/default/configmaps/ssa?fieldManager=me&force=false",
           "application/apply-patch+yaml", cfg, &r);
     ck_assert_int_eq(r.status, 201);
-    json_t *mf = json_array_get(json_object_get(json_object_get(r.json, "metadata"),
-                                                "managedFields"),
-                                0);
+    json_t *mf =
+        json_array_get(json_object_get(json_object_get(r.json, "metadata"), "managedFields"), 0);
     ck_assert_str_eq(jstr(mf, "manager"), "me");
     ck_assert_str_eq(jstr(mf, "operation"), "Apply");
-    ck_assert_ptr_nonnull(json_object_get(json_object_get(json_object_get(mf, "fieldsV1"),
-                                                          "f:data"),
-                                          "f:a"));
+    ck_assert_ptr_nonnull(
+        json_object_get(json_object_get(json_object_get(mf, "fieldsV1"), "f:data"), "f:a"));
     tc_free(&r);
     patch("/api/v1/namespaces/default/configmaps/ssa?fieldManager=me&force=true",
           "application/apply-patch+yaml",
@@ -798,8 +792,9 @@ START_TEST(watch_streams_changes_from_a_resource_version)
 {
     create_cm("default", "before", NULL);
     char path[256];
-    snprintf(path, sizeof(path), "/api/v1/namespaces/default/configmaps?watch=true&"
-                                 "resourceVersion=%llu",
+    snprintf(path, sizeof(path),
+             "/api/v1/namespaces/default/configmaps?watch=true&"
+             "resourceVersion=%llu",
              kr_testserver_resource_version(ts));
     tc_watch *w = tc_watch_open(U, path, NULL);
     create_cm("default", "a", "{\"x\":\"1\"}");
@@ -824,8 +819,7 @@ START_TEST(watch_streams_changes_from_a_resource_version)
     json_decref(upd);
 
     /* From RV 0: synthetic ADDED for what exists, then changes. */
-    w = tc_watch_open(U, "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=0",
-                      NULL);
+    w = tc_watch_open(U, "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=0", NULL);
     ck_assert_uint_eq(tc_watch_wait(w, 1, 10000), 1);
     ck_assert_str_eq(tc_event_name(tc_watch_event(w, 0)), "before");
     tc_watch_close(w);
@@ -839,8 +833,9 @@ START_TEST(watch_from_compacted_history_gets_410_error_event)
     create_cm("default", "b", NULL);
     kr_testserver_compact(ts);
     char path[256];
-    snprintf(path, sizeof(path), "/api/v1/namespaces/default/configmaps?watch=true&"
-                                 "resourceVersion=%llu",
+    snprintf(path, sizeof(path),
+             "/api/v1/namespaces/default/configmaps?watch=true&"
+             "resourceVersion=%llu",
              old - 1);
     tc_watch *w = tc_watch_open(U, path, NULL);
     ck_assert(tc_watch_wait_end(w, 10000));
@@ -859,8 +854,9 @@ END_TEST
 
 START_TEST(watch_sends_bookmarks_and_one_before_timeout)
 {
-    tc_watch *w = tc_watch_open(U, "/api/v1/namespaces/default/configmaps?watch=true&"
-                                   "allowWatchBookmarks=true&timeoutSeconds=1",
+    tc_watch *w = tc_watch_open(U,
+                                "/api/v1/namespaces/default/configmaps?watch=true&"
+                                "allowWatchBookmarks=true&timeoutSeconds=1",
                                 NULL);
     ck_assert(tc_watch_wait_end(w, 10000));
     size_t n = tc_watch_lines(w);
@@ -872,8 +868,7 @@ START_TEST(watch_sends_bookmarks_and_one_before_timeout)
         ck_assert_str_eq(jstr(json_object_get(ev, "object"), "kind"), "ConfigMap");
     }
     tc_watch_close(w);
-    w = tc_watch_open(U, "/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=1",
-                      NULL);
+    w = tc_watch_open(U, "/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=1", NULL);
     ck_assert(tc_watch_wait_end(w, 10000));
     ck_assert_uint_eq(tc_watch_lines(w), 0);
     tc_watch_close(w);
@@ -884,17 +879,18 @@ START_TEST(watch_list_ends_initial_events_with_annotated_bookmark)
 {
     create_cm("default", "a", NULL);
     create_cm("default", "b", NULL);
-    tc_watch *w = tc_watch_open(U, "/api/v1/namespaces/default/configmaps?"
-                                   "allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&"
-                                   "sendInitialEvents=true&watch=true",
+    tc_watch *w = tc_watch_open(U,
+                                "/api/v1/namespaces/default/configmaps?"
+                                "allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&"
+                                "sendInitialEvents=true&watch=true",
                                 NULL);
     ck_assert_uint_ge(tc_watch_wait(w, 3, 10000), 3);
     ck_assert_str_eq(tc_event_type(tc_watch_event(w, 0)), "ADDED");
     ck_assert_str_eq(tc_event_type(tc_watch_event(w, 1)), "ADDED");
     json_t *bm = tc_watch_event(w, 2);
     ck_assert_str_eq(tc_event_type(bm), "BOOKMARK");
-    json_t *ann = json_object_get(json_object_get(json_object_get(bm, "object"), "metadata"),
-                                  "annotations");
+    json_t *ann =
+        json_object_get(json_object_get(json_object_get(bm, "object"), "metadata"), "annotations");
     ck_assert_str_eq(jstr(ann, "k8s.io/initial-events-end"), "true");
     ck_assert_uint_eq(tc_event_rv(bm), kr_testserver_resource_version(ts));
     tc_watch_close(w);
@@ -907,8 +903,9 @@ START_TEST(watch_list_ends_initial_events_with_annotated_bookmark)
                                                           "resourceVersionMatch to "
                                                           "NotOlderThan"));
     tc_free(&r);
-    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps?watch=true&"
-                      "resourceVersionMatch=NotOlderThan",
+    tc_json(U, "GET",
+            "/api/v1/namespaces/default/configmaps?watch=true&"
+            "resourceVersionMatch=NotOlderThan",
             NULL, &r);
     assert_status(&r, 422, "Invalid", NULL);
     tc_free(&r);
@@ -919,8 +916,9 @@ START_TEST(watch_selector_transitions_become_added_and_deleted)
 {
     create_cm("default", "a", "{\"app\":\"x\"}");
     char path[256];
-    snprintf(path, sizeof(path), "/api/v1/namespaces/default/configmaps?watch=true&"
-                                 "labelSelector=app%%3Dy&resourceVersion=%llu",
+    snprintf(path, sizeof(path),
+             "/api/v1/namespaces/default/configmaps?watch=true&"
+             "labelSelector=app%%3Dy&resourceVersion=%llu",
              kr_testserver_resource_version(ts));
     tc_watch *w = tc_watch_open(U, path, NULL);
     tc_response r;
@@ -1014,8 +1012,8 @@ START_TEST(slow_watcher_is_closed_without_stalling_others)
     char *body = malloc(size + 100);
     enum { N = 24 };
     for (int i = 0; i < N; i++) {
-        snprintf(body, size + 100, "{\"metadata\":{\"name\":\"c%d\"},\"data\":{\"a\":\"%s\"}}",
-                 i, big);
+        snprintf(body, size + 100, "{\"metadata\":{\"name\":\"c%d\"},\"data\":{\"a\":\"%s\"}}", i,
+                 big);
         tc_response r;
         tc_json(U, "POST", "/api/v1/namespaces/default/configmaps", body, &r);
         ck_assert_int_eq(r.status, 201);
@@ -1029,6 +1027,67 @@ START_TEST(slow_watcher_is_closed_without_stalling_others)
     ck_assert_uint_lt(tc_watch_lines(slow), N);
     tc_watch_close(slow);
     tc_watch_close(fast);
+}
+END_TEST
+
+struct line_count {
+    size_t lines;
+};
+
+static size_t count_lines(char *ptr, size_t size, size_t nmemb, void *user)
+{
+    struct line_count *c = user;
+    for (size_t i = 0; i < size * nmemb; i++)
+        c->lines += ptr[i] == '\n';
+    return size * nmemb;
+}
+
+/* Thousands of open watches cost no threads: every one gets every event. */
+START_TEST(thousands_of_watches_all_receive_each_event)
+{
+    enum { WATCHERS = 2000, EVENTS = 3 };
+    CURLM *m = curl_multi_init();
+    CURL **e = calloc(WATCHERS, sizeof(CURL *));
+    struct line_count *counts = calloc(WATCHERS, sizeof(*counts));
+    char url[256];
+    snprintf(url, sizeof(url),
+             "%s/api/v1/namespaces/default/configmaps?watch=true&"
+             "resourceVersion=%llu",
+             U, kr_testserver_resource_version(ts));
+    for (int i = 0; i < WATCHERS; i++) {
+        e[i] = curl_easy_init();
+        curl_easy_setopt(e[i], CURLOPT_URL, url);
+        curl_easy_setopt(e[i], CURLOPT_WRITEFUNCTION, count_lines);
+        curl_easy_setopt(e[i], CURLOPT_WRITEDATA, &counts[i]);
+        curl_multi_add_handle(m, e[i]);
+    }
+    int running = 1;
+    for (int i = 0; i < 6000 && kr_testserver_watch_count(ts) < WATCHERS; i++) {
+        curl_multi_perform(m, &running);
+        curl_multi_poll(m, NULL, 0, 10, NULL);
+    }
+    ck_assert_uint_eq(kr_testserver_watch_count(ts), WATCHERS);
+    for (int i = 0; i < EVENTS; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "fan%d", i);
+        create_cm("default", name, NULL);
+    }
+    size_t total = 0;
+    for (int i = 0; i < 6000 && total < (size_t)WATCHERS * EVENTS; i++) {
+        curl_multi_perform(m, &running);
+        curl_multi_poll(m, NULL, 0, 10, NULL);
+        total = 0;
+        for (int k = 0; k < WATCHERS; k++)
+            total += counts[k].lines;
+    }
+    ck_assert_uint_eq(total, (size_t)WATCHERS * EVENTS);
+    for (int i = 0; i < WATCHERS; i++) {
+        curl_multi_remove_handle(m, e[i]);
+        curl_easy_cleanup(e[i]);
+    }
+    curl_multi_cleanup(m);
+    free(e);
+    free(counts);
 }
 END_TEST
 
@@ -1090,6 +1149,139 @@ START_TEST(tokens_give_401_and_verb_table_gives_403)
 }
 END_TEST
 
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    char *buf = calloc(1, 65536);
+    size_t n = fread(buf, 1, 65535, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* Certificates made with the openssl program: a self-signed server
+ * certificate, a client CA, a client signed by it and a stranger. */
+static bool make_certs(const char *dir)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && "
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout srv.key -out srv.pem -days 2 "
+             "-subj /CN=kr -addext subjectAltName=IP:127.0.0.1 && "
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 "
+             "-subj /CN=test-ca && "
+             "openssl req -newkey rsa:2048 -nodes -keyout alice.key -out alice.csr "
+             "-subj /CN=alice/O=devs && "
+             "openssl x509 -req -in alice.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+             "-out alice.pem -days 2 && "
+             "openssl req -x509 -newkey rsa:2048 -nodes -keyout eve.key -out eve.pem -days 2 "
+             "-subj /CN=eve",
+             dir);
+    char full[2200];
+    snprintf(full, sizeof(full), "(%s) >/dev/null 2>&1", cmd);
+    return system(full) == 0;
+}
+
+START_TEST(tls_with_client_certificates_and_tokens)
+{
+    if (!kr_test_have_program("openssl")) {
+        fprintf(stderr, "tls_with_client_certificates_and_tokens: SKIPPED: no openssl program "
+                        "to make test certificates\n");
+        return;
+    }
+    char dir[256], path[512];
+    snprintf(dir, sizeof(dir), "%s/kr-tls-XXXXXX", P_tmpdir);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert(make_certs(dir));
+    teardown();
+    snprintf(path, sizeof(path), "%s/srv.pem", dir);
+    char *cert = read_text(path);
+    snprintf(path, sizeof(path), "%s/srv.key", dir);
+    char *key = read_text(path);
+    snprintf(path, sizeof(path), "%s/ca.pem", dir);
+    char *ca = read_text(path);
+    const char *tokens[] = {"tok:bob:get,list", NULL};
+    kr_testserver_opts o = {
+        .tls_cert_pem = cert, .tls_key_pem = key, .client_ca_pem = ca, .tokens = tokens};
+    start_with(&o);
+    ck_assert_int_eq(strncmp(U, "https://127.0.0.1:", 18), 0);
+    tc_response r;
+    tc_json(U, "GET", "/api/v1/namespaces", NULL, &r);
+    assert_status(&r, 401, "Unauthorized", "Unauthorized");
+    tc_free(&r);
+    const char *tok[] = {"Authorization: Bearer tok", NULL};
+    tc_request(U, "GET", "/api/v1/namespaces", NULL, NULL, tok, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    tc_request(U, "DELETE", "/api/v1/namespaces/default", NULL, NULL, tok, &r);
+    assert_status(&r, 403, "Forbidden", NULL);
+    tc_free(&r);
+
+    char ccert[512], ckey[512];
+    snprintf(ccert, sizeof(ccert), "%s/alice.pem", dir);
+    snprintf(ckey, sizeof(ckey), "%s/alice.key", dir);
+    tc_set_client_cert(ccert, ckey);
+    tc_json(U, "POST", "/api/v1/namespaces/default/configmaps", "{\"metadata\":{\"name\":\"c\"}}",
+            &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    snprintf(ccert, sizeof(ccert), "%s/eve.pem", dir);
+    snprintf(ckey, sizeof(ckey), "%s/eve.key", dir);
+    tc_set_client_cert(ccert, ckey);
+    tc_json(U, "GET", "/api/v1/namespaces", NULL, &r);
+    ck_assert_int_eq(r.status, 401);
+    tc_free(&r);
+    tc_set_client_cert(NULL, NULL);
+    free(cert);
+    free(key);
+    free(ca);
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+START_TEST(background_deletion_cascades_to_owned_objects)
+{
+    tc_response r;
+    tc_json(U, "POST", "/apis/apps/v1/namespaces/default/replicasets",
+            "{\"metadata\":{\"name\":\"rs\"},\"spec\":{}}", &r);
+    char body[512];
+    snprintf(body, sizeof(body),
+             "{\"metadata\":{\"name\":\"pod\",\"ownerReferences\":[{\"apiVersion\":\"apps/v1\","
+             "\"kind\":\"ReplicaSet\",\"name\":\"rs\",\"uid\":\"%s\"}]},\"spec\":{}}",
+             meta(r.json, "uid"));
+    tc_free(&r);
+    tc_json(U, "POST", "/api/v1/namespaces/default/pods", body, &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    tc_request(U, "DELETE", "/apis/apps/v1/namespaces/default/replicasets/rs", "application/json",
+               "{\"propagationPolicy\":\"Orphan\"}", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/pods/pod", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+
+    tc_json(U, "POST", "/apis/apps/v1/namespaces/default/replicasets",
+            "{\"metadata\":{\"name\":\"rs2\"},\"spec\":{}}", &r);
+    snprintf(body, sizeof(body),
+             "{\"metadata\":{\"name\":\"pod2\",\"ownerReferences\":[{\"apiVersion\":\"apps/v1\","
+             "\"kind\":\"ReplicaSet\",\"name\":\"rs2\",\"uid\":\"%s\"}]},\"spec\":{}}",
+             meta(r.json, "uid"));
+    tc_free(&r);
+    tc_json(U, "POST", "/api/v1/namespaces/default/pods", body, &r);
+    tc_free(&r);
+    tc_json(U, "DELETE", "/apis/apps/v1/namespaces/default/replicasets/rs2", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/pods/pod2", NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
+}
+END_TEST
+
 static const char *crd_body =
     "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
     "\"metadata\":{\"name\":\"widgets.example.com\"},\"spec\":{\"group\":\"example.com\","
@@ -1129,8 +1321,9 @@ START_TEST(crd_makes_its_resource_servable_and_takes_it_along)
     tc_json(U, "DELETE", "/apis/example.com/v1/namespaces/default/widgets/w", NULL, &r);
     ck_assert_str_eq(jstr(r.json, "kind"), "Widget");
     tc_free(&r);
-    tc_json(U, "DELETE", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
-                         "widgets.example.com",
+    tc_json(U, "DELETE",
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
+            "widgets.example.com",
             NULL, &r);
     ck_assert_int_eq(r.status, 200);
     tc_free(&r);
@@ -1205,8 +1398,11 @@ static Suite *suite(void)
     tcase_add_test(tc, watch_faults_close_streams);
     tcase_add_test(tc, restart_ends_watches_and_forgets_history);
     tcase_add_test(tc, slow_watcher_is_closed_without_stalling_others);
+    tcase_add_test(tc, thousands_of_watches_all_receive_each_event);
     tcase_add_test(tc, faults_answer_429_500_503);
     tcase_add_test(tc, tokens_give_401_and_verb_table_gives_403);
+    tcase_add_test(tc, tls_with_client_certificates_and_tokens);
+    tcase_add_test(tc, background_deletion_cascades_to_owned_objects);
     tcase_add_test(tc, crd_makes_its_resource_servable_and_takes_it_along);
     tcase_add_test(tc, load_api_accepts_json_lists_and_yaml);
     suite_add_tcase(s, tc);

@@ -22,8 +22,8 @@ static const char *run(const char *cmd, int *status)
 {
     static char out[65536];
     char full[8192];
-    snprintf(full, sizeof(full), "cd %s && export KUBECONFIG=%s/kc.yaml && { %s; } 2>&1", dir,
-             dir, cmd);
+    snprintf(full, sizeof(full), "cd %s && export KUBECONFIG=%s/kc.yaml && { %s; } 2>&1", dir, dir,
+             cmd);
     FILE *p = popen(full, "r");
     ck_assert_ptr_nonnull(p);
     size_t n = fread(out, 1, sizeof(out) - 1, p);
@@ -37,8 +37,7 @@ static const char *run(const char *cmd, int *status)
 static const char *kubectl(const char *args, int *status)
 {
     char cmd[8192];
-    snprintf(cmd, sizeof(cmd), "kubectl --cache-dir=%s/cache --request-timeout=20s %s", dir,
-             args);
+    snprintf(cmd, sizeof(cmd), "kubectl --cache-dir=%s/cache --request-timeout=20s %s", dir, args);
     return run(cmd, status);
 }
 
@@ -46,8 +45,7 @@ static void expect(const char *args, const char *want)
 {
     int st;
     const char *got = kubectl(args, &st);
-    ck_assert_msg(strcmp(got, want) == 0, "kubectl %s:\n got: [%s]\nwant: [%s]", args, got,
-                  want);
+    ck_assert_msg(strcmp(got, want) == 0, "kubectl %s:\n got: [%s]\nwant: [%s]", args, got, want);
 }
 
 static void write_file(const char *name, const char *text)
@@ -79,9 +77,9 @@ static void start_server(void)
         close(fds[0]);
         if (chdir(dir) != 0)
             _exit(127);
-        execl(bin, bin, "--port", "0", "--tls-cert", "cert.pem", "--tls-key", "key.pem",
-              "--token", "s3cret:admin", "--bookmark-interval", "1", "--kubeconfig-out",
-              "kc.yaml", (char *)NULL);
+        execl(bin, bin, "--port", "0", "--tls-cert", "cert.pem", "--tls-key", "key.pem", "--token",
+              "s3cret:admin", "--bookmark-interval", "1", "--kubeconfig-out", "kc.yaml",
+              (char *)NULL);
         _exit(127);
     }
     close(fds[1]);
@@ -236,12 +234,12 @@ START_TEST(kubectl_get_watch_sees_changes_by_another_kubectl)
            "configmap/app patched\n");
     expect("-n demo delete cm app", "configmap \"app\" deleted\n");
     char q[512];
-    snprintf(q, sizeof(q), "curl -sk -XPOST -H 'Authorization: Bearer s3cret' "
-                           "%s/_kr/close-watches >/dev/null",
+    snprintf(q, sizeof(q),
+             "curl -sk -XPOST -H 'Authorization: Bearer s3cret' "
+             "%s/_kr/close-watches >/dev/null",
              url);
     run(q, &st);
-    snprintf(q, sizeof(q), "while kill -0 %d 2>/dev/null; do sleep 0.05; done; cat watch.out",
-             pid);
+    snprintf(q, sizeof(q), "while kill -0 %d 2>/dev/null; do sleep 0.05; done; cat watch.out", pid);
     const char *out = run(q, &st);
     /* kubectl sizes the columns on the first row of a watch. */
     ck_assert_str_eq(out, "EVENT   NAME   A\n"
@@ -268,8 +266,8 @@ START_TEST(kubectl_delete_waits_for_the_finalizer)
     pclose(p);
     int st;
     for (int i = 0; i < 200; i++) {
-        if (strlen(kubectl("-n demo get cm held -o jsonpath={.metadata.deletionTimestamp}",
-                           &st)) > 0)
+        if (strlen(kubectl("-n demo get cm held -o jsonpath={.metadata.deletionTimestamp}", &st)) >
+            0)
             break;
         usleep(50 * 1000);
     }
@@ -279,8 +277,7 @@ START_TEST(kubectl_delete_waits_for_the_finalizer)
     snprintf(cmd, sizeof(cmd), "while kill -0 %d 2>/dev/null; do sleep 0.05; done; cat delete.out",
              pid);
     ck_assert_str_eq(run(cmd, &st), "configmap \"held\" deleted\n");
-    expect("-n demo get cm held",
-           "Error from server (NotFound): configmaps \"held\" not found\n");
+    expect("-n demo get cm held", "Error from server (NotFound): configmaps \"held\" not found\n");
 }
 END_TEST
 

@@ -68,6 +68,7 @@ typedef struct kr_client_opts {
     int backoff_max_ms; /* cap of the delay; 0 = 10000 */
     size_t max_event_bytes; /* largest watch event; 0 = 16 MiB */
     long max_connections; /* per host; 0 = unlimited */
+    bool legacy_discovery; /* ask for legacy discovery only (one request per group-version) */
 } kr_client_opts;
 
 /* Create a client on runtime `rt` for `config`. `config` is borrowed and

@@ -91,10 +91,9 @@ typedef int (*kr_metrics_write_fn)(const char *data, size_t len, void *user);
  * client_golang before its hot/cold scheme).
  * kr_metrics_render: *out is a new NUL-terminated string (kr_free), *len
  * (optional) its length. Errors: KR_ENOMEM, KR_ECANCELED. [any thread] */
-KR_API int kr_metrics_render(kr_metrics_registry_t *reg, char **out, size_t *len,
-                             kr_error_t *err);
-KR_API int kr_metrics_render_to(kr_metrics_registry_t *reg, kr_metrics_write_fn write,
-                                void *user, kr_error_t *err);
+KR_API int kr_metrics_render(kr_metrics_registry_t *reg, char **out, size_t *len, kr_error_t *err);
+KR_API int kr_metrics_render_to(kr_metrics_registry_t *reg, kr_metrics_write_fn write, void *user,
+                                kr_error_t *err);
 
 #ifdef __cplusplus
 }

@@ -75,18 +75,27 @@ KR_API const kr_patch_meta_t *kr_patch_schema_find_for(const kr_patch_schema_t *
 /* ---- JSON merge patch (RFC 7386) --------------------------------------- */
 
 /* Apply `patch` to `document`: objects merge recursively, null deletes,
- * everything else (arrays included) replaces. *out is new. */
+ * everything else (arrays included) replaces; a NULL document is JSON null.
+ * *out is new and shares nothing with the inputs. Errors: KR_EINVAL (NULL
+ * patch or out), KR_ENOMEM. */
 KR_API int kr_patch_merge_apply(const json_t *document, const json_t *patch, json_t **out,
                                 kr_error_t *err);
 /* The minimal merge patch turning `original` into `modified` (null for
- * removed keys; {} when they are equal). *out is new. */
+ * removed keys; {} when they are equal objects). When either is not an
+ * object the patch is a copy of `modified`. Numbers compare as Kubernetes'
+ * Go code does (1 equals 1.0). A merge patch cannot set a member to null,
+ * so modified documents holding null members do not round-trip. *out is
+ * new. Errors: KR_EINVAL, KR_ENOMEM. */
 KR_API int kr_patch_merge_create(const json_t *original, const json_t *modified, json_t **out,
                                  kr_error_t *err);
 /* Three-way merge patch as kubectl apply computes it for kinds without
  * strategic metadata: changes from `current` to `modified`, plus deletions
  * of fields that were in `last_applied` and are gone from `modified`;
  * fields set by others (in `current`, never in `last_applied`) are kept.
- * `last_applied` may be NULL (nothing deleted). *out is new. */
+ * `last_applied` may be NULL (nothing deleted). This is apimachinery's
+ * CreateThreeWayJSONMergePatch. *out is new. Errors: KR_EINVAL (NULL
+ * modified, current or out), KR_EPATCH (a document is not an object),
+ * KR_ENOMEM. */
 KR_API int kr_patch_merge_three_way(const json_t *last_applied, const json_t *modified,
                                     const json_t *current, json_t **out, kr_error_t *err);
 

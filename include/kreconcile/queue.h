@@ -116,15 +116,18 @@ KR_API int kr_queue_done(kr_queue_t *q, const char *key);
 
 /* What a reconcile returned. */
 typedef enum kr_queue_result {
-    KR_QUEUE_SUCCESS = 0,       /* done + forget */
-    KR_QUEUE_REQUEUE = 1,       /* done + plain re-add: no backoff growth (#132805) */
+    KR_QUEUE_SUCCESS = 0, /* done + forget */
+    KR_QUEUE_REQUEUE = 1, /* done + plain re-add: no backoff growth (#132805) */
     KR_QUEUE_REQUEUE_AFTER = 2, /* done + forget + add_after(after_ns) */
-    KR_QUEUE_ERROR = 3,         /* done + add_failed: backoff grows, max retries apply */
+    KR_QUEUE_ERROR = 3, /* done + add_failed: backoff grows, max retries apply */
 } kr_queue_result;
 
-/* done for `key` followed by what `result` says (after_ns is used by
- * KR_QUEUE_REQUEUE_AFTER only). Returns what kr_queue_done returns, or the
- * re-add's result (KR_QUEUE_GAVE_UP, KR_ESHUTDOWN ...). [worker] */
+/* What `result` says, then done for `key` (in client-go's order: the
+ * follow-up is recorded while the key is still processing, so a re-add is
+ * queued by done). after_ns is used by KR_QUEUE_REQUEUE_AFTER only. Returns
+ * KR_ENOTFOUND when the key was not processing (the follow-up was still
+ * recorded), else the follow-up's result (0, KR_QUEUE_GAVE_UP, KR_ESHUTDOWN,
+ * KR_ENOMEM). [worker] */
 KR_API int kr_queue_done_result(kr_queue_t *q, const char *key, kr_queue_result result,
                                 int64_t after_ns);
 
@@ -163,12 +166,12 @@ KR_API int kr_queue_shutdown_with_drain(kr_queue_t *q, int64_t deadline_ns, char
 
 /* One key in a snapshot. */
 typedef struct kr_queue_entry {
-    const char *key;   /* points into the snapshot */
-    int priority;      /* queued: its lane; processing: the lane it will requeue in */
+    const char *key; /* points into the snapshot */
+    int priority; /* queued: its lane; processing: the lane it will requeue in */
     unsigned failures; /* kr_queue_num_failures */
-    int64_t since_ns;  /* processing: when handed out; queued: when added (metrics on) */
-    int64_t due_ns;    /* waiting: when it becomes due */
-    bool dirty;        /* processing: re-added, will run again after done */
+    int64_t since_ns; /* when handed out / added; 0 when the queue has no metrics */
+    int64_t due_ns; /* waiting: when it becomes due */
+    bool dirty; /* processing: re-added, will run again after done */
 } kr_queue_entry;
 
 /* A consistent view of the queue, taken under its lock. */

@@ -44,8 +44,8 @@ typedef struct kr_ratelimiter_ops {
 } kr_ratelimiter_ops;
 
 /* client-go's defaults (DefaultControllerRateLimiter). */
-#define KR_RATELIMIT_DEFAULT_BASE_NS (5LL * 1000 * 1000)              /* 5 ms */
-#define KR_RATELIMIT_DEFAULT_MAX_NS (1000LL * 1000 * 1000 * 1000)     /* 1000 s */
+#define KR_RATELIMIT_DEFAULT_BASE_NS (5LL * 1000 * 1000) /* 5 ms */
+#define KR_RATELIMIT_DEFAULT_MAX_NS (1000LL * 1000 * 1000 * 1000) /* 1000 s */
 #define KR_RATELIMIT_DEFAULT_QPS 10.0
 #define KR_RATELIMIT_DEFAULT_BURST 100
 
@@ -53,8 +53,8 @@ typedef struct kr_ratelimiter_ops {
  * the n-th call of `when` for a key (n from 0) returns base_ns * 2^n, capped
  * at max_ns; forget resets the key. base_ns > 0, max_ns >= base_ns.
  * *out is new (kr_ratelimiter_free). Errors: KR_EINVAL, KR_ENOMEM. [any thread] */
-KR_API int kr_ratelimiter_new_exponential(int64_t base_ns, int64_t max_ns,
-                                          kr_ratelimiter_t **out, kr_error_t *err);
+KR_API int kr_ratelimiter_new_exponential(int64_t base_ns, int64_t max_ns, kr_ratelimiter_t **out,
+                                          kr_error_t *err);
 
 /* An overall token bucket (client-go BucketRateLimiter over x/time/rate):
  * holds `burst` tokens, refilled at `qps` per second; each call of `when`

@@ -36,9 +36,12 @@ static void remove_matching(kr_testserver_t *ts, ts_store *st, const char *ns, c
                 hit = strcmp(st->items[i].ns, ns) == 0;
             size_t k;
             const json_t *ref;
-            json_array_foreach(json_object_get(json_object_get(o, "metadata"), "ownerReferences"),
-                               k, ref)
-            {
+            for (k = 0; k < json_array_size(json_object_get(json_object_get(o, "metadata"),
+                                                            "ownerReferences")) &&
+                        (ref = json_array_get(
+                             json_object_get(json_object_get(o, "metadata"), "ownerReferences"),
+                             k)) != NULL;
+                 k++) {
                 const char *ru = json_string_value(json_object_get(ref, "uid"));
                 hit = hit || (uid && ru && strcmp(ru, uid) == 0);
             }
@@ -168,9 +171,8 @@ static int read_options(const ts_request *req, struct delete_opts *o, ts_respons
         if (p)
             o->propagation = p;
         o->orphan_false = json_is_false(json_object_get(o->doc, "orphanDependents"));
-        const json_t *dr;
-        size_t i;
-        json_array_foreach(json_object_get(o->doc, "dryRun"), i, dr) o->dry_run = true;
+        if (json_array_size(json_object_get(o->doc, "dryRun")) > 0)
+            o->dry_run = true;
     }
     if (o->propagation && strcmp(o->propagation, "Orphan") != 0 &&
         strcmp(o->propagation, "Background") != 0 && strcmp(o->propagation, "Foreground") != 0) {

@@ -72,7 +72,8 @@ static json_t *distinct(kr_testserver_t *ts, const char *group)
         bool seen = false;
         size_t j;
         json_t *e;
-        json_array_foreach(out, j, e) seen = seen || strcmp(json_string_value(e), v) == 0;
+        for (j = 0; j < json_array_size(out) && (e = json_array_get(out, j)) != NULL; j++)
+            seen = seen || strcmp(json_string_value(e), v) == 0;
         if (!seen)
             json_array_append_new(out, json_string(v));
     }
@@ -84,7 +85,7 @@ static json_t *aggregated_group(kr_testserver_t *ts, const char *group)
     json_t *versions = json_array(), *vs = distinct(ts, group);
     size_t i;
     json_t *v;
-    json_array_foreach(vs, i, v)
+    for (i = 0; i < json_array_size(vs) && (v = json_array_get(vs, i)) != NULL; i++)
         json_array_append_new(versions, aggregated_version(ts, group, json_string_value(v)));
     json_decref(vs);
     json_t *md =
@@ -102,7 +103,7 @@ static void respond_aggregated(kr_testserver_t *ts, bool core, const char *api_v
         json_t *groups = distinct(ts, NULL);
         size_t i;
         json_t *g;
-        json_array_foreach(groups, i, g)
+        for (i = 0; i < json_array_size(groups) && (g = json_array_get(groups, i)) != NULL; i++)
             json_array_append_new(items, aggregated_group(ts, json_string_value(g)));
         json_decref(groups);
     }
@@ -150,8 +151,7 @@ static json_t *legacy_group(kr_testserver_t *ts, const char *group)
     json_t *versions = json_array(), *vs = distinct(ts, group);
     size_t i;
     json_t *v;
-    json_array_foreach(vs, i, v)
-    {
+    for (i = 0; i < json_array_size(vs) && (v = json_array_get(vs, i)) != NULL; i++) {
         char *gv = kr_asprintf("%s/%s", group, json_string_value(v));
         json_array_append_new(versions, json_pack("{s:s, s:s}", "groupVersion", gv ? gv : "",
                                                   "version", json_string_value(v)));
@@ -168,7 +168,7 @@ static json_t *legacy_group_list(kr_testserver_t *ts)
     json_t *groups = json_array(), *names = distinct(ts, NULL);
     size_t i;
     json_t *g;
-    json_array_foreach(names, i, g)
+    for (i = 0; i < json_array_size(names) && (g = json_array_get(names, i)) != NULL; i++)
         json_array_append_new(groups, legacy_group(ts, json_string_value(g)));
     json_decref(names);
     return json_pack("{s:s, s:s, s:o}", "kind", "APIGroupList", "apiVersion", "v1", "groups",

@@ -1,100 +1,38 @@
-/* libkreconcile-testserver — fieldSelector (metadata.name, metadata.namespace
- * with =, == and !=) and the combined "does this object match" test used
+/* libkreconcile-testserver — fieldSelector (metadata.name, metadata.namespace;
+ * the library's parser) and the combined "does this object match" test used
  * by LIST and WATCH. */
 #include <stdio.h>
 #include <string.h>
 
+#include "kreconcile/selector.h"
 #include "testserver/ts_internal.h"
-
-static char *trim_dup(const char *s, size_t len)
-{
-    while (len && (*s == ' ' || *s == '\t')) {
-        s++;
-        len--;
-    }
-    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-        len--;
-    return kr_strndup(s, len);
-}
-
-static int parse_term(const char *term, size_t len, struct ts_fieldreq *req, char *msg,
-                      size_t msgsize)
-{
-    const char *ops[] = {"!=", "==", "="};
-    for (size_t i = 0; i < KR_ARRAY_LEN(ops); i++) {
-        const char *op = memmem(term, len, ops[i], strlen(ops[i]));
-        if (!op)
-            continue;
-        char *field = trim_dup(term, (size_t)(op - term));
-        const char *val = op + strlen(ops[i]);
-        req->value = trim_dup(val, len - (size_t)(val - term));
-        if (!field || !req->value) {
-            kr_free(field);
-            return KR_ENOMEM;
-        }
-        req->negate = i == 0;
-        int rc = 0;
-        if (strcmp(field, "metadata.name") == 0) {
-            req->is_namespace = false;
-        } else if (strcmp(field, "metadata.namespace") == 0) {
-            req->is_namespace = true;
-        } else {
-            snprintf(msg, msgsize,
-                     "\"%s\" is not a known field selector: only \"metadata.name\", "
-                     "\"metadata.namespace\"",
-                     field);
-            rc = KR_EPARSE;
-        }
-        kr_free(field);
-        return rc;
-    }
-    snprintf(msg, msgsize, "invalid selector: '%.*s'; can't understand '%.*s'", (int)len, term,
-             (int)len, term);
-    return KR_EPARSE;
-}
 
 int ts_fieldsel_parse(const char *text, ts_fieldsel *out, char *msg, size_t msgsize)
 {
+    static const char *const allowed[] = {"metadata.name", "metadata.namespace"};
+    kr_error_t err = {0};
     memset(out, 0, sizeof(*out));
-    const char *p = text;
-    while (p && *p) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        struct ts_fieldreq *grown = kr_realloc(out->reqs, (out->len + 1) * sizeof(*grown));
-        if (!grown) {
-            ts_fieldsel_free(out);
-            return KR_ENOMEM;
-        }
-        out->reqs = grown;
-        memset(&out->reqs[out->len], 0, sizeof(out->reqs[0]));
-        int rc = parse_term(p, len, &out->reqs[out->len], msg, msgsize);
-        out->len++;
-        if (rc != 0) {
-            ts_fieldsel_free(out);
-            return rc;
-        }
-        p = comma ? comma + 1 : NULL;
+    int rc = kr_field_selector_parse(text, &out->sel, &err);
+    if (rc == 0)
+        rc = kr_field_selector_check_fields(out->sel, allowed, KR_ARRAY_LEN(allowed), &err);
+    if (rc != 0) {
+        snprintf(msg, msgsize, "%s", err.message);
+        ts_fieldsel_free(out);
+        return rc == KR_ENOMEM ? rc : KR_EPARSE;
     }
+    out->len = kr_field_selector_count(out->sel);
     return 0;
 }
 
 bool ts_fieldsel_matches(const ts_fieldsel *fs, const json_t *obj)
 {
-    for (size_t i = 0; i < fs->len; i++) {
-        const char *v = ts_meta_str(obj, fs->reqs[i].is_namespace ? "namespace" : "name");
-        bool eq = strcmp(v ? v : "", fs->reqs[i].value) == 0;
-        if (eq == fs->reqs[i].negate)
-            return false;
-    }
-    return true;
+    return !fs->sel || kr_field_selector_matches(fs->sel, obj, NULL, NULL);
 }
 
 void ts_fieldsel_free(ts_fieldsel *fs)
 {
-    for (size_t i = 0; i < fs->len; i++)
-        kr_free(fs->reqs[i].value);
-    kr_free(fs->reqs);
-    fs->reqs = NULL;
+    kr_field_selector_free(fs->sel);
+    fs->sel = NULL;
     fs->len = 0;
 }
 

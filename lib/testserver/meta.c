@@ -26,16 +26,14 @@ json_t *ts_meta(json_t *obj)
     return md;
 }
 
-static bool valid_label_segment(const char *s, size_t len, bool allow_dots)
+static bool valid_label_segment(const char *s, size_t len)
 {
     if (len == 0 || len > 63 || !isalnum((unsigned char)s[0]) ||
         !isalnum((unsigned char)s[len - 1]))
         return false;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (!(islower(c) || isdigit(c) || c == '-' || (allow_dots && c == '.')))
-            return false;
-        if (isupper(c))
+        if (!(islower(c) || isdigit(c) || c == '-'))
             return false;
     }
     return true;
@@ -51,7 +49,7 @@ bool ts_valid_subdomain(const char *name)
     while (*p) {
         const char *dot = strchr(p, '.');
         size_t seg = dot ? (size_t)(dot - p) : strlen(p);
-        if (!valid_label_segment(p, seg, false))
+        if (!valid_label_segment(p, seg))
             return false;
         p += seg;
         if (*p == '.')
@@ -64,7 +62,7 @@ bool ts_valid_subdomain(const char *name)
 
 bool ts_valid_label_name(const char *name)
 {
-    return valid_label_segment(name, strlen(name), false);
+    return valid_label_segment(name, strlen(name));
 }
 
 unsigned long long ts_rand(kr_testserver_t *ts)

@@ -97,7 +97,7 @@ static void resource_free(ts_resource *r)
 
 static ts_store *store_new(kr_testserver_t *ts)
 {
-    ts_store **grown = kr_realloc(ts->stores, (ts->nstores + 1) * sizeof(*grown));
+    ts_store **grown = kr_realloc(ts->stores, (ts->nstores + 1) * sizeof(ts_store *));
     if (!grown)
         return NULL;
     ts->stores = grown;
@@ -130,7 +130,7 @@ static void store_drop(kr_testserver_t *ts, ts_store *st)
 
 static int add_resource(kr_testserver_t *ts, ts_resource *r)
 {
-    ts_resource **grown = kr_realloc(ts->resources, (ts->nresources + 1) * sizeof(*grown));
+    ts_resource **grown = kr_realloc(ts->resources, (ts->nresources + 1) * sizeof(ts_resource *));
     if (!grown)
         return KR_ENOMEM;
     ts->resources = grown;
@@ -289,8 +289,9 @@ static json_t *crd_status(const json_t *crd, bool accepted)
     json_t *stored = json_array();
     const json_t *v;
     size_t i;
-    json_array_foreach(json_object_get(spec, "versions"), i, v)
-    {
+    for (i = 0; i < json_array_size(json_object_get(spec, "versions")) &&
+                (v = json_array_get(json_object_get(spec, "versions"), i)) != NULL;
+         i++) {
         if (json_is_true(json_object_get(v, "storage")))
             json_array_append_new(stored, json_string(jstr(v, "name", "")));
     }
@@ -314,8 +315,9 @@ static int serve_versions(kr_testserver_t *ts, const json_t *crd)
         return KR_ENOMEM;
     const json_t *v;
     size_t i;
-    json_array_foreach(json_object_get(spec, "versions"), i, v)
-    {
+    for (i = 0; i < json_array_size(json_object_get(spec, "versions")) &&
+                (v = json_array_get(json_object_get(spec, "versions"), i)) != NULL;
+         i++) {
         if (json_is_false(json_object_get(v, "served")))
             continue;
         ts_resource *r = crd_resource(crd, jstr(v, "name", "v1"), st);

@@ -57,13 +57,10 @@ typedef struct ts_event {
     size_t line_len[3];
 } ts_event;
 
+/* A fieldSelector (the library's parser), limited to the metadata fields. */
 typedef struct ts_fieldsel {
-    struct ts_fieldreq {
-        bool is_namespace; /* else metadata.name */
-        bool negate;
-        char *value;
-    } * reqs;
-    size_t len;
+    struct kr_field_selector *sel; /* NULL matches everything */
+    size_t len; /* number of terms */
 } ts_fieldsel;
 
 typedef struct ts_watch {
@@ -284,8 +281,6 @@ typedef struct ts_write {
 int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_response *resp);
 int ts_commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *existing, json_t *obj,
                      ts_response *resp);
-int ts_delete_object(kr_testserver_t *ts, const ts_resource *res, const char *ns, const char *name,
-                     bool *deleted_now, json_t **result);
 bool ts_namespace_exists(kr_testserver_t *ts, const char *ns);
 /* dryRun: *dry is set for "All"; another value fills resp (422) and returns -1. */
 int ts_dry_run(const ts_request *req, ts_response *resp, const char *options_kind, bool *dry);

@@ -130,10 +130,10 @@ static json_t *manager_of(const ts_write *w)
 static json_t *fields_v1(const json_t *config, int depth)
 {
     json_t *set = json_object();
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)config, key, v)
-    {
+    for (void *it = json_object_iter((json_t *)config); it;
+         it = json_object_iter_next((json_t *)config, it)) {
+        const char *key = json_object_iter_key(it);
+        json_t *v = json_object_iter_value(it);
         if (depth == 0 && (strcmp(key, "apiVersion") == 0 || strcmp(key, "kind") == 0))
             continue;
         if (depth == 1 && (strcmp(key, "name") == 0 || strcmp(key, "namespace") == 0))
@@ -156,8 +156,8 @@ static json_t *managed_entry(const ts_write *w, const char *api_version)
     const char *op = w->operation ? w->operation : "Update";
     json_t *fields = w->applied ? fields_v1(w->applied, 0) : json_object();
     json_t *entry = json_pack("{s:o, s:s, s:s, s:s, s:s, s:o}", "manager", manager_of(w),
-                              "operation", op, "apiVersion", api_version, "time", now,
-                              "fieldsType", "FieldsV1", "fieldsV1", fields);
+                              "operation", op, "apiVersion", api_version, "time", now, "fieldsType",
+                              "FieldsV1", "fieldsV1", fields);
     if (entry && w->status_only)
         json_object_set_new(entry, "subresource", json_string("status"));
     return entry;
@@ -177,8 +177,9 @@ static void set_managed(const ts_write *w, json_t *md, const char *api_version)
     const char *operation = json_string_value(json_object_get(entry, "operation"));
     size_t i;
     json_t *e;
-    json_array_foreach(json_object_get(md, "managedFields"), i, e)
-    {
+    for (i = 0; i < json_array_size(json_object_get(md, "managedFields")) &&
+                (e = json_array_get(json_object_get(md, "managedFields"), i)) != NULL;
+         i++) {
         const char *m = json_string_value(json_object_get(e, "manager"));
         const char *op = json_string_value(json_object_get(e, "operation"));
         if (m && op && strcmp(m, manager) == 0 && strcmp(op, operation) == 0)
@@ -188,7 +189,6 @@ static void set_managed(const ts_write *w, json_t *md, const char *api_version)
     json_array_append_new(out, entry);
     json_object_set_new(md, "managedFields", out);
 }
-
 
 static void stamp_rv(kr_testserver_t *ts, json_t *md, bool dry_run)
 {
@@ -320,10 +320,12 @@ static bool finalizers_added(const json_t *old_md, const json_t *new_md)
     const json_t *oldf = json_object_get(old_md, "finalizers");
     size_t i, j;
     const json_t *f, *g;
-    json_array_foreach(json_object_get(new_md, "finalizers"), i, f)
-    {
+    for (i = 0; i < json_array_size(json_object_get(new_md, "finalizers")) &&
+                (f = json_array_get(json_object_get(new_md, "finalizers"), i)) != NULL;
+         i++) {
         bool found = false;
-        json_array_foreach(oldf, j, g) found = found || json_equal(f, g);
+        for (j = 0; j < json_array_size(oldf) && (g = json_array_get(oldf, j)) != NULL; j++)
+            found = found || json_equal(f, g);
         if (!found)
             return true;
     }

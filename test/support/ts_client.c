@@ -53,6 +53,14 @@ static struct curl_slist *header_list(const char *content_type, const char *cons
     return h;
 }
 
+static char client_cert[512], client_key[512];
+
+void tc_set_client_cert(const char *cert, const char *key)
+{
+    snprintf(client_cert, sizeof(client_cert), "%s", cert ? cert : "");
+    snprintf(client_key, sizeof(client_key), "%s", key ? key : "");
+}
+
 void tc_request(const char *base, const char *method, const char *path, const char *content_type,
                 const char *body, const char *const *headers, tc_response *out)
 {
@@ -72,6 +80,10 @@ void tc_request(const char *base, const char *method, const char *path, const ch
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (client_cert[0]) {
+        curl_easy_setopt(c, CURLOPT_SSLCERT, client_cert);
+        curl_easy_setopt(c, CURLOPT_SSLKEY, client_key);
+    }
     if (body) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
@@ -118,8 +130,8 @@ struct tc_watch {
 static void split_lines(tc_watch *w)
 {
     char *nl;
-    while (w->raw.data && (nl = memchr(w->raw.data + w->consumed, '\n',
-                                       w->raw.len - w->consumed)) != NULL) {
+    while (w->raw.data &&
+           (nl = memchr(w->raw.data + w->consumed, '\n', w->raw.len - w->consumed)) != NULL) {
         size_t len = (size_t)(nl - (w->raw.data + w->consumed));
         json_t *ev = json_loadb(w->raw.data + w->consumed, len, 0, NULL);
         json_array_append_new(w->events, ev ? ev : json_null());

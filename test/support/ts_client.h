@@ -22,6 +22,9 @@ typedef struct tc_response {
 void tc_request(const char *base, const char *method, const char *path, const char *content_type,
                 const char *body, const char *const *headers, tc_response *out);
 void tc_free(tc_response *r);
+/* Present this client certificate (PEM files) on later TLS requests;
+ * NULL stops. */
+void tc_set_client_cert(const char *cert, const char *key);
 
 /* Convenience: JSON POST/PUT/GET/DELETE with Content-Type application/json. */
 void tc_json(const char *base, const char *method, const char *path, const char *body,
