@@ -1064,6 +1064,18 @@ START_TEST(watch_faults_close_streams)
 }
 END_TEST
 
+START_TEST(watches_of_clients_that_went_away_are_dropped)
+{
+    tc_watch *w = tc_watch_open(U, "/api/v1/namespaces/default/configmaps?watch=true", NULL);
+    ck_assert_uint_eq(kr_testserver_watch_count(ts), 1);
+    tc_watch_close(w);
+    /* No events and no bookmarks: the server notices on its own. */
+    for (int i = 0; i < 1000 && kr_testserver_watch_count(ts) > 0; i++)
+        usleep(10 * 1000); /* polls the condition; gives up after 10 s */
+    ck_assert_uint_eq(kr_testserver_watch_count(ts), 0);
+}
+END_TEST
+
 START_TEST(restart_ends_watches_and_forgets_history)
 {
     create_cm("default", "a", NULL);
@@ -1563,6 +1575,7 @@ static Suite *suite(void)
     tcase_add_test(tc, watch_selector_transitions_become_added_and_deleted);
     tcase_add_test(tc, watch_faults_close_streams);
     tcase_add_test(tc, restart_ends_watches_and_forgets_history);
+    tcase_add_test(tc, watches_of_clients_that_went_away_are_dropped);
     tcase_add_test(tc, slow_watcher_is_closed_without_stalling_others);
     tcase_add_test(tc, thousands_of_watches_all_receive_each_event);
     tcase_add_test(tc, faults_answer_429_500_503);
