@@ -811,6 +811,34 @@ START_TEST(delete_answers_status_or_object_and_honours_finalizers)
 }
 END_TEST
 
+START_TEST(deletecollection_and_legacy_watch_path)
+{
+    create_cm("default", "a", "{\"app\":\"x\"}");
+    create_cm("default", "b", "{\"app\":\"x\"}");
+    create_cm("default", "c", "{\"app\":\"y\"}");
+    char path[256];
+    snprintf(path, sizeof(path), "/api/v1/watch/namespaces/default/configmaps?resourceVersion=%llu",
+             kr_testserver_resource_version(ts));
+    tc_watch *w = tc_watch_open(U, path, NULL);
+    tc_response r;
+    tc_json(U, "DELETE", "/api/v1/namespaces/default/configmaps?labelSelector=app%3Dx", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(jstr(r.json, "kind"), "ConfigMapList");
+    ck_assert_uint_eq(json_array_size(json_object_get(r.json, "items")), 2);
+    tc_free(&r);
+    ck_assert_uint_eq(tc_watch_wait(w, 2, 10000), 2);
+    ck_assert_str_eq(tc_event_type(tc_watch_event(w, 0)), "DELETED");
+    ck_assert_str_eq(tc_event_type(tc_watch_event(w, 1)), "DELETED");
+    tc_watch_close(w);
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps", NULL, &r);
+    ck_assert_uint_eq(json_array_size(json_object_get(r.json, "items")), 1);
+    tc_free(&r);
+    tc_json(U, "DELETE", "/api/v1/namespaces", NULL, &r);
+    assert_status(&r, 405, "MethodNotAllowed", NULL);
+    tc_free(&r);
+}
+END_TEST
+
 START_TEST(dry_run_stores_nothing)
 {
     tc_response r;
@@ -1033,6 +1061,18 @@ START_TEST(watch_faults_close_streams)
     tc_free(&r);
     ck_assert(tc_watch_wait_end(w, 10000));
     tc_watch_close(w);
+}
+END_TEST
+
+START_TEST(watches_of_clients_that_went_away_are_dropped)
+{
+    tc_watch *w = tc_watch_open(U, "/api/v1/namespaces/default/configmaps?watch=true", NULL);
+    ck_assert_uint_eq(kr_testserver_watch_count(ts), 1);
+    tc_watch_close(w);
+    /* No events and no bookmarks: the server notices on its own. */
+    for (int i = 0; i < 1000 && kr_testserver_watch_count(ts) > 0; i++)
+        usleep(10 * 1000); /* polls the condition; gives up after 10 s */
+    ck_assert_uint_eq(kr_testserver_watch_count(ts), 0);
 }
 END_TEST
 
@@ -1525,6 +1565,7 @@ static Suite *suite(void)
     tcase_add_test(tc, server_side_apply_creates_then_patches);
     tcase_add_test(tc, scale_subresource_reads_and_writes_replicas);
     tcase_add_test(tc, delete_answers_status_or_object_and_honours_finalizers);
+    tcase_add_test(tc, deletecollection_and_legacy_watch_path);
     tcase_add_test(tc, dry_run_stores_nothing);
     tcase_add_test(tc, deleting_a_namespace_deletes_its_contents);
     tcase_add_test(tc, watch_streams_changes_from_a_resource_version);
@@ -1534,6 +1575,7 @@ static Suite *suite(void)
     tcase_add_test(tc, watch_selector_transitions_become_added_and_deleted);
     tcase_add_test(tc, watch_faults_close_streams);
     tcase_add_test(tc, restart_ends_watches_and_forgets_history);
+    tcase_add_test(tc, watches_of_clients_that_went_away_are_dropped);
     tcase_add_test(tc, slow_watcher_is_closed_without_stalling_others);
     tcase_add_test(tc, thousands_of_watches_all_receive_each_event);
     tcase_add_test(tc, faults_answer_429_500_503);

@@ -81,7 +81,8 @@ typedef struct ts_watch {
     bool suspended; /* the connection waits for data */
     bool detached; /* the transport is gone; free when unreferenced */
     unsigned events; /* events sent */
-    uint64_t deadline_ms, last_send_ms;
+    uint64_t deadline_ms, last_send_ms, last_probe_ms;
+    bool probe; /* check on the next read whether the client went away */
     unsigned long long min_rv; /* deliver only events newer than this */
     void *conn; /* struct MHD_Connection * */
     struct ts_watch *prev, *next;
@@ -355,5 +356,7 @@ int ts_http_start(kr_testserver_t *ts, kr_error_t *err);
 void ts_http_stop(kr_testserver_t *ts);
 void ts_http_resume(void *conn);
 void ts_http_suspend(void *conn);
+/* True when the peer closed its end (a plain-TCP check without reading). */
+bool ts_http_peer_closed(void *conn);
 
 #endif /* KR_TS_INTERNAL_H */
