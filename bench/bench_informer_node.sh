@@ -64,11 +64,16 @@ echo "sync of N ~1 KiB ConfigMaps from kr-apiserver: seconds and peak RSS"
 printf '%8s | %22s | %26s | %s\n' N "libkreconcile informer" "client-node 2.0.1 informer" "ratios"
 for n in ${KR_BENCH_NODE_SIZES:-5000 10000 20000}; do
     node "$work/gen.mjs" "$n" >"$work/cms.json"
-    "$server_bin" --port 0 --history 1000 --load "$work/cms.json" >"$work/url" 2>"$work/srv.log" &
+    out="$work/url-$n"
+    "$server_bin" --port 0 --history 1000 --load "$work/cms.json" >"$out" 2>"$work/srv.log" &
     srv=$!
     tries=0
-    while [ ! -s "$work/url" ] && [ $tries -lt 600 ]; do sleep 0.1; tries=$((tries + 1)); done
-    url=$(grep -Eo 'https?://[^ ]+' "$work/url" | head -n 1)
+    url=
+    while [ -z "$url" ] && [ $tries -lt 1200 ]; do
+        sleep 0.1
+        tries=$((tries + 1))
+        url=$(grep -Eo 'https?://[^ ]+' "$out" 2>/dev/null | head -n 1)
+    done
     if [ -z "$url" ]; then
         echo "client-node comparison: kr-apiserver did not start: $(cat "$work/srv.log")"
         exit 1
