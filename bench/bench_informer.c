@@ -4,7 +4,9 @@
  * and kubectl on the same server, each in its own child for peak RSS;
  * cached bytes against wire bytes; steady watch throughput to a handler
  * (KR_BENCH_INFORMER_EVENTS, default 200,000 small objects), over the
- * network and through the reflector alone (fake lister-watcher). */
+ * network and through the reflector alone (fake lister-watcher).
+ * With KR_BENCH_INFORMER_URL, only one sync against that server, printed as
+ * JSON (bench_informer_node.sh compares it with client-node's informer). */
 #include <curl/curl.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -442,6 +444,14 @@ static double dispatch_throughput(long events)
 
 int main(void)
 {
+    /* one sync against a given server, for bench_informer_node.sh */
+    const char *url = getenv("KR_BENCH_INFORMER_URL");
+    if (url && *url) {
+        child_result r = in_child(informer_sync, url);
+        printf("{\"seconds\":%.3f,\"objects\":%ld,\"max_rss_kib\":%ld}\n", r.seconds, r.objects,
+               r.max_rss_kib);
+        return r.ok ? 0 : 1;
+    }
     long objects = env_long("KR_BENCH_INFORMER_OBJECTS", 100000);
     long events = env_long("KR_BENCH_INFORMER_EVENTS", 200000);
     setvbuf(stdout, NULL, _IOLBF, 0);

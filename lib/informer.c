@@ -494,14 +494,18 @@ int kr_informer_new(const kr_informer_opts *opts, kr_informer_t **out, kr_error_
     inf->metrics = opts->metrics;
     int rc = 0;
     const char *group = opts->resource.group && *opts->resource.group ? opts->resource.group : "";
-    inf->scope = kr_asprintf(
-        "%s%s%s/%s%s%s%s%s%s%s", group, *group ? "/" : "",
-        opts->resource.version ? opts->resource.version : "custom",
-        opts->resource.resource ? opts->resource.resource : "objects",
-        opts->namespace_ && *opts->namespace_ ? " ns=" : "",
-        opts->namespace_ ? opts->namespace_ : "", opts->label_selector ? " labels=" : "",
-        opts->label_selector ? opts->label_selector : "", opts->field_selector ? " fields=" : "",
-        opts->field_selector ? opts->field_selector : "");
+    if (opts->name)
+        inf->scope = kr_strdup(opts->name);
+    else
+        inf->scope = kr_asprintf("%s%s%s/%s%s%s%s%s%s%s", group, *group ? "/" : "",
+                                 opts->resource.version ? opts->resource.version : "custom",
+                                 opts->resource.resource ? opts->resource.resource : "objects",
+                                 opts->namespace_ && *opts->namespace_ ? " ns=" : "",
+                                 opts->namespace_ ? opts->namespace_ : "",
+                                 opts->label_selector ? " labels=" : "",
+                                 opts->label_selector ? opts->label_selector : "",
+                                 opts->field_selector ? " fields=" : "",
+                                 opts->field_selector ? opts->field_selector : "");
     if (!inf->scope) {
         rc = kr_error_set(err, KR_ENOMEM, "informer: out of memory");
         goto fail;

@@ -178,7 +178,12 @@ START_TEST(factory_shares_informers_and_waits_for_writes_on_two_servers)
     cluster_up(&a, 3);
     cluster_up(&b, 4);
     kr_informer_factory_t *f = NULL;
-    ck_assert_int_eq(kr_informer_factory_new(NULL, &f, NULL), 0);
+    kr_metrics_registry_t *reg = NULL;
+    ck_assert_int_eq(kr_metrics_registry_new(&reg, NULL), 0);
+    kr_informer_factory_opts fo = {.metrics = reg};
+    ck_assert_int_eq(kr_informer_factory_new(&fo, &f, NULL), 0);
+    ck_assert_int_eq(kr_informer_factory_name_cluster(f, a.c, "dc1", NULL), 0);
+    ck_assert_int_eq(kr_informer_factory_name_cluster(f, b.c, "dc2", NULL), 0);
     kr_informer_t *ia = NULL, *ia2 = NULL, *ib = NULL, *other = NULL;
     ck_assert_int_eq(kr_informer_factory_get(f, a.c, CM, "default", NULL, NULL, &ia, NULL), 0);
     ck_assert_int_eq(kr_informer_factory_get(f, a.c, CM, "default", NULL, NULL, &ia2, NULL), 0);
@@ -213,7 +218,17 @@ START_TEST(factory_shares_informers_and_waits_for_writes_on_two_servers)
     ck_assert_str_eq(rv_of(jb), rvb);
     json_decref(ja);
     json_decref(jb);
+    /* one series per cluster in the shared registry */
+    char *text = NULL;
+    ck_assert_int_eq(kr_metrics_render(reg, &text, NULL, NULL), 0);
+    ck_assert_ptr_nonnull(
+        strstr(text, "kr_informer_lists_total{informer=\"dc1/v1/configmaps ns=default\"} 1"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "kr_informer_lists_total{informer=\"dc2/v1/configmaps ns=default\"} 1"));
+    ck_assert_ptr_nonnull(strstr(text, "dc1/v1/configmaps ns=default labels=app=x"));
+    kr_free(text);
     kr_informer_factory_free(f);
+    kr_metrics_registry_free(reg);
     cluster_down(&a);
     cluster_down(&b);
     kr_runtime_free(rt);

@@ -402,6 +402,8 @@ START_TEST(streaming_list_waits_for_the_initial_events_end_bookmark)
                      "watch rv= bookmarks=1 initial=1 match=NotOlderThan labels=app fields=");
     event(KR_LW_ADDED, "a", "3");
     event(KR_LW_ADDED, "b", "4");
+    event(KR_LW_ADDED, "gone", "5");
+    event(KR_LW_DELETED, "gone", "6"); /* never cached, never reported */
     bookmark("6", false); /* an ordinary bookmark does not end the initial events */
     ck_assert_uint_eq(kr_store_len(F.store), 0);
     ck_assert(!kr_reflector_has_synced(F.r));
