@@ -172,7 +172,8 @@ check-plain:
 	@$(MAKE) --no-print-directory test-run
 
 tsan:
-	@$(MAKE) --no-print-directory BUILD=build/tsan SAN=thread \
+	@TSAN_OPTIONS="suppressions=$(CURDIR)/test/tsan.supp $${TSAN_OPTIONS:-}" \
+	$(MAKE) --no-print-directory BUILD=build/tsan SAN=thread \
 	    TEST_FILTER="$(or $(TSAN_TESTS),none)" \
 	    RESULTS=$(abspath build)/check-tsan.txt test-run
 

@@ -49,34 +49,30 @@ enum {
 
 struct kr_informer {
     kr_runtime_t *rt; /* NULL: driven by the caller's thread (tests) */
-    kr_listwatch lw;
-    bool own_lw;
-    kr_reflector_clock clock;
     kr_store_t *store;
     kr_reflector_t *refl;
-    kr_logger logger;
     char *scope; /* "v1/configmaps ns=x" for logs and metrics */
-
     handler **handlers;
     size_t nhandlers, cap;
-    int next_id;
-    int dispatching;
-    bool started;
     rv_waiter *waiters;
-
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
-    bool stopped; /* under mu */
     uint64_t observed_rv; /* under mu */
     char *last_rv; /* under mu */
-    atomic_bool synced;
-
-    _Atomic uint64_t stats[6 + KR_RESTART_CAUSES + 5];
-
     kr_metrics_registry_t *metrics;
-    kr_metric_t *m[M_COUNT];
+    kr_listwatch lw;
+    kr_reflector_clock clock;
+    kr_logger logger;
     kr_metric_t *m_restarts[KR_RESTART_CAUSES];
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    kr_metric_t *m[M_COUNT];
+    _Atomic uint64_t stats[6 + KR_RESTART_CAUSES + 5];
+    int next_id;
+    int dispatching;
     int collector;
+    bool own_lw;
+    bool started;
+    bool stopped; /* under mu */
+    atomic_bool synced;
 };
 
 /* stats slots */
@@ -318,7 +314,7 @@ static void add_on_loop(void *arg)
     kr_informer_t *inf = c->inf;
     if (inf->nhandlers == inf->cap) {
         size_t cap = inf->cap ? inf->cap * 2 : 4;
-        handler **grown = kr_realloc(inf->handlers, cap * sizeof(*grown));
+        handler **grown = kr_realloc(inf->handlers, cap * sizeof(handler *));
         if (!grown) {
             c->rc = KR_ENOMEM;
             return;

@@ -37,7 +37,24 @@ int smp_class(const json_t *v)
     }
 }
 
-bool smp_go_eq(const json_t *a, const json_t *b)
+static bool is_container(const json_t *v)
+{
+    return json_is_object(v) || json_is_array(v);
+}
+
+void smp_mark_uncomparable(smp_ctx *c)
+{
+    if (!c || c->uncomparable)
+        return;
+    c->uncomparable = true;
+    /* Kubernetes panics here (its == and map keys need scalars); the
+     * apiserver answers 500. Report it as a bad patch. */
+    smp_err(c, KR_EPATCH,
+            "a list or an object where Kubernetes compares scalars (merge key "
+            "values, set items, directive values)");
+}
+
+bool smp_go_eq(smp_ctx *c, const json_t *a, const json_t *b)
 {
     if (!a)
         a = json_null();
@@ -45,6 +62,8 @@ bool smp_go_eq(const json_t *a, const json_t *b)
         b = json_null();
     if (smp_class(a) != smp_class(b))
         return false;
+    if (is_container(a))
+        smp_mark_uncomparable(c);
     return json_equal(a, b) != 0;
 }
 
@@ -160,9 +179,20 @@ int smp_text_cmp(const smp_text *a, const smp_text *b)
 
 /* ---- context, paths and errors ------------------------------------------------ */
 
+int smp_finish(smp_ctx *c, int rc, json_t **out)
+{
+    if (rc == 0 && c->uncomparable) {
+        json_decref(*out);
+        *out = NULL;
+        return KR_EPATCH;
+    }
+    return rc;
+}
+
 void smp_ctx_init(smp_ctx *c, kr_error_t *err)
 {
     c->err = err;
+    c->uncomparable = false;
     c->depth = 0;
     c->path_len = 0;
     c->path[0] = '\0';
@@ -321,14 +351,15 @@ static const json_t *order_value(const json_t *item, const char *merge_key, int 
     return json_is_object(item) ? json_object_get(item, merge_key) : NULL;
 }
 
-static long list_index(const json_t *list, const json_t *item, const char *merge_key, int cls)
+static long list_index(smp_ctx *c, const json_t *list, const json_t *item, const char *merge_key,
+                       int cls)
 {
     const json_t *want = order_value(item, merge_key, cls);
     size_t i;
     json_t *v;
     json_array_foreach(list, i, v)
     {
-        if (smp_go_eq(want, order_value(v, merge_key, cls)))
+        if (smp_go_eq(c, want, order_value(v, merge_key, cls)))
             return (long)i;
     }
     return -1;
@@ -337,79 +368,98 @@ static long list_index(const json_t *list, const json_t *item, const char *merge
 /* Go's sort.SliceStable (insertion sort of blocks of 20, then symmerge),
  * reproduced so that orders agree with Kubernetes even where its
  * comparison is not a strict order. Items carry their sort index. */
+#define SMP_INDEX_UNKNOWN (-2L)
+
 typedef struct smp_sort_item {
     json_t *v;
-    long idx;
+    long idx; /* SMP_INDEX_UNKNOWN until computed */
 } smp_sort_item;
 
-static bool sort_less(const smp_sort_item *s, size_t i, size_t j)
+typedef struct sort_env {
+    smp_sort_item *s;
+    smp_ctx *c;
+    const json_t *order;
+    const char *merge_key;
+    int cls;
+} sort_env;
+
+/* The sort index of item i, computed when first needed (Kubernetes
+ * computes it inside its comparison, so only for items it compares). */
+static long sort_index(sort_env *e, size_t i)
 {
-    if (s[i].idx >= 0 && s[j].idx >= 0)
-        return s[i].idx < s[j].idx;
+    if (e->s[i].idx == SMP_INDEX_UNKNOWN)
+        e->s[i].idx = list_index(e->c, e->order, e->s[i].v, e->merge_key, e->cls);
+    return e->s[i].idx;
+}
+
+static bool sort_less(sort_env *e, size_t i, size_t j)
+{
+    if (sort_index(e, i) >= 0 && sort_index(e, j) >= 0)
+        return e->s[i].idx < e->s[j].idx;
     return true;
 }
 
-static void sort_swap(smp_sort_item *s, size_t i, size_t j)
+static void sort_swap(sort_env *e, size_t i, size_t j)
 {
-    smp_sort_item t = s[i];
-    s[i] = s[j];
-    s[j] = t;
+    smp_sort_item t = e->s[i];
+    e->s[i] = e->s[j];
+    e->s[j] = t;
 }
 
-static void insertion_sort(smp_sort_item *s, size_t a, size_t b)
+static void insertion_sort(sort_env *e, size_t a, size_t b)
 {
     for (size_t i = a + 1; i < b; i++)
-        for (size_t j = i; j > a && sort_less(s, j, j - 1); j--)
-            sort_swap(s, j, j - 1);
+        for (size_t j = i; j > a && sort_less(e, j, j - 1); j--)
+            sort_swap(e, j, j - 1);
 }
 
-static void swap_range(smp_sort_item *s, size_t a, size_t b, size_t n)
+static void swap_range(sort_env *e, size_t a, size_t b, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        sort_swap(s, a + i, b + i);
+        sort_swap(e, a + i, b + i);
 }
 
-static void rotate(smp_sort_item *s, size_t a, size_t m, size_t b)
+static void rotate(sort_env *e, size_t a, size_t m, size_t b)
 {
     size_t i = m - a, j = b - m;
     while (i != j) {
         if (i > j) {
-            swap_range(s, m - i, m, j);
+            swap_range(e, m - i, m, j);
             i -= j;
         } else {
-            swap_range(s, m - i, m + j - i, i);
+            swap_range(e, m - i, m + j - i, i);
             j -= i;
         }
     }
-    swap_range(s, m - i, m, i);
+    swap_range(e, m - i, m, i);
 }
 
-static void sym_merge(smp_sort_item *s, size_t a, size_t m, size_t b)
+static void sym_merge(sort_env *e, size_t a, size_t m, size_t b)
 {
     if (m - a == 1) {
         size_t i = m, j = b;
         while (i < j) {
             size_t h = (i + j) / 2;
-            if (sort_less(s, h, a))
+            if (sort_less(e, h, a))
                 i = h + 1;
             else
                 j = h;
         }
         for (size_t k = a; k + 1 < i; k++)
-            sort_swap(s, k, k + 1);
+            sort_swap(e, k, k + 1);
         return;
     }
     if (b - m == 1) {
         size_t i = a, j = m;
         while (i < j) {
             size_t h = (i + j) / 2;
-            if (!sort_less(s, m, h))
+            if (!sort_less(e, m, h))
                 i = h + 1;
             else
                 j = h;
         }
         for (size_t k = m; k > i; k--)
-            sort_swap(s, k, k - 1);
+            sort_swap(e, k, k - 1);
         return;
     }
     size_t mid = (a + b) / 2;
@@ -425,39 +475,39 @@ static void sym_merge(smp_sort_item *s, size_t a, size_t m, size_t b)
     size_t p = n - 1;
     while (start < r) {
         size_t cc = (start + r) / 2;
-        if (!sort_less(s, p - cc, cc))
+        if (!sort_less(e, p - cc, cc))
             start = cc + 1;
         else
             r = cc;
     }
     size_t end = n - start;
     if (start < m && m < end)
-        rotate(s, start, m, end);
+        rotate(e, start, m, end);
     if (a < start && start < mid)
-        sym_merge(s, a, start, mid);
+        sym_merge(e, a, start, mid);
     if (mid < end && end < b)
-        sym_merge(s, mid, end, b);
+        sym_merge(e, mid, end, b);
 }
 
-static void go_stable_sort(smp_sort_item *s, size_t n)
+static void go_stable_sort(sort_env *e, size_t n)
 {
     size_t block = 20, a = 0, b = block;
     while (b <= n) {
-        insertion_sort(s, a, b);
+        insertion_sort(e, a, b);
         a = b;
         b += block;
     }
-    insertion_sort(s, a, n);
+    insertion_sort(e, a, n);
     while (block < n) {
         a = 0;
         b = 2 * block;
         while (b <= n) {
-            sym_merge(s, a, a + block, b);
+            sym_merge(e, a, a + block, b);
             a = b;
             b += 2 * block;
         }
         if (a + block < n)
-            sym_merge(s, a, a + block, n);
+            sym_merge(e, a, a + block, n);
         block *= 2;
     }
 }
@@ -532,9 +582,10 @@ int smp_normalize_slice_order(smp_ctx *c, const json_t *to_sort, const json_t *o
     }
     for (size_t i = 0; i < n; i++) {
         items[i].v = json_array_get(keep, i);
-        items[i].idx = list_index(order, items[i].v, merge_key, cls);
+        items[i].idx = SMP_INDEX_UNKNOWN;
     }
-    go_stable_sort(items, n);
+    sort_env env = {items, c, order, merge_key, cls};
+    go_stable_sort(&env, n);
     for (size_t i = 0; i < n; i++)
         if (json_array_append(res, items[i].v) < 0) {
             rc = smp_nomem(c);
@@ -568,9 +619,9 @@ static int merge_sorted_slice(smp_ctx *c, const json_t *left, const json_t *righ
     if (!li || !ri || !res)
         goto nomem;
     for (size_t k = 0; k < nl; k++)
-        li[k] = list_index(server_order, json_array_get(left, k), merge_key, cls);
+        li[k] = SMP_INDEX_UNKNOWN;
     for (size_t k = 0; k < nr; k++)
-        ri[k] = list_index(server_order, json_array_get(right, k), merge_key, cls);
+        ri[k] = SMP_INDEX_UNKNOWN;
     size_t i = 0, j = 0;
     for (size_t k = 0; k < nl + nr; k++) {
         json_t *take;
@@ -578,10 +629,15 @@ static int merge_sorted_slice(smp_ctx *c, const json_t *left, const json_t *righ
             take = json_array_get(right, j++);
         } else if (j >= nr && i < nl) {
             take = json_array_get(left, i++);
-        } else if (li[i] >= 0 && ri[j] >= 0 && li[i] < ri[j]) {
-            take = json_array_get(left, i++);
         } else {
-            take = json_array_get(right, j++);
+            if (li[i] == SMP_INDEX_UNKNOWN)
+                li[i] = list_index(c, server_order, json_array_get(left, i), merge_key, cls);
+            if (ri[j] == SMP_INDEX_UNKNOWN)
+                ri[j] = list_index(c, server_order, json_array_get(right, j), merge_key, cls);
+            if (li[i] >= 0 && ri[j] >= 0 && li[i] < ri[j])
+                take = json_array_get(left, i++);
+            else
+                take = json_array_get(right, j++);
         }
         if (json_array_append(res, take) < 0)
             goto nomem;
@@ -625,7 +681,7 @@ static int find_by_merge_key(smp_ctx *c, const json_t *list, const char *merge_k
         if (!json_is_object(v))
             return smp_err(c, KR_EPATCH, "list element %zu is not an object", i);
         json_t *mv = json_object_get(v, merge_key);
-        if (mv && smp_go_eq(mv, value)) {
+        if (mv && smp_go_eq(c, mv, value)) {
             *found = (long)i;
             return 0;
         }
@@ -633,16 +689,23 @@ static int find_by_merge_key(smp_ctx *c, const json_t *list, const char *merge_k
     return 0;
 }
 
-static bool list_contains(const json_t *list, const json_t *item)
+/* Membership as Kubernetes tests it with a Go map: every item must be a
+ * scalar (hashable). */
+static bool list_contains(smp_ctx *c, const json_t *list, const json_t *item)
 {
     size_t i;
     json_t *v;
+    bool found = false;
+    if (is_container(item))
+        smp_mark_uncomparable(c);
     json_array_foreach(list, i, v)
     {
-        if (smp_go_eq(v, item))
-            return true;
+        if (is_container(v))
+            smp_mark_uncomparable(c);
+        else if (smp_go_eq(c, v, item))
+            found = true;
     }
-    return false;
+    return found;
 }
 
 /* Splits `merged` into the items present in `by` and the others. */
@@ -659,7 +722,7 @@ static int partition_by_presence(smp_ctx *c, const json_t *merged, const json_t 
     {
         bool present;
         if (!*merge_key) {
-            present = list_contains(by, v);
+            present = list_contains(c, by, v);
         } else {
             if (!json_is_object(v)) {
                 json_decref(*in);
@@ -712,7 +775,7 @@ static int deduplicate_scalars(smp_ctx *c, json_t *both, json_t **out)
     long length = (long)n - 1;
     for (long i = 0; i < length; i++) {
         for (long j = i + 1; j <= length; j++) {
-            if (smp_go_eq(s[i], s[j])) {
+            if (smp_go_eq(c, s[i], s[j])) {
                 s[j] = s[length];
                 length--;
                 j--;
@@ -840,7 +903,7 @@ static int apply_retain_keys(smp_ctx *c, json_t *original, json_t *patch, smp_mo
         if (json_is_null(v) || has_prefix(k, SMP_DELETE_PRIMITIVE) || has_prefix(k, SMP_SET_ORDER))
             continue;
         json_t *key = json_string(k);
-        bool listed = key && list_contains(rk, key);
+        bool listed = key && list_contains(c, rk, key);
         json_decref(key);
         if (!key) {
             json_decref(rk);
@@ -861,7 +924,7 @@ static int apply_retain_keys(smp_ctx *c, json_t *original, json_t *patch, smp_mo
             json_decref(rk);
             return smp_nomem(c);
         }
-        bool listed = list_contains(rk, key);
+        bool listed = list_contains(c, rk, key);
         json_decref(key);
         if (!listed)
             json_object_del(original, k);
@@ -874,7 +937,7 @@ static int merge_key_value_equal(smp_ctx *c, const json_t *l, const json_t *r,
                                  const char *merge_key, bool *eq)
 {
     if (!*merge_key) {
-        *eq = smp_go_eq(l, r);
+        *eq = smp_go_eq(c, l, r);
         return 0;
     }
     if (!json_is_object(l) || !json_is_object(r))
@@ -882,7 +945,7 @@ static int merge_key_value_equal(smp_ctx *c, const json_t *l, const json_t *r,
     json_t *lv = json_object_get(l, merge_key), *rv = json_object_get(r, merge_key);
     if (!lv || !rv)
         return smp_err(c, KR_EPATCH, "list element does not contain merge key \"%s\"", merge_key);
-    *eq = smp_go_eq(lv, rv);
+    *eq = smp_go_eq(c, lv, rv);
     return 0;
 }
 
@@ -925,7 +988,8 @@ static int validate_set_order(smp_ctx *c, const json_t *patch_list, const json_t
 }
 
 static int merge_slice_handler(smp_ctx *c, json_t *original, json_t *patch, smp_type t,
-                               smp_pmeta pm, bool is_delete_list, smp_mopts o, json_t **out);
+                               smp_pmeta pm, bool is_delete_list, smp_mopts o, json_t **out,
+                               json_t **view);
 
 /* One "$setElementOrder/<field>" directive: merge the field's list and put
  * it in the directive's order (Kubernetes' mergePatchIntoOriginal). */
@@ -933,7 +997,7 @@ static int merge_set_order(smp_ctx *c, json_t *original, json_t *patch, const ch
                            smp_mopts o)
 {
     json_t *order = json_incref(json_object_get(patch, key));
-    json_t *merged = NULL, *in = NULL, *server_only = NULL, *both = NULL;
+    json_t *merged = NULL, *in = NULL, *server_only = NULL, *both = NULL, *server_order = NULL;
     char *field = NULL;
     size_t mark = c->path_len;
     int rc = 0;
@@ -985,18 +1049,20 @@ static int merge_set_order(smp_ctx *c, json_t *original, json_t *patch, const ch
         if ((rc = remove_directives(c, patch_list, &merged, &keep)) < 0)
             goto out;
     } else if (original_list && patch_list) {
-        if ((rc = merge_slice_handler(c, original_list, patch_list, sub, pm, false, o, &merged)) <
-            0)
+        if ((rc = merge_slice_handler(c, original_list, patch_list, sub, pm, false, o, &merged,
+                                      &server_order)) < 0)
             goto out;
     } else {
         goto out;
     }
+    if (!server_order)
+        server_order = json_incref(original_list);
     if ((rc = partition_by_presence(c, merged, order, pm.merge_key, &in, &server_only)) < 0)
         goto out;
     int cls;
-    if ((rc = smp_slice_element_class(c, original_list, patch_list, &cls)) < 0)
+    if ((rc = smp_slice_element_class(c, server_order, patch_list, &cls)) < 0)
         goto out;
-    if ((rc = normalize_element_order(c, in, server_only, order, original_list, pm.merge_key, cls,
+    if ((rc = normalize_element_order(c, in, server_only, order, server_order, pm.merge_key, cls,
                                       &both)) < 0)
         goto out;
     if (json_object_set_new(original, field, both) < 0) {
@@ -1009,6 +1075,7 @@ static int merge_set_order(smp_ctx *c, json_t *original, json_t *patch, const ch
 out:
     smp_path_pop(c, mark);
     json_decref(order);
+    json_decref(server_order);
     json_decref(merged);
     json_decref(in);
     json_decref(server_only);
@@ -1046,7 +1113,7 @@ static int delete_matching_entries(smp_ctx *c, json_t *list, const char *merge_k
             return smp_err(c, KR_EPATCH, "list element %zu is not an object", i);
         }
         json_t *mv = json_object_get(v, merge_key);
-        if (mv && smp_go_eq(mv, value))
+        if (mv && smp_go_eq(c, mv, value))
             continue;
         if (json_array_append(res, v) < 0) {
             json_decref(res);
@@ -1183,7 +1250,7 @@ static int delete_from_slice(smp_ctx *c, const json_t *current, const json_t *to
     json_t *v;
     json_array_foreach(current, i, v)
     {
-        if (!list_contains(to_delete, v) && json_array_append(res, v) < 0) {
+        if (!list_contains(c, to_delete, v) && json_array_append(res, v) < 0) {
             json_decref(res);
             return smp_nomem(c);
         }
@@ -1192,10 +1259,66 @@ static int delete_from_slice(smp_ctx *c, const json_t *current, const json_t *to
     return 0;
 }
 
-/* Kubernetes' mergeSlice. */
-static int merge_slice(smp_ctx *c, json_t *original, json_t *patch, smp_type t,
-                       const char *merge_key, smp_mopts o, bool is_delete_list, json_t **out)
+/* Kubernetes' mergeSlice works on Go slices that share their backing array
+ * with its caller's: deleting elements shifts that array in place, and
+ * appending new ones writes into the freed tail. mergePatchIntoOriginal
+ * then orders the merged list by that mutated array ($setElementOrder's
+ * "server order"). This computes what the caller's view of the original
+ * list holds after the merge of `merged`. *out is new. */
+static int backing_view(smp_ctx *c, const json_t *original, const json_t *patch,
+                        const char *merge_key, const json_t *merged, json_t **out)
 {
+    size_t n = json_array_size(original), len = n;
+    json_t **view = kr_calloc(n + 1, sizeof(*view));
+    json_t *res = json_array();
+    bool replace = false;
+    if (!view || !res)
+        goto nomem;
+    for (size_t i = 0; i < n; i++)
+        view[i] = json_array_get(original, i);
+    size_t i;
+    json_t *p;
+    json_array_foreach(patch, i, p)
+    {
+        json_t *directive = json_object_get(p, SMP_DIRECTIVE);
+        if (smp_is_string(directive, "replace")) {
+            replace = true;
+        } else if (smp_is_string(directive, "delete")) {
+            const json_t *value = json_object_get(p, merge_key);
+            for (;;) {
+                size_t k = 0;
+                while (k < len && !(json_object_get(view[k], merge_key) &&
+                                    smp_go_eq(NULL, json_object_get(view[k], merge_key), value)))
+                    k++;
+                if (k == len)
+                    break;
+                memmove(view + k, view + k + 1, (len - k - 1) * sizeof(*view));
+                len--;
+            }
+        }
+    }
+    for (size_t k = 0; k < n; k++) {
+        json_t *v = (!replace && k < json_array_size(merged)) ? json_array_get(merged, k) : view[k];
+        if (json_array_append(res, v) < 0)
+            goto nomem;
+    }
+    kr_free(view);
+    *out = res;
+    return 0;
+nomem:
+    kr_free(view);
+    json_decref(res);
+    return smp_nomem(c);
+}
+
+/* Kubernetes' mergeSlice. With `view`, also the caller's view of the
+ * original list afterwards (see backing_view). */
+static int merge_slice(smp_ctx *c, json_t *original, json_t *patch, smp_type t,
+                       const char *merge_key, smp_mopts o, bool is_delete_list, json_t **out,
+                       json_t **view)
+{
+    if (view)
+        *view = json_incref(original);
     if (json_array_size(original) == 0 && json_array_size(patch) == 0) {
         *out = json_incref(original);
         return 0;
@@ -1225,6 +1348,12 @@ static int merge_slice(smp_ctx *c, json_t *original, json_t *patch, smp_type t,
             return rc;
         if ((rc = merge_plain_elements(c, orig, plain, merge_key, t, o, &merged)) < 0)
             goto out;
+        if (view) {
+            json_decref(*view);
+            *view = NULL;
+            if ((rc = backing_view(c, original, patch, merge_key, merged, view)) < 0)
+                goto out;
+        }
     }
     if ((rc = partition_by_presence(c, merged, plain, merge_key, &in, &server_only)) < 0)
         goto out;
@@ -1239,10 +1368,13 @@ out:
 }
 
 static int merge_slice_handler(smp_ctx *c, json_t *original, json_t *patch, smp_type t,
-                               smp_pmeta pm, bool is_delete_list, smp_mopts o, json_t **out)
+                               smp_pmeta pm, bool is_delete_list, smp_mopts o, json_t **out,
+                               json_t **view)
 {
     if (pm.strategy == SMP_S_MERGE || is_delete_list)
-        return merge_slice(c, original, patch, t, pm.merge_key, o, is_delete_list, out);
+        return merge_slice(c, original, patch, t, pm.merge_key, o, is_delete_list, out, view);
+    if (view)
+        *view = json_incref(original);
     *out = json_incref(patch);
     return 0;
 }
@@ -1313,7 +1445,7 @@ static int merge_entry(smp_ctx *c, json_t *original, const char *patch_key, json
     case SMP_V_ARRAY:
         if ((rc = smp_lookup_slice(c, t, key, &sub, &pm)) < 0)
             goto out;
-        rc = merge_slice_handler(c, ov, pv, sub, pm, is_delete_list, o, &res);
+        rc = merge_slice_handler(c, ov, pv, sub, pm, is_delete_list, o, &res, NULL);
         break;
     default:
         res = json_incref(pv);
@@ -1397,5 +1529,5 @@ int kr_patch_strategic_apply(const kr_patch_meta_t *meta, const json_t *document
     }
     json_decref(doc);
     json_decref(p);
-    return rc;
+    return smp_finish(&c, rc, out);
 }

@@ -75,7 +75,7 @@ static int dedup_scalars(smp_ctx *c, const json_t *list, json_t **out)
     long length = (long)n - 1;
     for (long i = 0; i < length; i++)
         for (long j = i + 1; j <= length; j++)
-            if (smp_go_eq(s[i], s[j])) {
+            if (smp_go_eq(c, s[i], s[j])) {
                 s[j] = s[length];
                 length--;
                 j--;
@@ -179,7 +179,7 @@ static int is_order_same(smp_ctx *c, const json_t *original, const json_t *modif
         if (!lv || !rv)
             return smp_err(c, KR_EPATCH, "list element does not contain merge key \"%s\"",
                            merge_key);
-        if (!smp_go_eq(lv, rv))
+        if (!smp_go_eq(c, lv, rv))
             return 0;
     }
     *same = true;
@@ -243,8 +243,12 @@ static int diff_lists_of_maps(smp_ctx *c, const json_t *original, const json_t *
             if ((rc = diff_maps(c, oe, me, t, d, &pv)) < 0)
                 goto out;
             if (json_object_size(pv) > 0) {
-                if (json_object_set(pv, merge_key, (json_t *)mv) < 0 ||
-                    json_array_append_new(patch, pv) < 0) {
+                if (json_object_set(pv, merge_key, (json_t *)mv) < 0) {
+                    json_decref(pv);
+                    rc = smp_nomem(c);
+                    goto out;
+                }
+                if (json_array_append_new(patch, pv) < 0) {
                     rc = smp_nomem(c);
                     goto out;
                 }
@@ -681,7 +685,7 @@ static int fields_conflict(smp_ctx *c, const json_t *left, const json_t *right, 
         }
         json_t *lm = json_object_get(left, SMP_DIRECTIVE);
         json_t *rm = json_object_get(right, SMP_DIRECTIVE);
-        if ((lm || rm) && (!lm != !rm || !smp_go_eq(lm, rm))) {
+        if ((lm || rm) && (!lm != !rm || !smp_go_eq(c, lm, rm))) {
             *conflict = true;
             return 0;
         }
@@ -698,7 +702,7 @@ static int fields_conflict(smp_ctx *c, const json_t *left, const json_t *right, 
         }
         return slices_conflict(c, left, right, t, pm, conflict);
     }
-    *conflict = !smp_go_eq(left, right);
+    *conflict = !smp_go_eq(NULL, left, right);
     return 0;
 }
 
@@ -738,7 +742,7 @@ int kr_patch_strategic_create(const kr_patch_meta_t *meta, const json_t *origina
     }
     json_decref(o);
     json_decref(m);
-    return rc;
+    return smp_finish(&c, rc, out);
 }
 
 int kr_patch_strategic_three_way(const kr_patch_meta_t *meta, const json_t *last_applied,
@@ -801,5 +805,5 @@ out:
     json_decref(deletions);
     json_decref(patch);
     json_decref(changed);
-    return rc;
+    return smp_finish(&c, rc, out);
 }

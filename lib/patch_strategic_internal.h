@@ -49,6 +49,7 @@ typedef struct smp_mopts {
  * (for messages), and the recursion depth. */
 typedef struct smp_ctx {
     kr_error_t *err;
+    bool uncomparable;
     unsigned depth;
     size_t path_len;
     char path[512];
@@ -68,10 +69,16 @@ enum {
 int smp_class(const json_t *v);
 /* Go's == on decoded JSON scalars (containers compare deeply). NULL (absent)
  * equals JSON null, as Go's nil does. */
-bool smp_go_eq(const json_t *a, const json_t *b);
+bool smp_go_eq(smp_ctx *c, const json_t *a, const json_t *b);
+/* Records (once, with the path) that lists or objects were compared where
+ * Kubernetes can only compare scalars; the call then fails. */
+void smp_mark_uncomparable(smp_ctx *c);
 bool smp_is_string(const json_t *v, const char *s);
 
 void smp_ctx_init(smp_ctx *c, kr_error_t *err);
+/* The result of a public call: rc, or KR_EPATCH (and *out freed) when
+ * uncomparable values were met. */
+int smp_finish(smp_ctx *c, int rc, json_t **out);
 size_t smp_path_push(smp_ctx *c, const char *key);
 size_t smp_path_push_index(smp_ctx *c, size_t index);
 void smp_path_pop(smp_ctx *c, size_t mark);

@@ -750,24 +750,34 @@ int kr_queue_done(kr_queue_t *q, const char *key)
     return 0;
 }
 
+/* The follow-up runs before done, as client-go controllers call Forget /
+ * AddRateLimited before their deferred Done: the key is still processing, so
+ * a re-add marks it dirty (queued again by done) and `key`, which may point
+ * into the queue's own copy, cannot be freed under us. */
 int kr_queue_done_result(kr_queue_t *q, const char *key, kr_queue_result result, int64_t after_ns)
 {
-    int rc = kr_queue_done(q, key);
-    if (rc != 0)
-        return rc;
+    if (!key)
+        return KR_EINVAL;
+    int rc = 0;
     switch (result) {
     case KR_QUEUE_SUCCESS:
         kr_queue_forget(q, key);
-        return 0;
+        break;
     case KR_QUEUE_REQUEUE:
-        return kr_queue_add(q, key);
+        rc = kr_queue_add(q, key);
+        break;
     case KR_QUEUE_REQUEUE_AFTER:
         kr_queue_forget(q, key);
-        return kr_queue_add_after(q, key, after_ns);
+        rc = kr_queue_add_after(q, key, after_ns);
+        break;
     case KR_QUEUE_ERROR:
-        return kr_queue_add_failed(q, key);
+        rc = kr_queue_add_failed(q, key);
+        break;
+    default:
+        return KR_EINVAL;
     }
-    return KR_EINVAL;
+    int done_rc = kr_queue_done(q, key);
+    return done_rc != 0 ? done_rc : rc;
 }
 
 /* ---- bookkeeping ------------------------------------------------------------------------ */

@@ -251,7 +251,7 @@ static int apply_replace(kr_reflector_t *r, json_t *items, const char *rv)
 {
     size_t n = json_array_size(items);
     char **keys = kr_calloc(n ? n : 1, sizeof(*keys));
-    json_t **olds = kr_calloc(n ? n : 1, sizeof(*olds));
+    json_t **olds = kr_calloc(n ? n : 1, sizeof(json_t *));
     json_t *removed = NULL;
     kr_error_t err = {0};
     int rc = (keys && olds) ? 0 : KR_ENOMEM;

@@ -983,6 +983,7 @@ static pid_t start_nghttpx(int front, int back, const char *key, const char *crt
         int devnull = open("/dev/null", 1);
         dup2(devnull, 1);
         dup2(devnull, 2);
+        /* --conf=/dev/null: the packaged config adds a listener of its own. */
         execl(NGHTTPX, NGHTTPX, "--conf=/dev/null", frontend, backend, "--workers=1", "--no-ocsp",
               "--backend-http1-connections-per-host=2000", "--log-level=ERROR",
               "--frontend-http2-max-concurrent-streams=2000", "--no-server-push", key, crt,

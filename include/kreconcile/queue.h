@@ -122,9 +122,12 @@ typedef enum kr_queue_result {
     KR_QUEUE_ERROR = 3, /* done + add_failed: backoff grows, max retries apply */
 } kr_queue_result;
 
-/* done for `key` followed by what `result` says (after_ns is used by
- * KR_QUEUE_REQUEUE_AFTER only). Returns what kr_queue_done returns, or the
- * re-add's result (KR_QUEUE_GAVE_UP, KR_ESHUTDOWN ...). [worker] */
+/* What `result` says, then done for `key` (in client-go's order: the
+ * follow-up is recorded while the key is still processing, so a re-add is
+ * queued by done). after_ns is used by KR_QUEUE_REQUEUE_AFTER only. Returns
+ * KR_ENOTFOUND when the key was not processing (the follow-up was still
+ * recorded), else the follow-up's result (0, KR_QUEUE_GAVE_UP, KR_ESHUTDOWN,
+ * KR_ENOMEM). [worker] */
 KR_API int kr_queue_done_result(kr_queue_t *q, const char *key, kr_queue_result result,
                                 int64_t after_ns);
 
