@@ -53,6 +53,10 @@ struct kr_http {
     kr_http_xfer *xfers;
     kr_http_xfer *deferred; /* singly linked through next_deferred */
     size_t active;
+    /* Finished easy handles kept for reuse: curl_easy_init/cleanup per
+     * request costs more than curl_easy_reset. */
+    CURL *pool[16];
+    size_t pool_len;
 };
 
 struct kr_http_xfer {
@@ -360,9 +364,15 @@ static void finish(kr_http_xfer *x, int rc, const char *message)
     kr_http_t *h = x->h;
     unlink_xfer(x);
     x->h = NULL;
+    if (h && !h->dead && x->easy && !x->in_multi && !x->stream &&
+        h->pool_len < KR_ARRAY_LEN(h->pool)) {
+        /* The handle's buffers are not needed after on_done: the response
+         * body was copied into x->resp. */
+        h->pool[h->pool_len++] = x->easy;
+        x->easy = NULL;
+    }
     if (x->on_done)
         x->on_done(x, rc, &x->resp, message ? message : "", x->user);
-    (void)h;
     free_xfer(x);
 }
 
@@ -538,6 +548,8 @@ static void set_blob(CURL *e, CURLoption opt, const char *pem)
 static int setup_easy(kr_http_xfer *x)
 {
     kr_http_t *h = x->h;
+    if (!x->easy && h->pool_len > 0)
+        x->easy = h->pool[--h->pool_len];
     if (x->easy) {
         curl_easy_reset(x->easy);
     } else {
@@ -869,6 +881,8 @@ static void teardown(kr_http_t *h, bool notify)
             free_xfer(x);
         }
     }
+    while (h->pool_len > 0)
+        curl_easy_cleanup(h->pool[--h->pool_len]);
     curl_multi_cleanup(h->multi);
     h->multi = NULL;
     if (h->creds) {
