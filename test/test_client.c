@@ -1335,7 +1335,7 @@ int main(void)
     }
     Suite *s = suite_create("client");
     TCase *tc = tcase_create("client");
-    tcase_set_timeout(tc, 120);
+    tcase_set_timeout(tc, 300);
     tcase_add_test(tc, crud_verbs_round_trip_over_plain_http);
     tcase_add_test(tc, status_subresource_changes_only_status);
     tcase_add_test(tc, pagination_follows_continue_tokens);
