@@ -14,7 +14,7 @@ enum {
     F_DIRTY = 1u << 0, /* client-go's dirty set: must be (re)processed */
     F_PROCESSING = 1u << 1, /* handed out, done not yet called */
     F_QUEUED = 1u << 2, /* linked into a lane */
-    F_IDLE = 1u << 3, /* linked into the idle list (interned, unused) */
+    F_IDLE = 1u << 3, /* interned, unused, counted in nidle */
 };
 
 #define NOT_WAITING SIZE_MAX
@@ -25,7 +25,7 @@ struct qlink {
 };
 
 struct qitem {
-    struct qlink link; /* lane or idle list (first member: cast back) */
+    struct qlink link; /* lane (first member: cast back) */
     struct qlink plink; /* processing list */
     uint64_t hash;
     int64_t due_ns; /* waiting */
@@ -60,8 +60,7 @@ struct kr_queue {
     size_t queued;
     struct qlink processing;
     size_t nprocessing;
-    struct qlink idle;
-    size_t nidle, idle_max;
+    size_t nidle, idle_max, idle_hand;
     struct qitem **heap;
     size_t nheap, heap_cap;
     unsigned waiters, drainers;
@@ -221,28 +220,41 @@ static bool item_unused(const struct qitem *it)
            it->heap_index == NOT_WAITING && it->failures == 0;
 }
 
+/* Idle keys beyond idle_max are evicted in batches by a clock hand sweeping
+ * the key map, never `keep` (the key the caller just made idle and may still
+ * hold). Marking a key idle or busy touches only the key itself: an LRU list
+ * would touch two other keys' cache lines on every add and done. */
+static void evict_idle(kr_queue_t *q, const struct qitem *keep)
+{
+    size_t target = q->idle_max - q->idle_max / 8;
+    size_t visits = 2 * (q->items.mask + 1);
+    while (q->nidle > target && visits-- > 0) {
+        kr_keymap_slot *s = &q->items.slots[q->idle_hand & q->items.mask];
+        struct qitem *it = s->val;
+        if (s->hash != 0 && (it->flags & F_IDLE) && it != keep) {
+            kr_keymap_remove(&q->items, it->hash, it->key, it->len);
+            q->nidle--;
+            kr_free(it);
+            continue; /* the slot may now hold a shifted key: look again */
+        }
+        q->idle_hand++;
+    }
+}
+
 /* An unused key stays interned (re-adding it allocates nothing) until more
- * than idle_max keys are idle; then the least recently used one goes. */
+ * than idle_max keys are idle; then about an eighth of them go. */
 static void maybe_idle(kr_queue_t *q, struct qitem *it)
 {
     if (!item_unused(it) || (it->flags & F_IDLE))
         return;
     it->flags |= F_IDLE;
-    list_append(&q->idle, &it->link);
-    q->nidle++;
-    while (q->nidle > q->idle_max) {
-        struct qitem *old = (struct qitem *)(void *)q->idle.next;
-        list_unlink(&old->link);
-        q->nidle--;
-        kr_keymap_remove(&q->items, old->hash, old->key, old->len);
-        kr_free(old);
-    }
+    if (++q->nidle > q->idle_max)
+        evict_idle(q, it);
 }
 
 static void unidle(kr_queue_t *q, struct qitem *it)
 {
     if (it->flags & F_IDLE) {
-        list_unlink(&it->link);
         it->flags &= ~(unsigned)F_IDLE;
         q->nidle--;
     }
@@ -464,7 +476,6 @@ int kr_queue_new(const kr_queue_opts *opts, kr_queue_t **out, kr_error_t *err)
     q->rl = opts->ratelimiter;
     q->collector_id = -1;
     list_init(&q->processing);
-    list_init(&q->idle);
     q->clock = opts->clock;
     q->injected_clock = opts->clock.now_ns != NULL;
     q->max_retries = opts->max_retries;
@@ -649,34 +660,28 @@ int kr_queue_add_failed(kr_queue_t *q, const char *key)
 
 /* ---- get / done ---------------------------------------------------------------------- */
 
-static int get_common(kr_queue_t *q, const char **key, bool block)
+/* Hand out the next key, waiting while the queue is empty when `block`.
+ * `now` is the caller's clock reading when `have_now` (otherwise it is read
+ * here when needed). Lock held; the wait releases it. */
+static int get_locked(kr_queue_t *q, const char **key, bool block, bool have_now, int64_t now)
 {
-    if (!key)
-        return KR_EINVAL;
-    bool need_time = q->metrics_on;
-    pthread_mutex_lock(&q->mu);
-    int rc;
     for (;;) {
-        int64_t now = 0;
-        if (q->nheap > 0 || need_time) {
+        if (q->nheap > 0 || (q->metrics_on && !have_now)) {
             now = kr_clock_read(&q->clock);
             if (q->nheap > 0)
                 promote_due(q, now);
         }
+        have_now = false; /* after a wait the reading is stale */
         struct qitem *it = q->queued ? pop_locked(q, now) : NULL;
         if (it) {
             *key = it->key;
-            rc = 0;
-            break;
+            return 0;
         }
-        if (q->shutting_down) {
-            rc = KR_ESHUTDOWN;
-            break;
-        }
+        if (q->shutting_down)
+            return KR_ESHUTDOWN;
         if (!block) {
             TRACE(q, KR_QTRACE_GET_EMPTY, NULL, 0, now);
-            rc = KR_ENOTFOUND;
-            break;
+            return KR_ENOTFOUND;
         }
         q->waiters++;
         if (q->nheap > 0 && !q->injected_clock) {
@@ -688,6 +693,14 @@ static int get_common(kr_queue_t *q, const char **key, bool block)
         }
         q->waiters--;
     }
+}
+
+static int get_common(kr_queue_t *q, const char **key, bool block)
+{
+    if (!key)
+        return KR_EINVAL;
+    pthread_mutex_lock(&q->mu);
+    int rc = get_locked(q, key, block, false, 0);
     pthread_mutex_unlock(&q->mu);
     return rc;
 }
@@ -715,21 +728,16 @@ static struct qitem *processing_by_pointer(kr_queue_t *q, const char *key)
     return NULL;
 }
 
-int kr_queue_done(kr_queue_t *q, const char *key)
+/* client-go's Done. `now` is only used for metrics. Lock held. */
+static int done_locked(kr_queue_t *q, const char *key, int64_t now)
 {
-    if (!key)
-        return KR_EINVAL;
-    int64_t now = q->metrics_on ? kr_clock_read(&q->clock) : 0;
-    pthread_mutex_lock(&q->mu);
     struct qitem *it = processing_by_pointer(q, key);
     if (!it) {
         size_t len = strlen(key);
         it = item_find(q, kr_key_hash(key, len), key, len);
     }
-    if (!it || !(it->flags & F_PROCESSING)) {
-        pthread_mutex_unlock(&q->mu);
+    if (!it || !(it->flags & F_PROCESSING))
         return KR_ENOTFOUND;
-    }
     TRACE(q, KR_QTRACE_DONE, it->key, it->priority, now);
     if (q->metrics_on)
         kr_metrics_histogram_observe(q->m.work_duration, (double)(now - it->started_ns) / 1e9);
@@ -746,8 +754,35 @@ int kr_queue_done(kr_queue_t *q, const char *key)
     }
     if (q->drainers) /* drainers re-check their deadline too */
         pthread_cond_broadcast(&q->drain_cond);
-    pthread_mutex_unlock(&q->mu);
     return 0;
+}
+
+int kr_queue_done(kr_queue_t *q, const char *key)
+{
+    if (!key)
+        return KR_EINVAL;
+    int64_t now = q->metrics_on ? kr_clock_read(&q->clock) : 0;
+    pthread_mutex_lock(&q->mu);
+    int rc = done_locked(q, key, now);
+    pthread_mutex_unlock(&q->mu);
+    return rc;
+}
+
+/* One lock acquisition for a worker loop's done + get (the same effects, in
+ * the same order, as kr_queue_done then kr_queue_get). */
+int kr_queue_done_get(kr_queue_t *q, const char *done_key, const char **next_key)
+{
+    if (!next_key)
+        return KR_EINVAL;
+    *next_key = NULL;
+    bool have_now = done_key && q->metrics_on;
+    int64_t now = have_now ? kr_clock_read(&q->clock) : 0;
+    pthread_mutex_lock(&q->mu);
+    int rc = done_key ? done_locked(q, done_key, now) : 0;
+    if (rc == 0)
+        rc = get_locked(q, next_key, true, have_now, now);
+    pthread_mutex_unlock(&q->mu);
+    return rc;
 }
 
 /* The follow-up runs before done, as client-go controllers call Forget /

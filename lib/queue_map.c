@@ -10,42 +10,79 @@
 
 #define KEYMAP_MIN_CAPACITY 16
 
-static uint64_t mix64(uint64_t x)
+static uint64_t load64(const unsigned char *p)
 {
-    /* murmur3's finaliser: every input bit affects every output bit */
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
 }
+
+static uint64_t load32(const unsigned char *p)
+{
+    uint32_t w;
+    memcpy(&w, p, 4);
+    return w;
+}
+
+/* The folded 64x64->128 multiply: both halves of the product xored, so every
+ * input bit reaches most output bits in one multiply (the mixing step of the
+ * wyhash family). */
+static uint64_t fold_mul(uint64_t a, uint64_t b)
+{
+#ifdef __SIZEOF_INT128__
+    unsigned __int128 r = (unsigned __int128)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+#else
+    uint64_t ha = a >> 32, la = (uint32_t)a, hb = b >> 32, lb = (uint32_t)b;
+    uint64_t hh = ha * hb, hl = ha * lb, lh = la * hb, ll = la * lb;
+    uint64_t mid = (ll >> 32) + (uint32_t)hl + (uint32_t)lh;
+    uint64_t lo = (mid << 32) | (uint32_t)ll;
+    uint64_t hi = hh + (hl >> 32) + (lh >> 32) + (mid >> 32);
+    return lo ^ hi;
+#endif
+}
+
+#define K0 0xa0761d6478bd642fULL
+#define K1 0xe7037ed1a0b428dbULL
+#define K2 0x8ebc6af09c88c6e3ULL
+#define K3 0x589965cc75374cc3ULL
 
 uint64_t kr_key_hash(const char *key, size_t len)
 {
-    /* one multiply per 8 bytes (as rustc's FxHash), then a full avalanche */
+    /* 16 bytes per folded multiply; the first and the last 16 bytes (which
+     * may overlap) are mixed independently, so a typical "namespace/name"
+     * key costs three multiplies, two of them in parallel. Never a byte
+     * beyond the key is read. */
     const unsigned char *p = (const unsigned char *)key;
-    uint64_t h = len * 0x9e3779b97f4a7c15ULL;
-    size_t n = len;
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = (((h << 5) | (h >> 59)) ^ w) * 0x517cc1b727220a95ULL;
-        p += 8;
-        n -= 8;
+    uint64_t a, b, c, d;
+    if (len >= 16) {
+        uint64_t seed = K0 ^ len;
+        size_t n = len;
+        const unsigned char *q = p;
+        while (n > 32) {
+            seed = fold_mul(load64(q) ^ K1, load64(q + 8) ^ seed);
+            q += 16;
+            n -= 16;
+        }
+        a = load64(q) ^ seed;
+        b = load64(q + 8);
+        c = load64(p + len - 16);
+        d = load64(p + len - 8);
+    } else if (len >= 8) {
+        a = load64(p) ^ K0 ^ len;
+        b = 0;
+        c = load64(p + len - 8);
+        d = 0;
+    } else if (len >= 4) {
+        a = load32(p) ^ K0 ^ len;
+        b = 0;
+        c = load32(p + len - 4);
+        d = 0;
+    } else {
+        a = (len ? ((uint64_t)p[0] << 16 | (uint64_t)p[len / 2] << 8 | p[len - 1]) : 0) ^ K0 ^ len;
+        b = c = d = 0;
     }
-    if (n) {
-        /* the last 8 bytes in one (overlapping) load; short keys by shifts,
-         * never through a stack buffer (that stalls store forwarding) */
-        uint64_t tail = 0;
-        if (len >= 8)
-            memcpy(&tail, key + len - 8, 8);
-        else
-            for (size_t i = 0; i < n; i++)
-                tail |= (uint64_t)p[i] << (8 * i);
-        h = (((h << 5) | (h >> 59)) ^ tail) * 0x517cc1b727220a95ULL;
-    }
-    h = mix64(h);
+    uint64_t h = fold_mul(fold_mul(a ^ K1, b ^ K2) ^ K3, fold_mul(c ^ K2, d ^ K1) ^ len);
     return h ? h : 1;
 }
 

@@ -114,6 +114,23 @@ KR_API int kr_queue_try_get(kr_queue_t *q, const char **key);
  * again. 0 or KR_ENOTFOUND (the key is not being processed). [worker] */
 KR_API int kr_queue_done(kr_queue_t *q, const char *key);
 
+/* A worker loop's step in one lock acquisition: kr_queue_done(done_key),
+ * then kr_queue_get(next_key), with the same effects in the same order (a
+ * key re-added while processing is queued again before the get, so it may
+ * come straight back to this worker). done_key may be NULL (the loop's first
+ * call: only get); it is borrowed and not used after the call returns, so it
+ * may be the pointer a previous get handed out. *next_key is borrowed as with
+ * kr_queue_get, NULL on error. Blocks while the queue is empty. Returns 0,
+ * KR_ENOTFOUND (done_key is not processing: nothing was done or taken),
+ * KR_ESHUTDOWN (done_key, if any, was done; the queue is shut down and
+ * empty), KR_EINVAL (next_key NULL). [worker]
+ *
+ *     const char *key = NULL;
+ *     while (kr_queue_done_get(q, key, &key) == 0)
+ *         reconcile(key);
+ */
+KR_API int kr_queue_done_get(kr_queue_t *q, const char *done_key, const char **next_key);
+
 /* What a reconcile returned. */
 typedef enum kr_queue_result {
     KR_QUEUE_SUCCESS = 0, /* done + forget */
