@@ -769,8 +769,8 @@ int kr_queue_done(kr_queue_t *q, const char *key)
 }
 
 /* One lock acquisition for a worker loop's done + get (the same effects, in
- * the same order, as kr_queue_done then kr_queue_get). */
-int kr_queue_done_get(kr_queue_t *q, const char *done_key, const char **next_key)
+ * the same order, as kr_queue_done then kr_queue_get / kr_queue_try_get). */
+static int done_get_common(kr_queue_t *q, const char *done_key, const char **next_key, bool block)
 {
     if (!next_key)
         return KR_EINVAL;
@@ -779,10 +779,23 @@ int kr_queue_done_get(kr_queue_t *q, const char *done_key, const char **next_key
     int64_t now = have_now ? kr_clock_read(&q->clock) : 0;
     pthread_mutex_lock(&q->mu);
     int rc = done_key ? done_locked(q, done_key, now) : 0;
-    if (rc == 0)
-        rc = get_locked(q, next_key, true, have_now, now);
+    if (rc == 0) {
+        rc = get_locked(q, next_key, block, have_now, now);
+        if (rc == KR_ENOTFOUND) /* nothing queued: not an error here */
+            rc = 0;
+    }
     pthread_mutex_unlock(&q->mu);
     return rc;
+}
+
+int kr_queue_done_get(kr_queue_t *q, const char *done_key, const char **next_key)
+{
+    return done_get_common(q, done_key, next_key, true);
+}
+
+int kr_queue_done_try_get(kr_queue_t *q, const char *done_key, const char **next_key)
+{
+    return done_get_common(q, done_key, next_key, false);
 }
 
 /* The follow-up runs before done, as client-go controllers call Forget /

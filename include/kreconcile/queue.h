@@ -130,6 +130,9 @@ KR_API int kr_queue_done(kr_queue_t *q, const char *key);
  *         reconcile(key);
  */
 KR_API int kr_queue_done_get(kr_queue_t *q, const char *done_key, const char **next_key);
+/* As kr_queue_done_get without blocking: when nothing is queued it returns 0
+ * with *next_key NULL (done_key, if any, was done). [worker] */
+KR_API int kr_queue_done_try_get(kr_queue_t *q, const char *done_key, const char **next_key);
 
 /* What a reconcile returned. */
 typedef enum kr_queue_result {
