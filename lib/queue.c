@@ -14,7 +14,7 @@ enum {
     F_DIRTY = 1u << 0, /* client-go's dirty set: must be (re)processed */
     F_PROCESSING = 1u << 1, /* handed out, done not yet called */
     F_QUEUED = 1u << 2, /* linked into a lane */
-    F_IDLE = 1u << 3, /* interned, unused, counted in nidle */
+    F_IDLE = 1u << 3, /* interned, unused, in the idle array */
 };
 
 #define NOT_WAITING SIZE_MAX
@@ -32,6 +32,7 @@ struct qitem {
     int64_t added_ns; /* queued (metrics on) */
     int64_t started_ns; /* processing */
     size_t heap_index; /* NOT_WAITING when not in the heap */
+    size_t idle_index; /* in q->idle when F_IDLE */
     int priority; /* lane while queued; lane to requeue in when dirty */
     int wait_priority;
     unsigned failures;
@@ -60,7 +61,8 @@ struct kr_queue {
     size_t queued;
     struct qlink processing;
     size_t nprocessing;
-    size_t nidle, idle_max, idle_hand;
+    struct qitem **idle; /* the idle keys, in no particular order */
+    size_t nidle, idle_cap, idle_max, idle_hand;
     struct qitem **heap;
     size_t nheap, heap_cap;
     unsigned waiters, drainers;
@@ -220,43 +222,53 @@ static bool item_unused(const struct qitem *it)
            it->heap_index == NOT_WAITING && it->failures == 0;
 }
 
-/* Idle keys beyond idle_max are evicted in batches by a clock hand sweeping
- * the key map, never `keep` (the key the caller just made idle and may still
- * hold). Marking a key idle or busy touches only the key itself: an LRU list
- * would touch two other keys' cache lines on every add and done. */
-static void evict_idle(kr_queue_t *q, const struct qitem *keep)
+/* Remove the idle key at `i` of the idle array; the last one takes its place
+ * (it was idled most recently, so its cache line is usually warm). */
+static void idle_remove_at(kr_queue_t *q, size_t i)
 {
-    size_t target = q->idle_max - q->idle_max / 8;
-    size_t visits = 2 * (q->items.mask + 1);
-    while (q->nidle > target && visits-- > 0) {
-        kr_keymap_slot *s = &q->items.slots[q->idle_hand & q->items.mask];
-        struct qitem *it = s->val;
-        if (s->hash != 0 && (it->flags & F_IDLE) && it != keep) {
-            kr_keymap_remove(&q->items, it->hash, it->key, it->len);
-            q->nidle--;
-            kr_free(it);
-            continue; /* the slot may now hold a shifted key: look again */
-        }
-        q->idle_hand++;
-    }
+    struct qitem *last = q->idle[--q->nidle];
+    q->idle[i] = last;
+    last->idle_index = i;
 }
 
 /* An unused key stays interned (re-adding it allocates nothing) until more
- * than idle_max keys are idle; then about an eighth of them go. */
+ * than idle_max keys are idle; then another idle key, picked by a hand that
+ * rotates over the idle array (about random), is freed, never `it`. Marking
+ * a key idle or busy touches only the key and the idle array's end: an LRU
+ * list would touch two other keys' cache lines on every add and done. */
 static void maybe_idle(kr_queue_t *q, struct qitem *it)
 {
     if (!item_unused(it) || (it->flags & F_IDLE))
         return;
+    if (q->nidle == q->idle_cap) {
+        size_t ncap = q->idle_cap ? q->idle_cap * 2 : 64;
+        struct qitem **na = kr_realloc(q->idle, ncap * sizeof(*na));
+        if (!na) { /* cannot remember it: forget it now */
+            kr_keymap_remove(&q->items, it->hash, it->key, it->len);
+            kr_free(it);
+            return;
+        }
+        q->idle = na;
+        q->idle_cap = ncap;
+    }
     it->flags |= F_IDLE;
-    if (++q->nidle > q->idle_max)
-        evict_idle(q, it);
+    it->idle_index = q->nidle;
+    q->idle[q->nidle++] = it;
+    if (q->nidle > q->idle_max) {
+        /* `it` is last; nidle >= 2 here */
+        size_t victim = q->idle_hand++ % (q->nidle - 1);
+        struct qitem *old = q->idle[victim];
+        idle_remove_at(q, victim);
+        kr_keymap_remove(&q->items, old->hash, old->key, old->len);
+        kr_free(old);
+    }
 }
 
 static void unidle(kr_queue_t *q, struct qitem *it)
 {
     if (it->flags & F_IDLE) {
         it->flags &= ~(unsigned)F_IDLE;
-        q->nidle--;
+        idle_remove_at(q, it->idle_index);
     }
 }
 
@@ -531,6 +543,7 @@ void kr_queue_free(kr_queue_t *q)
         kr_free(q->lanes[i]);
     kr_free(q->lanes);
     kr_free(q->heap);
+    kr_free(q->idle);
     kr_ratelimiter_free(q->rl);
     pthread_cond_destroy(&q->get_cond);
     pthread_cond_destroy(&q->drain_cond);

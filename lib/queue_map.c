@@ -10,82 +10,6 @@
 
 #define KEYMAP_MIN_CAPACITY 16
 
-static uint64_t load64(const unsigned char *p)
-{
-    uint64_t w;
-    memcpy(&w, p, 8);
-    return w;
-}
-
-static uint64_t load32(const unsigned char *p)
-{
-    uint32_t w;
-    memcpy(&w, p, 4);
-    return w;
-}
-
-/* The folded 64x64->128 multiply: both halves of the product xored, so every
- * input bit reaches most output bits in one multiply (the mixing step of the
- * wyhash family). */
-static uint64_t fold_mul(uint64_t a, uint64_t b)
-{
-#ifdef __SIZEOF_INT128__
-    unsigned __int128 r = (unsigned __int128)a * b;
-    return (uint64_t)r ^ (uint64_t)(r >> 64);
-#else
-    uint64_t ha = a >> 32, la = (uint32_t)a, hb = b >> 32, lb = (uint32_t)b;
-    uint64_t hh = ha * hb, hl = ha * lb, lh = la * hb, ll = la * lb;
-    uint64_t mid = (ll >> 32) + (uint32_t)hl + (uint32_t)lh;
-    uint64_t lo = (mid << 32) | (uint32_t)ll;
-    uint64_t hi = hh + (hl >> 32) + (lh >> 32) + (mid >> 32);
-    return lo ^ hi;
-#endif
-}
-
-#define K0 0xa0761d6478bd642fULL
-#define K1 0xe7037ed1a0b428dbULL
-#define K2 0x8ebc6af09c88c6e3ULL
-#define K3 0x589965cc75374cc3ULL
-
-uint64_t kr_key_hash(const char *key, size_t len)
-{
-    /* 16 bytes per folded multiply; the first and the last 16 bytes (which
-     * may overlap) are mixed independently, so a typical "namespace/name"
-     * key costs three multiplies, two of them in parallel. Never a byte
-     * beyond the key is read. */
-    const unsigned char *p = (const unsigned char *)key;
-    uint64_t a, b, c, d;
-    if (len >= 16) {
-        uint64_t seed = K0 ^ len;
-        size_t n = len;
-        const unsigned char *q = p;
-        while (n > 32) {
-            seed = fold_mul(load64(q) ^ K1, load64(q + 8) ^ seed);
-            q += 16;
-            n -= 16;
-        }
-        a = load64(q) ^ seed;
-        b = load64(q + 8);
-        c = load64(p + len - 16);
-        d = load64(p + len - 8);
-    } else if (len >= 8) {
-        a = load64(p) ^ K0 ^ len;
-        b = 0;
-        c = load64(p + len - 8);
-        d = 0;
-    } else if (len >= 4) {
-        a = load32(p) ^ K0 ^ len;
-        b = 0;
-        c = load32(p + len - 4);
-        d = 0;
-    } else {
-        a = (len ? ((uint64_t)p[0] << 16 | (uint64_t)p[len / 2] << 8 | p[len - 1]) : 0) ^ K0 ^ len;
-        b = c = d = 0;
-    }
-    uint64_t h = fold_mul(fold_mul(a ^ K1, b ^ K2) ^ K3, fold_mul(c ^ K2, d ^ K1) ^ len);
-    return h ? h : 1;
-}
-
 int kr_keymap_init(kr_keymap *m, size_t capacity_hint)
 {
     size_t cap = KEYMAP_MIN_CAPACITY;
@@ -105,37 +29,6 @@ void kr_keymap_free(kr_keymap *m)
     m->slots = NULL;
     m->mask = 0;
     m->count = 0;
-}
-
-/* Equal keys of equal length `len`: 8 bytes at a time, no library call. */
-static bool same_key(const char *a, const char *b, size_t len)
-{
-    if (a == b)
-        return true;
-    if (len < 8)
-        return memcmp(a, b, len) == 0;
-    uint64_t x, y;
-    for (size_t i = 0; i + 8 <= len; i += 8) {
-        memcpy(&x, a + i, 8);
-        memcpy(&y, b + i, 8);
-        if (x != y)
-            return false;
-    }
-    /* the last 8 bytes, overlapping what was compared */
-    memcpy(&x, a + len - 8, 8);
-    memcpy(&y, b + len - 8, 8);
-    return x == y;
-}
-
-void *kr_keymap_get(const kr_keymap *m, uint64_t hash, const char *key, size_t len)
-{
-    for (size_t i = hash & m->mask;; i = (i + 1) & m->mask) {
-        const kr_keymap_slot *s = &m->slots[i];
-        if (s->hash == 0)
-            return NULL;
-        if (s->hash == hash && s->len == len && same_key(s->key, key, len))
-            return s->val;
-    }
 }
 
 static void place(kr_keymap_slot *slots, size_t mask, const kr_keymap_slot *from)
@@ -181,7 +74,7 @@ void *kr_keymap_remove(kr_keymap *m, uint64_t hash, const char *key, size_t len)
         kr_keymap_slot *s = &m->slots[i];
         if (s->hash == 0)
             return NULL;
-        if (s->hash == hash && s->len == len && memcmp(s->key, key, len) == 0)
+        if (s->hash == hash && s->len == len && kr_same_key(s->key, key, len))
             break;
     }
     void *val = m->slots[i].val;
