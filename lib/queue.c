@@ -242,7 +242,7 @@ static void maybe_idle(kr_queue_t *q, struct qitem *it)
         return;
     if (q->nidle == q->idle_cap) {
         size_t ncap = q->idle_cap ? q->idle_cap * 2 : 64;
-        struct qitem **na = kr_realloc(q->idle, ncap * sizeof(*na));
+        struct qitem **na = kr_realloc(q->idle, ncap * sizeof(struct qitem *));
         if (!na) { /* cannot remember it: forget it now */
             kr_keymap_remove(&q->items, it->hash, it->key, it->len);
             kr_free(it);
@@ -254,8 +254,8 @@ static void maybe_idle(kr_queue_t *q, struct qitem *it)
     it->flags |= F_IDLE;
     it->idle_index = q->nidle;
     q->idle[q->nidle++] = it;
-    if (q->nidle > q->idle_max) {
-        /* `it` is last; nidle >= 2 here */
+    if (q->nidle > q->idle_max && q->nidle >= 2) { /* idle_max >= 1: always >= 2 */
+        /* `it` is last: never the victim */
         size_t victim = q->idle_hand++ % (q->nidle - 1);
         struct qitem *old = q->idle[victim];
         idle_remove_at(q, victim);
