@@ -18,6 +18,10 @@ enum {
 };
 
 #define NOT_WAITING SIZE_MAX
+/* The add / done / get paths are a few dozen instructions each; calls
+ * between their small steps (saving and restoring registers) cost as much as
+ * the steps, so they are inlined into the public functions. */
+#define HOT static inline __attribute__((always_inline))
 #define DEFAULT_IDLE_KEYS 1024
 
 struct qlink {
@@ -94,7 +98,7 @@ static void list_init(struct qlink *h)
     h->next = h->prev = h;
 }
 
-static void list_append(struct qlink *h, struct qlink *l)
+HOT void list_append(struct qlink *h, struct qlink *l)
 {
     l->prev = h->prev;
     l->next = h;
@@ -102,7 +106,7 @@ static void list_append(struct qlink *h, struct qlink *l)
     h->prev = l;
 }
 
-static void list_unlink(struct qlink *l)
+HOT void list_unlink(struct qlink *l)
 {
     l->prev->next = l->next;
     l->next->prev = l->prev;
@@ -118,10 +122,8 @@ static struct qitem *item_of_plink(struct qlink *l)
 
 /* The lane for `priority`, created when missing. Lanes live as long as the
  * queue (callers use a handful of priorities). NULL on allocation failure. */
-static struct lane *lane_for(kr_queue_t *q, int priority)
+static struct lane *lane_find_or_make(kr_queue_t *q, int priority)
 {
-    if (priority == KR_QUEUE_PRIORITY_NORMAL && q->lane_normal)
-        return q->lane_normal;
     size_t i = 0;
     for (; i < q->nlanes && q->lanes[i]->priority >= priority; i++)
         if (q->lanes[i]->priority == priority)
@@ -141,7 +143,14 @@ static struct lane *lane_for(kr_queue_t *q, int priority)
     return lane;
 }
 
-static void enqueue(kr_queue_t *q, struct qitem *it, struct lane *lane)
+HOT struct lane *lane_for(kr_queue_t *q, int priority)
+{
+    if (priority == KR_QUEUE_PRIORITY_NORMAL && q->lane_normal)
+        return q->lane_normal;
+    return lane_find_or_make(q, priority);
+}
+
+HOT void enqueue(kr_queue_t *q, struct qitem *it, struct lane *lane)
 {
     list_append(&lane->head, &it->link);
     it->flags |= F_QUEUED;
@@ -216,7 +225,7 @@ static int heap_reserve_one(kr_queue_t *q)
 
 /* ---- items ----------------------------------------------------------------------- */
 
-static bool item_unused(const struct qitem *it)
+HOT bool item_unused(const struct qitem *it)
 {
     return (it->flags & (F_DIRTY | F_PROCESSING | F_QUEUED)) == 0 &&
            it->heap_index == NOT_WAITING && it->failures == 0;
@@ -224,7 +233,7 @@ static bool item_unused(const struct qitem *it)
 
 /* Remove the idle key at `i` of the idle array; the last one takes its place
  * (it was idled most recently, so its cache line is usually warm). */
-static void idle_remove_at(kr_queue_t *q, size_t i)
+HOT void idle_remove_at(kr_queue_t *q, size_t i)
 {
     struct qitem *last = q->idle[--q->nidle];
     q->idle[i] = last;
@@ -236,10 +245,8 @@ static void idle_remove_at(kr_queue_t *q, size_t i)
  * rotates over the idle array (about random), is freed, never `it`. Marking
  * a key idle or busy touches only the key and the idle array's end: an LRU
  * list would touch two other keys' cache lines on every add and done. */
-static void maybe_idle(kr_queue_t *q, struct qitem *it)
+HOT void make_idle(kr_queue_t *q, struct qitem *it)
 {
-    if (!item_unused(it) || (it->flags & F_IDLE))
-        return;
     if (q->nidle == q->idle_cap) {
         size_t ncap = q->idle_cap ? q->idle_cap * 2 : 64;
         struct qitem **na = kr_realloc(q->idle, ncap * sizeof(struct qitem *));
@@ -264,7 +271,13 @@ static void maybe_idle(kr_queue_t *q, struct qitem *it)
     }
 }
 
-static void unidle(kr_queue_t *q, struct qitem *it)
+HOT void maybe_idle(kr_queue_t *q, struct qitem *it)
+{
+    if (item_unused(it) && !(it->flags & F_IDLE))
+        make_idle(q, it);
+}
+
+HOT void unidle(kr_queue_t *q, struct qitem *it)
 {
     if (it->flags & F_IDLE) {
         it->flags &= ~(unsigned)F_IDLE;
@@ -272,13 +285,13 @@ static void unidle(kr_queue_t *q, struct qitem *it)
     }
 }
 
-static struct qitem *item_find(kr_queue_t *q, uint64_t hash, const char *key, size_t len)
+HOT struct qitem *item_find(kr_queue_t *q, uint64_t hash, const char *key, size_t len)
 {
     return kr_keymap_get(&q->items, hash, key, len);
 }
 
 /* The interned item for key, created when missing (NULL: out of memory). */
-static struct qitem *item_get(kr_queue_t *q, uint64_t hash, const char *key, size_t len)
+HOT struct qitem *item_get(kr_queue_t *q, uint64_t hash, const char *key, size_t len)
 {
     struct qitem *it = item_find(q, hash, key, len);
     if (it)
@@ -303,7 +316,7 @@ static struct qitem *item_get(kr_queue_t *q, uint64_t hash, const char *key, siz
 /* ---- core operations (lock held) ---------------------------------------------------- */
 
 /* client-go's Add, with priorities. `now` is only used for metrics. */
-static int add_locked(kr_queue_t *q, struct qitem *it, int priority, int64_t now)
+HOT int add_locked(kr_queue_t *q, struct qitem *it, int priority, int64_t now)
 {
     struct lane *lane = lane_for(q, priority);
     if (!lane)
@@ -348,7 +361,7 @@ static void promote_due(kr_queue_t *q, int64_t now)
     TRACE(q, KR_QTRACE_PROMOTED, NULL, 0, now);
 }
 
-static struct qitem *pop_locked(kr_queue_t *q, int64_t now)
+HOT struct qitem *pop_locked(kr_queue_t *q, int64_t now)
 {
     for (size_t i = 0; i < q->nlanes; i++) {
         struct qlink *h = &q->lanes[i]->head;
@@ -559,7 +572,7 @@ void kr_queue_set_trace(kr_queue_t *q, kr_queue_trace_fn fn, void *user)
 
 /* ---- adds ---------------------------------------------------------------------------- */
 
-int kr_queue_add_priority(kr_queue_t *q, const char *key, int priority)
+HOT int add_common(kr_queue_t *q, const char *key, int priority)
 {
     if (!key)
         return KR_EINVAL;
@@ -576,9 +589,14 @@ int kr_queue_add_priority(kr_queue_t *q, const char *key, int priority)
     return rc;
 }
 
+int kr_queue_add_priority(kr_queue_t *q, const char *key, int priority)
+{
+    return add_common(q, key, priority);
+}
+
 int kr_queue_add(kr_queue_t *q, const char *key)
 {
-    return kr_queue_add_priority(q, key, KR_QUEUE_PRIORITY_NORMAL);
+    return add_common(q, key, KR_QUEUE_PRIORITY_NORMAL);
 }
 
 int kr_queue_add_after_priority(kr_queue_t *q, const char *key, int64_t delay_ns, int priority)
@@ -676,7 +694,7 @@ int kr_queue_add_failed(kr_queue_t *q, const char *key)
 /* Hand out the next key, waiting while the queue is empty when `block`.
  * `now` is the caller's clock reading when `have_now` (otherwise it is read
  * here when needed). Lock held; the wait releases it. */
-static int get_locked(kr_queue_t *q, const char **key, bool block, bool have_now, int64_t now)
+HOT int get_locked(kr_queue_t *q, const char **key, bool block, bool have_now, int64_t now)
 {
     for (;;) {
         if (q->nheap > 0 || (q->metrics_on && !have_now)) {
@@ -730,7 +748,7 @@ int kr_queue_try_get(kr_queue_t *q, const char **key)
 
 /* Workers usually pass back the very pointer kr_queue_get gave them: look
  * for it among the oldest processing keys before hashing. */
-static struct qitem *processing_by_pointer(kr_queue_t *q, const char *key)
+HOT struct qitem *processing_by_pointer(kr_queue_t *q, const char *key)
 {
     int budget = 8;
     for (struct qlink *l = q->processing.next; l != &q->processing && budget-- > 0; l = l->next) {
@@ -742,7 +760,7 @@ static struct qitem *processing_by_pointer(kr_queue_t *q, const char *key)
 }
 
 /* client-go's Done. `now` is only used for metrics. Lock held. */
-static int done_locked(kr_queue_t *q, const char *key, int64_t now)
+HOT int done_locked(kr_queue_t *q, const char *key, int64_t now)
 {
     struct qitem *it = processing_by_pointer(q, key);
     if (!it) {
@@ -783,7 +801,7 @@ int kr_queue_done(kr_queue_t *q, const char *key)
 
 /* One lock acquisition for a worker loop's done + get (the same effects, in
  * the same order, as kr_queue_done then kr_queue_get / kr_queue_try_get). */
-static int done_get_common(kr_queue_t *q, const char *done_key, const char **next_key, bool block)
+HOT int done_get_common(kr_queue_t *q, const char *done_key, const char **next_key, bool block)
 {
     if (!next_key)
         return KR_EINVAL;
