@@ -102,7 +102,7 @@ KR_API int kr_queue_add_rate_limited(kr_queue_t *q, const char *key);
 KR_API int kr_queue_add_failed(kr_queue_t *q, const char *key);
 
 /* Take the next key, blocking while the queue is empty. *key is borrowed:
- * valid until kr_queue_done for it. The key is then "processing": it is
+ * valid until kr_queue_done (or kr_queue_done_get) for it. The key is then "processing": it is
  * never handed to another worker before done. Returns 0, or KR_ESHUTDOWN
  * once the queue is shut down and empty (queued keys are still handed out
  * after shutdown). [worker] */
