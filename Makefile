@@ -172,14 +172,16 @@ check-plain:
 	@$(MAKE) --no-print-directory test-run
 
 tsan:
-	@$(MAKE) --no-print-directory BUILD=build/tsan SAN=thread \
+	@TSAN_OPTIONS="suppressions=$(CURDIR)/test/tsan.supp $${TSAN_OPTIONS:-}" \
+	CK_TIMEOUT_MULTIPLIER=$${CK_TIMEOUT_MULTIPLIER:-3} \
+	$(MAKE) --no-print-directory BUILD=build/tsan SAN=thread \
 	    TEST_FILTER="$(or $(TSAN_TESTS),none)" \
 	    RESULTS=$(abspath build)/check-tsan.txt test-run
 
 valgrind: tests
 	@KR_TEST_WRAPPER="valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect \
 	  --errors-for-leak-kinds=definite,indirect --error-exitcode=1 --num-callers=30 \
-	  --suppressions=$(CURDIR)/test/valgrind.supp" CK_FORK=no \
+	  --suppressions=$(CURDIR)/test/valgrind.supp" CK_FORK=no CK_TIMEOUT_MULTIPLIER=10 \
 	  sh test/run-tests.sh "$(BUILD)" "$(abspath $(BUILD))/valgrind-results.txt" \
 	  $(or $(TEST_FILTER),$(TESTS))
 
@@ -189,8 +191,8 @@ check: deps
 	echo "== plain build =="; \
 	$(MAKE) --no-print-directory RESULTS=$(abspath build)/check-1-plain.txt test-run || status=1; \
 	echo "== AddressSanitizer + UndefinedBehaviorSanitizer =="; \
-	$(MAKE) --no-print-directory BUILD=build/asan SAN=address,undefined \
-	    RESULTS=$(abspath build)/check-2-asan.txt test-run || status=1; \
+	CK_TIMEOUT_MULTIPLIER=2 $(MAKE) --no-print-directory BUILD=build/asan \
+	    SAN=address,undefined RESULTS=$(abspath build)/check-2-asan.txt test-run || status=1; \
 	echo "== ThreadSanitizer =="; \
 	$(MAKE) --no-print-directory tsan || status=1; \
 	echo "== install test =="; \

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -119,61 +120,156 @@ static size_t discard(char *ptr, size_t size, size_t nmemb, void *user)
     return size * nmemb;
 }
 
-static double bare_curl_gets(const char *url, long n, bool http2, const char *ca_file)
+typedef struct bare {
+    CURL *easy;
+    struct curl_slist *headers;
+} bare;
+
+static void bare_open(bare *b, const char *url, bool http2, const char *ca_file)
 {
-    CURL *e = curl_easy_init();
+    b->easy = curl_easy_init();
+    CURL *e = b->easy;
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
                      http2 ? (long)CURL_HTTP_VERSION_2TLS : (long)CURL_HTTP_VERSION_1_1);
-    struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json");
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    b->headers = curl_slist_append(NULL, "Accept: application/json");
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, b->headers);
     if (ca_file)
         curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
     for (int i = 0; i < 50; i++)
         curl_easy_perform(e);
+}
+
+static double bare_round(bare *b, long n)
+{
     double t0 = now_s();
     long ok = 0;
     for (long i = 0; i < n; i++) {
         long code = 0;
-        if (curl_easy_perform(e) == CURLE_OK &&
-            curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code == 200)
+        if (curl_easy_perform(b->easy) == CURLE_OK &&
+            curl_easy_getinfo(b->easy, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code == 200)
             ok++;
     }
-    double rate = (double)ok / (now_s() - t0);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(e);
-    return rate;
+    return (double)ok / (now_s() - t0);
 }
 
-static double client_gets(kr_runtime_t *rt, const char *server, long n, kr_client_http version,
-                          const char *ca_file, unsigned long *http2_seen)
+static void bare_close(bare *b)
 {
-    kr_rest_config cfg = {.server = (char *)server, .qps = -1, .ca_file = (char *)ca_file};
+    curl_slist_free_all(b->headers);
+    curl_easy_cleanup(b->easy);
+}
+
+static kr_client_t *open_client(kr_runtime_t *rt, const char *server, kr_client_http version,
+                                const char *ca_file)
+{
+    kr_rest_config *cfg = calloc(1, sizeof(*cfg)); /* lives as long as the process */
+    cfg->server = strdup(server);
+    cfg->qps = -1;
+    cfg->ca_file = ca_file ? strdup(ca_file) : NULL;
     kr_client_opts opts = {.http_version = version, .max_connections = 1};
     kr_client_t *c = NULL;
     kr_error_t err = {0};
-    if (kr_client_new(rt, &cfg, &opts, &c, &err) != 0) {
+    if (kr_client_new(rt, cfg, &opts, &c, &err) != 0) {
         fprintf(stderr, "bench: client: %s\n", err.message);
-        return 0;
+        return NULL;
     }
     for (int i = 0; i < 50; i++)
         kr_client_get(c, CM, "default", "small", NULL, NULL);
+    return c;
+}
+
+/* Blocking calls from this (worker) thread: two thread hand-offs each. */
+static double blocking_round(kr_client_t *c, long n)
+{
     double t0 = now_s();
     long ok = 0;
     for (long i = 0; i < n; i++) {
         json_t *obj = NULL;
-        if (kr_client_get(c, CM, "default", "small", &obj, &err) == 0)
+        if (kr_client_get(c, CM, "default", "small", &obj, NULL) == 0)
             ok++;
         json_decref(obj);
     }
-    double rate = (double)ok / (now_s() - t0);
-    if (http2_seen)
-        *http2_seen = kr_client_http2_responses(c);
+    return (double)ok / (now_s() - t0);
+}
+
+/* Asynchronous calls chained on the loop thread: each callback starts the
+ * next request, as controllers do on the loop. */
+typedef struct chain {
+    kr_client_t *c;
+    long left, ok;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+} chain;
+
+static void chain_next(json_t *result, const kr_error_t *err, void *user);
+
+static void chain_start(chain *ch)
+{
+    kr_request req = {.verb = KR_VERB_GET, .ref = {CM, "default", "small", NULL}};
+    if (kr_client_do(ch->c, &req, chain_next, ch, NULL) != 0)
+        ch->left = 0;
+}
+
+static void chain_next(json_t *result, const kr_error_t *err, void *user)
+{
+    (void)result;
+    chain *ch = user;
+    if (!err)
+        ch->ok++;
+    if (--ch->left > 0) {
+        chain_start(ch);
+        return;
+    }
+    pthread_mutex_lock(&ch->lock);
+    ch->done = true;
+    pthread_cond_signal(&ch->cond);
+    pthread_mutex_unlock(&ch->lock);
+}
+
+static double async_round(kr_client_t *c, long n)
+{
+    chain ch = {.c = c, .left = n};
+    pthread_mutex_init(&ch.lock, NULL);
+    pthread_cond_init(&ch.cond, NULL);
+    double t0 = now_s();
+    chain_start(&ch);
+    pthread_mutex_lock(&ch.lock);
+    while (!ch.done)
+        pthread_cond_wait(&ch.cond, &ch.lock);
+    pthread_mutex_unlock(&ch.lock);
+    return (double)ch.ok / (now_s() - t0);
+}
+
+/* Rounds interleaved, best of each: the machine is shared, so the best
+ * round is the fairest estimate of what each can do. */
+static void compare_gets(kr_runtime_t *rt, const char *label, const char *base, const char *url,
+                         long n, kr_client_http version, const char *ca_file)
+{
+    enum { ROUNDS = 5 };
+    bare b;
+    bare_open(&b, url, version != KR_CLIENT_HTTP_1_1, ca_file);
+    kr_client_t *c = open_client(rt, base, version, ca_file);
+    if (!c)
+        return;
+    double best_bare = 0, best_block = 0, best_async = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        double x = bare_round(&b, n / ROUNDS);
+        double y = blocking_round(c, n / ROUNDS);
+        double z = async_round(c, n / ROUNDS);
+        best_bare = x > best_bare ? x : best_bare;
+        best_block = y > best_block ? y : best_block;
+        best_async = z > best_async ? z : best_async;
+    }
+    printf("GET %s: bare libcurl %.0f req/s; kr_client async %.0f req/s (ratio %.2f), blocking "
+           "from a worker %.0f req/s (ratio %.2f) (target >= 0.8; %lu answers over HTTP/2)\n",
+           label, best_bare, best_async, best_async / best_bare, best_block, best_block / best_bare,
+           kr_client_http2_responses(c));
     kr_client_free(c);
-    return rate;
+    bare_close(&b);
 }
 
 /* ---- LIST ---- */
@@ -344,11 +440,7 @@ int main(void)
     kr_runtime_t *rt = NULL;
     kr_runtime_new(NULL, &rt, NULL);
     kr_runtime_start(rt, NULL);
-    double bare = bare_curl_gets(url, gets, false, NULL);
-    double ours = client_gets(rt, base, gets, KR_CLIENT_HTTP_1_1, NULL, NULL);
-    printf("GET HTTP/1.1: kr_client %.0f req/s, bare libcurl %.0f req/s, ratio %.2f "
-           "(target >= 0.8)\n",
-           ours, bare, ours / bare);
+    compare_gets(rt, "HTTP/1.1", base, url, gets, KR_CLIENT_HTTP_1_1, NULL);
 
     /* 2. the same over HTTP/2 (TLS, nghttpx in front) */
     pid_t proxy = -1;
@@ -360,12 +452,7 @@ int main(void)
         snprintf(h2base, sizeof(h2base), "https://127.0.0.1:%d", h2port);
         snprintf(h2url, sizeof(h2url), "%s/api/v1/namespaces/default/configmaps/small", h2base);
         snprintf(ca, sizeof(ca), "%s/srv.crt", dir);
-        double bare2 = bare_curl_gets(h2url, gets, true, ca);
-        unsigned long h2 = 0;
-        double ours2 = client_gets(rt, h2base, gets, KR_CLIENT_HTTP_AUTO, ca, &h2);
-        printf("GET HTTP/2 (TLS via nghttpx): kr_client %.0f req/s, bare libcurl %.0f req/s, "
-               "ratio %.2f (target >= 0.8; %lu responses over HTTP/2)\n",
-               ours2, bare2, ours2 / bare2, h2);
+        compare_gets(rt, "HTTP/2 (TLS via nghttpx)", h2base, h2url, gets, KR_CLIENT_HTTP_AUTO, ca);
     } else {
         printf("GET HTTP/2: skipped (nghttpx, openssl or libcurl HTTP/2 missing)\n");
     }

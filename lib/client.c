@@ -32,6 +32,8 @@ typedef struct kr_creq {
     kr_http_xfer *xfer;
     struct kr_creq *prev, *next;
     bool linked;
+    bool in_direct_submit; /* inside kr_client_do on the loop thread */
+    kr_error_t *early_failure; /* a failure there, reported on the next turn */
 } kr_creq;
 
 static const char JSON_TYPE[] = "application/json";
@@ -151,6 +153,7 @@ void kr_client_unthrottle(kr_client_t *c, kr_throttled *t)
 
 static void free_creq(kr_creq *r)
 {
+    kr_free(r->early_failure);
     kr_timer_free(r->retry_timer);
     kr_free(r->path);
     if (r->body) {
@@ -229,8 +232,24 @@ static void start_attempt(void *arg)
     };
     kr_error_t err = {0};
     int rc = kr_http_start(c->http, &hr, NULL, on_http_done, r, &r->xfer, &err);
-    if (rc != 0)
-        complete(r, NULL, &err);
+    if (rc == 0)
+        return;
+    if (r->in_direct_submit) {
+        /* The callback must not run inside kr_client_do. */
+        r->early_failure = kr_malloc(sizeof(*r->early_failure));
+        if (r->early_failure) {
+            *r->early_failure = err;
+            return;
+        }
+    }
+    complete(r, NULL, &err);
+}
+
+static void report_early_failure(void *arg)
+{
+    kr_creq *r = arg;
+    kr_error_t err = *r->early_failure;
+    complete(r, NULL, &err);
 }
 
 static void on_retry_timer(kr_timer_t *timer, void *user)
@@ -326,6 +345,15 @@ static void submit_on_loop(void *arg)
 
 static int submit(kr_client_t *c, kr_creq *r, kr_error_t *err)
 {
+    /* On the loop thread of a live client, start at once: no queue hop. */
+    if (kr_runtime_is_loop_thread(c->rt) && !c->stopped && !c->closing) {
+        r->in_direct_submit = true;
+        submit_on_loop(r);
+        r->in_direct_submit = false;
+        if (r->early_failure && kr_runtime_call(c->rt, report_early_failure, r) != 0)
+            report_early_failure(r);
+        return 0;
+    }
     int rc = kr_runtime_call(c->rt, submit_on_loop, r);
     if (rc != 0) {
         free_creq(r);

@@ -54,4 +54,58 @@ typedef struct kr_exec_spec {
 /* A provider running `spec` (copied). *out is new. */
 int kr_exec_provider_new(const kr_exec_spec *spec, kr_credential_provider **out, kr_error_t *err);
 
+/* ---- a loaded kubeconfig (config_kubeconfig.c parses, config_context.c
+ * turns a context into a rest config) ---- */
+
+#define EXEC_EXTENSION "client.authentication.k8s.io/exec"
+#define EXEC_V1 "client.authentication.k8s.io/v1"
+#define EXEC_V1BETA1 "client.authentication.k8s.io/v1beta1"
+#define NO_CONFIGURATION                                                                           \
+    "invalid configuration: no configuration has been provided, try setting KUBERNETES_MASTER "    \
+    "environment variable"
+
+typedef struct kc_cluster {
+    char *name;
+    char *server;
+    char *ca_file;
+    char *ca_data; /* decoded PEM */
+    size_t ca_data_len;
+    char *tls_server_name;
+    char *proxy_url;
+    bool insecure;
+    bool disable_compression;
+    json_t *exec_config; /* the client.authentication.k8s.io/exec extension, or NULL */
+} kc_cluster;
+
+typedef struct kc_user {
+    char *name;
+    char *cert_file, *cert_data, *key_file, *key_data;
+    char *token, *token_file;
+    char *username, *password;
+    char *as, *as_uid;
+    char **as_groups; /* NULL-terminated, or NULL */
+    bool has_auth_provider;
+    bool has_exec;
+    bool provide_cluster_info;
+    kr_exec_spec exec; /* exec_info unset here */
+} kc_user;
+
+typedef struct kc_context {
+    char *name;
+    char *cluster;
+    char *user;
+    char *namespace_;
+} kc_context;
+
+struct kr_kubeconfig {
+    kc_cluster *clusters;
+    size_t n_clusters;
+    kc_user *users;
+    size_t n_users;
+    kc_context *contexts;
+    size_t n_contexts;
+    char *current_context;
+    kr_logger logger;
+};
+
 #endif /* KR_LIB_CONFIG_INTERNAL_H */

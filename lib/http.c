@@ -42,6 +42,8 @@ struct kr_http {
     char *ca_file, *ca_data, *cert_file, *cert_data, *key_file, *key_data;
     bool insecure;
     char *token, *token_file, *token_from_file, *userpwd, *impersonate, *proxy, *user_agent;
+    char *impersonate_uid;
+    char **impersonate_groups; /* NULL-terminated copy */
     time_t token_mtime;
     off_t token_size;
     bool compression;
@@ -51,6 +53,10 @@ struct kr_http {
     kr_http_xfer *xfers;
     kr_http_xfer *deferred; /* singly linked through next_deferred */
     size_t active;
+    /* Finished easy handles kept for reuse: curl_easy_init/cleanup per
+     * request costs more than curl_easy_reset. */
+    CURL *pool[16];
+    size_t pool_len;
 };
 
 struct kr_http_xfer {
@@ -358,9 +364,15 @@ static void finish(kr_http_xfer *x, int rc, const char *message)
     kr_http_t *h = x->h;
     unlink_xfer(x);
     x->h = NULL;
+    if (h && !h->dead && x->easy && !x->in_multi && !x->stream &&
+        h->pool_len < KR_ARRAY_LEN(h->pool)) {
+        /* The handle's buffers are not needed after on_done: the response
+         * body was copied into x->resp. */
+        h->pool[h->pool_len++] = x->easy;
+        x->easy = NULL;
+    }
     if (x->on_done)
         x->on_done(x, rc, &x->resp, message ? message : "", x->user);
-    (void)h;
     free_xfer(x);
 }
 
@@ -536,6 +548,8 @@ static void set_blob(CURL *e, CURLoption opt, const char *pem)
 static int setup_easy(kr_http_xfer *x)
 {
     kr_http_t *h = x->h;
+    if (!x->easy && h->pool_len > 0)
+        x->easy = h->pool[--h->pool_len];
     if (x->easy) {
         curl_easy_reset(x->easy);
     } else {
@@ -613,6 +627,10 @@ static int setup_easy(kr_http_xfer *x)
     }
     if (rc == 0 && h->impersonate)
         rc = add_header(x, "Impersonate-User", h->impersonate);
+    for (size_t i = 0; rc == 0 && h->impersonate_groups && h->impersonate_groups[i]; i++)
+        rc = add_header(x, "Impersonate-Group", h->impersonate_groups[i]);
+    if (rc == 0 && h->impersonate_uid)
+        rc = add_header(x, "Impersonate-Uid", h->impersonate_uid);
     /* Credentials only over TLS, as client-go does. */
     if (rc == 0 && h->https) {
         const char *token = x->cred_token ? x->cred_token : current_token(h);
@@ -863,6 +881,8 @@ static void teardown(kr_http_t *h, bool notify)
             free_xfer(x);
         }
     }
+    while (h->pool_len > 0)
+        curl_easy_cleanup(h->pool[--h->pool_len]);
     curl_multi_cleanup(h->multi);
     h->multi = NULL;
     if (h->creds) {
@@ -890,6 +910,10 @@ static void free_strings(kr_http_t *h)
                    h->token_from_file, h->userpwd,    h->impersonate, h->proxy,   h->user_agent};
     for (size_t i = 0; i < KR_ARRAY_LEN(all); i++)
         kr_free(all[i]);
+    for (size_t i = 0; h->impersonate_groups && h->impersonate_groups[i]; i++)
+        kr_free(h->impersonate_groups[i]);
+    kr_free(h->impersonate_groups);
+    kr_free(h->impersonate_uid);
 }
 
 static void free_after_close(uv_handle_t *handle)
@@ -994,6 +1018,16 @@ int kr_http_new(kr_runtime_t *rt, const kr_rest_config *cfg, const kr_http_opts 
     h->token = dup_opt(cfg->bearer_token, &failed);
     h->token_file = dup_opt(cfg->bearer_token_file, &failed);
     h->impersonate = dup_opt(cfg->impersonate_user, &failed);
+    h->impersonate_uid = dup_opt(cfg->impersonate_uid, &failed);
+    size_t n_groups = 0;
+    while (cfg->impersonate_groups && cfg->impersonate_groups[n_groups])
+        n_groups++;
+    if (n_groups) {
+        h->impersonate_groups = kr_calloc(n_groups + 1, sizeof(char *));
+        failed |= h->impersonate_groups == NULL;
+        for (size_t i = 0; h->impersonate_groups && i < n_groups; i++)
+            h->impersonate_groups[i] = dup_opt(cfg->impersonate_groups[i], &failed);
+    }
     h->proxy = dup_opt(cfg->proxy_url, &failed);
     if (cfg->username) {
         h->userpwd = kr_asprintf("%s:%s", cfg->username, cfg->password ? cfg->password : "");

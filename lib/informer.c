@@ -49,34 +49,30 @@ enum {
 
 struct kr_informer {
     kr_runtime_t *rt; /* NULL: driven by the caller's thread (tests) */
-    kr_listwatch lw;
-    bool own_lw;
-    kr_reflector_clock clock;
     kr_store_t *store;
     kr_reflector_t *refl;
-    kr_logger logger;
     char *scope; /* "v1/configmaps ns=x" for logs and metrics */
-
     handler **handlers;
     size_t nhandlers, cap;
-    int next_id;
-    int dispatching;
-    bool started;
     rv_waiter *waiters;
-
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
-    bool stopped; /* under mu */
     uint64_t observed_rv; /* under mu */
     char *last_rv; /* under mu */
-    atomic_bool synced;
-
-    _Atomic uint64_t stats[6 + KR_RESTART_CAUSES + 5];
-
     kr_metrics_registry_t *metrics;
-    kr_metric_t *m[M_COUNT];
+    kr_listwatch lw;
+    kr_reflector_clock clock;
+    kr_logger logger;
     kr_metric_t *m_restarts[KR_RESTART_CAUSES];
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    kr_metric_t *m[M_COUNT];
+    _Atomic uint64_t stats[6 + KR_RESTART_CAUSES + 5];
+    int next_id;
+    int dispatching;
     int collector;
+    bool own_lw;
+    bool started;
+    bool stopped; /* under mu */
+    atomic_bool synced;
 };
 
 /* stats slots */
@@ -318,7 +314,7 @@ static void add_on_loop(void *arg)
     kr_informer_t *inf = c->inf;
     if (inf->nhandlers == inf->cap) {
         size_t cap = inf->cap ? inf->cap * 2 : 4;
-        handler **grown = kr_realloc(inf->handlers, cap * sizeof(*grown));
+        handler **grown = kr_realloc(inf->handlers, cap * sizeof(handler *));
         if (!grown) {
             c->rc = KR_ENOMEM;
             return;
@@ -498,14 +494,18 @@ int kr_informer_new(const kr_informer_opts *opts, kr_informer_t **out, kr_error_
     inf->metrics = opts->metrics;
     int rc = 0;
     const char *group = opts->resource.group && *opts->resource.group ? opts->resource.group : "";
-    inf->scope = kr_asprintf(
-        "%s%s%s/%s%s%s%s%s%s%s", group, *group ? "/" : "",
-        opts->resource.version ? opts->resource.version : "custom",
-        opts->resource.resource ? opts->resource.resource : "objects",
-        opts->namespace_ && *opts->namespace_ ? " ns=" : "",
-        opts->namespace_ ? opts->namespace_ : "", opts->label_selector ? " labels=" : "",
-        opts->label_selector ? opts->label_selector : "", opts->field_selector ? " fields=" : "",
-        opts->field_selector ? opts->field_selector : "");
+    if (opts->name)
+        inf->scope = kr_strdup(opts->name);
+    else
+        inf->scope = kr_asprintf("%s%s%s/%s%s%s%s%s%s%s", group, *group ? "/" : "",
+                                 opts->resource.version ? opts->resource.version : "custom",
+                                 opts->resource.resource ? opts->resource.resource : "objects",
+                                 opts->namespace_ && *opts->namespace_ ? " ns=" : "",
+                                 opts->namespace_ ? opts->namespace_ : "",
+                                 opts->label_selector ? " labels=" : "",
+                                 opts->label_selector ? opts->label_selector : "",
+                                 opts->field_selector ? " fields=" : "",
+                                 opts->field_selector ? opts->field_selector : "");
     if (!inf->scope) {
         rc = kr_error_set(err, KR_ENOMEM, "informer: out of memory");
         goto fail;

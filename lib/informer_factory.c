@@ -17,9 +17,16 @@ typedef struct entry {
     bool started;
 } entry;
 
+typedef struct cluster_name {
+    struct cluster_name *next;
+    kr_client_t *client;
+    char *name;
+} cluster_name;
+
 struct kr_informer_factory {
     kr_informer_factory_opts opts;
     pthread_mutex_t mu;
+    cluster_name *clusters;
     entry *entries;
     size_t n;
     bool started;
@@ -52,6 +59,13 @@ void kr_informer_factory_free(kr_informer_factory_t *f)
         kr_free(e);
         e = next;
     }
+    cluster_name *c = f->clusters;
+    while (c) {
+        cluster_name *next = c->next;
+        kr_free(c->name);
+        kr_free(c);
+        c = next;
+    }
     pthread_mutex_destroy(&f->mu);
     kr_free(f);
 }
@@ -59,6 +73,56 @@ void kr_informer_factory_free(kr_informer_factory_t *f)
 static const char *nz(const char *s)
 {
     return s ? s : "";
+}
+
+int kr_informer_factory_name_cluster(kr_informer_factory_t *f, kr_client_t *client,
+                                     const char *cluster, kr_error_t *err)
+{
+    if (!f || !client || !cluster || !*cluster)
+        return kr_error_set(err, KR_EINVAL, "informer factory: client and cluster name required");
+    char *copy = kr_strdup(cluster);
+    if (!copy)
+        return kr_error_set(err, KR_ENOMEM, "informer factory: out of memory");
+    pthread_mutex_lock(&f->mu);
+    for (cluster_name *c = f->clusters; c; c = c->next)
+        if (c->client == client) {
+            kr_free(c->name);
+            c->name = copy;
+            pthread_mutex_unlock(&f->mu);
+            return 0;
+        }
+    cluster_name *c = kr_calloc(1, sizeof(*c));
+    if (c) {
+        c->client = client;
+        c->name = copy;
+        c->next = f->clusters;
+        f->clusters = c;
+    }
+    pthread_mutex_unlock(&f->mu);
+    if (!c) {
+        kr_free(copy);
+        return kr_error_set(err, KR_ENOMEM, "informer factory: out of memory");
+    }
+    return 0;
+}
+
+/* "cluster/[group/]version/resource[ ns=..]..." or NULL (the default name);
+ * new string. Called under f->mu. */
+static char *informer_name(kr_informer_factory_t *f, kr_client_t *client, kr_gvr r, const char *ns,
+                           const char *labels, const char *fields, bool *oom)
+{
+    *oom = false;
+    for (cluster_name *c = f->clusters; c; c = c->next) {
+        if (c->client != client)
+            continue;
+        char *name = kr_asprintf("%s/%s%s%s/%s%s%s%s%s%s%s", c->name, nz(r.group),
+                                 r.group && *r.group ? "/" : "", nz(r.version), nz(r.resource),
+                                 ns && *ns ? " ns=" : "", nz(ns), labels ? " labels=" : "",
+                                 nz(labels), fields ? " fields=" : "", nz(fields));
+        *oom = name == NULL;
+        return name;
+    }
+    return NULL;
 }
 
 int kr_informer_factory_get(kr_informer_factory_t *f, kr_client_t *client, kr_gvr resource,
@@ -85,6 +149,14 @@ int kr_informer_factory_get(kr_informer_factory_t *f, kr_client_t *client, kr_gv
         rc = kr_error_set(err, KR_ENOMEM, "informer factory: out of memory");
         goto out;
     }
+    bool oom = false;
+    char *name =
+        informer_name(f, client, resource, namespace_, label_selector, field_selector, &oom);
+    if (oom) {
+        kr_free(e);
+        rc = kr_error_set(err, KR_ENOMEM, "informer factory: out of memory");
+        goto out;
+    }
     kr_informer_opts io = {
         .client = client,
         .resource = resource,
@@ -96,8 +168,10 @@ int kr_informer_factory_get(kr_informer_factory_t *f, kr_client_t *client, kr_gv
         .streaming_list = f->opts.streaming_list,
         .metrics = f->opts.metrics,
         .logger = f->opts.logger,
+        .name = name,
     };
     rc = kr_informer_new(&io, &e->inf, err);
+    kr_free(name);
     if (rc == 0 && f->started) {
         rc = kr_informer_start(e->inf, err);
         e->started = rc == 0;

@@ -14,10 +14,14 @@ enum {
     F_DIRTY = 1u << 0, /* client-go's dirty set: must be (re)processed */
     F_PROCESSING = 1u << 1, /* handed out, done not yet called */
     F_QUEUED = 1u << 2, /* linked into a lane */
-    F_IDLE = 1u << 3, /* linked into the idle list (interned, unused) */
+    F_IDLE = 1u << 3, /* interned, unused, in the idle array */
 };
 
 #define NOT_WAITING SIZE_MAX
+/* The add / done / get paths are a few dozen instructions each; calls
+ * between their small steps (saving and restoring registers) cost as much as
+ * the steps, so they are inlined into the public functions. */
+#define HOT static inline __attribute__((always_inline))
 #define DEFAULT_IDLE_KEYS 1024
 
 struct qlink {
@@ -25,13 +29,14 @@ struct qlink {
 };
 
 struct qitem {
-    struct qlink link; /* lane or idle list (first member: cast back) */
+    struct qlink link; /* lane (first member: cast back) */
     struct qlink plink; /* processing list */
     uint64_t hash;
     int64_t due_ns; /* waiting */
     int64_t added_ns; /* queued (metrics on) */
     int64_t started_ns; /* processing */
     size_t heap_index; /* NOT_WAITING when not in the heap */
+    size_t idle_index; /* in q->idle when F_IDLE */
     int priority; /* lane while queued; lane to requeue in when dirty */
     int wait_priority;
     unsigned failures;
@@ -60,8 +65,8 @@ struct kr_queue {
     size_t queued;
     struct qlink processing;
     size_t nprocessing;
-    struct qlink idle;
-    size_t nidle, idle_max;
+    struct qitem **idle; /* the idle keys, in no particular order */
+    size_t nidle, idle_cap, idle_max, idle_hand;
     struct qitem **heap;
     size_t nheap, heap_cap;
     unsigned waiters, drainers;
@@ -93,7 +98,7 @@ static void list_init(struct qlink *h)
     h->next = h->prev = h;
 }
 
-static void list_append(struct qlink *h, struct qlink *l)
+HOT void list_append(struct qlink *h, struct qlink *l)
 {
     l->prev = h->prev;
     l->next = h;
@@ -101,7 +106,7 @@ static void list_append(struct qlink *h, struct qlink *l)
     h->prev = l;
 }
 
-static void list_unlink(struct qlink *l)
+HOT void list_unlink(struct qlink *l)
 {
     l->prev->next = l->next;
     l->next->prev = l->prev;
@@ -117,10 +122,8 @@ static struct qitem *item_of_plink(struct qlink *l)
 
 /* The lane for `priority`, created when missing. Lanes live as long as the
  * queue (callers use a handful of priorities). NULL on allocation failure. */
-static struct lane *lane_for(kr_queue_t *q, int priority)
+static struct lane *lane_find_or_make(kr_queue_t *q, int priority)
 {
-    if (priority == KR_QUEUE_PRIORITY_NORMAL && q->lane_normal)
-        return q->lane_normal;
     size_t i = 0;
     for (; i < q->nlanes && q->lanes[i]->priority >= priority; i++)
         if (q->lanes[i]->priority == priority)
@@ -140,7 +143,14 @@ static struct lane *lane_for(kr_queue_t *q, int priority)
     return lane;
 }
 
-static void enqueue(kr_queue_t *q, struct qitem *it, struct lane *lane)
+HOT struct lane *lane_for(kr_queue_t *q, int priority)
+{
+    if (priority == KR_QUEUE_PRIORITY_NORMAL && q->lane_normal)
+        return q->lane_normal;
+    return lane_find_or_make(q, priority);
+}
+
+HOT void enqueue(kr_queue_t *q, struct qitem *it, struct lane *lane)
 {
     list_append(&lane->head, &it->link);
     it->flags |= F_QUEUED;
@@ -215,46 +225,73 @@ static int heap_reserve_one(kr_queue_t *q)
 
 /* ---- items ----------------------------------------------------------------------- */
 
-static bool item_unused(const struct qitem *it)
+HOT bool item_unused(const struct qitem *it)
 {
     return (it->flags & (F_DIRTY | F_PROCESSING | F_QUEUED)) == 0 &&
            it->heap_index == NOT_WAITING && it->failures == 0;
 }
 
-/* An unused key stays interned (re-adding it allocates nothing) until more
- * than idle_max keys are idle; then the least recently used one goes. */
-static void maybe_idle(kr_queue_t *q, struct qitem *it)
+/* Remove the idle key at `i` of the idle array; the last one takes its place
+ * (it was idled most recently, so its cache line is usually warm). */
+HOT void idle_remove_at(kr_queue_t *q, size_t i)
 {
-    if (!item_unused(it) || (it->flags & F_IDLE))
-        return;
+    struct qitem *last = q->idle[--q->nidle];
+    q->idle[i] = last;
+    last->idle_index = i;
+}
+
+/* An unused key stays interned (re-adding it allocates nothing) until more
+ * than idle_max keys are idle; then another idle key, picked by a hand that
+ * rotates over the idle array (about random), is freed, never `it`. Marking
+ * a key idle or busy touches only the key and the idle array's end: an LRU
+ * list would touch two other keys' cache lines on every add and done. */
+HOT void make_idle(kr_queue_t *q, struct qitem *it)
+{
+    if (q->nidle == q->idle_cap) {
+        size_t ncap = q->idle_cap ? q->idle_cap * 2 : 64;
+        struct qitem **na = kr_realloc(q->idle, ncap * sizeof(struct qitem *));
+        if (!na) { /* cannot remember it: forget it now */
+            kr_keymap_remove(&q->items, it->hash, it->key, it->len);
+            kr_free(it);
+            return;
+        }
+        q->idle = na;
+        q->idle_cap = ncap;
+    }
     it->flags |= F_IDLE;
-    list_append(&q->idle, &it->link);
-    q->nidle++;
-    while (q->nidle > q->idle_max) {
-        struct qitem *old = (struct qitem *)(void *)q->idle.next;
-        list_unlink(&old->link);
-        q->nidle--;
+    it->idle_index = q->nidle;
+    q->idle[q->nidle++] = it;
+    if (q->nidle > q->idle_max && q->nidle >= 2) { /* idle_max >= 1: always >= 2 */
+        /* `it` is last: never the victim */
+        size_t victim = q->idle_hand++ % (q->nidle - 1);
+        struct qitem *old = q->idle[victim];
+        idle_remove_at(q, victim);
         kr_keymap_remove(&q->items, old->hash, old->key, old->len);
         kr_free(old);
     }
 }
 
-static void unidle(kr_queue_t *q, struct qitem *it)
+HOT void maybe_idle(kr_queue_t *q, struct qitem *it)
+{
+    if (item_unused(it) && !(it->flags & F_IDLE))
+        make_idle(q, it);
+}
+
+HOT void unidle(kr_queue_t *q, struct qitem *it)
 {
     if (it->flags & F_IDLE) {
-        list_unlink(&it->link);
         it->flags &= ~(unsigned)F_IDLE;
-        q->nidle--;
+        idle_remove_at(q, it->idle_index);
     }
 }
 
-static struct qitem *item_find(kr_queue_t *q, uint64_t hash, const char *key, size_t len)
+HOT struct qitem *item_find(kr_queue_t *q, uint64_t hash, const char *key, size_t len)
 {
     return kr_keymap_get(&q->items, hash, key, len);
 }
 
 /* The interned item for key, created when missing (NULL: out of memory). */
-static struct qitem *item_get(kr_queue_t *q, uint64_t hash, const char *key, size_t len)
+HOT struct qitem *item_get(kr_queue_t *q, uint64_t hash, const char *key, size_t len)
 {
     struct qitem *it = item_find(q, hash, key, len);
     if (it)
@@ -279,7 +316,7 @@ static struct qitem *item_get(kr_queue_t *q, uint64_t hash, const char *key, siz
 /* ---- core operations (lock held) ---------------------------------------------------- */
 
 /* client-go's Add, with priorities. `now` is only used for metrics. */
-static int add_locked(kr_queue_t *q, struct qitem *it, int priority, int64_t now)
+HOT int add_locked(kr_queue_t *q, struct qitem *it, int priority, int64_t now)
 {
     struct lane *lane = lane_for(q, priority);
     if (!lane)
@@ -324,7 +361,7 @@ static void promote_due(kr_queue_t *q, int64_t now)
     TRACE(q, KR_QTRACE_PROMOTED, NULL, 0, now);
 }
 
-static struct qitem *pop_locked(kr_queue_t *q, int64_t now)
+HOT struct qitem *pop_locked(kr_queue_t *q, int64_t now)
 {
     for (size_t i = 0; i < q->nlanes; i++) {
         struct qlink *h = &q->lanes[i]->head;
@@ -464,7 +501,6 @@ int kr_queue_new(const kr_queue_opts *opts, kr_queue_t **out, kr_error_t *err)
     q->rl = opts->ratelimiter;
     q->collector_id = -1;
     list_init(&q->processing);
-    list_init(&q->idle);
     q->clock = opts->clock;
     q->injected_clock = opts->clock.now_ns != NULL;
     q->max_retries = opts->max_retries;
@@ -520,6 +556,7 @@ void kr_queue_free(kr_queue_t *q)
         kr_free(q->lanes[i]);
     kr_free(q->lanes);
     kr_free(q->heap);
+    kr_free(q->idle);
     kr_ratelimiter_free(q->rl);
     pthread_cond_destroy(&q->get_cond);
     pthread_cond_destroy(&q->drain_cond);
@@ -535,7 +572,7 @@ void kr_queue_set_trace(kr_queue_t *q, kr_queue_trace_fn fn, void *user)
 
 /* ---- adds ---------------------------------------------------------------------------- */
 
-int kr_queue_add_priority(kr_queue_t *q, const char *key, int priority)
+HOT int add_common(kr_queue_t *q, const char *key, int priority)
 {
     if (!key)
         return KR_EINVAL;
@@ -552,9 +589,14 @@ int kr_queue_add_priority(kr_queue_t *q, const char *key, int priority)
     return rc;
 }
 
+int kr_queue_add_priority(kr_queue_t *q, const char *key, int priority)
+{
+    return add_common(q, key, priority);
+}
+
 int kr_queue_add(kr_queue_t *q, const char *key)
 {
-    return kr_queue_add_priority(q, key, KR_QUEUE_PRIORITY_NORMAL);
+    return add_common(q, key, KR_QUEUE_PRIORITY_NORMAL);
 }
 
 int kr_queue_add_after_priority(kr_queue_t *q, const char *key, int64_t delay_ns, int priority)
@@ -649,34 +691,28 @@ int kr_queue_add_failed(kr_queue_t *q, const char *key)
 
 /* ---- get / done ---------------------------------------------------------------------- */
 
-static int get_common(kr_queue_t *q, const char **key, bool block)
+/* Hand out the next key, waiting while the queue is empty when `block`.
+ * `now` is the caller's clock reading when `have_now` (otherwise it is read
+ * here when needed). Lock held; the wait releases it. */
+HOT int get_locked(kr_queue_t *q, const char **key, bool block, bool have_now, int64_t now)
 {
-    if (!key)
-        return KR_EINVAL;
-    bool need_time = q->metrics_on;
-    pthread_mutex_lock(&q->mu);
-    int rc;
     for (;;) {
-        int64_t now = 0;
-        if (q->nheap > 0 || need_time) {
+        if (q->nheap > 0 || (q->metrics_on && !have_now)) {
             now = kr_clock_read(&q->clock);
             if (q->nheap > 0)
                 promote_due(q, now);
         }
+        have_now = false; /* after a wait the reading is stale */
         struct qitem *it = q->queued ? pop_locked(q, now) : NULL;
         if (it) {
             *key = it->key;
-            rc = 0;
-            break;
+            return 0;
         }
-        if (q->shutting_down) {
-            rc = KR_ESHUTDOWN;
-            break;
-        }
+        if (q->shutting_down)
+            return KR_ESHUTDOWN;
         if (!block) {
             TRACE(q, KR_QTRACE_GET_EMPTY, NULL, 0, now);
-            rc = KR_ENOTFOUND;
-            break;
+            return KR_ENOTFOUND;
         }
         q->waiters++;
         if (q->nheap > 0 && !q->injected_clock) {
@@ -688,6 +724,14 @@ static int get_common(kr_queue_t *q, const char **key, bool block)
         }
         q->waiters--;
     }
+}
+
+static int get_common(kr_queue_t *q, const char **key, bool block)
+{
+    if (!key)
+        return KR_EINVAL;
+    pthread_mutex_lock(&q->mu);
+    int rc = get_locked(q, key, block, false, 0);
     pthread_mutex_unlock(&q->mu);
     return rc;
 }
@@ -704,7 +748,7 @@ int kr_queue_try_get(kr_queue_t *q, const char **key)
 
 /* Workers usually pass back the very pointer kr_queue_get gave them: look
  * for it among the oldest processing keys before hashing. */
-static struct qitem *processing_by_pointer(kr_queue_t *q, const char *key)
+HOT struct qitem *processing_by_pointer(kr_queue_t *q, const char *key)
 {
     int budget = 8;
     for (struct qlink *l = q->processing.next; l != &q->processing && budget-- > 0; l = l->next) {
@@ -715,21 +759,16 @@ static struct qitem *processing_by_pointer(kr_queue_t *q, const char *key)
     return NULL;
 }
 
-int kr_queue_done(kr_queue_t *q, const char *key)
+/* client-go's Done. `now` is only used for metrics. Lock held. */
+HOT int done_locked(kr_queue_t *q, const char *key, int64_t now)
 {
-    if (!key)
-        return KR_EINVAL;
-    int64_t now = q->metrics_on ? kr_clock_read(&q->clock) : 0;
-    pthread_mutex_lock(&q->mu);
     struct qitem *it = processing_by_pointer(q, key);
     if (!it) {
         size_t len = strlen(key);
         it = item_find(q, kr_key_hash(key, len), key, len);
     }
-    if (!it || !(it->flags & F_PROCESSING)) {
-        pthread_mutex_unlock(&q->mu);
+    if (!it || !(it->flags & F_PROCESSING))
         return KR_ENOTFOUND;
-    }
     TRACE(q, KR_QTRACE_DONE, it->key, it->priority, now);
     if (q->metrics_on)
         kr_metrics_histogram_observe(q->m.work_duration, (double)(now - it->started_ns) / 1e9);
@@ -746,8 +785,48 @@ int kr_queue_done(kr_queue_t *q, const char *key)
     }
     if (q->drainers) /* drainers re-check their deadline too */
         pthread_cond_broadcast(&q->drain_cond);
-    pthread_mutex_unlock(&q->mu);
     return 0;
+}
+
+int kr_queue_done(kr_queue_t *q, const char *key)
+{
+    if (!key)
+        return KR_EINVAL;
+    int64_t now = q->metrics_on ? kr_clock_read(&q->clock) : 0;
+    pthread_mutex_lock(&q->mu);
+    int rc = done_locked(q, key, now);
+    pthread_mutex_unlock(&q->mu);
+    return rc;
+}
+
+/* One lock acquisition for a worker loop's done + get (the same effects, in
+ * the same order, as kr_queue_done then kr_queue_get / kr_queue_try_get). */
+HOT int done_get_common(kr_queue_t *q, const char *done_key, const char **next_key, bool block)
+{
+    if (!next_key)
+        return KR_EINVAL;
+    *next_key = NULL;
+    bool have_now = done_key && q->metrics_on;
+    int64_t now = have_now ? kr_clock_read(&q->clock) : 0;
+    pthread_mutex_lock(&q->mu);
+    int rc = done_key ? done_locked(q, done_key, now) : 0;
+    if (rc == 0) {
+        rc = get_locked(q, next_key, block, have_now, now);
+        if (rc == KR_ENOTFOUND) /* nothing queued: not an error here */
+            rc = 0;
+    }
+    pthread_mutex_unlock(&q->mu);
+    return rc;
+}
+
+int kr_queue_done_get(kr_queue_t *q, const char *done_key, const char **next_key)
+{
+    return done_get_common(q, done_key, next_key, true);
+}
+
+int kr_queue_done_try_get(kr_queue_t *q, const char *done_key, const char **next_key)
+{
+    return done_get_common(q, done_key, next_key, false);
 }
 
 /* The follow-up runs before done, as client-go controllers call Forget /

@@ -10,45 +10,6 @@
 
 #define KEYMAP_MIN_CAPACITY 16
 
-static uint64_t mix64(uint64_t x)
-{
-    /* murmur3's finaliser: every input bit affects every output bit */
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
-uint64_t kr_key_hash(const char *key, size_t len)
-{
-    /* one multiply per 8 bytes (as rustc's FxHash), then a full avalanche */
-    const unsigned char *p = (const unsigned char *)key;
-    uint64_t h = len * 0x9e3779b97f4a7c15ULL;
-    size_t n = len;
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = (((h << 5) | (h >> 59)) ^ w) * 0x517cc1b727220a95ULL;
-        p += 8;
-        n -= 8;
-    }
-    if (n) {
-        /* the last 8 bytes in one (overlapping) load; short keys by shifts,
-         * never through a stack buffer (that stalls store forwarding) */
-        uint64_t tail = 0;
-        if (len >= 8)
-            memcpy(&tail, key + len - 8, 8);
-        else
-            for (size_t i = 0; i < n; i++)
-                tail |= (uint64_t)p[i] << (8 * i);
-        h = (((h << 5) | (h >> 59)) ^ tail) * 0x517cc1b727220a95ULL;
-    }
-    h = mix64(h);
-    return h ? h : 1;
-}
-
 int kr_keymap_init(kr_keymap *m, size_t capacity_hint)
 {
     size_t cap = KEYMAP_MIN_CAPACITY;
@@ -68,37 +29,6 @@ void kr_keymap_free(kr_keymap *m)
     m->slots = NULL;
     m->mask = 0;
     m->count = 0;
-}
-
-/* Equal keys of equal length `len`: 8 bytes at a time, no library call. */
-static bool same_key(const char *a, const char *b, size_t len)
-{
-    if (a == b)
-        return true;
-    if (len < 8)
-        return memcmp(a, b, len) == 0;
-    uint64_t x, y;
-    for (size_t i = 0; i + 8 <= len; i += 8) {
-        memcpy(&x, a + i, 8);
-        memcpy(&y, b + i, 8);
-        if (x != y)
-            return false;
-    }
-    /* the last 8 bytes, overlapping what was compared */
-    memcpy(&x, a + len - 8, 8);
-    memcpy(&y, b + len - 8, 8);
-    return x == y;
-}
-
-void *kr_keymap_get(const kr_keymap *m, uint64_t hash, const char *key, size_t len)
-{
-    for (size_t i = hash & m->mask;; i = (i + 1) & m->mask) {
-        const kr_keymap_slot *s = &m->slots[i];
-        if (s->hash == 0)
-            return NULL;
-        if (s->hash == hash && s->len == len && same_key(s->key, key, len))
-            return s->val;
-    }
 }
 
 static void place(kr_keymap_slot *slots, size_t mask, const kr_keymap_slot *from)
@@ -144,7 +74,7 @@ void *kr_keymap_remove(kr_keymap *m, uint64_t hash, const char *key, size_t len)
         kr_keymap_slot *s = &m->slots[i];
         if (s->hash == 0)
             return NULL;
-        if (s->hash == hash && s->len == len && memcmp(s->key, key, len) == 0)
+        if (s->hash == hash && s->len == len && kr_same_key(s->key, key, len))
             break;
     }
     void *val = m->slots[i].val;

@@ -251,7 +251,7 @@ static int apply_replace(kr_reflector_t *r, json_t *items, const char *rv)
 {
     size_t n = json_array_size(items);
     char **keys = kr_calloc(n ? n : 1, sizeof(*keys));
-    json_t **olds = kr_calloc(n ? n : 1, sizeof(*olds));
+    json_t **olds = kr_calloc(n ? n : 1, sizeof(json_t *));
     json_t *removed = NULL;
     kr_error_t err = {0};
     int rc = (keys && olds) ? 0 : KR_ENOMEM;
@@ -491,6 +491,23 @@ static void apply_event(kr_reflector_t *r, kr_lw_event_type type, json_t *obj)
 
 static void on_watch_close(int rc, const kr_error_t *err, void *user);
 
+static bool same_key(const json_t *a, const json_t *b)
+{
+    const json_t *ma = json_object_get(a, "metadata"), *mb = json_object_get(b, "metadata");
+    const char *na = json_string_value(json_object_get(ma, "name"));
+    const char *nb = json_string_value(json_object_get(mb, "name"));
+    const char *sa = json_string_value(json_object_get(ma, "namespace"));
+    const char *sb = json_string_value(json_object_get(mb, "namespace"));
+    return na && nb && strcmp(na, nb) == 0 && strcmp(sa ? sa : "", sb ? sb : "") == 0;
+}
+
+static void drop_pending_key(kr_reflector_t *r, const json_t *obj)
+{
+    for (size_t i = json_array_size(r->pending); i-- > 0;)
+        if (same_key(json_array_get(r->pending, i), obj))
+            json_array_remove(r->pending, i);
+}
+
 static void streaming_failed(kr_reflector_t *r, const char *why)
 {
     /* the server does not support (or broke) the streaming list: fall back
@@ -545,7 +562,13 @@ static void on_watch_event(kr_lw_event_type type, json_t *obj, void *user)
             back_off(r, NEXT_RELIST);
             return;
         }
-        if (type != KR_LW_DELETED && json_array_append(r->pending, obj) != 0)
+        if (type == KR_LW_DELETED) {
+            /* not expected before the end bookmark, but never keep a
+             * deleted object: drop it from the snapshot being built */
+            drop_pending_key(r, obj);
+            return;
+        }
+        if (json_array_append(r->pending, obj) != 0)
             back_off(r, NEXT_RELIST);
         return;
     }

@@ -22,5 +22,11 @@ void kr_msg_quote(kr_msg *m, const char *s, size_t len);
  * value syntax, as the apiserver validates them. */
 bool kr_label_key_valid(const char *key, size_t len);
 bool kr_label_value_valid(const char *value, size_t len);
+/* Append the apiserver's validation errors for a label key (IsQualifiedName)
+ * or value (IsValidLabelValue), joined by "; "; nothing when valid. */
+void kr_label_key_errors(const char *key, size_t len, kr_msg *m);
+void kr_label_value_errors(const char *value, size_t len, kr_msg *m);
+/* strconv.ParseInt(s, 10, 64). */
+bool kr_parse_int64(const char *s, size_t len, long long *out);
 
 #endif /* KR_LIB_SELECTOR_INTERNAL_H */

@@ -30,90 +30,11 @@
 #include "kreconcile/store.h"
 #include "store_internal.h"
 
-struct kr_store_index_values {
-    char **v;
-    size_t n, cap;
-};
-
-struct index_def {
-    char *name;
-    kr_store_index_fn fn; /* NULL: the built-in namespace index */
-    void *user;
-};
-
-/* One value of one index: the set of entries that have it. A bucket
- * exists only while it has members. */
-struct bucket {
-    char *value;
-    size_t index;
-    kr_ptrset members; /* struct entry * */
-};
-
-/* One cached object. Allocated once with its bucket list and key. */
-struct entry {
-    json_t *obj;
-    size_t wire_bytes;
-    size_t cached_bytes;
-    size_t alloc_bytes;
-    size_t dense_at; /* position in state.dense */
-    char *key;
-    size_t n_buckets;
-    struct bucket *buckets[];
-};
-
-/* Everything a reader can see; replaced whole by replace/add_indexer. */
-struct state {
-    kr_strmap entries; /* key -> struct entry * */
-    /* Every entry once, packed: whole-store reads walk this array in
-     * insertion order instead of the sparse hash table. */
-    struct entry **dense;
-    size_t n_dense, cap_dense;
-    size_t n_indexes;
-    kr_strmap *indexes; /* per index: value -> struct bucket * */
-    uint64_t wire_bytes;
-    uint64_t cached_bytes;
-    uint64_t entry_bytes;
-};
-
-/* A keep_fields path, split into unescaped tokens. */
-struct field_path {
-    size_t n;
-    char **tokens;
-};
-
-struct kr_store {
-    pthread_rwlock_t lock; /* guards state, defs, rv, counters */
-    pthread_mutex_t write_mutex; /* one writer at a time */
-    struct state *state;
-    size_t n_defs;
-    struct index_def *defs;
-    char *rv;
-    uint64_t received_total;
-    uint64_t writes;
-    bool keep_managed_fields;
-    size_t n_keep;
-    struct field_path *keep;
-    kr_store_transform_fn transform;
-    void *transform_user;
-};
-
 /* What a writer computes before taking the lock. */
 struct prepared {
     struct entry *entry;
     kr_store_index_values *values; /* one per index definition */
     size_t n_values;
-};
-
-static const char *const always_kept[] = {
-    "/apiVersion",
-    "/kind",
-    "/metadata/name",
-    "/metadata/namespace",
-    "/metadata/uid",
-    "/metadata/resourceVersion",
-    "/metadata/generation",
-    "/metadata/labels",
-    "/metadata/deletionTimestamp",
 };
 
 /* ---- index values ---------------------------------------------------------- */
@@ -341,232 +262,6 @@ static struct entry *state_unlink_key(struct state *st, const char *key)
     return e;
 }
 
-/* ---- transforms --------------------------------------------------------------- */
-
-static void path_clear(struct field_path *p)
-{
-    for (size_t i = 0; i < p->n; i++)
-        kr_free(p->tokens[i]);
-    kr_free(p->tokens);
-    memset(p, 0, sizeof(*p));
-}
-
-/* "/a/b~1c" (JSON pointer) or "a.b" (dotted path) into tokens. */
-static int path_parse(const char *text, struct field_path *out, kr_error_t *err)
-{
-    memset(out, 0, sizeof(*out));
-    bool pointer = text[0] == '/';
-    const char *s = pointer ? text + 1 : text;
-    char sep = pointer ? '/' : '.';
-    if (*s == '\0')
-        return kr_error_set(err, KR_EINVAL, "keep_fields entry \"%s\" names no field", text);
-    size_t n = 1;
-    for (const char *c = s; *c; c++)
-        n += *c == sep;
-    out->tokens = kr_calloc(n, sizeof(*out->tokens));
-    if (!out->tokens)
-        return kr_error_set(err, KR_ENOMEM, "out of memory parsing keep_fields");
-    for (size_t i = 0; i < n; i++) {
-        const char *end = strchr(s, sep);
-        size_t len = end ? (size_t)(end - s) : strlen(s);
-        char *tok = kr_malloc(len + 1);
-        if (!tok) {
-            path_clear(out);
-            return kr_error_set(err, KR_ENOMEM, "out of memory parsing keep_fields");
-        }
-        out->tokens[out->n++] = tok;
-        size_t w = 0;
-        for (size_t r = 0; r < len; r++) {
-            if (pointer && s[r] == '~') {
-                if (r + 1 < len && (s[r + 1] == '0' || s[r + 1] == '1')) {
-                    tok[w++] = s[r + 1] == '0' ? '~' : '/';
-                    r++;
-                    continue;
-                }
-                path_clear(out);
-                return kr_error_set(err, KR_EINVAL,
-                                    "keep_fields entry \"%s\": '~' must be followed by 0 or 1",
-                                    text);
-            }
-            tok[w++] = s[r];
-        }
-        tok[w] = '\0';
-        if (w == 0) {
-            path_clear(out);
-            return kr_error_set(err, KR_EINVAL, "keep_fields entry \"%s\" has an empty step", text);
-        }
-        s = end ? end + 1 : s + len;
-    }
-    return 0;
-}
-
-/* Copy the value at `path` in src into dst, sharing the subtree. A path
- * that meets an array keeps the whole array. */
-static int keep_path(const json_t *src, json_t *dst, const struct field_path *path)
-{
-    const json_t *at = src;
-    size_t depth = 0;
-    while (depth < path->n && json_is_object(at)) {
-        at = json_object_get(at, path->tokens[depth]);
-        depth++;
-        if (!at)
-            return 0;
-    }
-    json_t *cur = dst;
-    for (size_t i = 0; i + 1 < depth; i++) {
-        json_t *child = json_object_get(cur, path->tokens[i]);
-        if (child && !json_is_object(child))
-            return 0;
-        if (!child) {
-            child = json_object();
-            if (!child || json_object_set_new(cur, path->tokens[i], child) != 0)
-                return KR_ENOMEM;
-        }
-        cur = child;
-    }
-    if (json_object_get(cur, path->tokens[depth - 1]))
-        return 0;
-    return json_object_set(cur, path->tokens[depth - 1], (json_t *)at) == 0 ? 0 : KR_ENOMEM;
-}
-
-static int keep_only(const kr_store_t *store, json_t *obj, json_t **out)
-{
-    json_t *kept = json_object();
-    if (!kept)
-        return KR_ENOMEM;
-    for (size_t i = 0; i < store->n_keep; i++) {
-        if (keep_path(obj, kept, &store->keep[i]) != 0) {
-            json_decref(kept);
-            return KR_ENOMEM;
-        }
-    }
-    *out = kept;
-    return 0;
-}
-
-/* The transform pipeline: drop managedFields, keep selected fields, user
- * transform. `obj` is stolen; *out is new. */
-static int transform(const kr_store_t *store, json_t *obj, json_t **out, kr_error_t *err)
-{
-    if (!json_is_object(obj)) {
-        json_decref(obj);
-        return kr_error_set(err, KR_EINVAL, "the store caches JSON objects only");
-    }
-    json_t *meta = json_object_get(obj, "metadata");
-    if (!store->keep_managed_fields && json_is_object(meta))
-        json_object_del(meta, "managedFields");
-    if (store->n_keep > 0) {
-        json_t *kept = NULL;
-        int rc = keep_only(store, obj, &kept);
-        json_decref(obj);
-        if (rc)
-            return kr_error_set(err, rc, "out of memory selecting the fields to keep");
-        obj = kept;
-    }
-    if (store->transform) {
-        json_t *t = NULL;
-        int rc = store->transform(obj, &t, store->transform_user);
-        if (rc) {
-            json_decref(t);
-            return kr_error_set(err, rc, "the store's transform rejected an object: %s",
-                                kr_strerror(rc));
-        }
-        if (!json_is_object(t)) {
-            json_decref(t);
-            return kr_error_set(err, KR_EINVAL, "the store's transform returned no object");
-        }
-        obj = t;
-    }
-    *out = obj;
-    return 0;
-}
-
-/* ---- measuring ----------------------------------------------------------------- */
-
-static size_t string_size(const char *s, size_t len)
-{
-    size_t n = 2;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t')
-            n += 2;
-        else if (c < 0x20)
-            n += 6; /* \u00XX */
-        else
-            n += 1;
-    }
-    return n;
-}
-
-/* A real as jansson prints it: "%.17g", ".0" added to integral values,
- * exponent without '+' or leading zeros. */
-static size_t real_size(double value)
-{
-    char buf[64];
-    int len = snprintf(buf, sizeof(buf), "%.17g", value);
-    if (len < 0 || (size_t)len >= sizeof(buf))
-        return 0;
-    size_t n = (size_t)len;
-    const char *e = strchr(buf, 'e');
-    if (!strchr(buf, '.') && !e)
-        n += 2;
-    if (e) {
-        const char *p = e + 1;
-        if (*p == '+') {
-            n--;
-            p++;
-        } else if (*p == '-') {
-            p++;
-        }
-        while (*p == '0' && p[1] != '\0') {
-            n--;
-            p++;
-        }
-    }
-    return n;
-}
-
-/* The length of json_dumpb(v, JSON_COMPACT), computed by walking the tree
- * instead of printing it: the same bytes, about five times faster (the
- * store measures every object it caches). Depth is bounded by the parser
- * that built the tree. */
-static size_t compact_size(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: {
-        size_t n = 2, i = 0;
-        const char *key;
-        const json_t *member;
-        json_object_foreach((json_t *)v, key, member)
-        {
-            n += (i++ ? 1 : 0) + string_size(key, strlen(key)) + 1 + compact_size(member);
-        }
-        return n;
-    }
-    case JSON_ARRAY: {
-        size_t n = 2, size = json_array_size(v);
-        for (size_t i = 0; i < size; i++)
-            n += (i ? 1 : 0) + compact_size(json_array_get(v, i));
-        return n;
-    }
-    case JSON_STRING:
-        return string_size(json_string_value(v), json_string_length(v));
-    case JSON_INTEGER: {
-        char buf[32];
-        int len = snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        return len > 0 ? (size_t)len : 0;
-    }
-    case JSON_REAL:
-        return real_size(json_real_value(v));
-    case JSON_TRUE:
-    case JSON_NULL:
-        return 4;
-    case JSON_FALSE:
-        return 5;
-    }
-    return 0;
-}
-
 /* ---- preparing writes ---------------------------------------------------------- */
 
 static void prepared_clear(struct prepared *p)
@@ -592,7 +287,7 @@ static int prepare(const struct index_def *defs, size_t n_defs, json_t *obj, siz
         return rc;
     }
     if (cached_bytes == 0)
-        cached_bytes = compact_size(obj);
+        cached_bytes = kr_store_json_size(obj);
     p->values = kr_calloc(n_defs, sizeof(*p->values));
     if (!p->values) {
         rc = kr_error_set(err, KR_ENOMEM, "out of memory indexing %s", key);
@@ -646,30 +341,6 @@ fail:
 
 /* ---- life ---------------------------------------------------------------------- */
 
-static int parse_keep_fields(kr_store_t *s, const kr_store_opts *opts, kr_error_t *err)
-{
-    if (opts->n_keep_fields == 0)
-        return 0;
-    if (!opts->keep_fields)
-        return kr_error_set(err, KR_EINVAL, "n_keep_fields is set but keep_fields is NULL");
-    size_t n_always = KR_ARRAY_LEN(always_kept);
-    size_t n = opts->n_keep_fields + n_always;
-    struct field_path *keep = kr_calloc(n, sizeof(*keep));
-    if (!keep)
-        return kr_error_set(err, KR_ENOMEM, "out of memory creating a store");
-    s->keep = keep;
-    for (size_t i = 0; i < n; i++) {
-        const char *text = i < n_always ? always_kept[i] : opts->keep_fields[i - n_always];
-        if (!text)
-            return kr_error_set(err, KR_EINVAL, "keep_fields[%zu] is NULL", i - n_always);
-        int rc = path_parse(text, &keep[i], err);
-        if (rc)
-            return rc;
-        s->n_keep++;
-    }
-    return 0;
-}
-
 static int init_index_defs(kr_store_t *s, kr_error_t *err)
 {
     struct index_def *defs = kr_calloc(1, sizeof(*defs));
@@ -697,7 +368,7 @@ int kr_store_new(const kr_store_opts *opts, kr_store_t **out, kr_error_t *err)
     s->keep_managed_fields = opts->keep_managed_fields;
     s->transform = opts->transform;
     s->transform_user = opts->transform_user;
-    int rc = parse_keep_fields(s, opts, err);
+    int rc = kr_store_keep_fields_parse(s, opts, err);
     if (!rc)
         rc = init_index_defs(s, err);
     if (!rc) {
@@ -730,9 +401,7 @@ void kr_store_free(kr_store_t *store)
     for (size_t i = 0; i < store->n_defs; i++)
         kr_free(store->defs[i].name);
     kr_free(store->defs);
-    for (size_t i = 0; i < store->n_keep; i++)
-        path_clear(&store->keep[i]);
-    kr_free(store->keep);
+    kr_store_keep_fields_free(store);
     kr_free(store->rv);
     if (locks) {
         pthread_rwlock_destroy(&store->lock);
@@ -768,7 +437,7 @@ static int upsert(kr_store_t *store, json_t *obj, size_t wire_bytes, json_t **ol
     pthread_mutex_lock(&store->write_mutex);
     json_t *cached = NULL;
     struct prepared p;
-    int rc = transform(store, obj, &cached, err);
+    int rc = kr_store_transform(store, obj, &cached, err);
     if (rc) {
         pthread_mutex_unlock(&store->write_mutex);
         return rc;
@@ -924,7 +593,7 @@ static int build_state(const kr_store_t *store, const struct index_def *defs, si
         struct prepared p;
         if (src->items) {
             json_t *obj = NULL;
-            rc = transform(store, json_incref(json_array_get(src->items, i)), &obj, err);
+            rc = kr_store_transform(store, json_incref(json_array_get(src->items, i)), &obj, err);
             if (!rc)
                 rc = prepare(defs, n_defs, obj, src->wire_bytes ? src->wire_bytes[i] : 0, 0, &p,
                              err);
@@ -1060,233 +729,4 @@ int kr_store_set_resource_version(kr_store_t *store, const char *resource_versio
     set_rv_locked(store, &rv);
     pthread_rwlock_unlock(&store->lock);
     return 0;
-}
-
-/* ---- reads ----------------------------------------------------------------------- */
-
-char *kr_store_last_resource_version(const kr_store_t *store)
-{
-    kr_store_t *s = (kr_store_t *)store;
-    pthread_rwlock_rdlock(&s->lock);
-    char *rv = kr_strdup(s->rv);
-    pthread_rwlock_unlock(&s->lock);
-    return rv;
-}
-
-json_t *kr_store_get(const kr_store_t *store, const char *key)
-{
-    if (!store || !key)
-        return NULL;
-    kr_store_t *s = (kr_store_t *)store;
-    pthread_rwlock_rdlock(&s->lock);
-    struct entry *e = kr_strmap_get(&s->state->entries, key);
-    json_t *obj = e ? json_incref(e->obj) : NULL;
-    pthread_rwlock_unlock(&s->lock);
-    return obj;
-}
-
-json_t *kr_store_get_by_name(const kr_store_t *store, const char *ns, const char *name)
-{
-    if (!name)
-        return NULL;
-    if (!ns || !*ns)
-        return kr_store_get(store, name);
-    char *key = kr_asprintf("%s/%s", ns, name);
-    if (!key)
-        return NULL;
-    json_t *obj = kr_store_get(store, key);
-    kr_free(key);
-    return obj;
-}
-
-size_t kr_store_len(const kr_store_t *store)
-{
-    kr_store_t *s = (kr_store_t *)store;
-    pthread_rwlock_rdlock(&s->lock);
-    size_t n = s->state->entries.count;
-    pthread_rwlock_unlock(&s->lock);
-    return n;
-}
-
-/* Appends new references to a JSON array under the shared lock: one pass,
- * no temporary copy; the lock is also held for the array's amortised
- * growth (one realloc per doubling). */
-struct gather {
-    json_t *arr;
-    const kr_selector_t *sel;
-    int rc;
-};
-
-static void gather_entry(struct gather *g, const struct entry *e)
-{
-    if (g->rc || (g->sel && !kr_selector_matches_object(g->sel, e->obj)))
-        return;
-    if (json_array_append(g->arr, e->obj) != 0)
-        g->rc = KR_ENOMEM;
-}
-
-static void gather_state(struct gather *g, const struct state *st)
-{
-    for (size_t k = 0; k < st->n_dense && !g->rc; k++)
-        gather_entry(g, st->dense[k]);
-}
-
-static void gather_bucket(struct gather *g, const struct bucket *b)
-{
-    for (size_t k = 0; b && k < b->members.cap && !g->rc; k++)
-        if (b->members.slots[k])
-            gather_entry(g, b->members.slots[k]);
-}
-
-static int index_number(const kr_store_t *s, const char *index, size_t *out)
-{
-    for (size_t i = 0; i < s->n_defs; i++) {
-        if (strcmp(s->defs[i].name, index) == 0) {
-            *out = i;
-            return 0;
-        }
-    }
-    return KR_ENOTFOUND;
-}
-
-/* The lister behind every read of several objects: from the whole store
- * (index NULL) or one index bucket, filtered by `sel`. */
-static int list_filtered(const kr_store_t *store, const char *index, const char *value,
-                         const kr_selector_t *sel, json_t **out, kr_error_t *err)
-{
-    if (!out)
-        return kr_error_set(err, KR_EINVAL, "the store's listers need an out pointer");
-    *out = NULL;
-    if (!store || (index && !value))
-        return kr_error_set(err, KR_EINVAL, "the store's listers need a store and a value");
-    kr_store_t *s = (kr_store_t *)store;
-    struct gather g = {.arr = json_array(), .sel = sel, .rc = 0};
-    if (!g.arr)
-        return kr_error_set(err, KR_ENOMEM, "out of memory listing the store");
-    pthread_rwlock_rdlock(&s->lock);
-    const struct state *st = s->state;
-    size_t number = 0;
-    if (index && index_number(s, index, &number) != 0)
-        g.rc = KR_ENOTFOUND;
-    else if (index)
-        gather_bucket(&g, kr_strmap_get(&st->indexes[number], value));
-    else
-        gather_state(&g, st);
-    pthread_rwlock_unlock(&s->lock);
-    if (g.rc) {
-        json_decref(g.arr);
-        if (g.rc == KR_ENOTFOUND)
-            return kr_error_set(err, g.rc, "the store has no index named \"%s\"", index);
-        return kr_error_set(err, g.rc, "out of memory listing the store");
-    }
-    *out = g.arr;
-    return 0;
-}
-
-int kr_store_list(const kr_store_t *store, json_t **out, kr_error_t *err)
-{
-    return list_filtered(store, NULL, NULL, NULL, out, err);
-}
-
-int kr_store_by_index(const kr_store_t *store, const char *index, const char *value, json_t **out,
-                      kr_error_t *err)
-{
-    if (!index)
-        return kr_error_set(err, KR_EINVAL, "kr_store_by_index: index is NULL");
-    return list_filtered(store, index, value, NULL, out, err);
-}
-
-int kr_store_list_namespace(const kr_store_t *store, const char *ns, json_t **out, kr_error_t *err)
-{
-    return list_filtered(store, KR_STORE_NAMESPACE_INDEX, ns ? ns : "", NULL, out, err);
-}
-
-int kr_store_list_selector(const kr_store_t *store, const char *ns, const kr_selector_t *sel,
-                           json_t **out, kr_error_t *err)
-{
-    return list_filtered(store, ns ? KR_STORE_NAMESPACE_INDEX : NULL, ns, sel, out, err);
-}
-
-int kr_store_list_index_selector(const kr_store_t *store, const char *index, const char *value,
-                                 const kr_selector_t *sel, json_t **out, kr_error_t *err)
-{
-    if (!index)
-        return kr_error_set(err, KR_EINVAL, "kr_store_list_index_selector: index is NULL");
-    return list_filtered(store, index, value, sel, out, err);
-}
-
-/* Key and index-value strings are copied under the shared lock (they die
- * with their entry or bucket), into one JSON array. */
-static int list_strings(const kr_store_t *store, const char *index, json_t **out, kr_error_t *err)
-{
-    if (!out)
-        return kr_error_set(err, KR_EINVAL, "the store's listers need an out pointer");
-    *out = NULL;
-    kr_store_t *s = (kr_store_t *)store;
-    json_t *arr = json_array();
-    if (!arr)
-        return kr_error_set(err, KR_ENOMEM, "out of memory listing the store");
-    int rc = 0;
-    pthread_rwlock_rdlock(&s->lock);
-    size_t number = 0;
-    const kr_strmap *m = &s->state->entries;
-    if (index) {
-        if (index_number(s, index, &number) != 0)
-            rc = KR_ENOTFOUND;
-        else
-            m = &s->state->indexes[number];
-    }
-    for (size_t k = 0; !rc && k < m->cap; k++)
-        if (m->slots[k].key && json_array_append_new(arr, json_string(m->slots[k].key)) != 0)
-            rc = KR_ENOMEM;
-    pthread_rwlock_unlock(&s->lock);
-    if (rc) {
-        json_decref(arr);
-        if (rc == KR_ENOTFOUND)
-            return kr_error_set(err, rc, "the store has no index named \"%s\"", index);
-        return kr_error_set(err, rc, "out of memory listing the store");
-    }
-    *out = arr;
-    return 0;
-}
-
-int kr_store_list_keys(const kr_store_t *store, json_t **out, kr_error_t *err)
-{
-    return list_strings(store, NULL, out, err);
-}
-
-int kr_store_list_index_values(const kr_store_t *store, const char *index, json_t **out,
-                               kr_error_t *err)
-{
-    if (!index)
-        return kr_error_set(err, KR_EINVAL, "kr_store_list_index_values: index is NULL");
-    return list_strings(store, index, out, err);
-}
-
-void kr_store_get_stats(const kr_store_t *store, kr_store_stats *out)
-{
-    memset(out, 0, sizeof(*out));
-    kr_store_t *s = (kr_store_t *)store;
-    pthread_rwlock_rdlock(&s->lock);
-    const struct state *st = s->state;
-    out->objects = st->entries.count;
-    out->wire_bytes = st->wire_bytes;
-    out->cached_json_bytes = st->cached_bytes;
-    uint64_t overhead = sizeof(*st) + st->n_indexes * sizeof(*st->indexes) + st->entry_bytes +
-                        kr_strmap_bytes(&st->entries) +
-                        /* NOLINTNEXTLINE(bugprone-sizeof-expression): pointers */
-                        st->cap_dense * sizeof(*st->dense);
-    for (size_t i = 0; i < st->n_indexes; i++) {
-        const kr_strmap *m = &st->indexes[i];
-        overhead += kr_strmap_bytes(m);
-        for (size_t k = 0; k < m->cap; k++) {
-            const struct bucket *b = m->slots[k].value;
-            if (m->slots[k].key)
-                overhead += sizeof(*b) + strlen(b->value) + 1 + kr_ptrset_bytes(&b->members);
-        }
-    }
-    out->overhead_bytes = overhead;
-    out->received_bytes_total = s->received_total;
-    out->writes = s->writes;
-    pthread_rwlock_unlock(&s->lock);
 }

@@ -1,12 +1,18 @@
-/* libkreconcile — internals of the store: open-addressing hash tables
- * (string -> pointer maps and pointer sets) used for the key map and the
- * indexes. Not thread-safe by themselves: the store's lock guards them.
- * Never installed. */
+/* libkreconcile — internals of the store shared by lib/store*.c: the
+ * store's structures, its transform helpers, and open-addressing hash
+ * tables (string -> pointer maps and pointer sets) for the key map and the
+ * indexes. The tables are not thread-safe by themselves: the store's lock
+ * guards them (see lib/store.c). Never installed. */
 #ifndef KR_LIB_STORE_INTERNAL_H
 #define KR_LIB_STORE_INTERNAL_H
 
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "kreconcile/store.h"
 
 /* A string -> pointer map. Keys are borrowed: the caller keeps each key
  * alive while it is in the map. Linear probing with backward-shift
@@ -46,5 +52,85 @@ int kr_ptrset_add(kr_ptrset *s, void *p);
 void kr_ptrset_remove(kr_ptrset *s, void *p);
 void kr_ptrset_free(kr_ptrset *s);
 size_t kr_ptrset_bytes(const kr_ptrset *s);
+
+/* ---- the store's structures (lib/store.c explains the locking) ---- */
+
+struct kr_store_index_values {
+    char **v;
+    size_t n, cap;
+};
+
+struct index_def {
+    char *name;
+    kr_store_index_fn fn; /* NULL: the built-in namespace index */
+    void *user;
+};
+
+/* One value of one index: the set of entries that have it. A bucket
+ * exists only while it has members. */
+struct bucket {
+    char *value;
+    size_t index;
+    kr_ptrset members; /* struct entry * */
+};
+
+/* One cached object. Allocated once with its bucket list and key. */
+struct entry {
+    json_t *obj;
+    size_t wire_bytes;
+    size_t cached_bytes;
+    size_t alloc_bytes;
+    size_t dense_at; /* position in state.dense */
+    char *key;
+    size_t n_buckets;
+    struct bucket *buckets[];
+};
+
+/* Everything a reader can see; replaced whole by replace/add_indexer. */
+struct state {
+    kr_strmap entries; /* key -> struct entry * */
+    /* Every entry once, packed: whole-store reads walk this array in
+     * insertion order instead of the sparse hash table. */
+    struct entry **dense;
+    size_t n_dense, cap_dense;
+    size_t n_indexes;
+    kr_strmap *indexes; /* per index: value -> struct bucket * */
+    uint64_t wire_bytes;
+    uint64_t cached_bytes;
+    uint64_t entry_bytes;
+};
+
+/* A keep_fields path, split into unescaped tokens. */
+struct field_path {
+    size_t n;
+    char **tokens;
+};
+
+struct kr_store {
+    pthread_rwlock_t lock; /* guards state, defs, rv, counters */
+    pthread_mutex_t write_mutex; /* one writer at a time */
+    struct state *state;
+    size_t n_defs;
+    struct index_def *defs;
+    char *rv;
+    uint64_t received_total;
+    uint64_t writes;
+    bool keep_managed_fields;
+    size_t n_keep;
+    struct field_path *keep;
+    kr_store_transform_fn transform;
+    void *transform_user;
+};
+
+/* Parse opts->keep_fields (plus the fields always kept) into store->keep.
+ * On error store->keep holds what was parsed; kr_store_keep_fields_free()
+ * releases it. */
+int kr_store_keep_fields_parse(kr_store_t *store, const kr_store_opts *opts, kr_error_t *err);
+void kr_store_keep_fields_free(kr_store_t *store);
+/* The transform pipeline: drop managedFields, keep selected fields, user
+ * transform. `obj` is stolen (also on error); *out is new. */
+int kr_store_transform(const kr_store_t *store, json_t *obj, json_t **out, kr_error_t *err);
+/* json_dumpb(v, NULL, 0, JSON_COMPACT) computed without printing. */
+size_t kr_store_json_size(const json_t *v);
 
 #endif /* KR_LIB_STORE_INTERNAL_H */

@@ -6,7 +6,7 @@ set -eu
 
 PKGS="build-essential pkg-config
 libcurl4-openssl-dev libjansson-dev libuv1-dev libssl-dev libyaml-dev
-libmicrohttpd-dev check
+libmicrohttpd-dev libgnutls28-dev check
 valgrind clang libclang-rt-14-dev cppcheck clang-tidy clang-format
 openssl curl nghttp2-proxy"
 

@@ -5,6 +5,7 @@
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -855,8 +856,9 @@ static void write_plugin(const char *rel)
              "echo run >> '%s/runs'\n"
              "printf '%%s' \"$KUBERNETES_EXEC_INFO\" > '%s/exec-info'\n"
              "echo \"$# $1 $2 FOO=$FOO HOME_SET=${HOME:+yes}\" > '%s/args'\n"
+             "grep -E 'SigBlk|SigIgn' /proc/self/status > '%s/signals'\n"
              "cat '%s/out'\n",
-             tmp, tmp, tmp, tmp);
+             tmp, tmp, tmp, tmp, tmp);
     write_script(rel, script);
 }
 
@@ -895,6 +897,11 @@ START_TEST(exec_v1_token_is_cached_until_forced)
         exec_rest_config(exec_config(yaml, sizeof(yaml), "client.authentication.k8s.io/v1",
                                      "./bin/plugin", "      interactiveMode: Never\n"));
     ck_assert_int_eq(count_lines("runs"), 0); /* nothing runs before get() */
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &term, NULL);
     kr_credential cred;
     kr_error_t err = {0};
     ck_assert_msg(rc->credentials->get(rc->credentials, false, &cred, &err) == 0, "%s",
@@ -908,6 +915,13 @@ START_TEST(exec_v1_token_is_cached_until_forced)
                      "{\"kind\":\"ExecCredential\",\"apiVersion\":\"client.authentication.k8s.io/"
                      "v1\",\"spec\":{\"interactive\":false}}");
     ck_assert_str_eq(read_back("args"), "2 --cluster c1 FOO=bar HOME_SET=yes\n");
+    /* Default signals in the plugin whatever the caller blocks or ignores. */
+    /* (Signals from 32 up are the C library's own, outside our reach.) */
+    const char *sig = read_back("signals");
+    const char *blk = strstr(sig, "SigBlk:"), *ign = strstr(sig, "SigIgn:");
+    ck_assert(blk && ign);
+    ck_assert_uint_eq(strtoull(blk + 7, NULL, 16) & 0x7fffffffULL, 0);
+    ck_assert_uint_eq(strtoull(ign + 7, NULL, 16) & 0x7fffffffULL, 0);
     write_file("out", "{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":"
                       "\"ExecCredential\",\"status\":{\"token\":\"exec-token-2\"}}\n");
     ck_assert_int_eq(rc->credentials->get(rc->credentials, true, &cred, &err), 0);

@@ -178,7 +178,12 @@ START_TEST(factory_shares_informers_and_waits_for_writes_on_two_servers)
     cluster_up(&a, 3);
     cluster_up(&b, 4);
     kr_informer_factory_t *f = NULL;
-    ck_assert_int_eq(kr_informer_factory_new(NULL, &f, NULL), 0);
+    kr_metrics_registry_t *reg = NULL;
+    ck_assert_int_eq(kr_metrics_registry_new(&reg, NULL), 0);
+    kr_informer_factory_opts fo = {.metrics = reg};
+    ck_assert_int_eq(kr_informer_factory_new(&fo, &f, NULL), 0);
+    ck_assert_int_eq(kr_informer_factory_name_cluster(f, a.c, "dc1", NULL), 0);
+    ck_assert_int_eq(kr_informer_factory_name_cluster(f, b.c, "dc2", NULL), 0);
     kr_informer_t *ia = NULL, *ia2 = NULL, *ib = NULL, *other = NULL;
     ck_assert_int_eq(kr_informer_factory_get(f, a.c, CM, "default", NULL, NULL, &ia, NULL), 0);
     ck_assert_int_eq(kr_informer_factory_get(f, a.c, CM, "default", NULL, NULL, &ia2, NULL), 0);
@@ -213,9 +218,81 @@ START_TEST(factory_shares_informers_and_waits_for_writes_on_two_servers)
     ck_assert_str_eq(rv_of(jb), rvb);
     json_decref(ja);
     json_decref(jb);
+    /* one series per cluster in the shared registry */
+    char *text = NULL;
+    ck_assert_int_eq(kr_metrics_render(reg, &text, NULL, NULL), 0);
+    ck_assert_ptr_nonnull(
+        strstr(text, "kr_informer_lists_total{informer=\"dc1/v1/configmaps ns=default\"} 1"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "kr_informer_lists_total{informer=\"dc2/v1/configmaps ns=default\"} 1"));
+    ck_assert_ptr_nonnull(strstr(text, "dc1/v1/configmaps ns=default labels=app=x"));
+    kr_free(text);
     kr_informer_factory_free(f);
+    kr_metrics_registry_free(reg);
     cluster_down(&a);
     cluster_down(&b);
+    kr_runtime_free(rt);
+}
+END_TEST
+
+static json_t *labeled_cm(const char *name, const char *app)
+{
+    return json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}}", "apiVersion", "v1", "kind", "ConfigMap",
+                     "metadata", "name", name, "namespace", "default", "labels", "app", app);
+}
+
+static void r_count_delete(const json_t *o, bool unknown, void *user)
+{
+    (void)o;
+    (void)unknown;
+    (*(int *)user)++;
+}
+
+START_TEST(label_and_field_selectors_scope_the_cache)
+{
+    runtime_up();
+    cluster a;
+    cluster_up(&a, 6);
+    json_t *x = labeled_cm("x1", "x"), *y = labeled_cm("y1", "y"), *out = NULL;
+    ck_assert_int_eq(kr_client_create(a.c, CM, "default", x, NULL, NULL, NULL), 0);
+    ck_assert_int_eq(kr_client_create(a.c, CM, "default", y, NULL, NULL, NULL), 0);
+    kr_informer_opts o = {.client = a.c,
+                          .resource = CM,
+                          .namespace_ = "default",
+                          .label_selector = "app in (x,z)",
+                          .backoff_initial_ms = 5};
+    kr_informer_t *inf = NULL, *byname = NULL;
+    ck_assert_int_eq(kr_informer_new(&o, &inf, NULL), 0);
+    o.label_selector = NULL;
+    o.field_selector = "metadata.name=y1";
+    ck_assert_int_eq(kr_informer_new(&o, &byname, NULL), 0);
+    int deletes = 0;
+    kr_informer_handler h = {.on_delete = r_count_delete, .user = &deletes};
+    ck_assert_int_eq(kr_informer_add_handler(inf, &h, NULL, NULL), 0);
+    ck_assert_int_eq(kr_informer_start(inf, NULL), 0);
+    ck_assert_int_eq(kr_informer_start(byname, NULL), 0);
+    ck_assert_int_eq(kr_informer_wait_for_sync(inf, WAIT_MS, NULL), 0);
+    ck_assert_int_eq(kr_informer_wait_for_sync(byname, WAIT_MS, NULL), 0);
+    ck_assert_uint_eq(kr_store_len(kr_informer_store(inf)), 1);
+    json_t *cached = kr_store_get(kr_informer_store(inf), "default/x1");
+    ck_assert_ptr_nonnull(cached);
+    json_decref(cached);
+    ck_assert_uint_eq(kr_store_len(kr_informer_store(byname)), 1);
+    /* relabel x1 out of scope: the watch says DELETED, the cache drops it */
+    json_object_set_new(json_object_get(json_object_get(x, "metadata"), "labels"), "app",
+                        json_string("gone"));
+    ck_assert_int_eq(kr_client_update(a.c, CM, "default", x, NULL, &out, NULL), 0);
+    char rv[32];
+    snprintf(rv, sizeof(rv), "%s", rv_of(out));
+    ck_assert_int_eq(kr_informer_wait_for_resource_version(inf, rv, WAIT_MS, NULL), 0);
+    ck_assert_uint_eq(kr_store_len(kr_informer_store(inf)), 0);
+    ck_assert_int_eq(deletes, 1);
+    json_decref(out);
+    json_decref(x);
+    json_decref(y);
+    kr_informer_free(inf);
+    kr_informer_free(byname);
+    cluster_down(&a);
     kr_runtime_free(rt);
 }
 END_TEST
@@ -444,6 +521,7 @@ int main(void)
     tcase_add_test(tc, informer_syncs_in_pages_and_reads_its_own_writes);
     tcase_add_test(tc, streaming_list_syncs_from_the_initial_events);
     tcase_add_test(tc, factory_shares_informers_and_waits_for_writes_on_two_servers);
+    tcase_add_test(tc, label_and_field_selectors_scope_the_cache);
     tcase_add_test(tc, informers_start_and_stop_many_times_without_leaks);
     tcase_add_test(tc, cache_converges_to_the_server_under_faults);
     suite_add_tcase(s, tc);

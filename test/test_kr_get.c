@@ -80,6 +80,58 @@ static int finish(child *c)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+static char cert_dir[64];
+static bool have_certs;
+
+static void make_certs(void)
+{
+    snprintf(cert_dir, sizeof(cert_dir), "/tmp/kr-get-test-XXXXXX");
+    if (!mkdtemp(cert_dir) || !kr_test_have_program("openssl")) {
+        printf("test_kr_get: SKIPPED TLS: openssl not found\n");
+        return;
+    }
+    char cmd[800];
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+             "-nodes -keyout srv.key -out srv.crt -days 2 -subj /CN=127.0.0.1 "
+             "-addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
+             cert_dir);
+    have_certs = system(cmd) == 0;
+    if (!have_certs)
+        printf("test_kr_get: SKIPPED TLS: certificate generation failed\n");
+}
+
+static char *slurp(const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/%s", cert_dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = calloc(1, 8192);
+    size_t n = buf ? fread(buf, 1, 8191, f) : 0;
+    (void)n;
+    fclose(f);
+    return buf;
+}
+
+/* An https server with a token, and a kubeconfig for it that it wrote. */
+static kr_testserver_t *tls_server(char *kubeconfig, size_t size)
+{
+    char *crt = slurp("srv.crt"), *key = slurp("srv.key");
+    ck_assert(crt && key);
+    static const char *tokens[] = {"kr-get-sekret:alice", NULL};
+    kr_testserver_opts o = {.seed = 7, .tokens = tokens, .tls_cert_pem = crt, .tls_key_pem = key};
+    kr_testserver_t *ts = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_testserver_start(&o, &ts, &err) == 0, "%s", err.message);
+    free(crt);
+    free(key);
+    snprintf(kubeconfig, size, "%s/kubeconfig", cert_dir);
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(ts, kubeconfig, "default", &err), 0);
+    return ts;
+}
+
 static kr_testserver_t *server(void)
 {
     kr_testserver_opts o = {.seed = 7};
@@ -113,7 +165,10 @@ static const char *name_of(json_t *obj)
 
 START_TEST(lists_as_json_lines_matching_kubectl)
 {
-    kr_testserver_t *ts = server();
+    if (!have_certs)
+        return;
+    char kubeconfig[128];
+    kr_testserver_t *ts = tls_server(kubeconfig, sizeof(kubeconfig));
     for (int i = 0; i < 7; i++) {
         char name[16];
         snprintf(name, sizeof(name), "cm-%d", i);
@@ -121,9 +176,8 @@ START_TEST(lists_as_json_lines_matching_kubectl)
     }
     char bin[512];
     kr_test_bin_path(bin, sizeof(bin), "kr-get");
-    char *argv[] = {
-        bin,  "--server", (char *)kr_testserver_url(ts), "--chunk-size", "3", "-l", "app=kr",
-        "cm", NULL};
+    char *argv[] = {bin,      "--kubeconfig", kubeconfig, "--chunk-size", "3", "-l",
+                    "app=kr", "cm",           NULL};
     child c;
     spawn(&c, argv, false);
     json_t *ours = json_array();
@@ -140,9 +194,8 @@ START_TEST(lists_as_json_lines_matching_kubectl)
     if (!kr_test_have_program("kubectl")) {
         printf("test_kr_get: SKIPPED comparison with kubectl: kubectl not found\n");
     } else {
-        char *kargv[] = {"/usr/bin/env", "kubectl", "--server", (char *)kr_testserver_url(ts),
-                         "get",          "cm",      "-l",       "app=kr",
-                         "-o",           "json",    NULL};
+        char *kargv[] = {"/usr/bin/env", "kubectl", "--kubeconfig", kubeconfig, "get", "cm",
+                         "-l",           "app=kr",  "-o",           "json",     NULL};
         child k;
         spawn(&k, kargv, false);
         kr_buf all = {0};
@@ -245,18 +298,43 @@ START_TEST(watch_resumes_after_reconnect_and_relists_on_gone)
 }
 END_TEST
 
+START_TEST(wrong_token_in_the_kubeconfig_is_reported_like_kubectl)
+{
+    if (!have_certs)
+        return;
+    char kubeconfig[128];
+    kr_testserver_t *ts = tls_server(kubeconfig, sizeof(kubeconfig));
+    char bin[512];
+    kr_test_bin_path(bin, sizeof(bin), "kr-get");
+    char *argv[] = {bin, "--kubeconfig", kubeconfig, "--token", "wrong", "cm", NULL};
+    child c;
+    spawn(&c, argv, true);
+    char line[4096];
+    ck_assert_ptr_nonnull(next_line(&c, 30, line, sizeof(line)));
+    ck_assert_str_eq(line, "error: You must be logged in to the server (Unauthorized)");
+    ck_assert_int_eq(finish(&c), 1);
+    kr_testserver_free(ts);
+}
+END_TEST
+
 int main(void)
 {
+    make_certs();
     Suite *s = suite_create("kr_get");
     TCase *tc = tcase_create("kr_get");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, lists_as_json_lines_matching_kubectl);
     tcase_add_test(tc, errors_print_the_status_message_and_exit_1);
+    tcase_add_test(tc, wrong_token_in_the_kubeconfig_is_reported_like_kubectl);
     tcase_add_test(tc, watch_resumes_after_reconnect_and_relists_on_gone);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", cert_dir);
+    if (system(cmd) != 0)
+        printf("test_kr_get: could not remove %s\n", cert_dir);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -654,6 +654,117 @@ START_TEST(queue_reports_client_go_workqueue_metrics)
 }
 END_TEST
 
+/* ---- done_get: a worker loop's done + get under one lock ------------------------- */
+
+START_TEST(queue_done_get_completes_the_previous_key_and_hands_out_the_next)
+{
+    kr_queue_t *q = new_queue(NULL, NULL);
+    ck_assert_int_eq(kr_queue_add(q, "ns/a"), 0);
+    ck_assert_int_eq(kr_queue_add(q, "ns/b"), 0);
+    const char *k = NULL;
+    ck_assert_int_eq(kr_queue_done_get(q, NULL, &k), 0); /* first call: get only */
+    ck_assert_str_eq(k, "ns/a");
+    ck_assert_int_eq(kr_queue_add(q, "ns/a"), 0); /* re-added while processing */
+    ck_assert_uint_eq(kr_queue_len(q), 1);
+    ck_assert_int_eq(kr_queue_done_get(q, k, &k), 0);
+    ck_assert_str_eq(k, "ns/b"); /* a was queued again by the done, behind b */
+    ck_assert_uint_eq(kr_queue_len(q), 1);
+    ck_assert_int_eq(kr_queue_done_get(q, k, &k), 0);
+    ck_assert_str_eq(k, "ns/a");
+    ck_assert_uint_eq(kr_queue_len(q), 0);
+    /* nothing queued: the try variant does the done and hands out nothing */
+    ck_assert_int_eq(kr_queue_done_try_get(q, k, &k), 0);
+    ck_assert_ptr_null(k);
+    ck_assert_int_eq(kr_queue_done(q, "ns/a"), KR_ENOTFOUND); /* it really was done */
+    /* a key that is not processing: nothing is done and nothing taken */
+    ck_assert_int_eq(kr_queue_add(q, "ns/c"), 0);
+    ck_assert_int_eq(kr_queue_done_get(q, "ns/c", &k), KR_ENOTFOUND);
+    ck_assert_ptr_null(k);
+    ck_assert_int_eq(kr_queue_done_try_get(q, "ns/zzz", &k), KR_ENOTFOUND);
+    ck_assert_uint_eq(kr_queue_len(q), 1);
+    ck_assert_int_eq(kr_queue_done_try_get(q, NULL, &k), 0);
+    ck_assert_str_eq(k, "ns/c");
+    ck_assert_int_eq(kr_queue_done_get(q, NULL, NULL), KR_EINVAL);
+    /* by value: a copy of the key completes it as well as the pointer does */
+    char copy[16];
+    snprintf(copy, sizeof(copy), "%s", k);
+    ck_assert_int_eq(kr_queue_add(q, "ns/d"), 0);
+    ck_assert_int_eq(kr_queue_done_try_get(q, copy, &k), 0);
+    ck_assert_str_eq(k, "ns/d");
+    /* shut down and empty: the done still happens, then KR_ESHUTDOWN */
+    kr_queue_shutdown(q);
+    ck_assert_int_eq(kr_queue_done_get(q, k, &k), KR_ESHUTDOWN);
+    ck_assert_ptr_null(k);
+    ck_assert_int_eq(kr_queue_shutdown_with_drain(q, -1, NULL, NULL, NULL), 0);
+    kr_queue_free(q);
+}
+END_TEST
+
+START_TEST(queue_done_get_reports_work_and_queue_durations)
+{
+    struct fake_clock c = {0};
+    kr_metrics_registry_t *reg = NULL;
+    ck_assert_int_eq(kr_metrics_registry_new(&reg, NULL), 0);
+    kr_queue_opts o = {.name = "dg", .metrics = reg};
+    kr_queue_t *q = new_queue(&c, &o);
+    ck_assert_int_eq(kr_queue_add(q, "ns/a"), 0);
+    ck_assert_int_eq(kr_queue_add(q, "ns/b"), 0);
+    const char *k = NULL;
+    ck_assert_int_eq(kr_queue_done_get(q, NULL, &k), 0);
+    fake_advance(&c, 2 * SEC);
+    ck_assert_int_eq(kr_queue_done_get(q, k, &k), 0);
+    fake_advance(&c, 3 * SEC);
+    ck_assert_int_eq(kr_queue_done_try_get(q, k, &k), 0);
+    ck_assert_ptr_null(k);
+    char *text = NULL;
+    ck_assert_int_eq(kr_metrics_render(reg, &text, NULL, NULL), 0);
+    /* a ran 2 s, b 3 s; a waited 0 s, b 2 s */
+    ck_assert(has_line(text, "workqueue_work_duration_seconds_sum{name=\"dg\"} 5"));
+    ck_assert(has_line(text, "workqueue_work_duration_seconds_count{name=\"dg\"} 2"));
+    ck_assert(has_line(text, "workqueue_queue_duration_seconds_sum{name=\"dg\"} 2"));
+    ck_assert(has_line(text, "workqueue_depth{name=\"dg\"} 0"));
+    kr_free(text);
+    kr_queue_free(q);
+    kr_metrics_registry_free(reg);
+}
+END_TEST
+
+struct loop_worker {
+    kr_queue_t *q;
+    pthread_t thread;
+    int rc;
+    _Atomic long handled;
+};
+
+/* The worker loop queue.h documents. */
+static void *loop_worker_main(void *arg)
+{
+    struct loop_worker *w = arg;
+    const char *key = NULL;
+    while ((w->rc = kr_queue_done_get(w->q, key, &key)) == 0)
+        atomic_fetch_add(&w->handled, 1);
+    return NULL;
+}
+
+START_TEST(queue_done_get_blocks_until_a_key_is_added_and_ends_at_shutdown)
+{
+    kr_queue_t *q = new_queue(NULL, NULL);
+    struct loop_worker w = {.q = q, .rc = 99};
+    pthread_create(&w.thread, NULL, loop_worker_main, &w);
+    char key[32];
+    for (int i = 0; i < 100; i++) {
+        snprintf(key, sizeof(key), "ns/obj-%d", i);
+        ck_assert_int_eq(kr_queue_add(q, key), 0);
+    }
+    /* queued keys are still handed out after shutdown; then the loop ends */
+    kr_queue_shutdown(q);
+    pthread_join(w.thread, NULL);
+    ck_assert_int_eq(w.rc, KR_ESHUTDOWN);
+    ck_assert_int_eq(atomic_load(&w.handled), 100);
+    kr_queue_free(q);
+}
+END_TEST
+
 /* ---- idle keys and allocation failures ------------------------------------------------ */
 
 START_TEST(queue_many_distinct_keys_with_a_small_idle_cache)
@@ -894,7 +1005,7 @@ static void *prop_thread_main(void *arg)
             if (atomic_fetch_add(&p->in_flight[k], 1) != 0)
                 prop_fail(p, "key %s handed to two workers at once (%d)", got, k);
             snprintf(held[nheld++], sizeof(held[0]), "%s", got);
-        } else if (r < 90) {
+        } else if (r < 80) {
             if (nheld == 0)
                 continue;
             int i = (int)kr_test_rng_below(&t->rng, (unsigned long)nheld);
@@ -904,6 +1015,33 @@ static void *prop_thread_main(void *arg)
             if (i == 0 && nheld == 2)
                 memcpy(held[0], held[1], sizeof(held[0]));
             nheld--;
+        } else if (r < 90) {
+            /* done of a held key (or none) and get of the next, in one call */
+            int i = nheld ? (int)kr_test_rng_below(&t->rng, (unsigned long)nheld + 1) : 0;
+            const char *done_key = i < nheld ? held[i] : NULL;
+            if (!done_key && nheld == 2)
+                continue;
+            if (done_key)
+                atomic_fetch_sub(&p->in_flight[atoi(done_key + 1)], 1);
+            const char *got = NULL;
+            int rc = kr_queue_done_try_get(p->q, done_key, &got);
+            if (rc != 0)
+                prop_fail(p, "done_try_get(%s) failed (%d)", done_key ? done_key : "-", rc);
+            if (done_key) {
+                if (i == 0 && nheld == 2)
+                    memcpy(held[0], held[1], sizeof(held[0]));
+                nheld--;
+            }
+            if (rc == 0 && got) {
+                const struct pevent *e = &p->events[tl_last_event];
+                if (e->kind != KR_QTRACE_GET || e->key != atoi(got + 1))
+                    prop_fail(p, "done_get returned %s but the trace says otherwise (%d)", got,
+                              e->key);
+                int k = atoi(got + 1);
+                if (atomic_fetch_add(&p->in_flight[k], 1) != 0)
+                    prop_fail(p, "key %s handed to two workers at once (%d)", got, k);
+                snprintf(held[nheld++], sizeof(held[0]), "%s", got);
+            }
         } else if (r < 92) {
             fake_advance(&p->clock, 1);
         } else if (r < 94) {
@@ -1138,6 +1276,9 @@ int main(void)
     tcase_add_test(tc, queue_drain_deadline_passes_on_the_real_clock);
     tcase_add_test(tc, queue_snapshot_shows_queued_processing_and_waiting);
     tcase_add_test(tc, queue_reports_client_go_workqueue_metrics);
+    tcase_add_test(tc, queue_done_get_completes_the_previous_key_and_hands_out_the_next);
+    tcase_add_test(tc, queue_done_get_reports_work_and_queue_durations);
+    tcase_add_test(tc, queue_done_get_blocks_until_a_key_is_added_and_ends_at_shutdown);
     tcase_add_test(tc, queue_many_distinct_keys_with_a_small_idle_cache);
     tcase_add_test(tc, queue_allocation_failures_are_reported_without_leaks);
     tcase_add_test(tc, queue_many_producers_and_consumers_lose_no_readd);

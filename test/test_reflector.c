@@ -402,6 +402,8 @@ START_TEST(streaming_list_waits_for_the_initial_events_end_bookmark)
                      "watch rv= bookmarks=1 initial=1 match=NotOlderThan labels=app fields=");
     event(KR_LW_ADDED, "a", "3");
     event(KR_LW_ADDED, "b", "4");
+    event(KR_LW_ADDED, "gone", "5");
+    event(KR_LW_DELETED, "gone", "6"); /* never cached, never reported */
     bookmark("6", false); /* an ordinary bookmark does not end the initial events */
     ck_assert_uint_eq(kr_store_len(F.store), 0);
     ck_assert(!kr_reflector_has_synced(F.r));
@@ -502,6 +504,91 @@ START_TEST(new_rejects_missing_dependencies)
 }
 END_TEST
 
+typedef struct sweep_data {
+    json_t *page1, *page2, *relist, *added, *modified, *deleted;
+} sweep_data;
+
+static void count_delta(const kr_delta *d, void *user)
+{
+    (void)d;
+    (*(int *)user)++;
+}
+
+/* One pass through paging, events, a 410 and a relist; every allocation
+ * may fail. Returns 0: the leak check is the sweep's. */
+static int reflector_pass(void *arg)
+{
+    sweep_data *sd = arg;
+    fake_lw lw;
+    fake_clock clk;
+    fake_lw_init(&lw);
+    fake_clock_init(&clk);
+    kr_store_t *store = NULL;
+    kr_reflector_t *r = NULL;
+    int deltas = 0;
+    if (kr_store_new(NULL, &store, NULL) != 0)
+        return 0;
+    kr_reflector_opts o = {.lw = lw.lw,
+                           .clock = clk.clock,
+                           .store = store,
+                           .hooks = {count_delta, NULL, NULL, &deltas},
+                           .page_size = 2};
+    if (kr_reflector_new(&o, &r, NULL) == 0 && kr_reflector_start(r, NULL) == 0) {
+        json_t *copy;
+        if (lw.list_pending && (copy = json_copy(sd->page1)))
+            fake_lw_list_items(&lw, copy, "10", "tok");
+        if (lw.list_pending && (copy = json_copy(sd->page2)))
+            fake_lw_list_items(&lw, copy, "10", NULL);
+        if (lw.watch_open)
+            fake_lw_event_obj(&lw, KR_LW_ADDED, sd->added);
+        if (lw.watch_open)
+            fake_lw_event_obj(&lw, KR_LW_MODIFIED, sd->modified);
+        if (lw.watch_open)
+            fake_lw_event_obj(&lw, KR_LW_DELETED, sd->deleted);
+        if (lw.watch_open)
+            fake_lw_close(&lw, KR_EGONE, 410);
+        if (lw.list_pending && (copy = json_copy(sd->relist)))
+            fake_lw_list_items(&lw, copy, "20", NULL);
+    }
+    kr_reflector_free(r);
+    kr_store_free(store);
+    fake_lw_clear(&lw);
+    return 0;
+}
+
+static json_t *parse(const char *text)
+{
+    json_t *j = json_loads(text, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    return j;
+}
+
+START_TEST(allocation_failures_leak_nothing)
+{
+    sweep_data sd;
+    sd.page1 = parse(items("a@3", "b@4", NULL));
+    sd.page2 = parse(items("c@5", NULL));
+    sd.relist = parse(items("a@3", "d@19", NULL));
+    char *o = fake_obj("default", "e", "11");
+    sd.added = parse(o);
+    free(o);
+    o = fake_obj("default", "a", "12");
+    sd.modified = parse(o);
+    free(o);
+    o = fake_obj("default", "b", "13");
+    sd.deleted = parse(o);
+    free(o);
+    long runs = kr_test_alloc_failure_sweep(reflector_pass, &sd);
+    ck_assert_msg(runs > 20, "sweep returned %ld", runs);
+    json_decref(sd.page1);
+    json_decref(sd.page2);
+    json_decref(sd.relist);
+    json_decref(sd.added);
+    json_decref(sd.modified);
+    json_decref(sd.deleted);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("reflector");
@@ -525,6 +612,7 @@ int main(void)
     tcase_add_test(tc, stop_from_a_handler_cancels_everything);
     tcase_add_test(tc, resource_versions_compare_as_integers);
     tcase_add_test(tc, new_rejects_missing_dependencies);
+    tcase_add_test(tc, allocation_failures_leak_nothing);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

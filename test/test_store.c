@@ -10,22 +10,6 @@
 #include "kr_test.h"
 #include "kreconcile.h"
 
-/* Two reports ThreadSanitizer makes about jansson 2.14 itself whenever
- * threads share an object, which is the store's design (DESIGN.md: shared
- * immutable references, atomic refcounts):
- * - json_incref/json_decref (inline, jansson.h) compare the refcount with
- *   -1 through a plain read before their atomic update;
- * - json_decref's decrement is RELEASE only, so the thread that frees an
- *   object has no acquire edge to other threads' last reads of it (real
- *   only on weakly ordered CPUs; jansson's to fix with ACQ_REL).
- * Races between two accesses made by libkreconcile or this test are still
- * reported. */
-const char *__tsan_default_suppressions(void);
-const char *__tsan_default_suppressions(void)
-{
-    return "race:json_incref\nrace:json_decref\nrace:json_delete\nrace:libjansson.so\n";
-}
-
 static json_t *configmap(const char *ns, const char *name, const char *rv, const char *labels_json)
 {
     json_t *labels = labels_json ? json_loads(labels_json, 0, NULL) : json_object();
@@ -597,12 +581,28 @@ static json_t *gen_object(const char *name, long gen)
     return o;
 }
 
+static void snap_fail(struct snap *sn, const char *what, long value);
+
+static int gen_index(const json_t *obj, kr_store_index_values *out, void *user)
+{
+    (void)user;
+    const char *gen = json_string_value(json_object_get(json_object_get(obj, "data"), "gen"));
+    return gen ? kr_store_index_values_add(out, gen) : 0;
+}
+
 static void *snap_writer(void *arg)
 {
     struct snap *sn = arg;
     kr_test_rng rng;
     kr_test_rng_init(&rng, sn->seed);
     for (long gen = 1; gen <= SNAP_ROUNDS; gen++) {
+        if (gen == SNAP_ROUNDS / 2) {
+            /* A new index, built while readers list: they see no index,
+             * then a complete one. */
+            if (kr_store_add_indexer(sn->store, "gen", gen_index, NULL, NULL) != 0)
+                snap_fail(sn, "add_indexer failed", gen);
+            continue;
+        }
         if (gen % 20 == 0) {
             json_t *items = json_array();
             for (int i = 0; i < SNAP_OBJECTS; i++) {
@@ -693,6 +693,29 @@ static void *snap_reader(void *arg)
         if (json_array_size(by) < SNAP_OBJECTS)
             snap_fail(sn, "namespace index lost objects", (long)json_array_size(by));
         json_decref(by);
+        json_t *values = NULL;
+        if (kr_store_list_index_values(sn->store, "gen", &values, NULL) == 0) {
+            /* Each by_index() answer holds only objects of that value
+             * (objects move between values across calls, so no total). */
+            size_t k;
+            json_t *v;
+            json_array_foreach(values, k, v)
+            {
+                json_t *members = NULL;
+                kr_store_by_index(sn->store, "gen", json_string_value(v), &members, NULL);
+                size_t m;
+                json_t *o2;
+                json_array_foreach(members, m, o2)
+                {
+                    char g[32];
+                    snprintf(g, sizeof(g), "%ld", object_gen(o2, sn));
+                    if (strcmp(g, json_string_value(v)) != 0)
+                        snap_fail(sn, "object under the wrong index value", 0);
+                }
+                json_decref(members);
+            }
+            json_decref(values);
+        }
         json_t *one = kr_store_get(sn->store, "ns/o0");
         if (!one)
             snap_fail(sn, "o0 missing", 0);
@@ -726,6 +749,152 @@ START_TEST(snapshots_stay_consistent_while_a_writer_mutates)
     ck_assert_ptr_nonnull(rv);
     kr_free(rv);
     kr_store_free(sn.store);
+}
+END_TEST
+
+/* ---- a randomised model check ----
+ * Random adds, updates, deletes, relists and index additions against a
+ * plain model (key -> owners string); after every step each index value's
+ * membership and every object must match the model. */
+
+#define MODEL_KEYS 24
+
+struct model {
+    char owners[MODEL_KEYS][16]; /* "" = absent */
+};
+
+static void model_name(int k, char *buf, size_t size)
+{
+    snprintf(buf, size, "m%02d", k);
+}
+
+static json_t *model_object(int k, const char *owners, int version)
+{
+    char name[16], rv[16];
+    model_name(k, name, sizeof(name));
+    snprintf(rv, sizeof(rv), "%d", version);
+    return json_pack("{s:{s:s,s:s,s:s},s:{s:s}}", "metadata", "name", name, "namespace",
+                     k % 3 ? "a" : "b", "resourceVersion", rv, "data", "owners", owners);
+}
+
+static void random_owners(kr_test_rng *rng, char *out, size_t size)
+{
+    static const char *const people[] = {"p", "q", "r", "s"};
+    out[0] = '\0';
+    unsigned long n = 1 + kr_test_rng_below(rng, 3);
+    for (unsigned long i = 0; i < n; i++) {
+        if (i)
+            strncat(out, ",", size - strlen(out) - 1);
+        strncat(out, people[kr_test_rng_below(rng, 4)], size - strlen(out) - 1);
+    }
+}
+
+static bool owners_has(const char *owners, char person)
+{
+    for (const char *c = owners; *c; c++)
+        if (*c == person)
+            return true;
+    return false;
+}
+
+static void model_check(kr_store_t *s, const struct model *m, bool owner_index, int step)
+{
+    size_t live = 0;
+    for (int k = 0; k < MODEL_KEYS; k++) {
+        char key[32], name[16];
+        model_name(k, name, sizeof(name));
+        snprintf(key, sizeof(key), "%s/%s", k % 3 ? "a" : "b", name);
+        json_t *o = kr_store_get(s, key);
+        if (!m->owners[k][0]) {
+            ck_assert_msg(o == NULL, "step %d: %s should be absent", step, key);
+            continue;
+        }
+        live++;
+        ck_assert_msg(o != NULL, "step %d: %s missing", step, key);
+        const char *owners =
+            json_string_value(json_object_get(json_object_get(o, "data"), "owners"));
+        ck_assert_str_eq(owners, m->owners[k]);
+        json_decref(o);
+    }
+    ck_assert_uint_eq(kr_store_len(s), live);
+    for (const char *ns = "ab"; *ns; ns++) {
+        char v[2] = {*ns, 0};
+        json_t *arr = NULL;
+        ck_assert_int_eq(kr_store_list_namespace(s, v, &arr, NULL), 0);
+        size_t want = 0;
+        for (int k = 0; k < MODEL_KEYS; k++)
+            want += m->owners[k][0] && (k % 3 ? 'a' : 'b') == *ns;
+        ck_assert_msg(json_array_size(arr) == want, "step %d: namespace %s has %zu, want %zu", step,
+                      v, json_array_size(arr), want);
+        json_decref(arr);
+    }
+    if (!owner_index)
+        return;
+    size_t values = 0;
+    for (const char *p = "pqrs"; *p; p++) {
+        char v[2] = {*p, 0};
+        json_t *arr = NULL;
+        ck_assert_int_eq(kr_store_by_index(s, "owner", v, &arr, NULL), 0);
+        size_t want = 0;
+        for (int k = 0; k < MODEL_KEYS; k++)
+            want += m->owners[k][0] && owners_has(m->owners[k], *p);
+        ck_assert_msg(json_array_size(arr) == want, "step %d: owner %s has %zu, want %zu", step, v,
+                      json_array_size(arr), want);
+        values += want > 0;
+        json_decref(arr);
+    }
+    json_t *vals = NULL;
+    ck_assert_int_eq(kr_store_list_index_values(s, "owner", &vals, NULL), 0);
+    ck_assert_uint_eq(json_array_size(vals), values);
+    json_decref(vals);
+}
+
+START_TEST(random_operations_agree_with_a_model)
+{
+    kr_test_rng rng;
+    kr_test_rng_init(&rng, kr_test_seed("store model"));
+    kr_store_t *s = new_store(NULL);
+    struct model m;
+    memset(&m, 0, sizeof(m));
+    bool owner_index = false;
+    for (int step = 0; step < 3000; step++) {
+        unsigned long op = kr_test_rng_below(&rng, 100);
+        int k = (int)kr_test_rng_below(&rng, MODEL_KEYS);
+        if (op < 55) {
+            random_owners(&rng, m.owners[k], sizeof(m.owners[k]));
+            ck_assert_int_eq(
+                kr_store_update(s, model_object(k, m.owners[k], step), 1, NULL, NULL, NULL), 0);
+        } else if (op < 85) {
+            char key[32], name[16];
+            model_name(k, name, sizeof(name));
+            snprintf(key, sizeof(key), "%s/%s", k % 3 ? "a" : "b", name);
+            int rc = kr_store_delete_key(s, key, NULL, NULL);
+            ck_assert_int_eq(rc, m.owners[k][0] ? 0 : KR_ENOTFOUND);
+            m.owners[k][0] = '\0';
+        } else if (op < 97) {
+            json_t *items = json_array();
+            size_t before = kr_store_len(s), kept = 0;
+            for (int i = 0; i < MODEL_KEYS; i++) {
+                bool had = m.owners[i][0] != '\0';
+                if (kr_test_rng_below(&rng, 2)) {
+                    random_owners(&rng, m.owners[i], sizeof(m.owners[i]));
+                    json_array_append_new(items, model_object(i, m.owners[i], step));
+                    kept += had;
+                } else {
+                    m.owners[i][0] = '\0';
+                }
+            }
+            json_t *removed = NULL;
+            ck_assert_int_eq(kr_store_replace(s, items, NULL, "1", &removed, NULL), 0);
+            ck_assert_uint_eq(json_array_size(removed), before - kept);
+            json_decref(removed);
+        } else if (!owner_index) {
+            ck_assert_int_eq(kr_store_add_indexer(s, "owner", owners_index, NULL, NULL), 0);
+            owner_index = true;
+        }
+        model_check(s, &m, owner_index, step);
+    }
+    kr_store_free(s);
 }
 END_TEST
 
@@ -820,6 +989,7 @@ int main(void)
     tcase_add_test(tc, cached_bytes_equal_the_compact_serialisation);
     tcase_add_test(tc, stats_measure_wire_and_cached_bytes);
     tcase_add_test(tc, snapshots_stay_consistent_while_a_writer_mutates);
+    tcase_add_test(tc, random_operations_agree_with_a_model);
     tcase_add_test(tc, allocation_failures_are_reported_without_leaks);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -10,6 +10,7 @@
 
 #include "kr_test.h"
 #include "kreconcile/testserver.h"
+#include "testserver/ts_internal.h"
 #include "ts_client.h"
 
 static kr_testserver_t *ts;
@@ -252,6 +253,18 @@ START_TEST(create_rejects_bad_input_with_apiserver_status)
     assert_status(&r, 400, "BadRequest", NULL);
     tc_free(&r);
 
+    tc_json(U, "POST", p, "{\"metadata\":{\"name\":\"l\",\"labels\":{\"app\":\"bad value\"}}}", &r);
+    assert_status(&r, 422, "Invalid", NULL);
+    ck_assert_ptr_nonnull(
+        strstr(jstr(r.json, "message"), "metadata.labels: Invalid value: \"bad value\""));
+    tc_free(&r);
+    tc_json(U, "POST", p, "{\"metadata\":{\"name\":\"l\",\"annotations\":{\"-x\":\"v\"}}}", &r);
+    assert_status(&r, 422, "Invalid", NULL);
+    tc_free(&r);
+    tc_json(U, "POST", p, "{\"metadata\":{\"name\":\"l\",\"labels\":{\"a\":1}}}", &r);
+    assert_status(&r, 400, "BadRequest", NULL);
+    tc_free(&r);
+
     tc_request(U, "POST", p, "application/vnd.kubernetes.protobuf", "k8s\0", NULL, &r);
     assert_status(&r, 415, "UnsupportedMediaType",
                   "the body of the request was in an unknown format - accepted media types "
@@ -301,6 +314,13 @@ START_TEST(generate_name_and_accept_negotiation)
     ck_assert_uint_eq(strlen(name), 9);
     ck_assert_int_eq(strncmp(name, "gen-", 4), 0);
     ck_assert_uint_eq(strspn(name + 4, "bcdfghjklmnpqrstvwxz2456789"), 5);
+    tc_free(&r);
+
+    tc_request(U, "POST", "/api/v1/namespaces/default/configmaps", "application/yaml",
+               "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\ndata:\n  a: b\n",
+               NULL, &r);
+    ck_assert_int_eq(r.status, 201);
+    ck_assert_str_eq(meta(r.json, "name"), "from-yaml");
     tc_free(&r);
 
     const char *table[] = {"Accept: application/json;as=Table;v=v1;g=meta.k8s.io,"
@@ -690,6 +710,47 @@ START_TEST(server_side_apply_creates_then_patches)
 }
 END_TEST
 
+START_TEST(scale_subresource_reads_and_writes_replicas)
+{
+    tc_response r;
+    tc_json(U, "POST", "/apis/apps/v1/namespaces/default/deployments",
+            "{\"metadata\":{\"name\":\"web\"},\"spec\":{\"replicas\":1,\"selector\":"
+            "{\"matchLabels\":{\"app\":\"web\"}}}}",
+            &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    const char *path = "/apis/apps/v1/namespaces/default/deployments/web/scale";
+    tc_json(U, "GET", path, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(jstr(r.json, "kind"), "Scale");
+    ck_assert_str_eq(jstr(r.json, "apiVersion"), "autoscaling/v1");
+    ck_assert_str_eq(jstr(json_object_get(r.json, "status"), "selector"), "app=web");
+    tc_free(&r);
+    patch(path, "application/merge-patch+json", "{\"spec\":{\"replicas\":4}}", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(r.json, "spec"), "replicas")), 4);
+    tc_free(&r);
+    tc_json(U, "GET", deploy_path, NULL, &r);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(r.json, "spec"), "replicas")), 4);
+    ck_assert_int_eq(generation(r.json), 2);
+    tc_free(&r);
+    tc_json(U, "PUT", path,
+            "{\"metadata\":{\"name\":\"web\",\"resourceVersion\":\"1\"},\"spec\":"
+            "{\"replicas\":2}}",
+            &r);
+    assert_status(&r, 409, "Conflict", NULL);
+    tc_free(&r);
+    tc_json(U, "GET", "/apis/apps/v1", NULL, &r);
+    ck_assert_ptr_nonnull(strstr(r.body, "\"name\":\"deployments/scale\""));
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps/x/scale", NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
+}
+END_TEST
+
 /* ---- delete ------------------------------------------------------------------------ */
 
 START_TEST(delete_answers_status_or_object_and_honours_finalizers)
@@ -747,6 +808,34 @@ START_TEST(delete_answers_status_or_object_and_honours_finalizers)
     json_decref(last);
     json_decref(more);
     json_decref(held);
+}
+END_TEST
+
+START_TEST(deletecollection_and_legacy_watch_path)
+{
+    create_cm("default", "a", "{\"app\":\"x\"}");
+    create_cm("default", "b", "{\"app\":\"x\"}");
+    create_cm("default", "c", "{\"app\":\"y\"}");
+    char path[256];
+    snprintf(path, sizeof(path), "/api/v1/watch/namespaces/default/configmaps?resourceVersion=%llu",
+             kr_testserver_resource_version(ts));
+    tc_watch *w = tc_watch_open(U, path, NULL);
+    tc_response r;
+    tc_json(U, "DELETE", "/api/v1/namespaces/default/configmaps?labelSelector=app%3Dx", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(jstr(r.json, "kind"), "ConfigMapList");
+    ck_assert_uint_eq(json_array_size(json_object_get(r.json, "items")), 2);
+    tc_free(&r);
+    ck_assert_uint_eq(tc_watch_wait(w, 2, 10000), 2);
+    ck_assert_str_eq(tc_event_type(tc_watch_event(w, 0)), "DELETED");
+    ck_assert_str_eq(tc_event_type(tc_watch_event(w, 1)), "DELETED");
+    tc_watch_close(w);
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps", NULL, &r);
+    ck_assert_uint_eq(json_array_size(json_object_get(r.json, "items")), 1);
+    tc_free(&r);
+    tc_json(U, "DELETE", "/api/v1/namespaces", NULL, &r);
+    assert_status(&r, 405, "MethodNotAllowed", NULL);
+    tc_free(&r);
 }
 END_TEST
 
@@ -972,6 +1061,18 @@ START_TEST(watch_faults_close_streams)
     tc_free(&r);
     ck_assert(tc_watch_wait_end(w, 10000));
     tc_watch_close(w);
+}
+END_TEST
+
+START_TEST(watches_of_clients_that_went_away_are_dropped)
+{
+    tc_watch *w = tc_watch_open(U, "/api/v1/namespaces/default/configmaps?watch=true", NULL);
+    ck_assert_uint_eq(kr_testserver_watch_count(ts), 1);
+    tc_watch_close(w);
+    /* No events and no bookmarks: the server notices on its own. */
+    for (int i = 0; i < 1000 && kr_testserver_watch_count(ts) > 0; i++)
+        usleep(10 * 1000); /* polls the condition; gives up after 10 s */
+    ck_assert_uint_eq(kr_testserver_watch_count(ts), 0);
 }
 END_TEST
 
@@ -1368,6 +1469,81 @@ START_TEST(load_api_accepts_json_lists_and_yaml)
 }
 END_TEST
 
+/* ---- allocation failures ------------------------------------------------------------- */
+
+struct sweep_case {
+    const char *method, *path, *content_type, *body, *accept;
+    int want;
+};
+
+static int sweep_request(void *arg)
+{
+    const struct sweep_case *c = arg;
+    char path[512];
+    snprintf(path, sizeof(path), "%s", c->path);
+    char *q = strchr(path, '?');
+    ts_kv query[8];
+    size_t nq = 0;
+    if (q) {
+        *q++ = '\0';
+        for (char *save = NULL, *kv = strtok_r(q, "&", &save); kv && nq < 8;
+             kv = strtok_r(NULL, "&", &save)) {
+            char *eq = strchr(kv, '=');
+            *eq = '\0';
+            query[nq++] = (ts_kv){kv, eq + 1};
+        }
+    }
+    ts_request req = {.method = c->method,
+                      .path = path,
+                      .query = query,
+                      .nquery = nq,
+                      .content_type = c->content_type,
+                      .accept = c->accept,
+                      .body = c->body,
+                      .body_len = c->body ? strlen(c->body) : 0};
+    ts_response resp;
+    ts_handle(ts, &req, &resp);
+    int status = resp.status;
+    ts_response_clear(&resp);
+    /* Either the intended answer or a 500 for the failed allocation. */
+    return (status == c->want || status == 500) ? 0 : 1;
+}
+
+START_TEST(handler_survives_allocation_failures)
+{
+    /* In-process only: an HTTP connection's teardown on a server thread
+     * would race with the swap of allocators. */
+    const char *cm = "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
+                     "\"exists\",\"namespace\":\"default\",\"labels\":{\"a\":\"x\"}},"
+                     "\"data\":{\"k\":\"v\"}}";
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_testserver_load(ts, cm, strlen(cm), &err), 0);
+    static const struct sweep_case cases[] = {
+        {"GET", "/apis", NULL, NULL,
+         "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList", 200},
+        {"GET", "/apis/apps/v1", NULL, NULL, NULL, 200},
+        {"GET", "/openapi/v3/api/v1", NULL, NULL, NULL, 200},
+        {"GET", "/api/v1/configmaps?labelSelector=a in (x,y)&fieldSelector=metadata.name!=z", NULL,
+         NULL, NULL, 200},
+        {"GET", "/api/v1/namespaces/default/configmaps/nope", NULL, NULL, NULL, 404},
+        {"POST", "/api/v1/namespaces/default/configmaps", "application/json",
+         "{\"metadata\":{\"name\":\"Bad_Name\"}}", NULL, 422},
+        {"POST", "/api/v1/namespaces/default/configmaps", "application/json",
+         "{\"metadata\":{\"name\":\"exists\",\"labels\":{\"k\":\"v\"}}}", NULL, 409},
+        {"PATCH", "/api/v1/namespaces/default/configmaps/exists", "application/json-patch+json",
+         "[{\"op\":\"test\",\"path\":\"/data/k\",\"value\":\"no\"}]", NULL, 422},
+        {"PATCH", "/api/v1/namespaces/default/configmaps/exists",
+         "application/strategic-merge-patch+json", "{\"metadata\":{\"resourceVersion\":\"1\"}}",
+         NULL, 409},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        long runs = kr_test_alloc_failure_sweep(sweep_request, (void *)&cases[i]);
+        ck_assert_msg(runs > 1, "%s %s: failed at allocation %ld", cases[i].method, cases[i].path,
+                      -runs);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("testserver");
@@ -1387,7 +1563,9 @@ static Suite *suite(void)
     tcase_add_test(tc, update_bumps_generation_only_for_spec_and_conflicts_on_stale_rv);
     tcase_add_test(tc, patch_types_go_through_the_patch_engine);
     tcase_add_test(tc, server_side_apply_creates_then_patches);
+    tcase_add_test(tc, scale_subresource_reads_and_writes_replicas);
     tcase_add_test(tc, delete_answers_status_or_object_and_honours_finalizers);
+    tcase_add_test(tc, deletecollection_and_legacy_watch_path);
     tcase_add_test(tc, dry_run_stores_nothing);
     tcase_add_test(tc, deleting_a_namespace_deletes_its_contents);
     tcase_add_test(tc, watch_streams_changes_from_a_resource_version);
@@ -1397,6 +1575,7 @@ static Suite *suite(void)
     tcase_add_test(tc, watch_selector_transitions_become_added_and_deleted);
     tcase_add_test(tc, watch_faults_close_streams);
     tcase_add_test(tc, restart_ends_watches_and_forgets_history);
+    tcase_add_test(tc, watches_of_clients_that_went_away_are_dropped);
     tcase_add_test(tc, slow_watcher_is_closed_without_stalling_others);
     tcase_add_test(tc, thousands_of_watches_all_receive_each_event);
     tcase_add_test(tc, faults_answer_429_500_503);
@@ -1405,6 +1584,7 @@ static Suite *suite(void)
     tcase_add_test(tc, background_deletion_cascades_to_owned_objects);
     tcase_add_test(tc, crd_makes_its_resource_servable_and_takes_it_along);
     tcase_add_test(tc, load_api_accepts_json_lists_and_yaml);
+    tcase_add_test(tc, handler_survives_allocation_failures);
     suite_add_tcase(s, tc);
     return s;
 }

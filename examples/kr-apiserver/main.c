@@ -31,16 +31,19 @@ static void on_signal(int sig)
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: kr-apiserver [--port P] [--bind ADDR] [--tls-cert F --tls-key F "
-                 "[--client-ca F]]\n"
-                 "                    [--token T ...] [--history N] [--bookmark-interval S]\n"
-                 "                    [--load FILE ...] [--kubeconfig-out FILE] [--threads N]\n"
-                 "  --token T   a bearer token; \"T:user\" names the user, \"T:user:get,list\" "
-                 "limits verbs\n"
-                 "Prints the URL it serves, then runs until SIGINT or SIGTERM.\n"
-                 "Admin endpoints: POST /_kr/faults {fail429,fail500,fail503,latencyMs,"
-                 "watchMaxEvents,watchCutMidEvent}, POST /_kr/close-watches, /_kr/compact, "
-                 "/_kr/restart; GET /_kr/stats.\n");
+    fprintf(out,
+            "usage: kr-apiserver [--port P] [--bind ADDR] [--tls-cert F --tls-key F "
+            "[--client-ca F]]\n"
+            "                    [--token T ...] [--history N] [--bookmark-interval S]\n"
+            "                    [--load FILE ...] [--kubeconfig-out FILE] [--threads N]\n"
+            "                    [--fail-429 F] [--fail-500 F] [--fail-503 F] [--latency-ms N]\n"
+            "                    [--watch-max-events N [--watch-cut-mid-event]]\n"
+            "  --token T   a bearer token; \"T:user\" names the user, \"T:user:get,list\" "
+            "limits verbs\n"
+            "Prints the URL it serves, then runs until SIGINT or SIGTERM.\n"
+            "Admin endpoints: POST /_kr/faults {fail429,fail500,fail503,latencyMs,"
+            "watchMaxEvents,watchCutMidEvent}, POST /_kr/close-watches, /_kr/compact, "
+            "/_kr/restart; GET /_kr/stats.\n");
 }
 
 static char *read_file(const char *path, size_t *len)
@@ -83,9 +86,45 @@ static int parse_number(const char *flag, const char *v, unsigned long max, unsi
     return 0;
 }
 
+static int parse_fraction(const char *flag, const char *v, double *out)
+{
+    char *end;
+    double d = strtod(v, &end);
+    if (*end || !*v || d < 0 || d > 1) {
+        fprintf(stderr, "kr-apiserver: %s: a fraction in [0,1], not \"%s\"\n", flag, v);
+        return -1;
+    }
+    *out = d;
+    return 0;
+}
+
+static int parse_fault_flag(struct args *a, const char *flag, const char *v)
+{
+    kr_testserver_faults *f = &a->opts.faults;
+    unsigned long n;
+    if (strcmp(flag, "--fail-429") == 0)
+        return parse_fraction(flag, v, &f->fail_429);
+    if (strcmp(flag, "--fail-500") == 0)
+        return parse_fraction(flag, v, &f->fail_500);
+    if (strcmp(flag, "--fail-503") == 0)
+        return parse_fraction(flag, v, &f->fail_503);
+    if (strcmp(flag, "--latency-ms") == 0 && parse_number(flag, v, 600000, &n) == 0) {
+        f->latency_ms = (unsigned)n;
+        return 0;
+    }
+    if (strcmp(flag, "--watch-max-events") == 0 && parse_number(flag, v, 1u << 30, &n) == 0) {
+        f->watch_max_events = (unsigned)n;
+        return 0;
+    }
+    return -1;
+}
+
 static int parse_value_flag(struct args *a, const char *flag, const char *v)
 {
     unsigned long n;
+    if (strncmp(flag, "--fail-", 7) == 0 || strcmp(flag, "--latency-ms") == 0 ||
+        strcmp(flag, "--watch-max-events") == 0)
+        return parse_fault_flag(a, flag, v);
     if (strcmp(flag, "--port") == 0 && parse_number(flag, v, 65535, &n) == 0)
         a->opts.port = (unsigned short)n;
     else if (strcmp(flag, "--history") == 0 && parse_number(flag, v, 100000000, &n) == 0)
@@ -119,6 +158,10 @@ static int parse_args(int argc, char **argv, struct args *a)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             exit(0);
+        }
+        if (strcmp(argv[i], "--watch-cut-mid-event") == 0) {
+            a->opts.faults.watch_cut_mid_event = true;
+            continue;
         }
         if (i + 1 >= argc || parse_value_flag(a, argv[i], argv[i + 1]) != 0) {
             fprintf(stderr, "kr-apiserver: bad or incomplete flag \"%s\"\n", argv[i]);

@@ -289,26 +289,50 @@ int main(int argc, char **argv)
     args a = {0};
     if (parse_args(argc, argv, &a) != 0)
         return usage(stderr, 2);
-    kr_rest_config cfg = {0};
-    if (a.kubeconfig || a.context || !a.server) {
-        fprintf(stderr, "error: kubeconfig loading is not available in this build; "
-                        "use --server\n");
-        return 1;
+    /* The connection: a kubeconfig (or in-cluster), as kubectl finds it,
+     * with the command line's overrides; or just --server. */
+    kr_logger logger = {.fn = log_to_stderr, .max_level = KR_LOG_WARN};
+    kr_rest_config manual = {0}, *loaded = NULL, *cfg = &manual;
+    kr_error_t err = {0};
+    if (a.server && !a.kubeconfig && !a.context) {
+        manual.server = (char *)a.server;
+        manual.bearer_token = (char *)a.token;
+        manual.ca_file = (char *)a.ca_file;
+        manual.insecure_skip_tls_verify = a.insecure;
+    } else {
+        kr_config_load_opts lo = {.kubeconfig = a.kubeconfig,
+                                  .overrides = {.context = a.context,
+                                                .namespace_ = a.namespace_,
+                                                .server = a.server,
+                                                .token = a.token,
+                                                .insecure_skip_tls_verify = a.insecure},
+                                  .logger = logger};
+        if (kr_config_load(&lo, &loaded, &err) != 0)
+            return fail(&err);
+        cfg = loaded;
+        if (a.ca_file) {
+            size_t n = strlen(a.ca_file) + 1;
+            kr_free(cfg->ca_file);
+            cfg->ca_file = kr_malloc(n);
+            if (!cfg->ca_file) {
+                kr_rest_config_free(loaded);
+                return 1;
+            }
+            memcpy(cfg->ca_file, a.ca_file, n);
+        }
     }
-    cfg.server = (char *)a.server;
-    cfg.bearer_token = (char *)a.token;
-    cfg.ca_file = (char *)a.ca_file;
-    cfg.insecure_skip_tls_verify = a.insecure;
-    cfg.qps = 50;
-    cfg.burst = 100;
+    /* kubectl's pace, not client-go's 5 QPS default. */
+    if (cfg->qps == 0)
+        cfg->qps = 50;
+    if (cfg->burst == 0)
+        cfg->burst = 100;
 
-    kr_runtime_opts ro = {.logger = {.fn = log_to_stderr, .max_level = KR_LOG_WARN}};
+    kr_runtime_opts ro = {.logger = logger};
     kr_runtime_t *rt = NULL;
     kr_client_t *client = NULL;
-    kr_error_t err = {0};
     int status = 1;
     if (kr_runtime_new(&ro, &rt, &err) != 0 || kr_runtime_start(rt, &err) != 0 ||
-        kr_client_new(rt, &cfg, NULL, &client, &err) != 0) {
+        kr_client_new(rt, cfg, NULL, &client, &err) != 0) {
         status = fail(&err);
         goto out;
     }
@@ -321,5 +345,6 @@ int main(int argc, char **argv)
 out:
     kr_client_free(client);
     kr_runtime_free(rt);
+    kr_rest_config_free(loaded);
     return status;
 }

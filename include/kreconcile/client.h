@@ -80,10 +80,11 @@ typedef struct kr_client_opts {
 KR_API int kr_client_new(kr_runtime_t *rt, const kr_rest_config *config, const kr_client_opts *opts,
                          kr_client_t **out, kr_error_t *err);
 
-/* Cancel every request (their callbacks are not called; blocking callers
- * get KR_ECANCELED), close open watches without callbacks, and free the
- * client. Every kr_watch_t of the client must have been freed. NULL is a
- * no-op. [any thread; the loop thread included] */
+/* Cancel every request (each callback runs once more, with KR_ECANCELED,
+ * so that blocking callers wake up), end open watches (their on_end runs
+ * with KR_ESHUTDOWN; the kr_watch_t handles stay the caller's to free),
+ * and free the client. NULL is a no-op. [any thread; the loop thread
+ * included] */
 KR_API void kr_client_free(kr_client_t *client);
 
 /* The runtime the client runs on (borrowed). [any thread] */

@@ -202,8 +202,11 @@ KR_API int kr_kubeconfig_namespace(const kr_kubeconfig_t *kc, const kr_config_ov
  * use exec authentication plugin"); insecure-skip-tls-verify with a CA
  * ("specifying a root certificates file with the insecure flag is not
  * allowed"). Exec users get an exec-plugin provider in `credentials`
- * (nothing runs until its get()); tokenFile users a token-file provider.
- * Logs a warning when TLS verification is off. Errors: KR_ENOTFOUND (no
+ * (nothing runs until its get()) unless they also have a token or
+ * tokenFile, which wins as in client-go; tokenFile users get a token-file
+ * provider (the file is read once here). As clientcmd, user credentials
+ * are left out entirely when the server is plain http://. Logs a warning
+ * when TLS verification is off. Errors: KR_ENOTFOUND (no
  * configuration, or a missing context/cluster/user), KR_EINVAL, KR_EIO,
  * KR_EUNSUPPORTED (auth-provider), KR_ENOMEM. [any thread] */
 KR_API int kr_kubeconfig_rest_config(const kr_kubeconfig_t *kc,
@@ -222,9 +225,11 @@ KR_API int kr_kubeconfig_rest_config(const kr_kubeconfig_t *kc,
  * refresh after the one that produced them, or free(). Errors (never with
  * credentials in them): KR_ENOTFOUND "exec: executable X not found" + the
  * install hint; KR_EIO "exec: executable X failed with exit code N" + the
- * first line of its stderr; KR_EPARSE for bad output, with kubectl's
- * messages; KR_EINVAL "exec plugin cannot support interactive mode:
- * standard input is not a terminal" for interactiveMode Always. */
+ * first line of its stderr; KR_ETOOLARGE past 1 MiB of output;
+ * KR_EPARSE for bad output, with kubectl's messages; KR_EINVAL "exec plugin
+ * cannot support interactive mode: standard input is not a terminal" for
+ * interactiveMode Always. Like kubectl, a plugin that never exits blocks
+ * get(): run blocking calls on worker threads. */
 
 /* ---- in-cluster ------------------------------------------------------------ */
 

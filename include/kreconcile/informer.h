@@ -68,6 +68,11 @@ typedef struct kr_informer_opts {
     kr_metrics_registry_t *metrics; /* borrowed; NULL = no metrics */
     kr_logger logger;
     uint64_t seed; /* jitter; 0 = from the clock */
+    /* Names the informer in logs and as the `informer` label of its
+     * metrics; default "[group/]version/resource[ ns=..][ labels=..]
+     * [ fields=..]". Informers of different clusters reporting into one
+     * registry need different names (the factory prefixes the cluster). */
+    const char *name;
 } kr_informer_opts;
 
 /* Create a stopped informer. *out is new (kr_informer_free).
@@ -185,6 +190,12 @@ KR_API int kr_informer_factory_get(kr_informer_factory_t *f, kr_client_t *client
                                    const char *namespace_, const char *label_selector,
                                    const char *field_selector, kr_informer_t **out,
                                    kr_error_t *err);
+
+/* Name the cluster `client` talks to (copied), e.g. "dc1": informers the
+ * factory creates for it afterwards are named "dc1/<scope>" in logs and
+ * metrics. Errors: KR_ENOMEM, KR_EINVAL. [any thread] */
+KR_API int kr_informer_factory_name_cluster(kr_informer_factory_t *f, kr_client_t *client,
+                                            const char *cluster, kr_error_t *err);
 
 /* Start every informer not started yet (and those created later).
  * [any thread] */

@@ -102,7 +102,7 @@ KR_API int kr_queue_add_rate_limited(kr_queue_t *q, const char *key);
 KR_API int kr_queue_add_failed(kr_queue_t *q, const char *key);
 
 /* Take the next key, blocking while the queue is empty. *key is borrowed:
- * valid until kr_queue_done for it. The key is then "processing": it is
+ * valid until kr_queue_done (or kr_queue_done_get) for it. The key is then "processing": it is
  * never handed to another worker before done. Returns 0, or KR_ESHUTDOWN
  * once the queue is shut down and empty (queued keys are still handed out
  * after shutdown). [worker] */
@@ -113,6 +113,26 @@ KR_API int kr_queue_try_get(kr_queue_t *q, const char **key);
 /* The worker finished `key`: if it was re-added meanwhile it is queued
  * again. 0 or KR_ENOTFOUND (the key is not being processed). [worker] */
 KR_API int kr_queue_done(kr_queue_t *q, const char *key);
+
+/* A worker loop's step in one lock acquisition: kr_queue_done(done_key),
+ * then kr_queue_get(next_key), with the same effects in the same order (a
+ * key re-added while processing is queued again before the get, so it may
+ * come straight back to this worker). done_key may be NULL (the loop's first
+ * call: only get); it is borrowed and not used after the call returns, so it
+ * may be the pointer a previous get handed out. *next_key is borrowed as with
+ * kr_queue_get, NULL on error. Blocks while the queue is empty. Returns 0,
+ * KR_ENOTFOUND (done_key is not processing: nothing was done or taken),
+ * KR_ESHUTDOWN (done_key, if any, was done; the queue is shut down and
+ * empty), KR_EINVAL (next_key NULL). [worker]
+ *
+ *     const char *key = NULL;
+ *     while (kr_queue_done_get(q, key, &key) == 0)
+ *         reconcile(key);
+ */
+KR_API int kr_queue_done_get(kr_queue_t *q, const char *done_key, const char **next_key);
+/* As kr_queue_done_get without blocking: when nothing is queued it returns 0
+ * with *next_key NULL (done_key, if any, was done). [worker] */
+KR_API int kr_queue_done_try_get(kr_queue_t *q, const char *done_key, const char **next_key);
 
 /* What a reconcile returned. */
 typedef enum kr_queue_result {

@@ -1,11 +1,29 @@
 /* libkreconcile-testserver — an in-memory Kubernetes API server for tests,
  * embeddable in a test program (start on port 0, read the port, stop).
  * Never linked by production programs; not part of the umbrella header.
+ * Link with -lkreconcile-testserver -lkreconcile and libmicrohttpd, GnuTLS.
  *
  * The server runs its own threads (libmicrohttpd's epoll threads and one
  * ticker for watch timeouts and bookmarks); every function below may be
- * called from any thread unless it says otherwise. What it implements and
- * where it differs from a real apiserver is described in the README. */
+ * called from any thread unless it says otherwise.
+ *
+ * What it serves (JSON only): discovery (aggregated and legacy), /version,
+ * health, the OpenAPI v3 minimum kubectl needs for validation; the built-in
+ * kinds and CustomResourceDefinitions; GET, LIST (limit/continue over
+ * snapshots, selectors, resourceVersion rules), WATCH (resume from history,
+ * bookmarks, timeouts, sendInitialEvents, selector transitions), POST, PUT,
+ * PATCH (merge, JSON, strategic; server-side apply), DELETE (finalizers,
+ * preconditions, ownerReference cascade), deletecollection, /status,
+ * dryRun=All; every failure is the apiserver's Status.
+ *
+ * Where it differs from a real apiserver: no protobuf (415) or Table
+ * answers (plain lists instead); no OpenAPI v2 (404) and no schemas; no
+ * schema validation (fieldValidation is accepted and ignored); server-side
+ * apply merges without field ownership or conflicts; no controllers run
+ * and no grace periods (objects without finalizers go at once); a namespace
+ * is deleted at once with its contents; a list with an RV newer than the
+ * server's answers 504 at once; resourceVersionMatch=Exact serves only the
+ * current RV (older: 410). Test admin endpoints live under /_kr/. */
 #ifndef KRECONCILE_TESTSERVER_H
 #define KRECONCILE_TESTSERVER_H
 

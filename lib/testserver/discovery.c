@@ -40,11 +40,20 @@ static json_t *aggregated_resource(const ts_resource *r)
         json_object_set(o, "shortNames", r->short_names);
     if (json_array_size(r->categories))
         json_object_set(o, "categories", r->categories);
+    json_t *subs = json_array();
     if (r->has_status)
-        json_object_set_new(o, "subresources",
-                            json_pack("[{s:s, s:[s,s,s], s:{s:s, s:s, s:s}}]", "subresource",
-                                      "status", "verbs", "get", "patch", "update", "responseKind",
-                                      "group", r->group, "version", r->version, "kind", r->kind));
+        json_array_append_new(subs,
+                              json_pack("{s:s, s:[s,s,s], s:{s:s, s:s, s:s}}", "subresource",
+                                        "status", "verbs", "get", "patch", "update", "responseKind",
+                                        "group", r->group, "version", r->version, "kind", r->kind));
+    if (r->scale_spec_path)
+        json_array_append_new(subs,
+                              json_pack("{s:s, s:[s,s,s], s:{s:s, s:s, s:s}}", "subresource",
+                                        "scale", "verbs", "get", "patch", "update", "responseKind",
+                                        "group", "autoscaling", "version", "v1", "kind", "Scale"));
+    if (json_array_size(subs))
+        json_object_set(o, "subresources", subs);
+    json_decref(subs);
     return o;
 }
 
@@ -136,6 +145,15 @@ static json_t *legacy_resource_list(kr_testserver_t *ts, const char *group, cons
                                                  name ? name : "", "singularName", "", "namespaced",
                                                  r->namespaced, "kind", r->kind, "verbs", "get",
                                                  "patch", "update"));
+            kr_free(name);
+        }
+        if (r->scale_spec_path) {
+            char *name = kr_asprintf("%s/scale", r->plural);
+            json_array_append_new(res,
+                                  json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:[s,s,s]}", "name",
+                                            name ? name : "", "singularName", "", "namespaced",
+                                            r->namespaced, "group", "autoscaling", "version", "v1",
+                                            "kind", "Scale", "verbs", "get", "patch", "update"));
             kr_free(name);
         }
     }

@@ -155,6 +155,15 @@ static void dispatch(kr_testserver_t *ts, const ts_request *req, const ts_route 
                      ts_response *resp)
 {
     const char *m = req->method;
+    if (rt->sub && strcmp(rt->sub, "scale") == 0 && rt->res->scale_spec_path && !rt->legacy_watch) {
+        if (strcmp(m, "GET") == 0 || strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0)
+            ts_handle_scale(ts, req, rt, resp);
+        else
+            ts_respond_status(resp, 405, "MethodNotAllowed",
+                              "the server does not allow this method on the requested resource",
+                              NULL);
+        return;
+    }
     if (rt->sub && (strcmp(rt->sub, "status") != 0 || !rt->res->has_status)) {
         ts_respond_not_found_path(resp);
         return;

@@ -3,11 +3,13 @@
  * checks, and watch streams as chunked responses whose connections are
  * suspended while they have nothing to send. Holds no server state itself. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "testserver/ts_internal.h"
 
@@ -28,6 +30,17 @@ void ts_http_resume(void *conn)
 void ts_http_suspend(void *conn)
 {
     MHD_suspend_connection(conn);
+}
+
+bool ts_http_peer_closed(void *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci)
+        return false;
+    char byte;
+    ssize_t n = recv(ci->connect_fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,

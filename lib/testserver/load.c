@@ -49,7 +49,7 @@ static int load_one(kr_testserver_t *ts, const json_t *obj, kr_error_t *err)
     const char *ns = ts_meta_str(obj, "namespace");
     ts_route rt = {.res = res, .ns = res->namespaced ? (ns && *ns ? ns : "default") : NULL};
     ts_request req = {.method = "POST", .path = ""};
-    ts_write w = {.req = &req, .rt = &rt, .manager = "kr-testserver-load"};
+    ts_write w = {.req = &req, .rt = &rt, .manager = "kr-testserver-load", .no_body = true};
     ts_response resp = {0};
     json_t *copy = json_deep_copy(obj);
     if (!copy)

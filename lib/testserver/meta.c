@@ -124,7 +124,5 @@ bool ts_spec_equal(const ts_resource *res, const json_t *a, const json_t *b)
 
 char *ts_api_version(const ts_resource *res)
 {
-    if (!res->group[0])
-        return kr_strdup(res->version);
-    return kr_asprintf("%s/%s", res->group, res->version);
+    return kr_strdup(res->api_version);
 }

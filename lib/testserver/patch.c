@@ -195,10 +195,32 @@ void ts_handle_patch(kr_testserver_t *ts, const ts_request *req, const ts_route 
     if (check_patch_rv(rt, f, patch, existing, resp) == 0)
         out = apply_patch(rt->res, rt->name, f == KR_PATCH_APPLY ? KR_PATCH_STRATEGIC : f, existing,
                           patch, resp);
-    json_decref(patch);
     if (out && check_result(rt, out, resp) == 0)
         ts_commit_update(ts, &w, existing, out, resp);
     else
         json_decref(out);
+    json_decref(patch); /* after the commit: w.applied points into it */
     json_decref(existing);
+}
+
+json_t *ts_patch_document(const ts_request *req, const ts_resource *res, const char *name,
+                          const json_t *existing, bool force_merge, ts_response *resp)
+{
+    kr_patch_format f = patch_format(req, res, resp);
+    if (f == 0)
+        return NULL;
+    if (f == KR_PATCH_APPLY) {
+        ts_respond_unsupported_media(resp, "application/json-patch+json, "
+                                           "application/merge-patch+json, "
+                                           "application/strategic-merge-patch+json");
+        return NULL;
+    }
+    json_t *patch = parse_patch(req, f, resp);
+    if (!patch)
+        return NULL;
+    if (force_merge && f == KR_PATCH_STRATEGIC)
+        f = KR_PATCH_MERGE;
+    json_t *out = apply_patch(res, name, f, existing, patch, resp);
+    json_decref(patch);
+    return out;
 }

@@ -88,7 +88,11 @@ static void resource_free(ts_resource *r)
     kr_free(r->plural);
     kr_free(r->singular);
     kr_free(r->list_kind);
+    kr_free(r->api_version);
     kr_free(r->crd_name);
+    kr_free(r->scale_spec_path);
+    kr_free(r->scale_status_path);
+    kr_free(r->scale_selector_path);
     json_decref(r->short_names);
     json_decref(r->categories);
     json_decref(r->subresources);
@@ -149,6 +153,7 @@ static ts_resource *builtin_resource(const struct builtin *b)
     r->plural = kr_strdup(b->plural);
     r->singular = lower(b->kind);
     r->list_kind = kr_asprintf("%sList", b->kind);
+    r->api_version = b->group[0] ? kr_asprintf("%s/v1", b->group) : kr_strdup("v1");
     r->short_names = words(b->shorts);
     r->categories = b->all ? json_pack("[s]", "all") : json_array();
     r->subresources = words(b->subs);
@@ -157,8 +162,13 @@ static ts_resource *builtin_resource(const struct builtin *b)
     r->generation = b->flags & F_GEN;
     r->delete_returns_object = b->flags & F_OBJ_DEL;
     r->no_deletecollection = b->flags & F_NO_DELCOL;
+    if (strstr(b->subs, "scale")) {
+        r->scale_spec_path = kr_strdup(".spec.replicas");
+        r->scale_status_path = kr_strdup(".status.replicas");
+    }
     if (!r->group || !r->version || !r->kind || !r->plural || !r->singular || !r->list_kind ||
-        !r->short_names || !r->categories || !r->subresources) {
+        !r->api_version || !r->short_names || !r->categories || !r->subresources ||
+        (strstr(b->subs, "scale") && (!r->scale_spec_path || !r->scale_status_path))) {
         resource_free(r);
         return NULL;
     }
@@ -208,10 +218,7 @@ ts_resource *ts_resource_find_kind(kr_testserver_t *ts, const char *api_version,
 {
     for (size_t i = 0; i < ts->nresources; i++) {
         ts_resource *r = ts->resources[i];
-        char *av = ts_api_version(r);
-        bool eq = av && strcmp(av, api_version) == 0 && strcmp(r->kind, kind) == 0;
-        kr_free(av);
-        if (eq)
+        if (strcmp(r->api_version, api_version) == 0 && strcmp(r->kind, kind) == 0)
             return r;
     }
     return NULL;
@@ -242,6 +249,7 @@ static ts_resource *crd_resource(const json_t *crd, const char *version, ts_stor
     r->list_kind = jstr(names, "listKind", NULL) ? kr_strdup(jstr(names, "listKind", ""))
                                                  : kr_asprintf("%sList", kind);
     r->crd_name = kr_strdup(ts_meta_str(crd, "name"));
+    r->api_version = kr_asprintf("%s/%s", jstr(spec, "group", ""), version);
     const json_t *sn = json_object_get(names, "shortNames");
     const json_t *cat = json_object_get(names, "categories");
     r->short_names = json_is_array(sn) ? json_deep_copy(sn) : json_array();
@@ -253,7 +261,7 @@ static ts_resource *crd_resource(const json_t *crd, const char *version, ts_stor
     r->delete_returns_object = true;
     r->store = st;
     if (!r->group || !r->version || !r->kind || !r->plural || !r->singular || !r->list_kind ||
-        !r->crd_name || !r->short_names || !r->categories || !r->subresources) {
+        !r->crd_name || !r->api_version || !r->short_names || !r->categories || !r->subresources) {
         resource_free(r);
         return NULL;
     }
@@ -264,6 +272,22 @@ static bool version_has_status(const json_t *v)
 {
     const json_t *subs = json_object_get(v, "subresources");
     return json_object_get(subs, "status") != NULL;
+}
+
+static int set_crd_scale(ts_resource *r, const json_t *version)
+{
+    const json_t *scale = json_object_get(json_object_get(version, "subresources"), "scale");
+    if (!json_is_object(scale))
+        return 0;
+    const char *spec = jstr(scale, "specReplicasPath", ".spec.replicas");
+    const char *status = jstr(scale, "statusReplicasPath", ".status.replicas");
+    const char *sel = jstr(scale, "labelSelectorPath", NULL);
+    r->scale_spec_path = kr_strdup(spec);
+    r->scale_status_path = kr_strdup(status);
+    r->scale_selector_path = sel ? kr_strdup(sel) : NULL;
+    return (!r->scale_spec_path || !r->scale_status_path || (sel && !r->scale_selector_path))
+               ? KR_ENOMEM
+               : 0;
 }
 
 static bool names_clash(kr_testserver_t *ts, const json_t *crd)
@@ -326,6 +350,8 @@ static int serve_versions(kr_testserver_t *ts, const json_t *crd)
             return KR_ENOMEM;
         }
         r->has_status = version_has_status(v);
+        if (set_crd_scale(r, v) != 0)
+            return KR_ENOMEM;
     }
     return 0;
 }

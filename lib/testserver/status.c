@@ -12,30 +12,27 @@ static const char *status_text(int code)
     return code < 300 ? "Success" : "Failure";
 }
 
+static int append_chunk(const char *buffer, size_t size, void *data)
+{
+    return kr_buf_append(data, buffer, size) == 0 ? 0 : -1;
+}
+
 void ts_respond_json(ts_response *resp, int code, json_t *body)
 {
     ts_response_clear(resp);
     resp->status = code;
     resp->content_type = "application/json";
-    if (!body) {
-        resp->status = 500;
-        return;
-    }
-    char *text = json_dumps(body, JSON_COMPACT);
+    kr_buf buf = {0};
+    /* One pass straight into the response buffer: LIST pages are large. */
+    int rc = body ? json_dump_callback(body, append_chunk, &buf, JSON_COMPACT) : -1;
     json_decref(body);
-    if (!text) {
+    if (rc != 0 || kr_buf_append(&buf, "", 0) != 0 || !buf.data) {
+        kr_buf_free(&buf);
         resp->status = 500;
         return;
     }
-    size_t len = strlen(text);
-    resp->body = kr_malloc(len + 1);
-    if (resp->body) {
-        memcpy(resp->body, text, len + 1);
-        resp->body_len = len;
-    } else {
-        resp->status = 500;
-    }
-    free(text);
+    resp->body = buf.data;
+    resp->body_len = buf.len;
 }
 
 void ts_respond_status(ts_response *resp, int code, const char *reason, const char *message,

@@ -33,6 +33,7 @@ typedef struct ts_store {
 
 typedef struct ts_resource {
     char *group, *version, *kind, *plural, *singular, *list_kind;
+    char *api_version; /* "group/version", or "version" for the core group */
     bool namespaced, has_status, generation, crd;
     bool delete_returns_object; /* pods, services, custom resources */
     bool no_deletecollection;
@@ -40,6 +41,9 @@ typedef struct ts_resource {
     json_t *categories; /* array of strings */
     json_t *subresources; /* extra subresource names for discovery (not status) */
     char *crd_name; /* the CRD that serves it */
+    /* The /scale subresource: dotted paths into the object, or NULL.
+     * Built-ins read the selector from spec.selector (a LabelSelector). */
+    char *scale_spec_path, *scale_status_path, *scale_selector_path;
     ts_store *store; /* borrowed from the server's store list */
 } ts_resource;
 
@@ -77,7 +81,8 @@ typedef struct ts_watch {
     bool suspended; /* the connection waits for data */
     bool detached; /* the transport is gone; free when unreferenced */
     unsigned events; /* events sent */
-    uint64_t deadline_ms, last_send_ms;
+    uint64_t deadline_ms, last_send_ms, last_probe_ms;
+    bool probe; /* check on the next read whether the client went away */
     unsigned long long min_rv; /* deliver only events newer than this */
     void *conn; /* struct MHD_Connection * */
     struct ts_watch *prev, *next;
@@ -261,6 +266,12 @@ void ts_handle_patch(kr_testserver_t *ts, const ts_request *req, const ts_route 
                      ts_response *resp);
 void ts_handle_delete(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                       ts_response *resp);
+/* GET, PUT and PATCH of .../{name}/scale (scale.c). */
+void ts_handle_scale(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
+                     ts_response *resp);
+/* The patched document for a PATCH body (patch.c); NULL after filling resp. */
+json_t *ts_patch_document(const ts_request *req, const ts_resource *res, const char *name,
+                          const json_t *existing, bool force_merge, ts_response *resp);
 void ts_handle_deletecollection(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                                 ts_response *resp);
 bool ts_handle_discovery(kr_testserver_t *ts, const ts_request *req, ts_response *resp);
@@ -277,11 +288,14 @@ typedef struct ts_write {
     const char *manager;
     const char *operation; /* "Update" or "Apply" */
     const json_t *applied; /* server-side apply: the configuration, for fieldsV1 */
+    bool no_body; /* loading: status only, skip serialising the object */
 } ts_write;
 int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_response *resp);
 int ts_commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *existing, json_t *obj,
                      ts_response *resp);
 bool ts_namespace_exists(kr_testserver_t *ts, const char *ns);
+/* Labels, annotations and finalizers (validate.c); fills resp (422/400). */
+int ts_validate_metadata(const ts_resource *res, const json_t *md, ts_response *resp);
 /* dryRun: *dry is set for "All"; another value fills resp (422) and returns -1. */
 int ts_dry_run(const ts_request *req, ts_response *resp, const char *options_kind, bool *dry);
 
@@ -342,5 +356,7 @@ int ts_http_start(kr_testserver_t *ts, kr_error_t *err);
 void ts_http_stop(kr_testserver_t *ts);
 void ts_http_resume(void *conn);
 void ts_http_suspend(void *conn);
+/* True when the peer closed its end (a plain-TCP check without reading). */
+bool ts_http_peer_closed(void *conn);
 
 #endif /* KR_TS_INTERNAL_H */

@@ -198,7 +198,9 @@ long ts_watch_read(ts_watch *w, char *buf, size_t max)
         ts_unlock(ts);
         return (long)n;
     }
-    if (w->closing || ts->stopping) {
+    bool gone = w->probe && ts_http_peer_closed(w->conn);
+    w->probe = false;
+    if (w->closing || ts->stopping || gone) {
         ts_unlock(ts);
         return -1;
     }
@@ -387,6 +389,7 @@ static void tick(kr_testserver_t *ts)
 {
     uint64_t now = ts_now_ms();
     unsigned interval = ts->opts.bookmark_interval_ms;
+    unsigned probe_interval = interval < 5000 ? interval : 5000;
     for (ts_watch *w = ts->watches; w; w = w->next) {
         if (w->closing)
             continue;
@@ -396,6 +399,11 @@ static void tick(kr_testserver_t *ts)
             w->closing = true;
         } else if (w->bookmarks && now - w->last_send_ms >= interval) {
             append_bookmark(w, false);
+        } else if (now - w->last_probe_ms >= probe_interval) {
+            /* Resume idle streams now and then so that the transport
+             * notices clients that went away. */
+            w->last_probe_ms = now;
+            w->probe = true;
         } else {
             continue;
         }

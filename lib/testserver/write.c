@@ -218,6 +218,8 @@ static int admit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, jso
     rc = validate_name(res, name, resp);
     if (rc == 0 && strcmp(res->plural, "customresourcedefinitions") == 0)
         rc = validate_crd_name(obj, name, resp);
+    if (rc == 0)
+        rc = ts_validate_metadata(res, md, resp);
     if (rc != 0)
         return rc;
     if (res->namespaced && !ts_namespace_exists(ts, w->rt->ns)) {
@@ -299,6 +301,12 @@ int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_res
             return rc;
         }
         ts_record_event(ts, res, TS_ADDED, obj, NULL);
+    }
+    if (w->no_body) {
+        json_decref(obj);
+        ts_response_clear(resp);
+        resp->status = 201;
+        return 0;
     }
     ts_respond_json(resp, 201, obj);
     return 0;
@@ -391,6 +399,9 @@ static int admit_update(const ts_write *w, const json_t *existing, json_t *obj, 
                             "latest version and try again");
         return KR_ECONFLICT;
     }
+    int rc = ts_validate_metadata(res, md, resp);
+    if (rc != 0)
+        return rc;
     if (json_object_get(old_md, "deletionTimestamp") && finalizers_added(old_md, md)) {
         ts_respond_invalid(resp, res->kind, res->group, w->rt->name, "metadata.finalizers",
                            "FieldValueForbidden",

@@ -122,6 +122,19 @@ void fake_lw_list_ok(fake_lw *f, const char *items_json, const char *rv, const c
     f->list_cb(items, rv, cont, NULL, f->list_user);
 }
 
+void fake_lw_list_items(fake_lw *f, json_t *items, const char *rv, const char *cont)
+{
+    ck_assert_msg(f->list_pending, "no list pending");
+    f->list_pending = false;
+    f->list_cb(items, rv, cont, NULL, f->list_user);
+}
+
+void fake_lw_event_obj(fake_lw *f, kr_lw_event_type type, json_t *obj)
+{
+    ck_assert_msg(f->watch_open, "no watch open");
+    f->on_event(type, obj, f->watch_user);
+}
+
 void fake_lw_list_fail(fake_lw *f, int code, int http)
 {
     ck_assert_msg(f->list_pending, "no list pending");

@@ -41,6 +41,10 @@ const char *fake_lw_req(const fake_lw *f, int i);
 /* Answer the pending list: `items_json` is a JSON array text. */
 void fake_lw_list_ok(fake_lw *f, const char *items_json, const char *rv, const char *cont);
 void fake_lw_list_fail(fake_lw *f, int code, int http);
+/* The same with a prepared array (stolen), for allocation-failure sweeps. */
+void fake_lw_list_items(fake_lw *f, json_t *items, const char *rv, const char *cont);
+/* Deliver a prepared object (borrowed). */
+void fake_lw_event_obj(fake_lw *f, kr_lw_event_type type, json_t *obj);
 /* Deliver an event to the open watch: `obj_json` is object JSON text. */
 void fake_lw_event(fake_lw *f, kr_lw_event_type type, const char *obj_json);
 void fake_lw_close(fake_lw *f, int rc, int http);

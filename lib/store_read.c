@@ -1,0 +1,239 @@
+/* libkreconcile — the store's reads: get, list, the listers by namespace,
+ * label selector and index, and the accounting. Every read holds the
+ * store's lock shared only while it looks up and takes new references;
+ * nothing here writes to the store. [any thread] */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "store_internal.h"
+
+/* ---- reads ----------------------------------------------------------------------- */
+
+char *kr_store_last_resource_version(const kr_store_t *store)
+{
+    kr_store_t *s = (kr_store_t *)store;
+    pthread_rwlock_rdlock(&s->lock);
+    char *rv = kr_strdup(s->rv);
+    pthread_rwlock_unlock(&s->lock);
+    return rv;
+}
+
+json_t *kr_store_get(const kr_store_t *store, const char *key)
+{
+    if (!store || !key)
+        return NULL;
+    kr_store_t *s = (kr_store_t *)store;
+    pthread_rwlock_rdlock(&s->lock);
+    struct entry *e = kr_strmap_get(&s->state->entries, key);
+    json_t *obj = e ? json_incref(e->obj) : NULL;
+    pthread_rwlock_unlock(&s->lock);
+    return obj;
+}
+
+json_t *kr_store_get_by_name(const kr_store_t *store, const char *ns, const char *name)
+{
+    if (!name)
+        return NULL;
+    if (!ns || !*ns)
+        return kr_store_get(store, name);
+    char *key = kr_asprintf("%s/%s", ns, name);
+    if (!key)
+        return NULL;
+    json_t *obj = kr_store_get(store, key);
+    kr_free(key);
+    return obj;
+}
+
+size_t kr_store_len(const kr_store_t *store)
+{
+    kr_store_t *s = (kr_store_t *)store;
+    pthread_rwlock_rdlock(&s->lock);
+    size_t n = s->state->entries.count;
+    pthread_rwlock_unlock(&s->lock);
+    return n;
+}
+
+/* Appends new references to a JSON array under the shared lock: one pass,
+ * no temporary copy; the lock is also held for the array's amortised
+ * growth (one realloc per doubling). */
+struct gather {
+    json_t *arr;
+    const kr_selector_t *sel;
+    int rc;
+};
+
+static void gather_entry(struct gather *g, const struct entry *e)
+{
+    if (g->rc || (g->sel && !kr_selector_matches_object(g->sel, e->obj)))
+        return;
+    if (json_array_append(g->arr, e->obj) != 0)
+        g->rc = KR_ENOMEM;
+}
+
+static void gather_state(struct gather *g, const struct state *st)
+{
+    for (size_t k = 0; k < st->n_dense && !g->rc; k++)
+        gather_entry(g, st->dense[k]);
+}
+
+static void gather_bucket(struct gather *g, const struct bucket *b)
+{
+    for (size_t k = 0; b && k < b->members.cap && !g->rc; k++)
+        if (b->members.slots[k])
+            gather_entry(g, b->members.slots[k]);
+}
+
+static int index_number(const kr_store_t *s, const char *index, size_t *out)
+{
+    for (size_t i = 0; i < s->n_defs; i++) {
+        if (strcmp(s->defs[i].name, index) == 0) {
+            *out = i;
+            return 0;
+        }
+    }
+    return KR_ENOTFOUND;
+}
+
+/* The lister behind every read of several objects: from the whole store
+ * (index NULL) or one index bucket, filtered by `sel`. */
+static int list_filtered(const kr_store_t *store, const char *index, const char *value,
+                         const kr_selector_t *sel, json_t **out, kr_error_t *err)
+{
+    if (!out)
+        return kr_error_set(err, KR_EINVAL, "the store's listers need an out pointer");
+    *out = NULL;
+    if (!store || (index && !value))
+        return kr_error_set(err, KR_EINVAL, "the store's listers need a store and a value");
+    kr_store_t *s = (kr_store_t *)store;
+    struct gather g = {.arr = json_array(), .sel = sel, .rc = 0};
+    if (!g.arr)
+        return kr_error_set(err, KR_ENOMEM, "out of memory listing the store");
+    pthread_rwlock_rdlock(&s->lock);
+    const struct state *st = s->state;
+    size_t number = 0;
+    if (index && index_number(s, index, &number) != 0)
+        g.rc = KR_ENOTFOUND;
+    else if (index)
+        gather_bucket(&g, kr_strmap_get(&st->indexes[number], value));
+    else
+        gather_state(&g, st);
+    pthread_rwlock_unlock(&s->lock);
+    if (g.rc) {
+        json_decref(g.arr);
+        if (g.rc == KR_ENOTFOUND)
+            return kr_error_set(err, g.rc, "the store has no index named \"%s\"", index);
+        return kr_error_set(err, g.rc, "out of memory listing the store");
+    }
+    *out = g.arr;
+    return 0;
+}
+
+int kr_store_list(const kr_store_t *store, json_t **out, kr_error_t *err)
+{
+    return list_filtered(store, NULL, NULL, NULL, out, err);
+}
+
+int kr_store_by_index(const kr_store_t *store, const char *index, const char *value, json_t **out,
+                      kr_error_t *err)
+{
+    if (!index)
+        return kr_error_set(err, KR_EINVAL, "kr_store_by_index: index is NULL");
+    return list_filtered(store, index, value, NULL, out, err);
+}
+
+int kr_store_list_namespace(const kr_store_t *store, const char *ns, json_t **out, kr_error_t *err)
+{
+    return list_filtered(store, KR_STORE_NAMESPACE_INDEX, ns ? ns : "", NULL, out, err);
+}
+
+int kr_store_list_selector(const kr_store_t *store, const char *ns, const kr_selector_t *sel,
+                           json_t **out, kr_error_t *err)
+{
+    return list_filtered(store, ns ? KR_STORE_NAMESPACE_INDEX : NULL, ns, sel, out, err);
+}
+
+int kr_store_list_index_selector(const kr_store_t *store, const char *index, const char *value,
+                                 const kr_selector_t *sel, json_t **out, kr_error_t *err)
+{
+    if (!index)
+        return kr_error_set(err, KR_EINVAL, "kr_store_list_index_selector: index is NULL");
+    return list_filtered(store, index, value, sel, out, err);
+}
+
+/* Key and index-value strings are copied under the shared lock (they die
+ * with their entry or bucket), into one JSON array. */
+static int list_strings(const kr_store_t *store, const char *index, json_t **out, kr_error_t *err)
+{
+    if (!out)
+        return kr_error_set(err, KR_EINVAL, "the store's listers need an out pointer");
+    *out = NULL;
+    kr_store_t *s = (kr_store_t *)store;
+    json_t *arr = json_array();
+    if (!arr)
+        return kr_error_set(err, KR_ENOMEM, "out of memory listing the store");
+    int rc = 0;
+    pthread_rwlock_rdlock(&s->lock);
+    size_t number = 0;
+    const kr_strmap *m = &s->state->entries;
+    if (index) {
+        if (index_number(s, index, &number) != 0)
+            rc = KR_ENOTFOUND;
+        else
+            m = &s->state->indexes[number];
+    }
+    for (size_t k = 0; !rc && k < m->cap; k++)
+        if (m->slots[k].key && json_array_append_new(arr, json_string(m->slots[k].key)) != 0)
+            rc = KR_ENOMEM;
+    pthread_rwlock_unlock(&s->lock);
+    if (rc) {
+        json_decref(arr);
+        if (rc == KR_ENOTFOUND)
+            return kr_error_set(err, rc, "the store has no index named \"%s\"", index);
+        return kr_error_set(err, rc, "out of memory listing the store");
+    }
+    *out = arr;
+    return 0;
+}
+
+int kr_store_list_keys(const kr_store_t *store, json_t **out, kr_error_t *err)
+{
+    return list_strings(store, NULL, out, err);
+}
+
+int kr_store_list_index_values(const kr_store_t *store, const char *index, json_t **out,
+                               kr_error_t *err)
+{
+    if (!index)
+        return kr_error_set(err, KR_EINVAL, "kr_store_list_index_values: index is NULL");
+    return list_strings(store, index, out, err);
+}
+
+void kr_store_get_stats(const kr_store_t *store, kr_store_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    kr_store_t *s = (kr_store_t *)store;
+    pthread_rwlock_rdlock(&s->lock);
+    const struct state *st = s->state;
+    out->objects = st->entries.count;
+    out->wire_bytes = st->wire_bytes;
+    out->cached_json_bytes = st->cached_bytes;
+    uint64_t overhead = sizeof(*st) + st->n_indexes * sizeof(*st->indexes) + st->entry_bytes +
+                        kr_strmap_bytes(&st->entries) +
+                        /* NOLINTNEXTLINE(bugprone-sizeof-expression): pointers */
+                        st->cap_dense * sizeof(*st->dense);
+    for (size_t i = 0; i < st->n_indexes; i++) {
+        const kr_strmap *m = &st->indexes[i];
+        overhead += kr_strmap_bytes(m);
+        for (size_t k = 0; k < m->cap; k++) {
+            const struct bucket *b = m->slots[k].value;
+            if (m->slots[k].key)
+                overhead += sizeof(*b) + strlen(b->value) + 1 + kr_ptrset_bytes(&b->members);
+        }
+    }
+    out->overhead_bytes = overhead;
+    out->received_bytes_total = s->received_total;
+    out->writes = s->writes;
+    pthread_rwlock_unlock(&s->lock);
+}

@@ -1,0 +1,131 @@
+/* libkreconcile-testserver — metadata validation the apiserver does on
+ * every write (wire spec §2): label and annotation keys are qualified
+ * names, label values are label values, annotations stay under 256 KiB,
+ * finalizers are qualified names. Answers 422 Invalid like the apiserver. */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "testserver/ts_internal.h"
+
+#define MAX_ANNOTATIONS (256u * 1024u)
+
+/* [A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?, at most 63 characters. */
+static bool valid_name_part(const char *s, size_t len)
+{
+    if (len == 0 || len > 63 || !isalnum((unsigned char)s[0]) ||
+        !isalnum((unsigned char)s[len - 1]))
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!isalnum(c) && c != '-' && c != '_' && c != '.')
+            return false;
+    }
+    return true;
+}
+
+static bool valid_qualified_name(const char *key)
+{
+    const char *slash = strchr(key, '/');
+    if (!slash)
+        return valid_name_part(key, strlen(key));
+    char prefix[254];
+    size_t plen = (size_t)(slash - key);
+    if (plen == 0 || plen >= sizeof(prefix))
+        return false;
+    memcpy(prefix, key, plen);
+    prefix[plen] = '\0';
+    return ts_valid_subdomain(prefix) && valid_name_part(slash + 1, strlen(slash + 1));
+}
+
+static bool valid_label_value(const char *v)
+{
+    return *v == '\0' || valid_name_part(v, strlen(v));
+}
+
+static void respond_field(ts_response *resp, const ts_resource *res, const char *name,
+                          const char *field, const char *value, const char *why)
+{
+    char msg[1024];
+    snprintf(msg, sizeof(msg), "Invalid value: \"%s\": %s", value, why);
+    ts_respond_invalid(resp, res->kind, res->group, name, field, "FieldValueInvalid", msg);
+}
+
+static const char *const name_why =
+    "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
+    "with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
+    "validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+
+static int check_map(const ts_resource *res, const char *name, const json_t *map, const char *field,
+                     bool labels, ts_response *resp)
+{
+    if (!map)
+        return 0;
+    if (!json_is_object(map)) {
+        ts_respond_bad_request(resp, "%s must be a map of strings", field);
+        return KR_EINVALIDOBJ;
+    }
+    size_t total = 0;
+    for (void *it = json_object_iter((json_t *)map); it;
+         it = json_object_iter_next((json_t *)map, it)) {
+        const char *key = json_object_iter_key(it);
+        const json_t *v = json_object_iter_value(it);
+        if (!json_is_string(v)) {
+            ts_respond_bad_request(resp, "%s must be a map of strings", field);
+            return KR_EINVALIDOBJ;
+        }
+        if (!valid_qualified_name(key)) {
+            respond_field(resp, res, name, field, key, name_why);
+            return KR_EINVALIDOBJ;
+        }
+        if (labels && !valid_label_value(json_string_value(v))) {
+            respond_field(resp, res, name, field, json_string_value(v),
+                          "a valid label must be an empty string or consist of alphanumeric "
+                          "characters, '-', '_' or '.', and must start and end with an "
+                          "alphanumeric character");
+            return KR_EINVALIDOBJ;
+        }
+        total += strlen(key) + json_string_length(v);
+    }
+    if (!labels && total > MAX_ANNOTATIONS) {
+        ts_respond_invalid(resp, res->kind, res->group, name, field, "FieldValueTooLong",
+                           "Too long: must have at most 262144 bytes");
+        return KR_EINVALIDOBJ;
+    }
+    return 0;
+}
+
+static int check_finalizers(const ts_resource *res, const char *name, const json_t *list,
+                            ts_response *resp)
+{
+    if (!list)
+        return 0;
+    if (!json_is_array(list)) {
+        ts_respond_bad_request(resp, "metadata.finalizers must be a list of strings");
+        return KR_EINVALIDOBJ;
+    }
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        const char *f = json_string_value(json_array_get(list, i));
+        if (!f) {
+            ts_respond_bad_request(resp, "metadata.finalizers must be a list of strings");
+            return KR_EINVALIDOBJ;
+        }
+        if (!valid_qualified_name(f)) {
+            respond_field(resp, res, name, "metadata.finalizers", f, name_why);
+            return KR_EINVALIDOBJ;
+        }
+    }
+    return 0;
+}
+
+int ts_validate_metadata(const ts_resource *res, const json_t *md, ts_response *resp)
+{
+    const char *name = json_string_value(json_object_get(md, "name"));
+    int rc = check_map(res, name, json_object_get(md, "labels"), "metadata.labels", true, resp);
+    if (rc == 0)
+        rc = check_map(res, name, json_object_get(md, "annotations"), "metadata.annotations", false,
+                       resp);
+    if (rc == 0)
+        rc = check_finalizers(res, name, json_object_get(md, "finalizers"), resp);
+    return rc;
+}
