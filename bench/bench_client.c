@@ -5,7 +5,9 @@
  * LIST of 100,000 ~1 KiB ConfigMaps decoded into jansson against kubectl
  * on the same server; heap bytes per open watch. Environment:
  * KR_BENCH_GETS (default 5000), KR_BENCH_LIST_OBJECTS (default 100000),
- * KR_BENCH_WATCHES (default 1000). */
+ * KR_BENCH_WATCHES (default 1000), KR_BENCH_ONLY=get (only the GET part).
+ * The baseline does the client's work for each answer too: it collects the
+ * body and decodes it with jansson, as kr_client does. */
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -113,24 +115,37 @@ static pid_t spawn_server(long objects, const char *kubeconfig, unsigned short *
 
 /* ---- GETs ---- */
 
-static size_t discard(char *ptr, size_t size, size_t nmemb, void *user)
-{
-    (void)ptr;
-    (void)user;
-    return size * nmemb;
-}
-
 typedef struct bare {
     CURL *easy;
     struct curl_slist *headers;
+    char *body;
+    size_t len, cap;
 } bare;
+
+static size_t collect(char *ptr, size_t size, size_t nmemb, void *user)
+{
+    bare *b = user;
+    size_t n = size * nmemb;
+    if (b->len + n > b->cap) {
+        size_t cap = (b->len + n) * 2;
+        char *nb = realloc(b->body, cap);
+        if (!nb)
+            return 0;
+        b->body = nb;
+        b->cap = cap;
+    }
+    memcpy(b->body + b->len, ptr, n);
+    b->len += n;
+    return n;
+}
 
 static void bare_open(bare *b, const char *url, bool http2, const char *ca_file)
 {
-    b->easy = curl_easy_init();
+    *b = (bare){.easy = curl_easy_init()};
     CURL *e = b->easy;
     curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, b);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
@@ -149,9 +164,13 @@ static double bare_round(bare *b, long n)
     long ok = 0;
     for (long i = 0; i < n; i++) {
         long code = 0;
+        b->len = 0;
         if (curl_easy_perform(b->easy) == CURLE_OK &&
-            curl_easy_getinfo(b->easy, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code == 200)
-            ok++;
+            curl_easy_getinfo(b->easy, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code == 200) {
+            json_t *obj = json_loadb(b->body, b->len, 0, NULL);
+            ok += obj != NULL;
+            json_decref(obj);
+        }
     }
     return (double)ok / (now_s() - t0);
 }
@@ -160,6 +179,7 @@ static void bare_close(bare *b)
 {
     curl_slist_free_all(b->headers);
     curl_easy_cleanup(b->easy);
+    free(b->body);
 }
 
 static kr_client_t *open_client(kr_runtime_t *rt, const char *server, kr_client_http version,
@@ -411,6 +431,10 @@ int main(void)
     long gets = env_long("KR_BENCH_GETS", 5000);
     long objects = env_long("KR_BENCH_LIST_OBJECTS", 100000);
     long watches = env_long("KR_BENCH_WATCHES", 1000);
+    const char *only = getenv("KR_BENCH_ONLY");
+    bool only_get = only && strcmp(only, "get") == 0;
+    if (only_get)
+        objects = 0;
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
         rl.rlim_cur = rl.rlim_max;
@@ -458,46 +482,48 @@ int main(void)
     }
 
     /* 3. paginated LIST, 500 per page, decoded into jansson */
-    long items = 0;
-    double list_s = client_list(rt, base, &items);
-    printf("LIST %ld ConfigMaps in pages of 500: kr_client %.2f s (%.0f objects/s)\n", items,
-           list_s, (double)items / list_s);
-    if (system("kubectl version --client >/dev/null 2>&1") == 0) {
-        char cmd[600];
-        snprintf(cmd, sizeof(cmd),
-                 "kubectl --kubeconfig '%s' get configmaps -A --chunk-size=500 -o json "
-                 ">/dev/null",
-                 kubeconfig);
-        double t0 = now_s();
-        int rc = system(cmd);
-        double kubectl_s = now_s() - t0;
-        if (rc == 0)
-            printf("LIST via kubectl get configmaps -A --chunk-size=500 -o json: %.2f s; "
-                   "kr_client is %.1fx faster (target >= 2x)\n",
-                   kubectl_s, kubectl_s / list_s);
-        else
-            printf("LIST via kubectl: failed (exit %d)\n", rc);
-    } else {
-        printf("LIST via kubectl: skipped (kubectl not found)\n");
-    }
+    if (!only_get) {
+        long items = 0;
+        double list_s = client_list(rt, base, &items);
+        printf("LIST %ld ConfigMaps in pages of 500: kr_client %.2f s (%.0f objects/s)\n", items,
+               list_s, (double)items / list_s);
+        if (system("kubectl version --client >/dev/null 2>&1") == 0) {
+            char cmd[600];
+            snprintf(cmd, sizeof(cmd),
+                     "kubectl --kubeconfig '%s' get configmaps -A --chunk-size=500 -o json "
+                     ">/dev/null",
+                     kubeconfig);
+            double t0 = now_s();
+            int rc = system(cmd);
+            double kubectl_s = now_s() - t0;
+            if (rc == 0)
+                printf("LIST via kubectl get configmaps -A --chunk-size=500 -o json: %.2f s; "
+                       "kr_client is %.1fx faster (target >= 2x)\n",
+                       kubectl_s, kubectl_s / list_s);
+            else
+                printf("LIST via kubectl: failed (exit %d)\n", rc);
+        } else {
+            printf("LIST via kubectl: skipped (kubectl not found)\n");
+        }
 
-    /* 4. memory per open watch, on a server without the bulk objects (its
-     * initial events would scan them for every watch). */
-    snprintf(base, sizeof(base), "http://127.0.0.1:%u", small_port);
-    if (proxy > 0) {
-        kill(proxy, SIGTERM);
-        waitpid(proxy, NULL, 0);
-        proxy = start_nghttpx(h2port, small_port, dir);
-    }
-    double per = bytes_per_watch(rt, base, watches, KR_CLIENT_HTTP_1_1, NULL);
-    printf("watch memory, HTTP/1.1 (one connection each): %.0f heap bytes per open watch over "
-           "%ld watches (target < 16384)\n",
-           per, watches);
-    if (proxy > 0) {
-        double per2 = bytes_per_watch(rt, h2base, watches, KR_CLIENT_HTTP_AUTO, ca);
-        printf("watch memory, HTTP/2 (multiplexed): %.0f heap bytes per open watch over %ld "
-               "watches (target < 16384)\n",
-               per2, watches);
+        /* 4. memory per open watch, on a server without the bulk objects (its
+         * initial events would scan them for every watch). */
+        snprintf(base, sizeof(base), "http://127.0.0.1:%u", small_port);
+        if (proxy > 0) {
+            kill(proxy, SIGTERM);
+            waitpid(proxy, NULL, 0);
+            proxy = start_nghttpx(h2port, small_port, dir);
+        }
+        double per = bytes_per_watch(rt, base, watches, KR_CLIENT_HTTP_1_1, NULL);
+        printf("watch memory, HTTP/1.1 (one connection each): %.0f heap bytes per open watch over "
+               "%ld watches (target < 16384)\n",
+               per, watches);
+        if (proxy > 0) {
+            double per2 = bytes_per_watch(rt, h2base, watches, KR_CLIENT_HTTP_AUTO, ca);
+            printf("watch memory, HTTP/2 (multiplexed): %.0f heap bytes per open watch over %ld "
+                   "watches (target < 16384)\n",
+                   per2, watches);
+        }
     }
     kr_runtime_free(rt);
     if (proxy > 0) {
