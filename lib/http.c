@@ -34,6 +34,8 @@ struct kr_http {
     kr_runtime_hook hook;
     bool dead; /* torn down by the stop hook */
     int in_curl; /* > 0 while inside curl_multi_socket_action */
+    int dispatching; /* > 0 while in socket_action (curl and the callbacks it led to) */
+    bool kick; /* curl asked for a zero timeout while dispatching */
     kr_http_opts opts;
     /* What the config said, copied. */
     char *base_url; /* scheme://host:port/prefix (no trailing '/') */
@@ -57,6 +59,11 @@ struct kr_http {
      * request costs more than curl_easy_reset. */
     CURL *pool[16];
     size_t pool_len;
+    /* Stopped poll handles of sockets curl let go of (a kept-alive
+     * connection between two transfers), reused when curl brings the same
+     * descriptor back: uv_poll_init_socket costs several syscalls. */
+    struct sock_ctx *idle_socks[8];
+    size_t idle_len;
 };
 
 struct kr_http_xfer {
@@ -123,7 +130,7 @@ static void after_curl(kr_http_t *h)
     check_done(h);
 }
 
-static void socket_action(kr_http_t *h, curl_socket_t fd, int flags)
+static void run_curl(kr_http_t *h, curl_socket_t fd, int flags)
 {
     int running = 0;
     h->in_curl++;
@@ -133,6 +140,23 @@ static void socket_action(kr_http_t *h, curl_socket_t fd, int flags)
         kr_log(h->log, KR_LOG_ERROR, MODULE, "curl_multi_socket_action: %s",
                curl_multi_strerror(mc));
     after_curl(h);
+}
+
+/* Transfers started by the callbacks (a request chained on the answer to
+ * the previous one) make curl ask for a zero timeout: run it at once rather
+ * than on the next turn of the loop, a few times at most so that the loop
+ * is never starved (the zero timer stays armed as the fallback). Callbacks
+ * still run only from here, never inside kr_http_start. */
+static void socket_action(kr_http_t *h, curl_socket_t fd, int flags)
+{
+    h->dispatching++;
+    run_curl(h, fd, flags);
+    for (int i = 0; i < 4 && h->kick && !h->dead; i++) {
+        h->kick = false;
+        run_curl(h, CURL_SOCKET_TIMEOUT, 0);
+    }
+    h->kick = false;
+    h->dispatching--;
 }
 
 static void on_poll(uv_poll_t *poll, int status, int events)
@@ -167,10 +191,21 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
     if (what == CURL_POLL_REMOVE) {
         if (ctx) {
             uv_poll_stop(&ctx->poll);
-            uv_close((uv_handle_t *)&ctx->poll, free_sock_ctx);
+            if (!h->dead && h->idle_len < KR_ARRAY_LEN(h->idle_socks))
+                h->idle_socks[h->idle_len++] = ctx;
+            else
+                uv_close((uv_handle_t *)&ctx->poll, free_sock_ctx);
             curl_multi_assign(h->multi, fd, NULL);
         }
         return 0;
+    }
+    for (size_t i = 0; !ctx && i < h->idle_len; i++) {
+        if (h->idle_socks[i]->fd != fd)
+            continue;
+        /* A stopped handle holds no state of the socket but its number. */
+        ctx = h->idle_socks[i];
+        h->idle_socks[i] = h->idle_socks[--h->idle_len];
+        curl_multi_assign(h->multi, fd, ctx);
     }
     if (!ctx) {
         ctx = kr_calloc(1, sizeof(*ctx));
@@ -200,10 +235,13 @@ static int on_timer_change(CURLM *multi, long timeout_ms, void *userp)
 {
     (void)multi;
     kr_http_t *h = userp;
-    if (timeout_ms < 0)
+    if (timeout_ms < 0) {
         uv_timer_stop(&h->timer);
-    else
-        uv_timer_start(&h->timer, on_timeout, (uint64_t)timeout_ms, 0);
+        return 0;
+    }
+    if (timeout_ms == 0 && h->dispatching)
+        h->kick = true;
+    uv_timer_start(&h->timer, on_timeout, (uint64_t)timeout_ms, 0);
     return 0;
 }
 
@@ -885,6 +923,8 @@ static void teardown(kr_http_t *h, bool notify)
         curl_easy_cleanup(h->pool[--h->pool_len]);
     curl_multi_cleanup(h->multi);
     h->multi = NULL;
+    while (h->idle_len > 0)
+        uv_close((uv_handle_t *)&h->idle_socks[--h->idle_len]->poll, free_sock_ctx);
     if (h->creds) {
         pthread_mutex_lock(&h->creds->lock);
         h->creds->provider = NULL;
