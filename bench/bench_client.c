@@ -194,6 +194,9 @@ static kr_client_t *open_client(kr_runtime_t *rt, const char *server, kr_client_
     kr_error_t err = {0};
     if (kr_client_new(rt, cfg, &opts, &c, &err) != 0) {
         fprintf(stderr, "bench: client: %s\n", err.message);
+        free(cfg->server);
+        free(cfg->ca_file);
+        free(cfg);
         return NULL;
     }
     for (int i = 0; i < 50; i++)
@@ -349,7 +352,7 @@ static double bytes_per_watch(kr_runtime_t *rt, const char *server, long n, kr_c
         return -1;
     /* One request first, so that the connection pool and TLS state exist. */
     kr_client_get(c, CM, "default", "small", NULL, NULL);
-    kr_watch_t **w = calloc((size_t)n, sizeof(*w));
+    kr_watch_t **w = calloc((size_t)n, sizeof(kr_watch_t *));
     kr_list_opts lo = {.field_selector = "metadata.name=small"};
     atomic_store(&watch_events, 0);
     struct mallinfo2 before = mallinfo2();
@@ -397,7 +400,10 @@ static int free_port(void)
 {
     int s = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bind(s, (struct sockaddr *)&a, sizeof(a));
+    if (bind(s, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        close(s);
+        return -1;
+    }
     socklen_t len = sizeof(a);
     getsockname(s, (struct sockaddr *)&a, &len);
     close(s);
@@ -470,8 +476,8 @@ int main(void)
     pid_t proxy = -1;
     int h2port = 0;
     char h2base[64], h2url[160], ca[300];
-    if (access(NGHTTPX, X_OK) == 0 && kr_http_have_http2() && make_certs(dir)) {
-        h2port = free_port();
+    if (access(NGHTTPX, X_OK) == 0 && kr_http_have_http2() && make_certs(dir) &&
+        (h2port = free_port()) > 0) {
         proxy = start_nghttpx(h2port, port, dir);
         snprintf(h2base, sizeof(h2base), "https://127.0.0.1:%d", h2port);
         snprintf(h2url, sizeof(h2url), "%s/api/v1/namespaces/default/configmaps/small", h2base);

@@ -59,11 +59,6 @@ struct kr_http {
      * request costs more than curl_easy_reset. */
     CURL *pool[16];
     size_t pool_len;
-    /* Stopped poll handles of sockets curl let go of (a kept-alive
-     * connection between two transfers), reused when curl brings the same
-     * descriptor back: uv_poll_init_socket costs several syscalls. */
-    struct sock_ctx *idle_socks[8];
-    size_t idle_len;
 };
 
 struct kr_http_xfer {
@@ -191,21 +186,10 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
     if (what == CURL_POLL_REMOVE) {
         if (ctx) {
             uv_poll_stop(&ctx->poll);
-            if (!h->dead && h->idle_len < KR_ARRAY_LEN(h->idle_socks))
-                h->idle_socks[h->idle_len++] = ctx;
-            else
-                uv_close((uv_handle_t *)&ctx->poll, free_sock_ctx);
+            uv_close((uv_handle_t *)&ctx->poll, free_sock_ctx);
             curl_multi_assign(h->multi, fd, NULL);
         }
         return 0;
-    }
-    for (size_t i = 0; !ctx && i < h->idle_len; i++) {
-        if (h->idle_socks[i]->fd != fd)
-            continue;
-        /* A stopped handle holds no state of the socket but its number. */
-        ctx = h->idle_socks[i];
-        h->idle_socks[i] = h->idle_socks[--h->idle_len];
-        curl_multi_assign(h->multi, fd, ctx);
     }
     if (!ctx) {
         ctx = kr_calloc(1, sizeof(*ctx));
@@ -923,8 +907,6 @@ static void teardown(kr_http_t *h, bool notify)
         curl_easy_cleanup(h->pool[--h->pool_len]);
     curl_multi_cleanup(h->multi);
     h->multi = NULL;
-    while (h->idle_len > 0)
-        uv_close((uv_handle_t *)&h->idle_socks[--h->idle_len]->poll, free_sock_ctx);
     if (h->creds) {
         pthread_mutex_lock(&h->creds->lock);
         h->creds->provider = NULL;
