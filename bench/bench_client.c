@@ -5,7 +5,9 @@
  * LIST of 100,000 ~1 KiB ConfigMaps decoded into jansson against kubectl
  * on the same server; heap bytes per open watch. Environment:
  * KR_BENCH_GETS (default 5000), KR_BENCH_LIST_OBJECTS (default 100000),
- * KR_BENCH_WATCHES (default 1000). */
+ * KR_BENCH_WATCHES (default 1000), KR_BENCH_ONLY=get (only the GET part).
+ * The baseline does the client's work for each answer too: it collects the
+ * body and decodes it with jansson, as kr_client does. */
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -113,24 +115,37 @@ static pid_t spawn_server(long objects, const char *kubeconfig, unsigned short *
 
 /* ---- GETs ---- */
 
-static size_t discard(char *ptr, size_t size, size_t nmemb, void *user)
-{
-    (void)ptr;
-    (void)user;
-    return size * nmemb;
-}
-
 typedef struct bare {
     CURL *easy;
     struct curl_slist *headers;
+    char *body;
+    size_t len, cap;
 } bare;
+
+static size_t collect(char *ptr, size_t size, size_t nmemb, void *user)
+{
+    bare *b = user;
+    size_t n = size * nmemb;
+    if (b->len + n > b->cap) {
+        size_t cap = (b->len + n) * 2;
+        char *nb = realloc(b->body, cap);
+        if (!nb)
+            return 0;
+        b->body = nb;
+        b->cap = cap;
+    }
+    memcpy(b->body + b->len, ptr, n);
+    b->len += n;
+    return n;
+}
 
 static void bare_open(bare *b, const char *url, bool http2, const char *ca_file)
 {
-    b->easy = curl_easy_init();
+    *b = (bare){.easy = curl_easy_init()};
     CURL *e = b->easy;
     curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, b);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
@@ -149,9 +164,13 @@ static double bare_round(bare *b, long n)
     long ok = 0;
     for (long i = 0; i < n; i++) {
         long code = 0;
+        b->len = 0;
         if (curl_easy_perform(b->easy) == CURLE_OK &&
-            curl_easy_getinfo(b->easy, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code == 200)
-            ok++;
+            curl_easy_getinfo(b->easy, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code == 200) {
+            json_t *obj = json_loadb(b->body, b->len, 0, NULL);
+            ok += obj != NULL;
+            json_decref(obj);
+        }
     }
     return (double)ok / (now_s() - t0);
 }
@@ -160,6 +179,7 @@ static void bare_close(bare *b)
 {
     curl_slist_free_all(b->headers);
     curl_easy_cleanup(b->easy);
+    free(b->body);
 }
 
 static kr_client_t *open_client(kr_runtime_t *rt, const char *server, kr_client_http version,
@@ -174,6 +194,9 @@ static kr_client_t *open_client(kr_runtime_t *rt, const char *server, kr_client_
     kr_error_t err = {0};
     if (kr_client_new(rt, cfg, &opts, &c, &err) != 0) {
         fprintf(stderr, "bench: client: %s\n", err.message);
+        free(cfg->server);
+        free(cfg->ca_file);
+        free(cfg);
         return NULL;
     }
     for (int i = 0; i < 50; i++)
@@ -329,7 +352,7 @@ static double bytes_per_watch(kr_runtime_t *rt, const char *server, long n, kr_c
         return -1;
     /* One request first, so that the connection pool and TLS state exist. */
     kr_client_get(c, CM, "default", "small", NULL, NULL);
-    kr_watch_t **w = calloc((size_t)n, sizeof(*w));
+    kr_watch_t **w = calloc((size_t)n, sizeof(kr_watch_t *));
     kr_list_opts lo = {.field_selector = "metadata.name=small"};
     atomic_store(&watch_events, 0);
     struct mallinfo2 before = mallinfo2();
@@ -377,7 +400,10 @@ static int free_port(void)
 {
     int s = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bind(s, (struct sockaddr *)&a, sizeof(a));
+    if (bind(s, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        close(s);
+        return -1;
+    }
     socklen_t len = sizeof(a);
     getsockname(s, (struct sockaddr *)&a, &len);
     close(s);
@@ -411,6 +437,10 @@ int main(void)
     long gets = env_long("KR_BENCH_GETS", 5000);
     long objects = env_long("KR_BENCH_LIST_OBJECTS", 100000);
     long watches = env_long("KR_BENCH_WATCHES", 1000);
+    const char *only = getenv("KR_BENCH_ONLY");
+    bool only_get = only && strcmp(only, "get") == 0;
+    if (only_get)
+        objects = 0;
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
         rl.rlim_cur = rl.rlim_max;
@@ -446,8 +476,8 @@ int main(void)
     pid_t proxy = -1;
     int h2port = 0;
     char h2base[64], h2url[160], ca[300];
-    if (access(NGHTTPX, X_OK) == 0 && kr_http_have_http2() && make_certs(dir)) {
-        h2port = free_port();
+    if (access(NGHTTPX, X_OK) == 0 && kr_http_have_http2() && make_certs(dir) &&
+        (h2port = free_port()) > 0) {
         proxy = start_nghttpx(h2port, port, dir);
         snprintf(h2base, sizeof(h2base), "https://127.0.0.1:%d", h2port);
         snprintf(h2url, sizeof(h2url), "%s/api/v1/namespaces/default/configmaps/small", h2base);
@@ -458,46 +488,48 @@ int main(void)
     }
 
     /* 3. paginated LIST, 500 per page, decoded into jansson */
-    long items = 0;
-    double list_s = client_list(rt, base, &items);
-    printf("LIST %ld ConfigMaps in pages of 500: kr_client %.2f s (%.0f objects/s)\n", items,
-           list_s, (double)items / list_s);
-    if (system("kubectl version --client >/dev/null 2>&1") == 0) {
-        char cmd[600];
-        snprintf(cmd, sizeof(cmd),
-                 "kubectl --kubeconfig '%s' get configmaps -A --chunk-size=500 -o json "
-                 ">/dev/null",
-                 kubeconfig);
-        double t0 = now_s();
-        int rc = system(cmd);
-        double kubectl_s = now_s() - t0;
-        if (rc == 0)
-            printf("LIST via kubectl get configmaps -A --chunk-size=500 -o json: %.2f s; "
-                   "kr_client is %.1fx faster (target >= 2x)\n",
-                   kubectl_s, kubectl_s / list_s);
-        else
-            printf("LIST via kubectl: failed (exit %d)\n", rc);
-    } else {
-        printf("LIST via kubectl: skipped (kubectl not found)\n");
-    }
+    if (!only_get) {
+        long items = 0;
+        double list_s = client_list(rt, base, &items);
+        printf("LIST %ld ConfigMaps in pages of 500: kr_client %.2f s (%.0f objects/s)\n", items,
+               list_s, (double)items / list_s);
+        if (system("kubectl version --client >/dev/null 2>&1") == 0) {
+            char cmd[600];
+            snprintf(cmd, sizeof(cmd),
+                     "kubectl --kubeconfig '%s' get configmaps -A --chunk-size=500 -o json "
+                     ">/dev/null",
+                     kubeconfig);
+            double t0 = now_s();
+            int rc = system(cmd);
+            double kubectl_s = now_s() - t0;
+            if (rc == 0)
+                printf("LIST via kubectl get configmaps -A --chunk-size=500 -o json: %.2f s; "
+                       "kr_client is %.1fx faster (target >= 2x)\n",
+                       kubectl_s, kubectl_s / list_s);
+            else
+                printf("LIST via kubectl: failed (exit %d)\n", rc);
+        } else {
+            printf("LIST via kubectl: skipped (kubectl not found)\n");
+        }
 
-    /* 4. memory per open watch, on a server without the bulk objects (its
-     * initial events would scan them for every watch). */
-    snprintf(base, sizeof(base), "http://127.0.0.1:%u", small_port);
-    if (proxy > 0) {
-        kill(proxy, SIGTERM);
-        waitpid(proxy, NULL, 0);
-        proxy = start_nghttpx(h2port, small_port, dir);
-    }
-    double per = bytes_per_watch(rt, base, watches, KR_CLIENT_HTTP_1_1, NULL);
-    printf("watch memory, HTTP/1.1 (one connection each): %.0f heap bytes per open watch over "
-           "%ld watches (target < 16384)\n",
-           per, watches);
-    if (proxy > 0) {
-        double per2 = bytes_per_watch(rt, h2base, watches, KR_CLIENT_HTTP_AUTO, ca);
-        printf("watch memory, HTTP/2 (multiplexed): %.0f heap bytes per open watch over %ld "
-               "watches (target < 16384)\n",
-               per2, watches);
+        /* 4. memory per open watch, on a server without the bulk objects (its
+         * initial events would scan them for every watch). */
+        snprintf(base, sizeof(base), "http://127.0.0.1:%u", small_port);
+        if (proxy > 0) {
+            kill(proxy, SIGTERM);
+            waitpid(proxy, NULL, 0);
+            proxy = start_nghttpx(h2port, small_port, dir);
+        }
+        double per = bytes_per_watch(rt, base, watches, KR_CLIENT_HTTP_1_1, NULL);
+        printf("watch memory, HTTP/1.1 (one connection each): %.0f heap bytes per open watch over "
+               "%ld watches (target < 16384)\n",
+               per, watches);
+        if (proxy > 0) {
+            double per2 = bytes_per_watch(rt, h2base, watches, KR_CLIENT_HTTP_AUTO, ca);
+            printf("watch memory, HTTP/2 (multiplexed): %.0f heap bytes per open watch over %ld "
+                   "watches (target < 16384)\n",
+                   per2, watches);
+        }
     }
     kr_runtime_free(rt);
     if (proxy > 0) {

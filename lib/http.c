@@ -34,6 +34,8 @@ struct kr_http {
     kr_runtime_hook hook;
     bool dead; /* torn down by the stop hook */
     int in_curl; /* > 0 while inside curl_multi_socket_action */
+    int dispatching; /* > 0 while in socket_action (curl and the callbacks it led to) */
+    bool kick; /* curl asked for a zero timeout while dispatching */
     kr_http_opts opts;
     /* What the config said, copied. */
     char *base_url; /* scheme://host:port/prefix (no trailing '/') */
@@ -123,7 +125,7 @@ static void after_curl(kr_http_t *h)
     check_done(h);
 }
 
-static void socket_action(kr_http_t *h, curl_socket_t fd, int flags)
+static void run_curl(kr_http_t *h, curl_socket_t fd, int flags)
 {
     int running = 0;
     h->in_curl++;
@@ -133,6 +135,23 @@ static void socket_action(kr_http_t *h, curl_socket_t fd, int flags)
         kr_log(h->log, KR_LOG_ERROR, MODULE, "curl_multi_socket_action: %s",
                curl_multi_strerror(mc));
     after_curl(h);
+}
+
+/* Transfers started by the callbacks (a request chained on the answer to
+ * the previous one) make curl ask for a zero timeout: run it at once rather
+ * than on the next turn of the loop, a few times at most so that the loop
+ * is never starved (the zero timer stays armed as the fallback). Callbacks
+ * still run only from here, never inside kr_http_start. */
+static void socket_action(kr_http_t *h, curl_socket_t fd, int flags)
+{
+    h->dispatching++;
+    run_curl(h, fd, flags);
+    for (int i = 0; i < 4 && h->kick && !h->dead; i++) {
+        h->kick = false;
+        run_curl(h, CURL_SOCKET_TIMEOUT, 0);
+    }
+    h->kick = false;
+    h->dispatching--;
 }
 
 static void on_poll(uv_poll_t *poll, int status, int events)
@@ -200,10 +219,13 @@ static int on_timer_change(CURLM *multi, long timeout_ms, void *userp)
 {
     (void)multi;
     kr_http_t *h = userp;
-    if (timeout_ms < 0)
+    if (timeout_ms < 0) {
         uv_timer_stop(&h->timer);
-    else
-        uv_timer_start(&h->timer, on_timeout, (uint64_t)timeout_ms, 0);
+        return 0;
+    }
+    if (timeout_ms == 0 && h->dispatching)
+        h->kick = true;
+    uv_timer_start(&h->timer, on_timeout, (uint64_t)timeout_ms, 0);
     return 0;
 }
 
