@@ -7,8 +7,10 @@ set -eu
 bin=$1
 work=$(mktemp -d)
 pid=
+watcher=
 cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    [ -n "$watcher" ] && kill "$watcher" 2>/dev/null || true
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
@@ -41,7 +43,8 @@ check "cluster-scoped kind" "$(get ns shop | grep -c '"name":"shop"')" 1
 if get -n shop cm nope 2>"$work/nf"; then fail "missing object gave exit 0"; fi
 check "error message" "$(cat "$work/nf")" 'Error from server (NotFound): configmaps "nope" not found'
 
-get -n shop -w cm >"$work/watch" 2>&1 &
+# Started directly (not through the get function) so that $! is kr-get itself.
+"$bin/kr-get" --kubeconfig "$work/kubeconfig" -n shop -w cm >"$work/watch" 2>&1 &
 watcher=$!
 # The watch prints the 5 existing objects first; then change two of them.
 for _ in $(seq 1 100); do [ "$(wc -l <"$work/watch")" -ge 5 ] && break; sleep 0.05; done
