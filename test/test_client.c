@@ -43,25 +43,6 @@ static bool have_certs;
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static char *read_file(const char *dir, const char *name)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = calloc(1, (size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    return buf;
-}
-
 /* CA, server certificate (127.0.0.1 and kr-test.internal) and a client
  * certificate for alice, made once per run with the openssl command. */
 static void make_certs(void)
@@ -154,11 +135,11 @@ static void plain_fixture(fixture *f, const kr_client_opts *opts)
 
 static void load_tls(fixture *f)
 {
-    f->ca = read_file(cert_dir, "ca.crt");
-    f->srv_crt = read_file(cert_dir, "srv.crt");
-    f->srv_key = read_file(cert_dir, "srv.key");
-    f->cli_crt = read_file(cert_dir, "cli.crt");
-    f->cli_key = read_file(cert_dir, "cli.key");
+    f->ca = kr_test_read_file(cert_dir, "ca.crt");
+    f->srv_crt = kr_test_read_file(cert_dir, "srv.crt");
+    f->srv_key = kr_test_read_file(cert_dir, "srv.key");
+    f->cli_crt = kr_test_read_file(cert_dir, "cli.crt");
+    f->cli_key = kr_test_read_file(cert_dir, "cli.key");
     ck_assert(f->ca && f->srv_crt && f->srv_key && f->cli_crt && f->cli_key);
 }
 

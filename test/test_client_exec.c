@@ -18,43 +18,6 @@ static const kr_gvr CM = KR_GVR("", "v1", "configmaps");
 static char dir[64];
 static bool have_certs;
 
-static char *slurp(const char *name)
-{
-    char path[256];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = calloc(1, (size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    return buf;
-}
-
-static void make_certs(void)
-{
-    snprintf(dir, sizeof(dir), "/tmp/kr-client-exec-XXXXXX");
-    if (!mkdtemp(dir) || !kr_test_have_program("openssl")) {
-        printf("test_client_exec: SKIPPED: openssl not found\n");
-        return;
-    }
-    char cmd[800];
-    snprintf(cmd, sizeof(cmd),
-             "cd '%s' && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
-             "-nodes -keyout srv.key -out srv.crt -days 2 -subj /CN=127.0.0.1 "
-             "-addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
-             dir);
-    have_certs = system(cmd) == 0;
-    if (!have_certs)
-        printf("test_client_exec: SKIPPED: certificate generation failed\n");
-}
-
 typedef struct tls_server {
     kr_testserver_t *ts;
     char *crt, *key;
@@ -62,8 +25,8 @@ typedef struct tls_server {
 
 static void start(tls_server *s)
 {
-    s->crt = slurp("srv.crt");
-    s->key = slurp("srv.key");
+    s->crt = kr_test_read_file(dir, "srv.crt");
+    s->key = kr_test_read_file(dir, "srv.key");
     ck_assert(s->crt && s->key);
     static const char *tokens[] = {"sekret:alice", NULL};
     kr_testserver_opts o = {
@@ -161,7 +124,7 @@ START_TEST(exec_plugin_token_is_renewed_once_on_401)
     kr_rest_config *cfg = config_from(kubeconfig);
     kr_error_t err = {0};
     ck_assert_msg(get_missing(cfg, &err) == KR_ENOTFOUND, "%s", err.message);
-    char *runs = slurp("runs");
+    char *runs = kr_test_read_file(dir, "runs");
     ck_assert_ptr_nonnull(runs);
     ck_assert_str_eq(runs, "run\nrun\n"); /* once stale, once renewed after the 401 */
     free(runs);
@@ -172,7 +135,7 @@ END_TEST
 
 int main(void)
 {
-    make_certs();
+    have_certs = kr_test_make_server_cert(dir, sizeof(dir), "test_client_exec");
     Suite *s = suite_create("client_exec");
     TCase *tc = tcase_create("client_exec");
     tcase_set_timeout(tc, 60);

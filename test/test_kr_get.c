@@ -83,42 +83,11 @@ static int finish(child *c)
 static char cert_dir[64];
 static bool have_certs;
 
-static void make_certs(void)
-{
-    snprintf(cert_dir, sizeof(cert_dir), "/tmp/kr-get-test-XXXXXX");
-    if (!mkdtemp(cert_dir) || !kr_test_have_program("openssl")) {
-        printf("test_kr_get: SKIPPED TLS: openssl not found\n");
-        return;
-    }
-    char cmd[800];
-    snprintf(cmd, sizeof(cmd),
-             "cd '%s' && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
-             "-nodes -keyout srv.key -out srv.crt -days 2 -subj /CN=127.0.0.1 "
-             "-addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
-             cert_dir);
-    have_certs = system(cmd) == 0;
-    if (!have_certs)
-        printf("test_kr_get: SKIPPED TLS: certificate generation failed\n");
-}
-
-static char *slurp(const char *name)
-{
-    char path[256];
-    snprintf(path, sizeof(path), "%s/%s", cert_dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = calloc(1, 8192);
-    size_t n = buf ? fread(buf, 1, 8191, f) : 0;
-    (void)n;
-    fclose(f);
-    return buf;
-}
-
 /* An https server with a token, and a kubeconfig for it that it wrote. */
 static kr_testserver_t *tls_server(char *kubeconfig, size_t size)
 {
-    char *crt = slurp("srv.crt"), *key = slurp("srv.key");
+    char *crt = kr_test_read_file(cert_dir, "srv.crt"),
+         *key = kr_test_read_file(cert_dir, "srv.key");
     ck_assert(crt && key);
     static const char *tokens[] = {"kr-get-sekret:alice", NULL};
     kr_testserver_opts o = {.seed = 7, .tokens = tokens, .tls_cert_pem = crt, .tls_key_pem = key};
@@ -319,7 +288,7 @@ END_TEST
 
 int main(void)
 {
-    make_certs();
+    have_certs = kr_test_make_server_cert(cert_dir, sizeof(cert_dir), "test_kr_get");
     Suite *s = suite_create("kr_get");
     TCase *tc = tcase_create("kr_get");
     tcase_set_timeout(tc, 120);

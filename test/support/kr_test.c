@@ -175,6 +175,50 @@ json_t *kr_test_load_json(const char *rel)
     return doc;
 }
 
+char *kr_test_read_file(const char *dir, const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    long n = -1;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0)
+        buf = calloc(1, (size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    return buf;
+}
+
+bool kr_test_make_server_cert(char *dir, size_t size, const char *prefix)
+{
+    snprintf(dir, size, "/tmp/%s-XXXXXX", prefix);
+    if (!mkdtemp(dir)) {
+        printf("%s: SKIPPED TLS: cannot make a temporary directory\n", prefix);
+        dir[0] = '\0';
+        return false;
+    }
+    if (!kr_test_have_program("openssl")) {
+        printf("%s: SKIPPED TLS: openssl not found\n", prefix);
+        return false;
+    }
+    char cmd[4096 + 256];
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+             "-nodes -keyout srv.key -out srv.crt -days 2 -subj /CN=127.0.0.1 "
+             "-addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
+             dir);
+    if (system(cmd) != 0) {
+        printf("%s: SKIPPED TLS: certificate generation failed\n", prefix);
+        return false;
+    }
+    return true;
+}
+
 bool kr_test_have_program(const char *program)
 {
     const char *path = getenv("PATH");

@@ -47,6 +47,14 @@ const char *kr_test_src_path(char *buf, size_t size, const char *rel);
 const char *kr_test_bin_path(char *buf, size_t size, const char *name);
 /* Parse a JSON file of the source tree; aborts the test on failure. New ref. */
 json_t *kr_test_load_json(const char *rel);
+/* The whole file dir/name, NUL-terminated; new (free()), NULL if unreadable. */
+char *kr_test_read_file(const char *dir, const char *name);
+/* Make a fresh directory /tmp/<prefix>-XXXXXX (written into `dir`) holding a
+ * self-signed EC server certificate srv.crt + srv.key for 127.0.0.1, made
+ * with the openssl command. False, after printing why the caller's TLS tests
+ * are skipped, when openssl is missing or fails; `dir` is then still set if
+ * the directory was made. */
+bool kr_test_make_server_cert(char *dir, size_t size, const char *prefix);
 /* True when `program` is found on PATH. */
 bool kr_test_have_program(const char *program);
 
