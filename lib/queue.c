@@ -1,7 +1,13 @@
 /* libkreconcile — the work queue: client-go's dedup/processing semantics,
  * delayed adds on a min-heap, controller-runtime style priority lanes,
- * failure accounting and max retries, drain, snapshots and metrics. Keys are
- * interned in an open-addressing map; one mutex, held briefly, guards it all. */
+ * failure accounting and max retries, drain, snapshots and metrics.
+ *
+ * One mutex, held for a few dozen instructions, guards it all. Keys are
+ * interned in an open-addressing map (hashed before the lock is taken).
+ * Each priority lane is a ring of item pointers; the keys being processed
+ * sit in a small set keyed by the address of the key handed out, so that a
+ * worker's done finds its key without hashing it again. Nothing on the
+ * add / get / done path touches another key's memory. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +19,9 @@
 enum {
     F_DIRTY = 1u << 0, /* client-go's dirty set: must be (re)processed */
     F_PROCESSING = 1u << 1, /* handed out, done not yet called */
-    F_QUEUED = 1u << 2, /* linked into a lane */
-    F_IDLE = 1u << 3, /* interned, unused, in the idle array */
+    F_QUEUED = 1u << 2, /* has a live entry in a lane's ring */
+    F_IDLE = 1u << 3, /* interned, unused (counted in q->nidle) */
+    F_RECENT = 1u << 4, /* idle, and not yet passed by the sweep's hand */
 };
 
 #define NOT_WAITING SIZE_MAX
@@ -22,32 +29,57 @@ enum {
  * between their small steps (saving and restoring registers) cost as much as
  * the steps, so they are inlined into the public functions. */
 #define HOT static inline __attribute__((always_inline))
-#define DEFAULT_IDLE_KEYS 1024
-
-struct qlink {
-    struct qlink *next, *prev;
-};
+#define COLD static __attribute__((noinline, cold))
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+/* An idle key costs about 150 bytes (item, key, map slots): 16,384 of them
+ * stay under 2.5 MiB, a small fraction of the informer cache that holds the
+ * objects they name. */
+#define DEFAULT_IDLE_KEYS 16384
+#define RING_MIN 64
+/* An empty ring larger than this is given back (after a relist). */
+#define RING_KEEP 4096
+#define PSET_MIN 16
 
 struct qitem {
-    struct qlink link; /* lane (first member: cast back) */
-    struct qlink plink; /* processing list */
+    /* hot: what add, get and done read and write */
+    unsigned flags;
+    int priority; /* lane while queued; lane to requeue in when dirty */
+    uint32_t ring_refs; /* ring entries naming this item, live or stale */
+    uint32_t pad_;
+    uint64_t pos; /* position of its live ring entry while F_QUEUED */
+    size_t len;
     uint64_t hash;
+    /* the rest: delayed adds, failures, metrics, hand-out order */
+    uint64_t seq; /* hand-out order while processing */
     int64_t due_ns; /* waiting */
     int64_t added_ns; /* queued (metrics on) */
-    int64_t started_ns; /* processing */
+    int64_t started_ns; /* processing (metrics on) */
     size_t heap_index; /* NOT_WAITING when not in the heap */
-    size_t idle_index; /* in q->idle when F_IDLE */
-    int priority; /* lane while queued; lane to requeue in when dirty */
     int wait_priority;
     unsigned failures;
-    unsigned flags;
-    size_t len;
     char key[];
 };
 
+/* A lane: a ring of item pointers in hand-out order. Raising a queued key's
+ * priority pushes it onto a higher lane and leaves its old entry behind,
+ * stale (the item's pos and priority no longer match it); get skips stale
+ * entries, and ring_refs keeps an item alive while entries name it. */
 struct lane {
     int priority;
-    struct qlink head;
+    size_t pending; /* processing dirty keys that done will push here */
+    struct qitem **ring;
+    size_t mask; /* capacity - 1 */
+    uint64_t head, tail; /* positions; entries are [head, tail) */
+};
+
+/* The keys being processed, by the address of the key string handed out:
+ * open addressing, linear probing, load <= 1/2. */
+struct pset {
+    struct qitem **slots;
+    size_t mask;
+    unsigned shift; /* 64 - log2(capacity) */
+    size_t count;
 };
 
 struct queue_metrics {
@@ -62,11 +94,11 @@ struct kr_queue {
     struct lane **lanes; /* by priority, highest first; never removed */
     size_t nlanes;
     struct lane *lane_normal;
-    size_t queued;
-    struct qlink processing;
-    size_t nprocessing;
-    struct qitem **idle; /* the idle keys, in no particular order */
-    size_t nidle, idle_cap, idle_max, idle_hand;
+    size_t queued; /* live ring entries */
+    struct pset proc;
+    uint64_t handouts;
+    size_t nidle, idle_max;
+    size_t idle_hand; /* the sweep's position in the key map */
     struct qitem **heap;
     size_t nheap, heap_cap;
     unsigned waiters, drainers;
@@ -87,42 +119,123 @@ struct kr_queue {
 
 #define TRACE(q, kind, key, prio, when)                                                            \
     do {                                                                                           \
-        if ((q)->trace)                                                                            \
+        if (UNLIKELY((q)->trace != NULL))                                                          \
             (q)->trace((kind), (key), (prio), (when), (q)->trace_user);                            \
     } while (0)
 
-/* ---- lists ---------------------------------------------------------------- */
+/* ---- the processing set ------------------------------------------------------ */
 
-static void list_init(struct qlink *h)
+HOT size_t pset_home(const struct pset *s, const char *key)
 {
-    h->next = h->prev = h;
+    return (size_t)(((uint64_t)(uintptr_t)key * 0x9e3779b97f4a7c15ULL) >> s->shift);
 }
 
-HOT void list_append(struct qlink *h, struct qlink *l)
+static int pset_init(struct pset *s)
 {
-    l->prev = h->prev;
-    l->next = h;
-    h->prev->next = l;
-    h->prev = l;
+    s->slots = kr_calloc(PSET_MIN, sizeof(*s->slots));
+    if (!s->slots)
+        return KR_ENOMEM;
+    s->mask = PSET_MIN - 1;
+    s->shift = 64 - 4;
+    s->count = 0;
+    return 0;
 }
 
-HOT void list_unlink(struct qlink *l)
+HOT void pset_place(struct pset *s, struct qitem *it)
 {
-    l->prev->next = l->next;
-    l->next->prev = l->prev;
-    l->next = l->prev = l;
+    size_t i = pset_home(s, it->key);
+    while (s->slots[i])
+        i = (i + 1) & s->mask;
+    s->slots[i] = it;
 }
 
-static struct qitem *item_of_plink(struct qlink *l)
+COLD int pset_grow(struct pset *s)
 {
-    return (struct qitem *)(void *)((char *)l - offsetof(struct qitem, plink));
+    size_t cap = s->mask + 1, ncap = cap * 2;
+    struct qitem **old = s->slots;
+    struct qitem **ns = kr_calloc(ncap, sizeof(*ns));
+    if (!ns)
+        return KR_ENOMEM;
+    s->slots = ns;
+    s->mask = ncap - 1;
+    s->shift--;
+    for (size_t i = 0; i < cap; i++)
+        if (old[i])
+            pset_place(s, old[i]);
+    kr_free(old);
+    return 0;
+}
+
+/* Room for one more insert, so that pset_insert cannot fail. */
+HOT int pset_reserve_one(struct pset *s)
+{
+    if (LIKELY((s->count + 1) * 2 <= s->mask + 1))
+        return 0;
+    return pset_grow(s);
+}
+
+HOT void pset_insert(struct pset *s, struct qitem *it)
+{
+    pset_place(s, it);
+    s->count++;
+}
+
+/* Remove and return the processing item whose key string is at `key`, or
+ * NULL. Compares addresses only: never reads memory `key` might not own. */
+HOT struct qitem *pset_take(struct pset *s, const char *key)
+{
+    size_t i = pset_home(s, key);
+    for (;; i = (i + 1) & s->mask) {
+        struct qitem *it = s->slots[i];
+        if (!it)
+            return NULL;
+        if (it->key == key)
+            break;
+    }
+    struct qitem *found = s->slots[i];
+    /* backward-shift deletion, as in the key map */
+    size_t hole = i;
+    for (size_t j = (i + 1) & s->mask; s->slots[j]; j = (j + 1) & s->mask) {
+        size_t home = pset_home(s, s->slots[j]->key);
+        int between = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+        if (!between) {
+            s->slots[hole] = s->slots[j];
+            hole = j;
+        }
+    }
+    s->slots[hole] = NULL;
+    s->count--;
+    return found;
 }
 
 /* ---- lanes ------------------------------------------------------------------ */
 
+static struct lane *lane_new(int priority)
+{
+    struct lane *lane = kr_calloc(1, sizeof(*lane));
+    if (!lane)
+        return NULL;
+    lane->ring = kr_malloc(RING_MIN * sizeof(*lane->ring));
+    if (!lane->ring) {
+        kr_free(lane);
+        return NULL;
+    }
+    lane->priority = priority;
+    lane->mask = RING_MIN - 1;
+    return lane;
+}
+
+static void lane_free(struct lane *lane)
+{
+    if (lane) {
+        kr_free(lane->ring);
+        kr_free(lane);
+    }
+}
+
 /* The lane for `priority`, created when missing. Lanes live as long as the
  * queue (callers use a handful of priorities). NULL on allocation failure. */
-static struct lane *lane_find_or_make(kr_queue_t *q, int priority)
+COLD struct lane *lane_find_or_make(kr_queue_t *q, int priority)
 {
     size_t i = 0;
     for (; i < q->nlanes && q->lanes[i]->priority >= priority; i++)
@@ -132,11 +245,9 @@ static struct lane *lane_find_or_make(kr_queue_t *q, int priority)
     if (!nl)
         return NULL;
     q->lanes = nl;
-    struct lane *lane = kr_calloc(1, sizeof(*lane));
+    struct lane *lane = lane_new(priority);
     if (!lane)
         return NULL;
-    lane->priority = priority;
-    list_init(&lane->head);
     memmove(&nl[i + 1], &nl[i], (q->nlanes - i) * sizeof(struct lane *));
     nl[i] = lane;
     q->nlanes++;
@@ -145,21 +256,52 @@ static struct lane *lane_find_or_make(kr_queue_t *q, int priority)
 
 HOT struct lane *lane_for(kr_queue_t *q, int priority)
 {
-    if (priority == KR_QUEUE_PRIORITY_NORMAL && q->lane_normal)
+    if (LIKELY(priority == KR_QUEUE_PRIORITY_NORMAL))
         return q->lane_normal;
     return lane_find_or_make(q, priority);
 }
 
+/* Move the ring's entries into a ring of `ncap` (a power of two, enough)
+ * slots. */
+COLD int ring_resize(struct lane *lane, size_t ncap)
+{
+    struct qitem **nr = kr_malloc(ncap * sizeof(*nr));
+    if (!nr)
+        return KR_ENOMEM;
+    /* positions stay: items remember theirs */
+    for (uint64_t p = lane->head; p != lane->tail; p++)
+        nr[p & (ncap - 1)] = lane->ring[p & lane->mask];
+    kr_free(lane->ring);
+    lane->ring = nr;
+    lane->mask = ncap - 1;
+    return 0;
+}
+
+/* Room for `extra` more entries beyond those present and those promised to
+ * processing keys (lane->pending), so that done can always requeue. */
+HOT int lane_reserve(struct lane *lane, size_t extra)
+{
+    size_t need = (size_t)(lane->tail - lane->head) + lane->pending + extra;
+    if (LIKELY(need <= lane->mask + 1))
+        return 0;
+    size_t ncap = (lane->mask + 1) * 2;
+    while (ncap < need)
+        ncap *= 2;
+    return ring_resize(lane, ncap);
+}
+
+/* Push `it` (room reserved) as its live entry. */
 HOT void enqueue(kr_queue_t *q, struct qitem *it, struct lane *lane)
 {
-    list_append(&lane->head, &it->link);
+    it->pos = lane->tail;
+    lane->ring[lane->tail++ & lane->mask] = it;
+    it->ring_refs++;
     it->flags |= F_QUEUED;
     it->priority = lane->priority;
     q->queued++;
-    if (q->waiters)
+    if (UNLIKELY(q->waiters != 0))
         pthread_cond_signal(&q->get_cond);
 }
-
 /* ---- the timer heap ----------------------------------------------------------- */
 
 static void heap_set(kr_queue_t *q, size_t i, struct qitem *it)
@@ -227,61 +369,63 @@ static int heap_reserve_one(kr_queue_t *q)
 
 HOT bool item_unused(const struct qitem *it)
 {
-    return (it->flags & (F_DIRTY | F_PROCESSING | F_QUEUED)) == 0 &&
+    return (it->flags & (F_DIRTY | F_PROCESSING | F_QUEUED | F_IDLE)) == 0 && it->ring_refs == 0 &&
            it->heap_index == NOT_WAITING && it->failures == 0;
 }
 
-/* Remove the idle key at `i` of the idle array; the last one takes its place
- * (it was idled most recently, so its cache line is usually warm). */
-HOT void idle_remove_at(kr_queue_t *q, size_t i)
+/* Free idle keys, in CLOCK order over the key map, until a quarter of the
+ * allowance is free again: a key idled since the hand last passed it gets a
+ * second chance. Amortised over the adds that made the keys idle. */
+COLD void idle_sweep(kr_queue_t *q, const struct qitem *keep)
 {
-    struct qitem *last = q->idle[--q->nidle];
-    q->idle[i] = last;
-    last->idle_index = i;
+    kr_keymap *m = &q->items;
+    size_t allowed = q->idle_max > m->count / 4 ? q->idle_max : m->count / 4;
+    size_t target = allowed - allowed / 4;
+    size_t steps = 2 * (m->mask + 1) + 2; /* the first pass may only clear F_RECENT */
+    size_t i = q->idle_hand & m->mask;
+    while (q->nidle > target && steps-- > 0) {
+        struct qitem *it = m->slots[i].hash ? m->slots[i].val : NULL;
+        if (it && (it->flags & F_IDLE) && it != keep) {
+            if (it->flags & F_RECENT) {
+                it->flags &= ~(unsigned)F_RECENT;
+            } else {
+                kr_keymap_remove_at(m, i); /* a later key may move into slot i */
+                kr_free(it);
+                q->nidle--;
+                continue;
+            }
+        }
+        i = (i + 1) & m->mask;
+    }
+    q->idle_hand = i;
+    size_t cap = m->mask + 1;
+    kr_keymap_shrink(m); /* after a relist, give the large table back */
+    if (m->mask + 1 != cap)
+        q->idle_hand = 0;
 }
 
-/* An unused key stays interned (re-adding it allocates nothing) until more
- * than idle_max keys are idle; then another idle key, picked by a hand that
- * rotates over the idle array (about random), is freed, never `it`. Marking
- * a key idle or busy touches only the key and the idle array's end: an LRU
- * list would touch two other keys' cache lines on every add and done. */
+/* An unused key stays interned (re-adding it allocates nothing) while at
+ * most idle_max keys, or a quarter of the interned keys when that is more,
+ * are idle. Marking a key idle or busy touches only the key and a counter;
+ * the sweep that frees keys runs once per many adds. */
 HOT void make_idle(kr_queue_t *q, struct qitem *it)
 {
-    if (q->nidle == q->idle_cap) {
-        size_t ncap = q->idle_cap ? q->idle_cap * 2 : 64;
-        struct qitem **na = kr_realloc(q->idle, ncap * sizeof(struct qitem *));
-        if (!na) { /* cannot remember it: forget it now */
-            kr_keymap_remove(&q->items, it->hash, it->key, it->len);
-            kr_free(it);
-            return;
-        }
-        q->idle = na;
-        q->idle_cap = ncap;
-    }
-    it->flags |= F_IDLE;
-    it->idle_index = q->nidle;
-    q->idle[q->nidle++] = it;
-    if (q->nidle > q->idle_max && q->nidle >= 2) { /* idle_max >= 1: always >= 2 */
-        /* `it` is last: never the victim */
-        size_t victim = q->idle_hand++ % (q->nidle - 1);
-        struct qitem *old = q->idle[victim];
-        idle_remove_at(q, victim);
-        kr_keymap_remove(&q->items, old->hash, old->key, old->len);
-        kr_free(old);
-    }
+    it->flags |= F_IDLE | F_RECENT;
+    if (UNLIKELY(++q->nidle > q->idle_max) && q->nidle * 4 > q->items.count)
+        idle_sweep(q, it);
 }
 
 HOT void maybe_idle(kr_queue_t *q, struct qitem *it)
 {
-    if (item_unused(it) && !(it->flags & F_IDLE))
+    if (item_unused(it))
         make_idle(q, it);
 }
 
 HOT void unidle(kr_queue_t *q, struct qitem *it)
 {
     if (it->flags & F_IDLE) {
-        it->flags &= ~(unsigned)F_IDLE;
-        idle_remove_at(q, it->idle_index);
+        it->flags &= ~(unsigned)(F_IDLE | F_RECENT);
+        q->nidle--;
     }
 }
 
@@ -290,20 +434,14 @@ HOT struct qitem *item_find(kr_queue_t *q, uint64_t hash, const char *key, size_
     return kr_keymap_get(&q->items, hash, key, len);
 }
 
-/* The interned item for key, created when missing (NULL: out of memory). */
-HOT struct qitem *item_get(kr_queue_t *q, uint64_t hash, const char *key, size_t len)
+COLD struct qitem *item_new(kr_queue_t *q, uint64_t hash, const char *key, size_t len)
 {
-    struct qitem *it = item_find(q, hash, key, len);
-    if (it)
-        return it;
     if (kr_keymap_reserve_one(&q->items) != 0)
         return NULL;
-    it = kr_malloc(sizeof(*it) + len + 1);
+    struct qitem *it = kr_malloc(sizeof(*it) + len + 1);
     if (!it)
         return NULL;
     memset(it, 0, sizeof(*it));
-    list_init(&it->link);
-    list_init(&it->plink);
     it->hash = hash;
     it->heap_index = NOT_WAITING;
     it->len = len;
@@ -313,75 +451,130 @@ HOT struct qitem *item_get(kr_queue_t *q, uint64_t hash, const char *key, size_t
     return it;
 }
 
+/* The interned item for key, created when missing (NULL: out of memory). A
+ * new item is not idle and must be used or made idle before the lock is
+ * released. */
+HOT struct qitem *item_get(kr_queue_t *q, uint64_t hash, const char *key, size_t len)
+{
+    struct qitem *it = item_find(q, hash, key, len);
+    return LIKELY(it != NULL) ? it : item_new(q, hash, key, len);
+}
+
 /* ---- core operations (lock held) ---------------------------------------------------- */
 
-/* client-go's Add, with priorities. `now` is only used for metrics. */
+/* controller-runtime: a later add with a higher priority raises a dirty key,
+ * to the tail of its new lane when queued (its old entry goes stale). */
+COLD int raise_locked(kr_queue_t *q, struct qitem *it, struct lane *lane, int64_t now)
+{
+    if (lane_reserve(lane, 1) != 0)
+        return KR_ENOMEM;
+    TRACE(q, KR_QTRACE_ADD, it->key, lane->priority, now);
+    if (it->flags & F_QUEUED) {
+        q->queued--;
+        enqueue(q, it, lane);
+    } else { /* processing: done requeues it in the new lane */
+        lane_for(q, it->priority)->pending--; /* exists: it was added there */
+        lane->pending++;
+        it->priority = lane->priority;
+    }
+    return 0;
+}
+
+/* client-go's Add, with priorities. `now` is only used for metrics. Fails
+ * (KR_ENOMEM) only before changing anything. */
 HOT int add_locked(kr_queue_t *q, struct qitem *it, int priority, int64_t now)
 {
     struct lane *lane = lane_for(q, priority);
-    if (!lane)
+    if (UNLIKELY(!lane))
         return KR_ENOMEM;
-    TRACE(q, KR_QTRACE_ADD, it->key, priority, now);
     if (it->flags & F_DIRTY) {
-        if ((it->flags & F_QUEUED) && priority > it->priority) {
-            /* controller-runtime: a later add with a higher priority raises
-             * a queued key (to the tail of its new lane) */
-            list_unlink(&it->link);
-            q->queued--;
-            enqueue(q, it, lane);
-        } else if (!(it->flags & F_QUEUED) && priority > it->priority) {
-            it->priority = priority;
-        }
+        if (UNLIKELY(priority > it->priority))
+            return raise_locked(q, it, lane, now);
+        TRACE(q, KR_QTRACE_ADD, it->key, priority, now);
         return 0;
     }
+    if (UNLIKELY(lane_reserve(lane, 1) != 0))
+        return KR_ENOMEM;
+    TRACE(q, KR_QTRACE_ADD, it->key, priority, now);
     unidle(q, it);
     it->flags |= F_DIRTY;
-    if (q->metrics_on) {
+    if (UNLIKELY(q->metrics_on)) {
         kr_metrics_counter_add(q->m.adds, 1);
         kr_metrics_gauge_add(q->m.depth, 1);
         it->added_ns = now;
     }
-    if (it->flags & F_PROCESSING) {
+    if (UNLIKELY(it->flags & F_PROCESSING)) {
         it->priority = priority;
+        lane->pending++;
         return 0;
     }
     enqueue(q, it, lane);
     return 0;
 }
 
+/* Move every key whose due time has come into its lane. A key whose lane
+ * cannot grow (out of memory) stays waiting for the next pass. */
 static void promote_due(kr_queue_t *q, int64_t now)
 {
     while (q->nheap > 0 && q->heap[0]->due_ns <= now) {
-        struct qitem *it = heap_pop(q);
+        struct qitem *it = q->heap[0];
+        struct lane *lane = lane_for(q, it->wait_priority); /* add_after made it */
+        if (!lane || lane_reserve(lane, 1) != 0)
+            break;
+        heap_pop(q);
         TRACE(q, KR_QTRACE_PROMOTE, it->key, it->wait_priority, it->due_ns);
-        /* cannot fail: add_after created the lane */
-        if (add_locked(q, it, it->wait_priority, now) != 0)
-            maybe_idle(q, it);
+        add_locked(q, it, it->wait_priority, now); /* room reserved: cannot fail */
     }
     TRACE(q, KR_QTRACE_PROMOTED, NULL, 0, now);
 }
 
+/* Give an empty lane's large ring back. */
+COLD void ring_shrink(struct lane *lane)
+{
+    size_t cap = RING_MIN;
+    while (cap < lane->pending)
+        cap *= 2;
+    if (cap < lane->mask + 1)
+        (void)ring_resize(lane, cap); /* on failure the large ring stays */
+}
+
+/* A popped entry that was not the item's live one. */
+COLD void drop_stale(kr_queue_t *q, struct qitem *it)
+{
+    maybe_idle(q, it);
+}
+
+/* Hand out the first live entry of the highest non-empty lane (the caller
+ * checked q->queued and reserved a processing-set slot). */
 HOT struct qitem *pop_locked(kr_queue_t *q, int64_t now)
 {
     for (size_t i = 0; i < q->nlanes; i++) {
-        struct qlink *h = &q->lanes[i]->head;
-        if (h->next == h)
-            continue;
-        struct qitem *it = (struct qitem *)(void *)h->next;
-        list_unlink(&it->link);
-        q->queued--;
-        it->flags = (it->flags & ~(unsigned)(F_QUEUED | F_DIRTY)) | F_PROCESSING;
-        list_append(&q->processing, &it->plink);
-        q->nprocessing++;
-        it->started_ns = now;
-        if (q->metrics_on) {
-            kr_metrics_gauge_add(q->m.depth, -1);
-            kr_metrics_histogram_observe(q->m.queue_duration, (double)(now - it->added_ns) / 1e9);
+        struct lane *lane = q->lanes[i];
+        while (lane->head != lane->tail) {
+            uint64_t pos = lane->head++;
+            struct qitem *it = lane->ring[pos & lane->mask];
+            it->ring_refs--;
+            if (LIKELY((it->flags & F_QUEUED) && it->pos == pos &&
+                       it->priority == lane->priority)) {
+                q->queued--;
+                it->flags = (it->flags & ~(unsigned)(F_QUEUED | F_DIRTY)) | F_PROCESSING;
+                it->seq = ++q->handouts;
+                pset_insert(&q->proc, it);
+                if (UNLIKELY(q->metrics_on)) {
+                    it->started_ns = now;
+                    kr_metrics_gauge_add(q->m.depth, -1);
+                    kr_metrics_histogram_observe(q->m.queue_duration,
+                                                 (double)(now - it->added_ns) / 1e9);
+                }
+                TRACE(q, KR_QTRACE_GET, it->key, it->priority, now);
+                return it;
+            }
+            drop_stale(q, it);
         }
-        TRACE(q, KR_QTRACE_GET, it->key, it->priority, now);
-        return it;
+        if (UNLIKELY(lane->mask + 1 > RING_KEEP))
+            ring_shrink(lane);
     }
-    return NULL;
+    return NULL; /* not reached while q->queued counts live entries */
 }
 
 static void timespec_from_ns(struct timespec *ts, int64_t ns)
@@ -406,7 +599,6 @@ static void shutdown_locked(kr_queue_t *q)
     pthread_cond_broadcast(&q->get_cond);
     pthread_cond_broadcast(&q->drain_cond);
 }
-
 /* ---- metrics ------------------------------------------------------------------------- */
 
 static const double workqueue_buckets[] = {1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10};
@@ -419,8 +611,10 @@ static void collect_unfinished(void *user)
     pthread_mutex_lock(&q->mu);
     int64_t now = kr_clock_read(&q->clock);
     double total = 0, longest = 0;
-    for (struct qlink *l = q->processing.next; l != &q->processing; l = l->next) {
-        double s = (double)(now - item_of_plink(l)->started_ns) / 1e9;
+    for (size_t i = 0; i <= q->proc.mask; i++) {
+        if (!q->proc.slots[i])
+            continue;
+        double s = (double)(now - q->proc.slots[i]->started_ns) / 1e9;
         total += s;
         if (s > longest)
             longest = s;
@@ -500,7 +694,6 @@ int kr_queue_new(const kr_queue_opts *opts, kr_queue_t **out, kr_error_t *err)
     }
     q->rl = opts->ratelimiter;
     q->collector_id = -1;
-    list_init(&q->processing);
     q->clock = opts->clock;
     q->injected_clock = opts->clock.now_ns != NULL;
     q->max_retries = opts->max_retries;
@@ -509,7 +702,16 @@ int kr_queue_new(const kr_queue_opts *opts, kr_queue_t **out, kr_error_t *err)
     q->idle_max = opts->idle_keys ? opts->idle_keys : DEFAULT_IDLE_KEYS;
     int rc = KR_ENOMEM;
     pthread_condattr_t ca;
-    if (pthread_mutex_init(&q->mu, NULL) != 0) {
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+#ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+    /* spin briefly before sleeping: the lock is held for tens of
+     * nanoseconds, far less than a futex sleep and wake-up */
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
+#endif
+    int mrc = pthread_mutex_init(&q->mu, &ma);
+    pthread_mutexattr_destroy(&ma);
+    if (mrc != 0) {
         kr_ratelimiter_free(q->rl);
         kr_free(q);
         return kr_error_set(err, KR_ENOMEM, "queue: cannot create its mutex");
@@ -522,9 +724,10 @@ int kr_queue_new(const kr_queue_opts *opts, kr_queue_t **out, kr_error_t *err)
     if (!q->rl && (rc = kr_ratelimiter_new_default(&q->rl, err)) != 0)
         goto fail;
     rc = KR_ENOMEM;
-    if (kr_keymap_init(&q->items, 64) != 0)
+    if (kr_keymap_init(&q->items, 64) != 0 || pset_init(&q->proc) != 0)
         goto fail_nomem;
-    if (!lane_for(q, KR_QUEUE_PRIORITY_LOW) || !(q->lane_normal = lane_for(q, 0)))
+    if (!lane_find_or_make(q, KR_QUEUE_PRIORITY_LOW) ||
+        !(q->lane_normal = lane_find_or_make(q, KR_QUEUE_PRIORITY_NORMAL)))
         goto fail_nomem;
     if (opts->metrics && opts->name) {
         q->registry = opts->metrics;
@@ -553,10 +756,10 @@ void kr_queue_free(kr_queue_t *q)
         kr_keymap_free(&q->items);
     }
     for (size_t i = 0; i < q->nlanes; i++)
-        kr_free(q->lanes[i]);
+        lane_free(q->lanes[i]);
     kr_free(q->lanes);
+    kr_free(q->proc.slots);
     kr_free(q->heap);
-    kr_free(q->idle);
     kr_ratelimiter_free(q->rl);
     pthread_cond_destroy(&q->get_cond);
     pthread_cond_destroy(&q->drain_cond);
@@ -581,9 +784,11 @@ HOT int add_common(kr_queue_t *q, const char *key, int priority)
     int64_t now = q->metrics_on ? kr_clock_read(&q->clock) : 0;
     pthread_mutex_lock(&q->mu);
     int rc = KR_ESHUTDOWN;
-    if (!q->shutting_down) {
+    if (LIKELY(!q->shutting_down)) {
         struct qitem *it = item_get(q, hash, key, len);
         rc = it ? add_locked(q, it, priority, now) : KR_ENOMEM;
+        if (UNLIKELY(rc != 0) && it)
+            maybe_idle(q, it); /* a new key that could not be queued */
     }
     pthread_mutex_unlock(&q->mu);
     return rc;
@@ -703,10 +908,14 @@ HOT int get_locked(kr_queue_t *q, const char **key, bool block, bool have_now, i
                 promote_due(q, now);
         }
         have_now = false; /* after a wait the reading is stale */
-        struct qitem *it = q->queued ? pop_locked(q, now) : NULL;
-        if (it) {
-            *key = it->key;
-            return 0;
+        if (LIKELY(q->queued != 0)) {
+            if (UNLIKELY(pset_reserve_one(&q->proc) != 0))
+                return KR_ENOMEM;
+            struct qitem *it = pop_locked(q, now);
+            if (LIKELY(it != NULL)) {
+                *key = it->key;
+                return 0;
+            }
         }
         if (q->shutting_down)
             return KR_ESHUTDOWN;
@@ -746,44 +955,38 @@ int kr_queue_try_get(kr_queue_t *q, const char **key)
     return get_common(q, key, false);
 }
 
-/* Workers usually pass back the very pointer kr_queue_get gave them: look
- * for it among the oldest processing keys before hashing. */
-HOT struct qitem *processing_by_pointer(kr_queue_t *q, const char *key)
+/* done for a key string that is not the one get handed out (the worker
+ * made its own copy): find it by content. */
+COLD struct qitem *processing_by_content(kr_queue_t *q, const char *key)
 {
-    int budget = 8;
-    for (struct qlink *l = q->processing.next; l != &q->processing && budget-- > 0; l = l->next) {
-        struct qitem *it = item_of_plink(l);
-        if (it->key == key)
-            return it;
-    }
-    return NULL;
+    size_t len = strlen(key);
+    struct qitem *it = item_find(q, kr_key_hash(key, len), key, len);
+    if (!it || !(it->flags & F_PROCESSING))
+        return NULL;
+    pset_take(&q->proc, it->key);
+    return it;
 }
 
 /* client-go's Done. `now` is only used for metrics. Lock held. */
 HOT int done_locked(kr_queue_t *q, const char *key, int64_t now)
 {
-    struct qitem *it = processing_by_pointer(q, key);
-    if (!it) {
-        size_t len = strlen(key);
-        it = item_find(q, kr_key_hash(key, len), key, len);
-    }
-    if (!it || !(it->flags & F_PROCESSING))
+    /* workers usually pass back the very pointer get gave them */
+    struct qitem *it = pset_take(&q->proc, key);
+    if (UNLIKELY(!it) && !(it = processing_by_content(q, key)))
         return KR_ENOTFOUND;
     TRACE(q, KR_QTRACE_DONE, it->key, it->priority, now);
-    if (q->metrics_on)
+    if (UNLIKELY(q->metrics_on))
         kr_metrics_histogram_observe(q->m.work_duration, (double)(now - it->started_ns) / 1e9);
     it->flags &= ~(unsigned)F_PROCESSING;
-    list_unlink(&it->plink);
-    q->nprocessing--;
-    if (it->flags & F_DIRTY) {
-        /* add_locked created this lane when the key was re-added */
+    if (UNLIKELY(it->flags & F_DIRTY)) {
+        /* add_locked made this lane and reserved room in it (pending) */
         struct lane *lane = lane_for(q, it->priority);
-        if (lane)
-            enqueue(q, it, lane);
+        lane->pending--;
+        enqueue(q, it, lane);
     } else {
         maybe_idle(q, it);
     }
-    if (q->drainers) /* drainers re-check their deadline too */
+    if (UNLIKELY(q->drainers != 0)) /* drainers re-check their deadline too */
         pthread_cond_broadcast(&q->drain_cond);
     return 0;
 }
@@ -934,24 +1137,49 @@ bool kr_queue_shutting_down(kr_queue_t *q)
     return s;
 }
 
-/* A NULL-terminated array of the processing keys, in one allocation. */
+static int by_seq(const void *a, const void *b)
+{
+    const struct qitem *x = *(const struct qitem *const *)a, *y = *(const struct qitem *const *)b;
+    return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* The keys being processed, in hand-out order: a new array of
+ * q->proc.count items (kr_free), or NULL when out of memory. */
+static struct qitem **processing_sorted(kr_queue_t *q)
+{
+    struct qitem **v = kr_malloc((q->proc.count + 1) * sizeof(*v));
+    if (!v)
+        return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i <= q->proc.mask; i++)
+        if (q->proc.slots[i])
+            v[n++] = q->proc.slots[i];
+    qsort(v, n, sizeof(*v), by_seq);
+    return v;
+}
+
+/* A NULL-terminated array of the processing keys, in hand-out order, in one
+ * allocation. */
 static char **processing_keys(kr_queue_t *q)
 {
-    size_t bytes = (q->nprocessing + 1) * sizeof(char *);
-    for (struct qlink *l = q->processing.next; l != &q->processing; l = l->next)
-        bytes += item_of_plink(l)->len + 1;
-    char **keys = kr_malloc(bytes);
-    if (!keys)
+    size_t n = q->proc.count;
+    struct qitem **items = processing_sorted(q);
+    if (!items)
         return NULL;
-    char *p = (char *)(keys + q->nprocessing + 1);
-    size_t i = 0;
-    for (struct qlink *l = q->processing.next; l != &q->processing; l = l->next) {
-        struct qitem *it = item_of_plink(l);
-        memcpy(p, it->key, it->len + 1);
-        keys[i++] = p;
-        p += it->len + 1;
+    size_t bytes = (n + 1) * sizeof(char *);
+    for (size_t i = 0; i < n; i++)
+        bytes += items[i]->len + 1;
+    char **keys = kr_malloc(bytes);
+    if (keys) {
+        char *p = (char *)(keys + n + 1);
+        for (size_t i = 0; i < n; i++) {
+            memcpy(p, items[i]->key, items[i]->len + 1);
+            keys[i] = p;
+            p += items[i]->len + 1;
+        }
+        keys[n] = NULL;
     }
-    keys[i] = NULL;
+    kr_free(items);
     return keys;
 }
 
@@ -965,7 +1193,7 @@ int kr_queue_shutdown_with_drain(kr_queue_t *q, int64_t deadline_ns, char ***unf
     pthread_mutex_lock(&q->mu);
     shutdown_locked(q);
     q->drainers++;
-    while (q->nprocessing > 0) {
+    while (q->proc.count > 0) {
         if (deadline_ns < 0) {
             pthread_cond_wait(&q->drain_cond, &q->mu);
             continue;
@@ -982,8 +1210,8 @@ int kr_queue_shutdown_with_drain(kr_queue_t *q, int64_t deadline_ns, char ***unf
     }
     q->drainers--;
     int rc = 0;
-    if (q->nprocessing > 0) {
-        size_t n = q->nprocessing;
+    if (q->proc.count > 0) {
+        size_t n = q->proc.count;
         rc = kr_error_set(err, KR_ETIMEDOUT, "queue: %zu key(s) still processing at the deadline",
                           n);
         if (n_unfinished)
@@ -1020,7 +1248,7 @@ int kr_queue_snapshot_take(kr_queue_t *q, kr_queue_snapshot **out, kr_error_t *e
     pthread_mutex_lock(&q->mu);
     int64_t now = kr_clock_read(&q->clock);
     promote_due(q, now);
-    size_t n = q->queued + q->nprocessing + q->nheap;
+    size_t n = q->queued + q->proc.count + q->nheap;
     size_t bytes = sizeof(kr_queue_snapshot) + n * sizeof(kr_queue_entry);
     size_t strings_at = bytes;
     for (size_t i = 0; i <= q->items.mask; i++) {
@@ -1032,7 +1260,9 @@ int kr_queue_snapshot_take(kr_queue_t *q, kr_queue_snapshot **out, kr_error_t *e
         bytes += uses * (it->len + 1);
     }
     kr_queue_snapshot *s = kr_calloc(1, bytes);
-    if (!s) {
+    struct qitem **proc = s ? processing_sorted(q) : NULL;
+    if (!proc) {
+        kr_free(s);
         pthread_mutex_unlock(&q->mu);
         return kr_error_set(err, KR_ENOMEM, "queue: out of memory taking a snapshot of %zu keys",
                             n);
@@ -1043,17 +1273,19 @@ int kr_queue_snapshot_take(kr_queue_t *q, kr_queue_snapshot **out, kr_error_t *e
     s->shutting_down = q->shutting_down;
     s->queued = entries;
     for (size_t i = 0; i < q->nlanes; i++) {
-        struct qlink *h = &q->lanes[i]->head;
-        for (struct qlink *l = h->next; l != h; l = l->next) {
-            const struct qitem *it = (const struct qitem *)(const void *)l;
+        const struct lane *lane = q->lanes[i];
+        for (uint64_t pos = lane->head; pos != lane->tail; pos++) {
+            const struct qitem *it = lane->ring[pos & lane->mask];
+            if (!(it->flags & F_QUEUED) || it->pos != pos || it->priority != lane->priority)
+                continue; /* stale */
             kr_queue_entry *e = &entries[s->n_queued++];
             fill_entry(e, &strings, it);
             e->since_ns = it->added_ns;
         }
     }
     s->processing = entries + s->n_queued;
-    for (struct qlink *l = q->processing.next; l != &q->processing; l = l->next) {
-        const struct qitem *it = item_of_plink(l);
+    for (size_t i = 0; i < q->proc.count; i++) {
+        const struct qitem *it = proc[i];
         kr_queue_entry *e = &s->processing[s->n_processing++];
         fill_entry(e, &strings, it);
         e->since_ns = it->started_ns;
@@ -1067,6 +1299,7 @@ int kr_queue_snapshot_take(kr_queue_t *q, kr_queue_snapshot **out, kr_error_t *e
         e->due_ns = it->due_ns;
     }
     pthread_mutex_unlock(&q->mu);
+    kr_free(proc);
     qsort(s->waiting, s->n_waiting, sizeof(*s->waiting), by_due);
     *out = s;
     return 0;

@@ -151,6 +151,11 @@ int kr_keymap_insert(kr_keymap *m, uint64_t hash, const char *key, size_t len, v
 int kr_keymap_reserve_one(kr_keymap *m);
 /* Remove key; returns its value or NULL when absent. */
 void *kr_keymap_remove(kr_keymap *m, uint64_t hash, const char *key, size_t len);
+/* Remove the occupied slot `i`. A later member of its probe run may move
+ * into slot i (visit it again when scanning); none moves before it. */
+void kr_keymap_remove_at(kr_keymap *m, size_t i);
+/* Give memory back when at most an eighth of the slots are used. */
+void kr_keymap_shrink(kr_keymap *m);
 
 /* ---- clock --------------------------------------------------------------- */
 

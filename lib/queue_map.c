@@ -78,6 +78,12 @@ void *kr_keymap_remove(kr_keymap *m, uint64_t hash, const char *key, size_t len)
             break;
     }
     void *val = m->slots[i].val;
+    kr_keymap_remove_at(m, i);
+    return val;
+}
+
+void kr_keymap_remove_at(kr_keymap *m, size_t i)
+{
     /* Backward-shift deletion: pull later members of the probe run into the
      * hole when their home slot does not lie cyclically in (hole, j]. */
     size_t hole = i;
@@ -91,7 +97,25 @@ void *kr_keymap_remove(kr_keymap *m, uint64_t hash, const char *key, size_t len)
     }
     memset(&m->slots[hole], 0, sizeof(m->slots[hole]));
     m->count--;
-    return val;
+}
+
+void kr_keymap_shrink(kr_keymap *m)
+{
+    size_t cap = m->mask + 1;
+    if (cap <= KEYMAP_MIN_CAPACITY || m->count * 8 > cap)
+        return;
+    size_t ncap = KEYMAP_MIN_CAPACITY;
+    while (ncap < m->count * 4)
+        ncap <<= 1;
+    kr_keymap_slot *ns = kr_calloc(ncap, sizeof(*ns));
+    if (!ns)
+        return; /* keep the larger table */
+    for (size_t i = 0; i < cap; i++)
+        if (m->slots[i].hash != 0)
+            place(ns, ncap - 1, &m->slots[i]);
+    kr_free(m->slots);
+    m->slots = ns;
+    m->mask = ncap - 1;
 }
 
 int64_t kr_clock_monotonic_ns(void)

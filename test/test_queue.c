@@ -318,6 +318,96 @@ START_TEST(queue_readd_while_processing_keeps_its_highest_priority)
 }
 END_TEST
 
+/* A raised key leaves its old lane entry behind, stale: once the key was
+ * handed out, done and added back in that lane, the stale entry must
+ * neither hand it out twice nor out of turn. */
+START_TEST(queue_raised_key_leaves_no_trace_in_its_old_lane)
+{
+    kr_queue_t *q = new_queue(NULL, NULL);
+    kr_queue_add_priority(q, "relist/a", KR_QUEUE_PRIORITY_LOW);
+    kr_queue_add_priority(q, "relist/b", KR_QUEUE_PRIORITY_LOW);
+    kr_queue_add(q, "relist/a"); /* raised to the normal lane */
+    const char *a = must_get(q);
+    ck_assert_str_eq(a, "relist/a");
+    ck_assert_int_eq(kr_queue_done(q, a), 0);
+    kr_queue_add_priority(q, "relist/a", KR_QUEUE_PRIORITY_LOW); /* behind b now */
+    kr_queue_add_priority(q, "relist/c", KR_QUEUE_PRIORITY_LOW);
+    ck_assert_uint_eq(kr_queue_len(q), 3);
+    kr_queue_snapshot *s;
+    ck_assert_int_eq(kr_queue_snapshot_take(q, &s, NULL), 0);
+    ck_assert_uint_eq(s->n_queued, 3);
+    ck_assert_str_eq(s->queued[0].key, "relist/b");
+    ck_assert_str_eq(s->queued[1].key, "relist/a");
+    ck_assert_str_eq(s->queued[2].key, "relist/c");
+    kr_free(s);
+    expect_get(q, "relist/b");
+    expect_get(q, "relist/a");
+    expect_get(q, "relist/c");
+    const char *k;
+    ck_assert_int_eq(kr_queue_try_get(q, &k), KR_ENOTFOUND);
+    kr_queue_free(q);
+}
+END_TEST
+
+/* The same key raised over and over while queued, with an idle cache of
+ * one so that the sweep runs all the time: every stale entry pins its key
+ * until get passes it (ASan and valgrind see any use after free). */
+START_TEST(queue_repeated_raises_with_a_tiny_idle_cache)
+{
+    kr_queue_opts o = {.idle_keys = 1};
+    kr_queue_t *q = new_queue(NULL, &o);
+    char key[32];
+    for (int round = 0; round < 50; round++) {
+        for (int i = 0; i < 20; i++) {
+            snprintf(key, sizeof(key), "ns/k%d", i);
+            kr_queue_add_priority(q, key, KR_QUEUE_PRIORITY_LOW);
+            kr_queue_add_priority(q, key, 0);
+            kr_queue_add_priority(q, key, 1 + i % 3);
+        }
+        ck_assert_uint_eq(kr_queue_len(q), 20);
+        const char *k;
+        int n = 0;
+        while (kr_queue_try_get(q, &k) == 0) {
+            ck_assert_int_eq(kr_queue_done(q, k), 0);
+            n++;
+        }
+        ck_assert_int_eq(n, 20);
+    }
+    kr_queue_free(q);
+}
+END_TEST
+
+/* A relist of 100,000 keys in the low lane grows its ring; the normal lane
+ * still goes first, and everything comes out once, in order. */
+START_TEST(queue_relist_of_100k_keys_in_the_low_lane)
+{
+    kr_queue_t *q = new_queue(NULL, NULL);
+    enum { N = 100000 };
+    char key[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof(key), "ns/obj-%d", i);
+        ck_assert_int_eq(kr_queue_add_priority(q, key, KR_QUEUE_PRIORITY_LOW), 0);
+    }
+    kr_queue_add(q, "ns/changed");
+    expect_get(q, "ns/changed");
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof(key), "ns/obj-%d", i);
+        const char *k = must_get(q);
+        ck_assert_str_eq(k, key);
+        ck_assert_int_eq(kr_queue_done(q, k), 0);
+    }
+    ck_assert_uint_eq(kr_queue_len(q), 0);
+    /* the keys are idle now, at most the default cache of them interned:
+     * adding them all again works the same */
+    for (int i = 0; i < N; i += 7) {
+        snprintf(key, sizeof(key), "ns/obj-%d", i);
+        ck_assert_int_eq(kr_queue_add(q, key), 0);
+    }
+    ck_assert_uint_eq(kr_queue_len(q), (N + 6) / 7);
+    kr_queue_free(q);
+}
+END_TEST
+
 START_TEST(queue_delayed_add_keeps_its_priority)
 {
     struct fake_clock c = {0};
@@ -1267,6 +1357,9 @@ int main(void)
     tcase_add_test(tc, queue_blocked_getter_wakes_for_a_delayed_key_on_the_real_clock);
     tcase_add_test(tc, queue_priority_hands_out_higher_first_and_low_lane_last);
     tcase_add_test(tc, queue_readd_while_processing_keeps_its_highest_priority);
+    tcase_add_test(tc, queue_raised_key_leaves_no_trace_in_its_old_lane);
+    tcase_add_test(tc, queue_repeated_raises_with_a_tiny_idle_cache);
+    tcase_add_test(tc, queue_relist_of_100k_keys_in_the_low_lane);
     tcase_add_test(tc, queue_delayed_add_keeps_its_priority);
     tcase_add_test(tc, queue_add_rate_limited_uses_the_limiter_and_forget_resets);
     tcase_add_test(tc, queue_failures_are_counted_apart_from_plain_requeues);

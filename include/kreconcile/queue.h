@@ -60,8 +60,10 @@ typedef struct kr_queue_opts {
     unsigned max_retries;
     kr_queue_give_up_fn on_give_up;
     void *give_up_user;
-    /* How many idle keys stay interned so that re-adding them allocates
-     * nothing; 0: 1024. */
+    /* Idle keys (neither queued, processing, waiting nor failing) stay
+     * interned so that adding them again allocates nothing: at most
+     * idle_keys of them, or a quarter of all interned keys when that is
+     * more (about 150 bytes each); 0: 16384. */
     size_t idle_keys;
 } kr_queue_opts;
 
