@@ -113,9 +113,9 @@ static json_t *random_merge_patch(void)
 }
 
 /* A JSON patch valid for every generated document (all have
- * /metadata/labels/app, /metadata/name and /spec/containers/0), or, one
- * time in five, one that fails on all of them. */
-static json_t *random_json_patch(int deployment, int *must_fail)
+ * /metadata/labels/app, /metadata/name and /spec/containers/0), or, when
+ * `must_fail`, one that fails on all of them. */
+static json_t *random_json_patch(int deployment, int must_fail)
 {
     const char *containers = deployment ? "/spec/template/spec/containers" : "/spec/containers";
     char image_path[96], add_path[96];
@@ -141,8 +141,7 @@ static json_t *random_json_patch(int deployment, int *must_fail)
     if (pick(2))
         json_array_append_new(
             ops, json_pack("{s:s,s:s}", "op", "remove", "path", "/metadata/labels/app"));
-    *must_fail = pick(5) == 0;
-    if (*must_fail) {
+    if (must_fail) {
         static const char *const failing[] = {
             "{\"op\":\"remove\",\"path\":\"/metadata/nothing\"}",
             "{\"op\":\"test\",\"path\":\"/metadata/name\",\"value\":\"other\"}",
@@ -299,22 +298,21 @@ START_TEST(json_patch_results_and_failures_match_kubectl)
     if (!have_kubectl())
         return;
     kr_test_rng_init(&rng, kr_test_seed("json_patch_vs_kubectl"));
-    int failures = 0;
     for (int i0 = 0; i0 < DOCUMENTS; i0 += BATCH) {
         json_t *docs = json_array();
         for (int i = 0; i < BATCH; i++)
             json_array_append_new(docs, random_document(i0 + i, (i0 / BATCH) % 2));
-        int must_fail;
-        json_t *ops = random_json_patch((i0 / BATCH) % 2, &must_fail);
+        /* one batch in five fails, on a schedule: drawing it at random left
+         * about one run in a hundred without a failing batch */
+        int must_fail = (i0 / BATCH) % 5 == 2;
+        json_t *ops = random_json_patch((i0 / BATCH) % 2, must_fail);
         size_t failed = compare_batch("json", docs, ops, i0);
         /* The patches are built to apply to every document, or to none. */
         ck_assert_msg(failed == (must_fail ? (size_t)BATCH : 0), "batch %d: %zu of %d failed", i0,
                       failed, BATCH);
-        failures += must_fail;
         json_decref(ops);
         json_decref(docs);
     }
-    ck_assert_msg(failures > 0 && failures < DOCUMENTS / BATCH, "no mix of failing batches");
 }
 END_TEST
 
