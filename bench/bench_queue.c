@@ -150,8 +150,8 @@ static double run(int nthreads, enum mode mode, kr_metrics_registry_t *reg)
     struct fifo f = {.cap = 1024};
     bool baseline = mode == BASELINE || mode == BASELINE_ADAPTIVE;
     if (baseline) {
-        /* the queue's own lock is glibc's adaptive mutex (it spins briefly
-         * before sleeping): the baseline is measured with both kinds */
+        /* the queue's own lock spins before it sleeps, as glibc's adaptive
+         * mutex does: the baseline is measured with both kinds of mutex */
         pthread_mutexattr_t ma;
         pthread_mutexattr_init(&ma);
         if (mode == BASELINE_ADAPTIVE)
@@ -325,8 +325,9 @@ int main(void)
            "kr_queue_done_get (the worker loop's done + get under one lock); '+m': done_get\n"
            "with metrics on. Best of 5 interleaved runs of %.1f s.\n",
            (double)RUN_NS / 1e9);
-    printf("'baseline': the FIFO with a default mutex; 'base_adapt': with an adaptive one, as\n"
-           "the queue's; ratios are against 'baseline', 'dg/adapt' against 'base_adapt'.\n");
+    printf("'baseline': the FIFO with a default mutex; 'base_adapt': with glibc's adaptive one,\n"
+           "which spins before sleeping as the queue's lock does; ratios are against\n"
+           "'baseline', 'dg/adapt' against 'base_adapt'.\n");
     printf("%-8s %12s %12s %12s %12s %12s %8s %8s %8s %9s\n", "threads", "baseline", "base_adapt",
            "get+done", "done_get", "done_get+m", "ratio", "ratio_dg", "ratio+m", "dg/adapt");
     for (size_t i = 0; i < sizeof(threads) / sizeof(threads[0]); i++) {

@@ -8,12 +8,12 @@
  * sit in a small set keyed by the address of the key handed out, so that a
  * worker's done finds its key without hashing it again. Nothing on the
  * add / get / done path touches another key's memory. */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "internal.h"
+#include "lock.h"
 #include "queue_internal.h"
 
 enum {
@@ -87,9 +87,14 @@ struct queue_metrics {
 };
 
 struct kr_queue {
-    pthread_mutex_t mu;
-    pthread_cond_t get_cond; /* getters */
-    pthread_cond_t drain_cond; /* shutdown_with_drain */
+    /* Takers spinning on the lock word must not slow the holder: the lock,
+     * the condition variables (touched by waiters outside the lock) and the
+     * state the holder writes live on separate cache lines. */
+    kr_mutex mu;
+    char pad_mu[64];
+    kr_cond get_cond; /* getters */
+    kr_cond drain_cond; /* shutdown_with_drain */
+    char pad_cond[64];
     kr_keymap items;
     struct lane **lanes; /* by priority, highest first; never removed */
     size_t nlanes;
@@ -300,7 +305,7 @@ HOT void enqueue(kr_queue_t *q, struct qitem *it, struct lane *lane)
     it->priority = lane->priority;
     q->queued++;
     if (UNLIKELY(q->waiters != 0))
-        pthread_cond_signal(&q->get_cond);
+        kr_cond_signal(&q->get_cond);
 }
 /* ---- the timer heap ----------------------------------------------------------- */
 
@@ -596,8 +601,8 @@ static void shutdown_locked(kr_queue_t *q)
         struct qitem *it = heap_pop(q);
         maybe_idle(q, it);
     }
-    pthread_cond_broadcast(&q->get_cond);
-    pthread_cond_broadcast(&q->drain_cond);
+    kr_cond_broadcast(&q->get_cond);
+    kr_cond_broadcast(&q->drain_cond);
 }
 /* ---- metrics ------------------------------------------------------------------------- */
 
@@ -608,7 +613,7 @@ static const double workqueue_buckets[] = {1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1
 static void collect_unfinished(void *user)
 {
     kr_queue_t *q = user;
-    pthread_mutex_lock(&q->mu);
+    kr_mutex_lock(&q->mu);
     int64_t now = kr_clock_read(&q->clock);
     double total = 0, longest = 0;
     for (size_t i = 0; i <= q->proc.mask; i++) {
@@ -619,7 +624,7 @@ static void collect_unfinished(void *user)
         if (s > longest)
             longest = s;
     }
-    pthread_mutex_unlock(&q->mu);
+    kr_mutex_unlock(&q->mu);
     kr_metrics_gauge_set(q->m.unfinished, total);
     kr_metrics_gauge_set(q->m.longest, longest);
 }
@@ -701,26 +706,12 @@ int kr_queue_new(const kr_queue_opts *opts, kr_queue_t **out, kr_error_t *err)
     q->give_up_user = opts->give_up_user;
     q->idle_max = opts->idle_keys ? opts->idle_keys : DEFAULT_IDLE_KEYS;
     int rc = KR_ENOMEM;
-    pthread_condattr_t ca;
-    pthread_mutexattr_t ma;
-    pthread_mutexattr_init(&ma);
-#ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
-    /* spin briefly before sleeping: the lock is held for tens of
-     * nanoseconds, far less than a futex sleep and wake-up */
-    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
-#endif
-    int mrc = pthread_mutex_init(&q->mu, &ma);
-    pthread_mutexattr_destroy(&ma);
-    if (mrc != 0) {
+    if (kr_mutex_init(&q->mu) != 0 || kr_cond_init(&q->get_cond) != 0 ||
+        kr_cond_init(&q->drain_cond) != 0) {
         kr_ratelimiter_free(q->rl);
         kr_free(q);
-        return kr_error_set(err, KR_ENOMEM, "queue: cannot create its mutex");
+        return kr_error_set(err, KR_ENOMEM, "queue: cannot create its lock");
     }
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&q->get_cond, &ca);
-    pthread_cond_init(&q->drain_cond, &ca);
-    pthread_condattr_destroy(&ca);
     if (!q->rl && (rc = kr_ratelimiter_new_default(&q->rl, err)) != 0)
         goto fail;
     rc = KR_ENOMEM;
@@ -761,9 +752,9 @@ void kr_queue_free(kr_queue_t *q)
     kr_free(q->proc.slots);
     kr_free(q->heap);
     kr_ratelimiter_free(q->rl);
-    pthread_cond_destroy(&q->get_cond);
-    pthread_cond_destroy(&q->drain_cond);
-    pthread_mutex_destroy(&q->mu);
+    kr_cond_destroy(&q->get_cond);
+    kr_cond_destroy(&q->drain_cond);
+    kr_mutex_destroy(&q->mu);
     kr_free(q);
 }
 
@@ -782,7 +773,7 @@ HOT int add_common(kr_queue_t *q, const char *key, int priority)
     size_t len = strlen(key);
     uint64_t hash = kr_key_hash(key, len);
     int64_t now = q->metrics_on ? kr_clock_read(&q->clock) : 0;
-    pthread_mutex_lock(&q->mu);
+    kr_mutex_lock(&q->mu);
     int rc = KR_ESHUTDOWN;
     if (LIKELY(!q->shutting_down)) {
         struct qitem *it = item_get(q, hash, key, len);
@@ -790,7 +781,7 @@ HOT int add_common(kr_queue_t *q, const char *key, int priority)
         if (UNLIKELY(rc != 0) && it)
             maybe_idle(q, it); /* a new key that could not be queued */
     }
-    pthread_mutex_unlock(&q->mu);
+    kr_mutex_unlock(&q->mu);
     return rc;
 }
 
@@ -813,7 +804,7 @@ int kr_queue_add_after_priority(kr_queue_t *q, const char *key, int64_t delay_ns
     size_t len = strlen(key);
     uint64_t hash = kr_key_hash(key, len);
     int64_t due = kr_clock_read(&q->clock) + delay_ns;
-    pthread_mutex_lock(&q->mu);
+    kr_mutex_lock(&q->mu);
     int rc = 0;
     struct qitem *it;
     if (q->shutting_down) {
@@ -840,9 +831,9 @@ int kr_queue_add_after_priority(kr_queue_t *q, const char *key, int64_t delay_ns
         }
         /* a getter sleeping until a later due time must recompute */
         if (q->waiters && it->heap_index == 0 && !q->injected_clock)
-            pthread_cond_broadcast(&q->get_cond);
+            kr_cond_broadcast(&q->get_cond);
     }
-    pthread_mutex_unlock(&q->mu);
+    kr_mutex_unlock(&q->mu);
     return rc;
 }
 
@@ -867,14 +858,14 @@ int kr_queue_add_failed(kr_queue_t *q, const char *key)
         return KR_EINVAL;
     size_t len = strlen(key);
     uint64_t hash = kr_key_hash(key, len);
-    pthread_mutex_lock(&q->mu);
+    kr_mutex_lock(&q->mu);
     if (q->shutting_down) {
-        pthread_mutex_unlock(&q->mu);
+        kr_mutex_unlock(&q->mu);
         return KR_ESHUTDOWN;
     }
     struct qitem *it = item_get(q, hash, key, len);
     if (!it) {
-        pthread_mutex_unlock(&q->mu);
+        kr_mutex_unlock(&q->mu);
         return KR_ENOMEM;
     }
     unidle(q, it);
@@ -884,7 +875,7 @@ int kr_queue_add_failed(kr_queue_t *q, const char *key)
         it->failures = 0;
         maybe_idle(q, it);
     }
-    pthread_mutex_unlock(&q->mu);
+    kr_mutex_unlock(&q->mu);
     if (give_up) {
         kr_ratelimiter_forget(q->rl, key);
         if (q->on_give_up)
@@ -927,9 +918,9 @@ HOT int get_locked(kr_queue_t *q, const char **key, bool block, bool have_now, i
         if (q->nheap > 0 && !q->injected_clock) {
             struct timespec ts;
             timespec_from_ns(&ts, q->heap[0]->due_ns);
-            pthread_cond_timedwait(&q->get_cond, &q->mu, &ts);
+            kr_cond_wait(&q->get_cond, &q->mu, &ts);
         } else {
-            pthread_cond_wait(&q->get_cond, &q->mu);
+            kr_cond_wait(&q->get_cond, &q->mu, NULL);
         }
         q->waiters--;
     }
@@ -939,9 +930,9 @@ static int get_common(kr_queue_t *q, const char **key, bool block)
 {
     if (!key)
         return KR_EINVAL;
-    pthread_mutex_lock(&q->mu);
+    kr_mutex_lock(&q->mu);
     int rc = get_locked(q, key, block, false, 0);
-    pthread_mutex_unlock(&q->mu);
+    kr_mutex_unlock(&q->mu);
     return rc;
 }
 
@@ -987,7 +978,7 @@ HOT int done_locked(kr_queue_t *q, const char *key, int64_t now)
         maybe_idle(q, it);
     }
     if (UNLIKELY(q->drainers != 0)) /* drainers re-check their deadline too */
-        pthread_cond_broadcast(&q->drain_cond);
+        kr_cond_broadcast(&q->drain_cond);
     return 0;
 }
 
@@ -996,9 +987,9 @@ int kr_queue_done(kr_queue_t *q, const char *key)
     if (!key)
         return KR_EINVAL;
     int64_t now = q->metrics_on ? kr_clock_read(&q->clock) : 0;
-    pthread_mutex_lock(&q->mu);
+    kr_mutex_lock(&q->mu);
     int rc = done_locked(q, key, now);
-    pthread_mutex_unlock(&q->mu);
+    kr_mutex_unlock(&q->mu);
     return rc;
 }
 
@@ -1011,14 +1002,14 @@ HOT int done_get_common(kr_queue_t *q, const char *done_key, const char **next_k
     *next_key = NULL;
     bool have_now = done_key && q->metrics_on;
     int64_t now = have_now ? kr_clock_read(&q->clock) : 0;
-    pthread_mutex_lock(&q->mu);
+    kr_mutex_lock(&q->mu);
     int rc = done_key ? done_locked(q, done_key, now) : 0;
     if (rc == 0) {
         rc = get_locked(q, next_key, block, have_now, now);
         if (rc == KR_ENOTFOUND) /* nothing queued: not an error here */
             rc = 0;
     }
-    pthread_mutex_unlock(&q->mu);
+    kr_mutex_unlock(&q->mu);
     return rc;
 }
 
@@ -1071,13 +1062,13 @@ void kr_queue_forget(kr_queue_t *q, const char *key)
     kr_ratelimiter_forget(q->rl, key);
     size_t len = strlen(key);
     uint64_t hash = kr_key_hash(key, len);
-    pthread_mutex_lock(&q->mu);
+    kr_mutex_lock(&q->mu);
     struct qitem *it = item_find(q, hash, key, len);
     if (it && it->failures) {
         it->failures = 0;
         maybe_idle(q, it);
     }
-    pthread_mutex_unlock(&q->mu);
+    kr_mutex_unlock(&q->mu);
 }
 
 unsigned kr_queue_num_requeues(kr_queue_t *q, const char *key)
@@ -1091,20 +1082,20 @@ unsigned kr_queue_num_failures(kr_queue_t *q, const char *key)
         return 0;
     size_t len = strlen(key);
     uint64_t hash = kr_key_hash(key, len);
-    pthread_mutex_lock(&q->mu);
+    kr_mutex_lock(&q->mu);
     struct qitem *it = item_find(q, hash, key, len);
     unsigned n = it ? it->failures : 0;
-    pthread_mutex_unlock(&q->mu);
+    kr_mutex_unlock(&q->mu);
     return n;
 }
 
 size_t kr_queue_len(kr_queue_t *q)
 {
-    pthread_mutex_lock(&q->mu);
+    kr_mutex_lock(&q->mu);
     if (q->nheap > 0)
         promote_due(q, kr_clock_read(&q->clock));
     size_t n = q->queued;
-    pthread_mutex_unlock(&q->mu);
+    kr_mutex_unlock(&q->mu);
     return n;
 }
 
@@ -1115,25 +1106,25 @@ int64_t kr_queue_now_ns(kr_queue_t *q)
 
 void kr_queue_poll(kr_queue_t *q)
 {
-    pthread_mutex_lock(&q->mu);
+    kr_mutex_lock(&q->mu);
     promote_due(q, kr_clock_read(&q->clock));
     if (q->drainers)
-        pthread_cond_broadcast(&q->drain_cond);
-    pthread_mutex_unlock(&q->mu);
+        kr_cond_broadcast(&q->drain_cond);
+    kr_mutex_unlock(&q->mu);
 }
 
 void kr_queue_shutdown(kr_queue_t *q)
 {
-    pthread_mutex_lock(&q->mu);
+    kr_mutex_lock(&q->mu);
     shutdown_locked(q);
-    pthread_mutex_unlock(&q->mu);
+    kr_mutex_unlock(&q->mu);
 }
 
 bool kr_queue_shutting_down(kr_queue_t *q)
 {
-    pthread_mutex_lock(&q->mu);
+    kr_mutex_lock(&q->mu);
     bool s = q->shutting_down;
-    pthread_mutex_unlock(&q->mu);
+    kr_mutex_unlock(&q->mu);
     return s;
 }
 
@@ -1190,22 +1181,22 @@ int kr_queue_shutdown_with_drain(kr_queue_t *q, int64_t deadline_ns, char ***unf
         *unfinished = NULL;
     if (n_unfinished)
         *n_unfinished = 0;
-    pthread_mutex_lock(&q->mu);
+    kr_mutex_lock(&q->mu);
     shutdown_locked(q);
     q->drainers++;
     while (q->proc.count > 0) {
         if (deadline_ns < 0) {
-            pthread_cond_wait(&q->drain_cond, &q->mu);
+            kr_cond_wait(&q->drain_cond, &q->mu, NULL);
             continue;
         }
         if (kr_clock_read(&q->clock) >= deadline_ns)
             break;
         if (q->injected_clock) {
-            pthread_cond_wait(&q->drain_cond, &q->mu);
+            kr_cond_wait(&q->drain_cond, &q->mu, NULL);
         } else {
             struct timespec ts;
             timespec_from_ns(&ts, deadline_ns);
-            pthread_cond_timedwait(&q->drain_cond, &q->mu, &ts);
+            kr_cond_wait(&q->drain_cond, &q->mu, &ts);
         }
     }
     q->drainers--;
@@ -1220,7 +1211,7 @@ int kr_queue_shutdown_with_drain(kr_queue_t *q, int64_t deadline_ns, char ***unf
             rc =
                 kr_error_set(err, KR_ENOMEM, "queue: out of memory listing %zu unfinished keys", n);
     }
-    pthread_mutex_unlock(&q->mu);
+    kr_mutex_unlock(&q->mu);
     return rc;
 }
 
@@ -1245,7 +1236,7 @@ static void fill_entry(kr_queue_entry *e, char **strings, const struct qitem *it
 int kr_queue_snapshot_take(kr_queue_t *q, kr_queue_snapshot **out, kr_error_t *err)
 {
     *out = NULL;
-    pthread_mutex_lock(&q->mu);
+    kr_mutex_lock(&q->mu);
     int64_t now = kr_clock_read(&q->clock);
     promote_due(q, now);
     size_t n = q->queued + q->proc.count + q->nheap;
@@ -1263,7 +1254,7 @@ int kr_queue_snapshot_take(kr_queue_t *q, kr_queue_snapshot **out, kr_error_t *e
     struct qitem **proc = s ? processing_sorted(q) : NULL;
     if (!proc) {
         kr_free(s);
-        pthread_mutex_unlock(&q->mu);
+        kr_mutex_unlock(&q->mu);
         return kr_error_set(err, KR_ENOMEM, "queue: out of memory taking a snapshot of %zu keys",
                             n);
     }
@@ -1298,7 +1289,7 @@ int kr_queue_snapshot_take(kr_queue_t *q, kr_queue_snapshot **out, kr_error_t *e
         e->priority = it->wait_priority;
         e->due_ns = it->due_ns;
     }
-    pthread_mutex_unlock(&q->mu);
+    kr_mutex_unlock(&q->mu);
     kr_free(proc);
     qsort(s->waiting, s->n_waiting, sizeof(*s->waiting), by_due);
     *out = s;
