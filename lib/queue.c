@@ -137,7 +137,7 @@ HOT size_t pset_home(const struct pset *s, const char *key)
 
 static int pset_init(struct pset *s)
 {
-    s->slots = kr_calloc(PSET_MIN, sizeof(*s->slots));
+    s->slots = kr_calloc(PSET_MIN, sizeof(struct qitem *));
     if (!s->slots)
         return KR_ENOMEM;
     s->mask = PSET_MIN - 1;
@@ -158,7 +158,7 @@ COLD int pset_grow(struct pset *s)
 {
     size_t cap = s->mask + 1, ncap = cap * 2;
     struct qitem **old = s->slots;
-    struct qitem **ns = kr_calloc(ncap, sizeof(*ns));
+    struct qitem **ns = kr_calloc(ncap, sizeof(struct qitem *));
     if (!ns)
         return KR_ENOMEM;
     s->slots = ns;
@@ -220,7 +220,7 @@ static struct lane *lane_new(int priority)
     struct lane *lane = kr_calloc(1, sizeof(*lane));
     if (!lane)
         return NULL;
-    lane->ring = kr_malloc(RING_MIN * sizeof(*lane->ring));
+    lane->ring = kr_malloc(RING_MIN * sizeof(struct qitem *));
     if (!lane->ring) {
         kr_free(lane);
         return NULL;
@@ -270,7 +270,7 @@ HOT struct lane *lane_for(kr_queue_t *q, int priority)
  * slots. */
 COLD int ring_resize(struct lane *lane, size_t ncap)
 {
-    struct qitem **nr = kr_malloc(ncap * sizeof(*nr));
+    struct qitem **nr = kr_malloc(ncap * sizeof(struct qitem *));
     if (!nr)
         return KR_ENOMEM;
     /* positions stay: items remember theirs */
@@ -1138,14 +1138,14 @@ static int by_seq(const void *a, const void *b)
  * q->proc.count items (kr_free), or NULL when out of memory. */
 static struct qitem **processing_sorted(kr_queue_t *q)
 {
-    struct qitem **v = kr_malloc((q->proc.count + 1) * sizeof(*v));
+    struct qitem **v = kr_malloc((q->proc.count + 1) * sizeof(struct qitem *));
     if (!v)
         return NULL;
     size_t n = 0;
     for (size_t i = 0; i <= q->proc.mask; i++)
         if (q->proc.slots[i])
             v[n++] = q->proc.slots[i];
-    qsort(v, n, sizeof(*v), by_seq);
+    qsort(v, n, sizeof(struct qitem *), by_seq);
     return v;
 }
 
