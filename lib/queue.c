@@ -21,7 +21,7 @@ enum {
     F_PROCESSING = 1u << 1, /* handed out, done not yet called */
     F_QUEUED = 1u << 2, /* has a live entry in a lane's ring */
     F_IDLE = 1u << 3, /* interned, unused (counted in q->nidle) */
-    F_RECENT = 1u << 4, /* idle, and not yet passed by the sweep's hand */
+    F_RECENT = 1u << 4, /* used again after being idle, since the sweep's hand passed */
 };
 
 #define NOT_WAITING SIZE_MAX
@@ -378,14 +378,16 @@ HOT bool item_unused(const struct qitem *it)
            it->heap_index == NOT_WAITING && it->failures == 0;
 }
 
-/* Free idle keys, in CLOCK order over the key map, until a quarter of the
- * allowance is free again: a key idled since the hand last passed it gets a
- * second chance. Amortised over the adds that made the keys idle. */
+/* Free idle keys, in CLOCK order over the key map, until half of the
+ * allowance is free again: a key that was idle and used again since the
+ * hand last passed it gets a second chance; a key used once (a relist's)
+ * goes first. A sweep may pass over the whole map twice; freeing half the
+ * allowance at a time keeps that amortised over many dones. */
 COLD void idle_sweep(kr_queue_t *q, const struct qitem *keep)
 {
     kr_keymap *m = &q->items;
     size_t allowed = q->idle_max > m->count / 4 ? q->idle_max : m->count / 4;
-    size_t target = allowed - allowed / 4;
+    size_t target = allowed / 2;
     size_t steps = 2 * (m->mask + 1) + 2; /* the first pass may only clear F_RECENT */
     size_t i = q->idle_hand & m->mask;
     while (q->nidle > target && steps-- > 0) {
@@ -415,7 +417,7 @@ COLD void idle_sweep(kr_queue_t *q, const struct qitem *keep)
  * the sweep that frees keys runs once per many adds. */
 HOT void make_idle(kr_queue_t *q, struct qitem *it)
 {
-    it->flags |= F_IDLE | F_RECENT;
+    it->flags |= F_IDLE;
     if (UNLIKELY(++q->nidle > q->idle_max) && q->nidle * 4 > q->items.count)
         idle_sweep(q, it);
 }
@@ -429,7 +431,7 @@ HOT void maybe_idle(kr_queue_t *q, struct qitem *it)
 HOT void unidle(kr_queue_t *q, struct qitem *it)
 {
     if (it->flags & F_IDLE) {
-        it->flags &= ~(unsigned)(F_IDLE | F_RECENT);
+        it->flags = (it->flags & ~(unsigned)F_IDLE) | F_RECENT; /* CLOCK's reference bit */
         q->nidle--;
     }
 }
