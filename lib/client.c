@@ -287,6 +287,14 @@ static void on_http_done(kr_http_xfer *x, int rc, const kr_http_response *resp, 
     (void)x;
     kr_creq *r = user;
     r->xfer = NULL;
+    /* one line per answer, as client-go logs at -v=6 (paths only, never
+     * headers or bodies) */
+    if (rc == 0)
+        kr_log(r->c->log, KR_LOG_DEBUG, MODULE, "%s %s: HTTP %ld", r->method, r->path,
+               resp->status);
+    else
+        kr_log(r->c->log, KR_LOG_DEBUG, MODULE, "%s %s: %s", r->method, r->path,
+               message && *message ? message : kr_strerror(rc));
     if (resp->http2)
         atomic_fetch_add(&r->c->http2_responses, 1);
     if (r->content_type_out)

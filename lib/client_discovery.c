@@ -385,8 +385,24 @@ int kr_client_discovery_refresh(kr_client_t *client, kr_error_t *err)
     client->disc.items = col.items;
     client->disc.count = col.count;
     client->disc.loaded = true;
+    client->disc.fetched_ns = kr_clock_monotonic_ns();
     pthread_mutex_unlock(&client->disc_lock);
     return 0;
+}
+
+/* Whether a miss may fetch discovery again: always before the first fetch,
+ * then at most once per discovery_miss_interval_ms (a negative cache, as
+ * controller-runtime rate-limits its REST mapper's reloads). */
+static bool miss_may_refresh(kr_client_t *c)
+{
+    int ms = c->opts.discovery_miss_interval_ms;
+    if (ms < 0)
+        return true;
+    int64_t interval = (int64_t)(ms == 0 ? 1000 : ms) * 1000000;
+    pthread_mutex_lock(&c->disc_lock);
+    bool may = !c->disc.loaded || kr_clock_monotonic_ns() - c->disc.fetched_ns >= interval;
+    pthread_mutex_unlock(&c->disc_lock);
+    return may;
 }
 
 void kr_client_discovery_free(kr_client_t *c)
@@ -414,6 +430,9 @@ int kr_client_resolve(kr_client_t *client, const char *name, kr_resource_info *o
         return kr_error_set(err, KR_EINVAL, "resolve: empty resource name");
     if (cached_resolve(client, name, out))
         return 0;
+    if (!miss_may_refresh(client))
+        return kr_error_set(err, KR_ENOTFOUND, "the server doesn't have a resource type \"%s\"",
+                            name);
     kr_error_t derr = {0};
     int rc = kr_client_discovery_refresh(client, &derr);
     if (rc == 0) {
@@ -461,7 +480,7 @@ int kr_client_resource_for_kind(kr_client_t *client, const char *api_version, co
         pthread_mutex_unlock(&client->disc_lock);
         if (found)
             return 0;
-        if (attempt == 0) {
+        if (attempt == 0 && miss_may_refresh(client)) {
             kr_error_t derr = {0};
             int rc = kr_client_discovery_refresh(client, &derr);
             if (rc != 0) {

@@ -25,6 +25,7 @@ typedef struct kr_discovery_cache {
     size_t count;
     bool loaded;
     bool from_builtin;
+    int64_t fetched_ns; /* CLOCK_MONOTONIC of the last successful fetch */
 } kr_discovery_cache;
 
 struct kr_client {

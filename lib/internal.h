@@ -5,6 +5,7 @@
 #define KR_LIB_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kreconcile/common.h"
 
@@ -34,5 +35,8 @@ int kr_buf_append_str(kr_buf *buf, const char *s);
 int kr_buf_printf(kr_buf *buf, const char *fmt, ...) KR_PRINTF(2, 3);
 void kr_buf_reset(kr_buf *buf);
 void kr_buf_free(kr_buf *buf);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+int64_t kr_clock_monotonic_ns(void);
 
 #endif /* KR_LIB_INTERNAL_H */

@@ -159,8 +159,6 @@ void kr_keymap_shrink(kr_keymap *m);
 
 /* ---- clock --------------------------------------------------------------- */
 
-/* CLOCK_MONOTONIC in nanoseconds. */
-int64_t kr_clock_monotonic_ns(void);
 /* now_ns of `clock`, or CLOCK_MONOTONIC when clock or its now_ns is NULL. */
 int64_t kr_clock_read(const kr_clock *clock);
 

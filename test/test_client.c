@@ -83,6 +83,7 @@ typedef struct log_count {
     atomic_int retries;
     atomic_int warnings;
     atomic_int secrets_seen;
+    atomic_int discovery_gets; /* answers to GET /api... (debug lines) */
 } log_count;
 
 static void count_log(kr_log_level level, const char *module, const char *message, void *user)
@@ -95,6 +96,9 @@ static void count_log(kr_log_level level, const char *module, const char *messag
         atomic_fetch_add(&lc->warnings, 1);
     if (strstr(message, "sekret"))
         atomic_fetch_add(&lc->secrets_seen, 1);
+    if (level == KR_LOG_DEBUG && strncmp(message, "GET /api", 8) == 0 &&
+        strstr(message, ": HTTP 200"))
+        atomic_fetch_add(&lc->discovery_gets, 1);
 }
 
 typedef struct fixture {
@@ -1064,6 +1068,38 @@ START_TEST(discovery_resolves_names_and_kinds)
 }
 END_TEST
 
+/* A name discovery does not know fetches discovery again at most once per
+ * discovery_miss_interval_ms; with a negative interval, on every miss. */
+START_TEST(discovery_misses_refetch_at_most_once_per_interval)
+{
+    fixture f;
+    kr_client_opts opts = {.discovery_miss_interval_ms = _i == 0 ? 60000 : -1};
+    plain_fixture(&f, &opts);
+    kr_error_t err = {0};
+    kr_resource_info info;
+    ck_assert_int_eq(kr_client_resolve(f.c, "nothings", &info, &err), KR_ENOTFOUND);
+    int first = atomic_load(&f.logs.discovery_gets);
+    ck_assert_int_ge(first, 2); /* /api and /apis at least */
+    for (int i = 0; i < 10; i++) {
+        ck_assert_int_eq(kr_client_resolve(f.c, "nothings", &info, &err), KR_ENOTFOUND);
+        ck_assert_ptr_nonnull(strstr(err.message, "doesn't have a resource type"));
+        ck_assert_int_eq(kr_client_resource_for_kind(f.c, "example.com/v1", "Nothing", &info, &err),
+                         KR_ENOTFOUND);
+    }
+    int after = atomic_load(&f.logs.discovery_gets);
+    if (_i == 0)
+        ck_assert_int_eq(after, first); /* the cache answered every miss */
+    else
+        ck_assert_int_eq(after, first * 21); /* every miss fetched again */
+    /* names it knows never fetch */
+    ck_assert_int_eq(kr_client_resolve(f.c, "deploy", &info, &err), 0);
+    ck_assert_int_eq(atomic_load(&f.logs.discovery_gets), after);
+    kr_client_discovery_refresh(f.c, &err); /* an explicit refresh always fetches */
+    ck_assert_int_eq(atomic_load(&f.logs.discovery_gets), after + first);
+    teardown(&f);
+}
+END_TEST
+
 START_TEST(request_timeout_is_reported)
 {
     fixture f;
@@ -1336,6 +1372,7 @@ int main(void)
     tcase_add_test(tc, credential_provider_is_renewed_once_on_401);
     tcase_add_test(tc, http2_through_nghttpx_multiplexes_requests_and_watches);
     tcase_add_loop_test(tc, discovery_resolves_names_and_kinds, 0, 2);
+    tcase_add_loop_test(tc, discovery_misses_refetch_at_most_once_per_interval, 0, 2);
     tcase_add_test(tc, request_timeout_is_reported);
     tcase_add_test(tc, request_headers_on_the_wire);
     tcase_add_test(tc, token_file_is_read_again_when_it_changes);

@@ -69,6 +69,11 @@ typedef struct kr_client_opts {
     size_t max_event_bytes; /* largest watch event; 0 = 16 MiB */
     long max_connections; /* per host; 0 = unlimited */
     bool legacy_discovery; /* ask for legacy discovery only (one request per group-version) */
+    /* A name the discovery cache does not know fetches discovery again at
+     * most this often, so that a controller asking for a missing resource
+     * in a loop does not fetch it on every call (a new CRD shows up within
+     * this time); 0 = 1000, < 0 = on every miss. */
+    int discovery_miss_interval_ms;
 } kr_client_opts;
 
 /* Create a client on runtime `rt` for `config`. `config` is borrowed and
