@@ -388,7 +388,10 @@ static int build(const kr_kubeconfig_t *kc, const kr_config_overrides *ov, kr_re
     bool insecure = cl->insecure || ov->insecure_skip_tls_verify;
     bool failed = false;
     dup_into(&rc->server, server, &failed);
-    if (!ov->insecure_skip_tls_verify) {
+    if (nonempty(ov->certificate_authority)) {
+        /* kubectl: the flag's file replaces the cluster's file and data */
+        dup_into(&rc->ca_file, ov->certificate_authority, &failed);
+    } else if (!ov->insecure_skip_tls_verify) {
         dup_into(&rc->ca_file, cl->ca_file, &failed);
         dup_into(&rc->ca_data, cl->ca_data, &failed);
     }

@@ -642,6 +642,17 @@ START_TEST(overrides_replace_context_cluster_user_and_fields)
     ck_assert_int_eq(kr_kubeconfig_rest_config(kc, NULL, &rc, &err), 0);
     ck_assert_int_eq(cap.warnings, 1);
     kr_rest_config_free(rc);
+    /* --certificate-authority replaces the cluster's CA data (kubectl), and
+     * is refused together with --insecure-skip-tls-verify. */
+    kr_config_overrides ov3 = {.context = "other", .certificate_authority = "/etc/flag-ca.pem"};
+    ck_assert_msg(kr_kubeconfig_rest_config(kc, &ov3, &rc, &err) == 0, "%s", err.message);
+    ck_assert_str_eq(rc->ca_file, "/etc/flag-ca.pem");
+    ck_assert_ptr_null(rc->ca_data);
+    kr_rest_config_free(rc);
+    ov3.insecure_skip_tls_verify = true;
+    ck_assert_int_eq(kr_kubeconfig_rest_config(kc, &ov3, &rc, &err), KR_EINVAL);
+    ck_assert_str_eq(err.message,
+                     "specifying a root certificates file with the insecure flag is not allowed");
     kr_kubeconfig_free(kc);
 }
 END_TEST

@@ -305,21 +305,12 @@ int main(int argc, char **argv)
                                                 .namespace_ = a.namespace_,
                                                 .server = a.server,
                                                 .token = a.token,
+                                                .certificate_authority = a.ca_file,
                                                 .insecure_skip_tls_verify = a.insecure},
                                   .logger = logger};
         if (kr_config_load(&lo, &loaded, &err) != 0)
             return fail(&err);
         cfg = loaded;
-        if (a.ca_file) {
-            size_t n = strlen(a.ca_file) + 1;
-            kr_free(cfg->ca_file);
-            cfg->ca_file = kr_malloc(n);
-            if (!cfg->ca_file) {
-                kr_rest_config_free(loaded);
-                return 1;
-            }
-            memcpy(cfg->ca_file, a.ca_file, n);
-        }
     }
     /* kubectl's pace, not client-go's 5 QPS default. */
     if (cfg->qps == 0)

@@ -141,6 +141,9 @@ typedef struct kr_config_overrides {
     const char *server; /* --server: replaces the cluster's server */
     const char *token; /* --token: replaces the user's token, tokenFile and exec */
     const char *tls_server_name; /* --tls-server-name */
+    /* --certificate-authority: a CA bundle file replacing the cluster's
+     * certificate-authority and certificate-authority-data */
+    const char *certificate_authority;
     bool insecure_skip_tls_verify; /* --insecure-skip-tls-verify: also drops the CA */
 } kr_config_overrides;
 
