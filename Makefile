@@ -6,7 +6,7 @@
 #   examples/<prog>/*.c     -> build/bin/<prog>
 #   test/test_*.c           -> build/test/test_* (Check suites), with test/support/*.c
 #   test/fuzz/fuzz_*.c      -> libFuzzer targets (make fuzz) and corpus replays (make check)
-#   bench/bench_*.c         -> build/bench/bench_* (make bench)
+#   bench/bench_*.c         -> build/bench/bench_* (make bench), with bench/support/*.c
 # Module-specific rules (generated sources, extra data) live in mk/*.mk.
 # A test that runs threads carries the marker KR_TEST_THREADED in its source:
 # it also runs under ThreadSanitizer.
@@ -65,11 +65,13 @@ TSAN_TESTS := $(sort $(basename $(notdir $(shell grep -l KR_TEST_THREADED test/t
 SUPPORT_SRCS := $(sort $(wildcard test/support/*.c))
 FUZZERS   := $(sort $(basename $(notdir $(wildcard test/fuzz/fuzz_*.c))))
 BENCHES   := $(sort $(basename $(notdir $(wildcard bench/bench_*.c))))
+BENCH_SUPPORT_SRCS := $(sort $(wildcard bench/support/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(patsubst $(BUILD)/%,%,$(1)))
 LIB_OBJS     := $(call obj,$(LIB_SRCS))
 TS_OBJS      := $(call obj,$(TS_SRCS))
 SUPPORT_OBJS := $(call obj,$(SUPPORT_SRCS))
+BENCH_SUPPORT_OBJS := $(call obj,$(BENCH_SUPPORT_SRCS))
 
 SO_NAME  := libkreconcile.so.$(SOMAJOR)
 SO_FILE  := $(BUILD)/lib/libkreconcile.so.$(VERSION)
@@ -114,7 +116,7 @@ $(BUILD)/obj/test/%.o: test/%.c
 
 $(BUILD)/obj/bench/%.o: bench/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Itest/support $(TEST_DEFS) -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -Itest/support -Ibench/support $(TEST_DEFS) -MMD -MP -c $< -o $@
 
 # ---- libraries ---------------------------------------------------------------
 
@@ -249,9 +251,10 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/demo.sh "$(abspath $(BUILD))/bin"
 
-$(BUILD)/bench/bench_%: $(BUILD)/obj/bench/bench_%.o $(TS_A) $(A_FILE)
+$(BUILD)/bench/bench_%: $(BUILD)/obj/bench/bench_%.o $(BENCH_SUPPORT_OBJS) $(TS_A) $(A_FILE)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $< $(TS_A) $(A_FILE) $(TS_LIBS) $(PKG_LIBS) -pthread -lm
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(BENCH_SUPPORT_OBJS) $(TS_A) $(A_FILE) $(TS_LIBS) $(PKG_LIBS) \
+	    -pthread -lm
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
@@ -285,6 +288,7 @@ fuzz-merge:
 LINT_FILES ?= $(sort $(wildcard lib/*.c lib/testserver/*.c examples/*/*.c))
 FORMAT_FILES ?= $(sort $(wildcard include/*.h include/kreconcile/*.h lib/*.[ch] \
     lib/testserver/*.[ch] examples/*/*.[ch] test/*.c test/support/*.[ch] test/fuzz/*.c \
+    bench/support/*.[ch] \
     bench/*.c))
 lint: deps
 	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,performance,portability \

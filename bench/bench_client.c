@@ -28,21 +28,10 @@
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
 
+#include "bench_util.h"
+
 static const kr_gvr CM = KR_GVR("", "v1", "configmaps");
 static const char NGHTTPX[] = "/usr/sbin/nghttpx";
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static long env_long(const char *name, long def)
-{
-    const char *v = getenv(name);
-    return v && *v ? atol(v) : def;
-}
 
 /* ---- the server, in a child process ---- */
 
@@ -58,27 +47,11 @@ static json_t *bulk_configmap(long i)
                      "list", "data", "payload", payload);
 }
 
-static pid_t spawn_server(long objects, const char *kubeconfig, unsigned short *port)
+/* The benchmark's server content: ten namespaces, one small ConfigMap and
+ * `*(long *)user` bulk ConfigMaps in "default". */
+static int load_objects(kr_testserver_t *ts, void *user)
 {
-    int p[2];
-    if (pipe(p) != 0)
-        return -1;
-    pid_t pid = fork();
-    if (pid != 0) {
-        close(p[1]);
-        if (read(p[0], port, sizeof(*port)) != sizeof(*port))
-            pid = -1;
-        close(p[0]);
-        return pid;
-    }
-    close(p[0]);
-    kr_testserver_opts o = {.seed = 1, .threads = 2, .history = 1000};
-    kr_testserver_t *ts = NULL;
-    kr_error_t err = {0};
-    if (kr_testserver_start(&o, &ts, &err) != 0) {
-        fprintf(stderr, "bench: test server: %s\n", err.message);
-        _exit(1);
-    }
+    long objects = *(const long *)user;
     char doc[256];
     for (int n = 0; n < 10; n++) {
         snprintf(
@@ -92,25 +65,25 @@ static pid_t spawn_server(long objects, const char *kubeconfig, unsigned short *
     kr_testserver_load(ts, small, strlen(small), NULL);
     enum { BATCH = 1000 };
     json_t *batch[BATCH];
+    kr_error_t err = {0};
     for (long i = 0; i < objects; i += BATCH) {
         size_t n = 0;
         for (long j = i; j < objects && n < BATCH; j++)
             batch[n++] = bulk_configmap(j);
-        if (kr_testserver_load_bulk(ts, batch, n, &err) != 0) {
-            fprintf(stderr, "bench: load: %s\n", err.message);
-            _exit(1);
-        }
+        int rc = kr_testserver_load_bulk(ts, batch, n, &err);
         for (size_t k = 0; k < n; k++)
             json_decref(batch[k]);
+        if (rc != 0) {
+            fprintf(stderr, "bench: load: %s\n", err.message);
+            return rc;
+        }
     }
-    if (kubeconfig)
-        kr_testserver_write_kubeconfig(ts, kubeconfig, NULL, NULL);
-    unsigned short pt = kr_testserver_port(ts);
-    if (write(p[1], &pt, sizeof(pt)) != sizeof(pt))
-        _exit(1);
-    close(p[1]);
-    for (;;)
-        pause();
+    return 0;
+}
+
+static pid_t spawn_server(long objects, const char *kubeconfig, unsigned short *port)
+{
+    return bench_spawn_server(load_objects, &objects, kubeconfig, port);
 }
 
 /* ---- GETs ---- */
@@ -118,34 +91,16 @@ static pid_t spawn_server(long objects, const char *kubeconfig, unsigned short *
 typedef struct bare {
     CURL *easy;
     struct curl_slist *headers;
-    char *body;
-    size_t len, cap;
+    bench_body body;
 } bare;
-
-static size_t collect(char *ptr, size_t size, size_t nmemb, void *user)
-{
-    bare *b = user;
-    size_t n = size * nmemb;
-    if (b->len + n > b->cap) {
-        size_t cap = (b->len + n) * 2;
-        char *nb = realloc(b->body, cap);
-        if (!nb)
-            return 0;
-        b->body = nb;
-        b->cap = cap;
-    }
-    memcpy(b->body + b->len, ptr, n);
-    b->len += n;
-    return n;
-}
 
 static void bare_open(bare *b, const char *url, bool http2, const char *ca_file)
 {
     *b = (bare){.easy = curl_easy_init()};
     CURL *e = b->easy;
     curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, b);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, bench_body_collect);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &b->body);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
@@ -160,26 +115,26 @@ static void bare_open(bare *b, const char *url, bool http2, const char *ca_file)
 
 static double bare_round(bare *b, long n)
 {
-    double t0 = now_s();
+    double t0 = bench_now_s();
     long ok = 0;
     for (long i = 0; i < n; i++) {
         long code = 0;
-        b->len = 0;
+        b->body.len = 0;
         if (curl_easy_perform(b->easy) == CURLE_OK &&
             curl_easy_getinfo(b->easy, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code == 200) {
-            json_t *obj = json_loadb(b->body, b->len, 0, NULL);
+            json_t *obj = json_loadb(b->body.data, b->body.len, 0, NULL);
             ok += obj != NULL;
             json_decref(obj);
         }
     }
-    return (double)ok / (now_s() - t0);
+    return (double)ok / (bench_now_s() - t0);
 }
 
 static void bare_close(bare *b)
 {
     curl_slist_free_all(b->headers);
     curl_easy_cleanup(b->easy);
-    free(b->body);
+    free(b->body.data);
 }
 
 static kr_client_t *open_client(kr_runtime_t *rt, const char *server, kr_client_http version,
@@ -207,7 +162,7 @@ static kr_client_t *open_client(kr_runtime_t *rt, const char *server, kr_client_
 /* Blocking calls from this (worker) thread: two thread hand-offs each. */
 static double blocking_round(kr_client_t *c, long n)
 {
-    double t0 = now_s();
+    double t0 = bench_now_s();
     long ok = 0;
     for (long i = 0; i < n; i++) {
         json_t *obj = NULL;
@@ -215,7 +170,7 @@ static double blocking_round(kr_client_t *c, long n)
             ok++;
         json_decref(obj);
     }
-    return (double)ok / (now_s() - t0);
+    return (double)ok / (bench_now_s() - t0);
 }
 
 /* Asynchronous calls chained on the loop thread: each callback starts the
@@ -258,13 +213,13 @@ static double async_round(kr_client_t *c, long n)
     chain ch = {.c = c, .left = n};
     pthread_mutex_init(&ch.lock, NULL);
     pthread_cond_init(&ch.cond, NULL);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     chain_start(&ch);
     pthread_mutex_lock(&ch.lock);
     while (!ch.done)
         pthread_cond_wait(&ch.cond, &ch.lock);
     pthread_mutex_unlock(&ch.lock);
-    return (double)ch.ok / (now_s() - t0);
+    return (double)ch.ok / (bench_now_s() - t0);
 }
 
 /* Rounds interleaved, best of each: the machine is shared, so the best
@@ -319,9 +274,9 @@ static double client_list(kr_runtime_t *rt, const char *server, long *items)
         return 0;
     list_count lc = {0};
     kr_list_opts lo = {.limit = 500};
-    double t0 = now_s();
+    double t0 = bench_now_s();
     int rc = kr_client_list_pages(c, CM, NULL, &lo, count_items, &lc, &err);
-    double secs = now_s() - t0;
+    double secs = bench_now_s() - t0;
     if (rc != 0)
         fprintf(stderr, "bench: list: %s\n", err.message);
     *items = lc.items;
@@ -434,9 +389,9 @@ static pid_t start_nghttpx(int front, int back, const char *dir)
 
 int main(void)
 {
-    long gets = env_long("KR_BENCH_GETS", 5000);
-    long objects = env_long("KR_BENCH_LIST_OBJECTS", 100000);
-    long watches = env_long("KR_BENCH_WATCHES", 1000);
+    long gets = bench_env_long("KR_BENCH_GETS", 5000);
+    long objects = bench_env_long("KR_BENCH_LIST_OBJECTS", 100000);
+    long watches = bench_env_long("KR_BENCH_WATCHES", 1000);
     const char *only = getenv("KR_BENCH_ONLY");
     bool only_get = only && strcmp(only, "get") == 0;
     if (only_get)
@@ -499,9 +454,9 @@ int main(void)
                      "kubectl --kubeconfig '%s' get configmaps -A --chunk-size=500 -o json "
                      ">/dev/null",
                      kubeconfig);
-            double t0 = now_s();
+            double t0 = bench_now_s();
             int rc = system(cmd);
-            double kubectl_s = now_s() - t0;
+            double kubectl_s = bench_now_s() - t0;
             if (rc == 0)
                 printf("LIST via kubectl get configmaps -A --chunk-size=500 -o json: %.2f s; "
                        "kr_client is %.1fx faster (target >= 2x)\n",

@@ -22,20 +22,9 @@
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
 
+#include "bench_util.h"
+
 #define CM KR_GVR("", "v1", "configmaps")
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static long env_long(const char *name, long def)
-{
-    const char *v = getenv(name);
-    return v && *v ? atol(v) : def;
-}
 
 static json_t *configmap(const char *ns, long i, size_t payload_bytes)
 {
@@ -72,31 +61,14 @@ static int load(kr_testserver_t *ts, const char *ns, long from, long n, size_t p
 
 /* ---- a server with the bulk objects, in a child -------------------------------- */
 
+static int load_default(kr_testserver_t *ts, void *user)
+{
+    return load(ts, "default", 0, *(const long *)user, 900);
+}
+
 static pid_t spawn_server(long objects, const char *kubeconfig, unsigned short *port)
 {
-    int p[2];
-    if (pipe(p) != 0)
-        return -1;
-    pid_t pid = fork();
-    if (pid != 0) {
-        close(p[1]);
-        if (read(p[0], port, sizeof(*port)) != sizeof(*port))
-            pid = -1;
-        close(p[0]);
-        return pid;
-    }
-    close(p[0]);
-    kr_testserver_opts o = {.seed = 1, .threads = 2, .history = 1000};
-    kr_testserver_t *ts = NULL;
-    if (kr_testserver_start(&o, &ts, NULL) != 0 || load(ts, "default", 0, objects, 900) != 0)
-        _exit(1);
-    kr_testserver_write_kubeconfig(ts, kubeconfig, NULL, NULL);
-    unsigned short pt = kr_testserver_port(ts);
-    if (write(p[1], &pt, sizeof(pt)) != sizeof(pt))
-        _exit(1);
-    close(p[1]);
-    for (;;)
-        pause();
+    return bench_spawn_server(load_default, &objects, kubeconfig, port);
 }
 
 /* Runs fn in a child; returns its wall seconds (written back through a
@@ -165,14 +137,14 @@ static void informer_sync(const char *base, child_result *out)
     if (kr_informer_new(&o, &inf, NULL) != 0)
         return;
     double rss0 = rss_bytes();
-    double t0 = now_s();
+    double t0 = bench_now_s();
     kr_informer_start(inf, NULL);
     kr_error_t err = {0};
     if (kr_informer_wait_for_sync(inf, 600000, &err) != 0) {
         fprintf(stderr, "bench: sync: %s\n", err.message);
         return;
     }
-    out->seconds = now_s() - t0;
+    out->seconds = bench_now_s() - t0;
     kr_store_stats st;
     kr_store_get_stats(kr_informer_store(inf), &st);
     out->objects = (long)st.objects;
@@ -186,34 +158,16 @@ static void informer_sync(const char *base, child_result *out)
 
 /* ---- the limit baseline: bare libcurl pages parsed by jansson ------------------------------ */
 
-typedef struct body {
-    char *data;
-    size_t len, cap;
-} body;
-
-static size_t collect(char *ptr, size_t size, size_t nmemb, void *user)
-{
-    body *b = user;
-    size_t n = size * nmemb;
-    if (b->len + n + 1 > b->cap) {
-        b->cap = (b->len + n + 1) * 2;
-        b->data = realloc(b->data, b->cap);
-    }
-    memcpy(b->data + b->len, ptr, n);
-    b->len += n;
-    return n;
-}
-
 static void bare_pages(const char *base, child_result *out)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     CURL *e = curl_easy_init();
-    body b = {0};
+    bench_body b = {0};
     char cont[1024] = "";
     char url[2048];
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, bench_body_collect);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     long items = 0;
     double bytes = 0;
     do {
@@ -231,7 +185,7 @@ static void bare_pages(const char *base, child_result *out)
         snprintf(cont, sizeof(cont), "%s", c ? c : "");
         json_decref(page);
     } while (cont[0]);
-    out->seconds = now_s() - t0;
+    out->seconds = bench_now_s() - t0;
     out->objects = items;
     out->wire_bytes = bytes;
     out->ok = 1;
@@ -252,9 +206,9 @@ static void count_add(const json_t *o, void *user)
     (void)o;
     counter *c = user;
     if (c->seen == 0)
-        c->first = now_s();
+        c->first = bench_now_s();
     if (++c->seen == c->target) {
-        c->last = now_s();
+        c->last = bench_now_s();
         pthread_mutex_lock(&c->mu);
         pthread_cond_signal(&c->cond);
         pthread_mutex_unlock(&c->mu);
@@ -390,7 +344,7 @@ static void d_cancel(void *impl, void *handle)
 static uint64_t c_now(void *impl)
 {
     (void)impl;
-    return (uint64_t)(now_s() * 1000);
+    return (uint64_t)(bench_now_s() * 1000);
 }
 static int c_schedule(void *impl, uint64_t delay, kr_clock_fn fn, void *user, void **handle)
 {
@@ -431,10 +385,10 @@ static double dispatch_throughput(long events)
         json_object_set_new(json_object_get(objs[i], "metadata"), "resourceVersion",
                             json_string(rv));
     }
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (long i = 0; i < events; i++)
         d.on_event(KR_LW_ADDED, objs[i], d.user);
-    double dt = now_s() - t0;
+    double dt = bench_now_s() - t0;
     for (long i = 0; i < events; i++)
         json_decref(objs[i]);
     free(objs);
@@ -452,8 +406,8 @@ int main(void)
                r.max_rss_kib);
         return r.ok ? 0 : 1;
     }
-    long objects = env_long("KR_BENCH_INFORMER_OBJECTS", 100000);
-    long events = env_long("KR_BENCH_INFORMER_EVENTS", 200000);
+    long objects = bench_env_long("KR_BENCH_INFORMER_OBJECTS", 100000);
+    long events = bench_env_long("KR_BENCH_INFORMER_EVENTS", 200000);
     setvbuf(stdout, NULL, _IOLBF, 0);
     char dir[] = "/tmp/kr-bench-informer-XXXXXX";
     if (!mkdtemp(dir))
@@ -481,9 +435,9 @@ int main(void)
                  "kubectl --kubeconfig '%s' get configmaps -A --chunk-size=500 -o json "
                  ">/dev/null",
                  kubeconfig);
-        double t0 = now_s();
+        double t0 = bench_now_s();
         int rc = system(cmd);
-        double kubectl_s = now_s() - t0;
+        double kubectl_s = bench_now_s() - t0;
         if (rc == 0)
             printf("  kubectl get configmaps -A --chunk-size=500 -o json: %.2f s; informer is "
                    "%.1fx faster (target >= 3x)\n",

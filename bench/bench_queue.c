@@ -15,17 +15,12 @@
 
 #include "kreconcile.h"
 
+#include "bench_util.h"
+
 #define KEYS_PER_THREAD 1024
 #define OPS_TOTAL 2000000L
 #define RUN_NS 300000000L /* per measurement */
 #define TIMERS 100000
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- the baseline: the least a thread-safe hand-off can cost ---------- */
 
@@ -168,7 +163,7 @@ static double run(int nthreads, enum mode mode, kr_metrics_registry_t *reg)
     for (int t = 0; t < nthreads; t++)
         w[t] = (struct worker){.index = t, .keys = make_keys(t), .q = q, .fifo = &f};
     atomic_store(&stop, false);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (int t = 0; t < nthreads; t++)
         pthread_create(&w[t].thread, NULL,
                        baseline                 ? fifo_worker
@@ -191,7 +186,7 @@ static double run(int nthreads, enum mode mode, kr_metrics_registry_t *reg)
         pthread_join(w[t].thread, NULL);
         ops += w[t].ops;
     }
-    double elapsed = now_s() - t0;
+    double elapsed = bench_now_s() - t0;
     for (int t = 0; t < nthreads; t++) {
         for (int i = 0; i < KEYS_PER_THREAD; i++)
             free(w[t].keys[i]);

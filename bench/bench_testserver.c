@@ -15,12 +15,7 @@
 
 #include "kreconcile/testserver.h"
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
+#include "bench_util.h"
 
 static json_t *configmap(int i, const char *ns)
 {
@@ -83,7 +78,7 @@ static size_t list_all(CURL *c, const char *base, size_t *pages)
 
 static double serialise_baseline(json_t *const *objs, size_t n)
 {
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (size_t i = 0; i < n; i += 500) {
         json_t *page = json_array();
         for (size_t j = i; j < n && j < i + 500; j++)
@@ -94,7 +89,7 @@ static double serialise_baseline(json_t *const *objs, size_t n)
         free(text);
         json_decref(page);
     }
-    return now_s() - t0;
+    return bench_now_s() - t0;
 }
 
 /* ---- watch fan-out ------------------------------------------------------------------- */
@@ -172,25 +167,25 @@ static double fan_out(kr_testserver_t *ts, const char *ns, int watchers, int n, 
         curl_multi_add_handle(m, e[i]);
     }
     int running = 1;
-    double open_t0 = now_s();
+    double open_t0 = bench_now_s();
     while (kr_testserver_watch_count(ts) < open_before + (size_t)watchers &&
-           now_s() - open_t0 < 60) {
+           bench_now_s() - open_t0 < 60) {
         curl_multi_perform(m, &running);
         curl_multi_poll(m, NULL, 0, 10, NULL);
     }
     struct writer w = {base, ns, n, offset, 0};
-    double t0 = now_s();
+    double t0 = bench_now_s();
     pthread_t t;
     pthread_create(&t, NULL, writer_main, &w);
     size_t want = (size_t)watchers * (size_t)n, got = 0;
-    while (got < want && running && now_s() - t0 < 120) {
+    while (got < want && running && bench_now_s() - t0 < 120) {
         curl_multi_perform(m, &running);
         curl_multi_poll(m, NULL, 0, 10, NULL);
         got = 0;
         for (int i = 0; i < watchers; i++)
             got += cnt[i].lines;
     }
-    double dt = now_s() - t0;
+    double dt = bench_now_s() - t0;
     pthread_join(t, NULL);
     for (int i = 0; i < watchers; i++) {
         curl_multi_remove_handle(m, e[i]);
@@ -222,20 +217,20 @@ static int bench(void)
     json_t **objs = malloc(n * sizeof(json_t *));
     for (size_t i = 0; i < n; i++)
         objs[i] = configmap((int)i, "bench");
-    double t0 = now_s();
+    double t0 = bench_now_s();
     if (kr_testserver_load_bulk(ts, objs, n, &err) != 0) {
         fprintf(stderr, "bench_testserver: %s\n", err.message);
         return 1;
     }
-    double load = now_s() - t0;
+    double load = bench_now_s() - t0;
     printf("bulk load: %zu ConfigMaps (~1 KiB) in %.3f s: %.0f objects/s\n", n, load,
            (double)n / load);
 
     CURL *c = curl_easy_init();
     size_t pages;
-    t0 = now_s();
+    t0 = bench_now_s();
     size_t items = list_all(c, base, &pages);
-    double list = now_s() - t0;
+    double list = bench_now_s() - t0;
     curl_easy_cleanup(c);
     double base_s = serialise_baseline(objs, n);
     printf("LIST over HTTP, pages of 500: %zu items in %zu pages, %.3f s: %.0f items/s, "
