@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "client_impl.h"
+#include "kr_suite.h"
 #include "kr_test.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
@@ -1379,15 +1380,12 @@ int main(void)
     tcase_add_test(tc, a_thousand_watches_share_one_loop);
     tcase_add_test(tc, runtime_stop_ends_watches_and_requests_with_shutdown);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int status = kr_test_run_suite(s);
     if (have_certs) {
         char cmd[300];
         snprintf(cmd, sizeof(cmd), "rm -rf %s", cert_dir);
         if (system(cmd) != 0)
             printf("test_client: could not remove %s\n", cert_dir);
     }
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return status;
 }

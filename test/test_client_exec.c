@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kr_suite.h"
 #include "kr_test.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
@@ -142,13 +143,10 @@ int main(void)
     tcase_add_test(tc, kubeconfig_from_the_test_server_reaches_it_over_tls);
     tcase_add_test(tc, exec_plugin_token_is_renewed_once_on_401);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int status = kr_test_run_suite(s);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         printf("test_client_exec: could not remove %s\n", dir);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return status;
 }

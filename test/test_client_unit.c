@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "client_internal.h"
+#include "kr_suite.h"
 #include "kr_test.h"
 
 static char *url_of(const kr_request *req, bool watch, int *rc)
@@ -323,9 +324,5 @@ int main(void)
     tcase_add_test(tc, builtin_mapper_resolves_like_kubectl);
     tcase_add_test(tc, allocation_failures_are_errors_without_leaks);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return kr_test_run_suite(s);
 }

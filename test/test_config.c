@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "kr_suite.h"
 #include "kr_test.h"
 #include "kreconcile.h"
 
@@ -1236,9 +1237,5 @@ int main(void)
     tcase_add_test(tc, rest_config_copy_is_deep);
     tcase_add_test(tc, allocation_failures_are_reported_without_leaks);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return kr_test_run_suite(s);
 }

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kr_suite.h"
 #include "kr_test.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
@@ -202,9 +203,5 @@ int main(void)
     tcase_add_test(tc, exec_plugin_is_run_again_after_401);
     tcase_add_test(tc, rotated_token_file_is_picked_up_after_401);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return kr_test_run_suite(s);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "kr_fake_lw.h"
+#include "kr_suite.h"
 #include "kr_test.h"
 #include "kreconcile.h"
 
@@ -437,9 +438,5 @@ int main(void)
     tcase_add_test(tc, metrics_count_lists_restarts_and_events);
     tcase_add_test(tc, new_rejects_incomplete_options);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return kr_test_run_suite(s);
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kr_suite.h"
 #include "kr_test.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
@@ -525,9 +526,5 @@ int main(void)
     tcase_add_test(tc, informers_start_and_stop_many_times_without_leaks);
     tcase_add_test(tc, cache_converges_to_the_server_under_faults);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return kr_test_run_suite(s);
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "kr_suite.h"
 #include "kr_test.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
@@ -297,13 +298,10 @@ int main(void)
     tcase_add_test(tc, wrong_token_in_the_kubeconfig_is_reported_like_kubectl);
     tcase_add_test(tc, watch_resumes_after_reconnect_and_relists_on_gone);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int status = kr_test_run_suite(s);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", cert_dir);
     if (system(cmd) != 0)
         printf("test_kr_get: could not remove %s\n", cert_dir);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return status;
 }

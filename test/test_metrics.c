@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kr_suite.h"
 #include "kr_test.h"
 #include "kreconcile.h"
 
@@ -523,9 +524,5 @@ int main(void)
     tcase_add_test(tc, collectors_run_at_render_and_writers_can_stop_it);
     tcase_add_test(tc, registry_allocation_failures_are_reported_without_leaks);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return kr_test_run_suite(s);
 }

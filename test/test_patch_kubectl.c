@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "kdocgen.h"
+#include "kr_suite.h"
 #include "kr_test.h"
 #include "kreconcile.h"
 
@@ -480,9 +481,5 @@ int main(void)
     tcase_add_test(tc, patches_agree_with_kubectl);
     tcase_add_test(tc, three_way_agrees_with_kubectl_apply);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return kr_test_run_suite(s);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "kdocgen.h"
+#include "kr_suite.h"
 #include "kr_test.h"
 #include "kreconcile.h"
 #include "patch_schema_internal.h"
@@ -879,9 +880,5 @@ int main(void)
     tcase_add_test(tc, property_apply_of_create_gives_the_modified_document);
     tcase_add_test(tc, property_three_way_never_removes_fields_absent_from_last_applied);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return kr_test_run_suite(s);
 }

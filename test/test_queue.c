@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kr_suite.h"
 #include "kr_test.h"
 #include "kreconcile.h"
 #include "queue_internal.h"
@@ -1377,9 +1378,5 @@ int main(void)
     tcase_add_test(tc, queue_many_producers_and_consumers_lose_no_readd);
     tcase_add_test(tc, queue_random_concurrent_schedules_match_the_sequential_model);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return kr_test_run_suite(s);
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "kr_suite.h"
 #include "kr_test.h"
 #include "kreconcile.h"
 
@@ -254,9 +255,5 @@ int main(void)
     tcase_add_test(tc, invalid_limiter_arguments_are_einval);
     tcase_add_test(tc, limiter_allocation_failures_are_handled_without_leaks);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return kr_test_run_suite(s);
 }

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "kr_suite.h"
 #include "kr_test.h"
 #include "kreconcile.h"
 #include "runtime_internal.h"
@@ -293,9 +294,5 @@ int main(void)
     tcase_add_test(tc, timer_new_off_the_loop_thread_is_refused);
     tcase_add_test(tc, stop_from_the_loop_thread_is_refused);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return kr_test_run_suite(s);
 }

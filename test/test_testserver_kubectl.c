@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "kr_suite.h"
 #include "kr_test.h"
 
 static char dir[256];
@@ -327,9 +328,5 @@ int main(void)
 {
     if (!kr_test_have_program("kubectl"))
         fprintf(stderr, "test_testserver_kubectl: SKIPPING every test: kubectl is not on PATH\n");
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return kr_test_run_suite(suite());
 }

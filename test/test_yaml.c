@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kr_suite.h"
 #include "kr_test.h"
 #include "kreconcile.h"
 
@@ -177,9 +178,5 @@ int main(void)
     tcase_add_test(tc, load_file_reports_missing_files_and_paths);
     tcase_add_test(tc, allocation_failures_return_enomem_without_leaks);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return kr_test_run_suite(s);
 }
