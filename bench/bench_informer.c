@@ -215,6 +215,24 @@ static void count_add(const json_t *o, void *user)
     }
 }
 
+/* Create c->target small ConfigMaps on the server and wait (60 s at most)
+ * until the watcher counted them all: events per second between the first
+ * and the last, or 0 when some never came. */
+static double load_and_count(kr_testserver_t *ts, counter *c)
+{
+    load(ts, "default", 0, c->target, 8);
+    pthread_mutex_lock(&c->mu);
+    while (c->seen < c->target) {
+        struct timespec dl;
+        clock_gettime(CLOCK_REALTIME, &dl);
+        dl.tv_sec += 60;
+        if (pthread_cond_timedwait(&c->cond, &c->mu, &dl) != 0)
+            break;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return c->seen == c->target ? (double)c->target / (c->last - c->first) : 0;
+}
+
 static double watch_throughput_network(long events)
 {
     kr_testserver_opts so = {.seed = 1, .history = (size_t)events + 10};
@@ -237,17 +255,7 @@ static double watch_throughput_network(long events)
     kr_informer_add_handler(inf, &h, NULL, NULL);
     kr_informer_start(inf, NULL);
     kr_informer_wait_for_sync(inf, 60000, NULL);
-    load(ts, "default", 0, events, 8);
-    pthread_mutex_lock(&cnt.mu);
-    while (cnt.seen < cnt.target) {
-        struct timespec dl;
-        clock_gettime(CLOCK_REALTIME, &dl);
-        dl.tv_sec += 60;
-        if (pthread_cond_timedwait(&cnt.cond, &cnt.mu, &dl) != 0)
-            break;
-    }
-    pthread_mutex_unlock(&cnt.mu);
-    double rate = cnt.seen == cnt.target ? (double)events / (cnt.last - cnt.first) : 0;
+    double rate = load_and_count(ts, &cnt);
     kr_informer_free(inf);
     kr_client_free(c);
     kr_runtime_free(rt);
@@ -286,17 +294,7 @@ static double watch_throughput_raw(long events)
     kr_client_watch(c, CM, "default", &lo, raw_event, NULL, &cnt, &w, NULL);
     while (kr_testserver_watch_count(ts) == 0)
         usleep(1000);
-    load(ts, "default", 0, events, 8);
-    pthread_mutex_lock(&cnt.mu);
-    while (cnt.seen < cnt.target) {
-        struct timespec dl;
-        clock_gettime(CLOCK_REALTIME, &dl);
-        dl.tv_sec += 60;
-        if (pthread_cond_timedwait(&cnt.cond, &cnt.mu, &dl) != 0)
-            break;
-    }
-    pthread_mutex_unlock(&cnt.mu);
-    double rate = cnt.seen == cnt.target ? (double)events / (cnt.last - cnt.first) : 0;
+    double rate = load_and_count(ts, &cnt);
     kr_watch_free(w);
     kr_client_free(c);
     kr_runtime_free(rt);

@@ -39,22 +39,25 @@ static void place(kr_keymap_slot *slots, size_t mask, const kr_keymap_slot *from
     slots[i] = *from;
 }
 
-int kr_keymap_reserve_one(kr_keymap *m)
+/* Move every key into a table of `ncap` (a power of two) slots. */
+static int rehash(kr_keymap *m, size_t ncap)
 {
-    size_t cap = m->mask + 1;
-    if ((m->count + 1) * 2 <= cap)
-        return 0;
-    size_t ncap = cap * 2;
     kr_keymap_slot *ns = kr_calloc(ncap, sizeof(*ns));
     if (!ns)
         return KR_ENOMEM;
-    for (size_t i = 0; i < cap; i++)
+    for (size_t i = 0; i <= m->mask; i++)
         if (m->slots[i].hash != 0)
             place(ns, ncap - 1, &m->slots[i]);
     kr_free(m->slots);
     m->slots = ns;
     m->mask = ncap - 1;
     return 0;
+}
+
+int kr_keymap_reserve_one(kr_keymap *m)
+{
+    size_t cap = m->mask + 1;
+    return (m->count + 1) * 2 <= cap ? 0 : rehash(m, cap * 2);
 }
 
 int kr_keymap_insert(kr_keymap *m, uint64_t hash, const char *key, size_t len, void *val)
@@ -107,15 +110,7 @@ void kr_keymap_shrink(kr_keymap *m)
     size_t ncap = KEYMAP_MIN_CAPACITY;
     while (ncap < m->count * 4)
         ncap <<= 1;
-    kr_keymap_slot *ns = kr_calloc(ncap, sizeof(*ns));
-    if (!ns)
-        return; /* keep the larger table */
-    for (size_t i = 0; i < cap; i++)
-        if (m->slots[i].hash != 0)
-            place(ns, ncap - 1, &m->slots[i]);
-    kr_free(m->slots);
-    m->slots = ns;
-    m->mask = ncap - 1;
+    (void)rehash(m, ncap); /* on failure the larger table stays */
 }
 
 int64_t kr_clock_monotonic_ns(void)
