@@ -2,7 +2,7 @@
  * delayed adds on a min-heap, controller-runtime style priority lanes,
  * failure accounting and max retries, drain, snapshots and metrics.
  *
- * One mutex, held for a few dozen instructions, guards it all. Keys are
+ * One lock (lock.h), held for a few dozen instructions, guards it all. Keys are
  * interned in an open-addressing map (hashed before the lock is taken).
  * Each priority lane is a ring of item pointers; the keys being processed
  * sit in a small set keyed by the address of the key handed out, so that a
