@@ -29,7 +29,7 @@ VERSION := 0.1.0
 SOMAJOR := 0
 
 PKG_CONFIG ?= pkg-config
-PKGS    := jansson libcurl libuv openssl yaml-0.1
+PKGS    := jansson libcurl libuv openssl yaml-0.1 sqlite3 libpq
 TS_PKGS := libmicrohttpd
 PKG_CFLAGS  := $(shell $(PKG_CONFIG) --cflags $(PKGS) $(TS_PKGS) 2>/dev/null)
 PKG_LIBS    := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)

@@ -8,6 +8,7 @@
 #include "kreconcile/common.h"
 #include "kreconcile/config.h"
 #include "kreconcile/informer.h"
+#include "kreconcile/inventory.h"
 #include "kreconcile/metrics.h"
 #include "kreconcile/patch.h"
 #include "kreconcile/queue.h"
