@@ -99,10 +99,40 @@ const char *kr_log_level_name(kr_log_level level)
 void kr_logv(const kr_logger *logger, kr_log_level level, const char *module, const char *fmt,
              va_list ap)
 {
-    if (!logger || !logger->fn || level > logger->max_level)
+    if (!logger || (!logger->fn && !logger->fields_cb) || level > logger->max_level)
         return;
     char message[2048];
     vsnprintf(message, sizeof(message), fmt, ap);
+    if (logger->fields_cb)
+        logger->fields_cb(level, module ? module : "", message, NULL, 0, logger->user);
+    else
+        logger->fn(level, module ? module : "", message, logger->user);
+}
+
+void kr_log_fields(const kr_logger *logger, kr_log_level level, const char *module,
+                   const kr_log_field *fields, size_t n, const char *fmt, ...)
+{
+    if (!logger || (!logger->fn && !logger->fields_cb) || level > logger->max_level)
+        return;
+    char message[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    if (logger->fields_cb) {
+        logger->fields_cb(level, module ? module : "", message, fields, n, logger->user);
+        return;
+    }
+    size_t used = len < 0 ? 0 : ((size_t)len < sizeof(message) ? (size_t)len : sizeof(message) - 1);
+    for (size_t i = 0; i < n && used < sizeof(message) - 1; i++) {
+        if (!fields[i].key || !fields[i].value)
+            continue;
+        int w = snprintf(message + used, sizeof(message) - used, " %s=%s", fields[i].key,
+                         fields[i].value);
+        if (w < 0)
+            break;
+        used += (size_t)w < sizeof(message) - used ? (size_t)w : sizeof(message) - used - 1;
+    }
     logger->fn(level, module ? module : "", message, logger->user);
 }
 

@@ -89,6 +89,52 @@ START_TEST(log_respects_level_and_reaches_callback)
 }
 END_TEST
 
+struct fields_capture {
+    int calls;
+    size_t n;
+    char message[64];
+    char first_key[32], first_value[32];
+};
+
+static void capture_fields(kr_log_level level, const char *module, const char *message,
+                           const kr_log_field *fields, size_t n, void *user)
+{
+    (void)level;
+    (void)module;
+    struct fields_capture *c = user;
+    c->calls++;
+    c->n = n;
+    snprintf(c->message, sizeof(c->message), "%s", message);
+    if (n > 0) {
+        snprintf(c->first_key, sizeof(c->first_key), "%s", fields[0].key);
+        snprintf(c->first_value, sizeof(c->first_value), "%s", fields[0].value);
+    }
+}
+
+START_TEST(log_fields_reach_a_fields_sink_apart_and_a_plain_sink_appended)
+{
+    kr_log_field f[] = {{"controller", "syncer"}, {"skipped", NULL}, {"key", "ns/a"}};
+    struct fields_capture fc = {0};
+    kr_logger structured = {.max_level = KR_LOG_INFO, .user = &fc, .fields_cb = capture_fields};
+    kr_log_fields(&structured, KR_LOG_INFO, "controller", f, 3, "reconciled in %d ms", 7);
+    ck_assert_int_eq(fc.calls, 1);
+    ck_assert_uint_eq(fc.n, 3);
+    ck_assert_str_eq(fc.message, "reconciled in 7 ms");
+    ck_assert_str_eq(fc.first_key, "controller");
+    ck_assert_str_eq(fc.first_value, "syncer");
+    kr_log(&structured, KR_LOG_WARN, "queue", "plain");
+    ck_assert_int_eq(fc.calls, 2);
+    ck_assert_uint_eq(fc.n, 0);
+
+    struct log_capture cap = {0};
+    kr_logger plain = {.fn = capture_log, .max_level = KR_LOG_INFO, .user = &cap};
+    kr_log_fields(&plain, KR_LOG_INFO, "controller", f, 3, "reconciled");
+    ck_assert_str_eq(cap.message, "reconciled controller=syncer key=ns/a");
+    kr_log_fields(&plain, KR_LOG_DEBUG, "controller", f, 3, "hidden");
+    ck_assert_int_eq(cap.calls, 1);
+}
+END_TEST
+
 START_TEST(buffer_grows_and_stays_terminated)
 {
     kr_buf b = {0};
@@ -169,6 +215,7 @@ int main(void)
     tcase_add_test(tc, every_error_code_has_a_name_and_text);
     tcase_add_test(tc, error_set_fills_and_truncates);
     tcase_add_test(tc, log_respects_level_and_reaches_callback);
+    tcase_add_test(tc, log_fields_reach_a_fields_sink_apart_and_a_plain_sink_appended);
     tcase_add_test(tc, buffer_grows_and_stays_terminated);
     tcase_add_test(tc, allocation_failures_are_reported_without_leaks);
     tcase_add_test(tc, allocator_hook_is_used_and_restored);

@@ -121,10 +121,26 @@ typedef enum kr_log_level {
  * or worker threads: the callback must be thread-safe. */
 typedef void (*kr_log_fn)(kr_log_level level, const char *module, const char *message, void *user);
 
+/* One structured field of a log line (`key` and `value` borrowed for the
+ * call), e.g. {"controller", "syncer"}, {"cluster", "dc1"}, {"key", "ns/x"}. */
+typedef struct kr_log_field {
+    const char *key;
+    const char *value;
+} kr_log_field;
+
+/* Receives a message with its structured fields (`fields` borrowed for the
+ * call, `n` of them). Same threading rules as kr_log_fn. */
+typedef void (*kr_log_fields_cb)(kr_log_level level, const char *module, const char *message,
+                                 const kr_log_field *fields, size_t n, void *user);
+
 typedef struct kr_logger {
-    kr_log_fn fn; /* NULL: discard */
+    kr_log_fn fn; /* NULL: discard (unless fields_cb is set) */
     kr_log_level max_level; /* messages above this level are not formatted; 0 = errors only */
     void *user;
+    /* Optional: receives kr_log_fields() messages with their fields apart
+     * (a JSON log sink writes them as members), and plain messages with
+     * n == 0. NULL: fields are appended to the message as " key=value". */
+    kr_log_fields_cb fields_cb;
 } kr_logger;
 
 /* The name of `level`: "error", "warn", "info", "debug", "trace". */
@@ -136,6 +152,13 @@ KR_API void kr_log(const kr_logger *logger, kr_log_level level, const char *modu
                    ...) KR_PRINTF(4, 5);
 KR_API void kr_logv(const kr_logger *logger, kr_log_level level, const char *module,
                     const char *fmt, va_list ap);
+/* A message with structured fields: `fields` (n of them, borrowed; a NULL
+ * value is skipped) go to the logger's fields_cb apart from the message,
+ * or are appended to the message as " key=value" for a plain kr_log_fn.
+ * Never allocates. */
+KR_API void kr_log_fields(const kr_logger *logger, kr_log_level level, const char *module,
+                          const kr_log_field *fields, size_t n, const char *fmt, ...)
+    KR_PRINTF(6, 7);
 
 /* ---- Allocators -------------------------------------------------------- */
 

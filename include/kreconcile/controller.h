@@ -1,0 +1,242 @@
+/* libkreconcile — the controller runtime: a named controller with N worker
+ * threads that hands keys to a reconcile function (controller-runtime's
+ * Controller and Reconciler). Sources are informers of one or several
+ * clusters; events become keys through mappers (the object itself, its
+ * owner, or a user function). Every cluster has its own queue lane, rate
+ * limiter and backoff, served round-robin, so that one cluster's backlog or
+ * failures never delay another's keys.
+ *
+ * Level-triggered: reconcile is handed a key, never an event. It reads the
+ * desired and observed state from informer caches and makes them agree.
+ *
+ * Threading: the controller creates its worker threads in
+ * kr_controller_start (the only threads it creates) and joins them in
+ * kr_controller_stop. Event handlers run on the informers' loop thread and
+ * only add keys. A key's reconcile never runs concurrently with itself.
+ * Every function may be called from any thread unless it says otherwise. */
+#ifndef KRECONCILE_CONTROLLER_H
+#define KRECONCILE_CONTROLLER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+#include "informer.h"
+#include "metrics.h"
+#include "ratelimit.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct kr_controller kr_controller_t;
+
+/* ---- Keys ------------------------------------------------------------------ */
+
+/* What a reconcile is asked to look at. Every string is borrowed for the
+ * call and never NULL ("" when absent).
+ * key:        the queue key: "namespace/name" or "name" (cluster-scoped);
+ *             with a cluster, "cluster/namespace/name" or "cluster/name".
+ *             Cluster names never contain '/'. */
+typedef struct kr_reconcile_request {
+    const char *key;
+    const char *cluster; /* "" for a source without a cluster name */
+    const char *namespace_; /* "" for cluster-scoped objects */
+    const char *name;
+} kr_reconcile_request;
+
+/* Split a queue key into its parts (as kr_reconcile_request has them).
+ * `with_cluster` says whether the key carries a cluster name. The parts
+ * are written into `buf` (`buf_len` bytes, at least strlen(key) + 3) and
+ * point into it. Errors: KR_EINVAL (malformed key), KR_ETOOLARGE (buf too
+ * small). [any thread] */
+KR_API int kr_controller_key_parse(const char *key, bool with_cluster, char *buf, size_t buf_len,
+                                   kr_reconcile_request *out);
+
+/* ---- Reconcile ------------------------------------------------------------- */
+
+/* What a reconcile decided. */
+typedef enum kr_reconcile_result {
+    KR_RECONCILE_DONE = 0, /* converged: forget the key's backoff */
+    KR_RECONCILE_REQUEUE = 1, /* look again after the rate limiter's delay; no failure counted */
+    KR_RECONCILE_REQUEUE_AFTER = 2, /* look again after *requeue_after_ms; backoff forgotten */
+    KR_RECONCILE_ERROR = 3, /* failed: logged with the key, requeued with growing backoff */
+    KR_RECONCILE_TERMINAL = 4, /* failed for good (controller-runtime's TerminalError):
+                                  logged and counted, never requeued until the next event */
+} kr_reconcile_result;
+
+/* The reconcile function, run on a worker thread; it may block (client
+ * calls from a worker are marshalled to the loop thread and waited on).
+ * `req` is borrowed for the call. With KR_RECONCILE_REQUEUE_AFTER it sets
+ * *requeue_after_ms; with KR_RECONCILE_ERROR or KR_RECONCILE_TERMINAL it
+ * should fill `err` (logged and kept as the key's last error). `ctl` lets
+ * it enqueue other keys. [worker] */
+typedef kr_reconcile_result (*kr_reconcile_cb)(kr_controller_t *ctl,
+                                               const kr_reconcile_request *req,
+                                               uint64_t *requeue_after_ms, kr_error_t *err,
+                                               void *user);
+
+/* A per-cluster rate limiter factory: returns a new limiter for the lane of
+ * `cluster` ("" for the unnamed one), or NULL on allocation failure. The
+ * controller frees it. [any thread] */
+typedef kr_ratelimiter_t *(*kr_controller_ratelimiter_cb)(const char *cluster, void *user);
+
+#define KR_CONTROLLER_OPTS_VERSION 1
+/* clang-format off */
+#define KR_CONTROLLER_OPTS_INIT {.version = KR_CONTROLLER_OPTS_VERSION}
+/* clang-format on */
+
+/* Options; zero means the default. Strings are copied. */
+typedef struct kr_controller_opts {
+    unsigned version; /* KR_CONTROLLER_OPTS_VERSION (0 is taken as 1) */
+    /* Required: names the controller in logs and as the `controller` label
+     * of its metrics (also the workqueue `name`, per cluster lane
+     * "name/cluster"). */
+    const char *name;
+    kr_reconcile_cb reconcile; /* required */
+    void *user; /* given to reconcile, mappers and the ratelimiter factory */
+    /* Worker threads (controller-runtime's MaxConcurrentReconciles); 0 = 1. */
+    unsigned workers;
+    /* NULL: every lane gets kr_ratelimiter_new_default() (client-go's
+     * DefaultControllerRateLimiter: max of per-item exponential 5 ms..1000 s
+     * and a 10 qps / burst 100 bucket). */
+    kr_controller_ratelimiter_cb new_ratelimiter;
+    /* Workers start only after every source's informer has synced, waiting
+     * at most this long (then start fails its workers and the controller
+     * reports not ready); 0 = 120000 (controller-runtime's CacheSyncTimeout). */
+    uint64_t cache_sync_timeout_ms;
+    /* kr_controller_stop waits this long for in-flight reconciles; 0 = 30000. */
+    uint64_t shutdown_timeout_ms;
+    /* Consecutive failures after which a key is dropped (logged and
+     * counted as terminal); 0 = never. */
+    unsigned max_retries;
+    kr_metrics_registry_t *metrics; /* borrowed; NULL = no metrics */
+    kr_logger logger;
+    kr_clock clock; /* zero: CLOCK_MONOTONIC (tests inject one) */
+} kr_controller_opts;
+
+/* Create a stopped controller. *out is new (kr_controller_free).
+ * Errors: KR_EINVAL (no name or reconcile; a metrics family clash),
+ * KR_ENOMEM. [any thread] */
+KR_API int kr_controller_new(const kr_controller_opts *opts, kr_controller_t **out,
+                             kr_error_t *err);
+
+/* ---- Sources ---------------------------------------------------------------- */
+
+/* How an event on a source becomes keys. */
+typedef enum kr_controller_map {
+    KR_CONTROLLER_MAP_SELF = 0, /* the object's own key */
+    /* The key of every owner in metadata.ownerReferences whose kind is
+     * owner_kind (and whose apiVersion's group is owner_group, when set),
+     * in the object's namespace (controller-runtime's EnqueueRequestForOwner). */
+    KR_CONTROLLER_MAP_OWNER = 1,
+    KR_CONTROLLER_MAP_FUNC = 2, /* map_cb decides, calling kr_controller_enqueue */
+} kr_controller_map;
+
+/* A user mapper: called on the loop thread for each event's object
+ * (borrowed; for updates the new object, and the old one as well when it
+ * differs); it enqueues keys with kr_controller_enqueue*. Must not block.
+ * [loop thread] */
+typedef void (*kr_controller_map_cb)(kr_controller_t *ctl, const char *cluster, const json_t *obj,
+                                     void *user);
+
+/* An optional event filter (controller-runtime's predicates): return false
+ * to ignore the event. `old_obj` is NULL except for updates; for deletes
+ * `new_obj` is the deleted object. [loop thread] */
+typedef bool (*kr_controller_predicate_cb)(const json_t *old_obj, const json_t *new_obj,
+                                           void *user);
+
+#define KR_CONTROLLER_SOURCE_VERSION 1
+/* clang-format off */
+#define KR_CONTROLLER_SOURCE_INIT {.version = KR_CONTROLLER_SOURCE_VERSION}
+/* clang-format on */
+
+/* One source. Strings are copied; the informer is borrowed and must outlive
+ * the controller (or the controller must be stopped first). */
+typedef struct kr_controller_source {
+    unsigned version; /* KR_CONTROLLER_SOURCE_VERSION (0 is taken as 1) */
+    kr_informer_t *informer; /* required */
+    /* The cluster this informer watches: keys carry it and it selects the
+     * lane. NULL or "": the controller's unnamed lane. A controller whose
+     * sources name clusters hands out keys with the cluster prefix. */
+    const char *cluster;
+    kr_controller_map map;
+    const char *owner_kind; /* KR_CONTROLLER_MAP_OWNER: required */
+    const char *owner_group; /* KR_CONTROLLER_MAP_OWNER: optional ("" = core) */
+    kr_controller_map_cb map_cb; /* KR_CONTROLLER_MAP_FUNC: required */
+    void *map_user;
+    kr_controller_predicate_cb predicate; /* NULL: every event */
+    void *predicate_user;
+    /* Keys from the initial list and from resyncs go to the low-priority
+     * lane (controller-runtime's LowPriorityWhenUnchanged); default true.
+     * Set `normal_priority_resync` to put them in the normal lane. */
+    bool normal_priority_resync;
+} kr_controller_source;
+
+/* Register a source: add a handler to its informer. Before start or while
+ * running. Errors: KR_EINVAL, KR_ENOMEM, KR_ESHUTDOWN. [any thread] */
+KR_API int kr_controller_watch(kr_controller_t *ctl, const kr_controller_source *src,
+                               kr_error_t *err);
+
+/* ---- Life ------------------------------------------------------------------- */
+
+/* Start: the workers wait for every source to sync (cache_sync_timeout_ms),
+ * then reconcile. Returns at once. Errors: KR_ESTATE (started twice or
+ * stopped), KR_ENOMEM, KR_EIO (a thread could not be created). [any thread] */
+KR_API int kr_controller_start(kr_controller_t *ctl, kr_error_t *err);
+
+/* Graceful stop: remove the handlers from the informers (no new keys),
+ * shut the queues down, let in-flight reconciles finish within
+ * shutdown_timeout_ms, join the workers. Returns 0, or KR_ETIMEDOUT when
+ * some reconcile did not finish in time (the workers are still joined
+ * when those return: a reconcile is never killed). Idempotent. Not from a
+ * worker or a handler. [any thread] */
+KR_API int kr_controller_stop(kr_controller_t *ctl, kr_error_t *err);
+
+/* Stop if needed and free. NULL is a no-op. */
+KR_API void kr_controller_free(kr_controller_t *ctl);
+
+/* True once started, every source synced and the workers run. */
+KR_API bool kr_controller_ready(const kr_controller_t *ctl);
+
+/* The controller's name (borrowed). */
+KR_API const char *kr_controller_name(const kr_controller_t *ctl);
+
+/* ---- Enqueueing --------------------------------------------------------------- */
+
+/* Queue the key of (namespace, name) on `cluster`'s lane (NULL or "" for
+ * the unnamed lane). `namespace_` NULL or "" for cluster-scoped objects.
+ * Errors: KR_EINVAL, KR_ENOMEM, KR_ESHUTDOWN (ignored by handlers).
+ * [any thread] */
+KR_API int kr_controller_enqueue(kr_controller_t *ctl, const char *cluster, const char *namespace_,
+                                 const char *name);
+/* The same after `delay_ms`. */
+KR_API int kr_controller_enqueue_after(kr_controller_t *ctl, const char *cluster,
+                                       const char *namespace_, const char *name, uint64_t delay_ms);
+/* Queue a ready-made key (as kr_reconcile_request.key). */
+KR_API int kr_controller_enqueue_key(kr_controller_t *ctl, const char *key);
+
+/* ---- Introspection -------------------------------------------------------------- */
+
+typedef struct kr_controller_stats {
+    uint64_t reconciles; /* every finished reconcile */
+    uint64_t done, requeues, requeues_after, errors, terminal_errors, gave_up;
+    unsigned active_workers; /* reconciling right now */
+    size_t queued; /* keys queued in every lane */
+    size_t lanes; /* clusters with a lane */
+} kr_controller_stats;
+
+/* Counters since creation. [any thread] */
+KR_API void kr_controller_get_stats(const kr_controller_t *ctl, kr_controller_stats *out);
+
+/* The number of keys queued in `cluster`'s lane (NULL or "" for the unnamed
+ * one); 0 for an unknown cluster. [any thread] */
+KR_API size_t kr_controller_queue_len(kr_controller_t *ctl, const char *cluster);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KRECONCILE_CONTROLLER_H */

@@ -1,0 +1,372 @@
+/* libkreconcile — the program toolkit (controller-runtime's Manager): one
+ * runtime, a client and informer factory per cluster (a hub and N workload
+ * clusters), the controllers and other runnables, optional leader election,
+ * and one HTTP endpoint (libmicrohttpd) serving /healthz, /readyz, /metrics
+ * and the program's own routes. Plus what every program shares: the
+ * command-line conventions, Go-style durations, JSON or text logs, and a
+ * graceful stop on SIGINT/SIGTERM. A program's main() reads like a
+ * controller-runtime main.go:
+ *
+ *     kr_manager_config cfg;
+ *     int rc = kr_manager_parse_args(&program, argc, argv, &cfg, &err);
+ *     if (rc != 0)
+ *         return kr_manager_args_exit(&program, rc, &err, stdout, stderr);
+ *     kr_manager_opts mo = KR_MANAGER_OPTS_INIT;
+ *     mo.program = &program;
+ *     mo.config = &cfg;
+ *     kr_manager_t *m;
+ *     if (kr_manager_new(&mo, &m, &err) != 0) { fprintf(stderr, ...); return 2; }
+ *     ... kr_manager_informer(), kr_manager_add_controller(), kr_manager_add_route() ...
+ *     int code = kr_manager_run(m);            // until a signal or lost leadership
+ *     kr_manager_free(m);
+ *     kr_manager_config_free(&cfg);
+ *     return code;
+ *
+ * Threading: the manager owns the runtime's loop thread, the HTTP server's
+ * threads and the controllers' workers; kr_manager_run blocks the calling
+ * (main) thread. Functions may be called from any thread unless they say
+ * otherwise. This module may print: only kr_manager_args_exit and the
+ * default log sink write, to the streams the program gives them. */
+#ifndef KRECONCILE_MANAGER_H
+#define KRECONCILE_MANAGER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "client.h"
+#include "common.h"
+#include "controller.h"
+#include "informer.h"
+#include "leader.h"
+#include "metrics.h"
+#include "runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Durations ------------------------------------------------------------ */
+
+/* Parse a Go duration ("90s", "10m", "1h30m", "1.5h", "250ms", "0"; units
+ * ns, us, µs, ms, s, m, h) into milliseconds (sub-millisecond parts are
+ * rounded up to 1 ms when non-zero). Negative durations and overflow are
+ * refused. Errors: KR_EPARSE (message names the input). [any thread] */
+KR_API int kr_duration_parse(const char *text, uint64_t *out_ms, kr_error_t *err);
+
+/* Format milliseconds as Go does ("1h30m0s", "1.5s", "0s") into `buf`
+ * (NUL-terminated, truncated to `len`). Returns `buf`. [any thread] */
+KR_API char *kr_duration_format(uint64_t ms, char *buf, size_t len);
+
+/* ---- Flags ------------------------------------------------------------------ */
+
+typedef enum kr_flag_type {
+    KR_FLAG_BOOL = 0, /* value: bool *; "--x", "--x=true|false" */
+    KR_FLAG_STRING = 1, /* value: const char ** (borrowed from argv) */
+    KR_FLAG_STRINGS = 2, /* value: kr_flag_strings *; repeatable, also "a,b" when split_commas */
+    KR_FLAG_INT = 3, /* value: long * */
+    KR_FLAG_DURATION = 4, /* value: uint64_t * (ms), Go syntax */
+} kr_flag_type;
+
+/* A repeatable string flag's values: `items` is new (kr_manager_config_free
+ * frees the shared ones; a program's own are freed with kr_flag_strings_free);
+ * the strings are borrowed from argv. */
+typedef struct kr_flag_strings {
+    const char **items;
+    size_t n;
+} kr_flag_strings;
+
+KR_API void kr_flag_strings_free(kr_flag_strings *s);
+
+/* One flag of a program. `name` without dashes ("namespace"); `shorthand`
+ * an optional one-letter alias ('n' for "-n"), 0 for none. `value` points
+ * at the program's storage, already holding the default. */
+typedef struct kr_flag {
+    const char *name;
+    char shorthand;
+    kr_flag_type type;
+    void *value;
+    const char *metavar; /* in --help: "--namespace NS"; NULL: from the type */
+    const char *help; /* one line; the default is appended from *value */
+    bool split_commas; /* KR_FLAG_STRINGS: "a,b" gives two values */
+} kr_flag;
+
+/* Which of the shared flags a program (or one of its verbs) takes. */
+#define KR_MANAGER_FLAGS_HUB 0x01u /* --kubeconfig, --context */
+#define KR_MANAGER_FLAGS_CLUSTERS 0x02u /* --cluster NAME=KUBECONFIG[:CONTEXT] */
+#define KR_MANAGER_FLAGS_LEADER 0x04u /* --leader-elect, --lease-namespace, --lease-name */
+#define KR_MANAGER_FLAGS_LISTEN 0x08u /* --listen ADDR:PORT */
+#define KR_MANAGER_FLAGS_LOG 0x10u /* --log-format json|text, -v LEVEL */
+#define KR_MANAGER_FLAGS_ALL 0x1fu
+
+/* A program's description for the argument parser and --help. Every
+ * program also gets --help/-h and --version. */
+typedef struct kr_manager_program {
+    const char *name; /* "kr-syncer" */
+    const char *summary; /* one line under the usage line */
+    const char *usage; /* after the name: "[flags]" or "serve [flags] | submit -f FILE" */
+    const char *description; /* optional paragraphs after the summary */
+    const kr_flag *flags; /* the program's own flags */
+    size_t n_flags;
+    unsigned shared; /* KR_MANAGER_FLAGS_* it takes; 0 = KR_MANAGER_FLAGS_ALL */
+    const char *default_lease_name; /* NULL: the program's name */
+    const char *default_listen; /* NULL: "127.0.0.1:8080" */
+} kr_manager_program;
+
+/* One --cluster argument. Strings are new (freed by kr_manager_config_free). */
+typedef struct kr_manager_cluster_arg {
+    char *name;
+    char *kubeconfig;
+    char *context; /* NULL: the kubeconfig's current context */
+} kr_manager_cluster_arg;
+
+typedef enum kr_log_format {
+    KR_LOG_FORMAT_JSON = 0,
+    KR_LOG_FORMAT_TEXT = 1,
+} kr_log_format;
+
+/* The shared flags, parsed. String members are borrowed from argv unless
+ * stated; kr_manager_config_free releases what parsing allocated. */
+typedef struct kr_manager_config {
+    const char *kubeconfig; /* --kubeconfig; NULL: $KUBECONFIG, in-cluster, ~/.kube/config */
+    const char *context; /* --context */
+    kr_manager_cluster_arg *clusters; /* --cluster, in order given */
+    size_t n_clusters;
+    bool leader_elect; /* --leader-elect */
+    const char *lease_namespace; /* --lease-namespace; default: the hub context's namespace */
+    const char *lease_name; /* --lease-name; default: program's default_lease_name */
+    const char *listen; /* --listen ADDR:PORT; "" or "0" disables; default program's */
+    kr_log_format log_format; /* --log-format; default json */
+    int verbosity; /* -v N: 0 info, 1-3 debug, 4+ trace; default 0 */
+    char **args; /* positional arguments in order (borrowed from argv; array new) */
+    size_t n_args;
+} kr_manager_config;
+
+/* Returned (positive) by kr_manager_parse_args. */
+#define KR_MANAGER_ARGS_HELP 1 /* --help was given */
+#define KR_MANAGER_ARGS_VERSION 2 /* --version was given */
+
+/* Parse argv: the shared flags the program takes, its own flags (written
+ * through kr_flag.value), and positional arguments. "--flag value" and
+ * "--flag=value" both work; "--" ends the flags. Returns 0 to run,
+ * KR_MANAGER_ARGS_HELP or KR_MANAGER_ARGS_VERSION, or KR_EINVAL with one
+ * clear line in err->message (unknown flag, missing value, bad duration,
+ * malformed --cluster, a duplicate cluster name). *cfg is filled in every
+ * case and must be freed with kr_manager_config_free. [any thread] */
+KR_API int kr_manager_parse_args(const kr_manager_program *prog, int argc, char **argv,
+                                 kr_manager_config *cfg, kr_error_t *err);
+
+/* What a program does when kr_manager_parse_args did not return 0: print
+ * the usage to `out` (help), the version to `out`, or "NAME: MESSAGE" and a
+ * hint to `errout` (bad flags). Returns the exit code: 0 or 2. */
+KR_API int kr_manager_args_exit(const kr_manager_program *prog, int rc, const kr_error_t *err,
+                                FILE *out, FILE *errout);
+
+/* Write the --help text to `out`. */
+KR_API void kr_manager_write_usage(const kr_manager_program *prog, FILE *out);
+
+/* Free what parsing allocated. NULL and a zero config are fine. */
+KR_API void kr_manager_config_free(kr_manager_config *cfg);
+
+/* ---- Logging ------------------------------------------------------------------ */
+
+/* A log sink writing one line per message to `out`: JSON
+ * ({"ts":"2026-12-03T09:15:02.123Z","level":"info","logger":"controller",
+ * "msg":"...", then the fields}) or text. Thread-safe; lines never
+ * interleave. *out_logger is filled to use it; kr_manager_log_sink_free
+ * after everything logging through it is freed. Errors: KR_ENOMEM. */
+typedef struct kr_log_sink kr_log_sink_t;
+KR_API int kr_log_sink_new(FILE *out, kr_log_format format, kr_log_level max_level,
+                           kr_log_sink_t **sink, kr_logger *out_logger, kr_error_t *err);
+KR_API void kr_log_sink_free(kr_log_sink_t *sink);
+
+/* ---- HTTP routes -------------------------------------------------------------- */
+
+typedef struct kr_http_request kr_http_request_t;
+typedef struct kr_http_response kr_http_response_t;
+
+/* Request accessors; every string is borrowed for the handler call. */
+KR_API const char *kr_http_request_method(const kr_http_request_t *req);
+KR_API const char *kr_http_request_path(const kr_http_request_t *req); /* decoded, no query */
+/* A query parameter's (first) value, NULL when absent. */
+KR_API const char *kr_http_request_query(const kr_http_request_t *req, const char *name);
+/* Every query parameter: calls cb(name, value, user) for each in order. */
+typedef void (*kr_http_query_cb)(const char *name, const char *value, void *user);
+KR_API void kr_http_request_query_each(const kr_http_request_t *req, kr_http_query_cb cb,
+                                       void *user);
+/* A header's value (case-insensitive name), NULL when absent. */
+KR_API const char *kr_http_request_header(const kr_http_request_t *req, const char *name);
+/* The request body (NULL, 0 when none); at most the endpoint's max body. */
+KR_API const char *kr_http_request_body(const kr_http_request_t *req, size_t *len);
+/* The client's address as text, e.g. "127.0.0.1". */
+KR_API const char *kr_http_request_peer(const kr_http_request_t *req);
+
+/* Answer with `len` bytes of `body` (copied) and a Content-Type. */
+KR_API int kr_http_respond(kr_http_response_t *resp, int status, const char *content_type,
+                           const char *body, size_t len);
+/* Answer with a JSON document (borrowed; serialised compactly). */
+KR_API int kr_http_respond_json(kr_http_response_t *resp, int status, const json_t *body);
+/* Answer with {"error": message, "code": status} as JSON. */
+KR_API int kr_http_respond_error(kr_http_response_t *resp, int status, const char *fmt, ...)
+    KR_PRINTF(3, 4);
+/* Add a response header (copied). */
+KR_API int kr_http_respond_header(kr_http_response_t *resp, const char *name, const char *value);
+
+/* A streamed body (Server-Sent Events, long polls): `read` is called on an
+ * HTTP server thread to fill at most `max` bytes of `buf`; it may block
+ * for a while (at most a second or so, so that stops stay prompt) and
+ * returns the number of bytes written, 0 for "nothing yet, ask again", or
+ * -1 to end the stream. `done` (optional) runs once when the stream ends
+ * (client gone or ended), then `user` is no longer used. [HTTP thread] */
+typedef long (*kr_http_stream_read_cb)(char *buf, size_t max, void *user);
+typedef void (*kr_http_stream_done_cb)(void *user);
+KR_API int kr_http_respond_stream(kr_http_response_t *resp, int status, const char *content_type,
+                                  kr_http_stream_read_cb read, kr_http_stream_done_cb done,
+                                  void *user);
+
+/* A route handler; runs on an HTTP server thread and may block briefly
+ * (read caches, the inventory); it answers through `resp` (a handler that
+ * answers nothing gives 500). [HTTP thread] */
+typedef void (*kr_http_handler_cb)(const kr_http_request_t *req, kr_http_response_t *resp,
+                                   void *user);
+
+/* ---- Manager ---------------------------------------------------------------------- */
+
+typedef struct kr_manager kr_manager_t;
+
+/* A runnable: something the manager starts and stops with itself (a
+ * periodic sweep, the inventory's consumer). Leader-only runnables start
+ * when this replica starts leading (at once without leader election) and
+ * stop when it stops. start must return promptly (start a thread or a
+ * timer); stop must stop it and wait for it, within the manager's
+ * shutdown timeout. [any thread] */
+typedef int (*kr_manager_start_cb)(kr_manager_t *m, void *user);
+typedef void (*kr_manager_stop_cb)(kr_manager_t *m, void *user);
+
+/* Readiness beyond the built-in checks: return true when ready, or false
+ * with a reason in `why` (at most `len` bytes). [HTTP thread] */
+typedef bool (*kr_manager_ready_cb)(char *why, size_t len, void *user);
+
+#define KR_MANAGER_OPTS_VERSION 1
+/* clang-format off */
+#define KR_MANAGER_OPTS_INIT {.version = KR_MANAGER_OPTS_VERSION}
+/* clang-format on */
+
+/* Options; zero means the default. Borrowed for kr_manager_new. */
+typedef struct kr_manager_opts {
+    unsigned version; /* KR_MANAGER_OPTS_VERSION (0 is taken as 1) */
+    const kr_manager_program *program; /* required */
+    const kr_manager_config *config; /* required: the parsed shared flags */
+    /* zero: a sink on stderr in config->log_format at config->verbosity */
+    kr_logger logger;
+    /* The hub cluster's name in keys, labels and logs; NULL: "hub". */
+    const char *hub_name;
+    bool no_hub; /* a program without a hub (a CLI verb); clusters only */
+    /* Stop: controllers and runnables get this long to finish; 0 = 30000. */
+    uint64_t shutdown_timeout_ms;
+    size_t max_body_bytes; /* HTTP request bodies; 0 = 3 MiB (the apiserver's) */
+    /* Informer options for every informer the manager makes (page size,
+     * store transforms); borrowed for the manager's life. */
+    kr_informer_factory_opts informers;
+} kr_manager_opts;
+
+/* Build the manager: block SIGINT/SIGTERM for its threads, start the
+ * runtime, load the hub's and each cluster's kubeconfig and create their
+ * clients, create the informer factory and metrics registry, and bind the
+ * HTTP endpoint (so a busy port fails here). *out is new (kr_manager_free).
+ * Errors: KR_EINVAL (a missing or invalid kubeconfig, a bad --listen:
+ * err->message is one clear line for the program to print before exiting 2),
+ * KR_EIO (cannot listen), KR_ENOMEM. [main thread] */
+KR_API int kr_manager_new(const kr_manager_opts *opts, kr_manager_t **out, kr_error_t *err);
+
+/* Run until SIGINT/SIGTERM, kr_manager_stop, or lost leadership: start the
+ * informers, the non-leader runnables, leader election (or, without it, the
+ * leader-only parts at once) and serve HTTP. Then stop gracefully:
+ * controllers and runnables stopped within shutdown_timeout_ms, informers
+ * stopped, the Lease released last. A second signal exits the process at
+ * once (status 130). Returns the process exit code: 0 after a signal or
+ * kr_manager_stop, 1 after lost leadership or a failed start (logged).
+ * Call once. [main thread] */
+KR_API int kr_manager_run(kr_manager_t *m);
+
+/* Ask a running manager to stop (as a signal would); `exit_code` is what
+ * kr_manager_run returns. Safe from any thread, handlers and workers
+ * included. */
+KR_API void kr_manager_stop(kr_manager_t *m, int exit_code);
+
+/* Free everything. NULL is a no-op. After kr_manager_run returned, or
+ * instead of running it. [main thread] */
+KR_API void kr_manager_free(kr_manager_t *m);
+
+/* ---- What the manager holds (all borrowed, valid for the manager's life) -- */
+
+KR_API kr_runtime_t *kr_manager_runtime(kr_manager_t *m);
+KR_API kr_metrics_registry_t *kr_manager_metrics(kr_manager_t *m);
+KR_API const kr_logger *kr_manager_logger(kr_manager_t *m);
+KR_API kr_informer_factory_t *kr_manager_informers(kr_manager_t *m);
+/* The elector, or NULL without --leader-elect. */
+KR_API kr_leader_t *kr_manager_leader(kr_manager_t *m);
+KR_API const kr_manager_config *kr_manager_get_config(kr_manager_t *m);
+
+/* The hub: its client (NULL with no_hub), name and the namespace of its
+ * kubeconfig context. */
+KR_API kr_client_t *kr_manager_hub(kr_manager_t *m);
+KR_API const char *kr_manager_hub_name(kr_manager_t *m);
+KR_API const char *kr_manager_hub_namespace(kr_manager_t *m);
+
+/* Workload clusters, in the order of --cluster. */
+KR_API size_t kr_manager_cluster_count(kr_manager_t *m);
+KR_API const char *kr_manager_cluster_name(kr_manager_t *m, size_t i);
+KR_API kr_client_t *kr_manager_cluster_client(kr_manager_t *m, size_t i);
+/* The index of cluster `name`, or -1. */
+KR_API long kr_manager_cluster_find(kr_manager_t *m, const char *name);
+
+/* The shared informer of (client, resource, namespace, label selector),
+ * created on first request (named after the client's cluster in logs and
+ * metrics) and started with the manager. *out is borrowed. Errors: as
+ * kr_informer_factory_get. */
+KR_API int kr_manager_informer(kr_manager_t *m, kr_client_t *client, kr_gvr resource,
+                               const char *namespace_, const char *label_selector,
+                               kr_informer_t **out, kr_error_t *err);
+
+/* A controller run by the manager: created now with the manager's metrics,
+ * logger and clock filled in where `opts` leaves them zero; started when
+ * this replica leads (at once without leader election), stopped before the
+ * Lease is released. *out is borrowed (freed by the manager). */
+KR_API int kr_manager_add_controller(kr_manager_t *m, const kr_controller_opts *opts,
+                                     kr_controller_t **out, kr_error_t *err);
+
+/* A runnable (see kr_manager_start_cb). `leader_only`: run only while
+ * leading. Before kr_manager_run. Errors: KR_ENOMEM, KR_ESTATE (running). */
+KR_API int kr_manager_add_runnable(kr_manager_t *m, kr_manager_start_cb start,
+                                   kr_manager_stop_cb stop, void *user, bool leader_only,
+                                   kr_error_t *err);
+
+/* A route on the HTTP endpoint: `method` ("GET", "POST"...; NULL any) and
+ * `path`, exact ("/api/v1/objects") or a prefix: a path ending in "/" and
+ * "*" matches everything below it ("/api/v1/objects/" then "*"). Longest
+ * match wins; the built-in /healthz,
+ * /readyz and /metrics cannot be replaced. Before kr_manager_run. Errors:
+ * KR_EINVAL, KR_EEXIST, KR_ENOMEM. */
+KR_API int kr_manager_add_route(kr_manager_t *m, const char *method, const char *path,
+                                kr_http_handler_cb handler, void *user, kr_error_t *err);
+
+/* An extra readiness check for /readyz ("name" appears in its output). */
+KR_API int kr_manager_add_ready_check(kr_manager_t *m, const char *name, kr_manager_ready_cb check,
+                                      void *user, kr_error_t *err);
+
+/* The address the HTTP endpoint listens on ("127.0.0.1:41234"; "" when
+ * disabled). Borrowed. */
+KR_API const char *kr_manager_listen_address(kr_manager_t *m);
+
+/* True while the leader-only parts run (always true without election once
+ * running). */
+KR_API bool kr_manager_leading(kr_manager_t *m);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KRECONCILE_MANAGER_H */
