@@ -292,15 +292,11 @@ void kr_inventory_free(kr_inventory_t *inv)
 
 /* ---- applying events ------------------------------------------------- */
 
-static const char sql_get_row[] = "SELECT uid, deleted_ms, object FROM kr_objects"
-                                  " WHERE cluster = ? AND kind = ? AND namespace = ? AND name = ?";
 static const char sql_insert_txn[] =
     "INSERT INTO kr_transactions (time_ms, cluster, api_version, kind, namespace, name, uid,"
     " resource_version, event, actor, patch, dedup_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
     " ON CONFLICT (dedup_key) DO NOTHING RETURNING seq";
-static const char sql_upsert_object[] =
-    "INSERT INTO kr_objects (cluster, kind, namespace, name, api_version, uid, resource_version,"
-    " phase, labels, created, deleted_ms, seq, object) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+static const char sql_upsert_object_tail[] =
     " ON CONFLICT (cluster, kind, namespace, name) DO UPDATE SET"
     " api_version = excluded.api_version, uid = excluded.uid,"
     " resource_version = excluded.resource_version, phase = excluded.phase,"
@@ -359,7 +355,7 @@ static int check_event(const kr_inventory_event *ev, size_t i, event_fields *f, 
 /* Compact JSON text with jansson's allocator: release with dump_free(). */
 static char *dump(const json_t *v)
 {
-    return v ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    return v ? json_dumps(v, JSON_COMPACT) : NULL;
 }
 
 static void dump_free(char *text)
@@ -370,98 +366,391 @@ static void dump_free(char *text)
         jfree(text);
 }
 
-/* Apply one event inside the open transaction. *seq: its transaction's
- * sequence, or 0 when the event was already held. */
-static int apply_one(kr_inventory_t *inv, const kr_inventory_event *ev, const event_fields *f,
-                     int64_t now, int64_t *seq, kr_error_t *err)
+/* ---- applying a chunk of events -------------------------------------------
+ * A batch is applied in chunks of up to CHUNK events, each with four
+ * statements whatever its size (a round trip each on PostgreSQL): read the
+ * current rows of the chunk's objects, read which of its dedup keys are
+ * already held, insert the new transactions, upsert the final state of each
+ * object. The decisions between them (duplicate or not, the patch from the
+ * previous state) are made here, walking the events in order. */
+
+#define CHUNK KR_INV_CHUNK
+
+/* One object of a chunk: its row as read, then as the chunk leaves it. */
+typedef struct chunk_key {
+    const char *cluster, *kind, *ns, *name; /* borrowed from the events */
+    bool exists, deleted, dirty, gone;
+    char *uid; /* new */
+    json_t *object; /* current state (new reference); NULL until needed */
+    char *object_text; /* as read, parsed lazily */
+    size_t last_txn; /* the chunk's transaction that set the state */
+    const event_fields *f; /* the event that set it */
+} chunk_key;
+
+typedef struct chunk_txn {
+    const kr_inventory_event *ev;
+    const event_fields *f;
+    char *patch_text; /* jansson-allocated */
+    bool whole; /* the patch is the whole object (nothing before it) */
+    const char *dedup; /* borrowed */
+    int64_t seq;
+} chunk_txn;
+
+typedef struct chunk {
+    kr_inventory_t *inv;
+    chunk_key keys[CHUNK];
+    size_t n_keys;
+    chunk_txn txns[CHUNK];
+    size_t n_txns;
+    char *held[2 * CHUNK]; /* dedup keys already in the database or this chunk */
+    size_t n_held;
+    kr_inv_param params[CHUNK * 13];
+    kr_buf sql;
+} chunk;
+
+static bool key_is(const chunk_key *k, const char *cluster, const event_fields *f)
 {
-    const kr_inv_backend_ops *ops = inv->ops;
-    *seq = 0;
+    return strcmp(k->cluster, cluster) == 0 && strcmp(k->kind, f->kind) == 0 &&
+           strcmp(k->ns, f->ns) == 0 && strcmp(k->name, f->name) == 0;
+}
+
+/* "(?,?),(?,?)": `rows` groups of `per` placeholders. */
+static int append_values(kr_buf *b, size_t rows, size_t per)
+{
+    int rc = 0;
+    for (size_t r = 0; r < rows; r++) {
+        rc |= kr_buf_append_str(b, r ? ",(" : "(");
+        for (size_t i = 0; i < per; i++)
+            rc |= kr_buf_append_str(b, i ? ",?" : "?");
+        rc |= kr_buf_append_str(b, ")");
+    }
+    return rc ? KR_ENOMEM : 0;
+}
+
+static void chunk_reset(chunk *c)
+{
+    for (size_t i = 0; i < c->n_keys; i++) {
+        kr_free(c->keys[i].uid);
+        kr_free(c->keys[i].object_text);
+        json_decref(c->keys[i].object);
+    }
+    for (size_t i = 0; i < c->n_txns; i++)
+        dump_free(c->txns[i].patch_text);
+    for (size_t i = 0; i < c->n_held; i++)
+        kr_free(c->held[i]);
+    c->n_keys = c->n_txns = c->n_held = 0;
+}
+
+/* A chunk statement's SQL depends only on its kind and row count: each
+ * (kind, rows) pair is kept prepared under its own id. */
+static int chunk_stmt(int id, size_t rows)
+{
+    return KR_INV_STMT_CHUNK_BASE + (id - KR_INV_STMT_CHUNK_ROWS) * KR_INV_CHUNK + (int)rows - 1;
+}
+
+static int read_current(chunk *c, kr_error_t *err)
+{
+    kr_buf_reset(&c->sql);
+    size_t n = 0;
+    for (size_t k = 0; k < c->n_keys; k++) {
+        c->params[n++] = KR_INV_TEXT(c->keys[k].cluster);
+        c->params[n++] = KR_INV_TEXT(c->keys[k].kind);
+        c->params[n++] = KR_INV_TEXT(c->keys[k].ns);
+        c->params[n++] = KR_INV_TEXT(c->keys[k].name);
+    }
+    /* OR of primary-key equalities: both planners look each one up in
+     * the key's index (SQLite scans the table for a row-value IN). */
+    int rc = kr_buf_append_str(&c->sql, "SELECT cluster, kind, namespace, name, uid, "
+                                        "deleted_ms, object FROM kr_objects WHERE ");
+    for (size_t k = 0; k < c->n_keys; k++)
+        rc |= kr_buf_append_str(&c->sql, k ? " OR (cluster = ? AND kind = ? AND namespace = ? "
+                                             "AND name = ?)"
+                                           : "(cluster = ? AND kind = ? AND namespace = ? AND "
+                                             "name = ?)");
+    if (rc != 0)
+        return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    kr_inv_rows rows = {0};
+    int ret = c->inv->ops->exec(c->inv->be, chunk_stmt(KR_INV_STMT_CHUNK_ROWS, c->n_keys),
+                                c->sql.data, c->params, n, &rows, NULL, err);
+    for (size_t r = 0; ret == 0 && r < rows.n_rows; r++)
+        for (size_t k = 0; k < c->n_keys; k++) {
+            chunk_key *key = &c->keys[k];
+            if (strcmp(key->cluster, kr_inv_cell(&rows, r, 0)) != 0 ||
+                strcmp(key->kind, kr_inv_cell(&rows, r, 1)) != 0 ||
+                strcmp(key->ns, kr_inv_cell(&rows, r, 2)) != 0 ||
+                strcmp(key->name, kr_inv_cell(&rows, r, 3)) != 0)
+                continue;
+            key->exists = true;
+            key->deleted = kr_inv_cell(&rows, r, 5) != NULL;
+            /* Take the cells over: they are freed with the key. */
+            key->uid = rows.cells[r * rows.n_cols + 4];
+            key->object_text = rows.cells[r * rows.n_cols + 6];
+            rows.cells[r * rows.n_cols + 4] = NULL;
+            rows.cells[r * rows.n_cols + 6] = NULL;
+            break;
+        }
+    kr_inv_rows_free(&rows);
+    return ret;
+}
+
+static int read_held(chunk *c, char *const *dedup, size_t n_events, kr_error_t *err)
+{
+    kr_buf_reset(&c->sql);
+    size_t n = 0;
+    for (size_t i = 0; i < n_events; i++)
+        if (dedup[i])
+            c->params[n++] = KR_INV_TEXT(dedup[i]);
+    if (n == 0)
+        return 0;
+    if (kr_buf_append_str(&c->sql, "SELECT dedup_key FROM kr_transactions WHERE dedup_key IN ") !=
+            0 ||
+        append_values(&c->sql, 1, n) != 0)
+        return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    kr_inv_rows rows = {0};
+    int ret = c->inv->ops->exec(c->inv->be, chunk_stmt(KR_INV_STMT_CHUNK_HELD, n), c->sql.data,
+                                c->params, n, &rows, NULL, err);
+    for (size_t r = 0; ret == 0 && r < rows.n_rows && c->n_held < KR_ARRAY_LEN(c->held); r++) {
+        c->held[c->n_held++] = rows.cells[r];
+        rows.cells[r] = NULL;
+    }
+    kr_inv_rows_free(&rows);
+    return ret;
+}
+
+static bool is_held(const chunk *c, const char *dedup)
+{
+    for (size_t i = 0; i < c->n_held; i++)
+        if (strcmp(c->held[i], dedup) == 0)
+            return true;
+    return false;
+}
+
+/* Decide one event against the chunk's state: a duplicate, or a queued
+ * transaction (and maybe a new current state). */
+static int decide(chunk *c, const kr_inventory_event *ev, const event_fields *f, json_t *stored,
+                  const char *dedup, kr_error_t *err)
+{
+    chunk_key *key = NULL;
+    for (size_t k = 0; k < c->n_keys && !key; k++)
+        if (key_is(&c->keys[k], ev->cluster, f))
+            key = &c->keys[k];
     bool gone =
         ev->type == KR_INVENTORY_DELETED || ev->type == KR_INVENTORY_DELETED_FINAL_STATE_UNKNOWN;
-    kr_inv_rows row = {0};
-    json_t *stored = NULL, *previous = NULL, *patch = NULL;
-    char *object_text = NULL, *patch_text = NULL, *labels_text = NULL, *dedup = NULL;
-    kr_inv_param key[] = {KR_INV_TEXT(ev->cluster), KR_INV_TEXT(f->kind), KR_INV_TEXT(f->ns),
-                          KR_INV_TEXT(f->name)};
-    int ret = ops->exec(inv->be, KR_INV_STMT_GET_ROW, sql_get_row, key, 4, &row, NULL, err);
-    if (ret != 0)
-        goto out;
-    bool row_exists = row.n_rows > 0;
-    bool same_uid = row.n_rows && strcmp(kr_inv_cell(&row, 0, 0), f->uid) == 0;
-    bool row_deleted = row.n_rows && kr_inv_cell(&row, 0, 1) != NULL;
+    bool same_uid = key->exists && key->uid && strcmp(key->uid, f->uid) == 0;
+    if (is_held(c, dedup))
+        return 0;
     /* A relist reports what it no longer finds: nothing to do when the
      * inventory already knows it is gone (or holds another object). */
-    if (ev->type == KR_INVENTORY_DELETED_FINAL_STATE_UNKNOWN && (!same_uid || row_deleted))
-        goto out;
-    ret = KR_ENOMEM;
-    if (!(stored = sanitize(ev->object)))
-        goto out;
+    if (ev->type == KR_INVENTORY_DELETED_FINAL_STATE_UNKNOWN && (!same_uid || key->deleted))
+        return 0;
+    if (same_uid && !key->object) {
+        key->object = json_loads(key->object_text, 0, NULL);
+        if (!key->object)
+            return kr_error_set(err, KR_EIO, "inventory: stored object %s/%s is not JSON", f->ns,
+                                f->name);
+    }
+    json_t *patch = NULL;
     if (same_uid) {
-        previous = json_loads(kr_inv_cell(&row, 0, 2), 0, NULL);
-        if (!previous) {
-            ret = kr_error_set(err, KR_EIO, "inventory: stored object %s/%s is not JSON", f->ns,
-                               f->name);
-            goto out;
-        }
-        if (kr_patch_merge_create(previous, stored, &patch, err) != 0)
-            goto out;
-    } else {
-        patch = json_incref(stored);
+        int ret = kr_patch_merge_create(key->object, stored, &patch, err);
+        if (ret != 0)
+            return ret;
     }
-    patch_text = dump(patch);
-    object_text = dump(stored);
-    const json_t *labels = json_object_get(json_object_get(stored, "metadata"), "labels");
-    json_t *no_labels = labels ? NULL : json_object();
-    labels_text = dump(labels ? labels : no_labels);
-    json_decref(no_labels);
-    dedup = kr_asprintf("%s/%s/%s/%s", ev->cluster, f->uid, f->rv, gone ? "gone" : "live");
-    if (!patch_text || !object_text || !labels_text || !dedup) {
-        ret = kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
-        goto out;
+    char *held = kr_strdup(dedup);
+    chunk_txn *t = &c->txns[c->n_txns];
+    t->patch_text = dump(patch ? patch : stored);
+    t->whole = !patch;
+    json_decref(patch);
+    if (!t->patch_text || !held) {
+        dump_free(t->patch_text);
+        kr_free(held);
+        return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
     }
-    kr_inv_param txn[] = {
-        KR_INV_INT(now),         KR_INV_TEXT(ev->cluster), KR_INV_TEXT(f->api_version),
-        KR_INV_TEXT(f->kind),    KR_INV_TEXT(f->ns),       KR_INV_TEXT(f->name),
-        KR_INV_TEXT(f->uid),     KR_INV_TEXT(f->rv),       KR_INV_TEXT(event_names[ev->type]),
-        KR_INV_TEXT("informer"), KR_INV_TEXT(patch_text),  KR_INV_TEXT(dedup)};
-    kr_inv_rows_free(&row);
-    ret = ops->exec(inv->be, KR_INV_STMT_INSERT_TXN, sql_insert_txn, txn, KR_ARRAY_LEN(txn), &row,
-                    NULL, err);
-    if (ret != 0 || row.n_rows == 0)
-        goto out; /* ON CONFLICT DO NOTHING: already held */
-    *seq = strtoll(kr_inv_cell(&row, 0, 0), NULL, 10);
+    t->ev = ev;
+    t->f = f;
+    t->dedup = dedup;
+    t->seq = 0;
+    c->n_txns++;
+    /* The same event again later in this chunk is a duplicate. */
+    c->held[c->n_held++] = held;
     /* A late delete of an object replaced by another one with the same
      * name is history, not current state. */
-    if (gone && !same_uid && !row_deleted && row_exists)
-        goto out;
-    const char *phase = gone ? "Deleted" : kr_inventory_phase_of(stored);
-    kr_inv_param obj[] = {KR_INV_TEXT(ev->cluster),
-                          KR_INV_TEXT(f->kind),
-                          KR_INV_TEXT(f->ns),
-                          KR_INV_TEXT(f->name),
-                          KR_INV_TEXT(f->api_version),
-                          KR_INV_TEXT(f->uid),
-                          KR_INV_TEXT(f->rv),
-                          KR_INV_TEXT(phase),
-                          KR_INV_TEXT(labels_text),
-                          KR_INV_TEXT(str_at(stored, "metadata", "creationTimestamp")),
-                          gone ? KR_INV_INT(now) : KR_INV_TEXT(NULL),
-                          KR_INV_INT(*seq),
-                          KR_INV_TEXT(object_text)};
-    ret = ops->exec(inv->be, KR_INV_STMT_UPSERT_OBJECT, sql_upsert_object, obj, KR_ARRAY_LEN(obj),
-                    NULL, NULL, err);
-out:
-    if (ret == KR_ENOMEM && (!err || err->code != KR_ENOMEM))
-        kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
-    kr_inv_rows_free(&row);
-    json_decref(stored);
-    json_decref(previous);
-    json_decref(patch);
-    dump_free(object_text);
-    dump_free(patch_text);
-    dump_free(labels_text);
-    kr_free(dedup);
+    if (gone && key->exists && !same_uid && !key->deleted)
+        return 0;
+    char *uid = kr_strdup(f->uid);
+    if (!uid)
+        return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    kr_free(key->uid);
+    key->uid = uid;
+    json_decref(key->object);
+    key->object = json_incref(stored);
+    key->exists = key->dirty = true;
+    key->deleted = key->gone = gone;
+    key->last_txn = c->n_txns - 1;
+    key->f = f;
+    return 0;
+}
+
+static int insert_txns(chunk *c, int64_t now, kr_error_t *err)
+{
+    kr_buf_reset(&c->sql);
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_txns; i++) {
+        const chunk_txn *t = &c->txns[i];
+        c->params[n++] = KR_INV_INT(now);
+        c->params[n++] = KR_INV_TEXT(t->ev->cluster);
+        c->params[n++] = KR_INV_TEXT(t->f->api_version);
+        c->params[n++] = KR_INV_TEXT(t->f->kind);
+        c->params[n++] = KR_INV_TEXT(t->f->ns);
+        c->params[n++] = KR_INV_TEXT(t->f->name);
+        c->params[n++] = KR_INV_TEXT(t->f->uid);
+        c->params[n++] = KR_INV_TEXT(t->f->rv);
+        c->params[n++] = KR_INV_TEXT(event_names[t->ev->type]);
+        c->params[n++] = KR_INV_TEXT("informer");
+        c->params[n++] = KR_INV_TEXT(t->patch_text);
+        c->params[n++] = KR_INV_TEXT(t->dedup);
+    }
+    if (kr_buf_append_str(&c->sql, "INSERT INTO kr_transactions (time_ms, cluster, api_version, "
+                                   "kind, namespace, name, uid, resource_version, event, actor, "
+                                   "patch, dedup_key) VALUES ") != 0 ||
+        append_values(&c->sql, c->n_txns, 12) != 0 ||
+        kr_buf_append_str(&c->sql, " ON CONFLICT (dedup_key) DO NOTHING RETURNING seq, "
+                                   "dedup_key") != 0)
+        return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    kr_inv_rows rows = {0};
+    int ret = c->inv->ops->exec(c->inv->be, chunk_stmt(KR_INV_STMT_CHUNK_TXNS, c->n_txns),
+                                c->sql.data, c->params, n, &rows, NULL, err);
+    if (ret == 0 && rows.n_rows != c->n_txns)
+        /* Another writer inserted some of them since we looked: retrying
+         * the batch will find them held. */
+        ret = kr_error_set(err, KR_EUNAVAILABLE,
+                           "inventory: a concurrent writer applied the same events; retry");
+    for (size_t r = 0; ret == 0 && r < rows.n_rows; r++)
+        for (size_t i = 0; i < c->n_txns; i++)
+            if (strcmp(c->txns[i].dedup, kr_inv_cell(&rows, r, 1)) == 0) {
+                c->txns[i].seq = strtoll(kr_inv_cell(&rows, r, 0), NULL, 10);
+                break;
+            }
+    kr_inv_rows_free(&rows);
+    return ret;
+}
+
+static int upsert_objects(chunk *c, int64_t now, kr_error_t *err)
+{
+    kr_buf_reset(&c->sql);
+    size_t n = 0, rows_n = 0;
+    char *texts[CHUNK * 2] = {0};
+    int ret = 0;
+    for (size_t k = 0; k < c->n_keys && ret == 0; k++) {
+        chunk_key *key = &c->keys[k];
+        if (!key->dirty)
+            continue;
+        const event_fields *f = key->f;
+        const json_t *labels = json_object_get(json_object_get(key->object, "metadata"), "labels");
+        json_t *no_labels = labels ? NULL : json_object();
+        char *labels_text = dump(labels ? labels : no_labels);
+        json_decref(no_labels);
+        /* A new object's transaction already holds its text. */
+        const chunk_txn *t = &c->txns[key->last_txn];
+        char *object_text = t->whole ? NULL : dump(key->object);
+        texts[2 * rows_n] = labels_text;
+        texts[2 * rows_n + 1] = object_text;
+        if (t->whole)
+            object_text = t->patch_text;
+        rows_n++;
+        if (!labels_text || !object_text) {
+            ret = kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+            break;
+        }
+        c->params[n++] = KR_INV_TEXT(key->cluster);
+        c->params[n++] = KR_INV_TEXT(key->kind);
+        c->params[n++] = KR_INV_TEXT(key->ns);
+        c->params[n++] = KR_INV_TEXT(key->name);
+        c->params[n++] = KR_INV_TEXT(f->api_version);
+        c->params[n++] = KR_INV_TEXT(f->uid);
+        c->params[n++] = KR_INV_TEXT(f->rv);
+        c->params[n++] = KR_INV_TEXT(key->gone ? "Deleted" : kr_inventory_phase_of(key->object));
+        c->params[n++] = KR_INV_TEXT(labels_text);
+        c->params[n++] = KR_INV_TEXT(str_at(key->object, "metadata", "creationTimestamp"));
+        c->params[n++] = key->gone ? KR_INV_INT(now) : KR_INV_TEXT(NULL);
+        c->params[n++] = KR_INV_INT(c->txns[key->last_txn].seq);
+        c->params[n++] = KR_INV_TEXT(object_text);
+    }
+    if (ret == 0 && rows_n) {
+        if (kr_buf_append_str(&c->sql,
+                              "INSERT INTO kr_objects (cluster, kind, namespace, name, "
+                              "api_version, uid, resource_version, phase, labels, created, "
+                              "deleted_ms, seq, object) VALUES ") != 0 ||
+            append_values(&c->sql, rows_n, 13) != 0 ||
+            kr_buf_append_str(&c->sql, sql_upsert_object_tail) != 0)
+            ret = kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+        else
+            ret = c->inv->ops->exec(c->inv->be, chunk_stmt(KR_INV_STMT_CHUNK_OBJECTS, rows_n),
+                                    c->sql.data, c->params, n, NULL, NULL, err);
+    }
+    for (size_t i = 0; i < 2 * rows_n; i++)
+        dump_free(texts[i]);
+    return ret;
+}
+
+/* Apply events[0..n) (n <= CHUNK) inside the open transaction. */
+static int apply_chunk(chunk *c, const kr_inventory_event *events, const event_fields *fields,
+                       size_t n, int64_t now, kr_inventory_apply_result *res, kr_error_t *err)
+{
+    char *dedup[CHUNK] = {0};
+    json_t *stored[CHUNK] = {0};
+    int ret = 0;
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        const kr_inventory_event *ev = &events[i];
+        if (ev->type == KR_INVENTORY_CHECKPOINT)
+            continue;
+        const event_fields *f = &fields[i];
+        bool gone = ev->type == KR_INVENTORY_DELETED ||
+                    ev->type == KR_INVENTORY_DELETED_FINAL_STATE_UNKNOWN;
+        dedup[i] = kr_asprintf("%s/%s/%s/%s", ev->cluster, f->uid, f->rv, gone ? "gone" : "live");
+        stored[i] = sanitize(ev->object);
+        if (!dedup[i] || !stored[i]) {
+            ret = kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+            break;
+        }
+        bool known = false;
+        for (size_t k = 0; k < c->n_keys && !known; k++)
+            known = key_is(&c->keys[k], ev->cluster, f);
+        if (!known) {
+            chunk_key *key = &c->keys[c->n_keys++];
+            memset(key, 0, sizeof(*key));
+            key->cluster = ev->cluster;
+            key->kind = f->kind;
+            key->ns = f->ns;
+            key->name = f->name;
+        }
+    }
+    if (ret == 0 && c->n_keys)
+        ret = read_current(c, err);
+    if (ret == 0 && c->n_keys)
+        ret = read_held(c, dedup, n, err);
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        if (!dedup[i])
+            continue;
+        size_t before = c->n_txns;
+        ret = decide(c, &events[i], &fields[i], stored[i], dedup[i], err);
+        if (ret == 0 && c->n_txns == before)
+            res->duplicates++;
+    }
+    if (ret == 0 && c->n_txns)
+        ret = insert_txns(c, now, err);
+    if (ret == 0 && c->n_txns)
+        ret = upsert_objects(c, now, err);
+    if (ret == 0) {
+        res->applied += c->n_txns;
+        for (size_t i = 0; i < c->n_txns; i++)
+            if (c->txns[i].seq > res->last_seq)
+                res->last_seq = c->txns[i].seq;
+    }
+    chunk_reset(c);
+    for (size_t i = 0; i < n; i++) {
+        kr_free(dedup[i]);
+        json_decref(stored[i]);
+    }
     return ret;
 }
 
@@ -488,18 +777,16 @@ int kr_inventory_apply(kr_inventory_t *inv, const kr_inventory_event *events, si
     int64_t now = wall_ms();
     pthread_mutex_lock(&inv->lock);
     ret = inv->ops->begin(inv->be, KR_INV_BEGIN_WRITE, err);
-    for (size_t i = 0; i < n && ret == 0; i++) {
-        if (events[i].type == KR_INVENTORY_CHECKPOINT)
-            continue;
-        int64_t seq = 0;
-        ret = apply_one(inv, &events[i], &fields[i], now, &seq, err);
-        if (ret == 0 && seq) {
-            res.applied++;
-            res.last_seq = seq;
-        } else if (ret == 0) {
-            res.duplicates++;
-        }
+    chunk *c = ret == 0 ? kr_calloc(1, sizeof(*c)) : NULL;
+    if (ret == 0 && !c)
+        ret = kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    for (size_t i = 0; i < n && ret == 0; i += CHUNK) {
+        c->inv = inv;
+        ret = apply_chunk(c, events + i, fields + i, n - i < CHUNK ? n - i : CHUNK, now, &res, err);
     }
+    if (c)
+        kr_buf_free(&c->sql);
+    kr_free(c);
     /* The last checkpoint of each (cluster, resource), written once. */
     for (size_t i = 0; i < n && ret == 0; i++) {
         const kr_inventory_event *ev = &events[i];
@@ -738,7 +1025,7 @@ int kr_inventory_query(kr_inventory_t *inv, const kr_inventory_query_opts *opts,
     /* Rows come in key order; a label selector is matched here, so scan
      * pages of the key range until limit + 1 rows matched (the +1 tells
      * whether a next page exists). */
-    size_t chunk = sel ? (limit + 1) * 4 : limit + 1;
+    size_t page = sel ? (limit + 1) * 4 : limit + 1;
     bool more = true, has_next = false;
     while (ret == 0 && more && !has_next) {
         kr_inv_param p[12];
@@ -762,7 +1049,7 @@ int kr_inventory_query(kr_inventory_t *inv, const kr_inventory_query_opts *opts,
                 p[n++] = KR_INV_TEXT(json_string_value(json_array_get(after, k)));
         }
         ret |= kr_buf_append_str(&sql, " ORDER BY cluster, kind, namespace, name LIMIT ?");
-        p[n++] = KR_INV_INT((int64_t)chunk);
+        p[n++] = KR_INV_INT((int64_t)page);
         if (ret != 0) {
             ret = KR_ENOMEM;
             break;
@@ -771,7 +1058,7 @@ int kr_inventory_query(kr_inventory_t *inv, const kr_inventory_query_opts *opts,
         ret = read_rows(inv, -1, sql.data, p, n, &rows, err);
         if (ret != 0)
             break;
-        more = rows.n_rows == chunk;
+        more = rows.n_rows == page;
         for (size_t r = 0; r < rows.n_rows && ret == 0 && !has_next; r++) {
             json_t *row = object_row_json(&rows, r);
             if (!row) {

@@ -83,11 +83,12 @@ int kr_inv_pg_open(const kr_inv_open_opts *opts, const kr_inv_backend_ops **ops,
 /* The URL with its password (if any) replaced by "***", into buf. */
 const char *kr_inv_redact_url(const char *url, char *buf, size_t size);
 
+/* Events per chunk of a batch (lib/inventory.c). */
+#define KR_INV_CHUNK 64
+
 /* Statement ids shared by both backends' prepared-statement caches. */
 enum {
-    KR_INV_STMT_GET_ROW,
     KR_INV_STMT_INSERT_TXN,
-    KR_INV_STMT_UPSERT_OBJECT,
     KR_INV_STMT_UPSERT_CHECKPOINT,
     KR_INV_STMT_GET_CHECKPOINT,
     KR_INV_STMT_HISTORY,
@@ -95,7 +96,14 @@ enum {
     KR_INV_STMT_GET_OBJECT,
     KR_INV_STMT_LAST_SEQ,
     KR_INV_STMT_CHECKPOINTS,
-    KR_INV_N_STMTS
+    /* The four statements of a chunk of 1..KR_INV_CHUNK events, one id
+     * per (statement, row count) from KR_INV_STMT_CHUNK_BASE on. */
+    KR_INV_STMT_CHUNK_ROWS,
+    KR_INV_STMT_CHUNK_HELD,
+    KR_INV_STMT_CHUNK_TXNS,
+    KR_INV_STMT_CHUNK_OBJECTS,
+    KR_INV_STMT_CHUNK_BASE,
+    KR_INV_N_STMTS = KR_INV_STMT_CHUNK_BASE + 4 * KR_INV_CHUNK
 };
 
 #endif /* KR_LIB_INVENTORY_INTERNAL_H */

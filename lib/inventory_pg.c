@@ -28,7 +28,6 @@ static const char schema_sql[] =
     " phase TEXT NOT NULL, labels TEXT NOT NULL, created TEXT, deleted_ms BIGINT,"
     " seq BIGINT NOT NULL, object TEXT NOT NULL,"
     " PRIMARY KEY (cluster, kind, namespace, name));"
-    "CREATE INDEX IF NOT EXISTS kr_objects_kind ON kr_objects (kind, namespace, name);"
     "CREATE TABLE IF NOT EXISTS kr_transactions ("
     " seq BIGSERIAL PRIMARY KEY, time_ms BIGINT NOT NULL,"
     " cluster TEXT NOT NULL, api_version TEXT NOT NULL, kind TEXT NOT NULL,"
@@ -121,10 +120,15 @@ static int pg_exec(void *self, int stmt_id, const char *sql, const kr_inv_param 
                    kr_inv_rows *rows, int64_t *changes, kr_error_t *err)
 {
     pg_be *be = self;
-    const char *values[32];
-    char ints[32][24];
-    if (n > KR_ARRAY_LEN(values))
-        return kr_error_set(err, KR_EINVAL, "inventory: too many parameters");
+    /* Parameters as text; integers formatted into `ints`. */
+    const char **values = kr_calloc(n ? n : 1, sizeof(*values));
+    char(*ints)[24] = kr_calloc(n ? n : 1, sizeof(*ints));
+    char *text = values && ints ? rewrite_placeholders(sql) : NULL;
+    if (!text) {
+        kr_free(values);
+        kr_free(ints);
+        return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    }
     for (size_t i = 0; i < n; i++) {
         if (params[i].type == KR_INV_P_INT) {
             snprintf(ints[i], sizeof(ints[i]), "%lld", (long long)params[i].i);
@@ -133,14 +137,11 @@ static int pg_exec(void *self, int stmt_id, const char *sql, const kr_inv_param 
             values[i] = params[i].type == KR_INV_P_TEXT ? params[i].text : NULL;
         }
     }
-    char *text = rewrite_placeholders(sql);
-    if (!text)
-        return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
     PGresult *res;
     if (stmt_id < 0) {
         res = PQexecParams(be->conn, text, (int)n, NULL, values, NULL, NULL, 0);
     } else {
-        char name[16];
+        char name[24];
         snprintf(name, sizeof(name), "kr_s%d", stmt_id);
         if (!be->prepared[stmt_id]) {
             PGresult *prep = PQprepare(be->conn, name, text, (int)n, NULL);
@@ -150,6 +151,8 @@ static int pg_exec(void *self, int stmt_id, const char *sql, const kr_inv_param 
             PQclear(prep);
             if (ret != 0) {
                 kr_free(text);
+                kr_free(values);
+                kr_free(ints);
                 return ret;
             }
             be->prepared[stmt_id] = true;
@@ -157,6 +160,8 @@ static int pg_exec(void *self, int stmt_id, const char *sql, const kr_inv_param 
         res = PQexecPrepared(be->conn, name, (int)n, values, NULL, NULL, 0);
     }
     kr_free(text);
+    kr_free(values);
+    kr_free(ints);
     if (!res)
         return pg_error(be, NULL, "statement", err);
     int ret = pg_collect(be, res, rows, changes, err);

@@ -24,7 +24,6 @@ static const char schema_sql[] =
     " phase TEXT NOT NULL, labels TEXT NOT NULL, created TEXT, deleted_ms BIGINT,"
     " seq BIGINT NOT NULL, object TEXT NOT NULL,"
     " PRIMARY KEY (cluster, kind, namespace, name));"
-    "CREATE INDEX IF NOT EXISTS kr_objects_kind ON kr_objects (kind, namespace, name);"
     "CREATE TABLE IF NOT EXISTS kr_transactions ("
     " seq INTEGER PRIMARY KEY AUTOINCREMENT, time_ms BIGINT NOT NULL,"
     " cluster TEXT NOT NULL, api_version TEXT NOT NULL, kind TEXT NOT NULL,"
@@ -206,7 +205,7 @@ int kr_inv_sqlite_open(const kr_inv_open_opts *opts, const kr_inv_backend_ops **
     if (ret == 0 && strcmp(path, ":memory:") != 0)
         ret = sqlite_exec_script(be, "PRAGMA journal_mode=WAL", err);
     if (ret == 0)
-        ret = sqlite_exec_script(be, "PRAGMA synchronous=NORMAL", err);
+        ret = sqlite_exec_script(be, "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32768", err);
     if (ret == 0) {
         /* A damaged page behind a valid header is found by quick_check. */
         kr_inv_rows rows = {0};
