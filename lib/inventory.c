@@ -19,6 +19,11 @@
 
 struct kr_inventory {
     pthread_mutex_t lock;
+    /* The highest sequence committed through this handle, and its waiters
+     * (kr_inventory_wait_commit): guarded by commit_lock. */
+    pthread_mutex_t commit_lock;
+    pthread_cond_t committed;
+    int64_t committed_seq;
     const kr_inv_backend_ops *ops;
     void *be;
     kr_logger logger;
@@ -256,6 +261,12 @@ int kr_inventory_new(const kr_inventory_opts *opts, kr_inventory_t **out, kr_err
         return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
     inv->logger = opts->logger;
     pthread_mutex_init(&inv->lock, NULL);
+    pthread_mutex_init(&inv->commit_lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&inv->committed, &attr);
+    pthread_condattr_destroy(&attr);
     kr_inv_open_opts o = {opts->url, opts->connect_timeout_ms, &inv->logger};
     int ret;
     if (strncmp(opts->url, "sqlite:", 7) == 0) {
@@ -287,7 +298,41 @@ void kr_inventory_free(kr_inventory_t *inv)
     if (inv->ops)
         inv->ops->close(inv->be);
     pthread_mutex_destroy(&inv->lock);
+    pthread_cond_destroy(&inv->committed);
+    pthread_mutex_destroy(&inv->commit_lock);
     kr_free(inv);
+}
+
+static void note_commit(kr_inventory_t *inv, int64_t seq)
+{
+    if (seq <= 0)
+        return;
+    pthread_mutex_lock(&inv->commit_lock);
+    if (seq > inv->committed_seq)
+        inv->committed_seq = seq;
+    pthread_cond_broadcast(&inv->committed);
+    pthread_mutex_unlock(&inv->commit_lock);
+}
+
+bool kr_inventory_wait_commit(kr_inventory_t *inv, int64_t after_seq, uint64_t wait_ms)
+{
+    if (!inv)
+        return false;
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += (time_t)(wait_ms / 1000);
+    deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&inv->commit_lock);
+    while (inv->committed_seq <= after_seq &&
+           pthread_cond_timedwait(&inv->committed, &inv->commit_lock, &deadline) == 0)
+        ;
+    bool seen = inv->committed_seq > after_seq;
+    pthread_mutex_unlock(&inv->commit_lock);
+    return seen;
 }
 
 /* ---- applying events ------------------------------------------------- */
@@ -809,6 +854,8 @@ int kr_inventory_apply(kr_inventory_t *inv, const kr_inventory_event *events, si
         inv->ops->rollback(inv->be);
     pthread_mutex_unlock(&inv->lock);
     kr_free(fields);
+    if (ret == 0)
+        note_commit(inv, res.last_seq);
     if (ret == 0 && result)
         *result = res;
     return ret;
@@ -863,8 +910,10 @@ int kr_inventory_record(kr_inventory_t *inv, const kr_inventory_action *a, int64
     if (ret != 0)
         inv->ops->rollback(inv->be);
     pthread_mutex_unlock(&inv->lock);
+    int64_t recorded = ret == 0 && rows.n_rows ? strtoll(kr_inv_cell(&rows, 0, 0), NULL, 10) : 0;
+    note_commit(inv, recorded);
     if (ret == 0 && seq)
-        *seq = rows.n_rows ? strtoll(kr_inv_cell(&rows, 0, 0), NULL, 10) : 0;
+        *seq = recorded;
     kr_inv_rows_free(&rows);
     dump_free(detail);
     return ret;

@@ -344,6 +344,94 @@ KR_API int kr_inventory_consumer_flush(kr_inventory_consumer_t *c, uint64_t time
 KR_API void kr_inventory_consumer_get_stats(kr_inventory_consumer_t *c,
                                             kr_inventory_consumer_stats *out);
 
+/* ---- The Workflow API and the live page (pure: no server here) ------------
+ * The HTTP handlers of kr-inventory as functions from a request to a
+ * response, so that any HTTP server (the toolkit's) can serve them and
+ * tests can call them without one:
+ *   GET /                      the live page (HTML, CSS and JS in the binary)
+ *   GET /api/v1/objects        ?cluster=&kind=&namespace=&labelSelector=&phase=
+ *                              &includeDeleted=true&limit=N&continue=TOKEN
+ *                              → {"items":[rows], "continue": TOKEN or absent}
+ *   GET /api/v1/objects/{cluster}/{kind}/{namespace}/{name}   (namespace "_"
+ *                              for cluster-scoped objects) → a row
+ *   GET /api/v1/history        ?kind=&namespace=&name=&after=SEQ&limit=N
+ *                              → {"items":[transactions]}
+ *   GET /api/v1/events         Server-Sent Events: kr_inventory_sse_*
+ * Errors are {"error": message, "code": status}: 400 for a bad or unknown
+ * parameter or kind, 404, 405 for other methods, 503 when the database
+ * cannot be reached, 500 otherwise. */
+
+#define KR_INVENTORY_API_OPTS_VERSION 1
+#define KR_INVENTORY_API_OPTS_INIT                                                                 \
+    {                                                                                              \
+        .version = KR_INVENTORY_API_OPTS_VERSION                                                   \
+    }
+
+typedef struct kr_inventory_api_opts {
+    unsigned version; /* KR_INVENTORY_API_OPTS_VERSION; 0 is read as 1 */
+    /* The kinds the inventory holds ("Job", "Runnable"...): a kind= filter
+     * naming another one is a 400. NULL/0: any kind. Borrowed for the call. */
+    const char *const *kinds;
+    size_t n_kinds;
+} kr_inventory_api_opts;
+
+/* One decoded query parameter. */
+typedef struct kr_inventory_api_param {
+    const char *name, *value;
+} kr_inventory_api_param;
+
+typedef struct kr_inventory_api_response {
+    int status;
+    const char *content_type; /* static string */
+    char *body; /* new (kr_free); NUL-terminated */
+    size_t len;
+} kr_inventory_api_response;
+
+/* Answer one request: `method` and `path` (decoded, without the query),
+ * `params[0..n)` the decoded query parameters (borrowed). The events
+ * stream is not answered here (kr_inventory_sse_*): GET /api/v1/events
+ * gets a 400 naming them.
+ * Fills *resp (body new); returns 0, or KR_ENOMEM when even the error
+ * answer could not be built (resp then holds status 500 and no body).
+ * [any thread] */
+KR_API int kr_inventory_api_handle(kr_inventory_t *inv, const kr_inventory_api_opts *opts,
+                                   const char *method, const char *path,
+                                   const kr_inventory_api_param *params, size_t n,
+                                   kr_inventory_api_response *resp);
+
+/* Free resp->body and zero *resp. NULL is a no-op. */
+KR_API void kr_inventory_api_response_free(kr_inventory_api_response *resp);
+
+/* The live page (static, NUL-terminated; served by kr_inventory_api_handle
+ * for GET /). */
+KR_API const char *kr_inventory_page_html(void);
+
+/* A Server-Sent Events stream of new transactions: "id: SEQ",
+ * "event: transaction", "data: <the transaction row as JSON>". Resumes
+ * after `last_event_id` (the Last-Event-ID header or ?after=; NULL or ""
+ * for "from now on"). */
+typedef struct kr_inventory_sse kr_inventory_sse_t;
+
+/* Errors: KR_EINVAL (a Last-Event-ID that is not a sequence number),
+ * KR_EUNAVAILABLE/KR_EIO (the database), KR_ENOMEM. *out is new.
+ * [any thread] */
+KR_API int kr_inventory_sse_new(kr_inventory_t *inv, const char *last_event_id,
+                                kr_inventory_sse_t **out, kr_error_t *err);
+KR_API void kr_inventory_sse_free(kr_inventory_sse_t *sse);
+
+/* Fill buf[0..max) with the next bytes of the stream, waiting up to
+ * wait_ms for a new transaction (commits through this process wake it at
+ * once; others are seen by polling). Returns the number of bytes (> 0), 0
+ * when nothing came within wait_ms (a ": keep-alive" comment is sent every
+ * 15 s of silence instead), or -1 when the stream must end (database
+ * error). One thread at a time per stream. [any thread] */
+KR_API long kr_inventory_sse_read(kr_inventory_sse_t *sse, char *buf, size_t max, uint64_t wait_ms);
+
+/* Block until a transaction with sequence > after_seq was committed
+ * through this kr_inventory_t, or wait_ms passed. Returns true when one
+ * was. [any thread] */
+KR_API bool kr_inventory_wait_commit(kr_inventory_t *inv, int64_t after_seq, uint64_t wait_ms);
+
 #ifdef __cplusplus
 }
 #endif
