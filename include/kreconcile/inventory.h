@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "common.h"
+#include "informer.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -431,6 +432,51 @@ KR_API long kr_inventory_sse_read(kr_inventory_sse_t *sse, char *buf, size_t max
  * through this kr_inventory_t, or wait_ms passed. Returns true when one
  * was. [any thread] */
 KR_API bool kr_inventory_wait_commit(kr_inventory_t *inv, int64_t after_seq, uint64_t wait_ms);
+
+/* ---- The producer: one informer feeding a consumer ----------------------- */
+
+typedef struct kr_inventory_producer kr_inventory_producer_t;
+
+#define KR_INVENTORY_PRODUCER_OPTS_VERSION 1
+#define KR_INVENTORY_PRODUCER_OPTS_INIT                                                            \
+    {                                                                                              \
+        .version = KR_INVENTORY_PRODUCER_OPTS_VERSION                                              \
+    }
+
+typedef struct kr_inventory_producer_opts {
+    unsigned version; /* KR_INVENTORY_PRODUCER_OPTS_VERSION; 0 is read as 1 */
+    kr_inventory_consumer_t *consumer; /* required; borrowed, outlives the producer */
+    kr_informer_t *informer; /* required; borrowed, outlives the producer */
+    const char *cluster; /* required: the informer's cluster */
+    const char *resource; /* required: the checkpoint key, e.g. "batch/v1/jobs" */
+    const char *api_version; /* "batch/v1"; NULL: each object's own */
+    const char *kind; /* "Job"; NULL: each object's own */
+    kr_logger logger;
+} kr_inventory_producer_opts;
+
+/* Register handlers on the informer that turn its adds, updates and
+ * deletes into inventory events (checkpoint: the informer's last
+ * resourceVersion at each event) and enqueue them on the consumer. When
+ * the consumer's buffer is full, the handler waits for room: the
+ * informer's thread stops reading its watch, which is the backpressure
+ * (events pile up in the apiserver's stream, never dropped here), so the
+ * consumer should run its writer thread. Strings are copied. *out is new.
+ * Errors: KR_EINVAL, KR_ENOMEM, kr_informer_add_handler's. [any thread] */
+KR_API int kr_inventory_producer_new(const kr_inventory_producer_opts *opts,
+                                     kr_inventory_producer_t **out, kr_error_t *err);
+
+/* After the informer synced: every object the inventory holds as live for
+ * this cluster and kind that the informer's cache does not hold was
+ * deleted while nobody watched; enqueue a DELETED_FINAL_STATE_UNKNOWN for
+ * each (what a relist does for the informer's own cache, done for the
+ * inventory across restarts). *gone (may be NULL) receives how many.
+ * Errors: the inventory's, KR_ETIMEDOUT (no room in the buffer within 60
+ * s). [any thread but the informer's] */
+KR_API int kr_inventory_producer_reconcile(kr_inventory_producer_t *p, kr_inventory_t *inv,
+                                           size_t *gone, kr_error_t *err);
+
+/* Remove the handlers and free the producer. NULL is a no-op. [any thread] */
+KR_API void kr_inventory_producer_free(kr_inventory_producer_t *p);
 
 #ifdef __cplusplus
 }

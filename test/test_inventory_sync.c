@@ -1,0 +1,343 @@
+/* Convergence of the inventory with its clusters: informers on three
+ * in-process apiservers feed producers and one consumer (writer thread)
+ * while seeded schedules write, delete and inject faults (5xx bursts,
+ * watches cut, history compacted, a producer stopped and restarted while
+ * objects are deleted). Once quiet, the inventory's live rows equal a
+ * fresh list of every cluster, each object's last transaction has its
+ * current resourceVersion, and replaying never doubled a transaction. On
+ * SQLite and PostgreSQL. KR_INVENTORY_SCHEDULES (default 20 per backend)
+ * and KR_TEST_SEED replay. KR_TEST_THREADED. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kr_suite.h"
+#include "kr_test.h"
+#include "kreconcile.h"
+#include "kreconcile/testserver.h"
+#include "pgserver.h"
+
+#define CM KR_GVR("", "v1", "configmaps")
+#define N_CLUSTERS 3
+#define WAIT_MS 60000
+
+static kr_pgserver *pg;
+static bool use_pg;
+static char tmpdir[256];
+
+typedef struct cluster {
+    char name[16];
+    kr_testserver_t *ts;
+    kr_rest_config cfg;
+    kr_client_t *c;
+    kr_informer_t *inf;
+    kr_inventory_producer_t *prod;
+} cluster;
+
+static kr_runtime_t *rt;
+
+static void cluster_up(cluster *cl, int i, unsigned long long seed)
+{
+    memset(cl, 0, sizeof(*cl));
+    snprintf(cl->name, sizeof(cl->name), "c%d", i);
+    kr_testserver_opts o = {.seed = seed + (unsigned long long)i, .bookmark_interval_ms = 50};
+    kr_error_t err = {0};
+    ck_assert_msg(kr_testserver_start(&o, &cl->ts, &err) == 0, "%s", err.message);
+    cl->cfg.server = (char *)kr_testserver_url(cl->ts);
+    cl->cfg.qps = -1;
+    kr_client_opts co = {.backoff_base_ms = 5, .backoff_max_ms = 50, .max_retries = 8};
+    ck_assert_msg(kr_client_new(rt, &cl->cfg, &co, &cl->c, &err) == 0, "%s", err.message);
+}
+
+static void producer_up(cluster *cl, kr_inventory_t *inv, kr_inventory_consumer_t *cons)
+{
+    kr_informer_opts o = {.client = cl->c,
+                          .resource = CM,
+                          .page_size = 7,
+                          .backoff_initial_ms = 5,
+                          .backoff_max_ms = 50,
+                          .progress_deadline_ms = 3000};
+    kr_error_t err = {0};
+    ck_assert_msg(kr_informer_new(&o, &cl->inf, &err) == 0, "%s", err.message);
+    kr_inventory_producer_opts po = KR_INVENTORY_PRODUCER_OPTS_INIT;
+    po.consumer = cons;
+    po.informer = cl->inf;
+    po.cluster = cl->name;
+    po.resource = "v1/configmaps";
+    po.api_version = "v1";
+    po.kind = "ConfigMap";
+    ck_assert_msg(kr_inventory_producer_new(&po, &cl->prod, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(kr_informer_start(cl->inf, NULL), 0);
+    ck_assert_msg(kr_informer_wait_for_sync(cl->inf, WAIT_MS, &err) == 0, "%s", err.message);
+    /* Deletes nobody watched, from the inventory's point of view. */
+    ck_assert_int_eq(kr_inventory_consumer_flush(cons, WAIT_MS, &err), 0);
+    ck_assert_msg(kr_inventory_producer_reconcile(cl->prod, inv, NULL, &err) == 0, "%s",
+                  err.message);
+}
+
+static void producer_down(cluster *cl)
+{
+    kr_informer_stop(cl->inf);
+    kr_inventory_producer_free(cl->prod);
+    kr_informer_free(cl->inf);
+    cl->prod = NULL;
+    cl->inf = NULL;
+}
+
+static bool write_cm(cluster *cl, const char *name, int value, bool update)
+{
+    char v[16];
+    snprintf(v, sizeof(v), "%d", value);
+    json_t *obj = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:s}}", "apiVersion", "v1",
+                            "kind", "ConfigMap", "metadata", "name", name, "namespace", "default",
+                            "labels", "app", value % 2 ? "odd" : "even", "data", "v", v);
+    int rc = update ? kr_client_update(cl->c, CM, "default", obj, NULL, NULL, NULL)
+                    : kr_client_create(cl->c, CM, "default", obj, NULL, NULL, NULL);
+    json_decref(obj);
+    return rc == 0;
+}
+
+/* key "namespace/name" → resourceVersion */
+static json_t *truth_of(cluster *cl)
+{
+    json_t *list = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_client_list_all(cl->c, CM, NULL, NULL, &list, &err) == 0, "%s", err.message);
+    json_t *m = json_object();
+    size_t i;
+    json_t *o;
+    json_array_foreach(json_object_get(list, "items"), i, o)
+    {
+        json_t *meta = json_object_get(o, "metadata");
+        char key[300];
+        snprintf(key, sizeof(key), "%s/%s", json_string_value(json_object_get(meta, "namespace")),
+                 json_string_value(json_object_get(meta, "name")));
+        json_object_set(m, key, json_object_get(meta, "resourceVersion"));
+    }
+    json_decref(list);
+    return m;
+}
+
+static json_t *inventory_of(kr_inventory_t *inv, const char *cluster_name)
+{
+    json_t *m = json_object();
+    char *token = NULL;
+    do {
+        kr_inventory_query_opts q = KR_INVENTORY_QUERY_OPTS_INIT;
+        q.cluster = cluster_name;
+        q.kind = "ConfigMap";
+        q.limit = 1000;
+        q.continue_token = token;
+        json_t *items = NULL;
+        char *next = NULL;
+        kr_error_t err = {0};
+        ck_assert_msg(kr_inventory_query(inv, &q, &items, &next, &err) == 0, "%s", err.message);
+        kr_free(token);
+        token = next;
+        size_t i;
+        json_t *row;
+        json_array_foreach(items, i, row)
+        {
+            char key[300];
+            snprintf(key, sizeof(key), "%s/%s",
+                     json_string_value(json_object_get(row, "namespace")),
+                     json_string_value(json_object_get(row, "name")));
+            json_object_set(m, key, json_object_get(row, "resourceVersion"));
+        }
+        json_decref(items);
+    } while (token);
+    return m;
+}
+
+static void run_schedule(unsigned long long seed, long index)
+{
+    kr_test_rng rng;
+    kr_test_rng_init(&rng, seed);
+    char url[512];
+    if (use_pg)
+        ck_assert_int_eq(kr_pgserver_create_db(pg, url, sizeof(url)), 0);
+    else
+        snprintf(url, sizeof(url), "sqlite://%s/sync-%d-%ld.db", tmpdir, (int)getpid(), index);
+    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
+    io.url = url;
+    kr_inventory_t *inv = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_inventory_new(&io, &inv, &err) == 0, "%s", err.message);
+    kr_inventory_consumer_opts co = KR_INVENTORY_CONSUMER_OPTS_INIT;
+    co.capacity = 16 + kr_test_rng_below(&rng, 64); /* small: backpressure happens */
+    co.max_batch = 1 + kr_test_rng_below(&rng, 100);
+    co.retry_base_ms = 5;
+    co.retry_max_ms = 50;
+    kr_inventory_consumer_t *cons = NULL;
+    ck_assert_int_eq(kr_inventory_consumer_new(inv, &co, &cons, NULL), 0);
+    ck_assert_int_eq(kr_inventory_consumer_start(cons, NULL), 0);
+    cluster cl[N_CLUSTERS];
+    for (int i = 0; i < N_CLUSTERS; i++)
+        cluster_up(&cl[i], i, seed * 7 + 1);
+    /* Some objects before anyone watches. */
+    bool exists[N_CLUSTERS][10] = {{0}};
+    for (int i = 0; i < N_CLUSTERS; i++)
+        for (int k = 0; k < 3; k++) {
+            char name[8];
+            snprintf(name, sizeof(name), "k%d", k);
+            exists[i][k] = write_cm(&cl[i], name, k, false);
+        }
+    for (int i = 0; i < N_CLUSTERS; i++)
+        producer_up(&cl[i], inv, cons);
+    int ops = 60 + (int)kr_test_rng_below(&rng, 60);
+    for (int op = 0; op < ops; op++) {
+        cluster *c = &cl[kr_test_rng_below(&rng, N_CLUSTERS)];
+        int ci = (int)(c - cl);
+        unsigned long what = kr_test_rng_below(&rng, 100);
+        int k = (int)kr_test_rng_below(&rng, 10);
+        char name[8];
+        snprintf(name, sizeof(name), "k%d", k);
+        if (what < 55) {
+            bool ok = write_cm(c, name, op, exists[ci][k]);
+            if (!ok)
+                ok = write_cm(c, name, op, !exists[ci][k]);
+            exists[ci][k] = exists[ci][k] || ok;
+        } else if (what < 75) {
+            if (kr_client_delete(c->c, CM, "default", name, NULL, NULL, NULL) == 0)
+                exists[ci][k] = false;
+        } else if (what < 83) {
+            kr_testserver_faults f = {0};
+            f.fail_500 = (double)kr_test_rng_below(&rng, 15) / 100.0;
+            f.fail_503 = (double)kr_test_rng_below(&rng, 15) / 100.0;
+            f.watch_max_events = (unsigned)kr_test_rng_below(&rng, 4);
+            f.watch_cut_mid_event = kr_test_rng_below(&rng, 2) == 0;
+            kr_testserver_set_faults(c->ts, &f);
+        } else if (what < 88) {
+            kr_testserver_compact(c->ts);
+        } else if (what < 93) {
+            kr_testserver_close_watches(c->ts);
+        } else if (c->prod) {
+            /* The producer of this cluster goes away (a kill) for a few
+             * operations on its cluster, deletes included. */
+            producer_down(c);
+            kr_testserver_faults none = {0};
+            kr_testserver_set_faults(c->ts, &none);
+            for (int d = 0; d < 3; d++) {
+                char victim[8];
+                int v = (int)kr_test_rng_below(&rng, 10);
+                snprintf(victim, sizeof(victim), "k%d", v);
+                if (kr_client_delete(c->c, CM, "default", victim, NULL, NULL, NULL) == 0)
+                    exists[ci][v] = false;
+            }
+            exists[ci][k] = write_cm(c, name, op, exists[ci][k]) || exists[ci][k];
+            producer_up(c, inv, cons);
+        }
+    }
+    kr_testserver_faults none = {0};
+    for (int i = 0; i < N_CLUSTERS; i++) {
+        kr_testserver_set_faults(cl[i].ts, &none);
+        char server_rv[32];
+        snprintf(server_rv, sizeof(server_rv), "%llu", kr_testserver_resource_version(cl[i].ts));
+        ck_assert_msg(kr_informer_wait_for_resource_version(cl[i].inf, server_rv, WAIT_MS, &err) ==
+                          0,
+                      "seed %llu: %s", seed, err.message);
+    }
+    ck_assert_msg(kr_inventory_consumer_flush(cons, WAIT_MS, &err) == 0, "seed %llu: %s", seed,
+                  err.message);
+    for (int i = 0; i < N_CLUSTERS; i++) {
+        json_t *truth = truth_of(&cl[i]);
+        json_t *held = inventory_of(inv, cl[i].name);
+        char *t = json_dumps(truth, JSON_SORT_KEYS | JSON_COMPACT);
+        char *h = json_dumps(held, JSON_SORT_KEYS | JSON_COMPACT);
+        ck_assert_msg(json_equal(truth, held),
+                      "seed %llu (schedule %ld) cluster %s: inventory %s != LIST %s", seed, index,
+                      cl[i].name, h, t);
+        free(t);
+        free(h);
+        json_decref(truth);
+        json_decref(held);
+    }
+    /* Every transaction once: replaying the same events added none. */
+    json_t *all = NULL;
+    ck_assert_int_eq(kr_inventory_transactions_after(inv, 0, 1000000, &all, NULL), 0);
+    json_t *seen = json_object();
+    size_t i;
+    json_t *t;
+    json_array_foreach(all, i, t)
+    {
+        char key[512];
+        const char *event = json_string_value(json_object_get(t, "event"));
+        bool gone = strncmp(event, "DELETED", 7) == 0;
+        snprintf(key, sizeof(key), "%s/%s/%s/%s", json_string_value(json_object_get(t, "cluster")),
+                 json_string_value(json_object_get(t, "uid")),
+                 json_string_value(json_object_get(t, "resourceVersion")), gone ? "gone" : "live");
+        ck_assert_msg(!json_object_get(seen, key), "seed %llu: transaction %s twice", seed, key);
+        json_object_set_new(seen, key, json_true());
+    }
+    json_decref(seen);
+    json_decref(all);
+    for (int c = 0; c < N_CLUSTERS; c++)
+        producer_down(&cl[c]);
+    kr_inventory_consumer_free(cons);
+    for (int c = 0; c < N_CLUSTERS; c++) {
+        kr_client_free(cl[c].c);
+        kr_testserver_free(cl[c].ts);
+    }
+    kr_inventory_free(inv);
+}
+
+START_TEST(inventory_converges_with_its_clusters_under_faults)
+{
+    ck_assert_int_eq(kr_runtime_new(NULL, &rt, NULL), 0);
+    ck_assert_int_eq(kr_runtime_start(rt, NULL), 0);
+    unsigned long long base = kr_test_seed("inventory_converges_with_its_clusters_under_faults");
+    const char *env = getenv("KR_INVENTORY_SCHEDULES");
+    long n = env && *env ? atol(env) : 20;
+    for (long s = 0; s < n; s++)
+        run_schedule(base + (unsigned long long)s, s);
+    kr_runtime_free(rt);
+    rt = NULL;
+}
+END_TEST
+
+static void sqlite_case(void)
+{
+    use_pg = false;
+}
+
+static void pg_case(void)
+{
+    use_pg = true;
+}
+
+int main(void)
+{
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/kr-inv-sync-XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+        perror("test_inventory_sync: mkdtemp");
+        return EXIT_FAILURE;
+    }
+    Suite *s = suite_create("inventory_sync");
+    TCase *lite = tcase_create("sqlite");
+    tcase_set_timeout(lite, 600);
+    tcase_add_unchecked_fixture(lite, sqlite_case, NULL);
+    tcase_add_test(lite, inventory_converges_with_its_clusters_under_faults);
+    suite_add_tcase(s, lite);
+    char why[512];
+    if (kr_pgserver_start(&pg, why, sizeof(why)) == 0) {
+        TCase *pgc = tcase_create("postgresql");
+        tcase_set_timeout(pgc, 600);
+        tcase_add_unchecked_fixture(pgc, pg_case, NULL);
+        tcase_add_test(pgc, inventory_converges_with_its_clusters_under_faults);
+        suite_add_tcase(s, pgc);
+    } else if (kr_pgserver_required()) {
+        fprintf(stderr, "test_inventory_sync: PostgreSQL cannot start (%s); CI=true\n", why);
+        return EXIT_FAILURE;
+    } else {
+        kr_test_skip("test_inventory_sync postgresql case", "PostgreSQL cannot start (%s)", why);
+    }
+    int rc = kr_test_run_suite(s);
+    kr_pgserver_free(pg);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "test_inventory_sync: could not remove %s\n", tmpdir);
+    return rc;
+}
