@@ -78,7 +78,7 @@ static json_t *wait_answer(kr_chromium *c, long id, long timeout_ms)
     double deadline = now_ms() + (double)timeout_ms;
     for (;;) {
         char *nul;
-        while ((nul = memchr(c->in, '\0', c->in_len)) != NULL) {
+        while (c->in_len && (nul = memchr(c->in, '\0', c->in_len)) != NULL) {
             size_t len = (size_t)(nul - c->in);
             json_t *msg = json_loadb(c->in, len, 0, NULL);
             memmove(c->in, nul + 1, c->in_len - len - 1);
