@@ -86,7 +86,7 @@ typedef kr_ratelimiter_t *(*kr_controller_ratelimiter_cb)(const char *cluster, v
 #define KR_CONTROLLER_OPTS_VERSION 1
 #define KR_CONTROLLER_OPTS_INIT                                                                    \
     {                                                                                              \
-        KR_CONTROLLER_OPTS_VERSION                                                                 \
+        .version = KR_CONTROLLER_OPTS_VERSION                                                      \
     }
 
 /* Options; zero means the default. Strings are copied. */
@@ -152,7 +152,7 @@ typedef bool (*kr_controller_predicate_cb)(const json_t *old_obj, const json_t *
 #define KR_CONTROLLER_SOURCE_VERSION 1
 #define KR_CONTROLLER_SOURCE_INIT                                                                  \
     {                                                                                              \
-        KR_CONTROLLER_SOURCE_VERSION                                                               \
+        .version = KR_CONTROLLER_SOURCE_VERSION                                                    \
     }
 
 /* One source. Strings are copied; the informer is borrowed and must outlive
