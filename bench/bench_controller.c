@@ -20,7 +20,7 @@
 #include "bench_util.h"
 
 #define CM KR_GVR("", "v1", "configmaps")
-#define RUNS 3 /* best of */
+#define RUNS 5 /* best of */
 
 static long nkeys;
 static char **keys; /* "bench/key-N" */
@@ -125,23 +125,6 @@ static double run_controller(unsigned workers, bool metrics)
     return (double)nkeys / dt;
 }
 
-static double best(double (*fn)(unsigned, bool), unsigned workers, bool metrics)
-{
-    double b = 0;
-    for (int r = 0; r < RUNS; r++) {
-        double v = fn(workers, metrics);
-        if (v > b)
-            b = v;
-    }
-    return b;
-}
-
-static double run_queue_any(unsigned workers, bool metrics)
-{
-    (void)metrics;
-    return run_queue(workers);
-}
-
 static void throughput(void)
 {
     keys = calloc((size_t)nkeys, sizeof(*keys));
@@ -157,9 +140,16 @@ static void throughput(void)
            "ctl + metrics", "ratio");
     static const unsigned ws[] = {1, 2, 8};
     for (size_t i = 0; i < sizeof(ws) / sizeof(ws[0]); i++) {
-        double q = best(run_queue_any, ws[i], false);
-        double c = best(run_controller, ws[i], false);
-        double cm = best(run_controller, ws[i], true);
+        /* interleaved, so that a noisy moment hurts all three alike */
+        double q = 0, c = 0, cm = 0;
+        for (int r = 0; r < RUNS; r++) {
+            double v = run_queue(ws[i]);
+            q = v > q ? v : q;
+            v = run_controller(ws[i], false);
+            c = v > c ? v : c;
+            v = run_controller(ws[i], true);
+            cm = v > cm ? v : cm;
+        }
         printf("  %-8u %14.0f %14.0f %7.2fx %18.0f %7.2fx\n", ws[i], q, c, q / c, cm, q / cm);
     }
     printf("  (ratio = bare queue / controller: the controller's cost per key)\n");
