@@ -15,6 +15,7 @@
 
 #include "kr_suite.h"
 #include "kr_test.h"
+#include "kr_test_cluster.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
 
@@ -25,35 +26,22 @@
 /* ---- servers ------------------------------------------------------------------ */
 
 typedef struct cluster {
-    kr_testserver_t *ts;
-    kr_rest_config cfg;
-    kr_client_t *c;
-    kr_informer_t *inf;
+    kr_test_cluster k; /* server and client */
+    kr_informer_t *inf; /* ConfigMaps in "default" */
 } cluster;
 
 static kr_runtime_t *rt;
 
-static void runtime_up(void)
-{
-    ck_assert_int_eq(kr_runtime_new(NULL, &rt, NULL), 0);
-    ck_assert_int_eq(kr_runtime_start(rt, NULL), 0);
-}
-
 static void cluster_up(cluster *cl, unsigned long long seed)
 {
     memset(cl, 0, sizeof(*cl));
-    kr_testserver_opts o = {.seed = seed, .bookmark_interval_ms = 50};
-    kr_error_t err = {0};
-    ck_assert_msg(kr_testserver_start(&o, &cl->ts, &err) == 0, "%s", err.message);
-    cl->cfg.server = (char *)kr_testserver_url(cl->ts);
-    cl->cfg.qps = -1;
-    kr_client_opts co = {.backoff_base_ms = 5, .backoff_max_ms = 50, .max_retries = 8};
-    ck_assert_msg(kr_client_new(rt, &cl->cfg, &co, &cl->c, &err) == 0, "%s", err.message);
-    kr_informer_opts io = {.client = cl->c,
+    kr_test_cluster_up(&cl->k, rt, seed);
+    kr_informer_opts io = {.client = cl->k.c,
                            .resource = CM,
                            .namespace_ = "default",
                            .backoff_initial_ms = 5,
                            .backoff_max_ms = 50};
+    kr_error_t err = {0};
     ck_assert_msg(kr_informer_new(&io, &cl->inf, &err) == 0, "%s", err.message);
 }
 
@@ -65,8 +53,7 @@ static void cluster_start(cluster *cl)
 static void cluster_down(cluster *cl)
 {
     kr_informer_free(cl->inf);
-    kr_client_free(cl->c);
-    kr_testserver_free(cl->ts);
+    kr_test_cluster_down(&cl->k);
 }
 
 static json_t *cm(const char *name, const char *value)
@@ -170,6 +157,24 @@ static void tctx_destroy(tctx *t)
 {
     pthread_mutex_destroy(&t->mu);
     pthread_cond_destroy(&t->cond);
+}
+
+/* The usual fixture: a runtime, one cluster with a started informer, and a
+ * fresh test context reconciling with `behave`. */
+static void one_cluster_up(cluster *a, unsigned long long seed, tctx *t, behave_fn behave)
+{
+    rt = kr_test_runtime_up();
+    cluster_up(a, seed);
+    cluster_start(a);
+    tctx_init(t, behave);
+}
+
+static void one_cluster_down(cluster *a, tctx *t)
+{
+    kr_controller_free(t->ctl);
+    tctx_destroy(t);
+    cluster_down(a);
+    kr_runtime_free(rt);
 }
 
 /* mu held */
@@ -459,12 +464,9 @@ static void *hammer(void *arg)
 
 START_TEST(four_workers_follow_creates_updates_and_deletes_without_overlap)
 {
-    runtime_up();
     cluster a;
-    cluster_up(&a, 11);
-    cluster_start(&a);
     tctx t;
-    tctx_init(&t, NULL);
+    one_cluster_up(&a, 11, &t, NULL);
     t.clusters[0] = &a;
     kr_controller_t *ctl = controller_new(&t, "crud", 4, NULL, false, NULL, 0);
     watch(ctl, a.inf, NULL);
@@ -475,19 +477,19 @@ START_TEST(four_workers_follow_creates_updates_and_deletes_without_overlap)
     for (int i = 0; i < CRUD_N; i++) {
         char name[16];
         snprintf(name, sizeof(name), "obj-%02d", i);
-        write_cm(a.c, name, "r0", false);
+        write_cm(a.k.c, name, "r0", false);
     }
     for (int round = 1; round < CRUD_ROUNDS; round++)
         for (int i = 0; i < CRUD_N; i++) {
             char name[16], value[8];
             snprintf(name, sizeof(name), "obj-%02d", i);
             snprintf(value, sizeof(value), "r%d", round);
-            write_cm(a.c, name, value, true);
+            write_cm(a.k.c, name, value, true);
         }
     for (int i = 0; i < CRUD_N; i += 3) {
         char name[16];
         snprintf(name, sizeof(name), "obj-%02d", i);
-        delete_cm(a.c, name);
+        delete_cm(a.k.c, name);
     }
     pthread_join(th, NULL);
     ck_assert_msg(wait_for(&t, crud_converged, NULL), "reconciles did not see the final state");
@@ -502,10 +504,7 @@ START_TEST(four_workers_follow_creates_updates_and_deletes_without_overlap)
     ck_assert_uint_eq(st.reconciles, st.done);
     ck_assert_uint_ge(st.reconciles, CRUD_N);
     ck_assert_uint_eq(st.active_workers, 0);
-    kr_controller_free(ctl);
-    tctx_destroy(&t);
-    cluster_down(&a);
-    kr_runtime_free(rt);
+    one_cluster_down(&a, &t);
 }
 END_TEST
 
@@ -687,12 +686,9 @@ static void create_json(kr_client_t *c, json_t *o, bool update)
 
 START_TEST(owner_mapping_enqueues_the_owner_of_matching_kind_and_group)
 {
-    runtime_up();
     cluster a;
-    cluster_up(&a, 12);
-    cluster_start(&a);
     tctx t;
-    tctx_init(&t, NULL);
+    one_cluster_up(&a, 12, &t, NULL);
     kr_controller_t *ctl = controller_new(&t, "owners", 2, NULL, false, NULL, 0);
     kr_controller_source s = KR_CONTROLLER_SOURCE_INIT;
     s.informer = a.inf;
@@ -704,21 +700,21 @@ START_TEST(owner_mapping_enqueues_the_owner_of_matching_kind_and_group)
     s.owner_kind = NULL;
     ck_assert_int_eq(kr_controller_watch(ctl, &s, NULL), KR_EINVAL);
     ck_assert_int_eq(kr_controller_start(ctl, NULL), 0);
-    create_json(a.c, owned_cm("job-1", "batch.example.com/v1", "Runnable", "run-a"), false);
-    create_json(a.c, owned_cm("job-2", "other.example.com/v1", "Runnable", "run-wrong-group"),
+    create_json(a.k.c, owned_cm("job-1", "batch.example.com/v1", "Runnable", "run-a"), false);
+    create_json(a.k.c, owned_cm("job-2", "other.example.com/v1", "Runnable", "run-wrong-group"),
                 false);
-    create_json(a.c, owned_cm("job-3", "batch.example.com/v1", "Pipeline", "run-wrong-kind"),
+    create_json(a.k.c, owned_cm("job-3", "batch.example.com/v1", "Pipeline", "run-wrong-kind"),
                 false);
-    write_cm(a.c, "unowned", "x", false);
+    write_cm(a.k.c, "unowned", "x", false);
     wait_count(&t, "default/run-a", 1);
     /* a new owner: both the old and the new one are looked at */
     int before = count_of(&t, "default/run-a");
-    create_json(a.c, owned_cm("job-1", "batch.example.com/v1", "Runnable", "run-b"), true);
+    create_json(a.k.c, owned_cm("job-1", "batch.example.com/v1", "Runnable", "run-b"), true);
     wait_count(&t, "default/run-b", 1);
     wait_count(&t, "default/run-a", before + 1);
     /* the deletion of an owned object reaches its owner */
     before = count_of(&t, "default/run-b");
-    delete_cm(a.c, "job-1");
+    delete_cm(a.k.c, "job-1");
     wait_count(&t, "default/run-b", before + 1);
     ck_assert_int_eq(kr_controller_stop(ctl, NULL), 0);
     pthread_mutex_lock(&t.mu);
@@ -728,10 +724,7 @@ START_TEST(owner_mapping_enqueues_the_owner_of_matching_kind_and_group)
                       "unexpected key %s", t.recs[i].key);
     ck_assert_int_eq(t.violations, 0);
     pthread_mutex_unlock(&t.mu);
-    kr_controller_free(ctl);
-    tctx_destroy(&t);
-    cluster_down(&a);
-    kr_runtime_free(rt);
+    one_cluster_down(&a, &t);
 }
 END_TEST
 
@@ -757,12 +750,9 @@ static bool not_skipped(const json_t *old_obj, const json_t *new_obj, void *user
 
 START_TEST(user_mapper_and_predicate_decide_the_keys)
 {
-    runtime_up();
     cluster a;
-    cluster_up(&a, 13);
-    cluster_start(&a);
     tctx t;
-    tctx_init(&t, NULL);
+    one_cluster_up(&a, 13, &t, NULL);
     kr_controller_t *ctl = controller_new(&t, "mapped", 1, NULL, false, NULL, 0);
     kr_controller_source s = KR_CONTROLLER_SOURCE_INIT;
     s.informer = a.inf;
@@ -773,16 +763,13 @@ START_TEST(user_mapper_and_predicate_decide_the_keys)
     s.map_cb = map_to_config;
     ck_assert_int_eq(kr_controller_watch(ctl, &s, NULL), 0);
     ck_assert_int_eq(kr_controller_start(ctl, NULL), 0);
-    write_cm(a.c, "skip-me", "x", false);
-    write_cm(a.c, "take-me", "x", false);
+    write_cm(a.k.c, "skip-me", "x", false);
+    write_cm(a.k.c, "take-me", "x", false);
     wait_count(&t, "hub/default/take-me", 1);
     wait_count(&t, "hub/default/the-config", 1);
     ck_assert_int_eq(kr_controller_stop(ctl, NULL), 0);
     ck_assert_int_eq(count_of(&t, "hub/default/skip-me"), 0);
-    kr_controller_free(ctl);
-    tctx_destroy(&t);
-    cluster_down(&a);
-    kr_runtime_free(rt);
+    one_cluster_down(&a, &t);
 }
 END_TEST
 
@@ -791,7 +778,7 @@ END_TEST
 
 START_TEST(one_controller_over_two_clusters_keys_carry_the_cluster)
 {
-    runtime_up();
+    rt = kr_test_runtime_up();
     cluster a, b;
     cluster_up(&a, 21);
     cluster_up(&b, 22);
@@ -809,9 +796,9 @@ START_TEST(one_controller_over_two_clusters_keys_carry_the_cluster)
     watch(ctl, a.inf, "dc1");
     watch(ctl, b.inf, "dc2");
     ck_assert_int_eq(kr_controller_start(ctl, NULL), 0);
-    write_cm(a.c, "same", "from-a", false);
-    write_cm(b.c, "same", "from-b", false);
-    write_cm(b.c, "only-b", "b", false);
+    write_cm(a.k.c, "same", "from-a", false);
+    write_cm(b.k.c, "same", "from-b", false);
+    write_cm(b.k.c, "only-b", "b", false);
     wait_count(&t, "dc1/default/same", 1);
     wait_count(&t, "dc2/default/same", 1);
     wait_count(&t, "dc2/default/only-b", 1);
@@ -891,13 +878,13 @@ static bool good_all_done(tctx *t, const void *arg)
 
 START_TEST(a_failing_cluster_does_not_hold_up_a_healthy_one)
 {
-    runtime_up();
+    rt = kr_test_runtime_up();
     cluster good, bad;
     cluster_up(&good, 31);
     cluster_up(&bad, 32);
     /* both backlogs exist before the workers start */
-    load_cms(good.ts, "g", GOOD_N);
-    load_cms(bad.ts, "b", BAD_N);
+    load_cms(good.k.ts, "g", GOOD_N);
+    load_cms(bad.k.ts, "b", BAD_N);
     cluster_start(&good);
     cluster_start(&bad);
     tctx t;
@@ -963,12 +950,9 @@ static void release_on_warning(kr_log_level level, const char *module, const cha
 
 START_TEST(stop_reports_a_reconcile_past_the_deadline_and_still_joins_it)
 {
-    runtime_up();
     cluster a;
-    cluster_up(&a, 41);
-    cluster_start(&a);
     tctx t;
-    tctx_init(&t, slow);
+    one_cluster_up(&a, 41, &t, slow);
     atomic_store(&release_slow, 0);
     atomic_store(&slow_started, 0);
     kr_controller_opts o = KR_CONTROLLER_OPTS_INIT;
@@ -981,7 +965,7 @@ START_TEST(stop_reports_a_reconcile_past_the_deadline_and_still_joins_it)
     ck_assert_int_eq(kr_controller_new(&o, &t.ctl, NULL), 0);
     watch(t.ctl, a.inf, NULL);
     ck_assert_int_eq(kr_controller_start(t.ctl, NULL), 0);
-    write_cm(a.c, "stuck", "x", false);
+    write_cm(a.k.c, "stuck", "x", false);
     while (!atomic_load(&slow_started))
         sched_yield();
     kr_error_t err = {0};
@@ -991,25 +975,22 @@ START_TEST(stop_reports_a_reconcile_past_the_deadline_and_still_joins_it)
     kr_controller_get_stats(t.ctl, &st);
     ck_assert_uint_eq(st.active_workers, 0);
     /* stopped: the informer's events no longer reach it */
-    write_cm(a.c, "after-stop", "x", false);
+    write_cm(a.k.c, "after-stop", "x", false);
     ck_assert_int_eq(kr_controller_watch(t.ctl, &(kr_controller_source){.informer = a.inf}, NULL),
                      KR_ESHUTDOWN);
-    kr_controller_free(t.ctl);
-    tctx_destroy(&t);
-    cluster_down(&a);
-    kr_runtime_free(rt);
+    one_cluster_down(&a, &t);
 }
 END_TEST
 
 START_TEST(start_and_stop_many_times_without_leaks)
 {
-    runtime_up();
+    rt = kr_test_runtime_up();
     cluster a;
     cluster_up(&a, 51);
     for (int i = 0; i < 5; i++) {
         char name[16];
         snprintf(name, sizeof(name), "c%d", i);
-        write_cm(a.c, name, "x", false);
+        write_cm(a.k.c, name, "x", false);
     }
     cluster_start(&a);
     for (int round = 0; round < 10; round++) {
