@@ -151,7 +151,7 @@ static int lane_publish(kr_controller_t *ctl, kr_controller_lane *lane)
     kr_controller_lane **cur = atomic_load(&ctl->lanes);
     if (n == ctl->lanes_cap) {
         size_t cap = ctl->lanes_cap ? ctl->lanes_cap * 2 : 4;
-        kr_controller_lane **grown = kr_calloc(cap, sizeof(*grown));
+        kr_controller_lane **grown = kr_calloc(cap, sizeof(kr_controller_lane *));
         kr_controller_lane ***retired =
             cur ? kr_realloc(ctl->retired, (ctl->nretired + 1) * sizeof(*retired)) : ctl->retired;
         if (!grown || (cur && !retired)) {
@@ -159,7 +159,7 @@ static int lane_publish(kr_controller_t *ctl, kr_controller_lane *lane)
             return KR_ENOMEM;
         }
         if (cur) {
-            memcpy(grown, cur, n * sizeof(*grown));
+            memcpy(grown, cur, n * sizeof(kr_controller_lane *));
             ctl->retired = retired;
             ctl->retired[ctl->nretired++] = cur;
         }
@@ -364,7 +364,7 @@ static bool next_key(kr_controller_t *ctl, kr_controller_lane *done_lane, const 
         for (size_t i = 0; i < n; i++) {
             kr_controller_lane *lane = lanes[(start + i) % n];
             const char *key = NULL;
-            if (lane == done_lane) {
+            if (done_lane && lane == done_lane) {
                 (void)kr_queue_done_try_get(lane->q, done_key, &key);
                 done_lane = NULL;
             } else if (kr_queue_try_get(lane->q, &key) != 0) {
@@ -703,7 +703,7 @@ void kr_controller_get_stats(const kr_controller_t *cctl, kr_controller_stats *o
 size_t kr_controller_queue_len(kr_controller_t *ctl, const char *cluster)
 {
     kr_controller_lane *lane = NULL;
-    if (!ctl || kr_controller_lane_get(ctl, cluster, false, &lane, NULL) != 0)
+    if (!ctl || kr_controller_lane_get(ctl, cluster, false, &lane, NULL) != 0 || !lane)
         return 0;
     return kr_queue_len(lane->q);
 }
