@@ -26,7 +26,7 @@ static long nkeys;
 static char **keys; /* "bench/key-N" */
 static char **names; /* "key-N" */
 
-/* ---- completion ------------------------------------------------------------ */
+/* ---- completion ---------------------------------------------------------------------- */
 
 static pthread_mutex_t done_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t done_cond = PTHREAD_COND_INITIALIZER;
@@ -49,7 +49,7 @@ static void wait_all(void)
     pthread_mutex_unlock(&done_mu);
 }
 
-/* ---- the bare queue ------------------------------------------------------------ */
+/* ---- the bare queue ------------------------------------------------------------------ */
 
 static void *queue_worker(void *arg)
 {
@@ -81,7 +81,7 @@ static double run_queue(unsigned workers)
     return (double)nkeys / dt;
 }
 
-/* ---- the controller ---------------------------------------------------------------- */
+/* ---- the controller ------------------------------------------------------------------ */
 
 static kr_reconcile_result noop(kr_controller_t *ctl, const kr_reconcile_request *req,
                                 uint64_t *after_ms, kr_error_t *err, void *user)
@@ -159,7 +159,7 @@ static void throughput(void)
     free(names);
 }
 
-/* ---- latency ------------------------------------------------------------------------------ */
+/* ---- latency ------------------------------------------------------------------------- */
 
 static long nupdates;
 static double *t_sent, *t_watch, *t_reconcile;

@@ -31,7 +31,7 @@ typedef struct kr_controller_worker {
     kr_error_t err;
 } kr_controller_worker;
 
-/* ---- waking workers ------------------------------------------------------------ */
+/* ---- waking workers ------------------------------------------------------------------ */
 
 /* The lanes' wake hook, under the lane queue's lock. */
 static void lane_wake(bool due_changed, void *user)
@@ -65,7 +65,7 @@ static void timespec_from_ns(struct timespec *ts, int64_t ns)
     ts->tv_nsec = (long)(ns % 1000000000LL);
 }
 
-/* ---- lanes --------------------------------------------------------------------- */
+/* ---- lanes --------------------------------------------------------------------------- */
 
 static void lanes_snapshot(kr_controller_t *ctl, kr_controller_lane ***lanes, size_t *n)
 {
@@ -203,7 +203,7 @@ int kr_controller_lane_get(kr_controller_t *ctl, const char *cluster, bool creat
     return rc;
 }
 
-/* ---- reconciling ---------------------------------------------------------------- */
+/* ---- reconciling --------------------------------------------------------------------- */
 
 static void log_failure(kr_controller_t *ctl, const kr_controller_lane *lane, const char *key,
                         const kr_error_t *err, bool terminal)
@@ -385,7 +385,7 @@ static bool next_key(kr_controller_t *ctl, kr_controller_lane *done_lane, const 
     return false;
 }
 
-/* ---- workers and cache sync ------------------------------------------------------ */
+/* ---- workers and cache sync ---------------------------------------------------------- */
 
 /* The first worker waits for the sources to sync, the others for it. True
  * when the workers may run. */
@@ -452,7 +452,7 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* ---- metrics ------------------------------------------------------------------------ */
+/* ---- metrics ------------------------------------------------------------------------- */
 
 /* controller-runtime's reconcile_time_seconds buckets */
 static const double reconcile_time_buckets[] = {
@@ -506,7 +506,7 @@ static int metrics_init(kr_controller_t *ctl, kr_error_t *err)
     return rc;
 }
 
-/* ---- life ----------------------------------------------------------------------------- */
+/* ---- life ---------------------------------------------------------------------------- */
 
 int kr_controller_new(const kr_controller_opts *opts, kr_controller_t **out, kr_error_t *err)
 {
@@ -676,7 +676,7 @@ const char *kr_controller_name(const kr_controller_t *ctl)
     return ctl ? ctl->name : NULL;
 }
 
-/* ---- introspection ------------------------------------------------------------------------ */
+/* ---- introspection ------------------------------------------------------------------- */
 
 void kr_controller_get_stats(const kr_controller_t *cctl, kr_controller_stats *out)
 {

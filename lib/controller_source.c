@@ -10,7 +10,7 @@
 #include "controller_internal.h"
 #include "internal.h"
 
-/* ---- keys ------------------------------------------------------------------------- */
+/* ---- keys ---------------------------------------------------------------------------- */
 
 int kr_controller_key_parse(const char *key, bool with_cluster, char *buf, size_t buf_len,
                             kr_reconcile_request *out)
@@ -96,7 +96,7 @@ int kr_controller_lane_add(kr_controller_lane *lane, const char *namespace_, con
     return rc;
 }
 
-/* ---- enqueueing ------------------------------------------------------------------------ */
+/* ---- enqueueing ---------------------------------------------------------------------- */
 
 static int enqueue(kr_controller_t *ctl, const char *cluster, const char *namespace_,
                    const char *name, int64_t delay_ns)
@@ -156,7 +156,7 @@ int kr_controller_enqueue_key(kr_controller_t *ctl, const char *key)
     return rc != 0 ? rc : kr_queue_add(lane->q, key);
 }
 
-/* ---- mapping events to keys -------------------------------------------------------------- */
+/* ---- mapping events to keys ---------------------------------------------------------- */
 
 static const char *meta_str(const json_t *obj, const char *field)
 {
@@ -253,7 +253,7 @@ static void on_delete(const json_t *obj, bool final_state_unknown, void *user)
     map_object(s, obj, KR_QUEUE_PRIORITY_NORMAL);
 }
 
-/* ---- sources ------------------------------------------------------------------------------ */
+/* ---- sources ------------------------------------------------------------------------- */
 
 static void src_free(kr_controller_src *s)
 {

@@ -23,7 +23,7 @@
 #define WAIT_MS 30000
 #define MS (1000LL * 1000)
 
-/* ---- servers ------------------------------------------------------------------ */
+/* ---- servers ------------------------------------------------------------------------- */
 
 typedef struct cluster {
     kr_test_cluster k; /* server and client */
@@ -95,7 +95,7 @@ static void load_cms(kr_testserver_t *ts, const char *prefix, int n)
     free(objs);
 }
 
-/* ---- a fake clock --------------------------------------------------------------- */
+/* ---- a fake clock -------------------------------------------------------------------- */
 
 static _Atomic int64_t fake_ns = 1000 * MS;
 
@@ -110,14 +110,14 @@ static void fake_advance(int64_t ns)
     atomic_fetch_add(&fake_ns, ns);
 }
 
-/* ---- the recording reconciler ------------------------------------------------------ */
+/* ---- the recording reconciler -------------------------------------------------------- */
 
 typedef struct rec {
     char key[128];
     char cluster[32];
     int inflight;
     int count;
-    int results[4]; /* per behaviour decision, for tests that script them */
+    uint64_t first; /* 1 + how many reconciles had finished before its first */
     char last_seen[32]; /* data.v the last reconcile read, "" when gone */
 } rec;
 
@@ -241,7 +241,8 @@ static kr_reconcile_result reconcile(kr_controller_t *ctl, const kr_reconcile_re
     pthread_mutex_lock(&t->mu);
     if (r) {
         r->inflight--;
-        r->count++;
+        if (r->count++ == 0)
+            r->first = t->order + 1;
         snprintf(r->last_seen, sizeof(r->last_seen), "%s", seen);
         snprintf(r->cluster, sizeof(r->cluster), "%s", req->cluster);
     }
@@ -339,7 +340,7 @@ static void wait_settled(tctx *t, const char *key, int count, const char *cluste
     sentinel_round_trip(t, cluster_name);
 }
 
-/* ---- key parsing ------------------------------------------------------------------- */
+/* ---- key parsing --------------------------------------------------------------------- */
 
 START_TEST(key_parse_splits_good_keys_and_refuses_bad_ones)
 {
@@ -508,7 +509,7 @@ START_TEST(four_workers_follow_creates_updates_and_deletes_without_overlap)
 }
 END_TEST
 
-/* ---- results on an injected clock --------------------------------------------------- */
+/* ---- results on an injected clock ---------------------------------------------------- */
 
 static kr_ratelimiter_t *last_limiter;
 
@@ -663,7 +664,7 @@ START_TEST(terminal_errors_are_not_retried_and_max_retries_gives_up)
 }
 END_TEST
 
-/* ---- owner mapping ------------------------------------------------------------------------ */
+/* ---- owner mapping ------------------------------------------------------------------- */
 
 static json_t *owned_cm(const char *name, const char *owner_api, const char *owner_kind,
                         const char *owner)
@@ -728,8 +729,7 @@ START_TEST(owner_mapping_enqueues_the_owner_of_matching_kind_and_group)
 }
 END_TEST
 
-/* ---- a user mapper and a predicate -------------------------------------------------------------
- */
+/* ---- a user mapper and a predicate --------------------------------------------------- */
 
 static void map_to_config(kr_controller_t *ctl, const char *cluster_name, const json_t *obj,
                           void *user)
@@ -773,8 +773,7 @@ START_TEST(user_mapper_and_predicate_decide_the_keys)
 }
 END_TEST
 
-/* ---- two clusters ------------------------------------------------------------------------------
- */
+/* ---- two clusters -------------------------------------------------------------------- */
 
 START_TEST(one_controller_over_two_clusters_keys_carry_the_cluster)
 {
@@ -845,8 +844,50 @@ START_TEST(one_controller_over_two_clusters_keys_carry_the_cluster)
 }
 END_TEST
 
-/* ---- fairness
- * ------------------------------------------------------------------------------------ */
+/* ---- priorities ---------------------------------------------------------------------- */
+
+static uint64_t first_of(tctx *t, const char *key)
+{
+    pthread_mutex_lock(&t->mu);
+    rec *r = rec_of(t, key);
+    uint64_t first = r ? r->first : 0;
+    pthread_mutex_unlock(&t->mu);
+    return first;
+}
+
+START_TEST(the_initial_list_waits_behind_a_real_change)
+{
+    rt = kr_test_runtime_up();
+    cluster a;
+    cluster_up(&a, 61);
+    load_cms(a.k.ts, "pre", 20);
+    cluster_start(&a);
+    ck_assert_int_eq(kr_informer_wait_for_sync(a.inf, WAIT_MS, NULL), 0);
+    for (int normal = 0; normal < 2; normal++) {
+        tctx t;
+        tctx_init(&t, NULL);
+        kr_controller_t *ctl = controller_new(&t, "prio", 1, NULL, false, NULL, 0);
+        kr_controller_source s = KR_CONTROLLER_SOURCE_INIT;
+        s.informer = a.inf;
+        s.normal_priority_resync = normal;
+        ck_assert_int_eq(kr_controller_watch(ctl, &s, NULL), 0); /* the cache replayed */
+        ck_assert_uint_eq(kr_controller_queue_len(ctl, NULL), 20);
+        ck_assert_int_eq(kr_controller_enqueue(ctl, NULL, "default", "urgent"), 0);
+        ck_assert_int_eq(kr_controller_start(ctl, NULL), 0);
+        wait_count(&t, "default/urgent", 1);
+        wait_count(&t, "default/pre-019", 1);
+        /* low priority: the change goes first; normal: in arrival order */
+        ck_assert_uint_eq(first_of(&t, "default/urgent"), normal ? 21 : 1);
+        ck_assert_uint_eq(first_of(&t, "default/pre-000"), normal ? 1 : 2);
+        kr_controller_free(ctl);
+        tctx_destroy(&t);
+    }
+    cluster_down(&a);
+    kr_runtime_free(rt);
+}
+END_TEST
+
+/* ---- fairness ------------------------------------------------------------------------ */
 
 #define GOOD_N 50
 #define BAD_N 400
@@ -919,8 +960,7 @@ START_TEST(a_failing_cluster_does_not_hold_up_a_healthy_one)
 }
 END_TEST
 
-/* ---- graceful stop
- * -------------------------------------------------------------------------------- */
+/* ---- graceful stop ------------------------------------------------------------------- */
 
 static atomic_int release_slow;
 static atomic_int slow_started;
@@ -1028,6 +1068,7 @@ int main(void)
     tcase_add_test(tc, owner_mapping_enqueues_the_owner_of_matching_kind_and_group);
     tcase_add_test(tc, user_mapper_and_predicate_decide_the_keys);
     tcase_add_test(tc, one_controller_over_two_clusters_keys_carry_the_cluster);
+    tcase_add_test(tc, the_initial_list_waits_behind_a_real_change);
     tcase_add_test(tc, a_failing_cluster_does_not_hold_up_a_healthy_one);
     tcase_add_test(tc, stop_reports_a_reconcile_past_the_deadline_and_still_joins_it);
     tcase_add_test(tc, start_and_stop_many_times_without_leaks);
