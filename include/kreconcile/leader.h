@@ -51,9 +51,10 @@ typedef void (*kr_leader_stopped_cb)(void *user);
 typedef void (*kr_leader_new_leader_cb)(const char *identity, void *user);
 
 #define KR_LEADER_OPTS_VERSION 1
+/* Designated, so that -Wextra's missing-field-initializers stays quiet. */
 #define KR_LEADER_OPTS_INIT                                                                        \
     {                                                                                              \
-        KR_LEADER_OPTS_VERSION                                                                     \
+        .version = KR_LEADER_OPTS_VERSION                                                          \
     }
 
 /* Options; zero means the default. Strings are copied. */
