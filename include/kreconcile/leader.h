@@ -32,7 +32,8 @@ typedef struct kr_leader kr_leader_t;
 
 /* The fencing term of a leadership: which holder, in which of the Lease's
  * transitions. Terms grow: a later leader has a larger `transitions`
- * (leaseTransitions). A leader stamps its writes with the term (for
+ * (leaseTransitions); every leadership has its own, also a second one of
+ * the same holder. A leader stamps its writes with the term (for
  * example a status `epoch`) so that a write of a deposed leader can be
  * recognised and refused (PLATFORM.md, invariant 2). */
 typedef struct kr_leader_term {
@@ -65,7 +66,9 @@ typedef struct kr_leader_opts {
     const char *lease_name; /* required */
     /* This replica's identity; NULL: "<hostname>_<random suffix>". */
     const char *identity;
-    uint64_t lease_duration_ms; /* 0 = 15000 */
+    /* 0 = 15000; written as whole seconds (rounded up) in leaseDurationSeconds,
+     * which is what the others wait for. */
+    uint64_t lease_duration_ms;
     uint64_t renew_deadline_ms; /* 0 = 10000; must be < lease_duration_ms */
     uint64_t retry_period_ms; /* 0 = 2000; must be < renew_deadline_ms */
     kr_leader_started_cb on_started_leading;
@@ -93,7 +96,9 @@ KR_API int kr_leader_start(kr_leader_t *le, kr_error_t *err);
  * keep_lease_on_stop) the Lease is released before this returns, waiting
  * at most `timeout_ms` for the release (0 = retry_period_ms). Call it only
  * after the work guarded by the leadership has stopped. Idempotent.
- * [any thread but the loop thread] */
+ * [any thread but the loop thread] Errors: KR_ETIMEDOUT (the release did
+ * not finish in time; it goes on in the background), the release request's
+ * error, KR_ESTATE on the loop thread. */
 KR_API int kr_leader_stop(kr_leader_t *le, uint64_t timeout_ms, kr_error_t *err);
 
 /* Stop and free. NULL is a no-op. [any thread but the loop thread] */
