@@ -486,6 +486,31 @@ START_TEST(leader_steps_down_at_the_renew_deadline_and_leads_again_with_a_new_te
 }
 END_TEST
 
+START_TEST(leader_steps_down_while_its_renewal_hangs_and_stop_gives_up_in_time)
+{
+    env e;
+    env_up(&e);
+    rec r;
+    kr_leader_t *le = elector(&e, &r, (elector_cfg){"slow", 3000, 1500, 100, false, false, false});
+    ck_assert_int_eq(kr_leader_start(le, NULL), 0);
+    ck_assert(wait_count(&r.started, 1));
+    /* Every answer now comes after the renew deadline: a renewal hangs. */
+    kr_testserver_set_faults(e.ts, &(kr_testserver_faults){.latency_ms = 2500});
+    ck_assert(wait_count(&r.stopped, 1));
+    ck_assert(!kr_leader_is_leader(le));
+    /* The release cannot get through: stop returns at its timeout and free
+     * leaves the request in flight to the client. */
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_leader_stop(le, 50, &err), KR_ETIMEDOUT);
+    ck_assert_ptr_nonnull(strstr(err.message, "not released"));
+    kr_leader_free(le);
+    ck_assert_int_eq(read_count(&r.started), 1);
+    ck_assert_int_eq(read_count(&r.stopped), 1);
+    kr_testserver_set_faults(e.ts, &(kr_testserver_faults){0});
+    env_down(&e);
+}
+END_TEST
+
 /* ---- two electors in one process --------------------------------------------------- */
 
 START_TEST(clean_stop_hands_over_to_the_other_with_the_next_term)
@@ -973,6 +998,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, keep_lease_on_stop_leaves_the_holder);
     tcase_add_test(tc, held_lease_expires_on_the_local_clock_not_by_its_timestamps);
     tcase_add_test(tc, leader_steps_down_at_the_renew_deadline_and_leads_again_with_a_new_term);
+    tcase_add_test(tc, leader_steps_down_while_its_renewal_hangs_and_stop_gives_up_in_time);
     tcase_add_test(tc, clean_stop_hands_over_to_the_other_with_the_next_term);
     tcase_add_test(tc, another_write_to_the_lease_deposes_the_leader);
     tcase_add_test(tc, runtime_stopped_under_a_running_elector);
