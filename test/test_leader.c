@@ -819,8 +819,23 @@ static int cmp_interval(const void *a, const void *b)
     return x->from < y->from ? -1 : x->from > y->from;
 }
 
-/* The time of the first "stopped" line of `ch` after `after_ns`, or 0. */
-static int64_t stopped_after(const child *ch, int64_t after_ns)
+/* The logs: leaderships never overlap, each has a term of its own, larger
+ * than the one before. Returns how many there were (sorted in `iv`). */
+static size_t check_intervals(child *kids, size_t nkids, interval *iv, size_t max)
+{
+    size_t n = read_intervals(kids, nkids, iv, max);
+    qsort(iv, n, sizeof(iv[0]), cmp_interval);
+    for (size_t i = 1; i < n; i++) {
+        ck_assert_msg(iv[i].from >= iv[i - 1].to, "%s led from %lld while %s led until %lld",
+                      kids[iv[i].who].identity, (long long)iv[i].from, kids[iv[i - 1].who].identity,
+                      (long long)iv[i - 1].to);
+        ck_assert_uint_gt(iv[i].term, iv[i - 1].term);
+    }
+    return n;
+}
+
+/* The time of the first `word` line of `ch` after `after_ns`, or 0. */
+static int64_t logged_after(const child *ch, const char *word, int64_t after_ns)
 {
     FILE *f = fopen(ch->log, "r");
     if (!f)
@@ -830,10 +845,54 @@ static int64_t stopped_after(const child *ch, int64_t after_ns)
     unsigned long long v;
     int64_t found = 0;
     while (!found && fscanf(f, "%lld %31s %llu", &at, what, &v) == 3)
-        if (strcmp(what, "stopped") == 0 && at > after_ns)
+        if (strcmp(what, word) == 0 && at > after_ns)
             found = at;
     fclose(f);
     return found;
+}
+
+/* Stop the children still running with SIGTERM; each must exit 0. */
+static void stop_children(child *kids, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (kids[i].pid && !kids[i].killed_ns)
+            kill(kids[i].pid, SIGTERM);
+    for (size_t i = 0; i < n; i++)
+        if (kids[i].pid && !kids[i].killed_ns) {
+            int status = 0;
+            ck_assert_int_eq(waitpid(kids[i].pid, &status, 0), kids[i].pid);
+            ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: status %d",
+                          kids[i].identity, status);
+            kids[i].pid = 0;
+        }
+}
+
+/* kr-apiserver as a process of its own, on a free port; its URL in `url`. */
+static pid_t start_apiserver(char *url, size_t len)
+{
+    char bin[1024];
+    kr_test_bin_path(bin, sizeof(bin), "kr-apiserver");
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    int64_t parent = getpid();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(4);
+        dup2(fds[1], 1);
+        close(fds[0]);
+        execl(bin, bin, "--port", "0", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    FILE *f = fdopen(fds[0], "r");
+    ck_assert_ptr_nonnull(fgets(url, (int)len, f));
+    fclose(f);
+    url[strcspn(url, "\n")] = '\0';
+    ck_assert_int_eq(strncmp(url, "http://127.0.0.1:", 17), 0);
+    return pid;
 }
 
 START_TEST(three_processes_never_lead_at_once_and_take_over_in_time)
@@ -892,7 +951,7 @@ START_TEST(three_processes_never_lead_at_once_and_take_over_in_time)
     kr_testserver_set_faults(e.ts, &(kr_testserver_faults){.fail_503 = 1.0});
     int64_t stop_ns = 0;
     until = mono_ns() + (int64_t)WAIT_MS * 1000000;
-    while (!(stop_ns = stopped_after(second, fault_ns)) && mono_ns() < until)
+    while (!(stop_ns = logged_after(second, "stopped", fault_ns)) && mono_ns() < until)
         pause_ms(20);
     ck_assert_msg(stop_ns, "%s did not step down", second->identity);
     int64_t last_renew_ns = 0;
@@ -930,29 +989,12 @@ START_TEST(three_processes_never_lead_at_once_and_take_over_in_time)
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
     third->pid = 0;
 
-    /* The rest stop cleanly. */
-    for (int i = 0; i < 3; i++)
-        if (kids[i].pid && !kids[i].killed_ns)
-            kill(kids[i].pid, SIGTERM);
-    for (int i = 0; i < 3; i++)
-        if (kids[i].pid && !kids[i].killed_ns) {
-            ck_assert_int_eq(waitpid(kids[i].pid, &status, 0), kids[i].pid);
-            ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: status %d",
-                          kids[i].identity, status);
-        }
+    stop_children(kids, 3); /* the rest stop cleanly */
     kr_watch_free(w);
 
-    /* The logs: leaderships never overlap, each has a term of its own. */
     interval iv[256];
-    size_t n = read_intervals(kids, 3, iv, 256);
+    size_t n = check_intervals(kids, 3, iv, 256);
     ck_assert_uint_ge(n, 3);
-    qsort(iv, n, sizeof(iv[0]), cmp_interval);
-    for (size_t i = 1; i < n; i++) {
-        ck_assert_msg(iv[i].from >= iv[i - 1].to, "%s led from %lld while %s led until %lld",
-                      kids[iv[i].who].identity, (long long)iv[i].from, kids[iv[i - 1].who].identity,
-                      (long long)iv[i - 1].to);
-        ck_assert_uint_gt(iv[i].term, iv[i - 1].term);
-    }
     /* The watched history: transitions never go back; a new holder comes
      * with the next transition; a release keeps it and shortens the lease. */
     pthread_mutex_lock(&mu);
@@ -986,6 +1028,73 @@ START_TEST(three_processes_never_lead_at_once_and_take_over_in_time)
 }
 END_TEST
 
+START_TEST(leader_of_a_frozen_apiserver_process_steps_down_before_its_lease_expires)
+{
+    char self[4096];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    ck_assert_int_gt(len, 0);
+    self[len] = '\0';
+    char url[256];
+    pid_t server = start_apiserver(url, sizeof(url));
+    char dir[] = "/tmp/test_leader-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    child kids[3];
+    memset(kids, 0, sizeof(kids));
+    for (int i = 0; i < 3; i++) {
+        snprintf(kids[i].identity, sizeof(kids[i].identity), "cand-%d", i);
+        snprintf(kids[i].log, sizeof(kids[i].log), "%.64s/cand-%d.log", dir, i);
+        spawn(&kids[i], self, url);
+    }
+    /* Somebody leads, and has renewed at least once (its log is written
+     * when the answer came: the renewal was sent before). */
+    child *leader = NULL;
+    int64_t started_ns = 0;
+    int64_t until = mono_ns() + (int64_t)WAIT_MS * 1000000;
+    while (!leader && mono_ns() < until) {
+        for (int i = 0; i < 3 && !leader; i++)
+            if ((started_ns = logged_after(&kids[i], "started", 0)))
+                leader = &kids[i];
+        if (!leader)
+            pause_ms(20);
+    }
+    ck_assert_ptr_nonnull(leader);
+    /* Freeze the server: every request hangs. The leader's last successful
+     * write was sent at the latest when it was frozen. */
+    ck_assert_int_eq(kill(server, SIGSTOP), 0);
+    int64_t frozen_ns = mono_ns();
+    int64_t stop_ns = 0;
+    until = mono_ns() + (int64_t)WAIT_MS * 1000000;
+    while (!(stop_ns = logged_after(leader, "stopped", started_ns)) && mono_ns() < until)
+        pause_ms(20);
+    ck_assert_msg(stop_ns, "%s did not step down", leader->identity);
+    printf("test_leader: %s stepped down %lld ms after its server was frozen (lease %d ms)\n",
+           leader->identity, (long long)(stop_ns - frozen_ns) / 1000000, P_LEASE_MS);
+    ck_assert_int_lt(stop_ns, frozen_ns + (int64_t)P_LEASE_MS * 1000000);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(logged_after(&kids[i], "started", started_ns), 0);
+    /* Thawed, it answers again: somebody leads, in a later term. */
+    int64_t thawed_ns = mono_ns();
+    ck_assert_int_eq(kill(server, SIGCONT), 0);
+    bool again = false;
+    until = mono_ns() + (int64_t)WAIT_MS * 1000000;
+    while (!again && mono_ns() < until) {
+        for (int i = 0; i < 3 && !again; i++)
+            again = logged_after(&kids[i], "started", thawed_ns) != 0;
+        if (!again)
+            pause_ms(20);
+    }
+    ck_assert(again);
+    stop_children(kids, 3);
+    interval iv[256];
+    ck_assert_uint_ge(check_intervals(kids, 3, iv, 256), 2);
+    kill(server, SIGTERM);
+    waitpid(server, NULL, 0);
+    for (int i = 0; i < 3; i++)
+        unlink(kids[i].log);
+    rmdir(dir);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     if (argc == 5 && strcmp(argv[1], CHILD_FLAG) == 0)
@@ -1003,6 +1112,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, another_write_to_the_lease_deposes_the_leader);
     tcase_add_test(tc, runtime_stopped_under_a_running_elector);
     tcase_add_test(tc, three_processes_never_lead_at_once_and_take_over_in_time);
+    tcase_add_test(tc, leader_of_a_frozen_apiserver_process_steps_down_before_its_lease_expires);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);
 }
