@@ -851,6 +851,17 @@ static int64_t logged_after(const child *ch, const char *word, int64_t after_ns)
     return found;
 }
 
+/* Wait until `ch` logged `word` after `after_ns`; its time. The Lease can
+ * name a child a moment before the child has had the answer. */
+static int64_t wait_logged(const child *ch, const char *word, int64_t after_ns)
+{
+    int64_t at = 0, until = mono_ns() + (int64_t)WAIT_MS * 1000000;
+    while (!(at = logged_after(ch, word, after_ns)) && mono_ns() < until)
+        pause_ms(10);
+    ck_assert_msg(at, "%s did not log \"%s\"", ch->identity, word);
+    return at;
+}
+
 /* Stop the children still running with SIGTERM; each must exit 0. */
 static void stop_children(child *kids, size_t n)
 {
@@ -931,6 +942,7 @@ START_TEST(three_processes_never_lead_at_once_and_take_over_in_time)
     ck_assert_int_ge(i1, 0);
     child *first = child_by_identity(kids, 3, hist[i1].holder);
     ck_assert_ptr_nonnull(first);
+    wait_logged(first, "started", 0);
     kill(first->pid, SIGKILL);
     ck_assert_int_eq(waitpid(first->pid, NULL, 0), first->pid);
     first->killed_ns = mono_ns();
@@ -947,13 +959,10 @@ START_TEST(three_processes_never_lead_at_once_and_take_over_in_time)
      *    could expire for the others (before last renewal + lease). */
     child *second = child_by_identity(kids, 3, hist[i2].holder);
     ck_assert_ptr_nonnull(second);
+    wait_logged(second, "started", 0);
     int64_t fault_ns = mono_ns();
     kr_testserver_set_faults(e.ts, &(kr_testserver_faults){.fail_503 = 1.0});
-    int64_t stop_ns = 0;
-    until = mono_ns() + (int64_t)WAIT_MS * 1000000;
-    while (!(stop_ns = logged_after(second, "stopped", fault_ns)) && mono_ns() < until)
-        pause_ms(20);
-    ck_assert_msg(stop_ns, "%s did not step down", second->identity);
+    int64_t stop_ns = wait_logged(second, "stopped", fault_ns);
     int64_t last_renew_ns = 0;
     pthread_mutex_lock(&mu);
     for (size_t i = 0; i < nhist; i++)
@@ -967,9 +976,9 @@ START_TEST(three_processes_never_lead_at_once_and_take_over_in_time)
     kr_testserver_set_faults(e.ts, &(kr_testserver_faults){0});
     long i3 = wait_holder(during_fault, NULL, false);
     ck_assert_int_ge(i3, 0);
-    /* wait for a leader's log line: the new leadership began */
     child *third = child_by_identity(kids, 3, hist[i3].holder);
     ck_assert_ptr_nonnull(third);
+    wait_logged(third, "started", stop_ns);
 
     /* 3. A clean stop releases the Lease; another leads about one retry
      *    period later, long before the lease would have expired. */
@@ -1062,11 +1071,7 @@ START_TEST(leader_of_a_frozen_apiserver_process_steps_down_before_its_lease_expi
      * write was sent at the latest when it was frozen. */
     ck_assert_int_eq(kill(server, SIGSTOP), 0);
     int64_t frozen_ns = mono_ns();
-    int64_t stop_ns = 0;
-    until = mono_ns() + (int64_t)WAIT_MS * 1000000;
-    while (!(stop_ns = logged_after(leader, "stopped", started_ns)) && mono_ns() < until)
-        pause_ms(20);
-    ck_assert_msg(stop_ns, "%s did not step down", leader->identity);
+    int64_t stop_ns = wait_logged(leader, "stopped", started_ns);
     printf("test_leader: %s stepped down %lld ms after its server was frozen (lease %d ms)\n",
            leader->identity, (long long)(stop_ns - frozen_ns) / 1000000, P_LEASE_MS);
     ck_assert_int_lt(stop_ns, frozen_ns + (int64_t)P_LEASE_MS * 1000000);
