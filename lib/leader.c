@@ -7,6 +7,7 @@
  * remote timestamps are written for humans and never read. */
 #include "kreconcile/leader.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -283,7 +284,7 @@ static int send_op(kr_leader_t *le, lease_op op, json_t *spec, bool while_leadin
     call->op = op;
     call->while_leading = while_leading;
     kr_request req = {.ref = {LEASES, le->lease_namespace, le->lease_name, NULL},
-                      .timeout_ms = (int)le->renew_ms};
+                      .timeout_ms = le->renew_ms < INT_MAX ? (int)le->renew_ms : INT_MAX};
     if (op == OP_GET || op == OP_RELEASE_GET) {
         req.verb = KR_VERB_GET;
     } else if (op == OP_CREATE) {
@@ -295,8 +296,10 @@ static int send_op(kr_leader_t *le, lease_op op, json_t *spec, bool while_leadin
         spec = NULL;
     } else {
         req.verb = KR_VERB_UPDATE;
-        body = json_deep_copy(le->lease);
-        if (body && json_object_set_new(body, "spec", spec) != 0) {
+        body = le->lease ? json_deep_copy(le->lease) : NULL;
+        if (!body)
+            json_decref(spec);
+        else if (json_object_set_new(body, "spec", spec) != 0) { /* steals spec */
             json_decref(body);
             body = NULL;
         }

@@ -314,6 +314,43 @@ START_TEST(options_are_checked_and_identity_defaults_to_host_and_suffix)
 }
 END_TEST
 
+/* kr_leader_new and kr_leader_free with each allocation failing in turn:
+ * KR_ENOMEM, nothing leaked. The runtime is not started: no other thread
+ * allocates meanwhile. */
+static int new_and_free(void *arg)
+{
+    kr_metrics_registry_t *reg = NULL;
+    if (kr_metrics_registry_new(&reg, NULL) != 0)
+        return 0;
+    kr_leader_opts o = KR_LEADER_OPTS_INIT;
+    o.client = arg;
+    o.lease_namespace = "default";
+    o.lease_name = "lock";
+    o.metrics = reg;
+    kr_leader_t *le = NULL;
+    int rc = kr_leader_new(&o, &le, NULL);
+    int verdict = 0;
+    if (rc == 0)
+        kr_leader_free(le);
+    else if (rc != KR_ENOMEM || le)
+        verdict = 1;
+    kr_metrics_registry_free(reg);
+    return verdict;
+}
+
+START_TEST(allocation_failures_in_new_are_reported_without_leaks)
+{
+    kr_runtime_t *rt = NULL;
+    kr_client_t *c = NULL;
+    kr_rest_config cfg = {.server = "http://127.0.0.1:1"};
+    ck_assert_int_eq(kr_runtime_new(NULL, &rt, NULL), 0);
+    ck_assert_int_eq(kr_client_new(rt, &cfg, NULL, &c, NULL), 0);
+    ck_assert_int_gt(kr_test_alloc_failure_sweep(new_and_free, c), 1);
+    kr_client_free(c);
+    kr_runtime_free(rt);
+}
+END_TEST
+
 /* ---- one elector -------------------------------------------------------------------- */
 
 START_TEST(single_elector_creates_renews_and_releases_the_lease)
@@ -1108,6 +1145,7 @@ int main(int argc, char **argv)
     TCase *tc = tcase_create("leader");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, options_are_checked_and_identity_defaults_to_host_and_suffix);
+    tcase_add_test(tc, allocation_failures_in_new_are_reported_without_leaks);
     tcase_add_test(tc, single_elector_creates_renews_and_releases_the_lease);
     tcase_add_test(tc, keep_lease_on_stop_leaves_the_holder);
     tcase_add_test(tc, held_lease_expires_on_the_local_clock_not_by_its_timestamps);
