@@ -19,8 +19,9 @@
 
 #include "bench_util.h"
 #include "kreconcile.h"
-/* The tests' private PostgreSQL server, compiled in here: the benchmarks
- * link bench/support only. */
+/* The tests' private PostgreSQL server (and its temporary directories),
+ * compiled in here: the benchmarks link bench/support only. */
+#include "kr_test_tmpdir.c"
 #include "pgserver.c"
 
 #define BATCH 500
@@ -371,7 +372,6 @@ int main(void)
         run_backend("postgresql", url, bare, n_events, n_objects);
     }
     kr_pgserver_free(pg);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : 1;
+    kr_test_tmpdir_remove(dir);
+    return 0;
 }

@@ -319,13 +319,7 @@ bool kr_inventory_wait_commit(kr_inventory_t *inv, int64_t after_seq, uint64_t w
     if (!inv)
         return false;
     struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += (time_t)(wait_ms / 1000);
-    deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    kr_inv_deadline_after(&deadline, wait_ms);
     pthread_mutex_lock(&inv->commit_lock);
     while (inv->committed_seq <= after_seq &&
            pthread_cond_timedwait(&inv->committed, &inv->commit_lock, &deadline) == 0)

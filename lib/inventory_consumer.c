@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "inventory_internal.h"
 #include "kreconcile/inventory.h"
 
 /* An event the consumer owns: its strings copied, its object referenced. */
@@ -62,7 +63,7 @@ static int owned_copy(owned_event *o, const kr_inventory_event *ev)
     return 0;
 }
 
-static void deadline_after(struct timespec *ts, uint64_t ms)
+void kr_inv_deadline_after(struct timespec *ts, uint64_t ms)
 {
     clock_gettime(CLOCK_MONOTONIC, ts);
     ts->tv_sec += (time_t)(ms / 1000);
@@ -161,7 +162,7 @@ int kr_inventory_consumer_wait_space(kr_inventory_consumer_t *c, size_t n, uint6
     if (!c || n > c->opts.capacity)
         return KR_EINVAL;
     struct timespec deadline;
-    deadline_after(&deadline, timeout_ms);
+    kr_inv_deadline_after(&deadline, timeout_ms);
     pthread_mutex_lock(&c->lock);
     int ret = 0;
     while (c->opts.capacity - c->count < n && ret == 0) {
@@ -277,7 +278,7 @@ static void *writer_main(void *arg)
         if (backoff > c->opts.retry_max_ms)
             backoff = c->opts.retry_max_ms;
         struct timespec deadline;
-        deadline_after(&deadline, backoff);
+        kr_inv_deadline_after(&deadline, backoff);
         while (!c->stopping &&
                pthread_cond_timedwait(&c->changed, &c->lock, &deadline) != ETIMEDOUT)
             ;
@@ -327,7 +328,7 @@ int kr_inventory_consumer_flush(kr_inventory_consumer_t *c, uint64_t timeout_ms,
     if (!c)
         return kr_error_set(err, KR_EINVAL, "inventory consumer: NULL");
     struct timespec deadline;
-    deadline_after(&deadline, timeout_ms);
+    kr_inv_deadline_after(&deadline, timeout_ms);
     pthread_mutex_lock(&c->lock);
     uint64_t target = c->enqueued_total;
     int ret = 0;

@@ -18,6 +18,7 @@
 
 #include "kr_suite.h"
 #include "kr_test.h"
+#include "kr_test_tmpdir.h"
 #include "kreconcile.h"
 #include "pgserver.h"
 
@@ -930,18 +931,10 @@ static Suite *inventory_suite(void)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/kr-inv-XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("test_inventory: mkdtemp");
+    if (!kr_test_tmpdir_make(tmpdir, sizeof(tmpdir), "kr-inv"))
         return EXIT_FAILURE;
-    }
     int rc = kr_test_run_suite(inventory_suite());
     kr_pgserver_free(pg);
-    {
-        char cmd[300];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "test_inventory: could not remove %s\n", tmpdir);
-    }
+    kr_test_tmpdir_remove(tmpdir);
     return rc;
 }

@@ -14,6 +14,7 @@
 
 #include "kr_suite.h"
 #include "kr_test.h"
+#include "kr_test_tmpdir.h"
 #include "kreconcile.h"
 
 static char tmpdir[256];
@@ -344,15 +345,9 @@ static Suite *api_suite(void)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/kr-inv-api-XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("test_inventory_api: mkdtemp");
+    if (!kr_test_tmpdir_make(tmpdir, sizeof(tmpdir), "kr-inv-api"))
         return EXIT_FAILURE;
-    }
     int rc = kr_test_run_suite(api_suite());
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "test_inventory_api: could not remove %s\n", tmpdir);
+    kr_test_tmpdir_remove(tmpdir);
     return rc;
 }

@@ -17,6 +17,7 @@
 #include "chromium.h"
 #include "kr_suite.h"
 #include "kr_test.h"
+#include "kr_test_tmpdir.h"
 #include "kreconcile.h"
 
 static char tmpdir[256];
@@ -223,20 +224,14 @@ END_TEST
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/kr-inv-page-XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("test_inventory_page: mkdtemp");
+    if (!kr_test_tmpdir_make(tmpdir, sizeof(tmpdir), "kr-inv-page"))
         return EXIT_FAILURE;
-    }
     Suite *s = suite_create("inventory_page");
     TCase *tc = tcase_create("chromium");
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, page_shows_rows_and_changes_live_without_reload);
     suite_add_tcase(s, tc);
     int rc = kr_test_run_suite(s);
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "test_inventory_page: could not remove %s\n", tmpdir);
+    kr_test_tmpdir_remove(tmpdir);
     return rc;
 }

@@ -15,8 +15,9 @@
 
 #include "kr_suite.h"
 #include "kr_test.h"
+#include "kr_test_cluster.h"
+#include "kr_test_tmpdir.h"
 #include "kreconcile.h"
-#include "kreconcile/testserver.h"
 #include "pgserver.h"
 
 #define CM KR_GVR("", "v1", "configmaps")
@@ -29,9 +30,7 @@ static char tmpdir[256];
 
 typedef struct cluster {
     char name[16];
-    kr_testserver_t *ts;
-    kr_rest_config cfg;
-    kr_client_t *c;
+    kr_test_cluster tc;
     kr_informer_t *inf;
     kr_inventory_producer_t *prod;
 } cluster;
@@ -42,18 +41,12 @@ static void cluster_up(cluster *cl, int i, unsigned long long seed)
 {
     memset(cl, 0, sizeof(*cl));
     snprintf(cl->name, sizeof(cl->name), "c%d", i);
-    kr_testserver_opts o = {.seed = seed + (unsigned long long)i, .bookmark_interval_ms = 50};
-    kr_error_t err = {0};
-    ck_assert_msg(kr_testserver_start(&o, &cl->ts, &err) == 0, "%s", err.message);
-    cl->cfg.server = (char *)kr_testserver_url(cl->ts);
-    cl->cfg.qps = -1;
-    kr_client_opts co = {.backoff_base_ms = 5, .backoff_max_ms = 50, .max_retries = 8};
-    ck_assert_msg(kr_client_new(rt, &cl->cfg, &co, &cl->c, &err) == 0, "%s", err.message);
+    kr_test_cluster_up(&cl->tc, rt, seed + (unsigned long long)i);
 }
 
 static void producer_up(cluster *cl, kr_inventory_t *inv, kr_inventory_consumer_t *cons)
 {
-    kr_informer_opts o = {.client = cl->c,
+    kr_informer_opts o = {.client = cl->tc.c,
                           .resource = CM,
                           .page_size = 7,
                           .backoff_initial_ms = 5,
@@ -93,8 +86,8 @@ static bool write_cm(cluster *cl, const char *name, int value, bool update)
     json_t *obj = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:s}}", "apiVersion", "v1",
                             "kind", "ConfigMap", "metadata", "name", name, "namespace", "default",
                             "labels", "app", value % 2 ? "odd" : "even", "data", "v", v);
-    int rc = update ? kr_client_update(cl->c, CM, "default", obj, NULL, NULL, NULL)
-                    : kr_client_create(cl->c, CM, "default", obj, NULL, NULL, NULL);
+    int rc = update ? kr_client_update(cl->tc.c, CM, "default", obj, NULL, NULL, NULL)
+                    : kr_client_create(cl->tc.c, CM, "default", obj, NULL, NULL, NULL);
     json_decref(obj);
     return rc == 0;
 }
@@ -104,7 +97,8 @@ static json_t *truth_of(cluster *cl)
 {
     json_t *list = NULL;
     kr_error_t err = {0};
-    ck_assert_msg(kr_client_list_all(cl->c, CM, NULL, NULL, &list, &err) == 0, "%s", err.message);
+    ck_assert_msg(kr_client_list_all(cl->tc.c, CM, NULL, NULL, &list, &err) == 0, "%s",
+                  err.message);
     json_t *m = json_object();
     size_t i;
     json_t *o;
@@ -200,7 +194,7 @@ static void run_schedule(unsigned long long seed, long index)
                 ok = write_cm(c, name, op, !exists[ci][k]);
             exists[ci][k] = exists[ci][k] || ok;
         } else if (what < 75) {
-            if (kr_client_delete(c->c, CM, "default", name, NULL, NULL, NULL) == 0)
+            if (kr_client_delete(c->tc.c, CM, "default", name, NULL, NULL, NULL) == 0)
                 exists[ci][k] = false;
         } else if (what < 83) {
             kr_testserver_faults f = {0};
@@ -208,22 +202,22 @@ static void run_schedule(unsigned long long seed, long index)
             f.fail_503 = (double)kr_test_rng_below(&rng, 15) / 100.0;
             f.watch_max_events = (unsigned)kr_test_rng_below(&rng, 4);
             f.watch_cut_mid_event = kr_test_rng_below(&rng, 2) == 0;
-            kr_testserver_set_faults(c->ts, &f);
+            kr_testserver_set_faults(c->tc.ts, &f);
         } else if (what < 88) {
-            kr_testserver_compact(c->ts);
+            kr_testserver_compact(c->tc.ts);
         } else if (what < 93) {
-            kr_testserver_close_watches(c->ts);
+            kr_testserver_close_watches(c->tc.ts);
         } else if (c->prod) {
             /* The producer of this cluster goes away (a kill) for a few
              * operations on its cluster, deletes included. */
             producer_down(c);
             kr_testserver_faults none = {0};
-            kr_testserver_set_faults(c->ts, &none);
+            kr_testserver_set_faults(c->tc.ts, &none);
             for (int d = 0; d < 3; d++) {
                 char victim[8];
                 int v = (int)kr_test_rng_below(&rng, 10);
                 snprintf(victim, sizeof(victim), "k%d", v);
-                if (kr_client_delete(c->c, CM, "default", victim, NULL, NULL, NULL) == 0)
+                if (kr_client_delete(c->tc.c, CM, "default", victim, NULL, NULL, NULL) == 0)
                     exists[ci][v] = false;
             }
             exists[ci][k] = write_cm(c, name, op, exists[ci][k]) || exists[ci][k];
@@ -232,9 +226,9 @@ static void run_schedule(unsigned long long seed, long index)
     }
     kr_testserver_faults none = {0};
     for (int i = 0; i < N_CLUSTERS; i++) {
-        kr_testserver_set_faults(cl[i].ts, &none);
+        kr_testserver_set_faults(cl[i].tc.ts, &none);
         char server_rv[32];
-        snprintf(server_rv, sizeof(server_rv), "%llu", kr_testserver_resource_version(cl[i].ts));
+        snprintf(server_rv, sizeof(server_rv), "%llu", kr_testserver_resource_version(cl[i].tc.ts));
         ck_assert_msg(kr_informer_wait_for_resource_version(cl[i].inf, server_rv, WAIT_MS, &err) ==
                           0,
                       "seed %llu: %s", seed, err.message);
@@ -276,17 +270,14 @@ static void run_schedule(unsigned long long seed, long index)
     for (int c = 0; c < N_CLUSTERS; c++)
         producer_down(&cl[c]);
     kr_inventory_consumer_free(cons);
-    for (int c = 0; c < N_CLUSTERS; c++) {
-        kr_client_free(cl[c].c);
-        kr_testserver_free(cl[c].ts);
-    }
+    for (int c = 0; c < N_CLUSTERS; c++)
+        kr_test_cluster_down(&cl[c].tc);
     kr_inventory_free(inv);
 }
 
 START_TEST(inventory_converges_with_its_clusters_under_faults)
 {
-    ck_assert_int_eq(kr_runtime_new(NULL, &rt, NULL), 0);
-    ck_assert_int_eq(kr_runtime_start(rt, NULL), 0);
+    rt = kr_test_runtime_up();
     unsigned long long base = kr_test_seed("inventory_converges_with_its_clusters_under_faults");
     const char *env = getenv("KR_INVENTORY_SCHEDULES");
     long n = env && *env ? atol(env) : 20;
@@ -309,11 +300,8 @@ static void pg_case(void)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/kr-inv-sync-XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("test_inventory_sync: mkdtemp");
+    if (!kr_test_tmpdir_make(tmpdir, sizeof(tmpdir), "kr-inv-sync"))
         return EXIT_FAILURE;
-    }
     Suite *s = suite_create("inventory_sync");
     TCase *lite = tcase_create("sqlite");
     tcase_set_timeout(lite, 600);
@@ -335,9 +323,6 @@ int main(void)
     }
     int rc = kr_test_run_suite(s);
     kr_pgserver_free(pg);
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "test_inventory_sync: could not remove %s\n", tmpdir);
+    kr_test_tmpdir_remove(tmpdir);
     return rc;
 }

@@ -3,6 +3,8 @@
  * and 4 (answers and events); one page target, attached in flat mode. */
 #include "chromium.h"
 
+#include "kr_test_tmpdir.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -139,9 +141,9 @@ int kr_chromium_open(const char *url, kr_chromium **out, char *why, size_t why_s
         return -1;
     }
     kr_chromium *c = calloc(1, sizeof(*c));
-    snprintf(c->profile, sizeof(c->profile), "/tmp/kr-chromium-XXXXXX");
     int cmd[2], ans[2];
-    if (!mkdtemp(c->profile) || pipe(cmd) != 0 || pipe(ans) != 0) {
+    if (!kr_test_tmpdir_make(c->profile, sizeof(c->profile), "kr-chromium") || pipe(cmd) != 0 ||
+        pipe(ans) != 0) {
         snprintf(why, why_size, "cannot make a profile directory or pipes: %s", strerror(errno));
         free(c);
         return -1;
@@ -259,10 +261,7 @@ void kr_chromium_close(kr_chromium *c)
         close(c->to_browser);
     if (c->from_browser > 0)
         close(c->from_browser);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", c->profile);
-    if (c->profile[0] && system(cmd) != 0)
-        fprintf(stderr, "chromium: could not remove %s\n", c->profile);
+    kr_test_tmpdir_remove(c->profile);
     free(c->in);
     free(c);
 }

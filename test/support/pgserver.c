@@ -3,6 +3,8 @@
  * child so that it can be stopped, restarted and killed with us. */
 #include "pgserver.h"
 
+#include "kr_test_tmpdir.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
@@ -175,8 +177,7 @@ int kr_pgserver_start(kr_pgserver **out, char *why, size_t why_size)
         free(srv);
         return -1;
     }
-    snprintf(srv->dir, sizeof(srv->dir), "/tmp/kr-pg-XXXXXX");
-    if (!mkdtemp(srv->dir)) {
+    if (!kr_test_tmpdir_make(srv->dir, sizeof(srv->dir), "kr-pg")) {
         snprintf(why, why_size, "mkdtemp: %s", strerror(errno));
         free(srv);
         return -1;
@@ -276,10 +277,7 @@ void kr_pgserver_free(kr_pgserver *srv)
     if (!srv)
         return;
     kr_pgserver_stop(srv);
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", srv->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "pgserver: could not remove %s\n", srv->dir);
+    kr_test_tmpdir_remove(srv->dir);
     free(srv);
 }
 
