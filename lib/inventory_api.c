@@ -377,10 +377,11 @@ static int sse_fetch(kr_inventory_sse_t *sse)
             break;
         sse->last_seq = seq;
     }
+    size_t got = json_array_size(rows);
     json_decref(rows);
     if (rc != 0)
         return -1;
-    return json_array_size(rows) > 0 ? 1 : 0;
+    return got > 0 ? 1 : 0;
 }
 
 long kr_inventory_sse_read(kr_inventory_sse_t *sse, char *buf, size_t max, uint64_t wait_ms)
