@@ -70,9 +70,10 @@ typedef enum kr_flag_type {
     KR_FLAG_DURATION = 4, /* value: uint64_t * (ms), Go syntax */
 } kr_flag_type;
 
-/* A repeatable string flag's values: `items` is new (kr_manager_config_free
- * frees the shared ones; a program's own are freed with kr_flag_strings_free);
- * the strings are borrowed from argv. */
+/* A repeatable string flag's values: `items` is new, one allocation that
+ * also holds the strings (split_commas cuts argv's text into pieces);
+ * kr_flag_strings_free frees it. A default left in the value is the
+ * program's: replaced, not freed, when the flag is given. */
 typedef struct kr_flag_strings {
     const char **items;
     size_t n;
@@ -115,7 +116,10 @@ typedef struct kr_manager_program {
     const char *default_listen; /* NULL: "127.0.0.1:8080" */
 } kr_manager_program;
 
-/* One --cluster argument. Strings are new (freed by kr_manager_config_free). */
+/* One --cluster argument. Strings are new (freed by kr_manager_config_free).
+ * NAME is 1-63 letters, digits, '-', '_' or '.'; the CONTEXT follows the
+ * first ':' after '=' (kubeconfig paths cannot hold ':', as in $KUBECONFIG;
+ * context names may, as EKS's "arn:aws:eks:...:cluster/x"). */
 typedef struct kr_manager_cluster_arg {
     char *name;
     char *kubeconfig;
