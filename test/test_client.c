@@ -36,7 +36,7 @@ static bool have_patch_engine(void)
 {
     if (kr_patch_merge_apply)
         return true;
-    printf("test_client: SKIPPED patch checks: the patch engine is not linked\n");
+    kr_test_skip("test_client", "patch checks: the patch engine is not linked");
     return false;
 }
 static char cert_dir[256];
@@ -984,9 +984,9 @@ static pid_t start_nghttpx(int front, int back, const char *key, const char *crt
 START_TEST(http2_through_nghttpx_multiplexes_requests_and_watches)
 {
     if (access(NGHTTPX, X_OK) != 0 || !have_certs || !kr_http_have_http2()) {
-        printf("test_client: SKIPPED http2 test: %s\n",
-               access(NGHTTPX, X_OK) != 0 ? "nghttpx (nghttp2-proxy) is not installed"
-                                          : "no certificates or libcurl without HTTP/2");
+        kr_test_skip("http2_through_nghttpx_multiplexes_requests_and_watches", "%s",
+                     access(NGHTTPX, X_OK) != 0 ? "nghttpx (nghttp2-proxy) is not installed"
+                                                : "no certificates or libcurl without HTTP/2");
         return;
     }
     fixture f;
