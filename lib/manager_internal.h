@@ -24,15 +24,16 @@ typedef struct kr_http_server_opts {
     kr_logger logger;
 } kr_http_server_opts;
 
-/* Create the endpoint and its route table, not yet listening. *out is new.
- * Errors: KR_EINVAL (a bad address), KR_ENOMEM. */
+/* Create the endpoint: bind and listen on opts->listen now (a busy port
+ * fails here), serve only from kr_http_server_start. *out is new.
+ * Errors: KR_EINVAL (a bad address), KR_EIO (cannot listen), KR_ENOMEM. */
 int kr_http_server_new(const kr_http_server_opts *opts, kr_http_server_t **out, kr_error_t *err);
 /* Add a route (see kr_manager_add_route). `builtin` routes cannot be
  * replaced, and a program route with their path is refused (KR_EEXIST).
  * Before kr_http_server_start. */
 int kr_http_server_route(kr_http_server_t *s, const char *method, const char *path,
                          kr_http_handler_cb handler, void *user, bool builtin, kr_error_t *err);
-/* Bind and serve (libmicrohttpd threads). Errors: KR_EIO (cannot listen). */
+/* Serve the bound socket (libmicrohttpd threads). Errors: KR_EIO. */
 int kr_http_server_start(kr_http_server_t *s, kr_error_t *err);
 /* The bound address, "127.0.0.1:41234". Borrowed. */
 const char *kr_http_server_address(const kr_http_server_t *s);
