@@ -165,11 +165,12 @@ static int ready_view_take(kr_manager_t *m, struct ready_view *v)
     v->checks = kr_calloc(v->n_checks + 1, sizeof(*v->checks));
     v->informers = kr_calloc(v->n_informers + 1, sizeof(*v->informers));
     bool ok = v->controllers && v->checks && v->informers;
-    if (ok) {
+    if (ok && v->n_controllers)
         memcpy(v->controllers, m->controllers, v->n_controllers * sizeof(*v->controllers));
+    if (ok && v->n_checks)
         memcpy(v->checks, m->checks, v->n_checks * sizeof(*v->checks));
+    if (ok && v->n_informers)
         memcpy(v->informers, m->informers, v->n_informers * sizeof(*v->informers));
-    }
     pthread_mutex_unlock(&m->lock);
     return ok ? 0 : KR_ENOMEM;
 }
