@@ -30,6 +30,7 @@
 #include "kr_test.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
+#include "ts_client.h"
 
 #define PROGRAM_ARG "--run-as-manager-program"
 
@@ -655,6 +656,12 @@ static void server_start(struct server *s)
     ck_assert_ptr_nonnull(mkdtemp(s->dir));
     snprintf(s->kubeconfig, sizeof(s->kubeconfig), "%s/kubeconfig", s->dir);
     ck_assert_int_eq(kr_testserver_write_kubeconfig(s->ts, s->kubeconfig, "team-a", &err), 0);
+    static const char objects[] =
+        "[{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"team-a\"}},"
+        "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"cm1\","
+        "\"namespace\":\"team-a\"},\"data\":{\"k\":\"v\"}}]";
+    ck_assert_msg(kr_testserver_load(s->ts, objects, strlen(objects), &err) == 0, "%s",
+                  err.message);
 }
 
 static void server_stop(struct server *s)
@@ -753,41 +760,40 @@ END_TEST
 
 /* ---- a program built on the manager, run as a child ---------------------------------- */
 
-/* The program: a leader-only worker whose "reconcile" is in flight when
- * the signal comes; it reports on stdout. */
-struct work {
-    pthread_t thread;
-    bool block_stop; /* never finish: for the second-signal test */
-};
-
-static void *work_main(void *arg)
+/* The program: a controller over the hub's ConfigMaps whose reconcile is
+ * in flight when the signal comes, and (with --block-stop) a leader-only
+ * runnable that never stops. Reports on stdout. */
+static kr_reconcile_result program_reconcile(kr_controller_t *ctl, const kr_reconcile_request *req,
+                                             uint64_t *requeue_after_ms, kr_error_t *err,
+                                             void *user)
 {
-    struct work *w = arg;
-    printf("reconcile started\n");
+    (void)ctl;
+    (void)requeue_after_ms;
+    (void)err;
+    (void)user;
+    printf("reconcile started %s\n", req->key);
     fflush(stdout);
     struct timespec ts = {0, 300 * 1000000}; /* the reconcile's own work, not a wait */
     nanosleep(&ts, NULL);
-    printf("reconcile finished\n");
+    printf("reconcile finished %s\n", req->key);
     fflush(stdout);
-    (void)w;
-    return NULL;
+    return KR_RECONCILE_DONE;
 }
 
-static int work_start(kr_manager_t *m, void *user)
+static int blocker_start(kr_manager_t *m, void *user)
 {
     (void)m;
-    struct work *w = user;
-    return pthread_create(&w->thread, NULL, work_main, w) == 0 ? 0 : KR_EIO;
+    (void)user;
+    return 0;
 }
 
-static void work_stop(kr_manager_t *m, void *user)
+static void blocker_stop(kr_manager_t *m, void *user)
 {
     (void)m;
-    struct work *w = user;
+    (void)user;
     printf("stopping work\n");
     fflush(stdout);
-    pthread_join(w->thread, NULL);
-    while (w->block_stop)
+    for (;;)
         pause();
 }
 
@@ -820,8 +826,23 @@ static int program_main(int argc, char **argv)
         kr_manager_config_free(&cfg);
         return 2;
     }
-    struct work w = {.block_stop = block_stop};
-    kr_manager_add_runnable(m, work_start, work_stop, &w, true, &err);
+    kr_informer_t *inf;
+    kr_controller_t *ctl;
+    kr_controller_opts co = KR_CONTROLLER_OPTS_INIT;
+    co.name = "configmaps";
+    co.reconcile = program_reconcile;
+    kr_controller_source src = KR_CONTROLLER_SOURCE_INIT;
+    if (kr_manager_informer(m, kr_manager_hub(m), KR_GVR("", "v1", "configmaps"),
+                            kr_manager_hub_namespace(m), NULL, &inf, &err) != 0 ||
+        kr_manager_add_controller(m, &co, &ctl, &err) != 0 ||
+        (src.informer = inf, kr_controller_watch(ctl, &src, &err)) != 0 ||
+        (block_stop &&
+         kr_manager_add_runnable(m, blocker_start, blocker_stop, NULL, true, &err) != 0)) {
+        fprintf(stderr, "%s: %s\n", prog.name, err.message);
+        kr_manager_free(m);
+        kr_manager_config_free(&cfg);
+        return 1;
+    }
     int code = kr_manager_run(m);
     kr_manager_free(m);
     kr_manager_config_free(&cfg);
@@ -963,12 +984,12 @@ START_TEST(sigterm_stops_the_program_after_its_work_finishes)
     const char *args[] = {"--kubeconfig", s.kubeconfig, "--listen", "127.0.0.1:0", NULL};
     struct child c;
     child_spawn(&c, args);
-    ck_assert_msg(child_wait_output(&c, "reconcile started\n", 30000), "stdout: %s\nstderr: %s",
-                  c.out_text, c.err_text);
+    ck_assert_msg(child_wait_output(&c, "reconcile started team-a/cm1\n", 30000),
+                  "stdout: %s\nstderr: %s", c.out_text, c.err_text);
     kill(c.pid, SIGTERM);
     int code = child_wait_exit(&c, 30000);
     ck_assert_msg(code == 0, "exit %d\nstdout: %s\nstderr: %s", code, c.out_text, c.err_text);
-    ck_assert_msg(strstr(c.out_text, "reconcile finished\n") != NULL, "%s", c.out_text);
+    ck_assert_msg(strstr(c.out_text, "reconcile finished team-a/cm1\n") != NULL, "%s", c.out_text);
     ck_assert_msg(strstr(c.err_text, "SIGTERM received: stopping gracefully") != NULL, "%s",
                   c.err_text);
     expect_json_logs(&c);
@@ -983,13 +1004,107 @@ START_TEST(a_second_signal_exits_at_once)
     const char *args[] = {"--kubeconfig", s.kubeconfig, "--listen", "0", "--block-stop", NULL};
     struct child c;
     child_spawn(&c, args);
-    ck_assert(child_wait_output(&c, "reconcile started\n", 30000));
+    ck_assert(child_wait_output(&c, "reconcile started team-a/cm1\n", 30000));
     kill(c.pid, SIGINT);
     ck_assert_msg(child_wait_output(&c, "stopping work\n", 30000), "%s", c.err_text);
     kill(c.pid, SIGTERM);
     int code = child_wait_exit(&c, 30000);
     ck_assert_msg(code == 130, "exit %d\nstderr: %s", code, c.err_text);
     ck_assert(strstr(c.err_text, "second signal (SIGTERM): exiting at once") != NULL);
+    server_stop(&s);
+}
+END_TEST
+
+/* The address the child serves on, from its "serving ... on ADDR" log line. */
+static void child_address(struct child *c, char *buf, size_t len)
+{
+    const char *tag = "serving /healthz, /readyz, /metrics on ";
+    int64_t deadline = now_ms() + 30000;
+    while (!strstr(c->err_text, tag) && now_ms() < deadline)
+        child_wait_output(c, NULL, 100);
+    const char *p = strstr(c->err_text, tag);
+    ck_assert_msg(p != NULL, "%s", c->err_text);
+    p += strlen(tag);
+    size_t n = strcspn(p, "\"\n");
+    snprintf(buf, len, "%.*s", (int)n, p);
+}
+
+#define LEASE_PATH "/apis/coordination.k8s.io/v1/namespaces/team-a/leases/kr-test-program"
+
+static json_t *lease_get(struct server *s)
+{
+    tc_response r;
+    tc_json(kr_testserver_url(s->ts), "GET", LEASE_PATH, NULL, &r);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    json_t *lease = json_incref(r.json);
+    tc_free(&r);
+    return lease;
+}
+
+START_TEST(the_leader_runs_controllers_and_releases_the_lease_at_sigterm)
+{
+    struct server s;
+    server_start(&s);
+    const char *args[] = {"--kubeconfig", s.kubeconfig,     "--listen",
+                          "127.0.0.1:0",  "--leader-elect", NULL};
+    struct child c;
+    child_spawn(&c, args);
+    /* Controllers run only while leading. */
+    ck_assert_msg(child_wait_output(&c, "reconcile finished team-a/cm1\n", 30000), "%s",
+                  c.err_text);
+    char base[128];
+    child_address(&c, base, sizeof(base));
+    struct reply x = wait_status(base, "/readyz", 200);
+    ck_assert_msg(strstr(x.body, "[+]leader ok: leading\n") &&
+                      strstr(x.body, "[+]controller configmaps ok\n"),
+                  "%s", x.body);
+    free(x.body);
+    json_t *lease = lease_get(&s);
+    const char *holder =
+        json_string_value(json_object_get(json_object_get(lease, "spec"), "holderIdentity"));
+    ck_assert_msg(holder && *holder, "no holder");
+    json_decref(lease);
+    kill(c.pid, SIGTERM);
+    ck_assert_int_eq(child_wait_exit(&c, 30000), 0);
+    lease = lease_get(&s);
+    holder = json_string_value(json_object_get(json_object_get(lease, "spec"), "holderIdentity"));
+    ck_assert_msg(!holder || !*holder, "still held by %s", holder);
+    json_decref(lease);
+    server_stop(&s);
+}
+END_TEST
+
+START_TEST(lost_leadership_stops_the_program_with_status_1)
+{
+    struct server s;
+    server_start(&s);
+    const char *args[] = {"--kubeconfig",   s.kubeconfig,   "--listen", "0",
+                          "--leader-elect", "--log-format", "text",     NULL};
+    struct child c;
+    child_spawn(&c, args);
+    ck_assert_msg(child_wait_output(&c, "reconcile finished team-a/cm1\n", 30000), "%s",
+                  c.err_text);
+    /* Another replica takes the Lease over: this one cannot renew. */
+    json_t *lease = lease_get(&s);
+    json_t *spec = json_object_get(lease, "spec");
+    json_object_set_new(spec, "holderIdentity", json_string("thief"));
+    json_object_set_new(spec, "leaseDurationSeconds", json_integer(3600));
+    char *body = json_dumps(lease, JSON_COMPACT);
+    tc_response r;
+    tc_json(kr_testserver_url(s.ts), "PUT", LEASE_PATH, body, &r);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    tc_free(&r);
+    free(body);
+    json_decref(lease);
+    int code = child_wait_exit(&c, 60000);
+    ck_assert_msg(code == 1, "exit %d\n%s", code, c.err_text);
+    ck_assert_msg(strstr(c.err_text, "leadership lost: stopping") != NULL, "%s", c.err_text);
+    /* The Lease is the thief's: a deposed leader does not clear it. */
+    lease = lease_get(&s);
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(lease, "spec"), "holderIdentity")),
+        "thief");
+    json_decref(lease);
     server_stop(&s);
 }
 END_TEST
@@ -1049,6 +1164,8 @@ int main(int argc, char **argv)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, sigterm_stops_the_program_after_its_work_finishes);
     tcase_add_test(tc, a_second_signal_exits_at_once);
+    tcase_add_test(tc, the_leader_runs_controllers_and_releases_the_lease_at_sigterm);
+    tcase_add_test(tc, lost_leadership_stops_the_program_with_status_1);
     tcase_add_test(tc, bad_flags_and_a_missing_kubeconfig_exit_2_with_one_line);
     suite_add_tcase(s, tc);
     int rc = kr_test_run_suite(s);
