@@ -63,6 +63,7 @@ struct kr_manager {
     struct cluster *clusters;
     size_t n_clusters;
     kr_leader_t *leader;
+    kr_client_t *leader_client; /* its own: a busy controller's rate limit never delays a renewal */
     kr_http_server_t *http;
 
     sigset_t old_mask;
@@ -345,8 +346,11 @@ static int make_leader(kr_manager_t *m, const kr_manager_opts *opts, kr_error_t 
     const kr_manager_config *cfg = m->config;
     if (!m->hub)
         return kr_error_set(err, KR_EINVAL, "--leader-elect needs a hub cluster");
+    int rc = kr_client_new(m->rt, m->hub_config, NULL, &m->leader_client, err);
+    if (rc != 0)
+        return rc;
     kr_leader_opts lo = KR_LEADER_OPTS_INIT;
-    lo.client = m->hub;
+    lo.client = m->leader_client;
     lo.lease_namespace =
         cfg->lease_namespace && *cfg->lease_namespace ? cfg->lease_namespace : m->hub_namespace;
     lo.lease_name = cfg->lease_name && *cfg->lease_name ? cfg->lease_name
@@ -724,6 +728,7 @@ void kr_manager_free(kr_manager_t *m)
         kr_controller_free(m->controllers[i]);
     kr_free(m->controllers);
     kr_leader_free(m->leader);
+    kr_client_free(m->leader_client);
     kr_informer_factory_free(m->factory);
     kr_client_free(m->hub);
     kr_rest_config_free(m->hub_config);
