@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -671,6 +670,19 @@ static void server_stop(struct server *s)
     kr_testserver_free(s->ts);
 }
 
+/* A manager of `prog` from argv, logging nowhere: kr_manager_new's result. */
+static int manager_from_args(const kr_manager_program *prog, int argc, char **argv,
+                             kr_manager_config *cfg, kr_manager_t **m, kr_error_t *err)
+{
+    ck_assert_int_eq(kr_manager_parse_args(prog, argc, argv, cfg, err), 0);
+    kr_manager_opts mo = KR_MANAGER_OPTS_INIT;
+    mo.program = prog;
+    mo.config = cfg;
+    mo.logger = (kr_logger){.fn = discard_log};
+    *m = NULL;
+    return kr_manager_new(&mo, m, err);
+}
+
 START_TEST(hub_and_cluster_informers_show_in_readyz)
 {
     struct server s;
@@ -680,16 +692,9 @@ START_TEST(hub_and_cluster_informers_show_in_readyz)
     char *argv[] = {"p",         "--kubeconfig", s.kubeconfig,  "--cluster",
                     cluster_arg, "--listen",     "127.0.0.1:0", NULL};
     static const kr_manager_program prog = {.name = "kr-test-manager"};
-    kr_manager_config cfg;
     kr_error_t err = {0};
-    ck_assert_int_eq(kr_manager_parse_args(&prog, 7, argv, &cfg, &err), 0);
-    kr_manager_opts mo = KR_MANAGER_OPTS_INIT;
-    mo.program = &prog;
-    mo.config = &cfg;
-    mo.logger = (kr_logger){.fn = discard_log};
     struct running r = {0};
-    ck_assert_msg(kr_manager_new(&mo, &r.m, &err) == 0, "%s", err.message);
-    r.cfg = cfg;
+    ck_assert_msg(manager_from_args(&prog, 7, argv, &r.cfg, &r.m, &err) == 0, "%s", err.message);
     ck_assert_str_eq(kr_manager_hub_name(r.m), "hub");
     ck_assert_str_eq(kr_manager_hub_namespace(r.m), "team-a");
     ck_assert_uint_eq(kr_manager_cluster_count(r.m), 1);
@@ -731,13 +736,8 @@ START_TEST(a_missing_kubeconfig_fails_new_with_one_line)
     static const kr_manager_program prog = {.name = "kr-test-manager"};
     kr_manager_config cfg;
     kr_error_t err = {0};
-    ck_assert_int_eq(kr_manager_parse_args(&prog, 3, argv, &cfg, &err), 0);
-    kr_manager_opts mo = KR_MANAGER_OPTS_INIT;
-    mo.program = &prog;
-    mo.config = &cfg;
-    mo.logger = (kr_logger){.fn = discard_log};
-    kr_manager_t *m = NULL;
-    ck_assert_int_eq(kr_manager_new(&mo, &m, &err), KR_EINVAL);
+    kr_manager_t *m;
+    ck_assert_int_eq(manager_from_args(&prog, 3, argv, &cfg, &m, &err), KR_EINVAL);
     ck_assert_ptr_null(m);
     ck_assert_msg(strstr(err.message, "/nonexistent/kubeconfig") != NULL, "%s", err.message);
     ck_assert_ptr_null(strchr(err.message, '\n'));
@@ -748,8 +748,7 @@ START_TEST(a_missing_kubeconfig_fails_new_with_one_line)
     char cluster_arg[256];
     snprintf(cluster_arg, sizeof(cluster_arg), "dc1=%s:no-such-context", s.kubeconfig);
     char *argv2[] = {"p", "--kubeconfig", s.kubeconfig, "--cluster", cluster_arg, NULL};
-    ck_assert_int_eq(kr_manager_parse_args(&prog, 5, argv2, &cfg, &err), 0);
-    ck_assert_int_eq(kr_manager_new(&mo, &m, &err), KR_EINVAL);
+    ck_assert_int_eq(manager_from_args(&prog, 5, argv2, &cfg, &m, &err), KR_EINVAL);
     ck_assert_msg(strncmp(err.message, "cluster dc1: ", 13) == 0 &&
                       strstr(err.message, "no-such-context"),
                   "%s", err.message);
@@ -927,36 +926,45 @@ static bool child_wait_output(struct child *c, const char *want, int timeout_ms)
     }
 }
 
-/* Wait (bounded) for the child to exit; its exit status or -1 on timeout
- * (it is then killed). */
+/* Wait (bounded) for the child to exit: its pipes reach end of file when
+ * it does. Its exit status, or -1 on timeout (it is then killed). */
 static int child_wait_exit(struct child *c, int timeout_ms)
 {
-    int pfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
-    ck_assert_int_ge(pfd, 0);
-    child_wait_output(c, NULL, 0);
     int64_t deadline = now_ms() + timeout_ms;
-    int status = -1;
-    for (;;) {
-        if (waitpid(c->pid, &status, WNOHANG) == c->pid)
-            break;
-        int64_t left = deadline - now_ms();
-        if (left <= 0) {
-            kill(c->pid, SIGKILL);
-            waitpid(c->pid, &status, 0);
-            status = -1;
-            break;
+    bool out_open = true, err_open = true;
+    while ((out_open || err_open) && now_ms() < deadline) {
+        struct pollfd p[2] = {{out_open ? c->out : -1, POLLIN, 0},
+                              {err_open ? c->err : -1, POLLIN, 0}};
+        if (poll(p, 2, (int)(deadline - now_ms())) <= 0)
+            continue;
+        if (p[0].revents) {
+            ssize_t r =
+                read(c->out, c->out_text + c->out_len, sizeof(c->out_text) - 1 - c->out_len);
+            if (r > 0)
+                c->out_len += (size_t)r;
+            else
+                out_open = false;
+            c->out_text[c->out_len] = '\0';
         }
-        struct pollfd p[3] = {{pfd, POLLIN, 0}, {c->out, POLLIN, 0}, {c->err, POLLIN, 0}};
-        poll(p, 3, (int)left);
-        if (p[1].revents || p[2].revents)
-            child_wait_output(c, NULL, 0);
+        if (p[1].revents) {
+            ssize_t r =
+                read(c->err, c->err_text + c->err_len, sizeof(c->err_text) - 1 - c->err_len);
+            if (r > 0)
+                c->err_len += (size_t)r;
+            else
+                err_open = false;
+            c->err_text[c->err_len] = '\0';
+        }
     }
-    close(pfd);
-    child_wait_output(c, NULL, 1000); /* what is left in the pipes */
     close(c->out);
     close(c->err);
-    if (status == -1)
+    int status = -1;
+    if (out_open || err_open) {
+        kill(c->pid, SIGKILL);
+        waitpid(c->pid, &status, 0);
         return -1;
+    }
+    waitpid(c->pid, &status, 0);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 

@@ -141,21 +141,28 @@ static void teardown_program(void)
     kr_flag_strings_free(&po.files);
 }
 
-static int parse(kr_manager_config *cfg, kr_error_t *err, ...)
+/* argv for the parser: "kr-test" then the NULL-terminated arguments. */
+static int build_argv(char **argv, va_list ap)
 {
-    static char *argv[64];
     static char storage[64][256];
-    va_list ap;
-    va_start(ap, err);
     int argc = 0;
     argv[argc++] = "kr-test";
-    for (const char *a; (a = va_arg(ap, const char *)) != NULL;) {
+    for (const char *a; (a = va_arg(ap, const char *)) != NULL && argc < 63;) {
         snprintf(storage[argc], sizeof(storage[argc]), "%s", a);
         argv[argc] = storage[argc];
         argc++;
     }
-    va_end(ap);
     argv[argc] = NULL;
+    return argc;
+}
+
+static int parse(kr_manager_config *cfg, kr_error_t *err, ...)
+{
+    static char *argv[64];
+    va_list ap;
+    va_start(ap, err);
+    int argc = build_argv(argv, ap);
+    va_end(ap);
     return kr_manager_parse_args(&prog, argc, argv, cfg, err);
 }
 
@@ -252,17 +259,10 @@ END_TEST
 
 static void expect_error(const char *want, ...)
 {
-    static char *argv[16];
-    static char storage[16][256];
+    static char *argv[64];
     va_list ap;
     va_start(ap, want);
-    int argc = 0;
-    argv[argc++] = "kr-test";
-    for (const char *a; (a = va_arg(ap, const char *)) != NULL;) {
-        snprintf(storage[argc], sizeof(storage[argc]), "%s", a);
-        argv[argc] = storage[argc];
-        argc++;
-    }
+    int argc = build_argv(argv, ap);
     va_end(ap);
     kr_manager_config cfg;
     kr_error_t err = {0};
