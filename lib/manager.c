@@ -162,16 +162,16 @@ static int ready_view_take(kr_manager_t *m, struct ready_view *v)
     v->n_controllers = m->n_controllers;
     v->n_checks = m->n_checks;
     v->n_informers = m->n_informers;
-    v->controllers = kr_calloc(v->n_controllers + 1, sizeof(*v->controllers));
+    v->controllers = kr_calloc(v->n_controllers + 1, sizeof(kr_controller_t *));
     v->checks = kr_calloc(v->n_checks + 1, sizeof(*v->checks));
-    v->informers = kr_calloc(v->n_informers + 1, sizeof(*v->informers));
+    v->informers = kr_calloc(v->n_informers + 1, sizeof(kr_informer_t *));
     bool ok = v->controllers && v->checks && v->informers;
     if (ok && v->n_controllers)
-        memcpy(v->controllers, m->controllers, v->n_controllers * sizeof(*v->controllers));
+        memcpy(v->controllers, m->controllers, v->n_controllers * sizeof(kr_controller_t *));
     if (ok && v->n_checks)
         memcpy(v->checks, m->checks, v->n_checks * sizeof(*v->checks));
     if (ok && v->n_informers)
-        memcpy(v->informers, m->informers, v->n_informers * sizeof(*v->informers));
+        memcpy(v->informers, m->informers, v->n_informers * sizeof(kr_informer_t *));
     pthread_mutex_unlock(&m->lock);
     return ok ? 0 : KR_ENOMEM;
 }
@@ -493,7 +493,7 @@ static void *signal_main(void *arg)
         if (n == 0) {
             kr_log(&m->logger, KR_LOG_ERROR, "manager",
                    "graceful stop did not finish within %llu ms: exiting",
-                   (unsigned long long)(m->shutdown_timeout_ms + SHUTDOWN_GRACE_MS));
+                   (unsigned long long)m->shutdown_timeout_ms + SHUTDOWN_GRACE_MS);
             _exit(1);
         }
         struct signalfd_siginfo si;
@@ -583,9 +583,9 @@ static kr_controller_t **controllers_take(kr_manager_t *m, bool started, size_t 
     *was_started = m->controllers_started;
     m->controllers_started = started;
     *n = m->n_controllers;
-    kr_controller_t **copy = *n ? kr_calloc(*n, sizeof(*copy)) : NULL;
+    kr_controller_t **copy = *n ? kr_calloc(*n, sizeof(kr_controller_t *)) : NULL;
     if (copy)
-        memcpy(copy, m->controllers, *n * sizeof(*copy));
+        memcpy(copy, m->controllers, *n * sizeof(kr_controller_t *));
     else
         *n = 0;
     pthread_mutex_unlock(&m->lock);
@@ -850,7 +850,7 @@ int kr_manager_informer(kr_manager_t *m, kr_client_t *client, kr_gvr resource,
     bool known = false;
     for (size_t i = 0; i < m->n_informers && !known; i++)
         known = m->informers[i] == *out;
-    if (!known && grow((void **)&m->informers, m->n_informers, sizeof(*m->informers)) == 0)
+    if (!known && grow((void **)&m->informers, m->n_informers, sizeof(kr_informer_t *)) == 0)
         m->informers[m->n_informers++] = *out;
     else if (!known)
         rc = kr_error_set(err, KR_ENOMEM, "out of memory");
@@ -876,7 +876,7 @@ int kr_manager_add_controller(kr_manager_t *m, const kr_controller_opts *opts,
         return rc;
     pthread_mutex_lock(&m->lock);
     bool start_now = m->controllers_started;
-    rc = grow((void **)&m->controllers, m->n_controllers, sizeof(*m->controllers));
+    rc = grow((void **)&m->controllers, m->n_controllers, sizeof(kr_controller_t *));
     if (rc == 0)
         m->controllers[m->n_controllers++] = ctl;
     pthread_mutex_unlock(&m->lock);

@@ -665,11 +665,9 @@ int kr_manager_parse_args(const kr_manager_program *prog, int argc, char **argv,
     cfg->listen = prog->default_listen ? prog->default_listen : "127.0.0.1:8080";
     cfg->log_format = KR_LOG_FORMAT_JSON;
     struct parser p = {.prog = prog, .cfg = cfg, .err = err};
-    if (prog->n_flags > 0) {
-        p.strings = kr_calloc(prog->n_flags, sizeof(*p.strings));
-        if (!p.strings)
-            return kr_error_set(err, KR_ENOMEM, "out of memory");
-    }
+    p.strings = kr_calloc(prog->n_flags + 1, sizeof(*p.strings));
+    if (!p.strings)
+        return kr_error_set(err, KR_ENOMEM, "out of memory");
     int rc = parse_all(&p, argc, argv);
     for (size_t i = 0; i < prog->n_flags; i++)
         kr_free(p.strings[i].items);
