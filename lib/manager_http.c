@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -516,10 +517,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > s->max_body) {
-            /* Answer before reading: libmicrohttpd then closes the
-             * connection instead of reading the body. */
             c->too_large = true;
-            return queue_error(s, conn, 413, "request body over the endpoint's limit");
+            /* A client waiting for "100 Continue" gets the 413 instead and
+             * never sends the body. Others are sending it already: it is
+             * read and dropped (closing at once would reset the connection
+             * under the client before it reads the answer). */
+            const char *expect =
+                MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+            if (expect && strcasecmp(expect, "100-continue") == 0)
+                return queue_error(s, conn, 413, "request body over the endpoint's limit");
         }
         return MHD_YES;
     }

@@ -92,9 +92,11 @@ static size_t upload_read(char *buf, size_t size, size_t n, void *user)
     return take;
 }
 
-/* One request; `chunked` sends the body without Content-Length. */
-static struct reply http(const char *method, const char *base, const char *path, const char *body,
-                         size_t body_len, bool chunked)
+/* One request; `chunked` sends the body without Content-Length;
+ * `expect_continue` waits for "100 Continue" before sending it. */
+static struct reply http_expect(const char *method, const char *base, const char *path,
+                                const char *body, size_t body_len, bool chunked,
+                                bool expect_continue)
 {
     struct reply r = {0};
     char url[512];
@@ -120,6 +122,10 @@ static struct reply http(const char *method, const char *base, const char *path,
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
     }
+    if (expect_continue)
+        hdrs = curl_slist_append(hdrs, "Expect: 100-continue");
+    else if (body)
+        hdrs = curl_slist_append(hdrs, "Expect:"); /* curl's own for big bodies: none */
     if (strcmp(method, "HEAD") == 0)
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
@@ -137,6 +143,12 @@ static struct reply http(const char *method, const char *base, const char *path,
     if (!r.body)
         r.body = calloc(1, 1);
     return r;
+}
+
+static struct reply http(const char *method, const char *base, const char *path, const char *body,
+                         size_t body_len, bool chunked)
+{
+    return http_expect(method, base, path, body, body_len, chunked, false);
 }
 
 static struct reply get(const char *base, const char *path)
@@ -421,6 +433,9 @@ START_TEST(bodies_over_the_limit_get_413)
     ck_assert_int_eq(x.status, 413);
     free(x.body);
     x = http("POST", base, "/echo", big, sizeof(big), false);
+    ck_assert_int_eq(x.status, 413);
+    free(x.body);
+    x = http_expect("POST", base, "/echo", big, sizeof(big), false, true); /* never sent */
     ck_assert_int_eq(x.status, 413);
     free(x.body);
     x = http("POST", base, "/echo", big, 1000, true); /* chunked, within */
