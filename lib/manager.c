@@ -675,6 +675,21 @@ static int start_all(kr_manager_t *m, kr_error_t *err)
     return lead_start(m) == 0 ? 0 : kr_error_set(err, KR_EIO, "the leader-only parts failed");
 }
 
+/* Stop the informers handed out by kr_manager_informer (the factory
+ * stops the others when freed). [main thread] */
+static void stop_informers(kr_manager_t *m)
+{
+    pthread_mutex_lock(&m->lock);
+    size_t n = m->n_informers;
+    kr_informer_t **copy = n ? kr_calloc(n, sizeof(kr_informer_t *)) : NULL;
+    if (copy)
+        memcpy(copy, m->informers, n * sizeof(kr_informer_t *));
+    pthread_mutex_unlock(&m->lock);
+    for (size_t i = 0; copy && i < n; i++)
+        kr_informer_stop(copy[i]);
+    kr_free(copy);
+}
+
 int kr_manager_run(kr_manager_t *m)
 {
     if (!m)
@@ -704,6 +719,7 @@ int kr_manager_run(kr_manager_t *m)
      * replica can take over. */
     lead_stop(m);
     stop_runnables(m, false);
+    stop_informers(m);
     if (m->leader) {
         kr_error_t lerr = {0};
         if (kr_leader_stop(m->leader, 0, &lerr) != 0)
