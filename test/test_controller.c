@@ -1054,6 +1054,63 @@ START_TEST(start_and_stop_many_times_without_leaks)
 }
 END_TEST
 
+/* ---- allocation failures --------------------------------------------------------- */
+
+static kr_reconcile_result never_called(kr_controller_t *ctl, const kr_reconcile_request *req,
+                                        uint64_t *after_ms, kr_error_t *err, void *user)
+{
+    (void)ctl, (void)req, (void)after_ms, (void)err, (void)user;
+    return KR_RECONCILE_DONE;
+}
+
+/* Everything but the threads (the sweep is single-threaded): new with
+ * metrics, lanes made by enqueues, stop, free. 0 when every failure was
+ * reported as KR_ENOMEM. */
+static int controller_lifecycle(void *arg)
+{
+    (void)arg;
+    kr_metrics_registry_t *reg = NULL;
+    if (kr_metrics_registry_new(&reg, NULL) != 0)
+        return 0;
+    kr_controller_opts o = KR_CONTROLLER_OPTS_INIT;
+    o.name = "sweep";
+    o.reconcile = never_called;
+    o.metrics = reg;
+    kr_controller_t *ctl = NULL;
+    int rc = kr_controller_new(&o, &ctl, NULL);
+    if (rc != 0) {
+        kr_metrics_registry_free(reg);
+        return rc == KR_ENOMEM ? 0 : 1;
+    }
+    int verdict = 0;
+    static const char *const clusters[] = {NULL, "dc1", "dc2", "dc3", "dc4", "dc5"};
+    for (size_t i = 0; i < sizeof(clusters) / sizeof(clusters[0]); i++) {
+        rc = kr_controller_enqueue(ctl, clusters[i], "ns", "a");
+        if (rc == 0)
+            rc = kr_controller_enqueue_after(ctl, clusters[i], NULL, "b", 1000);
+        if (rc != 0 && rc != KR_ENOMEM)
+            verdict = 1;
+    }
+    rc = kr_controller_enqueue_key(ctl, "dc9/ns/c");
+    if (rc != 0 && rc != KR_ENOMEM)
+        verdict = 1;
+    char *text = NULL;
+    rc = kr_metrics_render(reg, &text, NULL, NULL);
+    if (rc != 0 && rc != KR_ENOMEM)
+        verdict = 1;
+    kr_free(text);
+    kr_controller_free(ctl);
+    kr_metrics_registry_free(reg);
+    return verdict;
+}
+
+START_TEST(allocation_failures_are_reported_without_leaks)
+{
+    long runs = kr_test_alloc_failure_sweep(controller_lifecycle, NULL);
+    ck_assert_msg(runs > 0, "failed at allocation %ld", -runs);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("controller");
@@ -1072,6 +1129,7 @@ int main(void)
     tcase_add_test(tc, a_failing_cluster_does_not_hold_up_a_healthy_one);
     tcase_add_test(tc, stop_reports_a_reconcile_past_the_deadline_and_still_joins_it);
     tcase_add_test(tc, start_and_stop_many_times_without_leaks);
+    tcase_add_test(tc, allocation_failures_are_reported_without_leaks);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);
 }
