@@ -1022,6 +1022,58 @@ START_TEST(stop_reports_a_reconcile_past_the_deadline_and_still_joins_it)
 }
 END_TEST
 
+static atomic_int sync_timeouts;
+
+static void count_sync_timeouts(kr_log_level level, const char *module, const char *message,
+                                void *user)
+{
+    (void)module;
+    tctx *t = user;
+    if (level == KR_LOG_ERROR && strstr(message, "caches to sync")) {
+        pthread_mutex_lock(&t->mu);
+        atomic_fetch_add(&sync_timeouts, 1);
+        pthread_cond_broadcast(&t->cond);
+        pthread_mutex_unlock(&t->mu);
+    }
+}
+
+static bool sync_timed_out(tctx *t, const void *arg)
+{
+    (void)t, (void)arg;
+    return atomic_load(&sync_timeouts) > 0;
+}
+
+START_TEST(workers_never_start_when_the_caches_do_not_sync_in_time)
+{
+    rt = kr_test_runtime_up();
+    cluster a;
+    cluster_up(&a, 71); /* its informer is never started */
+    tctx t;
+    tctx_init(&t, NULL);
+    atomic_store(&sync_timeouts, 0);
+    kr_controller_opts o = KR_CONTROLLER_OPTS_INIT;
+    o.name = "unsynced";
+    o.reconcile = reconcile;
+    o.user = &t;
+    o.workers = 2;
+    o.cache_sync_timeout_ms = 20;
+    o.logger = (kr_logger){.fn = count_sync_timeouts, .max_level = KR_LOG_ERROR, .user = &t};
+    ck_assert_int_eq(kr_controller_new(&o, &t.ctl, NULL), 0);
+    watch(t.ctl, a.inf, NULL);
+    ck_assert_int_eq(kr_controller_enqueue(t.ctl, NULL, "default", "waiting"), 0);
+    ck_assert_int_eq(kr_controller_start(t.ctl, NULL), 0);
+    ck_assert(wait_for(&t, sync_timed_out, NULL));
+    ck_assert(!kr_controller_ready(t.ctl));
+    ck_assert_int_eq(kr_controller_stop(t.ctl, NULL), 0);
+    ck_assert_int_eq(count_of(&t, "default/waiting"), 0);
+    ck_assert_uint_eq(kr_controller_queue_len(t.ctl, NULL), 1);
+    kr_controller_free(t.ctl);
+    tctx_destroy(&t);
+    cluster_down(&a);
+    kr_runtime_free(rt);
+}
+END_TEST
+
 START_TEST(start_and_stop_many_times_without_leaks)
 {
     rt = kr_test_runtime_up();
@@ -1128,6 +1180,7 @@ int main(void)
     tcase_add_test(tc, the_initial_list_waits_behind_a_real_change);
     tcase_add_test(tc, a_failing_cluster_does_not_hold_up_a_healthy_one);
     tcase_add_test(tc, stop_reports_a_reconcile_past_the_deadline_and_still_joins_it);
+    tcase_add_test(tc, workers_never_start_when_the_caches_do_not_sync_in_time);
     tcase_add_test(tc, start_and_stop_many_times_without_leaks);
     tcase_add_test(tc, allocation_failures_are_reported_without_leaks);
     suite_add_tcase(s, tc);
