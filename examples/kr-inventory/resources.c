@@ -25,6 +25,12 @@ static int parse_one(const char *arg, inv_resource *r, kr_error_t *err)
     char path[256];
     snprintf(path, sizeof(path), "%.*s", (int)(eq - arg), arg);
     const char *kind = eq + 1;
+    size_t slashes = 0;
+    for (const char *c = path; *c; c++)
+        slashes += *c == '/';
+    if (slashes < 1 || slashes > 2)
+        return kr_error_set(err, KR_EINVAL, "--resource %s: expected GROUP/VERSION/RESOURCE=Kind",
+                            arg);
     char *parts[3] = {0};
     size_t n = 0;
     for (char *p = path, *slash; n < 3; p = slash + 1) {
@@ -34,9 +40,6 @@ static int parse_one(const char *arg, inv_resource *r, kr_error_t *err)
             break;
         *slash = '\0';
     }
-    if ((n != 2 && n != 3) || strchr(parts[n - 1], '/'))
-        return kr_error_set(err, KR_EINVAL, "--resource %s: expected GROUP/VERSION/RESOURCE=Kind",
-                            arg);
     const char *group = n == 3 ? parts[0] : "";
     const char *version = parts[n - 2];
     const char *resource = parts[n - 1];
