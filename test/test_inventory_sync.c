@@ -2,15 +2,15 @@
  * in-process apiservers feed producers and one consumer (writer thread)
  * while seeded schedules write, delete and inject faults (5xx bursts,
  * watches cut, history compacted, a producer stopped and restarted while
- * objects are deleted). Once quiet, the inventory's live rows equal a
- * fresh list of every cluster, each object's last transaction has its
- * current resourceVersion, and replaying never doubled a transaction. On
- * SQLite and PostgreSQL. KR_INVENTORY_SCHEDULES (default 20 per backend)
- * and KR_TEST_SEED replay. KR_TEST_THREADED. */
+ * objects are deleted, the PostgreSQL server restarted). Once quiet, the inventory's live rows
+ * equal a fresh list of every cluster, each object's last transaction has its current
+ * resourceVersion, and replaying never doubled a transaction. On SQLite and PostgreSQL.
+ * KR_INVENTORY_SCHEDULES (default 20 per backend) and KR_TEST_SEED replay. KR_TEST_THREADED. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kr_suite.h"
@@ -24,8 +24,9 @@
 #define N_CLUSTERS 3
 #define WAIT_MS 60000
 
-static kr_pgserver *pg;
+static kr_pgserver *pg; /* the postgresql case's own server (it restarts it) */
 static bool use_pg;
+static int db_restarts;
 static char tmpdir[256];
 
 typedef struct cluster {
@@ -150,6 +151,11 @@ static void run_schedule(unsigned long long seed, long index)
     kr_test_rng rng;
     kr_test_rng_init(&rng, seed);
     char url[512];
+    if (use_pg && !pg) {
+        char why[512];
+        if (kr_pgserver_start(&pg, why, sizeof(why)) != 0)
+            ck_abort_msg("cannot start PostgreSQL: %s", why);
+    }
     if (use_pg)
         ck_assert_int_eq(kr_pgserver_create_db(pg, url, sizeof(url)), 0);
     else
@@ -205,8 +211,22 @@ static void run_schedule(unsigned long long seed, long index)
             kr_testserver_set_faults(c->tc.ts, &f);
         } else if (what < 88) {
             kr_testserver_compact(c->tc.ts);
-        } else if (what < 93) {
+        } else if (what < 91) {
             kr_testserver_close_watches(c->tc.ts);
+        } else if (what < 93 && use_pg) {
+            /* The database restarts: batches fail and wait in the buffer
+             * (the informers pause when it fills), then go through. */
+            kr_inventory_consumer_stats st;
+            kr_inventory_consumer_get_stats(cons, &st);
+            uint64_t failures = st.failures;
+            ck_assert_int_eq(kr_pgserver_stop(pg), 0);
+            for (int w = 0; w < 6000 && st.failures == failures && st.buffered; w++) {
+                struct timespec ts = {0, 10 * 1000 * 1000};
+                nanosleep(&ts, NULL);
+                kr_inventory_consumer_get_stats(cons, &st);
+            }
+            ck_assert_int_eq(kr_pgserver_restart(pg), 0);
+            db_restarts++;
         } else if (c->prod) {
             /* The producer of this cluster goes away (a kill) for a few
              * operations on its cluster, deletes included. */
@@ -283,6 +303,10 @@ START_TEST(inventory_converges_with_its_clusters_under_faults)
     long n = env && *env ? atol(env) : 20;
     for (long s = 0; s < n; s++)
         run_schedule(base + (unsigned long long)s, s);
+    if (use_pg)
+        printf("inventory_sync: the database restarted %d times\n", db_restarts);
+    kr_pgserver_free(pg);
+    pg = NULL;
     kr_runtime_free(rt);
     rt = NULL;
 }
@@ -309,7 +333,9 @@ int main(void)
     tcase_add_test(lite, inventory_converges_with_its_clusters_under_faults);
     suite_add_tcase(s, lite);
     char why[512];
-    if (kr_pgserver_start(&pg, why, sizeof(why)) == 0) {
+    kr_pgserver *probe = NULL;
+    if (kr_pgserver_start(&probe, why, sizeof(why)) == 0) {
+        kr_pgserver_free(probe);
         TCase *pgc = tcase_create("postgresql");
         tcase_set_timeout(pgc, 600);
         tcase_add_unchecked_fixture(pgc, pg_case, NULL);
@@ -322,7 +348,6 @@ int main(void)
         kr_test_skip("test_inventory_sync postgresql case", "PostgreSQL cannot start (%s)", why);
     }
     int rc = kr_test_run_suite(s);
-    kr_pgserver_free(pg);
     kr_test_tmpdir_remove(tmpdir);
     return rc;
 }
