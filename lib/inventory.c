@@ -114,6 +114,9 @@ static const char *str_at(const json_t *obj, const char *a, const char *b)
     return json_string_value(v);
 }
 
+/* The actor of every transaction an informer's event made. */
+static const char informer_actor[] = "informer";
+
 static const char *const event_names[] = {"ADDED", "MODIFIED", "DELETED",
                                           "DELETED_FINAL_STATE_UNKNOWN", "CHECKPOINT"};
 
@@ -573,6 +576,8 @@ static int decide(chunk *c, const kr_inventory_event *ev, const event_fields *f,
     for (size_t k = 0; k < c->n_keys && !key; k++)
         if (key_is(&c->keys[k], ev->cluster, f))
             key = &c->keys[k];
+    if (!key) /* apply_chunk registers every event's key first */
+        return kr_error_set(err, KR_EINVAL, "inventory: an event without its chunk key");
     bool gone =
         ev->type == KR_INVENTORY_DELETED || ev->type == KR_INVENTORY_DELETED_FINAL_STATE_UNKNOWN;
     bool same_uid = key->exists && key->uid && strcmp(key->uid, f->uid) == 0;
@@ -644,7 +649,7 @@ static int insert_txns(chunk *c, int64_t now, kr_error_t *err)
         c->params[n++] = KR_INV_TEXT(t->f->uid);
         c->params[n++] = KR_INV_TEXT(t->f->rv);
         c->params[n++] = KR_INV_TEXT(event_names[t->ev->type]);
-        c->params[n++] = KR_INV_TEXT("informer");
+        c->params[n++] = KR_INV_TEXT(informer_actor);
         c->params[n++] = KR_INV_TEXT(t->patch_text);
         c->params[n++] = KR_INV_TEXT(t->dedup);
     }
@@ -816,10 +821,10 @@ int kr_inventory_apply(kr_inventory_t *inv, const kr_inventory_event *events, si
     int64_t now = wall_ms();
     pthread_mutex_lock(&inv->lock);
     ret = inv->ops->begin(inv->be, KR_INV_BEGIN_WRITE, err);
-    chunk *c = ret == 0 ? kr_calloc(1, sizeof(*c)) : NULL;
-    if (ret == 0 && !c)
+    chunk *c = NULL;
+    if (ret == 0 && !(c = kr_calloc(1, sizeof(*c))))
         ret = kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
-    for (size_t i = 0; i < n && ret == 0; i += CHUNK) {
+    for (size_t i = 0; i < n && ret == 0 && c; i += CHUNK) {
         c->inv = inv;
         ret = apply_chunk(c, events + i, fields + i, n - i < CHUNK ? n - i : CHUNK, now, &res, err);
     }

@@ -21,7 +21,13 @@ typedef struct kr_inv_param {
     int64_t i;
 } kr_inv_param;
 
-#define KR_INV_TEXT(s) ((kr_inv_param){(s) ? KR_INV_P_TEXT : KR_INV_P_NULL, (s), 0})
+static inline kr_inv_param kr_inv_text(const char *s)
+{
+    return (kr_inv_param){s ? KR_INV_P_TEXT : KR_INV_P_NULL, s, 0};
+}
+
+/* A text parameter (NULL: SQL NULL) and an integer one. */
+#define KR_INV_TEXT(s) kr_inv_text(s)
 #define KR_INV_INT(v) ((kr_inv_param){KR_INV_P_INT, NULL, (v)})
 
 /* Result rows, every cell text (NULL for SQL NULL). */

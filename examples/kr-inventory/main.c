@@ -249,10 +249,11 @@ int main(int argc, char **argv)
     /* Informers on the hub and on every workload cluster. */
     size_t n_clusters = kr_manager_cluster_count(a.m) + (kr_manager_hub(a.m) ? 1 : 0);
     size_t n = n_clusters * a.resources.n;
-    a.informers = calloc(n, sizeof(*a.informers));
-    a.cluster_of = calloc(n, sizeof(*a.cluster_of));
-    a.resource_of = calloc(n, sizeof(*a.resource_of));
-    a.producers = calloc(n, sizeof(*a.producers));
+    /* Arrays of pointers. */
+    a.informers = calloc(n, sizeof(void *));
+    a.cluster_of = calloc(n, sizeof(void *));
+    a.resource_of = calloc(n, sizeof(void *));
+    a.producers = calloc(n, sizeof(void *));
     if (!a.informers || !a.cluster_of || !a.resource_of || !a.producers) {
         fprintf(stderr, "kr-inventory: out of memory\n");
         goto out;

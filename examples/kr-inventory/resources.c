@@ -1,6 +1,7 @@
 /* kr-inventory — parsing --resource: "GROUP/VERSION/RESOURCE=Kind". */
 #include "resources.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,25 +32,21 @@ static int parse_one(const char *arg, inv_resource *r, kr_error_t *err)
     if (slashes < 1 || slashes > 2)
         return kr_error_set(err, KR_EINVAL, "--resource %s: expected GROUP/VERSION/RESOURCE=Kind",
                             arg);
-    char *parts[3] = {0};
-    size_t n = 0;
-    for (char *p = path, *slash; n < 3; p = slash + 1) {
-        parts[n++] = p;
-        slash = strchr(p, '/');
-        if (!slash)
-            break;
-        *slash = '\0';
-    }
-    const char *group = n == 3 ? parts[0] : "";
-    const char *version = parts[n - 2];
-    const char *resource = parts[n - 1];
-    for (size_t i = 0; i < n; i++)
-        if (!*parts[i])
-            return kr_error_set(err, KR_EINVAL, "--resource %s: an empty part", arg);
+    /* "version/resource" (the core group) or "group/version/resource". */
+    char *first = path, *cut = strchr(first, '/');
+    *cut = '\0';
+    char *second = cut + 1, *third = strchr(second, '/');
+    if (third)
+        *third++ = '\0';
+    const char *group = third ? first : "";
+    const char *version = third ? second : first;
+    const char *resource = third ? third : second;
+    if (!*version || !*resource || (third && !*group))
+        return kr_error_set(err, KR_EINVAL, "--resource %s: an empty part", arg);
     for (const char *k = kind; *k; k++)
         if (!((*k >= 'A' && *k <= 'Z') || (*k >= 'a' && *k <= 'z') || (*k >= '0' && *k <= '9')))
             return kr_error_set(err, KR_EINVAL, "--resource %s: \"%s\" is not a kind", arg, kind);
-    char api_version[128], key[256];
+    char api_version[512], key[768];
     snprintf(api_version, sizeof(api_version), "%s%s%s", group, *group ? "/" : "", version);
     snprintf(key, sizeof(key), "%s/%s", api_version, resource);
     size_t len = strlen(group) + strlen(version) + strlen(resource) + strlen(kind) +
@@ -74,6 +71,11 @@ static int parse_one(const char *arg, inv_resource *r, kr_error_t *err)
     return 0;
 }
 
+static bool same(const char *a, const char *b)
+{
+    return a && b && strcmp(a, b) == 0;
+}
+
 int inv_resources_parse(const char *const *args, size_t n, inv_resources *out, kr_error_t *err)
 {
     memset(out, 0, sizeof(*out));
@@ -88,10 +90,12 @@ int inv_resources_parse(const char *const *args, size_t n, inv_resources *out, k
         return kr_error_set(err, KR_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < n; i++) {
-        int rc = parse_one(args[i], &out->items[i], err);
+        int rc = args[i] ? parse_one(args[i], &out->items[i], err)
+                         : kr_error_set(err, KR_EINVAL, "--resource: an empty argument");
         for (size_t k = 0; rc == 0 && k < i; k++)
-            if (strcmp(out->items[k].kind, out->items[i].kind) == 0) {
+            if (same(out->items[k].kind, out->items[i].kind)) {
                 free(out->items[i].text);
+                out->items[i].text = NULL;
                 rc = kr_error_set(err, KR_EINVAL,
                                   "--resource %s: kind %s is already watched (kinds name rows "
                                   "in the inventory, so they must differ)",
@@ -111,7 +115,7 @@ void inv_resources_free(inv_resources *r)
 {
     if (!r)
         return;
-    for (size_t i = 0; i < r->n; i++)
+    for (size_t i = 0; r->items && i < r->n; i++)
         free(r->items[i].text);
     free(r->items);
     free(r->kinds);
