@@ -300,6 +300,12 @@ START_TEST(program_page_live_and_restart_after_kill)
     tc_json(api, "GET", "/api/v1/history?kind=ConfigMap&namespace=default&name=copy", NULL, &r);
     ck_assert_uint_eq(json_array_size(json_object_get(r.json, "items")), copy_changes);
     tc_free(&r);
+    /* The consumer's counters on /metrics. */
+    tc_request(api, "GET", "/metrics", NULL, NULL, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(strstr(r.body, "kr_inventory_events_applied_total "));
+    ck_assert_ptr_nonnull(strstr(r.body, "kr_inventory_buffered_events "));
+    tc_free(&r);
     kill(p.pid, SIGTERM);
     ck_assert_int_eq(finish(&p), 0);
     kr_testserver_free(hub);

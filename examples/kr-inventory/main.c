@@ -10,6 +10,7 @@
  * Exit status 2 at start-up for bad flags, a wrong or unreachable database
  * URL, or a corrupted SQLite file (refused, never overwritten). */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,67 @@ typedef struct app {
     bool reconciling;
     volatile int stopping;
 } app;
+
+/* ---- metrics: the consumer's counters, refreshed at each scrape ------------ */
+
+typedef struct consumer_metrics {
+    kr_inventory_consumer_t *consumer;
+    kr_metric_t *buffered, *capacity, *applied, *duplicates, *batches, *failures, *refused;
+    kr_inventory_consumer_stats last;
+} consumer_metrics;
+
+static void collect_consumer(void *user)
+{
+    consumer_metrics *cm = user;
+    kr_inventory_consumer_stats st;
+    kr_inventory_consumer_get_stats(cm->consumer, &st);
+    kr_metrics_gauge_set(cm->buffered, (double)st.buffered);
+    kr_metrics_gauge_set(cm->capacity, (double)st.capacity);
+    kr_metrics_counter_add(cm->applied, (double)(st.applied - cm->last.applied));
+    kr_metrics_counter_add(cm->duplicates, (double)(st.duplicates - cm->last.duplicates));
+    kr_metrics_counter_add(cm->batches, (double)(st.batches - cm->last.batches));
+    kr_metrics_counter_add(cm->failures, (double)(st.failures - cm->last.failures));
+    kr_metrics_counter_add(cm->refused, (double)(st.rejected_full - cm->last.rejected_full));
+    cm->last = st;
+}
+
+static int register_metrics(kr_manager_t *m, consumer_metrics *cm, kr_error_t *err)
+{
+    static const struct {
+        kr_metric_type type;
+        const char *name, *help;
+        size_t offset;
+    } defs[] = {
+        {KR_METRIC_GAUGE, "kr_inventory_buffered_events", "events waiting for the database",
+         offsetof(consumer_metrics, buffered)},
+        {KR_METRIC_GAUGE, "kr_inventory_buffer_capacity", "events the buffer holds (--buffer)",
+         offsetof(consumer_metrics, capacity)},
+        {KR_METRIC_COUNTER, "kr_inventory_events_applied_total",
+         "events committed (duplicates included)", offsetof(consumer_metrics, applied)},
+        {KR_METRIC_COUNTER, "kr_inventory_events_duplicate_total", "events already held (no-ops)",
+         offsetof(consumer_metrics, duplicates)},
+        {KR_METRIC_COUNTER, "kr_inventory_batches_total", "committed database transactions",
+         offsetof(consumer_metrics, batches)},
+        {KR_METRIC_COUNTER, "kr_inventory_batch_failures_total", "failed batches (each retried)",
+         offsetof(consumer_metrics, failures)},
+        {KR_METRIC_COUNTER, "kr_inventory_buffer_full_total",
+         "events refused because the buffer was full (backpressure)",
+         offsetof(consumer_metrics, refused)},
+    };
+    kr_metrics_registry_t *reg = kr_manager_metrics(m);
+    for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
+        kr_metric_family_t *fam = NULL;
+        kr_metric_t **slot = (kr_metric_t **)((char *)cm + defs[i].offset);
+        int rc = kr_metrics_family_register(reg, defs[i].type, defs[i].name, defs[i].help, NULL, 0,
+                                            NULL, 0, &fam, err);
+        if (rc == 0)
+            rc = kr_metrics_series(fam, NULL, slot, err);
+        if (rc != 0)
+            return rc;
+    }
+    int id = kr_metrics_collector_add(reg, collect_consumer, cm);
+    return id < 0 ? kr_error_set(err, id, "cannot add the inventory's metrics collector") : 0;
+}
 
 /* ---- the Workflow API on the manager's endpoint --------------------------- */
 
@@ -275,6 +337,11 @@ int main(int argc, char **argv)
             a.resource_of[i] = &a.resources.items[r];
             a.n_informers++;
         }
+    }
+    consumer_metrics cm = {.consumer = a.consumer};
+    if (register_metrics(a.m, &cm, &err) != 0) {
+        fprintf(stderr, "kr-inventory: %s\n", err.message);
+        goto out;
     }
     a.api.kinds = a.resources.kinds;
     a.api.n_kinds = a.resources.n;
