@@ -29,11 +29,12 @@ VERSION := 0.1.0
 SOMAJOR := 0
 
 PKG_CONFIG ?= pkg-config
-PKGS    := jansson libcurl libuv openssl yaml-0.1
-TS_PKGS := libmicrohttpd
+# libmicrohttpd: the manager's HTTP endpoint (and the test server's).
+PKGS    := jansson libcurl libuv openssl yaml-0.1 libmicrohttpd
+TS_PKGS :=
 PKG_CFLAGS  := $(shell $(PKG_CONFIG) --cflags $(PKGS) $(TS_PKGS) 2>/dev/null)
 PKG_LIBS    := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
-TS_LIBS     := $(shell $(PKG_CONFIG) --libs $(TS_PKGS) 2>/dev/null)
+TS_LIBS     := $(if $(TS_PKGS),$(shell $(PKG_CONFIG) --libs $(TS_PKGS) 2>/dev/null))
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 
@@ -198,7 +199,8 @@ valgrind: tests
 	  sh test/run-tests.sh "$(BUILD)" "$(abspath $(BUILD))/valgrind-results.txt" \
 	  $(or $(TEST_FILTER),$(TESTS))
 
-# The full suite: plain, AddressSanitizer + UBSan, ThreadSanitizer, install.
+# The full suite: plain, AddressSanitizer + UBSan, ThreadSanitizer, install,
+# and the README's code snippets compiled against the headers.
 check: deps
 	@rm -f build/check-*.txt; status=0; \
 	echo "== plain build =="; \
@@ -210,6 +212,8 @@ check: deps
 	$(MAKE) --no-print-directory tsan || status=1; \
 	echo "== install test =="; \
 	sh test/install-test.sh "$(abspath build)/check-4-install.txt" || status=1; \
+	echo "== README API tour compiles =="; \
+	sh test/readme-test.sh "$(abspath build)/check-5-readme.txt" || status=1; \
 	sh test/summary.sh build/check-*.txt || status=1; \
 	exit $$status
 

@@ -165,6 +165,7 @@ static void unlink_watch(kr_testserver_t *ts, ts_watch *w)
     if (w->next)
         w->next->prev = w->prev;
     ts->nwatches--;
+    pthread_cond_broadcast(&ts->watches_cv);
 }
 
 void ts_watch_free(ts_watch *w)
@@ -358,6 +359,7 @@ static void watch_start(kr_testserver_t *ts, ts_watch *w, const ts_resource *res
         ts->watches->prev = w;
     ts->watches = w;
     ts->nwatches++;
+    pthread_cond_broadcast(&ts->watches_cv);
 }
 
 void ts_handle_watch(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
