@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "../examples/kr-sweeper/sweep.h"
 #include "kr_suite.h"
@@ -360,6 +362,64 @@ START_TEST(times_parse_as_rfc3339)
 }
 END_TEST
 
+/* Run the built program; its standard output in `out` (at most len bytes).
+ * Returns the exit status. */
+static int run_program(const char *args, char *out, size_t len)
+{
+    char bin[512], cmd[2048];
+    kr_test_bin_path(bin, sizeof(bin), "kr-sweeper");
+    snprintf(cmd, sizeof(cmd), "%s %s 2>/dev/null", bin, args);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t n = fread(out, 1, len - 1, p);
+    out[n] = '\0';
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+START_TEST(the_program_plans_then_sweeps_once_and_refuses_bad_flags)
+{
+    platform_up();
+    json_decref(create(&dc2, CM, copy_cm("lost", KR_MANAGER_SYNCER, "uid-of-nothing")));
+    char dir[] = "/tmp/kr-sweeper-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char kc[3][600];
+    cluster *cl[3] = {&hub, &dc1, &dc2};
+    const char *names[3] = {"hub", "dc1", "dc2"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(kc[i], sizeof(kc[i]), "%s/%s.kubeconfig", dir, names[i]);
+        ck_assert_int_eq(kr_testserver_write_kubeconfig(cl[i]->ts, kc[i], NULL, NULL), 0);
+    }
+    char common[2048], args[2600], out[8192];
+    snprintf(common, sizeof(common),
+             "--kubeconfig %s --cluster dc1=%s --cluster dc2=%s --listen 0 --once --grace 0s",
+             kc[0], kc[1], kc[2]);
+    snprintf(args, sizeof(args), "%s --dry-run", common);
+    ck_assert_int_eq(run_program(args, out, sizeof(out)), 0);
+    ck_assert_ptr_nonnull(strstr(out, "lost"));
+    ck_assert_ptr_nonnull(strstr(out, "planned"));
+    ck_assert(exists(&dc2, CM, "lost"));
+    snprintf(args, sizeof(args), "%s -o json", common);
+    ck_assert_int_eq(run_program(args, out, sizeof(out)), 0);
+    json_t *doc = json_loads(out, 0, NULL);
+    ck_assert_ptr_nonnull(doc);
+    json_t *c = json_array_get(json_object_get(doc, "candidates"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(c, "action")), "deleted");
+    ck_assert_str_eq(json_string_value(json_object_get(c, "cluster")), "dc2");
+    json_decref(doc);
+    ck_assert(!exists(&dc2, CM, "lost"));
+    snprintf(args, sizeof(args), "%s --rate fast", common);
+    ck_assert_int_eq(run_program(args, out, sizeof(out)), 2);
+    ck_assert_int_eq(run_program("--no-such-flag", out, sizeof(out)), 2);
+    ck_assert_int_eq(run_program("--help", out, sizeof(out)), 0);
+    ck_assert_ptr_nonnull(strstr(out, "--max-deletes"));
+    for (int i = 0; i < 3; i++)
+        unlink(kc[i]);
+    rmdir(dir);
+    platform_down();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sweeper");
@@ -370,6 +430,7 @@ int main(void)
     tcase_add_test(tc, a_cluster_that_cannot_be_listed_is_skipped_and_untouched);
     tcase_add_test(tc, the_cap_stops_the_run_and_reports_the_rest);
     tcase_add_test(tc, an_object_changed_after_the_plan_is_skipped_by_its_precondition);
+    tcase_add_test(tc, the_program_plans_then_sweeps_once_and_refuses_bad_flags);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);
 }
