@@ -10,6 +10,7 @@
  * Exit status 2 at start-up for bad flags, a wrong or unreachable database
  * URL, or a corrupted SQLite file (refused, never overwritten). */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +34,7 @@ typedef struct app {
     kr_inventory_producer_t **producers;
     pthread_t reconciler;
     bool reconciling;
-    volatile int stopping;
+    atomic_bool stopping; /* set by lead_stop, read by the reconciler */
 } app;
 
 /* ---- metrics: the consumer's counters, refreshed at each scrape ------------ */
@@ -176,8 +177,8 @@ static void *reconcile_all(void *arg)
     app *a = arg;
     bool *done = calloc(a->n_informers ? a->n_informers : 1, sizeof(*done));
     size_t left = a->n_informers;
-    while (done && left && !a->stopping) {
-        for (size_t i = 0; i < a->n_informers && !a->stopping; i++) {
+    while (done && left && !atomic_load(&a->stopping)) {
+        for (size_t i = 0; i < a->n_informers && !atomic_load(&a->stopping); i++) {
             if (done[i] || kr_informer_wait_for_sync(a->informers[i], 200, NULL) != 0)
                 continue;
             kr_error_t err = {0};
@@ -205,7 +206,7 @@ static void lead_stop(kr_manager_t *m, void *user)
 {
     (void)m;
     app *a = user;
-    a->stopping = 1;
+    atomic_store(&a->stopping, true);
     if (a->reconciling)
         pthread_join(a->reconciler, NULL);
     a->reconciling = false;
@@ -223,7 +224,7 @@ static int lead_start(kr_manager_t *m, void *user)
 {
     app *a = user;
     kr_error_t err = {0};
-    a->stopping = 0;
+    atomic_store(&a->stopping, false);
     int rc = kr_inventory_consumer_start(a->consumer, &err);
     for (size_t i = 0; rc == 0 && i < a->n_informers; i++) {
         kr_inventory_producer_opts po = KR_INVENTORY_PRODUCER_OPTS_INIT;
