@@ -26,6 +26,7 @@
 #include "chromium.h"
 #include "kr_suite.h"
 #include "kr_test.h"
+#include "kr_test_inventory.h"
 #include "kr_test_tmpdir.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
@@ -511,24 +512,8 @@ static void converge_once(unsigned long long seed, long index, bool pg_case)
     io.url = db;
     kr_inventory_t *inv = NULL;
     ck_assert_int_eq(kr_inventory_new(&io, &inv, NULL), 0);
-    json_t *all = NULL;
-    ck_assert_int_eq(kr_inventory_transactions_after(inv, 0, 1000000, &all, NULL), 0);
-    json_t *seen = json_object();
-    size_t i;
-    json_t *t;
-    json_array_foreach(all, i, t)
-    {
-        char key[512];
-        const char *event = json_string_value(json_object_get(t, "event"));
-        snprintf(key, sizeof(key), "%s/%s/%s/%s", json_string_value(json_object_get(t, "cluster")),
-                 json_string_value(json_object_get(t, "uid")),
-                 json_string_value(json_object_get(t, "resourceVersion")),
-                 strncmp(event, "DELETED", 7) == 0 ? "gone" : "live");
-        ck_assert_msg(!json_object_get(seen, key), "seed %llu: %s twice", seed, key);
-        json_object_set_new(seen, key, json_true());
-    }
-    json_decref(seen);
-    json_decref(all);
+    char *doubled = kr_test_inventory_doubled(inv);
+    ck_assert_msg(!doubled, "seed %llu: transaction %s twice", seed, doubled);
     kr_inventory_free(inv);
     kill(p.pid, SIGTERM);
     ck_assert_int_eq(finish(&p), 0);
