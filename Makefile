@@ -55,11 +55,12 @@ TEST_DEFS   := -DKR_TEST_BIN_DIR='"$(abspath $(BUILD))/bin"' -DKR_SOURCE_DIR='"$
 
 # Filled in by mk/*.mk fragments.
 LIB_GEN_SRCS :=
+TS_GEN_SRCS  :=
 TS_PROGS     := kr-apiserver
 -include $(sort $(wildcard mk/*.mk))
 
 LIB_SRCS  := $(sort $(wildcard lib/*.c)) $(LIB_GEN_SRCS)
-TS_SRCS   := $(sort $(wildcard lib/testserver/*.c))
+TS_SRCS   := $(sort $(wildcard lib/testserver/*.c)) $(TS_GEN_SRCS)
 PROGS     := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard examples/*/*.c)))))
 TESTS     := $(sort $(basename $(notdir $(wildcard test/test_*.c))))
 TSAN_TESTS := $(sort $(basename $(notdir $(shell grep -l KR_TEST_THREADED test/test_*.c 2>/dev/null))))

@@ -267,9 +267,13 @@ START_TEST(create_rejects_bad_input_with_apiserver_status)
     tc_free(&r);
 
     tc_request(U, "POST", p, "application/vnd.kubernetes.protobuf", "k8s\0", NULL, &r);
+    assert_status(&r, 400, "BadRequest", NULL);
+    tc_free(&r);
+    tc_request(U, "POST", p, "application/cbor", "{}", NULL, &r);
     assert_status(&r, 415, "UnsupportedMediaType",
                   "the body of the request was in an unknown format - accepted media types "
-                  "include: application/json, application/yaml");
+                  "include: application/json, application/yaml, "
+                  "application/vnd.kubernetes.protobuf");
     tc_free(&r);
 
     tc_json(U, "GET", "/api/v1/namespaces/default/widgets", NULL, &r);

@@ -303,6 +303,9 @@ int ts_dry_run(const ts_request *req, ts_response *resp, const char *options_kin
 
 bool ts_content_is_json(const ts_request *req);
 bool ts_content_is_yaml(const ts_request *req);
+bool ts_content_is_protobuf(const ts_request *req);
+/* A Kubernetes protobuf body as its JSON object (new); NULL after filling resp (400). */
+json_t *ts_parse_protobuf_body(const ts_request *req, ts_response *resp);
 void ts_respond_unsupported_media(ts_response *resp, const char *accepted);
 /* A JSON object (or YAML when `yaml`), new; NULL after filling resp (400). */
 json_t *ts_parse_body(const ts_request *req, bool yaml, ts_response *resp);
