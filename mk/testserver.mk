@@ -1,7 +1,7 @@
 # libkreconcile-testserver: the client-certificate check calls GnuTLS
 # directly (libmicrohttpd's TLS backend).
 TS_LIBS += $(shell $(PKG_CONFIG) --libs gnutls 2>/dev/null)
-# Protobuf bytes fields are base64 in JSON: OpenSSL's encoder (libcrypto).
+# Base64 (kubeconfig CA data, protobuf bytes fields in JSON): OpenSSL's encoder.
 TS_LIBS += $(shell $(PKG_CONFIG) --libs libcrypto 2>/dev/null)
 
 # Protobuf request bodies: the decoder's tables are generated at build time

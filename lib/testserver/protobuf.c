@@ -5,7 +5,6 @@
  * omitempty and pointer-ness from the Go struct tags. Anything the schema
  * does not describe is refused with a message, never guessed. */
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -108,18 +107,11 @@ static unsigned wire_type_of(unsigned type)
 
 static json_t *base64_of(pb_ctx *c, const unsigned char *data, size_t len)
 {
-    if (len > INT32_MAX / 2) {
-        fail(c, "bytes value too large");
-        return NULL;
-    }
-    unsigned char *out = kr_malloc(4 * ((len + 2) / 3) + 1);
-    if (!out) {
+    char *text = ts_base64(data, len);
+    json_t *s = text ? json_string(text) : NULL;
+    kr_free(text);
+    if (!s)
         fail(c, "out of memory");
-        return NULL;
-    }
-    int n = EVP_EncodeBlock(out, data, (int)len);
-    json_t *s = json_stringn((const char *)out, (size_t)n);
-    kr_free(out);
     return s;
 }
 
