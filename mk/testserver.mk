@@ -4,8 +4,9 @@ TS_LIBS += $(shell $(PKG_CONFIG) --libs gnutls 2>/dev/null)
 # Base64 (kubeconfig CA data, protobuf bytes fields in JSON): OpenSSL's encoder.
 TS_LIBS += $(shell $(PKG_CONFIG) --libs libcrypto 2>/dev/null)
 
-# Protobuf request bodies: the decoder's tables are generated at build time
-# from data/k8s-proto-schema.json (as the patch schema is, see patch.mk).
+# Protobuf request bodies and OpenAPI documents: the tables are generated at
+# build time from data/k8s-proto-schema.json and the patch strategies of
+# data/k8s-patch-metadata.json (as the patch schema is, see patch.mk).
 # That table is itself made by a maintainer tool from the generated.proto
 # files and Go struct tags of k8s.io/api and k8s.io/apimachinery:
 #   make proto-schema K8S_API_DIR=... K8S_APIMACHINERY_DIR=... K8S_SOURCE="..."
@@ -21,9 +22,9 @@ $(PROTO_TABLES_GEN): lib/gen/gen_proto_tables.c lib/testserver/ts_proto.h
 	    $(shell $(PKG_CONFIG) --cflags jansson) -o $@.tmp $< \
 	    $(shell $(PKG_CONFIG) --libs jansson) && mv -f $@.tmp $@
 
-$(PROTO_TABLES_C): $(PROTO_TABLES_GEN) $(PROTO_SCHEMA_JSON)
+$(PROTO_TABLES_C): $(PROTO_TABLES_GEN) $(PROTO_SCHEMA_JSON) data/k8s-patch-metadata.json
 	@mkdir -p $(@D)
-	$(PROTO_TABLES_GEN) $(PROTO_SCHEMA_JSON) $@.tmp && mv -f $@.tmp $@
+	$(PROTO_TABLES_GEN) $(PROTO_SCHEMA_JSON) data/k8s-patch-metadata.json $@.tmp && mv -f $@.tmp $@
 
 .PHONY: proto-schema
 proto-schema:

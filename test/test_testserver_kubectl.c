@@ -287,8 +287,7 @@ END_TEST
 START_TEST(kubectl_pages_with_chunk_size)
 {
     SKIP_WITHOUT_KUBECTL();
-    /* Separate documents: kubectl validates a v1 List only against OpenAPI v2,
-     * which the server does not serve. */
+    /* Separate documents, as a user writes them. */
     char list[8192] = "";
     for (int i = 0; i < 10; i++) {
         char item[256];
@@ -434,6 +433,19 @@ START_TEST(kubectl_apply_validates_quota_and_priorityclass)
                           "{name: pc}\nvalue: 10\n");
     expect("apply -f q.yaml", "resourcequota/q created\n");
     expect("apply -f pc.yaml", "priorityclass.scheduling.k8s.io/pc created\n");
+    /* A List is validated on the client against OpenAPI v2. */
+    write_file("bad.yaml", "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: "
+                           "ConfigMap\n  metadata: {name: bad, namespace: demo}\n  madeUp: 1\n");
+    int st;
+    const char *out = kubectl("apply -f bad.yaml", &st);
+    ck_assert_msg(st != 0 &&
+                      strstr(out, "unknown field \"madeUp\" in io.k8s.api.core.v1.ConfigMap"),
+                  "%s", out);
+    /* explain reads the v3 schemas, and the v2 ones on request. */
+    out = kubectl("explain priorityclass.value", &st);
+    ck_assert_msg(st == 0 && strstr(out, "FIELD: value <integer>"), "%s", out);
+    out = kubectl("explain --output=plaintext-openapiv2 resourcequota.spec.hard", &st);
+    ck_assert_msg(st == 0 && strstr(out, "FIELD:    hard <map[string]string>"), "%s", out);
 }
 END_TEST
 

@@ -278,6 +278,13 @@ json_t *ts_patch_document(const ts_request *req, const ts_resource *res, const c
 void ts_handle_deletecollection(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                                 ts_response *resp);
 bool ts_handle_discovery(kr_testserver_t *ts, const ts_request *req, ts_response *resp);
+/* OpenAPI schemas (openapi.c) of the served built-in kinds of group/version
+ * (every group when `group` is NULL), keyed by definition name, with v3 or
+ * v2 references; new. */
+json_t *ts_openapi_schemas(kr_testserver_t *ts, const char *group, const char *version, bool v3);
+/* The OpenAPI v2 document holding `defs`, in the gnostic protobuf encoding
+ * kubectl asks for; *out is new (kr_free). 0 or KR_ENOMEM. */
+int ts_openapi_v2_protobuf(const json_t *defs, char **out, size_t *len);
 bool ts_handle_admin(kr_testserver_t *ts, const ts_request *req, ts_response *resp);
 
 /* Shared by create, update, patch and load: store `obj` (stolen) as the

@@ -1,5 +1,6 @@
 /* libkreconcile-testserver — the protobuf schema of the Kubernetes built-in
- * kinds (generated at build time from data/k8s-proto-schema.json) and the
+ * kinds (generated at build time from data/k8s-proto-schema.json, with the
+ * patch strategies of data/k8s-patch-metadata.json) and the
  * decoder of Kubernetes protobuf request bodies into the JSON objects the
  * server stores. Never installed. */
 #ifndef KR_TS_PROTO_H
@@ -59,6 +60,9 @@ typedef struct ts_pb_field {
     unsigned char key_type; /* maps only */
     unsigned short flags;
     const struct ts_pb_message *ref; /* TS_PB_MESSAGE */
+    /* From data/k8s-patch-metadata.json, for the OpenAPI documents: the
+     * x-kubernetes-patch-strategy and -merge-key, or NULL. */
+    const char *patch_strategy, *patch_merge_key;
 } ts_pb_field;
 
 typedef struct ts_pb_message {
