@@ -5,6 +5,7 @@
  * -merge-key). Used by the OpenAPI v3 documents (components.schemas) and
  * the v2 document, which kubectl fetches as the gnostic protobuf encoding
  * of OpenAPIv2.proto. Callers hold ts->mu. */
+#include <stdio.h>
 #include <string.h>
 
 #include "testserver/ts_internal.h"
@@ -15,12 +16,15 @@ typedef struct oa_ctx {
     bool v3;
 } oa_ctx;
 
-/* The OpenAPI definition name of a message: io.k8s.X for k8s.io.X. */
-static char *def_name(const ts_pb_message *m)
+/* The OpenAPI definition name of a message: io.k8s.X for k8s.io.X. (On
+ * the stack: a document makes thousands of them.) */
+static const char *def_name(const ts_pb_message *m, char *buf, size_t size)
 {
     if (strncmp(m->name, "k8s.io.", 7) == 0)
-        return kr_asprintf("io.k8s.%s", m->name + 7);
-    return kr_strdup(m->name);
+        snprintf(buf, size, "io.k8s.%s", m->name + 7);
+    else
+        snprintf(buf, size, "%s", m->name);
+    return buf;
 }
 
 static void add_definition(oa_ctx *c, const ts_pb_message *m);
@@ -29,17 +33,12 @@ static void add_definition(oa_ctx *c, const ts_pb_message *m);
 static json_t *ref_to(oa_ctx *c, const ts_pb_message *m)
 {
     add_definition(c, m);
-    char *name = def_name(m);
-    char *ref =
-        name ? kr_asprintf("%s%s", c->v3 ? "#/components/schemas/" : "#/definitions/", name) : NULL;
-    json_t *out = NULL;
-    if (ref && c->v3)
-        out = json_pack("{s:[{s:s}]}", "allOf", "$ref", ref);
-    else if (ref)
-        out = json_pack("{s:s}", "$ref", ref);
-    kr_free(name);
-    kr_free(ref);
-    return out;
+    char name[512], ref[600];
+    snprintf(ref, sizeof(ref), "%s%s", c->v3 ? "#/components/schemas/" : "#/definitions/",
+             def_name(m, name, sizeof(name)));
+    if (c->v3)
+        return json_pack("{s:[{s:s}]}", "allOf", "$ref", ref);
+    return json_pack("{s:s}", "$ref", ref);
 }
 
 static json_t *scalar_schema(unsigned type)
@@ -123,14 +122,13 @@ static json_t *special_schema(oa_ctx *c, const ts_pb_message *m)
 
 static void add_definition(oa_ctx *c, const ts_pb_message *m)
 {
-    char *name = def_name(m);
-    if (!name || json_object_get(c->defs, name)) {
-        kr_free(name);
+    char name[512];
+    if (json_object_get(c->defs, def_name(m, name, sizeof(name))))
         return;
-    }
     /* In place before the fields, so that recursion through them ends. */
     json_t *schema = json_object();
-    json_object_set_new(c->defs, name, schema);
+    if (!schema || json_object_set_new(c->defs, name, schema) != 0)
+        return; /* out of memory: the document lacks it */
     json_t *special = m->json != TS_PBJ_PLAIN ? special_schema(c, m) : NULL;
     if (special) {
         json_object_update(schema, special);
@@ -141,7 +139,6 @@ static void add_definition(oa_ctx *c, const ts_pb_message *m)
         json_object_set_new(schema, "type", json_string("object"));
         json_object_set_new(schema, "properties", props);
     }
-    kr_free(name);
 }
 
 /* The definition of a served kind, with apiVersion, kind and the
@@ -152,9 +149,8 @@ static void add_kind(oa_ctx *c, const ts_resource *r)
     if (!m)
         return; /* custom resources, kinds without a generated schema */
     add_definition(c, m);
-    char *name = def_name(m);
-    json_t *schema = name ? json_object_get(c->defs, name) : NULL;
-    kr_free(name);
+    char name[512];
+    json_t *schema = json_object_get(c->defs, def_name(m, name, sizeof(name)));
     json_t *props = json_object_get(schema, "properties");
     if (!props)
         return;
@@ -267,9 +263,9 @@ static int encode_schema(kr_buf *out, const json_t *schema)
             if (rc == 0)
                 rc = put_sub(out, 25, &sub);
         } else if (!strncmp(key, "x-", 2)) {
-            char *yaml = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-            rc = yaml ? put_str(&inner, 2, yaml) : KR_ENOMEM;
-            free(yaml);
+            char yaml[2048];
+            size_t n = json_dumpb(v, yaml, sizeof(yaml), JSON_COMPACT | JSON_ENCODE_ANY);
+            rc = n > 0 && n < sizeof(yaml) ? put_len(&inner, 2, yaml, n) : KR_ENOMEM;
             if (rc == 0)
                 rc = put_str(&sub, 1, key);
             if (rc == 0)
