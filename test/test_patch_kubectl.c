@@ -140,10 +140,20 @@ static int apply_case(kcase *c)
     return rc;
 }
 
-/* Runs kubectl on the cases written in `dir` and compares its results with
- * the library's; frees each case's JSON. */
-static void judge_cases(const char *dir, kcase *cases, size_t n, size_t *mismatches_out,
-                        size_t *agreed_out, size_t *skipped_out)
+/* The library's result for case i, and the files kubectl reads for it. */
+static void write_case(const char *dir, size_t i, kcase *c)
+{
+    c->rc = apply_case(c);
+    write_json(dir, "doc", i, c->doc);
+    write_json(dir, "patch", i, c->patch);
+    write_file(dir, "type", i, c->type);
+}
+
+/* Runs kubectl on the cases written in `dir`, compares its results with the
+ * library's and prints the tally under `label`; frees the cases and removes
+ * their files. Returns the number of mismatches. */
+static size_t judge_cases(const char *dir, kcase *cases, size_t n, const char *label,
+                          size_t *skipped_out)
 {
     run_kubectl(dir, n);
     size_t mismatches = 0, agreed_errors = 0, skipped = 0;
@@ -193,9 +203,13 @@ static void judge_cases(const char *dir, kcase *cases, size_t n, size_t *mismatc
         json_decref(c->patch);
         json_decref(c->result);
     }
-    *mismatches_out = mismatches;
-    *agreed_out = agreed_errors;
+    printf("%s: %zu cases, %zu refused by both (kubectl panics included), %zu kubectl could "
+           "not judge, %zu mismatches\n",
+           label, n, agreed_errors, skipped, mismatches);
     *skipped_out = skipped;
+    remove_case_files(dir, n);
+    free(cases);
+    return mismatches;
 }
 
 START_TEST(patches_agree_with_kubectl)
@@ -230,18 +244,10 @@ START_TEST(patches_agree_with_kubectl)
             for (size_t e = 0; e < edits; e++)
                 kdocgen_perturb(&rng, kr_test_rng_below(&rng, 4) ? c->patch : c->doc);
         }
-        c->rc = apply_case(c);
-        write_json(dir, "doc", i, c->doc);
-        write_json(dir, "patch", i, c->patch);
-        write_file(dir, "type", i, c->type);
+        write_case(dir, i, c);
     }
-    size_t mismatches = 0, agreed_errors = 0, skipped = 0;
-    judge_cases(dir, cases, n, &mismatches, &agreed_errors, &skipped);
-    printf("kubectl differential: %zu cases, %zu refused by both (kubectl panics included), "
-           "%zu kubectl could not judge, %zu mismatches\n",
-           n, agreed_errors, skipped, mismatches);
-    remove_case_files(dir, n);
-    free(cases);
+    size_t skipped;
+    size_t mismatches = judge_cases(dir, cases, n, "kubectl differential", &skipped);
     ck_assert_msg(mismatches == 0, "%zu of %zu cases differ from kubectl (seed %lu)", mismatches, n,
                   seed);
 }
@@ -297,18 +303,10 @@ START_TEST(struct_fields_holding_lists_agree_with_kubectl)
         ck_assert_msg(c->doc && c->patch, "bad case %zu", i);
         c->format = KR_PATCH_STRATEGIC;
         c->type = "strategic";
-        c->rc = apply_case(c);
-        write_json(dir, "doc", i, c->doc);
-        write_json(dir, "patch", i, c->patch);
-        write_file(dir, "type", i, c->type);
+        write_case(dir, i, c);
     }
-    size_t mismatches = 0, agreed_errors = 0, skipped = 0;
-    judge_cases(dir, cases, n, &mismatches, &agreed_errors, &skipped);
-    printf("kubectl shape cases: %zu cases, %zu refused by both, %zu kubectl could not judge, "
-           "%zu mismatches\n",
-           n, agreed_errors, skipped, mismatches);
-    remove_case_files(dir, n);
-    free(cases);
+    size_t skipped;
+    size_t mismatches = judge_cases(dir, cases, n, "kubectl shape cases", &skipped);
     ck_assert_msg(skipped == 0, "kubectl could not judge %zu shape cases", skipped);
     ck_assert_msg(mismatches == 0, "%zu of %zu shape cases differ from kubectl", mismatches, n);
 }
