@@ -490,7 +490,7 @@ static json_t *decode_message(pb_ctx *c, const ts_pb_message *m, pb_reader r, un
     if (m->json == TS_PBJ_RAWJSON)
         return raw_json(c, m, r);
     json_t *obj = json_object();
-    json_t **seen = kr_calloc(m->nfields ? m->nfields : 1, sizeof(*seen));
+    json_t **seen = kr_calloc(m->nfields ? m->nfields : 1, sizeof(json_t *));
     if (!obj || !seen) {
         fail(c, "out of memory");
         goto fail;
