@@ -328,6 +328,41 @@ START_TEST(malformed_and_unknown_input_is_refused_with_a_message)
 }
 END_TEST
 
+/* ---- out of memory ------------------------------------------------------------------- */
+
+typedef struct sweep_body {
+    const unsigned char *data;
+    size_t len;
+} sweep_body;
+
+static int decode_under_failures(void *arg)
+{
+    const sweep_body *b = arg;
+    char msg[512] = "";
+    json_t *got = ts_pb_decode_body(b->data, b->len, msg, sizeof(msg));
+    /* Either the whole object or a refusal with a message. */
+    int verdict = got ? !json_is_object(got) : msg[0] == '\0';
+    json_decref(got);
+    return verdict;
+}
+
+START_TEST(every_failed_allocation_is_a_refusal_never_a_partial_object)
+{
+    char dir[1024];
+    kr_test_src_path(dir, sizeof(dir), "test/data/protobuf");
+    static const char *const bodies[] = {"deployment.pb", "secret_tls.pb", "ingress.pb"};
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        size_t n;
+        char *body = kr_test_read_bytes(dir, bodies[i], &n);
+        ck_assert_ptr_nonnull(body);
+        sweep_body b = {(const unsigned char *)body, n};
+        long runs = kr_test_alloc_failure_sweep(decode_under_failures, &b);
+        ck_assert_msg(runs > 1, "%s: failed at allocation %ld", bodies[i], -runs);
+        free(body);
+    }
+}
+END_TEST
+
 /* ---- through the handler ---------------------------------------------------------------- */
 
 static kr_testserver_t *server;
@@ -392,6 +427,7 @@ int main(void)
     tcase_add_test(tc, bytes_are_base64_and_maps_keep_their_keys);
     tcase_add_test(tc, packed_and_unpacked_repeated_scalars_both_decode);
     tcase_add_test(tc, malformed_and_unknown_input_is_refused_with_a_message);
+    tcase_add_test(tc, every_failed_allocation_is_a_refusal_never_a_partial_object);
     tcase_add_test(tc, the_handler_stores_protobuf_creates_and_answers_400_for_garbage);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);

@@ -499,43 +499,44 @@ static json_t *decode_message(pb_ctx *c, const ts_pb_message *m, pb_reader r, un
         uint64_t key;
         if (!read_varint(&r, &key)) {
             fail(c, "malformed field key in %s", m->name);
-            break;
+            goto stop;
         }
         unsigned num = (unsigned)(key >> 3), wt = (unsigned)(key & 7);
         const ts_pb_field *f = key >> 3 <= UINT32_MAX ? find_field(m, num) : NULL;
         if (!f) {
             fail(c, "unknown field %u in %s", num, m->name);
-            break;
+            goto stop;
         }
         size_t idx = (size_t)(f - m->fields);
         if (f->flags & TS_PBF_MAP) {
             if (wt != WT_LEN) {
                 fail(c, "field %s of %s has wire type %u", f->name, m->name, wt);
-                break;
+                goto stop;
             }
             if (!seen[idx] && !(seen[idx] = json_object())) {
                 fail(c, "out of memory");
-                break;
+                goto stop;
             }
             if (read_map_entry(c, &r, f, seen[idx], depth) != 0)
-                break;
+                goto stop;
             continue;
         }
         if ((f->flags & TS_PBF_REPEATED) && !seen[idx] && !(seen[idx] = json_array())) {
             fail(c, "out of memory");
-            break;
+            goto stop;
         }
         if (f->type == TS_PB_MESSAGE) {
             pb_reader sub;
             if (wt != WT_LEN || !read_len(&r, &sub)) {
                 fail(c, "field %s of %s is malformed", f->name, m->name);
-                break;
+                goto stop;
             }
             json_t *v = decode_message(c, f->ref, sub, depth + 1);
             if (!v)
-                break;
+                goto stop;
             if (f->flags & TS_PBF_REPEATED) {
-                json_array_append_new(seen[idx], v);
+                if (json_array_append_new(seen[idx], v) != 0)
+                    goto stop;
             } else {
                 /* A repeated occurrence of a message merges in protobuf;
                  * encoders write one, so the last one stands. */
@@ -546,22 +547,26 @@ static json_t *decode_message(pb_ctx *c, const ts_pb_message *m, pb_reader r, un
         }
         if (f->flags & TS_PBF_REPEATED) {
             if (read_repeated_scalar(c, &r, f, wt, seen[idx]) != 0)
-                break;
+                goto stop;
             continue;
         }
         if (wt != wire_type_of(f->type)) {
             fail(c, "field %s of %s has wire type %u, not %u", f->name, m->name, wt,
                  wire_type_of(f->type));
-            break;
+            goto stop;
         }
         json_t *v = read_scalar(c, &r, f->type, wt);
         if (!v)
-            break;
+            goto stop;
         json_decref(seen[idx]);
         seen[idx] = v;
     }
-    if (c->failed)
+    if (c->failed) {
+    stop:
+        /* Every early stop is an error: one without a message ran out of memory. */
+        fail(c, "out of memory");
         goto fail;
+    }
     /* The object as encoding/json writes the Go struct, in field order. */
     for (unsigned i = 0; i < m->nfields && !c->failed; i++) {
         const ts_pb_field *f = &m->fields[i];
