@@ -280,6 +280,26 @@ START_TEST(packed_and_unpacked_repeated_scalars_both_decode)
 }
 END_TEST
 
+START_TEST(json_names_follow_the_go_tags)
+{
+    /* generated.proto calls it "Webhooks"; the Go tag says json:"webhooks". */
+    pbw md = {0}, hook = {0}, raw = {0}, body = {0};
+    put_str(&md, 1, "v");
+    put_str(&hook, 1, "w");
+    put_msg(&raw, 1, &md);
+    put_msg(&raw, 2, &hook);
+    envelope(&body, "admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration", &raw);
+    json_t *got = decode_ok(&body);
+    json_t *w0 = json_array_get(json_object_get(got, "webhooks"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(w0, "name")), "w");
+    ck_assert_ptr_null(json_object_get(got, "Webhooks"));
+    /* A nil pointer and a nil slice without omitempty are null, as Go writes them. */
+    ck_assert(json_is_null(json_object_get(w0, "sideEffects")));
+    ck_assert(json_is_null(json_object_get(w0, "admissionReviewVersions")));
+    json_decref(got);
+}
+END_TEST
+
 /* ---- refusals --------------------------------------------------------------------------- */
 
 START_TEST(malformed_and_unknown_input_is_refused_with_a_message)
@@ -426,6 +446,7 @@ int main(void)
     tcase_add_test(tc, special_types_marshal_as_go_does);
     tcase_add_test(tc, bytes_are_base64_and_maps_keep_their_keys);
     tcase_add_test(tc, packed_and_unpacked_repeated_scalars_both_decode);
+    tcase_add_test(tc, json_names_follow_the_go_tags);
     tcase_add_test(tc, malformed_and_unknown_input_is_refused_with_a_message);
     tcase_add_test(tc, every_failed_allocation_is_a_refusal_never_a_partial_object);
     tcase_add_test(tc, the_handler_stores_protobuf_creates_and_answers_400_for_garbage);

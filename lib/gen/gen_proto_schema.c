@@ -2,7 +2,7 @@
  * data/k8s-proto-schema.json from the generated.proto files of k8s.io/api and
  * k8s.io/apimachinery (one release), plus the two facts the .proto files do
  * not carry and the JSON encoding needs, read from the Go struct tags of
- * the same packages: omitempty and pointer-ness of each field.
+ * the same packages: omitempty, pointer-ness and the JSON name of each field.
  *
  *   gen_proto_schema OUT.json K8S_API_DIR K8S_APIMACHINERY_DIR SOURCE_TEXT
  *
@@ -276,12 +276,17 @@ static void scan_go_file(const char *path, json_t *structs, json_t *aliases)
             continue;
         }
         bool omitempty = false;
+        char json_name[256] = "";
         if (js) {
             const char *end = strchr(js + 6, '"');
             const char *oe = strstr(js + 6, ",omitempty");
             omitempty = oe && end && oe < end;
+            size_t jlen = strcspn(js + 6, ",\"");
+            snprintf(json_name, sizeof(json_name), "%.*s", (int)jlen, js + 6);
         }
         json_t *facts = json_object();
+        if (json_name[0])
+            json_object_set_new(facts, "json", json_string(json_name));
         json_object_set_new(facts, "omitempty", json_boolean(omitempty));
         json_object_set_new(facts, "pointer", json_boolean(go_type[0] == '*'));
         json_object_set_new(facts, "inline", json_boolean(inline_));
@@ -386,6 +391,10 @@ static void add_package(const char *dir, const char *group, bool kinds_too, json
                     json_object_set_new(f, "pointer", json_true());
                 if (json_is_true(json_object_get(ff, "inline")))
                     json_object_set_new(f, "inline", json_true());
+                /* A few fields are named otherwise in JSON ("Webhooks", "aPIGroup"). */
+                const char *jn = json_string_value(json_object_get(ff, "json"));
+                if (jn && strcmp(jn, name) != 0 && strcmp(jn, "-") != 0)
+                    json_object_set_new(f, "jsonName", json_string(jn));
             } else if (!alias) {
                 missing_facts++;
                 fprintf(stderr, "gen_proto_schema: no Go tag for %s.%s\n", full, name);

@@ -144,6 +144,10 @@ int main(int argc, char **argv)
                 flags |= TS_PBF_POINTER;
             if (json_is_true(json_object_get(fd, "inline")))
                 flags |= TS_PBF_INLINE;
+            /* The JSON name, where the Go tag names the field otherwise. */
+            const char *jname = json_string_value(json_object_get(fd, "jsonName"));
+            if (!jname)
+                jname = json_string_value(json_object_get(fd, "name"));
             long refi = -1;
             if (ref) {
                 const char **hit = bsearch(&ref, names, nmsg, sizeof(*names), cmp_str);
@@ -152,12 +156,12 @@ int main(int argc, char **argv)
                 refi = (long)(hit - names);
             }
             fprintf(out, "    {%lld, \"%s\", %d, %d, %u, %s",
-                    (long long)json_integer_value(json_object_get(fd, "n")),
-                    json_string_value(json_object_get(fd, "name")), scalar_type(type, names[m]),
-                    ktype ? scalar_type(ktype, names[m]) : 0, flags, refi >= 0 ? "M(" : "NULL");
+                    (long long)json_integer_value(json_object_get(fd, "n")), jname,
+                    scalar_type(type, names[m]), ktype ? scalar_type(ktype, names[m]) : 0, flags,
+                    refi >= 0 ? "M(" : "NULL");
             if (refi >= 0)
                 fprintf(out, "%ld)", refi);
-            json_t *pf = json_object_get(pdef, json_string_value(json_object_get(fd, "name")));
+            json_t *pf = json_object_get(pdef, jname);
             const char *strategy = json_string_value(json_object_get(pf, "patchStrategy"));
             const char *merge_key = json_string_value(json_object_get(pf, "patchMergeKey"));
             fprintf(out, ", %s%s%s, %s%s%s", strategy ? "\"" : "", strategy ? strategy : "NULL",
