@@ -228,6 +228,9 @@ unsigned long long ts_rand(kr_testserver_t *ts);
 uint64_t ts_now_ms(void);
 bool ts_spec_equal(const ts_resource *res, const json_t *a, const json_t *b);
 char *ts_api_version(const ts_resource *res); /* new */
+/* Standard base64 with padding (Go's encoding of []byte in JSON); new, NULL
+ * when out of memory. */
+char *ts_base64(const void *data, size_t len);
 
 /* ---- selectors (fields.c) ----------------------------------------------------- */
 
@@ -276,6 +279,13 @@ json_t *ts_patch_document(const ts_request *req, const ts_resource *res, const c
 void ts_handle_deletecollection(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                                 ts_response *resp);
 bool ts_handle_discovery(kr_testserver_t *ts, const ts_request *req, ts_response *resp);
+/* OpenAPI schemas (openapi.c) of the served built-in kinds of group/version
+ * (every group when `group` is NULL), keyed by definition name, with v3 or
+ * v2 references; new. */
+json_t *ts_openapi_schemas(kr_testserver_t *ts, const char *group, const char *version, bool v3);
+/* The OpenAPI v2 document holding `defs`, in the gnostic protobuf encoding
+ * kubectl asks for; *out is new (kr_free). 0 or KR_ENOMEM. */
+int ts_openapi_v2_protobuf(const json_t *defs, char **out, size_t *len);
 bool ts_handle_admin(kr_testserver_t *ts, const ts_request *req, ts_response *resp);
 
 /* Shared by create, update, patch and load: store `obj` (stolen) as the
@@ -304,6 +314,9 @@ int ts_dry_run(const ts_request *req, ts_response *resp, const char *options_kin
 
 bool ts_content_is_json(const ts_request *req);
 bool ts_content_is_yaml(const ts_request *req);
+bool ts_content_is_protobuf(const ts_request *req);
+/* A Kubernetes protobuf body as its JSON object (new); NULL after filling resp (400). */
+json_t *ts_parse_protobuf_body(const ts_request *req, ts_response *resp);
 void ts_respond_unsupported_media(ts_response *resp, const char *accepted);
 /* A JSON object (or YAML when `yaml`), new; NULL after filling resp (400). */
 json_t *ts_parse_body(const ts_request *req, bool yaml, ts_response *resp);
