@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kr_repr.h"
 #include "kr_suite.h"
 #include "kr_test.h"
 #include "kreconcile.h"
@@ -514,7 +515,7 @@ START_TEST(cache_converges_to_the_server_under_faults)
 }
 END_TEST
 
-int main(void)
+static Suite *make_suite(void)
 {
     Suite *s = suite_create("informer_server");
     TCase *tc = tcase_create("server");
@@ -526,5 +527,10 @@ int main(void)
     tcase_add_test(tc, informers_start_and_stop_many_times_without_leaks);
     tcase_add_test(tc, cache_converges_to_the_server_under_faults);
     suite_add_tcase(s, tc);
-    return kr_test_run_suite(s);
+    return s;
+}
+
+int main(void)
+{
+    return kr_test_run_suite_each_repr(make_suite);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kr_fake_lw.h"
+#include "kr_repr.h"
 #include "kr_suite.h"
 #include "kr_test.h"
 #include "kreconcile.h"
@@ -590,7 +591,7 @@ START_TEST(allocation_failures_leak_nothing)
 }
 END_TEST
 
-int main(void)
+static Suite *make_suite(void)
 {
     Suite *s = suite_create("reflector");
     TCase *tc = tcase_create("paths");
@@ -615,5 +616,10 @@ int main(void)
     tcase_add_test(tc, new_rejects_missing_dependencies);
     tcase_add_test(tc, allocation_failures_leak_nothing);
     suite_add_tcase(s, tc);
-    return kr_test_run_suite(s);
+    return s;
+}
+
+int main(void)
+{
+    return kr_test_run_suite_each_repr(make_suite);
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kr_repr.h"
 #include "kr_suite.h"
 #include "kr_test.h"
 #include "kreconcile.h"
@@ -149,7 +150,11 @@ START_TEST(add_update_delete_return_old_and_new_objects)
     json_t *a2 = configmap("ns", "a", "11", NULL);
     json_t *cached2 = NULL;
     ck_assert_int_eq(kr_store_update(s, a2, 100, &old, &cached2, &err), 0);
-    ck_assert_ptr_eq(old, cached);
+    /* compact: the old object is parsed again from its cached text */
+    if (kr_test_compact())
+        ck_assert(json_equal(old, cached));
+    else
+        ck_assert_ptr_eq(old, cached);
     ck_assert_ptr_eq(cached2, a2);
     json_decref(old);
     /* The caller's references to the replaced object stay valid. */
@@ -167,7 +172,10 @@ START_TEST(add_update_delete_return_old_and_new_objects)
 
     json_t *del = configmap("ns", "a", "13", NULL);
     ck_assert_int_eq(kr_store_delete(s, del, &old, &err), 0);
-    ck_assert_ptr_eq(old, cached2);
+    if (kr_test_compact())
+        ck_assert(json_equal(old, cached2));
+    else
+        ck_assert_ptr_eq(old, cached2);
     json_decref(old);
     json_decref(cached2);
     ck_assert_int_eq(kr_store_delete(s, del, &old, &err), KR_ENOTFOUND);
@@ -973,7 +981,7 @@ START_TEST(allocation_failures_are_reported_without_leaks)
 }
 END_TEST
 
-int main(void)
+static Suite *make_suite(void)
 {
     Suite *s = suite_create("store");
     TCase *tc = tcase_create("core");
@@ -993,5 +1001,10 @@ int main(void)
     tcase_add_test(tc, random_operations_agree_with_a_model);
     tcase_add_test(tc, allocation_failures_are_reported_without_leaks);
     suite_add_tcase(s, tc);
-    return kr_test_run_suite(s);
+    return s;
+}
+
+int main(void)
+{
+    return kr_test_run_suite_each_repr(make_suite);
 }
