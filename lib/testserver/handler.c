@@ -236,10 +236,13 @@ static void handle_locked(kr_testserver_t *ts, const ts_request *req, ts_respons
         ts_respond_not_found_path(resp);
         return;
     }
-    if (!accepts_json(req->accept))
+    bool partial = ts_partial_negotiate(req, &rt);
+    if (!partial && !accepts_json(req->accept))
         respond_not_acceptable(resp);
     else if (ts_authorize(&who, verb_of(req, &rt), &rt, resp) == 0)
         dispatch(ts, req, &rt, resp);
+    if (partial)
+        ts_partial_convert(req, &rt, resp);
     kr_free(rt.buf);
 }
 

@@ -75,6 +75,7 @@ typedef struct ts_watch {
     ts_fieldsel fields;
     char *kind, *api_version; /* for bookmarks */
     bool bookmarks;
+    bool partial; /* objects as PartialObjectMetadata (partial.c) */
     kr_buf buf; /* pending bytes from `off` */
     size_t off;
     bool closing; /* end the stream once `buf` is drained */
@@ -258,6 +259,17 @@ void ts_handle_list(kr_testserver_t *ts, const ts_request *req, const ts_route *
                     ts_response *resp);
 void ts_handle_watch(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                      ts_response *resp);
+
+/* ---- metadata-only answers (partial.c) ---------------------------------------- */
+
+/* Whether the first Accept entry the server can serve asks for
+ * PartialObjectMetadata (List for a LIST, the object form otherwise). */
+bool ts_partial_negotiate(const ts_request *req, const ts_route *rt);
+/* {kind: PartialObjectMetadata, apiVersion: meta.k8s.io/v1, metadata}:
+ * new, or NULL. */
+json_t *ts_partial_of(const json_t *obj);
+/* Rewrite a successful answer (not a watch, not a Status) in that form. */
+void ts_partial_convert(const ts_request *req, const ts_route *rt, ts_response *resp);
 void ts_handle_create(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                       ts_response *resp);
 void ts_handle_update(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
