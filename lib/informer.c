@@ -173,6 +173,14 @@ static void on_delta(const kr_delta *d, void *user)
     compact_handlers(inf);
 }
 
+/* Nobody to hand a relist's objects to: the reflector need not read
+ * (parse) them. */
+static bool wants_objects(void *user)
+{
+    const kr_informer_t *inf = user;
+    return inf->nhandlers > 0;
+}
+
 static void fire_waiter(kr_informer_t *inf, rv_waiter *w, int rc)
 {
     for (rv_waiter **p = &inf->waiters; *p; p = &(*p)->next)
@@ -537,7 +545,7 @@ int kr_informer_new(const kr_informer_opts *opts, kr_informer_t **out, kr_error_
         .lw = inf->lw,
         .clock = inf->clock,
         .store = inf->store,
-        .hooks = {on_delta, on_progress, on_request, inf},
+        .hooks = {on_delta, on_progress, on_request, inf, wants_objects},
         .label_selector = opts->label_selector,
         .field_selector = opts->field_selector,
         .page_size = opts->page_size,

@@ -321,9 +321,10 @@ static int apply_replace(kr_reflector_t *r, kr_store_batch_t *batch, const char 
             if (!items[i].type)
                 continue;
             /* the caller may be stopping us from a handler */
-            json_t *now = kr_store_get(r->store, items[i].key);
-            if (now)
-                emit(r, items[i].type, now, items[i].old, false, true);
+            bool wanted = !r->hooks.wants_objects || r->hooks.wants_objects(r->hooks.user);
+            json_t *now = wanted ? kr_store_get(r->store, items[i].key) : NULL;
+            if (now || !wanted)
+                emit(r, items[i].type, now, wanted ? items[i].old : NULL, false, true);
             json_decref(now);
         }
         size_t j;

@@ -301,27 +301,6 @@ static int index_values_of(const struct index_def *defs, size_t n_defs, const js
     return 0;
 }
 
-/* The compact JSON of `obj` into the store's scratch buffer (the writer
- * mutex guards it): printed once, then copied into the entry. */
-static int dump_scratch(kr_store_t *s, const json_t *obj, size_t *len)
-{
-    size_t n = json_dumpb(obj, s->scratch, s->scratch_cap, JSON_COMPACT);
-    if (n == 0)
-        return KR_ENOMEM;
-    if (n > s->scratch_cap) {
-        char *grown = kr_realloc(s->scratch, n);
-        if (!grown)
-            return KR_ENOMEM;
-        s->scratch = grown;
-        s->scratch_cap = n;
-        n = json_dumpb(obj, s->scratch, s->scratch_cap, JSON_COMPACT);
-        if (n == 0 || n > s->scratch_cap)
-            return KR_ENOMEM;
-    }
-    *len = n;
-    return 0;
-}
-
 /* Build an entry for `obj` (stolen) with its index values, for the index
  * definitions `defs`; or, when `from` is given (re-indexing an entry
  * already cached; obj NULL), for the object of `from`, reusing its bytes.
@@ -351,12 +330,7 @@ static int prepare(kr_store_t *s, const struct index_def *defs, size_t n_defs, j
         cached_bytes = from->cached_bytes;
         json_len = from->json_len;
     } else if (s->compact) {
-        rc = dump_scratch(s, obj, &json_len);
-        if (rc) {
-            rc = kr_error_set(err, rc, "out of memory caching %s", key);
-            goto fail;
-        }
-        cached_bytes = json_len;
+        json_len = cached_bytes = kr_store_json_size(obj);
     } else {
         cached_bytes = kr_store_json_size(obj);
     }
@@ -387,7 +361,10 @@ static int prepare(kr_store_t *s, const struct index_def *defs, size_t n_defs, j
         at += rv_len + 1;
     }
     if (s->compact) {
-        memcpy(at, from ? from->json : s->scratch, json_len);
+        if (from)
+            memcpy(at, from->json, json_len);
+        else
+            kr_store_json_print(obj, at);
         at[json_len] = '\0';
         e->json = at;
         e->json_len = json_len;
@@ -475,7 +452,6 @@ void kr_store_free(kr_store_t *store)
     state_free(store->state);
     if (store->cache.ready)
         kr_store_cache_free(store);
-    kr_free(store->scratch);
     for (size_t i = 0; i < store->n_defs; i++)
         kr_free(store->defs[i].name);
     kr_free(store->defs);

@@ -141,8 +141,6 @@ struct kr_store {
     void *transform_user;
     bool compact;
     struct tree_cache cache;
-    char *scratch; /* compact writes print here; guarded by write_mutex */
-    size_t scratch_cap;
 };
 
 /* Parse opts->keep_fields (plus the fields always kept) into store->keep.
@@ -155,6 +153,9 @@ void kr_store_keep_fields_free(kr_store_t *store);
 int kr_store_transform(const kr_store_t *store, json_t *obj, json_t **out, kr_error_t *err);
 /* json_dumpb(v, NULL, 0, JSON_COMPACT) computed without printing. */
 size_t kr_store_json_size(const json_t *v);
+/* The same bytes json_dumpb(v, JSON_COMPACT) prints, written to `out`
+ * (kr_store_json_size(v) bytes, no NUL added); returns their count. */
+size_t kr_store_json_print(const json_t *v, char *out);
 
 /* ---- entries and the compact representation (lib/store_compact.c) ---- */
 

@@ -523,6 +523,51 @@ START_TEST(cached_bytes_equal_the_compact_serialisation)
 }
 END_TEST
 
+START_TEST(raw_text_is_what_jansson_prints_and_parses_back)
+{
+    kr_store_t *s = new_store(NULL);
+    const char *text =
+        "{\"metadata\":{\"name\":\"odd\",\"namespace\":\"ns\",\"resourceVersion\":\"5\"},"
+        "\"data\":{\"quote\":\"a\\\"b\\\\c\",\"ctl\":\"\\b\\f\\n\\r\\t\\u0001\\u001f\","
+        "\"utf8\":\"h\u00e9 \u2603 \\ud83d\\ude00 /\"},"
+        "\"n\":[0,-1,9007199254740993,1.0,0.1,-2.5e-07,1e+100,1.5e300,true,false,null,[],{}]}";
+    json_error_t jerr;
+    json_t *obj = json_loads(text, 0, &jerr);
+    ck_assert_msg(obj != NULL, "%s", jerr.text);
+    json_t *cached = NULL;
+    ck_assert_int_eq(kr_store_add(s, obj, 0, NULL, &cached, NULL), 0);
+    char *want = json_dumps(cached, JSON_COMPACT);
+    char *raw = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(kr_store_get_raw(s, "ns/odd", &raw, &len, NULL), 0);
+    ck_assert_str_eq(raw, want);
+    ck_assert_uint_eq(len, strlen(want));
+    kr_free(raw);
+    free(want);
+    json_t *got = kr_store_get(s, "ns/odd");
+    ck_assert(json_equal(got, cached));
+    json_decref(got);
+    ck_assert_int_eq(kr_store_get_raw(s, "ns/none", &raw, NULL, NULL), KR_ENOTFOUND);
+    ck_assert_ptr_null(raw);
+    char *rv = kr_store_get_resource_version(s, "ns/odd");
+    ck_assert_str_eq(rv, "5");
+    kr_free(rv);
+    /* a tree cache of one: reads of two objects evict each other */
+    kr_store_opts small = {.tree_cache = 1};
+    kr_store_t *s1 = new_store(&small);
+    add(s1, configmap("ns", "a", "1", NULL));
+    add(s1, configmap("ns", "b", "2", NULL));
+    for (int i = 0; i < 4; i++) {
+        json_t *a = kr_store_get(s1, i % 2 ? "ns/a" : "ns/b");
+        ck_assert_ptr_nonnull(a);
+        json_decref(a);
+    }
+    kr_store_free(s1);
+    json_decref(cached);
+    kr_store_free(s);
+}
+END_TEST
+
 START_TEST(stats_measure_wire_and_cached_bytes)
 {
     kr_store_t *s = new_store(NULL);
@@ -997,6 +1042,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, namespace_and_selector_listers);
     tcase_add_test(tc, cached_bytes_equal_the_compact_serialisation);
     tcase_add_test(tc, stats_measure_wire_and_cached_bytes);
+    tcase_add_test(tc, raw_text_is_what_jansson_prints_and_parses_back);
     tcase_add_test(tc, snapshots_stay_consistent_while_a_writer_mutates);
     tcase_add_test(tc, random_operations_agree_with_a_model);
     tcase_add_test(tc, allocation_failures_are_reported_without_leaks);
