@@ -1,10 +1,9 @@
 /* libkreconcile-testserver — metadata-only answers, as kube-apiserver gives
- * them to client-go's metadata client (wire spec, "Metadata-only lists and
- * watches"): an Accept entry application/json;as=PartialObjectMetadataList;
- * g=meta.k8s.io;v=v1 turns a LIST into a PartialObjectMetadataList, and
- * as=PartialObjectMetadata turns a GET, a write's answer or every object of
- * a WATCH into a PartialObjectMetadata (apiVersion, kind, metadata: no spec,
- * no status, no data). Nothing here changes what is stored. */
+ * them to client-go's metadata client (wire spec §1.8): an Accept entry
+ * application/json;as=PartialObjectMetadataList; g=meta.k8s.io;v=v1 turns a LIST into a
+ * PartialObjectMetadataList, and as=PartialObjectMetadata turns a GET, a write's answer or every
+ * object of a WATCH into a PartialObjectMetadata (apiVersion, kind, metadata: no spec, no status,
+ * no data). Nothing here changes what is stored. */
 #include <string.h>
 #include <strings.h>
 
