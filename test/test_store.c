@@ -1012,6 +1012,36 @@ static int store_session(void *arg)
     }
     char *rv = kr_store_last_resource_version(s);
     kr_free(rv);
+    /* the relist path piece by piece, and the reads that do not parse */
+    kr_store_batch_t *batch = NULL;
+    if (kr_store_batch_new(s, &batch, NULL) == 0) {
+        for (int i = 0; i < 3; i++) {
+            json_t *o =
+                json_pack("{s:{s:s,s:s,s:s},s:{s:s}}", "metadata", "name", names[i], "namespace",
+                          "ns", "resourceVersion", "9", "data", "owners", owners[i]);
+            size_t before = kr_store_batch_len(batch);
+            if (kr_store_batch_add(batch, o, 5, NULL) != 0)
+                bad |= kr_store_batch_len(batch) != before;
+        }
+        kr_store_batch_remove(batch, "ns/b");
+        size_t in_batch = kr_store_batch_len(batch);
+        json_t *removed = NULL;
+        if (kr_store_replace_batch(s, batch, "9", &removed, NULL) == 0)
+            bad |= kr_store_len(s) != in_batch;
+        json_decref(removed);
+    }
+    char *raw = NULL;
+    if (kr_store_get_raw(s, "ns/a", &raw, NULL, NULL) == 0)
+        kr_free(raw);
+    rv = kr_store_get_resource_version(s, "ns/a");
+    kr_free(rv);
+    json_t *got = kr_store_get(s, "ns/c");
+    json_decref(got);
+    json_t *old = NULL;
+    json_t *again = json_pack("{s:{s:s,s:s,s:s}}", "metadata", "name", "c", "namespace", "ns",
+                              "resourceVersion", "10");
+    if (kr_store_update(s, again, 0, &old, NULL, NULL) == 0)
+        json_decref(old);
     kr_store_delete_key(s, "ns/a", NULL, NULL);
 out:
     json_decref(a);
