@@ -20,23 +20,28 @@ char *kr_store_last_resource_version(const kr_store_t *store)
     return rv;
 }
 
+/* The entry under `key` with a reference the caller releases (it is then
+ * read outside the lock), or NULL. */
+static struct entry *find_ref(kr_store_t *s, const char *key)
+{
+    pthread_rwlock_rdlock(&s->lock);
+    struct entry *e = kr_strmap_get(&s->state->entries, key);
+    if (e)
+        kr_store_entry_ref(e);
+    pthread_rwlock_unlock(&s->lock);
+    return e;
+}
+
 json_t *kr_store_get(const kr_store_t *store, const char *key)
 {
     if (!store || !key)
         return NULL;
     kr_store_t *s = (kr_store_t *)store;
-    pthread_rwlock_rdlock(&s->lock);
-    struct entry *e = kr_strmap_get(&s->state->entries, key);
-    json_t *obj = NULL;
-    if (e && e->obj)
-        obj = json_incref(e->obj);
-    else if (e)
-        kr_store_entry_ref(e); /* parsed outside the lock */
-    pthread_rwlock_unlock(&s->lock);
-    if (e && !e->obj) {
-        obj = kr_store_entry_object(s, e, true);
-        kr_store_entry_release(e);
-    }
+    struct entry *e = find_ref(s, key);
+    if (!e)
+        return NULL;
+    json_t *obj = kr_store_entry_object(s, e, true);
+    kr_store_entry_release(e);
     return obj;
 }
 
@@ -48,12 +53,7 @@ int kr_store_get_raw(const kr_store_t *store, const char *key, char **json, size
     *json = NULL;
     if (len)
         *len = 0;
-    kr_store_t *s = (kr_store_t *)store;
-    pthread_rwlock_rdlock(&s->lock);
-    struct entry *e = kr_strmap_get(&s->state->entries, key);
-    if (e)
-        kr_store_entry_ref(e); /* copied or printed outside the lock */
-    pthread_rwlock_unlock(&s->lock);
+    struct entry *e = find_ref((kr_store_t *)store, key);
     if (!e)
         return kr_error_set(err, KR_ENOTFOUND, "%s is not in the store", key);
     char *text = NULL;

@@ -183,6 +183,8 @@ static void put(struct printer *p, const char *s, size_t len)
 static void put_string(struct printer *p, const char *s, size_t len)
 {
     static const char hex[] = "0123456789ABCDEF"; /* as jansson */
+    static const char short_escapes[0x20] = {
+        ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't'};
     put(p, "\"", 1);
     size_t run = 0;
     for (size_t i = 0; i < len; i++) {
@@ -193,27 +195,10 @@ static void put_string(struct printer *p, const char *s, size_t len)
         run = i + 1;
         char esc[6] = {'\\', 0, 0, 0, 0, 0};
         size_t esc_len = 2;
-        switch (c) {
-        case '"':
-        case '\\':
-            esc[1] = (char)c;
-            break;
-        case '\b':
-            esc[1] = 'b';
-            break;
-        case '\f':
-            esc[1] = 'f';
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        default: /* \u00XX */
+        char letter = c == '"' || c == '\\' ? (char)c : short_escapes[c];
+        if (letter) {
+            esc[1] = letter;
+        } else { /* \u00XX */
             memcpy(esc + 1, "u00", 3);
             esc[4] = hex[c >> 4];
             esc[5] = hex[c & 15];

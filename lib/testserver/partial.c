@@ -39,9 +39,7 @@ static bool value_is(const char *v, size_t len, const char *want)
     return v && len == strlen(want) && strncmp(v, want, len) == 0;
 }
 
-/* 1: the entry asks for the partial form `want`; 0: plain JSON; -1:
- * something else (a Table, protobuf, another conversion). */
-static int entry_kind(const char *entry, size_t len, const char *want)
+int ts_accept_entry(const char *entry, size_t len, const char *want)
 {
     while (len && (*entry == ' ' || *entry == '\t')) {
         entry++;
@@ -62,7 +60,7 @@ static int entry_kind(const char *entry, size_t len, const char *want)
         return 0;
     const char *g = param(semi, plen, "g", &g_len);
     const char *v = param(semi, plen, "v", &v_len);
-    if (json && value_is(as, as_len, want) && value_is(g, g_len, "meta.k8s.io") &&
+    if (json && want && value_is(as, as_len, want) && value_is(g, g_len, "meta.k8s.io") &&
         (value_is(v, v_len, "v1") || value_is(v, v_len, "v1beta1")))
         return 1;
     return -1;
@@ -81,7 +79,7 @@ bool ts_partial_negotiate(const ts_request *req, const ts_route *rt)
     while (p && *p) {
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        int kind = entry_kind(p, len, want);
+        int kind = ts_accept_entry(p, len, want);
         if (kind >= 0)
             return kind == 1; /* the first entry we can serve wins */
         p = comma ? comma + 1 : NULL;

@@ -262,6 +262,11 @@ void ts_handle_watch(kr_testserver_t *ts, const ts_request *req, const ts_route 
 
 /* ---- metadata-only answers (partial.c) ---------------------------------------- */
 
+/* One Accept entry (not NUL-terminated): 1 when it asks for the partial
+ * form `want` ("PartialObjectMetadata" or "...List"; NULL: none), 0 for
+ * plain JSON (application/json, any application type or any type, without as=), -1 for
+ * anything else (a Table, protobuf). */
+int ts_accept_entry(const char *entry, size_t len, const char *want);
 /* Whether the first Accept entry the server can serve asks for
  * PartialObjectMetadata (List for a LIST, the object form otherwise). */
 bool ts_partial_negotiate(const ts_request *req, const ts_route *rt);
