@@ -2,11 +2,15 @@
  * (default 100,000) ~1 KiB ConfigMaps in pages of 500 from the in-memory
  * server (in a forked child), beside a bare libcurl + jansson page loop
  * and kubectl on the same server, each in its own child for peak RSS;
- * cached bytes against wire bytes; steady watch throughput to a handler
+ * medians of five interleaved rounds of (baseline, compact store, jansson-
+ * tree store); resident bytes per cached object against wire bytes for
+ * both representations and a metadata-only informer; a sync with a
+ * handler, as a controller has; steady watch throughput to a handler
  * (KR_BENCH_INFORMER_EVENTS, default 200,000 small objects), over the
  * network and through the reflector alone (fake lister-watcher).
  * With KR_BENCH_INFORMER_URL, only one sync against that server, printed as
- * JSON (bench_informer_node.sh compares it with client-node's informer). */
+ * JSON (bench_informer_node.sh compares it with client-node's informer);
+ * KR_BENCH_INFORMER_STORE=trees|metadata picks what that sync uses. */
 #include <curl/curl.h>
 #include <malloc.h>
 #include <pthread.h>

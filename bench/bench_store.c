@@ -2,6 +2,9 @@
  * object for 100,000 ConfigMaps of about 1 KiB, beside a baseline measured
  * in the same run: the same parsed jansson objects kept in a bare jansson
  * object used as a hash table (no lock, no index, no transform).
+ * Both store representations are measured (jansson trees; compact JSON
+ * parsed on read): heap per object, ns per add and get (random keys,
+ * mostly parsed; recently read keys, from the tree cache) and per list.
  * Heap is counted with malloc_usable_size() through the library's and
  * jansson's allocator hooks; times are this thread's CPU time, so that a
  * busy machine does not distort the ratios. BENCH_STORE_OBJECTS overrides

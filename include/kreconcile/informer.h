@@ -59,7 +59,7 @@ typedef struct kr_informer_opts {
     kr_listwatch lw; /* overrides client when lw.vt is set; borrowed */
     kr_reflector_clock clock; /* with lw; borrowed */
     kr_runtime_t *runtime; /* with lw: the loop its callbacks run on, or NULL */
-    kr_store_opts store; /* transforms, keep_fields (borrowed for _new) */
+    kr_store_opts store; /* representation, transforms, keep_fields (borrowed for _new) */
     long page_size; /* 0 = 500 */
     long progress_deadline_ms; /* 0 = 180000; < 0 = never */
     int watch_timeout_min_s, watch_timeout_max_s; /* 0 = 300, 600 */
