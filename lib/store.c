@@ -330,7 +330,13 @@ static int prepare(kr_store_t *s, const struct index_def *defs, size_t n_defs, j
         cached_bytes = from->cached_bytes;
         json_len = from->json_len;
     } else if (s->compact) {
-        json_len = cached_bytes = kr_store_json_size(obj);
+        /* printed once, then copied into the entry's one allocation */
+        kr_buf_reset(&s->scratch);
+        if ((rc = kr_store_json_print(obj, &s->scratch)) != 0) {
+            rc = kr_error_set(err, rc, "out of memory caching %s", key);
+            goto fail;
+        }
+        json_len = cached_bytes = s->scratch.len;
     } else {
         cached_bytes = kr_store_json_size(obj);
     }
@@ -361,10 +367,7 @@ static int prepare(kr_store_t *s, const struct index_def *defs, size_t n_defs, j
         at += rv_len + 1;
     }
     if (s->compact) {
-        if (from)
-            memcpy(at, from->json, json_len);
-        else
-            kr_store_json_print(obj, at);
+        memcpy(at, from ? from->json : s->scratch.data, json_len);
         at[json_len] = '\0';
         e->json = at;
         e->json_len = json_len;
@@ -452,6 +455,7 @@ void kr_store_free(kr_store_t *store)
     state_free(store->state);
     if (store->cache.ready)
         kr_store_cache_free(store);
+    kr_buf_free(&store->scratch);
     for (size_t i = 0; i < store->n_defs; i++)
         kr_free(store->defs[i].name);
     kr_free(store->defs);

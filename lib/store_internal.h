@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "internal.h"
 #include "kreconcile/store.h"
 
 /* A string -> pointer map. Keys are borrowed: the caller keeps each key
@@ -141,6 +142,7 @@ struct kr_store {
     void *transform_user;
     bool compact;
     struct tree_cache cache;
+    kr_buf scratch; /* compact writes print here; guarded by write_mutex */
 };
 
 /* Parse opts->keep_fields (plus the fields always kept) into store->keep.
@@ -153,9 +155,9 @@ void kr_store_keep_fields_free(kr_store_t *store);
 int kr_store_transform(const kr_store_t *store, json_t *obj, json_t **out, kr_error_t *err);
 /* json_dumpb(v, NULL, 0, JSON_COMPACT) computed without printing. */
 size_t kr_store_json_size(const json_t *v);
-/* The same bytes json_dumpb(v, JSON_COMPACT) prints, written to `out`
- * (kr_store_json_size(v) bytes, no NUL added); returns their count. */
-size_t kr_store_json_print(const json_t *v, char *out);
+/* Append the bytes json_dumpb(v, JSON_COMPACT) prints to `out` (no NUL).
+ * 0 or KR_ENOMEM. */
+int kr_store_json_print(const json_t *v, kr_buf *out);
 
 /* ---- entries and the compact representation (lib/store_compact.c) ---- */
 

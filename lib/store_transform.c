@@ -169,14 +169,15 @@ int kr_store_transform(const kr_store_t *store, json_t *obj, json_t **out, kr_er
  * visits (loop detection); the store prints every object it caches, so it
  * copies runs of plain bytes instead: about five times faster. */
 struct printer {
-    char *out; /* NULL: measure only */
+    kr_buf *buf; /* NULL: measure only */
     size_t n;
+    int rc; /* KR_ENOMEM once an append failed */
 };
 
 static void put(struct printer *p, const char *s, size_t len)
 {
-    if (p->out)
-        memcpy(p->out + p->n, s, len);
+    if (p->buf && !p->rc)
+        p->rc = kr_buf_append(p->buf, s, len);
     p->n += len;
 }
 
@@ -299,16 +300,16 @@ static void put_value(struct printer *p, const json_t *v)
 
 size_t kr_store_json_size(const json_t *v)
 {
-    struct printer p = {NULL, 0};
+    struct printer p = {NULL, 0, 0};
     put_value(&p, v);
     return p.n;
 }
 
-size_t kr_store_json_print(const json_t *v, char *out)
+int kr_store_json_print(const json_t *v, kr_buf *out)
 {
-    struct printer p = {out, 0};
+    struct printer p = {out, 0, 0};
     put_value(&p, v);
-    return p.n;
+    return p.rc;
 }
 
 /* ---- options ---- */
