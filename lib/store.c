@@ -213,6 +213,8 @@ static int state_link(struct state *st, struct prepared *p, struct entry **old)
 {
     struct entry *e = p->entry;
     *old = NULL;
+    if (!e)
+        return KR_EINVAL;
     if (kr_strmap_reserve(&st->entries, st->entries.count + 1) != 0 ||
         dense_reserve(st, st->n_dense + 1) != 0)
         return KR_ENOMEM;
@@ -317,9 +319,9 @@ static int prepare(kr_store_t *s, const struct index_def *defs, size_t n_defs, j
     }
     char *key = NULL;
     int rc = kr_store_key_of(obj, &key, err);
-    if (rc) {
+    if (rc || !key) {
         json_decref(obj);
-        return rc;
+        return rc ? rc : KR_EINVAL;
     }
     size_t total = 0;
     rc = index_values_of(defs, n_defs, obj, key, p, &total, err);

@@ -200,7 +200,8 @@ static void put_string(struct printer *p, const char *s, size_t len)
         if (letter) {
             esc[1] = letter;
         } else { /* \u00XX */
-            memcpy(esc + 1, "u00", 3);
+            esc[1] = 'u';
+            esc[2] = esc[3] = '0';
             esc[4] = hex[c >> 4];
             esc[5] = hex[c & 15];
             esc_len = 6;
