@@ -78,7 +78,7 @@ static int lw_list(void *impl, const kr_lw_list_request *req, kr_lw_list_cb cb, 
         .resource_version_match = req->resource_version_match,
         .limit = req->limit,
         .continue_token = req->continue_token,
-        .accept = c->metadata_only ? KR_ACCEPT_PARTIAL_METADATA_LIST : NULL,
+        .accept = c->metadata_only ? KR_CLIENT_ACCEPT_PARTIAL_METADATA_LIST : NULL,
     };
     kr_request r = {
         .verb = KR_VERB_LIST, .ref = {.gvr = gvr_of(c), .namespace_ = c->namespace_}, .list = &lo};
@@ -130,7 +130,7 @@ static int lw_watch(void *impl, const kr_lw_watch_request *req, kr_lw_event_fn o
         .timeout_seconds = req->timeout_seconds,
         .allow_watch_bookmarks = req->allow_watch_bookmarks,
         .send_initial_events = req->send_initial_events,
-        .accept = c->metadata_only ? KR_ACCEPT_PARTIAL_METADATA : NULL,
+        .accept = c->metadata_only ? KR_CLIENT_ACCEPT_PARTIAL_METADATA : NULL,
     };
     int rc = kr_client_watch(c->client, gvr_of(c), c->namespace_, &lo, watch_event, watch_end, ctx,
                              &ctx->watch, err);

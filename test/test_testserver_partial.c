@@ -68,7 +68,7 @@ START_TEST(list_as_partial_object_metadata_list_has_metadata_only)
 {
     create_cm("a");
     create_cm("b");
-    const char *accept[] = {"Accept: " KR_ACCEPT_PARTIAL_METADATA_LIST, NULL};
+    const char *accept[] = {"Accept: " KR_CLIENT_ACCEPT_PARTIAL_METADATA_LIST, NULL};
     tc_response r;
     tc_request(U, "GET", "/api/v1/namespaces/default/configmaps?limit=1", NULL, NULL, accept, &r);
     ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
@@ -88,7 +88,8 @@ START_TEST(get_as_partial_object_metadata_and_negotiation)
 {
     create_cm("a");
     const char *accept[] = {"Accept: application/vnd.kubernetes.protobuf;as=PartialObjectMetadata;"
-                            "g=meta.k8s.io;v=v1," KR_ACCEPT_PARTIAL_METADATA ",application/json",
+                            "g=meta.k8s.io;v=v1," KR_CLIENT_ACCEPT_PARTIAL_METADATA
+                            ",application/json",
                             NULL};
     tc_response r;
     tc_request(U, "GET", "/api/v1/namespaces/default/configmaps/a", NULL, NULL, accept, &r);
@@ -97,13 +98,14 @@ START_TEST(get_as_partial_object_metadata_and_negotiation)
     tc_free(&r);
 
     /* the object form on a LIST, without a fallback: 406, as kube-apiserver */
-    const char *wrong[] = {"Accept: " KR_ACCEPT_PARTIAL_METADATA, NULL};
+    const char *wrong[] = {"Accept: " KR_CLIENT_ACCEPT_PARTIAL_METADATA, NULL};
     tc_request(U, "GET", "/api/v1/namespaces/default/configmaps", NULL, NULL, wrong, &r);
     ck_assert_int_eq(r.status, 406);
     ck_assert_str_eq(jstr(r.json, "kind"), "Status");
     tc_free(&r);
     /* plain JSON first wins */
-    const char *plain[] = {"Accept: application/json, " KR_ACCEPT_PARTIAL_METADATA_LIST, NULL};
+    const char *plain[] = {"Accept: application/json, " KR_CLIENT_ACCEPT_PARTIAL_METADATA_LIST,
+                           NULL};
     tc_request(U, "GET", "/api/v1/namespaces/default/configmaps", NULL, NULL, plain, &r);
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(jstr(r.json, "kind"), "ConfigMapList");
@@ -119,7 +121,7 @@ END_TEST
 START_TEST(watch_as_partial_object_metadata_sends_metadata_only_events)
 {
     create_cm("before");
-    const char *accept[] = {"Accept: " KR_ACCEPT_PARTIAL_METADATA, NULL};
+    const char *accept[] = {"Accept: " KR_CLIENT_ACCEPT_PARTIAL_METADATA, NULL};
     tc_watch *w = tc_watch_open(
         U, "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=0&allowWatchBookmarks=1",
         accept);

@@ -226,7 +226,7 @@ KR_API int kr_listwatch_client_new(kr_client_t *client, kr_gvr resource, const c
 KR_API void kr_listwatch_client_free(kr_listwatch *lw);
 
 /* The same, asking for metadata only: LIST with Accept
- * KR_ACCEPT_PARTIAL_METADATA_LIST and WATCH with KR_ACCEPT_PARTIAL_METADATA
+ * KR_CLIENT_ACCEPT_PARTIAL_METADATA_LIST and WATCH with KR_CLIENT_ACCEPT_PARTIAL_METADATA
  * (client.h), so that objects arrive as PartialObjectMetadata. Free with
  * kr_listwatch_client_free. Errors: KR_ENOMEM. [any thread] */
 KR_API int kr_listwatch_client_new_metadata(kr_client_t *client, kr_gvr resource,
