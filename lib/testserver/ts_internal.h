@@ -75,6 +75,7 @@ typedef struct ts_watch {
     ts_fieldsel fields;
     char *kind, *api_version; /* for bookmarks */
     bool bookmarks;
+    bool partial; /* objects as PartialObjectMetadata (partial.c) */
     kr_buf buf; /* pending bytes from `off` */
     size_t off;
     bool closing; /* end the stream once `buf` is drained */
@@ -262,6 +263,22 @@ void ts_handle_list(kr_testserver_t *ts, const ts_request *req, const ts_route *
                     ts_response *resp);
 void ts_handle_watch(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                      ts_response *resp);
+
+/* ---- metadata-only answers (partial.c) ---------------------------------------- */
+
+/* One Accept entry (not NUL-terminated): 1 when it asks for the partial
+ * form `want` ("PartialObjectMetadata" or "...List"; NULL: none), 0 for
+ * plain JSON (application/json, any application type or any type, without as=), -1 for
+ * anything else (a Table, protobuf). */
+int ts_accept_entry(const char *entry, size_t len, const char *want);
+/* Whether the first Accept entry the server can serve asks for
+ * PartialObjectMetadata (List for a LIST, the object form otherwise). */
+bool ts_partial_negotiate(const ts_request *req, const ts_route *rt);
+/* {kind: PartialObjectMetadata, apiVersion: meta.k8s.io/v1, metadata}:
+ * new, or NULL. */
+json_t *ts_partial_of(const json_t *obj);
+/* Rewrite a successful answer (not a watch, not a Status) in that form. */
+void ts_partial_convert(const ts_request *req, const ts_route *rt, ts_response *resp);
 void ts_handle_create(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                       ts_response *resp);
 void ts_handle_update(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
