@@ -10,6 +10,7 @@
 #include "kreconcile/controller.h"
 #include "kreconcile/informer.h"
 #include "kreconcile/leader.h"
+#include "kreconcile/managed.h"
 #include "kreconcile/manager.h"
 #include "kreconcile/metrics.h"
 #include "kreconcile/patch.h"
