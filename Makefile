@@ -155,7 +155,18 @@ TEST_LIBS = $(TS_LIBS) $(PKG_LIBS) $(CHECK_LIBS) -pthread -lm
 
 $(BUILD)/test/test_%: $(BUILD)/obj/test/test_%.o $(SUPPORT_OBJS) $(TS_A) $(A_FILE)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_LINK) $(TEST_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_EXTRA) $(TEST_LINK) $(TEST_LIBS)
+
+# A suite that tests a program's logic carries the marker
+# KR_TEST_PROGRAM=<program> in its source: it links examples/<program>/*.c
+# except main.c (a program's logic lives beside its main, testable alone).
+prog_logic = $(call obj,$(filter-out examples/$(1)/main.c,$(sort $(wildcard examples/$(1)/*.c))))
+define TEST_PROG_template
+$(BUILD)/test/$(1): $(call prog_logic,$(2))
+$(BUILD)/test/$(1): TEST_EXTRA := $(call prog_logic,$(2))
+endef
+$(foreach t,$(TESTS),$(foreach p,$(shell sed -n 's/.*KR_TEST_PROGRAM=\([a-z0-9-]*\).*/\1/p' \
+    test/$(t).c),$(eval $(call TEST_PROG_template,$(t),$(p)))))
 
 # A fuzz target's corpus replay: the target plus a main() that feeds it files.
 $(BUILD)/test/fuzz_%: $(BUILD)/obj/test/fuzz/fuzz_%.o $(BUILD)/obj/test/fuzz/replay_main.o \
