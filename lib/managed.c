@@ -36,10 +36,9 @@ KR_API int kr_managed_set_labels(json_t *obj, const kr_managed_source *src, kr_e
         if (!labels || json_object_set_new(meta, "labels", labels) != 0)
             return kr_error_set(err, KR_ENOMEM, "out of memory setting managed labels");
     }
-    if (json_object_set_new(labels, KR_MANAGED_LABEL_MANAGED_BY, json_string(src->manager)) ||
-        json_object_set_new(labels, KR_MANAGED_LABEL_SOURCE_UID, json_string(src->source_uid)) ||
-        json_object_set_new(labels, KR_MANAGED_LABEL_SOURCE_CLUSTER,
-                            json_string(src->source_cluster)))
+    if (json_object_set_new(labels, KR_LABEL_MANAGED_BY, json_string(src->manager)) ||
+        json_object_set_new(labels, KR_LABEL_SOURCE_UID, json_string(src->source_uid)) ||
+        json_object_set_new(labels, KR_LABEL_SOURCE_CLUSTER, json_string(src->source_cluster)))
         return kr_error_set(err, KR_ENOMEM, "out of memory setting managed labels");
     return 0;
 }
@@ -48,12 +47,12 @@ KR_API kr_managed_owner kr_managed_owner_of(const json_t *obj, const kr_managed_
 {
     if (!obj || !src || empty(src->manager) || empty(src->source_cluster))
         return KR_MANAGED_FOREIGN;
-    const char *manager = label_of(obj, KR_MANAGED_LABEL_MANAGED_BY);
-    const char *cluster = label_of(obj, KR_MANAGED_LABEL_SOURCE_CLUSTER);
+    const char *manager = label_of(obj, KR_LABEL_MANAGED_BY);
+    const char *cluster = label_of(obj, KR_LABEL_SOURCE_CLUSTER);
     if (!manager || strcmp(manager, src->manager) != 0 || !cluster ||
         strcmp(cluster, src->source_cluster) != 0)
         return KR_MANAGED_FOREIGN;
-    const char *uid = label_of(obj, KR_MANAGED_LABEL_SOURCE_UID);
+    const char *uid = label_of(obj, KR_LABEL_SOURCE_UID);
     if (empty(src->source_uid) || (uid && strcmp(uid, src->source_uid) == 0))
         return KR_MANAGED_OURS;
     return KR_MANAGED_OURS_OTHER_SOURCE;
@@ -63,7 +62,7 @@ KR_API char *kr_managed_selector(const char *manager, char *buf, size_t len)
 {
     if (empty(manager) || !buf)
         return NULL;
-    int n = snprintf(buf, len, "%s=%s", KR_MANAGED_LABEL_MANAGED_BY, manager);
+    int n = snprintf(buf, len, "%s=%s", KR_LABEL_MANAGED_BY, manager);
     return n < 0 || (size_t)n >= len ? NULL : buf;
 }
 

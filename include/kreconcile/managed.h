@@ -1,9 +1,8 @@
 /* libkreconcile — objects one program manages on behalf of another object:
- * the labels that mark a copy as ours (kreconcile.io/managed-by, source-uid,
- * source-cluster), the ownership test every writer must pass before it
- * touches an object, and finalizer patches guarded by a resourceVersion
- * precondition. Pure functions on jansson values, safe from any thread;
- * inputs are borrowed and never modified unless a function says so. */
+ * the labels that mark a copy as ours (KR_LABEL_* of platform.h), the
+ * ownership test every writer must pass before it touches an object, and
+ * finalizer patches guarded by a resourceVersion precondition. Pure functions on jansson values,
+ * safe from any thread; inputs are borrowed and never modified unless a function says so. */
 #ifndef KRECONCILE_MANAGED_H
 #define KRECONCILE_MANAGED_H
 
@@ -11,15 +10,11 @@
 #include <stdbool.h>
 
 #include "common.h"
+#include "platform.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* Names on the wire (a contract with users, the sweeper and the tests). */
-#define KR_MANAGED_LABEL_MANAGED_BY "kreconcile.io/managed-by"
-#define KR_MANAGED_LABEL_SOURCE_UID "kreconcile.io/source-uid"
-#define KR_MANAGED_LABEL_SOURCE_CLUSTER "kreconcile.io/source-cluster"
 
 /* Who manages a copy, and for which source object. Strings borrowed. */
 typedef struct kr_managed_source {
