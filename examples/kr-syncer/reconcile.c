@@ -105,7 +105,8 @@ static step hub_patch(rctx *c, const json_t *patch)
     kr_error_t err = {0};
     int rc = kr_client_patch(c->s->hub, c->res->gvr, c->req->namespace_, c->req->name, NULL,
                              KR_PATCH_MERGE, patch, NULL, &out, &err);
-    count(c->s, &c->s->hub_writes);
+    if (rc == 0)
+        count(c->s, &c->s->hub_writes);
     if (rc == KR_ECONFLICT || rc == KR_ENOTFOUND)
         return STEP_CONFLICT;
     if (rc != 0) {
@@ -113,7 +114,11 @@ static step hub_patch(rctx *c, const json_t *patch)
             *c->err = err;
         return STEP_FAILED;
     }
-    if (json_is_object(out) && meta_string(out, "resourceVersion")) {
+    const char *rv = meta_string(out, "resourceVersion");
+    if (json_is_object(out) && rv) {
+        /* The next reconcile of any lane reads the hub cache: let it hold
+         * this write, or that lane's precondition fails (409) for nothing. */
+        kr_informer_wait_for_resource_version(c->res->hub, rv, c->s->verify_timeout_ms, NULL);
         json_decref(c->hub);
         c->hub = out;
     } else {
@@ -188,7 +193,9 @@ static step delete_copy(rctx *c, const json_t *obj)
     json_t *out = NULL;
     int rc = kr_client_delete(c->cl->client, c->res->gvr, c->req->namespace_, c->req->name, &opts,
                               &out, c->err);
-    count(c->s, &c->s->cluster_writes);
+    count(c->s, &c->s->cluster_requests);
+    if (rc == 0)
+        count(c->s, &c->s->cluster_writes);
     if (rc == KR_ENOTFOUND)
         rc = 0;
     step st = after_call(c, rc);
@@ -304,7 +311,9 @@ static step write_copy(rctx *c, const json_t *old_entry, char **rv_out)
                                            c->req->name, NULL, format, patch, NULL, &out, c->err)
                          : kr_client_create(c->cl->client, c->res->gvr, c->req->namespace_,
                                             modified, NULL, &out, c->err);
-            count(c->s, &c->s->cluster_writes);
+            count(c->s, &c->s->cluster_requests);
+            if (rc == 0)
+                count(c->s, &c->s->cluster_writes);
             if (rc == KR_ENOTFOUND && c->copy)
                 rc = KR_ECONFLICT; /* deleted since the cache saw it: look again */
             st = after_call(c, rc == KR_EEXIST ? 0 : rc);
@@ -477,18 +486,6 @@ kr_reconcile_result syncer_reconcile(syncer_t *s, size_t resource, const kr_reco
     json_decref(c.hub);
     json_decref(c.copy);
     return r;
-}
-
-void syncer_map_hub(kr_controller_t *ctl, const char *cluster, const json_t *obj, void *user)
-{
-    (void)cluster;
-    const syncer_t *s = user;
-    const char *ns = meta_string(obj, "namespace");
-    const char *name = meta_string(obj, "name");
-    if (!name)
-        return;
-    for (size_t i = 0; i < s->n_clusters; i++)
-        kr_controller_enqueue(ctl, s->clusters[i].name, ns, name);
 }
 
 /* ---- life ------------------------------------------------------------------------ */

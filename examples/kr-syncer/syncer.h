@@ -154,8 +154,9 @@ typedef struct syncer {
     uint64_t resync_ms, verify_timeout_ms;
     kr_logger logger;
     kr_clock clock;
-    /* Counters for tests and logs. */
-    uint64_t hub_writes, cluster_writes;
+    /* Counters for tests and logs: writes that succeeded, and every
+     * request sent to a workload cluster. */
+    uint64_t hub_writes, cluster_writes, cluster_requests;
     pthread_mutex_t stats_lock;
 } syncer_t;
 
@@ -170,10 +171,5 @@ void syncer_free(syncer_t *s);
  * it in the hub object's sync-status. [worker] */
 kr_reconcile_result syncer_reconcile(syncer_t *s, size_t resource, const kr_reconcile_request *req,
                                      uint64_t *requeue_after_ms, kr_error_t *err);
-
-/* A hub event: the object's key for every configured cluster. For a
- * controller source with KR_CONTROLLER_MAP_FUNC; `user` is the syncer.
- * [loop thread] */
-void syncer_map_hub(kr_controller_t *ctl, const char *cluster, const json_t *obj, void *user);
 
 #endif /* KR_SYNCER_H */
