@@ -198,7 +198,8 @@ valgrind: tests
 	  sh test/run-tests.sh "$(BUILD)" "$(abspath $(BUILD))/valgrind-results.txt" \
 	  $(or $(TEST_FILTER),$(TESTS))
 
-# The full suite: plain, AddressSanitizer + UBSan, ThreadSanitizer, install.
+# The full suite: plain, AddressSanitizer + UBSan, ThreadSanitizer, install,
+# and the README's code snippets compiled against the headers.
 check: deps
 	@rm -f build/check-*.txt; status=0; \
 	echo "== plain build =="; \
@@ -210,6 +211,8 @@ check: deps
 	$(MAKE) --no-print-directory tsan || status=1; \
 	echo "== install test =="; \
 	sh test/install-test.sh "$(abspath build)/check-4-install.txt" || status=1; \
+	echo "== README API tour compiles =="; \
+	sh test/readme-test.sh "$(abspath build)/check-5-readme.txt" || status=1; \
 	sh test/summary.sh build/check-*.txt || status=1; \
 	exit $$status
 
