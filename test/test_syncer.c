@@ -192,6 +192,28 @@ START_TEST(health_lets_one_probe_through_per_interval)
 }
 END_TEST
 
+START_TEST(resource_arguments_name_group_version_and_resource)
+{
+    char buf[64];
+    kr_gvr g;
+    ck_assert_int_eq(syncer_parse_resource("v1/configmaps", buf, sizeof(buf), &g, NULL), 0);
+    ck_assert_str_eq(g.group, "");
+    ck_assert_str_eq(g.version, "v1");
+    ck_assert_str_eq(g.resource, "configmaps");
+    ck_assert_int_eq(syncer_parse_resource("example.com/v1/widgets", buf, sizeof(buf), &g, NULL),
+                     0);
+    ck_assert_str_eq(g.group, "example.com");
+    ck_assert_str_eq(g.version, "v1");
+    ck_assert_str_eq(g.resource, "widgets");
+    const char *bad[] = {"", "configmaps", "v1//x", "/v1/x", "a/b/c/d", "v1/x/"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        kr_error_t err = {0};
+        ck_assert_int_eq(syncer_parse_resource(bad[i], buf, sizeof(buf), &g, &err), KR_EINVAL);
+        ck_assert_ptr_nonnull(strstr(err.message, "--resource"));
+    }
+}
+END_TEST
+
 /* ---- against servers ----------------------------------------------------------- */
 
 typedef struct server {
@@ -797,6 +819,7 @@ int main(void)
     tcase_add_test(unit, status_patch_only_when_an_entry_changes_besides_its_time);
     tcase_add_test(unit, delete_completes_when_every_cluster_that_may_hold_a_copy_confirmed);
     tcase_add_test(unit, health_lets_one_probe_through_per_interval);
+    tcase_add_test(unit, resource_arguments_name_group_version_and_resource);
     suite_add_tcase(s, unit);
     TCase *tc = tcase_create("servers");
     tcase_set_timeout(tc, 300);

@@ -103,6 +103,13 @@ void syncer_health_record(syncer_health *h, int rc, const kr_error_t *err, int64
  * TLS, timeouts, 5xx, throttling after every retry). */
 bool syncer_unreachable(int rc, const kr_error_t *err);
 
+/* ---- resources.c: the --resource arguments ---------------------------------- */
+
+/* Parse "GROUP/VERSION/RESOURCE" or "VERSION/RESOURCE" (the core group)
+ * into *out, whose strings point into `buf` (`len` bytes). Errors:
+ * KR_EINVAL with a message naming the argument. */
+int syncer_parse_resource(const char *text, char *buf, size_t len, kr_gvr *out, kr_error_t *err);
+
 /* ---- reconcile.c: the syncer -------------------------------------------- */
 
 /* How the syncer gets an informer: (client, resource, namespace, label
