@@ -32,7 +32,9 @@ START_TEST(labels_are_added_beside_the_objects_own)
     kr_managed_source no_uid = {"kr-syncer", "hub", NULL};
     kr_error_t err = {0};
     ck_assert_int_eq(kr_managed_set_labels(bare, &no_uid, &err), KR_EINVAL);
-    ck_assert_int_eq(kr_managed_set_labels(json_array(), &src, NULL), KR_EINVAL);
+    json_t *array = json_array();
+    ck_assert_int_eq(kr_managed_set_labels(array, &src, NULL), KR_EINVAL);
+    json_decref(array);
     json_decref(obj);
     json_decref(bare);
 }

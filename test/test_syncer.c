@@ -529,7 +529,7 @@ static void assert_copy(world *w, kr_gvr gvr, int d, const char *name, const cha
                      meta(hub, "uid"));
     ck_assert_str_eq(json_string_value(json_object_get(labels, KR_LABEL_SOURCE_CLUSTER)), "hub");
     ck_assert(kr_managed_has_finalizer(hub, KR_FINALIZER_SYNCER));
-    char dc[8];
+    char dc[16];
     snprintf(dc, sizeof(dc), "dc%d", d + 1);
     json_t *entry = status_entry(w, gvr, name, dc);
     ck_assert_ptr_nonnull(entry);
