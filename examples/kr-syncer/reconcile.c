@@ -543,7 +543,7 @@ int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
         s->n_clusters++;
         cl->name = dup_or_empty(cfg->cluster_names[i]);
         cl->client = cfg->cluster_clients[i];
-        cl->copies = calloc(s->n_resources, sizeof(*cl->copies));
+        cl->copies = calloc(s->n_resources, sizeof(kr_informer_t *));
         if (!cl->name || !cl->copies) {
             rc = kr_error_set(err, KR_ENOMEM, "out of memory");
             break;
@@ -565,12 +565,12 @@ void syncer_free(syncer_t *s)
 {
     if (!s)
         return;
-    for (size_t r = 0; r < s->n_resources; r++) {
+    for (size_t r = 0; s->resources && r < s->n_resources; r++) {
         free(s->resources[r].group);
         free(s->resources[r].version);
         free(s->resources[r].resource);
     }
-    for (size_t i = 0; i < s->n_clusters; i++) {
+    for (size_t i = 0; s->clusters && i < s->n_clusters; i++) {
         syncer_health_destroy(&s->clusters[i].health);
         free(s->clusters[i].name);
         free(s->clusters[i].copies);
