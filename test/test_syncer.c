@@ -271,6 +271,12 @@ static int make_informer(kr_client_t *client, kr_gvr gvr, const char *ns, const 
     return rc;
 }
 
+static void log_stderr(kr_log_level level, const char *module, const char *message, void *user)
+{
+    (void)user;
+    fprintf(stderr, "%s %s: %s\n", kr_log_level_name(level), module, message);
+}
+
 static void world_up(world *w, uint64_t resync_ms)
 {
     memset(w, 0, sizeof(*w));
@@ -281,18 +287,20 @@ static void world_up(world *w, uint64_t resync_ms)
         cluster_up(w, &w->dc[i], 12 + i);
     const char *names[N_DC] = {"dc1", "dc2"};
     kr_client_t *clients[N_DC] = {w->dc[0].c, w->dc[1].c};
-    syncer_config cfg = {.hub_name = "hub",
-                         .hub = w->hub.c,
-                         .namespace_ = NSNAME,
-                         .resources = resources,
-                         .n_resources = N_RES,
-                         .cluster_names = names,
-                         .cluster_clients = clients,
-                         .n_clusters = N_DC,
-                         .resync_ms = resync_ms,
-                         .verify_timeout_ms = 5000,
-                         .informer = make_informer,
-                         .informer_user = w};
+    syncer_config cfg = {
+        .hub_name = "hub",
+        .hub = w->hub.c,
+        .namespace_ = NSNAME,
+        .resources = resources,
+        .n_resources = N_RES,
+        .cluster_names = names,
+        .cluster_clients = clients,
+        .n_clusters = N_DC,
+        .resync_ms = resync_ms,
+        .verify_timeout_ms = 5000,
+        .informer = make_informer,
+        .informer_user = w,
+        .logger = {.fn = getenv("KR_TEST_VERBOSE") ? log_stderr : NULL, .max_level = KR_LOG_DEBUG}};
     kr_error_t err = {0};
     ck_assert_msg(syncer_new(&cfg, &w->s, &err) == 0, "%s", err.message);
     ck_assert_uint_eq(w->n_informers, N_RES * (1 + N_DC));
@@ -714,6 +722,39 @@ START_TEST(a_copy_without_our_labels_is_never_taken_over)
 }
 END_TEST
 
+START_TEST(a_copy_of_ours_the_cache_missed_is_patched_not_reported_foreign)
+{
+    world w;
+    world_up(&w, 0);
+    kr_informer_stop(w.s->clusters[0].copies[res_index(CM)]); /* the cache stands still */
+    json_t *ours = object_of(CM, "missed", "stale", NULL);
+    kr_managed_source src = {KR_MANAGER_SYNCER, "hub", "old-uid"};
+    ck_assert_int_eq(kr_managed_set_labels(ours, &src, NULL), 0);
+    ck_assert_int_eq(kr_client_create(w.dc[0].c, CM, NSNAME, ours, NULL, NULL, NULL), 0);
+    json_decref(ours);
+    hub_put(&w, CM, object_of(CM, "missed", "fresh", NULL));
+    kr_reconcile_request req = {"dc1/" NSNAME "/missed", "dc1", NSNAME, "missed"};
+    uint64_t after = 0;
+    /* written, but not verified: this cache cannot observe it */
+    ck_assert_int_eq(syncer_reconcile(w.s, res_index(CM), &req, &after, NULL),
+                     KR_RECONCILE_REQUEUE_AFTER);
+    json_t *copy = fetch(&w.dc[0], CM, "missed");
+    ck_assert_str_eq(field(copy, "data", "value"), "fresh");
+    json_t *hub = fetch(&w.hub, CM, "missed");
+    json_t *labels = json_object_get(json_object_get(copy, "metadata"), "labels");
+    ck_assert_str_eq(json_string_value(json_object_get(labels, KR_LABEL_SOURCE_UID)),
+                     meta(hub, "uid"));
+    json_decref(hub);
+    json_decref(copy);
+    json_t *entry = status_entry(&w, CM, "missed", "dc1");
+    ck_assert_ptr_nonnull(entry);
+    ck_assert_ptr_null(json_object_get(entry, "lastError"));
+    ck_assert(!json_is_true(json_object_get(entry, "verified")));
+    json_decref(entry);
+    world_down(&w);
+}
+END_TEST
+
 START_TEST(ignored_and_owned_hub_objects_are_not_synced)
 {
     world w;
@@ -810,6 +851,68 @@ START_TEST(a_datacenter_answering_503_delays_nobody_and_holds_deletes_until_it_r
 }
 END_TEST
 
+/* Start dc `d`'s server again, empty, on the port its client still uses,
+ * with its resourceVersions past `old_rv` as a restored cluster's are (the
+ * informers resume from what they saw). */
+static void dc_restart(world *w, int d, unsigned short port, unsigned long long old_rv)
+{
+    kr_testserver_opts o = {.seed = 99, .bookmark_interval_ms = 100, .port = port};
+    kr_error_t err = {0};
+    ck_assert_msg(kr_testserver_start(&o, &w->dc[d].ts, &err) == 0, "%s", err.message);
+    char ns[128];
+    snprintf(ns, sizeof(ns),
+             "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}",
+             NSNAME);
+    ck_assert_int_eq(kr_testserver_load(w->dc[d].ts, ns, strlen(ns), NULL), 0);
+    ck_assert_int_eq(kr_testserver_load(w->dc[d].ts, crd, strlen(crd), NULL), 0);
+    for (int i = 0; kr_testserver_resource_version(w->dc[d].ts) <= old_rv; i++) {
+        char pad[128];
+        snprintf(
+            pad, sizeof(pad),
+            "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"pad-%d\"}}", i);
+        ck_assert_int_eq(kr_testserver_load(w->dc[d].ts, pad, strlen(pad), NULL), 0);
+    }
+}
+
+START_TEST(a_stopped_datacenter_holds_the_finalizer_until_it_answers_again)
+{
+    world w;
+    world_up(&w, 0);
+    hub_put(&w, CM, object_of(CM, "keep", "v1", NULL));
+    converge(&w, 3, false);
+    unsigned short port = kr_testserver_port(w.dc[1].ts);
+    unsigned long long old_rv = kr_testserver_resource_version(w.dc[1].ts);
+    kr_testserver_free(w.dc[1].ts); /* connection refused from now on */
+    w.dc[1].ts = NULL;
+
+    hub_put(&w, CM, object_of(CM, "new", "v1", NULL));
+    hub_delete(&w, CM, "keep");
+    converge(&w, 1, false);
+    assert_copy(&w, CM, 0, "new", "v1");
+    assert_absent(&w, CM, 0, "keep");
+    uint64_t before_requests = w.s->cluster_requests;
+    for (int i = 0; i < 5; i++) {
+        kr_reconcile_request req = {"dc2/" NSNAME "/keep", "dc2", NSNAME, "keep"};
+        uint64_t after = 0;
+        ck_assert_int_eq(syncer_reconcile(w.s, res_index(CM), &req, &after, NULL),
+                         KR_RECONCILE_REQUEUE_AFTER);
+        ck_assert_uint_gt(after, 0);
+    }
+    ck_assert_uint_le(w.s->cluster_requests - before_requests, 1);
+    json_t *held = fetch(&w.hub, CM, "keep");
+    ck_assert_ptr_nonnull(held);
+    ck_assert(kr_managed_has_finalizer(held, KR_FINALIZER_SYNCER));
+    json_decref(held);
+
+    /* dc2 answers again (empty): the copy is made, the delete confirmed */
+    dc_restart(&w, 1, port, old_rv);
+    converge(&w, 3, false);
+    assert_copy(&w, CM, 1, "new", "v1");
+    ck_assert_ptr_null(fetch(&w.hub, CM, "keep"));
+    world_down(&w);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("syncer");
@@ -828,8 +931,10 @@ int main(void)
     tcase_add_test(tc,
                    copies_edited_or_deleted_in_a_cluster_are_repaired_and_others_fields_survive);
     tcase_add_test(tc, a_copy_without_our_labels_is_never_taken_over);
+    tcase_add_test(tc, a_copy_of_ours_the_cache_missed_is_patched_not_reported_foreign);
     tcase_add_test(tc, ignored_and_owned_hub_objects_are_not_synced);
     tcase_add_test(tc, a_datacenter_answering_503_delays_nobody_and_holds_deletes_until_it_returns);
+    tcase_add_test(tc, a_stopped_datacenter_holds_the_finalizer_until_it_answers_again);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);
 }

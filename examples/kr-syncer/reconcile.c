@@ -287,60 +287,91 @@ static step reconcile_unplaced(rctx *c, const json_t *old_entry)
     return write_status(c, NULL, false);
 }
 
+/* Returned by send_copy when the cluster waits for a probe (no request). */
+#define WAITING 1
+
+/* Send what `current` (a copy of ours, or NULL) needs to match the hub
+ * object: a create, the three-way patch, or nothing (rc 0, *out NULL).
+ * Returns the request's code, or WAITING; *out is the answer (new). */
+static int send_copy(rctx *c, const json_t *current, json_t **out)
+{
+    *out = NULL;
+    json_t *desired = syncer_desired_copy(c->hub, c->s->hub_name, c->err);
+    if (!desired)
+        return c->err->code ? c->err->code : KR_ENOMEM;
+    json_t *modified = NULL, *patch = NULL;
+    kr_patch_format format = KR_PATCH_MERGE;
+    int rc = kr_patch_last_applied(NULL, KR_ANNOTATION_LAST_APPLIED, desired, current, &modified,
+                                   &patch, &format, c->err);
+    json_decref(desired);
+    if (rc == 0 && (!current || patch) && !may_call(c))
+        rc = WAITING;
+    else if (rc == 0 && (!current || patch)) {
+        rc = current ? kr_client_patch(c->cl->client, c->res->gvr, c->req->namespace_, c->req->name,
+                                       NULL, format, patch, NULL, out, c->err)
+                     : kr_client_create(c->cl->client, c->res->gvr, c->req->namespace_, modified,
+                                        NULL, out, c->err);
+        count(c->s, &c->s->cluster_requests);
+        if (rc == 0)
+            count(c->s, &c->s->cluster_writes);
+        if (rc == KR_ENOTFOUND && current)
+            rc = KR_ECONFLICT; /* deleted since it was read: look again */
+    }
+    json_decref(modified);
+    json_decref(patch);
+    return rc;
+}
+
+/* An object of the copy's name exists that our cache does not hold: ours
+ * with the cache behind (patch it as it is), or someone else's (never
+ * taken over: the status says so). */
+static int resolve_existing(rctx *c, json_t **out, bool *foreign)
+{
+    json_t *live = NULL;
+    int rc =
+        kr_client_get(c->cl->client, c->res->gvr, c->req->namespace_, c->req->name, &live, c->err);
+    count(c->s, &c->s->cluster_requests);
+    if (rc == KR_ENOTFOUND)
+        rc = KR_ECONFLICT; /* gone again: look again */
+    if (rc == 0 && ours(c, live))
+        rc = send_copy(c, live, out);
+    else if (rc == 0)
+        *foreign = true;
+    json_decref(live);
+    return rc;
+}
+
 /* The write the copy needs (create or patch); *rv_out the RV it returned
  * (new string) or NULL when nothing was written. */
 static step write_copy(rctx *c, const json_t *old_entry, char **rv_out)
 {
     *rv_out = NULL;
-    json_t *desired = syncer_desired_copy(c->hub, c->s->hub_name, c->err);
-    if (!desired)
-        return STEP_FAILED;
-    json_t *modified = NULL, *patch = NULL, *out = NULL;
-    kr_patch_format format = KR_PATCH_MERGE;
-    int rc = kr_patch_last_applied(NULL, KR_ANNOTATION_LAST_APPLIED, desired, c->copy, &modified,
-                                   &patch, &format, c->err);
-    json_decref(desired);
-    if (rc != 0)
-        return STEP_FAILED;
-    step st = STEP_OK;
-    if (!c->copy || patch) {
-        if (!may_call(c)) {
+    json_t *out = NULL;
+    bool foreign = false;
+    int rc = send_copy(c, c->copy, &out);
+    if (rc == KR_EEXIST)
+        rc = resolve_existing(c, &out, &foreign);
+    if (rc == WAITING)
+        return STEP_RETRY;
+    step st = after_call(c, rc);
+    if (st == STEP_OK && foreign) {
+        char msg[256];
+        snprintf(msg, sizeof(msg),
+                 "a %s named %s exists in %s without the label %s=%s: not taken over",
+                 c->res->resource, c->req->name, c->req->cluster, KR_LABEL_MANAGED_BY,
+                 KR_MANAGER_SYNCER);
+        log_key(c, KR_LOG_WARN, "%s", msg);
+        st = record_error(c, old_entry, msg);
+        if (st == STEP_OK) {
+            *c->after_ms = c->s->resync_ms && c->s->resync_ms < FOREIGN_RETRY_MS ? c->s->resync_ms
+                                                                                 : FOREIGN_RETRY_MS;
             st = STEP_RETRY;
-        } else {
-            rc = c->copy ? kr_client_patch(c->cl->client, c->res->gvr, c->req->namespace_,
-                                           c->req->name, NULL, format, patch, NULL, &out, c->err)
-                         : kr_client_create(c->cl->client, c->res->gvr, c->req->namespace_,
-                                            modified, NULL, &out, c->err);
-            count(c->s, &c->s->cluster_requests);
-            if (rc == 0)
-                count(c->s, &c->s->cluster_writes);
-            if (rc == KR_ENOTFOUND && c->copy)
-                rc = KR_ECONFLICT; /* deleted since the cache saw it: look again */
-            st = after_call(c, rc == KR_EEXIST ? 0 : rc);
-            if (rc == KR_EEXIST) {
-                /* Not in our cache, yet there: someone else's object. */
-                char msg[256];
-                snprintf(msg, sizeof(msg),
-                         "a %s named %s exists in %s without the label %s=%s: not taken over",
-                         c->res->resource, c->req->name, c->req->cluster, KR_LABEL_MANAGED_BY,
-                         KR_MANAGER_SYNCER);
-                log_key(c, KR_LOG_WARN, "%s", msg);
-                st = record_error(c, old_entry, msg);
-                if (st == STEP_OK) {
-                    *c->after_ms = c->s->resync_ms && c->s->resync_ms < FOREIGN_RETRY_MS
-                                       ? c->s->resync_ms
-                                       : FOREIGN_RETRY_MS;
-                    st = STEP_RETRY;
-                }
-            } else if (st == STEP_OK) {
-                const char *rv = meta_string(out, "resourceVersion");
-                *rv_out = rv ? strdup(rv) : NULL;
-                log_key(c, KR_LOG_INFO, "%s the copy", c->copy ? "patched" : "created");
-            }
         }
+    } else if (st == STEP_OK && out) {
+        const char *rv = meta_string(out, "resourceVersion");
+        *rv_out = rv ? strdup(rv) : NULL;
+        log_key(c, KR_LOG_INFO, "%s the copy", c->copy ? "patched" : "wrote");
     }
-    json_decref(modified);
-    json_decref(patch);
     json_decref(out);
     return st;
 }
