@@ -120,6 +120,8 @@ struct kr_queue {
     int collector_id;
     kr_queue_trace_fn trace;
     void *trace_user;
+    kr_queue_wake_fn wake; /* the controller's lanes: see queue_internal.h */
+    void *wake_user;
 };
 
 #define TRACE(q, kind, key, prio, when)                                                            \
@@ -306,6 +308,8 @@ HOT void enqueue(kr_queue_t *q, struct qitem *it, struct lane *lane)
     q->queued++;
     if (UNLIKELY(q->waiters != 0))
         kr_cond_signal(&q->get_cond);
+    if (q->wake)
+        q->wake(false, q->wake_user);
 }
 /* ---- the timer heap ----------------------------------------------------------- */
 
@@ -605,6 +609,8 @@ static void shutdown_locked(kr_queue_t *q)
     }
     kr_cond_broadcast(&q->get_cond);
     kr_cond_broadcast(&q->drain_cond);
+    if (q->wake)
+        q->wake(true, q->wake_user);
 }
 /* ---- metrics ------------------------------------------------------------------------- */
 
@@ -766,6 +772,20 @@ void kr_queue_set_trace(kr_queue_t *q, kr_queue_trace_fn fn, void *user)
     q->trace_user = user;
 }
 
+void kr_queue_set_wake(kr_queue_t *q, kr_queue_wake_fn fn, void *user)
+{
+    q->wake = fn;
+    q->wake_user = user;
+}
+
+int64_t kr_queue_next_due_ns(kr_queue_t *q)
+{
+    kr_mutex_lock(&q->mu);
+    int64_t due = q->nheap > 0 ? q->heap[0]->due_ns : INT64_MAX;
+    kr_mutex_unlock(&q->mu);
+    return due;
+}
+
 /* ---- adds ---------------------------------------------------------------------------- */
 
 HOT int add_common(kr_queue_t *q, const char *key, int priority)
@@ -834,6 +854,8 @@ int kr_queue_add_after_priority(kr_queue_t *q, const char *key, int64_t delay_ns
         /* a getter sleeping until a later due time must recompute */
         if (q->waiters && it->heap_index == 0 && !q->injected_clock)
             kr_cond_broadcast(&q->get_cond);
+        if (q->wake && it->heap_index == 0)
+            q->wake(true, q->wake_user);
     }
     kr_mutex_unlock(&q->mu);
     return rc;
