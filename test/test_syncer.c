@@ -468,29 +468,31 @@ static void wait_hub(world *w, kr_gvr gvr, const json_t *written)
 static void hub_put(world *w, kr_gvr gvr, json_t *obj)
 {
     const char *name = meta(obj, "name");
-    json_t *live = fetch(&w->hub, gvr, name), *out = NULL;
+    json_t *out = NULL;
     kr_error_t err = {0};
     int rc;
-    if (live) {
-        json_t *m = json_object_get(obj, "metadata");
-        json_object_set(m, "resourceVersion",
-                        json_object_get(json_object_get(live, "metadata"), "resourceVersion"));
-        json_object_set(m, "finalizers",
-                        json_object_get(json_object_get(live, "metadata"), "finalizers"));
-        json_t *ann = json_object_get(json_object_get(live, "metadata"), "annotations");
-        json_t *st = json_object_get(ann, KR_ANNOTATION_SYNC_STATUS);
-        if (st) {
-            if (!json_object_get(m, "annotations"))
-                json_object_set_new(m, "annotations", json_object());
-            json_object_set(json_object_get(m, "annotations"), KR_ANNOTATION_SYNC_STATUS, st);
+    do { /* a running syncer may write the object in between: 409, again */
+        json_t *live = fetch(&w->hub, gvr, name);
+        if (live) {
+            json_t *m = json_object_get(obj, "metadata");
+            json_t *lm = json_object_get(live, "metadata");
+            json_object_set(m, "resourceVersion", json_object_get(lm, "resourceVersion"));
+            json_object_set(m, "finalizers", json_object_get(lm, "finalizers"));
+            json_t *st =
+                json_object_get(json_object_get(lm, "annotations"), KR_ANNOTATION_SYNC_STATUS);
+            if (st) {
+                if (!json_object_get(m, "annotations"))
+                    json_object_set_new(m, "annotations", json_object());
+                json_object_set(json_object_get(m, "annotations"), KR_ANNOTATION_SYNC_STATUS, st);
+            }
+            rc = kr_client_update(w->hub.c, gvr, NSNAME, obj, NULL, &out, &err);
+        } else {
+            rc = kr_client_create(w->hub.c, gvr, NSNAME, obj, NULL, &out, &err);
         }
-        rc = kr_client_update(w->hub.c, gvr, NSNAME, obj, NULL, &out, &err);
-    } else {
-        rc = kr_client_create(w->hub.c, gvr, NSNAME, obj, NULL, &out, &err);
-    }
+        json_decref(live);
+    } while (rc == KR_ECONFLICT);
     ck_assert_msg(rc == 0, "%s", err.message);
     wait_hub(w, gvr, out);
-    json_decref(live);
     json_decref(out);
     json_decref(obj);
 }
@@ -913,6 +915,111 @@ START_TEST(a_stopped_datacenter_holds_the_finalizer_until_it_answers_again)
 }
 END_TEST
 
+/* ---- with the controller ------------------------------------------------------- */
+
+static void controllers_up(world *w, kr_controller_t **ctls)
+{
+    for (size_t r = 0; r < N_RES; r++) {
+        char name[64];
+        kr_controller_opts co;
+        syncer_controller_opts(w->s, r, 0, name, sizeof(name), &co);
+        co.cache_sync_timeout_ms = WAIT_MS;
+        kr_error_t err = {0};
+        ck_assert_msg(kr_controller_new(&co, &ctls[r], &err) == 0, "%s", err.message);
+        ck_assert_msg(syncer_watch(w->s, r, ctls[r], &err) == 0, "%s", err.message);
+        ck_assert_msg(kr_controller_start(ctls[r], &err) == 0, "%s", err.message);
+    }
+}
+
+typedef struct expect {
+    kr_gvr gvr;
+    const char *name;
+    int dc;
+    const char *value; /* NULL: absent */
+} expect;
+
+static bool holds(world *w, const expect *x)
+{
+    json_t *o = fetch(&w->dc[x->dc], x->gvr, x->name);
+    bool ok = x->value ? o && field(o, "data", "value") &&
+                             strcmp(field(o, "data", "value"), x->value) == 0
+                       : o == NULL;
+    json_decref(o);
+    return ok;
+}
+
+/* The servers' state, looked at every 10 ms until it holds. */
+static void wait_until(world *w, const expect *x, const char *what)
+{
+    for (int i = 0; !holds(w, x); i++) {
+        ck_assert_msg(i < WAIT_MS / 10, "timed out waiting for %s", what);
+        sleep_ms(10);
+    }
+}
+
+static void wait_hub_gone(world *w, kr_gvr gvr, const char *name)
+{
+    for (int i = 0;; i++) {
+        json_t *o = fetch(&w->hub, gvr, name);
+        json_decref(o);
+        if (!o)
+            return;
+        ck_assert_msg(i < WAIT_MS / 10, "timed out waiting for the hub %s to go", name);
+        sleep_ms(10);
+    }
+}
+
+START_TEST(the_controller_repairs_drift_from_events_and_keeps_lanes_apart)
+{
+    world w;
+    world_up(&w, 0);
+    kr_controller_t *ctls[N_RES];
+    controllers_up(&w, ctls);
+    hub_put(&w, CM, object_of(CM, "live", "v1", NULL));
+    for (int d = 0; d < N_DC; d++)
+        wait_until(&w, &(expect){CM, "live", d, "v1"}, "the copies");
+
+    json_t *p = json_pack("{s:{s:s}}", "data", "value", "drifted");
+    ck_assert_int_eq(
+        kr_client_patch(w.dc[0].c, CM, NSNAME, "live", NULL, KR_PATCH_MERGE, p, NULL, NULL, NULL),
+        0);
+    json_decref(p);
+    ck_assert_int_eq(kr_client_delete(w.dc[1].c, CM, NSNAME, "live", NULL, NULL, NULL), 0);
+    wait_until(&w, &(expect){CM, "live", 0, "v1"}, "the edited copy repaired");
+    wait_until(&w, &(expect){CM, "live", 1, "v1"}, "the deleted copy repaired");
+
+    /* dc2 answers 503: dc1's lane goes on */
+    dc_down(&w, 1, true);
+    for (int i = 0; i < 10; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "burst-%d", i);
+        hub_put(&w, CM, object_of(CM, name, "b", NULL));
+    }
+    hub_delete(&w, CM, "live");
+    for (int i = 0; i < 10; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "burst-%d", i);
+        wait_until(&w, &(expect){CM, name, 0, "b"}, "dc1 converging alone");
+    }
+    wait_until(&w, &(expect){CM, "live", 0, NULL}, "the delete in dc1");
+    json_t *held = fetch(&w.hub, CM, "live");
+    ck_assert_msg(held != NULL, "the hub delete completed while dc2 was down");
+    json_decref(held);
+
+    dc_down(&w, 1, false);
+    for (int i = 0; i < 10; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "burst-%d", i);
+        wait_until(&w, &(expect){CM, name, 1, "b"}, "dc2's backlog");
+    }
+    wait_until(&w, &(expect){CM, "live", 1, NULL}, "the delete in dc2");
+    wait_hub_gone(&w, CM, "live");
+    for (size_t r = 0; r < N_RES; r++)
+        kr_controller_free(ctls[r]);
+    world_down(&w);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("syncer");
@@ -935,6 +1042,7 @@ int main(void)
     tcase_add_test(tc, ignored_and_owned_hub_objects_are_not_synced);
     tcase_add_test(tc, a_datacenter_answering_503_delays_nobody_and_holds_deletes_until_it_returns);
     tcase_add_test(tc, a_stopped_datacenter_holds_the_finalizer_until_it_answers_again);
+    tcase_add_test(tc, the_controller_repairs_drift_from_events_and_keeps_lanes_apart);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);
 }

@@ -13,68 +13,23 @@
 
 static const char *const default_resources[] = {"v1/configmaps", "v1/secrets"};
 
-/* A controller's reconcile: the syncer, for one resource. */
-typedef struct binding {
-    syncer_t *syncer;
-    size_t resource;
-} binding;
-
-static kr_reconcile_result reconcile(kr_controller_t *ctl, const kr_reconcile_request *req,
-                                     uint64_t *requeue_after_ms, kr_error_t *err, void *user)
-{
-    (void)ctl;
-    binding *b = user;
-    return syncer_reconcile(b->syncer, b->resource, req, requeue_after_ms, err);
-}
-
-/* A hub event: the object's key on every workload cluster's lane. */
-static void map_hub(kr_controller_t *ctl, const char *cluster, const json_t *obj, void *user)
-{
-    (void)cluster;
-    const syncer_t *s = user;
-    const json_t *meta = json_object_get(obj, "metadata");
-    const char *name = json_string_value(json_object_get(meta, "name"));
-    const char *ns = json_string_value(json_object_get(meta, "namespace"));
-    for (size_t i = 0; name && i < s->n_clusters; i++)
-        kr_controller_enqueue(ctl, s->clusters[i].name, ns, name);
-}
-
 static int informer(kr_client_t *client, kr_gvr gvr, const char *ns, const char *selector,
                     kr_informer_t **out, kr_error_t *err, void *user)
 {
     return kr_manager_informer(user, client, gvr, ns, selector, out, err);
 }
 
-static int add_controllers(kr_manager_t *m, syncer_t *s, binding *bindings, long workers,
-                           kr_error_t *err)
+/* One controller per resource, a queue lane per workload cluster. */
+static int add_controllers(kr_manager_t *m, syncer_t *s, long workers, kr_error_t *err)
 {
     for (size_t r = 0; r < s->n_resources; r++) {
         char name[160];
-        snprintf(name, sizeof(name), "kr-syncer-%s%s%s", s->resources[r].resource,
-                 s->resources[r].group[0] ? "." : "", s->resources[r].group);
-        bindings[r] = (binding){s, r};
-        kr_controller_opts co = KR_CONTROLLER_OPTS_INIT;
-        co.name = name;
-        co.reconcile = reconcile;
-        co.user = &bindings[r];
-        co.workers = workers > 0 ? (unsigned)workers : (unsigned)(2 * s->n_clusters);
+        kr_controller_opts co;
+        syncer_controller_opts(s, r, workers > 0 ? (unsigned)workers : 0, name, sizeof(name), &co);
         kr_controller_t *ctl = NULL;
         int rc = kr_manager_add_controller(m, &co, &ctl, err);
-        kr_controller_source hub = KR_CONTROLLER_SOURCE_INIT;
-        hub.informer = s->resources[r].hub;
-        hub.cluster = s->hub_name;
-        hub.map = KR_CONTROLLER_MAP_FUNC;
-        hub.map_cb = map_hub;
-        hub.map_user = s;
         if (rc == 0)
-            rc = kr_controller_watch(ctl, &hub, err);
-        for (size_t i = 0; rc == 0 && i < s->n_clusters; i++) {
-            kr_controller_source copies = KR_CONTROLLER_SOURCE_INIT;
-            copies.informer = s->clusters[i].copies[r];
-            copies.cluster = s->clusters[i].name;
-            copies.map = KR_CONTROLLER_MAP_SELF; /* a copy's key is its hub object's */
-            rc = kr_controller_watch(ctl, &copies, err);
-        }
+            rc = syncer_watch(s, r, ctl, err);
         if (rc != 0)
             return rc;
     }
@@ -147,7 +102,6 @@ int main(int argc, char **argv)
     mo.config = &cfg;
     kr_manager_t *m = NULL;
     syncer_t *s = NULL;
-    binding bindings[MAX_RESOURCES];
     const char **names = NULL;
     kr_client_t **clients = NULL;
     int code = 2;
@@ -175,8 +129,7 @@ int main(int argc, char **argv)
         };
         if (!names || !clients)
             kr_error_set(&err, KR_ENOMEM, "out of memory");
-        else if (syncer_new(&sc, &s, &err) == 0 &&
-                 add_controllers(m, s, bindings, workers, &err) == 0)
+        else if (syncer_new(&sc, &s, &err) == 0 && add_controllers(m, s, workers, &err) == 0)
             code = kr_manager_run(m);
     }
     if (code == 2)

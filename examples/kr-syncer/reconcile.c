@@ -555,6 +555,8 @@ int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
     for (size_t r = 0; r < cfg->n_resources && rc == 0; r++) {
         syncer_resource *res = &s->resources[r];
         s->n_resources++;
+        res->syncer = s;
+        res->index = r;
         res->group = dup_or_empty(cfg->resources[r].group);
         res->version = dup_or_empty(cfg->resources[r].version);
         res->resource = dup_or_empty(cfg->resources[r].resource);

@@ -126,7 +126,11 @@ typedef struct syncer_cluster {
     syncer_health health;
 } syncer_cluster;
 
+typedef struct syncer syncer_t;
+
 typedef struct syncer_resource {
+    syncer_t *syncer; /* the syncer it belongs to (a controller's user) */
+    size_t index;
     char *group, *version, *resource;
     kr_gvr gvr;
     kr_informer_t *hub; /* the hub objects of this resource in the namespace */
@@ -149,7 +153,7 @@ typedef struct syncer_config {
     kr_clock clock; /* zero: CLOCK_MONOTONIC */
 } syncer_config;
 
-typedef struct syncer {
+struct syncer {
     char *hub_name;
     char *namespace_;
     kr_client_t *hub;
@@ -165,7 +169,7 @@ typedef struct syncer {
      * request sent to a workload cluster. */
     uint64_t hub_writes, cluster_writes, cluster_requests;
     pthread_mutex_t stats_lock;
-} syncer_t;
+};
 
 /* Build the syncer and ask for its informers (hub objects of every
  * resource; our copies of every resource in every cluster). *out is new
@@ -178,5 +182,25 @@ void syncer_free(syncer_t *s);
  * it in the hub object's sync-status. [worker] */
 kr_reconcile_result syncer_reconcile(syncer_t *s, size_t resource, const kr_reconcile_request *req,
                                      uint64_t *requeue_after_ms, kr_error_t *err);
+
+/* ---- controllers.c: the controller of one resource ------------------------- */
+
+/* A kr_reconcile_cb: `user` is &syncer->resources[i]. [worker] */
+kr_reconcile_result syncer_controller_reconcile(kr_controller_t *ctl,
+                                                const kr_reconcile_request *req,
+                                                uint64_t *requeue_after_ms, kr_error_t *err,
+                                                void *user);
+
+/* Fill `opts` for resource `resource`'s controller (named
+ * "kr-syncer-<resource>[.<group>]" in `name`, `len` bytes): reconcile,
+ * user, workers (0: twice the number of clusters). */
+void syncer_controller_opts(syncer_t *s, size_t resource, unsigned workers, char *name, size_t len,
+                            kr_controller_opts *opts);
+
+/* Register the sources of resource `resource` on `ctl`: the hub objects
+ * (each event queues the key on every cluster's lane) and our copies in
+ * every cluster (a copy's key is its hub object's, on its cluster's lane).
+ * Errors: as kr_controller_watch. */
+int syncer_watch(syncer_t *s, size_t resource, kr_controller_t *ctl, kr_error_t *err);
 
 #endif /* KR_SYNCER_H */

@@ -1,0 +1,62 @@
+/* kr-syncer — the controller of one resource: its reconcile is the
+ * syncer's, its sources the hub informer (a hub event queues the key on
+ * every workload cluster's lane) and the informers of our copies (a copy's
+ * event queues its own key on its cluster's lane: drift is repaired). */
+#include <stdio.h>
+
+#include "syncer.h"
+
+kr_reconcile_result syncer_controller_reconcile(kr_controller_t *ctl,
+                                                const kr_reconcile_request *req,
+                                                uint64_t *requeue_after_ms, kr_error_t *err,
+                                                void *user)
+{
+    (void)ctl;
+    syncer_resource *res = user;
+    return syncer_reconcile(res->syncer, res->index, req, requeue_after_ms, err);
+}
+
+/* A hub event: the object's key on every workload cluster's lane. */
+static void map_hub(kr_controller_t *ctl, const char *cluster, const json_t *obj, void *user)
+{
+    (void)cluster;
+    const syncer_t *s = user;
+    const json_t *meta = json_object_get(obj, "metadata");
+    const char *name = json_string_value(json_object_get(meta, "name"));
+    const char *ns = json_string_value(json_object_get(meta, "namespace"));
+    for (size_t i = 0; name && i < s->n_clusters; i++)
+        kr_controller_enqueue(ctl, s->clusters[i].name, ns, name);
+}
+
+void syncer_controller_opts(syncer_t *s, size_t resource, unsigned workers, char *name, size_t len,
+                            kr_controller_opts *opts)
+{
+    const syncer_resource *res = &s->resources[resource];
+    snprintf(name, len, "kr-syncer-%s%s%s", res->resource, res->group[0] ? "." : "", res->group);
+    *opts = (kr_controller_opts)KR_CONTROLLER_OPTS_INIT;
+    opts->name = name;
+    opts->reconcile = syncer_controller_reconcile;
+    opts->user = &s->resources[resource];
+    /* Two per cluster: a cluster slow to answer holds at most its own. */
+    opts->workers = workers ? workers : (unsigned)(2 * s->n_clusters);
+    opts->logger = s->logger;
+}
+
+int syncer_watch(syncer_t *s, size_t resource, kr_controller_t *ctl, kr_error_t *err)
+{
+    kr_controller_source hub = KR_CONTROLLER_SOURCE_INIT;
+    hub.informer = s->resources[resource].hub;
+    hub.cluster = s->hub_name;
+    hub.map = KR_CONTROLLER_MAP_FUNC;
+    hub.map_cb = map_hub;
+    hub.map_user = s;
+    int rc = kr_controller_watch(ctl, &hub, err);
+    for (size_t i = 0; rc == 0 && i < s->n_clusters; i++) {
+        kr_controller_source copies = KR_CONTROLLER_SOURCE_INIT;
+        copies.informer = s->clusters[i].copies[resource];
+        copies.cluster = s->clusters[i].name;
+        copies.map = KR_CONTROLLER_MAP_SELF; /* a copy's key is its hub object's */
+        rc = kr_controller_watch(ctl, &copies, err);
+    }
+    return rc;
+}
