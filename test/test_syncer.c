@@ -15,6 +15,7 @@
 #include "../examples/kr-syncer/syncer.h"
 #include "kr_suite.h"
 #include "kr_test.h"
+#include "kr_test_cluster.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
 
@@ -216,11 +217,7 @@ END_TEST
 
 /* ---- against servers ----------------------------------------------------------- */
 
-typedef struct server {
-    kr_testserver_t *ts;
-    kr_rest_config cfg;
-    kr_client_t *c;
-} server;
+typedef kr_test_cluster server;
 
 typedef struct world {
     kr_runtime_t *rt;
@@ -236,22 +233,22 @@ static const char *crd =
     "\"scope\":\"Namespaced\",\"names\":{\"plural\":\"widgets\",\"singular\":\"widget\","
     "\"kind\":\"Widget\"},\"versions\":[{\"name\":\"v1\",\"served\":true,\"storage\":true}]}}";
 
-static void cluster_up(world *w, server *cl, unsigned long long seed)
+/* The namespace and the Widget CRD every server of these tests holds. */
+static void seed_server(kr_testserver_t *ts)
 {
-    memset(cl, 0, sizeof(*cl));
-    kr_testserver_opts o = {.seed = seed, .bookmark_interval_ms = 100};
-    kr_error_t err = {0};
-    ck_assert_msg(kr_testserver_start(&o, &cl->ts, &err) == 0, "%s", err.message);
     char ns[128];
     snprintf(ns, sizeof(ns),
              "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}",
              NSNAME);
-    ck_assert_msg(kr_testserver_load(cl->ts, ns, strlen(ns), &err) == 0, "%s", err.message);
-    ck_assert_msg(kr_testserver_load(cl->ts, crd, strlen(crd), &err) == 0, "%s", err.message);
-    cl->cfg.server = (char *)kr_testserver_url(cl->ts);
-    cl->cfg.qps = -1;
-    kr_client_opts co = {.backoff_base_ms = 5, .backoff_max_ms = 20, .max_retries = 2};
-    ck_assert_msg(kr_client_new(w->rt, &cl->cfg, &co, &cl->c, &err) == 0, "%s", err.message);
+    kr_error_t err = {0};
+    ck_assert_msg(kr_testserver_load(ts, ns, strlen(ns), &err) == 0, "%s", err.message);
+    ck_assert_msg(kr_testserver_load(ts, crd, strlen(crd), &err) == 0, "%s", err.message);
+}
+
+static void cluster_up(world *w, server *cl, unsigned long long seed)
+{
+    kr_test_cluster_up(cl, w->rt, seed);
+    seed_server(cl->ts);
 }
 
 static int make_informer(kr_client_t *client, kr_gvr gvr, const char *ns, const char *selector,
@@ -280,8 +277,7 @@ static void log_stderr(kr_log_level level, const char *module, const char *messa
 static void world_up(world *w, uint64_t resync_ms)
 {
     memset(w, 0, sizeof(*w));
-    ck_assert_int_eq(kr_runtime_new(NULL, &w->rt, NULL), 0);
-    ck_assert_int_eq(kr_runtime_start(w->rt, NULL), 0);
+    w->rt = kr_test_runtime_up();
     cluster_up(w, &w->hub, 11);
     for (int i = 0; i < N_DC; i++)
         cluster_up(w, &w->dc[i], 12 + i);
@@ -316,12 +312,9 @@ static void world_down(world *w)
     for (size_t i = 0; i < w->n_informers; i++)
         kr_informer_free(w->informers[i]);
     syncer_free(w->s);
-    kr_client_free(w->hub.c);
-    kr_testserver_free(w->hub.ts);
-    for (int i = 0; i < N_DC; i++) {
-        kr_client_free(w->dc[i].c);
-        kr_testserver_free(w->dc[i].ts);
-    }
+    kr_test_cluster_down(&w->hub);
+    for (int i = 0; i < N_DC; i++)
+        kr_test_cluster_down(&w->dc[i]);
     kr_runtime_free(w->rt);
 }
 
@@ -861,12 +854,7 @@ static void dc_restart(world *w, int d, unsigned short port, unsigned long long 
     kr_testserver_opts o = {.seed = 99, .bookmark_interval_ms = 100, .port = port};
     kr_error_t err = {0};
     ck_assert_msg(kr_testserver_start(&o, &w->dc[d].ts, &err) == 0, "%s", err.message);
-    char ns[128];
-    snprintf(ns, sizeof(ns),
-             "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}",
-             NSNAME);
-    ck_assert_int_eq(kr_testserver_load(w->dc[d].ts, ns, strlen(ns), NULL), 0);
-    ck_assert_int_eq(kr_testserver_load(w->dc[d].ts, crd, strlen(crd), NULL), 0);
+    seed_server(w->dc[d].ts);
     for (int i = 0; kr_testserver_resource_version(w->dc[d].ts) <= old_rv; i++) {
         char pad[128];
         snprintf(
