@@ -194,10 +194,11 @@ static step delete_copy(rctx *c, const json_t *obj)
     int rc = kr_client_delete(c->cl->client, c->res->gvr, c->req->namespace_, c->req->name, &opts,
                               &out, c->err);
     count(c->s, &c->s->cluster_requests);
-    if (rc == 0)
+    bool deleted = rc == 0;
+    if (deleted)
         count(c->s, &c->s->cluster_writes);
     if (rc == KR_ENOTFOUND)
-        rc = 0;
+        rc = 0; /* already gone: as good as confirmed */
     step st = after_call(c, rc);
     /* Still there with someone's finalizer: not gone yet; its DELETED
      * event wakes this key again, the retry is a backstop. */
@@ -208,7 +209,7 @@ static step delete_copy(rctx *c, const json_t *obj)
         st = STEP_RETRY;
     }
     json_decref(out);
-    if (st == STEP_OK)
+    if (st == STEP_OK && deleted)
         log_key(c, KR_LOG_INFO, "deleted the copy%s", NULL);
     return st;
 }
@@ -347,10 +348,12 @@ static step write_copy(rctx *c, const json_t *old_entry, char **rv_out)
 {
     *rv_out = NULL;
     json_t *out = NULL;
-    bool foreign = false;
+    bool foreign = false, resolved = false;
     int rc = send_copy(c, c->copy, &out);
-    if (rc == KR_EEXIST)
+    if (rc == KR_EEXIST) {
+        resolved = true;
         rc = resolve_existing(c, &out, &foreign);
+    }
     if (rc == WAITING)
         return STEP_RETRY;
     step st = after_call(c, rc);
@@ -370,7 +373,7 @@ static step write_copy(rctx *c, const json_t *old_entry, char **rv_out)
     } else if (st == STEP_OK && out) {
         const char *rv = meta_string(out, "resourceVersion");
         *rv_out = rv ? strdup(rv) : NULL;
-        log_key(c, KR_LOG_INFO, "%s the copy", c->copy ? "patched" : "wrote");
+        log_key(c, KR_LOG_INFO, "%s the copy", c->copy || resolved ? "patched" : "created");
     }
     json_decref(out);
     return st;
