@@ -463,8 +463,8 @@ static void hub_put(world *w, kr_gvr gvr, json_t *obj)
     const char *name = meta(obj, "name");
     json_t *out = NULL;
     kr_error_t err = {0};
-    int rc;
-    do { /* a running syncer may write the object in between: 409, again */
+    int rc, attempts = 0;
+    do {
         json_t *live = fetch(&w->hub, gvr, name);
         if (live) {
             json_t *m = json_object_get(obj, "metadata");
@@ -483,7 +483,8 @@ static void hub_put(world *w, kr_gvr gvr, json_t *obj)
             rc = kr_client_create(w->hub.c, gvr, NSNAME, obj, NULL, &out, &err);
         }
         json_decref(live);
-    } while (rc == KR_ECONFLICT);
+        /* again after a conflict with the syncer, and after injected faults */
+    } while (rc != 0 && ++attempts < 200);
     ck_assert_msg(rc == 0, "%s", err.message);
     wait_hub(w, gvr, out);
     json_decref(out);
@@ -494,8 +495,11 @@ static void hub_delete(world *w, kr_gvr gvr, const char *name)
 {
     json_t *out = NULL;
     kr_error_t err = {0};
-    ck_assert_msg(kr_client_delete(w->hub.c, gvr, NSNAME, name, NULL, &out, &err) == 0, "%s",
-                  err.message);
+    int rc, attempts = 0;
+    do
+        rc = kr_client_delete(w->hub.c, gvr, NSNAME, name, NULL, &out, &err);
+    while (rc != 0 && rc != KR_ENOTFOUND && ++attempts < 200);
+    ck_assert_msg(rc == 0 || rc == KR_ENOTFOUND, "%s", err.message);
     if (meta(out, "resourceVersion"))
         wait_hub(w, gvr, out);
     json_decref(out);
@@ -1008,6 +1012,77 @@ START_TEST(the_controller_repairs_drift_from_events_and_keeps_lanes_apart)
 }
 END_TEST
 
+/* Every placed cluster holds the hub object's value, no other cluster holds
+ * a copy, and deleted hub objects are gone: invariant 1, read from the
+ * servers. */
+static bool converged(world *w, const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        json_t *hub = fetch(&w->hub, CM, names[i]);
+        if (hub && meta(hub, "deletionTimestamp")) {
+            json_decref(hub);
+            return false;
+        }
+        for (int d = 0; d < N_DC; d++) {
+            char dc[16];
+            snprintf(dc, sizeof(dc), "dc%d", d + 1);
+            const char *want = hub && syncer_placed(hub, dc) ? field(hub, "data", "value") : NULL;
+            if (!holds(w, &(expect){CM, names[i], d, want})) {
+                json_decref(hub);
+                return false;
+            }
+        }
+        json_decref(hub);
+    }
+    return true;
+}
+
+START_TEST(every_cluster_converges_to_the_hub_after_faults)
+{
+    unsigned long seed = kr_test_seed("syncer faults");
+    kr_test_rng rng;
+    kr_test_rng_init(&rng, seed);
+    world w;
+    world_up(&w, 2000);
+    kr_controller_t *ctls[N_RES];
+    controllers_up(&w, ctls);
+    kr_testserver_faults hub_faults = {.fail_429 = 0.05, .fail_503 = 0.05, .watch_max_events = 20};
+    kr_testserver_faults dc_faults = {.fail_429 = 0.05,
+                                      .fail_500 = 0.05,
+                                      .fail_503 = 0.05,
+                                      .watch_max_events = 15,
+                                      .watch_cut_mid_event = true};
+    kr_testserver_set_faults(w.hub.ts, &hub_faults);
+    for (int d = 0; d < N_DC; d++)
+        kr_testserver_set_faults(w.dc[d].ts, &dc_faults);
+    static const char *const names[] = {"f0", "f1", "f2", "f3", "f4", "f5"};
+    static const char *const placements[] = {NULL, "dc1", "dc2", "dc1,dc2", ""};
+    size_t n = sizeof(names) / sizeof(names[0]);
+    for (int op = 0; op < 40; op++) {
+        const char *name = names[kr_test_rng_below(&rng, n)];
+        if (kr_test_rng_below(&rng, 4) == 0) {
+            hub_delete(&w, CM, name);
+            continue;
+        }
+        char value[16];
+        snprintf(value, sizeof(value), "v%d", op);
+        hub_put(&w, CM, object_of(CM, name, value, placements[kr_test_rng_below(&rng, 5)]));
+    }
+    kr_testserver_faults none = {0};
+    kr_testserver_set_faults(w.hub.ts, &none);
+    for (int d = 0; d < N_DC; d++)
+        kr_testserver_set_faults(w.dc[d].ts, &none);
+    int i = 0;
+    while (!converged(&w, (const char *const *)names, n)) {
+        ck_assert_msg(++i < 6000, "not converged (seed %lu)", seed);
+        sleep_ms(10);
+    }
+    for (size_t r = 0; r < N_RES; r++)
+        kr_controller_free(ctls[r]);
+    world_down(&w);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("syncer");
@@ -1031,6 +1106,7 @@ int main(void)
     tcase_add_test(tc, a_datacenter_answering_503_delays_nobody_and_holds_deletes_until_it_returns);
     tcase_add_test(tc, a_stopped_datacenter_holds_the_finalizer_until_it_answers_again);
     tcase_add_test(tc, the_controller_repairs_drift_from_events_and_keeps_lanes_apart);
+    tcase_add_test(tc, every_cluster_converges_to_the_hub_after_faults);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);
 }
