@@ -16,6 +16,7 @@
 
 #include "kr_suite.h"
 #include "kr_test.h"
+#include "kr_test_cluster.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
 
@@ -31,9 +32,7 @@ static const char *crd =
     "\"kind\":\"Widget\"},\"versions\":[{\"name\":\"v1\",\"served\":true,\"storage\":true}]}}";
 
 typedef struct server {
-    kr_testserver_t *ts;
-    kr_rest_config cfg;
-    kr_client_t *c;
+    kr_test_cluster cl;
     char kubeconfig[256];
 } server;
 
@@ -45,19 +44,13 @@ typedef struct world {
 
 static void server_up(world *w, server *s, const char *name)
 {
-    kr_testserver_opts o = {.seed = 5};
-    kr_error_t err = {0};
-    ck_assert_msg(kr_testserver_start(&o, &s->ts, &err) == 0, "%s", err.message);
+    kr_test_cluster_up(&s->cl, w->rt, 5);
     const char *ns =
         "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"" NSNAME "\"}}";
-    ck_assert_int_eq(kr_testserver_load(s->ts, ns, strlen(ns), NULL), 0);
-    ck_assert_int_eq(kr_testserver_load(s->ts, crd, strlen(crd), NULL), 0);
+    ck_assert_int_eq(kr_testserver_load(s->cl.ts, ns, strlen(ns), NULL), 0);
+    ck_assert_int_eq(kr_testserver_load(s->cl.ts, crd, strlen(crd), NULL), 0);
     snprintf(s->kubeconfig, sizeof(s->kubeconfig), "%s/%s.kubeconfig", w->dir, name);
-    ck_assert_int_eq(kr_testserver_write_kubeconfig(s->ts, s->kubeconfig, NSNAME, &err), 0);
-    s->cfg.server = (char *)kr_testserver_url(s->ts);
-    s->cfg.qps = -1;
-    kr_client_opts co = {.max_retries = -1};
-    ck_assert_int_eq(kr_client_new(w->rt, &s->cfg, &co, &s->c, NULL), 0);
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(s->cl.ts, s->kubeconfig, NSNAME, NULL), 0);
 }
 
 static void world_up(world *w)
@@ -65,8 +58,7 @@ static void world_up(world *w)
     memset(w, 0, sizeof(*w));
     snprintf(w->dir, sizeof(w->dir), "/tmp/kr-syncer-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(w->dir));
-    ck_assert_int_eq(kr_runtime_new(NULL, &w->rt, NULL), 0);
-    ck_assert_int_eq(kr_runtime_start(w->rt, NULL), 0);
+    w->rt = kr_test_runtime_up();
     server_up(w, &w->hub, "hub");
     server_up(w, &w->dc[0], "dc1");
     server_up(w, &w->dc[1], "dc2");
@@ -76,8 +68,7 @@ static void world_down(world *w)
 {
     server *all[] = {&w->hub, &w->dc[0], &w->dc[1]};
     for (int i = 0; i < 3; i++) {
-        kr_client_free(all[i]->c);
-        kr_testserver_free(all[i]->ts);
+        kr_test_cluster_down(&all[i]->cl);
         unlink(all[i]->kubeconfig);
     }
     kr_runtime_free(w->rt);
@@ -144,7 +135,7 @@ static int stop_syncer(pid_t pid, int sig)
 static json_t *fetch(server *s, kr_gvr gvr, const char *name)
 {
     json_t *out = NULL;
-    return kr_client_get(s->c, gvr, NSNAME, name, &out, NULL) == 0 ? out : NULL;
+    return kr_client_get(s->cl.c, gvr, NSNAME, name, &out, NULL) == 0 ? out : NULL;
 }
 
 static const char *field(const json_t *o, const char *a, const char *b)
@@ -209,7 +200,7 @@ static bool verified(world *w, const void *arg)
 static void hub_create(world *w, kr_gvr gvr, json_t *obj)
 {
     kr_error_t err = {0};
-    ck_assert_msg(kr_client_create(w->hub.c, gvr, NSNAME, obj, NULL, NULL, &err) == 0, "%s",
+    ck_assert_msg(kr_client_create(w->hub.cl.c, gvr, NSNAME, obj, NULL, NULL, &err) == 0, "%s",
                   err.message);
     json_decref(obj);
 }
@@ -217,7 +208,7 @@ static void hub_create(world *w, kr_gvr gvr, json_t *obj)
 static void hub_merge(world *w, kr_gvr gvr, const char *name, json_t *patch)
 {
     kr_error_t err = {0};
-    ck_assert_msg(kr_client_patch(w->hub.c, gvr, NSNAME, name, NULL, KR_PATCH_MERGE, patch, NULL,
+    ck_assert_msg(kr_client_patch(w->hub.cl.c, gvr, NSNAME, name, NULL, KR_PATCH_MERGE, patch, NULL,
                                   NULL, &err) == 0,
                   "%s", err.message);
     json_decref(patch);
@@ -251,11 +242,11 @@ START_TEST(program_syncs_repairs_places_and_deletes)
     wait_for(&w, copy_is, &v2[0], "the edit in dc1");
     wait_for(&w, copy_is, &v2[1], "the edit in dc2");
     json_t *drift = json_pack("{s:{s:s}}", "data", "value", "drifted");
-    ck_assert_int_eq(kr_client_patch(w.dc[0].c, CM, NSNAME, "app", NULL, KR_PATCH_MERGE, drift,
+    ck_assert_int_eq(kr_client_patch(w.dc[0].cl.c, CM, NSNAME, "app", NULL, KR_PATCH_MERGE, drift,
                                      NULL, NULL, NULL),
                      0);
     json_decref(drift);
-    ck_assert_int_eq(kr_client_delete(w.dc[1].c, CM, NSNAME, "app", NULL, NULL, NULL), 0);
+    ck_assert_int_eq(kr_client_delete(w.dc[1].cl.c, CM, NSNAME, "app", NULL, NULL, NULL), 0);
     wait_for(&w, copy_is, &v2[0], "the repair in dc1");
     wait_for(&w, copy_is, &v2[1], "the copy again in dc2");
     /* placement: dc2 only */
@@ -264,7 +255,7 @@ START_TEST(program_syncs_repairs_places_and_deletes)
     want gone1 = {CM, "app", 0, NULL, NULL, NULL};
     wait_for(&w, copy_is, &gone1, "the copy leaving dc1");
     /* hub delete */
-    ck_assert_int_eq(kr_client_delete(w.hub.c, CM, NSNAME, "app", NULL, NULL, NULL), 0);
+    ck_assert_int_eq(kr_client_delete(w.hub.cl.c, CM, NSNAME, "app", NULL, NULL, NULL), 0);
     want gone2 = {CM, "app", 1, NULL, NULL, NULL};
     wait_for(&w, copy_is, &gone2, "the copy leaving dc2");
     wait_for(&w, hub_gone, &gone2, "the hub object's finalizer");
@@ -282,9 +273,9 @@ START_TEST(program_holds_a_hub_delete_while_a_datacenter_answers_503)
     want dc2 = {CM, "held", 1, "v1", "data", "value"};
     wait_for(&w, verified, &dc2, "the copy in dc2");
     kr_testserver_faults down = {.fail_503 = 1.0};
-    kr_testserver_set_faults(w.dc[1].ts, &down);
-    kr_testserver_close_watches(w.dc[1].ts);
-    ck_assert_int_eq(kr_client_delete(w.hub.c, CM, NSNAME, "held", NULL, NULL, NULL), 0);
+    kr_testserver_set_faults(w.dc[1].cl.ts, &down);
+    kr_testserver_close_watches(w.dc[1].cl.ts);
+    ck_assert_int_eq(kr_client_delete(w.hub.cl.c, CM, NSNAME, "held", NULL, NULL, NULL), 0);
     hub_create(&w, CM, cm("during", "v1"));
     want gone1 = {CM, "held", 0, NULL, NULL, NULL};
     wait_for(&w, copy_is, &gone1, "the delete in dc1");
@@ -294,7 +285,7 @@ START_TEST(program_holds_a_hub_delete_while_a_datacenter_answers_503)
     ck_assert_msg(held != NULL, "the hub object went while dc2 was down");
     json_decref(held);
     kr_testserver_faults up = {0};
-    kr_testserver_set_faults(w.dc[1].ts, &up);
+    kr_testserver_set_faults(w.dc[1].cl.ts, &up);
     want gone2 = {CM, "held", 1, NULL, NULL, NULL};
     wait_for(&w, copy_is, &gone2, "the delete in dc2");
     wait_for(&w, hub_gone, &gone2, "the finalizer after dc2 returned");
