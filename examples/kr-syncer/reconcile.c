@@ -2,9 +2,11 @@
  * read the hub object and our copy from informer caches, make the cluster
  * agree (create, three-way patch, or delete), wait until that cluster's
  * informer observed the write, and record the outcome in the hub object's
- * sync-status. Every read is from a cache, but one: a hub delete whose copy
- * the cache does not hold asks the cluster itself (a GET), because an
- * unreachable cluster's cache must never count as "the copy is gone". */
+ * sync-status. Every read is from a cache but two, where a cache that is
+ * behind would decide wrongly: a hub delete whose copy the cache does not
+ * hold asks the cluster itself (a GET: an unreachable cluster's cache must
+ * never count as "the copy is gone"), and so does a create answered
+ * AlreadyExists (ours with the cache behind, or someone else's?). */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -66,7 +68,7 @@ static void log_key(const rctx *c, kr_log_level level, const char *fmt, const ch
     kr_log_fields(&c->s->logger, level, "syncer", fields, 3, fmt, detail ? detail : "");
 }
 
-/* ---- the cluster: one request at a time, through the health gate ---------- */
+/* ---- the cluster: every request passes the health gate ------------------- */
 
 /* False (with *after_ms set) when the cluster is waiting for a probe. */
 static bool may_call(rctx *c)
