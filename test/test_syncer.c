@@ -970,6 +970,18 @@ START_TEST(the_controller_repairs_drift_from_events_and_keeps_lanes_apart)
     hub_put(&w, CM, object_of(CM, "live", "v1", NULL));
     for (int d = 0; d < N_DC; d++)
         wait_until(&w, &(expect){CM, "live", d, "v1"}, "the copies");
+    /* the lanes' status entries, parked and written by the hub's lane */
+    for (int i = 0;; i++) {
+        json_t *e1 = status_entry(&w, CM, "live", "dc1"), *e2 = status_entry(&w, CM, "live", "dc2");
+        bool both = json_is_true(json_object_get(e1, "verified")) &&
+                    json_is_true(json_object_get(e2, "verified"));
+        json_decref(e1);
+        json_decref(e2);
+        if (both)
+            break;
+        ck_assert_msg(i < WAIT_MS / 10, "timed out waiting for the status");
+        sleep_ms(10);
+    }
 
     json_t *p = json_pack("{s:{s:s}}", "data", "value", "drifted");
     ck_assert_int_eq(

@@ -11,9 +11,8 @@ kr_reconcile_result syncer_controller_reconcile(kr_controller_t *ctl,
                                                 uint64_t *requeue_after_ms, kr_error_t *err,
                                                 void *user)
 {
-    (void)ctl;
     syncer_resource *res = user;
-    return syncer_reconcile(res->syncer, res->index, req, requeue_after_ms, err);
+    return syncer_reconcile_in(res->syncer, ctl, res->index, req, requeue_after_ms, err);
 }
 
 /* A hub event: the object's key on every workload cluster's lane. */

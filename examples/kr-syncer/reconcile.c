@@ -18,10 +18,13 @@
 #define PENDING_DELETE_RETRY_MS 2000u
 /* A foreign copy is looked at again this often at most (someone must act). */
 #define FOREIGN_RETRY_MS 30000u
+/* How long a parked status entry waits for the other clusters' entries. */
+#define STATUS_BATCH_MS 50u
 
 /* One reconcile's view. */
 typedef struct rctx {
     syncer_t *s;
+    kr_controller_t *ctl; /* NULL: status entries are written at once */
     syncer_resource *res;
     syncer_cluster *cl;
     const kr_reconcile_request *req;
@@ -175,6 +178,52 @@ static kr_reconcile_result result_of(rctx *c, step st)
     default:
         return KR_RECONCILE_ERROR;
     }
+}
+
+/* Park this cluster's entry for the hub lane's one write (when it changes). */
+static step park_status(rctx *c, const json_t *entry)
+{
+    json_t *entries = syncer_status_parse(c->hub);
+    bool same = entries && syncer_status_same(json_object_get(entries, c->req->cluster), entry);
+    json_decref(entries);
+    if (same)
+        return STEP_OK;
+    if (syncer_pending_put(c->s, (size_t)(c->res - c->s->resources), c->req->namespace_,
+                           c->req->name, c->req->cluster, entry) != 0)
+        return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
+    kr_controller_enqueue_after(c->ctl, c->s->hub_name, c->req->namespace_, c->req->name,
+                                STATUS_BATCH_MS);
+    return STEP_OK;
+}
+
+/* The hub lane: write every entry parked for the object in one patch. */
+static kr_reconcile_result flush_status(syncer_t *s, size_t resource,
+                                        const kr_reconcile_request *req, kr_error_t *err)
+{
+    json_t *entries = syncer_pending_take(s, resource, req->namespace_, req->name);
+    if (!entries)
+        return KR_RECONCILE_DONE;
+    syncer_resource *res = &s->resources[resource];
+    uint64_t after = 0;
+    rctx c = {.s = s, .res = res, .req = req, .after_ms = &after, .err = err};
+    c.hub = kr_store_get_by_name(kr_informer_store(res->hub), req->namespace_, req->name);
+    step st = STEP_OK;
+    json_t *patch = NULL;
+    /* Gone, ignored or being deleted: the entries no longer matter. */
+    if (c.hub && !syncer_skip_reason(c.hub) && !meta_string(c.hub, "deletionTimestamp")) {
+        if (syncer_status_patch_entries(c.hub, entries, false, &patch, err) != 0)
+            st = STEP_FAILED;
+        else if (patch)
+            st = hub_patch(&c, patch);
+    }
+    if (st != STEP_OK)
+        syncer_pending_restore(s, resource, req->namespace_, req->name, entries);
+    json_decref(patch);
+    json_decref(entries);
+    json_decref(c.hub);
+    return st == STEP_OK         ? KR_RECONCILE_DONE
+           : st == STEP_CONFLICT ? KR_RECONCILE_REQUEUE
+                                 : KR_RECONCILE_ERROR;
 }
 
 /* ---- deletes in the cluster ------------------------------------------------- */
@@ -458,7 +507,7 @@ static step reconcile_sync(rctx *c)
     json_decref(entries);
     if (!entry)
         return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
-    st = write_status(c, entry, false);
+    st = c->ctl ? park_status(c, entry) : write_status(c, entry, false);
     json_decref(entry);
     if (st == STEP_OK && !verified) {
         *c->after_ms = UNVERIFIED_RETRY_MS;
@@ -491,12 +540,24 @@ static syncer_cluster *find_cluster(syncer_t *s, const char *name)
 kr_reconcile_result syncer_reconcile(syncer_t *s, size_t resource, const kr_reconcile_request *req,
                                      uint64_t *requeue_after_ms, kr_error_t *err)
 {
+    return syncer_reconcile_in(s, NULL, resource, req, requeue_after_ms, err);
+}
+
+kr_reconcile_result syncer_reconcile_in(syncer_t *s, kr_controller_t *ctl, size_t resource,
+                                        const kr_reconcile_request *req, uint64_t *requeue_after_ms,
+                                        kr_error_t *err)
+{
     uint64_t after = 0;
-    syncer_cluster *cl = find_cluster(s, req->cluster);
-    if (!cl || resource >= s->n_resources)
-        return KR_RECONCILE_DONE; /* a cluster no longer configured: the sweeper's */
     kr_error_t local = {0};
+    if (resource >= s->n_resources)
+        return KR_RECONCILE_DONE;
+    if (ctl && strcmp(req->cluster, s->hub_name) == 0)
+        return flush_status(s, resource, req, err ? err : &local);
+    syncer_cluster *cl = find_cluster(s, req->cluster);
+    if (!cl)
+        return KR_RECONCILE_DONE; /* a cluster no longer configured: the sweeper's */
     rctx c = {.s = s,
+              .ctl = ctl,
               .res = &s->resources[resource],
               .cl = cl,
               .req = req,
@@ -541,6 +602,8 @@ int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
     if (!s)
         return kr_error_set(err, KR_ENOMEM, "out of memory");
     pthread_mutex_init(&s->stats_lock, NULL);
+    pthread_mutex_init(&s->pending_lock, NULL);
+    s->pending = json_object();
     s->hub = cfg->hub;
     s->hub_name = dup_or_empty(cfg->hub_name ? cfg->hub_name : "hub");
     s->namespace_ = dup_or_empty(cfg->namespace_);
@@ -552,7 +615,8 @@ int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
     s->resources = calloc(cfg->n_resources, sizeof(*s->resources));
     s->clusters = calloc(cfg->n_clusters, sizeof(*s->clusters));
     s->cluster_names = calloc(cfg->n_clusters, sizeof(*s->cluster_names));
-    if (!s->hub_name || !s->namespace_ || !s->resources || !s->clusters || !s->cluster_names) {
+    if (!s->hub_name || !s->namespace_ || !s->resources || !s->clusters || !s->cluster_names ||
+        !s->pending) {
         syncer_free(s);
         return kr_error_set(err, KR_ENOMEM, "out of memory");
     }
@@ -619,5 +683,7 @@ void syncer_free(syncer_t *s)
     free(s->hub_name);
     free(s->namespace_);
     pthread_mutex_destroy(&s->stats_lock);
+    json_decref(s->pending);
+    pthread_mutex_destroy(&s->pending_lock);
     free(s);
 }

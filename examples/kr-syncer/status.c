@@ -70,18 +70,26 @@ bool syncer_status_same(const json_t *a, const json_t *b)
     return true;
 }
 
-int syncer_status_patch(const json_t *hub, const char *cluster, const json_t *entry, bool release,
-                        json_t **out, kr_error_t *err)
+int syncer_status_patch_entries(const json_t *hub, const json_t *updates, bool release,
+                                json_t **out, kr_error_t *err)
 {
     *out = NULL;
     json_t *entries = syncer_status_parse(hub);
     if (!entries)
         return kr_error_set(err, KR_ENOMEM, "out of memory reading the sync status");
-    bool changed = !syncer_status_same(json_object_get(entries, cluster), entry);
+    bool changed = false;
     int rc = 0;
-    if (changed)
-        rc = entry ? json_object_set(entries, cluster, (json_t *)entry)
-                   : json_object_del(entries, cluster);
+    const char *cluster;
+    json_t *entry;
+    json_object_foreach((json_t *)updates, cluster, entry)
+    {
+        if (json_is_null(entry))
+            entry = NULL;
+        if (syncer_status_same(json_object_get(entries, cluster), entry))
+            continue;
+        changed = true;
+        rc |= entry ? json_object_set(entries, cluster, entry) : json_object_del(entries, cluster);
+    }
     json_t *patch = NULL;
     if (rc == 0 && release)
         rc = kr_managed_finalizer_patch(hub, KR_FINALIZER_SYNCER, false, &patch, err);
@@ -109,4 +117,19 @@ int syncer_status_patch(const json_t *hub, const char *cluster, const json_t *en
     }
     *out = patch;
     return 0;
+}
+
+int syncer_status_patch(const json_t *hub, const char *cluster, const json_t *entry, bool release,
+                        json_t **out, kr_error_t *err)
+{
+    *out = NULL;
+    json_t *updates = json_object();
+    if (!updates ||
+        json_object_set_new(updates, cluster, entry ? json_incref((json_t *)entry) : json_null())) {
+        json_decref(updates);
+        return kr_error_set(err, KR_ENOMEM, "out of memory building the sync-status patch");
+    }
+    int rc = syncer_status_patch_entries(hub, updates, release, out, err);
+    json_decref(updates);
+    return rc;
 }

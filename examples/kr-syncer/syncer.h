@@ -66,6 +66,11 @@ bool syncer_status_same(const json_t *a, const json_t *b);
 int syncer_status_patch(const json_t *hub, const char *cluster, const json_t *entry, bool release,
                         json_t **out, kr_error_t *err);
 
+/* The same for several clusters at once: `updates` maps cluster -> entry
+ * (JSON null: remove it). */
+int syncer_status_patch_entries(const json_t *hub, const json_t *updates, bool release,
+                                json_t **out, kr_error_t *err);
+
 /* ---- finalize.c: when a hub delete may complete ---------------------------- */
 
 /* Whether `cluster` must confirm a delete of `hub` before the finalizer
@@ -169,6 +174,9 @@ struct syncer {
      * request sent to a workload cluster. */
     uint64_t hub_writes, cluster_writes, cluster_requests;
     pthread_mutex_t stats_lock;
+    /* status_batch.c: "resource/ns/name" -> {cluster: entry} */
+    pthread_mutex_t pending_lock;
+    json_t *pending;
 };
 
 /* Build the syncer and ask for its informers (hub objects of every
@@ -182,6 +190,27 @@ void syncer_free(syncer_t *s);
  * it in the hub object's sync-status. [worker] */
 kr_reconcile_result syncer_reconcile(syncer_t *s, size_t resource, const kr_reconcile_request *req,
                                      uint64_t *requeue_after_ms, kr_error_t *err);
+
+/* The same under controller `ctl`: a lane parks its status entry and
+ * queues the key on the hub's lane (req->cluster == the hub's name), whose
+ * reconcile writes every parked entry at once. [worker] */
+kr_reconcile_result syncer_reconcile_in(syncer_t *s, kr_controller_t *ctl, size_t resource,
+                                        const kr_reconcile_request *req, uint64_t *requeue_after_ms,
+                                        kr_error_t *err);
+
+/* ---- status_batch.c: entries parked for one hub write ------------------------ */
+
+/* Park `cluster`'s entry (borrowed) for the object; a newer one replaces
+ * it. Errors: KR_ENOMEM. [any thread] */
+int syncer_pending_put(syncer_t *s, size_t resource, const char *ns, const char *name,
+                       const char *cluster, const json_t *entry);
+/* Take every entry parked for the object: new object cluster -> entry, or
+ * NULL. [any thread] */
+json_t *syncer_pending_take(syncer_t *s, size_t resource, const char *ns, const char *name);
+/* Put back entries a failed write took (borrowed), unless newer ones were
+ * parked meanwhile. [any thread] */
+void syncer_pending_restore(syncer_t *s, size_t resource, const char *ns, const char *name,
+                            json_t *entries);
 
 /* ---- controllers.c: the controller of one resource ------------------------- */
 
