@@ -193,6 +193,37 @@ START_TEST(health_lets_one_probe_through_per_interval)
 }
 END_TEST
 
+START_TEST(parked_entries_are_taken_together_and_a_newer_one_wins_a_restore)
+{
+    syncer_t s = {0};
+    pthread_mutex_init(&s.pending_lock, NULL);
+    s.pending = json_object();
+    json_t *a = json_pack("{s:s}", "targetResourceVersion", "1");
+    json_t *b = json_pack("{s:s}", "targetResourceVersion", "2");
+    ck_assert_int_eq(syncer_pending_put(&s, 0, "ns", "x", "dc1", a), 0);
+    ck_assert_int_eq(syncer_pending_put(&s, 0, "ns", "x", "dc2", a), 0);
+    ck_assert_int_eq(syncer_pending_put(&s, 1, "ns", "x", "dc1", b), 0); /* another resource */
+    json_t *taken = syncer_pending_take(&s, 0, "ns", "x");
+    ck_assert_uint_eq(json_object_size(taken), 2);
+    ck_assert_ptr_null(syncer_pending_take(&s, 0, "ns", "x"));
+    /* a failed write puts them back, behind what was parked meanwhile */
+    ck_assert_int_eq(syncer_pending_put(&s, 0, "ns", "x", "dc1", b), 0);
+    syncer_pending_restore(&s, 0, "ns", "x", taken);
+    json_t *again = syncer_pending_take(&s, 0, "ns", "x");
+    ck_assert_ptr_eq(json_object_get(again, "dc1"), b);
+    ck_assert_ptr_eq(json_object_get(again, "dc2"), a);
+    json_decref(again);
+    json_decref(taken);
+    json_t *other = syncer_pending_take(&s, 1, "ns", "x");
+    ck_assert_ptr_eq(json_object_get(other, "dc1"), b);
+    json_decref(other);
+    json_decref(a);
+    json_decref(b);
+    json_decref(s.pending);
+    pthread_mutex_destroy(&s.pending_lock);
+}
+END_TEST
+
 START_TEST(resource_arguments_name_group_version_and_resource)
 {
     char buf[64];
@@ -1105,6 +1136,7 @@ int main(void)
     tcase_add_test(unit, delete_completes_when_every_cluster_that_may_hold_a_copy_confirmed);
     tcase_add_test(unit, health_lets_one_probe_through_per_interval);
     tcase_add_test(unit, resource_arguments_name_group_version_and_resource);
+    tcase_add_test(unit, parked_entries_are_taken_together_and_a_newer_one_wins_a_restore);
     suite_add_tcase(s, unit);
     TCase *tc = tcase_create("servers");
     tcase_set_timeout(tc, 300);
