@@ -187,10 +187,11 @@ void kr_queue_set_trace(kr_queue_t *q, kr_queue_trace_fn fn, void *user);
 /* ---- wake hook (the controller's lanes) ------------------------------------ */
 
 /* Lets workers that serve several queues sleep on one condition of their
- * own: called under the queue's lock whenever a key is queued (it can be
- * handed out), with due_changed false; and with due_changed true when the
- * earliest due time of the waiting keys moves earlier or the queue shuts
- * down. It must be short and must not call the queue. */
+ * own: called right after the queue's lock is released by a call in which a
+ * key was queued (it can be handed out), with due_changed false; with
+ * due_changed true when the earliest due time of the waiting keys moved
+ * earlier or the queue shut down. Runs on the thread of that call; it must
+ * be short. */
 typedef void (*kr_queue_wake_fn)(bool due_changed, void *user);
 
 /* Install a wake hook before the queue is shared between threads. */

@@ -1022,6 +1022,58 @@ START_TEST(stop_reports_a_reconcile_past_the_deadline_and_still_joins_it)
 }
 END_TEST
 
+static atomic_int sync_timeouts;
+
+static void count_sync_timeouts(kr_log_level level, const char *module, const char *message,
+                                void *user)
+{
+    (void)module;
+    tctx *t = user;
+    if (level == KR_LOG_ERROR && strstr(message, "caches to sync")) {
+        pthread_mutex_lock(&t->mu);
+        atomic_fetch_add(&sync_timeouts, 1);
+        pthread_cond_broadcast(&t->cond);
+        pthread_mutex_unlock(&t->mu);
+    }
+}
+
+static bool sync_timed_out(tctx *t, const void *arg)
+{
+    (void)t, (void)arg;
+    return atomic_load(&sync_timeouts) > 0;
+}
+
+START_TEST(workers_never_start_when_the_caches_do_not_sync_in_time)
+{
+    rt = kr_test_runtime_up();
+    cluster a;
+    cluster_up(&a, 71); /* its informer is never started */
+    tctx t;
+    tctx_init(&t, NULL);
+    atomic_store(&sync_timeouts, 0);
+    kr_controller_opts o = KR_CONTROLLER_OPTS_INIT;
+    o.name = "unsynced";
+    o.reconcile = reconcile;
+    o.user = &t;
+    o.workers = 2;
+    o.cache_sync_timeout_ms = 20;
+    o.logger = (kr_logger){.fn = count_sync_timeouts, .max_level = KR_LOG_ERROR, .user = &t};
+    ck_assert_int_eq(kr_controller_new(&o, &t.ctl, NULL), 0);
+    watch(t.ctl, a.inf, NULL);
+    ck_assert_int_eq(kr_controller_enqueue(t.ctl, NULL, "default", "waiting"), 0);
+    ck_assert_int_eq(kr_controller_start(t.ctl, NULL), 0);
+    ck_assert(wait_for(&t, sync_timed_out, NULL));
+    ck_assert(!kr_controller_ready(t.ctl));
+    ck_assert_int_eq(kr_controller_stop(t.ctl, NULL), 0);
+    ck_assert_int_eq(count_of(&t, "default/waiting"), 0);
+    ck_assert_uint_eq(kr_controller_queue_len(t.ctl, NULL), 1);
+    kr_controller_free(t.ctl);
+    tctx_destroy(&t);
+    cluster_down(&a);
+    kr_runtime_free(rt);
+}
+END_TEST
+
 START_TEST(start_and_stop_many_times_without_leaks)
 {
     rt = kr_test_runtime_up();
@@ -1054,6 +1106,63 @@ START_TEST(start_and_stop_many_times_without_leaks)
 }
 END_TEST
 
+/* ---- allocation failures --------------------------------------------------------- */
+
+static kr_reconcile_result never_called(kr_controller_t *ctl, const kr_reconcile_request *req,
+                                        uint64_t *after_ms, kr_error_t *err, void *user)
+{
+    (void)ctl, (void)req, (void)after_ms, (void)err, (void)user;
+    return KR_RECONCILE_DONE;
+}
+
+/* Everything but the threads (the sweep is single-threaded): new with
+ * metrics, lanes made by enqueues, stop, free. 0 when every failure was
+ * reported as KR_ENOMEM. */
+static int controller_lifecycle(void *arg)
+{
+    (void)arg;
+    kr_metrics_registry_t *reg = NULL;
+    if (kr_metrics_registry_new(&reg, NULL) != 0)
+        return 0;
+    kr_controller_opts o = KR_CONTROLLER_OPTS_INIT;
+    o.name = "sweep";
+    o.reconcile = never_called;
+    o.metrics = reg;
+    kr_controller_t *ctl = NULL;
+    int rc = kr_controller_new(&o, &ctl, NULL);
+    if (rc != 0) {
+        kr_metrics_registry_free(reg);
+        return rc == KR_ENOMEM ? 0 : 1;
+    }
+    int verdict = 0;
+    static const char *const clusters[] = {NULL, "dc1", "dc2", "dc3", "dc4", "dc5"};
+    for (size_t i = 0; i < sizeof(clusters) / sizeof(clusters[0]); i++) {
+        rc = kr_controller_enqueue(ctl, clusters[i], "ns", "a");
+        if (rc == 0)
+            rc = kr_controller_enqueue_after(ctl, clusters[i], NULL, "b", 1000);
+        if (rc != 0 && rc != KR_ENOMEM)
+            verdict = 1;
+    }
+    rc = kr_controller_enqueue_key(ctl, "dc9/ns/c");
+    if (rc != 0 && rc != KR_ENOMEM)
+        verdict = 1;
+    char *text = NULL;
+    rc = kr_metrics_render(reg, &text, NULL, NULL);
+    if (rc != 0 && rc != KR_ENOMEM)
+        verdict = 1;
+    kr_free(text);
+    kr_controller_free(ctl);
+    kr_metrics_registry_free(reg);
+    return verdict;
+}
+
+START_TEST(allocation_failures_are_reported_without_leaks)
+{
+    long runs = kr_test_alloc_failure_sweep(controller_lifecycle, NULL);
+    ck_assert_msg(runs > 0, "failed at allocation %ld", -runs);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("controller");
@@ -1071,7 +1180,9 @@ int main(void)
     tcase_add_test(tc, the_initial_list_waits_behind_a_real_change);
     tcase_add_test(tc, a_failing_cluster_does_not_hold_up_a_healthy_one);
     tcase_add_test(tc, stop_reports_a_reconcile_past_the_deadline_and_still_joins_it);
+    tcase_add_test(tc, workers_never_start_when_the_caches_do_not_sync_in_time);
     tcase_add_test(tc, start_and_stop_many_times_without_leaks);
+    tcase_add_test(tc, allocation_failures_are_reported_without_leaks);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);
 }
