@@ -19,7 +19,7 @@
 /* A foreign copy is looked at again this often at most (someone must act). */
 #define FOREIGN_RETRY_MS 30000u
 /* How long a parked status entry waits for the other clusters' entries. */
-#define STATUS_BATCH_MS 50u
+#define STATUS_BATCH_MS 10u
 
 /* One reconcile's view. */
 typedef struct rctx {
