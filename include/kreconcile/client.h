@@ -40,6 +40,13 @@ typedef struct kr_gvr {
 
 #define KR_GVR(g, v, r) ((kr_gvr){(g), (v), (r)})
 
+/* Parse what a command line gives: "GROUP/VERSION/RESOURCE" or, for the
+ * core group, "VERSION/RESOURCE" ("apps/v1/deployments", "v1/configmaps").
+ * The parts are copied into `buf` (`len` bytes, at least strlen(text) + 3)
+ * and *out points into it. Errors: KR_EPARSE (the message names the text),
+ * KR_ETOOLARGE (buf too small). [any thread] */
+KR_API int kr_gvr_parse(const char *text, char *buf, size_t len, kr_gvr *out, kr_error_t *err);
+
 /* One object or collection: gvr, namespace (NULL or "" for cluster-scoped
  * resources and for all namespaces), name (NULL for the collection) and
  * subresource (e.g. "status", "scale"; NULL for none). Borrowed. */
