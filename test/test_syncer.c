@@ -510,7 +510,11 @@ static void hub_put(world *w, kr_gvr gvr, json_t *obj)
                 json_object_set(json_object_get(m, "annotations"), KR_ANNOTATION_SYNC_STATUS, st);
             }
             rc = kr_client_update(w->hub.c, gvr, NSNAME, obj, NULL, &out, &err);
-        } else {
+        } else { /* what an earlier round took from a live object goes */
+            json_object_del(json_object_get(obj, "metadata"), "resourceVersion");
+            json_object_del(json_object_get(obj, "metadata"), "finalizers");
+            json_object_del(json_object_get(json_object_get(obj, "metadata"), "annotations"),
+                            KR_ANNOTATION_SYNC_STATUS);
             rc = kr_client_create(w->hub.c, gvr, NSNAME, obj, NULL, &out, &err);
         }
         json_decref(live);
