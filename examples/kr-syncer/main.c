@@ -107,8 +107,8 @@ int main(int argc, char **argv)
     int code = 2;
     if (kr_manager_new(&mo, &m, &err) == 0) {
         size_t n = kr_manager_cluster_count(m);
-        names = calloc(n, sizeof(*names));
-        clients = calloc(n, sizeof(*clients));
+        names = calloc(n, sizeof(const char *));
+        clients = calloc(n, sizeof(kr_client_t *));
         for (size_t i = 0; names && clients && i < n; i++) {
             names[i] = kr_manager_cluster_name(m, i);
             clients[i] = kr_manager_cluster_client(m, i);
