@@ -329,6 +329,9 @@ static void world_up(world *w, uint64_t resync_ms)
         .informer_user = w,
         .logger = {.fn = getenv("KR_TEST_VERBOSE") ? log_stderr : NULL, .max_level = KR_LOG_DEBUG}};
     kr_error_t err = {0};
+    cfg.hub_name = "dc2";
+    ck_assert_int_eq(syncer_new(&cfg, &w->s, &err), KR_EINVAL); /* a lane of its own */
+    cfg.hub_name = "hub";
     ck_assert_msg(syncer_new(&cfg, &w->s, &err) == 0, "%s", err.message);
     ck_assert_uint_eq(w->n_informers, N_RES * (1 + N_DC));
     for (size_t i = 0; i < w->n_informers; i++)

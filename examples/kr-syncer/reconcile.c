@@ -598,6 +598,11 @@ int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
     if (!cfg || !cfg->hub || !cfg->informer || !cfg->n_resources || !cfg->n_clusters)
         return kr_error_set(err, KR_EINVAL,
                             "a syncer needs a hub, resources, clusters and informers");
+    const char *hub_name = cfg->hub_name ? cfg->hub_name : "hub";
+    for (size_t i = 0; i < cfg->n_clusters; i++)
+        if (strcmp(cfg->cluster_names[i], hub_name) == 0) /* the hub has a lane of its own */
+            return kr_error_set(err, KR_EINVAL, "a workload cluster cannot be named %s, as the hub",
+                                hub_name);
     syncer_t *s = calloc(1, sizeof(*s));
     if (!s)
         return kr_error_set(err, KR_ENOMEM, "out of memory");
@@ -605,7 +610,7 @@ int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
     pthread_mutex_init(&s->pending_lock, NULL);
     s->pending = json_object();
     s->hub = cfg->hub;
-    s->hub_name = dup_or_empty(cfg->hub_name ? cfg->hub_name : "hub");
+    s->hub_name = dup_or_empty(hub_name);
     s->namespace_ = dup_or_empty(cfg->namespace_);
     s->resync_ms = cfg->resync_ms;
     s->verify_timeout_ms =
