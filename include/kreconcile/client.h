@@ -129,7 +129,18 @@ typedef struct kr_list_opts {
     int timeout_seconds; /* server-side end of a watch; 0 = server's choice */
     bool allow_watch_bookmarks;
     bool send_initial_events;
+    /* The Accept header of the LIST or WATCH (copied); NULL =
+     * application/json. E.g. KR_CLIENT_ACCEPT_PARTIAL_METADATA_LIST for a LIST
+     * and KR_CLIENT_ACCEPT_PARTIAL_METADATA for a WATCH: objects then come as
+     * meta.k8s.io/v1 PartialObjectMetadata (metadata only), as client-go's
+     * metadata client asks for them. */
+    const char *accept;
 } kr_list_opts;
+
+#define KR_CLIENT_ACCEPT_PARTIAL_METADATA_LIST                                                     \
+    "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+#define KR_CLIENT_ACCEPT_PARTIAL_METADATA                                                          \
+    "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 
 /* Options of writes (create, update, patch, status). */
 typedef struct kr_write_opts {
