@@ -314,11 +314,63 @@ START_TEST(program_replicas_take_over_after_the_leader_is_killed)
 }
 END_TEST
 
+/* Run the program with `args` (NULL-terminated, after the binary) and its
+ * output to `out`; returns its exit status. */
+static int run_once(char *const *args, char *out, size_t len)
+{
+    char bin[512], *argv[16] = {bin};
+    kr_test_bin_path(bin, sizeof(bin), "kr-syncer");
+    for (size_t i = 0; args[i] && i < 14; i++)
+        argv[i + 1] = args[i];
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(p[1], 1);
+        dup2(p[1], 2);
+        close(p[0]);
+        close(p[1]);
+        execv(bin, argv);
+        _exit(127);
+    }
+    close(p[1]);
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < len && (r = read(p[0], out + n, len - n - 1)) > 0)
+        n += (size_t)r;
+    out[n] = '\0';
+    close(p[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+START_TEST(program_refuses_bad_flags_with_status_2)
+{
+    char out[8192];
+    char *no_cluster[] = {"--namespace", "apps", NULL};
+    ck_assert_int_eq(run_once(no_cluster, out, sizeof(out)), 2);
+    ck_assert_ptr_nonnull(strstr(out, "--cluster"));
+    char *bad_resource[] = {"--cluster", "dc1=/nonexistent", "--resource", "configmaps", NULL};
+    ck_assert_int_eq(run_once(bad_resource, out, sizeof(out)), 2);
+    ck_assert_ptr_nonnull(strstr(out, "GROUP/VERSION/RESOURCE"));
+    char *missing_kubeconfig[] = {
+        "--kubeconfig", "/nonexistent", "--cluster", "dc1=/nonexistent", "--listen", "0", NULL};
+    ck_assert_int_eq(run_once(missing_kubeconfig, out, sizeof(out)), 2);
+    ck_assert_ptr_nonnull(strstr(out, "kr-syncer:"));
+    char *help[] = {"--help", NULL};
+    ck_assert_int_eq(run_once(help, out, sizeof(out)), 0);
+    ck_assert_ptr_nonnull(strstr(out, "--resource GROUP/VERSION/RESOURCE"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("kr_syncer");
     TCase *tc = tcase_create("program");
     tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, program_refuses_bad_flags_with_status_2);
     tcase_add_test(tc, program_syncs_repairs_places_and_deletes);
     tcase_add_test(tc, program_holds_a_hub_delete_while_a_datacenter_answers_503);
     tcase_add_test(tc, program_replicas_take_over_after_the_leader_is_killed);
