@@ -224,6 +224,40 @@ START_TEST(parked_entries_are_taken_together_and_a_newer_one_wins_a_restore)
 }
 END_TEST
 
+START_TEST(hub_updates_that_only_change_our_status_wake_no_lane)
+{
+    json_t *old = hub_obj("a", "dc1");
+    json_t *status_only = json_deep_copy(old);
+    json_t *meta = json_object_get(status_only, "metadata");
+    json_object_set_new(meta, "resourceVersion", json_string("8"));
+    json_object_set_new(json_object_get(meta, "annotations"), KR_ANNOTATION_SYNC_STATUS,
+                        json_string("{}"));
+    ck_assert(!syncer_hub_changed(old, status_only, NULL));
+    ck_assert(syncer_hub_changed(old, old, NULL)); /* a resync */
+    ck_assert(syncer_hub_changed(NULL, old, NULL));
+    json_t *data = json_deep_copy(status_only);
+    json_object_set_new(json_object_get(data, "data"), "k", json_string("w"));
+    ck_assert(syncer_hub_changed(old, data, NULL));
+    json_t *placement = json_deep_copy(status_only);
+    json_object_set_new(json_object_get(json_object_get(placement, "metadata"), "annotations"),
+                        KR_ANNOTATION_CLUSTERS, json_string("dc2"));
+    ck_assert(syncer_hub_changed(old, placement, NULL));
+    json_t *finalizer = json_deep_copy(status_only);
+    json_object_set_new(json_object_get(finalizer, "metadata"), "finalizers", json_array());
+    ck_assert(syncer_hub_changed(old, finalizer, NULL));
+    json_t *deleting = json_deep_copy(status_only);
+    json_object_set_new(json_object_get(deleting, "metadata"), "deletionTimestamp",
+                        json_string("2026-12-03T10:00:00Z"));
+    ck_assert(syncer_hub_changed(old, deleting, NULL));
+    json_decref(old);
+    json_decref(status_only);
+    json_decref(data);
+    json_decref(placement);
+    json_decref(finalizer);
+    json_decref(deleting);
+}
+END_TEST
+
 START_TEST(resource_arguments_name_group_version_and_resource)
 {
     char buf[64];
@@ -1143,6 +1177,7 @@ int main(void)
     tcase_add_test(unit, delete_completes_when_every_cluster_that_may_hold_a_copy_confirmed);
     tcase_add_test(unit, health_lets_one_probe_through_per_interval);
     tcase_add_test(unit, resource_arguments_name_group_version_and_resource);
+    tcase_add_test(unit, hub_updates_that_only_change_our_status_wake_no_lane);
     tcase_add_test(unit, parked_entries_are_taken_together_and_a_newer_one_wins_a_restore);
     suite_add_tcase(s, unit);
     TCase *tc = tcase_create("servers");

@@ -3,6 +3,7 @@
  * every workload cluster's lane) and the informers of our copies (a copy's
  * event queues its own key on its cluster's lane: drift is repaired). */
 #include <stdio.h>
+#include <string.h>
 
 #include "syncer.h"
 
@@ -27,6 +28,47 @@ static void map_hub(kr_controller_t *ctl, const char *cluster, const json_t *obj
         kr_controller_enqueue(ctl, s->clusters[i].name, ns, name);
 }
 
+/* True when every member of `a` but those named in `skip` equals b's, and
+ * b has no other member but those. */
+static bool equal_except(const json_t *a, const json_t *b, const char *const *skip, size_t n)
+{
+    if (!json_is_object(a) || !json_is_object(b))
+        return json_equal(a, b);
+    const char *key;
+    const json_t *value;
+    size_t skipped_a = 0, skipped_b = 0;
+    for (size_t i = 0; i < n; i++) {
+        skipped_a += json_object_get(a, skip[i]) != NULL;
+        skipped_b += json_object_get(b, skip[i]) != NULL;
+    }
+    if (json_object_size(a) - skipped_a != json_object_size(b) - skipped_b)
+        return false;
+    json_object_foreach((json_t *)a, key, value)
+    {
+        bool ignored = false;
+        for (size_t i = 0; i < n && !ignored; i++)
+            ignored = strcmp(key, skip[i]) == 0;
+        if (!ignored && !json_equal(value, json_object_get(b, key)))
+            return false;
+    }
+    return true;
+}
+
+bool syncer_hub_changed(const json_t *old_obj, const json_t *new_obj, void *user)
+{
+    (void)user;
+    if (!old_obj || old_obj == new_obj) /* add, delete, resync */
+        return true;
+    static const char *const top[] = {"metadata"};
+    static const char *const meta[] = {"resourceVersion", "managedFields", "annotations"};
+    static const char *const ann[] = {KR_ANNOTATION_SYNC_STATUS};
+    const json_t *om = json_object_get(old_obj, "metadata"),
+                 *nm = json_object_get(new_obj, "metadata");
+    return !equal_except(old_obj, new_obj, top, 1) || !equal_except(om, nm, meta, 3) ||
+           !equal_except(json_object_get(om, "annotations"), json_object_get(nm, "annotations"),
+                         ann, 1);
+}
+
 void syncer_controller_opts(syncer_t *s, size_t resource, unsigned workers, char *name, size_t len,
                             kr_controller_opts *opts)
 {
@@ -49,6 +91,7 @@ int syncer_watch(syncer_t *s, size_t resource, kr_controller_t *ctl, kr_error_t 
     hub.map = KR_CONTROLLER_MAP_FUNC;
     hub.map_cb = map_hub;
     hub.map_user = s;
+    hub.predicate = syncer_hub_changed;
     int rc = kr_controller_watch(ctl, &hub, err);
     for (size_t i = 0; rc == 0 && i < s->n_clusters; i++) {
         kr_controller_source copies = KR_CONTROLLER_SOURCE_INIT;
