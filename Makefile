@@ -31,7 +31,7 @@ SOMAJOR := 0
 PKG_CONFIG ?= pkg-config
 OBJCOPY    ?= objcopy
 # libmicrohttpd: the manager's HTTP endpoint (and the test server's).
-PKGS    := jansson libcurl libuv openssl yaml-0.1 libmicrohttpd
+PKGS    := jansson libcurl libuv openssl yaml-0.1 libmicrohttpd sqlite3 libpq
 TS_PKGS :=
 PKG_CFLAGS  := $(shell $(PKG_CONFIG) --cflags $(PKGS) $(TS_PKGS) 2>/dev/null)
 PKG_LIBS    := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)

@@ -9,6 +9,7 @@
 #include "kreconcile/config.h"
 #include "kreconcile/controller.h"
 #include "kreconcile/informer.h"
+#include "kreconcile/inventory.h"
 #include "kreconcile/leader.h"
 #include "kreconcile/managed.h"
 #include "kreconcile/manager.h"

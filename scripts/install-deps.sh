@@ -8,7 +8,8 @@ PKGS="build-essential pkg-config
 libcurl4-openssl-dev libjansson-dev libuv1-dev libssl-dev libyaml-dev
 libmicrohttpd-dev libgnutls28-dev check
 valgrind clang libclang-rt-14-dev cppcheck clang-tidy clang-format
-openssl curl nghttp2-proxy"
+openssl curl nghttp2-proxy
+postgresql libpq-dev libsqlite3-dev sqlite3 chromium"
 
 missing=""
 for p in $PKGS; do

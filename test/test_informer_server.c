@@ -132,9 +132,9 @@ static void assert_metadata_only(const json_t *obj, const char *name)
 
 START_TEST(metadata_only_informer_caches_partial_object_metadata)
 {
-    runtime_up();
+    rt = kr_test_runtime_up();
     cluster a;
-    cluster_up(&a, 3);
+    kr_test_cluster_up(&a, rt, 3);
     for (int i = 0; i < 12; i++) {
         char name[16];
         snprintf(name, sizeof(name), "m%02d", i);
@@ -170,7 +170,7 @@ START_TEST(metadata_only_informer_caches_partial_object_metadata)
     ck_assert_ptr_nonnull(strstr(raw, "\"kind\":\"PartialObjectMetadata\""));
     kr_free(raw);
     kr_informer_free(inf);
-    cluster_down(&a);
+    kr_test_cluster_down(&a);
     kr_runtime_free(rt);
 }
 END_TEST

@@ -316,14 +316,9 @@ static int plan_add(sweep_plan *p, const char *cluster, kr_gvr gvr, const char *
     return 0;
 }
 
-int sweep_plan_cluster(const sweep_sources *s, const char *cluster, kr_gvr gvr, const json_t *list,
-                       int64_t now_s, int64_t grace_s, sweep_plan *plan)
+int sweep_plan_cluster(const sweep_sources *s, const char *cluster, kr_gvr gvr, const char *kind,
+                       const json_t *list, int64_t now_s, int64_t grace_s, sweep_plan *plan)
 {
-    /* A list item has no kind; the list's kind without "List" names it. */
-    char kind[128] = "";
-    const char *list_kind = json_string_value(json_object_get(list, "kind"));
-    if (list_kind && strlen(list_kind) > 4 && strlen(list_kind) < sizeof(kind))
-        snprintf(kind, sizeof(kind), "%.*s", (int)(strlen(list_kind) - 4), list_kind);
     size_t i;
     json_t *item;
     json_array_foreach(json_object_get(list, "items"), i, item)
@@ -356,9 +351,7 @@ int sweep_plan_cluster(const sweep_sources *s, const char *cluster, kr_gvr gvr, 
             plan->young++;
             continue;
         }
-        const char *item_kind = json_string_value(json_object_get(item, "kind"));
-        if (plan_add(plan, cluster, gvr, item_kind ? item_kind : kind, item, age,
-                     (sweep_reason)verdict) != 0)
+        if (plan_add(plan, cluster, gvr, kind, item, age, (sweep_reason)verdict) != 0)
             return -1;
     }
     return 0;

@@ -20,6 +20,16 @@ static const char *gvr_text(kr_gvr g, char *buf, size_t len)
     return buf;
 }
 
+/* The kind a resource holds, for the plan's KIND column: Kubernetes' own
+ * kinds by name, other resources by their plural. Static string. */
+static const char *kind_of(kr_gvr gvr)
+{
+    static __thread kr_resource_info info;
+    if (kr_resource_builtin_lookup(gvr.resource, &info) == 0 && strcmp(info.group, gvr.group) == 0)
+        return info.kind;
+    return gvr.resource;
+}
+
 static void free_lists(json_t **lists, size_t n)
 {
     if (!lists)
@@ -29,14 +39,17 @@ static void free_lists(json_t **lists, size_t n)
     free(lists);
 }
 
-/* Complete lists of every resource on one cluster, or an error. */
+/* Complete lists of every resource on one cluster, or an error. Names,
+ * labels, annotations, uids and resourceVersions are all the plan reads:
+ * lists come as PartialObjectMetadata, a fraction of the objects' bytes. */
 static int list_cluster(kr_client_t *c, const sweep_opts *o, const char *selector, json_t ***out,
                         size_t *failed, kr_error_t *err)
 {
     json_t **lists = calloc(o->n_resources ? o->n_resources : 1, sizeof(*lists));
     if (!lists)
         return kr_error_set(err, KR_ENOMEM, "out of memory");
-    kr_list_opts lo = {.label_selector = selector};
+    kr_list_opts lo = {.label_selector = selector,
+                       .accept = KR_CLIENT_ACCEPT_PARTIAL_METADATA_LIST};
     for (size_t i = 0; i < o->n_resources; i++) {
         int rc = kr_client_list_all(c, o->resources[i], o->namespace_, &lo, &lists[i], err);
         if (rc != 0) {
@@ -156,8 +169,8 @@ int sweep_run(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
         }
         int64_t now = (int64_t)time(NULL);
         for (size_t r = 0; r < o->n_resources && rc == 0; r++)
-            if (sweep_plan_cluster(&src, cl->name, o->resources[r], lists[r], now, o->grace_s,
-                                   plan) != 0)
+            if (sweep_plan_cluster(&src, cl->name, o->resources[r], kind_of(o->resources[r]),
+                                   lists[r], now, o->grace_s, plan) != 0)
                 rc = kr_error_set(err, KR_ENOMEM, "out of memory");
         free_lists(lists, o->n_resources);
     }

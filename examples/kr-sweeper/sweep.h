@@ -89,10 +89,11 @@ void sweep_sources_free(sweep_sources *s);
 
 /* Plan one cluster's complete list of one resource: append every object
  * that carries our labels and is a zombie older than `grace_s` (at wall
- * time `now_s`) to `plan`. Objects without our managed-by label are never
+ * time `now_s`) to `plan`, named `kind` (lists may hold full objects or
+ * PartialObjectMetadata). Objects without our managed-by label are never
  * candidates. Returns 0 or -1 (allocation failure). Pure. */
-int sweep_plan_cluster(const sweep_sources *s, const char *cluster, kr_gvr gvr, const json_t *list,
-                       int64_t now_s, int64_t grace_s, sweep_plan *plan);
+int sweep_plan_cluster(const sweep_sources *s, const char *cluster, kr_gvr gvr, const char *kind,
+                       const json_t *list, int64_t now_s, int64_t grace_s, sweep_plan *plan);
 
 /* "2026-12-03T09:15:02Z" -> seconds since the epoch; -1 when malformed. */
 int64_t sweep_parse_time(const char *rfc3339);

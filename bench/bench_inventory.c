@@ -1,0 +1,377 @@
+/* Benchmark of the inventory on SQLite and on PostgreSQL (a private server,
+ * started here as the tests start theirs): events applied per second
+ * through the consumer's group commit, beside a bare loop of prepared
+ * INSERTs of the same rows in transactions of the same size, in the same
+ * run (the ratio is the figure; target >= 0.5); then the objects page (100
+ * rows, filtered by cluster and phase) at 100,000 objects, p50/p99; and
+ * the resident memory the process grew by while loading them.
+ * BENCH_INVENTORY_EVENTS (default 20000) and BENCH_INVENTORY_OBJECTS
+ * (default 100000) override the sizes. Wall-clock times: the database
+ * does its work outside this thread. */
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench_util.h"
+#include "kreconcile.h"
+/* The tests' private PostgreSQL server (and its temporary directories),
+ * compiled in here: the benchmarks link bench/support only. */
+#include "kr_test_tmpdir.c"
+#include "pgserver.c"
+
+#define BATCH 500
+
+static const char *const clusters[] = {"east", "west", "north", "south"};
+static const char *const phases[] = {"pending", "running", "done", "failed"};
+
+/* A Job of about 1 KiB as an informer delivers it. */
+static json_t *job(size_t i, int rv, const char *state)
+{
+    char name[32], uid[64], rvs[16];
+    snprintf(name, sizeof(name), "job-%zu", i);
+    snprintf(uid, sizeof(uid), "0f2d6c1e-%08zx-4a7b-9c3d-5e6f7a8b9c0d", i);
+    snprintf(rvs, sizeof(rvs), "%d", rv);
+    json_t *o = json_pack(
+        "{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s}, s:{s:s}},"
+        " s:{s:i, s:i, s:{s:{s:{s:s}}, s:{s:[{s:s, s:s, s:[s,s,s], s:{s:{s:s, s:s}}}], s:s}}},"
+        " s:{s:s, s:i}}",
+        "apiVersion", "batch/v1", "kind", "Job", "metadata", "namespace",
+        i % 3 ? "team-a" : "team-b", "name", name, "uid", uid, "resourceVersion", rvs,
+        "creationTimestamp", "2026-12-01T10:00:00Z", "labels", "app", "trainer",
+        "kreconcile.io/managed-by", "kr-submitter", "kreconcile.io/source-uid", uid, "annotations",
+        "kreconcile.io/last-applied", "{\"spec\":{\"parallelism\":1}}", "spec", "parallelism", 1,
+        "backoffLimit", 3, "template", "metadata", "labels", "app", "trainer", "spec", "containers",
+        "name", "main", "image", "registry.example/ml/trainer:1.42.7", "args", "--epochs=10",
+        "--batch=256", "--data=/mnt/datasets/imagenet", "resources", "limits", "cpu", "4", "memory",
+        "16Gi", "restartPolicy", "Never", "status", "startTime", "2026-12-01T10:00:05Z",
+        "succeeded", 0);
+    if (strcmp(state, "running") == 0)
+        json_object_set_new(json_object_get(o, "status"), "active", json_integer(1));
+    else if (strcmp(state, "done") == 0 || strcmp(state, "failed") == 0)
+        json_object_set_new(json_object_get(o, "status"), "conditions",
+                            json_pack("[{s:s, s:s}]", "type",
+                                      state[0] == 'd' ? "Complete" : "Failed", "status", "True"));
+    return o;
+}
+
+typedef struct bare_row {
+    char *cluster, *ns, *name, *uid, *rv, *object, *dedup;
+} bare_row;
+
+/* The two baselines, as prepared INSERTs of the same events, BATCH per
+ * transaction: "one row" writes each event as one row of a table keyed
+ * like the objects table; "schema rows" writes what the inventory's schema
+ * holds per event (a transactions row and an objects row, into the
+ * inventory's own tables and indexes) with none of its logic. */
+#define ONE_ROW_DDL                                                                                \
+    "CREATE TABLE bare (cluster TEXT, kind TEXT, namespace TEXT, name TEXT, uid TEXT,"             \
+    " resource_version TEXT, object TEXT, PRIMARY KEY (cluster, kind, namespace, name))"
+#define ONE_ROW_SQL "INSERT INTO bare VALUES (?, 'Job', ?, ?, ?, ?, ?)"
+#define TXN_ROW_SQL                                                                                \
+    "INSERT INTO kr_transactions (time_ms, cluster, api_version, kind, namespace, name, uid,"      \
+    " resource_version, event, actor, patch, dedup_key) VALUES"                                    \
+    " (1, ?, 'batch/v1', 'Job', ?, ?, ?, ?, 'ADDED', 'informer', ?, ?)"
+#define OBJ_ROW_SQL                                                                                \
+    "INSERT INTO kr_objects (cluster, kind, namespace, name, api_version, uid,"                    \
+    " resource_version, phase, labels, created, deleted_ms, seq, object) VALUES"                   \
+    " (?, 'Job', ?, ?, 'batch/v1', ?, ?, 'Running', '{\"app\":\"trainer\"}', NULL, NULL, 1, ?)"
+
+/* The parameters of a row: one-row/objects (6) or transactions (7). */
+static int row_params(const bare_row *r, int which, const char **v)
+{
+    if (which == 1) {
+        const char *t[] = {r->cluster, r->ns, r->name, r->uid, r->rv, r->object, r->dedup};
+        memcpy(v, t, sizeof(t));
+        return 7;
+    }
+    const char *o[] = {r->cluster, r->ns, r->name, r->uid, r->rv, r->object};
+    memcpy(v, o, sizeof(o));
+    return 6;
+}
+
+static void create_schema(const char *url)
+{
+    kr_inventory_opts o = KR_INVENTORY_OPTS_INIT;
+    o.url = url;
+    kr_inventory_t *inv = NULL;
+    kr_error_t err = {0};
+    if (kr_inventory_new(&o, &inv, &err) != 0)
+        fprintf(stderr, "bench_inventory: %s\n", err.message);
+    kr_inventory_free(inv);
+}
+
+static double bare_sqlite(const char *path, const bare_row *rows, size_t n, bool schema_rows)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st[2] = {NULL, NULL};
+    if (schema_rows) {
+        char url[600];
+        snprintf(url, sizeof(url), "sqlite://%s", path);
+        create_schema(url);
+    }
+    if (sqlite3_open(path, &db) != SQLITE_OK)
+        return -1;
+    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, NULL);
+    if (!schema_rows)
+        sqlite3_exec(db, ONE_ROW_DDL, NULL, NULL, NULL);
+    sqlite3_prepare_v2(db, schema_rows ? OBJ_ROW_SQL : ONE_ROW_SQL, -1, &st[0], NULL);
+    if (schema_rows)
+        sqlite3_prepare_v2(db, TXN_ROW_SQL, -1, &st[1], NULL);
+    double t0 = bench_now_s();
+    for (size_t i = 0; i < n; i++) {
+        if (i % BATCH == 0)
+            sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        for (int which = 0; which < (schema_rows ? 2 : 1); which++) {
+            const char *v[8];
+            int nv = row_params(&rows[i], which, v);
+            for (int k = 0; k < nv; k++)
+                sqlite3_bind_text(st[which], k + 1, v[k], -1, SQLITE_STATIC);
+            if (sqlite3_step(st[which]) != SQLITE_DONE)
+                fprintf(stderr, "bare sqlite: %s\n", sqlite3_errmsg(db));
+            sqlite3_reset(st[which]);
+        }
+        if (i % BATCH == BATCH - 1 || i == n - 1)
+            sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    }
+    double t = bench_now_s() - t0;
+    sqlite3_finalize(st[0]);
+    sqlite3_finalize(st[1]);
+    sqlite3_close(db);
+    return (double)n / t;
+}
+
+static void pq_do(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        fprintf(stderr, "bare postgresql: %s", PQresultErrorMessage(r));
+    PQclear(r);
+}
+
+/* "?" → "$n" for libpq. */
+static void dollar(const char *sql, char *out, size_t size)
+{
+    size_t o = 0;
+    int n = 0;
+    for (const char *p = sql; *p && o + 4 < size; p++) {
+        if (*p == '?')
+            o += (size_t)snprintf(out + o, size - o, "$%d", ++n);
+        else
+            out[o++] = *p;
+    }
+    out[o] = '\0';
+}
+
+static double bare_pg(const char *url, const bare_row *rows, size_t n, bool schema_rows)
+{
+    if (schema_rows)
+        create_schema(url);
+    PGconn *c = PQconnectdb(url);
+    if (PQstatus(c) != CONNECTION_OK)
+        return -1;
+    if (!schema_rows)
+        pq_do(c, ONE_ROW_DDL);
+    char sql[1024];
+    dollar(schema_rows ? OBJ_ROW_SQL : ONE_ROW_SQL, sql, sizeof(sql));
+    PQclear(PQprepare(c, "s0", sql, 0, NULL));
+    dollar(TXN_ROW_SQL, sql, sizeof(sql));
+    if (schema_rows)
+        PQclear(PQprepare(c, "s1", sql, 0, NULL));
+    double t0 = bench_now_s();
+    for (size_t i = 0; i < n; i++) {
+        if (i % BATCH == 0)
+            pq_do(c, "BEGIN");
+        for (int which = 0; which < (schema_rows ? 2 : 1); which++) {
+            const char *v[8];
+            int nv = row_params(&rows[i], which, v);
+            PGresult *r = PQexecPrepared(c, which ? "s1" : "s0", nv, v, NULL, NULL, 0);
+            if (PQresultStatus(r) != PGRES_COMMAND_OK)
+                fprintf(stderr, "bare postgresql: %s", PQresultErrorMessage(r));
+            PQclear(r);
+        }
+        if (i % BATCH == BATCH - 1 || i == n - 1)
+            pq_do(c, "COMMIT");
+    }
+    double t = bench_now_s() - t0;
+    PQfinish(c);
+    return (double)n / t;
+}
+
+/* Events through the consumer (drained on this thread, BATCH per commit). */
+static double consumer_rate(kr_inventory_t *inv, json_t **objs, size_t n, size_t first)
+{
+    kr_inventory_consumer_opts co = KR_INVENTORY_CONSUMER_OPTS_INIT;
+    co.capacity = 4 * BATCH;
+    co.max_batch = BATCH;
+    kr_inventory_consumer_t *c = NULL;
+    kr_error_t err = {0};
+    if (kr_inventory_consumer_new(inv, &co, &c, &err) != 0)
+        return -1;
+    double t0 = bench_now_s();
+    for (size_t i = 0; i < n; i++) {
+        const char *rv = json_string_value(
+            json_object_get(json_object_get(objs[i], "metadata"), "resourceVersion"));
+        kr_inventory_event e = {.cluster = clusters[(first + i) % 4],
+                                .resource = "batch/v1/jobs",
+                                .type = KR_INVENTORY_ADDED,
+                                .object = objs[i],
+                                .checkpoint_rv = rv};
+        while (kr_inventory_consumer_enqueue(c, &e, &err) == KR_ETOOLARGE)
+            if (kr_inventory_consumer_drain(c, NULL, &err) != 0) {
+                fprintf(stderr, "bench_inventory: %s\n", err.message);
+                kr_inventory_consumer_free(c);
+                return -1;
+            }
+    }
+    if (kr_inventory_consumer_flush(c, 600000, &err) != 0)
+        fprintf(stderr, "bench_inventory: %s\n", err.message);
+    double t = bench_now_s() - t0;
+    kr_inventory_consumer_free(c);
+    return (double)n / t;
+}
+
+static long rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = -1;
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kib = atol(line + 6);
+    if (f)
+        fclose(f);
+    return kib;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void run_backend(const char *label, const char *url, const char *const bare[2],
+                        size_t n_events, size_t n_objects)
+{
+    printf("-- %s --\n", label);
+    json_t **objs = calloc(n_objects, sizeof(*objs));
+    bare_row *rows = calloc(n_events, sizeof(*rows));
+    for (size_t i = 0; i < n_objects; i++)
+        objs[i] = job(i, 1000 + (int)i, phases[(i / 4) % 4]);
+    /* The bare rows: what the inventory writes for each object. */
+    for (size_t i = 0; i < n_events; i++) {
+        json_t *m = json_object_get(objs[i], "metadata");
+        rows[i].cluster = strdup(clusters[i % 4]);
+        rows[i].ns = strdup(json_string_value(json_object_get(m, "namespace")));
+        rows[i].name = strdup(json_string_value(json_object_get(m, "name")));
+        rows[i].uid = strdup(json_string_value(json_object_get(m, "uid")));
+        rows[i].rv = strdup(json_string_value(json_object_get(m, "resourceVersion")));
+        rows[i].object = json_dumps(objs[i], JSON_COMPACT);
+        size_t len = strlen(rows[i].cluster) + strlen(rows[i].uid) + strlen(rows[i].rv) + 16;
+        rows[i].dedup = malloc(len);
+        snprintf(rows[i].dedup, len, "%s/%s/%s/live", rows[i].cluster, rows[i].uid, rows[i].rv);
+    }
+    bool sqlite = strncmp(url, "sqlite:", 7) == 0;
+    double one = sqlite ? bare_sqlite(bare[0], rows, n_events, false)
+                        : bare_pg(bare[0], rows, n_events, false);
+    double two = sqlite ? bare_sqlite(bare[1], rows, n_events, true)
+                        : bare_pg(bare[1], rows, n_events, true);
+    kr_inventory_opts o = KR_INVENTORY_OPTS_INIT;
+    o.url = url;
+    kr_inventory_t *inv = NULL;
+    kr_error_t err = {0};
+    if (kr_inventory_new(&o, &inv, &err) != 0) {
+        printf("cannot open %s: %s\n", url, err.message);
+        goto out;
+    }
+    long rss0 = rss_kib();
+    double ours = consumer_rate(inv, objs, n_events, 0);
+    printf("events applied (group commit, %d per transaction): %.0f/s\n"
+           "  bare prepared INSERTs, one row per event: %.0f/s; ratio %.2f (target >= 0.5)\n"
+           "  bare prepared INSERTs of the schema's rows (transaction + object) per event: "
+           "%.0f/s; ratio %.2f\n",
+           BATCH, ours, one, ours / one, two, ours / two);
+    /* Load the rest up to n_objects, then query pages. */
+    if (n_objects > n_events)
+        consumer_rate(inv, objs + n_events, n_objects - n_events, n_events);
+    long rss1 = rss_kib();
+    printf("resident memory grown while loading %zu objects: %.1f MiB (%.1f MiB per 100,000)\n",
+           n_objects, (double)(rss1 - rss0) / 1024,
+           (double)(rss1 - rss0) / 1024 * 100000.0 / (double)n_objects);
+    enum { QUERIES = 200 };
+    double lat[QUERIES];
+    size_t got = 0;
+    for (int q = 0; q < QUERIES; q++) {
+        kr_inventory_query_opts qo = KR_INVENTORY_QUERY_OPTS_INIT;
+        qo.cluster = clusters[q % 4];
+        qo.phase = q % 2 ? "Running" : "Succeeded";
+        qo.kind = "Job";
+        qo.limit = 100;
+        json_t *items = NULL;
+        char *next = NULL;
+        double t0 = bench_now_s();
+        if (kr_inventory_query(inv, &qo, &items, &next, &err) != 0)
+            printf("query: %s\n", err.message);
+        lat[q] = (bench_now_s() - t0) * 1000;
+        got += json_array_size(items);
+        json_decref(items);
+        kr_free(next);
+    }
+    qsort(lat, QUERIES, sizeof(lat[0]), cmp_double);
+    printf("objects page (100 rows, cluster+kind+phase filter) at %zu objects: p50 %.2f ms, p99 "
+           "%.2f ms (%zu rows per page on average)\n",
+           n_objects, lat[QUERIES / 2], lat[QUERIES * 99 / 100], got / QUERIES);
+    kr_inventory_free(inv);
+out:
+    for (size_t i = 0; i < n_objects; i++)
+        json_decref(objs[i]);
+    for (size_t i = 0; i < n_events; i++) {
+        free(rows[i].cluster);
+        free(rows[i].ns);
+        free(rows[i].name);
+        free(rows[i].uid);
+        free(rows[i].rv);
+        free(rows[i].object);
+        free(rows[i].dedup);
+    }
+    free(rows);
+    free(objs);
+}
+
+int main(void)
+{
+    size_t n_events = (size_t)bench_env_long("BENCH_INVENTORY_EVENTS", 20000);
+    size_t n_objects = (size_t)bench_env_long("BENCH_INVENTORY_OBJECTS", 100000);
+    if (n_objects < n_events)
+        n_objects = n_events;
+    char dir[] = "/tmp/kr-bench-inv-XXXXXX";
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    char url[512], bare0[512], bare1[512];
+    const char *bare[2] = {bare0, bare1};
+    snprintf(url, sizeof(url), "sqlite://%s/inventory.db", dir);
+    snprintf(bare0, sizeof(bare0), "%s/bare-one.db", dir);
+    snprintf(bare1, sizeof(bare1), "%s/bare-schema.db", dir);
+    run_backend("sqlite", url, bare, n_events, n_objects);
+
+    kr_pgserver *pg = NULL;
+    char why[512] = "BENCH_INVENTORY_PG=0";
+    if (!bench_env_long("BENCH_INVENTORY_PG", 1) || kr_pgserver_start(&pg, why, sizeof(why)) != 0) {
+        printf("-- postgresql -- not measured: %s\n", why);
+    } else if (kr_pgserver_create_db(pg, url, sizeof(url)) != 0 ||
+               kr_pgserver_create_db(pg, bare0, sizeof(bare0)) != 0 ||
+               kr_pgserver_create_db(pg, bare1, sizeof(bare1)) != 0) {
+        printf("-- postgresql -- not measured: cannot create databases\n");
+    } else {
+        run_backend("postgresql", url, bare, n_events, n_objects);
+    }
+    kr_pgserver_free(pg);
+    kr_test_tmpdir_remove(dir);
+    return 0;
+}

@@ -1,0 +1,485 @@
+/* libkreconcile — the inventory: a SQL database (SQLite or PostgreSQL) that
+ * keeps the current state of the objects informers watch on many clusters,
+ * an append-only transactions table (every observed change and every action
+ * a program records, with its actor), and per cluster+resource checkpoints.
+ *
+ * Events are applied in batches, each batch in one database transaction
+ * together with the checkpoints it advances, so that after any crash a
+ * producer resumes from its checkpoint; re-applying an event already held
+ * is a no-op. The Workflow API and the live page read only this.
+ *
+ * Threading: a kr_inventory_t holds one database connection behind a
+ * mutex: every function may be called from any thread, calls are
+ * serialised. The library starts no thread of its own, except the
+ * consumer's writer thread, and only when kr_inventory_consumer_start() is
+ * called. */
+#ifndef KRECONCILE_INVENTORY_H
+#define KRECONCILE_INVENTORY_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+#include "informer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct kr_inventory kr_inventory_t;
+
+/* The schema version this library creates and migrates to. */
+#define KR_INVENTORY_SCHEMA_VERSION 1
+
+/* ---- Opening ---------------------------------------------------------- */
+
+#define KR_INVENTORY_OPTS_VERSION 1
+#define KR_INVENTORY_OPTS_INIT                                                                     \
+    {                                                                                              \
+        .version = KR_INVENTORY_OPTS_VERSION                                                       \
+    }
+
+typedef struct kr_inventory_opts {
+    unsigned version; /* KR_INVENTORY_OPTS_VERSION; 0 is read as 1 */
+    /* Where the inventory lives (borrowed for the call):
+     *   sqlite:///abs/path/inventory.db   a file (created when absent; WAL)
+     *   sqlite://relative/path.db         a file relative to the working dir
+     *   sqlite::memory:                   a private in-memory database
+     *   postgresql://user:pw@host:port/db?... or postgres://...   (libpq URI)
+     * Required. */
+    const char *url;
+    /* How long a PostgreSQL connection attempt may take; 0: 5000 ms. */
+    uint64_t connect_timeout_ms;
+    /* Where messages go (reconnections, retries). Zero: discarded. */
+    kr_logger logger;
+} kr_inventory_opts;
+
+/* Open the inventory at opts->url, create its tables when absent and
+ * migrate them to KR_INVENTORY_SCHEMA_VERSION. *out is new: close with
+ * kr_inventory_free(). Errors (err->message names the URL without its
+ * password): KR_EINVAL (no URL, unknown scheme, empty path), KR_ECONNECT
+ * (PostgreSQL unreachable, or the SQLite file cannot be opened),
+ * KR_EIO (a SQLite file that is not a database or is corrupted: refused,
+ * the file is left untouched), KR_EUNSUPPORTED (a schema newer than this
+ * library), KR_ENOMEM. [any thread] */
+KR_API int kr_inventory_new(const kr_inventory_opts *opts, kr_inventory_t **out, kr_error_t *err);
+
+/* Close the connection and free the inventory. NULL is a no-op. No other
+ * thread may use it any more (stop its consumers first). [any thread] */
+KR_API void kr_inventory_free(kr_inventory_t *inv);
+
+/* "sqlite" or "postgresql". Static string. [any thread] */
+KR_API const char *kr_inventory_backend_name(const kr_inventory_t *inv);
+
+/* ---- Applying informer events ----------------------------------------- */
+
+typedef enum kr_inventory_event_type {
+    KR_INVENTORY_ADDED = 0,
+    KR_INVENTORY_MODIFIED = 1,
+    KR_INVENTORY_DELETED = 2,
+    /* A relist found the object gone: its delete was never observed. */
+    KR_INVENTORY_DELETED_FINAL_STATE_UNKNOWN = 3,
+    /* No object: only moves the checkpoint (a BOOKMARK, a list's end). */
+    KR_INVENTORY_CHECKPOINT = 4,
+} kr_inventory_event_type;
+
+/* The wire name of `type` ("ADDED", ...); "CHECKPOINT" for the last one,
+ * NULL for an unknown value. Static string. [any thread] */
+KR_API const char *kr_inventory_event_type_name(kr_inventory_event_type type);
+
+/* One event from an informer. Every pointer is borrowed for the call that
+ * takes it (the consumer copies what it keeps). */
+typedef struct kr_inventory_event {
+    const char *cluster; /* required: the cluster's name */
+    /* The checkpoint's key: the informer's resource, e.g. "batch/v1/jobs".
+     * Required when checkpoint_rv is set or type is CHECKPOINT. */
+    const char *resource;
+    /* Group/version and kind; NULL: the object's apiVersion and kind
+     * (list items may lack them, so informers should pass them). */
+    const char *api_version;
+    const char *kind;
+    kr_inventory_event_type type;
+    /* The object (borrowed, never modified); NULL only for CHECKPOINT.
+     * Its metadata.managedFields is not stored; a Secret's data and
+     * stringData values are replaced by "(redacted)". */
+    const json_t *object;
+    /* When set: after this event the checkpoint of (cluster, resource) is
+     * this resourceVersion (a watch event's object rv; after a relist, the
+     * list's rv, on the last item or on a CHECKPOINT event). */
+    const char *checkpoint_rv;
+} kr_inventory_event;
+
+/* What a batch did. */
+typedef struct kr_inventory_apply_result {
+    size_t applied; /* events that changed the inventory */
+    size_t duplicates; /* events already held: no-ops */
+    int64_t last_seq; /* highest transaction sequence written; 0 if none */
+} kr_inventory_apply_result;
+
+/* Apply events[0..n) in order, in ONE database transaction together with
+ * the checkpoints they carry (the last one per cluster+resource wins):
+ * either all of it is committed or none. For each event with an object:
+ * a transaction row (sequence, time, cluster, kind, namespace, name, uid,
+ * resourceVersion, event, actor "informer", the merge patch from the
+ * previous stored state of that uid, or the whole object) and the current
+ * state row are written. Idempotent: an ADDED or MODIFIED whose (cluster,
+ * uid, resourceVersion) is already held, a DELETED already held, or a
+ * DELETED_FINAL_STATE_UNKNOWN for an object already gone, is a no-op
+ * (counted in result->duplicates). result may be NULL. Errors: KR_EINVAL
+ * (an event without cluster, object, name or uid, or a checkpoint without
+ * resource; nothing applied), KR_EUNAVAILABLE (the database cannot be
+ * reached or is busy: retry later; nothing applied), KR_EIO (another
+ * database error), KR_ENOMEM. [any thread] */
+KR_API int kr_inventory_apply(kr_inventory_t *inv, const kr_inventory_event *events, size_t n,
+                              kr_inventory_apply_result *result, kr_error_t *err);
+
+/* The checkpoint (last resourceVersion applied) of (cluster, resource):
+ * *rv is new (kr_free it), or NULL when there is none. Errors:
+ * KR_EINVAL, KR_EUNAVAILABLE, KR_EIO, KR_ENOMEM. [any thread] */
+KR_API int kr_inventory_checkpoint(kr_inventory_t *inv, const char *cluster, const char *resource,
+                                   char **rv, kr_error_t *err);
+
+/* Every checkpoint: *out is a new JSON array of {cluster, resource,
+ * resourceVersion}, in (cluster, resource) order. [any thread] */
+KR_API int kr_inventory_checkpoints(kr_inventory_t *inv, json_t **out, kr_error_t *err);
+
+/* ---- Recording actions ------------------------------------------------ */
+
+/* An action a program took on an object (an approval, a dispatch, a
+ * sweep...). Strings borrowed for the call. */
+typedef struct kr_inventory_action {
+    const char *cluster; /* required */
+    const char *api_version; /* may be NULL */
+    const char *kind; /* required */
+    const char *namespace_; /* NULL or "" for cluster-scoped objects */
+    const char *name; /* required */
+    const char *uid; /* may be NULL */
+    const char *resource_version; /* may be NULL */
+    /* Required: upper case letters and '_' only, e.g. APPROVED, REJECTED,
+     * DISPATCHED, VERIFIED, FAILED_OVER, SWEPT, SUBMITTED, SUCCEEDED,
+     * FAILED, CANCELLED. */
+    const char *event;
+    const char *actor; /* required: who did it (a user, "kr-sweeper") */
+    const json_t *detail; /* may be NULL: stored as the transaction's patch */
+} kr_inventory_action;
+
+/* Append one action transaction (it changes no current state). *seq (may
+ * be NULL) receives its sequence number. Errors: KR_EINVAL (a required
+ * field missing, an event not matching [A-Z_]+), KR_EUNAVAILABLE, KR_EIO,
+ * KR_ENOMEM. [any thread] */
+KR_API int kr_inventory_record(kr_inventory_t *inv, const kr_inventory_action *action, int64_t *seq,
+                               kr_error_t *err);
+
+/* ---- Reading ---------------------------------------------------------- */
+
+/* The phase summary of `obj` (borrowed) as the inventory stores it:
+ * status.phase when it is a string (Pods, Runnables); for Jobs
+ * "Succeeded" (condition Complete=True), "Failed" (Failed=True),
+ * "Running" (status.active > 0) or "Pending"; "Terminating" when
+ * metadata.deletionTimestamp is set and nothing else applies; "" otherwise.
+ * Deleted objects are stored with phase "Deleted". Static or borrowed
+ * string, valid while obj lives. [any thread] */
+KR_API const char *kr_inventory_phase_of(const json_t *obj);
+
+/* Filters of kr_inventory_query(); every field may be NULL/0 (no filter).
+ * Strings borrowed for the call. */
+typedef struct kr_inventory_query_opts {
+    unsigned version; /* KR_INVENTORY_QUERY_OPTS_VERSION; 0 is read as 1 */
+    const char *cluster;
+    const char *kind;
+    const char *namespace_;
+    const char *label_selector; /* kr_selector syntax: "app=web,tier!=db" */
+    const char *phase;
+    bool include_deleted; /* default: objects whose delete was seen are left out */
+    size_t limit; /* 0: 100; at most 1000 */
+    const char *continue_token; /* from a previous page's *next_continue */
+} kr_inventory_query_opts;
+
+#define KR_INVENTORY_QUERY_OPTS_VERSION 1
+#define KR_INVENTORY_QUERY_OPTS_INIT                                                               \
+    {                                                                                              \
+        .version = KR_INVENTORY_QUERY_OPTS_VERSION                                                 \
+    }
+
+/* One page of current-state rows, in (cluster, kind, namespace, name)
+ * order. *items is a new JSON array of rows {cluster, apiVersion, kind,
+ * namespace, name, uid, resourceVersion, phase, labels, created, deleted
+ * (null or RFC 3339), seq, object}. *next_continue is new (kr_free it):
+ * the token of the next page, or NULL on the last page. Errors: KR_EINVAL
+ * (NULL opts/items), KR_EPARSE (a malformed selector or continue token),
+ * KR_EUNAVAILABLE, KR_EIO, KR_ENOMEM. [any thread] */
+KR_API int kr_inventory_query(kr_inventory_t *inv, const kr_inventory_query_opts *opts,
+                              json_t **items, char **next_continue, kr_error_t *err);
+
+/* The current-state row of one object (same shape as a query row), a new
+ * reference in *row. namespace_ may be NULL or "" (cluster-scoped).
+ * Deleted objects whose delete was seen are returned too (deleted set).
+ * Errors: KR_ENOTFOUND, KR_EINVAL, KR_EUNAVAILABLE, KR_EIO, KR_ENOMEM.
+ * [any thread] */
+KR_API int kr_inventory_get(kr_inventory_t *inv, const char *cluster, const char *kind,
+                            const char *namespace_, const char *name, json_t **row,
+                            kr_error_t *err);
+
+/* Every transaction on the resource (kind, namespace, name) across all
+ * clusters, in sequence order: *out is a new JSON array of {seq, time
+ * (RFC 3339, ms), cluster, apiVersion, kind, namespace, name, uid,
+ * resourceVersion, event, actor, patch}. At most `limit` rows (0: 1000)
+ * after sequence `after_seq`. Errors: KR_EINVAL, KR_EUNAVAILABLE, KR_EIO,
+ * KR_ENOMEM. [any thread] */
+KR_API int kr_inventory_history(kr_inventory_t *inv, const char *kind, const char *namespace_,
+                                const char *name, int64_t after_seq, size_t limit, json_t **out,
+                                kr_error_t *err);
+
+/* Transactions with sequence > after_seq, in order, at most `limit` (0:
+ * 1000): *out is a new JSON array of the same rows as history (for a
+ * Server-Sent Events stream resumed with Last-Event-ID). Errors as
+ * kr_inventory_history(). [any thread] */
+KR_API int kr_inventory_transactions_after(kr_inventory_t *inv, int64_t after_seq, size_t limit,
+                                           json_t **out, kr_error_t *err);
+
+/* The highest transaction sequence (0 when none). [any thread] */
+KR_API int kr_inventory_last_seq(kr_inventory_t *inv, int64_t *seq, kr_error_t *err);
+
+/* ---- The consumer: a bounded buffer drained in batches (group commit) -- */
+
+typedef struct kr_inventory_consumer kr_inventory_consumer_t;
+
+/* Called after each committed batch, with the highest sequence it wrote
+ * (0 when it wrote none) and how many events it took from the buffer.
+ * Runs on the thread that drained (the writer thread or the caller of
+ * kr_inventory_consumer_drain), outside the consumer's lock. */
+typedef void (*kr_inventory_commit_cb)(int64_t last_seq, size_t events, void *user);
+
+#define KR_INVENTORY_CONSUMER_OPTS_VERSION 1
+#define KR_INVENTORY_CONSUMER_OPTS_INIT                                                            \
+    {                                                                                              \
+        .version = KR_INVENTORY_CONSUMER_OPTS_VERSION                                              \
+    }
+
+typedef struct kr_inventory_consumer_opts {
+    unsigned version; /* KR_INVENTORY_CONSUMER_OPTS_VERSION; 0 is read as 1 */
+    size_t capacity; /* events the buffer holds; 0: 10000 */
+    size_t max_batch; /* events per transaction at most; 0: 1000 */
+    uint64_t retry_base_ms; /* first wait after a failed batch; 0: 50 */
+    uint64_t retry_max_ms; /* longest wait between attempts; 0: 5000 */
+    kr_inventory_commit_cb on_commit; /* may be NULL */
+    void *on_commit_user;
+    kr_logger logger; /* failed batches are logged at WARN */
+} kr_inventory_consumer_opts;
+
+/* Statistics (a snapshot). */
+typedef struct kr_inventory_consumer_stats {
+    size_t buffered; /* events waiting */
+    size_t capacity;
+    uint64_t applied; /* events committed (duplicates included) */
+    uint64_t duplicates;
+    uint64_t batches; /* committed transactions */
+    uint64_t failures; /* failed attempts (each retried) */
+    uint64_t rejected_full; /* enqueues refused because the buffer was full */
+    int last_error; /* KR_E* of the last failed attempt, 0 after a success */
+} kr_inventory_consumer_stats;
+
+/* A consumer writing into `inv` (borrowed: it must outlive the consumer).
+ * Nothing runs until the caller drains or starts the writer thread.
+ * *out is new (kr_inventory_consumer_free). Errors: KR_EINVAL, KR_ENOMEM.
+ * [any thread] */
+KR_API int kr_inventory_consumer_new(kr_inventory_t *inv, const kr_inventory_consumer_opts *opts,
+                                     kr_inventory_consumer_t **out, kr_error_t *err);
+
+/* Stop the writer thread if it runs (kr_inventory_consumer_stop), then
+ * free the consumer and the events still buffered (they are NOT applied:
+ * call kr_inventory_consumer_flush first to keep them). NULL is a no-op.
+ * [any thread but the writer] */
+KR_API void kr_inventory_consumer_free(kr_inventory_consumer_t *c);
+
+/* Buffer a copy of `ev` (its strings are copied, its object json_incref'd:
+ * the caller must not modify it afterwards). Never blocks. Errors:
+ * KR_ETOOLARGE: the buffer is full (backpressure: stop taking events
+ * from the source, e.g. pause the watch, and try again after
+ * kr_inventory_consumer_wait_space); KR_EINVAL (as kr_inventory_apply
+ * would reject it); KR_ENOMEM. Nothing is ever
+ * dropped once enqueued. [any thread] */
+KR_API int kr_inventory_consumer_enqueue(kr_inventory_consumer_t *c, const kr_inventory_event *ev,
+                                         kr_error_t *err);
+
+/* Block until the buffer has room for `n` events or timeout_ms passed.
+ * Returns 0 (room), KR_ETIMEDOUT, KR_EINVAL (n > capacity) or
+ * KR_ESHUTDOWN. Only useful with the writer thread or another thread
+ * draining. [any thread but the writer] */
+KR_API int kr_inventory_consumer_wait_space(kr_inventory_consumer_t *c, size_t n,
+                                            uint64_t timeout_ms);
+
+/* Apply up to max_batch buffered events in one transaction (group commit)
+ * on the calling thread; on success they leave the buffer, on failure
+ * they stay there in order (retry later: nothing is dropped). *drained
+ * (may be NULL): events committed. Returns 0 (also when the buffer was
+ * empty) or kr_inventory_apply()'s error; an event apply rejects as
+ * KR_EINVAL cannot be buffered. Must not be called while the writer
+ * thread runs (KR_ESTATE). [any thread] */
+KR_API int kr_inventory_consumer_drain(kr_inventory_consumer_t *c, size_t *drained,
+                                       kr_error_t *err);
+
+/* Start the writer thread: the one thread this library may start, and only
+ * here. It drains whenever events are buffered, in batches of up to
+ * max_batch; a failed batch is retried with exponential backoff
+ * (retry_base_ms doubling up to retry_max_ms) until it commits. Errors:
+ * KR_ESTATE (already running), KR_ENOMEM (thread creation failed).
+ * [any thread] */
+KR_API int kr_inventory_consumer_start(kr_inventory_consumer_t *c, kr_error_t *err);
+
+/* Stop the writer thread (after the batch in progress) and join it; the
+ * events not yet committed stay buffered. No-op when not running.
+ * [any thread but the writer] */
+KR_API void kr_inventory_consumer_stop(kr_inventory_consumer_t *c);
+
+/* Wait until every event buffered before the call is committed (by the
+ * writer thread, or drained here when it does not run) or timeout_ms
+ * passes. Returns 0, KR_ETIMEDOUT, or (without the writer thread) the
+ * drain's error. [any thread but the writer] */
+KR_API int kr_inventory_consumer_flush(kr_inventory_consumer_t *c, uint64_t timeout_ms,
+                                       kr_error_t *err);
+
+/* A snapshot of the consumer's counters. [any thread] */
+KR_API void kr_inventory_consumer_get_stats(kr_inventory_consumer_t *c,
+                                            kr_inventory_consumer_stats *out);
+
+/* ---- The Workflow API and the live page (pure: no server here) ------------
+ * The HTTP handlers of kr-inventory as functions from a request to a
+ * response, so that any HTTP server (the toolkit's) can serve them and
+ * tests can call them without one:
+ *   GET /                      the live page (HTML, CSS and JS in the binary)
+ *   GET /api/v1/objects        ?cluster=&kind=&namespace=&labelSelector=&phase=
+ *                              &includeDeleted=true&limit=N&continue=TOKEN
+ *                              → {"items":[rows], "continue": TOKEN or absent}
+ *   GET /api/v1/objects/{cluster}/{kind}/{namespace}/{name}   (namespace "_"
+ *                              for cluster-scoped objects) → a row
+ *   GET /api/v1/history        ?kind=&namespace=&name=&after=SEQ&limit=N
+ *                              → {"items":[transactions]}
+ *   GET /api/v1/events         Server-Sent Events: kr_inventory_sse_*
+ * Errors are {"error": message, "code": status}: 400 for a bad or unknown
+ * parameter or kind, 404, 405 for other methods, 503 when the database
+ * cannot be reached, 500 otherwise. */
+
+#define KR_INVENTORY_API_OPTS_VERSION 1
+#define KR_INVENTORY_API_OPTS_INIT                                                                 \
+    {                                                                                              \
+        .version = KR_INVENTORY_API_OPTS_VERSION                                                   \
+    }
+
+typedef struct kr_inventory_api_opts {
+    unsigned version; /* KR_INVENTORY_API_OPTS_VERSION; 0 is read as 1 */
+    /* The kinds the inventory holds ("Job", "Runnable"...): a kind= filter
+     * naming another one is a 400. NULL/0: any kind. Borrowed for the call. */
+    const char *const *kinds;
+    size_t n_kinds;
+} kr_inventory_api_opts;
+
+/* One decoded query parameter. */
+typedef struct kr_inventory_api_param {
+    const char *name, *value;
+} kr_inventory_api_param;
+
+typedef struct kr_inventory_api_response {
+    int status;
+    const char *content_type; /* static string */
+    char *body; /* new (kr_free); NUL-terminated */
+    size_t len;
+} kr_inventory_api_response;
+
+/* Answer one request: `method` and `path` (decoded, without the query),
+ * `params[0..n)` the decoded query parameters (borrowed). The events
+ * stream is not answered here (kr_inventory_sse_*): GET /api/v1/events
+ * gets a 400 naming them.
+ * Fills *resp (body new); returns 0, or KR_ENOMEM when even the error
+ * answer could not be built (resp then holds status 500 and no body).
+ * [any thread] */
+KR_API int kr_inventory_api_handle(kr_inventory_t *inv, const kr_inventory_api_opts *opts,
+                                   const char *method, const char *path,
+                                   const kr_inventory_api_param *params, size_t n,
+                                   kr_inventory_api_response *resp);
+
+/* Free resp->body and zero *resp. NULL is a no-op. */
+KR_API void kr_inventory_api_response_free(kr_inventory_api_response *resp);
+
+/* The live page (static, NUL-terminated; served by kr_inventory_api_handle
+ * for GET /). */
+KR_API const char *kr_inventory_page_html(void);
+
+/* A Server-Sent Events stream of new transactions: "id: SEQ",
+ * "event: transaction", "data: <the transaction row as JSON>". Resumes
+ * after `last_event_id` (the Last-Event-ID header or ?after=; NULL or ""
+ * for "from now on"). */
+typedef struct kr_inventory_sse kr_inventory_sse_t;
+
+/* Errors: KR_EINVAL (a Last-Event-ID that is not a sequence number),
+ * KR_EUNAVAILABLE/KR_EIO (the database), KR_ENOMEM. *out is new.
+ * [any thread] */
+KR_API int kr_inventory_sse_new(kr_inventory_t *inv, const char *last_event_id,
+                                kr_inventory_sse_t **out, kr_error_t *err);
+KR_API void kr_inventory_sse_free(kr_inventory_sse_t *sse);
+
+/* Fill buf[0..max) with the next bytes of the stream, waiting up to
+ * wait_ms for a new transaction (commits through this process wake it at
+ * once; others are seen by polling). Returns the number of bytes (> 0), 0
+ * when nothing came within wait_ms (a ": keep-alive" comment is sent every
+ * 15 s of silence instead), or -1 when the stream must end (database
+ * error). One thread at a time per stream. [any thread] */
+KR_API long kr_inventory_sse_read(kr_inventory_sse_t *sse, char *buf, size_t max, uint64_t wait_ms);
+
+/* Block until a transaction with sequence > after_seq was committed
+ * through this kr_inventory_t, or wait_ms passed. Returns true when one
+ * was. [any thread] */
+KR_API bool kr_inventory_wait_commit(kr_inventory_t *inv, int64_t after_seq, uint64_t wait_ms);
+
+/* ---- The producer: one informer feeding a consumer ----------------------- */
+
+typedef struct kr_inventory_producer kr_inventory_producer_t;
+
+#define KR_INVENTORY_PRODUCER_OPTS_VERSION 1
+#define KR_INVENTORY_PRODUCER_OPTS_INIT                                                            \
+    {                                                                                              \
+        .version = KR_INVENTORY_PRODUCER_OPTS_VERSION                                              \
+    }
+
+typedef struct kr_inventory_producer_opts {
+    unsigned version; /* KR_INVENTORY_PRODUCER_OPTS_VERSION; 0 is read as 1 */
+    kr_inventory_consumer_t *consumer; /* required; borrowed, outlives the producer */
+    kr_informer_t *informer; /* required; borrowed, outlives the producer */
+    const char *cluster; /* required: the informer's cluster */
+    const char *resource; /* required: the checkpoint key, e.g. "batch/v1/jobs" */
+    const char *api_version; /* "batch/v1"; NULL: each object's own */
+    const char *kind; /* "Job"; NULL: each object's own */
+    kr_logger logger;
+} kr_inventory_producer_opts;
+
+/* Register handlers on the informer that turn its adds, updates and
+ * deletes into inventory events (checkpoint: the informer's last
+ * resourceVersion at each event) and enqueue them on the consumer. When
+ * the consumer's buffer is full, the handler waits for room: the
+ * informer's thread stops reading its watch, which is the backpressure
+ * (events pile up in the apiserver's stream, never dropped here), so the
+ * consumer should run its writer thread. Strings are copied. *out is new.
+ * Errors: KR_EINVAL, KR_ENOMEM, kr_informer_add_handler's. [any thread] */
+KR_API int kr_inventory_producer_new(const kr_inventory_producer_opts *opts,
+                                     kr_inventory_producer_t **out, kr_error_t *err);
+
+/* After the informer synced: every object the inventory holds as live for
+ * this cluster and kind that the informer's cache does not hold was
+ * deleted while nobody watched; enqueue a DELETED_FINAL_STATE_UNKNOWN for
+ * each (what a relist does for the informer's own cache, done for the
+ * inventory across restarts). *gone (may be NULL) receives how many.
+ * Errors: the inventory's, KR_ETIMEDOUT (no room in the buffer within 60
+ * s). [any thread but the informer's] */
+KR_API int kr_inventory_producer_reconcile(kr_inventory_producer_t *p, kr_inventory_t *inv,
+                                           size_t *gone, kr_error_t *err);
+
+/* Remove the handlers and free the producer. NULL is a no-op. [any thread] */
+KR_API void kr_inventory_producer_free(kr_inventory_producer_t *p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KRECONCILE_INVENTORY_H */

@@ -1,0 +1,1259 @@
+/* libkreconcile — the inventory: its schema, idempotent batches of informer
+ * events with their checkpoints, action transactions and the reads of the
+ * Workflow API, in SQL both backends run (lib/inventory_internal.h). It
+ * never reads an apiserver; every write of a batch is one transaction, so
+ * an object's row, its transaction and its checkpoint move together. */
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config_internal.h"
+#include "internal.h"
+#include "inventory_internal.h"
+#include "kreconcile/inventory.h"
+#include "kreconcile/patch.h"
+#include "kreconcile/selector.h"
+
+struct kr_inventory {
+    pthread_mutex_t lock;
+    /* The highest sequence committed through this handle, and its waiters
+     * (kr_inventory_wait_commit): guarded by commit_lock. */
+    pthread_mutex_t commit_lock;
+    pthread_cond_t committed;
+    int64_t committed_seq;
+    const kr_inv_backend_ops *ops;
+    void *be;
+    kr_logger logger;
+};
+
+/* ---- small helpers ----------------------------------------------------- */
+
+void kr_inv_rows_free(kr_inv_rows *rows)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < rows->n_rows * rows->n_cols; i++)
+        kr_free(rows->cells[i]);
+    kr_free(rows->cells);
+    memset(rows, 0, sizeof(*rows));
+}
+
+int kr_inv_rows_add(kr_inv_rows *rows, size_t n_cols, const char *const *cells, const size_t *lens)
+{
+    if (rows->n_rows && rows->n_cols != n_cols)
+        return KR_EINVAL;
+    char **grown = kr_realloc(rows->cells, (rows->n_rows + 1) * n_cols * sizeof(char *));
+    if (!grown && n_cols)
+        return KR_ENOMEM;
+    rows->cells = grown;
+    rows->n_cols = n_cols;
+    char **row = rows->cells + rows->n_rows * n_cols;
+    for (size_t c = 0; c < n_cols; c++) {
+        row[c] = NULL;
+        if (cells[c] && !(row[c] = kr_strndup(cells[c], lens[c]))) {
+            for (size_t k = 0; k < c; k++)
+                kr_free(row[k]);
+            return KR_ENOMEM;
+        }
+    }
+    rows->n_rows++;
+    return 0;
+}
+
+const char *kr_inv_redact_url(const char *url, char *buf, size_t size)
+{
+    /* scheme://user:password@host → scheme://user:***@host */
+    const char *scheme = strstr(url, "://");
+    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *colon = at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+    if (colon)
+        snprintf(buf, size, "%.*s:***%s", (int)(colon - url), url, at);
+    else
+        snprintf(buf, size, "%s", url);
+    /* Also a password=... parameter in the query. */
+    char *pw = strstr(buf, "password=");
+    if (pw) {
+        char *end = strchr(pw, '&');
+        char tail[256];
+        snprintf(tail, sizeof(tail), "%s", end ? end : "");
+        snprintf(pw, size - (size_t)(pw - buf), "password=***%s", tail);
+    }
+    return buf;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* RFC 3339 with milliseconds, UTC. */
+static json_t *time_json(const char *ms_text)
+{
+    if (!ms_text)
+        return json_null();
+    long long ms = strtoll(ms_text, NULL, 10);
+    time_t sec = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    char day[32], buf[48];
+    strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, sizeof(buf), "%s.%03dZ", day, (int)(ms % 1000));
+    return json_string(buf);
+}
+
+static const char *str_at(const json_t *obj, const char *a, const char *b)
+{
+    const json_t *v = json_object_get(obj, a);
+    if (b)
+        v = json_object_get(v, b);
+    return json_string_value(v);
+}
+
+/* The actor of every transaction an informer's event made. */
+static const char informer_actor[] = "informer";
+
+static const char *const event_names[] = {"ADDED", "MODIFIED", "DELETED",
+                                          "DELETED_FINAL_STATE_UNKNOWN", "CHECKPOINT"};
+
+const char *kr_inventory_event_type_name(kr_inventory_event_type type)
+{
+    if ((unsigned)type >= KR_ARRAY_LEN(event_names))
+        return NULL;
+    return event_names[type];
+}
+
+const char *kr_inventory_backend_name(const kr_inventory_t *inv)
+{
+    return inv ? inv->ops->name : NULL;
+}
+
+static bool condition_true(const json_t *conditions, const char *type)
+{
+    size_t i;
+    const json_t *c;
+    json_array_foreach(conditions, i, c)
+    {
+        const char *t = json_string_value(json_object_get(c, "type"));
+        const char *s = json_string_value(json_object_get(c, "status"));
+        if (t && s && strcmp(t, type) == 0 && strcmp(s, "True") == 0)
+            return true;
+    }
+    return false;
+}
+
+const char *kr_inventory_phase_of(const json_t *obj)
+{
+    const json_t *status = json_object_get(obj, "status");
+    const char *phase = json_string_value(json_object_get(status, "phase"));
+    if (phase)
+        return phase;
+    const char *kind = json_string_value(json_object_get(obj, "kind"));
+    if (kind && strcmp(kind, "Job") == 0) {
+        const json_t *conditions = json_object_get(status, "conditions");
+        if (condition_true(conditions, "Complete"))
+            return "Succeeded";
+        if (condition_true(conditions, "Failed"))
+            return "Failed";
+        if (json_integer_value(json_object_get(status, "active")) > 0)
+            return "Running";
+        if (!str_at(obj, "metadata", "deletionTimestamp"))
+            return "Pending";
+    }
+    if (str_at(obj, "metadata", "deletionTimestamp"))
+        return "Terminating";
+    return "";
+}
+
+/* The object as stored: without managedFields, a Secret's values hidden.
+ * New reference (a copy when something was removed). */
+static json_t *sanitize(const json_t *obj)
+{
+    json_t *meta = json_object_get(obj, "metadata");
+    const char *kind = json_string_value(json_object_get(obj, "kind"));
+    bool secret = kind && strcmp(kind, "Secret") == 0;
+    if (!json_object_get(meta, "managedFields") && !secret)
+        return json_incref((json_t *)obj);
+    json_t *copy = json_copy((json_t *)obj);
+    if (!copy)
+        return NULL;
+    json_t *meta_copy = json_copy(meta);
+    if (!meta_copy) {
+        json_decref(copy);
+        return NULL;
+    }
+    json_object_del(meta_copy, "managedFields");
+    json_object_set_new(copy, "metadata", meta_copy);
+    if (secret) {
+        static const char *const fields[] = {"data", "stringData"};
+        for (size_t f = 0; f < KR_ARRAY_LEN(fields); f++) {
+            json_t *data = json_object_get(copy, fields[f]);
+            if (!json_is_object(data))
+                continue;
+            json_t *hidden = json_object();
+            const char *k;
+            json_t *v;
+            json_object_foreach(data, k, v)
+            {
+                (void)v;
+                json_object_set_new(hidden, k, json_string("(redacted)"));
+            }
+            json_object_set_new(copy, fields[f], hidden);
+        }
+    }
+    return copy;
+}
+
+/* ---- opening and the schema ------------------------------------------ */
+
+static int run_schema(kr_inventory_t *inv, kr_error_t *err)
+{
+    const kr_inv_backend_ops *ops = inv->ops;
+    int ret = ops->begin(inv->be, KR_INV_BEGIN_SCHEMA, err);
+    if (ret != 0)
+        return ret;
+    kr_inv_rows rows = {0};
+    ret = ops->exec_script(inv->be,
+                           "CREATE TABLE IF NOT EXISTS kr_schema_version ("
+                           " id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)",
+                           err);
+    if (ret == 0)
+        ret = ops->exec(inv->be, -1, "SELECT version FROM kr_schema_version WHERE id = 1", NULL, 0,
+                        &rows, NULL, err);
+    long version = ret == 0 && rows.n_rows ? strtol(kr_inv_cell(&rows, 0, 0), NULL, 10) : 0;
+    if (ret == 0 && version > KR_INVENTORY_SCHEMA_VERSION)
+        ret = kr_error_set(err, KR_EUNSUPPORTED,
+                           "inventory: the database has schema version %ld, newer than this "
+                           "library's %d: upgrade the program",
+                           version, KR_INVENTORY_SCHEMA_VERSION);
+    /* Version 1 is the first: migrations from older versions go here,
+     * one step per version, each in this transaction. */
+    if (ret == 0 && version < 1)
+        ret = ops->exec_script(inv->be, ops->schema_sql, err);
+    if (ret == 0 && version != KR_INVENTORY_SCHEMA_VERSION) {
+        kr_inv_param p[] = {KR_INV_INT(KR_INVENTORY_SCHEMA_VERSION)};
+        ret =
+            ops->exec(inv->be, -1,
+                      "INSERT INTO kr_schema_version (id, version) VALUES (1, ?) ON CONFLICT (id) "
+                      "DO UPDATE SET version = excluded.version",
+                      p, 1, NULL, NULL, err);
+    }
+    kr_inv_rows_free(&rows);
+    if (ret == 0)
+        ret = ops->commit(inv->be, err);
+    if (ret != 0)
+        ops->rollback(inv->be);
+    return ret;
+}
+
+int kr_inventory_new(const kr_inventory_opts *opts, kr_inventory_t **out, kr_error_t *err)
+{
+    if (!opts || !out)
+        return kr_error_set(err, KR_EINVAL, "inventory: opts and out are required");
+    *out = NULL;
+    if (!opts->url || !*opts->url)
+        return kr_error_set(err, KR_EINVAL,
+                            "inventory: no URL (sqlite:///path/inventory.db or "
+                            "postgresql://...)");
+    kr_inventory_t *inv = kr_calloc(1, sizeof(*inv));
+    if (!inv)
+        return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    inv->logger = opts->logger;
+    pthread_mutex_init(&inv->lock, NULL);
+    pthread_mutex_init(&inv->commit_lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&inv->committed, &attr);
+    pthread_condattr_destroy(&attr);
+    kr_inv_open_opts o = {opts->url, opts->connect_timeout_ms, &inv->logger};
+    int ret;
+    if (strncmp(opts->url, "sqlite:", 7) == 0) {
+        ret = kr_inv_sqlite_open(&o, &inv->ops, &inv->be, err);
+    } else if (strncmp(opts->url, "postgresql://", 13) == 0 ||
+               strncmp(opts->url, "postgres://", 11) == 0) {
+        ret = kr_inv_pg_open(&o, &inv->ops, &inv->be, err);
+    } else {
+        char shown[512];
+        ret = kr_error_set(err, KR_EINVAL,
+                           "inventory: unsupported URL %s (expected sqlite:///path/file.db, "
+                           "sqlite::memory: or postgresql://user@host:port/db)",
+                           kr_inv_redact_url(opts->url, shown, sizeof(shown)));
+    }
+    if (ret == 0)
+        ret = run_schema(inv, err);
+    if (ret != 0) {
+        kr_inventory_free(inv);
+        return ret;
+    }
+    *out = inv;
+    return 0;
+}
+
+void kr_inventory_free(kr_inventory_t *inv)
+{
+    if (!inv)
+        return;
+    if (inv->ops)
+        inv->ops->close(inv->be);
+    pthread_mutex_destroy(&inv->lock);
+    pthread_cond_destroy(&inv->committed);
+    pthread_mutex_destroy(&inv->commit_lock);
+    kr_free(inv);
+}
+
+static void note_commit(kr_inventory_t *inv, int64_t seq)
+{
+    if (seq <= 0)
+        return;
+    pthread_mutex_lock(&inv->commit_lock);
+    if (seq > inv->committed_seq)
+        inv->committed_seq = seq;
+    pthread_cond_broadcast(&inv->committed);
+    pthread_mutex_unlock(&inv->commit_lock);
+}
+
+bool kr_inventory_wait_commit(kr_inventory_t *inv, int64_t after_seq, uint64_t wait_ms)
+{
+    if (!inv)
+        return false;
+    struct timespec deadline;
+    kr_inv_deadline_after(&deadline, wait_ms);
+    pthread_mutex_lock(&inv->commit_lock);
+    while (inv->committed_seq <= after_seq &&
+           pthread_cond_timedwait(&inv->committed, &inv->commit_lock, &deadline) == 0)
+        ;
+    bool seen = inv->committed_seq > after_seq;
+    pthread_mutex_unlock(&inv->commit_lock);
+    return seen;
+}
+
+/* ---- applying events ------------------------------------------------- */
+
+static const char sql_insert_txn[] =
+    "INSERT INTO kr_transactions (time_ms, cluster, api_version, kind, namespace, name, uid,"
+    " resource_version, event, actor, patch, dedup_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+    " ON CONFLICT (dedup_key) DO NOTHING RETURNING seq";
+static const char sql_upsert_object_tail[] =
+    " ON CONFLICT (cluster, kind, namespace, name) DO UPDATE SET"
+    " api_version = excluded.api_version, uid = excluded.uid,"
+    " resource_version = excluded.resource_version, phase = excluded.phase,"
+    " labels = excluded.labels, created = excluded.created, deleted_ms = excluded.deleted_ms,"
+    " seq = excluded.seq, object = excluded.object";
+static const char sql_upsert_checkpoint[] =
+    "INSERT INTO kr_checkpoints (cluster, resource, resource_version, updated_ms)"
+    " VALUES (?,?,?,?) ON CONFLICT (cluster, resource) DO UPDATE SET"
+    " resource_version = excluded.resource_version, updated_ms = excluded.updated_ms";
+
+/* The fields of one event, checked before the transaction starts. */
+typedef struct event_fields {
+    const char *api_version, *kind, *ns, *name, *uid, *rv;
+} event_fields;
+
+static int check_event(const kr_inventory_event *ev, size_t i, event_fields *f, kr_error_t *err)
+{
+    memset(f, 0, sizeof(*f));
+    if (!ev->cluster || !*ev->cluster)
+        return kr_error_set(err, KR_EINVAL, "inventory: event %zu has no cluster", i);
+    if (!kr_inventory_event_type_name(ev->type))
+        return kr_error_set(err, KR_EINVAL, "inventory: event %zu has an unknown type %d", i,
+                            (int)ev->type);
+    if ((ev->checkpoint_rv || ev->type == KR_INVENTORY_CHECKPOINT) &&
+        (!ev->resource || !*ev->resource))
+        return kr_error_set(err, KR_EINVAL, "inventory: event %zu: a checkpoint needs a resource",
+                            i);
+    if (ev->type == KR_INVENTORY_CHECKPOINT) {
+        if (!ev->checkpoint_rv)
+            return kr_error_set(err, KR_EINVAL,
+                                "inventory: event %zu: CHECKPOINT without checkpoint_rv", i);
+        return 0;
+    }
+    if (!json_is_object(ev->object))
+        return kr_error_set(err, KR_EINVAL, "inventory: event %zu has no object", i);
+    f->api_version = ev->api_version ? ev->api_version : str_at(ev->object, "apiVersion", NULL);
+    f->kind = ev->kind ? ev->kind : str_at(ev->object, "kind", NULL);
+    f->ns = str_at(ev->object, "metadata", "namespace");
+    f->name = str_at(ev->object, "metadata", "name");
+    f->uid = str_at(ev->object, "metadata", "uid");
+    f->rv = str_at(ev->object, "metadata", "resourceVersion");
+    if (!f->ns)
+        f->ns = "";
+    if (!f->api_version)
+        f->api_version = "";
+    if (!f->kind || !*f->kind)
+        return kr_error_set(err, KR_EINVAL, "inventory: event %zu: no kind", i);
+    if (!f->name || !*f->name || !f->uid || !*f->uid)
+        return kr_error_set(err, KR_EINVAL,
+                            "inventory: event %zu: the object needs metadata.name and uid", i);
+    if (!f->rv)
+        f->rv = "";
+    return 0;
+}
+
+/* Compact JSON text with jansson's allocator: release with dump_free(). */
+static char *dump(const json_t *v)
+{
+    return v ? json_dumps(v, JSON_COMPACT) : NULL;
+}
+
+static void dump_free(char *text)
+{
+    json_free_t jfree = NULL;
+    json_get_alloc_funcs(NULL, &jfree);
+    if (text)
+        jfree(text);
+}
+
+/* ---- applying a chunk of events -------------------------------------------
+ * A batch is applied in chunks of up to CHUNK events, each with four
+ * statements whatever its size (a round trip each on PostgreSQL): read the
+ * current rows of the chunk's objects, read which of its dedup keys are
+ * already held, insert the new transactions, upsert the final state of each
+ * object. The decisions between them (duplicate or not, the patch from the
+ * previous state) are made here, walking the events in order. */
+
+#define CHUNK KR_INV_CHUNK
+
+/* One object of a chunk: its row as read, then as the chunk leaves it. */
+typedef struct chunk_key {
+    const char *cluster, *kind, *ns, *name; /* borrowed from the events */
+    bool exists, deleted, dirty, gone;
+    char *uid; /* new */
+    json_t *object; /* current state (new reference); NULL until needed */
+    char *object_text; /* as read, parsed lazily */
+    size_t last_txn; /* the chunk's transaction that set the state */
+    const event_fields *f; /* the event that set it */
+} chunk_key;
+
+typedef struct chunk_txn {
+    const kr_inventory_event *ev;
+    const event_fields *f;
+    char *patch_text; /* jansson-allocated */
+    bool whole; /* the patch is the whole object (nothing before it) */
+    const char *dedup; /* borrowed */
+    int64_t seq;
+} chunk_txn;
+
+typedef struct chunk {
+    kr_inventory_t *inv;
+    chunk_key keys[CHUNK];
+    size_t n_keys;
+    chunk_txn txns[CHUNK];
+    size_t n_txns;
+    char *held[2 * CHUNK]; /* dedup keys already in the database or this chunk */
+    size_t n_held;
+    kr_inv_param params[CHUNK * 13];
+    kr_buf sql;
+} chunk;
+
+static bool key_is(const chunk_key *k, const char *cluster, const event_fields *f)
+{
+    return strcmp(k->cluster, cluster) == 0 && strcmp(k->kind, f->kind) == 0 &&
+           strcmp(k->ns, f->ns) == 0 && strcmp(k->name, f->name) == 0;
+}
+
+/* "(?,?),(?,?)": `rows` groups of `per` placeholders. */
+static int append_values(kr_buf *b, size_t rows, size_t per)
+{
+    int rc = 0;
+    for (size_t r = 0; r < rows; r++) {
+        rc |= kr_buf_append_str(b, r ? ",(" : "(");
+        for (size_t i = 0; i < per; i++)
+            rc |= kr_buf_append_str(b, i ? ",?" : "?");
+        rc |= kr_buf_append_str(b, ")");
+    }
+    return rc ? KR_ENOMEM : 0;
+}
+
+static void chunk_reset(chunk *c)
+{
+    for (size_t i = 0; i < c->n_keys; i++) {
+        kr_free(c->keys[i].uid);
+        kr_free(c->keys[i].object_text);
+        json_decref(c->keys[i].object);
+    }
+    for (size_t i = 0; i < c->n_txns; i++)
+        dump_free(c->txns[i].patch_text);
+    for (size_t i = 0; i < c->n_held; i++)
+        kr_free(c->held[i]);
+    c->n_keys = c->n_txns = c->n_held = 0;
+}
+
+/* A chunk statement's SQL depends only on its kind and row count: each
+ * (kind, rows) pair is kept prepared under its own id. */
+static int chunk_stmt(int id, size_t rows)
+{
+    return KR_INV_STMT_CHUNK_BASE + (id - KR_INV_STMT_CHUNK_ROWS) * KR_INV_CHUNK + (int)rows - 1;
+}
+
+static int read_current(chunk *c, kr_error_t *err)
+{
+    kr_buf_reset(&c->sql);
+    size_t n = 0;
+    for (size_t k = 0; k < c->n_keys; k++) {
+        c->params[n++] = KR_INV_TEXT(c->keys[k].cluster);
+        c->params[n++] = KR_INV_TEXT(c->keys[k].kind);
+        c->params[n++] = KR_INV_TEXT(c->keys[k].ns);
+        c->params[n++] = KR_INV_TEXT(c->keys[k].name);
+    }
+    /* OR of primary-key equalities: both planners look each one up in
+     * the key's index (SQLite scans the table for a row-value IN). */
+    int rc = kr_buf_append_str(&c->sql, "SELECT cluster, kind, namespace, name, uid, "
+                                        "deleted_ms, object FROM kr_objects WHERE ");
+    for (size_t k = 0; k < c->n_keys; k++)
+        rc |= kr_buf_append_str(&c->sql, k ? " OR (cluster = ? AND kind = ? AND namespace = ? "
+                                             "AND name = ?)"
+                                           : "(cluster = ? AND kind = ? AND namespace = ? AND "
+                                             "name = ?)");
+    if (rc != 0)
+        return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    kr_inv_rows rows = {0};
+    int ret = c->inv->ops->exec(c->inv->be, chunk_stmt(KR_INV_STMT_CHUNK_ROWS, c->n_keys),
+                                c->sql.data, c->params, n, &rows, NULL, err);
+    for (size_t r = 0; ret == 0 && r < rows.n_rows; r++)
+        for (size_t k = 0; k < c->n_keys; k++) {
+            chunk_key *key = &c->keys[k];
+            if (strcmp(key->cluster, kr_inv_cell(&rows, r, 0)) != 0 ||
+                strcmp(key->kind, kr_inv_cell(&rows, r, 1)) != 0 ||
+                strcmp(key->ns, kr_inv_cell(&rows, r, 2)) != 0 ||
+                strcmp(key->name, kr_inv_cell(&rows, r, 3)) != 0)
+                continue;
+            key->exists = true;
+            key->deleted = kr_inv_cell(&rows, r, 5) != NULL;
+            /* Take the cells over: they are freed with the key. */
+            key->uid = rows.cells[r * rows.n_cols + 4];
+            key->object_text = rows.cells[r * rows.n_cols + 6];
+            rows.cells[r * rows.n_cols + 4] = NULL;
+            rows.cells[r * rows.n_cols + 6] = NULL;
+            break;
+        }
+    kr_inv_rows_free(&rows);
+    return ret;
+}
+
+static int read_held(chunk *c, char *const *dedup, size_t n_events, kr_error_t *err)
+{
+    kr_buf_reset(&c->sql);
+    size_t n = 0;
+    for (size_t i = 0; i < n_events; i++)
+        if (dedup[i])
+            c->params[n++] = KR_INV_TEXT(dedup[i]);
+    if (n == 0)
+        return 0;
+    if (kr_buf_append_str(&c->sql, "SELECT dedup_key FROM kr_transactions WHERE dedup_key IN ") !=
+            0 ||
+        append_values(&c->sql, 1, n) != 0)
+        return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    kr_inv_rows rows = {0};
+    int ret = c->inv->ops->exec(c->inv->be, chunk_stmt(KR_INV_STMT_CHUNK_HELD, n), c->sql.data,
+                                c->params, n, &rows, NULL, err);
+    for (size_t r = 0; ret == 0 && r < rows.n_rows && c->n_held < KR_ARRAY_LEN(c->held); r++) {
+        c->held[c->n_held++] = rows.cells[r];
+        rows.cells[r] = NULL;
+    }
+    kr_inv_rows_free(&rows);
+    return ret;
+}
+
+static bool is_held(const chunk *c, const char *dedup)
+{
+    for (size_t i = 0; i < c->n_held; i++)
+        if (strcmp(c->held[i], dedup) == 0)
+            return true;
+    return false;
+}
+
+/* Decide one event against the chunk's state: a duplicate, or a queued
+ * transaction (and maybe a new current state). */
+static int decide(chunk *c, const kr_inventory_event *ev, const event_fields *f, json_t *stored,
+                  const char *dedup, kr_error_t *err)
+{
+    chunk_key *key = NULL;
+    for (size_t k = 0; k < c->n_keys && !key; k++)
+        if (key_is(&c->keys[k], ev->cluster, f))
+            key = &c->keys[k];
+    if (!key) /* apply_chunk registers every event's key first */
+        return kr_error_set(err, KR_EINVAL, "inventory: an event without its chunk key");
+    bool gone =
+        ev->type == KR_INVENTORY_DELETED || ev->type == KR_INVENTORY_DELETED_FINAL_STATE_UNKNOWN;
+    bool same_uid = key->exists && key->uid && strcmp(key->uid, f->uid) == 0;
+    if (is_held(c, dedup))
+        return 0;
+    /* A relist reports what it no longer finds: nothing to do when the
+     * inventory already knows it is gone (or holds another object). */
+    if (ev->type == KR_INVENTORY_DELETED_FINAL_STATE_UNKNOWN && (!same_uid || key->deleted))
+        return 0;
+    if (same_uid && !key->object) {
+        key->object = json_loads(key->object_text, 0, NULL);
+        if (!key->object)
+            return kr_error_set(err, KR_EIO, "inventory: stored object %s/%s is not JSON", f->ns,
+                                f->name);
+    }
+    json_t *patch = NULL;
+    if (same_uid) {
+        int ret = kr_patch_merge_create(key->object, stored, &patch, err);
+        if (ret != 0)
+            return ret;
+    }
+    char *held = kr_strdup(dedup);
+    chunk_txn *t = &c->txns[c->n_txns];
+    t->patch_text = dump(patch ? patch : stored);
+    t->whole = !patch;
+    json_decref(patch);
+    if (!t->patch_text || !held) {
+        dump_free(t->patch_text);
+        kr_free(held);
+        return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    }
+    t->ev = ev;
+    t->f = f;
+    t->dedup = dedup;
+    t->seq = 0;
+    c->n_txns++;
+    /* The same event again later in this chunk is a duplicate. */
+    c->held[c->n_held++] = held;
+    /* A late delete of an object replaced by another one with the same
+     * name is history, not current state. */
+    if (gone && key->exists && !same_uid && !key->deleted)
+        return 0;
+    char *uid = kr_strdup(f->uid);
+    if (!uid)
+        return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    kr_free(key->uid);
+    key->uid = uid;
+    json_decref(key->object);
+    key->object = json_incref(stored);
+    key->exists = key->dirty = true;
+    key->deleted = key->gone = gone;
+    key->last_txn = c->n_txns - 1;
+    key->f = f;
+    return 0;
+}
+
+static int insert_txns(chunk *c, int64_t now, kr_error_t *err)
+{
+    kr_buf_reset(&c->sql);
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_txns; i++) {
+        const chunk_txn *t = &c->txns[i];
+        c->params[n++] = KR_INV_INT(now);
+        c->params[n++] = KR_INV_TEXT(t->ev->cluster);
+        c->params[n++] = KR_INV_TEXT(t->f->api_version);
+        c->params[n++] = KR_INV_TEXT(t->f->kind);
+        c->params[n++] = KR_INV_TEXT(t->f->ns);
+        c->params[n++] = KR_INV_TEXT(t->f->name);
+        c->params[n++] = KR_INV_TEXT(t->f->uid);
+        c->params[n++] = KR_INV_TEXT(t->f->rv);
+        c->params[n++] = KR_INV_TEXT(event_names[t->ev->type]);
+        c->params[n++] = KR_INV_TEXT(informer_actor);
+        c->params[n++] = KR_INV_TEXT(t->patch_text);
+        c->params[n++] = KR_INV_TEXT(t->dedup);
+    }
+    if (kr_buf_append_str(&c->sql, "INSERT INTO kr_transactions (time_ms, cluster, api_version, "
+                                   "kind, namespace, name, uid, resource_version, event, actor, "
+                                   "patch, dedup_key) VALUES ") != 0 ||
+        append_values(&c->sql, c->n_txns, 12) != 0 ||
+        kr_buf_append_str(&c->sql, " ON CONFLICT (dedup_key) DO NOTHING RETURNING seq, "
+                                   "dedup_key") != 0)
+        return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    kr_inv_rows rows = {0};
+    int ret = c->inv->ops->exec(c->inv->be, chunk_stmt(KR_INV_STMT_CHUNK_TXNS, c->n_txns),
+                                c->sql.data, c->params, n, &rows, NULL, err);
+    if (ret == 0 && rows.n_rows != c->n_txns)
+        /* Another writer inserted some of them since we looked: retrying
+         * the batch will find them held. */
+        ret = kr_error_set(err, KR_EUNAVAILABLE,
+                           "inventory: a concurrent writer applied the same events; retry");
+    for (size_t r = 0; ret == 0 && r < rows.n_rows; r++)
+        for (size_t i = 0; i < c->n_txns; i++)
+            if (strcmp(c->txns[i].dedup, kr_inv_cell(&rows, r, 1)) == 0) {
+                c->txns[i].seq = strtoll(kr_inv_cell(&rows, r, 0), NULL, 10);
+                break;
+            }
+    kr_inv_rows_free(&rows);
+    return ret;
+}
+
+static int upsert_objects(chunk *c, int64_t now, kr_error_t *err)
+{
+    kr_buf_reset(&c->sql);
+    size_t n = 0, rows_n = 0;
+    char *texts[CHUNK * 2] = {0};
+    int ret = 0;
+    for (size_t k = 0; k < c->n_keys && ret == 0; k++) {
+        chunk_key *key = &c->keys[k];
+        if (!key->dirty)
+            continue;
+        const event_fields *f = key->f;
+        const json_t *labels = json_object_get(json_object_get(key->object, "metadata"), "labels");
+        json_t *no_labels = labels ? NULL : json_object();
+        char *labels_text = dump(labels ? labels : no_labels);
+        json_decref(no_labels);
+        /* A new object's transaction already holds its text. */
+        const chunk_txn *t = &c->txns[key->last_txn];
+        char *object_text = t->whole ? NULL : dump(key->object);
+        texts[2 * rows_n] = labels_text;
+        texts[2 * rows_n + 1] = object_text;
+        if (t->whole)
+            object_text = t->patch_text;
+        rows_n++;
+        if (!labels_text || !object_text) {
+            ret = kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+            break;
+        }
+        c->params[n++] = KR_INV_TEXT(key->cluster);
+        c->params[n++] = KR_INV_TEXT(key->kind);
+        c->params[n++] = KR_INV_TEXT(key->ns);
+        c->params[n++] = KR_INV_TEXT(key->name);
+        c->params[n++] = KR_INV_TEXT(f->api_version);
+        c->params[n++] = KR_INV_TEXT(f->uid);
+        c->params[n++] = KR_INV_TEXT(f->rv);
+        c->params[n++] = KR_INV_TEXT(key->gone ? "Deleted" : kr_inventory_phase_of(key->object));
+        c->params[n++] = KR_INV_TEXT(labels_text);
+        c->params[n++] = KR_INV_TEXT(str_at(key->object, "metadata", "creationTimestamp"));
+        c->params[n++] = key->gone ? KR_INV_INT(now) : KR_INV_TEXT(NULL);
+        c->params[n++] = KR_INV_INT(c->txns[key->last_txn].seq);
+        c->params[n++] = KR_INV_TEXT(object_text);
+    }
+    if (ret == 0 && rows_n) {
+        if (kr_buf_append_str(&c->sql,
+                              "INSERT INTO kr_objects (cluster, kind, namespace, name, "
+                              "api_version, uid, resource_version, phase, labels, created, "
+                              "deleted_ms, seq, object) VALUES ") != 0 ||
+            append_values(&c->sql, rows_n, 13) != 0 ||
+            kr_buf_append_str(&c->sql, sql_upsert_object_tail) != 0)
+            ret = kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+        else
+            ret = c->inv->ops->exec(c->inv->be, chunk_stmt(KR_INV_STMT_CHUNK_OBJECTS, rows_n),
+                                    c->sql.data, c->params, n, NULL, NULL, err);
+    }
+    for (size_t i = 0; i < 2 * rows_n; i++)
+        dump_free(texts[i]);
+    return ret;
+}
+
+/* Apply events[0..n) (n <= CHUNK) inside the open transaction. */
+static int apply_chunk(chunk *c, const kr_inventory_event *events, const event_fields *fields,
+                       size_t n, int64_t now, kr_inventory_apply_result *res, kr_error_t *err)
+{
+    char *dedup[CHUNK] = {0};
+    json_t *stored[CHUNK] = {0};
+    int ret = 0;
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        const kr_inventory_event *ev = &events[i];
+        if (ev->type == KR_INVENTORY_CHECKPOINT)
+            continue;
+        const event_fields *f = &fields[i];
+        bool gone = ev->type == KR_INVENTORY_DELETED ||
+                    ev->type == KR_INVENTORY_DELETED_FINAL_STATE_UNKNOWN;
+        dedup[i] = kr_asprintf("%s/%s/%s/%s", ev->cluster, f->uid, f->rv, gone ? "gone" : "live");
+        stored[i] = sanitize(ev->object);
+        if (!dedup[i] || !stored[i]) {
+            ret = kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+            break;
+        }
+        bool known = false;
+        for (size_t k = 0; k < c->n_keys && !known; k++)
+            known = key_is(&c->keys[k], ev->cluster, f);
+        if (!known) {
+            chunk_key *key = &c->keys[c->n_keys++];
+            memset(key, 0, sizeof(*key));
+            key->cluster = ev->cluster;
+            key->kind = f->kind;
+            key->ns = f->ns;
+            key->name = f->name;
+        }
+    }
+    if (ret == 0 && c->n_keys)
+        ret = read_current(c, err);
+    if (ret == 0 && c->n_keys)
+        ret = read_held(c, dedup, n, err);
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        if (!dedup[i])
+            continue;
+        size_t before = c->n_txns;
+        ret = decide(c, &events[i], &fields[i], stored[i], dedup[i], err);
+        if (ret == 0 && c->n_txns == before)
+            res->duplicates++;
+    }
+    if (ret == 0 && c->n_txns)
+        ret = insert_txns(c, now, err);
+    if (ret == 0 && c->n_txns)
+        ret = upsert_objects(c, now, err);
+    if (ret == 0) {
+        res->applied += c->n_txns;
+        for (size_t i = 0; i < c->n_txns; i++)
+            if (c->txns[i].seq > res->last_seq)
+                res->last_seq = c->txns[i].seq;
+    }
+    chunk_reset(c);
+    for (size_t i = 0; i < n; i++) {
+        kr_free(dedup[i]);
+        json_decref(stored[i]);
+    }
+    return ret;
+}
+
+int kr_inventory_apply(kr_inventory_t *inv, const kr_inventory_event *events, size_t n,
+                       kr_inventory_apply_result *result, kr_error_t *err)
+{
+    if (result)
+        memset(result, 0, sizeof(*result));
+    if (!inv || (n && !events))
+        return kr_error_set(err, KR_EINVAL, "inventory: inv and events are required");
+    if (n == 0)
+        return 0;
+    event_fields *fields = kr_calloc(n, sizeof(*fields));
+    if (!fields)
+        return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    int ret = 0;
+    for (size_t i = 0; i < n && ret == 0; i++)
+        ret = check_event(&events[i], i, &fields[i], err);
+    if (ret != 0) {
+        kr_free(fields);
+        return ret;
+    }
+    kr_inventory_apply_result res = {0};
+    int64_t now = wall_ms();
+    pthread_mutex_lock(&inv->lock);
+    ret = inv->ops->begin(inv->be, KR_INV_BEGIN_WRITE, err);
+    chunk *c = NULL;
+    if (ret == 0 && !(c = kr_calloc(1, sizeof(*c))))
+        ret = kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    for (size_t i = 0; i < n && ret == 0 && c; i += CHUNK) {
+        c->inv = inv;
+        ret = apply_chunk(c, events + i, fields + i, n - i < CHUNK ? n - i : CHUNK, now, &res, err);
+    }
+    if (c)
+        kr_buf_free(&c->sql);
+    kr_free(c);
+    /* The last checkpoint of each (cluster, resource), written once. */
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        const kr_inventory_event *ev = &events[i];
+        if (!ev->checkpoint_rv)
+            continue;
+        bool later = false;
+        for (size_t k = i + 1; k < n && !later; k++)
+            later = events[k].checkpoint_rv && strcmp(events[k].cluster, ev->cluster) == 0 &&
+                    strcmp(events[k].resource, ev->resource) == 0;
+        if (later)
+            continue;
+        kr_inv_param p[] = {KR_INV_TEXT(ev->cluster), KR_INV_TEXT(ev->resource),
+                            KR_INV_TEXT(ev->checkpoint_rv), KR_INV_INT(now)};
+        ret = inv->ops->exec(inv->be, KR_INV_STMT_UPSERT_CHECKPOINT, sql_upsert_checkpoint, p, 4,
+                             NULL, NULL, err);
+    }
+    if (ret == 0)
+        ret = inv->ops->commit(inv->be, err);
+    if (ret != 0)
+        inv->ops->rollback(inv->be);
+    pthread_mutex_unlock(&inv->lock);
+    kr_free(fields);
+    if (ret == 0)
+        note_commit(inv, res.last_seq);
+    if (ret == 0 && result)
+        *result = res;
+    return ret;
+}
+
+/* ---- actions and checkpoints ----------------------------------------- */
+
+static bool valid_event_name(const char *s)
+{
+    if (!s || !*s)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'A' && *s <= 'Z') || *s == '_'))
+            return false;
+    return true;
+}
+
+int kr_inventory_record(kr_inventory_t *inv, const kr_inventory_action *a, int64_t *seq,
+                        kr_error_t *err)
+{
+    if (!inv || !a || !a->cluster || !*a->cluster || !a->kind || !*a->kind || !a->name ||
+        !*a->name || !a->actor || !*a->actor)
+        return kr_error_set(err, KR_EINVAL,
+                            "inventory: an action needs cluster, kind, name and actor");
+    if (!valid_event_name(a->event))
+        return kr_error_set(err, KR_EINVAL,
+                            "inventory: action event \"%s\" must be upper case letters and _",
+                            a->event ? a->event : "");
+    char *detail = a->detail ? dump(a->detail) : NULL;
+    if (a->detail && !detail)
+        return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    kr_inv_param p[] = {KR_INV_INT(wall_ms()),
+                        KR_INV_TEXT(a->cluster),
+                        KR_INV_TEXT(a->api_version ? a->api_version : ""),
+                        KR_INV_TEXT(a->kind),
+                        KR_INV_TEXT(a->namespace_ ? a->namespace_ : ""),
+                        KR_INV_TEXT(a->name),
+                        KR_INV_TEXT(a->uid ? a->uid : ""),
+                        KR_INV_TEXT(a->resource_version ? a->resource_version : ""),
+                        KR_INV_TEXT(a->event),
+                        KR_INV_TEXT(a->actor),
+                        KR_INV_TEXT(detail),
+                        KR_INV_TEXT(NULL)};
+    kr_inv_rows rows = {0};
+    pthread_mutex_lock(&inv->lock);
+    int ret = inv->ops->begin(inv->be, KR_INV_BEGIN_WRITE, err);
+    if (ret == 0)
+        ret = inv->ops->exec(inv->be, KR_INV_STMT_INSERT_TXN, sql_insert_txn, p, KR_ARRAY_LEN(p),
+                             &rows, NULL, err);
+    if (ret == 0)
+        ret = inv->ops->commit(inv->be, err);
+    if (ret != 0)
+        inv->ops->rollback(inv->be);
+    pthread_mutex_unlock(&inv->lock);
+    int64_t recorded = ret == 0 && rows.n_rows ? strtoll(kr_inv_cell(&rows, 0, 0), NULL, 10) : 0;
+    note_commit(inv, recorded);
+    if (ret == 0 && seq)
+        *seq = recorded;
+    kr_inv_rows_free(&rows);
+    dump_free(detail);
+    return ret;
+}
+
+/* Run one read statement under the lock. A lost PostgreSQL connection is
+ * re-established by begin(), so reads go through a (read) transaction. */
+static int read_rows(kr_inventory_t *inv, int stmt_id, const char *sql, const kr_inv_param *p,
+                     size_t n, kr_inv_rows *rows, kr_error_t *err)
+{
+    pthread_mutex_lock(&inv->lock);
+    int ret = inv->ops->begin(inv->be, KR_INV_BEGIN_READ, err);
+    if (ret == 0)
+        ret = inv->ops->exec(inv->be, stmt_id, sql, p, n, rows, NULL, err);
+    if (ret == 0)
+        ret = inv->ops->commit(inv->be, err);
+    if (ret != 0) {
+        inv->ops->rollback(inv->be);
+        kr_inv_rows_free(rows);
+    }
+    pthread_mutex_unlock(&inv->lock);
+    return ret;
+}
+
+int kr_inventory_checkpoint(kr_inventory_t *inv, const char *cluster, const char *resource,
+                            char **rv, kr_error_t *err)
+{
+    if (!inv || !cluster || !resource || !rv)
+        return kr_error_set(err, KR_EINVAL, "inventory: cluster, resource and rv are required");
+    *rv = NULL;
+    kr_inv_param p[] = {KR_INV_TEXT(cluster), KR_INV_TEXT(resource)};
+    kr_inv_rows rows = {0};
+    int ret = read_rows(inv, KR_INV_STMT_GET_CHECKPOINT,
+                        "SELECT resource_version FROM kr_checkpoints"
+                        " WHERE cluster = ? AND resource = ?",
+                        p, 2, &rows, err);
+    if (ret == 0 && rows.n_rows && !(*rv = kr_strdup(kr_inv_cell(&rows, 0, 0))))
+        ret = kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    kr_inv_rows_free(&rows);
+    return ret;
+}
+
+int kr_inventory_checkpoints(kr_inventory_t *inv, json_t **out, kr_error_t *err)
+{
+    if (!inv || !out)
+        return kr_error_set(err, KR_EINVAL, "inventory: inv and out are required");
+    *out = NULL;
+    kr_inv_rows rows = {0};
+    int ret = read_rows(inv, KR_INV_STMT_CHECKPOINTS,
+                        "SELECT cluster, resource, resource_version FROM kr_checkpoints"
+                        " ORDER BY cluster, resource",
+                        NULL, 0, &rows, err);
+    if (ret != 0)
+        return ret;
+    json_t *arr = json_array();
+    for (size_t r = 0; arr && r < rows.n_rows; r++)
+        if (json_array_append_new(arr,
+                                  json_pack("{s:s, s:s, s:s}", "cluster", kr_inv_cell(&rows, r, 0),
+                                            "resource", kr_inv_cell(&rows, r, 1), "resourceVersion",
+                                            kr_inv_cell(&rows, r, 2))) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    kr_inv_rows_free(&rows);
+    if (!arr)
+        return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    *out = arr;
+    return 0;
+}
+
+/* ---- reading objects --------------------------------------------------- */
+
+#define OBJECT_COLUMNS                                                                             \
+    "cluster, api_version, kind, namespace, name, uid, resource_version, phase, labels, "          \
+    "created, deleted_ms, seq, object"
+
+static json_t *text_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static json_t *object_row_json(const kr_inv_rows *rows, size_t r)
+{
+    json_t *labels = json_loads(kr_inv_cell(rows, r, 8), 0, NULL);
+    json_t *object = json_loads(kr_inv_cell(rows, r, 12), 0, NULL);
+    json_t *row =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:I, s:o}", "cluster",
+                  kr_inv_cell(rows, r, 0), "apiVersion", kr_inv_cell(rows, r, 1), "kind",
+                  kr_inv_cell(rows, r, 2), "namespace", kr_inv_cell(rows, r, 3), "name",
+                  kr_inv_cell(rows, r, 4), "uid", kr_inv_cell(rows, r, 5), "resourceVersion",
+                  kr_inv_cell(rows, r, 6), "phase", kr_inv_cell(rows, r, 7), "labels",
+                  labels ? labels : json_object(), "created", text_or_null(kr_inv_cell(rows, r, 9)),
+                  "deleted", time_json(kr_inv_cell(rows, r, 10)), "seq",
+                  (json_int_t)strtoll(kr_inv_cell(rows, r, 11), NULL, 10), "object",
+                  object ? object : json_null());
+    return row;
+}
+
+/* The continue token: base64 of the JSON array of the last row's key. */
+static char *encode_continue(const json_t *row)
+{
+    json_t *key = json_pack("[s,s,s,s]", str_at(row, "cluster", NULL), str_at(row, "kind", NULL),
+                            str_at(row, "namespace", NULL), str_at(row, "name", NULL));
+    char *text = dump(key);
+    json_decref(key);
+    if (!text)
+        return NULL;
+    char *token = kr_config_base64_encode((const unsigned char *)text, strlen(text));
+    dump_free(text);
+    return token;
+}
+
+static int decode_continue(const char *token, json_t **key, kr_error_t *err)
+{
+    char *text = NULL;
+    size_t len = 0, bad = 0;
+    int rc = kr_config_base64_decode(token, strlen(token), &text, &len, &bad);
+    if (rc == KR_ENOMEM)
+        return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    json_t *k = rc == 0 ? json_loadb(text, len, 0, NULL) : NULL;
+    kr_free(text);
+    if (!json_is_array(k) || json_array_size(k) != 4 || !json_is_string(json_array_get(k, 0)) ||
+        !json_is_string(json_array_get(k, 1)) || !json_is_string(json_array_get(k, 2)) ||
+        !json_is_string(json_array_get(k, 3))) {
+        json_decref(k);
+        return kr_error_set(err, KR_EPARSE, "inventory: malformed continue token");
+    }
+    *key = k;
+    return 0;
+}
+
+int kr_inventory_query(kr_inventory_t *inv, const kr_inventory_query_opts *opts, json_t **items,
+                       char **next_continue, kr_error_t *err)
+{
+    if (!inv || !opts || !items)
+        return kr_error_set(err, KR_EINVAL, "inventory: inv, opts and items are required");
+    *items = NULL;
+    if (next_continue)
+        *next_continue = NULL;
+    size_t limit = opts->limit ? opts->limit : 100;
+    if (limit > 1000)
+        limit = 1000;
+    kr_selector_t *sel = NULL;
+    json_t *after = NULL;
+    int ret = 0;
+    if (opts->label_selector && *opts->label_selector &&
+        (ret = kr_selector_parse(opts->label_selector, &sel, err)) != 0)
+        return ret;
+    if (opts->continue_token && *opts->continue_token &&
+        (ret = decode_continue(opts->continue_token, &after, err)) != 0) {
+        kr_selector_free(sel);
+        return ret;
+    }
+    json_t *out = json_array();
+    kr_buf sql = {0};
+    if (!out)
+        ret = KR_ENOMEM;
+    /* Rows come in key order; a label selector is matched here, so scan
+     * pages of the key range until limit + 1 rows matched (the +1 tells
+     * whether a next page exists). */
+    size_t page = sel ? (limit + 1) * 4 : limit + 1;
+    bool more = true, has_next = false;
+    while (ret == 0 && more && !has_next) {
+        kr_inv_param p[12];
+        size_t n = 0;
+        kr_buf_reset(&sql);
+        ret = kr_buf_append_str(&sql, "SELECT " OBJECT_COLUMNS " FROM kr_objects WHERE 1 = 1");
+        if (!opts->include_deleted)
+            ret |= kr_buf_append_str(&sql, " AND deleted_ms IS NULL");
+        const char *filters[][2] = {{" AND cluster = ?", opts->cluster},
+                                    {" AND kind = ?", opts->kind},
+                                    {" AND namespace = ?", opts->namespace_},
+                                    {" AND phase = ?", opts->phase}};
+        for (size_t f = 0; f < KR_ARRAY_LEN(filters); f++)
+            if (filters[f][1] && *filters[f][1]) {
+                ret |= kr_buf_append_str(&sql, filters[f][0]);
+                p[n++] = KR_INV_TEXT(filters[f][1]);
+            }
+        if (after) {
+            ret |= kr_buf_append_str(&sql, " AND (cluster, kind, namespace, name) > (?, ?, ?, ?)");
+            for (size_t k = 0; k < 4; k++)
+                p[n++] = KR_INV_TEXT(json_string_value(json_array_get(after, k)));
+        }
+        ret |= kr_buf_append_str(&sql, " ORDER BY cluster, kind, namespace, name LIMIT ?");
+        p[n++] = KR_INV_INT((int64_t)page);
+        if (ret != 0) {
+            ret = KR_ENOMEM;
+            break;
+        }
+        kr_inv_rows rows = {0};
+        ret = read_rows(inv, -1, sql.data, p, n, &rows, err);
+        if (ret != 0)
+            break;
+        more = rows.n_rows == page;
+        for (size_t r = 0; r < rows.n_rows && ret == 0 && !has_next; r++) {
+            json_t *row = object_row_json(&rows, r);
+            if (!row) {
+                ret = KR_ENOMEM;
+                break;
+            }
+            json_t *key = json_pack("[s,s,s,s]", kr_inv_cell(&rows, r, 0), kr_inv_cell(&rows, r, 2),
+                                    kr_inv_cell(&rows, r, 3), kr_inv_cell(&rows, r, 4));
+            json_decref(after);
+            after = key;
+            if (sel && !kr_selector_matches(sel, json_object_get(row, "labels"))) {
+                json_decref(row);
+                continue;
+            }
+            if (json_array_size(out) == limit) {
+                has_next = true;
+                json_decref(row);
+                break;
+            }
+            json_array_append_new(out, row);
+        }
+        if (rows.n_rows && !after && ret == 0)
+            ret = KR_ENOMEM;
+        kr_inv_rows_free(&rows);
+    }
+    if (ret == 0 && has_next && next_continue &&
+        !(*next_continue = encode_continue(json_array_get(out, limit - 1))))
+        ret = KR_ENOMEM;
+    if (ret == KR_ENOMEM)
+        kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    kr_buf_free(&sql);
+    kr_selector_free(sel);
+    json_decref(after);
+    if (ret != 0) {
+        json_decref(out);
+        return ret;
+    }
+    *items = out;
+    return 0;
+}
+
+int kr_inventory_get(kr_inventory_t *inv, const char *cluster, const char *kind,
+                     const char *namespace_, const char *name, json_t **row, kr_error_t *err)
+{
+    if (!inv || !cluster || !kind || !name || !row)
+        return kr_error_set(err, KR_EINVAL, "inventory: cluster, kind and name are required");
+    *row = NULL;
+    kr_inv_param p[] = {KR_INV_TEXT(cluster), KR_INV_TEXT(kind),
+                        KR_INV_TEXT(namespace_ ? namespace_ : ""), KR_INV_TEXT(name)};
+    kr_inv_rows rows = {0};
+    int ret = read_rows(inv, KR_INV_STMT_GET_OBJECT,
+                        "SELECT " OBJECT_COLUMNS " FROM kr_objects"
+                        " WHERE cluster = ? AND kind = ? AND namespace = ? AND name = ?",
+                        p, 4, &rows, err);
+    if (ret != 0)
+        return ret;
+    if (rows.n_rows == 0)
+        ret = kr_error_set(err, KR_ENOTFOUND, "inventory: no %s %s%s%s in cluster %s", kind,
+                           namespace_ && *namespace_ ? namespace_ : "",
+                           namespace_ && *namespace_ ? "/" : "", name, cluster);
+    else if (!(*row = object_row_json(&rows, 0)))
+        ret = kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    kr_inv_rows_free(&rows);
+    return ret;
+}
+
+/* ---- reading transactions --------------------------------------------- */
+
+#define TXN_COLUMNS                                                                                \
+    "seq, time_ms, cluster, api_version, kind, namespace, name, uid, resource_version, event, "    \
+    "actor, patch"
+
+static int txn_rows_json(const kr_inv_rows *rows, json_t **out, kr_error_t *err)
+{
+    json_t *arr = json_array();
+    for (size_t r = 0; arr && r < rows->n_rows; r++) {
+        const char *patch_text = kr_inv_cell(rows, r, 11);
+        json_t *patch = patch_text ? json_loads(patch_text, 0, NULL) : NULL;
+        json_t *row =
+            json_pack("{s:I, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "seq",
+                      (json_int_t)strtoll(kr_inv_cell(rows, r, 0), NULL, 10), "time",
+                      time_json(kr_inv_cell(rows, r, 1)), "cluster", kr_inv_cell(rows, r, 2),
+                      "apiVersion", kr_inv_cell(rows, r, 3), "kind", kr_inv_cell(rows, r, 4),
+                      "namespace", kr_inv_cell(rows, r, 5), "name", kr_inv_cell(rows, r, 6), "uid",
+                      kr_inv_cell(rows, r, 7), "resourceVersion", kr_inv_cell(rows, r, 8), "event",
+                      kr_inv_cell(rows, r, 9), "actor", kr_inv_cell(rows, r, 10), "patch",
+                      patch ? patch : json_null());
+        if (json_array_append_new(arr, row) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    if (!arr)
+        return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    *out = arr;
+    return 0;
+}
+
+int kr_inventory_history(kr_inventory_t *inv, const char *kind, const char *namespace_,
+                         const char *name, int64_t after_seq, size_t limit, json_t **out,
+                         kr_error_t *err)
+{
+    if (!inv || !kind || !*kind || !name || !*name || !out)
+        return kr_error_set(err, KR_EINVAL, "inventory: history needs kind and name");
+    *out = NULL;
+    kr_inv_param p[] = {KR_INV_TEXT(kind), KR_INV_TEXT(namespace_ ? namespace_ : ""),
+                        KR_INV_TEXT(name), KR_INV_INT(after_seq),
+                        KR_INV_INT((int64_t)(limit ? limit : 1000))};
+    kr_inv_rows rows = {0};
+    int ret = read_rows(inv, KR_INV_STMT_HISTORY,
+                        "SELECT " TXN_COLUMNS " FROM kr_transactions WHERE kind = ? AND"
+                        " namespace = ? AND name = ? AND seq > ? ORDER BY seq LIMIT ?",
+                        p, 5, &rows, err);
+    if (ret == 0)
+        ret = txn_rows_json(&rows, out, err);
+    kr_inv_rows_free(&rows);
+    return ret;
+}
+
+int kr_inventory_transactions_after(kr_inventory_t *inv, int64_t after_seq, size_t limit,
+                                    json_t **out, kr_error_t *err)
+{
+    if (!inv || !out)
+        return kr_error_set(err, KR_EINVAL, "inventory: inv and out are required");
+    *out = NULL;
+    kr_inv_param p[] = {KR_INV_INT(after_seq), KR_INV_INT((int64_t)(limit ? limit : 1000))};
+    kr_inv_rows rows = {0};
+    int ret = read_rows(inv, KR_INV_STMT_AFTER,
+                        "SELECT " TXN_COLUMNS " FROM kr_transactions WHERE seq > ?"
+                        " ORDER BY seq LIMIT ?",
+                        p, 2, &rows, err);
+    if (ret == 0)
+        ret = txn_rows_json(&rows, out, err);
+    kr_inv_rows_free(&rows);
+    return ret;
+}
+
+int kr_inventory_last_seq(kr_inventory_t *inv, int64_t *seq, kr_error_t *err)
+{
+    if (!inv || !seq)
+        return kr_error_set(err, KR_EINVAL, "inventory: inv and seq are required");
+    *seq = 0;
+    kr_inv_rows rows = {0};
+    int ret = read_rows(inv, KR_INV_STMT_LAST_SEQ, "SELECT max(seq) FROM kr_transactions", NULL, 0,
+                        &rows, err);
+    if (ret == 0 && rows.n_rows && kr_inv_cell(&rows, 0, 0))
+        *seq = strtoll(kr_inv_cell(&rows, 0, 0), NULL, 10);
+    kr_inv_rows_free(&rows);
+    return ret;
+}

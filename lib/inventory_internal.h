@@ -1,0 +1,119 @@
+/* libkreconcile — the inventory's one backend interface: what the SQL of
+ * lib/inventory.c needs from a database (statements with text/integer
+ * parameters, transactions, rows of text), implemented by SQLite
+ * (lib/inventory_sqlite.c) and PostgreSQL (lib/inventory_pg.c). Never
+ * installed. A backend is used by one thread at a time (the inventory's
+ * mutex). */
+#ifndef KR_LIB_INVENTORY_INTERNAL_H
+#define KR_LIB_INVENTORY_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kreconcile/common.h"
+
+/* A statement parameter: SQL NULL, text, or a 64-bit integer. */
+typedef enum kr_inv_ptype { KR_INV_P_NULL, KR_INV_P_TEXT, KR_INV_P_INT } kr_inv_ptype;
+
+typedef struct kr_inv_param {
+    kr_inv_ptype type;
+    const char *text; /* borrowed */
+    int64_t i;
+} kr_inv_param;
+
+static inline kr_inv_param kr_inv_text(const char *s)
+{
+    return (kr_inv_param){s ? KR_INV_P_TEXT : KR_INV_P_NULL, s, 0};
+}
+
+/* A text parameter (NULL: SQL NULL) and an integer one. */
+#define KR_INV_TEXT(s) kr_inv_text(s)
+#define KR_INV_INT(v) ((kr_inv_param){KR_INV_P_INT, NULL, (v)})
+
+/* Result rows, every cell text (NULL for SQL NULL). */
+typedef struct kr_inv_rows {
+    size_t n_rows, n_cols;
+    char **cells; /* n_rows * n_cols, row-major; each new */
+} kr_inv_rows;
+
+static inline const char *kr_inv_cell(const kr_inv_rows *r, size_t row, size_t col)
+{
+    return r->cells[row * r->n_cols + col];
+}
+
+void kr_inv_rows_free(kr_inv_rows *rows);
+/* Append one row of n_cols cells copied from `cells` (NULL entries stay
+ * NULL). 0 or KR_ENOMEM. */
+int kr_inv_rows_add(kr_inv_rows *rows, size_t n_cols, const char *const *cells, const size_t *lens);
+
+enum { KR_INV_BEGIN_READ, KR_INV_BEGIN_WRITE, KR_INV_BEGIN_SCHEMA };
+
+/* The SQL dialect differences the shared code must know. */
+typedef struct kr_inv_backend_ops {
+    const char *name; /* "sqlite", "postgresql" */
+    /* The schema (several statements), run in the schema transaction. */
+    const char *schema_sql;
+    /* Statements: `sql` uses ? placeholders (rewritten as $n for
+     * PostgreSQL). `stmt_id` >= 0 names a statement the backend may keep
+     * prepared (the same id always comes with the same sql); -1: run once.
+     * rows (may be NULL) receives the result; *changes (may be NULL) the
+     * rows an INSERT/UPDATE touched. Errors: KR_EUNAVAILABLE (connection
+     * lost, busy, serialization failure: the caller may retry the whole
+     * transaction), KR_EIO (corruption or another error), KR_ENOMEM. */
+    int (*exec)(void *be, int stmt_id, const char *sql, const kr_inv_param *params, size_t n,
+                kr_inv_rows *rows, int64_t *changes, kr_error_t *err);
+    /* Run statements without parameters or results (DDL). */
+    int (*exec_script)(void *be, const char *sql, kr_error_t *err);
+    /* Start a transaction (reconnecting first when the connection was
+     * lost): KR_INV_BEGIN_READ, _WRITE, or _SCHEMA (a write that also takes
+     * the lock serialising replicas that create or migrate the schema). */
+    int (*begin)(void *be, int mode, kr_error_t *err);
+    int (*commit)(void *be, kr_error_t *err);
+    void (*rollback)(void *be);
+    void (*close)(void *be);
+} kr_inv_backend_ops;
+
+typedef struct kr_inv_open_opts {
+    const char *url;
+    uint64_t connect_timeout_ms;
+    const kr_logger *logger;
+} kr_inv_open_opts;
+
+/* Open a backend. *be is new; close with ops->close. The errors of
+ * kr_inventory_new(). */
+int kr_inv_sqlite_open(const kr_inv_open_opts *opts, const kr_inv_backend_ops **ops, void **be,
+                       kr_error_t *err);
+int kr_inv_pg_open(const kr_inv_open_opts *opts, const kr_inv_backend_ops **ops, void **be,
+                   kr_error_t *err);
+
+/* *ts = CLOCK_MONOTONIC now + ms (lib/inventory_consumer.c). */
+struct timespec;
+void kr_inv_deadline_after(struct timespec *ts, uint64_t ms);
+
+/* The URL with its password (if any) replaced by "***", into buf. */
+const char *kr_inv_redact_url(const char *url, char *buf, size_t size);
+
+/* Events per chunk of a batch (lib/inventory.c). */
+#define KR_INV_CHUNK 64
+
+/* Statement ids shared by both backends' prepared-statement caches. */
+enum {
+    KR_INV_STMT_INSERT_TXN,
+    KR_INV_STMT_UPSERT_CHECKPOINT,
+    KR_INV_STMT_GET_CHECKPOINT,
+    KR_INV_STMT_HISTORY,
+    KR_INV_STMT_AFTER,
+    KR_INV_STMT_GET_OBJECT,
+    KR_INV_STMT_LAST_SEQ,
+    KR_INV_STMT_CHECKPOINTS,
+    /* The four statements of a chunk of 1..KR_INV_CHUNK events, one id
+     * per (statement, row count) from KR_INV_STMT_CHUNK_BASE on. */
+    KR_INV_STMT_CHUNK_ROWS,
+    KR_INV_STMT_CHUNK_HELD,
+    KR_INV_STMT_CHUNK_TXNS,
+    KR_INV_STMT_CHUNK_OBJECTS,
+    KR_INV_STMT_CHUNK_BASE,
+    KR_INV_N_STMTS = KR_INV_STMT_CHUNK_BASE + 4 * KR_INV_CHUNK
+};
+
+#endif /* KR_LIB_INVENTORY_INTERNAL_H */

@@ -1,0 +1,278 @@
+/* libkreconcile — the inventory's PostgreSQL backend (libpq): one
+ * connection, prepared statements per id (prepared again after a
+ * reconnection), ? placeholders rewritten as $n. A lost connection is
+ * reported as KR_EUNAVAILABLE and re-established at the next transaction,
+ * so callers retry whole transactions. libpq's notices are swallowed: the
+ * library never prints. */
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "inventory_internal.h"
+
+typedef struct pg_be {
+    PGconn *conn;
+    bool prepared[KR_INV_N_STMTS];
+    char where[512]; /* the URL without password, for messages */
+    const kr_logger *logger;
+} pg_be;
+
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS kr_objects ("
+    " cluster TEXT COLLATE \"C\" NOT NULL, kind TEXT COLLATE \"C\" NOT NULL,"
+    " namespace TEXT COLLATE \"C\" NOT NULL, name TEXT COLLATE \"C\" NOT NULL,"
+    " api_version TEXT NOT NULL, uid TEXT NOT NULL, resource_version TEXT NOT NULL,"
+    " phase TEXT NOT NULL, labels TEXT NOT NULL, created TEXT, deleted_ms BIGINT,"
+    " seq BIGINT NOT NULL, object TEXT NOT NULL,"
+    " PRIMARY KEY (cluster, kind, namespace, name));"
+    "CREATE TABLE IF NOT EXISTS kr_transactions ("
+    " seq BIGSERIAL PRIMARY KEY, time_ms BIGINT NOT NULL,"
+    " cluster TEXT NOT NULL, api_version TEXT NOT NULL, kind TEXT NOT NULL,"
+    " namespace TEXT NOT NULL, name TEXT NOT NULL, uid TEXT NOT NULL,"
+    " resource_version TEXT NOT NULL, event TEXT NOT NULL, actor TEXT NOT NULL, patch TEXT,"
+    " dedup_key TEXT UNIQUE);"
+    "CREATE INDEX IF NOT EXISTS kr_transactions_resource"
+    " ON kr_transactions (kind, namespace, name, seq);"
+    "CREATE TABLE IF NOT EXISTS kr_checkpoints ("
+    " cluster TEXT COLLATE \"C\" NOT NULL, resource TEXT COLLATE \"C\" NOT NULL,"
+    " resource_version TEXT NOT NULL, updated_ms BIGINT NOT NULL,"
+    " PRIMARY KEY (cluster, resource));";
+
+static void ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+/* KR_EUNAVAILABLE when the failure is worth retrying later: the connection
+ * is gone (class 08, admin shutdown 57P01..57P03) or the transaction lost a
+ * race (40001, 40P01); KR_EIO otherwise. */
+static int pg_error(pg_be *be, const PGresult *res, const char *what, kr_error_t *err)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = res ? PQresultErrorMessage(res) : NULL;
+    if (!msg || !*msg)
+        msg = PQerrorMessage(be->conn);
+    char clean[512];
+    snprintf(clean, sizeof(clean), "%s", msg ? msg : "");
+    size_t len = strlen(clean);
+    while (len && (clean[len - 1] == '\n' || clean[len - 1] == ' '))
+        clean[--len] = '\0';
+    bool lost = PQstatus(be->conn) != CONNECTION_OK;
+    bool retry = lost || (state && (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
+                                    strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0));
+    if (retry)
+        return kr_error_set(err, KR_EUNAVAILABLE, "inventory: postgresql %s (%s): %s (retry later)",
+                            what, be->where, clean);
+    return kr_error_set(err, KR_EIO, "inventory: postgresql %s (%s): %s%s%s", what, be->where,
+                        clean, state ? " SQLSTATE " : "", state ? state : "");
+}
+
+/* "? ... ?" → "$1 ... $n" (no ? appears inside our literals). */
+static char *rewrite_placeholders(const char *sql)
+{
+    kr_buf b = {0};
+    int n = 0;
+    for (const char *p = sql; *p; p++) {
+        int rc = *p == '?' ? kr_buf_printf(&b, "$%d", ++n) : kr_buf_append(&b, p, 1);
+        if (rc != 0) {
+            kr_buf_free(&b);
+            return NULL;
+        }
+    }
+    if (!b.data)
+        return kr_strdup("");
+    return b.data;
+}
+
+static int pg_collect(pg_be *be, PGresult *res, kr_inv_rows *rows, int64_t *changes,
+                      kr_error_t *err)
+{
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        return pg_error(be, res, "statement", err);
+    if (changes) {
+        const char *t = PQcmdTuples(res);
+        *changes = t && *t ? strtoll(t, NULL, 10) : 0;
+    }
+    if (!rows || st != PGRES_TUPLES_OK)
+        return 0;
+    size_t cols = (size_t)PQnfields(res);
+    const char *cells[32];
+    size_t lens[32];
+    if (cols > KR_ARRAY_LEN(cells))
+        return kr_error_set(err, KR_EINVAL, "inventory: too many columns");
+    for (int r = 0; r < PQntuples(res); r++) {
+        for (size_t c = 0; c < cols; c++) {
+            cells[c] = PQgetisnull(res, r, (int)c) ? NULL : PQgetvalue(res, r, (int)c);
+            lens[c] = (size_t)PQgetlength(res, r, (int)c);
+        }
+        if (kr_inv_rows_add(rows, cols, cells, lens) != 0)
+            return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    }
+    return 0;
+}
+
+static int pg_exec(void *self, int stmt_id, const char *sql, const kr_inv_param *params, size_t n,
+                   kr_inv_rows *rows, int64_t *changes, kr_error_t *err)
+{
+    pg_be *be = self;
+    /* Parameters as text; integers formatted into `ints`. */
+    const char **values = kr_calloc(n ? n : 1, sizeof(*values));
+    char(*ints)[24] = kr_calloc(n ? n : 1, sizeof(*ints));
+    char *text = values && ints ? rewrite_placeholders(sql) : NULL;
+    if (!text) {
+        kr_free(values);
+        kr_free(ints);
+        return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (params[i].type == KR_INV_P_INT) {
+            snprintf(ints[i], sizeof(ints[i]), "%lld", (long long)params[i].i);
+            values[i] = ints[i];
+        } else {
+            values[i] = params[i].type == KR_INV_P_TEXT ? params[i].text : NULL;
+        }
+    }
+    PGresult *res;
+    if (stmt_id < 0) {
+        res = PQexecParams(be->conn, text, (int)n, NULL, values, NULL, NULL, 0);
+    } else {
+        char name[24];
+        snprintf(name, sizeof(name), "kr_s%d", stmt_id);
+        if (!be->prepared[stmt_id]) {
+            PGresult *prep = PQprepare(be->conn, name, text, (int)n, NULL);
+            int ret = 0;
+            if (PQresultStatus(prep) != PGRES_COMMAND_OK)
+                ret = pg_error(be, prep, "prepare", err);
+            PQclear(prep);
+            if (ret != 0) {
+                kr_free(text);
+                kr_free(values);
+                kr_free(ints);
+                return ret;
+            }
+            be->prepared[stmt_id] = true;
+        }
+        res = PQexecPrepared(be->conn, name, (int)n, values, NULL, NULL, 0);
+    }
+    kr_free(text);
+    kr_free(values);
+    kr_free(ints);
+    if (!res)
+        return pg_error(be, NULL, "statement", err);
+    int ret = pg_collect(be, res, rows, changes, err);
+    PQclear(res);
+    return ret;
+}
+
+static int pg_exec_script(void *self, const char *sql, kr_error_t *err)
+{
+    pg_be *be = self;
+    PGresult *res = PQexec(be->conn, sql);
+    int ret = 0;
+    if (!res || (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK))
+        ret = pg_error(be, res, "exec", err);
+    PQclear(res);
+    return ret;
+}
+
+/* Re-establish a lost connection (its prepared statements are gone). */
+static int pg_ensure_connected(pg_be *be, kr_error_t *err)
+{
+    if (PQstatus(be->conn) == CONNECTION_OK)
+        return 0;
+    PQreset(be->conn);
+    memset(be->prepared, 0, sizeof(be->prepared));
+    if (PQstatus(be->conn) != CONNECTION_OK)
+        return pg_error(be, NULL, "reconnect", err);
+    PQsetNoticeProcessor(be->conn, ignore_notice, NULL);
+    kr_log(be->logger, KR_LOG_INFO, "inventory", "reconnected to %s", be->where);
+    return 0;
+}
+
+static int pg_begin(void *self, int mode, kr_error_t *err)
+{
+    pg_be *be = self;
+    int ret = pg_ensure_connected(be, err);
+    if (ret == 0)
+        ret = pg_exec_script(be, "BEGIN", err);
+    /* Replicas starting together must not create the tables twice. */
+    if (ret == 0 && mode == KR_INV_BEGIN_SCHEMA)
+        ret = pg_exec_script(be, "SELECT pg_advisory_xact_lock(7234051)", err);
+    return ret;
+}
+
+static int pg_commit(void *self, kr_error_t *err)
+{
+    return pg_exec_script(self, "COMMIT", err);
+}
+
+static void pg_rollback(void *self)
+{
+    pg_be *be = self;
+    if (PQstatus(be->conn) == CONNECTION_OK && PQtransactionStatus(be->conn) != PQTRANS_IDLE) {
+        PGresult *res = PQexec(be->conn, "ROLLBACK");
+        PQclear(res);
+    }
+}
+
+static void pg_close(void *self)
+{
+    pg_be *be = self;
+    if (!be)
+        return;
+    PQfinish(be->conn);
+    kr_free(be);
+}
+
+static const kr_inv_backend_ops pg_ops = {
+    .name = "postgresql",
+    .schema_sql = schema_sql,
+    .exec = pg_exec,
+    .exec_script = pg_exec_script,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .close = pg_close,
+};
+
+int kr_inv_pg_open(const kr_inv_open_opts *opts, const kr_inv_backend_ops **ops, void **out,
+                   kr_error_t *err)
+{
+    pg_be *be = kr_calloc(1, sizeof(*be));
+    if (!be)
+        return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    be->logger = opts->logger;
+    kr_inv_redact_url(opts->url, be->where, sizeof(be->where));
+    char timeout[24];
+    uint64_t ms = opts->connect_timeout_ms ? opts->connect_timeout_ms : 5000;
+    snprintf(timeout, sizeof(timeout), "%llu", (unsigned long long)((ms + 999) / 1000));
+    /* The URL is expanded as dbname; the keywords after it add to it. */
+    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+    const char *values[] = {opts->url, timeout, "kreconcile-inventory", NULL};
+    be->conn = PQconnectdbParams(keys, values, 1);
+    if (!be->conn) {
+        kr_free(be);
+        return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    }
+    PQsetNoticeProcessor(be->conn, ignore_notice, NULL);
+    if (PQstatus(be->conn) != CONNECTION_OK) {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s", PQerrorMessage(be->conn));
+        size_t len = strlen(msg);
+        while (len && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
+            msg[--len] = '\0';
+        /* A URL libpq cannot parse is the caller's mistake, not an outage. */
+        int code = strstr(msg, "invalid") || strstr(msg, "URI") ? KR_EINVAL : KR_ECONNECT;
+        kr_error_set(err, code, "inventory: cannot connect to %s: %s", be->where, msg);
+        pg_close(be);
+        return code;
+    }
+    *ops = &pg_ops;
+    *out = be;
+    return 0;
+}

@@ -1,0 +1,230 @@
+/* libkreconcile — the inventory's SQLite backend: one connection in WAL mode
+ * (synchronous=NORMAL: a commit survives a crash of the process; a power
+ * loss may undo the last commits together with their checkpoints, so the
+ * producers replay them), prepared statements kept per statement id.
+ * A file that is not a database is refused, never rewritten. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "inventory_internal.h"
+
+typedef struct sqlite_be {
+    sqlite3 *db;
+    sqlite3_stmt *stmts[KR_INV_N_STMTS];
+    char path[1024];
+} sqlite_be;
+
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS kr_objects ("
+    " cluster TEXT NOT NULL, kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,"
+    " api_version TEXT NOT NULL, uid TEXT NOT NULL, resource_version TEXT NOT NULL,"
+    " phase TEXT NOT NULL, labels TEXT NOT NULL, created TEXT, deleted_ms BIGINT,"
+    " seq BIGINT NOT NULL, object TEXT NOT NULL,"
+    " PRIMARY KEY (cluster, kind, namespace, name));"
+    "CREATE TABLE IF NOT EXISTS kr_transactions ("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT, time_ms BIGINT NOT NULL,"
+    " cluster TEXT NOT NULL, api_version TEXT NOT NULL, kind TEXT NOT NULL,"
+    " namespace TEXT NOT NULL, name TEXT NOT NULL, uid TEXT NOT NULL,"
+    " resource_version TEXT NOT NULL, event TEXT NOT NULL, actor TEXT NOT NULL, patch TEXT,"
+    " dedup_key TEXT UNIQUE);"
+    "CREATE INDEX IF NOT EXISTS kr_transactions_resource"
+    " ON kr_transactions (kind, namespace, name, seq);"
+    "CREATE TABLE IF NOT EXISTS kr_checkpoints ("
+    " cluster TEXT NOT NULL, resource TEXT NOT NULL, resource_version TEXT NOT NULL,"
+    " updated_ms BIGINT NOT NULL, PRIMARY KEY (cluster, resource));";
+
+static int sqlite_error(sqlite_be *be, int rc, const char *what, kr_error_t *err)
+{
+    int primary = rc & 0xff;
+    const char *msg = be->db ? sqlite3_errmsg(be->db) : sqlite3_errstr(rc);
+    if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB)
+        return kr_error_set(err, KR_EIO,
+                            "inventory: %s is not a valid SQLite database (%s: %s); refusing to "
+                            "use it, the file is left untouched",
+                            be->path, what, msg);
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED || primary == SQLITE_FULL)
+        return kr_error_set(err, KR_EUNAVAILABLE, "inventory: sqlite %s: %s (retry later)", what,
+                            msg);
+    if (primary == SQLITE_NOMEM)
+        return kr_error_set(err, KR_ENOMEM, "inventory: sqlite %s: out of memory", what);
+    return kr_error_set(err, KR_EIO, "inventory: sqlite %s on %s: %s", what, be->path, msg);
+}
+
+static int bind_params(sqlite_be *be, sqlite3_stmt *st, const kr_inv_param *params, size_t n,
+                       kr_error_t *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc;
+        switch (params[i].type) {
+        case KR_INV_P_TEXT:
+            rc = sqlite3_bind_text(st, (int)i + 1, params[i].text, -1, SQLITE_STATIC);
+            break;
+        case KR_INV_P_INT:
+            rc = sqlite3_bind_int64(st, (int)i + 1, params[i].i);
+            break;
+        default:
+            rc = sqlite3_bind_null(st, (int)i + 1);
+            break;
+        }
+        if (rc != SQLITE_OK)
+            return sqlite_error(be, rc, "bind", err);
+    }
+    return 0;
+}
+
+static int sqlite_exec(void *self, int stmt_id, const char *sql, const kr_inv_param *params,
+                       size_t n, kr_inv_rows *rows, int64_t *changes, kr_error_t *err)
+{
+    sqlite_be *be = self;
+    sqlite3_stmt *st = stmt_id >= 0 ? be->stmts[stmt_id] : NULL;
+    int rc;
+    if (!st) {
+        rc = sqlite3_prepare_v2(be->db, sql, -1, &st, NULL);
+        if (rc != SQLITE_OK)
+            return sqlite_error(be, rc, "prepare", err);
+        if (stmt_id >= 0)
+            be->stmts[stmt_id] = st;
+    }
+    int ret = bind_params(be, st, params, n, err);
+    while (ret == 0) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+            break;
+        if (rc != SQLITE_ROW) {
+            ret = sqlite_error(be, rc, "step", err);
+            break;
+        }
+        if (!rows)
+            continue;
+        size_t cols = (size_t)sqlite3_column_count(st);
+        const char *cells[32];
+        size_t lens[32];
+        if (cols > KR_ARRAY_LEN(cells)) {
+            ret = kr_error_set(err, KR_EINVAL, "inventory: too many columns");
+            break;
+        }
+        for (size_t c = 0; c < cols; c++) {
+            cells[c] = (const char *)sqlite3_column_text(st, (int)c);
+            lens[c] = (size_t)sqlite3_column_bytes(st, (int)c);
+        }
+        if (kr_inv_rows_add(rows, cols, cells, lens) != 0)
+            ret = kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    }
+    if (ret == 0 && changes)
+        *changes = sqlite3_changes64(be->db);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (stmt_id < 0)
+        sqlite3_finalize(st);
+    return ret;
+}
+
+static int sqlite_exec_script(void *self, const char *sql, kr_error_t *err)
+{
+    sqlite_be *be = self;
+    int rc = sqlite3_exec(be->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : sqlite_error(be, rc, "exec", err);
+}
+
+static int sqlite_begin(void *self, int mode, kr_error_t *err)
+{
+    /* BEGIN IMMEDIATE takes the write lock at once (and serialises schema
+     * changes): a busy database fails here, not halfway through a batch. */
+    return sqlite_exec_script(self, mode == KR_INV_BEGIN_READ ? "BEGIN" : "BEGIN IMMEDIATE", err);
+}
+
+static int sqlite_commit(void *self, kr_error_t *err)
+{
+    return sqlite_exec_script(self, "COMMIT", err);
+}
+
+static void sqlite_rollback(void *self)
+{
+    sqlite_be *be = self;
+    if (!sqlite3_get_autocommit(be->db))
+        sqlite3_exec(be->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static void sqlite_close(void *self)
+{
+    sqlite_be *be = self;
+    if (!be)
+        return;
+    for (size_t i = 0; i < KR_INV_N_STMTS; i++)
+        sqlite3_finalize(be->stmts[i]);
+    sqlite3_close(be->db);
+    kr_free(be);
+}
+
+static const kr_inv_backend_ops sqlite_ops = {
+    .name = "sqlite",
+    .schema_sql = schema_sql,
+    .exec = sqlite_exec,
+    .exec_script = sqlite_exec_script,
+    .begin = sqlite_begin,
+    .commit = sqlite_commit,
+    .rollback = sqlite_rollback,
+    .close = sqlite_close,
+};
+
+int kr_inv_sqlite_open(const kr_inv_open_opts *opts, const kr_inv_backend_ops **ops, void **out,
+                       kr_error_t *err)
+{
+    const char *url = opts->url;
+    const char *path;
+    if (strcmp(url, "sqlite::memory:") == 0)
+        path = ":memory:";
+    else if (strncmp(url, "sqlite://", 9) == 0)
+        path = url + 9; /* sqlite:///abs → /abs; sqlite://rel → rel */
+    else
+        return kr_error_set(err, KR_EINVAL, "inventory: not a sqlite URL: %s", url);
+    if (!*path || strchr(path, '?'))
+        return kr_error_set(err, KR_EINVAL,
+                            "inventory: %s: expected sqlite:///path/to/file.db (a file path, no "
+                            "query)",
+                            url);
+    sqlite_be *be = kr_calloc(1, sizeof(*be));
+    if (!be)
+        return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    snprintf(be->path, sizeof(be->path), "%s", path);
+    int rc = sqlite3_open_v2(path, &be->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK) {
+        kr_error_set(err, KR_ECONNECT, "inventory: cannot open %s: %s", path,
+                     be->db ? sqlite3_errmsg(be->db) : sqlite3_errstr(rc));
+        sqlite_close(be);
+        return err ? err->code : KR_ECONNECT;
+    }
+    sqlite3_extended_result_codes(be->db, 1);
+    sqlite3_busy_timeout(be->db, 5000);
+    /* The first read of the header: a file that is not a database fails
+     * here with SQLITE_NOTADB, before anything could write to it. */
+    int ret = sqlite_exec_script(be, "SELECT count(*) FROM sqlite_master", err);
+    if (ret == 0 && strcmp(path, ":memory:") != 0)
+        ret = sqlite_exec_script(be, "PRAGMA journal_mode=WAL", err);
+    if (ret == 0)
+        ret = sqlite_exec_script(be, "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32768", err);
+    if (ret == 0) {
+        /* A damaged page behind a valid header is found by quick_check. */
+        kr_inv_rows rows = {0};
+        ret = sqlite_exec(be, -1, "PRAGMA quick_check(1)", NULL, 0, &rows, NULL, err);
+        if (ret == 0 && (rows.n_rows != 1 || !kr_inv_cell(&rows, 0, 0) ||
+                         strcmp(kr_inv_cell(&rows, 0, 0), "ok") != 0))
+            ret = kr_error_set(err, KR_EIO,
+                               "inventory: %s is corrupted (quick_check: %s); refusing to use it, "
+                               "the file is left untouched",
+                               path,
+                               rows.n_rows && kr_inv_cell(&rows, 0, 0) ? kr_inv_cell(&rows, 0, 0)
+                                                                       : "no answer");
+        kr_inv_rows_free(&rows);
+    }
+    if (ret != 0) {
+        sqlite_close(be);
+        return ret;
+    }
+    *ops = &sqlite_ops;
+    *out = be;
+    return 0;
+}

@@ -1,0 +1,237 @@
+/* The live page in a real browser: Debian's chromium, headless, loads the
+ * page from a loopback server that serves the inventory's Workflow API
+ * (kr_inventory_api_handle and the SSE stream on libmicrohttpd), sees the
+ * rows per cluster, then an object changed in the inventory shows its new
+ * status without a reload; the filter box and the history view work.
+ * Without chromium the suite fails when CI=true and skips otherwise.
+ * KR_TEST_THREADED: the server's threads read while the test writes. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chromium.h"
+#include "kr_suite.h"
+#include "kr_test.h"
+#include "kr_test_tmpdir.h"
+#include "kreconcile.h"
+
+static char tmpdir[256];
+
+/* ---- a loopback server for the API -------------------------------------- */
+
+typedef struct params {
+    kr_inventory_api_param items[32];
+    size_t n;
+} params;
+
+static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *value)
+{
+    (void)kind;
+    params *p = cls;
+    if (p->n < 32) {
+        p->items[p->n].name = key;
+        p->items[p->n].value = value;
+        p->n++;
+    }
+    return MHD_YES;
+}
+
+static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    long n = kr_inventory_sse_read(cls, buf, max, 500);
+    return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
+}
+
+static void sse_free(void *cls)
+{
+    kr_inventory_sse_free(cls);
+}
+
+static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char *url,
+                             const char *method, const char *version, const char *upload,
+                             size_t *upload_size, void **state)
+{
+    (void)version;
+    (void)upload;
+    (void)upload_size;
+    if (!*state) { /* the headers: answer on the next call */
+        *state = conn;
+        return MHD_YES;
+    }
+    kr_inventory_t *inv = cls;
+    struct MHD_Response *r;
+    int status;
+    if (strcmp(url, "/api/v1/events") == 0 && strcmp(method, "GET") == 0) {
+        const char *last = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID");
+        if (!last)
+            last = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "after");
+        kr_inventory_sse_t *sse = NULL;
+        if (kr_inventory_sse_new(inv, last, &sse, NULL) != 0)
+            return MHD_NO;
+        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_reader, sse, sse_free);
+        MHD_add_response_header(r, "Content-Type", "text/event-stream");
+        MHD_add_response_header(r, "Cache-Control", "no-cache");
+        status = 200;
+    } else {
+        params p = {.n = 0};
+        MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect, &p);
+        kr_inventory_api_response resp;
+        kr_inventory_api_handle(inv, NULL, method, url, p.items, p.n, &resp);
+        r = MHD_create_response_from_buffer(resp.len, resp.body ? resp.body : (char *)"",
+                                            MHD_RESPMEM_MUST_COPY);
+        MHD_add_response_header(r, "Content-Type",
+                                resp.content_type ? resp.content_type : "text/plain");
+        status = resp.status;
+        kr_inventory_api_response_free(&resp);
+    }
+    enum MHD_Result ok = MHD_queue_response(conn, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+static struct MHD_Daemon *start_server(kr_inventory_t *inv, unsigned short *port)
+{
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, serve, inv,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_END);
+    ck_assert_ptr_nonnull(d);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    ck_assert_ptr_nonnull(info);
+    *port = info->port;
+    return d;
+}
+
+/* ---- objects -------------------------------------------------------------- */
+
+static void put(kr_inventory_t *inv, const char *cluster, kr_inventory_event_type type,
+                const char *ns, const char *name, const char *uid, const char *rv,
+                const char *state)
+{
+    json_t *o = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:{s:s}}, s:{}}", "apiVersion",
+                          "batch/v1", "kind", "Job", "metadata", "namespace", ns, "name", name,
+                          "uid", uid, "resourceVersion", rv, "labels", "team", "ml", "status");
+    if (strcmp(state, "running") == 0)
+        json_object_set_new(json_object_get(o, "status"), "active", json_integer(1));
+    if (strcmp(state, "done") == 0)
+        json_object_set_new(json_object_get(o, "status"), "conditions",
+                            json_pack("[{s:s, s:s}]", "type", "Complete", "status", "True"));
+    kr_inventory_event e = {.cluster = cluster, .type = type, .object = o};
+    kr_error_t err = {0};
+    ck_assert_msg(kr_inventory_apply(inv, &e, 1, NULL, &err) == 0, "%s", err.message);
+    json_decref(o);
+}
+
+static long count(kr_chromium *c, const char *expression)
+{
+    json_t *v = NULL;
+    char why[512];
+    ck_assert_msg(kr_chromium_eval(c, expression, &v, why, sizeof(why)) == 0, "%s", why);
+    long n = (long)json_integer_value(v);
+    json_decref(v);
+    return n;
+}
+
+START_TEST(page_shows_rows_and_changes_live_without_reload)
+{
+    char url[512];
+    snprintf(url, sizeof(url), "sqlite://%s/page.db", tmpdir);
+    kr_inventory_opts o = KR_INVENTORY_OPTS_INIT;
+    o.url = url;
+    kr_inventory_t *inv = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_inventory_new(&o, &inv, &err) == 0, "%s", err.message);
+    put(inv, "east", KR_INVENTORY_ADDED, "ml", "train", "u1", "10", "running");
+    put(inv, "east", KR_INVENTORY_ADDED, "ml", "eval", "u2", "11", "pending");
+    put(inv, "west", KR_INVENTORY_ADDED, "ml", "train-b", "u3", "5", "running");
+    unsigned short port = 0;
+    struct MHD_Daemon *d = start_server(inv, &port);
+    char page[64];
+    snprintf(page, sizeof(page), "http://127.0.0.1:%u/", port);
+    kr_chromium *c = NULL;
+    char why[512];
+    if (kr_chromium_open(page, &c, why, sizeof(why)) != 0) {
+        MHD_stop_daemon(d);
+        kr_inventory_free(inv);
+        const char *ci = getenv("CI");
+        if (ci && strcmp(ci, "true") == 0)
+            ck_abort_msg("chromium cannot run and CI=true: %s", why);
+        kr_test_skip("page_shows_rows_and_changes_live_without_reload", "%s", why);
+        return;
+    }
+    ck_assert_msg(kr_chromium_wait_true(c,
+                                        "document.body.dataset.ready === 'true' && "
+                                        "document.body.dataset.live === 'true'",
+                                        60000),
+                  "the page did not load and go live");
+    /* Rows per cluster. */
+    ck_assert_int_eq(count(c, "document.querySelectorAll('section.cluster').length"), 2);
+    ck_assert_int_eq(count(c, "document.querySelectorAll('#cluster-east tbody tr').length"), 2);
+    ck_assert_int_eq(count(c, "document.querySelectorAll('#cluster-west tbody tr').length"), 1);
+    ck_assert(kr_chromium_wait_true(
+        c, "document.getElementById('row:east/Job/ml/train').dataset.phase === 'Running'", 10000));
+    /* A change in the inventory reaches the page live: no reload (the
+     * marker set on the window survives). */
+    json_t *v = NULL;
+    ck_assert_int_eq(kr_chromium_eval(c, "window.krMarker = 42", &v, why, sizeof(why)), 0);
+    json_decref(v);
+    put(inv, "east", KR_INVENTORY_MODIFIED, "ml", "train", "u1", "12", "done");
+    put(inv, "north", KR_INVENTORY_ADDED, "ml", "fresh", "u9", "1", "pending");
+    ck_assert_msg(kr_chromium_wait_true(c,
+                                        "document.getElementById('row:east/Job/ml/train')"
+                                        ".dataset.phase === 'Succeeded'",
+                                        30000),
+                  "the change did not reach the page");
+    ck_assert(
+        kr_chromium_wait_true(c, "!!document.getElementById('row:north/Job/ml/fresh')", 30000));
+    ck_assert_int_eq(count(c, "window.krMarker"), 42);
+    /* The filter box hides what does not match. */
+    ck_assert_int_eq(kr_chromium_eval(c,
+                                      "(function(){var f=document.getElementById('filter');"
+                                      "f.value='train';f.dispatchEvent(new Event('input'));"
+                                      "return 1;})()",
+                                      &v, why, sizeof(why)),
+                     0);
+    json_decref(v);
+    ck_assert_int_eq(count(c, "document.querySelectorAll('tbody tr.hidden').length"), 2);
+    /* The history view of a row. */
+    ck_assert_int_eq(kr_chromium_eval(c,
+                                      "document.getElementById('row:east/Job/ml/train')"
+                                      ".querySelector('button').click(), 1",
+                                      &v, why, sizeof(why)),
+                     0);
+    json_decref(v);
+    ck_assert(kr_chromium_wait_true(c, "document.querySelectorAll('#history-rows tr').length === 2",
+                                    30000));
+    ck_assert(kr_chromium_wait_true(
+        c,
+        "document.querySelectorAll('#history-rows tr')[1].children[3].textContent === "
+        "'MODIFIED'",
+        10000));
+    kr_chromium_close(c);
+    MHD_stop_daemon(d);
+    kr_inventory_free(inv);
+}
+END_TEST
+
+int main(void)
+{
+    if (!kr_test_tmpdir_make(tmpdir, sizeof(tmpdir), "kr-inv-page"))
+        return EXIT_FAILURE;
+    Suite *s = suite_create("inventory_page");
+    TCase *tc = tcase_create("chromium");
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, page_shows_rows_and_changes_live_without_reload);
+    suite_add_tcase(s, tc);
+    int rc = kr_test_run_suite(s);
+    kr_test_tmpdir_remove(tmpdir);
+    return rc;
+}
