@@ -77,6 +77,11 @@ static void world_down(world *w)
         snprintf(log, sizeof(log), "%s/syncer-%d.log", w->dir, i);
         unlink(log);
     }
+    const char *db[] = {"inventory.db", "inventory.db-wal", "inventory.db-shm"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(log, sizeof(log), "%s/%s", w->dir, db[i]);
+        unlink(log);
+    }
     rmdir(w->dir);
 }
 
@@ -88,6 +93,8 @@ static pid_t start_syncer(world *w, int n, bool leader_elect)
     snprintf(dc1, sizeof(dc1), "dc1=%s", w->dc[0].kubeconfig);
     snprintf(dc2, sizeof(dc2), "dc2=%s", w->dc[1].kubeconfig);
     snprintf(log, sizeof(log), "%s/syncer-%d.log", w->dir, n);
+    char inventory[128];
+    snprintf(inventory, sizeof(inventory), "sqlite://%s/inventory.db", w->dir);
     char *argv[] = {bin,
                     "--kubeconfig",
                     w->hub.kubeconfig,
@@ -109,6 +116,8 @@ static pid_t start_syncer(world *w, int n, bool leader_elect)
                     "1",
                     "--lease-namespace",
                     NSNAME,
+                    "--inventory",
+                    inventory,
                     leader_elect ? "--leader-elect" : NULL,
                     NULL};
     pid_t pid = fork();
@@ -260,6 +269,30 @@ START_TEST(program_syncs_repairs_places_and_deletes)
     wait_for(&w, copy_is, &gone2, "the copy leaving dc2");
     wait_for(&w, hub_gone, &gone2, "the hub object's finalizer");
     ck_assert_int_eq(stop_syncer(pid, SIGTERM), 0);
+    /* --inventory: every write recorded, actor kr-syncer */
+    char url[128];
+    snprintf(url, sizeof(url), "sqlite://%s/inventory.db", w.dir);
+    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
+    io.url = url;
+    kr_inventory_t *inv = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_inventory_new(&io, &inv, &err) == 0, "%s", err.message);
+    json_t *rows = NULL;
+    ck_assert_int_eq(kr_inventory_history(inv, "ConfigMap", NSNAME, "app", 0, 0, &rows, &err), 0);
+    bool created[2] = {false, false}, deleted[2] = {false, false};
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        const char *event = json_string_value(json_object_get(row, "event"));
+        int d = strcmp(json_string_value(json_object_get(row, "cluster")), "dc2") == 0;
+        ck_assert_str_eq(json_string_value(json_object_get(row, "actor")), "kr-syncer");
+        created[d] |= strcmp(event, "CREATED") == 0;
+        deleted[d] |= strcmp(event, "DELETED") == 0;
+    }
+    ck_assert(created[0] && created[1] && deleted[0] && deleted[1]);
+    json_decref(rows);
+    kr_inventory_free(inv);
     world_down(&w);
 }
 END_TEST

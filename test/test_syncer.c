@@ -826,6 +826,56 @@ START_TEST(a_copy_of_ours_the_cache_missed_is_patched_not_reported_foreign)
 }
 END_TEST
 
+/* How many rows of `rows` have this cluster and event, all by kr-syncer. */
+static int count_rows(const json_t *rows, const char *cluster, const char *event)
+{
+    int n = 0;
+    size_t i;
+    const json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        if (strcmp(json_string_value(json_object_get(row, "cluster")), cluster) != 0 ||
+            strcmp(json_string_value(json_object_get(row, "event")), event) != 0)
+            continue;
+        ck_assert_str_eq(json_string_value(json_object_get(row, "actor")), KR_MANAGER_SYNCER);
+        n++;
+    }
+    return n;
+}
+
+START_TEST(every_write_is_recorded_in_the_inventory)
+{
+    world w;
+    world_up(&w, 0);
+    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
+    io.url = "sqlite::memory:";
+    kr_inventory_t *inv = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_inventory_new(&io, &inv, &err) == 0, "%s", err.message);
+    w.s->inventory = inv;
+    hub_put(&w, CM, object_of(CM, "rec", "v1", NULL));
+    converge(&w, 3, false);
+    hub_put(&w, CM, object_of(CM, "rec", "v2", NULL));
+    converge(&w, 3, false);
+    hub_delete(&w, CM, "rec");
+    converge(&w, 3, false);
+    json_t *rows = NULL;
+    ck_assert_msg(kr_inventory_history(inv, "ConfigMap", NSNAME, "rec", 0, 0, &rows, &err) == 0,
+                  "%s", err.message);
+    for (int d = 0; d < N_DC; d++) {
+        const char *dc = d ? "dc2" : "dc1";
+        ck_assert_int_eq(count_rows(rows, dc, "CREATED"), 1);
+        ck_assert_int_eq(count_rows(rows, dc, "PATCHED"), 1);
+        ck_assert_int_eq(count_rows(rows, dc, "VERIFIED"), 2);
+        ck_assert_int_eq(count_rows(rows, dc, "DELETED"), 1);
+    }
+    json_decref(rows);
+    w.s->inventory = NULL;
+    kr_inventory_free(inv);
+    world_down(&w);
+}
+END_TEST
+
 START_TEST(ignored_and_owned_hub_objects_are_not_synced)
 {
     world w;
@@ -1189,6 +1239,7 @@ int main(void)
     tcase_add_test(tc, a_copy_without_our_labels_is_never_taken_over);
     tcase_add_test(tc, a_copy_of_ours_the_cache_missed_is_patched_not_reported_foreign);
     tcase_add_test(tc, ignored_and_owned_hub_objects_are_not_synced);
+    tcase_add_test(tc, every_write_is_recorded_in_the_inventory);
     tcase_add_test(tc, a_datacenter_answering_503_delays_nobody_and_holds_deletes_until_it_returns);
     tcase_add_test(tc, a_stopped_datacenter_holds_the_finalizer_until_it_answers_again);
     tcase_add_test(tc, the_controller_repairs_drift_from_events_and_keeps_lanes_apart);

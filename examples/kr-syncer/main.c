@@ -19,6 +19,17 @@ static int informer(kr_client_t *client, kr_gvr gvr, const char *ns, const char 
     return kr_manager_informer(user, client, gvr, ns, selector, out, err);
 }
 
+/* The inventory of --inventory, or none. */
+static int open_inventory(const char *url, kr_manager_t *m, kr_inventory_t **out, kr_error_t *err)
+{
+    if (!url)
+        return 0;
+    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
+    io.url = url;
+    io.logger = *kr_manager_logger(m);
+    return kr_inventory_new(&io, out, err);
+}
+
 /* One controller per resource, a queue lane per workload cluster. */
 static int add_controllers(kr_manager_t *m, syncer_t *s, long workers, kr_error_t *err)
 {
@@ -42,6 +53,7 @@ int main(int argc, char **argv)
     kr_flag_strings resource_args = {0};
     uint64_t resync_ms = 10 * 60 * 1000;
     long workers = 0;
+    const char *inventory_url = NULL;
     const kr_flag flags[] = {
         {.name = "namespace",
          .shorthand = 'n',
@@ -65,6 +77,12 @@ int main(int argc, char **argv)
          .value = &workers,
          .metavar = "N",
          .help = "reconciles at once per resource (default: twice the number of clusters)"},
+        {.name = "inventory",
+         .type = KR_FLAG_STRING,
+         .value = &inventory_url,
+         .metavar = "URL",
+         .help = "record every create, patch, verification and delete in this inventory "
+                 "(sqlite:///path.db, postgresql://...)"},
     };
     const kr_manager_program program = {
         .name = "kr-syncer",
@@ -101,11 +119,13 @@ int main(int argc, char **argv)
     mo.program = &program;
     mo.config = &cfg;
     kr_manager_t *m = NULL;
+    kr_inventory_t *inventory = NULL;
     syncer_t *s = NULL;
     const char **names = NULL;
     kr_client_t **clients = NULL;
     int code = 2;
-    if (kr_manager_new(&mo, &m, &err) == 0) {
+    if (kr_manager_new(&mo, &m, &err) == 0 &&
+        open_inventory(inventory_url, m, &inventory, &err) == 0) {
         size_t n = kr_manager_cluster_count(m);
         names = calloc(n, sizeof(const char *));
         clients = calloc(n, sizeof(kr_client_t *));
@@ -125,6 +145,7 @@ int main(int argc, char **argv)
             .resync_ms = resync_ms,
             .informer = informer,
             .informer_user = m,
+            .inventory = inventory,
             .logger = *kr_manager_logger(m),
         };
         if (!names || !clients)
@@ -136,6 +157,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "kr-syncer: %s\n", err.message);
     kr_manager_free(m);
     syncer_free(s);
+    kr_inventory_free(inventory);
     free(names);
     free(clients);
     kr_flag_strings_free(&resource_args);

@@ -259,9 +259,11 @@ static step delete_copy(rctx *c, const json_t *obj)
         *c->after_ms = PENDING_DELETE_RETRY_MS;
         st = STEP_RETRY;
     }
-    json_decref(out);
-    if (st == STEP_OK && deleted)
+    if (st == STEP_OK && deleted) {
         log_key(c, KR_LOG_INFO, "deleted the copy%s", NULL);
+        syncer_record(c->s, c->res, c->req->cluster, obj, "DELETED");
+    }
+    json_decref(out);
     return st;
 }
 
@@ -393,11 +395,11 @@ static int resolve_existing(rctx *c, json_t **out, bool *foreign)
     return rc;
 }
 
-/* The write the copy needs (create or patch); *rv_out the RV it returned
- * (new string) or NULL when nothing was written. */
-static step write_copy(rctx *c, const json_t *old_entry, char **rv_out)
+/* The write the copy needs (create or patch); *written is what the write
+ * returned (new), or NULL when nothing was written. */
+static step write_copy(rctx *c, const json_t *old_entry, json_t **written)
 {
-    *rv_out = NULL;
+    *written = NULL;
     json_t *out = NULL;
     bool foreign = false, resolved = false;
     int rc = send_copy(c, c->copy, &out);
@@ -422,9 +424,10 @@ static step write_copy(rctx *c, const json_t *old_entry, char **rv_out)
             st = STEP_RETRY;
         }
     } else if (st == STEP_OK && out) {
-        const char *rv = meta_string(out, "resourceVersion");
-        *rv_out = rv ? strdup(rv) : NULL;
-        log_key(c, KR_LOG_INFO, "%s the copy", c->copy || resolved ? "patched" : "created");
+        bool created = !c->copy && !resolved;
+        log_key(c, KR_LOG_INFO, "%s the copy", created ? "created" : "patched");
+        syncer_record(c->s, c->res, c->req->cluster, out, created ? "CREATED" : "PATCHED");
+        *written = json_incref(out);
     }
     json_decref(out);
     return st;
@@ -467,8 +470,9 @@ static step reconcile_sync(rctx *c)
         json_decref(entries);
         return st;
     }
-    char *rv = NULL;
-    st = write_copy(c, old, &rv);
+    json_t *written = NULL;
+    st = write_copy(c, old, &written);
+    const char *rv = meta_string(written, "resourceVersion");
     if (st != STEP_OK) {
         /* The failure goes into the status (unchanged text: no write). */
         if (st == STEP_FAILED || (st == STEP_RETRY && c->unreachable)) {
@@ -485,6 +489,8 @@ static step reconcile_sync(rctx *c)
     if (rv) {
         now.target_resource_version = rv;
         now.verified = observed(c, rv);
+        if (now.verified)
+            syncer_record(c->s, c->res, c->req->cluster, written, "VERIFIED");
     } else if (old && !json_object_get(old, "lastError") &&
                json_string_value(json_object_get(old, "targetResourceVersion")) &&
                !json_object_get(old, "deleted")) {
@@ -503,7 +509,7 @@ static step reconcile_sync(rctx *c)
     }
     entry = syncer_status_entry(&now);
     bool verified = now.verified;
-    free(rv);
+    json_decref(written);
     json_decref(entries);
     if (!entry)
         return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
@@ -617,6 +623,7 @@ int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
         cfg->verify_timeout_ms ? cfg->verify_timeout_ms : DEFAULT_VERIFY_TIMEOUT_MS;
     s->logger = cfg->logger;
     s->clock = cfg->clock;
+    s->inventory = cfg->inventory;
     s->resources = calloc(cfg->n_resources, sizeof(*s->resources));
     s->clusters = calloc(cfg->n_clusters, sizeof(*s->clusters));
     s->cluster_names = calloc(cfg->n_clusters, sizeof(*s->cluster_names));

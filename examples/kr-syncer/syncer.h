@@ -137,6 +137,7 @@ typedef struct syncer_resource {
     syncer_t *syncer; /* the syncer it belongs to (a controller's user) */
     size_t index;
     char *group, *version, *resource;
+    char kind[64], api_version[128]; /* learned from answers (record.c) */
     kr_gvr gvr;
     kr_informer_t *hub; /* the hub objects of this resource in the namespace */
 } syncer_resource;
@@ -154,6 +155,7 @@ typedef struct syncer_config {
     uint64_t verify_timeout_ms; /* read-after-write wait; 0 = 10000 */
     syncer_informer_cb informer;
     void *informer_user;
+    kr_inventory_t *inventory; /* borrowed; NULL: nothing recorded */
     kr_logger logger;
     kr_clock clock; /* zero: CLOCK_MONOTONIC */
 } syncer_config;
@@ -168,6 +170,7 @@ struct syncer {
     size_t n_clusters;
     const char **cluster_names; /* n_clusters, borrowed from clusters[] */
     uint64_t resync_ms, verify_timeout_ms;
+    kr_inventory_t *inventory;
     kr_logger logger;
     kr_clock clock;
     /* Counters for tests and logs: writes that succeeded, and every
@@ -211,6 +214,14 @@ json_t *syncer_pending_take(syncer_t *s, size_t resource, const char *ns, const 
  * parked meanwhile. [any thread] */
 void syncer_pending_restore(syncer_t *s, size_t resource, const char *ns, const char *name,
                             json_t *entries);
+
+/* ---- record.c: the inventory ------------------------------------------------ */
+
+/* Record `event` (CREATED, PATCHED, VERIFIED, DELETED) on `obj` (borrowed:
+ * the write's answer, or the copy) in `cluster`, when the syncer has an
+ * inventory; a failure is logged. [worker] */
+void syncer_record(syncer_t *s, syncer_resource *res, const char *cluster, const json_t *obj,
+                   const char *event);
 
 /* ---- controllers.c: the controller of one resource ------------------------- */
 
