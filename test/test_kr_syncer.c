@@ -77,9 +77,9 @@ static void world_down(world *w)
         snprintf(log, sizeof(log), "%s/syncer-%d.log", w->dir, i);
         unlink(log);
     }
-    const char *db[] = {"inventory.db", "inventory.db-wal", "inventory.db-shm"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(log, sizeof(log), "%s/%s", w->dir, db[i]);
+    const char *db[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 6; i++) {
+        snprintf(log, sizeof(log), "%s/inventory-%d.db%s", w->dir, i / 3, db[i % 3]);
         unlink(log);
     }
     rmdir(w->dir);
@@ -94,7 +94,8 @@ static pid_t start_syncer(world *w, int n, bool leader_elect)
     snprintf(dc2, sizeof(dc2), "dc2=%s", w->dc[1].kubeconfig);
     snprintf(log, sizeof(log), "%s/syncer-%d.log", w->dir, n);
     char inventory[128];
-    snprintf(inventory, sizeof(inventory), "sqlite://%s/inventory.db", w->dir);
+    /* one file per replica: SQLite is the single-writer backend */
+    snprintf(inventory, sizeof(inventory), "sqlite://%s/inventory-%d.db", w->dir, n);
     char *argv[] = {bin,
                     "--kubeconfig",
                     w->hub.kubeconfig,
@@ -271,7 +272,7 @@ START_TEST(program_syncs_repairs_places_and_deletes)
     ck_assert_int_eq(stop_syncer(pid, SIGTERM), 0);
     /* --inventory: every write recorded, actor kr-syncer */
     char url[128];
-    snprintf(url, sizeof(url), "sqlite://%s/inventory.db", w.dir);
+    snprintf(url, sizeof(url), "sqlite://%s/inventory-0.db", w.dir);
     kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
     io.url = url;
     kr_inventory_t *inv = NULL;
