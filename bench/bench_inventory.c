@@ -1,11 +1,12 @@
 /* Benchmark of the inventory on SQLite and on PostgreSQL (a private server,
  * started here as the tests start theirs): events applied per second
- * through the consumer's group commit, beside a bare loop of prepared
+ * through the consumer's group commit, beside bare loops of prepared
  * INSERTs of the same rows in transactions of the same size, in the same
- * run (the ratio is the figure; target >= 0.5); then the objects page (100
+ * run, three rounds interleaved and their medians compared (the ratio is
+ * the figure; target >= 0.5); then the objects page (100
  * rows, filtered by cluster and phase) at 100,000 objects, p50/p99; and
  * the resident memory the process grew by while loading them.
- * BENCH_INVENTORY_EVENTS (default 20000) and BENCH_INVENTORY_OBJECTS
+ * BENCH_INVENTORY_EVENTS (default 10000) and BENCH_INVENTORY_OBJECTS
  * (default 100000) override the sizes. Wall-clock times: the database
  * does its work outside this thread. */
 #include <jansson.h>
@@ -254,8 +255,25 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void run_backend(const char *label, const char *url, const char *const bare[2],
-                        size_t n_events, size_t n_objects)
+/* A fresh database for one measurement: a file in `dir` (its path, or
+ * with `as_url` its sqlite:// URL), or a new PostgreSQL database. */
+static int fresh_target(kr_pgserver *pg, const char *dir, const char *name, int rep, bool as_url,
+                        char *out, size_t size)
+{
+    if (pg)
+        return kr_pgserver_create_db(pg, out, size);
+    snprintf(out, size, "%s%s/%s-%d.db", as_url ? "sqlite://" : "", dir, name, rep);
+    return 0;
+}
+
+static double median3(const double *v)
+{
+    double a = v[0], b = v[1], c = v[2];
+    return a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b));
+}
+
+static void run_backend(const char *label, kr_pgserver *pg, const char *dir, size_t n_events,
+                        size_t n_objects)
 {
     printf("-- %s --\n", label);
     json_t **objs = calloc(n_objects, sizeof(*objs));
@@ -275,33 +293,48 @@ static void run_backend(const char *label, const char *url, const char *const ba
         rows[i].dedup = malloc(len);
         snprintf(rows[i].dedup, len, "%s/%s/%s/live", rows[i].cluster, rows[i].uid, rows[i].rv);
     }
-    bool sqlite = strncmp(url, "sqlite:", 7) == 0;
-    double one = sqlite ? bare_sqlite(bare[0], rows, n_events, false)
-                        : bare_pg(bare[0], rows, n_events, false);
-    double two = sqlite ? bare_sqlite(bare[1], rows, n_events, true)
-                        : bare_pg(bare[1], rows, n_events, true);
-    kr_inventory_opts o = KR_INVENTORY_OPTS_INIT;
-    o.url = url;
+    /* Three rounds, the three loops interleaved in each, on fresh
+     * databases: the medians are compared (a shared machine's load moves
+     * between the loops otherwise). The last round's inventory stays. */
+    double one[3], two[3], mine[3];
     kr_inventory_t *inv = NULL;
     kr_error_t err = {0};
-    if (kr_inventory_new(&o, &inv, &err) != 0) {
-        printf("cannot open %s: %s\n", url, err.message);
-        goto out;
+    for (int rep = 0; rep < 3; rep++) {
+        char target[600];
+        fresh_target(pg, dir, "bare-one", rep, false, target, sizeof(target));
+        one[rep] = pg ? bare_pg(target, rows, n_events, false)
+                      : bare_sqlite(target, rows, n_events, false);
+        fresh_target(pg, dir, "bare-schema", rep, false, target, sizeof(target));
+        two[rep] =
+            pg ? bare_pg(target, rows, n_events, true) : bare_sqlite(target, rows, n_events, true);
+        fresh_target(pg, dir, "inventory", rep, true, target, sizeof(target));
+        kr_inventory_free(inv);
+        inv = NULL;
+        kr_inventory_opts o = KR_INVENTORY_OPTS_INIT;
+        o.url = target;
+        if (kr_inventory_new(&o, &inv, &err) != 0) {
+            printf("cannot open %s: %s\n", target, err.message);
+            goto out;
+        }
+        mine[rep] = consumer_rate(inv, objs, n_events, 0);
     }
+    double ours = median3(mine), bare_one = median3(one), bare_two = median3(two);
     long rss0 = rss_kib();
-    double ours = consumer_rate(inv, objs, n_events, 0);
-    printf("events applied (group commit, %d per transaction): %.0f/s\n"
+    printf("events applied (group commit, %d per transaction; medians of 3 interleaved "
+           "rounds): %.0f/s\n"
            "  bare prepared INSERTs, one row per event: %.0f/s; ratio %.2f (target >= 0.5)\n"
            "  bare prepared INSERTs of the schema's rows (transaction + object) per event: "
            "%.0f/s; ratio %.2f\n",
-           BATCH, ours, one, ours / one, two, ours / two);
+           BATCH, ours, bare_one, ours / bare_one, bare_two, ours / bare_two);
     /* Load the rest up to n_objects, then query pages. */
     if (n_objects > n_events)
         consumer_rate(inv, objs + n_events, n_objects - n_events, n_events);
     long rss1 = rss_kib();
-    printf("resident memory grown while loading %zu objects: %.1f MiB (%.1f MiB per 100,000)\n",
-           n_objects, (double)(rss1 - rss0) / 1024,
-           (double)(rss1 - rss0) / 1024 * 100000.0 / (double)n_objects);
+    size_t loaded = n_objects > n_events ? n_objects - n_events : 1;
+    printf("resident memory grown while loading %zu more objects (up to %zu): %.1f MiB (%.1f "
+           "MiB per 100,000)\n",
+           loaded, n_objects, (double)(rss1 - rss0) / 1024,
+           (double)(rss1 - rss0) / 1024 * 100000.0 / (double)loaded);
     enum { QUERIES = 200 };
     double lat[QUERIES];
     size_t got = 0;
@@ -344,7 +377,7 @@ out:
 
 int main(void)
 {
-    size_t n_events = (size_t)bench_env_long("BENCH_INVENTORY_EVENTS", 20000);
+    size_t n_events = (size_t)bench_env_long("BENCH_INVENTORY_EVENTS", 10000);
     size_t n_objects = (size_t)bench_env_long("BENCH_INVENTORY_OBJECTS", 100000);
     if (n_objects < n_events)
         n_objects = n_events;
@@ -353,24 +386,14 @@ int main(void)
         perror("mkdtemp");
         return 1;
     }
-    char url[512], bare0[512], bare1[512];
-    const char *bare[2] = {bare0, bare1};
-    snprintf(url, sizeof(url), "sqlite://%s/inventory.db", dir);
-    snprintf(bare0, sizeof(bare0), "%s/bare-one.db", dir);
-    snprintf(bare1, sizeof(bare1), "%s/bare-schema.db", dir);
-    run_backend("sqlite", url, bare, n_events, n_objects);
+    run_backend("sqlite", NULL, dir, n_events, n_objects);
 
     kr_pgserver *pg = NULL;
     char why[512] = "BENCH_INVENTORY_PG=0";
-    if (!bench_env_long("BENCH_INVENTORY_PG", 1) || kr_pgserver_start(&pg, why, sizeof(why)) != 0) {
+    if (!bench_env_long("BENCH_INVENTORY_PG", 1) || kr_pgserver_start(&pg, why, sizeof(why)) != 0)
         printf("-- postgresql -- not measured: %s\n", why);
-    } else if (kr_pgserver_create_db(pg, url, sizeof(url)) != 0 ||
-               kr_pgserver_create_db(pg, bare0, sizeof(bare0)) != 0 ||
-               kr_pgserver_create_db(pg, bare1, sizeof(bare1)) != 0) {
-        printf("-- postgresql -- not measured: cannot create databases\n");
-    } else {
-        run_backend("postgresql", url, bare, n_events, n_objects);
-    }
+    else
+        run_backend("postgresql", pg, dir, n_events, n_objects);
     kr_pgserver_free(pg);
     kr_test_tmpdir_remove(dir);
     return 0;

@@ -28,6 +28,8 @@ static const char schema_sql[] =
     " phase TEXT NOT NULL, labels TEXT NOT NULL, created TEXT, deleted_ms BIGINT,"
     " seq BIGINT NOT NULL, object TEXT NOT NULL,"
     " PRIMARY KEY (cluster, kind, namespace, name));"
+    "CREATE INDEX IF NOT EXISTS kr_objects_phase"
+    " ON kr_objects (cluster, kind, phase, namespace, name);"
     "CREATE TABLE IF NOT EXISTS kr_transactions ("
     " seq BIGSERIAL PRIMARY KEY, time_ms BIGINT NOT NULL,"
     " cluster TEXT NOT NULL, api_version TEXT NOT NULL, kind TEXT NOT NULL,"

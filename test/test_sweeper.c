@@ -390,7 +390,7 @@ START_TEST(the_program_plans_then_sweeps_once_and_refuses_bad_flags)
         snprintf(kc[i], sizeof(kc[i]), "%s/%s.kubeconfig", dir, names[i]);
         ck_assert_int_eq(kr_testserver_write_kubeconfig(cl[i]->ts, kc[i], NULL, NULL), 0);
     }
-    char common[2048], args[2600], out[8192];
+    char common[2048], args[4096], out[8192];
     snprintf(common, sizeof(common),
              "--kubeconfig %s --cluster dc1=%s --cluster dc2=%s --listen 0 --once --grace 0s",
              kc[0], kc[1], kc[2]);
@@ -399,7 +399,9 @@ START_TEST(the_program_plans_then_sweeps_once_and_refuses_bad_flags)
     ck_assert_ptr_nonnull(strstr(out, "lost"));
     ck_assert_ptr_nonnull(strstr(out, "planned"));
     ck_assert(exists(&dc2, CM, "lost"));
-    snprintf(args, sizeof(args), "%s -o json", common);
+    char db[600];
+    snprintf(db, sizeof(db), "%s/inventory.db", dir);
+    snprintf(args, sizeof(args), "%s -o json --inventory sqlite://%s", common, db);
     ck_assert_int_eq(run_program(args, out, sizeof(out)), 0);
     json_t *doc = json_loads(out, 0, NULL);
     ck_assert_ptr_nonnull(doc);
@@ -408,6 +410,24 @@ START_TEST(the_program_plans_then_sweeps_once_and_refuses_bad_flags)
     ck_assert_str_eq(json_string_value(json_object_get(c, "cluster")), "dc2");
     json_decref(doc);
     ck_assert(!exists(&dc2, CM, "lost"));
+    /* The delete is a transaction in the inventory, with its actor. */
+    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
+    char url[700];
+    snprintf(url, sizeof(url), "sqlite://%s", db);
+    io.url = url;
+    kr_inventory_t *inv = NULL;
+    ck_assert_int_eq(kr_inventory_new(&io, &inv, NULL), 0);
+    json_t *history = NULL;
+    ck_assert_int_eq(
+        kr_inventory_history(inv, "ConfigMap", "default", "lost", 0, 0, &history, NULL), 0);
+    ck_assert_uint_eq(json_array_size(history), 1);
+    json_t *tx = json_array_get(history, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(tx, "event")), "SWEPT");
+    ck_assert_str_eq(json_string_value(json_object_get(tx, "actor")), "kr-sweeper");
+    ck_assert_str_eq(json_string_value(json_object_get(tx, "cluster")), "dc2");
+    json_decref(history);
+    kr_inventory_free(inv);
+    unlink(db);
     snprintf(args, sizeof(args), "%s --rate fast", common);
     ck_assert_int_eq(run_program(args, out, sizeof(out)), 2);
     ck_assert_int_eq(run_program("--no-such-flag", out, sizeof(out)), 2);

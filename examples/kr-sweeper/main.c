@@ -24,6 +24,7 @@ static struct {
     const char *rate;
     const char *output;
     const char *namespace_;
+    const char *inventory;
     kr_flag_strings resources;
 } flags = {.interval_ms = 10 * 60 * 1000,
            .grace_ms = 10 * 60 * 1000,
@@ -42,6 +43,8 @@ static const kr_flag program_flags[] = {
     {"output", 'o', KR_FLAG_STRING, &flags.output, "table|json", "how to print the plan", false},
     {"namespace", 'n', KR_FLAG_STRING, &flags.namespace_, "NS",
      "sweep only this namespace (default: all)", false},
+    {"inventory", 0, KR_FLAG_STRING, &flags.inventory, "URL",
+     "record every delete and skip in this inventory (sqlite:///path, postgresql://...)", false},
     {"resource", 0, KR_FLAG_STRINGS, &flags.resources, "GROUP/VERSION/RESOURCE",
      "what to sweep in the workload clusters, repeated (default v1/configmaps, v1/secrets, "
      "batch/v1/jobs)",
@@ -63,6 +66,7 @@ static const kr_manager_program program = {
 
 typedef struct sweeper {
     kr_manager_t *m;
+    kr_inventory_t *inventory; /* NULL without --inventory */
     sweep_opts opts;
     sweep_cluster *clusters;
     kr_gvr *resources;
@@ -97,6 +101,8 @@ static int sweep_once(sweeper *s)
         return rc;
     }
     print_plan(s, &plan);
+    if (s->inventory)
+        sweep_record(s->inventory, &plan, s->opts.logger);
     sweep_plan_free(&plan);
     return 0;
 }
@@ -209,8 +215,19 @@ static int wire_clusters(sweeper *s, kr_error_t *err)
     return 0;
 }
 
+static int open_inventory(sweeper *s, kr_error_t *err)
+{
+    if (!flags.inventory)
+        return 0;
+    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
+    io.url = flags.inventory;
+    io.logger = *kr_manager_logger(s->m);
+    return kr_inventory_new(&io, &s->inventory, err);
+}
+
 static void sweeper_free(sweeper *s)
 {
+    kr_inventory_free(s->inventory);
     for (size_t i = 0; s->resource_bufs && i < s->opts.n_resources; i++)
         free(s->resource_bufs[i]);
     free(s->resource_bufs);
@@ -244,7 +261,8 @@ int main(int argc, char **argv)
     mo.program = &program;
     mo.config = &cfg;
     int code = 2;
-    if (kr_manager_new(&mo, &s.m, &err) != 0 || wire_clusters(&s, &err) != 0) {
+    if (kr_manager_new(&mo, &s.m, &err) != 0 || wire_clusters(&s, &err) != 0 ||
+        open_inventory(&s, &err) != 0) {
         fprintf(stderr, "kr-sweeper: %s\n", err.message);
         goto out;
     }
@@ -260,8 +278,8 @@ int main(int argc, char **argv)
     }
     code = kr_manager_run(s.m);
 out:
+    sweeper_free(&s); /* the inventory logs through the manager's sink */
     kr_manager_free(s.m);
-    sweeper_free(&s);
     kr_flag_strings_free(&flags.resources);
     kr_manager_config_free(&cfg);
     return code;

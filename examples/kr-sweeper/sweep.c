@@ -176,9 +176,6 @@ int sweep_run(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
     }
     if (rc == 0 && !o->dry_run)
         rc = sweep_execute(o, plan, err);
-    if (rc == 0 && o->record)
-        for (size_t i = 0; i < plan->n; i++)
-            o->record(&plan->items[i], o->record_user);
     sweep_sources_free(&src);
 out:
     free_lists(hub, o->n_resources);
@@ -252,4 +249,57 @@ json_t *sweep_plan_json(const sweep_plan *p)
     return json_pack("{s:o, s:o, s:I, s:I}", "candidates", items, "skippedClusters", skips,
                      "youngerThanGrace", (json_int_t)p->young, "notJudged",
                      (json_int_t)p->unjudged);
+}
+
+static int record_one(kr_inventory_t *inv, const kr_inventory_action *a, const kr_logger *logger)
+{
+    kr_error_t err = {0};
+    int rc = kr_inventory_record(inv, a, NULL, &err);
+    if (rc != 0)
+        kr_log(logger, KR_LOG_WARN, "sweeper", "inventory: %s %s/%s not recorded: %s", a->event,
+               a->namespace_ ? a->namespace_ : "", a->name, err.message);
+    return rc;
+}
+
+size_t sweep_record(kr_inventory_t *inv, const sweep_plan *p, const kr_logger *logger)
+{
+    size_t failed = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        const sweep_candidate *c = &p->items[i];
+        if (c->action == SWEEP_PLANNED)
+            continue; /* a dry run acts on nothing */
+        bool swept = c->action == SWEEP_DELETED || c->action == SWEEP_GONE;
+        char api[256];
+        snprintf(api, sizeof(api), "%s%s%s", c->group, c->group[0] ? "/" : "", c->version);
+        json_t *detail =
+            json_pack("{s:s, s:s, s:I}", "reason", sweep_reason_name(c->reason), "action",
+                      sweep_action_name(c->action), "ageSeconds", (json_int_t)c->age_s);
+        if (detail && c->error)
+            json_object_set_new(detail, "error", json_string(c->error));
+        kr_inventory_action a = {.cluster = c->cluster,
+                                 .api_version = api,
+                                 .kind = c->kind,
+                                 .namespace_ = c->namespace_,
+                                 .name = c->name,
+                                 .uid = c->uid,
+                                 .resource_version = c->resource_version,
+                                 .event = swept ? "SWEPT" : "SWEEP_SKIPPED",
+                                 .actor = KR_MANAGER_SWEEPER,
+                                 .detail = detail};
+        failed += record_one(inv, &a, logger) != 0;
+        json_decref(detail);
+    }
+    for (size_t i = 0; i < p->n_skips; i++) {
+        json_t *detail =
+            json_pack("{s:s, s:s}", "reason", p->skips[i].why, "resource", p->skips[i].resource);
+        kr_inventory_action a = {.cluster = p->skips[i].cluster,
+                                 .kind = "Cluster",
+                                 .name = p->skips[i].cluster,
+                                 .event = "SWEEP_SKIPPED",
+                                 .actor = KR_MANAGER_SWEEPER,
+                                 .detail = detail};
+        failed += record_one(inv, &a, logger) != 0;
+        json_decref(detail);
+    }
+    return failed;
 }

@@ -118,9 +118,6 @@ typedef struct sweep_opts {
     double rate_qps; /* deletes per second; <= 0: unlimited */
     bool dry_run;
     const kr_logger *logger;
-    /* Every action and skip, for the inventory (NULL: none). */
-    void (*record)(const sweep_candidate *c, void *user);
-    void *record_user;
 } sweep_opts;
 
 /* One run: list the hub (a failure ends the run: nothing can be judged),
@@ -137,6 +134,12 @@ int sweep_run(const sweep_opts *o, sweep_plan *plan, kr_error_t *err);
  * was listed is skipped by the server's precondition check. Returns 0 or
  * KR_ENOMEM. [worker thread] */
 int sweep_execute(const sweep_opts *o, sweep_plan *plan, kr_error_t *err);
+
+/* Record what a run did in the inventory, actor kr-sweeper: SWEPT for each
+ * object deleted (or found gone), SWEEP_SKIPPED with the reason for each
+ * candidate left alone and for each cluster not swept. Returns the number
+ * of records that failed (logged). A dry run records nothing. */
+size_t sweep_record(kr_inventory_t *inv, const sweep_plan *p, const kr_logger *logger);
 
 /* The plan as a table (CLUSTER KIND NAMESPACE NAME AGE REASON ACTION) or a
  * JSON document {"candidates": [...], "skipped": [...], ...}. */
