@@ -11,6 +11,7 @@
 #include "kreconcile/informer.h"
 #include "kreconcile/inventory.h"
 #include "kreconcile/leader.h"
+#include "kreconcile/managed.h"
 #include "kreconcile/manager.h"
 #include "kreconcile/metrics.h"
 #include "kreconcile/patch.h"

@@ -141,6 +141,30 @@ KR_API int kr_patch_apply(kr_patch_format format, const kr_patch_meta_t *meta,
                           const json_t *document, const json_t *patch, json_t **out,
                           kr_error_t *err);
 
+/* ---- Apply against a last-applied annotation ------------------------------ */
+
+/* What an apply of `desired` over the live object `current` sends, as
+ * kubectl apply computes it, but with the three-way base kept in the
+ * annotation `annotation` of the live object (a controller's own, so that
+ * kubectl's last-applied-configuration never interferes).
+ * - *modified_out (may be NULL): new; `desired` with `annotation` set to
+ *   desired's own compact JSON (sorted keys): what to create when
+ *   `current` is NULL.
+ * - *patch_out: new; the three-way patch from the annotation's value in
+ *   `current` (absent or unparsable: no deletions), the modified object and
+ *   `current`: a strategic merge patch when `schema` (NULL: the built-in
+ *   one) knows desired's apiVersion and kind, a JSON merge patch otherwise
+ *   (custom resources, as the apiserver requires); *format_out says which.
+ *   Fields others set in `current` are kept. NULL when applying it would
+ *   change nothing, and always NULL when `current` is NULL.
+ * `desired` and `current` are borrowed; an `annotation` already in
+ * `desired` is ignored. Errors: KR_EINVAL (NULL desired, annotation or
+ * patch_out; desired not an object), KR_EPATCH, KR_ENOMEM. [any thread] */
+KR_API int kr_patch_last_applied(const kr_patch_schema_t *schema, const char *annotation,
+                                 const json_t *desired, const json_t *current,
+                                 json_t **modified_out, json_t **patch_out,
+                                 kr_patch_format *format_out, kr_error_t *err);
+
 #ifdef __cplusplus
 }
 #endif

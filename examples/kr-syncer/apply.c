@@ -1,0 +1,60 @@
+/* kr-syncer — the copy a workload cluster should hold: the hub object's
+ * content and the user's labels and annotations, never the hub's server-set
+ * metadata or our own bookkeeping annotations. Pure. */
+#include <string.h>
+
+#include "syncer.h"
+
+/* Metadata that describes the hub object itself, not the content. */
+static const char *const kept_metadata[] = {"name", "namespace", "labels", "annotations"};
+
+/* Annotations that must not travel: ours, and kubectl's record of what was
+ * applied to the hub object. */
+static const char *const dropped_annotations[] = {
+    KR_ANNOTATION_CLUSTERS, KR_ANNOTATION_SYNC_STATUS, KR_ANNOTATION_IGNORE,
+    KR_ANNOTATION_LAST_APPLIED, "kubectl.kubernetes.io/last-applied-configuration"};
+
+static bool kept(const char *key)
+{
+    for (size_t i = 0; i < sizeof(kept_metadata) / sizeof(kept_metadata[0]); i++)
+        if (strcmp(key, kept_metadata[i]) == 0)
+            return true;
+    return false;
+}
+
+json_t *syncer_desired_copy(const json_t *hub, const char *hub_name, kr_error_t *err)
+{
+    const json_t *hub_meta = json_object_get(hub, "metadata");
+    const char *uid = json_string_value(json_object_get(hub_meta, "uid"));
+    if (!uid || !*uid) {
+        kr_error_set(err, KR_EINVAL, "the hub object has no metadata.uid");
+        return NULL;
+    }
+    json_t *copy = json_deep_copy(hub);
+    if (!copy) {
+        kr_error_set(err, KR_ENOMEM, "out of memory copying the hub object");
+        return NULL;
+    }
+    json_object_del(copy, "status");
+    json_t *meta = json_object_get(copy, "metadata");
+    const char *key;
+    json_t *value;
+    void *tmp;
+    json_object_foreach_safe(meta, tmp, key, value)
+    {
+        if (!kept(key))
+            json_object_del(meta, key);
+    }
+    json_t *annotations = json_object_get(meta, "annotations");
+    for (size_t i = 0; i < sizeof(dropped_annotations) / sizeof(dropped_annotations[0]); i++)
+        json_object_del(annotations, dropped_annotations[i]);
+    if (json_is_object(annotations) && json_object_size(annotations) == 0)
+        json_object_del(meta, "annotations");
+    kr_managed_source src = {
+        .manager = KR_MANAGER_SYNCER, .source_cluster = hub_name, .source_uid = uid};
+    if (kr_managed_set_labels(copy, &src, err) != 0) {
+        json_decref(copy);
+        return NULL;
+    }
+    return copy;
+}

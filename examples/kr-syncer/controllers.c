@@ -1,0 +1,104 @@
+/* kr-syncer — the controller of one resource: its reconcile is the
+ * syncer's, its sources the hub informer (a hub event queues the key on
+ * every workload cluster's lane) and the informers of our copies (a copy's
+ * event queues its own key on its cluster's lane: drift is repaired). */
+#include <stdio.h>
+#include <string.h>
+
+#include "syncer.h"
+
+kr_reconcile_result syncer_controller_reconcile(kr_controller_t *ctl,
+                                                const kr_reconcile_request *req,
+                                                uint64_t *requeue_after_ms, kr_error_t *err,
+                                                void *user)
+{
+    syncer_resource *res = user;
+    return syncer_reconcile_in(res->syncer, ctl, res->index, req, requeue_after_ms, err);
+}
+
+/* A hub event: the object's key on every workload cluster's lane. */
+static void map_hub(kr_controller_t *ctl, const char *cluster, const json_t *obj, void *user)
+{
+    (void)cluster;
+    const syncer_t *s = user;
+    const json_t *meta = json_object_get(obj, "metadata");
+    const char *name = json_string_value(json_object_get(meta, "name"));
+    const char *ns = json_string_value(json_object_get(meta, "namespace"));
+    for (size_t i = 0; name && i < s->n_clusters; i++)
+        kr_controller_enqueue(ctl, s->clusters[i].name, ns, name);
+}
+
+/* True when every member of `a` but those named in `skip` equals b's, and
+ * b has no other member but those. */
+static bool equal_except(const json_t *a, const json_t *b, const char *const *skip, size_t n)
+{
+    if (!json_is_object(a) || !json_is_object(b))
+        return json_equal(a, b);
+    const char *key;
+    const json_t *value;
+    size_t skipped_a = 0, skipped_b = 0;
+    for (size_t i = 0; i < n; i++) {
+        skipped_a += json_object_get(a, skip[i]) != NULL;
+        skipped_b += json_object_get(b, skip[i]) != NULL;
+    }
+    if (json_object_size(a) - skipped_a != json_object_size(b) - skipped_b)
+        return false;
+    json_object_foreach((json_t *)a, key, value)
+    {
+        bool ignored = false;
+        for (size_t i = 0; i < n && !ignored; i++)
+            ignored = strcmp(key, skip[i]) == 0;
+        if (!ignored && !json_equal(value, json_object_get(b, key)))
+            return false;
+    }
+    return true;
+}
+
+bool syncer_hub_changed(const json_t *old_obj, const json_t *new_obj, void *user)
+{
+    (void)user;
+    if (!old_obj || old_obj == new_obj) /* add, delete, resync */
+        return true;
+    static const char *const top[] = {"metadata"};
+    static const char *const meta[] = {"resourceVersion", "managedFields", "annotations"};
+    static const char *const ann[] = {KR_ANNOTATION_SYNC_STATUS};
+    const json_t *om = json_object_get(old_obj, "metadata"),
+                 *nm = json_object_get(new_obj, "metadata");
+    return !equal_except(old_obj, new_obj, top, 1) || !equal_except(om, nm, meta, 3) ||
+           !equal_except(json_object_get(om, "annotations"), json_object_get(nm, "annotations"),
+                         ann, 1);
+}
+
+void syncer_controller_opts(syncer_t *s, size_t resource, unsigned workers, char *name, size_t len,
+                            kr_controller_opts *opts)
+{
+    const syncer_resource *res = &s->resources[resource];
+    snprintf(name, len, "kr-syncer-%s%s%s", res->resource, res->group[0] ? "." : "", res->group);
+    *opts = (kr_controller_opts)KR_CONTROLLER_OPTS_INIT;
+    opts->name = name;
+    opts->reconcile = syncer_controller_reconcile;
+    opts->user = &s->resources[resource];
+    /* Two per cluster: a cluster slow to answer holds at most its own. */
+    opts->workers = workers ? workers : (unsigned)(2 * s->n_clusters);
+    opts->logger = s->logger;
+}
+
+int syncer_watch(syncer_t *s, size_t resource, kr_controller_t *ctl, kr_error_t *err)
+{
+    kr_controller_source hub = KR_CONTROLLER_SOURCE_INIT;
+    hub.informer = s->resources[resource].hub;
+    hub.cluster = s->hub_name;
+    hub.map = KR_CONTROLLER_MAP_FUNC;
+    hub.map_cb = map_hub;
+    hub.map_user = s;
+    hub.predicate = syncer_hub_changed;
+    int rc = kr_controller_watch(ctl, &hub, err);
+    for (size_t i = 0; rc == 0 && i < s->n_clusters; i++) {
+        kr_controller_source copies = KR_CONTROLLER_SOURCE_INIT;
+        copies.informer = s->clusters[i].copies[resource];
+        copies.cluster = s->clusters[i].name;
+        copies.map = KR_CONTROLLER_MAP_SELF; /* a copy's key is its hub object's */
+        rc = kr_controller_watch(ctl, &copies, err);
+    }
+    return rc;
+}

@@ -1,0 +1,166 @@
+/* kr-syncer — keeps a copy of every deployable of a hub namespace in each
+ * workload cluster its placement names (README, "kr-syncer"). The program:
+ * parse the flags, build the manager, one controller per resource with a
+ * queue lane per workload cluster, run until a signal. The decisions live
+ * beside this file (placement.c, apply.c, status.c, finalize.c, ...). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "kreconcile.h"
+#include "syncer.h"
+
+#define MAX_RESOURCES 32
+
+static const char *const default_resources[] = {"v1/configmaps", "v1/secrets"};
+
+static int informer(kr_client_t *client, kr_gvr gvr, const char *ns, const char *selector,
+                    kr_informer_t **out, kr_error_t *err, void *user)
+{
+    return kr_manager_informer(user, client, gvr, ns, selector, out, err);
+}
+
+/* The inventory of --inventory, or none. */
+static int open_inventory(const char *url, kr_manager_t *m, kr_inventory_t **out, kr_error_t *err)
+{
+    if (!url)
+        return 0;
+    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
+    io.url = url;
+    io.logger = *kr_manager_logger(m);
+    return kr_inventory_new(&io, out, err);
+}
+
+/* One controller per resource, a queue lane per workload cluster. */
+static int add_controllers(kr_manager_t *m, syncer_t *s, long workers, kr_error_t *err)
+{
+    for (size_t r = 0; r < s->n_resources; r++) {
+        char name[160];
+        kr_controller_opts co;
+        syncer_controller_opts(s, r, workers > 0 ? (unsigned)workers : 0, name, sizeof(name), &co);
+        kr_controller_t *ctl = NULL;
+        int rc = kr_manager_add_controller(m, &co, &ctl, err);
+        if (rc == 0)
+            rc = syncer_watch(s, r, ctl, err);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *namespace_ = NULL;
+    kr_flag_strings resource_args = {0};
+    uint64_t resync_ms = 10 * 60 * 1000;
+    long workers = 0;
+    const char *inventory_url = NULL;
+    const kr_flag flags[] = {
+        {.name = "namespace",
+         .shorthand = 'n',
+         .type = KR_FLAG_STRING,
+         .value = &namespace_,
+         .metavar = "NS",
+         .help = "the hub namespace of the deployables; copies go to the same namespace "
+                 "(default: the hub context's)"},
+        {.name = "resource",
+         .type = KR_FLAG_STRINGS,
+         .value = &resource_args,
+         .metavar = "GROUP/VERSION/RESOURCE",
+         .split_commas = true,
+         .help = "a resource to sync, repeatable (default: v1/configmaps and v1/secrets)"},
+        {.name = "resync",
+         .type = KR_FLAG_DURATION,
+         .value = &resync_ms,
+         .help = "every object is looked at again this often, from the caches (0: never)"},
+        {.name = "workers",
+         .type = KR_FLAG_INT,
+         .value = &workers,
+         .metavar = "N",
+         .help = "reconciles at once per resource (default: twice the number of clusters)"},
+        {.name = "inventory",
+         .type = KR_FLAG_STRING,
+         .value = &inventory_url,
+         .metavar = "URL",
+         .help = "record every create, patch, verification and delete in this inventory "
+                 "(sqlite:///path.db, postgresql://...)"},
+    };
+    const kr_manager_program program = {
+        .name = "kr-syncer",
+        .summary = "keep the deployables of a hub namespace in every workload cluster placed",
+        .usage = "--cluster NAME=KUBECONFIG... [flags]",
+        .description = "Placement: the annotation kreconcile.io/clusters (absent: every cluster). "
+                       "Opt out: kreconcile.io/ignore: \"true\". Status: the annotation "
+                       "kreconcile.io/sync-status on each hub object.",
+        .flags = flags,
+        .n_flags = sizeof(flags) / sizeof(flags[0]),
+    };
+    kr_error_t err = {0};
+    kr_manager_config cfg;
+    int rc = kr_manager_parse_args(&program, argc, argv, &cfg, &err);
+    if (rc == 0 && cfg.n_clusters == 0)
+        rc = kr_error_set(&err, KR_EINVAL, "at least one --cluster NAME=KUBECONFIG is needed");
+    if (rc == 0 && resource_args.n > MAX_RESOURCES)
+        rc = kr_error_set(&err, KR_EINVAL, "at most %d --resource", MAX_RESOURCES);
+    const char *const *resource_texts = resource_args.n ? resource_args.items : default_resources;
+    size_t n_resources = resource_args.n ? resource_args.n : 2;
+    kr_gvr gvrs[MAX_RESOURCES];
+    char gvr_text[MAX_RESOURCES][256];
+    for (size_t r = 0; rc == 0 && r < n_resources; r++)
+        rc = syncer_parse_resource(resource_texts[r], gvr_text[r], sizeof(gvr_text[r]), &gvrs[r],
+                                   &err);
+    if (rc != 0) {
+        int code = kr_manager_args_exit(&program, rc, &err, stdout, stderr);
+        kr_flag_strings_free(&resource_args);
+        kr_manager_config_free(&cfg);
+        return code;
+    }
+
+    kr_manager_opts mo = KR_MANAGER_OPTS_INIT;
+    mo.program = &program;
+    mo.config = &cfg;
+    kr_manager_t *m = NULL;
+    kr_inventory_t *inventory = NULL;
+    syncer_t *s = NULL;
+    const char **names = NULL;
+    kr_client_t **clients = NULL;
+    int code = 2;
+    if (kr_manager_new(&mo, &m, &err) == 0 &&
+        open_inventory(inventory_url, m, &inventory, &err) == 0) {
+        size_t n = kr_manager_cluster_count(m);
+        names = calloc(n, sizeof(const char *));
+        clients = calloc(n, sizeof(kr_client_t *));
+        for (size_t i = 0; names && clients && i < n; i++) {
+            names[i] = kr_manager_cluster_name(m, i);
+            clients[i] = kr_manager_cluster_client(m, i);
+        }
+        syncer_config sc = {
+            .hub_name = kr_manager_hub_name(m),
+            .hub = kr_manager_hub(m),
+            .namespace_ = namespace_ ? namespace_ : kr_manager_hub_namespace(m),
+            .resources = gvrs,
+            .n_resources = n_resources,
+            .cluster_names = names,
+            .cluster_clients = clients,
+            .n_clusters = n,
+            .resync_ms = resync_ms,
+            .informer = informer,
+            .informer_user = m,
+            .inventory = inventory,
+            .logger = *kr_manager_logger(m),
+        };
+        if (!names || !clients)
+            kr_error_set(&err, KR_ENOMEM, "out of memory");
+        else if (syncer_new(&sc, &s, &err) == 0 && add_controllers(m, s, workers, &err) == 0)
+            code = kr_manager_run(m);
+    }
+    if (code == 2)
+        fprintf(stderr, "kr-syncer: %s\n", err.message);
+    kr_manager_free(m);
+    syncer_free(s);
+    kr_inventory_free(inventory);
+    free(names);
+    free(clients);
+    kr_flag_strings_free(&resource_args);
+    kr_manager_config_free(&cfg);
+    return code;
+}

@@ -1,0 +1,45 @@
+/* kr-syncer — placement: which hub objects are synced at all, and to which
+ * workload clusters (the kreconcile.io/clusters annotation). Pure. */
+#include <ctype.h>
+#include <string.h>
+
+#include "syncer.h"
+
+static const char *annotation(const json_t *obj, const char *name)
+{
+    const json_t *annotations = json_object_get(json_object_get(obj, "metadata"), "annotations");
+    return json_string_value(json_object_get(annotations, name));
+}
+
+const char *syncer_skip_reason(const json_t *hub)
+{
+    const json_t *owners = json_object_get(json_object_get(hub, "metadata"), "ownerReferences");
+    if (json_array_size(owners) > 0)
+        return "owned by another object (ownerReferences)";
+    const char *ignore = annotation(hub, KR_ANNOTATION_IGNORE);
+    if (ignore && strcmp(ignore, "true") == 0)
+        return KR_ANNOTATION_IGNORE " is \"true\"";
+    return NULL;
+}
+
+bool syncer_placed(const json_t *hub, const char *cluster)
+{
+    const char *list = annotation(hub, KR_ANNOTATION_CLUSTERS);
+    if (!list)
+        return true;
+    size_t want = strlen(cluster);
+    const char *p = list;
+    while (*p) {
+        while (*p == ',' || isspace((unsigned char)*p))
+            p++;
+        const char *start = p;
+        while (*p && *p != ',')
+            p++;
+        const char *end = p;
+        while (end > start && isspace((unsigned char)end[-1]))
+            end--;
+        if ((size_t)(end - start) == want && want > 0 && memcmp(start, cluster, want) == 0)
+            return true;
+    }
+    return false;
+}

@@ -1,0 +1,701 @@
+/* kr-syncer — the reconcile of one hub object for one workload cluster:
+ * read the hub object and our copy from informer caches, make the cluster
+ * agree (create, three-way patch, or delete), wait until that cluster's
+ * informer observed the write, and record the outcome in the hub object's
+ * sync-status. Every read is from a cache but two, where a cache that is
+ * behind would decide wrongly: a hub delete whose copy the cache does not
+ * hold asks the cluster itself (a GET: an unreachable cluster's cache must
+ * never count as "the copy is gone"), and so does a create answered
+ * AlreadyExists (ours with the cache behind, or someone else's?). */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "syncer.h"
+
+#define DEFAULT_VERIFY_TIMEOUT_MS 10000u
+#define UNVERIFIED_RETRY_MS 1000u
+#define PENDING_DELETE_RETRY_MS 2000u
+/* A foreign copy is looked at again this often at most (someone must act). */
+#define FOREIGN_RETRY_MS 30000u
+/* How long a parked status entry waits for the other clusters' entries. */
+#define STATUS_BATCH_MS 10u
+
+/* One reconcile's view. */
+typedef struct rctx {
+    syncer_t *s;
+    kr_controller_t *ctl; /* NULL: status entries are written at once */
+    syncer_resource *res;
+    syncer_cluster *cl;
+    const kr_reconcile_request *req;
+    json_t *hub; /* the hub object (cache, or the answer of our own write) */
+    json_t *copy; /* our copy in the cluster's cache, or NULL */
+    uint64_t *after_ms;
+    kr_error_t *err;
+    bool unreachable; /* the last call found the cluster not answering */
+} rctx;
+
+/* The outcome of a step that touched the cluster. */
+typedef enum step {
+    STEP_OK = 0,
+    STEP_RETRY = 1, /* *after_ms set (cluster unreachable, or pending) */
+    STEP_CONFLICT = 2, /* the object changed under us: look again */
+    STEP_FAILED = 3, /* err says why */
+} step;
+
+static int64_t now_ns(const syncer_t *s)
+{
+    if (s->clock.now_ns)
+        return s->clock.now_ns(s->clock.user);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static const char *meta_string(const json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));
+}
+
+static void count(syncer_t *s, uint64_t *counter)
+{
+    pthread_mutex_lock(&s->stats_lock);
+    (*counter)++;
+    pthread_mutex_unlock(&s->stats_lock);
+}
+
+static void log_key(const rctx *c, kr_log_level level, const char *fmt, const char *detail)
+{
+    kr_log_field fields[] = {
+        {"cluster", c->req->cluster}, {"key", c->req->key}, {"resource", c->res->resource}};
+    kr_log_fields(&c->s->logger, level, "syncer", fields, 3, fmt, detail ? detail : "");
+}
+
+/* ---- the cluster: every request passes the health gate ------------------- */
+
+/* False (with *after_ms set) when the cluster is waiting for a probe. */
+static bool may_call(rctx *c)
+{
+    uint64_t wait = 0;
+    if (syncer_health_may_try(&c->cl->health, now_ns(c->s), &wait))
+        return true;
+    *c->after_ms = wait;
+    return false;
+}
+
+static step after_call(rctx *c, int rc)
+{
+    syncer_health_record(&c->cl->health, rc, c->err, now_ns(c->s));
+    if (rc == 0)
+        return STEP_OK;
+    if (rc == KR_ECONFLICT)
+        return STEP_CONFLICT;
+    if (syncer_unreachable(rc, c->err)) {
+        c->unreachable = true;
+        uint64_t wait = 0;
+        syncer_health_may_try(&c->cl->health, now_ns(c->s), &wait);
+        *c->after_ms = wait ? wait : 1;
+        return STEP_RETRY;
+    }
+    return STEP_FAILED;
+}
+
+/* ---- the hub -------------------------------------------------------------- */
+
+/* Merge-patch the hub object (the patch carries its resourceVersion as a
+ * precondition); on success c->hub becomes the answer. */
+static step hub_patch(rctx *c, const json_t *patch)
+{
+    json_t *out = NULL;
+    kr_error_t err = {0};
+    int rc = kr_client_patch(c->s->hub, c->res->gvr, c->req->namespace_, c->req->name, NULL,
+                             KR_PATCH_MERGE, patch, NULL, &out, &err);
+    if (rc == 0)
+        count(c->s, &c->s->hub_writes);
+    if (rc == KR_ECONFLICT || rc == KR_ENOTFOUND)
+        return STEP_CONFLICT;
+    if (rc != 0) {
+        if (c->err)
+            *c->err = err;
+        return STEP_FAILED;
+    }
+    const char *rv = meta_string(out, "resourceVersion");
+    if (json_is_object(out) && rv) {
+        /* The next reconcile of any lane reads the hub cache: let it hold
+         * this write, or that lane's precondition fails (409) for nothing. */
+        kr_informer_wait_for_resource_version(c->res->hub, rv, c->s->verify_timeout_ms, NULL);
+        json_decref(c->hub);
+        c->hub = out;
+    } else {
+        json_decref(out);
+    }
+    return STEP_OK;
+}
+
+/* Write `cluster`'s entry (NULL: remove it; release: drop our finalizer). */
+static step write_status(rctx *c, const json_t *entry, bool release)
+{
+    json_t *patch = NULL;
+    if (syncer_status_patch(c->hub, c->req->cluster, entry, release, &patch, c->err) != 0)
+        return STEP_FAILED;
+    if (!patch)
+        return STEP_OK;
+    step st = hub_patch(c, patch);
+    json_decref(patch);
+    return st;
+}
+
+static step record_error(rctx *c, const json_t *old_entry, const char *message)
+{
+    syncer_status st = {
+        .source_resource_version =
+            json_string_value(json_object_get(old_entry, "sourceResourceVersion")),
+        .target_resource_version =
+            json_string_value(json_object_get(old_entry, "targetResourceVersion")),
+        .last_error = message,
+    };
+    json_t *entry = syncer_status_entry(&st);
+    if (!entry)
+        return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
+    step s = write_status(c, entry, false);
+    json_decref(entry);
+    return s;
+}
+
+static kr_reconcile_result result_of(rctx *c, step st)
+{
+    switch (st) {
+    case STEP_OK:
+        if (c->s->resync_ms) {
+            *c->after_ms = c->s->resync_ms;
+            return KR_RECONCILE_REQUEUE_AFTER;
+        }
+        return KR_RECONCILE_DONE;
+    case STEP_RETRY:
+        return KR_RECONCILE_REQUEUE_AFTER;
+    case STEP_CONFLICT:
+        return KR_RECONCILE_REQUEUE;
+    default:
+        return KR_RECONCILE_ERROR;
+    }
+}
+
+/* Park this cluster's entry for the hub lane's one write (when it changes). */
+static step park_status(rctx *c, const json_t *entry)
+{
+    json_t *entries = syncer_status_parse(c->hub);
+    bool same = entries && syncer_status_same(json_object_get(entries, c->req->cluster), entry);
+    json_decref(entries);
+    if (same)
+        return STEP_OK;
+    if (syncer_pending_put(c->s, (size_t)(c->res - c->s->resources), c->req->namespace_,
+                           c->req->name, c->req->cluster, entry) != 0)
+        return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
+    kr_controller_enqueue_after(c->ctl, c->s->hub_name, c->req->namespace_, c->req->name,
+                                STATUS_BATCH_MS);
+    return STEP_OK;
+}
+
+/* The hub lane: write every entry parked for the object in one patch. */
+static kr_reconcile_result flush_status(syncer_t *s, size_t resource,
+                                        const kr_reconcile_request *req, kr_error_t *err)
+{
+    json_t *entries = syncer_pending_take(s, resource, req->namespace_, req->name);
+    if (!entries)
+        return KR_RECONCILE_DONE;
+    syncer_resource *res = &s->resources[resource];
+    uint64_t after = 0;
+    rctx c = {.s = s, .res = res, .req = req, .after_ms = &after, .err = err};
+    c.hub = kr_store_get_by_name(kr_informer_store(res->hub), req->namespace_, req->name);
+    step st = STEP_OK;
+    json_t *patch = NULL;
+    /* Gone, ignored or being deleted: the entries no longer matter. */
+    if (c.hub && !syncer_skip_reason(c.hub) && !meta_string(c.hub, "deletionTimestamp")) {
+        if (syncer_status_patch_entries(c.hub, entries, false, &patch, err) != 0)
+            st = STEP_FAILED;
+        else if (patch)
+            st = hub_patch(&c, patch);
+    }
+    if (st != STEP_OK)
+        syncer_pending_restore(s, resource, req->namespace_, req->name, entries);
+    json_decref(patch);
+    json_decref(entries);
+    json_decref(c.hub);
+    return st == STEP_OK         ? KR_RECONCILE_DONE
+           : st == STEP_CONFLICT ? KR_RECONCILE_REQUEUE
+                                 : KR_RECONCILE_ERROR;
+}
+
+/* ---- deletes in the cluster ------------------------------------------------- */
+
+static bool ours(const rctx *c, const json_t *obj)
+{
+    kr_managed_source src = {.manager = KR_MANAGER_SYNCER, .source_cluster = c->s->hub_name};
+    return kr_managed_owner_of(obj, &src) != KR_MANAGED_FOREIGN;
+}
+
+/* Delete `obj` (ours) by uid precondition. STEP_OK: gone. */
+static step delete_copy(rctx *c, const json_t *obj)
+{
+    if (!may_call(c))
+        return STEP_RETRY;
+    kr_delete_opts opts = {.precondition_uid = meta_string(obj, "uid"),
+                           .propagation_policy = "Background"};
+    json_t *out = NULL;
+    int rc = kr_client_delete(c->cl->client, c->res->gvr, c->req->namespace_, c->req->name, &opts,
+                              &out, c->err);
+    count(c->s, &c->s->cluster_requests);
+    bool deleted = rc == 0;
+    if (deleted)
+        count(c->s, &c->s->cluster_writes);
+    if (rc == KR_ENOTFOUND)
+        rc = 0; /* already gone: as good as confirmed */
+    step st = after_call(c, rc);
+    /* Still there with someone's finalizer: not gone yet; its DELETED
+     * event wakes this key again, the retry is a backstop. */
+    const char *kind = json_string_value(json_object_get(out, "kind"));
+    if (st == STEP_OK && meta_string(out, "deletionTimestamp") && kind &&
+        strcmp(kind, "Status") != 0) {
+        *c->after_ms = PENDING_DELETE_RETRY_MS;
+        st = STEP_RETRY;
+    }
+    if (st == STEP_OK && deleted) {
+        log_key(c, KR_LOG_INFO, "deleted the copy%s", NULL);
+        syncer_record(c->s, c->res, c->req->cluster, obj, "DELETED");
+    }
+    json_decref(out);
+    return st;
+}
+
+/* Make sure no copy of ours is left in the cluster. `ask` (a hub delete,
+ * or a status entry saying we wrote there): when the cache holds no copy,
+ * ask the cluster, so that a stale cache never confirms anything. */
+static step confirm_gone(rctx *c, bool ask)
+{
+    if (c->copy)
+        return ours(c, c->copy) ? delete_copy(c, c->copy) : STEP_OK;
+    if (!ask)
+        return STEP_OK;
+    if (!may_call(c))
+        return STEP_RETRY;
+    json_t *live = NULL;
+    int rc =
+        kr_client_get(c->cl->client, c->res->gvr, c->req->namespace_, c->req->name, &live, c->err);
+    if (rc == KR_ENOTFOUND)
+        rc = 0;
+    step st = after_call(c, rc);
+    if (st == STEP_OK && live && ours(c, live))
+        st = delete_copy(c, live);
+    json_decref(live);
+    return st;
+}
+
+/* ---- the three cases --------------------------------------------------------- */
+
+/* The hub object is gone: a copy of ours left behind is removed. */
+static step reconcile_orphan(rctx *c)
+{
+    return confirm_gone(c, false);
+}
+
+/* The hub object is being deleted: confirm the delete in this cluster,
+ * and drop the finalizer when every cluster has. */
+static step reconcile_delete(rctx *c)
+{
+    if (!kr_managed_has_finalizer(c->hub, KR_FINALIZER_SYNCER))
+        return STEP_OK;
+    json_t *entries = syncer_status_parse(c->hub);
+    if (!entries)
+        return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
+    step st = STEP_OK;
+    json_t *entry = json_incref(json_object_get(entries, c->req->cluster));
+    if (syncer_delete_needed(c->hub, entries, c->req->cluster)) {
+        st = confirm_gone(c, true);
+        if (st == STEP_OK) {
+            syncer_status done = {.deleted = true, .verified = true};
+            json_decref(entry);
+            entry = syncer_status_entry(&done);
+            if (!entry || json_object_set(entries, c->req->cluster, entry) != 0)
+                st = (kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED);
+        }
+    }
+    if (st == STEP_OK) {
+        bool complete = syncer_delete_complete(
+            c->hub, entries, (const char *const *)c->s->cluster_names, c->s->n_clusters);
+        st = write_status(c, entry, complete);
+        if (st == STEP_OK && complete)
+            log_key(c, KR_LOG_INFO, "every cluster confirmed the delete: finalizer removed%s",
+                    NULL);
+    }
+    json_decref(entry);
+    json_decref(entries);
+    return st;
+}
+
+/* Not placed here (any more): remove our copy, then our status entry. */
+static step reconcile_unplaced(rctx *c, const json_t *old_entry)
+{
+    step st = confirm_gone(c, old_entry != NULL);
+    if (st != STEP_OK)
+        return st;
+    return write_status(c, NULL, false);
+}
+
+/* Returned by send_copy when the cluster waits for a probe (no request). */
+#define WAITING 1
+
+/* Send what `current` (a copy of ours, or NULL) needs to match the hub
+ * object: a create, the three-way patch, or nothing (rc 0, *out NULL).
+ * Returns the request's code, or WAITING; *out is the answer (new). */
+static int send_copy(rctx *c, const json_t *current, json_t **out)
+{
+    *out = NULL;
+    json_t *desired = syncer_desired_copy(c->hub, c->s->hub_name, c->err);
+    if (!desired)
+        return c->err->code ? c->err->code : KR_ENOMEM;
+    json_t *modified = NULL, *patch = NULL;
+    kr_patch_format format = KR_PATCH_MERGE;
+    int rc = kr_patch_last_applied(NULL, KR_ANNOTATION_LAST_APPLIED, desired, current, &modified,
+                                   &patch, &format, c->err);
+    json_decref(desired);
+    if (rc == 0 && (!current || patch) && !may_call(c))
+        rc = WAITING;
+    else if (rc == 0 && (!current || patch)) {
+        rc = current ? kr_client_patch(c->cl->client, c->res->gvr, c->req->namespace_, c->req->name,
+                                       NULL, format, patch, NULL, out, c->err)
+                     : kr_client_create(c->cl->client, c->res->gvr, c->req->namespace_, modified,
+                                        NULL, out, c->err);
+        count(c->s, &c->s->cluster_requests);
+        if (rc == 0)
+            count(c->s, &c->s->cluster_writes);
+        if (rc == KR_ENOTFOUND && current)
+            rc = KR_ECONFLICT; /* deleted since it was read: look again */
+    }
+    json_decref(modified);
+    json_decref(patch);
+    return rc;
+}
+
+/* An object of the copy's name exists that our cache does not hold: ours
+ * with the cache behind (patch it as it is), or someone else's (never
+ * taken over: the status says so). */
+static int resolve_existing(rctx *c, json_t **out, bool *foreign)
+{
+    json_t *live = NULL;
+    int rc =
+        kr_client_get(c->cl->client, c->res->gvr, c->req->namespace_, c->req->name, &live, c->err);
+    count(c->s, &c->s->cluster_requests);
+    if (rc == KR_ENOTFOUND)
+        rc = KR_ECONFLICT; /* gone again: look again */
+    if (rc == 0 && ours(c, live))
+        rc = send_copy(c, live, out);
+    else if (rc == 0)
+        *foreign = true;
+    json_decref(live);
+    return rc;
+}
+
+/* The write the copy needs (create or patch); *written is what the write
+ * returned (new), or NULL when nothing was written. */
+static step write_copy(rctx *c, const json_t *old_entry, json_t **written)
+{
+    *written = NULL;
+    json_t *out = NULL;
+    bool foreign = false, resolved = false;
+    int rc = send_copy(c, c->copy, &out);
+    if (rc == KR_EEXIST) {
+        resolved = true;
+        rc = resolve_existing(c, &out, &foreign);
+    }
+    if (rc == WAITING)
+        return STEP_RETRY;
+    step st = after_call(c, rc);
+    if (st == STEP_OK && foreign) {
+        char msg[256];
+        snprintf(msg, sizeof(msg),
+                 "a %s named %s exists in %s without the label %s=%s: not taken over",
+                 c->res->resource, c->req->name, c->req->cluster, KR_LABEL_MANAGED_BY,
+                 KR_MANAGER_SYNCER);
+        log_key(c, KR_LOG_WARN, "%s", msg);
+        st = record_error(c, old_entry, msg);
+        if (st == STEP_OK) {
+            *c->after_ms = c->s->resync_ms && c->s->resync_ms < FOREIGN_RETRY_MS ? c->s->resync_ms
+                                                                                 : FOREIGN_RETRY_MS;
+            st = STEP_RETRY;
+        }
+    } else if (st == STEP_OK && out) {
+        bool created = !c->copy && !resolved;
+        log_key(c, KR_LOG_INFO, "%s the copy", created ? "created" : "patched");
+        syncer_record(c->s, c->res, c->req->cluster, out, created ? "CREATED" : "PATCHED");
+        *written = json_incref(out);
+    }
+    json_decref(out);
+    return st;
+}
+
+/* Read after write: true once the cluster's informer observed `rv`. */
+static bool observed(rctx *c, const char *rv)
+{
+    if (!rv)
+        return false;
+    uint64_t timeout = c->s->verify_timeout_ms;
+    kr_informer_t *inf = c->cl->copies[c->res - c->s->resources];
+    return kr_informer_wait_for_resource_version(inf, rv, timeout, NULL) == 0;
+}
+
+static step reconcile_sync(rctx *c)
+{
+    if (!kr_managed_has_finalizer(c->hub, KR_FINALIZER_SYNCER)) {
+        /* Before any copy exists: a delete must find the finalizer. */
+        json_t *patch = NULL;
+        if (kr_managed_finalizer_patch(c->hub, KR_FINALIZER_SYNCER, true, &patch, c->err) != 0)
+            return STEP_FAILED;
+        step st = patch ? hub_patch(c, patch) : STEP_OK;
+        json_decref(patch);
+        if (st != STEP_OK)
+            return st;
+    }
+    json_t *entries = syncer_status_parse(c->hub);
+    if (!entries)
+        return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
+    json_t *old = json_object_get(entries, c->req->cluster);
+    step st;
+    if (!syncer_placed(c->hub, c->req->cluster)) {
+        st = reconcile_unplaced(c, old);
+        json_decref(entries);
+        return st;
+    }
+    if (c->copy && !ours(c, c->copy)) {
+        st = record_error(c, old, "the copy is managed for another source cluster");
+        json_decref(entries);
+        return st;
+    }
+    json_t *written = NULL;
+    st = write_copy(c, old, &written);
+    const char *rv = meta_string(written, "resourceVersion");
+    if (st != STEP_OK) {
+        /* The failure goes into the status (unchanged text: no write). */
+        if (st == STEP_FAILED || (st == STEP_RETRY && c->unreachable)) {
+            char msg[sizeof(c->err->message)];
+            memcpy(msg, c->err->message, sizeof(msg));
+            if (record_error(c, old, msg) == STEP_CONFLICT)
+                st = STEP_CONFLICT;
+        }
+        json_decref(entries);
+        return st;
+    }
+    syncer_status now = {.source_resource_version = meta_string(c->hub, "resourceVersion")};
+    json_t *entry = NULL;
+    if (rv) {
+        now.target_resource_version = rv;
+        now.verified = observed(c, rv);
+        if (now.verified)
+            syncer_record(c->s, c->res, c->req->cluster, written, "VERIFIED");
+    } else if (old && !json_object_get(old, "lastError") &&
+               json_string_value(json_object_get(old, "targetResourceVersion")) &&
+               !json_object_get(old, "deleted")) {
+        /* Nothing to write: the entry stands, verified once observed. */
+        now.source_resource_version =
+            json_string_value(json_object_get(old, "sourceResourceVersion"));
+        now.target_resource_version =
+            json_string_value(json_object_get(old, "targetResourceVersion"));
+        now.verified = json_is_true(json_object_get(old, "verified")) ||
+                       observed(c, now.target_resource_version);
+    } else {
+        /* Converged without a write of ours (a restart, a lost status):
+         * the cache holds the copy, so it is observed. */
+        now.target_resource_version = meta_string(c->copy, "resourceVersion");
+        now.verified = true;
+    }
+    entry = syncer_status_entry(&now);
+    bool verified = now.verified;
+    json_decref(written);
+    json_decref(entries);
+    if (!entry)
+        return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
+    st = c->ctl ? park_status(c, entry) : write_status(c, entry, false);
+    json_decref(entry);
+    if (st == STEP_OK && !verified) {
+        *c->after_ms = UNVERIFIED_RETRY_MS;
+        st = STEP_RETRY;
+    }
+    return st;
+}
+
+/* An object we do not sync: it keeps its copies, but not our finalizer. */
+static step reconcile_skipped(rctx *c)
+{
+    json_t *patch = NULL;
+    if (kr_managed_finalizer_patch(c->hub, KR_FINALIZER_SYNCER, false, &patch, c->err) != 0)
+        return STEP_FAILED;
+    step st = patch ? hub_patch(c, patch) : STEP_OK;
+    json_decref(patch);
+    return st;
+}
+
+/* ---- entry points --------------------------------------------------------------- */
+
+static syncer_cluster *find_cluster(syncer_t *s, const char *name)
+{
+    for (size_t i = 0; i < s->n_clusters; i++)
+        if (strcmp(s->clusters[i].name, name) == 0)
+            return &s->clusters[i];
+    return NULL;
+}
+
+kr_reconcile_result syncer_reconcile(syncer_t *s, size_t resource, const kr_reconcile_request *req,
+                                     uint64_t *requeue_after_ms, kr_error_t *err)
+{
+    return syncer_reconcile_in(s, NULL, resource, req, requeue_after_ms, err);
+}
+
+kr_reconcile_result syncer_reconcile_in(syncer_t *s, kr_controller_t *ctl, size_t resource,
+                                        const kr_reconcile_request *req, uint64_t *requeue_after_ms,
+                                        kr_error_t *err)
+{
+    uint64_t after = 0;
+    kr_error_t local = {0};
+    if (resource >= s->n_resources)
+        return KR_RECONCILE_DONE;
+    if (ctl && strcmp(req->cluster, s->hub_name) == 0)
+        return flush_status(s, resource, req, err ? err : &local);
+    syncer_cluster *cl = find_cluster(s, req->cluster);
+    if (!cl)
+        return KR_RECONCILE_DONE; /* a cluster no longer configured: the sweeper's */
+    rctx c = {.s = s,
+              .ctl = ctl,
+              .res = &s->resources[resource],
+              .cl = cl,
+              .req = req,
+              .after_ms = &after,
+              .err = err ? err : &local};
+    c.hub = kr_store_get_by_name(kr_informer_store(c.res->hub), req->namespace_, req->name);
+    c.copy =
+        kr_store_get_by_name(kr_informer_store(cl->copies[resource]), req->namespace_, req->name);
+    step st;
+    if (!c.hub)
+        st = reconcile_orphan(&c);
+    else if (syncer_skip_reason(c.hub))
+        st = reconcile_skipped(&c);
+    else if (meta_string(c.hub, "deletionTimestamp"))
+        st = reconcile_delete(&c);
+    else
+        st = reconcile_sync(&c);
+    if (st == STEP_FAILED)
+        log_key(&c, KR_LOG_WARN, "reconcile failed: %s", c.err->message);
+    kr_reconcile_result r = result_of(&c, st);
+    if (requeue_after_ms)
+        *requeue_after_ms = after;
+    json_decref(c.hub);
+    json_decref(c.copy);
+    return r;
+}
+
+/* ---- life ------------------------------------------------------------------------ */
+
+static char *dup_or_empty(const char *s)
+{
+    return strdup(s ? s : "");
+}
+
+int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
+{
+    *out = NULL;
+    if (!cfg || !cfg->hub || !cfg->informer || !cfg->n_resources || !cfg->n_clusters)
+        return kr_error_set(err, KR_EINVAL,
+                            "a syncer needs a hub, resources, clusters and informers");
+    const char *hub_name = cfg->hub_name ? cfg->hub_name : "hub";
+    for (size_t i = 0; i < cfg->n_clusters; i++)
+        if (strcmp(cfg->cluster_names[i], hub_name) == 0) /* the hub has a lane of its own */
+            return kr_error_set(err, KR_EINVAL, "a workload cluster cannot be named %s, as the hub",
+                                hub_name);
+    syncer_t *s = calloc(1, sizeof(*s));
+    if (!s)
+        return kr_error_set(err, KR_ENOMEM, "out of memory");
+    pthread_mutex_init(&s->stats_lock, NULL);
+    pthread_mutex_init(&s->pending_lock, NULL);
+    s->pending = json_object();
+    s->hub = cfg->hub;
+    s->hub_name = dup_or_empty(hub_name);
+    s->namespace_ = dup_or_empty(cfg->namespace_);
+    s->resync_ms = cfg->resync_ms;
+    s->verify_timeout_ms =
+        cfg->verify_timeout_ms ? cfg->verify_timeout_ms : DEFAULT_VERIFY_TIMEOUT_MS;
+    s->logger = cfg->logger;
+    s->clock = cfg->clock;
+    s->inventory = cfg->inventory;
+    s->resources = calloc(cfg->n_resources, sizeof(*s->resources));
+    s->clusters = calloc(cfg->n_clusters, sizeof(*s->clusters));
+    s->cluster_names = calloc(cfg->n_clusters, sizeof(*s->cluster_names));
+    if (!s->hub_name || !s->namespace_ || !s->resources || !s->clusters || !s->cluster_names ||
+        !s->pending) {
+        syncer_free(s);
+        return kr_error_set(err, KR_ENOMEM, "out of memory");
+    }
+    int rc = 0;
+    for (size_t r = 0; r < cfg->n_resources && rc == 0; r++) {
+        syncer_resource *res = &s->resources[r];
+        s->n_resources++;
+        res->syncer = s;
+        res->index = r;
+        res->group = dup_or_empty(cfg->resources[r].group);
+        res->version = dup_or_empty(cfg->resources[r].version);
+        res->resource = dup_or_empty(cfg->resources[r].resource);
+        if (!res->group || !res->version || !res->resource) {
+            rc = kr_error_set(err, KR_ENOMEM, "out of memory");
+            break;
+        }
+        res->gvr = KR_GVR(res->group, res->version, res->resource);
+        rc = cfg->informer(s->hub, res->gvr, s->namespace_, NULL, &res->hub, err,
+                           cfg->informer_user);
+    }
+    char selector[128];
+    kr_managed_selector(KR_MANAGER_SYNCER, selector, sizeof(selector));
+    for (size_t i = 0; i < cfg->n_clusters && rc == 0; i++) {
+        syncer_cluster *cl = &s->clusters[i];
+        syncer_health_init(&cl->health);
+        s->n_clusters++;
+        cl->name = dup_or_empty(cfg->cluster_names[i]);
+        cl->client = cfg->cluster_clients[i];
+        cl->copies = calloc(s->n_resources, sizeof(kr_informer_t *));
+        if (!cl->name || !cl->copies) {
+            rc = kr_error_set(err, KR_ENOMEM, "out of memory");
+            break;
+        }
+        s->cluster_names[i] = cl->name;
+        for (size_t r = 0; r < s->n_resources && rc == 0; r++)
+            rc = cfg->informer(cl->client, s->resources[r].gvr, s->namespace_, selector,
+                               &cl->copies[r], err, cfg->informer_user);
+    }
+    if (rc != 0) {
+        syncer_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void syncer_free(syncer_t *s)
+{
+    if (!s)
+        return;
+    for (size_t r = 0; s->resources && r < s->n_resources; r++) {
+        free(s->resources[r].group);
+        free(s->resources[r].version);
+        free(s->resources[r].resource);
+    }
+    for (size_t i = 0; s->clusters && i < s->n_clusters; i++) {
+        syncer_health_destroy(&s->clusters[i].health);
+        free(s->clusters[i].name);
+        free(s->clusters[i].copies);
+    }
+    free(s->resources);
+    free(s->clusters);
+    free(s->cluster_names);
+    free(s->hub_name);
+    free(s->namespace_);
+    pthread_mutex_destroy(&s->stats_lock);
+    json_decref(s->pending);
+    pthread_mutex_destroy(&s->pending_lock);
+    free(s);
+}

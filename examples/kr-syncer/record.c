@@ -1,0 +1,52 @@
+/* kr-syncer — the inventory's record of what the syncer did in a workload
+ * cluster (CREATED, PATCHED, VERIFIED, DELETED; actor kr-syncer), when it
+ * was given one (--inventory). A record that fails is logged, never fatal:
+ * the write happened, and the inventory's own informers see the object. */
+#include <string.h>
+
+#include "syncer.h"
+
+static const char *string_at(const json_t *obj, const char *section, const char *key)
+{
+    const json_t *where = section ? json_object_get(obj, section) : obj;
+    return json_string_value(json_object_get(where, key));
+}
+
+void syncer_record(syncer_t *s, syncer_resource *res, const char *cluster, const json_t *obj,
+                   const char *event)
+{
+    if (!s->inventory || !obj)
+        return;
+    /* List items may lack apiVersion and kind: use what an answer said. */
+    const char *kind = string_at(obj, NULL, "kind");
+    const char *api_version = string_at(obj, NULL, "apiVersion");
+    char kind_buf[sizeof(res->kind)], api_buf[sizeof(res->api_version)];
+    pthread_mutex_lock(&s->stats_lock);
+    if (kind && api_version && strcmp(kind, "Status") != 0 && !res->kind[0]) {
+        snprintf(res->kind, sizeof(res->kind), "%s", kind);
+        snprintf(res->api_version, sizeof(res->api_version), "%s", api_version);
+    }
+    memcpy(kind_buf, res->kind, sizeof(kind_buf));
+    memcpy(api_buf, res->api_version, sizeof(api_buf));
+    pthread_mutex_unlock(&s->stats_lock);
+    if (!kind || strcmp(kind, "Status") == 0) {
+        kind = kind_buf[0] ? kind_buf : NULL;
+        api_version = api_buf[0] ? api_buf : NULL;
+    }
+    kr_inventory_action action = {
+        .cluster = cluster,
+        .api_version = api_version,
+        .kind = kind,
+        .namespace_ = string_at(obj, "metadata", "namespace"),
+        .name = string_at(obj, "metadata", "name"),
+        .uid = string_at(obj, "metadata", "uid"),
+        .resource_version = string_at(obj, "metadata", "resourceVersion"),
+        .event = event,
+        .actor = KR_MANAGER_SYNCER,
+    };
+    kr_error_t err = {0};
+    if (!kind || kr_inventory_record(s->inventory, &action, NULL, &err) != 0)
+        kr_log(&s->logger, KR_LOG_WARN, "syncer", "inventory: cannot record %s of %s in %s: %s",
+               event, action.name ? action.name : "?", cluster,
+               kind ? err.message : "its kind is unknown");
+}

@@ -1,0 +1,252 @@
+/* kr-syncer — the program's parts: the syncer (hub client and informers,
+ * per-cluster clients and informers of the managed copies) and the
+ * decisions each file makes. Everything here is testable without the
+ * manager: a test builds a syncer over test servers and calls
+ * syncer_reconcile() directly. */
+#ifndef KR_SYNCER_H
+#define KR_SYNCER_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kreconcile.h"
+
+/* Names on the wire: KR_LABEL_*, KR_ANNOTATION_*, KR_FINALIZER_SYNCER and
+ * KR_MANAGER_SYNCER of kreconcile/platform.h. */
+
+/* ---- placement.c: which hub objects go where ------------------------------ */
+
+/* Why `hub` (a hub object) is not synced at all: "owned by ..." (it has
+ * ownerReferences: another controller's), "kreconcile.io/ignore" — or NULL
+ * when it is synced. Static string. */
+const char *syncer_skip_reason(const json_t *hub);
+
+/* True when `hub`'s placement names `cluster`: the kreconcile.io/clusters
+ * annotation (comma-separated, spaces ignored) or, absent, every cluster. */
+bool syncer_placed(const json_t *hub, const char *cluster);
+
+/* ---- apply.c: the copy a workload cluster should hold ------------------- */
+
+/* The desired copy of `hub` for source cluster `hub_name`: the object
+ * without status and without server-set metadata, our annotations dropped
+ * (and kubectl's last-applied-configuration, which describes the hub
+ * object), the managed labels added. New reference, or NULL (ENOMEM or a
+ * hub object without uid; err says). */
+json_t *syncer_desired_copy(const json_t *hub, const char *hub_name, kr_error_t *err);
+
+/* ---- status.c: the kreconcile.io/sync-status annotation ------------------ */
+
+/* One cluster's entry. Strings borrowed; NULL/"" are left out. */
+typedef struct syncer_status {
+    const char *source_resource_version; /* hub RV whose content was applied */
+    const char *target_resource_version; /* RV the write returned in the cluster */
+    bool verified; /* that cluster's informer observed target RV */
+    bool deleted; /* hub delete: the copy is confirmed gone there */
+    const char *last_error;
+} syncer_status;
+
+/* The entries of `hub`'s annotation: a new object (cluster -> entry), {}
+ * when absent or unparsable. NULL on ENOMEM. */
+json_t *syncer_status_parse(const json_t *hub);
+
+/* A new entry for `st`, stamped with the current UTC time. NULL: ENOMEM. */
+json_t *syncer_status_entry(const syncer_status *st);
+
+/* True when two entries (either may be NULL) say the same apart from the
+ * time: a status write is needed only when this is false. */
+bool syncer_status_same(const json_t *a, const json_t *b);
+
+/* The merge patch that sets `cluster`'s entry of `hub` to `entry` (NULL:
+ * removes it) and, with `release`, removes our finalizer, with the hub
+ * object's resourceVersion as precondition. *out is new, or NULL when
+ * nothing would change. Errors: KR_ENOMEM, KR_EINVAL. */
+int syncer_status_patch(const json_t *hub, const char *cluster, const json_t *entry, bool release,
+                        json_t **out, kr_error_t *err);
+
+/* The same for several clusters at once: `updates` maps cluster -> entry
+ * (JSON null: remove it). */
+int syncer_status_patch_entries(const json_t *hub, const json_t *updates, bool release,
+                                json_t **out, kr_error_t *err);
+
+/* ---- finalize.c: when a hub delete may complete ---------------------------- */
+
+/* Whether `cluster` must confirm a delete of `hub` before the finalizer
+ * goes: it is placed there, or the status says we may have a copy there
+ * (an entry not marked deleted). `entries` from syncer_status_parse. */
+bool syncer_delete_needed(const json_t *hub, const json_t *entries, const char *cluster);
+
+/* True when every cluster of `clusters` (n names) either needs no
+ * confirmation or has confirmed (entries[c].deleted). Clusters no longer
+ * configured are not asked: their leftovers are the sweeper's. */
+bool syncer_delete_complete(const json_t *hub, const json_t *entries, const char *const *clusters,
+                            size_t n);
+
+/* ---- health.c: a cluster that does not answer ---------------------------- */
+
+/* Per cluster: after a failure that says "unreachable", reconciles for that
+ * cluster wait (without a request) until a probe is due; one reconcile
+ * probes, the others wait. So a dead datacenter costs one request per
+ * probe interval, not one per key, and workers stay free for the others. */
+typedef struct syncer_health {
+    pthread_mutex_t lock;
+    int64_t retry_at_ns; /* no request before this; 0 = healthy */
+    uint64_t backoff_ms; /* current probe interval */
+    uint64_t failures;
+} syncer_health;
+
+void syncer_health_init(syncer_health *h);
+void syncer_health_destroy(syncer_health *h);
+/* True when a request may be sent now; else *wait_ms is how long to wait.
+ * A due probe reserves the next interval so that only one caller probes. */
+bool syncer_health_may_try(syncer_health *h, int64_t now_ns, uint64_t *wait_ms);
+/* Record the outcome of a request (rc 0 or negative with err). */
+void syncer_health_record(syncer_health *h, int rc, const kr_error_t *err, int64_t now_ns);
+/* True for failures that mean the cluster did not answer (connection,
+ * TLS, timeouts, 5xx, throttling after every retry). */
+bool syncer_unreachable(int rc, const kr_error_t *err);
+
+/* ---- resources.c: the --resource arguments ---------------------------------- */
+
+/* Parse "GROUP/VERSION/RESOURCE" or "VERSION/RESOURCE" (the core group)
+ * into *out, whose strings point into `buf` (`len` bytes). Errors:
+ * KR_EINVAL with a message naming the argument. */
+int syncer_parse_resource(const char *text, char *buf, size_t len, kr_gvr *out, kr_error_t *err);
+
+/* ---- reconcile.c: the syncer -------------------------------------------- */
+
+/* How the syncer gets an informer: (client, resource, namespace, label
+ * selector) -> a started or to-be-started informer it borrows (the
+ * manager's kr_manager_informer, or a test's factory). */
+typedef int (*syncer_informer_cb)(kr_client_t *client, kr_gvr gvr, const char *namespace_,
+                                  const char *label_selector, kr_informer_t **out, kr_error_t *err,
+                                  void *user);
+
+typedef struct syncer_cluster {
+    char *name;
+    kr_client_t *client; /* borrowed */
+    kr_informer_t **copies; /* per resource: our copies (managed-by label) */
+    syncer_health health;
+} syncer_cluster;
+
+typedef struct syncer syncer_t;
+
+typedef struct syncer_resource {
+    syncer_t *syncer; /* the syncer it belongs to (a controller's user) */
+    size_t index;
+    char *group, *version, *resource;
+    char kind[64], api_version[128]; /* learned from answers (record.c) */
+    kr_gvr gvr;
+    kr_informer_t *hub; /* the hub objects of this resource in the namespace */
+} syncer_resource;
+
+typedef struct syncer_config {
+    const char *hub_name; /* "hub" when NULL */
+    kr_client_t *hub; /* borrowed */
+    const char *namespace_; /* the source namespace (copies go to the same) */
+    const kr_gvr *resources;
+    size_t n_resources;
+    const char *const *cluster_names;
+    kr_client_t *const *cluster_clients; /* borrowed */
+    size_t n_clusters;
+    uint64_t resync_ms; /* every key looked at again this often; 0 = never */
+    uint64_t verify_timeout_ms; /* read-after-write wait; 0 = 10000 */
+    syncer_informer_cb informer;
+    void *informer_user;
+    kr_inventory_t *inventory; /* borrowed; NULL: nothing recorded */
+    kr_logger logger;
+    kr_clock clock; /* zero: CLOCK_MONOTONIC */
+} syncer_config;
+
+struct syncer {
+    char *hub_name;
+    char *namespace_;
+    kr_client_t *hub;
+    syncer_resource *resources;
+    size_t n_resources;
+    syncer_cluster *clusters;
+    size_t n_clusters;
+    const char **cluster_names; /* n_clusters, borrowed from clusters[] */
+    uint64_t resync_ms, verify_timeout_ms;
+    kr_inventory_t *inventory;
+    kr_logger logger;
+    kr_clock clock;
+    /* Counters for tests and logs: writes that succeeded, and every
+     * request sent to a workload cluster. */
+    uint64_t hub_writes, cluster_writes, cluster_requests;
+    pthread_mutex_t stats_lock;
+    /* status_batch.c: "resource/ns/name" -> {cluster: entry} */
+    pthread_mutex_t pending_lock;
+    json_t *pending;
+};
+
+/* Build the syncer and ask for its informers (hub objects of every
+ * resource; our copies of every resource in every cluster). *out is new
+ * (syncer_free). Errors: KR_EINVAL, KR_ENOMEM, the informer callback's. */
+int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err);
+void syncer_free(syncer_t *s);
+
+/* Reconcile one key of resource `resource` for one workload cluster
+ * (req->cluster): make that cluster agree with the hub object, then record
+ * it in the hub object's sync-status. [worker] */
+kr_reconcile_result syncer_reconcile(syncer_t *s, size_t resource, const kr_reconcile_request *req,
+                                     uint64_t *requeue_after_ms, kr_error_t *err);
+
+/* The same under controller `ctl`: a lane parks its status entry and
+ * queues the key on the hub's lane (req->cluster == the hub's name), whose
+ * reconcile writes every parked entry at once. [worker] */
+kr_reconcile_result syncer_reconcile_in(syncer_t *s, kr_controller_t *ctl, size_t resource,
+                                        const kr_reconcile_request *req, uint64_t *requeue_after_ms,
+                                        kr_error_t *err);
+
+/* ---- status_batch.c: entries parked for one hub write ------------------------ */
+
+/* Park `cluster`'s entry (borrowed) for the object; a newer one replaces
+ * it. Errors: KR_ENOMEM. [any thread] */
+int syncer_pending_put(syncer_t *s, size_t resource, const char *ns, const char *name,
+                       const char *cluster, const json_t *entry);
+/* Take every entry parked for the object: new object cluster -> entry, or
+ * NULL. [any thread] */
+json_t *syncer_pending_take(syncer_t *s, size_t resource, const char *ns, const char *name);
+/* Put back entries a failed write took (borrowed), unless newer ones were
+ * parked meanwhile. [any thread] */
+void syncer_pending_restore(syncer_t *s, size_t resource, const char *ns, const char *name,
+                            json_t *entries);
+
+/* ---- record.c: the inventory ------------------------------------------------ */
+
+/* Record `event` (CREATED, PATCHED, VERIFIED, DELETED) on `obj` (borrowed:
+ * the write's answer, or the copy) in `cluster`, when the syncer has an
+ * inventory; a failure is logged. [worker] */
+void syncer_record(syncer_t *s, syncer_resource *res, const char *cluster, const json_t *obj,
+                   const char *event);
+
+/* ---- controllers.c: the controller of one resource ------------------------- */
+
+/* A kr_reconcile_cb: `user` is &syncer->resources[i]. [worker] */
+kr_reconcile_result syncer_controller_reconcile(kr_controller_t *ctl,
+                                                const kr_reconcile_request *req,
+                                                uint64_t *requeue_after_ms, kr_error_t *err,
+                                                void *user);
+
+/* Fill `opts` for resource `resource`'s controller (named
+ * "kr-syncer-<resource>[.<group>]" in `name`, `len` bytes): reconcile,
+ * user, workers (0: twice the number of clusters). */
+void syncer_controller_opts(syncer_t *s, size_t resource, unsigned workers, char *name, size_t len,
+                            kr_controller_opts *opts);
+
+/* Register the sources of resource `resource` on `ctl`: the hub objects
+ * (each event queues the key on every cluster's lane) and our copies in
+ * every cluster (a copy's key is its hub object's, on its cluster's lane).
+ * Errors: as kr_controller_watch. */
+int syncer_watch(syncer_t *s, size_t resource, kr_controller_t *ctl, kr_error_t *err);
+
+/* The hub source's predicate: false for an update that changed only what
+ * the syncer itself writes there (the sync-status annotation, and so the
+ * resourceVersion), which would otherwise make every cluster's lane look
+ * again after each status write. [loop thread] */
+bool syncer_hub_changed(const json_t *old_obj, const json_t *new_obj, void *user);
+
+#endif /* KR_SYNCER_H */

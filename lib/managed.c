@@ -1,0 +1,119 @@
+/* libkreconcile — the managed-object labels and finalizer patches (see
+ * kreconcile/managed.h). Pure functions on jansson values: no I/O, no
+ * logging; inputs are borrowed and only kr_managed_set_labels edits one. */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+#include "kreconcile/managed.h"
+
+static const char *label_of(const json_t *obj, const char *name)
+{
+    const json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
+    return json_string_value(json_object_get(labels, name));
+}
+
+static bool empty(const char *s)
+{
+    return !s || !*s;
+}
+
+KR_API int kr_managed_set_labels(json_t *obj, const kr_managed_source *src, kr_error_t *err)
+{
+    if (!json_is_object(obj) || !src || empty(src->manager) || empty(src->source_cluster) ||
+        empty(src->source_uid))
+        return kr_error_set(err, KR_EINVAL,
+                            "managed labels need an object, a manager, a source cluster and uid");
+    json_t *meta = json_object_get(obj, "metadata");
+    if (!json_is_object(meta)) {
+        meta = json_object();
+        if (!meta || json_object_set_new(obj, "metadata", meta) != 0)
+            return kr_error_set(err, KR_ENOMEM, "out of memory setting managed labels");
+    }
+    json_t *labels = json_object_get(meta, "labels");
+    if (!json_is_object(labels)) {
+        labels = json_object();
+        if (!labels || json_object_set_new(meta, "labels", labels) != 0)
+            return kr_error_set(err, KR_ENOMEM, "out of memory setting managed labels");
+    }
+    if (json_object_set_new(labels, KR_LABEL_MANAGED_BY, json_string(src->manager)) ||
+        json_object_set_new(labels, KR_LABEL_SOURCE_UID, json_string(src->source_uid)) ||
+        json_object_set_new(labels, KR_LABEL_SOURCE_CLUSTER, json_string(src->source_cluster)))
+        return kr_error_set(err, KR_ENOMEM, "out of memory setting managed labels");
+    return 0;
+}
+
+KR_API kr_managed_owner kr_managed_owner_of(const json_t *obj, const kr_managed_source *src)
+{
+    if (!obj || !src || empty(src->manager) || empty(src->source_cluster))
+        return KR_MANAGED_FOREIGN;
+    const char *manager = label_of(obj, KR_LABEL_MANAGED_BY);
+    const char *cluster = label_of(obj, KR_LABEL_SOURCE_CLUSTER);
+    if (!manager || strcmp(manager, src->manager) != 0 || !cluster ||
+        strcmp(cluster, src->source_cluster) != 0)
+        return KR_MANAGED_FOREIGN;
+    const char *uid = label_of(obj, KR_LABEL_SOURCE_UID);
+    if (empty(src->source_uid) || (uid && strcmp(uid, src->source_uid) == 0))
+        return KR_MANAGED_OURS;
+    return KR_MANAGED_OURS_OTHER_SOURCE;
+}
+
+KR_API char *kr_managed_selector(const char *manager, char *buf, size_t len)
+{
+    if (empty(manager) || !buf)
+        return NULL;
+    int n = snprintf(buf, len, "%s=%s", KR_LABEL_MANAGED_BY, manager);
+    return n < 0 || (size_t)n >= len ? NULL : buf;
+}
+
+KR_API bool kr_managed_has_finalizer(const json_t *obj, const char *finalizer)
+{
+    const json_t *list = json_object_get(json_object_get(obj, "metadata"), "finalizers");
+    size_t i;
+    const json_t *item;
+    json_array_foreach(list, i, item)
+    {
+        const char *s = json_string_value(item);
+        if (s && finalizer && strcmp(s, finalizer) == 0)
+            return true;
+    }
+    return false;
+}
+
+KR_API int kr_managed_finalizer_patch(const json_t *obj, const char *finalizer, bool present,
+                                      json_t **patch_out, kr_error_t *err)
+{
+    if (patch_out)
+        *patch_out = NULL;
+    const json_t *meta = json_object_get(obj, "metadata");
+    const char *rv = json_string_value(json_object_get(meta, "resourceVersion"));
+    if (empty(finalizer) || empty(rv) || !patch_out)
+        return kr_error_set(err, KR_EINVAL,
+                            "a finalizer patch needs a finalizer and the object's resourceVersion");
+    if (kr_managed_has_finalizer(obj, finalizer) == present)
+        return 0;
+    json_t *list = json_array();
+    json_t *patch =
+        list ? json_pack("{s:{s:s, s:o}}", "metadata", "resourceVersion", rv, "finalizers", list)
+             : NULL;
+    if (!patch)
+        return kr_error_set(err, KR_ENOMEM, "out of memory building a finalizer patch");
+    size_t i;
+    const json_t *item;
+    int rc = 0;
+    json_array_foreach(json_object_get(meta, "finalizers"), i, item)
+    {
+        const char *s = json_string_value(item);
+        if (s && strcmp(s, finalizer) == 0)
+            continue;
+        rc |= json_array_append(list, (json_t *)item);
+    }
+    if (present)
+        rc |= json_array_append_new(list, json_string(finalizer));
+    if (rc != 0) {
+        json_decref(patch);
+        return kr_error_set(err, KR_ENOMEM, "out of memory building a finalizer patch");
+    }
+    *patch_out = patch;
+    return 0;
+}

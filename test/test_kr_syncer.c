@@ -1,0 +1,413 @@
+/* Tests of the kr-syncer program (build/bin/kr-syncer) against a hub and
+ * two workload test servers, each found through its kubeconfig: copies
+ * made, repaired after edits and deletes in a workload cluster, removed on
+ * a placement change and on a hub delete; a datacenter answering 503 holds
+ * a hub delete until it returns; two replicas with leader election survive
+ * the leader's kill -9; SIGTERM ends it with status 0.
+ * KR_TEST_THREADED: server threads, the runtime's loop thread. */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kr_suite.h"
+#include "kr_test.h"
+#include "kr_test_cluster.h"
+#include "kreconcile.h"
+#include "kreconcile/testserver.h"
+
+#define NSNAME "apps"
+#define CM KR_GVR("", "v1", "configmaps")
+#define WIDGET KR_GVR("example.com", "v1", "widgets")
+#define WAIT_S 60
+
+static const char *crd =
+    "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
+    "\"metadata\":{\"name\":\"widgets.example.com\"},\"spec\":{\"group\":\"example.com\","
+    "\"scope\":\"Namespaced\",\"names\":{\"plural\":\"widgets\",\"singular\":\"widget\","
+    "\"kind\":\"Widget\"},\"versions\":[{\"name\":\"v1\",\"served\":true,\"storage\":true}]}}";
+
+typedef struct server {
+    kr_test_cluster cl;
+    char kubeconfig[256];
+} server;
+
+typedef struct world {
+    char dir[64];
+    kr_runtime_t *rt;
+    server hub, dc[2];
+} world;
+
+static void server_up(world *w, server *s, const char *name)
+{
+    kr_test_cluster_up(&s->cl, w->rt, 5);
+    const char *ns =
+        "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"" NSNAME "\"}}";
+    ck_assert_int_eq(kr_testserver_load(s->cl.ts, ns, strlen(ns), NULL), 0);
+    ck_assert_int_eq(kr_testserver_load(s->cl.ts, crd, strlen(crd), NULL), 0);
+    snprintf(s->kubeconfig, sizeof(s->kubeconfig), "%s/%s.kubeconfig", w->dir, name);
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(s->cl.ts, s->kubeconfig, NSNAME, NULL), 0);
+}
+
+static void world_up(world *w)
+{
+    memset(w, 0, sizeof(*w));
+    snprintf(w->dir, sizeof(w->dir), "/tmp/kr-syncer-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(w->dir));
+    w->rt = kr_test_runtime_up();
+    server_up(w, &w->hub, "hub");
+    server_up(w, &w->dc[0], "dc1");
+    server_up(w, &w->dc[1], "dc2");
+}
+
+static void world_down(world *w)
+{
+    server *all[] = {&w->hub, &w->dc[0], &w->dc[1]};
+    for (int i = 0; i < 3; i++) {
+        kr_test_cluster_down(&all[i]->cl);
+        unlink(all[i]->kubeconfig);
+    }
+    kr_runtime_free(w->rt);
+    char log[128];
+    for (int i = 0; i < 2; i++) {
+        snprintf(log, sizeof(log), "%s/syncer-%d.log", w->dir, i);
+        unlink(log);
+    }
+    const char *db[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 6; i++) {
+        snprintf(log, sizeof(log), "%s/inventory-%d.db%s", w->dir, i / 3, db[i % 3]);
+        unlink(log);
+    }
+    rmdir(w->dir);
+}
+
+/* Start a replica; its output goes to DIR/syncer-N.log. */
+static pid_t start_syncer(world *w, int n, bool leader_elect)
+{
+    char bin[512], dc1[300], dc2[300], log[128];
+    kr_test_bin_path(bin, sizeof(bin), "kr-syncer");
+    snprintf(dc1, sizeof(dc1), "dc1=%s", w->dc[0].kubeconfig);
+    snprintf(dc2, sizeof(dc2), "dc2=%s", w->dc[1].kubeconfig);
+    snprintf(log, sizeof(log), "%s/syncer-%d.log", w->dir, n);
+    char inventory[128];
+    /* one file per replica: SQLite is the single-writer backend */
+    snprintf(inventory, sizeof(inventory), "sqlite://%s/inventory-%d.db", w->dir, n);
+    char *argv[] = {bin,
+                    "--kubeconfig",
+                    w->hub.kubeconfig,
+                    "--cluster",
+                    dc1,
+                    "--cluster",
+                    dc2,
+                    "--namespace",
+                    NSNAME,
+                    "--resource",
+                    "v1/configmaps",
+                    "--resource",
+                    "example.com/v1/widgets",
+                    "--listen",
+                    "0",
+                    "--log-format",
+                    "text",
+                    "-v",
+                    "1",
+                    "--lease-namespace",
+                    NSNAME,
+                    "--inventory",
+                    inventory,
+                    leader_elect ? "--leader-elect" : NULL,
+                    NULL};
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (!freopen(log, "a", stdout) || !freopen(log, "a", stderr))
+            _exit(126);
+        execv(bin, argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int stop_syncer(pid_t pid, int sig)
+{
+    kill(pid, sig);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static json_t *fetch(server *s, kr_gvr gvr, const char *name)
+{
+    json_t *out = NULL;
+    return kr_client_get(s->cl.c, gvr, NSNAME, name, &out, NULL) == 0 ? out : NULL;
+}
+
+static const char *field(const json_t *o, const char *a, const char *b)
+{
+    return json_string_value(json_object_get(json_object_get(o, a), b));
+}
+
+/* A condition on the servers, looked at every 20 ms until it holds. */
+typedef bool (*cond_fn)(world *w, const void *arg);
+
+static void wait_for(world *w, cond_fn cond, const void *arg, const char *what)
+{
+    time_t deadline = time(NULL) + WAIT_S;
+    while (!cond(w, arg)) {
+        ck_assert_msg(time(NULL) < deadline, "timed out waiting for %s", what);
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+typedef struct want {
+    kr_gvr gvr;
+    const char *name;
+    int dc; /* 0, 1 */
+    const char *value; /* NULL: absent */
+    const char *section, *key;
+} want;
+
+static bool copy_is(world *w, const void *arg)
+{
+    const want *x = arg;
+    json_t *o = fetch(&w->dc[x->dc], x->gvr, x->name);
+    bool ok = x->value ? o && field(o, x->section, x->key) &&
+                             strcmp(field(o, x->section, x->key), x->value) == 0
+                       : o == NULL;
+    json_decref(o);
+    return ok;
+}
+
+static bool hub_gone(world *w, const void *arg)
+{
+    const want *x = arg;
+    json_t *o = fetch(&w->hub, x->gvr, x->name);
+    json_decref(o);
+    return o == NULL;
+}
+
+/* The hub object's status says dc is verified. */
+static bool verified(world *w, const void *arg)
+{
+    const want *x = arg;
+    json_t *o = fetch(&w->hub, x->gvr, x->name);
+    const char *text = json_string_value(json_object_get(
+        json_object_get(json_object_get(o, "metadata"), "annotations"), KR_ANNOTATION_SYNC_STATUS));
+    json_t *st = text ? json_loads(text, 0, NULL) : NULL;
+    bool ok = json_is_true(json_object_get(json_object_get(st, x->dc ? "dc2" : "dc1"), "verified"));
+    json_decref(st);
+    json_decref(o);
+    return ok;
+}
+
+static void hub_create(world *w, kr_gvr gvr, json_t *obj)
+{
+    kr_error_t err = {0};
+    ck_assert_msg(kr_client_create(w->hub.cl.c, gvr, NSNAME, obj, NULL, NULL, &err) == 0, "%s",
+                  err.message);
+    json_decref(obj);
+}
+
+static void hub_merge(world *w, kr_gvr gvr, const char *name, json_t *patch)
+{
+    kr_error_t err = {0};
+    ck_assert_msg(kr_client_patch(w->hub.cl.c, gvr, NSNAME, name, NULL, KR_PATCH_MERGE, patch, NULL,
+                                  NULL, &err) == 0,
+                  "%s", err.message);
+    json_decref(patch);
+}
+
+static json_t *cm(const char *name, const char *value)
+{
+    return json_pack("{s:s, s:s, s:{s:s}, s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap",
+                     "metadata", "name", name, "data", "value", value);
+}
+
+START_TEST(program_syncs_repairs_places_and_deletes)
+{
+    world w;
+    world_up(&w);
+    pid_t pid = start_syncer(&w, 0, false);
+    hub_create(&w, CM, cm("app", "v1"));
+    hub_create(&w, WIDGET,
+               json_pack("{s:s, s:s, s:{s:s}, s:{s:s}}", "apiVersion", "example.com/v1", "kind",
+                         "Widget", "metadata", "name", "w", "spec", "value", "v1"));
+    for (int d = 0; d < 2; d++) {
+        want c = {CM, "app", d, "v1", "data", "value"};
+        wait_for(&w, copy_is, &c, "the ConfigMap's copies");
+        wait_for(&w, verified, &c, "the ConfigMap's status");
+        want wd = {WIDGET, "w", d, "v1", "spec", "value"};
+        wait_for(&w, copy_is, &wd, "the Widget's copies");
+    }
+    /* edits in the hub arrive; edits and deletes in a cluster are undone */
+    hub_merge(&w, CM, "app", json_pack("{s:{s:s}}", "data", "value", "v2"));
+    want v2[2] = {{CM, "app", 0, "v2", "data", "value"}, {CM, "app", 1, "v2", "data", "value"}};
+    wait_for(&w, copy_is, &v2[0], "the edit in dc1");
+    wait_for(&w, copy_is, &v2[1], "the edit in dc2");
+    json_t *drift = json_pack("{s:{s:s}}", "data", "value", "drifted");
+    ck_assert_int_eq(kr_client_patch(w.dc[0].cl.c, CM, NSNAME, "app", NULL, KR_PATCH_MERGE, drift,
+                                     NULL, NULL, NULL),
+                     0);
+    json_decref(drift);
+    ck_assert_int_eq(kr_client_delete(w.dc[1].cl.c, CM, NSNAME, "app", NULL, NULL, NULL), 0);
+    wait_for(&w, copy_is, &v2[0], "the repair in dc1");
+    wait_for(&w, copy_is, &v2[1], "the copy again in dc2");
+    /* placement: dc2 only */
+    hub_merge(&w, CM, "app",
+              json_pack("{s:{s:{s:s}}}", "metadata", "annotations", KR_ANNOTATION_CLUSTERS, "dc2"));
+    want gone1 = {CM, "app", 0, NULL, NULL, NULL};
+    wait_for(&w, copy_is, &gone1, "the copy leaving dc1");
+    /* hub delete */
+    ck_assert_int_eq(kr_client_delete(w.hub.cl.c, CM, NSNAME, "app", NULL, NULL, NULL), 0);
+    want gone2 = {CM, "app", 1, NULL, NULL, NULL};
+    wait_for(&w, copy_is, &gone2, "the copy leaving dc2");
+    wait_for(&w, hub_gone, &gone2, "the hub object's finalizer");
+    ck_assert_int_eq(stop_syncer(pid, SIGTERM), 0);
+    /* --inventory: every write recorded, actor kr-syncer */
+    char url[128];
+    snprintf(url, sizeof(url), "sqlite://%s/inventory-0.db", w.dir);
+    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
+    io.url = url;
+    kr_inventory_t *inv = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_inventory_new(&io, &inv, &err) == 0, "%s", err.message);
+    json_t *rows = NULL;
+    ck_assert_int_eq(kr_inventory_history(inv, "ConfigMap", NSNAME, "app", 0, 0, &rows, &err), 0);
+    bool created[2] = {false, false}, deleted[2] = {false, false};
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        const char *event = json_string_value(json_object_get(row, "event"));
+        int d = strcmp(json_string_value(json_object_get(row, "cluster")), "dc2") == 0;
+        ck_assert_str_eq(json_string_value(json_object_get(row, "actor")), "kr-syncer");
+        created[d] |= strcmp(event, "CREATED") == 0;
+        deleted[d] |= strcmp(event, "DELETED") == 0;
+    }
+    ck_assert(created[0] && created[1] && deleted[0] && deleted[1]);
+    json_decref(rows);
+    kr_inventory_free(inv);
+    world_down(&w);
+}
+END_TEST
+
+START_TEST(program_holds_a_hub_delete_while_a_datacenter_answers_503)
+{
+    world w;
+    world_up(&w);
+    pid_t pid = start_syncer(&w, 0, false);
+    hub_create(&w, CM, cm("held", "v1"));
+    want dc2 = {CM, "held", 1, "v1", "data", "value"};
+    wait_for(&w, verified, &dc2, "the copy in dc2");
+    kr_testserver_faults down = {.fail_503 = 1.0};
+    kr_testserver_set_faults(w.dc[1].cl.ts, &down);
+    kr_testserver_close_watches(w.dc[1].cl.ts);
+    ck_assert_int_eq(kr_client_delete(w.hub.cl.c, CM, NSNAME, "held", NULL, NULL, NULL), 0);
+    hub_create(&w, CM, cm("during", "v1"));
+    want gone1 = {CM, "held", 0, NULL, NULL, NULL};
+    wait_for(&w, copy_is, &gone1, "the delete in dc1");
+    want during1 = {CM, "during", 0, "v1", "data", "value"};
+    wait_for(&w, copy_is, &during1, "dc1 converging alone");
+    json_t *held = fetch(&w.hub, CM, "held");
+    ck_assert_msg(held != NULL, "the hub object went while dc2 was down");
+    json_decref(held);
+    kr_testserver_faults up = {0};
+    kr_testserver_set_faults(w.dc[1].cl.ts, &up);
+    want gone2 = {CM, "held", 1, NULL, NULL, NULL};
+    wait_for(&w, copy_is, &gone2, "the delete in dc2");
+    wait_for(&w, hub_gone, &gone2, "the finalizer after dc2 returned");
+    want during2 = {CM, "during", 1, "v1", "data", "value"};
+    wait_for(&w, copy_is, &during2, "dc2's backlog");
+    ck_assert_int_eq(stop_syncer(pid, SIGTERM), 0);
+    world_down(&w);
+}
+END_TEST
+
+START_TEST(program_replicas_take_over_after_the_leader_is_killed)
+{
+    world w;
+    world_up(&w);
+    pid_t a = start_syncer(&w, 0, true);
+    hub_create(&w, CM, cm("first", "v1"));
+    want first = {CM, "first", 1, "v1", "data", "value"};
+    wait_for(&w, copy_is, &first, "the leader's first copy");
+    pid_t b = start_syncer(&w, 1, true);
+    ck_assert_int_eq(stop_syncer(a, SIGKILL), 128 + SIGKILL);
+    hub_create(&w, CM, cm("second", "v1"));
+    want second = {CM, "second", 1, "v1", "data", "value"};
+    wait_for(&w, copy_is, &second, "the new leader's copy");
+    ck_assert_int_eq(stop_syncer(b, SIGTERM), 0);
+    world_down(&w);
+}
+END_TEST
+
+/* Run the program with `args` (NULL-terminated, after the binary) and its
+ * output to `out`; returns its exit status. */
+static int run_once(char *const *args, char *out, size_t len)
+{
+    char bin[512], *argv[16] = {bin};
+    kr_test_bin_path(bin, sizeof(bin), "kr-syncer");
+    for (size_t i = 0; args[i] && i < 14; i++)
+        argv[i + 1] = args[i];
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(p[1], 1);
+        dup2(p[1], 2);
+        close(p[0]);
+        close(p[1]);
+        execv(bin, argv);
+        _exit(127);
+    }
+    close(p[1]);
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < len && (r = read(p[0], out + n, len - n - 1)) > 0)
+        n += (size_t)r;
+    out[n] = '\0';
+    close(p[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+START_TEST(program_refuses_bad_flags_with_status_2)
+{
+    char out[8192];
+    char *no_cluster[] = {"--namespace", "apps", NULL};
+    ck_assert_int_eq(run_once(no_cluster, out, sizeof(out)), 2);
+    ck_assert_ptr_nonnull(strstr(out, "--cluster"));
+    char *bad_resource[] = {"--cluster", "dc1=/nonexistent", "--resource", "configmaps", NULL};
+    ck_assert_int_eq(run_once(bad_resource, out, sizeof(out)), 2);
+    ck_assert_ptr_nonnull(strstr(out, "GROUP/VERSION/RESOURCE"));
+    char *missing_kubeconfig[] = {
+        "--kubeconfig", "/nonexistent", "--cluster", "dc1=/nonexistent", "--listen", "0", NULL};
+    ck_assert_int_eq(run_once(missing_kubeconfig, out, sizeof(out)), 2);
+    ck_assert_ptr_nonnull(strstr(out, "kr-syncer:"));
+    char *help[] = {"--help", NULL};
+    ck_assert_int_eq(run_once(help, out, sizeof(out)), 0);
+    ck_assert_ptr_nonnull(strstr(out, "--resource GROUP/VERSION/RESOURCE"));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("kr_syncer");
+    TCase *tc = tcase_create("program");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, program_refuses_bad_flags_with_status_2);
+    tcase_add_test(tc, program_syncs_repairs_places_and_deletes);
+    tcase_add_test(tc, program_holds_a_hub_delete_while_a_datacenter_answers_503);
+    tcase_add_test(tc, program_replicas_take_over_after_the_leader_is_killed);
+    suite_add_tcase(s, tc);
+    return kr_test_run_suite(s);
+}

@@ -1,0 +1,257 @@
+/* Tests of the managed-object helpers (kreconcile/managed.h) and of the
+ * apply against a caller's own last-applied annotation
+ * (kr_patch_last_applied): labels, ownership, finalizer patches, the
+ * three-way patch per kind, and allocation failures. */
+#include <check.h>
+#include <string.h>
+
+#include "kr_suite.h"
+#include "kr_test.h"
+#include "kreconcile.h"
+
+#define ANN "example.com/last-applied"
+
+static const char *label(const json_t *obj, const char *name)
+{
+    return json_string_value(
+        json_object_get(json_object_get(json_object_get(obj, "metadata"), "labels"), name));
+}
+
+START_TEST(labels_are_added_beside_the_objects_own)
+{
+    json_t *obj = json_pack("{s:{s:s, s:{s:s}}}", "metadata", "name", "a", "labels", "app", "x");
+    kr_managed_source src = {"kr-syncer", "hub", "uid-1"};
+    ck_assert_int_eq(kr_managed_set_labels(obj, &src, NULL), 0);
+    ck_assert_str_eq(label(obj, "app"), "x");
+    ck_assert_str_eq(label(obj, KR_LABEL_MANAGED_BY), "kr-syncer");
+    ck_assert_str_eq(label(obj, KR_LABEL_SOURCE_UID), "uid-1");
+    ck_assert_str_eq(label(obj, KR_LABEL_SOURCE_CLUSTER), "hub");
+    json_t *bare = json_object();
+    ck_assert_int_eq(kr_managed_set_labels(bare, &src, NULL), 0);
+    ck_assert_str_eq(label(bare, KR_LABEL_MANAGED_BY), "kr-syncer");
+    kr_managed_source no_uid = {"kr-syncer", "hub", NULL};
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_managed_set_labels(bare, &no_uid, &err), KR_EINVAL);
+    json_t *array = json_array();
+    ck_assert_int_eq(kr_managed_set_labels(array, &src, NULL), KR_EINVAL);
+    json_decref(array);
+    json_decref(obj);
+    json_decref(bare);
+}
+END_TEST
+
+START_TEST(ownership_needs_manager_and_source_cluster)
+{
+    json_t *obj = json_object();
+    kr_managed_source src = {"kr-syncer", "hub", "uid-1"};
+    ck_assert_int_eq(kr_managed_owner_of(obj, &src), KR_MANAGED_FOREIGN);
+    ck_assert_int_eq(kr_managed_owner_of(NULL, &src), KR_MANAGED_FOREIGN);
+    kr_managed_set_labels(obj, &src, NULL);
+    ck_assert_int_eq(kr_managed_owner_of(obj, &src), KR_MANAGED_OURS);
+    kr_managed_source any = {"kr-syncer", "hub", NULL};
+    ck_assert_int_eq(kr_managed_owner_of(obj, &any), KR_MANAGED_OURS);
+    kr_managed_source other_uid = {"kr-syncer", "hub", "uid-2"};
+    ck_assert_int_eq(kr_managed_owner_of(obj, &other_uid), KR_MANAGED_OURS_OTHER_SOURCE);
+    kr_managed_source other_hub = {"kr-syncer", "hub2", "uid-1"};
+    ck_assert_int_eq(kr_managed_owner_of(obj, &other_hub), KR_MANAGED_FOREIGN);
+    kr_managed_source other_manager = {"kr-submitter", "hub", "uid-1"};
+    ck_assert_int_eq(kr_managed_owner_of(obj, &other_manager), KR_MANAGED_FOREIGN);
+    char buf[64];
+    ck_assert_str_eq(kr_managed_selector("kr-syncer", buf, sizeof(buf)),
+                     "kreconcile.io/managed-by=kr-syncer");
+    ck_assert_ptr_null(kr_managed_selector("kr-syncer", buf, 10));
+    json_decref(obj);
+}
+END_TEST
+
+START_TEST(finalizer_patches_keep_the_others_and_carry_the_resource_version)
+{
+    json_t *obj =
+        json_pack("{s:{s:s, s:[s]}}", "metadata", "resourceVersion", "41", "finalizers", "other/f");
+    json_t *patch = NULL;
+    ck_assert(!kr_managed_has_finalizer(obj, "mine/f"));
+    ck_assert_int_eq(kr_managed_finalizer_patch(obj, "mine/f", true, &patch, NULL), 0);
+    json_t *meta = json_object_get(patch, "metadata");
+    ck_assert_str_eq(json_string_value(json_object_get(meta, "resourceVersion")), "41");
+    json_t *list = json_object_get(meta, "finalizers");
+    ck_assert_uint_eq(json_array_size(list), 2);
+    ck_assert_str_eq(json_string_value(json_array_get(list, 0)), "other/f");
+    ck_assert_str_eq(json_string_value(json_array_get(list, 1)), "mine/f");
+    json_decref(patch);
+    /* already absent: nothing to remove */
+    ck_assert_int_eq(kr_managed_finalizer_patch(obj, "mine/f", false, &patch, NULL), 0);
+    ck_assert_ptr_null(patch);
+    json_array_append_new(json_object_get(json_object_get(obj, "metadata"), "finalizers"),
+                          json_string("mine/f"));
+    ck_assert(kr_managed_has_finalizer(obj, "mine/f"));
+    ck_assert_int_eq(kr_managed_finalizer_patch(obj, "mine/f", false, &patch, NULL), 0);
+    list = json_object_get(json_object_get(patch, "metadata"), "finalizers");
+    ck_assert_uint_eq(json_array_size(list), 1);
+    ck_assert_str_eq(json_string_value(json_array_get(list, 0)), "other/f");
+    json_decref(patch);
+    json_t *no_rv = json_object();
+    ck_assert_int_eq(kr_managed_finalizer_patch(no_rv, "mine/f", true, &patch, NULL), KR_EINVAL);
+    json_decref(no_rv);
+    json_decref(obj);
+}
+END_TEST
+
+static json_t *configmap(const char *value, const char *extra)
+{
+    json_t *o =
+        json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap",
+                  "metadata", "name", "a", "namespace", "ns", "data", "k", value);
+    if (extra)
+        json_object_set_new(json_object_get(o, "data"), extra, json_string("1"));
+    return o;
+}
+
+/* What a server would hold after creating `modified` and someone adding
+ * their own field. */
+static json_t *live_from(const json_t *modified)
+{
+    json_t *live = json_deep_copy(modified);
+    json_t *meta = json_object_get(live, "metadata");
+    json_object_set_new(meta, "resourceVersion", json_string("9"));
+    json_object_set_new(meta, "uid", json_string("u"));
+    json_object_set_new(json_object_get(live, "data"), "theirs", json_string("t"));
+    return live;
+}
+
+START_TEST(last_applied_patch_changes_ours_removes_what_we_dropped_and_keeps_theirs)
+{
+    json_t *desired = configmap("v1", "gone-later");
+    json_t *modified = NULL, *patch = NULL;
+    kr_patch_format format = 0;
+    ck_assert_int_eq(
+        kr_patch_last_applied(NULL, ANN, desired, NULL, &modified, &patch, &format, NULL), 0);
+    ck_assert_ptr_null(patch);
+    ck_assert_int_eq(format, KR_PATCH_STRATEGIC);
+    const char *text = json_string_value(json_object_get(
+        json_object_get(json_object_get(modified, "metadata"), "annotations"), ANN));
+    ck_assert_ptr_nonnull(text);
+    json_t *recorded = json_loads(text, 0, NULL);
+    ck_assert(json_equal(recorded, desired));
+    json_decref(recorded);
+
+    json_t *live = live_from(modified);
+    /* the same intent again: nothing to send */
+    ck_assert_int_eq(kr_patch_last_applied(NULL, ANN, desired, live, NULL, &patch, &format, NULL),
+                     0);
+    ck_assert_ptr_null(patch);
+
+    /* a new value, one key dropped: both in the patch, their key untouched */
+    json_t *next = configmap("v2", NULL);
+    ck_assert_int_eq(kr_patch_last_applied(NULL, ANN, next, live, NULL, &patch, &format, NULL), 0);
+    ck_assert_ptr_nonnull(patch);
+    json_t *result = NULL;
+    ck_assert_int_eq(
+        kr_patch_apply(format, kr_patch_schema_find(kr_patch_schema_builtin(), "v1", "ConfigMap"),
+                       live, patch, &result, NULL),
+        0);
+    json_t *data = json_object_get(result, "data");
+    ck_assert_str_eq(json_string_value(json_object_get(data, "k")), "v2");
+    ck_assert_ptr_null(json_object_get(data, "gone-later"));
+    ck_assert_str_eq(json_string_value(json_object_get(data, "theirs")), "t");
+    json_decref(result);
+    json_decref(patch);
+    json_decref(next);
+    json_decref(live);
+    json_decref(modified);
+    json_decref(desired);
+}
+END_TEST
+
+START_TEST(last_applied_uses_a_merge_patch_for_custom_resources)
+{
+    json_t *desired = json_pack("{s:s, s:s, s:{s:s}, s:{s:[i, i]}}", "apiVersion", "example.com/v1",
+                                "kind", "Widget", "metadata", "name", "w", "spec", "sizes", 1, 2);
+    json_t *modified = NULL, *patch = NULL;
+    kr_patch_format format = 0;
+    ck_assert_int_eq(
+        kr_patch_last_applied(NULL, ANN, desired, NULL, &modified, &patch, &format, NULL), 0);
+    ck_assert_int_eq(format, KR_PATCH_MERGE);
+    json_t *live = json_deep_copy(modified);
+    json_object_set_new(json_object_get(live, "spec"), "theirs", json_true());
+    json_array_append_new(json_object_get(json_object_get(desired, "spec"), "sizes"),
+                          json_integer(3));
+    ck_assert_int_eq(kr_patch_last_applied(NULL, ANN, desired, live, NULL, &patch, &format, NULL),
+                     0);
+    ck_assert_ptr_nonnull(patch);
+    json_t *spec = json_object_get(patch, "spec");
+    ck_assert_uint_eq(json_array_size(json_object_get(spec, "sizes")), 3);
+    ck_assert_ptr_null(json_object_get(spec, "theirs"));
+    json_decref(patch);
+    json_decref(live);
+    json_decref(modified);
+    json_decref(desired);
+}
+END_TEST
+
+START_TEST(last_applied_rejects_bad_arguments_and_survives_a_broken_annotation)
+{
+    json_t *patch = NULL;
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_patch_last_applied(NULL, ANN, NULL, NULL, NULL, &patch, NULL, &err),
+                     KR_EINVAL);
+    json_t *desired = configmap("v", NULL);
+    ck_assert_int_eq(kr_patch_last_applied(NULL, "", desired, NULL, NULL, &patch, NULL, NULL),
+                     KR_EINVAL);
+    /* an unparsable base means no deletions, never a failure */
+    json_t *live = configmap("old", "kept");
+    json_object_set_new(json_object_get(live, "metadata"), "annotations",
+                        json_pack("{s:s}", ANN, "{not json"));
+    ck_assert_int_eq(kr_patch_last_applied(NULL, ANN, desired, live, NULL, &patch, NULL, NULL), 0);
+    ck_assert_ptr_nonnull(patch);
+    ck_assert_ptr_null(json_object_get(json_object_get(patch, "data"), "kept"));
+    json_decref(patch);
+    json_decref(live);
+    json_decref(desired);
+}
+END_TEST
+
+static int apply_under_failures(void *arg)
+{
+    (void)arg;
+    json_t *desired = configmap("v2", NULL);
+    json_t *base = configmap("v1", "x");
+    json_t *modified = NULL, *patch = NULL;
+    /* the test's own inputs may be what failed */
+    int rc = desired && base
+                 ? kr_patch_last_applied(NULL, ANN, base, NULL, &modified, &patch, NULL, NULL)
+                 : KR_ENOMEM;
+    if (rc == 0)
+        rc = kr_patch_last_applied(NULL, ANN, desired, modified, NULL, &patch, NULL, NULL);
+    json_t *obj = json_pack("{s:{s:s}}", "metadata", "resourceVersion", "1");
+    json_t *fpatch = NULL;
+    if (rc == 0 && obj)
+        rc = kr_managed_finalizer_patch(obj, "f", true, &fpatch, NULL);
+    json_decref(obj);
+    json_decref(fpatch);
+    json_decref(patch);
+    json_decref(modified);
+    json_decref(base);
+    json_decref(desired);
+    return rc == 0 || rc == KR_ENOMEM ? 0 : 1;
+}
+
+START_TEST(allocation_failures_are_reported_and_leak_nothing)
+{
+    ck_assert_int_gt(kr_test_alloc_failure_sweep(apply_under_failures, NULL), 0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("managed");
+    TCase *tc = tcase_create("managed");
+    tcase_add_test(tc, labels_are_added_beside_the_objects_own);
+    tcase_add_test(tc, ownership_needs_manager_and_source_cluster);
+    tcase_add_test(tc, finalizer_patches_keep_the_others_and_carry_the_resource_version);
+    tcase_add_test(tc, last_applied_patch_changes_ours_removes_what_we_dropped_and_keeps_theirs);
+    tcase_add_test(tc, last_applied_uses_a_merge_patch_for_custom_resources);
+    tcase_add_test(tc, last_applied_rejects_bad_arguments_and_survives_a_broken_annotation);
+    tcase_add_test(tc, allocation_failures_are_reported_and_leak_nothing);
+    suite_add_tcase(s, tc);
+    return kr_test_run_suite(s);
+}

@@ -1,0 +1,1249 @@
+/* Tests of kr-syncer's logic (KR_TEST_PROGRAM=kr-syncer): the pure
+ * decisions (placement, desired copy, sync-status, finalize, health) alone,
+ * then syncer_reconcile against a hub and two workload test servers over
+ * real sockets, driven by a loop that reconciles every key until nothing
+ * changes (what the controller does, minus its queue): create, edit,
+ * placement change and delete of ConfigMaps, Secrets and a custom resource;
+ * drift repair; foreign copies; a datacenter answering 503.
+ * KR_TEST_THREADED: runtime loop thread, server threads, test as worker. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../examples/kr-syncer/syncer.h"
+#include "kr_suite.h"
+#include "kr_test.h"
+#include "kr_test_cluster.h"
+#include "kreconcile.h"
+#include "kreconcile/testserver.h"
+
+#define NSNAME "apps"
+#define WAIT_MS 30000
+#define CM KR_GVR("", "v1", "configmaps")
+#define SECRET KR_GVR("", "v1", "secrets")
+#define WIDGET KR_GVR("example.com", "v1", "widgets")
+#define N_RES 3
+#define N_DC 2
+
+static const kr_gvr resources[N_RES] = {CM, SECRET, WIDGET};
+
+/* ---- pure parts ------------------------------------------------------------ */
+
+static json_t *hub_obj(const char *name, const char *clusters)
+{
+    json_t *o = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:{s:s}, s:[s]}, s:{s:s}}",
+                          "apiVersion", "v1", "kind", "ConfigMap", "metadata", "name", name,
+                          "namespace", NSNAME, "uid", "u-1", "resourceVersion", "7", "labels",
+                          "app", "x", "finalizers", "other/f", "data", "k", "v");
+    if (clusters) {
+        json_t *ann = json_pack("{s:s}", KR_ANNOTATION_CLUSTERS, clusters);
+        json_object_set_new(json_object_get(o, "metadata"), "annotations", ann);
+    }
+    return o;
+}
+
+START_TEST(placement_reads_the_clusters_annotation)
+{
+    json_t *all = hub_obj("a", NULL), *some = hub_obj("b", " dc1 , dc3,"), *none = hub_obj("c", "");
+    ck_assert(syncer_placed(all, "dc1"));
+    ck_assert(syncer_placed(all, "dc2"));
+    ck_assert(syncer_placed(some, "dc1"));
+    ck_assert(syncer_placed(some, "dc3"));
+    ck_assert(!syncer_placed(some, "dc2"));
+    ck_assert(!syncer_placed(some, "dc"));
+    ck_assert(!syncer_placed(none, "dc1"));
+    ck_assert_ptr_null(syncer_skip_reason(all));
+    json_object_set_new(json_object_get(all, "metadata"), "ownerReferences",
+                        json_pack("[{s:s}]", "uid", "o"));
+    ck_assert_ptr_nonnull(syncer_skip_reason(all));
+    json_object_set_new(json_object_get(some, "metadata"), "annotations",
+                        json_pack("{s:s}", KR_ANNOTATION_IGNORE, "true"));
+    ck_assert_ptr_nonnull(syncer_skip_reason(some));
+    json_decref(all);
+    json_decref(some);
+    json_decref(none);
+}
+END_TEST
+
+START_TEST(desired_copy_keeps_content_and_drops_hub_bookkeeping)
+{
+    json_t *hub = hub_obj("a", "dc1");
+    json_t *meta = json_object_get(hub, "metadata");
+    json_object_set_new(json_object_get(meta, "annotations"), KR_ANNOTATION_SYNC_STATUS,
+                        json_string("{}"));
+    json_object_set_new(json_object_get(meta, "annotations"), "team", json_string("a"));
+    json_object_set_new(hub, "status", json_pack("{s:s}", "x", "y"));
+    json_t *copy = syncer_desired_copy(hub, "hub", NULL);
+    ck_assert_ptr_nonnull(copy);
+    json_t *cm = json_object_get(copy, "metadata");
+    ck_assert_ptr_null(json_object_get(copy, "status"));
+    ck_assert_ptr_null(json_object_get(cm, "uid"));
+    ck_assert_ptr_null(json_object_get(cm, "resourceVersion"));
+    ck_assert_ptr_null(json_object_get(cm, "finalizers"));
+    json_t *ann = json_object_get(cm, "annotations");
+    ck_assert_uint_eq(json_object_size(ann), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(ann, "team")), "a");
+    json_t *labels = json_object_get(cm, "labels");
+    ck_assert_str_eq(json_string_value(json_object_get(labels, "app")), "x");
+    ck_assert_str_eq(json_string_value(json_object_get(labels, KR_LABEL_MANAGED_BY)),
+                     KR_MANAGER_SYNCER);
+    ck_assert_str_eq(json_string_value(json_object_get(labels, KR_LABEL_SOURCE_UID)), "u-1");
+    ck_assert_str_eq(json_string_value(json_object_get(labels, KR_LABEL_SOURCE_CLUSTER)), "hub");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(copy, "data"), "k")), "v");
+    json_decref(copy);
+    json_object_del(meta, "uid");
+    ck_assert_ptr_null(syncer_desired_copy(hub, "hub", NULL));
+    json_decref(hub);
+}
+END_TEST
+
+START_TEST(status_patch_only_when_an_entry_changes_besides_its_time)
+{
+    json_t *hub = hub_obj("a", NULL);
+    syncer_status st = {
+        .source_resource_version = "7", .target_resource_version = "3", .verified = true};
+    json_t *entry = syncer_status_entry(&st);
+    json_t *patch = NULL;
+    ck_assert_int_eq(syncer_status_patch(hub, "dc1", entry, false, &patch, NULL), 0);
+    ck_assert_ptr_nonnull(patch);
+    json_t *pm = json_object_get(patch, "metadata");
+    ck_assert_str_eq(json_string_value(json_object_get(pm, "resourceVersion")), "7");
+    const char *text = json_string_value(
+        json_object_get(json_object_get(pm, "annotations"), KR_ANNOTATION_SYNC_STATUS));
+    ck_assert_ptr_nonnull(text);
+    /* the hub object as written: the same entry with another time is no change */
+    json_object_set_new(json_object_get(hub, "metadata"), "annotations",
+                        json_pack("{s:s}", KR_ANNOTATION_SYNC_STATUS, text));
+    json_decref(patch);
+    json_t *later = syncer_status_entry(&st);
+    json_object_set_new(later, "time", json_string("2000-01-01T00:00:00Z"));
+    ck_assert_int_eq(syncer_status_patch(hub, "dc1", later, false, &patch, NULL), 0);
+    ck_assert_ptr_null(patch);
+    st.verified = false;
+    json_t *changed = syncer_status_entry(&st);
+    ck_assert(!syncer_status_same(changed, later));
+    ck_assert_int_eq(syncer_status_patch(hub, "dc1", changed, false, &patch, NULL), 0);
+    ck_assert_ptr_nonnull(patch);
+    json_decref(patch);
+    /* removing the last entry removes the annotation; releasing drops only ours */
+    json_object_set_new(json_object_get(hub, "metadata"), "finalizers",
+                        json_pack("[s, s]", "other/f", KR_FINALIZER_SYNCER));
+    ck_assert_int_eq(syncer_status_patch(hub, "dc1", NULL, true, &patch, NULL), 0);
+    pm = json_object_get(patch, "metadata");
+    ck_assert(json_is_null(
+        json_object_get(json_object_get(pm, "annotations"), KR_ANNOTATION_SYNC_STATUS)));
+    json_t *fins = json_object_get(pm, "finalizers");
+    ck_assert_uint_eq(json_array_size(fins), 1);
+    ck_assert_str_eq(json_string_value(json_array_get(fins, 0)), "other/f");
+    json_decref(patch);
+    json_decref(entry);
+    json_decref(later);
+    json_decref(changed);
+    json_decref(hub);
+}
+END_TEST
+
+START_TEST(delete_completes_when_every_cluster_that_may_hold_a_copy_confirmed)
+{
+    json_t *hub = hub_obj("a", "dc1");
+    const char *clusters[] = {"dc1", "dc2"};
+    json_t *entries = json_object();
+    /* placed in dc1 only, nothing recorded: dc1 must confirm */
+    ck_assert(syncer_delete_needed(hub, entries, "dc1"));
+    ck_assert(!syncer_delete_needed(hub, entries, "dc2"));
+    ck_assert(!syncer_delete_complete(hub, entries, clusters, 2));
+    /* dc2 still holds a copy from an earlier placement */
+    json_object_set_new(entries, "dc2", json_pack("{s:s}", "targetResourceVersion", "4"));
+    ck_assert(syncer_delete_needed(hub, entries, "dc2"));
+    json_object_set_new(entries, "dc1", json_pack("{s:b}", "deleted", 1));
+    ck_assert(!syncer_delete_complete(hub, entries, clusters, 2));
+    json_object_set_new(entries, "dc2", json_pack("{s:b}", "deleted", 1));
+    ck_assert(syncer_delete_complete(hub, entries, clusters, 2));
+    /* a cluster removed from the configuration is not asked */
+    json_object_set_new(entries, "dc9", json_pack("{s:s}", "targetResourceVersion", "4"));
+    ck_assert(syncer_delete_complete(hub, entries, clusters, 2));
+    json_decref(entries);
+    json_decref(hub);
+}
+END_TEST
+
+START_TEST(health_lets_one_probe_through_per_interval)
+{
+    syncer_health h;
+    syncer_health_init(&h);
+    uint64_t wait = 0;
+    int64_t t = 1000000000;
+    ck_assert(syncer_health_may_try(&h, t, &wait));
+    kr_error_t err = {.code = KR_ECONNECT};
+    syncer_health_record(&h, KR_ECONNECT, &err, t);
+    ck_assert(!syncer_health_may_try(&h, t + 1000000, &wait));
+    ck_assert_uint_gt(wait, 0);
+    t += 600 * 1000000LL; /* past the first interval: one probe, the next caller waits */
+    ck_assert(syncer_health_may_try(&h, t, &wait));
+    ck_assert(!syncer_health_may_try(&h, t, &wait));
+    kr_error_t notfound = {.code = KR_ENOTFOUND, .http_code = 404};
+    syncer_health_record(&h, KR_ENOTFOUND, &notfound, t); /* it answered: healthy */
+    ck_assert(syncer_health_may_try(&h, t, &wait));
+    kr_error_t unavailable = {.code = KR_EHTTP, .http_code = 503};
+    ck_assert(syncer_unreachable(KR_EHTTP, &unavailable));
+    ck_assert(!syncer_unreachable(KR_EINVALIDOBJ, &(kr_error_t){.http_code = 422}));
+    syncer_health_destroy(&h);
+}
+END_TEST
+
+START_TEST(parked_entries_are_taken_together_and_a_newer_one_wins_a_restore)
+{
+    syncer_t s = {0};
+    pthread_mutex_init(&s.pending_lock, NULL);
+    s.pending = json_object();
+    json_t *a = json_pack("{s:s}", "targetResourceVersion", "1");
+    json_t *b = json_pack("{s:s}", "targetResourceVersion", "2");
+    ck_assert_int_eq(syncer_pending_put(&s, 0, "ns", "x", "dc1", a), 0);
+    ck_assert_int_eq(syncer_pending_put(&s, 0, "ns", "x", "dc2", a), 0);
+    ck_assert_int_eq(syncer_pending_put(&s, 1, "ns", "x", "dc1", b), 0); /* another resource */
+    json_t *taken = syncer_pending_take(&s, 0, "ns", "x");
+    ck_assert_uint_eq(json_object_size(taken), 2);
+    ck_assert_ptr_null(syncer_pending_take(&s, 0, "ns", "x"));
+    /* a failed write puts them back, behind what was parked meanwhile */
+    ck_assert_int_eq(syncer_pending_put(&s, 0, "ns", "x", "dc1", b), 0);
+    syncer_pending_restore(&s, 0, "ns", "x", taken);
+    json_t *again = syncer_pending_take(&s, 0, "ns", "x");
+    ck_assert_ptr_eq(json_object_get(again, "dc1"), b);
+    ck_assert_ptr_eq(json_object_get(again, "dc2"), a);
+    json_decref(again);
+    json_decref(taken);
+    json_t *other = syncer_pending_take(&s, 1, "ns", "x");
+    ck_assert_ptr_eq(json_object_get(other, "dc1"), b);
+    json_decref(other);
+    json_decref(a);
+    json_decref(b);
+    json_decref(s.pending);
+    pthread_mutex_destroy(&s.pending_lock);
+}
+END_TEST
+
+START_TEST(hub_updates_that_only_change_our_status_wake_no_lane)
+{
+    json_t *old = hub_obj("a", "dc1");
+    json_t *status_only = json_deep_copy(old);
+    json_t *meta = json_object_get(status_only, "metadata");
+    json_object_set_new(meta, "resourceVersion", json_string("8"));
+    json_object_set_new(json_object_get(meta, "annotations"), KR_ANNOTATION_SYNC_STATUS,
+                        json_string("{}"));
+    ck_assert(!syncer_hub_changed(old, status_only, NULL));
+    ck_assert(syncer_hub_changed(old, old, NULL)); /* a resync */
+    ck_assert(syncer_hub_changed(NULL, old, NULL));
+    json_t *data = json_deep_copy(status_only);
+    json_object_set_new(json_object_get(data, "data"), "k", json_string("w"));
+    ck_assert(syncer_hub_changed(old, data, NULL));
+    json_t *placement = json_deep_copy(status_only);
+    json_object_set_new(json_object_get(json_object_get(placement, "metadata"), "annotations"),
+                        KR_ANNOTATION_CLUSTERS, json_string("dc2"));
+    ck_assert(syncer_hub_changed(old, placement, NULL));
+    json_t *finalizer = json_deep_copy(status_only);
+    json_object_set_new(json_object_get(finalizer, "metadata"), "finalizers", json_array());
+    ck_assert(syncer_hub_changed(old, finalizer, NULL));
+    json_t *deleting = json_deep_copy(status_only);
+    json_object_set_new(json_object_get(deleting, "metadata"), "deletionTimestamp",
+                        json_string("2026-12-03T10:00:00Z"));
+    ck_assert(syncer_hub_changed(old, deleting, NULL));
+    json_decref(old);
+    json_decref(status_only);
+    json_decref(data);
+    json_decref(placement);
+    json_decref(finalizer);
+    json_decref(deleting);
+}
+END_TEST
+
+START_TEST(resource_arguments_name_group_version_and_resource)
+{
+    char buf[64];
+    kr_gvr g;
+    ck_assert_int_eq(syncer_parse_resource("v1/configmaps", buf, sizeof(buf), &g, NULL), 0);
+    ck_assert_str_eq(g.group, "");
+    ck_assert_str_eq(g.version, "v1");
+    ck_assert_str_eq(g.resource, "configmaps");
+    ck_assert_int_eq(syncer_parse_resource("example.com/v1/widgets", buf, sizeof(buf), &g, NULL),
+                     0);
+    ck_assert_str_eq(g.group, "example.com");
+    ck_assert_str_eq(g.version, "v1");
+    ck_assert_str_eq(g.resource, "widgets");
+    const char *bad[] = {"", "configmaps", "v1//x", "/v1/x", "a/b/c/d", "v1/x/"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        kr_error_t err = {0};
+        ck_assert_int_eq(syncer_parse_resource(bad[i], buf, sizeof(buf), &g, &err), KR_EINVAL);
+        ck_assert_ptr_nonnull(strstr(err.message, "--resource"));
+    }
+}
+END_TEST
+
+/* ---- against servers ----------------------------------------------------------- */
+
+typedef kr_test_cluster server;
+
+typedef struct world {
+    kr_runtime_t *rt;
+    server hub, dc[N_DC];
+    kr_informer_t *informers[64];
+    size_t n_informers;
+    syncer_t *s;
+} world;
+
+static const char *crd =
+    "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
+    "\"metadata\":{\"name\":\"widgets.example.com\"},\"spec\":{\"group\":\"example.com\","
+    "\"scope\":\"Namespaced\",\"names\":{\"plural\":\"widgets\",\"singular\":\"widget\","
+    "\"kind\":\"Widget\"},\"versions\":[{\"name\":\"v1\",\"served\":true,\"storage\":true}]}}";
+
+/* The namespace and the Widget CRD every server of these tests holds. */
+static void seed_server(kr_testserver_t *ts)
+{
+    char ns[128];
+    snprintf(ns, sizeof(ns),
+             "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}",
+             NSNAME);
+    kr_error_t err = {0};
+    ck_assert_msg(kr_testserver_load(ts, ns, strlen(ns), &err) == 0, "%s", err.message);
+    ck_assert_msg(kr_testserver_load(ts, crd, strlen(crd), &err) == 0, "%s", err.message);
+}
+
+static void cluster_up(world *w, server *cl, unsigned long long seed)
+{
+    kr_test_cluster_up(cl, w->rt, seed);
+    seed_server(cl->ts);
+}
+
+static int make_informer(kr_client_t *client, kr_gvr gvr, const char *ns, const char *selector,
+                         kr_informer_t **out, kr_error_t *err, void *user)
+{
+    world *w = user;
+    kr_informer_opts o = {.client = client,
+                          .resource = gvr,
+                          .namespace_ = ns,
+                          .label_selector = selector,
+                          .backoff_initial_ms = 5,
+                          .backoff_max_ms = 100,
+                          .progress_deadline_ms = 3000};
+    int rc = kr_informer_new(&o, out, err);
+    if (rc == 0)
+        w->informers[w->n_informers++] = *out;
+    return rc;
+}
+
+static void log_stderr(kr_log_level level, const char *module, const char *message, void *user)
+{
+    (void)user;
+    fprintf(stderr, "%s %s: %s\n", kr_log_level_name(level), module, message);
+}
+
+static void world_up(world *w, uint64_t resync_ms)
+{
+    memset(w, 0, sizeof(*w));
+    w->rt = kr_test_runtime_up();
+    cluster_up(w, &w->hub, 11);
+    for (int i = 0; i < N_DC; i++)
+        cluster_up(w, &w->dc[i], 12 + i);
+    const char *names[N_DC] = {"dc1", "dc2"};
+    kr_client_t *clients[N_DC] = {w->dc[0].c, w->dc[1].c};
+    syncer_config cfg = {
+        .hub_name = "hub",
+        .hub = w->hub.c,
+        .namespace_ = NSNAME,
+        .resources = resources,
+        .n_resources = N_RES,
+        .cluster_names = names,
+        .cluster_clients = clients,
+        .n_clusters = N_DC,
+        .resync_ms = resync_ms,
+        .verify_timeout_ms = 5000,
+        .informer = make_informer,
+        .informer_user = w,
+        .logger = {.fn = getenv("KR_TEST_VERBOSE") ? log_stderr : NULL, .max_level = KR_LOG_DEBUG}};
+    kr_error_t err = {0};
+    cfg.hub_name = "dc2";
+    ck_assert_int_eq(syncer_new(&cfg, &w->s, &err), KR_EINVAL); /* a lane of its own */
+    cfg.hub_name = "hub";
+    ck_assert_msg(syncer_new(&cfg, &w->s, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(w->n_informers, N_RES * (1 + N_DC));
+    for (size_t i = 0; i < w->n_informers; i++)
+        ck_assert_int_eq(kr_informer_start(w->informers[i], NULL), 0);
+    for (size_t i = 0; i < w->n_informers; i++)
+        ck_assert_msg(kr_informer_wait_for_sync(w->informers[i], WAIT_MS, &err) == 0, "%s",
+                      err.message);
+}
+
+static void world_down(world *w)
+{
+    for (size_t i = 0; i < w->n_informers; i++)
+        kr_informer_free(w->informers[i]);
+    syncer_free(w->s);
+    kr_test_cluster_down(&w->hub);
+    for (int i = 0; i < N_DC; i++)
+        kr_test_cluster_down(&w->dc[i]);
+    kr_runtime_free(w->rt);
+}
+
+static size_t res_index(kr_gvr gvr)
+{
+    for (size_t r = 0; r < N_RES; r++)
+        if (strcmp(resources[r].resource, gvr.resource) == 0)
+            return r;
+    ck_abort_msg("unknown resource");
+    return 0;
+}
+
+static uint64_t writes(const world *w)
+{
+    return w->s->hub_writes + w->s->cluster_writes;
+}
+
+static void add_keys(json_t *set, kr_informer_t *inf)
+{
+    json_t *keys = NULL;
+    ck_assert_int_eq(kr_store_list_keys(kr_informer_store(inf), &keys, NULL), 0);
+    size_t i;
+    json_t *k;
+    json_array_foreach(keys, i, k) json_object_set(set, json_string_value(k), json_true());
+    json_decref(keys);
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Reconcile every key of the clusters in `mask` (bit i: dc i+1) until a
+ * pass writes nothing and every key is done (or, with `settle_on_wait`,
+ * asks only to be looked at later), as the controller would: it returns
+ * the number of passes. A key asking to wait is honoured (the syncer's
+ * own pacing for a cluster that does not answer), capped at 200 ms. */
+static int converge(world *w, unsigned mask, bool settle_on_wait)
+{
+    for (int pass = 1; pass <= 400; pass++) {
+        uint64_t before = writes(w);
+        bool quiet = true;
+        uint64_t min_wait = 0;
+        for (size_t r = 0; r < N_RES; r++) {
+            for (size_t d = 0; d < N_DC; d++) {
+                if (!(mask & (1u << d)))
+                    continue;
+                json_t *set = json_object();
+                add_keys(set, w->s->resources[r].hub);
+                add_keys(set, w->s->clusters[d].copies[r]);
+                const char *key;
+                json_t *v;
+                json_object_foreach(set, key, v)
+                {
+                    char full[300];
+                    snprintf(full, sizeof(full), "%s/%s", w->s->clusters[d].name, key);
+                    const char *slash = strchr(key, '/');
+                    ck_assert_ptr_nonnull(slash);
+                    char ns[64];
+                    snprintf(ns, sizeof(ns), "%.*s", (int)(slash - key), key);
+                    kr_reconcile_request req = {full, w->s->clusters[d].name, ns, slash + 1};
+                    uint64_t after = 0;
+                    kr_error_t err = {0};
+                    kr_reconcile_result res = syncer_reconcile(w->s, r, &req, &after, &err);
+                    if (res == KR_RECONCILE_REQUEUE_AFTER && !settle_on_wait) {
+                        quiet = false;
+                        if (!min_wait || after < min_wait)
+                            min_wait = after;
+                    } else if (res != KR_RECONCILE_DONE && res != KR_RECONCILE_REQUEUE_AFTER) {
+                        quiet = false;
+                    }
+                }
+                json_decref(set);
+            }
+        }
+        if (quiet && writes(w) == before)
+            return pass;
+        if (writes(w) == before && min_wait)
+            sleep_ms(min_wait < 200 ? (unsigned)min_wait : 200);
+    }
+    ck_abort_msg("the syncer did not converge");
+    return 0;
+}
+
+/* The object `name` on a server (a fresh GET: the test's view), or NULL. */
+static json_t *fetch(server *cl, kr_gvr gvr, const char *name)
+{
+    json_t *out = NULL;
+    int rc = kr_client_get(cl->c, gvr, NSNAME, name, &out, NULL);
+    return rc == 0 ? out : NULL;
+}
+
+static const char *meta(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(json_object_get(o, "metadata"), key));
+}
+
+static const char *field(const json_t *o, const char *section, const char *key)
+{
+    return json_string_value(json_object_get(json_object_get(o, section), key));
+}
+
+static json_t *object_of(kr_gvr gvr, const char *name, const char *value, const char *clusters)
+{
+    json_t *o;
+    if (gvr.group[0])
+        o = json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:i}}", "apiVersion", "example.com/v1", "kind",
+                      "Widget", "metadata", "name", name, "spec", "value", value, "size", 1);
+    else if (strcmp(gvr.resource, "secrets") == 0)
+        o = json_pack("{s:s, s:s, s:{s:s}, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Secret",
+                      "metadata", "name", name, "type", "Opaque", "stringData", "value", value);
+    else
+        o = json_pack("{s:s, s:s, s:{s:s}, s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap",
+                      "metadata", "name", name, "data", "value", value);
+    if (clusters)
+        json_object_set_new(json_object_get(o, "metadata"), "annotations",
+                            json_pack("{s:s}", KR_ANNOTATION_CLUSTERS, clusters));
+    return o;
+}
+
+/* The value the syncer copies, as each kind stores it. */
+static char *value_of(kr_gvr gvr, const json_t *o)
+{
+    if (gvr.group[0])
+        return strdup(field(o, "spec", "value") ? field(o, "spec", "value") : "");
+    if (strcmp(gvr.resource, "secrets") == 0) {
+        const char *b64 = field(o, "data", "value");
+        return strdup(b64 ? b64 : "");
+    }
+    return strdup(field(o, "data", "value") ? field(o, "data", "value") : "");
+}
+
+static void wait_hub(world *w, kr_gvr gvr, const json_t *written)
+{
+    const char *rv = meta(written, "resourceVersion");
+    ck_assert_ptr_nonnull(rv);
+    kr_informer_t *inf = w->s->resources[res_index(gvr)].hub;
+    ck_assert_int_eq(kr_informer_wait_for_resource_version(inf, rv, WAIT_MS, NULL), 0);
+}
+
+/* Create or replace `obj` (stolen) on the hub and wait until the syncer's
+ * hub cache holds it. */
+static void hub_put(world *w, kr_gvr gvr, json_t *obj)
+{
+    const char *name = meta(obj, "name");
+    json_t *out = NULL;
+    kr_error_t err = {0};
+    int rc, attempts = 0;
+    do {
+        json_t *live = fetch(&w->hub, gvr, name);
+        if (live) {
+            json_t *m = json_object_get(obj, "metadata");
+            json_t *lm = json_object_get(live, "metadata");
+            json_object_set(m, "resourceVersion", json_object_get(lm, "resourceVersion"));
+            json_object_set(m, "finalizers", json_object_get(lm, "finalizers"));
+            json_t *st =
+                json_object_get(json_object_get(lm, "annotations"), KR_ANNOTATION_SYNC_STATUS);
+            if (st) {
+                if (!json_object_get(m, "annotations"))
+                    json_object_set_new(m, "annotations", json_object());
+                json_object_set(json_object_get(m, "annotations"), KR_ANNOTATION_SYNC_STATUS, st);
+            }
+            rc = kr_client_update(w->hub.c, gvr, NSNAME, obj, NULL, &out, &err);
+        } else { /* what an earlier round took from a live object goes */
+            json_object_del(json_object_get(obj, "metadata"), "resourceVersion");
+            json_object_del(json_object_get(obj, "metadata"), "finalizers");
+            json_object_del(json_object_get(json_object_get(obj, "metadata"), "annotations"),
+                            KR_ANNOTATION_SYNC_STATUS);
+            rc = kr_client_create(w->hub.c, gvr, NSNAME, obj, NULL, &out, &err);
+        }
+        json_decref(live);
+        /* again after a conflict with the syncer, and after injected faults */
+    } while (rc != 0 && ++attempts < 200);
+    ck_assert_msg(rc == 0, "%s", err.message);
+    wait_hub(w, gvr, out);
+    json_decref(out);
+    json_decref(obj);
+}
+
+static void hub_delete(world *w, kr_gvr gvr, const char *name)
+{
+    json_t *out = NULL;
+    kr_error_t err = {0};
+    int rc, attempts = 0;
+    do
+        rc = kr_client_delete(w->hub.c, gvr, NSNAME, name, NULL, &out, &err);
+    while (rc != 0 && rc != KR_ENOTFOUND && ++attempts < 200);
+    ck_assert_msg(rc == 0 || rc == KR_ENOTFOUND, "%s", err.message);
+    if (meta(out, "resourceVersion"))
+        wait_hub(w, gvr, out);
+    json_decref(out);
+}
+
+/* The sync-status entry of `cluster` on the hub object, or NULL. New. */
+static json_t *status_entry(world *w, kr_gvr gvr, const char *name, const char *cluster)
+{
+    json_t *hub = fetch(&w->hub, gvr, name);
+    ck_assert_ptr_nonnull(hub);
+    json_t *entries = syncer_status_parse(hub);
+    json_t *entry = json_incref(json_object_get(entries, cluster));
+    json_decref(entries);
+    json_decref(hub);
+    return entry;
+}
+
+/* The copy in dc `d` holds `value` and our labels; its status is verified
+ * at the copy's resourceVersion (read after write). */
+static void assert_copy(world *w, kr_gvr gvr, int d, const char *name, const char *value)
+{
+    json_t *hub = fetch(&w->hub, gvr, name), *copy = fetch(&w->dc[d], gvr, name);
+    ck_assert_msg(copy != NULL, "%s %s missing in dc%d", gvr.resource, name, d + 1);
+    char *want = value_of(gvr, hub), *got = value_of(gvr, copy);
+    ck_assert_str_eq(got, want);
+    if (!gvr.group[0] && strcmp(gvr.resource, "configmaps") == 0)
+        ck_assert_str_eq(got, value);
+    free(want);
+    free(got);
+    json_t *labels = json_object_get(json_object_get(copy, "metadata"), "labels");
+    ck_assert_str_eq(json_string_value(json_object_get(labels, KR_LABEL_MANAGED_BY)),
+                     KR_MANAGER_SYNCER);
+    ck_assert_str_eq(json_string_value(json_object_get(labels, KR_LABEL_SOURCE_UID)),
+                     meta(hub, "uid"));
+    ck_assert_str_eq(json_string_value(json_object_get(labels, KR_LABEL_SOURCE_CLUSTER)), "hub");
+    ck_assert(kr_managed_has_finalizer(hub, KR_FINALIZER_SYNCER));
+    char dc[16];
+    snprintf(dc, sizeof(dc), "dc%d", d + 1);
+    json_t *entry = status_entry(w, gvr, name, dc);
+    ck_assert_ptr_nonnull(entry);
+    ck_assert(json_is_true(json_object_get(entry, "verified")));
+    ck_assert_ptr_null(json_object_get(entry, "lastError"));
+    json_decref(entry);
+    json_decref(hub);
+    json_decref(copy);
+}
+
+static void assert_absent(world *w, kr_gvr gvr, int d, const char *name)
+{
+    json_t *copy = fetch(&w->dc[d], gvr, name);
+    ck_assert_msg(copy == NULL, "%s %s still in dc%d", gvr.resource, name, d + 1);
+}
+
+START_TEST(create_edit_and_delete_reach_every_cluster_for_each_kind)
+{
+    world w;
+    world_up(&w, 0);
+    for (size_t r = 0; r < N_RES; r++)
+        hub_put(&w, resources[r], object_of(resources[r], "one", "v1", NULL));
+    converge(&w, 3, false);
+    for (size_t r = 0; r < N_RES; r++)
+        for (int d = 0; d < N_DC; d++)
+            assert_copy(&w, resources[r], d, "one", "v1");
+    /* steady state: nothing is written again, the status included */
+    uint64_t hub_writes = w.s->hub_writes, cluster_writes = w.s->cluster_writes;
+    unsigned long long hub_rv = kr_testserver_resource_version(w.hub.ts);
+    converge(&w, 3, false);
+    converge(&w, 3, false);
+    ck_assert_uint_eq(w.s->hub_writes, hub_writes);
+    ck_assert_uint_eq(w.s->cluster_writes, cluster_writes);
+    ck_assert_uint_eq(kr_testserver_resource_version(w.hub.ts), hub_rv);
+
+    for (size_t r = 0; r < N_RES; r++)
+        hub_put(&w, resources[r], object_of(resources[r], "one", "v2", NULL));
+    converge(&w, 3, false);
+    for (size_t r = 0; r < N_RES; r++)
+        for (int d = 0; d < N_DC; d++)
+            assert_copy(&w, resources[r], d, "one", "v2");
+
+    for (size_t r = 0; r < N_RES; r++)
+        hub_delete(&w, resources[r], "one");
+    converge(&w, 3, false);
+    for (size_t r = 0; r < N_RES; r++) {
+        for (int d = 0; d < N_DC; d++)
+            assert_absent(&w, resources[r], d, "one");
+        json_t *gone = fetch(&w.hub, resources[r], "one");
+        ck_assert_msg(gone == NULL, "the hub %s kept its finalizer", resources[r].resource);
+    }
+    world_down(&w);
+}
+END_TEST
+
+START_TEST(placement_change_removes_the_copy_where_no_longer_named)
+{
+    world w;
+    world_up(&w, 0);
+    hub_put(&w, CM, object_of(CM, "placed", "a", "dc1"));
+    hub_put(&w, WIDGET, object_of(WIDGET, "placed", "a", "dc1"));
+    converge(&w, 3, false);
+    assert_copy(&w, CM, 0, "placed", "a");
+    assert_absent(&w, CM, 1, "placed");
+    assert_copy(&w, WIDGET, 0, "placed", "a");
+    assert_absent(&w, WIDGET, 1, "placed");
+
+    hub_put(&w, CM, object_of(CM, "placed", "b", "dc2"));
+    hub_put(&w, WIDGET, object_of(WIDGET, "placed", "b", "dc2"));
+    converge(&w, 3, false);
+    assert_absent(&w, CM, 0, "placed");
+    assert_copy(&w, CM, 1, "placed", "b");
+    assert_absent(&w, WIDGET, 0, "placed");
+    assert_copy(&w, WIDGET, 1, "placed", "b");
+    json_t *entry = status_entry(&w, CM, "placed", "dc1");
+    ck_assert_ptr_null(entry);
+    world_down(&w);
+}
+END_TEST
+
+START_TEST(copies_edited_or_deleted_in_a_cluster_are_repaired_and_others_fields_survive)
+{
+    world w;
+    world_up(&w, 0);
+    hub_put(&w, CM, object_of(CM, "drift", "mine", NULL));
+    hub_put(&w, WIDGET, object_of(WIDGET, "drift", "mine", NULL));
+    converge(&w, 3, false);
+
+    /* someone edits our field and adds their own in dc1 */
+    json_t *out = NULL;
+    json_t *p = json_pack("{s:{s:s, s:s}, s:{s:{s:s}}}", "data", "value", "theirs", "extra", "kept",
+                          "metadata", "labels", "owner", "ops");
+    ck_assert_int_eq(
+        kr_client_patch(w.dc[0].c, CM, NSNAME, "drift", NULL, KR_PATCH_MERGE, p, NULL, &out, NULL),
+        0);
+    json_decref(p);
+    json_decref(out);
+    p = json_pack("{s:{s:s, s:s}}", "spec", "value", "theirs", "extra", "kept");
+    ck_assert_int_eq(kr_client_patch(w.dc[0].c, WIDGET, NSNAME, "drift", NULL, KR_PATCH_MERGE, p,
+                                     NULL, NULL, NULL),
+                     0);
+    json_decref(p);
+    /* and deletes the copy in dc2 */
+    ck_assert_int_eq(kr_client_delete(w.dc[1].c, CM, NSNAME, "drift", NULL, NULL, NULL), 0);
+    ck_assert_int_eq(kr_client_delete(w.dc[1].c, WIDGET, NSNAME, "drift", NULL, NULL, NULL), 0);
+    /* the informers see it (a write after, on the same server, is the marker) */
+    for (int d = 0; d < N_DC; d++) {
+        json_t *marker = object_of(CM, "marker", "x", NULL), *m = NULL;
+        ck_assert_int_eq(kr_client_create(w.dc[d].c, CM, NSNAME, marker, NULL, &m, NULL), 0);
+        for (size_t r = 0; r < N_RES; r++)
+            ck_assert_int_eq(kr_informer_wait_for_resource_version(w.s->clusters[d].copies[r],
+                                                                   meta(m, "resourceVersion"),
+                                                                   WAIT_MS, NULL),
+                             0);
+        json_decref(marker);
+        json_decref(m);
+    }
+    converge(&w, 3, false);
+    assert_copy(&w, CM, 0, "drift", "mine");
+    assert_copy(&w, CM, 1, "drift", "mine");
+    assert_copy(&w, WIDGET, 0, "drift", "mine");
+    assert_copy(&w, WIDGET, 1, "drift", "mine");
+    json_t *copy = fetch(&w.dc[0], CM, "drift");
+    ck_assert_str_eq(field(copy, "data", "extra"), "kept");
+    json_decref(copy);
+
+    /* an update from the hub keeps what others set */
+    hub_put(&w, CM, object_of(CM, "drift", "mine2", NULL));
+    hub_put(&w, WIDGET, object_of(WIDGET, "drift", "mine2", NULL));
+    converge(&w, 3, false);
+    assert_copy(&w, CM, 0, "drift", "mine2");
+    copy = fetch(&w.dc[0], CM, "drift");
+    ck_assert_str_eq(field(copy, "data", "extra"), "kept");
+    json_t *labels = json_object_get(json_object_get(copy, "metadata"), "labels");
+    ck_assert_str_eq(json_string_value(json_object_get(labels, "owner")), "ops");
+    json_decref(copy);
+    copy = fetch(&w.dc[0], WIDGET, "drift");
+    ck_assert_str_eq(field(copy, "spec", "value"), "mine2");
+    ck_assert_str_eq(field(copy, "spec", "extra"), "kept");
+    json_decref(copy);
+    world_down(&w);
+}
+END_TEST
+
+START_TEST(a_copy_without_our_labels_is_never_taken_over)
+{
+    world w;
+    world_up(&w, 0);
+    json_t *foreign = object_of(CM, "taken", "theirs", NULL), *out = NULL;
+    ck_assert_int_eq(kr_client_create(w.dc[0].c, CM, NSNAME, foreign, NULL, &out, NULL), 0);
+    json_decref(foreign);
+    char *foreign_rv = strdup(meta(out, "resourceVersion"));
+    json_decref(out);
+    hub_put(&w, CM, object_of(CM, "taken", "mine", NULL));
+    converge(&w, 3, true);
+    json_t *copy = fetch(&w.dc[0], CM, "taken");
+    ck_assert_str_eq(field(copy, "data", "value"), "theirs");
+    ck_assert_str_eq(meta(copy, "resourceVersion"), foreign_rv);
+    json_decref(copy);
+    assert_copy(&w, CM, 1, "taken", "mine");
+    json_t *entry = status_entry(&w, CM, "taken", "dc1");
+    ck_assert_ptr_nonnull(entry);
+    ck_assert_ptr_nonnull(
+        strstr(json_string_value(json_object_get(entry, "lastError")), "not taken over"));
+    json_decref(entry);
+    /* a second look writes nothing new: the same error is not written again */
+    uint64_t hub_writes = w.s->hub_writes;
+    converge(&w, 3, true);
+    ck_assert_uint_eq(w.s->hub_writes, hub_writes);
+
+    /* the hub delete completes and leaves their object alone */
+    hub_delete(&w, CM, "taken");
+    converge(&w, 3, true);
+    ck_assert_ptr_null(fetch(&w.hub, CM, "taken"));
+    assert_absent(&w, CM, 1, "taken");
+    copy = fetch(&w.dc[0], CM, "taken");
+    ck_assert_ptr_nonnull(copy);
+    ck_assert_str_eq(meta(copy, "resourceVersion"), foreign_rv);
+    json_decref(copy);
+    free(foreign_rv);
+    world_down(&w);
+}
+END_TEST
+
+START_TEST(a_copy_of_ours_the_cache_missed_is_patched_not_reported_foreign)
+{
+    world w;
+    world_up(&w, 0);
+    kr_informer_stop(w.s->clusters[0].copies[res_index(CM)]); /* the cache stands still */
+    json_t *ours = object_of(CM, "missed", "stale", NULL);
+    kr_managed_source src = {KR_MANAGER_SYNCER, "hub", "old-uid"};
+    ck_assert_int_eq(kr_managed_set_labels(ours, &src, NULL), 0);
+    ck_assert_int_eq(kr_client_create(w.dc[0].c, CM, NSNAME, ours, NULL, NULL, NULL), 0);
+    json_decref(ours);
+    hub_put(&w, CM, object_of(CM, "missed", "fresh", NULL));
+    kr_reconcile_request req = {"dc1/" NSNAME "/missed", "dc1", NSNAME, "missed"};
+    uint64_t after = 0;
+    /* written, but not verified: this cache cannot observe it */
+    ck_assert_int_eq(syncer_reconcile(w.s, res_index(CM), &req, &after, NULL),
+                     KR_RECONCILE_REQUEUE_AFTER);
+    json_t *copy = fetch(&w.dc[0], CM, "missed");
+    ck_assert_str_eq(field(copy, "data", "value"), "fresh");
+    json_t *hub = fetch(&w.hub, CM, "missed");
+    json_t *labels = json_object_get(json_object_get(copy, "metadata"), "labels");
+    ck_assert_str_eq(json_string_value(json_object_get(labels, KR_LABEL_SOURCE_UID)),
+                     meta(hub, "uid"));
+    json_decref(hub);
+    json_decref(copy);
+    json_t *entry = status_entry(&w, CM, "missed", "dc1");
+    ck_assert_ptr_nonnull(entry);
+    ck_assert_ptr_null(json_object_get(entry, "lastError"));
+    ck_assert(!json_is_true(json_object_get(entry, "verified")));
+    json_decref(entry);
+    world_down(&w);
+}
+END_TEST
+
+/* How many rows of `rows` have this cluster and event, all by kr-syncer. */
+static int count_rows(const json_t *rows, const char *cluster, const char *event)
+{
+    int n = 0;
+    size_t i;
+    const json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        if (strcmp(json_string_value(json_object_get(row, "cluster")), cluster) != 0 ||
+            strcmp(json_string_value(json_object_get(row, "event")), event) != 0)
+            continue;
+        ck_assert_str_eq(json_string_value(json_object_get(row, "actor")), KR_MANAGER_SYNCER);
+        n++;
+    }
+    return n;
+}
+
+START_TEST(every_write_is_recorded_in_the_inventory)
+{
+    world w;
+    world_up(&w, 0);
+    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
+    io.url = "sqlite::memory:";
+    kr_inventory_t *inv = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_inventory_new(&io, &inv, &err) == 0, "%s", err.message);
+    w.s->inventory = inv;
+    hub_put(&w, CM, object_of(CM, "rec", "v1", NULL));
+    converge(&w, 3, false);
+    hub_put(&w, CM, object_of(CM, "rec", "v2", NULL));
+    converge(&w, 3, false);
+    hub_delete(&w, CM, "rec");
+    converge(&w, 3, false);
+    json_t *rows = NULL;
+    ck_assert_msg(kr_inventory_history(inv, "ConfigMap", NSNAME, "rec", 0, 0, &rows, &err) == 0,
+                  "%s", err.message);
+    for (int d = 0; d < N_DC; d++) {
+        const char *dc = d ? "dc2" : "dc1";
+        ck_assert_int_eq(count_rows(rows, dc, "CREATED"), 1);
+        ck_assert_int_eq(count_rows(rows, dc, "PATCHED"), 1);
+        ck_assert_int_eq(count_rows(rows, dc, "VERIFIED"), 2);
+        ck_assert_int_eq(count_rows(rows, dc, "DELETED"), 1);
+    }
+    json_decref(rows);
+    w.s->inventory = NULL;
+    kr_inventory_free(inv);
+    world_down(&w);
+}
+END_TEST
+
+START_TEST(ignored_and_owned_hub_objects_are_not_synced)
+{
+    world w;
+    world_up(&w, 0);
+    json_t *ignored = object_of(CM, "ignored", "x", NULL);
+    json_object_set_new(json_object_get(ignored, "metadata"), "annotations",
+                        json_pack("{s:s}", KR_ANNOTATION_IGNORE, "true"));
+    hub_put(&w, CM, ignored);
+    json_t *owned = object_of(CM, "owned", "x", NULL);
+    json_object_set_new(json_object_get(owned, "metadata"), "ownerReferences",
+                        json_pack("[{s:s, s:s, s:s, s:s}]", "apiVersion", "v1", "kind", "ConfigMap",
+                                  "name", "ignored", "uid", "u"));
+    hub_put(&w, CM, owned);
+    converge(&w, 3, false);
+    for (int d = 0; d < N_DC; d++) {
+        assert_absent(&w, CM, d, "ignored");
+        assert_absent(&w, CM, d, "owned");
+    }
+    json_t *hub = fetch(&w.hub, CM, "ignored");
+    ck_assert(!kr_managed_has_finalizer(hub, KR_FINALIZER_SYNCER));
+    json_decref(hub);
+    world_down(&w);
+}
+END_TEST
+
+static void dc_down(world *w, int d, bool down)
+{
+    kr_testserver_faults f = {.fail_503 = down ? 1.0 : 0.0};
+    kr_testserver_set_faults(w->dc[d].ts, &f);
+    if (down)
+        kr_testserver_close_watches(w->dc[d].ts);
+}
+
+START_TEST(a_datacenter_answering_503_delays_nobody_and_holds_deletes_until_it_returns)
+{
+    world w;
+    world_up(&w, 0);
+    hub_put(&w, CM, object_of(CM, "before", "v1", NULL));
+    hub_put(&w, SECRET, object_of(SECRET, "before", "v1", NULL));
+    converge(&w, 3, false);
+
+    dc_down(&w, 1, true);
+    /* dc1 converges alone: new objects, edits, a delete */
+    hub_put(&w, CM, object_of(CM, "during", "v1", NULL));
+    hub_put(&w, CM, object_of(CM, "before", "v2", NULL));
+    hub_delete(&w, SECRET, "before");
+    converge(&w, 1, false);
+    assert_copy(&w, CM, 0, "during", "v1");
+    assert_copy(&w, CM, 0, "before", "v2");
+    assert_absent(&w, SECRET, 0, "before");
+    /* the hub delete waits for dc2: the finalizer stays */
+    json_t *held = fetch(&w.hub, SECRET, "before");
+    ck_assert_ptr_nonnull(held);
+    ck_assert(kr_managed_has_finalizer(held, KR_FINALIZER_SYNCER));
+    ck_assert_ptr_nonnull(meta(held, "deletionTimestamp"));
+    json_decref(held);
+    /* dc2's keys do not pretend: the first finds dc2 not answering and
+     * says so in the status; then they wait, sending at most a probe */
+    kr_reconcile_request during = {"dc2/" NSNAME "/during", "dc2", NSNAME, "during"};
+    uint64_t after = 0;
+    ck_assert_int_ne(syncer_reconcile(w.s, res_index(CM), &during, &after, NULL),
+                     KR_RECONCILE_DONE);
+    json_t *entry = status_entry(&w, CM, "during", "dc2");
+    ck_assert_ptr_nonnull(entry);
+    ck_assert(!json_is_true(json_object_get(entry, "verified")));
+    ck_assert_ptr_nonnull(json_object_get(entry, "lastError"));
+    json_decref(entry);
+    uint64_t before_requests = w.s->cluster_requests;
+    for (int i = 0; i < 3; i++) {
+        kr_reconcile_request req = {"dc2/" NSNAME "/before", "dc2", NSNAME, "before"};
+        ck_assert_int_ne(syncer_reconcile(w.s, res_index(SECRET), &req, &after, NULL),
+                         KR_RECONCILE_DONE);
+    }
+    ck_assert_uint_le(w.s->cluster_requests - before_requests, 1);
+    held = fetch(&w.hub, SECRET, "before");
+    ck_assert_ptr_nonnull(held);
+    ck_assert(kr_managed_has_finalizer(held, KR_FINALIZER_SYNCER));
+    json_decref(held);
+
+    /* back: nothing of dc2 was deleted for being unreachable */
+    dc_down(&w, 1, false);
+    json_t *kept = fetch(&w.dc[1], SECRET, "before");
+    ck_assert_ptr_nonnull(kept);
+    json_decref(kept);
+    kept = fetch(&w.dc[1], CM, "before");
+    ck_assert_ptr_nonnull(kept);
+    json_decref(kept);
+    converge(&w, 3, false);
+    assert_copy(&w, CM, 1, "during", "v1");
+    assert_copy(&w, CM, 1, "before", "v2");
+    assert_absent(&w, SECRET, 1, "before");
+    ck_assert_ptr_null(fetch(&w.hub, SECRET, "before"));
+    world_down(&w);
+}
+END_TEST
+
+/* Start dc `d`'s server again, empty, on the port its client still uses,
+ * with its resourceVersions past `old_rv` as a restored cluster's are (the
+ * informers resume from what they saw). */
+static void dc_restart(world *w, int d, unsigned short port, unsigned long long old_rv)
+{
+    kr_testserver_opts o = {.seed = 99, .bookmark_interval_ms = 100, .port = port};
+    kr_error_t err = {0};
+    ck_assert_msg(kr_testserver_start(&o, &w->dc[d].ts, &err) == 0, "%s", err.message);
+    seed_server(w->dc[d].ts);
+    for (int i = 0; kr_testserver_resource_version(w->dc[d].ts) <= old_rv; i++) {
+        char pad[128];
+        snprintf(
+            pad, sizeof(pad),
+            "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"pad-%d\"}}", i);
+        ck_assert_int_eq(kr_testserver_load(w->dc[d].ts, pad, strlen(pad), NULL), 0);
+    }
+}
+
+START_TEST(a_stopped_datacenter_holds_the_finalizer_until_it_answers_again)
+{
+    world w;
+    world_up(&w, 0);
+    hub_put(&w, CM, object_of(CM, "keep", "v1", NULL));
+    converge(&w, 3, false);
+    unsigned short port = kr_testserver_port(w.dc[1].ts);
+    unsigned long long old_rv = kr_testserver_resource_version(w.dc[1].ts);
+    kr_testserver_free(w.dc[1].ts); /* connection refused from now on */
+    w.dc[1].ts = NULL;
+
+    hub_put(&w, CM, object_of(CM, "new", "v1", NULL));
+    hub_delete(&w, CM, "keep");
+    converge(&w, 1, false);
+    assert_copy(&w, CM, 0, "new", "v1");
+    assert_absent(&w, CM, 0, "keep");
+    uint64_t before_requests = w.s->cluster_requests;
+    for (int i = 0; i < 5; i++) {
+        kr_reconcile_request req = {"dc2/" NSNAME "/keep", "dc2", NSNAME, "keep"};
+        uint64_t after = 0;
+        ck_assert_int_eq(syncer_reconcile(w.s, res_index(CM), &req, &after, NULL),
+                         KR_RECONCILE_REQUEUE_AFTER);
+        ck_assert_uint_gt(after, 0);
+    }
+    ck_assert_uint_le(w.s->cluster_requests - before_requests, 1);
+    json_t *held = fetch(&w.hub, CM, "keep");
+    ck_assert_ptr_nonnull(held);
+    ck_assert(kr_managed_has_finalizer(held, KR_FINALIZER_SYNCER));
+    json_decref(held);
+
+    /* dc2 answers again (empty): the copy is made, the delete confirmed */
+    dc_restart(&w, 1, port, old_rv);
+    converge(&w, 3, false);
+    assert_copy(&w, CM, 1, "new", "v1");
+    ck_assert_ptr_null(fetch(&w.hub, CM, "keep"));
+    world_down(&w);
+}
+END_TEST
+
+/* ---- with the controller ------------------------------------------------------- */
+
+static void controllers_up(world *w, kr_controller_t **ctls)
+{
+    for (size_t r = 0; r < N_RES; r++) {
+        char name[64];
+        kr_controller_opts co;
+        syncer_controller_opts(w->s, r, 0, name, sizeof(name), &co);
+        co.cache_sync_timeout_ms = WAIT_MS;
+        kr_error_t err = {0};
+        ck_assert_msg(kr_controller_new(&co, &ctls[r], &err) == 0, "%s", err.message);
+        ck_assert_msg(syncer_watch(w->s, r, ctls[r], &err) == 0, "%s", err.message);
+        ck_assert_msg(kr_controller_start(ctls[r], &err) == 0, "%s", err.message);
+    }
+}
+
+typedef struct expect {
+    kr_gvr gvr;
+    const char *name;
+    int dc;
+    const char *value; /* NULL: absent */
+} expect;
+
+static bool holds(world *w, const expect *x)
+{
+    json_t *o = fetch(&w->dc[x->dc], x->gvr, x->name);
+    bool ok = x->value ? o && field(o, "data", "value") &&
+                             strcmp(field(o, "data", "value"), x->value) == 0
+                       : o == NULL;
+    json_decref(o);
+    return ok;
+}
+
+/* The servers' state, looked at every 10 ms until it holds. */
+static void wait_until(world *w, const expect *x, const char *what)
+{
+    for (int i = 0; !holds(w, x); i++) {
+        ck_assert_msg(i < WAIT_MS / 10, "timed out waiting for %s", what);
+        sleep_ms(10);
+    }
+}
+
+static void wait_hub_gone(world *w, kr_gvr gvr, const char *name)
+{
+    for (int i = 0;; i++) {
+        json_t *o = fetch(&w->hub, gvr, name);
+        json_decref(o);
+        if (!o)
+            return;
+        ck_assert_msg(i < WAIT_MS / 10, "timed out waiting for the hub %s to go", name);
+        sleep_ms(10);
+    }
+}
+
+START_TEST(the_controller_repairs_drift_from_events_and_keeps_lanes_apart)
+{
+    world w;
+    world_up(&w, 0);
+    kr_controller_t *ctls[N_RES];
+    controllers_up(&w, ctls);
+    hub_put(&w, CM, object_of(CM, "live", "v1", NULL));
+    for (int d = 0; d < N_DC; d++)
+        wait_until(&w, &(expect){CM, "live", d, "v1"}, "the copies");
+    /* the lanes' status entries, parked and written by the hub's lane */
+    for (int i = 0;; i++) {
+        json_t *e1 = status_entry(&w, CM, "live", "dc1"), *e2 = status_entry(&w, CM, "live", "dc2");
+        bool both = json_is_true(json_object_get(e1, "verified")) &&
+                    json_is_true(json_object_get(e2, "verified"));
+        json_decref(e1);
+        json_decref(e2);
+        if (both)
+            break;
+        ck_assert_msg(i < WAIT_MS / 10, "timed out waiting for the status");
+        sleep_ms(10);
+    }
+
+    json_t *p = json_pack("{s:{s:s}}", "data", "value", "drifted");
+    ck_assert_int_eq(
+        kr_client_patch(w.dc[0].c, CM, NSNAME, "live", NULL, KR_PATCH_MERGE, p, NULL, NULL, NULL),
+        0);
+    json_decref(p);
+    ck_assert_int_eq(kr_client_delete(w.dc[1].c, CM, NSNAME, "live", NULL, NULL, NULL), 0);
+    wait_until(&w, &(expect){CM, "live", 0, "v1"}, "the edited copy repaired");
+    wait_until(&w, &(expect){CM, "live", 1, "v1"}, "the deleted copy repaired");
+
+    /* dc2 answers 503: dc1's lane goes on */
+    dc_down(&w, 1, true);
+    for (int i = 0; i < 10; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "burst-%d", i);
+        hub_put(&w, CM, object_of(CM, name, "b", NULL));
+    }
+    hub_delete(&w, CM, "live");
+    for (int i = 0; i < 10; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "burst-%d", i);
+        wait_until(&w, &(expect){CM, name, 0, "b"}, "dc1 converging alone");
+    }
+    wait_until(&w, &(expect){CM, "live", 0, NULL}, "the delete in dc1");
+    json_t *held = fetch(&w.hub, CM, "live");
+    ck_assert_msg(held != NULL, "the hub delete completed while dc2 was down");
+    json_decref(held);
+
+    dc_down(&w, 1, false);
+    for (int i = 0; i < 10; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "burst-%d", i);
+        wait_until(&w, &(expect){CM, name, 1, "b"}, "dc2's backlog");
+    }
+    wait_until(&w, &(expect){CM, "live", 1, NULL}, "the delete in dc2");
+    wait_hub_gone(&w, CM, "live");
+    for (size_t r = 0; r < N_RES; r++)
+        kr_controller_free(ctls[r]);
+    world_down(&w);
+}
+END_TEST
+
+/* Every placed cluster holds the hub object's value, no other cluster holds
+ * a copy, and deleted hub objects are gone: invariant 1, read from the
+ * servers. */
+static bool converged(world *w, const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        json_t *hub = fetch(&w->hub, CM, names[i]);
+        if (hub && meta(hub, "deletionTimestamp")) {
+            json_decref(hub);
+            return false;
+        }
+        for (int d = 0; d < N_DC; d++) {
+            char dc[16];
+            snprintf(dc, sizeof(dc), "dc%d", d + 1);
+            const char *want = hub && syncer_placed(hub, dc) ? field(hub, "data", "value") : NULL;
+            if (!holds(w, &(expect){CM, names[i], d, want})) {
+                json_decref(hub);
+                return false;
+            }
+        }
+        json_decref(hub);
+    }
+    return true;
+}
+
+START_TEST(every_cluster_converges_to_the_hub_after_faults)
+{
+    unsigned long seed = kr_test_seed("syncer faults");
+    kr_test_rng rng;
+    kr_test_rng_init(&rng, seed);
+    world w;
+    world_up(&w, 2000);
+    kr_controller_t *ctls[N_RES];
+    controllers_up(&w, ctls);
+    kr_testserver_faults hub_faults = {.fail_429 = 0.05, .fail_503 = 0.05, .watch_max_events = 20};
+    kr_testserver_faults dc_faults = {.fail_429 = 0.05,
+                                      .fail_500 = 0.05,
+                                      .fail_503 = 0.05,
+                                      .watch_max_events = 15,
+                                      .watch_cut_mid_event = true};
+    kr_testserver_set_faults(w.hub.ts, &hub_faults);
+    for (int d = 0; d < N_DC; d++)
+        kr_testserver_set_faults(w.dc[d].ts, &dc_faults);
+    static const char *const names[] = {"f0", "f1", "f2", "f3", "f4", "f5"};
+    static const char *const placements[] = {NULL, "dc1", "dc2", "dc1,dc2", ""};
+    size_t n = sizeof(names) / sizeof(names[0]);
+    for (int op = 0; op < 40; op++) {
+        const char *name = names[kr_test_rng_below(&rng, n)];
+        if (kr_test_rng_below(&rng, 4) == 0) {
+            hub_delete(&w, CM, name);
+            continue;
+        }
+        char value[16];
+        snprintf(value, sizeof(value), "v%d", op);
+        hub_put(&w, CM, object_of(CM, name, value, placements[kr_test_rng_below(&rng, 5)]));
+    }
+    kr_testserver_faults none = {0};
+    kr_testserver_set_faults(w.hub.ts, &none);
+    for (int d = 0; d < N_DC; d++)
+        kr_testserver_set_faults(w.dc[d].ts, &none);
+    int i = 0;
+    while (!converged(&w, (const char *const *)names, n)) {
+        ck_assert_msg(++i < 6000, "not converged (seed %lu)", seed);
+        sleep_ms(10);
+    }
+    for (size_t r = 0; r < N_RES; r++)
+        kr_controller_free(ctls[r]);
+    world_down(&w);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("syncer");
+    TCase *unit = tcase_create("decisions");
+    tcase_add_test(unit, placement_reads_the_clusters_annotation);
+    tcase_add_test(unit, desired_copy_keeps_content_and_drops_hub_bookkeeping);
+    tcase_add_test(unit, status_patch_only_when_an_entry_changes_besides_its_time);
+    tcase_add_test(unit, delete_completes_when_every_cluster_that_may_hold_a_copy_confirmed);
+    tcase_add_test(unit, health_lets_one_probe_through_per_interval);
+    tcase_add_test(unit, resource_arguments_name_group_version_and_resource);
+    tcase_add_test(unit, hub_updates_that_only_change_our_status_wake_no_lane);
+    tcase_add_test(unit, parked_entries_are_taken_together_and_a_newer_one_wins_a_restore);
+    suite_add_tcase(s, unit);
+    TCase *tc = tcase_create("servers");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, create_edit_and_delete_reach_every_cluster_for_each_kind);
+    tcase_add_test(tc, placement_change_removes_the_copy_where_no_longer_named);
+    tcase_add_test(tc,
+                   copies_edited_or_deleted_in_a_cluster_are_repaired_and_others_fields_survive);
+    tcase_add_test(tc, a_copy_without_our_labels_is_never_taken_over);
+    tcase_add_test(tc, a_copy_of_ours_the_cache_missed_is_patched_not_reported_foreign);
+    tcase_add_test(tc, ignored_and_owned_hub_objects_are_not_synced);
+    tcase_add_test(tc, every_write_is_recorded_in_the_inventory);
+    tcase_add_test(tc, a_datacenter_answering_503_delays_nobody_and_holds_deletes_until_it_returns);
+    tcase_add_test(tc, a_stopped_datacenter_holds_the_finalizer_until_it_answers_again);
+    tcase_add_test(tc, the_controller_repairs_drift_from_events_and_keeps_lanes_apart);
+    tcase_add_test(tc, every_cluster_converges_to_the_hub_after_faults);
+    suite_add_tcase(s, tc);
+    return kr_test_run_suite(s);
+}
