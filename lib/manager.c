@@ -287,6 +287,15 @@ static void on_new_leader(const char *identity, void *user)
 
 /* ---- building ----------------------------------------------------------------------- */
 
+/* The command line's rate limit over the kubeconfig's. */
+static void apply_rate_limit(const kr_manager_config *cfg, kr_rest_config *rc)
+{
+    if (cfg->kube_api_qps != 0)
+        rc->qps = cfg->kube_api_qps;
+    if (cfg->kube_api_burst > 0)
+        rc->burst = (int)cfg->kube_api_burst;
+}
+
 static int load_hub(kr_manager_t *m, kr_error_t *err)
 {
     const kr_manager_config *cfg = m->config;
@@ -302,6 +311,7 @@ static int load_hub(kr_manager_t *m, kr_error_t *err)
                                      : "default");
     if (!m->hub_namespace)
         return kr_error_set(err, KR_ENOMEM, "out of memory");
+    apply_rate_limit(cfg, m->hub_config);
     rc = kr_client_new(m->rt, m->hub_config, NULL, &m->hub, &e);
     if (rc != 0)
         return kr_error_set(err, rc == KR_ENOMEM ? KR_ENOMEM : KR_EINVAL, "hub: %s", e.message);
@@ -331,8 +341,10 @@ static int load_cluster(kr_manager_t *m, const kr_manager_cluster_arg *arg, kr_e
         rc = kr_kubeconfig_rest_config(kc, &ov, &c->config, &e);
     }
     kr_kubeconfig_free(kc);
-    if (rc == 0)
+    if (rc == 0) {
+        apply_rate_limit(m->config, c->config);
         rc = kr_client_new(m->rt, c->config, NULL, &c->client, &e);
+    }
     if (rc == 0)
         rc = kr_informer_factory_name_cluster(m->factory, c->client, c->name, &e);
     if (rc != 0)

@@ -169,6 +169,8 @@ void kr_flag_strings_free(kr_flag_strings *s)
 enum shared_id {
     SH_KUBECONFIG,
     SH_CONTEXT,
+    SH_QPS,
+    SH_BURST,
     SH_CLUSTER,
     SH_LEADER_ELECT,
     SH_LEASE_NAMESPACE,
@@ -196,6 +198,10 @@ static const struct shared_flag shared_flags[SH_COUNT] = {
                        "~/.kube/config)"},
     [SH_CONTEXT] = {"context", 0, KR_FLAG_STRING, KR_MANAGER_FLAGS_HUB, "NAME",
                     "kubeconfig context of the hub (default: its current-context)"},
+    [SH_QPS] = {"kube-api-qps", 0, KR_FLAG_STRING, KR_MANAGER_FLAGS_HUB, "QPS",
+                "requests per second to each apiserver (client-go's 5; -1: no limit)"},
+    [SH_BURST] = {"kube-api-burst", 0, KR_FLAG_INT, KR_MANAGER_FLAGS_HUB, "N",
+                  "requests in a burst to each apiserver (client-go's 10)"},
     [SH_CLUSTER] = {"cluster", 0, KR_FLAG_STRING, KR_MANAGER_FLAGS_CLUSTERS,
                     "NAME=KUBECONFIG[:CONTEXT]",
                     "a workload cluster (repeatable); CONTEXT follows the first ':'"},
@@ -400,6 +406,19 @@ static int set_shared(struct parser *p, int id, const char *dashes, const char *
         return 0;
     case SH_CONTEXT:
         cfg->context = value;
+        return 0;
+    case SH_QPS: {
+        char *end = NULL;
+        double q = strtod(value, &end);
+        if (!end || end == value || *end || q == 0 || q != q)
+            return bad_value(p, dashes, name, value, "want a number of requests per second");
+        cfg->kube_api_qps = q;
+        return 0;
+    }
+    case SH_BURST:
+        if (parse_long(value, &n) != 0 || n < 1 || n > 1000000)
+            return bad_value(p, dashes, name, value, "want a number from 1 to 1000000");
+        cfg->kube_api_burst = n;
         return 0;
     case SH_CLUSTER:
         return parse_cluster(p, value);

@@ -95,7 +95,7 @@ typedef struct kr_flag {
 } kr_flag;
 
 /* Which of the shared flags a program (or one of its verbs) takes. */
-#define KR_MANAGER_FLAGS_HUB 0x01u /* --kubeconfig, --context */
+#define KR_MANAGER_FLAGS_HUB 0x01u /* --kubeconfig, --context, --kube-api-qps, --kube-api-burst */
 #define KR_MANAGER_FLAGS_CLUSTERS 0x02u /* --cluster NAME=KUBECONFIG[:CONTEXT] */
 #define KR_MANAGER_FLAGS_LEADER 0x04u /* --leader-elect, --lease-namespace, --lease-name */
 #define KR_MANAGER_FLAGS_LISTEN 0x08u /* --listen ADDR:PORT */
@@ -146,6 +146,10 @@ typedef struct kr_manager_config {
     int verbosity; /* -v N: 0 info, 1-3 debug, 4+ trace; default 0 */
     char **args; /* positional arguments in order (borrowed from argv; array new) */
     size_t n_args;
+    /* --kube-api-qps, --kube-api-burst: every client's rate limit (0: the
+     * kubeconfig's, else client-go's 5 and 10; a qps < 0 disables it). */
+    double kube_api_qps;
+    long kube_api_burst;
 } kr_manager_config;
 
 /* Returned (positive) by kr_manager_parse_args. */
