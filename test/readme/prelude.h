@@ -12,7 +12,7 @@
 
 /* Values a program would have made earlier. */
 static kr_error_t err;
-static json_t *doc, *pod, *patch;
+static json_t *doc, *pod, *patch, *job;
 static kr_metrics_registry_t *registry;
 static const char *path_or_null;
 static kr_rest_config *cfg;
