@@ -141,8 +141,7 @@ static void copy_name(const json_t *obj, json_int_t attempt, char *out, size_t l
 
 bool submitter_owner_key(const json_t *copy, char *out, size_t len)
 {
-    const json_t *labels = json_object_get(json_object_get(copy, "metadata"), "labels");
-    if (strcmp(sub_str(labels, SUB_LABEL_MANAGED_BY), SUB_PROGRAM) != 0)
+    if (strcmp(sub_label(copy, SUB_LABEL_MANAGED_BY), SUB_PROGRAM) != 0)
         return false;
     const char *name = sub_str(copy, "metadata.name");
     const char *dash = strrchr(name, '-');
@@ -407,8 +406,7 @@ static json_t *workload_copy(submitter *s, const json_t *obj, json_int_t attempt
 
 static bool ours(const json_t *obj, const json_t *copy)
 {
-    const json_t *labels = json_object_get(json_object_get(copy, "metadata"), "labels");
-    return strcmp(sub_str(labels, SUB_LABEL_SOURCE_UID), sub_str(obj, "metadata.uid")) == 0;
+    return strcmp(sub_label(copy, SUB_LABEL_SOURCE_UID), sub_str(obj, "metadata.uid")) == 0;
 }
 
 /* GET the copy of `attempt` in cluster idx (a probe: updates health).

@@ -103,3 +103,10 @@ bool sub_condition_true(const json_t *obj, const char *type)
     }
     return false;
 }
+
+const char *sub_label(const json_t *obj, const char *key)
+{
+    const json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
+    const char *v = json_string_value(json_object_get(labels, key));
+    return v ? v : "";
+}

@@ -48,6 +48,8 @@
 /* Small accessors over Runnable JSON (borrowed results, "" when absent). */
 const char *sub_str(const json_t *obj, const char *path); /* "status.phase" */
 json_int_t sub_int(const json_t *obj, const char *path);
+/* The value of label `key` of `obj` ("" when absent); label keys hold dots. */
+const char *sub_label(const json_t *obj, const char *key);
 /* The current UTC time as RFC 3339 ("2026-12-03T09:15:02Z") into buf[32]. */
 void sub_now_rfc3339(char buf[32]);
 /* Fill err (code, http_code = http_status, message) and return

@@ -1,0 +1,776 @@
+/* kr-submitter: its decision modules alone (tokens, approvals, names,
+ * failover rules, submissions), then the reconcile and the API handlers
+ * against a hub and two workload test servers: submit, approve, dispatch,
+ * verify, succeed; approval rules; idempotency under 100 concurrent
+ * submissions; failover with dc1 down right after the decision, before
+ * and after the create; cancel; bad input.
+ * KR_TEST_THREADED: runtime loop thread, server threads, test threads. */
+#include <check.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kr_suite.h"
+#include "kr_test.h"
+#include "kreconcile.h"
+#include "kreconcile/testserver.h"
+#include "submitter.h"
+
+#define JOBS KR_GVR("batch", "v1", "jobs")
+#define WAIT_MS 30000
+#define FAILOVER_MS 60000
+
+static const char tokens[] = "tok-alice,alice,1,\"dev\"\n"
+                             "tok-bob,bob,2,\"dev,approvers\"\n"
+                             "tok-carol,carol,3,approvers\n"
+                             "\"tok-dave\",dave,4,\"approvers\"\n"
+                             "tok-erin,erin,5\n";
+
+/* ---- decision modules without a server ------------------------------------------ */
+
+START_TEST(token_file_parses_quotes_and_groups)
+{
+    auth_table *t = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(auth_table_parse(tokens, strlen(tokens), &t, &err) == 0, "%s", err.message);
+    const auth_user *u = auth_authenticate(t, "Bearer tok-bob");
+    ck_assert_ptr_nonnull(u);
+    ck_assert_str_eq(u->user, "bob");
+    ck_assert_str_eq(u->uid, "2");
+    ck_assert_uint_eq(u->n_groups, 2);
+    ck_assert(auth_user_in_group(u, "approvers"));
+    ck_assert(!auth_user_in_group(u, "admins"));
+    ck_assert_str_eq(auth_authenticate(t, "Bearer tok-dave")->user, "dave");
+    ck_assert_uint_eq(auth_authenticate(t, "bearer tok-erin")->n_groups, 0);
+    ck_assert_ptr_null(auth_authenticate(t, NULL));
+    ck_assert_ptr_null(auth_authenticate(t, "Bearer "));
+    ck_assert_ptr_null(auth_authenticate(t, "Bearer tok-bo"));
+    ck_assert_ptr_null(auth_authenticate(t, "Bearer tok-bobb"));
+    ck_assert_ptr_null(auth_authenticate(t, "Basic dG9rLWJvYg=="));
+    auth_table_free(t);
+    ck_assert_int_eq(auth_table_parse("tok,user\n", 10, &t, &err), KR_EPARSE);
+    ck_assert_ptr_nonnull(strstr(err.message, "line 1"));
+    ck_assert_int_eq(auth_table_parse("a,b,c\n\"x,y,z\n", 13, &t, &err), KR_EPARSE);
+    ck_assert_ptr_nonnull(strstr(err.message, "line 2"));
+}
+END_TEST
+
+static json_t *runnable(const char *submitter_name, int required, const char *group)
+{
+    return json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:{s:{s:s, s:s, s:{s:s}}, s:{s:i, s:s}}, "
+                     "s:{s:s, s:s}}",
+                     "apiVersion", SUB_API_VERSION, "kind", "Runnable", "metadata", "name", "r",
+                     "namespace", "default", "uid", "u-1", "spec", "template", "apiVersion",
+                     "batch/v1", "kind", "Job", "metadata", "name", "job", "approval", "required",
+                     required, "group", group, "status", "submittedBy", submitter_name, "phase",
+                     SUB_PHASE_AWAITING);
+}
+
+START_TEST(spec_hash_is_canonical_and_ignores_the_idempotency_key)
+{
+    json_t *a = json_loads("{\"spec\":{\"template\":{\"kind\":\"Job\",\"apiVersion\":\"batch/v1\"},"
+                           "\"clusters\":[\"dc1\"]}}",
+                           0, NULL);
+    json_t *b = json_loads("{\"spec\":{\"clusters\":[\"dc1\"],\"idempotencyKey\":\"k\","
+                           "\"template\":{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\"}}}",
+                           0, NULL);
+    char ha[65], hb[65];
+    ck_assert_int_eq(approval_spec_hash(a, ha), 0);
+    ck_assert_int_eq(approval_spec_hash(b, hb), 0);
+    ck_assert_uint_eq(strlen(ha), 64);
+    ck_assert_str_eq(ha, hb);
+    json_object_set_new(json_object_get(b, "spec"), "clusters", json_pack("[s]", "dc2"));
+    ck_assert_int_eq(approval_spec_hash(b, hb), 0);
+    ck_assert_str_ne(ha, hb);
+    json_decref(a);
+    json_decref(b);
+}
+END_TEST
+
+START_TEST(approvals_count_distinct_members_of_the_current_spec)
+{
+    auth_table *t = NULL;
+    ck_assert_int_eq(auth_table_parse(tokens, strlen(tokens), &t, NULL), 0);
+    json_t *r = runnable("alice", 2, "approvers");
+    kr_error_t err = {0};
+    const auth_user *alice = auth_authenticate(t, "Bearer tok-alice");
+    const auth_user *bob = auth_authenticate(t, "Bearer tok-bob");
+    const auth_user *carol = auth_authenticate(t, "Bearer tok-carol");
+    const auth_user *erin = auth_authenticate(t, "Bearer tok-erin");
+    ck_assert_int_eq(approval_decide(r, alice, true, NULL, &err), 403);
+    ck_assert_int_eq(approval_decide(r, erin, true, NULL, &err), 403);
+    ck_assert_ptr_nonnull(strstr(err.message, "approvers"));
+    ck_assert_int_eq(approval_decide(r, bob, true, NULL, &err), 200);
+    ck_assert_int_eq(approval_decide(r, bob, true, NULL, &err), 200); /* once */
+    char hash[65];
+    approval_spec_hash(r, hash);
+    ck_assert_uint_eq(approval_count(r, hash), 1);
+    ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_AWAITING);
+    ck_assert_int_eq(approval_decide(r, carol, true, "0123", &err), 409); /* saw another spec */
+    ck_assert_int_eq(approval_decide(r, carol, true, hash, &err), 200);
+    ck_assert_uint_eq(approval_count(r, hash), 2);
+    ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_DISPATCHING);
+    /* a changed spec voids both */
+    json_object_set_new(json_object_get(r, "spec"), "clusters", json_pack("[s]", "dc2"));
+    approval_spec_hash(r, hash);
+    ck_assert_uint_eq(approval_count(r, hash), 0);
+    ck_assert_str_eq(approval_next_phase(r, hash), SUB_PHASE_AWAITING);
+    json_decref(r);
+    /* hub-created: approval always required */
+    r = runnable(SUB_UNKNOWN_SUBMITTER, 0, "");
+    ck_assert_uint_eq(approval_required(r), 1);
+    approval_spec_hash(r, hash);
+    ck_assert_str_eq(approval_next_phase(r, hash), SUB_PHASE_AWAITING);
+    ck_assert_int_eq(approval_decide(r, erin, false, NULL, &err), 200);
+    ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_REJECTED);
+    ck_assert_int_eq(approval_decide(r, bob, true, NULL, &err), 409); /* rejection ends it */
+    json_decref(r);
+    auth_table_free(t);
+}
+END_TEST
+
+START_TEST(idempotency_names_are_deterministic_dns_labels)
+{
+    char a[SUB_MAX_NAME + 1], b[SUB_MAX_NAME + 1], c[SUB_MAX_NAME + 1];
+    ck_assert_int_eq(idempotency_name("My_Job.v2", "default", "key-1", a), 0);
+    ck_assert_int_eq(idempotency_name("My_Job.v2", "default", "key-1", b), 0);
+    ck_assert_int_eq(idempotency_name("My_Job.v2", "default", "key-2", c), 0);
+    ck_assert_str_eq(a, b);
+    ck_assert_str_ne(a, c);
+    ck_assert_int_eq(strncmp(a, "my-job-v2-", 10), 0);
+    char long_name[200];
+    memset(long_name, 'x', sizeof(long_name) - 1);
+    long_name[sizeof(long_name) - 1] = '\0';
+    ck_assert_int_eq(idempotency_name(long_name, "ns", "k", a), 0);
+    ck_assert_uint_le(strlen(a), SUB_MAX_NAME);
+    ck_assert_int_eq(idempotency_name("---", "ns", "k", a), 0);
+    ck_assert_int_eq(strncmp(a, "run-", 4), 0);
+}
+END_TEST
+
+START_TEST(failover_rules)
+{
+    json_t *r = runnable("alice", 0, "");
+    const char *configured[] = {"dc1", "dc2", "dc3"}, *order[3];
+    ck_assert_uint_eq(failover_order(r, configured, 3, order, 3), 3);
+    json_object_set_new(json_object_get(r, "spec"), "clusters",
+                        json_pack("[s,s,s]", "dc3", "x", "dc1"));
+    ck_assert_uint_eq(failover_order(r, configured, 3, order, 3), 2);
+    ck_assert_str_eq(order[0], "dc3");
+    ck_assert_str_eq(failover_next(order, 2, "dc3"), "dc1");
+    ck_assert_ptr_null(failover_next(order, 2, "dc1"));
+    ck_assert(!failover_due(r, false, 0, 100000, 60000));
+    ck_assert(!failover_due(r, false, 50000, 100000, 60000));
+    ck_assert(failover_due(r, false, 40000, 100000, 60000));
+    ck_assert(!failover_due(r, true, 40000, 100000, 60000)); /* started: never */
+    json_object_set_new(json_object_get(r, "spec"), "failoverPolicy", json_string("Never"));
+    ck_assert(!failover_due(r, false, 40000, 100000, 60000));
+    json_decref(r);
+
+    json_t *idle = json_pack("{s:{s:s}}", "metadata", "creationTimestamp", "2026-01-01T00:00:00Z");
+    json_t *early = json_pack("{s:{s:s}}", "status", "startTime", "2026-01-01T00:00:01Z");
+    json_t *late = json_pack("{s:{s:s}}", "status", "startTime", "2026-01-01T00:00:09Z");
+    json_t *done = json_pack("{s:{s:[{s:s, s:s}]}}", "status", "conditions", "type", "Complete",
+                             "status", "True");
+    ck_assert(!failover_started(idle));
+    ck_assert(failover_started(early));
+    ck_assert(failover_started(done));
+    ck_assert_str_eq(failover_outcome(done), SUB_PHASE_SUCCEEDED);
+    ck_assert_ptr_null(failover_outcome(early));
+    ck_assert_int_eq(failover_straggler(idle, early), STRAGGLER_DELETE);
+    ck_assert_int_eq(failover_straggler(early, idle), STRAGGLER_ADOPT);
+    ck_assert_int_eq(failover_straggler(early, NULL), STRAGGLER_ADOPT);
+    ck_assert_int_eq(failover_straggler(late, early), STRAGGLER_STOP_IT);
+    ck_assert_int_eq(failover_straggler(early, late), STRAGGLER_STOP_CURRENT);
+    json_decref(idle);
+    json_decref(early);
+    json_decref(late);
+    json_decref(done);
+}
+END_TEST
+
+/* ---- a hub and two workload clusters ----------------------------------------------- */
+
+typedef struct env {
+    kr_runtime_t *rt;
+    kr_testserver_t *hub_ts, *dc_ts[2];
+    kr_rest_config hub_cfg, dc_cfg[2];
+    kr_client_t *hub, *dc[2];
+    kr_informer_t *runnables;
+    kr_informer_factory_t *factory;
+    sub_cluster clusters[2];
+    submitter s;
+    auth_table *auth;
+    api api;
+    atomic_llong now_ns;
+    pthread_mutex_t mu;
+    char events[64][160];
+    size_t n_events;
+    /* fault injection at a hook point */
+    sub_hook_point down_at;
+    bool down_done;
+} env;
+
+static env E;
+
+static int64_t fake_now(void *user)
+{
+    return atomic_load(&((env *)user)->now_ns);
+}
+
+static void advance_ms(uint64_t ms)
+{
+    atomic_fetch_add(&E.now_ns, (long long)ms * 1000000);
+}
+
+static void on_record(const sub_event *ev, void *user)
+{
+    env *e = user;
+    pthread_mutex_lock(&e->mu);
+    if (e->n_events < 64)
+        snprintf(e->events[e->n_events++], sizeof(e->events[0]), "%s %s %s %s", ev->event, ev->name,
+                 ev->actor, ev->cluster);
+    pthread_mutex_unlock(&e->mu);
+}
+
+static void dc_down(int i, bool down)
+{
+    kr_testserver_faults f = {.fail_503 = down ? 1.0 : 0.0};
+    kr_testserver_set_faults(E.dc_ts[i], &f);
+    if (down)
+        kr_testserver_close_watches(E.dc_ts[i]);
+}
+
+static void on_hook(sub_hook_point point, const char *cluster, void *user)
+{
+    env *e = user;
+    if (point == SUB_HOOK_AFTER_DECISION && e->down_at && strcmp(cluster, "dc1") == 0) {
+        /* the decision is on the hub before anything is created */
+        json_t *o = NULL;
+        ck_assert_int_eq(kr_client_get(e->hub, SUB_RUNNABLES, "default", "fo", &o, NULL), 0);
+        ck_assert_str_eq(sub_str(o, "status.cluster"), "dc1");
+        ck_assert_int_eq(sub_int(o, "status.attempt"), 1);
+        json_decref(o);
+        if (!e->down_done)
+            ck_assert_int_eq(kr_client_get(e->dc[0], JOBS, "default", "fo-1", NULL, NULL),
+                             KR_ENOTFOUND);
+    }
+    if (point == e->down_at && !e->down_done && strcmp(cluster, "dc1") == 0) {
+        e->down_done = true;
+        dc_down(0, true);
+    }
+}
+
+static void server_up(kr_testserver_t **ts, kr_rest_config *cfg, kr_client_t **c, int seed)
+{
+    kr_testserver_opts o = {.seed = (unsigned long long)seed, .bookmark_interval_ms = 100};
+    kr_error_t err = {0};
+    ck_assert_msg(kr_testserver_start(&o, ts, &err) == 0, "%s", err.message);
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->server = (char *)kr_testserver_url(*ts);
+    cfg->qps = -1;
+    cfg->timeout_ms = 5000;
+    kr_client_opts co = {.backoff_base_ms = 5, .backoff_max_ms = 20, .max_retries = 1};
+    ck_assert_msg(kr_client_new(E.rt, cfg, &co, c, &err) == 0, "%s", err.message);
+}
+
+static void env_up(void)
+{
+    memset(&E, 0, sizeof(E));
+    pthread_mutex_init(&E.mu, NULL);
+    atomic_store(&E.now_ns, 1000000000LL);
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_runtime_new(NULL, &E.rt, NULL), 0);
+    ck_assert_int_eq(kr_runtime_start(E.rt, NULL), 0);
+    server_up(&E.hub_ts, &E.hub_cfg, &E.hub, 1);
+    server_up(&E.dc_ts[0], &E.dc_cfg[0], &E.dc[0], 2);
+    server_up(&E.dc_ts[1], &E.dc_cfg[1], &E.dc[1], 3);
+    char path[4096];
+    char *crd = kr_test_read_file(kr_test_src_path(path, sizeof(path), "deploy/crds"),
+                                  "runnables.kreconcile.io.yaml");
+    ck_assert_ptr_nonnull(crd);
+    ck_assert_msg(kr_testserver_load(E.hub_ts, crd, strlen(crd), &err) == 0, "%s", err.message);
+    free(crd);
+    kr_informer_opts io = {
+        .client = E.hub, .resource = SUB_RUNNABLES, .backoff_initial_ms = 5, .backoff_max_ms = 50};
+    ck_assert_msg(kr_informer_new(&io, &E.runnables, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(kr_informer_start(E.runnables, NULL), 0);
+    ck_assert_msg(kr_informer_wait_for_sync(E.runnables, WAIT_MS, &err) == 0, "%s", err.message);
+    kr_informer_factory_opts fo = {0};
+    ck_assert_int_eq(kr_informer_factory_new(&fo, &E.factory, NULL), 0);
+    ck_assert_int_eq(kr_informer_factory_start(E.factory, NULL), 0);
+    const char *names[] = {"dc1", "dc2"};
+    for (int i = 0; i < 2; i++) {
+        E.clusters[i].name = names[i];
+        E.clusters[i].client = E.dc[i];
+        kr_informer_factory_name_cluster(E.factory, E.dc[i], names[i], NULL);
+    }
+    E.s.hub = E.hub;
+    E.s.hub_name = "hub";
+    E.s.runnables = E.runnables;
+    E.s.clusters = E.clusters;
+    E.s.n_clusters = 2;
+    E.s.informers = E.factory;
+    E.s.failover_after_ms = FAILOVER_MS;
+    E.s.verify_wait_ms = 300;
+    E.s.clock = (kr_clock){fake_now, &E};
+    E.s.record = on_record;
+    E.s.record_user = &E;
+    E.s.hook = on_hook;
+    E.s.hook_user = &E;
+    ck_assert_int_eq(submitter_init(&E.s, NULL), 0);
+    ck_assert_int_eq(auth_table_parse(tokens, strlen(tokens), &E.auth, NULL), 0);
+    E.api.s = &E.s;
+    E.api.auth = E.auth;
+}
+
+static void env_down(void)
+{
+    kr_informer_factory_free(E.factory);
+    kr_informer_free(E.runnables);
+    for (int i = 0; i < 2; i++)
+        kr_client_free(E.dc[i]);
+    kr_client_free(E.hub);
+    kr_runtime_free(E.rt);
+    for (int i = 0; i < 2; i++)
+        kr_testserver_free(E.dc_ts[i]);
+    kr_testserver_free(E.hub_ts);
+    auth_table_free(E.auth);
+    submitter_destroy(&E.s);
+    pthread_mutex_destroy(&E.mu);
+}
+
+/* One API call; the response body is kept in *out (new) when out is set. */
+static int call(const char *method, const char *path, const char *token, const char *body,
+                const char *query_key, json_t **out)
+{
+    char auth[128];
+    snprintf(auth, sizeof(auth), "Bearer %s", token ? token : "");
+    api_request req = {.method = method,
+                       .path = path,
+                       .authorization = token ? auth : NULL,
+                       .body = body,
+                       .body_len = body ? strlen(body) : 0,
+                       .q_idempotency_key = query_key};
+    api_response resp = {0};
+    api_handle(&E.api, &req, &resp);
+    if (out)
+        *out = resp.body;
+    else
+        json_decref(resp.body);
+    return resp.status;
+}
+
+static char *job_runnable(const char *name, int required, const char *clusters)
+{
+    static char buf[1024];
+    snprintf(buf, sizeof(buf),
+             "apiVersion: kreconcile.io/v1alpha1\nkind: Runnable\nmetadata:\n  name: %s\n"
+             "spec:\n  clusters: [%s]\n  approval: {required: %d, group: approvers}\n"
+             "  template:\n    apiVersion: batch/v1\n    kind: Job\n    metadata: {name: work}\n"
+             "    spec:\n      template:\n        spec:\n          restartPolicy: Never\n"
+             "          containers: [{name: c, image: busybox}]\n",
+             name, clusters, required);
+    return buf;
+}
+
+static json_t *cached(const char *name)
+{
+    return kr_store_get_by_name(kr_informer_store(E.runnables), "default", name);
+}
+
+/* Reconcile until `phase` (and, when set, the verified flag), like the
+ * controller would on every event; false at the deadline. */
+static bool reconcile_until(const char *name, const char *phase, bool verified)
+{
+    struct timespec start, now, pace = {0, 2000000};
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        uint64_t after = 0;
+        kr_error_t err = {0};
+        submitter_reconcile(&E.s, "default", name, &after, &err);
+        json_t *o = cached(name);
+        bool ok =
+            o && strcmp(sub_str(o, "status.phase"), phase) == 0 &&
+            (!verified || json_is_true(json_object_get(json_object_get(o, "status"), "verified")));
+        json_decref(o);
+        if (ok)
+            return true;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((now.tv_sec - start.tv_sec) * 1000 > WAIT_MS)
+            return false;
+        nanosleep(&pace, NULL);
+    }
+}
+
+static void mark_job(int dc, const char *name, const char *type)
+{
+    json_t *job = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_client_get(E.dc[dc], JOBS, "default", name, &job, &err) == 0, "%s",
+                  err.message);
+    json_object_set_new(job, "status",
+                        json_pack("{s:s, s:[{s:s, s:s}]}", "startTime", "2026-01-01T00:00:00Z",
+                                  "conditions", "type", type, "status", "True"));
+    ck_assert_msg(kr_client_update_status(E.dc[dc], JOBS, "default", job, NULL, NULL, &err) == 0,
+                  "%s", err.message);
+    json_decref(job);
+}
+
+static bool job_exists(int dc, const char *name)
+{
+    int rc = kr_client_get(E.dc[dc], JOBS, "default", name, NULL, NULL);
+    ck_assert(rc == 0 || rc == KR_ENOTFOUND);
+    return rc == 0;
+}
+
+static void assert_events(const char *const *want, size_t n)
+{
+    pthread_mutex_lock(&E.mu);
+    char all[64 * 160] = "";
+    for (size_t i = 0; i < E.n_events; i++) {
+        strcat(all, E.events[i]);
+        strcat(all, "; ");
+    }
+    ck_assert_msg(E.n_events == n, "events: %s", all);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(strncmp(E.events[i], want[i], strlen(want[i])) == 0, "event %zu: %s", i, all);
+    pthread_mutex_unlock(&E.mu);
+}
+
+START_TEST(submit_approve_dispatch_verify_succeed)
+{
+    env_up();
+    json_t *r = NULL;
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("train", 1, ""), NULL, &r),
+        201);
+    ck_assert_str_eq(sub_str(r, "status.submittedBy"), "alice");
+    json_decref(r);
+    ck_assert(reconcile_until("train", SUB_PHASE_AWAITING, false));
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/train/approve", "tok-bob", NULL, NULL, &r), 200);
+    ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_DISPATCHING);
+    json_decref(r);
+    ck_assert(reconcile_until("train", SUB_PHASE_DISPATCHED, true));
+    json_t *job = NULL;
+    ck_assert_int_eq(kr_client_get(E.dc[0], JOBS, "default", "train-1", &job, NULL), 0);
+    ck_assert_str_eq(sub_label(job, SUB_LABEL_MANAGED_BY), "kr-submitter");
+    ck_assert_str_eq(sub_label(job, SUB_LABEL_SOURCE_CLUSTER), "hub");
+    json_t *o = cached("train");
+    ck_assert_str_eq(sub_label(job, SUB_LABEL_SOURCE_UID), sub_str(o, "metadata.uid"));
+    ck_assert_str_eq(sub_str(o, "status.cluster"), "dc1");
+    ck_assert_str_eq(sub_str(o, "status.dispatchedResourceVersion"),
+                     sub_str(job, "metadata.resourceVersion"));
+    json_decref(o);
+    json_decref(job);
+    ck_assert(!job_exists(1, "train-1"));
+    mark_job(0, "train-1", "Complete");
+    ck_assert(reconcile_until("train", SUB_PHASE_SUCCEEDED, true));
+    ck_assert_int_eq(call("GET", "/api/v1/runnables/default/train", "tok-erin", NULL, NULL, &r),
+                     200);
+    ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_SUCCEEDED);
+    json_decref(r);
+    const char *want[] = {"SUBMITTED train alice", "APPROVED train bob", "DISPATCHED train",
+                          "VERIFIED train", "SUCCEEDED train"};
+    assert_events(want, 5);
+    env_down();
+}
+END_TEST
+
+START_TEST(approval_rules_hold)
+{
+    env_up();
+    json_t *r = NULL;
+    ck_assert_int_eq(call("GET", "/api/v1/runnables", NULL, NULL, NULL, NULL), 401);
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-mallory", job_runnable("q", 2, ""), NULL, NULL),
+        401);
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("q", 2, ""), NULL, NULL), 201);
+    ck_assert(reconcile_until("q", SUB_PHASE_AWAITING, false));
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/q/approve", "tok-alice", NULL, NULL, NULL), 403);
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/q/approve", "tok-erin", NULL, NULL, NULL), 403);
+    ck_assert_int_eq(call("POST", "/api/v1/runnables/default/q/approve", "tok-bob", NULL, NULL, &r),
+                     200);
+    ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_AWAITING);
+    json_decref(r);
+    /* the spec changes on the hub (kubectl edit): bob's approval is void */
+    json_t *o = NULL;
+    ck_assert_int_eq(kr_client_get(E.hub, SUB_RUNNABLES, "default", "q", &o, NULL), 0);
+    json_object_set_new(json_object_get(o, "spec"), "clusters", json_pack("[s]", "dc2"));
+    ck_assert_int_eq(kr_client_update(E.hub, SUB_RUNNABLES, "default", o, NULL, NULL, NULL), 0);
+    json_decref(o);
+    char old_hash[65];
+    o = cached("q");
+    snprintf(old_hash, sizeof(old_hash), "%s", sub_str(o, "status.specHash"));
+    json_decref(o);
+    for (int i = 0; i < 1000; i++) {
+        reconcile_until("q", SUB_PHASE_AWAITING, false);
+        o = cached("q");
+        bool changed = strcmp(sub_str(o, "status.specHash"), old_hash) != 0;
+        json_decref(o);
+        if (changed)
+            break;
+    }
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/q/approve", "tok-carol", NULL, NULL, &r), 200);
+    ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_AWAITING); /* 1 of 2: bob's voided */
+    json_decref(r);
+    ck_assert_int_eq(call("POST", "/api/v1/runnables/default/q/approve", "tok-bob", NULL, NULL, &r),
+                     200);
+    ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_DISPATCHING);
+    json_decref(r);
+    ck_assert(reconcile_until("q", SUB_PHASE_DISPATCHED, true));
+    ck_assert(job_exists(1, "q-1")); /* the new spec's cluster */
+
+    /* a rejection ends it */
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("nope", 1, ""), NULL, NULL),
+        201);
+    ck_assert(reconcile_until("nope", SUB_PHASE_AWAITING, false));
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/nope/reject", "tok-dave", NULL, NULL, NULL), 200);
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/nope/approve", "tok-bob", NULL, NULL, NULL), 409);
+    ck_assert(reconcile_until("nope", SUB_PHASE_REJECTED, false));
+
+    /* created on the hub directly: submitted by unknown, approval required */
+    json_t *direct =
+        json_pack("{s:s, s:s, s:{s:s}, s:{s:{s:s, s:s, s:{s:s}}}}", "apiVersion", SUB_API_VERSION,
+                  "kind", "Runnable", "metadata", "name", "direct", "spec", "template",
+                  "apiVersion", "batch/v1", "kind", "Job", "metadata", "name", "d");
+    ck_assert_int_eq(kr_client_create(E.hub, SUB_RUNNABLES, "default", direct, NULL, NULL, NULL),
+                     0);
+    json_decref(direct);
+    ck_assert(reconcile_until("direct", SUB_PHASE_AWAITING, false));
+    o = cached("direct");
+    ck_assert_str_eq(sub_str(o, "status.submittedBy"), SUB_UNKNOWN_SUBMITTER);
+    json_decref(o);
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/direct/approve", "tok-erin", NULL, NULL, NULL),
+        200);
+    ck_assert(reconcile_until("direct", SUB_PHASE_DISPATCHED, true));
+    env_down();
+}
+END_TEST
+
+typedef struct submit_arg {
+    int i;
+    int status;
+} submit_arg;
+
+static void *submit_one(void *p)
+{
+    submit_arg *a = p;
+    char key[16];
+    snprintf(key, sizeof(key), "key-%d", a->i % 20);
+    const char *job = "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":"
+                      "\"batch\"},\"spec\":{}}";
+    a->status = call("POST", "/api/v1/runnables", "tok-alice", job, key, NULL);
+    return NULL;
+}
+
+START_TEST(idempotency_key_gives_one_runnable)
+{
+    env_up();
+    json_t *a = NULL, *b = NULL;
+    const char *job = "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":"
+                      "\"once\"},\"spec\":{}}";
+    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice", job, "same", &a), 201);
+    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice", job, "same", &b), 200);
+    ck_assert_str_eq(sub_str(a, "metadata.uid"), sub_str(b, "metadata.uid"));
+    json_decref(a);
+    json_decref(b);
+
+    pthread_t th[100];
+    submit_arg args[100];
+    for (int i = 0; i < 100; i++) {
+        args[i].i = i;
+        ck_assert_int_eq(pthread_create(&th[i], NULL, submit_one, &args[i]), 0);
+    }
+    int created = 0;
+    for (int i = 0; i < 100; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_msg(args[i].status == 201 || args[i].status == 200, "status %d", args[i].status);
+        created += args[i].status == 201;
+    }
+    ck_assert_int_eq(created, 20);
+    json_t *list = NULL;
+    ck_assert_int_eq(kr_client_list(E.hub, SUB_RUNNABLES, "default", NULL, &list, NULL), 0);
+    ck_assert_uint_eq(json_array_size(json_object_get(list, "items")), 21);
+    json_decref(list);
+    env_down();
+}
+END_TEST
+
+/* dc1 goes down at `point`; the runnable must end Succeeded in dc2 only,
+ * and dc1's copy (if the create reached it) must go once dc1 returns. */
+static void failover_case(sub_hook_point point, const char *const *want, size_t n_want)
+{
+    env_up();
+    E.down_at = point;
+    json_t *r = NULL;
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("fo", 0, "dc1, dc2"), NULL, &r),
+        201);
+    json_decref(r);
+    uint64_t after = 0;
+    for (int i = 0; i < 1000 && !E.down_done; i++)
+        submitter_reconcile(&E.s, "default", "fo", &after, NULL);
+    ck_assert(E.down_done);
+    json_t *o = NULL;
+    ck_assert_int_eq(kr_client_get(E.hub, SUB_RUNNABLES, "default", "fo", &o, NULL), 0);
+    ck_assert_str_eq(sub_str(o, "status.cluster"), "dc1");
+    ck_assert_int_eq(sub_int(o, "status.attempt"), 1);
+    json_decref(o);
+    /* nothing moves before --failover-after */
+    for (int i = 0; i < 3; i++)
+        submitter_reconcile(&E.s, "default", "fo", &after, NULL);
+    o = cached("fo");
+    ck_assert_str_eq(sub_str(o, "status.cluster"), "dc1");
+    json_decref(o);
+    advance_ms(FAILOVER_MS + 1);
+    ck_assert(reconcile_until("fo", SUB_PHASE_DISPATCHED, true));
+    o = cached("fo");
+    ck_assert_str_eq(sub_str(o, "status.cluster"), "dc2");
+    ck_assert_int_eq(sub_int(o, "status.attempt"), 2);
+    json_decref(o);
+    mark_job(1, "fo-2", "Complete");
+    ck_assert(reconcile_until("fo", SUB_PHASE_SUCCEEDED, true));
+    /* dc1 returns: a copy there has not started and goes */
+    dc_down(0, false);
+    advance_ms(FAILOVER_MS);
+    for (int i = 0; i < 1000; i++) {
+        uint64_t a2 = 0;
+        submitter_reconcile(&E.s, "default", "fo", &a2, NULL);
+        o = cached("fo");
+        const char *state = sub_str(
+            json_array_get(json_object_get(json_object_get(o, "status"), "attempts"), 0), "state");
+        bool gone = strcmp(state, "Deleted") == 0;
+        json_decref(o);
+        if (gone)
+            break;
+    }
+    ck_assert(!job_exists(0, "fo-1"));
+    o = cached("fo");
+    ck_assert_str_eq(sub_str(o, "status.phase"), SUB_PHASE_SUCCEEDED);
+    ck_assert_str_eq(sub_str(o, "status.cluster"), "dc2");
+    json_decref(o);
+    assert_events(want, n_want);
+    env_down();
+}
+
+START_TEST(failover_when_dc1_dies_before_the_create)
+{
+    const char *want[] = {"SUBMITTED fo alice", "FAILED_OVER fo kr-submitter dc2",
+                          "DISPATCHED fo kr-submitter dc2", "VERIFIED fo kr-submitter dc2",
+                          "SUCCEEDED fo kr-submitter dc2"};
+    failover_case(SUB_HOOK_AFTER_DECISION, want, 5);
+}
+END_TEST
+
+START_TEST(failover_when_dc1_dies_after_the_create)
+{
+    const char *want[] = {"SUBMITTED fo alice",
+                          "DISPATCHED fo kr-submitter dc1",
+                          "FAILED_OVER fo kr-submitter dc2",
+                          "DISPATCHED fo kr-submitter dc2",
+                          "VERIFIED fo kr-submitter dc2",
+                          "SUCCEEDED fo kr-submitter dc2"};
+    failover_case(SUB_HOOK_AFTER_CREATE, want, 6);
+}
+END_TEST
+
+START_TEST(cancel_deletes_the_copy)
+{
+    env_up();
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("c", 0, ""), NULL, NULL), 201);
+    ck_assert(reconcile_until("c", SUB_PHASE_DISPATCHED, true));
+    ck_assert(job_exists(0, "c-1"));
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/c/cancel", "tok-alice", NULL, NULL, NULL), 200);
+    ck_assert(reconcile_until("c", SUB_PHASE_CANCELLED, false));
+    for (int i = 0; i < 1000 && job_exists(0, "c-1"); i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", "c", &after, NULL);
+    }
+    ck_assert(!job_exists(0, "c-1"));
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/c/approve", "tok-bob", NULL, NULL, NULL), 409);
+    env_down();
+}
+END_TEST
+
+START_TEST(bad_input_is_refused_and_nothing_recorded)
+{
+    env_up();
+    json_t *r = NULL;
+    struct {
+        const char *body;
+        int status;
+        const char *says;
+    } cases[] = {
+        {"{\"apiVersion\":\"batch/v1\",\"metadata\":{\"name\":\"x\"}}", 422, "no kind"},
+        {"{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{}}", 422, "metadata.name"},
+        {"{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"x\"}}", 422,
+         "cluster-scoped"},
+        {"{\"apiVersion\":\"example.com/v1\",\"kind\":\"Frob\",\"metadata\":{\"name\":\"x\"}}", 422,
+         "does not serve"},
+        {"kind: Job\nmetadata: {name: [unclosed\n", 400, "YAML"},
+        {"", 400, "empty"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice", cases[i].body, NULL, &r),
+                         cases[i].status);
+        const char *msg = sub_str(r, "error");
+        ck_assert_msg(strstr(msg, cases[i].says), "case %zu: %s", i, msg);
+        json_decref(r);
+    }
+    size_t big_len = 10 * 1024 * 1024;
+    char *big = malloc(big_len + 1);
+    ck_assert_ptr_nonnull(big);
+    memset(big, ' ', big_len);
+    big[big_len] = '\0';
+    memcpy(big, "{\"kind\":\"Job\"}", 14);
+    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice", big, NULL, &r), 400);
+    ck_assert_ptr_nonnull(strstr(sub_str(r, "error"), "at most"));
+    json_decref(r);
+    free(big);
+    json_t *list = NULL;
+    ck_assert_int_eq(kr_client_list(E.hub, SUB_RUNNABLES, NULL, NULL, &list, NULL), 0);
+    ck_assert_uint_eq(json_array_size(json_object_get(list, "items")), 0);
+    json_decref(list);
+    assert_events(NULL, 0);
+    env_down();
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("submitter");
+    TCase *unit = tcase_create("decisions");
+    tcase_add_test(unit, token_file_parses_quotes_and_groups);
+    tcase_add_test(unit, spec_hash_is_canonical_and_ignores_the_idempotency_key);
+    tcase_add_test(unit, approvals_count_distinct_members_of_the_current_spec);
+    tcase_add_test(unit, idempotency_names_are_deterministic_dns_labels);
+    tcase_add_test(unit, failover_rules);
+    suite_add_tcase(s, unit);
+    TCase *tc = tcase_create("servers");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, submit_approve_dispatch_verify_succeed);
+    tcase_add_test(tc, approval_rules_hold);
+    tcase_add_test(tc, idempotency_key_gives_one_runnable);
+    tcase_add_test(tc, failover_when_dc1_dies_before_the_create);
+    tcase_add_test(tc, failover_when_dc1_dies_after_the_create);
+    tcase_add_test(tc, cancel_deletes_the_copy);
+    tcase_add_test(tc, bad_input_is_refused_and_nothing_recorded);
+    suite_add_tcase(s, tc);
+    return kr_test_run_suite(s);
+}
