@@ -155,7 +155,18 @@ TEST_LIBS = $(TS_LIBS) $(PKG_LIBS) $(CHECK_LIBS) -pthread -lm
 
 $(BUILD)/test/test_%: $(BUILD)/obj/test/test_%.o $(SUPPORT_OBJS) $(TS_A) $(A_FILE)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_LINK) $(TEST_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_EXTRA) $(TEST_LINK) $(TEST_LIBS)
+
+# A suite that tests a program's logic carries the marker
+# KR_TEST_PROGRAM=<program> in its source: it links examples/<program>/*.c
+# except main.c (a program's logic lives beside its main, testable alone).
+prog_logic = $(call obj,$(filter-out examples/$(1)/main.c,$(sort $(wildcard examples/$(1)/*.c))))
+define TEST_PROG_template
+$(BUILD)/test/$(1): $(call prog_logic,$(2))
+$(BUILD)/test/$(1): TEST_EXTRA := $(call prog_logic,$(2))
+endef
+$(foreach t,$(TESTS),$(foreach p,$(shell sed -n 's/.*KR_TEST_PROGRAM=\([a-z0-9-]*\).*/\1/p' \
+    test/$(t).c),$(eval $(call TEST_PROG_template,$(t),$(p)))))
 
 # A fuzz target's corpus replay: the target plus a main() that feeds it files.
 $(BUILD)/test/fuzz_%: $(BUILD)/obj/test/fuzz/fuzz_%.o $(BUILD)/obj/test/fuzz/replay_main.o \
@@ -187,7 +198,8 @@ valgrind: tests
 	  sh test/run-tests.sh "$(BUILD)" "$(abspath $(BUILD))/valgrind-results.txt" \
 	  $(or $(TEST_FILTER),$(TESTS))
 
-# The full suite: plain, AddressSanitizer + UBSan, ThreadSanitizer, install.
+# The full suite: plain, AddressSanitizer + UBSan, ThreadSanitizer, install,
+# and the README's code snippets compiled against the headers.
 check: deps
 	@rm -f build/check-*.txt; status=0; \
 	echo "== plain build =="; \
@@ -199,6 +211,8 @@ check: deps
 	$(MAKE) --no-print-directory tsan || status=1; \
 	echo "== install test =="; \
 	sh test/install-test.sh "$(abspath build)/check-4-install.txt" || status=1; \
+	echo "== README API tour compiles =="; \
+	sh test/readme-test.sh "$(abspath build)/check-5-readme.txt" || status=1; \
 	sh test/summary.sh build/check-*.txt || status=1; \
 	exit $$status
 

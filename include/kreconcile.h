@@ -13,6 +13,7 @@
 #include "kreconcile/manager.h"
 #include "kreconcile/metrics.h"
 #include "kreconcile/patch.h"
+#include "kreconcile/platform.h"
 #include "kreconcile/queue.h"
 #include "kreconcile/ratelimit.h"
 #include "kreconcile/reflector.h"

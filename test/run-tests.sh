@@ -1,8 +1,9 @@
 #!/bin/sh
 # Runs test binaries from BUILD/test, prints their output, and appends one
-# line per binary to RESULTS: "<name> <passed> <failed>". Check suites are
-# counted by their "Checks: N, Failures: F, Errors: E" line; fuzz corpus
-# replays count one check per file. KR_TEST_WRAPPER (e.g. valgrind) prefixes
+# line per binary to RESULTS: "<name> <passed> <failed> <skipped>". Check
+# suites are counted by their "Checks: N, Failures: F, Errors: E" line, less
+# the checks that said "KR-SKIP: ..." (kr_test_skip: they did not run what
+# they test); fuzz corpus replays count one check per file. KR_TEST_WRAPPER (e.g. valgrind) prefixes
 # every command. Exit status: 0 when everything passed.
 set -u
 build=$1; results=$2; shift 2
@@ -13,6 +14,7 @@ status=0
 for t in "$@"; do
     [ "$t" = none ] && continue
     bin="$build/test/$t"
+    sk=0
     log="$build/test/$t.log"
     case "$t" in
     fuzz_*)
@@ -35,11 +37,15 @@ for t in "$@"; do
             fails=$(echo "$line" | sed -E 's/.*Failures: ([0-9]+).*/\1/')
             errs=$(echo "$line" | sed -E 's/.*Errors: ([0-9]+).*/\1/')
             f=$((fails + errs)); p=$((checks - f))
+            sk=$(grep -c '^KR-SKIP: ' "$log")
+            [ "$sk" -gt "$p" ] && sk=$p
+            p=$((p - sk))
             [ $rc -ne 0 ] && [ $f -eq 0 ] && f=1
         else
             p=0; f=1
         fi
-        echo "$t: ${line:-no Check summary (exit $rc)}"
+        echo "$t: ${line:-no Check summary (exit $rc)}$([ "$sk" -gt 0 ] && echo ", $sk skipped")"
+        grep '^KR-SKIP: ' "$log" | sed 's/^/    /'
         ;;
     esac
     if [ $rc -ne 0 ] || [ $f -ne 0 ]; then
@@ -48,6 +54,6 @@ for t in "$@"; do
         tail -n 60 "$log"
         echo "----"
     fi
-    echo "$t $p $f" >>"$results"
+    echo "$t $p $f $sk" >>"$results"
 done
 exit $status

@@ -1,11 +1,13 @@
 #!/bin/sh
-# Adds up the "<name> <passed> <failed>" lines of every results file given
-# and prints the total as the closing line: "N passed, N failed".
+# Adds up the "<name> <passed> <failed> [<skipped>]" lines of every results
+# file given and prints the total as the closing line:
+# "N passed, N failed, N skipped".
 set -u
 cat "$@" 2>/dev/null | awk '
-    { p += $2; f += $3; if ($3 > 0) bad = bad " " $1 }
+    { p += $2; f += $3; s += $4; if ($3 > 0) bad = bad " " $1; if ($4 > 0) skipped = skipped " " $1 }
     END {
         if (bad != "") print "failing:" bad
-        printf "%d passed, %d failed\n", p, f
+        if (skipped != "") print "with skips:" skipped
+        printf "%d passed, %d failed, %d skipped\n", p, f, s
         exit (f > 0 || p == 0) ? 1 : 0
     }'

@@ -36,7 +36,7 @@ static bool have_patch_engine(void)
 {
     if (kr_patch_merge_apply)
         return true;
-    printf("test_client: SKIPPED patch checks: the patch engine is not linked\n");
+    kr_test_skip("test_client", "patch checks: the patch engine is not linked");
     return false;
 }
 static char cert_dir[256];
@@ -499,8 +499,7 @@ START_TEST(watch_delivers_events_in_order_and_tracks_resource_version)
     ck_assert_int_eq(kr_client_watch(f.c, CM, "default", &lo, log_event, log_end, &l, &w, &err), 0);
     json_decref(list);
     /* The watch is open once the server counts it. */
-    for (int i = 0; i < 3000 && kr_testserver_watch_count(f.ts) == 0; i++)
-        usleep(1000);
+    ck_assert_uint_eq(kr_testserver_wait_watch_count(f.ts, 1, 30000), 1);
     json_t *cm = configmap("default", "w1", "1");
     json_t *created = NULL;
     ck_assert_int_eq(kr_client_create(f.c, CM, "default", cm, NULL, &created, &err), 0);
@@ -572,8 +571,7 @@ START_TEST(watch_cut_inside_an_event_is_an_error_not_a_clean_end)
     watch_log l = {.lock = PTHREAD_MUTEX_INITIALIZER};
     kr_watch_t *w = NULL;
     ck_assert_int_eq(kr_client_watch(f.c, CM, "default", &lo, log_event, log_end, &l, &w, &err), 0);
-    for (int i = 0; i < 3000 && kr_testserver_watch_count(f.ts) == 0; i++)
-        usleep(1000);
+    ck_assert_uint_eq(kr_testserver_wait_watch_count(f.ts, 1, 30000), 1);
     for (int i = 0; i < 3; i++) {
         char name[8];
         snprintf(name, sizeof(name), "c%d", i);
@@ -976,6 +974,7 @@ static pid_t start_nghttpx(int front, int back, const char *key, const char *crt
               (char *)NULL);
         _exit(127);
     }
+    /* Another program's listener: nothing to wait on but the port itself. */
     for (int i = 0; i < 5000 && !port_open(front); i++)
         usleep(1000);
     return pid;
@@ -984,9 +983,9 @@ static pid_t start_nghttpx(int front, int back, const char *key, const char *crt
 START_TEST(http2_through_nghttpx_multiplexes_requests_and_watches)
 {
     if (access(NGHTTPX, X_OK) != 0 || !have_certs || !kr_http_have_http2()) {
-        printf("test_client: SKIPPED http2 test: %s\n",
-               access(NGHTTPX, X_OK) != 0 ? "nghttpx (nghttp2-proxy) is not installed"
-                                          : "no certificates or libcurl without HTTP/2");
+        kr_test_skip("http2_through_nghttpx_multiplexes_requests_and_watches", "%s",
+                     access(NGHTTPX, X_OK) != 0 ? "nghttpx (nghttp2-proxy) is not installed"
+                                                : "no certificates or libcurl without HTTP/2");
         return;
     }
     fixture f;
@@ -1287,9 +1286,7 @@ START_TEST(a_thousand_watches_share_one_loop)
             kr_client_watch(f.c, CM, "default", &lo, count_event, count_end, &m, &w[i], &err), 0);
     /* A generous deadline: under sanitizers on a loaded machine 1,000
      * connections take a while to be accepted. */
-    for (int i = 0; i < 120000 && kr_testserver_watch_count(f.ts) < N; i++)
-        usleep(1000);
-    ck_assert_uint_eq(kr_testserver_watch_count(f.ts), N);
+    ck_assert_uint_eq(kr_testserver_wait_watch_count(f.ts, N, 120000), N);
     json_t *cm = configmap("default", "fanout", "1");
     ck_assert_int_eq(kr_client_create(f.c, CM, "default", cm, NULL, NULL, &err), 0);
     at_least goal = {&m.events, N};
@@ -1327,9 +1324,7 @@ START_TEST(runtime_stop_ends_watches_and_requests_with_shutdown)
     async_result r = {.rt = f.rt};
     kr_request req = {.verb = KR_VERB_GET, .ref = {CM, "default", "slow", NULL}};
     ck_assert_int_eq(kr_client_do(stuck, &req, async_cb, &r, &err), 0);
-    for (int i = 0; i < 5000 && kr_testserver_watch_count(f.ts) == 0; i++)
-        usleep(1000);
-    ck_assert_uint_eq(kr_testserver_watch_count(f.ts), 1);
+    ck_assert_uint_eq(kr_testserver_wait_watch_count(f.ts, 1, 30000), 1);
     ck_assert_int_eq(kr_runtime_stop(f.rt), 0);
     ck_assert(atomic_load(&r.done));
     ck_assert_int_eq(r.code, KR_ESHUTDOWN);

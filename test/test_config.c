@@ -355,7 +355,7 @@ static json_t *kubectl_view(const char *kubeconfig_env, const char *context)
 START_TEST(kubeconfig_merge_agrees_with_kubectl)
 {
     if (!kr_test_have_program("kubectl")) {
-        fprintf(stderr, "SKIP kubeconfig_merge_agrees_with_kubectl: kubectl not on PATH\n");
+        kr_test_skip("kubeconfig_merge_agrees_with_kubectl", "kubectl not on PATH");
         return;
     }
     write_file("a/config", file1);

@@ -21,7 +21,7 @@ static char dir[256];
 static bool make_certs(void)
 {
     if (!kr_test_have_program("openssl")) {
-        printf("test_config_client: SKIPPED: openssl not found\n");
+        kr_test_skip("test_config_client", "openssl not found");
         return false;
     }
     char cmd[1024];
@@ -31,7 +31,7 @@ static bool make_certs(void)
              "-addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
              dir);
     if (system(cmd) != 0) {
-        printf("test_config_client: SKIPPED: certificate generation failed\n");
+        kr_test_skip("test_config_client", "certificate generation failed");
         return false;
     }
     return true;

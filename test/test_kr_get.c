@@ -162,7 +162,7 @@ START_TEST(lists_as_json_lines_matching_kubectl)
     ck_assert_int_eq(json_array_size(ours), 7);
 
     if (!kr_test_have_program("kubectl")) {
-        printf("test_kr_get: SKIPPED comparison with kubectl: kubectl not found\n");
+        kr_test_skip("test_kr_get", "comparison with kubectl: kubectl not found");
     } else {
         char *kargv[] = {"/usr/bin/env", "kubectl", "--kubeconfig", kubeconfig, "get", "cm",
                          "-l",           "app=kr",  "-o",           "json",     NULL};

@@ -143,7 +143,7 @@ static int apply_case(kcase *c)
 START_TEST(patches_agree_with_kubectl)
 {
     if (!kr_test_have_program("kubectl")) {
-        printf("SKIP patches_agree_with_kubectl: kubectl is not installed\n");
+        kr_test_skip("patches_agree_with_kubectl", "kubectl is not installed");
         return;
     }
     size_t n = case_count();
@@ -366,11 +366,11 @@ static void kubectl_ok(const char *cmd)
 START_TEST(three_way_agrees_with_kubectl_apply)
 {
     if (!kr_test_have_program("kubectl")) {
-        printf("SKIP three_way_agrees_with_kubectl_apply: kubectl is not installed\n");
+        kr_test_skip("three_way_agrees_with_kubectl_apply", "kubectl is not installed");
         return;
     }
     if (!start_apiserver()) {
-        printf("SKIP three_way_agrees_with_kubectl_apply: kr-apiserver is not built\n");
+        kr_test_skip("three_way_agrees_with_kubectl_apply", "kr-apiserver is not built");
         return;
     }
     size_t n = apply_case_count(), mismatches = 0, unchanged = 0;

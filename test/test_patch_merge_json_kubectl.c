@@ -199,8 +199,8 @@ static bool have_kubectl(void)
 {
     if (kr_test_have_program("kubectl"))
         return true;
-    fprintf(stderr, "SKIPPED: kubectl is not installed; differential tests against kubectl "
-                    "did not run\n");
+    kr_test_skip("test_patch_merge_json_kubectl",
+                 "kubectl is not installed; differential tests against kubectl did not run");
     return false;
 }
 

@@ -1288,8 +1288,8 @@ static bool make_certs(const char *dir)
 START_TEST(tls_with_client_certificates_and_tokens)
 {
     if (!kr_test_have_program("openssl")) {
-        fprintf(stderr, "tls_with_client_certificates_and_tokens: SKIPPED: no openssl program "
-                        "to make test certificates\n");
+        kr_test_skip("tls_with_client_certificates_and_tokens",
+                     "no openssl program to make test certificates");
         return;
     }
     char dir[256], path[512];

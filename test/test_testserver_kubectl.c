@@ -95,7 +95,6 @@ static void setup(void)
 {
     skipping = !kr_test_have_program("kubectl") || !kr_test_have_program("openssl");
     if (skipping) {
-        fprintf(stderr, "test_testserver_kubectl: SKIPPED: kubectl or openssl is not on PATH\n");
         return;
     }
     snprintf(dir, sizeof(dir), "%s/kr-kubectl-XXXXXX", P_tmpdir);
@@ -119,8 +118,10 @@ static void teardown(void)
 
 #define SKIP_WITHOUT_KUBECTL()                                                                     \
     do {                                                                                           \
-        if (skipping)                                                                              \
+        if (skipping) {                                                                            \
+            kr_test_skip(__func__, "kubectl or openssl is not on PATH");                           \
             return;                                                                                \
+        }                                                                                          \
     } while (0)
 
 static const char *cm_yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n"

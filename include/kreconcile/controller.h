@@ -84,10 +84,9 @@ typedef kr_reconcile_result (*kr_reconcile_cb)(kr_controller_t *ctl,
 typedef kr_ratelimiter_t *(*kr_controller_ratelimiter_cb)(const char *cluster, void *user);
 
 #define KR_CONTROLLER_OPTS_VERSION 1
-#define KR_CONTROLLER_OPTS_INIT                                                                    \
-    {                                                                                              \
-        KR_CONTROLLER_OPTS_VERSION                                                                 \
-    }
+/* clang-format off */
+#define KR_CONTROLLER_OPTS_INIT {.version = KR_CONTROLLER_OPTS_VERSION}
+/* clang-format on */
 
 /* Options; zero means the default. Strings are copied. */
 typedef struct kr_controller_opts {
@@ -150,10 +149,9 @@ typedef bool (*kr_controller_predicate_cb)(const json_t *old_obj, const json_t *
                                            void *user);
 
 #define KR_CONTROLLER_SOURCE_VERSION 1
-#define KR_CONTROLLER_SOURCE_INIT                                                                  \
-    {                                                                                              \
-        KR_CONTROLLER_SOURCE_VERSION                                                               \
-    }
+/* clang-format off */
+#define KR_CONTROLLER_SOURCE_INIT {.version = KR_CONTROLLER_SOURCE_VERSION}
+/* clang-format on */
 
 /* One source. Strings are copied; the informer is borrowed and must outlive
  * the controller (or the controller must be stopped first). */

@@ -51,10 +51,9 @@ typedef void (*kr_leader_stopped_cb)(void *user);
 typedef void (*kr_leader_new_leader_cb)(const char *identity, void *user);
 
 #define KR_LEADER_OPTS_VERSION 1
-#define KR_LEADER_OPTS_INIT                                                                        \
-    {                                                                                              \
-        KR_LEADER_OPTS_VERSION                                                                     \
-    }
+/* clang-format off */
+#define KR_LEADER_OPTS_INIT {.version = KR_LEADER_OPTS_VERSION}
+/* clang-format on */
 
 /* Options; zero means the default. Strings are copied. */
 typedef struct kr_leader_opts {

@@ -250,10 +250,9 @@ typedef void (*kr_manager_stop_cb)(kr_manager_t *m, void *user);
 typedef bool (*kr_manager_ready_cb)(char *why, size_t len, void *user);
 
 #define KR_MANAGER_OPTS_VERSION 1
-#define KR_MANAGER_OPTS_INIT                                                                       \
-    {                                                                                              \
-        KR_MANAGER_OPTS_VERSION                                                                    \
-    }
+/* clang-format off */
+#define KR_MANAGER_OPTS_INIT {.version = KR_MANAGER_OPTS_VERSION}
+/* clang-format on */
 
 /* Options; zero means the default. Borrowed for kr_manager_new. */
 typedef struct kr_manager_opts {

@@ -128,6 +128,10 @@ KR_API void kr_testserver_restart(kr_testserver_t *ts);
 /* Number of open watch streams. */
 KR_API size_t kr_testserver_watch_count(kr_testserver_t *ts);
 
+/* Wait until at least `n` watch streams are open, or `timeout_ms` passed
+ * (a condition wait, no polling). Returns the number open then. */
+KR_API size_t kr_testserver_wait_watch_count(kr_testserver_t *ts, size_t n, unsigned timeout_ms);
+
 #ifdef __cplusplus
 }
 #endif

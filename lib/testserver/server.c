@@ -200,3 +200,19 @@ size_t kr_testserver_watch_count(kr_testserver_t *ts)
     ts_unlock(ts);
     return n;
 }
+
+size_t kr_testserver_wait_watch_count(kr_testserver_t *ts, size_t n, unsigned timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += (time_t)(timeout_ms / 1000);
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    ts_lock(ts);
+    while (ts->nwatches < n && pthread_cond_timedwait(&ts->watches_cv, &ts->mu, &until) == 0)
+        ;
+    size_t have = ts->nwatches;
+    ts_unlock(ts);
+    return have;
+}

@@ -125,6 +125,7 @@ struct kr_testserver {
 
     pthread_t ticker;
     pthread_cond_t ticker_cv;
+    pthread_cond_t watches_cv; /* broadcast when nwatches changes */
     bool ticker_started, stopping;
 };
 

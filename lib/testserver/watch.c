@@ -165,6 +165,7 @@ static void unlink_watch(kr_testserver_t *ts, ts_watch *w)
     if (w->next)
         w->next->prev = w->prev;
     ts->nwatches--;
+    pthread_cond_broadcast(&ts->watches_cv);
 }
 
 void ts_watch_free(ts_watch *w)
@@ -358,6 +359,7 @@ static void watch_start(kr_testserver_t *ts, ts_watch *w, const ts_resource *res
         ts->watches->prev = w;
     ts->watches = w;
     ts->nwatches++;
+    pthread_cond_broadcast(&ts->watches_cv);
 }
 
 void ts_handle_watch(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
@@ -442,11 +444,16 @@ int ts_ticker_start(kr_testserver_t *ts)
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     int rc = pthread_cond_init(&ts->ticker_cv, &attr);
+    if (rc == 0 && pthread_cond_init(&ts->watches_cv, &attr) != 0) {
+        pthread_cond_destroy(&ts->ticker_cv);
+        rc = -1;
+    }
     pthread_condattr_destroy(&attr);
     if (rc != 0)
         return KR_ENOMEM;
     if (pthread_create(&ts->ticker, NULL, ticker_main, ts) != 0) {
         pthread_cond_destroy(&ts->ticker_cv);
+        pthread_cond_destroy(&ts->watches_cv);
         return KR_ENOMEM;
     }
     ts->ticker_started = true;
@@ -463,5 +470,6 @@ void ts_ticker_stop(kr_testserver_t *ts)
     ts_unlock(ts);
     pthread_join(ts->ticker, NULL);
     pthread_cond_destroy(&ts->ticker_cv);
+    pthread_cond_destroy(&ts->watches_cv);
     ts->ticker_started = false;
 }

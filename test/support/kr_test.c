@@ -2,6 +2,7 @@
 #include "kr_test.h"
 
 #include <check.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,12 +199,12 @@ bool kr_test_make_server_cert(char *dir, size_t size, const char *prefix)
 {
     snprintf(dir, size, "/tmp/%s-XXXXXX", prefix);
     if (!mkdtemp(dir)) {
-        printf("%s: SKIPPED TLS: cannot make a temporary directory\n", prefix);
+        kr_test_skip(prefix, "TLS: cannot make a temporary directory");
         dir[0] = '\0';
         return false;
     }
     if (!kr_test_have_program("openssl")) {
-        printf("%s: SKIPPED TLS: openssl not found\n", prefix);
+        kr_test_skip(prefix, "TLS: openssl not found");
         return false;
     }
     char cmd[4096 + 256];
@@ -213,7 +214,7 @@ bool kr_test_make_server_cert(char *dir, size_t size, const char *prefix)
              "-addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
              dir);
     if (system(cmd) != 0) {
-        printf("%s: SKIPPED TLS: certificate generation failed\n", prefix);
+        kr_test_skip(prefix, "TLS: certificate generation failed");
         return false;
     }
     return true;
@@ -236,4 +237,15 @@ bool kr_test_have_program(const char *program)
     }
     free(copy);
     return found;
+}
+
+void kr_test_skip(const char *what, const char *fmt, ...)
+{
+    char why[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    printf("KR-SKIP: %s: %s\n", what, why);
+    fflush(stdout);
 }

@@ -55,6 +55,10 @@ char *kr_test_read_file(const char *dir, const char *name);
  * are skipped, when openssl is missing or fails; `dir` is then still set if
  * the directory was made. */
 bool kr_test_make_server_cert(char *dir, size_t size, const char *prefix);
+/* Say that a check did not run and why: one line "KR-SKIP: what: reason"
+ * on stdout, which the test runner counts as a skip, not a pass. Call it
+ * once per check that returns early. */
+void kr_test_skip(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* True when `program` is found on PATH. */
 bool kr_test_have_program(const char *program);
 
