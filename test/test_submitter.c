@@ -4,7 +4,8 @@
  * verify, succeed; approval rules; idempotency under 100 concurrent
  * submissions; failover with dc1 down right after the decision, before
  * and after the create; cancel; bad input.
- * KR_TEST_THREADED: runtime loop thread, server threads, test threads. */
+ * KR_TEST_THREADED: runtime loop thread, server threads, test threads.
+ * KR_TEST_PROGRAM=kr-submitter: links the program's files but main.c. */
 #include <check.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -13,11 +14,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "../examples/kr-submitter/submitter.h"
 #include "kr_suite.h"
 #include "kr_test.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
-#include "submitter.h"
 
 #define JOBS KR_GVR("batch", "v1", "jobs")
 #define WAIT_MS 30000

@@ -147,8 +147,9 @@ static int split_document(json_t *doc, json_t **spec, const json_t **md, kr_erro
     *md = NULL;
     if (!json_is_object(doc))
         return sub_fail(err, 422, KR_EINVALIDOBJ, "the body is not an object");
-    if (strcmp(sub_str(doc, "kind"), "Runnable") != 0 ||
-        strncmp(sub_str(doc, "apiVersion"), SUB_GROUP "/", strlen(SUB_GROUP) + 1) != 0) {
+    if (strcmp(sub_str(doc, "kind"), KR_RUNNABLE_KIND) != 0 ||
+        strncmp(sub_str(doc, "apiVersion"), KR_PLATFORM_GROUP "/", strlen(KR_PLATFORM_GROUP) + 1) !=
+            0) {
         *spec = json_pack("{s:O}", "template", doc);
         return *spec ? 0 : sub_fail(err, 500, KR_ENOMEM, "out of memory");
     }

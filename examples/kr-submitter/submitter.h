@@ -14,18 +14,16 @@
 
 #include "kreconcile.h"
 
-/* ---- Names on the wire (docs/PLATFORM.md) ------------------------------- */
+/* ---- Names on the wire (docs/PLATFORM.md, kreconcile/platform.h) ---------- */
 
-#define SUB_GROUP "kreconcile.io"
-#define SUB_VERSION "v1alpha1"
-#define SUB_API_VERSION "kreconcile.io/v1alpha1"
-#define SUB_RUNNABLES KR_GVR(SUB_GROUP, SUB_VERSION, "runnables")
-#define SUB_FINALIZER "kreconcile.io/submitter"
-#define SUB_LABEL_MANAGED_BY "kreconcile.io/managed-by"
-#define SUB_LABEL_SOURCE_UID "kreconcile.io/source-uid"
-#define SUB_LABEL_SOURCE_CLUSTER "kreconcile.io/source-cluster"
-#define SUB_PROGRAM "kr-submitter"
-#define SUB_MANAGED_SELECTOR SUB_LABEL_MANAGED_BY "=" SUB_PROGRAM
+#define SUB_API_VERSION KR_PLATFORM_API_VERSION
+#define SUB_RUNNABLES KR_RUNNABLE_GVR
+#define SUB_FINALIZER KR_FINALIZER_SUBMITTER
+#define SUB_LABEL_MANAGED_BY KR_LABEL_MANAGED_BY
+#define SUB_LABEL_SOURCE_UID KR_LABEL_SOURCE_UID
+#define SUB_LABEL_SOURCE_CLUSTER KR_LABEL_SOURCE_CLUSTER
+#define SUB_PROGRAM KR_MANAGER_SUBMITTER
+#define SUB_MANAGED_SELECTOR KR_LABEL_MANAGED_BY "=" KR_MANAGER_SUBMITTER
 /* Who submitted a Runnable created on the hub directly (not through the API). */
 #define SUB_UNKNOWN_SUBMITTER "unknown"
 /* The longest Runnable name: the workload copy adds "-<attempt>" and Job
