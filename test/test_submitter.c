@@ -709,6 +709,49 @@ START_TEST(cancel_deletes_the_copy)
 }
 END_TEST
 
+/* A replica whose cache is stale (a deposed leader) decides on an old
+ * resourceVersion: its decision write fails with 409 and it creates
+ * nothing. */
+START_TEST(stale_replica_gets_409_and_creates_nothing)
+{
+    env_up();
+    kr_informer_opts io = {.client = E.hub, .resource = SUB_RUNNABLES};
+    kr_informer_t *stale = NULL;
+    ck_assert_int_eq(kr_informer_new(&io, &stale, NULL), 0);
+    ck_assert_int_eq(kr_informer_start(stale, NULL), 0);
+    json_t *r = NULL;
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("f", 1, ""), NULL, NULL), 201);
+    ck_assert(reconcile_until("f", SUB_PHASE_AWAITING, false));
+    ck_assert_int_eq(call("POST", "/api/v1/runnables/default/f/approve", "tok-bob", NULL, NULL, &r),
+                     200);
+    ck_assert_int_eq(kr_informer_wait_for_resource_version(
+                         stale, sub_str(r, "metadata.resourceVersion"), WAIT_MS, NULL),
+                     0);
+    json_decref(r);
+    kr_informer_stop(stale); /* its view: Dispatching, no decision yet */
+    submitter old = E.s;
+    old.runnables = stale;
+    old.clusters = (sub_cluster[2]){E.clusters[0], E.clusters[1]};
+    ck_assert_int_eq(submitter_init(&old, NULL), 0); /* its own lock */
+    ck_assert(reconcile_until("f", SUB_PHASE_DISPATCHED, true)); /* the leader decided: dc1 */
+    uint64_t after = 0;
+    ck_assert_int_eq(submitter_reconcile(&old, "default", "f", &after, NULL), KR_RECONCILE_REQUEUE);
+    ck_assert(job_exists(0, "f-1"));
+    ck_assert(!job_exists(1, "f-1"));
+    json_t *list = NULL;
+    ck_assert_int_eq(kr_client_list(E.dc[0], JOBS, "default", NULL, &list, NULL), 0);
+    ck_assert_uint_eq(json_array_size(json_object_get(list, "items")), 1);
+    json_decref(list);
+    json_t *o = cached("f");
+    ck_assert_int_eq(sub_int(o, "status.attempt"), 1);
+    json_decref(o);
+    submitter_destroy(&old);
+    kr_informer_free(stale);
+    env_down();
+}
+END_TEST
+
 START_TEST(bad_input_is_refused_and_nothing_recorded)
 {
     env_up();
@@ -771,6 +814,7 @@ int main(void)
     tcase_add_test(tc, failover_when_dc1_dies_before_the_create);
     tcase_add_test(tc, failover_when_dc1_dies_after_the_create);
     tcase_add_test(tc, cancel_deletes_the_copy);
+    tcase_add_test(tc, stale_replica_gets_409_and_creates_nothing);
     tcase_add_test(tc, bad_input_is_refused_and_nothing_recorded);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);
