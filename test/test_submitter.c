@@ -6,13 +6,21 @@
  * and after the create; cancel; bad input.
  * KR_TEST_THREADED: runtime loop thread, server threads, test threads.
  * KR_TEST_PROGRAM=kr-submitter: links the program's files but main.c. */
+#include <arpa/inet.h>
 #include <check.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../examples/kr-submitter/submitter.h"
 #include "kr_suite.h"
@@ -796,6 +804,166 @@ START_TEST(bad_input_is_refused_and_nothing_recorded)
 }
 END_TEST
 
+/* ---- the program: serve + the CLI verbs over HTTP --------------------------------- */
+
+/* Run argv to its end; its stdout (and stderr when `with_stderr`) in `out`. */
+static int run(char *const argv[], bool with_stderr, char *out, size_t size)
+{
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(p[1], 1);
+        if (with_stderr)
+            dup2(p[1], 2);
+        close(p[0]);
+        close(p[1]);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(p[1]);
+    size_t len = 0;
+    ssize_t r;
+    while (len + 1 < size && (r = read(p[0], out + len, size - len - 1)) > 0)
+        len += (size_t)r;
+    out[len] = '\0';
+    close(p[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static unsigned short free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* kr-submitter CLI verb; output in out. */
+static int cli(const char *bin, const char *server, const char *token, const char *const *args,
+               char *out, size_t size)
+{
+    char *argv[16];
+    size_t n = 0;
+    argv[n++] = (char *)bin;
+    for (; *args && n < 10; args++)
+        argv[n++] = (char *)*args;
+    argv[n++] = "--server";
+    argv[n++] = (char *)server;
+    argv[n++] = "--token";
+    argv[n++] = (char *)token;
+    argv[n] = NULL;
+    return run(argv, true, out, size);
+}
+
+START_TEST(program_serves_the_api_and_the_cli_drives_it)
+{
+    char bin[4096];
+    kr_test_bin_path(bin, sizeof(bin), "kr-submitter");
+    if (access(bin, X_OK) != 0) {
+        kr_test_skip("kr-submitter", "%s is not built", bin);
+        return;
+    }
+    env_up();
+    char dir[] = "/tmp/kr-submitter-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char hub[600], dc1[600], dc2[600];
+    snprintf(hub, sizeof(hub), "%s/hub", dir);
+    snprintf(dc1, sizeof(dc1), "dc1=%s/dc1", dir);
+    snprintf(dc2, sizeof(dc2), "dc2=%s/dc2", dir);
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(E.hub_ts, hub, "default", NULL), 0);
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(E.dc_ts[0], dc1 + 4, "default", NULL), 0);
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(E.dc_ts[1], dc2 + 4, "default", NULL), 0);
+    write_file(dir, "tokens.csv", tokens);
+    write_file(dir, "job.yaml",
+               "apiVersion: batch/v1\nkind: Job\nmetadata: {name: report}\n"
+               "spec: {template: {spec: {restartPolicy: Never, containers: "
+               "[{name: c, image: busybox}]}}}\n");
+    char tokfile[600], listen[64], server[80], job[600];
+    snprintf(tokfile, sizeof(tokfile), "%s/tokens.csv", dir);
+    snprintf(job, sizeof(job), "%s/job.yaml", dir);
+    unsigned short port = free_port();
+    snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
+    snprintf(server, sizeof(server), "http://127.0.0.1:%u", port);
+    char *serve_argv[] = {
+        bin,        "serve", "--kubeconfig",      hub,     "--cluster",    dc1,    "--cluster", dc2,
+        "--listen", listen,  "--token-auth-file", tokfile, "--log-format", "text", NULL};
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execv(bin, serve_argv);
+        _exit(127);
+    }
+    char out[65536];
+    const char *list_args[] = {"list", NULL};
+    time_t deadline = time(NULL) + 30;
+    while (cli(bin, server, "tok-erin", list_args, out, sizeof(out)) != 0 &&
+           time(NULL) < deadline) {
+        struct timespec pace = {0, 50000000};
+        nanosleep(&pace, NULL);
+    }
+    ck_assert_msg(strstr(out, "NAMESPACE") != NULL, "%s", out);
+    const char *bad_token[] = {"list", NULL};
+    ck_assert_int_eq(cli(bin, server, "nope", bad_token, out, sizeof(out)), 1);
+    ck_assert_msg(strstr(out, "401"), "%s", out);
+    const char *submit[] = {"submit", "-f", job, "--idempotency-key", "r1", "-o", "json", NULL};
+    ck_assert_int_eq(cli(bin, server, "tok-alice", submit, out, sizeof(out)), 0);
+    json_t *r = json_loads(out, 0, NULL);
+    ck_assert_msg(r != NULL, "%s", out);
+    char name[64], copy[80];
+    snprintf(name, sizeof(name), "%s", sub_str(r, "metadata.name"));
+    snprintf(copy, sizeof(copy), "%s-1", name);
+    json_decref(r);
+    /* the controller places it; the test plays the cluster and completes it */
+    deadline = time(NULL) + 30;
+    while (!job_exists(0, copy) && time(NULL) < deadline) {
+        struct timespec pace = {0, 20000000};
+        nanosleep(&pace, NULL);
+    }
+    ck_assert(job_exists(0, copy));
+    mark_job(0, copy, "Complete");
+    const char *get[] = {"get", name, NULL};
+    deadline = time(NULL) + 30;
+    while (
+        (cli(bin, server, "tok-erin", get, out, sizeof(out)) != 0 || !strstr(out, "Succeeded")) &&
+        time(NULL) < deadline) {
+        struct timespec pace = {0, 50000000};
+        nanosleep(&pace, NULL);
+    }
+    ck_assert_msg(strstr(out, "Succeeded") && strstr(out, "dc1"), "%s", out);
+    const char *approve[] = {"approve", name, NULL};
+    ck_assert_int_eq(cli(bin, server, "tok-alice", approve, out, sizeof(out)), 1);
+    ck_assert_msg(strstr(out, "HTTP 403") || strstr(out, "HTTP 409"), "%s", out);
+    kill(pid, SIGTERM);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    char cmd[700];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    env_down();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("submitter");
@@ -817,5 +985,9 @@ int main(void)
     tcase_add_test(tc, stale_replica_gets_409_and_creates_nothing);
     tcase_add_test(tc, bad_input_is_refused_and_nothing_recorded);
     suite_add_tcase(s, tc);
+    TCase *prog = tcase_create("program");
+    tcase_set_timeout(prog, 300);
+    tcase_add_test(prog, program_serves_the_api_and_the_cli_drives_it);
+    suite_add_tcase(s, prog);
     return kr_test_run_suite(s);
 }
