@@ -325,6 +325,7 @@ static void env_up(void)
     E.s.informers = E.factory;
     E.s.failover_after_ms = FAILOVER_MS;
     E.s.verify_wait_ms = 300;
+    E.s.admit_grace_ms = 1;
     E.s.clock = (kr_clock){fake_now, &E};
     E.s.record = on_record;
     E.s.record_user = &E;

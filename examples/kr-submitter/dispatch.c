@@ -36,6 +36,8 @@ int submitter_init(submitter *s, kr_error_t *err)
         s->probe_interval_ms = s->failover_after_ms / 4 ? s->failover_after_ms / 4 : 1;
     if (!s->hub_name)
         s->hub_name = "hub";
+    if (!s->admit_grace_ms)
+        s->admit_grace_ms = 5000;
     if (pthread_mutex_init(&s->mu, NULL) != 0)
         return kr_error_set(err, KR_ENOMEM, "cannot create a mutex");
     return 0;
@@ -456,8 +458,31 @@ static int delete_copy(submitter *s, size_t idx, const json_t *obj, const json_t
 
 /* ---- steps ------------------------------------------------------------------------------ */
 
-static kr_reconcile_result init_status(submitter *s, const json_t *obj, kr_error_t *err)
+/* Milliseconds the API may still need to admit `obj` (write its
+ * submitter), 0 when the grace has passed: a Runnable is taken for one
+ * created on the hub directly only after that, so that the controller and
+ * the API never both record its submission. */
+static uint64_t admission_pending_ms(const submitter *s, const json_t *obj)
 {
+    struct tm tm = {0};
+    const char *created = sub_str(obj, "metadata.creationTimestamp");
+    const char *end = strptime(created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (!end || *end)
+        return 0;
+    long long age_ms = ((long long)time(NULL) - (long long)timegm(&tm)) * 1000;
+    if (age_ms < 0)
+        age_ms = 0;
+    return (uint64_t)age_ms >= s->admit_grace_ms ? 0 : s->admit_grace_ms - (uint64_t)age_ms;
+}
+
+static kr_reconcile_result init_status(submitter *s, const json_t *obj, uint64_t *after,
+                                       kr_error_t *err)
+{
+    uint64_t pending = admission_pending_ms(s, obj);
+    if (pending) {
+        *after = pending;
+        return KR_RECONCILE_REQUEUE_AFTER;
+    }
     char hash[65];
     json_t *status;
     json_t *copy = edit(obj, &status);
@@ -826,7 +851,7 @@ static kr_reconcile_result step(submitter *s, const json_t *obj, uint64_t *after
         return set_finalizer(s, obj, true, err);
     const char *phase = sub_str(obj, "status.phase");
     if (!*phase)
-        return init_status(s, obj, err);
+        return init_status(s, obj, after, err);
     if (strcmp(phase, SUB_PHASE_PENDING) == 0 || strcmp(phase, SUB_PHASE_AWAITING) == 0)
         return await_approval(s, obj, err);
     if (strcmp(phase, SUB_PHASE_DISPATCHING) == 0)

@@ -224,6 +224,10 @@ typedef struct submitter {
     uint64_t failover_after_ms; /* 0 = 60000 */
     uint64_t verify_wait_ms; /* one wait for X's informer; 0 = 2000 */
     uint64_t probe_interval_ms; /* health probes of a quiet cluster; 0 = failover_after / 4 */
+    /* A Runnable without status younger than this is left to the API that
+     * created it; older, it is taken for one created on the hub directly
+     * (submitted by "unknown"); 0 = 5000. */
+    uint64_t admit_grace_ms;
     kr_clock clock;
     kr_logger logger;
     sub_epoch_cb epoch;
