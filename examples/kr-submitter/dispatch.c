@@ -379,6 +379,19 @@ static kr_reconcile_result unreachable(submitter *s, const json_t *obj, size_t i
 
 /* ---- the copy in a workload cluster ---------------------------------------------------- */
 
+/* A batch/v1 Job is created suspended and released (spec.suspend=false)
+ * only once it is verified as the attempt the Runnable follows: a copy
+ * whose create reached a cluster that then went away never starts there,
+ * so when the cluster returns the copy is deleted, not run twice. A
+ * template that asks for suspend itself is left as it is. */
+static bool held_kind(const json_t *obj)
+{
+    const json_t *t = json_object_get(json_object_get(obj, "spec"), "template");
+    return strcmp(sub_str(t, "apiVersion"), "batch/v1") == 0 &&
+           strcmp(sub_str(t, "kind"), "Job") == 0 &&
+           !json_is_true(json_object_get(json_object_get(t, "spec"), "suspend"));
+}
+
 static json_t *workload_copy(submitter *s, const json_t *obj, json_int_t attempt)
 {
     const json_t *t = json_object_get(json_object_get(obj, "spec"), "template");
@@ -403,6 +416,14 @@ static json_t *workload_copy(submitter *s, const json_t *obj, json_int_t attempt
     json_object_set_new(labels, SUB_LABEL_MANAGED_BY, json_string(SUB_PROGRAM));
     json_object_set_new(labels, SUB_LABEL_SOURCE_UID, json_string(sub_str(obj, "metadata.uid")));
     json_object_set_new(labels, SUB_LABEL_SOURCE_CLUSTER, json_string(s->hub_name));
+    if (held_kind(obj)) {
+        json_t *spec = json_object_get(body, "spec");
+        if (!json_is_object(spec)) {
+            spec = json_object();
+            json_object_set_new(body, "spec", spec);
+        }
+        json_object_set_new(spec, "suspend", json_true());
+    }
     return body;
 }
 
@@ -454,6 +475,33 @@ static int delete_copy(submitter *s, size_t idx, const json_t *obj, const json_t
     else if (transient(rc))
         health_fail(s, idx);
     return rc == KR_ENOTFOUND ? 0 : rc;
+}
+
+/* Let a verified, held copy run: merge-patch spec.suspend=false. The patch
+ * carries the copy's uid, which the apiserver checks as a precondition, so
+ * that another object of the same name is never released. */
+static int release(submitter *s, size_t idx, const json_t *obj, const json_t *copy)
+{
+    kr_resource_info info;
+    int rc = template_resource(s, idx, obj, &info, NULL);
+    if (rc != 0)
+        return rc;
+    json_t *patch = json_pack("{s:{s:s}, s:{s:b}}", "metadata", "uid",
+                              sub_str(copy, "metadata.uid"), "spec", "suspend", 0);
+    if (!patch)
+        return KR_ENOMEM;
+    rc = kr_client_patch(s->clusters[idx].client, KR_GVR(info.group, info.version, info.resource),
+                         sub_str(copy, "metadata.namespace"), sub_str(copy, "metadata.name"), NULL,
+                         KR_PATCH_MERGE, patch, NULL, NULL, NULL);
+    json_decref(patch);
+    if (rc == 0)
+        health_ok(s, idx);
+    else if (transient(rc))
+        health_fail(s, idx);
+    kr_log(&s->logger, KR_LOG_DEBUG, SUB_PROGRAM, "release %s/%s in %s: %s",
+           sub_str(copy, "metadata.namespace"), sub_str(copy, "metadata.name"),
+           s->clusters[idx].name, rc == 0 ? "done" : kr_strerror(rc));
+    return rc;
 }
 
 /* ---- steps ------------------------------------------------------------------------------ */
@@ -772,6 +820,18 @@ static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *aft
     }
     if (!copy)
         return fail_runnable(s, obj, "CopyDeleted", "the workload copy was deleted", err);
+    if (held_kind(obj) && json_is_true(json_object_get(json_object_get(copy, "spec"), "suspend"))) {
+        rc = release(s, (size_t)idx, obj, copy);
+        json_decref(copy);
+        if (rc == 0) {
+            *after = 200; /* the informer brings the released copy */
+            return KR_RECONCILE_REQUEUE_AFTER;
+        }
+        if (transient(rc))
+            return unreachable(s, obj, (size_t)idx, false, after, err);
+        kr_error_set(err, rc, "releasing the copy in %s failed", s->clusters[idx].name);
+        return KR_RECONCILE_ERROR;
+    }
     const char *outcome = failover_outcome(copy);
     bool started = failover_started(copy);
     json_decref(copy);
