@@ -31,7 +31,7 @@ int submitter_init(submitter *s, kr_error_t *err)
     if (!s->failover_after_ms)
         s->failover_after_ms = 60000;
     if (!s->verify_wait_ms)
-        s->verify_wait_ms = 2000;
+        s->verify_wait_ms = 30000;
     if (!s->probe_interval_ms)
         s->probe_interval_ms = s->failover_after_ms / 4 ? s->failover_after_ms / 4 : 1;
     if (!s->hub_name)
@@ -163,21 +163,13 @@ static int template_resource(submitter *s, size_t i, const json_t *obj, kr_resou
                                        sub_str(t, "kind"), info, err);
 }
 
-/* The informer of our copies of this resource in cluster i (made on first
- * use and handed to s->new_informer). */
+/* The informer of our copies of this resource in cluster i (the caller's:
+ * made on first use, shared, started). */
 static int copy_informer(submitter *s, size_t i, const kr_resource_info *info, kr_informer_t **inf,
                          kr_error_t *err)
 {
     kr_gvr gvr = {info->group, info->version, info->resource};
-    pthread_mutex_lock(&s->mu);
-    size_t before = kr_informer_factory_len(s->informers);
-    int rc = kr_informer_factory_get(s->informers, s->clusters[i].client, gvr, NULL,
-                                     SUB_MANAGED_SELECTOR, NULL, inf, err);
-    bool created = rc == 0 && kr_informer_factory_len(s->informers) > before;
-    pthread_mutex_unlock(&s->mu);
-    if (created && s->new_informer)
-        s->new_informer(i, *inf, s->new_informer_user);
-    return rc;
+    return s->informer_for(i, gvr, inf, err, s->informer_for_user);
 }
 
 /* ---- status writes ----------------------------------------------------------------- */
@@ -757,12 +749,52 @@ static kr_reconcile_result set_phase(submitter *s, const json_t *obj, const char
     return r;
 }
 
-/* Not verified yet: wait for the cluster's informer to observe the RV. */
+typedef struct wake_call {
+    submitter *s;
+    char *namespace_, *name;
+} wake_call;
+
+static void on_observed(int rc, void *user)
+{
+    wake_call *w = user;
+    if (rc == 0)
+        w->s->wake(w->namespace_, w->name, w->s->wake_user);
+    free(w->namespace_);
+    free(w->name);
+    free(w);
+}
+
+/* Ask the informer to wake the Runnable when it observes `rv`. */
+static void wake_when_observed(submitter *s, kr_informer_t *inf, const json_t *obj, const char *rv)
+{
+    if (!s->wake)
+        return;
+    wake_call *w = calloc(1, sizeof(*w));
+    if (w) {
+        w->s = s;
+        w->namespace_ = strdup(sub_str(obj, "metadata.namespace"));
+        w->name = strdup(sub_str(obj, "metadata.name"));
+    }
+    if (!w || !w->namespace_ || !w->name ||
+        kr_informer_notify_resource_version(inf, rv, s->verify_wait_ms, on_observed, w, NULL) !=
+            0) {
+        if (w) {
+            free(w->namespace_);
+            free(w->name);
+        }
+        free(w); /* the requeue is the backstop */
+    }
+}
+
+/* Not verified yet: has the cluster's informer observed the create's RV?
+ * Never blocks: the informer wakes the key when it does; meanwhile a quiet
+ * cluster is probed now and then, and one that does not answer past
+ * --failover-after loses the attempt. */
 static kr_reconcile_result verify(submitter *s, const json_t *obj, size_t idx, kr_informer_t *inf,
                                   uint64_t *after, kr_error_t *err)
 {
     const char *rv = sub_str(obj, "status.dispatchedResourceVersion");
-    if (kr_informer_wait_for_resource_version(inf, rv, s->verify_wait_ms, NULL) == 0) {
+    if (kr_informer_wait_for_resource_version(inf, rv, 0, NULL) == 0) {
         json_t *status;
         json_t *copy = edit(obj, &status);
         if (copy) {
@@ -775,11 +807,17 @@ static kr_reconcile_result verify(submitter *s, const json_t *obj, size_t idx, k
             record(s, obj, "VERIFIED", s->clusters[idx].name, rv, "observed");
         return r;
     }
+    if (!probe_due(s, idx) && !health_since(s, idx)) {
+        wake_when_observed(s, inf, obj, rv);
+        *after = s->probe_interval_ms < RETRY_MS ? s->probe_interval_ms : RETRY_MS;
+        return KR_RECONCILE_REQUEUE_AFTER;
+    }
     json_t *copy = NULL;
     int rc = probe_copy(s, idx, obj, sub_int(obj, "status.attempt"), &copy);
     json_decref(copy);
     if (rc == 0) {
-        *after = 200; /* the cache lags; the copy is there */
+        wake_when_observed(s, inf, obj, rv);
+        *after = RETRY_MS; /* the cache lags; the copy is there */
         return KR_RECONCILE_REQUEUE_AFTER;
     }
     if (rc == KR_ENOTFOUND) /* gone before anyone saw it run: create it again */

@@ -36,6 +36,7 @@ typedef struct app {
     kr_controller_t *ctl;
     submitter s;
     bool submitter_ready; /* submitter_init succeeded */
+    pthread_mutex_t informers_mu; /* one source registration per informer */
     api api;
 } app;
 
@@ -57,17 +58,31 @@ static void map_copy(kr_controller_t *ctl, const char *cluster, const json_t *ob
         kr_controller_enqueue_key(ctl, key);
 }
 
-static void watch_copies(size_t cluster, kr_informer_t *inf, void *user)
+/* Workload informers come from the manager's factory; the first time one
+ * is handed out, its events start waking the Runnables they belong to. */
+static int informer_for(size_t cluster, kr_gvr gvr, kr_informer_t **out, kr_error_t *err,
+                        void *user)
 {
     app *a = user;
+    pthread_mutex_lock(&a->informers_mu);
+    kr_informer_factory_t *f = kr_manager_informers(a->m);
+    size_t before = kr_informer_factory_len(f);
+    int rc = kr_manager_informer(a->m, a->s.clusters[cluster].client, gvr, NULL,
+                                 SUB_MANAGED_SELECTOR, out, err);
+    bool created = rc == 0 && kr_informer_factory_len(f) > before;
+    pthread_mutex_unlock(&a->informers_mu);
+    if (!created)
+        return rc;
     kr_controller_source src = {.version = KR_CONTROLLER_SOURCE_VERSION};
-    src.informer = inf;
+    src.informer = *out;
     src.map = KR_CONTROLLER_MAP_FUNC;
     src.map_cb = map_copy;
-    kr_error_t err = {0};
-    if (kr_controller_watch(a->ctl, &src, &err) != 0)
-        kr_log(kr_manager_logger(a->m), KR_LOG_ERROR, SUB_PROGRAM, "watching copies in %s: %s",
-               a->s.clusters[cluster].name, err.message);
+    return kr_controller_watch(a->ctl, &src, err);
+}
+
+static void wake(const char *namespace_, const char *name, void *user)
+{
+    kr_controller_enqueue(((app *)user)->ctl, NULL, namespace_, name);
 }
 
 static int epoch(uint64_t *out, void *user)
@@ -117,13 +132,14 @@ static int setup(app *a, auth_table *auth, kr_error_t *err)
     a->s.n_clusters = n;
     a->s.hub = kr_manager_hub(m);
     a->s.hub_name = kr_manager_hub_name(m);
-    a->s.informers = kr_manager_informers(m);
     a->s.failover_after_ms = failover_after_ms;
     a->s.logger = *kr_manager_logger(m);
     a->s.epoch = epoch;
     a->s.epoch_user = a;
-    a->s.new_informer = watch_copies;
-    a->s.new_informer_user = a;
+    a->s.informer_for = informer_for;
+    a->s.informer_for_user = a;
+    a->s.wake = wake;
+    a->s.wake_user = a;
     int rc = submitter_init(&a->s, err);
     a->submitter_ready = rc == 0;
     if (rc == 0)
@@ -175,7 +191,7 @@ static int serve(int argc, char **argv)
     /* bodies up to 16 MiB reach the handler, which refuses what is over
      * SUB_MAX_BODY with a 400 that says so */
     mo.max_body_bytes = 16 * 1024 * 1024;
-    app a = {0};
+    app a = {.informers_mu = PTHREAD_MUTEX_INITIALIZER};
     int code = 2;
     if (kr_manager_new(&mo, &a.m, &err) != 0 || setup(&a, auth, &err) != 0)
         fprintf(stderr, "kr-submitter: %s\n", err.message);

@@ -211,8 +211,13 @@ typedef void (*sub_hook_cb)(sub_hook_point point, const char *cluster, void *use
 /* The fencing epoch for a new decision (the leader's term transitions):
  * 0, or KR_ESTATE when this replica does not lead. */
 typedef int (*sub_epoch_cb)(uint64_t *epoch, void *user);
-/* A workload informer was created (main registers it with the controller). */
-typedef void (*sub_informer_cb)(size_t cluster, kr_informer_t *inf, void *user);
+typedef void (*sub_wake_cb)(const char *namespace_, const char *name, void *user);
+/* The started, shared informer of cluster `cluster`'s objects of `gvr`
+ * labelled SUB_MANAGED_SELECTOR, in every namespace (*out borrowed; main
+ * takes it from the manager's factory and makes its events wake the
+ * owning Runnable). */
+typedef int (*sub_informer_cb)(size_t cluster, kr_gvr gvr, kr_informer_t **out, kr_error_t *err,
+                               void *user);
 
 typedef struct submitter {
     kr_client_t *hub; /* borrowed */
@@ -220,9 +225,10 @@ typedef struct submitter {
     kr_informer_t *runnables; /* the hub's Runnable informer (borrowed) */
     sub_cluster *clusters;
     size_t n_clusters;
-    kr_informer_factory_t *informers; /* workload informers, made on demand (borrowed) */
     uint64_t failover_after_ms; /* 0 = 60000 */
-    uint64_t verify_wait_ms; /* one wait for X's informer; 0 = 2000 */
+    /* How long the informer is asked to wake a Runnable whose create it has
+     * not observed yet (see wake); 0 = 30000. */
+    uint64_t verify_wait_ms;
     uint64_t probe_interval_ms; /* health probes of a quiet cluster; 0 = failover_after / 4 */
     /* A Runnable without status younger than this is left to the API that
      * created it; older, it is taken for one created on the hub directly
@@ -236,8 +242,12 @@ typedef struct submitter {
     void *record_user;
     sub_hook_cb hook;
     void *hook_user;
-    sub_informer_cb new_informer;
-    void *new_informer_user;
+    sub_informer_cb informer_for; /* required */
+    void *informer_for_user;
+    /* Look at Runnable namespace/name again soon (main: enqueue its key);
+     * NULL: rely on the requeue delays (tests calling reconcile directly). */
+    sub_wake_cb wake;
+    void *wake_user;
     pthread_mutex_t mu;
 } submitter;
 
