@@ -29,11 +29,12 @@ VERSION := 0.1.0
 SOMAJOR := 0
 
 PKG_CONFIG ?= pkg-config
-PKGS    := jansson libcurl libuv openssl yaml-0.1
-TS_PKGS := libmicrohttpd
+# libmicrohttpd: the manager's HTTP endpoint (and the test server's).
+PKGS    := jansson libcurl libuv openssl yaml-0.1 libmicrohttpd
+TS_PKGS :=
 PKG_CFLAGS  := $(shell $(PKG_CONFIG) --cflags $(PKGS) $(TS_PKGS) 2>/dev/null)
 PKG_LIBS    := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
-TS_LIBS     := $(shell $(PKG_CONFIG) --libs $(TS_PKGS) 2>/dev/null)
+TS_LIBS     := $(if $(TS_PKGS),$(shell $(PKG_CONFIG) --libs $(TS_PKGS) 2>/dev/null))
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 

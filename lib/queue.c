@@ -120,13 +120,29 @@ struct kr_queue {
     int collector_id;
     kr_queue_trace_fn trace;
     void *trace_user;
+    kr_queue_wake_fn wake; /* the controller's lanes: see queue_internal.h */
+    void *wake_user;
+    unsigned wake_pending; /* WAKE_*: what the hook is told after the unlock */
 };
+
+enum { WAKE_QUEUED = 1u << 0, WAKE_DUE = 1u << 1 };
 
 #define TRACE(q, kind, key, prio, when)                                                            \
     do {                                                                                           \
         if (UNLIKELY((q)->trace != NULL))                                                          \
             (q)->trace((kind), (key), (prio), (when), (q)->trace_user);                            \
     } while (0)
+
+/* Release the lock, then tell the wake hook (if any) what happened under
+ * it: the hook runs outside the lock, as every other callback. */
+HOT void queue_unlock(kr_queue_t *q)
+{
+    unsigned wake = q->wake_pending;
+    q->wake_pending = 0;
+    kr_mutex_unlock(&q->mu);
+    if (UNLIKELY(wake != 0))
+        q->wake((wake & WAKE_DUE) != 0, q->wake_user);
+}
 
 /* ---- the processing set ------------------------------------------------------ */
 
@@ -306,6 +322,8 @@ HOT void enqueue(kr_queue_t *q, struct qitem *it, struct lane *lane)
     q->queued++;
     if (UNLIKELY(q->waiters != 0))
         kr_cond_signal(&q->get_cond);
+    if (q->wake)
+        q->wake_pending |= WAKE_QUEUED;
 }
 /* ---- the timer heap ----------------------------------------------------------- */
 
@@ -605,6 +623,8 @@ static void shutdown_locked(kr_queue_t *q)
     }
     kr_cond_broadcast(&q->get_cond);
     kr_cond_broadcast(&q->drain_cond);
+    if (q->wake)
+        q->wake_pending |= WAKE_DUE;
 }
 /* ---- metrics ------------------------------------------------------------------------- */
 
@@ -626,7 +646,7 @@ static void collect_unfinished(void *user)
         if (s > longest)
             longest = s;
     }
-    kr_mutex_unlock(&q->mu);
+    queue_unlock(q);
     kr_metrics_gauge_set(q->m.unfinished, total);
     kr_metrics_gauge_set(q->m.longest, longest);
 }
@@ -766,6 +786,20 @@ void kr_queue_set_trace(kr_queue_t *q, kr_queue_trace_fn fn, void *user)
     q->trace_user = user;
 }
 
+void kr_queue_set_wake(kr_queue_t *q, kr_queue_wake_fn fn, void *user)
+{
+    q->wake = fn;
+    q->wake_user = user;
+}
+
+int64_t kr_queue_next_due_ns(kr_queue_t *q)
+{
+    kr_mutex_lock(&q->mu);
+    int64_t due = q->nheap > 0 ? q->heap[0]->due_ns : INT64_MAX;
+    queue_unlock(q);
+    return due;
+}
+
 /* ---- adds ---------------------------------------------------------------------------- */
 
 HOT int add_common(kr_queue_t *q, const char *key, int priority)
@@ -783,7 +817,7 @@ HOT int add_common(kr_queue_t *q, const char *key, int priority)
         if (UNLIKELY(rc != 0) && it)
             maybe_idle(q, it); /* a new key that could not be queued */
     }
-    kr_mutex_unlock(&q->mu);
+    queue_unlock(q);
     return rc;
 }
 
@@ -834,8 +868,10 @@ int kr_queue_add_after_priority(kr_queue_t *q, const char *key, int64_t delay_ns
         /* a getter sleeping until a later due time must recompute */
         if (q->waiters && it->heap_index == 0 && !q->injected_clock)
             kr_cond_broadcast(&q->get_cond);
+        if (q->wake && it->heap_index == 0)
+            q->wake_pending |= WAKE_DUE;
     }
-    kr_mutex_unlock(&q->mu);
+    queue_unlock(q);
     return rc;
 }
 
@@ -862,12 +898,12 @@ int kr_queue_add_failed(kr_queue_t *q, const char *key)
     uint64_t hash = kr_key_hash(key, len);
     kr_mutex_lock(&q->mu);
     if (q->shutting_down) {
-        kr_mutex_unlock(&q->mu);
+        queue_unlock(q);
         return KR_ESHUTDOWN;
     }
     struct qitem *it = item_get(q, hash, key, len);
     if (!it) {
-        kr_mutex_unlock(&q->mu);
+        queue_unlock(q);
         return KR_ENOMEM;
     }
     unidle(q, it);
@@ -877,7 +913,7 @@ int kr_queue_add_failed(kr_queue_t *q, const char *key)
         it->failures = 0;
         maybe_idle(q, it);
     }
-    kr_mutex_unlock(&q->mu);
+    queue_unlock(q);
     if (give_up) {
         kr_ratelimiter_forget(q->rl, key);
         if (q->on_give_up)
@@ -934,7 +970,7 @@ static int get_common(kr_queue_t *q, const char **key, bool block)
         return KR_EINVAL;
     kr_mutex_lock(&q->mu);
     int rc = get_locked(q, key, block, false, 0);
-    kr_mutex_unlock(&q->mu);
+    queue_unlock(q);
     return rc;
 }
 
@@ -991,7 +1027,7 @@ int kr_queue_done(kr_queue_t *q, const char *key)
     int64_t now = q->metrics_on ? kr_clock_read(&q->clock) : 0;
     kr_mutex_lock(&q->mu);
     int rc = done_locked(q, key, now);
-    kr_mutex_unlock(&q->mu);
+    queue_unlock(q);
     return rc;
 }
 
@@ -1011,7 +1047,7 @@ HOT int done_get_common(kr_queue_t *q, const char *done_key, const char **next_k
         if (rc == KR_ENOTFOUND) /* nothing queued: not an error here */
             rc = 0;
     }
-    kr_mutex_unlock(&q->mu);
+    queue_unlock(q);
     return rc;
 }
 
@@ -1070,7 +1106,7 @@ void kr_queue_forget(kr_queue_t *q, const char *key)
         it->failures = 0;
         maybe_idle(q, it);
     }
-    kr_mutex_unlock(&q->mu);
+    queue_unlock(q);
 }
 
 unsigned kr_queue_num_requeues(kr_queue_t *q, const char *key)
@@ -1087,7 +1123,7 @@ unsigned kr_queue_num_failures(kr_queue_t *q, const char *key)
     kr_mutex_lock(&q->mu);
     struct qitem *it = item_find(q, hash, key, len);
     unsigned n = it ? it->failures : 0;
-    kr_mutex_unlock(&q->mu);
+    queue_unlock(q);
     return n;
 }
 
@@ -1097,7 +1133,7 @@ size_t kr_queue_len(kr_queue_t *q)
     if (q->nheap > 0)
         promote_due(q, kr_clock_read(&q->clock));
     size_t n = q->queued;
-    kr_mutex_unlock(&q->mu);
+    queue_unlock(q);
     return n;
 }
 
@@ -1112,21 +1148,21 @@ void kr_queue_poll(kr_queue_t *q)
     promote_due(q, kr_clock_read(&q->clock));
     if (q->drainers)
         kr_cond_broadcast(&q->drain_cond);
-    kr_mutex_unlock(&q->mu);
+    queue_unlock(q);
 }
 
 void kr_queue_shutdown(kr_queue_t *q)
 {
     kr_mutex_lock(&q->mu);
     shutdown_locked(q);
-    kr_mutex_unlock(&q->mu);
+    queue_unlock(q);
 }
 
 bool kr_queue_shutting_down(kr_queue_t *q)
 {
     kr_mutex_lock(&q->mu);
     bool s = q->shutting_down;
-    kr_mutex_unlock(&q->mu);
+    queue_unlock(q);
     return s;
 }
 
@@ -1213,7 +1249,7 @@ int kr_queue_shutdown_with_drain(kr_queue_t *q, int64_t deadline_ns, char ***unf
             rc =
                 kr_error_set(err, KR_ENOMEM, "queue: out of memory listing %zu unfinished keys", n);
     }
-    kr_mutex_unlock(&q->mu);
+    queue_unlock(q);
     return rc;
 }
 
@@ -1256,7 +1292,7 @@ int kr_queue_snapshot_take(kr_queue_t *q, kr_queue_snapshot **out, kr_error_t *e
     struct qitem **proc = s ? processing_sorted(q) : NULL;
     if (!proc) {
         kr_free(s);
-        kr_mutex_unlock(&q->mu);
+        queue_unlock(q);
         return kr_error_set(err, KR_ENOMEM, "queue: out of memory taking a snapshot of %zu keys",
                             n);
     }
@@ -1291,7 +1327,7 @@ int kr_queue_snapshot_take(kr_queue_t *q, kr_queue_snapshot **out, kr_error_t *e
         e->priority = it->wait_priority;
         e->due_ns = it->due_ns;
     }
-    kr_mutex_unlock(&q->mu);
+    queue_unlock(q);
     kr_free(proc);
     qsort(s->waiting, s->n_waiting, sizeof(*s->waiting), by_due);
     *out = s;

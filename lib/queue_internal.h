@@ -1,7 +1,8 @@
 /* libkreconcile — internals of the queue and rate-limiter modules: the
- * open-addressing string-keyed hash map both use, the clock helper, and the
+ * open-addressing string-keyed hash map both use, the clock helper, the
  * trace hook through which the property test sees the queue's linearisation
- * order. Never installed; nothing here is part of the ABI. */
+ * order, and the wake hook and next-due query the controller's lanes use.
+ * Never installed; nothing here is part of the ABI. */
 #ifndef KR_LIB_QUEUE_INTERNAL_H
 #define KR_LIB_QUEUE_INTERNAL_H
 
@@ -182,5 +183,22 @@ typedef void (*kr_queue_trace_fn)(kr_queue_trace_kind kind, const char *key, int
 
 /* Install a trace hook before the queue is shared between threads. */
 void kr_queue_set_trace(kr_queue_t *q, kr_queue_trace_fn fn, void *user);
+
+/* ---- wake hook (the controller's lanes) ------------------------------------ */
+
+/* Lets workers that serve several queues sleep on one condition of their
+ * own: called right after the queue's lock is released by a call in which a
+ * key was queued (it can be handed out), with due_changed false; with
+ * due_changed true when the earliest due time of the waiting keys moved
+ * earlier or the queue shut down. Runs on the thread of that call; it must
+ * be short. */
+typedef void (*kr_queue_wake_fn)(bool due_changed, void *user);
+
+/* Install a wake hook before the queue is shared between threads. */
+void kr_queue_set_wake(kr_queue_t *q, kr_queue_wake_fn fn, void *user);
+
+/* The due time (queue clock) of the earliest waiting key, or INT64_MAX when
+ * none waits. [any thread] */
+int64_t kr_queue_next_due_ns(kr_queue_t *q);
 
 #endif /* KR_LIB_QUEUE_INTERNAL_H */

@@ -11,6 +11,7 @@
 
 #include "kr_suite.h"
 #include "kr_test.h"
+#include "kr_test_cluster.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
 
@@ -18,37 +19,9 @@
 #define NS KR_GVR("", "v1", "namespaces")
 #define WAIT_MS 30000
 
-typedef struct cluster {
-    kr_testserver_t *ts;
-    kr_rest_config cfg;
-    kr_client_t *c;
-} cluster;
+typedef kr_test_cluster cluster;
 
 static kr_runtime_t *rt;
-
-static void runtime_up(void)
-{
-    ck_assert_int_eq(kr_runtime_new(NULL, &rt, NULL), 0);
-    ck_assert_int_eq(kr_runtime_start(rt, NULL), 0);
-}
-
-static void cluster_up(cluster *cl, unsigned long long seed)
-{
-    memset(cl, 0, sizeof(*cl));
-    kr_testserver_opts o = {.seed = seed ? seed : 1, .bookmark_interval_ms = 50};
-    kr_error_t err = {0};
-    ck_assert_msg(kr_testserver_start(&o, &cl->ts, &err) == 0, "%s", err.message);
-    cl->cfg.server = (char *)kr_testserver_url(cl->ts);
-    cl->cfg.qps = -1;
-    kr_client_opts co = {.backoff_base_ms = 5, .backoff_max_ms = 50, .max_retries = 8};
-    ck_assert_msg(kr_client_new(rt, &cl->cfg, &co, &cl->c, &err) == 0, "%s", err.message);
-}
-
-static void cluster_down(cluster *cl)
-{
-    kr_client_free(cl->c);
-    kr_testserver_free(cl->ts);
-}
 
 static json_t *cm(const char *ns, const char *name, const char *value)
 {
@@ -104,9 +77,9 @@ static void make_namespace(kr_client_t *c, const char *name)
 
 START_TEST(informer_syncs_in_pages_and_reads_its_own_writes)
 {
-    runtime_up();
+    rt = kr_test_runtime_up();
     cluster a;
-    cluster_up(&a, 1);
+    kr_test_cluster_up(&a, rt, 1);
     for (int i = 0; i < 40; i++) {
         char name[16];
         snprintf(name, sizeof(name), "pre-%02d", i);
@@ -140,16 +113,16 @@ START_TEST(informer_syncs_in_pages_and_reads_its_own_writes)
     kr_informer_get_stats(inf, &s);
     ck_assert_uint_eq(s.lists, 1);
     kr_informer_free(inf);
-    cluster_down(&a);
+    kr_test_cluster_down(&a);
     kr_runtime_free(rt);
 }
 END_TEST
 
 START_TEST(streaming_list_syncs_from_the_initial_events)
 {
-    runtime_up();
+    rt = kr_test_runtime_up();
     cluster a;
-    cluster_up(&a, 2);
+    kr_test_cluster_up(&a, rt, 2);
     for (int i = 0; i < 5; i++) {
         char name[16];
         snprintf(name, sizeof(name), "s%d", i);
@@ -167,17 +140,17 @@ START_TEST(streaming_list_syncs_from_the_initial_events)
     ck_assert_int_eq(kr_informer_wait_for_resource_version(inf, rv, WAIT_MS, NULL), 0);
     ck_assert_uint_eq(kr_store_len(kr_informer_store(inf)), 6);
     kr_informer_free(inf);
-    cluster_down(&a);
+    kr_test_cluster_down(&a);
     kr_runtime_free(rt);
 }
 END_TEST
 
 START_TEST(factory_shares_informers_and_waits_for_writes_on_two_servers)
 {
-    runtime_up();
+    rt = kr_test_runtime_up();
     cluster a, b;
-    cluster_up(&a, 3);
-    cluster_up(&b, 4);
+    kr_test_cluster_up(&a, rt, 3);
+    kr_test_cluster_up(&b, rt, 4);
     kr_informer_factory_t *f = NULL;
     kr_metrics_registry_t *reg = NULL;
     ck_assert_int_eq(kr_metrics_registry_new(&reg, NULL), 0);
@@ -230,8 +203,8 @@ START_TEST(factory_shares_informers_and_waits_for_writes_on_two_servers)
     kr_free(text);
     kr_informer_factory_free(f);
     kr_metrics_registry_free(reg);
-    cluster_down(&a);
-    cluster_down(&b);
+    kr_test_cluster_down(&a);
+    kr_test_cluster_down(&b);
     kr_runtime_free(rt);
 }
 END_TEST
@@ -251,9 +224,9 @@ static void r_count_delete(const json_t *o, bool unknown, void *user)
 
 START_TEST(label_and_field_selectors_scope_the_cache)
 {
-    runtime_up();
+    rt = kr_test_runtime_up();
     cluster a;
-    cluster_up(&a, 6);
+    kr_test_cluster_up(&a, rt, 6);
     json_t *x = labeled_cm("x1", "x"), *y = labeled_cm("y1", "y"), *out = NULL;
     ck_assert_int_eq(kr_client_create(a.c, CM, "default", x, NULL, NULL, NULL), 0);
     ck_assert_int_eq(kr_client_create(a.c, CM, "default", y, NULL, NULL, NULL), 0);
@@ -293,7 +266,7 @@ START_TEST(label_and_field_selectors_scope_the_cache)
     json_decref(y);
     kr_informer_free(inf);
     kr_informer_free(byname);
-    cluster_down(&a);
+    kr_test_cluster_down(&a);
     kr_runtime_free(rt);
 }
 END_TEST
@@ -306,9 +279,9 @@ static long env_long(const char *name, long dflt)
 
 START_TEST(informers_start_and_stop_many_times_without_leaks)
 {
-    runtime_up();
+    rt = kr_test_runtime_up();
     cluster a;
-    cluster_up(&a, 5);
+    kr_test_cluster_up(&a, rt, 5);
     ck_assert_ptr_nonnull(write_cm(a.c, "default", "one", "x", false));
     long cycles = env_long("KR_INFORMER_CYCLES", 1000);
     for (long i = 0; i < cycles; i++) {
@@ -322,7 +295,7 @@ START_TEST(informers_start_and_stop_many_times_without_leaks)
         ck_assert_uint_eq(kr_store_len(kr_informer_store(inf)), 1);
         kr_informer_free(inf);
     }
-    cluster_down(&a);
+    kr_test_cluster_down(&a);
     kr_runtime_free(rt);
 }
 END_TEST
@@ -489,10 +462,10 @@ static void run_schedule(cluster *cl, unsigned long long seed, long index)
 
 START_TEST(cache_converges_to_the_server_under_faults)
 {
-    runtime_up();
+    rt = kr_test_runtime_up();
     cluster cl;
     unsigned long long seed = kr_test_seed("informer convergence");
-    cluster_up(&cl, seed);
+    kr_test_cluster_up(&cl, rt, seed);
     long schedules = env_long("KR_INFORMER_SCHEDULES", 200);
     kr_test_rng master;
     kr_test_rng_init(&master, seed);
@@ -509,7 +482,7 @@ START_TEST(cache_converges_to_the_server_under_faults)
     /* the schedules must have exercised the paths they claim to */
     ck_assert_uint_gt(total.relists, 0);
     ck_assert_uint_gt(total.restarts[KR_RESTART_ERROR] + total.restarts[KR_RESTART_TIMEOUT], 0);
-    cluster_down(&cl);
+    kr_test_cluster_down(&cl);
     kr_runtime_free(rt);
 }
 END_TEST

@@ -9,162 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kr_promtext.h"
 #include "kr_suite.h"
 #include "kr_test.h"
 #include "kreconcile.h"
 
-/* ---- a strict parser of the text format (version 0.0.4) ----------------- */
-
-#define MAX_SAMPLES 256
-#define MAX_LABELS 4
-
-struct sample {
-    char name[96];
-    int nlabels;
-    char label_name[MAX_LABELS][32];
-    char label_value[MAX_LABELS][96];
-    double value;
-};
-
-struct family_info {
-    char name[96];
-    char type[16];
-    char help[256];
-};
-
-struct parsed {
-    struct sample samples[MAX_SAMPLES];
-    int nsamples;
-    struct family_info families[32];
-    int nfamilies;
-};
-
-static bool name_char(char c, bool first)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
-           (!first && c >= '0' && c <= '9');
-}
-
-/* Parses `text`; returns NULL or a description of the first error. */
-static const char *parse_exposition(const char *text, struct parsed *out)
-{
-    static char why[128];
-    memset(out, 0, sizeof(*out));
-    const char *p = text;
-    while (*p) {
-        const char *eol = strchr(p, '\n');
-        if (!eol)
-            return "last line lacks a newline";
-        if (strncmp(p, "# HELP ", 7) == 0 || strncmp(p, "# TYPE ", 7) == 0) {
-            bool help = p[2] == 'H';
-            const char *n = p + 7;
-            const char *e = n;
-            while (e < eol && *e != ' ')
-                e++;
-            if (e == eol)
-                return "HELP/TYPE without text";
-            struct family_info *f = NULL;
-            for (int i = 0; i < out->nfamilies; i++)
-                if (strncmp(out->families[i].name, n, (size_t)(e - n)) == 0 &&
-                    out->families[i].name[e - n] == '\0')
-                    f = &out->families[i];
-            if (!f) {
-                f = &out->families[out->nfamilies++];
-                snprintf(f->name, sizeof(f->name), "%.*s", (int)(e - n), n);
-            }
-            if (help) {
-                /* unescape \\ and \n */
-                size_t j = 0;
-                for (const char *c = e + 1; c < eol && j + 1 < sizeof(f->help); c++) {
-                    if (*c == '\\') {
-                        c++;
-                        f->help[j++] = *c == 'n' ? '\n' : *c;
-                    } else {
-                        f->help[j++] = *c;
-                    }
-                }
-                f->help[j] = '\0';
-            } else {
-                snprintf(f->type, sizeof(f->type), "%.*s", (int)(eol - e - 1), e + 1);
-                if (strcmp(f->type, "counter") && strcmp(f->type, "gauge") &&
-                    strcmp(f->type, "histogram"))
-                    return "unknown TYPE";
-            }
-            p = eol + 1;
-            continue;
-        }
-        if (*p == '#')
-            return "unexpected comment";
-        if (out->nsamples == MAX_SAMPLES)
-            return "too many samples";
-        struct sample *s = &out->samples[out->nsamples++];
-        const char *c = p;
-        size_t n = 0;
-        if (!name_char(*c, true))
-            return "sample name starts badly";
-        while (name_char(*c, false) && n + 1 < sizeof(s->name))
-            s->name[n++] = *c++;
-        if (*c == '{') {
-            c++;
-            while (*c != '}') {
-                if (s->nlabels == MAX_LABELS)
-                    return "too many labels";
-                size_t ln = 0;
-                if (!name_char(*c, true))
-                    return "label name starts badly";
-                while (name_char(*c, false) && ln + 1 < 32)
-                    s->label_name[s->nlabels][ln++] = *c++;
-                if (c[0] != '=' || c[1] != '"')
-                    return "label without =\"";
-                c += 2;
-                size_t vn = 0;
-                while (*c != '"') {
-                    if (*c == '\n' || *c == '\0')
-                        return "unterminated label value";
-                    char ch = *c++;
-                    if (ch == '\\') {
-                        ch = *c++;
-                        if (ch == 'n')
-                            ch = '\n';
-                        else if (ch != '\\' && ch != '"')
-                            return "bad escape in label value";
-                    }
-                    if (vn + 1 < 96)
-                        s->label_value[s->nlabels][vn++] = ch;
-                }
-                c++;
-                s->nlabels++;
-                if (*c == ',')
-                    c++;
-                else if (*c != '}')
-                    return "labels not separated by ,";
-            }
-            c++;
-        }
-        if (*c != ' ')
-            return "no space before the value";
-        c++;
-        char *end;
-        if (strncmp(c, "+Inf", 4) == 0) {
-            s->value = INFINITY;
-            end = (char *)c + 4;
-        } else {
-            s->value = strtod(c, &end);
-        }
-        if (end == c || end != eol) {
-            snprintf(why, sizeof(why), "bad value in line: %.*s", (int)(eol - p), p);
-            return why;
-        }
-        p = eol + 1;
-    }
-    return NULL;
-}
-
-static const struct sample *find_sample(const struct parsed *ps, const char *name,
-                                        const char *label, const char *value, const char *le)
+static const struct kr_prom_sample *find_sample(const struct kr_prom_parsed *ps, const char *name,
+                                                const char *label, const char *value,
+                                                const char *le)
 {
     for (int i = 0; i < ps->nsamples; i++) {
-        const struct sample *s = &ps->samples[i];
+        const struct kr_prom_sample *s = &ps->samples[i];
         if (strcmp(s->name, name) != 0)
             continue;
         bool ok = true;
@@ -181,23 +36,23 @@ static const struct sample *find_sample(const struct parsed *ps, const char *nam
     return NULL;
 }
 
-static double value_of(const struct parsed *ps, const char *name, const char *label,
+static double value_of(const struct kr_prom_parsed *ps, const char *name, const char *label,
                        const char *value, const char *le)
 {
-    const struct sample *s = find_sample(ps, name, label, value, le);
+    const struct kr_prom_sample *s = find_sample(ps, name, label, value, le);
     ck_assert_msg(s != NULL, "no sample %s{%s=%s,le=%s}", name, label ? label : "",
                   value ? value : "", le ? le : "");
     return s->value;
 }
 
-static void render_and_parse(kr_metrics_registry_t *reg, struct parsed *ps)
+static void render_and_parse(kr_metrics_registry_t *reg, struct kr_prom_parsed *ps)
 {
     char *text;
     size_t len;
     kr_error_t err = {0};
     ck_assert_msg(kr_metrics_render(reg, &text, &len, &err) == 0, "%s", err.message);
     ck_assert_uint_eq(strlen(text), len);
-    const char *bad = parse_exposition(text, ps);
+    const char *bad = kr_prom_parse(text, ps);
     ck_assert_msg(bad == NULL, "%s in:\n%s", bad, text);
     kr_free(text);
 }
@@ -247,7 +102,7 @@ START_TEST(render_parses_back_with_every_type_and_label)
     ck_assert(kr_metrics_value(get200) == 3.5);
     ck_assert_uint_eq(kr_metrics_count(h), 4);
 
-    struct parsed ps;
+    struct kr_prom_parsed ps;
     render_and_parse(reg, &ps);
     ck_assert_int_eq(ps.nfamilies, 3);
     ck_assert_str_eq(ps.families[0].name, "kr_requests_total");
@@ -412,7 +267,7 @@ START_TEST(concurrent_updates_are_not_lost)
     }
     for (int i = 0; i < 4; i++)
         pthread_join(t[i], NULL);
-    struct parsed ps;
+    struct kr_prom_parsed ps;
     render_and_parse(reg, &ps);
     ck_assert(value_of(&ps, "c_total", NULL, NULL, NULL) == 80000);
     ck_assert(value_of(&ps, "g", NULL, NULL, NULL) == 0);
@@ -446,7 +301,7 @@ START_TEST(collectors_run_at_render_and_writers_can_stop_it)
     kr_metrics_series(f, NULL, &m, NULL);
     int id = kr_metrics_collector_add(reg, count_collect, m);
     ck_assert_int_ge(id, 0);
-    struct parsed ps;
+    struct kr_prom_parsed ps;
     render_and_parse(reg, &ps);
     ck_assert_int_eq(collector_calls, 1);
     ck_assert(value_of(&ps, "computed", NULL, NULL, NULL) == 42);

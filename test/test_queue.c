@@ -1320,6 +1320,56 @@ static void prop_run_schedule(struct prop *p, unsigned long long seed)
     p->q = NULL;
 }
 
+/* The controller's lanes: the wake hook runs outside the lock (it may call
+ * the queue) for a queued key, an earlier due time and shutdown; the next
+ * due time is reported. */
+struct wake_log {
+    kr_queue_t *q;
+    int queued, due;
+    size_t len_seen;
+};
+
+static void on_wake(bool due_changed, void *user)
+{
+    struct wake_log *w = user;
+    w->len_seen = kr_queue_len(w->q); /* would deadlock under the lock */
+    if (due_changed)
+        w->due++;
+    else
+        w->queued++;
+}
+
+START_TEST(queue_wake_hook_runs_after_the_lock_for_keys_and_due_times)
+{
+    struct fake_clock clock = {0};
+    kr_queue_t *q = new_queue(&clock, NULL);
+    struct wake_log w = {.q = q};
+    kr_queue_set_wake(q, on_wake, &w);
+    ck_assert(kr_queue_next_due_ns(q) == INT64_MAX);
+    ck_assert_int_eq(kr_queue_add(q, "a"), 0);
+    ck_assert_int_eq(w.queued, 1);
+    ck_assert_uint_eq(w.len_seen, 1);
+    ck_assert_int_eq(kr_queue_add(q, "a"), 0); /* a duplicate queues nothing */
+    ck_assert_int_eq(w.queued, 1);
+    ck_assert_int_eq(kr_queue_add_after(q, "b", 10 * MS), 0);
+    ck_assert_int_eq(w.due, 1);
+    ck_assert(kr_queue_next_due_ns(q) == 10 * MS);
+    ck_assert_int_eq(kr_queue_add_after(q, "c", 20 * MS), 0); /* later: no wake */
+    ck_assert_int_eq(w.due, 1);
+    ck_assert_int_eq(kr_queue_add_after(q, "d", 5 * MS), 0); /* earlier */
+    ck_assert_int_eq(w.due, 2);
+    ck_assert(kr_queue_next_due_ns(q) == 5 * MS);
+    fake_advance(&clock, 10 * MS);
+    ck_assert_uint_eq(kr_queue_len(q), 3); /* d and b moved in */
+    ck_assert_int_eq(w.queued, 2); /* one wake per call */
+    ck_assert(kr_queue_next_due_ns(q) == 20 * MS);
+    kr_queue_shutdown(q);
+    ck_assert_int_eq(w.due, 3);
+    ck_assert(kr_queue_next_due_ns(q) == INT64_MAX); /* waiting keys dropped */
+    kr_queue_free(q);
+}
+END_TEST
+
 START_TEST(queue_random_concurrent_schedules_match_the_sequential_model)
 {
     static struct prop p;
@@ -1376,6 +1426,7 @@ int main(void)
     tcase_add_test(tc, queue_many_distinct_keys_with_a_small_idle_cache);
     tcase_add_test(tc, queue_allocation_failures_are_reported_without_leaks);
     tcase_add_test(tc, queue_many_producers_and_consumers_lose_no_readd);
+    tcase_add_test(tc, queue_wake_hook_runs_after_the_lock_for_keys_and_due_times);
     tcase_add_test(tc, queue_random_concurrent_schedules_match_the_sequential_model);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);

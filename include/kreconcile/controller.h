@@ -71,8 +71,8 @@ typedef enum kr_reconcile_result {
  * calls from a worker are marshalled to the loop thread and waited on).
  * `req` is borrowed for the call. With KR_RECONCILE_REQUEUE_AFTER it sets
  * *requeue_after_ms; with KR_RECONCILE_ERROR or KR_RECONCILE_TERMINAL it
- * should fill `err` (logged and kept as the key's last error). `ctl` lets
- * it enqueue other keys. [worker] */
+ * should fill `err` (its message is the `error` field of the line logged
+ * with the key). `ctl` lets it enqueue other keys. [worker] */
 typedef kr_reconcile_result (*kr_reconcile_cb)(kr_controller_t *ctl,
                                                const kr_reconcile_request *req,
                                                uint64_t *requeue_after_ms, kr_error_t *err,

@@ -70,9 +70,10 @@ typedef enum kr_flag_type {
     KR_FLAG_DURATION = 4, /* value: uint64_t * (ms), Go syntax */
 } kr_flag_type;
 
-/* A repeatable string flag's values: `items` is new (kr_manager_config_free
- * frees the shared ones; a program's own are freed with kr_flag_strings_free);
- * the strings are borrowed from argv. */
+/* A repeatable string flag's values: `items` is new, one allocation that
+ * also holds the strings (split_commas cuts argv's text into pieces);
+ * kr_flag_strings_free frees it. A default left in the value is the
+ * program's: replaced, not freed, when the flag is given. */
 typedef struct kr_flag_strings {
     const char **items;
     size_t n;
@@ -115,7 +116,10 @@ typedef struct kr_manager_program {
     const char *default_listen; /* NULL: "127.0.0.1:8080" */
 } kr_manager_program;
 
-/* One --cluster argument. Strings are new (freed by kr_manager_config_free). */
+/* One --cluster argument. Strings are new (freed by kr_manager_config_free).
+ * NAME is 1-63 letters, digits, '-', '_' or '.'; the CONTEXT follows the
+ * first ':' after '=' (kubeconfig paths cannot hold ':', as in $KUBECONFIG;
+ * context names may, as EKS's "arn:aws:eks:...:cluster/x"). */
 typedef struct kr_manager_cluster_arg {
     char *name;
     char *kubeconfig;
@@ -175,7 +179,7 @@ KR_API void kr_manager_config_free(kr_manager_config *cfg);
 /* A log sink writing one line per message to `out`: JSON
  * ({"ts":"2026-12-03T09:15:02.123Z","level":"info","logger":"controller",
  * "msg":"...", then the fields}) or text. Thread-safe; lines never
- * interleave. *out_logger is filled to use it; kr_manager_log_sink_free
+ * interleave. *out_logger is filled to use it; kr_log_sink_free
  * after everything logging through it is freed. Errors: KR_ENOMEM. */
 typedef struct kr_log_sink kr_log_sink_t;
 KR_API int kr_log_sink_new(FILE *out, kr_log_format format, kr_log_level max_level,
@@ -275,7 +279,10 @@ typedef struct kr_manager_opts {
 /* Build the manager: block SIGINT/SIGTERM for its threads, start the
  * runtime, load the hub's and each cluster's kubeconfig and create their
  * clients, create the informer factory and metrics registry, and bind the
- * HTTP endpoint (so a busy port fails here). *out is new (kr_manager_free).
+ * HTTP endpoint (so a busy port fails here; it serves from kr_manager_run).
+ * Signals are blocked in the calling thread and inherited by the threads
+ * made afterwards: call it before the program starts threads of its own.
+ * *out is new (kr_manager_free, which restores the signal mask).
  * Errors: KR_EINVAL (a missing or invalid kubeconfig, a bad --listen:
  * err->message is one clear line for the program to print before exiting 2),
  * KR_EIO (cannot listen), KR_ENOMEM. [main thread] */
@@ -348,8 +355,9 @@ KR_API int kr_manager_add_runnable(kr_manager_t *m, kr_manager_start_cb start,
  * `path`, exact ("/api/v1/objects") or a prefix: a path ending in "/" and
  * "*" matches everything below it ("/api/v1/objects/" then "*"). Longest
  * match wins; the built-in /healthz,
- * /readyz and /metrics cannot be replaced. Before kr_manager_run. Errors:
- * KR_EINVAL, KR_EEXIST, KR_ENOMEM. */
+ * /readyz and /metrics cannot be replaced. Before kr_manager_run. With the
+ * endpoint disabled (--listen 0) routes are accepted and never served.
+ * Errors: KR_EINVAL, KR_EEXIST, KR_ENOMEM, KR_ESTATE (running). */
 KR_API int kr_manager_add_route(kr_manager_t *m, const char *method, const char *path,
                                 kr_http_handler_cb handler, void *user, kr_error_t *err);
 

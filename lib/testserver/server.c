@@ -102,6 +102,13 @@ int kr_testserver_start(const kr_testserver_opts *opts, kr_testserver_t **out, k
     if (!ts)
         return kr_error_set(err, KR_ENOMEM, "out of memory creating the test server");
     pthread_mutex_init(&ts->mu, NULL);
+    /* Lives as long as the server: watches end (and broadcast it) until the
+     * HTTP threads have stopped. */
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&ts->watches_cv, &attr);
+    pthread_condattr_destroy(&attr);
     int rc = copy_options(ts, opts, err);
     if (rc == 0 && allocate_state(ts) != 0)
         rc = kr_error_set(err, KR_ENOMEM, "out of memory creating the test server");
@@ -143,6 +150,7 @@ void kr_testserver_free(kr_testserver_t *ts)
     kr_free(ts->cert_pem);
     kr_free(ts->key_pem);
     kr_free(ts->ca_pem);
+    pthread_cond_destroy(&ts->watches_cv);
     pthread_mutex_destroy(&ts->mu);
     kr_free(ts);
 }

@@ -444,16 +444,11 @@ int ts_ticker_start(kr_testserver_t *ts)
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     int rc = pthread_cond_init(&ts->ticker_cv, &attr);
-    if (rc == 0 && pthread_cond_init(&ts->watches_cv, &attr) != 0) {
-        pthread_cond_destroy(&ts->ticker_cv);
-        rc = -1;
-    }
     pthread_condattr_destroy(&attr);
     if (rc != 0)
         return KR_ENOMEM;
     if (pthread_create(&ts->ticker, NULL, ticker_main, ts) != 0) {
         pthread_cond_destroy(&ts->ticker_cv);
-        pthread_cond_destroy(&ts->watches_cv);
         return KR_ENOMEM;
     }
     ts->ticker_started = true;
@@ -470,6 +465,5 @@ void ts_ticker_stop(kr_testserver_t *ts)
     ts_unlock(ts);
     pthread_join(ts->ticker, NULL);
     pthread_cond_destroy(&ts->ticker_cv);
-    pthread_cond_destroy(&ts->watches_cv);
     ts->ticker_started = false;
 }

@@ -20,6 +20,9 @@ static kr_client_t *client;
 static kr_queue_t *queue;
 static const char *rv;
 static const char *cert, *key, *yaml_text;
+static kr_informer_t *jobs, *jobs_dc1, *pods_dc1;
+static kr_controller_t *ctl;
+static void *app;
 
 /* Functions a program would define. */
 static int reconcile(const char *k)
@@ -50,5 +53,31 @@ static void enqueue_delete(const json_t *obj, bool final_state_unknown, void *us
 {
     (void)obj;
     (void)final_state_unknown;
+    (void)user;
+}
+
+static int ensure_pod(const json_t *job, kr_error_t *e)
+{
+    return job ? 0 : kr_error_set(e, KR_ENOTFOUND, "no job");
+}
+
+static void start_workers(const kr_leader_term *term, void *user)
+{
+    (void)term;
+    (void)user;
+}
+
+static void stop_and_exit(void *user)
+{
+    (void)user;
+}
+
+static void write_with_epoch(uint64_t epoch)
+{
+    (void)epoch;
+}
+
+static void stop_workers(void *user)
+{
     (void)user;
 }

@@ -1,0 +1,709 @@
+/* libkreconcile — the controller runtime: per-cluster lanes (one kr_queue
+ * and rate limiter each) served round-robin by N worker threads, the
+ * reconcile result handling, metrics with controller-runtime's names, and
+ * the controller's life (start after the caches sync, graceful stop).
+ * Workers never wait on one lane's queue: they sleep on the controller's
+ * own condition, woken by every lane's wake hook (queue_internal.h), so
+ * that a key in any lane, or a delayed key coming due, wakes one of them. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "controller_internal.h"
+#include "internal.h"
+#include "queue_internal.h"
+
+#define DEFAULT_CACHE_SYNC_TIMEOUT_MS 120000
+#define DEFAULT_SHUTDOWN_TIMEOUT_MS 30000
+/* With an injected clock nothing says when time moves: idle workers with
+ * delayed keys pending look at the clock again this often. */
+#define INJECTED_CLOCK_POLL_NS (2LL * 1000 * 1000)
+/* How often the first worker looks at the informers while waiting for sync. */
+#define SYNC_POLL_NS (10LL * 1000 * 1000)
+
+typedef struct kr_controller_worker {
+    kr_controller_t *ctl;
+    pthread_t thread;
+    unsigned index;
+    char *buf; /* the parsed request's parts */
+    size_t buf_len;
+    kr_error_t err;
+} kr_controller_worker;
+
+/* ---- waking workers ------------------------------------------------------------------ */
+
+/* The lanes' wake hook, under the lane queue's lock. */
+static void lane_wake(bool due_changed, void *user)
+{
+    kr_controller_lane *lane = user;
+    kr_controller_t *ctl = lane->ctl;
+    atomic_fetch_add(&ctl->wake_seq, 1);
+    if (atomic_load(&ctl->idle) == 0)
+        return;
+    kr_mutex_lock(&ctl->idle_mu);
+    if (due_changed)
+        kr_cond_broadcast(&ctl->idle_cond);
+    else
+        kr_cond_signal(&ctl->idle_cond);
+    kr_mutex_unlock(&ctl->idle_mu);
+}
+
+static void wake_all(kr_controller_t *ctl)
+{
+    kr_mutex_lock(&ctl->idle_mu);
+    atomic_fetch_add(&ctl->wake_seq, 1);
+    kr_cond_broadcast(&ctl->idle_cond);
+    kr_mutex_unlock(&ctl->idle_mu);
+}
+
+static void timespec_from_ns(struct timespec *ts, int64_t ns)
+{
+    if (ns < 0)
+        ns = 0;
+    ts->tv_sec = (time_t)(ns / 1000000000LL);
+    ts->tv_nsec = (long)(ns % 1000000000LL);
+}
+
+/* ---- lanes --------------------------------------------------------------------------- */
+
+static void lanes_snapshot(kr_controller_t *ctl, kr_controller_lane ***lanes, size_t *n)
+{
+    *n = atomic_load_explicit(&ctl->nlanes, memory_order_acquire);
+    *lanes = atomic_load_explicit(&ctl->lanes, memory_order_acquire);
+}
+
+static kr_controller_lane *lane_find(kr_controller_t *ctl, const char *cluster)
+{
+    kr_controller_lane **lanes;
+    size_t n;
+    lanes_snapshot(ctl, &lanes, &n);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(lanes[i]->cluster, cluster) == 0)
+            return lanes[i];
+    return NULL;
+}
+
+static void lane_free(kr_controller_lane *lane)
+{
+    if (!lane)
+        return;
+    kr_queue_free(lane->q);
+    kr_free(lane->cluster);
+    kr_free(lane);
+}
+
+/* On give-up (max_retries): the key is dropped and counted as terminal. */
+static void lane_give_up(const char *key, unsigned failures, void *user)
+{
+    kr_controller_lane *lane = user;
+    kr_controller_t *ctl = lane->ctl;
+    atomic_fetch_add(&ctl->n_gave_up, 1);
+    kr_metrics_counter_add(ctl->m_terminal, 1);
+    kr_log_field fields[] = {
+        {"controller", ctl->name}, {"cluster", lane->named ? lane->cluster : NULL}, {"key", key}};
+    kr_log_fields(&ctl->logger, KR_LOG_ERROR, KR_CONTROLLER_MODULE, fields, KR_ARRAY_LEN(fields),
+                  "dropping the key after %u failures (max_retries %u)", failures,
+                  ctl->max_retries);
+}
+
+static int lane_new(kr_controller_t *ctl, const char *cluster, kr_controller_lane **out,
+                    kr_error_t *err)
+{
+    kr_controller_lane *lane = kr_calloc(1, sizeof(*lane));
+    char *qname = cluster[0] ? kr_asprintf("%s/%s", ctl->name, cluster) : kr_strdup(ctl->name);
+    if (!lane || !qname || !(lane->cluster = kr_strdup(cluster))) {
+        kr_free(qname);
+        lane_free(lane);
+        return kr_error_set(err, KR_ENOMEM, "controller %s: out of memory", ctl->name);
+    }
+    lane->ctl = ctl;
+    lane->cluster_len = strlen(cluster);
+    lane->named = cluster[0] != '\0';
+    kr_queue_opts qo = {.name = qname,
+                        .metrics = ctl->metrics,
+                        .clock = ctl->clock,
+                        .max_retries = ctl->max_retries,
+                        .on_give_up = lane_give_up,
+                        .give_up_user = lane};
+    if (ctl->new_ratelimiter && !(qo.ratelimiter = ctl->new_ratelimiter(cluster, ctl->user))) {
+        kr_free(qname);
+        lane_free(lane);
+        return kr_error_set(err, KR_ENOMEM, "controller %s: no rate limiter for cluster '%s'",
+                            ctl->name, cluster);
+    }
+    int rc = kr_queue_new(&qo, &lane->q, err);
+    kr_free(qname);
+    if (rc != 0) {
+        lane_free(lane);
+        return rc;
+    }
+    kr_queue_set_wake(lane->q, lane_wake, lane);
+    *out = lane;
+    return 0;
+}
+
+/* Append `lane` (mu held): a larger copy of the array is published first,
+ * then the count. */
+static int lane_publish(kr_controller_t *ctl, kr_controller_lane *lane)
+{
+    size_t n = atomic_load(&ctl->nlanes);
+    kr_controller_lane **cur = atomic_load(&ctl->lanes);
+    if (n == ctl->lanes_cap) {
+        size_t cap = ctl->lanes_cap ? ctl->lanes_cap * 2 : 4;
+        kr_controller_lane **grown = kr_calloc(cap, sizeof(kr_controller_lane *));
+        kr_controller_lane ***retired =
+            cur ? kr_realloc(ctl->retired, (ctl->nretired + 1) * sizeof(*retired)) : ctl->retired;
+        if (!grown || (cur && !retired)) {
+            kr_free(grown);
+            return KR_ENOMEM;
+        }
+        if (cur) {
+            memcpy(grown, cur, n * sizeof(kr_controller_lane *));
+            ctl->retired = retired;
+            ctl->retired[ctl->nretired++] = cur;
+        }
+        grown[n] = lane;
+        ctl->lanes_cap = cap;
+        atomic_store_explicit(&ctl->lanes, grown, memory_order_release);
+    } else {
+        cur[n] = lane;
+    }
+    atomic_store_explicit(&ctl->nlanes, n + 1, memory_order_release);
+    return 0;
+}
+
+int kr_controller_lane_get(kr_controller_t *ctl, const char *cluster, bool create,
+                           kr_controller_lane **out, kr_error_t *err)
+{
+    if (!cluster)
+        cluster = "";
+    if (strchr(cluster, '/'))
+        return kr_error_set(err, KR_EINVAL, "controller %s: cluster name '%s' contains '/'",
+                            ctl->name, cluster);
+    kr_controller_lane *lane = lane_find(ctl, cluster);
+    if (lane || !create) {
+        *out = lane;
+        return lane ? 0 : KR_ENOTFOUND;
+    }
+    pthread_mutex_lock(&ctl->mu);
+    int rc = 0;
+    if (ctl->state == KR_CTL_STOPPED) {
+        rc = kr_error_set(err, KR_ESHUTDOWN, "controller %s: stopped", ctl->name);
+    } else if (!(lane = lane_find(ctl, cluster))) {
+        rc = lane_new(ctl, cluster, &lane, err);
+        if (rc == 0 && (rc = lane_publish(ctl, lane)) != 0) {
+            lane_free(lane);
+            lane = NULL;
+            kr_error_set(err, rc, "controller %s: out of memory", ctl->name);
+        }
+    }
+    pthread_mutex_unlock(&ctl->mu);
+    *out = lane;
+    return rc;
+}
+
+/* ---- reconciling --------------------------------------------------------------------- */
+
+static void log_failure(kr_controller_t *ctl, const kr_controller_lane *lane, const char *key,
+                        const kr_error_t *err, bool terminal)
+{
+    const char *msg = err->message[0] ? err->message
+                      : err->code     ? kr_strerror(err->code)
+                                      : "reconcile failed";
+    kr_log_field fields[] = {{"controller", ctl->name},
+                             {"cluster", lane->named ? lane->cluster : NULL},
+                             {"key", key},
+                             {"error", msg}};
+    kr_log_fields(&ctl->logger, KR_LOG_ERROR, KR_CONTROLLER_MODULE, fields, KR_ARRAY_LEN(fields),
+                  terminal ? "Reconciler error (terminal: not requeued)" : "Reconciler error");
+}
+
+/* The follow-up of one reconcile, while the key is still processing (done
+ * comes with the worker's next get). */
+static void follow_up(kr_controller_t *ctl, kr_controller_lane *lane, const char *key,
+                      kr_reconcile_result result, uint64_t after_ms, const kr_error_t *err)
+{
+    atomic_fetch_add(&ctl->n_reconciles, 1);
+    switch (result) {
+    case KR_RECONCILE_DONE:
+        atomic_fetch_add(&ctl->n_done, 1);
+        kr_metrics_counter_add(ctl->m_success, 1);
+        kr_queue_forget(lane->q, key);
+        break;
+    case KR_RECONCILE_REQUEUE:
+        atomic_fetch_add(&ctl->n_requeues, 1);
+        kr_metrics_counter_add(ctl->m_requeue, 1);
+        (void)kr_queue_add_rate_limited(lane->q, key); /* KR_ESHUTDOWN: stopping */
+        break;
+    case KR_RECONCILE_REQUEUE_AFTER:
+        atomic_fetch_add(&ctl->n_requeues_after, 1);
+        kr_metrics_counter_add(ctl->m_requeue_after, 1);
+        kr_queue_forget(lane->q, key);
+        (void)kr_queue_add_after(
+            lane->q, key, after_ms > INT64_MAX / 1000000 ? INT64_MAX : (int64_t)after_ms * 1000000);
+        break;
+    case KR_RECONCILE_TERMINAL:
+        atomic_fetch_add(&ctl->n_terminal, 1);
+        kr_metrics_counter_add(ctl->m_error, 1);
+        kr_metrics_counter_add(ctl->m_errors, 1);
+        kr_metrics_counter_add(ctl->m_terminal, 1);
+        log_failure(ctl, lane, key, err, true);
+        kr_queue_forget(lane->q, key);
+        break;
+    case KR_RECONCILE_ERROR:
+    default:
+        atomic_fetch_add(&ctl->n_errors, 1);
+        kr_metrics_counter_add(ctl->m_error, 1);
+        kr_metrics_counter_add(ctl->m_errors, 1);
+        log_failure(ctl, lane, key, err, false);
+        /* KR_QUEUE_GAVE_UP: lane_give_up logged and counted it */
+        (void)kr_queue_add_failed(lane->q, key);
+        break;
+    }
+}
+
+/* Reconcile one key handed out by `lane`. False when the controller is
+ * stopping and the key was not reconciled. */
+static bool reconcile_one(kr_controller_worker *w, kr_controller_lane *lane, const char *key)
+{
+    kr_controller_t *ctl = w->ctl;
+    /* seq_cst against kr_controller_stop: either it sees this worker
+     * active and waits for it, or this worker sees it stopping */
+    atomic_fetch_add(&ctl->active, 1);
+    if (atomic_load(&ctl->stopping)) {
+        atomic_fetch_sub(&ctl->active, 1);
+        return false;
+    }
+    size_t need = strlen(key) + 3;
+    if (need > w->buf_len) {
+        char *grown = kr_realloc(w->buf, need * 2);
+        if (grown) {
+            w->buf = grown;
+            w->buf_len = need * 2;
+        }
+    }
+    kr_reconcile_request req;
+    int rc = kr_controller_key_parse(key, lane->named, w->buf, w->buf_len, &req);
+    if (rc != 0) {
+        /* out of memory for the parts (a malformed key never gets queued):
+         * look again later */
+        w->err.code = rc;
+        snprintf(w->err.message, sizeof(w->err.message), "cannot parse key: %s", kr_strerror(rc));
+        follow_up(ctl, lane, key, KR_RECONCILE_ERROR, 0, &w->err);
+    } else {
+        kr_metrics_gauge_add(ctl->m_active, 1);
+        uint64_t after_ms = 0;
+        w->err.code = 0;
+        w->err.message[0] = '\0';
+        int64_t t0 = ctl->m_time ? kr_clock_read(&ctl->clock) : 0;
+        kr_reconcile_result result = ctl->reconcile(ctl, &req, &after_ms, &w->err, ctl->user);
+        if (ctl->m_time)
+            kr_metrics_histogram_observe(ctl->m_time,
+                                         (double)(kr_clock_read(&ctl->clock) - t0) / 1e9);
+        kr_metrics_gauge_add(ctl->m_active, -1);
+        follow_up(ctl, lane, key, result, after_ms, &w->err);
+    }
+    atomic_fetch_sub(&ctl->active, 1);
+    if (atomic_load(&ctl->stopping))
+        wake_all(ctl); /* kr_controller_stop waits for active == 0 */
+    return true;
+}
+
+/* The earliest due time over every lane on the controller's clock, or
+ * INT64_MAX. */
+static int64_t next_due(kr_controller_t *ctl)
+{
+    kr_controller_lane **lanes;
+    size_t n;
+    lanes_snapshot(ctl, &lanes, &n);
+    int64_t due = INT64_MAX;
+    for (size_t i = 0; i < n; i++) {
+        int64_t d = kr_queue_next_due_ns(lanes[i]->q);
+        if (d < due)
+            due = d;
+    }
+    return due;
+}
+
+/* Sleep until a wake after `seq`, a due time, or stop. */
+static void idle_wait(kr_controller_t *ctl, unsigned seq)
+{
+    int64_t due = next_due(ctl); /* before the leaf lock: it takes the queues' */
+    struct timespec ts, *deadline = NULL;
+    if (due != INT64_MAX) {
+        int64_t now = kr_clock_read(&ctl->clock);
+        if (due <= now)
+            return; /* the next try_get moves it in */
+        timespec_from_ns(&ts, ctl->injected_clock ? kr_clock_monotonic_ns() + INJECTED_CLOCK_POLL_NS
+                                                  : due);
+        deadline = &ts;
+    }
+    kr_mutex_lock(&ctl->idle_mu);
+    atomic_fetch_add(&ctl->idle, 1);
+    if (atomic_load(&ctl->wake_seq) == seq && !atomic_load(&ctl->stopping))
+        kr_cond_wait(&ctl->idle_cond, &ctl->idle_mu, deadline);
+    atomic_fetch_sub(&ctl->idle, 1);
+    kr_mutex_unlock(&ctl->idle_mu);
+}
+
+/* Finish `done_key` (if any) on `done_lane` and take the next key, serving
+ * the lanes round-robin. False once the controller is stopping. */
+static bool next_key(kr_controller_t *ctl, kr_controller_lane *done_lane, const char *done_key,
+                     kr_controller_lane **lane_out, const char **key_out)
+{
+    for (;;) {
+        unsigned seq = atomic_load(&ctl->wake_seq);
+        if (atomic_load(&ctl->stopping))
+            break;
+        kr_controller_lane **lanes;
+        size_t n;
+        lanes_snapshot(ctl, &lanes, &n);
+        size_t start =
+            n > 1 ? atomic_fetch_add_explicit(&ctl->round_robin, 1, memory_order_relaxed) % n : 0;
+        for (size_t i = 0; i < n; i++) {
+            kr_controller_lane *lane = lanes[(start + i) % n];
+            const char *key = NULL;
+            if (done_lane && lane == done_lane) {
+                (void)kr_queue_done_try_get(lane->q, done_key, &key);
+                done_lane = NULL;
+            } else if (kr_queue_try_get(lane->q, &key) != 0) {
+                key = NULL;
+            }
+            if (key) {
+                if (done_lane)
+                    kr_queue_done(done_lane->q, done_key);
+                *lane_out = lane;
+                *key_out = key;
+                return true;
+            }
+        }
+        idle_wait(ctl, seq);
+    }
+    if (done_lane)
+        kr_queue_done(done_lane->q, done_key);
+    return false;
+}
+
+/* ---- workers and cache sync ---------------------------------------------------------- */
+
+/* The first worker waits for the sources to sync, the others for it. True
+ * when the workers may run. */
+static bool wait_for_sync(kr_controller_worker *w)
+{
+    kr_controller_t *ctl = w->ctl;
+    if (w->index != 0) {
+        kr_mutex_lock(&ctl->idle_mu);
+        while (!atomic_load(&ctl->ready) && !atomic_load(&ctl->sync_failed) &&
+               !atomic_load(&ctl->stopping))
+            kr_cond_wait(&ctl->idle_cond, &ctl->idle_mu, NULL);
+        kr_mutex_unlock(&ctl->idle_mu);
+        return atomic_load(&ctl->ready) && !atomic_load(&ctl->stopping);
+    }
+    int64_t deadline = kr_clock_monotonic_ns() + (int64_t)ctl->cache_sync_timeout_ms * 1000000;
+    for (;;) {
+        if (atomic_load(&ctl->stopping))
+            return false;
+        if (kr_controller_sources_synced(ctl)) {
+            kr_log_field fields[] = {{"controller", ctl->name}};
+            kr_log_fields(&ctl->logger, KR_LOG_INFO, KR_CONTROLLER_MODULE, fields, 1,
+                          "Starting workers (%u)", ctl->nworkers);
+            kr_mutex_lock(&ctl->idle_mu);
+            atomic_store(&ctl->ready, true);
+            kr_cond_broadcast(&ctl->idle_cond);
+            kr_mutex_unlock(&ctl->idle_mu);
+            return true;
+        }
+        int64_t now = kr_clock_monotonic_ns();
+        if (now >= deadline) {
+            kr_log_field fields[] = {{"controller", ctl->name}};
+            kr_log_fields(&ctl->logger, KR_LOG_ERROR, KR_CONTROLLER_MODULE, fields, 1,
+                          "timed out waiting for the caches to sync after %llu ms",
+                          (unsigned long long)ctl->cache_sync_timeout_ms);
+            kr_mutex_lock(&ctl->idle_mu);
+            atomic_store(&ctl->sync_failed, true);
+            kr_cond_broadcast(&ctl->idle_cond);
+            kr_mutex_unlock(&ctl->idle_mu);
+            return false;
+        }
+        struct timespec ts;
+        timespec_from_ns(&ts, now + SYNC_POLL_NS < deadline ? now + SYNC_POLL_NS : deadline);
+        kr_mutex_lock(&ctl->idle_mu);
+        if (!atomic_load(&ctl->stopping))
+            kr_cond_wait(&ctl->idle_cond, &ctl->idle_mu, &ts);
+        kr_mutex_unlock(&ctl->idle_mu);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    kr_controller_worker *w = arg;
+    kr_controller_t *ctl = w->ctl;
+    if (!wait_for_sync(w))
+        return NULL;
+    kr_controller_lane *lane = NULL;
+    const char *key = NULL;
+    while (next_key(ctl, lane, key, &lane, &key)) {
+        if (!reconcile_one(w, lane, key)) {
+            kr_queue_done(lane->q, key);
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* ---- metrics ------------------------------------------------------------------------- */
+
+/* controller-runtime's reconcile_time_seconds buckets */
+static const double reconcile_time_buckets[] = {
+    0.005, 0.01, 0.025, 0.05, 0.1,  0.15, 0.2,  0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6,
+    0.7,   0.8,  0.9,   1.0,  1.25, 1.5,  1.75, 2.0,  2.5, 3.0,  3.5, 4.0,  4.5, 5,
+    6,     7,    8,     9,    10,   15,   20,   25,   30,  40,   50,  60};
+
+static int series_of(kr_controller_t *ctl, kr_metric_type type, const char *name, const char *help,
+                     const char *result, kr_metric_t **out, kr_error_t *err)
+{
+    static const char *const labels[] = {"controller", "result"};
+    const char *values[] = {ctl->name, result};
+    bool hist = type == KR_METRIC_HISTOGRAM;
+    kr_metric_family_t *fam = NULL;
+    int rc = kr_metrics_family_register(ctl->metrics, type, name, help, labels, result ? 2 : 1,
+                                        hist ? reconcile_time_buckets : NULL,
+                                        hist ? KR_ARRAY_LEN(reconcile_time_buckets) : 0, &fam, err);
+    if (rc == KR_EEXIST)
+        return kr_error_set(err, KR_EINVAL, "controller %s: metric %s exists with another shape",
+                            ctl->name, name);
+    if (rc == 0)
+        rc = kr_metrics_series(fam, values, out, err);
+    return rc;
+}
+
+static int metrics_init(kr_controller_t *ctl, kr_error_t *err)
+{
+    static const char total[] = "controller_runtime_reconcile_total";
+    static const char total_help[] = "Total number of reconciliations per controller";
+    int rc = 0;
+#define S(type, name, help, result, slot)                                                          \
+    if (rc == 0)                                                                                   \
+    rc = series_of(ctl, type, name, help, result, &ctl->slot, err)
+    S(KR_METRIC_COUNTER, total, total_help, "success", m_success);
+    S(KR_METRIC_COUNTER, total, total_help, "error", m_error);
+    S(KR_METRIC_COUNTER, total, total_help, "requeue", m_requeue);
+    S(KR_METRIC_COUNTER, total, total_help, "requeue_after", m_requeue_after);
+    S(KR_METRIC_COUNTER, "controller_runtime_reconcile_errors_total",
+      "Total number of reconciliation errors per controller", NULL, m_errors);
+    S(KR_METRIC_COUNTER, "controller_runtime_terminal_reconcile_errors_total",
+      "Total number of terminal reconciliation errors per controller", NULL, m_terminal);
+    S(KR_METRIC_HISTOGRAM, "controller_runtime_reconcile_time_seconds",
+      "Length of time per reconciliation per controller", NULL, m_time);
+    S(KR_METRIC_GAUGE, "controller_runtime_max_concurrent_reconciles",
+      "Maximum number of concurrent reconciles per controller", NULL, m_max_concurrent);
+    S(KR_METRIC_GAUGE, "controller_runtime_active_workers",
+      "Number of currently used workers per controller", NULL, m_active);
+#undef S
+    if (rc == 0)
+        kr_metrics_gauge_set(ctl->m_max_concurrent, ctl->nworkers);
+    return rc;
+}
+
+/* ---- life ---------------------------------------------------------------------------- */
+
+int kr_controller_new(const kr_controller_opts *opts, kr_controller_t **out, kr_error_t *err)
+{
+    if (!out)
+        return kr_error_set(err, KR_EINVAL, "controller: out is NULL");
+    *out = NULL;
+    if (!opts || !opts->name || !opts->name[0] || !opts->reconcile)
+        return kr_error_set(err, KR_EINVAL,
+                            "controller: a name and a reconcile function are "
+                            "required");
+    if (opts->version > KR_CONTROLLER_OPTS_VERSION)
+        return kr_error_set(err, KR_EINVAL, "controller %s: options version %u is newer than %u",
+                            opts->name, opts->version, KR_CONTROLLER_OPTS_VERSION);
+    kr_controller_t *ctl = kr_calloc(1, sizeof(*ctl));
+    if (!ctl)
+        return kr_error_set(err, KR_ENOMEM, "controller %s: out of memory", opts->name);
+    if (!(ctl->name = kr_strdup(opts->name))) {
+        kr_free(ctl);
+        return kr_error_set(err, KR_ENOMEM, "controller %s: out of memory", opts->name);
+    }
+    ctl->reconcile = opts->reconcile;
+    ctl->user = opts->user;
+    ctl->nworkers = opts->workers ? opts->workers : 1;
+    ctl->new_ratelimiter = opts->new_ratelimiter;
+    ctl->cache_sync_timeout_ms =
+        opts->cache_sync_timeout_ms ? opts->cache_sync_timeout_ms : DEFAULT_CACHE_SYNC_TIMEOUT_MS;
+    ctl->shutdown_timeout_ms =
+        opts->shutdown_timeout_ms ? opts->shutdown_timeout_ms : DEFAULT_SHUTDOWN_TIMEOUT_MS;
+    ctl->max_retries = opts->max_retries;
+    ctl->metrics = opts->metrics;
+    ctl->logger = opts->logger;
+    ctl->clock = opts->clock;
+    ctl->injected_clock = opts->clock.now_ns != NULL;
+    pthread_mutex_init(&ctl->mu, NULL);
+    kr_mutex_init(&ctl->idle_mu);
+    kr_cond_init(&ctl->idle_cond);
+    int rc = ctl->metrics ? metrics_init(ctl, err) : 0;
+    if (rc != 0) {
+        kr_controller_free(ctl);
+        return rc;
+    }
+    *out = ctl;
+    return 0;
+}
+
+int kr_controller_start(kr_controller_t *ctl, kr_error_t *err)
+{
+    if (!ctl)
+        return kr_error_set(err, KR_EINVAL, "controller: NULL");
+    pthread_mutex_lock(&ctl->mu);
+    kr_controller_state state = ctl->state;
+    if (state == KR_CTL_NEW)
+        ctl->state = KR_CTL_STARTED;
+    pthread_mutex_unlock(&ctl->mu);
+    if (state != KR_CTL_NEW)
+        return kr_error_set(err, KR_ESTATE, "controller %s: %s", ctl->name,
+                            state == KR_CTL_STARTED ? "already started" : "stopped");
+    ctl->workers = kr_calloc(ctl->nworkers, sizeof(*ctl->workers));
+    if (!ctl->workers)
+        return kr_error_set(err, KR_ENOMEM, "controller %s: out of memory", ctl->name);
+    kr_log_field fields[] = {{"controller", ctl->name}};
+    kr_log_fields(&ctl->logger, KR_LOG_INFO, KR_CONTROLLER_MODULE, fields, 1,
+                  "Starting Controller");
+    for (unsigned i = 0; i < ctl->nworkers; i++) {
+        kr_controller_worker *w = &ctl->workers[i];
+        w->ctl = ctl;
+        w->index = i;
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            atomic_store(&ctl->stopping, true);
+            wake_all(ctl);
+            return kr_error_set(err, KR_EIO, "controller %s: cannot create worker thread %u",
+                                ctl->name, i);
+        }
+        ctl->nthreads++;
+    }
+    return 0;
+}
+
+/* Wait (real time) until no reconcile is in flight or the deadline passes. */
+static bool wait_in_flight(kr_controller_t *ctl, int64_t deadline)
+{
+    kr_mutex_lock(&ctl->idle_mu);
+    while (atomic_load(&ctl->active) > 0 && kr_clock_monotonic_ns() < deadline) {
+        struct timespec ts;
+        timespec_from_ns(&ts, deadline);
+        kr_cond_wait(&ctl->idle_cond, &ctl->idle_mu, &ts);
+    }
+    bool finished = atomic_load(&ctl->active) == 0;
+    kr_mutex_unlock(&ctl->idle_mu);
+    return finished;
+}
+
+int kr_controller_stop(kr_controller_t *ctl, kr_error_t *err)
+{
+    if (!ctl)
+        return 0;
+    pthread_mutex_lock(&ctl->mu);
+    kr_controller_state state = ctl->state;
+    ctl->state = KR_CTL_STOPPED;
+    pthread_mutex_unlock(&ctl->mu);
+    if (state == KR_CTL_STOPPED)
+        return 0;
+    /* no new keys, then no new reconciles */
+    kr_controller_sources_remove(ctl);
+    kr_mutex_lock(&ctl->idle_mu);
+    atomic_store(&ctl->stopping, true);
+    atomic_store(&ctl->ready, false);
+    kr_cond_broadcast(&ctl->idle_cond);
+    kr_mutex_unlock(&ctl->idle_mu);
+    kr_controller_lane **lanes;
+    size_t n;
+    lanes_snapshot(ctl, &lanes, &n);
+    for (size_t i = 0; i < n; i++)
+        kr_queue_shutdown(lanes[i]->q);
+    int64_t deadline = kr_clock_monotonic_ns() + (int64_t)ctl->shutdown_timeout_ms * 1000000;
+    bool finished = wait_in_flight(ctl, deadline);
+    unsigned unfinished = atomic_load(&ctl->active);
+    kr_log_field fields[] = {{"controller", ctl->name}};
+    if (!finished)
+        kr_log_fields(&ctl->logger, KR_LOG_WARN, KR_CONTROLLER_MODULE, fields, 1,
+                      "%u reconcile(s) still running after %llu ms; waiting for them", unfinished,
+                      (unsigned long long)ctl->shutdown_timeout_ms);
+    /* a reconcile is never killed: the join waits for late ones */
+    for (unsigned i = 0; i < ctl->nthreads; i++)
+        pthread_join(ctl->workers[i].thread, NULL);
+    if (!finished)
+        return kr_error_set(err, KR_ETIMEDOUT,
+                            "controller %s: %u reconcile(s) still running after %llu ms", ctl->name,
+                            unfinished, (unsigned long long)ctl->shutdown_timeout_ms);
+    kr_log_fields(&ctl->logger, KR_LOG_INFO, KR_CONTROLLER_MODULE, fields, 1,
+                  "All workers finished");
+    return 0;
+}
+
+void kr_controller_free(kr_controller_t *ctl)
+{
+    if (!ctl)
+        return;
+    kr_controller_stop(ctl, NULL);
+    kr_controller_sources_free(ctl);
+    for (unsigned i = 0; i < ctl->nthreads; i++)
+        kr_free(ctl->workers[i].buf);
+    kr_free(ctl->workers);
+    kr_controller_lane **lanes;
+    size_t n;
+    lanes_snapshot(ctl, &lanes, &n);
+    for (size_t i = 0; i < n; i++)
+        lane_free(lanes[i]);
+    kr_free(lanes);
+    for (size_t i = 0; i < ctl->nretired; i++)
+        kr_free(ctl->retired[i]);
+    kr_free(ctl->retired);
+    kr_cond_destroy(&ctl->idle_cond);
+    kr_mutex_destroy(&ctl->idle_mu);
+    pthread_mutex_destroy(&ctl->mu);
+    kr_free(ctl->name);
+    kr_free(ctl);
+}
+
+bool kr_controller_ready(const kr_controller_t *ctl)
+{
+    return ctl && atomic_load(&((kr_controller_t *)ctl)->ready);
+}
+
+const char *kr_controller_name(const kr_controller_t *ctl)
+{
+    return ctl ? ctl->name : NULL;
+}
+
+/* ---- introspection ------------------------------------------------------------------- */
+
+void kr_controller_get_stats(const kr_controller_t *cctl, kr_controller_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    kr_controller_t *ctl = (kr_controller_t *)cctl;
+    if (!ctl)
+        return;
+    out->reconciles = atomic_load(&ctl->n_reconciles);
+    out->done = atomic_load(&ctl->n_done);
+    out->requeues = atomic_load(&ctl->n_requeues);
+    out->requeues_after = atomic_load(&ctl->n_requeues_after);
+    out->errors = atomic_load(&ctl->n_errors);
+    out->terminal_errors = atomic_load(&ctl->n_terminal);
+    out->gave_up = atomic_load(&ctl->n_gave_up);
+    out->active_workers = atomic_load(&ctl->active);
+    kr_controller_lane **lanes;
+    size_t n;
+    lanes_snapshot(ctl, &lanes, &n);
+    out->lanes = n;
+    for (size_t i = 0; i < n; i++)
+        out->queued += kr_queue_len(lanes[i]->q);
+}
+
+size_t kr_controller_queue_len(kr_controller_t *ctl, const char *cluster)
+{
+    kr_controller_lane *lane = NULL;
+    if (!ctl || kr_controller_lane_get(ctl, cluster, false, &lane, NULL) != 0 || !lane)
+        return 0;
+    return kr_queue_len(lane->q);
+}

@@ -1,0 +1,131 @@
+/* libkreconcile — internals of the controller runtime shared by its two
+ * files: controller.c (lanes, workers, life, metrics) and
+ * controller_source.c (keys, sources, event mapping, enqueueing).
+ * Never installed; nothing here is part of the ABI. */
+#ifndef KR_LIB_CONTROLLER_INTERNAL_H
+#define KR_LIB_CONTROLLER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kreconcile/controller.h"
+#include "kreconcile/queue.h"
+#include "lock.h"
+
+#define KR_CONTROLLER_MODULE "controller"
+
+/* One cluster's lane: its own queue (with its own rate limiter and
+ * backoff). Lanes are created on demand and live as long as the controller. */
+typedef struct kr_controller_lane {
+    kr_controller_t *ctl;
+    char *cluster; /* "" for the unnamed lane */
+    size_t cluster_len;
+    bool named; /* keys carry the cluster */
+    kr_queue_t *q;
+} kr_controller_lane;
+
+/* One registered source. */
+typedef struct kr_controller_src {
+    kr_controller_t *ctl;
+    kr_informer_t *informer;
+    kr_controller_lane *lane;
+    kr_controller_map map;
+    char *owner_kind;
+    char *owner_group; /* NULL: any group */
+    kr_controller_map_cb map_cb;
+    void *map_user;
+    kr_controller_predicate_cb predicate;
+    void *predicate_user;
+    bool normal_priority_resync;
+    /* set while kr_informer_add_handler replays the cache to this source:
+     * those adds are the source's initial list */
+    atomic_bool replaying;
+    int handler_id;
+} kr_controller_src;
+
+typedef enum kr_controller_state {
+    KR_CTL_NEW = 0,
+    KR_CTL_STARTED = 1,
+    KR_CTL_STOPPED = 2,
+} kr_controller_state;
+
+struct kr_controller_worker;
+
+struct kr_controller {
+    char *name;
+    kr_reconcile_cb reconcile;
+    void *user;
+    unsigned nworkers;
+    kr_controller_ratelimiter_cb new_ratelimiter;
+    uint64_t cache_sync_timeout_ms;
+    uint64_t shutdown_timeout_ms;
+    unsigned max_retries;
+    kr_metrics_registry_t *metrics;
+    kr_logger logger;
+    kr_clock clock;
+    bool injected_clock;
+
+    /* Guards state, the sources and lane creation. Never held while calling
+     * a queue or an informer. */
+    pthread_mutex_t mu;
+    kr_controller_state state;
+    kr_controller_src **sources;
+    size_t nsources, sources_cap;
+
+    /* The lanes, readable without a lock: an array only ever replaced by a
+     * larger copy (old copies are kept until free), published before the
+     * count that covers the new entry. */
+    _Atomic(kr_controller_lane **) lanes;
+    atomic_size_t nlanes;
+    size_t lanes_cap;
+    kr_controller_lane ***retired; /* replaced arrays, freed with the controller */
+    size_t nretired;
+    atomic_size_t round_robin;
+
+    struct kr_controller_worker *workers;
+    unsigned nthreads; /* threads created */
+
+    /* Idle workers sleep on idle_cond (a leaf lock: taken by the queues'
+     * wake hooks under their own locks, so nothing else is called while
+     * it is held). wake_seq moves on every wake; `idle` counts sleepers so
+     * that a wake with nobody asleep costs one atomic add. */
+    kr_mutex idle_mu;
+    kr_cond idle_cond;
+    atomic_uint wake_seq;
+    atomic_uint idle;
+    atomic_bool stopping;
+    atomic_bool ready;
+    atomic_bool sync_failed;
+    atomic_uint active;
+
+    /* counters (kr_controller_stats) */
+    atomic_uint_fast64_t n_reconciles, n_done, n_requeues, n_requeues_after, n_errors, n_terminal,
+        n_gave_up;
+
+    /* metrics: NULL without a registry (updates then do nothing) */
+    kr_metric_t *m_success, *m_error, *m_requeue, *m_requeue_after;
+    kr_metric_t *m_errors, *m_terminal, *m_time, *m_max_concurrent, *m_active;
+};
+
+/* The lane of `cluster` (NULL or "": the unnamed one), created when
+ * missing and `create` is set. 0, KR_ENOTFOUND (not created), KR_EINVAL
+ * (a '/' in the name), KR_ESHUTDOWN (stopped), KR_ENOMEM. [any thread] */
+int kr_controller_lane_get(kr_controller_t *ctl, const char *cluster, bool create,
+                           kr_controller_lane **out, kr_error_t *err);
+
+/* Queue ns/name on `lane` with `priority` after `delay_ns` (<= 0: now).
+ * Errors: KR_EINVAL (empty name, '/' in a part), KR_ENOMEM, KR_ESHUTDOWN. */
+int kr_controller_lane_add(kr_controller_lane *lane, const char *namespace_, const char *name,
+                           int priority, int64_t delay_ns);
+
+/* Remove every source's handler (stop). */
+void kr_controller_sources_remove(kr_controller_t *ctl);
+/* Free the sources (free). */
+void kr_controller_sources_free(kr_controller_t *ctl);
+/* True when every source's informer has synced. */
+bool kr_controller_sources_synced(kr_controller_t *ctl);
+
+#endif /* KR_LIB_CONTROLLER_INTERNAL_H */

@@ -1,0 +1,956 @@
+/* libkreconcile — the manager (controller-runtime's Manager): builds the
+ * runtime, the clients of the hub and workload clusters, the informer
+ * factory, metrics, leader election and the HTTP endpoint; runs the
+ * controllers and runnables while leading; stops them in order on a
+ * signal, kr_manager_stop or lost leadership, releasing the Lease last.
+ * Signals are taken synchronously (signalfd) on a thread of its own, never
+ * by an asynchronous handler. */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "manager_internal.h"
+
+#define DEFAULT_SHUTDOWN_MS 30000
+/* After a signal, a stop that overruns its timeout by this much ends the
+ * process (status 1) rather than hang a rollout. */
+#define SHUTDOWN_GRACE_MS 5000
+
+struct cluster {
+    char *name;
+    kr_rest_config *config;
+    kr_client_t *client;
+};
+
+struct runnable {
+    kr_manager_start_cb start;
+    kr_manager_stop_cb stop;
+    void *user;
+    bool leader_only;
+    bool started;
+};
+
+struct ready_check {
+    char *name;
+    kr_manager_ready_cb check;
+    void *user;
+};
+
+enum run_state { STATE_NEW, STATE_RUNNING, STATE_STOPPING, STATE_DONE };
+
+struct kr_manager {
+    const kr_manager_program *program;
+    const kr_manager_config *config;
+    kr_logger logger;
+    kr_log_sink_t *sink;
+    uint64_t shutdown_timeout_ms;
+
+    kr_runtime_t *rt;
+    kr_metrics_registry_t *metrics;
+    kr_informer_factory_t *factory;
+    kr_informer_factory_opts factory_opts;
+    char *hub_name;
+    char *hub_namespace;
+    kr_rest_config *hub_config;
+    kr_client_t *hub;
+    struct cluster *clusters;
+    size_t n_clusters;
+    kr_leader_t *leader;
+    kr_client_t *leader_client; /* its own: a busy controller's rate limit never delays a renewal */
+    kr_http_server_t *http;
+
+    sigset_t old_mask;
+    pthread_t signal_thread;
+    bool signal_thread_started;
+    int signal_fd;
+    int wake_fd; /* eventfd: ends the signal thread */
+
+    /* Guarded by lock: */
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    enum run_state state;
+    bool stop_requested;
+    int exit_code;
+    bool lead_started_pending; /* the elector said "started leading" */
+    bool lead_lost_pending; /* ... and later "stopped leading" */
+    kr_controller_t **controllers;
+    size_t n_controllers;
+    bool controllers_started;
+    struct runnable *runnables;
+    size_t n_runnables;
+    struct ready_check *checks;
+    size_t n_checks;
+    kr_informer_t **informers;
+    size_t n_informers;
+
+    atomic_bool leading;
+};
+
+/* ---- small helpers ------------------------------------------------------------ */
+
+static kr_log_level level_of_verbosity(int v)
+{
+    if (v <= 0)
+        return KR_LOG_INFO;
+    return v <= 3 ? KR_LOG_DEBUG : KR_LOG_TRACE;
+}
+
+static bool listen_disabled(const char *listen)
+{
+    return !listen || strcmp(listen, "") == 0 || strcmp(listen, "0") == 0;
+}
+
+static int grow(void **array, size_t n, size_t size)
+{
+    void *grown = kr_realloc(*array, (n + 1) * size);
+    if (!grown)
+        return KR_ENOMEM;
+    *array = grown;
+    return 0;
+}
+
+/* ---- built-in routes ------------------------------------------------------------ */
+
+static void healthz(const kr_http_request_t *req, kr_http_response_t *resp, void *user)
+{
+    (void)req;
+    (void)user;
+    kr_http_respond(resp, 200, "text/plain; charset=utf-8", "ok", 2);
+}
+
+static void metrics_route(const kr_http_request_t *req, kr_http_response_t *resp, void *user)
+{
+    (void)req;
+    kr_manager_t *m = user;
+    char *text = NULL;
+    size_t len = 0;
+    kr_error_t err = {0};
+    if (kr_metrics_render(m->metrics, &text, &len, &err) != 0) {
+        kr_http_respond_error(resp, 500, "metrics: %s", err.message);
+        return;
+    }
+    kr_http_respond(resp, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+    kr_free(text);
+}
+
+/* What /readyz looks at, copied under the lock so that checks run
+ * without it (a check may call back into the manager). */
+struct ready_view {
+    enum run_state state;
+    bool leading;
+    kr_controller_t **controllers;
+    size_t n_controllers;
+    struct ready_check *checks;
+    size_t n_checks;
+    kr_informer_t **informers;
+    size_t n_informers;
+};
+
+static int ready_view_take(kr_manager_t *m, struct ready_view *v)
+{
+    *v = (struct ready_view){0};
+    pthread_mutex_lock(&m->lock);
+    v->state = m->state;
+    v->leading = atomic_load(&m->leading);
+    v->n_controllers = m->n_controllers;
+    v->n_checks = m->n_checks;
+    v->n_informers = m->n_informers;
+    v->controllers = kr_calloc(v->n_controllers + 1, sizeof(kr_controller_t *));
+    v->checks = kr_calloc(v->n_checks + 1, sizeof(*v->checks));
+    v->informers = kr_calloc(v->n_informers + 1, sizeof(kr_informer_t *));
+    bool ok = v->controllers && v->checks && v->informers;
+    if (ok && v->n_controllers)
+        memcpy(v->controllers, m->controllers, v->n_controllers * sizeof(kr_controller_t *));
+    if (ok && v->n_checks)
+        memcpy(v->checks, m->checks, v->n_checks * sizeof(*v->checks));
+    if (ok && v->n_informers)
+        memcpy(v->informers, m->informers, v->n_informers * sizeof(kr_informer_t *));
+    pthread_mutex_unlock(&m->lock);
+    return ok ? 0 : KR_ENOMEM;
+}
+
+static void ready_view_free(struct ready_view *v)
+{
+    kr_free(v->controllers);
+    kr_free(v->checks);
+    kr_free(v->informers);
+}
+
+static void readyz(const kr_http_request_t *req, kr_http_response_t *resp, void *user)
+{
+    (void)req;
+    kr_manager_t *m = user;
+    struct ready_view v;
+    if (ready_view_take(m, &v) != 0) {
+        ready_view_free(&v);
+        kr_http_respond_error(resp, 500, "out of memory");
+        return;
+    }
+    kr_buf b = {0};
+    bool ready = true;
+    if (v.state == STATE_RUNNING) {
+        kr_buf_append_str(&b, "[+]manager ok\n");
+    } else {
+        ready = false;
+        kr_buf_printf(&b, "[-]manager failed: %s\n",
+                      v.state == STATE_NEW ? "not running yet" : "shutting down");
+    }
+    size_t unsynced = 0;
+    for (size_t i = 0; i < v.n_informers; i++)
+        if (!kr_informer_has_synced(v.informers[i]))
+            unsynced++;
+    if (unsynced == 0) {
+        kr_buf_printf(&b, "[+]informers ok (%zu synced)\n", v.n_informers);
+    } else {
+        ready = false;
+        kr_buf_printf(&b, "[-]informers failed: %zu of %zu not synced\n", unsynced, v.n_informers);
+    }
+    if (m->leader) {
+        char holder[256];
+        kr_leader_observed_holder(m->leader, holder, sizeof(holder));
+        if (v.leading)
+            kr_buf_append_str(&b, "[+]leader ok: leading\n");
+        else
+            kr_buf_printf(&b, "[+]leader ok: standby, the leader is \"%s\"\n", holder);
+    }
+    for (size_t i = 0; v.leading && i < v.n_controllers; i++) {
+        if (kr_controller_ready(v.controllers[i])) {
+            kr_buf_printf(&b, "[+]controller %s ok\n", kr_controller_name(v.controllers[i]));
+        } else {
+            ready = false;
+            kr_buf_printf(&b, "[-]controller %s failed: caches not synced or not started\n",
+                          kr_controller_name(v.controllers[i]));
+        }
+    }
+    for (size_t i = 0; i < v.n_checks; i++) {
+        char why[512] = "";
+        if (v.checks[i].check(why, sizeof(why), v.checks[i].user)) {
+            kr_buf_printf(&b, "[+]%s ok\n", v.checks[i].name);
+        } else {
+            ready = false;
+            why[sizeof(why) - 1] = '\0';
+            for (char *p = why; *p; p++)
+                if (*p == '\n' || *p == '\r')
+                    *p = ' ';
+            kr_buf_printf(&b, "[-]%s failed: %s\n", v.checks[i].name, why[0] ? why : "not ready");
+        }
+    }
+    kr_buf_printf(&b, "readyz check %s\n", ready ? "passed" : "failed");
+    ready_view_free(&v);
+    if (!b.data)
+        kr_http_respond_error(resp, 500, "out of memory");
+    else
+        kr_http_respond(resp, ready ? 200 : 503, "text/plain; charset=utf-8", b.data, b.len);
+    kr_buf_free(&b);
+}
+
+/* ---- leader election callbacks (loop thread: never block) ---------------------------- */
+
+static void on_started_leading(const kr_leader_term *term, void *user)
+{
+    kr_manager_t *m = user;
+    kr_log(&m->logger, KR_LOG_INFO, "manager", "started leading (term %llu)",
+           (unsigned long long)term->transitions);
+    pthread_mutex_lock(&m->lock);
+    m->lead_started_pending = true;
+    pthread_cond_broadcast(&m->changed);
+    pthread_mutex_unlock(&m->lock);
+}
+
+static void on_stopped_leading(void *user)
+{
+    kr_manager_t *m = user;
+    atomic_store(&m->leading, false);
+    pthread_mutex_lock(&m->lock);
+    bool expected = m->state != STATE_RUNNING || m->stop_requested;
+    if (!expected)
+        m->lead_lost_pending = true;
+    pthread_cond_broadcast(&m->changed);
+    pthread_mutex_unlock(&m->lock);
+    if (!expected)
+        kr_log(&m->logger, KR_LOG_ERROR, "manager", "leadership lost: stopping");
+}
+
+static void on_new_leader(const char *identity, void *user)
+{
+    kr_manager_t *m = user;
+    kr_log_field f[] = {{"leader", identity}};
+    kr_log_fields(&m->logger, KR_LOG_INFO, "manager", f, 1, "new leader observed");
+}
+
+/* ---- building ----------------------------------------------------------------------- */
+
+static int load_hub(kr_manager_t *m, kr_error_t *err)
+{
+    const kr_manager_config *cfg = m->config;
+    kr_config_load_opts lo = {.kubeconfig = cfg->kubeconfig, .logger = m->logger};
+    lo.overrides.context = cfg->context;
+    kr_error_t e = {0};
+    int rc = kr_config_load(&lo, &m->hub_config, &e);
+    if (rc != 0)
+        return kr_error_set(err, rc == KR_ENOMEM ? KR_ENOMEM : KR_EINVAL, "hub kubeconfig: %s",
+                            e.message);
+    m->hub_namespace = kr_strdup(m->hub_config->namespace_ && *m->hub_config->namespace_
+                                     ? m->hub_config->namespace_
+                                     : "default");
+    if (!m->hub_namespace)
+        return kr_error_set(err, KR_ENOMEM, "out of memory");
+    rc = kr_client_new(m->rt, m->hub_config, NULL, &m->hub, &e);
+    if (rc != 0)
+        return kr_error_set(err, rc == KR_ENOMEM ? KR_ENOMEM : KR_EINVAL, "hub: %s", e.message);
+    return 0;
+}
+
+static int load_cluster(kr_manager_t *m, const kr_manager_cluster_arg *arg, kr_error_t *err)
+{
+    if (strcmp(arg->name, m->hub_name) == 0)
+        return kr_error_set(err, KR_EINVAL, "cluster \"%s\": the hub's name", arg->name);
+    if (kr_manager_cluster_find(m, arg->name) >= 0)
+        return kr_error_set(err, KR_EINVAL, "cluster \"%s\" given twice", arg->name);
+    if (grow((void **)&m->clusters, m->n_clusters, sizeof(*m->clusters)) != 0)
+        return kr_error_set(err, KR_ENOMEM, "out of memory");
+    struct cluster *c = &m->clusters[m->n_clusters];
+    *c = (struct cluster){.name = kr_strdup(arg->name)};
+    m->n_clusters++;
+    if (!c->name)
+        return kr_error_set(err, KR_ENOMEM, "out of memory");
+    kr_kubeconfig_opts ko = {.logger = m->logger};
+    kr_kubeconfig_t *kc = NULL;
+    kr_error_t e = {0};
+    const char *path = arg->kubeconfig;
+    int rc = kr_kubeconfig_load_files(&path, 1, &ko, &kc, &e);
+    if (rc == 0) {
+        kr_config_overrides ov = {.context = arg->context};
+        rc = kr_kubeconfig_rest_config(kc, &ov, &c->config, &e);
+    }
+    kr_kubeconfig_free(kc);
+    if (rc == 0)
+        rc = kr_client_new(m->rt, c->config, NULL, &c->client, &e);
+    if (rc == 0)
+        rc = kr_informer_factory_name_cluster(m->factory, c->client, c->name, &e);
+    if (rc != 0)
+        return kr_error_set(err, rc == KR_ENOMEM ? KR_ENOMEM : KR_EINVAL, "cluster %s: %s",
+                            arg->name, e.message);
+    return 0;
+}
+
+static int make_leader(kr_manager_t *m, const kr_manager_opts *opts, kr_error_t *err)
+{
+    const kr_manager_config *cfg = m->config;
+    if (!m->hub)
+        return kr_error_set(err, KR_EINVAL, "--leader-elect needs a hub cluster");
+    int rc = kr_client_new(m->rt, m->hub_config, NULL, &m->leader_client, err);
+    if (rc != 0)
+        return rc;
+    kr_leader_opts lo = KR_LEADER_OPTS_INIT;
+    lo.client = m->leader_client;
+    lo.lease_namespace =
+        cfg->lease_namespace && *cfg->lease_namespace ? cfg->lease_namespace : m->hub_namespace;
+    lo.lease_name = cfg->lease_name && *cfg->lease_name ? cfg->lease_name
+                    : opts->program->default_lease_name ? opts->program->default_lease_name
+                                                        : opts->program->name;
+    lo.on_started_leading = on_started_leading;
+    lo.on_stopped_leading = on_stopped_leading;
+    lo.on_new_leader = on_new_leader;
+    lo.user = m;
+    lo.metrics = m->metrics;
+    lo.logger = m->logger;
+    return kr_leader_new(&lo, &m->leader, err);
+}
+
+static int make_http(kr_manager_t *m, const kr_manager_opts *opts, kr_error_t *err)
+{
+    if (listen_disabled(m->config->listen))
+        return 0;
+    kr_http_server_opts ho = {
+        .listen = m->config->listen, .max_body_bytes = opts->max_body_bytes, .logger = m->logger};
+    int rc = kr_http_server_new(&ho, &m->http, err);
+    if (rc == 0)
+        rc = kr_http_server_route(m->http, "GET", "/healthz", healthz, m, true, err);
+    if (rc == 0)
+        rc = kr_http_server_route(m->http, "GET", "/readyz", readyz, m, true, err);
+    if (rc == 0)
+        rc = kr_http_server_route(m->http, "GET", "/metrics", metrics_route, m, true, err);
+    return rc;
+}
+
+static int make_logger(kr_manager_t *m, const kr_manager_opts *opts, kr_error_t *err)
+{
+    if (opts->logger.fn || opts->logger.fields_cb) {
+        m->logger = opts->logger;
+        return 0;
+    }
+    return kr_log_sink_new(stderr, m->config->log_format, level_of_verbosity(m->config->verbosity),
+                           &m->sink, &m->logger, err);
+}
+
+static int build(kr_manager_t *m, const kr_manager_opts *opts, kr_error_t *err)
+{
+    int rc = make_logger(m, opts, err);
+    if (rc != 0)
+        return rc;
+    kr_runtime_opts ro = {.logger = m->logger};
+    if ((rc = kr_runtime_new(&ro, &m->rt, err)) != 0 || (rc = kr_runtime_start(m->rt, err)) != 0)
+        return rc;
+    if ((rc = kr_metrics_registry_new(&m->metrics, err)) != 0)
+        return rc;
+    m->factory_opts = opts->informers;
+    if (!m->factory_opts.metrics)
+        m->factory_opts.metrics = m->metrics;
+    if (!m->factory_opts.logger.fn && !m->factory_opts.logger.fields_cb)
+        m->factory_opts.logger = m->logger;
+    if ((rc = kr_informer_factory_new(&m->factory_opts, &m->factory, err)) != 0)
+        return rc;
+    if (!opts->no_hub && (rc = load_hub(m, err)) != 0)
+        return rc;
+    for (size_t i = 0; i < m->config->n_clusters; i++)
+        if ((rc = load_cluster(m, &m->config->clusters[i], err)) != 0)
+            return rc;
+    if (m->config->leader_elect && (rc = make_leader(m, opts, err)) != 0)
+        return rc;
+    return make_http(m, opts, err);
+}
+
+int kr_manager_new(const kr_manager_opts *opts, kr_manager_t **out, kr_error_t *err)
+{
+    if (!out)
+        return kr_error_set(err, KR_EINVAL, "kr_manager_new: NULL out");
+    *out = NULL;
+    if (!opts || !opts->program || !opts->program->name || !opts->config)
+        return kr_error_set(err, KR_EINVAL, "kr_manager_new: a program and its parsed config");
+    if (opts->version > KR_MANAGER_OPTS_VERSION)
+        return kr_error_set(err, KR_EINVAL, "kr_manager_new: options version %u unknown",
+                            opts->version);
+    if (opts->no_hub && opts->config->leader_elect)
+        return kr_error_set(err, KR_EINVAL, "--leader-elect needs a hub cluster");
+    kr_manager_t *m = kr_calloc(1, sizeof(*m));
+    if (!m)
+        return kr_error_set(err, KR_ENOMEM, "out of memory");
+    m->program = opts->program;
+    m->config = opts->config;
+    m->shutdown_timeout_ms =
+        opts->shutdown_timeout_ms ? opts->shutdown_timeout_ms : DEFAULT_SHUTDOWN_MS;
+    m->signal_fd = -1;
+    m->wake_fd = -1;
+    pthread_mutex_init(&m->lock, NULL);
+    pthread_cond_init(&m->changed, NULL);
+    /* Every thread made from here on inherits the blocked signals; only
+     * the signal thread takes them, synchronously. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, &m->old_mask);
+    m->hub_name = kr_strdup(opts->hub_name ? opts->hub_name : "hub");
+    int rc = m->hub_name ? build(m, opts, err) : kr_error_set(err, KR_ENOMEM, "out of memory");
+    if (rc != 0) {
+        kr_manager_free(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+/* ---- running ------------------------------------------------------------------------- */
+
+void kr_manager_stop(kr_manager_t *m, int exit_code)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->lock);
+    if (!m->stop_requested) {
+        m->stop_requested = true;
+        m->exit_code = exit_code;
+    }
+    pthread_cond_broadcast(&m->changed);
+    pthread_mutex_unlock(&m->lock);
+}
+
+static void *signal_main(void *arg)
+{
+    kr_manager_t *m = arg;
+    int signals = 0;
+    int64_t deadline_ns = 0;
+    for (;;) {
+        int timeout = -1;
+        if (deadline_ns) {
+            int64_t left = (deadline_ns - kr_clock_monotonic_ns()) / 1000000;
+            timeout = left > 0 ? (int)left : 0;
+        }
+        struct pollfd p[2] = {{m->signal_fd, POLLIN, 0}, {m->wake_fd, POLLIN, 0}};
+        int n = poll(p, 2, timeout);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (p[1].revents)
+            return NULL;
+        if (n == 0) {
+            kr_log(&m->logger, KR_LOG_ERROR, "manager",
+                   "graceful stop did not finish within %llu ms: exiting",
+                   (unsigned long long)m->shutdown_timeout_ms + SHUTDOWN_GRACE_MS);
+            _exit(1);
+        }
+        struct signalfd_siginfo si;
+        if (n < 0 || read(m->signal_fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+            continue;
+        const char *name = si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM";
+        if (++signals > 1) {
+            kr_log(&m->logger, KR_LOG_WARN, "manager", "second signal (%s): exiting at once", name);
+            _exit(130);
+        }
+        kr_log(&m->logger, KR_LOG_INFO, "manager",
+               "%s received: stopping gracefully (a second signal exits at once)", name);
+        deadline_ns = kr_clock_monotonic_ns() +
+                      (int64_t)(m->shutdown_timeout_ms + SHUTDOWN_GRACE_MS) * 1000000;
+        kr_manager_stop(m, 0);
+    }
+}
+
+static int start_signal_thread(kr_manager_t *m)
+{
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    m->signal_fd = signalfd(-1, &sigs, SFD_CLOEXEC);
+    m->wake_fd = eventfd(0, EFD_CLOEXEC);
+    if (m->signal_fd < 0 || m->wake_fd < 0)
+        return KR_EIO;
+    if (pthread_create(&m->signal_thread, NULL, signal_main, m) != 0)
+        return KR_EIO;
+    m->signal_thread_started = true;
+    return 0;
+}
+
+static void stop_signal_thread(kr_manager_t *m)
+{
+    if (m->signal_thread_started) {
+        uint64_t one = 1;
+        ssize_t w = write(m->wake_fd, &one, sizeof(one));
+        (void)w;
+        pthread_join(m->signal_thread, NULL);
+        m->signal_thread_started = false;
+    }
+    if (m->signal_fd >= 0)
+        close(m->signal_fd);
+    if (m->wake_fd >= 0)
+        close(m->wake_fd);
+    m->signal_fd = m->wake_fd = -1;
+}
+
+static int start_runnables(kr_manager_t *m, bool leader_only)
+{
+    for (size_t i = 0; i < m->n_runnables; i++) {
+        struct runnable *r = &m->runnables[i];
+        if (r->leader_only != leader_only || r->started)
+            continue;
+        int rc = r->start(m, r->user);
+        if (rc != 0) {
+            kr_log(&m->logger, KR_LOG_ERROR, "manager", "a runnable failed to start: %s",
+                   kr_strerror(rc));
+            return rc;
+        }
+        r->started = true;
+    }
+    return 0;
+}
+
+static void stop_runnables(kr_manager_t *m, bool leader_only)
+{
+    for (size_t i = m->n_runnables; i-- > 0;) {
+        struct runnable *r = &m->runnables[i];
+        if (r->leader_only != leader_only || !r->started)
+            continue;
+        if (r->stop)
+            r->stop(m, r->user);
+        r->started = false;
+    }
+}
+
+/* The controllers, copied under the lock (new; kr_free), with *n set and
+ * controllers_started set to `started`. NULL when there are none or out
+ * of memory (then *n is 0). */
+static kr_controller_t **controllers_take(kr_manager_t *m, bool started, size_t *n,
+                                          bool *was_started)
+{
+    pthread_mutex_lock(&m->lock);
+    *was_started = m->controllers_started;
+    m->controllers_started = started;
+    *n = m->n_controllers;
+    kr_controller_t **copy = *n ? kr_calloc(*n, sizeof(kr_controller_t *)) : NULL;
+    if (copy)
+        memcpy(copy, m->controllers, *n * sizeof(kr_controller_t *));
+    else
+        *n = 0;
+    pthread_mutex_unlock(&m->lock);
+    return copy;
+}
+
+/* Start the leader-only parts: the controllers, then the leader-only
+ * runnables. [main thread] */
+static int lead_start(kr_manager_t *m)
+{
+    size_t n;
+    bool was_started;
+    kr_controller_t **ctls = controllers_take(m, true, &n, &was_started);
+    if (m->n_controllers > 0 && !ctls)
+        return KR_ENOMEM;
+    atomic_store(&m->leading, true);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        kr_error_t err = {0};
+        if (kr_controller_start(ctls[i], &err) != 0) {
+            kr_log(&m->logger, KR_LOG_ERROR, "manager", "controller %s: %s",
+                   kr_controller_name(ctls[i]), err.message);
+            rc = err.code ? err.code : KR_EIO;
+        }
+    }
+    kr_free(ctls);
+    return rc != 0 ? rc : start_runnables(m, true);
+}
+
+/* Stop the leader-only parts, controllers first. [main thread] */
+static void lead_stop(kr_manager_t *m)
+{
+    atomic_store(&m->leading, false);
+    size_t n;
+    bool was_started;
+    kr_controller_t **ctls = controllers_take(m, false, &n, &was_started);
+    for (size_t i = n; was_started && i-- > 0;) {
+        kr_error_t err = {0};
+        if (kr_controller_stop(ctls[i], &err) != 0)
+            kr_log(&m->logger, KR_LOG_WARN, "manager", "controller %s: %s",
+                   kr_controller_name(ctls[i]), err.message);
+    }
+    kr_free(ctls);
+    stop_runnables(m, true);
+}
+
+/* Wait for the next event; returns false when the manager must stop. */
+static bool wait_event(kr_manager_t *m, bool *lead_now)
+{
+    *lead_now = false;
+    pthread_mutex_lock(&m->lock);
+    while (!m->stop_requested && !m->lead_started_pending && !m->lead_lost_pending)
+        pthread_cond_wait(&m->changed, &m->lock);
+    bool go_on = true;
+    if (m->stop_requested) {
+        go_on = false;
+    } else if (m->lead_lost_pending) {
+        m->stop_requested = true;
+        m->exit_code = 1;
+        go_on = false;
+    } else {
+        m->lead_started_pending = false;
+        *lead_now = true;
+    }
+    if (!go_on)
+        m->state = STATE_STOPPING;
+    pthread_mutex_unlock(&m->lock);
+    return go_on;
+}
+
+static int start_all(kr_manager_t *m, kr_error_t *err)
+{
+    int rc = start_signal_thread(m);
+    if (rc != 0)
+        return kr_error_set(err, rc, "cannot take signals: %s", strerror(errno));
+    if ((rc = kr_informer_factory_start(m->factory, err)) != 0)
+        return rc;
+    if (m->http && (rc = kr_http_server_start(m->http, err)) != 0)
+        return rc;
+    if (m->http)
+        kr_log(&m->logger, KR_LOG_INFO, "manager", "serving /healthz, /readyz, /metrics on %s",
+               kr_http_server_address(m->http));
+    if ((rc = start_runnables(m, false)) != 0)
+        return kr_error_set(err, rc, "a runnable failed to start");
+    if (m->leader)
+        return kr_leader_start(m->leader, err);
+    return lead_start(m) == 0 ? 0 : kr_error_set(err, KR_EIO, "the leader-only parts failed");
+}
+
+/* Stop the informers handed out by kr_manager_informer (the factory
+ * stops the others when freed). [main thread] */
+static void stop_informers(kr_manager_t *m)
+{
+    pthread_mutex_lock(&m->lock);
+    size_t n = m->n_informers;
+    kr_informer_t **copy = n ? kr_calloc(n, sizeof(kr_informer_t *)) : NULL;
+    if (copy)
+        memcpy(copy, m->informers, n * sizeof(kr_informer_t *));
+    pthread_mutex_unlock(&m->lock);
+    for (size_t i = 0; copy && i < n; i++)
+        kr_informer_stop(copy[i]);
+    kr_free(copy);
+}
+
+int kr_manager_run(kr_manager_t *m)
+{
+    if (!m)
+        return 1;
+    pthread_mutex_lock(&m->lock);
+    bool first = m->state == STATE_NEW;
+    if (first)
+        m->state = STATE_RUNNING;
+    pthread_mutex_unlock(&m->lock);
+    if (!first)
+        return 1;
+    kr_error_t err = {0};
+    if (start_all(m, &err) != 0) {
+        kr_log(&m->logger, KR_LOG_ERROR, "manager", "start failed: %s", err.message);
+        kr_manager_stop(m, 1);
+    }
+    bool lead_now;
+    while (wait_event(m, &lead_now))
+        if (lead_now && lead_start(m) != 0)
+            kr_manager_stop(m, 1);
+    pthread_mutex_lock(&m->lock);
+    m->state = STATE_STOPPING;
+    int code = m->exit_code;
+    pthread_mutex_unlock(&m->lock);
+    kr_log(&m->logger, KR_LOG_INFO, "manager", "stopping");
+    /* The Lease goes last: nothing guarded by it may run once another
+     * replica can take over. */
+    lead_stop(m);
+    stop_runnables(m, false);
+    stop_informers(m);
+    if (m->leader) {
+        kr_error_t lerr = {0};
+        if (kr_leader_stop(m->leader, 0, &lerr) != 0)
+            kr_log(&m->logger, KR_LOG_WARN, "manager", "releasing the Lease: %s", lerr.message);
+    }
+    kr_http_server_stop(m->http);
+    stop_signal_thread(m);
+    pthread_mutex_lock(&m->lock);
+    m->state = STATE_DONE;
+    pthread_mutex_unlock(&m->lock);
+    kr_log(&m->logger, KR_LOG_INFO, "manager", "stopped (exit code %d)", code);
+    return code;
+}
+
+void kr_manager_free(kr_manager_t *m)
+{
+    if (!m)
+        return;
+    kr_http_server_free(m->http);
+    stop_signal_thread(m);
+    for (size_t i = 0; i < m->n_controllers; i++)
+        kr_controller_free(m->controllers[i]);
+    kr_free(m->controllers);
+    kr_leader_free(m->leader);
+    kr_client_free(m->leader_client);
+    kr_informer_factory_free(m->factory);
+    kr_client_free(m->hub);
+    kr_rest_config_free(m->hub_config);
+    for (size_t i = 0; i < m->n_clusters; i++) {
+        kr_client_free(m->clusters[i].client);
+        kr_rest_config_free(m->clusters[i].config);
+        kr_free(m->clusters[i].name);
+    }
+    kr_free(m->clusters);
+    kr_runtime_free(m->rt);
+    kr_metrics_registry_free(m->metrics);
+    for (size_t i = 0; i < m->n_checks; i++)
+        kr_free(m->checks[i].name);
+    kr_free(m->checks);
+    kr_free(m->runnables);
+    kr_free(m->informers);
+    kr_free(m->hub_name);
+    kr_free(m->hub_namespace);
+    kr_log_sink_free(m->sink);
+    pthread_mutex_destroy(&m->lock);
+    pthread_cond_destroy(&m->changed);
+    pthread_sigmask(SIG_SETMASK, &m->old_mask, NULL);
+    kr_free(m);
+}
+
+/* ---- what the manager holds ------------------------------------------------------------- */
+
+kr_runtime_t *kr_manager_runtime(kr_manager_t *m)
+{
+    return m ? m->rt : NULL;
+}
+
+kr_metrics_registry_t *kr_manager_metrics(kr_manager_t *m)
+{
+    return m ? m->metrics : NULL;
+}
+
+const kr_logger *kr_manager_logger(kr_manager_t *m)
+{
+    return m ? &m->logger : NULL;
+}
+
+kr_informer_factory_t *kr_manager_informers(kr_manager_t *m)
+{
+    return m ? m->factory : NULL;
+}
+
+kr_leader_t *kr_manager_leader(kr_manager_t *m)
+{
+    return m ? m->leader : NULL;
+}
+
+const kr_manager_config *kr_manager_get_config(kr_manager_t *m)
+{
+    return m ? m->config : NULL;
+}
+
+kr_client_t *kr_manager_hub(kr_manager_t *m)
+{
+    return m ? m->hub : NULL;
+}
+
+const char *kr_manager_hub_name(kr_manager_t *m)
+{
+    return m ? m->hub_name : NULL;
+}
+
+const char *kr_manager_hub_namespace(kr_manager_t *m)
+{
+    return m ? m->hub_namespace : NULL;
+}
+
+size_t kr_manager_cluster_count(kr_manager_t *m)
+{
+    return m ? m->n_clusters : 0;
+}
+
+const char *kr_manager_cluster_name(kr_manager_t *m, size_t i)
+{
+    return m && i < m->n_clusters ? m->clusters[i].name : NULL;
+}
+
+kr_client_t *kr_manager_cluster_client(kr_manager_t *m, size_t i)
+{
+    return m && i < m->n_clusters ? m->clusters[i].client : NULL;
+}
+
+long kr_manager_cluster_find(kr_manager_t *m, const char *name)
+{
+    for (size_t i = 0; m && name && i < m->n_clusters; i++)
+        if (m->clusters[i].name && strcmp(m->clusters[i].name, name) == 0)
+            return (long)i;
+    return -1;
+}
+
+const char *kr_manager_listen_address(kr_manager_t *m)
+{
+    return m && m->http ? kr_http_server_address(m->http) : "";
+}
+
+bool kr_manager_leading(kr_manager_t *m)
+{
+    return m && atomic_load(&m->leading);
+}
+
+/* ---- adding parts --------------------------------------------------------------------------- */
+
+int kr_manager_informer(kr_manager_t *m, kr_client_t *client, kr_gvr resource,
+                        const char *namespace_, const char *label_selector, kr_informer_t **out,
+                        kr_error_t *err)
+{
+    if (!m || !client || !out)
+        return kr_error_set(err, KR_EINVAL, "kr_manager_informer: NULL argument");
+    int rc = kr_informer_factory_get(m->factory, client, resource, namespace_, label_selector, NULL,
+                                     out, err);
+    if (rc != 0)
+        return rc;
+    pthread_mutex_lock(&m->lock);
+    bool known = false;
+    for (size_t i = 0; i < m->n_informers && !known; i++)
+        known = m->informers[i] == *out;
+    if (!known && grow((void **)&m->informers, m->n_informers, sizeof(kr_informer_t *)) == 0)
+        m->informers[m->n_informers++] = *out;
+    else if (!known)
+        rc = kr_error_set(err, KR_ENOMEM, "out of memory");
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+int kr_manager_add_controller(kr_manager_t *m, const kr_controller_opts *opts,
+                              kr_controller_t **out, kr_error_t *err)
+{
+    if (!m || !opts || !out)
+        return kr_error_set(err, KR_EINVAL, "kr_manager_add_controller: NULL argument");
+    kr_controller_opts co = *opts;
+    if (!co.metrics)
+        co.metrics = m->metrics;
+    if (!co.logger.fn && !co.logger.fields_cb)
+        co.logger = m->logger;
+    if (!co.shutdown_timeout_ms)
+        co.shutdown_timeout_ms = m->shutdown_timeout_ms;
+    kr_controller_t *ctl = NULL;
+    int rc = kr_controller_new(&co, &ctl, err);
+    if (rc != 0)
+        return rc;
+    pthread_mutex_lock(&m->lock);
+    bool start_now = m->controllers_started;
+    rc = grow((void **)&m->controllers, m->n_controllers, sizeof(kr_controller_t *));
+    if (rc == 0)
+        m->controllers[m->n_controllers++] = ctl;
+    pthread_mutex_unlock(&m->lock);
+    if (rc != 0) {
+        kr_controller_free(ctl);
+        return kr_error_set(err, KR_ENOMEM, "out of memory");
+    }
+    *out = ctl;
+    /* Added while leading: it starts at once, as with controller-runtime. */
+    return start_now ? kr_controller_start(ctl, err) : 0;
+}
+
+int kr_manager_add_runnable(kr_manager_t *m, kr_manager_start_cb start, kr_manager_stop_cb stop,
+                            void *user, bool leader_only, kr_error_t *err)
+{
+    if (!m || !start)
+        return kr_error_set(err, KR_EINVAL, "kr_manager_add_runnable: NULL argument");
+    pthread_mutex_lock(&m->lock);
+    int rc = m->state != STATE_NEW ? KR_ESTATE : 0;
+    if (rc == 0 && grow((void **)&m->runnables, m->n_runnables, sizeof(*m->runnables)) != 0)
+        rc = KR_ENOMEM;
+    if (rc == 0)
+        m->runnables[m->n_runnables++] = (struct runnable){start, stop, user, leader_only, false};
+    pthread_mutex_unlock(&m->lock);
+    if (rc == KR_ESTATE)
+        return kr_error_set(err, rc, "add runnables before kr_manager_run");
+    return rc == 0 ? 0 : kr_error_set(err, rc, "out of memory");
+}
+
+int kr_manager_add_route(kr_manager_t *m, const char *method, const char *path,
+                         kr_http_handler_cb handler, void *user, kr_error_t *err)
+{
+    if (!m)
+        return kr_error_set(err, KR_EINVAL, "kr_manager_add_route: NULL manager");
+    if (!m->http)
+        return 0; /* the endpoint is disabled (--listen 0): nothing to serve */
+    pthread_mutex_lock(&m->lock);
+    bool fresh = m->state == STATE_NEW;
+    pthread_mutex_unlock(&m->lock);
+    if (!fresh)
+        return kr_error_set(err, KR_ESTATE, "add routes before kr_manager_run");
+    return kr_http_server_route(m->http, method, path, handler, user, false, err);
+}
+
+int kr_manager_add_ready_check(kr_manager_t *m, const char *name, kr_manager_ready_cb check,
+                               void *user, kr_error_t *err)
+{
+    if (!m || !name || !*name || !check)
+        return kr_error_set(err, KR_EINVAL, "kr_manager_add_ready_check: a name and a check");
+    char *copy = kr_strdup(name);
+    pthread_mutex_lock(&m->lock);
+    int rc = copy ? grow((void **)&m->checks, m->n_checks, sizeof(*m->checks)) : KR_ENOMEM;
+    if (rc == 0)
+        m->checks[m->n_checks++] = (struct ready_check){copy, check, user};
+    pthread_mutex_unlock(&m->lock);
+    if (rc != 0) {
+        kr_free(copy);
+        return kr_error_set(err, rc, "out of memory");
+    }
+    return 0;
+}

@@ -1,0 +1,1197 @@
+/* Tests for the manager: its HTTP endpoint (routes, 404/405/413/500, query,
+ * headers, bodies, a stream that ends promptly at stop, /healthz, /readyz,
+ * /metrics parsed back), a manager on kr-apiserver (hub and a cluster,
+ * informers synced in /readyz), and a program built on it, run as a child
+ * process (this binary re-executed): SIGTERM within its deadline with the
+ * in-flight work finished, a second signal, bad flags and a missing
+ * kubeconfig exiting 2. KR_TEST_THREADED: HTTP threads and clients. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kr_promtext.h"
+#include "kr_suite.h"
+#include "kr_test.h"
+#include "kreconcile.h"
+#include "kreconcile/testserver.h"
+#include "ts_client.h"
+
+#define PROGRAM_ARG "--run-as-manager-program"
+
+static char self_path[4096];
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- an HTTP client (libcurl) ------------------------------------------------ */
+
+struct reply {
+    long status;
+    char *body;
+    size_t len;
+    char content_type[128];
+    char allow[128];
+};
+
+static size_t reply_write(char *data, size_t size, size_t n, void *user)
+{
+    struct reply *r = user;
+    char *grown = realloc(r->body, r->len + size * n + 1);
+    ck_assert_ptr_nonnull(grown);
+    memcpy(grown + r->len, data, size * n);
+    r->body = grown;
+    r->len += size * n;
+    r->body[r->len] = '\0';
+    return size * n;
+}
+
+static size_t reply_header(char *data, size_t size, size_t n, void *user)
+{
+    struct reply *r = user;
+    size_t len = size * n;
+    if (len > 7 && strncasecmp(data, "Allow: ", 7) == 0) {
+        size_t vlen = len - 7;
+        while (vlen > 0 && (data[6 + vlen] == '\r' || data[6 + vlen] == '\n'))
+            vlen--;
+        snprintf(r->allow, sizeof(r->allow), "%.*s", (int)vlen, data + 7);
+    }
+    return len;
+}
+
+struct upload {
+    const char *data;
+    size_t len, off;
+};
+
+static size_t upload_read(char *buf, size_t size, size_t n, void *user)
+{
+    struct upload *u = user;
+    size_t left = u->len - u->off, max = size * n;
+    size_t take = left < max ? left : max;
+    memcpy(buf, u->data + u->off, take);
+    u->off += take;
+    return take;
+}
+
+/* One request; `chunked` sends the body without Content-Length;
+ * `expect_continue` waits for "100 Continue" before sending it. */
+static struct reply http_expect(const char *method, const char *base, const char *path,
+                                const char *body, size_t body_len, bool chunked,
+                                bool expect_continue)
+{
+    struct reply r = {0};
+    char url[512];
+    snprintf(url, sizeof(url), "http://%s%s", base, path);
+    CURL *c = curl_easy_init();
+    ck_assert_ptr_nonnull(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, reply_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, reply_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    struct curl_slist *hdrs = curl_slist_append(NULL, "X-Test: yes");
+    struct upload up = {body, body_len, 0};
+    if (body && chunked) {
+        hdrs = curl_slist_append(hdrs, "Transfer-Encoding: chunked");
+        curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(c, CURLOPT_READFUNCTION, upload_read);
+        curl_easy_setopt(c, CURLOPT_READDATA, &up);
+    } else if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
+    }
+    if (expect_continue)
+        hdrs = curl_slist_append(hdrs, "Expect: 100-continue");
+    else if (body)
+        hdrs = curl_slist_append(hdrs, "Expect:"); /* curl's own for big bodies: none */
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+        char *ct = NULL;
+        curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+        snprintf(r.content_type, sizeof(r.content_type), "%s", ct ? ct : "");
+    } else {
+        r.status = -(long)rc;
+    }
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(c);
+    if (!r.body)
+        r.body = calloc(1, 1);
+    return r;
+}
+
+static struct reply http(const char *method, const char *base, const char *path, const char *body,
+                         size_t body_len, bool chunked)
+{
+    return http_expect(method, base, path, body, body_len, chunked, false);
+}
+
+static struct reply get(const char *base, const char *path)
+{
+    return http("GET", base, path, NULL, 0, false);
+}
+
+/* {"error": ..., "code": status}; returns the message (static buffer). */
+static const char *json_error(const struct reply *r)
+{
+    static char msg[512];
+    json_t *o = json_loads(r->body, 0, NULL);
+    ck_assert_msg(o != NULL, "not JSON: %s", r->body);
+    ck_assert_int_eq(json_integer_value(json_object_get(o, "code")), r->status);
+    snprintf(msg, sizeof(msg), "%s", json_string_value(json_object_get(o, "error")));
+    json_decref(o);
+    ck_assert_str_eq(r->content_type, "application/json");
+    return msg;
+}
+
+/* ---- a manager without clusters, run on a thread ------------------------------- */
+
+static void discard_log(kr_log_level level, const char *module, const char *message, void *user)
+{
+    (void)level;
+    (void)module;
+    (void)message;
+    (void)user;
+}
+
+static const kr_manager_program bare_program = {
+    .name = "kr-test-manager",
+    .summary = "tests",
+    .shared = KR_MANAGER_FLAGS_LISTEN | KR_MANAGER_FLAGS_LOG,
+};
+
+struct running {
+    kr_manager_t *m;
+    kr_manager_config cfg;
+    pthread_t thread;
+    int code;
+    bool started;
+};
+
+static void *run_main(void *arg)
+{
+    struct running *r = arg;
+    r->code = kr_manager_run(r->m);
+    return NULL;
+}
+
+static void manager_make(struct running *r, bool no_hub, const char *kubeconfig, size_t max_body)
+{
+    memset(r, 0, sizeof(*r));
+    char *argv[8] = {"kr-test-manager", "--listen", "127.0.0.1:0", NULL};
+    int argc = 3;
+    const kr_manager_program *prog = &bare_program;
+    static const kr_manager_program hub_program = {.name = "kr-test-manager"};
+    if (kubeconfig) {
+        prog = &hub_program;
+        argv[argc++] = "--kubeconfig";
+        argv[argc++] = (char *)kubeconfig;
+    }
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_manager_parse_args(prog, argc, argv, &r->cfg, &err), 0);
+    kr_manager_opts mo = KR_MANAGER_OPTS_INIT;
+    mo.program = prog;
+    mo.config = &r->cfg;
+    mo.no_hub = no_hub;
+    mo.max_body_bytes = max_body;
+    mo.logger = (kr_logger){.fn = discard_log, .max_level = KR_LOG_TRACE};
+    ck_assert_msg(kr_manager_new(&mo, &r->m, &err) == 0, "%s", err.message);
+}
+
+static void manager_start(struct running *r)
+{
+    ck_assert_int_eq(pthread_create(&r->thread, NULL, run_main, r), 0);
+    r->started = true;
+}
+
+static int manager_finish(struct running *r)
+{
+    if (r->started) {
+        kr_manager_stop(r->m, 0);
+        pthread_join(r->thread, NULL);
+    }
+    kr_manager_free(r->m);
+    kr_manager_config_free(&r->cfg);
+    return r->code;
+}
+
+/* Wait (bounded) until GET path answers `status`. */
+static struct reply wait_status(const char *base, const char *path, long status)
+{
+    int64_t deadline = now_ms() + 30000;
+    for (;;) {
+        struct reply r = get(base, path);
+        if (r.status == status || now_ms() > deadline)
+            return r;
+        free(r.body);
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL); /* polling an endpoint: there is nothing to wait on */
+    }
+}
+
+/* ---- handlers --------------------------------------------------------------------- */
+
+static void exact_handler(const kr_http_request_t *req, kr_http_response_t *resp, void *user)
+{
+    (void)user;
+    char body[256];
+    snprintf(body, sizeof(body), "exact %s %s", kr_http_request_method(req),
+             kr_http_request_path(req));
+    kr_http_respond_header(resp, "X-Route", "exact");
+    kr_http_respond(resp, 200, "text/plain", body, strlen(body));
+}
+
+static void prefix_handler(const kr_http_request_t *req, kr_http_response_t *resp, void *user)
+{
+    (void)user;
+    char body[256];
+    snprintf(body, sizeof(body), "prefix %s", kr_http_request_path(req));
+    kr_http_respond(resp, 200, "text/plain", body, strlen(body));
+}
+
+static void collect_query(const char *name, const char *value, void *user)
+{
+    json_array_append_new(user, json_pack("[s,s]", name, value));
+}
+
+static void echo_handler(const kr_http_request_t *req, kr_http_response_t *resp, void *user)
+{
+    (void)user;
+    size_t len;
+    const char *body = kr_http_request_body(req, &len);
+    json_t *q = json_array();
+    kr_http_request_query_each(req, collect_query, q);
+    const char *a = kr_http_request_query(req, "a");
+    const char *b = kr_http_request_query(req, "b");
+    json_t *o =
+        json_pack("{s:s%, s:o, s:s?, s:s?, s:s?, s:s?, s:s}", "body", body ? body : "", len,
+                  "query", q, "a", a, "b", b, "missing", kr_http_request_query(req, "zz"), "x-test",
+                  kr_http_request_header(req, "x-TEST"), "peer", kr_http_request_peer(req));
+    ck_assert_ptr_nonnull(o);
+    kr_http_respond_json(resp, 201, o);
+    json_decref(o);
+    /* A second answer is refused. */
+    ck_assert_int_eq(kr_http_respond(resp, 200, "text/plain", "x", 1), KR_ESTATE);
+}
+
+static void silent_handler(const kr_http_request_t *req, kr_http_response_t *resp, void *user)
+{
+    (void)req;
+    (void)resp;
+    (void)user;
+}
+
+static void error_handler(const kr_http_request_t *req, kr_http_response_t *resp, void *user)
+{
+    (void)req;
+    (void)user;
+    kr_http_respond_error(resp, 409, "conflict on \"%s\"", "x\ny");
+}
+
+static bool ready_flag;
+static bool ready_check(char *why, size_t len, void *user)
+{
+    (void)user;
+    if (!__atomic_load_n(&ready_flag, __ATOMIC_SEQ_CST))
+        snprintf(why, len, "the inventory has not loaded\nyet");
+    return __atomic_load_n(&ready_flag, __ATOMIC_SEQ_CST);
+}
+
+START_TEST(routes_answer_and_errors_are_json)
+{
+    struct running r;
+    manager_make(&r, true, NULL, 1024);
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_manager_add_route(r.m, "GET", "/api/v1/objects", exact_handler, NULL, &err),
+                     0);
+    ck_assert_int_eq(
+        kr_manager_add_route(r.m, NULL, "/api/v1/objects/*", prefix_handler, NULL, &err), 0);
+    ck_assert_int_eq(kr_manager_add_route(r.m, NULL, "/api/*", prefix_handler, NULL, &err), 0);
+    ck_assert_int_eq(kr_manager_add_route(r.m, "POST", "/echo", echo_handler, NULL, &err), 0);
+    ck_assert_int_eq(kr_manager_add_route(r.m, "PUT", "/echo", echo_handler, NULL, &err), 0);
+    ck_assert_int_eq(kr_manager_add_route(r.m, "GET", "/silent", silent_handler, NULL, &err), 0);
+    ck_assert_int_eq(kr_manager_add_route(r.m, "GET", "/error", error_handler, NULL, &err), 0);
+    /* Refused: built-ins, duplicates, malformed paths. */
+    ck_assert_int_eq(kr_manager_add_route(r.m, "GET", "/metrics", exact_handler, NULL, &err),
+                     KR_EEXIST);
+    ck_assert_int_eq(kr_manager_add_route(r.m, "POST", "/healthz", exact_handler, NULL, &err),
+                     KR_EEXIST);
+    ck_assert_int_eq(kr_manager_add_route(r.m, "POST", "/echo", exact_handler, NULL, &err),
+                     KR_EEXIST);
+    ck_assert_int_eq(kr_manager_add_route(r.m, "GET", "no-slash", exact_handler, NULL, &err),
+                     KR_EINVAL);
+    ck_assert_int_eq(kr_manager_add_route(r.m, "GET", "/a*b", exact_handler, NULL, &err),
+                     KR_EINVAL);
+    manager_start(&r);
+    const char *base = kr_manager_listen_address(r.m);
+    ck_assert_msg(strncmp(base, "127.0.0.1:", 10) == 0 && strcmp(base, "127.0.0.1:0") != 0, "%s",
+                  base);
+
+    struct reply x = wait_status(base, "/healthz", 200);
+    ck_assert_int_eq(x.status, 200);
+    ck_assert_str_eq(x.body, "ok");
+    free(x.body);
+
+    x = get(base, "/api/v1/objects");
+    ck_assert_str_eq(x.body, "exact GET /api/v1/objects");
+    free(x.body);
+    x = http("HEAD", base, "/api/v1/objects", NULL, 0, false); /* GET routes answer HEAD */
+    ck_assert_int_eq(x.status, 200);
+    free(x.body);
+    x = get(base, "/api/v1/objects/ns/a%20b");
+    ck_assert_int_eq(x.status, 200);
+    ck_assert_str_eq(x.body, "prefix /api/v1/objects/ns/a b"); /* decoded */
+    free(x.body);
+    x = get(base, "/api/v2");
+    ck_assert_str_eq(x.body, "prefix /api/v2");
+    free(x.body);
+
+    x = get(base, "/nothing/here");
+    ck_assert_int_eq(x.status, 404);
+    ck_assert_str_eq(json_error(&x), "no route for /nothing/here");
+    free(x.body);
+    x = http("DELETE", base, "/echo", NULL, 0, false);
+    ck_assert_int_eq(x.status, 405);
+    ck_assert_str_eq(json_error(&x), "method DELETE not allowed on /echo");
+    ck_assert_str_eq(x.allow, "POST, PUT");
+    free(x.body);
+    x = http("POST", base, "/healthz", "", 0, false);
+    ck_assert_int_eq(x.status, 405);
+    free(x.body);
+
+    x = http("POST", base, "/echo?a=1&b&a=2&c=%2F", "hello", 5, false);
+    ck_assert_int_eq(x.status, 201);
+    json_t *o = json_loads(x.body, 0, NULL);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_str_eq(json_string_value(json_object_get(o, "body")), "hello");
+    ck_assert_str_eq(json_string_value(json_object_get(o, "a")), "1");
+    ck_assert_str_eq(json_string_value(json_object_get(o, "b")), "");
+    ck_assert(json_is_null(json_object_get(o, "missing")));
+    ck_assert_str_eq(json_string_value(json_object_get(o, "x-test")), "yes");
+    ck_assert_str_eq(json_string_value(json_object_get(o, "peer")), "127.0.0.1");
+    json_t *q = json_object_get(o, "query");
+    ck_assert_uint_eq(json_array_size(q), 4);
+    ck_assert_str_eq(json_string_value(json_array_get(json_array_get(q, 3), 1)), "/");
+    json_decref(o);
+    free(x.body);
+
+    x = get(base, "/silent");
+    ck_assert_int_eq(x.status, 500);
+    ck_assert_str_eq(json_error(&x), "the handler of /silent gave no answer");
+    free(x.body);
+    x = get(base, "/error");
+    ck_assert_int_eq(x.status, 409);
+    ck_assert_str_eq(json_error(&x), "conflict on \"x\ny\"");
+    free(x.body);
+
+    /* Routes are fixed once running. */
+    ck_assert_int_eq(kr_manager_add_route(r.m, "GET", "/late", exact_handler, NULL, &err),
+                     KR_ESTATE);
+    ck_assert_int_eq(manager_finish(&r), 0);
+}
+END_TEST
+
+START_TEST(bodies_over_the_limit_get_413)
+{
+    struct running r;
+    manager_make(&r, true, NULL, 1024);
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_manager_add_route(r.m, "POST", "/echo", echo_handler, NULL, &err), 0);
+    manager_start(&r);
+    const char *base = kr_manager_listen_address(r.m);
+    static char big[1 << 20];
+    memset(big, 'a', sizeof(big));
+    struct reply x = http("POST", base, "/echo", big, 1024, false); /* exactly the limit */
+    ck_assert_int_eq(x.status, 201);
+    free(x.body);
+    x = http("POST", base, "/echo", big, 1025, false);
+    ck_assert_int_eq(x.status, 413);
+    free(x.body);
+    x = http("POST", base, "/echo", big, sizeof(big), false);
+    ck_assert_int_eq(x.status, 413);
+    free(x.body);
+    x = http_expect("POST", base, "/echo", big, sizeof(big), false, true); /* never sent */
+    ck_assert_int_eq(x.status, 413);
+    free(x.body);
+    x = http("POST", base, "/echo", big, 1000, true); /* chunked, within */
+    ck_assert_int_eq(x.status, 201);
+    free(x.body);
+    x = http("POST", base, "/echo", big, 5000, true); /* chunked, over */
+    ck_assert_int_eq(x.status, 413);
+    ck_assert_str_eq(json_error(&x), "request body over the endpoint's limit");
+    free(x.body);
+    ck_assert_int_eq(manager_finish(&r), 0);
+}
+END_TEST
+
+/* A Server-Sent Events stream: three events, then idle until the end. */
+struct sse {
+    atomic_int sent;
+    atomic_int done_calls;
+};
+
+static long sse_read(char *buf, size_t max, void *user)
+{
+    struct sse *s = user;
+    int n = atomic_load(&s->sent);
+    if (n >= 3)
+        return 0;
+    atomic_store(&s->sent, n + 1);
+    return snprintf(buf, max, "data: %d\n\n", n);
+}
+
+static void sse_done(void *user)
+{
+    struct sse *s = user;
+    atomic_fetch_add(&s->done_calls, 1);
+}
+
+static struct sse the_sse;
+
+static void sse_handler(const kr_http_request_t *req, kr_http_response_t *resp, void *user)
+{
+    (void)req;
+    ck_assert_int_eq(
+        kr_http_respond_stream(resp, 200, "text/event-stream", sse_read, sse_done, user), 0);
+}
+
+struct sse_client {
+    const char *base;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    char text[256];
+    size_t len;
+    bool finished;
+    long status;
+};
+
+static size_t sse_write(char *data, size_t size, size_t n, void *user)
+{
+    struct sse_client *c = user;
+    pthread_mutex_lock(&c->lock);
+    size_t take = size * n;
+    if (c->len + take < sizeof(c->text)) {
+        memcpy(c->text + c->len, data, take);
+        c->len += take;
+    }
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+    return size * n;
+}
+
+static void *sse_client_main(void *arg)
+{
+    struct sse_client *c = arg;
+    char url[256];
+    snprintf(url, sizeof(url), "http://%s/events", c->base);
+    CURL *h = curl_easy_init();
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sse_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
+    curl_easy_perform(h);
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(h);
+    pthread_mutex_lock(&c->lock);
+    c->status = status;
+    c->finished = true;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+START_TEST(an_idle_stream_ends_promptly_at_stop)
+{
+    struct running r;
+    manager_make(&r, true, NULL, 0);
+    kr_error_t err = {0};
+    the_sse = (struct sse){0};
+    ck_assert_int_eq(kr_manager_add_route(r.m, "GET", "/events", sse_handler, &the_sse, &err), 0);
+    manager_start(&r);
+    struct sse_client c = {.base = kr_manager_listen_address(r.m)};
+    pthread_mutex_init(&c.lock, NULL);
+    pthread_cond_init(&c.cond, NULL);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, sse_client_main, &c), 0);
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 30;
+    pthread_mutex_lock(&c.lock);
+    while (!strstr(c.text, "data: 2\n\n") && !c.finished)
+        ck_assert_int_eq(pthread_cond_timedwait(&c.cond, &c.lock, &deadline), 0);
+    ck_assert_str_eq(c.text, "data: 0\n\ndata: 1\n\ndata: 2\n\n");
+    ck_assert(!c.finished);
+    pthread_mutex_unlock(&c.lock);
+    /* The stream is idle; stopping the manager ends it. */
+    ck_assert_int_eq(manager_finish(&r), 0);
+    pthread_join(t, NULL);
+    ck_assert(c.finished);
+    ck_assert_int_eq(c.status, 200);
+    ck_assert_int_eq(atomic_load(&the_sse.done_calls), 1);
+    pthread_mutex_destroy(&c.lock);
+    pthread_cond_destroy(&c.cond);
+}
+END_TEST
+
+START_TEST(readyz_reports_each_check_and_metrics_parse_back)
+{
+    struct running r;
+    manager_make(&r, true, NULL, 0);
+    kr_error_t err = {0};
+    __atomic_store_n(&ready_flag, false, __ATOMIC_SEQ_CST);
+    ck_assert_int_eq(kr_manager_add_ready_check(r.m, "inventory", ready_check, NULL, &err), 0);
+    kr_metric_family_t *fam;
+    const char *labels[] = {"kind"};
+    ck_assert_int_eq(kr_metrics_family_register(kr_manager_metrics(r.m), KR_METRIC_COUNTER,
+                                                "kr_test_things_total", "Things \"seen\".", labels,
+                                                1, NULL, 0, &fam, &err),
+                     0);
+    kr_metric_t *series;
+    const char *v[] = {"a\"b\\c\nd"};
+    ck_assert_int_eq(kr_metrics_series(fam, v, &series, &err), 0);
+    kr_metrics_counter_add(series, 3);
+    manager_start(&r);
+    const char *base = kr_manager_listen_address(r.m);
+
+    struct reply x = wait_status(base, "/readyz", 503);
+    ck_assert_int_eq(x.status, 503);
+    ck_assert_msg(strstr(x.body, "[+]manager ok\n") && strstr(x.body, "[+]informers ok") &&
+                      strstr(x.body, "[-]inventory failed: the inventory has not loaded yet\n") &&
+                      strstr(x.body, "readyz check failed\n"),
+                  "%s", x.body);
+    ck_assert_str_eq(x.content_type, "text/plain; charset=utf-8");
+    free(x.body);
+    __atomic_store_n(&ready_flag, true, __ATOMIC_SEQ_CST);
+    x = get(base, "/readyz");
+    ck_assert_int_eq(x.status, 200);
+    ck_assert_msg(strstr(x.body, "[+]inventory ok\n") && strstr(x.body, "readyz check passed\n"),
+                  "%s", x.body);
+    free(x.body);
+
+    x = get(base, "/metrics");
+    ck_assert_int_eq(x.status, 200);
+    ck_assert_str_eq(x.content_type, "text/plain; version=0.0.4; charset=utf-8");
+    struct kr_prom_parsed *ps = malloc(sizeof(*ps));
+    const char *bad = kr_prom_parse(x.body, ps);
+    ck_assert_msg(bad == NULL, "%s in\n%s", bad, x.body);
+    bool found = false;
+    for (int i = 0; i < ps->nsamples; i++)
+        if (strcmp(ps->samples[i].name, "kr_test_things_total") == 0) {
+            ck_assert_str_eq(ps->samples[i].label_value[0], "a\"b\\c\nd");
+            ck_assert(ps->samples[i].value == 3);
+            found = true;
+        }
+    ck_assert(found);
+    free(ps);
+    free(x.body);
+    ck_assert_int_eq(manager_finish(&r), 0);
+}
+END_TEST
+
+START_TEST(a_busy_port_fails_at_new_and_zero_disables)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(fd, 1), 0);
+    socklen_t al = sizeof(a);
+    getsockname(fd, (struct sockaddr *)&a, &al);
+    char listen_arg[64];
+    snprintf(listen_arg, sizeof(listen_arg), "127.0.0.1:%u", ntohs(a.sin_port));
+    char *argv[] = {"p", "--listen", listen_arg, NULL};
+    kr_manager_config cfg;
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_manager_parse_args(&bare_program, 3, argv, &cfg, &err), 0);
+    kr_manager_opts mo = KR_MANAGER_OPTS_INIT;
+    mo.program = &bare_program;
+    mo.config = &cfg;
+    mo.no_hub = true;
+    mo.logger = (kr_logger){.fn = discard_log};
+    kr_manager_t *m = NULL;
+    ck_assert_int_eq(kr_manager_new(&mo, &m, &err), KR_EIO);
+    ck_assert_ptr_null(m);
+    ck_assert_msg(strstr(err.message, listen_arg) != NULL, "%s", err.message);
+    kr_manager_config_free(&cfg);
+    close(fd);
+
+    char *argv0[] = {"p", "--listen=0", NULL};
+    ck_assert_int_eq(kr_manager_parse_args(&bare_program, 2, argv0, &cfg, &err), 0);
+    ck_assert_int_eq(kr_manager_new(&mo, &m, &err), 0);
+    ck_assert_str_eq(kr_manager_listen_address(m), "");
+    kr_manager_stop(m, 7); /* before run: run returns at once */
+    ck_assert_int_eq(kr_manager_run(m), 7);
+    ck_assert_int_eq(kr_manager_run(m), 1); /* once only */
+    kr_manager_free(m);
+    kr_manager_config_free(&cfg);
+}
+END_TEST
+
+/* ---- a manager on kr-apiserver ------------------------------------------------------ */
+
+struct server {
+    kr_testserver_t *ts;
+    char dir[64];
+    char kubeconfig[128];
+};
+
+static void server_start(struct server *s)
+{
+    kr_testserver_opts so = {0};
+    kr_error_t err = {0};
+    ck_assert_msg(kr_testserver_start(&so, &s->ts, &err) == 0, "%s", err.message);
+    snprintf(s->dir, sizeof(s->dir), "/tmp/kr-manager-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(s->dir));
+    snprintf(s->kubeconfig, sizeof(s->kubeconfig), "%s/kubeconfig", s->dir);
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(s->ts, s->kubeconfig, "team-a", &err), 0);
+    static const char objects[] =
+        "[{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"team-a\"}},"
+        "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"cm1\","
+        "\"namespace\":\"team-a\"},\"data\":{\"k\":\"v\"}}]";
+    ck_assert_msg(kr_testserver_load(s->ts, objects, strlen(objects), &err) == 0, "%s",
+                  err.message);
+}
+
+static void server_stop(struct server *s)
+{
+    unlink(s->kubeconfig);
+    rmdir(s->dir);
+    kr_testserver_free(s->ts);
+}
+
+/* A manager of `prog` from argv, logging nowhere: kr_manager_new's result. */
+static int manager_from_args(const kr_manager_program *prog, int argc, char **argv,
+                             kr_manager_config *cfg, kr_manager_t **m, kr_error_t *err)
+{
+    ck_assert_int_eq(kr_manager_parse_args(prog, argc, argv, cfg, err), 0);
+    kr_manager_opts mo = KR_MANAGER_OPTS_INIT;
+    mo.program = prog;
+    mo.config = cfg;
+    mo.logger = (kr_logger){.fn = discard_log};
+    *m = NULL;
+    return kr_manager_new(&mo, m, err);
+}
+
+START_TEST(hub_and_cluster_informers_show_in_readyz)
+{
+    struct server s;
+    server_start(&s);
+    char cluster_arg[256];
+    snprintf(cluster_arg, sizeof(cluster_arg), "dc1=%s:kr-testserver", s.kubeconfig);
+    char *argv[] = {"p",         "--kubeconfig", s.kubeconfig,  "--cluster",
+                    cluster_arg, "--listen",     "127.0.0.1:0", NULL};
+    static const kr_manager_program prog = {.name = "kr-test-manager"};
+    kr_error_t err = {0};
+    struct running r = {0};
+    ck_assert_msg(manager_from_args(&prog, 7, argv, &r.cfg, &r.m, &err) == 0, "%s", err.message);
+    ck_assert_str_eq(kr_manager_hub_name(r.m), "hub");
+    ck_assert_str_eq(kr_manager_hub_namespace(r.m), "team-a");
+    ck_assert_uint_eq(kr_manager_cluster_count(r.m), 1);
+    ck_assert_str_eq(kr_manager_cluster_name(r.m, 0), "dc1");
+    ck_assert_int_eq(kr_manager_cluster_find(r.m, "dc1"), 0);
+    ck_assert_int_eq(kr_manager_cluster_find(r.m, "dc2"), -1);
+    ck_assert_ptr_null(kr_manager_leader(r.m));
+    ck_assert(!kr_manager_leading(r.m));
+    kr_informer_t *a, *b, *again;
+    kr_gvr cms = KR_GVR("", "v1", "configmaps");
+    ck_assert_int_eq(kr_manager_informer(r.m, kr_manager_hub(r.m), cms, "", NULL, &a, &err), 0);
+    ck_assert_int_eq(
+        kr_manager_informer(r.m, kr_manager_cluster_client(r.m, 0), cms, "", NULL, &b, &err), 0);
+    ck_assert_int_eq(kr_manager_informer(r.m, kr_manager_hub(r.m), cms, "", NULL, &again, &err), 0);
+    ck_assert_ptr_eq(a, again);
+    ck_assert_ptr_ne(a, b);
+    manager_start(&r);
+    const char *base = kr_manager_listen_address(r.m);
+    struct reply x = wait_status(base, "/readyz", 200);
+    ck_assert_int_eq(x.status, 200);
+    ck_assert_msg(strstr(x.body, "[+]informers ok (2 synced)\n"), "%s", x.body);
+    free(x.body);
+    ck_assert(kr_manager_leading(r.m)); /* no election: leading while running */
+    x = get(base, "/metrics");
+    struct kr_prom_parsed *ps = malloc(sizeof(*ps));
+    const char *bad = kr_prom_parse(x.body, ps);
+    ck_assert_msg(bad == NULL, "%s in\n%s", bad, x.body);
+    ck_assert_msg(ps->nsamples > 0, "%s", x.body);
+    free(ps);
+    free(x.body);
+    ck_assert_int_eq(manager_finish(&r), 0);
+    server_stop(&s);
+}
+END_TEST
+
+START_TEST(a_missing_kubeconfig_fails_new_with_one_line)
+{
+    char *argv[] = {"p", "--kubeconfig", "/nonexistent/kubeconfig", NULL};
+    static const kr_manager_program prog = {.name = "kr-test-manager"};
+    kr_manager_config cfg;
+    kr_error_t err = {0};
+    kr_manager_t *m;
+    ck_assert_int_eq(manager_from_args(&prog, 3, argv, &cfg, &m, &err), KR_EINVAL);
+    ck_assert_ptr_null(m);
+    ck_assert_msg(strstr(err.message, "/nonexistent/kubeconfig") != NULL, "%s", err.message);
+    ck_assert_ptr_null(strchr(err.message, '\n'));
+    kr_manager_config_free(&cfg);
+
+    struct server s;
+    server_start(&s);
+    char cluster_arg[256];
+    snprintf(cluster_arg, sizeof(cluster_arg), "dc1=%s:no-such-context", s.kubeconfig);
+    char *argv2[] = {"p", "--kubeconfig", s.kubeconfig, "--cluster", cluster_arg, NULL};
+    ck_assert_int_eq(manager_from_args(&prog, 5, argv2, &cfg, &m, &err), KR_EINVAL);
+    ck_assert_msg(strncmp(err.message, "cluster dc1: ", 13) == 0 &&
+                      strstr(err.message, "no-such-context"),
+                  "%s", err.message);
+    kr_manager_config_free(&cfg);
+    server_stop(&s);
+}
+END_TEST
+
+/* ---- a program built on the manager, run as a child ---------------------------------- */
+
+/* The program: a controller over the hub's ConfigMaps whose reconcile is
+ * in flight when the signal comes, and (with --block-stop) a leader-only
+ * runnable that never stops. Reports on stdout. */
+static kr_reconcile_result program_reconcile(kr_controller_t *ctl, const kr_reconcile_request *req,
+                                             uint64_t *requeue_after_ms, kr_error_t *err,
+                                             void *user)
+{
+    (void)ctl;
+    (void)requeue_after_ms;
+    (void)err;
+    (void)user;
+    printf("reconcile started %s\n", req->key);
+    fflush(stdout);
+    struct timespec ts = {0, 300 * 1000000}; /* the reconcile's own work, not a wait */
+    nanosleep(&ts, NULL);
+    printf("reconcile finished %s\n", req->key);
+    fflush(stdout);
+    return KR_RECONCILE_DONE;
+}
+
+static int blocker_start(kr_manager_t *m, void *user)
+{
+    (void)m;
+    (void)user;
+    return 0;
+}
+
+static void blocker_stop(kr_manager_t *m, void *user)
+{
+    (void)m;
+    (void)user;
+    printf("stopping work\n");
+    fflush(stdout);
+    for (;;)
+        pause();
+}
+
+static int program_main(int argc, char **argv)
+{
+    static bool block_stop;
+    static kr_flag flags[] = {
+        {.name = "block-stop", .type = KR_FLAG_BOOL, .value = &block_stop, .help = "hang"},
+    };
+    static const kr_manager_program prog = {
+        .name = "kr-test-program",
+        .summary = "a program for the manager's tests",
+        .flags = flags,
+        .n_flags = 1,
+    };
+    kr_manager_config cfg;
+    kr_error_t err = {0};
+    int rc = kr_manager_parse_args(&prog, argc, argv, &cfg, &err);
+    if (rc != 0) {
+        kr_manager_config_free(&cfg);
+        return kr_manager_args_exit(&prog, rc, &err, stdout, stderr);
+    }
+    kr_manager_opts mo = KR_MANAGER_OPTS_INIT;
+    mo.program = &prog;
+    mo.config = &cfg;
+    mo.shutdown_timeout_ms = 20000;
+    kr_manager_t *m;
+    if (kr_manager_new(&mo, &m, &err) != 0) {
+        fprintf(stderr, "%s: %s\n", prog.name, err.message);
+        kr_manager_config_free(&cfg);
+        return 2;
+    }
+    kr_informer_t *inf;
+    kr_controller_t *ctl;
+    kr_controller_opts co = KR_CONTROLLER_OPTS_INIT;
+    co.name = "configmaps";
+    co.reconcile = program_reconcile;
+    kr_controller_source src = KR_CONTROLLER_SOURCE_INIT;
+    if (kr_manager_informer(m, kr_manager_hub(m), KR_GVR("", "v1", "configmaps"),
+                            kr_manager_hub_namespace(m), NULL, &inf, &err) != 0 ||
+        kr_manager_add_controller(m, &co, &ctl, &err) != 0 ||
+        (src.informer = inf, kr_controller_watch(ctl, &src, &err)) != 0 ||
+        (block_stop &&
+         kr_manager_add_runnable(m, blocker_start, blocker_stop, NULL, true, &err) != 0)) {
+        fprintf(stderr, "%s: %s\n", prog.name, err.message);
+        kr_manager_free(m);
+        kr_manager_config_free(&cfg);
+        return 1;
+    }
+    int code = kr_manager_run(m);
+    kr_manager_free(m);
+    kr_manager_config_free(&cfg);
+    return code;
+}
+
+struct child {
+    pid_t pid;
+    int out; /* its stdout */
+    int err; /* its stderr */
+    char out_text[8192];
+    size_t out_len;
+    char err_text[65536];
+    size_t err_len;
+};
+
+static void child_spawn(struct child *c, const char *const *args)
+{
+    memset(c, 0, sizeof(*c));
+    int po[2], pe[2];
+    ck_assert_int_eq(pipe2(po, O_CLOEXEC), 0);
+    ck_assert_int_eq(pipe2(pe, O_CLOEXEC), 0);
+    char *argv[32];
+    int n = 0;
+    argv[n++] = self_path;
+    argv[n++] = PROGRAM_ARG;
+    for (; args[n - 2]; n++)
+        argv[n] = (char *)args[n - 2];
+    argv[n] = NULL;
+    c->pid = fork();
+    ck_assert_int_ge(c->pid, 0);
+    if (c->pid == 0) {
+        dup2(po[1], 1);
+        dup2(pe[1], 2);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execv(self_path, argv);
+        _exit(127);
+    }
+    close(po[1]);
+    close(pe[1]);
+    c->out = po[0];
+    c->err = pe[0];
+}
+
+/* Read the child's output until `want` shows on stdout (or it ends);
+ * true when it showed. */
+static bool child_wait_output(struct child *c, const char *want, int timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    for (;;) {
+        c->out_text[c->out_len] = '\0';
+        if (want && strstr(c->out_text, want))
+            return true;
+        int64_t left = deadline - now_ms();
+        if (left <= 0)
+            return false;
+        struct pollfd p[2] = {{c->out, POLLIN, 0}, {c->err, POLLIN, 0}};
+        if (poll(p, 2, (int)left) <= 0)
+            continue;
+        bool open = false;
+        if (p[0].revents) {
+            ssize_t r =
+                read(c->out, c->out_text + c->out_len, sizeof(c->out_text) - 1 - c->out_len);
+            if (r > 0) {
+                c->out_len += (size_t)r;
+                open = true;
+            }
+        }
+        if (p[1].revents) {
+            ssize_t r =
+                read(c->err, c->err_text + c->err_len, sizeof(c->err_text) - 1 - c->err_len);
+            if (r > 0) {
+                c->err_len += (size_t)r;
+                c->err_text[c->err_len] = '\0';
+                open = true;
+            }
+        }
+        if (!open && (p[0].revents & POLLHUP) && (p[1].revents & POLLHUP))
+            return want == NULL;
+    }
+}
+
+/* Wait (bounded) for the child to exit: its pipes reach end of file when
+ * it does. Its exit status, or -1 on timeout (it is then killed). */
+static int child_wait_exit(struct child *c, int timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    bool out_open = true, err_open = true;
+    while ((out_open || err_open) && now_ms() < deadline) {
+        struct pollfd p[2] = {{out_open ? c->out : -1, POLLIN, 0},
+                              {err_open ? c->err : -1, POLLIN, 0}};
+        if (poll(p, 2, (int)(deadline - now_ms())) <= 0)
+            continue;
+        if (p[0].revents) {
+            ssize_t r =
+                read(c->out, c->out_text + c->out_len, sizeof(c->out_text) - 1 - c->out_len);
+            if (r > 0)
+                c->out_len += (size_t)r;
+            else
+                out_open = false;
+            c->out_text[c->out_len] = '\0';
+        }
+        if (p[1].revents) {
+            ssize_t r =
+                read(c->err, c->err_text + c->err_len, sizeof(c->err_text) - 1 - c->err_len);
+            if (r > 0)
+                c->err_len += (size_t)r;
+            else
+                err_open = false;
+            c->err_text[c->err_len] = '\0';
+        }
+    }
+    close(c->out);
+    close(c->err);
+    int status = -1;
+    if (out_open || err_open) {
+        kill(c->pid, SIGKILL);
+        waitpid(c->pid, &status, 0);
+        return -1;
+    }
+    waitpid(c->pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void expect_json_logs(const struct child *c)
+{
+    char *copy = strdup(c->err_text);
+    char *save = NULL;
+    int n = 0;
+    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        json_t *o = json_loads(line, 0, NULL);
+        ck_assert_msg(o != NULL, "not a JSON log line: %s", line);
+        ck_assert_ptr_nonnull(json_object_get(o, "ts"));
+        ck_assert_ptr_nonnull(json_object_get(o, "msg"));
+        json_decref(o);
+        n++;
+    }
+    ck_assert_int_gt(n, 0);
+    free(copy);
+}
+
+START_TEST(sigterm_stops_the_program_after_its_work_finishes)
+{
+    struct server s;
+    server_start(&s);
+    const char *args[] = {"--kubeconfig", s.kubeconfig, "--listen", "127.0.0.1:0", NULL};
+    struct child c;
+    child_spawn(&c, args);
+    ck_assert_msg(child_wait_output(&c, "reconcile started team-a/cm1\n", 30000),
+                  "stdout: %s\nstderr: %s", c.out_text, c.err_text);
+    kill(c.pid, SIGTERM);
+    int code = child_wait_exit(&c, 30000);
+    ck_assert_msg(code == 0, "exit %d\nstdout: %s\nstderr: %s", code, c.out_text, c.err_text);
+    ck_assert_msg(strstr(c.out_text, "reconcile finished team-a/cm1\n") != NULL, "%s", c.out_text);
+    ck_assert_msg(strstr(c.err_text, "SIGTERM received: stopping gracefully") != NULL, "%s",
+                  c.err_text);
+    expect_json_logs(&c);
+    server_stop(&s);
+}
+END_TEST
+
+START_TEST(a_second_signal_exits_at_once)
+{
+    struct server s;
+    server_start(&s);
+    const char *args[] = {"--kubeconfig", s.kubeconfig, "--listen", "0", "--block-stop", NULL};
+    struct child c;
+    child_spawn(&c, args);
+    ck_assert(child_wait_output(&c, "reconcile started team-a/cm1\n", 30000));
+    kill(c.pid, SIGINT);
+    ck_assert_msg(child_wait_output(&c, "stopping work\n", 30000), "%s", c.err_text);
+    kill(c.pid, SIGTERM);
+    int code = child_wait_exit(&c, 30000);
+    ck_assert_msg(code == 130, "exit %d\nstderr: %s", code, c.err_text);
+    ck_assert(strstr(c.err_text, "second signal (SIGTERM): exiting at once") != NULL);
+    server_stop(&s);
+}
+END_TEST
+
+/* The address the child serves on, from its "serving ... on ADDR" log line. */
+static void child_address(struct child *c, char *buf, size_t len)
+{
+    const char *tag = "serving /healthz, /readyz, /metrics on ";
+    int64_t deadline = now_ms() + 30000;
+    while (!strstr(c->err_text, tag) && now_ms() < deadline)
+        child_wait_output(c, NULL, 100);
+    const char *p = strstr(c->err_text, tag);
+    ck_assert_msg(p != NULL, "%s", c->err_text);
+    p += strlen(tag);
+    size_t n = strcspn(p, "\"\n");
+    snprintf(buf, len, "%.*s", (int)n, p);
+}
+
+#define LEASE_PATH "/apis/coordination.k8s.io/v1/namespaces/team-a/leases/kr-test-program"
+
+static json_t *lease_get(struct server *s)
+{
+    tc_response r;
+    tc_json(kr_testserver_url(s->ts), "GET", LEASE_PATH, NULL, &r);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    json_t *lease = json_incref(r.json);
+    tc_free(&r);
+    return lease;
+}
+
+START_TEST(the_leader_runs_controllers_and_releases_the_lease_at_sigterm)
+{
+    struct server s;
+    server_start(&s);
+    const char *args[] = {"--kubeconfig", s.kubeconfig,     "--listen",
+                          "127.0.0.1:0",  "--leader-elect", NULL};
+    struct child c;
+    child_spawn(&c, args);
+    /* Controllers run only while leading. */
+    ck_assert_msg(child_wait_output(&c, "reconcile finished team-a/cm1\n", 30000), "%s",
+                  c.err_text);
+    char base[128];
+    child_address(&c, base, sizeof(base));
+    struct reply x = wait_status(base, "/readyz", 200);
+    ck_assert_msg(strstr(x.body, "[+]leader ok: leading\n") &&
+                      strstr(x.body, "[+]controller configmaps ok\n"),
+                  "%s", x.body);
+    free(x.body);
+    json_t *lease = lease_get(&s);
+    const char *holder =
+        json_string_value(json_object_get(json_object_get(lease, "spec"), "holderIdentity"));
+    ck_assert_msg(holder && *holder, "no holder");
+    json_decref(lease);
+    kill(c.pid, SIGTERM);
+    ck_assert_int_eq(child_wait_exit(&c, 30000), 0);
+    lease = lease_get(&s);
+    holder = json_string_value(json_object_get(json_object_get(lease, "spec"), "holderIdentity"));
+    ck_assert_msg(!holder || !*holder, "still held by %s", holder);
+    json_decref(lease);
+    server_stop(&s);
+}
+END_TEST
+
+START_TEST(lost_leadership_stops_the_program_with_status_1)
+{
+    struct server s;
+    server_start(&s);
+    const char *args[] = {"--kubeconfig",   s.kubeconfig,   "--listen", "0",
+                          "--leader-elect", "--log-format", "text",     NULL};
+    struct child c;
+    child_spawn(&c, args);
+    ck_assert_msg(child_wait_output(&c, "reconcile finished team-a/cm1\n", 30000), "%s",
+                  c.err_text);
+    /* Another replica takes the Lease over: this one cannot renew. */
+    json_t *lease = lease_get(&s);
+    json_t *spec = json_object_get(lease, "spec");
+    json_object_set_new(spec, "holderIdentity", json_string("thief"));
+    json_object_set_new(spec, "leaseDurationSeconds", json_integer(3600));
+    char *body = json_dumps(lease, JSON_COMPACT);
+    tc_response r;
+    tc_json(kr_testserver_url(s.ts), "PUT", LEASE_PATH, body, &r);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    tc_free(&r);
+    free(body);
+    json_decref(lease);
+    int code = child_wait_exit(&c, 60000);
+    ck_assert_msg(code == 1, "exit %d\n%s", code, c.err_text);
+    ck_assert_msg(strstr(c.err_text, "leadership lost: stopping") != NULL, "%s", c.err_text);
+    /* The Lease is the thief's: a deposed leader does not clear it. */
+    lease = lease_get(&s);
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(lease, "spec"), "holderIdentity")),
+        "thief");
+    json_decref(lease);
+    server_stop(&s);
+}
+END_TEST
+
+START_TEST(bad_flags_and_a_missing_kubeconfig_exit_2_with_one_line)
+{
+    const char *bad[] = {"--bogus", NULL};
+    struct child c;
+    child_spawn(&c, bad);
+    ck_assert_int_eq(child_wait_exit(&c, 30000), 2);
+    ck_assert_str_eq(c.err_text, "kr-test-program: unknown flag: --bogus\n"
+                                 "Run 'kr-test-program --help' for usage.\n");
+    ck_assert_str_eq(c.out_text, "");
+
+    const char *missing[] = {"--kubeconfig", "/nonexistent/kc", "--log-format", "text", NULL};
+    child_spawn(&c, missing);
+    ck_assert_int_eq(child_wait_exit(&c, 30000), 2);
+    ck_assert_msg(strncmp(c.err_text, "kr-test-program: hub kubeconfig: ", 33) == 0 &&
+                      strstr(c.err_text, "/nonexistent/kc") &&
+                      strchr(c.err_text, '\n') == c.err_text + c.err_len - 1,
+                  "%s", c.err_text);
+
+    const char *help[] = {"--help", NULL};
+    child_spawn(&c, help);
+    ck_assert_int_eq(child_wait_exit(&c, 30000), 0);
+    ck_assert(strstr(c.out_text, "Usage:\n  kr-test-program [flags]\n") != NULL);
+    ck_assert(strstr(c.out_text, "--block-stop") != NULL);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], PROGRAM_ARG) == 0) {
+        argv[1] = argv[0];
+        return program_main(argc - 1, argv + 1);
+    }
+    ssize_t n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
+    if (n <= 0)
+        return 1;
+    self_path[n] = '\0';
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    Suite *s = suite_create("manager");
+    TCase *tc = tcase_create("http");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, routes_answer_and_errors_are_json);
+    tcase_add_test(tc, bodies_over_the_limit_get_413);
+    tcase_add_test(tc, an_idle_stream_ends_promptly_at_stop);
+    tcase_add_test(tc, readyz_reports_each_check_and_metrics_parse_back);
+    tcase_add_test(tc, a_busy_port_fails_at_new_and_zero_disables);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("apiserver");
+    tcase_set_timeout(tc, 90);
+    tcase_add_test(tc, hub_and_cluster_informers_show_in_readyz);
+    tcase_add_test(tc, a_missing_kubeconfig_fails_new_with_one_line);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("program");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, sigterm_stops_the_program_after_its_work_finishes);
+    tcase_add_test(tc, a_second_signal_exits_at_once);
+    tcase_add_test(tc, the_leader_runs_controllers_and_releases_the_lease_at_sigterm);
+    tcase_add_test(tc, lost_leadership_stops_the_program_with_status_1);
+    tcase_add_test(tc, bad_flags_and_a_missing_kubeconfig_exit_2_with_one_line);
+    suite_add_tcase(s, tc);
+    int rc = kr_test_run_suite(s);
+    curl_global_cleanup();
+    return rc;
+}
