@@ -1113,61 +1113,122 @@ static int cli(const char *bin, const char *server, const char *token, const cha
     return run(argv, true, out, size);
 }
 
-START_TEST(program_serves_the_api_and_the_cli_drives_it)
-{
+/* A directory with kubeconfigs for the three servers, the token file and a
+ * Job manifest, for running the program. */
+typedef struct program_env {
     char bin[4096];
-    kr_test_bin_path(bin, sizeof(bin), "kr-submitter");
-    if (access(bin, X_OK) != 0) {
-        kr_test_skip("kr-submitter", "%s is not built", bin);
-        return;
+    char dir[32];
+    char hub[600], dc1[600], dc2[600], tokfile[600], job[600];
+} program_env;
+
+static bool program_env_up(program_env *p)
+{
+    kr_test_bin_path(p->bin, sizeof(p->bin), "kr-submitter");
+    if (access(p->bin, X_OK) != 0) {
+        kr_test_skip("kr-submitter", "%s is not built", p->bin);
+        return false;
     }
     env_up();
-    char dir[] = "/tmp/kr-submitter-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    char hub[600], dc1[600], dc2[600];
-    snprintf(hub, sizeof(hub), "%s/hub", dir);
-    snprintf(dc1, sizeof(dc1), "dc1=%s/dc1", dir);
-    snprintf(dc2, sizeof(dc2), "dc2=%s/dc2", dir);
-    ck_assert_int_eq(kr_testserver_write_kubeconfig(E.hub_ts, hub, "default", NULL), 0);
-    ck_assert_int_eq(kr_testserver_write_kubeconfig(E.dc_ts[0], dc1 + 4, "default", NULL), 0);
-    ck_assert_int_eq(kr_testserver_write_kubeconfig(E.dc_ts[1], dc2 + 4, "default", NULL), 0);
-    write_file(dir, "tokens.csv", tokens);
-    write_file(dir, "job.yaml",
+    snprintf(p->dir, sizeof(p->dir), "/tmp/kr-submitter-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(p->dir));
+    snprintf(p->hub, sizeof(p->hub), "%s/hub", p->dir);
+    snprintf(p->dc1, sizeof(p->dc1), "dc1=%s/dc1", p->dir);
+    snprintf(p->dc2, sizeof(p->dc2), "dc2=%s/dc2", p->dir);
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(E.hub_ts, p->hub, "default", NULL), 0);
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(E.dc_ts[0], p->dc1 + 4, "default", NULL), 0);
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(E.dc_ts[1], p->dc2 + 4, "default", NULL), 0);
+    write_file(p->dir, "tokens.csv", tokens);
+    write_file(p->dir, "job.yaml",
                "apiVersion: batch/v1\nkind: Job\nmetadata: {name: report}\n"
                "spec: {template: {spec: {restartPolicy: Never, containers: "
                "[{name: c, image: busybox}]}}}\n");
-    char tokfile[600], listen[64], server[80], job[600];
-    snprintf(tokfile, sizeof(tokfile), "%s/tokens.csv", dir);
-    snprintf(job, sizeof(job), "%s/job.yaml", dir);
+    snprintf(p->tokfile, sizeof(p->tokfile), "%s/tokens.csv", p->dir);
+    snprintf(p->job, sizeof(p->job), "%s/job.yaml", p->dir);
+    return true;
+}
+
+static void program_env_down(program_env *p)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", p->dir);
+    ck_assert_int_eq(system(cmd), 0);
+    env_down();
+}
+
+/* Start `kr-submitter serve` on a free port (its URL in `server`), with
+ * leader election when `elect`; returns its pid once its API answers. */
+static pid_t serve_start(program_env *p, bool elect, char *server, size_t len)
+{
+    char listen[64];
     unsigned short port = free_port();
     snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
-    snprintf(server, sizeof(server), "http://127.0.0.1:%u", port);
-    char *serve_argv[] = {
-        bin,        "serve", "--kubeconfig",      hub,     "--cluster",    dc1,    "--cluster", dc2,
-        "--listen", listen,  "--token-auth-file", tokfile, "--log-format", "text", NULL};
+    snprintf(server, len, "http://127.0.0.1:%u", port);
+    /* without election the NULL ends argv before the Lease flags */
+    char *argv[] = {p->bin,
+                    "serve",
+                    "--kubeconfig",
+                    p->hub,
+                    "--cluster",
+                    p->dc1,
+                    "--cluster",
+                    p->dc2,
+                    "--listen",
+                    listen,
+                    "--token-auth-file",
+                    p->tokfile,
+                    "--log-format",
+                    "text",
+                    elect ? "--leader-elect" : NULL,
+                    "--lease-namespace",
+                    "default",
+                    NULL};
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         int devnull = open("/dev/null", O_WRONLY);
         dup2(devnull, 1);
         dup2(devnull, 2);
-        execv(bin, serve_argv);
+        execv(p->bin, argv);
         _exit(127);
     }
-    char out[65536];
+    char out[4096];
     const char *list_args[] = {"list", NULL};
     time_t deadline = time(NULL) + 30;
-    while (cli(bin, server, "tok-erin", list_args, out, sizeof(out)) != 0 &&
+    while (cli(p->bin, server, "tok-erin", list_args, out, sizeof(out)) != 0 &&
            time(NULL) < deadline) {
         struct timespec pace = {0, 50000000};
         nanosleep(&pace, NULL);
     }
     ck_assert_msg(strstr(out, "NAMESPACE") != NULL, "%s", out);
+    return pid;
+}
+
+static int serve_stop(pid_t pid, int sig)
+{
+    kill(pid, sig);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
+
+static void wait_pace(void)
+{
+    struct timespec pace = {0, 20000000};
+    nanosleep(&pace, NULL);
+}
+
+START_TEST(program_serves_the_api_and_the_cli_drives_it)
+{
+    program_env p;
+    if (!program_env_up(&p))
+        return;
+    char server[80], out[65536];
+    pid_t pid = serve_start(&p, false, server, sizeof(server));
     const char *bad_token[] = {"list", NULL};
-    ck_assert_int_eq(cli(bin, server, "nope", bad_token, out, sizeof(out)), 1);
+    ck_assert_int_eq(cli(p.bin, server, "nope", bad_token, out, sizeof(out)), 1);
     ck_assert_msg(strstr(out, "401"), "%s", out);
-    const char *submit[] = {"submit", "-f", job, "--idempotency-key", "r1", "-o", "json", NULL};
-    ck_assert_int_eq(cli(bin, server, "tok-alice", submit, out, sizeof(out)), 0);
+    const char *submit[] = {"submit", "-f", p.job, "--idempotency-key", "r1", "-o", "json", NULL};
+    ck_assert_int_eq(cli(p.bin, server, "tok-alice", submit, out, sizeof(out)), 0);
     json_t *r = json_loads(out, 0, NULL);
     ck_assert_msg(r != NULL, "%s", out);
     char name[64], copy[80];
@@ -1175,33 +1236,108 @@ START_TEST(program_serves_the_api_and_the_cli_drives_it)
     snprintf(copy, sizeof(copy), "%s-1", name);
     json_decref(r);
     /* the controller places it; the test plays the cluster and completes it */
-    deadline = time(NULL) + 30;
-    while (!job_exists(0, copy) && time(NULL) < deadline) {
-        struct timespec pace = {0, 20000000};
-        nanosleep(&pace, NULL);
-    }
+    time_t deadline = time(NULL) + 30;
+    while (!job_exists(0, copy) && time(NULL) < deadline)
+        wait_pace();
     ck_assert(job_exists(0, copy));
     mark_job(0, copy, "Complete");
     const char *get[] = {"get", name, NULL};
     deadline = time(NULL) + 30;
     while (
-        (cli(bin, server, "tok-erin", get, out, sizeof(out)) != 0 || !strstr(out, "Succeeded")) &&
-        time(NULL) < deadline) {
-        struct timespec pace = {0, 50000000};
-        nanosleep(&pace, NULL);
-    }
+        (cli(p.bin, server, "tok-erin", get, out, sizeof(out)) != 0 || !strstr(out, "Succeeded")) &&
+        time(NULL) < deadline)
+        wait_pace();
     ck_assert_msg(strstr(out, "Succeeded") && strstr(out, "dc1"), "%s", out);
     const char *approve[] = {"approve", name, NULL};
-    ck_assert_int_eq(cli(bin, server, "tok-alice", approve, out, sizeof(out)), 1);
+    ck_assert_int_eq(cli(p.bin, server, "tok-alice", approve, out, sizeof(out)), 1);
     ck_assert_msg(strstr(out, "HTTP 403") || strstr(out, "HTTP 409"), "%s", out);
-    kill(pid, SIGTERM);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    char cmd[700];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    env_down();
+    ck_assert_int_eq(serve_stop(pid, SIGTERM), 0);
+    program_env_down(&p);
+}
+END_TEST
+
+/* Two replicas elect a leader; the leader is killed (SIGKILL) while it
+ * dispatches; the other takes over: every runnable ends with exactly one
+ * copy, completed once. */
+START_TEST(leader_killed_mid_dispatch_leaves_one_copy_each)
+{
+    program_env p;
+    if (!program_env_up(&p))
+        return;
+    char server_a[80], server_b[80], out[65536];
+    pid_t a = serve_start(&p, true, server_a, sizeof(server_a));
+    /* a holds the Lease before b starts */
+    time_t deadline = time(NULL) + 30;
+    for (;;) {
+        json_t *lease = NULL;
+        kr_client_get(E.hub, KR_GVR("coordination.k8s.io", "v1", "leases"), "default",
+                      "kr-submitter", &lease, NULL);
+        bool held = *sub_str(lease, "spec.holderIdentity");
+        json_decref(lease);
+        if (held || time(NULL) > deadline)
+            break;
+        wait_pace();
+    }
+    pid_t b = serve_start(&p, true, server_b, sizeof(server_b));
+    enum { N = 20 };
+    for (int i = 0; i < N; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "lk-%d", i);
+        const char *submit[] = {"submit", "-f", p.job, "--idempotency-key", key, NULL};
+        ck_assert_int_eq(
+            cli(p.bin, i % 2 ? server_b : server_a, "tok-alice", submit, out, sizeof(out)), 0);
+    }
+    /* kill the leader as soon as it has placed something */
+    deadline = time(NULL) + 30;
+    json_t *jobs = NULL;
+    while (time(NULL) < deadline) {
+        json_decref(jobs);
+        jobs = NULL;
+        kr_client_list(E.dc[0], JOBS, "default", NULL, &jobs, NULL);
+        if (json_array_size(json_object_get(jobs, "items")) > 0)
+            break;
+        wait_pace();
+    }
+    json_decref(jobs);
+    ck_assert_int_eq(serve_stop(a, SIGKILL), -SIGKILL);
+    /* b takes over (after the Lease expires); the clusters run what is released */
+    deadline = time(NULL) + 120;
+    int succeeded = 0;
+    while (succeeded < N && time(NULL) < deadline) {
+        for (int dc = 0; dc < 2; dc++) {
+            json_t *list = NULL;
+            kr_client_list(E.dc[dc], JOBS, "default", NULL, &list, NULL);
+            size_t i;
+            json_t *job;
+            json_array_foreach(json_object_get(list, "items"), i, job)
+            {
+                if (!json_is_true(json_object_get(json_object_get(job, "spec"), "suspend")) &&
+                    !failover_outcome(job))
+                    mark_job(dc, sub_str(job, "metadata.name"), "Complete");
+            }
+            json_decref(list);
+        }
+        json_t *runnables = NULL;
+        kr_client_list(E.hub, SUB_RUNNABLES, "default", NULL, &runnables, NULL);
+        succeeded = 0;
+        size_t i;
+        json_t *o;
+        json_array_foreach(json_object_get(runnables, "items"), i, o) succeeded +=
+            strcmp(sub_str(o, "status.phase"), SUB_PHASE_SUCCEEDED) == 0;
+        json_decref(runnables);
+        wait_pace();
+    }
+    ck_assert_int_eq(succeeded, N);
+    size_t copies = 0;
+    for (int dc = 0; dc < 2; dc++) {
+        json_t *list = NULL;
+        ck_assert_int_eq(kr_client_list(E.dc[dc], JOBS, "default", NULL, &list, NULL), 0);
+        copies += json_array_size(json_object_get(list, "items"));
+        json_decref(list);
+    }
+    ck_assert_uint_eq(copies, N);
+    ck_assert_int_eq(serve_stop(b, SIGTERM), 0);
+    program_env_down(&p);
 }
 END_TEST
 
@@ -1230,6 +1366,7 @@ int main(void)
     TCase *prog = tcase_create("program");
     tcase_set_timeout(prog, 300);
     tcase_add_test(prog, program_serves_the_api_and_the_cli_drives_it);
+    tcase_add_test(prog, leader_killed_mid_dispatch_leaves_one_copy_each);
     suite_add_tcase(s, prog);
     return kr_test_run_suite(s);
 }
