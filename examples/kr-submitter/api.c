@@ -284,7 +284,7 @@ static void list(api *a, const api_request *req, api_response *resp)
         return;
     }
     size_t n = json_array_size(items);
-    json_t **sorted = calloc(n ? n : 1, sizeof(*sorted));
+    json_t **sorted = calloc(n ? n : 1, sizeof(json_t *));
     json_t *out = json_array();
     if (!sorted || !out) {
         free(sorted);
@@ -295,7 +295,7 @@ static void list(api *a, const api_request *req, api_response *resp)
     }
     for (size_t i = 0; i < n; i++)
         sorted[i] = json_array_get(items, i);
-    qsort(sorted, n, sizeof(*sorted), by_key);
+    qsort((void *)sorted, n, sizeof(json_t *), by_key);
     for (size_t i = 0; i < n; i++)
         json_array_append(out, sorted[i]);
     free(sorted);

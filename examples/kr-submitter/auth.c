@@ -160,6 +160,10 @@ int auth_table_parse(const char *text, size_t len, auth_table **out, kr_error_t 
         if (trim > p) {
             auth_user *u = &t->users[t->n];
             int rc = parse_record(p, trim, lineno, u, err);
+            if (rc == 0 && !u->token) {
+                kr_error_set(err, KR_ENOMEM, "out of memory");
+                rc = KR_ENOMEM;
+            }
             if (rc != 0) {
                 user_clear(u);
                 auth_table_free(t);
