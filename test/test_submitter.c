@@ -1086,16 +1086,6 @@ static unsigned short free_port(void)
     return ntohs(a.sin_port);
 }
 
-static void write_file(const char *dir, const char *name, const char *text)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 /* kr-submitter CLI verb; output in out. */
 static int cli(const char *bin, const char *server, const char *token, const char *const *args,
                char *out, size_t size)
@@ -1137,11 +1127,11 @@ static bool program_env_up(program_env *p)
     ck_assert_int_eq(kr_testserver_write_kubeconfig(E.hub_ts, p->hub, "default", NULL), 0);
     ck_assert_int_eq(kr_testserver_write_kubeconfig(E.dc_ts[0], p->dc1 + 4, "default", NULL), 0);
     ck_assert_int_eq(kr_testserver_write_kubeconfig(E.dc_ts[1], p->dc2 + 4, "default", NULL), 0);
-    write_file(p->dir, "tokens.csv", tokens);
-    write_file(p->dir, "job.yaml",
-               "apiVersion: batch/v1\nkind: Job\nmetadata: {name: report}\n"
-               "spec: {template: {spec: {restartPolicy: Never, containers: "
-               "[{name: c, image: busybox}]}}}\n");
+    kr_test_write_file(p->dir, "tokens.csv", tokens);
+    kr_test_write_file(p->dir, "job.yaml",
+                       "apiVersion: batch/v1\nkind: Job\nmetadata: {name: report}\n"
+                       "spec: {template: {spec: {restartPolicy: Never, containers: "
+                       "[{name: c, image: busybox}]}}}\n");
     snprintf(p->tokfile, sizeof(p->tokfile), "%s/tokens.csv", p->dir);
     snprintf(p->job, sizeof(p->job), "%s/job.yaml", p->dir);
     return true;
@@ -1185,9 +1175,11 @@ static pid_t serve_start(program_env *p, bool elect, char *server, size_t len)
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, 1);
-        dup2(devnull, 2);
+        char log[700];
+        snprintf(log, sizeof(log), "%s/serve-%u.log", p->dir, port);
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 1);
+        dup2(fd, 2);
         execv(p->bin, argv);
         _exit(127);
     }
@@ -1326,6 +1318,22 @@ START_TEST(leader_killed_mid_dispatch_leaves_one_copy_each)
             strcmp(sub_str(o, "status.phase"), SUB_PHASE_SUCCEEDED) == 0;
         json_decref(runnables);
         wait_pace();
+    }
+    if (succeeded != N) {
+        json_t *runnables = NULL;
+        kr_client_list(E.hub, SUB_RUNNABLES, "default", NULL, &runnables, NULL);
+        size_t i;
+        json_t *o;
+        json_array_foreach(json_object_get(runnables, "items"), i, o)
+        {
+            if (strcmp(sub_str(o, "status.phase"), SUB_PHASE_SUCCEEDED) != 0) {
+                char *text = json_dumps(json_object_get(o, "status"), JSON_COMPACT);
+                fprintf(stderr, "%s: %s\n", sub_str(o, "metadata.name"), text);
+                free(text);
+            }
+        }
+        json_decref(runnables);
+        fprintf(stderr, "logs in %s\n", p.dir);
     }
     ck_assert_int_eq(succeeded, N);
     size_t copies = 0;

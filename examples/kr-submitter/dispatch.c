@@ -191,9 +191,31 @@ static json_t *edit(const json_t *obj, json_t **status)
     return copy;
 }
 
-/* Write `copy`'s status with the resourceVersion it was read at (stolen).
- * On success the hub informer is given the time to observe the write, so
- * that the next step reads its own write. */
+/* What a write to the hub (`rc`, `out` stolen) means for the step: 409 or
+ * 404, someone else wrote first (another replica, a newer leader, the
+ * API): re-read and decide again, never act on the stale view; success:
+ * the hub informer is given the time to observe the write, so that the
+ * next step reads its own write. */
+static kr_reconcile_result written(submitter *s, int rc, json_t *out, const kr_error_t *werr,
+                                   kr_error_t *err)
+{
+    if (rc == KR_ECONFLICT || rc == KR_ENOTFOUND) {
+        kr_log(&s->logger, KR_LOG_DEBUG, SUB_PROGRAM, "hub write refused: %s", werr->message);
+        return KR_RECONCILE_REQUEUE;
+    }
+    if (rc != 0) {
+        if (err)
+            *err = *werr;
+        return KR_RECONCILE_ERROR;
+    }
+    char rv[64];
+    snprintf(rv, sizeof(rv), "%s", sub_str(out, "metadata.resourceVersion"));
+    json_decref(out);
+    kr_informer_wait_for_resource_version(s->runnables, rv, HUB_WAIT_MS, NULL);
+    return STEP_AGAIN;
+}
+
+/* Write `copy`'s status with the resourceVersion it was read at (stolen). */
 static kr_reconcile_result commit(submitter *s, json_t *copy, kr_error_t *err)
 {
     if (!copy)
@@ -203,22 +225,7 @@ static kr_reconcile_result commit(submitter *s, json_t *copy, kr_error_t *err)
     int rc = kr_client_update_status(s->hub, SUB_RUNNABLES, sub_str(copy, "metadata.namespace"),
                                      copy, NULL, &out, &werr);
     json_decref(copy);
-    if (rc == KR_ECONFLICT || rc == KR_ENOTFOUND) {
-        /* someone else wrote first (another replica, a newer leader, the
-         * API): re-read and decide again; never act on the stale view */
-        kr_log(&s->logger, KR_LOG_DEBUG, SUB_PROGRAM, "status write refused: %s", werr.message);
-        return KR_RECONCILE_REQUEUE;
-    }
-    if (rc != 0) {
-        if (err)
-            *err = werr;
-        return KR_RECONCILE_ERROR;
-    }
-    char rv[64];
-    snprintf(rv, sizeof(rv), "%s", sub_str(out, "metadata.resourceVersion"));
-    json_decref(out);
-    kr_informer_wait_for_resource_version(s->runnables, rv, HUB_WAIT_MS, NULL);
-    return STEP_AGAIN;
+    return written(s, rc, out, &werr, err);
 }
 
 /* Finalizer writes go to the object itself (PUT with its resourceVersion). */
@@ -244,20 +251,9 @@ static kr_reconcile_result set_finalizer(submitter *s, const json_t *obj, bool p
     int rc = kr_client_update(s->hub, SUB_RUNNABLES, sub_str(obj, "metadata.namespace"), copy, NULL,
                               &out, &werr);
     json_decref(copy);
-    if (rc == KR_ECONFLICT || rc == KR_ENOTFOUND)
-        return KR_RECONCILE_REQUEUE;
-    if (rc != 0) {
-        if (err)
-            *err = werr;
-        return KR_RECONCILE_ERROR;
-    }
-    char rv[64];
-    snprintf(rv, sizeof(rv), "%s", sub_str(out, "metadata.resourceVersion"));
-    json_decref(out);
-    if (!present)
-        return KR_RECONCILE_DONE;
-    kr_informer_wait_for_resource_version(s->runnables, rv, HUB_WAIT_MS, NULL);
-    return STEP_AGAIN;
+    kr_reconcile_result r = written(s, rc, out, &werr, err);
+    /* without our finalizer the object may be gone: nothing to look at */
+    return r == STEP_AGAIN && !present ? KR_RECONCILE_DONE : r;
 }
 
 static bool has_finalizer(const json_t *obj)
@@ -846,6 +842,11 @@ static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *aft
     }
     if (!json_is_true(json_object_get(json_object_get(obj, "status"), "verified")))
         return verify(s, obj, (size_t)idx, inf, after, err);
+    if (!kr_informer_has_synced(inf)) {
+        /* a new leader's cache: absence from it means nothing yet */
+        *after = 200;
+        return KR_RECONCILE_REQUEUE_AFTER;
+    }
     char name[SUB_MAX_NAME + 24];
     copy_name(obj, sub_int(obj, "status.attempt"), name, sizeof(name));
     json_t *copy =

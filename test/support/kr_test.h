@@ -49,6 +49,9 @@ const char *kr_test_bin_path(char *buf, size_t size, const char *name);
 json_t *kr_test_load_json(const char *rel);
 /* The whole file dir/name, NUL-terminated; new (free()), NULL if unreadable. */
 char *kr_test_read_file(const char *dir, const char *name);
+/* Write `text` to the file dir/name (created or truncated); aborts the
+ * test when it cannot. */
+void kr_test_write_file(const char *dir, const char *name, const char *text);
 /* Make a fresh directory /tmp/<prefix>-XXXXXX (written into `dir`) holding a
  * self-signed EC server certificate srv.crt + srv.key for 127.0.0.1, made
  * with the openssl command. False, after printing why the caller's TLS tests
