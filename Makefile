@@ -29,6 +29,7 @@ VERSION := 0.1.0
 SOMAJOR := 0
 
 PKG_CONFIG ?= pkg-config
+OBJCOPY    ?= objcopy
 # libmicrohttpd: the manager's HTTP endpoint (and the test server's).
 PKGS    := jansson libcurl libuv openssl yaml-0.1 libmicrohttpd
 TS_PKGS :=
@@ -55,11 +56,12 @@ TEST_DEFS   := -DKR_TEST_BIN_DIR='"$(abspath $(BUILD))/bin"' -DKR_SOURCE_DIR='"$
 
 # Filled in by mk/*.mk fragments.
 LIB_GEN_SRCS :=
+TS_GEN_SRCS  :=
 TS_PROGS     := kr-apiserver
 -include $(sort $(wildcard mk/*.mk))
 
 LIB_SRCS  := $(sort $(wildcard lib/*.c)) $(LIB_GEN_SRCS)
-TS_SRCS   := $(sort $(wildcard lib/testserver/*.c))
+TS_SRCS   := $(sort $(wildcard lib/testserver/*.c)) $(TS_GEN_SRCS)
 PROGS     := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard examples/*/*.c)))))
 TESTS     := $(sort $(basename $(notdir $(wildcard test/test_*.c))))
 TSAN_TESTS := $(sort $(basename $(notdir $(shell grep -l KR_TEST_THREADED test/test_*.c 2>/dev/null))))
@@ -78,6 +80,12 @@ SO_NAME  := libkreconcile.so.$(SOMAJOR)
 SO_FILE  := $(BUILD)/lib/libkreconcile.so.$(VERSION)
 A_FILE   := $(BUILD)/lib/libkreconcile.a
 TS_A     := $(BUILD)/lib/libkreconcile-testserver.a
+# In-tree tests reach the test server's internals (ts_handle...): they link
+# the plain archive; programs, benchmarks and installed users link TS_A.
+TS_INT_A := $(BUILD)/lib/libkreconcile-testserver-internal.a
+# The installed static library: the same objects as A_FILE, with every
+# non-exported symbol made local (no smp_... or internal kr_... in users' namespace).
+A_DIST   := $(BUILD)/lib/dist/libkreconcile.a
 PROG_BINS := $(addprefix $(BUILD)/bin/,$(PROGS))
 TEST_BINS := $(addprefix $(BUILD)/test/,$(TESTS))
 REPLAY_BINS := $(addprefix $(BUILD)/test/,$(FUZZERS))
@@ -89,9 +97,9 @@ BENCH_BINS := $(addprefix $(BUILD)/bench/,$(BENCHES))
 all: lib programs
 
 ifeq ($(SAN),)
-lib: $(SO_FILE) $(A_FILE) $(TS_A)
+lib: $(SO_FILE) $(A_FILE) $(TS_A) $(TS_INT_A)
 else
-lib: $(A_FILE) $(TS_A)
+lib: $(A_FILE) $(TS_A) $(TS_INT_A)
 endif
 programs: $(PROG_BINS)
 tests: $(TEST_BINS) $(REPLAY_BINS) $(PROG_BINS)
@@ -133,10 +141,30 @@ $(A_FILE): $(LIB_OBJS)
 	rm -f $@
 	$(AR) rcs $@ $(LIB_OBJS)
 
-$(TS_A): $(TS_OBJS)
+# One relocatable object: the test server plus a private copy of the string
+# and buffer helpers (alloc.o calls only public functions), every hidden
+# symbol made local, so that it links against the shared library's exports
+# alone and leaves nothing but kr_testserver_* in the user's namespace.
+$(TS_A): $(TS_OBJS) $(BUILD)/obj/lib/alloc.o
+	@mkdir -p $(@D)
+	rm -f $@ $@.o
+	$(CC) -r -nostdlib -o $@.o $(TS_OBJS) $(BUILD)/obj/lib/alloc.o
+	$(OBJCOPY) --localize-hidden $@.o
+	$(AR) rcs $@ $@.o
+	rm -f $@.o
+
+$(TS_INT_A): $(TS_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@
 	$(AR) rcs $@ $(TS_OBJS)
+
+$(A_DIST): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ $@.o
+	$(CC) -r -nostdlib -o $@.o $(LIB_OBJS)
+	$(OBJCOPY) --localize-hidden $@.o
+	$(AR) rcs $@ $@.o
+	rm -f $@.o
 
 # ---- programs: static against libkreconcile.a; only TS_PROGS get the test server
 
@@ -151,10 +179,10 @@ $(foreach p,$(PROGS),$(eval $(call PROG_template,$(p))))
 
 # ---- tests -------------------------------------------------------------------
 
-TEST_LINK = $(SUPPORT_OBJS) $(TS_A) $(A_FILE)
+TEST_LINK = $(SUPPORT_OBJS) $(TS_INT_A) $(A_FILE)
 TEST_LIBS = $(TS_LIBS) $(PKG_LIBS) $(CHECK_LIBS) -pthread -lm
 
-$(BUILD)/test/test_%: $(BUILD)/obj/test/test_%.o $(SUPPORT_OBJS) $(TS_A) $(A_FILE)
+$(BUILD)/test/test_%: $(BUILD)/obj/test/test_%.o $(SUPPORT_OBJS) $(TS_INT_A) $(A_FILE)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_EXTRA) $(TEST_LINK) $(TEST_LIBS)
 
@@ -171,7 +199,7 @@ $(foreach t,$(TESTS),$(foreach p,$(shell sed -n 's/.*KR_TEST_PROGRAM=\([a-z0-9-]
 
 # A fuzz target's corpus replay: the target plus a main() that feeds it files.
 $(BUILD)/test/fuzz_%: $(BUILD)/obj/test/fuzz/fuzz_%.o $(BUILD)/obj/test/fuzz/replay_main.o \
-                      $(SUPPORT_OBJS) $(TS_A) $(A_FILE)
+                      $(SUPPORT_OBJS) $(TS_INT_A) $(A_FILE)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/obj/test/fuzz/replay_main.o $(TEST_LINK) $(TEST_LIBS)
 
@@ -237,7 +265,7 @@ $(BUILD)/libkreconcile-testserver.pc: pkgconfig/libkreconcile-testserver.pc.in M
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
-install: all $(BUILD)/libkreconcile.pc $(BUILD)/libkreconcile-testserver.pc
+install: all $(A_DIST) $(BUILD)/libkreconcile.pc $(BUILD)/libkreconcile-testserver.pc
 	install -d $(DESTDIR)$(INCLUDEDIR)/kreconcile $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR)
 	install -m 644 include/kreconcile.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 644 $(PUBLIC_HEADERS) $(wildcard include/kreconcile/testserver.h) \
@@ -245,7 +273,7 @@ install: all $(BUILD)/libkreconcile.pc $(BUILD)/libkreconcile-testserver.pc
 	install -m 755 $(SO_FILE) $(DESTDIR)$(LIBDIR)/
 	ln -sf libkreconcile.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SO_NAME)
 	ln -sf $(SO_NAME) $(DESTDIR)$(LIBDIR)/libkreconcile.so
-	install -m 644 $(A_FILE) $(TS_A) $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(A_DIST) $(TS_A) $(DESTDIR)$(LIBDIR)/
 	install -m 644 $(BUILD)/libkreconcile.pc $(BUILD)/libkreconcile-testserver.pc \
 	    $(DESTDIR)$(LIBDIR)/pkgconfig/
 	$(if $(PROG_BINS),install -m 755 $(PROG_BINS) $(DESTDIR)$(BINDIR)/)
@@ -286,7 +314,7 @@ fuzz: deps
 	  echo "== $$f ($(FUZZ_SECONDS) s) =="; \
 	  $(FUZZ_CC) -std=c11 -D_GNU_SOURCE -O1 -g -Iinclude -Ilib $(PKG_CFLAGS) \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    -o $(FUZZ_BUILD)/$$f test/fuzz/$$f.c $(FUZZ_BUILD)/lib/libkreconcile-testserver.a \
+	    -o $(FUZZ_BUILD)/$$f test/fuzz/$$f.c $(FUZZ_BUILD)/lib/libkreconcile-testserver-internal.a \
 	    $(FUZZ_BUILD)/lib/libkreconcile.a $(TS_LIBS) $(PKG_LIBS) -pthread -lm || exit 1; \
 	  c=$${f#fuzz_}; mkdir -p $(FUZZ_BUILD)/corpus/$$c test/fuzz/corpus/$$c; \
 	  $(FUZZ_BUILD)/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \

@@ -1,8 +1,9 @@
 #!/bin/sh
 # make bench: the informer beside the informer a non-Go user picks today,
 # @kubernetes/client-node 2.0.1 (undici 7 pinned through npm overrides for
-# Node 20), syncing 5,000, 10,000 and 20,000 ~1 KiB ConfigMaps from
-# kr-apiserver: seconds and peak RSS of each, to show both curves.
+# Node 20), syncing 5,000, 10,000, 20,000 and 40,000 ~1 KiB ConfigMaps from
+# kr-apiserver: seconds and peak RSS of each, to show both curves; ours
+# with the default compact store, and with the jansson-tree store.
 # client-node is installed from npm into a temporary directory here, never
 # by make check; without node, npm or the registry this says so and stops.
 # KR_BENCH_NODE_SIZES overrides the sizes.
@@ -62,7 +63,7 @@ JS
 field() { echo "$1" | sed -E "s/.*\"$2\":([0-9.]+).*/\\1/"; }
 echo "sync of N ~1 KiB ConfigMaps from kr-apiserver: seconds and peak RSS"
 printf '%8s | %22s | %26s | %s\n' N "libkreconcile informer" "client-node 2.0.1 informer" "ratios"
-for n in ${KR_BENCH_NODE_SIZES:-5000 10000 20000}; do
+for n in ${KR_BENCH_NODE_SIZES:-5000 10000 20000 40000}; do
     node "$work/gen.mjs" "$n" >"$work/cms.json"
     out="$work/url-$n"
     "$server_bin" --port 0 --history 1000 --load "$work/cms.json" >"$out" 2>"$work/srv.log" &
@@ -79,6 +80,7 @@ for n in ${KR_BENCH_NODE_SIZES:-5000 10000 20000}; do
         exit 1
     fi
     ours=$(KR_BENCH_INFORMER_URL=$url "$bench_bin")
+    trees=$(KR_BENCH_INFORMER_URL=$url KR_BENCH_INFORMER_STORE=trees "$bench_bin")
     theirs=$(/usr/bin/time -f 'rss=%M' -o "$work/rss" node "$work/informer.mjs" "$url")
     their_rss=$(sed -nE 's/^rss=([0-9]+)/\1/p' "$work/rss")
     kill "$srv"
@@ -87,7 +89,8 @@ for n in ${KR_BENCH_NODE_SIZES:-5000 10000 20000}; do
     os=$(field "$ours" seconds)
     or=$(field "$ours" max_rss_kib)
     ts=$(field "$theirs" seconds)
-    awk -v n="$n" -v os="$os" -v or="$or" -v ts="$ts" -v tr="$their_rss" 'BEGIN {
-        printf "%8d | %8.2f s %8.0f MiB | %10.2f s %9.0f MiB | %.1fx faster, memory %.2f of theirs (target <= 0.33)\n",
-            n, os, or / 1024, ts, tr / 1024, ts / os, or / tr }'
+    tor=$(field "$trees" max_rss_kib)
+    awk -v n="$n" -v os="$os" -v or="$or" -v ts="$ts" -v tr="$their_rss" -v tor="$tor" 'BEGIN {
+        printf "%8d | %8.2f s %8.0f MiB | %10.2f s %9.0f MiB | %.1fx faster, memory %.2f of theirs (target <= 0.33; jansson-tree store: %.2f)\n",
+            n, os, or / 1024, ts, tr / 1024, ts / os, or / tr, tor / tr }'
 done

@@ -2,6 +2,9 @@
  * object for 100,000 ConfigMaps of about 1 KiB, beside a baseline measured
  * in the same run: the same parsed jansson objects kept in a bare jansson
  * object used as a hash table (no lock, no index, no transform).
+ * Both store representations are measured (jansson trees; compact JSON
+ * parsed on read): heap per object, ns per add and get (random keys,
+ * mostly parsed; recently read keys, from the tree cache) and per list.
  * Heap is counted with malloc_usable_size() through the library's and
  * jansson's allocator hooks; times are this thread's CPU time, so that a
  * busy machine does not distort the ratios. BENCH_STORE_OBJECTS overrides
@@ -99,6 +102,78 @@ static json_t **parse_all(char **texts, const size_t *lens, size_t n)
     return objs;
 }
 
+/* The store's figures in one representation; times are CPU seconds. */
+struct store_run {
+    double add, get, get_hot, list, select, ns;
+    long long heap;
+    kr_store_stats stats;
+    unsigned long long found;
+};
+
+enum { LISTS = 20 };
+
+static struct store_run run_store(kr_store_representation repr, char **texts, const size_t *lens,
+                                  char **keys, size_t n, const kr_selector_t *sel)
+{
+    struct store_run r = {0};
+    long long heap0 = heap_live;
+    json_t **objs = parse_all(texts, lens, n);
+    kr_store_t *store = NULL;
+    kr_store_opts opts = {.representation = repr};
+    if (kr_store_new(&opts, &store, NULL) != 0)
+        exit(1);
+    double t = now();
+    for (size_t i = 0; i < n; i++)
+        if (kr_store_add(store, objs[i], lens[i], NULL, NULL, NULL) != 0)
+            exit(1);
+    r.add = now() - t;
+    free(objs);
+    r.heap = heap_live - heap0;
+    t = now();
+    for (size_t k = 0; k < 5; k++)
+        for (size_t i = 0; i < n; i++) {
+            json_t *o = kr_store_get(store, keys[(i * 7919) % n]);
+            r.found += o != NULL;
+            json_decref(o);
+        }
+    r.get = now() - t;
+    t = now();
+    for (size_t k = 0; k < 5; k++)
+        for (size_t i = 0; i < n; i++) {
+            json_t *o = kr_store_get(store, keys[i % 64]);
+            r.found += o != NULL;
+            json_decref(o);
+        }
+    r.get_hot = now() - t;
+    t = now();
+    for (int k = 0; k < LISTS; k++) {
+        json_t *arr = NULL;
+        kr_store_list(store, &arr, NULL);
+        r.found += json_array_size(arr);
+        json_decref(arr);
+    }
+    r.list = now() - t;
+    t = now();
+    for (int k = 0; k < LISTS; k++) {
+        json_t *arr = NULL;
+        kr_store_list_selector(store, NULL, sel, &arr, NULL);
+        r.found += json_array_size(arr);
+        json_decref(arr);
+    }
+    r.select = now() - t;
+    t = now();
+    for (int k = 0; k < LISTS * 10; k++) {
+        json_t *arr = NULL;
+        kr_store_list_namespace(store, "ns-042", &arr, NULL);
+        r.found += json_array_size(arr);
+        json_decref(arr);
+    }
+    r.ns = now() - t;
+    kr_store_get_stats(store, &r.stats);
+    kr_store_free(store);
+    return r;
+}
+
 static void report(const char *what, double ops, double secs, double base_ops, double base_secs)
 {
     double rate = ops / secs, base = base_ops / base_secs;
@@ -151,7 +226,7 @@ int main(void)
             json_decref(o);
         }
     double base_get = now() - t;
-    const int lists = 20;
+    const int lists = LISTS;
     t = now();
     for (int r = 0; r < lists; r++) {
         json_t *arr = json_array();
@@ -184,60 +259,21 @@ int main(void)
     json_decref(hash);
     free(objs);
 
-    /* ---- the store ---- */
-    heap0 = heap_live;
-    objs = parse_all(texts, lens, n);
+    /* ---- the store, in each representation ---- */
+    struct store_run trees = run_store(KR_STORE_TREES, texts, lens, keys, n, sel);
+    struct store_run compact = run_store(KR_STORE_COMPACT, texts, lens, keys, n, sel);
+    found += trees.found + compact.found;
     kr_store_t *store = NULL;
-    if (kr_store_new(NULL, &store, NULL) != 0)
-        return 1;
-    t = now();
-    for (size_t i = 0; i < n; i++)
-        if (kr_store_add(store, objs[i], lens[i], NULL, NULL, NULL) != 0)
-            return 1;
-    double store_add = now() - t;
-    long long store_heap = heap_live - heap0;
-    t = now();
-    for (size_t r = 0; r < 5; r++)
-        for (size_t i = 0; i < n; i++) {
-            json_t *o = kr_store_get(store, keys[(i * 7919) % n]);
-            found += o != NULL;
-            json_decref(o);
-        }
-    double store_get = now() - t;
-    t = now();
-    for (int r = 0; r < lists; r++) {
-        json_t *arr = NULL;
-        kr_store_list(store, &arr, NULL);
-        found += json_array_size(arr);
-        json_decref(arr);
-    }
-    double store_list = now() - t;
-    t = now();
-    for (int r = 0; r < lists; r++) {
-        json_t *arr = NULL;
-        kr_store_list_selector(store, NULL, sel, &arr, NULL);
-        found += json_array_size(arr);
-        json_decref(arr);
-    }
-    double store_select = now() - t;
-    t = now();
-    for (int r = 0; r < lists * 10; r++) {
-        json_t *arr = NULL;
-        kr_store_list_namespace(store, "ns-042", &arr, NULL);
-        found += json_array_size(arr);
-        json_decref(arr);
-    }
-    double store_ns = now() - t;
-    kr_store_stats st;
-    kr_store_get_stats(store, &st);
-    kr_store_free(store);
-    free(objs);
+    kr_store_stats st = trees.stats;
+    double store_add = trees.add, store_get = trees.get, store_list = trees.list;
+    double store_select = trees.select, store_ns = trees.ns;
+    long long store_heap = trees.heap;
 
     /* The same store keeping managedFields: the transform's share of the
      * add cost and of the memory. */
     heap0 = heap_live;
     objs = parse_all(texts, lens, n);
-    kr_store_opts keep = {.keep_managed_fields = true};
+    kr_store_opts keep = {.keep_managed_fields = true, .representation = KR_STORE_TREES};
     if (kr_store_new(&keep, &store, NULL) != 0)
         return 1;
     t = now();
@@ -261,6 +297,18 @@ int main(void)
            (double)base_heap / (double)wire, (double)parsed_heap / n);
     printf("heap per object with managedFields kept: %.0f B (%.2f x wire)\n", (double)keep_heap / n,
            (double)keep_heap / (double)wire);
+    printf("representations (trees = jansson trees; compact = one allocation of compact JSON, "
+           "parse on read, %d recent trees kept):\n",
+           256);
+    const struct store_run *runs[] = {&trees, &compact};
+    for (int i = 0; i < 2; i++) {
+        const struct store_run *r = runs[i];
+        printf("  %-8s heap %5.0f B/object (%.2f x wire); add %7.0f ns; get %6.0f ns "
+               "(random keys); get %5.0f ns (recently read); list %6.1f ms\n",
+               i ? "compact" : "trees", (double)r->heap / n, (double)r->heap / (double)wire,
+               r->add / n * 1e9, r->get / (5.0 * n) * 1e9, r->get_hot / (5.0 * n) * 1e9,
+               r->list / lists * 1e3);
+    }
     printf("store stats: cached JSON %.0f B/object (%.2f x wire; managedFields dropped), "
            "store overhead %.0f B/object\n",
            (double)st.cached_json_bytes / n, (double)st.cached_json_bytes / (double)wire,

@@ -1,5 +1,6 @@
-/* libkreconcile — the allocator hooks every allocation goes through, and a
- * growable buffer. Failures are returned, never aborted on. */
+/* libkreconcile — string and buffer helpers over the allocator hooks
+ * (allocator.c); they call only public functions, so the test server's
+ * archive carries its own private copy. Failures are returned, never aborted on. */
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -7,22 +8,6 @@
 #include <string.h>
 
 #include "internal.h"
-
-static kr_malloc_fn alloc_malloc = malloc;
-static kr_realloc_fn alloc_realloc = realloc;
-static kr_free_fn alloc_free = free;
-
-void kr_set_allocator(kr_malloc_fn malloc_fn, kr_realloc_fn realloc_fn, kr_free_fn free_fn)
-{
-    alloc_malloc = malloc_fn ? malloc_fn : malloc;
-    alloc_realloc = realloc_fn ? realloc_fn : realloc;
-    alloc_free = free_fn ? free_fn : free;
-}
-
-void *kr_malloc(size_t size)
-{
-    return alloc_malloc(size ? size : 1);
-}
 
 void *kr_calloc(size_t count, size_t size)
 {
@@ -32,17 +17,6 @@ void *kr_calloc(size_t count, size_t size)
     if (p)
         memset(p, 0, count * size);
     return p;
-}
-
-void *kr_realloc(void *ptr, size_t size)
-{
-    return alloc_realloc(ptr, size ? size : 1);
-}
-
-void kr_free(void *ptr)
-{
-    if (ptr)
-        alloc_free(ptr);
 }
 
 char *kr_strndup(const char *s, size_t n)

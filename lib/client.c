@@ -21,6 +21,7 @@ typedef struct kr_creq {
     size_t body_len;
     const char *content_type; /* static strings */
     const char *accept;
+    char *accept_copy; /* a LIST's own Accept, when it has one */
     int timeout_ms;
     kr_client_cb cb;
     void *user;
@@ -156,6 +157,7 @@ static void free_creq(kr_creq *r)
     kr_free(r->early_failure);
     kr_timer_free(r->retry_timer);
     kr_free(r->path);
+    kr_free(r->accept_copy);
     if (r->body) {
         /* json_dumps allocated it with jansson's allocator. */
         json_free_t jfree = NULL;
@@ -470,6 +472,13 @@ static int do_request(kr_client_t *client, const kr_request *req, kr_client_cb c
         return rc;
     }
     r->path = url.data;
+    if (req->verb == KR_VERB_LIST && req->list && req->list->accept) {
+        r->accept = r->accept_copy = kr_strdup(req->list->accept);
+        if (!r->accept_copy) {
+            free_creq(r);
+            return kr_error_set(err, KR_ENOMEM, "client: out of memory");
+        }
+    }
     if (req->timeout_ms > 0)
         r->timeout_ms = req->timeout_ms;
     json_t *owned = NULL;

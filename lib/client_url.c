@@ -144,3 +144,38 @@ int kr_client_build_url(kr_buf *out, const kr_request *req, bool watch, kr_error
         return kr_error_set(err, KR_ENOMEM, "request: out of memory");
     return 0;
 }
+
+int kr_gvr_parse(const char *text, char *buf, size_t len, kr_gvr *out, kr_error_t *err)
+{
+    if (!text || !buf || !out)
+        return kr_error_set(err, KR_EINVAL, "kr_gvr_parse: NULL argument");
+    size_t n = strlen(text);
+    if (len < n + 3)
+        return kr_error_set(err, KR_ETOOLARGE, "resource \"%s\" is too long", text);
+    const char *parts[3];
+    size_t count = 0;
+    char *w = buf + 1; /* buf[0] stays "" for the core group */
+    buf[0] = '\0';
+    memcpy(w, text, n + 1);
+    for (char *p = w;; p++) {
+        if (count == 3)
+            return kr_error_set(err, KR_EPARSE,
+                                "resource \"%s\": want GROUP/VERSION/RESOURCE or VERSION/RESOURCE",
+                                text);
+        parts[count++] = p;
+        char *slash = strchr(p, '/');
+        if (!slash)
+            break;
+        *slash = '\0';
+        p = slash;
+    }
+    for (size_t i = 0; i < count; i++)
+        if (!parts[i][0] || strchr(parts[i], ' '))
+            count = 0;
+    if (count < 2)
+        return kr_error_set(err, KR_EPARSE,
+                            "resource \"%s\": want GROUP/VERSION/RESOURCE or VERSION/RESOURCE",
+                            text);
+    *out = count == 3 ? KR_GVR(parts[0], parts[1], parts[2]) : KR_GVR(buf, parts[0], parts[1]);
+    return 0;
+}

@@ -17,6 +17,7 @@ struct kr_watch {
     kr_watch_end_fn on_end;
     void *user;
     char *path;
+    char *accept; /* NULL: application/json */
     char *rv;
     unsigned long events;
     kr_error_t *fail; /* a decoding failure, kept for on_end */
@@ -61,6 +62,7 @@ static void destroy(kr_watch_t *w)
 {
     kr_watch_decoder_free(&w->dec);
     kr_free(w->path);
+    kr_free(w->accept);
     kr_free(w->rv);
     kr_free(w->fail);
     kr_free(w);
@@ -173,7 +175,7 @@ static void start_stream(void *arg)
     kr_http_request hr = {
         .method = "GET",
         .path = w->path,
-        .accept = "application/json",
+        .accept = w->accept ? w->accept : "application/json",
         .stream = true,
     };
     kr_error_t err = {0};
@@ -232,6 +234,10 @@ int kr_client_watch(kr_client_t *client, kr_gvr gvr, const char *namespace_,
     w->on_end = on_end_fn;
     w->user = user;
     kr_watch_decoder_init(&w->dec, client->opts.max_event_bytes);
+    if (opts && opts->accept && !(w->accept = kr_strdup(opts->accept))) {
+        destroy(w);
+        return kr_error_set(err, KR_ENOMEM, "watch: out of memory");
+    }
     if (opts && opts->resource_version && *opts->resource_version) {
         w->rv = kr_strdup(opts->resource_version);
         if (!w->rv) {

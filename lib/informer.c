@@ -173,6 +173,14 @@ static void on_delta(const kr_delta *d, void *user)
     compact_handlers(inf);
 }
 
+/* Nobody to hand a relist's objects to: the reflector need not read
+ * (parse) them. */
+static bool wants_objects(void *user)
+{
+    const kr_informer_t *inf = user;
+    return inf->nhandlers > 0;
+}
+
 static void fire_waiter(kr_informer_t *inf, rv_waiter *w, int rc)
 {
     for (rv_waiter **p = &inf->waiters; *p; p = &(*p)->next)
@@ -497,7 +505,7 @@ int kr_informer_new(const kr_informer_opts *opts, kr_informer_t **out, kr_error_
     if (opts->name)
         inf->scope = kr_strdup(opts->name);
     else
-        inf->scope = kr_asprintf("%s%s%s/%s%s%s%s%s%s%s", group, *group ? "/" : "",
+        inf->scope = kr_asprintf("%s%s%s/%s%s%s%s%s%s%s%s", group, *group ? "/" : "",
                                  opts->resource.version ? opts->resource.version : "custom",
                                  opts->resource.resource ? opts->resource.resource : "objects",
                                  opts->namespace_ && *opts->namespace_ ? " ns=" : "",
@@ -505,7 +513,8 @@ int kr_informer_new(const kr_informer_opts *opts, kr_informer_t **out, kr_error_
                                  opts->label_selector ? " labels=" : "",
                                  opts->label_selector ? opts->label_selector : "",
                                  opts->field_selector ? " fields=" : "",
-                                 opts->field_selector ? opts->field_selector : "");
+                                 opts->field_selector ? opts->field_selector : "",
+                                 opts->metadata_only ? " metadata-only" : "");
     if (!inf->scope) {
         rc = kr_error_set(err, KR_ENOMEM, "informer: out of memory");
         goto fail;
@@ -516,7 +525,8 @@ int kr_informer_new(const kr_informer_opts *opts, kr_informer_t **out, kr_error_
         inf->rt = opts->runtime;
     } else {
         inf->rt = kr_client_runtime(opts->client);
-        rc = kr_listwatch_client_new(opts->client, opts->resource, opts->namespace_, &inf->lw, err);
+        rc = (opts->metadata_only ? kr_listwatch_client_new_metadata : kr_listwatch_client_new)(
+            opts->client, opts->resource, opts->namespace_, &inf->lw, err);
         if (rc)
             goto fail;
         inf->own_lw = true;
@@ -535,7 +545,7 @@ int kr_informer_new(const kr_informer_opts *opts, kr_informer_t **out, kr_error_
         .lw = inf->lw,
         .clock = inf->clock,
         .store = inf->store,
-        .hooks = {on_delta, on_progress, on_request, inf},
+        .hooks = {on_delta, on_progress, on_request, inf, wants_objects},
         .label_selector = opts->label_selector,
         .field_selector = opts->field_selector,
         .page_size = opts->page_size,

@@ -12,6 +12,7 @@ enum { CTX_LIST = 1, CTX_WATCH = 2 };
 typedef struct client_lw {
     kr_client_t *client;
     char *group, *version, *resource, *namespace_;
+    bool metadata_only; /* PartialObjectMetadata(List), as client-go's metadata client */
 } client_lw;
 
 typedef struct list_ctx {
@@ -77,6 +78,7 @@ static int lw_list(void *impl, const kr_lw_list_request *req, kr_lw_list_cb cb, 
         .resource_version_match = req->resource_version_match,
         .limit = req->limit,
         .continue_token = req->continue_token,
+        .accept = c->metadata_only ? KR_CLIENT_ACCEPT_PARTIAL_METADATA_LIST : NULL,
     };
     kr_request r = {
         .verb = KR_VERB_LIST, .ref = {.gvr = gvr_of(c), .namespace_ = c->namespace_}, .list = &lo};
@@ -128,6 +130,7 @@ static int lw_watch(void *impl, const kr_lw_watch_request *req, kr_lw_event_fn o
         .timeout_seconds = req->timeout_seconds,
         .allow_watch_bookmarks = req->allow_watch_bookmarks,
         .send_initial_events = req->send_initial_events,
+        .accept = c->metadata_only ? KR_CLIENT_ACCEPT_PARTIAL_METADATA : NULL,
     };
     int rc = kr_client_watch(c->client, gvr_of(c), c->namespace_, &lo, watch_event, watch_end, ctx,
                              &ctx->watch, err);
@@ -155,6 +158,15 @@ static void lw_cancel(void *impl, void *handle)
 }
 
 static const kr_listwatch_vtable CLIENT_LW_VT = {lw_list, lw_watch, lw_cancel};
+
+int kr_listwatch_client_new_metadata(kr_client_t *client, kr_gvr resource, const char *namespace_,
+                                     kr_listwatch *out, kr_error_t *err)
+{
+    int rc = kr_listwatch_client_new(client, resource, namespace_, out, err);
+    if (rc == 0)
+        ((client_lw *)out->impl)->metadata_only = true;
+    return rc;
+}
 
 int kr_listwatch_client_new(kr_client_t *client, kr_gvr resource, const char *namespace_,
                             kr_listwatch *out, kr_error_t *err)

@@ -11,10 +11,10 @@
 
 #define KR_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-/* The library's allocator (kr_set_allocator). Every allocation the library
- * makes goes through these so that tests can inject failures. */
+/* The library's allocator (kr_set_allocator; kr_malloc, kr_realloc and
+ * kr_free are public). Every allocation the library makes goes through
+ * these so that tests can inject failures. */
 void *kr_calloc(size_t count, size_t size);
-void *kr_realloc(void *ptr, size_t size);
 /* Returns NULL when `s` is NULL or on allocation failure. */
 char *kr_strdup(const char *s);
 char *kr_strndup(const char *s, size_t n);

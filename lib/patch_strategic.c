@@ -307,7 +307,13 @@ int smp_lookup_slice(smp_ctx *c, smp_type t, const char *key, smp_type *sub, smp
     int rc = find_field(c, t, key, &f);
     if (rc < 0)
         return rc;
-    if (!(f->flags & KR_PF_LIST))
+    /* Kubernetes' lookup takes a pointer to a struct where the document
+     * holds a list as a list of that struct, with the field's strategy and
+     * merge key; a struct held by value is refused. The metadata has no
+     * pointer bit: a list strategy (merge or replace) on a single struct
+     * only makes sense on a pointer, so that is what it takes to mean. */
+    bool single = f->ref && !(f->flags & (KR_PF_LIST | KR_PF_MAP));
+    if (!(f->flags & KR_PF_LIST) && !(single && (f->flags & (KR_PF_MERGE | KR_PF_REPLACE))))
         return smp_err(c, KR_EPATCH, "field \"%s\" of %s is not a list", key, t.def->name);
     fill_pmeta(f, pm);
     sub->def = f->ref;

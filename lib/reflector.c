@@ -52,7 +52,9 @@ struct kr_reflector {
     void *backoff_timer;
     void *progress_timer;
     next_action after_backoff;
-    json_t *pending; /* items of the list (or initial events) so far */
+    /* the list (or initial events) so far, already in the store's cached
+     * form, so that a relist never holds the whole list as trees */
+    kr_store_batch_t *pending;
     char *list_rv;
     char *continue_token;
     char *last_rv;
@@ -178,7 +180,7 @@ static void observe_rv(kr_reflector_t *r, const char *rv)
 
 static void drop_pending(kr_reflector_t *r)
 {
-    json_decref(r->pending);
+    kr_store_batch_free(r->pending);
     r->pending = NULL;
     kr_free(r->continue_token);
     r->continue_token = NULL;
@@ -244,41 +246,86 @@ static void back_off(kr_reflector_t *r, next_action next)
 
 /* ---- applying a complete list ------------------------------------------ */
 
-/* Replace the store with `items` (stolen) at `rv` and report the changes
+/* Add `obj` (stolen) to the relist being built, beginning it if needed.
+ * 0 or an error (logged). */
+static int pend(kr_reflector_t *r, json_t *obj)
+{
+    kr_error_t err = {0};
+    int rc = r->pending ? 0 : kr_store_batch_new(r->store, &r->pending, &err);
+    if (rc == 0)
+        rc = kr_store_batch_add(r->pending, obj, 0, &err);
+    else
+        json_decref(obj);
+    if (rc != 0)
+        kr_log(&r->logger, KR_LOG_ERROR, MOD, "%s: cannot cache a listed object: %s", r->name,
+               err.message);
+    return rc;
+}
+
+/* What a relist changes for one key of the new list. */
+struct relisted {
+    char *key;
+    json_t *old; /* KR_DELTA_UPDATED: the object cached before */
+    kr_delta_type type; /* 0: unchanged */
+};
+
+static void relisted_free(struct relisted *items, size_t n)
+{
+    for (size_t i = 0; items && i < n; i++) {
+        kr_free(items[i].key);
+        json_decref(items[i].old);
+    }
+    kr_free(items);
+}
+
+/* Compare the batch with the store by resourceVersion, before the swap:
+ * only changed objects are read (parsed, in a compact store). */
+static int relist_changes(kr_reflector_t *r, const kr_store_batch_t *batch, struct relisted *out,
+                          size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *key = NULL, *rv = NULL;
+        kr_store_batch_entry(batch, i, &key, &rv);
+        if (!(out[i].key = kr_strdup(key)))
+            return KR_ENOMEM;
+        char *old_rv = kr_store_get_resource_version(r->store, key);
+        bool same = old_rv && rv && kr_resource_version_compare(old_rv, rv) == 0;
+        kr_free(old_rv);
+        if (same)
+            continue;
+        out[i].old = kr_store_get(r->store, key);
+        out[i].type = out[i].old ? KR_DELTA_UPDATED : KR_DELTA_ADDED;
+    }
+    return 0;
+}
+
+/* Replace the store with `batch` (stolen) at `rv` and report the changes
  * that bring it there: adds, updates (RV changed) and, for cached objects
  * the list no longer has, deletes flagged final-state-unknown. */
-static int apply_replace(kr_reflector_t *r, json_t *items, const char *rv)
+static int apply_replace(kr_reflector_t *r, kr_store_batch_t *batch, const char *rv)
 {
-    size_t n = json_array_size(items);
-    char **keys = kr_calloc(n ? n : 1, sizeof(*keys));
-    json_t **olds = kr_calloc(n ? n : 1, sizeof(json_t *));
-    json_t *removed = NULL;
     kr_error_t err = {0};
-    int rc = (keys && olds) ? 0 : KR_ENOMEM;
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (kr_store_key_of(json_array_get(items, i), &keys[i], &err) == 0)
-            olds[i] = kr_store_get(r->store, keys[i]);
-        /* an item without a name: kr_store_replace rejects the list */
-    }
+    int rc = 0;
+    if (!batch && (rc = kr_store_batch_new(r->store, &batch, &err)) != 0)
+        return rc;
+    size_t n = kr_store_batch_len(batch);
+    struct relisted *items = kr_calloc(n ? n : 1, sizeof(*items));
+    json_t *removed = NULL;
+    rc = items ? relist_changes(r, batch, items, n) : KR_ENOMEM;
+    if (rc == 0)
+        rc = kr_store_replace_batch(r->store, batch, rv, &removed, &err);
+    else
+        kr_store_batch_free(batch);
     if (rc == 0) {
-        rc = kr_store_replace(r->store, items, NULL, rv, &removed, &err);
-        items = NULL;
-    }
-    if (rc == 0) {
-        for (size_t i = 0; i < n; i++) {
-            if (!keys[i])
+        for (size_t i = 0; i < n && r->phase != P_STOPPED; i++) {
+            if (!items[i].type)
                 continue;
-            json_t *now = kr_store_get(r->store, keys[i]);
-            if (!now)
-                continue;
-            if (!olds[i])
-                emit(r, KR_DELTA_ADDED, now, NULL, false, true);
-            else if (kr_resource_version_compare(rv_of(olds[i]), rv_of(now)) != 0 || !rv_of(now))
-                emit(r, KR_DELTA_UPDATED, now, olds[i], false, true);
-            json_decref(now);
             /* the caller may be stopping us from a handler */
-            if (r->phase == P_STOPPED)
-                break;
+            bool wanted = !r->hooks.wants_objects || r->hooks.wants_objects(r->hooks.user);
+            json_t *now = wanted ? kr_store_get(r->store, items[i].key) : NULL;
+            if (now || !wanted)
+                emit(r, items[i].type, now, wanted ? items[i].old : NULL, false, true);
+            json_decref(now);
         }
         size_t j;
         json_t *gone;
@@ -290,17 +337,10 @@ static int apply_replace(kr_reflector_t *r, json_t *items, const char *rv)
         }
     } else {
         kr_log(&r->logger, KR_LOG_ERROR, MOD, "%s: cannot replace the store: %s", r->name,
-               err.message);
+               rc == KR_ENOMEM && !err.message[0] ? "out of memory" : err.message);
     }
-    json_decref(items);
     json_decref(removed);
-    for (size_t i = 0; keys && i < n; i++) {
-        kr_free(keys[i]);
-        if (olds)
-            json_decref(olds[i]);
-    }
-    kr_free(keys);
-    kr_free(olds);
+    relisted_free(items, n);
     return rc;
 }
 
@@ -332,13 +372,14 @@ static void on_list_page(json_t *items, const char *rv, const char *cont, const 
         return;
     }
     int rc = 0;
-    if (!r->pending) {
-        r->pending = items;
+    if (!r->pending)
         rc = set_str(&r->list_rv, rv);
-    } else {
-        rc = json_array_extend(r->pending, items) == 0 ? 0 : KR_ENOMEM;
-        json_decref(items);
-    }
+    for (size_t i = 0; rc == 0 && i < json_array_size(items); i++)
+        rc = pend(r, json_incref(json_array_get(items, i)));
+    /* freed page by page: only the cached form of the list accumulates */
+    json_decref(items);
+    if (rc == 0 && !r->pending)
+        rc = kr_store_batch_new(r->store, &r->pending, NULL);
     if (rc == 0)
         rc = set_str(&r->continue_token, (cont && *cont) ? cont : NULL);
     if (rc != 0) {
@@ -351,7 +392,7 @@ static void on_list_page(json_t *items, const char *rv, const char *cont, const 
         return;
     }
     /* the whole list has arrived: only now is the store replaced */
-    json_t *all = r->pending;
+    kr_store_batch_t *all = r->pending;
     r->pending = NULL;
     char *list_rv = r->list_rv;
     r->list_rv = NULL;
@@ -491,21 +532,12 @@ static void apply_event(kr_reflector_t *r, kr_lw_event_type type, json_t *obj)
 
 static void on_watch_close(int rc, const kr_error_t *err, void *user);
 
-static bool same_key(const json_t *a, const json_t *b)
-{
-    const json_t *ma = json_object_get(a, "metadata"), *mb = json_object_get(b, "metadata");
-    const char *na = json_string_value(json_object_get(ma, "name"));
-    const char *nb = json_string_value(json_object_get(mb, "name"));
-    const char *sa = json_string_value(json_object_get(ma, "namespace"));
-    const char *sb = json_string_value(json_object_get(mb, "namespace"));
-    return na && nb && strcmp(na, nb) == 0 && strcmp(sa ? sa : "", sb ? sb : "") == 0;
-}
-
 static void drop_pending_key(kr_reflector_t *r, const json_t *obj)
 {
-    for (size_t i = json_array_size(r->pending); i-- > 0;)
-        if (same_key(json_array_get(r->pending, i), obj))
-            json_array_remove(r->pending, i);
+    char *key = NULL;
+    if (kr_store_key_of(obj, &key, NULL) == 0)
+        kr_store_batch_remove(r->pending, key);
+    kr_free(key);
 }
 
 static void streaming_failed(kr_reflector_t *r, const char *why)
@@ -516,7 +548,7 @@ static void streaming_failed(kr_reflector_t *r, const char *why)
            r->name, why);
     cancel_request(r);
     r->streaming_list = false;
-    json_decref(r->pending);
+    kr_store_batch_free(r->pending);
     r->pending = NULL;
     start_list(r);
 }
@@ -542,9 +574,9 @@ static void on_watch_event(kr_lw_event_type type, json_t *obj, void *user)
     }
     if (r->phase == P_STREAMING) {
         if (type == KR_LW_BOOKMARK && is_initial_events_end(obj)) {
-            json_t *items = r->pending;
+            kr_store_batch_t *items = r->pending;
             r->pending = NULL;
-            if (apply_replace(r, items ? items : json_array(), rv_of(obj)) != 0) {
+            if (apply_replace(r, items, rv_of(obj)) != 0) {
                 back_off(r, NEXT_RELIST);
                 return;
             }
@@ -558,17 +590,13 @@ static void on_watch_event(kr_lw_event_type type, json_t *obj, void *user)
         }
         if (type == KR_LW_BOOKMARK)
             return;
-        if (!r->pending && !(r->pending = json_array())) {
-            back_off(r, NEXT_RELIST);
-            return;
-        }
         if (type == KR_LW_DELETED) {
             /* not expected before the end bookmark, but never keep a
              * deleted object: drop it from the snapshot being built */
             drop_pending_key(r, obj);
             return;
         }
-        if (json_array_append(r->pending, obj) != 0)
+        if (pend(r, json_incref(obj)) != 0)
             back_off(r, NEXT_RELIST);
         return;
     }
@@ -588,7 +616,7 @@ static void on_watch_close(int rc, const kr_error_t *err, void *user)
         if (rc == KR_EGONE) {
             /* RV too old for a NotOlderThan stream: stream again from now */
             report_request(r, NULL, KR_RESTART_GONE);
-            json_decref(r->pending);
+            kr_store_batch_free(r->pending);
             r->pending = NULL;
             kr_free(r->last_rv);
             r->last_rv = NULL;

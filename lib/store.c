@@ -33,8 +33,16 @@
 /* What a writer computes before taking the lock. */
 struct prepared {
     struct entry *entry;
+    json_t *tree; /* compact: the object as cached, until the write ends */
     kr_store_index_values *values; /* one per index definition */
     size_t n_values;
+};
+
+/* A relist being built: a state nobody reads yet. */
+struct kr_store_batch {
+    kr_store_t *store;
+    struct state *st;
+    uint64_t received;
 };
 
 /* ---- index values ---------------------------------------------------------- */
@@ -103,14 +111,6 @@ static void bucket_free(struct bucket *b)
     kr_free(b);
 }
 
-static void entry_free(struct entry *e)
-{
-    if (!e)
-        return;
-    json_decref(e->obj);
-    kr_free(e);
-}
-
 static struct state *state_new(size_t n_indexes)
 {
     struct state *st = kr_calloc(1, sizeof(*st));
@@ -138,7 +138,7 @@ static void state_free(struct state *st)
         kr_strmap_free(m);
     }
     for (size_t k = 0; k < st->n_dense; k++)
-        entry_free(st->dense[k]);
+        kr_store_entry_release(st->dense[k]);
     kr_free(st->dense);
     kr_strmap_free(&st->entries);
     kr_free(st->indexes);
@@ -213,6 +213,8 @@ static int state_link(struct state *st, struct prepared *p, struct entry **old)
 {
     struct entry *e = p->entry;
     *old = NULL;
+    if (!e)
+        return KR_EINVAL;
     if (kr_strmap_reserve(&st->entries, st->entries.count + 1) != 0 ||
         dense_reserve(st, st->n_dense + 1) != 0)
         return KR_ENOMEM;
@@ -266,69 +268,116 @@ static struct entry *state_unlink_key(struct state *st, const char *key)
 
 static void prepared_clear(struct prepared *p)
 {
-    entry_free(p->entry);
+    kr_store_entry_release(p->entry);
+    json_decref(p->tree);
     for (size_t i = 0; p->values && i < p->n_values; i++)
         index_values_clear(&p->values[i]);
     kr_free(p->values);
     memset(p, 0, sizeof(*p));
 }
 
-/* Build an entry for `obj` (stolen) with its index values, for the index
- * definitions `defs`. `cached_bytes` is measured unless given (non-zero,
- * when re-indexing objects already measured). Runs without the lock. */
-static int prepare(const struct index_def *defs, size_t n_defs, json_t *obj, size_t wire_bytes,
-                   size_t cached_bytes, struct prepared *p, kr_error_t *err)
+static int index_values_of(const struct index_def *defs, size_t n_defs, const json_t *obj,
+                           const char *key, struct prepared *p, size_t *total, kr_error_t *err)
 {
-    memset(p, 0, sizeof(*p));
-    char *key = NULL;
-    int rc = kr_store_key_of(obj, &key, err);
-    if (rc) {
-        json_decref(obj);
-        return rc;
-    }
-    if (cached_bytes == 0)
-        cached_bytes = kr_store_json_size(obj);
     p->values = kr_calloc(n_defs, sizeof(*p->values));
-    if (!p->values) {
-        rc = kr_error_set(err, KR_ENOMEM, "out of memory indexing %s", key);
-        goto fail;
-    }
+    if (!p->values)
+        return kr_error_set(err, KR_ENOMEM, "out of memory indexing %s", key);
     p->n_values = n_defs;
-    size_t total = 0;
+    *total = 0;
     for (size_t i = 0; i < n_defs; i++) {
+        int rc;
         if (defs[i].fn) {
             rc = defs[i].fn(obj, &p->values[i], defs[i].user);
-            if (rc) {
-                rc = kr_error_set(err, rc, "index \"%s\" failed on %s: %s", defs[i].name, key,
-                                  kr_strerror(rc));
-                goto fail;
-            }
+            if (rc)
+                return kr_error_set(err, rc, "index \"%s\" failed on %s: %s", defs[i].name, key,
+                                    kr_strerror(rc));
         } else {
             const char *ns =
                 json_string_value(json_object_get(json_object_get(obj, "metadata"), "namespace"));
             rc = kr_store_index_values_add(&p->values[i], ns ? ns : "");
-            if (rc) {
-                rc = kr_error_set(err, rc, "out of memory indexing %s", key);
-                goto fail;
-            }
+            if (rc)
+                return kr_error_set(err, rc, "out of memory indexing %s", key);
         }
-        total += p->values[i].n;
+        *total += p->values[i].n;
     }
-    size_t key_len = strlen(key);
-    size_t bytes = sizeof(struct entry) + total * sizeof(struct bucket *) + key_len + 1;
+    return 0;
+}
+
+/* Build an entry for `obj` (stolen) with its index values, for the index
+ * definitions `defs`; or, when `from` is given (re-indexing an entry
+ * already cached; obj NULL), for the object of `from`, reusing its bytes.
+ * Runs without the rwlock, with the writer mutex held. */
+static int prepare(kr_store_t *s, const struct index_def *defs, size_t n_defs, json_t *obj,
+                   const struct entry *from, size_t wire_bytes, struct prepared *p, kr_error_t *err)
+{
+    memset(p, 0, sizeof(*p));
+    if (from) {
+        obj = kr_store_entry_object(s, (struct entry *)from, false);
+        if (!obj)
+            return kr_error_set(err, KR_ENOMEM, "out of memory re-indexing %s", from->key);
+        wire_bytes = from->wire_bytes;
+    }
+    char *key = NULL;
+    int rc = kr_store_key_of(obj, &key, err);
+    if (rc || !key) {
+        json_decref(obj);
+        return rc ? rc : KR_EINVAL;
+    }
+    size_t total = 0;
+    rc = index_values_of(defs, n_defs, obj, key, p, &total, err);
+    if (rc)
+        goto fail;
+    size_t cached_bytes = 0, json_len = 0;
+    if (from) {
+        cached_bytes = from->cached_bytes;
+        json_len = from->json_len;
+    } else if (s->compact) {
+        /* printed once, then copied into the entry's one allocation */
+        kr_buf_reset(&s->scratch);
+        if ((rc = kr_store_json_print(obj, &s->scratch)) != 0) {
+            rc = kr_error_set(err, rc, "out of memory caching %s", key);
+            goto fail;
+        }
+        json_len = cached_bytes = s->scratch.len;
+    } else {
+        cached_bytes = kr_store_json_size(obj);
+    }
+    const char *rv =
+        json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+    size_t key_len = strlen(key), rv_len = rv ? strlen(rv) : 0;
+    size_t own = sizeof(struct entry) + total * sizeof(struct bucket *) + key_len + 1 +
+                 (rv ? rv_len + 1 : 0);
+    size_t bytes = own + (s->compact ? json_len + 1 : 0);
     struct entry *e = kr_malloc(bytes);
     if (!e) {
         rc = kr_error_set(err, KR_ENOMEM, "out of memory caching %s", key);
         goto fail;
     }
-    e->obj = obj;
-    obj = NULL;
+    memset(e, 0, sizeof(*e));
+    e->refs = 1;
     e->wire_bytes = wire_bytes;
     e->cached_bytes = cached_bytes;
-    e->alloc_bytes = bytes;
+    e->alloc_bytes = own;
     e->n_buckets = total;
-    e->key = (char *)&e->buckets[total];
-    memcpy(e->key, key, key_len + 1);
+    char *at = (char *)&e->buckets[total];
+    e->key = at;
+    memcpy(at, key, key_len + 1);
+    at += key_len + 1;
+    if (rv) {
+        e->rv = at;
+        memcpy(at, rv, rv_len + 1);
+        at += rv_len + 1;
+    }
+    if (s->compact) {
+        memcpy(at, from ? from->json : s->scratch.data, json_len);
+        at[json_len] = '\0';
+        e->json = at;
+        e->json_len = json_len;
+        p->tree = obj;
+    } else {
+        e->obj = obj;
+    }
+    obj = NULL;
     p->entry = e;
     kr_free(key);
     return 0;
@@ -368,9 +417,17 @@ int kr_store_new(const kr_store_opts *opts, kr_store_t **out, kr_error_t *err)
     s->keep_managed_fields = opts->keep_managed_fields;
     s->transform = opts->transform;
     s->transform_user = opts->transform_user;
+    s->compact = opts->representation == KR_STORE_COMPACT;
+    if (opts->representation > KR_STORE_TREES) {
+        kr_free(s);
+        return kr_error_set(err, KR_EINVAL, "kr_store_new: unknown representation %d",
+                            (int)opts->representation);
+    }
     int rc = kr_store_keep_fields_parse(s, opts, err);
     if (!rc)
         rc = init_index_defs(s, err);
+    if (!rc && kr_store_cache_init(s, s->compact ? opts->tree_cache : -1) != 0)
+        rc = kr_error_set(err, KR_ENOMEM, "out of memory creating a store");
     if (!rc) {
         s->state = state_new(1);
         if (!s->state)
@@ -398,6 +455,9 @@ void kr_store_free(kr_store_t *store)
      * so a store without a state never had them. */
     bool locks = store->state != NULL;
     state_free(store->state);
+    if (store->cache.ready)
+        kr_store_cache_free(store);
+    kr_buf_free(&store->scratch);
     for (size_t i = 0; i < store->n_defs; i++)
         kr_free(store->defs[i].name);
     kr_free(store->defs);
@@ -450,31 +510,47 @@ static int upsert(kr_store_t *store, json_t *obj, size_t wire_bytes, json_t **ol
         pthread_mutex_unlock(&store->write_mutex);
         return kr_error_set(err, KR_ENOMEM, "out of memory caching an object");
     }
-    rc = prepare(store->defs, store->n_defs, cached, wire_bytes, 0, &p, err);
+    rc = prepare(store, store->defs, store->n_defs, cached, NULL, wire_bytes, &p, err);
     if (rc) {
         kr_free(rv);
         pthread_mutex_unlock(&store->write_mutex);
         return rc;
     }
-    struct entry *old = NULL;
-    pthread_rwlock_wrlock(&store->lock);
-    rc = state_link(store->state, &p, &old);
-    if (rc == 0) {
-        set_rv_locked(store, &rv);
-        store->received_total += wire_bytes;
-        store->writes++;
+    /* The old object is read before the write (the writer mutex keeps the
+     * state stable): a compact one is parsed, which may fail. */
+    json_t *old_obj = NULL;
+    if (old_out) {
+        struct entry *cur = kr_strmap_get(&store->state->entries, p.entry->key);
+        if (cur && !(old_obj = kr_store_entry_object(store, cur, false)))
+            rc = kr_error_set(err, KR_ENOMEM, "out of memory reading %s", p.entry->key);
     }
-    pthread_rwlock_unlock(&store->lock);
-    if (rc) {
-        rc = kr_error_set(err, rc, "out of memory caching %s", p.entry->key);
-    } else {
+    struct entry *old = NULL;
+    if (rc == 0) {
+        pthread_rwlock_wrlock(&store->lock);
+        rc = state_link(store->state, &p, &old);
+        if (rc == 0) {
+            set_rv_locked(store, &rv);
+            store->received_total += wire_bytes;
+            store->writes++;
+        } else {
+            rc = kr_error_set(err, rc, "out of memory caching %s", p.entry->key);
+        }
+        pthread_rwlock_unlock(&store->lock);
+    }
+    if (rc == 0) {
+        json_t *tree = p.entry->obj ? p.entry->obj : p.tree;
+        /* what an event just delivered is what a worker reads next */
+        if (!p.entry->obj)
+            kr_store_cache_remember(store, p.entry, tree);
         if (cached_out)
-            *cached_out = json_incref(p.entry->obj);
-        if (old_out && old)
-            *old_out = json_incref(old->obj);
+            *cached_out = json_incref(tree);
+        if (old_out)
+            *old_out = old_obj;
+        old_obj = NULL;
         p.entry = NULL; /* now owned by the state */
     }
-    entry_free(old);
+    json_decref(old_obj);
+    kr_store_entry_release(old);
     prepared_clear(&p);
     kr_free(rv);
     pthread_mutex_unlock(&store->write_mutex);
@@ -496,6 +572,12 @@ int kr_store_update(kr_store_t *store, json_t *obj, size_t wire_bytes, json_t **
 static int delete_locked_key(kr_store_t *store, const char *key, char **rv, json_t **old_out,
                              kr_error_t *err)
 {
+    /* read (parse, when compact) the old object while the write can still
+     * fail without changing anything */
+    json_t *old_obj = NULL;
+    struct entry *cur = old_out ? kr_strmap_get(&store->state->entries, key) : NULL;
+    if (cur && !(old_obj = kr_store_entry_object(store, cur, false)))
+        return kr_error_set(err, KR_ENOMEM, "out of memory reading %s", key);
     pthread_rwlock_wrlock(&store->lock);
     struct entry *e = state_unlink_key(store->state, key);
     set_rv_locked(store, rv);
@@ -505,8 +587,8 @@ static int delete_locked_key(kr_store_t *store, const char *key, char **rv, json
     if (!e)
         return kr_error_set(err, KR_ENOTFOUND, "%s is not in the store", key);
     if (old_out)
-        *old_out = json_incref(e->obj);
-    entry_free(e);
+        *old_out = old_obj;
+    kr_store_entry_release(e);
     return 0;
 }
 
@@ -550,16 +632,17 @@ int kr_store_delete_key(kr_store_t *store, const char *key, json_t **old_out, kr
 
 /* Objects of `old` whose keys `fresh` lacks: a new JSON array of new refs.
  * Both states are stable: the caller holds the writer mutex. */
-static int removed_between(const struct state *old, const struct state *fresh, json_t **out)
+static int removed_between(kr_store_t *s, const struct state *old, const struct state *fresh,
+                           json_t **out)
 {
     json_t *removed = json_array();
     if (!removed)
         return KR_ENOMEM;
     for (size_t k = 0; k < old->n_dense; k++) {
-        const struct entry *e = old->dense[k];
+        struct entry *e = old->dense[k];
         if (kr_strmap_get(&fresh->entries, e->key))
             continue;
-        if (json_array_append(removed, e->obj) != 0) {
+        if (json_array_append_new(removed, kr_store_entry_object(s, e, false)) != 0) {
             json_decref(removed);
             return KR_ENOMEM;
         }
@@ -568,40 +651,22 @@ static int removed_between(const struct state *old, const struct state *fresh, j
     return 0;
 }
 
-/* Where build_state() takes its objects from: a relist's items, which go
- * through the transform pipeline, or the current state's entries, already
- * transformed and measured (re-indexing for a new index). */
-struct source {
-    json_t *items; /* replace: a JSON array */
-    const size_t *wire_bytes; /* replace: optional sizes */
-    const struct state *reindex; /* add_indexer: the current state */
-};
-
-static int build_state(const kr_store_t *store, const struct index_def *defs, size_t n_defs,
-                       const struct source *src, struct state **out, kr_error_t *err)
+/* A new state with the entries of `from`, indexed for `defs` (a new index,
+ * or a batch begun before one was added). Writer mutex held. */
+static int reindex_state(kr_store_t *store, const struct index_def *defs, size_t n_defs,
+                         const struct state *from, struct state **out, kr_error_t *err)
 {
     struct state *st = state_new(n_defs);
     if (!st)
         return kr_error_set(err, KR_ENOMEM, "out of memory rebuilding the store");
-    size_t n = src->items ? json_array_size(src->items) : src->reindex->n_dense;
-    int rc = kr_strmap_reserve(&st->entries, n);
+    int rc = kr_strmap_reserve(&st->entries, from->n_dense);
     if (!rc)
-        rc = dense_reserve(st, n);
+        rc = dense_reserve(st, from->n_dense);
     if (rc)
         rc = kr_error_set(err, rc, "out of memory rebuilding the store");
-    for (size_t i = 0; !rc && i < n; i++) {
+    for (size_t i = 0; !rc && i < from->n_dense; i++) {
         struct prepared p;
-        if (src->items) {
-            json_t *obj = NULL;
-            rc = kr_store_transform(store, json_incref(json_array_get(src->items, i)), &obj, err);
-            if (!rc)
-                rc = prepare(defs, n_defs, obj, src->wire_bytes ? src->wire_bytes[i] : 0, 0, &p,
-                             err);
-        } else {
-            const struct entry *e = src->reindex->dense[i];
-            rc =
-                prepare(defs, n_defs, json_incref(e->obj), e->wire_bytes, e->cached_bytes, &p, err);
-        }
+        rc = prepare(store, defs, n_defs, NULL, from->dense[i], 0, &p, err);
         if (rc)
             break;
         struct entry *dup = NULL;
@@ -610,7 +675,6 @@ static int build_state(const kr_store_t *store, const struct index_def *defs, si
             rc = kr_error_set(err, rc, "out of memory rebuilding the store");
         else
             p.entry = NULL;
-        entry_free(dup); /* a duplicate key in the list: the last one wins */
         prepared_clear(&p);
     }
     if (rc) {
@@ -619,6 +683,154 @@ static int build_state(const kr_store_t *store, const struct index_def *defs, si
     }
     *out = st;
     return 0;
+}
+
+/* ---- relists: batches ----------------------------------------------------------- */
+
+int kr_store_batch_new(kr_store_t *store, kr_store_batch_t **out, kr_error_t *err)
+{
+    if (!store || !out)
+        return kr_error_set(err, KR_EINVAL, "kr_store_batch_new: store or out is NULL");
+    *out = NULL;
+    kr_store_batch_t *b = kr_calloc(1, sizeof(*b));
+    if (!b)
+        return kr_error_set(err, KR_ENOMEM, "out of memory beginning a relist");
+    pthread_mutex_lock(&store->write_mutex);
+    b->st = state_new(store->n_defs);
+    pthread_mutex_unlock(&store->write_mutex);
+    if (!b->st) {
+        kr_free(b);
+        return kr_error_set(err, KR_ENOMEM, "out of memory beginning a relist");
+    }
+    b->store = store;
+    *out = b;
+    return 0;
+}
+
+void kr_store_batch_free(kr_store_batch_t *batch)
+{
+    if (!batch)
+        return;
+    state_free(batch->st);
+    kr_free(batch);
+}
+
+/* An index added since the batch was begun: index the batch for it too.
+ * Writer mutex held. */
+static int batch_sync_defs(kr_store_batch_t *b, kr_error_t *err)
+{
+    kr_store_t *s = b->store;
+    if (b->st->n_indexes == s->n_defs)
+        return 0;
+    struct state *st = NULL;
+    int rc = reindex_state(s, s->defs, s->n_defs, b->st, &st, err);
+    if (rc)
+        return rc;
+    state_free(b->st);
+    b->st = st;
+    return 0;
+}
+
+int kr_store_batch_add(kr_store_batch_t *batch, json_t *obj, size_t wire_bytes, kr_error_t *err)
+{
+    if (!batch || !obj) {
+        json_decref(obj);
+        return kr_error_set(err, KR_EINVAL, "kr_store_batch_add: batch or object is NULL");
+    }
+    kr_store_t *s = batch->store;
+    pthread_mutex_lock(&s->write_mutex);
+    json_t *cached = NULL;
+    struct prepared p;
+    int rc = batch_sync_defs(batch, err);
+    if (rc) {
+        json_decref(obj);
+        goto out;
+    }
+    rc = kr_store_transform(s, obj, &cached, err);
+    if (!rc)
+        rc = prepare(s, s->defs, s->n_defs, cached, NULL, wire_bytes, &p, err);
+    if (rc)
+        goto out;
+    struct entry *dup = NULL;
+    rc = state_link(batch->st, &p, &dup);
+    if (rc) {
+        rc = kr_error_set(err, rc, "out of memory caching %s", p.entry->key);
+    } else {
+        p.entry = NULL;
+        batch->received += wire_bytes;
+    }
+    kr_store_entry_release(dup); /* the same key twice in a list: the last one wins */
+    prepared_clear(&p);
+out:
+    pthread_mutex_unlock(&s->write_mutex);
+    return rc;
+}
+
+void kr_store_batch_remove(kr_store_batch_t *batch, const char *key)
+{
+    if (!batch || !key)
+        return;
+    kr_store_entry_release(state_unlink_key(batch->st, key));
+}
+
+size_t kr_store_batch_len(const kr_store_batch_t *batch)
+{
+    return batch ? batch->st->n_dense : 0;
+}
+
+int kr_store_batch_entry(const kr_store_batch_t *batch, size_t i, const char **key,
+                         const char **resource_version)
+{
+    if (!batch || i >= batch->st->n_dense)
+        return KR_EINVAL;
+    const struct entry *e = batch->st->dense[i];
+    if (key)
+        *key = e->key;
+    if (resource_version)
+        *resource_version = e->rv;
+    return 0;
+}
+
+int kr_store_replace_batch(kr_store_t *store, kr_store_batch_t *batch, const char *resource_version,
+                           json_t **removed_out, kr_error_t *err)
+{
+    if (removed_out)
+        *removed_out = NULL;
+    if (!store || !batch || batch->store != store) {
+        kr_store_batch_free(batch);
+        return kr_error_set(err, KR_EINVAL, "kr_store_replace_batch: not a batch of this store");
+    }
+    char *rv = resource_version ? kr_strdup(resource_version) : NULL;
+    if (resource_version && !rv) {
+        kr_store_batch_free(batch);
+        return kr_error_set(err, KR_ENOMEM, "out of memory replacing the store");
+    }
+    pthread_mutex_lock(&store->write_mutex);
+    json_t *removed = NULL;
+    int rc = batch_sync_defs(batch, err);
+    if (!rc && removed_out) {
+        rc = removed_between(store, store->state, batch->st, &removed);
+        if (rc)
+            rc = kr_error_set(err, rc, "out of memory replacing the store");
+    }
+    struct state *old = NULL;
+    if (!rc) {
+        pthread_rwlock_wrlock(&store->lock);
+        old = store->state;
+        store->state = batch->st;
+        batch->st = NULL;
+        set_rv_locked(store, &rv);
+        store->received_total += batch->received;
+        store->writes++;
+        pthread_rwlock_unlock(&store->lock);
+    }
+    state_free(old);
+    pthread_mutex_unlock(&store->write_mutex);
+    kr_store_batch_free(batch);
+    kr_free(rv);
+    if (removed_out)
+        *removed_out = removed;
+    return rc;
 }
 
 int kr_store_replace(kr_store_t *store, json_t *items, const size_t *wire_bytes,
@@ -630,43 +842,17 @@ int kr_store_replace(kr_store_t *store, json_t *items, const size_t *wire_bytes,
         json_decref(items);
         return kr_error_set(err, KR_EINVAL, "kr_store_replace: items must be a JSON array");
     }
-    char *rv = resource_version ? kr_strdup(resource_version) : NULL;
-    if (resource_version && !rv) {
-        json_decref(items);
-        return kr_error_set(err, KR_ENOMEM, "out of memory replacing the store");
-    }
-    pthread_mutex_lock(&store->write_mutex);
-    struct state *fresh = NULL;
-    json_t *removed = NULL;
-    struct source src = {.items = items, .wire_bytes = wire_bytes, .reindex = NULL};
-    int rc = build_state(store, store->defs, store->n_defs, &src, &fresh, err);
-    if (!rc && removed_out) {
-        rc = removed_between(store->state, fresh, &removed);
-        if (rc)
-            rc = kr_error_set(err, rc, "out of memory replacing the store");
-    }
-    struct state *old = NULL;
-    if (!rc) {
-        uint64_t received = 0;
-        for (size_t i = 0; wire_bytes && i < json_array_size(items); i++)
-            received += wire_bytes[i];
-        pthread_rwlock_wrlock(&store->lock);
-        old = store->state;
-        store->state = fresh;
-        set_rv_locked(store, &rv);
-        store->received_total += received;
-        store->writes++;
-        pthread_rwlock_unlock(&store->lock);
-    } else {
-        state_free(fresh);
-    }
-    state_free(old);
-    pthread_mutex_unlock(&store->write_mutex);
-    kr_free(rv);
+    kr_store_batch_t *batch = NULL;
+    int rc = kr_store_batch_new(store, &batch, err);
+    for (size_t i = 0; !rc && i < json_array_size(items); i++)
+        rc = kr_store_batch_add(batch, json_incref(json_array_get(items, i)),
+                                wire_bytes ? wire_bytes[i] : 0, err);
     json_decref(items);
-    if (removed_out)
-        *removed_out = removed;
-    return rc;
+    if (rc) {
+        kr_store_batch_free(batch);
+        return rc;
+    }
+    return kr_store_replace_batch(store, batch, resource_version, removed_out, err);
 }
 
 int kr_store_add_indexer(kr_store_t *store, const char *name, kr_store_index_fn fn, void *user,
@@ -695,10 +881,8 @@ int kr_store_add_indexer(kr_store_t *store, const char *name, kr_store_index_fn 
             defs[store->n_defs].user = user;
         }
     }
-    if (!rc) {
-        struct source src = {.items = NULL, .wire_bytes = NULL, .reindex = store->state};
-        rc = build_state(store, defs, store->n_defs + 1, &src, &fresh, err);
-    }
+    if (!rc)
+        rc = reindex_state(store, defs, store->n_defs + 1, store->state, &fresh, err);
     struct state *old = NULL;
     if (!rc) {
         struct index_def *old_defs = store->defs;

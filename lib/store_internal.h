@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "internal.h"
 #include "kreconcile/store.h"
 
 /* A string -> pointer map. Keys are borrowed: the caller keeps each key
@@ -74,14 +75,24 @@ struct bucket {
     kr_ptrset members; /* struct entry * */
 };
 
-/* One cached object. Allocated once with its bucket list and key. */
+/* One cached object. Allocated once with its bucket list, key,
+ * resourceVersion and, with KR_STORE_COMPACT, its compact JSON text.
+ * Reference counted: the state that links it holds one reference, a
+ * compact reader parsing it outside the lock another, the tree cache a
+ * third; the last release frees it (lib/store_compact.c). */
 struct entry {
-    json_t *obj;
+    json_t *obj; /* KR_STORE_TREES: the cached object; compact: NULL */
+    const char *json; /* KR_STORE_COMPACT: compact JSON, NUL-terminated */
+    size_t json_len;
     size_t wire_bytes;
     size_t cached_bytes;
-    size_t alloc_bytes;
+    size_t alloc_bytes; /* the store's own part: without the JSON text */
     size_t dense_at; /* position in state.dense */
     char *key;
+    char *rv; /* metadata.resourceVersion, or NULL */
+    json_t *tree; /* compact: a parsed tree while in the tree cache */
+    size_t cache_at; /* its slot there; both guarded by tree_cache.mu */
+    unsigned refs; /* atomic */
     size_t n_buckets;
     struct bucket *buckets[];
 };
@@ -106,6 +117,15 @@ struct field_path {
     char **tokens;
 };
 
+/* KR_STORE_COMPACT: a ring of the entries whose parsed trees are kept,
+ * replaced round-robin. The ring holds a reference on each entry. */
+struct tree_cache {
+    pthread_mutex_t mu;
+    struct entry **ring;
+    size_t cap, hand;
+    bool ready; /* mu initialised */
+};
+
 struct kr_store {
     pthread_rwlock_t lock; /* guards state, defs, rv, counters */
     pthread_mutex_t write_mutex; /* one writer at a time */
@@ -120,6 +140,9 @@ struct kr_store {
     struct field_path *keep;
     kr_store_transform_fn transform;
     void *transform_user;
+    bool compact;
+    struct tree_cache cache;
+    kr_buf scratch; /* compact writes print here; guarded by write_mutex */
 };
 
 /* Parse opts->keep_fields (plus the fields always kept) into store->keep.
@@ -132,5 +155,23 @@ void kr_store_keep_fields_free(kr_store_t *store);
 int kr_store_transform(const kr_store_t *store, json_t *obj, json_t **out, kr_error_t *err);
 /* json_dumpb(v, NULL, 0, JSON_COMPACT) computed without printing. */
 size_t kr_store_json_size(const json_t *v);
+/* Append the bytes json_dumpb(v, JSON_COMPACT) prints to `out` (no NUL).
+ * 0 or KR_ENOMEM. */
+int kr_store_json_print(const json_t *v, kr_buf *out);
+
+/* ---- entries and the compact representation (lib/store_compact.c) ---- */
+
+void kr_store_entry_ref(struct entry *e);
+/* Drop one reference; the last one frees the entry and its object. */
+void kr_store_entry_release(struct entry *e);
+/* A new reference to the object of `e`, which the caller keeps alive
+ * (with the store's lock or a reference): the tree itself, or a tree
+ * from the cache, or one parsed now (remembered in the cache when
+ * `remember`). NULL when memory ran out. */
+json_t *kr_store_entry_object(kr_store_t *s, struct entry *e, bool remember);
+/* Keep `tree` (borrowed; the object of `e`) in the tree cache. */
+void kr_store_cache_remember(kr_store_t *s, struct entry *e, json_t *tree);
+int kr_store_cache_init(kr_store_t *s, long size);
+void kr_store_cache_free(kr_store_t *s);
 
 #endif /* KR_LIB_STORE_INTERNAL_H */

@@ -20,16 +20,77 @@ char *kr_store_last_resource_version(const kr_store_t *store)
     return rv;
 }
 
+/* The entry under `key` with a reference the caller releases (it is then
+ * read outside the lock), or NULL. */
+static struct entry *find_ref(kr_store_t *s, const char *key)
+{
+    pthread_rwlock_rdlock(&s->lock);
+    struct entry *e = kr_strmap_get(&s->state->entries, key);
+    if (e)
+        kr_store_entry_ref(e);
+    pthread_rwlock_unlock(&s->lock);
+    return e;
+}
+
 json_t *kr_store_get(const kr_store_t *store, const char *key)
+{
+    if (!store || !key)
+        return NULL;
+    kr_store_t *s = (kr_store_t *)store;
+    struct entry *e = find_ref(s, key);
+    if (!e)
+        return NULL;
+    json_t *obj = kr_store_entry_object(s, e, true);
+    kr_store_entry_release(e);
+    return obj;
+}
+
+int kr_store_get_raw(const kr_store_t *store, const char *key, char **json, size_t *len,
+                     kr_error_t *err)
+{
+    if (!store || !key || !json)
+        return kr_error_set(err, KR_EINVAL, "kr_store_get_raw: store, key and json are required");
+    *json = NULL;
+    if (len)
+        *len = 0;
+    struct entry *e = find_ref((kr_store_t *)store, key);
+    if (!e)
+        return kr_error_set(err, KR_ENOTFOUND, "%s is not in the store", key);
+    char *text = NULL;
+    size_t n = 0;
+    if (e->obj) {
+        n = json_dumpb(e->obj, NULL, 0, JSON_COMPACT);
+        text = n ? kr_malloc(n + 1) : NULL;
+        if (text && json_dumpb(e->obj, text, n, JSON_COMPACT) != n) {
+            kr_free(text);
+            text = NULL;
+        }
+    } else {
+        n = e->json_len;
+        text = kr_malloc(n + 1);
+        if (text)
+            memcpy(text, e->json, n);
+    }
+    kr_store_entry_release(e);
+    if (!text)
+        return kr_error_set(err, KR_ENOMEM, "out of memory reading %s", key);
+    text[n] = '\0';
+    *json = text;
+    if (len)
+        *len = n;
+    return 0;
+}
+
+char *kr_store_get_resource_version(const kr_store_t *store, const char *key)
 {
     if (!store || !key)
         return NULL;
     kr_store_t *s = (kr_store_t *)store;
     pthread_rwlock_rdlock(&s->lock);
     struct entry *e = kr_strmap_get(&s->state->entries, key);
-    json_t *obj = e ? json_incref(e->obj) : NULL;
+    char *rv = e && e->rv ? kr_strdup(e->rv) : NULL;
     pthread_rwlock_unlock(&s->lock);
-    return obj;
+    return rv;
 }
 
 json_t *kr_store_get_by_name(const kr_store_t *store, const char *ns, const char *name)
@@ -62,14 +123,70 @@ struct gather {
     json_t *arr;
     const kr_selector_t *sel;
     int rc;
+    /* compact: entries to parse once the lock is released (selectors are
+     * then matched on the parsed trees), or trees found in the cache */
+    bool compact;
+    struct pending_read *pending;
+    size_t n_pending, cap_pending;
 };
 
-static void gather_entry(struct gather *g, const struct entry *e)
+struct pending_read {
+    struct entry *e; /* a reference, or NULL */
+    json_t *tree; /* a reference, or NULL */
+};
+
+static void gather_later(struct gather *g, struct entry *e)
 {
-    if (g->rc || (g->sel && !kr_selector_matches_object(g->sel, e->obj)))
+    if (g->n_pending == g->cap_pending) {
+        size_t cap = g->cap_pending ? g->cap_pending * 2 : 64;
+        struct pending_read *grown = kr_realloc(g->pending, cap * sizeof(*grown));
+        if (!grown) {
+            g->rc = KR_ENOMEM;
+            return;
+        }
+        g->pending = grown;
+        g->cap_pending = cap;
+    }
+    /* the caller holds the cache mutex: a cached tree saves the parse */
+    struct pending_read *r = &g->pending[g->n_pending++];
+    r->tree = json_incref(e->tree);
+    r->e = r->tree ? NULL : e;
+    if (r->e)
+        kr_store_entry_ref(e);
+}
+
+static void gather_entry(struct gather *g, struct entry *e)
+{
+    if (g->rc)
+        return;
+    if (g->compact) {
+        gather_later(g, e);
+        return;
+    }
+    if (g->sel && !kr_selector_matches_object(g->sel, e->obj))
         return;
     if (json_array_append(g->arr, e->obj) != 0)
         g->rc = KR_ENOMEM;
+}
+
+/* Compact: parse what gather_later() collected, outside every lock, and
+ * drop the references it took (also after a failure). */
+static void gather_finish(kr_store_t *s, struct gather *g)
+{
+    for (size_t i = 0; i < g->n_pending; i++) {
+        struct pending_read *r = &g->pending[i];
+        json_t *obj = r->tree;
+        if (!g->rc && !obj && !(obj = kr_store_entry_object(s, r->e, false)))
+            g->rc = KR_ENOMEM;
+        kr_store_entry_release(r->e);
+        if (!g->rc && (!g->sel || kr_selector_matches_object(g->sel, obj)) &&
+            json_array_append(g->arr, obj) != 0)
+            g->rc = KR_ENOMEM;
+        json_decref(obj);
+    }
+    kr_free(g->pending);
+    g->pending = NULL;
+    g->n_pending = 0;
 }
 
 static void gather_state(struct gather *g, const struct state *st)
@@ -107,10 +224,12 @@ static int list_filtered(const kr_store_t *store, const char *index, const char 
     if (!store || (index && !value))
         return kr_error_set(err, KR_EINVAL, "the store's listers need a store and a value");
     kr_store_t *s = (kr_store_t *)store;
-    struct gather g = {.arr = json_array(), .sel = sel, .rc = 0};
+    struct gather g = {.arr = json_array(), .sel = sel, .rc = 0, .compact = s->compact};
     if (!g.arr)
         return kr_error_set(err, KR_ENOMEM, "out of memory listing the store");
     pthread_rwlock_rdlock(&s->lock);
+    if (g.compact && s->cache.cap)
+        pthread_mutex_lock(&s->cache.mu);
     const struct state *st = s->state;
     size_t number = 0;
     if (index && index_number(s, index, &number) != 0)
@@ -119,7 +238,10 @@ static int list_filtered(const kr_store_t *store, const char *index, const char 
         gather_bucket(&g, kr_strmap_get(&st->indexes[number], value));
     else
         gather_state(&g, st);
+    if (g.compact && s->cache.cap)
+        pthread_mutex_unlock(&s->cache.mu);
     pthread_rwlock_unlock(&s->lock);
+    gather_finish(s, &g);
     if (g.rc) {
         json_decref(g.arr);
         if (g.rc == KR_ENOTFOUND)

@@ -20,8 +20,32 @@ if [ $ok -eq 1 ]; then
         LD_LIBRARY_PATH="$tmp/root/usr/lib" ldd "$tmp/hello" | grep -q "$tmp/root/usr/lib/libkreconcile.so.0" || {
             echo "install-test: hello did not link the installed libkreconcile.so.0"; ok=0; }
         # Only kr_ symbols may be exported.
-        bad=$(nm -D --defined-only "$tmp/root/usr/lib/libkreconcile.so.0" | awk '{print $3}' | grep -v '^kr_' || true)
+        nm -D --defined-only "$tmp/root/usr/lib/libkreconcile.so.0" | awk '{print $3}' | sort -u >"$tmp/exports"
+        bad=$(grep -v '^kr_' "$tmp/exports" || true)
         [ -n "$bad" ] && { echo "install-test: non-kr_ exports: $bad"; ok=0; }
+        # The static archives define no global outside their public API.
+        for a in libkreconcile.a libkreconcile-testserver.a; do
+            bad=$(nm "$tmp/root/usr/lib/$a" | awk '$2 ~ /^[A-TV-Z]$/ {print $3}' | grep -v '^kr_' || true)
+            [ -n "$bad" ] && { echo "install-test: $a defines non-kr_ globals: $bad"; ok=0; }
+            bad=$(nm "$tmp/root/usr/lib/$a" | awk '$2 ~ /^[A-TV-Z]$/ {print $3}' |
+                grep '^kr_' | grep -v '^kr_testserver_' | sort -u |
+                comm -23 - "$tmp/exports" || true)
+            [ "$a" = libkreconcile.a ] && [ -n "$bad" ] &&
+                { echo "install-test: $a defines unexported kr_ globals: $bad"; ok=0; }
+            [ "$a" = libkreconcile-testserver.a ] && [ -n "$bad" ] &&
+                { echo "install-test: $a defines library globals: $bad"; ok=0; }
+        done
+        # A test-server program against the installed shared library, through pkg-config only.
+        tsflags=$(pkg-config --cflags --libs libkreconcile-testserver) || ok=0
+        # shellcheck disable=SC2086
+        if [ $ok -eq 1 ] && cc -std=c11 -Wall -Werror -o "$tmp/tsprog" test/install/testserver.c \
+            $tsflags >"$tmp/ts-build.log" 2>&1; then
+            LD_LIBRARY_PATH="$tmp/root/usr/lib" "$tmp/tsprog" || { echo "install-test: tsprog failed"; ok=0; }
+            LD_LIBRARY_PATH="$tmp/root/usr/lib" ldd "$tmp/tsprog" | grep -q "$tmp/root/usr/lib/libkreconcile.so.0" || {
+                echo "install-test: tsprog did not link the installed libkreconcile.so.0"; ok=0; }
+        else
+            cat "$tmp/ts-build.log"; echo "install-test: the test-server program does not build"; ok=0
+        fi
     fi
 fi
 if [ $ok -eq 1 ]; then echo "install-test: ok"; echo "install 1 0" >>"$results"

@@ -31,7 +31,12 @@ for t in "$@"; do
         # shellcheck disable=SC2086
         ${KR_TEST_WRAPPER:-} "$bin" >"$log" 2>&1
         rc=$?
-        line=$(grep -E '[0-9]+%: Checks: [0-9]+' "$log" | tail -n 1)
+        # A binary may run several suites (one per store representation,
+        # say): every summary line counts.
+        line=$(grep -E '[0-9]+%: Checks: [0-9]+' "$log" |
+            sed -E 's/.*Checks: ([0-9]+), Failures: ([0-9]+), Errors: ([0-9]+).*/\1 \2 \3/' |
+            awk '{ c += $1; f += $2; e += $3; n++ }
+                 END { if (n) printf "%d%%: Checks: %d, Failures: %d, Errors: %d", c ? 100 * (c - f - e) / c : 0, c, f, e }')
         if [ -n "$line" ]; then
             checks=$(echo "$line" | sed -E 's/.*Checks: ([0-9]+).*/\1/')
             fails=$(echo "$line" | sed -E 's/.*Failures: ([0-9]+).*/\1/')

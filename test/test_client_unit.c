@@ -17,6 +17,29 @@ static char *url_of(const kr_request *req, bool watch, int *rc)
     return b.data;
 }
 
+START_TEST(gvr_parse_takes_core_and_grouped_forms_and_names_bad_text)
+{
+    char buf[64];
+    kr_gvr g;
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_gvr_parse("v1/configmaps", buf, sizeof(buf), &g, &err), 0);
+    ck_assert_str_eq(g.group, "");
+    ck_assert_str_eq(g.version, "v1");
+    ck_assert_str_eq(g.resource, "configmaps");
+    ck_assert_int_eq(kr_gvr_parse("kreconcile.io/v1alpha1/runnables", buf, sizeof(buf), &g, &err),
+                     0);
+    ck_assert_str_eq(g.group, "kreconcile.io");
+    ck_assert_str_eq(g.version, "v1alpha1");
+    ck_assert_str_eq(g.resource, "runnables");
+    const char *bad[] = {"configmaps", "a/b/c/d", "/v1/x", "v1/", "apps//x", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_int_eq(kr_gvr_parse(bad[i], buf, sizeof(buf), &g, &err), KR_EPARSE);
+        ck_assert_ptr_nonnull(strstr(err.message, "GROUP/VERSION/RESOURCE"));
+    }
+    ck_assert_int_eq(kr_gvr_parse("apps/v1/deployments", buf, 8, &g, &err), KR_ETOOLARGE);
+}
+END_TEST
+
 START_TEST(urls_follow_the_api_layout)
 {
     int rc;
@@ -312,6 +335,7 @@ int main(void)
 {
     Suite *s = suite_create("client_unit");
     TCase *tc = tcase_create("unit");
+    tcase_add_test(tc, gvr_parse_takes_core_and_grouped_forms_and_names_bad_text);
     tcase_add_test(tc, urls_follow_the_api_layout);
     tcase_add_test(tc, list_and_watch_queries_are_sorted_and_escaped);
     tcase_add_test(tc, apply_patch_always_says_force);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "kr_fake_lw.h"
+#include "kr_repr.h"
 #include "kr_suite.h"
 #include "kr_test.h"
 #include "kreconcile.h"
@@ -423,7 +424,7 @@ START_TEST(new_rejects_incomplete_options)
 }
 END_TEST
 
-int main(void)
+static Suite *make_suite(void)
 {
     Suite *s = suite_create("informer");
     TCase *tc = tcase_create("fake");
@@ -438,5 +439,10 @@ int main(void)
     tcase_add_test(tc, metrics_count_lists_restarts_and_events);
     tcase_add_test(tc, new_rejects_incomplete_options);
     suite_add_tcase(s, tc);
-    return kr_test_run_suite(s);
+    return s;
+}
+
+int main(void)
+{
+    return kr_test_run_suite_each_repr(make_suite);
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kr_repr.h"
 #include "kr_suite.h"
 #include "kr_test.h"
 #include "kr_test_cluster.h"
@@ -112,6 +113,62 @@ START_TEST(informer_syncs_in_pages_and_reads_its_own_writes)
     kr_informer_stats s;
     kr_informer_get_stats(inf, &s);
     ck_assert_uint_eq(s.lists, 1);
+    kr_informer_free(inf);
+    kr_test_cluster_down(&a);
+    kr_runtime_free(rt);
+}
+END_TEST
+
+static void assert_metadata_only(const json_t *obj, const char *name)
+{
+    ck_assert_ptr_nonnull(obj);
+    ck_assert_str_eq(json_string_value(json_object_get(obj, "kind")), "PartialObjectMetadata");
+    ck_assert_str_eq(json_string_value(json_object_get(obj, "apiVersion")), "meta.k8s.io/v1");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(obj, "metadata"), "name")),
+                     name);
+    ck_assert_ptr_nonnull(rv_of(obj));
+    ck_assert_ptr_null(json_object_get(obj, "data"));
+}
+
+START_TEST(metadata_only_informer_caches_partial_object_metadata)
+{
+    rt = kr_test_runtime_up();
+    cluster a;
+    kr_test_cluster_up(&a, rt, 3);
+    for (int i = 0; i < 12; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "m%02d", i);
+        ck_assert_ptr_nonnull(write_cm(a.c, "default", name, "payload", false));
+    }
+    kr_informer_opts o = {.client = a.c,
+                          .resource = CM,
+                          .namespace_ = "default",
+                          .page_size = 5,
+                          .backoff_initial_ms = 5,
+                          .backoff_max_ms = 50,
+                          .metadata_only = true};
+    kr_informer_t *inf = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_informer_new(&o, &inf, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(kr_informer_start(inf, NULL), 0);
+    ck_assert_msg(kr_informer_wait_for_sync(inf, WAIT_MS, &err) == 0, "%s", err.message);
+    kr_store_t *st = kr_informer_store(inf);
+    ck_assert_uint_eq(kr_store_len(st), 12);
+    json_t *got = kr_store_get_by_name(st, "default", "m03");
+    assert_metadata_only(got, "m03");
+    json_decref(got);
+    /* a watch event arrives in the same form */
+    char rv[32];
+    snprintf(rv, sizeof(rv), "%s", write_cm(a.c, "default", "m03", "changed", true));
+    ck_assert_int_eq(kr_informer_wait_for_resource_version(inf, rv, WAIT_MS, NULL), 0);
+    got = kr_store_get_by_name(st, "default", "m03");
+    assert_metadata_only(got, "m03");
+    ck_assert_str_eq(rv_of(got), rv);
+    json_decref(got);
+    char *raw = NULL;
+    ck_assert_int_eq(kr_store_get_raw(st, "default/m03", &raw, NULL, NULL), 0);
+    ck_assert_ptr_nonnull(strstr(raw, "\"kind\":\"PartialObjectMetadata\""));
+    kr_free(raw);
     kr_informer_free(inf);
     kr_test_cluster_down(&a);
     kr_runtime_free(rt);
@@ -487,17 +544,23 @@ START_TEST(cache_converges_to_the_server_under_faults)
 }
 END_TEST
 
-int main(void)
+static Suite *make_suite(void)
 {
     Suite *s = suite_create("informer_server");
     TCase *tc = tcase_create("server");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, informer_syncs_in_pages_and_reads_its_own_writes);
     tcase_add_test(tc, streaming_list_syncs_from_the_initial_events);
+    tcase_add_test(tc, metadata_only_informer_caches_partial_object_metadata);
     tcase_add_test(tc, factory_shares_informers_and_waits_for_writes_on_two_servers);
     tcase_add_test(tc, label_and_field_selectors_scope_the_cache);
     tcase_add_test(tc, informers_start_and_stop_many_times_without_leaks);
     tcase_add_test(tc, cache_converges_to_the_server_under_faults);
     suite_add_tcase(s, tc);
-    return kr_test_run_suite(s);
+    return s;
+}
+
+int main(void)
+{
+    return kr_test_run_suite_each_repr(make_suite);
 }

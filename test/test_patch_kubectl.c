@@ -140,43 +140,21 @@ static int apply_case(kcase *c)
     return rc;
 }
 
-START_TEST(patches_agree_with_kubectl)
+/* The library's result for case i, and the files kubectl reads for it. */
+static void write_case(const char *dir, size_t i, kcase *c)
 {
-    if (!kr_test_have_program("kubectl")) {
-        kr_test_skip("patches_agree_with_kubectl", "kubectl is not installed");
-        return;
-    }
-    size_t n = case_count();
-    unsigned long seed = kr_test_seed("patch_kubectl");
-    kr_test_rng rng;
-    kr_test_rng_init(&rng, seed);
-    char dir[] = "/tmp/kr-kubectl-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    kcase *cases = calloc(n, sizeof(*cases));
-    ck_assert_ptr_nonnull(cases);
-    for (size_t i = 0; i < n; i++) {
-        kcase *c = &cases[i];
-        c->doc = kdocgen_document(&rng);
-        /* Mostly strategic patches; merge and JSON patches go through the
-         * same dispatch (kr_patch_apply). */
-        unsigned long kind = kr_test_rng_below(&rng, 10);
-        c->format = kind < 6 ? KR_PATCH_STRATEGIC : kind < 8 ? KR_PATCH_MERGE : KR_PATCH_JSON;
-        c->type = kind < 6 ? "strategic" : kind < 8 ? "merge" : "json";
-        c->patch = c->format == KR_PATCH_STRATEGIC ? kdocgen_strategic_patch(&rng, c->doc)
-                   : c->format == KR_PATCH_MERGE   ? kdocgen_merge_patch(&rng, c->doc)
-                                                   : kdocgen_json_patch(&rng, c->doc);
-        /* A third of the strategic cases get adversarial edits, in the
-         * patch and sometimes in the document. */
-        if (c->format == KR_PATCH_STRATEGIC && kr_test_rng_below(&rng, 3) == 0) {
-            size_t edits = 1 + kr_test_rng_below(&rng, 3);
-            for (size_t e = 0; e < edits; e++)
-                kdocgen_perturb(&rng, kr_test_rng_below(&rng, 4) ? c->patch : c->doc);
-        }
-        c->rc = apply_case(c);
-        write_json(dir, "doc", i, c->doc);
-        write_json(dir, "patch", i, c->patch);
-        write_file(dir, "type", i, c->type);
-    }
+    c->rc = apply_case(c);
+    write_json(dir, "doc", i, c->doc);
+    write_json(dir, "patch", i, c->patch);
+    write_file(dir, "type", i, c->type);
+}
+
+/* Runs kubectl on the cases written in `dir`, compares its results with the
+ * library's and prints the tally under `label`; frees the cases and removes
+ * their files. Returns the number of mismatches. */
+static size_t judge_cases(const char *dir, kcase *cases, size_t n, const char *label,
+                          size_t *skipped_out)
+{
     run_kubectl(dir, n);
     size_t mismatches = 0, agreed_errors = 0, skipped = 0;
     for (size_t i = 0; i < n; i++) {
@@ -225,13 +203,112 @@ START_TEST(patches_agree_with_kubectl)
         json_decref(c->patch);
         json_decref(c->result);
     }
-    printf("kubectl differential: %zu cases, %zu refused by both (kubectl panics included), "
-           "%zu kubectl could not judge, %zu mismatches\n",
-           n, agreed_errors, skipped, mismatches);
+    printf("%s: %zu cases, %zu refused by both (kubectl panics included), %zu kubectl could "
+           "not judge, %zu mismatches\n",
+           label, n, agreed_errors, skipped, mismatches);
+    *skipped_out = skipped;
     remove_case_files(dir, n);
     free(cases);
+    return mismatches;
+}
+
+START_TEST(patches_agree_with_kubectl)
+{
+    if (!kr_test_have_program("kubectl")) {
+        kr_test_skip("patches_agree_with_kubectl", "kubectl is not installed");
+        return;
+    }
+    size_t n = case_count();
+    unsigned long seed = kr_test_seed("patch_kubectl");
+    kr_test_rng rng;
+    kr_test_rng_init(&rng, seed);
+    char dir[] = "/tmp/kr-kubectl-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    kcase *cases = calloc(n, sizeof(*cases));
+    ck_assert_ptr_nonnull(cases);
+    for (size_t i = 0; i < n; i++) {
+        kcase *c = &cases[i];
+        c->doc = kdocgen_document(&rng);
+        /* Mostly strategic patches; merge and JSON patches go through the
+         * same dispatch (kr_patch_apply). */
+        unsigned long kind = kr_test_rng_below(&rng, 10);
+        c->format = kind < 6 ? KR_PATCH_STRATEGIC : kind < 8 ? KR_PATCH_MERGE : KR_PATCH_JSON;
+        c->type = kind < 6 ? "strategic" : kind < 8 ? "merge" : "json";
+        c->patch = c->format == KR_PATCH_STRATEGIC ? kdocgen_strategic_patch(&rng, c->doc)
+                   : c->format == KR_PATCH_MERGE   ? kdocgen_merge_patch(&rng, c->doc)
+                                                   : kdocgen_json_patch(&rng, c->doc);
+        /* A third of the strategic cases get adversarial edits, in the
+         * patch and sometimes in the document. */
+        if (c->format == KR_PATCH_STRATEGIC && kr_test_rng_below(&rng, 3) == 0) {
+            size_t edits = 1 + kr_test_rng_below(&rng, 3);
+            for (size_t e = 0; e < edits; e++)
+                kdocgen_perturb(&rng, kr_test_rng_below(&rng, 4) ? c->patch : c->doc);
+        }
+        write_case(dir, i, c);
+    }
+    size_t skipped;
+    size_t mismatches = judge_cases(dir, cases, n, "kubectl differential", &skipped);
     ck_assert_msg(mismatches == 0, "%zu of %zu cases differ from kubectl (seed %lu)", mismatches, n,
                   seed);
+}
+END_TEST
+
+/* Fields the metadata gives as a single struct while the document holds a
+ * list there: PodDisruptionBudgetSpec.selector (a pointer, patchStrategy
+ * replace) merges as a list, with its directives; DeploymentSpec.strategy
+ * (held by value) is refused. */
+START_TEST(struct_fields_holding_lists_agree_with_kubectl)
+{
+    if (!kr_test_have_program("kubectl")) {
+        kr_test_skip("struct_fields_holding_lists_agree_with_kubectl", "kubectl is not installed");
+        return;
+    }
+#define PDB(spec)                                                                                  \
+    "{\"apiVersion\":\"policy/v1\",\"kind\":\"PodDisruptionBudget\",\"metadata\":"                 \
+    "{\"name\":\"p\"},\"spec\":" spec "}"
+#define DEP(spec)                                                                                  \
+    "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":"                            \
+    "{\"name\":\"d\"},\"spec\":" spec "}"
+    static const char *const fixed[][2] = {
+        {PDB("{\"selector\":[{\"matchLabels\":{\"a\":\"b\"}}]}"),
+         "{\"spec\":{\"selector\":[{\"matchLabels\":{\"x\":\"y\"}}]}}"},
+        {PDB("{\"selector\":[{\"matchLabels\":{\"a\":\"b\"}},{\"matchLabels\":{\"c\":\"d\"}}]}"),
+         "{\"spec\":{\"selector\":[{\"$patch\":\"delete\",\"matchLabels\":{\"a\":\"b\"}}]}}"},
+        {PDB("{\"selector\":[{\"matchLabels\":{\"a\":\"b\"}}]}"),
+         "{\"spec\":{\"selector\":[{\"$patch\":\"replace\"},{\"matchLabels\":{\"q\":\"r\"}}]}}"},
+        {PDB("{\"selector\":[{\"matchLabels\":{\"a\":\"b\"}}]}"),
+         "{\"spec\":{\"$setElementOrder/selector\":[{\"matchLabels\":{\"a\":\"b\"}}],"
+         "\"selector\":[{\"matchLabels\":{\"a\":\"b\"}}]}}"},
+        {PDB("{\"selector\":[{\"matchLabels\":{\"a\":\"b\"}}]}"),
+         "{\"spec\":{\"selector\":{\"matchLabels\":{\"x\":\"y\"}}}}"},
+        {PDB("{\"selector\":[{\"matchLabels\":{\"a\":\"b\"}}]}"), "{\"spec\":{\"selector\":null}}"},
+        {PDB("{\"selector\":[{\"matchLabels\":{\"a\":\"b\"}}]}"),
+         "{\"spec\":{\"$patch\":\"replace\",\"selector\":[]}}"},
+        {DEP("{\"strategy\":[{\"type\":\"Recreate\"}]}"),
+         "{\"spec\":{\"strategy\":[{\"type\":\"RollingUpdate\"}]}}"},
+        {DEP("{\"strategy\":[{\"type\":\"Recreate\"}]}"),
+         "{\"spec\":{\"strategy\":{\"type\":\"RollingUpdate\"}}}"},
+    };
+#undef PDB
+#undef DEP
+    size_t n = sizeof(fixed) / sizeof(fixed[0]);
+    char dir[] = "/tmp/kr-kubectl-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    kcase *cases = calloc(n, sizeof(*cases));
+    ck_assert_ptr_nonnull(cases);
+    for (size_t i = 0; i < n; i++) {
+        kcase *c = &cases[i];
+        c->doc = json_loads(fixed[i][0], 0, NULL);
+        c->patch = json_loads(fixed[i][1], 0, NULL);
+        ck_assert_msg(c->doc && c->patch, "bad case %zu", i);
+        c->format = KR_PATCH_STRATEGIC;
+        c->type = "strategic";
+        write_case(dir, i, c);
+    }
+    size_t skipped;
+    size_t mismatches = judge_cases(dir, cases, n, "kubectl shape cases", &skipped);
+    ck_assert_msg(skipped == 0, "kubectl could not judge %zu shape cases", skipped);
+    ck_assert_msg(mismatches == 0, "%zu of %zu shape cases differ from kubectl", mismatches, n);
 }
 END_TEST
 
@@ -479,6 +556,7 @@ int main(void)
     TCase *tc = tcase_create("kubectl");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, patches_agree_with_kubectl);
+    tcase_add_test(tc, struct_fields_holding_lists_agree_with_kubectl);
     tcase_add_test(tc, three_way_agrees_with_kubectl_apply);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);

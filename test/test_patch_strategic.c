@@ -158,6 +158,129 @@ START_TEST(user_schema_adds_kinds_and_falls_back_to_builtin)
 }
 END_TEST
 
+/* A field the metadata gives as a single struct (Kubernetes: a pointer to a
+ * struct) with a list strategy and merge key, and the same field given as a
+ * list: where the document holds a list, apimachinery merges both alike. */
+static const char shape_table_fmt[] =
+    "{\"kinds\":{\"example.com/v1/Gadget\":\"com.example.Gadget\"},\"definitions\":{"
+    "\"com.example.Gadget\":{\"spec\":{\"ref\":\"com.example.GadgetSpec\"}},"
+    "\"com.example.GadgetSpec\":{\"item\":{%s\"ref\":\"com.example.Item\","
+    "\"patchStrategy\":\"merge\",\"patchMergeKey\":\"name\"},"
+    "\"single\":{\"ref\":\"com.example.Item\",\"patchStrategy\":\"retainKeys\"}},"
+    "\"com.example.Item\":{\"name\":{},\"value\":{},\"tags\":{\"list\":true,"
+    "\"patchStrategy\":\"merge\"}}}}";
+
+static kr_patch_schema_t *shape_schema(bool as_list)
+{
+    char text[1024];
+    snprintf(text, sizeof(text), shape_table_fmt, as_list ? "\"list\":true," : "");
+    json_t *table = J(text);
+    kr_patch_schema_t *s = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_patch_schema_new(table, NULL, &s, &err) == 0, "%s", err.message);
+    json_decref(table);
+    return s;
+}
+
+#define GADGET(spec) "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Gadget\",\"spec\":" spec "}"
+
+static char *shape_result(kr_patch_schema_t *s, int op, const char *a, const char *b,
+                          const char *c_text)
+{
+    json_t *ja = J(a), *jb = J(b), *jc = c_text ? J(c_text) : NULL, *out = NULL;
+    const kr_patch_meta_t *meta = kr_patch_schema_find_for(s, ja);
+    ck_assert_ptr_nonnull(meta);
+    kr_error_t err = {0};
+    int rc = op == 0   ? kr_patch_strategic_apply(meta, ja, jb, &out, &err)
+             : op == 1 ? kr_patch_strategic_create(meta, ja, jb, &out, &err)
+                       : kr_patch_strategic_three_way(meta, ja, jb, jc, true, &out, &err);
+    char *text = NULL;
+    if (rc == 0)
+        text = dump(out);
+    else
+        ck_assert_int_ge(asprintf(&text, "error %s", kr_err_name(rc)), 0);
+    json_decref(ja);
+    json_decref(jb);
+    json_decref(jc);
+    json_decref(out);
+    return text;
+}
+
+START_TEST(single_struct_field_holding_a_list_merges_as_a_list)
+{
+    static const struct {
+        int op; /* 0 apply(doc, patch), 1 create(original, modified), 2 three-way */
+        const char *a, *b, *c, *want;
+    } cases[] = {
+        {0, GADGET("{\"item\":[{\"name\":\"a\",\"value\":1},{\"name\":\"b\",\"value\":2}]}"),
+         GADGET("{\"item\":[{\"name\":\"b\",\"value\":3},{\"name\":\"c\"}]}"), NULL,
+         GADGET("{\"item\":[{\"name\":\"a\",\"value\":1},{\"name\":\"b\",\"value\":3},"
+                "{\"name\":\"c\"}]}")},
+        {0, GADGET("{\"item\":[{\"name\":\"a\",\"tags\":[\"x\"]},{\"name\":\"b\"}]}"),
+         GADGET("{\"item\":[{\"name\":\"a\",\"tags\":[\"y\"]},{\"name\":\"b\",\"$patch\":"
+                "\"delete\"}]}"),
+         NULL, GADGET("{\"item\":[{\"name\":\"a\",\"tags\":[\"y\",\"x\"]}]}")},
+        {0, GADGET("{\"item\":[{\"name\":\"a\"},{\"name\":\"b\"}]}"),
+         GADGET("{\"$setElementOrder/item\":[{\"name\":\"c\"},{\"name\":\"b\"},{\"name\":\"a\"}],"
+                "\"item\":[{\"name\":\"c\",\"value\":9}]}"),
+         NULL,
+         GADGET("{\"item\":[{\"name\":\"c\",\"value\":9},{\"name\":\"b\"},{\"name\":\"a\"}]}")},
+        {0, GADGET("{\"item\":[{\"name\":\"a\"},{\"name\":\"b\"}]}"),
+         GADGET("{\"item\":[{\"$patch\":\"replace\"},{\"name\":\"z\"}]}"), NULL,
+         GADGET("{\"item\":[{\"name\":\"z\"}]}")},
+        {0, GADGET("{\"item\":[{\"name\":\"a\"}]}"), GADGET("{\"item\":{\"name\":\"q\"}}"), NULL,
+         GADGET("{\"item\":{\"name\":\"q\"}}")},
+        {1, GADGET("{\"item\":[{\"name\":\"a\",\"value\":1},{\"name\":\"b\"}]}"),
+         GADGET("{\"item\":[{\"name\":\"c\"},{\"name\":\"a\",\"value\":2}]}"), NULL,
+         "{\"spec\":{\"$setElementOrder/item\":[{\"name\":\"c\"},{\"name\":\"a\"}],\"item\":"
+         "[{\"name\":\"c\"},{\"name\":\"a\",\"value\":2},{\"$patch\":\"delete\",\"name\":\"b\"}]}"
+         "}"},
+        {2, GADGET("{\"item\":[{\"name\":\"a\"},{\"name\":\"b\"}]}"),
+         GADGET("{\"item\":[{\"name\":\"a\",\"value\":5}]}"),
+         GADGET("{\"item\":[{\"name\":\"a\"},{\"name\":\"b\"},{\"name\":\"other\"}]}"), NULL},
+    };
+    kr_patch_schema_t *single = shape_schema(false), *list = shape_schema(true);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *got = shape_result(single, cases[i].op, cases[i].a, cases[i].b, cases[i].c);
+        char *twin = shape_result(list, cases[i].op, cases[i].a, cases[i].b, cases[i].c);
+        ck_assert_msg(strncmp(got, "error", 5) != 0, "case %zu: %s", i, got);
+        ck_assert_msg(!strcmp(got, twin), "case %zu: single struct %s, list %s", i, got, twin);
+        if (cases[i].want) {
+            json_t *jgot = J(got);
+            assert_json_eq(jgot, cases[i].want);
+            json_decref(jgot);
+        }
+        free(got);
+        free(twin);
+    }
+    /* A struct with no list strategy (a struct held by value, as
+     * DeploymentSpec.strategy) still refuses a list, as Kubernetes does. */
+    char *got = shape_result(single, 0, GADGET("{\"single\":[{\"name\":\"a\"}]}"),
+                             GADGET("{\"single\":[{\"name\":\"b\"}]}"), NULL);
+    ck_assert_str_eq(got, "error KR_EPATCH");
+    free(got);
+    kr_patch_schema_free(single);
+    kr_patch_schema_free(list);
+}
+END_TEST
+
+START_TEST(builtin_pointer_struct_holding_a_list_follows_kubernetes)
+{
+    /* PodDisruptionBudgetSpec.selector (*LabelSelector, patchStrategy
+     * replace): a list there is replaced by the patch's list (kubectl 1.32). */
+    apply_ok("{\"apiVersion\":\"policy/v1\",\"kind\":\"PodDisruptionBudget\",\"spec\":"
+             "{\"selector\":[{\"matchLabels\":{\"a\":\"b\"}}]}}",
+             "{\"spec\":{\"selector\":[{\"matchLabels\":{\"x\":\"y\"}}]}}",
+             "{\"apiVersion\":\"policy/v1\",\"kind\":\"PodDisruptionBudget\",\"spec\":"
+             "{\"selector\":[{\"matchLabels\":{\"x\":\"y\"}}]}}");
+    /* DeploymentSpec.strategy is held by value: "expected slice or array type". */
+    apply_fails("{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"spec\":{\"strategy\":"
+                "[{\"type\":\"Recreate\"}]}}",
+                "{\"spec\":{\"strategy\":[{\"type\":\"RollingUpdate\"}]}}", KR_EPATCH,
+                "is not a list");
+}
+END_TEST
+
 START_TEST(user_schema_rejects_malformed_tables)
 {
     static const char *const bad[] = {
@@ -851,6 +974,8 @@ int main(void)
     tcase_add_test(tc, builtin_schema_finds_kinds_and_fields);
     tcase_add_test(tc, user_schema_adds_kinds_and_falls_back_to_builtin);
     tcase_add_test(tc, user_schema_rejects_malformed_tables);
+    tcase_add_test(tc, single_struct_field_holding_a_list_merges_as_a_list);
+    tcase_add_test(tc, builtin_pointer_struct_holding_a_list_follows_kubernetes);
     tcase_add_test(tc, containers_merge_by_name);
     tcase_add_test(tc, env_merges_and_deletes_by_name);
     tcase_add_test(tc, ports_merge_by_container_port);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kr_fake_lw.h"
+#include "kr_repr.h"
 #include "kr_suite.h"
 #include "kr_test.h"
 #include "kreconcile.h"
@@ -21,6 +22,8 @@ typedef struct fixture {
     char progress[32];
     int restarts[KR_RESTART_CAUSES];
     int lists, watches;
+    bool no_objects; /* what wants_objects answers */
+    int deltas_without_object;
 } fixture;
 
 static fixture F;
@@ -28,6 +31,11 @@ static fixture F;
 static void on_delta(const kr_delta *d, void *user)
 {
     fixture *f = user;
+    if (!d->object) {
+        ck_assert_ptr_null(d->old_object);
+        f->deltas_without_object++;
+        return;
+    }
     const json_t *md = json_object_get(d->object, "metadata");
     const char *names[] = {"?", "ADDED", "UPDATED", "DELETED"};
     const char *old_rv = d->old_object
@@ -40,6 +48,11 @@ static void on_delta(const kr_delta *d, void *user)
              json_string_value(json_object_get(md, "name")),
              json_string_value(json_object_get(md, "resourceVersion")), old_rv ? " old=" : "",
              old_rv ? old_rv : "", d->final_state_unknown ? " final-state-unknown" : "");
+}
+
+static bool wants_objects(void *user)
+{
+    return !((fixture *)user)->no_objects;
 }
 
 static void on_progress(const char *rv, bool synced, void *user)
@@ -70,7 +83,7 @@ static void setup_with(long page, long deadline, bool streaming)
         .lw = F.lw.lw,
         .clock = F.clock.clock,
         .store = F.store,
-        .hooks = {on_delta, on_progress, on_request, &F},
+        .hooks = {on_delta, on_progress, on_request, &F, wants_objects},
         .page_size = page,
         .progress_deadline_ms = deadline,
         .streaming_list = streaming,
@@ -276,6 +289,22 @@ START_TEST(relist_reports_changes_and_final_state_unknown_deletes)
     ck_assert_str_eq(delta(2), "DELETED default/c 5 final-state-unknown");
     ck_assert_uint_eq(kr_store_len(F.store), 3);
     ck_assert_str_eq(REQ(-1), WATCH_AT("11"));
+    teardown();
+}
+END_TEST
+
+START_TEST(relist_deltas_carry_no_objects_when_nobody_reads_them)
+{
+    setup_with(0, 0, false);
+    F.no_objects = true;
+    sync_with(items("a@3", "b@4", NULL), "5");
+    ck_assert_int_eq(F.deltas_without_object, 2);
+    ck_assert_int_eq(F.ndeltas, 0);
+    F.no_objects = false;
+    fake_lw_close(&F.lw, KR_EGONE, 410);
+    fake_lw_list_ok(&F.lw, items("a@3", "b@9", NULL), "11", NULL);
+    ck_assert_int_eq(F.ndeltas, 1);
+    ck_assert_str_eq(delta(0), "UPDATED default/b 9 old=4");
     teardown();
 }
 END_TEST
@@ -590,7 +619,7 @@ START_TEST(allocation_failures_leak_nothing)
 }
 END_TEST
 
-int main(void)
+static Suite *make_suite(void)
 {
     Suite *s = suite_create("reflector");
     TCase *tc = tcase_create("paths");
@@ -601,6 +630,7 @@ int main(void)
     tcase_add_test(tc, http_410_on_watch_relists);
     tcase_add_test(tc, error_event_410_cancels_the_watch_and_relists);
     tcase_add_test(tc, relist_reports_changes_and_final_state_unknown_deletes);
+    tcase_add_test(tc, relist_deltas_carry_no_objects_when_nobody_reads_them);
     tcase_add_test(tc, progress_by_bookmarks_only_keeps_the_watch);
     tcase_add_test(tc, progress_deadline_passed_restarts_the_watch_from_last_rv);
     tcase_add_test(tc, watch_failures_back_off_exponentially_with_jitter_and_cap);
@@ -615,5 +645,10 @@ int main(void)
     tcase_add_test(tc, new_rejects_missing_dependencies);
     tcase_add_test(tc, allocation_failures_leak_nothing);
     suite_add_tcase(s, tc);
-    return kr_test_run_suite(s);
+    return s;
+}
+
+int main(void)
+{
+    return kr_test_run_suite_each_repr(make_suite);
 }

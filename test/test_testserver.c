@@ -152,9 +152,28 @@ START_TEST(version_health_and_openapi)
     ck_assert_str_eq(jstr(json_object_get(p, "x-kubernetes-group-version-kind"), "kind"),
                      "Namespace");
     ck_assert_ptr_nonnull(strstr(r.body, "fieldValidation"));
+    /* The schemas of the group's kinds, with the patch strategies. */
+    json_t *schemas = json_object_get(json_object_get(r.json, "components"), "schemas");
+    json_t *pod = json_object_get(schemas, "io.k8s.api.core.v1.Pod");
+    ck_assert_ptr_nonnull(json_object_get(pod, "x-kubernetes-group-version-kind"));
+    json_t *containers = json_object_get(
+        json_object_get(json_object_get(schemas, "io.k8s.api.core.v1.PodSpec"), "properties"),
+        "containers");
+    ck_assert_str_eq(jstr(containers, "x-kubernetes-patch-strategy"), "merge");
+    ck_assert_str_eq(jstr(containers, "x-kubernetes-patch-merge-key"), "name");
     tc_free(&r);
+    /* v2: JSON on request, the gnostic protobuf kubectl asks for. */
     tc_json(U, "GET", "/openapi/v2", NULL, &r);
-    ck_assert_int_eq(r.status, 404);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(jstr(r.json, "swagger"), "2.0");
+    ck_assert_ptr_nonnull(json_object_get(json_object_get(r.json, "definitions"),
+                                          "io.k8s.api.scheduling.v1.PriorityClass"));
+    tc_free(&r);
+    const char *pb[] = {"Accept: application/com.github.proto-openapi.spec.v2@v1.0+protobuf", NULL};
+    tc_request(U, "GET", "/openapi/v2", NULL, NULL, pb, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.content_type, "application/com.github.proto-openapi.spec.v2.v1.0+protobuf");
+    ck_assert_int_eq(r.body[0], 0x0a); /* swagger = 1 */
     tc_free(&r);
 }
 END_TEST
@@ -267,9 +286,13 @@ START_TEST(create_rejects_bad_input_with_apiserver_status)
     tc_free(&r);
 
     tc_request(U, "POST", p, "application/vnd.kubernetes.protobuf", "k8s\0", NULL, &r);
+    assert_status(&r, 400, "BadRequest", NULL);
+    tc_free(&r);
+    tc_request(U, "POST", p, "application/cbor", "{}", NULL, &r);
     assert_status(&r, 415, "UnsupportedMediaType",
                   "the body of the request was in an unknown format - accepted media types "
-                  "include: application/json, application/yaml");
+                  "include: application/json, application/yaml, "
+                  "application/vnd.kubernetes.protobuf");
     tc_free(&r);
 
     tc_json(U, "GET", "/api/v1/namespaces/default/widgets", NULL, &r);
@@ -1523,7 +1546,8 @@ START_TEST(handler_survives_allocation_failures)
         {"GET", "/apis", NULL, NULL,
          "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList", 200},
         {"GET", "/apis/apps/v1", NULL, NULL, NULL, 200},
-        {"GET", "/openapi/v3/api/v1", NULL, NULL, NULL, 200},
+        /* A small group: every allocation of a document with schemas fails in turn. */
+        {"GET", "/openapi/v3/apis/coordination.k8s.io/v1", NULL, NULL, NULL, 200},
         {"GET", "/api/v1/configmaps?labelSelector=a in (x,y)&fieldSelector=metadata.name!=z", NULL,
          NULL, NULL, 200},
         {"GET", "/api/v1/namespaces/default/configmaps/nope", NULL, NULL, NULL, 404},

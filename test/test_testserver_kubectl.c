@@ -3,7 +3,9 @@
  * output with what a real apiserver makes it print. Skips loudly when
  * kubectl or openssl (for the test certificate) is absent. */
 #include <check.h>
+#include <jansson.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,8 +288,7 @@ END_TEST
 START_TEST(kubectl_pages_with_chunk_size)
 {
     SKIP_WITHOUT_KUBECTL();
-    /* Separate documents: kubectl validates a v1 List only against OpenAPI v2,
-     * which the server does not serve. */
+    /* Separate documents, as a user writes them. */
     char list[8192] = "";
     for (int i = 0; i < 10; i++) {
         char item[256];
@@ -307,6 +308,148 @@ START_TEST(kubectl_pages_with_chunk_size)
 }
 END_TEST
 
+/* ---- kubectl's typed commands (protobuf bodies) ------------------------------- */
+
+/* The fields the server sets on create: identity, bookkeeping, the
+ * namespace from the URL, and the status the server owns. */
+static void strip_server_fields(json_t *obj, bool keep_namespace)
+{
+    json_t *md = json_object_get(obj, "metadata");
+    static const char *const set[] = {"uid", "resourceVersion", "creationTimestamp", "generation",
+                                      "managedFields"};
+    for (size_t i = 0; i < sizeof(set) / sizeof(set[0]); i++)
+        json_object_del(md, set[i]);
+    if (!keep_namespace)
+        json_object_del(md, "namespace");
+    json_object_del(obj, "status");
+}
+
+static json_t *kubectl_json(const char *args)
+{
+    int st;
+    const char *out = kubectl(args, &st);
+    ck_assert_msg(st == 0, "kubectl %s failed:\n%s", args, out);
+    json_error_t jerr;
+    json_t *v = json_loads(out, 0, &jerr);
+    ck_assert_msg(v != NULL, "kubectl %s printed no JSON (%s):\n%s", args, jerr.text, out);
+    return v;
+}
+
+/* Every generator subcommand of kubectl create, plus run and expose: the
+ * object kr-apiserver stores (sent as protobuf) equals what the same
+ * command prints with --dry-run=client -o json, apart from what the
+ * server sets. */
+START_TEST(kubectl_typed_commands_store_what_dry_run_prints)
+{
+    SKIP_WITHOUT_KUBECTL();
+    static const struct {
+        const char *cmd, *tail; /* flags go between them (the tail follows --) */
+    } cases[] = {
+        {"create clusterrole cr1 --verb=get,list --resource=pods,deployments.apps", ""},
+        {"create clusterrole logs --verb=get --non-resource-url=/logs/*", ""},
+        {"create clusterrole agg --aggregation-rule=rbac.example.com/aggregate=true", ""},
+        {"create clusterrolebinding crb1 --clusterrole=cr1 --user=alice --group=g "
+         "--serviceaccount=demo:sa1",
+         ""},
+        {"create configmap cm1 --from-literal=a=1 --from-literal=b=two --from-file=cert.pem", ""},
+        {"create cronjob cj1 --image=busybox '--schedule=*/5 * * * *' --restart=OnFailure",
+         "-- echo hi"},
+        {"create deployment dep1 --image=nginx --image=redis --replicas=2 --port=80", ""},
+        {"create deployment dep0 --image=nginx --replicas=0", ""},
+        {"create ingress ing1 --rule=foo.com/bar=svc1:8080,tls=my-cert --class=nginx "
+         "--annotation=a=b --default-backend=defsvc:http",
+         ""},
+        {"create job job1 --image=busybox", "-- echo hi"},
+        {"create job job2 --from=cronjob/cj1", ""},
+        {"create namespace ns1", ""},
+        {"create poddisruptionbudget pdb1 --selector=app=x --min-available=50%", ""},
+        {"create poddisruptionbudget pdb2 --selector=app=y --max-unavailable=1", ""},
+        {"create priorityclass pc1 --value=1000 --description=high --preemption-policy=Never", ""},
+        {"create priorityclass pc0 --value=0 --global-default=true", ""},
+        {"create quota q1 --hard=cpu=1,memory=1G,pods=2,requests.storage=1500m "
+         "--scopes=BestEffort",
+         ""},
+        {"create role r1 --verb=get --resource=pods --resource-name=p1", ""},
+        {"create rolebinding rb1 --role=r1 --user=bob --serviceaccount=demo:sa1", ""},
+        {"create rolebinding rb2 --clusterrole=cr1 --group=devs", ""},
+        {"create secret generic s1 --from-literal=k=v --from-file=key.pem --type=Opaque", ""},
+        {"create secret tls s2 --cert=cert.pem --key=key.pem", ""},
+        {"create secret docker-registry s3 --docker-server=reg.io --docker-username=u "
+         "--docker-password=p --docker-email=e@x",
+         ""},
+        {"create service clusterip svc1 --tcp=80:8080 --tcp=443", ""},
+        {"create service clusterip headless --clusterip=None", ""},
+        {"create service nodeport svc2 --tcp=80:8080 --node-port=30080", ""},
+        {"create service loadbalancer svc3 --tcp=443:8443", ""},
+        {"create service externalname svc4 --external-name=example.com --tcp=53", ""},
+        {"create serviceaccount sa1", ""},
+        {"run pod1 --image=nginx --labels=app=web --port=80 --env=A=1 --restart=Never "
+         "--image-pull-policy=IfNotPresent",
+         "-- nginx -g 'daemon off;'"},
+        {"expose deployment dep1 --name=exp1 --port=8080 --target-port=80", ""},
+        {"expose pod pod1 --name=exp2 --port=80 --type=NodePort", ""},
+    };
+    size_t checked = 0;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char args[2048];
+        snprintf(args, sizeof(args), "-n demo %s --dry-run=client -o json %s", cases[i].cmd,
+                 cases[i].tail);
+        json_t *want = kubectl_json(args);
+        snprintf(args, sizeof(args), "-n demo %s -o json %s", cases[i].cmd, cases[i].tail);
+        json_decref(kubectl_json(args));
+        const char *kind = json_string_value(json_object_get(want, "kind"));
+        const char *av = json_string_value(json_object_get(want, "apiVersion"));
+        const char *name =
+            json_string_value(json_object_get(json_object_get(want, "metadata"), "name"));
+        ck_assert_msg(kind && av && name, "case %zu: no kind, apiVersion or name", i);
+        const char *slash = strchr(av, '/');
+        char get[1024];
+        snprintf(get, sizeof(get), "-n demo get %s%s%.*s %s -o json", kind, slash ? "." : "",
+                 slash ? (int)(slash - av) : 0, av, name);
+        json_t *got = kubectl_json(get);
+        bool ns = json_object_get(json_object_get(want, "metadata"), "namespace") != NULL;
+        strip_server_fields(want, ns);
+        strip_server_fields(got, ns);
+        if (!json_equal(want, got)) {
+            char *w = json_dumps(want, JSON_SORT_KEYS | JSON_COMPACT);
+            char *g = json_dumps(got, JSON_SORT_KEYS | JSON_COMPACT);
+            ck_abort_msg("kubectl %s:\n stored:  %s\n dry run: %s", cases[i].cmd, g, w);
+        }
+        json_decref(want);
+        json_decref(got);
+        checked++;
+    }
+    printf("kubectl typed commands: %zu stored objects equal their dry run\n", checked);
+}
+END_TEST
+
+/* Client-side validation finds every kind the server serves (OpenAPI v3
+ * with fieldValidation), so apply works for each of them. */
+START_TEST(kubectl_apply_validates_quota_and_priorityclass)
+{
+    SKIP_WITHOUT_KUBECTL();
+    write_file("q.yaml", "apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: q, namespace: "
+                         "demo}\nspec:\n  hard: {pods: \"3\"}\n");
+    write_file("pc.yaml", "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: "
+                          "{name: pc}\nvalue: 10\n");
+    expect("apply -f q.yaml", "resourcequota/q created\n");
+    expect("apply -f pc.yaml", "priorityclass.scheduling.k8s.io/pc created\n");
+    /* A List is validated on the client against OpenAPI v2. */
+    write_file("bad.yaml", "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: "
+                           "ConfigMap\n  metadata: {name: bad, namespace: demo}\n  madeUp: 1\n");
+    int st;
+    const char *out = kubectl("apply -f bad.yaml", &st);
+    ck_assert_msg(st != 0 &&
+                      strstr(out, "unknown field \"madeUp\" in io.k8s.api.core.v1.ConfigMap"),
+                  "%s", out);
+    /* explain reads the v3 schemas, and the v2 ones on request. */
+    out = kubectl("explain priorityclass.value", &st);
+    ck_assert_msg(st == 0 && strstr(out, "FIELD: value <integer>"), "%s", out);
+    out = kubectl("explain --output=plaintext-openapiv2 resourcequota.spec.hard", &st);
+    ck_assert_msg(st == 0 && strstr(out, "FIELD:    hard <map[string]string>"), "%s", out);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("testserver_kubectl");
@@ -321,6 +464,8 @@ static Suite *suite(void)
     tcase_add_test(tc, kubectl_get_watch_sees_changes_by_another_kubectl);
     tcase_add_test(tc, kubectl_delete_waits_for_the_finalizer);
     tcase_add_test(tc, kubectl_pages_with_chunk_size);
+    tcase_add_test(tc, kubectl_typed_commands_store_what_dry_run_prints);
+    tcase_add_test(tc, kubectl_apply_validates_quota_and_priorityclass);
     suite_add_tcase(s, tc);
     return s;
 }

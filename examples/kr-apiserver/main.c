@@ -39,7 +39,12 @@ static void usage(FILE *out)
             "                    [--fail-429 F] [--fail-500 F] [--fail-503 F] [--latency-ms N]\n"
             "                    [--watch-max-events N [--watch-cut-mid-event]]\n"
             "  --token T   a bearer token; \"T:user\" names the user, \"T:user:get,list\" "
-            "limits verbs\n"
+            "limits verbs.\n"
+            "              Tokens need TLS: kubectl and client-go never send a bearer token "
+            "over plain\n"
+            "              HTTP, so serve --tls-cert/--tls-key and use the kubeconfig that "
+            "--kubeconfig-out\n"
+            "              writes (it carries the CA and the first token).\n"
             "Prints the URL it serves, then runs until SIGINT or SIGTERM.\n"
             "Admin endpoints: POST /_kr/faults {fail429,fail500,fail503,latencyMs,"
             "watchMaxEvents,watchCutMidEvent}, POST /_kr/close-watches, /_kr/compact, "
@@ -176,6 +181,11 @@ static int parse_args(int argc, char **argv, struct args *a)
         return -1;
     }
     a->opts.tokens = a->ntokens ? a->tokens : NULL;
+    if (a->ntokens && !a->cert_file)
+        fprintf(stderr, "kr-apiserver: warning: --token on plain HTTP: kubectl and client-go "
+                        "never send a bearer token over plain HTTP, so their requests arrive "
+                        "anonymous and get 401; serve TLS (--tls-cert, --tls-key) and use the "
+                        "kubeconfig --kubeconfig-out writes\n");
     return 0;
 }
 

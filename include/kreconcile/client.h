@@ -40,6 +40,13 @@ typedef struct kr_gvr {
 
 #define KR_GVR(g, v, r) ((kr_gvr){(g), (v), (r)})
 
+/* Parse what a command line gives: "GROUP/VERSION/RESOURCE" or, for the
+ * core group, "VERSION/RESOURCE" ("apps/v1/deployments", "v1/configmaps").
+ * The parts are copied into `buf` (`len` bytes, at least strlen(text) + 3)
+ * and *out points into it. Errors: KR_EPARSE (the message names the text),
+ * KR_ETOOLARGE (buf too small). [any thread] */
+KR_API int kr_gvr_parse(const char *text, char *buf, size_t len, kr_gvr *out, kr_error_t *err);
+
 /* One object or collection: gvr, namespace (NULL or "" for cluster-scoped
  * resources and for all namespaces), name (NULL for the collection) and
  * subresource (e.g. "status", "scale"; NULL for none). Borrowed. */
@@ -122,7 +129,18 @@ typedef struct kr_list_opts {
     int timeout_seconds; /* server-side end of a watch; 0 = server's choice */
     bool allow_watch_bookmarks;
     bool send_initial_events;
+    /* The Accept header of the LIST or WATCH (copied); NULL =
+     * application/json. E.g. KR_CLIENT_ACCEPT_PARTIAL_METADATA_LIST for a LIST
+     * and KR_CLIENT_ACCEPT_PARTIAL_METADATA for a WATCH: objects then come as
+     * meta.k8s.io/v1 PartialObjectMetadata (metadata only), as client-go's
+     * metadata client asks for them. */
+    const char *accept;
 } kr_list_opts;
+
+#define KR_CLIENT_ACCEPT_PARTIAL_METADATA_LIST                                                     \
+    "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+#define KR_CLIENT_ACCEPT_PARTIAL_METADATA                                                          \
+    "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 
 /* Options of writes (create, update, patch, status). */
 typedef struct kr_write_opts {

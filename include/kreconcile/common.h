@@ -177,6 +177,9 @@ KR_API void kr_set_allocator(kr_malloc_fn malloc_fn, kr_realloc_fn realloc_fn, k
  * library returns as "new; free with kr_free()". kr_free(NULL) is a no-op. */
 KR_API void *kr_malloc(size_t size);
 KR_API void kr_free(void *ptr);
+/* Resize a block from kr_malloc/kr_realloc (ptr may be NULL); on failure
+ * NULL and `ptr` is untouched. [any thread] */
+KR_API void *kr_realloc(void *ptr, size_t size);
 
 #ifdef __cplusplus
 }

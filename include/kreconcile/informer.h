@@ -59,7 +59,7 @@ typedef struct kr_informer_opts {
     kr_listwatch lw; /* overrides client when lw.vt is set; borrowed */
     kr_reflector_clock clock; /* with lw; borrowed */
     kr_runtime_t *runtime; /* with lw: the loop its callbacks run on, or NULL */
-    kr_store_opts store; /* transforms, keep_fields (borrowed for _new) */
+    kr_store_opts store; /* representation, transforms, keep_fields (borrowed for _new) */
     long page_size; /* 0 = 500 */
     long progress_deadline_ms; /* 0 = 180000; < 0 = never */
     int watch_timeout_min_s, watch_timeout_max_s; /* 0 = 300, 600 */
@@ -73,6 +73,13 @@ typedef struct kr_informer_opts {
      * [ fields=..]". Informers of different clusters reporting into one
      * registry need different names (the factory prefixes the cluster). */
     const char *name;
+    /* With client: list and watch metadata only, as client-go's
+     * metadatainformer: the cache holds meta.k8s.io/v1
+     * PartialObjectMetadata objects (apiVersion, kind, metadata: names,
+     * labels, annotations, owners, resourceVersions), a fraction of the
+     * full objects' memory. For controllers that need nothing else (the
+     * sweeper, garbage collectors, owner lookups). */
+    bool metadata_only;
 } kr_informer_opts;
 
 /* Create a stopped informer. *out is new (kr_informer_free).
@@ -217,6 +224,14 @@ KR_API size_t kr_informer_factory_len(kr_informer_factory_t *f);
 KR_API int kr_listwatch_client_new(kr_client_t *client, kr_gvr resource, const char *namespace_,
                                    kr_listwatch *out, kr_error_t *err);
 KR_API void kr_listwatch_client_free(kr_listwatch *lw);
+
+/* The same, asking for metadata only: LIST with Accept
+ * KR_CLIENT_ACCEPT_PARTIAL_METADATA_LIST and WATCH with KR_CLIENT_ACCEPT_PARTIAL_METADATA
+ * (client.h), so that objects arrive as PartialObjectMetadata. Free with
+ * kr_listwatch_client_free. Errors: KR_ENOMEM. [any thread] */
+KR_API int kr_listwatch_client_new_metadata(kr_client_t *client, kr_gvr resource,
+                                            const char *namespace_, kr_listwatch *out,
+                                            kr_error_t *err);
 
 /* A kr_reflector_clock over the runtime's loop clock and timers. The
  * clock's functions are [loop thread]. *out borrows `rt`. */

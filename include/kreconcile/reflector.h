@@ -156,6 +156,11 @@ typedef struct kr_reflector_hooks {
      * `cause` (request == NULL). For metrics. May be NULL. */
     void (*on_request)(const char *request, int cause, void *user);
     void *user;
+    /* Whether on_delta will read the objects of a relist's adds and
+     * updates. May be NULL (= always). When it returns false those deltas
+     * carry object == NULL and old_object == NULL: with a compact store
+     * (store.h) this saves parsing every object of the list. */
+    bool (*wants_objects)(void *user);
 } kr_reflector_hooks;
 
 /* ---- The reflector ---------------------------------------------------- */

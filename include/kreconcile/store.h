@@ -7,7 +7,21 @@
  * thread. Cached objects are shared, immutable json_t references: every
  * read returns NEW references that the caller json_decref's and never
  * modifies (json_deep_copy to edit). A whole-store read is a consistent
- * snapshot: it never mixes two states of the store. */
+ * snapshot: it never mixes two states of the store.
+ *
+ * Representations (kr_store_opts.representation): KR_STORE_TREES, the
+ * default, keeps jansson trees (about 3-4x the wire bytes; reads only take
+ * a reference). KR_STORE_COMPACT keeps each object as its compact JSON text
+ * in one allocation
+ * with its key, resourceVersion and index values (about 1.1x the wire
+ * bytes), and parses on read, keeping a small cache of recently read or
+ * written trees: for informers of many objects that are rarely read (an
+ * inventory's producers, forwarders of raw bytes), since a read that misses
+ * the tree cache costs a parse (18.8 us against 0.9 us for a 1.3 KiB
+ * object) and a whole-store list parses every object. The API and its ownership rules are
+ * the same for both; only the cost of reads differs (a compact read that
+ * misses the tree cache parses the object; two reads of one object may
+ * return different, equal trees). */
 #ifndef KRECONCILE_STORE_H
 #define KRECONCILE_STORE_H
 
@@ -51,6 +65,13 @@ typedef int (*kr_store_index_fn)(const json_t *obj, kr_store_index_values *out, 
  * reject the write. Runs on the writing thread, outside the lock. */
 typedef int (*kr_store_transform_fn)(json_t *obj, json_t **out, void *user);
 
+/* How cached objects are held (see the top of this file). */
+typedef enum kr_store_representation {
+    KR_STORE_DEFAULT = 0, /* KR_STORE_TREES */
+    KR_STORE_COMPACT = 1,
+    KR_STORE_TREES = 2,
+} kr_store_representation;
+
 /* Options; the zero value means the defaults. */
 typedef struct kr_store_opts {
     /* Default false: metadata.managedFields is dropped before caching, as
@@ -66,6 +87,11 @@ typedef struct kr_store_opts {
     /* Optional user transform, run last. */
     kr_store_transform_fn transform;
     void *transform_user;
+    /* KR_STORE_DEFAULT (trees), KR_STORE_COMPACT or KR_STORE_TREES. */
+    kr_store_representation representation;
+    /* KR_STORE_COMPACT: how many parsed trees of recently read or written
+     * objects to keep; 0 = 256, < 0 = none. */
+    long tree_cache;
 } kr_store_opts;
 
 /* Create an empty store with the namespace index. `opts` may be NULL
@@ -133,6 +159,50 @@ KR_API int kr_store_delete_key(kr_store_t *store, const char *key, json_t **old_
 KR_API int kr_store_replace(kr_store_t *store, json_t *items, const size_t *wire_bytes,
                             const char *resource_version, json_t **removed_out, kr_error_t *err);
 
+/* A relist built piece by piece (a paged LIST, a streaming list): objects
+ * go through the store's transforms and are put in cached form as they
+ * arrive, so that only the cached form of the whole list is ever held; the
+ * batch then replaces the store's content in one atomic swap, as
+ * kr_store_replace() does. A batch belongs to its store's writer. */
+typedef struct kr_store_batch kr_store_batch_t;
+
+/* An empty batch for `store` (borrowed; must outlive the batch). *out is
+ * new (kr_store_batch_free, or stolen by kr_store_replace_batch).
+ * Errors: KR_EINVAL, KR_ENOMEM. [writer] */
+KR_API int kr_store_batch_new(kr_store_t *store, kr_store_batch_t **out, kr_error_t *err);
+
+/* Add `obj` (STOLEN, also on error; edited in place by transforms) to the
+ * batch; an object with the key of one already in it replaces it.
+ * `wire_bytes` as in kr_store_add(). Errors: KR_EINVAL (no name),
+ * KR_ENOMEM, a transform's or index function's error; the batch is then
+ * unchanged. [writer] */
+KR_API int kr_store_batch_add(kr_store_batch_t *batch, json_t *obj, size_t wire_bytes,
+                              kr_error_t *err);
+
+/* Drop the object with `key` from the batch, if it has one. [writer] */
+KR_API void kr_store_batch_remove(kr_store_batch_t *batch, const char *key);
+
+/* Number of objects in the batch. [writer] */
+KR_API size_t kr_store_batch_len(const kr_store_batch_t *batch);
+
+/* The key and metadata.resourceVersion (NULL when it has none) of object
+ * `i` (< kr_store_batch_len) of the batch, in no particular order; both
+ * borrowed, valid until the batch changes or goes. Errors: KR_EINVAL.
+ * [writer] */
+KR_API int kr_store_batch_entry(const kr_store_batch_t *batch, size_t i, const char **key,
+                                const char **resource_version);
+
+/* Free a batch that was not committed. NULL is a no-op. [writer] */
+KR_API void kr_store_batch_free(kr_store_batch_t *batch);
+
+/* kr_store_replace() with the content of `batch` (STOLEN, also on error;
+ * it must belong to `store`). Errors: KR_EINVAL, KR_ENOMEM, an index
+ * function's error (an index added since the batch was begun); the store
+ * is then unchanged. [writer] */
+KR_API int kr_store_replace_batch(kr_store_t *store, kr_store_batch_t *batch,
+                                  const char *resource_version, json_t **removed_out,
+                                  kr_error_t *err);
+
 /* Record `resource_version` (copied; e.g. from a BOOKMARK) as the last one
  * synced. Errors: KR_EINVAL (NULL), KR_ENOMEM. [writer] */
 KR_API int kr_store_set_resource_version(kr_store_t *store, const char *resource_version,
@@ -144,12 +214,26 @@ KR_API int kr_store_set_resource_version(kr_store_t *store, const char *resource
 KR_API char *kr_store_last_resource_version(const kr_store_t *store);
 
 /* The object cached under `key` ("namespace/name" or "name"): a new
- * reference, or NULL when absent. [any thread] */
+ * reference, or NULL when absent (or, with KR_STORE_COMPACT, when memory
+ * ran out parsing it). [any thread] */
 KR_API json_t *kr_store_get(const kr_store_t *store, const char *key);
 
 /* kr_store_get() by namespace (NULL or "" for cluster-scoped) and name.
  * New reference or NULL. [any thread] */
 KR_API json_t *kr_store_get_by_name(const kr_store_t *store, const char *ns, const char *name);
+
+/* The compact JSON text of the object cached under `key`, for callers
+ * that only forward it: *json is new (kr_free it), NUL-terminated, and
+ * *len (may be NULL) its length. With KR_STORE_COMPACT it is a copy of
+ * the cached bytes (no parse); with KR_STORE_TREES it is serialised.
+ * Errors: KR_EINVAL, KR_ENOTFOUND, KR_ENOMEM. [any thread] */
+KR_API int kr_store_get_raw(const kr_store_t *store, const char *key, char **json, size_t *len,
+                            kr_error_t *err);
+
+/* metadata.resourceVersion of the object cached under `key`, without
+ * parsing it: a new string (kr_free it), or NULL when the key is absent,
+ * the object has none, or memory ran out. [any thread] */
+KR_API char *kr_store_get_resource_version(const kr_store_t *store, const char *key);
 
 /* The number of cached objects. [any thread] */
 KR_API size_t kr_store_len(const kr_store_t *store);

@@ -1,11 +1,12 @@
 /* libkreconcile-testserver — request bodies: Content-Type checks (415 for
- * protobuf and other formats), JSON (and YAML) decoding with the
+ * unknown formats), JSON, YAML and Kubernetes protobuf decoding with the
  * apiserver's 400 messages, and the kind/apiVersion/name/namespace
  * agreement between body and URL. Callers hold ts->mu. */
 #include <string.h>
 #include <strings.h>
 
 #include "testserver/ts_internal.h"
+#include "testserver/ts_proto.h"
 
 static bool media_is(const char *ct, const char *type)
 {
@@ -24,6 +25,21 @@ bool ts_content_is_json(const ts_request *req)
 bool ts_content_is_yaml(const ts_request *req)
 {
     return req->content_type && media_is(req->content_type, "application/yaml");
+}
+
+bool ts_content_is_protobuf(const ts_request *req)
+{
+    return req->content_type && media_is(req->content_type, "application/vnd.kubernetes.protobuf");
+}
+
+json_t *ts_parse_protobuf_body(const ts_request *req, ts_response *resp)
+{
+    char msg[512];
+    json_t *doc = ts_pb_decode_body((const unsigned char *)(req->body ? req->body : ""),
+                                    req->body_len, msg, sizeof(msg));
+    if (!doc)
+        ts_respond_bad_request(resp, "error decoding protobuf: %s", msg);
+    return doc;
 }
 
 void ts_respond_unsupported_media(ts_response *resp, const char *accepted)

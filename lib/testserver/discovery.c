@@ -263,14 +263,46 @@ static void openapi_document(kr_testserver_t *ts, const char *group, const char 
         kr_free(prefix);
         kr_free(path);
     }
+    json_t *schemas = ts_openapi_schemas(ts, group, version, true);
     ts_respond_json(resp, 200,
-                    json_pack("{s:s, s:{s:s, s:s}, s:o}", "openapi", "3.0.0", "info", "title",
-                              "Kubernetes", "version", "v1.32.0", "paths", paths));
+                    json_pack("{s:s, s:{s:s, s:s}, s:o, s:{s:o}}", "openapi", "3.0.0", "info",
+                              "title", "Kubernetes", "version", "v1.32.0", "paths", paths,
+                              "components", "schemas", schemas));
 }
 
-static bool handle_openapi(kr_testserver_t *ts, const char *path, ts_response *resp)
+/* OpenAPI v2: kubectl asks for the gnostic protobuf encoding; JSON otherwise. */
+static void openapi_v2(kr_testserver_t *ts, const ts_request *req, ts_response *resp)
 {
+    json_t *defs = ts_openapi_schemas(ts, NULL, NULL, false);
+    if (req->accept && strstr(req->accept, "application/com.github.proto-openapi.spec.v2")) {
+        char *body = NULL;
+        size_t len = 0;
+        if (!defs || ts_openapi_v2_protobuf(defs, &body, &len) != 0) {
+            json_decref(defs);
+            ts_respond_status(resp, 500, "InternalError", "out of memory", NULL);
+            return;
+        }
+        json_decref(defs);
+        ts_response_clear(resp);
+        resp->status = 200;
+        resp->content_type = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+        resp->body = body;
+        resp->body_len = len;
+        return;
+    }
+    ts_respond_json(resp, 200,
+                    json_pack("{s:s, s:{s:s, s:s}, s:{}, s:o}", "swagger", "2.0", "info", "title",
+                              "Kubernetes", "version", "v1.32.0", "paths", "definitions", defs));
+}
+
+static bool handle_openapi(kr_testserver_t *ts, const ts_request *req, ts_response *resp)
+{
+    const char *path = req->path;
     char group[128], version[64];
+    if (strcmp(path, "/openapi/v2") == 0) {
+        openapi_v2(ts, req, resp);
+        return true;
+    }
     if (strcmp(path, "/openapi/v3") == 0 || strcmp(path, "/openapi/v3/") == 0) {
         openapi_index(ts, resp);
         return true;
@@ -337,7 +369,7 @@ bool ts_handle_discovery(kr_testserver_t *ts, const ts_request *req, ts_response
     char group[128], version[64], extra;
     if (strcmp(req->method, "GET") != 0)
         return false;
-    if (handle_root(req, resp) || handle_openapi(ts, p, resp))
+    if (handle_root(req, resp) || handle_openapi(ts, req, resp))
         return true;
     const char *agg = wants_aggregated(req);
     if (strcmp(p, "/api") == 0 || strcmp(p, "/api/") == 0) {

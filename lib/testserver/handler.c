@@ -16,26 +16,6 @@ const char *ts_query(const ts_request *req, const char *key)
     return NULL;
 }
 
-/* Whether one Accept entry asks for something we produce (plain JSON). */
-static bool accept_entry_ok(const char *entry, size_t len)
-{
-    while (len && (*entry == ' ' || *entry == '\t')) {
-        entry++;
-        len--;
-    }
-    const char *semi = memchr(entry, ';', len);
-    size_t type_len = semi ? (size_t)(semi - entry) : len;
-    while (type_len && entry[type_len - 1] == ' ')
-        type_len--;
-    if (semi && memmem(semi, len - (size_t)(semi - entry), "as=", 3))
-        return false; /* Table and other conversions: we only produce the object */
-    static const char *const ok[] = {"application/json", "*/*", "application/*"};
-    for (size_t i = 0; i < KR_ARRAY_LEN(ok); i++)
-        if (type_len == strlen(ok[i]) && strncasecmp(entry, ok[i], type_len) == 0)
-            return true;
-    return false;
-}
-
 static bool accepts_json(const char *accept)
 {
     if (!accept || !*accept)
@@ -44,7 +24,7 @@ static bool accepts_json(const char *accept)
     for (;;) {
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        if (accept_entry_ok(p, len))
+        if (ts_accept_entry(p, len, NULL) == 0)
             return true;
         if (!comma)
             return false;
@@ -236,10 +216,13 @@ static void handle_locked(kr_testserver_t *ts, const ts_request *req, ts_respons
         ts_respond_not_found_path(resp);
         return;
     }
-    if (!accepts_json(req->accept))
+    bool partial = ts_partial_negotiate(req, &rt);
+    if (!partial && !accepts_json(req->accept))
         respond_not_acceptable(resp);
     else if (ts_authorize(&who, verb_of(req, &rt), &rt, resp) == 0)
         dispatch(ts, req, &rt, resp);
+    if (partial)
+        ts_partial_convert(req, &rt, resp);
     kr_free(rt.buf);
 }
 

@@ -6,28 +6,6 @@
 
 #include "testserver/ts_internal.h"
 
-static char *base64(const char *in, size_t len)
-{
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *out = kr_malloc((len + 2) / 3 * 4 + 1);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 3) {
-        unsigned v = (unsigned char)in[i] << 16;
-        if (i + 1 < len)
-            v |= (unsigned char)in[i + 1] << 8;
-        if (i + 2 < len)
-            v |= (unsigned char)in[i + 2];
-        out[o++] = tbl[(v >> 18) & 63];
-        out[o++] = tbl[(v >> 12) & 63];
-        out[o++] = i + 1 < len ? tbl[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < len ? tbl[v & 63] : '=';
-    }
-    out[o] = '\0';
-    return out;
-}
-
 static void write_user(FILE *f, const kr_testserver_t *ts)
 {
     fprintf(f, "users:\n- name: kr-testserver\n  user:");
@@ -44,7 +22,7 @@ static void write_user(FILE *f, const kr_testserver_t *ts)
 int kr_testserver_write_kubeconfig(const kr_testserver_t *ts, const char *path,
                                    const char *namespace_name, kr_error_t *err)
 {
-    char *ca = ts->cert_pem ? base64(ts->cert_pem, strlen(ts->cert_pem)) : NULL;
+    char *ca = ts->cert_pem ? ts_base64(ts->cert_pem, strlen(ts->cert_pem)) : NULL;
     if (ts->cert_pem && !ca)
         return kr_error_set(err, KR_ENOMEM, "out of memory writing kubeconfig %s", path);
     FILE *f = fopen(path, "w");

@@ -1,7 +1,9 @@
 /* libkreconcile-testserver — object metadata helpers: name syntax (DNS-1123),
- * uids, timestamps, random numbers and the "did the spec change" test that
- * drives metadata.generation. Pure helpers; no locking. */
+ * uids, timestamps, random numbers, base64 and the "did the spec change" test
+ * that drives metadata.generation. Pure helpers; no locking. */
 #include <ctype.h>
+#include <limits.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -125,4 +127,14 @@ bool ts_spec_equal(const ts_resource *res, const json_t *a, const json_t *b)
 char *ts_api_version(const ts_resource *res)
 {
     return kr_strdup(res->api_version);
+}
+
+char *ts_base64(const void *data, size_t len)
+{
+    if (len > (size_t)INT_MAX / 4 * 3 - 3)
+        return NULL;
+    unsigned char *out = kr_malloc((len + 2) / 3 * 4 + 1);
+    if (out)
+        EVP_EncodeBlock(out, data, (int)len);
+    return (char *)out;
 }

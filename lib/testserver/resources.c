@@ -35,6 +35,8 @@ static const struct builtin builtins[] = {
     {"", "Node", "nodes", "no", "proxy", F_STATUS, false},
     {"", "PersistentVolumeClaim", "persistentvolumeclaims", "pvc", "", F_NS | F_STATUS, false},
     {"", "PersistentVolume", "persistentvolumes", "pv", "", F_STATUS, false},
+    {"", "ResourceQuota", "resourcequotas", "quota", "", F_NS | F_STATUS, false},
+    {"", "LimitRange", "limitranges", "limits", "", F_NS, false},
     {"apps", "Deployment", "deployments", "deploy", "scale", F_NS | F_STATUS | F_GEN, true},
     {"apps", "ReplicaSet", "replicasets", "rs", "scale", F_NS | F_STATUS | F_GEN, true},
     {"apps", "StatefulSet", "statefulsets", "sts", "scale", F_NS | F_STATUS | F_GEN, true},
@@ -53,6 +55,7 @@ static const struct builtin builtins[] = {
     {"policy", "PodDisruptionBudget", "poddisruptionbudgets", "pdb", "", F_NS | F_STATUS | F_GEN,
      false},
     {"events.k8s.io", "Event", "events", "ev", "", F_NS, false},
+    {"scheduling.k8s.io", "PriorityClass", "priorityclasses", "pc", "", 0, false},
 };
 
 static json_t *words(const char *list)

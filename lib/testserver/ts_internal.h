@@ -75,6 +75,7 @@ typedef struct ts_watch {
     ts_fieldsel fields;
     char *kind, *api_version; /* for bookmarks */
     bool bookmarks;
+    bool partial; /* objects as PartialObjectMetadata (partial.c) */
     kr_buf buf; /* pending bytes from `off` */
     size_t off;
     bool closing; /* end the stream once `buf` is drained */
@@ -228,6 +229,9 @@ unsigned long long ts_rand(kr_testserver_t *ts);
 uint64_t ts_now_ms(void);
 bool ts_spec_equal(const ts_resource *res, const json_t *a, const json_t *b);
 char *ts_api_version(const ts_resource *res); /* new */
+/* Standard base64 with padding (Go's encoding of []byte in JSON); new, NULL
+ * when out of memory. */
+char *ts_base64(const void *data, size_t len);
 
 /* ---- selectors (fields.c) ----------------------------------------------------- */
 
@@ -259,6 +263,22 @@ void ts_handle_list(kr_testserver_t *ts, const ts_request *req, const ts_route *
                     ts_response *resp);
 void ts_handle_watch(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                      ts_response *resp);
+
+/* ---- metadata-only answers (partial.c) ---------------------------------------- */
+
+/* One Accept entry (not NUL-terminated): 1 when it asks for the partial
+ * form `want` ("PartialObjectMetadata" or "...List"; NULL: none), 0 for
+ * plain JSON (application/json, any application type or any type, without as=), -1 for
+ * anything else (a Table, protobuf). */
+int ts_accept_entry(const char *entry, size_t len, const char *want);
+/* Whether the first Accept entry the server can serve asks for
+ * PartialObjectMetadata (List for a LIST, the object form otherwise). */
+bool ts_partial_negotiate(const ts_request *req, const ts_route *rt);
+/* {kind: PartialObjectMetadata, apiVersion: meta.k8s.io/v1, metadata}:
+ * new, or NULL. */
+json_t *ts_partial_of(const json_t *obj);
+/* Rewrite a successful answer (not a watch, not a Status) in that form. */
+void ts_partial_convert(const ts_request *req, const ts_route *rt, ts_response *resp);
 void ts_handle_create(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                       ts_response *resp);
 void ts_handle_update(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
@@ -276,6 +296,13 @@ json_t *ts_patch_document(const ts_request *req, const ts_resource *res, const c
 void ts_handle_deletecollection(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                                 ts_response *resp);
 bool ts_handle_discovery(kr_testserver_t *ts, const ts_request *req, ts_response *resp);
+/* OpenAPI schemas (openapi.c) of the served built-in kinds of group/version
+ * (every group when `group` is NULL), keyed by definition name, with v3 or
+ * v2 references; new. */
+json_t *ts_openapi_schemas(kr_testserver_t *ts, const char *group, const char *version, bool v3);
+/* The OpenAPI v2 document holding `defs`, in the gnostic protobuf encoding
+ * kubectl asks for; *out is new (kr_free). 0 or KR_ENOMEM. */
+int ts_openapi_v2_protobuf(const json_t *defs, char **out, size_t *len);
 bool ts_handle_admin(kr_testserver_t *ts, const ts_request *req, ts_response *resp);
 
 /* Shared by create, update, patch and load: store `obj` (stolen) as the
@@ -304,6 +331,9 @@ int ts_dry_run(const ts_request *req, ts_response *resp, const char *options_kin
 
 bool ts_content_is_json(const ts_request *req);
 bool ts_content_is_yaml(const ts_request *req);
+bool ts_content_is_protobuf(const ts_request *req);
+/* A Kubernetes protobuf body as its JSON object (new); NULL after filling resp (400). */
+json_t *ts_parse_protobuf_body(const ts_request *req, ts_response *resp);
 void ts_respond_unsupported_media(ts_response *resp, const char *accepted);
 /* A JSON object (or YAML when `yaml`), new; NULL after filling resp (400). */
 json_t *ts_parse_body(const ts_request *req, bool yaml, ts_response *resp);

@@ -95,6 +95,24 @@ static bool watch_matches(const ts_watch *w, const json_t *obj)
     return obj && in_scope(w, obj) && ts_object_matches(w->labels, &w->fields, obj);
 }
 
+/* A metadata-only watch: the event's object as PartialObjectMetadata. */
+static void deliver_partial(ts_watch *w, const json_t *obj, ts_event_type type)
+{
+    static const char *const names[] = {"ADDED", "MODIFIED", "DELETED"};
+    json_t *partial = ts_partial_of(obj);
+    char *text = partial ? json_dumps(partial, JSON_COMPACT) : NULL;
+    char *line = text ? kr_asprintf("{\"type\":\"%s\",\"object\":%s}\n", names[type], text) : NULL;
+    free(text);
+    json_decref(partial);
+    if (!line) {
+        w->closing = true;
+        return;
+    }
+    append_event(w, line, strlen(line));
+    kr_free(line);
+    w->last_send_ms = ts_now_ms();
+}
+
 static void deliver(ts_watch *w, ts_event *ev)
 {
     if (w->closing || ev->store_id != w->store_id || ev->rv <= w->min_rv)
@@ -106,6 +124,10 @@ static void deliver(ts_watch *w, ts_event *ev)
         type = now ? TS_ADDED : TS_DELETED;
     else if (!now && !(ev->type == TS_MODIFIED && before))
         return;
+    if (w->partial) {
+        deliver_partial(w, ev->obj, type);
+        return;
+    }
     size_t len;
     const char *line = ts_event_line(ev, type, &len);
     if (!line) {
@@ -301,7 +323,9 @@ static void send_initial_events(ts_watch *w, const ts_resource *res)
         const json_t *obj = st->items[i].obj;
         if (!watch_matches(w, obj))
             continue;
-        char *text = json_dumps(obj, JSON_COMPACT);
+        json_t *partial = w->partial ? ts_partial_of(obj) : NULL;
+        char *text = json_dumps(w->partial ? partial : obj, JSON_COMPACT);
+        json_decref(partial);
         char *line = text ? kr_asprintf("{\"type\":\"ADDED\",\"object\":%s}\n", text) : NULL;
         free(text);
         if (!line) {
@@ -377,6 +401,19 @@ void ts_handle_watch(kr_testserver_t *ts, const ts_request *req, const ts_route 
     if (ts_parse_selectors(req, &w->labels, &w->fields, resp) != 0) {
         watch_destroy(w);
         return;
+    }
+    if ((w->partial = ts_partial_negotiate(req, rt))) {
+        /* bookmarks too come as PartialObjectMetadata */
+        kr_free(w->kind);
+        kr_free(w->api_version);
+        w->kind = kr_strdup("PartialObjectMetadata");
+        w->api_version = kr_strdup("meta.k8s.io/v1");
+        if (!w->kind || !w->api_version) {
+            watch_destroy(w);
+            ts_respond_status(resp, 500, "InternalError", "Internal error occurred: out of memory",
+                              NULL);
+            return;
+        }
     }
     watch_start(ts, w, rt->res, &p);
     ts_response_clear(resp);

@@ -489,12 +489,13 @@ int ts_commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *exist
 
 static json_t *read_object(const ts_request *req, const ts_route *rt, ts_response *resp)
 {
-    bool yaml = ts_content_is_yaml(req);
-    if (!yaml && !ts_content_is_json(req)) {
-        ts_respond_unsupported_media(resp, "application/json, application/yaml");
+    bool yaml = ts_content_is_yaml(req), pb = ts_content_is_protobuf(req);
+    if (!yaml && !pb && !ts_content_is_json(req)) {
+        ts_respond_unsupported_media(resp, "application/json, application/yaml, "
+                                           "application/vnd.kubernetes.protobuf");
         return NULL;
     }
-    json_t *obj = ts_parse_body(req, yaml, resp);
+    json_t *obj = pb ? ts_parse_protobuf_body(req, resp) : ts_parse_body(req, yaml, resp);
     if (!obj)
         return NULL;
     if (ts_check_kind(rt->res, obj, resp) != 0 || ts_check_namespace(rt, obj, resp) != 0) {

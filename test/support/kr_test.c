@@ -178,6 +178,12 @@ json_t *kr_test_load_json(const char *rel)
 
 char *kr_test_read_file(const char *dir, const char *name)
 {
+    size_t len;
+    return kr_test_read_bytes(dir, name, &len);
+}
+
+char *kr_test_read_bytes(const char *dir, const char *name, size_t *len)
+{
     char path[4096];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     FILE *f = fopen(path, "rb");
@@ -192,6 +198,7 @@ char *kr_test_read_file(const char *dir, const char *name)
         buf = NULL;
     }
     fclose(f);
+    *len = buf ? (size_t)n : 0;
     return buf;
 }
 

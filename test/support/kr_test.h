@@ -49,6 +49,8 @@ const char *kr_test_bin_path(char *buf, size_t size, const char *name);
 json_t *kr_test_load_json(const char *rel);
 /* The whole file dir/name, NUL-terminated; new (free()), NULL if unreadable. */
 char *kr_test_read_file(const char *dir, const char *name);
+/* The same for binary files: *len is the size (the buffer is NUL-terminated too). */
+char *kr_test_read_bytes(const char *dir, const char *name, size_t *len);
 /* Write `text` to the file dir/name (created or truncated); aborts the
  * test when it cannot. */
 void kr_test_write_file(const char *dir, const char *name, const char *text);

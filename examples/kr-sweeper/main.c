@@ -1,0 +1,268 @@
+/* kr-sweeper — periodic cleanup of zombies in workload clusters, safely:
+ * only clusters it has just listed, only objects with the platform's
+ * labels, only after a grace period, a cap per run, uid + resourceVersion
+ * preconditions on every delete (docs/PLATFORM.md, invariant 6). The
+ * logic is in plan.c and sweep.c; this file wires flags and the manager. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kreconcile.h"
+#include "sweep.h"
+
+static const char *default_resources[] = {"v1/configmaps", "v1/secrets", "batch/v1/jobs"};
+
+/* The program's own flags, with their defaults. */
+static struct {
+    uint64_t interval_ms;
+    bool once;
+    bool dry_run;
+    uint64_t grace_ms;
+    long max_deletes;
+    const char *rate;
+    const char *output;
+    const char *namespace_;
+    kr_flag_strings resources;
+} flags = {.interval_ms = 10 * 60 * 1000,
+           .grace_ms = 10 * 60 * 1000,
+           .max_deletes = 100,
+           .rate = "5",
+           .output = "table"};
+
+static const kr_flag program_flags[] = {
+    {"interval", 0, KR_FLAG_DURATION, &flags.interval_ms, "DURATION", "time between sweeps", false},
+    {"once", 0, KR_FLAG_BOOL, &flags.once, NULL, "sweep once, print the plan and exit", false},
+    {"dry-run", 0, KR_FLAG_BOOL, &flags.dry_run, NULL, "plan only: delete nothing", false},
+    {"grace", 0, KR_FLAG_DURATION, &flags.grace_ms, "DURATION",
+     "leave zombies younger than this alone", false},
+    {"max-deletes", 0, KR_FLAG_INT, &flags.max_deletes, "N", "deletes per run at most", false},
+    {"rate", 0, KR_FLAG_STRING, &flags.rate, "QPS", "deletes per second at most", false},
+    {"output", 'o', KR_FLAG_STRING, &flags.output, "table|json", "how to print the plan", false},
+    {"namespace", 'n', KR_FLAG_STRING, &flags.namespace_, "NS",
+     "sweep only this namespace (default: all)", false},
+    {"resource", 0, KR_FLAG_STRINGS, &flags.resources, "GROUP/VERSION/RESOURCE",
+     "what to sweep in the workload clusters, repeated (default v1/configmaps, v1/secrets, "
+     "batch/v1/jobs)",
+     true},
+};
+
+static const kr_manager_program program = {
+    .name = "kr-sweeper",
+    .summary = "Find and delete zombies that the platform's programs left in workload clusters.",
+    .usage = "[flags]",
+    .description =
+        "A zombie is an object labelled kreconcile.io/managed-by whose hub source is gone, was\n"
+        "replaced or no longer places it there, or a Runnable's copy that lost a failover.\n"
+        "A cluster is swept only right after a complete list of it succeeded; every delete\n"
+        "carries uid and resourceVersion preconditions; --max-deletes caps each run.",
+    .flags = program_flags,
+    .n_flags = sizeof(program_flags) / sizeof(program_flags[0]),
+};
+
+typedef struct sweeper {
+    kr_manager_t *m;
+    sweep_opts opts;
+    sweep_cluster *clusters;
+    kr_gvr *resources;
+    char **resource_bufs;
+    bool json;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool stopping, running;
+} sweeper;
+
+static void print_plan(const sweeper *s, const sweep_plan *plan)
+{
+    if (s->json) {
+        json_t *doc = sweep_plan_json(plan);
+        json_dumpf(doc, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+        json_decref(doc);
+    } else {
+        sweep_print_table(plan, stdout);
+    }
+    fflush(stdout);
+}
+
+static int sweep_once(sweeper *s)
+{
+    sweep_plan plan;
+    kr_error_t err = {0};
+    int rc = sweep_run(&s->opts, &plan, &err);
+    if (rc != 0) {
+        kr_log(s->opts.logger, KR_LOG_ERROR, "sweeper", "sweep failed: %s", err.message);
+        return rc;
+    }
+    print_plan(s, &plan);
+    sweep_plan_free(&plan);
+    return 0;
+}
+
+static void *sweep_loop(void *arg)
+{
+    sweeper *s = arg;
+    pthread_mutex_lock(&s->lock);
+    while (!s->stopping) {
+        pthread_mutex_unlock(&s->lock);
+        sweep_once(s);
+        pthread_mutex_lock(&s->lock);
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += (time_t)(flags.interval_ms / 1000);
+        until.tv_nsec += (long)(flags.interval_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        while (!s->stopping && pthread_cond_timedwait(&s->wake, &s->lock, &until) == 0)
+            ;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+static int start_sweeping(kr_manager_t *m, void *user)
+{
+    (void)m;
+    sweeper *s = user;
+    s->stopping = false;
+    if (pthread_create(&s->thread, NULL, sweep_loop, s) != 0)
+        return KR_EIO;
+    s->running = true;
+    return 0;
+}
+
+static void stop_sweeping(kr_manager_t *m, void *user)
+{
+    (void)m;
+    sweeper *s = user;
+    if (!s->running)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->stopping = true;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->thread, NULL); /* a sweep in progress finishes first */
+    s->running = false;
+}
+
+/* Flags the parser cannot check alone. */
+static int check_flags(sweeper *s, kr_error_t *err)
+{
+    char *end = NULL;
+    double rate = strtod(flags.rate, &end);
+    if (!end || *end || end == flags.rate || rate < 0)
+        return kr_error_set(err, KR_EINVAL, "--rate: want a number of deletes per second, got %s",
+                            flags.rate);
+    if (flags.max_deletes < 0)
+        return kr_error_set(err, KR_EINVAL, "--max-deletes must not be negative");
+    if (strcmp(flags.output, "table") != 0 && strcmp(flags.output, "json") != 0)
+        return kr_error_set(err, KR_EINVAL, "--output: want table or json, got %s", flags.output);
+    if (!flags.once && flags.interval_ms == 0)
+        return kr_error_set(err, KR_EINVAL, "--interval must be longer than 0s");
+    s->json = strcmp(flags.output, "json") == 0;
+    const char **names = flags.resources.n ? flags.resources.items : default_resources;
+    size_t n = flags.resources.n ? flags.resources.n : 3;
+    s->resources = calloc(n, sizeof(*s->resources));
+    s->resource_bufs = calloc(n, sizeof(*s->resource_bufs));
+    if (!s->resources || !s->resource_bufs)
+        return kr_error_set(err, KR_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(names[i]) + 3;
+        s->resource_bufs[i] = malloc(len);
+        if (!s->resource_bufs[i])
+            return kr_error_set(err, KR_ENOMEM, "out of memory");
+        int rc = kr_gvr_parse(names[i], s->resource_bufs[i], len, &s->resources[i], err);
+        if (rc != 0)
+            return rc;
+    }
+    s->opts.resources = s->resources;
+    s->opts.n_resources = n;
+    s->opts.grace_s = (int64_t)(flags.grace_ms / 1000);
+    s->opts.max_deletes = (size_t)flags.max_deletes;
+    s->opts.rate_qps = rate;
+    s->opts.dry_run = flags.dry_run;
+    s->opts.namespace_ = flags.namespace_;
+    return 0;
+}
+
+static int wire_clusters(sweeper *s, kr_error_t *err)
+{
+    kr_manager_t *m = s->m;
+    size_t n = kr_manager_cluster_count(m);
+    if (n == 0)
+        return kr_error_set(err, KR_EINVAL, "no workload clusters: give --cluster NAME=KUBECONFIG");
+    s->clusters = calloc(n, sizeof(*s->clusters));
+    if (!s->clusters)
+        return kr_error_set(err, KR_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        s->clusters[i] =
+            (sweep_cluster){kr_manager_cluster_name(m, i), kr_manager_cluster_client(m, i)};
+    s->opts.hub = kr_manager_hub(m);
+    s->opts.hub_name = kr_manager_hub_name(m);
+    s->opts.clusters = s->clusters;
+    s->opts.n_clusters = n;
+    s->opts.logger = kr_manager_logger(m);
+    return 0;
+}
+
+static void sweeper_free(sweeper *s)
+{
+    for (size_t i = 0; s->resource_bufs && i < s->opts.n_resources; i++)
+        free(s->resource_bufs[i]);
+    free(s->resource_bufs);
+    free(s->resources);
+    free(s->clusters);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->wake);
+}
+
+int main(int argc, char **argv)
+{
+    kr_manager_config cfg;
+    kr_error_t err = {0};
+    int rc = kr_manager_parse_args(&program, argc, argv, &cfg, &err);
+    sweeper s = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the interval ignores wall-clock jumps */
+    pthread_cond_init(&s.wake, &ca);
+    pthread_condattr_destroy(&ca);
+    if (rc == 0 && check_flags(&s, &err) != 0)
+        rc = KR_EINVAL;
+    if (rc != 0) {
+        int code = kr_manager_args_exit(&program, rc, &err, stdout, stderr);
+        sweeper_free(&s);
+        kr_flag_strings_free(&flags.resources);
+        kr_manager_config_free(&cfg);
+        return code;
+    }
+    kr_manager_opts mo = KR_MANAGER_OPTS_INIT;
+    mo.program = &program;
+    mo.config = &cfg;
+    int code = 2;
+    if (kr_manager_new(&mo, &s.m, &err) != 0 || wire_clusters(&s, &err) != 0) {
+        fprintf(stderr, "kr-sweeper: %s\n", err.message);
+        goto out;
+    }
+    if (flags.once) {
+        code = sweep_once(&s) == 0 ? 0 : 1;
+        goto out;
+    }
+    /* Only the leader sweeps; a sweep in progress finishes before the
+     * Lease is given up. */
+    if (kr_manager_add_runnable(s.m, start_sweeping, stop_sweeping, &s, true, &err) != 0) {
+        fprintf(stderr, "kr-sweeper: %s\n", err.message);
+        goto out;
+    }
+    code = kr_manager_run(s.m);
+out:
+    kr_manager_free(s.m);
+    sweeper_free(&s);
+    kr_flag_strings_free(&flags.resources);
+    kr_manager_config_free(&cfg);
+    return code;
+}

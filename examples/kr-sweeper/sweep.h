@@ -1,0 +1,146 @@
+/* kr-sweeper — finding and removing zombies: copies in workload clusters
+ * whose hub source is gone, was replaced, or no longer places them there,
+ * and copies of Runnables that lost a failover or whose Runnable is gone
+ * (docs/PLATFORM.md, invariant 6). The plan is pure (plan.c); the sweep
+ * (sweep.c) lists, plans and deletes with preconditions. Nothing here may
+ * ever treat "unreachable" or "not listed" as "gone". */
+#ifndef KR_SWEEPER_SWEEP_H
+#define KR_SWEEPER_SWEEP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "kreconcile.h"
+
+/* Why a copy is a zombie. */
+typedef enum sweep_reason {
+    SWEEP_SOURCE_GONE = 0, /* no hub object has the copy's source uid */
+    SWEEP_SOURCE_REPLACED, /* the hub object of that name has another uid */
+    SWEEP_NOT_PLACED, /* the source's placement no longer names this cluster */
+    SWEEP_RUNNABLE_GONE, /* the Runnable with the source uid is gone */
+    SWEEP_FAILOVER_LOSER, /* the Runnable runs elsewhere (another cluster or attempt) */
+} sweep_reason;
+
+/* What happened to a candidate. */
+typedef enum sweep_action {
+    SWEEP_PLANNED = 0, /* dry run, or not yet acted on */
+    SWEEP_DELETED, /* deleted with uid + resourceVersion preconditions */
+    SWEEP_GONE, /* already gone when deleted (404) */
+    SWEEP_SKIPPED_CHANGED, /* the precondition failed: replaced or changed since the list */
+    SWEEP_SKIPPED_CAP, /* the run's --max-deletes was reached */
+    SWEEP_FAILED, /* the delete failed otherwise (error kept) */
+} sweep_action;
+
+const char *sweep_reason_name(sweep_reason r);
+const char *sweep_action_name(sweep_action a);
+
+/* One zombie. Strings are owned by the plan. */
+typedef struct sweep_candidate {
+    char *cluster;
+    char *group, *version, *resource, *kind;
+    char *namespace_, *name, *uid, *resource_version;
+    int64_t age_s;
+    sweep_reason reason;
+    sweep_action action;
+    char *error; /* SWEEP_FAILED: what the server said */
+} sweep_candidate;
+
+/* A cluster the run did not sweep, and why (a failed or partial list). */
+typedef struct sweep_skip {
+    char *cluster;
+    char *resource;
+    char *why;
+} sweep_skip;
+
+typedef struct sweep_plan {
+    sweep_candidate *items;
+    size_t n, cap;
+    sweep_skip *skips;
+    size_t n_skips, cap_skips;
+    size_t young; /* zombies left alone for being younger than the grace period */
+    size_t foreign; /* objects with our label but another hub's source-cluster */
+    size_t unjudged; /* kr-submitter copies left alone: the Runnables were not listed */
+} sweep_plan;
+
+void sweep_plan_free(sweep_plan *p);
+int sweep_plan_skip(sweep_plan *p, const char *cluster, const char *resource, const char *fmt, ...)
+    KR_PRINTF(4, 5);
+
+/* The hub's sources, from complete lists: the objects of every swept
+ * resource and the Runnables. Borrowed references to the lists' items. */
+typedef struct sweep_sources {
+    const char *hub_name; /* the source-cluster our copies carry */
+    json_t *by_uid; /* uid -> hub object (borrowed values) */
+    json_t *by_name; /* "group/resource/ns/name" -> hub object */
+    json_t *runnables_by_uid; /* uid -> Runnable */
+    bool runnables_listed; /* false: kr-submitter copies cannot be judged */
+} sweep_sources;
+
+/* Build the index from complete hub lists (new references inside; free
+ * with sweep_sources_free). `lists` are <Kind>List objects, one per
+ * resource in `gvrs`; `runnables` the RunnableList, or NULL when it could
+ * not be listed (then no kr-submitter copy is judged). */
+int sweep_sources_init(sweep_sources *s, const char *hub_name, const kr_gvr *gvrs,
+                       json_t *const *lists, size_t n, json_t *runnables);
+void sweep_sources_free(sweep_sources *s);
+
+/* Plan one cluster's complete list of one resource: append every object
+ * that carries our labels and is a zombie older than `grace_s` (at wall
+ * time `now_s`) to `plan`, named `kind` (lists may hold full objects or
+ * PartialObjectMetadata). Objects without our managed-by label are never
+ * candidates. Returns 0 or -1 (allocation failure). Pure. */
+int sweep_plan_cluster(const sweep_sources *s, const char *cluster, kr_gvr gvr, const char *kind,
+                       const json_t *list, int64_t now_s, int64_t grace_s, sweep_plan *plan);
+
+/* "2026-12-03T09:15:02Z" -> seconds since the epoch; -1 when malformed. */
+int64_t sweep_parse_time(const char *rfc3339);
+
+/* ---- The sweep ---------------------------------------------------------------- */
+
+typedef struct sweep_cluster {
+    const char *name;
+    kr_client_t *client;
+} sweep_cluster;
+
+typedef struct sweep_opts {
+    kr_client_t *hub;
+    const char *hub_name;
+    const char *namespace_; /* NULL or "": every namespace */
+    const sweep_cluster *clusters;
+    size_t n_clusters;
+    const kr_gvr *resources; /* what to sweep in the workload clusters */
+    size_t n_resources;
+    int64_t grace_s;
+    size_t max_deletes; /* per run */
+    double rate_qps; /* deletes per second; <= 0: unlimited */
+    bool dry_run;
+    const kr_logger *logger;
+    /* Every action and skip, for the inventory (NULL: none). */
+    void (*record)(const sweep_candidate *c, void *user);
+    void *record_user;
+} sweep_opts;
+
+/* One run: list the hub (a failure ends the run: nothing can be judged),
+ * list every cluster (a failure skips that cluster, said in the plan),
+ * plan, then unless dry_run delete each candidate with uid +
+ * resourceVersion preconditions, at most max_deletes, paced at rate_qps.
+ * Fills *plan (free with sweep_plan_free). Returns 0, or a KR_E* code when
+ * the hub could not be listed (err says why). [worker thread] */
+int sweep_run(const sweep_opts *o, sweep_plan *plan, kr_error_t *err);
+
+/* Act on a plan (one sweep_run made with dry_run): delete each candidate
+ * still SWEEP_PLANNED with uid + resourceVersion preconditions, at most
+ * max_deletes, paced at rate_qps; an object replaced or changed since it
+ * was listed is skipped by the server's precondition check. Returns 0 or
+ * KR_ENOMEM. [worker thread] */
+int sweep_execute(const sweep_opts *o, sweep_plan *plan, kr_error_t *err);
+
+/* The plan as a table (CLUSTER KIND NAMESPACE NAME AGE REASON ACTION) or a
+ * JSON document {"candidates": [...], "skipped": [...], ...}. */
+void sweep_print_table(const sweep_plan *p, FILE *out);
+json_t *sweep_plan_json(const sweep_plan *p);
+
+#endif /* KR_SWEEPER_SWEEP_H */

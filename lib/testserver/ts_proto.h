@@ -1,0 +1,96 @@
+/* libkreconcile-testserver — the protobuf schema of the Kubernetes built-in
+ * kinds (generated at build time from data/k8s-proto-schema.json, with the
+ * patch strategies of data/k8s-patch-metadata.json) and the
+ * decoder of Kubernetes protobuf request bodies into the JSON objects the
+ * server stores. Never installed. */
+#ifndef KR_TS_PROTO_H
+#define KR_TS_PROTO_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* Scalar types of the .proto files; TS_PB_MESSAGE refers to a message. */
+enum {
+    TS_PB_MESSAGE,
+    TS_PB_STRING,
+    TS_PB_BYTES,
+    TS_PB_BOOL,
+    TS_PB_INT32,
+    TS_PB_INT64,
+    TS_PB_UINT32,
+    TS_PB_UINT64,
+    TS_PB_SINT32,
+    TS_PB_SINT64,
+    TS_PB_FIXED32,
+    TS_PB_FIXED64,
+    TS_PB_SFIXED32,
+    TS_PB_SFIXED64,
+    TS_PB_DOUBLE,
+    TS_PB_FLOAT,
+};
+
+/* Field flags: the .proto's `repeated` and `map<,>`, and the Go facts the
+ * JSON encoding depends on (omitempty, a pointer, an embedded struct). */
+enum {
+    TS_PBF_REPEATED = 1,
+    TS_PBF_MAP = 2,
+    TS_PBF_OMITEMPTY = 4,
+    TS_PBF_POINTER = 8,
+    TS_PBF_INLINE = 16,
+};
+
+/* How a message's Go type marshals to JSON. */
+enum {
+    TS_PBJ_PLAIN, /* an object of its fields */
+    TS_PBJ_TIME, /* metav1.Time: RFC 3339 seconds, or null */
+    TS_PBJ_MICROTIME, /* metav1.MicroTime: RFC 3339 microseconds, or null */
+    TS_PBJ_DURATION, /* metav1.Duration: Go's duration text */
+    TS_PBJ_RAWJSON, /* RawExtension, FieldsV1: the bytes are JSON */
+    TS_PBJ_INTORSTRING, /* intstr.IntOrString: a number or a string */
+    TS_PBJ_QUANTITY, /* resource.Quantity: its string */
+    TS_PBJ_ALIAS_LIST, /* a named slice type: the value of its one field */
+};
+
+struct ts_pb_message;
+
+typedef struct ts_pb_field {
+    unsigned number;
+    const char *name;
+    unsigned char type; /* of the value for maps */
+    unsigned char key_type; /* maps only */
+    unsigned short flags;
+    const struct ts_pb_message *ref; /* TS_PB_MESSAGE */
+    /* From data/k8s-patch-metadata.json, for the OpenAPI documents: the
+     * x-kubernetes-patch-strategy and -merge-key, or NULL. */
+    const char *patch_strategy, *patch_merge_key;
+} ts_pb_field;
+
+typedef struct ts_pb_message {
+    const char *name; /* full protobuf name */
+    const ts_pb_field *fields; /* sorted by number */
+    unsigned nfields;
+    unsigned char json;
+} ts_pb_message;
+
+typedef struct ts_pb_kind {
+    const char *key; /* "apiVersion/Kind" */
+    const ts_pb_message *message;
+} ts_pb_kind;
+
+/* The generated tables, kinds sorted by key, messages by name. */
+extern const ts_pb_kind ts_pb_kinds[];
+extern const size_t ts_pb_nkinds;
+extern const ts_pb_message ts_pb_messages[];
+extern const size_t ts_pb_nmessages;
+
+/* The message for an apiVersion and kind, or NULL. */
+const ts_pb_message *ts_pb_find_kind(const char *api_version, const char *kind);
+
+/* Decode a Kubernetes protobuf body: the 4-byte magic "k8s\0" and a
+ * runtime.Unknown whose raw bytes encode the object named by its typeMeta.
+ * Returns the object as the apiserver's JSON encoding would write it (new),
+ * or NULL with a message in `msg` for anything malformed, unknown fields
+ * included. Never reads past `len`. [any thread] */
+json_t *ts_pb_decode_body(const unsigned char *body, size_t len, char *msg, size_t msgsize);
+
+#endif /* KR_TS_PROTO_H */

@@ -1,0 +1,436 @@
+/* Tests of kr-sweeper's plan and sweep (examples/kr-sweeper/plan.c,
+ * sweep.c; KR_TEST_PROGRAM=kr-sweeper) against a hub and two workload
+ * clusters of the in-memory apiserver: exactly the planted zombies go,
+ * everything else stays; a cluster that cannot be listed is not touched;
+ * the per-run cap; preconditions skip an object changed after the plan.
+ * KR_TEST_THREADED: runtime loop thread, server threads, test as worker. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../examples/kr-sweeper/sweep.h"
+#include "kr_suite.h"
+#include "kr_test.h"
+#include "kreconcile.h"
+#include "kreconcile/testserver.h"
+
+#define CM KR_GVR("", "v1", "configmaps")
+#define JOBS KR_GVR("batch", "v1", "jobs")
+#define CRDS KR_GVR("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+
+typedef struct cluster {
+    kr_testserver_t *ts;
+    kr_rest_config cfg;
+    kr_client_t *c;
+} cluster;
+
+static kr_runtime_t *rt;
+static cluster hub, dc1, dc2;
+
+static void cluster_up(cluster *cl, unsigned long long seed)
+{
+    memset(cl, 0, sizeof(*cl));
+    kr_testserver_opts o = {.seed = seed};
+    kr_error_t err = {0};
+    ck_assert_msg(kr_testserver_start(&o, &cl->ts, &err) == 0, "%s", err.message);
+    cl->cfg.server = (char *)kr_testserver_url(cl->ts);
+    cl->cfg.qps = -1;
+    kr_client_opts co = {.backoff_base_ms = 2, .backoff_max_ms = 10, .max_retries = 2};
+    ck_assert_msg(kr_client_new(rt, &cl->cfg, &co, &cl->c, &err) == 0, "%s", err.message);
+}
+
+static void cluster_down(cluster *cl)
+{
+    kr_client_free(cl->c);
+    kr_testserver_free(cl->ts);
+}
+
+static json_t *create(cluster *cl, kr_gvr gvr, json_t *obj)
+{
+    json_t *out = NULL;
+    kr_error_t err = {0};
+    const char *ns =
+        json_string_value(json_object_get(json_object_get(obj, "metadata"), "namespace"));
+    ck_assert_msg(kr_client_create(cl->c, gvr, ns, obj, NULL, &out, &err) == 0, "%s", err.message);
+    json_decref(obj);
+    return out;
+}
+
+static const char *uid_of(const json_t *o)
+{
+    return json_string_value(json_object_get(json_object_get(o, "metadata"), "uid"));
+}
+
+static json_t *hub_cm(const char *name, const char *placement)
+{
+    json_t *o =
+        json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap",
+                  "metadata", "name", name, "namespace", "default", "data", "k", "v");
+    if (placement)
+        json_object_set_new(json_object_get(o, "metadata"), "annotations",
+                            json_pack("{s:s}", KR_ANNOTATION_CLUSTERS, placement));
+    return o;
+}
+
+static json_t *copy_cm(const char *name, const char *manager, const char *source_uid)
+{
+    json_t *o = hub_cm(name, NULL);
+    if (manager)
+        json_object_set_new(json_object_get(o, "metadata"), "labels",
+                            json_pack("{s:s, s:s, s:s}", KR_LABEL_MANAGED_BY, manager,
+                                      KR_LABEL_SOURCE_UID, source_uid, KR_LABEL_SOURCE_CLUSTER,
+                                      "hub"));
+    return o;
+}
+
+static json_t *copy_job(const char *name, const char *source_uid)
+{
+    return json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s, s:s}}, s:{s:{s:{s:[{s:s, s:s}], "
+                     "s:s}}}}",
+                     "apiVersion", "batch/v1", "kind", "Job", "metadata", "name", name, "namespace",
+                     "default", "labels", KR_LABEL_MANAGED_BY, KR_MANAGER_SUBMITTER,
+                     KR_LABEL_SOURCE_UID, source_uid, KR_LABEL_SOURCE_CLUSTER, "hub", "spec",
+                     "template", "spec", "containers", "name", "c", "image", "busybox",
+                     "restartPolicy", "Never");
+}
+
+static void install_runnable_crd(cluster *cl)
+{
+    json_t *crd =
+        json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:[{s:s, s:b, s:b, "
+                  "s:{s:{s:s, s:b}}, s:{s:{}}}]}}",
+                  "apiVersion", "apiextensions.k8s.io/v1", "kind", "CustomResourceDefinition",
+                  "metadata", "name", "runnables.kreconcile.io", "spec", "group", "kreconcile.io",
+                  "scope", "Namespaced", "names", "plural", "runnables", "singular", "runnable",
+                  "kind", "Runnable", "listKind", "RunnableList", "versions", "name", "v1alpha1",
+                  "served", 1, "storage", 1, "schema", "openAPIV3Schema", "type", "object",
+                  "x-kubernetes-preserve-unknown-fields", 1, "subresources", "status");
+    json_decref(create(cl, CRDS, crd));
+}
+
+/* A Runnable on the hub whose status chose `cluster` at `attempt`. */
+static json_t *runnable(const char *name, const char *chosen, long attempt)
+{
+    json_t *r = create(&hub, KR_RUNNABLE_GVR,
+                       json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:{}}}", "apiVersion",
+                                 KR_PLATFORM_API_VERSION, "kind", "Runnable", "metadata", "name",
+                                 name, "namespace", "default", "spec", "template"));
+    json_object_set_new(r, "status",
+                        json_pack("{s:s, s:I}", "cluster", chosen, "attempt", (json_int_t)attempt));
+    json_t *out = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_client_update_status(hub.c, KR_RUNNABLE_GVR, "default", r, NULL, &out, &err) ==
+                      0,
+                  "%s", err.message);
+    json_decref(r);
+    return out;
+}
+
+static bool exists(cluster *cl, kr_gvr gvr, const char *name)
+{
+    int rc = kr_client_get(cl->c, gvr, "default", name, NULL, NULL);
+    ck_assert(rc == 0 || rc == KR_ENOTFOUND);
+    return rc == 0;
+}
+
+static const kr_gvr resources[] = {CM, JOBS};
+static sweep_cluster workload[2];
+
+static sweep_opts opts_for(int64_t grace_s, size_t max_deletes, bool dry_run)
+{
+    workload[0] = (sweep_cluster){"dc1", dc1.c};
+    workload[1] = (sweep_cluster){"dc2", dc2.c};
+    return (sweep_opts){.hub = hub.c,
+                        .hub_name = "hub",
+                        .clusters = workload,
+                        .n_clusters = 2,
+                        .resources = resources,
+                        .n_resources = 2,
+                        .grace_s = grace_s,
+                        .max_deletes = max_deletes,
+                        .dry_run = dry_run};
+}
+
+static void platform_up(void)
+{
+    ck_assert_int_eq(kr_runtime_new(NULL, &rt, NULL), 0);
+    ck_assert_int_eq(kr_runtime_start(rt, NULL), 0);
+    cluster_up(&hub, 1);
+    cluster_up(&dc1, 2);
+    cluster_up(&dc2, 3);
+    install_runnable_crd(&hub);
+}
+
+static void platform_down(void)
+{
+    cluster_down(&dc2);
+    cluster_down(&dc1);
+    cluster_down(&hub);
+    kr_runtime_free(rt);
+}
+
+static bool planned(const sweep_plan *p, const char *where, const char *name, sweep_reason why)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (strcmp(p->items[i].cluster, where) == 0 && strcmp(p->items[i].name, name) == 0)
+            return p->items[i].reason == why;
+    return false;
+}
+
+START_TEST(one_sweep_removes_exactly_the_zombies)
+{
+    platform_up();
+    json_t *a = create(&hub, CM, hub_cm("a", NULL));
+    json_t *b = create(&hub, CM, hub_cm("b", "dc1"));
+    json_t *c = create(&hub, CM, hub_cm("c", NULL));
+    json_t *r1 = runnable("r1", "dc1", 2);
+    /* dc1: wanted copies, a copy whose source is gone, one whose source
+     * was replaced (stale uid), an unlabelled object, the chosen Job and
+     * a Job of a Runnable that is gone. */
+    json_decref(create(&dc1, CM, copy_cm("a", KR_MANAGER_SYNCER, uid_of(a))));
+    json_decref(create(&dc1, CM, copy_cm("b", KR_MANAGER_SYNCER, uid_of(b))));
+    json_decref(create(&dc1, CM, copy_cm("gone", KR_MANAGER_SYNCER, "uid-of-nothing")));
+    json_decref(create(&dc1, CM, copy_cm("c", KR_MANAGER_SYNCER, "stale-uid-of-c")));
+    json_decref(create(&dc1, CM, copy_cm("users-own", NULL, NULL)));
+    json_decref(create(&dc1, JOBS, copy_job("r1-2", uid_of(r1))));
+    json_decref(create(&dc1, JOBS, copy_job("r9-1", "uid-of-a-gone-runnable")));
+    /* dc2: a wanted copy, one no longer placed here, a failover loser. */
+    json_decref(create(&dc2, CM, copy_cm("a", KR_MANAGER_SYNCER, uid_of(a))));
+    json_decref(create(&dc2, CM, copy_cm("b", KR_MANAGER_SYNCER, uid_of(b))));
+    json_decref(create(&dc2, JOBS, copy_job("r1-1", uid_of(r1))));
+
+    /* Younger than the grace period: nothing is a candidate. */
+    sweep_opts o = opts_for(3600, 100, false);
+    sweep_plan plan;
+    kr_error_t err = {0};
+    ck_assert_msg(sweep_run(&o, &plan, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(plan.n, 0);
+    ck_assert_uint_eq(plan.young, 5);
+    sweep_plan_free(&plan);
+
+    /* The dry run plans exactly the five zombies and deletes nothing. */
+    o = opts_for(0, 100, true);
+    ck_assert_msg(sweep_run(&o, &plan, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(plan.n, 5);
+    ck_assert(planned(&plan, "dc1", "gone", SWEEP_SOURCE_GONE));
+    ck_assert(planned(&plan, "dc1", "c", SWEEP_SOURCE_REPLACED));
+    ck_assert(planned(&plan, "dc1", "r9-1", SWEEP_RUNNABLE_GONE));
+    ck_assert(planned(&plan, "dc2", "b", SWEEP_NOT_PLACED));
+    ck_assert(planned(&plan, "dc2", "r1-1", SWEEP_FAILOVER_LOSER));
+    for (size_t i = 0; i < plan.n; i++)
+        ck_assert_int_eq(plan.items[i].action, SWEEP_PLANNED);
+    ck_assert(exists(&dc1, CM, "gone"));
+    json_t *doc = sweep_plan_json(&plan);
+    ck_assert_uint_eq(json_array_size(json_object_get(doc, "candidates")), 5);
+    json_decref(doc);
+
+    /* Acting on it deletes exactly the plan. */
+    ck_assert_int_eq(sweep_execute(&o, &plan, &err), 0);
+    for (size_t i = 0; i < plan.n; i++)
+        ck_assert_int_eq(plan.items[i].action, SWEEP_DELETED);
+    sweep_plan_free(&plan);
+    ck_assert(!exists(&dc1, CM, "gone"));
+    ck_assert(!exists(&dc1, CM, "c"));
+    ck_assert(!exists(&dc1, JOBS, "r9-1"));
+    ck_assert(!exists(&dc2, CM, "b"));
+    ck_assert(!exists(&dc2, JOBS, "r1-1"));
+    ck_assert(exists(&dc1, CM, "a"));
+    ck_assert(exists(&dc1, CM, "b"));
+    ck_assert(exists(&dc1, CM, "users-own"));
+    ck_assert(exists(&dc1, JOBS, "r1-2"));
+    ck_assert(exists(&dc2, CM, "a"));
+    ck_assert(exists(&hub, CM, "c"));
+
+    /* A second sweep finds nothing. */
+    o = opts_for(0, 100, false);
+    ck_assert_int_eq(sweep_run(&o, &plan, &err), 0);
+    ck_assert_uint_eq(plan.n, 0);
+    sweep_plan_free(&plan);
+    json_decref(a);
+    json_decref(b);
+    json_decref(c);
+    json_decref(r1);
+    platform_down();
+}
+END_TEST
+
+START_TEST(a_cluster_that_cannot_be_listed_is_skipped_and_untouched)
+{
+    platform_up();
+    json_decref(create(&dc1, CM, copy_cm("z1", KR_MANAGER_SYNCER, "uid-of-nothing")));
+    json_decref(create(&dc2, CM, copy_cm("z2", KR_MANAGER_SYNCER, "uid-of-nothing")));
+    kr_testserver_faults down = {.fail_503 = 1.0};
+    kr_testserver_set_faults(dc2.ts, &down);
+    sweep_opts o = opts_for(0, 100, false);
+    sweep_plan plan;
+    kr_error_t err = {0};
+    ck_assert_msg(sweep_run(&o, &plan, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(plan.n, 1);
+    ck_assert_str_eq(plan.items[0].cluster, "dc1");
+    ck_assert_int_eq(plan.items[0].action, SWEEP_DELETED);
+    ck_assert_uint_eq(plan.n_skips, 1);
+    ck_assert_str_eq(plan.skips[0].cluster, "dc2");
+    sweep_plan_free(&plan);
+    kr_testserver_faults none = {0};
+    kr_testserver_set_faults(dc2.ts, &none);
+    ck_assert(exists(&dc2, CM, "z2"));
+
+    /* Without a hub list nothing can be judged: the run fails, nothing goes. */
+    kr_testserver_set_faults(hub.ts, &down);
+    ck_assert_int_ne(sweep_run(&o, &plan, &err), 0);
+    kr_testserver_set_faults(hub.ts, &none);
+    ck_assert(exists(&dc2, CM, "z2"));
+    platform_down();
+}
+END_TEST
+
+START_TEST(the_cap_stops_the_run_and_reports_the_rest)
+{
+    platform_up();
+    enum { N = 1000 };
+    json_t *objs[N];
+    for (int i = 0; i < N; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "zombie-%04d", i);
+        objs[i] = copy_cm(name, KR_MANAGER_SYNCER, "uid-of-nothing");
+    }
+    kr_error_t err = {0};
+    ck_assert_msg(kr_testserver_load_bulk(dc1.ts, objs, N, &err) == 0, "%s", err.message);
+    for (int i = 0; i < N; i++)
+        json_decref(objs[i]);
+    sweep_opts o = opts_for(0, 100, false);
+    sweep_plan plan;
+    ck_assert_msg(sweep_run(&o, &plan, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(plan.n, N);
+    size_t deleted = 0, capped = 0;
+    for (size_t i = 0; i < plan.n; i++) {
+        deleted += plan.items[i].action == SWEEP_DELETED;
+        capped += plan.items[i].action == SWEEP_SKIPPED_CAP;
+    }
+    ck_assert_uint_eq(deleted, 100);
+    ck_assert_uint_eq(capped, N - 100);
+    sweep_plan_free(&plan);
+    json_t *left = NULL;
+    ck_assert_int_eq(kr_client_list_all(dc1.c, CM, "default", NULL, &left, NULL), 0);
+    ck_assert_uint_eq(json_array_size(json_object_get(left, "items")), N - 100);
+    json_decref(left);
+    platform_down();
+}
+END_TEST
+
+START_TEST(an_object_changed_after_the_plan_is_skipped_by_its_precondition)
+{
+    platform_up();
+    json_decref(create(&dc1, CM, copy_cm("changed", KR_MANAGER_SYNCER, "uid-of-nothing")));
+    json_decref(create(&dc1, CM, copy_cm("replaced", KR_MANAGER_SYNCER, "uid-of-nothing")));
+    sweep_opts o = opts_for(0, 100, true);
+    sweep_plan plan;
+    kr_error_t err = {0};
+    ck_assert_int_eq(sweep_run(&o, &plan, &err), 0);
+    ck_assert_uint_eq(plan.n, 2);
+    /* One is edited (new resourceVersion), the other deleted and created
+     * again (new uid) before the plan is carried out. */
+    json_t *cur = NULL;
+    ck_assert_int_eq(kr_client_get(dc1.c, CM, "default", "changed", &cur, NULL), 0);
+    json_object_set_new(json_object_get(cur, "data"), "k", json_string("edited"));
+    ck_assert_int_eq(kr_client_update(dc1.c, CM, "default", cur, NULL, NULL, NULL), 0);
+    json_decref(cur);
+    ck_assert_int_eq(kr_client_delete(dc1.c, CM, "default", "replaced", NULL, NULL, NULL), 0);
+    json_decref(create(&dc1, CM, copy_cm("replaced", KR_MANAGER_SYNCER, "uid-of-nothing")));
+    ck_assert_int_eq(sweep_execute(&o, &plan, &err), 0);
+    for (size_t i = 0; i < plan.n; i++)
+        ck_assert_int_eq(plan.items[i].action, SWEEP_SKIPPED_CHANGED);
+    sweep_plan_free(&plan);
+    ck_assert(exists(&dc1, CM, "changed"));
+    ck_assert(exists(&dc1, CM, "replaced"));
+    platform_down();
+}
+END_TEST
+
+START_TEST(times_parse_as_rfc3339)
+{
+    ck_assert_int_eq(sweep_parse_time("1970-01-01T00:01:00Z"), 60);
+    ck_assert_int_eq(sweep_parse_time("2026-12-03T09:15:02.123456Z"),
+                     sweep_parse_time("2026-12-03T09:15:02Z"));
+    ck_assert_int_eq(sweep_parse_time("1970-01-01T01:00:00+01:00"), 0);
+    ck_assert_int_eq(sweep_parse_time("yesterday"), -1);
+    ck_assert_int_eq(sweep_parse_time("2026-12-03T09:15:02"), -1);
+    ck_assert_int_eq(sweep_parse_time(NULL), -1);
+}
+END_TEST
+
+/* Run the built program; its standard output in `out` (at most len bytes).
+ * Returns the exit status. */
+static int run_program(const char *args, char *out, size_t len)
+{
+    char bin[512], cmd[2048];
+    kr_test_bin_path(bin, sizeof(bin), "kr-sweeper");
+    snprintf(cmd, sizeof(cmd), "%s %s 2>/dev/null", bin, args);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t n = fread(out, 1, len - 1, p);
+    out[n] = '\0';
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+START_TEST(the_program_plans_then_sweeps_once_and_refuses_bad_flags)
+{
+    platform_up();
+    json_decref(create(&dc2, CM, copy_cm("lost", KR_MANAGER_SYNCER, "uid-of-nothing")));
+    char dir[] = "/tmp/kr-sweeper-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char kc[3][600];
+    cluster *cl[3] = {&hub, &dc1, &dc2};
+    const char *names[3] = {"hub", "dc1", "dc2"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(kc[i], sizeof(kc[i]), "%s/%s.kubeconfig", dir, names[i]);
+        ck_assert_int_eq(kr_testserver_write_kubeconfig(cl[i]->ts, kc[i], NULL, NULL), 0);
+    }
+    char common[2048], args[2600], out[8192];
+    snprintf(common, sizeof(common),
+             "--kubeconfig %s --cluster dc1=%s --cluster dc2=%s --listen 0 --once --grace 0s",
+             kc[0], kc[1], kc[2]);
+    snprintf(args, sizeof(args), "%s --dry-run", common);
+    ck_assert_int_eq(run_program(args, out, sizeof(out)), 0);
+    ck_assert_ptr_nonnull(strstr(out, "lost"));
+    ck_assert_ptr_nonnull(strstr(out, "planned"));
+    ck_assert(exists(&dc2, CM, "lost"));
+    snprintf(args, sizeof(args), "%s -o json", common);
+    ck_assert_int_eq(run_program(args, out, sizeof(out)), 0);
+    json_t *doc = json_loads(out, 0, NULL);
+    ck_assert_ptr_nonnull(doc);
+    json_t *c = json_array_get(json_object_get(doc, "candidates"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(c, "action")), "deleted");
+    ck_assert_str_eq(json_string_value(json_object_get(c, "cluster")), "dc2");
+    json_decref(doc);
+    ck_assert(!exists(&dc2, CM, "lost"));
+    snprintf(args, sizeof(args), "%s --rate fast", common);
+    ck_assert_int_eq(run_program(args, out, sizeof(out)), 2);
+    ck_assert_int_eq(run_program("--no-such-flag", out, sizeof(out)), 2);
+    ck_assert_int_eq(run_program("--help", out, sizeof(out)), 0);
+    ck_assert_ptr_nonnull(strstr(out, "--max-deletes"));
+    for (int i = 0; i < 3; i++)
+        unlink(kc[i]);
+    rmdir(dir);
+    platform_down();
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("sweeper");
+    TCase *tc = tcase_create("sweep");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, times_parse_as_rfc3339);
+    tcase_add_test(tc, one_sweep_removes_exactly_the_zombies);
+    tcase_add_test(tc, a_cluster_that_cannot_be_listed_is_skipped_and_untouched);
+    tcase_add_test(tc, the_cap_stops_the_run_and_reports_the_rest);
+    tcase_add_test(tc, an_object_changed_after_the_plan_is_skipped_by_its_precondition);
+    tcase_add_test(tc, the_program_plans_then_sweeps_once_and_refuses_bad_flags);
+    suite_add_tcase(s, tc);
+    return kr_test_run_suite(s);
+}

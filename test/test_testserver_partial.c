@@ -1,0 +1,165 @@
+/* Wire tests of the in-memory apiserver's metadata-only answers: LIST,
+ * GET and WATCH with the Accept forms client-go's metadata client sends
+ * (as=PartialObjectMetadataList / as=PartialObjectMetadata;
+ * g=meta.k8s.io;v=v1), checked over HTTP with libcurl: the right kind,
+ * the metadata, and no data or spec. KR_TEST_THREADED */
+#include <check.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kr_suite.h"
+#include "kr_test.h"
+#include "kreconcile.h"
+#include "kreconcile/testserver.h"
+#include "ts_client.h"
+
+static kr_testserver_t *ts;
+static const char *U;
+
+static void setup(void)
+{
+    kr_testserver_opts o = {.bookmark_interval_ms = 100, .seed = 7};
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_testserver_start(&o, &ts, &err), 0);
+    U = kr_testserver_url(ts);
+}
+
+static void teardown(void)
+{
+    kr_testserver_free(ts);
+    ts = NULL;
+}
+
+static const char *jstr(const json_t *obj, const char *field)
+{
+    return json_string_value(json_object_get(obj, field));
+}
+
+static void create_cm(const char *name)
+{
+    char body[512];
+    snprintf(body, sizeof(body),
+             "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"%s\","
+             "\"labels\":{\"app\":\"web\"}},\"data\":{\"k\":\"secret-ish payload\"}}",
+             name);
+    tc_response r;
+    tc_json(U, "POST", "/api/v1/namespaces/default/configmaps", body, &r);
+    ck_assert_msg(r.status == 201, "create %s: %ld %s", name, r.status, r.body);
+    tc_free(&r);
+}
+
+/* A PartialObjectMetadata: kind, apiVersion, the metadata (name, labels,
+ * resourceVersion, uid) and nothing else. */
+static void assert_partial(const json_t *obj, const char *name)
+{
+    ck_assert_str_eq(jstr(obj, "kind"), "PartialObjectMetadata");
+    ck_assert_str_eq(jstr(obj, "apiVersion"), "meta.k8s.io/v1");
+    const json_t *meta = json_object_get(obj, "metadata");
+    ck_assert_str_eq(jstr(meta, "name"), name);
+    ck_assert_ptr_nonnull(jstr(meta, "resourceVersion"));
+    ck_assert_ptr_nonnull(jstr(meta, "uid"));
+    ck_assert_str_eq(jstr(json_object_get(meta, "labels"), "app"), "web");
+    ck_assert_ptr_null(json_object_get(obj, "data"));
+    ck_assert_ptr_null(json_object_get(obj, "spec"));
+    ck_assert_uint_eq(json_object_size(obj), 3);
+}
+
+START_TEST(list_as_partial_object_metadata_list_has_metadata_only)
+{
+    create_cm("a");
+    create_cm("b");
+    const char *accept[] = {"Accept: " KR_CLIENT_ACCEPT_PARTIAL_METADATA_LIST, NULL};
+    tc_response r;
+    tc_request(U, "GET", "/api/v1/namespaces/default/configmaps?limit=1", NULL, NULL, accept, &r);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(jstr(r.json, "kind"), "PartialObjectMetadataList");
+    ck_assert_str_eq(jstr(r.json, "apiVersion"), "meta.k8s.io/v1");
+    const json_t *md = json_object_get(r.json, "metadata");
+    ck_assert_ptr_nonnull(jstr(md, "resourceVersion"));
+    ck_assert_ptr_nonnull(jstr(md, "continue")); /* paging is unchanged */
+    const json_t *items = json_object_get(r.json, "items");
+    ck_assert_uint_eq(json_array_size(items), 1);
+    assert_partial(json_array_get(items, 0), "a");
+    tc_free(&r);
+}
+END_TEST
+
+START_TEST(get_as_partial_object_metadata_and_negotiation)
+{
+    create_cm("a");
+    const char *accept[] = {"Accept: application/vnd.kubernetes.protobuf;as=PartialObjectMetadata;"
+                            "g=meta.k8s.io;v=v1," KR_CLIENT_ACCEPT_PARTIAL_METADATA
+                            ",application/json",
+                            NULL};
+    tc_response r;
+    tc_request(U, "GET", "/api/v1/namespaces/default/configmaps/a", NULL, NULL, accept, &r);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    assert_partial(r.json, "a");
+    tc_free(&r);
+
+    /* the object form on a LIST, without a fallback: 406, as kube-apiserver */
+    const char *wrong[] = {"Accept: " KR_CLIENT_ACCEPT_PARTIAL_METADATA, NULL};
+    tc_request(U, "GET", "/api/v1/namespaces/default/configmaps", NULL, NULL, wrong, &r);
+    ck_assert_int_eq(r.status, 406);
+    ck_assert_str_eq(jstr(r.json, "kind"), "Status");
+    tc_free(&r);
+    /* plain JSON first wins */
+    const char *plain[] = {"Accept: application/json, " KR_CLIENT_ACCEPT_PARTIAL_METADATA_LIST,
+                           NULL};
+    tc_request(U, "GET", "/api/v1/namespaces/default/configmaps", NULL, NULL, plain, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(jstr(r.json, "kind"), "ConfigMapList");
+    tc_free(&r);
+    /* errors stay Status */
+    tc_request(U, "GET", "/api/v1/namespaces/default/configmaps/none", NULL, NULL, accept, &r);
+    ck_assert_int_eq(r.status, 404);
+    ck_assert_str_eq(jstr(r.json, "kind"), "Status");
+    tc_free(&r);
+}
+END_TEST
+
+START_TEST(watch_as_partial_object_metadata_sends_metadata_only_events)
+{
+    create_cm("before");
+    const char *accept[] = {"Accept: " KR_CLIENT_ACCEPT_PARTIAL_METADATA, NULL};
+    tc_watch *w = tc_watch_open(
+        U, "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=0&allowWatchBookmarks=1",
+        accept);
+    ck_assert_uint_eq(tc_watch_wait(w, 1, 10000), 1);
+    ck_assert_str_eq(tc_event_type(tc_watch_event(w, 0)), "ADDED");
+    assert_partial(json_object_get(tc_watch_event(w, 0), "object"), "before");
+    create_cm("after");
+    ck_assert_uint_ge(tc_watch_wait(w, 2, 10000), 2);
+    assert_partial(json_object_get(tc_watch_event(w, 1), "object"), "after");
+    /* bookmarks come in the same form */
+    size_t n = 2;
+    const json_t *bookmark = NULL;
+    while (!bookmark && tc_watch_wait(w, n + 1, 10000) > n) {
+        const json_t *ev = tc_watch_event(w, n++);
+        if (strcmp(tc_event_type(ev), "BOOKMARK") == 0)
+            bookmark = json_object_get(ev, "object");
+    }
+    ck_assert_ptr_nonnull(bookmark);
+    ck_assert_str_eq(jstr(bookmark, "kind"), "PartialObjectMetadata");
+    ck_assert_str_eq(jstr(bookmark, "apiVersion"), "meta.k8s.io/v1");
+    tc_watch_close(w);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("testserver_partial");
+    TCase *tc = tcase_create("wire");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, list_as_partial_object_metadata_list_has_metadata_only);
+    tcase_add_test(tc, get_as_partial_object_metadata_and_negotiation);
+    tcase_add_test(tc, watch_as_partial_object_metadata_sends_metadata_only_events);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return kr_test_run_suite(suite());
+}
