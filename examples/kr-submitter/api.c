@@ -103,8 +103,9 @@ static json_t *admit(api *a, json_t *created, const auth_user *who)
         }
         json_object_set_new(status, "submittedBy", json_string(who->user));
         json_object_set_new(status, "specHash", json_string(hash));
-        json_object_set_new(status, "phase", json_string(SUB_PHASE_PENDING));
         json_object_set_new(copy, "status", status);
+        /* without approvals to wait for it goes straight to Dispatching */
+        json_object_set_new(status, "phase", json_string(approval_next_phase(copy, hash)));
         json_t *out = NULL;
         int rc = kr_client_update_status(a->s->hub, SUB_RUNNABLES, ns, copy, NULL, &out, NULL);
         json_decref(copy);

@@ -13,6 +13,7 @@
 static const char *token_auth_file;
 static const char *inventory_url;
 static uint64_t failover_after_ms = 60000;
+static long kube_api_qps = 50, kube_api_burst = 100;
 
 static const kr_flag flags[] = {
     {"token-auth-file", 0, KR_FLAG_STRING, &token_auth_file, "FILE",
@@ -21,6 +22,9 @@ static const kr_flag flags[] = {
      "a cluster unreachable this long loses its not-yet-started runnables to the next", false},
     {"inventory", 0, KR_FLAG_STRING, &inventory_url, "URL",
      "the inventory database (history and transactions)", false},
+    {"kube-api-qps", 0, KR_FLAG_INT, &kube_api_qps, "N",
+     "requests per second to each apiserver (a Runnable takes about six hub writes)", false},
+    {"kube-api-burst", 0, KR_FLAG_INT, &kube_api_burst, "N", "burst above --kube-api-qps", false},
 };
 
 static const kr_manager_program program = {
@@ -191,6 +195,8 @@ static int serve(int argc, char **argv)
     /* bodies up to 16 MiB reach the handler, which refuses what is over
      * SUB_MAX_BODY with a 400 that says so */
     mo.max_body_bytes = 16 * 1024 * 1024;
+    mo.client_qps = (double)kube_api_qps;
+    mo.client_burst = (int)kube_api_burst;
     app a = {.informers_mu = PTHREAD_MUTEX_INITIALIZER};
     int code = 2;
     if (kr_manager_new(&mo, &a.m, &err) != 0 || setup(&a, auth, &err) != 0)

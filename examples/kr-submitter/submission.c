@@ -228,6 +228,8 @@ static int build(json_t *doc, const submission_opts *o, json_t **out, kr_error_t
         if (*key)
             json_object_set_new(spec, "idempotencyKey", json_string(key));
         json_object_set_new(md, "namespace", json_string(ns));
+        /* born with the finalizer: the controller need not add it */
+        json_object_set_new(md, "finalizers", json_pack("[s]", SUB_FINALIZER));
         const json_t *labels = json_object_get(given_md, "labels");
         if (json_is_object(labels))
             json_object_set(md, "labels", (json_t *)labels);
