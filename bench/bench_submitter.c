@@ -6,7 +6,8 @@
  * ratio is the price of durability: status writes with preconditions, a
  * verified read-back); then the time from a datacenter going down to the
  * failover dispatch against --failover-after. KR_BENCH_SUBMITTER_RUNNABLES
- * (default 200). Prints figures and ratios; never asserts on speed. */
+ * (default 200). The program runs without a client-side rate limit, as the
+ * bare creates do. Prints figures and ratios; never asserts on speed. */
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fcntl.h>
