@@ -56,6 +56,8 @@ struct kr_manager {
     kr_metrics_registry_t *metrics;
     kr_informer_factory_t *factory;
     kr_informer_factory_opts factory_opts;
+    double client_qps; /* kr_manager_opts version 2; 0: the kubeconfig's */
+    int client_burst;
     char *hub_name;
     char *hub_namespace;
     kr_rest_config *hub_config;
@@ -287,13 +289,18 @@ static void on_new_leader(const char *identity, void *user)
 
 /* ---- building ----------------------------------------------------------------------- */
 
-/* The command line's rate limit over the kubeconfig's. */
-static void apply_rate_limit(const kr_manager_config *cfg, kr_rest_config *rc)
+/* The client rate limit: the program's default (kr_manager_opts), then the
+ * command line's (--kube-api-qps, --kube-api-burst) over the kubeconfig's. */
+static void apply_rate_limit(const kr_manager_t *m, kr_rest_config *rc)
 {
-    if (cfg->kube_api_qps != 0)
-        rc->qps = cfg->kube_api_qps;
-    if (cfg->kube_api_burst > 0)
-        rc->burst = (int)cfg->kube_api_burst;
+    if (m->client_qps != 0)
+        rc->qps = m->client_qps;
+    if (m->client_burst > 0)
+        rc->burst = m->client_burst;
+    if (m->config->kube_api_qps != 0)
+        rc->qps = m->config->kube_api_qps;
+    if (m->config->kube_api_burst > 0)
+        rc->burst = (int)m->config->kube_api_burst;
 }
 
 static int load_hub(kr_manager_t *m, kr_error_t *err)
@@ -311,7 +318,7 @@ static int load_hub(kr_manager_t *m, kr_error_t *err)
                                      : "default");
     if (!m->hub_namespace)
         return kr_error_set(err, KR_ENOMEM, "out of memory");
-    apply_rate_limit(cfg, m->hub_config);
+    apply_rate_limit(m, m->hub_config);
     rc = kr_client_new(m->rt, m->hub_config, NULL, &m->hub, &e);
     if (rc != 0)
         return kr_error_set(err, rc == KR_ENOMEM ? KR_ENOMEM : KR_EINVAL, "hub: %s", e.message);
@@ -342,7 +349,7 @@ static int load_cluster(kr_manager_t *m, const kr_manager_cluster_arg *arg, kr_e
     }
     kr_kubeconfig_free(kc);
     if (rc == 0) {
-        apply_rate_limit(m->config, c->config);
+        apply_rate_limit(m, c->config);
         rc = kr_client_new(m->rt, c->config, NULL, &c->client, &e);
     }
     if (rc == 0)
@@ -449,6 +456,10 @@ int kr_manager_new(const kr_manager_opts *opts, kr_manager_t **out, kr_error_t *
     m->config = opts->config;
     m->shutdown_timeout_ms =
         opts->shutdown_timeout_ms ? opts->shutdown_timeout_ms : DEFAULT_SHUTDOWN_MS;
+    if (opts->version >= 2) {
+        m->client_qps = opts->client_qps;
+        m->client_burst = opts->client_burst;
+    }
     m->signal_fd = -1;
     m->wake_fd = -1;
     pthread_mutex_init(&m->lock, NULL);

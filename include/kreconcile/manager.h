@@ -257,7 +257,7 @@ typedef void (*kr_manager_stop_cb)(kr_manager_t *m, void *user);
  * with a reason in `why` (at most `len` bytes). [HTTP thread] */
 typedef bool (*kr_manager_ready_cb)(char *why, size_t len, void *user);
 
-#define KR_MANAGER_OPTS_VERSION 1
+#define KR_MANAGER_OPTS_VERSION 2
 /* clang-format off */
 #define KR_MANAGER_OPTS_INIT {.version = KR_MANAGER_OPTS_VERSION}
 /* clang-format on */
@@ -278,6 +278,11 @@ typedef struct kr_manager_opts {
     /* Informer options for every informer the manager makes (page size,
      * store transforms); borrowed for the manager's life. */
     kr_informer_factory_opts informers;
+    /* Version 2: the client-side rate limit of the hub's and the clusters'
+     * clients (controller-runtime's --kube-api-qps and --kube-api-burst);
+     * 0: the kubeconfig's (client-go's 5 qps, burst 10); qps < 0: none. */
+    double client_qps;
+    int client_burst;
 } kr_manager_opts;
 
 /* Build the manager: block SIGINT/SIGTERM for its threads, start the

@@ -202,6 +202,16 @@ char *kr_test_read_bytes(const char *dir, const char *name, size_t *len)
     return buf;
 }
 
+void kr_test_write_file(const char *dir, const char *name, const char *text)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_msg(f != NULL, "cannot write %s", path);
+    fputs(text, f);
+    ck_assert_msg(fclose(f) == 0, "cannot write %s", path);
+}
+
 bool kr_test_make_server_cert(char *dir, size_t size, const char *prefix)
 {
     snprintf(dir, size, "/tmp/%s-XXXXXX", prefix);

@@ -51,6 +51,9 @@ json_t *kr_test_load_json(const char *rel);
 char *kr_test_read_file(const char *dir, const char *name);
 /* The same for binary files: *len is the size (the buffer is NUL-terminated too). */
 char *kr_test_read_bytes(const char *dir, const char *name, size_t *len);
+/* Write `text` to the file dir/name (created or truncated); aborts the
+ * test when it cannot. */
+void kr_test_write_file(const char *dir, const char *name, const char *text);
 /* Make a fresh directory /tmp/<prefix>-XXXXXX (written into `dir`) holding a
  * self-signed EC server certificate srv.crt + srv.key for 127.0.0.1, made
  * with the openssl command. False, after printing why the caller's TLS tests

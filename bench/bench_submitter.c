@@ -1,0 +1,374 @@
+/* Benchmark of kr-submitter (the built program against three in-memory
+ * servers: a hub and two workload clusters, in this process): runnables per
+ * second from submit to verified over two clusters, no approval, with
+ * KR_BENCH_SUBMITTER_CONCURRENCY (default 8) submitting threads, beside bare
+ * creates of the same Jobs at the same concurrency in the same run (the
+ * ratio is the price of durability: status writes with preconditions, a
+ * verified read-back); then the time from a datacenter going down to the
+ * failover dispatch against --failover-after. KR_BENCH_SUBMITTER_RUNNABLES
+ * (default 200). The program runs without a client-side rate limit, as the
+ * bare creates do. Prints figures and ratios; never asserts on speed. */
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kreconcile.h"
+#include "kreconcile/testserver.h"
+
+#include "bench_util.h"
+
+#define JOBS KR_GVR("batch", "v1", "jobs")
+#define FAILOVER_AFTER_S 2
+
+static kr_runtime_t *rt;
+static kr_testserver_t *ts[3]; /* hub, dc1, dc2 */
+static kr_rest_config cfg[3];
+static kr_client_t *cl[3];
+static char server[64];
+static long n_runnables, concurrency;
+static atomic_long next_index;
+static const char *run_prefix;
+
+static void die(const char *what, const char *detail)
+{
+    fprintf(stderr, "bench_submitter: %s: %s\n", what, detail ? detail : "");
+    exit(1);
+}
+
+static void servers_up(const char *dir)
+{
+    if (kr_runtime_new(NULL, &rt, NULL) != 0 || kr_runtime_start(rt, NULL) != 0)
+        die("runtime", NULL);
+    static const char *const names[] = {"hub", "dc1", "dc2"};
+    for (int i = 0; i < 3; i++) {
+        kr_testserver_opts o = {.seed = (unsigned long long)i + 1, .threads = 2};
+        kr_error_t err = {0};
+        if (kr_testserver_start(&o, &ts[i], &err) != 0)
+            die("test server", err.message);
+        cfg[i].server = (char *)kr_testserver_url(ts[i]);
+        cfg[i].qps = -1;
+        if (kr_client_new(rt, &cfg[i], NULL, &cl[i], &err) != 0)
+            die("client", err.message);
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        if (kr_testserver_write_kubeconfig(ts[i], path, "default", &err) != 0)
+            die("kubeconfig", err.message);
+    }
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/deploy/crds/runnables.kreconcile.io.yaml", KR_SOURCE_DIR);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        die("cannot read", path);
+    static char crd[65536];
+    size_t len = fread(crd, 1, sizeof(crd) - 1, f);
+    fclose(f);
+    kr_error_t err = {0};
+    if (kr_testserver_load(ts[0], crd, len, &err) != 0)
+        die("CRD", err.message);
+}
+
+static unsigned short free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+        die("free port", NULL);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static pid_t serve(const char *dir)
+{
+    char bin[4096], hub[512], dc1[512], dc2[512], tokens[512], listen[64], failover[16];
+    snprintf(bin, sizeof(bin), "%s/kr-submitter", KR_TEST_BIN_DIR);
+    snprintf(hub, sizeof(hub), "%s/hub", dir);
+    snprintf(dc1, sizeof(dc1), "dc1=%s/dc1", dir);
+    snprintf(dc2, sizeof(dc2), "dc2=%s/dc2", dir);
+    snprintf(tokens, sizeof(tokens), "%s/tokens.csv", dir);
+    unsigned short port = free_port();
+    snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
+    snprintf(server, sizeof(server), "http://127.0.0.1:%u", port);
+    snprintf(failover, sizeof(failover), "%ds", FAILOVER_AFTER_S);
+    FILE *f = fopen(tokens, "w");
+    if (!f)
+        die("cannot write", tokens);
+    fputs("bench-token,bench,1,\"bench\"\n", f);
+    fclose(f);
+    char *argv[] = {bin,
+                    "serve",
+                    "--kubeconfig",
+                    hub,
+                    "--cluster",
+                    dc1,
+                    "--cluster",
+                    dc2,
+                    "--listen",
+                    listen,
+                    "--token-auth-file",
+                    tokens,
+                    "--failover-after",
+                    failover,
+                    NULL};
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        execv(bin, argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* POST a body to the API; the HTTP status. */
+static long post(CURL *c, const char *path, const char *body)
+{
+    char url[256];
+    snprintf(url, sizeof(url), "%s%s", server, path);
+    bench_body out = {0};
+    struct curl_slist *h = curl_slist_append(NULL, "Authorization: Bearer bench-token");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, bench_body_collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    free(out.data);
+    return status;
+}
+
+static void job_json(char *buf, size_t len, const char *name)
+{
+    snprintf(buf, len,
+             "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":\"%s\"},"
+             "\"spec\":{\"template\":{\"spec\":{\"restartPolicy\":\"Never\",\"containers\":"
+             "[{\"name\":\"c\",\"image\":\"busybox\"}]}}}}",
+             name);
+}
+
+static void *submitter_thread(void *arg)
+{
+    (void)arg;
+    CURL *c = curl_easy_init();
+    long i;
+    while ((i = atomic_fetch_add(&next_index, 1)) < n_runnables) {
+        char name[64], job[512], body[1024];
+        snprintf(name, sizeof(name), "%s-%ld", run_prefix, i);
+        job_json(job, sizeof(job), name);
+        snprintf(body, sizeof(body),
+                 "{\"apiVersion\":\"kreconcile.io/v1alpha1\",\"kind\":\"Runnable\","
+                 "\"metadata\":{\"name\":\"%s\"},\"spec\":{\"clusters\":[\"%s\"],"
+                 "\"template\":%s}}",
+                 name, i % 2 ? "dc2" : "dc1", job);
+        if (post(c, "/api/v1/runnables", body) != 201)
+            die("submit", body);
+    }
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
+static void *bare_thread(void *arg)
+{
+    (void)arg;
+    long i;
+    while ((i = atomic_fetch_add(&next_index, 1)) < n_runnables) {
+        char name[64], job[512];
+        snprintf(name, sizeof(name), "bare-%ld", i);
+        job_json(job, sizeof(job), name);
+        json_t *obj = json_loads(job, 0, NULL);
+        kr_error_t err = {0};
+        if (kr_client_create(cl[1 + i % 2], JOBS, "default", obj, NULL, NULL, &err) != 0)
+            die("bare create", err.message);
+        json_decref(obj);
+    }
+    return NULL;
+}
+
+static double run_threads(void *(*fn)(void *))
+{
+    pthread_t th[64];
+    long n = concurrency < 64 ? concurrency : 64;
+    atomic_store(&next_index, 0);
+    double t0 = bench_now_s();
+    for (long i = 0; i < n; i++)
+        pthread_create(&th[i], NULL, fn, NULL);
+    for (long i = 0; i < n; i++)
+        pthread_join(th[i], NULL);
+    return bench_now_s() - t0;
+}
+
+/* Runnables of this run whose status says verified (or past it). */
+static long count_verified(kr_informer_t *inf, const char *prefix)
+{
+    json_t *items = NULL;
+    if (kr_store_list(kr_informer_store(inf), &items, NULL) != 0)
+        return 0;
+    long n = 0;
+    size_t i;
+    json_t *o;
+    json_array_foreach(items, i, o)
+    {
+        const char *name =
+            json_string_value(json_object_get(json_object_get(o, "metadata"), "name"));
+        json_t *st = json_object_get(o, "status");
+        if (name && strncmp(name, prefix, strlen(prefix)) == 0 &&
+            json_is_true(json_object_get(st, "verified")))
+            n++;
+    }
+    json_decref(items);
+    return n;
+}
+
+static void wait_api(void)
+{
+    CURL *c = curl_easy_init();
+    char url[256];
+    snprintf(url, sizeof(url), "%s/readyz", server);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    double deadline = bench_now_s() + 30;
+    long status = 0;
+    while (status != 200 && bench_now_s() < deadline) {
+        if (curl_easy_perform(c) == CURLE_OK)
+            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        if (status != 200) {
+            struct timespec pace = {0, 20000000};
+            nanosleep(&pace, NULL);
+        }
+    }
+    curl_easy_cleanup(c);
+    if (status != 200)
+        die("kr-submitter did not become ready", server);
+}
+
+static double wait_verified(kr_informer_t *inf, const char *prefix, long want, double t0)
+{
+    double deadline = bench_now_s() + 300;
+    while (count_verified(inf, prefix) < want && bench_now_s() < deadline) {
+        struct timespec pace = {0, 2000000};
+        nanosleep(&pace, NULL);
+    }
+    if (count_verified(inf, prefix) < want)
+        die("runnables not verified in time", prefix);
+    return bench_now_s() - t0;
+}
+
+/* dc1 answers 503 from now; seconds until a Runnable decided for dc1 is
+ * dispatched to dc2. */
+static double failover_time(kr_informer_t *inf)
+{
+    CURL *c = curl_easy_init();
+    char job[512], body[1024];
+    job_json(job, sizeof(job), "fo");
+    snprintf(body, sizeof(body),
+             "{\"apiVersion\":\"kreconcile.io/v1alpha1\",\"kind\":\"Runnable\","
+             "\"metadata\":{\"name\":\"failover\"},\"spec\":{\"clusters\":[\"dc1\",\"dc2\"],"
+             "\"template\":%s}}",
+             job);
+    kr_testserver_faults down = {.fail_503 = 1.0};
+    kr_testserver_set_faults(ts[1], &down);
+    kr_testserver_close_watches(ts[1]);
+    double t0 = bench_now_s();
+    if (post(c, "/api/v1/runnables", body) != 201)
+        die("submit", "failover");
+    curl_easy_cleanup(c);
+    double deadline = t0 + 120;
+    for (;;) {
+        json_t *o = kr_store_get_by_name(kr_informer_store(inf), "default", "failover");
+        json_t *st = json_object_get(o, "status");
+        const char *cluster = json_string_value(json_object_get(st, "cluster"));
+        const char *phase = json_string_value(json_object_get(st, "phase"));
+        bool moved =
+            cluster && strcmp(cluster, "dc2") == 0 && phase && strcmp(phase, "Dispatching") != 0;
+        json_decref(o);
+        if (moved)
+            break;
+        if (bench_now_s() > deadline)
+            die("no failover", NULL);
+        struct timespec pace = {0, 5000000};
+        nanosleep(&pace, NULL);
+    }
+    return bench_now_s() - t0;
+}
+
+int main(void)
+{
+    n_runnables = bench_env_long("KR_BENCH_SUBMITTER_RUNNABLES", 200);
+    concurrency = bench_env_long("KR_BENCH_SUBMITTER_CONCURRENCY", 8);
+    char bin[4096];
+    snprintf(bin, sizeof(bin), "%s/kr-submitter", KR_TEST_BIN_DIR);
+    if (access(bin, X_OK) != 0) {
+        printf("bench_submitter: %s is not built: skipped\n", bin);
+        return 0;
+    }
+    char dir[] = "/tmp/bench-submitter-XXXXXX";
+    if (!mkdtemp(dir))
+        die("mkdtemp", NULL);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    servers_up(dir);
+    pid_t pid = serve(dir);
+    wait_api();
+    kr_informer_opts io = {.client = cl[0], .resource = KR_RUNNABLE_GVR};
+    kr_informer_t *inf = NULL;
+    if (kr_informer_new(&io, &inf, NULL) != 0 || kr_informer_start(inf, NULL) != 0)
+        die("informer", NULL);
+    kr_informer_wait_for_sync(inf, 30000, NULL);
+
+    run_prefix = "warm";
+    long full = n_runnables;
+    n_runnables = concurrency;
+    double t0 = bench_now_s();
+    run_threads(submitter_thread);
+    wait_verified(inf, "warm-", n_runnables, t0);
+    n_runnables = full;
+
+    run_prefix = "r";
+    t0 = bench_now_s();
+    double submitted_s = run_threads(submitter_thread);
+    double verified_s = wait_verified(inf, "r-", n_runnables, t0);
+    double bare_s = run_threads(bare_thread);
+    double rate = (double)n_runnables / verified_s, bare = (double)n_runnables / bare_s;
+    printf("submit -> verified, %ld runnables over 2 clusters, %ld threads: %.1f /s "
+           "(%.2f s)\n",
+           n_runnables, concurrency, rate, verified_s);
+    printf("  of which the API answered every submission in %.2f s (%.1f /s)\n", submitted_s,
+           (double)n_runnables / submitted_s);
+    printf("bare Job creates, same Jobs, same threads:               %.1f /s (%.2f s)\n", bare,
+           bare_s);
+    printf("ratio submitter / bare creates: %.2f (target >= 0.5)\n", rate / bare);
+    double fo = failover_time(inf);
+    printf("datacenter down -> failover dispatch: %.2f s with --failover-after %ds "
+           "(%.2fx)\n",
+           fo, FAILOVER_AFTER_S, fo / FAILOVER_AFTER_S);
+
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    kr_informer_free(inf);
+    for (int i = 0; i < 3; i++)
+        kr_client_free(cl[i]);
+    kr_runtime_free(rt);
+    for (int i = 0; i < 3; i++)
+        kr_testserver_free(ts[i]);
+    char rm[128];
+    snprintf(rm, sizeof(rm), "rm -rf '%s'", dir);
+    if (system(rm) != 0)
+        fprintf(stderr, "bench_submitter: could not remove %s\n", dir);
+    curl_global_cleanup();
+    return 0;
+}

@@ -1,0 +1,379 @@
+/* kr-submitter — the HTTP API as a function from a request to a response,
+ * so that tests call it without an endpoint: authentication first (401),
+ * then submit, get, list, approve, reject, cancel. The identity recorded is
+ * always the authenticated one; every write to the hub carries the
+ * resourceVersion it was decided on and is retried from a fresh read on
+ * 409. Reads come from the hub informer's cache. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "submitter.h"
+
+#define PREFIX "/api/v1/runnables"
+#define WRITE_TRIES 10
+#define CACHE_WAIT_MS 5000
+
+static void answer(api_response *resp, int status, json_t *body)
+{
+    resp->status = status;
+    resp->body = body;
+}
+
+static void answer_error(api_response *resp, int status, const char *message)
+{
+    answer(resp, status, json_pack("{s:s, s:i}", "error", message, "code", status));
+}
+
+/* The HTTP status for a failed hub request. */
+static int hub_status(int rc)
+{
+    switch (rc) {
+    case KR_ENOTFOUND:
+        return 404;
+    case KR_ECONFLICT:
+    case KR_EEXIST:
+        return 409;
+    case KR_EINVALIDOBJ:
+        return 422;
+    case KR_EFORBIDDEN:
+        return 403;
+    default:
+        return 503;
+    }
+}
+
+static void record_user(api *a, const json_t *obj, const char *event, const auth_user *who,
+                        const char *outcome)
+{
+    sub_event ev = {event,
+                    sub_str(obj, "metadata.namespace"),
+                    sub_str(obj, "metadata.name"),
+                    sub_str(obj, "metadata.uid"),
+                    who->user,
+                    sub_str(obj, "status.cluster"),
+                    sub_str(obj, "metadata.resourceVersion"),
+                    outcome};
+    submitter_record(a->s, &ev);
+}
+
+/* Let the cache catch up with a write we answer with, so that the
+ * caller's next GET (served from the cache) sees it. */
+static void await_cache(api *a, const json_t *written)
+{
+    kr_informer_wait_for_resource_version(
+        a->s->runnables, sub_str(written, "metadata.resourceVersion"), CACHE_WAIT_MS, NULL);
+}
+
+static int kind_lookup(const char *cluster, const char *api_version, const char *kind,
+                       bool *namespaced, void *user)
+{
+    submitter *s = user;
+    long i = submitter_cluster_find(s, cluster);
+    if (i < 0)
+        return KR_ENOTFOUND;
+    kr_resource_info info;
+    int rc = kr_client_resource_for_kind(s->clusters[i].client, api_version, kind, &info, NULL);
+    if (rc == 0)
+        *namespaced = info.namespaced;
+    return rc;
+}
+
+/* Record the submitter in the new Runnable's status (the controller may
+ * have marked it "unknown" in between: the API created it, so it knows). */
+static json_t *admit(api *a, json_t *created, const auth_user *who)
+{
+    const char *ns = sub_str(created, "metadata.namespace");
+    json_t *obj = json_incref(created);
+    for (int i = 0; i < WRITE_TRIES && obj; i++) {
+        const char *by = sub_str(obj, "status.submittedBy");
+        if ((*by && strcmp(by, SUB_UNKNOWN_SUBMITTER) != 0) ||
+            json_array_size(json_object_get(json_object_get(obj, "status"), "approvals")) > 0 ||
+            (*sub_str(obj, "status.phase") &&
+             strcmp(sub_str(obj, "status.phase"), SUB_PHASE_PENDING) != 0 &&
+             strcmp(sub_str(obj, "status.phase"), SUB_PHASE_AWAITING) != 0))
+            break;
+        json_t *copy = json_deep_copy(obj);
+        json_t *status = json_object();
+        char hash[65];
+        if (!copy || !status || approval_spec_hash(obj, hash) != 0) {
+            json_decref(copy);
+            json_decref(status);
+            break;
+        }
+        json_object_set_new(status, "submittedBy", json_string(who->user));
+        json_object_set_new(status, "specHash", json_string(hash));
+        json_object_set_new(copy, "status", status);
+        /* without approvals to wait for it goes straight to Dispatching */
+        json_object_set_new(status, "phase", json_string(approval_next_phase(copy, hash)));
+        json_t *out = NULL;
+        int rc = kr_client_update_status(a->s->hub, SUB_RUNNABLES, ns, copy, NULL, &out, NULL);
+        json_decref(copy);
+        if (rc == 0) {
+            json_decref(obj);
+            return out;
+        }
+        if (rc != KR_ECONFLICT)
+            break;
+        json_t *fresh = NULL;
+        kr_client_get(a->s->hub, SUB_RUNNABLES, ns, sub_str(obj, "metadata.name"), &fresh, NULL);
+        json_decref(obj);
+        obj = fresh;
+    }
+    return obj;
+}
+
+static void submit(api *a, const api_request *req, const auth_user *who, api_response *resp)
+{
+    const char *names[64];
+    size_t n = a->s->n_clusters < 64 ? a->s->n_clusters : 64;
+    for (size_t i = 0; i < n; i++)
+        names[i] = a->s->clusters[i].name;
+    submission_opts o = {.namespace_ = req->q_namespace,
+                         .clusters = names,
+                         .n_clusters = n,
+                         .clusters_arg = req->q_clusters,
+                         .idempotency_key = req->q_idempotency_key,
+                         .kind = kind_lookup,
+                         .kind_user = a->s};
+    json_t *runnable = NULL;
+    kr_error_t err = {0};
+    int status = submission_build(req->body, req->body_len, &o, &runnable, &err);
+    if (status != 0) {
+        answer_error(resp, status, err.message);
+        return;
+    }
+    const char *ns = sub_str(runnable, "metadata.namespace");
+    json_t *created = NULL;
+    int rc = kr_client_create(a->s->hub, SUB_RUNNABLES, ns, runnable, NULL, &created, &err);
+    if (rc == KR_EEXIST) {
+        /* the key's Runnable exists: the same submission again */
+        json_t *existing = NULL;
+        const char *key = sub_str(runnable, "spec.idempotencyKey");
+        rc = kr_client_get(a->s->hub, SUB_RUNNABLES, ns, sub_str(runnable, "metadata.name"),
+                           &existing, &err);
+        if (rc == 0 && *key && strcmp(sub_str(existing, "spec.idempotencyKey"), key) == 0)
+            answer(resp, 200, existing);
+        else if (rc == 0) {
+            json_decref(existing);
+            answer_error(resp, 409, "a runnable of that name exists (another idempotency key)");
+        } else
+            answer_error(resp, hub_status(rc), err.message);
+        json_decref(runnable);
+        return;
+    }
+    json_decref(runnable);
+    if (rc != 0) {
+        answer_error(resp, hub_status(rc), err.message);
+        return;
+    }
+    json_t *admitted = admit(a, created, who);
+    json_decref(created);
+    if (!admitted) {
+        answer_error(resp, 503, "the runnable was created but could not be read back");
+        return;
+    }
+    record_user(a, admitted, "SUBMITTED", who, "submitted through the API");
+    await_cache(a, admitted);
+    answer(resp, 201, admitted);
+}
+
+/* The Runnable ns/name: from the cache first, from the hub after a 409. */
+static json_t *read_runnable(api *a, const char *ns, const char *name, bool fresh)
+{
+    if (!fresh)
+        return kr_store_get_by_name(kr_informer_store(a->s->runnables), ns, name);
+    json_t *obj = NULL;
+    kr_client_get(a->s->hub, SUB_RUNNABLES, ns, name, &obj, NULL);
+    return obj;
+}
+
+typedef enum verb { VERB_APPROVE, VERB_REJECT, VERB_CANCEL } verb;
+
+/* Apply the verb to a copy of obj; 200 and *changed, or an error status. */
+static int apply_verb(verb v, json_t *copy, const auth_user *who, const char *expected_hash,
+                      bool *changed, kr_error_t *err)
+{
+    json_t *before = json_deep_copy(copy);
+    int status = 200;
+    if (v != VERB_CANCEL) {
+        status = approval_decide(copy, who, v == VERB_APPROVE, expected_hash, err);
+    } else {
+        const char *phase = sub_str(copy, "status.phase");
+        if (strcmp(phase, SUB_PHASE_CANCELLED) != 0 && sub_phase_terminal(phase)) {
+            status = sub_fail(err, 409, KR_ECONFLICT, "the runnable is %s already", phase);
+        } else if (strcmp(phase, SUB_PHASE_CANCELLED) != 0) {
+            json_t *st = json_object_get(copy, "status");
+            if (!json_is_object(st)) {
+                st = json_object();
+                json_object_set_new(copy, "status", st);
+            }
+            char msg[300];
+            snprintf(msg, sizeof(msg), "cancelled by %s", who->user);
+            json_object_set_new(st, "phase", json_string(SUB_PHASE_CANCELLED));
+            sub_set_condition(st, "Cancelled", true, "UserRequest", msg);
+        }
+    }
+    *changed = !json_equal(before, copy);
+    json_decref(before);
+    return status;
+}
+
+static void act(api *a, const api_request *req, const auth_user *who, const char *ns,
+                const char *name, verb v, api_response *resp)
+{
+    json_t *body = NULL;
+    if (req->body_len > 0 && req->body_len <= SUB_MAX_BODY)
+        body = json_loadb(req->body, req->body_len, 0, NULL);
+    const char *expected = sub_str(body, "specHash");
+    for (int i = 0; i < WRITE_TRIES; i++) {
+        json_t *obj = read_runnable(a, ns, name, i > 0);
+        if (!obj) {
+            answer_error(resp, 404, "no such runnable");
+            break;
+        }
+        json_t *copy = json_deep_copy(obj);
+        kr_error_t err = {0};
+        bool changed = false;
+        int status = copy ? apply_verb(v, copy, who, expected, &changed, &err) : 500;
+        if (status != 200 || !changed) {
+            if (status == 200)
+                answer(resp, 200, json_incref(obj));
+            else
+                answer_error(resp, status, copy ? err.message : "out of memory");
+            json_decref(copy);
+            json_decref(obj);
+            break;
+        }
+        json_t *out = NULL;
+        int rc = kr_client_update_status(a->s->hub, SUB_RUNNABLES, ns, copy, NULL, &out, &err);
+        json_decref(copy);
+        json_decref(obj);
+        if (rc == KR_ECONFLICT)
+            continue; /* someone wrote in between: decide again on a fresh read */
+        if (rc != 0) {
+            answer_error(resp, hub_status(rc), err.message);
+            break;
+        }
+        static const char *const events[] = {"APPROVED", "REJECTED", "CANCELLED"};
+        record_user(a, out, events[v], who, sub_str(out, "status.phase"));
+        await_cache(a, out);
+        answer(resp, 200, out);
+        break;
+    }
+    if (!resp->body)
+        answer_error(resp, 409, "the runnable kept changing: try again");
+    json_decref(body);
+}
+
+static int by_key(const void *x, const void *y)
+{
+    const json_t *a = *(json_t *const *)x, *b = *(json_t *const *)y;
+    int c = strcmp(sub_str(a, "metadata.namespace"), sub_str(b, "metadata.namespace"));
+    return c ? c : strcmp(sub_str(a, "metadata.name"), sub_str(b, "metadata.name"));
+}
+
+static void list(api *a, const api_request *req, api_response *resp)
+{
+    kr_store_t *st = kr_informer_store(a->s->runnables);
+    json_t *items = NULL;
+    int rc = req->q_namespace && *req->q_namespace
+                 ? kr_store_list_namespace(st, req->q_namespace, &items, NULL)
+                 : kr_store_list(st, &items, NULL);
+    if (rc != 0) {
+        answer_error(resp, 500, "out of memory");
+        return;
+    }
+    size_t n = json_array_size(items);
+    json_t **sorted = calloc(n ? n : 1, sizeof(json_t *));
+    json_t *out = json_array();
+    if (!sorted || !out) {
+        free(sorted);
+        json_decref(out);
+        json_decref(items);
+        answer_error(resp, 500, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        sorted[i] = json_array_get(items, i);
+    qsort((void *)sorted, n, sizeof(json_t *), by_key);
+    for (size_t i = 0; i < n; i++)
+        json_array_append(out, sorted[i]);
+    free(sorted);
+    json_decref(items);
+    answer(resp, 200,
+           json_pack("{s:s, s:s, s:o}", "apiVersion", SUB_API_VERSION, "kind", "RunnableList",
+                     "items", out));
+}
+
+/* "/api/v1/runnables/NS/NAME[/VERB]" into its parts; false when malformed. */
+/* Each part buffer holds `len` bytes. */
+static bool split_path(const char *rest, char *ns, char *name, char *verb_out, size_t len)
+{
+    ns[0] = name[0] = verb_out[0] = '\0';
+    char *parts[3] = {ns, name, verb_out};
+    size_t n = 0;
+    const char *p = rest;
+    while (*p && n < 3) {
+        const char *slash = strchr(p, '/');
+        size_t l = slash ? (size_t)(slash - p) : strlen(p);
+        if (l == 0 || l >= len)
+            return false;
+        memcpy(parts[n], p, l);
+        parts[n++][l] = '\0';
+        p += l + (slash ? 1 : 0);
+        if (slash && !*p)
+            return false;
+    }
+    return !*p && n >= 2;
+}
+
+void api_handle(api *a, const api_request *req, api_response *resp)
+{
+    resp->status = 0;
+    resp->body = NULL;
+    const auth_user *who = auth_authenticate(a->auth, req->authorization);
+    if (!who) {
+        answer_error(resp, 401, "unauthorized: send Authorization: Bearer <token>");
+        return;
+    }
+    bool get = strcmp(req->method, "GET") == 0, post = strcmp(req->method, "POST") == 0;
+    if (strcmp(req->path, PREFIX) == 0 || strcmp(req->path, PREFIX "/") == 0) {
+        if (get)
+            list(a, req, resp);
+        else if (post)
+            submit(a, req, who, resp);
+        else
+            answer_error(resp, 405, "GET lists runnables, POST submits one");
+        return;
+    }
+    char ns[254], name[254], v[254];
+    if (strncmp(req->path, PREFIX "/", strlen(PREFIX) + 1) != 0 ||
+        !split_path(req->path + strlen(PREFIX) + 1, ns, name, v, sizeof(ns))) {
+        answer_error(
+            resp, 404,
+            "no such path: see /api/v1/runnables[/NS/NAME[/approve|reject|cancel|history]]");
+        return;
+    }
+    if (!*v && get) {
+        json_t *obj = read_runnable(a, ns, name, false);
+        if (obj)
+            answer(resp, 200, obj);
+        else
+            answer_error(resp, 404, "no such runnable");
+    } else if (post && strcmp(v, "approve") == 0) {
+        act(a, req, who, ns, name, VERB_APPROVE, resp);
+    } else if (post && strcmp(v, "reject") == 0) {
+        act(a, req, who, ns, name, VERB_REJECT, resp);
+    } else if (post && strcmp(v, "cancel") == 0) {
+        act(a, req, who, ns, name, VERB_CANCEL, resp);
+    } else if (get && strcmp(v, "history") == 0) {
+        answer_error(resp, 501,
+                     "history is read from the inventory, which this build of kr-submitter "
+                     "does not have yet (see the README)");
+    } else {
+        answer_error(
+            resp, 404,
+            "no such path: see /api/v1/runnables[/NS/NAME[/approve|reject|cancel|history]]");
+    }
+}

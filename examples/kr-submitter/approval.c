@@ -1,0 +1,158 @@
+/* kr-submitter — approvals: N distinct members of the policy's group, never
+ * the submitter; each approval carries the spec hash it was given for, so
+ * that a changed spec voids it; one rejection ends the Runnable. Pure
+ * functions over Runnable JSON: the caller writes the result with a
+ * resourceVersion precondition. */
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "submitter.h"
+
+#define DECISION_APPROVED "Approved"
+#define DECISION_REJECTED "Rejected"
+
+int approval_spec_hash(const json_t *runnable, char out[65])
+{
+    out[0] = '\0';
+    json_t *spec = json_deep_copy(json_object_get(runnable, "spec"));
+    if (!spec)
+        spec = json_object();
+    if (!spec)
+        return KR_ENOMEM;
+    json_object_del(spec, "idempotencyKey");
+    char *text = json_dumps(spec, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(spec);
+    if (!text)
+        return KR_ENOMEM;
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)text, strlen(text), digest);
+    free(text);
+    for (size_t i = 0; i < sizeof(digest); i++)
+        snprintf(out + 2 * i, 3, "%02x", digest[i]);
+    return 0;
+}
+
+unsigned approval_required(const json_t *runnable)
+{
+    json_int_t n = sub_int(runnable, "spec.approval.required");
+    unsigned required = n > 0 ? (unsigned)n : 0;
+    if (strcmp(sub_str(runnable, "status.submittedBy"), SUB_UNKNOWN_SUBMITTER) == 0 &&
+        required == 0)
+        required = 1;
+    return required;
+}
+
+/* The latest decision of `user` for `spec_hash`, or NULL. */
+static const char *latest_decision(const json_t *approvals, const char *user, const char *spec_hash)
+{
+    const char *found = NULL;
+    size_t i;
+    json_t *a;
+    json_array_foreach(approvals, i, a)
+    {
+        if (strcmp(sub_str(a, "user"), user) == 0 && strcmp(sub_str(a, "specHash"), spec_hash) == 0)
+            found = sub_str(a, "decision");
+    }
+    return found;
+}
+
+unsigned approval_count(const json_t *runnable, const char *spec_hash)
+{
+    const json_t *approvals = json_object_get(json_object_get(runnable, "status"), "approvals");
+    const char *by = sub_str(runnable, "status.submittedBy");
+    unsigned n = 0;
+    size_t i;
+    json_t *a;
+    json_array_foreach(approvals, i, a)
+    {
+        const char *user = sub_str(a, "user");
+        bool first = true; /* count each user once: at their first entry */
+        for (size_t j = 0; j < i && first; j++) {
+            if (strcmp(sub_str(json_array_get(approvals, j), "user"), user) == 0)
+                first = false;
+        }
+        const char *d = latest_decision(approvals, user, spec_hash);
+        if (first && *user && strcmp(user, by) != 0 && d && strcmp(d, DECISION_APPROVED) == 0)
+            n++;
+    }
+    return n;
+}
+
+bool approval_rejected(const json_t *runnable, const char *spec_hash)
+{
+    const json_t *approvals = json_object_get(json_object_get(runnable, "status"), "approvals");
+    size_t i;
+    json_t *a;
+    json_array_foreach(approvals, i, a)
+    {
+        if (strcmp(sub_str(a, "decision"), DECISION_REJECTED) == 0 &&
+            strcmp(sub_str(a, "specHash"), spec_hash) == 0)
+            return true;
+    }
+    return false;
+}
+
+const char *approval_next_phase(const json_t *runnable, const char *spec_hash)
+{
+    if (approval_rejected(runnable, spec_hash))
+        return SUB_PHASE_REJECTED;
+    if (approval_count(runnable, spec_hash) >= approval_required(runnable))
+        return SUB_PHASE_DISPATCHING;
+    return SUB_PHASE_AWAITING;
+}
+
+int approval_decide(json_t *runnable, const auth_user *who, bool approve, const char *expected_hash,
+                    kr_error_t *err)
+{
+    const char *phase = sub_str(runnable, "status.phase");
+    if (*phase && strcmp(phase, SUB_PHASE_PENDING) != 0 && strcmp(phase, SUB_PHASE_AWAITING) != 0)
+        return sub_fail(err, 409, KR_ECONFLICT, "runnable is %s, not awaiting approval", phase);
+    const char *by = sub_str(runnable, "status.submittedBy");
+    if (!*by)
+        return sub_fail(err, 409, KR_ECONFLICT, "the runnable is not admitted yet: try again");
+    if (strcmp(who->user, by) == 0) {
+        return sub_fail(err, 403, KR_EFORBIDDEN, "%s submitted this runnable and cannot %s it",
+                        who->user, approve ? "approve" : "reject");
+    }
+    const char *group = sub_str(runnable, "spec.approval.group");
+    if (*group && !auth_user_in_group(who, group)) {
+        return sub_fail(err, 403, KR_EFORBIDDEN,
+                        "%s is not a member of group %s, which approves this runnable", who->user,
+                        group);
+    }
+    char hash[65];
+    if (approval_spec_hash(runnable, hash) != 0)
+        return sub_fail(err, 500, KR_ENOMEM, "out of memory");
+    if (expected_hash && *expected_hash && strcmp(expected_hash, hash) != 0) {
+        return sub_fail(err, 409, KR_ECONFLICT,
+                        "the spec changed (hash %.12s, you saw %.12s): look again", hash,
+                        expected_hash);
+    }
+    json_t *status = json_object_get(runnable, "status");
+    if (!json_is_object(status)) {
+        status = json_object();
+        if (!status || json_object_set_new(runnable, "status", status) != 0)
+            return sub_fail(err, 500, KR_ENOMEM, "out of memory");
+    }
+    const char *want = approve ? DECISION_APPROVED : DECISION_REJECTED;
+    json_t *approvals = json_object_get(status, "approvals");
+    const char *had = latest_decision(approvals, who->user, hash);
+    if (had && strcmp(had, want) == 0)
+        return 200;
+    if (!json_is_array(approvals)) {
+        approvals = json_array();
+        if (!approvals || json_object_set_new(status, "approvals", approvals) != 0)
+            return sub_fail(err, 500, KR_ENOMEM, "out of memory");
+    }
+    char now[32];
+    sub_now_rfc3339(now);
+    if (json_array_append_new(approvals,
+                              json_pack("{s:s, s:s, s:s, s:s}", "user", who->user, "time", now,
+                                        "decision", want, "specHash", hash)) != 0 ||
+        json_object_set_new(status, "specHash", json_string(hash)) != 0 ||
+        json_object_set_new(status, "phase", json_string(approval_next_phase(runnable, hash))) != 0)
+        return sub_fail(err, 500, KR_ENOMEM, "out of memory");
+    return 200;
+}

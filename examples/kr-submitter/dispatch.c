@@ -1,0 +1,987 @@
+/* kr-submitter — the reconcile: one Runnable's state machine, one status
+ * write per step. The placement decision (cluster, attempt, epoch) is
+ * committed with the resourceVersion the step read BEFORE the create is
+ * sent, so that a 409 (another replica, a newer leader) stops us before we
+ * create anything; the copy's name is deterministic (name-attempt), so a
+ * create retried by anyone meets AlreadyExists with our source-uid, which
+ * is success. Verified means the cluster's informer observed the create's
+ * resourceVersion (invariant 3). Reads come from the informer caches;
+ * direct GETs only probe a cluster that looks unreachable and confirm that
+ * a copy is gone before it is forgotten. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "submitter.h"
+
+/* A step that wrote status and wants to look again at once. */
+#define STEP_AGAIN ((kr_reconcile_result)100)
+#define ATTEMPT_DECIDED "Decided"
+#define ATTEMPT_CREATED "Created"
+#define ATTEMPT_DELETED "Deleted"
+#define ATTEMPT_STOPPED "Stopped"
+#define RETRY_MS 1000
+#define HUB_WAIT_MS 10000
+
+/* ---- setup and small helpers ------------------------------------------------ */
+
+int submitter_init(submitter *s, kr_error_t *err)
+{
+    if (!s->failover_after_ms)
+        s->failover_after_ms = 60000;
+    if (!s->verify_wait_ms)
+        s->verify_wait_ms = 30000;
+    if (!s->probe_interval_ms)
+        s->probe_interval_ms = s->failover_after_ms / 4 ? s->failover_after_ms / 4 : 1;
+    if (!s->hub_name)
+        s->hub_name = "hub";
+    if (!s->admit_grace_ms)
+        s->admit_grace_ms = 5000;
+    if (pthread_mutex_init(&s->mu, NULL) != 0)
+        return kr_error_set(err, KR_ENOMEM, "cannot create a mutex");
+    return 0;
+}
+
+void submitter_destroy(submitter *s)
+{
+    pthread_mutex_destroy(&s->mu);
+}
+
+long submitter_cluster_find(const submitter *s, const char *name)
+{
+    for (size_t i = 0; i < s->n_clusters; i++) {
+        if (strcmp(s->clusters[i].name, name) == 0)
+            return (long)i;
+    }
+    return -1;
+}
+
+void submitter_record(submitter *s, const sub_event *ev)
+{
+    kr_log_field f[] = {{"event", ev->event},     {"namespace", ev->namespace_},
+                        {"name", ev->name},       {"actor", ev->actor},
+                        {"cluster", ev->cluster}, {"resourceVersion", ev->resource_version},
+                        {"outcome", ev->outcome}};
+    kr_log_fields(&s->logger, KR_LOG_INFO, SUB_PROGRAM, f, sizeof(f) / sizeof(f[0]), "runnable %s",
+                  ev->event);
+    if (s->record)
+        s->record(ev, s->record_user);
+}
+
+static void record(submitter *s, const json_t *obj, const char *event, const char *cluster,
+                   const char *rv, const char *outcome)
+{
+    sub_event ev = {event,
+                    sub_str(obj, "metadata.namespace"),
+                    sub_str(obj, "metadata.name"),
+                    sub_str(obj, "metadata.uid"),
+                    SUB_PROGRAM,
+                    cluster ? cluster : "",
+                    rv ? rv : "",
+                    outcome ? outcome : ""};
+    submitter_record(s, &ev);
+}
+
+static uint64_t now_ms(const submitter *s)
+{
+    if (s->clock.now_ns)
+        return (uint64_t)(s->clock.now_ns(s->clock.user) / 1000000);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Failures after which the same request may succeed later: the cluster is
+ * busy or out of reach (429, 5xx, timeouts, refused connections). */
+static bool transient(int rc)
+{
+    return rc == KR_ETHROTTLED || rc == KR_EUNAVAILABLE || rc == KR_ETIMEDOUT ||
+           rc == KR_ECONNECT || rc == KR_ETLS || rc == KR_EHTTP || rc == KR_ECANCELED;
+}
+
+static void health_ok(submitter *s, size_t i)
+{
+    pthread_mutex_lock(&s->mu);
+    s->clusters[i].unreachable_since_ms = 0;
+    s->clusters[i].probed_ms = now_ms(s);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void health_fail(submitter *s, size_t i)
+{
+    pthread_mutex_lock(&s->mu);
+    uint64_t now = now_ms(s);
+    if (!s->clusters[i].unreachable_since_ms)
+        s->clusters[i].unreachable_since_ms = now ? now : 1;
+    s->clusters[i].probed_ms = now;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static uint64_t health_since(submitter *s, size_t i)
+{
+    pthread_mutex_lock(&s->mu);
+    uint64_t since = s->clusters[i].unreachable_since_ms;
+    pthread_mutex_unlock(&s->mu);
+    return since;
+}
+
+/* True when cluster i has not been asked for probe_interval_ms. */
+static bool probe_due(submitter *s, size_t i)
+{
+    pthread_mutex_lock(&s->mu);
+    uint64_t last = s->clusters[i].probed_ms;
+    pthread_mutex_unlock(&s->mu);
+    return now_ms(s) - last >= s->probe_interval_ms;
+}
+
+/* The workload copy's name for `attempt`. */
+static void copy_name(const json_t *obj, json_int_t attempt, char *out, size_t len)
+{
+    snprintf(out, len, "%s-%lld", sub_str(obj, "metadata.name"), (long long)attempt);
+}
+
+bool submitter_owner_key(const json_t *copy, char *out, size_t len)
+{
+    if (strcmp(sub_label(copy, SUB_LABEL_MANAGED_BY), SUB_PROGRAM) != 0)
+        return false;
+    const char *name = sub_str(copy, "metadata.name");
+    const char *dash = strrchr(name, '-');
+    if (!dash || dash == name || !dash[1] || strspn(dash + 1, "0123456789") != strlen(dash + 1))
+        return false;
+    int n = snprintf(out, len, "%s/%.*s", sub_str(copy, "metadata.namespace"), (int)(dash - name),
+                     name);
+    return n > 0 && (size_t)n < len;
+}
+
+/* The resource of the Runnable's template in cluster i. */
+static int template_resource(submitter *s, size_t i, const json_t *obj, kr_resource_info *info,
+                             kr_error_t *err)
+{
+    const json_t *t = json_object_get(json_object_get(obj, "spec"), "template");
+    return kr_client_resource_for_kind(s->clusters[i].client, sub_str(t, "apiVersion"),
+                                       sub_str(t, "kind"), info, err);
+}
+
+/* The informer of our copies of this resource in cluster i (the caller's:
+ * made on first use, shared, started). */
+static int copy_informer(submitter *s, size_t i, const kr_resource_info *info, kr_informer_t **inf,
+                         kr_error_t *err)
+{
+    kr_gvr gvr = {info->group, info->version, info->resource};
+    return s->informer_for(i, gvr, inf, err, s->informer_for_user);
+}
+
+/* ---- status writes ----------------------------------------------------------------- */
+
+/* A copy of `obj` to edit; its status object (created when absent). */
+static json_t *edit(const json_t *obj, json_t **status)
+{
+    json_t *copy = json_deep_copy(obj);
+    if (!copy)
+        return NULL;
+    *status = json_object_get(copy, "status");
+    if (!json_is_object(*status)) {
+        *status = json_object();
+        if (!*status || json_object_set_new(copy, "status", *status) != 0) {
+            json_decref(copy);
+            return NULL;
+        }
+    }
+    return copy;
+}
+
+/* What a write to the hub (`rc`, `out` stolen) means for the step: 409 or
+ * 404, someone else wrote first (another replica, a newer leader, the
+ * API): re-read and decide again, never act on the stale view; success:
+ * the hub informer is given the time to observe the write, so that the
+ * next step reads its own write. */
+static kr_reconcile_result written(submitter *s, int rc, json_t *out, const kr_error_t *werr,
+                                   kr_error_t *err)
+{
+    if (rc == KR_ECONFLICT || rc == KR_ENOTFOUND) {
+        kr_log(&s->logger, KR_LOG_DEBUG, SUB_PROGRAM, "hub write refused: %s", werr->message);
+        return KR_RECONCILE_REQUEUE;
+    }
+    if (rc != 0) {
+        if (err)
+            *err = *werr;
+        return KR_RECONCILE_ERROR;
+    }
+    char rv[64];
+    snprintf(rv, sizeof(rv), "%s", sub_str(out, "metadata.resourceVersion"));
+    json_decref(out);
+    kr_informer_wait_for_resource_version(s->runnables, rv, HUB_WAIT_MS, NULL);
+    return STEP_AGAIN;
+}
+
+/* Write `copy`'s status with the resourceVersion it was read at (stolen). */
+static kr_reconcile_result commit(submitter *s, json_t *copy, kr_error_t *err)
+{
+    if (!copy)
+        return kr_error_set(err, KR_ENOMEM, "out of memory"), KR_RECONCILE_ERROR;
+    json_t *out = NULL;
+    kr_error_t werr = {0};
+    int rc = kr_client_update_status(s->hub, SUB_RUNNABLES, sub_str(copy, "metadata.namespace"),
+                                     copy, NULL, &out, &werr);
+    json_decref(copy);
+    return written(s, rc, out, &werr, err);
+}
+
+/* Finalizer writes go to the object itself (PUT with its resourceVersion). */
+static kr_reconcile_result set_finalizer(submitter *s, const json_t *obj, bool present,
+                                         kr_error_t *err)
+{
+    json_t *copy = json_deep_copy(obj);
+    json_t *md = json_object_get(copy, "metadata");
+    json_t *fins = json_object_get(md, "finalizers");
+    json_t *kept = json_array();
+    size_t i;
+    json_t *f;
+    json_array_foreach(fins, i, f)
+    {
+        if (strcmp(json_string_value(f) ? json_string_value(f) : "", SUB_FINALIZER) != 0)
+            json_array_append(kept, f);
+    }
+    if (present)
+        json_array_append_new(kept, json_string(SUB_FINALIZER));
+    json_object_set_new(md, "finalizers", kept);
+    json_t *out = NULL;
+    kr_error_t werr = {0};
+    int rc = kr_client_update(s->hub, SUB_RUNNABLES, sub_str(obj, "metadata.namespace"), copy, NULL,
+                              &out, &werr);
+    json_decref(copy);
+    kr_reconcile_result r = written(s, rc, out, &werr, err);
+    /* without our finalizer the object may be gone: nothing to look at */
+    return r == STEP_AGAIN && !present ? KR_RECONCILE_DONE : r;
+}
+
+static bool has_finalizer(const json_t *obj)
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(json_object_get(obj, "metadata"), "finalizers"), i, f)
+    {
+        if (json_is_string(f) && strcmp(json_string_value(f), SUB_FINALIZER) == 0)
+            return true;
+    }
+    return false;
+}
+
+static kr_reconcile_result fail_runnable(submitter *s, const json_t *obj, const char *reason,
+                                         const char *message, kr_error_t *err)
+{
+    json_t *status;
+    json_t *copy = edit(obj, &status);
+    if (copy) {
+        json_object_set_new(status, "phase", json_string(SUB_PHASE_FAILED));
+        sub_set_condition(status, "Failed", true, reason, message);
+    }
+    kr_reconcile_result r = commit(s, copy, err);
+    if (r == STEP_AGAIN)
+        record(s, obj, "FAILED", sub_str(obj, "status.cluster"), "", message);
+    return r;
+}
+
+/* The attempts entry for `attempt` in `status` (borrowed), or NULL. */
+static json_t *attempt_entry(json_t *status, json_int_t attempt)
+{
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(status, "attempts"), i, a)
+    {
+        if (json_integer_value(json_object_get(a, "attempt")) == attempt)
+            return a;
+    }
+    return NULL;
+}
+
+/* ---- decisions ------------------------------------------------------------------------ */
+
+/* Commit the decision: `attempt` goes to `cluster` under the current epoch. */
+static kr_reconcile_result decide(submitter *s, const json_t *obj, json_int_t attempt,
+                                  const char *cluster, const char *from, kr_error_t *err)
+{
+    uint64_t epoch = 0;
+    if (s->epoch && s->epoch(&epoch, s->epoch_user) != 0) {
+        kr_error_set(err, KR_ESTATE, "not leading: no decision");
+        return KR_RECONCILE_ERROR;
+    }
+    json_t *status;
+    json_t *copy = edit(obj, &status);
+    if (!copy)
+        return commit(s, NULL, err);
+    json_t *attempts = json_object_get(status, "attempts");
+    if (!json_is_array(attempts)) {
+        attempts = json_array();
+        json_object_set_new(status, "attempts", attempts);
+    }
+    json_array_append_new(attempts,
+                          json_pack("{s:I, s:s, s:I, s:s}", "attempt", attempt, "cluster", cluster,
+                                    "epoch", (json_int_t)epoch, "state", ATTEMPT_DECIDED));
+    json_object_set_new(status, "phase", json_string(SUB_PHASE_DISPATCHING));
+    json_object_set_new(status, "cluster", json_string(cluster));
+    json_object_set_new(status, "attempt", json_integer(attempt));
+    json_object_set_new(status, "epoch", json_integer((json_int_t)epoch));
+    json_object_set_new(status, "dispatchedResourceVersion", json_string(""));
+    json_object_set_new(status, "verified", json_false());
+    kr_reconcile_result r = commit(s, copy, err);
+    if (r == STEP_AGAIN && from) {
+        char why[256];
+        snprintf(why, sizeof(why), "%s unreachable past the failover delay: attempt %lld", from,
+                 (long long)attempt);
+        record(s, obj, "FAILED_OVER", cluster, "", why);
+    }
+    return r;
+}
+
+/* The order of the Runnable's clusters (pointers into s->clusters). */
+static size_t order_of(submitter *s, const json_t *obj, const char **order, size_t max)
+{
+    const char *names[64];
+    size_t n = s->n_clusters < 64 ? s->n_clusters : 64;
+    for (size_t i = 0; i < n; i++)
+        names[i] = s->clusters[i].name;
+    return failover_order(obj, names, n, order, max);
+}
+
+/* Cluster `idx` did not answer: fail over when due, else try again soon. */
+static kr_reconcile_result unreachable(submitter *s, const json_t *obj, size_t idx, bool started,
+                                       uint64_t *after, kr_error_t *err)
+{
+    uint64_t since = health_since(s, idx), now = now_ms(s);
+    const char *order[64];
+    size_t n = order_of(s, obj, order, 64);
+    const char *cluster = s->clusters[idx].name;
+    if (failover_due(obj, started, since, now, s->failover_after_ms)) {
+        const char *next = failover_next(order, n, cluster);
+        if (next)
+            return decide(s, obj, sub_int(obj, "status.attempt") + 1, next, cluster, err);
+    }
+    uint64_t wait = RETRY_MS;
+    if (since && since + s->failover_after_ms > now && since + s->failover_after_ms - now < wait)
+        wait = since + s->failover_after_ms - now;
+    *after = wait ? wait : 1;
+    return KR_RECONCILE_REQUEUE_AFTER;
+}
+
+/* ---- the copy in a workload cluster ---------------------------------------------------- */
+
+/* A batch/v1 Job is created suspended and released (spec.suspend=false)
+ * only once it is verified as the attempt the Runnable follows: a copy
+ * whose create reached a cluster that then went away never starts there,
+ * so when the cluster returns the copy is deleted, not run twice. A
+ * template that asks for suspend itself is left as it is. */
+static bool held_kind(const json_t *obj)
+{
+    const json_t *t = json_object_get(json_object_get(obj, "spec"), "template");
+    return strcmp(sub_str(t, "apiVersion"), "batch/v1") == 0 &&
+           strcmp(sub_str(t, "kind"), "Job") == 0 &&
+           !json_is_true(json_object_get(json_object_get(t, "spec"), "suspend"));
+}
+
+static json_t *workload_copy(submitter *s, const json_t *obj, json_int_t attempt)
+{
+    const json_t *t = json_object_get(json_object_get(obj, "spec"), "template");
+    json_t *body = json_deep_copy(t);
+    if (!body)
+        return NULL;
+    json_t *md = json_object_get(body, "metadata");
+    if (!json_is_object(md)) {
+        md = json_object();
+        json_object_set_new(body, "metadata", md);
+    }
+    char name[SUB_MAX_NAME + 24];
+    copy_name(obj, attempt, name, sizeof(name));
+    json_object_set_new(md, "name", json_string(name));
+    json_object_set_new(md, "namespace", json_string(sub_str(obj, "metadata.namespace")));
+    json_object_del(md, "generateName");
+    json_t *labels = json_object_get(md, "labels");
+    if (!json_is_object(labels)) {
+        labels = json_object();
+        json_object_set_new(md, "labels", labels);
+    }
+    json_object_set_new(labels, SUB_LABEL_MANAGED_BY, json_string(SUB_PROGRAM));
+    json_object_set_new(labels, SUB_LABEL_SOURCE_UID, json_string(sub_str(obj, "metadata.uid")));
+    json_object_set_new(labels, SUB_LABEL_SOURCE_CLUSTER, json_string(s->hub_name));
+    if (held_kind(obj)) {
+        json_t *spec = json_object_get(body, "spec");
+        if (!json_is_object(spec)) {
+            spec = json_object();
+            json_object_set_new(body, "spec", spec);
+        }
+        json_object_set_new(spec, "suspend", json_true());
+    }
+    return body;
+}
+
+static bool ours(const json_t *obj, const json_t *copy)
+{
+    return strcmp(sub_label(copy, SUB_LABEL_SOURCE_UID), sub_str(obj, "metadata.uid")) == 0;
+}
+
+/* GET the copy of `attempt` in cluster idx (a probe: updates health).
+ * 0 (*copy new), KR_ENOTFOUND, or the failure. */
+static int probe_copy(submitter *s, size_t idx, const json_t *obj, json_int_t attempt,
+                      json_t **copy)
+{
+    *copy = NULL;
+    kr_resource_info info;
+    kr_error_t e = {0};
+    int rc = template_resource(s, idx, obj, &info, &e);
+    if (rc == 0) {
+        char name[SUB_MAX_NAME + 24];
+        copy_name(obj, attempt, name, sizeof(name));
+        rc = kr_client_get(s->clusters[idx].client, KR_GVR(info.group, info.version, info.resource),
+                           sub_str(obj, "metadata.namespace"), name, copy, &e);
+    }
+    if (rc == 0 || rc == KR_ENOTFOUND)
+        health_ok(s, idx);
+    else if (transient(rc))
+        health_fail(s, idx);
+    if (rc == 0 && !ours(obj, *copy)) {
+        json_decref(*copy);
+        *copy = NULL;
+        rc = KR_ENOTFOUND; /* another object's name: not a copy of ours */
+    }
+    return rc;
+}
+
+static int delete_copy(submitter *s, size_t idx, const json_t *obj, const json_t *copy)
+{
+    kr_resource_info info;
+    int rc = template_resource(s, idx, obj, &info, NULL);
+    if (rc != 0)
+        return rc;
+    kr_delete_opts d = {.propagation_policy = "Background",
+                        .precondition_uid = sub_str(copy, "metadata.uid")};
+    rc = kr_client_delete(s->clusters[idx].client, KR_GVR(info.group, info.version, info.resource),
+                          sub_str(copy, "metadata.namespace"), sub_str(copy, "metadata.name"), &d,
+                          NULL, NULL);
+    if (rc == 0 || rc == KR_ENOTFOUND || rc == KR_ECONFLICT)
+        health_ok(s, idx);
+    else if (transient(rc))
+        health_fail(s, idx);
+    return rc == KR_ENOTFOUND ? 0 : rc;
+}
+
+/* Let a verified, held copy run: merge-patch spec.suspend=false. The patch
+ * carries the copy's uid, which the apiserver checks as a precondition, so
+ * that another object of the same name is never released. */
+static int release(submitter *s, size_t idx, const json_t *obj, const json_t *copy)
+{
+    kr_resource_info info;
+    int rc = template_resource(s, idx, obj, &info, NULL);
+    if (rc != 0)
+        return rc;
+    json_t *patch = json_pack("{s:{s:s}, s:{s:b}}", "metadata", "uid",
+                              sub_str(copy, "metadata.uid"), "spec", "suspend", 0);
+    if (!patch)
+        return KR_ENOMEM;
+    rc = kr_client_patch(s->clusters[idx].client, KR_GVR(info.group, info.version, info.resource),
+                         sub_str(copy, "metadata.namespace"), sub_str(copy, "metadata.name"), NULL,
+                         KR_PATCH_MERGE, patch, NULL, NULL, NULL);
+    json_decref(patch);
+    if (rc == 0)
+        health_ok(s, idx);
+    else if (transient(rc))
+        health_fail(s, idx);
+    kr_log(&s->logger, KR_LOG_DEBUG, SUB_PROGRAM, "release %s/%s in %s: %s",
+           sub_str(copy, "metadata.namespace"), sub_str(copy, "metadata.name"),
+           s->clusters[idx].name, rc == 0 ? "done" : kr_strerror(rc));
+    return rc;
+}
+
+/* ---- steps ------------------------------------------------------------------------------ */
+
+/* Milliseconds the API may still need to admit `obj` (write its
+ * submitter), 0 when the grace has passed: a Runnable is taken for one
+ * created on the hub directly only after that, so that the controller and
+ * the API never both record its submission. */
+static uint64_t admission_pending_ms(const submitter *s, const json_t *obj)
+{
+    struct tm tm = {0};
+    const char *created = sub_str(obj, "metadata.creationTimestamp");
+    const char *end = strptime(created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (!end || *end)
+        return 0;
+    long long age_ms = ((long long)time(NULL) - (long long)timegm(&tm)) * 1000;
+    if (age_ms < 0)
+        age_ms = 0;
+    return (uint64_t)age_ms >= s->admit_grace_ms ? 0 : s->admit_grace_ms - (uint64_t)age_ms;
+}
+
+static kr_reconcile_result init_status(submitter *s, const json_t *obj, uint64_t *after,
+                                       kr_error_t *err)
+{
+    uint64_t pending = admission_pending_ms(s, obj);
+    if (pending) {
+        *after = pending;
+        return KR_RECONCILE_REQUEUE_AFTER;
+    }
+    char hash[65];
+    json_t *status;
+    json_t *copy = edit(obj, &status);
+    if (!copy || approval_spec_hash(obj, hash) != 0) {
+        json_decref(copy);
+        return commit(s, NULL, err);
+    }
+    /* created on the hub directly: nobody we know submitted it */
+    if (!*sub_str(status, "submittedBy"))
+        json_object_set_new(status, "submittedBy", json_string(SUB_UNKNOWN_SUBMITTER));
+    json_object_set_new(status, "specHash", json_string(hash));
+    json_object_set_new(status, "phase", json_string(SUB_PHASE_PENDING));
+    kr_reconcile_result r = commit(s, copy, err);
+    if (r == STEP_AGAIN)
+        record(s, obj, "SUBMITTED", "", "", "created on the hub: approval required");
+    return r;
+}
+
+static kr_reconcile_result await_approval(submitter *s, const json_t *obj, kr_error_t *err)
+{
+    char hash[65];
+    if (approval_spec_hash(obj, hash) != 0)
+        return commit(s, NULL, err);
+    const char *next = approval_next_phase(obj, hash);
+    if (strcmp(sub_str(obj, "status.specHash"), hash) == 0 &&
+        strcmp(sub_str(obj, "status.phase"), next) == 0)
+        return KR_RECONCILE_DONE;
+    json_t *status;
+    json_t *copy = edit(obj, &status);
+    if (copy) {
+        json_object_set_new(status, "specHash", json_string(hash));
+        json_object_set_new(status, "phase", json_string(next));
+    }
+    return commit(s, copy, err);
+}
+
+static kr_reconcile_result dispatch(submitter *s, const json_t *obj, uint64_t *after,
+                                    kr_error_t *err)
+{
+    const char *order[64];
+    size_t n = order_of(s, obj, order, 64);
+    json_int_t attempt = sub_int(obj, "status.attempt");
+    const char *cluster = sub_str(obj, "status.cluster");
+    if (n == 0)
+        return fail_runnable(s, obj, "NoCluster", "no configured cluster in spec.clusters", err);
+    if (attempt <= 0 || !*cluster)
+        return decide(s, obj, 1, order[0], NULL, err);
+    long idx = submitter_cluster_find(s, cluster);
+    if (idx < 0)
+        return fail_runnable(s, obj, "UnknownCluster", "the decided cluster is not configured",
+                             err);
+    if (s->hook)
+        s->hook(SUB_HOOK_AFTER_DECISION, cluster, s->hook_user);
+    kr_resource_info info;
+    kr_error_t cerr = {0};
+    int rc = template_resource(s, (size_t)idx, obj, &info, &cerr);
+    json_t *out = NULL;
+    if (rc == 0) {
+        json_t *body = workload_copy(s, obj, attempt);
+        if (!body)
+            return kr_error_set(err, KR_ENOMEM, "out of memory"), KR_RECONCILE_ERROR;
+        rc = kr_client_create(s->clusters[idx].client,
+                              KR_GVR(info.group, info.version, info.resource),
+                              sub_str(obj, "metadata.namespace"), body, NULL, &out, &cerr);
+        json_decref(body);
+    }
+    if (rc == KR_EEXIST) {
+        /* a create of this attempt went through before (ours, retried) */
+        rc = probe_copy(s, (size_t)idx, obj, attempt, &out);
+        if (rc == KR_ENOTFOUND)
+            return fail_runnable(s, obj, "NameTaken",
+                                 "the copy's name is taken by an object that is not ours", err);
+    }
+    if (rc != 0 && transient(rc)) {
+        health_fail(s, (size_t)idx);
+        return unreachable(s, obj, (size_t)idx, false, after, err);
+    }
+    if (rc != 0) {
+        char why[1100];
+        snprintf(why, sizeof(why), "create in %s: %s", cluster, cerr.message);
+        return fail_runnable(s, obj, "CreateFailed", why, err);
+    }
+    health_ok(s, (size_t)idx);
+    if (s->hook)
+        s->hook(SUB_HOOK_AFTER_CREATE, cluster, s->hook_user);
+    char rv[64];
+    snprintf(rv, sizeof(rv), "%s", sub_str(out, "metadata.resourceVersion"));
+    json_decref(out);
+    json_t *status;
+    json_t *copy = edit(obj, &status);
+    if (copy) {
+        json_object_set_new(status, "phase", json_string(SUB_PHASE_DISPATCHED));
+        json_object_set_new(status, "dispatchedResourceVersion", json_string(rv));
+        json_object_set_new(status, "verified", json_false());
+        json_t *a = attempt_entry(status, attempt);
+        if (a) {
+            json_object_set_new(a, "state", json_string(ATTEMPT_CREATED));
+            json_object_set_new(a, "resourceVersion", json_string(rv));
+        }
+    }
+    kr_reconcile_result r = commit(s, copy, err);
+    if (r == STEP_AGAIN)
+        record(s, obj, "DISPATCHED", cluster, rv, "created");
+    return r;
+}
+
+/* Status edits for the copy of attempt `a` in another cluster. */
+static kr_reconcile_result mark_attempt(submitter *s, const json_t *obj, json_int_t attempt,
+                                        const char *state, const char *conflict, kr_error_t *err)
+{
+    json_t *status;
+    json_t *copy = edit(obj, &status);
+    if (copy) {
+        json_t *a = attempt_entry(status, attempt);
+        if (a)
+            json_object_set_new(a, "state", json_string(state));
+        if (conflict)
+            sub_set_condition(status, "Conflict", true, "BothStarted", conflict);
+    }
+    kr_reconcile_result r = commit(s, copy, err);
+    if (r == STEP_AGAIN && conflict)
+        record(s, obj, "CONFLICT", "", "", conflict);
+    return r;
+}
+
+/* Follow the straggler's attempt instead of the current one. */
+static kr_reconcile_result adopt(submitter *s, const json_t *obj, const json_t *a,
+                                 const json_t *straggler, const char *conflict, kr_error_t *err)
+{
+    json_t *status;
+    json_t *copy = edit(obj, &status);
+    if (copy) {
+        json_t *cur = attempt_entry(status, sub_int(obj, "status.attempt"));
+        if (cur)
+            json_object_set_new(cur, "state", json_string(ATTEMPT_STOPPED));
+        json_object_set_new(status, "attempt", json_integer(sub_int(a, "attempt")));
+        json_object_set_new(status, "cluster", json_string(sub_str(a, "cluster")));
+        json_object_set_new(status, "dispatchedResourceVersion",
+                            json_string(sub_str(straggler, "metadata.resourceVersion")));
+        json_object_set_new(status, "verified", json_false());
+        json_object_set_new(status, "phase", json_string(SUB_PHASE_DISPATCHED));
+        if (conflict)
+            sub_set_condition(status, "Conflict", true, "BothStarted", conflict);
+    }
+    kr_reconcile_result r = commit(s, copy, err);
+    if (r == STEP_AGAIN)
+        record(s, obj, conflict ? "CONFLICT" : "FAILED_OVER", sub_str(a, "cluster"),
+               sub_str(straggler, "metadata.resourceVersion"),
+               conflict ? conflict : "the earlier attempt had started: following it");
+    return r;
+}
+
+/* Copies of other attempts: deleted when not started; when both started
+ * the later one is stopped and the conflict recorded. `current` is the
+ * copy followed now (NULL: none yet). *pending: some cluster could not be
+ * asked. Returns STEP_AGAIN after a write, else DONE. */
+static kr_reconcile_result stragglers(submitter *s, const json_t *obj, const json_t *current,
+                                      bool *pending, kr_error_t *err)
+{
+    json_int_t cur_attempt = sub_int(obj, "status.attempt");
+    bool terminal = sub_phase_terminal(sub_str(obj, "status.phase"));
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(json_object_get(obj, "status"), "attempts"), i, a)
+    {
+        json_int_t n = sub_int(a, "attempt");
+        const char *state = sub_str(a, "state");
+        if (n == cur_attempt || strcmp(state, ATTEMPT_DELETED) == 0 ||
+            strcmp(state, ATTEMPT_STOPPED) == 0)
+            continue;
+        long idx = submitter_cluster_find(s, sub_str(a, "cluster"));
+        if (idx < 0)
+            continue;
+        if (health_since(s, (size_t)idx) && !probe_due(s, (size_t)idx)) {
+            *pending = true;
+            continue;
+        }
+        json_t *copy = NULL;
+        int rc = probe_copy(s, (size_t)idx, obj, n, &copy);
+        if (rc == KR_ENOTFOUND)
+            return mark_attempt(s, obj, n, ATTEMPT_DELETED, NULL, err);
+        if (rc != 0) {
+            *pending = true;
+            continue;
+        }
+        straggler_action act = failover_straggler(copy, current);
+        if (terminal && (act == STRAGGLER_ADOPT || act == STRAGGLER_STOP_CURRENT))
+            act = STRAGGLER_STOP_IT; /* the followed copy finished: it stays the one */
+        char why[256];
+        kr_reconcile_result r;
+        if (act == STRAGGLER_DELETE || act == STRAGGLER_STOP_IT) {
+            rc = delete_copy(s, (size_t)idx, obj, copy);
+            snprintf(why, sizeof(why), "attempt %lld in %s started too; stopped it", (long long)n,
+                     sub_str(a, "cluster"));
+            r = rc != 0 ? (*pending = true, KR_RECONCILE_DONE)
+                        : mark_attempt(s, obj, n,
+                                       act == STRAGGLER_DELETE ? ATTEMPT_DELETED : ATTEMPT_STOPPED,
+                                       act == STRAGGLER_STOP_IT ? why : NULL, err);
+        } else {
+            long cidx = submitter_cluster_find(s, sub_str(obj, "status.cluster"));
+            rc = current && cidx >= 0 ? delete_copy(s, (size_t)cidx, obj, current) : 0;
+            snprintf(why, sizeof(why), "attempt %lld in %s started first; stopped attempt %lld",
+                     (long long)n, sub_str(a, "cluster"), (long long)cur_attempt);
+            r = rc != 0 ? (*pending = true, KR_RECONCILE_DONE)
+                        : adopt(s, obj, a, copy, act == STRAGGLER_STOP_CURRENT ? why : NULL, err);
+        }
+        json_decref(copy);
+        if (r != KR_RECONCILE_DONE)
+            return r;
+    }
+    return KR_RECONCILE_DONE;
+}
+
+static kr_reconcile_result set_phase(submitter *s, const json_t *obj, const char *phase,
+                                     const char *event, kr_error_t *err)
+{
+    json_t *status;
+    json_t *copy = edit(obj, &status);
+    if (copy)
+        json_object_set_new(status, "phase", json_string(phase));
+    kr_reconcile_result r = commit(s, copy, err);
+    if (r == STEP_AGAIN && event)
+        record(s, obj, event, sub_str(obj, "status.cluster"), "", phase);
+    return r;
+}
+
+typedef struct wake_call {
+    submitter *s;
+    char *namespace_, *name;
+} wake_call;
+
+static void on_observed(int rc, void *user)
+{
+    wake_call *w = user;
+    if (rc == 0)
+        w->s->wake(w->namespace_, w->name, w->s->wake_user);
+    free(w->namespace_);
+    free(w->name);
+    free(w);
+}
+
+/* Ask the informer to wake the Runnable when it observes `rv`. */
+static void wake_when_observed(submitter *s, kr_informer_t *inf, const json_t *obj, const char *rv)
+{
+    if (!s->wake)
+        return;
+    wake_call *w = calloc(1, sizeof(*w));
+    if (w) {
+        w->s = s;
+        w->namespace_ = strdup(sub_str(obj, "metadata.namespace"));
+        w->name = strdup(sub_str(obj, "metadata.name"));
+    }
+    if (!w || !w->namespace_ || !w->name ||
+        kr_informer_notify_resource_version(inf, rv, s->verify_wait_ms, on_observed, w, NULL) !=
+            0) {
+        if (w) {
+            free(w->namespace_);
+            free(w->name);
+        }
+        free(w); /* the requeue is the backstop */
+    }
+}
+
+/* Not verified yet: has the cluster's informer observed the create's RV?
+ * Never blocks: the informer wakes the key when it does; meanwhile a quiet
+ * cluster is probed now and then, and one that does not answer past
+ * --failover-after loses the attempt. */
+static kr_reconcile_result verify(submitter *s, const json_t *obj, size_t idx, kr_informer_t *inf,
+                                  uint64_t *after, kr_error_t *err)
+{
+    const char *rv = sub_str(obj, "status.dispatchedResourceVersion");
+    if (kr_informer_wait_for_resource_version(inf, rv, 0, NULL) == 0) {
+        json_t *status;
+        json_t *copy = edit(obj, &status);
+        if (copy) {
+            json_object_set_new(status, "verified", json_true());
+            sub_set_condition(status, "Verified", true, "Observed",
+                              "the cluster's cache observed the create");
+        }
+        kr_reconcile_result r = commit(s, copy, err);
+        if (r == STEP_AGAIN)
+            record(s, obj, "VERIFIED", s->clusters[idx].name, rv, "observed");
+        return r;
+    }
+    if (!probe_due(s, idx) && !health_since(s, idx)) {
+        wake_when_observed(s, inf, obj, rv);
+        *after = s->probe_interval_ms < RETRY_MS ? s->probe_interval_ms : RETRY_MS;
+        return KR_RECONCILE_REQUEUE_AFTER;
+    }
+    json_t *copy = NULL;
+    int rc = probe_copy(s, idx, obj, sub_int(obj, "status.attempt"), &copy);
+    json_decref(copy);
+    if (rc == 0) {
+        wake_when_observed(s, inf, obj, rv);
+        *after = RETRY_MS; /* the cache lags; the copy is there */
+        return KR_RECONCILE_REQUEUE_AFTER;
+    }
+    if (rc == KR_ENOTFOUND) /* gone before anyone saw it run: create it again */
+        return set_phase(s, obj, SUB_PHASE_DISPATCHING, NULL, err);
+    return unreachable(s, obj, idx, false, after, err);
+}
+
+static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *after, kr_error_t *err)
+{
+    long idx = submitter_cluster_find(s, sub_str(obj, "status.cluster"));
+    if (idx < 0)
+        return fail_runnable(s, obj, "UnknownCluster", "the decided cluster is not configured",
+                             err);
+    kr_resource_info info;
+    kr_informer_t *inf = NULL;
+    kr_error_t e = {0};
+    int rc = template_resource(s, (size_t)idx, obj, &info, &e);
+    if (rc == 0)
+        rc = copy_informer(s, (size_t)idx, &info, &inf, &e);
+    if (rc != 0) {
+        if (transient(rc))
+            return unreachable(s, obj, (size_t)idx, false, after, err);
+        if (err)
+            *err = e;
+        return KR_RECONCILE_ERROR;
+    }
+    if (!json_is_true(json_object_get(json_object_get(obj, "status"), "verified")))
+        return verify(s, obj, (size_t)idx, inf, after, err);
+    if (!kr_informer_has_synced(inf)) {
+        /* a new leader's cache: absence from it means nothing yet */
+        *after = 200;
+        return KR_RECONCILE_REQUEUE_AFTER;
+    }
+    char name[SUB_MAX_NAME + 24];
+    copy_name(obj, sub_int(obj, "status.attempt"), name, sizeof(name));
+    json_t *copy =
+        kr_store_get_by_name(kr_informer_store(inf), sub_str(obj, "metadata.namespace"), name);
+    bool pending = false;
+    kr_reconcile_result r = stragglers(s, obj, copy, &pending, err);
+    if (r != KR_RECONCILE_DONE) {
+        json_decref(copy);
+        return r;
+    }
+    if (!copy)
+        return fail_runnable(s, obj, "CopyDeleted", "the workload copy was deleted", err);
+    if (held_kind(obj) && json_is_true(json_object_get(json_object_get(copy, "spec"), "suspend"))) {
+        rc = release(s, (size_t)idx, obj, copy);
+        json_decref(copy);
+        if (rc == 0) {
+            *after = 200; /* the informer brings the released copy */
+            return KR_RECONCILE_REQUEUE_AFTER;
+        }
+        if (transient(rc))
+            return unreachable(s, obj, (size_t)idx, false, after, err);
+        kr_error_set(err, rc, "releasing the copy in %s failed", s->clusters[idx].name);
+        return KR_RECONCILE_ERROR;
+    }
+    const char *outcome = failover_outcome(copy);
+    bool started = failover_started(copy);
+    json_decref(copy);
+    if (outcome)
+        return set_phase(s, obj, outcome,
+                         strcmp(outcome, SUB_PHASE_SUCCEEDED) == 0 ? "SUCCEEDED" : "FAILED", err);
+    if (started && strcmp(sub_str(obj, "status.phase"), SUB_PHASE_RUNNING) != 0)
+        return set_phase(s, obj, SUB_PHASE_RUNNING, NULL, err);
+    if (!started && probe_due(s, (size_t)idx)) {
+        json_t *probe = NULL;
+        rc = probe_copy(s, (size_t)idx, obj, sub_int(obj, "status.attempt"), &probe);
+        json_decref(probe);
+        if (rc != 0 && rc != KR_ENOTFOUND)
+            return unreachable(s, obj, (size_t)idx, false, after, err);
+    }
+    /* not started: look again to notice an outage; started: the informer's
+     * events wake us, this is the backstop */
+    *after = started || pending ? s->failover_after_ms : s->probe_interval_ms;
+    return KR_RECONCILE_REQUEUE_AFTER;
+}
+
+/* Delete every copy (cancel, deletion); DONE once every one is confirmed gone. */
+static kr_reconcile_result remove_copies(submitter *s, const json_t *obj, uint64_t *after,
+                                         kr_error_t *err)
+{
+    bool pending = false;
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(json_object_get(obj, "status"), "attempts"), i, a)
+    {
+        const char *state = sub_str(a, "state");
+        if (strcmp(state, ATTEMPT_DELETED) == 0)
+            continue;
+        long idx = submitter_cluster_find(s, sub_str(a, "cluster"));
+        if (idx < 0)
+            continue;
+        json_t *copy = NULL;
+        int rc = probe_copy(s, (size_t)idx, obj, sub_int(a, "attempt"), &copy);
+        if (rc == 0)
+            rc = delete_copy(s, (size_t)idx, obj, copy);
+        json_decref(copy);
+        if (rc == 0 || rc == KR_ENOTFOUND)
+            return mark_attempt(s, obj, sub_int(a, "attempt"), ATTEMPT_DELETED, NULL, err);
+        pending = true; /* an unreachable cluster is never taken for "gone" */
+    }
+    if (pending) {
+        *after = RETRY_MS;
+        return KR_RECONCILE_REQUEUE_AFTER;
+    }
+    return KR_RECONCILE_DONE;
+}
+
+static kr_reconcile_result cancelled(submitter *s, const json_t *obj, uint64_t *after,
+                                     kr_error_t *err)
+{
+    kr_reconcile_result r = remove_copies(s, obj, after, err);
+    if (r != KR_RECONCILE_DONE || sub_condition_true(obj, "CopiesRemoved"))
+        return r;
+    json_t *status;
+    json_t *copy = edit(obj, &status);
+    if (copy)
+        sub_set_condition(status, "CopiesRemoved", true, "Cancelled",
+                          "every workload copy deleted");
+    /* the API recorded CANCELLED with the user who asked */
+    return commit(s, copy, err);
+}
+
+static kr_reconcile_result step(submitter *s, const json_t *obj, uint64_t *after, kr_error_t *err)
+{
+    if (*sub_str(obj, "metadata.deletionTimestamp")) {
+        if (!has_finalizer(obj))
+            return KR_RECONCILE_DONE;
+        kr_reconcile_result r = remove_copies(s, obj, after, err);
+        return r == KR_RECONCILE_DONE ? set_finalizer(s, obj, false, err) : r;
+    }
+    if (!has_finalizer(obj))
+        return set_finalizer(s, obj, true, err);
+    const char *phase = sub_str(obj, "status.phase");
+    if (!*phase)
+        return init_status(s, obj, after, err);
+    if (strcmp(phase, SUB_PHASE_PENDING) == 0 || strcmp(phase, SUB_PHASE_AWAITING) == 0)
+        return await_approval(s, obj, err);
+    if (strcmp(phase, SUB_PHASE_DISPATCHING) == 0)
+        return dispatch(s, obj, after, err);
+    if (strcmp(phase, SUB_PHASE_DISPATCHED) == 0 || strcmp(phase, SUB_PHASE_RUNNING) == 0)
+        return follow(s, obj, after, err);
+    if (strcmp(phase, SUB_PHASE_CANCELLED) == 0)
+        return cancelled(s, obj, after, err);
+    if (strcmp(phase, SUB_PHASE_SUCCEEDED) == 0 || strcmp(phase, SUB_PHASE_FAILED) == 0) {
+        bool pending = false;
+        kr_reconcile_result r = stragglers(s, obj, NULL, &pending, err);
+        if (r == KR_RECONCILE_DONE && pending) {
+            *after = s->probe_interval_ms;
+            return KR_RECONCILE_REQUEUE_AFTER;
+        }
+        return r;
+    }
+    return KR_RECONCILE_DONE; /* Rejected */
+}
+
+kr_reconcile_result submitter_reconcile(submitter *s, const char *namespace_, const char *name,
+                                        uint64_t *requeue_after_ms, kr_error_t *err)
+{
+    for (int i = 0; i < 16; i++) {
+        json_t *obj = kr_store_get_by_name(kr_informer_store(s->runnables), namespace_, name);
+        if (!obj)
+            return KR_RECONCILE_DONE;
+        kr_reconcile_result r = step(s, obj, requeue_after_ms, err);
+        json_decref(obj);
+        if (r != STEP_AGAIN)
+            return r;
+    }
+    return KR_RECONCILE_REQUEUE;
+}

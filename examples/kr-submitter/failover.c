@@ -1,0 +1,89 @@
+/* kr-submitter — where an attempt goes and what becomes of the copies of
+ * earlier attempts (PLATFORM.md invariant 2): the next cluster in the
+ * Runnable's order once the current one has been unreachable past
+ * --failover-after (IfNotStarted only, and only before the copy started);
+ * a copy of another attempt is deleted if it has not started, and if both
+ * started the one that started later is stopped. Pure functions. */
+#include <string.h>
+
+#include "submitter.h"
+
+size_t failover_order(const json_t *runnable, const char *const *configured, size_t n_configured,
+                      const char **out, size_t max)
+{
+    const json_t *list = json_object_get(json_object_get(runnable, "spec"), "clusters");
+    size_t n = 0;
+    if (json_array_size(list) == 0) {
+        for (size_t i = 0; i < n_configured && n < max; i++)
+            out[n++] = configured[i];
+        return n;
+    }
+    size_t i;
+    json_t *c;
+    json_array_foreach(list, i, c)
+    {
+        for (size_t j = 0; j < n_configured && n < max; j++) {
+            if (json_is_string(c) && strcmp(json_string_value(c), configured[j]) == 0)
+                out[n++] = configured[j];
+        }
+    }
+    return n;
+}
+
+const char *failover_next(const char *const *order, size_t n, const char *current)
+{
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (strcmp(order[i], current) == 0)
+            return order[i + 1];
+    }
+    return NULL;
+}
+
+bool failover_due(const json_t *runnable, bool started, uint64_t unreachable_since_ms,
+                  uint64_t now_ms, uint64_t failover_after_ms)
+{
+    if (started || unreachable_since_ms == 0)
+        return false;
+    if (strcmp(sub_str(runnable, "spec.failoverPolicy"), "Never") == 0)
+        return false;
+    return now_ms >= unreachable_since_ms && now_ms - unreachable_since_ms >= failover_after_ms;
+}
+
+const char *failover_outcome(const json_t *copy)
+{
+    /* a Job: Complete (or SuccessCriteriaMet) / Failed; a Pod: status.phase */
+    if (sub_condition_true(copy, "Complete") || sub_condition_true(copy, "SuccessCriteriaMet") ||
+        strcmp(sub_str(copy, "status.phase"), "Succeeded") == 0)
+        return SUB_PHASE_SUCCEEDED;
+    if (sub_condition_true(copy, "Failed") || strcmp(sub_str(copy, "status.phase"), "Failed") == 0)
+        return SUB_PHASE_FAILED;
+    return NULL;
+}
+
+bool failover_started(const json_t *copy)
+{
+    if (!copy)
+        return false;
+    const char *phase = sub_str(copy, "status.phase");
+    return *sub_str(copy, "status.startTime") || sub_int(copy, "status.active") > 0 ||
+           sub_int(copy, "status.succeeded") > 0 || sub_int(copy, "status.failed") > 0 ||
+           (*phase && strcmp(phase, "Pending") != 0) || failover_outcome(copy) != NULL;
+}
+
+/* When a copy started: status.startTime, else its creation (a copy seen
+ * running without a start time). RFC 3339 UTC strings compare as text. */
+static const char *started_at(const json_t *copy)
+{
+    const char *t = sub_str(copy, "status.startTime");
+    return *t ? t : sub_str(copy, "metadata.creationTimestamp");
+}
+
+straggler_action failover_straggler(const json_t *straggler, const json_t *current)
+{
+    if (!failover_started(straggler))
+        return STRAGGLER_DELETE;
+    if (!failover_started(current))
+        return STRAGGLER_ADOPT;
+    return strcmp(started_at(straggler), started_at(current)) >= 0 ? STRAGGLER_STOP_IT
+                                                                   : STRAGGLER_STOP_CURRENT;
+}

@@ -1,0 +1,220 @@
+/* kr-submitter — runnables submitted once, approved, placed in exactly one
+ * workload cluster, verified and followed to completion. `serve` runs the
+ * controller (leader only) and the HTTP API (every replica); every other
+ * verb is a CLI call to that API (cli.c). The decisions live beside this
+ * file: auth.c, approval.c, submission.c, idempotency.c, failover.c,
+ * dispatch.c, api.c. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "submitter.h"
+
+static const char *token_auth_file;
+static const char *inventory_url;
+static uint64_t failover_after_ms = 60000;
+/* A Runnable takes about six hub writes: client-go's 5 qps would be the
+ * bottleneck. --kube-api-qps and --kube-api-burst (shared flags) override. */
+#define DEFAULT_QPS 50.0
+#define DEFAULT_BURST 100
+
+static const kr_flag flags[] = {
+    {"token-auth-file", 0, KR_FLAG_STRING, &token_auth_file, "FILE",
+     "bearer tokens of the API's callers: token,user,uid,\"group1,group2\" (required)", false},
+    {"failover-after", 0, KR_FLAG_DURATION, &failover_after_ms, "DURATION",
+     "a cluster unreachable this long loses its not-yet-started runnables to the next", false},
+    {"inventory", 0, KR_FLAG_STRING, &inventory_url, "URL",
+     "the inventory database (history and transactions)", false},
+};
+
+static const kr_manager_program program = {
+    .name = "kr-submitter",
+    .summary = "Submit runnables with approval, retry, failover and verification.",
+    .usage = "serve [flags]  (kr-submitter --help for the CLI verbs)",
+    .flags = flags,
+    .n_flags = sizeof(flags) / sizeof(flags[0]),
+};
+
+typedef struct app {
+    kr_manager_t *m;
+    kr_controller_t *ctl;
+    submitter s;
+    bool submitter_ready; /* submitter_init succeeded */
+    pthread_mutex_t informers_mu; /* one source registration per informer */
+    api api;
+} app;
+
+static kr_reconcile_result reconcile(kr_controller_t *ctl, const kr_reconcile_request *req,
+                                     uint64_t *requeue_after_ms, kr_error_t *err, void *user)
+{
+    (void)ctl;
+    return submitter_reconcile(&((app *)user)->s, req->namespace_, req->name, requeue_after_ms,
+                               err);
+}
+
+/* A workload copy changed: look at the Runnable it belongs to. */
+static void map_copy(kr_controller_t *ctl, const char *cluster, const json_t *obj, void *user)
+{
+    (void)cluster;
+    (void)user;
+    char key[512];
+    if (submitter_owner_key(obj, key, sizeof(key)))
+        kr_controller_enqueue_key(ctl, key);
+}
+
+/* Workload informers come from the manager's factory; the first time one
+ * is handed out, its events start waking the Runnables they belong to. */
+static int informer_for(size_t cluster, kr_gvr gvr, kr_informer_t **out, kr_error_t *err,
+                        void *user)
+{
+    app *a = user;
+    pthread_mutex_lock(&a->informers_mu);
+    kr_informer_factory_t *f = kr_manager_informers(a->m);
+    size_t before = kr_informer_factory_len(f);
+    int rc = kr_manager_informer(a->m, a->s.clusters[cluster].client, gvr, NULL,
+                                 SUB_MANAGED_SELECTOR, out, err);
+    bool created = rc == 0 && kr_informer_factory_len(f) > before;
+    pthread_mutex_unlock(&a->informers_mu);
+    if (!created)
+        return rc;
+    kr_controller_source src = {.version = KR_CONTROLLER_SOURCE_VERSION};
+    src.informer = *out;
+    src.map = KR_CONTROLLER_MAP_FUNC;
+    src.map_cb = map_copy;
+    return kr_controller_watch(a->ctl, &src, err);
+}
+
+static void wake(const char *namespace_, const char *name, void *user)
+{
+    kr_controller_enqueue(((app *)user)->ctl, NULL, namespace_, name);
+}
+
+static int epoch(uint64_t *out, void *user)
+{
+    kr_leader_t *le = kr_manager_leader(((app *)user)->m);
+    kr_leader_term term;
+    if (!le) {
+        *out = 0;
+        return 0;
+    }
+    int rc = kr_leader_term_get(le, &term);
+    *out = term.transitions;
+    return rc;
+}
+
+static void serve_api(const kr_http_request_t *hreq, kr_http_response_t *hresp, void *user)
+{
+    size_t len = 0;
+    const char *body = kr_http_request_body(hreq, &len);
+    api_request req = {.method = kr_http_request_method(hreq),
+                       .path = kr_http_request_path(hreq),
+                       .authorization = kr_http_request_header(hreq, "Authorization"),
+                       .body = body,
+                       .body_len = len,
+                       .q_namespace = kr_http_request_query(hreq, "namespace"),
+                       .q_clusters = kr_http_request_query(hreq, "clusters"),
+                       .q_idempotency_key = kr_http_request_query(hreq, "idempotencyKey")};
+    api_response resp = {0};
+    api_handle(&((app *)user)->api, &req, &resp);
+    kr_http_respond_json(hresp, resp.status, resp.body);
+    json_decref(resp.body);
+}
+
+static int setup(app *a, auth_table *auth, kr_error_t *err)
+{
+    kr_manager_t *m = a->m;
+    size_t n = kr_manager_cluster_count(m);
+    if (n == 0)
+        return kr_error_set(err, KR_EINVAL, "give at least one --cluster NAME=KUBECONFIG");
+    a->s.clusters = calloc(n, sizeof(sub_cluster));
+    if (!a->s.clusters)
+        return kr_error_set(err, KR_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        a->s.clusters[i].name = kr_manager_cluster_name(m, i);
+        a->s.clusters[i].client = kr_manager_cluster_client(m, i);
+    }
+    a->s.n_clusters = n;
+    a->s.hub = kr_manager_hub(m);
+    a->s.hub_name = kr_manager_hub_name(m);
+    a->s.failover_after_ms = failover_after_ms;
+    a->s.logger = *kr_manager_logger(m);
+    a->s.epoch = epoch;
+    a->s.epoch_user = a;
+    a->s.informer_for = informer_for;
+    a->s.informer_for_user = a;
+    a->s.wake = wake;
+    a->s.wake_user = a;
+    int rc = submitter_init(&a->s, err);
+    a->submitter_ready = rc == 0;
+    if (rc == 0)
+        rc = kr_manager_informer(m, a->s.hub, SUB_RUNNABLES, NULL, NULL, &a->s.runnables, err);
+    kr_controller_opts co = {.version = KR_CONTROLLER_OPTS_VERSION};
+    co.name = SUB_PROGRAM;
+    co.reconcile = reconcile;
+    co.user = a;
+    co.workers = 4;
+    if (rc == 0)
+        rc = kr_manager_add_controller(m, &co, &a->ctl, err);
+    kr_controller_source src = {.version = KR_CONTROLLER_SOURCE_VERSION};
+    src.informer = a->s.runnables;
+    if (rc == 0)
+        rc = kr_controller_watch(a->ctl, &src, err);
+    a->api.s = &a->s;
+    a->api.auth = auth;
+    if (rc == 0)
+        rc = kr_manager_add_route(m, NULL, "/api/v1/runnables", serve_api, a, err);
+    if (rc == 0)
+        rc = kr_manager_add_route(m, NULL, "/api/v1/runnables/*", serve_api, a, err);
+    if (rc == 0 && inventory_url)
+        kr_log(kr_manager_logger(m), KR_LOG_WARN, SUB_PROGRAM,
+               "--inventory: this build records transitions in the log only (README)");
+    return rc;
+}
+
+static int serve(int argc, char **argv)
+{
+    kr_manager_config cfg;
+    kr_error_t err = {0};
+    int rc = kr_manager_parse_args(&program, argc, argv, &cfg, &err);
+    if (rc == 0 && !token_auth_file)
+        rc = kr_error_set(&err, KR_EINVAL, "--token-auth-file is required");
+    if (rc != 0) {
+        int code = kr_manager_args_exit(&program, rc, &err, stdout, stderr);
+        kr_manager_config_free(&cfg);
+        return code;
+    }
+    auth_table *auth = NULL;
+    if (auth_table_load(token_auth_file, &auth, &err) != 0) {
+        fprintf(stderr, "kr-submitter: %s\n", err.message);
+        kr_manager_config_free(&cfg);
+        return 2;
+    }
+    kr_manager_opts mo = {.version = KR_MANAGER_OPTS_VERSION};
+    mo.program = &program;
+    mo.config = &cfg;
+    /* bodies up to 16 MiB reach the handler, which refuses what is over
+     * SUB_MAX_BODY with a 400 that says so */
+    mo.max_body_bytes = 16 * 1024 * 1024;
+    mo.client_qps = DEFAULT_QPS;
+    mo.client_burst = DEFAULT_BURST;
+    app a = {.informers_mu = PTHREAD_MUTEX_INITIALIZER};
+    int code = 2;
+    if (kr_manager_new(&mo, &a.m, &err) != 0 || setup(&a, auth, &err) != 0)
+        fprintf(stderr, "kr-submitter: %s\n", err.message);
+    else
+        code = kr_manager_run(a.m);
+    kr_manager_free(a.m);
+    if (a.submitter_ready)
+        submitter_destroy(&a.s);
+    free(a.s.clusters);
+    auth_table_free(auth);
+    kr_manager_config_free(&cfg);
+    return code;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "serve") == 0)
+        return serve(argc - 1, argv + 1);
+    return cli_main(argc - 1, argv + 1);
+}

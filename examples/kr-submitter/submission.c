@@ -1,0 +1,256 @@
+/* kr-submitter — what a submission may contain: one namespaced manifest
+ * (or a Runnable wrapping one), JSON or YAML, of a kind the target clusters
+ * serve. Every refusal is a 400 or 422 with a message a user can act on,
+ * decided before anything is written. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "submitter.h"
+
+/* Fields the apiserver owns: never copied into a workload copy. */
+static const char *const server_fields[] = {
+    "resourceVersion", "uid",       "creationTimestamp", "managedFields",
+    "generation",      "selfLink",  "deletionTimestamp", "deletionGracePeriodSeconds",
+    "ownerReferences", "finalizers"};
+
+static int check_manifest(const json_t *t, kr_error_t *err)
+{
+    if (!json_is_object(t))
+        return sub_fail(err, 422, KR_EINVALIDOBJ, "the manifest is not an object");
+    const char *kind = sub_str(t, "kind");
+    if (!*kind)
+        return sub_fail(err, 422, KR_EINVALIDOBJ, "the manifest has no kind");
+    if (!*sub_str(t, "apiVersion"))
+        return sub_fail(err, 422, KR_EINVALIDOBJ, "the manifest (kind %s) has no apiVersion", kind);
+    size_t kl = strlen(kind);
+    if (kl > 4 && strcmp(kind + kl - 4, "List") == 0)
+        return sub_fail(err, 422, KR_EINVALIDOBJ, "a %s is not one manifest: submit one object",
+                        kind);
+    if (!*sub_str(t, "metadata.name"))
+        return sub_fail(err, 422, KR_EINVALIDOBJ, "the manifest (kind %s) has no metadata.name",
+                        kind);
+    return 0;
+}
+
+static bool configured(const submission_opts *o, const char *name)
+{
+    for (size_t i = 0; i < o->n_clusters; i++) {
+        if (strcmp(o->clusters[i], name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* spec.clusters from "a,b" (the request) or the body's; each configured. */
+static int pick_clusters(const submission_opts *o, json_t *spec, kr_error_t *err)
+{
+    if (o->clusters_arg && *o->clusters_arg) {
+        json_t *list = json_array();
+        const char *p = o->clusters_arg;
+        while (list && *p) {
+            const char *comma = strchr(p, ',');
+            size_t len = comma ? (size_t)(comma - p) : strlen(p);
+            if (len > 0)
+                json_array_append_new(list, json_stringn(p, len));
+            p += len + (comma ? 1 : 0);
+        }
+        if (!list || json_object_set_new(spec, "clusters", list) != 0)
+            return sub_fail(err, 500, KR_ENOMEM, "out of memory");
+    }
+    json_t *list = json_object_get(spec, "clusters");
+    if (list && !json_is_array(list))
+        return sub_fail(err, 422, KR_EINVALIDOBJ, "spec.clusters must be a list of names");
+    size_t i;
+    json_t *c;
+    json_array_foreach(list, i, c)
+    {
+        if (!json_is_string(c) || !configured(o, json_string_value(c)))
+            return sub_fail(err, 422, KR_EINVALIDOBJ, "unknown cluster %s (spec.clusters[%zu])",
+                            json_is_string(c) ? json_string_value(c) : "(not a string)", i);
+    }
+    return 0;
+}
+
+static int check_policy(const json_t *spec, kr_error_t *err)
+{
+    const json_t *fp = json_object_get(spec, "failoverPolicy");
+    if (fp && (!json_is_string(fp) || (strcmp(json_string_value(fp), "Never") != 0 &&
+                                       strcmp(json_string_value(fp), "IfNotStarted") != 0)))
+        return sub_fail(err, 422, KR_EINVALIDOBJ,
+                        "spec.failoverPolicy must be Never or IfNotStarted");
+    const json_t *ap = json_object_get(spec, "approval");
+    if (ap && !json_is_object(ap))
+        return sub_fail(err, 422, KR_EINVALIDOBJ, "spec.approval must be {required, group}");
+    const json_t *req = json_object_get(ap, "required");
+    if (req && (!json_is_integer(req) || json_integer_value(req) < 0))
+        return sub_fail(err, 422, KR_EINVALIDOBJ,
+                        "spec.approval.required must be a whole number >= 0");
+    const json_t *group = json_object_get(ap, "group");
+    if (group && !json_is_string(group))
+        return sub_fail(err, 422, KR_EINVALIDOBJ, "spec.approval.group must be a string");
+    return 0;
+}
+
+/* Every target cluster that answers must serve the kind, namespaced. */
+static int check_kind(const submission_opts *o, const json_t *spec, const json_t *t,
+                      kr_error_t *err)
+{
+    if (!o->kind)
+        return 0;
+    const char *av = sub_str(t, "apiVersion"), *kind = sub_str(t, "kind");
+    const json_t *list = json_object_get(spec, "clusters");
+    size_t n = json_array_size(list) ? json_array_size(list) : o->n_clusters;
+    for (size_t i = 0; i < n; i++) {
+        const char *cl =
+            json_array_size(list) ? json_string_value(json_array_get(list, i)) : o->clusters[i];
+        bool namespaced = true;
+        int rc = o->kind(cl, av, kind, &namespaced, o->kind_user);
+        if (rc == KR_ENOTFOUND)
+            return sub_fail(err, 422, KR_EINVALIDOBJ, "cluster %s does not serve %s, Kind=%s", cl,
+                            av, kind);
+        if (rc == 0 && !namespaced)
+            return sub_fail(err, 422, KR_EINVALIDOBJ,
+                            "%s is cluster-scoped: a Runnable runs namespaced kinds only", kind);
+    }
+    return 0;
+}
+
+/* The body as one JSON document. */
+static int parse_body(const char *body, size_t len, json_t **doc, kr_error_t *err)
+{
+    *doc = NULL;
+    if (len > SUB_MAX_BODY)
+        return sub_fail(err, 400, KR_ETOOLARGE,
+                        "the request body is %zu bytes; a submission holds at most %d", len,
+                        SUB_MAX_BODY);
+    if (!body || len == 0)
+        return sub_fail(err, 400, KR_EPARSE, "empty body: send a manifest or a Runnable");
+    json_t *docs = NULL;
+    kr_error_t perr = {0};
+    if (kr_yaml_parse_all(body, len, &docs, &perr) != 0)
+        return sub_fail(err, 400, KR_EPARSE, "the body is neither JSON nor YAML: %s", perr.message);
+    size_t n = json_array_size(docs);
+    if (n != 1) {
+        json_decref(docs);
+        return sub_fail(err, 400, KR_EPARSE, "one manifest per submission (the body holds %zu)", n);
+    }
+    *doc = json_incref(json_array_get(docs, 0));
+    json_decref(docs);
+    return 0;
+}
+
+/* Split the document into the Runnable's spec (new) and metadata (borrowed). */
+static int split_document(json_t *doc, json_t **spec, const json_t **md, kr_error_t *err)
+{
+    *spec = NULL;
+    *md = NULL;
+    if (!json_is_object(doc))
+        return sub_fail(err, 422, KR_EINVALIDOBJ, "the body is not an object");
+    if (strcmp(sub_str(doc, "kind"), KR_RUNNABLE_KIND) != 0 ||
+        strncmp(sub_str(doc, "apiVersion"), KR_PLATFORM_GROUP "/", strlen(KR_PLATFORM_GROUP) + 1) !=
+            0) {
+        *spec = json_pack("{s:O}", "template", doc);
+        return *spec ? 0 : sub_fail(err, 500, KR_ENOMEM, "out of memory");
+    }
+    if (strcmp(sub_str(doc, "apiVersion"), SUB_API_VERSION) != 0)
+        return sub_fail(err, 422, KR_EINVALIDOBJ, "a Runnable is %s, not %s", SUB_API_VERSION,
+                        sub_str(doc, "apiVersion"));
+    const json_t *s = json_object_get(doc, "spec");
+    if (!json_is_object(s) || !json_object_get(s, "template"))
+        return sub_fail(err, 422, KR_EINVALIDOBJ, "the Runnable has no spec.template");
+    *spec = json_deep_copy(s);
+    *md = json_object_get(doc, "metadata");
+    return *spec ? 0 : sub_fail(err, 500, KR_ENOMEM, "out of memory");
+}
+
+static int name_runnable(json_t *md, const json_t *given, const json_t *t, const char *ns,
+                         const char *key, kr_error_t *err)
+{
+    const char *name = sub_str(given, "name");
+    if (*name && strlen(name) > SUB_MAX_NAME)
+        return sub_fail(err, 422, KR_EINVALIDOBJ, "runnable name %s is longer than %d characters",
+                        name, SUB_MAX_NAME);
+    char buf[SUB_MAX_NAME + 8];
+    if (*name)
+        return json_object_set_new(md, "name", json_string(name)) == 0
+                   ? 0
+                   : sub_fail(err, 500, KR_ENOMEM, "out of memory");
+    if (key && *key) {
+        if (idempotency_name(sub_str(t, "metadata.name"), ns, key, buf) != 0)
+            return sub_fail(err, 500, KR_ENOMEM, "out of memory");
+        return json_object_set_new(md, "name", json_string(buf)) == 0
+                   ? 0
+                   : sub_fail(err, 500, KR_ENOMEM, "out of memory");
+    }
+    idempotency_base(sub_str(t, "metadata.name"), buf, sizeof(buf));
+    return json_object_set_new(md, "generateName", json_string(buf)) == 0
+               ? 0
+               : sub_fail(err, 500, KR_ENOMEM, "out of memory");
+}
+
+static int build(json_t *doc, const submission_opts *o, json_t **out, kr_error_t *err)
+{
+    json_t *spec = NULL;
+    const json_t *given_md = NULL;
+    int rc = split_document(doc, &spec, &given_md, err);
+    if (rc != 0)
+        return rc;
+    json_t *t = json_object_get(spec, "template");
+    json_t *tmd = json_object_get(t, "metadata");
+    const char *ns =
+        o->namespace_ && *o->namespace_ ? o->namespace_ : sub_str(given_md, "namespace");
+    if (!*ns)
+        ns = *sub_str(t, "metadata.namespace") ? sub_str(t, "metadata.namespace") : "default";
+    const char *key = o->idempotency_key && *o->idempotency_key ? o->idempotency_key
+                                                                : sub_str(spec, "idempotencyKey");
+    json_t *md = json_object();
+    if ((rc = check_manifest(t, err)) == 0 && *sub_str(t, "metadata.namespace") &&
+        strcmp(sub_str(t, "metadata.namespace"), ns) != 0)
+        rc = sub_fail(err, 422, KR_EINVALIDOBJ,
+                      "the manifest's namespace %s is not the runnable's (%s): a copy runs in "
+                      "the runnable's namespace",
+                      sub_str(t, "metadata.namespace"), ns);
+    if (rc == 0)
+        rc = pick_clusters(o, spec, err);
+    if (rc == 0)
+        rc = check_policy(spec, err);
+    if (rc == 0)
+        rc = check_kind(o, spec, t, err);
+    if (rc == 0 && !md)
+        rc = sub_fail(err, 500, KR_ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = name_runnable(md, given_md, t, ns, key, err);
+    if (rc == 0) {
+        for (size_t i = 0; i < sizeof(server_fields) / sizeof(server_fields[0]); i++)
+            json_object_del(tmd, server_fields[i]);
+        json_object_del(t, "status");
+        if (*key)
+            json_object_set_new(spec, "idempotencyKey", json_string(key));
+        json_object_set_new(md, "namespace", json_string(ns));
+        /* born with the finalizer: the controller need not add it */
+        json_object_set_new(md, "finalizers", json_pack("[s]", SUB_FINALIZER));
+        const json_t *labels = json_object_get(given_md, "labels");
+        if (json_is_object(labels))
+            json_object_set(md, "labels", (json_t *)labels);
+        *out = json_pack("{s:s, s:s, s:O, s:O}", "apiVersion", SUB_API_VERSION, "kind", "Runnable",
+                         "metadata", md, "spec", spec);
+        if (!*out)
+            rc = sub_fail(err, 500, KR_ENOMEM, "out of memory");
+    }
+    json_decref(md);
+    json_decref(spec);
+    return rc;
+}
+
+int submission_build(const char *body, size_t len, const submission_opts *opts, json_t **out,
+                     kr_error_t *err)
+{
+    *out = NULL;
+    json_t *doc = NULL;
+    int rc = parse_body(body, len, &doc, err);
+    if (rc == 0)
+        rc = build(doc, opts, out, err);
+    json_decref(doc);
+    return rc;
+}

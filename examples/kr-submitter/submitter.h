@@ -1,0 +1,303 @@
+/* kr-submitter — the program's internal contract: the Runnable's names on
+ * the wire, and the small decision modules beside main.c (auth, approval,
+ * submission, idempotency, failover, dispatch, api, cli). Each module is
+ * testable without a server; only dispatch and api make requests, through
+ * the clients and informers handed to them. Never installed. */
+#ifndef KR_SUBMITTER_H
+#define KR_SUBMITTER_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kreconcile.h"
+
+/* ---- Names on the wire (docs/PLATFORM.md, kreconcile/platform.h) ---------- */
+
+#define SUB_API_VERSION KR_PLATFORM_API_VERSION
+#define SUB_RUNNABLES KR_RUNNABLE_GVR
+#define SUB_FINALIZER KR_FINALIZER_SUBMITTER
+#define SUB_LABEL_MANAGED_BY KR_LABEL_MANAGED_BY
+#define SUB_LABEL_SOURCE_UID KR_LABEL_SOURCE_UID
+#define SUB_LABEL_SOURCE_CLUSTER KR_LABEL_SOURCE_CLUSTER
+#define SUB_PROGRAM KR_MANAGER_SUBMITTER
+#define SUB_MANAGED_SELECTOR KR_LABEL_MANAGED_BY "=" KR_MANAGER_SUBMITTER
+/* Who submitted a Runnable created on the hub directly (not through the API). */
+#define SUB_UNKNOWN_SUBMITTER "unknown"
+/* The longest Runnable name: the workload copy adds "-<attempt>" and Job
+ * names must fit a 63-character label value. */
+#define SUB_MAX_NAME 52
+/* The largest submission body: a Runnable must fit in etcd's 1.5 MiB. */
+#define SUB_MAX_BODY (1024 * 1024)
+
+/* The status phases. */
+#define SUB_PHASE_PENDING "Pending"
+#define SUB_PHASE_AWAITING "AwaitingApproval"
+#define SUB_PHASE_REJECTED "Rejected"
+#define SUB_PHASE_DISPATCHING "Dispatching"
+#define SUB_PHASE_DISPATCHED "Dispatched"
+#define SUB_PHASE_RUNNING "Running"
+#define SUB_PHASE_SUCCEEDED "Succeeded"
+#define SUB_PHASE_FAILED "Failed"
+#define SUB_PHASE_CANCELLED "Cancelled"
+
+/* Small accessors over Runnable JSON (borrowed results, "" when absent). */
+const char *sub_str(const json_t *obj, const char *path); /* "status.phase" */
+json_int_t sub_int(const json_t *obj, const char *path);
+/* The value of label `key` of `obj` ("" when absent); label keys hold dots. */
+const char *sub_label(const json_t *obj, const char *key);
+/* The current UTC time as RFC 3339 ("2026-12-03T09:15:02Z") into buf[32]. */
+void sub_now_rfc3339(char buf[32]);
+/* Fill err (code, http_code = http_status, message) and return
+ * http_status: how the decision modules refuse a request. */
+int sub_fail(kr_error_t *err, int http_status, int code, const char *fmt, ...) KR_PRINTF(4, 5);
+/* Set condition `type` in `status` (lastTransitionTime kept when the value
+ * did not change). */
+void sub_set_condition(json_t *status, const char *type, bool value, const char *reason,
+                       const char *message);
+/* True when `obj`'s status has condition `type` with status "True". */
+bool sub_condition_true(const json_t *obj, const char *type);
+/* True for Succeeded, Failed, Cancelled and Rejected. */
+bool sub_phase_terminal(const char *phase);
+
+/* ---- auth.c: bearer tokens in kube-apiserver's static token file format -- */
+
+typedef struct auth_user {
+    char *token;
+    char *user;
+    char *uid;
+    char **groups;
+    size_t n_groups;
+} auth_user;
+
+typedef struct auth_table auth_table;
+
+/* Parse a token file: one `token,user,uid[,"group1,group2"]` CSV record per
+ * line (fields may be quoted), blank lines skipped. *out is new. Errors:
+ * KR_EPARSE (the message names the line), KR_ENOMEM. */
+int auth_table_parse(const char *text, size_t len, auth_table **out, kr_error_t *err);
+/* The same from a file. Adds KR_EIO. */
+int auth_table_load(const char *path, auth_table **out, kr_error_t *err);
+void auth_table_free(auth_table *t);
+/* The user an "Authorization: Bearer <token>" header authenticates, or NULL
+ * (no header, another scheme, an unknown token). The comparison takes the
+ * same time for every token of the table. Borrowed from the table. */
+const auth_user *auth_authenticate(const auth_table *t, const char *authorization);
+bool auth_user_in_group(const auth_user *u, const char *group);
+
+/* ---- approval.c: who may approve, and when the quorum is met ------------- */
+
+/* The spec hash an approval binds to: SHA-256 (hex) of the canonical JSON
+ * (sorted keys, compact) of spec without idempotencyKey. */
+int approval_spec_hash(const json_t *runnable, char out[65]);
+/* Approvals the policy requires: spec.approval.required, at least 1 for a
+ * Runnable submitted by SUB_UNKNOWN_SUBMITTER (created on the hub directly). */
+unsigned approval_required(const json_t *runnable);
+/* Distinct users whose latest decision is "Approved" for `spec_hash`. */
+unsigned approval_count(const json_t *runnable, const char *spec_hash);
+/* True when a decision "Rejected" was recorded for `spec_hash`. */
+bool approval_rejected(const json_t *runnable, const char *spec_hash);
+/* Record `who`'s decision (approve or reject) in `runnable`'s status (a
+ * copy the caller owns and will write). Returns the HTTP status to answer:
+ * 200 (recorded, or the same decision already there), 403 (self-approval,
+ * not a member of the policy's group), 409 (not awaiting approval, or
+ * `expected_hash` given and not the current spec's), with a message in err. */
+int approval_decide(json_t *runnable, const auth_user *who, bool approve, const char *expected_hash,
+                    kr_error_t *err);
+/* The phase a Runnable awaiting approval moves to: Rejected, Dispatching
+ * (quorum met), or AwaitingApproval. */
+const char *approval_next_phase(const json_t *runnable, const char *spec_hash);
+
+/* ---- idempotency.c: one Runnable per idempotency key ---------------------- */
+
+/* The Runnable name for `key` in `namespace_`: `base` (sanitised to a DNS
+ * label, shortened) + "-" + 10 hex digits of SHA-256(namespace/key). Two
+ * submissions with one key get one name, so the hub's AlreadyExists
+ * decides between concurrent submissions. `out` holds SUB_MAX_NAME + 1.
+ * Errors: KR_ENOMEM (no digest context). */
+int idempotency_name(const char *base, const char *namespace_, const char *key, char *out);
+/* A DNS-label prefix made of `name` for generated names ("job-x-"). */
+void idempotency_base(const char *name, char *out, size_t len);
+
+/* ---- submission.c: what a submission may contain ----------------------------- */
+
+/* Whether `cluster` serves apiVersion/kind and if it is namespaced: 0,
+ * KR_ENOTFOUND (not served), or another error (cluster unreachable: the
+ * check is skipped for it). */
+typedef int (*submission_kind_cb)(const char *cluster, const char *api_version, const char *kind,
+                                  bool *namespaced, void *user);
+
+typedef struct submission_opts {
+    const char *namespace_; /* from the request; NULL: the manifest's, else "default" */
+    const char *const *clusters; /* configured workload clusters, in order */
+    size_t n_clusters;
+    const char *clusters_arg; /* "a,b" from the request (overrides spec.clusters); NULL */
+    const char *idempotency_key; /* from the request; NULL */
+    submission_kind_cb kind;
+    void *kind_user;
+} submission_opts;
+
+/* Turn a body (a manifest or a Runnable, JSON or YAML) into the Runnable to
+ * create (*out new). Returns 0 or the HTTP status to answer (400, 422) with
+ * the reason in err->message. */
+int submission_build(const char *body, size_t len, const submission_opts *opts, json_t **out,
+                     kr_error_t *err);
+
+/* ---- failover.c: where the next attempt goes, and what becomes of copies --- */
+
+/* The clusters of a Runnable in preference order: spec.clusters filtered to
+ * the configured ones, or every configured cluster. Returns the count
+ * written to `out` (at most `max`), pointers borrowed from either. */
+size_t failover_order(const json_t *runnable, const char *const *configured, size_t n_configured,
+                      const char **out, size_t max);
+/* The cluster after `current` in `order`, or NULL. */
+const char *failover_next(const char *const *order, size_t n, const char *current);
+/* True when a dispatch stuck on a cluster unreachable since
+ * `unreachable_since_ms` (0: reachable) should go to the next cluster. */
+bool failover_due(const json_t *runnable, bool started, uint64_t unreachable_since_ms,
+                  uint64_t now_ms, uint64_t failover_after_ms);
+/* Whether a workload copy has started running (Job startTime or active
+ * pods, a Pod past Pending, or a terminal condition). */
+bool failover_started(const json_t *copy);
+/* The outcome a workload copy reports: SUB_PHASE_SUCCEEDED, SUB_PHASE_FAILED
+ * or NULL (still running). */
+const char *failover_outcome(const json_t *copy);
+
+typedef enum straggler_action {
+    STRAGGLER_DELETE = 0, /* not started: delete it */
+    /* started while the current copy has not (or does not exist): the
+     * straggler is the one that runs; delete the current copy */
+    STRAGGLER_ADOPT = 1,
+    STRAGGLER_STOP_IT = 2, /* both started, the straggler later: stop it, record the conflict */
+    /* both started, the current one later: stop it, follow the straggler,
+     * record the conflict */
+    STRAGGLER_STOP_CURRENT = 3,
+} straggler_action;
+/* What to do with a copy of an earlier (or abandoned) attempt while
+ * `current` (may be NULL) is the copy the Runnable follows. */
+straggler_action failover_straggler(const json_t *straggler, const json_t *current);
+
+/* ---- dispatch.c: the reconcile ------------------------------------------------- */
+
+typedef struct sub_cluster {
+    const char *name; /* borrowed */
+    kr_client_t *client; /* borrowed */
+    /* Health from our own requests (under submitter.mu): when the cluster
+     * began failing (0: answering), and when it was last asked. */
+    uint64_t unreachable_since_ms;
+    uint64_t probed_ms;
+} sub_cluster;
+
+/* Points in a dispatch where a test may inject a fault. */
+typedef enum sub_hook_point {
+    SUB_HOOK_AFTER_DECISION = 1, /* decision committed, create not sent */
+    SUB_HOOK_AFTER_CREATE = 2, /* create answered, Dispatched not committed */
+} sub_hook_point;
+
+/* One transition of a Runnable (what goes to the inventory). Borrowed. */
+typedef struct sub_event {
+    const char *event; /* SUBMITTED, APPROVED, REJECTED, DISPATCHED, ... */
+    const char *namespace_, *name, *uid;
+    const char *actor; /* the user, or SUB_PROGRAM */
+    const char *cluster; /* "" when none */
+    const char *resource_version; /* "" when none */
+    const char *outcome; /* a short text */
+} sub_event;
+
+typedef void (*sub_record_cb)(const sub_event *ev, void *user);
+typedef void (*sub_hook_cb)(sub_hook_point point, const char *cluster, void *user);
+/* The fencing epoch for a new decision (the leader's term transitions):
+ * 0, or KR_ESTATE when this replica does not lead. */
+typedef int (*sub_epoch_cb)(uint64_t *epoch, void *user);
+typedef void (*sub_wake_cb)(const char *namespace_, const char *name, void *user);
+/* The started, shared informer of cluster `cluster`'s objects of `gvr`
+ * labelled SUB_MANAGED_SELECTOR, in every namespace (*out borrowed; main
+ * takes it from the manager's factory and makes its events wake the
+ * owning Runnable). */
+typedef int (*sub_informer_cb)(size_t cluster, kr_gvr gvr, kr_informer_t **out, kr_error_t *err,
+                               void *user);
+
+typedef struct submitter {
+    kr_client_t *hub; /* borrowed */
+    const char *hub_name;
+    kr_informer_t *runnables; /* the hub's Runnable informer (borrowed) */
+    sub_cluster *clusters;
+    size_t n_clusters;
+    uint64_t failover_after_ms; /* 0 = 60000 */
+    /* How long the informer is asked to wake a Runnable whose create it has
+     * not observed yet (see wake); 0 = 30000. */
+    uint64_t verify_wait_ms;
+    uint64_t probe_interval_ms; /* health probes of a quiet cluster; 0 = failover_after / 4 */
+    /* A Runnable without status younger than this is left to the API that
+     * created it; older, it is taken for one created on the hub directly
+     * (submitted by "unknown"); 0 = 5000. */
+    uint64_t admit_grace_ms;
+    kr_clock clock;
+    kr_logger logger;
+    sub_epoch_cb epoch;
+    void *epoch_user;
+    sub_record_cb record;
+    void *record_user;
+    sub_hook_cb hook;
+    void *hook_user;
+    sub_informer_cb informer_for; /* required */
+    void *informer_for_user;
+    /* Look at Runnable namespace/name again soon (main: enqueue its key);
+     * NULL: rely on the requeue delays (tests calling reconcile directly). */
+    sub_wake_cb wake;
+    void *wake_user;
+    pthread_mutex_t mu;
+} submitter;
+
+/* Fill the defaults and the lock. The caller sets the borrowed members. */
+int submitter_init(submitter *s, kr_error_t *err);
+void submitter_destroy(submitter *s);
+/* Index of cluster `name`, or -1. */
+long submitter_cluster_find(const submitter *s, const char *name);
+/* Record one transition: logged and handed to s->record. */
+void submitter_record(submitter *s, const sub_event *ev);
+
+/* Make the Runnable namespace_/name agree with the world: one step of the
+ * state machine per status write (each write carries the resourceVersion
+ * it read; a 409 means someone else decided: re-read, never create).
+ * [worker] */
+kr_reconcile_result submitter_reconcile(submitter *s, const char *namespace_, const char *name,
+                                        uint64_t *requeue_after_ms, kr_error_t *err);
+
+/* The key of the Runnable a workload copy belongs to ("ns/name"), from its
+ * labels and name; false when it is not ours. */
+bool submitter_owner_key(const json_t *copy, char *out, size_t len);
+
+/* ---- api.c: the HTTP API as functions from a request to a response ------------ */
+
+typedef struct api_request {
+    const char *method;
+    const char *path; /* "/api/v1/runnables/..." */
+    const char *authorization; /* the header, or NULL */
+    const char *body;
+    size_t body_len;
+    /* query parameters: namespace, clusters, idempotencyKey; NULL when absent */
+    const char *q_namespace, *q_clusters, *q_idempotency_key;
+} api_request;
+
+typedef struct api_response {
+    int status;
+    json_t *body; /* new */
+} api_response;
+
+typedef struct api {
+    submitter *s; /* borrowed */
+    const auth_table *auth; /* borrowed */
+} api;
+
+/* Answer one request. resp->body is new. [HTTP thread] */
+void api_handle(api *a, const api_request *req, api_response *resp);
+
+/* ---- cli.c: the verbs that call the API ----------------------------------------- */
+
+/* Run a CLI verb (argv[0] is the verb). Returns the exit code. */
+int cli_main(int argc, char **argv);
+
+#endif /* KR_SUBMITTER_H */

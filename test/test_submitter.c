@@ -1,0 +1,1384 @@
+/* kr-submitter: its decision modules alone (tokens, approvals, names,
+ * failover rules, submissions), then the reconcile and the API handlers
+ * against a hub and two workload test servers: submit, approve, dispatch,
+ * verify, succeed; approval rules; idempotency under 100 concurrent
+ * submissions; failover with dc1 down right after the decision, before
+ * and after the create; cancel; bad input.
+ * KR_TEST_THREADED: runtime loop thread, server threads, test threads.
+ * KR_TEST_PROGRAM=kr-submitter: links the program's files but main.c. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../examples/kr-submitter/submitter.h"
+#include "kr_suite.h"
+#include "kr_test.h"
+#include "kreconcile.h"
+#include "kreconcile/testserver.h"
+
+#define JOBS KR_GVR("batch", "v1", "jobs")
+#define WAIT_MS 30000
+#define FAILOVER_MS 60000
+
+static const char tokens[] = "tok-alice,alice,1,\"dev\"\n"
+                             "tok-bob,bob,2,\"dev,approvers\"\n"
+                             "tok-carol,carol,3,approvers\n"
+                             "\"tok-dave\",dave,4,\"approvers\"\n"
+                             "tok-erin,erin,5\n";
+
+/* ---- decision modules without a server ------------------------------------------ */
+
+START_TEST(token_file_parses_quotes_and_groups)
+{
+    auth_table *t = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(auth_table_parse(tokens, strlen(tokens), &t, &err) == 0, "%s", err.message);
+    const auth_user *u = auth_authenticate(t, "Bearer tok-bob");
+    ck_assert_ptr_nonnull(u);
+    ck_assert_str_eq(u->user, "bob");
+    ck_assert_str_eq(u->uid, "2");
+    ck_assert_uint_eq(u->n_groups, 2);
+    ck_assert(auth_user_in_group(u, "approvers"));
+    ck_assert(!auth_user_in_group(u, "admins"));
+    ck_assert_str_eq(auth_authenticate(t, "Bearer tok-dave")->user, "dave");
+    ck_assert_uint_eq(auth_authenticate(t, "bearer tok-erin")->n_groups, 0);
+    ck_assert_ptr_null(auth_authenticate(t, NULL));
+    ck_assert_ptr_null(auth_authenticate(t, "Bearer "));
+    ck_assert_ptr_null(auth_authenticate(t, "Bearer tok-bo"));
+    ck_assert_ptr_null(auth_authenticate(t, "Bearer tok-bobb"));
+    ck_assert_ptr_null(auth_authenticate(t, "Basic dG9rLWJvYg=="));
+    auth_table_free(t);
+    ck_assert_int_eq(auth_table_parse("tok,user\n", 10, &t, &err), KR_EPARSE);
+    ck_assert_ptr_nonnull(strstr(err.message, "line 1"));
+    ck_assert_int_eq(auth_table_parse("a,b,c\n\"x,y,z\n", 13, &t, &err), KR_EPARSE);
+    ck_assert_ptr_nonnull(strstr(err.message, "line 2"));
+}
+END_TEST
+
+static json_t *runnable(const char *submitter_name, int required, const char *group)
+{
+    return json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:{s:{s:s, s:s, s:{s:s}}, s:{s:i, s:s}}, "
+                     "s:{s:s, s:s}}",
+                     "apiVersion", SUB_API_VERSION, "kind", "Runnable", "metadata", "name", "r",
+                     "namespace", "default", "uid", "u-1", "spec", "template", "apiVersion",
+                     "batch/v1", "kind", "Job", "metadata", "name", "job", "approval", "required",
+                     required, "group", group, "status", "submittedBy", submitter_name, "phase",
+                     SUB_PHASE_AWAITING);
+}
+
+START_TEST(spec_hash_is_canonical_and_ignores_the_idempotency_key)
+{
+    json_t *a = json_loads("{\"spec\":{\"template\":{\"kind\":\"Job\",\"apiVersion\":\"batch/v1\"},"
+                           "\"clusters\":[\"dc1\"]}}",
+                           0, NULL);
+    json_t *b = json_loads("{\"spec\":{\"clusters\":[\"dc1\"],\"idempotencyKey\":\"k\","
+                           "\"template\":{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\"}}}",
+                           0, NULL);
+    char ha[65], hb[65];
+    ck_assert_int_eq(approval_spec_hash(a, ha), 0);
+    ck_assert_int_eq(approval_spec_hash(b, hb), 0);
+    ck_assert_uint_eq(strlen(ha), 64);
+    ck_assert_str_eq(ha, hb);
+    json_object_set_new(json_object_get(b, "spec"), "clusters", json_pack("[s]", "dc2"));
+    ck_assert_int_eq(approval_spec_hash(b, hb), 0);
+    ck_assert_str_ne(ha, hb);
+    json_decref(a);
+    json_decref(b);
+}
+END_TEST
+
+START_TEST(approvals_count_distinct_members_of_the_current_spec)
+{
+    auth_table *t = NULL;
+    ck_assert_int_eq(auth_table_parse(tokens, strlen(tokens), &t, NULL), 0);
+    json_t *r = runnable("alice", 2, "approvers");
+    kr_error_t err = {0};
+    const auth_user *alice = auth_authenticate(t, "Bearer tok-alice");
+    const auth_user *bob = auth_authenticate(t, "Bearer tok-bob");
+    const auth_user *carol = auth_authenticate(t, "Bearer tok-carol");
+    const auth_user *erin = auth_authenticate(t, "Bearer tok-erin");
+    ck_assert_int_eq(approval_decide(r, alice, true, NULL, &err), 403);
+    ck_assert_int_eq(approval_decide(r, erin, true, NULL, &err), 403);
+    ck_assert_ptr_nonnull(strstr(err.message, "approvers"));
+    ck_assert_int_eq(approval_decide(r, bob, true, NULL, &err), 200);
+    ck_assert_int_eq(approval_decide(r, bob, true, NULL, &err), 200); /* once */
+    char hash[65];
+    approval_spec_hash(r, hash);
+    ck_assert_uint_eq(approval_count(r, hash), 1);
+    ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_AWAITING);
+    ck_assert_int_eq(approval_decide(r, carol, true, "0123", &err), 409); /* saw another spec */
+    ck_assert_int_eq(approval_decide(r, carol, true, hash, &err), 200);
+    ck_assert_uint_eq(approval_count(r, hash), 2);
+    ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_DISPATCHING);
+    /* a changed spec voids both */
+    json_object_set_new(json_object_get(r, "spec"), "clusters", json_pack("[s]", "dc2"));
+    approval_spec_hash(r, hash);
+    ck_assert_uint_eq(approval_count(r, hash), 0);
+    ck_assert_str_eq(approval_next_phase(r, hash), SUB_PHASE_AWAITING);
+    json_decref(r);
+    /* hub-created: approval always required */
+    r = runnable(SUB_UNKNOWN_SUBMITTER, 0, "");
+    ck_assert_uint_eq(approval_required(r), 1);
+    approval_spec_hash(r, hash);
+    ck_assert_str_eq(approval_next_phase(r, hash), SUB_PHASE_AWAITING);
+    ck_assert_int_eq(approval_decide(r, erin, false, NULL, &err), 200);
+    ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_REJECTED);
+    ck_assert_int_eq(approval_decide(r, bob, true, NULL, &err), 409); /* rejection ends it */
+    json_decref(r);
+    auth_table_free(t);
+}
+END_TEST
+
+START_TEST(idempotency_names_are_deterministic_dns_labels)
+{
+    char a[SUB_MAX_NAME + 1], b[SUB_MAX_NAME + 1], c[SUB_MAX_NAME + 1];
+    ck_assert_int_eq(idempotency_name("My_Job.v2", "default", "key-1", a), 0);
+    ck_assert_int_eq(idempotency_name("My_Job.v2", "default", "key-1", b), 0);
+    ck_assert_int_eq(idempotency_name("My_Job.v2", "default", "key-2", c), 0);
+    ck_assert_str_eq(a, b);
+    ck_assert_str_ne(a, c);
+    ck_assert_int_eq(strncmp(a, "my-job-v2-", 10), 0);
+    char long_name[200];
+    memset(long_name, 'x', sizeof(long_name) - 1);
+    long_name[sizeof(long_name) - 1] = '\0';
+    ck_assert_int_eq(idempotency_name(long_name, "ns", "k", a), 0);
+    ck_assert_uint_le(strlen(a), SUB_MAX_NAME);
+    ck_assert_int_eq(idempotency_name("---", "ns", "k", a), 0);
+    ck_assert_int_eq(strncmp(a, "run-", 4), 0);
+}
+END_TEST
+
+START_TEST(failover_rules)
+{
+    json_t *r = runnable("alice", 0, "");
+    const char *configured[] = {"dc1", "dc2", "dc3"}, *order[3];
+    ck_assert_uint_eq(failover_order(r, configured, 3, order, 3), 3);
+    json_object_set_new(json_object_get(r, "spec"), "clusters",
+                        json_pack("[s,s,s]", "dc3", "x", "dc1"));
+    ck_assert_uint_eq(failover_order(r, configured, 3, order, 3), 2);
+    ck_assert_str_eq(order[0], "dc3");
+    ck_assert_str_eq(failover_next(order, 2, "dc3"), "dc1");
+    ck_assert_ptr_null(failover_next(order, 2, "dc1"));
+    ck_assert(!failover_due(r, false, 0, 100000, 60000));
+    ck_assert(!failover_due(r, false, 50000, 100000, 60000));
+    ck_assert(failover_due(r, false, 40000, 100000, 60000));
+    ck_assert(!failover_due(r, true, 40000, 100000, 60000)); /* started: never */
+    json_object_set_new(json_object_get(r, "spec"), "failoverPolicy", json_string("Never"));
+    ck_assert(!failover_due(r, false, 40000, 100000, 60000));
+    json_decref(r);
+
+    json_t *idle = json_pack("{s:{s:s}}", "metadata", "creationTimestamp", "2026-01-01T00:00:00Z");
+    json_t *early = json_pack("{s:{s:s}}", "status", "startTime", "2026-01-01T00:00:01Z");
+    json_t *late = json_pack("{s:{s:s}}", "status", "startTime", "2026-01-01T00:00:09Z");
+    json_t *done = json_pack("{s:{s:[{s:s, s:s}]}}", "status", "conditions", "type", "Complete",
+                             "status", "True");
+    ck_assert(!failover_started(idle));
+    ck_assert(failover_started(early));
+    ck_assert(failover_started(done));
+    ck_assert_str_eq(failover_outcome(done), SUB_PHASE_SUCCEEDED);
+    ck_assert_ptr_null(failover_outcome(early));
+    ck_assert_int_eq(failover_straggler(idle, early), STRAGGLER_DELETE);
+    ck_assert_int_eq(failover_straggler(early, idle), STRAGGLER_ADOPT);
+    ck_assert_int_eq(failover_straggler(early, NULL), STRAGGLER_ADOPT);
+    ck_assert_int_eq(failover_straggler(late, early), STRAGGLER_STOP_IT);
+    ck_assert_int_eq(failover_straggler(early, late), STRAGGLER_STOP_CURRENT);
+    json_decref(idle);
+    json_decref(early);
+    json_decref(late);
+    json_decref(done);
+}
+END_TEST
+
+/* ---- a hub and two workload clusters ----------------------------------------------- */
+
+typedef struct env {
+    kr_runtime_t *rt;
+    kr_testserver_t *hub_ts, *dc_ts[2];
+    kr_rest_config hub_cfg, dc_cfg[2];
+    kr_client_t *hub, *dc[2];
+    kr_informer_t *runnables;
+    kr_informer_t *copies[2]; /* Jobs with our label, per workload cluster */
+    sub_cluster clusters[2];
+    submitter s;
+    auth_table *auth;
+    api api;
+    atomic_llong now_ns;
+    pthread_mutex_t mu;
+    char events[64][160];
+    size_t n_events;
+    int soak_succeeded[1000]; /* SUCCEEDED events per soak-NNN */
+    int failovers;
+    /* fault injection at a hook point */
+    sub_hook_point down_at;
+    bool down_done;
+} env;
+
+static env E;
+/* Seeds the servers' fault injection (0: fixed seeds). */
+static unsigned long env_seed;
+
+static int64_t fake_now(void *user)
+{
+    return atomic_load(&((env *)user)->now_ns);
+}
+
+static void advance_ms(uint64_t ms)
+{
+    atomic_fetch_add(&E.now_ns, (long long)ms * 1000000);
+}
+
+static void on_record(const sub_event *ev, void *user)
+{
+    env *e = user;
+    pthread_mutex_lock(&e->mu);
+    if (strncmp(ev->name, "soak-", 5) == 0) {
+        int i = atoi(ev->name + 5);
+        if (strcmp(ev->event, "SUCCEEDED") == 0 && i >= 0 && i < 1000)
+            e->soak_succeeded[i]++;
+        e->failovers += strcmp(ev->event, "FAILED_OVER") == 0;
+    }
+    if (e->n_events < 64)
+        snprintf(e->events[e->n_events++], sizeof(e->events[0]), "%s %s %s %s", ev->event, ev->name,
+                 ev->actor, ev->cluster);
+    pthread_mutex_unlock(&e->mu);
+}
+
+static void dc_down(int i, bool down)
+{
+    kr_testserver_faults f = {.fail_503 = down ? 1.0 : 0.0};
+    kr_testserver_set_faults(E.dc_ts[i], &f);
+    if (down)
+        kr_testserver_close_watches(E.dc_ts[i]);
+}
+
+static void on_hook(sub_hook_point point, const char *cluster, void *user)
+{
+    env *e = user;
+    if (point == SUB_HOOK_AFTER_DECISION && e->down_at && strcmp(cluster, "dc1") == 0) {
+        /* the decision is on the hub before anything is created */
+        json_t *o = NULL;
+        ck_assert_int_eq(kr_client_get(e->hub, SUB_RUNNABLES, "default", "fo", &o, NULL), 0);
+        ck_assert_str_eq(sub_str(o, "status.cluster"), "dc1");
+        ck_assert_int_eq(sub_int(o, "status.attempt"), 1);
+        json_decref(o);
+        if (!e->down_done)
+            ck_assert_int_eq(kr_client_get(e->dc[0], JOBS, "default", "fo-1", NULL, NULL),
+                             KR_ENOTFOUND);
+    }
+    if (point == e->down_at && !e->down_done && strcmp(cluster, "dc1") == 0) {
+        e->down_done = true;
+        dc_down(0, true);
+    }
+}
+
+static int informer_for(size_t cluster, kr_gvr gvr, kr_informer_t **out, kr_error_t *err,
+                        void *user)
+{
+    if (strcmp(gvr.resource, "jobs") != 0)
+        return kr_error_set(err, KR_EINVAL, "the tests run Jobs only");
+    *out = ((env *)user)->copies[cluster];
+    return 0;
+}
+
+static void server_up(kr_testserver_t **ts, kr_rest_config *cfg, kr_client_t **c,
+                      unsigned long seed)
+{
+    kr_testserver_opts o = {.seed = seed, .bookmark_interval_ms = 100};
+    kr_error_t err = {0};
+    ck_assert_msg(kr_testserver_start(&o, ts, &err) == 0, "%s", err.message);
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->server = (char *)kr_testserver_url(*ts);
+    cfg->qps = -1;
+    cfg->timeout_ms = 5000;
+    kr_client_opts co = {.backoff_base_ms = 5, .backoff_max_ms = 20, .max_retries = 1};
+    ck_assert_msg(kr_client_new(E.rt, cfg, &co, c, &err) == 0, "%s", err.message);
+}
+
+static void env_up(void)
+{
+    memset(&E, 0, sizeof(E));
+    pthread_mutex_init(&E.mu, NULL);
+    atomic_store(&E.now_ns, 1000000000LL);
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_runtime_new(NULL, &E.rt, NULL), 0);
+    ck_assert_int_eq(kr_runtime_start(E.rt, NULL), 0);
+    server_up(&E.hub_ts, &E.hub_cfg, &E.hub, env_seed + 1);
+    server_up(&E.dc_ts[0], &E.dc_cfg[0], &E.dc[0], env_seed + 2);
+    server_up(&E.dc_ts[1], &E.dc_cfg[1], &E.dc[1], env_seed + 3);
+    char path[4096];
+    char *crd = kr_test_read_file(kr_test_src_path(path, sizeof(path), "deploy/crds"),
+                                  "runnables.kreconcile.io.yaml");
+    ck_assert_ptr_nonnull(crd);
+    ck_assert_msg(kr_testserver_load(E.hub_ts, crd, strlen(crd), &err) == 0, "%s", err.message);
+    free(crd);
+    kr_informer_opts io = {
+        .client = E.hub, .resource = SUB_RUNNABLES, .backoff_initial_ms = 5, .backoff_max_ms = 50};
+    ck_assert_msg(kr_informer_new(&io, &E.runnables, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(kr_informer_start(E.runnables, NULL), 0);
+    ck_assert_msg(kr_informer_wait_for_sync(E.runnables, WAIT_MS, &err) == 0, "%s", err.message);
+    const char *names[] = {"dc1", "dc2"};
+    for (int i = 0; i < 2; i++) {
+        E.clusters[i].name = names[i];
+        E.clusters[i].client = E.dc[i];
+        kr_informer_opts co = {.client = E.dc[i],
+                               .resource = JOBS,
+                               .label_selector = SUB_MANAGED_SELECTOR,
+                               .backoff_initial_ms = 5,
+                               .backoff_max_ms = 100};
+        ck_assert_int_eq(kr_informer_new(&co, &E.copies[i], NULL), 0);
+        ck_assert_int_eq(kr_informer_start(E.copies[i], NULL), 0);
+    }
+    E.s.hub = E.hub;
+    E.s.hub_name = "hub";
+    E.s.runnables = E.runnables;
+    E.s.clusters = E.clusters;
+    E.s.n_clusters = 2;
+    E.s.informer_for = informer_for;
+    E.s.informer_for_user = &E;
+    E.s.failover_after_ms = FAILOVER_MS;
+    E.s.admit_grace_ms = 1;
+    E.s.clock = (kr_clock){fake_now, &E};
+    E.s.record = on_record;
+    E.s.record_user = &E;
+    E.s.hook = on_hook;
+    E.s.hook_user = &E;
+    ck_assert_int_eq(submitter_init(&E.s, NULL), 0);
+    ck_assert_int_eq(auth_table_parse(tokens, strlen(tokens), &E.auth, NULL), 0);
+    E.api.s = &E.s;
+    E.api.auth = E.auth;
+}
+
+static void env_down(void)
+{
+    for (int i = 0; i < 2; i++)
+        kr_informer_free(E.copies[i]);
+    kr_informer_free(E.runnables);
+    for (int i = 0; i < 2; i++)
+        kr_client_free(E.dc[i]);
+    kr_client_free(E.hub);
+    kr_runtime_free(E.rt);
+    for (int i = 0; i < 2; i++)
+        kr_testserver_free(E.dc_ts[i]);
+    kr_testserver_free(E.hub_ts);
+    auth_table_free(E.auth);
+    submitter_destroy(&E.s);
+    pthread_mutex_destroy(&E.mu);
+}
+
+/* One API call; the response body is kept in *out (new) when out is set. */
+static int call(const char *method, const char *path, const char *token, const char *body,
+                const char *query_key, json_t **out)
+{
+    char auth[128];
+    snprintf(auth, sizeof(auth), "Bearer %s", token ? token : "");
+    api_request req = {.method = method,
+                       .path = path,
+                       .authorization = token ? auth : NULL,
+                       .body = body,
+                       .body_len = body ? strlen(body) : 0,
+                       .q_idempotency_key = query_key};
+    api_response resp = {0};
+    api_handle(&E.api, &req, &resp);
+    if (out)
+        *out = resp.body;
+    else
+        json_decref(resp.body);
+    return resp.status;
+}
+
+static char *job_runnable(const char *name, int required, const char *clusters)
+{
+    static char buf[1024];
+    snprintf(buf, sizeof(buf),
+             "apiVersion: kreconcile.io/v1alpha1\nkind: Runnable\nmetadata:\n  name: %s\n"
+             "spec:\n  clusters: [%s]\n  approval: {required: %d, group: approvers}\n"
+             "  template:\n    apiVersion: batch/v1\n    kind: Job\n    metadata: {name: work}\n"
+             "    spec:\n      template:\n        spec:\n          restartPolicy: Never\n"
+             "          containers: [{name: c, image: busybox}]\n",
+             name, clusters, required);
+    return buf;
+}
+
+static json_t *cached(const char *name)
+{
+    return kr_store_get_by_name(kr_informer_store(E.runnables), "default", name);
+}
+
+/* Reconcile until `phase` (and, when set, the verified flag), like the
+ * controller would on every event; false at the deadline. */
+static bool reconcile_until(const char *name, const char *phase, bool verified)
+{
+    struct timespec start, now, pace = {0, 2000000};
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        uint64_t after = 0;
+        kr_error_t err = {0};
+        submitter_reconcile(&E.s, "default", name, &after, &err);
+        json_t *o = cached(name);
+        bool ok =
+            o && strcmp(sub_str(o, "status.phase"), phase) == 0 &&
+            (!verified || json_is_true(json_object_get(json_object_get(o, "status"), "verified")));
+        json_decref(o);
+        if (ok)
+            return true;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((now.tv_sec - start.tv_sec) * 1000 > WAIT_MS)
+            return false;
+        nanosleep(&pace, NULL);
+    }
+}
+
+static void mark_job(int dc, const char *name, const char *type)
+{
+    json_t *job = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_client_get(E.dc[dc], JOBS, "default", name, &job, &err) == 0, "%s",
+                  err.message);
+    json_object_set_new(job, "status",
+                        json_pack("{s:s, s:[{s:s, s:s}]}", "startTime", "2026-01-01T00:00:00Z",
+                                  "conditions", "type", type, "status", "True"));
+    ck_assert_msg(kr_client_update_status(E.dc[dc], JOBS, "default", job, NULL, NULL, &err) == 0,
+                  "%s", err.message);
+    json_decref(job);
+}
+
+static bool job_exists(int dc, const char *name)
+{
+    int rc = kr_client_get(E.dc[dc], JOBS, "default", name, NULL, NULL);
+    ck_assert(rc == 0 || rc == KR_ENOTFOUND);
+    return rc == 0;
+}
+
+/* The recorded events are `want`, in order; an event starting with `optional`
+ * (may be NULL) may appear in addition. */
+static void assert_events_but(const char *const *want, size_t n, const char *optional)
+{
+    pthread_mutex_lock(&E.mu);
+    char all[64 * 160] = "";
+    size_t got = 0;
+    for (size_t i = 0; i < E.n_events; i++) {
+        strcat(all, E.events[i]);
+        strcat(all, "; ");
+    }
+    for (size_t i = 0; i < E.n_events; i++) {
+        if (optional && strncmp(E.events[i], optional, strlen(optional)) == 0)
+            continue;
+        ck_assert_msg(got < n && strncmp(E.events[i], want[got], strlen(want[got])) == 0,
+                      "event %zu: %s", i, all);
+        got++;
+    }
+    ck_assert_msg(got == n, "events: %s", all);
+    pthread_mutex_unlock(&E.mu);
+}
+
+static void assert_events(const char *const *want, size_t n)
+{
+    assert_events_but(want, n, NULL);
+}
+
+START_TEST(submit_approve_dispatch_verify_succeed)
+{
+    env_up();
+    json_t *r = NULL;
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("train", 1, ""), NULL, &r),
+        201);
+    ck_assert_str_eq(sub_str(r, "status.submittedBy"), "alice");
+    json_decref(r);
+    ck_assert(reconcile_until("train", SUB_PHASE_AWAITING, false));
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/train/approve", "tok-bob", NULL, NULL, &r), 200);
+    ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_DISPATCHING);
+    json_decref(r);
+    ck_assert(reconcile_until("train", SUB_PHASE_DISPATCHED, true));
+    json_t *job = NULL;
+    ck_assert_int_eq(kr_client_get(E.dc[0], JOBS, "default", "train-1", &job, NULL), 0);
+    /* created held (suspended), released once verified */
+    ck_assert(json_is_false(json_object_get(json_object_get(job, "spec"), "suspend")));
+    ck_assert_str_eq(sub_label(job, SUB_LABEL_MANAGED_BY), "kr-submitter");
+    ck_assert_str_eq(sub_label(job, SUB_LABEL_SOURCE_CLUSTER), "hub");
+    json_t *o = cached("train");
+    ck_assert_str_eq(sub_label(job, SUB_LABEL_SOURCE_UID), sub_str(o, "metadata.uid"));
+    ck_assert_str_eq(sub_str(o, "status.cluster"), "dc1");
+    /* the create's RV; the release patch came after it */
+    ck_assert_int_lt(atoll(sub_str(o, "status.dispatchedResourceVersion")),
+                     atoll(sub_str(job, "metadata.resourceVersion")));
+    json_decref(o);
+    json_decref(job);
+    ck_assert(!job_exists(1, "train-1"));
+    mark_job(0, "train-1", "Complete");
+    ck_assert(reconcile_until("train", SUB_PHASE_SUCCEEDED, true));
+    ck_assert_int_eq(call("GET", "/api/v1/runnables/default/train", "tok-erin", NULL, NULL, &r),
+                     200);
+    ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_SUCCEEDED);
+    json_decref(r);
+    const char *want[] = {"SUBMITTED train alice", "APPROVED train bob", "DISPATCHED train",
+                          "VERIFIED train", "SUCCEEDED train"};
+    assert_events(want, 5);
+    env_down();
+}
+END_TEST
+
+START_TEST(approval_rules_hold)
+{
+    env_up();
+    json_t *r = NULL;
+    ck_assert_int_eq(call("GET", "/api/v1/runnables", NULL, NULL, NULL, NULL), 401);
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-mallory", job_runnable("q", 2, ""), NULL, NULL),
+        401);
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("q", 2, ""), NULL, NULL), 201);
+    ck_assert(reconcile_until("q", SUB_PHASE_AWAITING, false));
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/q/approve", "tok-alice", NULL, NULL, NULL), 403);
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/q/approve", "tok-erin", NULL, NULL, NULL), 403);
+    ck_assert_int_eq(call("POST", "/api/v1/runnables/default/q/approve", "tok-bob", NULL, NULL, &r),
+                     200);
+    ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_AWAITING);
+    json_decref(r);
+    /* the spec changes on the hub (kubectl edit): bob's approval is void */
+    json_t *o = NULL;
+    ck_assert_int_eq(kr_client_get(E.hub, SUB_RUNNABLES, "default", "q", &o, NULL), 0);
+    json_object_set_new(json_object_get(o, "spec"), "clusters", json_pack("[s]", "dc2"));
+    ck_assert_int_eq(kr_client_update(E.hub, SUB_RUNNABLES, "default", o, NULL, NULL, NULL), 0);
+    json_decref(o);
+    char old_hash[65];
+    o = cached("q");
+    snprintf(old_hash, sizeof(old_hash), "%s", sub_str(o, "status.specHash"));
+    json_decref(o);
+    for (int i = 0; i < 1000; i++) {
+        reconcile_until("q", SUB_PHASE_AWAITING, false);
+        o = cached("q");
+        bool changed = strcmp(sub_str(o, "status.specHash"), old_hash) != 0;
+        json_decref(o);
+        if (changed)
+            break;
+    }
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/q/approve", "tok-carol", NULL, NULL, &r), 200);
+    ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_AWAITING); /* 1 of 2: bob's voided */
+    json_decref(r);
+    ck_assert_int_eq(call("POST", "/api/v1/runnables/default/q/approve", "tok-bob", NULL, NULL, &r),
+                     200);
+    ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_DISPATCHING);
+    json_decref(r);
+    ck_assert(reconcile_until("q", SUB_PHASE_DISPATCHED, true));
+    ck_assert(job_exists(1, "q-1")); /* the new spec's cluster */
+
+    /* a rejection ends it */
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("nope", 1, ""), NULL, NULL),
+        201);
+    ck_assert(reconcile_until("nope", SUB_PHASE_AWAITING, false));
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/nope/reject", "tok-dave", NULL, NULL, NULL), 200);
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/nope/approve", "tok-bob", NULL, NULL, NULL), 409);
+    ck_assert(reconcile_until("nope", SUB_PHASE_REJECTED, false));
+
+    /* created on the hub directly: submitted by unknown, approval required */
+    json_t *direct =
+        json_pack("{s:s, s:s, s:{s:s}, s:{s:{s:s, s:s, s:{s:s}}}}", "apiVersion", SUB_API_VERSION,
+                  "kind", "Runnable", "metadata", "name", "direct", "spec", "template",
+                  "apiVersion", "batch/v1", "kind", "Job", "metadata", "name", "d");
+    ck_assert_int_eq(kr_client_create(E.hub, SUB_RUNNABLES, "default", direct, NULL, NULL, NULL),
+                     0);
+    json_decref(direct);
+    ck_assert(reconcile_until("direct", SUB_PHASE_AWAITING, false));
+    o = cached("direct");
+    ck_assert_str_eq(sub_str(o, "status.submittedBy"), SUB_UNKNOWN_SUBMITTER);
+    json_decref(o);
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/direct/approve", "tok-erin", NULL, NULL, NULL),
+        200);
+    ck_assert(reconcile_until("direct", SUB_PHASE_DISPATCHED, true));
+    env_down();
+}
+END_TEST
+
+typedef struct submit_arg {
+    int i;
+    int status;
+} submit_arg;
+
+static void *submit_one(void *p)
+{
+    submit_arg *a = p;
+    char key[16];
+    snprintf(key, sizeof(key), "key-%d", a->i % 20);
+    const char *job = "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":"
+                      "\"batch\"},\"spec\":{}}";
+    a->status = call("POST", "/api/v1/runnables", "tok-alice", job, key, NULL);
+    return NULL;
+}
+
+START_TEST(idempotency_key_gives_one_runnable)
+{
+    env_up();
+    json_t *a = NULL, *b = NULL;
+    const char *job = "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":"
+                      "\"once\"},\"spec\":{}}";
+    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice", job, "same", &a), 201);
+    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice", job, "same", &b), 200);
+    ck_assert_str_eq(sub_str(a, "metadata.uid"), sub_str(b, "metadata.uid"));
+    json_decref(a);
+    json_decref(b);
+
+    pthread_t th[100];
+    submit_arg args[100];
+    for (int i = 0; i < 100; i++) {
+        args[i].i = i;
+        ck_assert_int_eq(pthread_create(&th[i], NULL, submit_one, &args[i]), 0);
+    }
+    int created = 0;
+    for (int i = 0; i < 100; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_msg(args[i].status == 201 || args[i].status == 200, "status %d", args[i].status);
+        created += args[i].status == 201;
+    }
+    ck_assert_int_eq(created, 20);
+    json_t *list = NULL;
+    ck_assert_int_eq(kr_client_list(E.hub, SUB_RUNNABLES, "default", NULL, &list, NULL), 0);
+    ck_assert_uint_eq(json_array_size(json_object_get(list, "items")), 21);
+    json_decref(list);
+    env_down();
+}
+END_TEST
+
+/* dc1 goes down at `point`; the runnable must end Succeeded in dc2 only,
+ * and dc1's copy (if the create reached it) must go once dc1 returns. */
+static void failover_case(sub_hook_point point, const char *const *want, size_t n_want,
+                          const char *optional)
+{
+    env_up();
+    E.down_at = point;
+    json_t *r = NULL;
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("fo", 0, "dc1, dc2"), NULL, &r),
+        201);
+    json_decref(r);
+    uint64_t after = 0;
+    for (int i = 0; i < 1000 && !E.down_done; i++)
+        submitter_reconcile(&E.s, "default", "fo", &after, NULL);
+    ck_assert(E.down_done);
+    json_t *o = NULL;
+    ck_assert_int_eq(kr_client_get(E.hub, SUB_RUNNABLES, "default", "fo", &o, NULL), 0);
+    ck_assert_str_eq(sub_str(o, "status.cluster"), "dc1");
+    ck_assert_int_eq(sub_int(o, "status.attempt"), 1);
+    json_decref(o);
+    /* nothing moves before --failover-after */
+    for (int i = 0; i < 3; i++)
+        submitter_reconcile(&E.s, "default", "fo", &after, NULL);
+    o = cached("fo");
+    ck_assert_str_eq(sub_str(o, "status.cluster"), "dc1");
+    json_decref(o);
+    advance_ms(FAILOVER_MS + 1);
+    ck_assert(reconcile_until("fo", SUB_PHASE_DISPATCHED, true));
+    o = cached("fo");
+    ck_assert_str_eq(sub_str(o, "status.cluster"), "dc2");
+    ck_assert_int_eq(sub_int(o, "status.attempt"), 2);
+    json_decref(o);
+    mark_job(1, "fo-2", "Complete");
+    ck_assert(reconcile_until("fo", SUB_PHASE_SUCCEEDED, true));
+    /* dc1 returns: a copy there has not started and goes */
+    dc_down(0, false);
+    advance_ms(FAILOVER_MS);
+    for (int i = 0; i < 1000; i++) {
+        uint64_t a2 = 0;
+        submitter_reconcile(&E.s, "default", "fo", &a2, NULL);
+        o = cached("fo");
+        const char *state = sub_str(
+            json_array_get(json_object_get(json_object_get(o, "status"), "attempts"), 0), "state");
+        bool gone = strcmp(state, "Deleted") == 0;
+        json_decref(o);
+        if (gone)
+            break;
+    }
+    ck_assert(!job_exists(0, "fo-1"));
+    o = cached("fo");
+    ck_assert_str_eq(sub_str(o, "status.phase"), SUB_PHASE_SUCCEEDED);
+    ck_assert_str_eq(sub_str(o, "status.cluster"), "dc2");
+    json_decref(o);
+    assert_events_but(want, n_want, optional);
+    env_down();
+}
+
+START_TEST(failover_when_dc1_dies_before_the_create)
+{
+    const char *want[] = {"SUBMITTED fo alice", "FAILED_OVER fo kr-submitter dc2",
+                          "DISPATCHED fo kr-submitter dc2", "VERIFIED fo kr-submitter dc2",
+                          "SUCCEEDED fo kr-submitter dc2"};
+    failover_case(SUB_HOOK_AFTER_DECISION, want, 5, NULL);
+}
+END_TEST
+
+START_TEST(failover_when_dc1_dies_after_the_create)
+{
+    const char *want[] = {"SUBMITTED fo alice",
+                          "DISPATCHED fo kr-submitter dc1",
+                          "FAILED_OVER fo kr-submitter dc2",
+                          "DISPATCHED fo kr-submitter dc2",
+                          "VERIFIED fo kr-submitter dc2",
+                          "SUCCEEDED fo kr-submitter dc2"};
+    /* dc1's informer may have seen the create before dc1 went away: then
+     * the copy was verified, but held (suspended), so it never started */
+    failover_case(SUB_HOOK_AFTER_CREATE, want, 6, "VERIFIED fo kr-submitter dc1");
+}
+END_TEST
+
+START_TEST(cancel_deletes_the_copy)
+{
+    env_up();
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("c", 0, ""), NULL, NULL), 201);
+    ck_assert(reconcile_until("c", SUB_PHASE_DISPATCHED, true));
+    ck_assert(job_exists(0, "c-1"));
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/c/cancel", "tok-alice", NULL, NULL, NULL), 200);
+    ck_assert(reconcile_until("c", SUB_PHASE_CANCELLED, false));
+    for (int i = 0; i < 1000 && job_exists(0, "c-1"); i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", "c", &after, NULL);
+    }
+    ck_assert(!job_exists(0, "c-1"));
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/c/approve", "tok-bob", NULL, NULL, NULL), 409);
+    env_down();
+}
+END_TEST
+
+/* A replica whose cache is stale (a deposed leader) decides on an old
+ * resourceVersion: its decision write fails with 409 and it creates
+ * nothing. */
+START_TEST(stale_replica_gets_409_and_creates_nothing)
+{
+    env_up();
+    kr_informer_opts io = {.client = E.hub, .resource = SUB_RUNNABLES};
+    kr_informer_t *stale = NULL;
+    ck_assert_int_eq(kr_informer_new(&io, &stale, NULL), 0);
+    ck_assert_int_eq(kr_informer_start(stale, NULL), 0);
+    json_t *r = NULL;
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("f", 1, ""), NULL, NULL), 201);
+    ck_assert(reconcile_until("f", SUB_PHASE_AWAITING, false));
+    ck_assert_int_eq(call("POST", "/api/v1/runnables/default/f/approve", "tok-bob", NULL, NULL, &r),
+                     200);
+    ck_assert_int_eq(kr_informer_wait_for_resource_version(
+                         stale, sub_str(r, "metadata.resourceVersion"), WAIT_MS, NULL),
+                     0);
+    json_decref(r);
+    kr_informer_stop(stale); /* its view: Dispatching, no decision yet */
+    submitter old = E.s;
+    old.runnables = stale;
+    old.clusters = (sub_cluster[2]){E.clusters[0], E.clusters[1]};
+    ck_assert_int_eq(submitter_init(&old, NULL), 0); /* its own lock */
+    ck_assert(reconcile_until("f", SUB_PHASE_DISPATCHED, true)); /* the leader decided: dc1 */
+    uint64_t after = 0;
+    ck_assert_int_eq(submitter_reconcile(&old, "default", "f", &after, NULL), KR_RECONCILE_REQUEUE);
+    ck_assert(job_exists(0, "f-1"));
+    ck_assert(!job_exists(1, "f-1"));
+    json_t *list = NULL;
+    ck_assert_int_eq(kr_client_list(E.dc[0], JOBS, "default", NULL, &list, NULL), 0);
+    ck_assert_uint_eq(json_array_size(json_object_get(list, "items")), 1);
+    json_decref(list);
+    json_t *o = cached("f");
+    ck_assert_int_eq(sub_int(o, "status.attempt"), 1);
+    json_decref(o);
+    submitter_destroy(&old);
+    kr_informer_free(stale);
+    env_down();
+}
+END_TEST
+
+START_TEST(bad_input_is_refused_and_nothing_recorded)
+{
+    env_up();
+    json_t *r = NULL;
+    struct {
+        const char *body;
+        int status;
+        const char *says;
+    } cases[] = {
+        {"{\"apiVersion\":\"batch/v1\",\"metadata\":{\"name\":\"x\"}}", 422, "no kind"},
+        {"{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{}}", 422, "metadata.name"},
+        {"{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"x\"}}", 422,
+         "cluster-scoped"},
+        {"{\"apiVersion\":\"example.com/v1\",\"kind\":\"Frob\",\"metadata\":{\"name\":\"x\"}}", 422,
+         "does not serve"},
+        {"kind: Job\nmetadata: {name: [unclosed\n", 400, "YAML"},
+        {"", 400, "empty"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice", cases[i].body, NULL, &r),
+                         cases[i].status);
+        const char *msg = sub_str(r, "error");
+        ck_assert_msg(strstr(msg, cases[i].says), "case %zu: %s", i, msg);
+        json_decref(r);
+    }
+    size_t big_len = 10 * 1024 * 1024;
+    char *big = malloc(big_len + 1);
+    ck_assert_ptr_nonnull(big);
+    memset(big, ' ', big_len);
+    big[big_len] = '\0';
+    memcpy(big, "{\"kind\":\"Job\"}", 14);
+    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice", big, NULL, &r), 400);
+    ck_assert_ptr_nonnull(strstr(sub_str(r, "error"), "at most"));
+    json_decref(r);
+    free(big);
+    json_t *list = NULL;
+    ck_assert_int_eq(kr_client_list(E.hub, SUB_RUNNABLES, NULL, NULL, &list, NULL), 0);
+    ck_assert_uint_eq(json_array_size(json_object_get(list, "items")), 0);
+    json_decref(list);
+    assert_events(NULL, 0);
+    env_down();
+}
+END_TEST
+
+/* ---- many runnables under faults ---------------------------------------------------- */
+
+typedef struct soak {
+    int n;
+    atomic_int terminal;
+    atomic_bool stop;
+} soak;
+
+static soak S;
+
+static bool runnable_terminal(int i)
+{
+    char name[32];
+    snprintf(name, sizeof(name), "soak-%03d", i);
+    json_t *o = cached(name);
+    bool done = o && sub_phase_terminal(sub_str(o, "status.phase"));
+    json_decref(o);
+    return done;
+}
+
+/* A controller worker: reconciles its share of the keys until all ended. */
+static void *soak_worker(void *arg)
+{
+    int w = (int)(intptr_t)arg;
+    while (!atomic_load(&S.stop)) {
+        int left = 0;
+        for (int i = w; i < S.n; i += 4) {
+            char name[32];
+            snprintf(name, sizeof(name), "soak-%03d", i);
+            uint64_t after = 0;
+            submitter_reconcile(&E.s, "default", name, &after, NULL);
+            left += !runnable_terminal(i);
+        }
+        if (left == 0)
+            break;
+        struct timespec pace = {0, 5000000}; /* a round; the loop is the requeue */
+        nanosleep(&pace, NULL);
+    }
+    return NULL;
+}
+
+/* The workload clusters' job controller: every released Job it can reach
+ * runs to completion (the test marks it Complete). */
+static void *soak_cluster(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&S.stop)) {
+        for (int dc = 0; dc < 2; dc++) {
+            json_t *list = NULL;
+            if (kr_client_list(E.dc[dc], JOBS, "default", NULL, &list, NULL) != 0)
+                continue;
+            size_t i;
+            json_t *job;
+            json_array_foreach(json_object_get(list, "items"), i, job)
+            {
+                if (json_is_true(json_object_get(json_object_get(job, "spec"), "suspend")) ||
+                    failover_outcome(job))
+                    continue;
+                json_t *copy = json_deep_copy(job);
+                json_object_set_new(copy, "status",
+                                    json_pack("{s:s, s:[{s:s, s:s}]}", "startTime",
+                                              "2026-01-01T00:00:00Z", "conditions", "type",
+                                              "Complete", "status", "True"));
+                kr_client_update_status(E.dc[dc], JOBS, "default", copy, NULL, NULL, NULL);
+                json_decref(copy);
+            }
+            json_decref(list);
+        }
+        struct timespec pace = {0, 10000000};
+        nanosleep(&pace, NULL);
+    }
+    return NULL;
+}
+
+static int count_terminal(void)
+{
+    int n = 0;
+    for (int i = 0; i < S.n; i++)
+        n += runnable_terminal(i);
+    return n;
+}
+
+START_TEST(many_runnables_under_faults_each_complete_once)
+{
+    unsigned long seed = kr_test_seed("many_runnables_under_faults");
+    env_seed = seed;
+    env_up();
+    const char *env_n = getenv("KR_SUBMITTER_RUNNABLES");
+    S.n = env_n ? atoi(env_n) : 200;
+    if (S.n <= 0 || S.n > 999)
+        S.n = 200;
+    atomic_store(&S.stop, false);
+    for (int i = 0; i < S.n; i++) {
+        char body[512];
+        snprintf(body, sizeof(body),
+                 "{\"apiVersion\":\"kreconcile.io/v1alpha1\",\"kind\":\"Runnable\","
+                 "\"metadata\":{\"name\":\"soak-%03d\"},\"spec\":{\"template\":{"
+                 "\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":"
+                 "\"j\"},\"spec\":{}}}}",
+                 i);
+        ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice", body, NULL, NULL), 201);
+    }
+    /* bursts of 429 and 5xx and watches cut mid-stream everywhere */
+    kr_testserver_faults f = {.fail_429 = 0.03,
+                              .fail_500 = 0.03,
+                              .fail_503 = 0.02,
+                              .watch_max_events = 40,
+                              .watch_cut_mid_event = true};
+    for (int dc = 0; dc < 2; dc++)
+        kr_testserver_set_faults(E.dc_ts[dc], &f);
+    kr_testserver_faults hub_f = {.fail_500 = 0.02, .watch_max_events = 60};
+    kr_testserver_set_faults(E.hub_ts, &hub_f);
+    pthread_t workers[4], cluster;
+    for (int w = 0; w < 4; w++)
+        ck_assert_int_eq(pthread_create(&workers[w], NULL, soak_worker, (void *)(intptr_t)w), 0);
+    ck_assert_int_eq(pthread_create(&cluster, NULL, soak_cluster, NULL), 0);
+    /* dc1 goes away for a while once a quarter is done, and comes back */
+    time_t deadline = time(NULL) + 240;
+    bool down = false, back = false;
+    int done = 0;
+    while ((done = count_terminal()) < S.n && time(NULL) < deadline) {
+        if (!down && done >= S.n / 4) {
+            kr_testserver_faults off = {.fail_503 = 1.0};
+            kr_testserver_set_faults(E.dc_ts[0], &off);
+            kr_testserver_close_watches(E.dc_ts[0]);
+            down = true;
+        } else if (down && !back) {
+            advance_ms(FAILOVER_MS / 20);
+            pthread_mutex_lock(&E.mu);
+            int moved = E.failovers;
+            pthread_mutex_unlock(&E.mu);
+            if (done >= S.n * 3 / 4 && moved > 0) {
+                kr_testserver_set_faults(E.dc_ts[0], &f);
+                back = true;
+            }
+        }
+        struct timespec pace = {0, 20000000};
+        nanosleep(&pace, NULL);
+    }
+    if (down && !back)
+        kr_testserver_set_faults(E.dc_ts[0], &f);
+    for (int w = 0; w < 4; w++)
+        pthread_join(workers[w], NULL);
+    ck_assert_msg(done == S.n, "%d of %d runnables ended (seed %lu)", done, S.n, seed);
+    /* quiet: stragglers are removed, then no runnable completed twice */
+    kr_testserver_faults none = {0};
+    for (int dc = 0; dc < 2; dc++)
+        kr_testserver_set_faults(E.dc_ts[dc], &none);
+    kr_testserver_set_faults(E.hub_ts, &none);
+    advance_ms(FAILOVER_MS);
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < S.n; i++) {
+            char name[32];
+            snprintf(name, sizeof(name), "soak-%03d", i);
+            uint64_t after = 0;
+            for (int k = 0; k < 8; k++)
+                submitter_reconcile(&E.s, "default", name, &after, NULL);
+        }
+    }
+    atomic_store(&S.stop, true);
+    pthread_join(cluster, NULL);
+    int completed[1000] = {0}, succeeded = 0;
+    for (int dc = 0; dc < 2; dc++) {
+        json_t *list = NULL;
+        ck_assert_int_eq(kr_client_list(E.dc[dc], JOBS, "default", NULL, &list, NULL), 0);
+        size_t i;
+        json_t *job;
+        json_array_foreach(json_object_get(list, "items"), i, job)
+        {
+            int idx = atoi(sub_str(job, "metadata.name") + strlen("soak-"));
+            if (failover_outcome(job))
+                completed[idx]++;
+        }
+        json_decref(list);
+    }
+    for (int i = 0; i < S.n; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "soak-%03d", i);
+        json_t *o = cached(name);
+        succeeded += strcmp(sub_str(o, "status.phase"), SUB_PHASE_SUCCEEDED) == 0;
+        ck_assert_msg(completed[i] == 1, "%s completed %d times (seed %lu)", name, completed[i],
+                      seed);
+        json_decref(o);
+    }
+    ck_assert_int_eq(succeeded, S.n);
+    ck_assert(down && back);
+    pthread_mutex_lock(&E.mu);
+    for (int i = 0; i < S.n; i++)
+        ck_assert_msg(E.soak_succeeded[i] == 1, "soak-%03d: %d SUCCEEDED events", i,
+                      E.soak_succeeded[i]);
+    int failovers = E.failovers;
+    pthread_mutex_unlock(&E.mu);
+    /* how many moved depends on the schedule (none, if dc1 had finished
+     * its share when it went away): reported, not asserted */
+    fprintf(stderr, "many_runnables_under_faults: %d runnables, %d failovers\n", S.n, failovers);
+    env_down();
+    env_seed = 0;
+}
+END_TEST
+
+/* ---- the program: serve + the CLI verbs over HTTP --------------------------------- */
+
+/* Run argv to its end; its stdout (and stderr when `with_stderr`) in `out`. */
+static int run(char *const argv[], bool with_stderr, char *out, size_t size)
+{
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(p[1], 1);
+        if (with_stderr)
+            dup2(p[1], 2);
+        close(p[0]);
+        close(p[1]);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(p[1]);
+    size_t len = 0;
+    ssize_t r;
+    while (len + 1 < size && (r = read(p[0], out + len, size - len - 1)) > 0)
+        len += (size_t)r;
+    out[len] = '\0';
+    close(p[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static unsigned short free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* kr-submitter CLI verb; output in out. */
+static int cli(const char *bin, const char *server, const char *token, const char *const *args,
+               char *out, size_t size)
+{
+    char *argv[16];
+    size_t n = 0;
+    argv[n++] = (char *)bin;
+    for (; *args && n < 10; args++)
+        argv[n++] = (char *)*args;
+    argv[n++] = "--server";
+    argv[n++] = (char *)server;
+    argv[n++] = "--token";
+    argv[n++] = (char *)token;
+    argv[n] = NULL;
+    return run(argv, true, out, size);
+}
+
+/* A directory with kubeconfigs for the three servers, the token file and a
+ * Job manifest, for running the program. */
+typedef struct program_env {
+    char bin[4096];
+    char dir[32];
+    char hub[600], dc1[600], dc2[600], tokfile[600], job[600];
+} program_env;
+
+static bool program_env_up(program_env *p)
+{
+    kr_test_bin_path(p->bin, sizeof(p->bin), "kr-submitter");
+    if (access(p->bin, X_OK) != 0) {
+        kr_test_skip("kr-submitter", "%s is not built", p->bin);
+        return false;
+    }
+    env_up();
+    snprintf(p->dir, sizeof(p->dir), "/tmp/kr-submitter-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(p->dir));
+    snprintf(p->hub, sizeof(p->hub), "%s/hub", p->dir);
+    snprintf(p->dc1, sizeof(p->dc1), "dc1=%s/dc1", p->dir);
+    snprintf(p->dc2, sizeof(p->dc2), "dc2=%s/dc2", p->dir);
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(E.hub_ts, p->hub, "default", NULL), 0);
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(E.dc_ts[0], p->dc1 + 4, "default", NULL), 0);
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(E.dc_ts[1], p->dc2 + 4, "default", NULL), 0);
+    kr_test_write_file(p->dir, "tokens.csv", tokens);
+    kr_test_write_file(p->dir, "job.yaml",
+                       "apiVersion: batch/v1\nkind: Job\nmetadata: {name: report}\n"
+                       "spec: {template: {spec: {restartPolicy: Never, containers: "
+                       "[{name: c, image: busybox}]}}}\n");
+    snprintf(p->tokfile, sizeof(p->tokfile), "%s/tokens.csv", p->dir);
+    snprintf(p->job, sizeof(p->job), "%s/job.yaml", p->dir);
+    return true;
+}
+
+static void program_env_down(program_env *p)
+{
+    char cmd[700];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", p->dir);
+    ck_assert_int_eq(system(cmd), 0);
+    env_down();
+}
+
+/* Start `kr-submitter serve` on a free port (its URL in `server`), with
+ * leader election when `elect`; returns its pid once its API answers. */
+static pid_t serve_start(program_env *p, bool elect, char *server, size_t len)
+{
+    char listen[64];
+    unsigned short port = free_port();
+    snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
+    snprintf(server, len, "http://127.0.0.1:%u", port);
+    /* without election the NULL ends argv before the Lease flags */
+    char *argv[] = {p->bin,
+                    "serve",
+                    "--kubeconfig",
+                    p->hub,
+                    "--cluster",
+                    p->dc1,
+                    "--cluster",
+                    p->dc2,
+                    "--listen",
+                    listen,
+                    "--token-auth-file",
+                    p->tokfile,
+                    "--log-format",
+                    "text",
+                    elect ? "--leader-elect" : NULL,
+                    "--lease-namespace",
+                    "default",
+                    NULL};
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        char log[700];
+        snprintf(log, sizeof(log), "%s/serve-%u.log", p->dir, port);
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execv(p->bin, argv);
+        _exit(127);
+    }
+    char out[4096];
+    const char *list_args[] = {"list", NULL};
+    time_t deadline = time(NULL) + 30;
+    while (cli(p->bin, server, "tok-erin", list_args, out, sizeof(out)) != 0 &&
+           time(NULL) < deadline) {
+        struct timespec pace = {0, 50000000};
+        nanosleep(&pace, NULL);
+    }
+    ck_assert_msg(strstr(out, "NAMESPACE") != NULL, "%s", out);
+    return pid;
+}
+
+static int serve_stop(pid_t pid, int sig)
+{
+    kill(pid, sig);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
+
+static void wait_pace(void)
+{
+    struct timespec pace = {0, 20000000};
+    nanosleep(&pace, NULL);
+}
+
+START_TEST(program_serves_the_api_and_the_cli_drives_it)
+{
+    program_env p;
+    if (!program_env_up(&p))
+        return;
+    char server[80], out[65536];
+    pid_t pid = serve_start(&p, false, server, sizeof(server));
+    const char *bad_token[] = {"list", NULL};
+    ck_assert_int_eq(cli(p.bin, server, "nope", bad_token, out, sizeof(out)), 1);
+    ck_assert_msg(strstr(out, "401"), "%s", out);
+    const char *submit[] = {"submit", "-f", p.job, "--idempotency-key", "r1", "-o", "json", NULL};
+    ck_assert_int_eq(cli(p.bin, server, "tok-alice", submit, out, sizeof(out)), 0);
+    json_t *r = json_loads(out, 0, NULL);
+    ck_assert_msg(r != NULL, "%s", out);
+    char name[64], copy[80];
+    snprintf(name, sizeof(name), "%s", sub_str(r, "metadata.name"));
+    snprintf(copy, sizeof(copy), "%s-1", name);
+    json_decref(r);
+    /* the controller places it; the test plays the cluster and completes it */
+    time_t deadline = time(NULL) + 30;
+    while (!job_exists(0, copy) && time(NULL) < deadline)
+        wait_pace();
+    ck_assert(job_exists(0, copy));
+    mark_job(0, copy, "Complete");
+    const char *get[] = {"get", name, NULL};
+    deadline = time(NULL) + 30;
+    while (
+        (cli(p.bin, server, "tok-erin", get, out, sizeof(out)) != 0 || !strstr(out, "Succeeded")) &&
+        time(NULL) < deadline)
+        wait_pace();
+    ck_assert_msg(strstr(out, "Succeeded") && strstr(out, "dc1"), "%s", out);
+    const char *approve[] = {"approve", name, NULL};
+    ck_assert_int_eq(cli(p.bin, server, "tok-alice", approve, out, sizeof(out)), 1);
+    ck_assert_msg(strstr(out, "HTTP 403") || strstr(out, "HTTP 409"), "%s", out);
+    ck_assert_int_eq(serve_stop(pid, SIGTERM), 0);
+    program_env_down(&p);
+}
+END_TEST
+
+/* Two replicas elect a leader; the leader is killed (SIGKILL) while it
+ * dispatches; the other takes over: every runnable ends with exactly one
+ * copy, completed once. */
+START_TEST(leader_killed_mid_dispatch_leaves_one_copy_each)
+{
+    program_env p;
+    if (!program_env_up(&p))
+        return;
+    char server_a[80], server_b[80], out[65536];
+    pid_t a = serve_start(&p, true, server_a, sizeof(server_a));
+    /* a holds the Lease before b starts */
+    time_t deadline = time(NULL) + 30;
+    for (;;) {
+        json_t *lease = NULL;
+        kr_client_get(E.hub, KR_GVR("coordination.k8s.io", "v1", "leases"), "default",
+                      "kr-submitter", &lease, NULL);
+        bool held = *sub_str(lease, "spec.holderIdentity");
+        json_decref(lease);
+        if (held || time(NULL) > deadline)
+            break;
+        wait_pace();
+    }
+    pid_t b = serve_start(&p, true, server_b, sizeof(server_b));
+    enum { N = 20 };
+    for (int i = 0; i < N; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "lk-%d", i);
+        const char *submit[] = {"submit", "-f", p.job, "--idempotency-key", key, NULL};
+        ck_assert_int_eq(
+            cli(p.bin, i % 2 ? server_b : server_a, "tok-alice", submit, out, sizeof(out)), 0);
+    }
+    /* kill the leader as soon as it has placed something */
+    deadline = time(NULL) + 30;
+    json_t *jobs = NULL;
+    while (time(NULL) < deadline) {
+        json_decref(jobs);
+        jobs = NULL;
+        kr_client_list(E.dc[0], JOBS, "default", NULL, &jobs, NULL);
+        if (json_array_size(json_object_get(jobs, "items")) > 0)
+            break;
+        wait_pace();
+    }
+    json_decref(jobs);
+    ck_assert_int_eq(serve_stop(a, SIGKILL), -SIGKILL);
+    /* b takes over (after the Lease expires); the clusters run what is released */
+    deadline = time(NULL) + 120;
+    int succeeded = 0;
+    while (succeeded < N && time(NULL) < deadline) {
+        for (int dc = 0; dc < 2; dc++) {
+            json_t *list = NULL;
+            kr_client_list(E.dc[dc], JOBS, "default", NULL, &list, NULL);
+            size_t i;
+            json_t *job;
+            json_array_foreach(json_object_get(list, "items"), i, job)
+            {
+                if (!json_is_true(json_object_get(json_object_get(job, "spec"), "suspend")) &&
+                    !failover_outcome(job))
+                    mark_job(dc, sub_str(job, "metadata.name"), "Complete");
+            }
+            json_decref(list);
+        }
+        json_t *runnables = NULL;
+        kr_client_list(E.hub, SUB_RUNNABLES, "default", NULL, &runnables, NULL);
+        succeeded = 0;
+        size_t i;
+        json_t *o;
+        json_array_foreach(json_object_get(runnables, "items"), i, o) succeeded +=
+            strcmp(sub_str(o, "status.phase"), SUB_PHASE_SUCCEEDED) == 0;
+        json_decref(runnables);
+        wait_pace();
+    }
+    if (succeeded != N) {
+        json_t *runnables = NULL;
+        kr_client_list(E.hub, SUB_RUNNABLES, "default", NULL, &runnables, NULL);
+        size_t i;
+        json_t *o;
+        json_array_foreach(json_object_get(runnables, "items"), i, o)
+        {
+            if (strcmp(sub_str(o, "status.phase"), SUB_PHASE_SUCCEEDED) != 0) {
+                char *text = json_dumps(json_object_get(o, "status"), JSON_COMPACT);
+                fprintf(stderr, "%s: %s\n", sub_str(o, "metadata.name"), text);
+                free(text);
+            }
+        }
+        json_decref(runnables);
+        fprintf(stderr, "logs in %s\n", p.dir);
+    }
+    ck_assert_int_eq(succeeded, N);
+    size_t copies = 0;
+    for (int dc = 0; dc < 2; dc++) {
+        json_t *list = NULL;
+        ck_assert_int_eq(kr_client_list(E.dc[dc], JOBS, "default", NULL, &list, NULL), 0);
+        copies += json_array_size(json_object_get(list, "items"));
+        json_decref(list);
+    }
+    ck_assert_uint_eq(copies, N);
+    ck_assert_int_eq(serve_stop(b, SIGTERM), 0);
+    program_env_down(&p);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("submitter");
+    TCase *unit = tcase_create("decisions");
+    tcase_add_test(unit, token_file_parses_quotes_and_groups);
+    tcase_add_test(unit, spec_hash_is_canonical_and_ignores_the_idempotency_key);
+    tcase_add_test(unit, approvals_count_distinct_members_of_the_current_spec);
+    tcase_add_test(unit, idempotency_names_are_deterministic_dns_labels);
+    tcase_add_test(unit, failover_rules);
+    suite_add_tcase(s, unit);
+    TCase *tc = tcase_create("servers");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, submit_approve_dispatch_verify_succeed);
+    tcase_add_test(tc, approval_rules_hold);
+    tcase_add_test(tc, idempotency_key_gives_one_runnable);
+    tcase_add_test(tc, failover_when_dc1_dies_before_the_create);
+    tcase_add_test(tc, failover_when_dc1_dies_after_the_create);
+    tcase_add_test(tc, cancel_deletes_the_copy);
+    tcase_add_test(tc, stale_replica_gets_409_and_creates_nothing);
+    tcase_add_test(tc, bad_input_is_refused_and_nothing_recorded);
+    tcase_add_test(tc, many_runnables_under_faults_each_complete_once);
+    suite_add_tcase(s, tc);
+    TCase *prog = tcase_create("program");
+    tcase_set_timeout(prog, 300);
+    tcase_add_test(prog, program_serves_the_api_and_the_cli_drives_it);
+    tcase_add_test(prog, leader_killed_mid_dispatch_leaves_one_copy_each);
+    suite_add_tcase(s, prog);
+    return kr_test_run_suite(s);
+}
