@@ -1157,6 +1157,8 @@ static pid_t serve_start(program_env *p, bool elect, char *server, size_t len)
     unsigned short port = free_port();
     snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
     snprintf(server, len, "http://127.0.0.1:%u", port);
+    char inventory[700];
+    snprintf(inventory, sizeof(inventory), "sqlite://%s/inventory.db", p->dir);
     /* without election the NULL ends argv before the Lease flags */
     char *argv[] = {p->bin,
                     "serve",
@@ -1172,6 +1174,8 @@ static pid_t serve_start(program_env *p, bool elect, char *server, size_t len)
                     p->tokfile,
                     "--log-format",
                     "text",
+                    "--inventory",
+                    inventory,
                     elect ? "--leader-elect" : NULL,
                     "--lease-namespace",
                     "default",
@@ -1244,6 +1248,15 @@ START_TEST(program_serves_the_api_and_the_cli_drives_it)
         time(NULL) < deadline)
         wait_pace();
     ck_assert_msg(strstr(out, "Succeeded") && strstr(out, "dc1"), "%s", out);
+    /* Every transition is in the inventory, in order, with its actor. */
+    const char *history[] = {"history", name, NULL};
+    ck_assert_int_eq(cli(p.bin, server, "tok-erin", history, out, sizeof(out)), 0);
+    const char *submitted = strstr(out, "SUBMITTED"), *dispatched = strstr(out, "DISPATCHED"),
+               *verified = strstr(out, "VERIFIED"), *succeeded = strstr(out, "SUCCEEDED");
+    ck_assert_msg(submitted && dispatched && verified && succeeded, "%s", out);
+    ck_assert_msg(submitted < dispatched && dispatched < verified && verified < succeeded, "%s",
+                  out);
+    ck_assert_msg(strstr(out, "alice"), "%s", out);
     const char *approve[] = {"approve", name, NULL};
     ck_assert_int_eq(cli(p.bin, server, "tok-alice", approve, out, sizeof(out)), 1);
     ck_assert_msg(strstr(out, "HTTP 403") || strstr(out, "HTTP 409"), "%s", out);

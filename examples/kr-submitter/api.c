@@ -43,6 +43,56 @@ static int hub_status(int rc)
     }
 }
 
+void submitter_record_to_inventory(const sub_event *ev, void *user)
+{
+    kr_inventory_t *inv = user;
+    json_t *detail = json_pack("{s:s}", "outcome", ev->outcome ? ev->outcome : "");
+    kr_inventory_action act = {.cluster = ev->cluster && *ev->cluster ? ev->cluster : "hub",
+                               .api_version = KR_PLATFORM_API_VERSION,
+                               .kind = KR_RUNNABLE_KIND,
+                               .namespace_ = ev->namespace_,
+                               .name = ev->name,
+                               .uid = ev->uid,
+                               .resource_version = ev->resource_version,
+                               .event = ev->event,
+                               .actor = ev->actor,
+                               .detail = detail};
+    /* A failure is logged by the caller's log line already carrying the
+     * transition; the inventory is the books, not the control path. */
+    kr_inventory_record(inv, &act, NULL, NULL);
+    json_decref(detail);
+}
+
+/* Every transaction on one Runnable across clusters, from the inventory:
+ * the transitions recorded here (with their outcome) and what its
+ * informers observed. */
+static void history(api *a, const char *ns, const char *name, api_response *resp)
+{
+    if (!a->inventory) {
+        answer_error(resp, 501,
+                     "history is read from the inventory: start kr-submitter with "
+                     "--inventory URL");
+        return;
+    }
+    json_t *items = NULL;
+    kr_error_t err = {0};
+    if (kr_inventory_history(a->inventory, KR_RUNNABLE_KIND, ns, name, 0, 0, &items, &err) != 0) {
+        char message[1100];
+        snprintf(message, sizeof(message), "inventory: %s", err.message);
+        answer_error(resp, 503, message);
+        return;
+    }
+    size_t i;
+    json_t *row;
+    json_array_foreach(items, i, row)
+    {
+        json_t *outcome = json_object_get(json_object_get(row, "patch"), "outcome");
+        if (json_is_string(outcome))
+            json_object_set(row, "outcome", outcome);
+    }
+    answer(resp, 200, json_pack("{s:o}", "items", items));
+}
+
 static void record_user(api *a, const json_t *obj, const char *event, const auth_user *who,
                         const char *outcome)
 {
@@ -368,9 +418,7 @@ void api_handle(api *a, const api_request *req, api_response *resp)
     } else if (post && strcmp(v, "cancel") == 0) {
         act(a, req, who, ns, name, VERB_CANCEL, resp);
     } else if (get && strcmp(v, "history") == 0) {
-        answer_error(resp, 501,
-                     "history is read from the inventory, which this build of kr-submitter "
-                     "does not have yet (see the README)");
+        history(a, ns, name, resp);
     } else {
         answer_error(
             resp, 404,

@@ -42,6 +42,7 @@ typedef struct app {
     bool submitter_ready; /* submitter_init succeeded */
     pthread_mutex_t informers_mu; /* one source registration per informer */
     api api;
+    kr_inventory_t *inventory; /* --inventory: transitions and history */
 } app;
 
 static kr_reconcile_result reconcile(kr_controller_t *ctl, const kr_reconcile_request *req,
@@ -165,9 +166,15 @@ static int setup(app *a, auth_table *auth, kr_error_t *err)
         rc = kr_manager_add_route(m, NULL, "/api/v1/runnables", serve_api, a, err);
     if (rc == 0)
         rc = kr_manager_add_route(m, NULL, "/api/v1/runnables/*", serve_api, a, err);
-    if (rc == 0 && inventory_url)
-        kr_log(kr_manager_logger(m), KR_LOG_WARN, SUB_PROGRAM,
-               "--inventory: this build records transitions in the log only (README)");
+    if (rc == 0 && inventory_url) {
+        kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
+        io.url = inventory_url;
+        io.logger = *kr_manager_logger(m);
+        rc = kr_inventory_new(&io, &a->inventory, err);
+        a->api.inventory = a->inventory;
+        a->s.record = submitter_record_to_inventory;
+        a->s.record_user = a->inventory;
+    }
     return rc;
 }
 
@@ -203,6 +210,9 @@ static int serve(int argc, char **argv)
         fprintf(stderr, "kr-submitter: %s\n", err.message);
     else
         code = kr_manager_run(a.m);
+    /* Controllers and handlers have stopped; the inventory logs through
+     * the manager's sink, so it goes first. */
+    kr_inventory_free(a.inventory);
     kr_manager_free(a.m);
     if (a.submitter_ready)
         submitter_destroy(&a.s);

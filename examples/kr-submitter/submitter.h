@@ -290,7 +290,12 @@ typedef struct api_response {
 typedef struct api {
     submitter *s; /* borrowed */
     const auth_table *auth; /* borrowed */
+    kr_inventory_t *inventory; /* borrowed; NULL: no history (501) */
 } api;
+
+/* A sub_record_cb writing each transition to the inventory `user` (a
+ * kr_inventory_t *) as an action: kind Runnable, actor and outcome kept. */
+void submitter_record_to_inventory(const sub_event *ev, void *user);
 
 /* Answer one request. resp->body is new. [HTTP thread] */
 void api_handle(api *a, const api_request *req, api_response *resp);
