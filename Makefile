@@ -24,6 +24,8 @@ INCLUDEDIR ?= $(PREFIX)/include
 DESTDIR    ?=
 # SAN=address,undefined or SAN=thread builds everything instrumented.
 SAN        ?=
+# make demo KEEP=1 leaves the platform running.
+KEEP       ?= 0
 
 VERSION := 0.1.0
 SOMAJOR := 0
@@ -92,7 +94,7 @@ REPLAY_BINS := $(addprefix $(BUILD)/test/,$(FUZZERS))
 BENCH_BINS := $(addprefix $(BUILD)/bench/,$(BENCHES))
 
 .PHONY: all lib programs tests check check-plain test-run tsan valgrind install uninstall \
-        install-test demo bench fuzz fuzz-merge lint clean deps
+        install-test demo demo-tools bench fuzz fuzz-merge lint clean deps
 
 all: lib programs
 
@@ -290,7 +292,12 @@ uninstall:
 
 # ---- demo, bench, fuzz, lint ---------------------------------------------------------
 
+# The platform scenario (KEEP=1 leaves it running); the tools' own demos.
 demo: deps
+	@$(MAKE) --no-print-directory all
+	@KEEP=$(KEEP) sh scripts/demo-platform.sh "$(abspath $(BUILD))/bin"
+
+demo-tools: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/demo.sh "$(abspath $(BUILD))/bin"
 

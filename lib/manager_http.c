@@ -651,10 +651,12 @@ int kr_http_server_start(kr_http_server_t *s, kr_error_t *err)
     if (s->ipv6)
         flags |= MHD_USE_IPv6;
     s->daemon =
-        MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, s->fd,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_LIMIT,
-                         (unsigned)256, MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
-                         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
+        /* The logger first: libmicrohttpd prints to stderr about any option
+         * it meets before it (and the library never prints). */
+        MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+                         s, MHD_OPTION_LISTEN_SOCKET, s->fd, MHD_OPTION_CONNECTION_TIMEOUT,
+                         (unsigned)120, MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
+                         MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL, MHD_OPTION_END);
     if (!s->daemon)
         return kr_error_set(err, KR_EIO, "cannot serve HTTP on %s", s->address);
     s->fd = -1; /* closed by MHD_stop_daemon */

@@ -1,6 +1,7 @@
 #!/bin/sh
-# make demo: runs the programs that exist so far against the embedded test
-# server and sample data, and fails if any of them fails.
+# make demo-tools: runs the demos of the tools (kr-apiserver, kr-get,
+# kr-patch) against the embedded test server and sample data, and fails if
+# any of them fails. The platform's scenario is make demo.
 set -eu
 bin=$1
 here=$(cd "$(dirname "$0")/.." && pwd)
