@@ -117,8 +117,8 @@ static const char *str_at(const json_t *obj, const char *a, const char *b)
 /* The actor of every transaction an informer's event made. */
 static const char informer_actor[] = "informer";
 
-static const char *const event_names[] = {"ADDED", "MODIFIED", "DELETED",
-                                          "DELETED_FINAL_STATE_UNKNOWN", "CHECKPOINT"};
+static const char *const event_names[] = {
+    "ADDED", "MODIFIED", "DELETED", "DELETED_FINAL_STATE_UNKNOWN", "CHECKPOINT", "SWEPT"};
 
 const char *kr_inventory_event_type_name(kr_inventory_event_type type)
 {
@@ -578,14 +578,16 @@ static int decide(chunk *c, const kr_inventory_event *ev, const event_fields *f,
             key = &c->keys[k];
     if (!key) /* apply_chunk registers every event's key first */
         return kr_error_set(err, KR_EINVAL, "inventory: an event without its chunk key");
-    bool gone =
-        ev->type == KR_INVENTORY_DELETED || ev->type == KR_INVENTORY_DELETED_FINAL_STATE_UNKNOWN;
+    bool gone = ev->type == KR_INVENTORY_DELETED ||
+                ev->type == KR_INVENTORY_DELETED_FINAL_STATE_UNKNOWN ||
+                ev->type == KR_INVENTORY_SWEPT;
     bool same_uid = key->exists && key->uid && strcmp(key->uid, f->uid) == 0;
     if (is_held(c, dedup))
         return 0;
     /* A relist reports what it no longer finds: nothing to do when the
      * inventory already knows it is gone (or holds another object). */
-    if (ev->type == KR_INVENTORY_DELETED_FINAL_STATE_UNKNOWN && (!same_uid || key->deleted))
+    if ((ev->type == KR_INVENTORY_DELETED_FINAL_STATE_UNKNOWN || ev->type == KR_INVENTORY_SWEPT) &&
+        (!same_uid || key->deleted))
         return 0;
     if (same_uid && !key->object) {
         key->object = json_loads(key->object_text, 0, NULL);
@@ -649,7 +651,7 @@ static int insert_txns(chunk *c, int64_t now, kr_error_t *err)
         c->params[n++] = KR_INV_TEXT(t->f->uid);
         c->params[n++] = KR_INV_TEXT(t->f->rv);
         c->params[n++] = KR_INV_TEXT(event_names[t->ev->type]);
-        c->params[n++] = KR_INV_TEXT(informer_actor);
+        c->params[n++] = KR_INV_TEXT(t->ev->actor ? t->ev->actor : informer_actor);
         c->params[n++] = KR_INV_TEXT(t->patch_text);
         c->params[n++] = KR_INV_TEXT(t->dedup);
     }
@@ -749,7 +751,8 @@ static int apply_chunk(chunk *c, const kr_inventory_event *events, const event_f
             continue;
         const event_fields *f = &fields[i];
         bool gone = ev->type == KR_INVENTORY_DELETED ||
-                    ev->type == KR_INVENTORY_DELETED_FINAL_STATE_UNKNOWN;
+                    ev->type == KR_INVENTORY_DELETED_FINAL_STATE_UNKNOWN ||
+                    ev->type == KR_INVENTORY_SWEPT;
         dedup[i] = kr_asprintf("%s/%s/%s/%s", ev->cluster, f->uid, f->rv, gone ? "gone" : "live");
         stored[i] = sanitize(ev->object);
         if (!dedup[i] || !stored[i]) {

@@ -40,9 +40,10 @@ static void owned_free(owned_event *o)
 
 static int owned_copy(owned_event *o, const kr_inventory_event *ev)
 {
-    const char *src[] = {ev->cluster, ev->resource, ev->api_version, ev->kind, ev->checkpoint_rv};
-    const char **dst[] = {&o->ev.cluster, &o->ev.resource, &o->ev.api_version, &o->ev.kind,
-                          &o->ev.checkpoint_rv};
+    const char *src[] = {ev->cluster, ev->resource,      ev->api_version,
+                         ev->kind,    ev->checkpoint_rv, ev->actor};
+    const char **dst[] = {&o->ev.cluster, &o->ev.resource,      &o->ev.api_version,
+                          &o->ev.kind,    &o->ev.checkpoint_rv, &o->ev.actor};
     size_t total = 0;
     for (size_t i = 0; i < KR_ARRAY_LEN(src); i++)
         total += src[i] ? strlen(src[i]) + 1 : 0;

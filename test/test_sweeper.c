@@ -440,6 +440,100 @@ START_TEST(the_program_plans_then_sweeps_once_and_refuses_bad_flags)
 }
 END_TEST
 
+static size_t live_rows(kr_inventory_t *inv)
+{
+    kr_inventory_query_opts q = KR_INVENTORY_QUERY_OPTS_INIT;
+    q.cluster = "dc1";
+    q.kind = "ConfigMap";
+    json_t *rows = NULL;
+    char *next = NULL;
+    ck_assert_int_eq(kr_inventory_query(inv, &q, &rows, &next, NULL), 0);
+    size_t n = json_array_size(rows);
+    json_decref(rows);
+    kr_free(next);
+    return n;
+}
+
+START_TEST(inventory_rows_missing_from_their_cluster_are_marked_swept)
+{
+    platform_up();
+    char dir[] = "/tmp/kr-sweeper-inv-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char url[128], db[100];
+    snprintf(db, sizeof(db), "%s/inventory.db", dir);
+    snprintf(url, sizeof(url), "sqlite://%s", db);
+    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
+    io.url = url;
+    kr_inventory_t *inv = NULL;
+    ck_assert_int_eq(kr_inventory_new(&io, &inv, NULL), 0);
+    /* The inventory holds three ConfigMaps of dc1: one that is there, one
+     * whose delete it never saw, one newer than any list the sweep makes. */
+    json_t *alive = create(&dc1, CM, copy_cm("alive", NULL, NULL));
+    json_t *ghost =
+        json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}}", "apiVersion", "v1", "kind",
+                  "ConfigMap", "metadata", "name", "ghost", "namespace", "default", "uid",
+                  "ghost-uid", "resourceVersion", "1", "creationTimestamp", "2020-01-01T00:00:00Z");
+    json_t *future = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}}", "apiVersion", "v1",
+                               "kind", "ConfigMap", "metadata", "name", "future", "namespace",
+                               "default", "uid", "future-uid", "resourceVersion", "999999999",
+                               "creationTimestamp", "2020-01-01T00:00:00Z");
+    json_t *objs[] = {alive, ghost, future};
+    for (size_t i = 0; i < 3; i++) {
+        kr_inventory_event ev = {.cluster = "dc1",
+                                 .api_version = "v1",
+                                 .kind = "ConfigMap",
+                                 .type = KR_INVENTORY_ADDED,
+                                 .object = objs[i]};
+        kr_error_t err = {0};
+        ck_assert_msg(kr_inventory_apply(inv, &ev, 1, NULL, &err) == 0, "%s", err.message);
+    }
+    ck_assert_uint_eq(live_rows(inv), 3);
+
+    sweep_opts o = opts_for(0, 100, true);
+    sweep_plan plan = {0};
+    kr_error_t err = {0};
+    ck_assert_msg(sweep_inventory(&o, inv, &plan, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(plan.n, 1);
+    ck_assert_str_eq(plan.items[0].name, "ghost");
+    ck_assert_int_eq(plan.items[0].reason, SWEEP_NOT_IN_CLUSTER);
+    ck_assert_int_eq(plan.items[0].action, SWEEP_PLANNED);
+    sweep_plan_free(&plan);
+    ck_assert_uint_eq(live_rows(inv), 3); /* a dry run marks nothing */
+
+    o = opts_for(0, 100, false);
+    ck_assert_msg(sweep_inventory(&o, inv, &plan, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(plan.n, 1);
+    ck_assert_int_eq(plan.items[0].action, SWEEP_MARKED);
+    sweep_plan_free(&plan);
+    ck_assert_uint_eq(live_rows(inv), 2);
+    json_t *history = NULL;
+    ck_assert_int_eq(
+        kr_inventory_history(inv, "ConfigMap", "default", "ghost", 0, 0, &history, NULL), 0);
+    json_t *last = json_array_get(history, json_array_size(history) - 1);
+    ck_assert_str_eq(json_string_value(json_object_get(last, "event")), "SWEPT");
+    ck_assert_str_eq(json_string_value(json_object_get(last, "actor")), "kr-sweeper");
+    json_decref(history);
+
+    /* Again: nothing left to mark, and the delete is not doubled. */
+    ck_assert_int_eq(sweep_inventory(&o, inv, &plan, &err), 0);
+    ck_assert_uint_eq(plan.n, 0);
+    sweep_plan_free(&plan);
+
+    json_decref(alive);
+    json_decref(ghost);
+    json_decref(future);
+    kr_inventory_free(inv);
+    unlink(db);
+    char wal[128];
+    snprintf(wal, sizeof(wal), "%s-wal", db);
+    unlink(wal);
+    snprintf(wal, sizeof(wal), "%s-shm", db);
+    unlink(wal);
+    rmdir(dir);
+    platform_down();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sweeper");
@@ -451,6 +545,7 @@ int main(void)
     tcase_add_test(tc, the_cap_stops_the_run_and_reports_the_rest);
     tcase_add_test(tc, an_object_changed_after_the_plan_is_skipped_by_its_precondition);
     tcase_add_test(tc, the_program_plans_then_sweeps_once_and_refuses_bad_flags);
+    tcase_add_test(tc, inventory_rows_missing_from_their_cluster_are_marked_swept);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);
 }

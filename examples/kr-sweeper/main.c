@@ -100,6 +100,9 @@ static int sweep_once(sweeper *s)
         kr_log(s->opts.logger, KR_LOG_ERROR, "sweeper", "sweep failed: %s", err.message);
         return rc;
     }
+    if (s->inventory && sweep_inventory(&s->opts, s->inventory, &plan, &err) != 0)
+        kr_log(s->opts.logger, KR_LOG_ERROR, "sweeper", "inventory sweep failed: %s",
+               err.message);
     print_plan(s, &plan);
     if (s->inventory)
         sweep_record(s->inventory, &plan, s->opts.logger);

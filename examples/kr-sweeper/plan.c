@@ -23,6 +23,8 @@ const char *sweep_reason_name(sweep_reason r)
         return "runnable gone";
     case SWEEP_FAILOVER_LOSER:
         return "failover loser";
+    case SWEEP_NOT_IN_CLUSTER:
+        return "inventory row, not in the cluster";
     }
     return "unknown";
 }
@@ -42,6 +44,8 @@ const char *sweep_action_name(sweep_action a)
         return "skipped: max deletes reached";
     case SWEEP_FAILED:
         return "failed";
+    case SWEEP_MARKED:
+        return "marked swept in the inventory";
     }
     return "unknown";
 }
@@ -58,6 +62,7 @@ static void candidate_free(sweep_candidate *c)
     free(c->uid);
     free(c->resource_version);
     free(c->error);
+    json_decref(c->row_object);
 }
 
 void sweep_plan_free(sweep_plan *p)

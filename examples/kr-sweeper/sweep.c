@@ -112,7 +112,7 @@ int sweep_execute(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
     size_t deleted = 0;
     for (size_t i = 0; i < plan->n; i++) {
         sweep_candidate *c = &plan->items[i];
-        if (c->action != SWEEP_PLANNED)
+        if (c->action != SWEEP_PLANNED || c->reason == SWEEP_NOT_IN_CLUSTER)
             continue;
         if (deleted >= o->max_deletes) {
             c->action = SWEEP_SKIPPED_CAP;
@@ -251,6 +251,149 @@ json_t *sweep_plan_json(const sweep_plan *p)
                      (json_int_t)p->unjudged);
 }
 
+/* ---- inventory zombies ------------------------------------------------------------------ */
+
+static uint64_t rv_number(const char *rv)
+{
+    return rv ? strtoull(rv, NULL, 10) : 0;
+}
+
+static int add_row(sweep_plan *p, const char *cluster, kr_gvr gvr, const json_t *row, int64_t age)
+{
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 16;
+        sweep_candidate *items = realloc(p->items, cap * sizeof(*items));
+        if (!items)
+            return -1;
+        p->items = items;
+        p->cap = cap;
+    }
+    sweep_candidate *c = &p->items[p->n];
+    memset(c, 0, sizeof(*c));
+    const char *fields[] = {"kind", "namespace", "name", "uid", "resourceVersion"};
+    char **dst[] = {&c->kind, &c->namespace_, &c->name, &c->uid, &c->resource_version};
+    bool ok = (c->cluster = strdup(cluster)) && (c->group = strdup(gvr.group)) &&
+              (c->version = strdup(gvr.version)) && (c->resource = strdup(gvr.resource));
+    for (size_t i = 0; ok && i < sizeof(fields) / sizeof(fields[0]); i++) {
+        const char *v = json_string_value(json_object_get(row, fields[i]));
+        ok = (*dst[i] = strdup(v ? v : "")) != NULL;
+    }
+    c->age_s = age;
+    c->reason = SWEEP_NOT_IN_CLUSTER;
+    c->row_object = json_incref(json_object_get(row, "object"));
+    p->n++; /* sweep_plan_free releases whatever was set */
+    return ok && c->row_object ? 0 : -1;
+}
+
+/* The rows of (cluster, kind) held live, page by page, against one list. */
+static int plan_rows(const sweep_opts *o, kr_inventory_t *inv, const char *cluster, kr_gvr gvr,
+                     const json_t *list, sweep_plan *plan, kr_error_t *err)
+{
+    json_t *uids = json_object();
+    if (!uids)
+        return kr_error_set(err, KR_ENOMEM, "out of memory");
+    size_t i;
+    json_t *item;
+    json_array_foreach(json_object_get(list, "items"), i, item)
+    {
+        const char *uid =
+            json_string_value(json_object_get(json_object_get(item, "metadata"), "uid"));
+        if (uid)
+            json_object_set(uids, uid, json_true());
+    }
+    uint64_t list_rv = rv_number(
+        json_string_value(json_object_get(json_object_get(list, "metadata"), "resourceVersion")));
+    int64_t now = (int64_t)time(NULL);
+    kr_inventory_query_opts q = KR_INVENTORY_QUERY_OPTS_INIT;
+    q.cluster = cluster;
+    q.kind = kind_of(gvr);
+    q.namespace_ = o->namespace_;
+    q.limit = 1000;
+    char *token = NULL;
+    int rc = 0;
+    do {
+        json_t *rows = NULL;
+        char *next = NULL;
+        q.continue_token = token;
+        rc = kr_inventory_query(inv, &q, &rows, &next, err);
+        kr_free(token);
+        token = next;
+        json_t *row;
+        json_array_foreach(rows, i, row)
+        {
+            const char *uid = json_string_value(json_object_get(row, "uid"));
+            if (!uid || json_object_get(uids, uid))
+                continue;
+            /* A row newer than the list may be an object created since. */
+            const char *rv = json_string_value(json_object_get(row, "resourceVersion"));
+            if (list_rv == 0 || rv_number(rv) > list_rv)
+                continue;
+            int64_t created = sweep_parse_time(json_string_value(json_object_get(row, "created")));
+            int64_t age = created < 0 ? -1 : now - created;
+            if (age < 0 || age < o->grace_s) {
+                plan->young++;
+                continue;
+            }
+            if (add_row(plan, cluster, gvr, row, age) != 0)
+                rc = kr_error_set(err, KR_ENOMEM, "out of memory");
+        }
+        json_decref(rows);
+    } while (rc == 0 && token);
+    kr_free(token);
+    json_decref(uids);
+    return rc;
+}
+
+static void mark_swept(kr_inventory_t *inv, sweep_candidate *c, const kr_logger *logger)
+{
+    char api[256];
+    snprintf(api, sizeof(api), "%s%s%s", c->group, c->group[0] ? "/" : "", c->version);
+    kr_inventory_event ev = {.cluster = c->cluster,
+                             .api_version = api,
+                             .kind = c->kind,
+                             .type = KR_INVENTORY_SWEPT,
+                             .object = c->row_object,
+                             .actor = KR_MANAGER_SWEEPER};
+    kr_error_t err = {0};
+    int rc = kr_inventory_apply(inv, &ev, 1, NULL, &err);
+    c->action = rc == 0 ? SWEEP_MARKED : SWEEP_FAILED;
+    if (rc != 0)
+        c->error = strdup(err.message);
+    kr_log(logger, rc == 0 ? KR_LOG_INFO : KR_LOG_WARN, "sweeper",
+           "inventory: %s %s %s/%s of %s%s%s", sweep_action_name(c->action), c->kind, c->namespace_,
+           c->name, c->cluster, rc ? ": " : "", rc ? err.message : "");
+}
+
+int sweep_inventory(const sweep_opts *o, kr_inventory_t *inv, sweep_plan *plan, kr_error_t *err)
+{
+    size_t first = plan->n;
+    kr_list_opts lo = {.accept = KR_CLIENT_ACCEPT_PARTIAL_METADATA_LIST};
+    for (size_t c = 0; c <= o->n_clusters; c++) {
+        const char *name = c == 0 ? o->hub_name : o->clusters[c - 1].name;
+        kr_client_t *client = c == 0 ? o->hub : o->clusters[c - 1].client;
+        for (size_t r = 0; r < o->n_resources; r++) {
+            json_t *list = NULL;
+            kr_error_t lerr = {0};
+            if (kr_client_list_all(client, o->resources[r], o->namespace_, &lo, &list, &lerr) !=
+                0) {
+                char gtext[256];
+                gvr_text(o->resources[r], gtext, sizeof(gtext));
+                if (sweep_plan_skip(plan, name, gtext, "inventory check: list failed: %s",
+                                    lerr.message) != 0)
+                    return kr_error_set(err, KR_ENOMEM, "out of memory");
+                continue;
+            }
+            int rc = plan_rows(o, inv, name, o->resources[r], list, plan, err);
+            json_decref(list);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    for (size_t i = first; !o->dry_run && i < plan->n; i++)
+        mark_swept(inv, &plan->items[i], o->logger);
+    return 0;
+}
+
 static int record_one(kr_inventory_t *inv, const kr_inventory_action *a, const kr_logger *logger)
 {
     kr_error_t err = {0};
@@ -266,8 +409,8 @@ size_t sweep_record(kr_inventory_t *inv, const sweep_plan *p, const kr_logger *l
     size_t failed = 0;
     for (size_t i = 0; i < p->n; i++) {
         const sweep_candidate *c = &p->items[i];
-        if (c->action == SWEEP_PLANNED)
-            continue; /* a dry run acts on nothing */
+        if (c->action == SWEEP_PLANNED || c->reason == SWEEP_NOT_IN_CLUSTER)
+            continue; /* a dry run acts on nothing; marking a row recorded it */
         bool swept = c->action == SWEEP_DELETED || c->action == SWEEP_GONE;
         char api[256];
         snprintf(api, sizeof(api), "%s%s%s", c->group, c->group[0] ? "/" : "", c->version);

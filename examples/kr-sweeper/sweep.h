@@ -22,6 +22,7 @@ typedef enum sweep_reason {
     SWEEP_NOT_PLACED, /* the source's placement no longer names this cluster */
     SWEEP_RUNNABLE_GONE, /* the Runnable with the source uid is gone */
     SWEEP_FAILOVER_LOSER, /* the Runnable runs elsewhere (another cluster or attempt) */
+    SWEEP_NOT_IN_CLUSTER, /* an inventory row a fresh list of its cluster no longer has */
 } sweep_reason;
 
 /* What happened to a candidate. */
@@ -32,6 +33,7 @@ typedef enum sweep_action {
     SWEEP_SKIPPED_CHANGED, /* the precondition failed: replaced or changed since the list */
     SWEEP_SKIPPED_CAP, /* the run's --max-deletes was reached */
     SWEEP_FAILED, /* the delete failed otherwise (error kept) */
+    SWEEP_MARKED, /* an inventory row marked deleted (event SWEPT) */
 } sweep_action;
 
 const char *sweep_reason_name(sweep_reason r);
@@ -46,6 +48,7 @@ typedef struct sweep_candidate {
     sweep_reason reason;
     sweep_action action;
     char *error; /* SWEEP_FAILED: what the server said */
+    json_t *row_object; /* SWEEP_NOT_IN_CLUSTER: the inventory's object (new ref) */
 } sweep_candidate;
 
 /* A cluster the run did not sweep, and why (a failed or partial list). */
@@ -134,6 +137,16 @@ int sweep_run(const sweep_opts *o, sweep_plan *plan, kr_error_t *err);
  * was listed is skipped by the server's precondition check. Returns 0 or
  * KR_ENOMEM. [worker thread] */
 int sweep_execute(const sweep_opts *o, sweep_plan *plan, kr_error_t *err);
+
+/* Inventory zombies: for the hub and every workload cluster, a complete list
+ * of each swept resource (a failure skips that cluster and resource, said in
+ * the plan), then every row the inventory holds as live there that the list
+ * does not have, is not newer than the list (its resourceVersion is not
+ * above the list's) and is older than the grace period, becomes a
+ * SWEEP_NOT_IN_CLUSTER candidate; unless dry_run each is marked deleted in
+ * the inventory with event SWEPT and actor kr-sweeper. Appends to *plan.
+ * Returns 0 or KR_ENOMEM. [worker thread] */
+int sweep_inventory(const sweep_opts *o, kr_inventory_t *inv, sweep_plan *plan, kr_error_t *err);
 
 /* Record what a run did in the inventory, actor kr-sweeper: SWEPT for each
  * object deleted (or found gone), SWEEP_SKIPPED with the reason for each

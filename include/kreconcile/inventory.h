@@ -83,9 +83,14 @@ typedef enum kr_inventory_event_type {
     KR_INVENTORY_DELETED_FINAL_STATE_UNKNOWN = 3,
     /* No object: only moves the checkpoint (a BOOKMARK, a list's end). */
     KR_INVENTORY_CHECKPOINT = 4,
+    /* A sweeper found the object missing from a fresh, complete list of its
+     * cluster (a delete nobody observed): marked deleted with event SWEPT
+     * and the event's actor. A no-op, as DELETED_FINAL_STATE_UNKNOWN, when
+     * the inventory already holds it deleted or holds another object. */
+    KR_INVENTORY_SWEPT = 5,
 } kr_inventory_event_type;
 
-/* The wire name of `type` ("ADDED", ...); "CHECKPOINT" for the last one,
+/* The wire name of `type` ("ADDED", ..., "CHECKPOINT", "SWEPT"),
  * NULL for an unknown value. Static string. [any thread] */
 KR_API const char *kr_inventory_event_type_name(kr_inventory_event_type type);
 
@@ -109,6 +114,8 @@ typedef struct kr_inventory_event {
      * this resourceVersion (a watch event's object rv; after a relist, the
      * list's rv, on the last item or on a CHECKPOINT event). */
     const char *checkpoint_rv;
+    /* Who made the change; NULL: "informer" (what informers' events are). */
+    const char *actor;
 } kr_inventory_event;
 
 /* What a batch did. */
