@@ -931,8 +931,10 @@ START_TEST(a_failing_cluster_does_not_hold_up_a_healthy_one)
     tctx t;
     tctx_init(&t, bad_cluster_fails);
     t.good_total = GOOD_N;
-    /* frozen clock: a failed key stays in backoff */
-    kr_controller_t *ctl = controller_new(&t, "fair", 2, NULL, true, NULL, 0);
+    /* frozen clock: a failed key stays in backoff. One worker: the order of
+     * completions is the order of hand-outs (with two, a worker preempted
+     * in a healthy reconcile on a busy machine would finish it last) */
+    kr_controller_t *ctl = controller_new(&t, "fair", 1, NULL, true, NULL, 0);
     watch(ctl, bad.inf, "bad");
     watch(ctl, good.inf, "good");
     ck_assert_int_eq(kr_controller_start(ctl, NULL), 0);
@@ -943,9 +945,9 @@ START_TEST(a_failing_cluster_does_not_hold_up_a_healthy_one)
     int bad_seen = t.bad_seen_when_good_done;
     size_t bad_queued = t.bad_queued_when_good_done;
     pthread_mutex_unlock(&t.mu);
-    ck_assert_msg(bad_seen <= GOOD_N + 8, "%d failing reconciles before the %d healthy ones",
+    ck_assert_msg(bad_seen <= GOOD_N + 1, "%d failing reconciles before the %d healthy ones",
                   bad_seen, GOOD_N);
-    ck_assert_uint_ge(bad_queued, BAD_N - GOOD_N - 8);
+    ck_assert_uint_ge(bad_queued, BAD_N - GOOD_N - 1);
     /* and every failure is in backoff, none retried on the frozen clock */
     ck_assert_int_eq(kr_controller_stop(ctl, NULL), 0);
     pthread_mutex_lock(&t.mu);
