@@ -46,6 +46,19 @@ static void cluster_up(cluster *cl, int i, unsigned long long seed)
     kr_test_cluster_up(&cl->tc, rt, seed + (unsigned long long)i);
 }
 
+/* After a database restart the inventory's connection is found dead by the
+ * next statement, which fails with KR_EUNAVAILABLE ("retry later"), and the
+ * one after reconnects: do that before reading, as any caller would. */
+static void reconnect(kr_inventory_t *inv)
+{
+    int64_t seq;
+    kr_error_t err = {0};
+    int rc = KR_EUNAVAILABLE;
+    for (int attempt = 0; attempt < 20 && rc == KR_EUNAVAILABLE; attempt++)
+        rc = kr_inventory_last_seq(inv, &seq, &err);
+    ck_assert_msg(rc == 0, "the inventory is unreachable: %s", err.message);
+}
+
 static void producer_up(cluster *cl, kr_inventory_t *inv, kr_inventory_consumer_t *cons)
 {
     kr_informer_opts o = {.client = cl->tc.c,
@@ -68,6 +81,7 @@ static void producer_up(cluster *cl, kr_inventory_t *inv, kr_inventory_consumer_
     ck_assert_msg(kr_informer_wait_for_sync(cl->inf, WAIT_MS, &err) == 0, "%s", err.message);
     /* Deletes nobody watched, from the inventory's point of view. */
     ck_assert_int_eq(kr_inventory_consumer_flush(cons, WAIT_MS, &err), 0);
+    reconnect(inv);
     ck_assert_msg(kr_inventory_producer_reconcile(cl->prod, inv, NULL, &err) == 0, "%s",
                   err.message);
 }
@@ -256,6 +270,7 @@ static void run_schedule(unsigned long long seed, long index)
     }
     ck_assert_msg(kr_inventory_consumer_flush(cons, WAIT_MS, &err) == 0, "seed %llu: %s", seed,
                   err.message);
+    reconnect(inv);
     for (int i = 0; i < N_CLUSTERS; i++) {
         json_t *truth = truth_of(&cl[i]);
         json_t *held = inventory_of(inv, cl[i].name);
