@@ -121,10 +121,13 @@ static pid_t serve(const char *dir)
                     tokens,
                     "--failover-after",
                     failover,
+                    getenv("KR_BENCH_SUBMITTER_LOG") ? "-v=2" : NULL,
                     NULL};
     pid_t pid = fork();
     if (pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
+        /* KR_BENCH_SUBMITTER_LOG=FILE keeps the program's log (-v 2) */
+        const char *log = getenv("KR_BENCH_SUBMITTER_LOG");
+        int null = open(log && *log ? log : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(null, 1);
         dup2(null, 2);
         execv(bin, argv);

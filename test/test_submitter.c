@@ -202,6 +202,41 @@ START_TEST(failover_rules)
 }
 END_TEST
 
+/* The verdict on a cluster runs from the first failed request's send, not
+ * from when it gave up: a GET retried for 7 s against a dead cluster still
+ * fails the cluster over at 2 s (injected times). */
+START_TEST(health_runs_from_the_first_failed_send)
+{
+    json_t *r = runnable("alice", 0, "");
+    failover_health h = {0};
+    const uint64_t after = 2000;
+    ck_assert(failover_probe_claim(&h, 1000, 500)); /* nobody asked yet */
+    ck_assert(!failover_probe_claim(&h, 1200, 500)); /* one prober per interval */
+    failover_health_report(&h, 1000, 1005, true);
+    ck_assert_uint_eq(h.down_since_ms, 0);
+    /* dc goes down at 1100: a slow request sent at 1100 fails at 8100 */
+    failover_health_report(&h, 1100, 8100, false);
+    ck_assert_uint_eq(h.down_since_ms, 1100);
+    ck_assert(failover_due(r, false, h.down_since_ms, 3100, after));
+    ck_assert(!failover_due(r, false, h.down_since_ms, 3099, after));
+    /* a later failure keeps the first send */
+    failover_health_report(&h, 2000, 2001, false);
+    ck_assert_uint_eq(h.down_since_ms, 1100);
+    ck_assert_uint_eq(h.probed_ms, 8100);
+    ck_assert(!failover_probe_claim(&h, 8200, 500));
+    ck_assert(failover_probe_claim(&h, 8600, 500));
+    /* any answer clears it: a 404 or a 429 come from a reachable server */
+    failover_health_report(&h, 8600, 8601, true);
+    ck_assert_uint_eq(h.down_since_ms, 0);
+    ck_assert(!failover_due(r, false, h.down_since_ms, 20000, after));
+    ck_assert(failover_unreachable_rc(KR_EUNAVAILABLE) && failover_unreachable_rc(KR_ECONNECT) &&
+              failover_unreachable_rc(KR_ETIMEDOUT));
+    ck_assert(!failover_unreachable_rc(KR_ENOTFOUND) && !failover_unreachable_rc(KR_ETHROTTLED) &&
+              !failover_unreachable_rc(0));
+    json_decref(r);
+}
+END_TEST
+
 /* ---- a hub and two workload clusters ----------------------------------------------- */
 
 typedef struct env {
@@ -1375,6 +1410,7 @@ int main(void)
     tcase_add_test(unit, approvals_count_distinct_members_of_the_current_spec);
     tcase_add_test(unit, idempotency_names_are_deterministic_dns_labels);
     tcase_add_test(unit, failover_rules);
+    tcase_add_test(unit, health_runs_from_the_first_failed_send);
     suite_add_tcase(s, unit);
     TCase *tc = tcase_create("servers");
     tcase_set_timeout(tc, 300);

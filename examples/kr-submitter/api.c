@@ -123,7 +123,9 @@ static int kind_lookup(const char *cluster, const char *api_version, const char 
     if (i < 0)
         return KR_ENOTFOUND;
     kr_resource_info info;
-    int rc = kr_client_resource_for_kind(s->clusters[i].client, api_version, kind, &info, NULL);
+    /* the fast client: an unreachable cluster must not hold the submission */
+    kr_client_t *c = s->clusters[i].fast ? s->clusters[i].fast : s->clusters[i].client;
+    int rc = kr_client_resource_for_kind(c, api_version, kind, &info, NULL);
     if (rc == 0)
         *namespaced = info.namespaced;
     return rc;

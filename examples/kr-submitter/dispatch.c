@@ -34,6 +34,10 @@ int submitter_init(submitter *s, kr_error_t *err)
         s->verify_wait_ms = 30000;
     if (!s->probe_interval_ms)
         s->probe_interval_ms = s->failover_after_ms / 4 ? s->failover_after_ms / 4 : 1;
+    if (!s->request_timeout_ms) {
+        uint64_t t = s->failover_after_ms / 4;
+        s->request_timeout_ms = t < 250 ? 250 : t > 10000 ? 10000 : t;
+    }
     if (!s->hub_name)
         s->hub_name = "hub";
     if (!s->admit_grace_ms)
@@ -100,39 +104,58 @@ static bool transient(int rc)
            rc == KR_ECONNECT || rc == KR_ETLS || rc == KR_EHTTP || rc == KR_ECANCELED;
 }
 
-static void health_ok(submitter *s, size_t i)
+/* Whether a failed request got an answer from the server (a Status):
+ * local failures (memory, arguments, shutdown) say nothing of the cluster. */
+static bool answered(int rc)
 {
+    return rc == 0 || !(failover_unreachable_rc(rc) || rc == KR_ENOMEM || rc == KR_EINVAL ||
+                        rc == KR_ECANCELED || rc == KR_ESHUTDOWN || rc == KR_ESTATE);
+}
+
+/* The outcome `rc` of a request to cluster i sent at `sent_ms`. */
+static void health_report(submitter *s, size_t i, uint64_t sent_ms, int rc)
+{
+    bool down = failover_unreachable_rc(rc);
+    if (!down && !answered(rc))
+        return;
     pthread_mutex_lock(&s->mu);
-    s->clusters[i].unreachable_since_ms = 0;
-    s->clusters[i].probed_ms = now_ms(s);
+    failover_health_report(&s->clusters[i].health, sent_ms, now_ms(s), !down);
     pthread_mutex_unlock(&s->mu);
 }
 
-static void health_fail(submitter *s, size_t i)
-{
-    pthread_mutex_lock(&s->mu);
-    uint64_t now = now_ms(s);
-    if (!s->clusters[i].unreachable_since_ms)
-        s->clusters[i].unreachable_since_ms = now ? now : 1;
-    s->clusters[i].probed_ms = now;
-    pthread_mutex_unlock(&s->mu);
-}
-
+/* Since when cluster i has been failing (0: answering). */
 static uint64_t health_since(submitter *s, size_t i)
 {
     pthread_mutex_lock(&s->mu);
-    uint64_t since = s->clusters[i].unreachable_since_ms;
+    uint64_t since = s->clusters[i].health.down_since_ms;
     pthread_mutex_unlock(&s->mu);
     return since;
 }
 
-/* True when cluster i has not been asked for probe_interval_ms. */
-static bool probe_due(submitter *s, size_t i)
+/* True for the one caller that probes cluster i now (nobody asked it for
+ * probe_interval_ms); the others go by its verdict. */
+static bool probe_claim(submitter *s, size_t i)
 {
     pthread_mutex_lock(&s->mu);
-    uint64_t last = s->clusters[i].probed_ms;
+    bool mine = failover_probe_claim(&s->clusters[i].health, now_ms(s), s->probe_interval_ms);
     pthread_mutex_unlock(&s->mu);
-    return now_ms(s) - last >= s->probe_interval_ms;
+    return mine;
+}
+
+static kr_client_t *fast_client(const submitter *s, size_t i)
+{
+    return s->clusters[i].fast ? s->clusters[i].fast : s->clusters[i].client;
+}
+
+/* One request to cluster i: never retried here (the requeue is the
+ * retry), bounded by request_timeout_ms; its outcome feeds the health. */
+static int cluster_do(submitter *s, size_t i, kr_request *req, json_t **out, kr_error_t *err)
+{
+    req->timeout_ms = (int)s->request_timeout_ms;
+    uint64_t sent = now_ms(s);
+    int rc = kr_client_do_sync(fast_client(s, i), req, out, err);
+    health_report(s, i, sent, rc);
+    return rc;
 }
 
 /* The workload copy's name for `attempt`. */
@@ -154,13 +177,18 @@ bool submitter_owner_key(const json_t *copy, char *out, size_t len)
     return n > 0 && (size_t)n < len;
 }
 
-/* The resource of the Runnable's template in cluster i. */
+/* The resource of the Runnable's template in cluster i (discovery is
+ * cached: only a failure to reach the cluster says something of it). */
 static int template_resource(submitter *s, size_t i, const json_t *obj, kr_resource_info *info,
                              kr_error_t *err)
 {
     const json_t *t = json_object_get(json_object_get(obj, "spec"), "template");
-    return kr_client_resource_for_kind(s->clusters[i].client, sub_str(t, "apiVersion"),
-                                       sub_str(t, "kind"), info, err);
+    uint64_t sent = now_ms(s);
+    int rc = kr_client_resource_for_kind(fast_client(s, i), sub_str(t, "apiVersion"),
+                                         sub_str(t, "kind"), info, err);
+    if (failover_unreachable_rc(rc))
+        health_report(s, i, sent, rc);
+    return rc;
 }
 
 /* The informer of our copies of this resource in cluster i (the caller's:
@@ -432,13 +460,11 @@ static int probe_copy(submitter *s, size_t idx, const json_t *obj, json_int_t at
     if (rc == 0) {
         char name[SUB_MAX_NAME + 24];
         copy_name(obj, attempt, name, sizeof(name));
-        rc = kr_client_get(s->clusters[idx].client, KR_GVR(info.group, info.version, info.resource),
-                           sub_str(obj, "metadata.namespace"), name, copy, &e);
+        kr_request req = {.verb = KR_VERB_GET,
+                          .ref = {KR_GVR(info.group, info.version, info.resource),
+                                  sub_str(obj, "metadata.namespace"), name, NULL}};
+        rc = cluster_do(s, idx, &req, copy, &e);
     }
-    if (rc == 0 || rc == KR_ENOTFOUND)
-        health_ok(s, idx);
-    else if (transient(rc))
-        health_fail(s, idx);
     if (rc == 0 && !ours(obj, *copy)) {
         json_decref(*copy);
         *copy = NULL;
@@ -455,13 +481,12 @@ static int delete_copy(submitter *s, size_t idx, const json_t *obj, const json_t
         return rc;
     kr_delete_opts d = {.propagation_policy = "Background",
                         .precondition_uid = sub_str(copy, "metadata.uid")};
-    rc = kr_client_delete(s->clusters[idx].client, KR_GVR(info.group, info.version, info.resource),
-                          sub_str(copy, "metadata.namespace"), sub_str(copy, "metadata.name"), &d,
-                          NULL, NULL);
-    if (rc == 0 || rc == KR_ENOTFOUND || rc == KR_ECONFLICT)
-        health_ok(s, idx);
-    else if (transient(rc))
-        health_fail(s, idx);
+    kr_request req = {.verb = KR_VERB_DELETE,
+                      .ref = {KR_GVR(info.group, info.version, info.resource),
+                              sub_str(copy, "metadata.namespace"), sub_str(copy, "metadata.name"),
+                              NULL},
+                      .del = &d};
+    rc = cluster_do(s, idx, &req, NULL, NULL);
     return rc == KR_ENOTFOUND ? 0 : rc;
 }
 
@@ -478,14 +503,14 @@ static int release(submitter *s, size_t idx, const json_t *obj, const json_t *co
                               sub_str(copy, "metadata.uid"), "spec", "suspend", 0);
     if (!patch)
         return KR_ENOMEM;
-    rc = kr_client_patch(s->clusters[idx].client, KR_GVR(info.group, info.version, info.resource),
-                         sub_str(copy, "metadata.namespace"), sub_str(copy, "metadata.name"), NULL,
-                         KR_PATCH_MERGE, patch, NULL, NULL, NULL);
+    kr_request req = {.verb = KR_VERB_PATCH,
+                      .ref = {KR_GVR(info.group, info.version, info.resource),
+                              sub_str(copy, "metadata.namespace"), sub_str(copy, "metadata.name"),
+                              NULL},
+                      .body = patch,
+                      .patch_format = KR_PATCH_MERGE};
+    rc = cluster_do(s, idx, &req, NULL, NULL);
     json_decref(patch);
-    if (rc == 0)
-        health_ok(s, idx);
-    else if (transient(rc))
-        health_fail(s, idx);
     kr_log(&s->logger, KR_LOG_DEBUG, SUB_PROGRAM, "release %s/%s in %s: %s",
            sub_str(copy, "metadata.namespace"), sub_str(copy, "metadata.name"),
            s->clusters[idx].name, rc == 0 ? "done" : kr_strerror(rc));
@@ -580,9 +605,11 @@ static kr_reconcile_result dispatch(submitter *s, const json_t *obj, uint64_t *a
         json_t *body = workload_copy(s, obj, attempt);
         if (!body)
             return kr_error_set(err, KR_ENOMEM, "out of memory"), KR_RECONCILE_ERROR;
-        rc = kr_client_create(s->clusters[idx].client,
-                              KR_GVR(info.group, info.version, info.resource),
-                              sub_str(obj, "metadata.namespace"), body, NULL, &out, &cerr);
+        kr_request req = {.verb = KR_VERB_CREATE,
+                          .ref = {KR_GVR(info.group, info.version, info.resource),
+                                  sub_str(obj, "metadata.namespace"), NULL, NULL},
+                          .body = body};
+        rc = cluster_do(s, (size_t)idx, &req, &out, &cerr);
         json_decref(body);
     }
     if (rc == KR_EEXIST) {
@@ -592,16 +619,13 @@ static kr_reconcile_result dispatch(submitter *s, const json_t *obj, uint64_t *a
             return fail_runnable(s, obj, "NameTaken",
                                  "the copy's name is taken by an object that is not ours", err);
     }
-    if (rc != 0 && transient(rc)) {
-        health_fail(s, (size_t)idx);
+    if (rc != 0 && transient(rc))
         return unreachable(s, obj, (size_t)idx, false, after, err);
-    }
     if (rc != 0) {
         char why[1100];
         snprintf(why, sizeof(why), "create in %s: %s", cluster, cerr.message);
         return fail_runnable(s, obj, "CreateFailed", why, err);
     }
-    health_ok(s, (size_t)idx);
     if (s->hook)
         s->hook(SUB_HOOK_AFTER_CREATE, cluster, s->hook_user);
     char rv[64];
@@ -692,7 +716,7 @@ static kr_reconcile_result stragglers(submitter *s, const json_t *obj, const jso
         long idx = submitter_cluster_find(s, sub_str(a, "cluster"));
         if (idx < 0)
             continue;
-        if (health_since(s, (size_t)idx) && !probe_due(s, (size_t)idx)) {
+        if (health_since(s, (size_t)idx) && !probe_claim(s, (size_t)idx)) {
             *pending = true;
             continue;
         }
@@ -803,7 +827,9 @@ static kr_reconcile_result verify(submitter *s, const json_t *obj, size_t idx, k
             record(s, obj, "VERIFIED", s->clusters[idx].name, rv, "observed");
         return r;
     }
-    if (!probe_due(s, idx) && !health_since(s, idx)) {
+    if (!probe_claim(s, idx)) {
+        if (health_since(s, idx)) /* another reconcile found it failing */
+            return unreachable(s, obj, idx, false, after, err);
         wake_when_observed(s, inf, obj, rv);
         *after = s->probe_interval_ms < RETRY_MS ? s->probe_interval_ms : RETRY_MS;
         return KR_RECONCILE_REQUEUE_AFTER;
@@ -879,12 +905,14 @@ static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *aft
                          strcmp(outcome, SUB_PHASE_SUCCEEDED) == 0 ? "SUCCEEDED" : "FAILED", err);
     if (started && strcmp(sub_str(obj, "status.phase"), SUB_PHASE_RUNNING) != 0)
         return set_phase(s, obj, SUB_PHASE_RUNNING, NULL, err);
-    if (!started && probe_due(s, (size_t)idx)) {
+    if (!started && probe_claim(s, (size_t)idx)) {
         json_t *probe = NULL;
         rc = probe_copy(s, (size_t)idx, obj, sub_int(obj, "status.attempt"), &probe);
         json_decref(probe);
         if (rc != 0 && rc != KR_ENOTFOUND)
             return unreachable(s, obj, (size_t)idx, false, after, err);
+    } else if (!started && health_since(s, (size_t)idx)) {
+        return unreachable(s, obj, (size_t)idx, false, after, err);
     }
     /* not started: look again to notice an outage; started: the informer's
      * events wake us, this is the backstop */

@@ -49,6 +49,29 @@ bool failover_due(const json_t *runnable, bool started, uint64_t unreachable_sin
     return now_ms >= unreachable_since_ms && now_ms - unreachable_since_ms >= failover_after_ms;
 }
 
+void failover_health_report(failover_health *h, uint64_t sent_ms, uint64_t now_ms, bool answered)
+{
+    if (answered)
+        h->down_since_ms = 0;
+    else if (!h->down_since_ms)
+        h->down_since_ms = sent_ms ? sent_ms : 1;
+    if (now_ms > h->probed_ms)
+        h->probed_ms = now_ms;
+}
+
+bool failover_probe_claim(failover_health *h, uint64_t now_ms, uint64_t interval_ms)
+{
+    if (now_ms < h->probed_ms || now_ms - h->probed_ms < interval_ms)
+        return false;
+    h->probed_ms = now_ms;
+    return true;
+}
+
+bool failover_unreachable_rc(int rc)
+{
+    return rc == KR_EUNAVAILABLE || rc == KR_ETIMEDOUT || rc == KR_ECONNECT || rc == KR_ETLS;
+}
+
 const char *failover_outcome(const json_t *copy)
 {
     /* a Job: Complete (or SuccessCriteriaMet) / Failed; a Pod: status.phase */

@@ -43,6 +43,10 @@ typedef struct app {
     pthread_mutex_t informers_mu; /* one source registration per informer */
     api api;
     kr_inventory_t *inventory; /* --inventory: transitions and history */
+    /* Per workload cluster: the config and client of the reconcile's
+     * requests (no retries; see sub_cluster.fast). */
+    kr_rest_config **fast_config;
+    kr_client_t **fast;
 } app;
 
 static kr_reconcile_result reconcile(kr_controller_t *ctl, const kr_reconcile_request *req,
@@ -121,20 +125,49 @@ static void serve_api(const kr_http_request_t *hreq, kr_http_response_t *hresp, 
     json_decref(resp.body);
 }
 
-static int setup(app *a, auth_table *auth, kr_error_t *err)
+/* The reconcile's own client of cluster i: the cluster's kubeconfig again,
+ * the manager's rate limit, no retries. */
+static int fast_client(app *a, const kr_manager_config *cfg, size_t i, kr_error_t *err)
+{
+    const kr_manager_cluster_arg *arg = &cfg->clusters[i];
+    kr_kubeconfig_opts ko = {.logger = *kr_manager_logger(a->m)};
+    kr_kubeconfig_t *kc = NULL;
+    const char *path = arg->kubeconfig;
+    int rc = kr_kubeconfig_load_files(&path, 1, &ko, &kc, err);
+    if (rc == 0) {
+        kr_config_overrides ov = {.context = arg->context};
+        rc = kr_kubeconfig_rest_config(kc, &ov, &a->fast_config[i], err);
+    }
+    kr_kubeconfig_free(kc);
+    if (rc != 0)
+        return rc;
+    kr_rest_config *rc_cfg = a->fast_config[i];
+    rc_cfg->qps = cfg->kube_api_qps != 0 ? cfg->kube_api_qps : DEFAULT_QPS;
+    rc_cfg->burst = cfg->kube_api_burst > 0 ? (int)cfg->kube_api_burst : DEFAULT_BURST;
+    kr_client_opts co = {.max_retries = -1};
+    return kr_client_new(kr_manager_runtime(a->m), rc_cfg, &co, &a->fast[i], err);
+}
+
+static int setup(app *a, const kr_manager_config *cfg, auth_table *auth, kr_error_t *err)
 {
     kr_manager_t *m = a->m;
     size_t n = kr_manager_cluster_count(m);
     if (n == 0)
         return kr_error_set(err, KR_EINVAL, "give at least one --cluster NAME=KUBECONFIG");
     a->s.clusters = calloc(n, sizeof(sub_cluster));
-    if (!a->s.clusters)
+    a->s.n_clusters = n;
+    a->fast = calloc(n, sizeof(kr_client_t *));
+    a->fast_config = calloc(n, sizeof(kr_rest_config *));
+    if (!a->s.clusters || !a->fast || !a->fast_config)
         return kr_error_set(err, KR_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
         a->s.clusters[i].name = kr_manager_cluster_name(m, i);
         a->s.clusters[i].client = kr_manager_cluster_client(m, i);
+        int rc = fast_client(a, cfg, i, err);
+        if (rc != 0)
+            return rc;
+        a->s.clusters[i].fast = a->fast[i];
     }
-    a->s.n_clusters = n;
     a->s.hub = kr_manager_hub(m);
     a->s.hub_name = kr_manager_hub_name(m);
     a->s.failover_after_ms = failover_after_ms;
@@ -206,14 +239,20 @@ static int serve(int argc, char **argv)
     mo.client_burst = DEFAULT_BURST;
     app a = {.informers_mu = PTHREAD_MUTEX_INITIALIZER};
     int code = 2;
-    if (kr_manager_new(&mo, &a.m, &err) != 0 || setup(&a, auth, &err) != 0)
+    if (kr_manager_new(&mo, &a.m, &err) != 0 || setup(&a, &cfg, auth, &err) != 0)
         fprintf(stderr, "kr-submitter: %s\n", err.message);
     else
         code = kr_manager_run(a.m);
     /* Controllers and handlers have stopped; the inventory logs through
      * the manager's sink, so it goes first. */
     kr_inventory_free(a.inventory);
+    for (size_t i = 0; a.fast && i < a.s.n_clusters; i++)
+        kr_client_free(a.fast[i]);
     kr_manager_free(a.m);
+    for (size_t i = 0; a.fast_config && i < a.s.n_clusters; i++)
+        kr_rest_config_free(a.fast_config[i]);
+    free(a.fast);
+    free(a.fast_config);
     if (a.submitter_ready)
         submitter_destroy(&a.s);
     free(a.s.clusters);

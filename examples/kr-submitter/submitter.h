@@ -158,6 +158,27 @@ const char *failover_next(const char *const *order, size_t n, const char *curren
  * `unreachable_since_ms` (0: reachable) should go to the next cluster. */
 bool failover_due(const json_t *runnable, bool started, uint64_t unreachable_since_ms,
                   uint64_t now_ms, uint64_t failover_after_ms);
+/* Per-cluster reachability, fed by the outcome of every request the
+ * reconcile makes to the cluster (no request waits on retries: see
+ * sub_cluster.fast). Pure: the caller holds submitter.mu and passes the
+ * times. */
+typedef struct failover_health {
+    /* When the first failed request since the last answer was SENT (0:
+     * answering), so that a request that took long to fail does not delay
+     * the verdict by its own duration. */
+    uint64_t down_since_ms;
+    uint64_t probed_ms; /* when the cluster was last asked (or a probe claimed) */
+} failover_health;
+/* A request sent at `sent_ms` ended at `now_ms`: answered (any HTTP answer
+ * but 5xx: a 404, a 409 and a 429 prove the cluster reachable) or not. */
+void failover_health_report(failover_health *h, uint64_t sent_ms, uint64_t now_ms, bool answered);
+/* True, and the probe slot taken until `interval_ms` from now, when nobody
+ * asked the cluster for `interval_ms`: one reconcile probes, the others read
+ * the verdict. */
+bool failover_probe_claim(failover_health *h, uint64_t now_ms, uint64_t interval_ms);
+/* Whether `rc` (a request's result) shows the cluster out of reach: 5xx,
+ * timeouts, refused or reset connections, TLS failures. */
+bool failover_unreachable_rc(int rc);
 /* Whether a workload copy has started running (Job startTime or active
  * pods, a Pod past Pending, or a terminal condition). */
 bool failover_started(const json_t *copy);
@@ -183,11 +204,13 @@ straggler_action failover_straggler(const json_t *straggler, const json_t *curre
 
 typedef struct sub_cluster {
     const char *name; /* borrowed */
-    kr_client_t *client; /* borrowed */
-    /* Health from our own requests (under submitter.mu): when the cluster
-     * began failing (0: answering), and when it was last asked. */
-    uint64_t unreachable_since_ms;
-    uint64_t probed_ms;
+    kr_client_t *client; /* borrowed: the informers' client */
+    /* Borrowed; NULL: client. The reconcile's requests to the cluster go
+     * through it: a client without retries (the requeue retries), each
+     * request bounded by submitter.request_timeout_ms, so that no worker
+     * waits on a cluster that has gone away. */
+    kr_client_t *fast;
+    failover_health health; /* under submitter.mu */
 } sub_cluster;
 
 /* Points in a dispatch where a test may inject a fault. */
@@ -230,6 +253,9 @@ typedef struct submitter {
      * not observed yet (see wake); 0 = 30000. */
     uint64_t verify_wait_ms;
     uint64_t probe_interval_ms; /* health probes of a quiet cluster; 0 = failover_after / 4 */
+    /* Each request to a workload cluster; 0 = failover_after / 4, within
+     * [250 ms, 10 s]. */
+    uint64_t request_timeout_ms;
     /* A Runnable without status younger than this is left to the API that
      * created it; older, it is taken for one created on the hub directly
      * (submitted by "unknown"); 0 = 5000. */
