@@ -122,6 +122,15 @@ START_TEST(approvals_count_distinct_members_of_the_current_spec)
     ck_assert_int_eq(approval_decide(r, carol, true, "0123", &err), 409); /* saw another spec */
     ck_assert_int_eq(approval_decide(r, carol, true, hash, &err), 200);
     ck_assert_uint_eq(approval_count(r, hash), 2);
+    /* quorum, but nothing moves until both decisions are recorded */
+    ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_AWAITING);
+    ck_assert(approval_unrecorded(r));
+    ck_assert(approval_mark_recorded(r, "bob", "Approved", hash));
+    ck_assert(!approval_mark_recorded(r, "bob", "Approved", hash));
+    ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_AWAITING);
+    ck_assert(!approval_mark_recorded(r, "carol", "Rejected", hash));
+    ck_assert(approval_mark_recorded(r, "carol", "Approved", hash));
+    ck_assert(!approval_unrecorded(r));
     ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_DISPATCHING);
     /* a changed spec voids both */
     json_object_set_new(json_object_get(r, "spec"), "clusters", json_pack("[s]", "dc2"));
@@ -259,6 +268,8 @@ typedef struct env {
     /* fault injection at a hook point */
     sub_hook_point down_at;
     bool down_done;
+    /* the controller runs between an approval's write and its record */
+    bool reconcile_in_record;
 } env;
 
 static env E;
@@ -278,6 +289,16 @@ static void advance_ms(uint64_t ms)
 static void on_record(const sub_event *ev, void *user)
 {
     env *e = user;
+    if (e->reconcile_in_record && strcmp(ev->event, "APPROVED") == 0) {
+        /* the approval is written and in the cache; its record is not in yet */
+        ck_assert_int_eq(kr_informer_wait_for_resource_version(e->runnables, ev->resource_version,
+                                                               WAIT_MS, NULL),
+                         0);
+        for (int i = 0; i < 20; i++) {
+            uint64_t after = 0;
+            submitter_reconcile(&e->s, ev->namespace_, ev->name, &after, NULL);
+        }
+    }
     pthread_mutex_lock(&e->mu);
     if (strncmp(ev->name, "soak-", 5) == 0) {
         int i = atoi(ev->name + 5);
@@ -563,6 +584,54 @@ START_TEST(submit_approve_dispatch_verify_succeed)
     const char *want[] = {"SUBMITTED train alice", "APPROVED train bob", "DISPATCHED train",
                           "VERIFIED train", "SUCCEEDED train"};
     assert_events(want, 5);
+    env_down();
+}
+END_TEST
+
+/* The controller acting between an approval's write and its record (here:
+ * inside the record) finds the decision unrecorded and does not dispatch:
+ * the history says APPROVED before DISPATCHED. */
+START_TEST(approved_is_recorded_before_the_dispatch)
+{
+    env_up();
+    E.s.admit_grace_ms = 600000; /* the API records its own decisions */
+    E.reconcile_in_record = true;
+    json_t *r = NULL;
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("ord", 1, ""), NULL, NULL),
+        201);
+    ck_assert(reconcile_until("ord", SUB_PHASE_AWAITING, false));
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/ord/approve", "tok-bob", NULL, NULL, &r), 200);
+    ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_DISPATCHING);
+    ck_assert(!approval_unrecorded(r));
+    json_decref(r);
+    ck_assert(reconcile_until("ord", SUB_PHASE_DISPATCHED, true));
+    const char *want[] = {"SUBMITTED ord alice", "APPROVED ord bob", "DISPATCHED ord",
+                          "VERIFIED ord"};
+    assert_events(want, 4);
+
+    /* an API that wrote a decision and stopped before recording it: the
+     * controller records it for its author once the grace has passed */
+    E.reconcile_in_record = false;
+    E.s.admit_grace_ms = 1;
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("late", 1, ""), NULL, NULL),
+        201);
+    ck_assert(reconcile_until("late", SUB_PHASE_AWAITING, false));
+    json_t *o = NULL;
+    ck_assert_int_eq(kr_client_get(E.hub, SUB_RUNNABLES, "default", "late", &o, NULL), 0);
+    const auth_user *carol = auth_authenticate(E.auth, "Bearer tok-carol");
+    ck_assert_int_eq(approval_decide(o, carol, true, NULL, NULL), 200);
+    ck_assert(approval_unrecorded(o));
+    ck_assert_int_eq(kr_client_update_status(E.hub, SUB_RUNNABLES, "default", o, NULL, NULL, NULL),
+                     0);
+    json_decref(o);
+    ck_assert(reconcile_until("late", SUB_PHASE_DISPATCHED, true));
+    const char *want2[] = {"SUBMITTED ord alice", "APPROVED ord bob",     "DISPATCHED ord",
+                           "VERIFIED ord",        "SUBMITTED late alice", "APPROVED late carol",
+                           "DISPATCHED late",     "VERIFIED late"};
+    assert_events(want2, 8);
     env_down();
 }
 END_TEST
@@ -1416,6 +1485,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, submit_approve_dispatch_verify_succeed);
     tcase_add_test(tc, approval_rules_hold);
+    tcase_add_test(tc, approved_is_recorded_before_the_dispatch);
     tcase_add_test(tc, idempotency_key_gives_one_runnable);
     tcase_add_test(tc, failover_when_dc1_dies_before_the_create);
     tcase_add_test(tc, failover_when_dc1_dies_after_the_create);

@@ -219,13 +219,15 @@ static void submit(api *a, const api_request *req, const auth_user *who, api_res
         answer_error(resp, hub_status(rc), err.message);
         return;
     }
+    /* recorded before the admission lets the controller act on it, so
+     * that SUBMITTED always comes first */
+    record_user(a, created, "SUBMITTED", who, "submitted through the API");
     json_t *admitted = admit(a, created, who);
     json_decref(created);
     if (!admitted) {
         answer_error(resp, 503, "the runnable was created but could not be read back");
         return;
     }
-    record_user(a, admitted, "SUBMITTED", who, "submitted through the API");
     await_cache(a, admitted);
     answer(resp, 201, admitted);
 }
@@ -241,6 +243,59 @@ static json_t *read_runnable(api *a, const char *ns, const char *name, bool fres
 }
 
 typedef enum verb { VERB_APPROVE, VERB_REJECT, VERB_CANCEL } verb;
+
+/* What a decision did, for the record: "approved: 1 of 2", "approved:
+ * quorum met", else the phase it led to. */
+static void decision_outcome(const json_t *written, verb v, char *out, size_t len)
+{
+    char hash[65];
+    if (v != VERB_APPROVE || approval_spec_hash(written, hash) != 0) {
+        snprintf(out, len, "%s", sub_str(written, "status.phase"));
+        return;
+    }
+    unsigned n = approval_count(written, hash), need = approval_required(written);
+    if (n >= need)
+        snprintf(out, len, "approved: quorum met");
+    else
+        snprintf(out, len, "approved: %u of %u", n, need);
+}
+
+/* The decision of `who` just written (`written`, stolen) is in the
+ * inventory: mark it recorded, which lets the Runnable move on (to
+ * Dispatching when it completes the quorum). Returns the Runnable as
+ * last written (new). */
+static json_t *mark_recorded(api *a, json_t *written, const auth_user *who, verb v)
+{
+    const char *decision = v == VERB_APPROVE ? "Approved" : "Rejected";
+    char hash[65];
+    if (approval_spec_hash(written, hash) != 0)
+        return written;
+    const char *ns = sub_str(written, "metadata.namespace");
+    json_t *obj = json_incref(written);
+    for (int i = 0; i < WRITE_TRIES && obj; i++) {
+        json_t *copy = json_deep_copy(obj);
+        if (!copy || !approval_mark_recorded(copy, who->user, decision, hash)) {
+            json_decref(copy);
+            break; /* marked by someone else (the controller, late) */
+        }
+        json_t *out = NULL;
+        int rc = kr_client_update_status(a->s->hub, SUB_RUNNABLES, ns, copy, NULL, &out, NULL);
+        json_decref(copy);
+        if (rc == 0) {
+            json_decref(obj);
+            json_decref(written);
+            return out;
+        }
+        if (rc != KR_ECONFLICT)
+            break; /* the controller marks it after the grace */
+        json_t *fresh = NULL;
+        kr_client_get(a->s->hub, SUB_RUNNABLES, ns, sub_str(obj, "metadata.name"), &fresh, NULL);
+        json_decref(obj);
+        obj = fresh;
+    }
+    json_decref(obj);
+    return written;
+}
 
 /* Apply the verb to a copy of obj; 200 and *changed, or an error status. */
 static int apply_verb(verb v, json_t *copy, const auth_user *who, const char *expected_hash,
@@ -308,7 +363,11 @@ static void act(api *a, const api_request *req, const auth_user *who, const char
             break;
         }
         static const char *const events[] = {"APPROVED", "REJECTED", "CANCELLED"};
-        record_user(a, out, events[v], who, sub_str(out, "status.phase"));
+        char outcome[64];
+        decision_outcome(out, v, outcome, sizeof(outcome));
+        record_user(a, out, events[v], who, outcome);
+        if (v != VERB_CANCEL)
+            out = mark_recorded(a, out, who, v);
         await_cache(a, out);
         answer(resp, 200, out);
         break;

@@ -94,13 +94,56 @@ bool approval_rejected(const json_t *runnable, const char *spec_hash)
     return false;
 }
 
+static bool unrecorded(const json_t *entry)
+{
+    return json_is_false(json_object_get(entry, "recorded"));
+}
+
+bool approval_unrecorded(const json_t *runnable)
+{
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(json_object_get(runnable, "status"), "approvals"), i, a)
+    {
+        if (unrecorded(a))
+            return true;
+    }
+    return false;
+}
+
 const char *approval_next_phase(const json_t *runnable, const char *spec_hash)
 {
     if (approval_rejected(runnable, spec_hash))
         return SUB_PHASE_REJECTED;
-    if (approval_count(runnable, spec_hash) >= approval_required(runnable))
+    if (approval_count(runnable, spec_hash) >= approval_required(runnable) &&
+        !approval_unrecorded(runnable))
         return SUB_PHASE_DISPATCHING;
     return SUB_PHASE_AWAITING;
+}
+
+bool approval_mark_recorded(json_t *runnable, const char *user, const char *decision,
+                            const char *spec_hash)
+{
+    json_t *status = json_object_get(runnable, "status");
+    bool changed = false;
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(status, "approvals"), i, a)
+    {
+        if (unrecorded(a) && strcmp(sub_str(a, "user"), user) == 0 &&
+            strcmp(sub_str(a, "decision"), decision) == 0 &&
+            strcmp(sub_str(a, "specHash"), spec_hash) == 0) {
+            json_object_del(a, "recorded");
+            changed = true;
+        }
+    }
+    const char *phase = sub_str(runnable, "status.phase");
+    char hash[65];
+    if (changed &&
+        (strcmp(phase, SUB_PHASE_PENDING) == 0 || strcmp(phase, SUB_PHASE_AWAITING) == 0) &&
+        approval_spec_hash(runnable, hash) == 0)
+        json_object_set_new(status, "phase", json_string(approval_next_phase(runnable, hash)));
+    return changed;
 }
 
 int approval_decide(json_t *runnable, const auth_user *who, bool approve, const char *expected_hash,
@@ -148,9 +191,11 @@ int approval_decide(json_t *runnable, const auth_user *who, bool approve, const 
     }
     char now[32];
     sub_now_rfc3339(now);
+    /* unrecorded until the caller has put it in the inventory (then
+     * approval_mark_recorded): nothing dispatches before that */
     if (json_array_append_new(approvals,
-                              json_pack("{s:s, s:s, s:s, s:s}", "user", who->user, "time", now,
-                                        "decision", want, "specHash", hash)) != 0 ||
+                              json_pack("{s:s, s:s, s:s, s:s, s:b}", "user", who->user, "time", now,
+                                        "decision", want, "specHash", hash, "recorded", 0)) != 0 ||
         json_object_set_new(status, "specHash", json_string(hash)) != 0 ||
         json_object_set_new(status, "phase", json_string(approval_next_phase(runnable, hash))) != 0)
         return sub_fail(err, 500, KR_ENOMEM, "out of memory");

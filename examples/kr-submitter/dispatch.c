@@ -523,17 +523,64 @@ static int release(submitter *s, size_t idx, const json_t *obj, const json_t *co
  * submitter), 0 when the grace has passed: a Runnable is taken for one
  * created on the hub directly only after that, so that the controller and
  * the API never both record its submission. */
-static uint64_t admission_pending_ms(const submitter *s, const json_t *obj)
+static uint64_t grace_left_ms(const submitter *s, const char *since)
 {
     struct tm tm = {0};
-    const char *created = sub_str(obj, "metadata.creationTimestamp");
-    const char *end = strptime(created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    const char *end = strptime(since, "%Y-%m-%dT%H:%M:%SZ", &tm);
     if (!end || *end)
         return 0;
     long long age_ms = ((long long)time(NULL) - (long long)timegm(&tm)) * 1000;
     if (age_ms < 0)
         age_ms = 0;
     return (uint64_t)age_ms >= s->admit_grace_ms ? 0 : s->admit_grace_ms - (uint64_t)age_ms;
+}
+
+static uint64_t admission_pending_ms(const submitter *s, const json_t *obj)
+{
+    return grace_left_ms(s, sub_str(obj, "metadata.creationTimestamp"));
+}
+
+/* A decision the API wrote but did not record (it stopped in between):
+ * past the grace, record it for its author and mark it recorded; before,
+ * wait (*after). DONE when every decision is recorded. */
+static kr_reconcile_result record_late_decisions(submitter *s, const json_t *obj, uint64_t *after,
+                                                 kr_error_t *err)
+{
+    uint64_t wait = 0;
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(json_object_get(obj, "status"), "approvals"), i, a)
+    {
+        if (!json_is_false(json_object_get(a, "recorded")))
+            continue;
+        uint64_t left = grace_left_ms(s, sub_str(a, "time"));
+        if (left) {
+            wait = wait && wait < left ? wait : left;
+            continue;
+        }
+        json_t *status;
+        json_t *copy = edit(obj, &status);
+        const char *user = sub_str(a, "user"), *decision = sub_str(a, "decision");
+        if (copy)
+            approval_mark_recorded(copy, user, decision, sub_str(a, "specHash"));
+        kr_reconcile_result r = commit(s, copy, err);
+        if (r == STEP_AGAIN) {
+            sub_event ev = {strcmp(decision, "Rejected") == 0 ? "REJECTED" : "APPROVED",
+                            sub_str(obj, "metadata.namespace"),
+                            sub_str(obj, "metadata.name"),
+                            sub_str(obj, "metadata.uid"),
+                            user,
+                            "",
+                            "",
+                            "recorded late: the API did not"};
+            submitter_record(s, &ev);
+        }
+        return r;
+    }
+    if (!wait)
+        return KR_RECONCILE_DONE;
+    *after = wait;
+    return KR_RECONCILE_REQUEUE_AFTER;
 }
 
 static kr_reconcile_result init_status(submitter *s, const json_t *obj, uint64_t *after,
@@ -562,8 +609,12 @@ static kr_reconcile_result init_status(submitter *s, const json_t *obj, uint64_t
     return r;
 }
 
-static kr_reconcile_result await_approval(submitter *s, const json_t *obj, kr_error_t *err)
+static kr_reconcile_result await_approval(submitter *s, const json_t *obj, uint64_t *after,
+                                          kr_error_t *err)
 {
+    kr_reconcile_result late = record_late_decisions(s, obj, after, err);
+    if (late != KR_RECONCILE_DONE)
+        return late;
     char hash[65];
     if (approval_spec_hash(obj, hash) != 0)
         return commit(s, NULL, err);
@@ -980,7 +1031,7 @@ static kr_reconcile_result step(submitter *s, const json_t *obj, uint64_t *after
     if (!*phase)
         return init_status(s, obj, after, err);
     if (strcmp(phase, SUB_PHASE_PENDING) == 0 || strcmp(phase, SUB_PHASE_AWAITING) == 0)
-        return await_approval(s, obj, err);
+        return await_approval(s, obj, after, err);
     if (strcmp(phase, SUB_PHASE_DISPATCHING) == 0)
         return dispatch(s, obj, after, err);
     if (strcmp(phase, SUB_PHASE_DISPATCHED) == 0 || strcmp(phase, SUB_PHASE_RUNNING) == 0)
@@ -996,7 +1047,7 @@ static kr_reconcile_result step(submitter *s, const json_t *obj, uint64_t *after
         }
         return r;
     }
-    return KR_RECONCILE_DONE; /* Rejected */
+    return record_late_decisions(s, obj, after, err); /* Rejected */
 }
 
 kr_reconcile_result submitter_reconcile(submitter *s, const char *namespace_, const char *name,

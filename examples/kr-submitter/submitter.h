@@ -100,15 +100,26 @@ unsigned approval_count(const json_t *runnable, const char *spec_hash);
 /* True when a decision "Rejected" was recorded for `spec_hash`. */
 bool approval_rejected(const json_t *runnable, const char *spec_hash);
 /* Record `who`'s decision (approve or reject) in `runnable`'s status (a
- * copy the caller owns and will write). Returns the HTTP status to answer:
+ * copy the caller owns and will write), unrecorded (see
+ * approval_unrecorded). Returns the HTTP status to answer:
  * 200 (recorded, or the same decision already there), 403 (self-approval,
  * not a member of the policy's group), 409 (not awaiting approval, or
  * `expected_hash` given and not the current spec's), with a message in err. */
 int approval_decide(json_t *runnable, const auth_user *who, bool approve, const char *expected_hash,
                     kr_error_t *err);
 /* The phase a Runnable awaiting approval moves to: Rejected, Dispatching
- * (quorum met), or AwaitingApproval. */
+ * (quorum met and every decision recorded), or AwaitingApproval. */
 const char *approval_next_phase(const json_t *runnable, const char *spec_hash);
+/* True when a decision in status.approvals is not in the inventory yet
+ * ("recorded": false): approval_decide writes it so, the API records the
+ * transition, then marks it recorded; so APPROVED is always recorded
+ * before anything the approval lets happen. */
+bool approval_unrecorded(const json_t *runnable);
+/* Mark `user`'s unrecorded `decision` ("Approved"/"Rejected") for
+ * `spec_hash` recorded in `runnable` (a copy the caller writes) and move
+ * the phase on if it awaited approval. True when something changed. */
+bool approval_mark_recorded(json_t *runnable, const char *user, const char *decision,
+                            const char *spec_hash);
 
 /* ---- idempotency.c: one Runnable per idempotency key ---------------------- */
 
@@ -258,7 +269,9 @@ typedef struct submitter {
     uint64_t request_timeout_ms;
     /* A Runnable without status younger than this is left to the API that
      * created it; older, it is taken for one created on the hub directly
-     * (submitted by "unknown"); 0 = 5000. */
+     * (submitted by "unknown"); likewise a decision the API wrote
+     * unrecorded is recorded by the controller once older than this;
+     * 0 = 5000. */
     uint64_t admit_grace_ms;
     kr_clock clock;
     kr_logger logger;
