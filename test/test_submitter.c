@@ -1331,7 +1331,20 @@ START_TEST(program_serves_the_api_and_the_cli_drives_it)
     const char *bad_token[] = {"list", NULL};
     ck_assert_int_eq(cli(p.bin, server, "nope", bad_token, out, sizeof(out)), 1);
     ck_assert_msg(strstr(out, "401"), "%s", out);
-    const char *submit[] = {"submit", "-f", p.job, "--idempotency-key", "r1", "-o", "json", NULL};
+    /* the toolkit's flag parser: --help, errors, --flag=value */
+    const char *help[] = {"submit", "--help", NULL};
+    ck_assert_int_eq(cli(p.bin, server, "tok-alice", help, out, sizeof(out)), 0);
+    ck_assert_msg(strstr(out, "--idempotency-key K") && strstr(out, "-f, --filename FILE"), "%s",
+                  out);
+    const char *no_file[] = {"submit", NULL};
+    ck_assert_int_eq(cli(p.bin, server, "tok-alice", no_file, out, sizeof(out)), 2);
+    ck_assert_msg(strstr(out, "Run 'kr-submitter submit --help'"), "%s", out);
+    const char *unknown[] = {"get", "--frob", "x", NULL};
+    ck_assert_int_eq(cli(p.bin, server, "tok-alice", unknown, out, sizeof(out)), 2);
+    ck_assert_msg(strstr(out, "unknown flag: --frob"), "%s", out);
+    const char *two[] = {"get", "a", "b", NULL};
+    ck_assert_int_eq(cli(p.bin, server, "tok-alice", two, out, sizeof(out)), 2);
+    const char *submit[] = {"submit", "-f", p.job, "--idempotency-key=r1", "-o=json", NULL};
     ck_assert_int_eq(cli(p.bin, server, "tok-alice", submit, out, sizeof(out)), 0);
     json_t *r = json_loads(out, 0, NULL);
     ck_assert_msg(r != NULL, "%s", out);

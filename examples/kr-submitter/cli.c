@@ -28,20 +28,50 @@ typedef struct cli_opts {
 } cli_opts;
 
 static const char usage[] =
+    "kr-submitter - submit runnables with approval, retry, failover and verification\n"
+    "\n"
     "Usage:\n"
-    "  kr-submitter serve [flags]                 run the controller and the API (serve --help)\n"
+    "  kr-submitter serve [flags]                 run the controller and the API\n"
     "  kr-submitter submit -f FILE [--clusters a,b] [--idempotency-key K] [--wait]\n"
     "  kr-submitter approve|reject NAME [--spec-hash H]\n"
     "  kr-submitter cancel|get|history NAME\n"
     "  kr-submitter list\n"
     "\n"
-    "Flags of every verb:\n"
-    "  --server URL        the API (default $KR_SUBMITTER_SERVER, else " DEFAULT_SERVER ")\n"
-    "  --token T           bearer token (default $KR_SUBMITTER_TOKEN)\n"
-    "  --token-file F      read the bearer token from F\n"
-    "  -n, --namespace NS  the runnable's namespace (default: the server's choice, \"default\")\n"
-    "  -o, --output FMT    table (default) or json\n"
-    "NAME may be written NS/NAME.\n";
+    "Every verb takes --server URL, --token T or --token-file F, -n NS and -o table|json;\n"
+    "NAME may be written NS/NAME. 'kr-submitter VERB --help' lists a verb's flags.\n";
+
+/* The verbs, what they take and their usage line. */
+typedef struct verb_spec {
+    const char *name;
+    const char *usage;
+    const char *summary;
+    int n_names; /* positional NAMEs: 0 or 1 */
+    bool submit_flags; /* -f, --clusters, --idempotency-key, --wait */
+    bool hash_flag; /* --spec-hash */
+} verb_spec;
+
+static const verb_spec verbs[] = {
+    {"submit", "-f FILE [--clusters a,b] [--idempotency-key K] [--wait] [flags]",
+     "submit a manifest (or a Runnable) once", 0, true, false},
+    {"approve", "NAME [--spec-hash H] [flags]", "approve a runnable awaiting approval", 1, false,
+     true},
+    {"reject", "NAME [--spec-hash H] [flags]", "reject a runnable awaiting approval", 1, false,
+     true},
+    {"cancel", "NAME [flags]", "cancel a runnable: its workload copy is deleted", 1, false, false},
+    {"get", "NAME [flags]", "show one runnable", 1, false, false},
+    {"history", "NAME [flags]", "every transition of a runnable, from the inventory", 1, false,
+     false},
+    {"list", "[flags]", "list runnables", 0, false, false},
+};
+
+static const verb_spec *find_verb(const char *name)
+{
+    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+        if (strcmp(verbs[i].name, name) == 0)
+            return &verbs[i];
+    }
+    return NULL;
+}
 
 typedef struct body_buf {
     char *data;
@@ -220,10 +250,6 @@ static bool sleep_ms(unsigned ms)
 
 static int submit(const cli_opts *o)
 {
-    if (!o->file) {
-        fprintf(stderr, "kr-submitter: submit needs -f FILE\n");
-        return 2;
-    }
     size_t len = 0;
     char *body = read_file(o->file, &len);
     if (!body) {
@@ -274,9 +300,6 @@ static int run_verb(const char *verb, const cli_opts *o)
         add_query(c, query, sizeof(query), "namespace", o->namespace_);
         curl_easy_cleanup(c);
         status = http_call(o, "GET", "/api/v1/runnables", query, NULL, 0, &doc);
-    } else if (!o->target) {
-        fprintf(stderr, "kr-submitter: %s needs a runnable NAME\n", verb);
-        return 2;
     } else if (strcmp(verb, "get") == 0) {
         runnable_path(o, NULL, path, sizeof(path));
         status = http_call(o, "GET", path, NULL, NULL, 0, &doc);
@@ -284,86 +307,92 @@ static int run_verb(const char *verb, const cli_opts *o)
         runnable_path(o, "history", path, sizeof(path));
         status = http_call(o, "GET", path, NULL, NULL, 0, &doc);
         history = true;
-    } else if (strcmp(verb, "approve") == 0 || strcmp(verb, "reject") == 0 ||
-               strcmp(verb, "cancel") == 0) {
+    } else { /* approve, reject, cancel */
         runnable_path(o, verb, path, sizeof(path));
         snprintf(body, sizeof(body), "{\"specHash\":\"%.64s\"}", o->spec_hash ? o->spec_hash : "");
         status = http_call(o, "POST", path, NULL, body, strlen(body), &doc);
-    } else {
-        fprintf(stderr, "kr-submitter: unknown verb %s\n%s", verb, usage);
-        return 2;
     }
     int code = show(o, status, doc, history);
     json_decref(doc);
     return code;
 }
 
-/* The value of a flag: "--flag=value" or "--flag value". */
-static const char *flag_value(int argc, char **argv, int *i, const char *arg, size_t name_len)
+/* Parse a verb's flags with the toolkit's parser (argv[0] is the verb):
+ * --flag=value and --flag value, -h/--help, --version and the error
+ * messages are those of every program. Returns -1 to go on, else the exit
+ * code. */
+static int parse(const verb_spec *v, int argc, char **argv, cli_opts *o)
 {
-    if (arg[name_len] == '=')
-        return arg + name_len + 1;
-    if (*i + 1 < argc)
-        return argv[++*i];
-    return NULL;
-}
-
-static int parse(int argc, char **argv, cli_opts *o)
-{
-    static const struct {
-        const char *name;
-        char shorthand;
-        size_t offset;
-    } flags[] = {
-        {"--server", 0, offsetof(cli_opts, server)},
-        {"--token", 0, offsetof(cli_opts, token)},
-        {"--token-file", 0, offsetof(cli_opts, token_file)},
-        {"--output", 'o', offsetof(cli_opts, output)},
-        {"--filename", 'f', offsetof(cli_opts, file)},
-        {"--clusters", 0, offsetof(cli_opts, clusters)},
-        {"--namespace", 'n', offsetof(cli_opts, namespace_)},
-        {"--idempotency-key", 0, offsetof(cli_opts, key)},
-        {"--spec-hash", 0, offsetof(cli_opts, spec_hash)},
-    };
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--wait") == 0) {
-            o->wait = true;
-            continue;
-        }
-        bool matched = false;
-        for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]) && !matched; f++) {
-            size_t n = strlen(flags[f].name);
-            bool long_form = strncmp(arg, flags[f].name, n) == 0 && (!arg[n] || arg[n] == '=');
-            bool short_form =
-                flags[f].shorthand && arg[0] == '-' && arg[1] == flags[f].shorthand && !arg[2];
-            if (!long_form && !short_form)
-                continue;
-            const char *v = flag_value(argc, argv, &i, arg, long_form ? n : 2);
-            if (!v) {
-                fprintf(stderr, "kr-submitter: %s needs a value\n", arg);
-                return 2;
-            }
-            *(const char **)((char *)o + flags[f].offset) = v;
-            matched = true;
-        }
-        if (matched)
-            continue;
-        if (arg[0] == '-' && arg[1]) {
-            fprintf(stderr, "kr-submitter: unknown flag %s\n%s", arg, usage);
-            return 2;
-        }
-        if (o->target) {
-            fprintf(stderr, "kr-submitter: one runnable at a time (%s, %s)\n", o->target, arg);
-            return 2;
-        }
-        o->target = arg;
+    kr_flag flags[12];
+    size_t n = 0;
+    flags[n++] = (kr_flag){"server",   0,     KR_FLAG_STRING,
+                           &o->server, "URL", "the API ($KR_SUBMITTER_SERVER when set)",
+                           false};
+    flags[n++] = (kr_flag){"token",   0,   KR_FLAG_STRING,
+                           &o->token, "T", "bearer token ($KR_SUBMITTER_TOKEN when not given)",
+                           false};
+    flags[n++] = (kr_flag){"token-file",   0,      KR_FLAG_STRING,
+                           &o->token_file, "FILE", "read the bearer token from FILE",
+                           false};
+    flags[n++] = (kr_flag){"namespace",    'n',  KR_FLAG_STRING,
+                           &o->namespace_, "NS", "the runnable's namespace (default: \"default\")",
+                           false};
+    flags[n++] =
+        (kr_flag){"output", 'o', KR_FLAG_STRING, &o->output, "table|json", "output format", false};
+    if (v->submit_flags) {
+        flags[n++] =
+            (kr_flag){"filename", 'f',    KR_FLAG_STRING,
+                      &o->file,   "FILE", "the manifest or Runnable, JSON or YAML (- for stdin)",
+                      false};
+        flags[n++] = (kr_flag){"clusters",   0,     KR_FLAG_STRING,
+                               &o->clusters, "a,b", "the clusters to use, in order of preference",
+                               false};
+        flags[n++] = (kr_flag){"idempotency-key",
+                               0,
+                               KR_FLAG_STRING,
+                               &o->key,
+                               "K",
+                               "the same key twice gives one runnable",
+                               false};
+        flags[n++] =
+            (kr_flag){"wait",   0,    KR_FLAG_BOOL,
+                      &o->wait, NULL, "follow the runnable until it ends (exit 1 unless Succeeded)",
+                      false};
     }
-    if (strcmp(o->output, "json") != 0 && strcmp(o->output, "table") != 0) {
-        fprintf(stderr, "kr-submitter: -o is table or json, not %s\n", o->output);
-        return 2;
+    if (v->hash_flag)
+        flags[n++] =
+            (kr_flag){"spec-hash",   0,   KR_FLAG_STRING,
+                      &o->spec_hash, "H", "refuse (409) if the spec is no longer the one of hash H",
+                      false};
+    char name[64];
+    snprintf(name, sizeof(name), "kr-submitter %s", v->name);
+    kr_manager_program prog = {.name = name,
+                               .summary = v->summary,
+                               .usage = v->usage,
+                               .description = v->n_names ? "NAME may be written NS/NAME." : NULL,
+                               .flags = flags,
+                               .n_flags = n,
+                               .shared = KR_MANAGER_FLAGS_NONE};
+    kr_manager_config cfg;
+    kr_error_t err = {0};
+    int rc = kr_manager_parse_args(&prog, argc, argv, &cfg, &err);
+    if (rc == 0 && cfg.n_args != (size_t)v->n_names) {
+        if (v->n_names == 0)
+            rc = kr_error_set(&err, KR_EINVAL, "unexpected argument: %s", cfg.args[0]);
+        else if (cfg.n_args == 0)
+            rc = kr_error_set(&err, KR_EINVAL, "needs a runnable NAME");
+        else
+            rc = kr_error_set(&err, KR_EINVAL, "one runnable at a time (%s, %s)", cfg.args[0],
+                              cfg.args[1]);
     }
-    return 0;
+    if (rc == 0 && v->submit_flags && !o->file)
+        rc = kr_error_set(&err, KR_EINVAL, "needs -f FILE");
+    if (rc == 0 && strcmp(o->output, "json") != 0 && strcmp(o->output, "table") != 0)
+        rc = kr_error_set(&err, KR_EINVAL, "-o is table or json, not %s", o->output);
+    if (rc == 0 && v->n_names)
+        o->target = cfg.args[0]; /* borrowed from argv */
+    kr_manager_config_free(&cfg);
+    return rc == 0 ? -1 : kr_manager_args_exit(&prog, rc, &err, stdout, stderr);
 }
 
 /* The token from --token-file (trimmed), kept in `buf`. */
@@ -392,22 +421,28 @@ int cli_main(int argc, char **argv)
         return argc < 1 ? 2 : 0;
     }
     if (strcmp(argv[0], "--version") == 0) {
-        printf("kr-submitter %s\n", kr_version());
+        printf("kr-submitter version %s\n", kr_version());
         return 0;
     }
-    cli_opts o = {.server = getenv("KR_SUBMITTER_SERVER"),
-                  .token = getenv("KR_SUBMITTER_TOKEN"),
-                  .output = "table"};
+    const verb_spec *v = find_verb(argv[0]);
+    if (!v) {
+        fprintf(stderr, "kr-submitter: unknown command %s\nRun 'kr-submitter --help' for usage.\n",
+                argv[0]);
+        return 2;
+    }
+    cli_opts o = {.server = getenv("KR_SUBMITTER_SERVER"), .output = "table"};
     if (!o.server || !*o.server)
         o.server = DEFAULT_SERVER;
-    int rc = parse(argc, argv, &o);
-    if (rc != 0)
+    int rc = parse(v, argc, argv, &o);
+    if (rc >= 0)
         return rc;
+    if (!o.token) /* read after parsing: --help shows defaults, never a token */
+        o.token = getenv("KR_SUBMITTER_TOKEN");
     char token[4096];
     if (load_token(&o, token, sizeof(token)) != 0)
         return 1;
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    rc = run_verb(argv[0], &o);
+    rc = run_verb(v->name, &o);
     curl_global_cleanup();
     return rc;
 }

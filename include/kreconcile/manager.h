@@ -101,6 +101,8 @@ typedef struct kr_flag {
 #define KR_MANAGER_FLAGS_LISTEN 0x08u /* --listen ADDR:PORT */
 #define KR_MANAGER_FLAGS_LOG 0x10u /* --log-format json|text, -v LEVEL */
 #define KR_MANAGER_FLAGS_ALL 0x1fu
+/* None of the above (a CLI verb): only --help and --version. */
+#define KR_MANAGER_FLAGS_NONE 0x80u
 
 /* A program's description for the argument parser and --help. Every
  * program also gets --help/-h and --version. */
