@@ -3,7 +3,8 @@
  * against a hub and two workload test servers: submit, approve, dispatch,
  * verify, succeed; approval rules; idempotency under 100 concurrent
  * submissions; failover with dc1 down right after the decision, before
- * and after the create; cancel; bad input.
+ * and after the create; both copies started after a partition (the later
+ * one stopped); APPROVED recorded before DISPATCHED; cancel; bad input.
  * KR_TEST_THREADED: runtime loop thread, server threads, test threads.
  * KR_TEST_PROGRAM=kr-submitter: links the program's files but main.c. */
 #include <arpa/inet.h>
@@ -845,6 +846,145 @@ START_TEST(failover_when_dc1_dies_after_the_create)
 }
 END_TEST
 
+static unsigned short free_port(void);
+static void wait_pace(void);
+
+/* Mark a Job of cluster dc started at `start_time` (as the cluster's job
+ * controller would), still running. */
+static void start_job(int dc, const char *name, const char *start_time)
+{
+    json_t *job = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_client_get(E.dc[dc], JOBS, "default", name, &job, &err) == 0, "%s",
+                  err.message);
+    json_object_set_new(job, "status",
+                        json_pack("{s:s, s:i}", "startTime", start_time, "active", 1));
+    ck_assert_msg(kr_client_update_status(E.dc[dc], JOBS, "default", job, NULL, NULL, &err) == 0,
+                  "%s", err.message);
+    json_decref(job);
+}
+
+static bool job_released(int dc, const char *name)
+{
+    json_t *job = NULL;
+    if (kr_client_get(E.dc[dc], JOBS, "default", name, &job, NULL) != 0)
+        return false;
+    bool released = !json_is_true(json_object_get(json_object_get(job, "spec"), "suspend"));
+    json_decref(job);
+    return released;
+}
+
+/* dc1 is cut off from the submitter (not from its own job controller)
+ * after releasing attempt 1, which starts there unseen; the runnable fails
+ * over to dc2, whose copy starts later. When dc1 returns, both have
+ * started: the later one (dc2's) is stopped, the conflict recorded, and
+ * the runnable follows dc1's copy to completion; nothing else completes. */
+START_TEST(both_started_after_a_partition_the_later_copy_is_stopped)
+{
+    env_up();
+    json_t *r = NULL;
+    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice",
+                          job_runnable("both", 0, "dc1, dc2"), NULL, &r),
+                     201);
+    json_decref(r);
+    ck_assert(reconcile_until("both", SUB_PHASE_DISPATCHED, true));
+    for (int i = 0; i < 1000 && !job_released(0, "both-1"); i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", "both", &after, NULL);
+    }
+    ck_assert(job_released(0, "both-1"));
+
+    /* the partition: the submitter's requests to dc1 are refused and its
+     * dc1 cache hears nothing more; dc1 itself runs the released Job */
+    static kr_rest_config dead_cfg;
+    char dead_url[64];
+    snprintf(dead_url, sizeof(dead_url), "http://127.0.0.1:%u", free_port());
+    dead_cfg = (kr_rest_config){.server = dead_url, .qps = -1, .timeout_ms = 5000};
+    kr_client_opts no_retry = {.max_retries = -1};
+    kr_client_t *dead = NULL;
+    ck_assert_int_eq(kr_client_new(E.rt, &dead_cfg, &no_retry, &dead, NULL), 0);
+    kr_informer_stop(E.copies[0]);
+    E.clusters[0].fast = dead;
+    start_job(0, "both-1", "2026-01-01T00:00:10Z");
+    advance_ms(E.s.probe_interval_ms); /* the next probe finds dc1 gone */
+    for (int i = 0; i < 3; i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", "both", &after, NULL);
+    }
+    json_t *o = cached("both");
+    ck_assert_str_eq(sub_str(o, "status.cluster"), "dc1"); /* not before --failover-after */
+    json_decref(o);
+    advance_ms(FAILOVER_MS + 1);
+    bool moved = false;
+    for (int i = 0; i < 1000 && !moved; i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", "both", &after, NULL);
+        o = cached("both");
+        moved = sub_int(o, "status.attempt") == 2 && sub_condition_true(o, "Verified") &&
+                json_is_true(json_object_get(json_object_get(o, "status"), "verified"));
+        json_decref(o);
+        if (!moved)
+            wait_pace();
+    }
+    ck_assert(moved);
+    o = cached("both");
+    ck_assert_str_eq(sub_str(o, "status.cluster"), "dc2");
+    json_decref(o);
+    for (int i = 0; i < 1000 && !job_released(1, "both-2"); i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", "both", &after, NULL);
+    }
+    ck_assert(job_released(1, "both-2"));
+    start_job(1, "both-2", "2026-01-01T00:00:20Z");
+    ck_assert(reconcile_until("both", SUB_PHASE_RUNNING, true));
+
+    /* dc1 returns: a fresh cache, requests answered again */
+    E.clusters[0].fast = NULL;
+    kr_informer_free(E.copies[0]);
+    kr_informer_opts co = {.client = E.dc[0],
+                           .resource = JOBS,
+                           .label_selector = SUB_MANAGED_SELECTOR,
+                           .backoff_initial_ms = 5,
+                           .backoff_max_ms = 100};
+    ck_assert_int_eq(kr_informer_new(&co, &E.copies[0], NULL), 0);
+    ck_assert_int_eq(kr_informer_start(E.copies[0], NULL), 0);
+    ck_assert_int_eq(kr_informer_wait_for_sync(E.copies[0], WAIT_MS, NULL), 0);
+    advance_ms(FAILOVER_MS);
+    bool followed = false;
+    for (int i = 0; i < 1000 && !followed; i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", "both", &after, NULL);
+        o = cached("both");
+        followed = sub_int(o, "status.attempt") == 1 && sub_condition_true(o, "Conflict");
+        json_decref(o);
+        if (!followed)
+            wait_pace();
+    }
+    ck_assert(followed);
+    ck_assert(!job_exists(1, "both-2")); /* the later copy: stopped */
+    ck_assert(job_exists(0, "both-1"));
+    mark_job(0, "both-1", "Complete");
+    ck_assert(reconcile_until("both", SUB_PHASE_SUCCEEDED, true));
+    o = cached("both");
+    ck_assert_str_eq(sub_str(o, "status.cluster"), "dc1");
+    const json_t *attempts = json_object_get(json_object_get(o, "status"), "attempts");
+    ck_assert_str_eq(sub_str(json_array_get(attempts, 1), "state"), "Stopped");
+    json_decref(o);
+    const char *want[] = {"SUBMITTED both alice",
+                          "DISPATCHED both kr-submitter dc1",
+                          "VERIFIED both kr-submitter dc1",
+                          "FAILED_OVER both kr-submitter dc2",
+                          "DISPATCHED both kr-submitter dc2",
+                          "VERIFIED both kr-submitter dc2",
+                          "CONFLICT both kr-submitter dc1",
+                          "VERIFIED both kr-submitter dc1",
+                          "SUCCEEDED both kr-submitter dc1"};
+    assert_events(want, 9);
+    kr_client_free(dead);
+    env_down();
+}
+END_TEST
+
 START_TEST(cancel_deletes_the_copy)
 {
     env_up();
@@ -1503,6 +1643,7 @@ int main(void)
     tcase_add_test(tc, failover_when_dc1_dies_before_the_create);
     tcase_add_test(tc, failover_when_dc1_dies_after_the_create);
     tcase_add_test(tc, cancel_deletes_the_copy);
+    tcase_add_test(tc, both_started_after_a_partition_the_later_copy_is_stopped);
     tcase_add_test(tc, stale_replica_gets_409_and_creates_nothing);
     tcase_add_test(tc, bad_input_is_refused_and_nothing_recorded);
     tcase_add_test(tc, many_runnables_under_faults_each_complete_once);
