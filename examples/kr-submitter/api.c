@@ -228,15 +228,19 @@ static void submit(api *a, const api_request *req, const auth_user *who, api_res
         answer_error(resp, 503, "the runnable was created but could not be read back");
         return;
     }
-    await_cache(a, admitted);
+    /* no wait for the cache: a read that misses it asks the hub */
     answer(resp, 201, admitted);
 }
 
-/* The Runnable ns/name: from the cache first, from the hub after a 409. */
+/* The Runnable ns/name: from the cache first, from the hub after a 409 or
+ * when the cache has not seen it yet (just submitted). */
 static json_t *read_runnable(api *a, const char *ns, const char *name, bool fresh)
 {
-    if (!fresh)
-        return kr_store_get_by_name(kr_informer_store(a->s->runnables), ns, name);
+    if (!fresh) {
+        json_t *cached = kr_store_get_by_name(kr_informer_store(a->s->runnables), ns, name);
+        if (cached)
+            return cached;
+    }
     json_t *obj = NULL;
     kr_client_get(a->s->hub, SUB_RUNNABLES, ns, name, &obj, NULL);
     return obj;

@@ -22,7 +22,14 @@
 #define ATTEMPT_DELETED "Deleted"
 #define ATTEMPT_STOPPED "Stopped"
 #define RETRY_MS 1000
-#define HUB_WAIT_MS 10000
+/* A reconcile that finds the cache behind our own last write looks again
+ * this soon (the write's event normally wakes it first). */
+#define CACHE_BEHIND_MS 1000
+
+/* The Runnable the last successful hub write of this thread returned
+ * (new): the next step of the same reconcile reads its own write from it
+ * rather than waiting for the cache. */
+static _Thread_local json_t *last_written;
 
 /* ---- setup and small helpers ------------------------------------------------ */
 
@@ -42,14 +49,81 @@ int submitter_init(submitter *s, kr_error_t *err)
         s->hub_name = "hub";
     if (!s->admit_grace_ms)
         s->admit_grace_ms = 5000;
-    if (pthread_mutex_init(&s->mu, NULL) != 0)
-        return kr_error_set(err, KR_ENOMEM, "cannot create a mutex");
+    s->expected = json_object();
+    s->created = json_object();
+    if (!s->expected || !s->created || pthread_mutex_init(&s->mu, NULL) != 0) {
+        json_decref(s->expected);
+        json_decref(s->created);
+        return kr_error_set(err, KR_ENOMEM, "out of memory");
+    }
     return 0;
 }
 
 void submitter_destroy(submitter *s)
 {
     pthread_mutex_destroy(&s->mu);
+    json_decref(s->expected);
+    json_decref(s->created);
+    s->expected = s->created = NULL;
+}
+
+static void key_of(const json_t *obj, char *key, size_t len)
+{
+    snprintf(key, len, "%s/%s", sub_str(obj, "metadata.namespace"), sub_str(obj, "metadata.name"));
+}
+
+/* Remember that attempt `attempt` of `obj` was created with `rv` and waits
+ * for its cluster's cache (see dispatch). */
+static void created_put(submitter *s, const json_t *obj, json_int_t attempt, const char *rv)
+{
+    char key[512];
+    key_of(obj, key, sizeof(key));
+    pthread_mutex_lock(&s->mu);
+    json_object_set_new(s->created, key, json_pack("{s:I, s:s}", "attempt", attempt, "rv", rv));
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Take (forget) what created_put remembered of `obj`: true and `rv` set
+ * when it was for `attempt`. */
+static bool created_take(submitter *s, const json_t *obj, json_int_t attempt, char *rv, size_t len)
+{
+    char key[512];
+    key_of(obj, key, sizeof(key));
+    pthread_mutex_lock(&s->mu);
+    json_t *e = json_object_get(s->created, key);
+    bool found = e && json_integer_value(json_object_get(e, "attempt")) == attempt;
+    if (found)
+        snprintf(rv, len, "%s", json_string_value(json_object_get(e, "rv")));
+    if (e)
+        json_object_del(s->created, key);
+    pthread_mutex_unlock(&s->mu);
+    return found;
+}
+
+/* Remember that we wrote `obj` (as the hub answered it). */
+static void expect(submitter *s, const json_t *obj)
+{
+    char key[512];
+    key_of(obj, key, sizeof(key));
+    pthread_mutex_lock(&s->mu);
+    json_object_set_new(s->expected, key, json_string(sub_str(obj, "metadata.resourceVersion")));
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* True when the cached `obj` is older than our last write of it: acting on
+ * it would redo a step (and meet a 409). Forgets the write once seen. */
+static bool cache_behind(submitter *s, const char *namespace_, const char *name, const json_t *obj)
+{
+    char key[512];
+    snprintf(key, sizeof(key), "%s/%s", namespace_, name);
+    pthread_mutex_lock(&s->mu);
+    const char *want = json_string_value(json_object_get(s->expected, key));
+    bool behind =
+        want && kr_resource_version_compare(sub_str(obj, "metadata.resourceVersion"), want) < 0;
+    if (want && !behind)
+        json_object_del(s->expected, key);
+    pthread_mutex_unlock(&s->mu);
+    return behind;
 }
 
 long submitter_cluster_find(const submitter *s, const char *name)
@@ -222,8 +296,8 @@ static json_t *edit(const json_t *obj, json_t **status)
 /* What a write to the hub (`rc`, `out` stolen) means for the step: 409 or
  * 404, someone else wrote first (another replica, a newer leader, the
  * API): re-read and decide again, never act on the stale view; success:
- * the hub informer is given the time to observe the write, so that the
- * next step reads its own write. */
+ * the next step goes on from the object written (never waiting for the
+ * cache), and later reconciles wait for the cache to catch up with it. */
 static kr_reconcile_result written(submitter *s, int rc, json_t *out, const kr_error_t *werr,
                                    kr_error_t *err)
 {
@@ -236,10 +310,9 @@ static kr_reconcile_result written(submitter *s, int rc, json_t *out, const kr_e
             *err = *werr;
         return KR_RECONCILE_ERROR;
     }
-    char rv[64];
-    snprintf(rv, sizeof(rv), "%s", sub_str(out, "metadata.resourceVersion"));
-    json_decref(out);
-    kr_informer_wait_for_resource_version(s->runnables, rv, HUB_WAIT_MS, NULL);
+    expect(s, out);
+    json_decref(last_written);
+    last_written = out;
     return STEP_AGAIN;
 }
 
@@ -631,6 +704,53 @@ static kr_reconcile_result await_approval(submitter *s, const json_t *obj, uint6
     return commit(s, copy, err);
 }
 
+static void wake_when_observed(submitter *s, kr_informer_t *inf, const json_t *obj, const char *rv);
+
+/* Attempt `attempt` of `obj` was created in cluster idx with `rv`. Once the
+ * cluster's cache has observed it, one write says Dispatched and verified.
+ * Until then (`fresh`: just created, and a wake is possible) nothing is
+ * written: the cache wakes the key when it observes the copy (the create
+ * is safe to repeat: AlreadyExists with our uid). Otherwise Dispatched is
+ * committed unverified and verify() takes over (probes, failover). */
+static kr_reconcile_result created(submitter *s, const json_t *obj, size_t idx, json_int_t attempt,
+                                   const char *rv, bool fresh, uint64_t *after, kr_error_t *err)
+{
+    kr_resource_info info;
+    kr_informer_t *inf = NULL;
+    bool observed = template_resource(s, idx, obj, &info, NULL) == 0 &&
+                    copy_informer(s, idx, &info, &inf, NULL) == 0 &&
+                    kr_informer_wait_for_resource_version(inf, rv, 0, NULL) == 0;
+    if (!observed && fresh && inf && s->wake) {
+        created_put(s, obj, attempt, rv);
+        wake_when_observed(s, inf, obj, rv);
+        *after = s->probe_interval_ms < RETRY_MS ? s->probe_interval_ms : RETRY_MS;
+        return KR_RECONCILE_REQUEUE_AFTER;
+    }
+    const char *cluster = s->clusters[idx].name;
+    json_t *status;
+    json_t *copy = edit(obj, &status);
+    if (copy) {
+        json_object_set_new(status, "phase", json_string(SUB_PHASE_DISPATCHED));
+        json_object_set_new(status, "dispatchedResourceVersion", json_string(rv));
+        json_object_set_new(status, "verified", json_boolean(observed));
+        if (observed)
+            sub_set_condition(status, "Verified", true, "Observed",
+                              "the cluster's cache observed the create");
+        json_t *a = attempt_entry(status, attempt);
+        if (a) {
+            json_object_set_new(a, "state", json_string(ATTEMPT_CREATED));
+            json_object_set_new(a, "resourceVersion", json_string(rv));
+        }
+    }
+    kr_reconcile_result r = commit(s, copy, err);
+    if (r == STEP_AGAIN) {
+        record(s, obj, "DISPATCHED", cluster, rv, "created");
+        if (observed)
+            record(s, obj, "VERIFIED", cluster, rv, "observed");
+    }
+    return r;
+}
+
 static kr_reconcile_result dispatch(submitter *s, const json_t *obj, uint64_t *after,
                                     kr_error_t *err)
 {
@@ -646,6 +766,9 @@ static kr_reconcile_result dispatch(submitter *s, const json_t *obj, uint64_t *a
     if (idx < 0)
         return fail_runnable(s, obj, "UnknownCluster", "the decided cluster is not configured",
                              err);
+    char rv[64];
+    if (created_take(s, obj, attempt, rv, sizeof(rv)))
+        return created(s, obj, (size_t)idx, attempt, rv, false, after, err);
     if (s->hook)
         s->hook(SUB_HOOK_AFTER_DECISION, cluster, s->hook_user);
     kr_resource_info info;
@@ -679,25 +802,9 @@ static kr_reconcile_result dispatch(submitter *s, const json_t *obj, uint64_t *a
     }
     if (s->hook)
         s->hook(SUB_HOOK_AFTER_CREATE, cluster, s->hook_user);
-    char rv[64];
     snprintf(rv, sizeof(rv), "%s", sub_str(out, "metadata.resourceVersion"));
     json_decref(out);
-    json_t *status;
-    json_t *copy = edit(obj, &status);
-    if (copy) {
-        json_object_set_new(status, "phase", json_string(SUB_PHASE_DISPATCHED));
-        json_object_set_new(status, "dispatchedResourceVersion", json_string(rv));
-        json_object_set_new(status, "verified", json_false());
-        json_t *a = attempt_entry(status, attempt);
-        if (a) {
-            json_object_set_new(a, "state", json_string(ATTEMPT_CREATED));
-            json_object_set_new(a, "resourceVersion", json_string(rv));
-        }
-    }
-    kr_reconcile_result r = commit(s, copy, err);
-    if (r == STEP_AGAIN)
-        record(s, obj, "DISPATCHED", cluster, rv, "created");
-    return r;
+    return created(s, obj, (size_t)idx, attempt, rv, true, after, err);
 }
 
 /* Status edits for the copy of attempt `a` in another cluster. */
@@ -1053,14 +1160,36 @@ static kr_reconcile_result step(submitter *s, const json_t *obj, uint64_t *after
 kr_reconcile_result submitter_reconcile(submitter *s, const char *namespace_, const char *name,
                                         uint64_t *requeue_after_ms, kr_error_t *err)
 {
-    for (int i = 0; i < 16; i++) {
-        json_t *obj = kr_store_get_by_name(kr_informer_store(s->runnables), namespace_, name);
-        if (!obj)
-            return KR_RECONCILE_DONE;
-        kr_reconcile_result r = step(s, obj, requeue_after_ms, err);
-        json_decref(obj);
-        if (r != STEP_AGAIN)
-            return r;
+    json_t *obj = kr_store_get_by_name(kr_informer_store(s->runnables), namespace_, name);
+    if (!obj) { /* gone: forget what we kept of it */
+        char key[512];
+        snprintf(key, sizeof(key), "%s/%s", namespace_, name);
+        pthread_mutex_lock(&s->mu);
+        json_object_del(s->expected, key);
+        json_object_del(s->created, key);
+        pthread_mutex_unlock(&s->mu);
+        return KR_RECONCILE_DONE;
     }
-    return KR_RECONCILE_REQUEUE;
+    if (cache_behind(s, namespace_, name, obj)) {
+        json_decref(obj);
+        *requeue_after_ms = CACHE_BEHIND_MS;
+        return KR_RECONCILE_REQUEUE_AFTER;
+    }
+    kr_reconcile_result r = KR_RECONCILE_DONE;
+    for (int i = 0; obj; i++) {
+        if (i == 16) {
+            r = KR_RECONCILE_REQUEUE;
+            break;
+        }
+        r = step(s, obj, requeue_after_ms, err);
+        json_decref(obj);
+        obj = NULL;
+        if (r != STEP_AGAIN)
+            break;
+        r = KR_RECONCILE_DONE;
+        obj = last_written; /* our own write, as the hub answered it */
+        last_written = NULL;
+    }
+    json_decref(obj);
+    return r;
 }

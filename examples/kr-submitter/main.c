@@ -186,7 +186,9 @@ static int setup(app *a, const kr_manager_config *cfg, auth_table *auth, kr_erro
     co.name = SUB_PROGRAM;
     co.reconcile = reconcile;
     co.user = a;
-    co.workers = 4;
+    /* a worker spends its time waiting on the hub and the clusters (one
+     * request at a time, never on a cache): more of them than cores */
+    co.workers = 16;
     if (rc == 0)
         rc = kr_manager_add_controller(m, &co, &a->ctl, err);
     kr_controller_source src = {.version = KR_CONTROLLER_SOURCE_VERSION};

@@ -288,6 +288,13 @@ typedef struct submitter {
     sub_wake_cb wake;
     void *wake_user;
     pthread_mutex_t mu;
+    /* "ns/name" -> the resourceVersion of our last write of it, until the
+     * cache has it (under mu): a reconcile never acts on an older view. */
+    json_t *expected;
+    /* "ns/name" -> {attempt, rv}: a copy created whose cluster's cache has
+     * not observed it yet (under mu; lost on restart: the create is then
+     * repeated, meets AlreadyExists and reads the copy back). */
+    json_t *created;
 } submitter;
 
 /* Fill the defaults and the lock. The caller sets the borrowed members. */
