@@ -121,6 +121,8 @@ static pid_t serve(const char *dir)
                     tokens,
                     "--failover-after",
                     failover,
+                    "--kube-api-qps",
+                    "-1",
                     NULL};
     pid_t pid = fork();
     if (pid == 0) {
