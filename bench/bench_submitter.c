@@ -121,7 +121,8 @@ static pid_t serve(const char *dir)
                     tokens,
                     "--failover-after",
                     failover,
-                    "--kube-api-qps=-1",
+                    "--kube-api-qps",
+                    "-1",
                     getenv("KR_BENCH_SUBMITTER_LOG") ? "-v=2" : NULL,
                     NULL};
     pid_t pid = fork();
