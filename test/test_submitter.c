@@ -501,18 +501,25 @@ static bool reconcile_until(const char *name, const char *phase, bool verified)
     }
 }
 
-static void mark_job(int dc, const char *name, const char *type)
+/* Set the status (stolen) of Job `name` in cluster dc, as the cluster's
+ * job controller would. */
+static void set_job_status(int dc, const char *name, json_t *status)
 {
     json_t *job = NULL;
     kr_error_t err = {0};
     ck_assert_msg(kr_client_get(E.dc[dc], JOBS, "default", name, &job, &err) == 0, "%s",
                   err.message);
-    json_object_set_new(job, "status",
-                        json_pack("{s:s, s:[{s:s, s:s}]}", "startTime", "2026-01-01T00:00:00Z",
-                                  "conditions", "type", type, "status", "True"));
+    json_object_set_new(job, "status", status);
     ck_assert_msg(kr_client_update_status(E.dc[dc], JOBS, "default", job, NULL, NULL, &err) == 0,
                   "%s", err.message);
     json_decref(job);
+}
+
+static void mark_job(int dc, const char *name, const char *type)
+{
+    set_job_status(dc, name,
+                   json_pack("{s:s, s:[{s:s, s:s}]}", "startTime", "2026-01-01T00:00:00Z",
+                             "conditions", "type", type, "status", "True"));
 }
 
 static bool job_exists(int dc, const char *name)
@@ -858,15 +865,7 @@ END_TEST
  * controller would), still running. */
 static void start_job(int dc, const char *name, const char *start_time)
 {
-    json_t *job = NULL;
-    kr_error_t err = {0};
-    ck_assert_msg(kr_client_get(E.dc[dc], JOBS, "default", name, &job, &err) == 0, "%s",
-                  err.message);
-    json_object_set_new(job, "status",
-                        json_pack("{s:s, s:i}", "startTime", start_time, "active", 1));
-    ck_assert_msg(kr_client_update_status(E.dc[dc], JOBS, "default", job, NULL, NULL, &err) == 0,
-                  "%s", err.message);
-    json_decref(job);
+    set_job_status(dc, name, json_pack("{s:s, s:i}", "startTime", start_time, "active", 1));
 }
 
 static bool job_released(int dc, const char *name)
