@@ -35,13 +35,13 @@ struct kr_client {
     kr_http_t *http;
     kr_client_opts opts;
     kr_retry_policy retry;
-    kr_rate_limiter limiter; /* loop thread */
+    kr_bucket limiter; /* client-go's qps/burst pacing; loop thread */
     kr_throttled *throttle_head, *throttle_tail; /* loop thread */
     uv_timer_t throttle_timer;
     kr_runtime_hook hook;
     struct kr_creq *reqs; /* loop thread */
     struct kr_watch *watches; /* loop thread */
-    uint64_t rng;
+    kr_rng rng;
     bool stopped; /* loop thread: runtime stop hook ran */
     bool closing; /* loop thread: kr_client_free began */
     char *default_ns;

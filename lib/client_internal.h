@@ -63,21 +63,6 @@ bool kr_is_status(const json_t *obj);
 /* The KR_E* code for an HTTP status and Status reason. */
 int kr_status_code_for(long http_status, const char *reason);
 
-/* ---- rate limiter (client-go's token bucket: qps, burst) ---- */
-
-typedef struct kr_rate_limiter {
-    double qps; /* <= 0: unlimited */
-    double burst;
-    double tokens;
-    uint64_t last_ms;
-    bool started;
-} kr_rate_limiter;
-
-void kr_rate_limiter_init(kr_rate_limiter *l, double qps, int burst);
-/* Take one token at `now_ms`; returns how many ms the request must wait
- * (0 = go). Reservations queue: each later caller waits longer. */
-uint64_t kr_rate_limiter_reserve(kr_rate_limiter *l, uint64_t now_ms);
-
 /* ---- retries ---- */
 
 typedef struct kr_retry_policy {

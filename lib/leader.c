@@ -747,14 +747,8 @@ int kr_leader_stop(kr_leader_t *le, uint64_t timeout_ms, kr_error_t *err)
     if (kr_runtime_on_loop(le->rt, stop_on_loop, &a) != 0)
         return 0; /* the runtime stopped: its hook already stepped down */
     struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
     uint64_t wait_ms = timeout_ms ? timeout_ms : le->retry_ms;
-    deadline.tv_sec += (time_t)(wait_ms / 1000);
-    deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    kr_deadline_after_ms(&deadline, wait_ms);
     pthread_mutex_lock(&le->mu);
     int rc = 0;
     while (!le->stop_done && rc == 0)

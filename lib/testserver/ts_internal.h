@@ -122,7 +122,7 @@ struct kr_testserver {
     ts_watch *wake_head; /* suspended watches to resume after unlocking */
 
     kr_testserver_faults faults;
-    unsigned long long rng;
+    kr_rng rng;
 
     pthread_t ticker;
     pthread_cond_t ticker_cv;
@@ -229,9 +229,6 @@ unsigned long long ts_rand(kr_testserver_t *ts);
 uint64_t ts_now_ms(void);
 bool ts_spec_equal(const ts_resource *res, const json_t *a, const json_t *b);
 char *ts_api_version(const ts_resource *res); /* new */
-/* Standard base64 with padding (Go's encoding of []byte in JSON); new, NULL
- * when out of memory. */
-char *ts_base64(const void *data, size_t len);
 
 /* ---- selectors (fields.c) ----------------------------------------------------- */
 
