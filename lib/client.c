@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "client_impl.h"
+#include "client_state.h"
 
 #define MODULE "client"
 

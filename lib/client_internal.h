@@ -1,7 +1,7 @@
 /* libkreconcile — client internals that need no sockets, so that they are
- * unit-tested alone: the watch stream decoder, URL building, Status
- * parsing, the token-bucket rate limiter and the retry policy. Never
- * installed. */
+ * unit-tested alone: the watch stream decoder (client_watch_decoder.c), URL
+ * building, Status parsing and the retry policy. The state the client's
+ * files share (with the transport) is in client_state.h. Never installed. */
 #ifndef KR_LIB_CLIENT_INTERNAL_H
 #define KR_LIB_CLIENT_INTERNAL_H
 

@@ -1,6 +1,6 @@
 /* libkreconcile-testserver — the public API: start and free a server,
  * options and defaults, faults, compaction and restart. The request
- * handling lives in handler.c and the transport in http.c. */
+ * handling lives in handler.c and the transport in ts_http.c. */
 #include <string.h>
 #include <time.h>
 

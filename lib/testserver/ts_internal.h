@@ -190,7 +190,7 @@ ts_store *ts_store_by_id(kr_testserver_t *ts, unsigned id);
 int ts_crd_established(kr_testserver_t *ts, const json_t *crd, json_t **updated);
 void ts_crd_removed(kr_testserver_t *ts, const json_t *crd);
 
-/* ---- storage (store.c) ----------------------------------------------------- */
+/* ---- storage (ts_store.c) -------------------------------------------------- */
 
 ts_obj *ts_store_get(ts_store *st, const char *ns, const char *name);
 size_t ts_store_lower_bound(const ts_store *st, const char *ns, const char *name);
@@ -287,7 +287,7 @@ void ts_handle_delete(kr_testserver_t *ts, const ts_request *req, const ts_route
 /* GET, PUT and PATCH of .../{name}/scale (scale.c). */
 void ts_handle_scale(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                      ts_response *resp);
-/* The patched document for a PATCH body (patch.c); NULL after filling resp. */
+/* The patched document for a PATCH body (ts_patch.c); NULL after filling resp. */
 json_t *ts_patch_document(const ts_request *req, const ts_resource *res, const char *name,
                           const json_t *existing, bool force_merge, ts_response *resp);
 void ts_handle_deletecollection(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
@@ -378,7 +378,7 @@ bool ts_fault_inject(kr_testserver_t *ts, const ts_request *req, ts_response *re
 void ts_compact_locked(kr_testserver_t *ts);
 void ts_restart_locked(kr_testserver_t *ts);
 
-/* ---- HTTP transport (http.c) ------------------------------------------------------ */
+/* ---- HTTP transport (ts_http.c) --------------------------------------------------- */
 
 int ts_http_start(kr_testserver_t *ts, kr_error_t *err);
 void ts_http_stop(kr_testserver_t *ts);

@@ -1,8 +1,9 @@
-/* libkreconcile — the client's private state shared by its files
- * (client.c: requests; client_watch.c: watches; client_discovery.c: the
- * REST mapper). Never installed. */
-#ifndef KR_LIB_CLIENT_IMPL_H
-#define KR_LIB_CLIENT_IMPL_H
+/* libkreconcile — the client's private state (struct kr_client and its
+ * request throttle) shared by its files (client.c: requests; client_watch.c:
+ * watches; client_discovery.c: the REST mapper). The socket-free helpers are
+ * in client_internal.h. Never installed. */
+#ifndef KR_LIB_CLIENT_STATE_H
+#define KR_LIB_CLIENT_STATE_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -67,4 +68,4 @@ void kr_client_detach_watches(kr_client_t *c);
 /* Discovery cache teardown. */
 void kr_client_discovery_free(kr_client_t *c);
 
-#endif /* KR_LIB_CLIENT_IMPL_H */
+#endif /* KR_LIB_CLIENT_STATE_H */
