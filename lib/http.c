@@ -53,7 +53,6 @@ struct kr_http {
      * inside curl. */
     kr_http_xfer *xfers;
     kr_http_xfer *deferred; /* singly linked through next_deferred */
-    size_t active;
     /* Finished easy handles kept for reuse: curl_easy_init/cleanup per
      * request costs more than curl_easy_reset. */
     CURL *pool[16];
@@ -92,25 +91,10 @@ typedef struct sock_ctx {
     kr_http_t *h;
 } sock_ctx;
 
-size_t kr_http_xfer_size(void)
-{
-    return sizeof(kr_http_xfer);
-}
-
 bool kr_http_have_http2(void)
 {
     const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
     return (v->features & CURL_VERSION_HTTP2) != 0;
-}
-
-kr_runtime_t *kr_http_runtime(kr_http_t *h)
-{
-    return h->rt;
-}
-
-size_t kr_http_active(const kr_http_t *h)
-{
-    return h->active;
 }
 
 /* ---- the multi <-> loop glue ------------------------------------------ */
@@ -290,8 +274,6 @@ static void unlink_xfer(kr_http_xfer *x)
     if (x->next)
         x->next->prev = x->prev;
     x->prev = x->next = NULL;
-    if (h)
-        h->active--;
 }
 
 static void free_xfer(kr_http_xfer *x)
@@ -742,7 +724,6 @@ int kr_http_start(kr_http_t *h, const kr_http_request *req, kr_http_data_fn on_d
     if (h->xfers)
         h->xfers->prev = x;
     h->xfers = x;
-    h->active++;
     if (h->creds && h->https) {
         x->src = h->creds;
         atomic_fetch_add(&h->creds->refs, 1);

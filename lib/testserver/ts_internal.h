@@ -185,7 +185,6 @@ void ts_resources_free(kr_testserver_t *ts);
 ts_resource *ts_resource_find(kr_testserver_t *ts, const char *group, const char *version,
                               const char *plural);
 ts_resource *ts_resource_find_kind(kr_testserver_t *ts, const char *api_version, const char *kind);
-ts_store *ts_store_by_id(kr_testserver_t *ts, unsigned id);
 /* Start or stop serving the resource a CRD object describes. */
 int ts_crd_established(kr_testserver_t *ts, const json_t *crd, json_t **updated);
 void ts_crd_removed(kr_testserver_t *ts, const json_t *crd);
@@ -204,7 +203,6 @@ void ts_record_event(kr_testserver_t *ts, const ts_resource *res, ts_event_type 
 void ts_history_clear(kr_testserver_t *ts);
 void ts_history_free(kr_testserver_t *ts);
 const char *ts_event_line(ts_event *ev, ts_event_type type, size_t *len);
-char *ts_rv_string(unsigned long long rv); /* new */
 
 /* LIST snapshots (snapshot.c). */
 typedef struct ts_snapshot {
