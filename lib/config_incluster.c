@@ -1,15 +1,11 @@
 /* libkreconcile — the in-cluster config (service account token, CA and
- * namespace files, KUBERNETES_SERVICE_HOST/PORT) and the token-file
- * credential provider that follows rotating tokens. Token contents never
- * reach a log or an error message. */
+ * namespace files, KUBERNETES_SERVICE_HOST/PORT). The token goes through
+ * the base layer's cached token-file provider (lib/util_file.c). Token
+ * contents never reach a log or an error message. */
 #include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "config_internal.h"

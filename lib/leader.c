@@ -666,11 +666,11 @@ int kr_leader_new(const kr_leader_opts *opts, kr_leader_t **out, kr_error_t *err
     if (!le)
         return kr_error_set(err, KR_ENOMEM, "leader: out of memory");
     pthread_mutex_init(&le->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&le->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    if (kr_cond_init_monotonic(&le->cond) != 0) {
+        pthread_mutex_destroy(&le->mu);
+        kr_free(le);
+        return kr_error_set(err, KR_ENOMEM, "leader: out of memory");
+    }
     le->client = opts->client;
     le->rt = kr_client_runtime(opts->client);
     le->lease_ms = lease_ms;
