@@ -143,9 +143,9 @@ $(A_FILE): $(LIB_OBJS)
 	rm -f $@
 	$(AR) rcs $@ $(LIB_OBJS)
 
-# The base layer's self-contained parts the test server uses (libc and
-# OpenSSL only), copied privately as alloc.o is.
-TS_BASE_OBJS := $(addprefix $(BUILD)/obj/lib/,util_base64.o util_clock.o util_rv.o)
+# The base layer's self-contained parts the test server uses (libc,
+# pthread and OpenSSL only), copied privately as alloc.o is.
+TS_BASE_OBJS := $(addprefix $(BUILD)/obj/lib/,lock.o util_base64.o util_clock.o util_rv.o)
 
 # One relocatable object: the test server plus a private copy of the string
 # and buffer helpers (alloc.o calls only public functions), every hidden

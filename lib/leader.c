@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "lock.h"
 #include "runtime_internal.h"
 
 #define MOD "leader"
@@ -666,7 +667,7 @@ int kr_leader_new(const kr_leader_opts *opts, kr_leader_t **out, kr_error_t *err
     if (!le)
         return kr_error_set(err, KR_ENOMEM, "leader: out of memory");
     pthread_mutex_init(&le->mu, NULL);
-    if (kr_cond_init_monotonic(&le->cond) != 0) {
+    if (kr_cond_init(&le->cond) != 0) {
         pthread_mutex_destroy(&le->mu);
         kr_free(le);
         return kr_error_set(err, KR_ENOMEM, "leader: out of memory");

@@ -1,6 +1,6 @@
 /* libkreconcile — base layer: the monotonic clock, condition-variable
- * deadlines on it, and the seedable xorshift64* generator. */
-#include <pthread.h>
+ * deadlines on it (conditions made with lock.h's kr_cond_init), and the
+ * seedable xorshift64* generator. */
 #include <stdint.h>
 #include <time.h>
 
@@ -34,17 +34,6 @@ void kr_deadline_after_ms(struct timespec *ts, uint64_t ms)
         ts->tv_sec++;
         ts->tv_nsec -= 1000000000L;
     }
-}
-
-int kr_cond_init_monotonic(pthread_cond_t *cv)
-{
-    pthread_condattr_t attr;
-    if (pthread_condattr_init(&attr) != 0)
-        return -1;
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    int rc = pthread_cond_init(cv, &attr);
-    pthread_condattr_destroy(&attr);
-    return rc == 0 ? 0 : -1;
 }
 
 void kr_rng_seed(kr_rng *r, uint64_t seed)

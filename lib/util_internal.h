@@ -6,7 +6,6 @@
 #ifndef KR_LIB_UTIL_INTERNAL_H
 #define KR_LIB_UTIL_INTERNAL_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -183,10 +182,8 @@ uint64_t kr_clock_monotonic_ms(void);
 /* now_ns of `clock`, or CLOCK_MONOTONIC when clock or its now_ns is NULL. */
 int64_t kr_clock_read(const kr_clock *clock);
 /* *ts = CLOCK_MONOTONIC now + ms, normalised: a deadline for
- * pthread_cond_timedwait on a condition made with kr_cond_init_monotonic. */
+ * pthread_cond_timedwait on a condition made with kr_cond_init (lock.h). */
 void kr_deadline_after_ms(struct timespec *ts, uint64_t ms);
-/* pthread_cond_init on CLOCK_MONOTONIC: 0 or -1. */
-int kr_cond_init_monotonic(pthread_cond_t *cv);
 
 /* ---- random numbers (lib/util_clock.c) ----------------------------------------- */
 

@@ -98,7 +98,7 @@ int kr_testserver_start(const kr_testserver_opts *opts, kr_testserver_t **out, k
     pthread_mutex_init(&ts->mu, NULL);
     /* Lives as long as the server: watches end (and broadcast it) until the
      * HTTP threads have stopped. */
-    kr_cond_init_monotonic(&ts->watches_cv);
+    kr_cond_init(&ts->watches_cv);
     int rc = copy_options(ts, opts, err);
     if (rc == 0 && allocate_state(ts) != 0)
         rc = kr_error_set(err, KR_ENOMEM, "out of memory creating the test server");

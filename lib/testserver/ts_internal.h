@@ -12,6 +12,7 @@
 
 #include "internal.h"
 #include "kreconcile/testserver.h"
+#include "lock.h"
 #include "testserver/ts_labels.h"
 
 #define TS_MAX_BODY (3u * 1024u * 1024u)

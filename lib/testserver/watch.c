@@ -475,7 +475,7 @@ static void *ticker_main(void *arg)
 
 int ts_ticker_start(kr_testserver_t *ts)
 {
-    if (kr_cond_init_monotonic(&ts->ticker_cv) != 0)
+    if (kr_cond_init(&ts->ticker_cv) != 0)
         return KR_ENOMEM;
     if (pthread_create(&ts->ticker, NULL, ticker_main, ts) != 0) {
         pthread_cond_destroy(&ts->ticker_cv);
