@@ -244,8 +244,8 @@ size_t kr_trim(char *s);
 
 /* ---- resourceVersion (lib/util_rv.c) ------------------------------------------------ */
 
-/* The strict form of a resourceVersion the library compares: decimal digits
- * only, no sign, blanks or leading zeros ("0" itself is accepted), no
+/* A resourceVersion as kube-apiserver's storage parses it: decimal digits
+ * only (leading zeros allowed, as strconv.ParseUint), no sign or blanks, no
  * overflow. 0 or KR_EINVAL. */
 int kr_rv_parse(const char *rv, uint64_t *out);
 

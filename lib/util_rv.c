@@ -1,5 +1,6 @@
-/* libkreconcile — base layer: the one strict resourceVersion parser
- * (the library compares resourceVersions only in this form). */
+/* libkreconcile — base layer: the one resourceVersion parser: a decimal
+ * uint64 as kube-apiserver's storage parses it (strconv.ParseUint: digits
+ * only, no sign or space, leading zeros allowed, no overflow). */
 #include <stdint.h>
 
 #include "kreconcile/common.h"
@@ -7,7 +8,7 @@
 
 int kr_rv_parse(const char *rv, uint64_t *out)
 {
-    if (!rv || !*rv || (rv[0] == '0' && rv[1] != '\0'))
+    if (!rv || !*rv)
         return KR_EINVAL;
     uint64_t v = 0;
     for (const char *p = rv; *p; p++) {
