@@ -143,14 +143,18 @@ $(A_FILE): $(LIB_OBJS)
 	rm -f $@
 	$(AR) rcs $@ $(LIB_OBJS)
 
+# The base layer's self-contained parts the test server uses (libc,
+# pthread and OpenSSL only), copied privately as alloc.o is.
+TS_BASE_OBJS := $(addprefix $(BUILD)/obj/lib/,lock.o util_base64.o util_clock.o util_rv.o)
+
 # One relocatable object: the test server plus a private copy of the string
 # and buffer helpers (alloc.o calls only public functions), every hidden
 # symbol made local, so that it links against the shared library's exports
 # alone and leaves nothing but kr_testserver_* in the user's namespace.
-$(TS_A): $(TS_OBJS) $(BUILD)/obj/lib/alloc.o
+$(TS_A): $(TS_OBJS) $(BUILD)/obj/lib/alloc.o $(TS_BASE_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@ $@.o
-	$(CC) -r -nostdlib -o $@.o $(TS_OBJS) $(BUILD)/obj/lib/alloc.o
+	$(CC) -r -nostdlib -o $@.o $(TS_OBJS) $(BUILD)/obj/lib/alloc.o $(TS_BASE_OBJS)
 	$(OBJCOPY) --localize-hidden $@.o
 	$(AR) rcs $@ $@.o
 	rm -f $@.o

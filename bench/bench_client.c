@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client_impl.h"
+#include "client_state.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
 

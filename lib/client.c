@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "client_impl.h"
+#include "client_state.h"
 
 #define MODULE "client"
 
@@ -41,17 +41,8 @@ static const char JSON_TYPE[] = "application/json";
 
 static const char *patch_type(kr_patch_format f)
 {
-    switch (f) {
-    case KR_PATCH_JSON:
-        return "application/json-patch+json";
-    case KR_PATCH_STRATEGIC:
-        return "application/strategic-merge-patch+json";
-    case KR_PATCH_APPLY:
-        return "application/apply-patch+yaml";
-    case KR_PATCH_MERGE:
-    default:
-        return "application/merge-patch+json";
-    }
+    const char *t = kr_patch_content_type(f);
+    return t ? t : kr_patch_content_type(KR_PATCH_MERGE);
 }
 
 unsigned long kr_client_http2_responses(kr_client_t *c)
@@ -71,11 +62,7 @@ const char *kr_client_default_namespace(const kr_client_t *client)
 
 static uint64_t next_random(kr_client_t *c)
 {
-    /* xorshift64*: jitter only, not security. */
-    c->rng ^= c->rng >> 12;
-    c->rng ^= c->rng << 25;
-    c->rng ^= c->rng >> 27;
-    return c->rng * 2685821657736338717ULL;
+    return kr_rng_next(&c->rng); /* jitter only, not security */
 }
 
 /* ---- the rate limiter queue (loop thread) ---- */
@@ -112,7 +99,9 @@ static void on_throttle_timer(uv_timer_t *timer)
 void kr_client_throttle(kr_client_t *c, kr_throttled *t)
 {
     uint64_t now = uv_now(kr_runtime_loop(c->rt));
-    uint64_t delay = kr_rate_limiter_reserve(&c->limiter, now);
+    uint64_t delay =
+        ((uint64_t)kr_bucket_reserve(&c->limiter, (int64_t)now * 1000000, 0) + 999999) /
+        1000000; /* ns, rounded up to the loop's ms */
     if (delay == 0 && !c->throttle_head) {
         t->go(t->arg);
         return;
@@ -818,8 +807,8 @@ int kr_client_new(kr_runtime_t *rt, const kr_rest_config *config, const kr_clien
     c->retry.base_ms = c->opts.backoff_base_ms > 0 ? c->opts.backoff_base_ms : 200;
     c->retry.max_ms = c->opts.backoff_max_ms > 0 ? c->opts.backoff_max_ms : 10000;
     double qps = config->qps == 0 ? 5.0 : config->qps;
-    kr_rate_limiter_init(&c->limiter, qps, config->burst > 0 ? config->burst : 10);
-    c->rng = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)c ^ 0x9E3779B97F4A7C15ULL;
+    kr_bucket_init(&c->limiter, qps, config->burst > 0 ? config->burst : 10);
+    kr_rng_seed(&c->rng, 0);
     c->default_ns =
         kr_strdup(config->namespace_ && *config->namespace_ ? config->namespace_ : "default");
     if (!c->default_ns) {

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "client_impl.h"
+#include "client_state.h"
 
 #define DISCOVERY_ACCEPT                                                                           \
     "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"                        \

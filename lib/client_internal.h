@@ -1,7 +1,7 @@
 /* libkreconcile — client internals that need no sockets, so that they are
- * unit-tested alone: the watch stream decoder, URL building, Status
- * parsing, the token-bucket rate limiter and the retry policy. Never
- * installed. */
+ * unit-tested alone: the watch stream decoder (client_watch_decoder.c), URL
+ * building, Status parsing and the retry policy. The state the client's
+ * files share (with the transport) is in client_state.h. Never installed. */
 #ifndef KR_LIB_CLIENT_INTERNAL_H
 #define KR_LIB_CLIENT_INTERNAL_H
 
@@ -62,21 +62,6 @@ int kr_status_error_json(const json_t *status, long http_status, int retry_after
 bool kr_is_status(const json_t *obj);
 /* The KR_E* code for an HTTP status and Status reason. */
 int kr_status_code_for(long http_status, const char *reason);
-
-/* ---- rate limiter (client-go's token bucket: qps, burst) ---- */
-
-typedef struct kr_rate_limiter {
-    double qps; /* <= 0: unlimited */
-    double burst;
-    double tokens;
-    uint64_t last_ms;
-    bool started;
-} kr_rate_limiter;
-
-void kr_rate_limiter_init(kr_rate_limiter *l, double qps, int burst);
-/* Take one token at `now_ms`; returns how many ms the request must wait
- * (0 = go). Reservations queue: each later caller waits longer. */
-uint64_t kr_rate_limiter_reserve(kr_rate_limiter *l, uint64_t now_ms);
 
 /* ---- retries ---- */
 

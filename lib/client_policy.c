@@ -1,40 +1,10 @@
-/* libkreconcile — the client's pacing: a token bucket with client-go's
- * rest.Config semantics (qps, burst; a request waits for its token) and
- * the retry policy with exponential backoff honouring Retry-After. Pure:
- * time and randomness are arguments, so tests need no clock. */
+/* libkreconcile — the client's retry policy: which requests are retried,
+ * and exponential backoff honouring Retry-After. (Its pacing is the base
+ * layer's token bucket, kr_bucket.) Pure: time and randomness are
+ * arguments, so tests need no clock. */
 #include <string.h>
 
 #include "client_internal.h"
-
-void kr_rate_limiter_init(kr_rate_limiter *l, double qps, int burst)
-{
-    memset(l, 0, sizeof(*l));
-    l->qps = qps;
-    l->burst = burst > 0 ? burst : 1;
-    l->tokens = l->burst;
-}
-
-uint64_t kr_rate_limiter_reserve(kr_rate_limiter *l, uint64_t now_ms)
-{
-    if (l->qps <= 0)
-        return 0;
-    if (!l->started) {
-        l->started = true;
-        l->last_ms = now_ms;
-    }
-    if (now_ms > l->last_ms) {
-        l->tokens += (double)(now_ms - l->last_ms) * l->qps / 1000.0;
-        if (l->tokens > l->burst)
-            l->tokens = l->burst;
-        l->last_ms = now_ms;
-    }
-    /* Reserve: the balance may go negative; the debt is the wait. */
-    l->tokens -= 1.0;
-    if (l->tokens >= 0)
-        return 0;
-    double wait = -l->tokens * 1000.0 / l->qps;
-    return (uint64_t)(wait + 0.999);
-}
 
 static bool idempotent(const char *method)
 {

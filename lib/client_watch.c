@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "client_impl.h"
+#include "client_state.h"
 
 struct kr_watch {
     kr_runtime_t *rt;

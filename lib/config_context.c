@@ -250,15 +250,15 @@ static int exec_info_json(const kc_user *u, const kc_cluster *c, const kr_rest_c
         size_t ca_len = 0;
         if (rc->ca_data) {
             ca_len = strlen(rc->ca_data);
-            ca = kr_config_base64_encode((const unsigned char *)rc->ca_data, ca_len);
+            ca = kr_base64_encode(rc->ca_data, ca_len, false);
             failed |= !ca;
         } else if (rc->ca_file) {
             char *pem = NULL;
-            status = kr_config_read_file(rc->ca_file, KR_CONFIG_MAX_FILE, "certificate-authority",
-                                         &pem, &ca_len, err);
+            status = kr_read_file(rc->ca_file, KR_CONFIG_MAX_FILE, "certificate-authority", &pem,
+                                  &ca_len, err);
             if (status != 0)
                 goto out;
-            ca = kr_config_base64_encode((const unsigned char *)pem, ca_len);
+            ca = kr_base64_encode(pem, ca_len, false);
             kr_free(pem);
             failed |= !ca;
         }

@@ -176,7 +176,7 @@ static int get_data(kc_source *src, json_t *obj, const char *key, const char *wh
     if (rc != 0 || !raw)
         return rc;
     size_t bad_at;
-    rc = kr_config_base64_decode(raw, strlen(raw), out, out_len ? out_len : &len, &bad_at);
+    rc = kr_base64_decode(raw, strlen(raw), false, out, out_len ? out_len : &len, &bad_at);
     kr_free(raw);
     if (rc == KR_ENOMEM)
         return oom(src);
@@ -576,7 +576,7 @@ static int merge_file(kr_kubeconfig_t *kc, const char *path, bool missing_ok, kr
 {
     char *data = NULL;
     size_t len = 0;
-    int rc = kr_config_read_file(path, KR_CONFIG_MAX_FILE, "kubeconfig", &data, &len, err);
+    int rc = kr_read_file(path, KR_CONFIG_MAX_FILE, "kubeconfig", &data, &len, err);
     if (rc == KR_ENOTFOUND && missing_ok) {
         kr_error_clear(err);
         return 0;

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "http_internal.h"
@@ -23,6 +22,7 @@
 typedef struct cred_source {
     pthread_mutex_t lock;
     kr_credential_provider *provider; /* NULL once detached */
+    kr_credential_provider *owned; /* the token-file provider made here, or NULL */
     atomic_int refs;
 } cred_source;
 
@@ -43,18 +43,15 @@ struct kr_http {
     char *connect_to;
     char *ca_file, *ca_data, *cert_file, *cert_data, *key_file, *key_data;
     bool insecure;
-    char *token, *token_file, *token_from_file, *userpwd, *impersonate, *proxy, *user_agent;
+    char *token, *userpwd, *impersonate, *proxy, *user_agent;
     char *impersonate_uid;
     char **impersonate_groups; /* NULL-terminated copy */
-    time_t token_mtime;
-    off_t token_size;
     bool compression;
     cred_source *creds; /* NULL when there is no provider */
     /* Transfers: live ones in a list; canceled/added ones deferred while
      * inside curl. */
     kr_http_xfer *xfers;
     kr_http_xfer *deferred; /* singly linked through next_deferred */
-    size_t active;
     /* Finished easy handles kept for reuse: curl_easy_init/cleanup per
      * request costs more than curl_easy_reset. */
     CURL *pool[16];
@@ -93,25 +90,10 @@ typedef struct sock_ctx {
     kr_http_t *h;
 } sock_ctx;
 
-size_t kr_http_xfer_size(void)
-{
-    return sizeof(kr_http_xfer);
-}
-
 bool kr_http_have_http2(void)
 {
     const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
     return (v->features & CURL_VERSION_HTTP2) != 0;
-}
-
-kr_runtime_t *kr_http_runtime(kr_http_t *h)
-{
-    return h->rt;
-}
-
-size_t kr_http_active(const kr_http_t *h)
-{
-    return h->active;
 }
 
 /* ---- the multi <-> loop glue ------------------------------------------ */
@@ -234,6 +216,8 @@ static int on_timer_change(CURLM *multi, long timeout_ms, void *userp)
 static void cred_source_unref(cred_source *src)
 {
     if (src && atomic_fetch_sub(&src->refs, 1) == 1) {
+        if (src->owned)
+            src->owned->free(src->owned);
         pthread_mutex_destroy(&src->lock);
         kr_free(src);
     }
@@ -249,43 +233,6 @@ static void free_creds(kr_http_xfer *x)
     kr_free(x->cred_cert);
     kr_free(x->cred_key);
     x->cred_token = x->cred_cert = x->cred_key = NULL;
-}
-
-/* A token file is re-read when it changes (projected tokens rotate). */
-static const char *current_token(kr_http_t *h)
-{
-    if (!h->token_file)
-        return h->token;
-    struct stat st;
-    if (stat(h->token_file, &st) != 0) {
-        kr_log(h->log, KR_LOG_WARN, MODULE, "cannot read the token file %s", h->token_file);
-        return h->token_from_file ? h->token_from_file : h->token;
-    }
-    if (h->token_from_file && st.st_mtime == h->token_mtime && st.st_size == h->token_size)
-        return h->token_from_file;
-    FILE *f = fopen(h->token_file, "r");
-    if (!f)
-        return h->token_from_file ? h->token_from_file : h->token;
-    kr_buf b = {0};
-    char chunk[512];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        if (kr_buf_append(&b, chunk, n) != 0)
-            break;
-    fclose(f);
-    if (!b.data)
-        return h->token_from_file ? h->token_from_file : h->token;
-    while (b.len > 0 && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r' ||
-                         b.data[b.len - 1] == ' ' || b.data[b.len - 1] == '\t'))
-        b.data[--b.len] = '\0';
-    if (h->token_from_file) {
-        explicit_bzero(h->token_from_file, strlen(h->token_from_file));
-        kr_free(h->token_from_file);
-    }
-    h->token_from_file = b.data;
-    h->token_mtime = st.st_mtime;
-    h->token_size = st.st_size;
-    return h->token_from_file;
 }
 
 static void cred_work(uv_work_t *w)
@@ -326,8 +273,6 @@ static void unlink_xfer(kr_http_xfer *x)
     if (x->next)
         x->next->prev = x->prev;
     x->prev = x->next = NULL;
-    if (h)
-        h->active--;
 }
 
 static void free_xfer(kr_http_xfer *x)
@@ -410,6 +355,15 @@ static void on_transfer_done(kr_http_t *h, kr_http_xfer *x, CURLcode code)
     long version = 0;
     curl_easy_getinfo(x->easy, CURLINFO_HTTP_VERSION, &version);
     x->resp.status = status;
+    /* The last response's Content-Type and Retry-After (both forms), as
+     * libcurl parsed them; libcurl answers 0 for an absent Retry-After. */
+    const char *ctype = NULL;
+    if (curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ctype) == CURLE_OK && ctype)
+        snprintf(x->resp.content_type, sizeof(x->resp.content_type), "%s", ctype);
+    curl_off_t retry_after = 0;
+    if (curl_easy_getinfo(x->easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
+        retry_after > 0)
+        x->resp.retry_after_s = retry_after > 86400 ? 86400 : (int)retry_after;
     x->resp.http2 = version == CURL_HTTP_VERSION_2_0;
     int rc = map_curl_code(x, code);
     /* A 401 with a provider: renew the credential once and try again
@@ -465,53 +419,6 @@ static void process_deferred(kr_http_t *h)
         if (rc != 0)
             finish(x, rc, "cannot add the transfer");
     }
-}
-
-static size_t on_header(char *line, size_t size, size_t nitems, void *userdata)
-{
-    kr_http_xfer *x = userdata;
-    size_t n = size * nitems;
-    if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
-        /* A new response (after 100 Continue): forget the previous one. */
-        x->resp.content_type[0] = '\0';
-        x->resp.retry_after_s = -1;
-        return n;
-    }
-    const char *colon = memchr(line, ':', n);
-    if (!colon)
-        return n;
-    size_t name_len = (size_t)(colon - line);
-    const char *v = colon + 1;
-    const char *end = line + n;
-    while (v < end && (*v == ' ' || *v == '\t'))
-        v++;
-    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
-        end--;
-    size_t vlen = (size_t)(end - v);
-    if (name_len == 12 && strncasecmp(line, "content-type", 12) == 0) {
-        if (vlen >= sizeof(x->resp.content_type))
-            vlen = sizeof(x->resp.content_type) - 1;
-        memcpy(x->resp.content_type, v, vlen);
-        x->resp.content_type[vlen] = '\0';
-    } else if (name_len == 11 && strncasecmp(line, "retry-after", 11) == 0) {
-        char tmp[64];
-        if (vlen >= sizeof(tmp))
-            vlen = sizeof(tmp) - 1;
-        memcpy(tmp, v, vlen);
-        tmp[vlen] = '\0';
-        char *num_end;
-        long secs = strtol(tmp, &num_end, 10);
-        if (num_end != tmp && *num_end == '\0' && secs >= 0) {
-            x->resp.retry_after_s = secs > 86400 ? 86400 : (int)secs;
-        } else {
-            /* HTTP-date form. */
-            time_t when = curl_getdate(tmp, NULL);
-            time_t now = time(NULL);
-            if (when != (time_t)-1)
-                x->resp.retry_after_s = when > now ? (int)(when - now) : 0;
-        }
-    }
-    return n;
 }
 
 static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -586,8 +493,6 @@ static int setup_easy(kr_http_xfer *x)
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -655,7 +560,7 @@ static int setup_easy(kr_http_xfer *x)
         rc = add_header(x, "Impersonate-Uid", h->impersonate_uid);
     /* Credentials only over TLS, as client-go does. */
     if (rc == 0 && h->https) {
-        const char *token = x->cred_token ? x->cred_token : current_token(h);
+        const char *token = x->cred_token ? x->cred_token : h->token;
         if (token && *token) {
             char *v = kr_asprintf("Bearer %s", token);
             if (!v)
@@ -818,7 +723,6 @@ int kr_http_start(kr_http_t *h, const kr_http_request *req, kr_http_data_fn on_d
     if (h->xfers)
         h->xfers->prev = x;
     h->xfers = x;
-    h->active++;
     if (h->creds && h->https) {
         x->src = h->creds;
         atomic_fetch_add(&h->creds->refs, 1);
@@ -921,15 +825,13 @@ static void free_strings(kr_http_t *h)
 {
     if (h->token)
         explicit_bzero(h->token, strlen(h->token));
-    if (h->token_from_file)
-        explicit_bzero(h->token_from_file, strlen(h->token_from_file));
     if (h->userpwd)
         explicit_bzero(h->userpwd, strlen(h->userpwd));
     if (h->key_data)
         explicit_bzero(h->key_data, strlen(h->key_data));
-    char *all[] = {h->base_url,        h->connect_to, h->ca_file,     h->ca_data, h->cert_file,
-                   h->cert_data,       h->key_file,   h->key_data,    h->token,   h->token_file,
-                   h->token_from_file, h->userpwd,    h->impersonate, h->proxy,   h->user_agent};
+    char *all[] = {h->base_url,    h->connect_to, h->ca_file,   h->ca_data, h->cert_file,
+                   h->cert_data,   h->key_file,   h->key_data,  h->token,   h->userpwd,
+                   h->impersonate, h->proxy,      h->user_agent};
     for (size_t i = 0; i < KR_ARRAY_LEN(all); i++)
         kr_free(all[i]);
     for (size_t i = 0; h->impersonate_groups && h->impersonate_groups[i]; i++)
@@ -1038,7 +940,6 @@ int kr_http_new(kr_runtime_t *rt, const kr_rest_config *cfg, const kr_http_opts 
     h->key_file = dup_opt(cfg->client_key_file, &failed);
     h->key_data = dup_opt(cfg->client_key_data, &failed);
     h->token = dup_opt(cfg->bearer_token, &failed);
-    h->token_file = dup_opt(cfg->bearer_token_file, &failed);
     h->impersonate = dup_opt(cfg->impersonate_user, &failed);
     h->impersonate_uid = dup_opt(cfg->impersonate_uid, &failed);
     size_t n_groups = 0;
@@ -1064,14 +965,33 @@ int kr_http_new(kr_runtime_t *rt, const kr_rest_config *cfg, const kr_http_opts 
         rc = kr_error_set(err, KR_ENOMEM, "http: out of memory");
         goto fail;
     }
-    if (cfg->credentials) {
+    /* A bearer token file is read through the cached token-file provider
+     * (re-read when it changes, checked once a period or after a 401), on
+     * the credential path, never per request on the loop thread. */
+    kr_credential_provider *token_file = NULL;
+    if (!cfg->credentials && cfg->bearer_token_file && h->https) {
+        kr_error_t terr = {0};
+        rc = kr_credential_provider_token_file_new(cfg->bearer_token_file, 0, h->log, &token_file,
+                                                   &terr);
+        if (rc == KR_ENOMEM) {
+            kr_error_set(err, KR_ENOMEM, "http: out of memory");
+            goto fail;
+        }
+        if (rc != 0)
+            kr_log(h->log, KR_LOG_WARN, MODULE, "%s; using the configured token", terr.message);
+        rc = 0;
+    }
+    if (cfg->credentials || token_file) {
         h->creds = kr_calloc(1, sizeof(*h->creds));
         if (!h->creds) {
+            if (token_file)
+                token_file->free(token_file);
             rc = kr_error_set(err, KR_ENOMEM, "http: out of memory");
             goto fail;
         }
         pthread_mutex_init(&h->creds->lock, NULL);
-        h->creds->provider = cfg->credentials;
+        h->creds->provider = token_file ? token_file : cfg->credentials;
+        h->creds->owned = token_file;
         atomic_init(&h->creds->refs, 1);
     }
     if (h->insecure && h->https)
@@ -1113,6 +1033,8 @@ int kr_http_new(kr_runtime_t *rt, const kr_rest_config *cfg, const kr_http_opts 
     return 0;
 fail:
     if (h->creds) {
+        if (h->creds->owned)
+            h->creds->owned->free(h->creds->owned);
         pthread_mutex_destroy(&h->creds->lock);
         kr_free(h->creds);
     }

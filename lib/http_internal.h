@@ -80,13 +80,7 @@ int kr_http_start(kr_http_t *h, const kr_http_request *req, kr_http_data_fn on_d
 /* Stop a transfer; its callbacks will not run again. [loop thread] */
 void kr_http_cancel(kr_http_xfer *x);
 
-/* The runtime the transport is bound to. */
-kr_runtime_t *kr_http_runtime(kr_http_t *h);
 /* True when libcurl was built with HTTP/2. [any thread] */
 bool kr_http_have_http2(void);
-/* Number of transfers in flight. [loop thread] */
-size_t kr_http_active(const kr_http_t *h);
-/* Bytes of state one open transfer costs (easy handle excluded). */
-size_t kr_http_xfer_size(void);
 
 #endif /* KR_LIB_HTTP_INTERNAL_H */

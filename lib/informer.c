@@ -95,11 +95,8 @@ static void stat_inc(kr_informer_t *inf, int slot)
 
 static int parse_rv(const char *rv, uint64_t *out)
 {
-    if (!rv || !*rv || rv[0] == '0' || strspn(rv, "0123456789") != strlen(rv))
-        return KR_EINVAL;
-    errno = 0;
-    unsigned long long v = strtoull(rv, NULL, 10);
-    if (errno)
+    uint64_t v;
+    if (kr_rv_parse(rv, &v) != 0 || v == 0)
         return KR_EINVAL;
     *out = v;
     return 0;
@@ -536,11 +533,8 @@ int kr_informer_new(const kr_informer_opts *opts, kr_informer_t **out, kr_error_
     if (rc)
         goto fail;
     uint64_t seed = opts->seed;
-    if (!seed) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        seed = ((uint64_t)ts.tv_sec * 1000000007ULL) ^ (uint64_t)ts.tv_nsec ^ (uintptr_t)inf;
-    }
+    if (!seed)
+        seed = (uint64_t)kr_clock_monotonic_ns() ^ (uintptr_t)inf;
     kr_reflector_opts ro = {
         .lw = inf->lw,
         .clock = inf->clock,
@@ -693,13 +687,7 @@ void kr_informer_get_stats(const kr_informer_t *inf, kr_informer_stats *out)
 
 static void deadline_after(struct timespec *ts, uint64_t timeout_ms)
 {
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += (time_t)(timeout_ms / 1000);
-    ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
+    kr_deadline_after_ms(ts, timeout_ms);
 }
 
 /* Wait under inf->mu until done(inf) or the deadline. */

@@ -213,9 +213,7 @@ int kr_informer_factory_start(kr_informer_factory_t *f, kr_error_t *err)
 
 static uint64_t mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    return kr_clock_monotonic_ms();
 }
 
 int kr_informer_factory_wait_for_sync(kr_informer_factory_t *f, uint64_t timeout_ms,

@@ -1,5 +1,6 @@
 /* libkreconcile — internals shared by every module of the library: the
- * allocator wrappers and small string helpers. Never installed; nothing
+ * allocator wrappers, small string helpers and (util_internal.h) the base
+ * layer. Never installed; nothing
  * here is part of the ABI. */
 #ifndef KR_LIB_INTERNAL_H
 #define KR_LIB_INTERNAL_H
@@ -36,7 +37,7 @@ int kr_buf_printf(kr_buf *buf, const char *fmt, ...) KR_PRINTF(2, 3);
 void kr_buf_reset(kr_buf *buf);
 void kr_buf_free(kr_buf *buf);
 
-/* CLOCK_MONOTONIC in nanoseconds. */
-int64_t kr_clock_monotonic_ns(void);
+/* The base layer: hash map, clock, random numbers, base64, token bucket... */
+#include "util_internal.h"
 
 #endif /* KR_LIB_INTERNAL_H */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "lock.h"
 #include "runtime_internal.h"
 
 #define MOD "leader"
@@ -666,11 +667,11 @@ int kr_leader_new(const kr_leader_opts *opts, kr_leader_t **out, kr_error_t *err
     if (!le)
         return kr_error_set(err, KR_ENOMEM, "leader: out of memory");
     pthread_mutex_init(&le->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&le->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    if (kr_cond_init(&le->cond) != 0) {
+        pthread_mutex_destroy(&le->mu);
+        kr_free(le);
+        return kr_error_set(err, KR_ENOMEM, "leader: out of memory");
+    }
     le->client = opts->client;
     le->rt = kr_client_runtime(opts->client);
     le->lease_ms = lease_ms;
@@ -747,14 +748,8 @@ int kr_leader_stop(kr_leader_t *le, uint64_t timeout_ms, kr_error_t *err)
     if (kr_runtime_on_loop(le->rt, stop_on_loop, &a) != 0)
         return 0; /* the runtime stopped: its hook already stepped down */
     struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
     uint64_t wait_ms = timeout_ms ? timeout_ms : le->retry_ms;
-    deadline.tv_sec += (time_t)(wait_ms / 1000);
-    deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    kr_deadline_after_ms(&deadline, wait_ms);
     pthread_mutex_lock(&le->mu);
     int rc = 0;
     while (!le->stop_done && rc == 0)

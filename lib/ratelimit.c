@@ -9,7 +9,7 @@
 
 #include "internal.h"
 #include "kreconcile/ratelimit.h"
-#include "queue_internal.h"
+#include "util_internal.h"
 
 struct kr_ratelimiter {
     kr_ratelimiter_ops ops;
@@ -226,37 +226,17 @@ int kr_ratelimiter_new_fast_slow(int64_t fast_ns, int64_t slow_ns, unsigned max_
 
 struct bucket {
     pthread_mutex_t mu;
-    double qps, burst, tokens;
-    int64_t last_ns;
-    bool started;
+    kr_bucket b;
     int64_t max_delay_ns;
 };
 
-/* golang.org/x/time/rate Reserve(): refill for the time elapsed (never above
- * burst), take one token, and wait until the debt is repaid. */
+/* golang.org/x/time/rate Reserve() under the limiter's lock. */
 static int64_t bucket_when(void *self, const char *key, int64_t now_ns)
 {
     (void)key;
     struct bucket *b = self;
     pthread_mutex_lock(&b->mu);
-    if (!b->started) {
-        b->started = true;
-        b->last_ns = now_ns;
-    }
-    if (now_ns > b->last_ns) {
-        b->tokens += (double)(now_ns - b->last_ns) * b->qps / 1e9;
-        if (b->tokens > b->burst)
-            b->tokens = b->burst;
-        b->last_ns = now_ns;
-    }
-    double after = b->tokens - 1;
-    int64_t delay = after >= 0 ? 0 : (int64_t)(-after / b->qps * 1e9 + 0.5);
-    if (b->max_delay_ns > 0 && delay > b->max_delay_ns) {
-        /* kubernetes/kubernetes#104554: cap the wait and take no token */
-        delay = b->max_delay_ns;
-    } else {
-        b->tokens = after;
-    }
+    int64_t delay = kr_bucket_reserve(&b->b, now_ns, b->max_delay_ns);
     pthread_mutex_unlock(&b->mu);
     return delay;
 }
@@ -281,9 +261,7 @@ int kr_ratelimiter_new_bucket(double qps, int burst, int64_t max_delay_ns, kr_ra
     if (!b)
         return kr_error_set(err, KR_ENOMEM, "ratelimiter: out of memory");
     pthread_mutex_init(&b->mu, NULL);
-    b->qps = qps;
-    b->burst = burst;
-    b->tokens = burst;
+    kr_bucket_init(&b->b, qps, burst);
     b->max_delay_ns = max_delay_ns;
     static const kr_ratelimiter_ops ops = {bucket_when, NULL, NULL, bucket_free};
     return make_limiter(&ops, b, out, err);

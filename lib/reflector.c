@@ -62,7 +62,7 @@ struct kr_reflector {
     unsigned backoff_steps;
     uint64_t last_backoff_ms;
     bool backed_off;
-    uint64_t rng;
+    kr_rng rng;
 };
 
 const char *kr_watch_restart_cause_name(kr_watch_restart_cause cause)
@@ -75,13 +75,8 @@ const char *kr_watch_restart_cause_name(kr_watch_restart_cause cause)
 
 int kr_resource_version_compare(const char *a, const char *b)
 {
-    char *end;
-    errno = 0;
-    unsigned long long x = (a && *a) ? strtoull(a, &end, 10) : 0;
-    int ax = (a && *a && *end == '\0' && errno == 0);
-    errno = 0;
-    unsigned long long y = (b && *b) ? strtoull(b, &end, 10) : 0;
-    int by = (b && *b && *end == '\0' && errno == 0);
+    uint64_t x = 0, y = 0;
+    int ax = kr_rv_parse(a, &x) == 0, by = kr_rv_parse(b, &y) == 0;
     if (!ax || !by)
         return ax - by;
     return (x > y) - (x < y);
@@ -91,13 +86,7 @@ int kr_resource_version_compare(const char *a, const char *b)
 
 static uint64_t rng_next(kr_reflector_t *r)
 {
-    /* xorshift64*: jitter only needs to decorrelate clients */
-    uint64_t x = r->rng;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    r->rng = x;
-    return x * 0x2545F4914F6CDD1DULL;
+    return kr_rng_next(&r->rng); /* jitter only needs to decorrelate clients */
 }
 
 static uint64_t now_ms(kr_reflector_t *r)
@@ -712,7 +701,7 @@ int kr_reflector_new(const kr_reflector_opts *opts, kr_reflector_t **out, kr_err
     r->backoff_max_ms = opts->backoff_max_ms ? opts->backoff_max_ms : 30000;
     r->backoff_reset_ms = opts->backoff_reset_ms ? opts->backoff_reset_ms : 120000;
     r->streaming_list = opts->streaming_list;
-    r->rng = opts->seed ? opts->seed : 0x9E3779B97F4A7C15ULL;
+    kr_rng_seed(&r->rng, opts->seed ? opts->seed : 0x9E3779B97F4A7C15ULL);
     bool ok = set_str(&r->label_selector, opts->label_selector) == 0 &&
               set_str(&r->field_selector, opts->field_selector) == 0 &&
               set_str(&r->name, opts->name ? opts->name : "reflector") == 0;

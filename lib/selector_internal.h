@@ -18,9 +18,7 @@ void kr_msg_str(kr_msg *m, const char *s);
 /* Append `s` quoted as Go's %q verb prints it. */
 void kr_msg_quote(kr_msg *m, const char *s, size_t len);
 
-/* Label key (qualified name with optional DNS-subdomain prefix) and label
- * value syntax, as the apiserver validates them. */
-bool kr_label_key_valid(const char *key, size_t len);
+/* Label value syntax, as the apiserver validates it. */
 bool kr_label_value_valid(const char *value, size_t len);
 /* Append the apiserver's validation errors for a label key (IsQualifiedName)
  * or value (IsValidLabelValue), joined by "; "; nothing when valid. */

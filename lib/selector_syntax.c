@@ -206,14 +206,6 @@ void kr_label_value_errors(const char *value, size_t len, kr_msg *m)
     }
 }
 
-bool kr_label_key_valid(const char *key, size_t len)
-{
-    kr_msg m = {.len = 0};
-    m.text[0] = '\0';
-    kr_label_key_errors(key, len, &m);
-    return m.len == 0;
-}
-
 bool kr_label_value_valid(const char *value, size_t len)
 {
     return len <= 63 && (len == 0 || matches_qualified_name(value, len));

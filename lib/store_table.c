@@ -6,19 +6,10 @@
 #include "internal.h"
 #include "store_internal.h"
 
-/* FNV-1a, then a final mix so that the low bits used for the slot index
- * depend on every byte. */
+/* The base layer's hash (util_internal.h). */
 uint64_t kr_strmap_hash(const char *key)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-        h ^= *p;
-        h *= 0x100000001b3ULL;
-    }
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    return h;
+    return kr_str_hash(key);
 }
 
 static size_t cap_for(size_t count)

@@ -10,7 +10,7 @@ PATCH_SCHEMA_C    := $(BUILD)/gen/patch_schema_builtin.c
 
 LIB_GEN_SRCS += $(PATCH_SCHEMA_C)
 
-$(PATCH_SCHEMA_GEN): lib/gen/gen_patch_schema.c lib/patch_schema_internal.h \
+$(PATCH_SCHEMA_GEN): tools/gen/gen_patch_schema.c lib/patch_schema_internal.h \
                      include/kreconcile/patch.h
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -D_GNU_SOURCE -O1 $(WARN) -Iinclude -Ilib \

@@ -16,7 +16,7 @@ PROTO_TABLES_C    := $(BUILD)/gen/ts_proto_tables.c
 
 TS_GEN_SRCS += $(PROTO_TABLES_C)
 
-$(PROTO_TABLES_GEN): lib/gen/gen_proto_tables.c lib/testserver/ts_proto.h
+$(PROTO_TABLES_GEN): tools/gen/gen_proto_tables.c lib/testserver/ts_proto.h
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -D_GNU_SOURCE -O1 $(WARN) -Iinclude -Ilib \
 	    $(shell $(PKG_CONFIG) --cflags jansson) -o $@.tmp $< \
@@ -30,7 +30,7 @@ $(PROTO_TABLES_C): $(PROTO_TABLES_GEN) $(PROTO_SCHEMA_JSON) data/k8s-patch-metad
 proto-schema:
 	@mkdir -p $(BUILD)/gen
 	$(CC) -std=c11 -D_GNU_SOURCE -O1 $(WARN) $(shell $(PKG_CONFIG) --cflags jansson) \
-	    -o $(BUILD)/gen/gen_proto_schema lib/gen/gen_proto_schema.c \
+	    -o $(BUILD)/gen/gen_proto_schema tools/gen/gen_proto_schema.c \
 	    $(shell $(PKG_CONFIG) --libs jansson)
 	$(BUILD)/gen/gen_proto_schema $(PROTO_SCHEMA_JSON) "$(K8S_API_DIR)" \
 	    "$(K8S_APIMACHINERY_DIR)" "$(K8S_SOURCE)"

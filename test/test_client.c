@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client_impl.h"
+#include "client_state.h"
 #include "kr_suite.h"
 #include "kr_test.h"
 #include "kreconcile.h"

@@ -208,33 +208,6 @@ START_TEST(throttled_status_and_text_plain_429_both_carry_retry_after)
 }
 END_TEST
 
-START_TEST(rate_limiter_gives_burst_then_paces_at_qps)
-{
-    kr_rate_limiter l;
-    kr_rate_limiter_init(&l, 5.0, 10);
-    uint64_t now = 1000000;
-    for (int i = 0; i < 10; i++)
-        ck_assert_uint_eq(kr_rate_limiter_reserve(&l, now), 0);
-    /* Eleventh at the same instant waits one token: 200 ms at 5 qps. */
-    ck_assert_uint_eq(kr_rate_limiter_reserve(&l, now), 200);
-    ck_assert_uint_eq(kr_rate_limiter_reserve(&l, now), 400);
-    /* A second later five tokens came back, but two were owed. */
-    now += 1000;
-    ck_assert_uint_eq(kr_rate_limiter_reserve(&l, now), 0);
-    ck_assert_uint_eq(kr_rate_limiter_reserve(&l, now), 0);
-    ck_assert_uint_eq(kr_rate_limiter_reserve(&l, now), 0);
-    ck_assert_uint_eq(kr_rate_limiter_reserve(&l, now), 200);
-    /* Idle for long: the bucket refills to burst, not beyond. */
-    now += 60000;
-    for (int i = 0; i < 10; i++)
-        ck_assert_uint_eq(kr_rate_limiter_reserve(&l, now), 0);
-    ck_assert_uint_gt(kr_rate_limiter_reserve(&l, now), 0);
-    kr_rate_limiter_init(&l, -1, 0);
-    for (int i = 0; i < 1000; i++)
-        ck_assert_uint_eq(kr_rate_limiter_reserve(&l, now), 0);
-}
-END_TEST
-
 START_TEST(retry_policy_matches_verbs_and_statuses)
 {
     kr_retry_policy p = {.max_retries = 3, .base_ms = 100, .max_ms = 1000};
@@ -342,7 +315,6 @@ int main(void)
     tcase_add_test(tc, bad_references_are_refused);
     tcase_add_test(tc, status_json_fills_the_error);
     tcase_add_test(tc, throttled_status_and_text_plain_429_both_carry_retry_after);
-    tcase_add_test(tc, rate_limiter_gives_burst_then_paces_at_qps);
     tcase_add_test(tc, retry_policy_matches_verbs_and_statuses);
     tcase_add_test(tc, retry_delay_doubles_with_jitter_and_honours_retry_after);
     tcase_add_test(tc, builtin_mapper_resolves_like_kubectl);

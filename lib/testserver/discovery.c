@@ -203,19 +203,17 @@ static bool gv_exists(kr_testserver_t *ts, const char *group, const char *versio
 
 /* ---- OpenAPI v3 ------------------------------------------------------------------------ */
 
-static unsigned long long fnv(const char *s, unsigned long long h)
+static unsigned long long mix(const char *s, unsigned long long h)
 {
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
+    return kr_fold_mul(h ^ kr_str_hash(s), KR_HASH_K1);
 }
 
 static unsigned long long gv_hash(kr_testserver_t *ts, const char *group, const char *version)
 {
-    unsigned long long h = 1469598103934665603ULL;
+    unsigned long long h = KR_HASH_K0;
     for (size_t i = 0; i < ts->nresources; i++)
         if (in_gv(ts->resources[i], group, version))
-            h = fnv(ts->resources[i]->kind, fnv(ts->resources[i]->plural, h));
+            h = mix(ts->resources[i]->kind, mix(ts->resources[i]->plural, h));
     return h;
 }
 

@@ -22,7 +22,7 @@ static void write_user(FILE *f, const kr_testserver_t *ts)
 int kr_testserver_write_kubeconfig(const kr_testserver_t *ts, const char *path,
                                    const char *namespace_name, kr_error_t *err)
 {
-    char *ca = ts->cert_pem ? ts_base64(ts->cert_pem, strlen(ts->cert_pem)) : NULL;
+    char *ca = ts->cert_pem ? kr_base64_encode(ts->cert_pem, strlen(ts->cert_pem), false) : NULL;
     if (ts->cert_pem && !ca)
         return kr_error_set(err, KR_ENOMEM, "out of memory writing kubeconfig %s", path);
     FILE *f = fopen(path, "w");

@@ -21,57 +21,6 @@ void ts_handle_get(kr_testserver_t *ts, const ts_request *req, const ts_route *r
 
 /* ---- continue tokens: base64 of {"rv":R,"id":S,"start":"ns/name"} ---------------- */
 
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static char *b64_encode(const char *in, size_t len)
-{
-    char *out = kr_malloc(len / 3 * 4 + 5);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 3) {
-        unsigned v = (unsigned char)in[i] << 16;
-        if (i + 1 < len)
-            v |= (unsigned char)in[i + 1] << 8;
-        if (i + 2 < len)
-            v |= (unsigned char)in[i + 2];
-        out[o++] = b64[(v >> 18) & 63];
-        out[o++] = b64[(v >> 12) & 63];
-        if (i + 1 < len)
-            out[o++] = b64[(v >> 6) & 63];
-        if (i + 2 < len)
-            out[o++] = b64[v & 63];
-    }
-    out[o] = '\0';
-    return out;
-}
-
-static char *b64_decode(const char *in, size_t *outlen)
-{
-    size_t len = strlen(in);
-    char *out = kr_malloc(len / 4 * 3 + 4);
-    if (!out)
-        return NULL;
-    unsigned acc = 0, bits = 0;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        const char *p = strchr(b64, in[i]);
-        if (!p || !in[i]) {
-            kr_free(out);
-            return NULL;
-        }
-        acc = (acc << 6) | (unsigned)(p - b64);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    out[o] = '\0';
-    *outlen = o;
-    return out;
-}
-
 struct token {
     unsigned long long rv, id;
     char *ns, *name;
@@ -80,7 +29,8 @@ struct token {
 static int token_decode(const char *text, struct token *t)
 {
     size_t len;
-    char *raw = b64_decode(text, &len);
+    char *raw = NULL;
+    (void)kr_base64_decode(text, strlen(text), true, &raw, &len, NULL);
     json_t *doc = raw ? json_loadb(raw, len, 0, NULL) : NULL;
     kr_free(raw);
     const char *start = json_string_value(json_object_get(doc, "start"));
@@ -108,7 +58,7 @@ static char *token_encode(unsigned long long rv, unsigned long long id, const js
     kr_free(start);
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
-    char *out = text ? b64_encode(text, strlen(text)) : NULL;
+    char *out = text ? kr_base64_encode(text, strlen(text), true) : NULL;
     free(text);
     return out;
 }
@@ -293,16 +243,15 @@ static int check_rv(kr_testserver_t *ts, const ts_request *req, ts_response *res
                                      "continue");
         return -1;
     }
-    char *end;
-    unsigned long long n = strtoull(rv, &end, 10);
-    if (*end || rv[0] == '-') {
+    uint64_t n = 0;
+    if (kr_rv_parse(rv, &n) != 0) {
         ts_respond_bad_request(resp, "invalid resource version: %s", rv);
         return -1;
     }
     if (n > ts->rv) {
         char msg[160];
-        snprintf(msg, sizeof(msg), "Timeout: Too large resource version: %llu, current: %llu", n,
-                 ts->rv);
+        snprintf(msg, sizeof(msg), "Timeout: Too large resource version: %llu, current: %llu",
+                 (unsigned long long)n, ts->rv);
         ts_respond_status(resp, 504, "Timeout", msg,
                           json_pack("{s:[{s:s,s:s}], s:i}", "causes", "reason",
                                     "ResourceVersionTooLarge", "message",

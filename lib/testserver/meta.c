@@ -1,9 +1,8 @@
 /* libkreconcile-testserver — object metadata helpers: name syntax (DNS-1123),
- * uids, timestamps, random numbers, base64 and the "did the spec change" test
+ * uids, timestamps, random numbers and the "did the spec change" test
  * that drives metadata.generation. Pure helpers; no locking. */
 #include <ctype.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -69,13 +68,7 @@ bool ts_valid_label_name(const char *name)
 
 unsigned long long ts_rand(kr_testserver_t *ts)
 {
-    /* xorshift64*: reproducible from opts.seed; callers hold ts->mu. */
-    unsigned long long x = ts->rng;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    ts->rng = x;
-    return x * 2685821657736338717ULL;
+    return kr_rng_next(&ts->rng); /* reproducible from opts.seed; callers hold ts->mu */
 }
 
 char *ts_uid_new(kr_testserver_t *ts)
@@ -95,9 +88,7 @@ void ts_timestamp(char out[32])
 
 uint64_t ts_now_ms(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+    return kr_clock_monotonic_ms();
 }
 
 /* generation moves when anything outside metadata (and status, when the
@@ -127,14 +118,4 @@ bool ts_spec_equal(const ts_resource *res, const json_t *a, const json_t *b)
 char *ts_api_version(const ts_resource *res)
 {
     return kr_strdup(res->api_version);
-}
-
-char *ts_base64(const void *data, size_t len)
-{
-    if (len > (size_t)INT_MAX / 4 * 3 - 3)
-        return NULL;
-    unsigned char *out = kr_malloc((len + 2) / 3 * 4 + 1);
-    if (out)
-        EVP_EncodeBlock(out, data, (int)len);
-    return (char *)out;
 }

@@ -107,7 +107,7 @@ static unsigned wire_type_of(unsigned type)
 
 static json_t *base64_of(pb_ctx *c, const unsigned char *data, size_t len)
 {
-    char *text = ts_base64(data, len);
+    char *text = kr_base64_encode(data, len, false);
     json_t *s = text ? json_string(text) : NULL;
     kr_free(text);
     if (!s)

@@ -116,14 +116,6 @@ static ts_store *store_new(kr_testserver_t *ts)
     return st;
 }
 
-ts_store *ts_store_by_id(kr_testserver_t *ts, unsigned id)
-{
-    for (size_t i = 0; i < ts->nstores; i++)
-        if (ts->stores[i]->id == id)
-            return ts->stores[i];
-    return NULL;
-}
-
 static void store_drop(kr_testserver_t *ts, ts_store *st)
 {
     for (size_t i = 0; i < ts->nstores; i++) {

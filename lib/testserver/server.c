@@ -1,6 +1,6 @@
 /* libkreconcile-testserver — the public API: start and free a server,
  * options and defaults, faults, compaction and restart. The request
- * handling lives in handler.c and the transport in http.c. */
+ * handling lives in handler.c and the transport in ts_http.c. */
 #include <string.h>
 #include <time.h>
 
@@ -70,13 +70,7 @@ static int allocate_state(kr_testserver_t *ts)
     ts->snapshots = kr_calloc(ts->snap_cap, sizeof(ts_snapshot));
     if (!ts->ring || !ts->snapshots)
         return KR_ENOMEM;
-    unsigned long long seed = ts->opts.seed;
-    if (!seed) {
-        struct timespec t;
-        clock_gettime(CLOCK_REALTIME, &t);
-        seed = (unsigned long long)t.tv_nsec ^ ((unsigned long long)t.tv_sec << 20);
-    }
-    ts->rng = seed | 1;
+    kr_rng_seed(&ts->rng, ts->opts.seed); /* 0: from the clock */
     return ts_resources_init(ts);
 }
 
@@ -104,11 +98,7 @@ int kr_testserver_start(const kr_testserver_opts *opts, kr_testserver_t **out, k
     pthread_mutex_init(&ts->mu, NULL);
     /* Lives as long as the server: watches end (and broadcast it) until the
      * HTTP threads have stopped. */
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&ts->watches_cv, &attr);
-    pthread_condattr_destroy(&attr);
+    kr_cond_init(&ts->watches_cv);
     int rc = copy_options(ts, opts, err);
     if (rc == 0 && allocate_state(ts) != 0)
         rc = kr_error_set(err, KR_ENOMEM, "out of memory creating the test server");
@@ -212,11 +202,7 @@ size_t kr_testserver_watch_count(kr_testserver_t *ts)
 size_t kr_testserver_wait_watch_count(kr_testserver_t *ts, size_t n, unsigned timeout_ms)
 {
     struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += (time_t)(timeout_ms / 1000);
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    until.tv_sec += until.tv_nsec / 1000000000L;
-    until.tv_nsec %= 1000000000L;
+    kr_deadline_after_ms(&until, timeout_ms);
     ts_lock(ts);
     while (ts->nwatches < n && pthread_cond_timedwait(&ts->watches_cv, &ts->mu, &until) == 0)
         ;

@@ -12,6 +12,7 @@
 
 #include "internal.h"
 #include "kreconcile/testserver.h"
+#include "lock.h"
 #include "testserver/ts_labels.h"
 
 #define TS_MAX_BODY (3u * 1024u * 1024u)
@@ -122,7 +123,7 @@ struct kr_testserver {
     ts_watch *wake_head; /* suspended watches to resume after unlocking */
 
     kr_testserver_faults faults;
-    unsigned long long rng;
+    kr_rng rng;
 
     pthread_t ticker;
     pthread_cond_t ticker_cv;
@@ -185,12 +186,11 @@ void ts_resources_free(kr_testserver_t *ts);
 ts_resource *ts_resource_find(kr_testserver_t *ts, const char *group, const char *version,
                               const char *plural);
 ts_resource *ts_resource_find_kind(kr_testserver_t *ts, const char *api_version, const char *kind);
-ts_store *ts_store_by_id(kr_testserver_t *ts, unsigned id);
 /* Start or stop serving the resource a CRD object describes. */
 int ts_crd_established(kr_testserver_t *ts, const json_t *crd, json_t **updated);
 void ts_crd_removed(kr_testserver_t *ts, const json_t *crd);
 
-/* ---- storage (store.c) ----------------------------------------------------- */
+/* ---- storage (ts_store.c) -------------------------------------------------- */
 
 ts_obj *ts_store_get(ts_store *st, const char *ns, const char *name);
 size_t ts_store_lower_bound(const ts_store *st, const char *ns, const char *name);
@@ -204,7 +204,6 @@ void ts_record_event(kr_testserver_t *ts, const ts_resource *res, ts_event_type 
 void ts_history_clear(kr_testserver_t *ts);
 void ts_history_free(kr_testserver_t *ts);
 const char *ts_event_line(ts_event *ev, ts_event_type type, size_t *len);
-char *ts_rv_string(unsigned long long rv); /* new */
 
 /* LIST snapshots (snapshot.c). */
 typedef struct ts_snapshot {
@@ -229,9 +228,6 @@ unsigned long long ts_rand(kr_testserver_t *ts);
 uint64_t ts_now_ms(void);
 bool ts_spec_equal(const ts_resource *res, const json_t *a, const json_t *b);
 char *ts_api_version(const ts_resource *res); /* new */
-/* Standard base64 with padding (Go's encoding of []byte in JSON); new, NULL
- * when out of memory. */
-char *ts_base64(const void *data, size_t len);
 
 /* ---- selectors (fields.c) ----------------------------------------------------- */
 
@@ -290,7 +286,7 @@ void ts_handle_delete(kr_testserver_t *ts, const ts_request *req, const ts_route
 /* GET, PUT and PATCH of .../{name}/scale (scale.c). */
 void ts_handle_scale(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                      ts_response *resp);
-/* The patched document for a PATCH body (patch.c); NULL after filling resp. */
+/* The patched document for a PATCH body (ts_patch.c); NULL after filling resp. */
 json_t *ts_patch_document(const ts_request *req, const ts_resource *res, const char *name,
                           const json_t *existing, bool force_merge, ts_response *resp);
 void ts_handle_deletecollection(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
@@ -381,7 +377,7 @@ bool ts_fault_inject(kr_testserver_t *ts, const ts_request *req, ts_response *re
 void ts_compact_locked(kr_testserver_t *ts);
 void ts_restart_locked(kr_testserver_t *ts);
 
-/* ---- HTTP transport (http.c) ------------------------------------------------------ */
+/* ---- HTTP transport (ts_http.c) --------------------------------------------------- */
 
 int ts_http_start(kr_testserver_t *ts, kr_error_t *err);
 void ts_http_stop(kr_testserver_t *ts);

@@ -266,9 +266,10 @@ static int parse_watch_params(kr_testserver_t *ts, const ts_request *req, struct
         return -1;
     }
     if (rv && *rv) {
-        char *end;
-        p->rv = strtoull(rv, &end, 10);
-        if (*end || rv[0] == '-') {
+        uint64_t v = 0;
+        int bad = kr_rv_parse(rv, &v);
+        p->rv = v;
+        if (bad) {
             ts_respond_bad_request(resp, "invalid resource version: %s", rv);
             return -1;
         }
@@ -464,10 +465,7 @@ static void *ticker_main(void *arg)
         ts_unlock(ts);
         ts_lock(ts);
         struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += (long)period * 1000000L;
-        until.tv_sec += until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
+        kr_deadline_after_ms(&until, period);
         if (!ts->stopping)
             pthread_cond_timedwait(&ts->ticker_cv, &ts->mu, &until);
     }
@@ -477,12 +475,7 @@ static void *ticker_main(void *arg)
 
 int ts_ticker_start(kr_testserver_t *ts)
 {
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    int rc = pthread_cond_init(&ts->ticker_cv, &attr);
-    pthread_condattr_destroy(&attr);
-    if (rc != 0)
+    if (kr_cond_init(&ts->ticker_cv) != 0)
         return KR_ENOMEM;
     if (pthread_create(&ts->ticker, NULL, ticker_main, ts) != 0) {
         pthread_cond_destroy(&ts->ticker_cv);

@@ -91,11 +91,6 @@ void ts_store_free(ts_store *st)
     kr_free(st);
 }
 
-char *ts_rv_string(unsigned long long rv)
-{
-    return kr_asprintf("%llu", rv);
-}
-
 /* ---- history ------------------------------------------------------------------- */
 
 static void event_clear(ts_event *ev)

@@ -18,20 +18,7 @@ static const char *accepted_types(const ts_resource *res)
 static kr_patch_format patch_format(const ts_request *req, const ts_resource *res,
                                     ts_response *resp)
 {
-    kr_patch_format f = 0;
-    const char *ct = req->content_type ? req->content_type : "";
-    static const struct {
-        const char *type;
-        kr_patch_format format;
-    } types[] = {{"application/json-patch+json", KR_PATCH_JSON},
-                 {"application/merge-patch+json", KR_PATCH_MERGE},
-                 {"application/strategic-merge-patch+json", KR_PATCH_STRATEGIC},
-                 {"application/apply-patch+yaml", KR_PATCH_APPLY}};
-    for (size_t i = 0; i < KR_ARRAY_LEN(types); i++) {
-        size_t n = strlen(types[i].type);
-        if (strncmp(ct, types[i].type, n) == 0 && (ct[n] == '\0' || ct[n] == ';'))
-            f = types[i].format;
-    }
+    kr_patch_format f = kr_patch_format_from_content_type(req->content_type);
     if (f == 0 || (f == KR_PATCH_STRATEGIC && res->crd)) {
         ts_respond_unsupported_media(resp, accepted_types(res));
         return 0;

@@ -1,8 +1,9 @@
-/* libkreconcile — the client's private state shared by its files
- * (client.c: requests; client_watch.c: watches; client_discovery.c: the
- * REST mapper). Never installed. */
-#ifndef KR_LIB_CLIENT_IMPL_H
-#define KR_LIB_CLIENT_IMPL_H
+/* libkreconcile — the client's private state (struct kr_client and its
+ * request throttle) shared by its files (client.c: requests; client_watch.c:
+ * watches; client_discovery.c: the REST mapper). The socket-free helpers are
+ * in client_internal.h. Never installed. */
+#ifndef KR_LIB_CLIENT_STATE_H
+#define KR_LIB_CLIENT_STATE_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -35,13 +36,13 @@ struct kr_client {
     kr_http_t *http;
     kr_client_opts opts;
     kr_retry_policy retry;
-    kr_rate_limiter limiter; /* loop thread */
+    kr_bucket limiter; /* client-go's qps/burst pacing; loop thread */
     kr_throttled *throttle_head, *throttle_tail; /* loop thread */
     uv_timer_t throttle_timer;
     kr_runtime_hook hook;
     struct kr_creq *reqs; /* loop thread */
     struct kr_watch *watches; /* loop thread */
-    uint64_t rng;
+    kr_rng rng;
     bool stopped; /* loop thread: runtime stop hook ran */
     bool closing; /* loop thread: kr_client_free began */
     char *default_ns;
@@ -67,4 +68,4 @@ void kr_client_detach_watches(kr_client_t *c);
 /* Discovery cache teardown. */
 void kr_client_discovery_free(kr_client_t *c);
 
-#endif /* KR_LIB_CLIENT_IMPL_H */
+#endif /* KR_LIB_CLIENT_STATE_H */

@@ -1,12 +1,11 @@
-/* libkreconcile — the string-keyed open-addressing hash map shared by the
- * work queue and the per-item rate limiters, and the clock helpers. The map
- * never owns keys or values; it only indexes them. */
+/* libkreconcile — base layer: the string-keyed open-addressing hash map
+ * (kr_keymap, util_internal.h). The map never owns keys or values; it only
+ * indexes them. */
 #include <stdbool.h>
 #include <string.h>
-#include <time.h>
 
 #include "internal.h"
-#include "queue_internal.h"
+#include "util_internal.h"
 
 #define KEYMAP_MIN_CAPACITY 16
 
@@ -111,18 +110,4 @@ void kr_keymap_shrink(kr_keymap *m)
     while (ncap < m->count * 4)
         ncap <<= 1;
     (void)rehash(m, ncap); /* on failure the larger table stays */
-}
-
-int64_t kr_clock_monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-int64_t kr_clock_read(const kr_clock *clock)
-{
-    if (clock && clock->now_ns)
-        return clock->now_ns(clock->user);
-    return kr_clock_monotonic_ns();
 }

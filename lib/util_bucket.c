@@ -1,0 +1,37 @@
+/* libkreconcile — base layer: the token bucket behind both the client's
+ * request pacing and the queue's overall rate limiter. Pure: time is an
+ * argument. */
+#include <string.h>
+
+#include "util_internal.h"
+
+void kr_bucket_init(kr_bucket *b, double qps, int burst)
+{
+    memset(b, 0, sizeof(*b));
+    b->qps = qps;
+    b->burst = burst > 0 ? burst : 1;
+    b->tokens = b->burst;
+}
+
+int64_t kr_bucket_reserve(kr_bucket *b, int64_t now_ns, int64_t max_delay_ns)
+{
+    if (!(b->qps > 0))
+        return 0;
+    if (!b->started) {
+        b->started = true;
+        b->last_ns = now_ns;
+    }
+    if (now_ns > b->last_ns) {
+        b->tokens += (double)(now_ns - b->last_ns) * b->qps / 1e9;
+        if (b->tokens > b->burst)
+            b->tokens = b->burst;
+        b->last_ns = now_ns;
+    }
+    /* The balance may go negative: the debt is the wait. */
+    double after = b->tokens - 1;
+    int64_t delay = after >= 0 ? 0 : (int64_t)(-after / b->qps * 1e9 + 0.5);
+    if (max_delay_ns > 0 && delay > max_delay_ns)
+        return max_delay_ns; /* kubernetes/kubernetes#104554: no token taken */
+    b->tokens = after;
+    return delay;
+}

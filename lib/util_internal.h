@@ -1,0 +1,252 @@
+/* libkreconcile — the base layer: generic helpers every module shares (one
+ * hash function and string-keyed map, the monotonic clock and deadlines, a
+ * seedable random generator, base64, a token bucket, resourceVersion parsing
+ * and the cached token-file reader). It depends on libc, OpenSSL and the
+ * public headers only. Never installed; nothing here is part of the ABI. */
+#ifndef KR_LIB_UTIL_INTERNAL_H
+#define KR_LIB_UTIL_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include "kreconcile/ratelimit.h"
+
+/* ---- hashing (lib/util_map.c) ---------------------------------------------- */
+
+static inline uint64_t kr_load64(const unsigned char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+static inline uint64_t kr_load32(const unsigned char *p)
+{
+    uint32_t w;
+    memcpy(&w, p, 4);
+    return w;
+}
+
+/* The folded 64x64->128 multiply: both halves of the product xored, so every
+ * input bit reaches most output bits in one multiply (the mixing step of the
+ * wyhash family). */
+static inline uint64_t kr_fold_mul(uint64_t a, uint64_t b)
+{
+#ifdef __SIZEOF_INT128__
+    unsigned __int128 r = (unsigned __int128)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+#else
+    uint64_t ha = a >> 32, la = (uint32_t)a, hb = b >> 32, lb = (uint32_t)b;
+    uint64_t hh = ha * hb, hl = ha * lb, lh = la * hb, ll = la * lb;
+    uint64_t mid = (ll >> 32) + (uint32_t)hl + (uint32_t)lh;
+    uint64_t lo = (mid << 32) | (uint32_t)ll;
+    uint64_t hi = hh + (hl >> 32) + (lh >> 32) + (mid >> 32);
+    return lo ^ hi;
+#endif
+}
+
+#define KR_HASH_K0 0xa0761d6478bd642fULL
+#define KR_HASH_K1 0xe7037ed1a0b428dbULL
+#define KR_HASH_K2 0x8ebc6af09c88c6e3ULL
+#define KR_HASH_K3 0x589965cc75374cc3ULL
+
+/* The library's one hash function: 64 bits of `len` bytes, never 0 (0 marks
+ * an empty map slot). Inline: it runs on every queue add, outside the lock.
+ * Not keyed: not for hostile inputs that could force collisions. */
+static inline uint64_t kr_key_hash(const char *key, size_t len)
+{
+    /* 16 bytes per folded multiply; the first and the last 16 bytes (which
+     * may overlap) are mixed independently, so a typical "namespace/name"
+     * key costs three multiplies, two of them in parallel. Never a byte
+     * beyond the key is read. */
+    const unsigned char *p = (const unsigned char *)key;
+    uint64_t a, b, c, d;
+    if (len >= 16) {
+        uint64_t seed = KR_HASH_K0 ^ len;
+        size_t n = len;
+        const unsigned char *q = p;
+        while (n > 32) {
+            seed = kr_fold_mul(kr_load64(q) ^ KR_HASH_K1, kr_load64(q + 8) ^ seed);
+            q += 16;
+            n -= 16;
+        }
+        a = kr_load64(q) ^ seed;
+        b = kr_load64(q + 8);
+        c = kr_load64(p + len - 16);
+        d = kr_load64(p + len - 8);
+    } else if (len >= 8) {
+        a = kr_load64(p) ^ KR_HASH_K0 ^ len;
+        b = 0;
+        c = kr_load64(p + len - 8);
+        d = 0;
+    } else if (len >= 4) {
+        a = kr_load32(p) ^ KR_HASH_K0 ^ len;
+        b = 0;
+        c = kr_load32(p + len - 4);
+        d = 0;
+    } else {
+        a = (len ? ((uint64_t)p[0] << 16 | (uint64_t)p[len / 2] << 8 | p[len - 1]) : 0) ^
+            KR_HASH_K0 ^ len;
+        b = c = d = 0;
+    }
+    uint64_t h = kr_fold_mul(kr_fold_mul(a ^ KR_HASH_K1, b ^ KR_HASH_K2) ^ KR_HASH_K3,
+                             kr_fold_mul(c ^ KR_HASH_K2, d ^ KR_HASH_K1) ^ len);
+    return h ? h : 1;
+}
+
+/* kr_key_hash of a NUL-terminated string. */
+static inline uint64_t kr_str_hash(const char *s)
+{
+    return kr_key_hash(s, strlen(s));
+}
+
+/* ---- the string-keyed map (lib/util_map.c) ---------------------------------- */
+
+/* Equal keys of equal length `len`: 8 bytes at a time, no library call. */
+static inline bool kr_same_key(const char *a, const char *b, size_t len)
+{
+    if (a == b)
+        return true;
+    if (len < 8)
+        return memcmp(a, b, len) == 0;
+    uint64_t x, y;
+    for (size_t i = 0; i + 8 <= len; i += 8) {
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y)
+            return false;
+    }
+    /* the last 8 bytes, overlapping what was compared */
+    memcpy(&x, a + len - 8, 8);
+    memcpy(&y, b + len - 8, 8);
+    return x == y;
+}
+
+/* One slot: the cached hash, the key (borrowed: the caller keeps it alive
+ * at a stable address while it is in the map, typically inside `val`) and
+ * the value. */
+typedef struct kr_keymap_slot {
+    uint64_t hash; /* 0: empty */
+    const char *key;
+    size_t len;
+    void *val;
+} kr_keymap_slot;
+
+/* Linear probing with backward-shift deletion (no tombstones), load <= 1/2.
+ * Never owns keys or values. Not thread-safe: the owner's lock guards it.
+ * Hashes are kr_key_hash(key, len), computed by the caller (often outside
+ * its lock). */
+typedef struct kr_keymap {
+    kr_keymap_slot *slots;
+    size_t mask; /* capacity - 1; capacity is a power of two */
+    size_t count;
+} kr_keymap;
+
+/* 0 or KR_ENOMEM. */
+int kr_keymap_init(kr_keymap *m, size_t capacity_hint);
+void kr_keymap_free(kr_keymap *m);
+
+/* The value stored under key, or NULL. Inline: it runs under locks. */
+static inline void *kr_keymap_get(const kr_keymap *m, uint64_t hash, const char *key, size_t len)
+{
+    for (size_t i = hash & m->mask;; i = (i + 1) & m->mask) {
+        const kr_keymap_slot *s = &m->slots[i];
+        if (s->hash == 0)
+            return NULL;
+        if (s->hash == hash && s->len == len && kr_same_key(s->key, key, len))
+            return s->val;
+    }
+}
+
+/* Insert a key that is not present (the caller checked). 0 or KR_ENOMEM; on
+ * failure the map is unchanged. */
+int kr_keymap_insert(kr_keymap *m, uint64_t hash, const char *key, size_t len, void *val);
+/* Make room for one more insert so that kr_keymap_insert cannot fail. */
+int kr_keymap_reserve_one(kr_keymap *m);
+/* Remove key; returns its value or NULL when absent. */
+void *kr_keymap_remove(kr_keymap *m, uint64_t hash, const char *key, size_t len);
+/* Remove the occupied slot `i`. A later member of its probe run may move
+ * into slot i (visit it again when scanning); none moves before it. */
+void kr_keymap_remove_at(kr_keymap *m, size_t i);
+/* Give memory back when at most an eighth of the slots are used. */
+void kr_keymap_shrink(kr_keymap *m);
+
+/* ---- time (lib/util_clock.c) -------------------------------------------------- */
+
+/* CLOCK_MONOTONIC in nanoseconds / milliseconds. [any thread] */
+int64_t kr_clock_monotonic_ns(void);
+uint64_t kr_clock_monotonic_ms(void);
+/* now_ns of `clock`, or CLOCK_MONOTONIC when clock or its now_ns is NULL. */
+int64_t kr_clock_read(const kr_clock *clock);
+/* *ts = CLOCK_MONOTONIC now + ms, normalised: a deadline for
+ * pthread_cond_timedwait on a condition made with kr_cond_init (lock.h). */
+void kr_deadline_after_ms(struct timespec *ts, uint64_t ms);
+
+/* ---- random numbers (lib/util_clock.c) ----------------------------------------- */
+
+/* xorshift64*: fast, reproducible from its seed; never for security. Not
+ * thread-safe: one generator per owner (or under its lock). */
+typedef struct kr_rng {
+    uint64_t state;
+} kr_rng;
+
+/* Seed 0 picks a seed from the clock and the generator's address. */
+void kr_rng_seed(kr_rng *r, uint64_t seed);
+uint64_t kr_rng_next(kr_rng *r);
+
+/* ---- base64 (lib/util_base64.c, OpenSSL's codec) -------------------------------- */
+
+/* Standard base64 with padding of `len` bytes; url: the URL-safe alphabet
+ * ('-', '_') without padding. New string (kr_free) or NULL when out of memory. */
+char *kr_base64_encode(const void *data, size_t len, bool url);
+/* Decode `len` characters of standard base64 (padding required; CR and LF
+ * ignored, as Go's decoder) or, with url, the unpadded URL-safe form. *out
+ * gets a new NUL-terminated buffer (kr_free) of *out_len bytes. 0,
+ * KR_ENOMEM, or KR_EPARSE with *bad_at (when not NULL) at the offending
+ * input byte (len when the text ends early). */
+int kr_base64_decode(const char *in, size_t len, bool url, char **out, size_t *out_len,
+                     size_t *bad_at);
+
+/* ---- token bucket (lib/util_bucket.c) -------------------------------------------- */
+
+/* golang.org/x/time/rate's Reserve(): `qps` tokens a second, at most `burst`
+ * kept. Not thread-safe: the owner's lock or thread guards it. */
+typedef struct kr_bucket {
+    double qps, burst, tokens;
+    int64_t last_ns;
+    bool started;
+} kr_bucket;
+
+/* burst < 1 is taken as 1; qps <= 0: never waits. */
+void kr_bucket_init(kr_bucket *b, double qps, int burst);
+/* Refill for the time elapsed, take one token and return the wait in ns
+ * until the debt is repaid (0: go now). When max_delay_ns > 0 and the wait
+ * would exceed it, no token is taken and max_delay_ns is returned
+ * (kubernetes/kubernetes#104554). */
+int64_t kr_bucket_reserve(kr_bucket *b, int64_t now_ns, int64_t max_delay_ns);
+
+/* ---- files (lib/util_file.c) ------------------------------------------------------ */
+
+#define KR_READ_FILE_MAX (16u * 1024u * 1024u)
+
+/* Read a whole file into a new NUL-terminated buffer (kr_free). Errors:
+ * KR_ENOTFOUND (ENOENT), KR_EIO, KR_ETOOLARGE past `max` bytes, KR_ENOMEM;
+ * the message starts with `what` and names the path. */
+int kr_read_file(const char *path, size_t max, const char *what, char **out, size_t *len,
+                 kr_error_t *err);
+/* Trim ASCII whitespace at both ends, in place; returns the new length. */
+size_t kr_trim(char *s);
+/* The cached token-file provider is public: kr_credential_provider_token_file_new
+ * (kreconcile/config.h). */
+
+/* ---- resourceVersion (lib/util_rv.c) ------------------------------------------------ */
+
+/* A resourceVersion as kube-apiserver's storage parses it: decimal digits
+ * only (leading zeros allowed, as strconv.ParseUint), no sign or blanks, no
+ * overflow. 0 or KR_EINVAL. */
+int kr_rv_parse(const char *rv, uint64_t *out);
+
+#endif /* KR_LIB_UTIL_INTERNAL_H */

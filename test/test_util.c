@@ -1,0 +1,345 @@
+/* Tests for the base layer (lib/util_*.c): the hash and the string-keyed
+ * map against a plain reference, the clock and deadlines, the random
+ * generator, base64 against known vectors and round trips, the token
+ * bucket, the strict resourceVersion parser and whole-file reads. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "kr_suite.h"
+#include "kr_test.h"
+#include "kr_test_tmpdir.h"
+#include "lock.h"
+#include "util_internal.h"
+
+#define MS (1000LL * 1000)
+#define SEC (1000LL * MS)
+
+/* ---- hash -------------------------------------------------------------------- */
+
+START_TEST(hash_is_never_zero_and_reads_only_the_key)
+{
+    /* Each key sits at the end of an exact-size allocation, so that a read
+     * past it shows under AddressSanitizer and valgrind. */
+    for (size_t len = 0; len <= 80; len++) {
+        char *k = malloc(len ? len : 1);
+        ck_assert_ptr_nonnull(k);
+        memset(k, 'a' + (int)(len % 26), len);
+        uint64_t h = kr_key_hash(k, len);
+        ck_assert_uint_ne(h, 0);
+        ck_assert_uint_eq(h, kr_key_hash(k, len));
+        if (len) {
+            k[len - 1] ^= 1; /* the last byte counts */
+            ck_assert_uint_ne(kr_key_hash(k, len), h);
+        }
+        free(k);
+    }
+    ck_assert_uint_eq(kr_str_hash("default/web"), kr_key_hash("default/web", 11));
+    ck_assert_uint_ne(kr_str_hash("default/web"), kr_str_hash("default/weB"));
+}
+END_TEST
+
+/* ---- map ---------------------------------------------------------------------- */
+
+#define NKEYS 2000
+
+START_TEST(map_agrees_with_a_reference_under_random_operations)
+{
+    unsigned long seed = kr_test_seed("map_agrees_with_a_reference_under_random_operations");
+    kr_test_rng rng;
+    kr_test_rng_init(&rng, seed);
+    static char keys[NKEYS][24];
+    static bool present[NKEYS];
+    memset(present, 0, sizeof(present));
+    for (int i = 0; i < NKEYS; i++)
+        snprintf(keys[i], sizeof(keys[i]), "ns-%d/obj-%d", i % 7, i);
+    kr_keymap m;
+    ck_assert_int_eq(kr_keymap_init(&m, 4), 0);
+    size_t count = 0;
+    for (int step = 0; step < 50000; step++) {
+        int i = (int)(kr_test_rng_next(&rng) % NKEYS);
+        const char *k = keys[i];
+        size_t len = strlen(k);
+        uint64_t h = kr_key_hash(k, len);
+        switch (kr_test_rng_next(&rng) % 4) {
+        case 0:
+        case 1:
+            if (!present[i]) {
+                ck_assert_int_eq(kr_keymap_insert(&m, h, k, len, keys[i]), 0);
+                present[i] = true;
+                count++;
+            }
+            break;
+        case 2:
+            ck_assert_ptr_eq(kr_keymap_remove(&m, h, k, len), present[i] ? keys[i] : NULL);
+            if (present[i])
+                count--;
+            present[i] = false;
+            break;
+        default:
+            kr_keymap_shrink(&m);
+            break;
+        }
+        ck_assert_ptr_eq(kr_keymap_get(&m, h, k, len), present[i] ? keys[i] : NULL);
+        ck_assert_uint_eq(m.count, count);
+    }
+    for (int i = 0; i < NKEYS; i++)
+        ck_assert_ptr_eq(kr_keymap_get(&m, kr_str_hash(keys[i]), keys[i], strlen(keys[i])),
+                         present[i] ? keys[i] : NULL);
+    /* remove_at while scanning: revisit the slot a later key moved into */
+    for (size_t s = 0; s <= m.mask;) {
+        if (m.slots[s].hash)
+            kr_keymap_remove_at(&m, s);
+        else
+            s++;
+    }
+    ck_assert_uint_eq(m.count, 0);
+    kr_keymap_shrink(&m);
+    kr_keymap_free(&m);
+}
+END_TEST
+
+/* ---- clock and random numbers ------------------------------------------------------ */
+
+static int64_t fake_now(void *user)
+{
+    return *(int64_t *)user;
+}
+
+START_TEST(clock_is_monotonic_and_injectable)
+{
+    int64_t a = kr_clock_monotonic_ns(), b = kr_clock_monotonic_ns();
+    ck_assert_int_ge(b, a);
+    ck_assert_int_ge(kr_clock_read(NULL), b);
+    ck_assert_uint_ge(kr_clock_monotonic_ms(), (uint64_t)b / 1000000u);
+    int64_t now = 42;
+    kr_clock c = {fake_now, &now};
+    ck_assert_int_eq(kr_clock_read(&c), 42);
+    kr_clock zero = {0};
+    ck_assert_int_ge(kr_clock_read(&zero), b);
+
+    struct timespec before, d;
+    clock_gettime(CLOCK_MONOTONIC, &before);
+    kr_deadline_after_ms(&d, 1999);
+    ck_assert_int_lt(d.tv_nsec, 1000000000L);
+    int64_t gap = ((int64_t)d.tv_sec - before.tv_sec) * SEC + (d.tv_nsec - before.tv_nsec);
+    ck_assert_int_ge(gap, 1999 * MS);
+
+    kr_cond cv;
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    ck_assert_int_eq(kr_cond_init(&cv), 0);
+    kr_deadline_after_ms(&d, 0); /* already due: returns at once */
+    pthread_mutex_lock(&mu);
+    ck_assert_int_ne(pthread_cond_timedwait(&cv, &mu, &d), 0);
+    pthread_mutex_unlock(&mu);
+    pthread_cond_destroy(&cv);
+}
+END_TEST
+
+START_TEST(rng_is_reproducible_from_its_seed)
+{
+    kr_rng a, b, z;
+    kr_rng_seed(&a, 12345);
+    kr_rng_seed(&b, 12345);
+    for (int i = 0; i < 100; i++)
+        ck_assert_uint_eq(kr_rng_next(&a), kr_rng_next(&b));
+    /* xorshift64* of seed 1, first output (the published constant) */
+    kr_rng_seed(&a, 1);
+    ck_assert_uint_eq(kr_rng_next(&a), 0x47e4ce4b896cdd1dULL);
+    kr_rng_seed(&z, 0); /* from the clock: never stuck at zero */
+    ck_assert_uint_ne(z.state, 0);
+    uint64_t x = kr_rng_next(&z), y = kr_rng_next(&z);
+    ck_assert_uint_ne(x, y);
+}
+END_TEST
+
+/* ---- base64 --------------------------------------------------------------------- */
+
+START_TEST(base64_matches_rfc4648_vectors)
+{
+    static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *const std[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                      "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    static const char *const url[] = {"", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy"};
+    for (size_t i = 0; i < KR_ARRAY_LEN(plain); i++) {
+        char *e = kr_base64_encode(plain[i], strlen(plain[i]), false);
+        ck_assert_str_eq(e, std[i]);
+        kr_free(e);
+        e = kr_base64_encode(plain[i], strlen(plain[i]), true);
+        ck_assert_str_eq(e, url[i]);
+        kr_free(e);
+        char *d;
+        size_t n;
+        ck_assert_int_eq(kr_base64_decode(std[i], strlen(std[i]), false, &d, &n, NULL), 0);
+        ck_assert_uint_eq(n, strlen(plain[i]));
+        ck_assert_str_eq(d, plain[i]);
+        kr_free(d);
+        ck_assert_int_eq(kr_base64_decode(url[i], strlen(url[i]), true, &d, &n, NULL), 0);
+        ck_assert_str_eq(d, plain[i]);
+        kr_free(d);
+    }
+    /* the two alphabets differ in two characters */
+    static const unsigned char hi[] = {0xfb, 0xff, 0xbf};
+    char *e = kr_base64_encode(hi, 3, false);
+    ck_assert_str_eq(e, "+/+/");
+    kr_free(e);
+    e = kr_base64_encode(hi, 3, true);
+    ck_assert_str_eq(e, "-_-_");
+    kr_free(e);
+}
+END_TEST
+
+START_TEST(base64_round_trips_random_bytes)
+{
+    unsigned long seed = kr_test_seed("base64_round_trips_random_bytes");
+    kr_test_rng rng;
+    kr_test_rng_init(&rng, seed);
+    unsigned char buf[300];
+    for (int round = 0; round < 500; round++) {
+        size_t len = kr_test_rng_next(&rng) % sizeof(buf);
+        for (size_t i = 0; i < len; i++)
+            buf[i] = (unsigned char)kr_test_rng_next(&rng);
+        for (int url = 0; url < 2; url++) {
+            char *e = kr_base64_encode(buf, len, url);
+            ck_assert_ptr_nonnull(e);
+            char *d;
+            size_t n;
+            ck_assert_int_eq(kr_base64_decode(e, strlen(e), url, &d, &n, NULL), 0);
+            ck_assert_uint_eq(n, len);
+            ck_assert(memcmp(d, buf, len) == 0);
+            kr_free(d);
+            kr_free(e);
+        }
+    }
+}
+END_TEST
+
+START_TEST(base64_errors_name_the_offending_byte)
+{
+    char *d;
+    size_t n, bad;
+    /* CR and LF are skipped, as Go's decoder does */
+    ck_assert_int_eq(kr_base64_decode("Zm9v\r\nYmFy\n", 11, false, &d, &n, &bad), 0);
+    ck_assert_str_eq(d, "foobar");
+    kr_free(d);
+    ck_assert_int_eq(kr_base64_decode("Zm9v*mFy", 8, false, &d, &n, &bad), KR_EPARSE);
+    ck_assert_uint_eq(bad, 4);
+    ck_assert_ptr_null(d);
+    ck_assert_int_eq(kr_base64_decode("Zm9vYm", 6, false, &d, &n, &bad), KR_EPARSE);
+    ck_assert_uint_eq(bad, 6); /* ends early */
+    ck_assert_int_eq(kr_base64_decode("Zg==Zg==", 8, false, &d, &n, &bad), KR_EPARSE);
+    ck_assert_uint_eq(bad, 4); /* nothing after the padding */
+    ck_assert_int_eq(kr_base64_decode("Z===", 4, false, &d, &n, &bad), KR_EPARSE);
+    ck_assert_uint_eq(bad, 1);
+    ck_assert_int_eq(kr_base64_decode("Zm+v", 4, true, &d, &n, &bad), KR_EPARSE);
+    ck_assert_uint_eq(bad, 2); /* '+' is not URL-safe */
+    ck_assert_int_eq(kr_base64_decode("Zm9vY", 5, true, &d, &n, &bad), KR_EPARSE);
+}
+END_TEST
+
+/* ---- token bucket ------------------------------------------------------------------ */
+
+START_TEST(bucket_gives_burst_then_paces_at_qps)
+{
+    kr_bucket b;
+    kr_bucket_init(&b, 5.0, 10);
+    int64_t now = 1000 * SEC;
+    for (int i = 0; i < 10; i++)
+        ck_assert_int_eq(kr_bucket_reserve(&b, now, 0), 0);
+    /* Eleventh at the same instant waits one token: 200 ms at 5 qps. */
+    ck_assert_int_eq(kr_bucket_reserve(&b, now, 0), 200 * MS);
+    ck_assert_int_eq(kr_bucket_reserve(&b, now, 0), 400 * MS);
+    /* A second later five tokens came back, but two were owed. */
+    now += SEC;
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(kr_bucket_reserve(&b, now, 0), 0);
+    ck_assert_int_eq(kr_bucket_reserve(&b, now, 0), 200 * MS);
+    /* Idle for long: the bucket refills to burst, not beyond. */
+    now += 60 * SEC;
+    for (int i = 0; i < 10; i++)
+        ck_assert_int_eq(kr_bucket_reserve(&b, now, 0), 0);
+    ck_assert_int_gt(kr_bucket_reserve(&b, now, 0), 0);
+    /* A maximum delay caps the wait and takes no token. */
+    ck_assert_int_eq(kr_bucket_reserve(&b, now, 100 * MS), 100 * MS);
+    ck_assert_int_eq(kr_bucket_reserve(&b, now, 0), 400 * MS);
+    /* qps <= 0: unlimited; burst < 1 taken as 1. */
+    kr_bucket_init(&b, -1, 0);
+    for (int i = 0; i < 1000; i++)
+        ck_assert_int_eq(kr_bucket_reserve(&b, now, 0), 0);
+    kr_bucket_init(&b, 1, 0);
+    ck_assert_int_eq(kr_bucket_reserve(&b, now, 0), 0);
+    ck_assert_int_eq(kr_bucket_reserve(&b, now, 0), SEC);
+}
+END_TEST
+
+/* ---- resourceVersion ---------------------------------------------------------------- */
+
+START_TEST(rv_parse_is_kube_apiservers)
+{
+    uint64_t v = 7;
+    ck_assert_int_eq(kr_rv_parse("0", &v), 0);
+    ck_assert_uint_eq(v, 0);
+    ck_assert_int_eq(kr_rv_parse("123456", &v), 0);
+    ck_assert_uint_eq(v, 123456);
+    ck_assert_int_eq(kr_rv_parse("18446744073709551615", &v), 0);
+    ck_assert_uint_eq(v, UINT64_MAX);
+    ck_assert_int_eq(kr_rv_parse("007", &v), 0); /* as strconv.ParseUint */
+    ck_assert_uint_eq(v, 7);
+    static const char *const bad[] = {"",   "18446744073709551616", "-1", "+1", " 1", "1 ", "1a",
+                                      "0x1"};
+    for (size_t i = 0; i < KR_ARRAY_LEN(bad); i++) {
+        v = 7;
+        ck_assert_msg(kr_rv_parse(bad[i], &v) == KR_EINVAL, "accepted \"%s\"", bad[i]);
+        ck_assert_uint_eq(v, 7);
+    }
+    ck_assert_int_eq(kr_rv_parse(NULL, &v), KR_EINVAL);
+}
+END_TEST
+
+/* ---- files -------------------------------------------------------------------------- */
+
+START_TEST(read_file_reads_whole_files_within_a_limit)
+{
+    char dir[256], path[320];
+    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "util"));
+    snprintf(path, sizeof(path), "%s/f", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("  token-text \n", f);
+    fclose(f);
+    char *text;
+    size_t len;
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_read_file(path, 100, "reading", &text, &len, &err), 0);
+    ck_assert_uint_eq(len, 14);
+    ck_assert_uint_eq(kr_trim(text), 10);
+    ck_assert_str_eq(text, "token-text");
+    kr_free(text);
+    ck_assert_int_eq(kr_read_file(path, 4, "reading", &text, NULL, &err), KR_ETOOLARGE);
+    ck_assert_ptr_null(text);
+    snprintf(path, sizeof(path), "%s/absent", dir);
+    ck_assert_int_eq(kr_read_file(path, 100, "reading", &text, NULL, &err), KR_ENOTFOUND);
+    ck_assert_ptr_nonnull(strstr(err.message, "reading"));
+    kr_test_tmpdir_remove(dir);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("util");
+    TCase *tc = tcase_create("util");
+    tcase_add_test(tc, hash_is_never_zero_and_reads_only_the_key);
+    tcase_add_test(tc, map_agrees_with_a_reference_under_random_operations);
+    tcase_add_test(tc, clock_is_monotonic_and_injectable);
+    tcase_add_test(tc, rng_is_reproducible_from_its_seed);
+    tcase_add_test(tc, base64_matches_rfc4648_vectors);
+    tcase_add_test(tc, base64_round_trips_random_bytes);
+    tcase_add_test(tc, base64_errors_name_the_offending_byte);
+    tcase_add_test(tc, bucket_gives_burst_then_paces_at_qps);
+    tcase_add_test(tc, rv_parse_is_kube_apiservers);
+    tcase_add_test(tc, read_file_reads_whole_files_within_a_limit);
+    suite_add_tcase(s, tc);
+    return kr_test_run_suite(s);
+}
