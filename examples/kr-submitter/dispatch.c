@@ -72,28 +72,34 @@ static void key_of(const json_t *obj, char *key, size_t len)
     snprintf(key, len, "%s/%s", sub_str(obj, "metadata.namespace"), sub_str(obj, "metadata.name"));
 }
 
-/* Remember that attempt `attempt` of `obj` was created with `rv` and waits
- * for its cluster's cache (see dispatch). */
-static void created_put(submitter *s, const json_t *obj, json_int_t attempt, const char *rv)
+/* Remember that attempt `attempt` of `obj` was created with `rv` at
+ * `at_ms` and waits for its cluster's cache (see created()). */
+static void created_put(submitter *s, const json_t *obj, json_int_t attempt, const char *rv,
+                        uint64_t at_ms)
 {
     char key[512];
     key_of(obj, key, sizeof(key));
     pthread_mutex_lock(&s->mu);
-    json_object_set_new(s->created, key, json_pack("{s:I, s:s}", "attempt", attempt, "rv", rv));
+    json_object_set_new(
+        s->created, key,
+        json_pack("{s:I, s:s, s:I}", "attempt", attempt, "rv", rv, "at", (json_int_t)at_ms));
     pthread_mutex_unlock(&s->mu);
 }
 
-/* Take (forget) what created_put remembered of `obj`: true and `rv` set
- * when it was for `attempt`. */
-static bool created_take(submitter *s, const json_t *obj, json_int_t attempt, char *rv, size_t len)
+/* Take (forget) what created_put remembered of `obj`: true, `rv` and
+ * *at_ms set when it was for `attempt`. */
+static bool created_take(submitter *s, const json_t *obj, json_int_t attempt, char *rv, size_t len,
+                         uint64_t *at_ms)
 {
     char key[512];
     key_of(obj, key, sizeof(key));
     pthread_mutex_lock(&s->mu);
     json_t *e = json_object_get(s->created, key);
     bool found = e && json_integer_value(json_object_get(e, "attempt")) == attempt;
-    if (found)
+    if (found) {
         snprintf(rv, len, "%s", json_string_value(json_object_get(e, "rv")));
+        *at_ms = (uint64_t)json_integer_value(json_object_get(e, "at"));
+    }
     if (e)
         json_object_del(s->created, key);
     pthread_mutex_unlock(&s->mu);
@@ -706,24 +712,31 @@ static kr_reconcile_result await_approval(submitter *s, const json_t *obj, uint6
 
 static void wake_when_observed(submitter *s, kr_informer_t *inf, const json_t *obj, const char *rv);
 
-/* Attempt `attempt` of `obj` was created in cluster idx with `rv`. Once the
- * cluster's cache has observed it, one write says Dispatched and verified.
- * Until then (`fresh`: just created, and a wake is possible) nothing is
- * written: the cache wakes the key when it observes the copy (the create
- * is safe to repeat: AlreadyExists with our uid). Otherwise Dispatched is
- * committed unverified and verify() takes over (probes, failover). */
+/* Attempt `attempt` of `obj` was created in cluster idx with `rv` at
+ * `at_ms` (`fresh`: just now). Once the cluster's cache has observed it,
+ * one write says Dispatched and verified. Until then, for up to a probe
+ * interval (at most RETRY_MS), nothing is written: the cache wakes the key
+ * when it observes the copy (and a reconcile woken by something else, such
+ * as the hub's echo of our decision, goes back to waiting); the create is
+ * safe to repeat after a restart (AlreadyExists with our uid). Past that,
+ * or without a wake, Dispatched is committed unverified and verify() takes
+ * over (probes, failover). */
 static kr_reconcile_result created(submitter *s, const json_t *obj, size_t idx, json_int_t attempt,
-                                   const char *rv, bool fresh, uint64_t *after, kr_error_t *err)
+                                   const char *rv, bool fresh, uint64_t at_ms, uint64_t *after,
+                                   kr_error_t *err)
 {
     kr_resource_info info;
     kr_informer_t *inf = NULL;
     bool observed = template_resource(s, idx, obj, &info, NULL) == 0 &&
                     copy_informer(s, idx, &info, &inf, NULL) == 0 &&
                     kr_informer_wait_for_resource_version(inf, rv, 0, NULL) == 0;
-    if (!observed && fresh && inf && s->wake) {
-        created_put(s, obj, attempt, rv);
-        wake_when_observed(s, inf, obj, rv);
-        *after = s->probe_interval_ms < RETRY_MS ? s->probe_interval_ms : RETRY_MS;
+    uint64_t wait = s->probe_interval_ms < RETRY_MS ? s->probe_interval_ms : RETRY_MS;
+    uint64_t now = now_ms(s), waited = now > at_ms ? now - at_ms : 0;
+    if (!observed && inf && s->wake && waited < wait) {
+        created_put(s, obj, attempt, rv, at_ms);
+        if (fresh)
+            wake_when_observed(s, inf, obj, rv);
+        *after = wait - waited;
         return KR_RECONCILE_REQUEUE_AFTER;
     }
     const char *cluster = s->clusters[idx].name;
@@ -767,8 +780,9 @@ static kr_reconcile_result dispatch(submitter *s, const json_t *obj, uint64_t *a
         return fail_runnable(s, obj, "UnknownCluster", "the decided cluster is not configured",
                              err);
     char rv[64];
-    if (created_take(s, obj, attempt, rv, sizeof(rv)))
-        return created(s, obj, (size_t)idx, attempt, rv, false, after, err);
+    uint64_t at_ms = 0;
+    if (created_take(s, obj, attempt, rv, sizeof(rv), &at_ms))
+        return created(s, obj, (size_t)idx, attempt, rv, false, at_ms, after, err);
     if (s->hook)
         s->hook(SUB_HOOK_AFTER_DECISION, cluster, s->hook_user);
     kr_resource_info info;
@@ -804,7 +818,7 @@ static kr_reconcile_result dispatch(submitter *s, const json_t *obj, uint64_t *a
         s->hook(SUB_HOOK_AFTER_CREATE, cluster, s->hook_user);
     snprintf(rv, sizeof(rv), "%s", sub_str(out, "metadata.resourceVersion"));
     json_decref(out);
-    return created(s, obj, (size_t)idx, attempt, rv, true, after, err);
+    return created(s, obj, (size_t)idx, attempt, rv, true, now_ms(s), after, err);
 }
 
 /* Status edits for the copy of attempt `a` in another cluster. */
