@@ -229,6 +229,9 @@ static void handle_locked(kr_testserver_t *ts, const ts_request *req, ts_respons
 void ts_handle(kr_testserver_t *ts, const ts_request *req, ts_response *resp)
 {
     memset(resp, 0, sizeof(*resp));
+    char received[TS_AUDIT_TIME_LEN] = "";
+    if (ts->audit)
+        ts_audit_now(received);
     ts_lock(ts);
     unsigned latency = ts->faults.latency_ms;
     ts_unlock(ts);
@@ -239,4 +242,5 @@ void ts_handle(kr_testserver_t *ts, const ts_request *req, ts_response *resp)
     ts_unlock(ts);
     if (resp->status == 0)
         ts_respond_status(resp, 500, "InternalError", "Internal error occurred: no response", NULL);
+    ts_audit_record(ts, req, resp, received);
 }
