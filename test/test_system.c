@@ -237,15 +237,33 @@ static void apply_faults(world *w, int c)
 
 /* ---- the programs ---------------------------------------------------------------- */
 
+/* The flags every program of `user` takes: its kubeconfigs (--kubeconfig
+ * HUB --cluster dc1=... --cluster dc2=...), text logs, the inventory. */
+typedef struct cluster_args {
+    char hub[300], dc1[320], dc2[320];
+} cluster_args;
+
+/* Append them to argv[n...]; the new n. `a` holds the strings. */
+static size_t cluster_args_add(const world *w, const char *user, cluster_args *a, const char **argv,
+                               size_t n)
+{
+    char path[300];
+    kubeconfig_path(w, HUB, user, a->hub, sizeof(a->hub));
+    kubeconfig_path(w, DC1, user, path, sizeof(path));
+    snprintf(a->dc1, sizeof(a->dc1), "dc1=%s", path);
+    kubeconfig_path(w, DC2, user, path, sizeof(path));
+    snprintf(a->dc2, sizeof(a->dc2), "dc2=%s", path);
+    const char *flags[] = {"--kubeconfig", a->hub,         "--cluster", a->dc1,        "--cluster",
+                           a->dc2,         "--log-format", "text",      "--inventory", w->db};
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+        argv[n++] = flags[i];
+    return n;
+}
+
 static void program_start(world *w, int p, int r)
 {
-    char hub[300], dc1[320], dc2[320], log[256], tokfile[256];
-    kubeconfig_path(w, HUB, program_name[p], hub, sizeof(hub));
-    char path[300];
-    kubeconfig_path(w, DC1, program_name[p], path, sizeof(path));
-    snprintf(dc1, sizeof(dc1), "dc1=%s", path);
-    kubeconfig_path(w, DC2, program_name[p], path, sizeof(path));
-    snprintf(dc2, sizeof(dc2), "dc2=%s", path);
+    cluster_args ca;
+    char log[256], tokfile[256];
     snprintf(log, sizeof(log), "%s/%s-%d.log", w->dir, program_name[p], r + 1);
     snprintf(tokfile, sizeof(tokfile), "%s/tokens.csv", w->dir);
     const char *argv[40];
@@ -253,25 +271,10 @@ static void program_start(world *w, int p, int r)
     argv[n++] = program_name[p];
     if (p == SUBMITTER)
         argv[n++] = "serve";
-    const char *common[] = {"--kubeconfig",
-                            hub,
-                            "--cluster",
-                            dc1,
-                            "--cluster",
-                            dc2,
-                            "--listen",
-                            "127.0.0.1:0",
-                            "--log-format",
-                            "text",
-                            "--kube-api-qps",
-                            "200",
-                            "--kube-api-burst",
-                            "400",
-                            "--leader-elect",
-                            "--lease-namespace",
-                            LEASE_NS,
-                            "--inventory",
-                            w->db};
+    n = cluster_args_add(w, program_name[p], &ca, argv, n);
+    const char *common[] = {
+        "--listen", "127.0.0.1:0",    "--kube-api-qps",    "200",   "--kube-api-burst",
+        "400",      "--leader-elect", "--lease-namespace", LEASE_NS};
     for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
         argv[n++] = common[i];
     if (p == SYNCER) {
@@ -589,92 +592,49 @@ static void schedule_print(const world *w, FILE *out)
     }
 }
 
-static void fault_begin(world *w, fault *f)
+/* kill -9 a replica and keep it down (hold), or start it again. */
+static void replica_hold(world *w, int p, int r, bool hold)
 {
-    cluster *cl = &w->cl[f->target];
-    switch (f->kind) {
-    case F_DC_DOWN:
-        cl->down = true;
-        apply_faults(w, f->target);
-        admin_post(w, f->target, "/_kr/close-watches", "{}");
-        break;
-    case F_CUT_WATCHES:
-        admin_post(w, f->target, "/_kr/close-watches", "{}");
-        f->ended = true;
-        break;
-    case F_BURST:
-        cl->burst = true;
-        apply_faults(w, f->target);
-        break;
-    case F_LATENCY:
-        cl->slow = true;
-        apply_faults(w, f->target);
-        break;
-    case F_KILL:
-        w->held[f->target][f->replica] = true;
-        kr_test_proc_kill(&w->prog[f->target][f->replica], SIGKILL);
-        break;
-    case F_DB_RESTART:
-        if (w->pg) {
-            kr_pgserver_stop(w->pgs);
-        } else {
-            for (int r = 0; r < 2; r++) {
-                w->held[INVENTORY][r] = true;
-                kr_test_proc_kill(&w->prog[INVENTORY][r], SIGKILL);
-            }
-        }
-        break;
-    case F_PAUSE_LEADER:
-        f->replica = leader_of(w, f->target);
-        if (f->replica >= 0)
-            kr_test_proc_pause(&w->prog[f->target][f->replica]);
-        break;
-    default:
-        break;
-    }
-    f->begun = true;
+    w->held[p][r] = hold;
+    if (hold)
+        kr_test_proc_kill(&w->prog[p][r], SIGKILL);
+    else if (w->prog[p][r].pid == 0)
+        kr_test_proc_restart(&w->prog[p][r]);
 }
 
-static void fault_end(world *w, fault *f)
+/* Begin (on) or end a fault. */
+static void fault_set(world *w, fault *f, bool on)
 {
     cluster *cl = &w->cl[f->target];
-    switch (f->kind) {
-    case F_DC_DOWN:
-        cl->down = false;
+    bool *flag = f->kind == F_DC_DOWN   ? &cl->down
+                 : f->kind == F_BURST   ? &cl->burst
+                 : f->kind == F_LATENCY ? &cl->slow
+                                        : NULL;
+    if (flag) {
+        *flag = on;
         apply_faults(w, f->target);
-        break;
-    case F_BURST:
-        cl->burst = false;
-        apply_faults(w, f->target);
-        break;
-    case F_LATENCY:
-        cl->slow = false;
-        apply_faults(w, f->target);
-        break;
-    case F_KILL:
-        w->held[f->target][f->replica] = false;
-        if (w->prog[f->target][f->replica].pid == 0)
-            kr_test_proc_restart(&w->prog[f->target][f->replica]);
-        break;
-    case F_DB_RESTART:
-        if (w->pg) {
-            ck_assert_int_eq(kr_pgserver_restart(w->pgs), 0);
-        } else {
-            for (int r = 0; r < 2; r++) {
-                w->held[INVENTORY][r] = false;
-                if (w->prog[INVENTORY][r].pid == 0)
-                    kr_test_proc_restart(&w->prog[INVENTORY][r]);
-            }
-        }
-        break;
-    case F_PAUSE_LEADER:
-        if (f->replica >= 0)
-            kr_test_proc_resume(&w->prog[f->target][f->replica]);
-        break;
-    default:
-        break;
     }
-    f->ended = true;
+    if (on && (f->kind == F_DC_DOWN || f->kind == F_CUT_WATCHES))
+        admin_post(w, f->target, "/_kr/close-watches", "{}");
+    if (f->kind == F_KILL)
+        replica_hold(w, f->target, f->replica, on);
+    if (f->kind == F_DB_RESTART && w->pg && on)
+        kr_pgserver_stop(w->pgs);
+    else if (f->kind == F_DB_RESTART && w->pg)
+        ck_assert_int_eq(kr_pgserver_restart(w->pgs), 0);
+    else if (f->kind == F_DB_RESTART)
+        for (int r = 0; r < 2; r++)
+            replica_hold(w, INVENTORY, r, on);
+    if (f->kind == F_PAUSE_LEADER && on)
+        f->replica = leader_of(w, f->target);
+    if (f->kind == F_PAUSE_LEADER && f->replica >= 0) {
+        if (on)
+            kr_test_proc_pause(&w->prog[f->target][f->replica]);
+        else
+            kr_test_proc_resume(&w->prog[f->target][f->replica]);
+    }
+    f->begun = true;
+    f->ended = !on || f->kind == F_CUT_WATCHES;
 }
 
 /* Run the faults and the workload until every fault has ended. */
@@ -688,9 +648,9 @@ static void schedule_run(world *w, long window_ms)
         for (int i = 0; i < w->n_faults; i++) {
             fault *f = &w->faults[i];
             if (!f->begun && t >= f->at_ms)
-                fault_begin(w, f);
+                fault_set(w, f, true);
             if (f->begun && !f->ended && t >= f->at_ms + f->length_ms)
-                fault_end(w, f);
+                fault_set(w, f, false);
             left |= !f->ended;
         }
         if (!left && t >= window_ms)
@@ -1015,30 +975,14 @@ static void plant_zombie(world *w, int c)
 
 static int sweep(world *w, bool dry_run, char *out, size_t size)
 {
-    char hub[300], dc1[320], dc2[320], path[300];
-    kubeconfig_path(w, HUB, "kr-sweeper", hub, sizeof(hub));
-    kubeconfig_path(w, DC1, "kr-sweeper", path, sizeof(path));
-    snprintf(dc1, sizeof(dc1), "dc1=%s", path);
-    kubeconfig_path(w, DC2, "kr-sweeper", path, sizeof(path));
-    snprintf(dc2, sizeof(dc2), "dc2=%s", path);
-    const char *argv[] = {"kr-sweeper",
-                          "--kubeconfig",
-                          hub,
-                          "--cluster",
-                          dc1,
-                          "--cluster",
-                          dc2,
-                          "--listen",
-                          "0",
-                          "--log-format",
-                          "text",
-                          "--once",
-                          "--grace",
-                          "0s",
-                          "--inventory",
-                          w->db,
-                          dry_run ? "--dry-run" : NULL,
-                          NULL};
+    cluster_args ca;
+    const char *argv[24] = {"kr-sweeper"};
+    size_t n = cluster_args_add(w, "kr-sweeper", &ca, argv, 1);
+    const char *flags[] = {"--listen", "0", "--once", "--grace", "0s"};
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+        argv[n++] = flags[i];
+    argv[n++] = dry_run ? "--dry-run" : NULL;
+    argv[n] = NULL;
     return kr_test_proc_run(argv, out, size, 60000);
 }
 

@@ -105,31 +105,17 @@ static json_t *object_ref(const char *path, bool *watch_path, bool *named)
 
 static const char *verb_of(const ts_request *req, json_t *ref, bool watch_path, bool named)
 {
-    const char *m = req->method;
-    if (!ref) {
-        static const char *const lower[] = {"get",    "post", "put",    "patch",
-                                            "delete", "head", "options"};
-        static const char *const upper[] = {"GET",    "POST", "PUT",    "PATCH",
-                                            "DELETE", "HEAD", "OPTIONS"};
-        for (size_t i = 0; i < sizeof(lower) / sizeof(lower[0]); i++)
-            if (strcmp(m, upper[i]) == 0)
-                return lower[i];
-        return m;
+    if (ref) {
+        ts_route rt = {.name = named ? "" : NULL, .legacy_watch = watch_path};
+        return ts_verb_of(req, &rt);
     }
-    if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) {
-        if (watch_path || (!named && ts_query_bool(req, "watch") == 1))
-            return "watch";
-        return named ? "get" : "list";
-    }
-    if (strcmp(m, "POST") == 0)
-        return "create";
-    if (strcmp(m, "PUT") == 0)
-        return "update";
-    if (strcmp(m, "PATCH") == 0)
-        return "patch";
-    if (strcmp(m, "DELETE") == 0)
-        return named ? "delete" : "deletecollection";
-    return m;
+    /* a non-resource request: the method, lower case */
+    static const char *const lower[] = {"get", "post", "put", "patch", "delete", "head", "options"};
+    static const char *const upper[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
+    for (size_t i = 0; i < sizeof(lower) / sizeof(lower[0]); i++)
+        if (strcmp(req->method, upper[i]) == 0)
+            return lower[i];
+    return req->method;
 }
 
 /* The path and its query, percent-encoded again. New, or NULL. */

@@ -165,7 +165,7 @@ static void dispatch(kr_testserver_t *ts, const ts_request *req, const ts_route 
         respond_method_not_allowed(resp, rt->res, m);
 }
 
-static const char *verb_of(const ts_request *req, const ts_route *rt)
+const char *ts_verb_of(const ts_request *req, const ts_route *rt)
 {
     const char *m = req->method;
     if (strcmp(m, "GET") == 0) {
@@ -219,7 +219,7 @@ static void handle_locked(kr_testserver_t *ts, const ts_request *req, ts_respons
     bool partial = ts_partial_negotiate(req, &rt);
     if (!partial && !accepts_json(req->accept))
         respond_not_acceptable(resp);
-    else if (ts_authorize(&who, verb_of(req, &rt), &rt, resp) == 0)
+    else if (ts_authorize(&who, ts_verb_of(req, &rt), &rt, resp) == 0)
         dispatch(ts, req, &rt, resp);
     if (partial)
         ts_partial_convert(req, &rt, resp);

@@ -258,6 +258,9 @@ typedef struct ts_route {
     bool legacy_watch;
 } ts_route;
 
+/* The RBAC verb of a routed request: get, list, watch, create, update,
+ * patch, delete, deletecollection (handler.c). */
+const char *ts_verb_of(const ts_request *req, const ts_route *rt);
 void ts_handle_get(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                    ts_response *resp);
 void ts_handle_list(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
