@@ -387,7 +387,7 @@ static void world_up(world *w, bool pg, unsigned long long seed)
     w->t0 = now_ms();
 }
 
-static void world_down(world *w, bool keep_logs)
+static void world_down(world *w)
 {
     for (int p = 0; p < N_PROGRAMS; p++)
         for (int r = 0; r < 2; r++) {
@@ -404,8 +404,7 @@ static void world_down(world *w, bool keep_logs)
         kr_test_proc_free(&w->cl[c].proc);
     }
     kr_pgserver_free(w->pgs);
-    if (!keep_logs)
-        kr_test_tmpdir_remove(w->dir);
+    kr_test_tmpdir_remove(w->dir);
 }
 
 /* ---- the workload -------------------------------------------------------------------- */
@@ -1252,7 +1251,7 @@ static void run_schedules(bool pg)
         schedule_run(&w, window);
         schedule_check(&w);
         rbac_check(&w, i == 0);
-        world_down(&w, false);
+        world_down(&w);
         fprintf(stderr,
                 "system: schedule %d/%d on %s held every invariant (%.1f s; %d replicas "
                 "restarted after losing their Lease)\n",
