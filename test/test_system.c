@@ -859,6 +859,35 @@ static bool runnables_converged(world *w)
     return ok;
 }
 
+/* The last transactions of the first object whose row differs from the
+ * list (who wrote what, when), into out[0..size). */
+static void recent_history(kr_inventory_t *inv, json_t *want, json_t *have, const char *kind,
+                           char *out, size_t size)
+{
+    out[0] = '\0';
+    const char *name;
+    json_t *v;
+    json_object_foreach(want, name, v)
+    {
+        if (json_equal(v, json_object_get(have, name)))
+            continue;
+        json_t *rows = NULL;
+        if (kr_inventory_history(inv, kind, NS, name, 0, 1000, &rows, NULL) != 0)
+            return;
+        size_t n = json_array_size(rows), len = 0;
+        len += (size_t)snprintf(out, size, "  last transactions of %s:", name);
+        for (size_t i = n > 4 ? n - 4 : 0; i < n && len < size; i++) {
+            json_t *t = json_array_get(rows, i);
+            len += (size_t)snprintf(out + len, size - len, "\n    %s %s rv %s %s by %s",
+                                    str_at(t, "time", NULL), str_at(t, "cluster", NULL),
+                                    str_at(t, "resourceVersion", NULL), str_at(t, "event", NULL),
+                                    str_at(t, "actor", NULL));
+        }
+        json_decref(rows);
+        return;
+    }
+}
+
 /* Invariant 5: the inventory's live rows equal a fresh list of every
  * cluster (uid and resourceVersion of every object in the namespace). */
 static bool inventory_converged(world *w)
@@ -918,10 +947,12 @@ static bool inventory_converged(world *w)
             } else if (!json_equal(want, have)) {
                 char *a = json_dumps(want, JSON_SORT_KEYS | JSON_COMPACT);
                 char *b = json_dumps(have, JSON_SORT_KEYS | JSON_COMPACT);
+                char last[700];
+                recent_history(inv, want, have, kinds[k].kind, last, sizeof(last));
                 snprintf(w->why, sizeof(w->why),
-                         "the inventory's %s %s differ from a fresh list:\n  list %.700s\n  "
-                         "inventory %.700s",
-                         cluster_name[c], kinds[k].kind, a, b);
+                         "the inventory's %s %s differ from a fresh list:\n  list %.600s\n  "
+                         "inventory %.600s\n%s",
+                         cluster_name[c], kinds[k].kind, a, b, last);
                 free(a);
                 free(b);
                 ok = false;
