@@ -38,6 +38,7 @@ static void usage(FILE *out)
             "                    [--load FILE ...] [--kubeconfig-out FILE] [--threads N]\n"
             "                    [--fail-429 F] [--fail-500 F] [--fail-503 F] [--latency-ms N]\n"
             "                    [--watch-max-events N [--watch-cut-mid-event]]\n"
+            "                    [--audit-log FILE]\n"
             "  --token T   a bearer token; \"T:user\" names the user, \"T:user:get,list\" "
             "limits verbs.\n"
             "              Tokens need TLS: kubectl and client-go never send a bearer token "
@@ -45,6 +46,11 @@ static void usage(FILE *out)
             "              HTTP, so serve --tls-cert/--tls-key and use the kubeconfig that "
             "--kubeconfig-out\n"
             "              writes (it carries the CA and the first token).\n"
+            "  --audit-log FILE  append one audit.k8s.io/v1 Event per request (JSON lines, "
+            "level Metadata,\n"
+            "              as kube-apiserver's log backend): user (the token's), verb, "
+            "objectRef,\n"
+            "              responseStatus.code, requestURI, timestamps.\n"
             "Prints the URL it serves, then runs until SIGINT or SIGTERM.\n"
             "Admin endpoints: POST /_kr/faults {fail429,fail500,fail503,latencyMs,"
             "watchMaxEvents,watchCutMidEvent}, POST /_kr/close-watches, /_kr/compact, "
@@ -150,6 +156,8 @@ static int parse_value_flag(struct args *a, const char *flag, const char *v)
         a->kubeconfig_out = v;
     else if (strcmp(flag, "--token") == 0 && a->ntokens < MAX_LIST)
         a->tokens[a->ntokens++] = v;
+    else if (strcmp(flag, "--audit-log") == 0)
+        a->opts.audit_log = v;
     else if (strcmp(flag, "--load") == 0 && a->nloads < MAX_LIST)
         a->loads[a->nloads++] = v;
     else

@@ -68,6 +68,10 @@ typedef struct kr_testserver_opts {
     kr_testserver_faults faults; /* initial faults */
     unsigned long long seed; /* for generateName and faults; 0 = from the clock */
     kr_logger logger;
+    /* Append one audit.k8s.io/v1 Event per request (JSON lines, level
+     * Metadata, as kube-apiserver's log backend) to this file; NULL: none.
+     * Borrowed for the call to kr_testserver_start. */
+    const char *audit_log;
 } kr_testserver_opts;
 
 /* Create a server and start listening. *out is new: stop and free it with

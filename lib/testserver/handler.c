@@ -165,7 +165,7 @@ static void dispatch(kr_testserver_t *ts, const ts_request *req, const ts_route 
         respond_method_not_allowed(resp, rt->res, m);
 }
 
-static const char *verb_of(const ts_request *req, const ts_route *rt)
+const char *ts_verb_of(const ts_request *req, const ts_route *rt)
 {
     const char *m = req->method;
     if (strcmp(m, "GET") == 0) {
@@ -219,7 +219,7 @@ static void handle_locked(kr_testserver_t *ts, const ts_request *req, ts_respons
     bool partial = ts_partial_negotiate(req, &rt);
     if (!partial && !accepts_json(req->accept))
         respond_not_acceptable(resp);
-    else if (ts_authorize(&who, verb_of(req, &rt), &rt, resp) == 0)
+    else if (ts_authorize(&who, ts_verb_of(req, &rt), &rt, resp) == 0)
         dispatch(ts, req, &rt, resp);
     if (partial)
         ts_partial_convert(req, &rt, resp);
@@ -229,6 +229,9 @@ static void handle_locked(kr_testserver_t *ts, const ts_request *req, ts_respons
 void ts_handle(kr_testserver_t *ts, const ts_request *req, ts_response *resp)
 {
     memset(resp, 0, sizeof(*resp));
+    char received[TS_AUDIT_TIME_LEN] = "";
+    if (ts->audit)
+        ts_audit_now(received);
     ts_lock(ts);
     unsigned latency = ts->faults.latency_ms;
     ts_unlock(ts);
@@ -239,4 +242,5 @@ void ts_handle(kr_testserver_t *ts, const ts_request *req, ts_response *resp)
     ts_unlock(ts);
     if (resp->status == 0)
         ts_respond_status(resp, 500, "InternalError", "Internal error occurred: no response", NULL);
+    ts_audit_record(ts, req, resp, received);
 }

@@ -100,6 +100,8 @@ int kr_testserver_start(const kr_testserver_opts *opts, kr_testserver_t **out, k
      * HTTP threads have stopped. */
     kr_cond_init(&ts->watches_cv);
     int rc = copy_options(ts, opts, err);
+    if (rc == 0 && opts && opts->audit_log)
+        rc = ts_audit_open(ts, opts->audit_log, err);
     if (rc == 0 && allocate_state(ts) != 0)
         rc = kr_error_set(err, KR_ENOMEM, "out of memory creating the test server");
     if (rc == 0) {
@@ -130,6 +132,7 @@ void kr_testserver_free(kr_testserver_t *ts)
     ts_watch_close_all(ts);
     ts_unlock(ts);
     ts_http_stop(ts);
+    ts_audit_close(ts);
     ts_history_free(ts);
     ts_snapshots_clear(ts);
     kr_free(ts->snapshots);

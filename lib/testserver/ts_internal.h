@@ -129,6 +129,7 @@ struct kr_testserver {
     pthread_cond_t ticker_cv;
     pthread_cond_t watches_cv; /* broadcast when nwatches changes */
     bool ticker_started, stopping;
+    struct ts_audit *audit; /* opts.audit_log open; NULL without one (audit.c) */
 };
 
 /* ---- the transport-free request handler (handler.c) -------------------- */
@@ -253,6 +254,9 @@ typedef struct ts_route {
     bool legacy_watch;
 } ts_route;
 
+/* The RBAC verb of a routed request: get, list, watch, create, update,
+ * patch, delete, deletecollection (handler.c). */
+const char *ts_verb_of(const ts_request *req, const ts_route *rt);
 void ts_handle_get(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                    ts_response *resp);
 void ts_handle_list(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
@@ -385,5 +389,19 @@ void ts_http_resume(void *conn);
 void ts_http_suspend(void *conn);
 /* True when the peer closed its end (a plain-TCP check without reading). */
 bool ts_http_peer_closed(void *conn);
+
+/* ---- the audit log (audit.c) ------------------------------------------------- */
+
+typedef struct ts_audit ts_audit;
+#define TS_AUDIT_TIME_LEN 40
+/* Open `path` for appending as ts->audit. Errors: KR_EIO, KR_ENOMEM. */
+int ts_audit_open(kr_testserver_t *ts, const char *path, kr_error_t *err);
+void ts_audit_close(kr_testserver_t *ts);
+/* Now in RFC 3339 with microseconds, as audit timestamps are written. */
+void ts_audit_now(char out[TS_AUDIT_TIME_LEN]);
+/* Append the Event of an answered request (no-op without an audit log).
+ * Called without ts->mu held. */
+void ts_audit_record(kr_testserver_t *ts, const ts_request *req, const ts_response *resp,
+                     const char received[TS_AUDIT_TIME_LEN]);
 
 #endif /* KR_TS_INTERNAL_H */

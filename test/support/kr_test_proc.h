@@ -1,0 +1,68 @@
+/* libkreconcile tests — programs run as child processes by a test: started
+ * with their output in a log file, killed, paused (SIGSTOP) and resumed,
+ * restarted with the same arguments, and never outliving the test (they
+ * get SIGKILL when the test process dies, also on a failed assertion).
+ * Test-only. */
+#ifndef KR_TEST_PROC_H
+#define KR_TEST_PROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define KR_TEST_PROC_MAX_ARGS 48
+
+typedef struct kr_test_proc {
+    pid_t pid; /* 0: not running */
+    bool paused;
+    int starts; /* how many times it was started */
+    int status; /* how the last run ended, as kr_test_proc_kill returns it */
+    char log[512];
+    char *argv[KR_TEST_PROC_MAX_ARGS + 1]; /* owned copies; argv[0] is the binary's path */
+} kr_test_proc;
+
+/* Start `argv` (NULL-terminated; argv[0] is a program of the build's bin
+ * directory, or a path when it holds a '/') with stdout and stderr appended
+ * to `log` (created empty by the first start). The arguments are copied.
+ * Aborts the test when it cannot fork. */
+void kr_test_proc_start(kr_test_proc *p, const char *log, const char *const *argv);
+
+/* Start it again with the same arguments and log (after a kill). */
+void kr_test_proc_restart(kr_test_proc *p);
+
+/* Send `sig` (resuming a paused one first unless sig is SIGKILL) and wait
+ * for the end: the exit code, or 128 + the signal that ended it; -1 when
+ * it was not running. */
+int kr_test_proc_kill(kr_test_proc *p, int sig);
+
+/* SIGTERM, then SIGKILL after `grace_ms`: the status as kr_test_proc_kill. */
+int kr_test_proc_stop(kr_test_proc *p, int grace_ms);
+
+/* SIGSTOP / SIGCONT. */
+void kr_test_proc_pause(kr_test_proc *p);
+void kr_test_proc_resume(kr_test_proc *p);
+
+/* True while it runs (a process that ended by itself is reaped here, its
+ * status kept in p->status). */
+bool kr_test_proc_running(kr_test_proc *p);
+
+/* Stop it (SIGKILL) when running and free the arguments; the log stays.
+ * A zeroed or already freed one is a no-op. */
+void kr_test_proc_free(kr_test_proc *p);
+
+/* The log's text (new, free()); "" when unreadable. */
+char *kr_test_proc_log_text(const kr_test_proc *p);
+
+/* Wait at most `timeout_ms` for `text` to appear in the log after byte
+ * `from` (0: anywhere). True when it did. */
+bool kr_test_proc_log_wait(const kr_test_proc *p, const char *text, size_t from, int timeout_ms);
+
+/* The size of the log now (for kr_test_proc_log_wait's `from`). */
+size_t kr_test_proc_log_size(const kr_test_proc *p);
+
+/* Run `argv` to its end (killed after `timeout_ms`) with stdin from
+ * /dev/null; its stdout (and stderr) in out[0..size), NUL-terminated.
+ * Returns the status as kr_test_proc_kill. */
+int kr_test_proc_run(const char *const *argv, char *out, size_t size, int timeout_ms);
+
+#endif /* KR_TEST_PROC_H */
