@@ -128,6 +128,7 @@ struct kr_testserver {
     pthread_cond_t ticker_cv;
     pthread_cond_t watches_cv; /* broadcast when nwatches changes */
     bool ticker_started, stopping;
+    json_t *requests; /* stats.c: "verb resource" -> count; NULL until the first */
 };
 
 /* ---- the transport-free request handler (handler.c) -------------------- */
@@ -389,5 +390,12 @@ void ts_http_resume(void *conn);
 void ts_http_suspend(void *conn);
 /* True when the peer closed its end (a plain-TCP check without reading). */
 bool ts_http_peer_closed(void *conn);
+
+/* ---- request counters (stats.c) ---------------------------------------------- */
+
+/* Count one request routed to `rt` (a resource) by its audit verb. */
+void ts_stats_count(kr_testserver_t *ts, const char *verb, const ts_route *rt);
+json_t *ts_stats_requests(kr_testserver_t *ts); /* new: "verb resource" -> count */
+void ts_stats_reset(kr_testserver_t *ts);
 
 #endif /* KR_TS_INTERNAL_H */
