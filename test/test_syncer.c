@@ -106,7 +106,8 @@ START_TEST(status_patch_only_when_an_entry_changes_besides_its_time)
         .source_resource_version = "7", .target_resource_version = "3", .verified = true};
     json_t *entry = syncer_status_entry(&st);
     json_t *patch = NULL;
-    ck_assert_int_eq(syncer_status_patch(hub, "dc1", entry, false, &patch, NULL), 0);
+    ck_assert_int_eq(syncer_status_patch(hub, "dc1", entry, SYNCER_FINALIZER_KEEP, &patch, NULL),
+                     0);
     ck_assert_ptr_nonnull(patch);
     json_t *pm = json_object_get(patch, "metadata");
     ck_assert_str_eq(json_string_value(json_object_get(pm, "resourceVersion")), "7");
@@ -119,18 +120,30 @@ START_TEST(status_patch_only_when_an_entry_changes_besides_its_time)
     json_decref(patch);
     json_t *later = syncer_status_entry(&st);
     json_object_set_new(later, "time", json_string("2000-01-01T00:00:00Z"));
-    ck_assert_int_eq(syncer_status_patch(hub, "dc1", later, false, &patch, NULL), 0);
+    ck_assert_int_eq(syncer_status_patch(hub, "dc1", later, SYNCER_FINALIZER_KEEP, &patch, NULL),
+                     0);
     ck_assert_ptr_null(patch);
+    /* an unchanged entry on an object without our finalizer: the patch adds it */
+    ck_assert_int_eq(syncer_status_patch(hub, "dc1", later, SYNCER_FINALIZER_ADD, &patch, NULL), 0);
+    ck_assert_ptr_nonnull(patch);
+    pm = json_object_get(patch, "metadata");
+    json_t *added = json_object_get(pm, "finalizers"); /* after the others */
+    ck_assert_uint_eq(json_array_size(added), 2);
+    ck_assert_str_eq(json_string_value(json_array_get(added, 1)), KR_FINALIZER_SYNCER);
+    ck_assert_str_eq(json_string_value(json_object_get(pm, "resourceVersion")), "7");
+    json_decref(patch);
     st.verified = false;
     json_t *changed = syncer_status_entry(&st);
     ck_assert(!syncer_status_same(changed, later));
-    ck_assert_int_eq(syncer_status_patch(hub, "dc1", changed, false, &patch, NULL), 0);
+    ck_assert_int_eq(syncer_status_patch(hub, "dc1", changed, SYNCER_FINALIZER_KEEP, &patch, NULL),
+                     0);
     ck_assert_ptr_nonnull(patch);
     json_decref(patch);
     /* removing the last entry removes the annotation; releasing drops only ours */
     json_object_set_new(json_object_get(hub, "metadata"), "finalizers",
                         json_pack("[s, s]", "other/f", KR_FINALIZER_SYNCER));
-    ck_assert_int_eq(syncer_status_patch(hub, "dc1", NULL, true, &patch, NULL), 0);
+    ck_assert_int_eq(syncer_status_patch(hub, "dc1", NULL, SYNCER_FINALIZER_RELEASE, &patch, NULL),
+                     0);
     pm = json_object_get(patch, "metadata");
     ck_assert(json_is_null(
         json_object_get(json_object_get(pm, "annotations"), KR_ANNOTATION_SYNC_STATUS)));
@@ -200,14 +213,18 @@ START_TEST(parked_entries_are_taken_together_and_a_newer_one_wins_a_restore)
     s.pending = json_object();
     json_t *a = json_pack("{s:s}", "targetResourceVersion", "1");
     json_t *b = json_pack("{s:s}", "targetResourceVersion", "2");
-    ck_assert_int_eq(syncer_pending_put(&s, 0, "ns", "x", "dc1", a), 0);
-    ck_assert_int_eq(syncer_pending_put(&s, 0, "ns", "x", "dc2", a), 0);
-    ck_assert_int_eq(syncer_pending_put(&s, 1, "ns", "x", "dc1", b), 0); /* another resource */
+    size_t parked = 0;
+    ck_assert_int_eq(syncer_pending_put(&s, 0, "ns", "x", "dc1", a, &parked), 0);
+    ck_assert_uint_eq(parked, 1);
+    ck_assert_int_eq(syncer_pending_put(&s, 0, "ns", "x", "dc2", a, &parked), 0);
+    ck_assert_uint_eq(parked, 2); /* every cluster's: the hub write may go at once */
+    ck_assert_int_eq(syncer_pending_put(&s, 1, "ns", "x", "dc1", b, &parked), 0);
+    ck_assert_uint_eq(parked, 1); /* another resource */
     json_t *taken = syncer_pending_take(&s, 0, "ns", "x");
     ck_assert_uint_eq(json_object_size(taken), 2);
     ck_assert_ptr_null(syncer_pending_take(&s, 0, "ns", "x"));
     /* a failed write puts them back, behind what was parked meanwhile */
-    ck_assert_int_eq(syncer_pending_put(&s, 0, "ns", "x", "dc1", b), 0);
+    ck_assert_int_eq(syncer_pending_put(&s, 0, "ns", "x", "dc1", b, NULL), 0);
     syncer_pending_restore(&s, 0, "ns", "x", taken);
     json_t *again = syncer_pending_take(&s, 0, "ns", "x");
     ck_assert_ptr_eq(json_object_get(again, "dc1"), b);

@@ -1,13 +1,15 @@
 /* kr-syncer — the reconcile of one hub object for one workload cluster:
  * read the hub object and our copy from informer caches, make the cluster
- * agree (create, three-way patch, or delete), wait until that cluster's
- * informer observed the write, and record the outcome in the hub object's
- * sync-status. Every read is from a cache but two, where a cache that is
+ * agree (create, three-way patch, or delete), and record the outcome in
+ * the hub object's sync-status once that cluster's informer observed the
+ * write (under a controller the write's watch event brings the key back;
+ * a worker never waits for it). Every read is from a cache but two, where a cache that is
  * behind would decide wrongly: a hub delete whose copy the cache does not
  * hold asks the cluster itself (a GET: an unreachable cluster's cache must
  * never count as "the copy is gone"), and so does a create answered
  * AlreadyExists (ours with the cache behind, or someone else's?). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -18,8 +20,10 @@
 #define PENDING_DELETE_RETRY_MS 2000u
 /* A foreign copy is looked at again this often at most (someone must act). */
 #define FOREIGN_RETRY_MS 30000u
-/* How long a parked status entry waits for the other clusters' entries. */
-#define STATUS_BATCH_MS 10u
+/* How long a parked status entry waits at most for the entries of the
+ * other clusters the object is placed in (each lane may be far behind the
+ * others in a burst; when the last one parks, the write goes at once). */
+#define STATUS_BATCH_MS 2000u
 
 /* One reconcile's view. */
 typedef struct rctx {
@@ -33,6 +37,7 @@ typedef struct rctx {
     uint64_t *after_ms;
     kr_error_t *err;
     bool unreachable; /* the last call found the cluster not answering */
+    bool hub_lane; /* the hub lane's status write: a worker never waits there */
 } rctx;
 
 /* The outcome of a step that touched the cluster. */
@@ -122,8 +127,12 @@ static step hub_patch(rctx *c, const json_t *patch)
     const char *rv = meta_string(out, "resourceVersion");
     if (json_is_object(out) && rv) {
         /* The next reconcile of any lane reads the hub cache: let it hold
-         * this write, or that lane's precondition fails (409) for nothing. */
-        kr_informer_wait_for_resource_version(c->res->hub, rv, c->s->verify_timeout_ms, NULL);
+         * this write, or that lane's precondition fails (409) for nothing.
+         * The hub lane's write does not wait: the lanes never look again
+         * because of a status write (syncer_hub_changed), and a flush that
+         * reads a stale cache costs one 409 and a requeue. */
+        if (!c->hub_lane)
+            kr_informer_wait_for_resource_version(c->res->hub, rv, c->s->verify_timeout_ms, NULL);
         json_decref(c->hub);
         c->hub = out;
     } else {
@@ -132,11 +141,12 @@ static step hub_patch(rctx *c, const json_t *patch)
     return STEP_OK;
 }
 
-/* Write `cluster`'s entry (NULL: remove it; release: drop our finalizer). */
-static step write_status(rctx *c, const json_t *entry, bool release)
+/* Write `cluster`'s entry (NULL: remove it), adding or dropping our
+ * finalizer in the same write as `finalizer` says. */
+static step write_status(rctx *c, const json_t *entry, syncer_finalizer finalizer)
 {
     json_t *patch = NULL;
-    if (syncer_status_patch(c->hub, c->req->cluster, entry, release, &patch, c->err) != 0)
+    if (syncer_status_patch(c->hub, c->req->cluster, entry, finalizer, &patch, c->err) != 0)
         return STEP_FAILED;
     if (!patch)
         return STEP_OK;
@@ -157,7 +167,8 @@ static step record_error(rctx *c, const json_t *old_entry, const char *message)
     json_t *entry = syncer_status_entry(&st);
     if (!entry)
         return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
-    step s = write_status(c, entry, false);
+    /* Only a synced object's errors are recorded: it keeps our finalizer. */
+    step s = write_status(c, entry, SYNCER_FINALIZER_ADD);
     json_decref(entry);
     return s;
 }
@@ -180,23 +191,47 @@ static kr_reconcile_result result_of(rctx *c, step st)
     }
 }
 
-/* Park this cluster's entry for the hub lane's one write (when it changes). */
+/* The clusters whose entries the hub lane's write waits for: those the
+ * object is placed in that answer (a dead one's entries are not coming). */
+static size_t expected_entries(const rctx *c)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->s->n_clusters; i++) {
+        syncer_cluster *cl = &c->s->clusters[i];
+        pthread_mutex_lock(&cl->health.lock);
+        bool healthy = cl->health.retry_at_ns == 0;
+        pthread_mutex_unlock(&cl->health.lock);
+        n += healthy && syncer_placed(c->hub, cl->name);
+    }
+    return n;
+}
+
+/* Park this cluster's entry for the hub lane's one write (when it changes,
+ * or when the hub object still lacks our finalizer: that write adds it). */
 static step park_status(rctx *c, const json_t *entry)
 {
     json_t *entries = syncer_status_parse(c->hub);
-    bool same = entries && syncer_status_same(json_object_get(entries, c->req->cluster), entry);
+    bool same = entries && syncer_status_same(json_object_get(entries, c->req->cluster), entry) &&
+                kr_managed_has_finalizer(c->hub, KR_FINALIZER_SYNCER);
     json_decref(entries);
-    if (same)
+    size_t resource = (size_t)(c->res - c->s->resources);
+    /* An unchanged entry is parked only to complete a batch that waits. */
+    if (same && syncer_pending_count(c->s, resource, c->req->namespace_, c->req->name) == 0)
         return STEP_OK;
-    if (syncer_pending_put(c->s, (size_t)(c->res - c->s->resources), c->req->namespace_,
-                           c->req->name, c->req->cluster, entry) != 0)
+    size_t parked = 0;
+    if (syncer_pending_put(c->s, resource, c->req->namespace_, c->req->name, c->req->cluster, entry,
+                           &parked) != 0)
         return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
-    kr_controller_enqueue_after(c->ctl, c->s->hub_name, c->req->namespace_, c->req->name,
-                                STATUS_BATCH_MS);
+    if (parked >= expected_entries(c))
+        kr_controller_enqueue(c->ctl, c->s->hub_name, c->req->namespace_, c->req->name);
+    else
+        kr_controller_enqueue_after(c->ctl, c->s->hub_name, c->req->namespace_, c->req->name,
+                                    STATUS_BATCH_MS);
     return STEP_OK;
 }
 
-/* The hub lane: write every entry parked for the object in one patch. */
+/* The hub lane: write every entry parked for the object in one patch,
+ * which also adds our finalizer when the object lacks it. */
 static kr_reconcile_result flush_status(syncer_t *s, size_t resource,
                                         const kr_reconcile_request *req, kr_error_t *err)
 {
@@ -205,13 +240,13 @@ static kr_reconcile_result flush_status(syncer_t *s, size_t resource,
         return KR_RECONCILE_DONE;
     syncer_resource *res = &s->resources[resource];
     uint64_t after = 0;
-    rctx c = {.s = s, .res = res, .req = req, .after_ms = &after, .err = err};
+    rctx c = {.s = s, .res = res, .req = req, .after_ms = &after, .err = err, .hub_lane = true};
     c.hub = kr_store_get_by_name(kr_informer_store(res->hub), req->namespace_, req->name);
     step st = STEP_OK;
     json_t *patch = NULL;
     /* Gone, ignored or being deleted: the entries no longer matter. */
     if (c.hub && !syncer_skip_reason(c.hub) && !meta_string(c.hub, "deletionTimestamp")) {
-        if (syncer_status_patch_entries(c.hub, entries, false, &patch, err) != 0)
+        if (syncer_status_patch_entries(c.hub, entries, SYNCER_FINALIZER_ADD, &patch, err) != 0)
             st = STEP_FAILED;
         else if (patch)
             st = hub_patch(&c, patch);
@@ -322,7 +357,7 @@ static step reconcile_delete(rctx *c)
     if (st == STEP_OK) {
         bool complete = syncer_delete_complete(
             c->hub, entries, (const char *const *)c->s->cluster_names, c->s->n_clusters);
-        st = write_status(c, entry, complete);
+        st = write_status(c, entry, complete ? SYNCER_FINALIZER_RELEASE : SYNCER_FINALIZER_KEEP);
         if (st == STEP_OK && complete)
             log_key(c, KR_LOG_INFO, "every cluster confirmed the delete: finalizer removed%s",
                     NULL);
@@ -338,7 +373,7 @@ static step reconcile_unplaced(rctx *c, const json_t *old_entry)
     step st = confirm_gone(c, old_entry != NULL);
     if (st != STEP_OK)
         return st;
-    return write_status(c, NULL, false);
+    return write_status(c, NULL, SYNCER_FINALIZER_KEEP);
 }
 
 /* Returned by send_copy when the cluster waits for a probe (no request). */
@@ -433,28 +468,29 @@ static step write_copy(rctx *c, const json_t *old_entry, json_t **written)
     return st;
 }
 
-/* Read after write: true once the cluster's informer observed `rv`. */
+/* Read after write: true once the cluster's informer observed `rv`.
+ * Under a controller it only looks (a worker never waits: the write's own
+ * watch event queues the key again, and that reconcile finds the copy in
+ * the cache); called directly it waits up to verify_timeout_ms. */
 static bool observed(rctx *c, const char *rv)
 {
     if (!rv)
         return false;
-    uint64_t timeout = c->s->verify_timeout_ms;
     kr_informer_t *inf = c->cl->copies[c->res - c->s->resources];
-    return kr_informer_wait_for_resource_version(inf, rv, timeout, NULL) == 0;
+    if (!c->ctl)
+        return kr_informer_wait_for_resource_version(inf, rv, c->s->verify_timeout_ms, NULL) == 0;
+    char *last = kr_informer_last_resource_version(inf);
+    bool seen = last && strtoull(last, NULL, 10) >= strtoull(rv, NULL, 10);
+    kr_free(last);
+    return seen;
 }
 
+/* Our finalizer goes on the hub object with its first status write (one
+ * hub write per object, not two). A hub delete that comes before it finds
+ * no finalizer and completes at once; the copies made meanwhile are then
+ * orphans, which their own watch events bring to reconcile_orphan. */
 static step reconcile_sync(rctx *c)
 {
-    if (!kr_managed_has_finalizer(c->hub, KR_FINALIZER_SYNCER)) {
-        /* Before any copy exists: a delete must find the finalizer. */
-        json_t *patch = NULL;
-        if (kr_managed_finalizer_patch(c->hub, KR_FINALIZER_SYNCER, true, &patch, c->err) != 0)
-            return STEP_FAILED;
-        step st = patch ? hub_patch(c, patch) : STEP_OK;
-        json_decref(patch);
-        if (st != STEP_OK)
-            return st;
-    }
     json_t *entries = syncer_status_parse(c->hub);
     if (!entries)
         return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
@@ -486,26 +522,36 @@ static step reconcile_sync(rctx *c)
     }
     syncer_status now = {.source_resource_version = meta_string(c->hub, "resourceVersion")};
     json_t *entry = NULL;
+    const char *old_target = json_string_value(json_object_get(old, "targetResourceVersion"));
+    const char *cached = meta_string(c->copy, "resourceVersion");
     if (rv) {
         now.target_resource_version = rv;
         now.verified = observed(c, rv);
         if (now.verified)
             syncer_record(c->s, c->res, c->req->cluster, written, "VERIFIED");
-    } else if (old && !json_object_get(old, "lastError") &&
-               json_string_value(json_object_get(old, "targetResourceVersion")) &&
-               !json_object_get(old, "deleted")) {
-        /* Nothing to write: the entry stands, verified once observed. */
+        else if (c->ctl) {
+            /* Not yet seen: the write's watch event wakes this key, whose
+             * reconcile (no write needed then) records it verified. */
+            json_decref(written);
+            json_decref(entries);
+            return STEP_OK;
+        }
+    } else if (old && !json_object_get(old, "lastError") && !json_object_get(old, "deleted") &&
+               old_target && cached && strcmp(old_target, cached) == 0) {
+        /* Nothing to write and the cache holds the copy the entry names:
+         * the entry stands (its source RV is the hub's when we wrote). */
         now.source_resource_version =
             json_string_value(json_object_get(old, "sourceResourceVersion"));
-        now.target_resource_version =
-            json_string_value(json_object_get(old, "targetResourceVersion"));
-        now.verified = json_is_true(json_object_get(old, "verified")) ||
-                       observed(c, now.target_resource_version);
-    } else {
-        /* Converged without a write of ours (a restart, a lost status):
-         * the cache holds the copy, so it is observed. */
-        now.target_resource_version = meta_string(c->copy, "resourceVersion");
+        now.target_resource_version = old_target;
         now.verified = true;
+    } else {
+        /* Nothing to write, and the cache holds a copy the entry does not
+         * name (our write, now observed; a restart; a lost status): it
+         * matches the hub object as it is, so it is observed at this RV. */
+        now.target_resource_version = cached;
+        now.verified = true;
+        if (c->ctl && cached && (!old_target || strcmp(old_target, cached) != 0))
+            syncer_record(c->s, c->res, c->req->cluster, c->copy, "VERIFIED");
     }
     entry = syncer_status_entry(&now);
     bool verified = now.verified;
@@ -513,7 +559,7 @@ static step reconcile_sync(rctx *c)
     json_decref(entries);
     if (!entry)
         return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
-    st = c->ctl ? park_status(c, entry) : write_status(c, entry, false);
+    st = c->ctl ? park_status(c, entry) : write_status(c, entry, SYNCER_FINALIZER_ADD);
     json_decref(entry);
     if (st == STEP_OK && !verified) {
         *c->after_ms = UNVERIFIED_RETRY_MS;
