@@ -21,9 +21,12 @@
 /* A foreign copy is looked at again this often at most (someone must act). */
 #define FOREIGN_RETRY_MS 30000u
 /* How long a parked status entry waits at most for the entries of the
- * other clusters the object is placed in (each lane may be far behind the
- * others in a burst; when the last one parks, the write goes at once). */
-#define STATUS_BATCH_MS 2000u
+ * other clusters the object is placed in (when the last one parks, the
+ * write goes at once): long while one of their lanes has a backlog (in a
+ * burst a lane may be seconds behind another), short when they are idle
+ * (their entry may not be coming: nothing changed there). */
+#define STATUS_BATCH_BUSY_MS 10000u
+#define STATUS_BATCH_IDLE_MS 100u
 
 /* One reconcile's view. */
 typedef struct rctx {
@@ -192,16 +195,21 @@ static kr_reconcile_result result_of(rctx *c, step st)
 }
 
 /* The clusters whose entries the hub lane's write waits for: those the
- * object is placed in that answer (a dead one's entries are not coming). */
-static size_t expected_entries(const rctx *c)
+ * object is placed in that answer (a dead one's entries are not coming);
+ * *busy when one of their lanes has keys queued. */
+static size_t expected_entries(const rctx *c, bool *busy)
 {
     size_t n = 0;
+    *busy = false;
     for (size_t i = 0; i < c->s->n_clusters; i++) {
         syncer_cluster *cl = &c->s->clusters[i];
         pthread_mutex_lock(&cl->health.lock);
         bool healthy = cl->health.retry_at_ns == 0;
         pthread_mutex_unlock(&cl->health.lock);
-        n += healthy && syncer_placed(c->hub, cl->name);
+        if (!healthy || !syncer_placed(c->hub, cl->name))
+            continue;
+        n++;
+        *busy = *busy || kr_controller_queue_len(c->ctl, cl->name) > 0;
     }
     return n;
 }
@@ -222,11 +230,12 @@ static step park_status(rctx *c, const json_t *entry)
     if (syncer_pending_put(c->s, resource, c->req->namespace_, c->req->name, c->req->cluster, entry,
                            &parked) != 0)
         return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
-    if (parked >= expected_entries(c))
+    bool busy = false;
+    if (parked >= expected_entries(c, &busy))
         kr_controller_enqueue(c->ctl, c->s->hub_name, c->req->namespace_, c->req->name);
     else
         kr_controller_enqueue_after(c->ctl, c->s->hub_name, c->req->namespace_, c->req->name,
-                                    STATUS_BATCH_MS);
+                                    busy ? STATUS_BATCH_BUSY_MS : STATUS_BATCH_IDLE_MS);
     return STEP_OK;
 }
 
