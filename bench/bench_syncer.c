@@ -4,9 +4,13 @@
  * clusters (created, observed, status written), beside bare kr_client
  * creates of as many objects in both clusters by as many threads as the
  * syncer has workers, in the same run (the ratio; the issue's target is
- * 0.7); the latency of one hub edit until both clusters' copies are
- * verified in its status (p50, p99 over KR_BENCH_SYNCER_EDITS, default
- * 100); and the requests the syncer sends while nothing changes (target 0).
+ * 0.7), with the requests per object by verb as the servers count them;
+ * the latency of one hub edit until both clusters' copies are verified in
+ * its status (p50, p99 over KR_BENCH_SYNCER_EDITS, default 100); a burst
+ * of KR_BENCH_SYNCER_BURST edits (default 1,000) until dc1 holds them,
+ * with both clusters up and with dc2 down (target: within 1.5x); and the
+ * requests per minute while nothing changes (KR_BENCH_SYNCER_STEADY_S,
+ * default 10 s; target 0 besides watches).
  * Clients have no rate limit here (the programs' default is 5 qps). Prints
  * figures; never asserts on speed. */
 #include <pthread.h>
@@ -164,16 +168,76 @@ static void print_requests(const char *what, long per)
     printf("\n");
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+/* Every copy of cm-0 .. cm-(n-1) in cluster `d`'s cache holds `prefix`N. */
+static void wait_copies(syncer_t *s, int d, long n, const char *prefix)
+{
+    kr_store_t *store = kr_informer_store(s->clusters[d].copies[0]);
+    for (long next = 0; next < n;) {
+        char name[32], want[32];
+        snprintf(name, sizeof(name), "cm-%ld", next);
+        snprintf(want, sizeof(want), "%s%ld", prefix, next);
+        json_t *copy = kr_store_get_by_name(store, NSNAME, name);
+        const char *value =
+            json_string_value(json_object_get(json_object_get(copy, "data"), "value"));
+        bool ok = value && strcmp(value, want) == 0;
+        json_decref(copy);
+        if (ok)
+            next++;
+        else
+            sleep_ms(2);
+    }
+}
+
+/* Edit cm-0 .. cm-(n-1) in the hub (value `prefix`N), one request after the
+ * other; returns the seconds until dc1's copies all hold the edit. */
+static double burst(syncer_t *s, long n, const char *prefix)
+{
+    double t0 = bench_now_s();
+    for (long i = 0; i < n; i++) {
+        char name[32], value[32];
+        snprintf(name, sizeof(name), "cm-%ld", i);
+        snprintf(value, sizeof(value), "%s%ld", prefix, i);
+        json_t *patch = json_pack("{s:{s:s}}", "data", "value", value);
+        kr_error_t err = {0};
+        if (kr_client_patch(hub.c, CM, NSNAME, name, NULL, KR_PATCH_MERGE, patch, NULL, NULL,
+                            &err) != 0)
+            die("burst", &err);
+        json_decref(patch);
+    }
+    wait_copies(s, 0, n, prefix);
+    return bench_now_s() - t0;
+}
+
+/* The servers' requests but watches, summed; watches apart. */
+static void count_requests(long *others, long *watches)
+{
+    kr_testserver_t *servers[] = {hub.ts, dc[0].ts, dc[1].ts};
+    *others = *watches = 0;
+    for (int i = 0; i < 3; i++) {
+        json_t *counts = kr_testserver_requests(servers[i]);
+        const char *key;
+        json_t *value;
+        json_object_foreach(counts, key, value)
+        {
+            if (strncmp(key, "watch ", 6) == 0)
+                *watches += (long)json_integer_value(value);
+            else
+                *others += (long)json_integer_value(value);
+        }
+        json_decref(counts);
+    }
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
 }
 
 int main(void)
@@ -275,12 +339,40 @@ int main(void)
            lat[edits / 2] * 1e3, lat[(edits * 99) / 100] * 1e3, edits);
     free(lat);
 
-    uint64_t hub0 = s->hub_writes, req0 = s->cluster_requests;
-    sleep_ms(5000);
-    printf("steady state: %llu hub writes and %llu cluster requests in 5 s (target 0; "
-           "watches not counted)\n",
-           (unsigned long long)(s->hub_writes - hub0),
-           (unsigned long long)(s->cluster_requests - req0));
+    /* A burst of edits with both clusters up, then with dc2 down (it
+     * answers 503 and its watches are cut): dc1's pace must not suffer. */
+    long nburst = bench_env_long("KR_BENCH_SYNCER_BURST", 1000);
+    if (nburst > nobjects)
+        nburst = nobjects;
+    double both_up = burst(s, nburst, "up");
+    kr_testserver_faults down = {.fail_503 = 1.0};
+    kr_testserver_set_faults(dc[1].ts, &down);
+    kr_testserver_close_watches(dc[1].ts);
+    double dc2_down = burst(s, nburst, "down");
+    double t_back = bench_now_s();
+    kr_testserver_faults up = {0};
+    kr_testserver_set_faults(dc[1].ts, &up);
+    wait_copies(s, 1, nburst, "down");
+    double caught_up = bench_now_s() - t_back;
+    printf("burst of %ld hub edits until dc1 holds them: %.2f s with both clusters up, %.2f s "
+           "with dc2 down (503, watches cut); down/up %.2f (target <= 1.5); dc2 caught up "
+           "%.2f s after it returned\n",
+           nburst, both_up, dc2_down, dc2_down / both_up, caught_up);
+    print_requests("requests in the bursts", 1);
+
+    /* Steady state: every request the servers see but watches. */
+    long steady_s = bench_env_long("KR_BENCH_SYNCER_STEADY_S", 10);
+    sleep_ms(1000); /* the last status writes of the catch-up */
+    for (int i = 0; i < 3; i++)
+        kr_testserver_reset_requests(i ? dc[i - 1].ts : hub.ts);
+    sleep_ms(steady_s * 1000);
+    long others = 0, watches = 0;
+    count_requests(&others, &watches);
+    print_requests("requests in steady state", 1);
+    printf("steady state: %.1f requests/min besides watches (target 0), %.1f watch "
+           "requests/min (renewals), over %ld s, counted by the three servers\n",
+           (double)others * 60.0 / (double)steady_s, (double)watches * 60.0 / (double)steady_s,
+           steady_s);
 
     kr_controller_free(ctl);
     for (size_t i = 0; i < n_informers; i++)

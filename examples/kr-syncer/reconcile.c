@@ -196,7 +196,8 @@ static kr_reconcile_result result_of(rctx *c, step st)
 
 /* The clusters whose entries the hub lane's write waits for: those the
  * object is placed in that answer (a dead one's entries are not coming);
- * *busy when one of their lanes has keys queued. */
+ * *busy when the lane of one of them but ours has keys queued (ours may be
+ * catching up alone: the others' entries are not coming then). */
 static size_t expected_entries(const rctx *c, bool *busy)
 {
     size_t n = 0;
@@ -209,7 +210,7 @@ static size_t expected_entries(const rctx *c, bool *busy)
         if (!healthy || !syncer_placed(c->hub, cl->name))
             continue;
         n++;
-        *busy = *busy || kr_controller_queue_len(c->ctl, cl->name) > 0;
+        *busy = *busy || (cl != c->cl && kr_controller_queue_len(c->ctl, cl->name) > 0);
     }
     return n;
 }
