@@ -240,15 +240,21 @@ static json_t *cm(const char *name, const char *value)
                      "metadata", "name", name, "data", "value", value);
 }
 
+/* A ConfigMap `name` and the Widget "w" (a custom resource), both "v1". */
+static void hub_create_pair(world *w, const char *name)
+{
+    hub_create(w, CM, cm(name, "v1"));
+    hub_create(w, WIDGET,
+               json_pack("{s:s, s:s, s:{s:s}, s:{s:s}}", "apiVersion", "example.com/v1", "kind",
+                         "Widget", "metadata", "name", "w", "spec", "value", "v1"));
+}
+
 START_TEST(program_syncs_repairs_places_and_deletes)
 {
     world w;
     world_up(&w);
     pid_t pid = start_syncer(&w, 0, false);
-    hub_create(&w, CM, cm("app", "v1"));
-    hub_create(&w, WIDGET,
-               json_pack("{s:s, s:s, s:{s:s}, s:{s:s}}", "apiVersion", "example.com/v1", "kind",
-                         "Widget", "metadata", "name", "w", "spec", "value", "v1"));
+    hub_create_pair(&w, "app");
     for (int d = 0; d < 2; d++) {
         want c = {CM, "app", d, "v1", "data", "value"};
         wait_for(&w, copy_is, &c, "the ConfigMap's copies");
@@ -387,10 +393,7 @@ START_TEST(program_sends_nothing_but_watches_in_steady_state)
     world_up(&w);
     /* A resync well inside the quiet time: it must find nothing to write. */
     pid_t pid = start_syncer_resync(&w, 0, false, "5s");
-    hub_create(&w, CM, cm("quiet", "v1"));
-    hub_create(&w, WIDGET,
-               json_pack("{s:s, s:s, s:{s:s}, s:{s:s}}", "apiVersion", "example.com/v1", "kind",
-                         "Widget", "metadata", "name", "w", "spec", "value", "v1"));
+    hub_create_pair(&w, "quiet");
     for (int d = 0; d < 2; d++) {
         want c = {CM, "quiet", d, "v1", "data", "value"};
         wait_for(&w, verified, &c, "the ConfigMap verified");

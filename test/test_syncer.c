@@ -843,6 +843,29 @@ START_TEST(a_copy_of_ours_the_cache_missed_is_patched_not_reported_foreign)
 }
 END_TEST
 
+/* The finalizer goes on with the first status write: a hub delete before
+ * it leaves copies whose hub object is gone; they are deleted as orphans. */
+START_TEST(a_copy_of_ours_whose_hub_object_is_gone_is_deleted)
+{
+    world w;
+    world_up(&w, 0);
+    json_t *orphan = object_of(CM, "orphan", "v", NULL);
+    kr_managed_source src = {KR_MANAGER_SYNCER, "hub", "gone-uid"};
+    ck_assert_int_eq(kr_managed_set_labels(orphan, &src, NULL), 0);
+    json_t *out = NULL;
+    ck_assert_int_eq(kr_client_create(w.dc[0].c, CM, NSNAME, orphan, NULL, &out, NULL), 0);
+    json_decref(orphan);
+    ck_assert_int_eq(kr_informer_wait_for_resource_version(w.s->clusters[0].copies[res_index(CM)],
+                                                           meta(out, "resourceVersion"), WAIT_MS,
+                                                           NULL),
+                     0);
+    json_decref(out);
+    converge(&w, 1u, false);
+    ck_assert_ptr_null(fetch(&w.dc[0], CM, "orphan"));
+    world_down(&w);
+}
+END_TEST
+
 /* How many rows of `rows` have this cluster and event, all by kr-syncer. */
 static int count_rows(const json_t *rows, const char *cluster, const char *event)
 {
@@ -1259,6 +1282,7 @@ int main(void)
     tcase_add_test(tc, every_write_is_recorded_in_the_inventory);
     tcase_add_test(tc, a_datacenter_answering_503_delays_nobody_and_holds_deletes_until_it_returns);
     tcase_add_test(tc, a_stopped_datacenter_holds_the_finalizer_until_it_answers_again);
+    tcase_add_test(tc, a_copy_of_ours_whose_hub_object_is_gone_is_deleted);
     tcase_add_test(tc, the_controller_repairs_drift_from_events_and_keeps_lanes_apart);
     tcase_add_test(tc, every_cluster_converges_to_the_hub_after_faults);
     suite_add_tcase(s, tc);
