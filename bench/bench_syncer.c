@@ -334,9 +334,10 @@ int main(void)
         lat[e] = bench_now_s() - e0;
     }
     qsort(lat, (size_t)edits, sizeof(double), cmp_double);
-    printf("one hub edit to both clusters verified: p50 %.1f ms, p99 %.1f ms (%ld edits, one "
-           "at a time, seen in the hub cache polled every ms)\n",
-           lat[edits / 2] * 1e3, lat[(edits * 99) / 100] * 1e3, edits);
+    if (edits > 0)
+        printf("one hub edit to both clusters verified: p50 %.1f ms, p99 %.1f ms (%ld edits, one "
+               "at a time, seen in the hub cache polled every ms)\n",
+               lat[edits / 2] * 1e3, lat[(edits * 99) / 100] * 1e3, edits);
     free(lat);
 
     /* A burst of edits with both clusters up, then with dc2 down (it

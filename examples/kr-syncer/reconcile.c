@@ -40,7 +40,6 @@ typedef struct rctx {
     uint64_t *after_ms;
     kr_error_t *err;
     bool unreachable; /* the last call found the cluster not answering */
-    bool hub_lane; /* the hub lane's status write: a worker never waits there */
 } rctx;
 
 /* The outcome of a step that touched the cluster. */
@@ -130,12 +129,10 @@ static step hub_patch(rctx *c, const json_t *patch)
     const char *rv = meta_string(out, "resourceVersion");
     if (json_is_object(out) && rv) {
         /* The next reconcile of any lane reads the hub cache: let it hold
-         * this write, or that lane's precondition fails (409) for nothing.
-         * The hub lane's write does not wait: the lanes never look again
-         * because of a status write (syncer_hub_changed), and a flush that
-         * reads a stale cache costs one 409 and a requeue. */
-        if (!c->hub_lane)
-            kr_informer_wait_for_resource_version(c->res->hub, rv, c->s->verify_timeout_ms, NULL);
+         * this write, or that lane's precondition fails (409) for nothing
+         * (a hub-lane write that did not wait sent such 409s, one of them
+         * in a quiet minute). */
+        kr_informer_wait_for_resource_version(c->res->hub, rv, c->s->verify_timeout_ms, NULL);
         json_decref(c->hub);
         c->hub = out;
     } else {
@@ -250,7 +247,7 @@ static kr_reconcile_result flush_status(syncer_t *s, size_t resource,
         return KR_RECONCILE_DONE;
     syncer_resource *res = &s->resources[resource];
     uint64_t after = 0;
-    rctx c = {.s = s, .res = res, .req = req, .after_ms = &after, .err = err, .hub_lane = true};
+    rctx c = {.s = s, .res = res, .req = req, .after_ms = &after, .err = err};
     c.hub = kr_store_get_by_name(kr_informer_store(res->hub), req->namespace_, req->name);
     step st = STEP_OK;
     json_t *patch = NULL;
