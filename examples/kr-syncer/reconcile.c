@@ -475,6 +475,45 @@ static step write_copy(rctx *c, const json_t *old_entry, json_t **written)
     return st;
 }
 
+/* ---- our own writes that a copy cache has not seen yet ---------------------- */
+
+static void written_key(const rctx *c, char *buf, size_t len)
+{
+    snprintf(buf, len, "%zu/%s/%s/%s", (size_t)(c->res - c->s->resources), c->req->namespace_,
+             c->req->name, c->req->cluster);
+}
+
+/* Remember a write to the copy whose watch event this key waits for. */
+static void remember_write(rctx *c, const char *rv)
+{
+    char key[700];
+    written_key(c, key, sizeof(key));
+    pthread_mutex_lock(&c->s->pending_lock);
+    json_object_set_new(c->s->written, key, json_integer((json_int_t)strtoull(rv, NULL, 10)));
+    pthread_mutex_unlock(&c->s->pending_lock);
+}
+
+/* True when the cache holds an older copy than our last write to it: that
+ * write's watch event wakes this key again, and writing now would send the
+ * same patch twice (the key may be woken meanwhile by another event). The
+ * write is forgotten once the cache holds it. */
+static bool cache_behind_our_write(rctx *c)
+{
+    const char *cached = meta_string(c->copy, "resourceVersion");
+    if (!cached)
+        return false;
+    char key[700];
+    written_key(c, key, sizeof(key));
+    unsigned long long have = strtoull(cached, NULL, 10);
+    pthread_mutex_lock(&c->s->pending_lock);
+    json_t *w = json_object_get(c->s->written, key);
+    bool behind = w && have < (unsigned long long)json_integer_value(w);
+    if (w && !behind)
+        json_object_del(c->s->written, key);
+    pthread_mutex_unlock(&c->s->pending_lock);
+    return behind;
+}
+
 /* Read after write: true once the cluster's informer observed `rv`.
  * Under a controller it only looks (a worker never waits: the write's own
  * watch event queues the key again, and that reconcile finds the copy in
@@ -513,6 +552,10 @@ static step reconcile_sync(rctx *c)
         json_decref(entries);
         return st;
     }
+    if (c->ctl && cache_behind_our_write(c)) {
+        json_decref(entries);
+        return STEP_OK;
+    }
     json_t *written = NULL;
     st = write_copy(c, old, &written);
     const char *rv = meta_string(written, "resourceVersion");
@@ -539,6 +582,7 @@ static step reconcile_sync(rctx *c)
         else if (c->ctl) {
             /* Not yet seen: the write's watch event wakes this key, whose
              * reconcile (no write needed then) records it verified. */
+            remember_write(c, rv);
             json_decref(written);
             json_decref(entries);
             return STEP_OK;
@@ -668,6 +712,7 @@ int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
     pthread_mutex_init(&s->stats_lock, NULL);
     pthread_mutex_init(&s->pending_lock, NULL);
     s->pending = json_object();
+    s->written = json_object();
     s->hub = cfg->hub;
     s->hub_name = dup_or_empty(hub_name);
     s->namespace_ = dup_or_empty(cfg->namespace_);
@@ -681,7 +726,7 @@ int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
     s->clusters = calloc(cfg->n_clusters, sizeof(*s->clusters));
     s->cluster_names = calloc(cfg->n_clusters, sizeof(*s->cluster_names));
     if (!s->hub_name || !s->namespace_ || !s->resources || !s->clusters || !s->cluster_names ||
-        !s->pending) {
+        !s->pending || !s->written) {
         syncer_free(s);
         return kr_error_set(err, KR_ENOMEM, "out of memory");
     }
@@ -749,6 +794,7 @@ void syncer_free(syncer_t *s)
     free(s->namespace_);
     pthread_mutex_destroy(&s->stats_lock);
     json_decref(s->pending);
+    json_decref(s->written);
     pthread_mutex_destroy(&s->pending_lock);
     free(s);
 }

@@ -187,6 +187,10 @@ struct syncer {
     /* status_batch.c: "resource/ns/name" -> {cluster: entry} */
     pthread_mutex_t pending_lock;
     json_t *pending;
+    /* reconcile.c, under pending_lock: "resource/ns/name/cluster" -> the
+     * resourceVersion of our last write to that copy, until its cache
+     * holds it */
+    json_t *written;
 };
 
 /* Build the syncer and ask for its informers (hub objects of every
