@@ -138,8 +138,9 @@ KR_API size_t kr_testserver_wait_watch_count(kr_testserver_t *ts, size_t n, unsi
  * list, watch, create, update, patch, delete, deletecollection); the
  * resource plural, "/subresource" appended. Counted: every request routed
  * to a resource (whatever its answer) once it passed authentication and
- * fault injection; not discovery, /version, health or /_kr/. GET /_kr/stats
- * answers the same object as "requests". NULL when out of memory. */
+ * fault injection; not discovery, /version, health or /_kr/; the first 256
+ * distinct keys only. GET /_kr/stats answers the same object as
+ * "requests". NULL when out of memory. */
 KR_API json_t *kr_testserver_requests(kr_testserver_t *ts);
 
 /* Zero the request counters (as POST /_kr/stats/reset). */

@@ -150,7 +150,6 @@ void kr_testserver_free(kr_testserver_t *ts)
     kr_free(ts->cert_pem);
     kr_free(ts->key_pem);
     kr_free(ts->ca_pem);
-    json_decref(ts->requests);
     pthread_cond_destroy(&ts->watches_cv);
     pthread_mutex_destroy(&ts->mu);
     kr_free(ts);

@@ -1,34 +1,46 @@
 /* libkreconcile-testserver — request counters by verb and resource, named
  * as kube-apiserver's audit log and apiserver_request_total name them
  * ("list configmaps", "patch pods/status"), so that a test can count what
- * a client sends. Callers hold ts->mu but for the two public functions. */
+ * a client sends. Counting never allocates. Callers hold ts->mu but for
+ * the two public functions. */
 #include <stdio.h>
+#include <string.h>
 
 #include "testserver/ts_internal.h"
 
 void ts_stats_count(kr_testserver_t *ts, const char *verb, const ts_route *rt)
 {
-    if (!ts->requests && !(ts->requests = json_object()))
-        return; /* out of memory: the count is lost, the request is served */
-    char key[256];
+    char key[sizeof(ts->requests[0].key)];
     snprintf(key, sizeof(key), "%s %s%s%s", verb, rt->res->plural, rt->sub ? "/" : "",
              rt->sub ? rt->sub : "");
-    json_t *n = json_object_get(ts->requests, key);
-    if (n)
-        json_integer_set(n, json_integer_value(n) + 1);
-    else
-        json_object_set_new(ts->requests, key, json_integer(1));
+    /* A few dozen keys in practice: a scan is cheap beside the request. */
+    for (size_t i = 0; i < TS_STATS_KEYS; i++) {
+        ts_stat *st = &ts->requests[i];
+        if (!st->key[0])
+            memcpy(st->key, key, sizeof(key));
+        if (strcmp(st->key, key) == 0) {
+            st->count++;
+            return;
+        }
+    }
 }
 
 json_t *ts_stats_requests(kr_testserver_t *ts)
 {
-    return ts->requests ? json_deep_copy(ts->requests) : json_object();
+    json_t *out = json_object();
+    for (size_t i = 0; out && i < TS_STATS_KEYS && ts->requests[i].key[0]; i++) {
+        const ts_stat *st = &ts->requests[i];
+        if (json_object_set_new(out, st->key, json_integer((json_int_t)st->count)) != 0) {
+            json_decref(out);
+            out = NULL;
+        }
+    }
+    return out;
 }
 
 void ts_stats_reset(kr_testserver_t *ts)
 {
-    json_decref(ts->requests);
-    ts->requests = NULL;
+    memset(ts->requests, 0, sizeof(ts->requests));
 }
 
 json_t *kr_testserver_requests(kr_testserver_t *ts)

@@ -90,6 +90,16 @@ typedef struct ts_watch {
     struct ts_watch *wake_next; /* on ts->wake_head while a resume is due */
 } ts_watch;
 
+/* ---- request counters (stats.c) ---------------------------------------------- */
+
+/* A fixed table, so that counting a request never allocates (a request
+ * leaves nothing behind); keys past TS_STATS_KEYS are not counted. */
+#define TS_STATS_KEYS 256
+typedef struct ts_stat {
+    char key[96]; /* "verb resource[/subresource]" */
+    unsigned long long count;
+} ts_stat;
+
 /* ---- server ---------------------------------------------------------------- */
 
 struct kr_testserver {
@@ -128,7 +138,7 @@ struct kr_testserver {
     pthread_cond_t ticker_cv;
     pthread_cond_t watches_cv; /* broadcast when nwatches changes */
     bool ticker_started, stopping;
-    json_t *requests; /* stats.c: "verb resource" -> count; NULL until the first */
+    ts_stat requests[TS_STATS_KEYS]; /* stats.c; in use up to the first empty key */
 };
 
 /* ---- the transport-free request handler (handler.c) -------------------- */
