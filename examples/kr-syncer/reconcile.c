@@ -489,14 +489,17 @@ static void remember_write(rctx *c, const char *rv)
     char key[700];
     written_key(c, key, sizeof(key));
     pthread_mutex_lock(&c->s->pending_lock);
-    json_object_set_new(c->s->written, key, json_integer((json_int_t)strtoull(rv, NULL, 10)));
+    json_object_set_new(c->s->written, key,
+                        json_pack("{s:I, s:I}", "rv", (json_int_t)strtoull(rv, NULL, 10), "at",
+                                  (json_int_t)now_ns(c->s)));
     pthread_mutex_unlock(&c->s->pending_lock);
 }
 
 /* True when the cache holds an older copy than our last write to it: that
  * write's watch event wakes this key again, and writing now would send the
  * same patch twice (the key may be woken meanwhile by another event). The
- * write is forgotten once the cache holds it. */
+ * write is forgotten once the cache holds it, or after verify_timeout_ms
+ * (resourceVersions that went back, as after a restore, must not stop us). */
 static bool cache_behind_our_write(rctx *c)
 {
     const char *cached = meta_string(c->copy, "resourceVersion");
@@ -507,7 +510,9 @@ static bool cache_behind_our_write(rctx *c)
     unsigned long long have = strtoull(cached, NULL, 10);
     pthread_mutex_lock(&c->s->pending_lock);
     json_t *w = json_object_get(c->s->written, key);
-    bool behind = w && have < (unsigned long long)json_integer_value(w);
+    int64_t age_ns = now_ns(c->s) - (int64_t)json_integer_value(json_object_get(w, "at"));
+    bool behind = w && have < (unsigned long long)json_integer_value(json_object_get(w, "rv")) &&
+                  age_ns < (int64_t)c->s->verify_timeout_ms * 1000000;
     if (w && !behind)
         json_object_del(c->s->written, key);
     pthread_mutex_unlock(&c->s->pending_lock);
