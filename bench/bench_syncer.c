@@ -4,9 +4,13 @@
  * clusters (created, observed, status written), beside bare kr_client
  * creates of as many objects in both clusters by as many threads as the
  * syncer has workers, in the same run (the ratio; the issue's target is
- * 0.7); the latency of one hub edit until both clusters' copies are
- * verified in its status (p50, p99 over KR_BENCH_SYNCER_EDITS, default
- * 100); and the requests the syncer sends while nothing changes (target 0).
+ * 0.7), with the requests per object by verb as the servers count them;
+ * the latency of one hub edit until both clusters' copies are verified in
+ * its status (p50, p99 over KR_BENCH_SYNCER_EDITS, default 100); a burst
+ * of KR_BENCH_SYNCER_BURST edits (default 1,000) until dc1 holds them,
+ * with both clusters up and with dc2 down (target: within 1.5x); and the
+ * requests per minute while nothing changes (KR_BENCH_SYNCER_STEADY_S,
+ * default 10 s; target 0 besides watches).
  * Clients have no rate limit here (the programs' default is 5 qps). Prints
  * figures; never asserts on speed. */
 #include <pthread.h>
@@ -119,28 +123,6 @@ static int make_informer(kr_client_t *client, kr_gvr gvr, const char *ns, const 
     return rc;
 }
 
-/* Hub objects whose status has every cluster verified. */
-static long verified_count(syncer_t *s)
-{
-    json_t *all = NULL;
-    kr_store_list(kr_informer_store(s->resources[0].hub), &all, NULL);
-    long n = 0;
-    size_t i;
-    json_t *obj;
-    json_array_foreach(all, i, obj)
-    {
-        json_t *entries = syncer_status_parse(obj);
-        bool ok = true;
-        for (int d = 0; d < N_DC; d++)
-            ok = ok && json_is_true(json_object_get(json_object_get(entries, s->cluster_names[d]),
-                                                    "verified"));
-        json_decref(entries);
-        n += ok;
-    }
-    json_decref(all);
-    return n;
-}
-
 /* True when the hub object `name` says both clusters are verified at a
  * source resourceVersion of at least `rv` (the hub's own RVs compare). */
 static bool verified_since(syncer_t *s, const char *name, unsigned long long rv)
@@ -158,16 +140,104 @@ static bool verified_since(syncer_t *s, const char *name, unsigned long long rv)
     return ok;
 }
 
-static int cmp_double(const void *a, const void *b)
+/* Each server's requests by verb and resource, per object synced. */
+static void print_requests(const char *what, long per)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
+    const char *names[] = {"hub", "dc1", "dc2"};
+    kr_testserver_t *servers[] = {hub.ts, dc[0].ts, dc[1].ts};
+    printf("  %s:", what);
+    for (int i = 0; i < 3; i++) {
+        json_t *counts = kr_testserver_requests(servers[i]);
+        const char *key;
+        json_t *value;
+        printf(" %s {", names[i]);
+        bool first = true;
+        json_object_foreach(counts, key, value)
+        {
+            double n = (double)json_integer_value(value);
+            if (per > 1)
+                printf("%s%s: %.2f", first ? "" : ", ", key, n / (double)per);
+            else
+                printf("%s%s: %.0f", first ? "" : ", ", key, n);
+            first = false;
+        }
+        printf("}");
+        json_decref(counts);
+        kr_testserver_reset_requests(servers[i]);
+    }
+    printf("\n");
 }
 
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+/* Every copy of cm-0 .. cm-(n-1) in cluster `d`'s cache holds `prefix`N. */
+static void wait_copies(syncer_t *s, int d, long n, const char *prefix)
+{
+    kr_store_t *store = kr_informer_store(s->clusters[d].copies[0]);
+    for (long next = 0; next < n;) {
+        char name[32], want[32];
+        snprintf(name, sizeof(name), "cm-%ld", next);
+        snprintf(want, sizeof(want), "%s%ld", prefix, next);
+        json_t *copy = kr_store_get_by_name(store, NSNAME, name);
+        const char *value =
+            json_string_value(json_object_get(json_object_get(copy, "data"), "value"));
+        bool ok = value && strcmp(value, want) == 0;
+        json_decref(copy);
+        if (ok)
+            next++;
+        else
+            sleep_ms(2);
+    }
+}
+
+/* Edit cm-0 .. cm-(n-1) in the hub (value `prefix`N), one request after the
+ * other; returns the seconds until dc1's copies all hold the edit. */
+static double burst(syncer_t *s, long n, const char *prefix)
+{
+    double t0 = bench_now_s();
+    for (long i = 0; i < n; i++) {
+        char name[32], value[32];
+        snprintf(name, sizeof(name), "cm-%ld", i);
+        snprintf(value, sizeof(value), "%s%ld", prefix, i);
+        json_t *patch = json_pack("{s:{s:s}}", "data", "value", value);
+        kr_error_t err = {0};
+        if (kr_client_patch(hub.c, CM, NSNAME, name, NULL, KR_PATCH_MERGE, patch, NULL, NULL,
+                            &err) != 0)
+            die("burst", &err);
+        json_decref(patch);
+    }
+    wait_copies(s, 0, n, prefix);
+    return bench_now_s() - t0;
+}
+
+/* The servers' requests but watches, summed; watches apart. */
+static void count_requests(long *others, long *watches)
+{
+    kr_testserver_t *servers[] = {hub.ts, dc[0].ts, dc[1].ts};
+    *others = *watches = 0;
+    for (int i = 0; i < 3; i++) {
+        json_t *counts = kr_testserver_requests(servers[i]);
+        const char *key;
+        json_t *value;
+        json_object_foreach(counts, key, value)
+        {
+            if (strncmp(key, "watch ", 6) == 0)
+                *watches += (long)json_integer_value(value);
+            else
+                *others += (long)json_integer_value(value);
+        }
+        json_decref(counts);
+    }
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
 }
 
 int main(void)
@@ -217,12 +287,21 @@ int main(void)
     kr_controller_t *ctl = NULL;
     if (kr_controller_new(&co, &ctl, &err) != 0 || syncer_watch(s, 0, ctl, &err) != 0)
         die("controller", &err);
+    for (int d = 0; d < N_DC; d++)
+        kr_testserver_reset_requests(dc[d].ts);
     double t0 = bench_now_s();
     for (size_t i = 0; i < n_informers; i++)
         kr_informer_start(informers[i], NULL);
     kr_controller_start(ctl, NULL);
-    while (verified_count(s) < nobjects)
-        sleep_ms(50);
+    for (long next = 0; next < nobjects;) {
+        /* In name order: cheap enough to poll often (one parse per object). */
+        char obj_name[32];
+        snprintf(obj_name, sizeof(obj_name), "cm-%ld", next);
+        if (verified_since(s, obj_name, 0))
+            next++;
+        else
+            sleep_ms(5);
+    }
     double synced = bench_now_s() - t0;
     printf("kr-syncer: %ld ConfigMaps synced to 2 clusters (created, observed, status "
            "written) by %u workers: %.2f s (%.0f copies/s); bare/syncer %.2f (target >= 0.7)\n",
@@ -230,6 +309,7 @@ int main(void)
     printf("  requests: %llu hub writes, %llu cluster writes, %llu cluster requests\n",
            (unsigned long long)s->hub_writes, (unsigned long long)s->cluster_writes,
            (unsigned long long)s->cluster_requests);
+    print_requests("requests per object, as the servers counted them", nobjects);
 
     /* One edit at a time: until both copies are verified in the status. */
     double *lat = calloc((size_t)edits, sizeof(double));
@@ -254,17 +334,46 @@ int main(void)
         lat[e] = bench_now_s() - e0;
     }
     qsort(lat, (size_t)edits, sizeof(double), cmp_double);
-    printf("one hub edit to both clusters verified: p50 %.1f ms, p99 %.1f ms (%ld edits, one "
-           "at a time, seen in the hub cache polled every ms)\n",
-           lat[edits / 2] * 1e3, lat[(edits * 99) / 100] * 1e3, edits);
+    if (edits > 0)
+        printf("one hub edit to both clusters verified: p50 %.1f ms, p99 %.1f ms (%ld edits, one "
+               "at a time, seen in the hub cache polled every ms)\n",
+               lat[edits / 2] * 1e3, lat[(edits * 99) / 100] * 1e3, edits);
     free(lat);
 
-    uint64_t hub0 = s->hub_writes, req0 = s->cluster_requests;
-    sleep_ms(5000);
-    printf("steady state: %llu hub writes and %llu cluster requests in 5 s (target 0; "
-           "watches not counted)\n",
-           (unsigned long long)(s->hub_writes - hub0),
-           (unsigned long long)(s->cluster_requests - req0));
+    /* A burst of edits with both clusters up, then with dc2 down (it
+     * answers 503 and its watches are cut): dc1's pace must not suffer. */
+    long nburst = bench_env_long("KR_BENCH_SYNCER_BURST", 1000);
+    if (nburst > nobjects)
+        nburst = nobjects;
+    double both_up = burst(s, nburst, "up");
+    kr_testserver_faults down = {.fail_503 = 1.0};
+    kr_testserver_set_faults(dc[1].ts, &down);
+    kr_testserver_close_watches(dc[1].ts);
+    double dc2_down = burst(s, nburst, "down");
+    double t_back = bench_now_s();
+    kr_testserver_faults up = {0};
+    kr_testserver_set_faults(dc[1].ts, &up);
+    wait_copies(s, 1, nburst, "down");
+    double caught_up = bench_now_s() - t_back;
+    printf("burst of %ld hub edits until dc1 holds them: %.2f s with both clusters up, %.2f s "
+           "with dc2 down (503, watches cut); down/up %.2f (target <= 1.5); dc2 caught up "
+           "%.2f s after it returned\n",
+           nburst, both_up, dc2_down, dc2_down / both_up, caught_up);
+    print_requests("requests in the bursts", 1);
+
+    /* Steady state: every request the servers see but watches. */
+    long steady_s = bench_env_long("KR_BENCH_SYNCER_STEADY_S", 10);
+    sleep_ms(1000); /* the last status writes of the catch-up */
+    for (int i = 0; i < 3; i++)
+        kr_testserver_reset_requests(i ? dc[i - 1].ts : hub.ts);
+    sleep_ms(steady_s * 1000);
+    long others = 0, watches = 0;
+    count_requests(&others, &watches);
+    print_requests("requests in steady state", 1);
+    printf("steady state: %.1f requests/min besides watches (target 0), %.1f watch "
+           "requests/min (renewals), over %ld s, counted by the three servers\n",
+           (double)others * 60.0 / (double)steady_s, (double)watches * 60.0 / (double)steady_s,
+           steady_s);
 
     kr_controller_free(ctl);
     for (size_t i = 0; i < n_informers; i++)

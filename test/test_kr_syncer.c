@@ -3,7 +3,8 @@
  * made, repaired after edits and deletes in a workload cluster, removed on
  * a placement change and on a hub delete; a datacenter answering 503 holds
  * a hub delete until it returns; two replicas with leader election survive
- * the leader's kill -9; SIGTERM ends it with status 0.
+ * the leader's kill -9; SIGTERM ends it with status 0; in steady state
+ * (with a resync) it sends no request but watches.
  * KR_TEST_THREADED: server threads, the runtime's loop thread. */
 #include <check.h>
 #include <signal.h>
@@ -85,10 +86,12 @@ static void world_down(world *w)
     rmdir(w->dir);
 }
 
-/* Start a replica; its output goes to DIR/syncer-N.log. */
-static pid_t start_syncer(world *w, int n, bool leader_elect)
+/* Start a replica; its output goes to DIR/syncer-N.log. `resync`: the
+ * --resync flag's value (NULL: the default). */
+static pid_t start_syncer_resync(world *w, int n, bool leader_elect, const char *resync)
 {
-    char bin[512], dc1[300], dc2[300], log[128];
+    char bin[512], dc1[300], dc2[300], log[128], resync_arg[32];
+    snprintf(resync_arg, sizeof(resync_arg), "%s", resync ? resync : "10m");
     kr_test_bin_path(bin, sizeof(bin), "kr-syncer");
     snprintf(dc1, sizeof(dc1), "dc1=%s", w->dc[0].kubeconfig);
     snprintf(dc2, sizeof(dc2), "dc2=%s", w->dc[1].kubeconfig);
@@ -119,6 +122,8 @@ static pid_t start_syncer(world *w, int n, bool leader_elect)
                     NSNAME,
                     "--inventory",
                     inventory,
+                    "--resync",
+                    resync_arg,
                     leader_elect ? "--leader-elect" : NULL,
                     NULL};
     pid_t pid = fork();
@@ -130,6 +135,11 @@ static pid_t start_syncer(world *w, int n, bool leader_elect)
         _exit(127);
     }
     return pid;
+}
+
+static pid_t start_syncer(world *w, int n, bool leader_elect)
+{
+    return start_syncer_resync(w, n, leader_elect, NULL);
 }
 
 static int stop_syncer(pid_t pid, int sig)
@@ -230,15 +240,21 @@ static json_t *cm(const char *name, const char *value)
                      "metadata", "name", name, "data", "value", value);
 }
 
+/* A ConfigMap `name` and the Widget "w" (a custom resource), both "v1". */
+static void hub_create_pair(world *w, const char *name)
+{
+    hub_create(w, CM, cm(name, "v1"));
+    hub_create(w, WIDGET,
+               json_pack("{s:s, s:s, s:{s:s}, s:{s:s}}", "apiVersion", "example.com/v1", "kind",
+                         "Widget", "metadata", "name", "w", "spec", "value", "v1"));
+}
+
 START_TEST(program_syncs_repairs_places_and_deletes)
 {
     world w;
     world_up(&w);
     pid_t pid = start_syncer(&w, 0, false);
-    hub_create(&w, CM, cm("app", "v1"));
-    hub_create(&w, WIDGET,
-               json_pack("{s:s, s:s, s:{s:s}, s:{s:s}}", "apiVersion", "example.com/v1", "kind",
-                         "Widget", "metadata", "name", "w", "spec", "value", "v1"));
+    hub_create_pair(&w, "app");
     for (int d = 0; d < 2; d++) {
         want c = {CM, "app", d, "v1", "data", "value"};
         wait_for(&w, copy_is, &c, "the ConfigMap's copies");
@@ -348,6 +364,65 @@ START_TEST(program_replicas_take_over_after_the_leader_is_killed)
 }
 END_TEST
 
+/* The requests of each server but watches, counted by the server itself
+ * (the test's own requests included: read it when the test sends none). */
+static json_t *requests_but_watches(world *w)
+{
+    server *all[] = {&w->hub, &w->dc[0], &w->dc[1]};
+    const char *names[] = {"hub", "dc1", "dc2"};
+    json_t *out = json_object();
+    for (int i = 0; i < 3; i++) {
+        json_t *counts = kr_testserver_requests(all[i]->cl.ts);
+        ck_assert_ptr_nonnull(counts);
+        const char *key;
+        json_t *value;
+        void *tmp;
+        json_object_foreach_safe(counts, tmp, key, value)
+        {
+            if (strncmp(key, "watch ", 6) == 0)
+                json_object_del(counts, key);
+        }
+        json_object_set_new(out, names[i], counts);
+    }
+    return out;
+}
+
+START_TEST(program_sends_nothing_but_watches_in_steady_state)
+{
+    world w;
+    world_up(&w);
+    /* A resync well inside the quiet time: it must find nothing to write. */
+    pid_t pid = start_syncer_resync(&w, 0, false, "5s");
+    hub_create_pair(&w, "quiet");
+    for (int d = 0; d < 2; d++) {
+        want c = {CM, "quiet", d, "v1", "data", "value"};
+        wait_for(&w, verified, &c, "the ConfigMap verified");
+        want wd = {WIDGET, "w", d, "v1", "spec", "value"};
+        wait_for(&w, verified, &wd, "the Widget verified");
+    }
+    json_t *before = requests_but_watches(&w);
+    ck_assert_msg(json_integer_value(
+                      json_object_get(json_object_get(before, "dc1"), "create configmaps")) >= 1,
+                  "the servers count requests");
+    /* Nothing changes for 30 s: a quiet time is what is measured here, so
+     * the test sleeps (no condition could end it earlier). */
+    struct timespec quiet = {30, 0};
+    while (nanosleep(&quiet, &quiet) != 0)
+        ;
+    json_t *after = requests_but_watches(&w);
+    char *b = json_dumps(before, JSON_SORT_KEYS), *a = json_dumps(after, JSON_SORT_KEYS);
+    ck_assert_msg(json_equal(before, after),
+                  "requests other than watches in 30 s of steady state:\nbefore %s\nafter  %s", b,
+                  a);
+    free(b);
+    free(a);
+    json_decref(before);
+    json_decref(after);
+    ck_assert_int_eq(stop_syncer(pid, SIGTERM), 0);
+    world_down(&w);
+}
+END_TEST
+
 /* Run the program with `args` (NULL-terminated, after the binary) and its
  * output to `out`; returns its exit status. */
 static int run_once(char *const *args, char *out, size_t len)
@@ -408,6 +483,7 @@ int main(void)
     tcase_add_test(tc, program_syncs_repairs_places_and_deletes);
     tcase_add_test(tc, program_holds_a_hub_delete_while_a_datacenter_answers_503);
     tcase_add_test(tc, program_replicas_take_over_after_the_leader_is_killed);
+    tcase_add_test(tc, program_sends_nothing_but_watches_in_steady_state);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);
 }

@@ -106,7 +106,8 @@ START_TEST(status_patch_only_when_an_entry_changes_besides_its_time)
         .source_resource_version = "7", .target_resource_version = "3", .verified = true};
     json_t *entry = syncer_status_entry(&st);
     json_t *patch = NULL;
-    ck_assert_int_eq(syncer_status_patch(hub, "dc1", entry, false, &patch, NULL), 0);
+    ck_assert_int_eq(syncer_status_patch(hub, "dc1", entry, SYNCER_FINALIZER_KEEP, &patch, NULL),
+                     0);
     ck_assert_ptr_nonnull(patch);
     json_t *pm = json_object_get(patch, "metadata");
     ck_assert_str_eq(json_string_value(json_object_get(pm, "resourceVersion")), "7");
@@ -119,18 +120,30 @@ START_TEST(status_patch_only_when_an_entry_changes_besides_its_time)
     json_decref(patch);
     json_t *later = syncer_status_entry(&st);
     json_object_set_new(later, "time", json_string("2000-01-01T00:00:00Z"));
-    ck_assert_int_eq(syncer_status_patch(hub, "dc1", later, false, &patch, NULL), 0);
+    ck_assert_int_eq(syncer_status_patch(hub, "dc1", later, SYNCER_FINALIZER_KEEP, &patch, NULL),
+                     0);
     ck_assert_ptr_null(patch);
+    /* an unchanged entry on an object without our finalizer: the patch adds it */
+    ck_assert_int_eq(syncer_status_patch(hub, "dc1", later, SYNCER_FINALIZER_ADD, &patch, NULL), 0);
+    ck_assert_ptr_nonnull(patch);
+    pm = json_object_get(patch, "metadata");
+    json_t *added = json_object_get(pm, "finalizers"); /* after the others */
+    ck_assert_uint_eq(json_array_size(added), 2);
+    ck_assert_str_eq(json_string_value(json_array_get(added, 1)), KR_FINALIZER_SYNCER);
+    ck_assert_str_eq(json_string_value(json_object_get(pm, "resourceVersion")), "7");
+    json_decref(patch);
     st.verified = false;
     json_t *changed = syncer_status_entry(&st);
     ck_assert(!syncer_status_same(changed, later));
-    ck_assert_int_eq(syncer_status_patch(hub, "dc1", changed, false, &patch, NULL), 0);
+    ck_assert_int_eq(syncer_status_patch(hub, "dc1", changed, SYNCER_FINALIZER_KEEP, &patch, NULL),
+                     0);
     ck_assert_ptr_nonnull(patch);
     json_decref(patch);
     /* removing the last entry removes the annotation; releasing drops only ours */
     json_object_set_new(json_object_get(hub, "metadata"), "finalizers",
                         json_pack("[s, s]", "other/f", KR_FINALIZER_SYNCER));
-    ck_assert_int_eq(syncer_status_patch(hub, "dc1", NULL, true, &patch, NULL), 0);
+    ck_assert_int_eq(syncer_status_patch(hub, "dc1", NULL, SYNCER_FINALIZER_RELEASE, &patch, NULL),
+                     0);
     pm = json_object_get(patch, "metadata");
     ck_assert(json_is_null(
         json_object_get(json_object_get(pm, "annotations"), KR_ANNOTATION_SYNC_STATUS)));
@@ -200,14 +213,18 @@ START_TEST(parked_entries_are_taken_together_and_a_newer_one_wins_a_restore)
     s.pending = json_object();
     json_t *a = json_pack("{s:s}", "targetResourceVersion", "1");
     json_t *b = json_pack("{s:s}", "targetResourceVersion", "2");
-    ck_assert_int_eq(syncer_pending_put(&s, 0, "ns", "x", "dc1", a), 0);
-    ck_assert_int_eq(syncer_pending_put(&s, 0, "ns", "x", "dc2", a), 0);
-    ck_assert_int_eq(syncer_pending_put(&s, 1, "ns", "x", "dc1", b), 0); /* another resource */
+    size_t parked = 0;
+    ck_assert_int_eq(syncer_pending_put(&s, 0, "ns", "x", "dc1", a, &parked), 0);
+    ck_assert_uint_eq(parked, 1);
+    ck_assert_int_eq(syncer_pending_put(&s, 0, "ns", "x", "dc2", a, &parked), 0);
+    ck_assert_uint_eq(parked, 2); /* every cluster's: the hub write may go at once */
+    ck_assert_int_eq(syncer_pending_put(&s, 1, "ns", "x", "dc1", b, &parked), 0);
+    ck_assert_uint_eq(parked, 1); /* another resource */
     json_t *taken = syncer_pending_take(&s, 0, "ns", "x");
     ck_assert_uint_eq(json_object_size(taken), 2);
     ck_assert_ptr_null(syncer_pending_take(&s, 0, "ns", "x"));
     /* a failed write puts them back, behind what was parked meanwhile */
-    ck_assert_int_eq(syncer_pending_put(&s, 0, "ns", "x", "dc1", b), 0);
+    ck_assert_int_eq(syncer_pending_put(&s, 0, "ns", "x", "dc1", b, NULL), 0);
     syncer_pending_restore(&s, 0, "ns", "x", taken);
     json_t *again = syncer_pending_take(&s, 0, "ns", "x");
     ck_assert_ptr_eq(json_object_get(again, "dc1"), b);
@@ -826,6 +843,29 @@ START_TEST(a_copy_of_ours_the_cache_missed_is_patched_not_reported_foreign)
 }
 END_TEST
 
+/* The finalizer goes on with the first status write: a hub delete before
+ * it leaves copies whose hub object is gone; they are deleted as orphans. */
+START_TEST(a_copy_of_ours_whose_hub_object_is_gone_is_deleted)
+{
+    world w;
+    world_up(&w, 0);
+    json_t *orphan = object_of(CM, "orphan", "v", NULL);
+    kr_managed_source src = {KR_MANAGER_SYNCER, "hub", "gone-uid"};
+    ck_assert_int_eq(kr_managed_set_labels(orphan, &src, NULL), 0);
+    json_t *out = NULL;
+    ck_assert_int_eq(kr_client_create(w.dc[0].c, CM, NSNAME, orphan, NULL, &out, NULL), 0);
+    json_decref(orphan);
+    ck_assert_int_eq(kr_informer_wait_for_resource_version(w.s->clusters[0].copies[res_index(CM)],
+                                                           meta(out, "resourceVersion"), WAIT_MS,
+                                                           NULL),
+                     0);
+    json_decref(out);
+    converge(&w, 1u, false);
+    ck_assert_ptr_null(fetch(&w.dc[0], CM, "orphan"));
+    world_down(&w);
+}
+END_TEST
+
 /* How many rows of `rows` have this cluster and event, all by kr-syncer. */
 static int count_rows(const json_t *rows, const char *cluster, const char *event)
 {
@@ -1242,6 +1282,7 @@ int main(void)
     tcase_add_test(tc, every_write_is_recorded_in_the_inventory);
     tcase_add_test(tc, a_datacenter_answering_503_delays_nobody_and_holds_deletes_until_it_returns);
     tcase_add_test(tc, a_stopped_datacenter_holds_the_finalizer_until_it_answers_again);
+    tcase_add_test(tc, a_copy_of_ours_whose_hub_object_is_gone_is_deleted);
     tcase_add_test(tc, the_controller_repairs_drift_from_events_and_keeps_lanes_apart);
     tcase_add_test(tc, every_cluster_converges_to_the_hub_after_faults);
     suite_add_tcase(s, tc);

@@ -54,7 +54,8 @@ static void usage(FILE *out)
             "Prints the URL it serves, then runs until SIGINT or SIGTERM.\n"
             "Admin endpoints: POST /_kr/faults {fail429,fail500,fail503,latencyMs,"
             "watchMaxEvents,watchCutMidEvent}, POST /_kr/close-watches, /_kr/compact, "
-            "/_kr/restart; GET /_kr/stats.\n");
+            "/_kr/restart; GET /_kr/stats (requests by verb and resource), "
+            "POST /_kr/stats/reset.\n");
 }
 
 static char *read_file(const char *path, size_t *len)

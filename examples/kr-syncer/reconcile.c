@@ -1,13 +1,15 @@
 /* kr-syncer — the reconcile of one hub object for one workload cluster:
  * read the hub object and our copy from informer caches, make the cluster
- * agree (create, three-way patch, or delete), wait until that cluster's
- * informer observed the write, and record the outcome in the hub object's
- * sync-status. Every read is from a cache but two, where a cache that is
+ * agree (create, three-way patch, or delete), and record the outcome in
+ * the hub object's sync-status once that cluster's informer observed the
+ * write (under a controller the write's watch event brings the key back;
+ * a worker never waits for it). Every read is from a cache but two, where a cache that is
  * behind would decide wrongly: a hub delete whose copy the cache does not
  * hold asks the cluster itself (a GET: an unreachable cluster's cache must
  * never count as "the copy is gone"), and so does a create answered
  * AlreadyExists (ours with the cache behind, or someone else's?). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -18,8 +20,13 @@
 #define PENDING_DELETE_RETRY_MS 2000u
 /* A foreign copy is looked at again this often at most (someone must act). */
 #define FOREIGN_RETRY_MS 30000u
-/* How long a parked status entry waits for the other clusters' entries. */
-#define STATUS_BATCH_MS 10u
+/* How long a parked status entry waits at most for the entries of the
+ * other clusters the object is placed in (when the last one parks, the
+ * write goes at once): long while one of their lanes has a backlog (in a
+ * burst a lane may be seconds behind another), short when they are idle
+ * (their entry may not be coming: nothing changed there). */
+#define STATUS_BATCH_BUSY_MS 10000u
+#define STATUS_BATCH_IDLE_MS 100u
 
 /* One reconcile's view. */
 typedef struct rctx {
@@ -122,7 +129,9 @@ static step hub_patch(rctx *c, const json_t *patch)
     const char *rv = meta_string(out, "resourceVersion");
     if (json_is_object(out) && rv) {
         /* The next reconcile of any lane reads the hub cache: let it hold
-         * this write, or that lane's precondition fails (409) for nothing. */
+         * this write, or that lane's precondition fails (409) for nothing
+         * (a hub-lane write that did not wait sent such 409s, one of them
+         * in a quiet minute). */
         kr_informer_wait_for_resource_version(c->res->hub, rv, c->s->verify_timeout_ms, NULL);
         json_decref(c->hub);
         c->hub = out;
@@ -132,11 +141,12 @@ static step hub_patch(rctx *c, const json_t *patch)
     return STEP_OK;
 }
 
-/* Write `cluster`'s entry (NULL: remove it; release: drop our finalizer). */
-static step write_status(rctx *c, const json_t *entry, bool release)
+/* Write `cluster`'s entry (NULL: remove it), adding or dropping our
+ * finalizer in the same write as `finalizer` says. */
+static step write_status(rctx *c, const json_t *entry, syncer_finalizer finalizer)
 {
     json_t *patch = NULL;
-    if (syncer_status_patch(c->hub, c->req->cluster, entry, release, &patch, c->err) != 0)
+    if (syncer_status_patch(c->hub, c->req->cluster, entry, finalizer, &patch, c->err) != 0)
         return STEP_FAILED;
     if (!patch)
         return STEP_OK;
@@ -157,7 +167,8 @@ static step record_error(rctx *c, const json_t *old_entry, const char *message)
     json_t *entry = syncer_status_entry(&st);
     if (!entry)
         return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
-    step s = write_status(c, entry, false);
+    /* Only a synced object's errors are recorded: it keeps our finalizer. */
+    step s = write_status(c, entry, SYNCER_FINALIZER_ADD);
     json_decref(entry);
     return s;
 }
@@ -180,23 +191,54 @@ static kr_reconcile_result result_of(rctx *c, step st)
     }
 }
 
-/* Park this cluster's entry for the hub lane's one write (when it changes). */
+/* The clusters whose entries the hub lane's write waits for: those the
+ * object is placed in that answer (a dead one's entries are not coming);
+ * *busy when the lane of one of them but ours has keys queued (ours may be
+ * catching up alone: the others' entries are not coming then). */
+static size_t expected_entries(const rctx *c, bool *busy)
+{
+    size_t n = 0;
+    *busy = false;
+    for (size_t i = 0; i < c->s->n_clusters; i++) {
+        syncer_cluster *cl = &c->s->clusters[i];
+        pthread_mutex_lock(&cl->health.lock);
+        bool healthy = cl->health.retry_at_ns == 0;
+        pthread_mutex_unlock(&cl->health.lock);
+        if (!healthy || !syncer_placed(c->hub, cl->name))
+            continue;
+        n++;
+        *busy = *busy || (cl != c->cl && kr_controller_queue_len(c->ctl, cl->name) > 0);
+    }
+    return n;
+}
+
+/* Park this cluster's entry for the hub lane's one write (when it changes,
+ * or when the hub object still lacks our finalizer: that write adds it). */
 static step park_status(rctx *c, const json_t *entry)
 {
     json_t *entries = syncer_status_parse(c->hub);
-    bool same = entries && syncer_status_same(json_object_get(entries, c->req->cluster), entry);
+    bool same = entries && syncer_status_same(json_object_get(entries, c->req->cluster), entry) &&
+                kr_managed_has_finalizer(c->hub, KR_FINALIZER_SYNCER);
     json_decref(entries);
-    if (same)
+    size_t resource = (size_t)(c->res - c->s->resources);
+    /* An unchanged entry is parked only to complete a batch that waits. */
+    if (same && syncer_pending_count(c->s, resource, c->req->namespace_, c->req->name) == 0)
         return STEP_OK;
-    if (syncer_pending_put(c->s, (size_t)(c->res - c->s->resources), c->req->namespace_,
-                           c->req->name, c->req->cluster, entry) != 0)
+    size_t parked = 0;
+    if (syncer_pending_put(c->s, resource, c->req->namespace_, c->req->name, c->req->cluster, entry,
+                           &parked) != 0)
         return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
-    kr_controller_enqueue_after(c->ctl, c->s->hub_name, c->req->namespace_, c->req->name,
-                                STATUS_BATCH_MS);
+    bool busy = false;
+    if (parked >= expected_entries(c, &busy))
+        kr_controller_enqueue(c->ctl, c->s->hub_name, c->req->namespace_, c->req->name);
+    else
+        kr_controller_enqueue_after(c->ctl, c->s->hub_name, c->req->namespace_, c->req->name,
+                                    busy ? STATUS_BATCH_BUSY_MS : STATUS_BATCH_IDLE_MS);
     return STEP_OK;
 }
 
-/* The hub lane: write every entry parked for the object in one patch. */
+/* The hub lane: write every entry parked for the object in one patch,
+ * which also adds our finalizer when the object lacks it. */
 static kr_reconcile_result flush_status(syncer_t *s, size_t resource,
                                         const kr_reconcile_request *req, kr_error_t *err)
 {
@@ -211,7 +253,7 @@ static kr_reconcile_result flush_status(syncer_t *s, size_t resource,
     json_t *patch = NULL;
     /* Gone, ignored or being deleted: the entries no longer matter. */
     if (c.hub && !syncer_skip_reason(c.hub) && !meta_string(c.hub, "deletionTimestamp")) {
-        if (syncer_status_patch_entries(c.hub, entries, false, &patch, err) != 0)
+        if (syncer_status_patch_entries(c.hub, entries, SYNCER_FINALIZER_ADD, &patch, err) != 0)
             st = STEP_FAILED;
         else if (patch)
             st = hub_patch(&c, patch);
@@ -322,7 +364,7 @@ static step reconcile_delete(rctx *c)
     if (st == STEP_OK) {
         bool complete = syncer_delete_complete(
             c->hub, entries, (const char *const *)c->s->cluster_names, c->s->n_clusters);
-        st = write_status(c, entry, complete);
+        st = write_status(c, entry, complete ? SYNCER_FINALIZER_RELEASE : SYNCER_FINALIZER_KEEP);
         if (st == STEP_OK && complete)
             log_key(c, KR_LOG_INFO, "every cluster confirmed the delete: finalizer removed%s",
                     NULL);
@@ -338,7 +380,7 @@ static step reconcile_unplaced(rctx *c, const json_t *old_entry)
     step st = confirm_gone(c, old_entry != NULL);
     if (st != STEP_OK)
         return st;
-    return write_status(c, NULL, false);
+    return write_status(c, NULL, SYNCER_FINALIZER_KEEP);
 }
 
 /* Returned by send_copy when the cluster waits for a probe (no request). */
@@ -433,28 +475,73 @@ static step write_copy(rctx *c, const json_t *old_entry, json_t **written)
     return st;
 }
 
-/* Read after write: true once the cluster's informer observed `rv`. */
+/* ---- our own writes that a copy cache has not seen yet ---------------------- */
+
+static void written_key(const rctx *c, char *buf, size_t len)
+{
+    snprintf(buf, len, "%zu/%s/%s/%s", (size_t)(c->res - c->s->resources), c->req->namespace_,
+             c->req->name, c->req->cluster);
+}
+
+/* Remember a write to the copy whose watch event this key waits for. */
+static void remember_write(rctx *c, const char *rv)
+{
+    char key[700];
+    written_key(c, key, sizeof(key));
+    pthread_mutex_lock(&c->s->pending_lock);
+    json_object_set_new(c->s->written, key,
+                        json_pack("{s:I, s:I}", "rv", (json_int_t)strtoull(rv, NULL, 10), "at",
+                                  (json_int_t)now_ns(c->s)));
+    pthread_mutex_unlock(&c->s->pending_lock);
+}
+
+/* True when the cache holds an older copy than our last write to it: that
+ * write's watch event wakes this key again, and writing now would send the
+ * same patch twice (the key may be woken meanwhile by another event). The
+ * write is forgotten once the cache holds it, or after verify_timeout_ms
+ * (resourceVersions that went back, as after a restore, must not stop us). */
+static bool cache_behind_our_write(rctx *c)
+{
+    const char *cached = meta_string(c->copy, "resourceVersion");
+    if (!cached)
+        return false;
+    char key[700];
+    written_key(c, key, sizeof(key));
+    unsigned long long have = strtoull(cached, NULL, 10);
+    pthread_mutex_lock(&c->s->pending_lock);
+    json_t *w = json_object_get(c->s->written, key);
+    int64_t age_ns = now_ns(c->s) - (int64_t)json_integer_value(json_object_get(w, "at"));
+    bool behind = w && have < (unsigned long long)json_integer_value(json_object_get(w, "rv")) &&
+                  age_ns < (int64_t)c->s->verify_timeout_ms * 1000000;
+    if (w && !behind)
+        json_object_del(c->s->written, key);
+    pthread_mutex_unlock(&c->s->pending_lock);
+    return behind;
+}
+
+/* Read after write: true once the cluster's informer observed `rv`.
+ * Under a controller it only looks (a worker never waits: the write's own
+ * watch event queues the key again, and that reconcile finds the copy in
+ * the cache); called directly it waits up to verify_timeout_ms. */
 static bool observed(rctx *c, const char *rv)
 {
     if (!rv)
         return false;
-    uint64_t timeout = c->s->verify_timeout_ms;
     kr_informer_t *inf = c->cl->copies[c->res - c->s->resources];
-    return kr_informer_wait_for_resource_version(inf, rv, timeout, NULL) == 0;
+    if (!c->ctl)
+        return kr_informer_wait_for_resource_version(inf, rv, c->s->verify_timeout_ms, NULL) == 0;
+    char *last = kr_informer_last_resource_version(inf);
+    bool seen = last && strtoull(last, NULL, 10) >= strtoull(rv, NULL, 10);
+    kr_free(last);
+    return seen;
 }
 
+/* Our finalizer goes on the hub object with its first status write (one
+ * hub write per object, not two). A hub delete that comes before it finds
+ * no finalizer and completes at once; the copies made meanwhile are then
+ * orphans, which their own watch events bring to reconcile_orphan. */
 static step reconcile_sync(rctx *c)
 {
-    if (!kr_managed_has_finalizer(c->hub, KR_FINALIZER_SYNCER)) {
-        /* Before any copy exists: a delete must find the finalizer. */
-        json_t *patch = NULL;
-        if (kr_managed_finalizer_patch(c->hub, KR_FINALIZER_SYNCER, true, &patch, c->err) != 0)
-            return STEP_FAILED;
-        step st = patch ? hub_patch(c, patch) : STEP_OK;
-        json_decref(patch);
-        if (st != STEP_OK)
-            return st;
-    }
     json_t *entries = syncer_status_parse(c->hub);
     if (!entries)
         return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
@@ -469,6 +556,10 @@ static step reconcile_sync(rctx *c)
         st = record_error(c, old, "the copy is managed for another source cluster");
         json_decref(entries);
         return st;
+    }
+    if (c->ctl && cache_behind_our_write(c)) {
+        json_decref(entries);
+        return STEP_OK;
     }
     json_t *written = NULL;
     st = write_copy(c, old, &written);
@@ -486,26 +577,37 @@ static step reconcile_sync(rctx *c)
     }
     syncer_status now = {.source_resource_version = meta_string(c->hub, "resourceVersion")};
     json_t *entry = NULL;
+    const char *old_target = json_string_value(json_object_get(old, "targetResourceVersion"));
+    const char *cached = meta_string(c->copy, "resourceVersion");
     if (rv) {
         now.target_resource_version = rv;
         now.verified = observed(c, rv);
         if (now.verified)
             syncer_record(c->s, c->res, c->req->cluster, written, "VERIFIED");
-    } else if (old && !json_object_get(old, "lastError") &&
-               json_string_value(json_object_get(old, "targetResourceVersion")) &&
-               !json_object_get(old, "deleted")) {
-        /* Nothing to write: the entry stands, verified once observed. */
+        else if (c->ctl) {
+            /* Not yet seen: the write's watch event wakes this key, whose
+             * reconcile (no write needed then) records it verified. */
+            remember_write(c, rv);
+            json_decref(written);
+            json_decref(entries);
+            return STEP_OK;
+        }
+    } else if (old && !json_object_get(old, "lastError") && !json_object_get(old, "deleted") &&
+               old_target && cached && strcmp(old_target, cached) == 0) {
+        /* Nothing to write and the cache holds the copy the entry names:
+         * the entry stands (its source RV is the hub's when we wrote). */
         now.source_resource_version =
             json_string_value(json_object_get(old, "sourceResourceVersion"));
-        now.target_resource_version =
-            json_string_value(json_object_get(old, "targetResourceVersion"));
-        now.verified = json_is_true(json_object_get(old, "verified")) ||
-                       observed(c, now.target_resource_version);
-    } else {
-        /* Converged without a write of ours (a restart, a lost status):
-         * the cache holds the copy, so it is observed. */
-        now.target_resource_version = meta_string(c->copy, "resourceVersion");
+        now.target_resource_version = old_target;
         now.verified = true;
+    } else {
+        /* Nothing to write, and the cache holds a copy the entry does not
+         * name (our write, now observed; a restart; a lost status): it
+         * matches the hub object as it is, so it is observed at this RV. */
+        now.target_resource_version = cached;
+        now.verified = true;
+        if (c->ctl && cached && (!old_target || strcmp(old_target, cached) != 0))
+            syncer_record(c->s, c->res, c->req->cluster, c->copy, "VERIFIED");
     }
     entry = syncer_status_entry(&now);
     bool verified = now.verified;
@@ -513,7 +615,7 @@ static step reconcile_sync(rctx *c)
     json_decref(entries);
     if (!entry)
         return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
-    st = c->ctl ? park_status(c, entry) : write_status(c, entry, false);
+    st = c->ctl ? park_status(c, entry) : write_status(c, entry, SYNCER_FINALIZER_ADD);
     json_decref(entry);
     if (st == STEP_OK && !verified) {
         *c->after_ms = UNVERIFIED_RETRY_MS;
@@ -615,6 +717,7 @@ int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
     pthread_mutex_init(&s->stats_lock, NULL);
     pthread_mutex_init(&s->pending_lock, NULL);
     s->pending = json_object();
+    s->written = json_object();
     s->hub = cfg->hub;
     s->hub_name = dup_or_empty(hub_name);
     s->namespace_ = dup_or_empty(cfg->namespace_);
@@ -628,7 +731,7 @@ int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
     s->clusters = calloc(cfg->n_clusters, sizeof(*s->clusters));
     s->cluster_names = calloc(cfg->n_clusters, sizeof(*s->cluster_names));
     if (!s->hub_name || !s->namespace_ || !s->resources || !s->clusters || !s->cluster_names ||
-        !s->pending) {
+        !s->pending || !s->written) {
         syncer_free(s);
         return kr_error_set(err, KR_ENOMEM, "out of memory");
     }
@@ -696,6 +799,7 @@ void syncer_free(syncer_t *s)
     free(s->namespace_);
     pthread_mutex_destroy(&s->stats_lock);
     json_decref(s->pending);
+    json_decref(s->written);
     pthread_mutex_destroy(&s->pending_lock);
     free(s);
 }

@@ -70,8 +70,8 @@ bool syncer_status_same(const json_t *a, const json_t *b)
     return true;
 }
 
-int syncer_status_patch_entries(const json_t *hub, const json_t *updates, bool release,
-                                json_t **out, kr_error_t *err)
+int syncer_status_patch_entries(const json_t *hub, const json_t *updates,
+                                syncer_finalizer finalizer, json_t **out, kr_error_t *err)
 {
     *out = NULL;
     json_t *entries = syncer_status_parse(hub);
@@ -91,8 +91,9 @@ int syncer_status_patch_entries(const json_t *hub, const json_t *updates, bool r
         rc |= entry ? json_object_set(entries, cluster, entry) : json_object_del(entries, cluster);
     }
     json_t *patch = NULL;
-    if (rc == 0 && release)
-        rc = kr_managed_finalizer_patch(hub, KR_FINALIZER_SYNCER, false, &patch, err);
+    if (rc == 0 && finalizer != SYNCER_FINALIZER_KEEP)
+        rc = kr_managed_finalizer_patch(hub, KR_FINALIZER_SYNCER, finalizer == SYNCER_FINALIZER_ADD,
+                                        &patch, err);
     if (rc == 0 && changed) {
         char *text =
             json_object_size(entries) ? json_dumps(entries, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
@@ -119,8 +120,8 @@ int syncer_status_patch_entries(const json_t *hub, const json_t *updates, bool r
     return 0;
 }
 
-int syncer_status_patch(const json_t *hub, const char *cluster, const json_t *entry, bool release,
-                        json_t **out, kr_error_t *err)
+int syncer_status_patch(const json_t *hub, const char *cluster, const json_t *entry,
+                        syncer_finalizer finalizer, json_t **out, kr_error_t *err)
 {
     *out = NULL;
     json_t *updates = json_object();
@@ -129,7 +130,7 @@ int syncer_status_patch(const json_t *hub, const char *cluster, const json_t *en
         json_decref(updates);
         return kr_error_set(err, KR_ENOMEM, "out of memory building the sync-status patch");
     }
-    int rc = syncer_status_patch_entries(hub, updates, release, out, err);
+    int rc = syncer_status_patch_entries(hub, updates, finalizer, out, err);
     json_decref(updates);
     return rc;
 }

@@ -1,7 +1,8 @@
 /* kr-syncer — status entries waiting to be written together: each cluster's
  * lane parks its new sync-status entry here and queues the object's key on
- * the hub's lane a moment later; that one reconcile writes every entry
- * parked by then in one hub write (instead of one per cluster, each
+ * the hub's lane (at once when every cluster expected has parked one, else
+ * a moment later); that one reconcile writes every entry parked by then in
+ * one hub write (instead of one per cluster, each
  * waking every lane again). An entry lost with the process is rebuilt from
  * the caches by the next reconcile of its lane. */
 #include <stdio.h>
@@ -15,7 +16,7 @@ static char *object_key(size_t resource, const char *ns, const char *name, char 
 }
 
 int syncer_pending_put(syncer_t *s, size_t resource, const char *ns, const char *name,
-                       const char *cluster, const json_t *entry)
+                       const char *cluster, const json_t *entry, size_t *parked)
 {
     char key[600];
     object_key(resource, ns, name, key, sizeof(key));
@@ -28,8 +29,20 @@ int syncer_pending_put(syncer_t *s, size_t resource, const char *ns, const char 
     }
     if (rc == 0)
         rc = json_object_set(entries, cluster, (json_t *)entry) != 0;
+    if (parked)
+        *parked = json_object_size(entries);
     pthread_mutex_unlock(&s->pending_lock);
     return rc ? KR_ENOMEM : 0;
+}
+
+size_t syncer_pending_count(syncer_t *s, size_t resource, const char *ns, const char *name)
+{
+    char key[600];
+    object_key(resource, ns, name, key, sizeof(key));
+    pthread_mutex_lock(&s->pending_lock);
+    size_t n = json_object_size(json_object_get(s->pending, key));
+    pthread_mutex_unlock(&s->pending_lock);
+    return n;
 }
 
 json_t *syncer_pending_take(syncer_t *s, size_t resource, const char *ns, const char *name)

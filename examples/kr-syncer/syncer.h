@@ -59,17 +59,24 @@ json_t *syncer_status_entry(const syncer_status *st);
  * time: a status write is needed only when this is false. */
 bool syncer_status_same(const json_t *a, const json_t *b);
 
+/* What a status write does with our finalizer (false/true: keep/release). */
+typedef enum syncer_finalizer {
+    SYNCER_FINALIZER_KEEP = 0,
+    SYNCER_FINALIZER_RELEASE = 1,
+    SYNCER_FINALIZER_ADD = 2, /* in the same write: one hub write per object */
+} syncer_finalizer;
+
 /* The merge patch that sets `cluster`'s entry of `hub` to `entry` (NULL:
- * removes it) and, with `release`, removes our finalizer, with the hub
- * object's resourceVersion as precondition. *out is new, or NULL when
- * nothing would change. Errors: KR_ENOMEM, KR_EINVAL. */
-int syncer_status_patch(const json_t *hub, const char *cluster, const json_t *entry, bool release,
-                        json_t **out, kr_error_t *err);
+ * removes it) and adds or removes our finalizer as `finalizer` says, with
+ * the hub object's resourceVersion as precondition. *out is new, or NULL
+ * when nothing would change. Errors: KR_ENOMEM, KR_EINVAL. */
+int syncer_status_patch(const json_t *hub, const char *cluster, const json_t *entry,
+                        syncer_finalizer finalizer, json_t **out, kr_error_t *err);
 
 /* The same for several clusters at once: `updates` maps cluster -> entry
  * (JSON null: remove it). */
-int syncer_status_patch_entries(const json_t *hub, const json_t *updates, bool release,
-                                json_t **out, kr_error_t *err);
+int syncer_status_patch_entries(const json_t *hub, const json_t *updates,
+                                syncer_finalizer finalizer, json_t **out, kr_error_t *err);
 
 /* ---- finalize.c: when a hub delete may complete ---------------------------- */
 
@@ -180,6 +187,10 @@ struct syncer {
     /* status_batch.c: "resource/ns/name" -> {cluster: entry} */
     pthread_mutex_t pending_lock;
     json_t *pending;
+    /* reconcile.c, under pending_lock: "resource/ns/name/cluster" -> the
+     * resourceVersion of our last write to that copy, until its cache
+     * holds it */
+    json_t *written;
 };
 
 /* Build the syncer and ask for its informers (hub objects of every
@@ -204,9 +215,12 @@ kr_reconcile_result syncer_reconcile_in(syncer_t *s, kr_controller_t *ctl, size_
 /* ---- status_batch.c: entries parked for one hub write ------------------------ */
 
 /* Park `cluster`'s entry (borrowed) for the object; a newer one replaces
- * it. Errors: KR_ENOMEM. [any thread] */
+ * it. *parked (may be NULL): how many clusters' entries are parked for the
+ * object now. Errors: KR_ENOMEM. [any thread] */
 int syncer_pending_put(syncer_t *s, size_t resource, const char *ns, const char *name,
-                       const char *cluster, const json_t *entry);
+                       const char *cluster, const json_t *entry, size_t *parked);
+/* How many clusters' entries are parked for the object. [any thread] */
+size_t syncer_pending_count(syncer_t *s, size_t resource, const char *ns, const char *name);
 /* Take every entry parked for the object: new object cluster -> entry, or
  * NULL. [any thread] */
 json_t *syncer_pending_take(syncer_t *s, size_t resource, const char *ns, const char *name);

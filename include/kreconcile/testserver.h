@@ -136,6 +136,20 @@ KR_API size_t kr_testserver_watch_count(kr_testserver_t *ts);
  * (a condition wait, no polling). Returns the number open then. */
 KR_API size_t kr_testserver_wait_watch_count(kr_testserver_t *ts, size_t n, unsigned timeout_ms);
 
+/* The requests served since the start or the last reset, by verb and
+ * resource: a new object such as {"list configmaps": 3, "patch
+ * pods/status": 1}. Verbs as kube-apiserver's audit log names them (get,
+ * list, watch, create, update, patch, delete, deletecollection); the
+ * resource plural, "/subresource" appended. Counted: every request routed
+ * to a resource (whatever its answer) once it passed authentication and
+ * fault injection; not discovery, /version, health or /_kr/; the first 256
+ * distinct keys only. GET /_kr/stats answers the same object as
+ * "requests". NULL when out of memory. */
+KR_API json_t *kr_testserver_requests(kr_testserver_t *ts);
+
+/* Zero the request counters (as POST /_kr/stats/reset). */
+KR_API void kr_testserver_reset_requests(kr_testserver_t *ts);
+
 #ifdef __cplusplus
 }
 #endif

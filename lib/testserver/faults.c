@@ -104,11 +104,13 @@ static void set_faults(kr_testserver_t *ts, const ts_request *req, ts_response *
     json_decref(doc);
 }
 
-static void respond_done(ts_response *resp, kr_testserver_t *ts)
+static void respond_done(ts_response *resp, kr_testserver_t *ts, bool with_requests)
 {
-    ts_respond_json(resp, 200,
-                    json_pack("{s:I, s:I, s:I}", "resourceVersion", (json_int_t)ts->rv, "watches",
-                              (json_int_t)ts->nwatches, "historyFloor", (json_int_t)ts->rv_floor));
+    json_t *body = json_pack("{s:I, s:I, s:I}", "resourceVersion", (json_int_t)ts->rv, "watches",
+                             (json_int_t)ts->nwatches, "historyFloor", (json_int_t)ts->rv_floor);
+    if (body && with_requests)
+        json_object_set_new(body, "requests", ts_stats_requests(ts));
+    ts_respond_json(resp, 200, body);
 }
 
 bool ts_handle_admin(kr_testserver_t *ts, const ts_request *req, ts_response *resp)
@@ -127,9 +129,11 @@ bool ts_handle_admin(kr_testserver_t *ts, const ts_request *req, ts_response *re
         ts_restart_locked(ts);
     else if (strcmp(p, "/stats") == 0 && get)
         ;
+    else if (strcmp(p, "/stats/reset") == 0 && post)
+        ts_stats_reset(ts);
     else
         return false;
     if (resp->status == 0)
-        respond_done(resp, ts);
+        respond_done(resp, ts, strcmp(p, "/stats") == 0);
     return true;
 }

@@ -216,6 +216,7 @@ static void handle_locked(kr_testserver_t *ts, const ts_request *req, ts_respons
         ts_respond_not_found_path(resp);
         return;
     }
+    ts_stats_count(ts, ts_verb_of(req, &rt), &rt);
     bool partial = ts_partial_negotiate(req, &rt);
     if (!partial && !accepts_json(req->accept))
         respond_not_acceptable(resp);

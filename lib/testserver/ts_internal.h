@@ -91,6 +91,16 @@ typedef struct ts_watch {
     struct ts_watch *wake_next; /* on ts->wake_head while a resume is due */
 } ts_watch;
 
+/* ---- request counters (stats.c) ---------------------------------------------- */
+
+/* A fixed table, so that counting a request never allocates (a request
+ * leaves nothing behind); keys past TS_STATS_KEYS are not counted. */
+#define TS_STATS_KEYS 256
+typedef struct ts_stat {
+    char key[96]; /* "verb resource[/subresource]" */
+    unsigned long long count;
+} ts_stat;
+
 /* ---- server ---------------------------------------------------------------- */
 
 struct kr_testserver {
@@ -130,6 +140,7 @@ struct kr_testserver {
     pthread_cond_t watches_cv; /* broadcast when nwatches changes */
     bool ticker_started, stopping;
     struct ts_audit *audit; /* opts.audit_log open; NULL without one (audit.c) */
+    ts_stat requests[TS_STATS_KEYS]; /* stats.c; in use up to the first empty key */
 };
 
 /* ---- the transport-free request handler (handler.c) -------------------- */
@@ -403,5 +414,12 @@ void ts_audit_now(char out[TS_AUDIT_TIME_LEN]);
  * Called without ts->mu held. */
 void ts_audit_record(kr_testserver_t *ts, const ts_request *req, const ts_response *resp,
                      const char received[TS_AUDIT_TIME_LEN]);
+
+/* ---- request counters (stats.c) ---------------------------------------------- */
+
+/* Count one request routed to `rt` (a resource) by its audit verb. */
+void ts_stats_count(kr_testserver_t *ts, const char *verb, const ts_route *rt);
+json_t *ts_stats_requests(kr_testserver_t *ts); /* new: "verb resource" -> count */
+void ts_stats_reset(kr_testserver_t *ts);
 
 #endif /* KR_TS_INTERNAL_H */

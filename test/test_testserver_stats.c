@@ -1,0 +1,133 @@
+/* Tests of the in-memory apiserver's request counters: every request to a
+ * resource counted by its audit verb and resource ("patch pods/status"),
+ * in GET /_kr/stats and kr_testserver_requests(); discovery and the admin
+ * endpoints not counted; reset over HTTP and from C. KR_TEST_THREADED */
+#include <check.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kr_suite.h"
+#include "kr_test.h"
+#include "kreconcile.h"
+#include "kreconcile/testserver.h"
+#include "ts_client.h"
+
+static kr_testserver_t *ts;
+static const char *U;
+
+static void setup(void)
+{
+    kr_testserver_opts o = {.seed = 7};
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_testserver_start(&o, &ts, &err), 0);
+    U = kr_testserver_url(ts);
+}
+
+static void teardown(void)
+{
+    kr_testserver_free(ts);
+    ts = NULL;
+}
+
+/* Send a request (a PATCH as a merge patch) and check its status. */
+static void send(const char *method, const char *path, const char *body, long status)
+{
+    tc_response r;
+    if (strcmp(method, "PATCH") == 0)
+        tc_request(U, method, path, "application/merge-patch+json", body, NULL, &r);
+    else
+        tc_json(U, method, path, body, &r);
+    ck_assert_msg(r.status == status, "%s %s: %ld %s", method, path, r.status,
+                  r.body ? r.body : "");
+    tc_free(&r);
+}
+
+static json_int_t count(const json_t *requests, const char *key)
+{
+    return json_integer_value(json_object_get(requests, key));
+}
+
+#define CMS "/api/v1/namespaces/default/configmaps"
+#define PODS "/api/v1/namespaces/default/pods"
+
+START_TEST(requests_are_counted_by_verb_and_resource)
+{
+    send("GET", "/api", NULL, 200);
+    send("GET", "/apis", NULL, 200);
+    send("GET", "/version", NULL, 200);
+    send("POST", CMS, "{\"metadata\":{\"name\":\"a\"},\"data\":{\"k\":\"v\"}}", 201);
+    send("POST", CMS, "{\"metadata\":{\"name\":\"b\"}}", 201);
+    send("GET", CMS "/a", NULL, 200);
+    send("GET", CMS "/missing", NULL, 404);
+    send("GET", CMS, NULL, 200);
+    send("PUT", CMS "/a", "{\"metadata\":{\"name\":\"a\"},\"data\":{\"k\":\"w\"}}", 200);
+    send("PATCH", CMS "/a", "{\"data\":{\"k\":\"x\"}}", 200);
+    send("DELETE", CMS "/a", NULL, 200);
+    send("DELETE", CMS, NULL, 200);
+    send("POST", PODS,
+         "{\"metadata\":{\"name\":\"p\"},\"spec\":{\"containers\":[{\"name\":\"c\","
+         "\"image\":\"i\"}]}}",
+         201);
+    send("PATCH", PODS "/p/status", "{\"status\":{\"phase\":\"Running\"}}", 200);
+    tc_watch *w = tc_watch_open(U, CMS "?watch=true", NULL);
+    ck_assert_uint_eq(kr_testserver_wait_watch_count(ts, 1, 10000), 1);
+    tc_watch_close(w);
+
+    json_t *req = kr_testserver_requests(ts);
+    ck_assert_ptr_nonnull(req);
+    ck_assert_int_eq(count(req, "create configmaps"), 2);
+    ck_assert_int_eq(count(req, "get configmaps"), 2);
+    ck_assert_int_eq(count(req, "list configmaps"), 1);
+    ck_assert_int_eq(count(req, "update configmaps"), 1);
+    ck_assert_int_eq(count(req, "patch configmaps"), 1);
+    ck_assert_int_eq(count(req, "delete configmaps"), 1);
+    ck_assert_int_eq(count(req, "deletecollection configmaps"), 1);
+    ck_assert_int_eq(count(req, "watch configmaps"), 1);
+    ck_assert_int_eq(count(req, "create pods"), 1);
+    ck_assert_int_eq(count(req, "patch pods/status"), 1);
+    ck_assert_uint_eq(json_object_size(req), 10); /* no discovery, no /version */
+
+    /* The same over HTTP; reading the stats is not a request counted. */
+    tc_response r;
+    tc_json(U, "GET", "/_kr/stats", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(json_object_get(r.json, "resourceVersion"));
+    ck_assert(json_equal(json_object_get(r.json, "requests"), req));
+    tc_free(&r);
+    json_decref(req);
+}
+END_TEST
+
+START_TEST(counters_reset_over_http_and_from_c)
+{
+    send("GET", CMS, NULL, 200);
+    tc_response r;
+    tc_request(U, "POST", "/_kr/stats/reset", NULL, "", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    json_t *req = kr_testserver_requests(ts);
+    ck_assert_uint_eq(json_object_size(req), 0);
+    json_decref(req);
+
+    send("GET", CMS, NULL, 200);
+    send("GET", CMS, NULL, 200);
+    req = kr_testserver_requests(ts);
+    ck_assert_int_eq(count(req, "list configmaps"), 2);
+    json_decref(req);
+    kr_testserver_reset_requests(ts);
+    tc_json(U, "GET", "/_kr/stats", NULL, &r);
+    ck_assert_uint_eq(json_object_size(json_object_get(r.json, "requests")), 0);
+    tc_free(&r);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("testserver_stats");
+    TCase *tc = tcase_create("stats");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, requests_are_counted_by_verb_and_resource);
+    tcase_add_test(tc, counters_reset_over_http_and_from_c);
+    suite_add_tcase(s, tc);
+    return kr_test_run_suite(s);
+}
