@@ -10,7 +10,9 @@
  * network and through the reflector alone (fake lister-watcher).
  * With KR_BENCH_INFORMER_URL, only one sync against that server, printed as
  * JSON (bench_informer_node.sh compares it with client-node's informer);
- * KR_BENCH_INFORMER_STORE=trees|metadata picks what that sync uses. */
+ * KR_BENCH_INFORMER_STORE=trees|metadata|bare picks what that sync uses
+ * (bare: the libcurl + jansson baseline; for profiling one side) and
+ * KR_BENCH_INFORMER_HANDLER=1 adds an on_add handler. */
 #include <curl/curl.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -453,7 +455,9 @@ int main(void)
             sync_as = SYNC_TREES;
         else if (as && strcmp(as, "metadata") == 0)
             sync_as = SYNC_METADATA;
-        child_result r = in_child(informer_sync, url);
+        bool bare = as && strcmp(as, "bare") == 0;
+        sync_with_handler = bench_env_long("KR_BENCH_INFORMER_HANDLER", 0) != 0;
+        child_result r = in_child(bare ? bare_pages : informer_sync, url);
         printf("{\"seconds\":%.3f,\"objects\":%ld,\"max_rss_kib\":%ld}\n", r.seconds, r.objects,
                r.max_rss_kib);
         return r.ok ? 0 : 1;

@@ -374,23 +374,32 @@ static void on_list_page(json_t *items, const char *rv, const char *cont, const 
     int rc = 0;
     if (!r->pending)
         rc = set_str(&r->list_rv, rv);
+    if (rc == 0)
+        rc = set_str(&r->continue_token, (cont && *cont) ? cont : NULL);
+    /* ask for the next page before caching this one, so that the server
+     * prepares it while this page goes through the store (lw callbacks
+     * never run inside list(): the pages still arrive in order) */
+    if (rc == 0 && r->continue_token) {
+        send_list_page(r);
+        if (!r->request) { /* it failed and backed off */
+            json_decref(items);
+            return;
+        }
+    }
     for (size_t i = 0; rc == 0 && i < json_array_size(items); i++)
         rc = pend(r, json_incref(json_array_get(items, i)));
     /* freed page by page: only the cached form of the list accumulates */
     json_decref(items);
     if (rc == 0 && !r->pending)
         rc = kr_store_batch_new(r->store, &r->pending, NULL);
-    if (rc == 0)
-        rc = set_str(&r->continue_token, (cont && *cont) ? cont : NULL);
     if (rc != 0) {
+        cancel_request(r);
         drop_pending(r);
         back_off(r, NEXT_RELIST);
         return;
     }
-    if (r->continue_token) {
-        send_list_page(r);
-        return;
-    }
+    if (r->continue_token)
+        return; /* the next page is on its way */
     /* the whole list has arrived: only now is the store replaced */
     kr_store_batch_t *all = r->pending;
     r->pending = NULL;
