@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "store_internal.h"
 
 #define MOD "informer"
 
@@ -266,20 +267,25 @@ static void on_resync(void *user)
     if (h->removed)
         return;
     if (atomic_load(&inf->synced)) {
-        json_t *all = NULL;
-        if (kr_store_list(inf->store, &all, NULL) == 0) {
+        struct kr_store_snapshot snap;
+        if (kr_store_snapshot_take(inf->store, &snap) == 0) {
             stat_inc(inf, S_RESYNCS);
             inf->dispatching++;
-            size_t i;
-            json_t *o;
-            json_array_foreach(all, i, o)
-            {
-                if (h->removed || !h->h.on_update)
-                    break;
+            size_t missed = 0;
+            for (size_t i = 0; i < snap.n && !h->removed && h->h.on_update; i++) {
+                json_t *o = kr_store_snapshot_object(inf->store, &snap, i);
+                if (!o) {
+                    missed++;
+                    continue;
+                }
                 h->h.on_update(o, o, h->h.user);
+                json_decref(o);
             }
             inf->dispatching--;
-            json_decref(all);
+            kr_store_snapshot_release(&snap);
+            if (missed)
+                kr_log(&inf->logger, KR_LOG_ERROR, MOD,
+                       "%s: resync skipped %zu objects: out of memory", inf->scope, missed);
         }
     }
     if (!h->removed)
@@ -330,8 +336,9 @@ static void add_on_loop(void *arg)
         inf->handlers = grown;
         inf->cap = cap;
     }
-    json_t *all = NULL;
-    c->rc = kr_store_list(inf->store, &all, NULL);
+    /* one object at a time: a compact store never parses them all at once */
+    struct kr_store_snapshot snap;
+    c->rc = kr_store_snapshot_take(inf->store, &snap);
     if (c->rc != 0)
         return;
     handler *h = c->h;
@@ -339,16 +346,21 @@ static void add_on_loop(void *arg)
     inf->handlers[inf->nhandlers++] = h;
     /* a late handler first sees every cached object as an add */
     inf->dispatching++;
-    size_t i;
-    json_t *o;
-    json_array_foreach(all, i, o)
-    {
-        if (h->removed || !h->h.on_add)
-            break;
+    size_t missed = 0;
+    for (size_t i = 0; i < snap.n && !h->removed && h->h.on_add; i++) {
+        json_t *o = kr_store_snapshot_object(inf->store, &snap, i);
+        if (!o) {
+            missed++;
+            continue;
+        }
         h->h.on_add(o, h->h.user);
+        json_decref(o);
     }
     inf->dispatching--;
-    json_decref(all);
+    kr_store_snapshot_release(&snap);
+    if (missed)
+        kr_log(&inf->logger, KR_LOG_ERROR, MOD,
+               "%s: a new handler missed %zu objects: out of memory", inf->scope, missed);
     arm_resync(h);
     compact_handlers(inf);
 }
