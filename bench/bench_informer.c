@@ -128,35 +128,42 @@ static double cpu_now_s(void)
            (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-static int by_cpu(const void *a, const void *b)
+/* The median of n (<= 8) numbers. */
+static int by_value(const void *a, const void *b)
 {
-    double x = ((const child_result *)a)->cpu_seconds, y = ((const child_result *)b)->cpu_seconds;
+    double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+static double median_value(const double *v, int n)
+{
+    double sorted[8];
+    memcpy(sorted, v, (size_t)n * sizeof(*v));
+    qsort(sorted, (size_t)n, sizeof(*sorted), by_value);
+    return sorted[n / 2];
 }
 
 /* The median CPU time of n runs (loaded machines stretch wall time far
  * more than CPU time). */
 static double median_cpu(const child_result *runs, int n)
 {
-    child_result sorted[8];
-    memcpy(sorted, runs, (size_t)n * sizeof(*runs));
-    qsort(sorted, (size_t)n, sizeof(*sorted), by_cpu);
-    return sorted[n / 2].cpu_seconds;
+    double v[8];
+    for (int i = 0; i < n; i++)
+        v[i] = runs[i].cpu_seconds;
+    return median_value(v, n);
 }
 
 /* The run with the median sync time (its other figures with it). */
-static int by_seconds(const void *a, const void *b)
-{
-    double x = ((const child_result *)a)->seconds, y = ((const child_result *)b)->seconds;
-    return (x > y) - (x < y);
-}
-
 static child_result median_of(const child_result *runs, int n)
 {
-    child_result sorted[8];
-    memcpy(sorted, runs, (size_t)n * sizeof(*runs));
-    qsort(sorted, (size_t)n, sizeof(*sorted), by_seconds);
-    return sorted[n / 2];
+    double v[8];
+    for (int i = 0; i < n; i++)
+        v[i] = runs[i].seconds;
+    double m = median_value(v, n);
+    for (int i = 0; i < n; i++)
+        if (runs[i].seconds == m)
+            return runs[i];
+    return runs[0];
 }
 
 /* ---- the informer's initial sync ------------------------------------------------------ */

@@ -259,6 +259,34 @@ static void on_request(const char *request, int cause, void *user)
 
 static void arm_resync(handler *h);
 
+/* Hand every object of `snap` to h (on_update(o, o) for a resync, else
+ * on_add), one at a time: a compact store never parses them all at once.
+ * Stops when the handler is removed. */
+static void deliver_snapshot(kr_informer_t *inf, handler *h, const struct kr_store_snapshot *snap,
+                             bool resync)
+{
+    inf->dispatching++;
+    size_t missed = 0;
+    for (size_t i = 0; i < snap->n && !h->removed; i++) {
+        if (resync ? !h->h.on_update : !h->h.on_add)
+            break;
+        json_t *o = kr_store_snapshot_object(inf->store, snap, i);
+        if (!o) {
+            missed++;
+            continue;
+        }
+        if (resync)
+            h->h.on_update(o, o, h->h.user);
+        else
+            h->h.on_add(o, h->h.user);
+        json_decref(o);
+    }
+    inf->dispatching--;
+    if (missed)
+        kr_log(&inf->logger, KR_LOG_ERROR, MOD, "%s: %s skipped %zu objects: out of memory",
+               inf->scope, resync ? "a resync" : "a new handler's adds", missed);
+}
+
 static void on_resync(void *user)
 {
     handler *h = user;
@@ -270,22 +298,8 @@ static void on_resync(void *user)
         struct kr_store_snapshot snap;
         if (kr_store_snapshot_take(inf->store, &snap) == 0) {
             stat_inc(inf, S_RESYNCS);
-            inf->dispatching++;
-            size_t missed = 0;
-            for (size_t i = 0; i < snap.n && !h->removed && h->h.on_update; i++) {
-                json_t *o = kr_store_snapshot_object(inf->store, &snap, i);
-                if (!o) {
-                    missed++;
-                    continue;
-                }
-                h->h.on_update(o, o, h->h.user);
-                json_decref(o);
-            }
-            inf->dispatching--;
+            deliver_snapshot(inf, h, &snap, true);
             kr_store_snapshot_release(&snap);
-            if (missed)
-                kr_log(&inf->logger, KR_LOG_ERROR, MOD,
-                       "%s: resync skipped %zu objects: out of memory", inf->scope, missed);
         }
     }
     if (!h->removed)
@@ -336,7 +350,6 @@ static void add_on_loop(void *arg)
         inf->handlers = grown;
         inf->cap = cap;
     }
-    /* one object at a time: a compact store never parses them all at once */
     struct kr_store_snapshot snap;
     c->rc = kr_store_snapshot_take(inf->store, &snap);
     if (c->rc != 0)
@@ -345,22 +358,8 @@ static void add_on_loop(void *arg)
     h->id = ++inf->next_id;
     inf->handlers[inf->nhandlers++] = h;
     /* a late handler first sees every cached object as an add */
-    inf->dispatching++;
-    size_t missed = 0;
-    for (size_t i = 0; i < snap.n && !h->removed && h->h.on_add; i++) {
-        json_t *o = kr_store_snapshot_object(inf->store, &snap, i);
-        if (!o) {
-            missed++;
-            continue;
-        }
-        h->h.on_add(o, h->h.user);
-        json_decref(o);
-    }
-    inf->dispatching--;
+    deliver_snapshot(inf, h, &snap, false);
     kr_store_snapshot_release(&snap);
-    if (missed)
-        kr_log(&inf->logger, KR_LOG_ERROR, MOD,
-               "%s: a new handler missed %zu objects: out of memory", inf->scope, missed);
     arm_resync(h);
     compact_handlers(inf);
 }

@@ -52,6 +52,16 @@ static const char *write_cm(kr_client_t *c, const char *ns, const char *name, co
     return rv;
 }
 
+/* create prefix00 .. prefix<n-1> in "default" */
+static void create_cms(kr_client_t *c, const char *prefix, int n, const char *value)
+{
+    for (int i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "%s%02d", prefix, i);
+        ck_assert_ptr_nonnull(write_cm(c, "default", name, value, false));
+    }
+}
+
 static kr_informer_t *informer_for(kr_client_t *c, const char *ns, long page, bool streaming)
 {
     kr_informer_opts o = {.client = c,
@@ -82,11 +92,7 @@ START_TEST(informer_syncs_in_pages_and_reads_its_own_writes)
     rt = kr_test_runtime_up();
     cluster a;
     kr_test_cluster_up(&a, rt, 1);
-    for (int i = 0; i < 40; i++) {
-        char name[16];
-        snprintf(name, sizeof(name), "pre-%02d", i);
-        ck_assert_ptr_nonnull(write_cm(a.c, "default", name, "x", false));
-    }
+    create_cms(a.c, "pre-", 40, "x");
     kr_informer_t *inf = informer_for(a.c, "default", 7, false);
     ck_assert_int_eq(kr_informer_start(inf, NULL), 0);
     kr_error_t err = {0};
@@ -136,11 +142,7 @@ START_TEST(metadata_only_informer_caches_partial_object_metadata)
     rt = kr_test_runtime_up();
     cluster a;
     kr_test_cluster_up(&a, rt, 3);
-    for (int i = 0; i < 12; i++) {
-        char name[16];
-        snprintf(name, sizeof(name), "m%02d", i);
-        ck_assert_ptr_nonnull(write_cm(a.c, "default", name, "payload", false));
-    }
+    create_cms(a.c, "m", 12, "payload");
     kr_informer_opts o = {.client = a.c,
                           .resource = CM,
                           .namespace_ = "default",
@@ -181,11 +183,7 @@ START_TEST(streaming_list_syncs_from_the_initial_events)
     rt = kr_test_runtime_up();
     cluster a;
     kr_test_cluster_up(&a, rt, 2);
-    for (int i = 0; i < 5; i++) {
-        char name[16];
-        snprintf(name, sizeof(name), "s%d", i);
-        ck_assert_ptr_nonnull(write_cm(a.c, "default", name, "x", false));
-    }
+    create_cms(a.c, "s", 5, "x");
     kr_informer_t *inf = informer_for(a.c, "default", 0, true);
     ck_assert_int_eq(kr_informer_start(inf, NULL), 0);
     ck_assert_int_eq(kr_informer_wait_for_sync(inf, WAIT_MS, NULL), 0);
@@ -272,11 +270,7 @@ START_TEST(factory_shares_metadata_only_informers_apart_from_full_ones)
     rt = kr_test_runtime_up();
     cluster a;
     kr_test_cluster_up(&a, rt, 5);
-    for (int i = 0; i < 6; i++) {
-        char name[16];
-        snprintf(name, sizeof(name), "f%d", i);
-        ck_assert_ptr_nonnull(write_cm(a.c, "default", name, "payload", false));
-    }
+    create_cms(a.c, "f", 6, "payload");
     kr_metrics_registry_t *reg = NULL;
     ck_assert_int_eq(kr_metrics_registry_new(&reg, NULL), 0);
     kr_informer_factory_opts fo = {.metrics = reg, .page_size = 4};
@@ -302,10 +296,10 @@ START_TEST(factory_shares_metadata_only_informers_apart_from_full_ones)
     ck_assert_msg(kr_informer_factory_wait_for_sync(f, WAIT_MS, &err) == 0, "%s", err.message);
     ck_assert_uint_eq(kr_store_len(kr_informer_store(m1)), 6);
     ck_assert_uint_eq(kr_store_len(kr_informer_store(late)), 0);
-    json_t *meta = kr_store_get(kr_informer_store(m1), "default/f2");
-    assert_metadata_only(meta, "f2");
+    json_t *meta = kr_store_get(kr_informer_store(m1), "default/f02");
+    assert_metadata_only(meta, "f02");
     json_decref(meta);
-    json_t *obj = kr_store_get(kr_informer_store(full), "default/f2");
+    json_t *obj = kr_store_get(kr_informer_store(full), "default/f02");
     ck_assert_ptr_nonnull(obj);
     ck_assert_str_eq(json_string_value(json_object_get(obj, "kind")), "ConfigMap");
     ck_assert_ptr_nonnull(json_object_get(obj, "data"));
