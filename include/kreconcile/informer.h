@@ -100,7 +100,8 @@ KR_API void kr_informer_stop(kr_informer_t *inf);
 KR_API void kr_informer_free(kr_informer_t *inf);
 
 /* The informer's store, for listers (borrowed; lives as long as the
- * informer). [any thread] */
+ * informer). Before has_synced it may hold part of the first list.
+ * [any thread] */
 KR_API kr_store_t *kr_informer_store(kr_informer_t *inf);
 
 /* Register a handler (copied). If objects are cached already, it first
