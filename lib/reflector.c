@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "store_internal.h"
 
 #define MOD "reflector"
 #define INITIAL_EVENTS_END "k8s.io/initial-events-end"
@@ -277,8 +278,8 @@ static int add_page(kr_reflector_t *r, json_t *items)
         kr_error_t err = {0};
         json_t *cached = NULL, *old = NULL;
         size_t before = kr_store_len(r->store);
-        rc = kr_store_add(r->store, json_incref(json_array_get(items, i)), 0, wanted ? &old : NULL,
-                          wanted ? &cached : NULL, &err);
+        rc = kr_store_add_listed(r->store, json_incref(json_array_get(items, i)),
+                                 wanted ? &old : NULL, wanted ? &cached : NULL, &err);
         if (rc == 0)
             emit(r, kr_store_len(r->store) > before ? KR_DELTA_ADDED : KR_DELTA_UPDATED, cached,
                  old, false, true);
