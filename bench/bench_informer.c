@@ -526,7 +526,7 @@ int main(void)
         bool handler;
     } modes[MODES] = {
         {"bare libcurl+jansson pages (limit)", SYNC_COMPACT, false},
-        {"informer, compact store", SYNC_COMPACT, false},
+        {"informer, compact store (default)", SYNC_COMPACT, false},
         {"informer, jansson-tree store", SYNC_TREES, false},
         {"compact store, on_add handler", SYNC_COMPACT, true},
         {"jansson-tree store, on_add handler", SYNC_TREES, true},

@@ -417,7 +417,7 @@ int kr_store_new(const kr_store_opts *opts, kr_store_t **out, kr_error_t *err)
     s->keep_managed_fields = opts->keep_managed_fields;
     s->transform = opts->transform;
     s->transform_user = opts->transform_user;
-    s->compact = opts->representation == KR_STORE_COMPACT;
+    s->compact = opts->representation != KR_STORE_TREES; /* compact by default */
     if (opts->representation > KR_STORE_TREES) {
         kr_free(s);
         return kr_error_set(err, KR_EINVAL, "kr_store_new: unknown representation %d",
