@@ -3,14 +3,17 @@
  * server (in a forked child), beside a bare libcurl + jansson page loop
  * and kubectl on the same server, each in its own child for peak RSS;
  * medians of five interleaved rounds of (baseline, compact store, jansson-
- * tree store); resident bytes per cached object against wire bytes for
- * both representations and a metadata-only informer; a sync with a
- * handler, as a controller has; steady watch throughput to a handler
+ * tree store, both again with an on_add handler as a controller has), in
+ * wall and CPU time; resident bytes per cached object against wire bytes
+ * for both representations and a metadata-only informer; steady watch
+ * throughput to a handler
  * (KR_BENCH_INFORMER_EVENTS, default 200,000 small objects), over the
  * network and through the reflector alone (fake lister-watcher).
  * With KR_BENCH_INFORMER_URL, only one sync against that server, printed as
  * JSON (bench_informer_node.sh compares it with client-node's informer);
- * KR_BENCH_INFORMER_STORE=trees|metadata picks what that sync uses. */
+ * KR_BENCH_INFORMER_STORE=trees|metadata|bare picks what that sync uses
+ * (bare: the libcurl + jansson baseline; for profiling one side) and
+ * KR_BENCH_INFORMER_HANDLER=1 adds an on_add handler. */
 #include <curl/curl.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -80,6 +83,7 @@ static pid_t spawn_server(long objects, const char *kubeconfig, unsigned short *
  * pipe with extra figures) and its peak RSS in KiB. */
 typedef struct child_result {
     double seconds;
+    double cpu_seconds; /* user + system of the whole child during the sync */
     double wire_bytes;
     double cached_json_bytes;
     double store_overhead;
@@ -115,19 +119,51 @@ static child_result in_child(void (*fn)(const char *base, child_result *out), co
     return r;
 }
 
-/* The run with the median sync time (its other figures with it). */
-static int by_seconds(const void *a, const void *b)
+/* CPU seconds (user + system, every thread) used by this process so far. */
+static double cpu_now_s(void)
 {
-    double x = ((const child_result *)a)->seconds, y = ((const child_result *)b)->seconds;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* The median of n (<= 8) numbers. */
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
+static double median_value(const double *v, int n)
+{
+    double sorted[8];
+    memcpy(sorted, v, (size_t)n * sizeof(*v));
+    qsort(sorted, (size_t)n, sizeof(*sorted), by_value);
+    return sorted[n / 2];
+}
+
+/* The median CPU time of n runs (loaded machines stretch wall time far
+ * more than CPU time). */
+static double median_cpu(const child_result *runs, int n)
+{
+    double v[8];
+    for (int i = 0; i < n; i++)
+        v[i] = runs[i].cpu_seconds;
+    return median_value(v, n);
+}
+
+/* The run with the median sync time (its other figures with it). */
 static child_result median_of(const child_result *runs, int n)
 {
-    child_result sorted[8];
-    memcpy(sorted, runs, (size_t)n * sizeof(*runs));
-    qsort(sorted, (size_t)n, sizeof(*sorted), by_seconds);
-    return sorted[n / 2];
+    double v[8];
+    for (int i = 0; i < n; i++)
+        v[i] = runs[i].seconds;
+    double m = median_value(v, n);
+    for (int i = 0; i < n; i++)
+        if (runs[i].seconds == m)
+            return runs[i];
+    return runs[0];
 }
 
 /* ---- the informer's initial sync ------------------------------------------------------ */
@@ -183,7 +219,7 @@ static void informer_sync(const char *base, child_result *out)
     if (sync_with_handler && kr_informer_add_handler(inf, &h, NULL, NULL) != 0)
         return;
     double rss0 = rss_bytes();
-    double t0 = bench_now_s();
+    double t0 = bench_now_s(), c0 = cpu_now_s();
     kr_informer_start(inf, NULL);
     kr_error_t err = {0};
     if (kr_informer_wait_for_sync(inf, 600000, &err) != 0) {
@@ -191,6 +227,7 @@ static void informer_sync(const char *base, child_result *out)
         return;
     }
     out->seconds = bench_now_s() - t0;
+    out->cpu_seconds = cpu_now_s() - c0;
     kr_store_stats st;
     kr_store_get_stats(kr_informer_store(inf), &st);
     out->objects = (long)st.objects;
@@ -213,7 +250,7 @@ static void bare_pages(const char *base, child_result *out)
     char url[2048];
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, bench_body_collect);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
-    double t0 = bench_now_s();
+    double t0 = bench_now_s(), c0 = cpu_now_s();
     long items = 0;
     double bytes = 0;
     do {
@@ -232,6 +269,7 @@ static void bare_pages(const char *base, child_result *out)
         json_decref(page);
     } while (cont[0]);
     out->seconds = bench_now_s() - t0;
+    out->cpu_seconds = cpu_now_s() - c0;
     out->objects = items;
     out->wire_bytes = bytes;
     out->ok = 1;
@@ -453,9 +491,11 @@ int main(void)
             sync_as = SYNC_TREES;
         else if (as && strcmp(as, "metadata") == 0)
             sync_as = SYNC_METADATA;
-        child_result r = in_child(informer_sync, url);
-        printf("{\"seconds\":%.3f,\"objects\":%ld,\"max_rss_kib\":%ld}\n", r.seconds, r.objects,
-               r.max_rss_kib);
+        bool bare = as && strcmp(as, "bare") == 0;
+        sync_with_handler = bench_env_long("KR_BENCH_INFORMER_HANDLER", 0) != 0;
+        child_result r = in_child(bare ? bare_pages : informer_sync, url);
+        printf("{\"seconds\":%.3f,\"cpu_seconds\":%.3f,\"objects\":%ld,\"max_rss_kib\":%ld}\n",
+               r.seconds, r.cpu_seconds, r.objects, r.max_rss_kib);
         return r.ok ? 0 : 1;
     }
     long objects = bench_env_long("KR_BENCH_INFORMER_OBJECTS", 100000);
@@ -476,40 +516,52 @@ int main(void)
     /* Single runs swing a lot on a shared machine: five rounds, each
      * running the limit baseline and the informer in both representations
      * back to back, and the medians of each. */
-    enum { ROUNDS = 5 };
-    child_result bare[ROUNDS], compact[ROUNDS], trees[ROUNDS];
-    for (int i = 0; i < ROUNDS; i++) {
-        bare[i] = in_child(bare_pages, base);
-        sync_as = SYNC_COMPACT;
-        compact[i] = in_child(informer_sync, base);
-        sync_as = SYNC_TREES;
-        trees[i] = in_child(informer_sync, base);
+    enum { ROUNDS = 5, MODES = 5 };
+    /* the bare baseline, then each store with no handler and with an
+     * on_add handler (a controller's informer: the relist's objects are
+     * then read back from the store for the handler) */
+    static const struct {
+        const char *name;
+        sync_mode as;
+        bool handler;
+    } modes[MODES] = {
+        {"bare libcurl+jansson pages (limit)", SYNC_COMPACT, false},
+        {"informer, compact store (default)", SYNC_COMPACT, false},
+        {"informer, jansson-tree store", SYNC_TREES, false},
+        {"compact store, on_add handler", SYNC_COMPACT, true},
+        {"jansson-tree store, on_add handler", SYNC_TREES, true},
+    };
+    child_result runs[MODES][ROUNDS], med[MODES];
+    double cpu[MODES];
+    for (int i = 0; i < ROUNDS; i++)
+        for (int m = 0; m < MODES; m++) {
+            sync_as = modes[m].as;
+            sync_with_handler = modes[m].handler;
+            runs[m][i] = in_child(m == 0 ? bare_pages : informer_sync, base);
+        }
+    for (int m = 0; m < MODES; m++) {
+        med[m] = median_of(runs[m], ROUNDS);
+        cpu[m] = median_cpu(runs[m], ROUNDS);
     }
-    child_result b = median_of(bare, ROUNDS), ours = median_of(compact, ROUNDS);
-    child_result old = median_of(trees, ROUNDS);
+    child_result b = med[0], ours = med[1], old = med[2];
     printf("initial sync of %ld ConfigMaps (~1 KiB, pages of 500), medians of %d interleaved "
-           "runs:\n",
+           "runs (wall seconds; CPU seconds of the syncing process, steadier on a loaded "
+           "machine); speed ratio = limit time / informer time (target >= 0.7):\n",
            ours.objects, ROUNDS);
-    printf("  informer, compact store (default) %.2f s, peak RSS %.0f MiB; informer/limit "
-           "speed ratio %.2f (target >= 0.7)\n",
-           ours.seconds, (double)ours.max_rss_kib / 1024, b.seconds / ours.seconds);
-    printf("  informer, jansson-tree store      %.2f s, peak RSS %.0f MiB; informer/limit "
-           "speed ratio %.2f; compact sync time / trees %.2f (target <= 1.10)\n",
-           old.seconds, (double)old.max_rss_kib / 1024, b.seconds / old.seconds,
-           ours.seconds / old.seconds);
-    printf("  bare libcurl+jansson pages (limit baseline) %.2f s, peak RSS %.0f MiB\n", b.seconds,
-           (double)b.max_rss_kib / 1024);
-    /* a controller's informer: one handler that sees every object */
-    sync_with_handler = true;
-    sync_as = SYNC_COMPACT;
-    child_result hc = in_child(informer_sync, base);
-    sync_as = SYNC_TREES;
-    child_result ht = in_child(informer_sync, base);
+    for (int m = 0; m < MODES; m++)
+        printf("  %-36s %6.2f s wall, %5.2f s CPU, peak RSS %4.0f MiB; speed ratio %.2f wall, "
+               "%.2f CPU\n",
+               modes[m].name, med[m].seconds, cpu[m], (double)med[m].max_rss_kib / 1024,
+               b.seconds / med[m].seconds, cpu[0] / cpu[m]);
+    printf("  compact / trees sync time (target <= 1.10): %.2f wall, %.2f CPU; with a handler "
+           "%.2f wall, %.2f CPU\n",
+           ours.seconds / old.seconds, cpu[1] / cpu[2], med[3].seconds / med[4].seconds,
+           cpu[3] / cpu[4]);
     sync_as = SYNC_METADATA;
     sync_with_handler = false;
     child_result meta = in_child(informer_sync, base);
-    printf("  with an on_add handler (a controller): compact %.2f s, trees %.2f s (single runs)\n",
-           hc.seconds, ht.seconds);
+    printf("  metadata-only informer: %.2f s wall, %.2f s CPU, peak RSS %.0f MiB (single run)\n",
+           meta.seconds, meta.cpu_seconds, (double)meta.max_rss_kib / 1024);
     if (system("kubectl version --client >/dev/null 2>&1") == 0) {
         char cmd[600];
         snprintf(cmd, sizeof(cmd),
@@ -531,15 +583,15 @@ int main(void)
         printf("memory: %.0f wire bytes/object; resident bytes per cached object after sync "
                "(malloc_trim) / wire bytes (target <= 2 at 100,000):\n",
                wire);
-        const child_result *runs[] = {&ours, &old, &meta};
-        const sync_mode modes[] = {SYNC_COMPACT, SYNC_TREES, SYNC_METADATA};
+        const child_result *mem[] = {&ours, &old, &meta};
+        const sync_mode mem_modes[] = {SYNC_COMPACT, SYNC_TREES, SYNC_METADATA};
         for (int i = 0; i < 3; i++) {
-            const child_result *r = runs[i];
+            const child_result *r = mem[i];
             if (!r->ok || r->objects == 0)
                 continue;
             printf("  %-13s %5.0f B/object = %.2f x wire; peak RSS %5.0f B/object = %.2f x "
                    "wire; cached JSON %.2f x wire, store structures %.0f B/object\n",
-                   sync_mode_name(modes[i]), r->rss_growth / (double)r->objects,
+                   sync_mode_name(mem_modes[i]), r->rss_growth / (double)r->objects,
                    r->rss_growth / (double)r->objects / wire,
                    (double)r->max_rss_kib * 1024 / (double)r->objects,
                    (double)r->max_rss_kib * 1024 / (double)r->objects / wire,

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "store_internal.h"
 
 #define MOD "informer"
 
@@ -255,6 +256,34 @@ static void on_request(const char *request, int cause, void *user)
 
 static void arm_resync(handler *h);
 
+/* Hand every object of `snap` to h (on_update(o, o) for a resync, else
+ * on_add), one at a time: a compact store never parses them all at once.
+ * Stops when the handler is removed. */
+static void deliver_snapshot(kr_informer_t *inf, handler *h, const struct kr_store_snapshot *snap,
+                             bool resync)
+{
+    inf->dispatching++;
+    size_t missed = 0;
+    for (size_t i = 0; i < snap->n && !h->removed; i++) {
+        if (resync ? !h->h.on_update : !h->h.on_add)
+            break;
+        json_t *o = kr_store_snapshot_object(inf->store, snap, i);
+        if (!o) {
+            missed++;
+            continue;
+        }
+        if (resync)
+            h->h.on_update(o, o, h->h.user);
+        else
+            h->h.on_add(o, h->h.user);
+        json_decref(o);
+    }
+    inf->dispatching--;
+    if (missed)
+        kr_log(&inf->logger, KR_LOG_ERROR, MOD, "%s: %s skipped %zu objects: out of memory",
+               inf->scope, resync ? "a resync" : "a new handler's adds", missed);
+}
+
 static void on_resync(void *user)
 {
     handler *h = user;
@@ -263,20 +292,11 @@ static void on_resync(void *user)
     if (h->removed)
         return;
     if (atomic_load(&inf->synced)) {
-        json_t *all = NULL;
-        if (kr_store_list(inf->store, &all, NULL) == 0) {
+        struct kr_store_snapshot snap;
+        if (kr_store_snapshot_take(inf->store, &snap) == 0) {
             stat_inc(inf, S_RESYNCS);
-            inf->dispatching++;
-            size_t i;
-            json_t *o;
-            json_array_foreach(all, i, o)
-            {
-                if (h->removed || !h->h.on_update)
-                    break;
-                h->h.on_update(o, o, h->h.user);
-            }
-            inf->dispatching--;
-            json_decref(all);
+            deliver_snapshot(inf, h, &snap, true);
+            kr_store_snapshot_release(&snap);
         }
     }
     if (!h->removed)
@@ -327,25 +347,16 @@ static void add_on_loop(void *arg)
         inf->handlers = grown;
         inf->cap = cap;
     }
-    json_t *all = NULL;
-    c->rc = kr_store_list(inf->store, &all, NULL);
+    struct kr_store_snapshot snap;
+    c->rc = kr_store_snapshot_take(inf->store, &snap);
     if (c->rc != 0)
         return;
     handler *h = c->h;
     h->id = ++inf->next_id;
     inf->handlers[inf->nhandlers++] = h;
     /* a late handler first sees every cached object as an add */
-    inf->dispatching++;
-    size_t i;
-    json_t *o;
-    json_array_foreach(all, i, o)
-    {
-        if (h->removed || !h->h.on_add)
-            break;
-        h->h.on_add(o, h->h.user);
-    }
-    inf->dispatching--;
-    json_decref(all);
+    deliver_snapshot(inf, h, &snap, false);
+    kr_store_snapshot_release(&snap);
     arm_resync(h);
     compact_handlers(inf);
 }

@@ -1,7 +1,9 @@
 /* libkreconcile — the informer factory: one shared informer per (client,
  * group/version/resource, namespace, selectors), so that every controller
  * of a process watching the same collection shares one watch and one
- * cache. Bookkeeping only; the informers do the work. */
+ * cache; metadata-only informers (client-go's metadatainformer factory)
+ * are shared per scope apart from the full ones. Bookkeeping only; the
+ * informers do the work. */
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
@@ -12,7 +14,7 @@
 typedef struct entry {
     struct entry *next;
     kr_client_t *client;
-    char *key; /* group/version/resource ns labels fields */
+    char *key; /* full|metadata group/version/resource ns labels fields */
     kr_informer_t *inf;
     bool started;
 } entry;
@@ -106,35 +108,37 @@ int kr_informer_factory_name_cluster(kr_informer_factory_t *f, kr_client_t *clie
     return 0;
 }
 
-/* "cluster/[group/]version/resource[ ns=..]..." or NULL (the default name);
- * new string. Called under f->mu. */
+/* "cluster/[group/]version/resource[ ns=..]...[ metadata-only]" or NULL
+ * (the default name); new string. Called under f->mu. */
 static char *informer_name(kr_informer_factory_t *f, kr_client_t *client, kr_gvr r, const char *ns,
-                           const char *labels, const char *fields, bool *oom)
+                           const char *labels, const char *fields, bool metadata, bool *oom)
 {
     *oom = false;
     for (cluster_name *c = f->clusters; c; c = c->next) {
         if (c->client != client)
             continue;
-        char *name = kr_asprintf("%s/%s%s%s/%s%s%s%s%s%s%s", c->name, nz(r.group),
-                                 r.group && *r.group ? "/" : "", nz(r.version), nz(r.resource),
-                                 ns && *ns ? " ns=" : "", nz(ns), labels ? " labels=" : "",
-                                 nz(labels), fields ? " fields=" : "", nz(fields));
+        char *name =
+            kr_asprintf("%s/%s%s%s/%s%s%s%s%s%s%s%s", c->name, nz(r.group),
+                        r.group && *r.group ? "/" : "", nz(r.version), nz(r.resource),
+                        ns && *ns ? " ns=" : "", nz(ns), labels ? " labels=" : "", nz(labels),
+                        fields ? " fields=" : "", nz(fields), metadata ? " metadata-only" : "");
         *oom = name == NULL;
         return name;
     }
     return NULL;
 }
 
-int kr_informer_factory_get(kr_informer_factory_t *f, kr_client_t *client, kr_gvr resource,
-                            const char *namespace_, const char *label_selector,
-                            const char *field_selector, kr_informer_t **out, kr_error_t *err)
+/* The informer of one scope, full objects or metadata only. */
+static int get_scope(kr_informer_factory_t *f, kr_client_t *client, kr_gvr resource,
+                     const char *namespace_, const char *label_selector, const char *field_selector,
+                     bool metadata, kr_informer_t **out, kr_error_t *err)
 {
     if (!f || !client || !out)
         return kr_error_set(err, KR_EINVAL, "informer factory: client and out are required");
     /* fields are joined with a byte that cannot appear in any of them */
-    char *key =
-        kr_asprintf("%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s", nz(resource.group), nz(resource.version),
-                    nz(resource.resource), nz(namespace_), nz(label_selector), nz(field_selector));
+    char *key = kr_asprintf("%c\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s", metadata ? 'm' : 'f',
+                            nz(resource.group), nz(resource.version), nz(resource.resource),
+                            nz(namespace_), nz(label_selector), nz(field_selector));
     if (!key)
         return kr_error_set(err, KR_ENOMEM, "informer factory: out of memory");
     int rc = 0;
@@ -150,8 +154,8 @@ int kr_informer_factory_get(kr_informer_factory_t *f, kr_client_t *client, kr_gv
         goto out;
     }
     bool oom = false;
-    char *name =
-        informer_name(f, client, resource, namespace_, label_selector, field_selector, &oom);
+    char *name = informer_name(f, client, resource, namespace_, label_selector, field_selector,
+                               metadata, &oom);
     if (oom) {
         kr_free(e);
         rc = kr_error_set(err, KR_ENOMEM, "informer factory: out of memory");
@@ -169,6 +173,7 @@ int kr_informer_factory_get(kr_informer_factory_t *f, kr_client_t *client, kr_gv
         .metrics = f->opts.metrics,
         .logger = f->opts.logger,
         .name = name,
+        .metadata_only = metadata,
     };
     rc = kr_informer_new(&io, &e->inf, err);
     kr_free(name);
@@ -192,6 +197,23 @@ out:
     pthread_mutex_unlock(&f->mu);
     kr_free(key);
     return rc;
+}
+
+int kr_informer_factory_get(kr_informer_factory_t *f, kr_client_t *client, kr_gvr resource,
+                            const char *namespace_, const char *label_selector,
+                            const char *field_selector, kr_informer_t **out, kr_error_t *err)
+{
+    return get_scope(f, client, resource, namespace_, label_selector, field_selector, false, out,
+                     err);
+}
+
+int kr_informer_factory_get_metadata(kr_informer_factory_t *f, kr_client_t *client, kr_gvr resource,
+                                     const char *namespace_, const char *label_selector,
+                                     const char *field_selector, kr_informer_t **out,
+                                     kr_error_t *err)
+{
+    return get_scope(f, client, resource, namespace_, label_selector, field_selector, true, out,
+                     err);
 }
 
 int kr_informer_factory_start(kr_informer_factory_t *f, kr_error_t *err)

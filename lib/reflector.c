@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "store_internal.h"
 
 #define MOD "reflector"
 #define INITIAL_EVENTS_END "k8s.io/initial-events-end"
@@ -48,6 +49,7 @@ struct kr_reflector {
 
     phase phase;
     bool synced;
+    bool direct_list; /* this list goes straight into the (empty) store */
     void *request; /* the pending list or the open watch */
     void *backoff_timer;
     void *progress_timer;
@@ -251,6 +253,35 @@ static int pend(kr_reflector_t *r, json_t *obj)
     return rc;
 }
 
+/* The first list into an empty store: cache each object of a page
+ * (`items` stolen) and report it with the tree just cached, as client-go's
+ * indexer fills while its first list is processed. Staging it in a batch
+ * would make the store read every object back for the handlers: with a
+ * compact store, a second parse of each. Stops when a handler stops the
+ * reflector. 0 or an error (logged). */
+static int add_page(kr_reflector_t *r, json_t *items)
+{
+    int rc = 0;
+    bool wanted = !r->hooks.wants_objects || r->hooks.wants_objects(r->hooks.user);
+    for (size_t i = 0; rc == 0 && i < json_array_size(items) && r->phase != P_STOPPED; i++) {
+        kr_error_t err = {0};
+        json_t *cached = NULL, *old = NULL;
+        size_t before = kr_store_len(r->store);
+        rc = kr_store_add_listed(r->store, json_incref(json_array_get(items, i)),
+                                 wanted ? &old : NULL, wanted ? &cached : NULL, &err);
+        if (rc == 0)
+            emit(r, kr_store_len(r->store) > before ? KR_DELTA_ADDED : KR_DELTA_UPDATED, cached,
+                 old, false, true);
+        else
+            kr_log(&r->logger, KR_LOG_ERROR, MOD, "%s: cannot cache a listed object: %s", r->name,
+                   err.message);
+        json_decref(cached);
+        json_decref(old);
+    }
+    json_decref(items);
+    return rc;
+}
+
 /* What a relist changes for one key of the new list. */
 struct relisted {
     char *key;
@@ -361,31 +392,57 @@ static void on_list_page(json_t *items, const char *rv, const char *cont, const 
         return;
     }
     int rc = 0;
-    if (!r->pending)
+    if (!r->continue_token) { /* the first page */
         rc = set_str(&r->list_rv, rv);
-    for (size_t i = 0; rc == 0 && i < json_array_size(items); i++)
-        rc = pend(r, json_incref(json_array_get(items, i)));
-    /* freed page by page: only the cached form of the list accumulates */
-    json_decref(items);
-    if (rc == 0 && !r->pending)
-        rc = kr_store_batch_new(r->store, &r->pending, NULL);
+        /* later lists (relists) replace the content in one atomic swap */
+        r->direct_list = !r->synced && kr_store_len(r->store) == 0;
+    }
     if (rc == 0)
         rc = set_str(&r->continue_token, (cont && *cont) ? cont : NULL);
+    /* ask for the next page before caching this one, so that the server
+     * prepares it while this page goes through the store (lw callbacks
+     * never run inside list(): the pages still arrive in order) */
+    if (rc == 0 && r->continue_token) {
+        send_list_page(r);
+        if (!r->request) { /* it failed and backed off */
+            json_decref(items);
+            return;
+        }
+    }
+    if (rc == 0 && r->direct_list) {
+        rc = add_page(r, items);
+        if (r->phase == P_STOPPED)
+            return;
+    } else {
+        for (size_t i = 0; rc == 0 && i < json_array_size(items); i++)
+            rc = pend(r, json_incref(json_array_get(items, i)));
+        /* freed page by page: only the cached form of the list accumulates */
+        json_decref(items);
+        if (rc == 0 && !r->pending)
+            rc = kr_store_batch_new(r->store, &r->pending, NULL);
+    }
     if (rc != 0) {
+        cancel_request(r);
         drop_pending(r);
         back_off(r, NEXT_RELIST);
         return;
     }
-    if (r->continue_token) {
-        send_list_page(r);
-        return;
-    }
-    /* the whole list has arrived: only now is the store replaced */
+    if (r->continue_token)
+        return; /* the next page is on its way */
+    /* the whole list has arrived: only now is a relist's batch swapped in */
     kr_store_batch_t *all = r->pending;
     r->pending = NULL;
     char *list_rv = r->list_rv;
     r->list_rv = NULL;
-    if (apply_replace(r, all, list_rv) != 0) {
+    if (r->direct_list) {
+        kr_store_batch_free(all);
+        r->direct_list = false;
+        if (list_rv && kr_store_set_resource_version(r->store, list_rv, NULL) != 0) {
+            kr_free(list_rv);
+            back_off(r, NEXT_RELIST);
+            return;
+        }
+    } else if (apply_replace(r, all, list_rv) != 0) {
         kr_free(list_rv);
         back_off(r, NEXT_RELIST);
         return;

@@ -417,7 +417,7 @@ int kr_store_new(const kr_store_opts *opts, kr_store_t **out, kr_error_t *err)
     s->keep_managed_fields = opts->keep_managed_fields;
     s->transform = opts->transform;
     s->transform_user = opts->transform_user;
-    s->compact = opts->representation == KR_STORE_COMPACT;
+    s->compact = opts->representation != KR_STORE_TREES; /* compact by default */
     if (opts->representation > KR_STORE_TREES) {
         kr_free(s);
         return kr_error_set(err, KR_EINVAL, "kr_store_new: unknown representation %d",
@@ -484,7 +484,7 @@ static void set_rv_locked(kr_store_t *store, char **rv)
 }
 
 static int upsert(kr_store_t *store, json_t *obj, size_t wire_bytes, json_t **old_out,
-                  json_t **cached_out, kr_error_t *err)
+                  json_t **cached_out, bool remember, kr_error_t *err)
 {
     if (old_out)
         *old_out = NULL;
@@ -540,7 +540,7 @@ static int upsert(kr_store_t *store, json_t *obj, size_t wire_bytes, json_t **ol
     if (rc == 0) {
         json_t *tree = p.entry->obj ? p.entry->obj : p.tree;
         /* what an event just delivered is what a worker reads next */
-        if (!p.entry->obj)
+        if (!p.entry->obj && remember)
             kr_store_cache_remember(store, p.entry, tree);
         if (cached_out)
             *cached_out = json_incref(tree);
@@ -560,13 +560,19 @@ static int upsert(kr_store_t *store, json_t *obj, size_t wire_bytes, json_t **ol
 int kr_store_add(kr_store_t *store, json_t *obj, size_t wire_bytes, json_t **old_out,
                  json_t **cached_out, kr_error_t *err)
 {
-    return upsert(store, obj, wire_bytes, old_out, cached_out, err);
+    return upsert(store, obj, wire_bytes, old_out, cached_out, true, err);
+}
+
+int kr_store_add_listed(kr_store_t *store, json_t *obj, json_t **old_out, json_t **cached_out,
+                        kr_error_t *err)
+{
+    return upsert(store, obj, 0, old_out, cached_out, false, err);
 }
 
 int kr_store_update(kr_store_t *store, json_t *obj, size_t wire_bytes, json_t **old_out,
                     json_t **cached_out, kr_error_t *err)
 {
-    return upsert(store, obj, wire_bytes, old_out, cached_out, err);
+    return upsert(store, obj, wire_bytes, old_out, cached_out, true, err);
 }
 
 static int delete_locked_key(kr_store_t *store, const char *key, char **rv, json_t **old_out,

@@ -252,6 +252,42 @@ static int list_filtered(const kr_store_t *store, const char *index, const char 
     return 0;
 }
 
+int kr_store_snapshot_take(const kr_store_t *store, struct kr_store_snapshot *out)
+{
+    kr_store_t *s = (kr_store_t *)store;
+    memset(out, 0, sizeof(*out));
+    pthread_rwlock_rdlock(&s->lock);
+    const struct state *st = s->state;
+    size_t n = st->n_dense;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+    struct entry **entries = n ? kr_malloc(n * sizeof(*entries)) : NULL;
+    if (entries)
+        for (size_t k = 0; k < n; k++) {
+            entries[k] = st->dense[k];
+            kr_store_entry_ref(entries[k]);
+        }
+    pthread_rwlock_unlock(&s->lock);
+    if (n && !entries)
+        return KR_ENOMEM;
+    out->entries = entries;
+    out->n = n;
+    return 0;
+}
+
+json_t *kr_store_snapshot_object(const kr_store_t *store, const struct kr_store_snapshot *snap,
+                                 size_t i)
+{
+    return i < snap->n ? kr_store_entry_object((kr_store_t *)store, snap->entries[i], false) : NULL;
+}
+
+void kr_store_snapshot_release(struct kr_store_snapshot *snap)
+{
+    for (size_t k = 0; k < snap->n; k++)
+        kr_store_entry_release(snap->entries[k]);
+    kr_free(snap->entries);
+    memset(snap, 0, sizeof(*snap));
+}
+
 int kr_store_list(const kr_store_t *store, json_t **out, kr_error_t *err)
 {
     return list_filtered(store, NULL, NULL, NULL, out, err);

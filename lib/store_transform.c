@@ -163,11 +163,18 @@ int kr_store_transform(const kr_store_t *store, json_t *obj, json_t **out, kr_er
 /* ---- printing and measuring ------------------------------------------------------ */
 
 /* The compact JSON text of a jansson tree, exactly as json_dumpb(v,
- * JSON_COMPACT) prints it, by one walk that writes when `out` is non-NULL
- * and only counts otherwise. jansson's printer decodes every string one
- * UTF-8 code point at a time and keeps a hash table of the objects it
- * visits (loop detection); the store prints every object it caches, so it
- * copies runs of plain bytes instead: about five times faster. */
+ * JSON_COMPACT) prints it (test_store compares the two byte for byte), by
+ * one walk that writes when `out` is non-NULL and only counts otherwise.
+ * jansson's printer decodes every string one UTF-8 code point at a time
+ * and keeps a hash table of the objects it visits (loop detection); the
+ * store prints (compact) or measures (trees) every object it caches, so
+ * it copies runs of plain bytes instead. Measured per object (O2, one
+ * core): a 1.2 KB ConfigMap 4.9 us here against 24.3 us with
+ * json_dump_callback(JSON_COMPACT) (measuring: 2.5 us against 12.3 us);
+ * a 1.9 KB Pod 11.8 us against 32.3 us; a jansson parse of the same
+ * ConfigMap costs 35 us. jansson's printer would add about 1.9 s of CPU to
+ * a compact sync of 100,000 ConfigMaps (half a parse per object), hence
+ * this printer. */
 struct printer {
     kr_buf *buf; /* NULL: measure only */
     size_t n;

@@ -1,5 +1,6 @@
 /* Integration tests of the informer against the in-memory apiserver over
- * real sockets: sync and read-after-write, the factory across two servers,
+ * real sockets: sync and read-after-write, the factory across two servers
+ * and its metadata-only informers,
  * streaming list, start/stop cycles (for valgrind), and the randomised
  * convergence-under-faults test (KR_INFORMER_SCHEDULES, default 200; a
  * failure prints its seed; KR_TEST_SEED replays).
@@ -51,6 +52,16 @@ static const char *write_cm(kr_client_t *c, const char *ns, const char *name, co
     return rv;
 }
 
+/* create prefix00 .. prefix<n-1> in "default" */
+static void create_cms(kr_client_t *c, const char *prefix, int n, const char *value)
+{
+    for (int i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "%s%02d", prefix, i);
+        ck_assert_ptr_nonnull(write_cm(c, "default", name, value, false));
+    }
+}
+
 static kr_informer_t *informer_for(kr_client_t *c, const char *ns, long page, bool streaming)
 {
     kr_informer_opts o = {.client = c,
@@ -81,11 +92,7 @@ START_TEST(informer_syncs_in_pages_and_reads_its_own_writes)
     rt = kr_test_runtime_up();
     cluster a;
     kr_test_cluster_up(&a, rt, 1);
-    for (int i = 0; i < 40; i++) {
-        char name[16];
-        snprintf(name, sizeof(name), "pre-%02d", i);
-        ck_assert_ptr_nonnull(write_cm(a.c, "default", name, "x", false));
-    }
+    create_cms(a.c, "pre-", 40, "x");
     kr_informer_t *inf = informer_for(a.c, "default", 7, false);
     ck_assert_int_eq(kr_informer_start(inf, NULL), 0);
     kr_error_t err = {0};
@@ -135,11 +142,7 @@ START_TEST(metadata_only_informer_caches_partial_object_metadata)
     rt = kr_test_runtime_up();
     cluster a;
     kr_test_cluster_up(&a, rt, 3);
-    for (int i = 0; i < 12; i++) {
-        char name[16];
-        snprintf(name, sizeof(name), "m%02d", i);
-        ck_assert_ptr_nonnull(write_cm(a.c, "default", name, "payload", false));
-    }
+    create_cms(a.c, "m", 12, "payload");
     kr_informer_opts o = {.client = a.c,
                           .resource = CM,
                           .namespace_ = "default",
@@ -180,11 +183,7 @@ START_TEST(streaming_list_syncs_from_the_initial_events)
     rt = kr_test_runtime_up();
     cluster a;
     kr_test_cluster_up(&a, rt, 2);
-    for (int i = 0; i < 5; i++) {
-        char name[16];
-        snprintf(name, sizeof(name), "s%d", i);
-        ck_assert_ptr_nonnull(write_cm(a.c, "default", name, "x", false));
-    }
+    create_cms(a.c, "s", 5, "x");
     kr_informer_t *inf = informer_for(a.c, "default", 0, true);
     ck_assert_int_eq(kr_informer_start(inf, NULL), 0);
     ck_assert_int_eq(kr_informer_wait_for_sync(inf, WAIT_MS, NULL), 0);
@@ -262,6 +261,67 @@ START_TEST(factory_shares_informers_and_waits_for_writes_on_two_servers)
     kr_metrics_registry_free(reg);
     kr_test_cluster_down(&a);
     kr_test_cluster_down(&b);
+    kr_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(factory_shares_metadata_only_informers_apart_from_full_ones)
+{
+    rt = kr_test_runtime_up();
+    cluster a;
+    kr_test_cluster_up(&a, rt, 5);
+    create_cms(a.c, "f", 6, "payload");
+    kr_metrics_registry_t *reg = NULL;
+    ck_assert_int_eq(kr_metrics_registry_new(&reg, NULL), 0);
+    kr_informer_factory_opts fo = {.metrics = reg, .page_size = 4};
+    kr_informer_factory_t *f = NULL;
+    ck_assert_int_eq(kr_informer_factory_new(&fo, &f, NULL), 0);
+    ck_assert_int_eq(kr_informer_factory_name_cluster(f, a.c, "dc1", NULL), 0);
+    kr_informer_t *m1 = NULL, *m2 = NULL, *full = NULL, *late = NULL;
+    ck_assert_int_eq(kr_informer_factory_get_metadata(f, a.c, CM, "default", NULL, NULL, &m1, NULL),
+                     0);
+    ck_assert_int_eq(kr_informer_factory_get_metadata(f, a.c, CM, "default", NULL, NULL, &m2, NULL),
+                     0);
+    ck_assert_int_eq(kr_informer_factory_get(f, a.c, CM, "default", NULL, NULL, &full, NULL), 0);
+    ck_assert_ptr_eq(m1, m2);
+    ck_assert_ptr_ne(m1, full);
+    ck_assert_uint_eq(kr_informer_factory_len(f), 2);
+    ck_assert_int_eq(kr_informer_factory_start(f, NULL), 0);
+    /* created after the start: started at once */
+    ck_assert_int_eq(
+        kr_informer_factory_get_metadata(f, a.c, CM, "default", "app=none", NULL, &late, NULL), 0);
+    ck_assert_ptr_ne(late, m1);
+    ck_assert_uint_eq(kr_informer_factory_len(f), 3);
+    kr_error_t err = {0};
+    ck_assert_msg(kr_informer_factory_wait_for_sync(f, WAIT_MS, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(kr_store_len(kr_informer_store(m1)), 6);
+    ck_assert_uint_eq(kr_store_len(kr_informer_store(late)), 0);
+    json_t *meta = kr_store_get(kr_informer_store(m1), "default/f02");
+    assert_metadata_only(meta, "f02");
+    json_decref(meta);
+    json_t *obj = kr_store_get(kr_informer_store(full), "default/f02");
+    ck_assert_ptr_nonnull(obj);
+    ck_assert_str_eq(json_string_value(json_object_get(obj, "kind")), "ConfigMap");
+    ck_assert_ptr_nonnull(json_object_get(obj, "data"));
+    json_decref(obj);
+    /* a later write reaches the metadata-only informer as PartialObjectMetadata */
+    char rv[32];
+    snprintf(rv, sizeof(rv), "%s", write_cm(a.c, "default", "f9", "x", false));
+    ck_assert_int_eq(kr_informer_wait_for_resource_version(m1, rv, WAIT_MS, NULL), 0);
+    meta = kr_store_get(kr_informer_store(m1), "default/f9");
+    assert_metadata_only(meta, "f9");
+    json_decref(meta);
+    char *text = NULL;
+    ck_assert_int_eq(kr_metrics_render(reg, &text, NULL, NULL), 0);
+    ck_assert_ptr_nonnull(strstr(
+        text,
+        "kr_informer_lists_total{informer=\"dc1/v1/configmaps ns=default metadata-only\"} 1"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "kr_informer_lists_total{informer=\"dc1/v1/configmaps ns=default\"} 1"));
+    kr_free(text);
+    kr_informer_factory_free(f);
+    kr_metrics_registry_free(reg);
+    kr_test_cluster_down(&a);
     kr_runtime_free(rt);
 }
 END_TEST
@@ -553,6 +613,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, streaming_list_syncs_from_the_initial_events);
     tcase_add_test(tc, metadata_only_informer_caches_partial_object_metadata);
     tcase_add_test(tc, factory_shares_informers_and_waits_for_writes_on_two_servers);
+    tcase_add_test(tc, factory_shares_metadata_only_informers_apart_from_full_ones);
     tcase_add_test(tc, label_and_field_selectors_scope_the_cache);
     tcase_add_test(tc, informers_start_and_stop_many_times_without_leaks);
     tcase_add_test(tc, cache_converges_to_the_server_under_faults);

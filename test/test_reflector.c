@@ -160,15 +160,17 @@ static void sync_with(const char *items_json, const char *rv)
 #define WATCH_AT(rv) "watch rv=" rv " bookmarks=1 initial=0 match= labels=app fields="
 #define FIRST_LIST(limit) "list limit=" limit " continue= rv= match= labels=app fields="
 
-START_TEST(paged_list_replaces_store_only_when_complete_then_watches_from_list_rv)
+START_TEST(first_list_fills_the_empty_store_page_by_page_then_watches_from_list_rv)
 {
     setup_with(2, 0, false);
     ck_assert_str_eq(REQ(0), FIRST_LIST("2"));
     fake_lw_list_ok(&F.lw, items("a@3", "b@4", NULL), "10", "tok1");
     ck_assert_str_eq(REQ(1), "list limit=2 continue=tok1 rv= match= labels=app fields=");
-    ck_assert_uint_eq(kr_store_len(F.store), 0);
+    /* the first list goes straight into the empty store, reported as it
+     * goes (client-go's indexer fills the same way); synced only at the end */
+    ck_assert_uint_eq(kr_store_len(F.store), 2);
     ck_assert(!kr_reflector_has_synced(F.r));
-    ck_assert_int_eq(F.ndeltas, 0);
+    ck_assert_int_eq(F.ndeltas, 2);
     fake_lw_list_ok(&F.lw, items("c@7", NULL), "10", "");
     ck_assert_uint_eq(kr_store_len(F.store), 3);
     ck_assert(kr_reflector_has_synced(F.r));
@@ -187,6 +189,30 @@ START_TEST(paged_list_replaces_store_only_when_complete_then_watches_from_list_r
 }
 END_TEST
 
+START_TEST(paged_relist_replaces_the_store_only_when_complete)
+{
+    setup_with(2, 0, false);
+    fake_lw_list_ok(&F.lw, items("a@3", "b@4", NULL), "10", NULL);
+    ck_assert(kr_reflector_has_synced(F.r));
+    fake_lw_close(&F.lw, KR_EGONE, 410);
+    F.ndeltas = 0;
+    fake_lw_list_ok(&F.lw, items("a@3", "c@11", NULL), "12", "tok2");
+    /* a relist is staged: readers see the old content until the end */
+    ck_assert_uint_eq(kr_store_len(F.store), 2);
+    json_t *b = kr_store_get(F.store, "default/b");
+    ck_assert_ptr_nonnull(b);
+    json_decref(b);
+    ck_assert_int_eq(F.ndeltas, 0);
+    fake_lw_list_ok(&F.lw, items("d@12", NULL), "12", NULL);
+    ck_assert_uint_eq(kr_store_len(F.store), 3);
+    ck_assert_ptr_null(kr_store_get(F.store, "default/b"));
+    ck_assert_int_eq(F.ndeltas, 3);
+    ck_assert_str_eq(delta(2), "DELETED default/b 4 final-state-unknown");
+    ck_assert_str_eq(REQ(-1), WATCH_AT("12"));
+    teardown();
+}
+END_TEST
+
 START_TEST(expired_continue_token_restarts_the_list_from_the_beginning)
 {
     setup_with(2, 0, false);
@@ -194,11 +220,15 @@ START_TEST(expired_continue_token_restarts_the_list_from_the_beginning)
     fake_lw_list_fail(&F.lw, KR_EGONE, 410);
     ck_assert_int_eq(F.lw.nrequests, 3);
     ck_assert_str_eq(REQ(2), FIRST_LIST("2")); /* no continue, no backoff */
-    ck_assert_uint_eq(kr_store_len(F.store), 0);
+    ck_assert_uint_eq(kr_store_len(F.store), 2); /* the first page, cached */
+    ck_assert(!kr_reflector_has_synced(F.r));
     ck_assert_int_eq(F.restarts[KR_RESTART_GONE], 1);
+    /* the store is no longer empty: the new list is a relist */
     fake_lw_list_ok(&F.lw, items("a@3", "c@12", NULL), "12", NULL);
+    ck_assert(kr_reflector_has_synced(F.r));
     ck_assert_uint_eq(kr_store_len(F.store), 2);
     ck_assert_ptr_null(kr_store_get(F.store, "default/b"));
+    ck_assert_str_eq(delta(F.ndeltas - 1), "DELETED default/b 4 final-state-unknown");
     ck_assert_str_eq(REQ(3), WATCH_AT("12"));
     teardown();
 }
@@ -623,7 +653,8 @@ static Suite *make_suite(void)
 {
     Suite *s = suite_create("reflector");
     TCase *tc = tcase_create("paths");
-    tcase_add_test(tc, paged_list_replaces_store_only_when_complete_then_watches_from_list_rv);
+    tcase_add_test(tc, first_list_fills_the_empty_store_page_by_page_then_watches_from_list_rv);
+    tcase_add_test(tc, paged_relist_replaces_the_store_only_when_complete);
     tcase_add_test(tc, expired_continue_token_restarts_the_list_from_the_beginning);
     tcase_add_test(tc, watch_events_update_the_store_in_order);
     tcase_add_test(tc, clean_close_rewatches_from_the_last_rv_bookmarks_advanced);

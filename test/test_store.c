@@ -11,6 +11,7 @@
 #include "kr_suite.h"
 #include "kr_test.h"
 #include "kreconcile.h"
+#include "store_internal.h"
 
 static json_t *configmap(const char *ns, const char *name, const char *rv, const char *labels_json)
 {
@@ -1037,6 +1038,14 @@ static int store_session(void *arg)
     kr_free(rv);
     json_t *got = kr_store_get(s, "ns/c");
     json_decref(got);
+    /* the informer's walk (resync, late handler): one object at a time */
+    struct kr_store_snapshot snap;
+    if (kr_store_snapshot_take(s, &snap) == 0) {
+        bad |= snap.n != kr_store_len(s);
+        for (size_t i = 0; i < snap.n; i++)
+            json_decref(kr_store_snapshot_object(s, &snap, i));
+        kr_store_snapshot_release(&snap);
+    }
     json_t *old = NULL;
     json_t *again = json_pack("{s:{s:s,s:s,s:s}}", "metadata", "name", "c", "namespace", "ns",
                               "resourceVersion", "10");

@@ -100,7 +100,8 @@ KR_API void kr_informer_stop(kr_informer_t *inf);
 KR_API void kr_informer_free(kr_informer_t *inf);
 
 /* The informer's store, for listers (borrowed; lives as long as the
- * informer). [any thread] */
+ * informer). Before has_synced it may hold part of the first list.
+ * [any thread] */
 KR_API kr_store_t *kr_informer_store(kr_informer_t *inf);
 
 /* Register a handler (copied). If objects are cached already, it first
@@ -198,6 +199,18 @@ KR_API int kr_informer_factory_get(kr_informer_factory_t *f, kr_client_t *client
                                    const char *field_selector, kr_informer_t **out,
                                    kr_error_t *err);
 
+/* The shared metadata-only informer (kr_informer_opts.metadata_only; as
+ * client-go's metadatainformer factory) for this scope, created on first
+ * request (and started at once when the factory has been started): its
+ * cache holds PartialObjectMetadata objects. Distinct from the full
+ * informer of the same scope; named "<scope> metadata-only". *out is
+ * borrowed: it lives as long as the factory. Errors: as kr_informer_new.
+ * [any thread] */
+KR_API int kr_informer_factory_get_metadata(kr_informer_factory_t *f, kr_client_t *client,
+                                            kr_gvr resource, const char *namespace_,
+                                            const char *label_selector, const char *field_selector,
+                                            kr_informer_t **out, kr_error_t *err);
+
 /* Name the cluster `client` talks to (copied), e.g. "dc1": informers the
  * factory creates for it afterwards are named "dc1/<scope>" in logs and
  * metrics. Errors: KR_ENOMEM, KR_EINVAL. [any thread] */
@@ -213,7 +226,7 @@ KR_API int kr_informer_factory_start(kr_informer_factory_t *f, kr_error_t *err);
 KR_API int kr_informer_factory_wait_for_sync(kr_informer_factory_t *f, uint64_t timeout_ms,
                                              kr_error_t *err);
 
-/* Number of distinct informers. [any thread] */
+/* Number of distinct informers (full and metadata-only). [any thread] */
 KR_API size_t kr_informer_factory_len(kr_informer_factory_t *f);
 
 /* ---- Adapters ----------------------------------------------------------------- */

@@ -4,6 +4,9 @@
  * a watch progress deadline and the optional streaming list. It never does
  * I/O itself: it talks to the server through a kr_listwatch (a vtable, so a
  * fake one drives it in tests) and to time through a kr_reflector_clock.
+ * The first list into an empty store is cached page by page as it arrives
+ * (each object reported once cached, as client-go's indexer fills: no
+ * second read of every object); a relist is staged and swapped in at once.
  *
  * Threading: every function and callback runs on one thread (the runtime's
  * loop thread in production; the test's thread with fakes). */
