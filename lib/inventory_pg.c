@@ -202,6 +202,14 @@ static int pg_begin(void *self, int mode, kr_error_t *err)
     int ret = pg_ensure_connected(be, err);
     if (ret == 0)
         ret = pg_exec_script(be, "BEGIN", err);
+    /* A server restart is noticed by the first statement on the old
+     * connection: reconnect and begin again, once, so that callers see no
+     * error for it (nothing of the transaction ran yet). */
+    if (ret == KR_EUNAVAILABLE && PQstatus(be->conn) == CONNECTION_BAD) {
+        ret = pg_ensure_connected(be, err);
+        if (ret == 0)
+            ret = pg_exec_script(be, "BEGIN", err);
+    }
     /* Replicas starting together must not create the tables twice. */
     if (ret == 0 && mode == KR_INV_BEGIN_SCHEMA)
         ret = pg_exec_script(be, "SELECT pg_advisory_xact_lock(7234051)", err);
