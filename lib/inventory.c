@@ -431,6 +431,7 @@ typedef struct chunk_key {
 
 typedef struct chunk_txn {
     const kr_inventory_event *ev;
+    kr_inventory_event_type type; /* as recorded (an ADDED of a held object is a MODIFIED) */
     const event_fields *f;
     char *patch_text; /* jansson-allocated */
     bool whole; /* the patch is the whole object (nothing before it) */
@@ -612,6 +613,10 @@ static int decide(chunk *c, const kr_inventory_event *ev, const event_fields *f,
         return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
     }
     t->ev = ev;
+    /* An ADDED of an object already held live (a relist after a restart
+     * or a resumed watch) is a change of it. */
+    t->type = ev->type == KR_INVENTORY_ADDED && same_uid && !key->deleted ? KR_INVENTORY_MODIFIED
+                                                                          : ev->type;
     t->f = f;
     t->dedup = dedup;
     t->seq = 0;
@@ -650,7 +655,7 @@ static int insert_txns(chunk *c, int64_t now, kr_error_t *err)
         c->params[n++] = KR_INV_TEXT(t->f->name);
         c->params[n++] = KR_INV_TEXT(t->f->uid);
         c->params[n++] = KR_INV_TEXT(t->f->rv);
-        c->params[n++] = KR_INV_TEXT(event_names[t->ev->type]);
+        c->params[n++] = KR_INV_TEXT(event_names[t->type]);
         c->params[n++] = KR_INV_TEXT(t->ev->actor ? t->ev->actor : informer_actor);
         c->params[n++] = KR_INV_TEXT(t->patch_text);
         c->params[n++] = KR_INV_TEXT(t->dedup);

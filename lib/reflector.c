@@ -63,6 +63,7 @@ struct kr_reflector {
     uint64_t last_backoff_ms;
     bool backed_off;
     uint64_t rng;
+    bool resumed; /* started from resume_resource_version: re-watch until a 410 */
 };
 
 const char *kr_watch_restart_cause_name(kr_watch_restart_cause cause)
@@ -223,7 +224,7 @@ static void on_backoff_timer(void *user)
     r->backoff_timer = NULL;
     if (r->phase != P_WAITING)
         return;
-    if (r->after_backoff == NEXT_REWATCH && r->last_rv && r->synced)
+    if (r->after_backoff == NEXT_REWATCH && r->last_rv && (r->synced || r->resumed))
         start_watch(r, false);
     else
         start_relist(r);
@@ -715,7 +716,9 @@ int kr_reflector_new(const kr_reflector_opts *opts, kr_reflector_t **out, kr_err
     r->rng = opts->seed ? opts->seed : 0x9E3779B97F4A7C15ULL;
     bool ok = set_str(&r->label_selector, opts->label_selector) == 0 &&
               set_str(&r->field_selector, opts->field_selector) == 0 &&
-              set_str(&r->name, opts->name ? opts->name : "reflector") == 0;
+              set_str(&r->name, opts->name ? opts->name : "reflector") == 0 &&
+              set_str(&r->last_rv, opts->resume_resource_version) == 0;
+    r->resumed = r->last_rv != NULL;
     if (!ok) {
         kr_reflector_free(r);
         return kr_error_set(err, KR_ENOMEM, "reflector: out of memory");
@@ -728,7 +731,10 @@ int kr_reflector_start(kr_reflector_t *r, kr_error_t *err)
 {
     if (!r || r->phase != P_IDLE)
         return kr_error_set(err, KR_ESTATE, "reflector: already started");
-    start_relist(r);
+    if (r->resumed)
+        start_watch(r, false);
+    else
+        start_relist(r);
     return 0;
 }
 

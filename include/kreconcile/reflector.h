@@ -189,6 +189,13 @@ typedef struct kr_reflector_opts {
     uint64_t seed; /* for jitter and timeouts; 0 = fixed default */
     kr_logger logger;
     const char *name; /* for logs, e.g. "v1/configmaps"; copied */
+    /* Resume: start with a WATCH from this resourceVersion (copied) instead
+     * of a list, the store being already what the server held at it (a
+     * consumer's checkpoint). Failed watches are retried from the last RV;
+     * 410 Gone relists (deletes of objects the store holds and the list
+     * lacks are reported final-state-unknown). has_synced stays false until
+     * a list completes. NULL: list first. */
+    const char *resume_resource_version;
 } kr_reflector_opts;
 
 /* Create a stopped reflector. *out is new (kr_reflector_free). Errors:
