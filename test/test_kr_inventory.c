@@ -244,6 +244,7 @@ START_TEST(program_page_live_and_restart_after_kill)
     put_cm(hub_url, "settings", "1", false);
     put_cm(east_url, "copy", "1", false);
     put_cm(east_url, "doomed", "1", false);
+    put_cm(east_url, "expired", "1", false);
     const char *args[] = {"--inventory",
                           db,
                           "--kubeconfig",
@@ -307,8 +308,27 @@ START_TEST(program_page_live_and_restart_after_kill)
     tc_free(&r);
     start(&p, args);
     wait_address(&p, api, sizeof(api));
-    ck_assert_msg(history_ends_with(api, "doomed", "DELETED_FINAL_STATE_UNKNOWN"),
+    /* Resumed with a watch from the checkpoint: the delete is seen as it
+     * happened, and nothing was listed again. */
+    ck_assert_msg(history_ends_with(api, "doomed", "DELETED"),
                   "the delete while down was not recorded");
+    tc_request(api, "GET", "/metrics", NULL, NULL, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_msg(strstr(r.body, "\nkr_inventory_list_requests_total 0\n"), "%s", r.body);
+    ck_assert_ptr_null(strstr(r.body, "\nkr_inventory_watch_requests_total 0\n"));
+    tc_free(&r);
+    /* Again, but the checkpoint expires meanwhile (410): a relist, and
+     * the row the list lacks is recorded as deleted, final state unknown. */
+    kill(p.pid, SIGKILL);
+    finish(&p);
+    tc_json(east_url, "DELETE", "/api/v1/namespaces/default/configmaps/expired", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    kr_testserver_compact(east);
+    start(&p, args);
+    wait_address(&p, api, sizeof(api));
+    ck_assert_msg(history_ends_with(api, "expired", "DELETED_FINAL_STATE_UNKNOWN"),
+                  "the delete behind an expired checkpoint was not recorded");
     /* Nothing doubled by the replay after the restart. */
     tc_json(api, "GET", "/api/v1/history?kind=ConfigMap&namespace=default&name=copy", NULL, &r);
     ck_assert_uint_eq(json_array_size(json_object_get(r.json, "items")), copy_changes);
