@@ -483,19 +483,17 @@ typedef struct kr_inventory_producer_opts {
 
 /* Start feeding `opts->consumer`.
  *
- * Client mode: the starting point is read from opts->inventory on the
- * calling thread (a database read), then the reflector starts on the
- * client's loop. Each watch event is enqueued with its resourceVersion as
- * the checkpoint; a list's end and every BOOKMARK enqueue a CHECKPOINT
- * event. When the consumer's buffer is full nothing waits on the loop: the
- * event is held by the producer, the watch is stopped (paused; a relist
- * in progress is held to its end first), and every 20 ms the loop tries
- * to hand the held events over; once they are in, the watch restarts from
- * the last one's resourceVersion. The checkpoint thus never passes an
- * event the consumer does not hold. A failing list (a resource the
- * cluster does not serve yet, e.g. a CRD not installed) is logged once at
- * WARN and retried quietly with backoff up to backoff_max_ms; it starts
- * watching once the list succeeds.
+ * Client mode: the events still buffered in the consumer (an earlier
+ * producer's) are committed first (waiting up to 30 s), then the
+ * starting point is read from opts->inventory on the calling thread, then
+ * the reflector starts on the client's loop. Each watch event is enqueued with its resourceVersion
+ * as the checkpoint; a list's end and every BOOKMARK enqueue a CHECKPOINT event. When the
+ * consumer's buffer is full nothing waits on the loop: the event is held by the producer, the watch
+ * is stopped (paused; a relist in progress is held to its end first), and every 20 ms the loop
+ * tries to hand the held events over; once they are in, the watch restarts from the last one's
+ * resourceVersion. The checkpoint thus never passes an event the consumer does not hold. A failing
+ * list (a resource the cluster does not serve yet, e.g. a CRD not installed) is logged once at WARN
+ * and retried quietly with backoff up to backoff_max_ms; it starts watching once the list succeeds.
  *
  * Informer mode (kept for version-1 callers): the informer's handlers
  * enqueue; when the buffer is full the handler WAITS on the informer's
