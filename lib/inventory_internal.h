@@ -7,6 +7,7 @@
 #ifndef KR_LIB_INVENTORY_INTERNAL_H
 #define KR_LIB_INVENTORY_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,10 @@ enum { KR_INV_BEGIN_READ, KR_INV_BEGIN_WRITE, KR_INV_BEGIN_SCHEMA };
 /* The SQL dialect differences the shared code must know. */
 typedef struct kr_inv_backend_ops {
     const char *name; /* "sqlite", "postgresql" */
+    /* Text parameters may be array literals ({"a","b"}) that statements
+     * unnest: a chunk's lookups are then one statement of a fixed shape
+     * (PostgreSQL's planner scans a whole key prefix for an OR of keys). */
+    bool arrays;
     /* The schema (several statements), run in the schema transaction. */
     const char *schema_sql;
     /* Statements: `sql` uses ? placeholders (rewritten as $n for

@@ -241,6 +241,7 @@ static void pg_close(void *self)
 
 static const kr_inv_backend_ops pg_ops = {
     .name = "postgresql",
+    .arrays = true,
     .schema_sql = schema_sql,
     .exec = pg_exec,
     .exec_script = pg_exec_script,
