@@ -536,7 +536,8 @@ static int read_current(chunk *c, kr_error_t *err)
     if (c->inv->ops->arrays) {
         /* One statement whatever the number of keys: an index lookup per
          * unnested key. */
-        id = KR_INV_STMT_CHUNK_ROWS;
+        id = -1; /* planned at each execution: a generic plan chosen while
+                  * the table was small could keep scanning it whole */
         n = 4;
         rc = key_arrays(c);
         rc |= kr_buf_append_str(&c->sql,
@@ -601,7 +602,7 @@ static int read_held(chunk *c, char *const *dedup, size_t n_events, kr_error_t *
     int rc, id;
     size_t n_params = n;
     if (c->inv->ops->arrays) {
-        id = KR_INV_STMT_CHUNK_HELD;
+        id = -1; /* as in read_current() */
         n_params = 1;
         rc = array_literal(&c->arrays[0], keys, n);
         c->params[0] = KR_INV_TEXT(c->arrays[0].data);

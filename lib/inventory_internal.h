@@ -99,7 +99,7 @@ void kr_inv_deadline_after(struct timespec *ts, uint64_t ms);
 const char *kr_inv_redact_url(const char *url, char *buf, size_t size);
 
 /* Events per chunk of a batch (lib/inventory.c). */
-#define KR_INV_CHUNK 64
+#define KR_INV_CHUNK 256
 
 /* Statement ids shared by both backends' prepared-statement caches. */
 enum {
