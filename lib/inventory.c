@@ -41,22 +41,25 @@ void kr_inv_rows_free(kr_inv_rows *rows)
     memset(rows, 0, sizeof(*rows));
 }
 
-int kr_inv_rows_add(kr_inv_rows *rows, size_t n_cols, const char *const *cells, const size_t *lens)
+int kr_inv_rows_add(kr_inv_rows *rows, size_t n_cols, kr_inv_cell_cb cell, void *row,
+                    kr_error_t *err)
 {
-    if (rows->n_rows && rows->n_cols != n_cols)
-        return KR_EINVAL;
+    if (n_cols > 32 || (rows->n_rows && rows->n_cols != n_cols))
+        return kr_error_set(err, KR_EINVAL, "inventory: unexpected columns");
     char **grown = kr_realloc(rows->cells, (rows->n_rows + 1) * n_cols * sizeof(char *));
     if (!grown && n_cols)
-        return KR_ENOMEM;
+        return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
     rows->cells = grown;
     rows->n_cols = n_cols;
-    char **row = rows->cells + rows->n_rows * n_cols;
+    char **out = rows->cells + rows->n_rows * n_cols;
     for (size_t c = 0; c < n_cols; c++) {
-        row[c] = NULL;
-        if (cells[c] && !(row[c] = kr_strndup(cells[c], lens[c]))) {
+        size_t len = 0;
+        const char *text = cell(row, c, &len);
+        out[c] = NULL;
+        if (text && !(out[c] = kr_strndup(text, len))) {
             for (size_t k = 0; k < c; k++)
-                kr_free(row[k]);
-            return KR_ENOMEM;
+                kr_free(out[k]);
+            return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
         }
     }
     rows->n_rows++;

@@ -43,9 +43,16 @@ static inline const char *kr_inv_cell(const kr_inv_rows *r, size_t row, size_t c
 }
 
 void kr_inv_rows_free(kr_inv_rows *rows);
-/* Append one row of n_cols cells copied from `cells` (NULL entries stay
- * NULL). 0 or KR_ENOMEM. */
-int kr_inv_rows_add(kr_inv_rows *rows, size_t n_cols, const char *const *cells, const size_t *lens);
+
+/* Cell `col` of a backend's current result row: its text (NULL for SQL
+ * NULL, borrowed) and *len its length in bytes. */
+typedef const char *(*kr_inv_cell_cb)(void *row, size_t col, size_t *len);
+
+/* Append one row of n_cols cells copied from what cell(row, col) gives.
+ * 0, or KR_ENOMEM / KR_EINVAL (more columns than a row may have) with
+ * err set. */
+int kr_inv_rows_add(kr_inv_rows *rows, size_t n_cols, kr_inv_cell_cb cell, void *row,
+                    kr_error_t *err);
 
 enum { KR_INV_BEGIN_READ, KR_INV_BEGIN_WRITE, KR_INV_BEGIN_SCHEMA };
 

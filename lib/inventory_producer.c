@@ -44,21 +44,32 @@ struct kr_inventory_producer {
 
 /* ---- informer mode --------------------------------------------------------- */
 
-static void produce(kr_inventory_producer_t *p, kr_inventory_event_type type, const json_t *obj)
+/* Enqueue one event of this producer's collection: 0, KR_ETOOLARGE (full)
+ * or another error (logged). */
+static int try_enqueue(kr_inventory_producer_t *p, kr_inventory_event_type type, const json_t *obj,
+                       const char *cp)
 {
-    char *rv = kr_informer_last_resource_version(p->informer);
     kr_inventory_event ev = {.cluster = p->cluster,
                              .resource = p->resource,
                              .api_version = p->api_version,
                              .kind = p->kind,
                              .type = type,
                              .object = obj,
-                             .checkpoint_rv = rv};
+                             .checkpoint_rv = cp};
     kr_error_t err = {0};
-    int rc;
+    int rc = kr_inventory_consumer_enqueue(p->consumer, &ev, &err);
+    if (rc != 0 && rc != KR_ETOOLARGE)
+        kr_log(&p->logger, KR_LOG_ERROR, "inventory", "%s %s: an event was refused: %s", p->cluster,
+               p->resource, err.message);
+    return rc;
+}
+
+static void produce(kr_inventory_producer_t *p, kr_inventory_event_type type, const json_t *obj)
+{
+    char *rv = kr_informer_last_resource_version(p->informer);
     bool waited = false;
     /* Full: wait for room on the informer's thread (client mode does not). */
-    while ((rc = kr_inventory_consumer_enqueue(p->consumer, &ev, &err)) == KR_ETOOLARGE) {
+    while (try_enqueue(p, type, obj, rv) == KR_ETOOLARGE) {
         if (!waited)
             kr_log(&p->logger, KR_LOG_WARN, "inventory",
                    "%s %s: the inventory buffer is full; pausing this informer", p->cluster,
@@ -66,9 +77,6 @@ static void produce(kr_inventory_producer_t *p, kr_inventory_event_type type, co
         waited = true;
         kr_inventory_consumer_wait_space(p->consumer, 1, 1000);
     }
-    if (rc != 0)
-        kr_log(&p->logger, KR_LOG_ERROR, "inventory", "%s %s: an event was refused: %s", p->cluster,
-               p->resource, err.message);
     kr_free(rv);
 }
 
@@ -106,24 +114,6 @@ static void count(kr_inventory_producer_t *p, uint64_t *field, bool *flag, bool 
     if (flag)
         *flag = value;
     pthread_mutex_unlock(&p->lock);
-}
-
-static int try_enqueue(kr_inventory_producer_t *p, kr_inventory_event_type type, const json_t *obj,
-                       const char *cp)
-{
-    kr_inventory_event ev = {.cluster = p->cluster,
-                             .resource = p->resource,
-                             .api_version = p->api_version,
-                             .kind = p->kind,
-                             .type = type,
-                             .object = obj,
-                             .checkpoint_rv = cp};
-    kr_error_t err = {0};
-    int rc = kr_inventory_consumer_enqueue(p->consumer, &ev, &err);
-    if (rc != 0 && rc != KR_ETOOLARGE)
-        kr_log(&p->logger, KR_LOG_ERROR, "inventory", "%s %s: an event was refused: %s", p->cluster,
-               p->resource, err.message);
-    return rc;
 }
 
 static void on_resume_timer(kr_timer_t *timer, void *user);
@@ -321,16 +311,16 @@ static void stop_on_loop(void *user)
     p->timer = NULL;
 }
 
-/* The inventory's live rows of (cluster, kind) as the starting cache, and
- * its checkpoint as the resume point. */
-static int preload(kr_inventory_producer_t *p, kr_inventory_t *inv, kr_error_t *err)
+typedef int (*row_fn)(kr_inventory_producer_t *p, json_t *row, void *ctx, kr_error_t *err);
+
+/* fn(row) for every row the inventory holds live for (cluster, kind), page
+ * by page; stops at the first error. */
+static int each_live_row(kr_inventory_producer_t *p, kr_inventory_t *inv, row_fn fn, void *ctx,
+                         kr_error_t *err)
 {
-    int rc = kr_inventory_checkpoint(inv, p->cluster, p->resource, &p->resume_rv, err);
-    json_t *all = rc == 0 ? json_array() : NULL;
-    if (rc == 0 && !all)
-        rc = kr_error_set(err, KR_ENOMEM, "inventory producer: out of memory");
     char *token = NULL;
-    while (rc == 0 && p->kind) {
+    int rc = 0;
+    do {
         kr_inventory_query_opts q = KR_INVENTORY_QUERY_OPTS_INIT;
         q.cluster = p->cluster;
         q.kind = p->kind;
@@ -345,15 +335,34 @@ static int preload(kr_inventory_producer_t *p, kr_inventory_t *inv, kr_error_t *
         json_t *row;
         json_array_foreach(items, i, row)
         {
-            json_t *obj = json_object_get(row, "object");
-            if (json_is_object(obj) && json_array_append(all, obj) != 0)
-                rc = kr_error_set(err, KR_ENOMEM, "inventory producer: out of memory");
+            if (rc == 0)
+                rc = fn(p, row, ctx, err);
         }
         json_decref(items);
-        if (!token)
-            break;
-    }
+    } while (rc == 0 && token);
     kr_free(token);
+    return rc;
+}
+
+static int keep_object(kr_inventory_producer_t *p, json_t *row, void *ctx, kr_error_t *err)
+{
+    (void)p;
+    json_t *obj = json_object_get(row, "object");
+    if (json_is_object(obj) && json_array_append(ctx, obj) != 0)
+        return kr_error_set(err, KR_ENOMEM, "inventory producer: out of memory");
+    return 0;
+}
+
+/* The inventory's live rows of (cluster, kind) as the starting cache, and
+ * its checkpoint as the resume point. */
+static int preload(kr_inventory_producer_t *p, kr_inventory_t *inv, kr_error_t *err)
+{
+    int rc = kr_inventory_checkpoint(inv, p->cluster, p->resource, &p->resume_rv, err);
+    json_t *all = rc == 0 ? json_array() : NULL;
+    if (rc == 0 && !all)
+        rc = kr_error_set(err, KR_ENOMEM, "inventory producer: out of memory");
+    if (rc == 0 && p->kind)
+        rc = each_live_row(p, inv, keep_object, all, err);
     if (rc == 0)
         return kr_store_replace(p->store, all, NULL, p->resume_rv, NULL, err);
     json_decref(all);
@@ -518,62 +527,49 @@ char *kr_inventory_producer_resource_version(kr_inventory_producer_t *p)
     return rv;
 }
 
+/* Informer mode's reconciliation of one row: gone from the cache → a
+ * DELETED_FINAL_STATE_UNKNOWN. */
+static int reconcile_row(kr_inventory_producer_t *p, json_t *row, void *ctx, kr_error_t *err)
+{
+    size_t *gone = ctx;
+    const char *ns = json_string_value(json_object_get(row, "namespace"));
+    const char *name = json_string_value(json_object_get(row, "name"));
+    const char *uid = json_string_value(json_object_get(row, "uid"));
+    json_t *cached = kr_store_get_by_name(kr_informer_store(p->informer), ns, name);
+    const char *cached_uid =
+        json_string_value(json_object_get(json_object_get(cached, "metadata"), "uid"));
+    bool held = cached && cached_uid && uid && strcmp(cached_uid, uid) == 0;
+    json_decref(cached);
+    if (held)
+        return 0;
+    kr_inventory_event ev = {.cluster = p->cluster,
+                             .resource = p->resource,
+                             .api_version = p->api_version,
+                             .kind = p->kind,
+                             .type = KR_INVENTORY_DELETED_FINAL_STATE_UNKNOWN,
+                             .object = json_object_get(row, "object")};
+    int rc;
+    while ((rc = kr_inventory_consumer_enqueue(p->consumer, &ev, err)) == KR_ETOOLARGE)
+        if (kr_inventory_consumer_wait_space(p->consumer, 1, 60000) != 0)
+            return kr_error_set(err, KR_ETIMEDOUT,
+                                "inventory producer: no room in the buffer for 60 s");
+    if (rc == 0)
+        (*gone)++;
+    return rc;
+}
+
 int kr_inventory_producer_reconcile(kr_inventory_producer_t *p, kr_inventory_t *inv, size_t *gone,
                                     kr_error_t *err)
 {
+    size_t n = 0;
     if (gone)
         *gone = 0;
     if (!p || !inv)
         return kr_error_set(err, KR_EINVAL, "inventory producer: p and inv are required");
     if (!p->informer)
         return 0; /* client mode: the starting cache did it */
-    kr_store_t *store = kr_informer_store(p->informer);
-    char *token = NULL;
-    int rc = 0;
-    do {
-        kr_inventory_query_opts q = KR_INVENTORY_QUERY_OPTS_INIT;
-        q.cluster = p->cluster;
-        q.kind = p->kind;
-        q.limit = 1000;
-        q.continue_token = token;
-        json_t *items = NULL;
-        char *next = NULL;
-        rc = kr_inventory_query(inv, &q, &items, &next, err);
-        kr_free(token);
-        token = next;
-        size_t i;
-        json_t *row;
-        json_array_foreach(items, i, row)
-        {
-            if (rc != 0)
-                break;
-            const char *ns = json_string_value(json_object_get(row, "namespace"));
-            const char *name = json_string_value(json_object_get(row, "name"));
-            const char *uid = json_string_value(json_object_get(row, "uid"));
-            json_t *cached = kr_store_get_by_name(store, ns, name);
-            const char *cached_uid =
-                json_string_value(json_object_get(json_object_get(cached, "metadata"), "uid"));
-            bool held = cached && cached_uid && uid && strcmp(cached_uid, uid) == 0;
-            json_decref(cached);
-            if (held)
-                continue;
-            kr_inventory_event ev = {.cluster = p->cluster,
-                                     .resource = p->resource,
-                                     .api_version = p->api_version,
-                                     .kind = p->kind,
-                                     .type = KR_INVENTORY_DELETED_FINAL_STATE_UNKNOWN,
-                                     .object = json_object_get(row, "object")};
-            while ((rc = kr_inventory_consumer_enqueue(p->consumer, &ev, err)) == KR_ETOOLARGE)
-                if (kr_inventory_consumer_wait_space(p->consumer, 1, 60000) != 0) {
-                    rc = kr_error_set(err, KR_ETIMEDOUT,
-                                      "inventory producer: no room in the buffer for 60 s");
-                    break;
-                }
-            if (rc == 0 && gone)
-                (*gone)++;
-        }
-        json_decref(items);
-    } while (rc == 0 && token);
-    kr_free(token);
+    int rc = each_live_row(p, inv, reconcile_row, &n, err);
+    if (gone)
+        *gone = n;
     return rc;
 }

@@ -214,23 +214,31 @@ static void inventory_equals_server(fixture *f)
     ck_assert_msg(!doubled, "transaction %s twice", doubled);
 }
 
+/* Objects a, b and c recorded by a first producer (it listed), which then
+ * stops (a restart). Returns the last sequence it wrote. */
+static int64_t first_run(fixture *f)
+{
+    json_decref(write_cm(f, "a", "1", false));
+    json_decref(write_cm(f, "b", "1", false));
+    json_decref(write_cm(f, "c", "1", false));
+    f->prod = cm_producer(f);
+    caught_up(f, f->prod, false);
+    kr_inventory_producer_stats st;
+    kr_inventory_producer_get_stats(f->prod, &st);
+    ck_assert(!st.resumed);
+    ck_assert_uint_eq(st.lists, 1);
+    kr_inventory_producer_free(f->prod);
+    f->prod = NULL;
+    return last_seq(f);
+}
+
 START_TEST(producer_resumes_from_its_checkpoint_with_a_watch)
 {
     fixture f;
     up(&f, 100, true);
-    json_decref(write_cm(&f, "a", "1", false));
-    json_decref(write_cm(&f, "b", "1", false));
-    json_decref(write_cm(&f, "c", "1", false));
-    f.prod = cm_producer(&f);
-    caught_up(&f, f.prod, false);
+    int64_t before = first_run(&f);
     kr_inventory_producer_stats st;
-    kr_inventory_producer_get_stats(f.prod, &st);
-    ck_assert(!st.resumed);
-    ck_assert_uint_eq(st.lists, 1);
-    int64_t before = last_seq(&f);
-    /* Stopped (a restart); meanwhile the cluster changes. */
-    kr_inventory_producer_free(f.prod);
-    f.prod = NULL;
+    /* Meanwhile the cluster changes. */
     json_decref(write_cm(&f, "a", "2", true));
     delete_cm(&f, "b");
     json_decref(write_cm(&f, "d", "1", false));
@@ -252,14 +260,7 @@ START_TEST(producer_relists_after_410_and_records_unseen_deletes)
 {
     fixture f;
     up(&f, 100, true);
-    json_decref(write_cm(&f, "a", "1", false));
-    json_decref(write_cm(&f, "b", "1", false));
-    json_decref(write_cm(&f, "c", "1", false));
-    f.prod = cm_producer(&f);
-    caught_up(&f, f.prod, false);
-    int64_t before = last_seq(&f);
-    kr_inventory_producer_free(f.prod);
-    f.prod = NULL;
+    int64_t before = first_run(&f);
     json_decref(write_cm(&f, "a", "2", true));
     delete_cm(&f, "b");
     kr_testserver_compact(f.tc.ts); /* the checkpoint's resourceVersion expires */
