@@ -5,7 +5,8 @@
  * the list lacks as DELETED_FINAL_STATE_UNKNOWN; a full buffer pauses its
  * watch without blocking the loop and loses nothing; a resource the
  * cluster does not serve yet (a missing CRD) is logged once, then watched
- * when it appears. SQLite. KR_TEST_THREADED. */
+ * when it appears; and the informer mode's reconciliation. SQLite.
+ * KR_TEST_THREADED. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -393,6 +394,55 @@ START_TEST(producer_waits_quietly_for_a_missing_crd)
 }
 END_TEST
 
+/* Informer mode (version-1 callers): the informer's handlers feed the
+ * consumer, and reconcile records what the inventory holds that the
+ * informer's fresh cache lacks. */
+static kr_informer_t *informer_producer(fixture *f, kr_inventory_producer_t **p)
+{
+    kr_informer_opts o = {.client = f->tc.c, .resource = CM};
+    kr_informer_t *inf = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_informer_new(&o, &inf, &err) == 0, "%s", err.message);
+    kr_inventory_producer_opts po = {.version = 1,
+                                     .consumer = f->cons,
+                                     .informer = inf,
+                                     .cluster = "c1",
+                                     .resource = "v1/configmaps",
+                                     .api_version = "v1",
+                                     .kind = "ConfigMap"};
+    ck_assert_msg(kr_inventory_producer_new(&po, p, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(kr_informer_start(inf, NULL), 0);
+    ck_assert_msg(kr_informer_wait_for_sync(inf, WAIT_MS, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(kr_inventory_consumer_flush(f->cons, WAIT_MS, &err), 0);
+    size_t gone = 0;
+    ck_assert_msg(kr_inventory_producer_reconcile(*p, f->inv, &gone, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(kr_inventory_consumer_flush(f->cons, WAIT_MS, &err), 0);
+    return inf;
+}
+
+START_TEST(informer_mode_reconciles_deletes_nobody_watched)
+{
+    fixture f;
+    up(&f, 100, true);
+    json_decref(write_cm(&f, "a", "1", false));
+    json_decref(write_cm(&f, "b", "1", false));
+    kr_inventory_producer_t *p = NULL;
+    kr_informer_t *inf = informer_producer(&f, &p);
+    int64_t before = last_seq(&f);
+    ck_assert_int_eq(before, 2);
+    kr_inventory_producer_free(p);
+    kr_informer_free(inf);
+    delete_cm(&f, "b");
+    inf = informer_producer(&f, &p);
+    char *got = transitions_after(&f, before);
+    ck_assert_str_eq(got, "DELETED_FINAL_STATE_UNKNOWN b");
+    free(got);
+    kr_inventory_producer_free(p);
+    kr_informer_free(inf);
+    down(&f);
+}
+END_TEST
+
 int main(void)
 {
     if (!kr_test_tmpdir_make(tmpdir, sizeof(tmpdir), "kr-inv-resume"))
@@ -404,6 +454,7 @@ int main(void)
     tcase_add_test(tc, producer_relists_after_410_and_records_unseen_deletes);
     tcase_add_test(tc, producer_pauses_on_a_full_buffer_without_blocking_the_loop);
     tcase_add_test(tc, producer_waits_quietly_for_a_missing_crd);
+    tcase_add_test(tc, informer_mode_reconciles_deletes_nobody_watched);
     suite_add_tcase(s, tc);
     int rc = kr_test_run_suite(s);
     kr_test_tmpdir_remove(tmpdir);
