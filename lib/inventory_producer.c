@@ -390,7 +390,7 @@ static int client_mode_new(kr_inventory_producer_t *p, const kr_inventory_produc
     /* What an earlier producer left in the consumer is committed before
      * the starting point is read, or it would land after it (a delete
      * missed by a relist, behind an add replayed late). */
-    if (opts->inventory && kr_inventory_consumer_flush(p->consumer, 30000, err) != 0)
+    if (opts->inventory && kr_inventory_consumer_flush(p->consumer, 10000, err) != 0)
         return kr_error_set(err, KR_EUNAVAILABLE,
                             "inventory producer: %s %s: buffered events wait for the database; "
                             "retry later",

@@ -484,7 +484,7 @@ typedef struct kr_inventory_producer_opts {
 /* Start feeding `opts->consumer`.
  *
  * Client mode: the events still buffered in the consumer (an earlier
- * producer's) are committed first (waiting up to 30 s), then the
+ * producer's) are committed first (waiting up to 10 s), then the
  * starting point is read from opts->inventory on the calling thread, then
  * the reflector starts on the client's loop. Each watch event is enqueued with its resourceVersion
  * as the checkpoint; a list's end and every BOOKMARK enqueue a CHECKPOINT event. When the
