@@ -138,6 +138,17 @@ static void pause_watch(kr_inventory_producer_t *p)
     kr_timer_start(p->timer, 20, 20);
 }
 
+static int grow_held(kr_inventory_producer_t *p)
+{
+    size_t cap = p->held_cap ? p->held_cap * 2 : 16;
+    held_event *grown = kr_realloc(p->held, cap * sizeof(*grown));
+    if (!grown)
+        return KR_ENOMEM;
+    p->held = grown;
+    p->held_cap = cap;
+    return 0;
+}
+
 /* Hand `type`/`obj` over, or hold it (and pause) when the consumer is
  * full. `now`: pause at once (a watch event); otherwise (a relist's
  * deltas) at the list's end, so that the store never runs ahead of what
@@ -145,6 +156,30 @@ static void pause_watch(kr_inventory_producer_t *p)
 static void produce_client(kr_inventory_producer_t *p, kr_inventory_event_type type,
                            const json_t *obj, const char *cp, bool now)
 {
+    int rc = p->n_held == 0 ? try_enqueue(p, type, obj, cp) : KR_ETOOLARGE;
+    if (rc == KR_ETOOLARGE) {
+        char *cp_copy = cp ? kr_strdup(cp) : NULL;
+        if ((cp && !cp_copy) || (p->n_held == p->held_cap && grow_held(p) != 0)) {
+            /* Out of memory: stop here and replay from the last checkpoint
+             * produced (the resume point stays before this event; a delete
+             * is then recorded by a later relist only). */
+            kr_free(cp_copy);
+            kr_log(&p->logger, KR_LOG_ERROR, "inventory", "%s %s: out of memory", p->cluster,
+                   p->resource);
+            pause_watch(p);
+            return;
+        }
+        held_event *h = &p->held[p->n_held++];
+        h->type = type;
+        h->object = obj ? json_incref((json_t *)obj) : NULL; /* cached objects are immutable */
+        h->checkpoint_rv = cp_copy;
+        count(p, &p->stats.held, NULL, false);
+        if (now)
+            pause_watch(p);
+        else
+            p->pause_after_list = true;
+    }
+    /* Handed over or held: the next watch starts after it. */
     if (cp && (!p->resume_rv || strcmp(p->resume_rv, cp) != 0)) {
         char *copy = kr_strdup(cp);
         if (copy) {
@@ -152,32 +187,6 @@ static void produce_client(kr_inventory_producer_t *p, kr_inventory_event_type t
             p->resume_rv = copy;
         }
     }
-    int rc = p->n_held == 0 ? try_enqueue(p, type, obj, cp) : KR_ETOOLARGE;
-    if (rc != KR_ETOOLARGE)
-        return;
-    if (p->n_held == p->held_cap) {
-        size_t cap = p->held_cap ? p->held_cap * 2 : 16;
-        held_event *grown = kr_realloc(p->held, cap * sizeof(*grown));
-        if (!grown) {
-            /* Out of memory: stop here and replay from the last checkpoint
-             * handed over (the resume point stays before this event). */
-            kr_log(&p->logger, KR_LOG_ERROR, "inventory", "%s %s: out of memory", p->cluster,
-                   p->resource);
-            pause_watch(p);
-            return;
-        }
-        p->held = grown;
-        p->held_cap = cap;
-    }
-    held_event *h = &p->held[p->n_held++];
-    h->type = type;
-    h->object = obj ? json_incref((json_t *)obj) : NULL; /* cached objects are immutable */
-    h->checkpoint_rv = cp ? kr_strdup(cp) : NULL;
-    count(p, &p->stats.held, NULL, false);
-    if (now)
-        pause_watch(p);
-    else
-        p->pause_after_list = true;
 }
 
 static void on_delta(const kr_delta *d, void *user)
@@ -243,8 +252,12 @@ static void quiet_log(kr_log_level level, const char *module, const char *messag
             level = KR_LOG_DEBUG;
         p->list_failing = true;
     }
-    if (p->logger.fn && level <= p->logger.max_level)
+    if (level > p->logger.max_level)
+        return;
+    if (p->logger.fn)
         p->logger.fn(level, module, message, p->logger.user);
+    else if (p->logger.fields_cb)
+        p->logger.fields_cb(level, module, message, NULL, 0, p->logger.user);
 }
 
 static int start_reflector(kr_inventory_producer_t *p, kr_error_t *err)
