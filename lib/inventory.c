@@ -481,7 +481,7 @@ static int array_literal(kr_buf *b, const char *const *texts, size_t n)
     int rc = kr_buf_append_str(b, "{");
     for (size_t i = 0; i < n && rc == 0; i++) {
         rc |= kr_buf_append_str(b, i ? ",\"" : "\"");
-        for (const char *p = texts[i]; *p && rc == 0; p++) {
+        for (const char *p = texts[i] ? texts[i] : ""; *p && rc == 0; p++) {
             if (*p == '"' || *p == '\\')
                 rc |= kr_buf_append(b, "\\", 1);
             rc |= kr_buf_append(b, p, 1);
@@ -516,8 +516,8 @@ static int chunk_stmt(int id, size_t rows)
 /* The keys' columns as four array literals, in c->params[0..4). */
 static int key_arrays(chunk *c)
 {
-    const char *cols[4][CHUNK];
-    for (size_t k = 0; k < c->n_keys; k++) {
+    const char *cols[4][CHUNK] = {{0}};
+    for (size_t k = 0; k < c->n_keys && k < CHUNK; k++) {
         cols[0][k] = c->keys[k].cluster;
         cols[1][k] = c->keys[k].kind;
         cols[2][k] = c->keys[k].ns;
