@@ -35,8 +35,8 @@ struct kr_inventory_producer {
     char *observed_rv;
     kr_reflector_t *refl;
     kr_timer_t *timer; /* while paused: hands held events over */
-    held_event *held;
-    size_t n_held, held_cap;
+    kr_buf held; /* held_event[n_held], in order */
+    size_t n_held;
     char *resume_rv; /* checkpoint of the last event produced (enqueued or held) */
     bool paused, pause_after_list, list_failing;
     kr_logger quiet; /* the reflector's logger: repeated list failures at DEBUG */
@@ -138,15 +138,9 @@ static void pause_watch(kr_inventory_producer_t *p)
     kr_timer_start(p->timer, 20, 20);
 }
 
-static int grow_held(kr_inventory_producer_t *p)
+static held_event *held_at(kr_inventory_producer_t *p, size_t i)
 {
-    size_t cap = p->held_cap ? p->held_cap * 2 : 16;
-    held_event *grown = kr_realloc(p->held, cap * sizeof(*grown));
-    if (!grown)
-        return KR_ENOMEM;
-    p->held = grown;
-    p->held_cap = cap;
-    return 0;
+    return (held_event *)(void *)p->held.data + i;
 }
 
 /* Hand `type`/`obj` over, or hold it (and pause) when the consumer is
@@ -158,21 +152,21 @@ static void produce_client(kr_inventory_producer_t *p, kr_inventory_event_type t
 {
     int rc = p->n_held == 0 ? try_enqueue(p, type, obj, cp) : KR_ETOOLARGE;
     if (rc == KR_ETOOLARGE) {
-        char *cp_copy = cp ? kr_strdup(cp) : NULL;
-        if ((cp && !cp_copy) || (p->n_held == p->held_cap && grow_held(p) != 0)) {
+        held_event h = {.type = type,
+                        .object = obj ? json_incref((json_t *)obj) : NULL, /* immutable */
+                        .checkpoint_rv = cp ? kr_strdup(cp) : NULL};
+        if ((cp && !h.checkpoint_rv) || kr_buf_append(&p->held, &h, sizeof(h)) != 0) {
             /* Out of memory: stop here and replay from the last checkpoint
              * produced (the resume point stays before this event; a delete
              * is then recorded by a later relist only). */
-            kr_free(cp_copy);
+            json_decref(h.object);
+            kr_free(h.checkpoint_rv);
             kr_log(&p->logger, KR_LOG_ERROR, "inventory", "%s %s: out of memory", p->cluster,
                    p->resource);
             pause_watch(p);
             return;
         }
-        held_event *h = &p->held[p->n_held++];
-        h->type = type;
-        h->object = obj ? json_incref((json_t *)obj) : NULL; /* cached objects are immutable */
-        h->checkpoint_rv = cp_copy;
+        p->n_held++;
         count(p, &p->stats.held, NULL, false);
         if (now)
             pause_watch(p);
@@ -276,7 +270,7 @@ static void on_resume_timer(kr_timer_t *timer, void *user)
     kr_inventory_producer_t *p = user;
     size_t done = 0;
     while (done < p->n_held) {
-        held_event *h = &p->held[done];
+        held_event *h = held_at(p, done);
         int rc = try_enqueue(p, h->type, h->object, h->checkpoint_rv);
         if (rc == KR_ETOOLARGE)
             break;
@@ -284,8 +278,10 @@ static void on_resume_timer(kr_timer_t *timer, void *user)
         kr_free(h->checkpoint_rv);
         done++;
     }
-    memmove(p->held, p->held + done, (p->n_held - done) * sizeof(*p->held));
+    if (done)
+        memmove(p->held.data, held_at(p, done), (p->n_held - done) * sizeof(held_event));
     p->n_held -= done;
+    p->held.len = p->n_held * sizeof(held_event);
     if (p->n_held)
         return;
     kr_timer_stop(timer);
@@ -455,10 +451,10 @@ void kr_inventory_producer_free(kr_inventory_producer_t *p)
         kr_timer_free(p->timer);
     }
     for (size_t i = 0; i < p->n_held; i++) {
-        json_decref(p->held[i].object);
-        kr_free(p->held[i].checkpoint_rv);
+        json_decref(held_at(p, i)->object);
+        kr_free(held_at(p, i)->checkpoint_rv);
     }
-    kr_free(p->held);
+    kr_buf_free(&p->held);
     kr_store_free(p->store);
     if (p->lw.vt)
         kr_listwatch_client_free(&p->lw);
