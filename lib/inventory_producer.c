@@ -258,10 +258,9 @@ static int start_reflector(kr_inventory_producer_t *p, kr_error_t *err)
 {
     kr_reflector_free(p->refl);
     p->refl = NULL;
-    p->ropts.resume_resource_version = p->resume_rv;
     int rc = kr_reflector_new(&p->ropts, &p->refl, err);
     if (rc == 0)
-        rc = kr_reflector_start(p->refl, err);
+        rc = kr_reflector_start_at(p->refl, p->resume_rv, err);
     return rc;
 }
 

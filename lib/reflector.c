@@ -48,6 +48,7 @@ struct kr_reflector {
 
     phase phase;
     bool synced;
+    bool resumed; /* started by kr_reflector_start_at: re-watch until a 410 */
     void *request; /* the pending list or the open watch */
     void *backoff_timer;
     void *progress_timer;
@@ -63,7 +64,6 @@ struct kr_reflector {
     uint64_t last_backoff_ms;
     bool backed_off;
     uint64_t rng;
-    bool resumed; /* started from resume_resource_version: re-watch until a 410 */
 };
 
 const char *kr_watch_restart_cause_name(kr_watch_restart_cause cause)
@@ -716,9 +716,7 @@ int kr_reflector_new(const kr_reflector_opts *opts, kr_reflector_t **out, kr_err
     r->rng = opts->seed ? opts->seed : 0x9E3779B97F4A7C15ULL;
     bool ok = set_str(&r->label_selector, opts->label_selector) == 0 &&
               set_str(&r->field_selector, opts->field_selector) == 0 &&
-              set_str(&r->name, opts->name ? opts->name : "reflector") == 0 &&
-              set_str(&r->last_rv, opts->resume_resource_version) == 0;
-    r->resumed = r->last_rv != NULL;
+              set_str(&r->name, opts->name ? opts->name : "reflector") == 0;
     if (!ok) {
         kr_reflector_free(r);
         return kr_error_set(err, KR_ENOMEM, "reflector: out of memory");
@@ -731,10 +729,20 @@ int kr_reflector_start(kr_reflector_t *r, kr_error_t *err)
 {
     if (!r || r->phase != P_IDLE)
         return kr_error_set(err, KR_ESTATE, "reflector: already started");
-    if (r->resumed)
-        start_watch(r, false);
-    else
-        start_relist(r);
+    start_relist(r);
+    return 0;
+}
+
+int kr_reflector_start_at(kr_reflector_t *r, const char *resource_version, kr_error_t *err)
+{
+    if (!resource_version || !*resource_version)
+        return kr_reflector_start(r, err);
+    if (!r || r->phase != P_IDLE)
+        return kr_error_set(err, KR_ESTATE, "reflector: already started");
+    if (set_str(&r->last_rv, resource_version) != 0)
+        return kr_error_set(err, KR_ENOMEM, "reflector: out of memory");
+    r->resumed = true;
+    start_watch(r, false);
     return 0;
 }
 

@@ -22,10 +22,8 @@ typedef struct fixture {
     char progress[32];
     int restarts[KR_RESTART_CAUSES];
     int lists, watches;
-    bool no_objects;
-    bool resumed;
-        /* started from resume_resource_version: progress before a sync */ /* what wants_objects
-                                                                              answers */
+    bool no_objects; /* what wants_objects answers */
+    bool resumed; /* started by kr_reflector_start_at: progress before a sync */
     int deltas_without_object;
 } fixture;
 
@@ -76,7 +74,7 @@ static void on_request(const char *request, int cause, void *user)
         f->watches++;
 }
 
-/* resume_resource_version of the next setup_with(); NULL: list first. */
+/* Where the next setup_with() starts (kr_reflector_start_at); NULL: a list. */
 static const char *resume_rv;
 
 static void setup_with(long page, long deadline, bool streaming)
@@ -96,11 +94,10 @@ static void setup_with(long page, long deadline, bool streaming)
         .streaming_list = streaming,
         .label_selector = "app",
         .seed = 42,
-        .resume_resource_version = resume_rv,
     };
     kr_error_t err = {0};
     ck_assert_int_eq(kr_reflector_new(&o, &F.r, &err), 0);
-    ck_assert_int_eq(kr_reflector_start(F.r, &err), 0);
+    ck_assert_int_eq(kr_reflector_start_at(F.r, resume_rv, &err), 0);
 }
 
 static void teardown(void)
