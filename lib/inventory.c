@@ -41,22 +41,25 @@ void kr_inv_rows_free(kr_inv_rows *rows)
     memset(rows, 0, sizeof(*rows));
 }
 
-int kr_inv_rows_add(kr_inv_rows *rows, size_t n_cols, const char *const *cells, const size_t *lens)
+int kr_inv_rows_add(kr_inv_rows *rows, size_t n_cols, kr_inv_cell_cb cell, void *row,
+                    kr_error_t *err)
 {
-    if (rows->n_rows && rows->n_cols != n_cols)
-        return KR_EINVAL;
+    if (n_cols > 32 || (rows->n_rows && rows->n_cols != n_cols))
+        return kr_error_set(err, KR_EINVAL, "inventory: unexpected columns");
     char **grown = kr_realloc(rows->cells, (rows->n_rows + 1) * n_cols * sizeof(char *));
     if (!grown && n_cols)
-        return KR_ENOMEM;
+        return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
     rows->cells = grown;
     rows->n_cols = n_cols;
-    char **row = rows->cells + rows->n_rows * n_cols;
+    char **out = rows->cells + rows->n_rows * n_cols;
     for (size_t c = 0; c < n_cols; c++) {
-        row[c] = NULL;
-        if (cells[c] && !(row[c] = kr_strndup(cells[c], lens[c]))) {
+        size_t len = 0;
+        const char *text = cell(row, c, &len);
+        out[c] = NULL;
+        if (text && !(out[c] = kr_strndup(text, len))) {
             for (size_t k = 0; k < c; k++)
-                kr_free(row[k]);
-            return KR_ENOMEM;
+                kr_free(out[k]);
+            return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
         }
     }
     rows->n_rows++;
@@ -431,6 +434,7 @@ typedef struct chunk_key {
 
 typedef struct chunk_txn {
     const kr_inventory_event *ev;
+    kr_inventory_event_type type; /* as recorded (an ADDED of a held object is a MODIFIED) */
     const event_fields *f;
     char *patch_text; /* jansson-allocated */
     bool whole; /* the patch is the whole object (nothing before it) */
@@ -448,6 +452,7 @@ typedef struct chunk {
     size_t n_held;
     kr_inv_param params[CHUNK * 13];
     kr_buf sql;
+    kr_buf arrays[4]; /* array literals of the lookups (backends with arrays) */
 } chunk;
 
 static bool key_is(const chunk_key *k, const char *cluster, const event_fields *f)
@@ -466,6 +471,24 @@ static int append_values(kr_buf *b, size_t rows, size_t per)
             rc |= kr_buf_append_str(b, i ? ",?" : "?");
         rc |= kr_buf_append_str(b, ")");
     }
+    return rc ? KR_ENOMEM : 0;
+}
+
+/* `texts[0..n)` as an array literal {"a","b"} into b. */
+static int array_literal(kr_buf *b, const char *const *texts, size_t n)
+{
+    kr_buf_reset(b);
+    int rc = kr_buf_append_str(b, "{");
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc |= kr_buf_append_str(b, i ? ",\"" : "\"");
+        for (const char *p = texts[i] ? texts[i] : ""; *p && rc == 0; p++) {
+            if (*p == '"' || *p == '\\')
+                rc |= kr_buf_append(b, "\\", 1);
+            rc |= kr_buf_append(b, p, 1);
+        }
+        rc |= kr_buf_append_str(b, "\"");
+    }
+    rc |= kr_buf_append_str(b, "}");
     return rc ? KR_ENOMEM : 0;
 }
 
@@ -490,30 +513,64 @@ static int chunk_stmt(int id, size_t rows)
     return KR_INV_STMT_CHUNK_BASE + (id - KR_INV_STMT_CHUNK_ROWS) * KR_INV_CHUNK + (int)rows - 1;
 }
 
+/* The keys' columns as four array literals, in c->params[0..4). */
+static int key_arrays(chunk *c)
+{
+    const char *cols[4][CHUNK] = {{0}};
+    for (size_t k = 0; k < c->n_keys && k < CHUNK; k++) {
+        cols[0][k] = c->keys[k].cluster;
+        cols[1][k] = c->keys[k].kind;
+        cols[2][k] = c->keys[k].ns;
+        cols[3][k] = c->keys[k].name;
+    }
+    for (size_t i = 0; i < 4; i++) {
+        if (array_literal(&c->arrays[i], cols[i], c->n_keys) != 0)
+            return KR_ENOMEM;
+        c->params[i] = KR_INV_TEXT(c->arrays[i].data);
+    }
+    return 0;
+}
+
 static int read_current(chunk *c, kr_error_t *err)
 {
     kr_buf_reset(&c->sql);
     size_t n = 0;
-    for (size_t k = 0; k < c->n_keys; k++) {
-        c->params[n++] = KR_INV_TEXT(c->keys[k].cluster);
-        c->params[n++] = KR_INV_TEXT(c->keys[k].kind);
-        c->params[n++] = KR_INV_TEXT(c->keys[k].ns);
-        c->params[n++] = KR_INV_TEXT(c->keys[k].name);
-    }
-    /* OR of primary-key equalities: both planners look each one up in
-     * the key's index (SQLite scans the table for a row-value IN). */
-    int rc = kr_buf_append_str(&c->sql, "SELECT cluster, kind, namespace, name, uid, "
+    int rc = 0, id;
+    if (c->inv->ops->arrays) {
+        /* One statement whatever the number of keys: an index lookup per
+         * unnested key. */
+        id = -1; /* planned at each execution: a generic plan chosen while
+                  * the table was small could keep scanning it whole */
+        n = 4;
+        rc = key_arrays(c);
+        rc |= kr_buf_append_str(&c->sql,
+                                "SELECT o.cluster, o.kind, o.namespace, o.name, o.uid, "
+                                "o.deleted_ms, o.object FROM unnest(?::text[], ?::text[], "
+                                "?::text[], ?::text[]) AS k(c, kd, ns, nm) JOIN kr_objects o ON "
+                                "o.cluster = k.c AND o.kind = k.kd AND o.namespace = k.ns AND "
+                                "o.name = k.nm");
+    } else {
+        id = chunk_stmt(KR_INV_STMT_CHUNK_ROWS, c->n_keys);
+        for (size_t k = 0; k < c->n_keys; k++) {
+            c->params[n++] = KR_INV_TEXT(c->keys[k].cluster);
+            c->params[n++] = KR_INV_TEXT(c->keys[k].kind);
+            c->params[n++] = KR_INV_TEXT(c->keys[k].ns);
+            c->params[n++] = KR_INV_TEXT(c->keys[k].name);
+        }
+        /* OR of primary-key equalities: SQLite looks each one up in the
+         * key's index (it scans the table for a row-value IN). */
+        rc = kr_buf_append_str(&c->sql, "SELECT cluster, kind, namespace, name, uid, "
                                         "deleted_ms, object FROM kr_objects WHERE ");
-    for (size_t k = 0; k < c->n_keys; k++)
-        rc |= kr_buf_append_str(&c->sql, k ? " OR (cluster = ? AND kind = ? AND namespace = ? "
-                                             "AND name = ?)"
-                                           : "(cluster = ? AND kind = ? AND namespace = ? AND "
-                                             "name = ?)");
+        for (size_t k = 0; k < c->n_keys; k++)
+            rc |= kr_buf_append_str(&c->sql, k ? " OR (cluster = ? AND kind = ? AND namespace = "
+                                                 "? AND name = ?)"
+                                               : "(cluster = ? AND kind = ? AND namespace = ? "
+                                                 "AND name = ?)");
+    }
     if (rc != 0)
         return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
     kr_inv_rows rows = {0};
-    int ret = c->inv->ops->exec(c->inv->be, chunk_stmt(KR_INV_STMT_CHUNK_ROWS, c->n_keys),
-                                c->sql.data, c->params, n, &rows, NULL, err);
+    int ret = c->inv->ops->exec(c->inv->be, id, c->sql.data, c->params, n, &rows, NULL, err);
     for (size_t r = 0; ret == 0 && r < rows.n_rows; r++)
         for (size_t k = 0; k < c->n_keys; k++) {
             chunk_key *key = &c->keys[k];
@@ -539,18 +596,33 @@ static int read_held(chunk *c, char *const *dedup, size_t n_events, kr_error_t *
 {
     kr_buf_reset(&c->sql);
     size_t n = 0;
+    const char *keys[CHUNK];
     for (size_t i = 0; i < n_events; i++)
         if (dedup[i])
-            c->params[n++] = KR_INV_TEXT(dedup[i]);
+            keys[n++] = dedup[i];
     if (n == 0)
         return 0;
-    if (kr_buf_append_str(&c->sql, "SELECT dedup_key FROM kr_transactions WHERE dedup_key IN ") !=
-            0 ||
-        append_values(&c->sql, 1, n) != 0)
+    int rc, id;
+    size_t n_params = n;
+    if (c->inv->ops->arrays) {
+        id = -1; /* as in read_current() */
+        n_params = 1;
+        rc = array_literal(&c->arrays[0], keys, n);
+        c->params[0] = KR_INV_TEXT(c->arrays[0].data);
+        rc |= kr_buf_append_str(&c->sql, "SELECT dedup_key FROM kr_transactions WHERE dedup_key = "
+                                         "ANY (?::text[])");
+    } else {
+        id = chunk_stmt(KR_INV_STMT_CHUNK_HELD, n);
+        for (size_t i = 0; i < n; i++)
+            c->params[i] = KR_INV_TEXT(keys[i]);
+        rc =
+            kr_buf_append_str(&c->sql, "SELECT dedup_key FROM kr_transactions WHERE dedup_key IN ");
+        rc |= append_values(&c->sql, 1, n);
+    }
+    if (rc != 0)
         return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
     kr_inv_rows rows = {0};
-    int ret = c->inv->ops->exec(c->inv->be, chunk_stmt(KR_INV_STMT_CHUNK_HELD, n), c->sql.data,
-                                c->params, n, &rows, NULL, err);
+    int ret = c->inv->ops->exec(c->inv->be, id, c->sql.data, c->params, n_params, &rows, NULL, err);
     for (size_t r = 0; ret == 0 && r < rows.n_rows && c->n_held < KR_ARRAY_LEN(c->held); r++) {
         c->held[c->n_held++] = rows.cells[r];
         rows.cells[r] = NULL;
@@ -612,6 +684,10 @@ static int decide(chunk *c, const kr_inventory_event *ev, const event_fields *f,
         return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
     }
     t->ev = ev;
+    /* An ADDED of an object already held live (a relist after a restart
+     * or a resumed watch) is a change of it. */
+    t->type = ev->type == KR_INVENTORY_ADDED && same_uid && !key->deleted ? KR_INVENTORY_MODIFIED
+                                                                          : ev->type;
     t->f = f;
     t->dedup = dedup;
     t->seq = 0;
@@ -650,7 +726,7 @@ static int insert_txns(chunk *c, int64_t now, kr_error_t *err)
         c->params[n++] = KR_INV_TEXT(t->f->name);
         c->params[n++] = KR_INV_TEXT(t->f->uid);
         c->params[n++] = KR_INV_TEXT(t->f->rv);
-        c->params[n++] = KR_INV_TEXT(event_names[t->ev->type]);
+        c->params[n++] = KR_INV_TEXT(event_names[t->type]);
         c->params[n++] = KR_INV_TEXT(t->ev->actor ? t->ev->actor : informer_actor);
         c->params[n++] = KR_INV_TEXT(t->patch_text);
         c->params[n++] = KR_INV_TEXT(t->dedup);
@@ -831,8 +907,11 @@ int kr_inventory_apply(kr_inventory_t *inv, const kr_inventory_event *events, si
         c->inv = inv;
         ret = apply_chunk(c, events + i, fields + i, n - i < CHUNK ? n - i : CHUNK, now, &res, err);
     }
-    if (c)
+    if (c) {
         kr_buf_free(&c->sql);
+        for (size_t i = 0; i < KR_ARRAY_LEN(c->arrays); i++)
+            kr_buf_free(&c->arrays[i]);
+    }
     kr_free(c);
     /* The last checkpoint of each (cluster, resource), written once. */
     for (size_t i = 0; i < n && ret == 0; i++) {

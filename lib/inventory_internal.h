@@ -7,6 +7,7 @@
 #ifndef KR_LIB_INVENTORY_INTERNAL_H
 #define KR_LIB_INVENTORY_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,15 +43,26 @@ static inline const char *kr_inv_cell(const kr_inv_rows *r, size_t row, size_t c
 }
 
 void kr_inv_rows_free(kr_inv_rows *rows);
-/* Append one row of n_cols cells copied from `cells` (NULL entries stay
- * NULL). 0 or KR_ENOMEM. */
-int kr_inv_rows_add(kr_inv_rows *rows, size_t n_cols, const char *const *cells, const size_t *lens);
+
+/* Cell `col` of a backend's current result row: its text (NULL for SQL
+ * NULL, borrowed) and *len its length in bytes. */
+typedef const char *(*kr_inv_cell_cb)(void *row, size_t col, size_t *len);
+
+/* Append one row of n_cols cells copied from what cell(row, col) gives.
+ * 0, or KR_ENOMEM / KR_EINVAL (more columns than a row may have) with
+ * err set. */
+int kr_inv_rows_add(kr_inv_rows *rows, size_t n_cols, kr_inv_cell_cb cell, void *row,
+                    kr_error_t *err);
 
 enum { KR_INV_BEGIN_READ, KR_INV_BEGIN_WRITE, KR_INV_BEGIN_SCHEMA };
 
 /* The SQL dialect differences the shared code must know. */
 typedef struct kr_inv_backend_ops {
     const char *name; /* "sqlite", "postgresql" */
+    /* Text parameters may be array literals ({"a","b"}) that statements
+     * unnest: a chunk's lookups are then one statement of a fixed shape
+     * (PostgreSQL's planner scans a whole key prefix for an OR of keys). */
+    bool arrays;
     /* The schema (several statements), run in the schema transaction. */
     const char *schema_sql;
     /* Statements: `sql` uses ? placeholders (rewritten as $n for
@@ -94,7 +106,7 @@ void kr_inv_deadline_after(struct timespec *ts, uint64_t ms);
 const char *kr_inv_redact_url(const char *url, char *buf, size_t size);
 
 /* Events per chunk of a batch (lib/inventory.c). */
-#define KR_INV_CHUNK 64
+#define KR_INV_CHUNK 256
 
 /* Statement ids shared by both backends' prepared-statement caches. */
 enum {

@@ -90,6 +90,20 @@ static char *rewrite_placeholders(const char *sql)
     return b.data;
 }
 
+typedef struct pg_row {
+    const PGresult *res;
+    int row;
+} pg_row;
+
+static const char *pg_cell(void *row, size_t col, size_t *len)
+{
+    pg_row *at = row;
+    if (PQgetisnull(at->res, at->row, (int)col))
+        return NULL;
+    *len = (size_t)PQgetlength(at->res, at->row, (int)col);
+    return PQgetvalue(at->res, at->row, (int)col);
+}
+
 static int pg_collect(pg_be *be, PGresult *res, kr_inv_rows *rows, int64_t *changes,
                       kr_error_t *err)
 {
@@ -102,18 +116,11 @@ static int pg_collect(pg_be *be, PGresult *res, kr_inv_rows *rows, int64_t *chan
     }
     if (!rows || st != PGRES_TUPLES_OK)
         return 0;
-    size_t cols = (size_t)PQnfields(res);
-    const char *cells[32];
-    size_t lens[32];
-    if (cols > KR_ARRAY_LEN(cells))
-        return kr_error_set(err, KR_EINVAL, "inventory: too many columns");
-    for (int r = 0; r < PQntuples(res); r++) {
-        for (size_t c = 0; c < cols; c++) {
-            cells[c] = PQgetisnull(res, r, (int)c) ? NULL : PQgetvalue(res, r, (int)c);
-            lens[c] = (size_t)PQgetlength(res, r, (int)c);
-        }
-        if (kr_inv_rows_add(rows, cols, cells, lens) != 0)
-            return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    pg_row at = {res, 0};
+    for (; at.row < PQntuples(res); at.row++) {
+        int ret = kr_inv_rows_add(rows, (size_t)PQnfields(res), pg_cell, &at, err);
+        if (ret != 0)
+            return ret;
     }
     return 0;
 }
@@ -202,6 +209,14 @@ static int pg_begin(void *self, int mode, kr_error_t *err)
     int ret = pg_ensure_connected(be, err);
     if (ret == 0)
         ret = pg_exec_script(be, "BEGIN", err);
+    /* A server restart is noticed by the first statement on the old
+     * connection: reconnect and begin again, once, so that callers see no
+     * error for it (nothing of the transaction ran yet). */
+    if (ret == KR_EUNAVAILABLE && PQstatus(be->conn) == CONNECTION_BAD) {
+        ret = pg_ensure_connected(be, err);
+        if (ret == 0)
+            ret = pg_exec_script(be, "BEGIN", err);
+    }
     /* Replicas starting together must not create the tables twice. */
     if (ret == 0 && mode == KR_INV_BEGIN_SCHEMA)
         ret = pg_exec_script(be, "SELECT pg_advisory_xact_lock(7234051)", err);
@@ -233,6 +248,7 @@ static void pg_close(void *self)
 
 static const kr_inv_backend_ops pg_ops = {
     .name = "postgresql",
+    .arrays = true,
     .schema_sql = schema_sql,
     .exec = pg_exec,
     .exec_script = pg_exec_script,

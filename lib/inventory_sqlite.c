@@ -77,6 +77,14 @@ static int bind_params(sqlite_be *be, sqlite3_stmt *st, const kr_inv_param *para
     return 0;
 }
 
+static const char *sqlite_cell(void *row, size_t col, size_t *len)
+{
+    sqlite3_stmt *st = row;
+    const char *text = (const char *)sqlite3_column_text(st, (int)col);
+    *len = (size_t)sqlite3_column_bytes(st, (int)col);
+    return text;
+}
+
 static int sqlite_exec(void *self, int stmt_id, const char *sql, const kr_inv_param *params,
                        size_t n, kr_inv_rows *rows, int64_t *changes, kr_error_t *err)
 {
@@ -99,21 +107,8 @@ static int sqlite_exec(void *self, int stmt_id, const char *sql, const kr_inv_pa
             ret = sqlite_error(be, rc, "step", err);
             break;
         }
-        if (!rows)
-            continue;
-        size_t cols = (size_t)sqlite3_column_count(st);
-        const char *cells[32];
-        size_t lens[32];
-        if (cols > KR_ARRAY_LEN(cells)) {
-            ret = kr_error_set(err, KR_EINVAL, "inventory: too many columns");
-            break;
-        }
-        for (size_t c = 0; c < cols; c++) {
-            cells[c] = (const char *)sqlite3_column_text(st, (int)c);
-            lens[c] = (size_t)sqlite3_column_bytes(st, (int)c);
-        }
-        if (kr_inv_rows_add(rows, cols, cells, lens) != 0)
-            ret = kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+        if (rows)
+            ret = kr_inv_rows_add(rows, (size_t)sqlite3_column_count(st), sqlite_cell, st, err);
     }
     if (ret == 0 && changes)
         *changes = sqlite3_changes64(be->db);

@@ -50,6 +50,7 @@ struct kr_reflector {
     phase phase;
     bool synced;
     bool direct_list; /* this list goes straight into the (empty) store */
+    bool resumed; /* started by kr_reflector_start_at: re-watch until a 410 */
     void *request; /* the pending list or the open watch */
     void *backoff_timer;
     void *progress_timer;
@@ -214,7 +215,7 @@ static void on_backoff_timer(void *user)
     r->backoff_timer = NULL;
     if (r->phase != P_WAITING)
         return;
-    if (r->after_backoff == NEXT_REWATCH && r->last_rv && r->synced)
+    if (r->after_backoff == NEXT_REWATCH && r->last_rv && (r->synced || r->resumed))
         start_watch(r, false);
     else
         start_relist(r);
@@ -775,6 +776,19 @@ int kr_reflector_start(kr_reflector_t *r, kr_error_t *err)
     if (!r || r->phase != P_IDLE)
         return kr_error_set(err, KR_ESTATE, "reflector: already started");
     start_relist(r);
+    return 0;
+}
+
+int kr_reflector_start_at(kr_reflector_t *r, const char *resource_version, kr_error_t *err)
+{
+    if (!resource_version || !*resource_version)
+        return kr_reflector_start(r, err);
+    if (!r || r->phase != P_IDLE)
+        return kr_error_set(err, KR_ESTATE, "reflector: already started");
+    if (set_str(&r->last_rv, resource_version) != 0)
+        return kr_error_set(err, KR_ENOMEM, "reflector: out of memory");
+    r->resumed = true;
+    start_watch(r, false);
     return 0;
 }
 

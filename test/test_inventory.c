@@ -867,6 +867,22 @@ START_TEST(inventory_database_restart_loses_nothing)
     json_t *items = query(inv, &q, NULL);
     ck_assert_uint_eq(json_array_size(items), (size_t)n);
     json_decref(items);
+    /* Reads and writes right after a restart: the dead connection is
+     * replaced transparently, the first statement does not fail. */
+    ck_assert_int_eq(kr_pgserver_stop(own), 0);
+    ck_assert_int_eq(kr_pgserver_restart(own), 0);
+    int64_t seq = 0;
+    ck_assert_msg(kr_inventory_last_seq(inv, &seq, &err) == 0, "read after restart: %s",
+                  err.message);
+    ck_assert_int_gt(seq, 0);
+    ck_assert_int_eq(kr_pgserver_stop(own), 0);
+    ck_assert_int_eq(kr_pgserver_restart(own), 0);
+    kr_inventory_event e;
+    json_t *o;
+    job_event(&e, &o, "c1", n, 1 + n);
+    ck_assert_msg(kr_inventory_apply(inv, &e, 1, NULL, &err) == 0, "write after restart: %s",
+                  err.message);
+    json_decref(o);
     kr_inventory_free(inv);
     kr_pgserver_free(own);
 }

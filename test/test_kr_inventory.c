@@ -2,13 +2,16 @@
  * links examples/kr-inventory's logic), exit status 2 for a wrong or
  * unreachable database and a corrupted SQLite file (left untouched), and
  * the whole program against two in-process apiservers: the live page in
- * headless chromium shows a change without a reload, and after a kill -9
- * and a restart the deletes nobody watched are in the history; and seeded
+ * headless chromium shows a change without a reload, after a kill -9 and
+ * a restart it resumes with watches from its checkpoints (no list) and
+ * records the delete it missed, and behind an expired checkpoint (410) it
+ * relists and records DELETED_FINAL_STATE_UNKNOWN; and seeded
  * schedules over three apiservers (5xx bursts, cut watches, a cluster
  * answering only 503 a while, kill -9 and restarts of the program, database
  * restarts) after which the inventory equals a fresh list of every cluster
  * and holds each transition once, on SQLite and PostgreSQL
- * (KR_INVENTORY_PROGRAM_SCHEDULES, default 5 each; KR_TEST_SEED replays).
+ * (KR_INVENTORY_PROGRAM_SCHEDULES, default 10 each: 20 schedules; each
+ * prints its seed, KR_TEST_SEED replays).
  * KR_TEST_THREADED: the test servers run threads while the test writes. */
 #include <check.h>
 #include <curl/curl.h>
@@ -244,6 +247,7 @@ START_TEST(program_page_live_and_restart_after_kill)
     put_cm(hub_url, "settings", "1", false);
     put_cm(east_url, "copy", "1", false);
     put_cm(east_url, "doomed", "1", false);
+    put_cm(east_url, "expired", "1", false);
     const char *args[] = {"--inventory",
                           db,
                           "--kubeconfig",
@@ -307,8 +311,27 @@ START_TEST(program_page_live_and_restart_after_kill)
     tc_free(&r);
     start(&p, args);
     wait_address(&p, api, sizeof(api));
-    ck_assert_msg(history_ends_with(api, "doomed", "DELETED_FINAL_STATE_UNKNOWN"),
+    /* Resumed with a watch from the checkpoint: the delete is seen as it
+     * happened, and nothing was listed again. */
+    ck_assert_msg(history_ends_with(api, "doomed", "DELETED"),
                   "the delete while down was not recorded");
+    tc_request(api, "GET", "/metrics", NULL, NULL, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_msg(strstr(r.body, "\nkr_inventory_list_requests_total 0\n"), "%s", r.body);
+    ck_assert_ptr_null(strstr(r.body, "\nkr_inventory_watch_requests_total 0\n"));
+    tc_free(&r);
+    /* Again, but the checkpoint expires meanwhile (410): a relist, and
+     * the row the list lacks is recorded as deleted, final state unknown. */
+    kill(p.pid, SIGKILL);
+    finish(&p);
+    tc_json(east_url, "DELETE", "/api/v1/namespaces/default/configmaps/expired", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    kr_testserver_compact(east);
+    start(&p, args);
+    wait_address(&p, api, sizeof(api));
+    ck_assert_msg(history_ends_with(api, "expired", "DELETED_FINAL_STATE_UNKNOWN"),
+                  "the delete behind an expired checkpoint was not recorded");
     /* Nothing doubled by the replay after the restart. */
     tc_json(api, "GET", "/api/v1/history?kind=ConfigMap&namespace=default&name=copy", NULL, &r);
     ck_assert_uint_eq(json_array_size(json_object_get(r.json, "items")), copy_changes);
@@ -390,7 +413,7 @@ static json_t *held_by(const char *api)
     }
 }
 
-static void converge_once(unsigned long long seed, long index, bool pg_case)
+static void converge_once(unsigned long long seed, long index, kr_pgserver *pg)
 {
     kr_test_rng rng;
     kr_test_rng_init(&rng, seed);
@@ -405,11 +428,7 @@ static void converge_once(unsigned long long seed, long index, bool pg_case)
         ck_assert_int_eq(kr_testserver_write_kubeconfig(ts[i], kc[i], NULL, NULL), 0);
         snprintf(cluster_args[i], sizeof(cluster_args[i]), "%s=%s", names[i], kc[i]);
     }
-    kr_pgserver *pg = NULL;
-    if (pg_case) {
-        char why[512];
-        if (kr_pgserver_start(&pg, why, sizeof(why)) != 0)
-            ck_abort_msg("cannot start PostgreSQL: %s", why);
+    if (pg) {
         ck_assert_int_eq(kr_pgserver_create_db(pg, db, sizeof(db)), 0);
     } else {
         snprintf(db, sizeof(db), "sqlite://%s/converge-%ld.db", tmpdir, index);
@@ -521,7 +540,6 @@ static void converge_once(unsigned long long seed, long index, bool pg_case)
            db_restarts);
     for (int k = 0; k < N; k++)
         kr_testserver_free(ts[k]);
-    kr_pgserver_free(pg);
 }
 
 static void converge(bool pg_case)
@@ -529,12 +547,19 @@ static void converge(bool pg_case)
     unsigned long long base =
         kr_test_seed(pg_case ? "program_converges_postgresql" : "program_converges_sqlite");
     const char *env = getenv("KR_INVENTORY_PROGRAM_SCHEDULES");
-    long n = env && *env ? atol(env) : 5;
+    long n = env && *env ? atol(env) : 10;
     const char *only = getenv("KR_INVENTORY_PROGRAM_BACKEND");
     if (only && strcmp(only, pg_case ? "postgresql" : "sqlite") != 0)
         return;
+    /* One PostgreSQL server for every schedule (a database each): it is
+     * restarted within schedules, initdb is the slow part. */
+    kr_pgserver *pg = NULL;
+    char why[512];
+    if (pg_case && kr_pgserver_start(&pg, why, sizeof(why)) != 0)
+        ck_abort_msg("cannot start PostgreSQL: %s", why);
     for (long s = 0; s < n; s++)
-        converge_once(base + (unsigned long long)s, s, pg_case);
+        converge_once(base + (unsigned long long)s, s, pg);
+    kr_pgserver_free(pg);
 }
 
 START_TEST(program_converges_under_faults_sqlite)

@@ -23,6 +23,7 @@ typedef struct fixture {
     int restarts[KR_RESTART_CAUSES];
     int lists, watches;
     bool no_objects; /* what wants_objects answers */
+    bool resumed; /* started by kr_reflector_start_at: progress before a sync */
     int deltas_without_object;
 } fixture;
 
@@ -58,7 +59,7 @@ static bool wants_objects(void *user)
 static void on_progress(const char *rv, bool synced, void *user)
 {
     fixture *f = user;
-    ck_assert(synced);
+    ck_assert(synced || f->resumed);
     snprintf(f->progress, sizeof(f->progress), "%s", rv);
 }
 
@@ -73,11 +74,15 @@ static void on_request(const char *request, int cause, void *user)
         f->watches++;
 }
 
+/* Where the next setup_with() starts (kr_reflector_start_at); NULL: a list. */
+static const char *resume_rv;
+
 static void setup_with(long page, long deadline, bool streaming)
 {
     memset(&F, 0, sizeof(F));
     fake_lw_init(&F.lw);
     fake_clock_init(&F.clock);
+    F.resumed = resume_rv != NULL;
     ck_assert_int_eq(kr_store_new(NULL, &F.store, NULL), 0);
     kr_reflector_opts o = {
         .lw = F.lw.lw,
@@ -92,7 +97,7 @@ static void setup_with(long page, long deadline, bool streaming)
     };
     kr_error_t err = {0};
     ck_assert_int_eq(kr_reflector_new(&o, &F.r, &err), 0);
-    ck_assert_int_eq(kr_reflector_start(F.r, &err), 0);
+    ck_assert_int_eq(kr_reflector_start_at(F.r, resume_rv, &err), 0);
 }
 
 static void teardown(void)
@@ -274,6 +279,34 @@ START_TEST(clean_close_rewatches_from_the_last_rv_bookmarks_advanced)
     }
     ck_assert_int_gt(distinct, 5);
     ck_assert_int_eq(F.lists, 1);
+    teardown();
+}
+END_TEST
+
+START_TEST(resume_watches_from_the_given_rv_then_relists_on_410)
+{
+    /* The store holds what the server had at RV 7 (a consumer's
+     * checkpoint): no list, a watch from 7. */
+    resume_rv = "7";
+    setup_with(0, -1, false);
+    resume_rv = NULL;
+    ck_assert_int_eq(F.lw.nrequests, 1);
+    ck_assert_str_eq(REQ(0), WATCH_AT("7"));
+    ck_assert(!kr_reflector_has_synced(F.r));
+    event(KR_LW_ADDED, "a", "8");
+    ck_assert_str_eq(delta(0), "ADDED default/a 8");
+    /* A failed watch is retried from the last RV, not relisted. */
+    fake_lw_close(&F.lw, KR_ECONNECT, 0);
+    fake_clock_advance(&F.clock, fake_clock_next_due(&F.clock));
+    ck_assert_str_eq(REQ(-1), WATCH_AT("8"));
+    ck_assert_int_eq(F.lists, 0);
+    /* 410: a relist; what the store held and the list lacks is gone. */
+    fake_lw_close(&F.lw, KR_EGONE, 410);
+    ck_assert_str_eq(REQ(-1), FIRST_LIST("500"));
+    sync_with(items("b@9", NULL), "9");
+    ck_assert_str_eq(delta(1), "ADDED default/b 9");
+    ck_assert_str_eq(delta(2), "DELETED default/a 8 final-state-unknown");
+    ck_assert_str_eq(REQ(-1), WATCH_AT("9"));
     teardown();
 }
 END_TEST
@@ -655,6 +688,7 @@ static Suite *make_suite(void)
     TCase *tc = tcase_create("paths");
     tcase_add_test(tc, first_list_fills_the_empty_store_page_by_page_then_watches_from_list_rv);
     tcase_add_test(tc, paged_relist_replaces_the_store_only_when_complete);
+    tcase_add_test(tc, resume_watches_from_the_given_rv_then_relists_on_410);
     tcase_add_test(tc, expired_continue_token_restarts_the_list_from_the_beginning);
     tcase_add_test(tc, watch_events_update_the_store_in_order);
     tcase_add_test(tc, clean_close_rewatches_from_the_last_rv_bookmarks_advanced);

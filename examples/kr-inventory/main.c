@@ -1,4 +1,4 @@
-/* kr-inventory — the platform's inventory: informers on the hub and every
+/* kr-inventory — the platform's inventory: a list+watch per resource on the hub and every
  * workload cluster (producers) feed one consumer that keeps a SQL database
  * (SQLite or PostgreSQL) of every object's current state and every
  * transaction, and the Workflow API and live page read only that database.
@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "kreconcile.h"
 #include "resources.h"
@@ -25,29 +26,53 @@ typedef struct app {
     kr_inventory_consumer_t *consumer;
     inv_resources resources;
     kr_inventory_api_opts api;
-    /* One informer per (cluster, resource): the hub first. */
-    kr_informer_t **informers;
+    /* One producer per (cluster, resource): the hub first. */
+    kr_client_t **client_of;
     const char **cluster_of;
     const inv_resource **resource_of;
-    size_t n_informers;
-    /* While leading: */
+    size_t n_sources;
+    /* While leading: the producers, created by the starter thread (each
+     * reads its checkpoint from the database, which may be down). */
+    pthread_mutex_t producers_lock; /* guards producers[] against scrapes */
     kr_inventory_producer_t **producers;
-    pthread_t reconciler;
-    bool reconciling;
-    atomic_bool stopping; /* set by lead_stop, read by the reconciler */
+    pthread_t starter;
+    bool starting;
+    atomic_bool stopping; /* set by lead_stop, read by the starter */
 } app;
 
 /* ---- metrics: the consumer's counters, refreshed at each scrape ------------ */
 
 typedef struct consumer_metrics {
+    app *a;
     kr_inventory_consumer_t *consumer;
     kr_metric_t *buffered, *capacity, *applied, *duplicates, *batches, *failures, *refused;
+    kr_metric_t *paused, *lists, *watches;
     kr_inventory_consumer_stats last;
+    uint64_t last_lists, last_watches;
 } consumer_metrics;
 
 static void collect_consumer(void *user)
 {
     consumer_metrics *cm = user;
+    /* The producers' counters: summed over the live ones; the totals only
+     * grow (a new term's producers start from zero). */
+    uint64_t lists = 0, watches = 0, paused = 0;
+    pthread_mutex_lock(&cm->a->producers_lock);
+    for (size_t i = 0; cm->a->producers && i < cm->a->n_sources; i++) {
+        kr_inventory_producer_stats ps = {0};
+        kr_inventory_producer_get_stats(cm->a->producers[i], &ps);
+        lists += ps.lists;
+        watches += ps.watches;
+        paused += ps.paused;
+    }
+    pthread_mutex_unlock(&cm->a->producers_lock);
+    kr_metrics_gauge_set(cm->paused, (double)paused);
+    kr_metrics_counter_add(cm->lists,
+                           lists > cm->last_lists ? (double)(lists - cm->last_lists) : 0);
+    kr_metrics_counter_add(cm->watches,
+                           watches > cm->last_watches ? (double)(watches - cm->last_watches) : 0);
+    cm->last_lists = lists;
+    cm->last_watches = watches;
     kr_inventory_consumer_stats st;
     kr_inventory_consumer_get_stats(cm->consumer, &st);
     kr_metrics_gauge_set(cm->buffered, (double)st.buffered);
@@ -82,6 +107,13 @@ static int register_metrics(kr_manager_t *m, consumer_metrics *cm, kr_error_t *e
         {KR_METRIC_COUNTER, "kr_inventory_buffer_full_total",
          "events refused because the buffer was full (backpressure)",
          offsetof(consumer_metrics, refused)},
+        {KR_METRIC_GAUGE, "kr_inventory_paused_watches",
+         "producers whose watch waits for room in the buffer", offsetof(consumer_metrics, paused)},
+        {KR_METRIC_COUNTER, "kr_inventory_list_requests_total",
+         "LIST requests of the producers (a resume from a checkpoint makes none)",
+         offsetof(consumer_metrics, lists)},
+        {KR_METRIC_COUNTER, "kr_inventory_watch_requests_total", "WATCH requests of the producers",
+         offsetof(consumer_metrics, watches)},
     };
     kr_metrics_registry_t *reg = kr_manager_metrics(m);
     for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
@@ -166,39 +198,61 @@ static bool inventory_ready(char *why, size_t len, void *user)
     return false;
 }
 
-/* ---- the leader's part: producers, consumer, reconciliation ------------- */
+/* ---- the leader's part: producers and the consumer ----------------------- */
 
-/* After each informer synced, record what was deleted while nobody
- * watched; informers that cannot sync yet (a cluster down, a resource not
- * served) are visited again. A thread: the manager's start callback must
- * return at once. */
-static void *reconcile_all(void *arg)
+static void free_producers(app *a)
+{
+    for (size_t i = 0; a->producers && i < a->n_sources; i++) {
+        pthread_mutex_lock(&a->producers_lock);
+        kr_inventory_producer_t *p = a->producers[i];
+        a->producers[i] = NULL;
+        pthread_mutex_unlock(&a->producers_lock);
+        kr_inventory_producer_free(p);
+    }
+}
+
+/* Create a producer per (cluster, resource), each resuming from its
+ * checkpoint; those that cannot start yet (the database down) are tried
+ * again with backoff. A thread: the manager's start callback must return
+ * at once. */
+static void *start_all(void *arg)
 {
     app *a = arg;
-    bool *done = calloc(a->n_informers ? a->n_informers : 1, sizeof(*done));
-    size_t left = a->n_informers;
-    while (done && left && !atomic_load(&a->stopping)) {
-        for (size_t i = 0; i < a->n_informers && !atomic_load(&a->stopping); i++) {
-            if (done[i] || kr_informer_wait_for_sync(a->informers[i], 200, NULL) != 0)
+    size_t left = a->n_sources;
+    unsigned wait_ms = 100;
+    while (left && !atomic_load(&a->stopping)) {
+        for (size_t i = 0; i < a->n_sources && !atomic_load(&a->stopping); i++) {
+            if (a->producers[i])
                 continue;
+            kr_inventory_producer_opts po = KR_INVENTORY_PRODUCER_OPTS_INIT;
+            po.consumer = a->consumer;
+            po.client = a->client_of[i];
+            po.gvr = a->resource_of[i]->gvr;
+            po.cluster = a->cluster_of[i];
+            po.resource = a->resource_of[i]->key;
+            po.api_version = a->resource_of[i]->api_version;
+            po.kind = a->resource_of[i]->kind;
+            po.inventory = a->inv;
+            po.logger = *kr_manager_logger(a->m);
+            kr_inventory_producer_t *p = NULL;
             kr_error_t err = {0};
-            size_t gone = 0;
-            if (kr_inventory_consumer_flush(a->consumer, 60000, &err) != 0 ||
-                kr_inventory_producer_reconcile(a->producers[i], a->inv, &gone, &err) != 0) {
+            if (kr_inventory_producer_new(&po, &p, &err) != 0) {
                 kr_log(kr_manager_logger(a->m), KR_LOG_WARN, "inventory",
-                       "%s %s: reconciliation failed, will retry: %s", a->cluster_of[i],
+                       "%s %s: cannot start, will retry: %s", a->cluster_of[i],
                        a->resource_of[i]->key, err.message);
                 continue;
             }
-            if (gone)
-                kr_log(kr_manager_logger(a->m), KR_LOG_INFO, "inventory",
-                       "%s %s: %zu objects were deleted while nobody watched", a->cluster_of[i],
-                       a->resource_of[i]->key, gone);
-            done[i] = true;
+            pthread_mutex_lock(&a->producers_lock);
+            a->producers[i] = p;
+            pthread_mutex_unlock(&a->producers_lock);
             left--;
         }
+        for (unsigned w = 0; left && w < wait_ms / 50 && !atomic_load(&a->stopping); w++) {
+            struct timespec ts = {0, 50 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        wait_ms = wait_ms < 5000 ? wait_ms * 2 : 5000;
     }
-    free(done);
     return NULL;
 }
 
@@ -207,15 +261,12 @@ static void lead_stop(kr_manager_t *m, void *user)
     (void)m;
     app *a = user;
     atomic_store(&a->stopping, true);
-    if (a->reconciling)
-        pthread_join(a->reconciler, NULL);
-    a->reconciling = false;
-    for (size_t i = 0; a->producers && i < a->n_informers; i++) {
-        kr_inventory_producer_free(a->producers[i]);
-        a->producers[i] = NULL;
-    }
-    /* What is buffered is kept for a moment; a new leader replays the rest
-     * from its own informers (re-applying is a no-op). */
+    if (a->starting)
+        pthread_join(a->starter, NULL);
+    a->starting = false;
+    free_producers(a);
+    /* What is buffered is kept for a moment; a new leader resumes from the
+     * checkpoints, which never pass what was not committed. */
     kr_inventory_consumer_flush(a->consumer, 5000, NULL);
     kr_inventory_consumer_stop(a->consumer);
 }
@@ -226,19 +277,9 @@ static int lead_start(kr_manager_t *m, void *user)
     kr_error_t err = {0};
     atomic_store(&a->stopping, false);
     int rc = kr_inventory_consumer_start(a->consumer, &err);
-    for (size_t i = 0; rc == 0 && i < a->n_informers; i++) {
-        kr_inventory_producer_opts po = KR_INVENTORY_PRODUCER_OPTS_INIT;
-        po.consumer = a->consumer;
-        po.informer = a->informers[i];
-        po.cluster = a->cluster_of[i];
-        po.resource = a->resource_of[i]->key;
-        po.api_version = a->resource_of[i]->api_version;
-        po.kind = a->resource_of[i]->kind;
-        po.logger = *kr_manager_logger(m);
-        rc = kr_inventory_producer_new(&po, &a->producers[i], &err);
-    }
-    if (rc == 0 && pthread_create(&a->reconciler, NULL, reconcile_all, a) == 0)
-        a->reconciling = true;
+    if (rc == 0 && pthread_create(&a->starter, NULL, start_all, a) != 0)
+        rc = kr_error_set(&err, KR_ENOMEM, "cannot start a thread");
+    a->starting = rc == 0;
     if (rc != 0) {
         kr_log(kr_manager_logger(m), KR_LOG_ERROR, "inventory", "cannot start: %s", err.message);
         lead_stop(m, a);
@@ -280,6 +321,7 @@ int main(int argc, char **argv)
         return code;
     }
     app a = {0};
+    pthread_mutex_init(&a.producers_lock, NULL);
     int code = 2;
     if (buffer < 1) {
         fprintf(stderr, "kr-inventory: --buffer must be at least 1\n");
@@ -313,11 +355,11 @@ int main(int argc, char **argv)
     size_t n_clusters = kr_manager_cluster_count(a.m) + (kr_manager_hub(a.m) ? 1 : 0);
     size_t n = n_clusters * a.resources.n;
     /* Arrays of pointers. */
-    a.informers = calloc(n, sizeof(void *));
+    a.client_of = calloc(n, sizeof(void *));
     a.cluster_of = calloc(n, sizeof(void *));
     a.resource_of = calloc(n, sizeof(void *));
     a.producers = calloc(n, sizeof(void *));
-    if (!a.informers || !a.cluster_of || !a.resource_of || !a.producers) {
+    if (!a.client_of || !a.cluster_of || !a.resource_of || !a.producers) {
         fprintf(stderr, "kr-inventory: out of memory\n");
         goto out;
     }
@@ -327,19 +369,13 @@ int main(int argc, char **argv)
         kr_client_t *client = hub ? kr_manager_hub(a.m) : kr_manager_cluster_client(a.m, wi);
         const char *name = hub ? kr_manager_hub_name(a.m) : kr_manager_cluster_name(a.m, wi);
         for (size_t r = 0; r < a.resources.n; r++) {
-            size_t i = a.n_informers;
-            if (kr_manager_informer(a.m, client, a.resources.items[r].gvr, NULL, NULL,
-                                    &a.informers[i], &err) != 0) {
-                fprintf(stderr, "kr-inventory: %s %s: %s\n", name, a.resources.items[r].key,
-                        err.message);
-                goto out;
-            }
+            size_t i = a.n_sources++;
+            a.client_of[i] = client;
             a.cluster_of[i] = name;
             a.resource_of[i] = &a.resources.items[r];
-            a.n_informers++;
         }
     }
-    consumer_metrics cm = {.consumer = a.consumer};
+    consumer_metrics cm = {.a = &a, .consumer = a.consumer};
     if (register_metrics(a.m, &cm, &err) != 0) {
         fprintf(stderr, "kr-inventory: %s\n", err.message);
         goto out;
@@ -356,14 +392,13 @@ int main(int argc, char **argv)
     }
     code = kr_manager_run(a.m);
 out:
-    /* Producers before the informers (the manager's) and the consumer. */
-    for (size_t i = 0; a.producers && i < a.n_informers; i++)
-        kr_inventory_producer_free(a.producers[i]);
+    /* Producers before the clients (the manager's) and the consumer. */
+    free_producers(&a);
     kr_manager_free(a.m);
     kr_inventory_consumer_free(a.consumer);
     kr_inventory_free(a.inv);
     inv_resources_free(&a.resources);
-    free(a.informers);
+    free(a.client_of);
     free(a.cluster_of);
     free(a.resource_of);
     free(a.producers);

@@ -440,11 +440,11 @@ KR_API long kr_inventory_sse_read(kr_inventory_sse_t *sse, char *buf, size_t max
  * was. [any thread] */
 KR_API bool kr_inventory_wait_commit(kr_inventory_t *inv, int64_t after_seq, uint64_t wait_ms);
 
-/* ---- The producer: one informer feeding a consumer ----------------------- */
+/* ---- The producer: one collection of one cluster feeding a consumer ------ */
 
 typedef struct kr_inventory_producer kr_inventory_producer_t;
 
-#define KR_INVENTORY_PRODUCER_OPTS_VERSION 1
+#define KR_INVENTORY_PRODUCER_OPTS_VERSION 2
 #define KR_INVENTORY_PRODUCER_OPTS_INIT                                                            \
     {                                                                                              \
         .version = KR_INVENTORY_PRODUCER_OPTS_VERSION                                              \
@@ -453,36 +453,94 @@ typedef struct kr_inventory_producer kr_inventory_producer_t;
 typedef struct kr_inventory_producer_opts {
     unsigned version; /* KR_INVENTORY_PRODUCER_OPTS_VERSION; 0 is read as 1 */
     kr_inventory_consumer_t *consumer; /* required; borrowed, outlives the producer */
-    kr_informer_t *informer; /* required; borrowed, outlives the producer */
-    const char *cluster; /* required: the informer's cluster */
+    /* Informer mode (version 1): the handlers of this informer (borrowed,
+     * outlives the producer) feed the consumer. Leave NULL for client mode. */
+    kr_informer_t *informer;
+    const char *cluster; /* required: the cluster's name */
     const char *resource; /* required: the checkpoint key, e.g. "batch/v1/jobs" */
     const char *api_version; /* "batch/v1"; NULL: each object's own */
-    const char *kind; /* "Job"; NULL: each object's own */
+    const char *kind; /* "Job"; NULL: each object's own (client mode: required with inventory) */
     kr_logger logger;
+    /* ---- version 2: client mode (informer NULL) --------------------------
+     * The producer lists and watches `gvr` through `client` itself (a
+     * reflector on the client's runtime loop), so that it can resume from
+     * the inventory's checkpoint and pause without blocking the loop. */
+    kr_client_t *client; /* borrowed, outlives the producer */
+    kr_gvr gvr; /* copied */
+    const char *namespace_; /* NULL or "": every namespace */
+    /* Where to resume from (borrowed, outlives the call to _new): the
+     * current state it holds for (cluster, kind) becomes the producer's
+     * starting cache and, when (cluster, resource) has a checkpoint, the
+     * producer starts with a WATCH from it (no list). On 410 Gone it
+     * relists, and what the inventory held live that the list lacks is
+     * recorded as DELETED_FINAL_STATE_UNKNOWN. NULL: a full list, an
+     * empty cache. */
+    kr_inventory_t *inventory;
+    long page_size; /* LIST page size; 0: 500 */
+    unsigned backoff_initial_ms, backoff_max_ms; /* failed lists/watches; 0: 800, 30000 */
+    long progress_deadline_ms; /* 0: 180000; < 0: never */
 } kr_inventory_producer_opts;
 
-/* Register handlers on the informer that turn its adds, updates and
- * deletes into inventory events (checkpoint: the informer's last
- * resourceVersion at each event) and enqueue them on the consumer. When
- * the consumer's buffer is full, the handler waits for room: the
- * informer's thread stops reading its watch, which is the backpressure
- * (events pile up in the apiserver's stream, never dropped here), so the
- * consumer should run its writer thread. Strings are copied. *out is new.
- * Errors: KR_EINVAL, KR_ENOMEM, kr_informer_add_handler's. [any thread] */
+/* Start feeding `opts->consumer`.
+ *
+ * Client mode: the events still buffered in the consumer (an earlier
+ * producer's) are committed first (waiting up to 10 s), then the
+ * starting point is read from opts->inventory on the calling thread, then
+ * the reflector starts on the client's loop. Each watch event is enqueued with its resourceVersion
+ * as the checkpoint; a list's end and every BOOKMARK enqueue a CHECKPOINT event. When the
+ * consumer's buffer is full nothing waits on the loop: the event is held by the producer, the watch
+ * is stopped (paused; a relist in progress is held to its end first), and every 20 ms the loop
+ * tries to hand the held events over; once they are in, the watch restarts from the last one's
+ * resourceVersion. The checkpoint thus never passes an event the consumer does not hold. A failing
+ * list (a resource the cluster does not serve yet, e.g. a CRD not installed) is logged once at WARN
+ * and retried quietly with backoff up to backoff_max_ms; it starts watching once the list succeeds.
+ *
+ * Informer mode (kept for version-1 callers): the informer's handlers
+ * enqueue; when the buffer is full the handler WAITS on the informer's
+ * thread (that blocks its runtime's loop: prefer client mode).
+ *
+ * Strings are copied. *out is new. Errors: KR_EINVAL, KR_ENOMEM, the
+ * inventory's read errors (KR_EUNAVAILABLE: retry later),
+ * kr_informer_add_handler's, KR_ESTATE (client mode: called on the
+ * client's loop thread, or its runtime not running). [any thread but the
+ * client's loop thread] */
 KR_API int kr_inventory_producer_new(const kr_inventory_producer_opts *opts,
                                      kr_inventory_producer_t **out, kr_error_t *err);
 
-/* After the informer synced: every object the inventory holds as live for
- * this cluster and kind that the informer's cache does not hold was
- * deleted while nobody watched; enqueue a DELETED_FINAL_STATE_UNKNOWN for
- * each (what a relist does for the informer's own cache, done for the
- * inventory across restarts). *gone (may be NULL) receives how many.
- * Errors: the inventory's, KR_ETIMEDOUT (no room in the buffer within 60
- * s). [any thread but the informer's] */
+/* Informer mode, after the informer synced: every object the inventory
+ * holds as live for this cluster and kind that the informer's cache does
+ * not hold was deleted while nobody watched; enqueue a
+ * DELETED_FINAL_STATE_UNKNOWN for each. *gone (may be NULL) receives how
+ * many. Client mode does this by itself (the inventory's rows are its
+ * starting cache): a no-op there. Errors: the inventory's, KR_ETIMEDOUT
+ * (no room in the buffer within 60 s). [any thread but the informer's] */
 KR_API int kr_inventory_producer_reconcile(kr_inventory_producer_t *p, kr_inventory_t *inv,
                                            size_t *gone, kr_error_t *err);
 
-/* Remove the handlers and free the producer. NULL is a no-op. [any thread] */
+/* What a producer did (client mode; informer mode: zeros). */
+typedef struct kr_inventory_producer_stats {
+    uint64_t lists; /* LIST requests (a resume from a checkpoint makes none) */
+    uint64_t watches; /* WATCH requests */
+    uint64_t gone; /* 410 Gone answers (each followed by a relist) */
+    uint64_t pauses; /* times the watch stopped because the buffer was full */
+    uint64_t held; /* events held by the producer while paused */
+    bool paused; /* stopped now, waiting for room */
+    bool synced; /* a complete list has been applied (false while resumed) */
+    bool resumed; /* started with a watch from the inventory's checkpoint */
+} kr_inventory_producer_stats;
+
+/* A snapshot of the counters. [any thread] */
+KR_API void kr_inventory_producer_get_stats(kr_inventory_producer_t *p,
+                                            kr_inventory_producer_stats *out);
+
+/* The last resourceVersion observed (events, bookmarks, lists): new
+ * (kr_free), or NULL before the first. Client mode only. [any thread] */
+KR_API char *kr_inventory_producer_resource_version(kr_inventory_producer_t *p);
+
+/* Stop (client mode: the reflector, on its loop; what it held and did not
+ * hand over is dropped, its checkpoint was never written), remove the
+ * handlers and free. NULL is a no-op. [any thread but the client's loop
+ * thread] */
 KR_API void kr_inventory_producer_free(kr_inventory_producer_t *p);
 
 #ifdef __cplusplus

@@ -202,6 +202,15 @@ KR_API int kr_reflector_new(const kr_reflector_opts *opts, kr_reflector_t **out,
  * call. Errors: KR_ESTATE (already started). [loop thread] */
 KR_API int kr_reflector_start(kr_reflector_t *r, kr_error_t *err);
 
+/* Start resumed: with a WATCH from `resource_version` (copied; a
+ * consumer's checkpoint) instead of a list, the store being already what
+ * the server held at it. Failed watches are retried from the last RV; 410
+ * Gone relists (deletes of objects the store holds and the list lacks are
+ * reported final-state-unknown). has_synced stays false until a list
+ * completes. NULL or "": kr_reflector_start(). Errors: KR_ESTATE (already
+ * started), KR_ENOMEM. [loop thread] */
+KR_API int kr_reflector_start_at(kr_reflector_t *r, const char *resource_version, kr_error_t *err);
+
 /* Cancel the pending request, watch and timers. No hook runs afterwards.
  * Idempotent. [loop thread] */
 KR_API void kr_reflector_stop(kr_reflector_t *r);
