@@ -346,7 +346,15 @@ static const char sql_upsert_object_tail[] =
     " api_version = excluded.api_version, uid = excluded.uid,"
     " resource_version = excluded.resource_version, phase = excluded.phase,"
     " labels = excluded.labels, created = excluded.created, deleted_ms = excluded.deleted_ms,"
-    " seq = excluded.seq, object = excluded.object";
+    " seq = excluded.seq, object = excluded.object"
+    /* Never back in time: a replica that lost its lease (paused, then
+     * resumed) may still write what it buffered; resourceVersions of one
+     * cluster are kube-apiserver's decimal counters, compared as numbers
+     * (a longer one is larger). */
+    " WHERE excluded.resource_version = ''"
+    " OR length(excluded.resource_version) > length(kr_objects.resource_version)"
+    " OR (length(excluded.resource_version) = length(kr_objects.resource_version)"
+    " AND excluded.resource_version >= kr_objects.resource_version)";
 static const char sql_upsert_checkpoint[] =
     "INSERT INTO kr_checkpoints (cluster, resource, resource_version, updated_ms)"
     " VALUES (?,?,?,?) ON CONFLICT (cluster, resource) DO UPDATE SET"

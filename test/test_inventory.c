@@ -229,6 +229,35 @@ START_TEST(inventory_reapplying_held_events_is_a_noop)
 }
 END_TEST
 
+/* A replica that lost its lease while paused writes what it had buffered
+ * after the new leader wrote newer states: the history keeps the late
+ * transaction, the current state does not go back in time. */
+START_TEST(inventory_a_late_older_state_does_not_replace_a_newer_one)
+{
+    char url[512];
+    kr_inventory_t *inv = fresh(url, sizeof(url));
+    json_t *a8 = job("ns", "a", "u-a", "8", "web", "pending");
+    json_t *a9 = job("ns", "a", "u-a", "9", "web", "running");
+    json_t *a10 = job("ns", "a", "u-a", "10", "web", "done");
+    kr_inventory_event newer[] = {ev("c1", KR_INVENTORY_ADDED, a8),
+                                  ev("c1", KR_INVENTORY_MODIFIED, a10)};
+    apply(inv, newer, 2, 2, 0);
+    kr_inventory_event late[] = {ev("c1", KR_INVENTORY_MODIFIED, a9)};
+    apply(inv, late, 1, 1, 0);
+    json_t *row = NULL;
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_inventory_get(inv, "c1", "Job", "ns", "a", &row, &err), 0);
+    ck_assert_str_eq(row_str(row, "resourceVersion"), "10");
+    ck_assert_str_ne(row_str(row, "phase"), "Running");
+    json_decref(row);
+    ck_assert_uint_eq(count_txns(inv), 3);
+    json_decref(a8);
+    json_decref(a9);
+    json_decref(a10);
+    kr_inventory_free(inv);
+}
+END_TEST
+
 START_TEST(inventory_checkpoint_commits_with_its_events_or_not_at_all)
 {
     char url[512];
@@ -894,6 +923,7 @@ static void add_common(TCase *tc)
 {
     tcase_add_test(tc, inventory_stores_objects_without_managed_fields_and_with_phase);
     tcase_add_test(tc, inventory_reapplying_held_events_is_a_noop);
+    tcase_add_test(tc, inventory_a_late_older_state_does_not_replace_a_newer_one);
     tcase_add_test(tc, inventory_checkpoint_commits_with_its_events_or_not_at_all);
     tcase_add_test(tc, inventory_history_follows_a_resource_across_clusters_in_order);
     tcase_add_test(tc, inventory_long_batches_chain_states_across_chunks);
