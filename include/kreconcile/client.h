@@ -239,14 +239,7 @@ KR_API int kr_client_list_all(kr_client_t *client, kr_gvr gvr, const char *names
 
 /* ---- Watch --------------------------------------------------------------- */
 
-typedef enum kr_watch_event_type {
-    KR_WATCH_ADDED = 1,
-    KR_WATCH_MODIFIED = 2,
-    KR_WATCH_DELETED = 3,
-    KR_WATCH_BOOKMARK = 4,
-    KR_WATCH_ERROR = 5, /* object is a Status; the watch then ends */
-} kr_watch_event_type;
-
+/* kr_watch_event_type is in common.h (the reflector uses it too). */
 /* "ADDED", ... ; NULL for an unknown value. */
 KR_API const char *kr_watch_event_type_name(kr_watch_event_type type);
 

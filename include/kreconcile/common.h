@@ -160,6 +160,18 @@ KR_API void kr_log_fields(const kr_logger *logger, kr_log_level level, const cha
                           const kr_log_field *fields, size_t n, const char *fmt, ...)
     KR_PRINTF(6, 7);
 
+/* ---- Watch events ------------------------------------------------------ */
+
+/* The type of one watch event: the client's watches (client.h) and the
+ * reflector's lister-watcher (reflector.h) both use it. */
+typedef enum kr_watch_event_type {
+    KR_WATCH_ADDED = 1,
+    KR_WATCH_MODIFIED = 2,
+    KR_WATCH_DELETED = 3,
+    KR_WATCH_BOOKMARK = 4,
+    KR_WATCH_ERROR = 5, /* object is a Status; the watch then ends */
+} kr_watch_event_type;
+
 /* ---- Allocators -------------------------------------------------------- */
 
 typedef void *(*kr_malloc_fn)(size_t size);
