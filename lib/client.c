@@ -666,7 +666,7 @@ int kr_client_delete(kr_client_t *client, kr_gvr gvr, const char *namespace_, co
 }
 
 int kr_client_list_pages(kr_client_t *client, kr_gvr gvr, const char *namespace_,
-                         const kr_list_opts *opts, kr_client_page_fn page, void *user,
+                         const kr_list_opts *opts, kr_client_page_cb page, void *user,
                          kr_error_t *err)
 {
     kr_list_opts lo = {0};

@@ -28,7 +28,7 @@ typedef struct rv_waiter {
     struct rv_waiter *next;
     kr_informer_t *inf;
     uint64_t target;
-    kr_informer_rv_fn cb;
+    kr_informer_rv_cb cb;
     void *user;
     void *timer;
     bool satisfied; /* fires through a 0 ms timer */
@@ -59,7 +59,7 @@ struct kr_informer {
     char *last_rv; /* under mu */
     kr_metrics_registry_t *metrics;
     kr_listwatch lw;
-    kr_reflector_clock clock;
+    kr_timer_clock clock;
     kr_logger logger;
     kr_metric_t *m_restarts[KR_RESTART_CAUSES];
     pthread_mutex_t mu;
@@ -104,7 +104,7 @@ static int parse_rv(const char *rv, uint64_t *out)
 
 /* Run fn(arg) on the loop thread and wait (or at once, when already there
  * or when there is no runtime). */
-static int on_loop(kr_informer_t *inf, kr_runtime_fn fn, void *arg)
+static int on_loop(kr_informer_t *inf, kr_runtime_cb fn, void *arg)
 {
     if (inf->rt && !kr_runtime_is_loop_thread(inf->rt))
         return kr_runtime_call_sync(inf->rt, fn, arg);
@@ -190,7 +190,7 @@ static void fire_waiter(kr_informer_t *inf, rv_waiter *w, int rc)
         w->timer = NULL;
         inf->clock.vt->cancel(inf->clock.impl, t);
     }
-    kr_informer_rv_fn cb = w->cb;
+    kr_informer_rv_cb cb = w->cb;
     void *cb_user = w->user;
     kr_free(w);
     cb(rc, cb_user);
@@ -527,7 +527,7 @@ int kr_informer_new(const kr_informer_opts *opts, kr_informer_t **out, kr_error_
         if (rc)
             goto fail;
         inf->own_lw = true;
-        kr_reflector_clock_runtime(inf->rt, &inf->clock);
+        kr_timer_clock_runtime(inf->rt, &inf->clock);
     }
     rc = kr_store_new(&opts->store, &inf->store, err);
     if (rc)
@@ -806,7 +806,7 @@ static void notify_on_loop(void *arg)
 }
 
 int kr_informer_notify_resource_version(kr_informer_t *inf, const char *resource_version,
-                                        uint64_t timeout_ms, kr_informer_rv_fn cb, void *user,
+                                        uint64_t timeout_ms, kr_informer_rv_cb cb, void *user,
                                         kr_error_t *err)
 {
     uint64_t target = 0;

@@ -2,7 +2,7 @@
  * timer callbacks that keeps a store equal to the server's collection
  * (paged LIST, WATCH from the list's RV, 410 -> relist, backoff, progress
  * deadline, streaming list). It never does I/O and never blocks: requests
- * go through the kr_listwatch vtable, time through kr_reflector_clock. */
+ * go through the kr_listwatch vtable, time through kr_timer_clock. */
 #include "kreconcile/reflector.h"
 
 #include <errno.h>
@@ -30,7 +30,7 @@ typedef enum next_action {
 
 struct kr_reflector {
     kr_listwatch lw;
-    kr_reflector_clock clock;
+    kr_timer_clock clock;
     kr_store_t *store;
     kr_reflector_hooks hooks;
     kr_logger logger;
@@ -493,11 +493,11 @@ static bool is_initial_events_end(const json_t *obj)
     return v && strcmp(v, "true") == 0;
 }
 
-static void apply_event(kr_reflector_t *r, kr_lw_event_type type, json_t *obj)
+static void apply_event(kr_reflector_t *r, kr_watch_event_type type, json_t *obj)
 {
     kr_error_t err = {0};
     json_t *old = NULL;
-    if (type == KR_LW_DELETED) {
+    if (type == KR_WATCH_DELETED) {
         int rc = kr_store_delete(r->store, obj, &old, &err);
         if (rc == 0)
             emit(r, KR_DELTA_DELETED, obj, NULL, false, false);
@@ -507,8 +507,8 @@ static void apply_event(kr_reflector_t *r, kr_lw_event_type type, json_t *obj)
         return;
     }
     json_t *cached = NULL;
-    json_incref(obj); /* kr_store_update steals it */
-    int rc = kr_store_update(r->store, obj, 0, &old, &cached, &err);
+    json_incref(obj); /* kr_store_add steals it */
+    int rc = kr_store_add(r->store, obj, 0, &old, &cached, &err);
     if (rc != 0) {
         kr_log(&r->logger, KR_LOG_ERROR, MOD, "%s: cannot cache an event's object: %s", r->name,
                err.message);
@@ -542,13 +542,13 @@ static void streaming_failed(kr_reflector_t *r, const char *why)
     start_list(r);
 }
 
-static void on_watch_event(kr_lw_event_type type, json_t *obj, void *user)
+static void on_watch_event(kr_watch_event_type type, json_t *obj, void *user)
 {
     kr_reflector_t *r = user;
     if (r->phase != P_WATCHING && r->phase != P_STREAMING)
         return;
     r->last_progress_ms = now_ms(r);
-    if (type == KR_LW_ERROR) {
+    if (type == KR_WATCH_ERROR) {
         bool gone = status_is_gone(obj);
         kr_log(&r->logger, KR_LOG_INFO, MOD, "%s: watch error event: %s", r->name,
                json_string_value(json_object_get(obj, "message"))
@@ -562,7 +562,7 @@ static void on_watch_event(kr_lw_event_type type, json_t *obj, void *user)
         return;
     }
     if (r->phase == P_STREAMING) {
-        if (type == KR_LW_BOOKMARK && is_initial_events_end(obj)) {
+        if (type == KR_WATCH_BOOKMARK && is_initial_events_end(obj)) {
             kr_store_batch_t *items = r->pending;
             r->pending = NULL;
             if (apply_replace(r, items, rv_of(obj)) != 0) {
@@ -577,9 +577,9 @@ static void on_watch_event(kr_lw_event_type type, json_t *obj, void *user)
             report_progress(r);
             return;
         }
-        if (type == KR_LW_BOOKMARK)
+        if (type == KR_WATCH_BOOKMARK)
             return;
-        if (type == KR_LW_DELETED) {
+        if (type == KR_WATCH_DELETED) {
             /* not expected before the end bookmark, but never keep a
              * deleted object: drop it from the snapshot being built */
             drop_pending_key(r, obj);
@@ -589,7 +589,7 @@ static void on_watch_event(kr_lw_event_type type, json_t *obj, void *user)
             back_off(r, NEXT_RELIST);
         return;
     }
-    if (type != KR_LW_BOOKMARK)
+    if (type != KR_WATCH_BOOKMARK)
         apply_event(r, type, obj);
     if (r->phase != P_WATCHING)
         return;

@@ -563,12 +563,6 @@ int kr_store_add(kr_store_t *store, json_t *obj, size_t wire_bytes, json_t **old
     return upsert(store, obj, wire_bytes, old_out, cached_out, err);
 }
 
-int kr_store_update(kr_store_t *store, json_t *obj, size_t wire_bytes, json_t **old_out,
-                    json_t **cached_out, kr_error_t *err)
-{
-    return upsert(store, obj, wire_bytes, old_out, cached_out, err);
-}
-
 static int delete_locked_key(kr_store_t *store, const char *key, char **rv, json_t **old_out,
                              kr_error_t *err)
 {
@@ -855,7 +849,7 @@ int kr_store_replace(kr_store_t *store, json_t *items, const size_t *wire_bytes,
     return kr_store_replace_batch(store, batch, resource_version, removed_out, err);
 }
 
-int kr_store_add_indexer(kr_store_t *store, const char *name, kr_store_index_fn fn, void *user,
+int kr_store_add_indexer(kr_store_t *store, const char *name, kr_store_index_cb fn, void *user,
                          kr_error_t *err)
 {
     if (!store || !name || !fn)

@@ -228,9 +228,9 @@ KR_API int kr_client_delete(kr_client_t *client, kr_gvr gvr, const char *namespa
  * continue token. A non-zero return from `page` stops and is returned.
  * An expired continue token (410) fails with KR_EGONE: start again.
  * [worker thread] */
-typedef int (*kr_client_page_fn)(json_t *page, void *user);
+typedef int (*kr_client_page_cb)(json_t *page, void *user);
 KR_API int kr_client_list_pages(kr_client_t *client, kr_gvr gvr, const char *namespace_,
-                                const kr_list_opts *opts, kr_client_page_fn page, void *user,
+                                const kr_list_opts *opts, kr_client_page_cb page, void *user,
                                 kr_error_t *err);
 /* Every page joined into one list: *out is a new <Kind>List whose
  * metadata.resourceVersion is the first page's. [worker thread] */
@@ -247,14 +247,14 @@ typedef struct kr_watch kr_watch_t;
 
 /* One event, on the loop thread, in stream order. `object` is borrowed for
  * the call (json_incref to keep it). */
-typedef void (*kr_watch_event_fn)(kr_watch_t *watch, kr_watch_event_type type, json_t *object,
+typedef void (*kr_watch_event_cb)(kr_watch_t *watch, kr_watch_event_type type, json_t *object,
                                   void *user);
 /* The end of the stream, on the loop thread, once. rc 0: the server closed
  * the stream cleanly (re-watch from kr_watch_resource_version()).
  * KR_EGONE: the resourceVersion is too old (HTTP 410 or an ERROR event):
  * relist. Other codes: a failure (err says what). Not called after
  * kr_watch_free(). */
-typedef void (*kr_watch_end_fn)(kr_watch_t *watch, int rc, const kr_error_t *err, void *user);
+typedef void (*kr_watch_end_cb)(kr_watch_t *watch, int rc, const kr_error_t *err, void *user);
 
 /* Open a watch on a collection (`namespace_` NULL/"" = all namespaces or a
  * cluster-scoped resource). `opts` borrowed, may be NULL. *out is new: the
@@ -262,8 +262,8 @@ typedef void (*kr_watch_end_fn)(kr_watch_t *watch, int rc, const kr_error_t *err
  * Watches are not retried: the caller (a reflector) decides. [any thread]
  * Errors: KR_EINVAL, KR_ENOMEM, KR_ESHUTDOWN. */
 KR_API int kr_client_watch(kr_client_t *client, kr_gvr gvr, const char *namespace_,
-                           const kr_list_opts *opts, kr_watch_event_fn on_event,
-                           kr_watch_end_fn on_end, void *user, kr_watch_t **out, kr_error_t *err);
+                           const kr_list_opts *opts, kr_watch_event_cb on_event,
+                           kr_watch_end_cb on_end, void *user, kr_watch_t **out, kr_error_t *err);
 
 /* The last resourceVersion seen on the stream (from events and bookmarks),
  * or the one the watch started from. Borrowed, valid until the next event

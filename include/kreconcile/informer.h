@@ -57,7 +57,7 @@ typedef struct kr_informer_opts {
     const char *label_selector;
     const char *field_selector;
     kr_listwatch lw; /* overrides client when lw.vt is set; borrowed */
-    kr_reflector_clock clock; /* with lw; borrowed */
+    kr_timer_clock clock; /* with lw; borrowed */
     kr_runtime_t *runtime; /* with lw: the loop its callbacks run on, or NULL */
     kr_store_opts store; /* representation, transforms, keep_fields (borrowed for _new) */
     long page_size; /* 0 = 500 */
@@ -138,9 +138,9 @@ KR_API int kr_informer_wait_for_resource_version(kr_informer_t *inf, const char 
  * 0 when observed, KR_ETIMEDOUT or KR_ESHUTDOWN; never inside this call.
  * Errors (cb then never runs): KR_EINVAL, KR_ENOMEM, KR_ESHUTDOWN.
  * [any thread] */
-typedef void (*kr_informer_rv_fn)(int rc, void *user);
+typedef void (*kr_informer_rv_cb)(int rc, void *user);
 KR_API int kr_informer_notify_resource_version(kr_informer_t *inf, const char *resource_version,
-                                               uint64_t timeout_ms, kr_informer_rv_fn cb,
+                                               uint64_t timeout_ms, kr_informer_rv_cb cb,
                                                void *user, kr_error_t *err);
 
 /* One write to wait for: the informer (of one cluster) and the RV the
@@ -233,9 +233,9 @@ KR_API int kr_listwatch_client_new_metadata(kr_client_t *client, kr_gvr resource
                                             const char *namespace_, kr_listwatch *out,
                                             kr_error_t *err);
 
-/* A kr_reflector_clock over the runtime's loop clock and timers. The
+/* A kr_timer_clock over the runtime's loop clock and timers. The
  * clock's functions are [loop thread]. *out borrows `rt`. */
-KR_API void kr_reflector_clock_runtime(kr_runtime_t *rt, kr_reflector_clock *out);
+KR_API void kr_timer_clock_runtime(kr_runtime_t *rt, kr_timer_clock *out);
 
 #ifdef __cplusplus
 }

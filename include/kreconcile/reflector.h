@@ -3,7 +3,7 @@
  * LIST + WATCH, resourceVersion tracking, 410 relists, backoff, bookmarks,
  * a watch progress deadline and the optional streaming list. It never does
  * I/O itself: it talks to the server through a kr_listwatch (a vtable, so a
- * fake one drives it in tests) and to time through a kr_reflector_clock.
+ * fake one drives it in tests) and to time through a kr_timer_clock.
  *
  * Threading: every function and callback runs on one thread (the runtime's
  * loop thread in production; the test's thread with fakes). */
@@ -55,23 +55,14 @@ typedef struct kr_lw_watch_request {
     const char *field_selector;
 } kr_lw_watch_request;
 
-/* Event types, the same values as kr_watch_event_type of client.h. */
-typedef enum kr_lw_event_type {
-    KR_LW_ADDED = 1,
-    KR_LW_MODIFIED = 2,
-    KR_LW_DELETED = 3,
-    KR_LW_BOOKMARK = 4,
-    KR_LW_ERROR = 5, /* object is a Status */
-} kr_lw_event_type;
-
 /* One watch event, in stream order. `object` is borrowed for the call; the
  * reflector may take a reference and edit it in place, so the
  * implementation must not use it afterwards. */
-typedef void (*kr_lw_event_fn)(kr_lw_event_type type, json_t *object, void *user);
+typedef void (*kr_lw_event_cb)(kr_watch_event_type type, json_t *object, void *user);
 /* The end of a watch, once: rc 0 = clean end of stream (timeout, server
  * restart); KR_EGONE = 410 as an HTTP reply; any other code = failure
  * (`err`, borrowed, may give http_code). Never called after cancel. */
-typedef void (*kr_lw_close_fn)(int rc, const kr_error_t *err, void *user);
+typedef void (*kr_lw_close_cb)(int rc, const kr_error_t *err, void *user);
 
 /* The vtable. Each call returns 0 and a handle, or a negative KR_E* (then
  * no callback will come). Callbacks never run inside the call that
@@ -82,8 +73,8 @@ typedef void (*kr_lw_close_fn)(int rc, const kr_error_t *err, void *user);
 typedef struct kr_listwatch_vtable {
     int (*list)(void *impl, const kr_lw_list_request *req, kr_lw_list_cb cb, void *user,
                 void **handle, kr_error_t *err);
-    int (*watch)(void *impl, const kr_lw_watch_request *req, kr_lw_event_fn on_event,
-                 kr_lw_close_fn on_close, void *user, void **handle, kr_error_t *err);
+    int (*watch)(void *impl, const kr_lw_watch_request *req, kr_lw_event_cb on_event,
+                 kr_lw_close_cb on_close, void *user, void **handle, kr_error_t *err);
     void (*cancel)(void *impl, void *handle);
 } kr_listwatch_vtable;
 
@@ -94,20 +85,20 @@ typedef struct kr_listwatch {
 
 /* ---- Time ----------------------------------------------------------- */
 
-typedef void (*kr_clock_fn)(void *user);
+typedef void (*kr_timer_clock_cb)(void *user);
 
 /* A clock with one-shot timers. schedule() returns 0 and a handle, valid
  * until the callback has run or cancel() was called. */
-typedef struct kr_reflector_clock_vtable {
+typedef struct kr_timer_clock_vtable {
     uint64_t (*now_ms)(void *impl);
-    int (*schedule)(void *impl, uint64_t delay_ms, kr_clock_fn fn, void *user, void **handle);
+    int (*schedule)(void *impl, uint64_t delay_ms, kr_timer_clock_cb fn, void *user, void **handle);
     void (*cancel)(void *impl, void *handle);
-} kr_reflector_clock_vtable;
+} kr_timer_clock_vtable;
 
-typedef struct kr_reflector_clock {
-    const kr_reflector_clock_vtable *vt;
+typedef struct kr_timer_clock {
+    const kr_timer_clock_vtable *vt;
     void *impl;
-} kr_reflector_clock;
+} kr_timer_clock;
 
 /* ---- Deltas the reflector reports ----------------------------------- */
 
@@ -170,7 +161,7 @@ typedef struct kr_reflector kr_reflector_t;
 /* Options; zero means the default. */
 typedef struct kr_reflector_opts {
     kr_listwatch lw; /* required; borrowed, must outlive the reflector */
-    kr_reflector_clock clock; /* required; borrowed */
+    kr_timer_clock clock; /* required; borrowed */
     kr_store_t *store; /* required; borrowed; the reflector is its only writer */
     kr_reflector_hooks hooks;
     const char *label_selector; /* copied */
