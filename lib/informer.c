@@ -227,17 +227,17 @@ static void on_progress(const char *rv, bool synced, void *user)
     }
 }
 
-static void on_request(const char *request, int cause, void *user)
+static void on_request(kr_reflector_request request, int cause, void *user)
 {
     kr_informer_t *inf = user;
-    if (!request) {
+    if (request == KR_REFLECTOR_REQUEST_NONE) {
         if (cause >= 0 && cause < KR_RESTART_CAUSES) {
             stat_inc(inf, S_RESTART0 + cause);
             kr_metrics_counter_add(inf->m_restarts[cause], 1);
         }
         return;
     }
-    bool list = strcmp(request, "list") == 0 || strcmp(request, "watchlist") == 0;
+    bool list = request == KR_REFLECTOR_REQUEST_LIST || request == KR_REFLECTOR_REQUEST_WATCHLIST;
     if (list) {
         if (atomic_fetch_add(&inf->stats[S_LISTS], 1) > 0) {
             stat_inc(inf, S_RELISTS);
@@ -245,7 +245,7 @@ static void on_request(const char *request, int cause, void *user)
         }
         kr_metrics_counter_add(inf->m[M_LISTS], 1);
     }
-    if (!list || strcmp(request, "watchlist") == 0) {
+    if (!list || request == KR_REFLECTOR_REQUEST_WATCHLIST) {
         stat_inc(inf, S_WATCHES);
         kr_metrics_counter_add(inf->m[M_WATCHES], 1);
     }

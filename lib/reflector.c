@@ -134,7 +134,7 @@ static void cancel_timer(kr_reflector_t *r, void **timer)
     }
 }
 
-static void report_request(kr_reflector_t *r, const char *request, int cause)
+static void report_request(kr_reflector_t *r, kr_reflector_request request, int cause)
 {
     if (r->hooks.on_request)
         r->hooks.on_request(request, cause, r->hooks.user);
@@ -350,7 +350,7 @@ static void on_list_page(json_t *items, const char *rv, const char *cont, const 
              * again from the beginning, in one consistent snapshot */
             kr_log(&r->logger, KR_LOG_INFO, MOD, "%s: continue token expired, listing again",
                    r->name);
-            report_request(r, NULL, KR_RESTART_GONE);
+            report_request(r, KR_REFLECTOR_REQUEST_NONE, KR_RESTART_GONE);
             start_list(r);
             return;
         }
@@ -429,7 +429,7 @@ static void start_list(kr_reflector_t *r)
     cancel_request(r);
     cancel_timer(r, &r->progress_timer);
     drop_pending(r);
-    report_request(r, "list", -1);
+    report_request(r, KR_REFLECTOR_REQUEST_LIST, -1);
     send_list_page(r);
 }
 
@@ -469,7 +469,7 @@ static void on_progress_timer(void *user)
      * pings a half-open connection looks exactly like this */
     kr_log(&r->logger, KR_LOG_WARN, MOD, "%s: no watch progress for %llu ms, restarting", r->name,
            (unsigned long long)quiet);
-    report_request(r, NULL, KR_RESTART_PROGRESS);
+    report_request(r, KR_REFLECTOR_REQUEST_NONE, KR_RESTART_PROGRESS);
     if (r->phase == P_STREAMING) {
         cancel_request(r);
         start_relist(r);
@@ -604,7 +604,7 @@ static void on_watch_close(int rc, const kr_error_t *err, void *user)
     if (r->phase == P_STREAMING) {
         if (rc == KR_EGONE) {
             /* RV too old for a NotOlderThan stream: stream again from now */
-            report_request(r, NULL, KR_RESTART_GONE);
+            report_request(r, KR_REFLECTOR_REQUEST_NONE, KR_RESTART_GONE);
             kr_store_batch_free(r->pending);
             r->pending = NULL;
             kr_free(r->last_rv);
@@ -619,18 +619,18 @@ static void on_watch_close(int rc, const kr_error_t *err, void *user)
     if (r->phase != P_WATCHING)
         return;
     if (rc == 0) {
-        report_request(r, NULL, KR_RESTART_TIMEOUT);
+        report_request(r, KR_REFLECTOR_REQUEST_NONE, KR_RESTART_TIMEOUT);
         start_watch(r, false);
     } else if (rc == KR_EGONE) {
         kr_log(&r->logger, KR_LOG_INFO, MOD, "%s: resourceVersion %s expired, relisting", r->name,
                r->last_rv ? r->last_rv : "");
-        report_request(r, NULL, KR_RESTART_GONE);
+        report_request(r, KR_REFLECTOR_REQUEST_NONE, KR_RESTART_GONE);
         cancel_timer(r, &r->progress_timer);
         start_relist(r);
     } else {
         kr_log(&r->logger, KR_LOG_WARN, MOD, "%s: watch failed: %s", r->name,
                err ? err->message : kr_strerror(rc));
-        report_request(r, NULL, KR_RESTART_ERROR);
+        report_request(r, KR_REFLECTOR_REQUEST_NONE, KR_RESTART_ERROR);
         back_off(r, NEXT_REWATCH);
     }
 }
@@ -658,7 +658,7 @@ static void start_watch(kr_reflector_t *r, bool streaming)
     }
     r->phase = streaming ? P_STREAMING : P_WATCHING;
     r->last_progress_ms = now_ms(r);
-    report_request(r, streaming ? "watchlist" : "watch", -1);
+    report_request(r, streaming ? KR_REFLECTOR_REQUEST_WATCHLIST : KR_REFLECTOR_REQUEST_WATCH, -1);
     kr_error_t err = {0};
     if (r->lw.vt->watch(r->lw.impl, &req, on_watch_event, on_watch_close, r, &r->request, &err) !=
         0) {

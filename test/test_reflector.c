@@ -62,12 +62,12 @@ static void on_progress(const char *rv, bool synced, void *user)
     snprintf(f->progress, sizeof(f->progress), "%s", rv);
 }
 
-static void on_request(const char *request, int cause, void *user)
+static void on_request(kr_reflector_request request, int cause, void *user)
 {
     fixture *f = user;
-    if (!request)
+    if (request == KR_REFLECTOR_REQUEST_NONE)
         f->restarts[cause]++;
-    else if (strcmp(request, "list") == 0)
+    else if (request == KR_REFLECTOR_REQUEST_LIST)
         f->lists++;
     else
         f->watches++;

@@ -136,6 +136,14 @@ typedef enum kr_watch_restart_cause {
 /* Names: "timeout", "gone", "error", "progress_deadline". */
 KR_API const char *kr_watch_restart_cause_name(kr_watch_restart_cause cause);
 
+/* What on_request reports: a request sent, or (NONE) a watch restart. */
+typedef enum kr_reflector_request {
+    KR_REFLECTOR_REQUEST_NONE = 0, /* no request: the watch restarted for `cause` */
+    KR_REFLECTOR_REQUEST_LIST = 1, /* a LIST (first page of a list or relist) */
+    KR_REFLECTOR_REQUEST_WATCH = 2, /* a WATCH */
+    KR_REFLECTOR_REQUEST_WATCHLIST = 3, /* a streaming list (WATCH with sendInitialEvents) */
+} kr_reflector_request;
+
 typedef struct kr_reflector_hooks {
     /* Each change, in order. May be NULL. */
     void (*on_delta)(const kr_delta *delta, void *user);
@@ -143,9 +151,10 @@ typedef struct kr_reflector_hooks {
      * (borrowed) after an event, a bookmark or a completed list; `synced`
      * says whether a complete list has been applied. May be NULL. */
     void (*on_progress)(const char *resource_version, bool synced, void *user);
-    /* A request was sent: "list", "watch"; or the watch restarted for
-     * `cause` (request == NULL). For metrics. May be NULL. */
-    void (*on_request)(const char *request, int cause, void *user);
+    /* A request was sent (`cause` is -1); or the watch restarted for
+     * `cause`, a kr_watch_restart_cause (request == KR_REFLECTOR_REQUEST_NONE).
+     * For metrics. May be NULL. */
+    void (*on_request)(kr_reflector_request request, int cause, void *user);
     void *user;
     /* Whether on_delta will read the objects of a relist's adds and
      * updates. May be NULL (= always). When it returns false those deltas
