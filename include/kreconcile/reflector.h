@@ -87,8 +87,13 @@ typedef struct kr_listwatch {
 
 typedef void (*kr_timer_clock_cb)(void *user);
 
-/* A clock with one-shot timers. schedule() returns 0 and a handle, valid
- * until the callback has run or cancel() was called. */
+/* A clock with one-shot timers, in milliseconds, used on one thread (the
+ * loop thread): what the reflector and informers need to wait. schedule()
+ * returns 0 and a handle, valid until the callback has run or cancel() was
+ * called. kr_timer_clock_runtime() (informer.h) builds one over the
+ * runtime's loop. Not to be confused with kr_clock (ratelimit.h): a bare,
+ * thread-safe time source in nanoseconds for the work queue and the rate
+ * limiters, which read time from any thread but never schedule. */
 typedef struct kr_timer_clock_vtable {
     uint64_t (*now_ms)(void *impl);
     int (*schedule)(void *impl, uint64_t delay_ms, kr_timer_clock_cb fn, void *user, void **handle);
