@@ -792,6 +792,9 @@ int kr_client_new(kr_runtime_t *rt, const kr_rest_config *config, const kr_clien
                   kr_client_t **out, kr_error_t *err)
 {
     *out = NULL;
+    if (opts && opts->version > KR_CLIENT_OPTS_VERSION)
+        return kr_error_set(err, KR_EINVAL, "client: options version %u is newer than %u",
+                            opts->version, (unsigned)KR_CLIENT_OPTS_VERSION);
     if (!config || !config->server)
         return kr_error_set(err, KR_EINVAL, "client: the config has no server");
     kr_client_t *c = kr_calloc(1, sizeof(*c));

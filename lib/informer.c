@@ -482,6 +482,9 @@ int kr_informer_new(const kr_informer_opts *opts, kr_informer_t **out, kr_error_
     if (!out || !opts)
         return kr_error_set(err, KR_EINVAL, "informer: opts and out are required");
     *out = NULL;
+    if (opts && opts->version > KR_INFORMER_OPTS_VERSION)
+        return kr_error_set(err, KR_EINVAL, "informer: options version %u is newer than %u",
+                            opts->version, (unsigned)KR_INFORMER_OPTS_VERSION);
     if (!opts->lw.vt && (!opts->client || !opts->resource.version || !opts->resource.resource))
         return kr_error_set(err, KR_EINVAL, "informer: a client and a resource are required");
     if (opts->lw.vt && !opts->clock.vt)

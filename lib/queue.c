@@ -714,6 +714,9 @@ int kr_queue_new(const kr_queue_opts *opts, kr_queue_t **out, kr_error_t *err)
     if (!opts)
         opts = &zero;
     *out = NULL;
+    if (opts && opts->version > KR_QUEUE_OPTS_VERSION)
+        return kr_error_set(err, KR_EINVAL, "queue: options version %u is newer than %u",
+                            opts->version, (unsigned)KR_QUEUE_OPTS_VERSION);
     kr_queue_t *q = kr_calloc(1, sizeof(*q));
     if (!q) {
         kr_ratelimiter_free(opts->ratelimiter);

@@ -681,6 +681,9 @@ int kr_reflector_new(const kr_reflector_opts *opts, kr_reflector_t **out, kr_err
     if (!out)
         return kr_error_set(err, KR_EINVAL, "reflector: out is NULL");
     *out = NULL;
+    if (opts && opts->version > KR_REFLECTOR_OPTS_VERSION)
+        return kr_error_set(err, KR_EINVAL, "reflector: options version %u is newer than %u",
+                            opts->version, (unsigned)KR_REFLECTOR_OPTS_VERSION);
     if (!opts || !opts->lw.vt || !opts->clock.vt || !opts->store)
         return kr_error_set(err, KR_EINVAL, "reflector: lw, clock and store are required");
     kr_reflector_t *r = kr_calloc(1, sizeof(*r));

@@ -54,6 +54,9 @@ const kr_logger *kr_runtime_logger(const kr_runtime_t *rt)
 int kr_runtime_new(const kr_runtime_opts *opts, kr_runtime_t **out, kr_error_t *err)
 {
     *out = NULL;
+    if (opts && opts->version > KR_RUNTIME_OPTS_VERSION)
+        return kr_error_set(err, KR_EINVAL, "runtime: options version %u is newer than %u",
+                            opts->version, (unsigned)KR_RUNTIME_OPTS_VERSION);
     kr_runtime_t *rt = kr_calloc(1, sizeof(*rt));
     if (!rt)
         return kr_error_set(err, KR_ENOMEM, "runtime: out of memory");

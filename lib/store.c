@@ -409,6 +409,9 @@ int kr_store_new(const kr_store_opts *opts, kr_store_t **out, kr_error_t *err)
     if (!out)
         return kr_error_set(err, KR_EINVAL, "kr_store_new: out is NULL");
     *out = NULL;
+    if (opts && opts->version > KR_STORE_OPTS_VERSION)
+        return kr_error_set(err, KR_EINVAL, "store: options version %u is newer than %u",
+                            opts->version, (unsigned)KR_STORE_OPTS_VERSION);
     if (!opts)
         opts = &defaults;
     kr_store_t *s = kr_calloc(1, sizeof(*s));

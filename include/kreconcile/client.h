@@ -69,6 +69,7 @@ typedef enum kr_client_http {
 
 /* Options of kr_client_new(); zero means the default. */
 typedef struct kr_client_opts {
+    unsigned version; /* KR_CLIENT_OPTS_VERSION (0 is taken as 1) */
     kr_client_http http_version;
     int max_retries; /* retries of a failed request; 0 = 5, < 0 = none */
     int backoff_base_ms; /* first retry delay without Retry-After; 0 = 200 */
@@ -82,6 +83,10 @@ typedef struct kr_client_opts {
      * this time); 0 = 1000, < 0 = on every miss. */
     int discovery_miss_interval_ms;
 } kr_client_opts;
+#define KR_CLIENT_OPTS_VERSION 1
+/* clang-format off */
+#define KR_CLIENT_OPTS_INIT {.version = KR_CLIENT_OPTS_VERSION}
+/* clang-format on */
 
 /* Create a client on runtime `rt` for `config`. `config` is borrowed and
  * must outlive the client (its credential provider is used in place);
@@ -120,6 +125,7 @@ typedef enum kr_verb {
 
 /* Query options of LIST and WATCH. Strings borrowed; zero means unset. */
 typedef struct kr_list_opts {
+    unsigned version; /* KR_LIST_OPTS_VERSION (0 is taken as 1) */
     const char *label_selector;
     const char *field_selector;
     const char *resource_version;
@@ -136,6 +142,10 @@ typedef struct kr_list_opts {
      * metadata client asks for them. */
     const char *accept;
 } kr_list_opts;
+#define KR_LIST_OPTS_VERSION 1
+/* clang-format off */
+#define KR_LIST_OPTS_INIT {.version = KR_LIST_OPTS_VERSION}
+/* clang-format on */
 
 #define KR_CLIENT_ACCEPT_PARTIAL_METADATA_LIST                                                     \
     "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
@@ -144,14 +154,20 @@ typedef struct kr_list_opts {
 
 /* Options of writes (create, update, patch, status). */
 typedef struct kr_write_opts {
+    unsigned version; /* KR_WRITE_OPTS_VERSION (0 is taken as 1) */
     bool dry_run; /* dryRun=All */
     const char *field_manager; /* required by server-side apply */
     bool force; /* server-side apply: take over conflicting fields */
     const char *field_validation; /* "Ignore" | "Warn" | "Strict"; NULL = server default */
 } kr_write_opts;
+#define KR_WRITE_OPTS_VERSION 1
+/* clang-format off */
+#define KR_WRITE_OPTS_INIT {.version = KR_WRITE_OPTS_VERSION}
+/* clang-format on */
 
 /* Options of delete, sent as a DeleteOptions body. */
 typedef struct kr_delete_opts {
+    unsigned version; /* KR_DELETE_OPTS_VERSION (0 is taken as 1) */
     const char *propagation_policy; /* "Orphan" | "Background" | "Foreground"; NULL = server's */
     bool has_grace_period;
     long grace_period_seconds;
@@ -159,6 +175,10 @@ typedef struct kr_delete_opts {
     const char *precondition_resource_version;
     bool dry_run;
 } kr_delete_opts;
+#define KR_DELETE_OPTS_VERSION 1
+/* clang-format off */
+#define KR_DELETE_OPTS_INIT {.version = KR_DELETE_OPTS_VERSION}
+/* clang-format on */
 
 /* One request. Everything is borrowed for the duration of the call that
  * takes it (bodies are serialised before it returns). */

@@ -48,6 +48,7 @@ typedef struct kr_informer_handler {
 
 /* Options; zero means the default. Strings are copied. */
 typedef struct kr_informer_opts {
+    unsigned version; /* KR_INFORMER_OPTS_VERSION (0 is taken as 1) */
     /* Where it runs: `client` (its runtime is used), or, for tests and
      * custom sources, an explicit lister-watcher and clock (then handlers
      * run on the thread that drives them and `runtime` may be NULL). */
@@ -81,6 +82,10 @@ typedef struct kr_informer_opts {
      * sweeper, garbage collectors, owner lookups). */
     bool metadata_only;
 } kr_informer_opts;
+#define KR_INFORMER_OPTS_VERSION 1
+/* clang-format off */
+#define KR_INFORMER_OPTS_INIT {.version = KR_INFORMER_OPTS_VERSION}
+/* clang-format on */
 
 /* Create a stopped informer. *out is new (kr_informer_free).
  * Errors: KR_EINVAL (no client and no lw, missing resource), KR_ENOMEM,
@@ -174,12 +179,17 @@ KR_API void kr_informer_get_stats(const kr_informer_t *inf, kr_informer_stats *o
 typedef struct kr_informer_factory kr_informer_factory_t;
 
 typedef struct kr_informer_factory_opts {
+    unsigned version; /* KR_INFORMER_FACTORY_OPTS_VERSION (0 is taken as 1) */
     kr_metrics_registry_t *metrics; /* borrowed; given to every informer */
     kr_logger logger;
     long page_size;
     bool streaming_list;
     kr_store_opts store; /* for every informer; borrowed for the factory's life */
 } kr_informer_factory_opts;
+#define KR_INFORMER_FACTORY_OPTS_VERSION 1
+/* clang-format off */
+#define KR_INFORMER_FACTORY_OPTS_INIT {.version = KR_INFORMER_FACTORY_OPTS_VERSION}
+/* clang-format on */
 
 /* *out is new (kr_informer_factory_free). Errors: KR_ENOMEM. [any thread] */
 KR_API int kr_informer_factory_new(const kr_informer_factory_opts *opts,

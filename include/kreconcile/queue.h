@@ -46,6 +46,7 @@ typedef void (*kr_queue_give_up_cb)(const char *key, unsigned failures, void *us
 
 /* Options; the zero value is a queue with client-go's defaults. */
 typedef struct kr_queue_opts {
+    unsigned version; /* KR_QUEUE_OPTS_VERSION (0 is taken as 1) */
     /* The `name` label of the workqueue_* metrics; copied. Metrics are
      * reported only when both name and metrics are set (as in client-go,
      * unnamed queues have none). */
@@ -66,6 +67,10 @@ typedef struct kr_queue_opts {
      * more (about 150 bytes each); 0: 16384. */
     size_t idle_keys;
 } kr_queue_opts;
+#define KR_QUEUE_OPTS_VERSION 1
+/* clang-format off */
+#define KR_QUEUE_OPTS_INIT {.version = KR_QUEUE_OPTS_VERSION}
+/* clang-format on */
 
 /* A new queue. `opts` may be NULL. *out is new (kr_queue_free).
  * Errors: KR_EINVAL (a metrics family exists with another shape), KR_ENOMEM.

@@ -174,6 +174,7 @@ typedef struct kr_reflector kr_reflector_t;
 
 /* Options; zero means the default. */
 typedef struct kr_reflector_opts {
+    unsigned version; /* KR_REFLECTOR_OPTS_VERSION (0 is taken as 1) */
     kr_listwatch lw; /* required; borrowed, must outlive the reflector */
     kr_timer_clock clock; /* required; borrowed */
     kr_store_t *store; /* required; borrowed; the reflector is its only writer */
@@ -195,6 +196,10 @@ typedef struct kr_reflector_opts {
     kr_logger logger;
     const char *name; /* for logs, e.g. "v1/configmaps"; copied */
 } kr_reflector_opts;
+#define KR_REFLECTOR_OPTS_VERSION 1
+/* clang-format off */
+#define KR_REFLECTOR_OPTS_INIT {.version = KR_REFLECTOR_OPTS_VERSION}
+/* clang-format on */
 
 /* Create a stopped reflector. *out is new (kr_reflector_free). Errors:
  * KR_EINVAL (missing lw, clock or store), KR_ENOMEM. [loop thread] */

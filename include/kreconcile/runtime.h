@@ -21,8 +21,13 @@ typedef struct kr_runtime kr_runtime_t;
 
 /* Options of kr_runtime_new(); the zero value means the defaults. */
 typedef struct kr_runtime_opts {
+    unsigned version; /* KR_RUNTIME_OPTS_VERSION (0 is taken as 1) */
     kr_logger logger; /* copied; the callback must be thread-safe */
 } kr_runtime_opts;
+#define KR_RUNTIME_OPTS_VERSION 1
+/* clang-format off */
+#define KR_RUNTIME_OPTS_INIT {.version = KR_RUNTIME_OPTS_VERSION}
+/* clang-format on */
 
 /* A function run on the loop thread; `user` is the caller's pointer. */
 typedef void (*kr_runtime_cb)(void *user);

@@ -74,6 +74,7 @@ typedef enum kr_store_representation {
 
 /* Options; the zero value means the defaults. */
 typedef struct kr_store_opts {
+    unsigned version; /* KR_STORE_OPTS_VERSION (0 is taken as 1) */
     /* Default false: metadata.managedFields is dropped before caching, as
      * controller-runtime users ask (it is often half of an object). */
     bool keep_managed_fields;
@@ -93,6 +94,10 @@ typedef struct kr_store_opts {
      * objects to keep; 0 = 256, < 0 = none. */
     long tree_cache;
 } kr_store_opts;
+#define KR_STORE_OPTS_VERSION 1
+/* clang-format off */
+#define KR_STORE_OPTS_INIT {.version = KR_STORE_OPTS_VERSION}
+/* clang-format on */
 
 /* Create an empty store with the namespace index. `opts` may be NULL
  * (defaults). *out is new: free with kr_store_free(). Errors: KR_EINVAL
