@@ -22,7 +22,7 @@ typedef struct kr_creq {
     const char *content_type; /* static strings */
     const char *accept;
     char *accept_copy; /* a LIST's own Accept, when it has one */
-    int timeout_ms;
+    uint64_t timeout_ms;
     kr_client_cb cb;
     void *user;
     bool cb_steals; /* cb owns the result (internal blocking callers) */

@@ -41,9 +41,9 @@ struct kr_reflector {
     int timeout_min_s;
     int timeout_max_s;
     long progress_deadline_ms;
-    unsigned backoff_initial_ms;
-    unsigned backoff_max_ms;
-    unsigned backoff_reset_ms;
+    uint64_t backoff_initial_ms;
+    uint64_t backoff_max_ms;
+    uint64_t backoff_reset_ms;
     bool streaming_list; /* still worth trying (false after a fallback) */
 
     phase phase;

@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common.h"
 #include "config.h"
@@ -72,8 +73,8 @@ typedef struct kr_client_opts {
     unsigned version; /* KR_CLIENT_OPTS_VERSION (0 is taken as 1) */
     kr_client_http http_version;
     int max_retries; /* retries of a failed request; 0 = 5, < 0 = none */
-    int backoff_base_ms; /* first retry delay without Retry-After; 0 = 200 */
-    int backoff_max_ms; /* cap of the delay; 0 = 10000 */
+    uint64_t backoff_base_ms; /* first retry delay without Retry-After; 0 = 200 */
+    uint64_t backoff_max_ms; /* cap of the delay; 0 = 10000 */
     size_t max_event_bytes; /* largest watch event; 0 = 16 MiB */
     long max_connections; /* per host; 0 = unlimited */
     bool legacy_discovery; /* ask for legacy discovery only (one request per group-version) */
@@ -190,7 +191,7 @@ typedef struct kr_request {
     const kr_list_opts *list; /* LIST, DELETE_COLLECTION: may be NULL */
     const kr_write_opts *write; /* writes: may be NULL */
     const kr_delete_opts *del; /* DELETE: may be NULL */
-    int timeout_ms; /* 0 = the config's timeout_ms */
+    uint64_t timeout_ms; /* 0 = the config's timeout_ms */
 } kr_request;
 
 /* The result of a request: `result` is the decoded response body on

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common.h"
 
@@ -52,7 +53,7 @@ typedef struct kr_credential_provider {
  * KR_ENOMEM. A later read failure keeps serving the last token and logs a
  * warning through `logger` (copied; NULL = none). *out is new; free it
  * with its free(). [any thread]; get() is thread-safe. */
-KR_API int kr_credential_provider_token_file_new(const char *path, int recheck_ms,
+KR_API int kr_credential_provider_token_file_new(const char *path, uint64_t recheck_ms,
                                                  const kr_logger *logger,
                                                  kr_credential_provider **out, kr_error_t *err);
 
@@ -86,7 +87,7 @@ typedef struct kr_rest_config {
     char *user_agent; /* NULL: "libkreconcile/<version>" */
     double qps; /* client-side rate limit; 0 = 5 (client-go) */
     int burst; /* 0 = 10 (client-go) */
-    int timeout_ms; /* per request, 0 = none (watches never time out) */
+    uint64_t timeout_ms; /* per request, 0 = none (watches never time out) */
     char *namespace_; /* the context's namespace ("default" when unset) */
     /* Added after the first contract; zero = unset. */
     char **impersonate_groups; /* NULL-terminated list (kubeconfig `as-groups`), or NULL */
@@ -247,7 +248,7 @@ typedef struct kr_in_cluster_opts {
     /* The service account directory; NULL: the standard
      * /var/run/secrets/kubernetes.io/serviceaccount. Meant for tests. */
     const char *service_account_dir;
-    int token_recheck_ms; /* how often the token file is checked; 0 = 60000 */
+    uint64_t token_recheck_ms; /* how often the token file is checked; 0 = 60000 */
     kr_logger logger;
 } kr_in_cluster_opts;
 #define KR_IN_CLUSTER_OPTS_VERSION 1

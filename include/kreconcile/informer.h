@@ -64,7 +64,7 @@ typedef struct kr_informer_opts {
     long page_size; /* 0 = 500 */
     long progress_deadline_ms; /* 0 = 180000; < 0 = never */
     int watch_timeout_min_s, watch_timeout_max_s; /* 0 = 300, 600 */
-    unsigned backoff_initial_ms, backoff_max_ms; /* 0 = 800, 30000 */
+    uint64_t backoff_initial_ms, backoff_max_ms; /* 0 = 800, 30000 */
     bool streaming_list; /* try sendInitialEvents first */
     kr_metrics_registry_t *metrics; /* borrowed; NULL = no metrics */
     kr_logger logger;

@@ -188,9 +188,9 @@ typedef struct kr_reflector_opts {
      * from the last RV. 0 = 3 x bookmark interval of a real apiserver
      * (about a minute each) = 180000 ms; < 0 = never. */
     long progress_deadline_ms;
-    unsigned backoff_initial_ms; /* 0 = 800 */
-    unsigned backoff_max_ms; /* 0 = 30000 */
-    unsigned backoff_reset_ms; /* 0 = 120000: healthy that long resets the backoff */
+    uint64_t backoff_initial_ms; /* 0 = 800 */
+    uint64_t backoff_max_ms; /* 0 = 30000 */
+    uint64_t backoff_reset_ms; /* 0 = 120000: healthy that long resets the backoff */
     bool streaming_list; /* try sendInitialEvents=true first */
     uint64_t seed; /* for jitter and timeouts; 0 = fixed default */
     kr_logger logger;
