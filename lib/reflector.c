@@ -40,7 +40,7 @@ struct kr_reflector {
     long page_size;
     int timeout_min_s;
     int timeout_max_s;
-    long progress_deadline_ms;
+    uint64_t progress_deadline_ms;
     uint64_t backoff_initial_ms;
     uint64_t backoff_max_ms;
     uint64_t backoff_reset_ms;
@@ -447,7 +447,7 @@ static void on_progress_timer(void *user);
 
 static void arm_progress(kr_reflector_t *r, uint64_t delay)
 {
-    if (r->progress_deadline_ms < 0)
+    if (r->progress_deadline_ms == UINT64_MAX)
         return;
     if (r->clock.vt->schedule(r->clock.impl, delay, on_progress_timer, r, &r->progress_timer) != 0)
         r->progress_timer = NULL;

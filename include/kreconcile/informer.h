@@ -62,7 +62,7 @@ typedef struct kr_informer_opts {
     kr_runtime_t *runtime; /* with lw: the loop its callbacks run on, or NULL */
     kr_store_opts store; /* representation, transforms, keep_fields (borrowed for _new) */
     long page_size; /* 0 = 500 */
-    long progress_deadline_ms; /* 0 = 180000; < 0 = never */
+    uint64_t progress_deadline_ms; /* 0 = 180000; UINT64_MAX (or -1) = never */
     int watch_timeout_min_s, watch_timeout_max_s; /* 0 = 300, 600 */
     uint64_t backoff_initial_ms, backoff_max_ms; /* 0 = 800, 30000 */
     bool streaming_list; /* try sendInitialEvents first */

@@ -186,8 +186,9 @@ typedef struct kr_reflector_opts {
     int watch_timeout_max_s; /* 0 = 600 */
     /* No event nor bookmark within this time: the watch is dead, restart it
      * from the last RV. 0 = 3 x bookmark interval of a real apiserver
-     * (about a minute each) = 180000 ms; < 0 = never. */
-    long progress_deadline_ms;
+     * (about a minute each) = 180000 ms; UINT64_MAX (-1 converts to it) =
+     * never. */
+    uint64_t progress_deadline_ms;
     uint64_t backoff_initial_ms; /* 0 = 800 */
     uint64_t backoff_max_ms; /* 0 = 30000 */
     uint64_t backoff_reset_ms; /* 0 = 120000: healthy that long resets the backoff */
