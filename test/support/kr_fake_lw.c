@@ -181,7 +181,8 @@ static uint64_t clock_now(void *impl)
     return ((fake_clock *)impl)->now;
 }
 
-static int clock_schedule(void *impl, uint64_t delay, kr_timer_clock_cb fn, void *user, void **handle)
+static int clock_schedule(void *impl, uint64_t delay, kr_timer_clock_cb fn, void *user,
+                          void **handle)
 {
     fake_clock *c = impl;
     int slot = -1;
