@@ -6,6 +6,7 @@
 #include "kreconcile/reflector.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -676,6 +677,14 @@ static void start_watch(kr_reflector_t *r, bool streaming)
 
 /* ---- life ------------------------------------------------------------------ */
 
+/* A duration in ms as whole seconds for timeoutSeconds: rounded up, and
+ * small enough that max - min cannot overflow. */
+static int seconds_of(uint64_t ms)
+{
+    uint64_t s = ms / 1000 + (ms % 1000 != 0);
+    return s > INT_MAX / 2 ? INT_MAX / 2 : (int)s;
+}
+
 int kr_reflector_new(const kr_reflector_opts *opts, kr_reflector_t **out, kr_error_t *err)
 {
     if (!out)
@@ -695,8 +704,8 @@ int kr_reflector_new(const kr_reflector_opts *opts, kr_reflector_t **out, kr_err
     r->hooks = opts->hooks;
     r->logger = opts->logger;
     r->page_size = opts->page_size ? opts->page_size : 500;
-    r->timeout_min_s = opts->watch_timeout_min_s ? opts->watch_timeout_min_s : 300;
-    r->timeout_max_s = opts->watch_timeout_max_s ? opts->watch_timeout_max_s : 600;
+    r->timeout_min_s = opts->watch_timeout_min_ms ? seconds_of(opts->watch_timeout_min_ms) : 300;
+    r->timeout_max_s = opts->watch_timeout_max_ms ? seconds_of(opts->watch_timeout_max_ms) : 600;
     if (r->timeout_max_s < r->timeout_min_s)
         r->timeout_max_s = r->timeout_min_s;
     r->progress_deadline_ms = opts->progress_deadline_ms ? opts->progress_deadline_ms : 180000;

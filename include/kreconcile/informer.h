@@ -63,7 +63,7 @@ typedef struct kr_informer_opts {
     kr_store_opts store; /* representation, transforms, keep_fields (borrowed for _new) */
     long page_size; /* 0 = 500 */
     uint64_t progress_deadline_ms; /* 0 = 180000; UINT64_MAX (or -1) = never */
-    int watch_timeout_min_s, watch_timeout_max_s; /* 0 = 300, 600 */
+    uint64_t watch_timeout_min_ms, watch_timeout_max_ms; /* 0 = 300000, 600000 */
     uint64_t backoff_initial_ms, backoff_max_ms; /* 0 = 800, 30000 */
     bool streaming_list; /* try sendInitialEvents first */
     kr_metrics_registry_t *metrics; /* borrowed; NULL = no metrics */

@@ -182,8 +182,10 @@ typedef struct kr_reflector_opts {
     const char *label_selector; /* copied */
     const char *field_selector; /* copied */
     long page_size; /* LIST limit; 0 = 500; < 0 = no paging */
-    int watch_timeout_min_s; /* random timeoutSeconds in [min, max); 0 = 300 */
-    int watch_timeout_max_s; /* 0 = 600 */
+    /* A random timeoutSeconds in [min, max) (whole seconds, rounded up);
+     * 0 = 300000, 600000. */
+    uint64_t watch_timeout_min_ms;
+    uint64_t watch_timeout_max_ms;
     /* No event nor bookmark within this time: the watch is dead, restart it
      * from the last RV. 0 = 3 x bookmark interval of a real apiserver
      * (about a minute each) = 180000 ms; UINT64_MAX (-1 converts to it) =
