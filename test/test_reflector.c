@@ -534,6 +534,26 @@ START_TEST(new_rejects_missing_dependencies)
 }
 END_TEST
 
+/* Options from a newer header are refused; 0 and the current version are
+ * the same thing. */
+START_TEST(new_checks_the_options_version)
+{
+    kr_reflector_t *r = NULL;
+    kr_error_t err = {0};
+    kr_reflector_opts o = KR_REFLECTOR_OPTS_INIT;
+    o.version = KR_REFLECTOR_OPTS_VERSION + 1;
+    ck_assert_int_eq(kr_reflector_new(&o, &r, &err), KR_EINVAL);
+    ck_assert_ptr_null(r);
+    ck_assert_ptr_nonnull(strstr(err.message, "version"));
+    kr_store_t *store = NULL;
+    kr_store_opts so = {.version = KR_STORE_OPTS_VERSION + 1};
+    ck_assert_int_eq(kr_store_new(&so, &store, NULL), KR_EINVAL);
+    so.version = 0;
+    ck_assert_int_eq(kr_store_new(&so, &store, NULL), 0);
+    kr_store_free(store);
+}
+END_TEST
+
 typedef struct sweep_data {
     json_t *page1, *page2, *relist, *added, *modified, *deleted;
 } sweep_data;
@@ -643,6 +663,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, stop_from_a_handler_cancels_everything);
     tcase_add_test(tc, resource_versions_compare_as_integers);
     tcase_add_test(tc, new_rejects_missing_dependencies);
+    tcase_add_test(tc, new_checks_the_options_version);
     tcase_add_test(tc, allocation_failures_leak_nothing);
     suite_add_tcase(s, tc);
     return s;
