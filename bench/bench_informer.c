@@ -389,7 +389,7 @@ static double watch_throughput_raw(long events)
 /* The reflector and dispatch alone: a lister-watcher that delivers
  * pre-parsed events as fast as the loop takes them. */
 typedef struct direct_lw {
-    kr_lw_event_fn on_event;
+    kr_lw_event_cb on_event;
     void *user;
     kr_lw_list_cb list_cb;
     void *list_user;
@@ -406,8 +406,8 @@ static int d_list(void *impl, const kr_lw_list_request *req, kr_lw_list_cb cb, v
     *handle = d;
     return 0;
 }
-static int d_watch(void *impl, const kr_lw_watch_request *req, kr_lw_event_fn on_event,
-                   kr_lw_close_fn on_close, void *user, void **handle, kr_error_t *err)
+static int d_watch(void *impl, const kr_lw_watch_request *req, kr_lw_event_cb on_event,
+                   kr_lw_close_cb on_close, void *user, void **handle, kr_error_t *err)
 {
     (void)req;
     (void)on_close;
@@ -428,7 +428,7 @@ static uint64_t c_now(void *impl)
     (void)impl;
     return (uint64_t)(bench_now_s() * 1000);
 }
-static int c_schedule(void *impl, uint64_t delay, kr_clock_fn fn, void *user, void **handle)
+static int c_schedule(void *impl, uint64_t delay, kr_timer_clock_cb fn, void *user, void **handle)
 {
     (void)impl;
     (void)delay;
@@ -446,7 +446,7 @@ static void c_cancel(void *impl, void *handle)
 static double dispatch_throughput(long events, kr_store_representation repr)
 {
     static const kr_listwatch_vtable vt = {d_list, d_watch, d_cancel};
-    static const kr_reflector_clock_vtable cvt = {c_now, c_schedule, c_cancel};
+    static const kr_timer_clock_vtable cvt = {c_now, c_schedule, c_cancel};
     direct_lw d = {0};
     kr_informer_opts o = {.lw = {&vt, &d},
                           .clock = {&cvt, &d},
@@ -472,7 +472,7 @@ static double dispatch_throughput(long events, kr_store_representation repr)
     }
     double t0 = bench_now_s();
     for (long i = 0; i < events; i++)
-        d.on_event(KR_LW_ADDED, objs[i], d.user);
+        d.on_event(KR_WATCH_ADDED, objs[i], d.user);
     double dt = bench_now_s() - t0;
     for (long i = 0; i < events; i++)
         json_decref(objs[i]);

@@ -4,11 +4,11 @@
 
 #include "internal.h"
 
-static kr_malloc_fn alloc_malloc = malloc;
-static kr_realloc_fn alloc_realloc = realloc;
-static kr_free_fn alloc_free = free;
+static kr_malloc_cb alloc_malloc = malloc;
+static kr_realloc_cb alloc_realloc = realloc;
+static kr_free_cb alloc_free = free;
 
-void kr_set_allocator(kr_malloc_fn malloc_fn, kr_realloc_fn realloc_fn, kr_free_fn free_fn)
+void kr_set_allocator(kr_malloc_cb malloc_fn, kr_realloc_cb realloc_fn, kr_free_cb free_fn)
 {
     alloc_malloc = malloc_fn ? malloc_fn : malloc;
     alloc_realloc = realloc_fn ? realloc_fn : realloc;

@@ -22,7 +22,7 @@ typedef struct kr_creq {
     const char *content_type; /* static strings */
     const char *accept;
     char *accept_copy; /* a LIST's own Accept, when it has one */
-    int timeout_ms;
+    uint64_t timeout_ms;
     kr_client_cb cb;
     void *user;
     bool cb_steals; /* cb owns the result (internal blocking callers) */
@@ -666,7 +666,7 @@ int kr_client_delete(kr_client_t *client, kr_gvr gvr, const char *namespace_, co
 }
 
 int kr_client_list_pages(kr_client_t *client, kr_gvr gvr, const char *namespace_,
-                         const kr_list_opts *opts, kr_client_page_fn page, void *user,
+                         const kr_list_opts *opts, kr_client_page_cb page, void *user,
                          kr_error_t *err)
 {
     kr_list_opts lo = {0};
@@ -792,6 +792,9 @@ int kr_client_new(kr_runtime_t *rt, const kr_rest_config *config, const kr_clien
                   kr_client_t **out, kr_error_t *err)
 {
     *out = NULL;
+    if (opts && opts->version > KR_CLIENT_OPTS_VERSION)
+        return kr_error_set(err, KR_EINVAL, "client: options version %u is newer than %u",
+                            opts->version, (unsigned)KR_CLIENT_OPTS_VERSION);
     if (!config || !config->server)
         return kr_error_set(err, KR_EINVAL, "client: the config has no server");
     kr_client_t *c = kr_calloc(1, sizeof(*c));

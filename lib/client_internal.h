@@ -26,13 +26,13 @@ typedef struct kr_watch_decoder {
 
 /* Receives one event: `object` is borrowed. Return 0 to go on; any other
  * value stops decoding and is returned by feed. */
-typedef int (*kr_watch_decoder_fn)(kr_watch_event_type type, json_t *object, void *user);
+typedef int (*kr_watch_decoder_cb)(kr_watch_event_type type, json_t *object, void *user);
 
 void kr_watch_decoder_init(kr_watch_decoder *d, size_t max_event_bytes);
 /* Decode `len` bytes. Returns 0, the callback's non-zero value, KR_EPARSE
  * (malformed data: not an object, bad JSON, no or unknown type, no object),
  * KR_ETOOLARGE or KR_ENOMEM; after an error every later call fails. */
-int kr_watch_decoder_feed(kr_watch_decoder *d, const char *data, size_t len, kr_watch_decoder_fn fn,
+int kr_watch_decoder_feed(kr_watch_decoder *d, const char *data, size_t len, kr_watch_decoder_cb fn,
                           void *user, kr_error_t *err);
 /* The stream ended: KR_EPARSE when it ended inside an event. */
 int kr_watch_decoder_finish(kr_watch_decoder *d, kr_error_t *err);

@@ -13,8 +13,8 @@ struct kr_watch {
     kr_throttled thr;
     kr_http_xfer *xfer;
     kr_watch_decoder dec;
-    kr_watch_event_fn on_event;
-    kr_watch_end_fn on_end;
+    kr_watch_event_cb on_event;
+    kr_watch_end_cb on_end;
     void *user;
     char *path;
     char *accept; /* NULL: application/json */
@@ -210,8 +210,8 @@ static void submit_on_loop(void *arg)
 }
 
 int kr_client_watch(kr_client_t *client, kr_gvr gvr, const char *namespace_,
-                    const kr_list_opts *opts, kr_watch_event_fn on_event_fn,
-                    kr_watch_end_fn on_end_fn, void *user, kr_watch_t **out, kr_error_t *err)
+                    const kr_list_opts *opts, kr_watch_event_cb on_event_fn,
+                    kr_watch_end_cb on_end_fn, void *user, kr_watch_t **out, kr_error_t *err)
 {
     *out = NULL;
     if (!on_event_fn)

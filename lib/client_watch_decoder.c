@@ -34,7 +34,7 @@ static kr_watch_event_type type_from_name(const char *name)
     return 0;
 }
 
-static int dispatch(kr_watch_decoder *d, const char *text, size_t len, kr_watch_decoder_fn fn,
+static int dispatch(kr_watch_decoder *d, const char *text, size_t len, kr_watch_decoder_cb fn,
                     void *user, kr_error_t *err)
 {
     json_error_t jerr;
@@ -57,7 +57,7 @@ static int dispatch(kr_watch_decoder *d, const char *text, size_t len, kr_watch_
     return rc;
 }
 
-int kr_watch_decoder_feed(kr_watch_decoder *d, const char *data, size_t len, kr_watch_decoder_fn fn,
+int kr_watch_decoder_feed(kr_watch_decoder *d, const char *data, size_t len, kr_watch_decoder_cb fn,
                           void *user, kr_error_t *err)
 {
     if (d->failed)

@@ -70,6 +70,10 @@ int kr_config_in_cluster(const kr_in_cluster_opts *opts, kr_rest_config **out, k
     if (!opts)
         opts = &zero;
     *out = NULL;
+    if (opts && opts->version > KR_IN_CLUSTER_OPTS_VERSION)
+        return kr_error_set(err, KR_EINVAL,
+                            "in-cluster config: options version %u is newer than %u", opts->version,
+                            (unsigned)KR_IN_CLUSTER_OPTS_VERSION);
     const char *host = getenv("KUBERNETES_SERVICE_HOST");
     const char *port = getenv("KUBERNETES_SERVICE_PORT");
     if (!host || !*host || !port || !*port)

@@ -522,6 +522,11 @@ static int merge_bytes(kr_kubeconfig_t *kc, const char *data, size_t len, const 
 
 static int kc_new(const kr_kubeconfig_opts *opts, kr_kubeconfig_t **out, kr_error_t *err)
 {
+    if (opts && opts->version > KR_KUBECONFIG_OPTS_VERSION) {
+        *out = NULL;
+        return kr_error_set(err, KR_EINVAL, "kubeconfig: options version %u is newer than %u",
+                            opts->version, (unsigned)KR_KUBECONFIG_OPTS_VERSION);
+    }
     *out = kr_calloc(1, sizeof(**out));
     if (!*out)
         return kr_error_set(err, KR_ENOMEM, "allocating a kubeconfig");

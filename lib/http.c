@@ -63,8 +63,8 @@ struct kr_http_xfer {
     CURL *easy;
     struct curl_slist *headers;
     struct curl_slist *connect_to;
-    kr_http_data_fn on_data;
-    kr_http_done_fn on_done;
+    kr_http_data_cb on_data;
+    kr_http_done_cb on_done;
     void *user;
     /* The request, owned (kept to retry after a 401). */
     char *method, *url, *accept, *content_type, *body;
@@ -680,8 +680,8 @@ static char *dup_opt(const char *s, bool *failed)
     return d;
 }
 
-int kr_http_start(kr_http_t *h, const kr_http_request *req, kr_http_data_fn on_data,
-                  kr_http_done_fn on_done, void *user, kr_http_xfer **out, kr_error_t *err)
+int kr_http_start(kr_http_t *h, const kr_http_request *req, kr_http_data_cb on_data,
+                  kr_http_done_cb on_done, void *user, kr_http_xfer **out, kr_error_t *err)
 {
     if (out)
         *out = NULL;

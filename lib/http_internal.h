@@ -53,12 +53,12 @@ typedef struct kr_http_response {
 /* Receives streamed body bytes of a 2xx stream. Return 0 to go on, or a
  * negative KR_E* code to abort the transfer with that code. Runs inside
  * curl: it may call kr_http_cancel (deferred) but nothing else of http. */
-typedef int (*kr_http_data_fn)(kr_http_xfer *x, const char *data, size_t len, void *user);
+typedef int (*kr_http_data_cb)(kr_http_xfer *x, const char *data, size_t len, void *user);
 /* The end of a transfer: rc 0 when a response was received (any status;
  * see resp->status), or KR_ECONNECT, KR_ETIMEDOUT, KR_ETLS, KR_ETOOLARGE,
  * KR_ESHUTDOWN, KR_EIO, or the code returned by on_data. `message` says what
  * curl said (never a credential). The transfer is freed after it returns. */
-typedef void (*kr_http_done_fn)(kr_http_xfer *x, int rc, const kr_http_response *resp,
+typedef void (*kr_http_done_cb)(kr_http_xfer *x, int rc, const kr_http_response *resp,
                                 const char *message, void *user);
 
 /* Create a transport for `config` (borrowed: what is needed is copied; the
@@ -75,8 +75,8 @@ void kr_http_free(kr_http_t *h);
  * call) unless the transfer is canceled first. *out (may be NULL) is
  * borrowed until on_done/cancel. [loop thread]
  * Errors: KR_ESHUTDOWN, KR_ENOMEM, KR_EINVAL. */
-int kr_http_start(kr_http_t *h, const kr_http_request *req, kr_http_data_fn on_data,
-                  kr_http_done_fn on_done, void *user, kr_http_xfer **out, kr_error_t *err);
+int kr_http_start(kr_http_t *h, const kr_http_request *req, kr_http_data_cb on_data,
+                  kr_http_done_cb on_done, void *user, kr_http_xfer **out, kr_error_t *err);
 /* Stop a transfer; its callbacks will not run again. [loop thread] */
 void kr_http_cancel(kr_http_xfer *x);
 

@@ -29,7 +29,7 @@ typedef struct rv_waiter {
     struct rv_waiter *next;
     kr_informer_t *inf;
     uint64_t target;
-    kr_informer_rv_fn cb;
+    kr_informer_rv_cb cb;
     void *user;
     void *timer;
     bool satisfied; /* fires through a 0 ms timer */
@@ -60,7 +60,7 @@ struct kr_informer {
     char *last_rv; /* under mu */
     kr_metrics_registry_t *metrics;
     kr_listwatch lw;
-    kr_reflector_clock clock;
+    kr_timer_clock clock;
     kr_logger logger;
     kr_metric_t *m_restarts[KR_RESTART_CAUSES];
     pthread_mutex_t mu;
@@ -105,7 +105,7 @@ static int parse_rv(const char *rv, uint64_t *out)
 
 /* Run fn(arg) on the loop thread and wait (or at once, when already there
  * or when there is no runtime). */
-static int on_loop(kr_informer_t *inf, kr_runtime_fn fn, void *arg)
+static int on_loop(kr_informer_t *inf, kr_runtime_cb fn, void *arg)
 {
     if (inf->rt && !kr_runtime_is_loop_thread(inf->rt))
         return kr_runtime_call_sync(inf->rt, fn, arg);
@@ -191,7 +191,7 @@ static void fire_waiter(kr_informer_t *inf, rv_waiter *w, int rc)
         w->timer = NULL;
         inf->clock.vt->cancel(inf->clock.impl, t);
     }
-    kr_informer_rv_fn cb = w->cb;
+    kr_informer_rv_cb cb = w->cb;
     void *cb_user = w->user;
     kr_free(w);
     cb(rc, cb_user);
@@ -228,17 +228,17 @@ static void on_progress(const char *rv, bool synced, void *user)
     }
 }
 
-static void on_request(const char *request, int cause, void *user)
+static void on_request(kr_reflector_request request, int cause, void *user)
 {
     kr_informer_t *inf = user;
-    if (!request) {
+    if (request == KR_REFLECTOR_REQUEST_NONE) {
         if (cause >= 0 && cause < KR_RESTART_CAUSES) {
             stat_inc(inf, S_RESTART0 + cause);
             kr_metrics_counter_add(inf->m_restarts[cause], 1);
         }
         return;
     }
-    bool list = strcmp(request, "list") == 0 || strcmp(request, "watchlist") == 0;
+    bool list = request == KR_REFLECTOR_REQUEST_LIST || request == KR_REFLECTOR_REQUEST_WATCHLIST;
     if (list) {
         if (atomic_fetch_add(&inf->stats[S_LISTS], 1) > 0) {
             stat_inc(inf, S_RELISTS);
@@ -246,7 +246,7 @@ static void on_request(const char *request, int cause, void *user)
         }
         kr_metrics_counter_add(inf->m[M_LISTS], 1);
     }
-    if (!list || strcmp(request, "watchlist") == 0) {
+    if (!list || request == KR_REFLECTOR_REQUEST_WATCHLIST) {
         stat_inc(inf, S_WATCHES);
         kr_metrics_counter_add(inf->m[M_WATCHES], 1);
     }
@@ -493,6 +493,9 @@ int kr_informer_new(const kr_informer_opts *opts, kr_informer_t **out, kr_error_
     if (!out || !opts)
         return kr_error_set(err, KR_EINVAL, "informer: opts and out are required");
     *out = NULL;
+    if (opts && opts->version > KR_INFORMER_OPTS_VERSION)
+        return kr_error_set(err, KR_EINVAL, "informer: options version %u is newer than %u",
+                            opts->version, (unsigned)KR_INFORMER_OPTS_VERSION);
     if (!opts->lw.vt && (!opts->client || !opts->resource.version || !opts->resource.resource))
         return kr_error_set(err, KR_EINVAL, "informer: a client and a resource are required");
     if (opts->lw.vt && !opts->clock.vt)
@@ -538,7 +541,7 @@ int kr_informer_new(const kr_informer_opts *opts, kr_informer_t **out, kr_error_
         if (rc)
             goto fail;
         inf->own_lw = true;
-        kr_reflector_clock_runtime(inf->rt, &inf->clock);
+        kr_timer_clock_runtime(inf->rt, &inf->clock);
     }
     rc = kr_store_new(&opts->store, &inf->store, err);
     if (rc)
@@ -554,8 +557,8 @@ int kr_informer_new(const kr_informer_opts *opts, kr_informer_t **out, kr_error_
         .label_selector = opts->label_selector,
         .field_selector = opts->field_selector,
         .page_size = opts->page_size,
-        .watch_timeout_min_s = opts->watch_timeout_min_s,
-        .watch_timeout_max_s = opts->watch_timeout_max_s,
+        .watch_timeout_min_ms = opts->watch_timeout_min_ms,
+        .watch_timeout_max_ms = opts->watch_timeout_max_ms,
         .progress_deadline_ms = opts->progress_deadline_ms,
         .backoff_initial_ms = opts->backoff_initial_ms,
         .backoff_max_ms = opts->backoff_max_ms,
@@ -817,7 +820,7 @@ static void notify_on_loop(void *arg)
 }
 
 int kr_informer_notify_resource_version(kr_informer_t *inf, const char *resource_version,
-                                        uint64_t timeout_ms, kr_informer_rv_fn cb, void *user,
+                                        uint64_t timeout_ms, kr_informer_rv_cb cb, void *user,
                                         kr_error_t *err)
 {
     uint64_t target = 0;

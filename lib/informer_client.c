@@ -1,6 +1,6 @@
 /* libkreconcile — adapters that let the reflector run on the real thing: a
  * kr_listwatch over kr_client (LIST pages, WATCH streams) and a
- * kr_reflector_clock over the runtime's loop timers. Glue only: every
+ * kr_timer_clock over the runtime's loop timers. Glue only: every
  * decision about what to request lives in reflector.c. */
 #include <string.h>
 
@@ -25,8 +25,8 @@ typedef struct list_ctx {
 typedef struct watch_ctx {
     int tag;
     kr_watch_t *watch;
-    kr_lw_event_fn on_event;
-    kr_lw_close_fn on_close;
+    kr_lw_event_cb on_event;
+    kr_lw_close_cb on_close;
     void *user;
 } watch_ctx;
 
@@ -95,13 +95,13 @@ static void watch_event(kr_watch_t *w, kr_watch_event_type type, json_t *obj, vo
 {
     (void)w;
     watch_ctx *ctx = user;
-    ctx->on_event((kr_lw_event_type)type, obj, ctx->user);
+    ctx->on_event((kr_watch_event_type)type, obj, ctx->user);
 }
 
 static void watch_end(kr_watch_t *w, int rc, const kr_error_t *err, void *user)
 {
     watch_ctx *ctx = user;
-    kr_lw_close_fn cb = ctx->on_close;
+    kr_lw_close_cb cb = ctx->on_close;
     void *cb_user = ctx->user;
     kr_error_t copy = {0};
     if (err)
@@ -111,8 +111,8 @@ static void watch_end(kr_watch_t *w, int rc, const kr_error_t *err, void *user)
     cb(rc, err ? &copy : NULL, cb_user);
 }
 
-static int lw_watch(void *impl, const kr_lw_watch_request *req, kr_lw_event_fn on_event,
-                    kr_lw_close_fn on_close, void *user, void **handle, kr_error_t *err)
+static int lw_watch(void *impl, const kr_lw_watch_request *req, kr_lw_event_cb on_event,
+                    kr_lw_close_cb on_close, void *user, void **handle, kr_error_t *err)
 {
     client_lw *c = impl;
     watch_ctx *ctx = kr_calloc(1, sizeof(*ctx));
@@ -208,7 +208,7 @@ void kr_listwatch_client_free(kr_listwatch *lw)
 
 typedef struct rt_timer {
     kr_timer_t *timer;
-    kr_clock_fn fn;
+    kr_timer_clock_cb fn;
     void *user;
 } rt_timer;
 
@@ -220,14 +220,14 @@ static uint64_t rt_now(void *impl)
 static void rt_fired(kr_timer_t *timer, void *user)
 {
     rt_timer *t = user;
-    kr_clock_fn fn = t->fn;
+    kr_timer_clock_cb fn = t->fn;
     void *fn_user = t->user;
     kr_timer_free(timer);
     kr_free(t);
     fn(fn_user);
 }
 
-static int rt_schedule(void *impl, uint64_t delay, kr_clock_fn fn, void *user, void **handle)
+static int rt_schedule(void *impl, uint64_t delay, kr_timer_clock_cb fn, void *user, void **handle)
 {
     rt_timer *t = kr_calloc(1, sizeof(*t));
     if (!t)
@@ -254,9 +254,9 @@ static void rt_cancel(void *impl, void *handle)
     kr_free(t);
 }
 
-static const kr_reflector_clock_vtable RT_CLOCK_VT = {rt_now, rt_schedule, rt_cancel};
+static const kr_timer_clock_vtable RT_CLOCK_VT = {rt_now, rt_schedule, rt_cancel};
 
-void kr_reflector_clock_runtime(kr_runtime_t *rt, kr_reflector_clock *out)
+void kr_timer_clock_runtime(kr_runtime_t *rt, kr_timer_clock *out)
 {
     out->vt = &RT_CLOCK_VT;
     out->impl = rt;

@@ -39,6 +39,9 @@ int kr_informer_factory_new(const kr_informer_factory_opts *opts, kr_informer_fa
 {
     if (!out)
         return kr_error_set(err, KR_EINVAL, "informer factory: out is NULL");
+    if (opts && opts->version > KR_INFORMER_FACTORY_OPTS_VERSION)
+        return kr_error_set(err, KR_EINVAL, "informer factory: options version %u is newer than %u",
+                            opts->version, (unsigned)KR_INFORMER_FACTORY_OPTS_VERSION);
     kr_informer_factory_t *f = kr_calloc(1, sizeof(*f));
     if (!f)
         return kr_error_set(err, KR_ENOMEM, "informer factory: out of memory");

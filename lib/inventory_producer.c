@@ -26,7 +26,7 @@ struct kr_inventory_producer {
     kr_client_t *client;
     kr_runtime_t *rt;
     kr_listwatch lw;
-    kr_reflector_clock clock;
+    kr_timer_clock clock;
     kr_reflector_opts ropts; /* strings point into this producer */
     char *ns, *name;
     kr_store_t *store;
@@ -224,12 +224,12 @@ static void on_progress(const char *rv, bool synced, void *user)
         pause_watch(p);
 }
 
-static void on_request(const char *request, int cause, void *user)
+static void on_request(kr_reflector_request request, int cause, void *user)
 {
     kr_inventory_producer_t *p = user;
-    if (request && strcmp(request, "list") == 0)
+    if (request == KR_REFLECTOR_REQUEST_LIST)
         count(p, &p->stats.lists, NULL, false);
-    else if (request)
+    else if (request != KR_REFLECTOR_REQUEST_NONE)
         count(p, &p->stats.watches, NULL, false);
     else if (cause == KR_RESTART_GONE)
         count(p, &p->stats.gone, NULL, false);
@@ -405,7 +405,7 @@ static int client_mode_new(kr_inventory_producer_t *p, const kr_inventory_produc
                             p->cluster, p->resource);
     if (opts->inventory && (rc = preload(p, opts->inventory, err)) != 0)
         return rc;
-    kr_reflector_clock_runtime(p->rt, &p->clock);
+    kr_timer_clock_runtime(p->rt, &p->clock);
     p->quiet = (kr_logger){.fn = quiet_log,
                            .max_level = p->logger.max_level > KR_LOG_WARN ? p->logger.max_level
                                                                           : KR_LOG_WARN,

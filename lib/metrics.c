@@ -38,7 +38,7 @@ struct kr_metric_family {
 
 struct collector {
     int id;
-    kr_metrics_collect_fn fn;
+    kr_metrics_collect_cb fn;
     void *user;
 };
 
@@ -354,7 +354,7 @@ nomem:
 
 /* ---- collectors ---------------------------------------------------------------- */
 
-int kr_metrics_collector_add(kr_metrics_registry_t *reg, kr_metrics_collect_fn fn, void *user)
+int kr_metrics_collector_add(kr_metrics_registry_t *reg, kr_metrics_collect_cb fn, void *user)
 {
     if (!reg || !fn)
         return KR_EINVAL;
@@ -391,7 +391,7 @@ void kr_metrics_collector_remove(kr_metrics_registry_t *reg, int id)
 /* ---- rendering ------------------------------------------------------------------- */
 
 struct out {
-    kr_metrics_write_fn write;
+    kr_metrics_write_cb write;
     void *user;
     kr_buf line; /* one series at a time */
     int rc;
@@ -521,7 +521,7 @@ static void render_family(struct out *o, const kr_metric_family_t *f)
     }
 }
 
-int kr_metrics_render_to(kr_metrics_registry_t *reg, kr_metrics_write_fn write, void *user,
+int kr_metrics_render_to(kr_metrics_registry_t *reg, kr_metrics_write_cb write, void *user,
                          kr_error_t *err)
 {
     if (!reg || !write)

@@ -112,15 +112,15 @@ struct kr_queue {
     kr_clock clock;
     kr_ratelimiter_t *rl;
     unsigned max_retries;
-    kr_queue_give_up_fn on_give_up;
+    kr_queue_give_up_cb on_give_up;
     void *give_up_user;
     bool metrics_on;
     struct queue_metrics m;
     kr_metrics_registry_t *registry;
     int collector_id;
-    kr_queue_trace_fn trace;
+    kr_queue_trace_cb trace;
     void *trace_user;
-    kr_queue_wake_fn wake; /* the controller's lanes: see queue_internal.h */
+    kr_queue_wake_cb wake; /* the controller's lanes: see queue_internal.h */
     void *wake_user;
     unsigned wake_pending; /* WAKE_*: what the hook is told after the unlock */
 };
@@ -714,6 +714,9 @@ int kr_queue_new(const kr_queue_opts *opts, kr_queue_t **out, kr_error_t *err)
     if (!opts)
         opts = &zero;
     *out = NULL;
+    if (opts && opts->version > KR_QUEUE_OPTS_VERSION)
+        return kr_error_set(err, KR_EINVAL, "queue: options version %u is newer than %u",
+                            opts->version, (unsigned)KR_QUEUE_OPTS_VERSION);
     kr_queue_t *q = kr_calloc(1, sizeof(*q));
     if (!q) {
         kr_ratelimiter_free(opts->ratelimiter);
@@ -780,13 +783,13 @@ void kr_queue_free(kr_queue_t *q)
     kr_free(q);
 }
 
-void kr_queue_set_trace(kr_queue_t *q, kr_queue_trace_fn fn, void *user)
+void kr_queue_set_trace(kr_queue_t *q, kr_queue_trace_cb fn, void *user)
 {
     q->trace = fn;
     q->trace_user = user;
 }
 
-void kr_queue_set_wake(kr_queue_t *q, kr_queue_wake_fn fn, void *user)
+void kr_queue_set_wake(kr_queue_t *q, kr_queue_wake_cb fn, void *user)
 {
     q->wake = fn;
     q->wake_user = user;

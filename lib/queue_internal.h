@@ -28,11 +28,11 @@ typedef enum kr_queue_trace_kind {
     KR_QTRACE_SHUTDOWN, /* shutdown began */
 } kr_queue_trace_kind;
 
-typedef void (*kr_queue_trace_fn)(kr_queue_trace_kind kind, const char *key, int priority,
+typedef void (*kr_queue_trace_cb)(kr_queue_trace_kind kind, const char *key, int priority,
                                   int64_t when_ns, void *user);
 
 /* Install a trace hook before the queue is shared between threads. */
-void kr_queue_set_trace(kr_queue_t *q, kr_queue_trace_fn fn, void *user);
+void kr_queue_set_trace(kr_queue_t *q, kr_queue_trace_cb fn, void *user);
 
 /* ---- wake hook (the controller's lanes) ------------------------------------ */
 
@@ -42,10 +42,10 @@ void kr_queue_set_trace(kr_queue_t *q, kr_queue_trace_fn fn, void *user);
  * due_changed true when the earliest due time of the waiting keys moved
  * earlier or the queue shut down. Runs on the thread of that call; it must
  * be short. */
-typedef void (*kr_queue_wake_fn)(bool due_changed, void *user);
+typedef void (*kr_queue_wake_cb)(bool due_changed, void *user);
 
 /* Install a wake hook before the queue is shared between threads. */
-void kr_queue_set_wake(kr_queue_t *q, kr_queue_wake_fn fn, void *user);
+void kr_queue_set_wake(kr_queue_t *q, kr_queue_wake_cb fn, void *user);
 
 /* The due time (queue clock) of the earliest waiting key, or INT64_MAX when
  * none waits. [any thread] */

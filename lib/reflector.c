@@ -2,10 +2,11 @@
  * timer callbacks that keeps a store equal to the server's collection
  * (paged LIST, WATCH from the list's RV, 410 -> relist, backoff, progress
  * deadline, streaming list). It never does I/O and never blocks: requests
- * go through the kr_listwatch vtable, time through kr_reflector_clock. */
+ * go through the kr_listwatch vtable, time through kr_timer_clock. */
 #include "kreconcile/reflector.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,7 +32,7 @@ typedef enum next_action {
 
 struct kr_reflector {
     kr_listwatch lw;
-    kr_reflector_clock clock;
+    kr_timer_clock clock;
     kr_store_t *store;
     kr_reflector_hooks hooks;
     kr_logger logger;
@@ -41,10 +42,10 @@ struct kr_reflector {
     long page_size;
     int timeout_min_s;
     int timeout_max_s;
-    long progress_deadline_ms;
-    unsigned backoff_initial_ms;
-    unsigned backoff_max_ms;
-    unsigned backoff_reset_ms;
+    uint64_t progress_deadline_ms;
+    uint64_t backoff_initial_ms;
+    uint64_t backoff_max_ms;
+    uint64_t backoff_reset_ms;
     bool streaming_list; /* still worth trying (false after a fallback) */
 
     phase phase;
@@ -137,7 +138,7 @@ static void cancel_timer(kr_reflector_t *r, void **timer)
     }
 }
 
-static void report_request(kr_reflector_t *r, const char *request, int cause)
+static void report_request(kr_reflector_t *r, kr_reflector_request request, int cause)
 {
     if (r->hooks.on_request)
         r->hooks.on_request(request, cause, r->hooks.user);
@@ -382,7 +383,7 @@ static void on_list_page(json_t *items, const char *rv, const char *cont, const 
              * again from the beginning, in one consistent snapshot */
             kr_log(&r->logger, KR_LOG_INFO, MOD, "%s: continue token expired, listing again",
                    r->name);
-            report_request(r, NULL, KR_RESTART_GONE);
+            report_request(r, KR_REFLECTOR_REQUEST_NONE, KR_RESTART_GONE);
             start_list(r);
             return;
         }
@@ -487,7 +488,7 @@ static void start_list(kr_reflector_t *r)
     cancel_request(r);
     cancel_timer(r, &r->progress_timer);
     drop_pending(r);
-    report_request(r, "list", -1);
+    report_request(r, KR_REFLECTOR_REQUEST_LIST, -1);
     send_list_page(r);
 }
 
@@ -505,7 +506,7 @@ static void on_progress_timer(void *user);
 
 static void arm_progress(kr_reflector_t *r, uint64_t delay)
 {
-    if (r->progress_deadline_ms < 0)
+    if (r->progress_deadline_ms == UINT64_MAX)
         return;
     if (r->clock.vt->schedule(r->clock.impl, delay, on_progress_timer, r, &r->progress_timer) != 0)
         r->progress_timer = NULL;
@@ -527,7 +528,7 @@ static void on_progress_timer(void *user)
      * pings a half-open connection looks exactly like this */
     kr_log(&r->logger, KR_LOG_WARN, MOD, "%s: no watch progress for %llu ms, restarting", r->name,
            (unsigned long long)quiet);
-    report_request(r, NULL, KR_RESTART_PROGRESS);
+    report_request(r, KR_REFLECTOR_REQUEST_NONE, KR_RESTART_PROGRESS);
     if (r->phase == P_STREAMING) {
         cancel_request(r);
         start_relist(r);
@@ -551,11 +552,11 @@ static bool is_initial_events_end(const json_t *obj)
     return v && strcmp(v, "true") == 0;
 }
 
-static void apply_event(kr_reflector_t *r, kr_lw_event_type type, json_t *obj)
+static void apply_event(kr_reflector_t *r, kr_watch_event_type type, json_t *obj)
 {
     kr_error_t err = {0};
     json_t *old = NULL;
-    if (type == KR_LW_DELETED) {
+    if (type == KR_WATCH_DELETED) {
         int rc = kr_store_delete(r->store, obj, &old, &err);
         if (rc == 0)
             emit(r, KR_DELTA_DELETED, obj, NULL, false, false);
@@ -565,8 +566,8 @@ static void apply_event(kr_reflector_t *r, kr_lw_event_type type, json_t *obj)
         return;
     }
     json_t *cached = NULL;
-    json_incref(obj); /* kr_store_update steals it */
-    int rc = kr_store_update(r->store, obj, 0, &old, &cached, &err);
+    json_incref(obj); /* kr_store_add steals it */
+    int rc = kr_store_add(r->store, obj, 0, &old, &cached, &err);
     if (rc != 0) {
         kr_log(&r->logger, KR_LOG_ERROR, MOD, "%s: cannot cache an event's object: %s", r->name,
                err.message);
@@ -600,13 +601,13 @@ static void streaming_failed(kr_reflector_t *r, const char *why)
     start_list(r);
 }
 
-static void on_watch_event(kr_lw_event_type type, json_t *obj, void *user)
+static void on_watch_event(kr_watch_event_type type, json_t *obj, void *user)
 {
     kr_reflector_t *r = user;
     if (r->phase != P_WATCHING && r->phase != P_STREAMING)
         return;
     r->last_progress_ms = now_ms(r);
-    if (type == KR_LW_ERROR) {
+    if (type == KR_WATCH_ERROR) {
         bool gone = status_is_gone(obj);
         kr_log(&r->logger, KR_LOG_INFO, MOD, "%s: watch error event: %s", r->name,
                json_string_value(json_object_get(obj, "message"))
@@ -620,7 +621,7 @@ static void on_watch_event(kr_lw_event_type type, json_t *obj, void *user)
         return;
     }
     if (r->phase == P_STREAMING) {
-        if (type == KR_LW_BOOKMARK && is_initial_events_end(obj)) {
+        if (type == KR_WATCH_BOOKMARK && is_initial_events_end(obj)) {
             kr_store_batch_t *items = r->pending;
             r->pending = NULL;
             if (apply_replace(r, items, rv_of(obj)) != 0) {
@@ -635,9 +636,9 @@ static void on_watch_event(kr_lw_event_type type, json_t *obj, void *user)
             report_progress(r);
             return;
         }
-        if (type == KR_LW_BOOKMARK)
+        if (type == KR_WATCH_BOOKMARK)
             return;
-        if (type == KR_LW_DELETED) {
+        if (type == KR_WATCH_DELETED) {
             /* not expected before the end bookmark, but never keep a
              * deleted object: drop it from the snapshot being built */
             drop_pending_key(r, obj);
@@ -647,7 +648,7 @@ static void on_watch_event(kr_lw_event_type type, json_t *obj, void *user)
             back_off(r, NEXT_RELIST);
         return;
     }
-    if (type != KR_LW_BOOKMARK)
+    if (type != KR_WATCH_BOOKMARK)
         apply_event(r, type, obj);
     if (r->phase != P_WATCHING)
         return;
@@ -662,7 +663,7 @@ static void on_watch_close(int rc, const kr_error_t *err, void *user)
     if (r->phase == P_STREAMING) {
         if (rc == KR_EGONE) {
             /* RV too old for a NotOlderThan stream: stream again from now */
-            report_request(r, NULL, KR_RESTART_GONE);
+            report_request(r, KR_REFLECTOR_REQUEST_NONE, KR_RESTART_GONE);
             kr_store_batch_free(r->pending);
             r->pending = NULL;
             kr_free(r->last_rv);
@@ -677,18 +678,18 @@ static void on_watch_close(int rc, const kr_error_t *err, void *user)
     if (r->phase != P_WATCHING)
         return;
     if (rc == 0) {
-        report_request(r, NULL, KR_RESTART_TIMEOUT);
+        report_request(r, KR_REFLECTOR_REQUEST_NONE, KR_RESTART_TIMEOUT);
         start_watch(r, false);
     } else if (rc == KR_EGONE) {
         kr_log(&r->logger, KR_LOG_INFO, MOD, "%s: resourceVersion %s expired, relisting", r->name,
                r->last_rv ? r->last_rv : "");
-        report_request(r, NULL, KR_RESTART_GONE);
+        report_request(r, KR_REFLECTOR_REQUEST_NONE, KR_RESTART_GONE);
         cancel_timer(r, &r->progress_timer);
         start_relist(r);
     } else {
         kr_log(&r->logger, KR_LOG_WARN, MOD, "%s: watch failed: %s", r->name,
                err ? err->message : kr_strerror(rc));
-        report_request(r, NULL, KR_RESTART_ERROR);
+        report_request(r, KR_REFLECTOR_REQUEST_NONE, KR_RESTART_ERROR);
         back_off(r, NEXT_REWATCH);
     }
 }
@@ -716,7 +717,7 @@ static void start_watch(kr_reflector_t *r, bool streaming)
     }
     r->phase = streaming ? P_STREAMING : P_WATCHING;
     r->last_progress_ms = now_ms(r);
-    report_request(r, streaming ? "watchlist" : "watch", -1);
+    report_request(r, streaming ? KR_REFLECTOR_REQUEST_WATCHLIST : KR_REFLECTOR_REQUEST_WATCH, -1);
     kr_error_t err = {0};
     if (r->lw.vt->watch(r->lw.impl, &req, on_watch_event, on_watch_close, r, &r->request, &err) !=
         0) {
@@ -734,11 +735,22 @@ static void start_watch(kr_reflector_t *r, bool streaming)
 
 /* ---- life ------------------------------------------------------------------ */
 
+/* A duration in ms as whole seconds for timeoutSeconds: rounded up, and
+ * small enough that max - min cannot overflow. */
+static int seconds_of(uint64_t ms)
+{
+    uint64_t s = ms / 1000 + (ms % 1000 != 0);
+    return s > INT_MAX / 2 ? INT_MAX / 2 : (int)s;
+}
+
 int kr_reflector_new(const kr_reflector_opts *opts, kr_reflector_t **out, kr_error_t *err)
 {
     if (!out)
         return kr_error_set(err, KR_EINVAL, "reflector: out is NULL");
     *out = NULL;
+    if (opts && opts->version > KR_REFLECTOR_OPTS_VERSION)
+        return kr_error_set(err, KR_EINVAL, "reflector: options version %u is newer than %u",
+                            opts->version, (unsigned)KR_REFLECTOR_OPTS_VERSION);
     if (!opts || !opts->lw.vt || !opts->clock.vt || !opts->store)
         return kr_error_set(err, KR_EINVAL, "reflector: lw, clock and store are required");
     kr_reflector_t *r = kr_calloc(1, sizeof(*r));
@@ -750,8 +762,8 @@ int kr_reflector_new(const kr_reflector_opts *opts, kr_reflector_t **out, kr_err
     r->hooks = opts->hooks;
     r->logger = opts->logger;
     r->page_size = opts->page_size ? opts->page_size : 500;
-    r->timeout_min_s = opts->watch_timeout_min_s ? opts->watch_timeout_min_s : 300;
-    r->timeout_max_s = opts->watch_timeout_max_s ? opts->watch_timeout_max_s : 600;
+    r->timeout_min_s = opts->watch_timeout_min_ms ? seconds_of(opts->watch_timeout_min_ms) : 300;
+    r->timeout_max_s = opts->watch_timeout_max_ms ? seconds_of(opts->watch_timeout_max_ms) : 600;
     if (r->timeout_max_s < r->timeout_min_s)
         r->timeout_max_s = r->timeout_min_s;
     r->progress_deadline_ms = opts->progress_deadline_ms ? opts->progress_deadline_ms : 180000;

@@ -13,7 +13,7 @@
 enum rt_state { RT_NEW, RT_RUNNING, RT_STOPPING, RT_STOPPED };
 
 typedef struct rt_call {
-    kr_runtime_fn fn;
+    kr_runtime_cb fn;
     void *user;
     struct rt_call *next;
 } rt_call;
@@ -35,7 +35,7 @@ struct kr_runtime {
 struct kr_timer {
     uv_timer_t handle;
     kr_runtime_t *rt;
-    kr_timer_fn fn;
+    kr_timer_cb fn;
     void *user;
 };
 
@@ -54,6 +54,9 @@ const kr_logger *kr_runtime_logger(const kr_runtime_t *rt)
 int kr_runtime_new(const kr_runtime_opts *opts, kr_runtime_t **out, kr_error_t *err)
 {
     *out = NULL;
+    if (opts && opts->version > KR_RUNTIME_OPTS_VERSION)
+        return kr_error_set(err, KR_EINVAL, "runtime: options version %u is newer than %u",
+                            opts->version, (unsigned)KR_RUNTIME_OPTS_VERSION);
     kr_runtime_t *rt = kr_calloc(1, sizeof(*rt));
     if (!rt)
         return kr_error_set(err, KR_ENOMEM, "runtime: out of memory");
@@ -232,7 +235,7 @@ bool kr_runtime_accepting(kr_runtime_t *rt)
     return ok;
 }
 
-int kr_runtime_call(kr_runtime_t *rt, kr_runtime_fn fn, void *user)
+int kr_runtime_call(kr_runtime_t *rt, kr_runtime_cb fn, void *user)
 {
     rt_call *c = kr_calloc(1, sizeof(*c));
     if (!c)
@@ -259,7 +262,7 @@ int kr_runtime_call(kr_runtime_t *rt, kr_runtime_fn fn, void *user)
 }
 
 typedef struct sync_call {
-    kr_runtime_fn fn;
+    kr_runtime_cb fn;
     void *user;
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -276,7 +279,7 @@ static void run_sync(void *arg)
     pthread_mutex_unlock(&s->lock);
 }
 
-int kr_runtime_call_sync(kr_runtime_t *rt, kr_runtime_fn fn, void *user)
+int kr_runtime_call_sync(kr_runtime_t *rt, kr_runtime_cb fn, void *user)
 {
     if (kr_runtime_is_loop_thread(rt)) {
         fn(user);
@@ -343,7 +346,7 @@ static void on_timer(uv_timer_t *handle)
     t->fn(t, t->user);
 }
 
-int kr_timer_new(kr_runtime_t *rt, kr_timer_fn fn, void *user, kr_timer_t **out, kr_error_t *err)
+int kr_timer_new(kr_runtime_t *rt, kr_timer_cb fn, void *user, kr_timer_t **out, kr_error_t *err)
 {
     *out = NULL;
     pthread_mutex_lock(&rt->lock);
@@ -396,7 +399,7 @@ bool kr_runtime_running(kr_runtime_t *rt)
     return running;
 }
 
-int kr_runtime_on_loop(kr_runtime_t *rt, kr_runtime_fn fn, void *arg)
+int kr_runtime_on_loop(kr_runtime_t *rt, kr_runtime_cb fn, void *arg)
 {
     if (kr_runtime_is_loop_thread(rt) || !kr_runtime_running(rt)) {
         fn(arg);

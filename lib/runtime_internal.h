@@ -38,6 +38,6 @@ bool kr_runtime_running(kr_runtime_t *rt);
 /* Run fn(arg) where the loop may be touched: at once on the loop thread or
  * when the I/O thread is not running (before start, after stop), else
  * marshalled with kr_runtime_call_sync. */
-int kr_runtime_on_loop(kr_runtime_t *rt, kr_runtime_fn fn, void *arg);
+int kr_runtime_on_loop(kr_runtime_t *rt, kr_runtime_cb fn, void *arg);
 
 #endif /* KR_LIB_RUNTIME_INTERNAL_H */

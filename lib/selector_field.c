@@ -234,7 +234,7 @@ const char *kr_field_selector_metadata_value(const json_t *obj, const char *fiel
 }
 
 bool kr_field_selector_matches(const kr_field_selector_t *sel, const json_t *obj,
-                               kr_field_value_fn value_fn, void *user)
+                               kr_field_value_cb value_fn, void *user)
 {
     if (!value_fn)
         value_fn = kr_field_selector_metadata_value;

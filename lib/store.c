@@ -409,6 +409,9 @@ int kr_store_new(const kr_store_opts *opts, kr_store_t **out, kr_error_t *err)
     if (!out)
         return kr_error_set(err, KR_EINVAL, "kr_store_new: out is NULL");
     *out = NULL;
+    if (opts && opts->version > KR_STORE_OPTS_VERSION)
+        return kr_error_set(err, KR_EINVAL, "store: options version %u is newer than %u",
+                            opts->version, (unsigned)KR_STORE_OPTS_VERSION);
     if (!opts)
         opts = &defaults;
     kr_store_t *s = kr_calloc(1, sizeof(*s));
@@ -567,12 +570,6 @@ int kr_store_add_listed(kr_store_t *store, json_t *obj, json_t **old_out, json_t
                         kr_error_t *err)
 {
     return upsert(store, obj, 0, old_out, cached_out, false, err);
-}
-
-int kr_store_update(kr_store_t *store, json_t *obj, size_t wire_bytes, json_t **old_out,
-                    json_t **cached_out, kr_error_t *err)
-{
-    return upsert(store, obj, wire_bytes, old_out, cached_out, true, err);
 }
 
 static int delete_locked_key(kr_store_t *store, const char *key, char **rv, json_t **old_out,
@@ -861,7 +858,7 @@ int kr_store_replace(kr_store_t *store, json_t *items, const size_t *wire_bytes,
     return kr_store_replace_batch(store, batch, resource_version, removed_out, err);
 }
 
-int kr_store_add_indexer(kr_store_t *store, const char *name, kr_store_index_fn fn, void *user,
+int kr_store_add_indexer(kr_store_t *store, const char *name, kr_store_index_cb fn, void *user,
                          kr_error_t *err)
 {
     if (!store || !name || !fn)

@@ -63,7 +63,7 @@ struct kr_store_index_values {
 
 struct index_def {
     char *name;
-    kr_store_index_fn fn; /* NULL: the built-in namespace index */
+    kr_store_index_cb fn; /* NULL: the built-in namespace index */
     void *user;
 };
 
@@ -138,7 +138,7 @@ struct kr_store {
     bool keep_managed_fields;
     size_t n_keep;
     struct field_path *keep;
-    kr_store_transform_fn transform;
+    kr_store_transform_cb transform;
     void *transform_user;
     bool compact;
     struct tree_cache cache;

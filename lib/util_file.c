@@ -183,8 +183,9 @@ static int token_copy(kr_credential_provider *self, kr_credential_provider **out
     return 0;
 }
 
-int kr_credential_provider_token_file_new(const char *path, int recheck_ms, const kr_logger *logger,
-                                          kr_credential_provider **out, kr_error_t *err)
+int kr_credential_provider_token_file_new(const char *path, uint64_t recheck_ms,
+                                          const kr_logger *logger, kr_credential_provider **out,
+                                          kr_error_t *err)
 {
     *out = NULL;
     if (!path || !*path) {

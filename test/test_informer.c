@@ -91,7 +91,7 @@ static void world_free(world *w)
     fake_lw_clear(&w->lw);
 }
 
-static void push(world *w, kr_lw_event_type t, const char *name, const char *rv)
+static void push(world *w, kr_watch_event_type t, const char *name, const char *rv)
 {
     char *o = fake_obj("default", name, rv);
     fake_lw_event(&w->lw, t, o);
@@ -103,7 +103,7 @@ static void bookmark(world *w, const char *rv)
     char buf[160];
     snprintf(buf, sizeof(buf), "{\"kind\":\"ConfigMap\",\"metadata\":{\"resourceVersion\":\"%s\"}}",
              rv);
-    fake_lw_event(&w->lw, KR_LW_BOOKMARK, buf);
+    fake_lw_event(&w->lw, KR_WATCH_BOOKMARK, buf);
 }
 
 static char *list_of(int n, int rv0)
@@ -136,9 +136,9 @@ START_TEST(handlers_receive_every_change_in_event_order)
     ck_assert(!kr_informer_has_synced(w.inf));
     fake_lw_list_ok(&w.lw, list_of(2, 3), "10", NULL);
     ck_assert(kr_informer_has_synced(w.inf));
-    push(&w, KR_LW_MODIFIED, "o0", "11");
-    push(&w, KR_LW_ADDED, "x", "12");
-    push(&w, KR_LW_DELETED, "o1", "13");
+    push(&w, KR_WATCH_MODIFIED, "o0", "11");
+    push(&w, KR_WATCH_ADDED, "x", "12");
+    push(&w, KR_WATCH_DELETED, "o1", "13");
     fake_lw_close(&w.lw, KR_EGONE, 410);
     fake_lw_list_ok(&w.lw, "[]", "20", NULL);
     const char *want[] = {"add o0@3",
@@ -180,7 +180,7 @@ START_TEST(late_handler_first_gets_adds_for_every_cached_object)
     kr_informer_handler h = handler_for(&late, 0);
     ck_assert_int_eq(kr_informer_add_handler(w.inf, &h, NULL, NULL), 0);
     ck_assert_int_eq(late.n, 3);
-    push(&w, KR_LW_MODIFIED, "o2", "10");
+    push(&w, KR_WATCH_MODIFIED, "o2", "10");
     ck_assert_int_eq(late.n, 4);
     ck_assert_str_eq(late.log[3], "update o2@7->10");
     int seen = 0;
@@ -231,7 +231,7 @@ START_TEST(removed_handler_is_not_called_again)
     fake_lw_list_ok(&w.lw, list_of(1, 1), "5", NULL);
     ck_assert_int_eq(kr_informer_remove_handler(w.inf, id), 0);
     ck_assert_int_eq(kr_informer_remove_handler(w.inf, id), KR_ENOTFOUND);
-    push(&w, KR_LW_ADDED, "z", "6");
+    push(&w, KR_WATCH_ADDED, "z", "6");
     fake_clock_advance(&w.clock, 5000);
     ck_assert_int_eq(a.n, 1);
     world_free(&w);
@@ -275,7 +275,7 @@ START_TEST(worker_waits_until_the_informer_observed_a_resource_version)
     fake_lw_list_ok(&w.lw, list_of(1, 1), "10", NULL);
     pthread_join(t1, NULL);
     ck_assert_int_eq(sync.rc, 0);
-    push(&w, KR_LW_ADDED, "b", "11");
+    push(&w, KR_WATCH_ADDED, "b", "11");
     bookmark(&w, "12");
     pthread_join(t2, NULL);
     ck_assert_int_eq(rv.rc, 0);
@@ -304,8 +304,8 @@ START_TEST(worker_waits_for_writes_to_two_clusters_at_once)
         .inf = a.inf, .inf2 = b.inf, .rv = "105", .rv2 = "9", .timeout = 60000, .rc = 99};
     pthread_t t;
     pthread_create(&t, NULL, wait_rv_thread, &arg);
-    push(&b, KR_LW_ADDED, "x", "9");
-    push(&a, KR_LW_ADDED, "x", "105");
+    push(&b, KR_WATCH_ADDED, "x", "9");
+    push(&a, KR_WATCH_ADDED, "x", "105");
     pthread_join(t, NULL);
     ck_assert_int_eq(arg.rc, 0);
     kr_rv_target targets[2] = {{a.inf, "105"}, {b.inf, "10"}};
@@ -336,7 +336,7 @@ START_TEST(loop_callback_fires_when_the_resource_version_is_observed)
     ck_assert_int_eq(
         kr_informer_notify_resource_version(w.inf, "900", 60000, rv_cb, &stopped, NULL), 0);
     fake_lw_list_ok(&w.lw, "[]", "10", NULL);
-    push(&w, KR_LW_ADDED, "a", "14");
+    push(&w, KR_WATCH_ADDED, "a", "14");
     ck_assert_int_eq(seen, 99);
     bookmark(&w, "15");
     ck_assert_int_eq(seen, 0);
@@ -388,7 +388,7 @@ START_TEST(metrics_count_lists_restarts_and_events)
     world_init(&w, NULL, NULL, reg);
     ck_assert_int_eq(kr_informer_start(w.inf, NULL), 0);
     fake_lw_list_ok(&w.lw, list_of(2, 1), "5", NULL);
-    push(&w, KR_LW_MODIFIED, "o1", "6");
+    push(&w, KR_WATCH_MODIFIED, "o1", "6");
     fake_lw_close(&w.lw, KR_EGONE, 410);
     fake_lw_list_ok(&w.lw, list_of(1, 1), "7", NULL);
     char *text = NULL;

@@ -63,12 +63,12 @@ static void on_progress(const char *rv, bool synced, void *user)
     snprintf(f->progress, sizeof(f->progress), "%s", rv);
 }
 
-static void on_request(const char *request, int cause, void *user)
+static void on_request(kr_reflector_request request, int cause, void *user)
 {
     fixture *f = user;
-    if (!request)
+    if (request == KR_REFLECTOR_REQUEST_NONE)
         f->restarts[cause]++;
-    else if (strcmp(request, "list") == 0)
+    else if (request == KR_REFLECTOR_REQUEST_LIST)
         f->lists++;
     else
         f->watches++;
@@ -132,7 +132,7 @@ static char *items(const char *first, ...)
     return buf;
 }
 
-static void event(kr_lw_event_type type, const char *name, const char *rv)
+static void event(kr_watch_event_type type, const char *name, const char *rv)
 {
     char *o = fake_obj("default", name, rv);
     fake_lw_event(&F.lw, type, o);
@@ -146,7 +146,7 @@ static void bookmark(const char *rv, bool initial_end)
              "{\"kind\":\"ConfigMap\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":"
              "\"%s\"%s}}",
              rv, initial_end ? ",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}" : "");
-    fake_lw_event(&F.lw, KR_LW_BOOKMARK, buf);
+    fake_lw_event(&F.lw, KR_WATCH_BOOKMARK, buf);
 }
 
 static const char *delta(int i)
@@ -243,10 +243,10 @@ START_TEST(watch_events_update_the_store_in_order)
 {
     setup_with(0, 0, false);
     sync_with(items("a@3", NULL), "5");
-    event(KR_LW_ADDED, "b", "6");
-    event(KR_LW_MODIFIED, "a", "7");
-    event(KR_LW_DELETED, "b", "8");
-    event(KR_LW_DELETED, "zz", "9"); /* never cached: nothing to report */
+    event(KR_WATCH_ADDED, "b", "6");
+    event(KR_WATCH_MODIFIED, "a", "7");
+    event(KR_WATCH_DELETED, "b", "8");
+    event(KR_WATCH_DELETED, "zz", "9"); /* never cached: nothing to report */
     ck_assert_int_eq(F.ndeltas, 4);
     ck_assert_str_eq(delta(1), "ADDED default/b 6");
     ck_assert_str_eq(delta(2), "UPDATED default/a 7 old=3");
@@ -262,7 +262,7 @@ START_TEST(clean_close_rewatches_from_the_last_rv_bookmarks_advanced)
 {
     setup_with(0, 0, false);
     sync_with(items(NULL), "5");
-    event(KR_LW_ADDED, "a", "6");
+    event(KR_WATCH_ADDED, "a", "6");
     bookmark("15", false);
     ck_assert_str_eq(F.progress, "15");
     fake_lw_close(&F.lw, 0, 0);
@@ -293,7 +293,7 @@ START_TEST(resume_watches_from_the_given_rv_then_relists_on_410)
     ck_assert_int_eq(F.lw.nrequests, 1);
     ck_assert_str_eq(REQ(0), WATCH_AT("7"));
     ck_assert(!kr_reflector_has_synced(F.r));
-    event(KR_LW_ADDED, "a", "8");
+    event(KR_WATCH_ADDED, "a", "8");
     ck_assert_str_eq(delta(0), "ADDED default/a 8");
     /* A failed watch is retried from the last RV, not relisted. */
     fake_lw_close(&F.lw, KR_ECONNECT, 0);
@@ -327,7 +327,7 @@ START_TEST(error_event_410_cancels_the_watch_and_relists)
 {
     setup_with(0, 0, false);
     sync_with(items("a@3", NULL), "5");
-    fake_lw_event(&F.lw, KR_LW_ERROR,
+    fake_lw_event(&F.lw, KR_WATCH_ERROR,
                   "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"message\":"
                   "\"too old resource version: 5 (9)\",\"reason\":\"Expired\",\"code\":410}");
     ck_assert(!F.lw.watch_open);
@@ -394,7 +394,7 @@ START_TEST(progress_deadline_passed_restarts_the_watch_from_last_rv)
 {
     setup_with(0, 10000, false);
     sync_with(items(NULL), "5");
-    event(KR_LW_ADDED, "a", "7");
+    event(KR_WATCH_ADDED, "a", "7");
     fake_clock_advance(&F.clock, 9999);
     ck_assert_int_eq(F.lw.nrequests, 2);
     fake_clock_advance(&F.clock, 1);
@@ -493,10 +493,10 @@ START_TEST(streaming_list_waits_for_the_initial_events_end_bookmark)
     setup_with(0, 0, true);
     ck_assert_str_eq(REQ(0),
                      "watch rv= bookmarks=1 initial=1 match=NotOlderThan labels=app fields=");
-    event(KR_LW_ADDED, "a", "3");
-    event(KR_LW_ADDED, "b", "4");
-    event(KR_LW_ADDED, "gone", "5");
-    event(KR_LW_DELETED, "gone", "6"); /* never cached, never reported */
+    event(KR_WATCH_ADDED, "a", "3");
+    event(KR_WATCH_ADDED, "b", "4");
+    event(KR_WATCH_ADDED, "gone", "5");
+    event(KR_WATCH_DELETED, "gone", "6"); /* never cached, never reported */
     bookmark("6", false); /* an ordinary bookmark does not end the initial events */
     ck_assert_uint_eq(kr_store_len(F.store), 0);
     ck_assert(!kr_reflector_has_synced(F.r));
@@ -505,7 +505,7 @@ START_TEST(streaming_list_waits_for_the_initial_events_end_bookmark)
     ck_assert_uint_eq(kr_store_len(F.store), 2);
     ck_assert_int_eq(F.ndeltas, 2);
     ck_assert_str_eq(F.progress, "20");
-    event(KR_LW_MODIFIED, "a", "21");
+    event(KR_WATCH_MODIFIED, "a", "21");
     ck_assert_str_eq(delta(2), "UPDATED default/a 21 old=3");
     fake_lw_close(&F.lw, 0, 0);
     ck_assert_str_eq(REQ(1), WATCH_AT("21"));
@@ -514,7 +514,7 @@ START_TEST(streaming_list_waits_for_the_initial_events_end_bookmark)
     fake_lw_close(&F.lw, KR_EGONE, 410);
     ck_assert_str_eq(REQ(2),
                      "watch rv=21 bookmarks=1 initial=1 match=NotOlderThan labels=app fields=");
-    event(KR_LW_ADDED, "a", "30");
+    event(KR_WATCH_ADDED, "a", "30");
     bookmark("31", true);
     ck_assert_str_eq(delta(F.ndeltas - 1), "DELETED default/b 4 final-state-unknown");
     teardown();
@@ -537,7 +537,7 @@ END_TEST
 START_TEST(streaming_ignored_by_server_falls_back_when_stream_ends_without_bookmark)
 {
     setup_with(0, 0, true);
-    event(KR_LW_ADDED, "a", "3");
+    event(KR_WATCH_ADDED, "a", "3");
     fake_lw_close(&F.lw, 0, 0);
     ck_assert_str_eq(REQ(1), FIRST_LIST("500"));
     ck_assert_uint_eq(kr_store_len(F.store), 0);
@@ -597,6 +597,26 @@ START_TEST(new_rejects_missing_dependencies)
 }
 END_TEST
 
+/* Options from a newer header are refused; 0 and the current version are
+ * the same thing. */
+START_TEST(new_checks_the_options_version)
+{
+    kr_reflector_t *r = NULL;
+    kr_error_t err = {0};
+    kr_reflector_opts o = KR_REFLECTOR_OPTS_INIT;
+    o.version = KR_REFLECTOR_OPTS_VERSION + 1;
+    ck_assert_int_eq(kr_reflector_new(&o, &r, &err), KR_EINVAL);
+    ck_assert_ptr_null(r);
+    ck_assert_ptr_nonnull(strstr(err.message, "version"));
+    kr_store_t *store = NULL;
+    kr_store_opts so = {.version = KR_STORE_OPTS_VERSION + 1};
+    ck_assert_int_eq(kr_store_new(&so, &store, NULL), KR_EINVAL);
+    so.version = 0;
+    ck_assert_int_eq(kr_store_new(&so, &store, NULL), 0);
+    kr_store_free(store);
+}
+END_TEST
+
 typedef struct sweep_data {
     json_t *page1, *page2, *relist, *added, *modified, *deleted;
 } sweep_data;
@@ -633,11 +653,11 @@ static int reflector_pass(void *arg)
         if (lw.list_pending && (copy = json_copy(sd->page2)))
             fake_lw_list_items(&lw, copy, "10", NULL);
         if (lw.watch_open)
-            fake_lw_event_obj(&lw, KR_LW_ADDED, sd->added);
+            fake_lw_event_obj(&lw, KR_WATCH_ADDED, sd->added);
         if (lw.watch_open)
-            fake_lw_event_obj(&lw, KR_LW_MODIFIED, sd->modified);
+            fake_lw_event_obj(&lw, KR_WATCH_MODIFIED, sd->modified);
         if (lw.watch_open)
-            fake_lw_event_obj(&lw, KR_LW_DELETED, sd->deleted);
+            fake_lw_event_obj(&lw, KR_WATCH_DELETED, sd->deleted);
         if (lw.watch_open)
             fake_lw_close(&lw, KR_EGONE, 410);
         if (lw.list_pending && (copy = json_copy(sd->relist)))
@@ -708,6 +728,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, stop_from_a_handler_cancels_everything);
     tcase_add_test(tc, resource_versions_compare_as_integers);
     tcase_add_test(tc, new_rejects_missing_dependencies);
+    tcase_add_test(tc, new_checks_the_options_version);
     tcase_add_test(tc, allocation_failures_leak_nothing);
     suite_add_tcase(s, tc);
     return s;

@@ -150,7 +150,7 @@ START_TEST(add_update_delete_return_old_and_new_objects)
 
     json_t *a2 = configmap("ns", "a", "11", NULL);
     json_t *cached2 = NULL;
-    ck_assert_int_eq(kr_store_update(s, a2, 100, &old, &cached2, &err), 0);
+    ck_assert_int_eq(kr_store_add(s, a2, 100, &old, &cached2, &err), 0);
     /* compact: the old object is parsed again from its cached text */
     if (kr_test_compact())
         ck_assert(json_equal(old, cached));
@@ -593,7 +593,7 @@ START_TEST(stats_measure_wire_and_cached_bytes)
     ck_assert_uint_eq(st.received_bytes_total, 1300);
     ck_assert_uint_eq(st.writes, 2);
     /* Replacing b: its bytes are swapped, not added. */
-    ck_assert_int_eq(kr_store_update(s, configmap("ns", "b", "3", NULL), 200, NULL, NULL, &err), 0);
+    ck_assert_int_eq(kr_store_add(s, configmap("ns", "b", "3", NULL), 200, NULL, NULL, &err), 0);
     kr_store_get_stats(s, &st);
     ck_assert_uint_eq(st.wire_bytes, 1200);
     ck_assert_uint_eq(st.received_bytes_total, 1500);
@@ -671,7 +671,7 @@ static void *snap_writer(void *arg)
         for (int k = 0; k < 8; k++) {
             char name[16];
             snprintf(name, sizeof(name), "o%lu", kr_test_rng_below(&rng, SNAP_OBJECTS));
-            kr_store_update(sn->store, gen_object(name, gen), 0, NULL, NULL, NULL);
+            kr_store_add(sn->store, gen_object(name, gen), 0, NULL, NULL, NULL);
         }
         if (gen % 2)
             kr_store_add(sn->store, gen_object("extra", gen), 0, NULL, NULL, NULL);
@@ -918,7 +918,7 @@ START_TEST(random_operations_agree_with_a_model)
         if (op < 55) {
             random_owners(&rng, m.owners[k], sizeof(m.owners[k]));
             ck_assert_int_eq(
-                kr_store_update(s, model_object(k, m.owners[k], step), 1, NULL, NULL, NULL), 0);
+                kr_store_add(s, model_object(k, m.owners[k], step), 1, NULL, NULL, NULL), 0);
         } else if (op < 85) {
             char key[32], name[16];
             model_name(k, name, sizeof(name));
@@ -979,7 +979,7 @@ static int store_session(void *arg)
     }
     json_t *moved = json_pack("{s:{s:s,s:s},s:{s:s}}", "metadata", "name", "a", "namespace", "ns",
                               "data", "owners", "w");
-    kr_store_update(s, moved, 10, NULL, NULL, NULL);
+    kr_store_add(s, moved, 10, NULL, NULL, NULL);
     if (kr_store_by_index(s, "owner", "y", &out, NULL) == 0) {
         bad |= json_array_size(out) > 2;
         json_decref(out);
@@ -1049,7 +1049,7 @@ static int store_session(void *arg)
     json_t *old = NULL;
     json_t *again = json_pack("{s:{s:s,s:s,s:s}}", "metadata", "name", "c", "namespace", "ns",
                               "resourceVersion", "10");
-    if (kr_store_update(s, again, 0, &old, NULL, NULL) == 0)
+    if (kr_store_add(s, again, 0, &old, NULL, NULL) == 0)
         json_decref(old);
     kr_store_delete_key(s, "ns/a", NULL, NULL);
 out:

@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common.h"
 #include "config.h"
@@ -69,10 +70,11 @@ typedef enum kr_client_http {
 
 /* Options of kr_client_new(); zero means the default. */
 typedef struct kr_client_opts {
+    unsigned version; /* KR_CLIENT_OPTS_VERSION (0 is taken as 1) */
     kr_client_http http_version;
     int max_retries; /* retries of a failed request; 0 = 5, < 0 = none */
-    int backoff_base_ms; /* first retry delay without Retry-After; 0 = 200 */
-    int backoff_max_ms; /* cap of the delay; 0 = 10000 */
+    uint64_t backoff_base_ms; /* first retry delay without Retry-After; 0 = 200 */
+    uint64_t backoff_max_ms; /* cap of the delay; 0 = 10000 */
     size_t max_event_bytes; /* largest watch event; 0 = 16 MiB */
     long max_connections; /* per host; 0 = unlimited */
     bool legacy_discovery; /* ask for legacy discovery only (one request per group-version) */
@@ -82,6 +84,10 @@ typedef struct kr_client_opts {
      * this time); 0 = 1000, < 0 = on every miss. */
     int discovery_miss_interval_ms;
 } kr_client_opts;
+#define KR_CLIENT_OPTS_VERSION 1
+/* clang-format off */
+#define KR_CLIENT_OPTS_INIT {.version = KR_CLIENT_OPTS_VERSION}
+/* clang-format on */
 
 /* Create a client on runtime `rt` for `config`. `config` is borrowed and
  * must outlive the client (its credential provider is used in place);
@@ -120,6 +126,7 @@ typedef enum kr_verb {
 
 /* Query options of LIST and WATCH. Strings borrowed; zero means unset. */
 typedef struct kr_list_opts {
+    unsigned version; /* KR_LIST_OPTS_VERSION (0 is taken as 1) */
     const char *label_selector;
     const char *field_selector;
     const char *resource_version;
@@ -136,6 +143,10 @@ typedef struct kr_list_opts {
      * metadata client asks for them. */
     const char *accept;
 } kr_list_opts;
+#define KR_LIST_OPTS_VERSION 1
+/* clang-format off */
+#define KR_LIST_OPTS_INIT {.version = KR_LIST_OPTS_VERSION}
+/* clang-format on */
 
 #define KR_CLIENT_ACCEPT_PARTIAL_METADATA_LIST                                                     \
     "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
@@ -144,14 +155,20 @@ typedef struct kr_list_opts {
 
 /* Options of writes (create, update, patch, status). */
 typedef struct kr_write_opts {
+    unsigned version; /* KR_WRITE_OPTS_VERSION (0 is taken as 1) */
     bool dry_run; /* dryRun=All */
     const char *field_manager; /* required by server-side apply */
     bool force; /* server-side apply: take over conflicting fields */
     const char *field_validation; /* "Ignore" | "Warn" | "Strict"; NULL = server default */
 } kr_write_opts;
+#define KR_WRITE_OPTS_VERSION 1
+/* clang-format off */
+#define KR_WRITE_OPTS_INIT {.version = KR_WRITE_OPTS_VERSION}
+/* clang-format on */
 
 /* Options of delete, sent as a DeleteOptions body. */
 typedef struct kr_delete_opts {
+    unsigned version; /* KR_DELETE_OPTS_VERSION (0 is taken as 1) */
     const char *propagation_policy; /* "Orphan" | "Background" | "Foreground"; NULL = server's */
     bool has_grace_period;
     long grace_period_seconds;
@@ -159,6 +176,10 @@ typedef struct kr_delete_opts {
     const char *precondition_resource_version;
     bool dry_run;
 } kr_delete_opts;
+#define KR_DELETE_OPTS_VERSION 1
+/* clang-format off */
+#define KR_DELETE_OPTS_INIT {.version = KR_DELETE_OPTS_VERSION}
+/* clang-format on */
 
 /* One request. Everything is borrowed for the duration of the call that
  * takes it (bodies are serialised before it returns). */
@@ -170,7 +191,7 @@ typedef struct kr_request {
     const kr_list_opts *list; /* LIST, DELETE_COLLECTION: may be NULL */
     const kr_write_opts *write; /* writes: may be NULL */
     const kr_delete_opts *del; /* DELETE: may be NULL */
-    int timeout_ms; /* 0 = the config's timeout_ms */
+    uint64_t timeout_ms; /* 0 = the config's timeout_ms */
 } kr_request;
 
 /* The result of a request: `result` is the decoded response body on
@@ -228,9 +249,9 @@ KR_API int kr_client_delete(kr_client_t *client, kr_gvr gvr, const char *namespa
  * continue token. A non-zero return from `page` stops and is returned.
  * An expired continue token (410) fails with KR_EGONE: start again.
  * [worker thread] */
-typedef int (*kr_client_page_fn)(json_t *page, void *user);
+typedef int (*kr_client_page_cb)(json_t *page, void *user);
 KR_API int kr_client_list_pages(kr_client_t *client, kr_gvr gvr, const char *namespace_,
-                                const kr_list_opts *opts, kr_client_page_fn page, void *user,
+                                const kr_list_opts *opts, kr_client_page_cb page, void *user,
                                 kr_error_t *err);
 /* Every page joined into one list: *out is a new <Kind>List whose
  * metadata.resourceVersion is the first page's. [worker thread] */
@@ -239,14 +260,7 @@ KR_API int kr_client_list_all(kr_client_t *client, kr_gvr gvr, const char *names
 
 /* ---- Watch --------------------------------------------------------------- */
 
-typedef enum kr_watch_event_type {
-    KR_WATCH_ADDED = 1,
-    KR_WATCH_MODIFIED = 2,
-    KR_WATCH_DELETED = 3,
-    KR_WATCH_BOOKMARK = 4,
-    KR_WATCH_ERROR = 5, /* object is a Status; the watch then ends */
-} kr_watch_event_type;
-
+/* kr_watch_event_type is in common.h (the reflector uses it too). */
 /* "ADDED", ... ; NULL for an unknown value. */
 KR_API const char *kr_watch_event_type_name(kr_watch_event_type type);
 
@@ -254,14 +268,14 @@ typedef struct kr_watch kr_watch_t;
 
 /* One event, on the loop thread, in stream order. `object` is borrowed for
  * the call (json_incref to keep it). */
-typedef void (*kr_watch_event_fn)(kr_watch_t *watch, kr_watch_event_type type, json_t *object,
+typedef void (*kr_watch_event_cb)(kr_watch_t *watch, kr_watch_event_type type, json_t *object,
                                   void *user);
 /* The end of the stream, on the loop thread, once. rc 0: the server closed
  * the stream cleanly (re-watch from kr_watch_resource_version()).
  * KR_EGONE: the resourceVersion is too old (HTTP 410 or an ERROR event):
  * relist. Other codes: a failure (err says what). Not called after
  * kr_watch_free(). */
-typedef void (*kr_watch_end_fn)(kr_watch_t *watch, int rc, const kr_error_t *err, void *user);
+typedef void (*kr_watch_end_cb)(kr_watch_t *watch, int rc, const kr_error_t *err, void *user);
 
 /* Open a watch on a collection (`namespace_` NULL/"" = all namespaces or a
  * cluster-scoped resource). `opts` borrowed, may be NULL. *out is new: the
@@ -269,8 +283,8 @@ typedef void (*kr_watch_end_fn)(kr_watch_t *watch, int rc, const kr_error_t *err
  * Watches are not retried: the caller (a reflector) decides. [any thread]
  * Errors: KR_EINVAL, KR_ENOMEM, KR_ESHUTDOWN. */
 KR_API int kr_client_watch(kr_client_t *client, kr_gvr gvr, const char *namespace_,
-                           const kr_list_opts *opts, kr_watch_event_fn on_event,
-                           kr_watch_end_fn on_end, void *user, kr_watch_t **out, kr_error_t *err);
+                           const kr_list_opts *opts, kr_watch_event_cb on_event,
+                           kr_watch_end_cb on_end, void *user, kr_watch_t **out, kr_error_t *err);
 
 /* The last resourceVersion seen on the stream (from events and bookmarks),
  * or the one the watch started from. Borrowed, valid until the next event

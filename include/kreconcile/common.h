@@ -119,7 +119,7 @@ typedef enum kr_log_level {
 /* Receives one formatted message. `module` is e.g. "client", "reflector";
  * `message` is borrowed for the call. May be called from the loop thread
  * or worker threads: the callback must be thread-safe. */
-typedef void (*kr_log_fn)(kr_log_level level, const char *module, const char *message, void *user);
+typedef void (*kr_log_cb)(kr_log_level level, const char *module, const char *message, void *user);
 
 /* One structured field of a log line (`key` and `value` borrowed for the
  * call), e.g. {"controller", "syncer"}, {"cluster", "dc1"}, {"key", "ns/x"}. */
@@ -129,12 +129,12 @@ typedef struct kr_log_field {
 } kr_log_field;
 
 /* Receives a message with its structured fields (`fields` borrowed for the
- * call, `n` of them). Same threading rules as kr_log_fn. */
+ * call, `n` of them). Same threading rules as kr_log_cb. */
 typedef void (*kr_log_fields_cb)(kr_log_level level, const char *module, const char *message,
                                  const kr_log_field *fields, size_t n, void *user);
 
 typedef struct kr_logger {
-    kr_log_fn fn; /* NULL: discard (unless fields_cb is set) */
+    kr_log_cb fn; /* NULL: discard (unless fields_cb is set) */
     kr_log_level max_level; /* messages above this level are not formatted; 0 = errors only */
     void *user;
     /* Optional: receives kr_log_fields() messages with their fields apart
@@ -154,24 +154,36 @@ KR_API void kr_logv(const kr_logger *logger, kr_log_level level, const char *mod
                     const char *fmt, va_list ap);
 /* A message with structured fields: `fields` (n of them, borrowed; a NULL
  * value is skipped) go to the logger's fields_cb apart from the message,
- * or are appended to the message as " key=value" for a plain kr_log_fn.
+ * or are appended to the message as " key=value" for a plain kr_log_cb.
  * Never allocates. */
 KR_API void kr_log_fields(const kr_logger *logger, kr_log_level level, const char *module,
                           const kr_log_field *fields, size_t n, const char *fmt, ...)
     KR_PRINTF(6, 7);
 
+/* ---- Watch events ------------------------------------------------------ */
+
+/* The type of one watch event: the client's watches (client.h) and the
+ * reflector's lister-watcher (reflector.h) both use it. */
+typedef enum kr_watch_event_type {
+    KR_WATCH_ADDED = 1,
+    KR_WATCH_MODIFIED = 2,
+    KR_WATCH_DELETED = 3,
+    KR_WATCH_BOOKMARK = 4,
+    KR_WATCH_ERROR = 5, /* object is a Status; the watch then ends */
+} kr_watch_event_type;
+
 /* ---- Allocators -------------------------------------------------------- */
 
-typedef void *(*kr_malloc_fn)(size_t size);
-typedef void *(*kr_realloc_fn)(void *ptr, size_t size);
-typedef void (*kr_free_fn)(void *ptr);
+typedef void *(*kr_malloc_cb)(size_t size);
+typedef void *(*kr_realloc_cb)(void *ptr, size_t size);
+typedef void (*kr_free_cb)(void *ptr);
 
 /* Replace the allocator used for every allocation the library makes
  * itself (not jansson's: use json_set_alloc_funcs() for those, nor
  * libcurl's or libuv's). Any NULL argument restores the C library's
  * function. Call it before creating any object: memory must be freed by
  * the allocator that made it. Not thread-safe. */
-KR_API void kr_set_allocator(kr_malloc_fn malloc_fn, kr_realloc_fn realloc_fn, kr_free_fn free_fn);
+KR_API void kr_set_allocator(kr_malloc_cb malloc_fn, kr_realloc_cb realloc_fn, kr_free_cb free_fn);
 
 /* Allocate and free with the library's allocator, e.g. for strings the
  * library returns as "new; free with kr_free()". kr_free(NULL) is a no-op. */

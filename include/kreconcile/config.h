@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common.h"
 
@@ -52,7 +53,7 @@ typedef struct kr_credential_provider {
  * KR_ENOMEM. A later read failure keeps serving the last token and logs a
  * warning through `logger` (copied; NULL = none). *out is new; free it
  * with its free(). [any thread]; get() is thread-safe. */
-KR_API int kr_credential_provider_token_file_new(const char *path, int recheck_ms,
+KR_API int kr_credential_provider_token_file_new(const char *path, uint64_t recheck_ms,
                                                  const kr_logger *logger,
                                                  kr_credential_provider **out, kr_error_t *err);
 
@@ -86,7 +87,7 @@ typedef struct kr_rest_config {
     char *user_agent; /* NULL: "libkreconcile/<version>" */
     double qps; /* client-side rate limit; 0 = 5 (client-go) */
     int burst; /* 0 = 10 (client-go) */
-    int timeout_ms; /* per request, 0 = none (watches never time out) */
+    uint64_t timeout_ms; /* per request, 0 = none (watches never time out) */
     char *namespace_; /* the context's namespace ("default" when unset) */
     /* Added after the first contract; zero = unset. */
     char **impersonate_groups; /* NULL-terminated list (kubeconfig `as-groups`), or NULL */
@@ -128,8 +129,13 @@ typedef struct kr_kubeconfig kr_kubeconfig_t;
 
 /* Options for loading; zero means the default. */
 typedef struct kr_kubeconfig_opts {
+    unsigned version; /* KR_KUBECONFIG_OPTS_VERSION (0 is taken as 1) */
     kr_logger logger; /* warnings, e.g. insecure-skip-tls-verify; never credentials */
 } kr_kubeconfig_opts;
+#define KR_KUBECONFIG_OPTS_VERSION 1
+/* clang-format off */
+#define KR_KUBECONFIG_OPTS_INIT {.version = KR_KUBECONFIG_OPTS_VERSION}
+/* clang-format on */
 
 /* What kubectl's flags override, applied to the merged kubeconfig. NULL or
  * "" means "not overridden". */
@@ -238,12 +244,17 @@ KR_API int kr_kubeconfig_rest_config(const kr_kubeconfig_t *kc,
 
 /* Options for the in-cluster config; zero means the default. */
 typedef struct kr_in_cluster_opts {
+    unsigned version; /* KR_IN_CLUSTER_OPTS_VERSION (0 is taken as 1) */
     /* The service account directory; NULL: the standard
      * /var/run/secrets/kubernetes.io/serviceaccount. Meant for tests. */
     const char *service_account_dir;
-    int token_recheck_ms; /* how often the token file is checked; 0 = 60000 */
+    uint64_t token_recheck_ms; /* how often the token file is checked; 0 = 60000 */
     kr_logger logger;
 } kr_in_cluster_opts;
+#define KR_IN_CLUSTER_OPTS_VERSION 1
+/* clang-format off */
+#define KR_IN_CLUSTER_OPTS_INIT {.version = KR_IN_CLUSTER_OPTS_VERSION}
+/* clang-format on */
 
 /* The config of a pod: server https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT
  * (an IPv6 host in brackets), CA file <dir>/ca.crt, namespace from
@@ -258,11 +269,16 @@ KR_API int kr_config_in_cluster(const kr_in_cluster_opts *opts, kr_rest_config *
 /* ---- one call, as controllers load their config ---------------------------- */
 
 typedef struct kr_config_load_opts {
+    unsigned version; /* KR_CONFIG_LOAD_OPTS_VERSION (0 is taken as 1) */
     const char *kubeconfig; /* explicit file (--kubeconfig), or NULL */
     kr_config_overrides overrides; /* applied to kubeconfig-based configs */
     kr_in_cluster_opts in_cluster; /* for the in-cluster step */
     kr_logger logger; /* kubeconfig warnings; in-cluster too if its own is unset */
 } kr_config_load_opts;
+#define KR_CONFIG_LOAD_OPTS_VERSION 1
+/* clang-format off */
+#define KR_CONFIG_LOAD_OPTS_INIT {.version = KR_CONFIG_LOAD_OPTS_VERSION}
+/* clang-format on */
 
 /* The usual search, as controller-runtime's GetConfig: the explicit
  * kubeconfig; else $KUBECONFIG when set and non-empty; else in-cluster when

@@ -48,6 +48,7 @@ typedef struct kr_informer_handler {
 
 /* Options; zero means the default. Strings are copied. */
 typedef struct kr_informer_opts {
+    unsigned version; /* KR_INFORMER_OPTS_VERSION (0 is taken as 1) */
     /* Where it runs: `client` (its runtime is used), or, for tests and
      * custom sources, an explicit lister-watcher and clock (then handlers
      * run on the thread that drives them and `runtime` may be NULL). */
@@ -57,13 +58,13 @@ typedef struct kr_informer_opts {
     const char *label_selector;
     const char *field_selector;
     kr_listwatch lw; /* overrides client when lw.vt is set; borrowed */
-    kr_reflector_clock clock; /* with lw; borrowed */
+    kr_timer_clock clock; /* with lw; borrowed */
     kr_runtime_t *runtime; /* with lw: the loop its callbacks run on, or NULL */
     kr_store_opts store; /* representation, transforms, keep_fields (borrowed for _new) */
     long page_size; /* 0 = 500 */
-    long progress_deadline_ms; /* 0 = 180000; < 0 = never */
-    int watch_timeout_min_s, watch_timeout_max_s; /* 0 = 300, 600 */
-    unsigned backoff_initial_ms, backoff_max_ms; /* 0 = 800, 30000 */
+    uint64_t progress_deadline_ms; /* 0 = 180000; UINT64_MAX (or -1) = never */
+    uint64_t watch_timeout_min_ms, watch_timeout_max_ms; /* 0 = 300000, 600000 */
+    uint64_t backoff_initial_ms, backoff_max_ms; /* 0 = 800, 30000 */
     bool streaming_list; /* try sendInitialEvents first */
     kr_metrics_registry_t *metrics; /* borrowed; NULL = no metrics */
     kr_logger logger;
@@ -81,6 +82,10 @@ typedef struct kr_informer_opts {
      * sweeper, garbage collectors, owner lookups). */
     bool metadata_only;
 } kr_informer_opts;
+#define KR_INFORMER_OPTS_VERSION 1
+/* clang-format off */
+#define KR_INFORMER_OPTS_INIT {.version = KR_INFORMER_OPTS_VERSION}
+/* clang-format on */
 
 /* Create a stopped informer. *out is new (kr_informer_free).
  * Errors: KR_EINVAL (no client and no lw, missing resource), KR_ENOMEM,
@@ -139,9 +144,9 @@ KR_API int kr_informer_wait_for_resource_version(kr_informer_t *inf, const char 
  * 0 when observed, KR_ETIMEDOUT or KR_ESHUTDOWN; never inside this call.
  * Errors (cb then never runs): KR_EINVAL, KR_ENOMEM, KR_ESHUTDOWN.
  * [any thread] */
-typedef void (*kr_informer_rv_fn)(int rc, void *user);
+typedef void (*kr_informer_rv_cb)(int rc, void *user);
 KR_API int kr_informer_notify_resource_version(kr_informer_t *inf, const char *resource_version,
-                                               uint64_t timeout_ms, kr_informer_rv_fn cb,
+                                               uint64_t timeout_ms, kr_informer_rv_cb cb,
                                                void *user, kr_error_t *err);
 
 /* One write to wait for: the informer (of one cluster) and the RV the
@@ -175,12 +180,17 @@ KR_API void kr_informer_get_stats(const kr_informer_t *inf, kr_informer_stats *o
 typedef struct kr_informer_factory kr_informer_factory_t;
 
 typedef struct kr_informer_factory_opts {
+    unsigned version; /* KR_INFORMER_FACTORY_OPTS_VERSION (0 is taken as 1) */
     kr_metrics_registry_t *metrics; /* borrowed; given to every informer */
     kr_logger logger;
     long page_size;
     bool streaming_list;
     kr_store_opts store; /* for every informer; borrowed for the factory's life */
 } kr_informer_factory_opts;
+#define KR_INFORMER_FACTORY_OPTS_VERSION 1
+/* clang-format off */
+#define KR_INFORMER_FACTORY_OPTS_INIT {.version = KR_INFORMER_FACTORY_OPTS_VERSION}
+/* clang-format on */
 
 /* *out is new (kr_informer_factory_free). Errors: KR_ENOMEM. [any thread] */
 KR_API int kr_informer_factory_new(const kr_informer_factory_opts *opts,
@@ -246,9 +256,9 @@ KR_API int kr_listwatch_client_new_metadata(kr_client_t *client, kr_gvr resource
                                             const char *namespace_, kr_listwatch *out,
                                             kr_error_t *err);
 
-/* A kr_reflector_clock over the runtime's loop clock and timers. The
+/* A kr_timer_clock over the runtime's loop clock and timers. The
  * clock's functions are [loop thread]. *out borrows `rt`. */
-KR_API void kr_reflector_clock_runtime(kr_runtime_t *rt, kr_reflector_clock *out);
+KR_API void kr_timer_clock_runtime(kr_runtime_t *rt, kr_timer_clock *out);
 
 #ifdef __cplusplus
 }

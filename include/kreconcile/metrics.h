@@ -72,8 +72,8 @@ KR_API unsigned long long kr_metrics_count(const kr_metric_t *m);
  * queue's unfinished work, for one). It must not call into the registry
  * other than to update metrics. Returns an id for kr_metrics_collector_remove,
  * or a negative KR_E* (KR_ENOMEM). [any thread] */
-typedef void (*kr_metrics_collect_fn)(void *user);
-KR_API int kr_metrics_collector_add(kr_metrics_registry_t *reg, kr_metrics_collect_fn fn,
+typedef void (*kr_metrics_collect_cb)(void *user);
+KR_API int kr_metrics_collector_add(kr_metrics_registry_t *reg, kr_metrics_collect_cb fn,
                                     void *user);
 /* Remove a collector; after it returns the collector is not running and will
  * never run again. [any thread, not from a collector] */
@@ -81,7 +81,7 @@ KR_API void kr_metrics_collector_remove(kr_metrics_registry_t *reg, int id);
 
 /* Receives the exposition text in pieces; returns 0 to go on, anything else
  * to stop (the render returns KR_ECANCELED). `data` is borrowed. */
-typedef int (*kr_metrics_write_fn)(const char *data, size_t len, void *user);
+typedef int (*kr_metrics_write_cb)(const char *data, size_t len, void *user);
 
 /* Render the whole registry in the Prometheus text format: families in
  * registration order, series in creation order; "# HELP" and "# TYPE"
@@ -92,7 +92,7 @@ typedef int (*kr_metrics_write_fn)(const char *data, size_t len, void *user);
  * kr_metrics_render: *out is a new NUL-terminated string (kr_free), *len
  * (optional) its length. Errors: KR_ENOMEM, KR_ECANCELED. [any thread] */
 KR_API int kr_metrics_render(kr_metrics_registry_t *reg, char **out, size_t *len, kr_error_t *err);
-KR_API int kr_metrics_render_to(kr_metrics_registry_t *reg, kr_metrics_write_fn write, void *user,
+KR_API int kr_metrics_render_to(kr_metrics_registry_t *reg, kr_metrics_write_cb write, void *user,
                                 kr_error_t *err);
 
 #ifdef __cplusplus

@@ -42,10 +42,11 @@ typedef struct kr_queue kr_queue_t;
 /* Called when a key fails more than max_retries times. `key` is borrowed for
  * the call; the queue's lock is not held (the callback may use the queue).
  * Runs on the thread that called kr_queue_add_failed / kr_queue_done_result. */
-typedef void (*kr_queue_give_up_fn)(const char *key, unsigned failures, void *user);
+typedef void (*kr_queue_give_up_cb)(const char *key, unsigned failures, void *user);
 
 /* Options; the zero value is a queue with client-go's defaults. */
 typedef struct kr_queue_opts {
+    unsigned version; /* KR_QUEUE_OPTS_VERSION (0 is taken as 1) */
     /* The `name` label of the workqueue_* metrics; copied. Metrics are
      * reported only when both name and metrics are set (as in client-go,
      * unnamed queues have none). */
@@ -58,7 +59,7 @@ typedef struct kr_queue_opts {
     /* 0: unlimited. Otherwise a key whose failure count (kr_queue_add_failed)
      * would exceed max_retries is dropped, forgotten and given to on_give_up. */
     unsigned max_retries;
-    kr_queue_give_up_fn on_give_up;
+    kr_queue_give_up_cb on_give_up;
     void *give_up_user;
     /* Idle keys (neither queued, processing, waiting nor failing) stay
      * interned so that adding them again allocates nothing: at most
@@ -66,6 +67,10 @@ typedef struct kr_queue_opts {
      * more (about 150 bytes each); 0: 16384. */
     size_t idle_keys;
 } kr_queue_opts;
+#define KR_QUEUE_OPTS_VERSION 1
+/* clang-format off */
+#define KR_QUEUE_OPTS_INIT {.version = KR_QUEUE_OPTS_VERSION}
+/* clang-format on */
 
 /* A new queue. `opts` may be NULL. *out is new (kr_queue_free).
  * Errors: KR_EINVAL (a metrics family exists with another shape), KR_ENOMEM.

@@ -17,7 +17,9 @@ extern "C" {
 
 /* A monotonic clock in nanoseconds. A zero kr_clock (now_ns == NULL) means
  * CLOCK_MONOTONIC. Tests inject a fake one to move time without sleeping;
- * now_ns must be thread-safe and never go backwards. */
+ * now_ns must be thread-safe and never go backwards. A time source only:
+ * the loop-thread components that also need timers (reflector, informer)
+ * take a kr_timer_clock (reflector.h) instead. */
 typedef struct kr_clock {
     int64_t (*now_ns)(void *user);
     void *user;

@@ -3,7 +3,7 @@
  * LIST + WATCH, resourceVersion tracking, 410 relists, backoff, bookmarks,
  * a watch progress deadline and the optional streaming list. It never does
  * I/O itself: it talks to the server through a kr_listwatch (a vtable, so a
- * fake one drives it in tests) and to time through a kr_reflector_clock.
+ * fake one drives it in tests) and to time through a kr_timer_clock.
  * The first list into an empty store is cached page by page as it arrives
  * (each object reported once cached, as client-go's indexer fills: no
  * second read of every object); a relist is staged and swapped in at once.
@@ -58,23 +58,14 @@ typedef struct kr_lw_watch_request {
     const char *field_selector;
 } kr_lw_watch_request;
 
-/* Event types, the same values as kr_watch_event_type of client.h. */
-typedef enum kr_lw_event_type {
-    KR_LW_ADDED = 1,
-    KR_LW_MODIFIED = 2,
-    KR_LW_DELETED = 3,
-    KR_LW_BOOKMARK = 4,
-    KR_LW_ERROR = 5, /* object is a Status */
-} kr_lw_event_type;
-
 /* One watch event, in stream order. `object` is borrowed for the call; the
  * reflector may take a reference and edit it in place, so the
  * implementation must not use it afterwards. */
-typedef void (*kr_lw_event_fn)(kr_lw_event_type type, json_t *object, void *user);
+typedef void (*kr_lw_event_cb)(kr_watch_event_type type, json_t *object, void *user);
 /* The end of a watch, once: rc 0 = clean end of stream (timeout, server
  * restart); KR_EGONE = 410 as an HTTP reply; any other code = failure
  * (`err`, borrowed, may give http_code). Never called after cancel. */
-typedef void (*kr_lw_close_fn)(int rc, const kr_error_t *err, void *user);
+typedef void (*kr_lw_close_cb)(int rc, const kr_error_t *err, void *user);
 
 /* The vtable. Each call returns 0 and a handle, or a negative KR_E* (then
  * no callback will come). Callbacks never run inside the call that
@@ -85,8 +76,8 @@ typedef void (*kr_lw_close_fn)(int rc, const kr_error_t *err, void *user);
 typedef struct kr_listwatch_vtable {
     int (*list)(void *impl, const kr_lw_list_request *req, kr_lw_list_cb cb, void *user,
                 void **handle, kr_error_t *err);
-    int (*watch)(void *impl, const kr_lw_watch_request *req, kr_lw_event_fn on_event,
-                 kr_lw_close_fn on_close, void *user, void **handle, kr_error_t *err);
+    int (*watch)(void *impl, const kr_lw_watch_request *req, kr_lw_event_cb on_event,
+                 kr_lw_close_cb on_close, void *user, void **handle, kr_error_t *err);
     void (*cancel)(void *impl, void *handle);
 } kr_listwatch_vtable;
 
@@ -97,20 +88,25 @@ typedef struct kr_listwatch {
 
 /* ---- Time ----------------------------------------------------------- */
 
-typedef void (*kr_clock_fn)(void *user);
+typedef void (*kr_timer_clock_cb)(void *user);
 
-/* A clock with one-shot timers. schedule() returns 0 and a handle, valid
- * until the callback has run or cancel() was called. */
-typedef struct kr_reflector_clock_vtable {
+/* A clock with one-shot timers, in milliseconds, used on one thread (the
+ * loop thread): what the reflector and informers need to wait. schedule()
+ * returns 0 and a handle, valid until the callback has run or cancel() was
+ * called. kr_timer_clock_runtime() (informer.h) builds one over the
+ * runtime's loop. Not to be confused with kr_clock (ratelimit.h): a bare,
+ * thread-safe time source in nanoseconds for the work queue and the rate
+ * limiters, which read time from any thread but never schedule. */
+typedef struct kr_timer_clock_vtable {
     uint64_t (*now_ms)(void *impl);
-    int (*schedule)(void *impl, uint64_t delay_ms, kr_clock_fn fn, void *user, void **handle);
+    int (*schedule)(void *impl, uint64_t delay_ms, kr_timer_clock_cb fn, void *user, void **handle);
     void (*cancel)(void *impl, void *handle);
-} kr_reflector_clock_vtable;
+} kr_timer_clock_vtable;
 
-typedef struct kr_reflector_clock {
-    const kr_reflector_clock_vtable *vt;
+typedef struct kr_timer_clock {
+    const kr_timer_clock_vtable *vt;
     void *impl;
-} kr_reflector_clock;
+} kr_timer_clock;
 
 /* ---- Deltas the reflector reports ----------------------------------- */
 
@@ -148,6 +144,14 @@ typedef enum kr_watch_restart_cause {
 /* Names: "timeout", "gone", "error", "progress_deadline". */
 KR_API const char *kr_watch_restart_cause_name(kr_watch_restart_cause cause);
 
+/* What on_request reports: a request sent, or (NONE) a watch restart. */
+typedef enum kr_reflector_request {
+    KR_REFLECTOR_REQUEST_NONE = 0, /* no request: the watch restarted for `cause` */
+    KR_REFLECTOR_REQUEST_LIST = 1, /* a LIST (first page of a list or relist) */
+    KR_REFLECTOR_REQUEST_WATCH = 2, /* a WATCH */
+    KR_REFLECTOR_REQUEST_WATCHLIST = 3, /* a streaming list (WATCH with sendInitialEvents) */
+} kr_reflector_request;
+
 typedef struct kr_reflector_hooks {
     /* Each change, in order. May be NULL. */
     void (*on_delta)(const kr_delta *delta, void *user);
@@ -155,9 +159,10 @@ typedef struct kr_reflector_hooks {
      * (borrowed) after an event, a bookmark or a completed list; `synced`
      * says whether a complete list has been applied. May be NULL. */
     void (*on_progress)(const char *resource_version, bool synced, void *user);
-    /* A request was sent: "list", "watch"; or the watch restarted for
-     * `cause` (request == NULL). For metrics. May be NULL. */
-    void (*on_request)(const char *request, int cause, void *user);
+    /* A request was sent (`cause` is -1); or the watch restarted for
+     * `cause`, a kr_watch_restart_cause (request == KR_REFLECTOR_REQUEST_NONE).
+     * For metrics. May be NULL. */
+    void (*on_request)(kr_reflector_request request, int cause, void *user);
     void *user;
     /* Whether on_delta will read the objects of a relist's adds and
      * updates. May be NULL (= always). When it returns false those deltas
@@ -172,27 +177,35 @@ typedef struct kr_reflector kr_reflector_t;
 
 /* Options; zero means the default. */
 typedef struct kr_reflector_opts {
+    unsigned version; /* KR_REFLECTOR_OPTS_VERSION (0 is taken as 1) */
     kr_listwatch lw; /* required; borrowed, must outlive the reflector */
-    kr_reflector_clock clock; /* required; borrowed */
+    kr_timer_clock clock; /* required; borrowed */
     kr_store_t *store; /* required; borrowed; the reflector is its only writer */
     kr_reflector_hooks hooks;
     const char *label_selector; /* copied */
     const char *field_selector; /* copied */
     long page_size; /* LIST limit; 0 = 500; < 0 = no paging */
-    int watch_timeout_min_s; /* random timeoutSeconds in [min, max); 0 = 300 */
-    int watch_timeout_max_s; /* 0 = 600 */
+    /* A random timeoutSeconds in [min, max) (whole seconds, rounded up);
+     * 0 = 300000, 600000. */
+    uint64_t watch_timeout_min_ms;
+    uint64_t watch_timeout_max_ms;
     /* No event nor bookmark within this time: the watch is dead, restart it
      * from the last RV. 0 = 3 x bookmark interval of a real apiserver
-     * (about a minute each) = 180000 ms; < 0 = never. */
-    long progress_deadline_ms;
-    unsigned backoff_initial_ms; /* 0 = 800 */
-    unsigned backoff_max_ms; /* 0 = 30000 */
-    unsigned backoff_reset_ms; /* 0 = 120000: healthy that long resets the backoff */
+     * (about a minute each) = 180000 ms; UINT64_MAX (-1 converts to it) =
+     * never. */
+    uint64_t progress_deadline_ms;
+    uint64_t backoff_initial_ms; /* 0 = 800 */
+    uint64_t backoff_max_ms; /* 0 = 30000 */
+    uint64_t backoff_reset_ms; /* 0 = 120000: healthy that long resets the backoff */
     bool streaming_list; /* try sendInitialEvents=true first */
     uint64_t seed; /* for jitter and timeouts; 0 = fixed default */
     kr_logger logger;
     const char *name; /* for logs, e.g. "v1/configmaps"; copied */
 } kr_reflector_opts;
+#define KR_REFLECTOR_OPTS_VERSION 1
+/* clang-format off */
+#define KR_REFLECTOR_OPTS_INIT {.version = KR_REFLECTOR_OPTS_VERSION}
+/* clang-format on */
 
 /* Create a stopped reflector. *out is new (kr_reflector_free). Errors:
  * KR_EINVAL (missing lw, clock or store), KR_ENOMEM. [loop thread] */

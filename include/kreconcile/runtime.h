@@ -21,11 +21,16 @@ typedef struct kr_runtime kr_runtime_t;
 
 /* Options of kr_runtime_new(); the zero value means the defaults. */
 typedef struct kr_runtime_opts {
+    unsigned version; /* KR_RUNTIME_OPTS_VERSION (0 is taken as 1) */
     kr_logger logger; /* copied; the callback must be thread-safe */
 } kr_runtime_opts;
+#define KR_RUNTIME_OPTS_VERSION 1
+/* clang-format off */
+#define KR_RUNTIME_OPTS_INIT {.version = KR_RUNTIME_OPTS_VERSION}
+/* clang-format on */
 
 /* A function run on the loop thread; `user` is the caller's pointer. */
-typedef void (*kr_runtime_fn)(void *user);
+typedef void (*kr_runtime_cb)(void *user);
 
 /* Create a runtime (not yet running). `opts` is borrowed and may be NULL.
  * *out is new: free it with kr_runtime_free(). [any thread]
@@ -52,12 +57,12 @@ KR_API void kr_runtime_free(kr_runtime_t *rt);
 
 /* Queue fn(user) to run on the loop thread, in call order, and return at
  * once. [any thread] Errors: KR_ESHUTDOWN (stopped or stopping), KR_ENOMEM. */
-KR_API int kr_runtime_call(kr_runtime_t *rt, kr_runtime_fn fn, void *user);
+KR_API int kr_runtime_call(kr_runtime_t *rt, kr_runtime_cb fn, void *user);
 
 /* Run fn(user) on the loop thread and wait until it has returned. On the
  * loop thread itself it runs fn at once. [any thread]
  * Errors: KR_ESTATE (not started), KR_ESHUTDOWN, KR_ENOMEM. */
-KR_API int kr_runtime_call_sync(kr_runtime_t *rt, kr_runtime_fn fn, void *user);
+KR_API int kr_runtime_call_sync(kr_runtime_t *rt, kr_runtime_cb fn, void *user);
 
 /* True when the calling thread is the runtime's loop thread. [any thread] */
 KR_API bool kr_runtime_is_loop_thread(const kr_runtime_t *rt);
@@ -74,12 +79,12 @@ KR_API const kr_logger *kr_runtime_logger(const kr_runtime_t *rt);
 /* A one-shot or repeating timer on the loop. Every function here is
  * [loop thread] only. */
 typedef struct kr_timer kr_timer_t;
-typedef void (*kr_timer_fn)(kr_timer_t *timer, void *user);
+typedef void (*kr_timer_cb)(kr_timer_t *timer, void *user);
 
 /* Create a stopped timer calling fn(timer, user). *out is new; free it with
  * kr_timer_free(). Errors: KR_ENOMEM, KR_ESTATE (off the loop thread or
  * runtime stopping). */
-KR_API int kr_timer_new(kr_runtime_t *rt, kr_timer_fn fn, void *user, kr_timer_t **out,
+KR_API int kr_timer_new(kr_runtime_t *rt, kr_timer_cb fn, void *user, kr_timer_t **out,
                         kr_error_t *err);
 /* (Re)arm: first call after `timeout_ms`, then every `repeat_ms` (0 = once). */
 KR_API int kr_timer_start(kr_timer_t *timer, uint64_t timeout_ms, uint64_t repeat_ms);

@@ -121,9 +121,9 @@ KR_API int kr_field_selector_requirement(const kr_field_selector_t *sel, size_t 
  * borrowed from `obj` (or static), or NULL when the object has no such
  * field (NULL compares as "", as on the apiserver). Must be thread-safe
  * when matching from several threads. */
-typedef const char *(*kr_field_value_fn)(const json_t *obj, const char *field, void *user);
+typedef const char *(*kr_field_value_cb)(const json_t *obj, const char *field, void *user);
 
-/* A kr_field_value_fn for the fields every resource supports:
+/* A kr_field_value_cb for the fields every resource supports:
  * "metadata.name" and "metadata.namespace"; NULL for any other field or
  * when the object lacks it. `user` is ignored. [any thread] */
 KR_API const char *kr_field_selector_metadata_value(const json_t *obj, const char *field,
@@ -134,7 +134,7 @@ KR_API const char *kr_field_selector_metadata_value(const json_t *obj, const cha
  * kr_field_selector_metadata_value. The empty selector matches
  * everything. [any thread] */
 KR_API bool kr_field_selector_matches(const kr_field_selector_t *sel, const json_t *obj,
-                                      kr_field_value_fn value_fn, void *user);
+                                      kr_field_value_cb value_fn, void *user);
 
 /* Check that every term names one of the `n_allowed` fields in `allowed`.
  * Returns 0, or KR_EINVAL with the apiserver's message for the first

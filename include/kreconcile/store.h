@@ -56,14 +56,14 @@ KR_API int kr_store_index_values_add(kr_store_index_values *out, const char *val
  * KR_E* code to make the write fail (the store is then unchanged). Called
  * on the writing thread, outside the store's lock; must not call the
  * store. Must be a pure function of `obj`. */
-typedef int (*kr_store_index_fn)(const json_t *obj, kr_store_index_values *out, void *user);
+typedef int (*kr_store_index_cb)(const json_t *obj, kr_store_index_values *out, void *user);
 
 /* A transform applied to every object before it is cached, after the
  * built-in ones (managedFields, keep_fields). `obj` is stolen and owned by
  * nobody else, so it may be edited in place; set *out to a new reference
  * (often `obj` itself) and return 0, or return a negative KR_E* code to
  * reject the write. Runs on the writing thread, outside the lock. */
-typedef int (*kr_store_transform_fn)(json_t *obj, json_t **out, void *user);
+typedef int (*kr_store_transform_cb)(json_t *obj, json_t **out, void *user);
 
 /* How cached objects are held (see the top of this file). */
 typedef enum kr_store_representation {
@@ -74,6 +74,7 @@ typedef enum kr_store_representation {
 
 /* Options; the zero value means the defaults. */
 typedef struct kr_store_opts {
+    unsigned version; /* KR_STORE_OPTS_VERSION (0 is taken as 1) */
     /* Default false: metadata.managedFields is dropped before caching, as
      * controller-runtime users ask (it is often half of an object). */
     bool keep_managed_fields;
@@ -85,7 +86,7 @@ typedef struct kr_store_opts {
     const char *const *keep_fields;
     size_t n_keep_fields;
     /* Optional user transform, run last. */
-    kr_store_transform_fn transform;
+    kr_store_transform_cb transform;
     void *transform_user;
     /* KR_STORE_DEFAULT (compact), KR_STORE_COMPACT or KR_STORE_TREES. */
     kr_store_representation representation;
@@ -93,6 +94,10 @@ typedef struct kr_store_opts {
      * objects to keep; 0 = 256, < 0 = none. */
     long tree_cache;
 } kr_store_opts;
+#define KR_STORE_OPTS_VERSION 1
+/* clang-format off */
+#define KR_STORE_OPTS_INIT {.version = KR_STORE_OPTS_VERSION}
+/* clang-format on */
 
 /* Create an empty store with the namespace index. `opts` may be NULL
  * (defaults). *out is new: free with kr_store_free(). Errors: KR_EINVAL
@@ -114,7 +119,7 @@ KR_API int kr_store_key_of(const json_t *obj, char **key, kr_error_t *err);
  * Objects already cached are indexed at once. Errors: KR_EEXIST (name
  * taken, including "namespace"), KR_EINVAL, KR_ENOMEM, or the index
  * function's error; the store is unchanged on error. [writer] */
-KR_API int kr_store_add_indexer(kr_store_t *store, const char *name, kr_store_index_fn fn,
+KR_API int kr_store_add_indexer(kr_store_t *store, const char *name, kr_store_index_cb fn,
                                 void *user, kr_error_t *err);
 
 /* Insert or replace the object with obj's key. `obj` is STOLEN (also on
@@ -129,11 +134,6 @@ KR_API int kr_store_add_indexer(kr_store_t *store, const char *name, kr_store_in
  * index function's error; the store is then unchanged. [writer] */
 KR_API int kr_store_add(kr_store_t *store, json_t *obj, size_t wire_bytes, json_t **old_out,
                         json_t **cached_out, kr_error_t *err);
-
-/* The same as kr_store_add() (an upsert, as in client-go): separate so
- * that call sites read like the event they apply. [writer] */
-KR_API int kr_store_update(kr_store_t *store, json_t *obj, size_t wire_bytes, json_t **old_out,
-                           json_t **cached_out, kr_error_t *err);
 
 /* Remove the object with the key of `obj` (borrowed; e.g. a DELETED
  * event's object). The last resource version becomes obj's

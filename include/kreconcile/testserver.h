@@ -52,6 +52,7 @@ typedef struct kr_testserver_faults {
 
 /* Options; zero means the default. Strings are borrowed for the call. */
 typedef struct kr_testserver_opts {
+    unsigned version; /* KR_TESTSERVER_OPTS_VERSION (0 is taken as 1) */
     const char *bind_address; /* default "127.0.0.1" */
     unsigned short port; /* 0 = any free port */
     const char *tls_cert_pem; /* PEM text; with tls_key_pem serves https */
@@ -73,6 +74,10 @@ typedef struct kr_testserver_opts {
      * Borrowed for the call to kr_testserver_start. */
     const char *audit_log;
 } kr_testserver_opts;
+#define KR_TESTSERVER_OPTS_VERSION 1
+/* clang-format off */
+#define KR_TESTSERVER_OPTS_INIT {.version = KR_TESTSERVER_OPTS_VERSION}
+/* clang-format on */
 
 /* Create a server and start listening. *out is new: stop and free it with
  * kr_testserver_free(). Errors: KR_EINVAL (bad options, TLS not supported

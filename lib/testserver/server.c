@@ -92,6 +92,9 @@ static int create_default_namespaces(kr_testserver_t *ts)
 int kr_testserver_start(const kr_testserver_opts *opts, kr_testserver_t **out, kr_error_t *err)
 {
     *out = NULL;
+    if (opts && opts->version > KR_TESTSERVER_OPTS_VERSION)
+        return kr_error_set(err, KR_EINVAL, "test server: options version %u is newer than %u",
+                            opts->version, (unsigned)KR_TESTSERVER_OPTS_VERSION);
     kr_testserver_t *ts = kr_calloc(1, sizeof(*ts));
     if (!ts)
         return kr_error_set(err, KR_ENOMEM, "out of memory creating the test server");

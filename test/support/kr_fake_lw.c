@@ -51,8 +51,8 @@ static int fake_list(void *impl, const kr_lw_list_request *req, kr_lw_list_cb cb
     return 0;
 }
 
-static int fake_watch(void *impl, const kr_lw_watch_request *req, kr_lw_event_fn on_event,
-                      kr_lw_close_fn on_close, void *user, void **handle, kr_error_t *err)
+static int fake_watch(void *impl, const kr_lw_watch_request *req, kr_lw_event_cb on_event,
+                      kr_lw_close_cb on_close, void *user, void **handle, kr_error_t *err)
 {
     fake_lw *f = impl;
     ck_assert_msg(!f->watch_open, "two watches at once");
@@ -129,7 +129,7 @@ void fake_lw_list_items(fake_lw *f, json_t *items, const char *rv, const char *c
     f->list_cb(items, rv, cont, NULL, f->list_user);
 }
 
-void fake_lw_event_obj(fake_lw *f, kr_lw_event_type type, json_t *obj)
+void fake_lw_event_obj(fake_lw *f, kr_watch_event_type type, json_t *obj)
 {
     ck_assert_msg(f->watch_open, "no watch open");
     f->on_event(type, obj, f->watch_user);
@@ -145,7 +145,7 @@ void fake_lw_list_fail(fake_lw *f, int code, int http)
     f->list_cb(NULL, NULL, NULL, &err, f->list_user);
 }
 
-void fake_lw_event(fake_lw *f, kr_lw_event_type type, const char *obj_json)
+void fake_lw_event(fake_lw *f, kr_watch_event_type type, const char *obj_json)
 {
     ck_assert_msg(f->watch_open, "no watch open");
     json_error_t jerr;
@@ -181,7 +181,8 @@ static uint64_t clock_now(void *impl)
     return ((fake_clock *)impl)->now;
 }
 
-static int clock_schedule(void *impl, uint64_t delay, kr_clock_fn fn, void *user, void **handle)
+static int clock_schedule(void *impl, uint64_t delay, kr_timer_clock_cb fn, void *user,
+                          void **handle)
 {
     fake_clock *c = impl;
     int slot = -1;
@@ -208,7 +209,7 @@ static void clock_cancel(void *impl, void *handle)
     t->active = false;
 }
 
-static const kr_reflector_clock_vtable CLOCK_VT = {clock_now, clock_schedule, clock_cancel};
+static const kr_timer_clock_vtable CLOCK_VT = {clock_now, clock_schedule, clock_cancel};
 
 void fake_clock_init(fake_clock *c)
 {

@@ -27,8 +27,8 @@ typedef struct fake_lw {
     void *list_user;
     /* the open watch, if any */
     bool watch_open;
-    kr_lw_event_fn on_event;
-    kr_lw_close_fn on_close;
+    kr_lw_event_cb on_event;
+    kr_lw_close_cb on_close;
     void *watch_user;
     int cancels;
     int fail_next_watch; /* a KR_E* the next watch() call returns */
@@ -44,9 +44,9 @@ void fake_lw_list_fail(fake_lw *f, int code, int http);
 /* The same with a prepared array (stolen), for allocation-failure sweeps. */
 void fake_lw_list_items(fake_lw *f, json_t *items, const char *rv, const char *cont);
 /* Deliver a prepared object (borrowed). */
-void fake_lw_event_obj(fake_lw *f, kr_lw_event_type type, json_t *obj);
+void fake_lw_event_obj(fake_lw *f, kr_watch_event_type type, json_t *obj);
 /* Deliver an event to the open watch: `obj_json` is object JSON text. */
-void fake_lw_event(fake_lw *f, kr_lw_event_type type, const char *obj_json);
+void fake_lw_event(fake_lw *f, kr_watch_event_type type, const char *obj_json);
 void fake_lw_close(fake_lw *f, int rc, int http);
 
 /* A ConfigMap-ish object "ns/name" at `rv`; new JSON text (free()). */
@@ -54,14 +54,14 @@ char *fake_obj(const char *ns, const char *name, const char *rv);
 
 typedef struct fake_timer {
     uint64_t due;
-    kr_clock_fn fn;
+    kr_timer_clock_cb fn;
     void *user;
     bool active;
     uint64_t delay;
 } fake_timer;
 
 typedef struct fake_clock {
-    kr_reflector_clock clock;
+    kr_timer_clock clock;
     uint64_t now;
     fake_timer timers[1024];
     int ntimers;
