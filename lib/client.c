@@ -26,6 +26,7 @@ typedef struct kr_creq {
     kr_client_cb cb;
     void *user;
     bool cb_steals; /* cb owns the result (internal blocking callers) */
+    struct late_body *late; /* a blocking caller's: its 2xx body is parsed there */
     char *content_type_out; /* raw requests: where to copy the answer's type */
     size_t content_type_out_size;
     int attempt;
@@ -36,6 +37,18 @@ typedef struct kr_creq {
     bool in_direct_submit; /* inside kr_client_do on the loop thread */
     kr_error_t *early_failure; /* a failure there, reported on the next turn */
 } kr_creq;
+
+/* A 2xx body handed to the blocking caller unparsed, so that its JSON is
+ * parsed on the caller's thread rather than on the loop thread. Written on
+ * the loop thread before the callback, read by the caller after it. */
+typedef struct late_body {
+    char *data; /* kr_malloc'd copy; NULL when none was handed over */
+    size_t len;
+    long status;
+    int retry_after_s;
+    char method[8];
+    char *path; /* kr_malloc'd */
+} late_body;
 
 static const char JSON_TYPE[] = "application/json";
 
@@ -272,6 +285,28 @@ static bool schedule_retry(kr_creq *r, int rc, const kr_http_response *resp, con
     return true;
 }
 
+/* Copy a 2xx body for the blocking caller to parse; false when memory is
+ * short (it is then parsed here, as for any other caller). */
+static bool hand_over(kr_creq *r, const kr_http_response *resp)
+{
+    late_body *l = r->late;
+    l->data = kr_malloc(resp->body.len + 1);
+    l->path = kr_strdup(r->path);
+    if (!l->data || !l->path) {
+        kr_free(l->data);
+        kr_free(l->path);
+        l->data = l->path = NULL;
+        return false;
+    }
+    memcpy(l->data, resp->body.data, resp->body.len);
+    l->data[resp->body.len] = '\0';
+    l->len = resp->body.len;
+    l->status = resp->status;
+    l->retry_after_s = resp->retry_after_s;
+    memcpy(l->method, r->method, sizeof(l->method));
+    return true;
+}
+
 static void on_http_done(kr_http_xfer *x, int rc, const kr_http_response *resp, const char *message,
                          void *user)
 {
@@ -292,6 +327,10 @@ static void on_http_done(kr_http_xfer *x, int rc, const kr_http_response *resp, 
         snprintf(r->content_type_out, r->content_type_out_size, "%s", resp->content_type);
     if (rc == 0 && resp->status >= 200 && resp->status < 300) {
         json_t *result = NULL;
+        if (resp->body.len > 0 && r->late && hand_over(r, resp)) {
+            complete(r, NULL, NULL);
+            return;
+        }
         if (resp->body.len > 0) {
             json_error_t jerr;
             result = json_loadb(resp->body.data, resp->body.len, 0, &jerr);
@@ -427,16 +466,17 @@ static json_t *delete_options(const kr_delete_opts *d)
 }
 
 static int do_request(kr_client_t *client, const kr_request *req, kr_client_cb cb, void *user,
-                      bool cb_steals, kr_error_t *err);
+                      late_body *late, kr_error_t *err);
 
 int kr_client_do(kr_client_t *client, const kr_request *req, kr_client_cb cb, void *user,
                  kr_error_t *err)
 {
-    return do_request(client, req, cb, user, false, err);
+    return do_request(client, req, cb, user, NULL, err);
 }
 
+/* `late`: a blocking caller's (its callback steals the result), or NULL. */
 static int do_request(kr_client_t *client, const kr_request *req, kr_client_cb cb, void *user,
-                      bool cb_steals, kr_error_t *err)
+                      late_body *late, kr_error_t *err)
 {
     const char *method = method_of(req->verb);
     if (!method)
@@ -452,7 +492,8 @@ static int do_request(kr_client_t *client, const kr_request *req, kr_client_cb c
     kr_creq *r = new_creq(client, method, cb, user);
     if (!r)
         return kr_error_set(err, KR_ENOMEM, "client: out of memory");
-    r->cb_steals = cb_steals;
+    r->cb_steals = late != NULL;
+    r->late = late;
     kr_buf url = {0};
     int rc = kr_client_build_url(&url, req, false, err);
     if (rc != 0) {
@@ -502,6 +543,7 @@ typedef struct sync_wait {
     json_t *result;
     kr_error_t err;
     int rc;
+    late_body late;
 } sync_wait;
 
 static void sync_init(sync_wait *s)
@@ -526,6 +568,32 @@ static void sync_cb(json_t *result, const kr_error_t *err, void *user)
     pthread_mutex_unlock(&s->lock);
 }
 
+/* On the caller's thread: what on_http_done does with a 2xx body. */
+static void parse_late(sync_wait *s)
+{
+    late_body *l = &s->late;
+    json_error_t jerr;
+    json_t *result = json_loadb(l->data, l->len, 0, &jerr);
+    if (!result) {
+        kr_error_set(&s->err, KR_EPARSE, "%s %s: the response is not JSON: %s", l->method, l->path,
+                     jerr.text);
+        s->rc = KR_EPARSE;
+    } else {
+        /* A 2xx carrying a failed Status is still a failure. */
+        const char *st = json_string_value(json_object_get(result, "status"));
+        if (kr_is_status(result) && st && strcmp(st, "Failure") == 0) {
+            kr_status_error_json(result, l->status, l->retry_after_s, l->path, &s->err);
+            s->rc = s->err.code ? s->err.code : KR_EHTTP;
+            json_decref(result);
+        } else {
+            s->result = result;
+        }
+    }
+    kr_free(l->data);
+    kr_free(l->path);
+    l->data = l->path = NULL;
+}
+
 static int sync_finish(sync_wait *s, int start_rc, json_t **out, kr_error_t *err)
 {
     if (start_rc == 0) {
@@ -533,6 +601,8 @@ static int sync_finish(sync_wait *s, int start_rc, json_t **out, kr_error_t *err
         while (!s->done)
             pthread_cond_wait(&s->cond, &s->lock);
         pthread_mutex_unlock(&s->lock);
+        if (s->late.data)
+            parse_late(s);
         if (s->rc != 0 && err)
             *err = s->err;
     }
@@ -556,7 +626,7 @@ int kr_client_do_sync(kr_client_t *client, const kr_request *req, json_t **out, 
                             "client: blocking call on the loop thread (use kr_client_do)");
     sync_wait s;
     sync_init(&s);
-    int rc = do_request(client, req, sync_cb, &s, true, err);
+    int rc = do_request(client, req, sync_cb, &s, &s.late, err);
     return sync_finish(&s, rc, out, err);
 }
 
@@ -578,6 +648,7 @@ int kr_client_raw_get(kr_client_t *c, const char *path, const char *accept, json
     }
     r->accept = accept;
     r->cb_steals = true;
+    r->late = &s.late;
     r->content_type_out = content_type;
     r->content_type_out_size = content_type_size;
     int rc = submit(c, r, err);

@@ -521,8 +521,13 @@ static int setup_easy(kr_http_xfer *x)
     if (x->timeout_ms > 0)
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, x->timeout_ms);
     /* Idle watches must stay small (curl allocates this per transfer);
-     * big LIST responses read faster in large chunks. */
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, x->stream ? 1024L : 65536L);
+     * big LIST responses read faster in large chunks. A write answers one
+     * object: curl's default 16 KiB, as a 64 KiB buffer allocated and freed
+     * per transfer makes malloc consolidate its free lists every time. */
+    if (x->stream)
+        curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 1024L);
+    else if (strcmp(x->method, "GET") == 0)
+        curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 65536L);
     if (x->low_speed_time_s > 0) {
         curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
         curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, x->low_speed_time_s);

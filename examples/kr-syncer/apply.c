@@ -30,21 +30,31 @@ json_t *syncer_desired_copy(const json_t *hub, const char *hub_name, kr_error_t 
         kr_error_set(err, KR_EINVAL, "the hub object has no metadata.uid");
         return NULL;
     }
-    json_t *copy = json_deep_copy(hub);
-    if (!copy) {
+    /* Shallow copies of what is edited here (the object, its metadata,
+     * labels and annotations); the content is shared with the cached hub
+     * object, which nobody modifies. */
+    json_t *copy = json_copy((json_t *)hub);
+    json_t *meta = json_is_object(hub_meta) ? json_object() : NULL;
+    int rc = copy && (!hub_meta || meta) ? 0 : -1;
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)hub_meta, key, value)
+    {
+        if (rc != 0 || !kept(key))
+            continue;
+        json_t *v = json_is_object(value) ? json_copy(value) : json_incref(value);
+        rc = json_object_set_new(meta, key, v);
+    }
+    if (rc == 0 && meta)
+        rc = json_object_set_new(copy, "metadata", meta);
+    else
+        json_decref(meta);
+    if (rc != 0) {
+        json_decref(copy);
         kr_error_set(err, KR_ENOMEM, "out of memory copying the hub object");
         return NULL;
     }
     json_object_del(copy, "status");
-    json_t *meta = json_object_get(copy, "metadata");
-    const char *key;
-    json_t *value;
-    void *tmp;
-    json_object_foreach_safe(meta, tmp, key, value)
-    {
-        if (!kept(key))
-            json_object_del(meta, key);
-    }
     json_t *annotations = json_object_get(meta, "annotations");
     for (size_t i = 0; i < sizeof(dropped_annotations) / sizeof(dropped_annotations[0]); i++)
         json_object_del(annotations, dropped_annotations[i]);
