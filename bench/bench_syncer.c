@@ -117,6 +117,10 @@ static int make_informer(kr_client_t *client, kr_gvr gvr, const char *ns, const 
     (void)user;
     kr_informer_opts o = {
         .client = client, .resource = gvr, .namespace_ = ns, .label_selector = selector};
+    /* as the program: trees (KR_BENCH_SYNCER_STORE=compact to compare) */
+    const char *repr = getenv("KR_BENCH_SYNCER_STORE");
+    o.store.representation =
+        repr && strcmp(repr, "compact") == 0 ? KR_STORE_COMPACT : KR_STORE_TREES;
     int rc = kr_informer_new(&o, out, err);
     if (rc == 0)
         informers[n_informers++] = *out;

@@ -239,6 +239,10 @@ static int serve(int argc, char **argv)
     mo.max_body_bytes = 16 * 1024 * 1024;
     mo.client_qps = DEFAULT_QPS;
     mo.client_burst = DEFAULT_BURST;
+    /* The API lists and reads Runnables from the hub's cache on every
+     * request and each reconcile reads its Runnable and copies: trees are
+     * read without a parse (the compact default parses on read). */
+    mo.informers.store.representation = KR_STORE_TREES;
     app a = {.informers_mu = PTHREAD_MUTEX_INITIALIZER};
     int code = 2;
     if (kr_manager_new(&mo, &a.m, &err) != 0 || setup(&a, &cfg, auth, &err) != 0)
