@@ -99,7 +99,8 @@ typedef struct kr_test_proc_io {
 } kr_test_proc_io;
 
 /* kr_test_proc_run with the stdin and stderr of `io` (borrowed; NULL: as
- * kr_test_proc_run). */
+ * kr_test_proc_run). With an input, SIGPIPE is ignored in the test process
+ * from then on (a program may exit without reading it). */
 int kr_test_proc_run_io(const char *const *argv, const kr_test_proc_io *io, char *out, size_t size,
                         int timeout_ms);
 
