@@ -24,6 +24,7 @@
 #include "client_state.h"
 #include "kr_suite.h"
 #include "kr_test.h"
+#include "kr_test_proc.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
 
@@ -956,28 +957,32 @@ static bool port_open(int port)
 
 static const char NGHTTPX[] = "/usr/sbin/nghttpx";
 
-/* nghttpx with a TLS frontend (h2 by ALPN) in front of the test server. */
-static pid_t start_nghttpx(int front, int back, const char *key, const char *crt)
+/* nghttpx with a TLS frontend (h2 by ALPN) in front of the test server;
+ * its output in `log`. */
+static void start_nghttpx(kr_test_proc *p, const char *log, int front, int back, const char *key,
+                          const char *crt)
 {
-    pid_t pid = fork();
-    if (pid == 0) {
-        char frontend[64], backend[64];
-        snprintf(frontend, sizeof(frontend), "--frontend=127.0.0.1,%d", front);
-        snprintf(backend, sizeof(backend), "--backend=127.0.0.1,%d", back);
-        int devnull = open("/dev/null", 1);
-        dup2(devnull, 1);
-        dup2(devnull, 2);
-        /* --conf=/dev/null: the packaged config adds a listener of its own. */
-        execl(NGHTTPX, NGHTTPX, "--conf=/dev/null", frontend, backend, "--workers=1", "--no-ocsp",
-              "--backend-http1-connections-per-host=2000", "--log-level=ERROR",
-              "--frontend-http2-max-concurrent-streams=2000", "--no-server-push", key, crt,
-              (char *)NULL);
-        _exit(127);
-    }
+    char frontend[64], backend[64];
+    snprintf(frontend, sizeof(frontend), "--frontend=127.0.0.1,%d", front);
+    snprintf(backend, sizeof(backend), "--backend=127.0.0.1,%d", back);
+    /* --conf=/dev/null: the packaged config adds a listener of its own. */
+    const char *argv[] = {NGHTTPX,
+                          "--conf=/dev/null",
+                          frontend,
+                          backend,
+                          "--workers=1",
+                          "--no-ocsp",
+                          "--backend-http1-connections-per-host=2000",
+                          "--log-level=ERROR",
+                          "--frontend-http2-max-concurrent-streams=2000",
+                          "--no-server-push",
+                          key,
+                          crt,
+                          NULL};
+    kr_test_proc_start(p, log, argv);
     /* Another program's listener: nothing to wait on but the port itself. */
     for (int i = 0; i < 5000 && !port_open(front); i++)
         usleep(1000);
-    return pid;
 }
 
 START_TEST(http2_through_nghttpx_multiplexes_requests_and_watches)
@@ -994,10 +999,12 @@ START_TEST(http2_through_nghttpx_multiplexes_requests_and_watches)
     kr_testserver_opts o = {.seed = 1};
     start_server(&f, &o);
     int port = free_port();
-    char key[300], crt[300];
+    char key[300], crt[300], log[300];
     snprintf(key, sizeof(key), "%s/srv.key", cert_dir);
     snprintf(crt, sizeof(crt), "%s/srv.crt", cert_dir);
-    pid_t proxy = start_nghttpx(port, kr_testserver_port(f.ts), key, crt);
+    snprintf(log, sizeof(log), "%s/nghttpx-%d.log", cert_dir, (int)getpid());
+    kr_test_proc proxy;
+    start_nghttpx(&proxy, log, port, kr_testserver_port(f.ts), key, crt);
     ck_assert(port_open(port));
     char url[64];
     snprintf(url, sizeof(url), "https://127.0.0.1:%d", port);
@@ -1034,8 +1041,9 @@ START_TEST(http2_through_nghttpx_multiplexes_requests_and_watches)
 
     json_decref(cm);
     teardown(&f);
-    kill(proxy, SIGTERM);
-    waitpid(proxy, NULL, 0);
+    kr_test_proc_kill(&proxy, SIGTERM);
+    kr_test_proc_free(&proxy);
+    unlink(log);
 }
 END_TEST
 

@@ -5,37 +5,26 @@
  * (args + --help exits 0). Skips, loudly, where kubectl is absent.
  * KR_TEST_THREADED: the test server's threads. */
 #include <check.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kr_suite.h"
 #include "kr_test.h"
+#include "kr_test_proc.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
 
-extern char **environ;
-
-/* Run argv with its output into `log`; the exit status, or -1. */
-static int run(char *const argv[], const char *log)
+/* Run argv (a program of the build, or a path) with its output into `log`
+ * (made empty first); the exit status, or -1 when it ran over 100 s. */
+static int run(const char *const argv[], const char *log)
 {
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    pid_t pid;
-    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-        return -1;
-    int status = 0;
-    if (waitpid(pid, &status, 0) < 0)
-        return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    kr_test_proc p;
+    kr_test_proc_start(&p, log, argv);
+    int status = kr_test_proc_wait(&p, 100000);
+    kr_test_proc_free(&p);
+    return status;
 }
 
 static void show_log(const char *log)
@@ -66,7 +55,8 @@ START_TEST(kubectl_accepts_every_manifest_with_a_server_dry_run)
     ck_assert_int_eq(kr_testserver_write_kubeconfig(ts, kc, NULL, &err), 0);
     /* The namespaces for real first: a dry-run namespace holds nothing. */
     kr_test_src_path(path, sizeof(path), "deploy/hub/00-namespace.yaml");
-    char *ns[] = {"kubectl", "--kubeconfig", kc, "--cache-dir", cache, "apply", "-f", path, NULL};
+    const char *ns[] = {"/usr/bin/env", "kubectl", "--kubeconfig", kc,   "--cache-dir",
+                        cache,          "apply",   "-f",           path, NULL};
     int rc = run(ns, log);
     if (rc != 0)
         show_log(log);
@@ -74,8 +64,9 @@ START_TEST(kubectl_accepts_every_manifest_with_a_server_dry_run)
     const char *dirs[] = {"deploy/crds", "deploy/hub", "deploy/workload"};
     for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
         kr_test_src_path(path, sizeof(path), dirs[i]);
-        char *argv[] = {"kubectl", "--kubeconfig", kc,   "--cache-dir",      cache, "apply",
-                        "-f",      path,           "-R", "--dry-run=server", NULL};
+        const char *argv[] = {
+            "/usr/bin/env", "kubectl", "--kubeconfig", kc,   "--cache-dir",      cache,
+            "apply",        "-f",      path,           "-R", "--dry-run=server", NULL};
         rc = run(argv, log);
         if (rc != 0)
             show_log(log);
@@ -120,7 +111,7 @@ START_TEST(every_deployments_args_parse_in_its_program)
         char bin[1024];
         kr_test_bin_path(bin, sizeof(bin), program);
         json_t *args = json_object_get(c, "args");
-        char *argv[64];
+        const char *argv[64];
         size_t n = 0;
         argv[n++] = bin;
         size_t j;
@@ -128,7 +119,7 @@ START_TEST(every_deployments_args_parse_in_its_program)
         json_array_foreach(args, j, a)
         {
             ck_assert_uint_lt(n, 60);
-            argv[n++] = (char *)json_string_value(a);
+            argv[n++] = json_string_value(a);
         }
         argv[n++] = "--help";
         argv[n] = NULL;

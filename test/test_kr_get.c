@@ -4,46 +4,39 @@
  * watch across a clean reconnect and a 410 relist. kubectl checks are
  * skipped (loudly) when kubectl is absent. Threaded: KR_TEST_THREADED */
 #include <check.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
 #include "kr_suite.h"
 #include "kr_test.h"
+#include "kr_test_proc.h"
+#include "kr_test_tmpdir.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
 
+static char log_dir[64]; /* the children's output */
+
+/* A program run by a test, its output read line by line from its log. */
 typedef struct child {
-    pid_t pid;
-    int out;
-    char buf[1 << 16];
-    size_t len;
+    kr_test_proc p;
+    size_t at; /* what next_line returned so far */
 } child;
 
 static void spawn(child *c, char *const argv[], bool with_stderr)
 {
-    int p[2];
-    ck_assert_int_eq(pipe(p), 0);
-    c->pid = fork();
-    ck_assert_int_ge(c->pid, 0);
-    if (c->pid == 0) {
-        dup2(p[1], 1);
-        if (with_stderr)
-            dup2(p[1], 2);
-        close(p[0]);
-        close(p[1]);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(p[1]);
-    c->out = p[0];
-    c->len = 0;
+    static int n;
+    char log[128];
+    snprintf(log, sizeof(log), "%s/child-%d-%d.log", log_dir, (int)getpid(), ++n);
+    c->at = 0;
+    if (with_stderr)
+        kr_test_proc_start(&c->p, log, (const char *const *)argv);
+    else
+        kr_test_proc_start_split(&c->p, log, NULL, (const char *const *)argv);
 }
 
 /* One line of the child's output, waiting up to `seconds`; NULL at EOF or
@@ -52,33 +45,34 @@ static char *next_line(child *c, int seconds, char *line, size_t size)
 {
     time_t deadline = time(NULL) + seconds;
     for (;;) {
-        char *nl = memchr(c->buf, '\n', c->len);
+        bool ended = !kr_test_proc_running(&c->p); /* before the read: nothing comes after */
+        char *text = kr_test_proc_log_text(&c->p);
+        size_t len = strlen(text);
+        char *nl = len > c->at ? memchr(text + c->at, '\n', len - c->at) : NULL;
         if (nl) {
-            size_t n = (size_t)(nl - c->buf);
-            snprintf(line, size, "%.*s", (int)n, c->buf);
-            memmove(c->buf, nl + 1, c->len - n - 1);
-            c->len -= n + 1;
+            size_t n = (size_t)(nl - (text + c->at));
+            snprintf(line, size, "%.*s", (int)n, text + c->at);
+            c->at += n + 1;
+            free(text);
             return line;
         }
-        int left = (int)(deadline - time(NULL));
-        if (left <= 0 || c->len == sizeof(c->buf))
+        free(text);
+        if (ended || time(NULL) >= deadline)
             return NULL;
-        struct pollfd pfd = {.fd = c->out, .events = POLLIN};
-        if (poll(&pfd, 1, left * 1000) <= 0)
-            return NULL;
-        ssize_t r = read(c->out, c->buf + c->len, sizeof(c->buf) - c->len);
-        if (r <= 0)
-            return NULL;
-        c->len += (size_t)r;
+        struct timespec pace = {0, 10 * 1000 * 1000};
+        nanosleep(&pace, NULL);
     }
 }
 
+/* Its exit status (killed after 60 s: -1); its log removed. */
 static int finish(child *c)
 {
-    int status = 0;
-    close(c->out);
-    waitpid(c->pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    int status = kr_test_proc_wait(&c->p, 60000);
+    if (status < 0)
+        kr_test_proc_kill(&c->p, SIGKILL);
+    unlink(c->p.log);
+    kr_test_proc_free(&c->p);
+    return status;
 }
 
 static char cert_dir[64];
@@ -262,7 +256,7 @@ START_TEST(watch_resumes_after_reconnect_and_relists_on_gone)
     wait_watches(ts, 1);
     load(ts, "fifth", "5");
     expect_name(&c, "fifth");
-    kill(c.pid, SIGTERM);
+    kr_test_proc_signal(&c.p, SIGTERM);
     finish(&c);
     kr_testserver_free(ts);
 }
@@ -290,6 +284,8 @@ END_TEST
 int main(void)
 {
     have_certs = kr_test_make_server_cert(cert_dir, sizeof(cert_dir), "test_kr_get");
+    if (!kr_test_tmpdir_make(log_dir, sizeof(log_dir), "test_kr_get"))
+        return 1;
     Suite *s = suite_create("kr_get");
     TCase *tc = tcase_create("kr_get");
     tcase_set_timeout(tc, 120);
@@ -303,5 +299,6 @@ int main(void)
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", cert_dir);
     if (system(cmd) != 0)
         printf("test_kr_get: could not remove %s\n", cert_dir);
+    kr_test_tmpdir_remove(log_dir);
     return status;
 }

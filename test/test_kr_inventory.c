@@ -20,8 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +28,7 @@
 #include "kr_suite.h"
 #include "kr_test.h"
 #include "kr_test_inventory.h"
+#include "kr_test_proc.h"
 #include "kr_test_tmpdir.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
@@ -73,63 +72,37 @@ END_TEST
 
 /* ---- running the program ---------------------------------------------------- */
 
-typedef struct program {
-    pid_t pid;
-    char log[512];
-} program;
+typedef kr_test_proc program;
 
+/* Start it (again: `p` zeroed or stopped) with a new log. */
 static void start(program *p, const char *const *args)
 {
     static int n;
-    snprintf(p->log, sizeof(p->log), "%s/kr-inventory-%d-%d.log", tmpdir, (int)getpid(), ++n);
-    /* Made empty here, before the fork: a reader never sees an old log. */
-    int fd = open(p->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ck_assert_int_ge(fd, 0);
-    char bin[1024];
-    kr_test_bin_path(bin, sizeof(bin), "kr-inventory");
-    char *argv[32] = {bin};
+    char log[512];
+    snprintf(log, sizeof(log), "%s/kr-inventory-%d-%d.log", tmpdir, (int)getpid(), ++n);
+    const char *argv[32] = {"kr-inventory"};
     size_t a = 1;
     for (; args[a - 1] && a < 31; a++)
-        argv[a] = (char *)args[a - 1];
+        argv[a] = args[a - 1];
     argv[a] = NULL;
-    p->pid = fork();
-    ck_assert_int_ge(p->pid, 0);
-    if (p->pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a crashed test */
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execv(bin, argv);
-        _exit(127);
-    }
-    close(fd);
+    kr_test_proc_free(p);
+    kr_test_proc_start(p, log, argv);
 }
 
 /* The exit status, waiting at most 60 s. */
 static int finish(program *p)
 {
-    for (int i = 0; i < 6000; i++) {
-        int status;
-        if (waitpid(p->pid, &status, WNOHANG) == p->pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    kill(p->pid, SIGKILL);
-    waitpid(p->pid, NULL, 0);
-    return -1;
-}
-
-static char *log_text(const program *p)
-{
-    char *text = kr_test_read_file("/", p->log);
-    return text ? text : strdup("");
+    int status = kr_test_proc_wait(p, 60000);
+    if (status < 0)
+        kr_test_proc_kill(p, SIGKILL);
+    return status;
 }
 
 /* The "serving ... on ADDR:PORT" line of the log, within 30 s. */
 static void wait_address(program *p, char *addr, size_t size)
 {
     for (int i = 0; i < 3000; i++) {
-        char *text = log_text(p);
+        char *text = kr_test_proc_log_text(p);
         char *on = strstr(text, "/metrics on ");
         if (on) {
             on += strlen("/metrics on ");
@@ -142,17 +115,18 @@ static void wait_address(program *p, char *addr, size_t size)
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    char *text = log_text(p);
+    char *text = kr_test_proc_log_text(p);
     ck_abort_msg("kr-inventory did not start serving: %s", text);
 }
 
 static void expect_exit_2(const char *url, const char *says)
 {
-    program p;
+    program p = {0};
     const char *args[] = {"--inventory", url, "--listen", "0", NULL};
     start(&p, args);
     int code = finish(&p);
-    char *text = log_text(&p);
+    char *text = kr_test_proc_log_text(&p);
+    kr_test_proc_free(&p);
     ck_assert_msg(code == 2, "%s: exit %d: %s", url, code, text);
     ck_assert_msg(strstr(text, says), "%s: %s", url, text);
     free(text);
@@ -261,7 +235,7 @@ START_TEST(program_page_live_and_restart_after_kill)
                           "--log-format",
                           "text",
                           NULL};
-    program p;
+    program p = {0};
     start(&p, args);
     char api[128];
     wait_address(&p, api, sizeof(api));
@@ -303,8 +277,7 @@ START_TEST(program_page_live_and_restart_after_kill)
     }
 
     /* kill -9, a delete nobody watches, a restart on the same database. */
-    kill(p.pid, SIGKILL);
-    finish(&p);
+    kr_test_proc_kill(&p, SIGKILL);
     tc_response r;
     tc_json(east_url, "DELETE", "/api/v1/namespaces/default/configmaps/doomed", NULL, &r);
     ck_assert_int_eq(r.status, 200);
@@ -322,8 +295,7 @@ START_TEST(program_page_live_and_restart_after_kill)
     tc_free(&r);
     /* Again, but the checkpoint expires meanwhile (410): a relist, and
      * the row the list lacks is recorded as deleted, final state unknown. */
-    kill(p.pid, SIGKILL);
-    finish(&p);
+    kr_test_proc_kill(&p, SIGKILL);
     tc_json(east_url, "DELETE", "/api/v1/namespaces/default/configmaps/expired", NULL, &r);
     ck_assert_int_eq(r.status, 200);
     tc_free(&r);
@@ -342,8 +314,8 @@ START_TEST(program_page_live_and_restart_after_kill)
     ck_assert_ptr_nonnull(strstr(r.body, "kr_inventory_events_applied_total "));
     ck_assert_ptr_nonnull(strstr(r.body, "kr_inventory_buffered_events "));
     tc_free(&r);
-    kill(p.pid, SIGTERM);
-    ck_assert_int_eq(finish(&p), 0);
+    ck_assert_int_eq(kr_test_proc_stop(&p, 60000), 0);
+    kr_test_proc_free(&p);
     kr_testserver_free(hub);
     kr_testserver_free(east);
 }
@@ -438,7 +410,7 @@ static void converge_once(unsigned long long seed, long index, kr_pgserver *pg)
         cluster_args[1], "--cluster", cluster_args[2], "--resource",  "v1/configmaps=ConfigMap",
         "--buffer",      "20",        "--listen",      "127.0.0.1:0", "--log-format",
         "text",          NULL};
-    program p;
+    program p = {0};
     start(&p, args);
     char api[128];
     wait_address(&p, api, sizeof(api));
@@ -486,8 +458,7 @@ static void converge_once(unsigned long long seed, long index, kr_pgserver *pg)
         } else if (what < 88) {
             kr_testserver_close_watches(ts[c]);
         } else if (what < 94) {
-            kill(p.pid, SIGKILL);
-            finish(&p);
+            kr_test_proc_kill(&p, SIGKILL);
             start(&p, args);
             wait_address(&p, api, sizeof(api));
             kills++;
@@ -517,7 +488,7 @@ static void converge_once(unsigned long long seed, long index, kr_pgserver *pg)
     char *tt = json_dumps(truth, JSON_SORT_KEYS | JSON_COMPACT);
     char *ht = held ? json_dumps(held, JSON_SORT_KEYS | JSON_COMPACT) : strdup("(no answer)");
     if (!equal) {
-        char *text = log_text(&p);
+        char *text = kr_test_proc_log_text(&p);
         size_t len = strlen(text);
         ck_abort_msg("seed %llu: the inventory %s != the clusters %s; log ends: %s", seed, ht, tt,
                      text + (len > 3000 ? len - 3000 : 0));
@@ -534,8 +505,8 @@ static void converge_once(unsigned long long seed, long index, kr_pgserver *pg)
     char *doubled = kr_test_inventory_doubled(inv);
     ck_assert_msg(!doubled, "seed %llu: transaction %s twice", seed, doubled);
     kr_inventory_free(inv);
-    kill(p.pid, SIGTERM);
-    ck_assert_int_eq(finish(&p), 0);
+    ck_assert_int_eq(kr_test_proc_stop(&p, 60000), 0);
+    kr_test_proc_free(&p);
     printf("converge seed %llu: %d ops, %d kill -9, %d database restarts\n", seed, ops, kills,
            db_restarts);
     for (int k = 0; k < N; k++)

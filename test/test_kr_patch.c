@@ -5,11 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kr_suite.h"
 #include "kr_test.h"
+#include "kr_test_proc.h"
 #include "kreconcile.h"
 
 typedef struct result {
@@ -18,53 +18,18 @@ typedef struct result {
     char err[8192];
 } result;
 
-static void read_all(int fd, char *buf, size_t size)
-{
-    size_t len = 0;
-    ssize_t n;
-    while (len + 1 < size && (n = read(fd, buf + len, size - 1 - len)) > 0)
-        len += (size_t)n;
-    buf[len] = '\0';
-}
-
 /* Runs kr-patch with `args` (NULL-terminated) and `input` on stdin. */
 static void run(result *r, const char *input, const char *const *args)
 {
-    char bin[1024];
-    kr_test_bin_path(bin, sizeof(bin), "kr-patch");
-    const char *argv[16] = {bin};
+    const char *argv[16] = {"kr-patch"};
     int argc = 1;
     for (; args[argc - 1] && argc < 15; argc++)
         argv[argc] = args[argc - 1];
     argv[argc] = NULL;
-    int in[2], out[2], err[2];
-    ck_assert(pipe(in) == 0 && pipe(out) == 0 && pipe(err) == 0);
-    pid_t pid = fork();
-    ck_assert(pid >= 0);
-    if (pid == 0) {
-        dup2(in[0], 0);
-        dup2(out[1], 1);
-        dup2(err[1], 2);
-        close(in[1]);
-        close(out[0]);
-        close(err[0]);
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    close(err[1]);
-    if (input)
-        ck_assert(write(in[1], input, strlen(input)) == (ssize_t)strlen(input));
-    close(in[1]);
-    read_all(out[0], r->out, sizeof(r->out));
-    read_all(err[0], r->err, sizeof(r->err));
-    close(out[0]);
-    close(err[0]);
-    int status;
-    ck_assert(waitpid(pid, &status, 0) == pid);
-    ck_assert_msg(WIFEXITED(status), "kr-patch did not exit normally");
-    r->status = WEXITSTATUS(status);
+    kr_test_proc_io io = {.input = input, .err = r->err, .err_size = sizeof(r->err)};
+    int status = kr_test_proc_run_io(argv, &io, r->out, sizeof(r->out), 60000);
+    ck_assert_msg(status >= 0 && status < 128, "kr-patch did not exit normally");
+    r->status = status;
 }
 
 static const char *sample(char *buf, size_t size, const char *name)

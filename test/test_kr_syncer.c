@@ -11,13 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "kr_suite.h"
 #include "kr_test.h"
 #include "kr_test_cluster.h"
+#include "kr_test_proc.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
 
@@ -88,68 +88,50 @@ static void world_down(world *w)
 
 /* Start a replica; its output goes to DIR/syncer-N.log. `resync`: the
  * --resync flag's value (NULL: the default). */
-static pid_t start_syncer_resync(world *w, int n, bool leader_elect, const char *resync)
+static void start_syncer_resync(world *w, kr_test_proc *p, int n, bool leader_elect,
+                                const char *resync)
 {
-    char bin[512], dc1[300], dc2[300], log[128], resync_arg[32];
+    char dc1[300], dc2[300], log[128], resync_arg[32];
     snprintf(resync_arg, sizeof(resync_arg), "%s", resync ? resync : "10m");
-    kr_test_bin_path(bin, sizeof(bin), "kr-syncer");
     snprintf(dc1, sizeof(dc1), "dc1=%s", w->dc[0].kubeconfig);
     snprintf(dc2, sizeof(dc2), "dc2=%s", w->dc[1].kubeconfig);
     snprintf(log, sizeof(log), "%s/syncer-%d.log", w->dir, n);
     char inventory[128];
     /* one file per replica: SQLite is the single-writer backend */
     snprintf(inventory, sizeof(inventory), "sqlite://%s/inventory-%d.db", w->dir, n);
-    char *argv[] = {bin,
-                    "--kubeconfig",
-                    w->hub.kubeconfig,
-                    "--cluster",
-                    dc1,
-                    "--cluster",
-                    dc2,
-                    "--namespace",
-                    NSNAME,
-                    "--resource",
-                    "v1/configmaps",
-                    "--resource",
-                    "example.com/v1/widgets",
-                    "--listen",
-                    "0",
-                    "--log-format",
-                    "text",
-                    "-v",
-                    "1",
-                    "--lease-namespace",
-                    NSNAME,
-                    "--inventory",
-                    inventory,
-                    "--resync",
-                    resync_arg,
-                    leader_elect ? "--leader-elect" : NULL,
-                    NULL};
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        if (!freopen(log, "a", stdout) || !freopen(log, "a", stderr))
-            _exit(126);
-        execv(bin, argv);
-        _exit(127);
-    }
-    return pid;
+    const char *argv[] = {"kr-syncer",
+                          "--kubeconfig",
+                          w->hub.kubeconfig,
+                          "--cluster",
+                          dc1,
+                          "--cluster",
+                          dc2,
+                          "--namespace",
+                          NSNAME,
+                          "--resource",
+                          "v1/configmaps",
+                          "--resource",
+                          "example.com/v1/widgets",
+                          "--listen",
+                          "0",
+                          "--log-format",
+                          "text",
+                          "-v",
+                          "1",
+                          "--lease-namespace",
+                          NSNAME,
+                          "--inventory",
+                          inventory,
+                          "--resync",
+                          resync_arg,
+                          leader_elect ? "--leader-elect" : NULL,
+                          NULL};
+    kr_test_proc_start(p, log, argv);
 }
 
-static pid_t start_syncer(world *w, int n, bool leader_elect)
+static void start_syncer(world *w, kr_test_proc *p, int n, bool leader_elect)
 {
-    return start_syncer_resync(w, n, leader_elect, NULL);
-}
-
-static int stop_syncer(pid_t pid, int sig)
-{
-    kill(pid, sig);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    if (WIFSIGNALED(status))
-        return 128 + WTERMSIG(status);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    start_syncer_resync(w, p, n, leader_elect, NULL);
 }
 
 static json_t *fetch(server *s, kr_gvr gvr, const char *name)
@@ -253,7 +235,8 @@ START_TEST(program_syncs_repairs_places_and_deletes)
 {
     world w;
     world_up(&w);
-    pid_t pid = start_syncer(&w, 0, false);
+    kr_test_proc syncer;
+    start_syncer(&w, &syncer, 0, false);
     hub_create_pair(&w, "app");
     for (int d = 0; d < 2; d++) {
         want c = {CM, "app", d, "v1", "data", "value"};
@@ -285,7 +268,8 @@ START_TEST(program_syncs_repairs_places_and_deletes)
     want gone2 = {CM, "app", 1, NULL, NULL, NULL};
     wait_for(&w, copy_is, &gone2, "the copy leaving dc2");
     wait_for(&w, hub_gone, &gone2, "the hub object's finalizer");
-    ck_assert_int_eq(stop_syncer(pid, SIGTERM), 0);
+    ck_assert_int_eq(kr_test_proc_kill(&syncer, SIGTERM), 0);
+    kr_test_proc_free(&syncer);
     /* --inventory: every write recorded, actor kr-syncer */
     char url[128];
     snprintf(url, sizeof(url), "sqlite://%s/inventory-0.db", w.dir);
@@ -318,7 +302,8 @@ START_TEST(program_holds_a_hub_delete_while_a_datacenter_answers_503)
 {
     world w;
     world_up(&w);
-    pid_t pid = start_syncer(&w, 0, false);
+    kr_test_proc syncer;
+    start_syncer(&w, &syncer, 0, false);
     hub_create(&w, CM, cm("held", "v1"));
     want dc2 = {CM, "held", 1, "v1", "data", "value"};
     wait_for(&w, verified, &dc2, "the copy in dc2");
@@ -341,7 +326,8 @@ START_TEST(program_holds_a_hub_delete_while_a_datacenter_answers_503)
     wait_for(&w, hub_gone, &gone2, "the finalizer after dc2 returned");
     want during2 = {CM, "during", 1, "v1", "data", "value"};
     wait_for(&w, copy_is, &during2, "dc2's backlog");
-    ck_assert_int_eq(stop_syncer(pid, SIGTERM), 0);
+    ck_assert_int_eq(kr_test_proc_kill(&syncer, SIGTERM), 0);
+    kr_test_proc_free(&syncer);
     world_down(&w);
 }
 END_TEST
@@ -350,16 +336,20 @@ START_TEST(program_replicas_take_over_after_the_leader_is_killed)
 {
     world w;
     world_up(&w);
-    pid_t a = start_syncer(&w, 0, true);
+    kr_test_proc a;
+    start_syncer(&w, &a, 0, true);
     hub_create(&w, CM, cm("first", "v1"));
     want first = {CM, "first", 1, "v1", "data", "value"};
     wait_for(&w, copy_is, &first, "the leader's first copy");
-    pid_t b = start_syncer(&w, 1, true);
-    ck_assert_int_eq(stop_syncer(a, SIGKILL), 128 + SIGKILL);
+    kr_test_proc b;
+    start_syncer(&w, &b, 1, true);
+    ck_assert_int_eq(kr_test_proc_kill(&a, SIGKILL), 128 + SIGKILL);
     hub_create(&w, CM, cm("second", "v1"));
     want second = {CM, "second", 1, "v1", "data", "value"};
     wait_for(&w, copy_is, &second, "the new leader's copy");
-    ck_assert_int_eq(stop_syncer(b, SIGTERM), 0);
+    ck_assert_int_eq(kr_test_proc_kill(&b, SIGTERM), 0);
+    kr_test_proc_free(&a);
+    kr_test_proc_free(&b);
     world_down(&w);
 }
 END_TEST
@@ -392,7 +382,8 @@ START_TEST(program_sends_nothing_but_watches_in_steady_state)
     world w;
     world_up(&w);
     /* A resync well inside the quiet time: it must find nothing to write. */
-    pid_t pid = start_syncer_resync(&w, 0, false, "5s");
+    kr_test_proc syncer;
+    start_syncer_resync(&w, &syncer, 0, false, "5s");
     hub_create_pair(&w, "quiet");
     for (int d = 0; d < 2; d++) {
         want c = {CM, "quiet", d, "v1", "data", "value"};
@@ -418,57 +409,37 @@ START_TEST(program_sends_nothing_but_watches_in_steady_state)
     free(a);
     json_decref(before);
     json_decref(after);
-    ck_assert_int_eq(stop_syncer(pid, SIGTERM), 0);
+    ck_assert_int_eq(kr_test_proc_kill(&syncer, SIGTERM), 0);
+    kr_test_proc_free(&syncer);
     world_down(&w);
 }
 END_TEST
 
 /* Run the program with `args` (NULL-terminated, after the binary) and its
  * output to `out`; returns its exit status. */
-static int run_once(char *const *args, char *out, size_t len)
+static int run_once(const char *const *args, char *out, size_t len)
 {
-    char bin[512], *argv[16] = {bin};
-    kr_test_bin_path(bin, sizeof(bin), "kr-syncer");
+    const char *argv[16] = {"kr-syncer"};
     for (size_t i = 0; args[i] && i < 14; i++)
         argv[i + 1] = args[i];
-    int p[2];
-    ck_assert_int_eq(pipe(p), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(p[1], 1);
-        dup2(p[1], 2);
-        close(p[0]);
-        close(p[1]);
-        execv(bin, argv);
-        _exit(127);
-    }
-    close(p[1]);
-    size_t n = 0;
-    ssize_t r;
-    while (n + 1 < len && (r = read(p[0], out + n, len - n - 1)) > 0)
-        n += (size_t)r;
-    out[n] = '\0';
-    close(p[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return kr_test_proc_run(argv, out, len, 60000);
 }
 
 START_TEST(program_refuses_bad_flags_with_status_2)
 {
     char out[8192];
-    char *no_cluster[] = {"--namespace", "apps", NULL};
+    const char *no_cluster[] = {"--namespace", "apps", NULL};
     ck_assert_int_eq(run_once(no_cluster, out, sizeof(out)), 2);
     ck_assert_ptr_nonnull(strstr(out, "--cluster"));
-    char *bad_resource[] = {"--cluster", "dc1=/nonexistent", "--resource", "configmaps", NULL};
+    const char *bad_resource[] = {"--cluster", "dc1=/nonexistent", "--resource", "configmaps",
+                                  NULL};
     ck_assert_int_eq(run_once(bad_resource, out, sizeof(out)), 2);
     ck_assert_ptr_nonnull(strstr(out, "GROUP/VERSION/RESOURCE"));
-    char *missing_kubeconfig[] = {
+    const char *missing_kubeconfig[] = {
         "--kubeconfig", "/nonexistent", "--cluster", "dc1=/nonexistent", "--listen", "0", NULL};
     ck_assert_int_eq(run_once(missing_kubeconfig, out, sizeof(out)), 2);
     ck_assert_ptr_nonnull(strstr(out, "kr-syncer:"));
-    char *help[] = {"--help", NULL};
+    const char *help[] = {"--help", NULL};
     ck_assert_int_eq(run_once(help, out, sizeof(out)), 0);
     ck_assert_ptr_nonnull(strstr(out, "--resource GROUP/VERSION/RESOURCE"));
 }

@@ -15,13 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "kr_suite.h"
 #include "kr_test.h"
+#include "kr_test_proc.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
 
@@ -785,23 +784,16 @@ static size_t hist_len(void)
 typedef struct child {
     char identity[16];
     char log[256];
-    pid_t pid;
+    kr_test_proc proc; /* its stdout and stderr in log + ".out" */
     int64_t killed_ns; /* kill -9: when it was reaped */
 } child;
 
 static void spawn(child *ch, const char *self, const char *url)
 {
-    int64_t parent = getpid();
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(4);
-        execl(self, self, CHILD_FLAG, url, ch->identity, ch->log, (char *)NULL);
-        _exit(5);
-    }
-    ch->pid = pid;
+    char out[300];
+    snprintf(out, sizeof(out), "%s.out", ch->log);
+    const char *argv[] = {self, CHILD_FLAG, url, ch->identity, ch->log, NULL};
+    kr_test_proc_start(&ch->proc, out, argv);
 }
 
 static child *child_by_identity(child *kids, size_t n, const char *identity)
@@ -903,44 +895,33 @@ static int64_t wait_logged(const child *ch, const char *word, int64_t after_ns)
 static void stop_children(child *kids, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (kids[i].pid && !kids[i].killed_ns)
-            kill(kids[i].pid, SIGTERM);
-    for (size_t i = 0; i < n; i++)
-        if (kids[i].pid && !kids[i].killed_ns) {
-            int status = 0;
-            ck_assert_int_eq(waitpid(kids[i].pid, &status, 0), kids[i].pid);
-            ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: status %d",
-                          kids[i].identity, status);
-            kids[i].pid = 0;
+        if (kids[i].proc.pid && !kids[i].killed_ns)
+            kr_test_proc_signal(&kids[i].proc, SIGTERM);
+    for (size_t i = 0; i < n; i++) {
+        if (kids[i].proc.pid && !kids[i].killed_ns) {
+            int status = kr_test_proc_wait(&kids[i].proc, 60000);
+            ck_assert_msg(status == 0, "%s: status %d", kids[i].identity, status);
         }
+        kr_test_proc_free(&kids[i].proc);
+    }
 }
 
-/* kr-apiserver as a process of its own, on a free port; its URL in `url`. */
-static pid_t start_apiserver(char *url, size_t len)
+/* Remove the children's logs and their directory. */
+static void remove_logs(child *kids, size_t n, const char *dir)
 {
-    char bin[1024];
-    kr_test_bin_path(bin, sizeof(bin), "kr-apiserver");
-    int fds[2];
-    ck_assert_int_eq(pipe(fds), 0);
-    int64_t parent = getpid();
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(4);
-        dup2(fds[1], 1);
-        close(fds[0]);
-        execl(bin, bin, "--port", "0", (char *)NULL);
-        _exit(127);
+    for (size_t i = 0; i < n; i++) {
+        unlink(kids[i].log);
+        unlink(kids[i].proc.log);
     }
-    close(fds[1]);
-    FILE *f = fdopen(fds[0], "r");
-    ck_assert_ptr_nonnull(fgets(url, (int)len, f));
-    fclose(f);
-    url[strcspn(url, "\n")] = '\0';
+    rmdir(dir);
+}
+
+/* kr-apiserver as a process of its own, on a free port, its output in
+ * `log`; its URL in `url`. */
+static void start_apiserver(kr_test_proc *p, const char *log, char *url, size_t len)
+{
+    kr_test_proc_start_apiserver(p, log, NULL, url, len, WAIT_MS);
     ck_assert_int_eq(strncmp(url, "http://127.0.0.1:", 17), 0);
-    return pid;
 }
 
 START_TEST(three_processes_never_lead_at_once_and_take_over_in_time)
@@ -980,8 +961,7 @@ START_TEST(three_processes_never_lead_at_once_and_take_over_in_time)
     child *first = child_by_identity(kids, 3, hist[i1].holder);
     ck_assert_ptr_nonnull(first);
     wait_logged(first, "started", 0);
-    kill(first->pid, SIGKILL);
-    ck_assert_int_eq(waitpid(first->pid, NULL, 0), first->pid);
+    ck_assert_int_ge(kr_test_proc_kill(&first->proc, SIGKILL), 0);
     first->killed_ns = mono_ns();
     size_t mark = hist_len();
     long i2 = wait_holder(mark, first->identity, false);
@@ -1020,7 +1000,7 @@ START_TEST(three_processes_never_lead_at_once_and_take_over_in_time)
     /* 3. A clean stop releases the Lease; another leads about one retry
      *    period later, long before the lease would have expired. */
     mark = hist_len();
-    kill(third->pid, SIGTERM);
+    kr_test_proc_signal(&third->proc, SIGTERM);
     long rel = wait_holder(mark, NULL, true);
     ck_assert_int_ge(rel, 0);
     ck_assert_int_eq(hist[rel].duration_s, 1);
@@ -1030,10 +1010,8 @@ START_TEST(three_processes_never_lead_at_once_and_take_over_in_time)
     printf("test_leader: clean stop of %s: %s leads %lld ms after the release (retry %d ms)\n",
            third->identity, hist[i4].holder, (long long)handover_ms, P_RETRY_MS);
     ck_assert_msg(handover_ms < P_LEASE_MS, "took %lld ms", (long long)handover_ms);
-    int status = 0;
-    ck_assert_int_eq(waitpid(third->pid, &status, 0), third->pid);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
-    third->pid = 0;
+    int status = kr_test_proc_wait(&third->proc, 60000);
+    ck_assert_msg(status == 0, "status %d", status);
 
     stop_children(kids, 3); /* the rest stop cleanly */
     kr_watch_free(w);
@@ -1067,9 +1045,7 @@ START_TEST(three_processes_never_lead_at_once_and_take_over_in_time)
                       kids[iv[i].who].identity);
     }
     pthread_mutex_unlock(&mu);
-    for (int i = 0; i < 3; i++)
-        unlink(kids[i].log);
-    rmdir(dir);
+    remove_logs(kids, 3, dir);
     env_down(&e);
 }
 END_TEST
@@ -1080,10 +1056,12 @@ START_TEST(leader_of_a_frozen_apiserver_process_steps_down_before_its_lease_expi
     ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
     ck_assert_int_gt(len, 0);
     self[len] = '\0';
-    char url[256];
-    pid_t server = start_apiserver(url, sizeof(url));
+    char url[256], server_log[64];
     char dir[] = "/tmp/test_leader-XXXXXX";
     ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(server_log, sizeof(server_log), "%s/kr-apiserver.log", dir);
+    kr_test_proc server;
+    start_apiserver(&server, server_log, url, sizeof(url));
     child kids[3];
     memset(kids, 0, sizeof(kids));
     for (int i = 0; i < 3; i++) {
@@ -1106,7 +1084,8 @@ START_TEST(leader_of_a_frozen_apiserver_process_steps_down_before_its_lease_expi
     ck_assert_ptr_nonnull(leader);
     /* Freeze the server: every request hangs. The leader's last successful
      * write was sent at the latest when it was frozen. */
-    ck_assert_int_eq(kill(server, SIGSTOP), 0);
+    kr_test_proc_pause(&server);
+    ck_assert(server.paused);
     int64_t frozen_ns = mono_ns();
     int64_t stop_ns = wait_logged(leader, "stopped", started_ns);
     printf("test_leader: %s stepped down %lld ms after its server was frozen (lease %d ms)\n",
@@ -1116,7 +1095,8 @@ START_TEST(leader_of_a_frozen_apiserver_process_steps_down_before_its_lease_expi
         ck_assert_int_eq(logged_after(&kids[i], "started", started_ns), 0);
     /* Thawed, it answers again: somebody leads, in a later term. */
     int64_t thawed_ns = mono_ns();
-    ck_assert_int_eq(kill(server, SIGCONT), 0);
+    kr_test_proc_resume(&server);
+    ck_assert(kr_test_proc_running(&server));
     bool again = false;
     until = mono_ns() + (int64_t)WAIT_MS * 1000000;
     while (!again && mono_ns() < until) {
@@ -1129,11 +1109,10 @@ START_TEST(leader_of_a_frozen_apiserver_process_steps_down_before_its_lease_expi
     stop_children(kids, 3);
     interval iv[256];
     ck_assert_uint_ge(check_intervals(kids, 3, iv, 256), 2);
-    kill(server, SIGTERM);
-    waitpid(server, NULL, 0);
-    for (int i = 0; i < 3; i++)
-        unlink(kids[i].log);
-    rmdir(dir);
+    kr_test_proc_kill(&server, SIGTERM);
+    kr_test_proc_free(&server);
+    unlink(server_log);
+    remove_logs(kids, 3, dir);
 }
 END_TEST
 

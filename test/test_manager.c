@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -20,13 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "kr_promtext.h"
 #include "kr_suite.h"
 #include "kr_test.h"
+#include "kr_test_proc.h"
+#include "kr_test_tmpdir.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
 #include "ts_client.h"
@@ -863,10 +863,10 @@ static int program_main(int argc, char **argv)
     return code;
 }
 
+static char log_dir[64]; /* the children's output */
+
 struct child {
-    pid_t pid;
-    int out; /* its stdout */
-    int err; /* its stderr */
+    kr_test_proc p; /* stdout in p.log, stderr in p.err_log */
     char out_text[8192];
     size_t out_len;
     char err_text[65536];
@@ -875,32 +875,39 @@ struct child {
 
 static void child_spawn(struct child *c, const char *const *args)
 {
+    static int serial;
     memset(c, 0, sizeof(*c));
-    int po[2], pe[2];
-    ck_assert_int_eq(pipe2(po, O_CLOEXEC), 0);
-    ck_assert_int_eq(pipe2(pe, O_CLOEXEC), 0);
-    char *argv[32];
+    const char *argv[32];
     int n = 0;
     argv[n++] = self_path;
     argv[n++] = PROGRAM_ARG;
     for (; args[n - 2]; n++)
-        argv[n] = (char *)args[n - 2];
+        argv[n] = args[n - 2];
     argv[n] = NULL;
-    c->pid = fork();
-    ck_assert_int_ge(c->pid, 0);
-    if (c->pid == 0) {
-        dup2(po[1], 1);
-        dup2(pe[1], 2);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        execv(self_path, argv);
-        _exit(127);
-    }
-    close(po[1]);
-    close(pe[1]);
-    c->out = po[0];
-    c->err = pe[0];
+    char out[128], err[128];
+    serial++;
+    snprintf(out, sizeof(out), "%s/child-%d-%d.out", log_dir, (int)getpid(), serial);
+    snprintf(err, sizeof(err), "%s/child-%d-%d.err", log_dir, (int)getpid(), serial);
+    kr_test_proc_start_split(&c->p, out, err, argv);
+}
+
+/* Copy `text` (free()d here) into buf[0..size), NUL-terminated. */
+static size_t take_text(char *text, char *buf, size_t size)
+{
+    size_t len = strlen(text);
+    if (len > size - 1)
+        len = size - 1;
+    memcpy(buf, text, len);
+    buf[len] = '\0';
+    free(text);
+    return len;
+}
+
+/* The child's output so far into out_text and err_text. */
+static void child_read(struct child *c)
+{
+    c->out_len = take_text(kr_test_proc_log_text(&c->p), c->out_text, sizeof(c->out_text));
+    c->err_len = take_text(kr_test_proc_err_text(&c->p), c->err_text, sizeof(c->err_text));
 }
 
 /* Read the child's output until `want` shows on stdout (or it ends);
@@ -909,78 +916,31 @@ static bool child_wait_output(struct child *c, const char *want, int timeout_ms)
 {
     int64_t deadline = now_ms() + timeout_ms;
     for (;;) {
-        c->out_text[c->out_len] = '\0';
+        bool ended = !kr_test_proc_running(&c->p); /* before the read: nothing comes after */
+        child_read(c);
         if (want && strstr(c->out_text, want))
             return true;
-        int64_t left = deadline - now_ms();
-        if (left <= 0)
-            return false;
-        struct pollfd p[2] = {{c->out, POLLIN, 0}, {c->err, POLLIN, 0}};
-        if (poll(p, 2, (int)left) <= 0)
-            continue;
-        bool open = false;
-        if (p[0].revents) {
-            ssize_t r =
-                read(c->out, c->out_text + c->out_len, sizeof(c->out_text) - 1 - c->out_len);
-            if (r > 0) {
-                c->out_len += (size_t)r;
-                open = true;
-            }
-        }
-        if (p[1].revents) {
-            ssize_t r =
-                read(c->err, c->err_text + c->err_len, sizeof(c->err_text) - 1 - c->err_len);
-            if (r > 0) {
-                c->err_len += (size_t)r;
-                c->err_text[c->err_len] = '\0';
-                open = true;
-            }
-        }
-        if (!open && (p[0].revents & POLLHUP) && (p[1].revents & POLLHUP))
+        if (ended)
             return want == NULL;
+        if (now_ms() >= deadline)
+            return false;
+        struct timespec pace = {0, 10 * 1000 * 1000};
+        nanosleep(&pace, NULL);
     }
 }
 
-/* Wait (bounded) for the child to exit: its pipes reach end of file when
- * it does. Its exit status, or -1 on timeout (it is then killed). */
+/* Wait (bounded) for the child to exit. Its exit status, or -1 on timeout
+ * (it is then killed); its output read, its logs removed. */
 static int child_wait_exit(struct child *c, int timeout_ms)
 {
-    int64_t deadline = now_ms() + timeout_ms;
-    bool out_open = true, err_open = true;
-    while ((out_open || err_open) && now_ms() < deadline) {
-        struct pollfd p[2] = {{out_open ? c->out : -1, POLLIN, 0},
-                              {err_open ? c->err : -1, POLLIN, 0}};
-        if (poll(p, 2, (int)(deadline - now_ms())) <= 0)
-            continue;
-        if (p[0].revents) {
-            ssize_t r =
-                read(c->out, c->out_text + c->out_len, sizeof(c->out_text) - 1 - c->out_len);
-            if (r > 0)
-                c->out_len += (size_t)r;
-            else
-                out_open = false;
-            c->out_text[c->out_len] = '\0';
-        }
-        if (p[1].revents) {
-            ssize_t r =
-                read(c->err, c->err_text + c->err_len, sizeof(c->err_text) - 1 - c->err_len);
-            if (r > 0)
-                c->err_len += (size_t)r;
-            else
-                err_open = false;
-            c->err_text[c->err_len] = '\0';
-        }
-    }
-    close(c->out);
-    close(c->err);
-    int status = -1;
-    if (out_open || err_open) {
-        kill(c->pid, SIGKILL);
-        waitpid(c->pid, &status, 0);
-        return -1;
-    }
-    waitpid(c->pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    int status = kr_test_proc_wait(&c->p, timeout_ms);
+    if (status < 0)
+        kr_test_proc_kill(&c->p, SIGKILL);
+    child_read(c);
+    unlink(c->p.log);
+    unlink(c->p.err_log);
+    kr_test_proc_free(&c->p);
+    return status;
 }
 
 static void expect_json_logs(const struct child *c)
@@ -1009,7 +969,7 @@ START_TEST(sigterm_stops_the_program_after_its_work_finishes)
     child_spawn(&c, args);
     ck_assert_msg(child_wait_output(&c, "reconcile started team-a/cm1\n", 30000),
                   "stdout: %s\nstderr: %s", c.out_text, c.err_text);
-    kill(c.pid, SIGTERM);
+    kr_test_proc_signal(&c.p, SIGTERM);
     int code = child_wait_exit(&c, 30000);
     ck_assert_msg(code == 0, "exit %d\nstdout: %s\nstderr: %s", code, c.out_text, c.err_text);
     ck_assert_msg(strstr(c.out_text, "reconcile finished team-a/cm1\n") != NULL, "%s", c.out_text);
@@ -1028,9 +988,9 @@ START_TEST(a_second_signal_exits_at_once)
     struct child c;
     child_spawn(&c, args);
     ck_assert(child_wait_output(&c, "reconcile started team-a/cm1\n", 30000));
-    kill(c.pid, SIGINT);
+    kr_test_proc_signal(&c.p, SIGINT);
     ck_assert_msg(child_wait_output(&c, "stopping work\n", 30000), "%s", c.err_text);
-    kill(c.pid, SIGTERM);
+    kr_test_proc_signal(&c.p, SIGTERM);
     int code = child_wait_exit(&c, 30000);
     ck_assert_msg(code == 130, "exit %d\nstderr: %s", code, c.err_text);
     ck_assert(strstr(c.err_text, "second signal (SIGTERM): exiting at once") != NULL);
@@ -1087,7 +1047,7 @@ START_TEST(the_leader_runs_controllers_and_releases_the_lease_at_sigterm)
         json_string_value(json_object_get(json_object_get(lease, "spec"), "holderIdentity"));
     ck_assert_msg(holder && *holder, "no holder");
     json_decref(lease);
-    kill(c.pid, SIGTERM);
+    kr_test_proc_signal(&c.p, SIGTERM);
     ck_assert_int_eq(child_wait_exit(&c, 30000), 0);
     lease = lease_get(&s);
     holder = json_string_value(json_object_get(json_object_get(lease, "spec"), "holderIdentity"));
@@ -1168,6 +1128,8 @@ int main(int argc, char **argv)
     if (n <= 0)
         return 1;
     self_path[n] = '\0';
+    if (!kr_test_tmpdir_make(log_dir, sizeof(log_dir), "test_manager"))
+        return 1;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     Suite *s = suite_create("manager");
     TCase *tc = tcase_create("http");
@@ -1193,5 +1155,6 @@ int main(int argc, char **argv)
     suite_add_tcase(s, tc);
     int rc = kr_test_run_suite(s);
     curl_global_cleanup();
+    kr_test_tmpdir_remove(log_dir);
     return rc;
 }

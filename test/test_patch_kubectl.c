@@ -8,14 +8,12 @@
  * program) must equal the library's three-way creation;
  * KR_KUBECTL_APPLY_CASES sets that number (default 40). */
 #include <check.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -24,6 +22,7 @@
 #include "kdocgen.h"
 #include "kr_suite.h"
 #include "kr_test.h"
+#include "kr_test_proc.h"
 #include "kreconcile.h"
 
 #define WORKERS 4
@@ -66,7 +65,7 @@ static void write_json(const char *dir, const char *name, size_t i, const json_t
 /* Runs kubectl for every case, WORKERS shells at a time. */
 static void run_kubectl(const char *dir, size_t n)
 {
-    pid_t pids[WORKERS];
+    kr_test_proc workers[WORKERS];
     for (int w = 0; w < WORKERS; w++) {
         char script[1024];
         snprintf(script, sizeof(script),
@@ -74,18 +73,17 @@ static void run_kubectl(const char *dir, size_t n)
                  "kubectl patch --local -f doc_$i --type \"$(cat type_$i)\" -p \"$(cat patch_$i)\" "
                  "-o json >out_$i 2>err_$i; echo $? >rc_$i; i=$((i+%d)); done",
                  dir, w, n, WORKERS);
-        pids[w] = fork();
-        ck_assert_int_ge(pids[w], 0);
-        if (pids[w] == 0) {
-            execl("/bin/sh", "sh", "-c", script, (char *)NULL);
-            _exit(127);
-        }
+        char log[512];
+        snprintf(log, sizeof(log), "%s/worker_%d.log", dir, w);
+        const char *argv[] = {"/bin/sh", "-c", script, NULL};
+        kr_test_proc_start(&workers[w], log, argv);
     }
     for (int w = 0; w < WORKERS; w++) {
-        int status;
-        while (waitpid(pids[w], &status, 0) < 0 && errno == EINTR)
-            ;
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "kubectl worker failed");
+        /* bounded by the test's own timeout */
+        int status = kr_test_proc_wait(&workers[w], 24 * 3600 * 1000);
+        kr_test_proc_free(&workers[w]);
+        unlink(workers[w].log);
+        ck_assert_msg(status == 0, "kubectl worker failed");
     }
 }
 
@@ -315,7 +313,7 @@ END_TEST
 /* ---- three-way creation against kubectl apply --------------------------------- */
 
 static char server_dir[256];
-static pid_t server_pid = -1;
+static kr_test_proc server;
 
 static size_t apply_case_count(void)
 {
@@ -362,40 +360,19 @@ static bool start_apiserver(void)
         return false;
     snprintf(server_dir, sizeof(server_dir), "/tmp/kr-apply-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(server_dir));
-    int fds[2];
-    ck_assert_int_eq(pipe(fds), 0);
-    server_pid = fork();
-    ck_assert_int_ge(server_pid, 0);
-    if (server_pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        /* The server must not outlive the test, even one that fails. */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        int devnull = open("/dev/null", O_WRONLY);
-        if (devnull >= 0)
-            dup2(devnull, 2);
-        if (chdir(server_dir) != 0)
-            _exit(127);
-        execl(bin, bin, "--port", "0", "--bind", "127.0.0.1", "--kubeconfig-out", "kc.yaml",
-              (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    FILE *f = fdopen(fds[0], "r");
-    char url[256];
-    bool ok = f && fgets(url, sizeof(url), f) != NULL;
-    if (f)
-        fclose(f);
-    return ok;
+    char kc[300], log[300], url[256];
+    snprintf(kc, sizeof(kc), "%s/kc.yaml", server_dir);
+    snprintf(log, sizeof(log), "%s/kr-apiserver.log", server_dir);
+    const char *flags[] = {"--bind", "127.0.0.1", "--kubeconfig-out", kc, NULL};
+    /* It never outlives the test, even one that fails. */
+    kr_test_proc_start_apiserver(&server, log, flags, url, sizeof(url), 30000);
+    return true;
 }
 
 static void stop_apiserver(void)
 {
-    if (server_pid > 0) {
-        kill(server_pid, SIGTERM);
-        waitpid(server_pid, NULL, 0);
-        server_pid = -1;
-    }
+    kr_test_proc_kill(&server, SIGTERM);
+    kr_test_proc_free(&server);
     char cmd[512];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", server_dir);
     if (system(cmd) != 0)

@@ -16,6 +16,7 @@
 
 #include "kr_suite.h"
 #include "kr_test.h"
+#include "kr_test_proc.h"
 #include "kreconcile.h"
 
 #define DOCUMENTS 500
@@ -350,39 +351,22 @@ END_TEST
 
 /* ---- kubectl apply's three-way patch, observed against kr-apiserver ---- */
 
-static pid_t apiserver_pid;
+static kr_test_proc apiserver;
 
 static void start_apiserver(char *kubeconfig, size_t size)
 {
-    char bin[1024];
-    kr_test_bin_path(bin, sizeof(bin), "kr-apiserver");
     snprintf(kubeconfig, size, "%s/kubeconfig", dir);
-    int out[2];
-    ck_assert_int_eq(pipe(out), 0);
-    apiserver_pid = fork();
-    ck_assert_int_ge(apiserver_pid, 0);
-    if (apiserver_pid == 0) {
-        dup2(out[1], 1);
-        close(out[0]);
-        execl(bin, bin, "--port", "0", "--kubeconfig-out", kubeconfig, (char *)NULL);
-        _exit(127);
-    }
-    close(out[1]);
-    /* The first line is the URL: the server is listening once it is out. */
-    char line[256];
-    FILE *f = fdopen(out[0], "r");
-    ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
-    fclose(f);
-    ck_assert_ptr_nonnull(strstr(line, "http"));
+    char log[1024], url[256];
+    snprintf(log, sizeof(log), "%s/kr-apiserver.log", dir);
+    const char *flags[] = {"--kubeconfig-out", kubeconfig, NULL};
+    /* The URL comes out once the server is listening. */
+    kr_test_proc_start_apiserver(&apiserver, log, flags, url, sizeof(url), 30000);
 }
 
 static void stop_apiserver(void)
 {
-    if (apiserver_pid > 0) {
-        kill(apiserver_pid, SIGTERM);
-        waitpid(apiserver_pid, NULL, 0);
-        apiserver_pid = 0;
-    }
+    kr_test_proc_kill(&apiserver, SIGTERM);
+    kr_test_proc_free(&apiserver);
 }
 
 static int kubectl(const char *args, const char *log)

@@ -20,13 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../examples/kr-submitter/submitter.h"
 #include "kr_suite.h"
 #include "kr_test.h"
+#include "kr_test_proc.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
 
@@ -1305,34 +1305,6 @@ END_TEST
 
 /* ---- the program: serve + the CLI verbs over HTTP --------------------------------- */
 
-/* Run argv to its end; its stdout (and stderr when `with_stderr`) in `out`. */
-static int run(char *const argv[], bool with_stderr, char *out, size_t size)
-{
-    int p[2];
-    ck_assert_int_eq(pipe(p), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(p[1], 1);
-        if (with_stderr)
-            dup2(p[1], 2);
-        close(p[0]);
-        close(p[1]);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(p[1]);
-    size_t len = 0;
-    ssize_t r;
-    while (len + 1 < size && (r = read(p[0], out + len, size - len - 1)) > 0)
-        len += (size_t)r;
-    out[len] = '\0';
-    close(p[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static unsigned short free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -1348,17 +1320,17 @@ static unsigned short free_port(void)
 static int cli(const char *bin, const char *server, const char *token, const char *const *args,
                char *out, size_t size)
 {
-    char *argv[16];
+    const char *argv[16];
     size_t n = 0;
-    argv[n++] = (char *)bin;
+    argv[n++] = bin;
     for (; *args && n < 10; args++)
-        argv[n++] = (char *)*args;
+        argv[n++] = *args;
     argv[n++] = "--server";
-    argv[n++] = (char *)server;
+    argv[n++] = server;
     argv[n++] = "--token";
-    argv[n++] = (char *)token;
+    argv[n++] = token;
     argv[n] = NULL;
-    return run(argv, true, out, size);
+    return kr_test_proc_run(argv, out, size, 60000);
 }
 
 /* A directory with kubeconfigs for the three servers, the token file and a
@@ -1404,8 +1376,8 @@ static void program_env_down(program_env *p)
 }
 
 /* Start `kr-submitter serve` on a free port (its URL in `server`), with
- * leader election when `elect`; returns its pid once its API answers. */
-static pid_t serve_start(program_env *p, bool elect, char *server, size_t len)
+ * leader election when `elect`, as `proc`; returns once its API answers. */
+static void serve_start(program_env *p, kr_test_proc *proc, bool elect, char *server, size_t len)
 {
     char listen[64];
     unsigned short port = free_port();
@@ -1414,37 +1386,29 @@ static pid_t serve_start(program_env *p, bool elect, char *server, size_t len)
     char inventory[700];
     snprintf(inventory, sizeof(inventory), "sqlite://%s/inventory.db", p->dir);
     /* without election the NULL ends argv before the Lease flags */
-    char *argv[] = {p->bin,
-                    "serve",
-                    "--kubeconfig",
-                    p->hub,
-                    "--cluster",
-                    p->dc1,
-                    "--cluster",
-                    p->dc2,
-                    "--listen",
-                    listen,
-                    "--token-auth-file",
-                    p->tokfile,
-                    "--log-format",
-                    "text",
-                    "--inventory",
-                    inventory,
-                    elect ? "--leader-elect" : NULL,
-                    "--lease-namespace",
-                    "default",
-                    NULL};
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        char log[700];
-        snprintf(log, sizeof(log), "%s/serve-%u.log", p->dir, port);
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execv(p->bin, argv);
-        _exit(127);
-    }
+    const char *argv[] = {p->bin,
+                          "serve",
+                          "--kubeconfig",
+                          p->hub,
+                          "--cluster",
+                          p->dc1,
+                          "--cluster",
+                          p->dc2,
+                          "--listen",
+                          listen,
+                          "--token-auth-file",
+                          p->tokfile,
+                          "--log-format",
+                          "text",
+                          "--inventory",
+                          inventory,
+                          elect ? "--leader-elect" : NULL,
+                          "--lease-namespace",
+                          "default",
+                          NULL};
+    char log[700];
+    snprintf(log, sizeof(log), "%s/serve-%u.log", p->dir, port);
+    kr_test_proc_start(proc, log, argv);
     char out[4096];
     const char *list_args[] = {"list", NULL};
     time_t deadline = time(NULL) + 30;
@@ -1454,15 +1418,6 @@ static pid_t serve_start(program_env *p, bool elect, char *server, size_t len)
         nanosleep(&pace, NULL);
     }
     ck_assert_msg(strstr(out, "NAMESPACE") != NULL, "%s", out);
-    return pid;
-}
-
-static int serve_stop(pid_t pid, int sig)
-{
-    kill(pid, sig);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
 }
 
 static void wait_pace(void)
@@ -1477,7 +1432,8 @@ START_TEST(program_serves_the_api_and_the_cli_drives_it)
     if (!program_env_up(&p))
         return;
     char server[80], out[65536];
-    pid_t pid = serve_start(&p, false, server, sizeof(server));
+    kr_test_proc serve;
+    serve_start(&p, &serve, false, server, sizeof(server));
     const char *bad_token[] = {"list", NULL};
     ck_assert_int_eq(cli(p.bin, server, "nope", bad_token, out, sizeof(out)), 1);
     ck_assert_msg(strstr(out, "401"), "%s", out);
@@ -1527,7 +1483,8 @@ START_TEST(program_serves_the_api_and_the_cli_drives_it)
     const char *approve[] = {"approve", name, NULL};
     ck_assert_int_eq(cli(p.bin, server, "tok-alice", approve, out, sizeof(out)), 1);
     ck_assert_msg(strstr(out, "HTTP 403") || strstr(out, "HTTP 409"), "%s", out);
-    ck_assert_int_eq(serve_stop(pid, SIGTERM), 0);
+    ck_assert_int_eq(kr_test_proc_kill(&serve, SIGTERM), 0);
+    kr_test_proc_free(&serve);
     program_env_down(&p);
 }
 END_TEST
@@ -1541,7 +1498,8 @@ START_TEST(leader_killed_mid_dispatch_leaves_one_copy_each)
     if (!program_env_up(&p))
         return;
     char server_a[80], server_b[80], out[65536];
-    pid_t a = serve_start(&p, true, server_a, sizeof(server_a));
+    kr_test_proc a;
+    serve_start(&p, &a, true, server_a, sizeof(server_a));
     /* a holds the Lease before b starts */
     time_t deadline = time(NULL) + 30;
     for (;;) {
@@ -1554,7 +1512,8 @@ START_TEST(leader_killed_mid_dispatch_leaves_one_copy_each)
             break;
         wait_pace();
     }
-    pid_t b = serve_start(&p, true, server_b, sizeof(server_b));
+    kr_test_proc b;
+    serve_start(&p, &b, true, server_b, sizeof(server_b));
     enum { N = 20 };
     for (int i = 0; i < N; i++) {
         char key[16];
@@ -1575,7 +1534,7 @@ START_TEST(leader_killed_mid_dispatch_leaves_one_copy_each)
         wait_pace();
     }
     json_decref(jobs);
-    ck_assert_int_eq(serve_stop(a, SIGKILL), -SIGKILL);
+    ck_assert_int_eq(kr_test_proc_kill(&a, SIGKILL), 128 + SIGKILL);
     /* b takes over (after the Lease expires); the clusters run what is released */
     deadline = time(NULL) + 120;
     int succeeded = 0;
@@ -1628,7 +1587,9 @@ START_TEST(leader_killed_mid_dispatch_leaves_one_copy_each)
         json_decref(list);
     }
     ck_assert_uint_eq(copies, N);
-    ck_assert_int_eq(serve_stop(b, SIGTERM), 0);
+    ck_assert_int_eq(kr_test_proc_kill(&b, SIGTERM), 0);
+    kr_test_proc_free(&a);
+    kr_test_proc_free(&b);
     program_env_down(&p);
 }
 END_TEST

@@ -8,12 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../examples/kr-sweeper/sweep.h"
 #include "kr_suite.h"
 #include "kr_test.h"
+#include "kr_test_proc.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
 
@@ -362,19 +362,23 @@ START_TEST(times_parse_as_rfc3339)
 }
 END_TEST
 
-/* Run the built program; its standard output in `out` (at most len bytes).
+/* Run the built program with `args` (words separated by spaces); its
+ * standard output in `out` (at most len bytes), its standard error dropped.
  * Returns the exit status. */
 static int run_program(const char *args, char *out, size_t len)
 {
-    char bin[512], cmd[2048];
-    kr_test_bin_path(bin, sizeof(bin), "kr-sweeper");
-    snprintf(cmd, sizeof(cmd), "%s %s 2>/dev/null", bin, args);
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    size_t n = fread(out, 1, len - 1, p);
-    out[n] = '\0';
-    int status = pclose(p);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    char words[4096], err[8192];
+    snprintf(words, sizeof(words), "%s", args);
+    const char *argv[KR_TEST_PROC_MAX_ARGS + 1] = {"kr-sweeper"};
+    size_t n = 1;
+    char *save = NULL;
+    for (char *w = strtok_r(words, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+        ck_assert_uint_lt(n, KR_TEST_PROC_MAX_ARGS);
+        argv[n++] = w;
+    }
+    argv[n] = NULL;
+    kr_test_proc_io io = {.err = err, .err_size = sizeof(err)};
+    return kr_test_proc_run_io(argv, &io, out, len, 60000);
 }
 
 START_TEST(the_program_plans_then_sweeps_once_and_refuses_bad_flags)

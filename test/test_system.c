@@ -170,36 +170,18 @@ static void cluster_start(world *w, int c)
     snprintf(log, sizeof(log), "%s/apiserver-%s.log", w->dir, cluster_name[c]);
     snprintf(audit, sizeof(audit), "%s/audit-%s.log", w->dir, cluster_name[c]);
     char tokens[N_USERS][64];
-    const char *argv[40] = {"kr-apiserver",
-                            "--port",
-                            "0",
-                            "--tls-cert",
-                            cert,
-                            "--tls-key",
-                            key,
-                            "--load",
-                            ns,
-                            "--load",
-                            crd,
-                            "--bookmark-interval",
-                            "1",
-                            "--audit-log",
-                            audit};
-    size_t n = 15;
+    const char *flags[40] = {"--tls-cert", cert, "--tls-key",           key, "--load",      ns,
+                             "--load",     crd,  "--bookmark-interval", "1", "--audit-log", audit};
+    size_t n = 12;
     for (size_t u = 0; u < N_USERS; u++) {
         snprintf(tokens[u], sizeof(tokens[u]), "%s-token:%s", users[u], users[u]);
-        argv[n++] = "--token";
-        argv[n++] = tokens[u];
+        flags[n++] = "--token";
+        flags[n++] = tokens[u];
     }
-    argv[n] = NULL;
-    kr_test_proc_start(&cl->proc, log, argv);
-    ck_assert_msg(kr_test_proc_log_wait(&cl->proc, "https://", 0, 20000),
-                  "kr-apiserver %s did not start (see %s)", cluster_name[c], log);
-    char *text = kr_test_proc_log_text(&cl->proc);
-    char *url = strstr(text, "https://");
-    size_t len = strcspn(url, " \r\n");
-    snprintf(cl->url, sizeof(cl->url), "%.*s", (int)len, url);
-    free(text);
+    flags[n] = NULL;
+    kr_test_proc_start_apiserver(&cl->proc, log, flags, cl->url, sizeof(cl->url), 20000);
+    ck_assert_msg(strncmp(cl->url, "https://", 8) == 0, "kr-apiserver %s: %s (see %s)",
+                  cluster_name[c], cl->url, log);
     for (size_t u = 0; u < N_USERS; u++)
         write_kubeconfig(w, c, users[u]);
     char path[300];

@@ -14,10 +14,11 @@
 
 #include "kr_suite.h"
 #include "kr_test.h"
+#include "kr_test_proc.h"
 
 static char dir[256];
 static char url[256];
-static pid_t server_pid;
+static kr_test_proc server;
 static bool skipping;
 
 /* Run a shell command; returns its combined output (static buffer). */
@@ -51,45 +52,50 @@ static void expect(const char *args, const char *want)
     ck_assert_msg(strcmp(got, want) == 0, "kubectl %s:\n got: [%s]\nwant: [%s]", args, got, want);
 }
 
-static void write_file(const char *name, const char *text)
+/* Start kubectl with `args` (NULL-terminated) in the background, its
+ * output (stdout and stderr) in DIR/`out`. */
+static void start_kubectl(kr_test_proc *p, const char *out, const char *const *args)
 {
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
+    char kc[300], cache[300], log[300];
+    snprintf(kc, sizeof(kc), "%s/kc.yaml", dir);
+    snprintf(cache, sizeof(cache), "--cache-dir=%s/cache", dir);
+    snprintf(log, sizeof(log), "%s/%s", dir, out);
+    const char *argv[KR_TEST_PROC_MAX_ARGS + 1] = {"/usr/bin/env", "kubectl", "--kubeconfig", kc,
+                                                   cache};
+    size_t n = 5;
+    for (; *args && n < KR_TEST_PROC_MAX_ARGS; args++)
+        argv[n++] = *args;
+    argv[n] = NULL;
+    kr_test_proc_start(p, log, argv);
+}
+
+/* Wait for a kubectl of start_kubectl to end; its output (new, free()). */
+static char *kubectl_output(kr_test_proc *p)
+{
+    ck_assert_msg(kr_test_proc_wait(p, 60000) >= 0, "kubectl did not end");
+    char *text = kr_test_proc_log_text(p);
+    kr_test_proc_free(p);
+    return text;
 }
 
 static void start_server(void)
 {
-    char bin[512], cmd[2048];
-    kr_test_bin_path(bin, sizeof(bin), "kr-apiserver");
+    char cmd[2048];
     snprintf(cmd, sizeof(cmd),
              "openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 2 "
              "-subj /CN=kr-apiserver -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1");
     int st;
     run(cmd, &st);
     ck_assert_int_eq(st, 0);
-    int fds[2];
-    ck_assert_int_eq(pipe(fds), 0);
-    server_pid = fork();
-    ck_assert_int_ge(server_pid, 0);
-    if (server_pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        if (chdir(dir) != 0)
-            _exit(127);
-        execl(bin, bin, "--port", "0", "--tls-cert", "cert.pem", "--tls-key", "key.pem", "--token",
-              "s3cret:admin", "--bookmark-interval", "1", "--kubeconfig-out", "kc.yaml",
-              (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    FILE *f = fdopen(fds[0], "r");
-    ck_assert_ptr_nonnull(fgets(url, sizeof(url), f));
-    fclose(f);
-    url[strcspn(url, "\n")] = '\0';
+    char cert[300], key[300], kc[300], log[300];
+    snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+    snprintf(key, sizeof(key), "%s/key.pem", dir);
+    snprintf(kc, sizeof(kc), "%s/kc.yaml", dir);
+    snprintf(log, sizeof(log), "%s/kr-apiserver.log", dir);
+    const char *flags[] = {
+        "--tls-cert",          cert, "--tls-key",        key, "--token", "s3cret:admin",
+        "--bookmark-interval", "1",  "--kubeconfig-out", kc,  NULL};
+    kr_test_proc_start_apiserver(&server, log, flags, url, sizeof(url), 30000);
     ck_assert_int_eq(strncmp(url, "https://127.0.0.1:", 18), 0);
 }
 
@@ -102,7 +108,8 @@ static void setup(void)
     snprintf(dir, sizeof(dir), "%s/kr-kubectl-XXXXXX", P_tmpdir);
     ck_assert_ptr_nonnull(mkdtemp(dir));
     start_server();
-    write_file("ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n");
+    kr_test_write_file(dir, "ns.yaml",
+                       "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n");
     expect("create -f ns.yaml", "namespace/demo created\n");
 }
 
@@ -110,8 +117,8 @@ static void teardown(void)
 {
     if (skipping)
         return;
-    kill(server_pid, SIGTERM);
-    waitpid(server_pid, NULL, 0);
+    kr_test_proc_kill(&server, SIGTERM);
+    kr_test_proc_free(&server);
     char cmd[512];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (system(cmd) != 0)
@@ -138,8 +145,8 @@ static const char *deploy_yaml =
 START_TEST(kubectl_creates_gets_and_lists)
 {
     SKIP_WITHOUT_KUBECTL();
-    write_file("cm.yaml", cm_yaml);
-    write_file("deploy.yaml", deploy_yaml);
+    kr_test_write_file(dir, "cm.yaml", cm_yaml);
+    kr_test_write_file(dir, "deploy.yaml", deploy_yaml);
     expect("create -f cm.yaml", "configmap/app created\n");
     expect("create -f deploy.yaml", "deployment.apps/web created\n");
     expect("-n demo get cm app -o jsonpath={.data.a}", "1");
@@ -163,14 +170,15 @@ END_TEST
 START_TEST(kubectl_apply_twice_with_a_change)
 {
     SKIP_WITHOUT_KUBECTL();
-    write_file("cm.yaml", cm_yaml);
+    kr_test_write_file(dir, "cm.yaml", cm_yaml);
     expect("apply -f cm.yaml", "configmap/app created\n");
-    write_file("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n"
-                          "  namespace: demo\ndata:\n  a: \"2\"\n  b: \"3\"\n");
+    kr_test_write_file(dir, "cm.yaml",
+                       "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n"
+                       "  namespace: demo\ndata:\n  a: \"2\"\n  b: \"3\"\n");
     expect("apply -f cm.yaml", "configmap/app configured\n");
     expect("apply -f cm.yaml", "configmap/app unchanged\n");
     expect("-n demo get cm app -o jsonpath={.data}", "{\"a\":\"2\",\"b\":\"3\"}");
-    write_file("deploy.yaml", deploy_yaml);
+    kr_test_write_file(dir, "deploy.yaml", deploy_yaml);
     expect("apply -f deploy.yaml", "deployment.apps/web created\n");
 }
 END_TEST
@@ -178,10 +186,11 @@ END_TEST
 START_TEST(kubectl_server_side_apply)
 {
     SKIP_WITHOUT_KUBECTL();
-    write_file("cm.yaml", cm_yaml);
+    kr_test_write_file(dir, "cm.yaml", cm_yaml);
     expect("apply --server-side -f cm.yaml", "configmap/app serverside-applied\n");
-    write_file("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n"
-                          "  namespace: demo\ndata:\n  a: \"5\"\n");
+    kr_test_write_file(dir, "cm.yaml",
+                       "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n"
+                       "  namespace: demo\ndata:\n  a: \"5\"\n");
     expect("apply --server-side --force-conflicts -f cm.yaml",
            "configmap/app serverside-applied\n");
     expect("-n demo get cm app -o jsonpath={.data.a}", "5");
@@ -192,7 +201,7 @@ END_TEST
 START_TEST(kubectl_patch_with_three_types)
 {
     SKIP_WITHOUT_KUBECTL();
-    write_file("cm.yaml", cm_yaml);
+    kr_test_write_file(dir, "cm.yaml", cm_yaml);
     expect("create -f cm.yaml", "configmap/app created\n");
     expect("-n demo patch cm app -p {\\\"data\\\":{\\\"b\\\":\\\"2\\\"}}",
            "configmap/app patched\n");
@@ -212,18 +221,13 @@ END_TEST
 START_TEST(kubectl_get_watch_sees_changes_by_another_kubectl)
 {
     SKIP_WITHOUT_KUBECTL();
-    write_file("cm.yaml", cm_yaml);
-    char cmd[1024];
-    snprintf(cmd, sizeof(cmd),
-             "cd %s && KUBECONFIG=%s/kc.yaml kubectl --cache-dir=%s/cache -n demo get cm -w "
-             "--output-watch-events -o custom-columns=EVENT:.type,NAME:.object.metadata.name,"
-             "A:.object.data.a > watch.out "
-             "2>&1 & echo $!",
-             dir, dir, dir);
-    FILE *p = popen(cmd, "r");
-    int pid = 0;
-    ck_assert_int_eq(fscanf(p, "%d", &pid), 1);
-    pclose(p);
+    kr_test_write_file(dir, "cm.yaml", cm_yaml);
+    kr_test_proc watch;
+    start_kubectl(&watch, "watch.out",
+                  (const char *[]){"-n", "demo", "get", "cm", "-w", "--output-watch-events", "-o",
+                                   "custom-columns=EVENT:.type,NAME:.object.metadata.name,"
+                                   "A:.object.data.a",
+                                   NULL});
     /* The watch is open once the server counts it. */
     int st;
     for (int i = 0; i < 200; i++) {
@@ -243,31 +247,25 @@ START_TEST(kubectl_get_watch_sees_changes_by_another_kubectl)
              "%s/_kr/close-watches >/dev/null",
              url);
     run(q, &st);
-    snprintf(q, sizeof(q), "while kill -0 %d 2>/dev/null; do sleep 0.05; done; cat watch.out", pid);
-    const char *out = run(q, &st);
+    char *out = kubectl_output(&watch);
     /* kubectl sizes the columns on the first row of a watch. */
     ck_assert_str_eq(out, "EVENT   NAME   A\n"
                           "ADDED   app    1\n"
                           "MODIFIED   app    2\n"
                           "DELETED    app    2\n");
+    free(out);
 }
 END_TEST
 
 START_TEST(kubectl_delete_waits_for_the_finalizer)
 {
     SKIP_WITHOUT_KUBECTL();
-    write_file("held.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held\n"
-                            "  namespace: demo\n  finalizers: [example.com/hold]\n");
+    kr_test_write_file(dir, "held.yaml",
+                       "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held\n"
+                       "  namespace: demo\n  finalizers: [example.com/hold]\n");
     expect("create -f held.yaml", "configmap/held created\n");
-    char cmd[1024];
-    snprintf(cmd, sizeof(cmd),
-             "cd %s && KUBECONFIG=%s/kc.yaml kubectl --cache-dir=%s/cache -n demo delete cm held "
-             "> delete.out 2>&1 & echo $!",
-             dir, dir, dir);
-    FILE *p = popen(cmd, "r");
-    int pid = 0;
-    ck_assert_int_eq(fscanf(p, "%d", &pid), 1);
-    pclose(p);
+    kr_test_proc del;
+    start_kubectl(&del, "delete.out", (const char *[]){"-n", "demo", "delete", "cm", "held", NULL});
     int st;
     for (int i = 0; i < 200; i++) {
         if (strlen(kubectl("-n demo get cm held -o jsonpath={.metadata.deletionTimestamp}", &st)) >
@@ -278,9 +276,9 @@ START_TEST(kubectl_delete_waits_for_the_finalizer)
     expect("-n demo get cm held -o jsonpath={.metadata.finalizers[0]}", "example.com/hold");
     expect("-n demo patch cm held --type=merge -p {\\\"metadata\\\":{\\\"finalizers\\\":null}}",
            "configmap/held patched\n");
-    snprintf(cmd, sizeof(cmd), "while kill -0 %d 2>/dev/null; do sleep 0.05; done; cat delete.out",
-             pid);
-    ck_assert_str_eq(run(cmd, &st), "configmap \"held\" deleted\n");
+    char *out = kubectl_output(&del);
+    ck_assert_str_eq(out, "configmap \"held\" deleted\n");
+    free(out);
     expect("-n demo get cm held", "Error from server (NotFound): configmaps \"held\" not found\n");
 }
 END_TEST
@@ -297,7 +295,7 @@ START_TEST(kubectl_pages_with_chunk_size)
                  i);
         strcat(list, item);
     }
-    write_file("list.yaml", list);
+    kr_test_write_file(dir, "list.yaml", list);
     int st;
     kubectl("create -f list.yaml", &st);
     ck_assert_int_eq(st, 0);
@@ -428,15 +426,18 @@ END_TEST
 START_TEST(kubectl_apply_validates_quota_and_priorityclass)
 {
     SKIP_WITHOUT_KUBECTL();
-    write_file("q.yaml", "apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: q, namespace: "
-                         "demo}\nspec:\n  hard: {pods: \"3\"}\n");
-    write_file("pc.yaml", "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: "
-                          "{name: pc}\nvalue: 10\n");
+    kr_test_write_file(dir, "q.yaml",
+                       "apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: q, namespace: "
+                       "demo}\nspec:\n  hard: {pods: \"3\"}\n");
+    kr_test_write_file(dir, "pc.yaml",
+                       "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: "
+                       "{name: pc}\nvalue: 10\n");
     expect("apply -f q.yaml", "resourcequota/q created\n");
     expect("apply -f pc.yaml", "priorityclass.scheduling.k8s.io/pc created\n");
     /* A List is validated on the client against OpenAPI v2. */
-    write_file("bad.yaml", "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: "
-                           "ConfigMap\n  metadata: {name: bad, namespace: demo}\n  madeUp: 1\n");
+    kr_test_write_file(dir, "bad.yaml",
+                       "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: "
+                       "ConfigMap\n  metadata: {name: bad, namespace: demo}\n  madeUp: 1\n");
     int st;
     const char *out = kubectl("apply -f bad.yaml", &st);
     ck_assert_msg(st != 0 &&
