@@ -1003,7 +1003,7 @@ START_TEST(stop_reports_a_reconcile_past_the_deadline_and_still_joins_it)
     o.user = &t;
     o.workers = 2;
     o.shutdown_timeout_ms = 20;
-    o.logger = (kr_logger){.fn = release_on_warning, .max_level = KR_LOG_WARN};
+    o.logger = (kr_logger){.cb = release_on_warning, .max_level = KR_LOG_WARN};
     ck_assert_int_eq(kr_controller_new(&o, &t.ctl, NULL), 0);
     watch(t.ctl, a.inf, NULL);
     ck_assert_int_eq(kr_controller_start(t.ctl, NULL), 0);
@@ -1059,7 +1059,7 @@ START_TEST(workers_never_start_when_the_caches_do_not_sync_in_time)
     o.user = &t;
     o.workers = 2;
     o.cache_sync_timeout_ms = 20;
-    o.logger = (kr_logger){.fn = count_sync_timeouts, .max_level = KR_LOG_ERROR, .user = &t};
+    o.logger = (kr_logger){.cb = count_sync_timeouts, .max_level = KR_LOG_ERROR, .user = &t};
     ck_assert_int_eq(kr_controller_new(&o, &t.ctl, NULL), 0);
     watch(t.ctl, a.inf, NULL);
     ck_assert_int_eq(kr_controller_enqueue(t.ctl, NULL, "default", "waiting"), 0);

@@ -356,7 +356,7 @@ START_TEST(producer_waits_quietly_for_a_missing_crd)
     fixture f;
     up(&f, 100, true);
     log_count lc = {0};
-    kr_logger logger = {.fn = count_log, .max_level = KR_LOG_INFO, .user = &lc};
+    kr_logger logger = {.cb = count_log, .max_level = KR_LOG_INFO, .user = &lc};
     kr_gvr runnables = KR_GVR("kreconcile.io", "v1alpha1", "runnables");
     f.prod = producer(&f, runnables, "kreconcile.io/v1alpha1/runnables", "kreconcile.io/v1alpha1",
                       "Runnable", logger);

@@ -134,7 +134,7 @@ typedef void (*kr_log_fields_cb)(kr_log_level level, const char *module, const c
                                  const kr_log_field *fields, size_t n, void *user);
 
 typedef struct kr_logger {
-    kr_log_cb fn; /* NULL: discard (unless fields_cb is set) */
+    kr_log_cb cb; /* NULL: discard (unless fields_cb is set) */
     kr_log_level max_level; /* messages above this level are not formatted; 0 = errors only */
     void *user;
     /* Optional: receives kr_log_fields() messages with their fields apart
