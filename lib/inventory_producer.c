@@ -516,13 +516,22 @@ int kr_inventory_producer_new(const kr_inventory_producer_opts *opts, kr_invento
     return 0;
 }
 
-void kr_inventory_producer_get_stats(kr_inventory_producer_t *p, kr_inventory_producer_stats *out)
+static void producer_stats_fill(kr_inventory_producer_t *p, kr_inventory_producer_stats *out)
 {
     if (!p || !out)
         return;
     pthread_mutex_lock(&p->lock);
     *out = p->stats;
     pthread_mutex_unlock(&p->lock);
+}
+
+void kr_inventory_producer_get_stats(kr_inventory_producer_t *p, kr_inventory_producer_stats *out,
+                                     size_t out_size)
+{
+    kr_inventory_producer_stats all;
+    memset(&all, 0, sizeof(all));
+    producer_stats_fill(p, &all);
+    kr_copy_sized(out, out_size, &all, sizeof(all));
 }
 
 char *kr_inventory_producer_resource_version(kr_inventory_producer_t *p)

@@ -372,7 +372,7 @@ int kr_store_list_index_values(const kr_store_t *store, const char *index, json_
     return list_strings(store, index, out, err);
 }
 
-void kr_store_get_stats(const kr_store_t *store, kr_store_stats *out)
+static void store_stats_fill(const kr_store_t *store, kr_store_stats *out)
 {
     memset(out, 0, sizeof(*out));
     kr_store_t *s = (kr_store_t *)store;
@@ -396,4 +396,12 @@ void kr_store_get_stats(const kr_store_t *store, kr_store_stats *out)
     out->received_bytes_total = s->received_total;
     out->writes = s->writes;
     pthread_rwlock_unlock(&s->lock);
+}
+
+void kr_store_get_stats(const kr_store_t *store, kr_store_stats *out, size_t out_size)
+{
+    kr_store_stats all;
+    memset(&all, 0, sizeof(all));
+    store_stats_fill(store, &all);
+    kr_copy_sized(out, out_size, &all, sizeof(all));
 }

@@ -207,6 +207,20 @@ static inline uint64_t kr_ptr_hash(const void *p)
     return h;
 }
 
+/* ---- sized copies (the public stats getters) ------------------------------ */
+
+/* Copy `in` (in_size bytes) into the caller's `out` of out_size bytes: what
+ * both know, then zeros for fields the library does not have. */
+static inline void kr_copy_sized(void *out, size_t out_size, const void *in, size_t in_size)
+{
+    if (!out)
+        return;
+    size_t n = out_size < in_size ? out_size : in_size;
+    memcpy(out, in, n);
+    if (out_size > n)
+        memset((char *)out + n, 0, out_size - n);
+}
+
 /* ---- time (lib/util_clock.c) -------------------------------------------------- */
 
 /* CLOCK_MONOTONIC in nanoseconds / milliseconds. [any thread] */

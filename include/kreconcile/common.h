@@ -160,6 +160,13 @@ KR_API void kr_log_fields(const kr_logger *logger, kr_log_level level, const cha
                           const kr_log_field *fields, size_t n, const char *fmt, ...)
     KR_PRINTF(6, 7);
 
+/* ---- Statistics ------------------------------------------------------ */
+
+/* Stats getters take the caller's sizeof its struct (kr_x_get_stats(x, &st,
+ * sizeof st)) and write that many bytes at most: fields are only ever
+ * appended, so a program built against an older header gets the fields it
+ * knows, and one built against a newer header gets zeros for the rest. */
+
 /* ---- Watch events ------------------------------------------------------ */
 
 /* The type of one watch event: the client's watches (client.h) and the
