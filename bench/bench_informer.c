@@ -229,7 +229,7 @@ static void informer_sync(const char *base, child_result *out)
     out->seconds = bench_now_s() - t0;
     out->cpu_seconds = cpu_now_s() - c0;
     kr_store_stats st;
-    kr_store_get_stats(kr_informer_store(inf), &st);
+    kr_store_get_stats(kr_informer_store(inf), &st, sizeof(st));
     out->objects = (long)st.objects;
     out->cached_json_bytes = (double)st.cached_json_bytes;
     out->store_overhead = (double)st.overhead_bytes;

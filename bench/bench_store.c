@@ -169,7 +169,7 @@ static struct store_run run_store(kr_store_representation repr, char **texts, co
         json_decref(arr);
     }
     r.ns = now() - t;
-    kr_store_get_stats(store, &r.stats);
+    kr_store_get_stats(store, &r.stats, sizeof(r.stats));
     kr_store_free(store);
     return r;
 }

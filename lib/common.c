@@ -99,20 +99,20 @@ const char *kr_log_level_name(kr_log_level level)
 void kr_logv(const kr_logger *logger, kr_log_level level, const char *module, const char *fmt,
              va_list ap)
 {
-    if (!logger || (!logger->fn && !logger->fields_cb) || level > logger->max_level)
+    if (!logger || (!logger->cb && !logger->fields_cb) || level > logger->max_level)
         return;
     char message[2048];
     vsnprintf(message, sizeof(message), fmt, ap);
     if (logger->fields_cb)
         logger->fields_cb(level, module ? module : "", message, NULL, 0, logger->user);
     else
-        logger->fn(level, module ? module : "", message, logger->user);
+        logger->cb(level, module ? module : "", message, logger->user);
 }
 
 void kr_log_fields(const kr_logger *logger, kr_log_level level, const char *module,
                    const kr_log_field *fields, size_t n, const char *fmt, ...)
 {
-    if (!logger || (!logger->fn && !logger->fields_cb) || level > logger->max_level)
+    if (!logger || (!logger->cb && !logger->fields_cb) || level > logger->max_level)
         return;
     char message[2048];
     va_list ap;
@@ -133,7 +133,7 @@ void kr_log_fields(const kr_logger *logger, kr_log_level level, const char *modu
             break;
         used += (size_t)w < sizeof(message) - used ? (size_t)w : sizeof(message) - used - 1;
     }
-    logger->fn(level, module ? module : "", message, logger->user);
+    logger->cb(level, module ? module : "", message, logger->user);
 }
 
 void kr_log(const kr_logger *logger, kr_log_level level, const char *module, const char *fmt, ...)

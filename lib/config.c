@@ -280,7 +280,7 @@ int kr_config_load(const kr_config_load_opts *opts, kr_rest_config **out, kr_err
         return from_kubeconfig(opts, NULL, out, err);
     if (in_cluster_possible(&opts->in_cluster)) {
         kr_in_cluster_opts ic = opts->in_cluster;
-        if (!ic.logger.fn)
+        if (!ic.logger.cb)
             ic.logger = opts->logger;
         return kr_config_in_cluster(&ic, out, err);
     }

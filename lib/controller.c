@@ -678,7 +678,7 @@ const char *kr_controller_name(const kr_controller_t *ctl)
 
 /* ---- introspection ------------------------------------------------------------------- */
 
-void kr_controller_get_stats(const kr_controller_t *cctl, kr_controller_stats *out)
+static void controller_stats_fill(const kr_controller_t *cctl, kr_controller_stats *out)
 {
     memset(out, 0, sizeof(*out));
     kr_controller_t *ctl = (kr_controller_t *)cctl;
@@ -698,6 +698,14 @@ void kr_controller_get_stats(const kr_controller_t *cctl, kr_controller_stats *o
     out->lanes = n;
     for (size_t i = 0; i < n; i++)
         out->queued += kr_queue_len(lanes[i]->q);
+}
+
+void kr_controller_get_stats(const kr_controller_t *cctl, kr_controller_stats *out, size_t out_size)
+{
+    kr_controller_stats all;
+    memset(&all, 0, sizeof(all));
+    controller_stats_fill(cctl, &all);
+    kr_copy_sized(out, out_size, &all, sizeof(all));
 }
 
 size_t kr_controller_queue_len(kr_controller_t *ctl, const char *cluster)

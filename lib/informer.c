@@ -422,7 +422,7 @@ static void collect(void *user)
 {
     kr_informer_t *inf = user;
     kr_store_stats st;
-    kr_store_get_stats(inf->store, &st);
+    kr_store_get_stats(inf->store, &st, sizeof(st));
     kr_metrics_gauge_set(inf->m[M_OBJECTS], (double)st.objects);
     kr_metrics_gauge_set(inf->m[M_BYTES], (double)(st.cached_json_bytes + st.overhead_bytes));
 }
@@ -679,7 +679,7 @@ char *kr_informer_last_resource_version(const kr_informer_t *inf)
     return rv;
 }
 
-void kr_informer_get_stats(const kr_informer_t *inf, kr_informer_stats *out)
+static void informer_stats_fill(const kr_informer_t *inf, kr_informer_stats *out)
 {
     memset(out, 0, sizeof(*out));
     if (!inf)
@@ -695,6 +695,14 @@ void kr_informer_get_stats(const kr_informer_t *inf, kr_informer_stats *out)
     out->resyncs = atomic_load(&m->stats[S_RESYNCS]);
     for (int i = 0; i < KR_RESTART_CAUSES; i++)
         out->restarts[i] = atomic_load(&m->stats[S_RESTART0 + i]);
+}
+
+void kr_informer_get_stats(const kr_informer_t *inf, kr_informer_stats *out, size_t out_size)
+{
+    kr_informer_stats all;
+    memset(&all, 0, sizeof(all));
+    informer_stats_fill(inf, &all);
+    kr_copy_sized(out, out_size, &all, sizeof(all));
 }
 
 /* ---- waiting -------------------------------------------------------------------- */

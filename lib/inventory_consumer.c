@@ -356,7 +356,7 @@ int kr_inventory_consumer_flush(kr_inventory_consumer_t *c, uint64_t timeout_ms,
     return ret;
 }
 
-void kr_inventory_consumer_get_stats(kr_inventory_consumer_t *c, kr_inventory_consumer_stats *out)
+static void consumer_stats_fill(kr_inventory_consumer_t *c, kr_inventory_consumer_stats *out)
 {
     if (!c || !out)
         return;
@@ -364,4 +364,13 @@ void kr_inventory_consumer_get_stats(kr_inventory_consumer_t *c, kr_inventory_co
     *out = c->stats;
     out->buffered = c->count;
     pthread_mutex_unlock(&c->lock);
+}
+
+void kr_inventory_consumer_get_stats(kr_inventory_consumer_t *c, kr_inventory_consumer_stats *out,
+                                     size_t out_size)
+{
+    kr_inventory_consumer_stats all;
+    memset(&all, 0, sizeof(all));
+    consumer_stats_fill(c, &all);
+    kr_copy_sized(out, out_size, &all, sizeof(all));
 }

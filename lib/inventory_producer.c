@@ -248,8 +248,8 @@ static void quiet_log(kr_log_level level, const char *module, const char *messag
     }
     if (level > p->logger.max_level)
         return;
-    if (p->logger.fn)
-        p->logger.fn(level, module, message, p->logger.user);
+    if (p->logger.cb)
+        p->logger.cb(level, module, message, p->logger.user);
     else if (p->logger.fields_cb)
         p->logger.fields_cb(level, module, message, NULL, 0, p->logger.user);
 }
@@ -406,7 +406,7 @@ static int client_mode_new(kr_inventory_producer_t *p, const kr_inventory_produc
     if (opts->inventory && (rc = preload(p, opts->inventory, err)) != 0)
         return rc;
     kr_timer_clock_runtime(p->rt, &p->clock);
-    p->quiet = (kr_logger){.fn = quiet_log,
+    p->quiet = (kr_logger){.cb = quiet_log,
                            .max_level = p->logger.max_level > KR_LOG_WARN ? p->logger.max_level
                                                                           : KR_LOG_WARN,
                            .user = p};
@@ -516,13 +516,22 @@ int kr_inventory_producer_new(const kr_inventory_producer_opts *opts, kr_invento
     return 0;
 }
 
-void kr_inventory_producer_get_stats(kr_inventory_producer_t *p, kr_inventory_producer_stats *out)
+static void producer_stats_fill(kr_inventory_producer_t *p, kr_inventory_producer_stats *out)
 {
     if (!p || !out)
         return;
     pthread_mutex_lock(&p->lock);
     *out = p->stats;
     pthread_mutex_unlock(&p->lock);
+}
+
+void kr_inventory_producer_get_stats(kr_inventory_producer_t *p, kr_inventory_producer_stats *out,
+                                     size_t out_size)
+{
+    kr_inventory_producer_stats all;
+    memset(&all, 0, sizeof(all));
+    producer_stats_fill(p, &all);
+    kr_copy_sized(out, out_size, &all, sizeof(all));
 }
 
 char *kr_inventory_producer_resource_version(kr_inventory_producer_t *p)

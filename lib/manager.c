@@ -402,7 +402,7 @@ static int make_http(kr_manager_t *m, const kr_manager_opts *opts, kr_error_t *e
 
 static int make_logger(kr_manager_t *m, const kr_manager_opts *opts, kr_error_t *err)
 {
-    if (opts->logger.fn || opts->logger.fields_cb) {
+    if (opts->logger.cb || opts->logger.fields_cb) {
         m->logger = opts->logger;
         return 0;
     }
@@ -423,7 +423,7 @@ static int build(kr_manager_t *m, const kr_manager_opts *opts, kr_error_t *err)
     m->factory_opts = opts->informers;
     if (!m->factory_opts.metrics)
         m->factory_opts.metrics = m->metrics;
-    if (!m->factory_opts.logger.fn && !m->factory_opts.logger.fields_cb)
+    if (!m->factory_opts.logger.cb && !m->factory_opts.logger.fields_cb)
         m->factory_opts.logger = m->logger;
     if ((rc = kr_informer_factory_new(&m->factory_opts, &m->factory, err)) != 0)
         return rc;
@@ -905,7 +905,7 @@ int kr_manager_add_controller(kr_manager_t *m, const kr_controller_opts *opts,
     kr_controller_opts co = *opts;
     if (!co.metrics)
         co.metrics = m->metrics;
-    if (!co.logger.fn && !co.logger.fields_cb)
+    if (!co.logger.cb && !co.logger.fields_cb)
         co.logger = m->logger;
     if (!co.shutdown_timeout_ms)
         co.shutdown_timeout_ms = m->shutdown_timeout_ms;

@@ -177,7 +177,7 @@ int kr_log_sink_new(FILE *out, kr_log_format format, kr_log_level max_level, kr_
     s->format = format;
     pthread_mutex_init(&s->lock, NULL);
     *out_logger =
-        (kr_logger){.fn = sink_plain, .max_level = max_level, .user = s, .fields_cb = sink_fields};
+        (kr_logger){.cb = sink_plain, .max_level = max_level, .user = s, .fields_cb = sink_fields};
     *sink = s;
     return 0;
 }

@@ -107,7 +107,7 @@ int kr_store_key_of(const json_t *obj, char **key, kr_error_t *err)
 static void bucket_free(struct bucket *b)
 {
     kr_free(b->value);
-    kr_ptrset_free(&b->members);
+    kr_keymap_free(&b->members);
     kr_free(b);
 }
 
@@ -131,16 +131,16 @@ static void state_free(struct state *st)
     if (!st)
         return;
     for (size_t i = 0; i < st->n_indexes; i++) {
-        kr_strmap *m = &st->indexes[i];
-        for (size_t k = 0; k < m->cap; k++)
-            if (m->slots[k].key)
-                bucket_free(m->slots[k].value);
-        kr_strmap_free(m);
+        kr_keymap *m = &st->indexes[i];
+        struct bucket *b;
+        for (size_t k = 0; (b = kr_keymap_next(m, &k));)
+            bucket_free(b);
+        kr_keymap_free(m);
     }
     for (size_t k = 0; k < st->n_dense; k++)
         kr_store_entry_release(st->dense[k]);
     kr_free(st->dense);
-    kr_strmap_free(&st->entries);
+    kr_keymap_free(&st->entries);
     kr_free(st->indexes);
     kr_free(st);
 }
@@ -149,10 +149,10 @@ static void state_free(struct state *st)
  * allocates, so it is also the rollback path. */
 static void bucket_leave(struct state *st, struct bucket *b, struct entry *e)
 {
-    kr_ptrset_remove(&b->members, e);
+    kr_store_set_remove(&b->members, e);
     if (b->members.count > 0)
         return;
-    kr_strmap_remove(&st->indexes[b->index], b->value);
+    kr_store_map_remove(&st->indexes[b->index], b->value);
     bucket_free(b);
 }
 
@@ -167,21 +167,21 @@ static void entry_unlink_buckets(struct state *st, struct entry *e, size_t n)
 static int bucket_join(struct state *st, size_t index, char **value, struct entry *e,
                        struct bucket **out)
 {
-    kr_strmap *m = &st->indexes[index];
-    struct bucket *b = kr_strmap_get(m, *value);
+    kr_keymap *m = &st->indexes[index];
+    struct bucket *b = kr_store_map_get(m, *value);
     if (!b) {
         b = kr_calloc(1, sizeof(*b));
         if (!b)
             return KR_ENOMEM;
         b->value = *value;
         b->index = index;
-        if (kr_strmap_put(m, b->value, b, NULL) != 0) {
+        if (kr_store_map_put(m, b->value, b, NULL) != 0) {
             kr_free(b);
             return KR_ENOMEM;
         }
         *value = NULL;
     }
-    if (kr_ptrset_add(&b->members, e) != 0) {
+    if (kr_store_set_add(&b->members, e) != 0) {
         if (b->members.count == 0)
             bucket_leave(st, b, e);
         return KR_ENOMEM;
@@ -215,7 +215,7 @@ static int state_link(struct state *st, struct prepared *p, struct entry **old)
     *old = NULL;
     if (!e)
         return KR_EINVAL;
-    if (kr_strmap_reserve(&st->entries, st->entries.count + 1) != 0 ||
+    if (kr_keymap_reserve(&st->entries, st->entries.count + 1) != 0 ||
         dense_reserve(st, st->n_dense + 1) != 0)
         return KR_ENOMEM;
     size_t linked = 0;
@@ -229,7 +229,7 @@ static int state_link(struct state *st, struct prepared *p, struct entry **old)
         }
     }
     void *replaced = NULL;
-    kr_strmap_put(&st->entries, e->key, e, &replaced); /* reserved: cannot fail */
+    kr_store_map_put(&st->entries, e->key, e, &replaced); /* reserved: cannot fail */
     if (replaced)
         e->dense_at = ((struct entry *)replaced)->dense_at;
     else
@@ -251,7 +251,7 @@ static int state_link(struct state *st, struct prepared *p, struct entry **old)
 
 static struct entry *state_unlink_key(struct state *st, const char *key)
 {
-    struct entry *e = kr_strmap_remove(&st->entries, key);
+    struct entry *e = kr_store_map_remove(&st->entries, key);
     if (!e)
         return NULL;
     struct entry *last = st->dense[--st->n_dense];
@@ -523,7 +523,7 @@ static int upsert(kr_store_t *store, json_t *obj, size_t wire_bytes, json_t **ol
      * state stable): a compact one is parsed, which may fail. */
     json_t *old_obj = NULL;
     if (old_out) {
-        struct entry *cur = kr_strmap_get(&store->state->entries, p.entry->key);
+        struct entry *cur = kr_store_map_get(&store->state->entries, p.entry->key);
         if (cur && !(old_obj = kr_store_entry_object(store, cur, false)))
             rc = kr_error_set(err, KR_ENOMEM, "out of memory reading %s", p.entry->key);
     }
@@ -578,7 +578,7 @@ static int delete_locked_key(kr_store_t *store, const char *key, char **rv, json
     /* read (parse, when compact) the old object while the write can still
      * fail without changing anything */
     json_t *old_obj = NULL;
-    struct entry *cur = old_out ? kr_strmap_get(&store->state->entries, key) : NULL;
+    struct entry *cur = old_out ? kr_store_map_get(&store->state->entries, key) : NULL;
     if (cur && !(old_obj = kr_store_entry_object(store, cur, false)))
         return kr_error_set(err, KR_ENOMEM, "out of memory reading %s", key);
     pthread_rwlock_wrlock(&store->lock);
@@ -643,7 +643,7 @@ static int removed_between(kr_store_t *s, const struct state *old, const struct 
         return KR_ENOMEM;
     for (size_t k = 0; k < old->n_dense; k++) {
         struct entry *e = old->dense[k];
-        if (kr_strmap_get(&fresh->entries, e->key))
+        if (kr_store_map_get(&fresh->entries, e->key))
             continue;
         if (json_array_append_new(removed, kr_store_entry_object(s, e, false)) != 0) {
             json_decref(removed);
@@ -662,7 +662,7 @@ static int reindex_state(kr_store_t *store, const struct index_def *defs, size_t
     struct state *st = state_new(n_defs);
     if (!st)
         return kr_error_set(err, KR_ENOMEM, "out of memory rebuilding the store");
-    int rc = kr_strmap_reserve(&st->entries, from->n_dense);
+    int rc = kr_keymap_reserve(&st->entries, from->n_dense);
     if (!rc)
         rc = dense_reserve(st, from->n_dense);
     if (rc)

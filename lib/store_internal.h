@@ -1,8 +1,8 @@
 /* libkreconcile — internals of the store shared by lib/store*.c: the
- * store's structures, its transform helpers, and open-addressing hash
- * tables (string -> pointer maps and pointer sets) for the key map and the
- * indexes. The tables are not thread-safe by themselves: the store's lock
- * guards them (see lib/store.c). Never installed. */
+ * store's structures and its transform helpers. The key map, the indexes
+ * and the buckets' member sets are the base layer's kr_keymap
+ * (lib/util_map.c), guarded by the store's lock (see lib/store.c). Never
+ * installed. */
 #ifndef KR_LIB_STORE_INTERNAL_H
 #define KR_LIB_STORE_INTERNAL_H
 
@@ -11,48 +11,43 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "internal.h"
 #include "kreconcile/store.h"
 
-/* A string -> pointer map. Keys are borrowed: the caller keeps each key
- * alive while it is in the map. Linear probing with backward-shift
- * deletion, so removing never allocates. The zero value is an empty map. */
-typedef struct kr_strmap_slot {
-    const char *key; /* NULL: empty slot */
-    void *value;
-    uint64_t hash;
-} kr_strmap_slot;
+#include "util_internal.h"
 
-typedef struct kr_strmap {
-    kr_strmap_slot *slots;
-    size_t cap; /* 0 or a power of two */
-    size_t count;
-} kr_strmap;
+/* The store's keys and index values are NUL-terminated strings, its
+ * buckets' members pointers: thin shorthands over kr_keymap. */
+static inline void *kr_store_map_get(const kr_keymap *m, const char *key)
+{
+    size_t len = strlen(key);
+    return kr_keymap_get(m, kr_key_hash(key, len), key, len);
+}
 
-uint64_t kr_strmap_hash(const char *key);
-/* Make room for `count` entries without further allocation: 0 or KR_ENOMEM. */
-int kr_strmap_reserve(kr_strmap *m, size_t count);
-void *kr_strmap_get(const kr_strmap *m, const char *key);
-/* Insert or replace (the slot then takes the new key pointer). *old gets
- * the replaced value or NULL. 0 or KR_ENOMEM (map unchanged). */
-int kr_strmap_put(kr_strmap *m, const char *key, void *value, void **old);
-/* Remove `key`; returns its value or NULL. Never allocates. */
-void *kr_strmap_remove(kr_strmap *m, const char *key);
-void kr_strmap_free(kr_strmap *m);
-size_t kr_strmap_bytes(const kr_strmap *m);
+static inline int kr_store_map_put(kr_keymap *m, const char *key, void *val, void **old)
+{
+    size_t len = strlen(key);
+    return kr_keymap_put(m, kr_key_hash(key, len), key, len, val, old);
+}
 
-/* A set of non-NULL pointers, same design. */
-typedef struct kr_ptrset {
-    void **slots;
-    size_t cap;
-    size_t count;
-} kr_ptrset;
+static inline void *kr_store_map_remove(kr_keymap *m, const char *key)
+{
+    size_t len = strlen(key);
+    return kr_keymap_remove(m, kr_key_hash(key, len), key, len);
+}
 
-int kr_ptrset_add(kr_ptrset *s, void *p);
-void kr_ptrset_remove(kr_ptrset *s, void *p);
-void kr_ptrset_free(kr_ptrset *s);
-size_t kr_ptrset_bytes(const kr_ptrset *s);
+/* A set of non-NULL pointers (see kr_ptr_hash). */
+static inline int kr_store_set_add(kr_keymap *s, void *p)
+{
+    return kr_keymap_put(s, kr_ptr_hash(p), p, 0, p, NULL);
+}
+
+static inline void kr_store_set_remove(kr_keymap *s, void *p)
+{
+    (void)kr_keymap_remove(s, kr_ptr_hash(p), p, 0);
+}
 
 /* ---- the store's structures (lib/store.c explains the locking) ---- */
 
@@ -72,7 +67,7 @@ struct index_def {
 struct bucket {
     char *value;
     size_t index;
-    kr_ptrset members; /* struct entry * */
+    kr_keymap members; /* struct entry * */
 };
 
 /* One cached object. Allocated once with its bucket list, key,
@@ -99,13 +94,13 @@ struct entry {
 
 /* Everything a reader can see; replaced whole by replace/add_indexer. */
 struct state {
-    kr_strmap entries; /* key -> struct entry * */
+    kr_keymap entries; /* key -> struct entry * */
     /* Every entry once, packed: whole-store reads walk this array in
      * insertion order instead of the sparse hash table. */
     struct entry **dense;
     size_t n_dense, cap_dense;
     size_t n_indexes;
-    kr_strmap *indexes; /* per index: value -> struct bucket * */
+    kr_keymap *indexes; /* per index: value -> struct bucket * */
     uint64_t wire_bytes;
     uint64_t cached_bytes;
     uint64_t entry_bytes;

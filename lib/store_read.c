@@ -25,7 +25,7 @@ char *kr_store_last_resource_version(const kr_store_t *store)
 static struct entry *find_ref(kr_store_t *s, const char *key)
 {
     pthread_rwlock_rdlock(&s->lock);
-    struct entry *e = kr_strmap_get(&s->state->entries, key);
+    struct entry *e = kr_store_map_get(&s->state->entries, key);
     if (e)
         kr_store_entry_ref(e);
     pthread_rwlock_unlock(&s->lock);
@@ -87,7 +87,7 @@ char *kr_store_get_resource_version(const kr_store_t *store, const char *key)
         return NULL;
     kr_store_t *s = (kr_store_t *)store;
     pthread_rwlock_rdlock(&s->lock);
-    struct entry *e = kr_strmap_get(&s->state->entries, key);
+    struct entry *e = kr_store_map_get(&s->state->entries, key);
     char *rv = e && e->rv ? kr_strdup(e->rv) : NULL;
     pthread_rwlock_unlock(&s->lock);
     return rv;
@@ -197,9 +197,9 @@ static void gather_state(struct gather *g, const struct state *st)
 
 static void gather_bucket(struct gather *g, const struct bucket *b)
 {
-    for (size_t k = 0; b && k < b->members.cap && !g->rc; k++)
-        if (b->members.slots[k])
-            gather_entry(g, b->members.slots[k]);
+    struct entry *e;
+    for (size_t k = 0; b && !g->rc && (e = kr_keymap_next(&b->members, &k));)
+        gather_entry(g, e);
 }
 
 static int index_number(const kr_store_t *s, const char *index, size_t *out)
@@ -235,7 +235,7 @@ static int list_filtered(const kr_store_t *store, const char *index, const char 
     if (index && index_number(s, index, &number) != 0)
         g.rc = KR_ENOTFOUND;
     else if (index)
-        gather_bucket(&g, kr_strmap_get(&st->indexes[number], value));
+        gather_bucket(&g, kr_store_map_get(&st->indexes[number], value));
     else
         gather_state(&g, st);
     if (g.compact && s->cache.cap)
@@ -334,16 +334,20 @@ static int list_strings(const kr_store_t *store, const char *index, json_t **out
     int rc = 0;
     pthread_rwlock_rdlock(&s->lock);
     size_t number = 0;
-    const kr_strmap *m = &s->state->entries;
+    const kr_keymap *m = &s->state->entries;
     if (index) {
         if (index_number(s, index, &number) != 0)
             rc = KR_ENOTFOUND;
         else
             m = &s->state->indexes[number];
     }
-    for (size_t k = 0; !rc && k < m->cap; k++)
-        if (m->slots[k].key && json_array_append_new(arr, json_string(m->slots[k].key)) != 0)
+    void *v;
+    for (size_t k = 0; !rc && (v = kr_keymap_next(m, &k));) {
+        const char *key =
+            index ? ((const struct bucket *)v)->value : ((const struct entry *)v)->key;
+        if (json_array_append_new(arr, json_string(key)) != 0)
             rc = KR_ENOMEM;
+    }
     pthread_rwlock_unlock(&s->lock);
     if (rc) {
         json_decref(arr);
@@ -368,7 +372,7 @@ int kr_store_list_index_values(const kr_store_t *store, const char *index, json_
     return list_strings(store, index, out, err);
 }
 
-void kr_store_get_stats(const kr_store_t *store, kr_store_stats *out)
+static void store_stats_fill(const kr_store_t *store, kr_store_stats *out)
 {
     memset(out, 0, sizeof(*out));
     kr_store_t *s = (kr_store_t *)store;
@@ -378,20 +382,26 @@ void kr_store_get_stats(const kr_store_t *store, kr_store_stats *out)
     out->wire_bytes = st->wire_bytes;
     out->cached_json_bytes = st->cached_bytes;
     uint64_t overhead = sizeof(*st) + st->n_indexes * sizeof(*st->indexes) + st->entry_bytes +
-                        kr_strmap_bytes(&st->entries) +
+                        kr_keymap_bytes(&st->entries) +
                         /* NOLINTNEXTLINE(bugprone-sizeof-expression): pointers */
                         st->cap_dense * sizeof(*st->dense);
     for (size_t i = 0; i < st->n_indexes; i++) {
-        const kr_strmap *m = &st->indexes[i];
-        overhead += kr_strmap_bytes(m);
-        for (size_t k = 0; k < m->cap; k++) {
-            const struct bucket *b = m->slots[k].value;
-            if (m->slots[k].key)
-                overhead += sizeof(*b) + strlen(b->value) + 1 + kr_ptrset_bytes(&b->members);
-        }
+        const kr_keymap *m = &st->indexes[i];
+        overhead += kr_keymap_bytes(m);
+        const struct bucket *b;
+        for (size_t k = 0; (b = kr_keymap_next(m, &k));)
+            overhead += sizeof(*b) + strlen(b->value) + 1 + kr_keymap_bytes(&b->members);
     }
     out->overhead_bytes = overhead;
     out->received_bytes_total = s->received_total;
     out->writes = s->writes;
     pthread_rwlock_unlock(&s->lock);
+}
+
+void kr_store_get_stats(const kr_store_t *store, kr_store_stats *out, size_t out_size)
+{
+    kr_store_stats all;
+    memset(&all, 0, sizeof(all));
+    store_stats_fill(store, &all);
+    kr_copy_sized(out, out_size, &all, sizeof(all));
 }

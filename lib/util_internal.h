@@ -138,7 +138,8 @@ typedef struct kr_keymap_slot {
 /* Linear probing with backward-shift deletion (no tombstones), load <= 1/2.
  * Never owns keys or values. Not thread-safe: the owner's lock guards it.
  * Hashes are kr_key_hash(key, len), computed by the caller (often outside
- * its lock). */
+ * its lock). The zero value is an empty map (kr_keymap_init only pre-sizes
+ * it); the first insert or reserve allocates. */
 typedef struct kr_keymap {
     kr_keymap_slot *slots;
     size_t mask; /* capacity - 1; capacity is a power of two */
@@ -152,6 +153,8 @@ void kr_keymap_free(kr_keymap *m);
 /* The value stored under key, or NULL. Inline: it runs under locks. */
 static inline void *kr_keymap_get(const kr_keymap *m, uint64_t hash, const char *key, size_t len)
 {
+    if (m->count == 0)
+        return NULL; /* also the zero value's NULL table */
     for (size_t i = hash & m->mask;; i = (i + 1) & m->mask) {
         const kr_keymap_slot *s = &m->slots[i];
         if (s->hash == 0)
@@ -166,6 +169,11 @@ static inline void *kr_keymap_get(const kr_keymap *m, uint64_t hash, const char 
 int kr_keymap_insert(kr_keymap *m, uint64_t hash, const char *key, size_t len, void *val);
 /* Make room for one more insert so that kr_keymap_insert cannot fail. */
 int kr_keymap_reserve_one(kr_keymap *m);
+/* Make room for `count` keys in all: 0 or KR_ENOMEM (map unchanged). */
+int kr_keymap_reserve(kr_keymap *m, size_t count);
+/* Insert or replace (the slot then takes the new key pointer); *old gets the
+ * replaced value or NULL. 0 or KR_ENOMEM (map unchanged). */
+int kr_keymap_put(kr_keymap *m, uint64_t hash, const char *key, size_t len, void *val, void **old);
 /* Remove key; returns its value or NULL when absent. */
 void *kr_keymap_remove(kr_keymap *m, uint64_t hash, const char *key, size_t len);
 /* Remove the occupied slot `i`. A later member of its probe run may move
@@ -173,6 +181,45 @@ void *kr_keymap_remove(kr_keymap *m, uint64_t hash, const char *key, size_t len)
 void kr_keymap_remove_at(kr_keymap *m, size_t i);
 /* Give memory back when at most an eighth of the slots are used. */
 void kr_keymap_shrink(kr_keymap *m);
+/* The table's bytes (for memory statistics). */
+size_t kr_keymap_bytes(const kr_keymap *m);
+
+/* Iteration: `for (size_t i = 0; (v = kr_keymap_next(m, &i));)` visits every
+ * value once (values must be non-NULL); no insert or removal meanwhile. */
+static inline void *kr_keymap_next(const kr_keymap *m, size_t *i)
+{
+    for (; m->slots && *i <= m->mask; (*i)++)
+        if (m->slots[*i].hash != 0)
+            return m->slots[(*i)++].val;
+    return NULL;
+}
+
+/* Pointer sets: a pointer p is its own key with kr_ptr_hash(p), key p and
+ * len 0. The hash is a bijection of the pointer (xor-shifts and an odd
+ * multiplier) and never 0 for a non-NULL p, so equal hashes are equal
+ * pointers and the zero-length key comparison is enough. */
+static inline uint64_t kr_ptr_hash(const void *p)
+{
+    uint64_t h = (uint64_t)(uintptr_t)p;
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 32;
+    return h;
+}
+
+/* ---- sized copies (the public stats getters) ------------------------------ */
+
+/* Copy `in` (in_size bytes) into the caller's `out` of out_size bytes: what
+ * both know, then zeros for fields the library does not have. */
+static inline void kr_copy_sized(void *out, size_t out_size, const void *in, size_t in_size)
+{
+    if (!out)
+        return;
+    size_t n = out_size < in_size ? out_size : in_size;
+    memcpy(out, in, n);
+    if (out_size > n)
+        memset((char *)out + n, 0, out_size - n);
+}
 
 /* ---- time (lib/util_clock.c) -------------------------------------------------- */
 

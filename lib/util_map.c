@@ -53,10 +53,54 @@ static int rehash(kr_keymap *m, size_t ncap)
     return 0;
 }
 
+int kr_keymap_reserve(kr_keymap *m, size_t count)
+{
+    size_t cap = m->slots ? m->mask + 1 : 0;
+    if (count * 2 <= cap)
+        return 0;
+    size_t ncap = cap ? cap * 2 : KEYMAP_MIN_CAPACITY;
+    while (ncap < count * 2)
+        ncap <<= 1;
+    if (!m->slots) {
+        m->slots = kr_calloc(ncap, sizeof(*m->slots));
+        if (!m->slots)
+            return KR_ENOMEM;
+        m->mask = ncap - 1;
+        return 0;
+    }
+    return rehash(m, ncap);
+}
+
 int kr_keymap_reserve_one(kr_keymap *m)
 {
-    size_t cap = m->mask + 1;
-    return (m->count + 1) * 2 <= cap ? 0 : rehash(m, cap * 2);
+    return kr_keymap_reserve(m, m->count + 1);
+}
+
+int kr_keymap_put(kr_keymap *m, uint64_t hash, const char *key, size_t len, void *val, void **old)
+{
+    if (old)
+        *old = NULL;
+    if (kr_keymap_reserve_one(m) != 0)
+        return KR_ENOMEM;
+    size_t i = hash & m->mask;
+    for (; m->slots[i].hash != 0; i = (i + 1) & m->mask) {
+        kr_keymap_slot *s = &m->slots[i];
+        if (s->hash == hash && s->len == len && kr_same_key(s->key, key, len)) {
+            if (old)
+                *old = s->val;
+            s->key = key;
+            s->val = val;
+            return 0;
+        }
+    }
+    m->slots[i] = (kr_keymap_slot){.hash = hash, .key = key, .len = len, .val = val};
+    m->count++;
+    return 0;
+}
+
+size_t kr_keymap_bytes(const kr_keymap *m)
+{
+    return m->slots ? (m->mask + 1) * sizeof(*m->slots) : 0;
 }
 
 int kr_keymap_insert(kr_keymap *m, uint64_t hash, const char *key, size_t len, void *val)
@@ -71,6 +115,8 @@ int kr_keymap_insert(kr_keymap *m, uint64_t hash, const char *key, size_t len, v
 
 void *kr_keymap_remove(kr_keymap *m, uint64_t hash, const char *key, size_t len)
 {
+    if (m->count == 0)
+        return NULL;
     size_t i = hash & m->mask;
     for (;; i = (i + 1) & m->mask) {
         kr_keymap_slot *s = &m->slots[i];
@@ -104,7 +150,7 @@ void kr_keymap_remove_at(kr_keymap *m, size_t i)
 void kr_keymap_shrink(kr_keymap *m)
 {
     size_t cap = m->mask + 1;
-    if (cap <= KEYMAP_MIN_CAPACITY || m->count * 8 > cap)
+    if (!m->slots || cap <= KEYMAP_MIN_CAPACITY || m->count * 8 > cap)
         return;
     size_t ncap = KEYMAP_MIN_CAPACITY;
     while (ncap < m->count * 4)

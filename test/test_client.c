@@ -121,7 +121,7 @@ static void start_server(fixture *f, kr_testserver_opts *o)
 static void start_client(fixture *f, const kr_client_opts *opts)
 {
     kr_error_t err = {0};
-    kr_runtime_opts ro = {.logger = {.fn = count_log, .max_level = KR_LOG_DEBUG, .user = &f->logs}};
+    kr_runtime_opts ro = {.logger = {.cb = count_log, .max_level = KR_LOG_DEBUG, .user = &f->logs}};
     ck_assert_int_eq(kr_runtime_new(&ro, &f->rt, &err), 0);
     ck_assert_int_eq(kr_runtime_start(f->rt, &err), 0);
     if (!f->cfg.server)

@@ -72,7 +72,7 @@ static void capture_log(kr_log_level level, const char *module, const char *mess
 START_TEST(log_respects_level_and_reaches_callback)
 {
     struct log_capture cap = {0};
-    kr_logger lg = {.fn = capture_log, .max_level = KR_LOG_INFO, .user = &cap};
+    kr_logger lg = {.cb = capture_log, .max_level = KR_LOG_INFO, .user = &cap};
     kr_log(&lg, KR_LOG_DEBUG, "test", "hidden %d", 1);
     ck_assert_int_eq(cap.calls, 0);
     kr_log(&lg, KR_LOG_WARN, "queue", "key %s failed", "ns/a");
@@ -127,7 +127,7 @@ START_TEST(log_fields_reach_a_fields_sink_apart_and_a_plain_sink_appended)
     ck_assert_uint_eq(fc.n, 0);
 
     struct log_capture cap = {0};
-    kr_logger plain = {.fn = capture_log, .max_level = KR_LOG_INFO, .user = &cap};
+    kr_logger plain = {.cb = capture_log, .max_level = KR_LOG_INFO, .user = &cap};
     kr_log_fields(&plain, KR_LOG_INFO, "controller", f, 3, "reconciled");
     ck_assert_str_eq(cap.message, "reconciled controller=syncer key=ns/a");
     kr_log_fields(&plain, KR_LOG_DEBUG, "controller", f, 3, "hidden");

@@ -626,7 +626,7 @@ START_TEST(overrides_replace_context_cluster_user_and_fields)
     /* --token replaces the user's token; --insecure drops the CA (kubectl). */
     struct log_capture cap = {0};
     kr_kubeconfig_free(kc);
-    kr_kubeconfig_opts opts = {.logger = {.fn = capture, .max_level = KR_LOG_DEBUG, .user = &cap}};
+    kr_kubeconfig_opts opts = {.logger = {.cb = capture, .max_level = KR_LOG_DEBUG, .user = &cap}};
     ck_assert_int_eq(
         kr_kubeconfig_load_memory(full_config, strlen(full_config), NULL, tmp, &opts, &kc, &err),
         0);
@@ -713,7 +713,7 @@ START_TEST(token_file_provider_rechecks_after_interval_and_keeps_token_on_errors
     kr_credential_provider *p;
     kr_error_t err = {0};
     struct log_capture cap = {0};
-    kr_logger lg = {.fn = capture, .max_level = KR_LOG_DEBUG, .user = &cap};
+    kr_logger lg = {.cb = capture, .max_level = KR_LOG_DEBUG, .user = &cap};
     ck_assert_int_eq(
         kr_credential_provider_token_file_new(path_in(path, sizeof(path), "t"), 1, &lg, &p, &err),
         0);

@@ -415,7 +415,7 @@ START_TEST(new_and_enqueue_refuse_bad_arguments)
     ck_assert_uint_eq(kr_controller_queue_len(ctl, "dc2"), 1);
     ck_assert_uint_eq(kr_controller_queue_len(ctl, "nowhere"), 0);
     kr_controller_stats st;
-    kr_controller_get_stats(ctl, &st);
+    kr_controller_get_stats(ctl, &st, sizeof(st));
     ck_assert_uint_eq(st.lanes, 3);
     ck_assert_uint_eq(st.queued, 5);
     ck_assert_int_eq(kr_controller_stop(ctl, NULL), 0);
@@ -501,7 +501,7 @@ START_TEST(four_workers_follow_creates_updates_and_deletes_without_overlap)
     ck_assert_int_eq(t.bad_names, 0);
     pthread_mutex_unlock(&t.mu);
     kr_controller_stats st;
-    kr_controller_get_stats(ctl, &st);
+    kr_controller_get_stats(ctl, &st, sizeof(st));
     ck_assert_uint_eq(st.reconciles, st.done);
     ck_assert_uint_ge(st.reconciles, CRUD_N);
     ck_assert_uint_eq(st.active_workers, 0);
@@ -575,7 +575,7 @@ START_TEST(errors_back_off_on_the_clock_and_later_succeed)
     /* the fourth attempt succeeded: its backoff is forgotten */
     ck_assert_uint_eq(kr_ratelimiter_num_requeues(rl, "default/flaky"), 0);
     kr_controller_stats st;
-    kr_controller_get_stats(ctl, &st);
+    kr_controller_get_stats(ctl, &st, sizeof(st));
     ck_assert_uint_eq(st.errors, 3);
     ck_assert_uint_ge(st.done, 1);
     /* a requeue goes through the rate limiter without counting a failure */
@@ -583,7 +583,7 @@ START_TEST(errors_back_off_on_the_clock_and_later_succeed)
     wait_settled(&t, "default/again", 1, NULL);
     fake_advance(5 * MS);
     wait_count(&t, "default/again", 2);
-    kr_controller_get_stats(ctl, &st);
+    kr_controller_get_stats(ctl, &st, sizeof(st));
     ck_assert_uint_eq(st.requeues, 1);
     ck_assert_uint_eq(st.errors, 3);
     ck_assert_int_eq(kr_controller_stop(ctl, NULL), 0);
@@ -606,7 +606,7 @@ START_TEST(requeue_after_is_honoured_on_the_injected_clock)
     fake_advance(1);
     wait_count(&t, "dc1/default/periodic", 2);
     kr_controller_stats st;
-    kr_controller_get_stats(ctl, &st);
+    kr_controller_get_stats(ctl, &st, sizeof(st));
     ck_assert_uint_eq(st.requeues_after, 1);
     /* an explicit delayed enqueue waits on the same clock */
     ck_assert_int_eq(kr_controller_enqueue_after(ctl, "dc1", "default", "later", 1000), 0);
@@ -640,7 +640,7 @@ START_TEST(terminal_errors_are_not_retried_and_max_retries_gives_up)
     ck_assert_int_eq(count_of(&t, "default/doomed"), 1);
     ck_assert_int_eq(count_of(&t, "default/hopeless"), 3);
     kr_controller_stats st;
-    kr_controller_get_stats(ctl, &st);
+    kr_controller_get_stats(ctl, &st, sizeof(st));
     ck_assert_uint_eq(st.terminal_errors, 1);
     ck_assert_uint_eq(st.gave_up, 1);
     ck_assert_uint_eq(st.errors, 3);
@@ -811,7 +811,7 @@ START_TEST(one_controller_over_two_clusters_keys_carry_the_cluster)
     pthread_mutex_unlock(&t.mu);
     ck_assert_int_eq(count_of(&t, "dc1/default/only-b"), 0);
     kr_controller_stats st;
-    kr_controller_get_stats(ctl, &st);
+    kr_controller_get_stats(ctl, &st, sizeof(st));
     ck_assert_uint_eq(st.lanes, 2);
     /* the metrics, with controller-runtime's names and the lanes' workqueues */
     char *text = NULL;
@@ -1003,7 +1003,7 @@ START_TEST(stop_reports_a_reconcile_past_the_deadline_and_still_joins_it)
     o.user = &t;
     o.workers = 2;
     o.shutdown_timeout_ms = 20;
-    o.logger = (kr_logger){.fn = release_on_warning, .max_level = KR_LOG_WARN};
+    o.logger = (kr_logger){.cb = release_on_warning, .max_level = KR_LOG_WARN};
     ck_assert_int_eq(kr_controller_new(&o, &t.ctl, NULL), 0);
     watch(t.ctl, a.inf, NULL);
     ck_assert_int_eq(kr_controller_start(t.ctl, NULL), 0);
@@ -1014,7 +1014,7 @@ START_TEST(stop_reports_a_reconcile_past_the_deadline_and_still_joins_it)
     ck_assert_int_eq(kr_controller_stop(t.ctl, &err), KR_ETIMEDOUT);
     ck_assert_int_eq(count_of(&t, "default/stuck"), 1); /* finished before stop returned */
     kr_controller_stats st;
-    kr_controller_get_stats(t.ctl, &st);
+    kr_controller_get_stats(t.ctl, &st, sizeof(st));
     ck_assert_uint_eq(st.active_workers, 0);
     /* stopped: the informer's events no longer reach it */
     write_cm(a.k.c, "after-stop", "x", false);
@@ -1059,7 +1059,7 @@ START_TEST(workers_never_start_when_the_caches_do_not_sync_in_time)
     o.user = &t;
     o.workers = 2;
     o.cache_sync_timeout_ms = 20;
-    o.logger = (kr_logger){.fn = count_sync_timeouts, .max_level = KR_LOG_ERROR, .user = &t};
+    o.logger = (kr_logger){.cb = count_sync_timeouts, .max_level = KR_LOG_ERROR, .user = &t};
     ck_assert_int_eq(kr_controller_new(&o, &t.ctl, NULL), 0);
     watch(t.ctl, a.inf, NULL);
     ck_assert_int_eq(kr_controller_enqueue(t.ctl, NULL, "default", "waiting"), 0);

@@ -161,7 +161,7 @@ START_TEST(handlers_receive_every_change_in_event_order)
     ck_assert_str_eq(rv, "20");
     kr_free(rv);
     kr_informer_stats st;
-    kr_informer_get_stats(w.inf, &st);
+    kr_informer_get_stats(w.inf, &st, sizeof(st));
     ck_assert_uint_eq(st.lists, 2);
     ck_assert_uint_eq(st.relists, 1);
     ck_assert_uint_eq(st.deleted_final_state_unknown, 2);
@@ -213,7 +213,7 @@ START_TEST(each_handler_resyncs_on_its_own_period)
     ck_assert_int_eq(slow.n, 4);
     ck_assert_int_eq(never.n, 2);
     kr_informer_stats st;
-    kr_informer_get_stats(w.inf, &st);
+    kr_informer_get_stats(w.inf, &st, sizeof(st));
     ck_assert_uint_eq(st.resyncs, 6);
     world_free(&w);
 }

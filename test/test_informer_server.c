@@ -118,7 +118,7 @@ START_TEST(informer_syncs_in_pages_and_reads_its_own_writes)
         json_decref(got);
     }
     kr_informer_stats s;
-    kr_informer_get_stats(inf, &s);
+    kr_informer_get_stats(inf, &s, sizeof(s));
     ck_assert_uint_eq(s.lists, 1);
     kr_informer_free(inf);
     kr_test_cluster_down(&a);
@@ -189,7 +189,7 @@ START_TEST(streaming_list_syncs_from_the_initial_events)
     ck_assert_int_eq(kr_informer_wait_for_sync(inf, WAIT_MS, NULL), 0);
     ck_assert_uint_eq(kr_store_len(kr_informer_store(inf)), 5);
     kr_informer_stats s;
-    kr_informer_get_stats(inf, &s);
+    kr_informer_get_stats(inf, &s, sizeof(s));
     ck_assert_uint_eq(s.watches, 1); /* the stream was the list: no LIST request */
     char rv[32];
     snprintf(rv, sizeof(rv), "%s", write_cm(a.c, "default", "s9", "y", false));
@@ -565,7 +565,7 @@ static void run_schedule(cluster *cl, unsigned long long seed, long index)
     json_decref(list);
     json_decref(s.copy);
     kr_informer_stats st;
-    kr_informer_get_stats(inf, &st);
+    kr_informer_get_stats(inf, &st, sizeof(st));
     total.lists += st.lists;
     total.relists += st.relists;
     total.watches += st.watches;

@@ -757,10 +757,10 @@ START_TEST(inventory_consumer_full_buffer_refuses_then_drains_everything)
         taken++;
     }
     kr_inventory_consumer_stats st;
-    kr_inventory_consumer_get_stats(c, &st);
+    kr_inventory_consumer_get_stats(c, &st, sizeof(st));
     ck_assert_uint_gt(st.rejected_full, 0);
     ck_assert_int_eq(kr_inventory_consumer_flush(c, 60000, &err), 0);
-    kr_inventory_consumer_get_stats(c, &st);
+    kr_inventory_consumer_get_stats(c, &st, sizeof(st));
     ck_assert_uint_eq(st.buffered, 0);
     ck_assert_uint_eq(st.applied, 25);
     ck_assert_uint_eq(count_txns(inv), 25);
@@ -807,7 +807,7 @@ START_TEST(inventory_consumer_writer_thread_group_commits)
     }
     ck_assert_int_eq(kr_inventory_consumer_flush(c, 120000, &err), 0);
     kr_inventory_consumer_stats st;
-    kr_inventory_consumer_get_stats(c, &st);
+    kr_inventory_consumer_get_stats(c, &st, sizeof(st));
     ck_assert_uint_eq(st.applied, (uint64_t)n);
     ck_assert_uint_lt(st.batches, (uint64_t)n); /* grouped */
     ck_assert_uint_eq(__atomic_load_n(&committed, __ATOMIC_RELAXED), (size_t)n);
@@ -869,7 +869,7 @@ START_TEST(inventory_database_restart_loses_nothing)
     kr_inventory_consumer_stats st;
     double deadline = (double)time(NULL) + 60;
     do
-        kr_inventory_consumer_get_stats(c, &st);
+        kr_inventory_consumer_get_stats(c, &st, sizeof(st));
     while (st.failures < 2 && (double)time(NULL) < deadline);
     ck_assert_uint_ge(st.failures, 2);
     ck_assert_int_eq(st.last_error, KR_EUNAVAILABLE);

@@ -133,9 +133,9 @@ static void caught_up(fixture *f, kr_inventory_producer_t *p, bool drain)
         bool seen = rv && kr_resource_version_compare(rv, want) >= 0;
         kr_free(rv);
         kr_inventory_consumer_stats st;
-        kr_inventory_consumer_get_stats(f->cons, &st);
+        kr_inventory_consumer_get_stats(f->cons, &st, sizeof(st));
         kr_inventory_producer_stats ps;
-        kr_inventory_producer_get_stats(p, &ps);
+        kr_inventory_producer_get_stats(p, &ps, sizeof(ps));
         if (seen && st.buffered == 0 && !ps.paused)
             break;
         nap();
@@ -225,7 +225,7 @@ static int64_t first_run(fixture *f)
     f->prod = cm_producer(f);
     caught_up(f, f->prod, false);
     kr_inventory_producer_stats st;
-    kr_inventory_producer_get_stats(f->prod, &st);
+    kr_inventory_producer_get_stats(f->prod, &st, sizeof(st));
     ck_assert(!st.resumed);
     ck_assert_uint_eq(st.lists, 1);
     kr_inventory_producer_free(f->prod);
@@ -245,7 +245,7 @@ START_TEST(producer_resumes_from_its_checkpoint_with_a_watch)
     json_decref(write_cm(&f, "d", "1", false));
     f.prod = cm_producer(&f);
     caught_up(&f, f.prod, false);
-    kr_inventory_producer_get_stats(f.prod, &st);
+    kr_inventory_producer_get_stats(f.prod, &st, sizeof(st));
     ck_assert(st.resumed);
     ck_assert_uint_eq(st.lists, 0);
     ck_assert_uint_ge(st.watches, 1);
@@ -268,7 +268,7 @@ START_TEST(producer_relists_after_410_and_records_unseen_deletes)
     f.prod = cm_producer(&f);
     caught_up(&f, f.prod, false);
     kr_inventory_producer_stats st;
-    kr_inventory_producer_get_stats(f.prod, &st);
+    kr_inventory_producer_get_stats(f.prod, &st, sizeof(st));
     ck_assert(st.resumed);
     ck_assert_uint_ge(st.gone, 1);
     ck_assert_uint_eq(st.lists, 1);
@@ -301,7 +301,7 @@ START_TEST(producer_pauses_on_a_full_buffer_without_blocking_the_loop)
     }
     kr_inventory_producer_stats st = {0};
     for (int i = 0; i < WAIT_MS / 5 && !st.paused; i++) {
-        kr_inventory_producer_get_stats(f.prod, &st);
+        kr_inventory_producer_get_stats(f.prod, &st, sizeof(st));
         nap();
     }
     ck_assert(st.paused);
@@ -320,7 +320,7 @@ START_TEST(producer_pauses_on_a_full_buffer_without_blocking_the_loop)
     /* The database comes back: draining makes room, the producer hands
      * over what it held and watches again from its last event. */
     caught_up(&f, f.prod, true);
-    kr_inventory_producer_get_stats(f.prod, &st);
+    kr_inventory_producer_get_stats(f.prod, &st, sizeof(st));
     ck_assert_uint_ge(st.pauses, 1);
     ck_assert_uint_eq(st.lists, 1);
     inventory_equals_server(&f);
@@ -356,13 +356,13 @@ START_TEST(producer_waits_quietly_for_a_missing_crd)
     fixture f;
     up(&f, 100, true);
     log_count lc = {0};
-    kr_logger logger = {.fn = count_log, .max_level = KR_LOG_INFO, .user = &lc};
+    kr_logger logger = {.cb = count_log, .max_level = KR_LOG_INFO, .user = &lc};
     kr_gvr runnables = KR_GVR("kreconcile.io", "v1alpha1", "runnables");
     f.prod = producer(&f, runnables, "kreconcile.io/v1alpha1/runnables", "kreconcile.io/v1alpha1",
                       "Runnable", logger);
     kr_inventory_producer_stats st = {0};
     for (int i = 0; i < WAIT_MS / 5 && st.lists < 4; i++) {
-        kr_inventory_producer_get_stats(f.prod, &st);
+        kr_inventory_producer_get_stats(f.prod, &st, sizeof(st));
         nap();
     }
     ck_assert_uint_ge(st.lists, 4);
@@ -387,7 +387,7 @@ START_TEST(producer_waits_quietly_for_a_missing_crd)
     }
     ck_assert_ptr_nonnull(row);
     json_decref(row);
-    kr_inventory_producer_get_stats(f.prod, &st);
+    kr_inventory_producer_get_stats(f.prod, &st, sizeof(st));
     ck_assert(st.synced);
     ck_assert_int_eq(__atomic_load_n(&lc.warn_list, __ATOMIC_SEQ_CST), 1);
     down(&f);

@@ -232,13 +232,13 @@ static void run_schedule(unsigned long long seed, long index)
             /* The database restarts: batches fail and wait in the buffer
              * (the informers pause when it fills), then go through. */
             kr_inventory_consumer_stats st;
-            kr_inventory_consumer_get_stats(cons, &st);
+            kr_inventory_consumer_get_stats(cons, &st, sizeof(st));
             uint64_t failures = st.failures;
             ck_assert_int_eq(kr_pgserver_stop(pg), 0);
             for (int w = 0; w < 6000 && st.failures == failures && st.buffered; w++) {
                 struct timespec ts = {0, 10 * 1000 * 1000};
                 nanosleep(&ts, NULL);
-                kr_inventory_consumer_get_stats(cons, &st);
+                kr_inventory_consumer_get_stats(cons, &st, sizeof(st));
             }
             ck_assert_int_eq(kr_pgserver_restart(pg), 0);
             db_restarts++;

@@ -220,7 +220,7 @@ static kr_leader_t *elector(env *e, rec *r, elector_cfg c)
     o.user = r;
     o.keep_lease_on_stop = c.keep_lease_on_stop;
     o.metrics = c.metrics ? e->reg : NULL;
-    o.logger = (kr_logger){.fn = count_log, .max_level = KR_LOG_DEBUG};
+    o.logger = (kr_logger){.cb = count_log, .max_level = KR_LOG_DEBUG};
     if (c.injected_clock)
         o.clock = (kr_clock){.now_ns = skipping_clock};
     kr_error_t err = {0};

@@ -219,7 +219,7 @@ static void manager_make(struct running *r, bool no_hub, const char *kubeconfig,
     mo.config = &r->cfg;
     mo.no_hub = no_hub;
     mo.max_body_bytes = max_body;
-    mo.logger = (kr_logger){.fn = discard_log, .max_level = KR_LOG_TRACE};
+    mo.logger = (kr_logger){.cb = discard_log, .max_level = KR_LOG_TRACE};
     ck_assert_msg(kr_manager_new(&mo, &r->m, &err) == 0, "%s", err.message);
 }
 
@@ -633,7 +633,7 @@ START_TEST(a_busy_port_fails_at_new_and_zero_disables)
     mo.program = &bare_program;
     mo.config = &cfg;
     mo.no_hub = true;
-    mo.logger = (kr_logger){.fn = discard_log};
+    mo.logger = (kr_logger){.cb = discard_log};
     kr_manager_t *m = NULL;
     ck_assert_int_eq(kr_manager_new(&mo, &m, &err), KR_EIO);
     ck_assert_ptr_null(m);
@@ -693,7 +693,7 @@ static int manager_from_args(const kr_manager_program *prog, int argc, char **ar
     kr_manager_opts mo = KR_MANAGER_OPTS_INIT;
     mo.program = prog;
     mo.config = cfg;
-    mo.logger = (kr_logger){.fn = discard_log};
+    mo.logger = (kr_logger){.cb = discard_log};
     *m = NULL;
     return kr_manager_new(&mo, m, err);
 }

@@ -220,7 +220,7 @@ START_TEST(replace_swaps_content_and_reports_vanished_objects)
     ck_assert_str_eq(rv, "9");
     kr_free(rv);
     kr_store_stats st;
-    kr_store_get_stats(s, &st);
+    kr_store_get_stats(s, &st, sizeof(st));
     ck_assert_uint_eq(st.objects, 2);
     ck_assert_uint_eq(st.wire_bytes, 40); /* b (10) and the surviving d (30) */
     ck_assert_uint_eq(st.received_bytes_total, 60);
@@ -323,7 +323,7 @@ START_TEST(keep_fields_caches_only_selected_fields)
     json_decref(want);
     json_decref(got);
     kr_store_stats st;
-    kr_store_get_stats(s, &st);
+    kr_store_get_stats(s, &st, sizeof(st));
     ck_assert_uint_gt(st.cached_json_bytes, 50);
     kr_store_free(s);
 
@@ -518,7 +518,7 @@ START_TEST(cached_bytes_equal_the_compact_serialisation)
     kr_store_t *s = new_store(NULL);
     add(s, o);
     kr_store_stats st;
-    kr_store_get_stats(s, &st);
+    kr_store_get_stats(s, &st, sizeof(st));
     ck_assert_uint_eq(st.cached_json_bytes, want);
     kr_store_free(s);
 }
@@ -574,7 +574,7 @@ START_TEST(stats_measure_wire_and_cached_bytes)
     kr_store_t *s = new_store(NULL);
     kr_error_t err = {0};
     kr_store_stats st;
-    kr_store_get_stats(s, &st);
+    kr_store_get_stats(s, &st, sizeof(st));
     ck_assert_uint_eq(st.objects, 0);
     ck_assert_uint_eq(st.cached_json_bytes, 0);
     json_t *a = with_managed_fields();
@@ -585,7 +585,7 @@ START_TEST(stats_measure_wire_and_cached_bytes)
     ck_assert_int_eq(kr_store_add(s, configmap("ns", "b", "2", NULL), 300, NULL, &cached, &err), 0);
     size += json_dumpb(cached, NULL, 0, JSON_COMPACT);
     json_decref(cached);
-    kr_store_get_stats(s, &st);
+    kr_store_get_stats(s, &st, sizeof(st));
     ck_assert_uint_eq(st.objects, 2);
     ck_assert_uint_eq(st.wire_bytes, 1300);
     ck_assert_uint_eq(st.cached_json_bytes, size);
@@ -594,13 +594,13 @@ START_TEST(stats_measure_wire_and_cached_bytes)
     ck_assert_uint_eq(st.writes, 2);
     /* Replacing b: its bytes are swapped, not added. */
     ck_assert_int_eq(kr_store_add(s, configmap("ns", "b", "3", NULL), 200, NULL, NULL, &err), 0);
-    kr_store_get_stats(s, &st);
+    kr_store_get_stats(s, &st, sizeof(st));
     ck_assert_uint_eq(st.wire_bytes, 1200);
     ck_assert_uint_eq(st.received_bytes_total, 1500);
     ck_assert_uint_eq(st.cached_json_bytes, size);
     ck_assert_int_eq(kr_store_delete_key(s, "ns/a", NULL, &err), 0);
     ck_assert_int_eq(kr_store_delete_key(s, "ns/b", NULL, &err), 0);
-    kr_store_get_stats(s, &st);
+    kr_store_get_stats(s, &st, sizeof(st));
     ck_assert_uint_eq(st.objects, 0);
     ck_assert_uint_eq(st.wire_bytes, 0);
     ck_assert_uint_eq(st.cached_json_bytes, 0);

@@ -378,7 +378,7 @@ static void world_up(world *w, uint64_t resync_ms)
         .verify_timeout_ms = 5000,
         .informer = make_informer,
         .informer_user = w,
-        .logger = {.fn = getenv("KR_TEST_VERBOSE") ? log_stderr : NULL, .max_level = KR_LOG_DEBUG}};
+        .logger = {.cb = getenv("KR_TEST_VERBOSE") ? log_stderr : NULL, .max_level = KR_LOG_DEBUG}};
     kr_error_t err = {0};
     cfg.hub_name = "dc2";
     ck_assert_int_eq(syncer_new(&cfg, &w->s, &err), KR_EINVAL); /* a lane of its own */

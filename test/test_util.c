@@ -101,6 +101,71 @@ START_TEST(map_agrees_with_a_reference_under_random_operations)
 }
 END_TEST
 
+/* The zero value is an empty map; put replaces; next visits every value
+ * once; a pointer set keyed by kr_ptr_hash (len 0) tells pointers apart. */
+START_TEST(map_zero_value_put_iterate_and_pointer_set)
+{
+    kr_keymap m = {0};
+    ck_assert_ptr_null(kr_keymap_get(&m, kr_str_hash("a"), "a", 1));
+    ck_assert_ptr_null(kr_keymap_remove(&m, kr_str_hash("a"), "a", 1));
+    size_t it = 0;
+    ck_assert_ptr_null(kr_keymap_next(&m, &it));
+    ck_assert_uint_eq(kr_keymap_bytes(&m), 0);
+    kr_keymap_shrink(&m);
+
+    static char keys[NKEYS][24], again[NKEYS][24];
+    static bool seen[NKEYS];
+    memset(seen, 0, sizeof(seen));
+    ck_assert_int_eq(kr_keymap_reserve(&m, NKEYS), 0);
+    size_t bytes = kr_keymap_bytes(&m);
+    for (int i = 0; i < NKEYS; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "ns/obj-%d", i);
+        memcpy(again[i], keys[i], sizeof(keys[i]));
+        size_t len = strlen(keys[i]);
+        void *old = &m;
+        ck_assert_int_eq(kr_keymap_put(&m, kr_key_hash(keys[i], len), keys[i], len, keys[i], &old),
+                         0);
+        ck_assert_ptr_null(old);
+    }
+    ck_assert_uint_eq(kr_keymap_bytes(&m), bytes); /* reserved: no growth */
+    for (int i = 0; i < NKEYS; i += 2) {
+        size_t len = strlen(again[i]);
+        void *old = NULL;
+        ck_assert_int_eq(
+            kr_keymap_put(&m, kr_key_hash(again[i], len), again[i], len, again[i], &old), 0);
+        ck_assert_ptr_eq(old, keys[i]);
+    }
+    ck_assert_uint_eq(m.count, NKEYS);
+    char *v;
+    for (it = 0; (v = kr_keymap_next(&m, &it));) {
+        int i = -1;
+        ck_assert_int_eq(sscanf(v, "ns/obj-%d", &i), 1);
+        ck_assert(!seen[i]);
+        seen[i] = true;
+        ck_assert_ptr_eq(v, i % 2 ? keys[i] : again[i]);
+    }
+    for (int i = 0; i < NKEYS; i++)
+        ck_assert(seen[i]);
+    kr_keymap_free(&m);
+
+    kr_keymap set = {0};
+    for (int i = 0; i < NKEYS; i++) /* adjacent addresses, equal contents at len 0 */
+        ck_assert_int_eq(
+            kr_keymap_put(&set, kr_ptr_hash(&seen[i]), (const char *)&seen[i], 0, &seen[i], NULL),
+            0);
+    ck_assert_int_eq(
+        kr_keymap_put(&set, kr_ptr_hash(&seen[7]), (const char *)&seen[7], 0, &seen[7], NULL), 0);
+    ck_assert_uint_eq(set.count, NKEYS);
+    for (int i = 0; i < NKEYS; i += 3)
+        ck_assert_ptr_eq(kr_keymap_remove(&set, kr_ptr_hash(&seen[i]), (const char *)&seen[i], 0),
+                         &seen[i]);
+    for (int i = 0; i < NKEYS; i++)
+        ck_assert_ptr_eq(kr_keymap_get(&set, kr_ptr_hash(&seen[i]), (const char *)&seen[i], 0),
+                         i % 3 ? &seen[i] : NULL);
+    kr_keymap_free(&set);
+}
+END_TEST
+
 /* ---- clock and random numbers ------------------------------------------------------ */
 
 static int64_t fake_now(void *user)
@@ -332,6 +397,7 @@ int main(void)
     TCase *tc = tcase_create("util");
     tcase_add_test(tc, hash_is_never_zero_and_reads_only_the_key);
     tcase_add_test(tc, map_agrees_with_a_reference_under_random_operations);
+    tcase_add_test(tc, map_zero_value_put_iterate_and_pointer_set);
     tcase_add_test(tc, clock_is_monotonic_and_injectable);
     tcase_add_test(tc, rng_is_reproducible_from_its_seed);
     tcase_add_test(tc, base64_matches_rfc4648_vectors);

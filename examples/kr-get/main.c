@@ -291,7 +291,7 @@ int main(int argc, char **argv)
         return usage(stderr, 2);
     /* The connection: a kubeconfig (or in-cluster), as kubectl finds it,
      * with the command line's overrides; or just --server. */
-    kr_logger logger = {.fn = log_to_stderr, .max_level = KR_LOG_WARN};
+    kr_logger logger = {.cb = log_to_stderr, .max_level = KR_LOG_WARN};
     kr_rest_config manual = {0}, *loaded = NULL, *cfg = &manual;
     kr_error_t err = {0};
     if (a.server && !a.kubeconfig && !a.context) {

@@ -60,7 +60,7 @@ static void collect_consumer(void *user)
     pthread_mutex_lock(&cm->a->producers_lock);
     for (size_t i = 0; cm->a->producers && i < cm->a->n_sources; i++) {
         kr_inventory_producer_stats ps = {0};
-        kr_inventory_producer_get_stats(cm->a->producers[i], &ps);
+        kr_inventory_producer_get_stats(cm->a->producers[i], &ps, sizeof(ps));
         lists += ps.lists;
         watches += ps.watches;
         paused += ps.paused;
@@ -74,7 +74,7 @@ static void collect_consumer(void *user)
     cm->last_lists = lists;
     cm->last_watches = watches;
     kr_inventory_consumer_stats st;
-    kr_inventory_consumer_get_stats(cm->consumer, &st);
+    kr_inventory_consumer_get_stats(cm->consumer, &st, sizeof(st));
     kr_metrics_gauge_set(cm->buffered, (double)st.buffered);
     kr_metrics_gauge_set(cm->capacity, (double)st.capacity);
     kr_metrics_counter_add(cm->applied, (double)(st.applied - cm->last.applied));

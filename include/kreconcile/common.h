@@ -134,7 +134,7 @@ typedef void (*kr_log_fields_cb)(kr_log_level level, const char *module, const c
                                  const kr_log_field *fields, size_t n, void *user);
 
 typedef struct kr_logger {
-    kr_log_cb fn; /* NULL: discard (unless fields_cb is set) */
+    kr_log_cb cb; /* NULL: discard (unless fields_cb is set) */
     kr_log_level max_level; /* messages above this level are not formatted; 0 = errors only */
     void *user;
     /* Optional: receives kr_log_fields() messages with their fields apart
@@ -159,6 +159,13 @@ KR_API void kr_logv(const kr_logger *logger, kr_log_level level, const char *mod
 KR_API void kr_log_fields(const kr_logger *logger, kr_log_level level, const char *module,
                           const kr_log_field *fields, size_t n, const char *fmt, ...)
     KR_PRINTF(6, 7);
+
+/* ---- Statistics ------------------------------------------------------ */
+
+/* Stats getters take the caller's sizeof its struct (kr_x_get_stats(x, &st,
+ * sizeof st)) and write that many bytes at most: fields are only ever
+ * appended, so a program built against an older header gets the fields it
+ * knows, and one built against a newer header gets zeros for the rest. */
 
 /* ---- Watch events ------------------------------------------------------ */
 

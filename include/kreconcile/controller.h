@@ -228,8 +228,10 @@ typedef struct kr_controller_stats {
     size_t lanes; /* clusters with a lane */
 } kr_controller_stats;
 
-/* Counters since creation. [any thread] */
-KR_API void kr_controller_get_stats(const kr_controller_t *ctl, kr_controller_stats *out);
+/* Counters since creation; out_size is sizeof *out (common.h, Statistics).
+ * [any thread] */
+KR_API void kr_controller_get_stats(const kr_controller_t *ctl, kr_controller_stats *out,
+                                    size_t out_size);
 
 /* The number of keys queued in `cluster`'s lane (NULL or "" for the unnamed
  * one); 0 for an unknown cluster. [any thread] */

@@ -170,7 +170,9 @@ typedef struct kr_informer_stats {
     uint64_t restarts[KR_RESTART_CAUSES];
     uint64_t added, updated, deleted, deleted_final_state_unknown, resyncs;
 } kr_informer_stats;
-KR_API void kr_informer_get_stats(const kr_informer_t *inf, kr_informer_stats *out);
+/* out_size is sizeof *out (common.h, Statistics). */
+KR_API void kr_informer_get_stats(const kr_informer_t *inf, kr_informer_stats *out,
+                                  size_t out_size);
 
 /* ---- Factory --------------------------------------------------------------- */
 

@@ -348,9 +348,10 @@ KR_API void kr_inventory_consumer_stop(kr_inventory_consumer_t *c);
 KR_API int kr_inventory_consumer_flush(kr_inventory_consumer_t *c, uint64_t timeout_ms,
                                        kr_error_t *err);
 
-/* A snapshot of the consumer's counters. [any thread] */
+/* A snapshot of the consumer's counters; out_size is sizeof *out (common.h,
+ * Statistics). [any thread] */
 KR_API void kr_inventory_consumer_get_stats(kr_inventory_consumer_t *c,
-                                            kr_inventory_consumer_stats *out);
+                                            kr_inventory_consumer_stats *out, size_t out_size);
 
 /* ---- The Workflow API and the live page (pure: no server here) ------------
  * The HTTP handlers of kr-inventory as functions from a request to a
@@ -529,9 +530,10 @@ typedef struct kr_inventory_producer_stats {
     bool resumed; /* started with a watch from the inventory's checkpoint */
 } kr_inventory_producer_stats;
 
-/* A snapshot of the counters. [any thread] */
+/* A snapshot of the counters; out_size is sizeof *out (common.h,
+ * Statistics). [any thread] */
 KR_API void kr_inventory_producer_get_stats(kr_inventory_producer_t *p,
-                                            kr_inventory_producer_stats *out);
+                                            kr_inventory_producer_stats *out, size_t out_size);
 
 /* The last resourceVersion observed (events, bookmarks, lists): new
  * (kr_free), or NULL before the first. Client mode only. [any thread] */

@@ -297,8 +297,8 @@ typedef struct kr_store_stats {
     uint64_t writes;
 } kr_store_stats;
 
-/* Fill *out. [any thread] */
-KR_API void kr_store_get_stats(const kr_store_t *store, kr_store_stats *out);
+/* Fill *out; out_size is sizeof *out (common.h, Statistics). [any thread] */
+KR_API void kr_store_get_stats(const kr_store_t *store, kr_store_stats *out, size_t out_size);
 
 #ifdef __cplusplus
 }
