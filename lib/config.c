@@ -270,7 +270,7 @@ int kr_config_load(const kr_config_load_opts *opts, kr_rest_config **out, kr_err
     if (!opts)
         opts = &zero;
     *out = NULL;
-    if (opts && opts->version > KR_CONFIG_LOAD_OPTS_VERSION)
+    if (opts->version > KR_CONFIG_LOAD_OPTS_VERSION)
         return kr_error_set(err, KR_EINVAL, "config: options version %u is newer than %u",
                             opts->version, (unsigned)KR_CONFIG_LOAD_OPTS_VERSION);
     if (opts->kubeconfig && *opts->kubeconfig)

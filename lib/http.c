@@ -984,7 +984,6 @@ int kr_http_new(kr_runtime_t *rt, const kr_rest_config *cfg, const kr_http_opts 
         }
         if (rc != 0)
             kr_log(h->log, KR_LOG_WARN, MODULE, "%s; using the configured token", terr.message);
-        rc = 0;
     }
     if (cfg->credentials || token_file) {
         h->creds = kr_calloc(1, sizeof(*h->creds));

@@ -71,6 +71,8 @@ int kr_read_file(const char *path, size_t max, const char *what, char **out, siz
 
 size_t kr_trim(char *s)
 {
+    if (!s)
+        return 0;
     size_t len = strlen(s), start = 0;
     while (start < len && isspace((unsigned char)s[start]))
         start++;

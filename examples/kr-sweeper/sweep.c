@@ -45,7 +45,7 @@ static void free_lists(json_t **lists, size_t n)
 static int list_cluster(kr_client_t *c, const sweep_opts *o, const char *selector, json_t ***out,
                         size_t *failed, kr_error_t *err)
 {
-    json_t **lists = calloc(o->n_resources ? o->n_resources : 1, sizeof(*lists));
+    json_t **lists = calloc(o->n_resources ? o->n_resources : 1, sizeof(json_t *));
     if (!lists)
         return kr_error_set(err, KR_ENOMEM, "out of memory");
     kr_list_opts lo = {.label_selector = selector,
