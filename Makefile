@@ -144,9 +144,8 @@ $(A_FILE): $(LIB_OBJS)
 	$(AR) rcs $@ $(LIB_OBJS)
 
 # The base layer's self-contained parts the test server uses (libc,
-# pthread and OpenSSL only) and the client's URL escaping (the audit log's
-# requestURI), copied privately as alloc.o is.
-TS_BASE_OBJS := $(addprefix $(BUILD)/obj/lib/,lock.o util_base64.o util_clock.o util_rv.o client_url.o)
+# pthread and OpenSSL only), copied privately as alloc.o is.
+TS_BASE_OBJS := $(addprefix $(BUILD)/obj/lib/,lock.o util_base64.o util_clock.o util_rv.o)
 
 # One relocatable object: the test server plus a private copy of the string
 # and buffer helpers (alloc.o calls only public functions), every hidden

@@ -8,7 +8,8 @@
 #include <strings.h>
 #include <time.h>
 
-#include "client_internal.h"
+#include <curl/curl.h>
+
 #include "testserver/ts_internal.h"
 
 struct ts_audit {
@@ -118,6 +119,17 @@ static const char *verb_of(const ts_request *req, json_t *ref, bool watch_path, 
     return req->method;
 }
 
+/* Append `s` percent-encoded (libcurl's escaping: all but unreserved). */
+static int append_escaped(kr_buf *b, const char *s)
+{
+    char *e = curl_easy_escape(NULL, s, 0);
+    if (!e)
+        return KR_ENOMEM;
+    int rc = kr_buf_append_str(b, e);
+    curl_free(e);
+    return rc;
+}
+
 /* The path and its query, percent-encoded again. New, or NULL. */
 static char *request_uri(const ts_request *req)
 {
@@ -126,11 +138,11 @@ static char *request_uri(const ts_request *req)
     for (size_t i = 0; rc == 0 && i < req->nquery; i++) {
         rc = kr_buf_append_str(&b, i ? "&" : "?");
         if (rc == 0)
-            rc = kr_url_escape(&b, req->query[i].key);
+            rc = append_escaped(&b, req->query[i].key);
         if (rc == 0)
             rc = kr_buf_append_str(&b, "=");
         if (rc == 0)
-            rc = kr_url_escape(&b, req->query[i].value ? req->query[i].value : "");
+            rc = append_escaped(&b, req->query[i].value ? req->query[i].value : "");
     }
     if (rc == 0)
         rc = kr_buf_append(&b, "", 1);
