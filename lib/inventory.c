@@ -325,7 +325,7 @@ bool kr_inventory_wait_commit(kr_inventory_t *inv, int64_t after_seq, uint64_t w
     if (!inv)
         return false;
     struct timespec deadline;
-    kr_inv_deadline_after(&deadline, wait_ms);
+    kr_deadline_after_ms(&deadline, wait_ms);
     pthread_mutex_lock(&inv->commit_lock);
     while (inv->committed_seq <= after_seq &&
            pthread_cond_timedwait(&inv->committed, &inv->commit_lock, &deadline) == 0)

@@ -64,17 +64,6 @@ static int owned_copy(owned_event *o, const kr_inventory_event *ev)
     return 0;
 }
 
-void kr_inv_deadline_after(struct timespec *ts, uint64_t ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += (time_t)(ms / 1000);
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 int kr_inventory_consumer_new(kr_inventory_t *inv, const kr_inventory_consumer_opts *opts,
                               kr_inventory_consumer_t **out, kr_error_t *err)
 {
@@ -163,7 +152,7 @@ int kr_inventory_consumer_wait_space(kr_inventory_consumer_t *c, size_t n, uint6
     if (!c || n > c->opts.capacity)
         return KR_EINVAL;
     struct timespec deadline;
-    kr_inv_deadline_after(&deadline, timeout_ms);
+    kr_deadline_after_ms(&deadline, timeout_ms);
     pthread_mutex_lock(&c->lock);
     int ret = 0;
     while (c->opts.capacity - c->count < n && ret == 0) {
@@ -279,7 +268,7 @@ static void *writer_main(void *arg)
         if (backoff > c->opts.retry_max_ms)
             backoff = c->opts.retry_max_ms;
         struct timespec deadline;
-        kr_inv_deadline_after(&deadline, backoff);
+        kr_deadline_after_ms(&deadline, backoff);
         while (!c->stopping &&
                pthread_cond_timedwait(&c->changed, &c->lock, &deadline) != ETIMEDOUT)
             ;
@@ -329,7 +318,7 @@ int kr_inventory_consumer_flush(kr_inventory_consumer_t *c, uint64_t timeout_ms,
     if (!c)
         return kr_error_set(err, KR_EINVAL, "inventory consumer: NULL");
     struct timespec deadline;
-    kr_inv_deadline_after(&deadline, timeout_ms);
+    kr_deadline_after_ms(&deadline, timeout_ms);
     pthread_mutex_lock(&c->lock);
     uint64_t target = c->enqueued_total;
     int ret = 0;

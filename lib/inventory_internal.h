@@ -98,10 +98,6 @@ int kr_inv_sqlite_open(const kr_inv_open_opts *opts, const kr_inv_backend_ops **
 int kr_inv_pg_open(const kr_inv_open_opts *opts, const kr_inv_backend_ops **ops, void **be,
                    kr_error_t *err);
 
-/* *ts = CLOCK_MONOTONIC now + ms (lib/inventory_consumer.c). */
-struct timespec;
-void kr_inv_deadline_after(struct timespec *ts, uint64_t ms);
-
 /* The URL with its password (if any) replaced by "***", into buf. */
 const char *kr_inv_redact_url(const char *url, char *buf, size_t size);
 
