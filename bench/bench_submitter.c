@@ -9,7 +9,9 @@
  * then the time from a datacenter going down to the failover dispatch
  * against --failover-after. KR_BENCH_SUBMITTER_RUNNABLES (default 200) per
  * round. The program runs without a client-side rate limit, as the bare
- * creates do. Prints figures and ratios; never asserts on speed. */
+ * creates do. KR_BENCH_SUBMITTER_PROGRAM names another kr-submitter binary
+ * (to compare two versions in alternation with the same benchmark).
+ * Prints figures and ratios; never asserts on speed. */
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -92,10 +94,20 @@ static unsigned short free_port(void)
     return ntohs(a.sin_port);
 }
 
+/* The kr-submitter to run: KR_BENCH_SUBMITTER_PROGRAM, else the built one. */
+static void program_path(char *out, size_t len)
+{
+    const char *given = getenv("KR_BENCH_SUBMITTER_PROGRAM");
+    if (given && *given)
+        snprintf(out, len, "%s", given);
+    else
+        snprintf(out, len, "%s/kr-submitter", KR_TEST_BIN_DIR);
+}
+
 static pid_t serve(const char *dir)
 {
     char bin[4096], hub[512], dc1[512], dc2[512], tokens[512], listen[64], failover[16];
-    snprintf(bin, sizeof(bin), "%s/kr-submitter", KR_TEST_BIN_DIR);
+    program_path(bin, sizeof(bin));
     snprintf(hub, sizeof(hub), "%s/hub", dir);
     snprintf(dc1, sizeof(dc1), "dc1=%s/dc1", dir);
     snprintf(dc2, sizeof(dc2), "dc2=%s/dc2", dir);
@@ -337,7 +349,7 @@ int main(void)
     n_runnables = bench_env_long("KR_BENCH_SUBMITTER_RUNNABLES", 200);
     concurrency = bench_env_long("KR_BENCH_SUBMITTER_CONCURRENCY", 8);
     char bin[4096];
-    snprintf(bin, sizeof(bin), "%s/kr-submitter", KR_TEST_BIN_DIR);
+    program_path(bin, sizeof(bin));
     if (access(bin, X_OK) != 0) {
         printf("bench_submitter: %s is not built: skipped\n", bin);
         return 0;
