@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -338,6 +339,33 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* CPU seconds of this process so far (the servers, the bench's clients). */
+static double self_cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* CPU seconds of process `pid` so far (utime + stime of /proc/PID/stat). */
+static double child_cpu_s(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the command may hold spaces */
+    unsigned long long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 /* Writes so far: every write bumps a server's resourceVersion by one. */
 static unsigned long long writes(int i)
 {
@@ -381,17 +409,26 @@ int main(void)
     if (rounds < 1 || rounds > 50)
         rounds = 5;
     double rate[50], api[50], bare[50], hub_w = 0, dc_w = 0;
+    /* CPU seconds: the program's and this process's (three servers, the
+     * submitting threads, the informer) in the submitter's runs, this
+     * process's (the servers, the bare clients) in the bare creates' */
+    double prog_cpu = 0, self_sub_cpu = 0, self_bare_cpu = 0;
+    long bare_total = 0;
     for (int k = 0; k < rounds; k++) {
         char prefix[16], want[20];
         snprintf(prefix, sizeof(prefix), "r%d", k);
         snprintf(want, sizeof(want), "r%d-", k);
         run_prefix = prefix;
         unsigned long long h0 = writes(0), d0 = writes(1) + writes(2);
+        double p0 = child_cpu_s(pid), c0 = self_cpu_s();
         t0 = bench_now_s();
         double submitted_s = run_threads(submitter_thread);
         double verified_s = wait_verified(inf, want, n_runnables, t0);
         hub_w += (double)(writes(0) - h0);
         dc_w += (double)(writes(1) + writes(2) - d0);
+        prog_cpu += child_cpu_s(pid) - p0;
+        double c1 = self_cpu_s();
+        self_sub_cpu += c1 - c0;
         /* the bare creates of one round take a few ms: batches of the
          * same size until they have run as long as the submitter's round,
          * so that both rates are measured over a comparable time */
@@ -403,6 +440,8 @@ int main(void)
             run_prefix = bprefix;
             bare_s += run_threads(bare_thread);
         } while (bare_s < verified_s && batches < 1000);
+        self_bare_cpu += self_cpu_s() - c1;
+        bare_total += n_runnables * batches;
         rate[k] = (double)n_runnables / verified_s;
         api[k] = (double)n_runnables / submitted_s;
         bare[k] = (double)(n_runnables * batches) / bare_s;
@@ -417,6 +456,11 @@ int main(void)
     printf("bare Job creates, same Jobs, same threads:               %.1f /s (median of %d)\n", b,
            rounds);
     printf("ratio submitter / bare creates: %.2f (target >= 0.5)\n", r / b);
+    printf("CPU per runnable: %.2f ms of the program's, %.2f ms of the servers' and the "
+           "bench's; per bare create: %.2f ms (servers and client)\n",
+           prog_cpu * 1e3 / (double)(n_runnables * rounds),
+           self_sub_cpu * 1e3 / (double)(n_runnables * rounds),
+           self_bare_cpu * 1e3 / (double)(bare_total ? bare_total : 1));
     double fo = failover_time(inf);
     printf("datacenter down -> failover dispatch: %.2f s with --failover-after %ds "
            "(%.2fx)\n",
