@@ -233,26 +233,46 @@ static double run_threads(void *(*fn)(void *))
     return bench_now_s() - t0;
 }
 
-/* Runnables of this run whose status says verified (or past it). */
-static long count_verified(kr_informer_t *inf, const char *prefix)
+/* Runnables named with the current round's prefix seen turning verified,
+ * counted by the informer's handler: waiting costs no list of the cache
+ * (a copy of every Runnable of every round each few ms, which the
+ * submitter's figure would pay for). */
+static pthread_mutex_t verified_mu = PTHREAD_MUTEX_INITIALIZER;
+static char verified_prefix[32]; /* under verified_mu */
+static atomic_long verified_seen;
+
+static bool verified_now(const json_t *o)
 {
-    json_t *items = NULL;
-    if (kr_store_list(kr_informer_store(inf), &items, NULL) != 0)
-        return 0;
-    long n = 0;
-    size_t i;
-    json_t *o;
-    json_array_foreach(items, i, o)
-    {
-        const char *name =
-            json_string_value(json_object_get(json_object_get(o, "metadata"), "name"));
-        json_t *st = json_object_get(o, "status");
-        if (name && strncmp(name, prefix, strlen(prefix)) == 0 &&
-            json_is_true(json_object_get(st, "verified")))
-            n++;
-    }
-    json_decref(items);
-    return n;
+    const char *name = json_string_value(json_object_get(json_object_get(o, "metadata"), "name"));
+    if (!name || !json_is_true(json_object_get(json_object_get(o, "status"), "verified")))
+        return false;
+    pthread_mutex_lock(&verified_mu);
+    bool match = strncmp(name, verified_prefix, strlen(verified_prefix)) == 0;
+    pthread_mutex_unlock(&verified_mu);
+    return match;
+}
+
+static void on_add(const json_t *obj, void *user)
+{
+    (void)user;
+    if (verified_now(obj))
+        atomic_fetch_add(&verified_seen, 1);
+}
+
+static void on_update(const json_t *old_obj, const json_t *new_obj, void *user)
+{
+    (void)user;
+    if (old_obj != new_obj && verified_now(new_obj) && !verified_now(old_obj))
+        atomic_fetch_add(&verified_seen, 1);
+}
+
+/* From now, count Runnables named `prefix`* turning verified. */
+static void count_verified(const char *prefix)
+{
+    pthread_mutex_lock(&verified_mu);
+    snprintf(verified_prefix, sizeof(verified_prefix), "%s", prefix);
+    atomic_store(&verified_seen, 0);
+    pthread_mutex_unlock(&verified_mu);
 }
 
 static void wait_api(void)
@@ -277,15 +297,15 @@ static void wait_api(void)
         die("kr-submitter did not become ready", server);
 }
 
-static double wait_verified(kr_informer_t *inf, const char *prefix, long want, double t0)
+static double wait_verified(long want, double t0)
 {
     double deadline = bench_now_s() + 300;
-    while (count_verified(inf, prefix) < want && bench_now_s() < deadline) {
-        struct timespec pace = {0, 2000000};
+    while (atomic_load(&verified_seen) < want && bench_now_s() < deadline) {
+        struct timespec pace = {0, 1000000};
         nanosleep(&pace, NULL);
     }
-    if (count_verified(inf, prefix) < want)
-        die("runnables not verified in time", prefix);
+    if (atomic_load(&verified_seen) < want)
+        die("runnables not verified in time", NULL);
     return bench_now_s() - t0;
 }
 
@@ -393,14 +413,18 @@ int main(void)
     kr_informer_t *inf = NULL;
     if (kr_informer_new(&io, &inf, NULL) != 0 || kr_informer_start(inf, NULL) != 0)
         die("informer", NULL);
+    kr_informer_handler h = {.on_add = on_add, .on_update = on_update};
+    if (kr_informer_add_handler(inf, &h, NULL, NULL) != 0)
+        die("informer handler", NULL);
     kr_informer_wait_for_sync(inf, 30000, NULL);
 
     run_prefix = "warm";
     long full = n_runnables;
     n_runnables = concurrency;
+    count_verified("warm-");
     double t0 = bench_now_s();
     run_threads(submitter_thread);
-    wait_verified(inf, "warm-", n_runnables, t0);
+    wait_verified(n_runnables, t0);
     n_runnables = full;
 
     /* KR_BENCH_SUBMITTER_ROUNDS (default 5) rounds, each the submitter's
@@ -420,10 +444,11 @@ int main(void)
         snprintf(want, sizeof(want), "r%d-", k);
         run_prefix = prefix;
         unsigned long long h0 = writes(0), d0 = writes(1) + writes(2);
+        count_verified(want);
         double p0 = child_cpu_s(pid), c0 = self_cpu_s();
         t0 = bench_now_s();
         double submitted_s = run_threads(submitter_thread);
-        double verified_s = wait_verified(inf, want, n_runnables, t0);
+        double verified_s = wait_verified(n_runnables, t0);
         hub_w += (double)(writes(0) - h0);
         dc_w += (double)(writes(1) + writes(2) - d0);
         prog_cpu += child_cpu_s(pid) - p0;

@@ -132,7 +132,9 @@ static int kind_lookup(const char *cluster, const char *api_version, const char 
 }
 
 /* Record the submitter in the new Runnable's status (the controller may
- * have marked it "unknown" in between: the API created it, so it knows). */
+ * have marked it "unknown" in between: the API created it, so it knows),
+ * with the first placement decision when it needs no approval and this
+ * replica leads: one status write, with the resourceVersion read. */
 static json_t *admit(api *a, json_t *created, const auth_user *who)
 {
     const char *ns = sub_str(created, "metadata.namespace");
@@ -156,8 +158,13 @@ static json_t *admit(api *a, json_t *created, const auth_user *who)
         json_object_set_new(status, "submittedBy", json_string(who->user));
         json_object_set_new(status, "specHash", json_string(hash));
         json_object_set_new(copy, "status", status);
-        /* without approvals to wait for it goes straight to Dispatching */
-        json_object_set_new(status, "phase", json_string(approval_next_phase(copy, hash)));
+        /* without approvals to wait for it goes straight to Dispatching,
+         * and the leader's API decides where in the same write (the
+         * controller would decide the same with one more write) */
+        const char *phase = approval_next_phase(copy, hash);
+        json_object_set_new(status, "phase", json_string(phase));
+        if (strcmp(phase, SUB_PHASE_DISPATCHING) == 0)
+            submitter_first_decision(a->s, obj, status);
         json_t *out = NULL;
         int rc = kr_client_update_status(a->s->hub, SUB_RUNNABLES, ns, copy, NULL, &out, NULL);
         json_decref(copy);

@@ -405,6 +405,40 @@ static json_t *attempt_entry(json_t *status, json_int_t attempt)
 
 /* ---- decisions ------------------------------------------------------------------------ */
 
+/* The decision `attempt` goes to `cluster` under `epoch`, in `status` (of
+ * a copy about to be written). 0 or KR_ENOMEM. */
+static int decision_fields(json_t *status, json_int_t attempt, const char *cluster, uint64_t epoch)
+{
+    json_t *attempts = json_object_get(status, "attempts");
+    if (!json_is_array(attempts)) {
+        attempts = json_array();
+        if (json_object_set_new(status, "attempts", attempts) != 0)
+            return KR_ENOMEM;
+    }
+    int rc = json_array_append_new(
+        attempts, json_pack("{s:I, s:s, s:I, s:s}", "attempt", attempt, "cluster", cluster, "epoch",
+                            (json_int_t)epoch, "state", ATTEMPT_DECIDED));
+    rc |= json_object_set_new(status, "phase", json_string(SUB_PHASE_DISPATCHING));
+    rc |= json_object_set_new(status, "cluster", json_string(cluster));
+    rc |= json_object_set_new(status, "attempt", json_integer(attempt));
+    rc |= json_object_set_new(status, "epoch", json_integer((json_int_t)epoch));
+    rc |= json_object_set_new(status, "dispatchedResourceVersion", json_string(""));
+    rc |= json_object_set_new(status, "verified", json_false());
+    return rc ? KR_ENOMEM : 0;
+}
+
+static size_t order_of(submitter *s, const json_t *obj, const char **order, size_t max);
+
+bool submitter_first_decision(submitter *s, const json_t *runnable, json_t *status)
+{
+    const char *order[64];
+    uint64_t epoch = 0;
+    if (sub_int(runnable, "status.attempt") > 0 || json_object_get(status, "attempts") ||
+        order_of(s, runnable, order, 64) == 0 || (s->epoch && s->epoch(&epoch, s->epoch_user) != 0))
+        return false;
+    return decision_fields(status, 1, order[0], epoch) == 0;
+}
+
 /* Commit the decision: `attempt` goes to `cluster` under the current epoch. */
 static kr_reconcile_result decide(submitter *s, const json_t *obj, json_int_t attempt,
                                   const char *cluster, const char *from, kr_error_t *err)
@@ -416,22 +450,10 @@ static kr_reconcile_result decide(submitter *s, const json_t *obj, json_int_t at
     }
     json_t *status;
     json_t *copy = edit(obj, &status);
-    if (!copy)
-        return commit(s, NULL, err);
-    json_t *attempts = json_object_get(status, "attempts");
-    if (!json_is_array(attempts)) {
-        attempts = json_array();
-        json_object_set_new(status, "attempts", attempts);
+    if (copy && decision_fields(status, attempt, cluster, epoch) != 0) {
+        json_decref(copy);
+        copy = NULL;
     }
-    json_array_append_new(attempts,
-                          json_pack("{s:I, s:s, s:I, s:s}", "attempt", attempt, "cluster", cluster,
-                                    "epoch", (json_int_t)epoch, "state", ATTEMPT_DECIDED));
-    json_object_set_new(status, "phase", json_string(SUB_PHASE_DISPATCHING));
-    json_object_set_new(status, "cluster", json_string(cluster));
-    json_object_set_new(status, "attempt", json_integer(attempt));
-    json_object_set_new(status, "epoch", json_integer((json_int_t)epoch));
-    json_object_set_new(status, "dispatchedResourceVersion", json_string(""));
-    json_object_set_new(status, "verified", json_false());
     kr_reconcile_result r = commit(s, copy, err);
     if (r == STEP_AGAIN && from) {
         char why[256];

@@ -312,6 +312,16 @@ void submitter_record(submitter *s, const sub_event *ev);
 kr_reconcile_result submitter_reconcile(submitter *s, const char *namespace_, const char *name,
                                         uint64_t *requeue_after_ms, kr_error_t *err);
 
+/* The first placement decision (attempt 1 to the first cluster of the
+ * Runnable's order, under the current epoch) added to `status`, the status
+ * the API is about to write to `runnable` (borrowed) with the create's
+ * resourceVersion, so that a Runnable that needs no approval is admitted
+ * and decided in one write (a 409 means someone wrote first: no decision
+ * was made). False, `status` unchanged, when this replica does not lead
+ * (the leader's controller decides), no configured cluster applies, or a
+ * decision exists. [any thread] */
+bool submitter_first_decision(submitter *s, const json_t *runnable, json_t *status);
+
 /* The key of the Runnable a workload copy belongs to ("ns/name"), from its
  * labels and name; false when it is not ours. */
 bool submitter_owner_key(const json_t *copy, char *out, size_t len);
