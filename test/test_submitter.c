@@ -274,6 +274,10 @@ typedef struct env {
     bool down_done;
     /* the controller runs between an approval's write and its record */
     bool reconcile_in_record;
+    bool not_leading; /* the epoch callback says KR_ESTATE */
+    /* dc2's informer stops when a VERIFIED is recorded: its cache keeps
+     * the held copy, never the release */
+    bool freeze_dc2_on_verified;
 } env;
 
 static env E;
@@ -303,6 +307,8 @@ static void on_record(const sub_event *ev, void *user)
             submitter_reconcile(&e->s, ev->namespace_, ev->name, &after, NULL);
         }
     }
+    if (e->freeze_dc2_on_verified && strcmp(ev->event, "VERIFIED") == 0)
+        kr_informer_stop(e->copies[1]);
     pthread_mutex_lock(&e->mu);
     if (strncmp(ev->name, "soak-", 5) == 0) {
         int i = atoi(ev->name + 5);
@@ -643,6 +649,174 @@ START_TEST(approved_is_recorded_before_the_dispatch)
                            "VERIFIED ord",        "SUBMITTED late alice", "APPROVED late carol",
                            "DISPATCHED late",     "VERIFIED late"};
     assert_events(want2, 8);
+    env_down();
+}
+END_TEST
+
+/* The leader's term, as main's epoch callback reads it from the Lease. */
+static int test_epoch(uint64_t *epoch, void *user)
+{
+    *epoch = 7;
+    return ((env *)user)->not_leading ? KR_ESTATE : 0;
+}
+
+static json_int_t attempts_of(const json_t *o)
+{
+    return (json_int_t)json_array_size(json_object_get(json_object_get(o, "status"), "attempts"));
+}
+
+/* A Runnable that needs no approval, submitted to the leading replica: the
+ * API records the submitter and the first decision in one status write
+ * (preconditioned on the create's resourceVersion), before anything is
+ * created; the controller creates the copy without deciding again, and one
+ * more hub write says Dispatched and verified. On a replica that does not
+ * lead, the API records the submitter only and the leader decides. */
+START_TEST(api_admits_and_decides_in_one_write)
+{
+    env_up();
+    E.s.epoch = test_epoch;
+    E.s.epoch_user = &E;
+    unsigned long long before = kr_testserver_resource_version(E.hub_ts);
+    json_t *r = NULL;
+    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice",
+                          job_runnable("one", 0, "dc2, dc1"), NULL, &r),
+                     201);
+    /* the create, then the submitter and the decision together */
+    ck_assert_uint_eq(kr_testserver_resource_version(E.hub_ts) - before, 2);
+    ck_assert_str_eq(sub_str(r, "status.submittedBy"), "alice");
+    char hash[65];
+    ck_assert_int_eq(approval_spec_hash(r, hash), 0);
+    ck_assert_str_eq(sub_str(r, "status.specHash"), hash);
+    ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_DISPATCHING);
+    ck_assert_str_eq(sub_str(r, "status.cluster"), "dc2");
+    ck_assert_int_eq(sub_int(r, "status.attempt"), 1);
+    ck_assert_int_eq(sub_int(r, "status.epoch"), 7);
+    ck_assert(json_is_false(json_object_get(json_object_get(r, "status"), "verified")));
+    ck_assert_int_eq(attempts_of(r), 1);
+    json_t *a = json_array_get(json_object_get(json_object_get(r, "status"), "attempts"), 0);
+    ck_assert_str_eq(sub_str(a, "cluster"), "dc2");
+    ck_assert_str_eq(sub_str(a, "state"), "Decided");
+    ck_assert_int_eq(sub_int(a, "epoch"), 7);
+    json_decref(r);
+    ck_assert(!job_exists(0, "one-1"));
+    ck_assert(!job_exists(1, "one-1"));
+    before = kr_testserver_resource_version(E.hub_ts);
+    ck_assert(reconcile_until("one", SUB_PHASE_DISPATCHED, true));
+    /* Dispatched and verified: one write when dc2's cache had the create
+     * by then, else Dispatched and then verified (the tests set no wake);
+     * never a decision again (one attempt) */
+    ck_assert_uint_le(kr_testserver_resource_version(E.hub_ts) - before, 2);
+    json_t *o = cached("one");
+    ck_assert_str_eq(sub_str(o, "status.cluster"), "dc2");
+    ck_assert_int_eq(sub_int(o, "status.attempt"), 1);
+    ck_assert_int_eq(attempts_of(o), 1);
+    json_decref(o);
+    ck_assert(job_exists(1, "one-1"));
+    ck_assert(!job_exists(0, "one-1"));
+
+    /* a replica that does not lead: the submitter only */
+    E.not_leading = true;
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("two", 0, ""), NULL, &r), 201);
+    ck_assert_str_eq(sub_str(r, "status.submittedBy"), "alice");
+    ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_DISPATCHING);
+    ck_assert_int_eq(sub_int(r, "status.attempt"), 0);
+    ck_assert_int_eq(attempts_of(r), 0);
+    json_decref(r);
+    /* a Runnable that waits for approval: no decision either */
+    E.not_leading = false;
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("three", 1, ""), NULL, &r),
+        201);
+    ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_AWAITING);
+    ck_assert_int_eq(attempts_of(r), 0);
+    json_decref(r);
+    ck_assert(reconcile_until("two", SUB_PHASE_DISPATCHED, true)); /* the leader decides */
+    o = cached("two");
+    ck_assert_str_eq(sub_str(o, "status.cluster"), "dc1");
+    ck_assert_int_eq(sub_int(o, "status.epoch"), 7);
+    json_decref(o);
+    ck_assert(job_exists(0, "two-1"));
+    const char *want[] = {"SUBMITTED one alice",   "DISPATCHED one kr-submitter dc2",
+                          "VERIFIED one",          "SUBMITTED two alice",
+                          "SUBMITTED three alice", "DISPATCHED two kr-submitter dc1",
+                          "VERIFIED two"};
+    assert_events(want, 7);
+    env_down();
+}
+END_TEST
+
+static bool job_released(int dc, const char *name);
+
+/* A held copy is released once: reconciles woken before the cluster's
+ * cache has the release (here it never gets it) do not send it again, and
+ * still look after the cluster (the copy counts as not started). */
+START_TEST(a_held_copy_is_released_once)
+{
+    env_up();
+    E.freeze_dc2_on_verified = true;
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("rel", 0, "dc2"), NULL, NULL),
+        201);
+    ck_assert(reconcile_until("rel", SUB_PHASE_DISPATCHED, true));
+    ck_assert(job_released(1, "rel-1"));
+    /* dc2's cache: the held copy */
+    json_t *job = kr_store_get_by_name(kr_informer_store(E.copies[1]), "default", "rel-1");
+    ck_assert_ptr_nonnull(job);
+    ck_assert(json_is_true(json_object_get(json_object_get(job, "spec"), "suspend")));
+    json_decref(job);
+    json_t *requests = kr_testserver_requests(E.dc_ts[1]);
+    ck_assert_int_eq(json_integer_value(json_object_get(requests, "patch jobs")), 1);
+    json_decref(requests);
+    for (int i = 0; i < 10; i++) {
+        uint64_t after = 0;
+        ck_assert_int_eq(submitter_reconcile(&E.s, "default", "rel", &after, NULL),
+                         KR_RECONCILE_REQUEUE_AFTER);
+        ck_assert_uint_le(after, 1000);
+    }
+    requests = kr_testserver_requests(E.dc_ts[1]);
+    ck_assert_int_eq(json_integer_value(json_object_get(requests, "patch jobs")), 1);
+    json_decref(requests);
+    json_t *o = cached("rel");
+    ck_assert_str_eq(sub_str(o, "status.phase"), SUB_PHASE_DISPATCHED);
+    json_decref(o);
+    env_down();
+}
+END_TEST
+
+/* The API stopped between its create and its status write: the Runnable
+ * has no status; past the grace the controller takes it for one created on
+ * the hub directly (submitted by "unknown", approval required, whatever
+ * its spec says), so nothing is created until someone approves it. */
+START_TEST(api_stopped_between_its_two_writes)
+{
+    env_up();
+    const char *names[] = {"dc1", "dc2"};
+    submission_opts so = {.clusters = names, .n_clusters = 2};
+    const char *text = job_runnable("cut", 0, "");
+    json_t *body = NULL;
+    ck_assert_int_eq(submission_build(text, strlen(text), &so, &body, NULL), 0);
+    ck_assert_int_eq(kr_client_create(E.hub, SUB_RUNNABLES, "default", body, NULL, NULL, NULL), 0);
+    json_decref(body);
+    ck_assert(reconcile_until("cut", SUB_PHASE_AWAITING, false));
+    for (int i = 0; i < 5; i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", "cut", &after, NULL);
+    }
+    json_t *o = cached("cut");
+    ck_assert_str_eq(sub_str(o, "status.submittedBy"), SUB_UNKNOWN_SUBMITTER);
+    ck_assert_str_eq(sub_str(o, "status.phase"), SUB_PHASE_AWAITING);
+    ck_assert_int_eq(attempts_of(o), 0);
+    json_decref(o);
+    ck_assert(!job_exists(0, "cut-1"));
+    ck_assert(!job_exists(1, "cut-1"));
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/cut/approve", "tok-bob", NULL, NULL, NULL), 200);
+    ck_assert(reconcile_until("cut", SUB_PHASE_DISPATCHED, true));
+    ck_assert(job_exists(0, "cut-1"));
+    const char *want[] = {"SUBMITTED cut kr-submitter", "APPROVED cut bob", "DISPATCHED cut",
+                          "VERIFIED cut"};
+    assert_events(want, 4);
     env_down();
 }
 END_TEST
@@ -1610,6 +1784,9 @@ int main(void)
     tcase_add_test(tc, submit_approve_dispatch_verify_succeed);
     tcase_add_test(tc, approval_rules_hold);
     tcase_add_test(tc, approved_is_recorded_before_the_dispatch);
+    tcase_add_test(tc, api_admits_and_decides_in_one_write);
+    tcase_add_test(tc, api_stopped_between_its_two_writes);
+    tcase_add_test(tc, a_held_copy_is_released_once);
     tcase_add_test(tc, idempotency_key_gives_one_runnable);
     tcase_add_test(tc, failover_when_dc1_dies_before_the_create);
     tcase_add_test(tc, failover_when_dc1_dies_after_the_create);

@@ -51,9 +51,11 @@ int submitter_init(submitter *s, kr_error_t *err)
         s->admit_grace_ms = 5000;
     s->expected = json_object();
     s->created = json_object();
-    if (!s->expected || !s->created || pthread_mutex_init(&s->mu, NULL) != 0) {
+    s->released = json_object();
+    if (!s->expected || !s->created || !s->released || pthread_mutex_init(&s->mu, NULL) != 0) {
         json_decref(s->expected);
         json_decref(s->created);
+        json_decref(s->released);
         return kr_error_set(err, KR_ENOMEM, "out of memory");
     }
     return 0;
@@ -64,7 +66,8 @@ void submitter_destroy(submitter *s)
     pthread_mutex_destroy(&s->mu);
     json_decref(s->expected);
     json_decref(s->created);
-    s->expected = s->created = NULL;
+    json_decref(s->released);
+    s->expected = s->created = s->released = NULL;
 }
 
 static void key_of(const json_t *obj, char *key, size_t len)
@@ -591,9 +594,31 @@ static int delete_copy(submitter *s, size_t idx, const json_t *obj, const json_t
     return rc == KR_ENOTFOUND ? 0 : rc;
 }
 
+/* True when `copy` (as the cache has it) is older than our release of it:
+ * the release is on its way to the cache, not to be sent again. Forgets
+ * the release once the cache has caught up. */
+static bool release_pending(submitter *s, const json_t *obj, const json_t *copy)
+{
+    char key[512];
+    key_of(obj, key, sizeof(key));
+    pthread_mutex_lock(&s->mu);
+    json_t *e = json_object_get(s->released, key);
+    const char *rv = json_string_value(json_object_get(e, "rv"));
+    /* the same object (resourceVersions of two clusters do not compare) */
+    bool pending =
+        rv &&
+        strcmp(json_string_value(json_object_get(e, "uid")), sub_str(copy, "metadata.uid")) == 0 &&
+        kr_resource_version_compare(sub_str(copy, "metadata.resourceVersion"), rv) < 0;
+    if (e && !pending)
+        json_object_del(s->released, key);
+    pthread_mutex_unlock(&s->mu);
+    return pending;
+}
+
 /* Let a verified, held copy run: merge-patch spec.suspend=false. The patch
  * carries the copy's uid, which the apiserver checks as a precondition, so
- * that another object of the same name is never released. */
+ * that another object of the same name is never released. The answer's
+ * resourceVersion is remembered (see release_pending). */
 static int release(submitter *s, size_t idx, const json_t *obj, const json_t *copy)
 {
     kr_resource_info info;
@@ -610,8 +635,19 @@ static int release(submitter *s, size_t idx, const json_t *obj, const json_t *co
                               NULL},
                       .body = patch,
                       .patch_format = KR_PATCH_MERGE};
-    rc = cluster_do(s, idx, &req, NULL, NULL);
+    json_t *out = NULL;
+    rc = cluster_do(s, idx, &req, &out, NULL);
     json_decref(patch);
+    if (rc == 0) {
+        char key[512];
+        key_of(obj, key, sizeof(key));
+        pthread_mutex_lock(&s->mu);
+        json_object_set_new(s->released, key,
+                            json_pack("{s:s, s:s}", "uid", sub_str(copy, "metadata.uid"), "rv",
+                                      sub_str(out, "metadata.resourceVersion")));
+        pthread_mutex_unlock(&s->mu);
+    }
+    json_decref(out);
     kr_log(&s->logger, KR_LOG_DEBUG, SUB_PROGRAM, "release %s/%s in %s: %s",
            sub_str(copy, "metadata.namespace"), sub_str(copy, "metadata.name"),
            s->clusters[idx].name, rc == 0 ? "done" : kr_strerror(rc));
@@ -1079,7 +1115,12 @@ static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *aft
     }
     if (!copy)
         return fail_runnable(s, obj, "CopyDeleted", "the workload copy was deleted", err);
-    if (held_kind(obj) && json_is_true(json_object_get(json_object_get(copy, "spec"), "suspend"))) {
+    /* released already, the cache not there yet: not sent again, and the
+     * copy counts as not started below (a cluster gone in the meantime is
+     * noticed); the informer's event of the release wakes us */
+    bool releasing =
+        held_kind(obj) && json_is_true(json_object_get(json_object_get(copy, "spec"), "suspend"));
+    if (releasing && !release_pending(s, obj, copy)) {
         rc = release(s, (size_t)idx, obj, copy);
         json_decref(copy);
         if (rc == 0) {
@@ -1111,6 +1152,8 @@ static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *aft
     /* not started: look again to notice an outage; started: the informer's
      * events wake us, this is the backstop */
     *after = started || pending ? s->failover_after_ms : s->probe_interval_ms;
+    if (releasing && *after > RETRY_MS)
+        *after = RETRY_MS;
     return KR_RECONCILE_REQUEUE_AFTER;
 }
 
@@ -1203,6 +1246,7 @@ kr_reconcile_result submitter_reconcile(submitter *s, const char *namespace_, co
         pthread_mutex_lock(&s->mu);
         json_object_del(s->expected, key);
         json_object_del(s->created, key);
+        json_object_del(s->released, key);
         pthread_mutex_unlock(&s->mu);
         return KR_RECONCILE_DONE;
     }

@@ -295,6 +295,11 @@ typedef struct submitter {
      * not observed it yet (under mu; lost on restart: the create is then
      * repeated, meets AlreadyExists and reads the copy back). */
     json_t *created;
+    /* "ns/name" -> {uid, rv}: the copy released and the resourceVersion
+     * the release returned, until the cluster's cache has it (under mu): a reconcile
+     * woken in between (by the hub's echo of our write) does not release
+     * it again. */
+    json_t *released;
 } submitter;
 
 /* Fill the defaults and the lock. The caller sets the borrowed members. */
