@@ -5,7 +5,14 @@
  * creates of the same Jobs at the same concurrency (the ratio is the price
  * of durability: status writes with preconditions, a verified read-back),
  * as medians of KR_BENCH_SUBMITTER_ROUNDS (default 5) interleaved rounds,
- * with the writes per runnable read from the servers' resourceVersions;
+ * with the writes per runnable read from the servers' resourceVersions
+ * and the CPU each side spent per runnable and per bare create (on a
+ * machine whose cores are busy, the ratio of rates is the inverse ratio of
+ * CPU per unit: a bare create is one write, a runnable three to the hub,
+ * one to its cluster before it is verified and its release after, each
+ * with its watch events, plus the API's request and the program's work;
+ * and a test server handles one request at a time (one lock), so the hub's writes queue
+ * where the bare creates spread over two servers);
  * then the time from a datacenter going down to the failover dispatch
  * against --failover-after. KR_BENCH_SUBMITTER_RUNNABLES (default 200) per
  * round. The program runs without a client-side rate limit, as the bare

@@ -13,8 +13,8 @@
 static const char *token_auth_file;
 static const char *inventory_url;
 static uint64_t failover_after_ms = 60000;
-/* A Runnable takes about six hub writes: client-go's 5 qps would be the
- * bottleneck. --kube-api-qps and --kube-api-burst (shared flags) override. */
+/* A Runnable takes three hub writes and two to its cluster: client-go's
+ * 5 qps would be the bottleneck. --kube-api-qps and --kube-api-burst (shared flags) override. */
 #define DEFAULT_QPS 50.0
 #define DEFAULT_BURST 100
 
