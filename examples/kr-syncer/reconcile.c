@@ -214,12 +214,10 @@ static size_t expected_entries(const rctx *c, bool *busy)
 
 /* Park this cluster's entry for the hub lane's one write (when it changes,
  * or when the hub object still lacks our finalizer: that write adds it). */
-static step park_status(rctx *c, const json_t *entry)
+static step park_status(rctx *c, const json_t *entries, const json_t *entry)
 {
-    json_t *entries = syncer_status_parse(c->hub);
-    bool same = entries && syncer_status_same(json_object_get(entries, c->req->cluster), entry) &&
+    bool same = syncer_status_same(json_object_get(entries, c->req->cluster), entry) &&
                 kr_managed_has_finalizer(c->hub, KR_FINALIZER_SYNCER);
-    json_decref(entries);
     size_t resource = (size_t)(c->res - c->s->resources);
     /* An unchanged entry is parked only to complete a batch that waits. */
     if (same && syncer_pending_count(c->s, resource, c->req->namespace_, c->req->name) == 0)
@@ -483,40 +481,60 @@ static void written_key(const rctx *c, char *buf, size_t len)
              c->req->name, c->req->cluster);
 }
 
-/* Remember a write to the copy whose watch event this key waits for. */
+/* Remember a write to the copy whose watch event this key waits for:
+ * the resourceVersion it returned and the hub object's it was computed
+ * from. */
 static void remember_write(rctx *c, const char *rv)
 {
     char key[700];
     written_key(c, key, sizeof(key));
+    const char *src = meta_string(c->hub, "resourceVersion");
     pthread_mutex_lock(&c->s->pending_lock);
     json_object_set_new(c->s->written, key,
-                        json_pack("{s:I, s:I}", "rv", (json_int_t)strtoull(rv, NULL, 10), "at",
-                                  (json_int_t)now_ns(c->s)));
+                        json_pack("{s:I, s:I, s:s}", "rv", (json_int_t)strtoull(rv, NULL, 10), "at",
+                                  (json_int_t)now_ns(c->s), "src", src ? src : ""));
     pthread_mutex_unlock(&c->s->pending_lock);
 }
 
-/* True when the cache holds an older copy than our last write to it: that
- * write's watch event wakes this key again, and writing now would send the
- * same patch twice (the key may be woken meanwhile by another event). The
- * write is forgotten once the cache holds it, or after verify_timeout_ms
- * (resourceVersions that went back, as after a restore, must not stop us). */
-static bool cache_behind_our_write(rctx *c)
+/* What the copy cache holds against our last write to the copy. */
+typedef enum cached_write {
+    CACHED_UNKNOWN = 0, /* no write remembered, or the copy changed since */
+    CACHED_BEHIND = 1, /* an older copy than our write */
+    CACHED_OURS = 2, /* exactly our write, and the hub object is unchanged since */
+} cached_write;
+
+/* BEHIND when the cache holds an older copy than our last write to it:
+ * that write's watch event wakes this key again, and writing now would
+ * send the same patch twice (the key may be woken meanwhile by another
+ * event). OURS when the cache holds the very copy our write returned and
+ * the hub object is the one that write was computed from: the three-way
+ * patch is then empty by construction (the write's own watch event, the
+ * verification), so it is not computed again. The write is forgotten once
+ * the cache holds it, or after verify_timeout_ms (resourceVersions that
+ * went back, as after a restore, must not stop us). */
+static cached_write cache_vs_our_write(rctx *c)
 {
     const char *cached = meta_string(c->copy, "resourceVersion");
     if (!cached)
-        return false;
+        return CACHED_UNKNOWN;
     char key[700];
     written_key(c, key, sizeof(key));
     unsigned long long have = strtoull(cached, NULL, 10);
+    const char *hub_rv = meta_string(c->hub, "resourceVersion");
     pthread_mutex_lock(&c->s->pending_lock);
     json_t *w = json_object_get(c->s->written, key);
     int64_t age_ns = now_ns(c->s) - (int64_t)json_integer_value(json_object_get(w, "at"));
-    bool behind = w && have < (unsigned long long)json_integer_value(json_object_get(w, "rv")) &&
-                  age_ns < (int64_t)c->s->verify_timeout_ms * 1000000;
-    if (w && !behind)
+    unsigned long long ours = (unsigned long long)json_integer_value(json_object_get(w, "rv"));
+    const char *src = json_string_value(json_object_get(w, "src"));
+    cached_write r = CACHED_UNKNOWN;
+    if (w && have < ours && age_ns < (int64_t)c->s->verify_timeout_ms * 1000000)
+        r = CACHED_BEHIND;
+    else if (w && have == ours && src && hub_rv && strcmp(src, hub_rv) == 0)
+        r = CACHED_OURS;
+    if (w && r != CACHED_BEHIND)
         json_object_del(c->s->written, key);
     pthread_mutex_unlock(&c->s->pending_lock);
-    return behind;
+    return r;
 }
 
 /* Read after write: true once the cluster's informer observed `rv`.
@@ -557,12 +575,13 @@ static step reconcile_sync(rctx *c)
         json_decref(entries);
         return st;
     }
-    if (c->ctl && cache_behind_our_write(c)) {
+    cached_write cw = c->ctl ? cache_vs_our_write(c) : CACHED_UNKNOWN;
+    if (cw == CACHED_BEHIND) {
         json_decref(entries);
         return STEP_OK;
     }
     json_t *written = NULL;
-    st = write_copy(c, old, &written);
+    st = cw == CACHED_OURS ? STEP_OK : write_copy(c, old, &written);
     const char *rv = meta_string(written, "resourceVersion");
     if (st != STEP_OK) {
         /* The failure goes into the status (unchanged text: no write). */
@@ -612,10 +631,12 @@ static step reconcile_sync(rctx *c)
     entry = syncer_status_entry(&now);
     bool verified = now.verified;
     json_decref(written);
-    json_decref(entries);
-    if (!entry)
+    if (!entry) {
+        json_decref(entries);
         return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
-    st = c->ctl ? park_status(c, entry) : write_status(c, entry, SYNCER_FINALIZER_ADD);
+    }
+    st = c->ctl ? park_status(c, entries, entry) : write_status(c, entry, SYNCER_FINALIZER_ADD);
+    json_decref(entries);
     json_decref(entry);
     if (st == STEP_OK && !verified) {
         *c->after_ms = UNVERIFIED_RETRY_MS;
