@@ -191,10 +191,39 @@ static kr_reconcile_result result_of(rctx *c, step st)
     }
 }
 
+/* The key of c's object in `cluster` in s->written (our writes to copies
+ * whose watch event has not come yet). */
+static void written_key_in(const rctx *c, const char *cluster, char *buf, size_t len)
+{
+    snprintf(buf, len, "%zu/%s/%s/%s", (size_t)(c->res - c->s->resources), c->req->namespace_,
+             c->req->name, cluster);
+}
+
+static void written_key(const rctx *c, char *buf, size_t len)
+{
+    written_key_in(c, c->req->cluster, buf, len);
+}
+
+/* True when our write to c's object in `cluster` awaits its watch event
+ * (for less than verify_timeout_ms): that cluster's entry is coming (the
+ * event brings the key back). */
+static bool awaits_our_write(const rctx *c, const char *cluster)
+{
+    char key[700];
+    written_key_in(c, cluster, key, sizeof(key));
+    pthread_mutex_lock(&c->s->pending_lock);
+    json_t *w = json_object_get(c->s->written, key);
+    int64_t age_ns = now_ns(c->s) - (int64_t)json_integer_value(json_object_get(w, "at"));
+    bool waiting = w && age_ns < (int64_t)c->s->verify_timeout_ms * 1000000;
+    pthread_mutex_unlock(&c->s->pending_lock);
+    return waiting;
+}
+
 /* The clusters whose entries the hub lane's write waits for: those the
  * object is placed in that answer (a dead one's entries are not coming);
  * *busy when the lane of one of them but ours has keys queued (ours may be
- * catching up alone: the others' entries are not coming then). */
+ * catching up alone: the others' entries are not coming then), or when
+ * one of them awaits the watch event of our write to its copy. */
 static size_t expected_entries(const rctx *c, bool *busy)
 {
     size_t n = 0;
@@ -207,7 +236,8 @@ static size_t expected_entries(const rctx *c, bool *busy)
         if (!healthy || !syncer_placed(c->hub, cl->name))
             continue;
         n++;
-        *busy = *busy || (cl != c->cl && kr_controller_queue_len(c->ctl, cl->name) > 0);
+        *busy = *busy || (cl != c->cl && (kr_controller_queue_len(c->ctl, cl->name) > 0 ||
+                                          awaits_our_write(c, cl->name)));
     }
     return n;
 }
@@ -474,12 +504,6 @@ static step write_copy(rctx *c, const json_t *old_entry, json_t **written)
 }
 
 /* ---- our own writes that a copy cache has not seen yet ---------------------- */
-
-static void written_key(const rctx *c, char *buf, size_t len)
-{
-    snprintf(buf, len, "%zu/%s/%s/%s", (size_t)(c->res - c->s->resources), c->req->namespace_,
-             c->req->name, c->req->cluster);
-}
 
 /* Remember a write to the copy whose watch event this key waits for:
  * the resourceVersion it returned and the hub object's it was computed
