@@ -506,17 +506,17 @@ static step write_copy(rctx *c, const json_t *old_entry, json_t **written)
 /* ---- our own writes that a copy cache has not seen yet ---------------------- */
 
 /* Remember a write to the copy whose watch event this key waits for:
- * the resourceVersion it returned and the hub object's it was computed
+ * the resourceVersion it returned and the hub object it was computed
  * from. */
 static void remember_write(rctx *c, const char *rv)
 {
     char key[700];
     written_key(c, key, sizeof(key));
-    const char *src = meta_string(c->hub, "resourceVersion");
     pthread_mutex_lock(&c->s->pending_lock);
+    /* The hub object is the cache's (immutable: nobody modifies it). */
     json_object_set_new(c->s->written, key,
-                        json_pack("{s:I, s:I, s:s}", "rv", (json_int_t)strtoull(rv, NULL, 10), "at",
-                                  (json_int_t)now_ns(c->s), "src", src ? src : ""));
+                        json_pack("{s:I, s:I, s:O}", "rv", (json_int_t)strtoull(rv, NULL, 10), "at",
+                                  (json_int_t)now_ns(c->s), "hub", c->hub));
     pthread_mutex_unlock(&c->s->pending_lock);
 }
 
@@ -524,7 +524,7 @@ static void remember_write(rctx *c, const char *rv)
 typedef enum cached_write {
     CACHED_UNKNOWN = 0, /* no write remembered, or the copy changed since */
     CACHED_BEHIND = 1, /* an older copy than our write */
-    CACHED_OURS = 2, /* exactly our write, and the hub object is unchanged since */
+    CACHED_OURS = 2, /* exactly our write, of the same hub content */
 } cached_write;
 
 /* BEHIND when the cache holds an older copy than our last write to it:
@@ -533,7 +533,8 @@ typedef enum cached_write {
  * event). OURS when the cache holds the very copy our write returned and
  * the hub object is the one that write was computed from: the three-way
  * patch is then empty by construction (the write's own watch event, the
- * verification), so it is not computed again. The write is forgotten once
+ * verification), so it is not computed again. The hub object may have
+ * changed meanwhile only by what the syncer writes there (its status). The write is forgotten once
  * the cache holds it, or after verify_timeout_ms (resourceVersions that
  * went back, as after a restore, must not stop us). */
 static cached_write cache_vs_our_write(rctx *c)
@@ -544,20 +545,24 @@ static cached_write cache_vs_our_write(rctx *c)
     char key[700];
     written_key(c, key, sizeof(key));
     unsigned long long have = strtoull(cached, NULL, 10);
-    const char *hub_rv = meta_string(c->hub, "resourceVersion");
     pthread_mutex_lock(&c->s->pending_lock);
     json_t *w = json_object_get(c->s->written, key);
     int64_t age_ns = now_ns(c->s) - (int64_t)json_integer_value(json_object_get(w, "at"));
     unsigned long long ours = (unsigned long long)json_integer_value(json_object_get(w, "rv"));
-    const char *src = json_string_value(json_object_get(w, "src"));
+    json_t *then = NULL;
     cached_write r = CACHED_UNKNOWN;
     if (w && have < ours && age_ns < (int64_t)c->s->verify_timeout_ms * 1000000)
         r = CACHED_BEHIND;
-    else if (w && have == ours && src && hub_rv && strcmp(src, hub_rv) == 0)
-        r = CACHED_OURS;
+    else if (w && have == ours)
+        then = json_incref(json_object_get(w, "hub"));
     if (w && r != CACHED_BEHIND)
         json_object_del(c->s->written, key);
     pthread_mutex_unlock(&c->s->pending_lock);
+    /* The hub object may have changed since only by what we write there
+     * (its status, our finalizer): the desired copy is the same. */
+    if (then && (then == c->hub || !syncer_hub_changed(then, c->hub, NULL)))
+        r = CACHED_OURS;
+    json_decref(then);
     return r;
 }
 
@@ -625,12 +630,15 @@ static step reconcile_sync(rctx *c)
     if (rv) {
         now.target_resource_version = rv;
         now.verified = observed(c, rv);
+        /* Seen or not, the write's watch event wakes this key (again):
+         * that reconcile knows the copy for ours by its resourceVersion. */
+        if (c->ctl)
+            remember_write(c, rv);
         if (now.verified)
             syncer_record(c->s, c->res, c->req->cluster, written, "VERIFIED");
         else if (c->ctl) {
             /* Not yet seen: the write's watch event wakes this key, whose
              * reconcile (no write needed then) records it verified. */
-            remember_write(c, rv);
             json_decref(written);
             json_decref(entries);
             return STEP_OK;
