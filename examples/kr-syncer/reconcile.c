@@ -531,12 +531,13 @@ typedef enum cached_write {
  * that write's watch event wakes this key again, and writing now would
  * send the same patch twice (the key may be woken meanwhile by another
  * event). OURS when the cache holds the very copy our write returned and
- * the hub object is the one that write was computed from: the three-way
+ * the hub content is the one that write was computed from: the three-way
  * patch is then empty by construction (the write's own watch event, the
- * verification), so it is not computed again. The hub object may have
- * changed meanwhile only by what the syncer writes there (its status). The write is forgotten once
- * the cache holds it, or after verify_timeout_ms (resourceVersions that
- * went back, as after a restore, must not stop us). */
+ * verification), so it is not computed again (the hub object may have
+ * changed meanwhile only by what the syncer writes there: its status, our
+ * finalizer). The write is forgotten once the cache holds it, or after
+ * verify_timeout_ms (resourceVersions that went back, as after a restore,
+ * must not stop us). */
 static cached_write cache_vs_our_write(rctx *c)
 {
     const char *cached = meta_string(c->copy, "resourceVersion");
