@@ -119,15 +119,6 @@ static child_result in_child(void (*fn)(const char *base, child_result *out), co
     return r;
 }
 
-/* CPU seconds (user + system, every thread) used by this process so far. */
-static double cpu_now_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
 /* The median of n (<= 8) numbers. */
 static int by_value(const void *a, const void *b)
 {
@@ -219,7 +210,7 @@ static void informer_sync(const char *base, child_result *out)
     if (sync_with_handler && kr_informer_add_handler(inf, &h, NULL, NULL) != 0)
         return;
     double rss0 = rss_bytes();
-    double t0 = bench_now_s(), c0 = cpu_now_s();
+    double t0 = bench_now_s(), c0 = bench_cpu_s();
     kr_informer_start(inf, NULL);
     kr_error_t err = {0};
     if (kr_informer_wait_for_sync(inf, 600000, &err) != 0) {
@@ -227,7 +218,7 @@ static void informer_sync(const char *base, child_result *out)
         return;
     }
     out->seconds = bench_now_s() - t0;
-    out->cpu_seconds = cpu_now_s() - c0;
+    out->cpu_seconds = bench_cpu_s() - c0;
     kr_store_stats st;
     kr_store_get_stats(kr_informer_store(inf), &st, sizeof(st));
     out->objects = (long)st.objects;
@@ -250,7 +241,7 @@ static void bare_pages(const char *base, child_result *out)
     char url[2048];
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, bench_body_collect);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
-    double t0 = bench_now_s(), c0 = cpu_now_s();
+    double t0 = bench_now_s(), c0 = bench_cpu_s();
     long items = 0;
     double bytes = 0;
     do {
@@ -269,7 +260,7 @@ static void bare_pages(const char *base, child_result *out)
         json_decref(page);
     } while (cont[0]);
     out->seconds = bench_now_s() - t0;
-    out->cpu_seconds = cpu_now_s() - c0;
+    out->cpu_seconds = bench_cpu_s() - c0;
     out->objects = items;
     out->wire_bytes = bytes;
     out->ok = 1;

@@ -56,12 +56,20 @@ struct kr_http {
      * request costs more than curl_easy_reset. */
     CURL *pool[16];
     size_t pool_len;
+    /* Header lists of requests without a per-request credential, built
+     * once per (Accept, Content-Type) and reused: nothing else in them
+     * varies. [loop thread] */
+    struct header_set {
+        char *accept, *content_type;
+        struct curl_slist *list;
+    } header_sets[8];
+    size_t n_header_sets;
 };
 
 struct kr_http_xfer {
     kr_http_t *h;
     CURL *easy;
-    struct curl_slist *headers;
+    struct curl_slist *headers; /* owned, or NULL when a shared set is used */
     struct curl_slist *connect_to;
     kr_http_data_cb on_data;
     kr_http_done_cb on_done;
@@ -263,6 +271,14 @@ static void cred_work(uv_work_t *w)
 
 /* ---- transfers --------------------------------------------------------- */
 
+/* Header lines may carry a credential: wiped before they are freed. */
+static void free_headers(struct curl_slist *list)
+{
+    for (struct curl_slist *l = list; l; l = l->next)
+        explicit_bzero(l->data, strlen(l->data));
+    curl_slist_free_all(list);
+}
+
 static void unlink_xfer(kr_http_xfer *x)
 {
     kr_http_t *h = x->h;
@@ -279,7 +295,7 @@ static void free_xfer(kr_http_xfer *x)
 {
     if (x->easy)
         curl_easy_cleanup(x->easy);
-    curl_slist_free_all(x->headers);
+    free_headers(x->headers);
     curl_slist_free_all(x->connect_to);
     free_creds(x);
     kr_free(x->method);
@@ -453,19 +469,121 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-static int add_header(kr_http_xfer *x, const char *name, const char *value)
+static int add_header(struct curl_slist **list, const char *name, const char *value)
 {
     char *line = kr_asprintf("%s: %s", name, value);
     if (!line)
         return KR_ENOMEM;
     /* curl_slist_append copies with the C allocator. */
-    struct curl_slist *l = curl_slist_append(x->headers, line);
+    struct curl_slist *l = curl_slist_append(*list, line);
     explicit_bzero(line, strlen(line));
     kr_free(line);
     if (!l)
         return KR_ENOMEM;
-    x->headers = l;
+    *list = l;
     return 0;
+}
+
+/* The request headers: Accept, Content-Type, no Expect, impersonation,
+ * and the bearer token (`token`, only over TLS, as client-go does). */
+static int build_headers(const kr_http_t *h, const char *accept, const char *content_type,
+                         const char *token, struct curl_slist **out)
+{
+    struct curl_slist *list = NULL;
+    int rc = 0;
+    if (accept)
+        rc = add_header(&list, "Accept", accept);
+    if (rc == 0 && content_type)
+        rc = add_header(&list, "Content-Type", content_type);
+    /* No "Expect: 100-continue" round trip for bodies over 1 KiB. */
+    if (rc == 0) {
+        struct curl_slist *l = curl_slist_append(list, "Expect:");
+        if (!l)
+            rc = KR_ENOMEM;
+        else
+            list = l;
+    }
+    if (rc == 0 && h->impersonate)
+        rc = add_header(&list, "Impersonate-User", h->impersonate);
+    for (size_t i = 0; rc == 0 && h->impersonate_groups && h->impersonate_groups[i]; i++)
+        rc = add_header(&list, "Impersonate-Group", h->impersonate_groups[i]);
+    if (rc == 0 && h->impersonate_uid)
+        rc = add_header(&list, "Impersonate-Uid", h->impersonate_uid);
+    if (rc == 0 && h->https && token && *token) {
+        char *v = kr_asprintf("Bearer %s", token);
+        rc = v ? add_header(&list, "Authorization", v) : KR_ENOMEM;
+        if (v) {
+            explicit_bzero(v, strlen(v));
+            kr_free(v);
+        }
+    }
+    if (rc != 0) {
+        free_headers(list);
+        return rc;
+    }
+    *out = list;
+    return 0;
+}
+
+static char *dup_opt(const char *s, bool *failed);
+
+static bool same_string(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* The header list for `x`: the client's shared set for its Accept and
+ * Content-Type (built on first use), or, for a request with a credential
+ * of its own or when the sets are full, a list of its own (x->headers). */
+static int headers_for(kr_http_xfer *x, struct curl_slist **out)
+{
+    kr_http_t *h = x->h;
+    free_headers(x->headers);
+    x->headers = NULL;
+    if (x->cred_token) {
+        int rc = build_headers(h, x->accept, x->content_type, x->cred_token, &x->headers);
+        *out = x->headers;
+        return rc;
+    }
+    for (size_t i = 0; i < h->n_header_sets; i++) {
+        struct header_set *hs = &h->header_sets[i];
+        if (same_string(hs->accept, x->accept) && same_string(hs->content_type, x->content_type)) {
+            *out = hs->list;
+            return 0;
+        }
+    }
+    struct curl_slist *list = NULL;
+    int rc = build_headers(h, x->accept, x->content_type, h->token, &list);
+    if (rc != 0)
+        return rc;
+    if (h->n_header_sets < KR_ARRAY_LEN(h->header_sets)) {
+        struct header_set *hs = &h->header_sets[h->n_header_sets];
+        bool failed = false;
+        hs->accept = dup_opt(x->accept, &failed);
+        hs->content_type = dup_opt(x->content_type, &failed);
+        if (!failed) {
+            hs->list = list;
+            h->n_header_sets++;
+            *out = list;
+            return 0;
+        }
+        kr_free(hs->accept);
+        kr_free(hs->content_type);
+        hs->accept = hs->content_type = NULL;
+    }
+    x->headers = list;
+    *out = list;
+    return 0;
+}
+
+static void free_header_sets(kr_http_t *h)
+{
+    for (size_t i = 0; i < h->n_header_sets; i++) {
+        kr_free(h->header_sets[i].accept);
+        kr_free(h->header_sets[i].content_type);
+        free_headers(h->header_sets[i].list);
+    }
+    h->n_header_sets = 0;
 }
 
 static void set_blob(CURL *e, CURLoption opt, const char *pem)
@@ -486,8 +604,6 @@ static int setup_easy(kr_http_xfer *x)
         if (!x->easy)
             return KR_ENOMEM;
     }
-    curl_slist_free_all(x->headers);
-    x->headers = NULL;
     CURL *e = x->easy;
     curl_easy_setopt(e, CURLOPT_URL, x->url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
@@ -544,36 +660,12 @@ static int setup_easy(kr_http_xfer *x)
             curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body ? x->body : "");
         }
     }
-    int rc = 0;
-    if (x->accept)
-        rc = add_header(x, "Accept", x->accept);
-    if (rc == 0 && x->content_type)
-        rc = add_header(x, "Content-Type", x->content_type);
-    /* No "Expect: 100-continue" round trip for bodies over 1 KiB. */
-    if (rc == 0) {
-        struct curl_slist *l = curl_slist_append(x->headers, "Expect:");
-        if (!l)
-            rc = KR_ENOMEM;
-        else
-            x->headers = l;
-    }
-    if (rc == 0 && h->impersonate)
-        rc = add_header(x, "Impersonate-User", h->impersonate);
-    for (size_t i = 0; rc == 0 && h->impersonate_groups && h->impersonate_groups[i]; i++)
-        rc = add_header(x, "Impersonate-Group", h->impersonate_groups[i]);
-    if (rc == 0 && h->impersonate_uid)
-        rc = add_header(x, "Impersonate-Uid", h->impersonate_uid);
-    /* Credentials only over TLS, as client-go does. */
+    struct curl_slist *headers = NULL;
+    int rc = headers_for(x, &headers);
+    /* Credentials only over TLS, as client-go does (the token is a header). */
     if (rc == 0 && h->https) {
         const char *token = x->cred_token ? x->cred_token : h->token;
-        if (token && *token) {
-            char *v = kr_asprintf("Bearer %s", token);
-            if (!v)
-                return KR_ENOMEM;
-            rc = add_header(x, "Authorization", v);
-            explicit_bzero(v, strlen(v));
-            kr_free(v);
-        } else if (h->userpwd) {
+        if ((!token || !*token) && h->userpwd) {
             curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
             curl_easy_setopt(e, CURLOPT_USERPWD, h->userpwd);
         }
@@ -594,7 +686,7 @@ static int setup_easy(kr_http_xfer *x)
     }
     if (rc != 0)
         return rc;
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
     if (h->https) {
         if (h->ca_data)
             set_blob(e, CURLOPT_CAINFO_BLOB, h->ca_data);
@@ -828,6 +920,7 @@ static void teardown(kr_http_t *h, bool notify)
 
 static void free_strings(kr_http_t *h)
 {
+    free_header_sets(h);
     if (h->token)
         explicit_bzero(h->token, strlen(h->token));
     if (h->userpwd)

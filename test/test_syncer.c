@@ -266,12 +266,29 @@ START_TEST(hub_updates_that_only_change_our_status_wake_no_lane)
     json_object_set_new(json_object_get(deleting, "metadata"), "deletionTimestamp",
                         json_string("2026-12-03T10:00:00Z"));
     ck_assert(syncer_hub_changed(old, deleting, NULL));
+    /* The first status write adds the annotations and our finalizer to an
+     * object that had neither: no lane wakes; another finalizer wakes them. */
+    json_t *bare = hub_obj("a", NULL);
+    json_t *first = json_deep_copy(bare);
+    json_t *fmeta = json_object_get(first, "metadata");
+    json_object_set_new(fmeta, "resourceVersion", json_string("9"));
+    json_object_set_new(fmeta, "annotations", json_pack("{s:s}", KR_ANNOTATION_SYNC_STATUS, "{}"));
+    json_array_append_new(json_object_get(fmeta, "finalizers"), json_string(KR_FINALIZER_SYNCER));
+    ck_assert(!syncer_hub_changed(bare, first, NULL));
+    ck_assert(!syncer_hub_changed(first, bare, NULL)); /* ours released */
+    json_t *other = json_deep_copy(first);
+    json_array_append_new(json_object_get(json_object_get(other, "metadata"), "finalizers"),
+                          json_string("someone/else"));
+    ck_assert(syncer_hub_changed(first, other, NULL));
     json_decref(old);
     json_decref(status_only);
     json_decref(data);
     json_decref(placement);
     json_decref(finalizer);
     json_decref(deleting);
+    json_decref(bare);
+    json_decref(first);
+    json_decref(other);
 }
 END_TEST
 

@@ -11,6 +11,9 @@
 /* CLOCK_MONOTONIC in seconds. */
 double bench_now_s(void);
 
+/* CPU seconds (user + system, every thread) this process used so far. */
+double bench_cpu_s(void);
+
 /* The environment variable `name` as a number (atol), or `def` when unset. */
 long bench_env_long(const char *name, long def);
 

@@ -29,10 +29,11 @@ static void map_hub(kr_controller_t *ctl, const char *cluster, const json_t *obj
 }
 
 /* True when every member of `a` but those named in `skip` equals b's, and
- * b has no other member but those. */
+ * b has no other member but those. An absent object counts as {} (the
+ * first status write adds metadata.annotations). */
 static bool equal_except(const json_t *a, const json_t *b, const char *const *skip, size_t n)
 {
-    if (!json_is_object(a) || !json_is_object(b))
+    if ((a && !json_is_object(a)) || (b && !json_is_object(b)))
         return json_equal(a, b);
     const char *key;
     const json_t *value;
@@ -54,17 +55,49 @@ static bool equal_except(const json_t *a, const json_t *b, const char *const *sk
     return true;
 }
 
+static bool is_ours(const json_t *finalizer)
+{
+    const char *f = json_string_value(finalizer);
+    return f && strcmp(f, KR_FINALIZER_SYNCER) == 0;
+}
+
+/* True when two finalizer lists (either may be absent) are the same but
+ * for ours, which the status write adds: that write wakes no lane. */
+static bool same_finalizers_but_ours(const json_t *a, const json_t *b)
+{
+    if (!a || !b) {
+        const json_t *x = a ? a : b;
+        return !x || (json_array_size(x) == 1 && is_ours(json_array_get(x, 0)));
+    }
+    if (!json_is_array(a) || !json_is_array(b))
+        return json_equal(a, b);
+    size_t i = 0, j = 0, na = json_array_size(a), nb = json_array_size(b);
+    for (;;) {
+        while (i < na && is_ours(json_array_get(a, i)))
+            i++;
+        while (j < nb && is_ours(json_array_get(b, j)))
+            j++;
+        if (i == na || j == nb)
+            return i == na && j == nb;
+        if (!json_equal(json_array_get(a, i++), json_array_get(b, j++)))
+            return false;
+    }
+}
+
 bool syncer_hub_changed(const json_t *old_obj, const json_t *new_obj, void *user)
 {
     (void)user;
     if (!old_obj || old_obj == new_obj) /* add, delete, resync */
         return true;
     static const char *const top[] = {"metadata"};
-    static const char *const meta[] = {"resourceVersion", "managedFields", "annotations"};
+    static const char *const meta[] = {"resourceVersion", "managedFields", "annotations",
+                                       "finalizers"};
     static const char *const ann[] = {KR_ANNOTATION_SYNC_STATUS};
     const json_t *om = json_object_get(old_obj, "metadata"),
                  *nm = json_object_get(new_obj, "metadata");
-    return !equal_except(old_obj, new_obj, top, 1) || !equal_except(om, nm, meta, 3) ||
+    return !equal_except(old_obj, new_obj, top, 1) || !equal_except(om, nm, meta, 4) ||
+           !same_finalizers_but_ours(json_object_get(om, "finalizers"),
+                                     json_object_get(nm, "finalizers")) ||
            !equal_except(json_object_get(om, "annotations"), json_object_get(nm, "annotations"),
                          ann, 1);
 }

@@ -191,10 +191,39 @@ static kr_reconcile_result result_of(rctx *c, step st)
     }
 }
 
+/* The key of c's object in `cluster` in s->written (our writes to copies
+ * whose watch event has not come yet). */
+static void written_key_in(const rctx *c, const char *cluster, char *buf, size_t len)
+{
+    snprintf(buf, len, "%zu/%s/%s/%s", (size_t)(c->res - c->s->resources), c->req->namespace_,
+             c->req->name, cluster);
+}
+
+static void written_key(const rctx *c, char *buf, size_t len)
+{
+    written_key_in(c, c->req->cluster, buf, len);
+}
+
+/* True when our write to c's object in `cluster` awaits its watch event
+ * (for less than verify_timeout_ms): that cluster's entry is coming (the
+ * event brings the key back). */
+static bool awaits_our_write(const rctx *c, const char *cluster)
+{
+    char key[700];
+    written_key_in(c, cluster, key, sizeof(key));
+    pthread_mutex_lock(&c->s->pending_lock);
+    json_t *w = json_object_get(c->s->written, key);
+    int64_t age_ns = now_ns(c->s) - (int64_t)json_integer_value(json_object_get(w, "at"));
+    bool waiting = w && age_ns < (int64_t)c->s->verify_timeout_ms * 1000000;
+    pthread_mutex_unlock(&c->s->pending_lock);
+    return waiting;
+}
+
 /* The clusters whose entries the hub lane's write waits for: those the
  * object is placed in that answer (a dead one's entries are not coming);
  * *busy when the lane of one of them but ours has keys queued (ours may be
- * catching up alone: the others' entries are not coming then). */
+ * catching up alone: the others' entries are not coming then), or when
+ * one of them awaits the watch event of our write to its copy. */
 static size_t expected_entries(const rctx *c, bool *busy)
 {
     size_t n = 0;
@@ -207,19 +236,18 @@ static size_t expected_entries(const rctx *c, bool *busy)
         if (!healthy || !syncer_placed(c->hub, cl->name))
             continue;
         n++;
-        *busy = *busy || (cl != c->cl && kr_controller_queue_len(c->ctl, cl->name) > 0);
+        *busy = *busy || (cl != c->cl && (kr_controller_queue_len(c->ctl, cl->name) > 0 ||
+                                          awaits_our_write(c, cl->name)));
     }
     return n;
 }
 
 /* Park this cluster's entry for the hub lane's one write (when it changes,
  * or when the hub object still lacks our finalizer: that write adds it). */
-static step park_status(rctx *c, const json_t *entry)
+static step park_status(rctx *c, const json_t *entries, const json_t *entry)
 {
-    json_t *entries = syncer_status_parse(c->hub);
-    bool same = entries && syncer_status_same(json_object_get(entries, c->req->cluster), entry) &&
+    bool same = syncer_status_same(json_object_get(entries, c->req->cluster), entry) &&
                 kr_managed_has_finalizer(c->hub, KR_FINALIZER_SYNCER);
-    json_decref(entries);
     size_t resource = (size_t)(c->res - c->s->resources);
     /* An unchanged entry is parked only to complete a batch that waits. */
     if (same && syncer_pending_count(c->s, resource, c->req->namespace_, c->req->name) == 0)
@@ -477,46 +505,66 @@ static step write_copy(rctx *c, const json_t *old_entry, json_t **written)
 
 /* ---- our own writes that a copy cache has not seen yet ---------------------- */
 
-static void written_key(const rctx *c, char *buf, size_t len)
-{
-    snprintf(buf, len, "%zu/%s/%s/%s", (size_t)(c->res - c->s->resources), c->req->namespace_,
-             c->req->name, c->req->cluster);
-}
-
-/* Remember a write to the copy whose watch event this key waits for. */
+/* Remember a write to the copy whose watch event this key waits for:
+ * the resourceVersion it returned and the hub object it was computed
+ * from. */
 static void remember_write(rctx *c, const char *rv)
 {
     char key[700];
     written_key(c, key, sizeof(key));
     pthread_mutex_lock(&c->s->pending_lock);
+    /* The hub object is the cache's (immutable: nobody modifies it). */
     json_object_set_new(c->s->written, key,
-                        json_pack("{s:I, s:I}", "rv", (json_int_t)strtoull(rv, NULL, 10), "at",
-                                  (json_int_t)now_ns(c->s)));
+                        json_pack("{s:I, s:I, s:O}", "rv", (json_int_t)strtoull(rv, NULL, 10), "at",
+                                  (json_int_t)now_ns(c->s), "hub", c->hub));
     pthread_mutex_unlock(&c->s->pending_lock);
 }
 
-/* True when the cache holds an older copy than our last write to it: that
- * write's watch event wakes this key again, and writing now would send the
- * same patch twice (the key may be woken meanwhile by another event). The
- * write is forgotten once the cache holds it, or after verify_timeout_ms
- * (resourceVersions that went back, as after a restore, must not stop us). */
-static bool cache_behind_our_write(rctx *c)
+/* What the copy cache holds against our last write to the copy. */
+typedef enum cached_write {
+    CACHED_UNKNOWN = 0, /* no write remembered, or the copy changed since */
+    CACHED_BEHIND = 1, /* an older copy than our write */
+    CACHED_OURS = 2, /* exactly our write, of the same hub content */
+} cached_write;
+
+/* BEHIND when the cache holds an older copy than our last write to it:
+ * that write's watch event wakes this key again, and writing now would
+ * send the same patch twice (the key may be woken meanwhile by another
+ * event). OURS when the cache holds the very copy our write returned and
+ * the hub content is the one that write was computed from: the three-way
+ * patch is then empty by construction (the write's own watch event, the
+ * verification), so it is not computed again (the hub object may have
+ * changed meanwhile only by what the syncer writes there: its status, our
+ * finalizer). The write is forgotten once the cache holds it, or after
+ * verify_timeout_ms (resourceVersions that went back, as after a restore,
+ * must not stop us). */
+static cached_write cache_vs_our_write(rctx *c)
 {
     const char *cached = meta_string(c->copy, "resourceVersion");
     if (!cached)
-        return false;
+        return CACHED_UNKNOWN;
     char key[700];
     written_key(c, key, sizeof(key));
     unsigned long long have = strtoull(cached, NULL, 10);
     pthread_mutex_lock(&c->s->pending_lock);
     json_t *w = json_object_get(c->s->written, key);
     int64_t age_ns = now_ns(c->s) - (int64_t)json_integer_value(json_object_get(w, "at"));
-    bool behind = w && have < (unsigned long long)json_integer_value(json_object_get(w, "rv")) &&
-                  age_ns < (int64_t)c->s->verify_timeout_ms * 1000000;
-    if (w && !behind)
+    unsigned long long ours = (unsigned long long)json_integer_value(json_object_get(w, "rv"));
+    json_t *then = NULL;
+    cached_write r = CACHED_UNKNOWN;
+    if (w && have < ours && age_ns < (int64_t)c->s->verify_timeout_ms * 1000000)
+        r = CACHED_BEHIND;
+    else if (w && have == ours)
+        then = json_incref(json_object_get(w, "hub"));
+    if (w && r != CACHED_BEHIND)
         json_object_del(c->s->written, key);
     pthread_mutex_unlock(&c->s->pending_lock);
-    return behind;
+    /* The hub object may have changed since only by what we write there
+     * (its status, our finalizer): the desired copy is the same. */
+    if (then && (then == c->hub || !syncer_hub_changed(then, c->hub, NULL)))
+        r = CACHED_OURS;
+    json_decref(then);
+    return r;
 }
 
 /* Read after write: true once the cluster's informer observed `rv`.
@@ -557,12 +605,13 @@ static step reconcile_sync(rctx *c)
         json_decref(entries);
         return st;
     }
-    if (c->ctl && cache_behind_our_write(c)) {
+    cached_write cw = c->ctl ? cache_vs_our_write(c) : CACHED_UNKNOWN;
+    if (cw == CACHED_BEHIND) {
         json_decref(entries);
         return STEP_OK;
     }
     json_t *written = NULL;
-    st = write_copy(c, old, &written);
+    st = cw == CACHED_OURS ? STEP_OK : write_copy(c, old, &written);
     const char *rv = meta_string(written, "resourceVersion");
     if (st != STEP_OK) {
         /* The failure goes into the status (unchanged text: no write). */
@@ -582,12 +631,15 @@ static step reconcile_sync(rctx *c)
     if (rv) {
         now.target_resource_version = rv;
         now.verified = observed(c, rv);
+        /* Seen or not, the write's watch event wakes this key (again):
+         * that reconcile knows the copy for ours by its resourceVersion. */
+        if (c->ctl)
+            remember_write(c, rv);
         if (now.verified)
             syncer_record(c->s, c->res, c->req->cluster, written, "VERIFIED");
         else if (c->ctl) {
             /* Not yet seen: the write's watch event wakes this key, whose
              * reconcile (no write needed then) records it verified. */
-            remember_write(c, rv);
             json_decref(written);
             json_decref(entries);
             return STEP_OK;
@@ -612,10 +664,12 @@ static step reconcile_sync(rctx *c)
     entry = syncer_status_entry(&now);
     bool verified = now.verified;
     json_decref(written);
-    json_decref(entries);
-    if (!entry)
+    if (!entry) {
+        json_decref(entries);
         return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
-    st = c->ctl ? park_status(c, entry) : write_status(c, entry, SYNCER_FINALIZER_ADD);
+    }
+    st = c->ctl ? park_status(c, entries, entry) : write_status(c, entry, SYNCER_FINALIZER_ADD);
+    json_decref(entries);
     json_decref(entry);
     if (st == STEP_OK && !verified) {
         *c->after_ms = UNVERIFIED_RETRY_MS;

@@ -258,9 +258,9 @@ void syncer_controller_opts(syncer_t *s, size_t resource, unsigned workers, char
 int syncer_watch(syncer_t *s, size_t resource, kr_controller_t *ctl, kr_error_t *err);
 
 /* The hub source's predicate: false for an update that changed only what
- * the syncer itself writes there (the sync-status annotation, and so the
- * resourceVersion), which would otherwise make every cluster's lane look
- * again after each status write. [loop thread] */
+ * the syncer itself writes there (the sync-status annotation, our
+ * finalizer, and so the resourceVersion), which would otherwise make every
+ * cluster's lane look again after each status write. [loop thread] */
 bool syncer_hub_changed(const json_t *old_obj, const json_t *new_obj, void *user);
 
 #endif /* KR_SYNCER_H */
