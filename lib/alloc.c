@@ -71,6 +71,23 @@ int kr_buf_reserve(kr_buf *buf, size_t extra)
     return 0;
 }
 
+int kr_array_grow(void *items, size_t *cap, size_t count, size_t elem_size, size_t first_cap)
+{
+    if (count < *cap)
+        return 0;
+    size_t ncap = *cap ? *cap * 2 : first_cap;
+    if (ncap < *cap || (elem_size && ncap > SIZE_MAX / elem_size))
+        return KR_ENOMEM;
+    void *old;
+    memcpy(&old, items, sizeof(old)); /* the caller's T * read without punning it */
+    void *grown = kr_realloc(old, ncap * elem_size);
+    if (!grown)
+        return KR_ENOMEM;
+    memcpy(items, &grown, sizeof(grown));
+    *cap = ncap;
+    return 0;
+}
+
 int kr_buf_append(kr_buf *buf, const void *data, size_t len)
 {
     if (kr_buf_reserve(buf, len) != 0)

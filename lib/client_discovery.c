@@ -199,14 +199,8 @@ typedef struct collector {
 
 static kr_resource_info *add(collector *col)
 {
-    if (col->count == col->cap) {
-        size_t cap = col->cap ? col->cap * 2 : 64;
-        kr_resource_info *grown = kr_realloc(col->items, cap * sizeof(*grown));
-        if (!grown)
-            return NULL;
-        col->items = grown;
-        col->cap = cap;
-    }
+    if (kr_array_grow(&col->items, &col->cap, col->count, sizeof(*col->items), 64) != 0)
+        return NULL;
     kr_resource_info *r = &col->items[col->count++];
     memset(r, 0, sizeof(*r));
     return r;

@@ -37,6 +37,12 @@ int kr_buf_printf(kr_buf *buf, const char *fmt, ...) KR_PRINTF(2, 3);
 void kr_buf_reset(kr_buf *buf);
 void kr_buf_free(kr_buf *buf);
 
+/* Make room for one more element in a growable array: when `count` has
+ * reached *cap, the array that `items` points at (a `T **`, passed as void *)
+ * is reallocated to twice *cap elements of `elem_size` bytes, `first_cap` when
+ * empty. 0, or KR_ENOMEM with the array and *cap unchanged. */
+int kr_array_grow(void *items, size_t *cap, size_t count, size_t elem_size, size_t first_cap);
+
 /* The base layer: hash map, clock, random numbers, base64, token bucket... */
 #include "util_internal.h"
 

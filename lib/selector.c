@@ -184,14 +184,8 @@ struct slices {
 
 static int slices_push(struct slices *l, const char *s, size_t len)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 4;
-        struct slice *grown = kr_realloc(l->v, cap * sizeof(*grown));
-        if (!grown)
-            return KR_ENOMEM;
-        l->v = grown;
-        l->cap = cap;
-    }
+    if (kr_array_grow(&l->v, &l->cap, l->n, sizeof(*l->v), 4) != 0)
+        return KR_ENOMEM;
     l->v[l->n].s = s;
     l->v[l->n].len = len;
     l->n++;
@@ -406,14 +400,8 @@ static int parse_requirement(struct parser *p, struct kr_selector_req *r)
 
 static int push_req(struct kr_selector *sel, size_t *cap, struct kr_selector_req *r)
 {
-    if (sel->n == *cap) {
-        size_t grown_cap = *cap ? *cap * 2 : 4;
-        struct kr_selector_req *grown = kr_realloc(sel->reqs, grown_cap * sizeof(*grown));
-        if (!grown)
-            return KR_ENOMEM;
-        sel->reqs = grown;
-        *cap = grown_cap;
-    }
+    if (kr_array_grow(&sel->reqs, cap, sel->n, sizeof(*sel->reqs), 4) != 0)
+        return KR_ENOMEM;
     sel->reqs[sel->n++] = *r;
     memset(r, 0, sizeof(*r));
     return 0;

@@ -391,6 +391,27 @@ START_TEST(read_file_reads_whole_files_within_a_limit)
 }
 END_TEST
 
+START_TEST(array_grow_doubles_only_when_full_and_keeps_elements)
+{
+    int *items = NULL;
+    size_t cap = 0;
+    for (size_t n = 0; n < 100; n++) {
+        ck_assert_int_eq(kr_array_grow(&items, &cap, n, sizeof(*items), 4), 0);
+        ck_assert_uint_gt(cap, n);
+        items[n] = (int)n;
+    }
+    ck_assert_uint_eq(cap, 128);
+    for (size_t n = 0; n < 100; n++)
+        ck_assert_int_eq(items[n], (int)n);
+    ck_assert_int_eq(kr_array_grow(&items, &cap, 100, sizeof(*items), 4), 0);
+    ck_assert_uint_eq(cap, 128);
+    size_t huge = SIZE_MAX / 2 + 1;
+    ck_assert_int_eq(kr_array_grow(&items, &huge, huge, sizeof(*items), 4), KR_ENOMEM);
+    ck_assert_uint_eq(huge, SIZE_MAX / 2 + 1);
+    kr_free(items);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("util");
@@ -406,6 +427,7 @@ int main(void)
     tcase_add_test(tc, bucket_gives_burst_then_paces_at_qps);
     tcase_add_test(tc, rv_parse_is_kube_apiservers);
     tcase_add_test(tc, read_file_reads_whole_files_within_a_limit);
+    tcase_add_test(tc, array_grow_doubles_only_when_full_and_keeps_elements);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);
 }
