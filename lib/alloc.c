@@ -134,3 +134,12 @@ void kr_buf_free(kr_buf *buf)
     buf->data = NULL;
     buf->len = buf->cap = 0;
 }
+
+int kr_buf_append_capped(kr_buf *buf, const void *data, size_t len, size_t max, bool *over)
+{
+    if (!*over && buf->len <= max && len <= max - buf->len)
+        return kr_buf_append(buf, data, len);
+    *over = true;
+    kr_buf_free(buf);
+    return 0;
+}

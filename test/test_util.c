@@ -412,6 +412,23 @@ START_TEST(array_grow_doubles_only_when_full_and_keeps_elements)
 }
 END_TEST
 
+START_TEST(buf_append_capped_keeps_a_body_up_to_the_limit_only)
+{
+    kr_buf b = {0};
+    bool over = false;
+    ck_assert_int_eq(kr_buf_append_capped(&b, "abc", 3, 5, &over), 0);
+    ck_assert_int_eq(kr_buf_append_capped(&b, "de", 2, 5, &over), 0);
+    ck_assert(!over);
+    ck_assert_str_eq(b.data, "abcde");
+    ck_assert_int_eq(kr_buf_append_capped(&b, "f", 1, 5, &over), 0);
+    ck_assert(over);
+    ck_assert_ptr_null(b.data);
+    ck_assert_int_eq(kr_buf_append_capped(&b, "", 0, 5, &over), 0);
+    ck_assert(over);
+    ck_assert_ptr_null(b.data);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("util");
@@ -428,6 +445,7 @@ int main(void)
     tcase_add_test(tc, rv_parse_is_kube_apiservers);
     tcase_add_test(tc, read_file_reads_whole_files_within_a_limit);
     tcase_add_test(tc, array_grow_doubles_only_when_full_and_keeps_elements);
+    tcase_add_test(tc, buf_append_capped_keeps_a_body_up_to_the_limit_only);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);
 }

@@ -208,12 +208,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        if (!c->too_large && c->body.len + *upload_data_size <= TS_MAX_BODY) {
-            if (kr_buf_append(&c->body, upload_data, *upload_data_size) != 0)
-                return MHD_NO;
-        } else {
-            c->too_large = true;
-        }
+        if (kr_buf_append_capped(&c->body, upload_data, *upload_data_size, TS_MAX_BODY,
+                                 &c->too_large) != 0)
+            return MHD_NO;
         *upload_data_size = 0;
         return MHD_YES;
     }
