@@ -634,19 +634,29 @@ static int req_to_buf(const struct kr_selector_req *r, kr_buf *b)
     return rc;
 }
 
-char *kr_selector_to_string(const kr_selector_t *sel)
+char *kr_selector_join(size_t n, kr_selector_term_cb term, const void *sel)
 {
     kr_buf b = {0};
     int rc = kr_buf_append_str(&b, "");
-    for (size_t i = 0; !rc && sel && i < sel->n; i++) {
+    for (size_t i = 0; !rc && i < n; i++) {
         if (i > 0)
             rc = kr_buf_append_str(&b, ",");
         if (!rc)
-            rc = req_to_buf(&sel->reqs[i], &b);
+            rc = term(&b, i, sel);
     }
     if (rc) {
         kr_buf_free(&b);
         return NULL;
     }
     return b.data;
+}
+
+static int requirement_term(kr_buf *b, size_t i, const void *sel)
+{
+    return req_to_buf(&((const kr_selector_t *)sel)->reqs[i], b);
+}
+
+char *kr_selector_to_string(const kr_selector_t *sel)
+{
+    return kr_selector_join(sel ? sel->n : 0, requirement_term, sel);
 }
