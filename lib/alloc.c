@@ -88,6 +88,22 @@ int kr_array_grow(void *items, size_t *cap, size_t count, size_t elem_size, size
     return 0;
 }
 
+void *kr_array_push(void *items, size_t *count, size_t elem_size)
+{
+    if (!elem_size || *count >= SIZE_MAX / elem_size - 1)
+        return NULL;
+    char *base;
+    memcpy(&base, items, sizeof(base)); /* the caller's T * read without punning it */
+    char *grown = kr_realloc(base, (*count + 1) * elem_size);
+    if (!grown)
+        return NULL;
+    memcpy(items, &grown, sizeof(grown));
+    void *slot = grown + *count * elem_size;
+    memset(slot, 0, elem_size);
+    (*count)++;
+    return slot;
+}
+
 int kr_buf_append(kr_buf *buf, const void *data, size_t len)
 {
     if (kr_buf_reserve(buf, len) != 0)

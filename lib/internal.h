@@ -48,6 +48,11 @@ int kr_buf_append_capped(kr_buf *buf, const void *data, size_t len, size_t max, 
  * is reallocated to twice *cap elements of `elem_size` bytes, `first_cap` when
  * empty. 0, or KR_ENOMEM with the array and *cap unchanged. */
 int kr_array_grow(void *items, size_t *cap, size_t count, size_t elem_size, size_t first_cap);
+/* Append one zeroed element to the array that `items` points at (a `T **`)
+ * of *count elements, growing it by exactly one (for short lists built
+ * once; kr_array_grow for lists that grow often): the new element, *count
+ * incremented; NULL with the array unchanged when out of memory. */
+void *kr_array_push(void *items, size_t *count, size_t elem_size);
 
 /* The base layer: hash map, clock, random numbers, base64, token bucket... */
 #include "util_internal.h"
