@@ -412,6 +412,28 @@ START_TEST(array_grow_doubles_only_when_full_and_keeps_elements)
 }
 END_TEST
 
+START_TEST(array_push_appends_one_zeroed_element)
+{
+    struct pair {
+        int a, b;
+    } *items = NULL;
+    size_t n = 0;
+    for (int i = 0; i < 5; i++) {
+        struct pair *p = kr_array_push(&items, &n, sizeof(*p));
+        ck_assert_ptr_nonnull(p);
+        ck_assert_int_eq(p->a + p->b, 0);
+        p->a = i;
+    }
+    ck_assert_uint_eq(n, 5);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(items[i].a, i);
+    size_t huge = SIZE_MAX / sizeof(*items);
+    ck_assert_ptr_null(kr_array_push(&items, &huge, sizeof(*items)));
+    ck_assert_uint_eq(huge, SIZE_MAX / sizeof(*items));
+    kr_free(items);
+}
+END_TEST
+
 START_TEST(buf_append_capped_keeps_a_body_up_to_the_limit_only)
 {
     kr_buf b = {0};
@@ -446,6 +468,7 @@ int main(void)
     tcase_add_test(tc, read_file_reads_whole_files_within_a_limit);
     tcase_add_test(tc, array_grow_doubles_only_when_full_and_keeps_elements);
     tcase_add_test(tc, buf_append_capped_keeps_a_body_up_to_the_limit_only);
+    tcase_add_test(tc, array_push_appends_one_zeroed_element);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);
 }
