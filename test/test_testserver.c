@@ -10,6 +10,7 @@
 
 #include "kr_suite.h"
 #include "kr_test.h"
+#include "kr_test_server.h"
 #include "kreconcile/testserver.h"
 #include "testserver/ts_internal.h"
 #include "ts_client.h"
@@ -19,21 +20,13 @@ static const char *U;
 
 static void start_with(const kr_testserver_opts *opts)
 {
-    kr_error_t err = {0};
-    ck_assert_int_eq(kr_testserver_start(opts, &ts, &err), 0);
-    U = kr_testserver_url(ts);
+    ts = kr_test_server_start(opts, &U);
 }
 
 static void setup(void)
 {
     kr_testserver_opts o = {.bookmark_interval_ms = 200, .seed = 42};
     start_with(&o);
-}
-
-static void teardown(void)
-{
-    kr_testserver_free(ts);
-    ts = NULL;
 }
 
 static const char *meta(const json_t *obj, const char *field)
@@ -1123,7 +1116,7 @@ END_TEST
 
 START_TEST(slow_watcher_is_closed_without_stalling_others)
 {
-    teardown();
+    kr_test_server_stop();
     kr_testserver_opts o = {.watch_buffer_bytes = 4096, .seed = 1};
     start_with(&o);
     /* A watcher that never reads: curl's multi handle is opened but not pumped. */
@@ -1246,7 +1239,7 @@ END_TEST
 
 START_TEST(tokens_give_401_and_verb_table_gives_403)
 {
-    teardown();
+    kr_test_server_stop();
     const char *tokens[] = {"good:alice", "ro:bob:get,list,watch", NULL};
     kr_testserver_opts o = {.tokens = tokens};
     start_with(&o);
@@ -1319,7 +1312,7 @@ START_TEST(tls_with_client_certificates_and_tokens)
     snprintf(dir, sizeof(dir), "%s/kr-tls-XXXXXX", P_tmpdir);
     ck_assert_ptr_nonnull(mkdtemp(dir));
     ck_assert(make_certs(dir));
-    teardown();
+    kr_test_server_stop();
     snprintf(path, sizeof(path), "%s/srv.pem", dir);
     char *cert = read_text(path);
     snprintf(path, sizeof(path), "%s/srv.key", dir);
@@ -1573,7 +1566,7 @@ static Suite *suite(void)
 {
     Suite *s = suite_create("testserver");
     TCase *tc = tcase_create("wire");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, setup, kr_test_server_stop);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, discovery_serves_aggregated_and_legacy_forms);
     tcase_add_test(tc, version_health_and_openapi);
