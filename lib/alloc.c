@@ -71,6 +71,39 @@ int kr_buf_reserve(kr_buf *buf, size_t extra)
     return 0;
 }
 
+int kr_array_grow(void *items, size_t *cap, size_t count, size_t elem_size, size_t first_cap)
+{
+    if (count < *cap)
+        return 0;
+    size_t ncap = *cap ? *cap * 2 : first_cap;
+    if (ncap < *cap || (elem_size && ncap > SIZE_MAX / elem_size))
+        return KR_ENOMEM;
+    void *old;
+    memcpy(&old, items, sizeof(old)); /* the caller's T * read without punning it */
+    void *grown = kr_realloc(old, ncap * elem_size);
+    if (!grown)
+        return KR_ENOMEM;
+    memcpy(items, &grown, sizeof(grown));
+    *cap = ncap;
+    return 0;
+}
+
+void *kr_array_push(void *items, size_t *count, size_t elem_size)
+{
+    if (!elem_size || *count >= SIZE_MAX / elem_size - 1)
+        return NULL;
+    char *base;
+    memcpy(&base, items, sizeof(base)); /* the caller's T * read without punning it */
+    char *grown = kr_realloc(base, (*count + 1) * elem_size);
+    if (!grown)
+        return NULL;
+    memcpy(items, &grown, sizeof(grown));
+    void *slot = grown + *count * elem_size;
+    memset(slot, 0, elem_size);
+    (*count)++;
+    return slot;
+}
+
 int kr_buf_append(kr_buf *buf, const void *data, size_t len)
 {
     if (kr_buf_reserve(buf, len) != 0)
@@ -116,4 +149,13 @@ void kr_buf_free(kr_buf *buf)
     kr_free(buf->data);
     buf->data = NULL;
     buf->len = buf->cap = 0;
+}
+
+int kr_buf_append_capped(kr_buf *buf, const void *data, size_t len, size_t max, bool *over)
+{
+    if (!*over && buf->len <= max && len <= max - buf->len)
+        return kr_buf_append(buf, data, len);
+    *over = true;
+    kr_buf_free(buf);
+    return 0;
 }

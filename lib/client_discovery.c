@@ -199,14 +199,8 @@ typedef struct collector {
 
 static kr_resource_info *add(collector *col)
 {
-    if (col->count == col->cap) {
-        size_t cap = col->cap ? col->cap * 2 : 64;
-        kr_resource_info *grown = kr_realloc(col->items, cap * sizeof(*grown));
-        if (!grown)
-            return NULL;
-        col->items = grown;
-        col->cap = cap;
-    }
+    if (kr_array_grow(&col->items, &col->cap, col->count, sizeof(*col->items), 64) != 0)
+        return NULL;
     kr_resource_info *r = &col->items[col->count++];
     memset(r, 0, sizeof(*r));
     return r;
@@ -230,6 +224,27 @@ static void fill_lists(kr_resource_info *r, const json_t *short_names, const jso
     }
 }
 
+/* Record one resource of either discovery form; shortNames and verbs are
+ * read from `res` (the same fields in both). NULL when out of memory. */
+static kr_resource_info *add_resource(collector *col, const char *group, const char *version,
+                                      const char *plural, const char *singular, const char *kind,
+                                      bool namespaced, const json_t *res)
+{
+    kr_resource_info *r = add(col);
+    if (!r)
+        return NULL;
+    copy(r->group, sizeof(r->group), group);
+    copy(r->version, sizeof(r->version), version);
+    copy(r->resource, sizeof(r->resource), plural);
+    copy(r->singular, sizeof(r->singular), singular);
+    copy(r->kind, sizeof(r->kind), kind);
+    r->namespaced = namespaced;
+    fill_lists(r, json_object_get(res, "shortNames"), json_object_get(res, "verbs"));
+    if (!r->singular[0])
+        lower_kind(r->singular, sizeof(r->singular), r->kind);
+    return r;
+}
+
 /* APIGroupDiscoveryList (apidiscovery.k8s.io/v2 or v2beta1). */
 static int parse_aggregated(const json_t *doc, collector *col)
 {
@@ -247,22 +262,13 @@ static int parse_aggregated(const json_t *doc, collector *col)
                 const char *plural = json_string_value(json_object_get(res, "resource"));
                 if (!plural || !vname)
                     continue;
-                kr_resource_info *r = add(col);
-                if (!r)
-                    return KR_ENOMEM;
-                copy(r->group, sizeof(r->group), gname);
-                copy(r->version, sizeof(r->version), vname);
-                copy(r->resource, sizeof(r->resource), plural);
-                copy(r->singular, sizeof(r->singular),
-                     json_string_value(json_object_get(res, "singularResource")));
-                copy(r->kind, sizeof(r->kind),
-                     json_string_value(
-                         json_object_get(json_object_get(res, "responseKind"), "kind")));
                 const char *scope = json_string_value(json_object_get(res, "scope"));
-                r->namespaced = scope && strcmp(scope, "Namespaced") == 0;
-                fill_lists(r, json_object_get(res, "shortNames"), json_object_get(res, "verbs"));
-                if (!r->singular[0])
-                    lower_kind(r->singular, sizeof(r->singular), r->kind);
+                if (!add_resource(col, gname, vname, plural,
+                                  json_string_value(json_object_get(res, "singularResource")),
+                                  json_string_value(json_object_get(
+                                      json_object_get(res, "responseKind"), "kind")),
+                                  scope && strcmp(scope, "Namespaced") == 0, res))
+                    return KR_ENOMEM;
             }
         }
     }
@@ -280,19 +286,11 @@ static int parse_resource_list(const json_t *doc, const char *group, const char 
         const char *name = json_string_value(json_object_get(res, "name"));
         if (!name || strchr(name, '/'))
             continue; /* subresources are "<plural>/<sub>" */
-        kr_resource_info *r = add(col);
-        if (!r)
+        if (!add_resource(col, group, version, name,
+                          json_string_value(json_object_get(res, "singularName")),
+                          json_string_value(json_object_get(res, "kind")),
+                          json_is_true(json_object_get(res, "namespaced")), res))
             return KR_ENOMEM;
-        copy(r->group, sizeof(r->group), group);
-        copy(r->version, sizeof(r->version), version);
-        copy(r->resource, sizeof(r->resource), name);
-        copy(r->singular, sizeof(r->singular),
-             json_string_value(json_object_get(res, "singularName")));
-        copy(r->kind, sizeof(r->kind), json_string_value(json_object_get(res, "kind")));
-        r->namespaced = json_is_true(json_object_get(res, "namespaced"));
-        fill_lists(r, json_object_get(res, "shortNames"), json_object_get(res, "verbs"));
-        if (!r->singular[0])
-            lower_kind(r->singular, sizeof(r->singular), r->kind);
     }
     return 0;
 }

@@ -68,12 +68,10 @@ static void destroy(kr_watch_t *w)
     kr_free(w);
 }
 
-/* End the watch once: stop the transfer and tell the owner. */
-static void end_watch(kr_watch_t *w, int rc, const kr_error_t *err)
+/* Cut the watch from its transfer and its client: what ending it and
+ * freeing it both do first. */
+static void detach(kr_watch_t *w)
 {
-    if (w->ended)
-        return;
-    w->ended = true;
     if (w->xfer) {
         kr_http_cancel(w->xfer);
         w->xfer = NULL;
@@ -82,6 +80,15 @@ static void end_watch(kr_watch_t *w, int rc, const kr_error_t *err)
         kr_client_unthrottle(w->c, &w->thr);
     unlink_watch(w);
     w->c = NULL;
+}
+
+/* End the watch once: stop the transfer and tell the owner. */
+static void end_watch(kr_watch_t *w, int rc, const kr_error_t *err)
+{
+    if (w->ended)
+        return;
+    w->ended = true;
+    detach(w);
     if (w->on_end && !w->freed) {
         w->in_callback = true;
         w->on_end(w, rc, rc ? err : NULL, w->user);
@@ -261,14 +268,7 @@ static void free_on_loop(void *arg)
     w->freed = true;
     if (!w->submitted)
         return; /* submit_on_loop destroys it */
-    if (w->xfer) {
-        kr_http_cancel(w->xfer);
-        w->xfer = NULL;
-    }
-    if (w->c)
-        kr_client_unthrottle(w->c, &w->thr);
-    unlink_watch(w);
-    w->c = NULL;
+    detach(w);
     w->ended = true;
     /* Inside its own callback the dispatcher destroys it on return. */
     if (!w->in_callback)

@@ -381,34 +381,22 @@ static int add_entry(kr_kubeconfig_t *kc, kc_source *src, enum kc_kind kind, jso
 {
     int rc;
     if (kind == KC_CLUSTERS) {
-        kc_cluster *grown = kr_realloc(kc->clusters, (kc->n_clusters + 1) * sizeof(*grown));
-        if (!grown)
+        kc_cluster *c = kr_array_push(&kc->clusters, &kc->n_clusters, sizeof(*c));
+        if (!c)
             return oom(src);
-        kc->clusters = grown;
-        kc_cluster *c = &grown[kc->n_clusters];
-        memset(c, 0, sizeof(*c));
         c->name = name;
-        kc->n_clusters++;
         rc = parse_cluster(src, body, where, c);
     } else if (kind == KC_USERS) {
-        kc_user *grown = kr_realloc(kc->users, (kc->n_users + 1) * sizeof(*grown));
-        if (!grown)
+        kc_user *u = kr_array_push(&kc->users, &kc->n_users, sizeof(*u));
+        if (!u)
             return oom(src);
-        kc->users = grown;
-        kc_user *u = &grown[kc->n_users];
-        memset(u, 0, sizeof(*u));
         u->name = name;
-        kc->n_users++;
         rc = parse_user(src, body, where, u);
     } else {
-        kc_context *grown = kr_realloc(kc->contexts, (kc->n_contexts + 1) * sizeof(*grown));
-        if (!grown)
+        kc_context *c = kr_array_push(&kc->contexts, &kc->n_contexts, sizeof(*c));
+        if (!c)
             return oom(src);
-        kc->contexts = grown;
-        kc_context *c = &grown[kc->n_contexts];
-        memset(c, 0, sizeof(*c));
         c->name = name;
-        kc->n_contexts++;
         rc = parse_context(src, body, where, c);
     }
     return rc;

@@ -530,13 +530,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        if (!c->too_large && c->body.len + *upload_data_size <= s->max_body) {
-            if (kr_buf_append(&c->body, upload_data, *upload_data_size) != 0)
-                return MHD_NO;
-        } else {
-            c->too_large = true; /* a chunked body past the limit: read, never kept */
-            kr_buf_free(&c->body);
-        }
+        /* a chunked body past the limit: read, never kept */
+        if (kr_buf_append_capped(&c->body, upload_data, *upload_data_size, s->max_body,
+                                 &c->too_large) != 0)
+            return MHD_NO;
         *upload_data_size = 0;
         return MHD_YES;
     }

@@ -359,15 +359,13 @@ int kr_metrics_collector_add(kr_metrics_registry_t *reg, kr_metrics_collect_cb f
     if (!reg || !fn)
         return KR_EINVAL;
     pthread_mutex_lock(&reg->render_mu);
-    struct collector *c =
-        kr_realloc(reg->collectors, (reg->ncollectors + 1) * sizeof(*reg->collectors));
+    struct collector *c = kr_array_push(&reg->collectors, &reg->ncollectors, sizeof(*c));
     if (!c) {
         pthread_mutex_unlock(&reg->render_mu);
         return KR_ENOMEM;
     }
-    reg->collectors = c;
     int id = reg->next_collector_id++;
-    c[reg->ncollectors++] = (struct collector){.id = id, .fn = fn, .user = user};
+    *c = (struct collector){.id = id, .fn = fn, .user = user};
     pthread_mutex_unlock(&reg->render_mu);
     return id;
 }

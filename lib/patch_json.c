@@ -234,6 +234,17 @@ static int get_value(json_t *doc, const pointer *ptr, const op_ctx *ctx, json_t 
     return 0;
 }
 
+/* resolve_parent for the operations that bring a value (stolen): on
+ * failure the value is released. */
+static int resolve_parent_taking(json_t *doc, const pointer *ptr, const op_ctx *ctx,
+                                 json_t **parent, json_t *value)
+{
+    int rc = resolve_parent(doc, ptr, ctx, parent);
+    if (rc != 0)
+        json_decref(value);
+    return rc;
+}
+
 /* Add `value` (stolen) at `ptr`; *doc changes when the root is replaced. */
 static int add_value(json_t **doc, const pointer *ptr, json_t *value, const op_ctx *ctx)
 {
@@ -243,11 +254,9 @@ static int add_value(json_t **doc, const pointer *ptr, json_t *value, const op_c
         return 0;
     }
     json_t *parent = NULL;
-    int rc = resolve_parent(*doc, ptr, ctx, &parent);
-    if (rc != 0) {
-        json_decref(value);
+    int rc = resolve_parent_taking(*doc, ptr, ctx, &parent, value);
+    if (rc != 0)
         return rc;
-    }
     if (json_is_object(parent)) {
         if (json_object_setn_new(parent, ptr->tokens[LAST(ptr)], ptr->token_lens[LAST(ptr)],
                                  value) != 0)
@@ -300,11 +309,9 @@ static int replace_value(json_t **doc, const pointer *ptr, json_t *value, const 
     if (ptr->count == 0)
         return add_value(doc, ptr, value, ctx);
     json_t *parent = NULL;
-    int rc = resolve_parent(*doc, ptr, ctx, &parent);
-    if (rc != 0) {
-        json_decref(value);
+    int rc = resolve_parent_taking(*doc, ptr, ctx, &parent, value);
+    if (rc != 0)
         return rc;
-    }
     if (json_is_object(parent)) {
         const char *key = ptr->tokens[LAST(ptr)];
         size_t key_len = ptr->token_lens[LAST(ptr)];

@@ -64,6 +64,21 @@ static int merge_into(json_t *target, const json_t *patch, const kr_patch_path *
     return 0;
 }
 
+/* Set `member` (stolen) under a key new to `result`. A NULL member is a
+ * failure whose error is set already (it names the deepest path). 0, or -1
+ * with the error set. */
+static int put_member(json_t *result, const char *key, size_t key_len, json_t *member,
+                      const kr_patch_path *here, kr_error_t *err)
+{
+    if (!member)
+        return -1;
+    if (json_object_setn_new_nocheck(result, key, key_len, member) != 0) {
+        kr_patch_path_error(err, KR_ENOMEM, here, "out of memory merging");
+        return -1;
+    }
+    return 0;
+}
+
 /* The merge of the object `patch` into the object `target` (borrowed), as a
  * new object: members the patch replaces are never copied from the target. */
 static json_t *merged_copy(const json_t *target, const json_t *patch, const kr_patch_path *path,
@@ -90,17 +105,9 @@ static json_t *merged_copy(const json_t *target, const json_t *patch, const kr_p
             member = merged_copy(value, change, &here, err);
         else
             member = value_for_new_member(change, &here, err);
-        if (!member && !change) {
+        if (!member && !change)
             kr_patch_path_error(err, KR_ENOMEM, &here, "out of memory copying a value");
-            json_decref(result);
-            return NULL;
-        }
-        if (!member) { /* the error names the deepest path already */
-            json_decref(result);
-            return NULL;
-        }
-        if (json_object_setn_new_nocheck(result, key, key_len, member) != 0) {
-            kr_patch_path_error(err, KR_ENOMEM, &here, "out of memory merging");
+        if (put_member(result, key, key_len, member, &here, err) != 0) {
             json_decref(result);
             return NULL;
         }
@@ -111,12 +118,7 @@ static json_t *merged_copy(const json_t *target, const json_t *patch, const kr_p
             continue;
         kr_patch_path here = {path, key, key_len, 0};
         json_t *member = value_for_new_member(value, &here, err);
-        if (!member) {
-            json_decref(result);
-            return NULL;
-        }
-        if (json_object_setn_new_nocheck(result, key, key_len, member) != 0) {
-            kr_patch_path_error(err, KR_ENOMEM, &here, "out of memory merging");
+        if (put_member(result, key, key_len, member, &here, err) != 0) {
             json_decref(result);
             return NULL;
         }

@@ -271,18 +271,27 @@ static int find_field(smp_ctx *c, smp_type t, const char *key, const kr_patch_fi
     return 0;
 }
 
-int smp_lookup_struct(smp_ctx *c, smp_type t, const char *key, smp_type *sub, smp_pmeta *pm)
+/* What both lookups begin with: no patch metadata yet; a type without a
+ * schema passes through to `sub` (*f NULL), any other must know `key`. */
+static int lookup_field(smp_ctx *c, smp_type t, const char *key, smp_type *sub, smp_pmeta *pm,
+                        const kr_patch_field_t **f)
 {
     pm->strategy = SMP_S_NONE;
     pm->retain_keys = false;
     pm->merge_key = "";
+    *f = NULL;
     if (t.kind == SMP_T_NONE) {
         *sub = t;
         return 0;
     }
+    return find_field(c, t, key, f);
+}
+
+int smp_lookup_struct(smp_ctx *c, smp_type t, const char *key, smp_type *sub, smp_pmeta *pm)
+{
     const kr_patch_field_t *f;
-    int rc = find_field(c, t, key, &f);
-    if (rc < 0)
+    int rc = lookup_field(c, t, key, sub, pm, &f);
+    if (rc < 0 || !f)
         return rc;
     fill_pmeta(f, pm);
     sub->def = NULL;
@@ -296,16 +305,9 @@ int smp_lookup_struct(smp_ctx *c, smp_type t, const char *key, smp_type *sub, sm
 
 int smp_lookup_slice(smp_ctx *c, smp_type t, const char *key, smp_type *sub, smp_pmeta *pm)
 {
-    pm->strategy = SMP_S_NONE;
-    pm->retain_keys = false;
-    pm->merge_key = "";
-    if (t.kind == SMP_T_NONE) {
-        *sub = t;
-        return 0;
-    }
     const kr_patch_field_t *f;
-    int rc = find_field(c, t, key, &f);
-    if (rc < 0)
+    int rc = lookup_field(c, t, key, sub, pm, &f);
+    if (rc < 0 || !f)
         return rc;
     /* Kubernetes' lookup takes a pointer to a struct where the document
      * holds a list as a list of that struct, with the field's strategy and

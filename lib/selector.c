@@ -184,14 +184,8 @@ struct slices {
 
 static int slices_push(struct slices *l, const char *s, size_t len)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 4;
-        struct slice *grown = kr_realloc(l->v, cap * sizeof(*grown));
-        if (!grown)
-            return KR_ENOMEM;
-        l->v = grown;
-        l->cap = cap;
-    }
+    if (kr_array_grow(&l->v, &l->cap, l->n, sizeof(*l->v), 4) != 0)
+        return KR_ENOMEM;
     l->v[l->n].s = s;
     l->v[l->n].len = len;
     l->n++;
@@ -406,14 +400,8 @@ static int parse_requirement(struct parser *p, struct kr_selector_req *r)
 
 static int push_req(struct kr_selector *sel, size_t *cap, struct kr_selector_req *r)
 {
-    if (sel->n == *cap) {
-        size_t grown_cap = *cap ? *cap * 2 : 4;
-        struct kr_selector_req *grown = kr_realloc(sel->reqs, grown_cap * sizeof(*grown));
-        if (!grown)
-            return KR_ENOMEM;
-        sel->reqs = grown;
-        *cap = grown_cap;
-    }
+    if (kr_array_grow(&sel->reqs, cap, sel->n, sizeof(*sel->reqs), 4) != 0)
+        return KR_ENOMEM;
     sel->reqs[sel->n++] = *r;
     memset(r, 0, sizeof(*r));
     return 0;
@@ -646,19 +634,29 @@ static int req_to_buf(const struct kr_selector_req *r, kr_buf *b)
     return rc;
 }
 
-char *kr_selector_to_string(const kr_selector_t *sel)
+char *kr_selector_join(size_t n, kr_selector_term_cb term, const void *sel)
 {
     kr_buf b = {0};
     int rc = kr_buf_append_str(&b, "");
-    for (size_t i = 0; !rc && sel && i < sel->n; i++) {
+    for (size_t i = 0; !rc && i < n; i++) {
         if (i > 0)
             rc = kr_buf_append_str(&b, ",");
         if (!rc)
-            rc = req_to_buf(&sel->reqs[i], &b);
+            rc = term(&b, i, sel);
     }
     if (rc) {
         kr_buf_free(&b);
         return NULL;
     }
     return b.data;
+}
+
+static int requirement_term(kr_buf *b, size_t i, const void *sel)
+{
+    return req_to_buf(&((const kr_selector_t *)sel)->reqs[i], b);
+}
+
+char *kr_selector_to_string(const kr_selector_t *sel)
+{
+    return kr_selector_join(sel ? sel->n : 0, requirement_term, sel);
 }

@@ -270,19 +270,12 @@ int kr_field_selector_check_fields(const kr_field_selector_t *sel, const char *c
     return 0;
 }
 
+static int field_term(kr_buf *b, size_t i, const void *sel)
+{
+    return kr_buf_append_str(b, ((const kr_field_selector_t *)sel)->terms[i].canonical);
+}
+
 char *kr_field_selector_to_string(const kr_field_selector_t *sel)
 {
-    kr_buf b = {0};
-    int rc = kr_buf_append_str(&b, "");
-    for (size_t i = 0; !rc && sel && i < sel->n; i++) {
-        if (i > 0)
-            rc = kr_buf_append_str(&b, ",");
-        if (!rc)
-            rc = kr_buf_append_str(&b, sel->terms[i].canonical);
-    }
-    if (rc) {
-        kr_buf_free(&b);
-        return NULL;
-    }
-    return b.data;
+    return kr_selector_join(sel ? sel->n : 0, field_term, sel);
 }

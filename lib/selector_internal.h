@@ -27,4 +27,11 @@ void kr_label_value_errors(const char *value, size_t len, kr_msg *m);
 /* strconv.ParseInt(s, 10, 64). */
 bool kr_parse_int64(const char *s, size_t len, long long *out);
 
+/* The canonical text of a selector: its `n` terms, each appended to the
+ * buffer by `term(buf, i, sel)`, joined by ","; "" when there are none. A
+ * new string (kr_free it), or NULL when out of memory. */
+struct kr_buf;
+typedef int (*kr_selector_term_cb)(struct kr_buf *buf, size_t i, const void *sel);
+char *kr_selector_join(size_t n, kr_selector_term_cb term, const void *sel);
+
 #endif /* KR_LIB_SELECTOR_INTERNAL_H */

@@ -40,20 +40,29 @@ static const char *const true_words[] = {"y",  "Y",  "yes",  "Yes",  "YES",  "on
 static const char *const false_words[] = {"n",   "N",   "no",    "No",    "NO",    "off",
                                           "Off", "OFF", "false", "False", "FALSE", NULL};
 
+/* Copy a number's text without its '_' separators (YAML 1.1) into
+ * clean[cap]; 0 when it does not fit (no number is that long). */
+static int strip_separators(const char *s, char *clean, size_t cap)
+{
+    size_t n = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p == '_')
+            continue;
+        if (n + 1 >= cap)
+            return 0;
+        clean[n++] = *p;
+    }
+    clean[n] = '\0';
+    return 1;
+}
+
 /* Integers: decimal, 0x hex, 0o and leading-zero octal, 0b binary, with
  * optional sign and '_' separators (YAML 1.1). 1 when `out` was set. */
 static int parse_int(const char *s, long long *out)
 {
     char clean[128];
-    size_t n = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p == '_')
-            continue;
-        if (n + 1 >= sizeof(clean))
-            return 0;
-        clean[n++] = *p;
-    }
-    clean[n] = '\0';
+    if (!strip_separators(s, clean, sizeof(clean)))
+        return 0;
     const char *p = clean;
     int neg = 0;
     if (*p == '+' || *p == '-')
@@ -117,15 +126,8 @@ static int parse_float(const char *s, double *out)
     if (!digits || (!dot && !exp))
         return 0;
     char clean[128];
-    size_t n = 0;
-    for (const char *q = s; *q; q++) {
-        if (*q == '_')
-            continue;
-        if (n + 1 >= sizeof(clean))
-            return 0;
-        clean[n++] = *q;
-    }
-    clean[n] = '\0';
+    if (!strip_separators(s, clean, sizeof(clean)))
+        return 0;
     char *end;
     double v = strtod(clean, &end);
     if (*end || !isfinite(v))

@@ -237,17 +237,15 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("kr_patch");
-    TCase *tc = tcase_create("program");
-    tcase_add_test(tc, apply_strategic_merges_containers_by_name);
-    tcase_add_test(tc, apply_merge_reads_a_yaml_patch_from_stdin);
-    tcase_add_test(tc, apply_json_patch_and_document_from_stdin);
-    tcase_add_test(tc, pretty_output_is_indented_and_equal);
-    tcase_add_test(tc, user_schema_and_kind_enable_strategic_merge);
-    tcase_add_test(tc, diff_and_three_way_merge_create_patches);
-    tcase_add_test(tc, failures_exit_1_with_one_line);
-    tcase_add_test(tc, usage_errors_exit_2);
-    tcase_add_test(tc, help_explains_with_an_example);
-    suite_add_tcase(s, tc);
-    return kr_test_run_suite(s);
+    const TTest *tests[] = {apply_strategic_merges_containers_by_name,
+                            apply_merge_reads_a_yaml_patch_from_stdin,
+                            apply_json_patch_and_document_from_stdin,
+                            pretty_output_is_indented_and_equal,
+                            user_schema_and_kind_enable_strategic_merge,
+                            diff_and_three_way_merge_create_patches,
+                            failures_exit_1_with_one_line,
+                            usage_errors_exit_2,
+                            help_explains_with_an_example,
+                            NULL};
+    return kr_test_run_tests("kr_patch", "program", NULL, NULL, 0, tests);
 }

@@ -10,6 +10,7 @@
 
 #include "kr_suite.h"
 #include "kr_test.h"
+#include "kr_test_server.h"
 #include "kreconcile/testserver.h"
 #include "testserver/ts_internal.h"
 #include "ts_client.h"
@@ -19,21 +20,13 @@ static const char *U;
 
 static void start_with(const kr_testserver_opts *opts)
 {
-    kr_error_t err = {0};
-    ck_assert_int_eq(kr_testserver_start(opts, &ts, &err), 0);
-    U = kr_testserver_url(ts);
+    ts = kr_test_server_start(opts, &U);
 }
 
 static void setup(void)
 {
     kr_testserver_opts o = {.bookmark_interval_ms = 200, .seed = 42};
     start_with(&o);
-}
-
-static void teardown(void)
-{
-    kr_testserver_free(ts);
-    ts = NULL;
 }
 
 static const char *meta(const json_t *obj, const char *field)
@@ -1123,7 +1116,7 @@ END_TEST
 
 START_TEST(slow_watcher_is_closed_without_stalling_others)
 {
-    teardown();
+    kr_test_server_stop();
     kr_testserver_opts o = {.watch_buffer_bytes = 4096, .seed = 1};
     start_with(&o);
     /* A watcher that never reads: curl's multi handle is opened but not pumped. */
@@ -1246,7 +1239,7 @@ END_TEST
 
 START_TEST(tokens_give_401_and_verb_table_gives_403)
 {
-    teardown();
+    kr_test_server_stop();
     const char *tokens[] = {"good:alice", "ro:bob:get,list,watch", NULL};
     kr_testserver_opts o = {.tokens = tokens};
     start_with(&o);
@@ -1319,7 +1312,7 @@ START_TEST(tls_with_client_certificates_and_tokens)
     snprintf(dir, sizeof(dir), "%s/kr-tls-XXXXXX", P_tmpdir);
     ck_assert_ptr_nonnull(mkdtemp(dir));
     ck_assert(make_certs(dir));
-    teardown();
+    kr_test_server_stop();
     snprintf(path, sizeof(path), "%s/srv.pem", dir);
     char *cert = read_text(path);
     snprintf(path, sizeof(path), "%s/srv.key", dir);
@@ -1569,52 +1562,43 @@ START_TEST(handler_survives_allocation_failures)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-    Suite *s = suite_create("testserver");
-    TCase *tc = tcase_create("wire");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, discovery_serves_aggregated_and_legacy_forms);
-    tcase_add_test(tc, version_health_and_openapi);
-    tcase_add_test(tc, create_sets_server_metadata_and_get_returns_it);
-    tcase_add_test(tc, create_rejects_bad_input_with_apiserver_status);
-    tcase_add_test(tc, oversized_bodies_get_413);
-    tcase_add_test(tc, generate_name_and_accept_negotiation);
-    tcase_add_test(tc, list_is_sorted_and_reports_the_current_rv);
-    tcase_add_test(tc, list_pages_with_continue_and_expires_tokens);
-    tcase_add_test(tc, list_validates_resource_version_options);
-    tcase_add_test(tc, label_and_field_selectors_filter);
-    tcase_add_test(tc, update_bumps_generation_only_for_spec_and_conflicts_on_stale_rv);
-    tcase_add_test(tc, patch_types_go_through_the_patch_engine);
-    tcase_add_test(tc, server_side_apply_creates_then_patches);
-    tcase_add_test(tc, scale_subresource_reads_and_writes_replicas);
-    tcase_add_test(tc, delete_answers_status_or_object_and_honours_finalizers);
-    tcase_add_test(tc, deletecollection_and_legacy_watch_path);
-    tcase_add_test(tc, dry_run_stores_nothing);
-    tcase_add_test(tc, deleting_a_namespace_deletes_its_contents);
-    tcase_add_test(tc, watch_streams_changes_from_a_resource_version);
-    tcase_add_test(tc, watch_from_compacted_history_gets_410_error_event);
-    tcase_add_test(tc, watch_sends_bookmarks_and_one_before_timeout);
-    tcase_add_test(tc, watch_list_ends_initial_events_with_annotated_bookmark);
-    tcase_add_test(tc, watch_selector_transitions_become_added_and_deleted);
-    tcase_add_test(tc, watch_faults_close_streams);
-    tcase_add_test(tc, restart_ends_watches_and_forgets_history);
-    tcase_add_test(tc, watches_of_clients_that_went_away_are_dropped);
-    tcase_add_test(tc, slow_watcher_is_closed_without_stalling_others);
-    tcase_add_test(tc, thousands_of_watches_all_receive_each_event);
-    tcase_add_test(tc, faults_answer_429_500_503);
-    tcase_add_test(tc, tokens_give_401_and_verb_table_gives_403);
-    tcase_add_test(tc, tls_with_client_certificates_and_tokens);
-    tcase_add_test(tc, background_deletion_cascades_to_owned_objects);
-    tcase_add_test(tc, crd_makes_its_resource_servable_and_takes_it_along);
-    tcase_add_test(tc, load_api_accepts_json_lists_and_yaml);
-    tcase_add_test(tc, handler_survives_allocation_failures);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
 int main(void)
 {
-    return kr_test_run_suite(suite());
+    const TTest *tests[] = {discovery_serves_aggregated_and_legacy_forms,
+                            version_health_and_openapi,
+                            create_sets_server_metadata_and_get_returns_it,
+                            create_rejects_bad_input_with_apiserver_status,
+                            oversized_bodies_get_413,
+                            generate_name_and_accept_negotiation,
+                            list_is_sorted_and_reports_the_current_rv,
+                            list_pages_with_continue_and_expires_tokens,
+                            list_validates_resource_version_options,
+                            label_and_field_selectors_filter,
+                            update_bumps_generation_only_for_spec_and_conflicts_on_stale_rv,
+                            patch_types_go_through_the_patch_engine,
+                            server_side_apply_creates_then_patches,
+                            scale_subresource_reads_and_writes_replicas,
+                            delete_answers_status_or_object_and_honours_finalizers,
+                            deletecollection_and_legacy_watch_path,
+                            dry_run_stores_nothing,
+                            deleting_a_namespace_deletes_its_contents,
+                            watch_streams_changes_from_a_resource_version,
+                            watch_from_compacted_history_gets_410_error_event,
+                            watch_sends_bookmarks_and_one_before_timeout,
+                            watch_list_ends_initial_events_with_annotated_bookmark,
+                            watch_selector_transitions_become_added_and_deleted,
+                            watch_faults_close_streams,
+                            restart_ends_watches_and_forgets_history,
+                            watches_of_clients_that_went_away_are_dropped,
+                            slow_watcher_is_closed_without_stalling_others,
+                            thousands_of_watches_all_receive_each_event,
+                            faults_answer_429_500_503,
+                            tokens_give_401_and_verb_table_gives_403,
+                            tls_with_client_certificates_and_tokens,
+                            background_deletion_cascades_to_owned_objects,
+                            crd_makes_its_resource_servable_and_takes_it_along,
+                            load_api_accepts_json_lists_and_yaml,
+                            handler_survives_allocation_failures,
+                            NULL};
+    return kr_test_run_tests("testserver", "wire", setup, kr_test_server_stop, 60, tests);
 }

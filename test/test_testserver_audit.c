@@ -156,10 +156,7 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("testserver_audit");
-    TCase *tc = tcase_create("audit");
-    tcase_add_test(tc, every_request_is_one_event_with_user_verb_and_object);
-    tcase_add_test(tc, an_unwritable_audit_log_fails_the_start);
-    suite_add_tcase(s, tc);
-    return kr_test_run_suite(s);
+    const TTest *tests[] = {every_request_is_one_event_with_user_verb_and_object,
+                            an_unwritable_audit_log_fails_the_start, NULL};
+    return kr_test_run_tests("testserver_audit", "audit", NULL, NULL, 0, tests);
 }

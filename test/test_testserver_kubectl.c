@@ -451,29 +451,20 @@ START_TEST(kubectl_apply_validates_quota_and_priorityclass)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-    Suite *s = suite_create("testserver_kubectl");
-    TCase *tc = tcase_create("kubectl");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, kubectl_creates_gets_and_lists);
-    tcase_add_test(tc, kubectl_rejects_a_bad_token);
-    tcase_add_test(tc, kubectl_apply_twice_with_a_change);
-    tcase_add_test(tc, kubectl_server_side_apply);
-    tcase_add_test(tc, kubectl_patch_with_three_types);
-    tcase_add_test(tc, kubectl_get_watch_sees_changes_by_another_kubectl);
-    tcase_add_test(tc, kubectl_delete_waits_for_the_finalizer);
-    tcase_add_test(tc, kubectl_pages_with_chunk_size);
-    tcase_add_test(tc, kubectl_typed_commands_store_what_dry_run_prints);
-    tcase_add_test(tc, kubectl_apply_validates_quota_and_priorityclass);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
 int main(void)
 {
     if (!kr_test_have_program("kubectl"))
         fprintf(stderr, "test_testserver_kubectl: SKIPPING every test: kubectl is not on PATH\n");
-    return kr_test_run_suite(suite());
+    const TTest *tests[] = {kubectl_creates_gets_and_lists,
+                            kubectl_rejects_a_bad_token,
+                            kubectl_apply_twice_with_a_change,
+                            kubectl_server_side_apply,
+                            kubectl_patch_with_three_types,
+                            kubectl_get_watch_sees_changes_by_another_kubectl,
+                            kubectl_delete_waits_for_the_finalizer,
+                            kubectl_pages_with_chunk_size,
+                            kubectl_typed_commands_store_what_dry_run_prints,
+                            kubectl_apply_validates_quota_and_priorityclass,
+                            NULL};
+    return kr_test_run_tests("testserver_kubectl", "kubectl", setup, teardown, 120, tests);
 }

@@ -9,6 +9,7 @@
 
 #include "kr_suite.h"
 #include "kr_test.h"
+#include "kr_test_server.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
 #include "ts_client.h"
@@ -19,15 +20,7 @@ static const char *U;
 static void setup(void)
 {
     kr_testserver_opts o = {.bookmark_interval_ms = 100, .seed = 7};
-    kr_error_t err = {0};
-    ck_assert_int_eq(kr_testserver_start(&o, &ts, &err), 0);
-    U = kr_testserver_url(ts);
-}
-
-static void teardown(void)
-{
-    kr_testserver_free(ts);
-    ts = NULL;
+    ts = kr_test_server_start(&o, &U);
 }
 
 static const char *jstr(const json_t *obj, const char *field)
@@ -146,20 +139,10 @@ START_TEST(watch_as_partial_object_metadata_sends_metadata_only_events)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-    Suite *s = suite_create("testserver_partial");
-    TCase *tc = tcase_create("wire");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, list_as_partial_object_metadata_list_has_metadata_only);
-    tcase_add_test(tc, get_as_partial_object_metadata_and_negotiation);
-    tcase_add_test(tc, watch_as_partial_object_metadata_sends_metadata_only_events);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
 int main(void)
 {
-    return kr_test_run_suite(suite());
+    const TTest *tests[] = {list_as_partial_object_metadata_list_has_metadata_only,
+                            get_as_partial_object_metadata_and_negotiation,
+                            watch_as_partial_object_metadata_sends_metadata_only_events, NULL};
+    return kr_test_run_tests("testserver_partial", "wire", setup, kr_test_server_stop, 60, tests);
 }

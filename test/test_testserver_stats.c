@@ -8,6 +8,7 @@
 
 #include "kr_suite.h"
 #include "kr_test.h"
+#include "kr_test_server.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
 #include "ts_client.h"
@@ -18,15 +19,7 @@ static const char *U;
 static void setup(void)
 {
     kr_testserver_opts o = {.seed = 7};
-    kr_error_t err = {0};
-    ck_assert_int_eq(kr_testserver_start(&o, &ts, &err), 0);
-    U = kr_testserver_url(ts);
-}
-
-static void teardown(void)
-{
-    kr_testserver_free(ts);
-    ts = NULL;
+    ts = kr_test_server_start(&o, &U);
 }
 
 /* Send a request (a PATCH as a merge patch) and check its status. */
@@ -123,11 +116,7 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("testserver_stats");
-    TCase *tc = tcase_create("stats");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, requests_are_counted_by_verb_and_resource);
-    tcase_add_test(tc, counters_reset_over_http_and_from_c);
-    suite_add_tcase(s, tc);
-    return kr_test_run_suite(s);
+    const TTest *tests[] = {requests_are_counted_by_verb_and_resource,
+                            counters_reset_over_http_and_from_c, NULL};
+    return kr_test_run_tests("testserver_stats", "stats", setup, kr_test_server_stop, 0, tests);
 }

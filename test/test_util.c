@@ -391,6 +391,66 @@ START_TEST(read_file_reads_whole_files_within_a_limit)
 }
 END_TEST
 
+START_TEST(array_grow_doubles_only_when_full_and_keeps_elements)
+{
+    int *items = NULL;
+    size_t cap = 0;
+    for (size_t n = 0; n < 100; n++) {
+        ck_assert_int_eq(kr_array_grow(&items, &cap, n, sizeof(*items), 4), 0);
+        ck_assert_uint_gt(cap, n);
+        items[n] = (int)n;
+    }
+    ck_assert_uint_eq(cap, 128);
+    for (size_t n = 0; n < 100; n++)
+        ck_assert_int_eq(items[n], (int)n);
+    ck_assert_int_eq(kr_array_grow(&items, &cap, 100, sizeof(*items), 4), 0);
+    ck_assert_uint_eq(cap, 128);
+    size_t huge = SIZE_MAX / 2 + 1;
+    ck_assert_int_eq(kr_array_grow(&items, &huge, huge, sizeof(*items), 4), KR_ENOMEM);
+    ck_assert_uint_eq(huge, SIZE_MAX / 2 + 1);
+    kr_free(items);
+}
+END_TEST
+
+START_TEST(array_push_appends_one_zeroed_element)
+{
+    struct pair {
+        int a, b;
+    } *items = NULL;
+    size_t n = 0;
+    for (int i = 0; i < 5; i++) {
+        struct pair *p = kr_array_push(&items, &n, sizeof(*p));
+        ck_assert_ptr_nonnull(p);
+        ck_assert_int_eq(p->a + p->b, 0);
+        p->a = i;
+    }
+    ck_assert_uint_eq(n, 5);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(items[i].a, i);
+    size_t huge = SIZE_MAX / sizeof(*items);
+    ck_assert_ptr_null(kr_array_push(&items, &huge, sizeof(*items)));
+    ck_assert_uint_eq(huge, SIZE_MAX / sizeof(*items));
+    kr_free(items);
+}
+END_TEST
+
+START_TEST(buf_append_capped_keeps_a_body_up_to_the_limit_only)
+{
+    kr_buf b = {0};
+    bool over = false;
+    ck_assert_int_eq(kr_buf_append_capped(&b, "abc", 3, 5, &over), 0);
+    ck_assert_int_eq(kr_buf_append_capped(&b, "de", 2, 5, &over), 0);
+    ck_assert(!over);
+    ck_assert_str_eq(b.data, "abcde");
+    ck_assert_int_eq(kr_buf_append_capped(&b, "f", 1, 5, &over), 0);
+    ck_assert(over);
+    ck_assert_ptr_null(b.data);
+    ck_assert_int_eq(kr_buf_append_capped(&b, "", 0, 5, &over), 0);
+    ck_assert(over);
+    ck_assert_ptr_null(b.data);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("util");
@@ -406,6 +466,9 @@ int main(void)
     tcase_add_test(tc, bucket_gives_burst_then_paces_at_qps);
     tcase_add_test(tc, rv_parse_is_kube_apiservers);
     tcase_add_test(tc, read_file_reads_whole_files_within_a_limit);
+    tcase_add_test(tc, array_grow_doubles_only_when_full_and_keeps_elements);
+    tcase_add_test(tc, buf_append_capped_keeps_a_body_up_to_the_limit_only);
+    tcase_add_test(tc, array_push_appends_one_zeroed_element);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);
 }

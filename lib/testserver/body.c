@@ -51,11 +51,11 @@ void ts_respond_unsupported_media(ts_response *resp, const char *accepted)
     kr_free(msg);
 }
 
-json_t *ts_parse_body(const ts_request *req, bool yaml, ts_response *resp)
+json_t *ts_decode_body(const ts_request *req, size_t json_flags, bool yaml, const char *what,
+                       ts_response *resp)
 {
     json_error_t jerr;
-    json_t *doc =
-        json_loadb(req->body ? req->body : "", req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *doc = json_loadb(req->body ? req->body : "", req->body_len, json_flags, &jerr);
     if (!doc && yaml) {
         kr_error_t err = {0};
         if (ts_yaml_parse(req->body ? req->body : "", req->body_len, &doc, &err) != 0) {
@@ -63,10 +63,17 @@ json_t *ts_parse_body(const ts_request *req, bool yaml, ts_response *resp)
             return NULL;
         }
     }
-    if (!doc) {
-        ts_respond_bad_request(resp, "couldn't get version/kind; json parse error: %s", jerr.text);
+    if (!doc)
+        ts_respond_bad_request(resp, "%s: %s", what, jerr.text);
+    return doc;
+}
+
+json_t *ts_parse_body(const ts_request *req, bool yaml, ts_response *resp)
+{
+    json_t *doc = ts_decode_body(req, JSON_REJECT_DUPLICATES, yaml,
+                                 "couldn't get version/kind; json parse error", resp);
+    if (!doc)
         return NULL;
-    }
     if (!json_is_object(doc)) {
         json_decref(doc);
         ts_respond_bad_request(resp, "couldn't get version/kind; json parse error: json: cannot "

@@ -102,9 +102,13 @@ static json_t *aggregated_group(kr_testserver_t *ts, const char *group)
     return json_pack("{s:o, s:o}", "metadata", md, "versions", versions);
 }
 
-static void respond_aggregated(kr_testserver_t *ts, bool core, const char *api_version,
-                               const char *content_type, ts_response *resp)
+/* `content_type`: the aggregated media type the client asked for, which
+ * also names the list's apiVersion. */
+static void respond_aggregated(kr_testserver_t *ts, bool core, const char *content_type,
+                               ts_response *resp)
 {
+    const char *api_version =
+        content_type == aggregated_v2 ? "apidiscovery.k8s.io/v2" : "apidiscovery.k8s.io/v2beta1";
     json_t *items = json_array();
     if (core) {
         json_array_append_new(items, aggregated_group(ts, ""));
@@ -372,10 +376,7 @@ bool ts_handle_discovery(kr_testserver_t *ts, const ts_request *req, ts_response
     const char *agg = wants_aggregated(req);
     if (strcmp(p, "/api") == 0 || strcmp(p, "/api/") == 0) {
         if (agg)
-            respond_aggregated(ts, true,
-                               agg == aggregated_v2 ? "apidiscovery.k8s.io/v2"
-                                                    : "apidiscovery.k8s.io/v2beta1",
-                               agg, resp);
+            respond_aggregated(ts, true, agg, resp);
         else
             ts_respond_json(resp, 200,
                             json_pack("{s:s, s:[s], s:[{s:s, s:s}]}", "kind", "APIVersions",
@@ -386,10 +387,7 @@ bool ts_handle_discovery(kr_testserver_t *ts, const ts_request *req, ts_response
     }
     if (strcmp(p, "/apis") == 0 || strcmp(p, "/apis/") == 0) {
         if (agg)
-            respond_aggregated(ts, false,
-                               agg == aggregated_v2 ? "apidiscovery.k8s.io/v2"
-                                                    : "apidiscovery.k8s.io/v2beta1",
-                               agg, resp);
+            respond_aggregated(ts, false, agg, resp);
         else
             ts_respond_json(resp, 200, legacy_group_list(ts));
         return true;

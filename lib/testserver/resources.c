@@ -129,11 +129,10 @@ static void store_drop(kr_testserver_t *ts, ts_store *st)
 
 static int add_resource(kr_testserver_t *ts, ts_resource *r)
 {
-    ts_resource **grown = kr_realloc(ts->resources, (ts->nresources + 1) * sizeof(ts_resource *));
-    if (!grown)
+    ts_resource **slot = kr_array_push(&ts->resources, &ts->nresources, sizeof(*slot));
+    if (!slot)
         return KR_ENOMEM;
-    ts->resources = grown;
-    ts->resources[ts->nresources++] = r;
+    *slot = r;
     return 0;
 }
 

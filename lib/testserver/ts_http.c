@@ -48,14 +48,8 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
 {
     (void)kind;
     conn_ctx *c = cls;
-    if (c->nquery == c->capquery) {
-        size_t cap = c->capquery ? c->capquery * 2 : 8;
-        ts_kv *grown = kr_realloc(c->query, cap * sizeof(*grown));
-        if (!grown)
-            return MHD_NO;
-        c->query = grown;
-        c->capquery = cap;
-    }
+    if (kr_array_grow(&c->query, &c->capquery, c->nquery, sizeof(*c->query), 8) != 0)
+        return MHD_NO;
     ts_kv kv = {kr_strdup(key), kr_strdup(value ? value : "")};
     if (!kv.key || !kv.value) {
         kr_free(kv.key);
@@ -214,12 +208,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        if (!c->too_large && c->body.len + *upload_data_size <= TS_MAX_BODY) {
-            if (kr_buf_append(&c->body, upload_data, *upload_data_size) != 0)
-                return MHD_NO;
-        } else {
-            c->too_large = true;
-        }
+        if (kr_buf_append_capped(&c->body, upload_data, *upload_data_size, TS_MAX_BODY,
+                                 &c->too_large) != 0)
+            return MHD_NO;
         *upload_data_size = 0;
         return MHD_YES;
     }

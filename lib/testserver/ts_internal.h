@@ -348,6 +348,11 @@ json_t *ts_parse_protobuf_body(const ts_request *req, ts_response *resp);
 void ts_respond_unsupported_media(ts_response *resp, const char *accepted);
 /* A JSON object (or YAML when `yaml`), new; NULL after filling resp (400). */
 json_t *ts_parse_body(const ts_request *req, bool yaml, ts_response *resp);
+/* The body as JSON (json_loadb's `json_flags`), or as YAML when `yaml` and
+ * it is not JSON: a new reference, or NULL with resp filled (400: a YAML
+ * error as such, a JSON one as "<what>: <jansson's text>"). */
+json_t *ts_decode_body(const ts_request *req, size_t json_flags, bool yaml, const char *what,
+                       ts_response *resp);
 int ts_check_kind(const ts_resource *res, json_t *obj, ts_response *resp);
 int ts_check_namespace(const ts_route *rt, json_t *obj, ts_response *resp);
 int ts_check_name(const ts_route *rt, json_t *obj, ts_response *resp);

@@ -28,19 +28,9 @@ static kr_patch_format patch_format(const ts_request *req, const ts_resource *re
 
 static json_t *parse_patch(const ts_request *req, kr_patch_format f, ts_response *resp)
 {
-    json_error_t jerr;
-    json_t *doc = json_loadb(req->body ? req->body : "", req->body_len, 0, &jerr);
-    if (!doc && f == KR_PATCH_APPLY) {
-        kr_error_t err = {0};
-        if (ts_yaml_parse(req->body ? req->body : "", req->body_len, &doc, &err) != 0) {
-            ts_respond_bad_request(resp, "error decoding YAML: %s", err.message);
-            return NULL;
-        }
-    }
-    if (!doc) {
-        ts_respond_bad_request(resp, "error decoding patch: %s", jerr.text);
+    json_t *doc = ts_decode_body(req, 0, f == KR_PATCH_APPLY, "error decoding patch", resp);
+    if (!doc)
         return NULL;
-    }
     bool shape_ok = f == KR_PATCH_JSON ? json_is_array(doc) : json_is_object(doc);
     if (!shape_ok) {
         json_decref(doc);

@@ -41,15 +41,9 @@ int ts_store_put(ts_store *st, const char *ns, const char *name, json_t *obj)
         existing->obj = obj;
         return 0;
     }
-    if (st->len == st->cap) {
-        size_t cap = st->cap ? st->cap * 2 : 64;
-        ts_obj *grown = kr_realloc(st->items, cap * sizeof(*grown));
-        if (!grown) {
-            json_decref(obj);
-            return KR_ENOMEM;
-        }
-        st->items = grown;
-        st->cap = cap;
+    if (kr_array_grow(&st->items, &st->cap, st->len, sizeof(*st->items), 64) != 0) {
+        json_decref(obj);
+        return KR_ENOMEM;
     }
     ts_obj item = {kr_strdup(ns), kr_strdup(name), obj};
     if (!item.ns || !item.name) {
