@@ -39,8 +39,9 @@ typedef struct kr_ratelimiter kr_ratelimiter_t;
  * library's one idiom for polymorphic implementations: a static vtable and
  * an `impl` pointer passed first to every method (see kr_listwatch).
  * when:          the delay in ms before `key` may be retried; records the
- *                attempt. `now_ns` is a time point on the caller's clock
- *                (the queue's kr_clock). Required.
+ *                attempt (delays past INT64_MAX ns, 292 years, saturate).
+ *                `now_ns` is a time point on the caller's clock (the
+ *                queue's kr_clock). Required.
  * forget:        stop tracking `key` (it succeeded). Optional.
  * num_requeues:  how many times `key` has been limited. Optional (0).
  * free:          release `impl` when the limiter is freed. Optional.
