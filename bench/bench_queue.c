@@ -276,7 +276,7 @@ static void bench_timers(void)
     srand(42);
     double t0 = thread_cpu_s();
     for (int i = 0; i < TIMERS; i++)
-        kr_queue_add_after(q, keys[i], 3600LL * 1000000000LL + (rand() % 1000000) * 1000LL);
+        kr_queue_add_after(q, keys[i], 3600ULL * 1000 + (uint64_t)(rand() % 1000000));
     double add_after = TIMERS / (thread_cpu_s() - t0);
 
     char **hot = make_keys(0);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "client_state.h"
+#include "config_internal.h"
 
 #define MODULE "client"
 
@@ -411,7 +412,7 @@ static kr_creq *new_creq(kr_client_t *c, const char *method, kr_client_cb cb, vo
     r->accept = JSON_TYPE;
     r->cb = cb;
     r->user = user;
-    r->timeout_ms = c->cfg->timeout_ms;
+    r->timeout_ms = c->cfg.timeout_ms;
     return r;
 }
 
@@ -843,7 +844,7 @@ static void new_on_loop(void *arg)
 {
     new_args *a = arg;
     kr_client_t *c = a->c;
-    a->rc = kr_http_new(c->rt, c->cfg, &a->hopts, &c->http, a->err);
+    a->rc = kr_http_new(c->rt, &c->cfg, &a->hopts, &c->http, a->err);
     if (a->rc != 0)
         return;
     uv_timer_init(kr_runtime_loop(c->rt), &c->throttle_timer);
@@ -866,13 +867,20 @@ int kr_client_new(kr_runtime_t *rt, const kr_rest_config *config, const kr_clien
     if (opts && opts->version > KR_CLIENT_OPTS_VERSION)
         return kr_error_set(err, KR_EINVAL, "client: options version %u is newer than %u",
                             opts->version, (unsigned)KR_CLIENT_OPTS_VERSION);
-    if (!config || !config->server)
+    if (!config)
+        return kr_error_set(err, KR_EINVAL, "client: no config");
+    kr_rest_config cfg; /* never read past the caller's version */
+    int status = kr_rest_config_read(config, &cfg, err);
+    if (status != 0)
+        return status;
+    if (!cfg.server)
         return kr_error_set(err, KR_EINVAL, "client: the config has no server");
+    config = &cfg;
     kr_client_t *c = kr_calloc(1, sizeof(*c));
     if (!c)
         return kr_error_set(err, KR_ENOMEM, "client: out of memory");
     c->rt = rt;
-    c->cfg = config;
+    c->cfg = cfg;
     c->log = kr_runtime_logger(rt);
     if (opts)
         c->opts = *opts;

@@ -31,7 +31,7 @@ typedef struct kr_discovery_cache {
 
 struct kr_client {
     kr_runtime_t *rt;
-    const kr_rest_config *cfg;
+    kr_rest_config cfg; /* the caller's, read at its version; strings borrowed */
     const kr_logger *log;
     kr_http_t *http;
     kr_client_opts opts;

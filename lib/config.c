@@ -20,6 +20,27 @@ int kr_rest_config_new(kr_rest_config **out, kr_error_t *err)
     *out = kr_calloc(1, sizeof(**out));
     if (!*out)
         return kr_error_set(err, KR_ENOMEM, "allocating a rest config");
+    (*out)->version = KR_REST_CONFIG_VERSION;
+    return 0;
+}
+
+size_t kr_rest_config_end(unsigned version)
+{
+    static const size_t end[KR_REST_CONFIG_VERSION + 1] = {
+        [0] = KR_REST_CONFIG_V1_END,
+        [1] = KR_REST_CONFIG_V1_END,
+    };
+    return end[version > KR_REST_CONFIG_VERSION ? KR_REST_CONFIG_VERSION : version];
+}
+
+int kr_rest_config_read(const kr_rest_config *in, kr_rest_config *out, kr_error_t *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (in->version > KR_REST_CONFIG_VERSION)
+        return kr_error_set(err, KR_EINVAL, "rest config: version %u is newer than %u", in->version,
+                            (unsigned)KR_REST_CONFIG_VERSION);
+    memcpy(out, in, kr_rest_config_end(in->version));
+    out->version = KR_REST_CONFIG_VERSION;
     return 0;
 }
 
@@ -56,12 +77,15 @@ void kr_rest_config_free(kr_rest_config *config)
 {
     if (!config)
         return;
-#define FREE_FIELD(f) kr_free(config->f);
+    /* the fields of its version only (a newer one: those the library knows) */
+    kr_rest_config c = {0};
+    memcpy(&c, config, kr_rest_config_end(config->version));
+#define FREE_FIELD(f) kr_free(c.f);
     REST_CONFIG_STRINGS(FREE_FIELD)
 #undef FREE_FIELD
-    free_string_list(config->impersonate_groups);
-    if (config->credentials && config->credentials->free)
-        config->credentials->free(config->credentials);
+    free_string_list(c.impersonate_groups);
+    if (c.credentials && c.credentials->free)
+        c.credentials->free(c.credentials);
     kr_free(config);
 }
 
@@ -87,13 +111,19 @@ static int copy_string_list(char *const *list, char ***out)
     return 0;
 }
 
-int kr_rest_config_copy(const kr_rest_config *config, kr_rest_config **out, kr_error_t *err)
+int kr_rest_config_copy(const kr_rest_config *in, kr_rest_config **out, kr_error_t *err)
 {
     *out = NULL;
+    kr_rest_config full;
+    int status = kr_rest_config_read(in, &full, err);
+    if (status != 0)
+        return status;
+    const kr_rest_config *config = &full;
     kr_rest_config *copy = kr_calloc(1, sizeof(*copy));
     if (!copy)
         return kr_error_set(err, KR_ENOMEM, "copying a rest config");
-    /* Scalars first; every pointer is then replaced by its own copy. */
+    /* Scalars first (the version is the library's); every pointer is then
+     * replaced by its own copy. */
     *copy = *config;
     copy->credentials = NULL;
     copy->impersonate_groups = NULL;

@@ -12,6 +12,27 @@
 #include "internal.h"
 #include "kreconcile/config.h"
 
+/* ---- kr_rest_config versions ---------------------------------------------- */
+
+/* Where each version's fields end: a caller's config of version v is never
+ * read past KR_REST_CONFIG_END(v). A field added in version 2 gets
+ * `#define KR_REST_CONFIG_V2_END (offsetof(kr_rest_config, <last v2 field>) + ...)`,
+ * an entry in kr_rest_config_end and the assertion below moves to it. */
+#define KR_REST_CONFIG_V1_END                                                                      \
+    (offsetof(kr_rest_config, impersonate_uid) + sizeof(((kr_rest_config *)0)->impersonate_uid))
+_Static_assert(KR_REST_CONFIG_VERSION == 1 && KR_REST_CONFIG_V1_END == sizeof(kr_rest_config),
+               "a kr_rest_config field was added: give it a version and its end");
+
+/* The bytes of a config of `version` the library may read (0 is 1; a
+ * version newer than the library's: the current size). */
+size_t kr_rest_config_end(unsigned version);
+
+/* Read the caller's `in` (borrowed) into *out, a full current-version
+ * config: the fields of in's version are copied (the pointers borrowed, not
+ * duplicated), later fields are zero, out->version is the library's.
+ * Errors: KR_EINVAL (in's version is newer than the library's). */
+int kr_rest_config_read(const kr_rest_config *in, kr_rest_config *out, kr_error_t *err);
+
 /* Largest kubeconfig, CA or token file read, and exec plugin output. */
 #define KR_CONFIG_MAX_FILE KR_READ_FILE_MAX
 #define KR_EXEC_MAX_OUTPUT (1024u * 1024u)

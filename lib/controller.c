@@ -240,8 +240,7 @@ static void follow_up(kr_controller_t *ctl, kr_controller_lane *lane, const char
         atomic_fetch_add(&ctl->n_requeues_after, 1);
         kr_metrics_counter_add(ctl->m_requeue_after, 1);
         kr_queue_forget(lane->q, key);
-        (void)kr_queue_add_after(
-            lane->q, key, after_ms > INT64_MAX / 1000000 ? INT64_MAX : (int64_t)after_ms * 1000000);
+        (void)kr_queue_add_after(lane->q, key, after_ms);
         break;
     case KR_RECONCILE_TERMINAL:
         atomic_fetch_add(&ctl->n_terminal, 1);

@@ -116,10 +116,10 @@ struct kr_controller {
 int kr_controller_lane_get(kr_controller_t *ctl, const char *cluster, bool create,
                            kr_controller_lane **out, kr_error_t *err);
 
-/* Queue ns/name on `lane` with `priority` after `delay_ns` (<= 0: now).
+/* Queue ns/name on `lane` with `priority` after `delay_ms` (0: now).
  * Errors: KR_EINVAL (empty name, '/' in a part), KR_ENOMEM, KR_ESHUTDOWN. */
 int kr_controller_lane_add(kr_controller_lane *lane, const char *namespace_, const char *name,
-                           int priority, int64_t delay_ns);
+                           int priority, uint64_t delay_ms);
 
 /* Remove every source's handler (stop). */
 void kr_controller_sources_remove(kr_controller_t *ctl);

@@ -67,7 +67,7 @@ static bool valid_part(const char *s, bool required)
 }
 
 int kr_controller_lane_add(kr_controller_lane *lane, const char *namespace_, const char *name,
-                           int priority, int64_t delay_ns)
+                           int priority, uint64_t delay_ms)
 {
     if (!valid_part(namespace_, false) || !valid_part(name, true))
         return KR_EINVAL;
@@ -89,7 +89,7 @@ int kr_controller_lane_add(kr_controller_lane *lane, const char *namespace_, con
         *p++ = '/';
     }
     memcpy(p, name, name_len + 1);
-    int rc = delay_ns > 0 ? kr_queue_add_after_priority(lane->q, key, delay_ns, priority)
+    int rc = delay_ms > 0 ? kr_queue_add_after_priority(lane->q, key, delay_ms, priority)
                           : kr_queue_add_priority(lane->q, key, priority);
     if (key != stack)
         kr_free(key);
@@ -99,7 +99,7 @@ int kr_controller_lane_add(kr_controller_lane *lane, const char *namespace_, con
 /* ---- enqueueing ---------------------------------------------------------------------- */
 
 static int enqueue(kr_controller_t *ctl, const char *cluster, const char *namespace_,
-                   const char *name, int64_t delay_ns)
+                   const char *name, uint64_t delay_ms)
 {
     if (!ctl)
         return KR_EINVAL;
@@ -109,7 +109,7 @@ static int enqueue(kr_controller_t *ctl, const char *cluster, const char *namesp
     int rc = kr_controller_lane_get(ctl, cluster, true, &lane, NULL);
     if (rc != 0)
         return rc;
-    return kr_controller_lane_add(lane, namespace_, name, KR_QUEUE_PRIORITY_NORMAL, delay_ns);
+    return kr_controller_lane_add(lane, namespace_, name, KR_QUEUE_PRIORITY_NORMAL, delay_ms);
 }
 
 int kr_controller_enqueue(kr_controller_t *ctl, const char *cluster, const char *namespace_,
@@ -121,8 +121,7 @@ int kr_controller_enqueue(kr_controller_t *ctl, const char *cluster, const char 
 int kr_controller_enqueue_after(kr_controller_t *ctl, const char *cluster, const char *namespace_,
                                 const char *name, uint64_t delay_ms)
 {
-    int64_t delay_ns = delay_ms > INT64_MAX / 1000000 ? INT64_MAX : (int64_t)delay_ms * 1000000;
-    return enqueue(ctl, cluster, namespace_, name, delay_ns);
+    return enqueue(ctl, cluster, namespace_, name, delay_ms);
 }
 
 /* Which lane a ready-made key belongs to: three parts are

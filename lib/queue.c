@@ -15,6 +15,7 @@
 #include "internal.h"
 #include "lock.h"
 #include "queue_internal.h"
+#include "ratelimit_internal.h"
 
 enum {
     F_DIRTY = 1u << 0, /* client-go's dirty set: must be (re)processed */
@@ -834,7 +835,8 @@ int kr_queue_add(kr_queue_t *q, const char *key)
     return add_common(q, key, KR_QUEUE_PRIORITY_NORMAL);
 }
 
-int kr_queue_add_after_priority(kr_queue_t *q, const char *key, int64_t delay_ns, int priority)
+/* The queue keeps ns; the public delays are ms. */
+static int add_after_ns(kr_queue_t *q, const char *key, int64_t delay_ns, int priority)
 {
     if (delay_ns <= 0)
         return kr_queue_add_priority(q, key, priority);
@@ -842,7 +844,8 @@ int kr_queue_add_after_priority(kr_queue_t *q, const char *key, int64_t delay_ns
         return KR_EINVAL;
     size_t len = strlen(key);
     uint64_t hash = kr_key_hash(key, len);
-    int64_t due = kr_clock_read(&q->clock) + delay_ns;
+    int64_t now = kr_clock_read(&q->clock);
+    int64_t due = delay_ns > INT64_MAX - now ? INT64_MAX : now + delay_ns;
     kr_mutex_lock(&q->mu);
     int rc = 0;
     struct qitem *it;
@@ -878,19 +881,24 @@ int kr_queue_add_after_priority(kr_queue_t *q, const char *key, int64_t delay_ns
     return rc;
 }
 
-int kr_queue_add_after(kr_queue_t *q, const char *key, int64_t delay_ns)
+int kr_queue_add_after_priority(kr_queue_t *q, const char *key, uint64_t delay_ms, int priority)
 {
-    return kr_queue_add_after_priority(q, key, delay_ns, KR_QUEUE_PRIORITY_NORMAL);
+    return add_after_ns(q, key, kr_ms_to_ns(delay_ms), priority);
+}
+
+int kr_queue_add_after(kr_queue_t *q, const char *key, uint64_t delay_ms)
+{
+    return add_after_ns(q, key, kr_ms_to_ns(delay_ms), KR_QUEUE_PRIORITY_NORMAL);
 }
 
 int kr_queue_add_rate_limited(kr_queue_t *q, const char *key)
 {
     if (!key)
         return KR_EINVAL;
-    int64_t delay = kr_ratelimiter_when(q->rl, key, kr_clock_read(&q->clock));
+    int64_t delay = kr_ratelimiter_when_ns(q->rl, key, kr_clock_read(&q->clock));
     if (q->metrics_on)
         kr_metrics_counter_add(q->m.retries, 1);
-    return kr_queue_add_after(q, key, delay);
+    return add_after_ns(q, key, delay, KR_QUEUE_PRIORITY_NORMAL);
 }
 
 int kr_queue_add_failed(kr_queue_t *q, const char *key)
@@ -1068,7 +1076,7 @@ int kr_queue_done_try_get(kr_queue_t *q, const char *done_key, const char **next
  * AddRateLimited before their deferred Done: the key is still processing, so
  * a re-add marks it dirty (queued again by done) and `key`, which may point
  * into the queue's own copy, cannot be freed under us. */
-int kr_queue_done_result(kr_queue_t *q, const char *key, kr_queue_result result, int64_t after_ns)
+int kr_queue_done_result(kr_queue_t *q, const char *key, kr_queue_result result, uint64_t after_ms)
 {
     if (!key)
         return KR_EINVAL;
@@ -1082,7 +1090,7 @@ int kr_queue_done_result(kr_queue_t *q, const char *key, kr_queue_result result,
         break;
     case KR_QUEUE_REQUEUE_AFTER:
         kr_queue_forget(q, key);
-        rc = kr_queue_add_after(q, key, after_ns);
+        rc = kr_queue_add_after(q, key, after_ms);
         break;
     case KR_QUEUE_ERROR:
         rc = kr_queue_add_failed(q, key);

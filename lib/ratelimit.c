@@ -1,7 +1,8 @@
 /* libkreconcile — rate limiters: per-item exponential and fast-slow backoff,
  * the overall token bucket (with the optional maximum delay of
  * kubernetes/kubernetes#104554), max-of and user-defined limiters, all
- * behind one small vtable. Each limiter is thread-safe on its own. */
+ * behind one small internal vtable (ns; the public one, for user-defined
+ * limiters, speaks ms). Each limiter is thread-safe on its own. */
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -9,64 +10,117 @@
 
 #include "internal.h"
 #include "kreconcile/ratelimit.h"
+#include "ratelimit_internal.h"
 #include "util_internal.h"
 
+/* The built-in limiters' vtable, in ns (the public one is in ms). */
+typedef struct rl_vtable {
+    int64_t (*when_ns)(void *impl, const char *key, int64_t now_ns);
+    void (*forget)(void *impl, const char *key);
+    unsigned (*num_requeues)(void *impl, const char *key);
+    void (*free)(void *impl);
+} rl_vtable;
+
 struct kr_ratelimiter {
-    kr_ratelimiter_ops ops;
-    void *self;
+    const rl_vtable *vt;
+    void *impl;
+    kr_ratelimiter_custom custom; /* custom limiters: impl points here */
 };
 
-static int make_limiter(const kr_ratelimiter_ops *ops, void *self, kr_ratelimiter_t **out,
-                        kr_error_t *err)
+static int make_limiter(const rl_vtable *vt, void *impl, kr_ratelimiter_t **out, kr_error_t *err)
 {
     kr_ratelimiter_t *rl = kr_calloc(1, sizeof(*rl));
     if (!rl) {
-        if (ops->free)
-            ops->free(self);
+        if (vt->free)
+            vt->free(impl);
         return kr_error_set(err, KR_ENOMEM, "ratelimiter: out of memory");
     }
-    rl->ops = *ops;
-    rl->self = self;
+    rl->vt = vt;
+    rl->impl = impl;
     *out = rl;
     return 0;
 }
 
-int64_t kr_ratelimiter_when(kr_ratelimiter_t *rl, const char *key, int64_t now_ns)
+int64_t kr_ratelimiter_when_ns(kr_ratelimiter_t *rl, const char *key, int64_t now_ns)
 {
-    int64_t d = rl->ops.when(rl->self, key, now_ns);
+    int64_t d = rl->vt->when_ns(rl->impl, key, now_ns);
     return d < 0 ? 0 : d;
+}
+
+uint64_t kr_ratelimiter_when(kr_ratelimiter_t *rl, const char *key, int64_t now_ns)
+{
+    return kr_ns_to_ms_ceil(kr_ratelimiter_when_ns(rl, key, now_ns));
 }
 
 void kr_ratelimiter_forget(kr_ratelimiter_t *rl, const char *key)
 {
-    if (rl->ops.forget)
-        rl->ops.forget(rl->self, key);
+    if (rl->vt->forget)
+        rl->vt->forget(rl->impl, key);
 }
 
 unsigned kr_ratelimiter_num_requeues(kr_ratelimiter_t *rl, const char *key)
 {
-    return rl->ops.num_requeues ? rl->ops.num_requeues(rl->self, key) : 0;
+    return rl->vt->num_requeues ? rl->vt->num_requeues(rl->impl, key) : 0;
 }
 
 void kr_ratelimiter_free(kr_ratelimiter_t *rl)
 {
     if (!rl)
         return;
-    if (rl->ops.free)
-        rl->ops.free(rl->self);
+    if (rl->vt->free)
+        rl->vt->free(rl->impl);
     kr_free(rl);
 }
 
-int kr_ratelimiter_new_custom(const kr_ratelimiter_ops *ops, void *self, kr_ratelimiter_t **out,
-                              kr_error_t *err)
+/* ---- user-defined limiters: the public vtable (ms) behind the internal one --- */
+
+static int64_t custom_when(void *impl, const char *key, int64_t now_ns)
+{
+    const kr_ratelimiter_custom *c = impl;
+    return kr_ms_to_ns(c->vt->when(c->impl, key, now_ns));
+}
+
+static void custom_forget(void *impl, const char *key)
+{
+    const kr_ratelimiter_custom *c = impl;
+    if (c->vt->forget)
+        c->vt->forget(c->impl, key);
+}
+
+static unsigned custom_num_requeues(void *impl, const char *key)
+{
+    const kr_ratelimiter_custom *c = impl;
+    return c->vt->num_requeues ? c->vt->num_requeues(c->impl, key) : 0;
+}
+
+/* The wrapper lives in the kr_ratelimiter itself: only the user's impl goes. */
+static void custom_free(void *impl)
+{
+    const kr_ratelimiter_custom *c = impl;
+    if (c->vt->free)
+        c->vt->free(c->impl);
+}
+
+int kr_ratelimiter_new_custom(kr_ratelimiter_custom custom, kr_ratelimiter_t **out, kr_error_t *err)
 {
     *out = NULL;
-    if (!ops || !ops->when) {
-        if (ops && ops->free)
-            ops->free(self);
-        return kr_error_set(err, KR_EINVAL, "ratelimiter: a custom limiter needs ops->when");
+    if (!custom.vt || !custom.vt->when) {
+        if (custom.vt && custom.vt->free)
+            custom.vt->free(custom.impl);
+        return kr_error_set(err, KR_EINVAL, "ratelimiter: a custom limiter needs vt->when");
     }
-    return make_limiter(ops, self, out, err);
+    kr_ratelimiter_t *rl = kr_calloc(1, sizeof(*rl));
+    if (!rl) {
+        if (custom.vt->free)
+            custom.vt->free(custom.impl);
+        return kr_error_set(err, KR_ENOMEM, "ratelimiter: out of memory");
+    }
+    static const rl_vtable vt = {custom_when, custom_forget, custom_num_requeues, custom_free};
+    rl->custom = custom;
+    rl->vt = &vt;
+    rl->impl = &rl->custom;
+    *out = rl;
+    return 0;
 }
 
 /* ---- per-item failure counts (exponential, fast-slow) --------------------- */
@@ -113,9 +167,9 @@ static unsigned per_item_bump(struct per_item *p, const char *key)
     return before;
 }
 
-static void per_item_forget(void *self, const char *key)
+static void per_item_forget(void *impl, const char *key)
 {
-    struct per_item *p = self;
+    struct per_item *p = impl;
     size_t len = strlen(key);
     uint64_t hash = kr_key_hash(key, len);
     pthread_mutex_lock(&p->mu);
@@ -123,9 +177,9 @@ static void per_item_forget(void *self, const char *key)
     pthread_mutex_unlock(&p->mu);
 }
 
-static unsigned per_item_num_requeues(void *self, const char *key)
+static unsigned per_item_num_requeues(void *impl, const char *key)
 {
-    struct per_item *p = self;
+    struct per_item *p = impl;
     size_t len = strlen(key);
     uint64_t hash = kr_key_hash(key, len);
     pthread_mutex_lock(&p->mu);
@@ -135,9 +189,9 @@ static unsigned per_item_num_requeues(void *self, const char *key)
     return n;
 }
 
-static void per_item_free(void *self)
+static void per_item_free(void *impl)
 {
-    struct per_item *p = self;
+    struct per_item *p = impl;
     for (size_t i = 0; i <= p->failures.mask; i++)
         if (p->failures.slots[i].hash)
             kr_free(p->failures.slots[i].val);
@@ -161,10 +215,10 @@ static struct per_item *per_item_new(void)
 
 /* client-go ItemExponentialFailureRateLimiter.When: base * 2^failures,
  * computed in floating point so that it cannot overflow, capped at max. */
-static int64_t exponential_when(void *self, const char *key, int64_t now_ns)
+static int64_t exponential_when(void *impl, const char *key, int64_t now_ns)
 {
     (void)now_ns;
-    struct per_item *p = self;
+    struct per_item *p = impl;
     unsigned exp = per_item_bump(p, key);
     if (exp == UINT32_MAX)
         return p->max_ns;
@@ -176,50 +230,48 @@ static int64_t exponential_when(void *self, const char *key, int64_t now_ns)
     return (int64_t)backoff;
 }
 
-int kr_ratelimiter_new_exponential(int64_t base_ns, int64_t max_ns, kr_ratelimiter_t **out,
+int kr_ratelimiter_new_exponential(uint64_t base_ms, uint64_t max_ms, kr_ratelimiter_t **out,
                                    kr_error_t *err)
 {
     *out = NULL;
-    if (base_ns <= 0 || max_ns < base_ns)
+    if (base_ms == 0 || max_ms < base_ms)
         return kr_error_set(err, KR_EINVAL,
-                            "ratelimiter: exponential needs 0 < base (%lld ns) <= max (%lld ns)",
-                            (long long)base_ns, (long long)max_ns);
+                            "ratelimiter: exponential needs 0 < base (%llu ms) <= max (%llu ms)",
+                            (unsigned long long)base_ms, (unsigned long long)max_ms);
     struct per_item *p = per_item_new();
     if (!p)
         return kr_error_set(err, KR_ENOMEM, "ratelimiter: out of memory");
-    p->base_ns = base_ns;
-    p->max_ns = max_ns;
-    static const kr_ratelimiter_ops ops = {exponential_when, per_item_forget, per_item_num_requeues,
-                                           per_item_free};
-    return make_limiter(&ops, p, out, err);
+    p->base_ns = kr_ms_to_ns(base_ms);
+    p->max_ns = kr_ms_to_ns(max_ms);
+    static const rl_vtable vt = {exponential_when, per_item_forget, per_item_num_requeues,
+                                 per_item_free};
+    return make_limiter(&vt, p, out, err);
 }
 
 /* client-go ItemFastSlowRateLimiter.When. */
-static int64_t fast_slow_when(void *self, const char *key, int64_t now_ns)
+static int64_t fast_slow_when(void *impl, const char *key, int64_t now_ns)
 {
     (void)now_ns;
-    struct per_item *p = self;
+    struct per_item *p = impl;
     unsigned before = per_item_bump(p, key);
     if (before == UINT32_MAX)
         return p->slow_ns;
     return before + 1 <= p->max_fast_attempts ? p->fast_ns : p->slow_ns;
 }
 
-int kr_ratelimiter_new_fast_slow(int64_t fast_ns, int64_t slow_ns, unsigned max_fast_attempts,
+int kr_ratelimiter_new_fast_slow(uint64_t fast_ms, uint64_t slow_ms, unsigned max_fast_attempts,
                                  kr_ratelimiter_t **out, kr_error_t *err)
 {
     *out = NULL;
-    if (fast_ns < 0 || slow_ns < 0)
-        return kr_error_set(err, KR_EINVAL, "ratelimiter: fast-slow delays must be >= 0");
     struct per_item *p = per_item_new();
     if (!p)
         return kr_error_set(err, KR_ENOMEM, "ratelimiter: out of memory");
-    p->fast_ns = fast_ns;
-    p->slow_ns = slow_ns;
+    p->fast_ns = kr_ms_to_ns(fast_ms);
+    p->slow_ns = kr_ms_to_ns(slow_ms);
     p->max_fast_attempts = max_fast_attempts;
-    static const kr_ratelimiter_ops ops = {fast_slow_when, per_item_forget, per_item_num_requeues,
-                                           per_item_free};
-    return make_limiter(&ops, p, out, err);
+    static const rl_vtable vt = {fast_slow_when, per_item_forget, per_item_num_requeues,
+                                 per_item_free};
+    return make_limiter(&vt, p, out, err);
 }
 
 /* ---- token bucket --------------------------------------------------------- */
@@ -231,40 +283,38 @@ struct bucket {
 };
 
 /* golang.org/x/time/rate Reserve() under the limiter's lock. */
-static int64_t bucket_when(void *self, const char *key, int64_t now_ns)
+static int64_t bucket_when(void *impl, const char *key, int64_t now_ns)
 {
     (void)key;
-    struct bucket *b = self;
+    struct bucket *b = impl;
     pthread_mutex_lock(&b->mu);
     int64_t delay = kr_bucket_reserve(&b->b, now_ns, b->max_delay_ns);
     pthread_mutex_unlock(&b->mu);
     return delay;
 }
 
-static void bucket_free(void *self)
+static void bucket_free(void *impl)
 {
-    struct bucket *b = self;
+    struct bucket *b = impl;
     pthread_mutex_destroy(&b->mu);
     kr_free(b);
 }
 
-int kr_ratelimiter_new_bucket(double qps, int burst, int64_t max_delay_ns, kr_ratelimiter_t **out,
+int kr_ratelimiter_new_bucket(double qps, int burst, uint64_t max_delay_ms, kr_ratelimiter_t **out,
                               kr_error_t *err)
 {
     *out = NULL;
-    if (!(qps > 0) || burst < 1 || max_delay_ns < 0)
+    if (!(qps > 0) || burst < 1)
         return kr_error_set(err, KR_EINVAL,
-                            "ratelimiter: bucket needs qps > 0 (%g), burst >= 1 (%d), "
-                            "max delay >= 0",
-                            qps, burst);
+                            "ratelimiter: bucket needs qps > 0 (%g), burst >= 1 (%d)", qps, burst);
     struct bucket *b = kr_calloc(1, sizeof(*b));
     if (!b)
         return kr_error_set(err, KR_ENOMEM, "ratelimiter: out of memory");
     pthread_mutex_init(&b->mu, NULL);
     kr_bucket_init(&b->b, qps, burst);
-    b->max_delay_ns = max_delay_ns;
-    static const kr_ratelimiter_ops ops = {bucket_when, NULL, NULL, bucket_free};
-    return make_limiter(&ops, b, out, err);
+    b->max_delay_ns = kr_ms_to_ns(max_delay_ms);
+    static const rl_vtable vt = {bucket_when, NULL, NULL, bucket_free};
+    return make_limiter(&vt, b, out, err);
 }
 
 /* ---- max-of ------------------------------------------------------------------ */
@@ -274,28 +324,28 @@ struct max_of {
     kr_ratelimiter_t *limiters[];
 };
 
-static int64_t max_of_when(void *self, const char *key, int64_t now_ns)
+static int64_t max_of_when(void *impl, const char *key, int64_t now_ns)
 {
-    struct max_of *m = self;
+    struct max_of *m = impl;
     int64_t worst = 0;
     for (size_t i = 0; i < m->n; i++) {
-        int64_t d = kr_ratelimiter_when(m->limiters[i], key, now_ns);
+        int64_t d = kr_ratelimiter_when_ns(m->limiters[i], key, now_ns);
         if (d > worst)
             worst = d;
     }
     return worst;
 }
 
-static void max_of_forget(void *self, const char *key)
+static void max_of_forget(void *impl, const char *key)
 {
-    struct max_of *m = self;
+    struct max_of *m = impl;
     for (size_t i = 0; i < m->n; i++)
         kr_ratelimiter_forget(m->limiters[i], key);
 }
 
-static unsigned max_of_num_requeues(void *self, const char *key)
+static unsigned max_of_num_requeues(void *impl, const char *key)
 {
-    struct max_of *m = self;
+    struct max_of *m = impl;
     unsigned most = 0;
     for (size_t i = 0; i < m->n; i++) {
         unsigned r = kr_ratelimiter_num_requeues(m->limiters[i], key);
@@ -305,9 +355,9 @@ static unsigned max_of_num_requeues(void *self, const char *key)
     return most;
 }
 
-static void max_of_free(void *self)
+static void max_of_free(void *impl)
 {
-    struct max_of *m = self;
+    struct max_of *m = impl;
     for (size_t i = 0; i < m->n; i++)
         kr_ratelimiter_free(m->limiters[i]);
     kr_free(m);
@@ -335,17 +385,16 @@ int kr_ratelimiter_new_max_of(kr_ratelimiter_t *const *limiters, size_t n, kr_ra
     }
     m->n = n;
     memcpy(m->limiters, limiters, n * sizeof(kr_ratelimiter_t *));
-    static const kr_ratelimiter_ops ops = {max_of_when, max_of_forget, max_of_num_requeues,
-                                           max_of_free};
-    return make_limiter(&ops, m, out, err);
+    static const rl_vtable vt = {max_of_when, max_of_forget, max_of_num_requeues, max_of_free};
+    return make_limiter(&vt, m, out, err);
 }
 
 int kr_ratelimiter_new_default(kr_ratelimiter_t **out, kr_error_t *err)
 {
     kr_ratelimiter_t *parts[2] = {NULL, NULL};
     *out = NULL;
-    int rc = kr_ratelimiter_new_exponential(KR_RATELIMIT_DEFAULT_BASE_NS,
-                                            KR_RATELIMIT_DEFAULT_MAX_NS, &parts[0], err);
+    int rc = kr_ratelimiter_new_exponential(KR_RATELIMIT_DEFAULT_BASE_MS,
+                                            KR_RATELIMIT_DEFAULT_MAX_MS, &parts[0], err);
     if (rc != 0)
         return rc;
     rc = kr_ratelimiter_new_bucket(KR_RATELIMIT_DEFAULT_QPS, KR_RATELIMIT_DEFAULT_BURST, 0,

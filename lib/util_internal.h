@@ -231,6 +231,17 @@ int64_t kr_clock_read(const kr_clock *clock);
 /* *ts = CLOCK_MONOTONIC now + ms, normalised: a deadline for
  * pthread_cond_timedwait on a condition made with kr_cond_init (lock.h). */
 void kr_deadline_after_ms(struct timespec *ts, uint64_t ms);
+/* The public API's durations are ms, the clocks' time points ns: `ms` in ns,
+ * saturating at INT64_MAX; and `ns` (<= 0: 0) in ms rounded up, so that a
+ * delay handed out is never shorter than the one computed. */
+static inline int64_t kr_ms_to_ns(uint64_t ms)
+{
+    return ms > (uint64_t)INT64_MAX / 1000000 ? INT64_MAX : (int64_t)ms * 1000000;
+}
+static inline uint64_t kr_ns_to_ms_ceil(int64_t ns)
+{
+    return ns <= 0 ? 0 : (uint64_t)(ns / 1000000) + (ns % 1000000 != 0);
+}
 
 /* ---- random numbers (lib/util_clock.c) ----------------------------------------- */
 

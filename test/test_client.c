@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include "client_state.h"
+#include "config_internal.h"
 #include "kr_suite.h"
 #include "kr_test.h"
 #include "kr_test_proc.h"
@@ -289,6 +291,49 @@ after_patches:;
     ck_assert_str_eq(err.details_name, "a");
     json_decref(updated);
     json_decref(cm);
+    teardown(&f);
+}
+END_TEST
+
+/* A caller's version 1 kr_rest_config ends where version 1's fields end, at
+ * the end of a page whose next page is unmapped: reading past the caller's
+ * version would fault (also without ASan). */
+START_TEST(a_version_1_config_is_never_read_past_its_fields)
+{
+    fixture f;
+    plain_fixture(&f, NULL);
+    ck_assert_uint_eq(f.cfg.version, 0); /* the fixture's {0} config: 0 is taken as 1 */
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    char *map = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(map, MAP_FAILED);
+    ck_assert_int_eq(mprotect(map + page, page, PROT_NONE), 0);
+    ck_assert_uint_eq(KR_REST_CONFIG_V1_END % sizeof(void *), 0);
+    kr_rest_config *v1 = (kr_rest_config *)(map + page - KR_REST_CONFIG_V1_END);
+    v1->version = 1;
+    v1->server = f.cfg.server;
+    v1->qps = -1;
+    v1->impersonate_uid = NULL; /* the last field of version 1 */
+
+    kr_error_t err = {0};
+    kr_client_t *c = NULL;
+    ck_assert_msg(kr_client_new(f.rt, v1, NULL, &c, &err) == 0, "%s", err.message);
+    json_t *cm = configmap("default", "v1", "1");
+    ck_assert_msg(kr_client_create(c, CM, "default", cm, NULL, NULL, &err) == 0, "%s", err.message);
+    json_decref(cm);
+    kr_client_free(c);
+    kr_rest_config *copy = NULL;
+    ck_assert_int_eq(kr_rest_config_copy(v1, &copy, &err), 0);
+    ck_assert_uint_eq(copy->version, KR_REST_CONFIG_VERSION);
+    ck_assert_str_eq(copy->server, f.cfg.server);
+    kr_rest_config_free(copy);
+
+    /* a version newer than the library's is refused, not half read */
+    v1->version = KR_REST_CONFIG_VERSION + 1;
+    ck_assert_int_eq(kr_client_new(f.rt, v1, NULL, &c, &err), KR_EINVAL);
+    ck_assert_ptr_null(c);
+    ck_assert_int_eq(kr_rest_config_copy(v1, &copy, &err), KR_EINVAL);
+    ck_assert_ptr_null(copy);
+    munmap(map, 2 * page);
     teardown(&f);
 }
 END_TEST
@@ -1358,6 +1403,7 @@ int main(void)
     TCase *tc = tcase_create("client");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, crud_verbs_round_trip_over_plain_http);
+    tcase_add_test(tc, a_version_1_config_is_never_read_past_its_fields);
     tcase_add_test(tc, status_subresource_changes_only_status);
     tcase_add_test(tc, pagination_follows_continue_tokens);
     tcase_add_test(tc, blocking_calls_on_the_loop_thread_are_refused);

@@ -1143,9 +1143,11 @@ START_TEST(rest_config_copy_is_deep)
     kr_error_t err = {0};
     make_cert_files();
     ck_assert_int_eq(build_text(full_config, &ov, &rc, &err), 0);
+    ck_assert_uint_eq(rc->version, KR_REST_CONFIG_VERSION); /* the library's configs carry it */
     rc->impersonate_groups = kr_calloc(2, sizeof(char *));
     rc->impersonate_groups[0] = kr_strdup("g");
     ck_assert_int_eq(kr_rest_config_copy(rc, &copy, &err), 0);
+    ck_assert_uint_eq(copy->version, KR_REST_CONFIG_VERSION);
     ck_assert_ptr_ne(copy->ca_data, rc->ca_data);
     ck_assert_str_eq(copy->ca_data, rc->ca_data);
     ck_assert_str_eq(copy->impersonate_groups[0], "g");
@@ -1155,8 +1157,17 @@ START_TEST(rest_config_copy_is_deep)
     kr_rest_config_free(NULL);
     kr_kubeconfig_free(NULL);
 
+    /* a stack config of version 0 (taken as 1) copies to the current version */
+    kr_rest_config stack = {.server = "https://s.example", .qps = 7};
+    ck_assert_int_eq(kr_rest_config_copy(&stack, &copy, &err), 0);
+    ck_assert_uint_eq(copy->version, KR_REST_CONFIG_VERSION);
+    ck_assert_str_eq(copy->server, "https://s.example");
+    ck_assert(copy->qps == 7);
+    kr_rest_config_free(copy);
+
     kr_credential_provider opaque = {0};
     ck_assert_int_eq(kr_rest_config_new(&rc, &err), 0);
+    ck_assert_uint_eq(rc->version, KR_REST_CONFIG_VERSION);
     rc->credentials = &opaque;
     ck_assert_int_eq(kr_rest_config_copy(rc, &copy, &err), KR_EUNSUPPORTED);
     rc->credentials = NULL;

@@ -518,7 +518,7 @@ static kr_ratelimiter_t *exponential_limiter(const char *cluster_name, void *use
     (void)cluster_name;
     (void)user;
     kr_ratelimiter_t *rl = NULL;
-    if (kr_ratelimiter_new_exponential(5 * MS, 1000000 * MS, &rl, NULL) != 0)
+    if (kr_ratelimiter_new_exponential(5, 1000000, &rl, NULL) != 0)
         return NULL;
     last_limiter = rl;
     return rl;

@@ -15,8 +15,11 @@
 #include "kreconcile.h"
 #include "queue_internal.h"
 
+/* Time points on the fake clock are ns (MS, SEC); delays given to the queue
+ * and the rate limiters are ms (SEC_MS). */
 #define MS (1000LL * 1000)
 #define SEC (1000LL * MS)
+#define SEC_MS 1000ULL
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -155,14 +158,14 @@ START_TEST(queue_shutdown_hands_out_queued_keys_then_reports_shutdown)
     ck_assert_int_eq(blocked.rc, KR_ESHUTDOWN);
     ck_assert(kr_queue_shutting_down(q));
     ck_assert_int_eq(kr_queue_add(q, "ns/c"), KR_ESHUTDOWN);
-    ck_assert_int_eq(kr_queue_add_after(q, "ns/c", SEC), KR_ESHUTDOWN);
+    ck_assert_int_eq(kr_queue_add_after(q, "ns/c", SEC_MS), KR_ESHUTDOWN);
     ck_assert_int_eq(kr_queue_add_failed(q, "ns/c"), KR_ESHUTDOWN);
     kr_queue_free(q);
 
     q = new_queue(NULL, NULL);
     kr_queue_add(q, "ns/a");
     kr_queue_add(q, "ns/b");
-    kr_queue_add_after(q, "ns/later", SEC); /* dropped by shutdown */
+    kr_queue_add_after(q, "ns/later", SEC_MS); /* dropped by shutdown */
     kr_queue_shutdown(q);
     kr_queue_shutdown(q); /* idempotent */
     const char *k;
@@ -185,7 +188,7 @@ START_TEST(queue_add_after_becomes_due_on_the_injected_clock)
     struct fake_clock c = {1000 * SEC};
     kr_queue_t *q = new_queue(&c, NULL);
     ck_assert_int_eq(kr_queue_now_ns(q), 1000 * SEC);
-    ck_assert_int_eq(kr_queue_add_after(q, "ns/a", 100 * MS), 0);
+    ck_assert_int_eq(kr_queue_add_after(q, "ns/a", 100), 0);
     ck_assert_int_eq(kr_queue_add_after(q, "ns/now", 0), 0); /* no delay: queued at once */
     ck_assert_uint_eq(kr_queue_len(q), 1);
     expect_get(q, "ns/now");
@@ -204,10 +207,10 @@ START_TEST(queue_add_after_twice_keeps_the_earliest_deadline)
 {
     struct fake_clock c = {0};
     kr_queue_t *q = new_queue(&c, NULL);
-    kr_queue_add_after(q, "ns/a", 10 * SEC);
-    kr_queue_add_after(q, "ns/a", 1 * SEC);
-    kr_queue_add_after(q, "ns/a", 5 * SEC);
-    kr_queue_add_after(q, "ns/b", 3 * SEC);
+    kr_queue_add_after(q, "ns/a", 10 * SEC_MS);
+    kr_queue_add_after(q, "ns/a", 1 * SEC_MS);
+    kr_queue_add_after(q, "ns/a", 5 * SEC_MS);
+    kr_queue_add_after(q, "ns/b", 3 * SEC_MS);
     kr_queue_snapshot *s;
     ck_assert_int_eq(kr_queue_snapshot_take(q, &s, NULL), 0);
     ck_assert_uint_eq(s->n_waiting, 2);
@@ -236,11 +239,11 @@ START_TEST(queue_due_keys_come_out_in_deadline_order)
     enum { N = 2000 };
     for (int i = 0; i < N; i++) {
         char key[32];
-        int64_t delay = 1 + (int64_t)kr_test_rng_below(&rng, 1000000);
-        snprintf(key, sizeof(key), "%015lld/%d", (long long)delay, i);
-        ck_assert_int_eq(kr_queue_add_after(q, key, delay), 0);
+        uint64_t delay_ms = 1 + kr_test_rng_below(&rng, 1000000);
+        snprintf(key, sizeof(key), "%015llu/%d", (unsigned long long)delay_ms, i);
+        ck_assert_int_eq(kr_queue_add_after(q, key, delay_ms), 0);
     }
-    fake_advance(&c, 2000000);
+    fake_advance(&c, 2000000 * MS);
     char prev[32] = "";
     for (int i = 0; i < N; i++) {
         const char *k = must_get(q);
@@ -263,8 +266,8 @@ START_TEST(queue_blocked_getter_wakes_for_a_delayed_key_on_the_real_clock)
     kr_queue_t *q = new_queue(NULL, NULL);
     struct getter g = {.q = q, .rc = 99};
     pthread_create(&g.thread, NULL, getter_main, &g);
-    kr_queue_add_after(q, "ns/far", 3600 * SEC);
-    ck_assert_int_eq(kr_queue_add_after(q, "ns/soon", 20 * MS), 0);
+    kr_queue_add_after(q, "ns/far", 3600 * SEC_MS);
+    ck_assert_int_eq(kr_queue_add_after(q, "ns/soon", 20), 0);
     pthread_join(g.thread, NULL);
     ck_assert_int_eq(g.rc, 0);
     ck_assert_str_eq(g.key, "ns/soon");
@@ -414,7 +417,7 @@ START_TEST(queue_delayed_add_keeps_its_priority)
     struct fake_clock c = {0};
     kr_queue_t *q = new_queue(&c, NULL);
     kr_queue_add(q, "ns/first");
-    kr_queue_add_after_priority(q, "ns/vip", SEC, 50);
+    kr_queue_add_after_priority(q, "ns/vip", SEC_MS, 50);
     fake_advance(&c, SEC);
     expect_get(q, "ns/vip");
     expect_get(q, "ns/first");
@@ -428,7 +431,7 @@ START_TEST(queue_add_rate_limited_uses_the_limiter_and_forget_resets)
 {
     struct fake_clock c = {0};
     kr_ratelimiter_t *rl;
-    ck_assert_int_eq(kr_ratelimiter_new_exponential(5 * MS, 1000 * SEC, &rl, NULL), 0);
+    ck_assert_int_eq(kr_ratelimiter_new_exponential(5, 1000 * SEC_MS, &rl, NULL), 0);
     kr_queue_opts o = {.ratelimiter = rl};
     kr_queue_t *q = new_queue(&c, &o);
     for (int i = 0; i < 3; i++)
@@ -451,7 +454,7 @@ START_TEST(queue_failures_are_counted_apart_from_plain_requeues)
     /* kubernetes/kubernetes#132805 */
     struct fake_clock c = {0};
     kr_ratelimiter_t *rl;
-    ck_assert_int_eq(kr_ratelimiter_new_exponential(5 * MS, 1000 * SEC, &rl, NULL), 0);
+    ck_assert_int_eq(kr_ratelimiter_new_exponential(5, 1000 * SEC_MS, &rl, NULL), 0);
     kr_queue_opts o = {.ratelimiter = rl};
     kr_queue_t *q = new_queue(&c, &o);
     kr_queue_add(q, "ns/a");
@@ -482,7 +485,7 @@ START_TEST(queue_failures_are_counted_apart_from_plain_requeues)
     ck_assert_uint_eq(kr_queue_num_requeues(q, "ns/a"), 0);
     kr_queue_add(q, "ns/a");
     k = must_get(q);
-    ck_assert_int_eq(kr_queue_done_result(q, k, KR_QUEUE_REQUEUE_AFTER, 2 * SEC), 0);
+    ck_assert_int_eq(kr_queue_done_result(q, k, KR_QUEUE_REQUEUE_AFTER, 2 * SEC_MS), 0);
     ck_assert_uint_eq(kr_queue_len(q), 0);
     fake_advance(&c, 2 * SEC);
     expect_get(q, "ns/a");
@@ -635,7 +638,7 @@ START_TEST(queue_snapshot_shows_queued_processing_and_waiting)
     kr_queue_add(q, "ns/normal");
     kr_queue_add_failed(q, "ns/failing");
     kr_queue_add_failed(q, "ns/failing");
-    kr_queue_add_after(q, "ns/later", 30 * SEC);
+    kr_queue_add_after(q, "ns/later", 30 * SEC_MS);
     fake_advance(&c, 1 * MS);
 
     kr_queue_snapshot *s;
@@ -904,7 +907,7 @@ static int queue_lifecycle(void *arg)
     for (int i = 0; i < 40; i++) {
         snprintf(key, sizeof(key), "k%d", i);
         rc = i % 3 == 0   ? kr_queue_add_priority(q, key, i % 5)
-             : i % 3 == 1 ? kr_queue_add_after(q, key, (i + 1) * MS)
+             : i % 3 == 1 ? kr_queue_add_after(q, key, (uint64_t)i + 1)
                           : kr_queue_add_failed(q, key);
         if (rc != 0 && rc != KR_ENOMEM)
             verdict = 1;
@@ -1081,7 +1084,7 @@ static void *prop_thread_main(void *arg)
         if (r < 30) {
             kr_queue_add_priority(p->q, key, prio);
         } else if (r < 38) {
-            kr_queue_add_after_priority(p->q, key, (int64_t)kr_test_rng_below(&t->rng, 4), prio);
+            kr_queue_add_after_priority(p->q, key, kr_test_rng_below(&t->rng, 4), prio);
         } else if (r < 65) {
             if (nheld == 2)
                 continue;
@@ -1134,7 +1137,7 @@ static void *prop_thread_main(void *arg)
                 snprintf(held[nheld++], sizeof(held[0]), "%s", got);
             }
         } else if (r < 92) {
-            fake_advance(&p->clock, 1);
+            fake_advance(&p->clock, MS);
         } else if (r < 94) {
             kr_queue_add_rate_limited(p->q, key);
         } else if (r < 96) {
@@ -1293,8 +1296,8 @@ static void prop_run_schedule(struct prop *p, unsigned long long seed)
     p->nevents = 0;
     p->overflow = false;
     atomic_store(&p->clock.now, 0);
-    /* backoff of 1 to 8 ticks of the fake clock, so that rate-limited and
-     * failed keys come due within the schedule */
+    /* backoff of 1 to 8 ms, ticks of the fake clock, so that rate-limited
+     * and failed keys come due within the schedule */
     kr_ratelimiter_t *rl;
     ck_assert_int_eq(kr_ratelimiter_new_exponential(1, 8, &rl, NULL), 0);
     kr_queue_opts o = {.ratelimiter = rl};
@@ -1309,7 +1312,7 @@ static void prop_run_schedule(struct prop *p, unsigned long long seed)
     for (int i = 0; i < P_THREADS; i++)
         pthread_join(t[i].thread, NULL);
     /* quiesce: everything waiting becomes due, then drain */
-    fake_advance(&p->clock, 1000);
+    fake_advance(&p->clock, 1000 * MS);
     const char *k;
     while (kr_queue_try_get(p->q, &k) == 0) {
         if (atomic_load(&p->in_flight[atoi(k + 1)]) != 0)
@@ -1351,12 +1354,12 @@ START_TEST(queue_wake_hook_runs_after_the_lock_for_keys_and_due_times)
     ck_assert_uint_eq(w.len_seen, 1);
     ck_assert_int_eq(kr_queue_add(q, "a"), 0); /* a duplicate queues nothing */
     ck_assert_int_eq(w.queued, 1);
-    ck_assert_int_eq(kr_queue_add_after(q, "b", 10 * MS), 0);
+    ck_assert_int_eq(kr_queue_add_after(q, "b", 10), 0);
     ck_assert_int_eq(w.due, 1);
     ck_assert(kr_queue_next_due_ns(q) == 10 * MS);
-    ck_assert_int_eq(kr_queue_add_after(q, "c", 20 * MS), 0); /* later: no wake */
+    ck_assert_int_eq(kr_queue_add_after(q, "c", 20), 0); /* later: no wake */
     ck_assert_int_eq(w.due, 1);
-    ck_assert_int_eq(kr_queue_add_after(q, "d", 5 * MS), 0); /* earlier */
+    ck_assert_int_eq(kr_queue_add_after(q, "d", 5), 0); /* earlier */
     ck_assert_int_eq(w.due, 2);
     ck_assert(kr_queue_next_due_ns(q) == 5 * MS);
     fake_advance(&clock, 10 * MS);

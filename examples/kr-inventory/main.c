@@ -295,12 +295,22 @@ int main(int argc, char **argv)
     kr_flag_strings resource_args = {0};
     long buffer = 10000;
     const kr_flag flags[] = {
-        {"inventory", 0, KR_FLAG_STRING, &url, "URL",
-         "the database: sqlite:///path/inventory.db or postgresql://user@host/db", false},
-        {"resource", 0, KR_FLAG_STRINGS, &resource_args, "GROUP/VERSION/RESOURCE=Kind",
-         "a resource to keep (repeatable; default: Jobs, Runnables, ConfigMaps, Secrets)", true},
-        {"buffer", 0, KR_FLAG_INT, &buffer, "N",
-         "events held while the database is slow or down; then the watches pause", false},
+        {.name = "inventory",
+         .type = KR_FLAG_STRING,
+         .value = &url,
+         .metavar = "URL",
+         .help = "the database: sqlite:///path/inventory.db or postgresql://user@host/db"},
+        {.name = "resource",
+         .type = KR_FLAG_STRINGS,
+         .value = &resource_args,
+         .metavar = "GROUP/VERSION/RESOURCE=Kind",
+         .help = "a resource to keep (repeatable; default: Jobs, Runnables, ConfigMaps, Secrets)",
+         .split_commas = true},
+        {.name = "buffer",
+         .type = KR_FLAG_INT,
+         .value = &buffer,
+         .metavar = "N",
+         .help = "events held while the database is slow or down; then the watches pause"},
     };
     const kr_manager_program program = {
         .name = "kr-inventory",

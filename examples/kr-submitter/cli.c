@@ -325,45 +325,62 @@ static int parse(const verb_spec *v, int argc, char **argv, cli_opts *o)
 {
     kr_flag flags[12];
     size_t n = 0;
-    flags[n++] = (kr_flag){"server",   0,     KR_FLAG_STRING,
-                           &o->server, "URL", "the API ($KR_SUBMITTER_SERVER when set)",
-                           false};
-    flags[n++] = (kr_flag){"token",   0,   KR_FLAG_STRING,
-                           &o->token, "T", "bearer token ($KR_SUBMITTER_TOKEN when not given)",
-                           false};
-    flags[n++] = (kr_flag){"token-file",   0,      KR_FLAG_STRING,
-                           &o->token_file, "FILE", "read the bearer token from FILE",
-                           false};
-    flags[n++] = (kr_flag){"namespace",    'n',  KR_FLAG_STRING,
-                           &o->namespace_, "NS", "the runnable's namespace (default: \"default\")",
-                           false};
-    flags[n++] =
-        (kr_flag){"output", 'o', KR_FLAG_STRING, &o->output, "table|json", "output format", false};
+    flags[n++] = (kr_flag){.name = "server",
+                           .type = KR_FLAG_STRING,
+                           .value = &o->server,
+                           .metavar = "URL",
+                           .help = "the API ($KR_SUBMITTER_SERVER when set)"};
+    flags[n++] = (kr_flag){.name = "token",
+                           .type = KR_FLAG_STRING,
+                           .value = &o->token,
+                           .metavar = "T",
+                           .help = "bearer token ($KR_SUBMITTER_TOKEN when not given)"};
+    flags[n++] = (kr_flag){.name = "token-file",
+                           .type = KR_FLAG_STRING,
+                           .value = &o->token_file,
+                           .metavar = "FILE",
+                           .help = "read the bearer token from FILE"};
+    flags[n++] = (kr_flag){.name = "namespace",
+                           .shorthand = 'n',
+                           .type = KR_FLAG_STRING,
+                           .value = &o->namespace_,
+                           .metavar = "NS",
+                           .help = "the runnable's namespace (default: \"default\")"};
+    flags[n++] = (kr_flag){.name = "output",
+                           .shorthand = 'o',
+                           .type = KR_FLAG_STRING,
+                           .value = &o->output,
+                           .metavar = "table|json",
+                           .help = "output format"};
     if (v->submit_flags) {
+        flags[n++] = (kr_flag){.name = "filename",
+                               .shorthand = 'f',
+                               .type = KR_FLAG_STRING,
+                               .value = &o->file,
+                               .metavar = "FILE",
+                               .help = "the manifest or Runnable, JSON or YAML (- for stdin)"};
+        flags[n++] = (kr_flag){.name = "clusters",
+                               .type = KR_FLAG_STRING,
+                               .value = &o->clusters,
+                               .metavar = "a,b",
+                               .help = "the clusters to use, in order of preference"};
+        flags[n++] = (kr_flag){.name = "idempotency-key",
+                               .type = KR_FLAG_STRING,
+                               .value = &o->key,
+                               .metavar = "K",
+                               .help = "the same key twice gives one runnable"};
         flags[n++] =
-            (kr_flag){"filename", 'f',    KR_FLAG_STRING,
-                      &o->file,   "FILE", "the manifest or Runnable, JSON or YAML (- for stdin)",
-                      false};
-        flags[n++] = (kr_flag){"clusters",   0,     KR_FLAG_STRING,
-                               &o->clusters, "a,b", "the clusters to use, in order of preference",
-                               false};
-        flags[n++] = (kr_flag){"idempotency-key",
-                               0,
-                               KR_FLAG_STRING,
-                               &o->key,
-                               "K",
-                               "the same key twice gives one runnable",
-                               false};
-        flags[n++] =
-            (kr_flag){"wait",   0,    KR_FLAG_BOOL,
-                      &o->wait, NULL, "follow the runnable until it ends (exit 1 unless Succeeded)",
-                      false};
+            (kr_flag){.name = "wait",
+                      .type = KR_FLAG_BOOL,
+                      .value = &o->wait,
+                      .help = "follow the runnable until it ends (exit 1 unless Succeeded)"};
     }
     if (v->hash_flag)
-        flags[n++] =
-            (kr_flag){"spec-hash",   0,   KR_FLAG_STRING,
-                      &o->spec_hash, "H", "refuse (409) if the spec is no longer the one of hash H",
-                      false};
+        flags[n++] = (kr_flag){.name = "spec-hash",
+                               .type = KR_FLAG_STRING,
+                               .value = &o->spec_hash,
+                               .metavar = "H",
+                               .help = "refuse (409) if the spec is no longer the one of hash H"};
     char name[64];
     snprintf(name, sizeof(name), "kr-submitter %s", v->name);
     kr_manager_program prog = {.name = name,

@@ -19,12 +19,21 @@ static uint64_t failover_after_ms = 60000;
 #define DEFAULT_BURST 100
 
 static const kr_flag flags[] = {
-    {"token-auth-file", 0, KR_FLAG_STRING, &token_auth_file, "FILE",
-     "bearer tokens of the API's callers: token,user,uid,\"group1,group2\" (required)", false},
-    {"failover-after", 0, KR_FLAG_DURATION, &failover_after_ms, "DURATION",
-     "a cluster unreachable this long loses its not-yet-started runnables to the next", false},
-    {"inventory", 0, KR_FLAG_STRING, &inventory_url, "URL",
-     "the inventory database (history and transactions)", false},
+    {.name = "token-auth-file",
+     .type = KR_FLAG_STRING,
+     .value = &token_auth_file,
+     .metavar = "FILE",
+     .help = "bearer tokens of the API's callers: token,user,uid,\"group1,group2\" (required)"},
+    {.name = "failover-after",
+     .type = KR_FLAG_DURATION,
+     .value = &failover_after_ms,
+     .metavar = "DURATION",
+     .help = "a cluster unreachable this long loses its not-yet-started runnables to the next"},
+    {.name = "inventory",
+     .type = KR_FLAG_STRING,
+     .value = &inventory_url,
+     .metavar = "URL",
+     .help = "the inventory database (history and transactions)"},
 };
 
 static const kr_manager_program program = {

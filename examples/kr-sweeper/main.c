@@ -33,22 +33,58 @@ static struct {
            .output = "table"};
 
 static const kr_flag program_flags[] = {
-    {"interval", 0, KR_FLAG_DURATION, &flags.interval_ms, "DURATION", "time between sweeps", false},
-    {"once", 0, KR_FLAG_BOOL, &flags.once, NULL, "sweep once, print the plan and exit", false},
-    {"dry-run", 0, KR_FLAG_BOOL, &flags.dry_run, NULL, "plan only: delete nothing", false},
-    {"grace", 0, KR_FLAG_DURATION, &flags.grace_ms, "DURATION",
-     "leave zombies younger than this alone", false},
-    {"max-deletes", 0, KR_FLAG_INT, &flags.max_deletes, "N", "deletes per run at most", false},
-    {"rate", 0, KR_FLAG_STRING, &flags.rate, "QPS", "deletes per second at most", false},
-    {"output", 'o', KR_FLAG_STRING, &flags.output, "table|json", "how to print the plan", false},
-    {"namespace", 'n', KR_FLAG_STRING, &flags.namespace_, "NS",
-     "sweep only this namespace (default: all)", false},
-    {"inventory", 0, KR_FLAG_STRING, &flags.inventory, "URL",
-     "record every delete and skip in this inventory (sqlite:///path, postgresql://...)", false},
-    {"resource", 0, KR_FLAG_STRINGS, &flags.resources, "GROUP/VERSION/RESOURCE",
-     "what to sweep in the workload clusters, repeated (default v1/configmaps, v1/secrets, "
-     "batch/v1/jobs)",
-     true},
+    {.name = "interval",
+     .type = KR_FLAG_DURATION,
+     .value = &flags.interval_ms,
+     .metavar = "DURATION",
+     .help = "time between sweeps"},
+    {.name = "once",
+     .type = KR_FLAG_BOOL,
+     .value = &flags.once,
+     .help = "sweep once, print the plan and exit"},
+    {.name = "dry-run",
+     .type = KR_FLAG_BOOL,
+     .value = &flags.dry_run,
+     .help = "plan only: delete nothing"},
+    {.name = "grace",
+     .type = KR_FLAG_DURATION,
+     .value = &flags.grace_ms,
+     .metavar = "DURATION",
+     .help = "leave zombies younger than this alone"},
+    {.name = "max-deletes",
+     .type = KR_FLAG_INT,
+     .value = &flags.max_deletes,
+     .metavar = "N",
+     .help = "deletes per run at most"},
+    {.name = "rate",
+     .type = KR_FLAG_STRING,
+     .value = &flags.rate,
+     .metavar = "QPS",
+     .help = "deletes per second at most"},
+    {.name = "output",
+     .shorthand = 'o',
+     .type = KR_FLAG_STRING,
+     .value = &flags.output,
+     .metavar = "table|json",
+     .help = "how to print the plan"},
+    {.name = "namespace",
+     .shorthand = 'n',
+     .type = KR_FLAG_STRING,
+     .value = &flags.namespace_,
+     .metavar = "NS",
+     .help = "sweep only this namespace (default: all)"},
+    {.name = "inventory",
+     .type = KR_FLAG_STRING,
+     .value = &flags.inventory,
+     .metavar = "URL",
+     .help = "record every delete and skip in this inventory (sqlite:///path, postgresql://...)"},
+    {.name = "resource",
+     .type = KR_FLAG_STRINGS,
+     .value = &flags.resources,
+     .metavar = "GROUP/VERSION/RESOURCE",
+     .help = "what to sweep in the workload clusters, repeated (default v1/configmaps, v1/secrets, "
+             "batch/v1/jobs)",
+     .split_commas = true},
 };
 
 static const kr_manager_program program = {
@@ -101,8 +137,7 @@ static int sweep_once(sweeper *s)
         return rc;
     }
     if (s->inventory && sweep_inventory(&s->opts, s->inventory, &plan, &err) != 0)
-        kr_log(s->opts.logger, KR_LOG_ERROR, "sweeper", "inventory sweep failed: %s",
-               err.message);
+        kr_log(s->opts.logger, KR_LOG_ERROR, "sweeper", "inventory sweep failed: %s", err.message);
     print_plan(s, &plan);
     if (s->inventory)
         sweep_record(s->inventory, &plan, s->opts.logger);

@@ -68,10 +68,11 @@ static void pace(kr_ratelimiter_t *rl)
         return;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    int64_t delay = kr_ratelimiter_when(rl, "", (int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
-    if (delay <= 0)
+    uint64_t delay_ms = kr_ratelimiter_when(rl, "", (int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
+    if (delay_ms == 0)
         return;
-    struct timespec ts = {.tv_sec = delay / 1000000000, .tv_nsec = delay % 1000000000};
+    struct timespec ts = {.tv_sec = (time_t)(delay_ms / 1000),
+                          .tv_nsec = (long)(delay_ms % 1000) * 1000000};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
 }

@@ -62,8 +62,21 @@ KR_API int kr_credential_provider_token_file_new(const char *path, uint64_t rech
 /* Everything a kr_client needs to reach one apiserver. A zero field means
  * the default. Strings are owned by the struct when it comes from
  * the functions below (free with kr_rest_config_free);
- * when a caller fills one on the stack, they stay the caller's. */
+ * when a caller fills one on the stack, they stay the caller's.
+ *
+ * It grows as the options structs do, without an ABI break: `version`
+ * comes first (KR_REST_CONFIG_INIT sets it; 0 is taken as 1, so that
+ * `kr_rest_config c = {.server = ...}` keeps working), fields are only ever
+ * appended, each with the version that introduced it, and the library never
+ * reads a caller's config past the last field of the caller's version (a
+ * version newer than the library's is KR_EINVAL). Configs the library
+ * allocates (kr_rest_config_new, _copy, the loaders) carry
+ * KR_REST_CONFIG_VERSION. Version 1 is every field below. A version 2 field
+ * is appended after impersonate_uid under a "version 2" comment, with
+ * KR_REST_CONFIG_VERSION raised to 2 and the library's table of the end of
+ * each version's fields (lib/config_internal.h) given its entry. */
 typedef struct kr_rest_config {
+    unsigned version; /* KR_REST_CONFIG_VERSION (0 is taken as 1) */
     char *server; /* "https://host:port[/prefix]" (required) */
     /* TLS */
     char *ca_file; /* PEM bundle path, or NULL */
@@ -89,10 +102,14 @@ typedef struct kr_rest_config {
     int burst; /* 0 = 10 (client-go) */
     uint64_t timeout_ms; /* per request, 0 = none (watches never time out) */
     char *namespace_; /* the context's namespace ("default" when unset) */
-    /* Added after the first contract; zero = unset. */
     char **impersonate_groups; /* NULL-terminated list (kubeconfig `as-groups`), or NULL */
     char *impersonate_uid; /* kubeconfig `as-uid`, or NULL */
+    /* Version 2 fields go here. */
 } kr_rest_config;
+#define KR_REST_CONFIG_VERSION 1
+/* clang-format off */
+#define KR_REST_CONFIG_INIT {.version = KR_REST_CONFIG_VERSION}
+/* clang-format on */
 
 /* Configs produced by the loaders below follow one rule a client can rely
  * on: when `bearer_token_file` is set (kubeconfig tokenFile, in-cluster),
@@ -101,18 +118,22 @@ typedef struct kr_rest_config {
  * `credentials`. A hand-filled config with only `bearer_token_file` can
  * get one from kr_credential_provider_token_file_new. */
 
-/* A new, zeroed config (every field "default"), for callers that fill one
+/* A new config of version KR_REST_CONFIG_VERSION, every other field zero
+ * ("default"), for callers that fill one
  * in code and free it with kr_rest_config_free: strings put in it must
  * come from the library's allocator (kr_malloc), as it frees them with
  * kr_free. Errors: KR_ENOMEM. [any thread] */
 KR_API int kr_rest_config_new(kr_rest_config **out, kr_error_t *err);
 /* Free the strings and the provider of a config, and the config itself.
- * For configs made by this library. NULL is a no-op. [any thread] */
+ * For configs made by this library (only the fields of the config's
+ * version are read). NULL is a no-op. [any thread] */
 KR_API void kr_rest_config_free(kr_rest_config *config);
-/* A deep copy; *out is new. The credential provider is copied through its
- * copy() (shared with the original for the library's providers).
- * Errors: KR_ENOMEM; KR_EUNSUPPORTED when `credentials` has no copy().
- * [any thread] */
+/* A deep copy of `config` (borrowed; read up to its version's fields);
+ * *out is new, of version KR_REST_CONFIG_VERSION (later fields zero). The
+ * credential provider is copied through its copy() (shared with the
+ * original for the library's providers). Errors: KR_EINVAL (a version newer
+ * than the library's), KR_ENOMEM; KR_EUNSUPPORTED when `credentials` has no
+ * copy(). [any thread] */
 KR_API int kr_rest_config_copy(const kr_rest_config *config, kr_rest_config **out, kr_error_t *err);
 
 /* ---- kubeconfig ------------------------------------------------------------ */

@@ -83,14 +83,16 @@ KR_API void kr_flag_strings_free(kr_flag_strings *s);
 
 /* One flag of a program. `name` without dashes ("namespace"); `shorthand`
  * an optional one-letter alias ('n' for "-n"), 0 for none. `value` points
- * at the program's storage, already holding the default. */
+ * at the program's storage, already holding the default. Fill it with
+ * designated initialisers ({.name = "workers", .type = KR_FLAG_INT, ...}):
+ * the field order is not part of the contract. */
 typedef struct kr_flag {
     const char *name;
-    char shorthand;
-    kr_flag_type type;
     void *value;
     const char *metavar; /* in --help: "--namespace NS"; NULL: from the type */
     const char *help; /* one line; the default is appended from *value */
+    kr_flag_type type;
+    char shorthand;
     bool split_commas; /* KR_FLAG_STRINGS: "a,b" gives two values */
 } kr_flag;
 

@@ -10,7 +10,11 @@
  * (a getter blocked in kr_queue_get waits until the earliest due time with
  * the default clock). With an injected clock the queue never waits on real
  * time: after moving the clock, call kr_queue_poll (tests do), or any other
- * queue call, to hand out keys that became due. */
+ * queue call, to hand out keys that became due.
+ *
+ * Units: durations (delays) are uint64_t milliseconds named *_ms; time
+ * points (kr_queue_now_ns, deadlines, snapshot times) are the queue's
+ * kr_clock's nanoseconds. */
 #ifndef KRECONCILE_QUEUE_H
 #define KRECONCILE_QUEUE_H
 
@@ -88,11 +92,11 @@ KR_API void kr_queue_free(kr_queue_t *q);
 KR_API int kr_queue_add(kr_queue_t *q, const char *key);
 KR_API int kr_queue_add_priority(kr_queue_t *q, const char *key, int priority);
 
-/* Queue `key` after `delay_ns` (<= 0: now). When the key is already waiting,
- * the earliest due time wins (and the higher priority). Errors as kr_queue_add.
- * [any thread] */
-KR_API int kr_queue_add_after(kr_queue_t *q, const char *key, int64_t delay_ns);
-KR_API int kr_queue_add_after_priority(kr_queue_t *q, const char *key, int64_t delay_ns,
+/* Queue `key` (copied) after `delay_ms` milliseconds (0: now). When the key
+ * is already waiting, the earliest due time wins (and the higher priority).
+ * Errors as kr_queue_add. [any thread] */
+KR_API int kr_queue_add_after(kr_queue_t *q, const char *key, uint64_t delay_ms);
+KR_API int kr_queue_add_after_priority(kr_queue_t *q, const char *key, uint64_t delay_ms,
                                        int priority);
 
 /* client-go's AddRateLimited: queue `key` after the rate limiter's delay
@@ -145,18 +149,18 @@ KR_API int kr_queue_done_try_get(kr_queue_t *q, const char *done_key, const char
 typedef enum kr_queue_result {
     KR_QUEUE_SUCCESS = 0, /* done + forget */
     KR_QUEUE_REQUEUE = 1, /* done + plain re-add: no backoff growth (#132805) */
-    KR_QUEUE_REQUEUE_AFTER = 2, /* done + forget + add_after(after_ns) */
+    KR_QUEUE_REQUEUE_AFTER = 2, /* done + forget + add_after(after_ms) */
     KR_QUEUE_ERROR = 3, /* done + add_failed: backoff grows, max retries apply */
 } kr_queue_result;
 
 /* What `result` says, then done for `key` (in client-go's order: the
  * follow-up is recorded while the key is still processing, so a re-add is
- * queued by done). after_ns is used by KR_QUEUE_REQUEUE_AFTER only. Returns
+ * queued by done). after_ms is used by KR_QUEUE_REQUEUE_AFTER only. Returns
  * KR_ENOTFOUND when the key was not processing (the follow-up was still
  * recorded), else the follow-up's result (0, KR_QUEUE_GAVE_UP, KR_ESHUTDOWN,
  * KR_ENOMEM). [worker] */
 KR_API int kr_queue_done_result(kr_queue_t *q, const char *key, kr_queue_result result,
-                                int64_t after_ns);
+                                uint64_t after_ms);
 
 /* Reset `key`'s backoff and failure count (its work succeeded). [any thread] */
 KR_API void kr_queue_forget(kr_queue_t *q, const char *key);
@@ -167,7 +171,7 @@ KR_API unsigned kr_queue_num_failures(kr_queue_t *q, const char *key);
 /* Keys queued and not yet handed out (waiting and processing keys are not
  * counted, as in client-go). Moves due keys in first. [any thread] */
 KR_API size_t kr_queue_len(kr_queue_t *q);
-/* The queue's clock, in ns (for deadlines). [any thread] */
+/* The queue's clock: a time point in ns (for deadlines). [any thread] */
 KR_API int64_t kr_queue_now_ns(kr_queue_t *q);
 /* Move every key whose due time has passed into the queue and wake waiting
  * getters and drainers. Needed only with an injected clock. [any thread] */
@@ -180,8 +184,9 @@ KR_API void kr_queue_shutdown(kr_queue_t *q);
 KR_API bool kr_queue_shutting_down(kr_queue_t *q);
 
 /* kr_queue_shutdown, then wait until every key being processed is done
- * (client-go ShutDownWithDrain), or until `deadline_ns` on the queue's clock
- * (kr_queue_now_ns() + timeout; < 0: no deadline). With an injected clock
+ * (client-go ShutDownWithDrain), or until `deadline_ns`, a time point on the
+ * queue's clock (kr_queue_now_ns(q) + timeout_ms * 1000000; < 0: no
+ * deadline; one deadline can bound the drain of several queues). With an injected clock
  * the deadline is checked when kr_queue_poll or done runs. On KR_ETIMEDOUT,
  * when `unfinished` is not NULL, *unfinished is a new NULL-terminated array
  * of the keys still processing (one allocation: kr_free(*unfinished)) and
