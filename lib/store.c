@@ -366,6 +366,10 @@ static int prepare(kr_store_t *s, const struct index_def *defs, size_t n_defs, j
     rc = index_values_of(defs, n_defs, obj, key, p, &total, err);
     if (rc)
         goto fail;
+    if (total > UINT32_MAX) {
+        rc = kr_error_set(err, KR_EINVAL, "%s has more than 2^32 index values", key);
+        goto fail;
+    }
     size_t cached_bytes = 0, json_len = 0;
     if (from) {
         cached_bytes = from->cached_bytes;
@@ -397,7 +401,7 @@ static int prepare(kr_store_t *s, const struct index_def *defs, size_t n_defs, j
     e->wire_bytes = wire_bytes;
     e->cached_bytes = cached_bytes;
     e->alloc_bytes = own;
-    e->n_buckets = total;
+    e->n_buckets = (uint32_t)total;
     memset(e->buckets, 0, total * (sizeof(struct bucket *) + sizeof(uint32_t)));
     char *at = (char *)(kr_store_member_at(e) + total);
     e->key = at;

@@ -81,7 +81,7 @@ struct entry {
     json_t *tree; /* compact: a parsed tree while in the tree cache */
     size_t cache_at; /* its slot there; both guarded by tree_cache.mu */
     unsigned refs; /* atomic */
-    size_t n_buckets;
+    uint32_t n_buckets; /* beside refs: no padding */
     /* its buckets, then (kr_store_member_at) its position in each */
     struct bucket *buckets[];
 };
