@@ -94,8 +94,8 @@ static int rehash(kr_keymap *m, size_t ncap)
 int kr_keymap_reserve(kr_keymap *m, size_t count)
 {
     size_t cap = m->slots ? m->mask + 1 : 0;
-    if (cap && fits(count, cap))
-        return 0;
+    if (fits(count, cap))
+        return 0; /* also reserving 0 keys in the zero value */
     size_t ncap = capacity_for(count, cap ? cap * 2 : KEYMAP_MIN_CAPACITY);
     if (!ncap)
         return KR_ENOMEM;

@@ -112,6 +112,8 @@ START_TEST(map_zero_value_put_iterate_and_empty_key)
     ck_assert_ptr_null(kr_keymap_next(&m, &it));
     ck_assert_uint_eq(kr_keymap_bytes(&m), 0);
     kr_keymap_shrink(&m);
+    ck_assert_int_eq(kr_keymap_reserve(&m, 0), 0);
+    ck_assert_uint_eq(kr_keymap_bytes(&m), 0); /* nothing to make room for */
 
     static char keys[NKEYS][24], again[NKEYS][24];
     static bool seen[NKEYS];
