@@ -473,7 +473,10 @@ COLD struct qitem *item_new(kr_queue_t *q, uint64_t hash, const char *key, size_
     it->len = len;
     memcpy(it->key, key, len);
     it->key[len] = '\0';
-    kr_keymap_insert(&q->items, hash, it->key, len, it);
+    if (kr_keymap_insert(&q->items, hash, it->key, len, it) != 0) { /* a key of 4 GiB */
+        kr_free(it);
+        return NULL;
+    }
     return it;
 }
 

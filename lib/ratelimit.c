@@ -150,7 +150,7 @@ static unsigned per_item_bump(struct per_item *p, const char *key)
     struct counted_key *c = kr_keymap_get(&p->failures, hash, key, len);
     if (!c) {
         c = kr_malloc(sizeof(*c) + len + 1);
-        if (!c || kr_keymap_reserve_one(&p->failures) != 0) {
+        if (!c || len > KR_KEYMAP_KEY_MAX || kr_keymap_reserve_one(&p->failures) != 0) {
             kr_free(c);
             pthread_mutex_unlock(&p->mu);
             return UINT32_MAX;

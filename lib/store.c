@@ -107,7 +107,7 @@ int kr_store_key_of(const json_t *obj, char **key, kr_error_t *err)
 static void bucket_free(struct bucket *b)
 {
     kr_free(b->value);
-    kr_keymap_free(&b->members);
+    kr_free(b->members);
     kr_free(b);
 }
 
@@ -145,27 +145,55 @@ static void state_free(struct state *st)
     kr_free(st);
 }
 
-/* Take `e` out of bucket `b`, dropping the bucket when it empties. Never
- * allocates, so it is also the rollback path. */
-static void bucket_leave(struct state *st, struct bucket *b, struct entry *e)
+/* Remove an empty bucket from its index and free it. */
+static void bucket_drop(struct state *st, struct bucket *b)
 {
-    kr_store_set_remove(&b->members, e);
-    if (b->members.count > 0)
-        return;
     kr_store_map_remove(&st->indexes[b->index], b->value);
     bucket_free(b);
 }
 
-static void entry_unlink_buckets(struct state *st, struct entry *e, size_t n)
+/* Take `e` out of its k-th bucket, dropping the bucket when it empties.
+ * Never fails, so it is also the rollback path. */
+static void bucket_leave(struct state *st, struct entry *e, size_t k)
 {
-    for (size_t i = 0; i < n; i++)
-        bucket_leave(st, e->buckets[i], e);
+    struct bucket *b = e->buckets[k];
+    uint32_t at = kr_store_member_at(e)[k];
+    struct entry *last = b->members[--b->n_members];
+    if (last != e) {
+        /* the last member fills the hole; its own position for b changes */
+        b->members[at] = last;
+        for (size_t j = 0; j < last->n_buckets; j++)
+            if (last->buckets[j] == b) {
+                kr_store_member_at(last)[j] = at;
+                break;
+            }
+    }
+    if (b->n_members == 0) {
+        bucket_drop(st, b);
+        return;
+    }
+    if (b->cap_members >= 16 && b->n_members <= b->cap_members / 4) {
+        /* a bucket that emptied gives half its array back (or keeps it) */
+        size_t cap = b->cap_members / 2;
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+        struct entry **smaller = kr_realloc(b->members, cap * sizeof(*smaller));
+        if (smaller) {
+            b->members = smaller;
+            b->cap_members = cap;
+        }
+    }
 }
 
-/* Put e into the bucket of (index, value), creating the bucket; *value is
- * moved into a new bucket. 0 or KR_ENOMEM with nothing changed. */
-static int bucket_join(struct state *st, size_t index, char **value, struct entry *e,
-                       struct bucket **out)
+static void entry_unlink_buckets(struct state *st, struct entry *e, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        bucket_leave(st, e, k);
+}
+
+/* Put e into the bucket of (index, value) as its k-th bucket, creating the
+ * bucket; *value is moved into a new bucket. 0 or KR_ENOMEM with nothing
+ * changed. */
+static int bucket_join(struct state *st, size_t index, char **value, struct entry *e, size_t k)
 {
     kr_keymap *m = &st->indexes[index];
     struct bucket *b = kr_store_map_get(m, *value);
@@ -181,12 +209,23 @@ static int bucket_join(struct state *st, size_t index, char **value, struct entr
         }
         *value = NULL;
     }
-    if (kr_store_set_add(&b->members, e) != 0) {
-        if (b->members.count == 0)
-            bucket_leave(st, b, e);
-        return KR_ENOMEM;
+    if (b->n_members == b->cap_members) {
+        /* growth by half: the array stays at least 2/3 full */
+        size_t cap = b->cap_members < 2 ? 2 : b->cap_members + b->cap_members / 2;
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+        struct entry **grown =
+            b->n_members < UINT32_MAX ? kr_realloc(b->members, cap * sizeof(*grown)) : NULL;
+        if (!grown) {
+            if (b->n_members == 0)
+                bucket_drop(st, b);
+            return KR_ENOMEM;
+        }
+        b->members = grown;
+        b->cap_members = cap;
     }
-    *out = b;
+    e->buckets[k] = b;
+    kr_store_member_at(e)[k] = (uint32_t)b->n_members;
+    b->members[b->n_members++] = e;
     return 0;
 }
 
@@ -221,7 +260,7 @@ static int state_link(struct state *st, struct prepared *p, struct entry **old)
     size_t linked = 0;
     for (size_t i = 0; i < p->n_values; i++) {
         for (size_t k = 0; k < p->values[i].n; k++) {
-            if (bucket_join(st, i, &p->values[i].v[k], e, &e->buckets[linked]) != 0) {
+            if (bucket_join(st, i, &p->values[i].v[k], e, linked) != 0) {
                 entry_unlink_buckets(st, e, linked);
                 return KR_ENOMEM;
             }
@@ -327,6 +366,10 @@ static int prepare(kr_store_t *s, const struct index_def *defs, size_t n_defs, j
     rc = index_values_of(defs, n_defs, obj, key, p, &total, err);
     if (rc)
         goto fail;
+    if (total > UINT32_MAX) {
+        rc = kr_error_set(err, KR_EINVAL, "%s has more than 2^32 index values", key);
+        goto fail;
+    }
     size_t cached_bytes = 0, json_len = 0;
     if (from) {
         cached_bytes = from->cached_bytes;
@@ -345,8 +388,8 @@ static int prepare(kr_store_t *s, const struct index_def *defs, size_t n_defs, j
     const char *rv =
         json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
     size_t key_len = strlen(key), rv_len = rv ? strlen(rv) : 0;
-    size_t own = sizeof(struct entry) + total * sizeof(struct bucket *) + key_len + 1 +
-                 (rv ? rv_len + 1 : 0);
+    size_t own = sizeof(struct entry) + total * (sizeof(struct bucket *) + sizeof(uint32_t)) +
+                 key_len + 1 + (rv ? rv_len + 1 : 0);
     size_t bytes = own + (s->compact ? json_len + 1 : 0);
     struct entry *e = kr_malloc(bytes);
     if (!e) {
@@ -358,8 +401,9 @@ static int prepare(kr_store_t *s, const struct index_def *defs, size_t n_defs, j
     e->wire_bytes = wire_bytes;
     e->cached_bytes = cached_bytes;
     e->alloc_bytes = own;
-    e->n_buckets = total;
-    char *at = (char *)&e->buckets[total];
+    e->n_buckets = (uint32_t)total;
+    memset(e->buckets, 0, total * (sizeof(struct bucket *) + sizeof(uint32_t)));
+    char *at = (char *)(kr_store_member_at(e) + total);
     e->key = at;
     memcpy(at, key, key_len + 1);
     at += key_len + 1;

@@ -1,8 +1,8 @@
 /* libkreconcile — internals of the store shared by lib/store*.c: the
- * store's structures and its transform helpers. The key map, the indexes
- * and the buckets' member sets are the base layer's kr_keymap
- * (lib/util_map.c), guarded by the store's lock (see lib/store.c). Never
- * installed. */
+ * store's structures and its transform helpers. The key map and the
+ * indexes are the base layer's kr_keymap (lib/util_map.c); a bucket's
+ * members are an array in which each member knows its position. All
+ * guarded by the store's lock (see lib/store.c). Never installed. */
 #ifndef KR_LIB_STORE_INTERNAL_H
 #define KR_LIB_STORE_INTERNAL_H
 
@@ -18,8 +18,8 @@
 
 #include "util_internal.h"
 
-/* The store's keys and index values are NUL-terminated strings, its
- * buckets' members pointers: thin shorthands over kr_keymap. */
+/* The store's keys and index values are NUL-terminated strings: thin
+ * shorthands over kr_keymap. */
 static inline void *kr_store_map_get(const kr_keymap *m, const char *key)
 {
     size_t len = strlen(key);
@@ -38,17 +38,6 @@ static inline void *kr_store_map_remove(kr_keymap *m, const char *key)
     return kr_keymap_remove(m, kr_key_hash(key, len), key, len);
 }
 
-/* A set of non-NULL pointers (see kr_ptr_hash). */
-static inline int kr_store_set_add(kr_keymap *s, void *p)
-{
-    return kr_keymap_put(s, kr_ptr_hash(p), p, 0, p, NULL);
-}
-
-static inline void kr_store_set_remove(kr_keymap *s, void *p)
-{
-    (void)kr_keymap_remove(s, kr_ptr_hash(p), p, 0);
-}
-
 /* ---- the store's structures (lib/store.c explains the locking) ---- */
 
 struct kr_store_index_values {
@@ -62,12 +51,16 @@ struct index_def {
     void *user;
 };
 
-/* One value of one index: the set of entries that have it. A bucket
- * exists only while it has members. */
+/* One value of one index: the set of entries that have it, packed in an
+ * array (8 bytes a member where a hash set took several slots); each
+ * member keeps its position there (kr_store_member_at), so that leaving is
+ * O(1): the last member moves into the hole. A bucket exists only while it
+ * has members. */
 struct bucket {
     char *value;
     size_t index;
-    kr_keymap members; /* struct entry * */
+    struct entry **members;
+    size_t n_members, cap_members;
 };
 
 /* One cached object. Allocated once with its bucket list, key,
@@ -88,9 +81,18 @@ struct entry {
     json_t *tree; /* compact: a parsed tree while in the tree cache */
     size_t cache_at; /* its slot there; both guarded by tree_cache.mu */
     unsigned refs; /* atomic */
-    size_t n_buckets;
+    uint32_t n_buckets; /* beside refs: no padding */
+    /* its buckets, then (kr_store_member_at) its position in each */
     struct bucket *buckets[];
 };
+
+/* Where `e` sits in the members of e->buckets[k]: an array of n_buckets
+ * positions right after the buckets (a bucket of 2^32 objects would need
+ * hundreds of GiB). */
+static inline uint32_t *kr_store_member_at(struct entry *e)
+{
+    return (uint32_t *)(void *)&e->buckets[e->n_buckets];
+}
 
 /* Everything a reader can see; replaced whole by replace/add_indexer. */
 struct state {

@@ -197,9 +197,8 @@ static void gather_state(struct gather *g, const struct state *st)
 
 static void gather_bucket(struct gather *g, const struct bucket *b)
 {
-    struct entry *e;
-    for (size_t k = 0; b && !g->rc && (e = kr_keymap_next(&b->members, &k));)
-        gather_entry(g, e);
+    for (size_t k = 0; b && k < b->n_members && !g->rc; k++)
+        gather_entry(g, b->members[k]);
 }
 
 static int index_number(const kr_store_t *s, const char *index, size_t *out)
@@ -390,7 +389,8 @@ static void store_stats_fill(const kr_store_t *store, kr_store_stats *out)
         overhead += kr_keymap_bytes(m);
         const struct bucket *b;
         for (size_t k = 0; (b = kr_keymap_next(m, &k));)
-            overhead += sizeof(*b) + strlen(b->value) + 1 + kr_keymap_bytes(&b->members);
+            /* NOLINTNEXTLINE(bugprone-sizeof-expression): pointers */
+            overhead += sizeof(*b) + strlen(b->value) + 1 + b->cap_members * sizeof(*b->members);
     }
     out->overhead_bytes = overhead;
     out->received_bytes_total = s->received_total;

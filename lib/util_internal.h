@@ -125,26 +125,60 @@ static inline bool kr_same_key(const char *a, const char *b, size_t len)
     return x == y;
 }
 
-/* One slot: the cached hash, the key (borrowed: the caller keeps it alive
- * at a stable address while it is in the map, typically inside `val`) and
- * the value. */
+/* One slot, 24 bytes: the key (borrowed: the caller keeps it alive at a
+ * stable address while it is in the map, typically inside `val`), the
+ * value, 32 bits of the key's hash and the key's length. */
 typedef struct kr_keymap_slot {
-    uint64_t hash; /* 0: empty */
     const char *key;
-    size_t len;
     void *val;
+    uint32_t hash; /* kr_keymap_hash32 of the key's hash; 0: empty */
+    uint32_t len;
 } kr_keymap_slot;
 
-/* Linear probing with backward-shift deletion (no tombstones), load <= 1/2.
- * Never owns keys or values. Not thread-safe: the owner's lock guards it.
- * Hashes are kr_key_hash(key, len), computed by the caller (often outside
- * its lock). The zero value is an empty map (kr_keymap_init only pre-sizes
- * it); the first insert or reserve allocates. */
+/* Robin-hood linear probing (a key never sits farther from its home slot
+ * than the key it passed), load <= 7/8, backward-shift deletion (no
+ * tombstones). Never owns keys or values. Not thread-safe: the owner's
+ * lock guards it. Hashes are kr_key_hash(key, len), computed by the caller
+ * (often outside its lock); the map keeps 32 bits of them. Keys are at
+ * most KR_KEYMAP_KEY_MAX bytes (4 GiB - 1). The zero value is an empty map
+ * (kr_keymap_init only pre-sizes it); the first insert or reserve
+ * allocates. */
 typedef struct kr_keymap {
     kr_keymap_slot *slots;
-    size_t mask; /* capacity - 1; capacity is a power of two */
+    size_t mask; /* capacity - 1; capacity is a power of two, at most 2^32 */
     size_t count;
 } kr_keymap;
+
+#define KR_KEYMAP_KEY_MAX ((size_t)UINT32_MAX)
+
+/* The 32 bits of a 64-bit key hash the map keeps: never 0. */
+static inline uint32_t kr_keymap_hash32(uint64_t hash)
+{
+    uint32_t h = (uint32_t)hash ^ (uint32_t)(hash >> 32);
+    return h ? h : 1;
+}
+
+/* How far slot i's key sits from its home slot. */
+static inline size_t kr_keymap_dist(const kr_keymap *m, size_t i)
+{
+    return (i - m->slots[i].hash) & m->mask;
+}
+
+/* The slot of key, or SIZE_MAX when absent. A lookup stops at the first
+ * slot whose key is nearer its home than the key sought would be. */
+static inline size_t kr_keymap_find(const kr_keymap *m, uint64_t hash, const char *key, size_t len)
+{
+    if (m->count == 0)
+        return SIZE_MAX; /* also the zero value's NULL table */
+    uint32_t h = kr_keymap_hash32(hash);
+    for (size_t i = h & m->mask, d = 0;; i = (i + 1) & m->mask, d++) {
+        const kr_keymap_slot *s = &m->slots[i];
+        if (s->hash == h && s->len == len && kr_same_key(s->key, key, len))
+            return i;
+        if (s->hash == 0 || kr_keymap_dist(m, i) < d)
+            return SIZE_MAX;
+    }
+}
 
 /* 0 or KR_ENOMEM. */
 int kr_keymap_init(kr_keymap *m, size_t capacity_hint);
@@ -153,26 +187,22 @@ void kr_keymap_free(kr_keymap *m);
 /* The value stored under key, or NULL. Inline: it runs under locks. */
 static inline void *kr_keymap_get(const kr_keymap *m, uint64_t hash, const char *key, size_t len)
 {
-    if (m->count == 0)
-        return NULL; /* also the zero value's NULL table */
-    for (size_t i = hash & m->mask;; i = (i + 1) & m->mask) {
-        const kr_keymap_slot *s = &m->slots[i];
-        if (s->hash == 0)
-            return NULL;
-        if (s->hash == hash && s->len == len && kr_same_key(s->key, key, len))
-            return s->val;
-    }
+    size_t i = kr_keymap_find(m, hash, key, len);
+    return i == SIZE_MAX ? NULL : m->slots[i].val;
 }
 
-/* Insert a key that is not present (the caller checked). 0 or KR_ENOMEM; on
- * failure the map is unchanged. */
+/* Insert a key that is not present (the caller checked). 0, KR_ENOMEM or
+ * KR_EINVAL (a key longer than KR_KEYMAP_KEY_MAX); on failure the map is
+ * unchanged. */
 int kr_keymap_insert(kr_keymap *m, uint64_t hash, const char *key, size_t len, void *val);
-/* Make room for one more insert so that kr_keymap_insert cannot fail. */
+/* Make room for one more insert so that kr_keymap_insert cannot fail for a
+ * key of at most KR_KEYMAP_KEY_MAX bytes. */
 int kr_keymap_reserve_one(kr_keymap *m);
 /* Make room for `count` keys in all: 0 or KR_ENOMEM (map unchanged). */
 int kr_keymap_reserve(kr_keymap *m, size_t count);
 /* Insert or replace (the slot then takes the new key pointer); *old gets the
- * replaced value or NULL. 0 or KR_ENOMEM (map unchanged). */
+ * replaced value or NULL. 0, KR_ENOMEM or KR_EINVAL (key too long); on
+ * failure the map is unchanged. */
 int kr_keymap_put(kr_keymap *m, uint64_t hash, const char *key, size_t len, void *val, void **old);
 /* Remove key; returns its value or NULL when absent. */
 void *kr_keymap_remove(kr_keymap *m, uint64_t hash, const char *key, size_t len);
@@ -192,19 +222,6 @@ static inline void *kr_keymap_next(const kr_keymap *m, size_t *i)
         if (m->slots[*i].hash != 0)
             return m->slots[(*i)++].val;
     return NULL;
-}
-
-/* Pointer sets: a pointer p is its own key with kr_ptr_hash(p), key p and
- * len 0. The hash is a bijection of the pointer (xor-shifts and an odd
- * multiplier) and never 0 for a non-NULL p, so equal hashes are equal
- * pointers and the zero-length key comparison is enough. */
-static inline uint64_t kr_ptr_hash(const void *p)
-{
-    uint64_t h = (uint64_t)(uintptr_t)p;
-    h ^= h >> 29;
-    h *= 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 32;
-    return h;
 }
 
 /* ---- sized copies (the public stats getters) ------------------------------ */

@@ -895,6 +895,21 @@ static void model_check(kr_store_t *s, const struct model *m, bool owner_index, 
             want += m->owners[k][0] && owners_has(m->owners[k], *p);
         ck_assert_msg(json_array_size(arr) == want, "step %d: owner %s has %zu, want %zu", step, v,
                       json_array_size(arr), want);
+        /* the right members, each once (not only the right number) */
+        bool seen[MODEL_KEYS] = {false};
+        size_t i;
+        json_t *o;
+        json_array_foreach(arr, i, o)
+        {
+            const json_t *meta = json_object_get(o, "metadata");
+            int k = -1;
+            ck_assert_int_eq(sscanf(json_string_value(json_object_get(meta, "name")), "m%d", &k),
+                             1);
+            ck_assert(k >= 0 && k < MODEL_KEYS && !seen[k]);
+            seen[k] = true;
+            ck_assert_msg(owners_has(m->owners[k], *p), "step %d: %s wrongly under owner %s", step,
+                          m->owners[k], v);
+        }
         values += want > 0;
         json_decref(arr);
     }
@@ -949,6 +964,75 @@ START_TEST(random_operations_agree_with_a_model)
         }
         model_check(s, &m, owner_index, step);
     }
+    kr_store_free(s);
+}
+END_TEST
+
+/* Large buckets emptied in random order: every leaver's hole is filled by
+ * the bucket's last member, whose position must follow, and the members'
+ * arrays shrink as they empty. */
+START_TEST(large_buckets_stay_exact_while_emptied_in_random_order)
+{
+    enum { N = 3000 };
+    kr_test_rng rng;
+    kr_test_rng_init(&rng, kr_test_seed("large buckets"));
+    kr_store_t *s = new_store(NULL);
+    ck_assert_int_eq(kr_store_add_indexer(s, "owner", owners_index, NULL, NULL), 0);
+    static int order[N];
+    static bool live[N];
+    for (int i = 0; i < N; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "o%04d", i);
+        add(s, json_pack("{s:{s:s,s:s},s:{s:s}}", "metadata", "name", name, "namespace",
+                         i % 2 ? "odd" : "even", "data", "owners", i % 3 ? "p,q" : "q"));
+        order[i] = i;
+        live[i] = true;
+    }
+    for (int i = N - 1; i > 0; i--) { /* a shuffle */
+        int j = (int)kr_test_rng_below(&rng, (unsigned long)i + 1), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    for (int done = 0; done <= N; done++) {
+        if (done % 250 == 0 || done > N - 20) {
+            static const char *const lists[][2] = {
+                {"namespace", "odd"}, {"namespace", "even"}, {"owner", "p"}, {"owner", "q"}};
+            for (int l = 0; l < 4; l++) {
+                json_t *arr = NULL;
+                ck_assert_int_eq(kr_store_by_index(s, lists[l][0], lists[l][1], &arr, NULL), 0);
+                static bool seen[N];
+                memset(seen, 0, sizeof(seen));
+                size_t want = 0, idx;
+                for (int i = 0; i < N; i++)
+                    want += live[i] && (l == 0   ? i % 2 == 1
+                                        : l == 1 ? i % 2 == 0
+                                        : l == 2 ? i % 3 != 0
+                                                 : true);
+                ck_assert_uint_eq(json_array_size(arr), want);
+                json_t *o;
+                json_array_foreach(arr, idx, o)
+                {
+                    int i = -1;
+                    const char *name =
+                        json_string_value(json_object_get(json_object_get(o, "metadata"), "name"));
+                    ck_assert_int_eq(sscanf(name, "o%d", &i), 1);
+                    ck_assert(i >= 0 && i < N && live[i] && !seen[i]);
+                    seen[i] = true;
+                }
+                json_decref(arr);
+            }
+        }
+        if (done == N)
+            break;
+        char key[32];
+        int i = order[done];
+        snprintf(key, sizeof(key), "%s/o%04d", i % 2 ? "odd" : "even", i);
+        ck_assert_int_eq(kr_store_delete_key(s, key, NULL, NULL), 0);
+        live[i] = false;
+    }
+    kr_store_stats st;
+    kr_store_get_stats(s, &st, sizeof(st));
+    ck_assert_uint_eq(st.objects, 0);
     kr_store_free(s);
 }
 END_TEST
@@ -1084,6 +1168,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, raw_text_is_what_jansson_prints_and_parses_back);
     tcase_add_test(tc, snapshots_stay_consistent_while_a_writer_mutates);
     tcase_add_test(tc, random_operations_agree_with_a_model);
+    tcase_add_test(tc, large_buckets_stay_exact_while_emptied_in_random_order);
     tcase_add_test(tc, allocation_failures_are_reported_without_leaks);
     suite_add_tcase(s, tc);
     return s;

@@ -102,8 +102,8 @@ START_TEST(map_agrees_with_a_reference_under_random_operations)
 END_TEST
 
 /* The zero value is an empty map; put replaces; next visits every value
- * once; a pointer set keyed by kr_ptr_hash (len 0) tells pointers apart. */
-START_TEST(map_zero_value_put_iterate_and_pointer_set)
+ * once; keys compare by content, including the empty key. */
+START_TEST(map_zero_value_put_iterate_and_empty_key)
 {
     kr_keymap m = {0};
     ck_assert_ptr_null(kr_keymap_get(&m, kr_str_hash("a"), "a", 1));
@@ -112,6 +112,8 @@ START_TEST(map_zero_value_put_iterate_and_pointer_set)
     ck_assert_ptr_null(kr_keymap_next(&m, &it));
     ck_assert_uint_eq(kr_keymap_bytes(&m), 0);
     kr_keymap_shrink(&m);
+    ck_assert_int_eq(kr_keymap_reserve(&m, 0), 0);
+    ck_assert_uint_eq(kr_keymap_bytes(&m), 0); /* nothing to make room for */
 
     static char keys[NKEYS][24], again[NKEYS][24];
     static bool seen[NKEYS];
@@ -148,21 +150,197 @@ START_TEST(map_zero_value_put_iterate_and_pointer_set)
         ck_assert(seen[i]);
     kr_keymap_free(&m);
 
-    kr_keymap set = {0};
-    for (int i = 0; i < NKEYS; i++) /* adjacent addresses, equal contents at len 0 */
-        ck_assert_int_eq(
-            kr_keymap_put(&set, kr_ptr_hash(&seen[i]), (const char *)&seen[i], 0, &seen[i], NULL),
-            0);
-    ck_assert_int_eq(
-        kr_keymap_put(&set, kr_ptr_hash(&seen[7]), (const char *)&seen[7], 0, &seen[7], NULL), 0);
-    ck_assert_uint_eq(set.count, NKEYS);
-    for (int i = 0; i < NKEYS; i += 3)
-        ck_assert_ptr_eq(kr_keymap_remove(&set, kr_ptr_hash(&seen[i]), (const char *)&seen[i], 0),
-                         &seen[i]);
-    for (int i = 0; i < NKEYS; i++)
-        ck_assert_ptr_eq(kr_keymap_get(&set, kr_ptr_hash(&seen[i]), (const char *)&seen[i], 0),
-                         i % 3 ? &seen[i] : NULL);
-    kr_keymap_free(&set);
+    /* keys are compared by content: "" at two addresses is one key */
+    char e1[1] = "", e2[1] = "";
+    ck_assert_int_eq(kr_keymap_put(&m, kr_key_hash(e1, 0), e1, 0, e1, NULL), 0);
+    void *old = NULL;
+    ck_assert_int_eq(kr_keymap_put(&m, kr_key_hash(e2, 0), e2, 0, e2, &old), 0);
+    ck_assert_ptr_eq(old, e1);
+    ck_assert_uint_eq(m.count, 1);
+    ck_assert_ptr_eq(kr_keymap_remove(&m, kr_key_hash("", 0), "", 0), e2);
+    /* a key longer than KR_KEYMAP_KEY_MAX is refused, never found */
+    ck_assert_int_eq(kr_keymap_insert(&m, 1, "x", KR_KEYMAP_KEY_MAX + 1, e1), KR_EINVAL);
+    ck_assert_int_eq(kr_keymap_put(&m, 1, "x", KR_KEYMAP_KEY_MAX + 1, e1, NULL), KR_EINVAL);
+    ck_assert_ptr_null(kr_keymap_get(&m, 1, "x", KR_KEYMAP_KEY_MAX + 1));
+    ck_assert_uint_eq(m.count, 0);
+    kr_keymap_free(&m);
+}
+END_TEST
+
+/* The robin-hood invariant over the whole table: a key away from its home
+ * follows an occupied slot and sits at most one slot farther from home
+ * than the key before it (dist(i) <= dist(i-1) + 1); and the load. */
+static void map_check_invariants(const kr_keymap *m)
+{
+    if (!m->slots)
+        return;
+    size_t cap = m->mask + 1, used = 0;
+    ck_assert(m->count <= cap - cap / 8);
+    for (size_t i = 0; i < cap; i++) {
+        if (m->slots[i].hash == 0)
+            continue;
+        used++;
+        size_t d = kr_keymap_dist(m, i), prev = (i + cap - 1) & m->mask;
+        if (d > 0) {
+            ck_assert_msg(m->slots[prev].hash != 0, "slot %zu: a gap before a displaced key", i);
+            ck_assert_msg(d <= kr_keymap_dist(m, prev) + 1, "slot %zu: robin-hood order broken", i);
+        }
+    }
+    ck_assert_uint_eq(used, m->count);
+}
+
+/* Hashes chosen by the test: a few home slots for many keys (long runs,
+ * runs that wrap past the table's end, a hash whose 32 kept bits are 0),
+ * so that displacement on insert and the backward shift on removal run
+ * through every case; checked against a reference after every step. */
+#define NFORCED 300
+
+START_TEST(map_forced_collisions_keep_robin_hood_order)
+{
+    unsigned long seed = kr_test_seed("map_forced_collisions_keep_robin_hood_order");
+    kr_test_rng rng;
+    kr_test_rng_init(&rng, seed);
+    static const uint64_t homes[] = {1, 2, 15, 31, 63, 0x100000001ULL, 0xffffffffULL, 127};
+    static char keys[NFORCED][16];
+    static uint64_t hashes[NFORCED];
+    static bool present[NFORCED];
+    memset(present, 0, sizeof(present));
+    for (int i = 0; i < NFORCED; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "k%d", i);
+        hashes[i] = homes[kr_test_rng_below(&rng, sizeof(homes) / sizeof(homes[0]))];
+    }
+    kr_keymap m = {0};
+    for (int step = 0; step < 20000; step++) {
+        int i = (int)kr_test_rng_below(&rng, NFORCED);
+        size_t len = strlen(keys[i]);
+        unsigned long op = kr_test_rng_below(&rng, 10);
+        if (op < 5) {
+            void *old = &m;
+            ck_assert_int_eq(kr_keymap_put(&m, hashes[i], keys[i], len, keys[i], &old), 0);
+            ck_assert_ptr_eq(old, present[i] ? keys[i] : NULL);
+            present[i] = true;
+        } else if (op < 9) {
+            ck_assert_ptr_eq(kr_keymap_remove(&m, hashes[i], keys[i], len),
+                             present[i] ? keys[i] : NULL);
+            present[i] = false;
+        } else {
+            kr_keymap_shrink(&m);
+        }
+        if (step % 64 == 0 || op == 9) {
+            map_check_invariants(&m);
+            for (int k = 0; k < NFORCED; k++)
+                ck_assert_ptr_eq(kr_keymap_get(&m, hashes[k], keys[k], strlen(keys[k])),
+                                 present[k] ? keys[k] : NULL);
+        }
+    }
+    /* the queue's sweep: remove some keys with remove_at while scanning
+     * (revisiting a slot a later key moved into); the others all stay */
+    for (size_t s = 0; s <= m.mask;) {
+        const char *k = m.slots[s].hash ? m.slots[s].val : NULL;
+        int i = -1;
+        if (k && sscanf(k, "k%d", &i) == 1 && i % 3 == 0) {
+            kr_keymap_remove_at(&m, s);
+            present[i] = false;
+        } else {
+            s++;
+        }
+    }
+    map_check_invariants(&m);
+    for (int k = 0; k < NFORCED; k++)
+        ck_assert_ptr_eq(kr_keymap_get(&m, hashes[k], keys[k], strlen(keys[k])),
+                         present[k] ? keys[k] : NULL);
+    kr_keymap_free(&m);
+}
+END_TEST
+
+/* Growth keeps the table the smallest power of two within 7/8 load (24
+ * bytes a slot); reserve makes the inserts after it allocation-free;
+ * shrink gives memory back once at most an eighth is used. */
+START_TEST(map_grows_to_seven_eighths_and_shrinks)
+{
+    enum { N = 100000 };
+    static char keys[N][12];
+    kr_keymap m = {0};
+    ck_assert_uint_eq(sizeof(kr_keymap_slot), 24);
+    for (int i = 0; i < N; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "g%d", i);
+        size_t len = strlen(keys[i]);
+        ck_assert_int_eq(kr_keymap_insert(&m, kr_key_hash(keys[i], len), keys[i], len, keys[i]), 0);
+        size_t cap = m.mask + 1;
+        ck_assert(m.count <= cap - cap / 8);
+        ck_assert(cap == 16 || m.count > cap / 2 - cap / 16); /* not yet fit for half */
+        ck_assert_uint_eq(kr_keymap_bytes(&m), cap * sizeof(kr_keymap_slot));
+    }
+    ck_assert_uint_eq(m.mask + 1, 131072); /* 100,000 keys: 0.76 full */
+    map_check_invariants(&m);
+    for (int i = 0; i < N - N / 10; i++)
+        ck_assert_ptr_eq(kr_keymap_remove(&m, kr_str_hash(keys[i]), keys[i], strlen(keys[i])),
+                         keys[i]);
+    kr_keymap_shrink(&m);
+    ck_assert_uint_eq(m.mask + 1, 65536); /* 10,000 keys: at most a quarter full */
+    map_check_invariants(&m);
+    for (int i = 0; i < N; i++)
+        ck_assert_ptr_eq(kr_keymap_get(&m, kr_str_hash(keys[i]), keys[i], strlen(keys[i])),
+                         i >= N - N / 10 ? keys[i] : NULL);
+    kr_keymap_free(&m);
+
+    ck_assert_int_eq(kr_keymap_init(&m, 1000), 0);
+    ck_assert_uint_eq(m.mask + 1, 2048); /* 1,000 > 7/8 of 1,024 */
+    kr_keymap_free(&m);
+    ck_assert_int_eq(kr_keymap_reserve(&m, 896), 0);
+    ck_assert_uint_eq(m.mask + 1, 1024);
+    for (int i = 0; i < 896; i++) {
+        size_t len = strlen(keys[i]);
+        ck_assert_int_eq(kr_keymap_insert(&m, kr_key_hash(keys[i], len), keys[i], len, keys[i]), 0);
+    }
+    ck_assert_uint_eq(m.mask + 1, 1024);
+    kr_keymap_free(&m);
+}
+END_TEST
+
+/* Every allocation the map makes may fail: the map is then unchanged
+ * (every key still found, the count kept) and nothing leaks. */
+static int map_session(void *arg)
+{
+    (void)arg;
+    static char keys[200][12];
+    int bad = 0;
+    kr_keymap m = {0};
+    if (kr_keymap_init(&m, 4) != 0)
+        return 0;
+    size_t n = 0;
+    for (int i = 0; i < 200; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "f%d", i);
+        size_t len = strlen(keys[i]);
+        uint64_t h = kr_key_hash(keys[i], len);
+        int rc = i % 2 ? kr_keymap_insert(&m, h, keys[i], len, keys[i])
+                       : kr_keymap_put(&m, h, keys[i], len, keys[i], NULL);
+        if (rc == 0)
+            n++;
+        else
+            bad |= rc != KR_ENOMEM || kr_keymap_get(&m, h, keys[i], len) != NULL;
+        bad |= m.count != n;
+    }
+    bad |= kr_keymap_reserve(&m, 5000) != 0 && m.count != n;
+    size_t found = 0;
+    for (int i = 0; i < 200; i++)
+        found += kr_keymap_get(&m, kr_str_hash(keys[i]), keys[i], strlen(keys[i])) != NULL;
+    bad |= found != n;
+    for (int i = 0; i < 200; i += 2)
+        (void)kr_keymap_remove(&m, kr_str_hash(keys[i]), keys[i], strlen(keys[i]));
+    kr_keymap_shrink(&m); /* may fail: the larger table stays */
+    found = 0;
+    for (int i = 0; i < 200; i++)
+        found += kr_keymap_get(&m, kr_str_hash(keys[i]), keys[i], strlen(keys[i])) != NULL;
+    bad |= found != m.count;
+    kr_keymap_free(&m);
+    return bad;
+}
+
+START_TEST(map_allocation_failures_leave_it_unchanged)
+{
+    long runs = kr_test_alloc_failure_sweep(map_session, NULL);
+    ck_assert_msg(runs > 3, "sweep returned %ld", runs);
 }
 END_TEST
 
@@ -457,7 +635,10 @@ int main(void)
     TCase *tc = tcase_create("util");
     tcase_add_test(tc, hash_is_never_zero_and_reads_only_the_key);
     tcase_add_test(tc, map_agrees_with_a_reference_under_random_operations);
-    tcase_add_test(tc, map_zero_value_put_iterate_and_pointer_set);
+    tcase_add_test(tc, map_zero_value_put_iterate_and_empty_key);
+    tcase_add_test(tc, map_forced_collisions_keep_robin_hood_order);
+    tcase_add_test(tc, map_grows_to_seven_eighths_and_shrinks);
+    tcase_add_test(tc, map_allocation_failures_leave_it_unchanged);
     tcase_add_test(tc, clock_is_monotonic_and_injectable);
     tcase_add_test(tc, rng_is_reproducible_from_its_seed);
     tcase_add_test(tc, base64_matches_rfc4648_vectors);
