@@ -114,14 +114,17 @@ enum {
     KR_INV_STMT_GET_OBJECT,
     KR_INV_STMT_LAST_SEQ,
     KR_INV_STMT_CHECKPOINTS,
-    /* The four statements of a chunk of 1..KR_INV_CHUNK events, one id
+    /* The single-row statements of a chunk (backends without arrays). */
+    KR_INV_STMT_CURRENT_ROW,
+    KR_INV_STMT_HELD_ROW,
+    KR_INV_STMT_UPSERT_OBJECT,
+    /* The two writes of a chunk of 1..KR_INV_CHUNK events as one
+     * statement each (backends with arrays: one round trip each), one id
      * per (statement, row count) from KR_INV_STMT_CHUNK_BASE on. */
-    KR_INV_STMT_CHUNK_ROWS,
-    KR_INV_STMT_CHUNK_HELD,
     KR_INV_STMT_CHUNK_TXNS,
     KR_INV_STMT_CHUNK_OBJECTS,
     KR_INV_STMT_CHUNK_BASE,
-    KR_INV_N_STMTS = KR_INV_STMT_CHUNK_BASE + 4 * KR_INV_CHUNK
+    KR_INV_N_STMTS = KR_INV_STMT_CHUNK_BASE + 2 * KR_INV_CHUNK
 };
 
 #endif /* KR_LIB_INVENTORY_INTERNAL_H */
