@@ -66,6 +66,19 @@ int kr_inv_rows_add(kr_inv_rows *rows, size_t n_cols, kr_inv_cell_cb cell, void 
     return 0;
 }
 
+void kr_inv_stats_copy(pthread_mutex_t *lock, const void *stats, size_t size, void *out,
+                       size_t out_size)
+{
+    if (!lock) {
+        if (out)
+            memset(out, 0, out_size);
+        return;
+    }
+    pthread_mutex_lock(lock);
+    kr_copy_sized(out, out_size, stats, size);
+    pthread_mutex_unlock(lock);
+}
+
 const char *kr_inv_redact_url(const char *url, char *buf, size_t size)
 {
     /* scheme://user:password@host → scheme://user:***@host */
@@ -213,6 +226,41 @@ static json_t *sanitize(const json_t *obj)
 
 /* ---- opening and the schema ------------------------------------------ */
 
+/* Version 1 of the schema, both dialects: %1$s follows TEXT in key columns,
+ * %2$s is the transactions' sequence column (kr_inv_backend_ops). */
+static const char schema_v1[] =
+    "CREATE TABLE IF NOT EXISTS kr_objects ("
+    " cluster TEXT%1$s NOT NULL, kind TEXT%1$s NOT NULL,"
+    " namespace TEXT%1$s NOT NULL, name TEXT%1$s NOT NULL,"
+    " api_version TEXT NOT NULL, uid TEXT NOT NULL, resource_version TEXT NOT NULL,"
+    " phase TEXT NOT NULL, labels TEXT NOT NULL, created TEXT, deleted_ms BIGINT,"
+    " seq BIGINT NOT NULL, object TEXT NOT NULL,"
+    " PRIMARY KEY (cluster, kind, namespace, name));"
+    "CREATE INDEX IF NOT EXISTS kr_objects_phase"
+    " ON kr_objects (cluster, kind, phase, namespace, name);"
+    "CREATE TABLE IF NOT EXISTS kr_transactions ("
+    " seq %2$s, time_ms BIGINT NOT NULL,"
+    " cluster TEXT NOT NULL, api_version TEXT NOT NULL, kind TEXT NOT NULL,"
+    " namespace TEXT NOT NULL, name TEXT NOT NULL, uid TEXT NOT NULL,"
+    " resource_version TEXT NOT NULL, event TEXT NOT NULL, actor TEXT NOT NULL, patch TEXT,"
+    " dedup_key TEXT UNIQUE);"
+    "CREATE INDEX IF NOT EXISTS kr_transactions_resource"
+    " ON kr_transactions (kind, namespace, name, seq);"
+    "CREATE TABLE IF NOT EXISTS kr_checkpoints ("
+    " cluster TEXT%1$s NOT NULL, resource TEXT%1$s NOT NULL,"
+    " resource_version TEXT NOT NULL, updated_ms BIGINT NOT NULL,"
+    " PRIMARY KEY (cluster, resource));";
+
+static int create_schema_v1(kr_inventory_t *inv, kr_error_t *err)
+{
+    char *sql = kr_asprintf(schema_v1, inv->ops->key_collation, inv->ops->seq_column);
+    if (!sql)
+        return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    int ret = inv->ops->exec_script(inv->be, sql, err);
+    kr_free(sql);
+    return ret;
+}
+
 static int run_schema(kr_inventory_t *inv, kr_error_t *err)
 {
     const kr_inv_backend_ops *ops = inv->ops;
@@ -236,7 +284,7 @@ static int run_schema(kr_inventory_t *inv, kr_error_t *err)
     /* Version 1 is the first: migrations from older versions go here,
      * one step per version, each in this transaction. */
     if (ret == 0 && version < 1)
-        ret = ops->exec_script(inv->be, ops->schema_sql, err);
+        ret = create_schema_v1(inv, err);
     if (ret == 0 && version != KR_INVENTORY_SCHEMA_VERSION) {
         kr_inv_param p[] = {KR_INV_INT(KR_INVENTORY_SCHEMA_VERSION)};
         ret =

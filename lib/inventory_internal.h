@@ -7,6 +7,7 @@
 #ifndef KR_LIB_INVENTORY_INTERNAL_H
 #define KR_LIB_INVENTORY_INTERNAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -63,8 +64,10 @@ typedef struct kr_inv_backend_ops {
      * unnest: a chunk's lookups are then one statement of a fixed shape
      * (PostgreSQL's planner scans a whole key prefix for an OR of keys). */
     bool arrays;
-    /* The schema (several statements), run in the schema transaction. */
-    const char *schema_sql;
+    /* The schema's dialect (lib/inventory.c): what follows TEXT in key
+     * columns, and the transactions' sequence column. */
+    const char *key_collation;
+    const char *seq_column;
     /* Statements: `sql` uses ? placeholders (rewritten as $n for
      * PostgreSQL). `stmt_id` >= 0 names a statement the backend may keep
      * prepared (the same id always comes with the same sql); -1: run once.
@@ -97,6 +100,12 @@ int kr_inv_sqlite_open(const kr_inv_open_opts *opts, const kr_inv_backend_ops **
                        kr_error_t *err);
 int kr_inv_pg_open(const kr_inv_open_opts *opts, const kr_inv_backend_ops **ops, void **be,
                    kr_error_t *err);
+
+/* The stats getters of the consumer and the producer: `size` bytes of
+ * `stats`, read under `lock` (both NULL for a NULL handle: zeros), into the
+ * caller's `out` of out_size bytes (kr_copy_sized). [any thread] */
+void kr_inv_stats_copy(pthread_mutex_t *lock, const void *stats, size_t size, void *out,
+                       size_t out_size);
 
 /* The URL with its password (if any) replaced by "***", into buf. */
 const char *kr_inv_redact_url(const char *url, char *buf, size_t size);
