@@ -16,6 +16,7 @@
 #include "kreconcile/inventory.h"
 #include "kreconcile/patch.h"
 #include "kreconcile/selector.h"
+#include "store_internal.h"
 
 struct kr_inventory {
     pthread_mutex_t lock;
@@ -465,18 +466,27 @@ static int check_event(const kr_inventory_event *ev, size_t i, event_fields *f, 
     return 0;
 }
 
-/* Compact JSON text with jansson's allocator: release with dump_free(). */
+/* Compact JSON text, byte for byte what json_dumps(v, JSON_COMPACT) gives,
+ * by the library's printer (lib/store_transform.c): jansson's decodes UTF-8
+ * one code point at a time and hashes every object and array it visits
+ * (loop detection), about half of what applying an event cost. Release
+ * with dump_free(). */
 static char *dump(const json_t *v)
 {
-    return v ? json_dumps(v, JSON_COMPACT) : NULL;
+    if (!v)
+        return NULL;
+    kr_buf text = {0};
+    /* Most objects fit: one allocation. */
+    if (kr_buf_reserve(&text, 2048) != 0 || kr_store_json_print(v, &text) != 0) {
+        kr_buf_free(&text);
+        return NULL;
+    }
+    return text.data;
 }
 
 static void dump_free(char *text)
 {
-    json_free_t jfree = NULL;
-    json_get_alloc_funcs(NULL, &jfree);
-    if (text)
-        jfree(text);
+    kr_free(text);
 }
 
 /* ---- applying a chunk of events -------------------------------------------
@@ -508,7 +518,7 @@ typedef struct chunk_txn {
     const kr_inventory_event *ev;
     kr_inventory_event_type type; /* as recorded (an ADDED of a held object is a MODIFIED) */
     const event_fields *f;
-    char *patch_text; /* jansson-allocated */
+    char *patch_text; /* new (dump()) */
     bool whole; /* the patch is the whole object (nothing before it) */
     const char *dedup; /* borrowed */
     int64_t seq;
