@@ -16,6 +16,7 @@
 #include "kreconcile/inventory.h"
 #include "kreconcile/patch.h"
 #include "kreconcile/selector.h"
+#include "store_internal.h"
 
 struct kr_inventory {
     pthread_mutex_t lock;
@@ -64,6 +65,19 @@ int kr_inv_rows_add(kr_inv_rows *rows, size_t n_cols, kr_inv_cell_cb cell, void 
     }
     rows->n_rows++;
     return 0;
+}
+
+void kr_inv_stats_copy(pthread_mutex_t *lock, const void *stats, size_t size, void *out,
+                       size_t out_size)
+{
+    if (!lock) {
+        if (out)
+            memset(out, 0, out_size);
+        return;
+    }
+    pthread_mutex_lock(lock);
+    kr_copy_sized(out, out_size, stats, size);
+    pthread_mutex_unlock(lock);
 }
 
 const char *kr_inv_redact_url(const char *url, char *buf, size_t size)
@@ -213,6 +227,41 @@ static json_t *sanitize(const json_t *obj)
 
 /* ---- opening and the schema ------------------------------------------ */
 
+/* Version 1 of the schema, both dialects: %1$s follows TEXT in key columns,
+ * %2$s is the transactions' sequence column (kr_inv_backend_ops). */
+static const char schema_v1[] =
+    "CREATE TABLE IF NOT EXISTS kr_objects ("
+    " cluster TEXT%1$s NOT NULL, kind TEXT%1$s NOT NULL,"
+    " namespace TEXT%1$s NOT NULL, name TEXT%1$s NOT NULL,"
+    " api_version TEXT NOT NULL, uid TEXT NOT NULL, resource_version TEXT NOT NULL,"
+    " phase TEXT NOT NULL, labels TEXT NOT NULL, created TEXT, deleted_ms BIGINT,"
+    " seq BIGINT NOT NULL, object TEXT NOT NULL,"
+    " PRIMARY KEY (cluster, kind, namespace, name));"
+    "CREATE INDEX IF NOT EXISTS kr_objects_phase"
+    " ON kr_objects (cluster, kind, phase, namespace, name);"
+    "CREATE TABLE IF NOT EXISTS kr_transactions ("
+    " seq %2$s, time_ms BIGINT NOT NULL,"
+    " cluster TEXT NOT NULL, api_version TEXT NOT NULL, kind TEXT NOT NULL,"
+    " namespace TEXT NOT NULL, name TEXT NOT NULL, uid TEXT NOT NULL,"
+    " resource_version TEXT NOT NULL, event TEXT NOT NULL, actor TEXT NOT NULL, patch TEXT,"
+    " dedup_key TEXT UNIQUE);"
+    "CREATE INDEX IF NOT EXISTS kr_transactions_resource"
+    " ON kr_transactions (kind, namespace, name, seq);"
+    "CREATE TABLE IF NOT EXISTS kr_checkpoints ("
+    " cluster TEXT%1$s NOT NULL, resource TEXT%1$s NOT NULL,"
+    " resource_version TEXT NOT NULL, updated_ms BIGINT NOT NULL,"
+    " PRIMARY KEY (cluster, resource));";
+
+static int create_schema_v1(kr_inventory_t *inv, kr_error_t *err)
+{
+    char *sql = kr_asprintf(schema_v1, inv->ops->key_collation, inv->ops->seq_column);
+    if (!sql)
+        return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    int ret = inv->ops->exec_script(inv->be, sql, err);
+    kr_free(sql);
+    return ret;
+}
+
 static int run_schema(kr_inventory_t *inv, kr_error_t *err)
 {
     const kr_inv_backend_ops *ops = inv->ops;
@@ -236,7 +285,7 @@ static int run_schema(kr_inventory_t *inv, kr_error_t *err)
     /* Version 1 is the first: migrations from older versions go here,
      * one step per version, each in this transaction. */
     if (ret == 0 && version < 1)
-        ret = ops->exec_script(inv->be, ops->schema_sql, err);
+        ret = create_schema_v1(inv, err);
     if (ret == 0 && version != KR_INVENTORY_SCHEMA_VERSION) {
         kr_inv_param p[] = {KR_INV_INT(KR_INVENTORY_SCHEMA_VERSION)};
         ret =
@@ -341,20 +390,32 @@ static const char sql_insert_txn[] =
     "INSERT INTO kr_transactions (time_ms, cluster, api_version, kind, namespace, name, uid,"
     " resource_version, event, actor, patch, dedup_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
     " ON CONFLICT (dedup_key) DO NOTHING RETURNING seq";
-static const char sql_upsert_object_tail[] =
-    " ON CONFLICT (cluster, kind, namespace, name) DO UPDATE SET"
-    " api_version = excluded.api_version, uid = excluded.uid,"
-    " resource_version = excluded.resource_version, phase = excluded.phase,"
-    " labels = excluded.labels, created = excluded.created, deleted_ms = excluded.deleted_ms,"
-    " seq = excluded.seq, object = excluded.object"
-    /* Never back in time: a replica that lost its lease (paused, then
-     * resumed) may still write what it buffered; resourceVersions of one
-     * cluster are kube-apiserver's decimal counters, compared as numbers
-     * (a longer one is larger). */
-    " WHERE excluded.resource_version = ''"
-    " OR length(excluded.resource_version) > length(kr_objects.resource_version)"
-    " OR (length(excluded.resource_version) = length(kr_objects.resource_version)"
-    " AND excluded.resource_version >= kr_objects.resource_version)";
+/* The upsert of current-state rows. Never back in time: a replica that lost
+ * its lease (paused, then resumed) may still write what it buffered;
+ * resourceVersions of one cluster are kube-apiserver's decimal counters,
+ * compared as numbers (a longer one is larger). */
+#define SQL_UPSERT_OBJECT_TAIL                                                                     \
+    " ON CONFLICT (cluster, kind, namespace, name) DO UPDATE SET"                                  \
+    " api_version = excluded.api_version, uid = excluded.uid,"                                     \
+    " resource_version = excluded.resource_version, phase = excluded.phase,"                       \
+    " labels = excluded.labels, created = excluded.created, deleted_ms = excluded.deleted_ms,"     \
+    " seq = excluded.seq, object = excluded.object"                                                \
+    " WHERE excluded.resource_version = ''"                                                        \
+    " OR length(excluded.resource_version) > length(kr_objects.resource_version)"                  \
+    " OR (length(excluded.resource_version) = length(kr_objects.resource_version)"                 \
+    " AND excluded.resource_version >= kr_objects.resource_version)"
+/* The single-row forms of a chunk's statements, for backends without
+ * arrays (SQLite: in-process, no round trip to save; one prepared
+ * statement stepped per row, as a bare loop of INSERTs would be). */
+#define OBJECT_INSERT_COLUMNS                                                                      \
+    "INSERT INTO kr_objects (cluster, kind, namespace, name, api_version, uid, resource_version, " \
+    "phase, labels, created, deleted_ms, seq, object) VALUES "
+static const char sql_upsert_object[] =
+    OBJECT_INSERT_COLUMNS "(?,?,?,?,?,?,?,?,?,?,?,?,?)" SQL_UPSERT_OBJECT_TAIL;
+static const char sql_current_row[] = "SELECT cluster, kind, namespace, name, uid, deleted_ms, "
+                                      "object FROM kr_objects WHERE cluster = ? AND kind = ? AND "
+                                      "namespace = ? AND name = ?";
+static const char sql_held_row[] = "SELECT dedup_key FROM kr_transactions WHERE dedup_key = ?";
 static const char sql_upsert_checkpoint[] =
     "INSERT INTO kr_checkpoints (cluster, resource, resource_version, updated_ms)"
     " VALUES (?,?,?,?) ON CONFLICT (cluster, resource) DO UPDATE SET"
@@ -405,33 +466,46 @@ static int check_event(const kr_inventory_event *ev, size_t i, event_fields *f, 
     return 0;
 }
 
-/* Compact JSON text with jansson's allocator: release with dump_free(). */
+/* Compact JSON text, byte for byte what json_dumps(v, JSON_COMPACT) gives,
+ * by the library's printer (lib/store_transform.c): jansson's decodes UTF-8
+ * one code point at a time and hashes every object and array it visits
+ * (loop detection), about half of what applying an event cost. Release
+ * with dump_free(). */
 static char *dump(const json_t *v)
 {
-    return v ? json_dumps(v, JSON_COMPACT) : NULL;
+    if (!v)
+        return NULL;
+    kr_buf text = {0};
+    /* Most objects fit: one allocation. */
+    if (kr_buf_reserve(&text, 2048) != 0 || kr_store_json_print(v, &text) != 0) {
+        kr_buf_free(&text);
+        return NULL;
+    }
+    return text.data;
 }
 
 static void dump_free(char *text)
 {
-    json_free_t jfree = NULL;
-    json_get_alloc_funcs(NULL, &jfree);
-    if (text)
-        jfree(text);
+    kr_free(text);
 }
 
 /* ---- applying a chunk of events -------------------------------------------
- * A batch is applied in chunks of up to CHUNK events, each with four
- * statements whatever its size (a round trip each on PostgreSQL): read the
- * current rows of the chunk's objects, read which of its dedup keys are
+ * A batch is applied in chunks of up to CHUNK events, in four steps: read
+ * the current rows of the chunk's objects, read which of its dedup keys are
  * already held, insert the new transactions, upsert the final state of each
  * object. The decisions between them (duplicate or not, the patch from the
- * previous state) are made here, walking the events in order. */
+ * previous state) are made here, walking the events in order. A backend
+ * with arrays (PostgreSQL) runs each step as one statement whatever the
+ * chunk's size (a round trip each); SQLite, in-process, steps one prepared
+ * single-row statement per row (a statement of hundreds of rows costs more
+ * to compile and run than it saves). */
 
 #define CHUNK KR_INV_CHUNK
 
 /* One object of a chunk: its row as read, then as the chunk leaves it. */
 typedef struct chunk_key {
     const char *cluster, *kind, *ns, *name; /* borrowed from the events */
+    uint64_t hash; /* of the four, compared before them */
     bool exists, deleted, dirty, gone;
     char *uid; /* new */
     json_t *object; /* current state (new reference); NULL until needed */
@@ -444,7 +518,7 @@ typedef struct chunk_txn {
     const kr_inventory_event *ev;
     kr_inventory_event_type type; /* as recorded (an ADDED of a held object is a MODIFIED) */
     const event_fields *f;
-    char *patch_text; /* jansson-allocated */
+    char *patch_text; /* new (dump()) */
     bool whole; /* the patch is the whole object (nothing before it) */
     const char *dedup; /* borrowed */
     int64_t seq;
@@ -457,15 +531,26 @@ typedef struct chunk {
     chunk_txn txns[CHUNK];
     size_t n_txns;
     char *held[2 * CHUNK]; /* dedup keys already in the database or this chunk */
+    uint64_t held_hash[2 * CHUNK];
     size_t n_held;
     kr_inv_param params[CHUNK * 13];
     kr_buf sql;
     kr_buf arrays[4]; /* array literals of the lookups (backends with arrays) */
 } chunk;
 
-static bool key_is(const chunk_key *k, const char *cluster, const event_fields *f)
+/* The hash of an object's key (cluster, kind, namespace, name): a chunk
+ * compares it before the strings, so finding each event's object among up
+ * to CHUNK others costs little. */
+static uint64_t key_hash(const char *cluster, const event_fields *f)
 {
-    return strcmp(k->cluster, cluster) == 0 && strcmp(k->kind, f->kind) == 0 &&
+    uint64_t h = kr_fold_mul(kr_str_hash(cluster) ^ KR_HASH_K1, kr_str_hash(f->kind));
+    h = kr_fold_mul(h ^ KR_HASH_K2, kr_str_hash(f->ns));
+    return kr_fold_mul(h ^ KR_HASH_K3, kr_str_hash(f->name));
+}
+
+static bool key_is(const chunk_key *k, uint64_t hash, const char *cluster, const event_fields *f)
+{
+    return k->hash == hash && strcmp(k->cluster, cluster) == 0 && strcmp(k->kind, f->kind) == 0 &&
            strcmp(k->ns, f->ns) == 0 && strcmp(k->name, f->name) == 0;
 }
 
@@ -518,7 +603,7 @@ static void chunk_reset(chunk *c)
  * (kind, rows) pair is kept prepared under its own id. */
 static int chunk_stmt(int id, size_t rows)
 {
-    return KR_INV_STMT_CHUNK_BASE + (id - KR_INV_STMT_CHUNK_ROWS) * KR_INV_CHUNK + (int)rows - 1;
+    return KR_INV_STMT_CHUNK_BASE + (id - KR_INV_STMT_CHUNK_TXNS) * KR_INV_CHUNK + (int)rows - 1;
 }
 
 /* The keys' columns as four array literals, in c->params[0..4). */
@@ -539,46 +624,54 @@ static int key_arrays(chunk *c)
     return 0;
 }
 
+/* Row r of a current-row result (cluster, kind, namespace, name, uid,
+ * deleted_ms, object) is key's: its cells are taken over. */
+static void take_current(chunk_key *key, kr_inv_rows *rows, size_t r)
+{
+    key->exists = true;
+    key->deleted = kr_inv_cell(rows, r, 5) != NULL;
+    key->uid = rows->cells[r * rows->n_cols + 4];
+    key->object_text = rows->cells[r * rows->n_cols + 6];
+    rows->cells[r * rows->n_cols + 4] = NULL;
+    rows->cells[r * rows->n_cols + 6] = NULL;
+}
+
+/* Without arrays: one prepared lookup by primary key per object. */
+static int read_current_rows(chunk *c, kr_error_t *err)
+{
+    int ret = 0;
+    for (size_t k = 0; k < c->n_keys && ret == 0; k++) {
+        chunk_key *key = &c->keys[k];
+        kr_inv_param p[] = {KR_INV_TEXT(key->cluster), KR_INV_TEXT(key->kind), KR_INV_TEXT(key->ns),
+                            KR_INV_TEXT(key->name)};
+        kr_inv_rows rows = {0};
+        ret = c->inv->ops->exec(c->inv->be, KR_INV_STMT_CURRENT_ROW, sql_current_row, p, 4, &rows,
+                                NULL, err);
+        if (ret == 0 && rows.n_rows)
+            take_current(key, &rows, 0);
+        kr_inv_rows_free(&rows);
+    }
+    return ret;
+}
+
 static int read_current(chunk *c, kr_error_t *err)
 {
+    if (!c->inv->ops->arrays)
+        return read_current_rows(c, err);
     kr_buf_reset(&c->sql);
-    size_t n = 0;
-    int rc = 0, id;
-    if (c->inv->ops->arrays) {
-        /* One statement whatever the number of keys: an index lookup per
-         * unnested key. */
-        id = -1; /* planned at each execution: a generic plan chosen while
-                  * the table was small could keep scanning it whole */
-        n = 4;
-        rc = key_arrays(c);
-        rc |= kr_buf_append_str(&c->sql,
-                                "SELECT o.cluster, o.kind, o.namespace, o.name, o.uid, "
-                                "o.deleted_ms, o.object FROM unnest(?::text[], ?::text[], "
-                                "?::text[], ?::text[]) AS k(c, kd, ns, nm) JOIN kr_objects o ON "
-                                "o.cluster = k.c AND o.kind = k.kd AND o.namespace = k.ns AND "
-                                "o.name = k.nm");
-    } else {
-        id = chunk_stmt(KR_INV_STMT_CHUNK_ROWS, c->n_keys);
-        for (size_t k = 0; k < c->n_keys; k++) {
-            c->params[n++] = KR_INV_TEXT(c->keys[k].cluster);
-            c->params[n++] = KR_INV_TEXT(c->keys[k].kind);
-            c->params[n++] = KR_INV_TEXT(c->keys[k].ns);
-            c->params[n++] = KR_INV_TEXT(c->keys[k].name);
-        }
-        /* OR of primary-key equalities: SQLite looks each one up in the
-         * key's index (it scans the table for a row-value IN). */
-        rc = kr_buf_append_str(&c->sql, "SELECT cluster, kind, namespace, name, uid, "
-                                        "deleted_ms, object FROM kr_objects WHERE ");
-        for (size_t k = 0; k < c->n_keys; k++)
-            rc |= kr_buf_append_str(&c->sql, k ? " OR (cluster = ? AND kind = ? AND namespace = "
-                                                 "? AND name = ?)"
-                                               : "(cluster = ? AND kind = ? AND namespace = ? "
-                                                 "AND name = ?)");
-    }
+    /* One statement whatever the number of keys: an index lookup per
+     * unnested key, planned at each execution (a generic plan chosen while
+     * the table was small could keep scanning it whole). */
+    int rc = key_arrays(c);
+    rc |= kr_buf_append_str(&c->sql, "SELECT o.cluster, o.kind, o.namespace, o.name, o.uid, "
+                                     "o.deleted_ms, o.object FROM unnest(?::text[], ?::text[], "
+                                     "?::text[], ?::text[]) AS k(c, kd, ns, nm) JOIN kr_objects o "
+                                     "ON o.cluster = k.c AND o.kind = k.kd AND o.namespace = k.ns "
+                                     "AND o.name = k.nm");
     if (rc != 0)
         return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
     kr_inv_rows rows = {0};
-    int ret = c->inv->ops->exec(c->inv->be, id, c->sql.data, c->params, n, &rows, NULL, err);
+    int ret = c->inv->ops->exec(c->inv->be, -1, c->sql.data, c->params, 4, &rows, NULL, err);
     for (size_t r = 0; ret == 0 && r < rows.n_rows; r++)
         for (size_t k = 0; k < c->n_keys; k++) {
             chunk_key *key = &c->keys[k];
@@ -587,17 +680,18 @@ static int read_current(chunk *c, kr_error_t *err)
                 strcmp(key->ns, kr_inv_cell(&rows, r, 2)) != 0 ||
                 strcmp(key->name, kr_inv_cell(&rows, r, 3)) != 0)
                 continue;
-            key->exists = true;
-            key->deleted = kr_inv_cell(&rows, r, 5) != NULL;
-            /* Take the cells over: they are freed with the key. */
-            key->uid = rows.cells[r * rows.n_cols + 4];
-            key->object_text = rows.cells[r * rows.n_cols + 6];
-            rows.cells[r * rows.n_cols + 4] = NULL;
-            rows.cells[r * rows.n_cols + 6] = NULL;
+            take_current(key, &rows, r);
             break;
         }
     kr_inv_rows_free(&rows);
     return ret;
+}
+
+/* Remember a dedup key as held (taken over: freed with the chunk). */
+static void add_held(chunk *c, char *dedup)
+{
+    c->held_hash[c->n_held] = kr_str_hash(dedup);
+    c->held[c->n_held++] = dedup;
 }
 
 static int read_held(chunk *c, char *const *dedup, size_t n_events, kr_error_t *err)
@@ -610,29 +704,26 @@ static int read_held(chunk *c, char *const *dedup, size_t n_events, kr_error_t *
             keys[n++] = dedup[i];
     if (n == 0)
         return 0;
-    int rc, id;
-    size_t n_params = n;
-    if (c->inv->ops->arrays) {
-        id = -1; /* as in read_current() */
-        n_params = 1;
-        rc = array_literal(&c->arrays[0], keys, n);
-        c->params[0] = KR_INV_TEXT(c->arrays[0].data);
-        rc |= kr_buf_append_str(&c->sql, "SELECT dedup_key FROM kr_transactions WHERE dedup_key = "
-                                         "ANY (?::text[])");
-    } else {
-        id = chunk_stmt(KR_INV_STMT_CHUNK_HELD, n);
-        for (size_t i = 0; i < n; i++)
-            c->params[i] = KR_INV_TEXT(keys[i]);
-        rc =
-            kr_buf_append_str(&c->sql, "SELECT dedup_key FROM kr_transactions WHERE dedup_key IN ");
-        rc |= append_values(&c->sql, 1, n);
-    }
-    if (rc != 0)
-        return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
     kr_inv_rows rows = {0};
-    int ret = c->inv->ops->exec(c->inv->be, id, c->sql.data, c->params, n_params, &rows, NULL, err);
+    int ret = 0;
+    if (c->inv->ops->arrays) {
+        /* Planned at each execution, as in read_current(). */
+        if (array_literal(&c->arrays[0], keys, n) != 0 ||
+            kr_buf_append_str(&c->sql, "SELECT dedup_key FROM kr_transactions WHERE dedup_key = "
+                                       "ANY (?::text[])") != 0)
+            return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+        c->params[0] = KR_INV_TEXT(c->arrays[0].data);
+        ret = c->inv->ops->exec(c->inv->be, -1, c->sql.data, c->params, 1, &rows, NULL, err);
+    } else {
+        /* One prepared lookup in the unique index per key. */
+        for (size_t i = 0; i < n && ret == 0; i++) {
+            kr_inv_param p = KR_INV_TEXT(keys[i]);
+            ret = c->inv->ops->exec(c->inv->be, KR_INV_STMT_HELD_ROW, sql_held_row, &p, 1, &rows,
+                                    NULL, err);
+        }
+    }
     for (size_t r = 0; ret == 0 && r < rows.n_rows && c->n_held < KR_ARRAY_LEN(c->held); r++) {
-        c->held[c->n_held++] = rows.cells[r];
+        add_held(c, rows.cells[r]);
         rows.cells[r] = NULL;
     }
     kr_inv_rows_free(&rows);
@@ -641,23 +732,18 @@ static int read_held(chunk *c, char *const *dedup, size_t n_events, kr_error_t *
 
 static bool is_held(const chunk *c, const char *dedup)
 {
+    uint64_t hash = kr_str_hash(dedup);
     for (size_t i = 0; i < c->n_held; i++)
-        if (strcmp(c->held[i], dedup) == 0)
+        if (c->held_hash[i] == hash && strcmp(c->held[i], dedup) == 0)
             return true;
     return false;
 }
 
 /* Decide one event against the chunk's state: a duplicate, or a queued
  * transaction (and maybe a new current state). */
-static int decide(chunk *c, const kr_inventory_event *ev, const event_fields *f, json_t *stored,
-                  const char *dedup, kr_error_t *err)
+static int decide(chunk *c, chunk_key *key, const kr_inventory_event *ev, const event_fields *f,
+                  json_t *stored, const char *dedup, kr_error_t *err)
 {
-    chunk_key *key = NULL;
-    for (size_t k = 0; k < c->n_keys && !key; k++)
-        if (key_is(&c->keys[k], ev->cluster, f))
-            key = &c->keys[k];
-    if (!key) /* apply_chunk registers every event's key first */
-        return kr_error_set(err, KR_EINVAL, "inventory: an event without its chunk key");
     bool gone = ev->type == KR_INVENTORY_DELETED ||
                 ev->type == KR_INVENTORY_DELETED_FINAL_STATE_UNKNOWN ||
                 ev->type == KR_INVENTORY_SWEPT;
@@ -701,7 +787,7 @@ static int decide(chunk *c, const kr_inventory_event *ev, const event_fields *f,
     t->seq = 0;
     c->n_txns++;
     /* The same event again later in this chunk is a duplicate. */
-    c->held[c->n_held++] = held;
+    add_held(c, held);
     /* A late delete of an object replaced by another one with the same
      * name is history, not current state. */
     if (gone && key->exists && !same_uid && !key->deleted)
@@ -718,6 +804,32 @@ static int decide(chunk *c, const kr_inventory_event *ev, const event_fields *f,
     key->last_txn = c->n_txns - 1;
     key->f = f;
     return 0;
+}
+
+/* Another writer inserted some of a chunk's transactions since we looked:
+ * retrying the batch will find them held. */
+static int concurrent_writer(kr_error_t *err)
+{
+    return kr_error_set(err, KR_EUNAVAILABLE,
+                        "inventory: a concurrent writer applied the same events; retry");
+}
+
+/* Without arrays: one prepared INSERT per transaction (the 12 parameters
+ * of each in c->params), its RETURNING row its seq. */
+static int insert_txn_rows(chunk *c, kr_error_t *err)
+{
+    int ret = 0;
+    for (size_t i = 0; i < c->n_txns && ret == 0; i++) {
+        kr_inv_rows rows = {0};
+        ret = c->inv->ops->exec(c->inv->be, KR_INV_STMT_INSERT_TXN, sql_insert_txn,
+                                c->params + 12 * i, 12, &rows, NULL, err);
+        if (ret == 0 && rows.n_rows != 1)
+            ret = concurrent_writer(err);
+        if (ret == 0)
+            c->txns[i].seq = strtoll(kr_inv_cell(&rows, 0, 0), NULL, 10);
+        kr_inv_rows_free(&rows);
+    }
+    return ret;
 }
 
 static int insert_txns(chunk *c, int64_t now, kr_error_t *err)
@@ -739,6 +851,8 @@ static int insert_txns(chunk *c, int64_t now, kr_error_t *err)
         c->params[n++] = KR_INV_TEXT(t->patch_text);
         c->params[n++] = KR_INV_TEXT(t->dedup);
     }
+    if (!c->inv->ops->arrays)
+        return insert_txn_rows(c, err);
     if (kr_buf_append_str(&c->sql, "INSERT INTO kr_transactions (time_ms, cluster, api_version, "
                                    "kind, namespace, name, uid, resource_version, event, actor, "
                                    "patch, dedup_key) VALUES ") != 0 ||
@@ -750,16 +864,16 @@ static int insert_txns(chunk *c, int64_t now, kr_error_t *err)
     int ret = c->inv->ops->exec(c->inv->be, chunk_stmt(KR_INV_STMT_CHUNK_TXNS, c->n_txns),
                                 c->sql.data, c->params, n, &rows, NULL, err);
     if (ret == 0 && rows.n_rows != c->n_txns)
-        /* Another writer inserted some of them since we looked: retrying
-         * the batch will find them held. */
-        ret = kr_error_set(err, KR_EUNAVAILABLE,
-                           "inventory: a concurrent writer applied the same events; retry");
+        ret = concurrent_writer(err);
+    /* The rows usually come in the order of the VALUES: look there first. */
     for (size_t r = 0; ret == 0 && r < rows.n_rows; r++)
-        for (size_t i = 0; i < c->n_txns; i++)
+        for (size_t k = 0; k < c->n_txns; k++) {
+            size_t i = (r + k) % c->n_txns;
             if (strcmp(c->txns[i].dedup, kr_inv_cell(&rows, r, 1)) == 0) {
                 c->txns[i].seq = strtoll(kr_inv_cell(&rows, r, 0), NULL, 10);
                 break;
             }
+        }
     kr_inv_rows_free(&rows);
     return ret;
 }
@@ -805,13 +919,15 @@ static int upsert_objects(chunk *c, int64_t now, kr_error_t *err)
         c->params[n++] = KR_INV_INT(c->txns[key->last_txn].seq);
         c->params[n++] = KR_INV_TEXT(object_text);
     }
-    if (ret == 0 && rows_n) {
-        if (kr_buf_append_str(&c->sql,
-                              "INSERT INTO kr_objects (cluster, kind, namespace, name, "
-                              "api_version, uid, resource_version, phase, labels, created, "
-                              "deleted_ms, seq, object) VALUES ") != 0 ||
+    if (ret == 0 && rows_n && !c->inv->ops->arrays) {
+        /* One prepared upsert per object. */
+        for (size_t r = 0; r < rows_n && ret == 0; r++)
+            ret = c->inv->ops->exec(c->inv->be, KR_INV_STMT_UPSERT_OBJECT, sql_upsert_object,
+                                    c->params + 13 * r, 13, NULL, NULL, err);
+    } else if (ret == 0 && rows_n) {
+        if (kr_buf_append_str(&c->sql, OBJECT_INSERT_COLUMNS) != 0 ||
             append_values(&c->sql, rows_n, 13) != 0 ||
-            kr_buf_append_str(&c->sql, sql_upsert_object_tail) != 0)
+            kr_buf_append_str(&c->sql, SQL_UPSERT_OBJECT_TAIL) != 0)
             ret = kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
         else
             ret = c->inv->ops->exec(c->inv->be, chunk_stmt(KR_INV_STMT_CHUNK_OBJECTS, rows_n),
@@ -828,6 +944,7 @@ static int apply_chunk(chunk *c, const kr_inventory_event *events, const event_f
 {
     char *dedup[CHUNK] = {0};
     json_t *stored[CHUNK] = {0};
+    size_t key_of[CHUNK]; /* each event's object among c->keys */
     int ret = 0;
     for (size_t i = 0; i < n && ret == 0; i++) {
         const kr_inventory_event *ev = &events[i];
@@ -843,12 +960,15 @@ static int apply_chunk(chunk *c, const kr_inventory_event *events, const event_f
             ret = kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
             break;
         }
-        bool known = false;
-        for (size_t k = 0; k < c->n_keys && !known; k++)
-            known = key_is(&c->keys[k], ev->cluster, f);
-        if (!known) {
+        uint64_t hash = key_hash(ev->cluster, f);
+        size_t k = 0;
+        while (k < c->n_keys && !key_is(&c->keys[k], hash, ev->cluster, f))
+            k++;
+        key_of[i] = k;
+        if (k == c->n_keys) {
             chunk_key *key = &c->keys[c->n_keys++];
             memset(key, 0, sizeof(*key));
+            key->hash = hash;
             key->cluster = ev->cluster;
             key->kind = f->kind;
             key->ns = f->ns;
@@ -863,7 +983,7 @@ static int apply_chunk(chunk *c, const kr_inventory_event *events, const event_f
         if (!dedup[i])
             continue;
         size_t before = c->n_txns;
-        ret = decide(c, &events[i], &fields[i], stored[i], dedup[i], err);
+        ret = decide(c, &c->keys[key_of[i]], &events[i], &fields[i], stored[i], dedup[i], err);
         if (ret == 0 && c->n_txns == before)
             res->duplicates++;
     }

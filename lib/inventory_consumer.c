@@ -130,7 +130,7 @@ int kr_inventory_consumer_enqueue(kr_inventory_consumer_t *c, const kr_inventory
         ret = KR_ETOOLARGE;
     if (ret == 0) {
         c->ring[(c->head + c->count) % c->opts.capacity] = o;
-        c->count++;
+        c->stats.buffered = ++c->count;
         c->enqueued_total++;
         pthread_cond_broadcast(&c->changed);
     } else if (ret == KR_ETOOLARGE) {
@@ -196,6 +196,7 @@ static int drain_once(kr_inventory_consumer_t *c, size_t *drained, kr_error_t *e
             owned_free(&c->ring[(c->head + i) % c->opts.capacity]);
         c->head = (c->head + n) % c->opts.capacity;
         c->count -= n;
+        c->stats.buffered = c->count;
         c->stats.applied += n;
         c->stats.duplicates += res.duplicates;
         c->stats.batches++;
@@ -345,21 +346,8 @@ int kr_inventory_consumer_flush(kr_inventory_consumer_t *c, uint64_t timeout_ms,
     return ret;
 }
 
-static void consumer_stats_fill(kr_inventory_consumer_t *c, kr_inventory_consumer_stats *out)
-{
-    if (!c || !out)
-        return;
-    pthread_mutex_lock(&c->lock);
-    *out = c->stats;
-    out->buffered = c->count;
-    pthread_mutex_unlock(&c->lock);
-}
-
 void kr_inventory_consumer_get_stats(kr_inventory_consumer_t *c, kr_inventory_consumer_stats *out,
                                      size_t out_size)
 {
-    kr_inventory_consumer_stats all;
-    memset(&all, 0, sizeof(all));
-    consumer_stats_fill(c, &all);
-    kr_copy_sized(out, out_size, &all, sizeof(all));
+    kr_inv_stats_copy(c ? &c->lock : NULL, c ? &c->stats : NULL, sizeof(*out), out, out_size);
 }

@@ -7,6 +7,7 @@
 #ifndef KR_LIB_INVENTORY_INTERNAL_H
 #define KR_LIB_INVENTORY_INTERNAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -63,8 +64,10 @@ typedef struct kr_inv_backend_ops {
      * unnest: a chunk's lookups are then one statement of a fixed shape
      * (PostgreSQL's planner scans a whole key prefix for an OR of keys). */
     bool arrays;
-    /* The schema (several statements), run in the schema transaction. */
-    const char *schema_sql;
+    /* The schema's dialect (lib/inventory.c): what follows TEXT in key
+     * columns, and the transactions' sequence column. */
+    const char *key_collation;
+    const char *seq_column;
     /* Statements: `sql` uses ? placeholders (rewritten as $n for
      * PostgreSQL). `stmt_id` >= 0 names a statement the backend may keep
      * prepared (the same id always comes with the same sql); -1: run once.
@@ -98,6 +101,12 @@ int kr_inv_sqlite_open(const kr_inv_open_opts *opts, const kr_inv_backend_ops **
 int kr_inv_pg_open(const kr_inv_open_opts *opts, const kr_inv_backend_ops **ops, void **be,
                    kr_error_t *err);
 
+/* The stats getters of the consumer and the producer: `size` bytes of
+ * `stats`, read under `lock` (both NULL for a NULL handle: zeros), into the
+ * caller's `out` of out_size bytes (kr_copy_sized). [any thread] */
+void kr_inv_stats_copy(pthread_mutex_t *lock, const void *stats, size_t size, void *out,
+                       size_t out_size);
+
 /* The URL with its password (if any) replaced by "***", into buf. */
 const char *kr_inv_redact_url(const char *url, char *buf, size_t size);
 
@@ -114,14 +123,17 @@ enum {
     KR_INV_STMT_GET_OBJECT,
     KR_INV_STMT_LAST_SEQ,
     KR_INV_STMT_CHECKPOINTS,
-    /* The four statements of a chunk of 1..KR_INV_CHUNK events, one id
+    /* The single-row statements of a chunk (backends without arrays). */
+    KR_INV_STMT_CURRENT_ROW,
+    KR_INV_STMT_HELD_ROW,
+    KR_INV_STMT_UPSERT_OBJECT,
+    /* The two writes of a chunk of 1..KR_INV_CHUNK events as one
+     * statement each (backends with arrays: one round trip each), one id
      * per (statement, row count) from KR_INV_STMT_CHUNK_BASE on. */
-    KR_INV_STMT_CHUNK_ROWS,
-    KR_INV_STMT_CHUNK_HELD,
     KR_INV_STMT_CHUNK_TXNS,
     KR_INV_STMT_CHUNK_OBJECTS,
     KR_INV_STMT_CHUNK_BASE,
-    KR_INV_N_STMTS = KR_INV_STMT_CHUNK_BASE + 4 * KR_INV_CHUNK
+    KR_INV_N_STMTS = KR_INV_STMT_CHUNK_BASE + 2 * KR_INV_CHUNK
 };
 
 #endif /* KR_LIB_INVENTORY_INTERNAL_H */

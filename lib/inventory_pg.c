@@ -20,29 +20,6 @@ typedef struct pg_be {
     const kr_logger *logger;
 } pg_be;
 
-static const char schema_sql[] =
-    "CREATE TABLE IF NOT EXISTS kr_objects ("
-    " cluster TEXT COLLATE \"C\" NOT NULL, kind TEXT COLLATE \"C\" NOT NULL,"
-    " namespace TEXT COLLATE \"C\" NOT NULL, name TEXT COLLATE \"C\" NOT NULL,"
-    " api_version TEXT NOT NULL, uid TEXT NOT NULL, resource_version TEXT NOT NULL,"
-    " phase TEXT NOT NULL, labels TEXT NOT NULL, created TEXT, deleted_ms BIGINT,"
-    " seq BIGINT NOT NULL, object TEXT NOT NULL,"
-    " PRIMARY KEY (cluster, kind, namespace, name));"
-    "CREATE INDEX IF NOT EXISTS kr_objects_phase"
-    " ON kr_objects (cluster, kind, phase, namespace, name);"
-    "CREATE TABLE IF NOT EXISTS kr_transactions ("
-    " seq BIGSERIAL PRIMARY KEY, time_ms BIGINT NOT NULL,"
-    " cluster TEXT NOT NULL, api_version TEXT NOT NULL, kind TEXT NOT NULL,"
-    " namespace TEXT NOT NULL, name TEXT NOT NULL, uid TEXT NOT NULL,"
-    " resource_version TEXT NOT NULL, event TEXT NOT NULL, actor TEXT NOT NULL, patch TEXT,"
-    " dedup_key TEXT UNIQUE);"
-    "CREATE INDEX IF NOT EXISTS kr_transactions_resource"
-    " ON kr_transactions (kind, namespace, name, seq);"
-    "CREATE TABLE IF NOT EXISTS kr_checkpoints ("
-    " cluster TEXT COLLATE \"C\" NOT NULL, resource TEXT COLLATE \"C\" NOT NULL,"
-    " resource_version TEXT NOT NULL, updated_ms BIGINT NOT NULL,"
-    " PRIMARY KEY (cluster, resource));";
-
 static void ignore_notice(void *arg, const char *message)
 {
     (void)arg;
@@ -249,7 +226,9 @@ static void pg_close(void *self)
 static const kr_inv_backend_ops pg_ops = {
     .name = "postgresql",
     .arrays = true,
-    .schema_sql = schema_sql,
+    /* Keys sort bytewise, as in SQLite (continue tokens compare them). */
+    .key_collation = " COLLATE \"C\"",
+    .seq_column = "BIGSERIAL PRIMARY KEY",
     .exec = pg_exec,
     .exec_script = pg_exec_script,
     .begin = pg_begin,

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "inventory_internal.h"
 #include "kreconcile/inventory.h"
 
 /* An event the producer holds while the consumer is full (loop thread). */
@@ -516,22 +517,10 @@ int kr_inventory_producer_new(const kr_inventory_producer_opts *opts, kr_invento
     return 0;
 }
 
-static void producer_stats_fill(kr_inventory_producer_t *p, kr_inventory_producer_stats *out)
-{
-    if (!p || !out)
-        return;
-    pthread_mutex_lock(&p->lock);
-    *out = p->stats;
-    pthread_mutex_unlock(&p->lock);
-}
-
 void kr_inventory_producer_get_stats(kr_inventory_producer_t *p, kr_inventory_producer_stats *out,
                                      size_t out_size)
 {
-    kr_inventory_producer_stats all;
-    memset(&all, 0, sizeof(all));
-    producer_stats_fill(p, &all);
-    kr_copy_sized(out, out_size, &all, sizeof(all));
+    kr_inv_stats_copy(p ? &p->lock : NULL, p ? &p->stats : NULL, sizeof(*out), out, out_size);
 }
 
 char *kr_inventory_producer_resource_version(kr_inventory_producer_t *p)

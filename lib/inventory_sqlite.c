@@ -17,27 +17,6 @@ typedef struct sqlite_be {
     char path[1024];
 } sqlite_be;
 
-static const char schema_sql[] =
-    "CREATE TABLE IF NOT EXISTS kr_objects ("
-    " cluster TEXT NOT NULL, kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,"
-    " api_version TEXT NOT NULL, uid TEXT NOT NULL, resource_version TEXT NOT NULL,"
-    " phase TEXT NOT NULL, labels TEXT NOT NULL, created TEXT, deleted_ms BIGINT,"
-    " seq BIGINT NOT NULL, object TEXT NOT NULL,"
-    " PRIMARY KEY (cluster, kind, namespace, name));"
-    "CREATE INDEX IF NOT EXISTS kr_objects_phase"
-    " ON kr_objects (cluster, kind, phase, namespace, name);"
-    "CREATE TABLE IF NOT EXISTS kr_transactions ("
-    " seq INTEGER PRIMARY KEY AUTOINCREMENT, time_ms BIGINT NOT NULL,"
-    " cluster TEXT NOT NULL, api_version TEXT NOT NULL, kind TEXT NOT NULL,"
-    " namespace TEXT NOT NULL, name TEXT NOT NULL, uid TEXT NOT NULL,"
-    " resource_version TEXT NOT NULL, event TEXT NOT NULL, actor TEXT NOT NULL, patch TEXT,"
-    " dedup_key TEXT UNIQUE);"
-    "CREATE INDEX IF NOT EXISTS kr_transactions_resource"
-    " ON kr_transactions (kind, namespace, name, seq);"
-    "CREATE TABLE IF NOT EXISTS kr_checkpoints ("
-    " cluster TEXT NOT NULL, resource TEXT NOT NULL, resource_version TEXT NOT NULL,"
-    " updated_ms BIGINT NOT NULL, PRIMARY KEY (cluster, resource));";
-
 static int sqlite_error(sqlite_be *be, int rc, const char *what, kr_error_t *err)
 {
     int primary = rc & 0xff;
@@ -158,7 +137,8 @@ static void sqlite_close(void *self)
 
 static const kr_inv_backend_ops sqlite_ops = {
     .name = "sqlite",
-    .schema_sql = schema_sql,
+    .key_collation = "",
+    .seq_column = "INTEGER PRIMARY KEY AUTOINCREMENT",
     .exec = sqlite_exec,
     .exec_script = sqlite_exec_script,
     .begin = sqlite_begin,
