@@ -324,15 +324,8 @@ static int check_source(kr_controller_t *ctl, const kr_controller_source *src, k
 /* Room for one more source (mu held). */
 static bool sources_reserve(kr_controller_t *ctl)
 {
-    if (ctl->nsources < ctl->sources_cap)
-        return true;
-    size_t cap = ctl->sources_cap ? ctl->sources_cap * 2 : 4;
-    kr_controller_src **grown = kr_realloc(ctl->sources, cap * sizeof(kr_controller_src *));
-    if (!grown)
-        return false;
-    ctl->sources = grown;
-    ctl->sources_cap = cap;
-    return true;
+    return kr_array_grow(&ctl->sources, &ctl->sources_cap, ctl->nsources,
+                         sizeof(kr_controller_src *), 4) == 0;
 }
 
 int kr_controller_watch(kr_controller_t *ctl, const kr_controller_source *src, kr_error_t *err)

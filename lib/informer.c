@@ -337,15 +337,9 @@ static void add_on_loop(void *arg)
 {
     struct add_call *c = arg;
     kr_informer_t *inf = c->inf;
-    if (inf->nhandlers == inf->cap) {
-        size_t cap = inf->cap ? inf->cap * 2 : 4;
-        handler **grown = kr_realloc(inf->handlers, cap * sizeof(handler *));
-        if (!grown) {
-            c->rc = KR_ENOMEM;
-            return;
-        }
-        inf->handlers = grown;
-        inf->cap = cap;
+    if (kr_array_grow(&inf->handlers, &inf->cap, inf->nhandlers, sizeof(handler *), 4) != 0) {
+        c->rc = KR_ENOMEM;
+        return;
     }
     struct kr_store_snapshot snap;
     c->rc = kr_store_snapshot_take(inf->store, &snap);

@@ -253,14 +253,8 @@ struct parser {
 
 static int slices_push(struct slices *s, const char *p, size_t len)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 4;
-        struct slice *grown = kr_realloc(s->items, cap * sizeof(*grown));
-        if (!grown)
-            return KR_ENOMEM;
-        s->items = grown;
-        s->cap = cap;
-    }
+    if (kr_array_grow(&s->items, &s->cap, s->n, sizeof(*s->items), 4) != 0)
+        return KR_ENOMEM;
     s->items[s->n++] = (struct slice){p, len};
     return 0;
 }

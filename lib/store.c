@@ -54,14 +54,8 @@ int kr_store_index_values_add(kr_store_index_values *out, const char *value)
     for (size_t i = 0; i < out->n; i++)
         if (strcmp(out->v[i], value) == 0)
             return 0;
-    if (out->n == out->cap) {
-        size_t cap = out->cap ? out->cap * 2 : 2;
-        char **grown = kr_realloc(out->v, cap * sizeof(*grown));
-        if (!grown)
-            return KR_ENOMEM;
-        out->v = grown;
-        out->cap = cap;
-    }
+    if (kr_array_grow(&out->v, &out->cap, out->n, sizeof(*out->v), 2) != 0)
+        return KR_ENOMEM;
     char *copy = kr_strdup(value);
     if (!copy)
         return KR_ENOMEM;
