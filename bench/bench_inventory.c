@@ -421,11 +421,14 @@ static void run_backend(const char *label, kr_pgserver *pg, const char *dir, siz
     if (n_objects > n_events)
         consumer_rate(inv, objs + n_events, n_objects - n_events, n_events);
     long rss1 = rss_kib();
-    size_t loaded = n_objects > n_events ? n_objects - n_events : 1;
-    printf("resident memory grown while loading %zu more objects (up to %zu): %.1f MiB (%.1f "
-           "MiB per 100,000)\n",
-           loaded, n_objects, (double)(rss1 - rss0) / 1024,
-           (double)(rss1 - rss0) / 1024 * 100000.0 / (double)loaded);
+    if (n_objects > n_events)
+        printf("resident memory grown while loading %zu more objects (up to %zu): %.1f MiB "
+               "(%.1f MiB per 100,000)\n",
+               n_objects - n_events, n_objects, (double)(rss1 - rss0) / 1024,
+               (double)(rss1 - rss0) / 1024 * 100000.0 / (double)(n_objects - n_events));
+    else
+        printf("resident memory: not measured (BENCH_INVENTORY_OBJECTS is not above "
+               "BENCH_INVENTORY_EVENTS)\n");
     enum { QUERIES = 200 };
     double lat[QUERIES];
     size_t got = 0;
