@@ -134,6 +134,9 @@ typedef struct kr_keymap_slot {
     uint32_t hash; /* kr_keymap_hash32 of the key's hash; 0: empty */
     uint32_t len;
 } kr_keymap_slot;
+_Static_assert(sizeof(kr_keymap_slot) == 24 &&
+                   offsetof(kr_keymap_slot, len) == offsetof(kr_keymap_slot, hash) + 4,
+               "kr_keymap_tag reads hash and len as one word");
 
 /* Robin-hood linear probing (a key never sits farther from its home slot
  * than the key it passed), load <= 7/8, backward-shift deletion (no
@@ -164,20 +167,54 @@ static inline size_t kr_keymap_dist(const kr_keymap *m, size_t i)
     return (i - m->slots[i].hash) & m->mask;
 }
 
-/* The slot of key, or SIZE_MAX when absent. A lookup stops at the first
- * slot whose key is nearer its home than the key sought would be. */
+/* A slot's 32-bit hash and length read as one 64-bit word, and the word a
+ * key of hash32 h and length len would have there: one compare rejects a
+ * slot of another key (or an empty one) before its key is touched. */
+static inline uint64_t kr_keymap_tag(const kr_keymap_slot *s)
+{
+    uint64_t t;
+    memcpy(&t, &s->hash, sizeof(t)); /* hash and len are adjacent: no padding */
+    return t;
+}
+
+/* Built in registers (going through memory would stall the 64-bit load
+ * on two 32-bit stores). */
+static inline uint64_t kr_keymap_tag_of(uint32_t h, uint32_t len)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return (uint64_t)h << 32 | len;
+#else
+    return (uint64_t)len << 32 | h;
+#endif
+}
+
+/* The slot holding key, or NULL. Starts at the key's home slot and stops at
+ * the first empty slot or the first slot whose key is nearer its home than
+ * the key sought would be (the robin-hood order); the probe distance comes
+ * from the mask, never a division. Inline: it runs under locks. */
+static inline kr_keymap_slot *kr_keymap_lookup(const kr_keymap *m, uint64_t hash, const char *key,
+                                               size_t len)
+{
+    if (m->count == 0 || len > KR_KEYMAP_KEY_MAX)
+        return NULL; /* also the zero value's NULL table */
+    kr_keymap_slot *slots = m->slots;
+    size_t mask = m->mask;
+    uint32_t h = kr_keymap_hash32(hash);
+    uint64_t want = kr_keymap_tag_of(h, (uint32_t)len);
+    for (size_t i = h & mask, d = 0;; i = (i + 1) & mask, d++) {
+        kr_keymap_slot *s = &slots[i];
+        if (kr_keymap_tag(s) == want && kr_same_key(s->key, key, len))
+            return s;
+        if (s->hash == 0 || ((i - s->hash) & mask) < d)
+            return NULL;
+    }
+}
+
+/* The slot index of key, or SIZE_MAX when absent. */
 static inline size_t kr_keymap_find(const kr_keymap *m, uint64_t hash, const char *key, size_t len)
 {
-    if (m->count == 0)
-        return SIZE_MAX; /* also the zero value's NULL table */
-    uint32_t h = kr_keymap_hash32(hash);
-    for (size_t i = h & m->mask, d = 0;; i = (i + 1) & m->mask, d++) {
-        const kr_keymap_slot *s = &m->slots[i];
-        if (s->hash == h && s->len == len && kr_same_key(s->key, key, len))
-            return i;
-        if (s->hash == 0 || kr_keymap_dist(m, i) < d)
-            return SIZE_MAX;
-    }
+    const kr_keymap_slot *s = kr_keymap_lookup(m, hash, key, len);
+    return s ? (size_t)(s - m->slots) : SIZE_MAX;
 }
 
 /* 0 or KR_ENOMEM. */
@@ -187,8 +224,8 @@ void kr_keymap_free(kr_keymap *m);
 /* The value stored under key, or NULL. Inline: it runs under locks. */
 static inline void *kr_keymap_get(const kr_keymap *m, uint64_t hash, const char *key, size_t len)
 {
-    size_t i = kr_keymap_find(m, hash, key, len);
-    return i == SIZE_MAX ? NULL : m->slots[i].val;
+    const kr_keymap_slot *s = kr_keymap_lookup(m, hash, key, len);
+    return s ? s->val : NULL;
 }
 
 /* Insert a key that is not present (the caller checked). 0, KR_ENOMEM or
