@@ -83,7 +83,7 @@ static void *probe_loop(void *arg)
         pthread_mutex_unlock(&a->probe_mu);
         uint64_t next = submitter_probe_cluster(&a->s, p.cluster);
         struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
+        clock_gettime(CLOCK_MONOTONIC, &until);
         uint64_t ns = (uint64_t)until.tv_nsec + next % 1000 * 1000000;
         until.tv_sec += (time_t)(next / 1000 + ns / 1000000000);
         until.tv_nsec = (long)(ns % 1000000000);
@@ -325,9 +325,18 @@ static int serve(int argc, char **argv)
      * request and each reconcile reads its Runnable and copies: trees are
      * read without a parse (the compact default parses on read). */
     mo.informers.store.representation = KR_STORE_TREES;
-    app a = {.informers_mu = PTHREAD_MUTEX_INITIALIZER,
-             .probe_mu = PTHREAD_MUTEX_INITIALIZER,
-             .probe_cv = PTHREAD_COND_INITIALIZER};
+    app a = {.informers_mu = PTHREAD_MUTEX_INITIALIZER, .probe_mu = PTHREAD_MUTEX_INITIALIZER};
+    /* the probes' waits run on the monotonic clock (a wall-clock step
+     * neither delays nor hurries a probe) */
+    pthread_condattr_t ca;
+    if (pthread_condattr_init(&ca) != 0 || pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+        pthread_cond_init(&a.probe_cv, &ca) != 0) {
+        fprintf(stderr, "kr-submitter: cannot make a condition variable\n");
+        auth_table_free(auth);
+        kr_manager_config_free(&cfg);
+        return 2;
+    }
+    pthread_condattr_destroy(&ca);
     int code = 2;
     if (kr_manager_new(&mo, &a.m, &err) != 0 || setup(&a, &cfg, auth, &err) != 0)
         fprintf(stderr, "kr-submitter: %s\n", err.message);
@@ -344,6 +353,7 @@ static int serve(int argc, char **argv)
     free(a.fast);
     free(a.fast_config);
     free(a.probers);
+    pthread_cond_destroy(&a.probe_cv);
     if (a.submitter_ready)
         submitter_destroy(&a.s);
     free(a.s.clusters);
