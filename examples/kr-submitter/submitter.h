@@ -322,8 +322,8 @@ void submitter_record(submitter *s, const sub_event *ev);
 kr_reconcile_result submitter_reconcile(submitter *s, const char *namespace_, const char *name,
                                         uint64_t *requeue_after_ms, kr_error_t *err);
 
-/* Probe cluster i when nobody asked it for probe_interval_ms (one cheap
- * GET; any answer proves it reachable) and wake the Runnables placed on it
+/* Probe cluster i when nobody asked it for probe_interval_ms (a GET of a Job
+ * nobody makes; any answer proves it reachable) and wake the Runnables placed on it
  * when its health changed: when it starts failing, when it has failed for
  * failover_after_ms, when it answers again. Returns how long until it is
  * worth calling again (ms). Blocks up to request_timeout_ms. [any thread
