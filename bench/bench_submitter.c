@@ -493,11 +493,14 @@ int main(void)
            prog_cpu * 1e3 / (double)(n_runnables * rounds),
            self_sub_cpu * 1e3 / (double)(n_runnables * rounds),
            self_bare_cpu * 1e3 / (double)(bare_total ? bare_total : 1));
-    /* what following the Runnables costs while nothing happens */
+    /* what following the Runnables costs while nothing happens: a second
+     * for the last round's echoes, then five (the CPU clock ticks in
+     * 10 ms: a longer window for a figure near zero) */
+    struct timespec settle = {1, 0}, rest = {5, 0};
+    nanosleep(&settle, NULL);
     double idle0 = child_cpu_s(pid), idle_t0 = bench_now_s();
-    struct timespec rest = {1, 0};
     nanosleep(&rest, NULL);
-    printf("the program at rest, following %ld unfinished runnables: %.1f%% of a core\n",
+    printf("the program at rest, following %ld unfinished runnables: %.2f%% of a core\n",
            n_runnables * rounds + concurrency,
            (child_cpu_s(pid) - idle0) * 100 / (bench_now_s() - idle_t0));
     double fo = failover_time(inf);

@@ -29,6 +29,7 @@
 #include "kr_test_proc.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
+#include "ts_client.h"
 
 #define JOBS KR_GVR("batch", "v1", "jobs")
 #define WAIT_MS 30000
@@ -1550,8 +1551,10 @@ static void program_env_down(program_env *p)
 }
 
 /* Start `kr-submitter serve` on a free port (its URL in `server`), with
- * leader election when `elect`, as `proc`; returns once its API answers. */
-static void serve_start(program_env *p, kr_test_proc *proc, bool elect, char *server, size_t len)
+ * leader election when `elect`, as `proc`; returns once its API answers.
+ * `failover_after`: its --failover-after (NULL: 60s). */
+static void serve_start(program_env *p, kr_test_proc *proc, bool elect, const char *failover_after,
+                        char *server, size_t len)
 {
     char listen[64];
     unsigned short port = free_port();
@@ -1572,6 +1575,8 @@ static void serve_start(program_env *p, kr_test_proc *proc, bool elect, char *se
                           listen,
                           "--token-auth-file",
                           p->tokfile,
+                          "--failover-after",
+                          failover_after ? failover_after : "60s",
                           "--log-format",
                           "text",
                           "--inventory",
@@ -1607,7 +1612,7 @@ START_TEST(program_serves_the_api_and_the_cli_drives_it)
         return;
     char server[80], out[65536];
     kr_test_proc serve;
-    serve_start(&p, &serve, false, server, sizeof(server));
+    serve_start(&p, &serve, false, NULL, server, sizeof(server));
     const char *bad_token[] = {"list", NULL};
     ck_assert_int_eq(cli(p.bin, server, "nope", bad_token, out, sizeof(out)), 1);
     ck_assert_msg(strstr(out, "401"), "%s", out);
@@ -1665,6 +1670,136 @@ START_TEST(program_serves_the_api_and_the_cli_drives_it)
 }
 END_TEST
 
+/* Reconciles the program has done: controller_runtime_reconcile_total
+ * summed over its results, from its /metrics. */
+static double reconciles_total(const char *server)
+{
+    tc_response r;
+    tc_request(server, "GET", "/metrics", NULL, NULL, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    double n = 0;
+    const char *needle = "\ncontroller_runtime_reconcile_total{";
+    for (const char *at = strstr(r.body, needle); at; at = strstr(at + 1, needle)) {
+        const char *close = strchr(at, '}');
+        ck_assert_ptr_nonnull(close);
+        n += strtod(close + 1, NULL);
+    }
+    tc_free(&r);
+    return n;
+}
+
+static double elapsed_s(const struct timespec *since)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - since->tv_sec) + (double)(now.tv_nsec - since->tv_nsec) / 1e9;
+}
+
+#define IDLE_N 20
+
+/* Runnables followed on a healthy cluster are not looked at periodically
+ * (with --failover-after 2s the old program reconciled each one every
+ * 0.5 s to notice an outage): their count of reconciles stays flat while
+ * nothing happens. The cluster's going down still wakes them: each fails
+ * over to dc2 once, and when dc1 returns its copies (never started) are
+ * deleted, so each runnable keeps exactly one copy. */
+START_TEST(idle_runnables_are_not_polled_and_an_outage_still_fails_over)
+{
+    program_env p;
+    if (!program_env_up(&p))
+        return;
+    char server[80], out[65536];
+    kr_test_proc serve;
+    serve_start(&p, &serve, false, "2s", server, sizeof(server));
+    char names[IDLE_N][64];
+    for (int i = 0; i < IDLE_N; i++) {
+        char key[48];
+        snprintf(key, sizeof(key), "--idempotency-key=idle-%d", i);
+        const char *submit[] = {"submit", "-f", p.job, key, "-o=json", NULL};
+        ck_assert_int_eq(cli(p.bin, server, "tok-alice", submit, out, sizeof(out)), 0);
+        json_t *r = json_loads(out, 0, NULL);
+        ck_assert_msg(r != NULL, "%s", out);
+        snprintf(names[i], sizeof(names[i]), "%s", sub_str(r, "metadata.name"));
+        json_decref(r);
+    }
+    /* every copy released in dc1 (the test's cluster never starts them) */
+    time_t deadline = time(NULL) + 60;
+    for (int i = 0; i < IDLE_N; i++) {
+        char copy[80];
+        snprintf(copy, sizeof(copy), "%.63s-1", names[i]);
+        while (!job_released(0, copy) && time(NULL) < deadline)
+            wait_pace();
+        ck_assert_msg(job_released(0, copy), "%s not released", copy);
+    }
+    /* The releases' echoes settle: the count stays put over two probe
+     * intervals (the old program never got there: every runnable came
+     * back each interval). */
+    double before = reconciles_total(server);
+    struct timespec quiet;
+    clock_gettime(CLOCK_MONOTONIC, &quiet);
+    while (elapsed_s(&quiet) < 1.0 && time(NULL) < deadline) {
+        wait_pace();
+        double now = reconciles_total(server);
+        if (now != before) {
+            before = now;
+            clock_gettime(CLOCK_MONOTONIC, &quiet);
+        }
+    }
+    ck_assert_msg(elapsed_s(&quiet) >= 1.0, "reconciles never stopped: %.0f so far", before);
+    /* Six probe intervals of a healthy dc1 (a window of observation, not
+     * a wait for something): the old program made six reconciles of each
+     * runnable in it; a stray event may wake one, a periodic look wakes
+     * them all. */
+    clock_gettime(CLOCK_MONOTONIC, &quiet);
+    while (elapsed_s(&quiet) < 3.0)
+        wait_pace();
+    double after = reconciles_total(server);
+    fprintf(stderr, "idle_runnables: %d runnables, %.0f reconciles in 3 s at rest\n", IDLE_N,
+            after - before);
+    ck_assert_msg(after - before < IDLE_N, "%.0f reconciles of %d idle runnables in 3 s",
+                  after - before, IDLE_N);
+    /* dc1 goes away: its probe notices, its runnables are woken and fail
+     * over past --failover-after */
+    dc_down(0, true);
+    deadline = time(NULL) + 60;
+    for (int i = 0; i < IDLE_N; i++) {
+        char copy[80];
+        snprintf(copy, sizeof(copy), "%.63s-2", names[i]);
+        while (!job_released(1, copy) && time(NULL) < deadline)
+            wait_pace();
+        ck_assert_msg(job_released(1, copy), "%s did not fail over to dc2", names[i]);
+        /* the test's own cache of the Runnable follows (it may lag) */
+        json_t *o = NULL;
+        for (;;) {
+            json_decref(o);
+            o = cached(names[i]);
+            if ((o && strcmp(sub_str(o, "status.cluster"), "dc2") == 0) || time(NULL) >= deadline)
+                break;
+            wait_pace();
+        }
+        ck_assert_ptr_nonnull(o);
+        ck_assert_str_eq(sub_str(o, "status.cluster"), "dc2");
+        ck_assert_int_eq(sub_int(o, "status.attempt"), 2);
+        json_decref(o);
+    }
+    /* dc1 returns: its health transition wakes the runnables, which
+     * delete their copies there (never started) */
+    dc_down(0, false);
+    for (int i = 0; i < IDLE_N; i++) {
+        char copy[80];
+        snprintf(copy, sizeof(copy), "%.63s-1", names[i]);
+        while (job_exists(0, copy) && time(NULL) < deadline)
+            wait_pace();
+        ck_assert_msg(!job_exists(0, copy), "%s left in dc1", copy);
+        snprintf(copy, sizeof(copy), "%.63s-3", names[i]);
+        ck_assert(!job_exists(0, copy) && !job_exists(1, copy));
+    }
+    ck_assert_int_eq(kr_test_proc_kill(&serve, SIGTERM), 0);
+    kr_test_proc_free(&serve);
+    program_env_down(&p);
+}
+END_TEST
+
 /* Two replicas elect a leader; the leader is killed (SIGKILL) while it
  * dispatches; the other takes over: every runnable ends with exactly one
  * copy, completed once. */
@@ -1675,7 +1810,7 @@ START_TEST(leader_killed_mid_dispatch_leaves_one_copy_each)
         return;
     char server_a[80], server_b[80], out[65536];
     kr_test_proc a;
-    serve_start(&p, &a, true, server_a, sizeof(server_a));
+    serve_start(&p, &a, true, NULL, server_a, sizeof(server_a));
     /* a holds the Lease before b starts */
     time_t deadline = time(NULL) + 30;
     for (;;) {
@@ -1689,7 +1824,7 @@ START_TEST(leader_killed_mid_dispatch_leaves_one_copy_each)
         wait_pace();
     }
     kr_test_proc b;
-    serve_start(&p, &b, true, server_b, sizeof(server_b));
+    serve_start(&p, &b, true, NULL, server_b, sizeof(server_b));
     enum { N = 20 };
     for (int i = 0; i < N; i++) {
         char key[16];
@@ -1801,6 +1936,7 @@ int main(void)
     TCase *prog = tcase_create("program");
     tcase_set_timeout(prog, 300);
     tcase_add_test(prog, program_serves_the_api_and_the_cli_drives_it);
+    tcase_add_test(prog, idle_runnables_are_not_polled_and_an_outage_still_fails_over);
     tcase_add_test(prog, leader_killed_mid_dispatch_leaves_one_copy_each);
     suite_add_tcase(s, prog);
     return kr_test_run_suite(s);

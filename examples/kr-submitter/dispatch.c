@@ -22,6 +22,10 @@
 #define ATTEMPT_DELETED "Deleted"
 #define ATTEMPT_STOPPED "Stopped"
 #define RETRY_MS 1000
+/* A followed Runnable is looked at again after this long even when nothing
+ * woke it (a lost event); its events and its cluster's health transitions
+ * are what wake it. */
+#define BACKSTOP_MS 600000
 /* A reconcile that finds the cache behind our own last write looks again
  * this soon (the write's event normally wakes it first). */
 #define CACHE_BEHIND_MS 1000
@@ -195,6 +199,68 @@ static bool answered(int rc)
                         rc == KR_ECANCELED || rc == KR_ESHUTDOWN || rc == KR_ESTATE);
 }
 
+/* Whether Runnable `obj` has something in cluster `cluster`: the attempt
+ * it follows, or a copy of another attempt not yet deleted or stopped. */
+static bool placed_on(const json_t *obj, const char *cluster)
+{
+    if (strcmp(sub_str(obj, "status.cluster"), cluster) == 0)
+        return true;
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(json_object_get(obj, "status"), "attempts"), i, a)
+    {
+        const char *state = sub_str(a, "state");
+        if (strcmp(sub_str(a, "cluster"), cluster) == 0 && strcmp(state, ATTEMPT_DELETED) != 0 &&
+            strcmp(state, ATTEMPT_STOPPED) != 0)
+            return true;
+    }
+    return false;
+}
+
+/* Wake every Runnable placed on cluster i (one walk of the Runnable cache
+ * per health transition of the cluster, never per object and period). */
+static void wake_cluster(submitter *s, size_t i)
+{
+    json_t *all = NULL;
+    if (!s->wake || !s->runnables || kr_store_list(kr_informer_store(s->runnables), &all, NULL))
+        return;
+    size_t n = 0, j;
+    json_t *obj;
+    json_array_foreach(all, j, obj)
+    {
+        if (!placed_on(obj, s->clusters[i].name))
+            continue;
+        s->wake(sub_str(obj, "metadata.namespace"), sub_str(obj, "metadata.name"), s->wake_user);
+        n++;
+    }
+    json_decref(all);
+    kr_log(&s->logger, KR_LOG_DEBUG, SUB_PROGRAM, "cluster %s: health changed, %zu runnables woken",
+           s->clusters[i].name, n);
+}
+
+/* The health state of cluster i (under mu): 0 answering, 1 failing,
+ * 2 failing for failover_after_ms (its not-started runnables fail over). */
+static int health_state(const submitter *s, size_t i, uint64_t now)
+{
+    uint64_t since = s->clusters[i].health.down_since_ms;
+    if (!since)
+        return 0;
+    return now >= since && now - since >= s->failover_after_ms ? 2 : 1;
+}
+
+/* Cluster i's state moved since it was last seen: its runnables are woken
+ * (outside mu) to act on the verdict. */
+static void health_check(submitter *s, size_t i)
+{
+    pthread_mutex_lock(&s->mu);
+    int state = health_state(s, i, now_ms(s));
+    bool moved = state != s->clusters[i].woken_state;
+    s->clusters[i].woken_state = state;
+    pthread_mutex_unlock(&s->mu);
+    if (moved)
+        wake_cluster(s, i);
+}
+
 /* The outcome `rc` of a request to cluster i sent at `sent_ms`. */
 static void health_report(submitter *s, size_t i, uint64_t sent_ms, int rc)
 {
@@ -204,6 +270,7 @@ static void health_report(submitter *s, size_t i, uint64_t sent_ms, int rc)
     pthread_mutex_lock(&s->mu);
     failover_health_report(&s->clusters[i].health, sent_ms, now_ms(s), !down);
     pthread_mutex_unlock(&s->mu);
+    health_check(s, i);
 }
 
 /* Since when cluster i has been failing (0: answering). */
@@ -239,6 +306,30 @@ static int cluster_do(submitter *s, size_t i, kr_request *req, json_t **out, kr_
     int rc = kr_client_do_sync(fast_client(s, i), req, out, err);
     health_report(s, i, sent, rc);
     return rc;
+}
+
+uint64_t submitter_probe_cluster(submitter *s, size_t i)
+{
+    if (probe_claim(s, i)) {
+        /* a Job nobody makes (a copy's name ends in -<attempt>), within
+         * the RBAC the program has (deploy/workload): any answer, the 404
+         * included, proves the cluster reachable */
+        kr_request req = {
+            .verb = KR_VERB_GET,
+            .ref = {KR_GVR("batch", "v1", "jobs"), "default", SUB_PROGRAM "-probe", NULL}};
+        cluster_do(s, i, &req, NULL, NULL);
+    }
+    health_check(s, i);
+    pthread_mutex_lock(&s->mu);
+    uint64_t now = now_ms(s), probed = s->clusters[i].health.probed_ms;
+    uint64_t since = s->clusters[i].health.down_since_ms;
+    int state = s->clusters[i].woken_state;
+    pthread_mutex_unlock(&s->mu);
+    uint64_t next = probed + s->probe_interval_ms > now ? probed + s->probe_interval_ms - now : 1;
+    if (state == 1 && since + s->failover_after_ms > now &&
+        since + s->failover_after_ms - now < next)
+        next = since + s->failover_after_ms - now; /* the failover deadline */
+    return next;
 }
 
 /* The workload copy's name for `attempt`. */
@@ -1149,9 +1240,11 @@ static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *aft
     } else if (!started && health_since(s, (size_t)idx)) {
         return unreachable(s, obj, (size_t)idx, false, after, err);
     }
-    /* not started: look again to notice an outage; started: the informer's
-     * events wake us, this is the backstop */
-    *after = started || pending ? s->failover_after_ms : s->probe_interval_ms;
+    /* the informer's events and the cluster's health transitions wake us
+     * (an outage included: submitter_probe_cluster); this is the backstop */
+    *after = pending                              ? s->failover_after_ms
+             : s->failover_after_ms > BACKSTOP_MS ? s->failover_after_ms
+                                                  : BACKSTOP_MS;
     if (releasing && *after > RETRY_MS)
         *after = RETRY_MS;
     return KR_RECONCILE_REQUEUE_AFTER;

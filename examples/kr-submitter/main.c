@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "submitter.h"
 
@@ -56,7 +57,76 @@ typedef struct app {
      * requests (no retries; see sub_cluster.fast). */
     kr_rest_config **fast_config;
     kr_client_t **fast;
+    /* The health probes (leader only): one thread per workload cluster,
+     * so a cluster that hangs does not delay the verdict on another. */
+    pthread_t *probers;
+    size_t n_probers;
+    pthread_mutex_t probe_mu;
+    pthread_cond_t probe_cv;
+    bool probe_stop;
 } app;
+
+typedef struct prober {
+    app *a;
+    size_t cluster;
+} prober;
+
+/* Probe one cluster once per probe interval; its health transitions wake
+ * the Runnables placed on it (submitter_probe_cluster). */
+static void *probe_loop(void *arg)
+{
+    prober p = *(prober *)arg;
+    free(arg);
+    app *a = p.a;
+    pthread_mutex_lock(&a->probe_mu);
+    while (!a->probe_stop) {
+        pthread_mutex_unlock(&a->probe_mu);
+        uint64_t next = submitter_probe_cluster(&a->s, p.cluster);
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        uint64_t ns = (uint64_t)until.tv_nsec + next % 1000 * 1000000;
+        until.tv_sec += (time_t)(next / 1000 + ns / 1000000000);
+        until.tv_nsec = (long)(ns % 1000000000);
+        pthread_mutex_lock(&a->probe_mu);
+        while (!a->probe_stop && pthread_cond_timedwait(&a->probe_cv, &a->probe_mu, &until) == 0)
+            ;
+    }
+    pthread_mutex_unlock(&a->probe_mu);
+    return NULL;
+}
+
+static void probers_stop(kr_manager_t *m, void *user)
+{
+    (void)m;
+    app *a = user;
+    pthread_mutex_lock(&a->probe_mu);
+    a->probe_stop = true;
+    pthread_cond_broadcast(&a->probe_cv);
+    pthread_mutex_unlock(&a->probe_mu);
+    for (size_t i = 0; i < a->n_probers; i++)
+        pthread_join(a->probers[i], NULL);
+    a->n_probers = 0;
+}
+
+static int probers_start(kr_manager_t *m, void *user)
+{
+    app *a = user;
+    a->probe_stop = false;
+    for (size_t i = 0; i < a->s.n_clusters; i++) {
+        prober *p = malloc(sizeof(*p));
+        if (p) {
+            p->a = a;
+            p->cluster = i;
+        }
+        if (!p || pthread_create(&a->probers[a->n_probers], NULL, probe_loop, p) != 0) {
+            free(p);
+            probers_stop(m, a);
+            return KR_ENOMEM;
+        }
+        a->n_probers++;
+    }
+    return 0;
+}
 
 static kr_reconcile_result reconcile(kr_controller_t *ctl, const kr_reconcile_request *req,
                                      uint64_t *requeue_after_ms, kr_error_t *err, void *user)
@@ -167,7 +237,8 @@ static int setup(app *a, const kr_manager_config *cfg, auth_table *auth, kr_erro
     a->s.n_clusters = n;
     a->fast = calloc(n, sizeof(kr_client_t *));
     a->fast_config = calloc(n, sizeof(kr_rest_config *));
-    if (!a->s.clusters || !a->fast || !a->fast_config)
+    a->probers = calloc(n, sizeof(pthread_t));
+    if (!a->s.clusters || !a->fast || !a->fast_config || !a->probers)
         return kr_error_set(err, KR_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
         a->s.clusters[i].name = kr_manager_cluster_name(m, i);
@@ -204,6 +275,8 @@ static int setup(app *a, const kr_manager_config *cfg, auth_table *auth, kr_erro
     src.informer = a->s.runnables;
     if (rc == 0)
         rc = kr_controller_watch(a->ctl, &src, err);
+    if (rc == 0)
+        rc = kr_manager_add_runnable(m, probers_start, probers_stop, a, true, err);
     a->api.s = &a->s;
     a->api.auth = auth;
     if (rc == 0)
@@ -252,7 +325,18 @@ static int serve(int argc, char **argv)
      * request and each reconcile reads its Runnable and copies: trees are
      * read without a parse (the compact default parses on read). */
     mo.informers.store.representation = KR_STORE_TREES;
-    app a = {.informers_mu = PTHREAD_MUTEX_INITIALIZER};
+    app a = {.informers_mu = PTHREAD_MUTEX_INITIALIZER, .probe_mu = PTHREAD_MUTEX_INITIALIZER};
+    /* the probes' waits run on the monotonic clock (a wall-clock step
+     * neither delays nor hurries a probe) */
+    pthread_condattr_t ca;
+    if (pthread_condattr_init(&ca) != 0 || pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+        pthread_cond_init(&a.probe_cv, &ca) != 0) {
+        fprintf(stderr, "kr-submitter: cannot make a condition variable\n");
+        auth_table_free(auth);
+        kr_manager_config_free(&cfg);
+        return 2;
+    }
+    pthread_condattr_destroy(&ca);
     int code = 2;
     if (kr_manager_new(&mo, &a.m, &err) != 0 || setup(&a, &cfg, auth, &err) != 0)
         fprintf(stderr, "kr-submitter: %s\n", err.message);
@@ -268,6 +352,8 @@ static int serve(int argc, char **argv)
         kr_rest_config_free(a.fast_config[i]);
     free(a.fast);
     free(a.fast_config);
+    free(a.probers);
+    pthread_cond_destroy(&a.probe_cv);
     if (a.submitter_ready)
         submitter_destroy(&a.s);
     free(a.s.clusters);

@@ -222,6 +222,11 @@ typedef struct sub_cluster {
      * waits on a cluster that has gone away. */
     kr_client_t *fast;
     failover_health health; /* under submitter.mu */
+    /* The health state its runnables were last woken for (under
+     * submitter.mu): 0 answering, 1 failing, 2 failing past
+     * failover_after_ms. Each change wakes the Runnables placed on the
+     * cluster; nothing else looks at them periodically. */
+    int woken_state;
 } sub_cluster;
 
 /* Points in a dispatch where a test may inject a fault. */
@@ -316,6 +321,14 @@ void submitter_record(submitter *s, const sub_event *ev);
  * [worker] */
 kr_reconcile_result submitter_reconcile(submitter *s, const char *namespace_, const char *name,
                                         uint64_t *requeue_after_ms, kr_error_t *err);
+
+/* Probe cluster i when nobody asked it for probe_interval_ms (a GET of a Job
+ * nobody makes; any answer proves it reachable) and wake the Runnables placed on it
+ * when its health changed: when it starts failing, when it has failed for
+ * failover_after_ms, when it answers again. Returns how long until it is
+ * worth calling again (ms). Blocks up to request_timeout_ms. [any thread
+ * but the loop thread; main runs it on a thread of its own per cluster] */
+uint64_t submitter_probe_cluster(submitter *s, size_t i);
 
 /* The first placement decision (attempt 1 to the first cluster of the
  * Runnable's order, under the current epoch) added to `status`, the status
