@@ -944,7 +944,7 @@ static int apply_chunk(chunk *c, const kr_inventory_event *events, const event_f
 {
     char *dedup[CHUNK] = {0};
     json_t *stored[CHUNK] = {0};
-    size_t key_of[CHUNK]; /* each event's object among c->keys */
+    size_t key_of[CHUNK] = {0}; /* each event's object among c->keys */
     int ret = 0;
     for (size_t i = 0; i < n && ret == 0; i++) {
         const kr_inventory_event *ev = &events[i];

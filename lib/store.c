@@ -206,9 +206,10 @@ static int bucket_join(struct state *st, size_t index, char **value, struct entr
     if (b->n_members == b->cap_members) {
         /* growth by half: the array stays at least 2/3 full */
         size_t cap = b->cap_members < 2 ? 2 : b->cap_members + b->cap_members / 2;
-        /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
-        struct entry **grown =
-            b->n_members < UINT32_MAX ? kr_realloc(b->members, cap * sizeof(*grown)) : NULL;
+        struct entry **grown = NULL;
+        if (b->n_members < UINT32_MAX)
+            /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
+            grown = kr_realloc(b->members, cap * sizeof(*grown));
         if (!grown) {
             if (b->n_members == 0)
                 bucket_drop(st, b);

@@ -129,6 +129,7 @@ static void store_drop(kr_testserver_t *ts, ts_store *st)
 
 static int add_resource(kr_testserver_t *ts, ts_resource *r)
 {
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     ts_resource **slot = kr_array_push(&ts->resources, &ts->nresources, sizeof(*slot));
     if (!slot)
         return KR_ENOMEM;
