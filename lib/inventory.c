@@ -252,6 +252,14 @@ static const char schema_v1[] =
     " resource_version TEXT NOT NULL, updated_ms BIGINT NOT NULL,"
     " PRIMARY KEY (cluster, resource));";
 
+/* Version 2: the phase index leads with the phase and then follows the
+ * objects' order (the key), so that a phase filter, alone or with a
+ * cluster, kind and namespace, pages as a seek in it (kr_inventory_query);
+ * the key itself serves the lists without a phase. */
+static const char schema_v2[] = "CREATE INDEX IF NOT EXISTS kr_objects_phase_key"
+                                " ON kr_objects (phase, cluster, kind, namespace, name);"
+                                "DROP INDEX IF EXISTS kr_objects_phase;";
+
 static int create_schema_v1(kr_inventory_t *inv, kr_error_t *err)
 {
     char *sql = kr_asprintf(schema_v1, inv->ops->key_collation, inv->ops->seq_column);
@@ -282,10 +290,11 @@ static int run_schema(kr_inventory_t *inv, kr_error_t *err)
                            "inventory: the database has schema version %ld, newer than this "
                            "library's %d: upgrade the program",
                            version, KR_INVENTORY_SCHEMA_VERSION);
-    /* Version 1 is the first: migrations from older versions go here,
-     * one step per version, each in this transaction. */
+    /* One step per version, each in this transaction. */
     if (ret == 0 && version < 1)
         ret = create_schema_v1(inv, err);
+    if (ret == 0 && version < 2)
+        ret = ops->exec_script(inv->be, schema_v2, err);
     if (ret == 0 && version != KR_INVENTORY_SCHEMA_VERSION) {
         kr_inv_param p[] = {KR_INV_INT(KR_INVENTORY_SCHEMA_VERSION)};
         ret =
@@ -1254,6 +1263,73 @@ static int decode_continue(const char *token, json_t **key, kr_error_t *err)
     return 0;
 }
 
+/* The objects' order (their key), and the equality filters on its
+ * columns (name has none). */
+static const char *const key_cols[] = {"cluster", "kind", "namespace", "name"};
+
+/* How many leading key columns the filters fix by equality: cluster, then
+ * kind, then namespace, as far as each is given. */
+static size_t fixed_key_cols(const char *const filter[3])
+{
+    size_t n = 0;
+    while (n < 3 && filter[n] && *filter[n])
+        n++;
+    return n;
+}
+
+/* How a continue token's key stands to the n_fixed leading key columns
+ * the filters fix: < 0 before every row they select, > 0 after every one,
+ * 0 inside (bytewise, as the key columns sort). */
+static int key_prefix_cmp(const char *const filter[3], size_t n_fixed, const json_t *after)
+{
+    for (size_t k = 0; k < n_fixed; k++) {
+        int c = strcmp(json_string_value(json_array_get(after, k)), filter[k]);
+        if (c != 0)
+            return c;
+    }
+    return 0;
+}
+
+/* The WHERE clause of a page after `after` (NULL: the first page), its
+ * parameters appended to p[*n]. Every page is one seek in an index that
+ * serves its order: the key (primary key) without a phase, (phase, key)
+ * with one. The equalities on the leading key columns (n_fixed) are
+ * part of the seek; the keyset compares only the key columns after them
+ * (a comparison of the whole key would make the index scan from the start
+ * of the range the equalities select); a filter on a later key column is
+ * checked on the rows the seek reads, marked so that SQLite neither seeks
+ * on it nor sorts for it. */
+static int append_where(kr_buf *sql, const kr_inv_backend_ops *ops,
+                        const kr_inventory_query_opts *opts, const char *const filter[3],
+                        size_t n_fixed, const json_t *after, kr_inv_param *p, size_t *n)
+{
+    int ret = kr_buf_append_str(sql, " WHERE 1 = 1");
+    if (!opts->include_deleted)
+        ret |= kr_buf_append_str(sql, " AND deleted_ms IS NULL");
+    for (size_t k = 0; k < 3; k++)
+        if (filter[k] && *filter[k]) {
+            ret |= kr_buf_printf(sql, " AND %s%s = ?", k < n_fixed ? "" : ops->check_only,
+                                 key_cols[k]);
+            p[(*n)++] = KR_INV_TEXT(filter[k]);
+        }
+    if (opts->phase && *opts->phase) {
+        ret |= kr_buf_append_str(sql, " AND phase = ?");
+        p[(*n)++] = KR_INV_TEXT(opts->phase);
+    }
+    if (after) {
+        ret |= kr_buf_append_str(sql, " AND (");
+        for (size_t k = n_fixed; k < 4; k++)
+            ret |= kr_buf_printf(sql, "%s%s", k > n_fixed ? ", " : "", key_cols[k]);
+        ret |= kr_buf_append_str(sql, ") > (");
+        for (size_t k = n_fixed; k < 4; k++) {
+            ret |= kr_buf_append_str(sql, k > n_fixed ? ", ?" : "?");
+            p[(*n)++] = KR_INV_TEXT(json_string_value(json_array_get(after, k)));
+        }
+        ret |= kr_buf_append_str(sql, ")");
+    }
+    return ret;
+}
+
 int kr_inventory_query(kr_inventory_t *inv, const kr_inventory_query_opts *opts, json_t **items,
                        char **next_continue, kr_error_t *err)
 {
@@ -1285,27 +1361,20 @@ int kr_inventory_query(kr_inventory_t *inv, const kr_inventory_query_opts *opts,
      * whether a next page exists). */
     size_t page = sel ? (limit + 1) * 4 : limit + 1;
     bool more = true, has_next = false;
+    const char *const filter[3] = {opts->cluster, opts->kind, opts->namespace_};
+    size_t n_fixed = fixed_key_cols(filter);
     while (ret == 0 && more && !has_next) {
         kr_inv_param p[12];
         size_t n = 0;
+        /* A token before every row the filters select reads from the
+         * first; one after every row finds none. */
+        int prefix = after ? key_prefix_cmp(filter, n_fixed, after) : 0;
+        if (prefix > 0)
+            break;
         kr_buf_reset(&sql);
-        ret = kr_buf_append_str(&sql, "SELECT " OBJECT_COLUMNS " FROM kr_objects WHERE 1 = 1");
-        if (!opts->include_deleted)
-            ret |= kr_buf_append_str(&sql, " AND deleted_ms IS NULL");
-        const char *filters[][2] = {{" AND cluster = ?", opts->cluster},
-                                    {" AND kind = ?", opts->kind},
-                                    {" AND namespace = ?", opts->namespace_},
-                                    {" AND phase = ?", opts->phase}};
-        for (size_t f = 0; f < KR_ARRAY_LEN(filters); f++)
-            if (filters[f][1] && *filters[f][1]) {
-                ret |= kr_buf_append_str(&sql, filters[f][0]);
-                p[n++] = KR_INV_TEXT(filters[f][1]);
-            }
-        if (after) {
-            ret |= kr_buf_append_str(&sql, " AND (cluster, kind, namespace, name) > (?, ?, ?, ?)");
-            for (size_t k = 0; k < 4; k++)
-                p[n++] = KR_INV_TEXT(json_string_value(json_array_get(after, k)));
-        }
+        ret = kr_buf_append_str(&sql, "SELECT " OBJECT_COLUMNS " FROM kr_objects");
+        ret |=
+            append_where(&sql, inv->ops, opts, filter, n_fixed, prefix == 0 ? after : NULL, p, &n);
         ret |= kr_buf_append_str(&sql, " ORDER BY cluster, kind, namespace, name LIMIT ?");
         p[n++] = KR_INV_INT((int64_t)page);
         if (ret != 0) {

@@ -68,6 +68,10 @@ typedef struct kr_inv_backend_ops {
      * columns, and the transactions' sequence column. */
     const char *key_collation;
     const char *seq_column;
+    /* What precedes a column in a condition that the rows an index seek
+     * reads are only checked against: SQLite's unary + (without it SQLite
+     * may seek on the column instead, or sort a fixed column's rows). */
+    const char *check_only;
     /* Statements: `sql` uses ? placeholders (rewritten as $n for
      * PostgreSQL). `stmt_id` >= 0 names a statement the backend may keep
      * prepared (the same id always comes with the same sql); -1: run once.

@@ -229,6 +229,7 @@ static const kr_inv_backend_ops pg_ops = {
     /* Keys sort bytewise, as in SQLite (continue tokens compare them). */
     .key_collation = " COLLATE \"C\"",
     .seq_column = "BIGSERIAL PRIMARY KEY",
+    .check_only = "",
     .exec = pg_exec,
     .exec_script = pg_exec_script,
     .begin = pg_begin,

@@ -139,6 +139,7 @@ static const kr_inv_backend_ops sqlite_ops = {
     .name = "sqlite",
     .key_collation = "",
     .seq_column = "INTEGER PRIMARY KEY AUTOINCREMENT",
+    .check_only = "+",
     .exec = sqlite_exec,
     .exec_script = sqlite_exec_script,
     .begin = sqlite_begin,

@@ -595,6 +595,208 @@ START_TEST(inventory_query_filters)
 }
 END_TEST
 
+/* The key of an objects row, "cluster/kind/namespace/name". */
+static void row_key(const json_t *row, char *key, size_t size)
+{
+    snprintf(key, size, "%s/%s/%s/%s", row_str(row, "cluster"), row_str(row, "kind"),
+             row_str(row, "namespace"), row_str(row, "name"));
+}
+
+typedef struct page_filter {
+    const char *cluster, *kind, *ns, *phase;
+} page_filter;
+
+static bool row_matches(const json_t *row, const page_filter *f)
+{
+    const char *want[] = {f->cluster, f->kind, f->ns, f->phase};
+    const char *col[] = {"cluster", "kind", "namespace", "phase"};
+    for (size_t k = 0; k < 4; k++)
+        if (want[k] && strcmp(row_str(row, col[k]), want[k]) != 0)
+            return false;
+    return true;
+}
+
+static const page_filter page_filters[] = {
+    {NULL, NULL, NULL, "Pending"},   {"c2", NULL, NULL, "Running"},
+    {"c2", "Job", NULL, "Pending"},  {NULL, "Job", NULL, "Pending"},
+    {NULL, NULL, "ns-1", "Pending"}, {"c3", "Job", "ns-2", "Pending"},
+    {"c1", NULL, "ns-0", NULL},      {NULL, "Job", NULL, NULL},
+    {NULL, NULL, NULL, NULL},
+};
+
+/* Paging a filtered list to its end while objects are added before and
+ * after the reader's position: keys strictly increase (no duplicates), and
+ * every object that matched before the first page and still does is read
+ * once (no gaps); every row read matches the filter. Then a token taken
+ * from one list continues another: the rows after its key that the other
+ * filter selects. */
+START_TEST(inventory_query_pages_a_filtered_list_completely_under_inserts)
+{
+    char url[512];
+    kr_inventory_t *inv = fresh(url, sizeof(url));
+    load_grid(inv);
+    int added = 0;
+    for (size_t f = 0; f < sizeof(page_filters) / sizeof(page_filters[0]); f++) {
+        const page_filter *pf = &page_filters[f];
+        kr_inventory_query_opts all = KR_INVENTORY_QUERY_OPTS_INIT;
+        all.limit = 1000;
+        json_t *before = query(inv, &all, NULL);
+        kr_inventory_query_opts q = KR_INVENTORY_QUERY_OPTS_INIT;
+        q.cluster = pf->cluster;
+        q.kind = pf->kind;
+        q.namespace_ = pf->ns;
+        q.phase = pf->phase;
+        q.limit = 2;
+        char prev[256] = "", *token = NULL;
+        json_t *seen = json_object();
+        int pages = 0;
+        do {
+            q.continue_token = token;
+            char *next = NULL;
+            json_t *items = query(inv, &q, &next);
+            kr_free(token);
+            token = next;
+            pages++;
+            size_t i;
+            json_t *row;
+            json_array_foreach(items, i, row)
+            {
+                char key[256];
+                row_key(row, key, sizeof(key));
+                ck_assert_msg(strcmp(prev, key) < 0, "filter %zu: %s after %s", f, key, prev);
+                ck_assert_msg(row_matches(row, pf), "filter %zu: %s does not match", f, key);
+                snprintf(prev, sizeof(prev), "%s", key);
+                json_object_set_new(seen, key, json_true());
+            }
+            json_decref(items);
+            /* During the first pages, a writer adds an object sorting
+             * first in its cluster and namespace, and one sorting last. */
+            const char *cl[] = {"c1", "c2", "c3"};
+            for (int k = 0; k < 2 && pages <= 4; k++) {
+                char ns[16], name[32], uid[32], rv[16];
+                snprintf(ns, sizeof(ns), "ns-%d", added % 3);
+                snprintf(name, sizeof(name), "%s-%04d", k ? "zz" : "aa", added);
+                snprintf(uid, sizeof(uid), "new-%d", added);
+                snprintf(rv, sizeof(rv), "%d", 5000 + added);
+                json_t *o = job(ns, name, uid, rv, "web", added % 2 ? "running" : "pending");
+                kr_inventory_event e[] = {ev(cl[added % 3], KR_INVENTORY_ADDED, o)};
+                apply(inv, e, 1, 1, 0);
+                json_decref(o);
+                added++;
+            }
+        } while (token && pages < 1000);
+        ck_assert_ptr_null(token);
+        size_t i;
+        json_t *row;
+        size_t expected = 0;
+        json_array_foreach(before, i, row)
+        {
+            if (!row_matches(row, pf))
+                continue;
+            char key[256];
+            row_key(row, key, sizeof(key));
+            ck_assert_msg(json_object_get(seen, key), "filter %zu: %s was never read", f, key);
+            expected++;
+        }
+        ck_assert_uint_gt(expected, 0);
+        json_decref(seen);
+        json_decref(before);
+    }
+    /* Tokens of the unfiltered list, used with every filter. */
+    kr_inventory_query_opts all = KR_INVENTORY_QUERY_OPTS_INIT;
+    all.limit = 1000;
+    json_t *every = query(inv, &all, NULL);
+    all.limit = 7;
+    char *token = NULL;
+    int pages = 0;
+    do {
+        all.continue_token = token;
+        char *next = NULL;
+        json_t *page = query(inv, &all, &next);
+        json_decref(page);
+        kr_free(token);
+        token = next;
+        if (!token)
+            break;
+        char after[256];
+        ck_assert_ptr_nonnull(next);
+        kr_inventory_query_opts probe = all;
+        probe.continue_token = token;
+        probe.limit = 1;
+        json_t *first = query(inv, &probe, NULL);
+        ck_assert_uint_eq(json_array_size(first), 1);
+        row_key(json_array_get(first, 0), after, sizeof(after));
+        json_decref(first);
+        for (size_t f = 0; f < sizeof(page_filters) / sizeof(page_filters[0]); f++) {
+            const page_filter *pf = &page_filters[f];
+            kr_inventory_query_opts q = KR_INVENTORY_QUERY_OPTS_INIT;
+            q.cluster = pf->cluster;
+            q.kind = pf->kind;
+            q.namespace_ = pf->ns;
+            q.phase = pf->phase;
+            q.limit = 3;
+            q.continue_token = token;
+            json_t *got = query(inv, &q, NULL);
+            size_t want = 0, i;
+            json_t *row;
+            json_array_foreach(every, i, row)
+            {
+                char key[256];
+                row_key(row, key, sizeof(key));
+                if (strcmp(key, after) < 0 || !row_matches(row, pf))
+                    continue;
+                if (want < 3) {
+                    char got_key[256] = "";
+                    if (want < json_array_size(got))
+                        row_key(json_array_get(got, want), got_key, sizeof(got_key));
+                    ck_assert_msg(strcmp(key, got_key) == 0, "filter %zu after %s: %s, want %s", f,
+                                  after, got_key, key);
+                }
+                want++;
+            }
+            ck_assert_uint_eq(json_array_size(got), (want < 3 ? want : 3));
+            json_decref(got);
+        }
+        pages++;
+    } while (pages < 1000);
+    kr_free(token);
+    json_decref(every);
+    kr_inventory_free(inv);
+}
+END_TEST
+
+/* A database of schema version 1 (its phase index on cluster, kind,
+ * phase) opens: it is migrated to the current version, its rows kept. */
+START_TEST(inventory_schema_v1_database_is_migrated)
+{
+    char url[512];
+    kr_inventory_t *inv = fresh(url, sizeof(url));
+    load_grid(inv);
+    kr_inventory_free(inv);
+    /* Back to what version 1 left. */
+    raw_sql(url, "DROP INDEX kr_objects_phase_key");
+    raw_sql(url, "CREATE INDEX kr_objects_phase ON kr_objects (cluster, kind, phase, namespace, "
+                 "name)");
+    raw_sql(url, "UPDATE kr_schema_version SET version = 1");
+    inv = open_url(url);
+    kr_inventory_query_opts q = KR_INVENTORY_QUERY_OPTS_INIT;
+    q.phase = "Running";
+    json_t *items = query(inv, &q, NULL);
+    ck_assert_uint_eq(json_array_size(items), 9);
+    json_decref(items);
+    kr_inventory_free(inv);
+    /* The new index exists, the old one is gone, the version is 2. */
+    raw_sql(url, "DROP INDEX kr_objects_phase_key");
+    raw_sql(url, "CREATE INDEX kr_objects_phase ON kr_objects (name)");
+    raw_sql(url, "DELETE FROM kr_schema_version WHERE version = 2");
+    raw_sql(url, "INSERT INTO kr_schema_version (id, version) VALUES (1, 7)");
+    kr_inventory_opts o = KR_INVENTORY_OPTS_INIT;
+    o.url = url;
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_inventory_new(&o, &inv, &err), KR_EUNSUPPORTED);
+}
+END_TEST
+
 START_TEST(inventory_phase_summary)
 {
     json_t *o =
@@ -930,6 +1132,8 @@ static void add_common(TCase *tc)
     tcase_add_test(tc, inventory_record_rejects_bad_actions);
     tcase_add_test(tc, inventory_query_pages_with_continue_tokens);
     tcase_add_test(tc, inventory_query_filters);
+    tcase_add_test(tc, inventory_query_pages_a_filtered_list_completely_under_inserts);
+    tcase_add_test(tc, inventory_schema_v1_database_is_migrated);
     tcase_add_test(tc, inventory_secret_values_are_not_stored);
     tcase_add_test(tc, inventory_consumer_full_buffer_refuses_then_drains_everything);
     tcase_add_test(tc, inventory_consumer_writer_thread_group_commits);

@@ -31,7 +31,7 @@ extern "C" {
 typedef struct kr_inventory kr_inventory_t;
 
 /* The schema version this library creates and migrates to. */
-#define KR_INVENTORY_SCHEMA_VERSION 1
+#define KR_INVENTORY_SCHEMA_VERSION 2
 
 /* ---- Opening ---------------------------------------------------------- */
 
