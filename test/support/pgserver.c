@@ -33,7 +33,47 @@ struct kr_pgserver {
     gid_t gid;
     bool drop_privileges;
     int next_db;
+    int reaper_fd; /* the write end of the reaper's pipe (-1: none) */
 };
+
+/* The reaper: a shell that outlives us, reading a pipe whose write end
+ * only we hold (close-on-exec). At its end of file (kr_pgserver_free, or
+ * our death: a failed test ends with _exit, a timed-out one with SIGKILL,
+ * and nothing of ours runs) it waits for the postmaster (which got its
+ * parent-death signal) to exit, then removes the directory. Started by a
+ * double fork (nobody waits for it) that only calls what is safe after a
+ * fork of a threaded process. */
+static const char reaper_script[] =
+    "cat >/dev/null; n=0; while [ $n -lt 300 ] && kill -0 \"$(head -n 1 \"$1/data/postmaster.pid\" "
+    "2>/dev/null)\" 2>/dev/null; do sleep 0.1; n=$((n+1)); done; rm -rf \"$1\"";
+
+static void start_reaper(kr_pgserver *srv)
+{
+    int fds[2];
+    srv->reaper_fd = -1;
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (fork() == 0) {
+            dup2(fds[0], 0); /* dup2 clears close-on-exec on 0 */
+            int null = open("/dev/null", O_WRONLY);
+            if (null >= 0) {
+                dup2(null, 1);
+                dup2(null, 2);
+            }
+            setsid(); /* out of the test's process group and its signals */
+            execl("/bin/sh", "sh", "-c", reaper_script, "sh", srv->dir, (char *)NULL);
+        }
+        _exit(0);
+    }
+    close(fds[0]);
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+    srv->reaper_fd = pid > 0 ? fds[1] : -1;
+    if (pid <= 0)
+        close(fds[1]);
+}
 
 static double now_s(void)
 {
@@ -215,6 +255,7 @@ int kr_pgserver_start(kr_pgserver **out, char *why, size_t why_size)
         free(srv);
         return -1;
     }
+    start_reaper(srv);
     *out = srv;
     return 0;
 }
@@ -278,6 +319,8 @@ void kr_pgserver_free(kr_pgserver *srv)
         return;
     kr_pgserver_stop(srv);
     kr_test_tmpdir_remove(srv->dir);
+    if (srv->reaper_fd >= 0)
+        close(srv->reaper_fd); /* the reaper finds nothing left to remove */
     free(srv);
 }
 

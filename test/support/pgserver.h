@@ -1,8 +1,9 @@
 /* libkreconcile tests — a private PostgreSQL server for a test: initdb in a
  * fresh temporary directory, a free loopback port, its unix socket in that
  * directory, run as `nobody` when the tests run as root. The server dies
- * with the process that started it (parent-death signal), so a crashed
- * test leaves none behind. Test-only. */
+ * with the process that started it (parent-death signal) and a reaper
+ * then removes its directory, so a failed or crashed test leaves neither
+ * behind. Test-only. */
 #ifndef KR_TEST_PGSERVER_H
 #define KR_TEST_PGSERVER_H
 
