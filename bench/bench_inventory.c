@@ -3,9 +3,13 @@
  * through the consumer's group commit, beside bare loops of prepared
  * INSERTs of the same rows in transactions of the same size, in the same
  * run, three rounds interleaved and their medians compared (the ratio is
- * the figure; target >= 0.5); then the objects page (100
- * rows, filtered by cluster and phase) at 100,000 objects, p50/p99; and
- * the resident memory the process grew by while loading them.
+ * the figure; target >= 0.5), for new objects (ADDED) and for changes of
+ * the same objects (MODIFIED: a merge patch in the transaction row, the
+ * whole object in the upsert that replaces the current row); then the
+ * objects page (100 rows, filtered by cluster and phase) at 100,000
+ * objects, p50/p99, the first page and a deep one (page 50, reached
+ * through continue tokens, with and without the cluster filter); and the
+ * resident memory the process grew by while loading them.
  * BENCH_INVENTORY_EVENTS (default 10000) and BENCH_INVENTORY_OBJECTS
  * (default 100000) override the sizes. Wall-clock times: the database
  * does its work outside this thread. */
@@ -62,6 +66,8 @@ static json_t *job(size_t i, int rv, const char *state)
 
 typedef struct bare_row {
     char *cluster, *ns, *name, *uid, *rv, *object, *dedup, *phase, *labels, *created;
+    char *patch; /* the transaction's patch: the object (ADDED) or a merge patch */
+    const char *event; /* "ADDED" or "MODIFIED" */
 } bare_row;
 
 /* The two baselines, as prepared statements of the same events, BATCH per
@@ -72,7 +78,9 @@ typedef struct bare_row {
  * seq, both with the inventory's conflict clauses, and each transaction's
  * checkpoints), into the inventory's own tables and indexes, with none of
  * its logic: no lookups, no JSON (the texts are made before the clock
- * starts). */
+ * starts). For a change of an existing object the same two statements
+ * write a MODIFIED transaction carrying the merge patch and take the
+ * upsert's DO UPDATE path, as the inventory does. */
 #define ONE_ROW_DDL                                                                                \
     "CREATE TABLE bare (cluster TEXT, kind TEXT, namespace TEXT, name TEXT, uid TEXT,"             \
     " resource_version TEXT, object TEXT, PRIMARY KEY (cluster, kind, namespace, name))"
@@ -80,7 +88,7 @@ typedef struct bare_row {
 #define TXN_ROW_SQL                                                                                \
     "INSERT INTO kr_transactions (time_ms, cluster, api_version, kind, namespace, name, uid,"      \
     " resource_version, event, actor, patch, dedup_key) VALUES"                                    \
-    " (1, ?, 'batch/v1', 'Job', ?, ?, ?, ?, 'ADDED', 'informer', ?, ?)"                            \
+    " (1, ?, 'batch/v1', 'Job', ?, ?, ?, ?, ?, 'informer', ?, ?)"                                  \
     " ON CONFLICT (dedup_key) DO NOTHING RETURNING seq"
 /* The inventory's upsert (lib/inventory.c), its never-back-in-time guard
  * included. */
@@ -108,9 +116,9 @@ enum { ST_ONE, ST_TXN, ST_OBJ, ST_CHECKPOINT, N_ST };
 static int row_params(const bare_row *r, int which, const char *seq, const char **v)
 {
     if (which == ST_TXN) {
-        const char *t[] = {r->cluster, r->ns, r->name, r->uid, r->rv, r->object, r->dedup};
+        const char *t[] = {r->cluster, r->ns, r->name, r->uid, r->rv, r->event, r->patch, r->dedup};
         memcpy(v, t, sizeof(t));
-        return 7;
+        return 8;
     }
     if (which == ST_OBJ) {
         const char *o[] = {r->cluster, r->ns,     r->name,    r->uid, r->rv,
@@ -210,7 +218,10 @@ static void sqlite_plain(void *self, const char *sql)
     sqlite3_exec(b->db, sql, NULL, NULL, NULL);
 }
 
-static double bare_sqlite(const char *path, const bare_row *rows, size_t n, bool schema_rows)
+/* The bare loops on a fresh database: `rows` (new objects) into *added,
+ * then with schema_rows `upd` (changes of the same objects) into *changed. */
+static void bare_sqlite(const char *path, const bare_row *rows, const bare_row *upd, size_t n,
+                        bool schema_rows, double *added, double *changed)
 {
     sqlite_bare b = {0};
     if (schema_rows) {
@@ -218,8 +229,9 @@ static double bare_sqlite(const char *path, const bare_row *rows, size_t n, bool
         snprintf(url, sizeof(url), "sqlite://%s", path);
         create_schema(url);
     }
+    *added = *changed = -1;
     if (sqlite3_open(path, &b.db) != SQLITE_OK)
-        return -1;
+        return;
     /* The inventory's settings (lib/inventory_sqlite.c). */
     sqlite3_exec(b.db,
                  "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32768",
@@ -229,11 +241,12 @@ static double bare_sqlite(const char *path, const bare_row *rows, size_t n, bool
     for (int s = schema_rows ? ST_TXN : ST_ONE; s < (schema_rows ? N_ST : ST_TXN); s++)
         sqlite3_prepare_v2(b.db, bare_sql[s], -1, &b.st[s], NULL);
     bare_db drv = {sqlite_run, sqlite_plain, &b, "BEGIN IMMEDIATE"};
-    double rate = bare_loop(&drv, rows, n, schema_rows);
+    *added = bare_loop(&drv, rows, n, schema_rows);
+    if (schema_rows)
+        *changed = bare_loop(&drv, upd, n, schema_rows);
     for (int s = 0; s < N_ST; s++)
         sqlite3_finalize(b.st[s]);
     sqlite3_close(b.db);
-    return rate;
 }
 
 static void pq_do(void *conn, const char *sql)
@@ -270,13 +283,17 @@ static void pq_run(void *conn, int which, const char **v, int nv, char *seq, siz
     PQclear(r);
 }
 
-static double bare_pg(const char *url, const bare_row *rows, size_t n, bool schema_rows)
+static void bare_pg(const char *url, const bare_row *rows, const bare_row *upd, size_t n,
+                    bool schema_rows, double *added, double *changed)
 {
+    *added = *changed = -1;
     if (schema_rows)
         create_schema(url);
     PGconn *c = PQconnectdb(url);
-    if (PQstatus(c) != CONNECTION_OK)
-        return -1;
+    if (PQstatus(c) != CONNECTION_OK) {
+        PQfinish(c);
+        return;
+    }
     if (!schema_rows)
         pq_do(c, ONE_ROW_DDL);
     for (int s = schema_rows ? ST_TXN : ST_ONE; s < (schema_rows ? N_ST : ST_TXN); s++) {
@@ -286,13 +303,15 @@ static double bare_pg(const char *url, const bare_row *rows, size_t n, bool sche
         PQclear(PQprepare(c, name, text, 0, NULL));
     }
     bare_db drv = {pq_run, pq_do, c, "BEGIN"};
-    double rate = bare_loop(&drv, rows, n, schema_rows);
+    *added = bare_loop(&drv, rows, n, schema_rows);
+    if (schema_rows)
+        *changed = bare_loop(&drv, upd, n, schema_rows);
     PQfinish(c);
-    return rate;
 }
 
 /* Events through the consumer (drained on this thread, BATCH per commit). */
-static double consumer_rate(kr_inventory_t *inv, json_t **objs, size_t n, size_t first)
+static double consumer_rate(kr_inventory_t *inv, json_t **objs, size_t n, size_t first,
+                            kr_inventory_event_type type)
 {
     kr_inventory_consumer_opts co = KR_INVENTORY_CONSUMER_OPTS_INIT;
     co.capacity = 4 * BATCH;
@@ -307,7 +326,7 @@ static double consumer_rate(kr_inventory_t *inv, json_t **objs, size_t n, size_t
             json_object_get(json_object_get(objs[i], "metadata"), "resourceVersion"));
         kr_inventory_event e = {.cluster = clusters[(first + i) % 4],
                                 .resource = "batch/v1/jobs",
-                                .type = KR_INVENTORY_ADDED,
+                                .type = type,
                                 .object = objs[i],
                                 .checkpoint_rv = rv};
         while (kr_inventory_consumer_enqueue(c, &e, &err) == KR_ETOOLARGE)
@@ -360,44 +379,125 @@ static double median3(const double *v)
     return a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b));
 }
 
+/* The bare row of `obj` (borrowed) as event `event` with `patch` (new,
+ * taken). */
+static void bare_row_of(bare_row *r, const char *cluster, const json_t *obj, const char *event,
+                        char *patch)
+{
+    json_t *m = json_object_get(obj, "metadata");
+    r->cluster = strdup(cluster);
+    r->ns = strdup(json_string_value(json_object_get(m, "namespace")));
+    r->name = strdup(json_string_value(json_object_get(m, "name")));
+    r->uid = strdup(json_string_value(json_object_get(m, "uid")));
+    r->rv = strdup(json_string_value(json_object_get(m, "resourceVersion")));
+    r->object = json_dumps(obj, JSON_COMPACT);
+    r->phase = strdup(kr_inventory_phase_of(obj));
+    r->labels = json_dumps(json_object_get(m, "labels"), JSON_COMPACT);
+    r->created = strdup(json_string_value(json_object_get(m, "creationTimestamp")));
+    r->patch = patch ? patch : strdup(r->object);
+    r->event = event;
+    size_t len = strlen(r->cluster) + strlen(r->uid) + strlen(r->rv) + 16;
+    r->dedup = malloc(len);
+    snprintf(r->dedup, len, "%s/%s/%s/live", r->cluster, r->uid, r->rv);
+}
+
+static void bare_row_free(bare_row *r)
+{
+    free(r->cluster);
+    free(r->ns);
+    free(r->name);
+    free(r->uid);
+    free(r->rv);
+    free(r->object);
+    free(r->dedup);
+    free(r->phase);
+    free(r->labels);
+    free(r->created);
+    free(r->patch);
+}
+
+/* Page `page` (1-based, `limit` rows) of the query `qo`: the continue
+ * token of the page before it is found once, untimed; then the page is
+ * read `reps` times, p50/p99 in ms into *p50 and *p99. The rows of one
+ * read, or -1 when the list has fewer pages. */
+static long deep_page(kr_inventory_t *inv, kr_inventory_query_opts qo, int page, int reps,
+                      double *p50, double *p99)
+{
+    kr_error_t err = {0};
+    char *token = NULL;
+    for (int p = 1; p < page; p++) {
+        json_t *items = NULL;
+        char *next = NULL;
+        qo.continue_token = token;
+        if (kr_inventory_query(inv, &qo, &items, &next, &err) != 0)
+            printf("query: %s\n", err.message);
+        json_decref(items);
+        kr_free(token);
+        token = next;
+        if (!token)
+            return -1;
+    }
+    qo.continue_token = token;
+    double *lat = calloc((size_t)reps, sizeof(*lat));
+    long rows = 0;
+    for (int q = 0; lat && q < reps; q++) {
+        json_t *items = NULL;
+        char *next = NULL;
+        double t0 = bench_now_s();
+        if (kr_inventory_query(inv, &qo, &items, &next, &err) != 0)
+            printf("query: %s\n", err.message);
+        lat[q] = (bench_now_s() - t0) * 1000;
+        rows = (long)json_array_size(items);
+        json_decref(items);
+        kr_free(next);
+    }
+    if (lat) {
+        qsort(lat, (size_t)reps, sizeof(lat[0]), cmp_double);
+        *p50 = lat[reps / 2];
+        *p99 = lat[reps * 99 / 100];
+    }
+    free(lat);
+    kr_free(token);
+    return rows;
+}
+
 static void run_backend(const char *label, kr_pgserver *pg, const char *dir, size_t n_events,
                         size_t n_objects)
 {
     printf("-- %s --\n", label);
     json_t **objs = calloc(n_objects, sizeof(*objs));
+    json_t **mods = calloc(n_events, sizeof(*mods));
     bare_row *rows = calloc(n_events, sizeof(*rows));
+    bare_row *upd = calloc(n_events, sizeof(*upd));
     for (size_t i = 0; i < n_objects; i++)
         objs[i] = job(i, 1000 + (int)i, phases[(i / 4) % 4]);
-    /* The bare rows: what the inventory writes for each object. */
+    /* The changes: each of the first n_events objects moves on to the next
+     * state, at a later resourceVersion. */
+    for (size_t i = 0; i < n_events; i++)
+        mods[i] = job(i, 20000000 + (int)i, phases[(i / 4 + 1) % 4]);
+    /* The bare rows: what the inventory writes for each event. */
     for (size_t i = 0; i < n_events; i++) {
-        json_t *m = json_object_get(objs[i], "metadata");
-        rows[i].cluster = strdup(clusters[i % 4]);
-        rows[i].ns = strdup(json_string_value(json_object_get(m, "namespace")));
-        rows[i].name = strdup(json_string_value(json_object_get(m, "name")));
-        rows[i].uid = strdup(json_string_value(json_object_get(m, "uid")));
-        rows[i].rv = strdup(json_string_value(json_object_get(m, "resourceVersion")));
-        rows[i].object = json_dumps(objs[i], JSON_COMPACT);
-        rows[i].phase = strdup(kr_inventory_phase_of(objs[i]));
-        rows[i].labels = json_dumps(json_object_get(m, "labels"), JSON_COMPACT);
-        rows[i].created = strdup(json_string_value(json_object_get(m, "creationTimestamp")));
-        size_t len = strlen(rows[i].cluster) + strlen(rows[i].uid) + strlen(rows[i].rv) + 16;
-        rows[i].dedup = malloc(len);
-        snprintf(rows[i].dedup, len, "%s/%s/%s/live", rows[i].cluster, rows[i].uid, rows[i].rv);
+        json_t *patch = NULL;
+        kr_error_t perr = {0};
+        if (kr_patch_merge_create(objs[i], mods[i], &patch, &perr) != 0)
+            fprintf(stderr, "bench_inventory: %s\n", perr.message);
+        bare_row_of(&rows[i], clusters[i % 4], objs[i], "ADDED", NULL);
+        bare_row_of(&upd[i], clusters[i % 4], mods[i], "MODIFIED",
+                    patch ? json_dumps(patch, JSON_COMPACT) : NULL);
+        json_decref(patch);
     }
     /* Three rounds, the three loops interleaved in each, on fresh
      * databases: the medians are compared (a shared machine's load moves
      * between the loops otherwise). The last round's inventory stays. */
-    double one[3], two[3], mine[3];
+    double one[3], two[3], mine[3], two_mod[3], mine_mod[3], unused;
     kr_inventory_t *inv = NULL;
     kr_error_t err = {0};
     for (int rep = 0; rep < 3; rep++) {
         char target[600];
         fresh_target(pg, dir, "bare-one", rep, false, target, sizeof(target));
-        one[rep] = pg ? bare_pg(target, rows, n_events, false)
-                      : bare_sqlite(target, rows, n_events, false);
+        (pg ? bare_pg : bare_sqlite)(target, rows, upd, n_events, false, &one[rep], &unused);
         fresh_target(pg, dir, "bare-schema", rep, false, target, sizeof(target));
-        two[rep] =
-            pg ? bare_pg(target, rows, n_events, true) : bare_sqlite(target, rows, n_events, true);
+        (pg ? bare_pg : bare_sqlite)(target, rows, upd, n_events, true, &two[rep], &two_mod[rep]);
         fresh_target(pg, dir, "inventory", rep, true, target, sizeof(target));
         kr_inventory_free(inv);
         inv = NULL;
@@ -407,9 +507,11 @@ static void run_backend(const char *label, kr_pgserver *pg, const char *dir, siz
             printf("cannot open %s: %s\n", target, err.message);
             goto out;
         }
-        mine[rep] = consumer_rate(inv, objs, n_events, 0);
+        mine[rep] = consumer_rate(inv, objs, n_events, 0, KR_INVENTORY_ADDED);
+        mine_mod[rep] = consumer_rate(inv, mods, n_events, 0, KR_INVENTORY_MODIFIED);
     }
     double ours = median3(mine), bare_one = median3(one), bare_two = median3(two);
+    double ours_mod = median3(mine_mod), bare_mod = median3(two_mod);
     long rss0 = rss_kib();
     printf("events applied (group commit, %d per transaction; medians of 3 interleaved "
            "rounds): %.0f/s\n"
@@ -417,9 +519,14 @@ static void run_backend(const char *label, kr_pgserver *pg, const char *dir, siz
            "event: %.0f/s; ratio %.2f (target >= 0.5)\n"
            "  bare prepared INSERTs, one row per event (for reference): %.0f/s; ratio %.2f\n",
            BATCH, ours, bare_two, ours / bare_two, bare_one, ours / bare_one);
+    printf("changes applied (MODIFIED of the same %zu objects, next state, later "
+           "resourceVersion): %.0f/s\n"
+           "  bare prepared statements of the schema's rows (MODIFIED transaction with its merge "
+           "patch + object upsert's update) per event: %.0f/s; ratio %.2f (target >= 0.5)\n",
+           n_events, ours_mod, bare_mod, ours_mod / bare_mod);
     /* Load the rest up to n_objects, then query pages. */
     if (n_objects > n_events)
-        consumer_rate(inv, objs + n_events, n_objects - n_events, n_events);
+        consumer_rate(inv, objs + n_events, n_objects - n_events, n_events, KR_INVENTORY_ADDED);
     long rss1 = rss_kib();
     if (n_objects > n_events)
         printf("resident memory grown while loading %zu more objects (up to %zu): %.1f MiB "
@@ -452,23 +559,46 @@ static void run_backend(const char *label, kr_pgserver *pg, const char *dir, siz
     printf("objects page (100 rows, cluster+kind+phase filter) at %zu objects: p50 %.2f ms, p99 "
            "%.2f ms (%zu rows per page on average)\n",
            n_objects, lat[QUERIES / 2], lat[QUERIES * 99 / 100], got / QUERIES);
+    /* Deep pages: page 50 of a phase filter, with cluster and kind, with
+     * kind only (every cluster), and the phase alone; and page 200 of the
+     * phase alone (near the end of its 25,000 rows at 100,000 objects). */
+    enum { DEEP_REPS = 100 };
+    static const struct {
+        const char *what;
+        bool cluster, kind;
+        int page;
+    } deep[] = {{"cluster+kind+phase", true, true, 50},
+                {"kind+phase", false, true, 50},
+                {"phase", false, false, 50},
+                {"phase", false, false, 200}};
+    for (size_t d = 0; d < sizeof(deep) / sizeof(deep[0]); d++) {
+        kr_inventory_query_opts qo = KR_INVENTORY_QUERY_OPTS_INIT;
+        qo.cluster = deep[d].cluster ? clusters[1] : NULL;
+        qo.kind = deep[d].kind ? "Job" : NULL;
+        qo.phase = "Running";
+        qo.limit = 100;
+        double p50 = 0, p99 = 0;
+        long got_rows = deep_page(inv, qo, deep[d].page, DEEP_REPS, &p50, &p99);
+        if (got_rows < 0)
+            printf("objects page %d (%s filter): the list has fewer pages\n", deep[d].page,
+                   deep[d].what);
+        else
+            printf("objects page %d (100 rows, %s filter) at %zu objects: p50 %.2f ms, p99 %.2f "
+                   "ms (%ld rows)\n",
+                   deep[d].page, deep[d].what, n_objects, p50, p99, got_rows);
+    }
     kr_inventory_free(inv);
 out:
     for (size_t i = 0; i < n_objects; i++)
         json_decref(objs[i]);
     for (size_t i = 0; i < n_events; i++) {
-        free(rows[i].cluster);
-        free(rows[i].ns);
-        free(rows[i].name);
-        free(rows[i].uid);
-        free(rows[i].rv);
-        free(rows[i].object);
-        free(rows[i].dedup);
-        free(rows[i].phase);
-        free(rows[i].labels);
-        free(rows[i].created);
+        bare_row_free(&rows[i]);
+        bare_row_free(&upd[i]);
+        json_decref(mods[i]);
     }
     free(rows);
+    free(upd);
+    free(mods);
     free(objs);
 }
 
