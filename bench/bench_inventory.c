@@ -416,6 +416,22 @@ static void bare_row_free(bare_row *r)
     free(r->patch);
 }
 
+/* One query, its wall-clock time in ms; *rows its rows. */
+static double timed_query(kr_inventory_t *inv, const kr_inventory_query_opts *qo, size_t *rows)
+{
+    json_t *items = NULL;
+    char *next = NULL;
+    kr_error_t err = {0};
+    double t0 = bench_now_s();
+    if (kr_inventory_query(inv, qo, &items, &next, &err) != 0)
+        printf("query: %s\n", err.message);
+    double ms = (bench_now_s() - t0) * 1000;
+    *rows = json_array_size(items);
+    json_decref(items);
+    kr_free(next);
+    return ms;
+}
+
 /* Page `page` (1-based, `limit` rows) of the query `qo`: the continue
  * token of the page before it is found once, untimed; then the page is
  * read `reps` times, p50/p99 in ms into *p50 and *p99. The rows of one
@@ -441,15 +457,9 @@ static long deep_page(kr_inventory_t *inv, kr_inventory_query_opts qo, int page,
     double *lat = calloc((size_t)reps, sizeof(*lat));
     long rows = 0;
     for (int q = 0; lat && q < reps; q++) {
-        json_t *items = NULL;
-        char *next = NULL;
-        double t0 = bench_now_s();
-        if (kr_inventory_query(inv, &qo, &items, &next, &err) != 0)
-            printf("query: %s\n", err.message);
-        lat[q] = (bench_now_s() - t0) * 1000;
-        rows = (long)json_array_size(items);
-        json_decref(items);
-        kr_free(next);
+        size_t n = 0;
+        lat[q] = timed_query(inv, &qo, &n);
+        rows = (long)n;
     }
     if (lat) {
         qsort(lat, (size_t)reps, sizeof(lat[0]), cmp_double);
@@ -545,15 +555,9 @@ static void run_backend(const char *label, kr_pgserver *pg, const char *dir, siz
         qo.phase = q % 2 ? "Running" : "Succeeded";
         qo.kind = "Job";
         qo.limit = 100;
-        json_t *items = NULL;
-        char *next = NULL;
-        double t0 = bench_now_s();
-        if (kr_inventory_query(inv, &qo, &items, &next, &err) != 0)
-            printf("query: %s\n", err.message);
-        lat[q] = (bench_now_s() - t0) * 1000;
-        got += json_array_size(items);
-        json_decref(items);
-        kr_free(next);
+        size_t n = 0;
+        lat[q] = timed_query(inv, &qo, &n);
+        got += n;
     }
     qsort(lat, QUERIES, sizeof(lat[0]), cmp_double);
     printf("objects page (100 rows, cluster+kind+phase filter) at %zu objects: p50 %.2f ms, p99 "

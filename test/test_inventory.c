@@ -488,6 +488,19 @@ static json_t *query(kr_inventory_t *inv, kr_inventory_query_opts *q, char **nex
     return items;
 }
 
+/* The page after *token (NULL: the first); *token becomes the next
+ * page's (NULL after the last). */
+static json_t *next_page(kr_inventory_t *inv, kr_inventory_query_opts *q, char **token)
+{
+    q->continue_token = *token;
+    char *next = NULL;
+    json_t *items = query(inv, q, &next);
+    kr_free(*token);
+    *token = next;
+    q->continue_token = NULL;
+    return items;
+}
+
 START_TEST(inventory_query_pages_with_continue_tokens)
 {
     char url[512];
@@ -501,11 +514,7 @@ START_TEST(inventory_query_pages_with_continue_tokens)
         char prev[256] = "";
         char *token = NULL;
         do {
-            q.continue_token = token;
-            char *next = NULL;
-            json_t *items = query(inv, &q, &next);
-            kr_free(token);
-            token = next;
+            json_t *items = next_page(inv, &q, &token);
             pages++;
             ck_assert_uint_le(json_array_size(items), 4);
             size_t i;
@@ -521,7 +530,7 @@ START_TEST(inventory_query_pages_with_continue_tokens)
                     ck_assert_str_eq(row_str(json_object_get(row, "labels"), "app"), "web");
                 total++;
             }
-            if (next)
+            if (token)
                 ck_assert_uint_eq(json_array_size(items), 4);
             json_decref(items);
         } while (token && pages < 100);
@@ -616,6 +625,17 @@ static bool row_matches(const json_t *row, const page_filter *f)
     return true;
 }
 
+static kr_inventory_query_opts filtered(const page_filter *pf, size_t limit)
+{
+    kr_inventory_query_opts q = KR_INVENTORY_QUERY_OPTS_INIT;
+    q.cluster = pf->cluster;
+    q.kind = pf->kind;
+    q.namespace_ = pf->ns;
+    q.phase = pf->phase;
+    q.limit = limit;
+    return q;
+}
+
 static const page_filter page_filters[] = {
     {NULL, NULL, NULL, "Pending"},   {"c2", NULL, NULL, "Running"},
     {"c2", "Job", NULL, "Pending"},  {NULL, "Job", NULL, "Pending"},
@@ -641,21 +661,12 @@ START_TEST(inventory_query_pages_a_filtered_list_completely_under_inserts)
         kr_inventory_query_opts all = KR_INVENTORY_QUERY_OPTS_INIT;
         all.limit = 1000;
         json_t *before = query(inv, &all, NULL);
-        kr_inventory_query_opts q = KR_INVENTORY_QUERY_OPTS_INIT;
-        q.cluster = pf->cluster;
-        q.kind = pf->kind;
-        q.namespace_ = pf->ns;
-        q.phase = pf->phase;
-        q.limit = 2;
+        kr_inventory_query_opts q = filtered(pf, 2);
         char prev[256] = "", *token = NULL;
         json_t *seen = json_object();
         int pages = 0;
         do {
-            q.continue_token = token;
-            char *next = NULL;
-            json_t *items = query(inv, &q, &next);
-            kr_free(token);
-            token = next;
+            json_t *items = next_page(inv, &q, &token);
             pages++;
             size_t i;
             json_t *row;
@@ -729,12 +740,7 @@ START_TEST(inventory_query_pages_a_filtered_list_completely_under_inserts)
         json_decref(first);
         for (size_t f = 0; f < sizeof(page_filters) / sizeof(page_filters[0]); f++) {
             const page_filter *pf = &page_filters[f];
-            kr_inventory_query_opts q = KR_INVENTORY_QUERY_OPTS_INIT;
-            q.cluster = pf->cluster;
-            q.kind = pf->kind;
-            q.namespace_ = pf->ns;
-            q.phase = pf->phase;
-            q.limit = 3;
+            kr_inventory_query_opts q = filtered(pf, 3);
             q.continue_token = token;
             json_t *got = query(inv, &q, NULL);
             size_t want = 0, i;
