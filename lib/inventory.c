@@ -1137,13 +1137,16 @@ int kr_inventory_record(kr_inventory_t *inv, const kr_inventory_action *a, int64
     return ret;
 }
 
-/* Run one read statement under the lock. A lost PostgreSQL connection is
+/* Run one read statement under the lock (read_rows_after: `setup`, if
+ * not NULL, first, in the same transaction). A lost PostgreSQL connection is
  * re-established by begin(), so reads go through a (read) transaction. */
-static int read_rows(kr_inventory_t *inv, int stmt_id, const char *sql, const kr_inv_param *p,
-                     size_t n, kr_inv_rows *rows, kr_error_t *err)
+static int read_rows_after(kr_inventory_t *inv, const char *setup, int stmt_id, const char *sql,
+                           const kr_inv_param *p, size_t n, kr_inv_rows *rows, kr_error_t *err)
 {
     pthread_mutex_lock(&inv->lock);
     int ret = inv->ops->begin(inv->be, KR_INV_BEGIN_READ, err);
+    if (ret == 0 && setup)
+        ret = inv->ops->exec_script(inv->be, setup, err);
     if (ret == 0)
         ret = inv->ops->exec(inv->be, stmt_id, sql, p, n, rows, NULL, err);
     if (ret == 0)
@@ -1154,6 +1157,12 @@ static int read_rows(kr_inventory_t *inv, int stmt_id, const char *sql, const kr
     }
     pthread_mutex_unlock(&inv->lock);
     return ret;
+}
+
+static int read_rows(kr_inventory_t *inv, int stmt_id, const char *sql, const kr_inv_param *p,
+                     size_t n, kr_inv_rows *rows, kr_error_t *err)
+{
+    return read_rows_after(inv, NULL, stmt_id, sql, p, n, rows, err);
 }
 
 int kr_inventory_checkpoint(kr_inventory_t *inv, const char *cluster, const char *resource,
@@ -1382,7 +1391,7 @@ int kr_inventory_query(kr_inventory_t *inv, const kr_inventory_query_opts *opts,
             break;
         }
         kr_inv_rows rows = {0};
-        ret = read_rows(inv, -1, sql.data, p, n, &rows, err);
+        ret = read_rows_after(inv, inv->ops->ordered_read, -1, sql.data, p, n, &rows, err);
         if (ret != 0)
             break;
         more = rows.n_rows == page;

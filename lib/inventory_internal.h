@@ -72,6 +72,11 @@ typedef struct kr_inv_backend_ops {
      * reads are only checked against: SQLite's unary + (without it SQLite
      * may seek on the column instead, or sort a fixed column's rows). */
     const char *check_only;
+    /* Run before a page of objects in its read transaction (NULL: none):
+     * PostgreSQL without statistics yet (a table just loaded) would rather
+     * read every row after the page's start and sort them than scan the
+     * index that has them in order; sorting is made its last resort. */
+    const char *ordered_read;
     /* Statements: `sql` uses ? placeholders (rewritten as $n for
      * PostgreSQL). `stmt_id` >= 0 names a statement the backend may keep
      * prepared (the same id always comes with the same sql); -1: run once.

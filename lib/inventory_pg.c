@@ -230,6 +230,7 @@ static const kr_inv_backend_ops pg_ops = {
     .key_collation = " COLLATE \"C\"",
     .seq_column = "BIGSERIAL PRIMARY KEY",
     .check_only = "",
+    .ordered_read = "SET LOCAL enable_sort = off",
     .exec = pg_exec,
     .exec_script = pg_exec_script,
     .begin = pg_begin,
