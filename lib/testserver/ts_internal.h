@@ -161,7 +161,16 @@ typedef struct ts_request {
     bool body_too_large;
     const char *cert_user; /* client certificate CN when verified, else NULL */
     bool cert_invalid; /* a client certificate was sent and failed */
+    struct ts_prebody *pre; /* set by ts_handle; NULL elsewhere */
 } ts_request;
+
+/* A JSON body parsed (JSON_REJECT_DUPLICATES) before taking ts->mu, so
+ * that the parse does not hold the lock; ts_decode_body takes `doc`. A
+ * body that fails that parse is parsed again under the lock for the
+ * exact error (or YAML, or duplicate keys where allowed). */
+typedef struct ts_prebody {
+    json_t *doc; /* new, or NULL */
+} ts_prebody;
 
 typedef struct ts_response {
     int status;
@@ -368,6 +377,8 @@ json_t *ts_parse_body(const ts_request *req, bool yaml, ts_response *resp);
  * error as such, a JSON one as "<what>: <jansson's text>"). */
 json_t *ts_decode_body(const ts_request *req, size_t json_flags, bool yaml, const char *what,
                        ts_response *resp);
+/* Fill pre from a body that looks like JSON; no locking needed. */
+void ts_prebody_parse(const ts_request *req, ts_prebody *pre);
 int ts_check_kind(const ts_resource *res, json_t *obj, ts_response *resp);
 int ts_check_namespace(const ts_route *rt, json_t *obj, ts_response *resp);
 int ts_check_name(const ts_route *rt, json_t *obj, ts_response *resp);
