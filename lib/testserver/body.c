@@ -79,7 +79,7 @@ void ts_prebody_parse(const ts_request *req, ts_prebody *pre)
 {
     pre->doc = NULL;
     size_t i = 0;
-    while (i < req->body_len && strchr(" \t\r\n", req->body[i]))
+    while (i < req->body_len && req->body[i] && strchr(" \t\r\n", req->body[i]))
         i++;
     if (req->body_too_large || i == req->body_len || (req->body[i] != '{' && req->body[i] != '['))
         return;

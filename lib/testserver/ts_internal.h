@@ -61,6 +61,8 @@ typedef struct ts_event {
     char *lines[3]; /* serialized "{type, object}\n" per type, made lazily;
                      * the object's JSON is serialised once for all three */
     size_t line_len[3];
+    char *partial_lines[3]; /* the same with the object as PartialObjectMetadata */
+    size_t partial_len[3];
 } ts_event;
 
 /* A fieldSelector (the library's parser), limited to the metadata fields. */
@@ -239,6 +241,8 @@ void ts_history_clear(kr_testserver_t *ts);
 void ts_history_free(kr_testserver_t *ts);
 /* The event's "{type, object}\n" line, made once per type; NULL on OOM. */
 const char *ts_event_line(ts_event *ev, ts_event_type type, size_t *len);
+/* The same line with the object as PartialObjectMetadata, made once. */
+const char *ts_event_partial_line(ts_event *ev, ts_event_type type, size_t *len);
 /* The event object's compact JSON when a line holds it already, else NULL
  * (borrowed, not NUL-terminated). */
 const char *ts_event_text(const ts_event *ev, size_t *len);

@@ -91,8 +91,10 @@ static void event_clear(ts_event *ev)
 {
     json_decref(ev->obj);
     json_decref(ev->old);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3; i++) {
         kr_free(ev->lines[i]);
+        kr_free(ev->partial_lines[i]);
+    }
     memset(ev, 0, sizeof(*ev));
 }
 
@@ -149,6 +151,28 @@ const char *ts_event_line(ts_event *ev, ts_event_type type, size_t *len)
     }
     *len = ev->line_len[type];
     return ev->lines[type];
+}
+
+const char *ts_event_partial_line(ts_event *ev, ts_event_type type, size_t *len)
+{
+    if (!ev->partial_lines[type]) {
+        json_t *partial = ts_partial_of(ev->obj);
+        kr_buf buf = {0};
+        int rc = partial ? kr_buf_append_str(&buf, line_heads[type]) : KR_ENOMEM;
+        if (rc == 0)
+            rc = ts_dump_into(&buf, partial);
+        if (rc == 0)
+            rc = kr_buf_append(&buf, "}\n", 2);
+        json_decref(partial);
+        if (rc != 0) {
+            kr_buf_free(&buf);
+            return NULL;
+        }
+        ev->partial_lines[type] = buf.data;
+        ev->partial_len[type] = buf.len;
+    }
+    *len = ev->partial_len[type];
+    return ev->partial_lines[type];
 }
 
 ts_event *ts_record_event(kr_testserver_t *ts, const ts_resource *res, ts_event_type type,
