@@ -129,6 +129,25 @@ const char *ts_event_text(const ts_event *ev, size_t *len)
     return NULL;
 }
 
+/* HEAD[type] + (text, or obj serialised) + "}\n" into *line: 0 or KR_ENOMEM. */
+static int make_line(ts_event_type type, const char *text, size_t text_len, const json_t *obj,
+                     char **line, size_t *len)
+{
+    kr_buf buf = {0};
+    int rc = kr_buf_append_str(&buf, line_heads[type]);
+    if (rc == 0)
+        rc = text ? kr_buf_append(&buf, text, text_len) : ts_dump_into(&buf, obj);
+    if (rc == 0)
+        rc = kr_buf_append(&buf, "}\n", 2);
+    if (rc != 0) {
+        kr_buf_free(&buf);
+        return KR_ENOMEM;
+    }
+    *line = buf.data;
+    *len = buf.len;
+    return 0;
+}
+
 const char *ts_event_line(ts_event *ev, ts_event_type type, size_t *len)
 {
     if (!ev->lines[type]) {
@@ -136,18 +155,8 @@ const char *ts_event_line(ts_event *ev, ts_event_type type, size_t *len)
          * reuse that text. */
         size_t text_len = 0;
         const char *text = ts_event_text(ev, &text_len);
-        kr_buf buf = {0};
-        int rc = kr_buf_append_str(&buf, line_heads[type]);
-        if (rc == 0)
-            rc = text ? kr_buf_append(&buf, text, text_len) : ts_dump_into(&buf, ev->obj);
-        if (rc == 0)
-            rc = kr_buf_append(&buf, "}\n", 2);
-        if (rc != 0) {
-            kr_buf_free(&buf);
+        if (make_line(type, text, text_len, ev->obj, &ev->lines[type], &ev->line_len[type]) != 0)
             return NULL;
-        }
-        ev->lines[type] = buf.data;
-        ev->line_len[type] = buf.len;
     }
     *len = ev->line_len[type];
     return ev->lines[type];
@@ -157,19 +166,12 @@ const char *ts_event_partial_line(ts_event *ev, ts_event_type type, size_t *len)
 {
     if (!ev->partial_lines[type]) {
         json_t *partial = ts_partial_of(ev->obj);
-        kr_buf buf = {0};
-        int rc = partial ? kr_buf_append_str(&buf, line_heads[type]) : KR_ENOMEM;
-        if (rc == 0)
-            rc = ts_dump_into(&buf, partial);
-        if (rc == 0)
-            rc = kr_buf_append(&buf, "}\n", 2);
+        int rc = partial ? make_line(type, NULL, 0, partial, &ev->partial_lines[type],
+                                     &ev->partial_len[type])
+                         : KR_ENOMEM;
         json_decref(partial);
-        if (rc != 0) {
-            kr_buf_free(&buf);
+        if (rc != 0)
             return NULL;
-        }
-        ev->partial_lines[type] = buf.data;
-        ev->partial_len[type] = buf.len;
     }
     *len = ev->partial_len[type];
     return ev->partial_lines[type];
