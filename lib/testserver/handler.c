@@ -246,7 +246,6 @@ void ts_handle(kr_testserver_t *ts, const ts_request *in, ts_response *resp)
     ts_lock(ts);
     handle_locked(ts, req, resp);
     ts_unlock(ts);
-    ts_response_finish(resp);
     if (resp->status == 0)
         ts_respond_status(resp, 500, "InternalError", "Internal error occurred: no response", NULL);
     json_decref(pre.doc);

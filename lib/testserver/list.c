@@ -16,7 +16,7 @@ void ts_handle_get(kr_testserver_t *ts, const ts_request *req, const ts_route *r
         ts_respond_not_found(resp, rt->res, rt->name);
         return;
     }
-    ts_respond_json_later(resp, 200, json_incref(o->obj));
+    ts_respond_json(resp, 200, json_incref(o->obj));
 }
 
 /* ---- continue tokens: base64 of {"rv":R,"id":S,"start":"ns/name"} ---------------- */
@@ -167,7 +167,7 @@ static void serve_page(kr_testserver_t *ts, const ts_route *rt, struct list_opts
         more = selected(o, view_at(v, j));
     if (list && more && last)
         set_continue(ts, rt, o, v, last, end - i, list);
-    ts_respond_json_later(resp, 200, list);
+    ts_respond_json(resp, 200, list);
 }
 
 static void respond_expired_continue(ts_response *resp)

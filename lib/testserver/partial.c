@@ -116,10 +116,9 @@ static json_t *partial_list(const json_t *list)
 
 void ts_partial_convert(const ts_request *req, const ts_route *rt, ts_response *resp)
 {
-    if (resp->watch || resp->status < 200 || resp->status >= 300 || (!resp->body && !resp->json))
+    if (resp->watch || resp->status < 200 || resp->status >= 300 || !resp->body)
         return;
-    json_t *body =
-        resp->json ? json_incref(resp->json) : json_loadb(resp->body, resp->body_len, 0, NULL);
+    json_t *body = json_loadb(resp->body, resp->body_len, 0, NULL);
     const char *kind = json_string_value(json_object_get(body, "kind"));
     if (!json_is_object(body) || (kind && strcmp(kind, "Status") == 0)) {
         json_decref(body);
@@ -133,5 +132,5 @@ void ts_partial_convert(const ts_request *req, const ts_route *rt, ts_response *
                           NULL);
         return;
     }
-    ts_respond_json_later(resp, status, partial);
+    ts_respond_json(resp, status, partial);
 }

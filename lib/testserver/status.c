@@ -30,22 +30,6 @@ void ts_respond_json(ts_response *resp, int code, json_t *body)
     resp->body_len = buf.len;
 }
 
-void ts_respond_json_later(ts_response *resp, int code, json_t *body)
-{
-    ts_response_clear(resp);
-    resp->status = body ? code : 500;
-    resp->content_type = "application/json";
-    resp->json = body;
-}
-
-void ts_response_finish(ts_response *resp)
-{
-    json_t *body = resp->json;
-    resp->json = NULL;
-    if (body)
-        ts_respond_json(resp, resp->status, body);
-}
-
 void ts_respond_written(ts_response *resp, int code, json_t *obj, const ts_event *ev)
 {
     size_t len = 0;
@@ -159,8 +143,6 @@ void ts_response_clear(ts_response *resp)
 {
     kr_free(resp->body);
     resp->body = NULL;
-    json_decref(resp->json);
-    resp->json = NULL;
     resp->body_len = 0;
     resp->retry_after = 0;
     if (resp->watch) {

@@ -181,7 +181,6 @@ typedef struct ts_response {
     size_t body_len;
     int retry_after;
     ts_watch *watch; /* when set, the body is this stream */
-    json_t *json; /* when set, the body to serialise after unlocking (new) */
 } ts_response;
 
 void ts_handle(kr_testserver_t *ts, const ts_request *req, ts_response *resp);
@@ -191,12 +190,6 @@ const char *ts_query(const ts_request *req, const char *key);
 /* ---- Status bodies (status.c) -------------------------------------------- */
 
 void ts_respond_json(ts_response *resp, int code, json_t *body); /* steals body */
-/* ts_respond_json, serialised by ts_response_finish once ts->mu is
- * released: only for bodies made of stored (immutable) objects and values
- * of their own. Steals body. */
-void ts_respond_json_later(ts_response *resp, int code, json_t *body);
-/* Serialise a body left by ts_respond_json_later; no lock needed. */
-void ts_response_finish(ts_response *resp);
 /* ts_respond_json for an object just recorded as `ev` (may be NULL): the
  * body reuses the event's serialised object when there is one. Steals obj. */
 void ts_respond_written(ts_response *resp, int code, json_t *obj, const ts_event *ev);
