@@ -139,10 +139,59 @@ START_TEST(watch_as_partial_object_metadata_sends_metadata_only_events)
 }
 END_TEST
 
+/* Watchers of both forms see every event of a burst, in order, each in
+ * its own form; the full form carries exactly the object the write
+ * answered with. */
+START_TEST(watch_forms_share_a_burst_of_events)
+{
+    const char *accept[] = {"Accept: " KR_CLIENT_ACCEPT_PARTIAL_METADATA, NULL};
+    const char *path = "/api/v1/namespaces/default/configmaps?watch=1";
+    tc_watch *full = tc_watch_open(U, path, NULL), *full2 = tc_watch_open(U, path, NULL);
+    tc_watch *meta = tc_watch_open(U, path, accept);
+    enum { N = 20 };
+    json_t *answers[N];
+    for (int i = 0; i < N; i++) {
+        char name[32], body[512];
+        snprintf(name, sizeof(name), "burst-%02d", i);
+        snprintf(body, sizeof(body),
+                 "{\"metadata\":{\"name\":\"%s\",\"labels\":{\"app\":\"web\"}},"
+                 "\"data\":{\"k\":\"v%d\"}}",
+                 name, i);
+        tc_response r;
+        tc_json(U, "POST", "/api/v1/namespaces/default/configmaps", body, &r);
+        ck_assert_msg(r.status == 201, "create %s: %ld %s", name, r.status, r.body);
+        answers[i] = json_loads(r.body, 0, NULL);
+        ck_assert_ptr_nonnull(answers[i]);
+        tc_free(&r);
+    }
+    ck_assert_uint_eq(tc_watch_wait(full, N, 10000), N);
+    ck_assert_uint_eq(tc_watch_wait(full2, N, 10000), N);
+    ck_assert_uint_eq(tc_watch_wait(meta, N, 10000), N);
+    for (size_t i = 0; i < N; i++) {
+        const json_t *ev = tc_watch_event(full, i), *ev2 = tc_watch_event(full2, i);
+        ck_assert_str_eq(tc_event_type(ev), "ADDED");
+        ck_assert_msg(json_equal(json_object_get(ev, "object"), answers[i]),
+                      "event %zu is not the object the write answered with", i);
+        ck_assert(json_equal(ev, ev2));
+        const json_t *md = json_object_get(tc_watch_event(meta, i), "object");
+        char name[32];
+        snprintf(name, sizeof(name), "burst-%02zu", i);
+        assert_partial(md, name);
+        ck_assert_str_eq(jstr(json_object_get(md, "metadata"), "resourceVersion"),
+                         jstr(json_object_get(answers[i], "metadata"), "resourceVersion"));
+        json_decref(answers[i]);
+    }
+    tc_watch_close(full);
+    tc_watch_close(full2);
+    tc_watch_close(meta);
+}
+END_TEST
+
 int main(void)
 {
     const TTest *tests[] = {list_as_partial_object_metadata_list_has_metadata_only,
                             get_as_partial_object_metadata_and_negotiation,
-                            watch_as_partial_object_metadata_sends_metadata_only_events, NULL};
+                            watch_as_partial_object_metadata_sends_metadata_only_events,
+                            watch_forms_share_a_burst_of_events, NULL};
     return kr_test_run_tests("testserver_partial", "wire", setup, kr_test_server_stop, 60, tests);
 }

@@ -54,6 +54,13 @@ void ts_respond_unsupported_media(ts_response *resp, const char *accepted)
 json_t *ts_decode_body(const ts_request *req, size_t json_flags, bool yaml, const char *what,
                        ts_response *resp)
 {
+    if (req->pre && req->pre->doc) {
+        /* Parsed without duplicate keys before locking: the same document
+         * any of our flags would give. */
+        json_t *pre = req->pre->doc;
+        req->pre->doc = NULL;
+        return pre;
+    }
     json_error_t jerr;
     json_t *doc = json_loadb(req->body ? req->body : "", req->body_len, json_flags, &jerr);
     if (!doc && yaml) {
@@ -66,6 +73,17 @@ json_t *ts_decode_body(const ts_request *req, size_t json_flags, bool yaml, cons
     if (!doc)
         ts_respond_bad_request(resp, "%s: %s", what, jerr.text);
     return doc;
+}
+
+void ts_prebody_parse(const ts_request *req, ts_prebody *pre)
+{
+    pre->doc = NULL;
+    size_t i = 0;
+    while (i < req->body_len && req->body[i] && strchr(" \t\r\n", req->body[i]))
+        i++;
+    if (req->body_too_large || i == req->body_len || (req->body[i] != '{' && req->body[i] != '['))
+        return;
+    pre->doc = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, NULL);
 }
 
 json_t *ts_parse_body(const ts_request *req, bool yaml, ts_response *resp)

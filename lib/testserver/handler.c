@@ -227,9 +227,14 @@ static void handle_locked(kr_testserver_t *ts, const ts_request *req, ts_respons
     kr_free(rt.buf);
 }
 
-void ts_handle(kr_testserver_t *ts, const ts_request *req, ts_response *resp)
+void ts_handle(kr_testserver_t *ts, const ts_request *in, ts_response *resp)
 {
     memset(resp, 0, sizeof(*resp));
+    ts_prebody pre;
+    ts_request copy = *in;
+    const ts_request *req = &copy;
+    copy.pre = &pre;
+    ts_prebody_parse(req, &pre);
     char received[TS_AUDIT_TIME_LEN] = "";
     if (ts->audit)
         ts_audit_now(received);
@@ -243,5 +248,6 @@ void ts_handle(kr_testserver_t *ts, const ts_request *req, ts_response *resp)
     ts_unlock(ts);
     if (resp->status == 0)
         ts_respond_status(resp, 500, "InternalError", "Internal error occurred: no response", NULL);
+    json_decref(pre.doc);
     ts_audit_record(ts, req, resp, received);
 }

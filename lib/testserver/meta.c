@@ -91,28 +91,56 @@ uint64_t ts_now_ms(void)
     return kr_clock_monotonic_ms();
 }
 
+static bool skipped(const char *key, const char *const *skip, size_t nskip)
+{
+    for (size_t i = 0; i < nskip; i++)
+        if (strcmp(key, skip[i]) == 0)
+            return true;
+    return false;
+}
+
+static size_t count_kept(const json_t *obj, const char *const *skip, size_t nskip)
+{
+    size_t n = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)obj, key, v)
+    {
+        (void)v;
+        n += !skipped(key, skip, nskip);
+    }
+    return n;
+}
+
+bool ts_equal_except(const json_t *a, const json_t *b, const char *const *skip, size_t nskip)
+{
+    if (!a && !b)
+        return true;
+    if ((a && !json_is_object(a)) || (b && !json_is_object(b)))
+        return json_equal((json_t *)a, (json_t *)b);
+    if (!a || !b)
+        return count_kept(a ? a : b, skip, nskip) == 0;
+    size_t na = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)a, key, v)
+    {
+        if (skipped(key, skip, nskip))
+            continue;
+        na++;
+        json_t *w = json_object_get(b, key);
+        if (!w || !json_equal(v, w))
+            return false;
+    }
+    return na == count_kept(b, skip, nskip);
+}
+
 /* generation moves when anything outside metadata (and status, when the
  * kind has a status subresource) changes. */
 bool ts_spec_equal(const ts_resource *res, const json_t *a, const json_t *b)
 {
-    json_t *ca = json_copy((json_t *)a), *cb = json_copy((json_t *)b);
-    bool eq = false;
-    if (ca && cb) {
-        json_object_del(ca, "metadata");
-        json_object_del(cb, "metadata");
-        json_object_del(ca, "kind");
-        json_object_del(cb, "kind");
-        json_object_del(ca, "apiVersion");
-        json_object_del(cb, "apiVersion");
-        if (res->has_status) {
-            json_object_del(ca, "status");
-            json_object_del(cb, "status");
-        }
-        eq = json_equal(ca, cb);
-    }
-    json_decref(ca);
-    json_decref(cb);
-    return eq;
+    static const char *const skip[] = {"metadata", "kind", "apiVersion", "status"};
+    return ts_equal_except(a, b, skip, res->has_status ? 4 : 3);
 }
 
 char *ts_api_version(const ts_resource *res)

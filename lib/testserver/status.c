@@ -12,11 +12,6 @@ static const char *status_text(int code)
     return code < 300 ? "Success" : "Failure";
 }
 
-static int append_chunk(const char *buffer, size_t size, void *data)
-{
-    return kr_buf_append(data, buffer, size) == 0 ? 0 : -1;
-}
-
 void ts_respond_json(ts_response *resp, int code, json_t *body)
 {
     ts_response_clear(resp);
@@ -24,7 +19,7 @@ void ts_respond_json(ts_response *resp, int code, json_t *body)
     resp->content_type = "application/json";
     kr_buf buf = {0};
     /* One pass straight into the response buffer: LIST pages are large. */
-    int rc = body ? json_dump_callback(body, append_chunk, &buf, JSON_COMPACT) : -1;
+    int rc = body ? ts_dump_into(&buf, body) : -1;
     json_decref(body);
     if (rc != 0 || kr_buf_append(&buf, "", 0) != 0 || !buf.data) {
         kr_buf_free(&buf);
@@ -33,6 +28,25 @@ void ts_respond_json(ts_response *resp, int code, json_t *body)
     }
     resp->body = buf.data;
     resp->body_len = buf.len;
+}
+
+void ts_respond_written(ts_response *resp, int code, json_t *obj, const ts_event *ev)
+{
+    size_t len = 0;
+    const char *text = ev && ev->obj == obj ? ts_event_text(ev, &len) : NULL;
+    char *copy = text ? kr_malloc(len + 1) : NULL;
+    if (!copy) {
+        ts_respond_json(resp, code, obj);
+        return;
+    }
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    json_decref(obj);
+    ts_response_clear(resp);
+    resp->status = code;
+    resp->content_type = "application/json";
+    resp->body = copy;
+    resp->body_len = len;
 }
 
 void ts_respond_status(ts_response *resp, int code, const char *reason, const char *message,

@@ -58,8 +58,11 @@ typedef struct ts_event {
     ts_event_type type;
     json_t *obj; /* new state (last state, for DELETED) */
     json_t *old; /* previous state for MODIFIED, else NULL */
-    char *lines[3]; /* serialized "{type, object}\n" per type, made lazily */
+    char *lines[3]; /* serialized "{type, object}\n" per type, made lazily;
+                     * the object's JSON is serialised once for all three */
     size_t line_len[3];
+    char *partial_lines[3]; /* the same with the object as PartialObjectMetadata */
+    size_t partial_len[3];
 } ts_event;
 
 /* A fieldSelector (the library's parser), limited to the metadata fields. */
@@ -160,7 +163,16 @@ typedef struct ts_request {
     bool body_too_large;
     const char *cert_user; /* client certificate CN when verified, else NULL */
     bool cert_invalid; /* a client certificate was sent and failed */
+    struct ts_prebody *pre; /* set by ts_handle; NULL elsewhere */
 } ts_request;
+
+/* A JSON body parsed (JSON_REJECT_DUPLICATES) before taking ts->mu, so
+ * that the parse does not hold the lock; ts_decode_body takes `doc`. A
+ * body that fails that parse is parsed again under the lock for the
+ * exact error (or YAML, or duplicate keys where allowed). */
+typedef struct ts_prebody {
+    json_t *doc; /* new, or NULL */
+} ts_prebody;
 
 typedef struct ts_response {
     int status;
@@ -178,6 +190,9 @@ const char *ts_query(const ts_request *req, const char *key);
 /* ---- Status bodies (status.c) -------------------------------------------- */
 
 void ts_respond_json(ts_response *resp, int code, json_t *body); /* steals body */
+/* ts_respond_json for an object just recorded as `ev` (may be NULL): the
+ * body reuses the event's serialised object when there is one. Steals obj. */
+void ts_respond_written(ts_response *resp, int code, json_t *obj, const ts_event *ev);
 void ts_respond_status(ts_response *resp, int code, const char *reason, const char *message,
                        json_t *details); /* steals details (may be NULL) */
 json_t *ts_details(const ts_resource *res, const char *name, bool kind_is_kind);
@@ -210,12 +225,22 @@ int ts_store_put(ts_store *st, const char *ns, const char *name, json_t *obj); /
 void ts_store_remove(ts_store *st, const char *ns, const char *name);
 void ts_store_free(ts_store *st);
 /* Record a write: takes the next RV (already set in obj by the caller),
- * appends it to history and fans it out. `obj` and `old` are borrowed. */
-void ts_record_event(kr_testserver_t *ts, const ts_resource *res, ts_event_type type, json_t *obj,
-                     json_t *old);
+ * appends it to history and fans it out. `obj` and `old` are borrowed.
+ * Returns the event (borrowed, valid until the next record or clear), or
+ * NULL when no history is kept. */
+ts_event *ts_record_event(kr_testserver_t *ts, const ts_resource *res, ts_event_type type,
+                          json_t *obj, json_t *old);
 void ts_history_clear(kr_testserver_t *ts);
 void ts_history_free(kr_testserver_t *ts);
+/* The event's "{type, object}\n" line, made once per type; NULL on OOM. */
 const char *ts_event_line(ts_event *ev, ts_event_type type, size_t *len);
+/* The same line with the object as PartialObjectMetadata, made once. */
+const char *ts_event_partial_line(ts_event *ev, ts_event_type type, size_t *len);
+/* The event object's compact JSON when a line holds it already, else NULL
+ * (borrowed, not NUL-terminated). */
+const char *ts_event_text(const ts_event *ev, size_t *len);
+/* Append obj's compact JSON to buf: 0 or KR_ENOMEM (buf then partial). */
+int ts_dump_into(kr_buf *buf, const json_t *obj);
 
 /* LIST snapshots (snapshot.c). */
 typedef struct ts_snapshot {
@@ -239,6 +264,9 @@ void ts_timestamp(char out[32]);
 unsigned long long ts_rand(kr_testserver_t *ts);
 uint64_t ts_now_ms(void);
 bool ts_spec_equal(const ts_resource *res, const json_t *a, const json_t *b);
+/* json_equal of two objects leaving out the top-level keys in skip[nskip];
+ * NULL is an empty object; anything else but an object compares whole. */
+bool ts_equal_except(const json_t *a, const json_t *b, const char *const *skip, size_t nskip);
 char *ts_api_version(const ts_resource *res); /* new */
 
 /* ---- selectors (fields.c) ----------------------------------------------------- */
@@ -353,6 +381,8 @@ json_t *ts_parse_body(const ts_request *req, bool yaml, ts_response *resp);
  * error as such, a JSON one as "<what>: <jansson's text>"). */
 json_t *ts_decode_body(const ts_request *req, size_t json_flags, bool yaml, const char *what,
                        ts_response *resp);
+/* Fill pre from a body that looks like JSON; no locking needed. */
+void ts_prebody_parse(const ts_request *req, ts_prebody *pre);
 int ts_check_kind(const ts_resource *res, json_t *obj, ts_response *resp);
 int ts_check_namespace(const ts_route *rt, json_t *obj, ts_response *resp);
 int ts_check_name(const ts_route *rt, json_t *obj, ts_response *resp);

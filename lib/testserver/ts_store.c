@@ -91,34 +91,97 @@ static void event_clear(ts_event *ev)
 {
     json_decref(ev->obj);
     json_decref(ev->old);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3; i++) {
         kr_free(ev->lines[i]);
+        kr_free(ev->partial_lines[i]);
+    }
     memset(ev, 0, sizeof(*ev));
 }
 
-static const char *const type_names[] = {"ADDED", "MODIFIED", "DELETED"};
+static int append_chunk(const char *buffer, size_t size, void *data)
+{
+    return kr_buf_append(data, buffer, size) == 0 ? 0 : -1;
+}
+
+int ts_dump_into(kr_buf *buf, const json_t *obj)
+{
+    if (!obj || json_dump_callback(obj, append_chunk, buf, JSON_COMPACT) != 0)
+        return KR_ENOMEM;
+    return 0;
+}
+
+/* Each line is HEAD[type] + the object's compact JSON + "}\n". */
+static const char *const line_heads[] = {
+    "{\"type\":\"ADDED\",\"object\":",
+    "{\"type\":\"MODIFIED\",\"object\":",
+    "{\"type\":\"DELETED\",\"object\":",
+};
+
+const char *ts_event_text(const ts_event *ev, size_t *len)
+{
+    for (int i = 0; i < 3; i++) {
+        if (ev->lines[i]) {
+            size_t head = strlen(line_heads[i]);
+            *len = ev->line_len[i] - head - 2;
+            return ev->lines[i] + head;
+        }
+    }
+    return NULL;
+}
+
+/* HEAD[type] + (text, or obj serialised) + "}\n" into *line: 0 or KR_ENOMEM. */
+static int make_line(ts_event_type type, const char *text, size_t text_len, const json_t *obj,
+                     char **line, size_t *len)
+{
+    kr_buf buf = {0};
+    int rc = kr_buf_append_str(&buf, line_heads[type]);
+    if (rc == 0)
+        rc = text ? kr_buf_append(&buf, text, text_len) : ts_dump_into(&buf, obj);
+    if (rc == 0)
+        rc = kr_buf_append(&buf, "}\n", 2);
+    if (rc != 0) {
+        kr_buf_free(&buf);
+        return KR_ENOMEM;
+    }
+    *line = buf.data;
+    *len = buf.len;
+    return 0;
+}
 
 const char *ts_event_line(ts_event *ev, ts_event_type type, size_t *len)
 {
     if (!ev->lines[type]) {
-        char *obj = json_dumps(ev->obj, JSON_COMPACT);
-        if (!obj)
+        /* The object is serialised once per event; the other types' lines
+         * reuse that text. */
+        size_t text_len = 0;
+        const char *text = ts_event_text(ev, &text_len);
+        if (make_line(type, text, text_len, ev->obj, &ev->lines[type], &ev->line_len[type]) != 0)
             return NULL;
-        ev->lines[type] = kr_asprintf("{\"type\":\"%s\",\"object\":%s}\n", type_names[type], obj);
-        free(obj);
-        if (!ev->lines[type])
-            return NULL;
-        ev->line_len[type] = strlen(ev->lines[type]);
     }
     *len = ev->line_len[type];
     return ev->lines[type];
 }
 
-void ts_record_event(kr_testserver_t *ts, const ts_resource *res, ts_event_type type, json_t *obj,
-                     json_t *old)
+const char *ts_event_partial_line(ts_event *ev, ts_event_type type, size_t *len)
+{
+    if (!ev->partial_lines[type]) {
+        json_t *partial = ts_partial_of(ev->obj);
+        int rc = partial ? make_line(type, NULL, 0, partial, &ev->partial_lines[type],
+                                     &ev->partial_len[type])
+                         : KR_ENOMEM;
+        json_decref(partial);
+        if (rc != 0)
+            return NULL;
+    }
+    *len = ev->partial_len[type];
+    return ev->partial_lines[type];
+}
+
+ts_event *ts_record_event(kr_testserver_t *ts, const ts_resource *res, ts_event_type type,
+                          json_t *obj, json_t *old)
 {
     if (ts->ring_cap == 0)
-        return;
+        return NULL;
     if (ts->ring_len == ts->ring_cap) {
         ts_event *oldest = &ts->ring[ts->ring_head];
         ts->rv_floor = oldest->rv;
@@ -134,6 +197,7 @@ void ts_record_event(kr_testserver_t *ts, const ts_resource *res, ts_event_type 
     ev->old = json_incref(old);
     ts->ring_len++;
     ts_watch_fanout(ts, ev);
+    return ev;
 }
 
 void ts_history_clear(kr_testserver_t *ts)

@@ -95,24 +95,6 @@ static bool watch_matches(const ts_watch *w, const json_t *obj)
     return obj && in_scope(w, obj) && ts_object_matches(w->labels, &w->fields, obj);
 }
 
-/* A metadata-only watch: the event's object as PartialObjectMetadata. */
-static void deliver_partial(ts_watch *w, const json_t *obj, ts_event_type type)
-{
-    static const char *const names[] = {"ADDED", "MODIFIED", "DELETED"};
-    json_t *partial = ts_partial_of(obj);
-    char *text = partial ? json_dumps(partial, JSON_COMPACT) : NULL;
-    char *line = text ? kr_asprintf("{\"type\":\"%s\",\"object\":%s}\n", names[type], text) : NULL;
-    free(text);
-    json_decref(partial);
-    if (!line) {
-        w->closing = true;
-        return;
-    }
-    append_event(w, line, strlen(line));
-    kr_free(line);
-    w->last_send_ms = ts_now_ms();
-}
-
 static void deliver(ts_watch *w, ts_event *ev)
 {
     if (w->closing || ev->store_id != w->store_id || ev->rv <= w->min_rv)
@@ -124,12 +106,11 @@ static void deliver(ts_watch *w, ts_event *ev)
         type = now ? TS_ADDED : TS_DELETED;
     else if (!now && !(ev->type == TS_MODIFIED && before))
         return;
-    if (w->partial) {
-        deliver_partial(w, ev->obj, type);
-        return;
-    }
+    /* Lines are made once per event and shared by every watcher that
+     * gets the same type in the same form. */
     size_t len;
-    const char *line = ts_event_line(ev, type, &len);
+    const char *line =
+        w->partial ? ts_event_partial_line(ev, type, &len) : ts_event_line(ev, type, &len);
     if (!line) {
         w->closing = true;
         return;

@@ -292,6 +292,7 @@ int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_res
         return rc;
     }
     stamp_rv(ts, md, w->dry_run);
+    const ts_event *ev = NULL;
     if (!w->dry_run) {
         const char *name = json_string_value(json_object_get(md, "name"));
         rc = ts_store_put(res->store, res->namespaced ? w->rt->ns : "", name, json_incref(obj));
@@ -300,7 +301,7 @@ int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_res
             respond_oom(resp);
             return rc;
         }
-        ts_record_event(ts, res, TS_ADDED, obj, NULL);
+        ev = ts_record_event(ts, res, TS_ADDED, obj, NULL);
     }
     if (w->no_body) {
         json_decref(obj);
@@ -308,7 +309,7 @@ int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_res
         resp->status = 201;
         return 0;
     }
-    ts_respond_json(resp, 201, obj);
+    ts_respond_written(resp, 201, obj, ev);
     return 0;
 }
 
@@ -363,18 +364,10 @@ static json_t *merge_for_update(const ts_write *w, const json_t *existing, json_
 
 static bool same_object(const json_t *a, const json_t *b)
 {
-    json_t *ca = json_deep_copy(a), *cb = json_deep_copy(b);
-    bool eq = false;
-    if (ca && cb) {
-        json_object_del(ts_meta(ca), "resourceVersion");
-        json_object_del(ts_meta(cb), "resourceVersion");
-        json_object_del(ts_meta(ca), "managedFields");
-        json_object_del(ts_meta(cb), "managedFields");
-        eq = json_equal(ca, cb);
-    }
-    json_decref(ca);
-    json_decref(cb);
-    return eq;
+    static const char *const top[] = {"metadata"};
+    static const char *const meta[] = {"resourceVersion", "managedFields"};
+    return ts_equal_except(a, b, top, 1) &&
+           ts_equal_except(json_object_get(a, "metadata"), json_object_get(b, "metadata"), meta, 2);
 }
 
 static void bump_generation(const ts_resource *res, const json_t *existing, json_t *obj)
@@ -427,23 +420,25 @@ static int store_update(kr_testserver_t *ts, const ts_write *w, const json_t *ex
     if (finalized(obj)) {
         /* The last finalizer of a marked object is gone: the object goes. */
         ts_store_remove(res->store, ns, w->rt->name);
-        ts_record_event(ts, res, TS_DELETED, obj, NULL);
+        const ts_event *ev = ts_record_event(ts, res, TS_DELETED, obj, NULL);
+        ts_respond_written(resp, 200, json_incref(obj), ev);
         if (strcmp(res->plural, "customresourcedefinitions") == 0)
             ts_crd_removed(ts, obj);
-        ts_respond_json(resp, 200, obj);
+        json_decref(obj);
         return 0;
     }
     json_t *old = json_incref((json_t *)existing);
+    const ts_event *ev = NULL;
     int rc = ts_store_put(res->store, ns, w->rt->name, json_incref(obj));
     if (rc == 0)
-        ts_record_event(ts, res, TS_MODIFIED, obj, old);
+        ev = ts_record_event(ts, res, TS_MODIFIED, obj, old);
     json_decref(old);
     if (rc != 0) {
         json_decref(obj);
         respond_oom(resp);
         return rc;
     }
-    ts_respond_json(resp, 200, obj);
+    ts_respond_written(resp, 200, obj, ev);
     return 0;
 }
 
