@@ -1697,43 +1697,36 @@ static double elapsed_s(const struct timespec *since)
 
 #define IDLE_N 20
 
-/* Runnables followed on a healthy cluster are not looked at periodically
- * (with --failover-after 2s the old program reconciled each one every
- * 0.5 s to notice an outage): their count of reconciles stays flat while
- * nothing happens. The cluster's going down still wakes them: each fails
- * over to dc2 once, and when dc1 returns its copies (never started) are
- * deleted, so each runnable keeps exactly one copy. */
-START_TEST(idle_runnables_are_not_polled_and_an_outage_still_fails_over)
+/* Submit `n` runnables (idempotency keys `prefix`-i, their names into
+ * names) and wait until each copy is released in dc1 (the test's cluster
+ * never starts them). */
+static void submit_released(program_env *p, const char *server, const char *prefix,
+                            char (*names)[64], int n, time_t deadline)
 {
-    program_env p;
-    if (!program_env_up(&p))
-        return;
-    char server[80], out[65536];
-    kr_test_proc serve;
-    serve_start(&p, &serve, false, "2s", server, sizeof(server));
-    char names[IDLE_N][64];
-    for (int i = 0; i < IDLE_N; i++) {
+    char out[65536];
+    for (int i = 0; i < n; i++) {
         char key[48];
-        snprintf(key, sizeof(key), "--idempotency-key=idle-%d", i);
-        const char *submit[] = {"submit", "-f", p.job, key, "-o=json", NULL};
-        ck_assert_int_eq(cli(p.bin, server, "tok-alice", submit, out, sizeof(out)), 0);
+        snprintf(key, sizeof(key), "--idempotency-key=%s-%d", prefix, i);
+        const char *submit[] = {"submit", "-f", p->job, key, "-o=json", NULL};
+        ck_assert_int_eq(cli(p->bin, server, "tok-alice", submit, out, sizeof(out)), 0);
         json_t *r = json_loads(out, 0, NULL);
         ck_assert_msg(r != NULL, "%s", out);
-        snprintf(names[i], sizeof(names[i]), "%s", sub_str(r, "metadata.name"));
+        snprintf(names[i], 64, "%s", sub_str(r, "metadata.name"));
         json_decref(r);
     }
-    /* every copy released in dc1 (the test's cluster never starts them) */
-    time_t deadline = time(NULL) + 60;
-    for (int i = 0; i < IDLE_N; i++) {
+    for (int i = 0; i < n; i++) {
         char copy[80];
         snprintf(copy, sizeof(copy), "%.63s-1", names[i]);
         while (!job_released(0, copy) && time(NULL) < deadline)
             wait_pace();
         ck_assert_msg(job_released(0, copy), "%s not released", copy);
     }
-    /* The releases' echoes settle: the count stays put over two probe
-     * intervals (the old program never got there: every runnable came
-     * back each interval). */
+}
+
+/* The program's reconciles once their count has stayed put for a second
+ * (the echoes of what came before have settled). */
+static double reconciles_settled(const char *server, time_t deadline)
+{
     double before = reconciles_total(server);
     struct timespec quiet;
     clock_gettime(CLOCK_MONOTONIC, &quiet);
@@ -1746,6 +1739,31 @@ START_TEST(idle_runnables_are_not_polled_and_an_outage_still_fails_over)
         }
     }
     ck_assert_msg(elapsed_s(&quiet) >= 1.0, "reconciles never stopped: %.0f so far", before);
+    return before;
+}
+
+/* Runnables followed on a healthy cluster are not looked at periodically
+ * (with --failover-after 2s the old program reconciled each one every
+ * 0.5 s to notice an outage): their count of reconciles stays flat while
+ * nothing happens. The cluster's going down still wakes them: each fails
+ * over to dc2 once, and when dc1 returns its copies (never started) are
+ * deleted, so each runnable keeps exactly one copy. */
+START_TEST(idle_runnables_are_not_polled_and_an_outage_still_fails_over)
+{
+    program_env p;
+    if (!program_env_up(&p))
+        return;
+    char server[80];
+    kr_test_proc serve;
+    serve_start(&p, &serve, false, "2s", server, sizeof(server));
+    char names[IDLE_N][64];
+    time_t deadline = time(NULL) + 60;
+    submit_released(&p, server, "idle", names, IDLE_N, deadline);
+    /* The releases' echoes settle: the count stays put over two probe
+     * intervals (the old program never got there: every runnable came
+     * back each interval). */
+    double before = reconciles_settled(server, deadline);
+    struct timespec quiet;
     /* Six probe intervals of a healthy dc1 (a window of observation, not
      * a wait for something): the old program made six reconciles of each
      * runnable in it; a stray event may wake one, a periodic look wakes
@@ -1793,6 +1811,58 @@ START_TEST(idle_runnables_are_not_polled_and_an_outage_still_fails_over)
         ck_assert_msg(!job_exists(0, copy), "%s left in dc1", copy);
         snprintf(copy, sizeof(copy), "%.63s-3", names[i]);
         ck_assert(!job_exists(0, copy) && !job_exists(1, copy));
+    }
+    ck_assert_int_eq(kr_test_proc_kill(&serve, SIGTERM), 0);
+    kr_test_proc_free(&serve);
+    program_env_down(&p);
+}
+END_TEST
+
+#define OUTAGE_N 10
+
+/* During an outage the runnables placed on the failing cluster are not
+ * polled until their failover is due: the probe wakes them when the cluster
+ * starts failing and again when it has failed for --failover-after (5 s
+ * here). In the 4 s after dc1 goes down (before any failover can be due)
+ * each is looked at about once; the old program looked at each every
+ * second. Then each still fails over to dc2, once. */
+START_TEST(an_outage_wakes_its_runnables_instead_of_polling_them)
+{
+    program_env p;
+    if (!program_env_up(&p))
+        return;
+    char server[80];
+    kr_test_proc serve;
+    serve_start(&p, &serve, false, "5s", server, sizeof(server));
+    char names[OUTAGE_N][64];
+    time_t deadline = time(NULL) + 60;
+    submit_released(&p, server, "outage", names, OUTAGE_N, deadline);
+    double before = reconciles_settled(server, deadline);
+    dc_down(0, true);
+    struct timespec down;
+    clock_gettime(CLOCK_MONOTONIC, &down);
+    /* a window of observation that ends before the deadline (the first
+     * failed request is sent after dc1 went down) */
+    while (elapsed_s(&down) < 4.0)
+        wait_pace();
+    double during = reconciles_total(server) - before;
+    fprintf(stderr, "outage: %d runnables, %.0f reconciles in the 4 s before the failover\n",
+            OUTAGE_N, during);
+    ck_assert_msg(during < 2 * OUTAGE_N, "%.0f reconciles of %d runnables on a failing cluster",
+                  during, OUTAGE_N);
+    for (int i = 0; i < OUTAGE_N; i++) {
+        char copy[80];
+        snprintf(copy, sizeof(copy), "%.63s-2", names[i]);
+        while (!job_released(1, copy) && time(NULL) < deadline)
+            wait_pace();
+        ck_assert_msg(job_released(1, copy), "%s did not fail over to dc2", names[i]);
+        if (i == 0)
+            fprintf(stderr,
+                    "outage: first failover %.2f s after dc1 went down (--failover-after "
+                    "5s)\n",
+                    elapsed_s(&down));
+        snprintf(copy, sizeof(copy), "%.63s-3", names[i]);
+        ck_assert(!job_exists(1, copy)); /* one failover (dc1 answers 503) */
     }
     ck_assert_int_eq(kr_test_proc_kill(&serve, SIGTERM), 0);
     kr_test_proc_free(&serve);
@@ -1937,6 +2007,7 @@ int main(void)
     tcase_set_timeout(prog, 300);
     tcase_add_test(prog, program_serves_the_api_and_the_cli_drives_it);
     tcase_add_test(prog, idle_runnables_are_not_polled_and_an_outage_still_fails_over);
+    tcase_add_test(prog, an_outage_wakes_its_runnables_instead_of_polling_them);
     tcase_add_test(prog, leader_killed_mid_dispatch_leaves_one_copy_each);
     suite_add_tcase(s, prog);
     return kr_test_run_suite(s);

@@ -568,9 +568,24 @@ static size_t order_of(submitter *s, const json_t *obj, const char **order, size
     return failover_order(obj, names, n, order, max);
 }
 
-/* Cluster `idx` did not answer: fail over when due, else try again soon. */
+/* How long after the failover deadline a Runnable waiting on a failing
+ * cluster looks again by itself (the probe's wake normally comes first). */
+static uint64_t deadline_margin_ms(const submitter *s)
+{
+    return s->probe_interval_ms < RETRY_MS ? s->probe_interval_ms : RETRY_MS;
+}
+
+/* Cluster `idx` did not answer (`asked`: this reconcile's own request
+ * failed; else it went by the cluster's health verdict): fail over when
+ * due. Otherwise, while the cluster is failing, the probe thread wakes the
+ * Runnable on each health transition (failing past --failover-after,
+ * answering again), so it is not polled: a failed request of its own is
+ * retried with a backoff that doubles with the outage's age (1 s, 2 s,
+ * 4 s...), anything else waits for the wake; both come back by themselves
+ * at the failover deadline plus a margin at the latest. A cluster that
+ * answered (429) or nobody to wake (no probe thread): again in a second. */
 static kr_reconcile_result unreachable(submitter *s, const json_t *obj, size_t idx, bool started,
-                                       uint64_t *after, kr_error_t *err)
+                                       bool asked, uint64_t *after, kr_error_t *err)
 {
     uint64_t since = health_since(s, idx), now = now_ms(s);
     const char *order[64];
@@ -581,9 +596,18 @@ static kr_reconcile_result unreachable(submitter *s, const json_t *obj, size_t i
         if (next)
             return decide(s, obj, sub_int(obj, "status.attempt") + 1, next, cluster, err);
     }
+    uint64_t deadline = since + s->failover_after_ms;
     uint64_t wait = RETRY_MS;
-    if (since && since + s->failover_after_ms > now && since + s->failover_after_ms - now < wait)
-        wait = since + s->failover_after_ms - now;
+    if (since && s->wake) {
+        /* past the deadline without a failover (started, Never, no next
+         * cluster): the wake of its return, a backstop of one delay */
+        wait = deadline > now ? deadline - now + deadline_margin_ms(s) : s->failover_after_ms;
+        uint64_t age = now > since ? now - since : 0;
+        if (asked && (age < RETRY_MS ? RETRY_MS : age) < wait)
+            wait = age < RETRY_MS ? RETRY_MS : age;
+    } else if (since && deadline > now && deadline - now < wait) {
+        wait = deadline - now;
+    }
     *after = wait ? wait : 1;
     return KR_RECONCILE_REQUEUE_AFTER;
 }
@@ -957,7 +981,7 @@ static kr_reconcile_result dispatch(submitter *s, const json_t *obj, uint64_t *a
                                  "the copy's name is taken by an object that is not ours", err);
     }
     if (rc != 0 && transient(rc))
-        return unreachable(s, obj, (size_t)idx, false, after, err);
+        return unreachable(s, obj, (size_t)idx, false, true, after, err);
     if (rc != 0) {
         char why[1100];
         snprintf(why, sizeof(why), "create in %s: %s", cluster, cerr.message);
@@ -1150,7 +1174,7 @@ static kr_reconcile_result verify(submitter *s, const json_t *obj, size_t idx, k
     }
     if (!probe_claim(s, idx)) {
         if (health_since(s, idx)) /* another reconcile found it failing */
-            return unreachable(s, obj, idx, false, after, err);
+            return unreachable(s, obj, idx, false, false, after, err);
         wake_when_observed(s, inf, obj, rv);
         *after = s->probe_interval_ms < RETRY_MS ? s->probe_interval_ms : RETRY_MS;
         return KR_RECONCILE_REQUEUE_AFTER;
@@ -1165,7 +1189,7 @@ static kr_reconcile_result verify(submitter *s, const json_t *obj, size_t idx, k
     }
     if (rc == KR_ENOTFOUND) /* gone before anyone saw it run: create it again */
         return set_phase(s, obj, SUB_PHASE_DISPATCHING, NULL, err);
-    return unreachable(s, obj, idx, false, after, err);
+    return unreachable(s, obj, idx, false, true, after, err);
 }
 
 static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *after, kr_error_t *err)
@@ -1182,7 +1206,7 @@ static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *aft
         rc = copy_informer(s, (size_t)idx, &info, &inf, &e);
     if (rc != 0) {
         if (transient(rc))
-            return unreachable(s, obj, (size_t)idx, false, after, err);
+            return unreachable(s, obj, (size_t)idx, false, true, after, err);
         if (err)
             *err = e;
         return KR_RECONCILE_ERROR;
@@ -1219,7 +1243,7 @@ static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *aft
             return KR_RECONCILE_REQUEUE_AFTER;
         }
         if (transient(rc))
-            return unreachable(s, obj, (size_t)idx, false, after, err);
+            return unreachable(s, obj, (size_t)idx, false, true, after, err);
         kr_error_set(err, rc, "releasing the copy in %s failed", s->clusters[idx].name);
         return KR_RECONCILE_ERROR;
     }
@@ -1236,9 +1260,9 @@ static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *aft
         rc = probe_copy(s, (size_t)idx, obj, sub_int(obj, "status.attempt"), &probe);
         json_decref(probe);
         if (rc != 0 && rc != KR_ENOTFOUND)
-            return unreachable(s, obj, (size_t)idx, false, after, err);
+            return unreachable(s, obj, (size_t)idx, false, true, after, err);
     } else if (!started && health_since(s, (size_t)idx)) {
-        return unreachable(s, obj, (size_t)idx, false, after, err);
+        return unreachable(s, obj, (size_t)idx, false, false, after, err);
     }
     /* the informer's events and the cluster's health transitions wake us
      * (an outage included: submitter_probe_cluster); this is the backstop */
