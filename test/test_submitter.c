@@ -219,6 +219,59 @@ END_TEST
 /* The verdict on a cluster runs from the first failed request's send, not
  * from when it gave up: a GET retried for 7 s against a dead cluster still
  * fails the cluster over at 2 s (injected times). */
+static int woken;
+
+static void count_wake(const char *namespace_, const char *name, void *user)
+{
+    (void)namespace_;
+    (void)name;
+    (void)user;
+    woken++;
+}
+
+static json_t *event_obj(const char *rv, const char *phase)
+{
+    json_t *o = json_pack("{s:{s:s, s:s, s:s}}", "metadata", "namespace", "default", "name", "x",
+                          "resourceVersion", rv);
+    if (phase)
+        json_object_set_new(o, "status", json_pack("{s:s}", "phase", phase));
+    return o;
+}
+
+/* The events that would wake a reconcile with nothing to do are dropped:
+ * the echo of our own last write (unless a reconcile waits for it) and the
+ * creation of a Runnable the API is admitting; everything else passes. */
+START_TEST(own_echoes_and_admitted_creations_wake_nobody)
+{
+    submitter s = {.wake = count_wake};
+    ck_assert_int_eq(submitter_init(&s, NULL), 0);
+    json_t *v4 = event_obj("4", "Dispatching"), *v5 = event_obj("5", "Dispatched");
+    json_t *bare = event_obj("3", NULL);
+    ck_assert(submitter_event_wanted(v4, v5, &s)); /* nothing written by us */
+    json_object_set_new(s.expected, "default/x", json_pack("{s:s, s:b}", "rv", "5", "waited", 0));
+    ck_assert(!submitter_event_wanted(v4, v5, &s)); /* our write's echo */
+    ck_assert_ptr_null(json_object_get(s.expected, "default/x")); /* and forgotten */
+    json_object_set_new(s.expected, "default/x", json_pack("{s:s, s:b}", "rv", "5", "waited", 1));
+    ck_assert(submitter_event_wanted(v4, v5, &s)); /* a reconcile waits for it */
+    json_object_set_new(s.expected, "default/x", json_pack("{s:s, s:b}", "rv", "6", "waited", 0));
+    ck_assert(submitter_event_wanted(v4, v5, &s)); /* not our last write */
+    ck_assert(submitter_event_wanted(NULL, bare, &s)); /* created, nobody admits it */
+    submitter_admit_begin(&s, "default", "x");
+    ck_assert(!submitter_event_wanted(NULL, bare, &s));
+    ck_assert(submitter_event_wanted(NULL, v5, &s)); /* has a status: looked at */
+    submitter_admit_end(&s, "default", "x", true);
+    ck_assert_int_eq(woken, 0); /* the admission's event wakes it */
+    ck_assert(submitter_event_wanted(NULL, bare, &s));
+    submitter_admit_begin(&s, "default", "x");
+    submitter_admit_end(&s, "default", "x", false);
+    ck_assert_int_eq(woken, 1); /* not admitted: woken now */
+    json_decref(v4);
+    json_decref(v5);
+    json_decref(bare);
+    submitter_destroy(&s);
+}
+END_TEST
+
 START_TEST(health_runs_from_the_first_failed_send)
 {
     json_t *r = runnable("alice", 0, "");
@@ -1985,6 +2038,7 @@ int main(void)
     tcase_add_test(unit, idempotency_names_are_deterministic_dns_labels);
     tcase_add_test(unit, failover_rules);
     tcase_add_test(unit, health_runs_from_the_first_failed_send);
+    tcase_add_test(unit, own_echoes_and_admitted_creations_wake_nobody);
     suite_add_tcase(s, unit);
     TCase *tc = tcase_create("servers");
     tcase_set_timeout(tc, 300);
