@@ -1795,6 +1795,49 @@ static double reconciles_settled(const char *server, time_t deadline)
     return before;
 }
 
+/* Wait until the runnable `name`'s attempt 2 is released in dc2. */
+static void wait_failed_over(const char *name, time_t deadline)
+{
+    char copy[80];
+    snprintf(copy, sizeof(copy), "%.63s-2", name);
+    while (!job_released(1, copy) && time(NULL) < deadline)
+        wait_pace();
+    ck_assert_msg(job_released(1, copy), "%s did not fail over to dc2", name);
+}
+
+/* The program (started by released_runnables) and its runnables. */
+typedef struct program_run {
+    program_env p;
+    kr_test_proc serve;
+    char server[80];
+    time_t deadline; /* of the whole test */
+    double settled; /* the program's reconciles once its runnables settled */
+} program_run;
+
+/* Start the program (--failover-after `failover_after`) with `n`
+ * runnables submitted and released in dc1 (names into `names`), and wait
+ * for its reconciles to settle. False (nothing started) when the servers
+ * cannot run here. */
+static bool released_runnables(program_run *r, const char *failover_after, const char *prefix,
+                               char (*names)[64], int n)
+{
+    r->deadline = time(NULL) + 60;
+    if (!program_env_up(&r->p))
+        return false;
+    serve_start(&r->p, &r->serve, false, failover_after, r->server, sizeof(r->server));
+    submit_released(&r->p, r->server, prefix, names, n, r->deadline);
+    r->settled = reconciles_settled(r->server, r->deadline);
+    return true;
+}
+
+/* Stop the program and the servers. */
+static void program_run_end(program_run *r)
+{
+    ck_assert_int_eq(kr_test_proc_kill(&r->serve, SIGTERM), 0);
+    kr_test_proc_free(&r->serve);
+    program_env_down(&r->p);
+}
+
 /* Runnables followed on a healthy cluster are not looked at periodically
  * (with --failover-after 2s the old program reconciled each one every
  * 0.5 s to notice an outage): their count of reconciles stays flat while
@@ -1803,19 +1846,16 @@ static double reconciles_settled(const char *server, time_t deadline)
  * deleted, so each runnable keeps exactly one copy. */
 START_TEST(idle_runnables_are_not_polled_and_an_outage_still_fails_over)
 {
-    program_env p;
-    if (!program_env_up(&p))
-        return;
-    char server[80];
-    kr_test_proc serve;
-    serve_start(&p, &serve, false, "2s", server, sizeof(server));
+    program_run r;
     char names[IDLE_N][64];
-    time_t deadline = time(NULL) + 60;
-    submit_released(&p, server, "idle", names, IDLE_N, deadline);
     /* The releases' echoes settle: the count stays put over two probe
      * intervals (the old program never got there: every runnable came
      * back each interval). */
-    double before = reconciles_settled(server, deadline);
+    if (!released_runnables(&r, "2s", "idle", names, IDLE_N))
+        return;
+    const char *server = r.server;
+    double before = r.settled;
+    time_t deadline = r.deadline;
     struct timespec quiet;
     /* Six probe intervals of a healthy dc1 (a window of observation, not
      * a wait for something): the old program made six reconciles of each
@@ -1834,11 +1874,7 @@ START_TEST(idle_runnables_are_not_polled_and_an_outage_still_fails_over)
     dc_down(0, true);
     deadline = time(NULL) + 60;
     for (int i = 0; i < IDLE_N; i++) {
-        char copy[80];
-        snprintf(copy, sizeof(copy), "%.63s-2", names[i]);
-        while (!job_released(1, copy) && time(NULL) < deadline)
-            wait_pace();
-        ck_assert_msg(job_released(1, copy), "%s did not fail over to dc2", names[i]);
+        wait_failed_over(names[i], deadline);
         /* the test's own cache of the Runnable follows (it may lag) */
         json_t *o = NULL;
         for (;;) {
@@ -1865,9 +1901,7 @@ START_TEST(idle_runnables_are_not_polled_and_an_outage_still_fails_over)
         snprintf(copy, sizeof(copy), "%.63s-3", names[i]);
         ck_assert(!job_exists(0, copy) && !job_exists(1, copy));
     }
-    ck_assert_int_eq(kr_test_proc_kill(&serve, SIGTERM), 0);
-    kr_test_proc_free(&serve);
-    program_env_down(&p);
+    program_run_end(&r);
 }
 END_TEST
 
@@ -1881,16 +1915,10 @@ END_TEST
  * second. Then each still fails over to dc2, once. */
 START_TEST(an_outage_wakes_its_runnables_instead_of_polling_them)
 {
-    program_env p;
-    if (!program_env_up(&p))
-        return;
-    char server[80];
-    kr_test_proc serve;
-    serve_start(&p, &serve, false, "5s", server, sizeof(server));
+    program_run r;
     char names[OUTAGE_N][64];
-    time_t deadline = time(NULL) + 60;
-    submit_released(&p, server, "outage", names, OUTAGE_N, deadline);
-    double before = reconciles_settled(server, deadline);
+    if (!released_runnables(&r, "5s", "outage", names, OUTAGE_N))
+        return;
     dc_down(0, true);
     struct timespec down;
     clock_gettime(CLOCK_MONOTONIC, &down);
@@ -1898,17 +1926,14 @@ START_TEST(an_outage_wakes_its_runnables_instead_of_polling_them)
      * failed request is sent after dc1 went down) */
     while (elapsed_s(&down) < 4.0)
         wait_pace();
-    double during = reconciles_total(server) - before;
+    double during = reconciles_total(r.server) - r.settled;
     fprintf(stderr, "outage: %d runnables, %.0f reconciles in the 4 s before the failover\n",
             OUTAGE_N, during);
     ck_assert_msg(during < 2 * OUTAGE_N, "%.0f reconciles of %d runnables on a failing cluster",
                   during, OUTAGE_N);
     for (int i = 0; i < OUTAGE_N; i++) {
+        wait_failed_over(names[i], r.deadline);
         char copy[80];
-        snprintf(copy, sizeof(copy), "%.63s-2", names[i]);
-        while (!job_released(1, copy) && time(NULL) < deadline)
-            wait_pace();
-        ck_assert_msg(job_released(1, copy), "%s did not fail over to dc2", names[i]);
         if (i == 0)
             fprintf(stderr,
                     "outage: first failover %.2f s after dc1 went down (--failover-after "
@@ -1917,9 +1942,7 @@ START_TEST(an_outage_wakes_its_runnables_instead_of_polling_them)
         snprintf(copy, sizeof(copy), "%.63s-3", names[i]);
         ck_assert(!job_exists(1, copy)); /* one failover (dc1 answers 503) */
     }
-    ck_assert_int_eq(kr_test_proc_kill(&serve, SIGTERM), 0);
-    kr_test_proc_free(&serve);
-    program_env_down(&p);
+    program_run_end(&r);
 }
 END_TEST
 
