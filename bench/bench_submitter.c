@@ -5,7 +5,8 @@
  * creates of the same Jobs at the same concurrency (the ratio is the price
  * of durability: status writes with preconditions, a verified read-back),
  * as medians of KR_BENCH_SUBMITTER_ROUNDS (default 5) interleaved rounds,
- * with the writes per runnable read from the servers' resourceVersions
+ * with the writes per runnable read from the servers' resourceVersions,
+ * the program's reconciles per runnable read from its /metrics,
  * and the CPU each side spent per runnable and per bare create (on a
  * machine whose cores are busy, the ratio of rates is the inverse ratio of
  * CPU per unit: a bare create is one write, a runnable three to the hub,
@@ -393,6 +394,32 @@ static double child_cpu_s(pid_t pid)
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* Reconciles the program has done so far: its
+ * controller_runtime_reconcile_total summed over results (0 when its
+ * /metrics does not answer). */
+static double reconciles(void)
+{
+    char url[256];
+    snprintf(url, sizeof(url), "%s/metrics", server);
+    CURL *c = curl_easy_init();
+    bench_body out = {0};
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, bench_body_collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
+    double n = 0;
+    const char *needle = "\ncontroller_runtime_reconcile_total{";
+    if (curl_easy_perform(c) == CURLE_OK && out.data) {
+        for (const char *at = strstr(out.data, needle); at; at = strstr(at + 1, needle)) {
+            const char *close = strchr(at, '}');
+            if (close)
+                n += strtod(close + 1, NULL);
+        }
+    }
+    free(out.data);
+    curl_easy_cleanup(c);
+    return n;
+}
+
 /* Writes so far: every write bumps a server's resourceVersion by one. */
 static unsigned long long writes(int i)
 {
@@ -443,7 +470,7 @@ int main(void)
     /* CPU seconds: the program's and this process's (three servers, the
      * submitting threads, the informer) in the submitter's runs, this
      * process's (the servers, the bare clients) in the bare creates' */
-    double prog_cpu = 0, self_sub_cpu = 0, self_bare_cpu = 0;
+    double prog_cpu = 0, self_sub_cpu = 0, self_bare_cpu = 0, recs = 0;
     long bare_total = 0;
     for (int k = 0; k < rounds; k++) {
         char prefix[16], want[20];
@@ -451,6 +478,7 @@ int main(void)
         snprintf(want, sizeof(want), "r%d-", k);
         run_prefix = prefix;
         unsigned long long h0 = writes(0), d0 = writes(1) + writes(2);
+        double r0 = reconciles();
         count_verified(want);
         double p0 = child_cpu_s(pid), c0 = self_cpu_s();
         t0 = bench_now_s();
@@ -459,6 +487,7 @@ int main(void)
         hub_w += (double)(writes(0) - h0);
         dc_w += (double)(writes(1) + writes(2) - d0);
         prog_cpu += child_cpu_s(pid) - p0;
+        recs += reconciles() - r0;
         double c1 = self_cpu_s();
         self_sub_cpu += c1 - c0;
         /* the bare creates of one round take a few ms: batches of the
@@ -485,6 +514,9 @@ int main(void)
     printf("  of which the API answered the submissions at %.1f /s\n", median(api, rounds));
     printf("  writes per runnable until verified: %.1f to the hub, %.1f to the clusters\n",
            hub_w / (double)(n_runnables * rounds), dc_w / (double)(n_runnables * rounds));
+    printf("  reconciles per runnable until verified: %.1f (with what earlier rounds' timers "
+           "woke meanwhile)\n",
+           recs / (double)(n_runnables * rounds));
     printf("bare Job creates, same Jobs, same threads:               %.1f /s (median of %d)\n", b,
            rounds);
     printf("ratio submitter / bare creates: %.2f (target >= 0.5)\n", r / b);

@@ -219,6 +219,59 @@ END_TEST
 /* The verdict on a cluster runs from the first failed request's send, not
  * from when it gave up: a GET retried for 7 s against a dead cluster still
  * fails the cluster over at 2 s (injected times). */
+static int woken;
+
+static void count_wake(const char *namespace_, const char *name, void *user)
+{
+    (void)namespace_;
+    (void)name;
+    (void)user;
+    woken++;
+}
+
+static json_t *event_obj(const char *rv, const char *phase)
+{
+    json_t *o = json_pack("{s:{s:s, s:s, s:s}}", "metadata", "namespace", "default", "name", "x",
+                          "resourceVersion", rv);
+    if (phase)
+        json_object_set_new(o, "status", json_pack("{s:s}", "phase", phase));
+    return o;
+}
+
+/* The events that would wake a reconcile with nothing to do are dropped:
+ * the echo of our own last write (unless a reconcile waits for it) and the
+ * creation of a Runnable the API is admitting; everything else passes. */
+START_TEST(own_echoes_and_admitted_creations_wake_nobody)
+{
+    submitter s = {.wake = count_wake};
+    ck_assert_int_eq(submitter_init(&s, NULL), 0);
+    json_t *v4 = event_obj("4", "Dispatching"), *v5 = event_obj("5", "Dispatched");
+    json_t *bare = event_obj("3", NULL);
+    ck_assert(submitter_event_wanted(v4, v5, &s)); /* nothing written by us */
+    json_object_set_new(s.expected, "default/x", json_pack("{s:s, s:b}", "rv", "5", "waited", 0));
+    ck_assert(!submitter_event_wanted(v4, v5, &s)); /* our write's echo */
+    ck_assert_ptr_null(json_object_get(s.expected, "default/x")); /* and forgotten */
+    json_object_set_new(s.expected, "default/x", json_pack("{s:s, s:b}", "rv", "5", "waited", 1));
+    ck_assert(submitter_event_wanted(v4, v5, &s)); /* a reconcile waits for it */
+    json_object_set_new(s.expected, "default/x", json_pack("{s:s, s:b}", "rv", "6", "waited", 0));
+    ck_assert(submitter_event_wanted(v4, v5, &s)); /* not our last write */
+    ck_assert(submitter_event_wanted(NULL, bare, &s)); /* created, nobody admits it */
+    submitter_admit_begin(&s, "default", "x");
+    ck_assert(!submitter_event_wanted(NULL, bare, &s));
+    ck_assert(submitter_event_wanted(NULL, v5, &s)); /* has a status: looked at */
+    submitter_admit_end(&s, "default", "x", true);
+    ck_assert_int_eq(woken, 0); /* the admission's event wakes it */
+    ck_assert(submitter_event_wanted(NULL, bare, &s));
+    submitter_admit_begin(&s, "default", "x");
+    submitter_admit_end(&s, "default", "x", false);
+    ck_assert_int_eq(woken, 1); /* not admitted: woken now */
+    json_decref(v4);
+    json_decref(v5);
+    json_decref(bare);
+    submitter_destroy(&s);
+}
+END_TEST
+
 START_TEST(health_runs_from_the_first_failed_send)
 {
     json_t *r = runnable("alice", 0, "");
@@ -1711,43 +1764,36 @@ static double elapsed_s(const struct timespec *since)
 
 #define IDLE_N 20
 
-/* Runnables followed on a healthy cluster are not looked at periodically
- * (with --failover-after 2s the old program reconciled each one every
- * 0.5 s to notice an outage): their count of reconciles stays flat while
- * nothing happens. The cluster's going down still wakes them: each fails
- * over to dc2 once, and when dc1 returns its copies (never started) are
- * deleted, so each runnable keeps exactly one copy. */
-START_TEST(idle_runnables_are_not_polled_and_an_outage_still_fails_over)
+/* Submit `n` runnables (idempotency keys `prefix`-i, their names into
+ * names) and wait until each copy is released in dc1 (the test's cluster
+ * never starts them). */
+static void submit_released(program_env *p, const char *server, const char *prefix,
+                            char (*names)[64], int n, time_t deadline)
 {
-    program_env p;
-    if (!program_env_up(&p))
-        return;
-    char server[80], out[65536];
-    kr_test_proc serve;
-    serve_start(&p, &serve, false, "2s", server, sizeof(server));
-    char names[IDLE_N][64];
-    for (int i = 0; i < IDLE_N; i++) {
+    char out[65536];
+    for (int i = 0; i < n; i++) {
         char key[48];
-        snprintf(key, sizeof(key), "--idempotency-key=idle-%d", i);
-        const char *submit[] = {"submit", "-f", p.job, key, "-o=json", NULL};
-        ck_assert_int_eq(cli(p.bin, server, "tok-alice", submit, out, sizeof(out)), 0);
+        snprintf(key, sizeof(key), "--idempotency-key=%s-%d", prefix, i);
+        const char *submit[] = {"submit", "-f", p->job, key, "-o=json", NULL};
+        ck_assert_int_eq(cli(p->bin, server, "tok-alice", submit, out, sizeof(out)), 0);
         json_t *r = json_loads(out, 0, NULL);
         ck_assert_msg(r != NULL, "%s", out);
-        snprintf(names[i], sizeof(names[i]), "%s", sub_str(r, "metadata.name"));
+        snprintf(names[i], 64, "%s", sub_str(r, "metadata.name"));
         json_decref(r);
     }
-    /* every copy released in dc1 (the test's cluster never starts them) */
-    time_t deadline = time(NULL) + 60;
-    for (int i = 0; i < IDLE_N; i++) {
+    for (int i = 0; i < n; i++) {
         char copy[80];
         snprintf(copy, sizeof(copy), "%.63s-1", names[i]);
         while (!job_released(0, copy) && time(NULL) < deadline)
             wait_pace();
         ck_assert_msg(job_released(0, copy), "%s not released", copy);
     }
-    /* The releases' echoes settle: the count stays put over two probe
-     * intervals (the old program never got there: every runnable came
-     * back each interval). */
+}
+
+/* The program's reconciles once their count has stayed put for a second
+ * (the echoes of what came before have settled). */
+static double reconciles_settled(const char *server, time_t deadline)
+{
     double before = reconciles_total(server);
     struct timespec quiet;
     clock_gettime(CLOCK_MONOTONIC, &quiet);
@@ -1760,6 +1806,71 @@ START_TEST(idle_runnables_are_not_polled_and_an_outage_still_fails_over)
         }
     }
     ck_assert_msg(elapsed_s(&quiet) >= 1.0, "reconciles never stopped: %.0f so far", before);
+    return before;
+}
+
+/* Wait until the runnable `name`'s attempt 2 is released in dc2. */
+static void wait_failed_over(const char *name, time_t deadline)
+{
+    char copy[80];
+    snprintf(copy, sizeof(copy), "%.63s-2", name);
+    while (!job_released(1, copy) && time(NULL) < deadline)
+        wait_pace();
+    ck_assert_msg(job_released(1, copy), "%s did not fail over to dc2", name);
+}
+
+/* The program (started by released_runnables) and its runnables. */
+typedef struct program_run {
+    program_env p;
+    kr_test_proc serve;
+    char server[80];
+    time_t deadline; /* of the whole test */
+    double settled; /* the program's reconciles once its runnables settled */
+} program_run;
+
+/* Start the program (--failover-after `failover_after`) with `n`
+ * runnables submitted and released in dc1 (names into `names`), and wait
+ * for its reconciles to settle. False (nothing started) when the servers
+ * cannot run here. */
+static bool released_runnables(program_run *r, const char *failover_after, const char *prefix,
+                               char (*names)[64], int n)
+{
+    r->deadline = time(NULL) + 60;
+    if (!program_env_up(&r->p))
+        return false;
+    serve_start(&r->p, &r->serve, false, failover_after, r->server, sizeof(r->server));
+    submit_released(&r->p, r->server, prefix, names, n, r->deadline);
+    r->settled = reconciles_settled(r->server, r->deadline);
+    return true;
+}
+
+/* Stop the program and the servers. */
+static void program_run_end(program_run *r)
+{
+    ck_assert_int_eq(kr_test_proc_kill(&r->serve, SIGTERM), 0);
+    kr_test_proc_free(&r->serve);
+    program_env_down(&r->p);
+}
+
+/* Runnables followed on a healthy cluster are not looked at periodically
+ * (with --failover-after 2s the old program reconciled each one every
+ * 0.5 s to notice an outage): their count of reconciles stays flat while
+ * nothing happens. The cluster's going down still wakes them: each fails
+ * over to dc2 once, and when dc1 returns its copies (never started) are
+ * deleted, so each runnable keeps exactly one copy. */
+START_TEST(idle_runnables_are_not_polled_and_an_outage_still_fails_over)
+{
+    program_run r;
+    char names[IDLE_N][64];
+    /* The releases' echoes settle: the count stays put over two probe
+     * intervals (the old program never got there: every runnable came
+     * back each interval). */
+    if (!released_runnables(&r, "2s", "idle", names, IDLE_N))
+        return;
+    const char *server = r.server;
+    double before = r.settled;
+    time_t deadline = r.deadline;
+    struct timespec quiet;
     /* Six probe intervals of a healthy dc1 (a window of observation, not
      * a wait for something): the old program made six reconciles of each
      * runnable in it; a stray event may wake one, a periodic look wakes
@@ -1777,11 +1888,7 @@ START_TEST(idle_runnables_are_not_polled_and_an_outage_still_fails_over)
     dc_down(0, true);
     deadline = time(NULL) + 60;
     for (int i = 0; i < IDLE_N; i++) {
-        char copy[80];
-        snprintf(copy, sizeof(copy), "%.63s-2", names[i]);
-        while (!job_released(1, copy) && time(NULL) < deadline)
-            wait_pace();
-        ck_assert_msg(job_released(1, copy), "%s did not fail over to dc2", names[i]);
+        wait_failed_over(names[i], deadline);
         /* the test's own cache of the Runnable follows (it may lag) */
         json_t *o = NULL;
         for (;;) {
@@ -1808,9 +1915,48 @@ START_TEST(idle_runnables_are_not_polled_and_an_outage_still_fails_over)
         snprintf(copy, sizeof(copy), "%.63s-3", names[i]);
         ck_assert(!job_exists(0, copy) && !job_exists(1, copy));
     }
-    ck_assert_int_eq(kr_test_proc_kill(&serve, SIGTERM), 0);
-    kr_test_proc_free(&serve);
-    program_env_down(&p);
+    program_run_end(&r);
+}
+END_TEST
+
+#define OUTAGE_N 10
+
+/* During an outage the runnables placed on the failing cluster are not
+ * polled until their failover is due: the probe wakes them when the cluster
+ * starts failing and again when it has failed for --failover-after (5 s
+ * here). In the 4 s after dc1 goes down (before any failover can be due)
+ * each is looked at about once; the old program looked at each every
+ * second. Then each still fails over to dc2, once. */
+START_TEST(an_outage_wakes_its_runnables_instead_of_polling_them)
+{
+    program_run r;
+    char names[OUTAGE_N][64];
+    if (!released_runnables(&r, "5s", "outage", names, OUTAGE_N))
+        return;
+    dc_down(0, true);
+    struct timespec down;
+    clock_gettime(CLOCK_MONOTONIC, &down);
+    /* a window of observation that ends before the deadline (the first
+     * failed request is sent after dc1 went down) */
+    while (elapsed_s(&down) < 4.0)
+        wait_pace();
+    double during = reconciles_total(r.server) - r.settled;
+    fprintf(stderr, "outage: %d runnables, %.0f reconciles in the 4 s before the failover\n",
+            OUTAGE_N, during);
+    ck_assert_msg(during < 2 * OUTAGE_N, "%.0f reconciles of %d runnables on a failing cluster",
+                  during, OUTAGE_N);
+    for (int i = 0; i < OUTAGE_N; i++) {
+        wait_failed_over(names[i], r.deadline);
+        char copy[80];
+        if (i == 0)
+            fprintf(stderr,
+                    "outage: first failover %.2f s after dc1 went down (--failover-after "
+                    "5s)\n",
+                    elapsed_s(&down));
+        snprintf(copy, sizeof(copy), "%.63s-3", names[i]);
+        ck_assert(!job_exists(1, copy)); /* one failover (dc1 answers 503) */
+    }
+    program_run_end(&r);
 }
 END_TEST
 
@@ -1929,6 +2075,7 @@ int main(void)
     tcase_add_test(unit, idempotency_names_are_deterministic_dns_labels);
     tcase_add_test(unit, failover_rules);
     tcase_add_test(unit, health_runs_from_the_first_failed_send);
+    tcase_add_test(unit, own_echoes_and_admitted_creations_wake_nobody);
     suite_add_tcase(s, unit);
     TCase *tc = tcase_create("servers");
     tcase_set_timeout(tc, 300);
@@ -1951,6 +2098,7 @@ int main(void)
     tcase_set_timeout(prog, 300);
     tcase_add_test(prog, program_serves_the_api_and_the_cli_drives_it);
     tcase_add_test(prog, idle_runnables_are_not_polled_and_an_outage_still_fails_over);
+    tcase_add_test(prog, an_outage_wakes_its_runnables_instead_of_polling_them);
     tcase_add_test(prog, leader_killed_mid_dispatch_leaves_one_copy_each);
     suite_add_tcase(s, prog);
     return kr_test_run_suite(s);

@@ -135,8 +135,9 @@ static int kind_lookup(const char *cluster, const char *api_version, const char 
  * have marked it "unknown" in between: the API created it, so it knows),
  * with the first placement decision when it needs no approval and this
  * replica leads: one status write, with the resourceVersion read. */
-static json_t *admit(api *a, json_t *created, const auth_user *who)
+static json_t *admit(api *a, json_t *created, const auth_user *who, bool *written)
 {
+    *written = false;
     const char *ns = sub_str(created, "metadata.namespace");
     json_t *obj = json_incref(created);
     for (int i = 0; i < WRITE_TRIES && obj; i++) {
@@ -147,7 +148,9 @@ static json_t *admit(api *a, json_t *created, const auth_user *who)
              strcmp(sub_str(obj, "status.phase"), SUB_PHASE_PENDING) != 0 &&
              strcmp(sub_str(obj, "status.phase"), SUB_PHASE_AWAITING) != 0))
             break;
-        json_t *copy = json_deep_copy(obj);
+        /* shallow: only the status is new (metadata and spec are sent
+         * as they are) */
+        json_t *copy = json_copy(obj);
         json_t *status = json_object();
         char hash[65];
         if (!copy || !status || approval_spec_hash(obj, hash) != 0) {
@@ -170,6 +173,7 @@ static json_t *admit(api *a, json_t *created, const auth_user *who)
         json_decref(copy);
         if (rc == 0) {
             json_decref(obj);
+            *written = true;
             return out;
         }
         if (rc != KR_ECONFLICT)
@@ -203,8 +207,15 @@ static void submit(api *a, const api_request *req, const auth_user *who, api_res
         return;
     }
     const char *ns = sub_str(runnable, "metadata.namespace");
+    /* the name is known before the create unless generated */
+    char name[254];
+    snprintf(name, sizeof(name), "%s", sub_str(runnable, "metadata.name"));
+    if (*name)
+        submitter_admit_begin(a->s, ns, name);
     json_t *created = NULL;
     int rc = kr_client_create(a->s->hub, SUB_RUNNABLES, ns, runnable, NULL, &created, &err);
+    if (rc != 0 && *name) /* nothing of ours to admit (or a create lost on its way back) */
+        submitter_admit_end(a->s, ns, name, false);
     if (rc == KR_EEXIST) {
         /* the key's Runnable exists: the same submission again */
         json_t *existing = NULL;
@@ -229,7 +240,12 @@ static void submit(api *a, const api_request *req, const auth_user *who, api_res
     /* recorded before the admission lets the controller act on it, so
      * that SUBMITTED always comes first */
     record_user(a, created, "SUBMITTED", who, "submitted through the API");
-    json_t *admitted = admit(a, created, who);
+    snprintf(name, sizeof(name), "%s", sub_str(created, "metadata.name"));
+    ns = sub_str(created, "metadata.namespace");
+    submitter_admit_begin(a->s, ns, name); /* a generated name is known now */
+    bool written = false;
+    json_t *admitted = admit(a, created, who, &written);
+    submitter_admit_end(a->s, ns, name, written);
     json_decref(created);
     if (!admitted) {
         answer_error(resp, 503, "the runnable was created but could not be read back");

@@ -16,21 +16,31 @@
 int approval_spec_hash(const json_t *runnable, char out[65])
 {
     out[0] = '\0';
-    json_t *spec = json_deep_copy(json_object_get(runnable, "spec"));
-    if (!spec)
-        spec = json_object();
+    /* a shallow copy: the members are shared, only the key is left out */
+    json_t *spec = json_object();
     if (!spec)
         return KR_ENOMEM;
+    const json_t *given = json_object_get(runnable, "spec");
+    if (json_is_object(given) && json_object_update(spec, (json_t *)given) != 0) {
+        json_decref(spec);
+        return KR_ENOMEM;
+    }
     json_object_del(spec, "idempotencyKey");
-    char *text = json_dumps(spec, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY);
+    /* a spec that is not an object is hashed as it is */
+    const json_t *hashed = given && !json_is_object(given) ? given : spec;
+    char *text = json_dumps(hashed, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY);
     json_decref(spec);
     if (!text)
         return KR_ENOMEM;
     unsigned char digest[SHA256_DIGEST_LENGTH];
     SHA256((const unsigned char *)text, strlen(text), digest);
     free(text);
-    for (size_t i = 0; i < sizeof(digest); i++)
-        snprintf(out + 2 * i, 3, "%02x", digest[i]);
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < sizeof(digest); i++) {
+        out[2 * i] = hex[digest[i] >> 4];
+        out[2 * i + 1] = hex[digest[i] & 15];
+    }
+    out[2 * sizeof(digest)] = '\0';
     return 0;
 }
 

@@ -56,10 +56,13 @@ int submitter_init(submitter *s, kr_error_t *err)
     s->expected = json_object();
     s->created = json_object();
     s->released = json_object();
-    if (!s->expected || !s->created || !s->released || pthread_mutex_init(&s->mu, NULL) != 0) {
+    s->admitting = json_object();
+    if (!s->expected || !s->created || !s->released || !s->admitting ||
+        pthread_mutex_init(&s->mu, NULL) != 0) {
         json_decref(s->expected);
         json_decref(s->created);
         json_decref(s->released);
+        json_decref(s->admitting);
         return kr_error_set(err, KR_ENOMEM, "out of memory");
     }
     return 0;
@@ -71,7 +74,8 @@ void submitter_destroy(submitter *s)
     json_decref(s->expected);
     json_decref(s->created);
     json_decref(s->released);
-    s->expected = s->created = s->released = NULL;
+    json_decref(s->admitting);
+    s->expected = s->created = s->released = s->admitting = NULL;
 }
 
 static void key_of(const json_t *obj, char *key, size_t len)
@@ -113,30 +117,82 @@ static bool created_take(submitter *s, const json_t *obj, json_int_t attempt, ch
     return found;
 }
 
-/* Remember that we wrote `obj` (as the hub answered it). */
+/* Remember that we wrote `obj` (as the hub answered it): {rv, waited}. */
 static void expect(submitter *s, const json_t *obj)
 {
     char key[512];
     key_of(obj, key, sizeof(key));
+    json_t *e =
+        json_pack("{s:s, s:b}", "rv", sub_str(obj, "metadata.resourceVersion"), "waited", 0);
     pthread_mutex_lock(&s->mu);
-    json_object_set_new(s->expected, key, json_string(sub_str(obj, "metadata.resourceVersion")));
+    json_object_set_new(s->expected, key, e);
     pthread_mutex_unlock(&s->mu);
 }
 
 /* True when the cached `obj` is older than our last write of it: acting on
- * it would redo a step (and meet a 409). Forgets the write once seen. */
+ * it would redo a step (and meet a 409); the write's event is then let
+ * through to wake it (see submitter_event_wanted). Forgets the write once
+ * seen. */
 static bool cache_behind(submitter *s, const char *namespace_, const char *name, const json_t *obj)
 {
     char key[512];
     snprintf(key, sizeof(key), "%s/%s", namespace_, name);
     pthread_mutex_lock(&s->mu);
-    const char *want = json_string_value(json_object_get(s->expected, key));
+    json_t *e = json_object_get(s->expected, key);
+    const char *want = json_string_value(json_object_get(e, "rv"));
     bool behind =
         want && kr_resource_version_compare(sub_str(obj, "metadata.resourceVersion"), want) < 0;
-    if (want && !behind)
+    if (behind)
+        json_object_set_new(e, "waited", json_true());
+    else if (e)
         json_object_del(s->expected, key);
     pthread_mutex_unlock(&s->mu);
     return behind;
+}
+
+void submitter_admit_begin(submitter *s, const char *namespace_, const char *name)
+{
+    char key[512];
+    snprintf(key, sizeof(key), "%s/%s", namespace_, name);
+    pthread_mutex_lock(&s->mu);
+    json_object_set_new(s->admitting, key, json_true());
+    pthread_mutex_unlock(&s->mu);
+}
+
+void submitter_admit_end(submitter *s, const char *namespace_, const char *name, bool written)
+{
+    char key[512];
+    snprintf(key, sizeof(key), "%s/%s", namespace_, name);
+    pthread_mutex_lock(&s->mu);
+    json_object_del(s->admitting, key);
+    pthread_mutex_unlock(&s->mu);
+    if (!written && s->wake)
+        s->wake(namespace_, name, s->wake_user);
+}
+
+bool submitter_event_wanted(const json_t *old_obj, const json_t *new_obj, void *user)
+{
+    submitter *s = user;
+    if (!new_obj)
+        return true;
+    char key[512];
+    key_of(new_obj, key, sizeof(key));
+    if (!old_obj) { /* a creation (or a deletion): dropped while the API admits it */
+        if (*sub_str(new_obj, "status.phase") || *sub_str(new_obj, "metadata.deletionTimestamp"))
+            return true;
+        pthread_mutex_lock(&s->mu);
+        bool admitting = json_object_get(s->admitting, key) != NULL;
+        pthread_mutex_unlock(&s->mu);
+        return !admitting;
+    }
+    pthread_mutex_lock(&s->mu);
+    json_t *e = json_object_get(s->expected, key);
+    bool echo = e && !json_is_true(json_object_get(e, "waited")) &&
+                strcmp(sub_str(e, "rv"), sub_str(new_obj, "metadata.resourceVersion")) == 0;
+    if (echo) /* the cache has our write: nothing left to wait for */
+        json_object_del(s->expected, key);
+    pthread_mutex_unlock(&s->mu);
+    return !echo;
 }
 
 long submitter_cluster_find(const submitter *s, const char *name)
@@ -376,19 +432,19 @@ static int copy_informer(submitter *s, size_t i, const kr_resource_info *info, k
 
 /* ---- status writes ----------------------------------------------------------------- */
 
-/* A copy of `obj` to edit; its status object (created when absent). */
+/* A copy of `obj` to edit; its status object (created when absent). Only
+ * the status is copied deep: metadata and spec are shared with the cache's
+ * object, which nothing edits (a status write sends them as they are). */
 static json_t *edit(const json_t *obj, json_t **status)
 {
-    json_t *copy = json_deep_copy(obj);
+    json_t *copy = json_copy((json_t *)obj);
     if (!copy)
         return NULL;
-    *status = json_object_get(copy, "status");
-    if (!json_is_object(*status)) {
-        *status = json_object();
-        if (!*status || json_object_set_new(copy, "status", *status) != 0) {
-            json_decref(copy);
-            return NULL;
-        }
+    const json_t *given = json_object_get(obj, "status");
+    *status = json_is_object(given) ? json_deep_copy(given) : json_object();
+    if (!*status || json_object_set_new(copy, "status", *status) != 0) {
+        json_decref(copy);
+        return NULL;
     }
     return copy;
 }
@@ -568,9 +624,24 @@ static size_t order_of(submitter *s, const json_t *obj, const char **order, size
     return failover_order(obj, names, n, order, max);
 }
 
-/* Cluster `idx` did not answer: fail over when due, else try again soon. */
+/* How long after the failover deadline a Runnable waiting on a failing
+ * cluster looks again by itself (the probe's wake normally comes first). */
+static uint64_t deadline_margin_ms(const submitter *s)
+{
+    return s->probe_interval_ms < RETRY_MS ? s->probe_interval_ms : RETRY_MS;
+}
+
+/* Cluster `idx` did not answer (`asked`: this reconcile's own request
+ * failed; else it went by the cluster's health verdict): fail over when
+ * due. Otherwise, while the cluster is failing, the probe thread wakes the
+ * Runnable on each health transition (failing past --failover-after,
+ * answering again), so it is not polled: a failed request of its own is
+ * retried with a backoff that doubles with the outage's age (1 s, 2 s,
+ * 4 s...), anything else waits for the wake; both come back by themselves
+ * at the failover deadline plus a margin at the latest. A cluster that
+ * answered (429) or nobody to wake (no probe thread): again in a second. */
 static kr_reconcile_result unreachable(submitter *s, const json_t *obj, size_t idx, bool started,
-                                       uint64_t *after, kr_error_t *err)
+                                       bool asked, uint64_t *after, kr_error_t *err)
 {
     uint64_t since = health_since(s, idx), now = now_ms(s);
     const char *order[64];
@@ -581,9 +652,18 @@ static kr_reconcile_result unreachable(submitter *s, const json_t *obj, size_t i
         if (next)
             return decide(s, obj, sub_int(obj, "status.attempt") + 1, next, cluster, err);
     }
+    uint64_t deadline = since + s->failover_after_ms;
     uint64_t wait = RETRY_MS;
-    if (since && since + s->failover_after_ms > now && since + s->failover_after_ms - now < wait)
-        wait = since + s->failover_after_ms - now;
+    if (since && s->wake) {
+        /* past the deadline without a failover (started, Never, no next
+         * cluster): the wake of its return, a backstop of one delay */
+        wait = deadline > now ? deadline - now + deadline_margin_ms(s) : s->failover_after_ms;
+        uint64_t age = now > since ? now - since : 0;
+        if (asked && (age < RETRY_MS ? RETRY_MS : age) < wait)
+            wait = age < RETRY_MS ? RETRY_MS : age;
+    } else if (since && deadline > now && deadline - now < wait) {
+        wait = deadline - now;
+    }
     *after = wait ? wait : 1;
     return KR_RECONCILE_REQUEUE_AFTER;
 }
@@ -957,7 +1037,7 @@ static kr_reconcile_result dispatch(submitter *s, const json_t *obj, uint64_t *a
                                  "the copy's name is taken by an object that is not ours", err);
     }
     if (rc != 0 && transient(rc))
-        return unreachable(s, obj, (size_t)idx, false, after, err);
+        return unreachable(s, obj, (size_t)idx, false, true, after, err);
     if (rc != 0) {
         char why[1100];
         snprintf(why, sizeof(why), "create in %s: %s", cluster, cerr.message);
@@ -1150,7 +1230,7 @@ static kr_reconcile_result verify(submitter *s, const json_t *obj, size_t idx, k
     }
     if (!probe_claim(s, idx)) {
         if (health_since(s, idx)) /* another reconcile found it failing */
-            return unreachable(s, obj, idx, false, after, err);
+            return unreachable(s, obj, idx, false, false, after, err);
         wake_when_observed(s, inf, obj, rv);
         *after = s->probe_interval_ms < RETRY_MS ? s->probe_interval_ms : RETRY_MS;
         return KR_RECONCILE_REQUEUE_AFTER;
@@ -1165,7 +1245,16 @@ static kr_reconcile_result verify(submitter *s, const json_t *obj, size_t idx, k
     }
     if (rc == KR_ENOTFOUND) /* gone before anyone saw it run: create it again */
         return set_phase(s, obj, SUB_PHASE_DISPATCHING, NULL, err);
-    return unreachable(s, obj, idx, false, after, err);
+    return unreachable(s, obj, idx, false, true, after, err);
+}
+
+/* How long a followed Runnable waits when nothing wakes it (`pending`:
+ * a straggler could not be looked at). */
+static uint64_t follow_backstop_ms(const submitter *s, bool pending)
+{
+    if (pending)
+        return s->failover_after_ms;
+    return s->failover_after_ms > BACKSTOP_MS ? s->failover_after_ms : BACKSTOP_MS;
 }
 
 static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *after, kr_error_t *err)
@@ -1182,7 +1271,7 @@ static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *aft
         rc = copy_informer(s, (size_t)idx, &info, &inf, &e);
     if (rc != 0) {
         if (transient(rc))
-            return unreachable(s, obj, (size_t)idx, false, after, err);
+            return unreachable(s, obj, (size_t)idx, false, true, after, err);
         if (err)
             *err = e;
         return KR_RECONCILE_ERROR;
@@ -1215,11 +1304,14 @@ static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *aft
         rc = release(s, (size_t)idx, obj, copy);
         json_decref(copy);
         if (rc == 0) {
-            *after = 200; /* the informer brings the released copy */
+            /* the informer brings the released copy, and its event wakes
+             * us (main maps copies' events to their Runnable): a timer
+             * shorter than the final backstop would only fire for nothing */
+            *after = s->wake ? follow_backstop_ms(s, false) : 200;
             return KR_RECONCILE_REQUEUE_AFTER;
         }
         if (transient(rc))
-            return unreachable(s, obj, (size_t)idx, false, after, err);
+            return unreachable(s, obj, (size_t)idx, false, true, after, err);
         kr_error_set(err, rc, "releasing the copy in %s failed", s->clusters[idx].name);
         return KR_RECONCILE_ERROR;
     }
@@ -1236,17 +1328,15 @@ static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *aft
         rc = probe_copy(s, (size_t)idx, obj, sub_int(obj, "status.attempt"), &probe);
         json_decref(probe);
         if (rc != 0 && rc != KR_ENOTFOUND)
-            return unreachable(s, obj, (size_t)idx, false, after, err);
+            return unreachable(s, obj, (size_t)idx, false, true, after, err);
     } else if (!started && health_since(s, (size_t)idx)) {
-        return unreachable(s, obj, (size_t)idx, false, after, err);
+        return unreachable(s, obj, (size_t)idx, false, false, after, err);
     }
     /* the informer's events and the cluster's health transitions wake us
      * (an outage included: submitter_probe_cluster); this is the backstop */
-    *after = pending                              ? s->failover_after_ms
-             : s->failover_after_ms > BACKSTOP_MS ? s->failover_after_ms
-                                                  : BACKSTOP_MS;
-    if (releasing && *after > RETRY_MS)
-        *after = RETRY_MS;
+    *after = follow_backstop_ms(s, pending);
+    if (releasing && !s->wake && *after > RETRY_MS)
+        *after = RETRY_MS; /* nothing wakes us when the release lands */
     return KR_RECONCILE_REQUEUE_AFTER;
 }
 

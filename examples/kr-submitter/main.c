@@ -273,6 +273,9 @@ static int setup(app *a, const kr_manager_config *cfg, auth_table *auth, kr_erro
         rc = kr_manager_add_controller(m, &co, &a->ctl, err);
     kr_controller_source src = {.version = KR_CONTROLLER_SOURCE_VERSION};
     src.informer = a->s.runnables;
+    /* the echo of our own write brings nothing the reconcile did not see */
+    src.predicate = submitter_event_wanted;
+    src.predicate_user = &a->s;
     if (rc == 0)
         rc = kr_controller_watch(a->ctl, &src, err);
     if (rc == 0)

@@ -10,16 +10,11 @@
 
 static const json_t *lookup(const json_t *obj, const char *path)
 {
-    char part[128];
     const char *p = path;
     while (obj && *p) {
         const char *dot = strchr(p, '.');
         size_t n = dot ? (size_t)(dot - p) : strlen(p);
-        if (n >= sizeof(part))
-            return NULL;
-        memcpy(part, p, n);
-        part[n] = '\0';
-        obj = json_object_get(obj, part);
+        obj = json_object_getn(obj, p, n);
         p += n + (dot ? 1 : 0);
     }
     return obj;

@@ -293,8 +293,9 @@ typedef struct submitter {
     sub_wake_cb wake;
     void *wake_user;
     pthread_mutex_t mu;
-    /* "ns/name" -> the resourceVersion of our last write of it, until the
-     * cache has it (under mu): a reconcile never acts on an older view. */
+    /* "ns/name" -> {rv: the resourceVersion of our last write of it,
+     * waited: a reconcile found the cache behind it}, until the cache has
+     * it (under mu): a reconcile never acts on an older view. */
     json_t *expected;
     /* "ns/name" -> {attempt, rv}: a copy created whose cluster's cache has
      * not observed it yet (under mu; lost on restart: the create is then
@@ -305,6 +306,9 @@ typedef struct submitter {
      * woken in between (by the hub's echo of our write) does not release
      * it again. */
     json_t *released;
+    /* "ns/name" -> true while the API of this process admits the Runnable
+     * it created (under mu): see submitter_admit_begin. */
+    json_t *admitting;
 } submitter;
 
 /* Fill the defaults and the lock. The caller sets the borrowed members. */
@@ -321,6 +325,24 @@ void submitter_record(submitter *s, const sub_event *ev);
  * [worker] */
 kr_reconcile_result submitter_reconcile(submitter *s, const char *namespace_, const char *name,
                                         uint64_t *requeue_after_ms, kr_error_t *err);
+
+/* The predicate of the Runnable informer's events (kr_controller_predicate_cb,
+ * `user` the submitter): false for the echo of our own last status write,
+ * which the reconcile that wrote it went on from already (unless a
+ * reconcile found the cache behind it and waits for it), and for the
+ * creation of a Runnable the API is admitting. [loop thread] */
+bool submitter_event_wanted(const json_t *old_obj, const json_t *new_obj, void *user);
+
+/* The API is about to create (or has created) Runnable namespace_/name
+ * and admits it: until submitter_admit_end, the informer's event of its
+ * creation wakes nobody (a reconcile would find it without status and wait
+ * out the admission grace; the admission's own event wakes it). [any
+ * thread] */
+void submitter_admit_begin(submitter *s, const char *namespace_, const char *name);
+/* The API is done admitting namespace_/name; `written`: its admission is
+ * on the hub, whose event wakes the controller; else the Runnable (if it
+ * exists) is woken now, so that the controller looks at it. [any thread] */
+void submitter_admit_end(submitter *s, const char *namespace_, const char *name, bool written);
 
 /* Probe cluster i when nobody asked it for probe_interval_ms (a GET of a Job
  * nobody makes; any answer proves it reachable) and wake the Runnables placed on it
