@@ -409,6 +409,11 @@ int main(void)
     printf("  requests: %llu hub writes, %llu cluster writes, %llu cluster requests\n",
            (unsigned long long)s->hub_writes, (unsigned long long)s->cluster_writes,
            (unsigned long long)s->cluster_requests);
+    kr_controller_stats cs;
+    kr_controller_get_stats(ctl, &cs, sizeof(cs));
+    printf("  reconciles per object: %.2f (%.2f requeued after a delay, %.2f errors)\n",
+           (double)cs.reconciles / (double)nobjects, (double)cs.requeues_after / (double)nobjects,
+           (double)cs.errors / (double)nobjects);
     print_requests("requests per object, as the servers counted them", nobjects);
 
     /* One edit at a time: until both copies are verified in the status. */
