@@ -698,6 +698,48 @@ START_TEST(create_edit_and_delete_reach_every_cluster_for_each_kind)
 }
 END_TEST
 
+/* The hub-lane writer no longer waits for the hub cache to hold its write:
+ * the next reader of that object does, when the cache is still behind. */
+START_TEST(a_hub_read_after_our_hub_write_waits_for_the_cache_to_hold_it)
+{
+    world w;
+    world_up(&w, 0);
+    size_t r = res_index(CM);
+    for (int round = 0; round < 20; round++) {
+        char value[16];
+        snprintf(value, sizeof(value), "v%d", round);
+        json_t *patch = json_pack("{s:{s:s}}", "data", "value", value);
+        json_t *out = NULL;
+        if (round == 0)
+            hub_put(&w, CM, object_of(CM, "one", value, NULL));
+        else
+            ck_assert_int_eq(kr_client_patch(w.hub.c, CM, NSNAME, "one", NULL, KR_PATCH_MERGE,
+                                             patch, NULL, &out, NULL),
+                             0);
+        json_decref(patch);
+        if (!out)
+            out = fetch(&w.hub, CM, "one");
+        const char *rv = meta(out, "resourceVersion");
+        syncer_hub_written(w.s, r, NSNAME, "one", rv);
+        json_t *got = syncer_hub_get(w.s, r, NSNAME, "one");
+        ck_assert_ptr_nonnull(got);
+        ck_assert_uint_ge(strtoull(meta(got, "resourceVersion"), NULL, 10), strtoull(rv, NULL, 10));
+        ck_assert_str_eq(field(got, "data", "value"), value);
+        ck_assert_uint_eq(json_object_size(w.s->hub_written), 0); /* read: forgotten */
+        json_decref(got);
+        json_decref(out);
+    }
+    /* writes nobody read again are pruned once the informer observed them */
+    for (int i = 0; i < 600; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "x%d", i);
+        syncer_hub_written(w.s, r, NSNAME, name, "1");
+    }
+    ck_assert_uint_lt(json_object_size(w.s->hub_written), 256);
+    world_down(&w);
+}
+END_TEST
+
 START_TEST(placement_change_removes_the_copy_where_no_longer_named)
 {
     world w;
@@ -1290,6 +1332,7 @@ int main(void)
     TCase *tc = tcase_create("servers");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, create_edit_and_delete_reach_every_cluster_for_each_kind);
+    tcase_add_test(tc, a_hub_read_after_our_hub_write_waits_for_the_cache_to_hold_it);
     tcase_add_test(tc, placement_change_removes_the_copy_where_no_longer_named);
     tcase_add_test(tc,
                    copies_edited_or_deleted_in_a_cluster_are_repaired_and_others_fields_survive);

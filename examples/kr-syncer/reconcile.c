@@ -128,11 +128,13 @@ static step hub_patch(rctx *c, const json_t *patch)
     }
     const char *rv = meta_string(out, "resourceVersion");
     if (json_is_object(out) && rv) {
-        /* The next reconcile of any lane reads the hub cache: let it hold
-         * this write, or that lane's precondition fails (409) for nothing
-         * (a hub-lane write that did not wait sent such 409s, one of them
-         * in a quiet minute). */
-        kr_informer_wait_for_resource_version(c->res->hub, rv, c->s->verify_timeout_ms, NULL);
+        /* The next reconcile of any lane that reads the hub cache must see
+         * this write, or its precondition fails (409) for nothing (a
+         * hub-lane write that did not wait sent such 409s, one of them in
+         * a quiet minute): that reader waits for it (syncer_hub_get), not
+         * this writer, as no reader usually comes before the event. */
+        syncer_hub_written(c->s, (size_t)(c->res - c->s->resources), c->req->namespace_,
+                           c->req->name, rv);
         json_decref(c->hub);
         c->hub = out;
     } else {
@@ -276,7 +278,7 @@ static kr_reconcile_result flush_status(syncer_t *s, size_t resource,
     syncer_resource *res = &s->resources[resource];
     uint64_t after = 0;
     rctx c = {.s = s, .res = res, .req = req, .after_ms = &after, .err = err};
-    c.hub = kr_store_get_by_name(kr_informer_store(res->hub), req->namespace_, req->name);
+    c.hub = syncer_hub_get(s, resource, req->namespace_, req->name);
     step st = STEP_OK;
     json_t *patch = NULL;
     /* Gone, ignored or being deleted: the entries no longer matter. */
@@ -725,7 +727,7 @@ kr_reconcile_result syncer_reconcile_in(syncer_t *s, kr_controller_t *ctl, size_
               .req = req,
               .after_ms = &after,
               .err = err ? err : &local};
-    c.hub = kr_store_get_by_name(kr_informer_store(c.res->hub), req->namespace_, req->name);
+    c.hub = syncer_hub_get(s, resource, req->namespace_, req->name);
     c.copy =
         kr_store_get_by_name(kr_informer_store(cl->copies[resource]), req->namespace_, req->name);
     step st;
@@ -772,6 +774,7 @@ int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
     pthread_mutex_init(&s->pending_lock, NULL);
     s->pending = json_object();
     s->written = json_object();
+    s->hub_written = json_object();
     s->hub = cfg->hub;
     s->hub_name = dup_or_empty(hub_name);
     s->namespace_ = dup_or_empty(cfg->namespace_);
@@ -785,7 +788,7 @@ int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
     s->clusters = calloc(cfg->n_clusters, sizeof(*s->clusters));
     s->cluster_names = calloc(cfg->n_clusters, sizeof(*s->cluster_names));
     if (!s->hub_name || !s->namespace_ || !s->resources || !s->clusters || !s->cluster_names ||
-        !s->pending || !s->written) {
+        !s->pending || !s->written || !s->hub_written) {
         syncer_free(s);
         return kr_error_set(err, KR_ENOMEM, "out of memory");
     }
@@ -854,6 +857,7 @@ void syncer_free(syncer_t *s)
     pthread_mutex_destroy(&s->stats_lock);
     json_decref(s->pending);
     json_decref(s->written);
+    json_decref(s->hub_written);
     pthread_mutex_destroy(&s->pending_lock);
     free(s);
 }

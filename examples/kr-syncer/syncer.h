@@ -191,6 +191,12 @@ struct syncer {
      * resourceVersion of our last write to that copy, until its cache
      * holds it */
     json_t *written;
+    /* status_batch.c, under pending_lock: "resource/ns/name" -> the hub
+     * resourceVersion of our last write to that hub object, until a
+     * reconcile found the hub cache holding it; pruned of what the hub
+     * informer observed when it reaches hub_written_prune_at entries */
+    json_t *hub_written;
+    size_t hub_written_prune_at;
 };
 
 /* Build the syncer and ask for its informers (hub objects of every
@@ -228,6 +234,19 @@ json_t *syncer_pending_take(syncer_t *s, size_t resource, const char *ns, const 
  * parked meanwhile. [any thread] */
 void syncer_pending_restore(syncer_t *s, size_t resource, const char *ns, const char *name,
                             json_t *entries);
+
+/* Remember that our write to the hub object returned resourceVersion `rv`
+ * (borrowed), so that a reconcile reading the hub cache before it holds
+ * that write waits for it (syncer_hub_get) instead of the writer waiting
+ * after every write. [any thread] */
+void syncer_hub_written(syncer_t *s, size_t resource, const char *ns, const char *name,
+                        const char *rv);
+/* The hub object from the hub cache (new reference, or NULL): when our
+ * last write to it is newer than what the cache holds, after waiting (up
+ * to verify_timeout_ms) for the hub informer to observe that write, so
+ * that no decision is made on a state older than our own write (whose
+ * resourceVersion precondition would then fail for nothing). [worker] */
+json_t *syncer_hub_get(syncer_t *s, size_t resource, const char *ns, const char *name);
 
 /* ---- record.c: the inventory ------------------------------------------------ */
 
