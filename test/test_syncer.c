@@ -241,6 +241,45 @@ START_TEST(parked_entries_are_taken_together_and_a_newer_one_wins_a_restore)
 }
 END_TEST
 
+static void collect_due(const char *ns, const char *name, void *user)
+{
+    json_array_append_new(user, json_sprintf("%s/%s", ns, name));
+}
+
+START_TEST(one_sweep_finds_the_parked_objects_that_are_due_and_the_next_due_time)
+{
+    syncer_t s = {0};
+    pthread_mutex_init(&s.pending_lock, NULL);
+    s.pending = json_object();
+    s.pending_due = json_object();
+    json_t *a = json_pack("{s:s}", "targetResourceVersion", "1");
+    ck_assert_int_eq(syncer_pending_put(&s, 0, "ns", "x", "dc1", a, NULL), 0);
+    ck_assert_int_eq(syncer_pending_due(&s, 0, "ns", "x", 100), 0);
+    ck_assert_int_eq(syncer_pending_due(&s, 0, "ns", "x", 150), 0); /* the earliest wins */
+    ck_assert_int_eq(syncer_pending_due(&s, 0, "ns", "y", 200), 0);
+    ck_assert_int_eq(syncer_pending_due(&s, 1, "ns", "x", 10), 0); /* another resource */
+    json_t *due = json_array();
+    ck_assert_int_eq(syncer_pending_sweep(&s, 0, 99, collect_due, due), 100);
+    ck_assert_uint_eq(json_array_size(due), 0);
+    ck_assert_int_eq(syncer_pending_sweep(&s, 0, 120, collect_due, due), 200);
+    ck_assert_uint_eq(json_array_size(due), 1);
+    ck_assert_str_eq(json_string_value(json_array_get(due, 0)), "ns/x");
+    ck_assert_int_eq(syncer_pending_sweep(&s, 0, 120, collect_due, due), 200); /* forgotten */
+    ck_assert_uint_eq(json_array_size(due), 1);
+    /* entries written at once no longer wait for the sweep */
+    ck_assert_int_eq(syncer_pending_put(&s, 0, "ns", "y", "dc1", a, NULL), 0);
+    json_decref(syncer_pending_take(&s, 0, "ns", "y"));
+    ck_assert_int_eq(syncer_pending_sweep(&s, 0, 1000, collect_due, due), 0);
+    ck_assert_uint_eq(json_array_size(due), 1);
+    ck_assert_int_eq(syncer_pending_sweep(&s, 1, 5, collect_due, due), 10);
+    json_decref(due);
+    json_decref(a);
+    json_decref(s.pending);
+    json_decref(s.pending_due);
+    pthread_mutex_destroy(&s.pending_lock);
+}
+END_TEST
+
 START_TEST(hub_updates_that_only_change_our_status_wake_no_lane)
 {
     json_t *old = hub_obj("a", "dc1");
@@ -1328,6 +1367,7 @@ int main(void)
     tcase_add_test(unit, resource_arguments_name_group_version_and_resource);
     tcase_add_test(unit, hub_updates_that_only_change_our_status_wake_no_lane);
     tcase_add_test(unit, parked_entries_are_taken_together_and_a_newer_one_wins_a_restore);
+    tcase_add_test(unit, one_sweep_finds_the_parked_objects_that_are_due_and_the_next_due_time);
     suite_add_tcase(s, unit);
     TCase *tc = tcase_create("servers");
     tcase_set_timeout(tc, 300);

@@ -1,7 +1,8 @@
 /* kr-syncer — status entries waiting to be written together: each cluster's
  * lane parks its new sync-status entry here and queues the object's key on
  * the hub's lane (at once when every cluster expected has parked one, else
- * a moment later); that one reconcile writes every entry parked by then in
+ * the hub lane's one sweep key queues it when it is due); that one
+ * reconcile writes every entry parked by then in
  * one hub write (instead of one per cluster, each
  * waking every lane again). An entry lost with the process is rebuilt from
  * the caches by the next reconcile of its lane. And our hub writes that the
@@ -59,6 +60,7 @@ json_t *syncer_pending_take(syncer_t *s, size_t resource, const char *ns, const 
     pthread_mutex_lock(&s->pending_lock);
     json_t *entries = json_incref(json_object_get(s->pending, key));
     json_object_del(s->pending, key);
+    json_object_del(s->pending_due, key);
     pthread_mutex_unlock(&s->pending_lock);
     return entries;
 }
@@ -82,6 +84,56 @@ void syncer_pending_restore(syncer_t *s, size_t resource, const char *ns, const 
         }
     }
     pthread_mutex_unlock(&s->pending_lock);
+}
+
+int syncer_pending_due(syncer_t *s, size_t resource, const char *ns, const char *name,
+                       int64_t due_ns)
+{
+    char key[600];
+    object_key(resource, ns, name, key, sizeof(key));
+    int rc = 0;
+    pthread_mutex_lock(&s->pending_lock);
+    json_t *was = json_object_get(s->pending_due, key);
+    if (!was || json_integer_value(json_object_get(was, "due")) > due_ns) {
+        json_t *due = json_pack("{s:I, s:I, s:s, s:s}", "due", (json_int_t)due_ns, "resource",
+                                (json_int_t)resource, "ns", ns ? ns : "", "name", name);
+        rc = json_object_set_new(s->pending_due, key, due) != 0;
+    }
+    pthread_mutex_unlock(&s->pending_lock);
+    return rc ? KR_ENOMEM : 0;
+}
+
+int64_t syncer_pending_sweep(syncer_t *s, size_t resource, int64_t now_ns, syncer_due_cb fn,
+                             void *user)
+{
+    json_t *due_now = json_array();
+    int64_t next = 0;
+    const char *key;
+    json_t *due;
+    void *tmp;
+    pthread_mutex_lock(&s->pending_lock);
+    json_object_foreach_safe(s->pending_due, tmp, key, due)
+    {
+        if ((size_t)json_integer_value(json_object_get(due, "resource")) != resource)
+            continue;
+        int64_t at = (int64_t)json_integer_value(json_object_get(due, "due"));
+        if (at > now_ns) {
+            next = next && next < at ? next : at;
+        } else if (due_now && json_array_append(due_now, due) == 0) {
+            json_object_del(s->pending_due, key);
+        } else {
+            next = now_ns; /* out of memory: look again */
+        }
+    }
+    pthread_mutex_unlock(&s->pending_lock);
+    size_t i;
+    json_array_foreach(due_now, i, due)
+    {
+        fn(json_string_value(json_object_get(due, "ns")),
+           json_string_value(json_object_get(due, "name")), user);
+    }
+    json_decref(due_now);
+    return next;
 }
 
 /* ---- our hub writes the hub cache may not hold yet -------------------------- */
