@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "../examples/kr-syncer/syncer.h"
@@ -329,6 +330,14 @@ static void count_requests(long *others, long *watches)
     }
 }
 
+/* Context switches (voluntary and not) of every thread of the process. */
+static double context_switches(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_nvcsw + (double)ru.ru_nivcsw;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -347,9 +356,9 @@ int main(void)
         server_up(&dc[d]);
     unsigned workers = (unsigned)bench_env_long("KR_BENCH_SYNCER_WORKERS", 2 * N_DC);
 
-    double c0 = bench_cpu_s();
+    double c0 = bench_cpu_s(), cs0 = context_switches();
     double bare = bare_creates(workers);
-    double bare_cpu = bench_cpu_s() - c0;
+    double bare_cpu = bench_cpu_s() - c0, bare_cs = context_switches() - cs0;
     printf("bare creates: %ld ConfigMaps in each of 2 clusters by %u threads: %.2f s "
            "(%.0f creates/s), %.2f CPU s (servers included)\n",
            nobjects, workers, bare, (double)(nobjects * N_DC) / bare, bare_cpu);
@@ -393,12 +402,13 @@ int main(void)
         kr_testserver_reset_requests(dc[d].ts);
     double t0 = bench_now_s();
     c0 = bench_cpu_s();
+    cs0 = context_switches();
     for (size_t i = 0; i < n_informers; i++)
         kr_informer_start(informers[i], NULL);
     kr_controller_start(ctl, NULL);
     wait_all_synced();
     double synced = bench_now_s() - t0;
-    double synced_cpu = bench_cpu_s() - c0;
+    double synced_cpu = bench_cpu_s() - c0, synced_cs = context_switches() - cs0;
     printf("kr-syncer: %ld ConfigMaps synced to 2 clusters (created, observed, status "
            "written) by %u workers: %.2f s (%.0f copies/s); bare/syncer %.2f (target >= 0.7)\n",
            nobjects, workers, synced, (double)(nobjects * N_DC) / synced, bare / synced);
@@ -406,6 +416,8 @@ int main(void)
      * gets; the CPU seconds of both phases compare the work itself. */
     printf("  CPU: %.2f s (servers and the bench's hub handler included); bare/syncer %.2f\n",
            synced_cpu, bare_cpu / synced_cpu);
+    printf("  context switches: %.1f per object synced, %.1f per bare create\n",
+           synced_cs / (double)nobjects, bare_cs / (double)(nobjects * N_DC));
     printf("  requests: %llu hub writes, %llu cluster writes, %llu cluster requests\n",
            (unsigned long long)s->hub_writes, (unsigned long long)s->cluster_writes,
            (unsigned long long)s->cluster_requests);
