@@ -241,6 +241,45 @@ START_TEST(parked_entries_are_taken_together_and_a_newer_one_wins_a_restore)
 }
 END_TEST
 
+static void collect_due(const char *ns, const char *name, void *user)
+{
+    json_array_append_new(user, json_sprintf("%s/%s", ns, name));
+}
+
+START_TEST(one_sweep_finds_the_parked_objects_that_are_due_and_the_next_due_time)
+{
+    syncer_t s = {0};
+    pthread_mutex_init(&s.pending_lock, NULL);
+    s.pending = json_object();
+    s.pending_due = json_object();
+    json_t *a = json_pack("{s:s}", "targetResourceVersion", "1");
+    ck_assert_int_eq(syncer_pending_put(&s, 0, "ns", "x", "dc1", a, NULL), 0);
+    ck_assert_int_eq(syncer_pending_due(&s, 0, "ns", "x", 100), 0);
+    ck_assert_int_eq(syncer_pending_due(&s, 0, "ns", "x", 150), 0); /* the earliest wins */
+    ck_assert_int_eq(syncer_pending_due(&s, 0, "ns", "y", 200), 0);
+    ck_assert_int_eq(syncer_pending_due(&s, 1, "ns", "x", 10), 0); /* another resource */
+    json_t *due = json_array();
+    ck_assert_int_eq(syncer_pending_sweep(&s, 0, 99, collect_due, due), 100);
+    ck_assert_uint_eq(json_array_size(due), 0);
+    ck_assert_int_eq(syncer_pending_sweep(&s, 0, 120, collect_due, due), 200);
+    ck_assert_uint_eq(json_array_size(due), 1);
+    ck_assert_str_eq(json_string_value(json_array_get(due, 0)), "ns/x");
+    ck_assert_int_eq(syncer_pending_sweep(&s, 0, 120, collect_due, due), 200); /* forgotten */
+    ck_assert_uint_eq(json_array_size(due), 1);
+    /* entries written at once no longer wait for the sweep */
+    ck_assert_int_eq(syncer_pending_put(&s, 0, "ns", "y", "dc1", a, NULL), 0);
+    json_decref(syncer_pending_take(&s, 0, "ns", "y"));
+    ck_assert_int_eq(syncer_pending_sweep(&s, 0, 1000, collect_due, due), 0);
+    ck_assert_uint_eq(json_array_size(due), 1);
+    ck_assert_int_eq(syncer_pending_sweep(&s, 1, 5, collect_due, due), 10);
+    json_decref(due);
+    json_decref(a);
+    json_decref(s.pending);
+    json_decref(s.pending_due);
+    pthread_mutex_destroy(&s.pending_lock);
+}
+END_TEST
+
 START_TEST(hub_updates_that_only_change_our_status_wake_no_lane)
 {
     json_t *old = hub_obj("a", "dc1");
@@ -694,6 +733,48 @@ START_TEST(create_edit_and_delete_reach_every_cluster_for_each_kind)
         json_t *gone = fetch(&w.hub, resources[r], "one");
         ck_assert_msg(gone == NULL, "the hub %s kept its finalizer", resources[r].resource);
     }
+    world_down(&w);
+}
+END_TEST
+
+/* The hub-lane writer no longer waits for the hub cache to hold its write:
+ * the next reader of that object does, when the cache is still behind. */
+START_TEST(a_hub_read_after_our_hub_write_waits_for_the_cache_to_hold_it)
+{
+    world w;
+    world_up(&w, 0);
+    size_t r = res_index(CM);
+    for (int round = 0; round < 20; round++) {
+        char value[16];
+        snprintf(value, sizeof(value), "v%d", round);
+        json_t *patch = json_pack("{s:{s:s}}", "data", "value", value);
+        json_t *out = NULL;
+        if (round == 0)
+            hub_put(&w, CM, object_of(CM, "one", value, NULL));
+        else
+            ck_assert_int_eq(kr_client_patch(w.hub.c, CM, NSNAME, "one", NULL, KR_PATCH_MERGE,
+                                             patch, NULL, &out, NULL),
+                             0);
+        json_decref(patch);
+        if (!out)
+            out = fetch(&w.hub, CM, "one");
+        const char *rv = meta(out, "resourceVersion");
+        syncer_hub_written(w.s, r, NSNAME, "one", rv);
+        json_t *got = syncer_hub_get(w.s, r, NSNAME, "one");
+        ck_assert_ptr_nonnull(got);
+        ck_assert_uint_ge(strtoull(meta(got, "resourceVersion"), NULL, 10), strtoull(rv, NULL, 10));
+        ck_assert_str_eq(field(got, "data", "value"), value);
+        ck_assert_uint_eq(json_object_size(w.s->hub_written), 0); /* read: forgotten */
+        json_decref(got);
+        json_decref(out);
+    }
+    /* writes nobody read again are pruned once the informer observed them */
+    for (int i = 0; i < 600; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "x%d", i);
+        syncer_hub_written(w.s, r, NSNAME, name, "1");
+    }
+    ck_assert_uint_lt(json_object_size(w.s->hub_written), 256);
     world_down(&w);
 }
 END_TEST
@@ -1286,10 +1367,12 @@ int main(void)
     tcase_add_test(unit, resource_arguments_name_group_version_and_resource);
     tcase_add_test(unit, hub_updates_that_only_change_our_status_wake_no_lane);
     tcase_add_test(unit, parked_entries_are_taken_together_and_a_newer_one_wins_a_restore);
+    tcase_add_test(unit, one_sweep_finds_the_parked_objects_that_are_due_and_the_next_due_time);
     suite_add_tcase(s, unit);
     TCase *tc = tcase_create("servers");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, create_edit_and_delete_reach_every_cluster_for_each_kind);
+    tcase_add_test(tc, a_hub_read_after_our_hub_write_waits_for_the_cache_to_hold_it);
     tcase_add_test(tc, placement_change_removes_the_copy_where_no_longer_named);
     tcase_add_test(tc,
                    copies_edited_or_deleted_in_a_cluster_are_repaired_and_others_fields_survive);

@@ -128,11 +128,13 @@ static step hub_patch(rctx *c, const json_t *patch)
     }
     const char *rv = meta_string(out, "resourceVersion");
     if (json_is_object(out) && rv) {
-        /* The next reconcile of any lane reads the hub cache: let it hold
-         * this write, or that lane's precondition fails (409) for nothing
-         * (a hub-lane write that did not wait sent such 409s, one of them
-         * in a quiet minute). */
-        kr_informer_wait_for_resource_version(c->res->hub, rv, c->s->verify_timeout_ms, NULL);
+        /* The next reconcile of any lane that reads the hub cache must see
+         * this write, or its precondition fails (409) for nothing (a
+         * hub-lane write that did not wait sent such 409s, one of them in
+         * a quiet minute): that reader waits for it (syncer_hub_get), not
+         * this writer, as no reader usually comes before the event. */
+        syncer_hub_written(c->s, (size_t)(c->res - c->s->resources), c->req->namespace_,
+                           c->req->name, rv);
         json_decref(c->hub);
         c->hub = out;
     } else {
@@ -257,12 +259,42 @@ static step park_status(rctx *c, const json_t *entries, const json_t *entry)
                            &parked) != 0)
         return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
     bool busy = false;
-    if (parked >= expected_entries(c, &busy))
+    if (parked >= expected_entries(c, &busy)) {
         kr_controller_enqueue(c->ctl, c->s->hub_name, c->req->namespace_, c->req->name);
-    else
-        kr_controller_enqueue_after(c->ctl, c->s->hub_name, c->req->namespace_, c->req->name,
-                                    busy ? STATUS_BATCH_BUSY_MS : STATUS_BATCH_IDLE_MS);
+        return STEP_OK;
+    }
+    /* The sweep writes it then if the other entries have not come. */
+    uint64_t wait_ms = busy ? STATUS_BATCH_BUSY_MS : STATUS_BATCH_IDLE_MS;
+    if (syncer_pending_due(c->s, resource, c->req->namespace_, c->req->name,
+                           now_ns(c->s) + (int64_t)wait_ms * 1000000) != 0)
+        return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
+    kr_controller_enqueue_after(c->ctl, c->s->hub_name, c->s->namespace_, SYNCER_SWEEP_NAME,
+                                wait_ms);
     return STEP_OK;
+}
+
+typedef struct sweep {
+    syncer_t *s;
+    kr_controller_t *ctl;
+} sweep;
+
+static void flush_due(const char *ns, const char *name, void *user)
+{
+    sweep *w = user;
+    kr_controller_enqueue(w->ctl, w->s->hub_name, ns, name);
+}
+
+/* The hub lane's sweep key: queue the objects whose parked entries waited
+ * long enough for the others, and come back when the next one is due. */
+static kr_reconcile_result sweep_parked(syncer_t *s, kr_controller_t *ctl, size_t resource)
+{
+    sweep w = {s, ctl};
+    int64_t now = now_ns(s);
+    int64_t next = syncer_pending_sweep(s, resource, now, flush_due, &w);
+    if (next)
+        kr_controller_enqueue_after(ctl, s->hub_name, s->namespace_, SYNCER_SWEEP_NAME,
+                                    (uint64_t)((next - now) / 1000000) + 1);
+    return KR_RECONCILE_DONE;
 }
 
 /* The hub lane: write every entry parked for the object in one patch,
@@ -276,7 +308,7 @@ static kr_reconcile_result flush_status(syncer_t *s, size_t resource,
     syncer_resource *res = &s->resources[resource];
     uint64_t after = 0;
     rctx c = {.s = s, .res = res, .req = req, .after_ms = &after, .err = err};
-    c.hub = kr_store_get_by_name(kr_informer_store(res->hub), req->namespace_, req->name);
+    c.hub = syncer_hub_get(s, resource, req->namespace_, req->name);
     step st = STEP_OK;
     json_t *patch = NULL;
     /* Gone, ignored or being deleted: the entries no longer matter. */
@@ -714,7 +746,9 @@ kr_reconcile_result syncer_reconcile_in(syncer_t *s, kr_controller_t *ctl, size_
     if (resource >= s->n_resources)
         return KR_RECONCILE_DONE;
     if (ctl && strcmp(req->cluster, s->hub_name) == 0)
-        return flush_status(s, resource, req, err ? err : &local);
+        return strcmp(req->name, SYNCER_SWEEP_NAME) == 0
+                   ? sweep_parked(s, ctl, resource)
+                   : flush_status(s, resource, req, err ? err : &local);
     syncer_cluster *cl = find_cluster(s, req->cluster);
     if (!cl)
         return KR_RECONCILE_DONE; /* a cluster no longer configured: the sweeper's */
@@ -725,7 +759,7 @@ kr_reconcile_result syncer_reconcile_in(syncer_t *s, kr_controller_t *ctl, size_
               .req = req,
               .after_ms = &after,
               .err = err ? err : &local};
-    c.hub = kr_store_get_by_name(kr_informer_store(c.res->hub), req->namespace_, req->name);
+    c.hub = syncer_hub_get(s, resource, req->namespace_, req->name);
     c.copy =
         kr_store_get_by_name(kr_informer_store(cl->copies[resource]), req->namespace_, req->name);
     step st;
@@ -771,7 +805,9 @@ int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
     pthread_mutex_init(&s->stats_lock, NULL);
     pthread_mutex_init(&s->pending_lock, NULL);
     s->pending = json_object();
+    s->pending_due = json_object();
     s->written = json_object();
+    s->hub_written = json_object();
     s->hub = cfg->hub;
     s->hub_name = dup_or_empty(hub_name);
     s->namespace_ = dup_or_empty(cfg->namespace_);
@@ -785,7 +821,7 @@ int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
     s->clusters = calloc(cfg->n_clusters, sizeof(*s->clusters));
     s->cluster_names = calloc(cfg->n_clusters, sizeof(*s->cluster_names));
     if (!s->hub_name || !s->namespace_ || !s->resources || !s->clusters || !s->cluster_names ||
-        !s->pending || !s->written) {
+        !s->pending || !s->pending_due || !s->written || !s->hub_written) {
         syncer_free(s);
         return kr_error_set(err, KR_ENOMEM, "out of memory");
     }
@@ -853,7 +889,9 @@ void syncer_free(syncer_t *s)
     free(s->namespace_);
     pthread_mutex_destroy(&s->stats_lock);
     json_decref(s->pending);
+    json_decref(s->pending_due);
     json_decref(s->written);
+    json_decref(s->hub_written);
     pthread_mutex_destroy(&s->pending_lock);
     free(s);
 }

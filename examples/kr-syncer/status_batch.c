@@ -1,13 +1,21 @@
 /* kr-syncer — status entries waiting to be written together: each cluster's
  * lane parks its new sync-status entry here and queues the object's key on
  * the hub's lane (at once when every cluster expected has parked one, else
- * a moment later); that one reconcile writes every entry parked by then in
+ * the hub lane's one sweep key queues it when it is due); that one
+ * reconcile writes every entry parked by then in
  * one hub write (instead of one per cluster, each
  * waking every lane again). An entry lost with the process is rebuilt from
- * the caches by the next reconcile of its lane. */
+ * the caches by the next reconcile of its lane. And our hub writes that the
+ * hub cache may not hold yet: their next reader waits for them. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "syncer.h"
+
+/* The hub_written map is pruned when it reaches this many entries, or
+ * twice what the last pruning left. */
+#define HUB_WRITTEN_PRUNE_MIN 256u
 
 static char *object_key(size_t resource, const char *ns, const char *name, char *buf, size_t len)
 {
@@ -52,6 +60,7 @@ json_t *syncer_pending_take(syncer_t *s, size_t resource, const char *ns, const 
     pthread_mutex_lock(&s->pending_lock);
     json_t *entries = json_incref(json_object_get(s->pending, key));
     json_object_del(s->pending, key);
+    json_object_del(s->pending_due, key);
     pthread_mutex_unlock(&s->pending_lock);
     return entries;
 }
@@ -75,4 +84,132 @@ void syncer_pending_restore(syncer_t *s, size_t resource, const char *ns, const 
         }
     }
     pthread_mutex_unlock(&s->pending_lock);
+}
+
+int syncer_pending_due(syncer_t *s, size_t resource, const char *ns, const char *name,
+                       int64_t due_ns)
+{
+    char key[600];
+    object_key(resource, ns, name, key, sizeof(key));
+    int rc = 0;
+    pthread_mutex_lock(&s->pending_lock);
+    json_t *was = json_object_get(s->pending_due, key);
+    if (!was || json_integer_value(json_object_get(was, "due")) > due_ns) {
+        json_t *due = json_pack("{s:I, s:I, s:s, s:s}", "due", (json_int_t)due_ns, "resource",
+                                (json_int_t)resource, "ns", ns ? ns : "", "name", name);
+        rc = json_object_set_new(s->pending_due, key, due) != 0;
+    }
+    pthread_mutex_unlock(&s->pending_lock);
+    return rc ? KR_ENOMEM : 0;
+}
+
+int64_t syncer_pending_sweep(syncer_t *s, size_t resource, int64_t now_ns, syncer_due_cb fn,
+                             void *user)
+{
+    json_t *due_now = json_array();
+    int64_t next = 0;
+    const char *key;
+    json_t *due;
+    void *tmp;
+    pthread_mutex_lock(&s->pending_lock);
+    json_object_foreach_safe(s->pending_due, tmp, key, due)
+    {
+        if ((size_t)json_integer_value(json_object_get(due, "resource")) != resource)
+            continue;
+        int64_t at = (int64_t)json_integer_value(json_object_get(due, "due"));
+        if (at > now_ns) {
+            next = next && next < at ? next : at;
+        } else if (due_now && json_array_append(due_now, due) == 0) {
+            json_object_del(s->pending_due, key);
+        } else {
+            next = now_ns; /* out of memory: look again */
+        }
+    }
+    pthread_mutex_unlock(&s->pending_lock);
+    size_t i;
+    json_array_foreach(due_now, i, due)
+    {
+        fn(json_string_value(json_object_get(due, "ns")),
+           json_string_value(json_object_get(due, "name")), user);
+    }
+    json_decref(due_now);
+    return next;
+}
+
+/* ---- our hub writes the hub cache may not hold yet -------------------------- */
+
+static unsigned long long rv_number(const char *rv)
+{
+    return rv ? strtoull(rv, NULL, 10) : 0;
+}
+
+/* Drop the entries the hub informer of `resource` has observed. Called
+ * without pending_lock (the informer has a lock of its own). */
+static void prune_hub_written(syncer_t *s, size_t resource)
+{
+    char *last = kr_informer_last_resource_version(s->resources[resource].hub);
+    unsigned long long observed = rv_number(last);
+    kr_free(last);
+    char prefix[32];
+    int n = snprintf(prefix, sizeof(prefix), "%zu/", resource);
+    pthread_mutex_lock(&s->pending_lock);
+    const char *key;
+    json_t *rv;
+    void *tmp;
+    json_object_foreach_safe(s->hub_written, tmp, key, rv)
+    {
+        if (strncmp(key, prefix, (size_t)n) == 0 &&
+            (unsigned long long)json_integer_value(rv) <= observed)
+            json_object_del(s->hub_written, key);
+    }
+    size_t left = json_object_size(s->hub_written);
+    s->hub_written_prune_at = left * 2 > HUB_WRITTEN_PRUNE_MIN ? left * 2 : HUB_WRITTEN_PRUNE_MIN;
+    pthread_mutex_unlock(&s->pending_lock);
+}
+
+void syncer_hub_written(syncer_t *s, size_t resource, const char *ns, const char *name,
+                        const char *rv)
+{
+    unsigned long long v = rv_number(rv);
+    if (!v)
+        return;
+    char key[600];
+    object_key(resource, ns, name, key, sizeof(key));
+    pthread_mutex_lock(&s->pending_lock);
+    /* Out of memory: no entry, and a later reader may meet one 409. */
+    json_object_set_new(s->hub_written, key, json_integer((json_int_t)v));
+    bool prune = json_object_size(s->hub_written) >=
+                 (s->hub_written_prune_at ? s->hub_written_prune_at : HUB_WRITTEN_PRUNE_MIN);
+    pthread_mutex_unlock(&s->pending_lock);
+    if (prune)
+        prune_hub_written(s, resource);
+}
+
+json_t *syncer_hub_get(syncer_t *s, size_t resource, const char *ns, const char *name)
+{
+    kr_informer_t *inf = s->resources[resource].hub;
+    json_t *hub = kr_store_get_by_name(kr_informer_store(inf), ns, name);
+    char key[600];
+    object_key(resource, ns, name, key, sizeof(key));
+    pthread_mutex_lock(&s->pending_lock);
+    json_int_t written = json_integer_value(json_object_get(s->hub_written, key));
+    pthread_mutex_unlock(&s->pending_lock);
+    if (!written)
+        return hub;
+    const char *cached =
+        json_string_value(json_object_get(json_object_get(hub, "metadata"), "resourceVersion"));
+    if (rv_number(cached) < (unsigned long long)written) {
+        char rv[32];
+        snprintf(rv, sizeof(rv), "%lld", (long long)written);
+        /* Timed out: read what there is (resourceVersions that went back
+         * must not stop us; a stale read costs one 409 at worst). */
+        kr_informer_wait_for_resource_version(inf, rv, s->verify_timeout_ms, NULL);
+        json_decref(hub);
+        hub = kr_store_get_by_name(kr_informer_store(inf), ns, name);
+    }
+    pthread_mutex_lock(&s->pending_lock);
+    if (json_integer_value(json_object_get(s->hub_written, key)) == written)
+        json_object_del(s->hub_written, key);
+    pthread_mutex_unlock(&s->pending_lock);
+    return hub;
 }

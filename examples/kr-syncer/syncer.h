@@ -187,10 +187,19 @@ struct syncer {
     /* status_batch.c: "resource/ns/name" -> {cluster: entry} */
     pthread_mutex_t pending_lock;
     json_t *pending;
+    /* "resource/ns/name" -> {due, resource, ns, name}: when the entries
+     * parked for an object are written at the latest */
+    json_t *pending_due;
     /* reconcile.c, under pending_lock: "resource/ns/name/cluster" -> the
      * resourceVersion of our last write to that copy, until its cache
      * holds it */
     json_t *written;
+    /* status_batch.c, under pending_lock: "resource/ns/name" -> the hub
+     * resourceVersion of our last write to that hub object, until a
+     * reconcile found the hub cache holding it; pruned of what the hub
+     * informer observed when it reaches hub_written_prune_at entries */
+    json_t *hub_written;
+    size_t hub_written_prune_at;
 };
 
 /* Build the syncer and ask for its informers (hub objects of every
@@ -228,6 +237,38 @@ json_t *syncer_pending_take(syncer_t *s, size_t resource, const char *ns, const 
  * parked meanwhile. [any thread] */
 void syncer_pending_restore(syncer_t *s, size_t resource, const char *ns, const char *name,
                             json_t *entries);
+/* The entries parked for the object are to be written by `due_ns` (on
+ * the syncer's clock) at the latest; the earliest due time wins, and
+ * syncer_pending_take forgets it. Errors: KR_ENOMEM. [any thread] */
+int syncer_pending_due(syncer_t *s, size_t resource, const char *ns, const char *name,
+                       int64_t due_ns);
+/* Called by syncer_pending_sweep for an object whose entries are due. */
+typedef void (*syncer_due_cb)(const char *ns, const char *name, void *user);
+/* Call fn (under no lock) for every object of `resource` whose entries are
+ * due at `now_ns`, forgetting their due times. Returns the earliest due
+ * time of the others of `resource`, or 0 when there are none: so one timer
+ * (the hub lane's key SYNCER_SWEEP_NAME) watches every parked object,
+ * instead of one timer per object that fires even when the object's
+ * entries went out long before. [any thread] */
+int64_t syncer_pending_sweep(syncer_t *s, size_t resource, int64_t now_ns, syncer_due_cb fn,
+                             void *user);
+
+/* The name of the hub lane's key whose reconcile sweeps the due entries
+ * (never an object's name: Kubernetes names have no '~'). */
+#define SYNCER_SWEEP_NAME "~parked-status"
+
+/* Remember that our write to the hub object returned resourceVersion `rv`
+ * (borrowed), so that a reconcile reading the hub cache before it holds
+ * that write waits for it (syncer_hub_get) instead of the writer waiting
+ * after every write. [any thread] */
+void syncer_hub_written(syncer_t *s, size_t resource, const char *ns, const char *name,
+                        const char *rv);
+/* The hub object from the hub cache (new reference, or NULL): when our
+ * last write to it is newer than what the cache holds, after waiting (up
+ * to verify_timeout_ms) for the hub informer to observe that write, so
+ * that no decision is made on a state older than our own write (whose
+ * resourceVersion precondition would then fail for nothing). [worker] */
+json_t *syncer_hub_get(syncer_t *s, size_t resource, const char *ns, const char *name);
 
 /* ---- record.c: the inventory ------------------------------------------------ */
 
