@@ -66,18 +66,25 @@ START_TEST(whole_stream_in_one_chunk_gives_every_event)
 }
 END_TEST
 
+/* Feed `text` in two chunks cut at `cut`; every call must succeed. */
+static void feed_cut(const char *text, size_t cut, struct seen *s)
+{
+    size_t len = strlen(text);
+    kr_watch_decoder d;
+    kr_watch_decoder_init(&d, 0);
+    ck_assert_int_eq(kr_watch_decoder_feed(&d, text, cut, collect, s, NULL), 0);
+    ck_assert_int_eq(kr_watch_decoder_feed(&d, text + cut, len - cut, collect, s, NULL), 0);
+    ck_assert_int_eq(kr_watch_decoder_finish(&d, NULL), 0);
+    kr_watch_decoder_free(&d);
+}
+
 START_TEST(split_at_every_byte_offset_gives_the_same_events)
 {
     size_t len = strlen(STREAM);
     for (size_t cut = 0; cut <= len; cut++) {
-        kr_watch_decoder d;
-        kr_watch_decoder_init(&d, 0);
         struct seen s = {0};
-        ck_assert_int_eq(kr_watch_decoder_feed(&d, STREAM, cut, collect, &s, NULL), 0);
-        ck_assert_int_eq(kr_watch_decoder_feed(&d, STREAM + cut, len - cut, collect, &s, NULL), 0);
-        ck_assert_int_eq(kr_watch_decoder_finish(&d, NULL), 0);
+        feed_cut(STREAM, cut, &s);
         assert_all_events(&s);
-        kr_watch_decoder_free(&d);
     }
 }
 END_TEST
@@ -196,16 +203,11 @@ START_TEST(chunks_ending_in_newlines_inside_an_event_give_the_same_events)
     for (size_t cut = 0; cut <= len; cut++) {
         if (cut > 0 && pretty[cut - 1] != '\n')
             continue;
-        kr_watch_decoder d;
-        kr_watch_decoder_init(&d, 0);
         struct seen s = {0};
-        ck_assert_int_eq(kr_watch_decoder_feed(&d, pretty, cut, collect, &s, NULL), 0);
-        ck_assert_int_eq(kr_watch_decoder_feed(&d, pretty + cut, len - cut, collect, &s, NULL), 0);
-        ck_assert_int_eq(kr_watch_decoder_finish(&d, NULL), 0);
+        feed_cut(pretty, cut, &s);
         ck_assert_msg(s.n == 2, "cut at %zu: %d events", cut, s.n);
         ck_assert_int_eq(s.types[0], KR_WATCH_ADDED);
         ck_assert_str_eq(s.rvs[0], "7");
-        kr_watch_decoder_free(&d);
     }
     struct seen s = {0};
     kr_error_t err = {0};
