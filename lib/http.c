@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -59,10 +60,14 @@ struct kr_http {
      * request costs more than curl_easy_reset. */
     CURL *pool[16];
     size_t pool_len;
-    /* Poll handles by socket, kept while curl keeps the connection open
-     * (until its close callback), so that a request on a reused connection
-     * does not set one up again: NULL where none. [loop thread] */
+    /* By socket: its poll handle (NULL where none), kept while curl keeps
+     * the connection open (until its close callback), so that a request on
+     * a reused connection does not set one up again; and whether curl
+     * opened it for a connection through on_open_socket (other sockets,
+     * such as its resolver's, are closed without the close callback, so
+     * their handles go when curl stops watching them). [loop thread] */
     struct sock_ctx **socks;
+    bool *conn_socks;
     size_t socks_cap;
     /* Header lists of requests without a per-request credential, built
      * once per (Accept, Content-Type) and reused: nothing else in them
@@ -197,21 +202,32 @@ static void close_sock(kr_http_t *h, sock_ctx *ctx)
     uv_close((uv_handle_t *)&ctx->poll, free_sock_ctx);
 }
 
+/* Room in the tables for socket `fd`: 0 or KR_ENOMEM. */
+static int grow_socks(kr_http_t *h, curl_socket_t fd)
+{
+    if ((size_t)fd < h->socks_cap)
+        return 0;
+    size_t cap = h->socks_cap;
+    while (cap <= (size_t)fd)
+        cap = cap ? cap * 2 : 64;
+    sock_ctx **socks = kr_realloc(h->socks, cap * sizeof(*socks));
+    if (!socks)
+        return KR_ENOMEM;
+    memset(socks + h->socks_cap, 0, (cap - h->socks_cap) * sizeof(*socks));
+    h->socks = socks;
+    bool *conn = kr_realloc(h->conn_socks, cap * sizeof(*conn));
+    if (!conn)
+        return KR_ENOMEM; /* socks grew alone: harmless, tried again */
+    memset(conn + h->socks_cap, 0, (cap - h->socks_cap) * sizeof(*conn));
+    h->conn_socks = conn;
+    h->socks_cap = cap;
+    return 0;
+}
+
 static sock_ctx *new_sock(kr_http_t *h, curl_socket_t fd)
 {
-    if (fd < 0)
+    if (fd < 0 || grow_socks(h, fd) != 0)
         return NULL;
-    if ((size_t)fd >= h->socks_cap) {
-        size_t cap = h->socks_cap;
-        while (cap <= (size_t)fd)
-            cap = cap ? cap * 2 : 64;
-        sock_ctx **socks = kr_realloc(h->socks, cap * sizeof(*socks));
-        if (!socks)
-            return NULL;
-        memset(socks + h->socks_cap, 0, (cap - h->socks_cap) * sizeof(*socks));
-        h->socks = socks;
-        h->socks_cap = cap;
-    }
     sock_ctx *ctx = kr_calloc(1, sizeof(*ctx));
     if (!ctx)
         return NULL;
@@ -226,29 +242,48 @@ static sock_ctx *new_sock(kr_http_t *h, curl_socket_t fd)
     return ctx;
 }
 
-/* curl is done with a socket: it closes it here, after the poll handle
- * lets go of it. Every socket curl opens is closed through this. */
+/* A socket for a connection, as curl makes it, noted as one whose close
+ * on_close_socket will see. */
+static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose,
+                                    struct curl_sockaddr *address)
+{
+    (void)purpose;
+    kr_http_t *h = clientp;
+    curl_socket_t fd = socket(address->family, address->socktype, address->protocol);
+    if (fd >= 0 && grow_socks(h, fd) == 0)
+        h->conn_socks[fd] = true;
+    return fd;
+}
+
+/* curl is done with a connection's socket: it closes it here, after the
+ * poll handle lets go of it. */
 static int on_close_socket(void *clientp, curl_socket_t fd)
 {
     kr_http_t *h = clientp;
     sock_ctx *ctx = sock_of(h, fd);
     if (ctx)
         close_sock(h, ctx);
+    if (fd >= 0 && (size_t)fd < h->socks_cap)
+        h->conn_socks[fd] = false;
     return close(fd) == 0 ? 0 : 1;
 }
 
-/* What curl wants watched. A socket curl stops watching (no transfer on
- * its connection) stays polled for what it was: the next request on the
- * connection mostly wants the same, and restarting a libuv poll costs
- * system calls. on_poll stops it if it stirs while idle. */
+/* What curl wants watched. A connection's socket curl stops watching (no
+ * transfer on the connection) stays polled for what it was: the next
+ * request on the connection mostly wants the same, and restarting a libuv
+ * poll costs system calls. on_poll stops it if it stirs while idle. */
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
     (void)easy;
     kr_http_t *h = userp;
     sock_ctx *ctx = socketp ? socketp : sock_of(h, fd);
     if (what == CURL_POLL_REMOVE) {
-        if (ctx)
+        if (ctx && h->conn_socks[fd]) {
             ctx->idle = true;
+        } else if (ctx) {
+            close_sock(h, ctx);
+            curl_multi_assign(h->multi, fd, NULL);
+        }
         return 0;
     }
     if (!ctx && !(ctx = new_sock(h, fd)))
@@ -699,6 +734,8 @@ static int setup_easy(kr_http_xfer *x)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, h);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, h);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -1010,7 +1047,9 @@ static void teardown(kr_http_t *h, bool notify)
         if (h->socks[i])
             close_sock(h, h->socks[i]);
     kr_free(h->socks);
+    kr_free(h->conn_socks);
     h->socks = NULL;
+    h->conn_socks = NULL;
     h->socks_cap = 0;
     if (h->creds) {
         pthread_mutex_lock(&h->creds->lock);
