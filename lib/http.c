@@ -10,12 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "http_internal.h"
 #include "runtime_internal.h"
 
 #define MODULE "http"
+/* The most a Content-Length reserves up front (bytes); more grows as read. */
+#define KR_HTTP_PRESIZE_MAX ((size_t)8 << 20)
 
 /* Shared with credential work running on libuv's thread pool, so that it
  * survives the transport: the provider is detached when the transport goes. */
@@ -56,6 +60,15 @@ struct kr_http {
      * request costs more than curl_easy_reset. */
     CURL *pool[16];
     size_t pool_len;
+    /* By socket: its poll handle (NULL where none), kept while curl keeps
+     * the connection open (until its close callback), so that a request on
+     * a reused connection does not set one up again; and whether curl
+     * opened it for a connection through on_open_socket (other sockets,
+     * such as its resolver's, are closed without the close callback, so
+     * their handles go when curl stops watching them). [loop thread] */
+    struct sock_ctx **socks;
+    bool *conn_socks;
+    size_t socks_cap;
     /* Header lists of requests without a per-request credential, built
      * once per (Accept, Content-Type) and reused: nothing else in them
      * varies. [loop thread] */
@@ -96,6 +109,8 @@ typedef struct sock_ctx {
     uv_poll_t poll;
     curl_socket_t fd;
     kr_http_t *h;
+    int events; /* UV_READABLE/UV_WRITABLE being polled; 0 when stopped */
+    bool idle; /* curl is not watching it (no transfer on the connection) */
 } sock_ctx;
 
 bool kr_http_have_http2(void)
@@ -147,6 +162,13 @@ static void socket_action(kr_http_t *h, curl_socket_t fd, int flags)
 static void on_poll(uv_poll_t *poll, int status, int events)
 {
     sock_ctx *ctx = poll->data;
+    if (ctx->idle) {
+        /* An idle connection stirred (the server closed it, most likely):
+         * curl looks at it when it reuses it; stop polling till then. */
+        uv_poll_stop(&ctx->poll);
+        ctx->events = 0;
+        return;
+    }
     int flags = 0;
     if (status < 0)
         flags = CURL_CSELECT_ERR;
@@ -168,40 +190,121 @@ static void free_sock_ctx(uv_handle_t *handle)
     kr_free(handle->data);
 }
 
+static sock_ctx *sock_of(kr_http_t *h, curl_socket_t fd)
+{
+    return fd >= 0 && (size_t)fd < h->socks_cap ? h->socks[fd] : NULL;
+}
+
+/* Stop polling a socket and forget it; before it is closed. */
+static void close_sock(kr_http_t *h, sock_ctx *ctx)
+{
+    h->socks[ctx->fd] = NULL;
+    uv_close((uv_handle_t *)&ctx->poll, free_sock_ctx);
+}
+
+/* Room in the tables for socket `fd`: 0 or KR_ENOMEM. */
+static int grow_socks(kr_http_t *h, curl_socket_t fd)
+{
+    if ((size_t)fd < h->socks_cap)
+        return 0;
+    size_t cap = h->socks_cap;
+    while (cap <= (size_t)fd)
+        cap = cap ? cap * 2 : 64;
+    sock_ctx **socks = kr_realloc(h->socks, cap * sizeof(*socks));
+    if (!socks)
+        return KR_ENOMEM;
+    memset(socks + h->socks_cap, 0, (cap - h->socks_cap) * sizeof(*socks));
+    h->socks = socks;
+    bool *conn = kr_realloc(h->conn_socks, cap * sizeof(*conn));
+    if (!conn)
+        return KR_ENOMEM; /* socks grew alone: harmless, tried again */
+    memset(conn + h->socks_cap, 0, (cap - h->socks_cap) * sizeof(*conn));
+    h->conn_socks = conn;
+    h->socks_cap = cap;
+    return 0;
+}
+
+static sock_ctx *new_sock(kr_http_t *h, curl_socket_t fd)
+{
+    if (fd < 0 || grow_socks(h, fd) != 0)
+        return NULL;
+    sock_ctx *ctx = kr_calloc(1, sizeof(*ctx));
+    if (!ctx)
+        return NULL;
+    ctx->fd = fd;
+    ctx->h = h;
+    if (uv_poll_init_socket(kr_runtime_loop(h->rt), &ctx->poll, fd) != 0) {
+        kr_free(ctx);
+        return NULL;
+    }
+    ctx->poll.data = ctx;
+    h->socks[fd] = ctx;
+    return ctx;
+}
+
+/* A socket for a connection, as curl makes it, noted as one whose close
+ * on_close_socket will see. */
+static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose,
+                                    struct curl_sockaddr *address)
+{
+    (void)purpose;
+    kr_http_t *h = clientp;
+    curl_socket_t fd = socket(address->family, address->socktype, address->protocol);
+    if (fd >= 0 && grow_socks(h, fd) == 0)
+        h->conn_socks[fd] = true;
+    return fd;
+}
+
+/* curl is done with a connection's socket: it closes it here, after the
+ * poll handle lets go of it. */
+static int on_close_socket(void *clientp, curl_socket_t fd)
+{
+    kr_http_t *h = clientp;
+    sock_ctx *ctx = sock_of(h, fd);
+    if (ctx)
+        close_sock(h, ctx);
+    if (fd >= 0 && (size_t)fd < h->socks_cap)
+        h->conn_socks[fd] = false;
+    return close(fd) == 0 ? 0 : 1;
+}
+
+/* What curl wants watched. A connection's socket curl stops watching (no
+ * transfer on the connection) stays polled for what it was: the next
+ * request on the connection mostly wants the same, and restarting a libuv
+ * poll costs system calls. on_poll stops it if it stirs while idle. */
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
     (void)easy;
     kr_http_t *h = userp;
-    sock_ctx *ctx = socketp;
+    sock_ctx *ctx = socketp ? socketp : sock_of(h, fd);
     if (what == CURL_POLL_REMOVE) {
-        if (ctx) {
-            uv_poll_stop(&ctx->poll);
-            uv_close((uv_handle_t *)&ctx->poll, free_sock_ctx);
+        if (ctx && h->conn_socks[fd]) {
+            ctx->idle = true;
+        } else if (ctx) {
+            close_sock(h, ctx);
             curl_multi_assign(h->multi, fd, NULL);
         }
         return 0;
     }
-    if (!ctx) {
-        ctx = kr_calloc(1, sizeof(*ctx));
-        if (!ctx)
-            return -1;
-        ctx->fd = fd;
-        ctx->h = h;
-        if (uv_poll_init_socket(kr_runtime_loop(h->rt), &ctx->poll, fd) != 0) {
-            kr_free(ctx);
-            return -1;
-        }
-        ctx->poll.data = ctx;
+    if (!ctx && !(ctx = new_sock(h, fd)))
+        return -1;
+    if (!socketp)
         curl_multi_assign(h->multi, fd, ctx);
-    }
+    ctx->idle = false;
     int events = 0;
     if (what & CURL_POLL_IN)
         events |= UV_READABLE;
     if (what & CURL_POLL_OUT)
         events |= UV_WRITABLE;
+    if (events == ctx->events)
+        return 0;
     int rc = uv_poll_start(&ctx->poll, events, on_poll);
-    if (rc != 0)
+    if (rc != 0) {
         kr_log(h->log, KR_LOG_WARN, MODULE, "uv_poll_start: %s", uv_strerror(rc));
+        ctx->events = 0;
+        return 0;
+    }
+    ctx->events = events;
     return 0;
 }
 
@@ -437,6 +540,24 @@ static void process_deferred(kr_http_t *h)
     }
 }
 
+/* Before the first bytes of a buffered body: room for all of it when the
+ * answer says how long it is, so that a body read in many chunks (a LIST
+ * page) is not copied again at every doubling. A length is only a hint
+ * (compressed bodies grow; a server may lie), hence the cap. */
+static void presize_body(kr_http_xfer *x, size_t first, size_t limit)
+{
+    curl_off_t length = -1;
+    if (curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) != CURLE_OK ||
+        length <= (curl_off_t)first)
+        return;
+    size_t want = (size_t)length;
+    if (want > limit)
+        want = limit;
+    if (want > KR_HTTP_PRESIZE_MAX)
+        want = KR_HTTP_PRESIZE_MAX;
+    (void)kr_buf_reserve(&x->resp.body, want); /* on failure, append grows it */
+}
+
 static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     kr_http_xfer *x = userdata;
@@ -462,6 +583,8 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
         x->abort_rc = KR_ETOOLARGE;
         return 0;
     }
+    if (!x->resp.body.data && n > 0)
+        presize_body(x, n, (size_t)limit);
     if (kr_buf_append(&x->resp.body, ptr, n) != 0) {
         x->abort_rc = KR_ENOMEM;
         return 0;
@@ -611,6 +734,10 @@ static int setup_easy(kr_http_xfer *x)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, h);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, h);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     switch (h->opts.version) {
@@ -837,6 +964,12 @@ int kr_http_start(kr_http_t *h, const kr_http_request *req, kr_http_data_cb on_d
     return 0;
 }
 
+void kr_http_take_body(kr_http_xfer *x, kr_buf *out)
+{
+    *out = x->resp.body;
+    memset(&x->resp.body, 0, sizeof(x->resp.body));
+}
+
 void kr_http_cancel(kr_http_xfer *x)
 {
     if (!x || x->canceled)
@@ -908,6 +1041,16 @@ static void teardown(kr_http_t *h, bool notify)
         curl_easy_cleanup(h->pool[--h->pool_len]);
     curl_multi_cleanup(h->multi);
     h->multi = NULL;
+    /* curl closed its sockets through on_close_socket; anything left is
+     * let go of here. */
+    for (size_t i = 0; i < h->socks_cap; i++)
+        if (h->socks[i])
+            close_sock(h, h->socks[i]);
+    kr_free(h->socks);
+    kr_free(h->conn_socks);
+    h->socks = NULL;
+    h->conn_socks = NULL;
+    h->socks_cap = 0;
     if (h->creds) {
         pthread_mutex_lock(&h->creds->lock);
         h->creds->provider = NULL;

@@ -77,6 +77,10 @@ void kr_http_free(kr_http_t *h);
  * Errors: KR_ESHUTDOWN, KR_ENOMEM, KR_EINVAL. */
 int kr_http_start(kr_http_t *h, const kr_http_request *req, kr_http_data_cb on_data,
                   kr_http_done_cb on_done, void *user, kr_http_xfer **out, kr_error_t *err);
+/* Inside on_done: move the buffered response body into *out (new; the
+ * caller kr_buf_frees it), leaving the response's body empty, so that it is
+ * handed on without a copy. [loop thread] */
+void kr_http_take_body(kr_http_xfer *x, kr_buf *out);
 /* Stop a transfer; its callbacks will not run again. [loop thread] */
 void kr_http_cancel(kr_http_xfer *x);
 

@@ -178,8 +178,35 @@ int kr_store_transform(const kr_store_t *store, json_t *obj, json_t **out, kr_er
 struct printer {
     kr_buf *buf; /* NULL: measure only */
     size_t n;
-    int rc; /* KR_ENOMEM once an append failed */
+    int rc; /* KR_ENOMEM once an append failed; KR_EINVAL (strict) */
+    bool strict; /* refuse what jansson's printer refuses */
+    int depth;
 };
+
+/* Deeper than jansson's parser goes: only a tree built by hand (or a loop)
+ * reaches it, and the strict printer then leaves it to jansson. */
+#define PRINT_MAX_DEPTH 2048
+
+/* The length of the well-formed UTF-8 sequence starting at s (its first
+ * byte >= 0x80), or 0 where jansson's decoder would refuse it (a stray or
+ * overlong byte, a surrogate, above U+10FFFF). */
+static size_t utf8_len(const unsigned char *s, size_t len)
+{
+    unsigned c = s[0];
+    size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+    if (n == 0 || c > 0xf4 || n > len)
+        return 0;
+    unsigned cp = c & (0x7fu >> n);
+    for (size_t k = 1; k < n; k++) {
+        if ((s[k] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[k] & 0x3fu);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return n;
+}
 
 static void put(struct printer *p, const char *s, size_t len)
 {
@@ -197,8 +224,17 @@ static void put_string(struct printer *p, const char *s, size_t len)
     size_t run = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            if (c >= 0x80 && p->strict) {
+                size_t n = utf8_len((const unsigned char *)s + i, len - i);
+                if (n == 0) {
+                    p->rc = KR_EINVAL;
+                    return;
+                }
+                i += n - 1;
+            }
             continue;
+        }
         put(p, s + run, i - run);
         run = i + 1;
         char esc[6] = {'\\', 0, 0, 0, 0, 0};
@@ -250,8 +286,9 @@ static void put_real(struct printer *p, double value)
     put(p, fixed, n);
 }
 
-/* Depth is bounded by the parser that built the tree. */
-static void put_value(struct printer *p, const json_t *v)
+static void put_value(struct printer *p, const json_t *v);
+
+static void put_node(struct printer *p, const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
@@ -263,7 +300,11 @@ static void put_value(struct printer *p, const json_t *v)
         {
             if (i++)
                 put(p, ",", 1);
-            put_string(p, key, strlen(key));
+            size_t key_len = strlen(key);
+            /* jansson prints a key's every byte, a NUL too */
+            if (p->strict && json_object_iter_key_len(json_object_key_to_iter(key)) != key_len)
+                p->rc = KR_EINVAL;
+            put_string(p, key, key_len);
             put(p, ":", 1);
             put_value(p, member);
         }
@@ -306,16 +347,36 @@ static void put_value(struct printer *p, const json_t *v)
     }
 }
 
+/* Depth is bounded by the parser that built the tree, or (strict) by
+ * PRINT_MAX_DEPTH. */
+static void put_value(struct printer *p, const json_t *v)
+{
+    if (p->strict && (p->rc || p->depth >= PRINT_MAX_DEPTH)) {
+        p->rc = p->rc ? p->rc : KR_EINVAL;
+        return;
+    }
+    p->depth++;
+    put_node(p, v);
+    p->depth--;
+}
+
 size_t kr_store_json_size(const json_t *v)
 {
-    struct printer p = {NULL, 0, 0};
+    struct printer p = {.buf = NULL};
     put_value(&p, v);
     return p.n;
 }
 
 int kr_store_json_print(const json_t *v, kr_buf *out)
 {
-    struct printer p = {out, 0, 0};
+    struct printer p = {.buf = out};
+    put_value(&p, v);
+    return p.rc;
+}
+
+int kr_store_json_print_strict(const json_t *v, kr_buf *out)
+{
+    struct printer p = {.buf = out, .strict = true};
     put_value(&p, v);
     return p.rc;
 }

@@ -1319,6 +1319,52 @@ static bool reached(void *arg)
     return atomic_load(a->counter) >= a->goal;
 }
 
+/* The transport keeps a socket's poll handle while curl keeps the
+ * connection: sockets curl's resolver opens and closes by itself (a name
+ * to resolve, here one that fails), connections of clients made and freed
+ * on one loop, and idle connections whose server went away must leave
+ * every later request working. */
+START_TEST(connections_come_and_go_across_clients_on_one_loop)
+{
+    fixture f;
+    plain_fixture(&f, NULL);
+    kr_error_t err = {0};
+    char url[64];
+    snprintf(url, sizeof(url), "http://kr-test.invalid:%u", kr_testserver_port(f.ts));
+    kr_rest_config bad = f.cfg;
+    bad.server = url;
+    kr_client_opts once = {.max_retries = -1};
+    for (int round = 0; round < 6; round++) {
+        kr_client_t *c[2] = {NULL, NULL};
+        ck_assert_int_eq(kr_client_new(f.rt, &bad, &once, &c[0], &err), 0);
+        ck_assert_int_ne(kr_client_get(c[0], CM, "default", "none", NULL, &err), 0);
+        ck_assert_msg(kr_client_new(f.rt, &f.cfg, &once, &c[1], &err) == 0, "%s", err.message);
+        for (int i = 0; i < 3; i++) {
+            ck_assert_msg(kr_client_get(c[1], CM, "default", "none", NULL, &err) == KR_ENOTFOUND,
+                          "round %d: %s", round, err.message);
+            ck_assert_int_eq(kr_client_get(f.c, CM, "default", "none", NULL, &err), KR_ENOTFOUND);
+        }
+        kr_client_free(c[round % 2]);
+        kr_client_free(c[1 - round % 2]);
+    }
+    /* A server that goes away under an idle connection. */
+    kr_testserver_opts o = {.seed = 2};
+    kr_testserver_t *gone = NULL;
+    ck_assert_int_eq(kr_testserver_start(&o, &gone, &err), 0);
+    kr_rest_config gcfg = f.cfg;
+    gcfg.server = (char *)kr_testserver_url(gone);
+    kr_client_t *g = NULL;
+    ck_assert_int_eq(kr_client_new(f.rt, &gcfg, &once, &g, &err), 0);
+    ck_assert_int_eq(kr_client_get(g, CM, "default", "none", NULL, &err), KR_ENOTFOUND);
+    kr_testserver_free(gone);
+    ck_assert_int_ne(kr_client_get(g, CM, "default", "none", NULL, &err), 0);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(kr_client_get(f.c, CM, "default", "none", NULL, &err), KR_ENOTFOUND);
+    kr_client_free(g);
+    teardown(&f);
+}
+END_TEST
+
 START_TEST(a_thousand_watches_share_one_loop)
 {
     fixture f;
@@ -1427,6 +1473,7 @@ int main(void)
     tcase_add_test(tc, request_headers_on_the_wire);
     tcase_add_test(tc, token_file_is_read_again_when_it_changes);
     tcase_add_test(tc, a_thousand_watches_share_one_loop);
+    tcase_add_test(tc, connections_come_and_go_across_clients_on_one_loop);
     tcase_add_test(tc, runtime_stop_ends_watches_and_requests_with_shutdown);
     suite_add_tcase(s, tc);
     int status = kr_test_run_suite(s);

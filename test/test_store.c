@@ -569,6 +569,55 @@ START_TEST(raw_text_is_what_jansson_prints_and_parses_back)
 }
 END_TEST
 
+/* What the strict printer (request bodies) must print exactly as jansson,
+ * or refuse so that jansson decides. */
+static int print_strict(const json_t *v, char **text)
+{
+    kr_buf b = {0};
+    int rc = kr_store_json_print_strict(v, &b);
+    *text = rc == 0 ? kr_strndup(b.data ? b.data : "", b.len) : NULL;
+    kr_buf_free(&b);
+    return rc;
+}
+
+START_TEST(strict_printer_agrees_with_jansson_or_leaves_it_the_tree)
+{
+    const char *text = "{\"a\":\"h\\u00e9 \\u2603 \\ud83d\\ude00 \\\"\\\\ \\u0001\","
+                       "\"n\":[1,-2,0.5,1e+100,true,null,{},[]],\"\\u00fc\":{\"x\":\"\"}}";
+    json_t *o = json_loads(text, 0, NULL);
+    ck_assert_ptr_nonnull(o);
+    char *got = NULL, *want = json_dumps(o, JSON_COMPACT);
+    ck_assert_int_eq(print_strict(o, &got), 0);
+    ck_assert_str_eq(got, want);
+    kr_free(got);
+    free(want);
+    json_decref(o);
+    /* invalid UTF-8 jansson refuses to print: stray, overlong, surrogate,
+     * above U+10FFFF, cut short */
+    const char *bad[] = {"\xff",    "a\x80", "\xc0\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+                         "\xe2\x82"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_t *b = json_pack("{s:o}", "s", json_string_nocheck(bad[i]));
+        ck_assert_ptr_null(json_dumps(b, JSON_COMPACT));
+        ck_assert_int_eq(print_strict(b, &got), KR_EINVAL);
+        json_decref(b);
+    }
+    /* a key holding a NUL */
+    json_t *k = json_object();
+    json_object_setn_new(k, "a\0b", 3, json_true());
+    ck_assert_int_eq(print_strict(k, &got), KR_EINVAL);
+    json_decref(k);
+    /* a loop */
+    json_t *loop = json_array(), *inner = json_array();
+    ck_assert_int_eq(json_array_append(inner, loop), 0);
+    ck_assert_int_eq(json_array_append(loop, inner), 0);
+    ck_assert_int_eq(print_strict(loop, &got), KR_EINVAL);
+    json_array_clear(loop);
+    json_decref(inner);
+    json_decref(loop);
+}
+END_TEST
+
 START_TEST(stats_measure_wire_and_cached_bytes)
 {
     kr_store_t *s = new_store(NULL);
@@ -1166,6 +1215,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, cached_bytes_equal_the_compact_serialisation);
     tcase_add_test(tc, stats_measure_wire_and_cached_bytes);
     tcase_add_test(tc, raw_text_is_what_jansson_prints_and_parses_back);
+    tcase_add_test(tc, strict_printer_agrees_with_jansson_or_leaves_it_the_tree);
     tcase_add_test(tc, snapshots_stay_consistent_while_a_writer_mutates);
     tcase_add_test(tc, random_operations_agree_with_a_model);
     tcase_add_test(tc, large_buckets_stay_exact_while_emptied_in_random_order);

@@ -66,18 +66,25 @@ START_TEST(whole_stream_in_one_chunk_gives_every_event)
 }
 END_TEST
 
+/* Feed `text` in two chunks cut at `cut`; every call must succeed. */
+static void feed_cut(const char *text, size_t cut, struct seen *s)
+{
+    size_t len = strlen(text);
+    kr_watch_decoder d;
+    kr_watch_decoder_init(&d, 0);
+    ck_assert_int_eq(kr_watch_decoder_feed(&d, text, cut, collect, s, NULL), 0);
+    ck_assert_int_eq(kr_watch_decoder_feed(&d, text + cut, len - cut, collect, s, NULL), 0);
+    ck_assert_int_eq(kr_watch_decoder_finish(&d, NULL), 0);
+    kr_watch_decoder_free(&d);
+}
+
 START_TEST(split_at_every_byte_offset_gives_the_same_events)
 {
     size_t len = strlen(STREAM);
     for (size_t cut = 0; cut <= len; cut++) {
-        kr_watch_decoder d;
-        kr_watch_decoder_init(&d, 0);
         struct seen s = {0};
-        ck_assert_int_eq(kr_watch_decoder_feed(&d, STREAM, cut, collect, &s, NULL), 0);
-        ck_assert_int_eq(kr_watch_decoder_feed(&d, STREAM + cut, len - cut, collect, &s, NULL), 0);
-        ck_assert_int_eq(kr_watch_decoder_finish(&d, NULL), 0);
+        feed_cut(STREAM, cut, &s);
         assert_all_events(&s);
-        kr_watch_decoder_free(&d);
     }
 }
 END_TEST
@@ -184,6 +191,35 @@ START_TEST(malformed_streams_end_with_a_parse_error)
 }
 END_TEST
 
+/* A chunk ending in a newline is parsed in place; an event printed over
+ * several lines may then be cut at a newline inside it, and a chunk may end
+ * in a malformed event: both must come out as from any other cut. */
+START_TEST(chunks_ending_in_newlines_inside_an_event_give_the_same_events)
+{
+    static const char pretty[] = "{\n  \"type\": \"ADDED\",\n  \"object\": {\n    \"metadata\": "
+                                 "{\"resourceVersion\": \"7\"}\n  }\n}\n"
+                                 "{\"type\":\"DELETED\",\"object\":{}}\n";
+    size_t len = strlen(pretty);
+    for (size_t cut = 0; cut <= len; cut++) {
+        if (cut > 0 && pretty[cut - 1] != '\n')
+            continue;
+        struct seen s = {0};
+        feed_cut(pretty, cut, &s);
+        ck_assert_msg(s.n == 2, "cut at %zu: %d events", cut, s.n);
+        ck_assert_int_eq(s.types[0], KR_WATCH_ADDED);
+        ck_assert_str_eq(s.rvs[0], "7");
+    }
+    struct seen s = {0};
+    kr_error_t err = {0};
+    ck_assert_int_eq(feed_all("{\"type\":\"ADDED\",\"object\":{}}\n{\"type\":\"ADDED\",\"ob"
+                              "ject\":{\"a\":tru}}\n",
+                              &s, &err),
+                     KR_EPARSE);
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_ptr_nonnull(strstr(err.message, "malformed event"));
+}
+END_TEST
+
 START_TEST(whitespace_only_and_missing_newlines_are_accepted)
 {
     struct seen s = {0};
@@ -241,6 +277,7 @@ int main(void)
     tcase_add_test(tc, event_over_the_limit_is_an_error_even_when_split);
     tcase_add_test(tc, malformed_streams_end_with_a_parse_error);
     tcase_add_test(tc, whitespace_only_and_missing_newlines_are_accepted);
+    tcase_add_test(tc, chunks_ending_in_newlines_inside_an_event_give_the_same_events);
     tcase_add_test(tc, callback_result_stops_decoding);
     tcase_add_test(tc, allocation_failures_are_errors_without_leaks);
     suite_add_tcase(s, tc);
