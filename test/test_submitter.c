@@ -1960,6 +1960,53 @@ START_TEST(an_outage_wakes_its_runnables_instead_of_polling_them)
 }
 END_TEST
 
+/* Runnables cancelled while their cluster fails: the first failed delete
+ * marks the cluster failing, and from then on only its probe asks it; the
+ * runnables wait for its return (the old program asked again every second
+ * for each of them). When dc1 answers again, every copy is deleted. */
+START_TEST(a_cancel_on_a_failing_cluster_waits_for_its_return)
+{
+    program_run r;
+    char names[OUTAGE_N][64], out[65536];
+    if (!released_runnables(&r, "60s", "cancel-outage", names, OUTAGE_N))
+        return;
+    dc_down(0, true);
+    for (int i = 0; i < OUTAGE_N; i++) {
+        const char *cancel[] = {"cancel", names[i], NULL};
+        ck_assert_int_eq(cli(r.p.bin, r.server, "tok-alice", cancel, out, sizeof(out)), 0);
+    }
+    double before = reconciles_total(r.server);
+    struct timespec down;
+    clock_gettime(CLOCK_MONOTONIC, &down);
+    while (elapsed_s(&down) < 4.0) /* a window of observation */
+        wait_pace();
+    double during = reconciles_total(r.server) - before;
+    fprintf(stderr, "cancel_outage: %d runnables, %.0f reconciles in 4 s of outage\n", OUTAGE_N,
+            during);
+    ck_assert_msg(during < 2 * OUTAGE_N, "%.0f reconciles of %d cancelled runnables", during,
+                  OUTAGE_N);
+    dc_down(0, false);
+    for (int i = 0; i < OUTAGE_N; i++) {
+        char copy[80];
+        snprintf(copy, sizeof(copy), "%.63s-1", names[i]);
+        while (job_exists(0, copy) && time(NULL) < r.deadline)
+            wait_pace();
+        ck_assert_msg(!job_exists(0, copy), "%s still in dc1 after its return", copy);
+        bool removed = false;
+        while (!removed && time(NULL) < r.deadline) {
+            json_t *o = NULL;
+            kr_client_get(E.hub, SUB_RUNNABLES, "default", names[i], &o, NULL);
+            removed = sub_condition_true(o, "CopiesRemoved");
+            json_decref(o);
+            if (!removed)
+                wait_pace();
+        }
+        ck_assert_msg(removed, "%s: no CopiesRemoved condition", names[i]);
+    }
+    program_run_end(&r);
+}
+END_TEST
+
 /* Two replicas elect a leader; the leader is killed (SIGKILL) while it
  * dispatches; the other takes over: every runnable ends with exactly one
  * copy, completed once. */
@@ -2099,6 +2146,7 @@ int main(void)
     tcase_add_test(prog, program_serves_the_api_and_the_cli_drives_it);
     tcase_add_test(prog, idle_runnables_are_not_polled_and_an_outage_still_fails_over);
     tcase_add_test(prog, an_outage_wakes_its_runnables_instead_of_polling_them);
+    tcase_add_test(prog, a_cancel_on_a_failing_cluster_waits_for_its_return);
     tcase_add_test(prog, leader_killed_mid_dispatch_leaves_one_copy_each);
     suite_add_tcase(s, prog);
     return kr_test_run_suite(s);

@@ -1014,6 +1014,10 @@ static kr_reconcile_result dispatch(submitter *s, const json_t *obj, uint64_t *a
         return created(s, obj, (size_t)idx, attempt, rv, false, at_ms, after, err);
     if (s->hook)
         s->hook(SUB_HOOK_AFTER_DECISION, cluster, s->hook_user);
+    /* a cluster known to be failing gets no create but the probe's turn:
+     * its return (or the failover deadline) wakes us */
+    if (s->wake && health_since(s, (size_t)idx) && !probe_claim(s, (size_t)idx))
+        return unreachable(s, obj, (size_t)idx, false, false, after, err);
     kr_resource_info info;
     kr_error_t cerr = {0};
     int rc = template_resource(s, (size_t)idx, obj, &info, &cerr);
@@ -1340,11 +1344,14 @@ static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *aft
     return KR_RECONCILE_REQUEUE_AFTER;
 }
 
-/* Delete every copy (cancel, deletion); DONE once every one is confirmed gone. */
+/* Delete every copy (cancel, deletion); DONE once every one is confirmed
+ * gone. A cluster known to be failing is asked only by the caller whose
+ * turn it is to probe it; the others wait for its return, which wakes
+ * every runnable placed on it (wake_cluster). */
 static kr_reconcile_result remove_copies(submitter *s, const json_t *obj, uint64_t *after,
                                          kr_error_t *err)
 {
-    bool pending = false;
+    bool retry = false, waiting = false;
     size_t i;
     json_t *a;
     json_array_foreach(json_object_get(json_object_get(obj, "status"), "attempts"), i, a)
@@ -1355,6 +1362,10 @@ static kr_reconcile_result remove_copies(submitter *s, const json_t *obj, uint64
         long idx = submitter_cluster_find(s, sub_str(a, "cluster"));
         if (idx < 0)
             continue;
+        if (s->wake && health_since(s, (size_t)idx) && !probe_claim(s, (size_t)idx)) {
+            waiting = true;
+            continue;
+        }
         json_t *copy = NULL;
         int rc = probe_copy(s, (size_t)idx, obj, sub_int(a, "attempt"), &copy);
         if (rc == 0)
@@ -1362,10 +1373,15 @@ static kr_reconcile_result remove_copies(submitter *s, const json_t *obj, uint64
         json_decref(copy);
         if (rc == 0 || rc == KR_ENOTFOUND)
             return mark_attempt(s, obj, sub_int(a, "attempt"), ATTEMPT_DELETED, NULL, err);
-        pending = true; /* an unreachable cluster is never taken for "gone" */
+        /* an unreachable cluster is never taken for "gone"; a failure
+         * that made it a failing one is retried on its return */
+        if (s->wake && health_since(s, (size_t)idx))
+            waiting = true;
+        else
+            retry = true;
     }
-    if (pending) {
-        *after = RETRY_MS;
+    if (retry || waiting) {
+        *after = retry ? RETRY_MS : follow_backstop_ms(s, true);
         return KR_RECONCILE_REQUEUE_AFTER;
     }
     return KR_RECONCILE_DONE;
