@@ -210,9 +210,11 @@ static int grow_socks(kr_http_t *h, curl_socket_t fd)
     size_t cap = h->socks_cap;
     while (cap <= (size_t)fd)
         cap = cap ? cap * 2 : 64;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     sock_ctx **socks = kr_realloc(h->socks, cap * sizeof(*socks));
     if (!socks)
         return KR_ENOMEM;
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     memset(socks + h->socks_cap, 0, (cap - h->socks_cap) * sizeof(*socks));
     h->socks = socks;
     bool *conn = kr_realloc(h->conn_socks, cap * sizeof(*conn));

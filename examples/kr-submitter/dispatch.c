@@ -1427,7 +1427,8 @@ static kr_reconcile_result step(submitter *s, const json_t *obj, uint64_t *after
         bool pending = false;
         kr_reconcile_result r = stragglers(s, obj, NULL, &pending, err);
         if (r == KR_RECONCILE_DONE && pending) {
-            *after = s->probe_interval_ms;
+            /* a failing cluster's return wakes us: this is the backstop */
+            *after = s->wake ? follow_backstop_ms(s, true) : s->probe_interval_ms;
             return KR_RECONCILE_REQUEUE_AFTER;
         }
         return r;
