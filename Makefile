@@ -219,11 +219,13 @@ test-run: $(addprefix $(BUILD)/test/,$(filter-out none,$(RUN_LIST))) $(PROG_BINS
 check-plain:
 	@$(MAKE) --no-print-directory test-run
 
+# The threaded suites (those of TEST_FILTER when given) under ThreadSanitizer.
+TSAN_RUN = $(if $(TEST_FILTER),$(or $(filter $(TEST_FILTER),$(TSAN_TESTS)),none),$(or $(TSAN_TESTS),none))
 tsan:
 	@TSAN_OPTIONS="suppressions=$(CURDIR)/test/tsan.supp $${TSAN_OPTIONS:-}" \
 	CK_TIMEOUT_MULTIPLIER=$${CK_TIMEOUT_MULTIPLIER:-3} \
 	$(MAKE) --no-print-directory BUILD=build/tsan SAN=thread \
-	    TEST_FILTER="$(or $(TSAN_TESTS),none)" \
+	    TEST_FILTER="$(TSAN_RUN)" \
 	    RESULTS=$(abspath build)/check-tsan.txt test-run
 
 valgrind: tests
