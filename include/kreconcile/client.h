@@ -22,6 +22,7 @@
 
 #include "common.h"
 #include "config.h"
+#include "metrics.h"
 #include "patch.h"
 #include "runtime.h"
 
@@ -83,8 +84,25 @@ typedef struct kr_client_opts {
      * in a loop does not fetch it on every call (a new CRD shows up within
      * this time); 0 = 1000, < 0 = on every miss. */
     int discovery_miss_interval_ms;
+    /* Version 2 (never read when version is 0 or 1). */
+    /* Where the client reports its requests, as client-go's rest client
+     * does (borrowed; it must outlive the client; NULL = no metrics and no
+     * cost), labelled host = the server's host:port, so that a program
+     * talking to several clusters shows each one:
+     *   rest_client_requests_total{code,method,host}: every HTTP answer,
+     *     each attempt of a retried request apart; code is the status
+     *     ("200", "404", "503") or "<error>" when none came (connection
+     *     refused, timeout); a watch counts when its response headers come;
+     *   rest_client_request_duration_seconds{verb,host}: a request from the
+     *     call to its result, rate limiting and retries included (watches,
+     *     which last minutes, are not observed);
+     *   rest_client_rate_limiter_duration_seconds{verb,host}: each wait in
+     *     the client-side rate limiter (none when qps < 0).
+     * method and verb are the HTTP method ("GET", "POST", ...); the
+     * histograms have client-go's buckets (5 ms to 60 s). */
+    kr_metrics_registry_t *metrics;
 } kr_client_opts;
-#define KR_CLIENT_OPTS_VERSION 1
+#define KR_CLIENT_OPTS_VERSION 2
 /* clang-format off */
 #define KR_CLIENT_OPTS_INIT {.version = KR_CLIENT_OPTS_VERSION}
 /* clang-format on */
