@@ -622,6 +622,8 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     kr_http_xfer *x = userdata;
     size_t n = size * nmemb;
+    if (x->canceled)
+        return 0;
     if (n <= 2 && (n == 0 || ptr[0] == '\r' || ptr[0] == '\n')) {
         long status = 0;
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
