@@ -124,7 +124,8 @@ void kr_client_throttle(kr_client_t *c, kr_throttled *t)
         ((uint64_t)kr_bucket_reserve(&c->limiter, (int64_t)now * 1000000, 0) + 999999) /
         1000000; /* ns, rounded up to the loop's ms */
     if (delay == 0 && !c->throttle_head) {
-        kr_client_metrics_throttled(&c->metrics, t->method, 0);
+        if (c->metrics.rate_limiter)
+            kr_client_metrics_throttled(&c->metrics, t->method, 0);
         t->go(t->arg);
         return;
     }

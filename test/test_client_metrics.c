@@ -6,14 +6,12 @@
  * and options of version 1 never read past their fields.
  * Threaded: KR_TEST_THREADED */
 #include <check.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -207,16 +205,12 @@ END_TEST
 
 START_TEST(no_answer_counts_as_error)
 {
-    /* A port nobody listens on: bind, read it, close. */
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    ck_assert_int_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
-    socklen_t len = sizeof(a);
-    getsockname(s, (struct sockaddr *)&a, &len);
-    close(s);
+    /* A port nobody listens on any more: a server's, once it has stopped. */
+    kr_testserver_t *gone = NULL;
     char url[64], host[64];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(a.sin_port));
-    snprintf(host, sizeof(host), "127.0.0.1:%d", ntohs(a.sin_port));
+    start_server(&gone, host, sizeof(host));
+    snprintf(url, sizeof(url), "http://%s", host);
+    kr_testserver_free(gone);
     kr_error_t err = {0};
     kr_runtime_t *rt = NULL;
     kr_runtime_opts ro = {.logger = {.cb = discard_log}};
