@@ -207,7 +207,7 @@ START_TEST(no_answer_counts_as_error)
 {
     /* A port nobody listens on any more: a server's, once it has stopped. */
     kr_testserver_t *gone = NULL;
-    char url[64], host[64];
+    char url[80], host[64];
     start_server(&gone, host, sizeof(host));
     snprintf(url, sizeof(url), "http://%s", host);
     kr_testserver_free(gone);
