@@ -21,8 +21,7 @@
 #define KR_CLIENT_OPTS_V1_END                                                                      \
     (offsetof(kr_client_opts, discovery_miss_interval_ms) +                                        \
      sizeof(((kr_client_opts *)0)->discovery_miss_interval_ms))
-#define KR_CLIENT_OPTS_V2_END                                                                      \
-    (offsetof(kr_client_opts, metrics) + sizeof(((kr_client_opts *)0)->metrics))
+#define KR_CLIENT_OPTS_V2_END (offsetof(kr_client_opts, metrics) + sizeof(void *))
 _Static_assert(KR_CLIENT_OPTS_VERSION == 2 && KR_CLIENT_OPTS_V2_END == sizeof(kr_client_opts),
                "a kr_client_opts field was added: give it a version and its end");
 
