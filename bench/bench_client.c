@@ -5,7 +5,8 @@
  * LIST of 100,000 ~1 KiB ConfigMaps decoded into jansson against kubectl
  * on the same server; heap bytes per open watch. Environment:
  * KR_BENCH_GETS (default 5000), KR_BENCH_LIST_OBJECTS (default 100000),
- * KR_BENCH_WATCHES (default 1000), KR_BENCH_ONLY=get (only the GET part).
+ * KR_BENCH_WATCHES (default 1000), KR_BENCH_ONLY=get (only the GET part),
+ * KR_BENCH_METRICS=1 (the GET clients report rest_client_* metrics).
  * The baseline does the client's work for each answer too: it collects the
  * body and decodes it with jansson, as kr_client does. */
 #include <curl/curl.h>
@@ -145,6 +146,11 @@ static kr_client_t *open_client(kr_runtime_t *rt, const char *server, kr_client_
     cfg->qps = -1;
     cfg->ca_file = ca_file ? strdup(ca_file) : NULL;
     kr_client_opts opts = {.http_version = version, .max_connections = 1};
+    static kr_metrics_registry_t *reg; /* lives as long as the process */
+    if (getenv("KR_BENCH_METRICS") && (reg || kr_metrics_registry_new(&reg, NULL) == 0)) {
+        opts.version = KR_CLIENT_OPTS_VERSION;
+        opts.metrics = reg;
+    }
     kr_client_t *c = NULL;
     kr_error_t err = {0};
     if (kr_client_new(rt, cfg, &opts, &c, &err) != 0) {

@@ -34,6 +34,7 @@ typedef struct kr_creq {
     char *content_type_out; /* raw requests: where to copy the answer's type */
     size_t content_type_out_size;
     int attempt;
+    int64_t start_ns; /* when it was asked for (only with metrics) */
     kr_timer_t *retry_timer;
     kr_http_xfer *xfer;
     struct kr_creq *prev, *next;
@@ -108,6 +109,9 @@ static void on_throttle_timer(uv_timer_t *timer)
             c->throttle_tail = NULL;
         t->next = NULL;
         t->queued = false;
+        if (c->metrics.rate_limiter)
+            kr_client_metrics_throttled(&c->metrics, t->method,
+                                        kr_clock_monotonic_ns() - t->queued_ns);
         t->go(t->arg);
     }
     arm_throttle(c);
@@ -120,9 +124,13 @@ void kr_client_throttle(kr_client_t *c, kr_throttled *t)
         ((uint64_t)kr_bucket_reserve(&c->limiter, (int64_t)now * 1000000, 0) + 999999) /
         1000000; /* ns, rounded up to the loop's ms */
     if (delay == 0 && !c->throttle_head) {
+        if (c->metrics.rate_limiter)
+            kr_client_metrics_throttled(&c->metrics, t->method, 0);
         t->go(t->arg);
         return;
     }
+    if (c->metrics.rate_limiter)
+        t->queued_ns = kr_clock_monotonic_ns();
     /* Reservations are handed out in order, so the queue stays sorted. */
     t->ready_ms = now + delay;
     t->next = NULL;
@@ -197,6 +205,9 @@ static void unlink_creq(kr_client_t *c, kr_creq *r)
 static void complete(kr_creq *r, json_t *result, const kr_error_t *err)
 {
     kr_client_t *c = r->c;
+    /* before the callback, which may wake a caller who reads the metrics */
+    if (r->start_ns)
+        kr_client_metrics_request_done(&c->metrics, r->method, r->start_ns);
     unlink_creq(c, r);
     kr_client_unthrottle(c, &r->thr);
     if (r->xfer) {
@@ -371,6 +382,7 @@ static void submit_on_loop(void *arg)
     }
     r->thr.go = start_attempt;
     r->thr.arg = r;
+    r->thr.method = r->method;
     kr_client_throttle(c, &r->thr);
 }
 
@@ -405,6 +417,8 @@ static kr_creq *new_creq(kr_client_t *c, const char *method, kr_client_cb cb, vo
     r->cb = cb;
     r->user = user;
     r->timeout_ms = c->cfg.timeout_ms;
+    if (c->metrics.duration)
+        r->start_ns = kr_clock_monotonic_ns();
     return r;
 }
 
@@ -860,6 +874,7 @@ static void new_on_loop(void *arg)
     a->rc = kr_http_new(c->rt, &c->cfg, &a->hopts, &c->http, a->err);
     if (a->rc != 0)
         return;
+    c->metrics.host = kr_http_host(c->http);
     uv_timer_init(kr_runtime_loop(c->rt), &c->throttle_timer);
     c->throttle_timer.data = c;
     c->hook.fn = on_runtime_stop;
@@ -895,14 +910,19 @@ int kr_client_new(kr_runtime_t *rt, const kr_rest_config *config, const kr_clien
     c->rt = rt;
     c->cfg = cfg;
     c->log = kr_runtime_logger(rt);
-    if (opts)
-        c->opts = *opts;
+    if (opts) /* never past the caller's version */
+        memcpy(&c->opts, opts, kr_client_opts_end(opts->version));
     c->retry.max_retries =
         c->opts.max_retries == 0 ? 5 : (c->opts.max_retries < 0 ? 0 : c->opts.max_retries);
     c->retry.base_ms = c->opts.backoff_base_ms > 0 ? c->opts.backoff_base_ms : 200;
     c->retry.max_ms = c->opts.backoff_max_ms > 0 ? c->opts.backoff_max_ms : 10000;
     double qps = config->qps == 0 ? 5.0 : config->qps;
     kr_bucket_init(&c->limiter, qps, config->burst > 0 ? config->burst : 10);
+    if (c->opts.metrics &&
+        (status = kr_client_metrics_init(&c->metrics, c->opts.metrics, qps > 0, err)) != 0) {
+        kr_free(c);
+        return status;
+    }
     kr_rng_seed(&c->rng, 0);
     c->default_ns =
         kr_strdup(config->namespace_ && *config->namespace_ ? config->namespace_ : "default");
@@ -914,6 +934,10 @@ int kr_client_new(kr_runtime_t *rt, const kr_rest_config *config, const kr_clien
     new_args a = {.c = c, .err = err};
     a.hopts.version = (kr_http_version)c->opts.http_version;
     a.hopts.max_connections = c->opts.max_connections;
+    if (c->metrics.requests) {
+        a.hopts.on_response = kr_client_metrics_response;
+        a.hopts.on_response_user = &c->metrics;
+    }
     int rc = kr_runtime_on_loop(rt, new_on_loop, &a);
     if (rc == 0)
         rc = a.rc;

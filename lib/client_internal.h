@@ -7,10 +7,30 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "internal.h"
 #include "kreconcile/client.h"
+
+/* ---- options ---- */
+
+/* Where a version 1 kr_client_opts ends: the library never reads past it
+ * when the caller says version 1 (or 0). A field added in a new version
+ * gets an entry in kr_client_opts_end and the assertion moves to it. */
+#define KR_CLIENT_OPTS_V1_END                                                                      \
+    (offsetof(kr_client_opts, discovery_miss_interval_ms) +                                        \
+     sizeof(((kr_client_opts *)0)->discovery_miss_interval_ms))
+#define KR_CLIENT_OPTS_V2_END (offsetof(kr_client_opts, metrics) + sizeof(void *))
+_Static_assert(KR_CLIENT_OPTS_VERSION == 2 && KR_CLIENT_OPTS_V2_END == sizeof(kr_client_opts),
+               "a kr_client_opts field was added: give it a version and its end");
+
+/* The bytes of a kr_client_opts of `version` the library may read (0 is
+ * 1; a version newer than the library's is refused before). */
+static inline size_t kr_client_opts_end(unsigned version)
+{
+    return version >= 2 ? KR_CLIENT_OPTS_V2_END : KR_CLIENT_OPTS_V1_END;
+}
 
 /* ---- watch decoder ---- */
 

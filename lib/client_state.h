@@ -17,9 +17,48 @@ typedef struct kr_throttled {
     uint64_t ready_ms;
     void (*go)(void *arg);
     void *arg;
+    const char *method; /* the HTTP method, for the rate limiter's metric */
+    int64_t queued_ns; /* when it began to wait (only with metrics) */
     struct kr_throttled *next;
     bool queued;
 } kr_throttled;
+
+/* The methods the client sends, whose series are looked up once. */
+#define KR_CLIENT_METRIC_METHODS 5 /* GET, POST, PUT, PATCH, DELETE */
+#define KR_CLIENT_METRIC_CODES 32 /* (method, status) pairs looked up once */
+
+/* The client's request metrics (kr_client_opts.metrics; client_metrics.c).
+ * The families are set at creation and never change (read on any thread);
+ * the series caches are the loop thread's: every observation happens
+ * there, so they need no lock, and a request costs a short scan and an
+ * atomic add rather than a registry lookup. */
+typedef struct kr_client_metrics {
+    kr_metric_family_t *requests; /* NULL: no metrics at all */
+    kr_metric_family_t *duration;
+    kr_metric_family_t *rate_limiter; /* NULL also when the limiter is off */
+    const char *host; /* the transport's host:port */
+    kr_metric_t *duration_by_method[KR_CLIENT_METRIC_METHODS];
+    kr_metric_t *limiter_by_method[KR_CLIENT_METRIC_METHODS];
+    struct kr_client_code_series {
+        long status;
+        int method;
+        kr_metric_t *series;
+    } codes[KR_CLIENT_METRIC_CODES];
+    size_t n_codes;
+} kr_client_metrics;
+
+/* Register the families in `reg` (borrowed); `rate_limited`: whether the
+ * client has a rate limiter. [any thread] Errors: KR_EEXIST (a family of
+ * the same name and another shape), KR_ENOMEM. */
+int kr_client_metrics_init(kr_client_metrics *m, kr_metrics_registry_t *reg, bool rate_limited,
+                           kr_error_t *err);
+/* The transport's observer (kr_http_opts.on_response; user: the
+ * kr_client_metrics): count one request. [loop thread] */
+void kr_client_metrics_response(const char *method, long status, void *user);
+/* A request's whole duration, from the call to its result. [loop thread] */
+void kr_client_metrics_request_done(kr_client_metrics *m, const char *method, int64_t start_ns);
+/* One wait in the rate limiter. [loop thread] */
+void kr_client_metrics_throttled(kr_client_metrics *m, const char *method, int64_t waited_ns);
 
 typedef struct kr_discovery_cache {
     kr_resource_info *items;
@@ -49,6 +88,7 @@ struct kr_client {
     atomic_ulong http2_responses; /* responses that came over HTTP/2 */
     pthread_mutex_t disc_lock;
     kr_discovery_cache disc;
+    kr_client_metrics metrics;
 };
 
 /* Queue `t` behind the rate limiter (loop thread). */

@@ -213,6 +213,7 @@ static void submit_on_loop(void *arg)
     }
     w->thr.go = start_stream;
     w->thr.arg = w;
+    w->thr.method = "GET";
     kr_client_throttle(c, &w->thr);
 }
 

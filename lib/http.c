@@ -43,6 +43,7 @@ struct kr_http {
     kr_http_opts opts;
     /* What the config said, copied. */
     char *base_url; /* scheme://host:port/prefix (no trailing '/') */
+    char *host; /* host:port, the real one (kr_http_host) */
     bool https;
     char *connect_to;
     char *ca_file, *ca_data, *cert_file, *cert_data, *key_file, *key_data;
@@ -96,6 +97,7 @@ struct kr_http_xfer {
     int abort_rc;
     bool canceled, in_multi, defer_add, defer_remove, auth_retried, used_provider, force_refresh,
         in_work;
+    bool reported; /* opts.on_response was told of this attempt */
     char *cred_token, *cred_cert, *cred_key;
     int cred_rc;
     char *cred_message;
@@ -112,6 +114,11 @@ typedef struct sock_ctx {
     int events; /* UV_READABLE/UV_WRITABLE being polled; 0 when stopped */
     bool idle; /* curl is not watching it (no transfer on the connection) */
 } sock_ctx;
+
+const char *kr_http_host(const kr_http_t *h)
+{
+    return h->host;
+}
 
 bool kr_http_have_http2(void)
 {
@@ -447,9 +454,20 @@ static int map_curl_code(kr_http_xfer *x, CURLcode code)
     }
 }
 
+/* Tell the observer what this attempt got, once (status 0: no answer). */
+static void report(kr_http_xfer *x, long status)
+{
+    kr_http_t *h = x->h;
+    if (x->reported || !h || !h->opts.on_response)
+        return;
+    x->reported = true;
+    h->opts.on_response(x->method, status, h->opts.on_response_user);
+}
+
 static void finish(kr_http_xfer *x, int rc, const char *message)
 {
     kr_http_t *h = x->h;
+    report(x, x->resp.status);
     unlink_xfer(x);
     x->h = NULL;
     if (h && !h->dead && x->easy && !x->in_multi && !x->stream &&
@@ -490,6 +508,8 @@ static void on_transfer_done(kr_http_t *h, kr_http_xfer *x, CURLcode code)
     /* A 401 with a provider: renew the credential once and try again
      * (client-go re-runs the exec plugin on 401). */
     if (rc == 0 && status == 401 && x->used_provider && !x->auth_retried && h->creds) {
+        report(x, status);
+        x->reported = false; /* the retry is an attempt of its own */
         x->auth_retried = true;
         x->force_refresh = true;
         kr_log(h->log, KR_LOG_INFO, MODULE, "401 from %s: renewing the credential", x->url);
@@ -590,6 +610,25 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
     if (kr_buf_append(&x->resp.body, ptr, n) != 0) {
         x->abort_rc = KR_ENOMEM;
         return 0;
+    }
+    return n;
+}
+
+/* A stream's response headers: the blank line that ends them tells the
+ * observer the status at once, not when the stream ends minutes later
+ * (client-go counts a watch when its headers come). 1xx blocks are not
+ * the answer. */
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    kr_http_xfer *x = userdata;
+    size_t n = size * nmemb;
+    if (x->canceled)
+        return 0;
+    if (n <= 2 && (n == 0 || ptr[0] == '\r' || ptr[0] == '\n')) {
+        long status = 0;
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200)
+            report(x, status);
     }
     return n;
 }
@@ -734,6 +773,12 @@ static int setup_easy(kr_http_xfer *x)
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    if (x->stream && h->opts.on_response) {
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+        /* a proxy's CONNECT answer is not the server's */
+        curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+    }
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
@@ -1072,6 +1117,7 @@ static void free_strings(kr_http_t *h)
         explicit_bzero(h->userpwd, strlen(h->userpwd));
     if (h->key_data)
         explicit_bzero(h->key_data, strlen(h->key_data));
+    kr_free(h->host);
     char *all[] = {h->base_url,    h->connect_to, h->ca_file,   h->ca_data, h->cert_file,
                    h->cert_data,   h->key_file,   h->key_data,  h->token,   h->userpwd,
                    h->impersonate, h->proxy,      h->user_agent};
@@ -1150,7 +1196,8 @@ static int parse_server(kr_http_t *h, const kr_rest_config *cfg, kr_error_t *err
         }
     }
     h->base_url = kr_asprintf("%s://%s:%s%.*s", scheme, url_host, port, (int)plen, path);
-    if (!h->base_url)
+    h->host = kr_asprintf("%s:%s", host, port);
+    if (!h->base_url || !h->host)
         rc = kr_error_set(err, KR_ENOMEM, "http: out of memory");
 out:
     curl_free(scheme);

@@ -21,11 +21,23 @@ typedef enum kr_http_version {
     KR_HTTP_2_PRIOR_KNOWLEDGE = 2, /* h2c without upgrade (for http:// test servers) */
 } kr_http_version;
 
+/* What came back from one transfer attempt: the HTTP status of the
+ * response, or 0 when none came (connection refused, timeout before the
+ * headers, shutdown). `method` is borrowed for the call. */
+typedef void (*kr_http_response_cb)(const char *method, long status, void *user);
+
 typedef struct kr_http_opts {
     kr_http_version version;
     long connect_timeout_ms; /* 0 = 30 s */
     long max_body_bytes; /* buffered responses; 0 = 1 GiB */
     long max_connections; /* per host; 0 = unlimited */
+    /* Told once per attempt (a renewed credential's retry after a 401 is an
+     * attempt of its own), as soon as the status is known: for a stream
+     * when its headers come, otherwise when the transfer ends; never for a
+     * canceled transfer that had no answer. NULL = nobody. Runs on the loop
+     * thread, possibly inside curl: it must not call into the transport. */
+    kr_http_response_cb on_response;
+    void *on_response_user;
 } kr_http_opts;
 
 /* One request. Strings are borrowed for the duration of kr_http_start. */
@@ -83,6 +95,11 @@ int kr_http_start(kr_http_t *h, const kr_http_request *req, kr_http_data_cb on_d
 void kr_http_take_body(kr_http_xfer *x, kr_buf *out);
 /* Stop a transfer; its callbacks will not run again. [loop thread] */
 void kr_http_cancel(kr_http_xfer *x);
+
+/* The server's host:port as its URL names it (the real host, also with
+ * tls-server-name; IPv6 in brackets), for metrics. Borrowed: lives as long
+ * as the transport. [any thread] */
+const char *kr_http_host(const kr_http_t *h);
 
 /* True when libcurl was built with HTTP/2. [any thread] */
 bool kr_http_have_http2(void);

@@ -303,6 +303,16 @@ static void apply_rate_limit(const kr_manager_t *m, kr_rest_config *rc)
         rc->burst = (int)m->config->kube_api_burst;
 }
 
+/* Every client the manager makes reports its requests into the registry
+ * (rest_client_* by host), so that each program's /metrics shows them. */
+static int new_client(kr_manager_t *m, const kr_rest_config *config, kr_client_t **out,
+                      kr_error_t *err)
+{
+    kr_client_opts co = KR_CLIENT_OPTS_INIT;
+    co.metrics = m->metrics;
+    return kr_client_new(m->rt, config, &co, out, err);
+}
+
 static int load_hub(kr_manager_t *m, kr_error_t *err)
 {
     const kr_manager_config *cfg = m->config;
@@ -319,7 +329,7 @@ static int load_hub(kr_manager_t *m, kr_error_t *err)
     if (!m->hub_namespace)
         return kr_error_set(err, KR_ENOMEM, "out of memory");
     apply_rate_limit(m, m->hub_config);
-    rc = kr_client_new(m->rt, m->hub_config, NULL, &m->hub, &e);
+    rc = new_client(m, m->hub_config, &m->hub, &e);
     if (rc != 0)
         return kr_error_set(err, rc == KR_ENOMEM ? KR_ENOMEM : KR_EINVAL, "hub: %s", e.message);
     return 0;
@@ -350,7 +360,7 @@ static int load_cluster(kr_manager_t *m, const kr_manager_cluster_arg *arg, kr_e
     kr_kubeconfig_free(kc);
     if (rc == 0) {
         apply_rate_limit(m, c->config);
-        rc = kr_client_new(m->rt, c->config, NULL, &c->client, &e);
+        rc = new_client(m, c->config, &c->client, &e);
     }
     if (rc == 0)
         rc = kr_informer_factory_name_cluster(m->factory, c->client, c->name, &e);
@@ -365,7 +375,7 @@ static int make_leader(kr_manager_t *m, const kr_manager_opts *opts, kr_error_t 
     const kr_manager_config *cfg = m->config;
     if (!m->hub)
         return kr_error_set(err, KR_EINVAL, "--leader-elect needs a hub cluster");
-    int rc = kr_client_new(m->rt, m->hub_config, NULL, &m->leader_client, err);
+    int rc = new_client(m, m->hub_config, &m->leader_client, err);
     if (rc != 0)
         return rc;
     kr_leader_opts lo = KR_LEADER_OPTS_INIT;

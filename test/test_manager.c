@@ -1,7 +1,8 @@
 /* Tests for the manager: its HTTP endpoint (routes, 404/405/413/500, query,
  * headers, bodies, a stream that ends promptly at stop, /healthz, /readyz,
  * /metrics parsed back), a manager on kr-apiserver (hub and a cluster,
- * informers synced in /readyz), and a program built on it, run as a child
+ * informers synced in /readyz, each one's requests by host in /metrics),
+ * and a program built on it, run as a child
  * process (this binary re-executed): SIGTERM within its deadline with the
  * in-flight work finished, a second signal, bad flags and a missing
  * kubeconfig exiting 2. KR_TEST_THREADED: HTTP threads and clients. */
@@ -698,12 +699,32 @@ static int manager_from_args(const kr_manager_program *prog, int argc, char **ar
     return kr_manager_new(&mo, m, err);
 }
 
+/* The sample `name` with label `label` = `value` (and code="200"), or -1. */
+static double sample_with(const struct kr_prom_parsed *ps, const char *name, const char *label,
+                          const char *value)
+{
+    for (int i = 0; i < ps->nsamples; i++) {
+        const struct kr_prom_sample *x = &ps->samples[i];
+        if (strcmp(x->name, name) != 0)
+            continue;
+        int hits = 0;
+        for (int k = 0; k < x->nlabels; k++)
+            hits +=
+                (strcmp(x->label_name[k], label) == 0 && strcmp(x->label_value[k], value) == 0) +
+                (strcmp(x->label_name[k], "code") == 0 && strcmp(x->label_value[k], "200") == 0);
+        if (hits == 2)
+            return x->value;
+    }
+    return -1;
+}
+
 START_TEST(hub_and_cluster_informers_show_in_readyz)
 {
-    struct server s;
+    struct server s, s2; /* the hub's and dc1's */
     server_start(&s);
+    server_start(&s2);
     char cluster_arg[256];
-    snprintf(cluster_arg, sizeof(cluster_arg), "dc1=%s:kr-testserver", s.kubeconfig);
+    snprintf(cluster_arg, sizeof(cluster_arg), "dc1=%s:kr-testserver", s2.kubeconfig);
     char *argv[] = {"p",         "--kubeconfig", s.kubeconfig,  "--cluster",
                     cluster_arg, "--listen",     "127.0.0.1:0", NULL};
     static const kr_manager_program prog = {.name = "kr-test-manager"};
@@ -738,10 +759,19 @@ START_TEST(hub_and_cluster_informers_show_in_readyz)
     const char *bad = kr_prom_parse(x.body, ps);
     ck_assert_msg(bad == NULL, "%s in\n%s", bad, x.body);
     ck_assert_msg(ps->nsamples > 0, "%s", x.body);
+    /* Each cluster's requests by its host: the informers' LISTs at least. */
+    char hub_host[64], dc1_host[64];
+    snprintf(hub_host, sizeof(hub_host), "127.0.0.1:%u", (unsigned)kr_testserver_port(s.ts));
+    snprintf(dc1_host, sizeof(dc1_host), "127.0.0.1:%u", (unsigned)kr_testserver_port(s2.ts));
+    ck_assert_msg(sample_with(ps, "rest_client_requests_total", "host", hub_host) >= 1, "%s",
+                  x.body);
+    ck_assert_msg(sample_with(ps, "rest_client_requests_total", "host", dc1_host) >= 1, "%s",
+                  x.body);
     free(ps);
     free(x.body);
     ck_assert_int_eq(manager_finish(&r), 0);
     server_stop(&s);
+    server_stop(&s2);
 }
 END_TEST
 

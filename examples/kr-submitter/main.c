@@ -205,7 +205,7 @@ static void serve_api(const kr_http_request_t *hreq, kr_http_response_t *hresp, 
 }
 
 /* The reconcile's own client of cluster i: the cluster's kubeconfig again,
- * the manager's rate limit, no retries. */
+ * the manager's rate limit, no retries, its requests in /metrics. */
 static int fast_client(app *a, const kr_manager_config *cfg, size_t i, kr_error_t *err)
 {
     const kr_manager_cluster_arg *arg = &cfg->clusters[i];
@@ -223,7 +223,8 @@ static int fast_client(app *a, const kr_manager_config *cfg, size_t i, kr_error_
     kr_rest_config *rc_cfg = a->fast_config[i];
     rc_cfg->qps = cfg->kube_api_qps != 0 ? cfg->kube_api_qps : DEFAULT_QPS;
     rc_cfg->burst = cfg->kube_api_burst > 0 ? (int)cfg->kube_api_burst : DEFAULT_BURST;
-    kr_client_opts co = {.max_retries = -1};
+    kr_client_opts co = {
+        .version = KR_CLIENT_OPTS_VERSION, .max_retries = -1, .metrics = kr_manager_metrics(a->m)};
     return kr_client_new(kr_manager_runtime(a->m), rc_cfg, &co, &a->fast[i], err);
 }
 

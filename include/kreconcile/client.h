@@ -22,6 +22,7 @@
 
 #include "common.h"
 #include "config.h"
+#include "metrics.h"
 #include "patch.h"
 #include "runtime.h"
 
@@ -83,8 +84,25 @@ typedef struct kr_client_opts {
      * in a loop does not fetch it on every call (a new CRD shows up within
      * this time); 0 = 1000, < 0 = on every miss. */
     int discovery_miss_interval_ms;
+    /* Version 2 (never read when version is 0 or 1): where the client
+     * reports its requests, as client-go's rest client does (borrowed; it
+     * must outlive the client; NULL = no metrics and no cost), labelled
+     * host = the server's host:port, so that a program talking to several
+     * clusters shows each one:
+     *   rest_client_requests_total{code,method,host}: every HTTP answer,
+     *     each attempt of a retried request apart; code is the status
+     *     ("200", "404", "503") or "<error>" when none came (connection
+     *     refused, timeout); a watch counts when its response headers come;
+     *   rest_client_request_duration_seconds{verb,host}: a request from the
+     *     call to its result, rate limiting and retries included (watches,
+     *     which last minutes, are not observed);
+     *   rest_client_rate_limiter_duration_seconds{verb,host}: each wait in
+     *     the client-side rate limiter (none when qps < 0).
+     * method and verb are the HTTP method ("GET", "POST", ...); the
+     * histograms have client-go's buckets (5 ms to 60 s). */
+    kr_metrics_registry_t *metrics;
 } kr_client_opts;
-#define KR_CLIENT_OPTS_VERSION 1
+#define KR_CLIENT_OPTS_VERSION 2
 /* clang-format off */
 #define KR_CLIENT_OPTS_INIT {.version = KR_CLIENT_OPTS_VERSION}
 /* clang-format on */
@@ -93,8 +111,10 @@ typedef struct kr_client_opts {
  * must outlive the client (its credential provider is used in place);
  * `opts` is borrowed and may be NULL. *out is new: kr_client_free().
  * The rate limit comes from config->qps/burst (defaults 5/10, as
- * client-go; qps < 0 disables it). [any thread]
- * Errors: KR_EINVAL (bad server URL), KR_ENOMEM, KR_ESHUTDOWN. */
+ * client-go; qps < 0 disables it). opts->metrics (version 2), when set,
+ * is borrowed and must outlive the client. [any thread]
+ * Errors: KR_EINVAL (bad server URL), KR_ENOMEM, KR_ESHUTDOWN, KR_EEXIST
+ * (the registry has a rest_client_* family of another type or labels). */
 KR_API int kr_client_new(kr_runtime_t *rt, const kr_rest_config *config, const kr_client_opts *opts,
                          kr_client_t **out, kr_error_t *err);
 
