@@ -31,9 +31,10 @@ struct kr_inventory {
     kr_inv_states *states; /* guarded by lock */
 };
 
-/* What the states remembered (kr_inv_states) may hold: about 16,000 objects
- * of 1 KiB of JSON. Their trees are mostly shared with the informers'
- * caches that delivered them. */
+/* What the states remembered (kr_inv_states) may hold: about 15,000 objects
+ * of 1 KiB of JSON. Their trees are shared with whoever else keeps the
+ * objects (a store of trees); alone, a tree takes about three times its
+ * text, so up to about 50 MiB. */
 #define STATES_MAX_BYTES ((size_t)16 << 20)
 
 /* ---- small helpers ----------------------------------------------------- */
