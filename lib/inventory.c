@@ -28,7 +28,14 @@ struct kr_inventory {
     const kr_inv_backend_ops *ops;
     void *be;
     kr_logger logger;
+    kr_inv_states *states; /* guarded by lock */
 };
+
+/* What the states remembered (kr_inv_states) may hold: about 15,000 objects
+ * of 1 KiB of JSON. Their trees are shared with whoever else keeps the
+ * objects (a store of trees); alone, a tree takes about three times its
+ * text, so up to about 50 MiB. */
+#define STATES_MAX_BYTES ((size_t)16 << 20)
 
 /* ---- small helpers ----------------------------------------------------- */
 
@@ -324,6 +331,11 @@ int kr_inventory_new(const kr_inventory_opts *opts, kr_inventory_t **out, kr_err
     if (!inv)
         return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
     inv->logger = opts->logger;
+    inv->states = kr_inv_states_new(STATES_MAX_BYTES);
+    if (!inv->states) {
+        kr_free(inv);
+        return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    }
     pthread_mutex_init(&inv->lock, NULL);
     pthread_mutex_init(&inv->commit_lock, NULL);
     pthread_condattr_t attr;
@@ -364,6 +376,7 @@ void kr_inventory_free(kr_inventory_t *inv)
     pthread_mutex_destroy(&inv->lock);
     pthread_cond_destroy(&inv->committed);
     pthread_mutex_destroy(&inv->commit_lock);
+    kr_inv_states_free(inv->states);
     kr_free(inv);
 }
 
@@ -422,8 +435,8 @@ static const char sql_insert_txn[] =
 static const char sql_upsert_object[] =
     OBJECT_INSERT_COLUMNS "(?,?,?,?,?,?,?,?,?,?,?,?,?)" SQL_UPSERT_OBJECT_TAIL;
 static const char sql_current_row[] = "SELECT cluster, kind, namespace, name, uid, deleted_ms, "
-                                      "object FROM kr_objects WHERE cluster = ? AND kind = ? AND "
-                                      "namespace = ? AND name = ?";
+                                      "object, seq FROM kr_objects WHERE cluster = ? AND kind = ? "
+                                      "AND namespace = ? AND name = ?";
 static const char sql_held_row[] = "SELECT dedup_key FROM kr_transactions WHERE dedup_key = ?";
 static const char sql_upsert_checkpoint[] =
     "INSERT INTO kr_checkpoints (cluster, resource, resource_version, updated_ms)"
@@ -519,6 +532,7 @@ typedef struct chunk_key {
     char *uid; /* new */
     json_t *object; /* current state (new reference); NULL until needed */
     char *object_text; /* as read, parsed lazily */
+    int64_t row_seq; /* the row's transaction sequence, as read */
     size_t last_txn; /* the chunk's transaction that set the state */
     const event_fields *f; /* the event that set it */
 } chunk_key;
@@ -535,6 +549,8 @@ typedef struct chunk_txn {
 
 typedef struct chunk {
     kr_inventory_t *inv;
+    bool retain; /* the events' objects never change: their states are remembered */
+    kr_buf state_key; /* kr_inv_states_key */
     chunk_key keys[CHUNK];
     size_t n_keys;
     chunk_txn txns[CHUNK];
@@ -634,11 +650,12 @@ static int key_arrays(chunk *c)
 }
 
 /* Row r of a current-row result (cluster, kind, namespace, name, uid,
- * deleted_ms, object) is key's: its cells are taken over. */
+ * deleted_ms, object, seq) is key's: its cells are taken over. */
 static void take_current(chunk_key *key, kr_inv_rows *rows, size_t r)
 {
     key->exists = true;
     key->deleted = kr_inv_cell(rows, r, 5) != NULL;
+    key->row_seq = strtoll(kr_inv_cell(rows, r, 7), NULL, 10);
     key->uid = rows->cells[r * rows->n_cols + 4];
     key->object_text = rows->cells[r * rows->n_cols + 6];
     rows->cells[r * rows->n_cols + 4] = NULL;
@@ -672,11 +689,12 @@ static int read_current(chunk *c, kr_error_t *err)
      * unnested key, planned at each execution (a generic plan chosen while
      * the table was small could keep scanning it whole). */
     int rc = key_arrays(c);
-    rc |= kr_buf_append_str(&c->sql, "SELECT o.cluster, o.kind, o.namespace, o.name, o.uid, "
-                                     "o.deleted_ms, o.object FROM unnest(?::text[], ?::text[], "
-                                     "?::text[], ?::text[]) AS k(c, kd, ns, nm) JOIN kr_objects o "
-                                     "ON o.cluster = k.c AND o.kind = k.kd AND o.namespace = k.ns "
-                                     "AND o.name = k.nm");
+    rc |= kr_buf_append_str(&c->sql,
+                            "SELECT o.cluster, o.kind, o.namespace, o.name, o.uid, "
+                            "o.deleted_ms, o.object, o.seq FROM unnest(?::text[], ?::text[], "
+                            "?::text[], ?::text[]) AS k(c, kd, ns, nm) JOIN kr_objects o "
+                            "ON o.cluster = k.c AND o.kind = k.kd AND o.namespace = k.ns "
+                            "AND o.name = k.nm");
     if (rc != 0)
         return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
     kr_inv_rows rows = {0};
@@ -765,7 +783,12 @@ static int decide(chunk *c, chunk_key *key, const kr_inventory_event *ev, const 
         (!same_uid || key->deleted))
         return 0;
     if (same_uid && !key->object) {
-        key->object = json_loads(key->object_text, 0, NULL);
+        /* The state this handle wrote in that row, or the row's text. */
+        if (kr_inv_states_key(&c->state_key, key->cluster, key->kind, key->ns, key->name) != 0)
+            return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+        const json_t *known = kr_inv_states_get(c->inv->states, c->state_key.data, c->state_key.len,
+                                                key->row_seq, strlen(key->object_text));
+        key->object = known ? json_incref((json_t *)known) : json_loads(key->object_text, 0, NULL);
         if (!key->object)
             return kr_error_set(err, KR_EIO, "inventory: stored object %s/%s is not JSON", f->ns,
                                 f->name);
@@ -887,11 +910,34 @@ static int insert_txns(chunk *c, int64_t now, kr_error_t *err)
     return ret;
 }
 
+/* After the upserts: remember each written state (or forget the key's,
+ * when the events' objects are only borrowed). text_len[r] is the length of
+ * the r-th written row's object text. */
+static int note_states(chunk *c, const size_t *text_len, kr_error_t *err)
+{
+    size_t r = 0;
+    for (size_t k = 0; k < c->n_keys; k++) {
+        const chunk_key *key = &c->keys[k];
+        if (!key->dirty)
+            continue;
+        if (kr_inv_states_key(&c->state_key, key->cluster, key->kind, key->ns, key->name) != 0)
+            return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+        if (c->retain)
+            kr_inv_states_put(c->inv->states, c->state_key.data, c->state_key.len,
+                              c->txns[key->last_txn].seq, key->object, text_len[r]);
+        else
+            kr_inv_states_remove(c->inv->states, c->state_key.data, c->state_key.len);
+        r++;
+    }
+    return 0;
+}
+
 static int upsert_objects(chunk *c, int64_t now, kr_error_t *err)
 {
     kr_buf_reset(&c->sql);
     size_t n = 0, rows_n = 0;
     char *texts[CHUNK * 2] = {0};
+    size_t text_len[CHUNK];
     int ret = 0;
     for (size_t k = 0; k < c->n_keys && ret == 0; k++) {
         chunk_key *key = &c->keys[k];
@@ -914,6 +960,7 @@ static int upsert_objects(chunk *c, int64_t now, kr_error_t *err)
             ret = kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
             break;
         }
+        text_len[rows_n - 1] = strlen(object_text);
         c->params[n++] = KR_INV_TEXT(key->cluster);
         c->params[n++] = KR_INV_TEXT(key->kind);
         c->params[n++] = KR_INV_TEXT(key->ns);
@@ -944,6 +991,8 @@ static int upsert_objects(chunk *c, int64_t now, kr_error_t *err)
     }
     for (size_t i = 0; i < 2 * rows_n; i++)
         dump_free(texts[i]);
+    if (ret == 0)
+        ret = note_states(c, text_len, err);
     return ret;
 }
 
@@ -1017,6 +1066,12 @@ static int apply_chunk(chunk *c, const kr_inventory_event *events, const event_f
 int kr_inventory_apply(kr_inventory_t *inv, const kr_inventory_event *events, size_t n,
                        kr_inventory_apply_result *result, kr_error_t *err)
 {
+    return kr_inv_apply(inv, events, n, false, result, err);
+}
+
+int kr_inv_apply(kr_inventory_t *inv, const kr_inventory_event *events, size_t n, bool retain,
+                 kr_inventory_apply_result *result, kr_error_t *err)
+{
     if (result)
         memset(result, 0, sizeof(*result));
     if (!inv || (n && !events))
@@ -1042,10 +1097,12 @@ int kr_inventory_apply(kr_inventory_t *inv, const kr_inventory_event *events, si
         ret = kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
     for (size_t i = 0; i < n && ret == 0 && c; i += CHUNK) {
         c->inv = inv;
+        c->retain = retain;
         ret = apply_chunk(c, events + i, fields + i, n - i < CHUNK ? n - i : CHUNK, now, &res, err);
     }
     if (c) {
         kr_buf_free(&c->sql);
+        kr_buf_free(&c->state_key);
         for (size_t i = 0; i < KR_ARRAY_LEN(c->arrays); i++)
             kr_buf_free(&c->arrays[i]);
     }
@@ -1068,8 +1125,11 @@ int kr_inventory_apply(kr_inventory_t *inv, const kr_inventory_event *events, si
     }
     if (ret == 0)
         ret = inv->ops->commit(inv->be, err);
-    if (ret != 0)
+    if (ret != 0) {
         inv->ops->rollback(inv->be);
+        /* The sequences of what is undone may be given out again. */
+        kr_inv_states_clear(inv->states);
+    }
     pthread_mutex_unlock(&inv->lock);
     kr_free(fields);
     if (ret == 0)

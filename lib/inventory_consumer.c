@@ -188,7 +188,9 @@ static int drain_once(kr_inventory_consumer_t *c, size_t *drained, kr_error_t *e
     for (size_t i = 0; i < n; i++)
         batch[i] = c->ring[(head + i) % c->opts.capacity].ev;
     kr_inventory_apply_result res;
-    int ret = kr_inventory_apply(c->inv, batch, n, &res, err);
+    /* Enqueued objects never change (kr_inventory_consumer_enqueue): the
+     * states written from them may be remembered. */
+    int ret = kr_inv_apply(c->inv, batch, n, true, &res, err);
     kr_free(batch);
     pthread_mutex_lock(&c->lock);
     if (ret == 0) {

@@ -12,7 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "internal.h"
 #include "kreconcile/common.h"
+#include "kreconcile/inventory.h"
 
 /* A statement parameter: SQL NULL, text, or a 64-bit integer. */
 typedef enum kr_inv_ptype { KR_INV_P_NULL, KR_INV_P_TEXT, KR_INV_P_INT } kr_inv_ptype;
@@ -144,5 +146,42 @@ enum {
     KR_INV_STMT_CHUNK_BASE,
     KR_INV_N_STMTS = KR_INV_STMT_CHUNK_BASE + 2 * KR_INV_CHUNK
 };
+
+/* kr_inventory_apply(), and when `retain` the events' objects are known
+ * never to change (the consumer's: kr_inventory_consumer_enqueue), so the
+ * states written from them are remembered (kr_inv_states) for the next
+ * change of each object. [any thread but the consumer's writer] */
+int kr_inv_apply(kr_inventory_t *inv, const kr_inventory_event *events, size_t n, bool retain,
+                 kr_inventory_apply_result *result, kr_error_t *err);
+
+/* ---- the states the inventory wrote (lib/inventory_state.c) ---------------
+ * For each object (its key: kr_inv_states_key), the stored object of the
+ * current row last written through this handle and the row's transaction
+ * sequence and text length. A row read back with the same sequence holds
+ * that state: sequences are never reused by a committed transaction (the
+ * whole memory is cleared when a batch rolls back). Bounded by max_bytes
+ * (the objects' text lengths and the entries), least recently used entries
+ * dropped first. Guarded by the inventory's mutex. */
+typedef struct kr_inv_states kr_inv_states;
+
+/* New, or NULL (out of memory). Free with kr_inv_states_free (NULL: no-op). */
+kr_inv_states *kr_inv_states_new(size_t max_bytes);
+void kr_inv_states_free(kr_inv_states *s);
+/* Forget every state. */
+void kr_inv_states_clear(kr_inv_states *s);
+/* An object's key into b (replacing its content): 0 or KR_ENOMEM. */
+int kr_inv_states_key(kr_buf *b, const char *cluster, const char *kind, const char *ns,
+                      const char *name);
+/* The state remembered under key if its row sequence and text length are
+ * seq and text_len (borrowed: valid until the next call), else NULL. */
+const json_t *kr_inv_states_get(kr_inv_states *s, const char *key, size_t len, int64_t seq,
+                                size_t text_len);
+/* Remember `object` (a reference is taken; it must never change) as the
+ * state of key's row of sequence seq, text_len bytes of text. Nothing is
+ * remembered when memory is short or the entry alone passes the bound. */
+void kr_inv_states_put(kr_inv_states *s, const char *key, size_t len, int64_t seq,
+                       const json_t *object, size_t text_len);
+/* Forget key's state. */
+void kr_inv_states_remove(kr_inv_states *s, const char *key, size_t len);
 
 #endif /* KR_LIB_INVENTORY_INTERNAL_H */

@@ -936,6 +936,85 @@ static void job_event(kr_inventory_event *e, json_t **obj, const char *cluster, 
     *e = ev(cluster, KR_INVENTORY_ADDED, *obj);
 }
 
+/* One event through a consumer of inv (applied before it returns). */
+static void consume(kr_inventory_t *inv, const kr_inventory_event *e)
+{
+    kr_inventory_consumer_t *c = NULL;
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_inventory_consumer_new(inv, NULL, &c, NULL), 0);
+    ck_assert_msg(kr_inventory_consumer_enqueue(c, e, &err) == 0, "%s", err.message);
+    ck_assert_msg(kr_inventory_consumer_flush(c, 60000, &err) == 0, "%s", err.message);
+    kr_inventory_consumer_free(c);
+}
+
+/* The consumer's handle remembers the states it wrote and diffs the next
+ * change against them; the database says whether they still hold: a change
+ * written by another handle (or by the same one through kr_inventory_apply)
+ * in between is the state the next patch starts from. Every transaction
+ * and the final row are exactly those of the same events applied one by
+ * one by a single handle. */
+START_TEST(inventory_consumer_changes_diff_against_the_stored_state)
+{
+    char url[512], ref_url[512];
+    kr_inventory_t *inv = fresh(url, sizeof(url));
+    kr_inventory_t *other = open_url(url);
+    kr_inventory_t *ref = fresh(ref_url, sizeof(ref_url));
+    static const char *const step[][3] = {{"10", "ml", "pending"}, {"11", "ml2", "running"},
+                                          {"12", "ml2", "done"},   {"13", "ml3", "done"},
+                                          {"14", "ml3", "failed"}, {"15", "ml4", "running"}};
+    enum { STEPS = sizeof(step) / sizeof(step[0]) };
+    json_t *v[STEPS];
+    for (size_t i = 0; i < STEPS; i++) {
+        v[i] = job("ns", "train", "u-1", step[i][0], step[i][1], step[i][2]);
+        kr_inventory_event e = ev("c1", i ? KR_INVENTORY_MODIFIED : KR_INVENTORY_ADDED, v[i]);
+        apply(ref, &e, 1, 1, 0);
+        if (i == 1) /* another writer */
+            apply(other, &e, 1, 1, 0);
+        else if (i == 4) /* the same handle, objects only borrowed */
+            apply(inv, &e, 1, 1, 0);
+        else
+            consume(inv, &e);
+    }
+    json_t *h = NULL, *want = NULL;
+    ck_assert_int_eq(kr_inventory_history(inv, "Job", "ns", "train", 0, 0, &h, NULL), 0);
+    ck_assert_int_eq(kr_inventory_history(ref, "Job", "ns", "train", 0, 0, &want, NULL), 0);
+    ck_assert_uint_eq(json_array_size(h), STEPS);
+    ck_assert_uint_eq(json_array_size(want), STEPS);
+    for (size_t i = 0; i < STEPS; i++) {
+        const json_t *t = json_array_get(h, i), *w = json_array_get(want, i);
+        ck_assert_str_eq(row_str(t, "event"), row_str(w, "event"));
+        char *got_patch = json_dumps(json_object_get(t, "patch"), JSON_COMPACT);
+        char *want_patch = json_dumps(json_object_get(w, "patch"), JSON_COMPACT);
+        ck_assert_str_eq(got_patch, want_patch);
+        free(got_patch);
+        free(want_patch);
+    }
+    /* The step after the other writer's: its patch starts from that state
+     * (the label it changed is not in it). */
+    json_t *labels = json_object_get(
+        json_object_get(json_object_get(json_array_get(h, 2), "patch"), "metadata"), "labels");
+    ck_assert_ptr_null(labels);
+    json_decref(h);
+    json_decref(want);
+    json_t *row = NULL, *want_row = NULL;
+    ck_assert_int_eq(kr_inventory_get(inv, "c1", "Job", "ns", "train", &row, NULL), 0);
+    ck_assert_int_eq(kr_inventory_get(ref, "c1", "Job", "ns", "train", &want_row, NULL), 0);
+    char *got_object = json_dumps(json_object_get(row, "object"), JSON_COMPACT);
+    char *want_object = json_dumps(json_object_get(want_row, "object"), JSON_COMPACT);
+    ck_assert_str_eq(got_object, want_object);
+    ck_assert_str_eq(row_str(row, "phase"), "Running");
+    free(got_object);
+    free(want_object);
+    json_decref(row);
+    json_decref(want_row);
+    for (size_t i = 0; i < STEPS; i++)
+        json_decref(v[i]);
+    kr_inventory_free(ref);
+    kr_inventory_free(other);
+    kr_inventory_free(inv);
+}
+END_TEST
+
 START_TEST(inventory_consumer_full_buffer_refuses_then_drains_everything)
 {
     char url[512];
@@ -1141,6 +1220,7 @@ static void add_common(TCase *tc)
     tcase_add_test(tc, inventory_query_pages_a_filtered_list_completely_under_inserts);
     tcase_add_test(tc, inventory_schema_v1_database_is_migrated);
     tcase_add_test(tc, inventory_secret_values_are_not_stored);
+    tcase_add_test(tc, inventory_consumer_changes_diff_against_the_stored_state);
     tcase_add_test(tc, inventory_consumer_full_buffer_refuses_then_drains_everything);
     tcase_add_test(tc, inventory_consumer_writer_thread_group_commits);
 }
