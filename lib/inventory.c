@@ -318,6 +318,34 @@ static int run_schema(kr_inventory_t *inv, kr_error_t *err)
     return ret;
 }
 
+/* PostgreSQL opened, tried again while unreachable (KR_ECONNECT) for up to
+ * wait_ms: pauses from 200 ms doubling to 5 s, each failure logged. */
+static int pg_open_waiting(const kr_inv_open_opts *o, kr_inventory_t *inv, uint64_t wait_ms,
+                           kr_error_t *err)
+{
+    int64_t deadline =
+        kr_clock_monotonic_ns() + (int64_t)(wait_ms > 86400000 ? 86400000 : wait_ms) * 1000000;
+    uint64_t pause_ms = 200;
+    for (;;) {
+        kr_error_t e = {0};
+        int rc = kr_inv_pg_open(o, &inv->ops, &inv->be, &e);
+        int64_t now = kr_clock_monotonic_ns();
+        if (rc != KR_ECONNECT || now >= deadline) {
+            if (rc != 0 && err)
+                *err = e;
+            return rc;
+        }
+        uint64_t left_ms = (uint64_t)(deadline - now) / 1000000 + 1;
+        uint64_t ms = pause_ms < left_ms ? pause_ms : left_ms;
+        kr_log(&inv->logger, KR_LOG_WARN, "inventory", "%s; trying again in %llu ms", e.message,
+               (unsigned long long)ms);
+        struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) != 0)
+            ;
+        pause_ms = pause_ms * 2 > 5000 ? 5000 : pause_ms * 2;
+    }
+}
+
 int kr_inventory_new(const kr_inventory_opts *opts, kr_inventory_t **out, kr_error_t *err)
 {
     if (!opts || !out)
@@ -349,7 +377,7 @@ int kr_inventory_new(const kr_inventory_opts *opts, kr_inventory_t **out, kr_err
         ret = kr_inv_sqlite_open(&o, &inv->ops, &inv->be, err);
     } else if (strncmp(opts->url, "postgresql://", 13) == 0 ||
                strncmp(opts->url, "postgres://", 11) == 0) {
-        ret = kr_inv_pg_open(&o, &inv->ops, &inv->be, err);
+        ret = pg_open_waiting(&o, inv, opts->version >= 2 ? opts->connect_wait_ms : 0, err);
     } else {
         char shown[512];
         ret = kr_error_set(err, KR_EINVAL,

@@ -8,7 +8,9 @@
  * KR_TEST_THREADED: the consumer's writer thread also runs under TSan. */
 #include <check.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1104,6 +1106,78 @@ START_TEST(inventory_consumer_writer_thread_group_commits)
 }
 END_TEST
 
+/* Opening while PostgreSQL is down: with connect_wait_ms the open waits,
+ * logging each failed attempt, and succeeds once the server is back; with
+ * no wait, or with options of version 1 (whose struct has no such field),
+ * one attempt fails at once. */
+typedef struct open_waiter {
+    const char *url;
+    int rc;
+    kr_inventory_t *inv;
+    kr_error_t err;
+    atomic_int warnings;
+} open_waiter;
+
+static void count_warning(kr_log_level level, const char *module, const char *message, void *user)
+{
+    (void)module;
+    (void)message;
+    if (level == KR_LOG_WARN)
+        atomic_fetch_add(&((open_waiter *)user)->warnings, 1);
+}
+
+static void *open_waiting(void *arg)
+{
+    open_waiter *w = arg;
+    kr_inventory_opts o = KR_INVENTORY_OPTS_INIT;
+    o.url = w->url;
+    o.connect_wait_ms = 120000;
+    o.logger = (kr_logger){.cb = count_warning, .max_level = KR_LOG_WARN, .user = w};
+    w->rc = kr_inventory_new(&o, &w->inv, &w->err);
+    return NULL;
+}
+
+START_TEST(inventory_open_waits_for_a_restarting_database)
+{
+    char why[512];
+    kr_pgserver *own = NULL;
+    if (kr_pgserver_start(&own, why, sizeof(why)) != 0)
+        ck_abort_msg("cannot start PostgreSQL: %s", why);
+    char url[512];
+    ck_assert_int_eq(kr_pgserver_create_db(own, url, sizeof(url)), 0);
+    ck_assert_int_eq(kr_pgserver_stop(own), 0);
+    /* no wait: one attempt */
+    kr_inventory_opts o = KR_INVENTORY_OPTS_INIT;
+    o.url = url;
+    kr_inventory_t *inv = NULL;
+    ck_assert_int_eq(kr_inventory_new(&o, &inv, NULL), KR_ECONNECT);
+    /* version 1 never reads the field (set here to show it is ignored) */
+    o.version = 1;
+    o.connect_wait_ms = 120000;
+    ck_assert_int_eq(kr_inventory_new(&o, &inv, NULL), KR_ECONNECT);
+    ck_assert_ptr_null(inv);
+    /* waiting: the open goes on until the server is back */
+    open_waiter w = {.url = url};
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, open_waiting, &w), 0);
+    time_t deadline = time(NULL) + 60;
+    while (atomic_load(&w.warnings) < 2 && time(NULL) < deadline) {
+        struct timespec pace = {0, 20000000};
+        nanosleep(&pace, NULL);
+    }
+    ck_assert_int_ge(atomic_load(&w.warnings), 2); /* two attempts failed, each logged */
+    ck_assert_int_eq(kr_pgserver_restart(own), 0);
+    pthread_join(t, NULL);
+    ck_assert_msg(w.rc == 0, "open after the restart: %s", w.err.message);
+    ck_assert_ptr_nonnull(w.inv);
+    int64_t seq = -1;
+    ck_assert_int_eq(kr_inventory_last_seq(w.inv, &seq, NULL), 0);
+    ck_assert_int_eq(seq, 0);
+    kr_inventory_free(w.inv);
+    kr_pgserver_free(own);
+}
+END_TEST
+
 /* PostgreSQL stopped while a writer thread runs: batches fail and are
  * retried with backoff, the buffer fills and refuses, the server comes
  * back, and every event is there exactly once. */
@@ -1250,6 +1324,7 @@ static Suite *inventory_suite(void)
         tcase_add_unchecked_fixture(pgc, pg_case_setup, NULL);
         add_common(pgc);
         tcase_add_test(pgc, inventory_database_restart_loses_nothing);
+        tcase_add_test(pgc, inventory_open_waits_for_a_restarting_database);
     } else if (kr_pgserver_required()) {
         fprintf(stderr, "test_inventory: PostgreSQL cannot start (%s); CI=true: failing\n", why);
         tcase_add_test(pgc, inventory_postgresql_server_must_start_in_ci);

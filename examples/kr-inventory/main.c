@@ -341,16 +341,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "kr-inventory: %s\n", err.message);
         goto out;
     }
-    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
-    io.url = url;
-    if (kr_inventory_new(&io, &a.inv, &err) != 0) {
-        fprintf(stderr, "kr-inventory: %s\n", err.message);
-        goto out;
-    }
     kr_manager_opts mo = KR_MANAGER_OPTS_INIT;
     mo.program = &program;
     mo.config = &cfg;
     if (kr_manager_new(&mo, &a.m, &err) != 0) {
+        fprintf(stderr, "kr-inventory: %s\n", err.message);
+        goto out;
+    }
+    /* a database that restarts as we start is waited for, not fatal */
+    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
+    io.url = url;
+    io.logger = *kr_manager_logger(a.m);
+    io.connect_wait_ms = KR_PLATFORM_INVENTORY_WAIT_MS;
+    if (kr_inventory_new(&io, &a.inv, &err) != 0) {
         fprintf(stderr, "kr-inventory: %s\n", err.message);
         goto out;
     }

@@ -291,6 +291,7 @@ static int setup(app *a, const kr_manager_config *cfg, auth_table *auth, kr_erro
         kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
         io.url = inventory_url;
         io.logger = *kr_manager_logger(m);
+        io.connect_wait_ms = KR_PLATFORM_INVENTORY_WAIT_MS;
         rc = kr_inventory_new(&io, &a->inventory, err);
         a->api.inventory = a->inventory;
         a->s.record = submitter_record_to_inventory;

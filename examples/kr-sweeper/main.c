@@ -260,6 +260,7 @@ static int open_inventory(sweeper *s, kr_error_t *err)
     kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
     io.url = flags.inventory;
     io.logger = *kr_manager_logger(s->m);
+    io.connect_wait_ms = KR_PLATFORM_INVENTORY_WAIT_MS;
     return kr_inventory_new(&io, &s->inventory, err);
 }
 

@@ -27,6 +27,7 @@ static int open_inventory(const char *url, kr_manager_t *m, kr_inventory_t **out
     kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
     io.url = url;
     io.logger = *kr_manager_logger(m);
+    io.connect_wait_ms = KR_PLATFORM_INVENTORY_WAIT_MS;
     return kr_inventory_new(&io, out, err);
 }
 

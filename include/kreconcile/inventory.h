@@ -35,7 +35,7 @@ typedef struct kr_inventory kr_inventory_t;
 
 /* ---- Opening ---------------------------------------------------------- */
 
-#define KR_INVENTORY_OPTS_VERSION 1
+#define KR_INVENTORY_OPTS_VERSION 2
 #define KR_INVENTORY_OPTS_INIT                                                                     \
     {                                                                                              \
         .version = KR_INVENTORY_OPTS_VERSION                                                       \
@@ -54,13 +54,20 @@ typedef struct kr_inventory_opts {
     uint64_t connect_timeout_ms;
     /* Where messages go (reconnections, retries). Zero: discarded. */
     kr_logger logger;
+    /* Version 2 (never read when version is 0 or 1): while a PostgreSQL
+     * server cannot be reached (it restarts, or starts after us), keep
+     * trying to open it for up to this long, with pauses from 200 ms
+     * doubling to 5 s, each failure logged as a warning; 0: one attempt.
+     * A SQLite file is opened once. */
+    uint64_t connect_wait_ms;
 } kr_inventory_opts;
 
 /* Open the inventory at opts->url, create its tables when absent and
  * migrate them to KR_INVENTORY_SCHEMA_VERSION. *out is new: close with
  * kr_inventory_free(). Errors (err->message names the URL without its
  * password): KR_EINVAL (no URL, unknown scheme, empty path), KR_ECONNECT
- * (PostgreSQL unreachable, or the SQLite file cannot be opened),
+ * (PostgreSQL unreachable, still after opts->connect_wait_ms, or the
+ * SQLite file cannot be opened),
  * KR_EIO (a SQLite file that is not a database or is corrupted: refused,
  * the file is left untouched), KR_EUNSUPPORTED (a schema newer than this
  * library), KR_ENOMEM. [any thread] */

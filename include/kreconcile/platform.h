@@ -36,4 +36,9 @@
 #define KR_RUNNABLE_KIND "Runnable"
 #define KR_RUNNABLE_GVR KR_GVR(KR_PLATFORM_GROUP, KR_PLATFORM_VERSION, "runnables")
 
+/* How long the platform's programs wait at start for an unreachable
+ * PostgreSQL inventory (kr_inventory_opts.connect_wait_ms) before they
+ * give up: a database restarting as they start is not a reason to exit. */
+#define KR_PLATFORM_INVENTORY_WAIT_MS 60000
+
 #endif /* KRECONCILE_PLATFORM_H */
