@@ -122,7 +122,7 @@ static void wait_address(program *p, char *addr, size_t size)
 static void expect_exit_2(const char *url, const char *says)
 {
     program p = {0};
-    const char *args[] = {"--inventory", url, "--listen", "0", NULL};
+    const char *args[] = {"--inventory", url, "--listen", "0", "--inventory-wait", "0", NULL};
     start(&p, args);
     int code = finish(&p);
     char *text = kr_test_proc_log_text(&p);
@@ -137,6 +137,23 @@ START_TEST(bad_databases_exit_2_at_start_up)
     expect_exit_2("mysql://db/inventory", "unsupported URL");
     expect_exit_2("sqlite:///nonexistent-dir/x/inv.db", "cannot open");
     expect_exit_2("postgresql://user:s3cret@127.0.0.1:1/inventory", "cannot connect");
+    /* an unreachable server is tried again for --inventory-wait, then the
+     * same exit (the default waits 60 s for a restarting database) */
+    program w = {0};
+    const char *wait_args[] = {"--inventory",
+                               "postgresql://user:s3cret@127.0.0.1:1/inventory",
+                               "--listen",
+                               "0",
+                               "--inventory-wait=1s",
+                               NULL};
+    start(&w, wait_args);
+    int code = finish(&w);
+    char *text = kr_test_proc_log_text(&w);
+    kr_test_proc_free(&w);
+    ck_assert_msg(code == 2, "exit %d: %s", code, text);
+    ck_assert_msg(strstr(text, "trying again in") && strstr(text, "cannot connect"), "%s", text);
+    ck_assert_msg(!strstr(text, "s3cret"), "the password is logged: %s", text);
+    free(text);
     char path[512], url[600];
     snprintf(path, sizeof(path), "%s/corrupt.db", tmpdir);
     FILE *f = fopen(path, "w");

@@ -23,6 +23,7 @@
 typedef struct app {
     kr_manager_t *m;
     kr_inventory_t *inv;
+    kr_log_sink_t *db_log; /* the inventory's messages (it opens before the manager) */
     kr_inventory_consumer_t *consumer;
     inv_resources resources;
     kr_inventory_api_opts api;
@@ -294,6 +295,7 @@ int main(int argc, char **argv)
     const char *url = "sqlite://inventory.db";
     kr_flag_strings resource_args = {0};
     long buffer = 10000;
+    uint64_t wait_ms = KR_PLATFORM_INVENTORY_WAIT_MS;
     const kr_flag flags[] = {
         {.name = "inventory",
          .type = KR_FLAG_STRING,
@@ -311,6 +313,12 @@ int main(int argc, char **argv)
          .value = &buffer,
          .metavar = "N",
          .help = "events held while the database is slow or down; then the watches pause"},
+        {.name = "inventory-wait",
+         .type = KR_FLAG_DURATION,
+         .value = &wait_ms,
+         .metavar = "DURATION",
+         .help = "how long to wait at start for a PostgreSQL server that is not up yet "
+                 "(0: exit at once)"},
     };
     const kr_manager_program program = {
         .name = "kr-inventory",
@@ -341,19 +349,27 @@ int main(int argc, char **argv)
         fprintf(stderr, "kr-inventory: %s\n", err.message);
         goto out;
     }
+    /* The database first (a wrong URL is said before anything else); one
+     * that is not up yet is waited for (--inventory-wait), saying so in
+     * the log's format: it may be restarting as we start. */
+    kr_logger db_logger;
+    if (kr_log_sink_new(stderr, cfg.log_format, cfg.verbosity > 0 ? KR_LOG_DEBUG : KR_LOG_INFO,
+                        &a.db_log, &db_logger, &err) != 0) {
+        fprintf(stderr, "kr-inventory: %s\n", err.message);
+        goto out;
+    }
+    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
+    io.url = url;
+    io.logger = db_logger;
+    io.connect_wait_ms = wait_ms;
+    if (kr_inventory_new(&io, &a.inv, &err) != 0) {
+        fprintf(stderr, "kr-inventory: %s\n", err.message);
+        goto out;
+    }
     kr_manager_opts mo = KR_MANAGER_OPTS_INIT;
     mo.program = &program;
     mo.config = &cfg;
     if (kr_manager_new(&mo, &a.m, &err) != 0) {
-        fprintf(stderr, "kr-inventory: %s\n", err.message);
-        goto out;
-    }
-    /* a database that restarts as we start is waited for, not fatal */
-    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
-    io.url = url;
-    io.logger = *kr_manager_logger(a.m);
-    io.connect_wait_ms = KR_PLATFORM_INVENTORY_WAIT_MS;
-    if (kr_inventory_new(&io, &a.inv, &err) != 0) {
         fprintf(stderr, "kr-inventory: %s\n", err.message);
         goto out;
     }
@@ -410,6 +426,7 @@ out:
     kr_manager_free(a.m);
     kr_inventory_consumer_free(a.consumer);
     kr_inventory_free(a.inv);
+    kr_log_sink_free(a.db_log);
     inv_resources_free(&a.resources);
     free(a.client_of);
     free(a.cluster_of);
