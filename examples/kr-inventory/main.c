@@ -317,7 +317,7 @@ int main(int argc, char **argv)
          .type = KR_FLAG_DURATION,
          .value = &wait_ms,
          .metavar = "DURATION",
-         .help = "how long to wait at start for a PostgreSQL server that is not up yet "
+         .help = "how long to wait at start for a PostgreSQL inventory that is not up yet "
                  "(0: exit at once)"},
     };
     const kr_manager_program program = {

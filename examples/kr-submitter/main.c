@@ -13,6 +13,7 @@
 
 static const char *token_auth_file;
 static const char *inventory_url;
+static uint64_t inventory_wait_ms = KR_PLATFORM_INVENTORY_WAIT_MS;
 static uint64_t failover_after_ms = 60000;
 /* A Runnable takes three hub writes and two to its cluster: client-go's
  * 5 qps would be the bottleneck. --kube-api-qps and --kube-api-burst (shared flags) override. */
@@ -35,6 +36,12 @@ static const kr_flag flags[] = {
      .value = &inventory_url,
      .metavar = "URL",
      .help = "the inventory database (history and transactions)"},
+    {.name = "inventory-wait",
+     .type = KR_FLAG_DURATION,
+     .value = &inventory_wait_ms,
+     .metavar = "DURATION",
+     .help = "how long to wait at start for a PostgreSQL inventory that is not up yet "
+             "(0: exit at once)"},
 };
 
 static const kr_manager_program program = {
@@ -291,7 +298,7 @@ static int setup(app *a, const kr_manager_config *cfg, auth_table *auth, kr_erro
         kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
         io.url = inventory_url;
         io.logger = *kr_manager_logger(m);
-        io.connect_wait_ms = KR_PLATFORM_INVENTORY_WAIT_MS;
+        io.connect_wait_ms = inventory_wait_ms;
         rc = kr_inventory_new(&io, &a->inventory, err);
         a->api.inventory = a->inventory;
         a->s.record = submitter_record_to_inventory;

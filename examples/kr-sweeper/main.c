@@ -25,8 +25,10 @@ static struct {
     const char *output;
     const char *namespace_;
     const char *inventory;
+    uint64_t inventory_wait_ms;
     kr_flag_strings resources;
 } flags = {.interval_ms = 10 * 60 * 1000,
+           .inventory_wait_ms = KR_PLATFORM_INVENTORY_WAIT_MS,
            .grace_ms = 10 * 60 * 1000,
            .max_deletes = 100,
            .rate = "5",
@@ -78,6 +80,12 @@ static const kr_flag program_flags[] = {
      .value = &flags.inventory,
      .metavar = "URL",
      .help = "record every delete and skip in this inventory (sqlite:///path, postgresql://...)"},
+    {.name = "inventory-wait",
+     .type = KR_FLAG_DURATION,
+     .value = &flags.inventory_wait_ms,
+     .metavar = "DURATION",
+     .help = "how long to wait at start for a PostgreSQL inventory that is not up yet "
+             "(0: exit at once)"},
     {.name = "resource",
      .type = KR_FLAG_STRINGS,
      .value = &flags.resources,
@@ -260,7 +268,7 @@ static int open_inventory(sweeper *s, kr_error_t *err)
     kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
     io.url = flags.inventory;
     io.logger = *kr_manager_logger(s->m);
-    io.connect_wait_ms = KR_PLATFORM_INVENTORY_WAIT_MS;
+    io.connect_wait_ms = flags.inventory_wait_ms;
     return kr_inventory_new(&io, &s->inventory, err);
 }
 

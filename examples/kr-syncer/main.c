@@ -20,14 +20,15 @@ static int informer(kr_client_t *client, kr_gvr gvr, const char *ns, const char 
 }
 
 /* The inventory of --inventory, or none. */
-static int open_inventory(const char *url, kr_manager_t *m, kr_inventory_t **out, kr_error_t *err)
+static int open_inventory(const char *url, uint64_t wait_ms, kr_manager_t *m, kr_inventory_t **out,
+                          kr_error_t *err)
 {
     if (!url)
         return 0;
     kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
     io.url = url;
     io.logger = *kr_manager_logger(m);
-    io.connect_wait_ms = KR_PLATFORM_INVENTORY_WAIT_MS;
+    io.connect_wait_ms = wait_ms;
     return kr_inventory_new(&io, out, err);
 }
 
@@ -55,6 +56,7 @@ int main(int argc, char **argv)
     uint64_t resync_ms = 10 * 60 * 1000;
     long workers = 0;
     const char *inventory_url = NULL;
+    uint64_t inventory_wait_ms = KR_PLATFORM_INVENTORY_WAIT_MS;
     const kr_flag flags[] = {
         {.name = "namespace",
          .shorthand = 'n',
@@ -84,6 +86,12 @@ int main(int argc, char **argv)
          .metavar = "URL",
          .help = "record every create, patch, verification and delete in this inventory "
                  "(sqlite:///path.db, postgresql://...)"},
+        {.name = "inventory-wait",
+         .type = KR_FLAG_DURATION,
+         .value = &inventory_wait_ms,
+         .metavar = "DURATION",
+         .help = "how long to wait at start for a PostgreSQL inventory that is not up yet "
+                 "(0: exit at once)"},
     };
     const kr_manager_program program = {
         .name = "kr-syncer",
@@ -131,7 +139,7 @@ int main(int argc, char **argv)
     kr_client_t **clients = NULL;
     int code = 2;
     if (kr_manager_new(&mo, &m, &err) == 0 &&
-        open_inventory(inventory_url, m, &inventory, &err) == 0) {
+        open_inventory(inventory_url, inventory_wait_ms, m, &inventory, &err) == 0) {
         size_t n = kr_manager_cluster_count(m);
         names = calloc(n, sizeof(const char *));
         clients = calloc(n, sizeof(kr_client_t *));
