@@ -410,14 +410,22 @@ static int make_http(kr_manager_t *m, const kr_manager_opts *opts, kr_error_t *e
     return rc;
 }
 
+int kr_manager_config_log_sink(const kr_manager_config *cfg, FILE *out, kr_log_sink_t **sink,
+                               kr_logger *out_logger, kr_error_t *err)
+{
+    if (!cfg)
+        return kr_error_set(err, KR_EINVAL, "kr_manager_config_log_sink: NULL config");
+    return kr_log_sink_new(out, cfg->log_format, level_of_verbosity(cfg->verbosity), sink,
+                           out_logger, err);
+}
+
 static int make_logger(kr_manager_t *m, const kr_manager_opts *opts, kr_error_t *err)
 {
     if (opts->logger.cb || opts->logger.fields_cb) {
         m->logger = opts->logger;
         return 0;
     }
-    return kr_log_sink_new(stderr, m->config->log_format, level_of_verbosity(m->config->verbosity),
-                           &m->sink, &m->logger, err);
+    return kr_manager_config_log_sink(m->config, stderr, &m->sink, &m->logger, err);
 }
 
 static int build(kr_manager_t *m, const kr_manager_opts *opts, kr_error_t *err)

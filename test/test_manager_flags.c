@@ -557,6 +557,46 @@ START_TEST(text_lines_keep_one_message_per_line)
 }
 END_TEST
 
+/* The sink of the shared flags: their format and verbosity, as the
+ * manager's own. */
+START_TEST(the_flags_sink_follows_log_format_and_verbosity)
+{
+    const char *cases[][2] = {{"-v=0", "INFO "}, {"-v=2", "DEBUG"}, {"-v=4", "TRACE"}};
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        kr_manager_config cfg;
+        kr_error_t err = {0};
+        ck_assert_int_eq(parse(&cfg, &err, "--log-format=text", cases[c][0], NULL), 0);
+        FILE *f = tmpfile();
+        ck_assert_ptr_nonnull(f);
+        kr_log_sink_t *sink = NULL;
+        kr_logger logger;
+        ck_assert_int_eq(kr_manager_config_log_sink(&cfg, f, &sink, &logger, &err), 0);
+        kr_log(&logger, KR_LOG_INFO, "m", "info");
+        kr_log(&logger, KR_LOG_DEBUG, "m", "debug");
+        kr_log(&logger, KR_LOG_TRACE, "m", "trace");
+        kr_log_sink_free(sink);
+        char text[1024] = "";
+        rewind(f);
+        size_t n = fread(text, 1, sizeof(text) - 1, f);
+        text[n] = '\0';
+        fclose(f);
+        ck_assert_msg(!strstr(text, "{\"ts\""), "%s", text); /* text, not JSON */
+        /* the most verbose line written is the level the flag allows */
+        const char *last = strrchr(text, '\n');
+        ck_assert_ptr_nonnull(last);
+        const char *prev = last;
+        while (prev > text && prev[-1] != '\n')
+            prev--;
+        ck_assert_msg(strncmp(prev + 25, cases[c][1], 5) == 0, "%s: %s", cases[c][0], text);
+        kr_manager_config_free(&cfg);
+    }
+    kr_error_t err = {0};
+    kr_log_sink_t *sink = NULL;
+    kr_logger logger;
+    ck_assert_int_eq(kr_manager_config_log_sink(NULL, stderr, &sink, &logger, &err), KR_EINVAL);
+}
+END_TEST
+
 #define LOG_THREADS 4
 #define LOG_LINES 500
 
@@ -618,6 +658,7 @@ int main(void)
     tcase_add_test(tc, help_and_version);
     tcase_add_test(tc, bad_flags_exit_2_with_a_hint_on_stderr);
     tcase_add_test(tc, allocation_failures_are_reported_without_leaks);
+    tcase_add_test(tc, the_flags_sink_follows_log_format_and_verbosity);
     suite_add_tcase(s, tc);
     tc = tcase_create("log");
     tcase_add_test(tc, json_lines_carry_the_fields_as_members);

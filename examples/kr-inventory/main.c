@@ -23,7 +23,7 @@
 typedef struct app {
     kr_manager_t *m;
     kr_inventory_t *inv;
-    kr_log_sink_t *db_log; /* the inventory's messages (it opens before the manager) */
+    kr_log_sink_t *log; /* the manager's and the inventory's (it opens first) */
     kr_inventory_consumer_t *consumer;
     inv_resources resources;
     kr_inventory_api_opts api;
@@ -352,23 +352,21 @@ int main(int argc, char **argv)
     /* The database first (a wrong URL is said before anything else); one
      * that is not up yet is waited for (--inventory-wait), saying so in
      * the log's format: it may be restarting as we start. */
-    kr_logger db_logger;
-    if (kr_log_sink_new(stderr, cfg.log_format, cfg.verbosity > 0 ? KR_LOG_DEBUG : KR_LOG_INFO,
-                        &a.db_log, &db_logger, &err) != 0) {
+    kr_manager_opts mo = KR_MANAGER_OPTS_INIT;
+    mo.program = &program;
+    mo.config = &cfg;
+    if (kr_manager_config_log_sink(&cfg, stderr, &a.log, &mo.logger, &err) != 0) {
         fprintf(stderr, "kr-inventory: %s\n", err.message);
         goto out;
     }
     kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
     io.url = url;
-    io.logger = db_logger;
+    io.logger = mo.logger;
     io.connect_wait_ms = wait_ms;
     if (kr_inventory_new(&io, &a.inv, &err) != 0) {
         fprintf(stderr, "kr-inventory: %s\n", err.message);
         goto out;
     }
-    kr_manager_opts mo = KR_MANAGER_OPTS_INIT;
-    mo.program = &program;
-    mo.config = &cfg;
     if (kr_manager_new(&mo, &a.m, &err) != 0) {
         fprintf(stderr, "kr-inventory: %s\n", err.message);
         goto out;
@@ -426,7 +424,7 @@ out:
     kr_manager_free(a.m);
     kr_inventory_consumer_free(a.consumer);
     kr_inventory_free(a.inv);
-    kr_log_sink_free(a.db_log);
+    kr_log_sink_free(a.log);
     inv_resources_free(&a.resources);
     free(a.client_of);
     free(a.cluster_of);

@@ -53,6 +53,7 @@ static const kr_manager_program program = {
 };
 
 typedef struct app {
+    kr_log_sink_t *log; /* the manager's and the inventory's */
     kr_manager_t *m;
     kr_controller_t *ctl;
     submitter s;
@@ -294,17 +295,25 @@ static int setup(app *a, const kr_manager_config *cfg, auth_table *auth, kr_erro
         rc = kr_manager_add_route(m, NULL, "/api/v1/runnables", serve_api, a, err);
     if (rc == 0)
         rc = kr_manager_add_route(m, NULL, "/api/v1/runnables/*", serve_api, a, err);
-    if (rc == 0 && inventory_url) {
-        kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
-        io.url = inventory_url;
-        io.logger = *kr_manager_logger(m);
-        io.connect_wait_ms = inventory_wait_ms;
-        rc = kr_inventory_new(&io, &a->inventory, err);
+    if (a->inventory) {
         a->api.inventory = a->inventory;
         a->s.record = submitter_record_to_inventory;
         a->s.record_user = a->inventory;
     }
     return rc;
+}
+
+/* The inventory of --inventory, or none. It opens before the manager, so
+ * a SIGTERM while a restarting database is waited for ends us at once. */
+static int open_inventory(app *a, const kr_logger *logger, kr_error_t *err)
+{
+    if (!inventory_url)
+        return 0;
+    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
+    io.url = inventory_url;
+    io.logger = *logger;
+    io.connect_wait_ms = inventory_wait_ms;
+    return kr_inventory_new(&io, &a->inventory, err);
 }
 
 static int serve(int argc, char **argv)
@@ -350,12 +359,13 @@ static int serve(int argc, char **argv)
     }
     pthread_condattr_destroy(&ca);
     int code = 2;
-    if (kr_manager_new(&mo, &a.m, &err) != 0 || setup(&a, &cfg, auth, &err) != 0)
+    if (kr_manager_config_log_sink(&cfg, stderr, &a.log, &mo.logger, &err) != 0 ||
+        open_inventory(&a, &mo.logger, &err) != 0 || kr_manager_new(&mo, &a.m, &err) != 0 ||
+        setup(&a, &cfg, auth, &err) != 0)
         fprintf(stderr, "kr-submitter: %s\n", err.message);
     else
         code = kr_manager_run(a.m);
-    /* Controllers and handlers have stopped; the inventory logs through
-     * the manager's sink, so it goes first. */
+    /* Controllers and handlers have stopped. */
     kr_inventory_free(a.inventory);
     for (size_t i = 0; a.fast && i < a.s.n_clusters; i++)
         kr_client_free(a.fast[i]);
@@ -368,6 +378,7 @@ static int serve(int argc, char **argv)
     pthread_cond_destroy(&a.probe_cv);
     if (a.submitter_ready)
         submitter_destroy(&a.s);
+    kr_log_sink_free(a.log); /* after all that logs through it */
     free(a.s.clusters);
     auth_table_free(auth);
     kr_manager_config_free(&cfg);

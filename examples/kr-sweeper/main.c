@@ -109,6 +109,7 @@ static const kr_manager_program program = {
 };
 
 typedef struct sweeper {
+    kr_log_sink_t *log; /* the manager's and the inventory's */
     kr_manager_t *m;
     kr_inventory_t *inventory; /* NULL without --inventory */
     sweep_opts opts;
@@ -261,13 +262,15 @@ static int wire_clusters(sweeper *s, kr_error_t *err)
     return 0;
 }
 
-static int open_inventory(sweeper *s, kr_error_t *err)
+/* Before the manager: a SIGTERM while a restarting database is waited
+ * for ends us at once. */
+static int open_inventory(sweeper *s, const kr_logger *logger, kr_error_t *err)
 {
     if (!flags.inventory)
         return 0;
     kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
     io.url = flags.inventory;
-    io.logger = *kr_manager_logger(s->m);
+    io.logger = *logger;
     io.connect_wait_ms = flags.inventory_wait_ms;
     return kr_inventory_new(&io, &s->inventory, err);
 }
@@ -308,8 +311,9 @@ int main(int argc, char **argv)
     mo.program = &program;
     mo.config = &cfg;
     int code = 2;
-    if (kr_manager_new(&mo, &s.m, &err) != 0 || wire_clusters(&s, &err) != 0 ||
-        open_inventory(&s, &err) != 0) {
+    if (kr_manager_config_log_sink(&cfg, stderr, &s.log, &mo.logger, &err) != 0 ||
+        open_inventory(&s, &mo.logger, &err) != 0 || kr_manager_new(&mo, &s.m, &err) != 0 ||
+        wire_clusters(&s, &err) != 0) {
         fprintf(stderr, "kr-sweeper: %s\n", err.message);
         goto out;
     }
@@ -325,8 +329,9 @@ int main(int argc, char **argv)
     }
     code = kr_manager_run(s.m);
 out:
-    sweeper_free(&s); /* the inventory logs through the manager's sink */
+    sweeper_free(&s);
     kr_manager_free(s.m);
+    kr_log_sink_free(s.log); /* after all that logs through it */
     kr_flag_strings_free(&flags.resources);
     kr_manager_config_free(&cfg);
     return code;

@@ -194,6 +194,15 @@ KR_API int kr_log_sink_new(FILE *out, kr_log_format format, kr_log_level max_lev
                            kr_log_sink_t **sink, kr_logger *out_logger, kr_error_t *err);
 KR_API void kr_log_sink_free(kr_log_sink_t *sink);
 
+/* The sink kr_manager_new makes when kr_manager_opts.logger is zero: on
+ * `out`, in cfg->log_format, at cfg->verbosity. For what a program opens
+ * before its manager (a database it may wait for, while SIGTERM still
+ * ends the process): log through *out_logger there, pass it as
+ * kr_manager_opts.logger, and free the sink after both. Errors:
+ * KR_EINVAL, KR_ENOMEM. */
+KR_API int kr_manager_config_log_sink(const kr_manager_config *cfg, FILE *out, kr_log_sink_t **sink,
+                                      kr_logger *out_logger, kr_error_t *err);
+
 /* ---- HTTP routes -------------------------------------------------------------- */
 
 typedef struct kr_http_request kr_http_request_t;
