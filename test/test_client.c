@@ -958,15 +958,32 @@ START_TEST(credential_provider_is_renewed_once_on_401)
     test_provider p = {.base = {.get = provider_get}};
     f.cfg.ca_data = f.ca;
     f.cfg.credentials = &p.base;
-    start_client(&f, NULL);
     kr_error_t err = {0};
+    kr_metrics_registry_t *reg = NULL;
+    ck_assert_int_eq(kr_metrics_registry_new(&reg, &err), 0);
+    kr_client_opts co = KR_CLIENT_OPTS_INIT;
+    co.metrics = reg;
+    start_client(&f, &co);
     ck_assert_msg(kr_client_get(f.c, CM, "default", "x", NULL, &err) == KR_ENOTFOUND, "%s",
                   err.message);
     ck_assert_int_eq(atomic_load(&p.forced), 1);
     ck_assert_int_eq(atomic_load(&p.calls), 2);
+    /* The refused attempt and the retry count as two requests, as
+     * client-go's transport counts them. */
+    char *text = NULL;
+    ck_assert_int_eq(kr_metrics_render(reg, &text, NULL, &err), 0);
+    char want[256];
+    for (int code = 401; code <= 404; code += 3) {
+        snprintf(want, sizeof(want),
+                 "rest_client_requests_total{code=\"%d\",method=\"GET\",host=\"127.0.0.1:%u\"} 1\n",
+                 code, (unsigned)kr_testserver_port(f.ts));
+        ck_assert_msg(strstr(text, want), "no %s in\n%s", want, text);
+    }
+    kr_free(text);
     ck_assert_int_eq(kr_client_get(f.c, CM, "default", "x", NULL, &err), KR_ENOTFOUND);
     ck_assert_int_eq(atomic_load(&p.forced), 1);
     kr_client_free(f.c);
+    kr_metrics_registry_free(reg);
     /* A failing provider fails the request with its message. */
     p.fail = true;
     ck_assert_int_eq(kr_client_new(f.rt, &f.cfg, NULL, &f.c, &err), 0);
