@@ -875,6 +875,32 @@ START_TEST(dry_run_stores_nothing)
     assert_status(&r, 422, "Invalid", NULL);
     ck_assert_str_eq(jstr(json_object_get(r.json, "details"), "kind"), "CreateOptions");
     tc_free(&r);
+    /* An update or patch answers the object as it would be, at the
+     * resourceVersion it has now (kube-apiserver's dry-run storage fills
+     * an unconditional update's with the live one). */
+    create_cm("default", "live", NULL);
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps/live", NULL, &r);
+    char live_rv[32];
+    snprintf(live_rv, sizeof(live_rv), "%s", meta(r.json, "resourceVersion"));
+    tc_free(&r);
+    rv = kr_testserver_resource_version(ts);
+    tc_request(U, "PATCH", "/api/v1/namespaces/default/configmaps/live?dryRun=All",
+               "application/merge-patch+json", "{\"data\":{\"k\":\"patched\"}}", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(meta(r.json, "resourceVersion"), live_rv);
+    ck_assert_str_eq(jstr(json_object_get(r.json, "data"), "k"), "patched");
+    tc_free(&r);
+    tc_json(U, "PUT", "/api/v1/namespaces/default/configmaps/live?dryRun=All",
+            "{\"metadata\":{\"name\":\"live\"},\"data\":{\"k\":\"put\"}}", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(meta(r.json, "resourceVersion"), live_rv);
+    ck_assert_str_eq(jstr(json_object_get(r.json, "data"), "k"), "put");
+    tc_free(&r);
+    ck_assert_uint_eq(kr_testserver_resource_version(ts), rv);
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps/live", NULL, &r);
+    ck_assert_str_eq(meta(r.json, "resourceVersion"), live_rv);
+    ck_assert_str_eq(jstr(json_object_get(r.json, "data"), "k"), "v");
+    tc_free(&r);
 }
 END_TEST
 

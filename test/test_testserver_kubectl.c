@@ -175,7 +175,14 @@ START_TEST(kubectl_apply_twice_with_a_change)
     kr_test_write_file(dir, "cm.yaml",
                        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n"
                        "  namespace: demo\ndata:\n  a: \"2\"\n  b: \"3\"\n");
+    /* diff: a dry-run patch answers at the live resourceVersion, so only
+     * the data differs */
+    int st;
+    const char *diff = kubectl("diff -f cm.yaml", &st);
+    ck_assert_msg(st == 1 && strstr(diff, "+  b: \"3\"") && !strstr(diff, "resourceVersion"),
+                  "kubectl diff exited %d:\n%s", st, diff);
     expect("apply -f cm.yaml", "configmap/app configured\n");
+    expect("diff -f cm.yaml", "");
     expect("apply -f cm.yaml", "configmap/app unchanged\n");
     expect("-n demo get cm app -o jsonpath={.data}", "{\"a\":\"2\",\"b\":\"3\"}");
     kr_test_write_file(dir, "deploy.yaml", deploy_yaml);

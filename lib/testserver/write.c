@@ -466,11 +466,19 @@ int ts_commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *exist
     char *av = ts_api_version(w->rt->res);
     set_managed(w, md, av ? av : "");
     kr_free(av);
-    stamp_rv(ts, md, w->dry_run);
     if (w->dry_run) {
+        /* As the apiserver's dry-run storage answers: the object as it
+         * would be written, at the resourceVersion it has now (kubectl
+         * diff then shows no resourceVersion change). */
+        json_t *live = json_object_get(json_object_get(existing, "metadata"), "resourceVersion");
+        if (json_is_string(live))
+            json_object_set_new(md, "resourceVersion", json_string(json_string_value(live)));
+        else
+            json_object_del(md, "resourceVersion");
         ts_respond_json(resp, 200, obj);
         return 0;
     }
+    stamp_rv(ts, md, false);
     rc = crd_hook(ts, w, &obj);
     if (rc != 0) {
         json_decref(obj);
