@@ -458,6 +458,68 @@ START_TEST(kubectl_apply_validates_quota_and_priorityclass)
 }
 END_TEST
 
+/* The text up to the first digit of the age at the end of each line:
+ * ages change while the test runs, the rest does not. */
+static void expect_table(const char *args, const char *want)
+{
+    int st;
+    const char *got = kubectl(args, &st);
+    char trimmed[4096] = "";
+    for (const char *line = got; *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        size_t keep = len;
+        while (keep > 0 && line[keep - 1] != ' ') /* the age is the last word */
+            keep--;
+        if (strncmp(line, "NAME", 4) == 0)
+            keep = len;
+        size_t at = strlen(trimmed);
+        snprintf(trimmed + at, sizeof(trimmed) - at, "%.*s\n", (int)keep, line);
+        line = nl ? nl + 1 : line + len;
+    }
+    ck_assert_msg(st == 0 && strcmp(trimmed, want) == 0, "kubectl %s:\n got: [%s]\nwant: [%s]",
+                  args, got, want);
+}
+
+START_TEST(kubectl_get_prints_the_servers_columns)
+{
+    SKIP_WITHOUT_KUBECTL();
+    kr_test_write_file(dir, "cm.yaml", cm_yaml);
+    expect("create -f cm.yaml", "configmap/app created\n");
+    expect_table("-n demo get cm", "NAME   DATA   AGE\napp    1      \n");
+    kr_test_write_file(dir, "deploy.yaml", deploy_yaml);
+    expect("create -f deploy.yaml", "deployment.apps/web created\n");
+    int st;
+    const char *out = kubectl("-n demo get deploy -o wide", &st);
+    static const char header[] = "NAME   READY   UP-TO-DATE   AVAILABLE   AGE   CONTAINERS   "
+                                 "IMAGES       SELECTOR\n";
+    ck_assert_msg(st == 0 && strncmp(out, header, strlen(header)) == 0 &&
+                      strstr(out, "   web          nginx:1.27   app=web\n"),
+                  "%s", out);
+    /* a CRD's printer columns: the Runnable of deploy/ */
+    char crds[1024];
+    kr_test_src_path(crds, sizeof(crds), "deploy/crds");
+    char cmd[1200];
+    snprintf(cmd, sizeof(cmd), "apply -f %s/runnables.kreconcile.io.yaml", crds);
+    expect(cmd, "customresourcedefinition.apiextensions.k8s.io/runnables.kreconcile.io created\n");
+    kr_test_write_file(dir, "rn.yaml",
+                       "apiVersion: kreconcile.io/v1alpha1\nkind: Runnable\nmetadata:\n"
+                       "  name: r1\n  namespace: demo\nspec:\n  manifest:\n"
+                       "    apiVersion: batch/v1\n    kind: Job\n    metadata: {name: j}\n");
+    for (int i = 0; i < 100; i++) { /* the CRD is served once discovery shows it */
+        if (strstr(kubectl("create -f rn.yaml 2>&1", &st), "runnable.kreconcile.io/r1 created"))
+            break;
+        usleep(100 * 1000);
+    }
+    expect("-n demo patch rn r1 --subresource=status --type=merge "
+           "-p '{\"status\":{\"phase\":\"Running\",\"cluster\":\"dc1\",\"attempt\":2,"
+           "\"submittedBy\":\"alice\"}}'",
+           "runnable.kreconcile.io/r1 patched\n");
+    expect_table("-n demo get rn", "NAME   PHASE     CLUSTER   ATTEMPT   SUBMITTED-BY   AGE\n"
+                                   "r1     Running   dc1       2         alice          \n");
+}
+END_TEST
+
 int main(void)
 {
     if (!kr_test_have_program("kubectl"))
@@ -472,6 +534,7 @@ int main(void)
                             kubectl_pages_with_chunk_size,
                             kubectl_typed_commands_store_what_dry_run_prints,
                             kubectl_apply_validates_quota_and_priorityclass,
+                            kubectl_get_prints_the_servers_columns,
                             NULL};
     return kr_test_run_tests("testserver_kubectl", "kubectl", setup, teardown, 120, tests);
 }

@@ -218,12 +218,18 @@ static void handle_locked(kr_testserver_t *ts, const ts_request *req, ts_respons
     }
     ts_stats_count(ts, ts_verb_of(req, &rt), &rt);
     bool partial = ts_partial_negotiate(req, &rt);
-    if (!partial && !accepts_json(req->accept))
+    ts_table *table = NULL;
+    if (!partial && ts_table_negotiate(ts, req, &rt, &table, resp) != 0)
+        ; /* answered: a bad includeObject */
+    else if (!partial && !table && !accepts_json(req->accept))
         respond_not_acceptable(resp);
     else if (ts_authorize(&who, ts_verb_of(req, &rt), &rt, resp) == 0)
         dispatch(ts, req, &rt, resp);
     if (partial)
         ts_partial_convert(req, &rt, resp);
+    if (table)
+        ts_table_convert(table, &rt, resp); /* a watch negotiates its own */
+    ts_table_free(table);
     kr_free(rt.buf);
 }
 

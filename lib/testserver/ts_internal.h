@@ -80,6 +80,7 @@ typedef struct ts_watch {
     char *kind, *api_version; /* for bookmarks */
     bool bookmarks;
     bool partial; /* objects as PartialObjectMetadata (partial.c) */
+    struct ts_table *table; /* objects as Table rows (table.c), or NULL */
     kr_buf buf; /* pending bytes from `off` */
     size_t off;
     bool closing; /* end the stream once `buf` is drained */
@@ -318,6 +319,23 @@ bool ts_partial_negotiate(const ts_request *req, const ts_route *rt);
 json_t *ts_partial_of(const json_t *obj);
 /* Rewrite a successful answer (not a watch, not a Status) in that form. */
 void ts_partial_convert(const ts_request *req, const ts_route *rt, ts_response *resp);
+
+/* ---- server-side printing (table.c) ------------------------------------------- */
+
+/* A GET's Table request: the columns of the resource, the include mode
+ * and, for a watch, whether the columns went out already. */
+typedef struct ts_table ts_table;
+/* *out: a new ts_table when the first Accept entry the server can serve
+ * asks for a meta.k8s.io Table and the resource has columns, else NULL.
+ * -1 after answering 400 (an includeObject value that is not one). */
+int ts_table_negotiate(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
+                       ts_table **out, ts_response *resp);
+void ts_table_free(ts_table *t);
+/* Rewrite a successful GET or LIST answer (not a Status) as a Table. */
+void ts_table_convert(ts_table *t, const ts_route *rt, ts_response *resp);
+/* A watch line {type, object: Table of obj}; the columns only in the
+ * first. New (kr_free), *len its length; NULL when out of memory. */
+char *ts_table_event_line(ts_table *t, const char *type, const json_t *obj, size_t *len);
 void ts_handle_create(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                       ts_response *resp);
 void ts_handle_update(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,

@@ -95,6 +95,8 @@ static bool watch_matches(const ts_watch *w, const json_t *obj)
     return obj && in_scope(w, obj) && ts_object_matches(w->labels, &w->fields, obj);
 }
 
+static const char *const TYPE_NAMES[] = {"ADDED", "MODIFIED", "DELETED"};
+
 static void deliver(ts_watch *w, ts_event *ev)
 {
     if (w->closing || ev->store_id != w->store_id || ev->rv <= w->min_rv)
@@ -107,15 +109,19 @@ static void deliver(ts_watch *w, ts_event *ev)
     else if (!now && !(ev->type == TS_MODIFIED && before))
         return;
     /* Lines are made once per event and shared by every watcher that
-     * gets the same type in the same form. */
+     * gets the same type in the same form; a Table is the watcher's own
+     * (its first carries the columns, ages change). */
     size_t len;
-    const char *line =
-        w->partial ? ts_event_partial_line(ev, type, &len) : ts_event_line(ev, type, &len);
+    char *own = w->table ? ts_table_event_line(w->table, TYPE_NAMES[type], ev->obj, &len) : NULL;
+    const char *line = w->table     ? own
+                       : w->partial ? ts_event_partial_line(ev, type, &len)
+                                    : ts_event_line(ev, type, &len);
     if (!line) {
         w->closing = true;
         return;
     }
     append_event(w, line, len);
+    kr_free(own);
     w->last_send_ms = ts_now_ms();
 }
 
@@ -153,6 +159,7 @@ static void watch_destroy(ts_watch *w)
     kr_free(w->ns);
     kr_free(w->kind);
     kr_free(w->api_version);
+    ts_table_free(w->table);
     ts_labels_free(w->labels);
     ts_fieldsel_free(&w->fields);
     kr_buf_free(&w->buf);
@@ -305,11 +312,17 @@ static void send_initial_events(ts_watch *w, const ts_resource *res)
         const json_t *obj = st->items[i].obj;
         if (!watch_matches(w, obj))
             continue;
-        json_t *partial = w->partial ? ts_partial_of(obj) : NULL;
-        char *text = json_dumps(w->partial ? partial : obj, JSON_COMPACT);
-        json_decref(partial);
-        char *line = text ? kr_asprintf("{\"type\":\"ADDED\",\"object\":%s}\n", text) : NULL;
-        free(text);
+        char *line;
+        size_t len;
+        if (w->table) {
+            line = ts_table_event_line(w->table, "ADDED", obj, &len);
+        } else {
+            json_t *partial = w->partial ? ts_partial_of(obj) : NULL;
+            char *text = json_dumps(w->partial ? partial : obj, JSON_COMPACT);
+            json_decref(partial);
+            line = text ? kr_asprintf("{\"type\":\"ADDED\",\"object\":%s}\n", text) : NULL;
+            free(text);
+        }
         if (!line) {
             w->closing = true;
             break;
@@ -384,7 +397,12 @@ void ts_handle_watch(kr_testserver_t *ts, const ts_request *req, const ts_route 
         watch_destroy(w);
         return;
     }
-    if ((w->partial = ts_partial_negotiate(req, rt))) {
+    if (!(w->partial = ts_partial_negotiate(req, rt)) &&
+        ts_table_negotiate(ts, req, rt, &w->table, resp) != 0) {
+        watch_destroy(w);
+        return;
+    }
+    if (w->partial) {
         /* bookmarks too come as PartialObjectMetadata */
         kr_free(w->kind);
         kr_free(w->api_version);

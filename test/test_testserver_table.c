@@ -1,0 +1,382 @@
+/* Wire tests of the in-memory apiserver's server-side printing: LIST, GET
+ * and WATCH with the Accept header kubectl get sends
+ * (application/json;as=Table;v=v1;g=meta.k8s.io, then v1beta1, then plain
+ * JSON), checked over HTTP with libcurl: the columns of the built-in
+ * printers and of a CRD's additionalPrinterColumns, typed cells, ages as
+ * Go's HumanDuration prints them, includeObject, the column definitions
+ * only in a watch's first event, and plain JSON for kinds without a
+ * printer. KR_TEST_THREADED */
+#include <check.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "kr_suite.h"
+#include "kr_test.h"
+#include "kr_test_server.h"
+#include "kreconcile.h"
+#include "kreconcile/testserver.h"
+#include "ts_client.h"
+
+static kr_testserver_t *ts;
+static const char *U;
+
+#define TABLE_V1 "application/json;as=Table;v=v1;g=meta.k8s.io"
+#define TABLE_V1BETA1 "application/json;as=Table;v=v1beta1;g=meta.k8s.io"
+static const char *const KUBECTL_GET[] = {"Accept: " TABLE_V1 "," TABLE_V1BETA1 ",application/json",
+                                          NULL};
+
+static void setup(void)
+{
+    kr_testserver_opts o = {.seed = 11};
+    ts = kr_test_server_start(&o, &U);
+}
+
+static const char *jstr(const json_t *obj, const char *field)
+{
+    return json_string_value(json_object_get(obj, field));
+}
+
+static void post(const char *path, const char *body)
+{
+    tc_response r;
+    tc_json(U, "POST", path, body, &r);
+    ck_assert_msg(r.status == 201, "POST %s: %ld %s", path, r.status, r.body);
+    tc_free(&r);
+}
+
+static void get_table(const char *path, const char *const *accept, tc_response *r)
+{
+    tc_request(U, "GET", path, NULL, NULL, accept ? accept : KUBECTL_GET, r);
+    ck_assert_msg(r->status == 200, "GET %s: %ld %s", path, r->status, r->body);
+    ck_assert_msg(r->json && strcmp(jstr(r->json, "kind"), "Table") == 0, "GET %s: %s", path,
+                  r->body);
+}
+
+/* The column names, joined with '|'. */
+static void column_names(const json_t *table, char *out, size_t size)
+{
+    out[0] = '\0';
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(table, "columnDefinitions"), i, c)
+    {
+        size_t len = strlen(out);
+        snprintf(out + len, size - len, "%s%s", i ? "|" : "", jstr(c, "name"));
+    }
+}
+
+static const json_t *cells(const json_t *table, size_t row)
+{
+    return json_object_get(json_array_get(json_object_get(table, "rows"), row), "cells");
+}
+
+static const char *cell_str(const json_t *table, size_t row, size_t col)
+{
+    return json_string_value(json_array_get(cells(table, row), col));
+}
+
+static json_int_t cell_int(const json_t *table, size_t row, size_t col)
+{
+    const json_t *v = json_array_get(cells(table, row), col);
+    ck_assert_msg(json_is_integer(v), "cell %zu of row %zu is not an integer", col, row);
+    return json_integer_value(v);
+}
+
+/* A fresh object's age: a few seconds at most. */
+static void assert_fresh_age(const char *age)
+{
+    ck_assert_ptr_nonnull(age);
+    int secs = -1;
+    char unit = 0;
+    ck_assert_msg(sscanf(age, "%d%c", &secs, &unit) == 2 && unit == 's' && secs >= 0 && secs < 60,
+                  "age %s", age);
+}
+
+START_TEST(lists_and_gets_answer_tables_with_the_printer_columns)
+{
+    post("/api/v1/namespaces/default/configmaps",
+         "{\"metadata\":{\"name\":\"a\",\"labels\":{\"app\":\"web\"}},"
+         "\"data\":{\"k\":\"v\",\"l\":\"w\"},\"binaryData\":{\"b\":\"AAE=\"}}");
+    post("/api/v1/namespaces/default/configmaps", "{\"metadata\":{\"name\":\"b\"}}");
+    tc_response r;
+    get_table("/api/v1/namespaces/default/configmaps?limit=1", NULL, &r);
+    ck_assert_str_eq(jstr(r.json, "apiVersion"), "meta.k8s.io/v1");
+    char names[256];
+    column_names(r.json, names, sizeof(names));
+    ck_assert_str_eq(names, "Name|Data|Age");
+    const json_t *name_col = json_array_get(json_object_get(r.json, "columnDefinitions"), 0);
+    ck_assert_str_eq(jstr(name_col, "type"), "string");
+    ck_assert_str_eq(jstr(name_col, "format"), "name");
+    ck_assert_int_eq(json_integer_value(json_object_get(name_col, "priority")), 0);
+    ck_assert_ptr_nonnull(jstr(json_object_get(r.json, "metadata"), "resourceVersion"));
+    ck_assert_ptr_nonnull(jstr(json_object_get(r.json, "metadata"), "continue"));
+    ck_assert_uint_eq(json_array_size(json_object_get(r.json, "rows")), 1);
+    ck_assert_str_eq(cell_str(r.json, 0, 0), "a");
+    ck_assert_int_eq(cell_int(r.json, 0, 1), 3); /* data and binaryData */
+    assert_fresh_age(cell_str(r.json, 0, 2));
+    /* the row's object: PartialObjectMetadata by default */
+    const json_t *obj =
+        json_object_get(json_array_get(json_object_get(r.json, "rows"), 0), "object");
+    ck_assert_str_eq(jstr(obj, "kind"), "PartialObjectMetadata");
+    ck_assert_str_eq(jstr(obj, "apiVersion"), "meta.k8s.io/v1");
+    ck_assert_str_eq(jstr(json_object_get(json_object_get(obj, "metadata"), "labels"), "app"),
+                     "web");
+    ck_assert_ptr_null(json_object_get(obj, "data"));
+    tc_free(&r);
+
+    /* one object; v1beta1 when asked first */
+    const char *beta[] = {"Accept: " TABLE_V1BETA1 ",application/json", NULL};
+    get_table("/api/v1/namespaces/default/configmaps/b", beta, &r);
+    ck_assert_str_eq(jstr(r.json, "apiVersion"), "meta.k8s.io/v1beta1");
+    ck_assert_uint_eq(json_array_size(json_object_get(r.json, "rows")), 1);
+    ck_assert_str_eq(cell_str(r.json, 0, 0), "b");
+    ck_assert_int_eq(cell_int(r.json, 0, 1), 0);
+    ck_assert_ptr_nonnull(jstr(json_object_get(r.json, "metadata"), "resourceVersion"));
+    tc_free(&r);
+
+    /* errors stay Status; plain JSON first stays plain */
+    tc_request(U, "GET", "/api/v1/namespaces/default/configmaps/none", NULL, NULL, KUBECTL_GET, &r);
+    ck_assert_int_eq(r.status, 404);
+    ck_assert_str_eq(jstr(r.json, "kind"), "Status");
+    tc_free(&r);
+    const char *plain[] = {"Accept: application/json," TABLE_V1, NULL};
+    tc_request(U, "GET", "/api/v1/namespaces/default/configmaps", NULL, NULL, plain, &r);
+    ck_assert_str_eq(jstr(r.json, "kind"), "ConfigMapList");
+    tc_free(&r);
+}
+END_TEST
+
+START_TEST(include_object_chooses_what_each_row_carries)
+{
+    post("/api/v1/namespaces/default/configmaps",
+         "{\"metadata\":{\"name\":\"a\"},\"data\":{\"k\":\"v\"}}");
+    tc_response r;
+    get_table("/api/v1/namespaces/default/configmaps?includeObject=Object", NULL, &r);
+    const json_t *obj =
+        json_object_get(json_array_get(json_object_get(r.json, "rows"), 0), "object");
+    ck_assert_str_eq(jstr(obj, "kind"), "ConfigMap");
+    ck_assert_str_eq(jstr(json_object_get(obj, "data"), "k"), "v");
+    tc_free(&r);
+    get_table("/api/v1/namespaces/default/configmaps?includeObject=None", NULL, &r);
+    ck_assert(json_is_null(
+        json_object_get(json_array_get(json_object_get(r.json, "rows"), 0), "object")));
+    tc_free(&r);
+    tc_request(U, "GET", "/api/v1/namespaces/default/configmaps?includeObject=All", NULL, NULL,
+               KUBECTL_GET, &r);
+    ck_assert_int_eq(r.status, 400);
+    ck_assert_str_eq(jstr(r.json, "reason"), "BadRequest");
+    ck_assert_msg(strstr(jstr(r.json, "message"), "includeObject: Unsupported value: \"All\""),
+                  "%s", r.body);
+    tc_free(&r);
+}
+END_TEST
+
+START_TEST(built_in_printers_fill_their_columns)
+{
+    post("/api/v1/namespaces/default/secrets",
+         "{\"metadata\":{\"name\":\"s\"},\"type\":\"kubernetes.io/basic-auth\","
+         "\"data\":{\"username\":\"YQ==\",\"password\":\"Yg==\"}}");
+    post("/api/v1/namespaces", "{\"metadata\":{\"name\":\"team\"}}");
+    post("/apis/coordination.k8s.io/v1/namespaces/default/leases",
+         "{\"metadata\":{\"name\":\"l\"},\"spec\":{\"holderIdentity\":\"pod-1\"}}");
+    post("/apis/apps/v1/namespaces/default/deployments",
+         "{\"metadata\":{\"name\":\"web\"},\"spec\":{\"replicas\":3,\"selector\":{"
+         "\"matchLabels\":{\"app\":\"web\"},\"matchExpressions\":[{\"key\":\"tier\","
+         "\"operator\":\"In\",\"values\":[\"front\",\"edge\"]},{\"key\":\"canary\","
+         "\"operator\":\"DoesNotExist\"}]},\"template\":{\"metadata\":{\"labels\":{\"app\":"
+         "\"web\",\"tier\":\"front\"}},\"spec\":{\"containers\":[{\"name\":\"nginx\",\"image\":"
+         "\"nginx:1.27\"},{\"name\":\"sidecar\",\"image\":\"envoy\"}]}}}}");
+    tc_response r;
+    char names[256];
+    get_table("/api/v1/namespaces/default/secrets/s", NULL, &r);
+    column_names(r.json, names, sizeof(names));
+    ck_assert_str_eq(names, "Name|Type|Data|Age");
+    ck_assert_str_eq(cell_str(r.json, 0, 1), "kubernetes.io/basic-auth");
+    ck_assert_int_eq(cell_int(r.json, 0, 2), 2);
+    tc_free(&r);
+    get_table("/api/v1/namespaces/team", NULL, &r);
+    column_names(r.json, names, sizeof(names));
+    ck_assert_str_eq(names, "Name|Status|Age");
+    ck_assert_str_eq(cell_str(r.json, 0, 1), "Active");
+    tc_free(&r);
+    get_table("/apis/coordination.k8s.io/v1/namespaces/default/leases", NULL, &r);
+    column_names(r.json, names, sizeof(names));
+    ck_assert_str_eq(names, "Name|Holder|Age");
+    ck_assert_str_eq(cell_str(r.json, 0, 1), "pod-1");
+    tc_free(&r);
+    tc_request(U, "PATCH", "/apis/apps/v1/namespaces/default/deployments/web/status",
+               "application/merge-patch+json",
+               "{\"status\":{\"readyReplicas\":2,\"updatedReplicas\":3,\"availableReplicas\":1}}",
+               NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    get_table("/apis/apps/v1/namespaces/default/deployments", NULL, &r);
+    column_names(r.json, names, sizeof(names));
+    ck_assert_str_eq(names, "Name|Ready|Up-to-date|Available|Age|Containers|Images|Selector");
+    const json_t *cols = json_object_get(r.json, "columnDefinitions");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(cols, 5), "priority")), 1);
+    ck_assert_str_eq(cell_str(r.json, 0, 1), "2/3");
+    ck_assert_int_eq(cell_int(r.json, 0, 2), 3);
+    ck_assert_int_eq(cell_int(r.json, 0, 3), 1);
+    ck_assert_str_eq(cell_str(r.json, 0, 5), "nginx,sidecar");
+    ck_assert_str_eq(cell_str(r.json, 0, 6), "nginx:1.27,envoy");
+    ck_assert_str_eq(cell_str(r.json, 0, 7), "app=web,!canary,tier in (edge,front)");
+    tc_free(&r);
+
+    /* a kind without a printer answers plain JSON; kubectl prints its own
+     * columns then */
+    post("/api/v1/namespaces/default/serviceaccounts", "{\"metadata\":{\"name\":\"sa\"}}");
+    tc_request(U, "GET", "/api/v1/namespaces/default/serviceaccounts", NULL, NULL, KUBECTL_GET, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(jstr(r.json, "kind"), "ServiceAccountList");
+    tc_free(&r);
+    const char *only_table[] = {"Accept: " TABLE_V1, NULL};
+    tc_request(U, "GET", "/api/v1/namespaces/default/serviceaccounts", NULL, NULL, only_table, &r);
+    ck_assert_int_eq(r.status, 406);
+    tc_free(&r);
+}
+END_TEST
+
+static const char WIDGET_CRD[] =
+    "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
+    "\"metadata\":{\"name\":\"widgets.example.com\"},\"spec\":{\"group\":\"example.com\","
+    "\"scope\":\"Namespaced\",\"names\":{\"plural\":\"widgets\",\"singular\":\"widget\","
+    "\"kind\":\"Widget\",\"listKind\":\"WidgetList\"},\"versions\":["
+    "{\"name\":\"v1\",\"served\":true,\"storage\":true,\"schema\":{\"openAPIV3Schema\":{"
+    "\"type\":\"object\",\"x-kubernetes-preserve-unknown-fields\":true}},"
+    "\"additionalPrinterColumns\":["
+    "{\"name\":\"Size\",\"type\":\"integer\",\"jsonPath\":\".spec.size\"},"
+    "{\"name\":\"Ratio\",\"type\":\"number\",\"jsonPath\":\".spec.ratio\"},"
+    "{\"name\":\"Ready\",\"type\":\"boolean\",\"jsonPath\":\".status.ready\"},"
+    "{\"name\":\"Image\",\"type\":\"string\",\"jsonPath\":\".spec.containers[1].image\"},"
+    "{\"name\":\"Team\",\"type\":\"string\",\"jsonPath\":\".metadata.labels.example\\\\.com/"
+    "team\"},"
+    "{\"name\":\"Ports\",\"type\":\"string\",\"jsonPath\":\".spec.ports\"},"
+    "{\"name\":\"Missing\",\"type\":\"string\",\"jsonPath\":\".status.nothing\"},"
+    "{\"name\":\"Mistyped\",\"type\":\"integer\",\"jsonPath\":\".spec.name\"},"
+    "{\"name\":\"Since\",\"type\":\"date\",\"jsonPath\":\".spec.since\",\"priority\":1,"
+    "\"description\":\"when it began\"}]},"
+    "{\"name\":\"v2\",\"served\":true,\"storage\":false,\"schema\":{\"openAPIV3Schema\":{"
+    "\"type\":\"object\",\"x-kubernetes-preserve-unknown-fields\":true}}}]}}";
+
+static void iso_ago(long long secs, char *out, size_t size)
+{
+    time_t t = time(NULL) - (time_t)secs;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void widget_since(const char *name, const char *since)
+{
+    char body[1024];
+    snprintf(body, sizeof(body),
+             "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\",\"metadata\":{\"name\":"
+             "\"%s\",\"labels\":{\"example.com/team\":\"blue\"}},\"spec\":{\"size\":3,"
+             "\"ratio\":0.5,\"name\":\"x\",\"containers\":[{\"image\":\"a\"},{\"image\":\"b\"}],"
+             "\"ports\":[80,443],\"since\":\"%s\"},\"status\":{\"ready\":true}}",
+             name, since);
+    post("/apis/example.com/v1/namespaces/default/widgets", body);
+}
+
+START_TEST(custom_resources_print_their_crd_columns)
+{
+    post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", WIDGET_CRD);
+    /* ages as Go's HumanDuration prints them, each well inside its unit */
+    static const struct {
+        long long ago;
+        const char *want;
+    } ages[] = {{630, "10m"},
+                {5 * 3600 + 20 * 60 + 30, "5h20m"},
+                {3 * 86400 + 4 * 3600 + 1800, "3d4h"},
+                {400 * 86400 + 43200, "400d"},
+                {(3 * 365 + 10) * 86400LL + 43200, "3y10d"},
+                {-3600, "<invalid>"}};
+    size_t n = sizeof(ages) / sizeof(ages[0]);
+    for (size_t i = 0; i < n; i++) {
+        char name[32], since[40];
+        snprintf(name, sizeof(name), "w%zu", i);
+        iso_ago(ages[i].ago, since, sizeof(since));
+        widget_since(name, since);
+    }
+    widget_since("wbad", "yesterday");
+    tc_response r;
+    get_table("/apis/example.com/v1/namespaces/default/widgets", NULL, &r);
+    char names[512];
+    column_names(r.json, names, sizeof(names));
+    ck_assert_str_eq(names, "Name|Size|Ratio|Ready|Image|Team|Ports|Missing|Mistyped|Since");
+    const json_t *since_col = json_array_get(json_object_get(r.json, "columnDefinitions"), 9);
+    ck_assert_str_eq(jstr(since_col, "type"), "date");
+    ck_assert_str_eq(jstr(since_col, "description"), "when it began");
+    ck_assert_int_eq(json_integer_value(json_object_get(since_col, "priority")), 1);
+    ck_assert_uint_eq(json_array_size(json_object_get(r.json, "rows")), n + 1);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_eq(cell_int(r.json, i, 1), 3);
+        ck_assert(json_real_value(json_array_get(cells(r.json, i), 2)) == 0.5);
+        ck_assert(json_is_true(json_array_get(cells(r.json, i), 3)));
+        ck_assert_str_eq(cell_str(r.json, i, 4), "b");
+        ck_assert_str_eq(cell_str(r.json, i, 5), "blue");
+        ck_assert_str_eq(cell_str(r.json, i, 6), "[80,443]");
+        ck_assert(json_is_null(json_array_get(cells(r.json, i), 7)));
+        ck_assert(json_is_null(json_array_get(cells(r.json, i), 8)));
+        ck_assert_str_eq(cell_str(r.json, i, 9), ages[i].want);
+    }
+    ck_assert_str_eq(cell_str(r.json, n, 9), "<invalid>");
+    tc_free(&r);
+
+    /* a version without printer columns: Name and Age (a date) */
+    get_table("/apis/example.com/v2/namespaces/default/widgets/w0", NULL, &r);
+    column_names(r.json, names, sizeof(names));
+    ck_assert_str_eq(names, "Name|Age");
+    ck_assert_str_eq(jstr(json_array_get(json_object_get(r.json, "columnDefinitions"), 1), "type"),
+                     "date");
+    assert_fresh_age(cell_str(r.json, 0, 1));
+    tc_free(&r);
+}
+END_TEST
+
+START_TEST(a_watch_sends_the_columns_with_its_first_event_only)
+{
+    post("/api/v1/namespaces/default/configmaps", "{\"metadata\":{\"name\":\"before\"}}");
+    tc_watch *w = tc_watch_open(
+        U, "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=0", KUBECTL_GET);
+    ck_assert_uint_eq(tc_watch_wait(w, 1, 10000), 1);
+    post("/api/v1/namespaces/default/configmaps",
+         "{\"metadata\":{\"name\":\"after\"},\"data\":{\"k\":\"v\"}}");
+    tc_response r;
+    tc_json(U, "DELETE", "/api/v1/namespaces/default/configmaps/before", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    ck_assert_uint_eq(tc_watch_wait(w, 3, 10000), 3);
+    static const char *const types[] = {"ADDED", "ADDED", "DELETED"};
+    static const char *const names[] = {"before", "after", "before"};
+    for (size_t i = 0; i < 3; i++) {
+        const json_t *ev = tc_watch_event(w, i);
+        ck_assert_str_eq(tc_event_type(ev), types[i]);
+        const json_t *t = json_object_get(ev, "object");
+        ck_assert_str_eq(jstr(t, "kind"), "Table");
+        const json_t *cols = json_object_get(t, "columnDefinitions");
+        if (i == 0)
+            ck_assert_uint_eq(json_array_size(cols), 3);
+        else
+            ck_assert_msg(json_is_null(cols), "event %zu repeats the columns", i);
+        ck_assert_uint_eq(json_array_size(json_object_get(t, "rows")), 1);
+        ck_assert_str_eq(cell_str(t, 0, 0), names[i]);
+        ck_assert_ptr_nonnull(jstr(json_object_get(t, "metadata"), "resourceVersion"));
+    }
+    ck_assert_int_eq(cell_int(json_object_get(tc_watch_event(w, 1), "object"), 0, 1), 1);
+    tc_watch_close(w);
+}
+END_TEST
+
+int main(void)
+{
+    const TTest *tests[] = {lists_and_gets_answer_tables_with_the_printer_columns,
+                            include_object_chooses_what_each_row_carries,
+                            built_in_printers_fill_their_columns,
+                            custom_resources_print_their_crd_columns,
+                            a_watch_sends_the_columns_with_its_first_event_only,
+                            NULL};
+    return kr_test_run_tests("testserver_table", "wire", setup, kr_test_server_stop, 60, tests);
+}
