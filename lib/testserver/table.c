@@ -9,9 +9,10 @@
  * Custom resources get their CRD version's additionalPrinterColumns (an
  * Age column when it has none), evaluated as kube-apiserver's table
  * convertor does; ConfigMaps, Secrets, Namespaces, Leases and Deployments
- * get kube-apiserver's printer columns. Other built-in kinds decline the
- * Table, and kubectl then prints its own NAME and AGE. Nothing here
- * changes what is stored. */
+ * get kube-apiserver's printer columns (with its column types: a count
+ * is declared a string and sent as an integer). Other built-in kinds
+ * decline the Table, and kubectl then prints its own NAME and AGE.
+ * Nothing here changes what is stored. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,15 +132,14 @@ static int make_columns(kr_testserver_t *ts, const ts_resource *res, ts_table *t
     }
     case P_CONFIGMAP:
         json_array_append_new(
-            c, column("Data", "integer", "", "Data contains the configuration data.", 0));
+            c, column("Data", "string", "", "Data contains the configuration data.", 0));
         break;
     case P_SECRET:
         json_array_append_new(c, column("Type", "string", "",
                                         "Used to facilitate programmatic handling of secret "
                                         "data.",
                                         0));
-        json_array_append_new(c,
-                              column("Data", "integer", "", "Data contains the secret data.", 0));
+        json_array_append_new(c, column("Data", "string", "", "Data contains the secret data.", 0));
         break;
     case P_NAMESPACE:
         json_array_append_new(c, column("Status", "string", "", "The status of the namespace", 0));
@@ -150,11 +150,11 @@ static int make_columns(kr_testserver_t *ts, const ts_resource *res, ts_table *t
     case P_DEPLOYMENT:
         json_array_append_new(
             c, column("Ready", "string", "", "Number of the pod with ready state", 0));
-        json_array_append_new(c, column("Up-to-date", "integer", "",
+        json_array_append_new(c, column("Up-to-date", "string", "",
                                         "Total number of non-terminated pods targeted by this "
                                         "deployment that have the desired template spec.",
                                         0));
-        json_array_append_new(c, column("Available", "integer", "",
+        json_array_append_new(c, column("Available", "string", "",
                                         "Total number of available pods (ready for at least "
                                         "minReadySeconds) targeted by this deployment.",
                                         0));
