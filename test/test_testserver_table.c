@@ -175,6 +175,14 @@ START_TEST(include_object_chooses_what_each_row_carries)
 }
 END_TEST
 
+static void iso_ago(long long secs, char *out, size_t size)
+{
+    time_t t = time(NULL) - (time_t)secs;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 START_TEST(built_in_printers_fill_their_columns)
 {
     post("/api/v1/namespaces/default/secrets",
@@ -227,6 +235,49 @@ START_TEST(built_in_printers_fill_their_columns)
     ck_assert_str_eq(cell_str(r.json, 0, 7), "app=web,!canary,tier in (edge,front)");
     tc_free(&r);
 
+    /* Jobs: status from the conditions, completions, duration */
+    post("/apis/batch/v1/namespaces/default/jobs",
+         "{\"metadata\":{\"name\":\"done\"},\"spec\":{\"completions\":3,\"template\":{"
+         "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}],"
+         "\"restartPolicy\":\"Never\"}}}}");
+    post("/apis/batch/v1/namespaces/default/jobs",
+         "{\"metadata\":{\"name\":\"fresh\"},\"spec\":{\"parallelism\":4,\"template\":{"
+         "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}],"
+         "\"restartPolicy\":\"Never\"}}}}");
+    post("/apis/batch/v1/namespaces/default/jobs",
+         "{\"metadata\":{\"name\":\"held\"},\"spec\":{\"suspend\":true,\"template\":{"
+         "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}],"
+         "\"restartPolicy\":\"Never\"}}}}");
+    char start[40], end[40], patch[512];
+    iso_ago(3600, start, sizeof(start));
+    iso_ago(3000, end, sizeof(end));
+    snprintf(patch, sizeof(patch),
+             "{\"status\":{\"succeeded\":2,\"startTime\":\"%s\",\"completionTime\":\"%s\","
+             "\"conditions\":[{\"type\":\"Complete\",\"status\":\"True\"}]}}",
+             start, end);
+    tc_request(U, "PATCH", "/apis/batch/v1/namespaces/default/jobs/done/status",
+               "application/merge-patch+json", patch, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    tc_request(U, "PATCH", "/apis/batch/v1/namespaces/default/jobs/held/status",
+               "application/merge-patch+json",
+               "{\"status\":{\"conditions\":[{\"type\":\"Suspended\",\"status\":\"True\"}]}}", NULL,
+               &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    get_table("/apis/batch/v1/namespaces/default/jobs", NULL, &r);
+    column_names(r.json, names, sizeof(names));
+    ck_assert_str_eq(names, "Name|Status|Completions|Duration|Age|Containers|Images|Selector");
+    static const char *const jobs[][4] = {{"done", "Complete", "2/3", "10m"},
+                                          {"fresh", "Running", "0/1 of 4", ""},
+                                          {"held", "Suspended", "0/1", ""}};
+    for (size_t i = 0; i < 3; i++)
+        for (size_t c = 0; c < 4; c++)
+            ck_assert_str_eq(cell_str(r.json, i, c), jobs[i][c]);
+    ck_assert_str_eq(cell_str(r.json, 0, 6), "busybox");
+    ck_assert_str_eq(cell_str(r.json, 0, 7), "<none>");
+    tc_free(&r);
+
     /* a kind without a printer answers plain JSON; kubectl prints its own
      * columns then */
     post("/api/v1/namespaces/default/serviceaccounts", "{\"metadata\":{\"name\":\"sa\"}}");
@@ -262,14 +313,6 @@ static const char WIDGET_CRD[] =
     "\"description\":\"when it began\"}]},"
     "{\"name\":\"v2\",\"served\":true,\"storage\":false,\"schema\":{\"openAPIV3Schema\":{"
     "\"type\":\"object\",\"x-kubernetes-preserve-unknown-fields\":true}}}]}}";
-
-static void iso_ago(long long secs, char *out, size_t size)
-{
-    time_t t = time(NULL) - (time_t)secs;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 static void widget_since(const char *name, const char *since)
 {

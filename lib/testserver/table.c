@@ -8,8 +8,8 @@
  *
  * Custom resources get their CRD version's additionalPrinterColumns (an
  * Age column when it has none), evaluated as kube-apiserver's table
- * convertor does; ConfigMaps, Secrets, Namespaces, Leases and Deployments
- * get kube-apiserver's printer columns (with its column types: a count
+ * convertor does; ConfigMaps, Secrets, Namespaces, Leases, Deployments
+ * and Jobs get kube-apiserver's printer columns (with its column types: a count
  * is declared a string and sent as an integer). Other built-in kinds
  * decline the Table, and kubectl then prints its own NAME and AGE.
  * Nothing here changes what is stored. */
@@ -28,7 +28,8 @@ typedef enum {
     P_SECRET,
     P_NAMESPACE,
     P_LEASE,
-    P_DEPLOYMENT
+    P_DEPLOYMENT,
+    P_JOB
 } printer;
 
 typedef enum { INCLUDE_METADATA, INCLUDE_OBJECT, INCLUDE_NONE } include_mode;
@@ -68,11 +69,9 @@ static printer builtin_printer(const ts_resource *res)
     static const struct {
         const char *group, *plural;
         printer p;
-    } known[] = {{"", "configmaps", P_CONFIGMAP},
-                 {"", "secrets", P_SECRET},
-                 {"", "namespaces", P_NAMESPACE},
-                 {"coordination.k8s.io", "leases", P_LEASE},
-                 {"apps", "deployments", P_DEPLOYMENT}};
+    } known[] = {{"", "configmaps", P_CONFIGMAP},       {"", "secrets", P_SECRET},
+                 {"", "namespaces", P_NAMESPACE},       {"coordination.k8s.io", "leases", P_LEASE},
+                 {"apps", "deployments", P_DEPLOYMENT}, {"batch", "jobs", P_JOB}};
     if (res->crd)
         return P_CUSTOM;
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
@@ -159,20 +158,26 @@ static int make_columns(kr_testserver_t *ts, const ts_resource *res, ts_table *t
                                         "minReadySeconds) targeted by this deployment.",
                                         0));
         break;
+    case P_JOB:
+        json_array_append_new(c, column("Status", "string", "", "Status of the job.", 0));
+        json_array_append_new(c, column("Completions", "string", "",
+                                        "The number of pods which reached phase Succeeded.", 0));
+        json_array_append_new(
+            c, column("Duration", "string", "", "Time required to complete the job.", 0));
+        break;
     case P_NONE:
         break;
     }
     if (t->kind != P_CUSTOM)
         json_array_append_new(c, column("Age", "string", "", AGE_DESC, 0));
-    if (t->kind == P_DEPLOYMENT) {
+    if (t->kind == P_DEPLOYMENT || t->kind == P_JOB) {
         json_array_append_new(
             c, column("Containers", "string", "", "Names of each container in the template.", 1));
         json_array_append_new(c, column("Images", "string", "",
                                         "Images referenced by each container in the template.", 1));
         json_array_append_new(c, column("Selector", "string", "",
-                                        "Label selector for pods. Existing ReplicaSets whose "
-                                        "pods are selected by this will be the ones affected "
-                                        "by this deployment.",
+                                        "A label query over pods that should match the pod "
+                                        "count.",
                                         1));
     }
     t->columns = c;
@@ -483,6 +488,61 @@ static json_int_t int_at(const json_t *o, const char *a, const char *b, json_int
     return json_is_integer(v) ? json_integer_value(v) : dflt;
 }
 
+static bool condition_true(const json_t *status, const char *type)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(status, "conditions"), i, c)
+    {
+        const char *ty = json_string_value(json_object_get(c, "type"));
+        const char *st = json_string_value(json_object_get(c, "status"));
+        if (ty && st && strcmp(ty, type) == 0 && strcmp(st, "True") == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A Job's Status, Completions and Duration, as kube-apiserver prints them. */
+static void job_cells(const json_t *obj, json_t *cells)
+{
+    const json_t *spec = json_object_get(obj, "spec");
+    const json_t *status = json_object_get(obj, "status");
+    const char *state = "Running";
+    if (condition_true(status, "Complete"))
+        state = "Complete";
+    else if (condition_true(status, "Failed"))
+        state = "Failed";
+    else if (md_str(obj, "deletionTimestamp"))
+        state = "Terminating";
+    else if (condition_true(status, "Suspended"))
+        state = "Suspended";
+    else if (condition_true(status, "FailureTarget"))
+        state = "FailureTarget";
+    json_array_append_new(cells, json_string(state));
+    long long succeeded = (long long)int_at(obj, "status", "succeeded", 0);
+    const json_t *completions = json_object_get(spec, "completions");
+    long long parallelism = (long long)int_at(obj, "spec", "parallelism", 0);
+    char text[96];
+    if (json_is_integer(completions))
+        snprintf(text, sizeof(text), "%lld/%lld", succeeded,
+                 (long long)json_integer_value(completions));
+    else if (parallelism > 1)
+        snprintf(text, sizeof(text), "%lld/1 of %lld", succeeded, parallelism);
+    else
+        snprintf(text, sizeof(text), "%lld/1", succeeded);
+    json_array_append_new(cells, json_string(text));
+    long long start, end;
+    const char *started = json_string_value(json_object_get(status, "startTime"));
+    const char *completed = json_string_value(json_object_get(status, "completionTime"));
+    text[0] = '\0';
+    if (started && parse_time(started, &start)) {
+        if (!completed || !parse_time(completed, &end))
+            end = (long long)time(NULL);
+        human_duration(end - start, text, sizeof(text));
+    }
+    json_array_append_new(cells, json_string(text));
+}
+
 static json_t *cells_of(const ts_table *t, const json_t *obj)
 {
     const char *name = md_str(obj, "name");
@@ -531,11 +591,14 @@ static json_t *cells_of(const ts_table *t, const json_t *obj)
         json_array_append_new(cells, json_integer(int_at(obj, "status", "availableReplicas", 0)));
         break;
     }
+    case P_JOB:
+        job_cells(obj, cells);
+        break;
     case P_NONE:
         break;
     }
     json_array_append_new(cells, age_of(md_str(obj, "creationTimestamp")));
-    if (t->kind == P_DEPLOYMENT) {
+    if (t->kind == P_DEPLOYMENT || t->kind == P_JOB) {
         const json_t *spec = json_object_get(obj, "spec");
         const json_t *containers = json_object_get(
             json_object_get(json_object_get(spec, "template"), "spec"), "containers");
@@ -543,7 +606,7 @@ static json_t *cells_of(const ts_table *t, const json_t *obj)
         json_array_append_new(cells, joined(containers, "image"));
         kr_buf sel = {0};
         selector_text(json_object_get(spec, "selector"), &sel);
-        json_array_append_new(cells, json_string(sel.data ? sel.data : ""));
+        json_array_append_new(cells, json_string(sel.data && *sel.data ? sel.data : "<none>"));
         kr_buf_free(&sel);
     }
     return cells;
