@@ -1296,6 +1296,48 @@ START_TEST(tokens_give_401_and_verb_table_gives_403)
     tc_json(U, "GET", "/version", NULL, &r);
     ck_assert_int_eq(r.status, 200);
     tc_free(&r);
+
+    /* kubectl auth can-i: a SelfSubjectAccessReview answers from the
+     * token's verbs, whatever verbs the token has (basic-user's rule) */
+    static const char ssar[] = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
+    static const char *const verbs[][3] = {
+        {"ro", "list", "true"}, {"ro", "delete", "false"}, {"good", "delete", "true"}};
+    for (size_t i = 0; i < 3; i++) {
+        char auth[64], body[512];
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", verbs[i][0]);
+        snprintf(body, sizeof(body),
+                 "{\"apiVersion\":\"authorization.k8s.io/v1\",\"kind\":"
+                 "\"SelfSubjectAccessReview\",\"spec\":{\"resourceAttributes\":{\"namespace\":"
+                 "\"default\",\"verb\":\"%s\",\"resource\":\"configmaps\"}}}",
+                 verbs[i][1]);
+        const char *hdr[] = {auth, NULL};
+        tc_request(U, "POST", ssar, "application/json", body, hdr, &r);
+        ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+        ck_assert_str_eq(jstr(r.json, "kind"), "SelfSubjectAccessReview");
+        ck_assert_msg(json_is_true(json_object_get(json_object_get(r.json, "status"), "allowed")) ==
+                          (strcmp(verbs[i][2], "true") == 0),
+                      "%s may %s: %s", verbs[i][0], verbs[i][1], r.body);
+        tc_free(&r);
+    }
+    tc_request(U, "POST", ssar, "application/json",
+               "{\"apiVersion\":\"authorization.k8s.io/v1\",\"kind\":\"SelfSubjectAccessReview\","
+               "\"spec\":{}}",
+               good, &r);
+    assert_status(&r, 422, "Invalid", NULL);
+    tc_free(&r);
+    tc_request(U, "GET", ssar, NULL, NULL, good, &r);
+    ck_assert_int_eq(r.status, 405);
+    tc_free(&r);
+    /* kubectl auth whoami */
+    tc_request(U, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", "application/json",
+               "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"SelfSubjectReview\"}", ro,
+               &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    const json_t *user = json_object_get(json_object_get(r.json, "status"), "userInfo");
+    ck_assert_str_eq(jstr(user, "username"), "bob");
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(user, "groups"), 0)),
+                     "system:authenticated");
+    tc_free(&r);
 }
 END_TEST
 

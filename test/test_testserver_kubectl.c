@@ -92,9 +92,19 @@ static void start_server(void)
     snprintf(key, sizeof(key), "%s/key.pem", dir);
     snprintf(kc, sizeof(kc), "%s/kc.yaml", dir);
     snprintf(log, sizeof(log), "%s/kr-apiserver.log", dir);
-    const char *flags[] = {
-        "--tls-cert",          cert, "--tls-key",        key, "--token", "s3cret:admin",
-        "--bookmark-interval", "1",  "--kubeconfig-out", kc,  NULL};
+    const char *flags[] = {"--tls-cert",
+                           cert,
+                           "--tls-key",
+                           key,
+                           "--token",
+                           "s3cret:admin",
+                           "--token",
+                           "r3ad:reader:get,list,watch",
+                           "--bookmark-interval",
+                           "1",
+                           "--kubeconfig-out",
+                           kc,
+                           NULL};
     kr_test_proc_start_apiserver(&server, log, flags, url, sizeof(url), 30000);
     ck_assert_int_eq(strncmp(url, "https://127.0.0.1:", 18), 0);
 }
@@ -520,6 +530,19 @@ START_TEST(kubectl_get_prints_the_servers_columns)
 }
 END_TEST
 
+START_TEST(kubectl_auth_can_i_and_whoami)
+{
+    SKIP_WITHOUT_KUBECTL();
+    expect("auth can-i create configmaps", "yes\n");
+    expect("--token=r3ad auth can-i list configmaps", "yes\n");
+    int st;
+    const char *out = kubectl("--token=r3ad auth can-i delete configmaps -n demo", &st);
+    ck_assert_msg(st == 1 && strncmp(out, "no", 2) == 0, "exit %d: %s", st, out);
+    expect("auth whoami",
+           "ATTRIBUTE   VALUE\nUsername    admin\nGroups      [system:authenticated]\n");
+}
+END_TEST
+
 int main(void)
 {
     if (!kr_test_have_program("kubectl"))
@@ -535,6 +558,7 @@ int main(void)
                             kubectl_typed_commands_store_what_dry_run_prints,
                             kubectl_apply_validates_quota_and_priorityclass,
                             kubectl_get_prints_the_servers_columns,
+                            kubectl_auth_can_i_and_whoami,
                             NULL};
     return kr_test_run_tests("testserver_kubectl", "kubectl", setup, teardown, 120, tests);
 }

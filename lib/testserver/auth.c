@@ -81,9 +81,14 @@ static bool verb_listed(const char *verbs, const char *verb)
     return false;
 }
 
+bool ts_identity_allows(const ts_identity *who, const char *verb)
+{
+    return !who->verbs || verb_listed(who->verbs, verb);
+}
+
 int ts_authorize(const ts_identity *who, const char *verb, const ts_route *rt, ts_response *resp)
 {
-    if (!who->verbs || verb_listed(who->verbs, verb))
+    if (ts_identity_allows(who, verb))
         return 0;
     const ts_resource *res = rt->res;
     char subject[300], scope[300];

@@ -14,6 +14,8 @@ static const char *const aggregated_v2beta1 =
 
 static json_t *verbs(const ts_resource *r)
 {
+    if (r->review)
+        return json_pack("[s]", "create");
     json_t *v = json_pack("[s,s]", "create", "delete");
     if (!r->no_deletecollection)
         json_array_append_new(v, json_string("deletecollection"));
@@ -253,7 +255,7 @@ static void openapi_document(kr_testserver_t *ts, const char *group, const char 
     json_t *paths = json_object();
     for (size_t i = 0; i < ts->nresources; i++) {
         const ts_resource *r = ts->resources[i];
-        if (!in_gv(r, group, version))
+        if (!in_gv(r, group, version) || r->review) /* reviews have no {name} to patch */
             continue;
         char *prefix =
             group[0] ? kr_asprintf("/apis/%s/%s", group, version) : kr_asprintf("/api/%s", version);

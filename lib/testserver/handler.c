@@ -217,6 +217,16 @@ static void handle_locked(kr_testserver_t *ts, const ts_request *req, ts_respons
         return;
     }
     ts_stats_count(ts, ts_verb_of(req, &rt), &rt);
+    if (rt.res->review) {
+        if (strcmp(req->method, "POST") == 0 && !rt.name && !rt.sub && !rt.legacy_watch)
+            ts_handle_review(req, &rt, &who, resp);
+        else if (rt.name || rt.sub || rt.legacy_watch)
+            ts_respond_not_found_path(resp);
+        else
+            respond_method_not_allowed(resp, rt.res, req->method);
+        kr_free(rt.buf);
+        return;
+    }
     bool partial = ts_partial_negotiate(req, &rt);
     ts_table *table = NULL;
     if (!partial && ts_table_negotiate(ts, req, &rt, &table, resp) != 0)

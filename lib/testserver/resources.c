@@ -12,7 +12,8 @@ enum {
     F_STATUS = 2, /* has a /status subresource */
     F_GEN = 4, /* tracks metadata.generation */
     F_OBJ_DEL = 8, /* DELETE answers with the object */
-    F_NO_DELCOL = 16 /* no deletecollection verb */
+    F_NO_DELCOL = 16, /* no deletecollection verb */
+    F_REVIEW = 32 /* a virtual review resource: create only, nothing stored */
 };
 
 struct builtin {
@@ -56,6 +57,10 @@ static const struct builtin builtins[] = {
      false},
     {"events.k8s.io", "Event", "events", "ev", "", F_NS, false},
     {"scheduling.k8s.io", "PriorityClass", "priorityclasses", "pc", "", 0, false},
+    {"authorization.k8s.io", "SelfSubjectAccessReview", "selfsubjectaccessreviews", "", "",
+     F_REVIEW | F_NO_DELCOL, false},
+    {"authentication.k8s.io", "SelfSubjectReview", "selfsubjectreviews", "", "",
+     F_REVIEW | F_NO_DELCOL, false},
 };
 
 static json_t *words(const char *list)
@@ -157,6 +162,7 @@ static ts_resource *builtin_resource(const struct builtin *b)
     r->generation = b->flags & F_GEN;
     r->delete_returns_object = b->flags & F_OBJ_DEL;
     r->no_deletecollection = b->flags & F_NO_DELCOL;
+    r->review = b->flags & F_REVIEW;
     if (strstr(b->subs, "scale")) {
         r->scale_spec_path = kr_strdup(".spec.replicas");
         r->scale_status_path = kr_strdup(".status.replicas");

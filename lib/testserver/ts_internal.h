@@ -38,6 +38,7 @@ typedef struct ts_resource {
     bool namespaced, has_status, generation, crd;
     bool delete_returns_object; /* pods, services, custom resources */
     bool no_deletecollection;
+    bool review; /* a virtual, create-only review resource (review.c) */
     json_t *short_names; /* array of strings */
     json_t *categories; /* array of strings */
     json_t *subresources; /* extra subresource names for discovery (not status) */
@@ -441,6 +442,20 @@ int ts_authenticate(kr_testserver_t *ts, const ts_request *req, ts_response *res
                     ts_identity *who);
 /* 0 = allowed; otherwise fills resp (403). */
 int ts_authorize(const ts_identity *who, const char *verb, const ts_route *rt, ts_response *resp);
+/* Whether the token's verb list allows `verb` (no list: every verb). */
+bool ts_identity_allows(const ts_identity *who, const char *verb);
+
+/* ---- review resources (review.c) ---------------------------------------------- */
+
+/* POST of a SelfSubjectAccessReview (allowed by the token's verbs) or a
+ * SelfSubjectReview (who the request authenticated as): 201 with the
+ * status filled in; nothing is stored. Every identity may create them, as
+ * RBAC's system:basic-user role allows. */
+void ts_handle_review(const ts_request *req, const ts_route *rt, const ts_identity *who,
+                      ts_response *resp);
+/* The body of a POST or PUT as an object of the route's kind (JSON, YAML
+ * or protobuf), or NULL after answering the error. */
+json_t *ts_read_object(const ts_request *req, const ts_route *rt, ts_response *resp);
 bool ts_fault_inject(kr_testserver_t *ts, const ts_request *req, ts_response *resp);
 void ts_compact_locked(kr_testserver_t *ts);
 void ts_restart_locked(kr_testserver_t *ts);

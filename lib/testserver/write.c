@@ -490,7 +490,7 @@ int ts_commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *exist
 
 /* ---- POST and PUT ---------------------------------------------------------------------- */
 
-static json_t *read_object(const ts_request *req, const ts_route *rt, ts_response *resp)
+json_t *ts_read_object(const ts_request *req, const ts_route *rt, ts_response *resp)
 {
     bool yaml = ts_content_is_yaml(req), pb = ts_content_is_protobuf(req);
     if (!yaml && !pb && !ts_content_is_json(req)) {
@@ -518,7 +518,7 @@ void ts_handle_create(kr_testserver_t *ts, const ts_request *req, const ts_route
     ts_write w = {.req = req, .rt = rt};
     if (ts_dry_run(req, resp, "CreateOptions", &w.dry_run) != 0)
         return;
-    json_t *obj = read_object(req, rt, resp);
+    json_t *obj = ts_read_object(req, rt, resp);
     if (obj)
         ts_commit_create(ts, &w, obj, resp);
 }
@@ -529,7 +529,7 @@ void ts_handle_update(kr_testserver_t *ts, const ts_request *req, const ts_route
     ts_write w = {.req = req, .rt = rt, .status_only = rt->sub != NULL};
     if (ts_dry_run(req, resp, "UpdateOptions", &w.dry_run) != 0)
         return;
-    json_t *obj = read_object(req, rt, resp);
+    json_t *obj = ts_read_object(req, rt, resp);
     if (!obj)
         return;
     if (ts_check_name(rt, obj, resp) != 0) {
