@@ -535,6 +535,103 @@ START_TEST(label_and_field_selectors_filter)
 }
 END_TEST
 
+/* The names a LIST at `path` answers, joined with ','. */
+static void listed_names(const char *path, char *got, size_t size)
+{
+    tc_response r;
+    tc_json(U, "GET", path, NULL, &r);
+    ck_assert_msg(r.status == 200, "%s: %ld %s", path, r.status, r.body);
+    got[0] = '\0';
+    size_t k;
+    json_t *it;
+    json_array_foreach(json_object_get(r.json, "items"), k, it)
+    {
+        size_t len = strlen(got);
+        snprintf(got + len, size - len, "%s%s", len ? "," : "", meta(it, "name"));
+    }
+    tc_free(&r);
+}
+
+/* Kinds that select by more than metadata: events by involvedObject.*
+ * (kubectl describe), pods by spec.nodeName and status.phase; a field the
+ * object lacks compares as "" (a bool as false). */
+START_TEST(kinds_select_by_their_own_fields)
+{
+    static const char *const events[] = {
+        "{\"metadata\":{\"name\":\"e1\"},\"involvedObject\":{\"kind\":\"ConfigMap\","
+        "\"namespace\":\"default\",\"name\":\"app\",\"uid\":\"u-1\"},\"reason\":\"Synced\","
+        "\"type\":\"Normal\",\"source\":{\"component\":\"kr-syncer\"}}",
+        "{\"metadata\":{\"name\":\"e2\"},\"involvedObject\":{\"kind\":\"Pod\","
+        "\"namespace\":\"default\",\"name\":\"app\"},\"reason\":\"Failed\","
+        "\"type\":\"Warning\",\"reportingComponent\":\"kubelet\"}",
+        "{\"metadata\":{\"name\":\"e3\"},\"involvedObject\":{\"kind\":\"ConfigMap\","
+        "\"namespace\":\"default\",\"name\":\"other\"},\"reason\":\"Synced\"}"};
+    for (size_t i = 0; i < 3; i++) {
+        tc_response r;
+        tc_json(U, "POST", "/api/v1/namespaces/default/events", events[i], &r);
+        ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+        tc_free(&r);
+    }
+    static const char *const pods[] = {
+        "{\"metadata\":{\"name\":\"p1\"},\"spec\":{\"nodeName\":\"n1\",\"hostNetwork\":true,"
+        "\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]}}",
+        "{\"metadata\":{\"name\":\"p2\"},\"spec\":{\"containers\":[{\"name\":\"c\","
+        "\"image\":\"i\"}]}}"};
+    for (size_t i = 0; i < 2; i++) {
+        tc_response r;
+        tc_json(U, "POST", "/api/v1/namespaces/default/pods", pods[i], &r);
+        ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+        tc_free(&r);
+    }
+    tc_response st;
+    tc_request(U, "PATCH", "/api/v1/namespaces/default/pods/p1/status",
+               "application/merge-patch+json", "{\"status\":{\"phase\":\"Running\"}}", NULL, &st);
+    ck_assert_int_eq(st.status, 200);
+    tc_free(&st);
+    static const char *const cases[][2] = {
+        {"events?fieldSelector=involvedObject.kind%3DConfigMap,involvedObject.name%3Dapp,"
+         "involvedObject.namespace%3Ddefault,involvedObject.uid%3Du-1",
+         "e1"},
+        {"events?fieldSelector=involvedObject.name%3Dapp", "e1,e2"},
+        {"events?fieldSelector=type%3DWarning", "e2"},
+        {"events?fieldSelector=type%3D", "e3"},
+        {"events?fieldSelector=type!%3DNormal", "e2,e3"},
+        {"events?fieldSelector=source%3Dkr-syncer", "e1"},
+        {"events?fieldSelector=source%3Dkubelet", "e2"},
+        {"events?fieldSelector=reason%3DSynced,metadata.name!%3De1", "e3"},
+        {"pods?fieldSelector=spec.nodeName%3Dn1", "p1"},
+        {"pods?fieldSelector=spec.nodeName%3D", "p2"},
+        {"pods?fieldSelector=status.phase!%3DRunning", "p2"},
+        {"pods?fieldSelector=spec.hostNetwork%3Dfalse", "p2"},
+    };
+    for (size_t i = 0; i < KR_ARRAY_LEN(cases); i++) {
+        char path[512], got[128];
+        snprintf(path, sizeof(path), "/api/v1/namespaces/default/%s", cases[i][0]);
+        listed_names(path, got, sizeof(got));
+        ck_assert_msg(strcmp(got, cases[i][1]) == 0, "%s: got %s want %s", cases[i][0], got,
+                      cases[i][1]);
+    }
+    /* a watch selects the same way */
+    tc_watch *w = tc_watch_open(
+        U, "/api/v1/namespaces/default/events?watch=1&fieldSelector=involvedObject.name%3Dlater",
+        NULL);
+    tc_response r;
+    tc_json(U, "POST", "/api/v1/namespaces/default/events",
+            "{\"metadata\":{\"name\":\"e4\"},\"involvedObject\":{\"name\":\"now\"}}", &r);
+    tc_free(&r);
+    tc_json(U, "POST", "/api/v1/namespaces/default/events",
+            "{\"metadata\":{\"name\":\"e5\"},\"involvedObject\":{\"name\":\"later\"}}", &r);
+    tc_free(&r);
+    ck_assert_uint_eq(tc_watch_wait(w, 1, 10000), 1);
+    ck_assert_str_eq(tc_event_name(tc_watch_event(w, 0)), "e5");
+    tc_watch_close(w);
+    /* other kinds keep to the metadata */
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps?fieldSelector=type%3Dx", NULL, &r);
+    assert_status(&r, 400, "BadRequest", NULL);
+    tc_free(&r);
+}
+END_TEST
+
 /* ---- update, status, generation ---------------------------------------------------- */
 
 static const char *deploy_path = "/apis/apps/v1/namespaces/default/deployments/web";
@@ -1648,6 +1745,7 @@ int main(void)
                             list_pages_with_continue_and_expires_tokens,
                             list_validates_resource_version_options,
                             label_and_field_selectors_filter,
+                            kinds_select_by_their_own_fields,
                             update_bumps_generation_only_for_spec_and_conflicts_on_stale_rv,
                             patch_types_go_through_the_patch_engine,
                             server_side_apply_creates_then_patches,

@@ -530,6 +530,32 @@ START_TEST(kubectl_get_prints_the_servers_columns)
 }
 END_TEST
 
+/* kubectl describe lists the object's events by involvedObject.* field
+ * selectors. */
+START_TEST(kubectl_describe_shows_the_events_of_an_object)
+{
+    SKIP_WITHOUT_KUBECTL();
+    kr_test_write_file(dir, "cm.yaml", cm_yaml);
+    expect("create -f cm.yaml", "configmap/app created\n");
+    int st;
+    const char *uid = kubectl("-n demo get cm app -o jsonpath={.metadata.uid}", &st);
+    ck_assert_int_eq(st, 0);
+    char ev[1024];
+    snprintf(ev, sizeof(ev),
+             "apiVersion: v1\nkind: Event\nmetadata: {name: app.1, namespace: demo}\n"
+             "involvedObject: {kind: ConfigMap, namespace: demo, name: app, uid: \"%s\","
+             " apiVersion: v1}\nreason: Synced\nmessage: copied to dc1\ntype: Normal\n"
+             "source: {component: kr-syncer}\ncount: 1\n",
+             uid);
+    kr_test_write_file(dir, "ev.yaml", ev);
+    expect("create -f ev.yaml", "event/app.1 created\n");
+    const char *out = kubectl("-n demo describe cm app", &st);
+    ck_assert_msg(st == 0 && strstr(out, "Events:\n") && strstr(out, "Normal  Synced") &&
+                      strstr(out, "kr-syncer  copied to dc1"),
+                  "%s", out);
+}
+END_TEST
+
 START_TEST(kubectl_auth_can_i_and_whoami)
 {
     SKIP_WITHOUT_KUBECTL();
@@ -559,6 +585,7 @@ int main(void)
                             kubectl_apply_validates_quota_and_priorityclass,
                             kubectl_get_prints_the_servers_columns,
                             kubectl_auth_can_i_and_whoami,
+                            kubectl_describe_shows_the_events_of_an_object,
                             NULL};
     return kr_test_run_tests("testserver_kubectl", "kubectl", setup, teardown, 120, tests);
 }

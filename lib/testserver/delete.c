@@ -269,7 +269,7 @@ void ts_handle_deletecollection(kr_testserver_t *ts, const ts_request *req, cons
         return;
     ts_labels_t *labels;
     ts_fieldsel fields;
-    if (ts_parse_selectors(req, &labels, &fields, resp) != 0) {
+    if (ts_parse_selectors(req, rt->res, &labels, &fields, resp) != 0) {
         json_decref(o.doc);
         return;
     }

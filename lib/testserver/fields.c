@@ -1,20 +1,154 @@
-/* libkreconcile-testserver — fieldSelector (metadata.name, metadata.namespace;
- * the library's parser) and the combined "does this object match" test used
- * by LIST and WATCH. */
+/* libkreconcile-testserver — fieldSelector (the library's parser): every
+ * kind selects by metadata.name and metadata.namespace, some built-in kinds
+ * by more fields, as kube-apiserver's registry offers them (events by
+ * involvedObject.*, which kubectl describe asks for; pods by spec.nodeName
+ * and status.phase; ...). A selectable field the object lacks compares as
+ * "" (a bool as "false"), as the apiserver's field sets do. Also the
+ * combined "does this object match" test of LIST, WATCH and
+ * deletecollection. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kreconcile/selector.h"
 #include "testserver/ts_internal.h"
 
-int ts_fieldsel_parse(const char *text, ts_fieldsel *out, char *msg, size_t msgsize)
+/* A selectable field: its dotted path(s) in the v1 object ('|' separates
+ * a fallback path) and how its value prints. */
+struct ts_field {
+    const char *name, *path;
+    char type; /* 's' string, 'b' bool (absent: false), 'i' integer (absent: 0) */
+};
+
+struct ts_field_table {
+    const char *group, *plural;
+    const struct ts_field *fields;
+    size_t n;
+};
+
+static const struct ts_field EVENT_FIELDS[] = {
+    {"involvedObject.kind", "involvedObject.kind", 's'},
+    {"involvedObject.namespace", "involvedObject.namespace", 's'},
+    {"involvedObject.name", "involvedObject.name", 's'},
+    {"involvedObject.uid", "involvedObject.uid", 's'},
+    {"involvedObject.apiVersion", "involvedObject.apiVersion", 's'},
+    {"involvedObject.resourceVersion", "involvedObject.resourceVersion", 's'},
+    {"involvedObject.fieldPath", "involvedObject.fieldPath", 's'},
+    {"reason", "reason", 's'},
+    {"reportingComponent", "reportingComponent", 's'},
+    {"source", "source.component|reportingComponent", 's'},
+    {"type", "type", 's'},
+};
+static const struct ts_field POD_FIELDS[] = {
+    {"spec.nodeName", "spec.nodeName", 's'},
+    {"spec.restartPolicy", "spec.restartPolicy", 's'},
+    {"spec.schedulerName", "spec.schedulerName", 's'},
+    {"spec.serviceAccountName", "spec.serviceAccountName", 's'},
+    {"spec.hostNetwork", "spec.hostNetwork", 'b'},
+    {"status.phase", "status.phase", 's'},
+    {"status.podIP", "status.podIPs.0.ip|status.podIP", 's'},
+    {"status.nominatedNodeName", "status.nominatedNodeName", 's'},
+};
+static const struct ts_field SECRET_FIELDS[] = {{"type", "type", 's'}};
+static const struct ts_field NAMESPACE_FIELDS[] = {{"status.phase", "status.phase", 's'}};
+static const struct ts_field NODE_FIELDS[] = {{"spec.unschedulable", "spec.unschedulable", 'b'}};
+static const struct ts_field JOB_FIELDS[] = {{"status.successful", "status.succeeded", 'i'}};
+static const struct ts_field REPLICASET_FIELDS[] = {{"status.replicas", "status.replicas", 'i'}};
+
+#define TABLE(g, p, f)                                                                             \
+    {                                                                                              \
+        g, p, f, KR_ARRAY_LEN(f)                                                                   \
+    }
+static const struct ts_field_table KIND_FIELDS[] = {
+    TABLE("", "events", EVENT_FIELDS),
+    TABLE("", "pods", POD_FIELDS),
+    TABLE("", "secrets", SECRET_FIELDS),
+    TABLE("", "namespaces", NAMESPACE_FIELDS),
+    TABLE("", "nodes", NODE_FIELDS),
+    TABLE("batch", "jobs", JOB_FIELDS),
+    TABLE("apps", "replicasets", REPLICASET_FIELDS),
+};
+#undef TABLE
+
+static const struct ts_field_table *kind_fields(const ts_resource *res)
 {
-    static const char *const allowed[] = {"metadata.name", "metadata.namespace"};
+    for (size_t i = 0; res && !res->crd && i < KR_ARRAY_LEN(KIND_FIELDS); i++)
+        if (strcmp(res->group, KIND_FIELDS[i].group) == 0 &&
+            strcmp(res->plural, KIND_FIELDS[i].plural) == 0)
+            return &KIND_FIELDS[i];
+    return NULL;
+}
+
+/* The value at one dotted path ("a.b.0.c": a number indexes an array). */
+static const json_t *at_path(const json_t *obj, const char *path, size_t len)
+{
+    const json_t *cur = obj;
+    const char *p = path, *end = path + len;
+    while (cur && p < end) {
+        const char *dot = memchr(p, '.', (size_t)(end - p));
+        size_t n = dot ? (size_t)(dot - p) : (size_t)(end - p);
+        char key[128];
+        if (n >= sizeof(key))
+            return NULL;
+        memcpy(key, p, n);
+        key[n] = '\0';
+        if (json_is_array(cur)) {
+            char *stop;
+            unsigned long idx = strtoul(key, &stop, 10);
+            cur = *stop ? NULL : json_array_get(cur, idx);
+        } else {
+            cur = json_object_get(cur, key);
+        }
+        p = dot ? dot + 1 : end;
+    }
+    return cur;
+}
+
+struct field_scratch {
+    const struct ts_field_table *table;
+    char buf[64];
+};
+
+static const char *field_value(const json_t *obj, const char *field, void *user)
+{
+    struct field_scratch *s = user;
+    const struct ts_field *f = NULL;
+    for (size_t i = 0; s->table && i < s->table->n && !f; i++)
+        if (strcmp(s->table->fields[i].name, field) == 0)
+            f = &s->table->fields[i];
+    if (!f)
+        return kr_field_selector_metadata_value(obj, field, NULL);
+    const json_t *v = NULL;
+    for (const char *p = f->path;
+         p && *p && (!v || json_is_null(v) || (json_is_string(v) && !*json_string_value(v)));) {
+        const char *bar = strchr(p, '|');
+        v = at_path(obj, p, bar ? (size_t)(bar - p) : strlen(p));
+        p = bar ? bar + 1 : NULL;
+    }
+    if (f->type == 'b')
+        return json_is_true(v) ? "true" : "false";
+    if (f->type == 'i') {
+        snprintf(s->buf, sizeof(s->buf), "%lld",
+                 json_is_integer(v) ? (long long)json_integer_value(v) : 0LL);
+        return s->buf;
+    }
+    return json_is_string(v) ? json_string_value(v) : "";
+}
+
+int ts_fieldsel_parse(const ts_resource *res, const char *text, ts_fieldsel *out, char *msg,
+                      size_t msgsize)
+{
+    const struct ts_field_table *table = kind_fields(res);
+    const char *allowed[2 + 16] = {"metadata.name", "metadata.namespace"};
+    size_t n = 2;
+    for (size_t i = 0; table && i < table->n && n < KR_ARRAY_LEN(allowed); i++)
+        allowed[n++] = table->fields[i].name;
     kr_error_t err = {0};
     memset(out, 0, sizeof(*out));
+    out->kind_fields = table;
     int rc = kr_field_selector_parse(text, &out->sel, &err);
     if (rc == 0)
-        rc = kr_field_selector_check_fields(out->sel, allowed, KR_ARRAY_LEN(allowed), &err);
+        rc = kr_field_selector_check_fields(out->sel, allowed, n, &err);
     if (rc != 0) {
         snprintf(msg, msgsize, "%s", err.message);
         ts_fieldsel_free(out);
@@ -26,7 +160,12 @@ int ts_fieldsel_parse(const char *text, ts_fieldsel *out, char *msg, size_t msgs
 
 bool ts_fieldsel_matches(const ts_fieldsel *fs, const json_t *obj)
 {
-    return !fs->sel || kr_field_selector_matches(fs->sel, obj, NULL, NULL);
+    if (!fs->sel)
+        return true;
+    if (!fs->kind_fields)
+        return kr_field_selector_matches(fs->sel, obj, NULL, NULL);
+    struct field_scratch scratch = {.table = fs->kind_fields};
+    return kr_field_selector_matches(fs->sel, obj, field_value, &scratch);
 }
 
 void ts_fieldsel_free(ts_fieldsel *fs)
@@ -46,8 +185,8 @@ bool ts_object_matches(const ts_labels_t *labels, const ts_fieldsel *fields, con
     return ts_labels_matches(labels, json_object_get(md, "labels"));
 }
 
-int ts_parse_selectors(const ts_request *req, ts_labels_t **labels, ts_fieldsel *fields,
-                       ts_response *resp)
+int ts_parse_selectors(const ts_request *req, const ts_resource *res, ts_labels_t **labels,
+                       ts_fieldsel *fields, ts_response *resp)
 {
     char msg[512] = "";
     *labels = NULL;
@@ -56,7 +195,7 @@ int ts_parse_selectors(const ts_request *req, ts_labels_t **labels, ts_fieldsel 
     const char *fsel = ts_query(req, "fieldSelector");
     int rc = ls ? ts_labels_parse(ls, labels, msg, sizeof(msg)) : 0;
     if (rc == 0 && fsel)
-        rc = ts_fieldsel_parse(fsel, fields, msg, sizeof(msg));
+        rc = ts_fieldsel_parse(res, fsel, fields, msg, sizeof(msg));
     if (rc == 0)
         return 0;
     ts_labels_free(*labels);

@@ -282,7 +282,7 @@ void ts_handle_list(kr_testserver_t *ts, const ts_request *req, const ts_route *
         }
     }
     o.cont = ts_query(req, "continue");
-    if (ts_parse_selectors(req, &o.labels, &o.fields, resp) != 0)
+    if (ts_parse_selectors(req, rt->res, &o.labels, &o.fields, resp) != 0)
         return;
     if (o.cont && *o.cont) {
         list_continue(ts, rt, &o, resp);

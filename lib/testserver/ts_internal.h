@@ -66,10 +66,13 @@ typedef struct ts_event {
     size_t partial_len[3];
 } ts_event;
 
-/* A fieldSelector (the library's parser), limited to the metadata fields. */
+/* A fieldSelector (the library's parser), limited to the metadata fields
+ * and the fields the kind selects by (fields.c). */
+struct ts_field_table;
 typedef struct ts_fieldsel {
     struct kr_field_selector *sel; /* NULL matches everything */
     size_t len; /* number of terms */
+    const struct ts_field_table *kind_fields; /* static; NULL: metadata only */
 } ts_fieldsel;
 
 typedef struct ts_watch {
@@ -273,14 +276,17 @@ char *ts_api_version(const ts_resource *res); /* new */
 
 /* ---- selectors (fields.c) ----------------------------------------------------- */
 
-int ts_fieldsel_parse(const char *text, ts_fieldsel *out, char *msg, size_t msgsize);
+/* `res` chooses the fields beyond metadata.name and metadata.namespace
+ * (events by involvedObject.*, pods by spec.nodeName, ...). */
+int ts_fieldsel_parse(const ts_resource *res, const char *text, ts_fieldsel *out, char *msg,
+                      size_t msgsize);
 bool ts_fieldsel_matches(const ts_fieldsel *fs, const json_t *obj);
 void ts_fieldsel_free(ts_fieldsel *fs);
 bool ts_object_matches(const ts_labels_t *labels, const ts_fieldsel *fields, const json_t *obj);
 /* labelSelector and fieldSelector of a LIST or WATCH; on a bad selector
  * fills resp with 400 and returns negative. */
-int ts_parse_selectors(const ts_request *req, ts_labels_t **labels, ts_fieldsel *fields,
-                       ts_response *resp);
+int ts_parse_selectors(const ts_request *req, const ts_resource *res, ts_labels_t **labels,
+                       ts_fieldsel *fields, ts_response *resp);
 /* Go's strconv.ParseBool: 1 for true, 0 for false or absent, -1 if invalid. */
 int ts_query_bool(const ts_request *req, const char *key);
 

@@ -393,7 +393,7 @@ void ts_handle_watch(kr_testserver_t *ts, const ts_request *req, const ts_route 
                           NULL);
         return;
     }
-    if (ts_parse_selectors(req, &w->labels, &w->fields, resp) != 0) {
+    if (ts_parse_selectors(req, rt->res, &w->labels, &w->fields, resp) != 0) {
         watch_destroy(w);
         return;
     }
