@@ -114,7 +114,8 @@ static json_t *partial_list(const json_t *list)
     return out;
 }
 
-void ts_partial_convert(const ts_request *req, const ts_route *rt, ts_response *resp)
+void ts_rewrite_answer(ts_response *resp, json_t *(*rewrite)(const json_t *body, void *user),
+                       void *user)
 {
     if (resp->watch || resp->status < 200 || resp->status >= 300 || !resp->body)
         return;
@@ -124,13 +125,30 @@ void ts_partial_convert(const ts_request *req, const ts_route *rt, ts_response *
         json_decref(body);
         return; /* Status answers stay as they are */
     }
-    json_t *partial = is_list(req, rt) ? partial_list(body) : ts_partial_of(body);
+    json_t *out = rewrite(body, user);
     json_decref(body);
     int status = resp->status;
-    if (!partial) {
+    if (!out) {
         ts_respond_status(resp, 500, "InternalError", "Internal error occurred: out of memory",
                           NULL);
         return;
     }
-    ts_respond_json(resp, status, partial);
+    ts_respond_json(resp, status, out);
+}
+
+static json_t *partial_list_of(const json_t *body, void *user)
+{
+    (void)user;
+    return partial_list(body);
+}
+
+static json_t *partial_of(const json_t *body, void *user)
+{
+    (void)user;
+    return ts_partial_of(body);
+}
+
+void ts_partial_convert(const ts_request *req, const ts_route *rt, ts_response *resp)
+{
+    ts_rewrite_answer(resp, is_list(req, rt) ? partial_list_of : partial_of, NULL);
 }

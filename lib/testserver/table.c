@@ -659,33 +659,22 @@ static json_t *table_of(ts_table *t, const json_t *items, const json_t *meta, bo
     return out;
 }
 
+static json_t *list_table(const json_t *list, void *user)
+{
+    return table_of(user, json_object_get(list, "items"), json_object_get(list, "metadata"), false);
+}
+
+static json_t *object_table(const json_t *obj, void *user)
+{
+    json_t *one = json_pack("[O]", obj);
+    json_t *table = one ? table_of(user, one, NULL, false) : NULL;
+    json_decref(one);
+    return table;
+}
+
 void ts_table_convert(ts_table *t, const ts_route *rt, ts_response *resp)
 {
-    if (resp->watch || resp->status < 200 || resp->status >= 300 || !resp->body)
-        return;
-    json_t *body = json_loadb(resp->body, resp->body_len, 0, NULL);
-    const char *kind = json_string_value(json_object_get(body, "kind"));
-    if (!json_is_object(body) || (kind && strcmp(kind, "Status") == 0)) {
-        json_decref(body);
-        return;
-    }
-    json_t *table;
-    if (rt->name) {
-        json_t *one = json_pack("[O]", body);
-        table = one ? table_of(t, one, NULL, false) : NULL;
-        json_decref(one);
-    } else {
-        table =
-            table_of(t, json_object_get(body, "items"), json_object_get(body, "metadata"), false);
-    }
-    json_decref(body);
-    int status = resp->status;
-    if (!table) {
-        ts_respond_status(resp, 500, "InternalError", "Internal error occurred: out of memory",
-                          NULL);
-        return;
-    }
-    ts_respond_json(resp, status, table);
+    ts_rewrite_answer(resp, rt->name ? object_table : list_table, t);
 }
 
 char *ts_table_event_line(ts_table *t, const char *type, const json_t *obj, size_t *len)

@@ -326,6 +326,10 @@ bool ts_partial_negotiate(const ts_request *req, const ts_route *rt);
 json_t *ts_partial_of(const json_t *obj);
 /* Rewrite a successful answer (not a watch, not a Status) in that form. */
 void ts_partial_convert(const ts_request *req, const ts_route *rt, ts_response *resp);
+/* Replace a successful JSON answer (not a watch, not a Status) with
+ * rewrite(body, user) (new; NULL answers 500), keeping its status. */
+void ts_rewrite_answer(ts_response *resp, json_t *(*rewrite)(const json_t *body, void *user),
+                       void *user);
 
 /* ---- server-side printing (table.c) ------------------------------------------- */
 
