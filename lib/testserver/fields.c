@@ -7,16 +7,15 @@
  * combined "does this object match" test of LIST, WATCH and
  * deletecollection. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "kreconcile/selector.h"
 #include "testserver/ts_internal.h"
 
-/* A selectable field: its dotted path(s) in the v1 object ('|' separates
- * a fallback path) and how its value prints. */
+/* A selectable field: its JSONPath in the v1 object, one tried when that
+ * is empty, and how its value prints. */
 struct ts_field {
-    const char *name, *path;
+    const char *name, *path, *fallback;
     char type; /* 's' string, 'b' bool (absent: false), 'i' integer (absent: 0) */
 };
 
@@ -27,33 +26,35 @@ struct ts_field_table {
 };
 
 static const struct ts_field EVENT_FIELDS[] = {
-    {"involvedObject.kind", "involvedObject.kind", 's'},
-    {"involvedObject.namespace", "involvedObject.namespace", 's'},
-    {"involvedObject.name", "involvedObject.name", 's'},
-    {"involvedObject.uid", "involvedObject.uid", 's'},
-    {"involvedObject.apiVersion", "involvedObject.apiVersion", 's'},
-    {"involvedObject.resourceVersion", "involvedObject.resourceVersion", 's'},
-    {"involvedObject.fieldPath", "involvedObject.fieldPath", 's'},
-    {"reason", "reason", 's'},
-    {"reportingComponent", "reportingComponent", 's'},
-    {"source", "source.component|reportingComponent", 's'},
-    {"type", "type", 's'},
+    {"involvedObject.kind", ".involvedObject.kind", NULL, 's'},
+    {"involvedObject.namespace", ".involvedObject.namespace", NULL, 's'},
+    {"involvedObject.name", ".involvedObject.name", NULL, 's'},
+    {"involvedObject.uid", ".involvedObject.uid", NULL, 's'},
+    {"involvedObject.apiVersion", ".involvedObject.apiVersion", NULL, 's'},
+    {"involvedObject.resourceVersion", ".involvedObject.resourceVersion", NULL, 's'},
+    {"involvedObject.fieldPath", ".involvedObject.fieldPath", NULL, 's'},
+    {"reason", ".reason", NULL, 's'},
+    {"reportingComponent", ".reportingComponent", NULL, 's'},
+    {"source", ".source.component", ".reportingComponent", 's'},
+    {"type", ".type", NULL, 's'},
 };
 static const struct ts_field POD_FIELDS[] = {
-    {"spec.nodeName", "spec.nodeName", 's'},
-    {"spec.restartPolicy", "spec.restartPolicy", 's'},
-    {"spec.schedulerName", "spec.schedulerName", 's'},
-    {"spec.serviceAccountName", "spec.serviceAccountName", 's'},
-    {"spec.hostNetwork", "spec.hostNetwork", 'b'},
-    {"status.phase", "status.phase", 's'},
-    {"status.podIP", "status.podIPs.0.ip|status.podIP", 's'},
-    {"status.nominatedNodeName", "status.nominatedNodeName", 's'},
+    {"spec.nodeName", ".spec.nodeName", NULL, 's'},
+    {"spec.restartPolicy", ".spec.restartPolicy", NULL, 's'},
+    {"spec.schedulerName", ".spec.schedulerName", NULL, 's'},
+    {"spec.serviceAccountName", ".spec.serviceAccountName", NULL, 's'},
+    {"spec.hostNetwork", ".spec.hostNetwork", NULL, 'b'},
+    {"status.phase", ".status.phase", NULL, 's'},
+    {"status.podIP", ".status.podIPs[0].ip", ".status.podIP", 's'},
+    {"status.nominatedNodeName", ".status.nominatedNodeName", NULL, 's'},
 };
-static const struct ts_field SECRET_FIELDS[] = {{"type", "type", 's'}};
-static const struct ts_field NAMESPACE_FIELDS[] = {{"status.phase", "status.phase", 's'}};
-static const struct ts_field NODE_FIELDS[] = {{"spec.unschedulable", "spec.unschedulable", 'b'}};
-static const struct ts_field JOB_FIELDS[] = {{"status.successful", "status.succeeded", 'i'}};
-static const struct ts_field REPLICASET_FIELDS[] = {{"status.replicas", "status.replicas", 'i'}};
+static const struct ts_field SECRET_FIELDS[] = {{"type", ".type", NULL, 's'}};
+static const struct ts_field NAMESPACE_FIELDS[] = {{"status.phase", ".status.phase", NULL, 's'}};
+static const struct ts_field NODE_FIELDS[] = {
+    {"spec.unschedulable", ".spec.unschedulable", NULL, 'b'}};
+static const struct ts_field JOB_FIELDS[] = {{"status.successful", ".status.succeeded", NULL, 'i'}};
+static const struct ts_field REPLICASET_FIELDS[] = {
+    {"status.replicas", ".status.replicas", NULL, 'i'}};
 
 #define TABLE(g, p, f)                                                                             \
     {                                                                                              \
@@ -79,31 +80,6 @@ static const struct ts_field_table *kind_fields(const ts_resource *res)
     return NULL;
 }
 
-/* The value at one dotted path ("a.b.0.c": a number indexes an array). */
-static const json_t *at_path(const json_t *obj, const char *path, size_t len)
-{
-    const json_t *cur = obj;
-    const char *p = path, *end = path + len;
-    while (cur && p < end) {
-        const char *dot = memchr(p, '.', (size_t)(end - p));
-        size_t n = dot ? (size_t)(dot - p) : (size_t)(end - p);
-        char key[128];
-        if (n >= sizeof(key))
-            return NULL;
-        memcpy(key, p, n);
-        key[n] = '\0';
-        if (json_is_array(cur)) {
-            char *stop;
-            unsigned long idx = strtoul(key, &stop, 10);
-            cur = *stop ? NULL : json_array_get(cur, idx);
-        } else {
-            cur = json_object_get(cur, key);
-        }
-        p = dot ? dot + 1 : end;
-    }
-    return cur;
-}
-
 struct field_scratch {
     const struct ts_field_table *table;
     char buf[64];
@@ -118,13 +94,9 @@ static const char *field_value(const json_t *obj, const char *field, void *user)
             f = &s->table->fields[i];
     if (!f)
         return kr_field_selector_metadata_value(obj, field, NULL);
-    const json_t *v = NULL;
-    for (const char *p = f->path;
-         p && *p && (!v || json_is_null(v) || (json_is_string(v) && !*json_string_value(v)));) {
-        const char *bar = strchr(p, '|');
-        v = at_path(obj, p, bar ? (size_t)(bar - p) : strlen(p));
-        p = bar ? bar + 1 : NULL;
-    }
+    const json_t *v = ts_json_path(obj, f->path);
+    if (f->fallback && (!json_is_string(v) || !*json_string_value(v)))
+        v = ts_json_path(obj, f->fallback);
     if (f->type == 'b')
         return json_is_true(v) ? "true" : "false";
     if (f->type == 'i') {

@@ -233,13 +233,16 @@ static void handle_locked(kr_testserver_t *ts, const ts_request *req, ts_respons
         ; /* answered: a bad includeObject */
     else if (!partial && !table && !accepts_json(req->accept))
         respond_not_acceptable(resp);
-    else if (ts_authorize(&who, ts_verb_of(req, &rt), &rt, resp) == 0)
+    else if (ts_authorize(&who, ts_verb_of(req, &rt), &rt, resp) == 0) {
+        rt.table = table;
         dispatch(ts, req, &rt, resp);
+    }
     if (partial)
         ts_partial_convert(req, &rt, resp);
-    if (table)
-        ts_table_convert(table, &rt, resp); /* a watch negotiates its own */
-    ts_table_free(table);
+    if (table && !resp->watch)
+        ts_table_convert(table, &rt, resp);
+    if (!resp->watch || resp->watch->table != table) /* else the watch took it */
+        ts_table_free(table);
     kr_free(rt.buf);
 }
 

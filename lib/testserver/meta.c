@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -14,6 +15,46 @@ const char *ts_meta_str(const json_t *obj, const char *field)
     const json_t *md = json_object_get(obj, "metadata");
     const json_t *v = json_object_get(md, field);
     return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+const json_t *ts_json_path(const json_t *obj, const char *path)
+{
+    const json_t *cur = obj;
+    const char *p = path;
+    if (*p == '{') /* "{.a.b}" is the same path */
+        p++;
+    while (cur && *p && *p != '}') {
+        char key[256];
+        size_t n = 0;
+        if (*p == '.') {
+            for (p++; *p && *p != '.' && *p != '[' && *p != '}' && n + 1 < sizeof(key); p++) {
+                if (*p == '\\' && p[1])
+                    p++;
+                key[n++] = *p;
+            }
+            key[n] = '\0';
+            cur = json_object_get(cur, key);
+        } else if (*p == '[' && (p[1] == '\'' || p[1] == '"')) {
+            char q = p[1];
+            for (p += 2; *p && *p != q && n + 1 < sizeof(key); p++)
+                key[n++] = *p;
+            key[n] = '\0';
+            if (*p != q || p[1] != ']')
+                return NULL;
+            p += 2;
+            cur = json_object_get(cur, key);
+        } else if (*p == '[' && isdigit((unsigned char)p[1])) {
+            char *end;
+            unsigned long idx = strtoul(p + 1, &end, 10);
+            if (*end != ']')
+                return NULL;
+            p = end + 1;
+            cur = json_array_get(cur, idx);
+        } else {
+            return NULL;
+        }
+    }
+    return cur;
 }
 
 json_t *ts_meta(json_t *obj)

@@ -7,18 +7,6 @@
 
 #include "testserver/ts_internal.h"
 
-/* The value at a dotted path (".spec.replicas"), borrowed, or NULL. */
-static json_t *path_get(const json_t *obj, const char *path)
-{
-    char buf[256];
-    snprintf(buf, sizeof(buf), "%s", path[0] == '.' ? path + 1 : path);
-    json_t *cur = (json_t *)obj;
-    char *save = NULL;
-    for (char *k = strtok_r(buf, ".", &save); k && cur; k = strtok_r(NULL, ".", &save))
-        cur = json_object_get(cur, k);
-    return cur;
-}
-
 /* Set the value at a dotted path, creating objects on the way; steals v. */
 static int path_set(json_t *obj, const char *path, json_t *v)
 {
@@ -48,10 +36,10 @@ static int path_set(json_t *obj, const char *path, json_t *v)
 static char *selector_text(const ts_resource *res, const json_t *obj)
 {
     if (res->scale_selector_path) {
-        const char *s = json_string_value(path_get(obj, res->scale_selector_path));
+        const char *s = json_string_value(ts_json_path(obj, res->scale_selector_path));
         return kr_strdup(s ? s : "");
     }
-    const json_t *ml = path_get(obj, ".spec.selector.matchLabels");
+    const json_t *ml = ts_json_path(obj, ".spec.selector.matchLabels");
     kr_buf b = {0};
     if (kr_buf_append(&b, "", 0) != 0)
         return NULL;
@@ -76,8 +64,8 @@ static json_t *scale_of(const ts_resource *res, const json_t *obj)
     for (size_t i = 0; smd && i < KR_ARRAY_LEN(keep); i++)
         if (json_object_get(md, keep[i]))
             json_object_set(smd, keep[i], json_object_get(md, keep[i]));
-    json_int_t want = json_integer_value(path_get(obj, res->scale_spec_path));
-    json_int_t have = json_integer_value(path_get(obj, res->scale_status_path));
+    json_int_t want = json_integer_value(ts_json_path(obj, res->scale_spec_path));
+    json_int_t have = json_integer_value(ts_json_path(obj, res->scale_status_path));
     char *sel = selector_text(res, obj);
     json_t *scale = json_pack("{s:s, s:s, s:o, s:{s:I}, s:{s:I, s:s}}", "kind", "Scale",
                               "apiVersion", "autoscaling/v1", "metadata", smd, "spec", "replicas",

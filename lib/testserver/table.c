@@ -320,48 +320,6 @@ static json_t *age_of(const char *timestamp)
     return json_string(buf);
 }
 
-/* A simple JSONPath (.a.b, [0], ['k'], escaped dots) evaluated on obj:
- * the value, or NULL when it is absent or the path is not that simple. */
-static const json_t *find_path(const json_t *obj, const char *path)
-{
-    const json_t *cur = obj;
-    const char *p = path;
-    if (*p == '{') /* "{.a.b}" is the same path */
-        p++;
-    while (cur && *p && *p != '}') {
-        char key[256];
-        size_t n = 0;
-        if (*p == '.') {
-            for (p++; *p && *p != '.' && *p != '[' && *p != '}' && n + 1 < sizeof(key); p++) {
-                if (*p == '\\' && p[1])
-                    p++;
-                key[n++] = *p;
-            }
-            key[n] = '\0';
-            cur = json_object_get(cur, key);
-        } else if (*p == '[' && (p[1] == '\'' || p[1] == '"')) {
-            char q = p[1];
-            for (p += 2; *p && *p != q && n + 1 < sizeof(key); p++)
-                key[n++] = *p;
-            key[n] = '\0';
-            if (*p != q || p[1] != ']')
-                return NULL;
-            p += 2;
-            cur = json_object_get(cur, key);
-        } else if (*p == '[' && isdigit((unsigned char)p[1])) {
-            char *end;
-            unsigned long idx = strtoul(p + 1, &end, 10);
-            if (*end != ']')
-                return NULL;
-            p = end + 1;
-            cur = json_array_get(cur, idx);
-        } else {
-            return NULL;
-        }
-    }
-    return cur;
-}
-
 /* A cell of a custom column, as the table convertor types it: a string
  * column prints the value (a string as it is, anything else as JSON);
  * integer, number and boolean columns take only such values; a date
@@ -370,7 +328,7 @@ static json_t *custom_cell(const json_t *col, const json_t *obj)
 {
     const char *path = json_string_value(json_object_get(col, "jsonPath"));
     const char *type = json_string_value(json_object_get(col, "type"));
-    const json_t *v = path ? find_path(obj, path) : NULL;
+    const json_t *v = path ? ts_json_path(obj, path) : NULL;
     if (!v || json_is_null(v) || !type)
         return json_null();
     if (strcmp(type, "string") == 0) {

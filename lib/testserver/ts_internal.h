@@ -261,6 +261,11 @@ void ts_snapshots_clear(kr_testserver_t *ts);
 /* ---- object helpers (meta.c) --------------------------------------------------- */
 
 const char *ts_meta_str(const json_t *obj, const char *field);
+/* A simple JSONPath (".a.b", "[0]", "['k']", escaped dots; "{...}" too)
+ * evaluated on obj, as CRD printer columns, scale paths and selectable
+ * fields use them: the value (borrowed), or NULL when it is absent or the
+ * path is not that simple. */
+const json_t *ts_json_path(const json_t *obj, const char *path);
 json_t *ts_meta(json_t *obj); /* metadata object, created if absent (obj must be mutable) */
 bool ts_valid_subdomain(const char *name);
 bool ts_valid_label_name(const char *name);
@@ -299,6 +304,9 @@ typedef struct ts_route {
     const char *sub; /* subresource or NULL */
     char *buf; /* owns the strings */
     bool legacy_watch;
+    /* The Table a GET asked for (table.c), negotiated once per request; a
+     * WATCH takes it over. NULL: plain objects. */
+    struct ts_table *table;
 } ts_route;
 
 /* The RBAC verb of a routed request: get, list, watch, create, update,

@@ -397,11 +397,7 @@ void ts_handle_watch(kr_testserver_t *ts, const ts_request *req, const ts_route 
         watch_destroy(w);
         return;
     }
-    if (!(w->partial = ts_partial_negotiate(req, rt)) &&
-        ts_table_negotiate(ts, req, rt, &w->table, resp) != 0) {
-        watch_destroy(w);
-        return;
-    }
+    w->partial = ts_partial_negotiate(req, rt);
     if (w->partial) {
         /* bookmarks too come as PartialObjectMetadata */
         kr_free(w->kind);
@@ -415,6 +411,7 @@ void ts_handle_watch(kr_testserver_t *ts, const ts_request *req, const ts_route 
             return;
         }
     }
+    w->table = rt->table; /* taken over from the request (handler.c) */
     watch_start(ts, w, rt->res, &p);
     ts_response_clear(resp);
     resp->status = 200;
