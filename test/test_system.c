@@ -369,12 +369,20 @@ static void world_up(world *w, bool pg, unsigned long long seed)
     w->t0 = now_ms();
 }
 
+/* Every replica still running must stop cleanly on SIGTERM: exit 0
+ * within the grace period, as a Deployment's pods must. A crash or a hang
+ * at shutdown fails the schedule. */
 static void world_down(world *w)
 {
     for (int p = 0; p < N_PROGRAMS; p++)
         for (int r = 0; r < 2; r++) {
-            kr_test_proc_stop(&w->prog[p][r], 5000);
-            kr_test_proc_free(&w->prog[p][r]);
+            kr_test_proc *pr = &w->prog[p][r];
+            bool running = kr_test_proc_running(pr);
+            int status = kr_test_proc_stop(pr, 10000);
+            ck_assert_msg(!running || status == 0,
+                          "system: seed %llu: %s-%d ended with status %d on SIGTERM (logs in %s)",
+                          w->seed, program_name[p], r + 1, status, w->dir);
+            kr_test_proc_free(pr);
         }
     for (int c = 0; c < N_CLUSTERS; c++) {
         kr_client_free(w->cl[c].c);
