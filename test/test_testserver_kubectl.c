@@ -506,6 +506,24 @@ START_TEST(kubectl_get_prints_the_servers_columns)
     ck_assert_msg(st == 0 && strncmp(out, header, strlen(header)) == 0 &&
                       strstr(out, "   web          nginx:1.27   app=web\n"),
                   "%s", out);
+    /* pods: created Pending, then what their status says */
+    expect("-n demo run p1 --image=nginx", "pod/p1 created\n");
+    expect("-n demo run p2 --image=nginx", "pod/p2 created\n");
+    expect("-n demo patch pod p2 --subresource=status --type=merge "
+           "-p '{\"status\":{\"phase\":\"Running\",\"podIPs\":[{\"ip\":\"10.1.2.3\"}],"
+           "\"containerStatuses\":[{\"name\":\"p2\",\"image\":\"nginx\",\"imageID\":\"\","
+           "\"ready\":true,\"restartCount\":0,\"state\":{\"running\":{}}}]}}'",
+           "pod/p2 patched\n");
+    expect_table("-n demo get pods", "NAME   READY   STATUS    RESTARTS   AGE\n"
+                                     "p1     0/1     Pending   0          \n"
+                                     "p2     1/1     Running   0          \n");
+    out = kubectl("-n demo get pod p2 -o wide", &st);
+    static const char pod_header[] =
+        "NAME   READY   STATUS    RESTARTS   AGE   IP         NODE     "
+        "NOMINATED NODE   READINESS GATES\n";
+    ck_assert_msg(st == 0 && strncmp(out, pod_header, strlen(pod_header)) == 0 &&
+                      strstr(out, "   10.1.2.3   <none>   <none>           <none>\n"),
+                  "%s", out);
     /* a CRD's printer columns: the Runnable of deploy/ */
     char crds[1024];
     kr_test_src_path(crds, sizeof(crds), "deploy/crds");
@@ -553,6 +571,9 @@ START_TEST(kubectl_describe_shows_the_events_of_an_object)
     ck_assert_msg(st == 0 && strstr(out, "Events:\n") && strstr(out, "Normal  Synced") &&
                       strstr(out, "kr-syncer  copied to dc1"),
                   "%s", out);
+    /* and kubectl get events prints the server's columns */
+    expect("-n demo get events", "LAST SEEN   TYPE     REASON   OBJECT          MESSAGE\n"
+                                 "<unknown>   Normal   Synced   configmap/app   copied to dc1\n");
 }
 END_TEST
 

@@ -292,6 +292,283 @@ START_TEST(built_in_printers_fill_their_columns)
 }
 END_TEST
 
+static void patch_status(const char *path, const char *status)
+{
+    tc_response r;
+    tc_request(U, "PATCH", path, "application/merge-patch+json", status, NULL, &r);
+    ck_assert_msg(r.status == 200, "PATCH %s: %ld %s", path, r.status, r.body);
+    tc_free(&r);
+}
+
+/* A pod's row: READY, STATUS, RESTARTS (then AGE), IP, NODE, NOMINATED
+ * NODE, READINESS GATES. */
+static void check_pod(const json_t *table, size_t row, const char *const want[8])
+{
+    for (size_t c = 0; c < 8; c++) {
+        size_t col = c < 4 ? c : c + 1; /* skip the age */
+        const char *got = cell_str(table, row, col);
+        ck_assert_msg(got && strcmp(got, want[c]) == 0, "pod %s column %zu: \"%s\", want \"%s\"",
+                      want[0], col, got ? got : "(null)", want[c]);
+    }
+}
+
+START_TEST(pods_print_readiness_status_and_restarts)
+{
+    static const char PODS[] = "/api/v1/namespaces/default/pods";
+    /* a new pod is Pending with its QoS class, as the apiserver creates it */
+    post(PODS, "{\"metadata\":{\"name\":\"a-fresh\"},\"spec\":{\"containers\":[{\"name\":\"c\","
+               "\"image\":\"nginx\"}]},\"status\":{\"phase\":\"Running\"}}");
+    post(PODS,
+         "{\"metadata\":{\"name\":\"b-sized\"},\"spec\":{\"containers\":[{\"name\":\"c\","
+         "\"image\":\"nginx\",\"resources\":{\"limits\":{\"cpu\":\"1\",\"memory\":\"1Gi\"}}}]}}");
+    post(PODS, "{\"metadata\":{\"name\":\"c-web\"},\"spec\":{\"nodeName\":\"node-1\","
+               "\"readinessGates\":[{\"conditionType\":\"example.com/lb\"},{\"conditionType\":"
+               "\"example.com/dns\"}],\"initContainers\":[{\"name\":\"init\",\"image\":\"x\"},"
+               "{\"name\":\"side\",\"image\":\"envoy\",\"restartPolicy\":\"Always\"}],"
+               "\"containers\":[{\"name\":\"app\",\"image\":\"nginx\",\"resources\":{"
+               "\"requests\":{\"cpu\":\"100m\"}}},{\"name\":\"log\",\"image\":\"fluent\"}]}}");
+    post(PODS, "{\"metadata\":{\"name\":\"d-done\"},\"spec\":{\"containers\":[{\"name\":\"c\","
+               "\"image\":\"x\"}]}}");
+    post(PODS, "{\"metadata\":{\"name\":\"e-init\"},\"spec\":{\"initContainers\":[{\"name\":"
+               "\"a\",\"image\":\"x\"},{\"name\":\"b\",\"image\":\"x\"}],\"containers\":[{"
+               "\"name\":\"c\",\"image\":\"x\"}]}}");
+    post(PODS, "{\"metadata\":{\"name\":\"f-crashed\"},\"spec\":{\"containers\":[{\"name\":\"c\","
+               "\"image\":\"x\"}]}}");
+    tc_response r;
+    tc_json(U, "GET", "/api/v1/namespaces/default/pods/a-fresh", NULL, &r);
+    ck_assert_str_eq(jstr(json_object_get(r.json, "status"), "phase"), "Pending");
+    ck_assert_str_eq(jstr(json_object_get(r.json, "status"), "qosClass"), "BestEffort");
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/pods/b-sized", NULL, &r);
+    ck_assert_str_eq(jstr(json_object_get(r.json, "status"), "qosClass"), "Guaranteed");
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/pods/c-web", NULL, &r);
+    ck_assert_str_eq(jstr(json_object_get(r.json, "status"), "qosClass"), "Burstable");
+    tc_free(&r);
+
+    char ago[40], patch[2048];
+    iso_ago(5400, ago, sizeof(ago));
+    snprintf(
+        patch, sizeof(patch),
+        "{\"status\":{\"phase\":\"Running\",\"podIPs\":[{\"ip\":\"10.0.0.7\"}],"
+        "\"conditions\":[{\"type\":\"Initialized\",\"status\":\"True\"},{\"type\":"
+        "\"example.com/lb\",\"status\":\"True\"},{\"type\":\"example.com/dns\",\"status\":"
+        "\"False\"}],\"initContainerStatuses\":[{\"name\":\"init\",\"restartCount\":4,"
+        "\"state\":{\"terminated\":{\"exitCode\":0,\"reason\":\"Completed\"}}},{\"name\":"
+        "\"side\",\"ready\":true,\"started\":true,\"restartCount\":1,\"state\":{\"running\":{}},"
+        "\"lastState\":{\"terminated\":{\"exitCode\":1,\"finishedAt\":\"%s\"}}}],"
+        "\"containerStatuses\":[{\"name\":\"app\",\"ready\":true,\"restartCount\":2,"
+        "\"state\":{\"running\":{}}},{\"name\":\"log\",\"restartCount\":0,\"state\":{"
+        "\"waiting\":{\"reason\":\"CrashLoopBackOff\"}}}]}}",
+        ago);
+    patch_status("/api/v1/namespaces/default/pods/c-web/status", patch);
+    patch_status("/api/v1/namespaces/default/pods/d-done/status",
+                 "{\"status\":{\"phase\":\"Succeeded\",\"containerStatuses\":[{\"name\":\"c\","
+                 "\"state\":{\"terminated\":{\"exitCode\":0,\"reason\":\"Completed\"}}}]}}");
+    patch_status(
+        "/api/v1/namespaces/default/pods/e-init/status",
+        "{\"status\":{\"initContainerStatuses\":[{\"name\":\"a\",\"state\":{"
+        "\"terminated\":{\"exitCode\":0}}},{\"name\":\"b\",\"state\":{\"running\":{}}}]}}");
+    patch_status(
+        "/api/v1/namespaces/default/pods/f-crashed/status",
+        "{\"status\":{\"phase\":\"Failed\",\"containerStatuses\":[{\"name\":\"c\","
+        "\"restartCount\":1,\"state\":{\"terminated\":{\"exitCode\":137,\"signal\":9}}}]}}");
+
+    char names[256];
+    get_table(PODS, NULL, &r);
+    column_names(r.json, names, sizeof(names));
+    ck_assert_str_eq(names,
+                     "Name|Ready|Status|Restarts|Age|IP|Node|Nominated Node|Readiness Gates");
+    const json_t *cols = json_object_get(r.json, "columnDefinitions");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(cols, 4), "priority")), 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(cols, 5), "priority")), 1);
+    static const char *const want[][8] = {
+        {"a-fresh", "0/1", "Pending", "0", "<none>", "<none>", "<none>", "<none>"},
+        {"b-sized", "0/1", "Pending", "0", "<none>", "<none>", "<none>", "<none>"},
+        /* the sidecar counts as a container and its restarts count; the
+         * finished init container's do not */
+        {"c-web", "2/3", "CrashLoopBackOff", "3 (90m ago)", "10.0.0.7", "node-1", "<none>", "1/2"},
+        {"d-done", "0/1", "Completed", "0", "<none>", "<none>", "<none>", "<none>"},
+        {"e-init", "0/1", "Init:1/2", "0", "<none>", "<none>", "<none>", "<none>"},
+        {"f-crashed", "0/1", "Signal:9", "1", "<none>", "<none>", "<none>", "<none>"}};
+    ck_assert_uint_eq(json_array_size(json_object_get(r.json, "rows")), 6);
+    for (size_t i = 0; i < 6; i++)
+        check_pod(r.json, i, want[i]);
+    /* finished pods carry the Completed row condition */
+    const json_t *rows = json_object_get(r.json, "rows");
+    ck_assert_ptr_null(json_object_get(json_array_get(rows, 2), "conditions"));
+    const json_t *done = json_array_get(json_object_get(json_array_get(rows, 3), "conditions"), 0);
+    ck_assert_str_eq(jstr(done, "type"), "Completed");
+    ck_assert_str_eq(jstr(done, "reason"), "Succeeded");
+    const json_t *failed =
+        json_array_get(json_object_get(json_array_get(rows, 5), "conditions"), 0);
+    ck_assert_str_eq(jstr(failed, "reason"), "Failed");
+    tc_free(&r);
+
+    /* a pod being deleted is Terminating */
+    post(PODS, "{\"metadata\":{\"name\":\"g-going\",\"finalizers\":[\"example.com/hold\"]},"
+               "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}");
+    tc_request(U, "DELETE", "/api/v1/namespaces/default/pods/g-going", NULL, NULL, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    get_table("/api/v1/namespaces/default/pods/g-going", NULL, &r);
+    ck_assert_str_eq(cell_str(r.json, 0, 2), "Terminating");
+    tc_free(&r);
+}
+END_TEST
+
+START_TEST(services_and_workloads_print_their_columns)
+{
+    post(
+        "/api/v1/namespaces/default/services",
+        "{\"metadata\":{\"name\":\"a-web\"},\"spec\":{\"type\":\"NodePort\",\"clusterIPs\":["
+        "\"10.96.0.10\"],\"selector\":{\"tier\":\"front\",\"app\":\"web\"},\"ports\":[{\"port\":80,"
+        "\"protocol\":\"TCP\"},{\"port\":443,\"protocol\":\"TCP\",\"nodePort\":30443}]}}");
+    post("/api/v1/namespaces/default/services",
+         "{\"metadata\":{\"name\":\"b-lb\"},\"spec\":{\"type\":\"LoadBalancer\",\"externalIPs\":["
+         "\"1.2.3.4\"],\"ports\":[{\"port\":53,\"protocol\":\"UDP\"}]}}");
+    post("/api/v1/namespaces/default/services",
+         "{\"metadata\":{\"name\":\"c-pending\"},\"spec\":{\"type\":\"LoadBalancer\"}}");
+    post("/api/v1/namespaces/default/services",
+         "{\"metadata\":{\"name\":\"d-ext\"},\"spec\":{\"type\":\"ExternalName\","
+         "\"externalName\":\"db.example.com\"}}");
+    patch_status("/api/v1/namespaces/default/services/b-lb/status",
+                 "{\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"5.6.7.8\"},{\"hostname\":"
+                 "\"b.example.com\"},{\"ip\":\"5.6.7.8\"}]}}}");
+    tc_response r;
+    char names[256];
+    get_table("/api/v1/namespaces/default/services", NULL, &r);
+    column_names(r.json, names, sizeof(names));
+    ck_assert_str_eq(names, "Name|Type|Cluster-IP|External-IP|Port(s)|Age|Selector");
+    static const char *const svc[][6] = {
+        {"a-web", "NodePort", "10.96.0.10", "<none>", "80/TCP,443:30443/TCP", "app=web,tier=front"},
+        {"b-lb", "LoadBalancer", "<none>", "5.6.7.8,b.example.com,1.2.3.4", "53/UDP", "<none>"},
+        {"c-pending", "LoadBalancer", "<none>", "<pending>", "<none>", "<none>"},
+        {"d-ext", "ExternalName", "<none>", "db.example.com", "<none>", "<none>"}};
+    for (size_t i = 0; i < 4; i++)
+        for (size_t c = 0; c < 6; c++)
+            ck_assert_str_eq(cell_str(r.json, i, c < 5 ? c : 6), svc[i][c]);
+    tc_free(&r);
+
+    static const char TEMPLATE[] =
+        "\"selector\":{\"matchLabels\":{\"app\":\"a\"}},\"template\":{\"metadata\":{\"labels\":"
+        "{\"app\":\"a\"}},\"spec\":{\"nodeSelector\":{\"os\":\"linux\",\"arch\":\"arm64\"},"
+        "\"containers\":[{\"name\":\"c\",\"image\":\"img:1\"}]}}";
+    char body[1024];
+    snprintf(body, sizeof(body), "{\"metadata\":{\"name\":\"rs\"},\"spec\":{\"replicas\":3,%s}}",
+             TEMPLATE);
+    post("/apis/apps/v1/namespaces/default/replicasets", body);
+    snprintf(body, sizeof(body),
+             "{\"metadata\":{\"name\":\"db\"},\"spec\":{\"replicas\":2,\"serviceName\":\"db\",%s}}",
+             TEMPLATE);
+    post("/apis/apps/v1/namespaces/default/statefulsets", body);
+    snprintf(body, sizeof(body), "{\"metadata\":{\"name\":\"agent\"},\"spec\":{%s}}", TEMPLATE);
+    post("/apis/apps/v1/namespaces/default/daemonsets", body);
+    patch_status("/apis/apps/v1/namespaces/default/replicasets/rs/status",
+                 "{\"status\":{\"replicas\":3,\"readyReplicas\":2}}");
+    patch_status("/apis/apps/v1/namespaces/default/statefulsets/db/status",
+                 "{\"status\":{\"replicas\":2,\"readyReplicas\":1}}");
+    patch_status("/apis/apps/v1/namespaces/default/daemonsets/agent/status",
+                 "{\"status\":{\"desiredNumberScheduled\":5,\"currentNumberScheduled\":4,"
+                 "\"numberReady\":3,\"updatedNumberScheduled\":2,\"numberAvailable\":1,"
+                 "\"numberMisscheduled\":0}}");
+    get_table("/apis/apps/v1/namespaces/default/replicasets", NULL, &r);
+    column_names(r.json, names, sizeof(names));
+    ck_assert_str_eq(names, "Name|Desired|Current|Ready|Age|Containers|Images|Selector");
+    ck_assert_int_eq(cell_int(r.json, 0, 1), 3);
+    ck_assert_int_eq(cell_int(r.json, 0, 2), 3);
+    ck_assert_int_eq(cell_int(r.json, 0, 3), 2);
+    ck_assert_str_eq(cell_str(r.json, 0, 6), "img:1");
+    ck_assert_str_eq(cell_str(r.json, 0, 7), "app=a");
+    tc_free(&r);
+    get_table("/apis/apps/v1/namespaces/default/statefulsets", NULL, &r);
+    column_names(r.json, names, sizeof(names));
+    ck_assert_str_eq(names, "Name|Ready|Age|Containers|Images");
+    ck_assert_str_eq(cell_str(r.json, 0, 1), "1/2");
+    ck_assert_str_eq(cell_str(r.json, 0, 3), "c");
+    tc_free(&r);
+    get_table("/apis/apps/v1/namespaces/default/daemonsets", NULL, &r);
+    column_names(r.json, names, sizeof(names));
+    ck_assert_str_eq(names, "Name|Desired|Current|Ready|Up-to-date|Available|Node "
+                            "Selector|Age|Containers|Images|Selector");
+    for (size_t c = 1; c <= 5; c++)
+        ck_assert_int_eq(cell_int(r.json, 0, c), 6 - (json_int_t)c);
+    ck_assert_str_eq(cell_str(r.json, 0, 6), "arch=arm64,os=linux");
+    ck_assert_str_eq(cell_str(r.json, 0, 10), "app=a");
+    tc_free(&r);
+}
+END_TEST
+
+START_TEST(events_and_nodes_print_their_columns)
+{
+    char first[40], last[40], body[2048];
+    iso_ago(7200, first, sizeof(first));
+    iso_ago(600, last, sizeof(last));
+    snprintf(body, sizeof(body),
+             "{\"metadata\":{\"name\":\"a.1\"},\"involvedObject\":{\"kind\":\"Pod\",\"name\":"
+             "\"web\",\"fieldPath\":\"spec.containers{app}\"},\"reason\":\"BackOff\",\"type\":"
+             "\"Warning\",\"message\":\"  Back-off restarting  \",\"source\":{\"component\":"
+             "\"kubelet\",\"host\":\"node-1\"},\"firstTimestamp\":\"%s\",\"lastTimestamp\":\"%s\","
+             "\"count\":7}",
+             first, last);
+    post("/api/v1/namespaces/default/events", body);
+    /* the events.k8s.io shape: an eventTime, reporting fields, no count */
+    snprintf(body, sizeof(body),
+             "{\"metadata\":{\"name\":\"b.1\"},\"involvedObject\":{\"kind\":\"Deployment\","
+             "\"name\":\"web\"},\"reason\":\"ScalingReplicaSet\",\"type\":\"Normal\",\"message\":"
+             "\"Scaled up\",\"eventTime\":\"%.19s.123456Z\",\"reportingComponent\":\"deployment-"
+             "controller\",\"reportingInstance\":\"cm-1\",\"action\":\"Scale\"}",
+             last);
+    post("/api/v1/namespaces/default/events", body);
+    tc_response r;
+    char names[256];
+    get_table("/api/v1/namespaces/default/events", NULL, &r);
+    column_names(r.json, names, sizeof(names));
+    ck_assert_str_eq(names, "Last Seen|Type|Reason|Object|Subobject|Source|Message|First "
+                            "Seen|Count|Name");
+    const json_t *cols = json_object_get(r.json, "columnDefinitions");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(cols, 3), "priority")), 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(cols, 4), "priority")), 1);
+    static const char *const ev[][8] = {{"10m", "Warning", "BackOff", "pod/web",
+                                         "spec.containers{app}", "kubelet, node-1",
+                                         "Back-off restarting", "120m"},
+                                        {"10m", "Normal", "ScalingReplicaSet", "deployment/web", "",
+                                         "deployment-controller, cm-1", "Scaled up", "10m"}};
+    for (size_t i = 0; i < 2; i++)
+        for (size_t c = 0; c < 8; c++)
+            ck_assert_msg(strcmp(cell_str(r.json, i, c), ev[i][c]) == 0,
+                          "event %zu column %zu: \"%s\", want \"%s\"", i, c, cell_str(r.json, i, c),
+                          ev[i][c]);
+    ck_assert_int_eq(cell_int(r.json, 0, 8), 7);
+    ck_assert_int_eq(cell_int(r.json, 1, 8), 1);
+    ck_assert_str_eq(cell_str(r.json, 1, 9), "b.1");
+    tc_free(&r);
+
+    post("/api/v1/nodes", "{\"metadata\":{\"name\":\"n1\",\"labels\":{"
+                          "\"node-role.kubernetes.io/control-plane\":\"\",\"kubernetes.io/role\":"
+                          "\"worker\",\"node-role.kubernetes.io/worker\":\"\"}},\"spec\":{"
+                          "\"unschedulable\":true}}");
+    post("/api/v1/nodes", "{\"metadata\":{\"name\":\"n2\"}}");
+    patch_status("/api/v1/nodes/n1/status",
+                 "{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\"}],"
+                 "\"addresses\":[{\"type\":\"Hostname\",\"address\":\"n1\"},{\"type\":"
+                 "\"InternalIP\",\"address\":\"10.0.0.1\"}],\"nodeInfo\":{\"kubeletVersion\":"
+                 "\"v1.32.0\",\"osImage\":\"Debian\",\"kernelVersion\":\"6.1\"}}}");
+    get_table("/api/v1/nodes", NULL, &r);
+    column_names(r.json, names, sizeof(names));
+    ck_assert_str_eq(names, "Name|Status|Roles|Age|Version|Internal-IP|External-IP|OS-Image|"
+                            "Kernel-Version|Container-Runtime");
+    static const char *const nodes[][9] = {
+        {"n1", "NotReady,SchedulingDisabled", "control-plane,worker", "v1.32.0", "10.0.0.1",
+         "<none>", "Debian", "6.1", "<unknown>"},
+        {"n2", "Unknown", "<none>", "", "<none>", "<none>", "<unknown>", "<unknown>", "<unknown>"}};
+    for (size_t i = 0; i < 2; i++)
+        for (size_t c = 0; c < 9; c++)
+            ck_assert_str_eq(cell_str(r.json, i, c < 3 ? c : c + 1), nodes[i][c]);
+    tc_free(&r);
+}
+END_TEST
+
 static const char WIDGET_CRD[] =
     "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
     "\"metadata\":{\"name\":\"widgets.example.com\"},\"spec\":{\"group\":\"example.com\","
@@ -421,6 +698,9 @@ int main(void)
     const TTest *tests[] = {lists_and_gets_answer_tables_with_the_printer_columns,
                             include_object_chooses_what_each_row_carries,
                             built_in_printers_fill_their_columns,
+                            pods_print_readiness_status_and_restarts,
+                            services_and_workloads_print_their_columns,
+                            events_and_nodes_print_their_columns,
                             custom_resources_print_their_crd_columns,
                             a_watch_sends_the_columns_with_its_first_event_only,
                             NULL};

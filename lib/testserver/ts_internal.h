@@ -341,6 +341,34 @@ void ts_rewrite_answer(ts_response *resp, json_t *(*rewrite)(const json_t *body,
 
 /* ---- server-side printing (table.c) ------------------------------------------- */
 
+/* kube-apiserver's printers (printers.c): which one prints a resource,
+ * its columns, and a row's cells and conditions. */
+typedef enum {
+    TS_PRINT_NONE, /* no printer: plain JSON */
+    TS_PRINT_CUSTOM, /* a CRD's additionalPrinterColumns (table.c) */
+    TS_PRINT_CONFIGMAP,
+    TS_PRINT_SECRET,
+    TS_PRINT_NAMESPACE,
+    TS_PRINT_LEASE,
+    TS_PRINT_DEPLOYMENT,
+    TS_PRINT_JOB,
+    TS_PRINT_POD,
+    TS_PRINT_SERVICE,
+    TS_PRINT_REPLICASET,
+    TS_PRINT_STATEFULSET,
+    TS_PRINT_DAEMONSET,
+    TS_PRINT_EVENT,
+    TS_PRINT_NODE
+} ts_printer;
+ts_printer ts_printer_of(const ts_resource *res);
+json_t *ts_printer_columns(ts_printer p); /* new; NULL when out of memory */
+json_t *ts_printer_cells(ts_printer p, const json_t *obj); /* new */
+json_t *ts_printer_row_conditions(ts_printer p, const json_t *obj); /* new, or NULL */
+/* An age cell: Go's HumanDuration of now minus an RFC 3339 time;
+ * "<unknown>" without one, "<invalid>" for a bad one. */
+json_t *ts_age_cell(const char *timestamp);
+extern const char ts_creation_timestamp_desc[];
+
 /* A GET's Table request: the columns of the resource, the include mode
  * and, for a watch, whether the columns went out already. */
 typedef struct ts_table ts_table;

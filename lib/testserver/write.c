@@ -233,6 +233,40 @@ static int admit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, jso
     return 0;
 }
 
+/* A container's cpu or memory quantity in requests or limits, or NULL. */
+static const char *quantity(const json_t *c, const char *which, const char *name)
+{
+    const char *q = json_string_value(
+        json_object_get(json_object_get(json_object_get(c, "resources"), which), name));
+    return q && strcmp(q, "0") != 0 ? q : NULL;
+}
+
+/* The QoS class kube-apiserver gives a new pod: BestEffort without any cpu
+ * or memory request or limit; Guaranteed when every container limits both
+ * and requests (when given) equal the limits; else Burstable. Quantities
+ * are compared as written ("1" and "1000m" differ here). */
+static const char *pod_qos_class(const json_t *spec)
+{
+    static const char *const kinds[] = {"containers", "initContainers"};
+    static const char *const names[] = {"cpu", "memory"};
+    bool any = false, guaranteed = true;
+    for (size_t k = 0; k < 2; k++) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(spec, kinds[k]), i, c)
+        {
+            for (size_t n = 0; n < 2; n++) {
+                const char *req = quantity(c, "requests", names[n]);
+                const char *lim = quantity(c, "limits", names[n]);
+                any |= req || lim;
+                if (!lim || (req && strcmp(req, lim) != 0))
+                    guaranteed = false;
+            }
+        }
+    }
+    return !any ? "BestEffort" : guaranteed ? "Guaranteed" : "Burstable";
+}
+
 static void init_metadata(kr_testserver_t *ts, const ts_write *w, json_t *obj, json_t *md)
 {
     const ts_resource *res = w->rt->res;
@@ -252,6 +286,10 @@ static void init_metadata(kr_testserver_t *ts, const ts_write *w, json_t *obj, j
         json_object_del(obj, "status");
     if (!res->group[0] && strcmp(res->plural, "namespaces") == 0)
         json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Active"));
+    if (!res->group[0] && strcmp(res->plural, "pods") == 0)
+        json_object_set_new(obj, "status",
+                            json_pack("{s:s, s:s}", "phase", "Pending", "qosClass",
+                                      pod_qos_class(json_object_get(obj, "spec"))));
     char *av = ts_api_version(res);
     set_managed(w, md, av ? av : "");
     kr_free(av);

@@ -1,0 +1,1063 @@
+/* libkreconcile-testserver — kube-apiserver's printers for built-in kinds
+ * (wire spec §1.9): the columns and cells of the Table that `kubectl get`
+ * prints for Pods, Services, Events, Nodes, ConfigMaps, Secrets,
+ * Namespaces, Leases, Deployments, ReplicaSets, StatefulSets, DaemonSets
+ * and Jobs, computed from the object as stored, with the column types
+ * kube-apiserver declares (a count is sent as an integer even where its
+ * column is declared a string). The server prints every column, as the
+ * apiserver's table convertor does; kubectl hides those of priority 1
+ * unless asked for -o wide. Ages are Go's HumanDuration. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "testserver/ts_internal.h"
+
+static const char NAME_DESC[] =
+    "Name must be unique within a namespace. Is required when creating resources, although some "
+    "resources may allow a client to request the generation of an appropriate name "
+    "automatically. Name is primarily intended for creation idempotence and configuration "
+    "definition. Cannot be updated. More info: "
+    "https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names";
+const char ts_creation_timestamp_desc[] =
+    "CreationTimestamp is a timestamp representing the server time when this object was "
+    "created. It is not guaranteed to be set in happens-before order across separate "
+    "operations. Clients may not set this value. It is represented in RFC3339 form and is in "
+    "UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: "
+    "https://git.k8s.io/community/contributors/devel/sig-architecture/"
+    "api-conventions.md#metadata";
+
+/* The API reference's descriptions of the fields behind the columns, as
+ * kube-apiserver sends them in columnDefinitions. */
+/* A column definition; a NULL name ends a printer's list. */
+typedef struct {
+    const char *name, *type, *format, *desc;
+    int priority;
+} column_def;
+
+#define NAME_COL                                                                                   \
+    {                                                                                              \
+        "Name", "string", "name", NAME_DESC, 0                                                     \
+    }
+#define AGE_COL                                                                                    \
+    {                                                                                              \
+        "Age", "string", "", ts_creation_timestamp_desc, 0                                         \
+    }
+#define CONTAINERS_COLS                                                                            \
+    {"Containers", "string", "", "Names of each container in the template.", 1},                   \
+    {                                                                                              \
+        "Images", "string", "", "Images referenced by each container in the template.", 1          \
+    }
+#define SELECTOR_COL                                                                               \
+    {                                                                                              \
+        "Selector", "string", "", "A label query over pods that should match the pod count.", 1    \
+    }
+#define END_COLS                                                                                   \
+    {                                                                                              \
+        NULL, NULL, NULL, NULL, 0                                                                  \
+    }
+
+static const column_def CUSTOM_COLS[] = {NAME_COL, END_COLS}; /* then the CRD's */
+static const column_def CONFIGMAP_COLS[] = {
+    NAME_COL,
+    {"Data", "string", "", "Data contains the configuration data.", 0},
+    AGE_COL,
+    END_COLS};
+static const column_def SECRET_COLS[] = {
+    NAME_COL,
+    {"Type", "string", "", "Used to facilitate programmatic handling of secret data.", 0},
+    {"Data", "string", "", "Data contains the secret data.", 0},
+    AGE_COL,
+    END_COLS};
+static const column_def NAMESPACE_COLS[] = {
+    NAME_COL, {"Status", "string", "", "The status of the namespace", 0}, AGE_COL, END_COLS};
+static const column_def LEASE_COLS[] = {
+    NAME_COL, {"Holder", "string", "", "The holder of the lease", 0}, AGE_COL, END_COLS};
+static const column_def DEPLOYMENT_COLS[] = {
+    NAME_COL,
+    {"Ready", "string", "", "Number of the pod with ready state", 0},
+    {"Up-to-date", "string", "",
+     "Total number of non-terminated pods targeted by this deployment that have the desired "
+     "template spec.",
+     0},
+    {"Available", "string", "",
+     "Total number of available pods (ready for at least minReadySeconds) targeted by this "
+     "deployment.",
+     0},
+    AGE_COL,
+    CONTAINERS_COLS,
+    SELECTOR_COL,
+    END_COLS};
+static const column_def JOB_COLS[] = {
+    NAME_COL,
+    {"Status", "string", "", "Status of the job.", 0},
+    {"Completions", "string", "", "The number of pods which reached phase Succeeded.", 0},
+    {"Duration", "string", "", "Time required to complete the job.", 0},
+    AGE_COL,
+    CONTAINERS_COLS,
+    SELECTOR_COL,
+    END_COLS};
+static const column_def POD_COLS[] = {
+    NAME_COL,
+    {"Ready", "string", "", "The aggregate readiness state of this pod for accepting traffic.", 0},
+    {"Status", "string", "", "The aggregate status of the containers in this pod.", 0},
+    {"Restarts", "string", "",
+     "The number of times the containers in this pod have been restarted and when the last "
+     "container in this pod has restarted.",
+     0},
+    AGE_COL,
+    {"IP", "string", "",
+     "podIP address allocated to the pod. Routable at least within the cluster. Empty if not "
+     "yet allocated.",
+     1},
+    {"Node", "string", "",
+     "NodeName indicates in which node this pod is scheduled. If empty, this pod is a "
+     "candidate for preemption by the scheduler.",
+     1},
+    {"Nominated Node", "string", "",
+     "nominatedNodeName is set only when this pod preempts other pods on the node, but it "
+     "cannot be scheduled right away as preemption victims receive their graceful termination "
+     "periods.",
+     1},
+    {"Readiness Gates", "string", "",
+     "If specified, all readiness gates will be evaluated for pod readiness.", 1},
+    END_COLS};
+static const column_def SERVICE_COLS[] = {
+    NAME_COL,
+    {"Type", "string", "",
+     "type determines how the Service is exposed. Defaults to ClusterIP. Valid options are "
+     "ExternalName, ClusterIP, NodePort, and LoadBalancer.",
+     0},
+    {"Cluster-IP", "string", "",
+     "clusterIP is the IP address of the service and is usually assigned randomly.", 0},
+    {"External-IP", "string", "",
+     "externalIPs is a list of IP addresses for which nodes in the cluster will also accept "
+     "traffic for this service.",
+     0},
+    {"Port(s)", "string", "", "The list of ports that are exposed by this service.", 0},
+    AGE_COL,
+    {"Selector", "string", "",
+     "Route service traffic to pods with label keys and values matching this selector.", 1},
+    END_COLS};
+static const column_def REPLICASET_COLS[] = {
+    NAME_COL,
+    {"Desired", "integer", "", "Replicas is the number of desired pods. Defaults to 1.", 0},
+    {"Current", "integer", "", "Replicas is the most recently observed number of replicas.", 0},
+    {"Ready", "integer", "", "The number of ready replicas for this replica set.", 0},
+    AGE_COL,
+    CONTAINERS_COLS,
+    SELECTOR_COL,
+    END_COLS};
+static const column_def STATEFULSET_COLS[] = {
+    NAME_COL,
+    {"Ready", "string", "", "Number of the pod with ready state", 0},
+    AGE_COL,
+    CONTAINERS_COLS,
+    END_COLS};
+static const column_def DAEMONSET_COLS[] = {
+    NAME_COL,
+    {"Desired", "integer", "",
+     "The total number of nodes that should be running the daemon pod (including nodes "
+     "correctly running the daemon pod).",
+     0},
+    {"Current", "integer", "",
+     "The number of nodes that are running at least 1 daemon pod and are supposed to run the "
+     "daemon pod.",
+     0},
+    {"Ready", "integer", "",
+     "The number of nodes that should be running the daemon pod and have one or more of the "
+     "daemon pod running and ready.",
+     0},
+    {"Up-to-date", "integer", "", "The total number of nodes that are running updated daemon pod",
+     0},
+    {"Available", "integer", "",
+     "The number of nodes that should be running the daemon pod and have one or more of the "
+     "daemon pod running and available (ready for at least spec.minReadySeconds)",
+     0},
+    {"Node Selector", "string", "",
+     "NodeSelector is a selector which must be true for the pod to fit on a node.", 0},
+    AGE_COL,
+    CONTAINERS_COLS,
+    {"Selector", "string", "",
+     "A label query over pods that are managed by the daemon set. Must match in order to be "
+     "controlled.",
+     1},
+    END_COLS};
+/* an Event's name comes last, at priority 1 */
+static const column_def EVENT_COLS[] = {
+    {"Last Seen", "string", "",
+     "The time at which the most recent occurrence of this event was recorded.", 0},
+    {"Type", "string", "",
+     "Type of this event (Normal, Warning), new types could be added in the future", 0},
+    {"Reason", "string", "",
+     "This should be a short, machine understandable string that gives the reason for the "
+     "transition into the object's current status.",
+     0},
+    {"Object", "string", "", "The object that this event is about.", 0},
+    {"Subobject", "string", "",
+     "If referring to a piece of an object instead of an entire object, this string should "
+     "contain a valid JSON/Go field access statement.",
+     1},
+    {"Source", "string", "",
+     "The component reporting this event. Should be a short machine understandable string.", 1},
+    {"Message", "string", "", "A human-readable description of the status of this operation.", 0},
+    {"First Seen", "string", "",
+     "The time at which the event was first recorded. (Time of server receipt is in "
+     "TypeMeta.)",
+     1},
+    {"Count", "string", "", "The number of times this event has occurred.", 1},
+    {"Name", "string", "name", NAME_DESC, 1},
+    END_COLS};
+static const column_def NODE_COLS[] = {
+    NAME_COL,
+    {"Status", "string", "", "The status of the node", 0},
+    {"Roles", "string", "", "The roles of the node", 0},
+    AGE_COL,
+    {"Version", "string", "", "Kubelet Version reported by the node.", 0},
+    {"Internal-IP", "string", "", "The node's first InternalIP address.", 1},
+    {"External-IP", "string", "", "The node's first ExternalIP address.", 1},
+    {"OS-Image", "string", "", "OS Image reported by the node from /etc/os-release.", 1},
+    {"Kernel-Version", "string", "", "Kernel Version reported by the node from 'uname -r'.", 1},
+    {"Container-Runtime", "string", "",
+     "ContainerRuntime Version reported by the node through runtime remote API.", 1},
+    END_COLS};
+
+static const struct {
+    const char *group, *plural;
+    ts_printer p;
+    const column_def *cols;
+} PRINTERS[] = {
+    {"", "configmaps", TS_PRINT_CONFIGMAP, CONFIGMAP_COLS},
+    {"", "secrets", TS_PRINT_SECRET, SECRET_COLS},
+    {"", "namespaces", TS_PRINT_NAMESPACE, NAMESPACE_COLS},
+    {"", "pods", TS_PRINT_POD, POD_COLS},
+    {"", "services", TS_PRINT_SERVICE, SERVICE_COLS},
+    {"", "events", TS_PRINT_EVENT, EVENT_COLS},
+    {"", "nodes", TS_PRINT_NODE, NODE_COLS},
+    {"coordination.k8s.io", "leases", TS_PRINT_LEASE, LEASE_COLS},
+    {"apps", "deployments", TS_PRINT_DEPLOYMENT, DEPLOYMENT_COLS},
+    {"apps", "replicasets", TS_PRINT_REPLICASET, REPLICASET_COLS},
+    {"apps", "statefulsets", TS_PRINT_STATEFULSET, STATEFULSET_COLS},
+    {"apps", "daemonsets", TS_PRINT_DAEMONSET, DAEMONSET_COLS},
+    {"batch", "jobs", TS_PRINT_JOB, JOB_COLS},
+};
+
+ts_printer ts_printer_of(const ts_resource *res)
+{
+    if (res->crd)
+        return TS_PRINT_CUSTOM;
+    for (size_t i = 0; i < sizeof(PRINTERS) / sizeof(PRINTERS[0]); i++)
+        if (strcmp(res->group, PRINTERS[i].group) == 0 &&
+            strcmp(res->plural, PRINTERS[i].plural) == 0)
+            return PRINTERS[i].p;
+    return TS_PRINT_NONE;
+}
+
+/* The columnDefinitions of printer p; for a custom resource only Name,
+ * after which the caller appends the CRD's columns. */
+json_t *ts_printer_columns(ts_printer p)
+{
+    const column_def *cols = p == TS_PRINT_CUSTOM ? CUSTOM_COLS : NULL;
+    for (size_t i = 0; !cols && i < sizeof(PRINTERS) / sizeof(PRINTERS[0]); i++)
+        if (PRINTERS[i].p == p)
+            cols = PRINTERS[i].cols;
+    json_t *out = cols ? json_array() : NULL;
+    for (size_t i = 0; out && cols[i].name; i++) {
+        json_t *c = json_pack("{s:s, s:s, s:s, s:s, s:i}", "name", cols[i].name, "type",
+                              cols[i].type, "format", cols[i].format, "description", cols[i].desc,
+                              "priority", cols[i].priority);
+        if (!c || json_array_append_new(out, c) != 0) {
+            json_decref(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+/* ---- cells ------------------------------------------------------------------------ */
+
+/* Go's duration.HumanDuration, as kubectl and the apiserver print ages. */
+static void human_duration(long long secs, char *out, size_t size)
+{
+    if (secs < -1) {
+        snprintf(out, size, "<invalid>");
+        return;
+    }
+    if (secs < 0)
+        secs = 0;
+    long long m = secs / 60, h = secs / 3600, d = h / 24;
+    if (secs < 120)
+        snprintf(out, size, "%llds", secs);
+    else if (m < 10)
+        snprintf(out, size, secs % 60 ? "%lldm%llds" : "%lldm", m, secs % 60);
+    else if (m < 180)
+        snprintf(out, size, "%lldm", m);
+    else if (h < 8)
+        snprintf(out, size, m % 60 ? "%lldh%lldm" : "%lldh", h, m % 60);
+    else if (h < 48)
+        snprintf(out, size, "%lldh", h);
+    else if (h < 24 * 8)
+        snprintf(out, size, h % 24 ? "%lldd%lldh" : "%lldd", d, h % 24);
+    else if (h < 24 * 365 * 2)
+        snprintf(out, size, "%lldd", d);
+    else if (h < 24 * 365 * 8)
+        snprintf(out, size, (d % 365) ? "%lldy%lldd" : "%lldy", d / 365, d % 365);
+    else
+        snprintf(out, size, "%lldy", d / 365);
+}
+
+/* An RFC 3339 time in seconds since the epoch; false when it is not one. */
+static bool parse_time(const char *s, long long *out)
+{
+    struct tm tm = {0};
+    const char *rest = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+    if (!rest)
+        return false;
+    if (*rest == '.')
+        for (rest++; isdigit((unsigned char)*rest); rest++)
+            ;
+    long offset = 0;
+    if (*rest == '+' || *rest == '-') {
+        int hh, mm;
+        if (sscanf(rest + 1, "%2d:%2d", &hh, &mm) != 2)
+            return false;
+        offset = (hh * 3600L + mm * 60L) * (*rest == '-' ? -1 : 1);
+    } else if (*rest != 'Z' && *rest != 'z') {
+        return false;
+    }
+    *out = (long long)timegm(&tm) - offset;
+    return true;
+}
+
+/* An age cell: "<unknown>" without a time, "<invalid>" for a bad one. */
+json_t *ts_age_cell(const char *timestamp)
+{
+    long long t;
+    char buf[32];
+    if (!timestamp || !*timestamp)
+        snprintf(buf, sizeof(buf), "<unknown>");
+    else if (!parse_time(timestamp, &t))
+        snprintf(buf, sizeof(buf), "<invalid>");
+    else
+        human_duration((long long)time(NULL) - t, buf, sizeof(buf));
+    return json_string(buf);
+}
+
+static const char *md_str(const json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));
+}
+
+/* "k=v,k2 in (a,b),!k3": what labels.Selector.String() prints for a
+ * LabelSelector, requirements sorted by key. */
+static void selector_text(const json_t *sel, kr_buf *b)
+{
+    json_t *reqs = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(sel, "matchLabels"), k, v)
+    {
+        char *r = kr_asprintf("%s=%s", k, json_string_value(v) ? json_string_value(v) : "");
+        json_array_append_new(reqs, json_pack("{s:s, s:s}", "key", k, "text", r ? r : ""));
+        kr_free(r);
+    }
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(sel, "matchExpressions"), i, e)
+    {
+        const char *key = json_string_value(json_object_get(e, "key"));
+        const char *op = json_string_value(json_object_get(e, "operator"));
+        if (!key || !op)
+            continue;
+        kr_buf t = {0};
+        if (strcmp(op, "Exists") == 0) {
+            kr_buf_append_str(&t, key);
+        } else if (strcmp(op, "DoesNotExist") == 0) {
+            kr_buf_printf(&t, "!%s", key);
+        } else {
+            /* values sorted, as a set prints them */
+            json_t *vals = json_deep_copy(json_object_get(e, "values"));
+            size_t n = json_array_size(vals);
+            for (size_t a = 1; a < n; a++)
+                for (size_t c = a; c > 0; c--) {
+                    const char *x = json_string_value(json_array_get(vals, c - 1));
+                    const char *y = json_string_value(json_array_get(vals, c));
+                    if (!x || !y || strcmp(x, y) <= 0)
+                        break;
+                    json_t *tmp = json_incref(json_array_get(vals, c - 1));
+                    json_array_set(vals, c - 1, json_array_get(vals, c));
+                    json_array_set_new(vals, c, tmp);
+                }
+            kr_buf_printf(&t, "%s %s (", key, strcmp(op, "In") == 0 ? "in" : "notin");
+            for (size_t a = 0; a < n; a++) {
+                const char *s = json_string_value(json_array_get(vals, a));
+                kr_buf_printf(&t, "%s%s", a ? "," : "", s ? s : "");
+            }
+            kr_buf_append_str(&t, ")");
+            json_decref(vals);
+        }
+        json_array_append_new(reqs,
+                              json_pack("{s:s, s:s}", "key", key, "text", t.data ? t.data : ""));
+        kr_buf_free(&t);
+    }
+    size_t n = json_array_size(reqs);
+    for (size_t a = 1; a < n; a++) /* insertion sort by key: selectors are small */
+        for (size_t c = a; c > 0; c--) {
+            const char *x = json_string_value(json_object_get(json_array_get(reqs, c - 1), "key"));
+            const char *y = json_string_value(json_object_get(json_array_get(reqs, c), "key"));
+            if (!x || !y || strcmp(x, y) <= 0)
+                break;
+            json_t *tmp = json_incref(json_array_get(reqs, c - 1));
+            json_array_set(reqs, c - 1, json_array_get(reqs, c));
+            json_array_set_new(reqs, c, tmp);
+        }
+    for (size_t a = 0; a < n; a++)
+        kr_buf_printf(b, "%s%s", a ? "," : "",
+                      json_string_value(json_object_get(json_array_get(reqs, a), "text")));
+    json_decref(reqs);
+}
+
+static json_t *joined(const json_t *containers, const char *field)
+{
+    kr_buf b = {0};
+    size_t i;
+    json_t *c;
+    json_array_foreach(containers, i, c)
+    {
+        const char *s = json_string_value(json_object_get(c, field));
+        kr_buf_printf(&b, "%s%s", i ? "," : "", s ? s : "");
+    }
+    json_t *out = json_string(b.data ? b.data : "");
+    kr_buf_free(&b);
+    return out;
+}
+
+static json_int_t int_at(const json_t *o, const char *a, const char *b, json_int_t dflt)
+{
+    const json_t *v = json_object_get(json_object_get(o, a), b);
+    return json_is_integer(v) ? json_integer_value(v) : dflt;
+}
+
+/* A condition's status by type: the first condition of that type. */
+static const char *condition_status(const json_t *status, const char *type)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(status, "conditions"), i, c)
+    {
+        const char *ty = json_string_value(json_object_get(c, "type"));
+        if (ty && strcmp(ty, type) == 0)
+            return json_string_value(json_object_get(c, "status"));
+    }
+    return NULL;
+}
+
+/* Whether the first condition of that type is True, as the printers'
+ * condition helpers read it. */
+static bool condition_true(const json_t *status, const char *type)
+{
+    const char *st = condition_status(status, type);
+    return st && strcmp(st, "True") == 0;
+}
+
+/* A Job's Status, Completions and Duration, as kube-apiserver prints them. */
+static void job_cells(const json_t *obj, json_t *cells)
+{
+    const json_t *spec = json_object_get(obj, "spec");
+    const json_t *status = json_object_get(obj, "status");
+    const char *state = "Running";
+    if (condition_true(status, "Complete"))
+        state = "Complete";
+    else if (condition_true(status, "Failed"))
+        state = "Failed";
+    else if (md_str(obj, "deletionTimestamp"))
+        state = "Terminating";
+    else if (condition_true(status, "Suspended"))
+        state = "Suspended";
+    else if (condition_true(status, "FailureTarget"))
+        state = "FailureTarget";
+    json_array_append_new(cells, json_string(state));
+    long long succeeded = (long long)int_at(obj, "status", "succeeded", 0);
+    const json_t *completions = json_object_get(spec, "completions");
+    long long parallelism = (long long)int_at(obj, "spec", "parallelism", 0);
+    char text[96];
+    if (json_is_integer(completions))
+        snprintf(text, sizeof(text), "%lld/%lld", succeeded,
+                 (long long)json_integer_value(completions));
+    else if (parallelism > 1)
+        snprintf(text, sizeof(text), "%lld/1 of %lld", succeeded, parallelism);
+    else
+        snprintf(text, sizeof(text), "%lld/1", succeeded);
+    json_array_append_new(cells, json_string(text));
+    long long start, end;
+    const char *started = json_string_value(json_object_get(status, "startTime"));
+    const char *completed = json_string_value(json_object_get(status, "completionTime"));
+    text[0] = '\0';
+    if (started && parse_time(started, &start)) {
+        if (!completed || !parse_time(completed, &end))
+            end = (long long)time(NULL);
+        human_duration(end - start, text, sizeof(text));
+    }
+    json_array_append_new(cells, json_string(text));
+}
+
+static const char *str_at(const json_t *o, const char *a, const char *b)
+{
+    return json_string_value(json_object_get(json_object_get(o, a), b));
+}
+
+/* "k=v,k2=v2" with the keys sorted, or "<none>": labels.FormatLabels. */
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static json_t *format_labels(const json_t *map)
+{
+    size_t n = json_object_size(map);
+    if (n == 0)
+        return json_string("<none>");
+    const char **keys = kr_calloc(n, sizeof(*keys));
+    if (!keys)
+        return json_null();
+    size_t i = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)map, k, v) keys[i++] = k;
+    qsort(keys, n, sizeof(*keys), cmp_str);
+    kr_buf b = {0};
+    for (i = 0; i < n; i++) {
+        const char *val = json_string_value(json_object_get(map, keys[i]));
+        kr_buf_printf(&b, "%s%s=%s", i ? "," : "", keys[i], val ? val : "");
+    }
+    kr_free(keys);
+    json_t *out = json_string(b.data ? b.data : "");
+    kr_buf_free(&b);
+    return out;
+}
+
+/* The later of *last and a container's last termination (a zero Go time
+ * when it has none). */
+static void last_termination(const json_t *cs, bool *have, long long *last)
+{
+    long long t;
+    const json_t *term = json_object_get(json_object_get(cs, "lastState"), "terminated");
+    const char *at = json_string_value(json_object_get(term, "finishedAt"));
+    if (at && parse_time(at, &t) && (!*have || t > *last)) {
+        *have = true;
+        *last = t;
+    }
+}
+
+static bool restartable_init(const json_t *spec, const char *name)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(spec, "initContainers"), i, c)
+    {
+        const char *n = json_string_value(json_object_get(c, "name"));
+        if (n && name && strcmp(n, name) == 0) {
+            const char *policy = json_string_value(json_object_get(c, "restartPolicy"));
+            return policy && strcmp(policy, "Always") == 0;
+        }
+    }
+    return false;
+}
+
+/* A terminated state's reason, or Signal:N / ExitCode:N without one. */
+static void terminated_reason(const json_t *term, const char *prefix, char *out, size_t size)
+{
+    const char *r = json_string_value(json_object_get(term, "reason"));
+    json_int_t sig = json_integer_value(json_object_get(term, "signal"));
+    json_int_t code = json_integer_value(json_object_get(term, "exitCode"));
+    if (r && *r)
+        snprintf(out, size, "%s%s", prefix, r);
+    else if (sig != 0)
+        snprintf(out, size, "%sSignal:%lld", prefix, (long long)sig);
+    else
+        snprintf(out, size, "%sExitCode:%lld", prefix, (long long)code);
+}
+
+/* A Pod's Ready, Status and Restarts, as kube-apiserver's printer derives
+ * them from the container statuses (init containers first, sidecars
+ * counted as containers); then Age and the wide columns. */
+static void pod_cells(const json_t *obj, json_t *cells)
+{
+    const json_t *spec = json_object_get(obj, "spec");
+    const json_t *status = json_object_get(obj, "status");
+    const char *phase = json_string_value(json_object_get(status, "phase"));
+    const char *status_reason = json_string_value(json_object_get(status, "reason"));
+    char reason[300];
+    snprintf(reason, sizeof(reason), "%s",
+             status_reason && *status_reason ? status_reason
+             : phase                         ? phase
+                                             : "");
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(status, "conditions"), i, c)
+    {
+        const char *ty = json_string_value(json_object_get(c, "type"));
+        const char *r = json_string_value(json_object_get(c, "reason"));
+        if (ty && r && strcmp(ty, "PodScheduled") == 0 && strcmp(r, "SchedulingGated") == 0)
+            snprintf(reason, sizeof(reason), "SchedulingGated");
+    }
+    long long total = (long long)json_array_size(json_object_get(spec, "containers"));
+    json_array_foreach(json_object_get(spec, "initContainers"), i, c)
+    {
+        const char *policy = json_string_value(json_object_get(c, "restartPolicy"));
+        if (policy && strcmp(policy, "Always") == 0)
+            total++;
+    }
+    long long restarts = 0, sidecar_restarts = 0, ready = 0, last = 0, sidecar_last = 0;
+    bool have_last = false, have_sidecar_last = false, initializing = false;
+    size_t n_init = json_array_size(json_object_get(spec, "initContainers"));
+    json_array_foreach(json_object_get(status, "initContainerStatuses"), i, c)
+    {
+        json_int_t count = json_integer_value(json_object_get(c, "restartCount"));
+        restarts += count;
+        last_termination(c, &have_last, &last);
+        bool sidecar = restartable_init(spec, json_string_value(json_object_get(c, "name")));
+        if (sidecar) {
+            sidecar_restarts += count;
+            last_termination(c, &have_sidecar_last, &sidecar_last);
+        }
+        const json_t *state = json_object_get(c, "state");
+        const json_t *term = json_object_get(state, "terminated");
+        const json_t *waiting = json_object_get(state, "waiting");
+        const char *wreason = json_string_value(json_object_get(waiting, "reason"));
+        if (json_is_object(term) && json_integer_value(json_object_get(term, "exitCode")) == 0)
+            continue;
+        if (sidecar && json_is_true(json_object_get(c, "started"))) {
+            if (json_is_true(json_object_get(c, "ready")))
+                ready++;
+            continue;
+        }
+        if (json_is_object(term))
+            terminated_reason(term, "Init:", reason, sizeof(reason));
+        else if (json_is_object(waiting) && wreason && *wreason &&
+                 strcmp(wreason, "PodInitializing") != 0)
+            snprintf(reason, sizeof(reason), "Init:%s", wreason);
+        else
+            snprintf(reason, sizeof(reason), "Init:%zu/%zu", i, n_init);
+        initializing = true;
+        break;
+    }
+    if (!initializing || condition_true(status, "Initialized")) {
+        restarts = sidecar_restarts;
+        last = sidecar_last;
+        have_last = have_sidecar_last;
+        bool running = false;
+        const json_t *statuses = json_object_get(status, "containerStatuses");
+        for (size_t k = json_array_size(statuses); k-- > 0;) {
+            const json_t *cs = json_array_get(statuses, k);
+            restarts += json_integer_value(json_object_get(cs, "restartCount"));
+            last_termination(cs, &have_last, &last);
+            const json_t *state = json_object_get(cs, "state");
+            const json_t *term = json_object_get(state, "terminated");
+            const char *wreason =
+                json_string_value(json_object_get(json_object_get(state, "waiting"), "reason"));
+            if (wreason && *wreason)
+                snprintf(reason, sizeof(reason), "%s", wreason);
+            else if (json_is_object(term))
+                terminated_reason(term, "", reason, sizeof(reason));
+            else if (json_is_true(json_object_get(cs, "ready")) &&
+                     json_is_object(json_object_get(state, "running"))) {
+                running = true;
+                ready++;
+            }
+        }
+        if (running && strcmp(reason, "Completed") == 0)
+            snprintf(reason, sizeof(reason), "%s",
+                     condition_true(status, "Ready") ? "Running" : "NotReady");
+    }
+    bool terminal = phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0);
+    if (md_str(obj, "deletionTimestamp")) {
+        if (status_reason && strcmp(status_reason, "NodeLost") == 0)
+            snprintf(reason, sizeof(reason), "Unknown");
+        else if (!terminal)
+            snprintf(reason, sizeof(reason), "Terminating");
+    }
+    char text[96];
+    snprintf(text, sizeof(text), "%lld/%lld", ready, total);
+    json_array_append_new(cells, json_string(text));
+    json_array_append_new(cells, json_string(reason));
+    if (restarts != 0 && have_last) {
+        char ago[32];
+        human_duration((long long)time(NULL) - last, ago, sizeof(ago));
+        snprintf(text, sizeof(text), "%lld (%s ago)", restarts, ago);
+    } else {
+        snprintf(text, sizeof(text), "%lld", restarts);
+    }
+    json_array_append_new(cells, json_string(text));
+}
+
+/* The wide columns of a Pod: IP, Node, Nominated Node, Readiness Gates. */
+static void pod_wide_cells(const json_t *obj, json_t *cells)
+{
+    const json_t *spec = json_object_get(obj, "spec");
+    const json_t *status = json_object_get(obj, "status");
+    const char *ip = json_string_value(
+        json_object_get(json_array_get(json_object_get(status, "podIPs"), 0), "ip"));
+    const char *node = json_string_value(json_object_get(spec, "nodeName"));
+    const char *nominated = json_string_value(json_object_get(status, "nominatedNodeName"));
+    json_array_append_new(cells, json_string(ip && *ip ? ip : "<none>"));
+    json_array_append_new(cells, json_string(node && *node ? node : "<none>"));
+    json_array_append_new(cells, json_string(nominated && *nominated ? nominated : "<none>"));
+    const json_t *gates = json_object_get(spec, "readinessGates");
+    if (json_array_size(gates) == 0) {
+        json_array_append_new(cells, json_string("<none>"));
+        return;
+    }
+    size_t i, n_true = 0;
+    json_t *g;
+    json_array_foreach(gates, i, g)
+    {
+        const char *type = json_string_value(json_object_get(g, "conditionType"));
+        if (type && condition_true(status, type))
+            n_true++;
+    }
+    char text[64];
+    snprintf(text, sizeof(text), "%zu/%zu", n_true, json_array_size(gates));
+    json_array_append_new(cells, json_string(text));
+}
+
+/* A Service's External-IP, as getServiceExternalIP prints it wide. */
+static json_t *service_external_ip(const json_t *spec, const json_t *status)
+{
+    const char *type = json_string_value(json_object_get(spec, "type"));
+    const json_t *external = json_object_get(spec, "externalIPs");
+    kr_buf b = {0};
+    size_t i;
+    json_t *v;
+    if (type && strcmp(type, "ExternalName") == 0) {
+        const char *name = json_string_value(json_object_get(spec, "externalName"));
+        return json_string(name ? name : "");
+    }
+    if (!type || (strcmp(type, "ClusterIP") != 0 && strcmp(type, "NodePort") != 0 &&
+                  strcmp(type, "LoadBalancer") != 0))
+        return json_string("<unknown>");
+    if (strcmp(type, "LoadBalancer") == 0) {
+        /* the load balancer's addresses as a sorted set, then externalIPs */
+        const json_t *ingress = json_object_get(json_object_get(status, "loadBalancer"), "ingress");
+        size_t n = json_array_size(ingress), m = 0;
+        const char **addrs = n ? kr_calloc(n, sizeof(*addrs)) : NULL;
+        json_array_foreach(ingress, i, v)
+        {
+            const char *ip = json_string_value(json_object_get(v, "ip"));
+            const char *host = json_string_value(json_object_get(v, "hostname"));
+            const char *a = ip && *ip ? ip : host && *host ? host : NULL;
+            if (a && addrs)
+                addrs[m++] = a;
+        }
+        if (addrs)
+            qsort(addrs, m, sizeof(*addrs), cmp_str);
+        for (size_t k = 0; k < m; k++)
+            if (k == 0 || strcmp(addrs[k], addrs[k - 1]) != 0)
+                kr_buf_printf(&b, "%s%s", b.len ? "," : "", addrs[k]);
+        kr_free(addrs);
+    }
+    json_array_foreach(external, i, v)
+    {
+        const char *ip = json_string_value(v);
+        kr_buf_printf(&b, "%s%s", b.len ? "," : "", ip ? ip : "");
+    }
+    const char *none = strcmp(type, "LoadBalancer") == 0 ? "<pending>" : "<none>";
+    json_t *out = json_string(b.len ? b.data : none);
+    kr_buf_free(&b);
+    return out;
+}
+
+/* A Service's Type, Cluster-IP, External-IP and Port(s). */
+static void service_cells(const json_t *obj, json_t *cells)
+{
+    const json_t *spec = json_object_get(obj, "spec");
+    const char *type = json_string_value(json_object_get(spec, "type"));
+    const char *ip = json_string_value(json_array_get(json_object_get(spec, "clusterIPs"), 0));
+    json_array_append_new(cells, json_string(type ? type : ""));
+    json_array_append_new(cells, json_string(ip ? ip : "<none>"));
+    json_array_append_new(cells, service_external_ip(spec, json_object_get(obj, "status")));
+    kr_buf b = {0};
+    size_t i;
+    json_t *port;
+    json_array_foreach(json_object_get(spec, "ports"), i, port)
+    {
+        const char *proto = json_string_value(json_object_get(port, "protocol"));
+        long long p = (long long)json_integer_value(json_object_get(port, "port"));
+        long long node = (long long)json_integer_value(json_object_get(port, "nodePort"));
+        if (node > 0)
+            kr_buf_printf(&b, "%s%lld:%lld/%s", i ? "," : "", p, node, proto ? proto : "");
+        else
+            kr_buf_printf(&b, "%s%lld/%s", i ? "," : "", p, proto ? proto : "");
+    }
+    json_array_append_new(cells, json_string(b.len ? b.data : "<none>"));
+    kr_buf_free(&b);
+}
+
+/* An age from an RFC 3339 value that may be absent or null (Go's zero
+ * time): false when there is none. */
+static bool age_if_set(const json_t *v, char *out, size_t size)
+{
+    const char *s = json_string_value(v);
+    if (!s || !*s)
+        return false;
+    json_t *age = ts_age_cell(s);
+    snprintf(out, size, "%s", json_string_value(age));
+    json_decref(age);
+    return true;
+}
+
+/* An Event's cells, in its printer's wide order: Last Seen, Type, Reason,
+ * Object, Subobject, Source, Message, First Seen, Count, Name. */
+static json_t *event_cells(const json_t *obj)
+{
+    char first[32], last[32], target[600], source[600];
+    if (!age_if_set(json_object_get(obj, "firstTimestamp"), first, sizeof(first)) &&
+        !age_if_set(json_object_get(obj, "eventTime"), first, sizeof(first)))
+        snprintf(first, sizeof(first), "<unknown>");
+    if (!age_if_set(json_object_get(obj, "lastTimestamp"), last, sizeof(last)))
+        snprintf(last, sizeof(last), "%s", first);
+    json_int_t count = json_integer_value(json_object_get(obj, "count"));
+    const json_t *series = json_object_get(obj, "series");
+    if (json_is_object(series)) {
+        if (!age_if_set(json_object_get(series, "lastObservedTime"), last, sizeof(last)))
+            snprintf(last, sizeof(last), "<unknown>");
+        count = json_integer_value(json_object_get(series, "count"));
+    } else if (count == 0) {
+        count = 1; /* singleton events of the new API have no count */
+    }
+    const json_t *inv = json_object_get(obj, "involvedObject");
+    const char *kind = json_string_value(json_object_get(inv, "kind"));
+    const char *name = json_string_value(json_object_get(inv, "name"));
+    size_t n = (size_t)snprintf(target, sizeof(target), "%s", kind ? kind : "");
+    for (size_t i = 0; i < n && i < sizeof(target); i++)
+        target[i] = (char)tolower((unsigned char)target[i]);
+    if (name && *name && n < sizeof(target))
+        snprintf(target + n, sizeof(target) - n, "/%s", name);
+    const json_t *src = json_object_get(obj, "source");
+    const char *component = json_string_value(json_object_get(src, "component"));
+    const char *host = json_string_value(json_object_get(src, "host"));
+    if (!component || !*component)
+        component = json_string_value(json_object_get(obj, "reportingComponent"));
+    if (!host || !*host)
+        host = json_string_value(json_object_get(obj, "reportingInstance"));
+    snprintf(source, sizeof(source), "%s%s%s", component ? component : "",
+             host && *host ? ", " : "", host && *host ? host : "");
+    /* the message without surrounding white space */
+    const char *msg = json_string_value(json_object_get(obj, "message"));
+    msg = msg ? msg : "";
+    while (isspace((unsigned char)*msg))
+        msg++;
+    size_t mlen = strlen(msg);
+    while (mlen > 0 && isspace((unsigned char)msg[mlen - 1]))
+        mlen--;
+    const char *type = json_string_value(json_object_get(obj, "type"));
+    const char *reason = json_string_value(json_object_get(obj, "reason"));
+    const char *path = json_string_value(json_object_get(inv, "fieldPath"));
+    const char *own = md_str(obj, "name");
+    return json_pack("[s, s, s, s, s, s, s#, s, I, s]", last, type ? type : "",
+                     reason ? reason : "", target, path ? path : "", source, msg, (int)mlen, first,
+                     count, own ? own : "");
+}
+
+/* A Node's Status and Roles, as kube-apiserver's printer derives them. */
+static void node_cells(const json_t *obj, json_t *cells)
+{
+    const char *ready = condition_status(json_object_get(obj, "status"), "Ready");
+    kr_buf b = {0};
+    kr_buf_append_str(&b, !ready ? "Unknown" : strcmp(ready, "True") == 0 ? "Ready" : "NotReady");
+    if (json_is_true(json_object_get(json_object_get(obj, "spec"), "unschedulable")))
+        kr_buf_append_str(&b, ",SchedulingDisabled");
+    json_array_append_new(cells, json_string(b.data ? b.data : ""));
+    kr_buf_free(&b);
+    /* roles: node-role.kubernetes.io/<role> keys and a kubernetes.io/role
+     * value, as a sorted set */
+    const json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
+    size_t n = json_object_size(labels), m = 0;
+    const char **roles = n ? kr_calloc(n, sizeof(*roles)) : NULL;
+    const char *k;
+    json_t *v;
+    static const char prefix[] = "node-role.kubernetes.io/";
+    json_object_foreach((json_t *)labels, k, v)
+    {
+        const char *role = NULL;
+        if (strncmp(k, prefix, sizeof(prefix) - 1) == 0 && k[sizeof(prefix) - 1])
+            role = k + sizeof(prefix) - 1;
+        else if (strcmp(k, "kubernetes.io/role") == 0 && json_string_value(v) &&
+                 *json_string_value(v))
+            role = json_string_value(v);
+        if (role && roles)
+            roles[m++] = role;
+    }
+    if (roles)
+        qsort(roles, m, sizeof(*roles), cmp_str);
+    for (size_t i = 0; i < m; i++)
+        if (i == 0 || strcmp(roles[i], roles[i - 1]) != 0)
+            kr_buf_printf(&b, "%s%s", b.len ? "," : "", roles[i]);
+    kr_free(roles);
+    json_array_append_new(cells, json_string(b.len ? b.data : "<none>"));
+    kr_buf_free(&b);
+}
+
+/* A Node's Version and wide columns, after its Age. */
+static void node_info_cells(const json_t *obj, json_t *cells)
+{
+    const json_t *status = json_object_get(obj, "status");
+    const json_t *info = json_object_get(status, "nodeInfo");
+    const char *kubelet = json_string_value(json_object_get(info, "kubeletVersion"));
+    json_array_append_new(cells, json_string(kubelet ? kubelet : ""));
+    static const char *const types[] = {"InternalIP", "ExternalIP"};
+    for (size_t t = 0; t < 2; t++) {
+        const char *addr = NULL;
+        size_t i;
+        json_t *a;
+        json_array_foreach(json_object_get(status, "addresses"), i, a)
+        {
+            const char *ty = json_string_value(json_object_get(a, "type"));
+            if (!addr && ty && strcmp(ty, types[t]) == 0)
+                addr = json_string_value(json_object_get(a, "address"));
+        }
+        json_array_append_new(cells, json_string(addr ? addr : "<none>"));
+    }
+    static const char *const fields[] = {"osImage", "kernelVersion", "containerRuntimeVersion"};
+    for (size_t i = 0; i < 3; i++) {
+        const char *f = json_string_value(json_object_get(info, fields[i]));
+        json_array_append_new(cells, json_string(f && *f ? f : "<unknown>"));
+    }
+}
+
+/* The cells of obj under printer p (not a custom resource). */
+json_t *ts_printer_cells(ts_printer p, const json_t *obj)
+{
+    if (p == TS_PRINT_EVENT)
+        return event_cells(obj);
+    const char *name = md_str(obj, "name");
+    json_t *cells = json_pack("[s]", name ? name : "");
+    if (!cells)
+        return NULL;
+    const json_t *status = json_object_get(obj, "status");
+    switch (p) {
+    case TS_PRINT_CONFIGMAP: {
+        size_t n = json_object_size(json_object_get(obj, "data")) +
+                   json_object_size(json_object_get(obj, "binaryData"));
+        json_array_append_new(cells, json_integer((json_int_t)n));
+        break;
+    }
+    case TS_PRINT_SECRET: {
+        const char *type = json_string_value(json_object_get(obj, "type"));
+        json_array_append_new(cells, json_string(type ? type : "Opaque"));
+        json_array_append_new(
+            cells, json_integer((json_int_t)json_object_size(json_object_get(obj, "data"))));
+        break;
+    }
+    case TS_PRINT_NAMESPACE: {
+        const char *phase = json_string_value(json_object_get(status, "phase"));
+        json_array_append_new(cells, json_string(phase ? phase : "Active"));
+        break;
+    }
+    case TS_PRINT_LEASE: {
+        const char *holder =
+            json_string_value(json_object_get(json_object_get(obj, "spec"), "holderIdentity"));
+        json_array_append_new(cells, json_string(holder ? holder : ""));
+        break;
+    }
+    case TS_PRINT_DEPLOYMENT: {
+        char ready[64];
+        snprintf(ready, sizeof(ready), "%lld/%lld",
+                 (long long)int_at(obj, "status", "readyReplicas", 0),
+                 (long long)int_at(obj, "spec", "replicas", 1));
+        json_array_append_new(cells, json_string(ready));
+        json_array_append_new(cells, json_integer(int_at(obj, "status", "updatedReplicas", 0)));
+        json_array_append_new(cells, json_integer(int_at(obj, "status", "availableReplicas", 0)));
+        break;
+    }
+    case TS_PRINT_JOB:
+        job_cells(obj, cells);
+        break;
+    case TS_PRINT_POD:
+        pod_cells(obj, cells);
+        break;
+    case TS_PRINT_SERVICE:
+        service_cells(obj, cells);
+        break;
+    case TS_PRINT_REPLICASET:
+        json_array_append_new(cells, json_integer(int_at(obj, "spec", "replicas", 0)));
+        json_array_append_new(cells, json_integer(int_at(obj, "status", "replicas", 0)));
+        json_array_append_new(cells, json_integer(int_at(obj, "status", "readyReplicas", 0)));
+        break;
+    case TS_PRINT_STATEFULSET: {
+        char ready[64];
+        snprintf(ready, sizeof(ready), "%lld/%lld",
+                 (long long)int_at(obj, "status", "readyReplicas", 0),
+                 (long long)int_at(obj, "spec", "replicas", 0));
+        json_array_append_new(cells, json_string(ready));
+        break;
+    }
+    case TS_PRINT_DAEMONSET: {
+        static const char *const counts[] = {"desiredNumberScheduled", "currentNumberScheduled",
+                                             "numberReady", "updatedNumberScheduled",
+                                             "numberAvailable"};
+        for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+            json_array_append_new(cells, json_integer(int_at(obj, "status", counts[i], 0)));
+        json_array_append_new(
+            cells,
+            format_labels(json_object_get(
+                json_object_get(json_object_get(json_object_get(obj, "spec"), "template"), "spec"),
+                "nodeSelector")));
+        break;
+    }
+    case TS_PRINT_NODE:
+        node_cells(obj, cells);
+        break;
+    default:
+        break;
+    }
+    json_array_append_new(cells, ts_age_cell(md_str(obj, "creationTimestamp")));
+    const json_t *spec = json_object_get(obj, "spec");
+    switch (p) {
+    case TS_PRINT_DEPLOYMENT:
+    case TS_PRINT_JOB:
+    case TS_PRINT_REPLICASET:
+    case TS_PRINT_STATEFULSET:
+    case TS_PRINT_DAEMONSET: {
+        const json_t *containers = json_object_get(
+            json_object_get(json_object_get(spec, "template"), "spec"), "containers");
+        json_array_append_new(cells, joined(containers, "name"));
+        json_array_append_new(cells, joined(containers, "image"));
+        if (p == TS_PRINT_STATEFULSET)
+            break;
+        kr_buf sel = {0};
+        selector_text(json_object_get(spec, "selector"), &sel);
+        json_array_append_new(cells, json_string(sel.data && *sel.data ? sel.data : "<none>"));
+        kr_buf_free(&sel);
+        break;
+    }
+    case TS_PRINT_POD:
+        pod_wide_cells(obj, cells);
+        break;
+    case TS_PRINT_SERVICE:
+        json_array_append_new(cells, format_labels(json_object_get(spec, "selector")));
+        break;
+    case TS_PRINT_NODE:
+        node_info_cells(obj, cells);
+        break;
+    default:
+        break;
+    }
+    return cells;
+}
+
+/* The row conditions kube-apiserver's printer sets: a Succeeded or Failed
+ * pod's row is Completed. NULL for none. */
+json_t *ts_printer_row_conditions(ts_printer p, const json_t *obj)
+{
+    const char *phase = str_at(obj, "status", "phase");
+    if (p != TS_PRINT_POD || !phase ||
+        (strcmp(phase, "Succeeded") != 0 && strcmp(phase, "Failed") != 0))
+        return NULL;
+    bool ok = strcmp(phase, "Succeeded") == 0;
+    return json_pack("[{s:s, s:s, s:s, s:s}]", "type", "Completed", "status", "True", "reason",
+                     phase, "message",
+                     ok ? "The pod has completed successfully." : "The pod failed.");
+}
