@@ -1435,6 +1435,40 @@ START_TEST(tokens_give_401_and_verb_table_gives_403)
     ck_assert_str_eq(json_string_value(json_array_get(json_object_get(user, "groups"), 0)),
                      "system:authenticated");
     tc_free(&r);
+    /* kubectl auth can-i --list: the token's verbs on every resource, and
+     * for a limited token what every authenticated user may do */
+    static const char ssrr[] = "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews";
+    static const char rules_body[] = "{\"apiVersion\":\"authorization.k8s.io/v1\",\"kind\":"
+                                     "\"SelfSubjectRulesReview\",\"spec\":{\"namespace\":"
+                                     "\"default\"}}";
+    tc_request(U, "POST", ssrr, "application/json", rules_body, ro, &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    const json_t *st = json_object_get(r.json, "status");
+    const json_t *first = json_array_get(json_object_get(st, "resourceRules"), 0);
+    ck_assert_uint_eq(json_array_size(json_object_get(first, "verbs")), 3);
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(first, "verbs"), 2)),
+                     "watch");
+    ck_assert_uint_eq(json_array_size(json_object_get(st, "resourceRules")), 3);
+    ck_assert_str_eq(
+        json_string_value(json_array_get(
+            json_object_get(json_array_get(json_object_get(st, "nonResourceRules"), 0), "verbs"),
+            0)),
+        "get");
+    ck_assert(json_is_false(json_object_get(st, "incomplete")));
+    tc_free(&r);
+    tc_request(U, "POST", ssrr, "application/json", rules_body, good, &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    st = json_object_get(r.json, "status");
+    first = json_array_get(json_object_get(st, "resourceRules"), 0);
+    ck_assert_uint_eq(json_array_size(json_object_get(st, "resourceRules")), 1);
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(first, "verbs"), 0)), "*");
+    tc_free(&r);
+    tc_request(U, "POST", ssrr, "application/json",
+               "{\"apiVersion\":\"authorization.k8s.io/v1\",\"kind\":\"SelfSubjectRulesReview\","
+               "\"spec\":{}}",
+               good, &r);
+    assert_status(&r, 422, "Invalid", NULL);
+    tc_free(&r);
 }
 END_TEST
 

@@ -587,6 +587,44 @@ START_TEST(kubectl_auth_can_i_and_whoami)
     ck_assert_msg(st == 1 && strncmp(out, "no", 2) == 0, "exit %d: %s", st, out);
     expect("auth whoami",
            "ATTRIBUTE   VALUE\nUsername    admin\nGroups      [system:authenticated]\n");
+    /* --list reads a SelfSubjectRulesReview */
+    expect("auth can-i --list -n demo", "Resources   Non-Resource URLs   Resource Names   Verbs\n"
+                                        "*.*         []                  []               [*]\n"
+                                        "            [*]                 []               [*]\n");
+    /* a token limited to some verbs keeps what every authenticated user may do */
+    expect("--token=r3ad auth can-i --list -n demo",
+           "Resources                                       Non-Resource URLs   Resource Names   "
+           "Verbs\n"
+           "selfsubjectreviews.authentication.k8s.io        []                  []               "
+           "[create]\n"
+           "selfsubjectaccessreviews.authorization.k8s.io   []                  []               "
+           "[create]\n"
+           "selfsubjectrulesreviews.authorization.k8s.io    []                  []               "
+           "[create]\n"
+           "*.*                                             []                  []               "
+           "[get list watch]\n"
+           "                                                [/api/*]            []               "
+           "[get]\n"
+           "                                                [/api]              []               "
+           "[get]\n"
+           "                                                [/apis/*]           []               "
+           "[get]\n"
+           "                                                [/apis]             []               "
+           "[get]\n"
+           "                                                [/healthz]          []               "
+           "[get]\n"
+           "                                                [/livez]            []               "
+           "[get]\n"
+           "                                                [/openapi/*]        []               "
+           "[get]\n"
+           "                                                [/openapi]          []               "
+           "[get]\n"
+           "                                                [/readyz]           []               "
+           "[get]\n"
+           "                                                [/version/]         []               "
+           "[get]\n"
+           "                                                [/version]          []               "
+           "[get]\n");
 }
 END_TEST
 

@@ -61,6 +61,8 @@ static const struct builtin builtins[] = {
      F_REVIEW | F_NO_DELCOL, false},
     {"authentication.k8s.io", "SelfSubjectReview", "selfsubjectreviews", "", "",
      F_REVIEW | F_NO_DELCOL, false},
+    {"authorization.k8s.io", "SelfSubjectRulesReview", "selfsubjectrulesreviews", "", "",
+     F_REVIEW | F_NO_DELCOL, false},
 };
 
 static json_t *words(const char *list)

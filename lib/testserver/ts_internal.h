@@ -493,8 +493,9 @@ bool ts_identity_allows(const ts_identity *who, const char *verb);
 
 /* ---- review resources (review.c) ---------------------------------------------- */
 
-/* POST of a SelfSubjectAccessReview (allowed by the token's verbs) or a
- * SelfSubjectReview (who the request authenticated as): 201 with the
+/* POST of a SelfSubjectAccessReview (allowed by the token's verbs), a
+ * SelfSubjectRulesReview (what the token may do) or a SelfSubjectReview
+ * (who the request authenticated as): 201 with the
  * status filled in; nothing is stored. Every identity may create them, as
  * RBAC's system:basic-user role allows. */
 void ts_handle_review(const ts_request *req, const ts_route *rt, const ts_identity *who,
