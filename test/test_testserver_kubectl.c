@@ -524,6 +524,13 @@ START_TEST(kubectl_get_prints_the_servers_columns)
     ck_assert_msg(st == 0 && strncmp(out, pod_header, strlen(pod_header)) == 0 &&
                       strstr(out, "   10.1.2.3   <none>   <none>           <none>\n"),
                   "%s", out);
+    /* kinds without a printer: the default convertor's name and creation
+     * time; an empty list of a cluster-scoped kind is not "in" a namespace */
+    expect("-n demo create role reader --verb=get --resource=pods",
+           "role.rbac.authorization.k8s.io/reader created\n");
+    out = kubectl("-n demo get roles", &st);
+    ck_assert_msg(st == 0 && strncmp(out, "NAME     CREATED AT\nreader   20", 23) == 0, "%s", out);
+    expect("get priorityclasses 2>&1", "No resources found\n");
     /* a CRD's printer columns: the Runnable of deploy/ */
     char crds[1024];
     kr_test_src_path(crds, sizeof(crds), "deploy/crds");

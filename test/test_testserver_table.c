@@ -4,8 +4,8 @@
  * JSON), checked over HTTP with libcurl: the columns of the built-in
  * printers and of a CRD's additionalPrinterColumns, typed cells, ages as
  * Go's HumanDuration prints them, includeObject, the column definitions
- * only in a watch's first event, and plain JSON for kinds without a
- * printer. KR_TEST_THREADED */
+ * only in a watch's first event, and the default convertor's Name and
+ * Created At for kinds without a printer. KR_TEST_THREADED */
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
@@ -278,16 +278,22 @@ START_TEST(built_in_printers_fill_their_columns)
     ck_assert_str_eq(cell_str(r.json, 0, 7), "<none>");
     tc_free(&r);
 
-    /* a kind without a printer answers plain JSON; kubectl prints its own
-     * columns then */
-    post("/api/v1/namespaces/default/serviceaccounts", "{\"metadata\":{\"name\":\"sa\"}}");
-    tc_request(U, "GET", "/api/v1/namespaces/default/serviceaccounts", NULL, NULL, KUBECTL_GET, &r);
-    ck_assert_int_eq(r.status, 200);
-    ck_assert_str_eq(jstr(r.json, "kind"), "ServiceAccountList");
-    tc_free(&r);
-    const char *only_table[] = {"Accept: " TABLE_V1, NULL};
-    tc_request(U, "GET", "/api/v1/namespaces/default/serviceaccounts", NULL, NULL, only_table, &r);
-    ck_assert_int_eq(r.status, 406);
+    /* a kind without a printer of its own gets the apiserver's default
+     * convertor: its name and creation time */
+    post("/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles",
+         "{\"metadata\":{\"name\":\"reader\"},\"rules\":[]}");
+    get_table("/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles", NULL, &r);
+    column_names(r.json, names, sizeof(names));
+    ck_assert_str_eq(names, "Name|Created At");
+    cols = json_object_get(r.json, "columnDefinitions");
+    ck_assert_str_eq(jstr(json_array_get(cols, 1), "type"), "date");
+    const char *created =
+        jstr(json_object_get(
+                 json_object_get(json_array_get(json_object_get(r.json, "rows"), 0), "object"),
+                 "metadata"),
+             "creationTimestamp");
+    ck_assert_ptr_nonnull(created);
+    ck_assert_str_eq(cell_str(r.json, 0, 1), created);
     tc_free(&r);
 }
 END_TEST
@@ -569,6 +575,141 @@ START_TEST(events_and_nodes_print_their_columns)
 }
 END_TEST
 
+/* Row `row` of the Table at `path`: its cells from column `from` on,
+ * strings, or an integer or boolean shown as text, joined with '|'. */
+static void row_text(const char *path, size_t row, size_t from, char *out, size_t size)
+{
+    tc_response r;
+    get_table(path, NULL, &r);
+    out[0] = '\0';
+    const json_t *c = cells(r.json, row);
+    for (size_t i = from; i < json_array_size(c); i++) {
+        const json_t *v = json_array_get(c, i);
+        char one[256];
+        if (json_is_string(v))
+            snprintf(one, sizeof(one), "%s", json_string_value(v));
+        else if (json_is_integer(v))
+            snprintf(one, sizeof(one), "%lld", (long long)json_integer_value(v));
+        else
+            snprintf(one, sizeof(one), "%s", json_is_true(v) ? "true" : "false");
+        size_t len = strlen(out);
+        snprintf(out + len, size - len, "%s%s", i > from ? "|" : "", one);
+    }
+    tc_free(&r);
+}
+
+/* The cells after the name must be `want`, the age given as "AGE". */
+static void expect_row(const char *path, size_t row, const char *want)
+{
+    char got[2048];
+    row_text(path, row, 1, got, sizeof(got));
+    /* the age changes while the test runs: compare it as AGE */
+    tc_response r;
+    get_table(path, NULL, &r);
+    const json_t *cols = json_object_get(r.json, "columnDefinitions");
+    size_t age = 0;
+    for (size_t i = 0; i < json_array_size(cols); i++)
+        if (strcmp(jstr(json_array_get(cols, i), "name"), "Age") == 0)
+            age = i;
+    tc_free(&r);
+    char fixed[2048] = "";
+    size_t col = 1;
+    for (const char *p = got; p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        size_t at = strlen(fixed);
+        snprintf(fixed + at, sizeof(fixed) - at, "%s%.*s", col > 1 ? "|" : "",
+                 col == age ? 3 : (int)len, col == age ? "AGE" : p);
+        p = bar ? bar + 1 : NULL;
+        col++;
+    }
+    ck_assert_msg(strcmp(fixed, want) == 0, "%s row %zu:\n got %s\nwant %s", path, row, fixed,
+                  want);
+}
+
+START_TEST(more_kinds_print_their_columns)
+{
+    post("/api/v1/namespaces/default/serviceaccounts",
+         "{\"metadata\":{\"name\":\"bot\"},\"secrets\":[{\"name\":\"a\"},{\"name\":\"b\"}]}");
+    expect_row("/api/v1/namespaces/default/serviceaccounts", 0, "2|AGE");
+    post("/api/v1/namespaces/default/endpoints",
+         "{\"metadata\":{\"name\":\"web\"},\"subsets\":[{\"addresses\":[{\"ip\":\"10.0.0.1\"},"
+         "{\"ip\":\"10.0.0.2\"}],\"ports\":[{\"port\":80},{\"port\":443}]}]}");
+    post("/api/v1/namespaces/default/endpoints", "{\"metadata\":{\"name\":\"zz-empty\"}}");
+    expect_row("/api/v1/namespaces/default/endpoints", 0,
+               "10.0.0.1:80,10.0.0.2:80,10.0.0.1:443 + 1 more...|AGE");
+    expect_row("/api/v1/namespaces/default/endpoints", 1, "<none>|AGE");
+    post("/apis/batch/v1/namespaces/default/cronjobs",
+         "{\"metadata\":{\"name\":\"nightly\"},\"spec\":{\"schedule\":\"0 3 * * *\",\"timeZone\":"
+         "\"Etc/UTC\",\"suspend\":false,\"jobTemplate\":{\"spec\":{\"template\":{\"spec\":{"
+         "\"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}],\"restartPolicy\":"
+         "\"Never\"}}}}}}");
+    expect_row("/apis/batch/v1/namespaces/default/cronjobs", 0,
+               "0 3 * * *|Etc/UTC|False|0|<none>|AGE|c|busybox|<none>");
+    post("/apis/policy/v1/namespaces/default/poddisruptionbudgets",
+         "{\"metadata\":{\"name\":\"pdb\"},\"spec\":{\"minAvailable\":\"50%\",\"selector\":{"
+         "\"matchLabels\":{\"app\":\"web\"}}}}");
+    expect_row("/apis/policy/v1/namespaces/default/poddisruptionbudgets", 0, "50%|N/A|0|AGE");
+    post("/apis/networking.k8s.io/v1/namespaces/default/ingresses",
+         "{\"metadata\":{\"name\":\"ing\"},\"spec\":{\"ingressClassName\":\"nginx\",\"tls\":[{"
+         "\"hosts\":[\"a.example.com\"]}],\"rules\":[{\"host\":\"a.example.com\"},{\"host\":"
+         "\"b.example.com\"},{},{\"host\":\"c.example.com\"},{\"host\":\"d.example.com\"}]}}");
+    expect_row("/apis/networking.k8s.io/v1/namespaces/default/ingresses", 0,
+               "nginx|a.example.com,b.example.com,c.example.com + 2 more...||80, 443|AGE");
+    post("/apis/networking.k8s.io/v1/namespaces/default/networkpolicies",
+         "{\"metadata\":{\"name\":\"deny\"},\"spec\":{\"podSelector\":{}}}");
+    expect_row("/apis/networking.k8s.io/v1/namespaces/default/networkpolicies", 0, "<none>|AGE");
+    post("/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings",
+         "{\"metadata\":{\"name\":\"rb\"},\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\","
+         "\"kind\":\"Role\",\"name\":\"reader\"},\"subjects\":[{\"kind\":\"User\",\"name\":"
+         "\"alice\"},{\"kind\":\"User\",\"name\":\"bob\"},{\"kind\":\"Group\",\"name\":\"devs\"},"
+         "{\"kind\":\"ServiceAccount\",\"name\":\"bot\",\"namespace\":\"default\"}]}");
+    expect_row("/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings", 0,
+               "Role/reader|AGE|alice, bob|devs|default/bot");
+    post("/apis/scheduling.k8s.io/v1/priorityclasses",
+         "{\"metadata\":{\"name\":\"high\"},\"value\":1000,\"globalDefault\":true,"
+         "\"preemptionPolicy\":\"Never\"}");
+    expect_row("/apis/scheduling.k8s.io/v1/priorityclasses", 0, "1000|true|AGE|Never");
+    post("/api/v1/namespaces/default/resourcequotas",
+         "{\"metadata\":{\"name\":\"q\"},\"spec\":{\"hard\":{\"pods\":\"10\"}}}");
+    patch_status("/api/v1/namespaces/default/resourcequotas/q/status",
+                 "{\"status\":{\"hard\":{\"pods\":\"10\",\"requests.cpu\":\"2\","
+                 "\"limits.memory\":\"4Gi\"},\"used\":{\"pods\":\"3\",\"requests.cpu\":\"500m\","
+                 "\"limits.memory\":\"1Gi\"}}}");
+    expect_row("/api/v1/namespaces/default/resourcequotas", 0,
+               "AGE|pods: 3/10, requests.cpu: 500m/2|limits.memory: 1Gi/4Gi");
+    post("/api/v1/persistentvolumes",
+         "{\"metadata\":{\"name\":\"pv1\"},\"spec\":{\"capacity\":{\"storage\":\"10Gi\"},"
+         "\"accessModes\":[\"ReadWriteMany\",\"ReadWriteOnce\"],\"persistentVolumeReclaimPolicy\":"
+         "\"Retain\",\"storageClassName\":\"fast\",\"claimRef\":{\"namespace\":\"default\","
+         "\"name\":\"data\"},\"volumeMode\":\"Filesystem\"}}");
+    patch_status("/api/v1/persistentvolumes/pv1/status", "{\"status\":{\"phase\":\"Bound\"}}");
+    expect_row("/api/v1/persistentvolumes", 0,
+               "10Gi|RWO,RWX|Retain|Bound|default/data|fast|<unset>||AGE|Filesystem");
+    post("/api/v1/namespaces/default/persistentvolumeclaims",
+         "{\"metadata\":{\"name\":\"data\"},\"spec\":{\"volumeName\":\"pv1\",\"accessModes\":["
+         "\"ReadWriteOnce\"],\"resources\":{\"requests\":{\"storage\":\"10Gi\"}}}}");
+    patch_status("/api/v1/namespaces/default/persistentvolumeclaims/data/status",
+                 "{\"status\":{\"phase\":\"Bound\",\"capacity\":{\"storage\":\"10Gi\"},"
+                 "\"accessModes\":[\"ReadWriteOnce\"]}}");
+    expect_row("/api/v1/namespaces/default/persistentvolumeclaims", 0,
+               "Bound|pv1|10Gi|RWO||<unset>|AGE|<unset>");
+    /* events.k8s.io Events print as the core ones, from their own fields */
+    char body[1024], t[40];
+    iso_ago(300, t, sizeof(t));
+    snprintf(body, sizeof(body),
+             "{\"metadata\":{\"name\":\"e1\"},\"eventTime\":\"%.19s.000000Z\",\"regarding\":{"
+             "\"kind\":\"Pod\",\"name\":\"web\"},\"reason\":\"Pulled\",\"type\":\"Normal\","
+             "\"note\":\"Pulled the image\",\"reportingController\":\"kubelet\","
+             "\"reportingInstance\":\"node-1\",\"action\":\"Pull\"}",
+             t);
+    post("/apis/events.k8s.io/v1/namespaces/default/events", body);
+    char got[1024];
+    row_text("/apis/events.k8s.io/v1/namespaces/default/events", 0, 0, got, sizeof(got));
+    ck_assert_str_eq(got, "5m|Normal|Pulled|pod/web||kubelet, node-1|Pulled the image|5m|1|e1");
+}
+END_TEST
+
 static const char WIDGET_CRD[] =
     "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
     "\"metadata\":{\"name\":\"widgets.example.com\"},\"spec\":{\"group\":\"example.com\","
@@ -701,6 +842,7 @@ int main(void)
                             pods_print_readiness_status_and_restarts,
                             services_and_workloads_print_their_columns,
                             events_and_nodes_print_their_columns,
+                            more_kinds_print_their_columns,
                             custom_resources_print_their_crd_columns,
                             a_watch_sends_the_columns_with_its_first_event_only,
                             NULL};

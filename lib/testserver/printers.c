@@ -1,12 +1,12 @@
 /* libkreconcile-testserver — kube-apiserver's printers for built-in kinds
  * (wire spec §1.9): the columns and cells of the Table that `kubectl get`
- * prints for Pods, Services, Events, Nodes, ConfigMaps, Secrets,
- * Namespaces, Leases, Deployments, ReplicaSets, StatefulSets, DaemonSets
- * and Jobs, computed from the object as stored, with the column types
+ * prints, computed from the object as stored, with the column types
  * kube-apiserver declares (a count is sent as an integer even where its
- * column is declared a string). The server prints every column, as the
- * apiserver's table convertor does; kubectl hides those of priority 1
- * unless asked for -o wide. Ages are Go's HumanDuration. */
+ * column is declared a string), and for kinds without a printer of their
+ * own the apiserver's default convertor (Name, Created At). The server
+ * prints every column, as the apiserver's table convertor does; kubectl
+ * hides those of priority 1 unless asked for -o wide. Ages are Go's
+ * HumanDuration. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,11 +224,170 @@ static const column_def NODE_COLS[] = {
      "ContainerRuntime Version reported by the node through runtime remote API.", 1},
     END_COLS};
 
+static const column_def SERVICEACCOUNT_COLS[] = {
+    NAME_COL,
+    {"Secrets", "string", "",
+     "Secrets is a list of the secrets in the same namespace that pods running using this "
+     "ServiceAccount are allowed to use.",
+     0},
+    AGE_COL,
+    END_COLS};
+static const column_def ENDPOINTS_COLS[] = {
+    NAME_COL,
+    {"Endpoints", "string", "",
+     "The set of all endpoints is the union of all subsets. Addresses are placed into subsets "
+     "according to the IPs they share.",
+     0},
+    AGE_COL,
+    END_COLS};
+static const column_def CRONJOB_COLS[] = {
+    NAME_COL,
+    {"Schedule", "string", "", "The schedule in Cron format.", 0},
+    {"Timezone", "string", "", "The time zone name for the given schedule.", 0},
+    {"Suspend", "boolean", "",
+     "This flag tells the controller to suspend subsequent executions, it does not apply to "
+     "already started executions.",
+     0},
+    {"Active", "integer", "", "A list of pointers to currently running jobs.", 0},
+    {"Last Schedule", "string", "",
+     "Information when was the last time the job was successfully scheduled.", 0},
+    AGE_COL,
+    CONTAINERS_COLS,
+    {"Selector", "string", "", "A label query over pods that should match the pod count.", 1},
+    END_COLS};
+static const column_def PDB_COLS[] = {
+    NAME_COL,
+    {"Min Available", "string", "", "The minimum number of pods that must be available.", 0},
+    {"Max Unavailable", "string", "", "The maximum number of pods that may be unavailable.", 0},
+    {"Allowed Disruptions", "integer", "",
+     "Calculated number of pods that may be disrupted at this time.", 0},
+    AGE_COL,
+    END_COLS};
+static const column_def INGRESS_COLS[] = {
+    NAME_COL,
+    {"Class", "string", "",
+     "The name of the IngressClass resource that should be used for additional configuration", 0},
+    {"Hosts", "string", "",
+     "Hosts that incoming requests are matched against before the ingress rule", 0},
+    {"Address", "string", "", "Address is a list containing ingress points for the load-balancer",
+     0},
+    {"Ports", "string", "", "Ports of TLS configurations that open", 0},
+    AGE_COL,
+    END_COLS};
+static const column_def NETWORKPOLICY_COLS[] = {
+    NAME_COL,
+    {"Pod-Selector", "string", "", "Selects the pods to which this NetworkPolicy object applies.",
+     0},
+    AGE_COL,
+    END_COLS};
+static const column_def ROLEBINDING_COLS[] = {
+    NAME_COL,
+    {"Role", "string", "",
+     "RoleRef can reference a Role in the current namespace or a "
+     "ClusterRole in the global namespace.",
+     0},
+    AGE_COL,
+    {"Users", "string", "", "Users in the roleBinding", 1},
+    {"Groups", "string", "", "Groups in the roleBinding", 1},
+    {"ServiceAccounts", "string", "", "ServiceAccounts in the roleBinding", 1},
+    END_COLS};
+static const column_def PRIORITYCLASS_COLS[] = {
+    NAME_COL,
+    {"Value", "integer", "", "value represents the integer value of this priority class.", 0},
+    {"Global-Default", "boolean", "",
+     "globalDefault specifies whether this PriorityClass should be considered as the default "
+     "priority for pods that do not have any priority class.",
+     0},
+    AGE_COL,
+    {"PreemptionPolicy", "string", "",
+     "preemptionPolicy is the Policy for preempting pods with lower priority.", 0},
+    END_COLS};
+static const column_def RESOURCEQUOTA_COLS[] = {
+    NAME_COL,
+    AGE_COL,
+    {"Request", "string", "",
+     "Request represents a minimum amount of cpu/memory that a container may consume.", 0},
+    {"Limit", "string", "",
+     "Limits control the maximum amount of cpu/memory that a container may use independent "
+     "of contention on the node.",
+     0},
+    END_COLS};
+static const column_def PV_COLS[] = {
+    NAME_COL,
+    {"Capacity", "string", "",
+     "capacity is the description of the persistent volume's "
+     "resources and capacity.",
+     0},
+    {"Access Modes", "string", "", "accessModes contains all ways the volume can be mounted.", 0},
+    {"Reclaim Policy", "string", "",
+     "persistentVolumeReclaimPolicy defines what happens to a persistent volume when released "
+     "from its claim.",
+     0},
+    {"Status", "string", "",
+     "phase indicates if a volume is available, bound to a claim, or "
+     "released by a claim.",
+     0},
+    {"Claim", "string", "",
+     "claimRef is part of a bi-directional binding between "
+     "PersistentVolume and PersistentVolumeClaim.",
+     0},
+    {"StorageClass", "string", "", "StorageClass of the pv", 0},
+    {"VolumeAttributesClass", "string", "", "VolumeAttributesClass of the pv", 0},
+    {"Reason", "string", "",
+     "reason is a brief CamelCase string that describes any failure "
+     "and is meant for machine parsing and tidy display in the CLI.",
+     0},
+    AGE_COL,
+    {"VolumeMode", "string", "",
+     "volumeMode defines if a volume is intended to be used with "
+     "a formatted filesystem or to remain in raw block state.",
+     1},
+    END_COLS};
+static const column_def PVC_COLS[] = {
+    NAME_COL,
+    {"Status", "string", "", "phase represents the current phase of PersistentVolumeClaim.", 0},
+    {"Volume", "string", "",
+     "volumeName is the binding reference to the PersistentVolume "
+     "backing this claim.",
+     0},
+    {"Capacity", "string", "",
+     "capacity represents the actual resources of the underlying "
+     "volume.",
+     0},
+    {"Access Modes", "string", "",
+     "accessModes contains the actual access modes the volume "
+     "backing the PVC has.",
+     0},
+    {"StorageClass", "string", "", "StorageClass of the pvc", 0},
+    {"VolumeAttributesClass", "string", "", "VolumeAttributesClass of the pvc", 0},
+    AGE_COL,
+    {"VolumeMode", "string", "",
+     "volumeMode defines what type of volume is required by the "
+     "claim.",
+     1},
+    END_COLS};
+/* kube-apiserver's default table convertor, for kinds without a printer */
+static const column_def DEFAULT_COLS[] = {
+    NAME_COL, {"Created At", "date", "", ts_creation_timestamp_desc, 0}, END_COLS};
+
 static const struct {
     const char *group, *plural;
     ts_printer p;
     const column_def *cols;
 } PRINTERS[] = {
+    {"", "serviceaccounts", TS_PRINT_SERVICEACCOUNT, SERVICEACCOUNT_COLS},
+    {"", "endpoints", TS_PRINT_ENDPOINTS, ENDPOINTS_COLS},
+    {"", "resourcequotas", TS_PRINT_RESOURCEQUOTA, RESOURCEQUOTA_COLS},
+    {"", "persistentvolumes", TS_PRINT_PV, PV_COLS},
+    {"", "persistentvolumeclaims", TS_PRINT_PVC, PVC_COLS},
+    {"events.k8s.io", "events", TS_PRINT_EVENT, EVENT_COLS},
+    {"batch", "cronjobs", TS_PRINT_CRONJOB, CRONJOB_COLS},
+    {"policy", "poddisruptionbudgets", TS_PRINT_PDB, PDB_COLS},
+    {"networking.k8s.io", "ingresses", TS_PRINT_INGRESS, INGRESS_COLS},
+    {"networking.k8s.io", "networkpolicies", TS_PRINT_NETWORKPOLICY, NETWORKPOLICY_COLS},
+    {"rbac.authorization.k8s.io", "rolebindings", TS_PRINT_ROLEBINDING, ROLEBINDING_COLS},
+    {"rbac.authorization.k8s.io", "clusterrolebindings", TS_PRINT_ROLEBINDING, ROLEBINDING_COLS},
+    {"scheduling.k8s.io", "priorityclasses", TS_PRINT_PRIORITYCLASS, PRIORITYCLASS_COLS},
     {"", "configmaps", TS_PRINT_CONFIGMAP, CONFIGMAP_COLS},
     {"", "secrets", TS_PRINT_SECRET, SECRET_COLS},
     {"", "namespaces", TS_PRINT_NAMESPACE, NAMESPACE_COLS},
@@ -248,18 +407,22 @@ ts_printer ts_printer_of(const ts_resource *res)
 {
     if (res->crd)
         return TS_PRINT_CUSTOM;
+    if (res->review)
+        return TS_PRINT_NONE;
     for (size_t i = 0; i < sizeof(PRINTERS) / sizeof(PRINTERS[0]); i++)
         if (strcmp(res->group, PRINTERS[i].group) == 0 &&
             strcmp(res->plural, PRINTERS[i].plural) == 0)
             return PRINTERS[i].p;
-    return TS_PRINT_NONE;
+    return TS_PRINT_DEFAULT;
 }
 
 /* The columnDefinitions of printer p; for a custom resource only Name,
  * after which the caller appends the CRD's columns. */
 json_t *ts_printer_columns(ts_printer p)
 {
-    const column_def *cols = p == TS_PRINT_CUSTOM ? CUSTOM_COLS : NULL;
+    const column_def *cols = p == TS_PRINT_CUSTOM    ? CUSTOM_COLS
+                             : p == TS_PRINT_DEFAULT ? DEFAULT_COLS
+                                                     : NULL;
     for (size_t i = 0; !cols && i < sizeof(PRINTERS) / sizeof(PRINTERS[0]); i++)
         if (PRINTERS[i].p == p)
             cols = PRINTERS[i].cols;
@@ -503,6 +666,11 @@ static void job_cells(const json_t *obj, json_t *cells)
     json_array_append_new(cells, json_string(text));
 }
 
+static const char *or_empty(const char *s)
+{
+    return s ? s : "";
+}
+
 static const char *str_at(const json_t *o, const char *a, const char *b)
 {
     return json_string_value(json_object_get(json_object_get(o, a), b));
@@ -723,6 +891,28 @@ static void pod_wide_cells(const json_t *obj, json_t *cells)
     json_array_append_new(cells, json_string(text));
 }
 
+/* The load balancer's addresses (IP, else hostname) as a sorted set. */
+static void lb_addresses(const json_t *ingress, kr_buf *b)
+{
+    size_t n = json_array_size(ingress), m = 0, i;
+    const char **addrs = n ? kr_calloc(n, sizeof(*addrs)) : NULL;
+    json_t *v;
+    json_array_foreach(ingress, i, v)
+    {
+        const char *ip = json_string_value(json_object_get(v, "ip"));
+        const char *host = json_string_value(json_object_get(v, "hostname"));
+        const char *a = ip && *ip ? ip : host && *host ? host : NULL;
+        if (a && addrs)
+            addrs[m++] = a;
+    }
+    if (addrs)
+        qsort(addrs, m, sizeof(*addrs), cmp_str);
+    for (size_t k = 0; k < m; k++)
+        if (k == 0 || strcmp(addrs[k], addrs[k - 1]) != 0)
+            kr_buf_printf(b, "%s%s", b->len ? "," : "", addrs[k]);
+    kr_free(addrs);
+}
+
 /* A Service's External-IP, as getServiceExternalIP prints it wide. */
 static json_t *service_external_ip(const json_t *spec, const json_t *status)
 {
@@ -738,26 +928,8 @@ static json_t *service_external_ip(const json_t *spec, const json_t *status)
     if (!type || (strcmp(type, "ClusterIP") != 0 && strcmp(type, "NodePort") != 0 &&
                   strcmp(type, "LoadBalancer") != 0))
         return json_string("<unknown>");
-    if (strcmp(type, "LoadBalancer") == 0) {
-        /* the load balancer's addresses as a sorted set, then externalIPs */
-        const json_t *ingress = json_object_get(json_object_get(status, "loadBalancer"), "ingress");
-        size_t n = json_array_size(ingress), m = 0;
-        const char **addrs = n ? kr_calloc(n, sizeof(*addrs)) : NULL;
-        json_array_foreach(ingress, i, v)
-        {
-            const char *ip = json_string_value(json_object_get(v, "ip"));
-            const char *host = json_string_value(json_object_get(v, "hostname"));
-            const char *a = ip && *ip ? ip : host && *host ? host : NULL;
-            if (a && addrs)
-                addrs[m++] = a;
-        }
-        if (addrs)
-            qsort(addrs, m, sizeof(*addrs), cmp_str);
-        for (size_t k = 0; k < m; k++)
-            if (k == 0 || strcmp(addrs[k], addrs[k - 1]) != 0)
-                kr_buf_printf(&b, "%s%s", b.len ? "," : "", addrs[k]);
-        kr_free(addrs);
-    }
+    if (strcmp(type, "LoadBalancer") == 0) /* its addresses, then externalIPs */
+        lb_addresses(json_object_get(json_object_get(status, "loadBalancer"), "ingress"), &b);
     json_array_foreach(external, i, v)
     {
         const char *ip = json_string_value(v);
@@ -808,17 +980,25 @@ static bool age_if_set(const json_t *v, char *out, size_t size)
     return true;
 }
 
+/* A core Event's field, or its events.k8s.io/v1 name. */
+static const json_t *ev_field(const json_t *obj, const char *core, const char *events)
+{
+    const json_t *v = json_object_get(obj, core);
+    return v && !json_is_null(v) ? v : json_object_get(obj, events);
+}
+
 /* An Event's cells, in its printer's wide order: Last Seen, Type, Reason,
  * Object, Subobject, Source, Message, First Seen, Count, Name. */
 static json_t *event_cells(const json_t *obj)
 {
     char first[32], last[32], target[600], source[600];
-    if (!age_if_set(json_object_get(obj, "firstTimestamp"), first, sizeof(first)) &&
+    if (!age_if_set(ev_field(obj, "firstTimestamp", "deprecatedFirstTimestamp"), first,
+                    sizeof(first)) &&
         !age_if_set(json_object_get(obj, "eventTime"), first, sizeof(first)))
         snprintf(first, sizeof(first), "<unknown>");
-    if (!age_if_set(json_object_get(obj, "lastTimestamp"), last, sizeof(last)))
+    if (!age_if_set(ev_field(obj, "lastTimestamp", "deprecatedLastTimestamp"), last, sizeof(last)))
         snprintf(last, sizeof(last), "%s", first);
-    json_int_t count = json_integer_value(json_object_get(obj, "count"));
+    json_int_t count = json_integer_value(ev_field(obj, "count", "deprecatedCount"));
     const json_t *series = json_object_get(obj, "series");
     if (json_is_object(series)) {
         if (!age_if_set(json_object_get(series, "lastObservedTime"), last, sizeof(last)))
@@ -827,7 +1007,7 @@ static json_t *event_cells(const json_t *obj)
     } else if (count == 0) {
         count = 1; /* singleton events of the new API have no count */
     }
-    const json_t *inv = json_object_get(obj, "involvedObject");
+    const json_t *inv = ev_field(obj, "involvedObject", "regarding");
     const char *kind = json_string_value(json_object_get(inv, "kind"));
     const char *name = json_string_value(json_object_get(inv, "name"));
     size_t n = (size_t)snprintf(target, sizeof(target), "%s", kind ? kind : "");
@@ -835,17 +1015,17 @@ static json_t *event_cells(const json_t *obj)
         target[i] = (char)tolower((unsigned char)target[i]);
     if (name && *name && n < sizeof(target))
         snprintf(target + n, sizeof(target) - n, "/%s", name);
-    const json_t *src = json_object_get(obj, "source");
+    const json_t *src = ev_field(obj, "source", "deprecatedSource");
     const char *component = json_string_value(json_object_get(src, "component"));
     const char *host = json_string_value(json_object_get(src, "host"));
     if (!component || !*component)
-        component = json_string_value(json_object_get(obj, "reportingComponent"));
+        component = json_string_value(ev_field(obj, "reportingComponent", "reportingController"));
     if (!host || !*host)
         host = json_string_value(json_object_get(obj, "reportingInstance"));
     snprintf(source, sizeof(source), "%s%s%s", component ? component : "",
              host && *host ? ", " : "", host && *host ? host : "");
     /* the message without surrounding white space */
-    const char *msg = json_string_value(json_object_get(obj, "message"));
+    const char *msg = json_string_value(ev_field(obj, "message", "note"));
     msg = msg ? msg : "";
     while (isspace((unsigned char)*msg))
         msg++;
@@ -925,6 +1105,189 @@ static void node_info_cells(const json_t *obj, json_t *cells)
         const char *f = json_string_value(json_object_get(info, fields[i]));
         json_array_append_new(cells, json_string(f && *f ? f : "<unknown>"));
     }
+}
+
+/* An int-or-string field as Go's IntOrString prints it, or dflt. */
+static json_t *int_or_string(const json_t *v, const char *dflt)
+{
+    if (json_is_integer(v)) {
+        char text[32];
+        snprintf(text, sizeof(text), "%lld", (long long)json_integer_value(v));
+        return json_string(text);
+    }
+    return json_string(json_is_string(v) ? json_string_value(v) : dflt);
+}
+
+/* "a,b,c + N more..." of at most three items, as the printers shorten
+ * lists; ret is appended to b. */
+static void list_add(kr_buf *b, size_t *shown, const char *item)
+{
+    if (*shown < 3)
+        kr_buf_printf(b, "%s%s", *shown ? "," : "", item);
+    (*shown)++;
+}
+
+static json_t *list_text(kr_buf *b, size_t count, const char *empty)
+{
+    if (count > 3)
+        kr_buf_printf(b, " + %zu more...", count - 3);
+    json_t *out = json_string(b->len ? b->data : empty);
+    kr_buf_free(b);
+    return out;
+}
+
+/* An Endpoints object's addresses: ip:port per port of each subset
+ * (the bare ip where a subset has no ports), at most three shown. */
+static json_t *endpoints_text(const json_t *obj)
+{
+    const json_t *subsets = json_object_get(obj, "subsets");
+    if (json_array_size(subsets) == 0)
+        return json_string("<none>");
+    kr_buf b = {0};
+    size_t shown = 0, i, j, k;
+    json_t *ss, *port, *addr;
+    json_array_foreach(subsets, i, ss)
+    {
+        const json_t *ports = json_object_get(ss, "ports");
+        const json_t *addrs = json_object_get(ss, "addresses");
+        if (json_array_size(ports) == 0) {
+            json_array_foreach(addrs, k, addr)
+                list_add(&b, &shown, or_empty(json_string_value(json_object_get(addr, "ip"))));
+            continue;
+        }
+        json_array_foreach(ports, j, port)
+        {
+            json_array_foreach(addrs, k, addr)
+            {
+                const char *ip = json_string_value(json_object_get(addr, "ip"));
+                long long n = (long long)json_integer_value(json_object_get(port, "port"));
+                char hp[128];
+                snprintf(hp, sizeof(hp), strchr(ip ? ip : "", ':') ? "[%s]:%lld" : "%s:%lld",
+                         ip ? ip : "", n);
+                list_add(&b, &shown, hp);
+            }
+        }
+    }
+    return list_text(&b, shown, "");
+}
+
+/* An Ingress's Hosts: the first three rules' hosts, "*" without any. */
+static json_t *ingress_hosts(const json_t *rules)
+{
+    kr_buf b = {0};
+    size_t i, n = 0;
+    json_t *r;
+    bool more = false;
+    json_array_foreach(rules, i, r)
+    {
+        const char *host = json_string_value(json_object_get(r, "host"));
+        if (n == 3)
+            more = true;
+        if (!more && host && *host) {
+            kr_buf_printf(&b, "%s%s", n ? "," : "", host);
+            n++;
+        }
+    }
+    if (more)
+        kr_buf_printf(&b, " + %zu more...", json_array_size(rules) - 3);
+    json_t *out = json_string(n ? b.data : "*");
+    kr_buf_free(&b);
+    return out;
+}
+
+/* A RoleBinding's subjects of one kind, joined with ", "; service
+ * accounts as namespace/name. */
+static json_t *subjects_of(const json_t *subjects, const char *kind)
+{
+    kr_buf b = {0};
+    size_t i;
+    json_t *s;
+    json_array_foreach(subjects, i, s)
+    {
+        const char *k = json_string_value(json_object_get(s, "kind"));
+        const char *name = json_string_value(json_object_get(s, "name"));
+        if (!k || strcmp(k, kind) != 0)
+            continue;
+        if (b.len)
+            kr_buf_append_str(&b, ", ");
+        if (strcmp(kind, "ServiceAccount") == 0)
+            kr_buf_printf(&b, "%s/", or_empty(json_string_value(json_object_get(s, "namespace"))));
+        kr_buf_append_str(&b, name ? name : "");
+    }
+    json_t *out = json_string(b.len ? b.data : "");
+    kr_buf_free(&b);
+    return out;
+}
+
+/* Access modes as GetAccessModesAsString abbreviates them, in its order. */
+static json_t *access_modes(const json_t *modes)
+{
+    static const char *const names[][2] = {{"ReadWriteOnce", "RWO"},
+                                           {"ReadOnlyMany", "ROX"},
+                                           {"ReadWriteMany", "RWX"},
+                                           {"ReadWriteOncePod", "RWOP"}};
+    kr_buf b = {0};
+    for (size_t n = 0; n < 4; n++) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(modes, i, m)
+        {
+            if (json_string_value(m) && strcmp(json_string_value(m), names[n][0]) == 0) {
+                kr_buf_printf(&b, "%s%s", b.len ? "," : "", names[n][1]);
+                break;
+            }
+        }
+    }
+    json_t *out = json_string(b.len ? b.data : "");
+    kr_buf_free(&b);
+    return out;
+}
+
+/* The storage class: the beta annotation first, then the field. */
+static json_t *storage_class(const json_t *obj)
+{
+    const json_t *ann = json_object_get(json_object_get(obj, "metadata"), "annotations");
+    const char *c =
+        json_string_value(json_object_get(ann, "volume.beta.kubernetes.io/storage-class"));
+    if (!c)
+        c = str_at(obj, "spec", "storageClassName");
+    return json_string(c ? c : "");
+}
+
+static json_t *str_or_unset(const char *s)
+{
+    return json_string(s ? s : "<unset>");
+}
+
+/* A ResourceQuota's Request and Limit: used/hard per resource, sorted;
+ * limits.* resources in Limit. */
+static void quota_cells(const json_t *obj, json_t *cells)
+{
+    const json_t *hard = json_object_get(json_object_get(obj, "status"), "hard");
+    const json_t *used = json_object_get(json_object_get(obj, "status"), "used");
+    size_t n = json_object_size(hard), i = 0;
+    const char **keys = n ? kr_calloc(n, sizeof(*keys)) : NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)hard, k, v)
+    {
+        if (keys)
+            keys[i++] = k;
+    }
+    if (keys)
+        qsort(keys, i, sizeof(*keys), cmp_str);
+    kr_buf req = {0}, lim = {0};
+    for (size_t j = 0; keys && j < i; j++) {
+        kr_buf *w = strncmp(keys[j], "limits.", 7) == 0 ? &lim : &req;
+        const char *u = json_string_value(json_object_get(used, keys[j]));
+        const char *h = json_string_value(json_object_get(hard, keys[j]));
+        kr_buf_printf(w, "%s%s: %s/%s", w->len ? ", " : "", keys[j], u ? u : "0", h ? h : "0");
+    }
+    kr_free(keys);
+    json_array_append_new(cells, json_string(req.len ? req.data : ""));
+    json_array_append_new(cells, json_string(lim.len ? lim.data : ""));
+    kr_buf_free(&req);
+    kr_buf_free(&lim);
 }
 
 /* The cells of obj under printer p (not a custom resource). */
@@ -1010,6 +1373,117 @@ json_t *ts_printer_cells(ts_printer p, const json_t *obj)
     case TS_PRINT_NODE:
         node_cells(obj, cells);
         break;
+    case TS_PRINT_SERVICEACCOUNT:
+        json_array_append_new(
+            cells, json_integer((json_int_t)json_array_size(json_object_get(obj, "secrets"))));
+        break;
+    case TS_PRINT_ENDPOINTS:
+        json_array_append_new(cells, endpoints_text(obj));
+        break;
+    case TS_PRINT_CRONJOB: {
+        const char *tz = str_at(obj, "spec", "timeZone");
+        const json_t *suspend = json_object_get(json_object_get(obj, "spec"), "suspend");
+        const char *last = str_at(obj, "status", "lastScheduleTime");
+        json_array_append_new(cells, json_string(or_empty(str_at(obj, "spec", "schedule"))));
+        json_array_append_new(cells, json_string(tz ? tz : "<none>"));
+        json_array_append_new(cells, json_string(!json_is_boolean(suspend) ? "<unset>"
+                                                 : json_is_true(suspend)   ? "True"
+                                                                           : "False"));
+        json_array_append_new(
+            cells, json_integer((json_int_t)json_array_size(json_object_get(status, "active"))));
+        json_array_append_new(cells, last ? ts_age_cell(last) : json_string("<none>"));
+        break;
+    }
+    case TS_PRINT_PDB: {
+        const json_t *spec_ = json_object_get(obj, "spec");
+        json_array_append_new(cells, int_or_string(json_object_get(spec_, "minAvailable"), "N/A"));
+        json_array_append_new(cells,
+                              int_or_string(json_object_get(spec_, "maxUnavailable"), "N/A"));
+        json_array_append_new(cells, json_integer(int_at(obj, "status", "disruptionsAllowed", 0)));
+        break;
+    }
+    case TS_PRINT_INGRESS: {
+        const json_t *spec_ = json_object_get(obj, "spec");
+        const char *cls = json_string_value(json_object_get(spec_, "ingressClassName"));
+        json_array_append_new(cells, json_string(cls ? cls : "<none>"));
+        json_array_append_new(cells, ingress_hosts(json_object_get(spec_, "rules")));
+        kr_buf b = {0};
+        lb_addresses(json_object_get(json_object_get(status, "loadBalancer"), "ingress"), &b);
+        json_array_append_new(cells, json_string(b.len ? b.data : ""));
+        kr_buf_free(&b);
+        json_array_append_new(
+            cells, json_string(json_array_size(json_object_get(spec_, "tls")) ? "80, 443" : "80"));
+        break;
+    }
+    case TS_PRINT_NETWORKPOLICY: {
+        kr_buf sel = {0};
+        selector_text(json_object_get(json_object_get(obj, "spec"), "podSelector"), &sel);
+        json_array_append_new(cells, json_string(sel.len ? sel.data : "<none>"));
+        kr_buf_free(&sel);
+        break;
+    }
+    case TS_PRINT_ROLEBINDING: {
+        char role[600];
+        snprintf(role, sizeof(role), "%s/%s", or_empty(str_at(obj, "roleRef", "kind")),
+                 or_empty(str_at(obj, "roleRef", "name")));
+        json_array_append_new(cells, json_string(role));
+        break;
+    }
+    case TS_PRINT_PRIORITYCLASS:
+        json_array_append_new(cells,
+                              json_integer(json_integer_value(json_object_get(obj, "value"))));
+        json_array_append_new(cells,
+                              json_boolean(json_is_true(json_object_get(obj, "globalDefault"))));
+        break;
+    case TS_PRINT_PV: {
+        const json_t *spec_ = json_object_get(obj, "spec");
+        const char *phase = json_string_value(json_object_get(status, "phase"));
+        const json_t *claim = json_object_get(spec_, "claimRef");
+        char claim_text[600] = "";
+        if (claim)
+            snprintf(claim_text, sizeof(claim_text), "%s/%s",
+                     or_empty(str_at(spec_, "claimRef", "namespace")),
+                     or_empty(str_at(spec_, "claimRef", "name")));
+        const char *policy =
+            json_string_value(json_object_get(spec_, "persistentVolumeReclaimPolicy"));
+        const char *reason = json_string_value(json_object_get(status, "reason"));
+        json_array_append_new(cells, json_string(or_empty(str_at(spec_, "capacity", "storage"))));
+        json_array_append_new(cells, access_modes(json_object_get(spec_, "accessModes")));
+        json_array_append_new(cells, json_string(policy ? policy : ""));
+        json_array_append_new(cells, json_string(md_str(obj, "deletionTimestamp") ? "Terminating"
+                                                 : phase                          ? phase
+                                                                                  : ""));
+        json_array_append_new(cells, json_string(claim_text));
+        json_array_append_new(cells, storage_class(obj));
+        json_array_append_new(cells, str_or_unset(json_string_value(
+                                         json_object_get(spec_, "volumeAttributesClassName"))));
+        json_array_append_new(cells, json_string(reason ? reason : ""));
+        break;
+    }
+    case TS_PRINT_PVC: {
+        const json_t *spec_ = json_object_get(obj, "spec");
+        const char *phase = json_string_value(json_object_get(status, "phase"));
+        const char *volume = json_string_value(json_object_get(spec_, "volumeName"));
+        bool bound = volume && *volume;
+        json_array_append_new(cells, json_string(md_str(obj, "deletionTimestamp") ? "Terminating"
+                                                 : phase                          ? phase
+                                                                                  : ""));
+        json_array_append_new(cells, json_string(volume ? volume : ""));
+        json_array_append_new(
+            cells, json_string(bound ? or_empty(str_at(status, "capacity", "storage")) : ""));
+        json_array_append_new(cells, bound ? access_modes(json_object_get(status, "accessModes"))
+                                           : json_string(""));
+        json_array_append_new(cells, storage_class(obj));
+        json_array_append_new(cells, str_or_unset(json_string_value(
+                                         json_object_get(spec_, "volumeAttributesClassName"))));
+        break;
+    }
+    case TS_PRINT_DEFAULT: {
+        /* the creation time as RFC 3339, Go's zero time without one */
+        const char *at = md_str(obj, "creationTimestamp");
+        json_array_append_new(cells, json_string(at ? at : "0001-01-01T00:00:00Z"));
+        return cells;
+    }
     default:
         break;
     }
@@ -1042,6 +1516,39 @@ json_t *ts_printer_cells(ts_printer p, const json_t *obj)
     case TS_PRINT_NODE:
         node_info_cells(obj, cells);
         break;
+    case TS_PRINT_CRONJOB: {
+        const json_t *job = json_object_get(json_object_get(spec, "jobTemplate"), "spec");
+        const json_t *containers = json_object_get(
+            json_object_get(json_object_get(job, "template"), "spec"), "containers");
+        json_array_append_new(cells, joined(containers, "name"));
+        json_array_append_new(cells, joined(containers, "image"));
+        kr_buf sel = {0};
+        selector_text(json_object_get(job, "selector"), &sel);
+        json_array_append_new(cells, json_string(sel.len ? sel.data : "<none>"));
+        kr_buf_free(&sel);
+        break;
+    }
+    case TS_PRINT_ROLEBINDING: {
+        const json_t *subjects = json_object_get(obj, "subjects");
+        json_array_append_new(cells, subjects_of(subjects, "User"));
+        json_array_append_new(cells, subjects_of(subjects, "Group"));
+        json_array_append_new(cells, subjects_of(subjects, "ServiceAccount"));
+        break;
+    }
+    case TS_PRINT_PRIORITYCLASS:
+        json_array_append_new(
+            cells,
+            json_string(or_empty(json_string_value(json_object_get(obj, "preemptionPolicy")))));
+        break;
+    case TS_PRINT_RESOURCEQUOTA:
+        quota_cells(obj, cells);
+        break;
+    case TS_PRINT_PV:
+    case TS_PRINT_PVC: {
+        const char *mode = json_string_value(json_object_get(spec, "volumeMode"));
+        json_array_append_new(cells, str_or_unset(mode));
+        break;
+    }
     default:
         break;
     }

@@ -8,9 +8,9 @@
  *
  * Custom resources get their CRD version's additionalPrinterColumns (an
  * Age column when it has none), evaluated as kube-apiserver's table
- * convertor does; thirteen built-in kinds get kube-apiserver's printers
- * (printers.c). Other built-in kinds decline the Table, and kubectl then
- * prints its own NAME and AGE.
+ * convertor does; built-in kinds get kube-apiserver's printers, or its
+ * default Name and Created At (printers.c). Review resources, which are
+ * never read, decline the Table.
  * Nothing here changes what is stored. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -344,7 +344,7 @@ void ts_rewrite_answer(ts_response *resp, json_t *(*rewrite)(const json_t *body,
 /* kube-apiserver's printers (printers.c): which one prints a resource,
  * its columns, and a row's cells and conditions. */
 typedef enum {
-    TS_PRINT_NONE, /* no printer: plain JSON */
+    TS_PRINT_NONE, /* no printer: plain JSON (a review resource) */
     TS_PRINT_CUSTOM, /* a CRD's additionalPrinterColumns (table.c) */
     TS_PRINT_CONFIGMAP,
     TS_PRINT_SECRET,
@@ -358,7 +358,19 @@ typedef enum {
     TS_PRINT_STATEFULSET,
     TS_PRINT_DAEMONSET,
     TS_PRINT_EVENT,
-    TS_PRINT_NODE
+    TS_PRINT_NODE,
+    TS_PRINT_SERVICEACCOUNT,
+    TS_PRINT_ENDPOINTS,
+    TS_PRINT_CRONJOB,
+    TS_PRINT_PDB,
+    TS_PRINT_INGRESS,
+    TS_PRINT_NETWORKPOLICY,
+    TS_PRINT_ROLEBINDING,
+    TS_PRINT_PRIORITYCLASS,
+    TS_PRINT_RESOURCEQUOTA,
+    TS_PRINT_PV,
+    TS_PRINT_PVC,
+    TS_PRINT_DEFAULT /* the apiserver's default convertor: Name, Created At */
 } ts_printer;
 ts_printer ts_printer_of(const ts_resource *res);
 json_t *ts_printer_columns(ts_printer p); /* new; NULL when out of memory */
