@@ -1469,6 +1469,45 @@ START_TEST(tokens_give_401_and_verb_table_gives_403)
                good, &r);
     assert_status(&r, 422, "Invalid", NULL);
     tc_free(&r);
+
+    /* kubectl create token: a TokenRequest issues a token that then
+     * authenticates as the service account */
+    static const char token_path[] = "/api/v1/namespaces/default/serviceaccounts/bot/token";
+    static const char token_body[] = "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":"
+                                     "\"TokenRequest\",\"spec\":{\"expirationSeconds\":%d}}";
+    char body[256];
+    snprintf(body, sizeof(body), token_body, 3600);
+    tc_request(U, "POST", token_path, "application/json", body, good, &r);
+    assert_status(&r, 404, "NotFound", "serviceaccounts \"bot\" not found");
+    tc_free(&r);
+    tc_request(U, "POST", "/api/v1/namespaces/default/serviceaccounts", "application/json",
+               "{\"metadata\":{\"name\":\"bot\"}}", good, &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    tc_request(U, "POST", token_path, "application/json", body, good, &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(jstr(r.json, "kind"), "TokenRequest");
+    char bearer[2048];
+    snprintf(bearer, sizeof(bearer), "Authorization: Bearer %s",
+             jstr(json_object_get(r.json, "status"), "token"));
+    ck_assert_ptr_nonnull(jstr(json_object_get(r.json, "status"), "expirationTimestamp"));
+    tc_free(&r);
+    const char *sa_auth[] = {bearer, NULL};
+    tc_request(U, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", "application/json",
+               "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"SelfSubjectReview\"}",
+               sa_auth, &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(
+        jstr(json_object_get(json_object_get(r.json, "status"), "userInfo"), "username"),
+        "system:serviceaccount:default:bot");
+    tc_free(&r);
+    snprintf(body, sizeof(body), token_body, 599);
+    tc_request(U, "POST", token_path, "application/json", body, good, &r);
+    assert_status(&r, 422, "Invalid", NULL);
+    tc_free(&r);
+    tc_request(U, "GET", token_path, NULL, NULL, good, &r);
+    ck_assert_int_eq(r.status, 405);
+    tc_free(&r);
 }
 END_TEST
 

@@ -594,6 +594,21 @@ START_TEST(kubectl_auth_can_i_and_whoami)
     ck_assert_msg(st == 1 && strncmp(out, "no", 2) == 0, "exit %d: %s", st, out);
     expect("auth whoami",
            "ATTRIBUTE   VALUE\nUsername    admin\nGroups      [system:authenticated]\n");
+    /* kubectl create token asks for a TokenRequest; the token it prints
+     * authenticates as the service account */
+    expect("-n demo create sa bot", "serviceaccount/bot created\n");
+    const char *token = kubectl("-n demo create token bot --duration=1h", &st);
+    ck_assert_msg(st == 0 && strncmp(token, "eyJ", 3) == 0 && strchr(token, '.'), "%s", token);
+    char cmd[4096];
+    snprintf(cmd, sizeof(cmd), "--token=%.*s auth whoami", (int)strcspn(token, "\n"), token);
+    expect(cmd, "ATTRIBUTE   VALUE\nUsername    system:serviceaccount:demo:bot\n"
+                "Groups      [system:serviceaccounts system:serviceaccounts:demo "
+                "system:authenticated]\n");
+    out = kubectl("-n demo create token nobody 2>&1", &st);
+    ck_assert_msg(st != 0 && strstr(out, "serviceaccounts \"nobody\" not found"), "%s", out);
+    out = kubectl("-n demo create token bot --duration=5m 2>&1", &st);
+    ck_assert_msg(st != 0 && strstr(out, "may not specify a duration less than 10 minutes"), "%s",
+                  out);
     /* --list reads a SelfSubjectRulesReview */
     expect("auth can-i --list -n demo", "Resources   Non-Resource URLs   Resource Names   Verbs\n"
                                         "*.*         []                  []               [*]\n"

@@ -144,6 +144,16 @@ static void dispatch(kr_testserver_t *ts, const ts_request *req, const ts_route 
                               NULL);
         return;
     }
+    if (rt->sub && strcmp(rt->sub, "token") == 0 && !rt->res->group[0] &&
+        strcmp(rt->res->plural, "serviceaccounts") == 0 && !rt->legacy_watch) {
+        if (strcmp(m, "POST") == 0)
+            ts_handle_token_request(ts, req, rt, resp);
+        else
+            ts_respond_status(resp, 405, "MethodNotAllowed",
+                              "the server does not allow this method on the requested resource",
+                              NULL);
+        return;
+    }
     if (rt->sub && (strcmp(rt->sub, "status") != 0 || !rt->res->has_status)) {
         ts_respond_not_found_path(resp);
         return;

@@ -4,9 +4,12 @@
  * `kubectl auth can-i` reads it; a SelfSubjectRulesReview lists what
  * the requester may do, as `kubectl auth can-i --list` prints it; a
  * SelfSubjectReview answers who the requester is, as `kubectl auth
- * whoami` prints it. Bodies come as JSON,
+ * whoami` prints it; a TokenRequest issues a service account's token, as
+ * `kubectl create token` asks for one. Bodies come as JSON,
  * YAML or protobuf (kubectl's typed client); nothing is stored. */
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "testserver/ts_internal.h"
 
@@ -41,8 +44,20 @@ static json_t *user_status(const ts_identity *who)
 {
     bool named = who->user && who->user_len;
     json_t *user = named ? json_stringn(who->user, who->user_len) : json_string("system:anonymous");
-    return json_pack("{s:{s:o, s:[s]}}", "userInfo", "username", user, "groups",
-                     named ? "system:authenticated" : "system:unauthenticated");
+    json_t *groups = json_array();
+    /* a service account's token also carries its groups */
+    static const char sa[] = "system:serviceaccount:";
+    if (named && who->user_len > sizeof(sa) - 1 && strncmp(who->user, sa, sizeof(sa) - 1) == 0) {
+        const char *ns = who->user + sizeof(sa) - 1;
+        size_t ns_len = strcspn(ns, ":");
+        char *ns_group = kr_asprintf("system:serviceaccounts:%.*s", (int)ns_len, ns);
+        json_array_append_new(groups, json_string("system:serviceaccounts"));
+        json_array_append_new(groups, json_string(ns_group ? ns_group : ""));
+        kr_free(ns_group);
+    }
+    json_array_append_new(groups,
+                          json_string(named ? "system:authenticated" : "system:unauthenticated"));
+    return json_pack("{s:{s:o, s:o}}", "userInfo", "username", user, "groups", groups);
 }
 
 /* The rules of a token: its verbs on every resource, or everything; a
@@ -104,4 +119,164 @@ void ts_handle_review(const ts_request *req, const ts_route *rt, const ts_identi
     json_object_set_new(md, "creationTimestamp", json_null());
     json_object_set_new(obj, "status", status);
     ts_respond_json(resp, 201, obj);
+}
+
+/* ---- TokenRequest ---------------------------------------------------------------- */
+
+struct ts_issued {
+    char *token;
+    char *user; /* system:serviceaccount:NS:NAME */
+};
+
+const char *ts_issued_user(const kr_testserver_t *ts, const char *token, size_t *len)
+{
+    for (size_t i = 0; i < ts->nissued; i++)
+        if (strcmp(ts->issued[i].token, token) == 0) {
+            *len = strlen(ts->issued[i].user);
+            return ts->issued[i].user;
+        }
+    return NULL;
+}
+
+void ts_issued_free(kr_testserver_t *ts)
+{
+    for (size_t i = 0; i < ts->nissued; i++) {
+        kr_free(ts->issued[i].token);
+        kr_free(ts->issued[i].user);
+    }
+    kr_free(ts->issued);
+    ts->issued = NULL;
+    ts->nissued = 0;
+}
+
+/* base64url without padding, as a JWT's parts are written; new. */
+static char *b64url(const void *data, size_t len)
+{
+    char *s = kr_base64_encode(data, len, true);
+    if (s)
+        s[strcspn(s, "=")] = '\0';
+    return s;
+}
+
+/* A JWT-shaped token with the claims kube-apiserver's issuer writes; the
+ * signature is random bytes, as the server knows its tokens by value. */
+static char *make_token(kr_testserver_t *ts, const char *ns, const char *name, const char *uid,
+                        const json_t *audiences, long long iat, long long exp)
+{
+    char sub[600];
+    snprintf(sub, sizeof(sub), "system:serviceaccount:%s:%s", ns, name);
+    char *jti = ts_uid_new(ts);
+    json_t *claims = json_pack("{s:O, s:I, s:I, s:s, s:s, s:{s:s, s:{s:s, s:s}}, s:I, s:s}", "aud",
+                               audiences, "exp", (json_int_t)exp, "iat", (json_int_t)iat, "iss",
+                               "https://kubernetes.default.svc.cluster.local", "jti",
+                               jti ? jti : "", "kubernetes.io", "namespace", ns, "serviceaccount",
+                               "name", name, "uid", uid, "nbf", (json_int_t)iat, "sub", sub);
+    kr_free(jti);
+    char *payload = claims ? json_dumps(claims, JSON_COMPACT) : NULL;
+    json_decref(claims);
+    static const char header[] = "{\"alg\":\"RS256\",\"kid\":\"kr-apiserver\"}";
+    unsigned char sig[64];
+    for (size_t i = 0; i < sizeof(sig); i += 8) {
+        uint64_t r = kr_rng_next(&ts->rng);
+        memcpy(sig + i, &r, 8);
+    }
+    char *h = b64url(header, strlen(header));
+    char *p = payload ? b64url(payload, strlen(payload)) : NULL;
+    char *g = b64url(sig, sizeof(sig));
+    char *token = h && p && g ? kr_asprintf("%s.%s.%s", h, p, g) : NULL;
+    free(payload);
+    kr_free(h);
+    kr_free(p);
+    kr_free(g);
+    return token;
+}
+
+static bool remember_token(kr_testserver_t *ts, const char *token, const char *ns, const char *name)
+{
+    struct ts_issued *grown = kr_realloc(ts->issued, (ts->nissued + 1) * sizeof(*grown));
+    if (!grown)
+        return false;
+    ts->issued = grown;
+    char *user = kr_asprintf("system:serviceaccount:%s:%s", ns, name);
+    char *copy = kr_strdup(token);
+    if (!user || !copy) {
+        kr_free(user);
+        kr_free(copy);
+        return false;
+    }
+    ts->issued[ts->nissued++] = (struct ts_issued){.token = copy, .user = user};
+    return true;
+}
+
+void ts_handle_token_request(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
+                             ts_response *resp)
+{
+    ts_obj *sa = ts_store_get(rt->res->store, rt->ns, rt->name);
+    if (!sa) {
+        char *msg = kr_asprintf("serviceaccounts \"%s\" not found", rt->name);
+        ts_respond_status(resp, 404, "NotFound", msg, ts_details(rt->res, rt->name, false));
+        kr_free(msg);
+        return;
+    }
+    bool yaml = ts_content_is_yaml(req), pb = ts_content_is_protobuf(req);
+    if (!yaml && !pb && !ts_content_is_json(req)) {
+        ts_respond_unsupported_media(resp, "application/json, application/yaml, "
+                                           "application/vnd.kubernetes.protobuf");
+        return;
+    }
+    json_t *obj = pb ? ts_parse_protobuf_body(req, resp) : ts_parse_body(req, yaml, resp);
+    if (!obj)
+        return;
+    const char *kind = json_string_value(json_object_get(obj, "kind"));
+    if (kind && strcmp(kind, "TokenRequest") != 0) {
+        ts_respond_bad_request(resp, "the body of the request was a %s, not a TokenRequest", kind);
+        json_decref(obj);
+        return;
+    }
+    json_t *spec = json_object_get(obj, "spec");
+    const json_t *exp_v = json_object_get(spec, "expirationSeconds");
+    long long seconds = json_is_integer(exp_v) ? (long long)json_integer_value(exp_v) : 3600;
+    if (seconds < 600 || seconds > (1LL << 32)) {
+        char msg[200];
+        snprintf(msg, sizeof(msg),
+                 seconds < 600 ? "may not specify a duration less than 10 minutes"
+                               : "may not specify a duration larger than 2^32 seconds");
+        ts_respond_invalid(resp, "TokenRequest", "authentication.k8s.io", rt->name,
+                           "spec.expirationSeconds", "FieldValueInvalid", msg);
+        json_decref(obj);
+        return;
+    }
+    json_t *aud = json_array_size(json_object_get(spec, "audiences"))
+                      ? json_incref(json_object_get(spec, "audiences"))
+                      : json_pack("[s]", "https://kubernetes.default.svc.cluster.local");
+    long long now = (long long)time(NULL);
+    const char *uid =
+        json_string_value(json_object_get(json_object_get(sa->obj, "metadata"), "uid"));
+    char *token = make_token(ts, rt->ns, rt->name, uid ? uid : "", aud, now, now + seconds);
+    char expires[32];
+    time_t t = (time_t)(now + seconds);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(expires, sizeof(expires), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_t *out = token ? json_pack("{s:s, s:s, s:{s:s, s:s, s:n}, s:{s:o, s:I, s:n},"
+                                    " s:{s:s, s:s}}",
+                                    "kind", "TokenRequest", "apiVersion",
+                                    "authentication.k8s.io/v1", "metadata", "name", rt->name,
+                                    "namespace", rt->ns, "creationTimestamp", "spec", "audiences",
+                                    aud, "expirationSeconds", (json_int_t)seconds, "boundObjectRef",
+                                    "status", "token", token, "expirationTimestamp", expires)
+                        : NULL;
+    if (!token)
+        json_decref(aud);
+    /* only a server that checks tokens learns this one: without tokens
+     * every request is served anyway */
+    if (!out || (ts->ntokens > 0 && !remember_token(ts, token, rt->ns, rt->name))) {
+        json_decref(out);
+        ts_respond_status(resp, 500, "InternalError", "Internal error occurred: out of memory",
+                          NULL);
+    } else {
+        ts_respond_json(resp, 201, out);
+    }
+    kr_free(token);
+    json_decref(obj);
 }

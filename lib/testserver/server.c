@@ -143,6 +143,7 @@ void kr_testserver_free(kr_testserver_t *ts)
     for (size_t i = 0; i < ts->ntokens; i++)
         kr_free(ts->tokens[i]);
     kr_free(ts->tokens);
+    ts_issued_free(ts);
     kr_free(ts->cert_pem);
     kr_free(ts->key_pem);
     kr_free(ts->ca_pem);

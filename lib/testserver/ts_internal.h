@@ -116,6 +116,8 @@ struct kr_testserver {
     kr_testserver_opts opts;
     char **tokens; /* "token" or "token:user" */
     size_t ntokens;
+    struct ts_issued *issued; /* service account tokens from TokenRequests (review.c) */
+    size_t nissued;
     char *cert_pem, *key_pem, *ca_pem;
     char url[96];
     unsigned short port;
@@ -512,6 +514,14 @@ bool ts_identity_allows(const ts_identity *who, const char *verb);
  * RBAC's system:basic-user role allows. */
 void ts_handle_review(const ts_request *req, const ts_route *rt, const ts_identity *who,
                       ts_response *resp);
+/* POST of a TokenRequest to serviceaccounts/NAME/token: 201 with a new
+ * token that authenticates as system:serviceaccount:NS:NAME with every
+ * verb, when the server checks tokens at all. */
+void ts_handle_token_request(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
+                             ts_response *resp);
+/* The user an issued token names, or NULL; *len its length. */
+const char *ts_issued_user(const kr_testserver_t *ts, const char *token, size_t *len);
+void ts_issued_free(kr_testserver_t *ts);
 /* The body of a POST or PUT as an object of the route's kind (JSON, YAML
  * or protobuf), or NULL after answering the error. */
 json_t *ts_read_object(const ts_request *req, const ts_route *rt, ts_response *resp);
