@@ -1806,6 +1806,50 @@ START_TEST(handler_survives_allocation_failures)
 }
 END_TEST
 
+/* kubectl logs: the pod and container are checked; the log is empty. */
+START_TEST(pod_log_checks_the_pod_and_container)
+{
+    static const char pods[] = "/api/v1/namespaces/default/pods";
+    tc_response r;
+    tc_json(U, "POST", pods,
+            "{\"metadata\":{\"name\":\"one\"},\"spec\":{\"containers\":[{\"name\":\"a\","
+            "\"image\":\"x\"}]}}",
+            &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    tc_json(U, "POST", pods,
+            "{\"metadata\":{\"name\":\"two\"},\"spec\":{\"containers\":[{\"name\":\"a\","
+            "\"image\":\"x\"},{\"name\":\"b\",\"image\":\"x\"}]}}",
+            &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    tc_request(U, "GET", "/api/v1/namespaces/default/pods/one/log", NULL, NULL, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_uint_eq(r.len, 0);
+    ck_assert_int_eq(strncmp(r.content_type, "text/plain", 10), 0);
+    tc_free(&r);
+    tc_request(U, "GET", "/api/v1/namespaces/default/pods/two/log?container=b", NULL, NULL, NULL,
+               &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    tc_request(U, "GET", "/api/v1/namespaces/default/pods/two/log", NULL, NULL, NULL, &r);
+    assert_status(&r, 400, "BadRequest",
+                  "a container name must be specified for pod two, choose one of: [a b]");
+    tc_free(&r);
+    tc_request(U, "GET", "/api/v1/namespaces/default/pods/one/log?container=c", NULL, NULL, NULL,
+               &r);
+    assert_status(&r, 400, "BadRequest", "container c is not valid for pod one");
+    tc_free(&r);
+    tc_request(U, "GET", "/api/v1/namespaces/default/pods/gone/log", NULL, NULL, NULL, &r);
+    assert_status(&r, 404, "NotFound", "pods \"gone\" not found");
+    tc_free(&r);
+    tc_request(U, "POST", "/api/v1/namespaces/default/pods/one/log", "application/json", "{}", NULL,
+               &r);
+    ck_assert_int_eq(r.status, 405);
+    tc_free(&r);
+}
+END_TEST
+
 int main(void)
 {
     const TTest *tests[] = {discovery_serves_aggregated_and_legacy_forms,
@@ -1819,6 +1863,7 @@ int main(void)
                             list_validates_resource_version_options,
                             label_and_field_selectors_filter,
                             kinds_select_by_their_own_fields,
+                            pod_log_checks_the_pod_and_container,
                             update_bumps_generation_only_for_spec_and_conflicts_on_stale_rv,
                             patch_types_go_through_the_patch_engine,
                             server_side_apply_creates_then_patches,

@@ -517,6 +517,10 @@ START_TEST(kubectl_get_prints_the_servers_columns)
     expect_table("-n demo get pods", "NAME   READY   STATUS    RESTARTS   AGE\n"
                                      "p1     0/1     Pending   0          \n"
                                      "p2     1/1     Running   0          \n");
+    /* logs: the container is checked; without a kubelet the log is empty */
+    expect("-n demo logs p1", "");
+    out = kubectl("-n demo logs p1 -c nope", &st);
+    ck_assert_msg(st != 0 && strstr(out, "container nope is not valid for pod p1"), "%s", out);
     out = kubectl("-n demo get pod p2 -o wide", &st);
     static const char pod_header[] =
         "NAME   READY   STATUS    RESTARTS   AGE   IP         NODE     "

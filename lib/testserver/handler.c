@@ -131,10 +131,76 @@ static void dispatch_get(kr_testserver_t *ts, const ts_request *req, const ts_ro
         ts_handle_list(ts, req, rt, resp);
 }
 
+/* Whether a pod (spec) has a container of that name, and the names of
+ * its containers when the request must choose one. */
+static bool pod_has_container(const json_t *spec, const char *name)
+{
+    static const char *const lists[] = {"containers", "initContainers", "ephemeralContainers"};
+    for (size_t l = 0; l < 3; l++) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(spec, lists[l]), i, c)
+        {
+            const char *n = json_string_value(json_object_get(c, "name"));
+            if (n && strcmp(n, name) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* GET pods/NAME/log (wire spec §7.4): the container is checked as the
+ * apiserver checks it; the log itself is empty, as there is no kubelet to
+ * read it from (an unscheduled pod's log is empty on a real cluster too). */
+static void handle_pod_log(const ts_request *req, const ts_route *rt, ts_response *resp)
+{
+    ts_obj *pod = ts_store_get(rt->res->store, rt->ns, rt->name);
+    if (!pod) {
+        ts_respond_not_found(resp, rt->res, rt->name);
+        return;
+    }
+    const json_t *spec = json_object_get(pod->obj, "spec");
+    const json_t *containers = json_object_get(spec, "containers");
+    const char *container = ts_query(req, "container");
+    if (container && *container && !pod_has_container(spec, container)) {
+        ts_respond_bad_request(resp, "container %s is not valid for pod %s", container, rt->name);
+        return;
+    }
+    if ((!container || !*container) && json_array_size(containers) != 1) {
+        kr_buf names = {0};
+        size_t i;
+        json_t *c;
+        json_array_foreach(containers, i, c)
+        {
+            const char *n = json_string_value(json_object_get(c, "name"));
+            kr_buf_printf(&names, "%s%s", i ? " " : "", n ? n : "");
+        }
+        ts_respond_bad_request(resp,
+                               "a container name must be specified for pod %s, choose one of: [%s]",
+                               rt->name, names.data ? names.data : "");
+        kr_buf_free(&names);
+        return;
+    }
+    resp->status = 200;
+    resp->content_type = "text/plain";
+    resp->body = kr_strdup("");
+    resp->body_len = 0;
+}
+
 static void dispatch(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                      ts_response *resp)
 {
     const char *m = req->method;
+    if (rt->sub && strcmp(rt->sub, "log") == 0 && !rt->res->group[0] &&
+        strcmp(rt->res->plural, "pods") == 0 && !rt->legacy_watch) {
+        if (strcmp(m, "GET") == 0)
+            handle_pod_log(req, rt, resp);
+        else
+            ts_respond_status(resp, 405, "MethodNotAllowed",
+                              "the server does not allow this method on the requested resource",
+                              NULL);
+        return;
+    }
     if (rt->sub && strcmp(rt->sub, "scale") == 0 && rt->res->scale_spec_path && !rt->legacy_watch) {
         if (strcmp(m, "GET") == 0 || strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0)
             ts_handle_scale(ts, req, rt, resp);
