@@ -1850,6 +1850,106 @@ START_TEST(pod_log_checks_the_pod_and_container)
 }
 END_TEST
 
+static void evict(const char *pod, const char *body_name, tc_response *r)
+{
+    char path[256], body[512];
+    snprintf(path, sizeof(path), "/api/v1/namespaces/default/pods/%s/eviction", pod);
+    snprintf(body, sizeof(body),
+             "{\"apiVersion\":\"policy/v1\",\"kind\":\"Eviction\",\"metadata\":{\"name\":\"%s\","
+             "\"namespace\":\"default\"}}",
+             body_name);
+    tc_request(U, "POST", path, "application/json", body, NULL, r);
+}
+
+/* kubectl drain: an eviction deletes a pod unless the one disruption
+ * budget that covers it allows no disruption; it then spends one. */
+START_TEST(eviction_respects_the_disruption_budget)
+{
+    static const char pods[] = "/api/v1/namespaces/default/pods";
+    tc_response r;
+    for (int i = 0; i < 3; i++) {
+        char body[256];
+        snprintf(body, sizeof(body),
+                 "{\"metadata\":{\"name\":\"p%d\",\"labels\":{\"app\":\"%s\"}},\"spec\":{"
+                 "\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}",
+                 i, i < 2 ? "web" : "db");
+        tc_json(U, "POST", pods, body, &r);
+        ck_assert_int_eq(r.status, 201);
+        tc_free(&r);
+        char path[128];
+        snprintf(path, sizeof(path), "%s/p%d/status", pods, i);
+        tc_request(U, "PATCH", path, "application/merge-patch+json",
+                   "{\"status\":{\"phase\":\"Running\"}}", NULL, &r);
+        ck_assert_int_eq(r.status, 200);
+        tc_free(&r);
+    }
+    tc_json(U, "POST", "/apis/policy/v1/namespaces/default/poddisruptionbudgets",
+            "{\"metadata\":{\"name\":\"web\"},\"spec\":{\"minAvailable\":1,\"selector\":{"
+            "\"matchLabels\":{\"app\":\"web\"}}}}",
+            &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    tc_request(U, "PATCH", "/apis/policy/v1/namespaces/default/poddisruptionbudgets/web/status",
+               "application/merge-patch+json",
+               "{\"status\":{\"disruptionsAllowed\":1,\"currentHealthy\":2,\"desiredHealthy\":1}}",
+               NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+
+    evict("p0", "other", &r);
+    assert_status(&r, 400, "BadRequest", "name in URL does not match name in Eviction object");
+    tc_free(&r);
+    evict("gone", "gone", &r);
+    assert_status(&r, 404, "NotFound", "pods \"gone\" not found");
+    tc_free(&r);
+    evict("p0", "p0", &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(jstr(r.json, "status"), "Success");
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/pods/p0", NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
+    /* the budget is spent: the other web pod stays */
+    evict("p1", "p1", &r);
+    assert_status(&r, 429, "TooManyRequests",
+                  "Cannot evict pod as it would violate the pod's disruption budget.");
+    const json_t *cause =
+        json_array_get(json_object_get(json_object_get(r.json, "details"), "causes"), 0);
+    ck_assert_str_eq(jstr(cause, "reason"), "DisruptionBudget");
+    ck_assert_str_eq(jstr(cause, "message"),
+                     "The disruption budget web needs 1 healthy pods and has 2 currently");
+    tc_free(&r);
+    /* a pod no budget covers goes; so does one that is not running */
+    evict("p2", "p2", &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    tc_request(U, "PATCH", "/api/v1/namespaces/default/pods/p1/status",
+               "application/merge-patch+json", "{\"status\":{\"phase\":\"Failed\"}}", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    evict("p1", "p1", &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    tc_request(U, "GET", "/api/v1/namespaces/default/pods/p1/eviction", NULL, NULL, NULL, &r);
+    ck_assert_int_eq(r.status, 405);
+    tc_free(&r);
+    /* discovery lists the subresource as kubectl drain looks for it */
+    tc_json(U, "GET", "/api/v1", NULL, &r);
+    bool listed = false;
+    size_t i;
+    json_t *res;
+    json_array_foreach(json_object_get(r.json, "resources"), i, res)
+    {
+        if (strcmp(jstr(res, "name"), "pods/eviction") == 0)
+            listed = strcmp(jstr(res, "group"), "policy") == 0 &&
+                     strcmp(jstr(res, "version"), "v1") == 0 &&
+                     strcmp(jstr(res, "kind"), "Eviction") == 0;
+    }
+    ck_assert(listed);
+    tc_free(&r);
+}
+END_TEST
+
 int main(void)
 {
     const TTest *tests[] = {discovery_serves_aggregated_and_legacy_forms,
@@ -1864,6 +1964,7 @@ int main(void)
                             label_and_field_selectors_filter,
                             kinds_select_by_their_own_fields,
                             pod_log_checks_the_pod_and_container,
+                            eviction_respects_the_disruption_budget,
                             update_bumps_generation_only_for_spec_and_conflicts_on_stale_rv,
                             patch_types_go_through_the_patch_engine,
                             server_side_apply_creates_then_patches,

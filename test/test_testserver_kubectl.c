@@ -654,6 +654,55 @@ START_TEST(kubectl_auth_can_i_and_whoami)
 }
 END_TEST
 
+/* kubectl drain: evictions through pods/eviction, held back by a
+ * disruption budget that allows one; --disable-eviction deletes with a
+ * protobuf DeleteOptions body. */
+START_TEST(kubectl_drain_evicts_within_the_disruption_budget)
+{
+    SKIP_WITHOUT_KUBECTL();
+    kr_test_write_file(dir, "drain.yaml",
+                       "apiVersion: v1\nkind: Node\nmetadata: {name: node1}\n---\n"
+                       "apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: demo, labels: "
+                       "{app: web}}\nspec: {nodeName: node1, containers: [{name: c, image: x}]}\n"
+                       "---\napiVersion: v1\nkind: Pod\nmetadata: {name: b, namespace: demo, "
+                       "labels: {app: web}}\nspec: {nodeName: node1, containers: [{name: c, "
+                       "image: x}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: c, "
+                       "namespace: demo}\nspec: {nodeName: node2, containers: [{name: c, image: "
+                       "x}]}\n---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: "
+                       "{name: web, namespace: demo}\nspec: {minAvailable: 1, selector: "
+                       "{matchLabels: {app: web}}}\n");
+    int st;
+    const char *out = kubectl("apply -f drain.yaml", &st);
+    ck_assert_msg(st == 0, "%s", out);
+    expect("-n demo patch pod a --subresource=status --type=merge "
+           "-p '{\"status\":{\"phase\":\"Running\"}}'",
+           "pod/a patched\n");
+    expect("-n demo patch pod b --subresource=status --type=merge "
+           "-p '{\"status\":{\"phase\":\"Running\"}}'",
+           "pod/b patched\n");
+    expect("-n demo patch pdb web --subresource=status --type=merge "
+           "-p '{\"status\":{\"disruptionsAllowed\":1,\"currentHealthy\":2,\"desiredHealthy\":1,"
+           "\"expectedPods\":2}}'",
+           "poddisruptionbudget.policy/web patched\n");
+    /* one pod goes, the budget then holds the other */
+    out = kubectl("drain node1 --force --timeout=3s", &st);
+    ck_assert_msg(st != 0 && strstr(out, "node/node1 cordoned") &&
+                      strstr(out, "Cannot evict pod as it would violate the pod's disruption "
+                                  "budget."),
+                  "%s", out);
+    out = kubectl("-n demo get pods -o name", &st);
+    ck_assert_msg(st == 0 &&
+                      (strcmp(out, "pod/a\npod/c\n") == 0 || strcmp(out, "pod/b\npod/c\n") == 0),
+                  "%s", out);
+    expect("-n demo get pdb web -o jsonpath={.status.disruptionsAllowed}", "0");
+    /* without evictions the budget is not asked */
+    out = kubectl("drain node1 --force --disable-eviction --timeout=20s", &st);
+    ck_assert_msg(st == 0 && strstr(out, "node/node1 drained"), "%s", out);
+    expect("-n demo get pods -o name", "pod/c\n");
+    expect("get node node1 -o jsonpath={.spec.unschedulable}", "true");
+}
+END_TEST
+
 int main(void)
 {
     if (!kr_test_have_program("kubectl"))
@@ -671,6 +720,7 @@ int main(void)
                             kubectl_get_prints_the_servers_columns,
                             kubectl_auth_can_i_and_whoami,
                             kubectl_describe_shows_the_events_of_an_object,
+                            kubectl_drain_evicts_within_the_disruption_budget,
                             NULL};
     return kr_test_run_tests("testserver_kubectl", "kubectl", setup, teardown, 120, tests);
 }

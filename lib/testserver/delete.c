@@ -154,18 +154,26 @@ static int read_options(const ts_request *req, struct delete_opts *o, ts_respons
         return -1;
     o->propagation = ts_query(req, "propagationPolicy");
     if (req->body_len > 0) {
-        if (!ts_content_is_json(req)) {
-            ts_respond_unsupported_media(resp, "application/json, application/yaml");
+        bool pb = ts_content_is_protobuf(req), yaml = ts_content_is_yaml(req);
+        if (!pb && !yaml && !ts_content_is_json(req)) {
+            ts_respond_unsupported_media(resp, "application/json, application/yaml, "
+                                               "application/vnd.kubernetes.protobuf");
             return -1;
         }
-        json_error_t jerr;
-        o->doc = json_loadb(req->body, req->body_len, 0, &jerr);
-        if (!json_is_object(o->doc)) {
-            json_decref(o->doc);
-            o->doc = NULL;
-            ts_respond_bad_request(resp, "couldn't get version/kind; json parse error: %s",
-                                   jerr.text);
-            return -1;
+        if (pb || yaml) {
+            o->doc = pb ? ts_parse_protobuf_body(req, resp) : ts_parse_body(req, true, resp);
+            if (!o->doc)
+                return -1;
+        } else {
+            json_error_t jerr;
+            o->doc = json_loadb(req->body, req->body_len, 0, &jerr);
+            if (!json_is_object(o->doc)) {
+                json_decref(o->doc);
+                o->doc = NULL;
+                ts_respond_bad_request(resp, "couldn't get version/kind; json parse error: %s",
+                                       jerr.text);
+                return -1;
+            }
         }
         const char *p = json_string_value(json_object_get(o->doc, "propagationPolicy"));
         if (p)
@@ -296,4 +304,121 @@ void ts_handle_deletecollection(kr_testserver_t *ts, const ts_request *req, cons
     ts_labels_free(labels);
     ts_fieldsel_free(&fields);
     json_decref(o.doc);
+}
+
+/* ---- eviction --------------------------------------------------------------------- */
+
+/* The disruption budget that covers the pod: 0 when none does, 1 with *out
+ * set, 2 when more than one does. */
+static int pod_budget(kr_testserver_t *ts, const char *ns, const json_t *pod, ts_obj **out)
+{
+    ts_resource *pdbs = ts_resource_find(ts, "policy", "v1", "poddisruptionbudgets");
+    const json_t *labels = json_object_get(json_object_get(pod, "metadata"), "labels");
+    int found = 0;
+    for (size_t i = pdbs ? ts_store_lower_bound(pdbs->store, ns, "") : 0;
+         pdbs && i < pdbs->store->len && strcmp(pdbs->store->items[i].ns, ns) == 0; i++) {
+        ts_obj *o = &pdbs->store->items[i];
+        const json_t *sel = json_object_get(json_object_get(o->obj, "spec"), "selector");
+        kr_buf text = {0};
+        ts_selector_text(sel, &text);
+        ts_labels_t *parsed = NULL;
+        char msg[256];
+        /* a budget without a selector, or with an empty one, selects nothing */
+        bool matches = sel && text.len &&
+                       ts_labels_parse(text.data, &parsed, msg, sizeof(msg)) == 0 &&
+                       ts_labels_matches(parsed, labels);
+        ts_labels_free(parsed);
+        kr_buf_free(&text);
+        if (matches && found++ == 0)
+            *out = o;
+    }
+    return found > 1 ? 2 : found;
+}
+
+void ts_handle_eviction(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
+                        ts_response *resp)
+{
+    const ts_resource *res = rt->res;
+    ts_obj *cur = ts_store_get(res->store, rt->ns, rt->name);
+    if (!cur) {
+        ts_respond_not_found(resp, res, rt->name);
+        return;
+    }
+    bool yaml = ts_content_is_yaml(req), pb = ts_content_is_protobuf(req);
+    if (!yaml && !pb && !ts_content_is_json(req)) {
+        ts_respond_unsupported_media(resp, "application/json, application/yaml, "
+                                           "application/vnd.kubernetes.protobuf");
+        return;
+    }
+    json_t *ev = pb ? ts_parse_protobuf_body(req, resp) : ts_parse_body(req, yaml, resp);
+    if (!ev)
+        return;
+    const char *name = json_string_value(json_object_get(json_object_get(ev, "metadata"), "name"));
+    if (name && strcmp(name, rt->name) != 0) {
+        ts_respond_bad_request(resp, "name in URL does not match name in Eviction object");
+        json_decref(ev);
+        return;
+    }
+    const json_t *pod = cur->obj;
+    const char *phase = json_string_value(json_object_get(json_object_get(pod, "status"), "phase"));
+    /* a pod that is not running, or already going, is not protected */
+    bool protected = phase && strcmp(phase, "Running") == 0 &&
+                     !json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp");
+    ts_obj *pdb = NULL;
+    int budgets = protected ? pod_budget(ts, rt->ns, pod, &pdb) : 0;
+    if (budgets == 2) {
+        ts_respond_status(resp, 500, "InternalError",
+                          "This pod has more than one PodDisruptionBudget, which the eviction "
+                          "subresource does not support.",
+                          NULL);
+        json_decref(ev);
+        return;
+    }
+    if (budgets == 1) {
+        const json_t *st = json_object_get(pdb->obj, "status");
+        json_int_t allowed = json_integer_value(json_object_get(st, "disruptionsAllowed"));
+        if (allowed <= 0) {
+            char cause[600];
+            snprintf(cause, sizeof(cause),
+                     "The disruption budget %s needs %lld healthy pods and has %lld currently",
+                     pdb->name,
+                     (long long)json_integer_value(json_object_get(st, "desiredHealthy")),
+                     (long long)json_integer_value(json_object_get(st, "currentHealthy")));
+            ts_respond_status(resp, 429, "TooManyRequests",
+                              "Cannot evict pod as it would violate the pod's disruption budget.",
+                              json_pack("{s:[{s:s, s:s}]}", "causes", "reason", "DisruptionBudget",
+                                        "message", cause));
+            json_decref(ev);
+            return;
+        }
+    }
+    bool dry = false;
+    const json_t *dry_run = json_object_get(json_object_get(ev, "deleteOptions"), "dryRun");
+    dry = json_array_size(dry_run) > 0;
+    if (!dry) {
+        if (budgets == 1) {
+            /* the budget spends one disruption, as the eviction REST does */
+            ts_resource *pdbs = ts_resource_find(ts, "policy", "v1", "poddisruptionbudgets");
+            json_t *next = with_rv(ts, pdb->obj);
+            json_t *st = next ? json_object_get(next, "status") : NULL;
+            if (st) {
+                json_object_set_new(
+                    st, "disruptionsAllowed",
+                    json_integer(json_integer_value(json_object_get(st, "disruptionsAllowed")) -
+                                 1));
+                json_t *before = json_incref(pdb->obj);
+                char *pdb_name = kr_strdup(pdb->name);
+                if (pdb_name && ts_store_put(pdbs->store, rt->ns, pdb_name, json_incref(next)) == 0)
+                    ts_record_event(ts, pdbs, TS_MODIFIED, next, before);
+                kr_free(pdb_name);
+                json_decref(before);
+            }
+            json_decref(next);
+        }
+        delete_now(ts, res, rt->ns, rt->name, 0);
+    }
+    ts_respond_json(resp, 201,
+                    json_pack("{s:s, s:s, s:{}, s:s, s:i}", "kind", "Status", "apiVersion", "v1",
+                              "metadata", "status", "Success", "code", 201));
+    json_decref(ev);
 }

@@ -30,6 +30,21 @@ static bool in_gv(const ts_resource *r, const char *group, const char *version)
     return strcmp(r->group, group) == 0 && strcmp(r->version, version) == 0;
 }
 
+/* The core subresources served besides status and scale, with the kind
+ * and the verb of each (handler.c, review.c, delete.c). */
+static const struct {
+    const char *plural, *sub, *group, *version, *kind, *verb;
+} EXTRA_SUBS[] = {
+    {"pods", "log", "", "v1", "Pod", "get"},
+    {"pods", "eviction", "policy", "v1", "Eviction", "create"},
+    {"serviceaccounts", "token", "authentication.k8s.io", "v1", "TokenRequest", "create"},
+};
+
+static bool extra_sub(const ts_resource *r, size_t i)
+{
+    return !r->group[0] && strcmp(r->plural, EXTRA_SUBS[i].plural) == 0;
+}
+
 static json_t *aggregated_resource(const ts_resource *r)
 {
     json_t *o = json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s}, s:o}", "resource", r->plural,
@@ -53,6 +68,13 @@ static json_t *aggregated_resource(const ts_resource *r)
                               json_pack("{s:s, s:[s,s,s], s:{s:s, s:s, s:s}}", "subresource",
                                         "scale", "verbs", "get", "patch", "update", "responseKind",
                                         "group", "autoscaling", "version", "v1", "kind", "Scale"));
+    for (size_t i = 0; i < sizeof(EXTRA_SUBS) / sizeof(EXTRA_SUBS[0]); i++)
+        if (extra_sub(r, i))
+            json_array_append_new(subs,
+                                  json_pack("{s:s, s:[s], s:{s:s, s:s, s:s}}", "subresource",
+                                            EXTRA_SUBS[i].sub, "verbs", EXTRA_SUBS[i].verb,
+                                            "responseKind", "group", EXTRA_SUBS[i].group, "version",
+                                            EXTRA_SUBS[i].version, "kind", EXTRA_SUBS[i].kind));
     if (json_array_size(subs))
         json_object_set(o, "subresources", subs);
     json_decref(subs);
@@ -160,6 +182,20 @@ static json_t *legacy_resource_list(kr_testserver_t *ts, const char *group, cons
                                             name ? name : "", "singularName", "", "namespaced",
                                             r->namespaced, "group", "autoscaling", "version", "v1",
                                             "kind", "Scale", "verbs", "get", "patch", "update"));
+            kr_free(name);
+        }
+        for (size_t k = 0; k < sizeof(EXTRA_SUBS) / sizeof(EXTRA_SUBS[0]); k++) {
+            if (!extra_sub(r, k))
+                continue;
+            char *name = kr_asprintf("%s/%s", r->plural, EXTRA_SUBS[k].sub);
+            json_t *sub = json_pack("{s:s, s:s, s:b, s:s, s:[s]}", "name", name ? name : "",
+                                    "singularName", "", "namespaced", r->namespaced, "kind",
+                                    EXTRA_SUBS[k].kind, "verbs", EXTRA_SUBS[k].verb);
+            if (sub && EXTRA_SUBS[k].group[0]) {
+                json_object_set_new(sub, "group", json_string(EXTRA_SUBS[k].group));
+                json_object_set_new(sub, "version", json_string(EXTRA_SUBS[k].version));
+            }
+            json_array_append_new(res, sub);
             kr_free(name);
         }
     }

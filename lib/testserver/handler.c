@@ -191,6 +191,16 @@ static void dispatch(kr_testserver_t *ts, const ts_request *req, const ts_route 
                      ts_response *resp)
 {
     const char *m = req->method;
+    if (rt->sub && strcmp(rt->sub, "eviction") == 0 && !rt->res->group[0] &&
+        strcmp(rt->res->plural, "pods") == 0 && !rt->legacy_watch) {
+        if (strcmp(m, "POST") == 0)
+            ts_handle_eviction(ts, req, rt, resp);
+        else
+            ts_respond_status(resp, 405, "MethodNotAllowed",
+                              "the server does not allow this method on the requested resource",
+                              NULL);
+        return;
+    }
     if (rt->sub && strcmp(rt->sub, "log") == 0 && !rt->res->group[0] &&
         strcmp(rt->res->plural, "pods") == 0 && !rt->legacy_watch) {
         if (strcmp(m, "GET") == 0)

@@ -513,9 +513,7 @@ static const char *md_str(const json_t *obj, const char *key)
     return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));
 }
 
-/* "k=v,k2 in (a,b),!k3": what labels.Selector.String() prints for a
- * LabelSelector, requirements sorted by key. */
-static void selector_text(const json_t *sel, kr_buf *b)
+void ts_selector_text(const json_t *sel, kr_buf *b)
 {
     json_t *reqs = json_array();
     const char *k;
@@ -1417,7 +1415,7 @@ json_t *ts_printer_cells(ts_printer p, const json_t *obj)
     }
     case TS_PRINT_NETWORKPOLICY: {
         kr_buf sel = {0};
-        selector_text(json_object_get(json_object_get(obj, "spec"), "podSelector"), &sel);
+        ts_selector_text(json_object_get(json_object_get(obj, "spec"), "podSelector"), &sel);
         json_array_append_new(cells, json_string(sel.len ? sel.data : "<none>"));
         kr_buf_free(&sel);
         break;
@@ -1502,7 +1500,7 @@ json_t *ts_printer_cells(ts_printer p, const json_t *obj)
         if (p == TS_PRINT_STATEFULSET)
             break;
         kr_buf sel = {0};
-        selector_text(json_object_get(spec, "selector"), &sel);
+        ts_selector_text(json_object_get(spec, "selector"), &sel);
         json_array_append_new(cells, json_string(sel.data && *sel.data ? sel.data : "<none>"));
         kr_buf_free(&sel);
         break;
@@ -1523,7 +1521,7 @@ json_t *ts_printer_cells(ts_printer p, const json_t *obj)
         json_array_append_new(cells, joined(containers, "name"));
         json_array_append_new(cells, joined(containers, "image"));
         kr_buf sel = {0};
-        selector_text(json_object_get(job, "selector"), &sel);
+        ts_selector_text(json_object_get(job, "selector"), &sel);
         json_array_append_new(cells, json_string(sel.len ? sel.data : "<none>"));
         kr_buf_free(&sel);
         break;

@@ -639,7 +639,16 @@ const ts_pb_message *ts_pb_find_kind(const char *api_version, const char *kind)
     if (n < 0 || (size_t)n >= sizeof(key))
         return NULL;
     const ts_pb_kind *k = bsearch(key, ts_pb_kinds, ts_pb_nkinds, sizeof(*k), cmp_kind);
-    return k ? k->message : NULL;
+    if (k)
+        return k->message;
+    /* DeleteOptions is registered in every group version, as the body of a
+     * DELETE (kubectl drain sends it so) */
+    if (strcmp(kind, "DeleteOptions") == 0)
+        for (size_t i = 0; i < ts_pb_nmessages; i++)
+            if (strcmp(ts_pb_messages[i].name,
+                       "k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions") == 0)
+                return &ts_pb_messages[i];
+    return NULL;
 }
 
 /* A string field of the envelope, copied into `out` (truncated ones refused). */

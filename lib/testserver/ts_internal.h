@@ -378,6 +378,9 @@ ts_printer ts_printer_of(const ts_resource *res);
 json_t *ts_printer_columns(ts_printer p); /* new; NULL when out of memory */
 json_t *ts_printer_cells(ts_printer p, const json_t *obj); /* new */
 json_t *ts_printer_row_conditions(ts_printer p, const json_t *obj); /* new, or NULL */
+/* "k=v,k2 in (a,b),!k3": what labels.Selector.String() prints for a
+ * LabelSelector object, requirements sorted by key; appended to b. */
+void ts_selector_text(const json_t *sel, kr_buf *b);
 /* An age cell: Go's HumanDuration of now minus an RFC 3339 time;
  * "<unknown>" without one, "<invalid>" for a bad one. */
 json_t *ts_age_cell(const char *timestamp);
@@ -411,6 +414,10 @@ void ts_handle_scale(kr_testserver_t *ts, const ts_request *req, const ts_route 
 /* The patched document for a PATCH body (ts_patch.c); NULL after filling resp. */
 json_t *ts_patch_document(const ts_request *req, const ts_resource *res, const char *name,
                           const json_t *existing, bool force_merge, ts_response *resp);
+/* POST pods/NAME/eviction (wire spec §7.5): the pod deleted unless a
+ * disruption budget forbids it (429). */
+void ts_handle_eviction(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
+                        ts_response *resp);
 void ts_handle_deletecollection(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                                 ts_response *resp);
 bool ts_handle_discovery(kr_testserver_t *ts, const ts_request *req, ts_response *resp);
