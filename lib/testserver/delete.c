@@ -392,9 +392,7 @@ void ts_handle_eviction(kr_testserver_t *ts, const ts_request *req, const ts_rou
             return;
         }
     }
-    bool dry = false;
-    const json_t *dry_run = json_object_get(json_object_get(ev, "deleteOptions"), "dryRun");
-    dry = json_array_size(dry_run) > 0;
+    bool dry = json_array_size(json_object_get(json_object_get(ev, "deleteOptions"), "dryRun")) > 0;
     if (!dry) {
         if (budgets == 1) {
             /* the budget spends one disruption, as the eviction REST does */
