@@ -344,13 +344,7 @@ void ts_handle_eviction(kr_testserver_t *ts, const ts_request *req, const ts_rou
         ts_respond_not_found(resp, res, rt->name);
         return;
     }
-    bool yaml = ts_content_is_yaml(req), pb = ts_content_is_protobuf(req);
-    if (!yaml && !pb && !ts_content_is_json(req)) {
-        ts_respond_unsupported_media(resp, "application/json, application/yaml, "
-                                           "application/vnd.kubernetes.protobuf");
-        return;
-    }
-    json_t *ev = pb ? ts_parse_protobuf_body(req, resp) : ts_parse_body(req, yaml, resp);
+    json_t *ev = ts_read_body(req, resp);
     if (!ev)
         return;
     const char *name = json_string_value(json_object_get(json_object_get(ev, "metadata"), "name"));

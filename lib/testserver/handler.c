@@ -152,8 +152,10 @@ static bool pod_has_container(const json_t *spec, const char *name)
 /* GET pods/NAME/log (wire spec §7.4): the container is checked as the
  * apiserver checks it; the log itself is empty, as there is no kubelet to
  * read it from (an unscheduled pod's log is empty on a real cluster too). */
-static void handle_pod_log(const ts_request *req, const ts_route *rt, ts_response *resp)
+static void handle_pod_log(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
+                           ts_response *resp)
 {
+    (void)ts; /* the signature of the handler table below */
     ts_obj *pod = ts_store_get(rt->res->store, rt->ns, rt->name);
     if (!pod) {
         ts_respond_not_found(resp, rt->res, rt->name);
@@ -187,47 +189,42 @@ static void handle_pod_log(const ts_request *req, const ts_route *rt, ts_respons
     resp->body_len = 0;
 }
 
+/* The core subresources besides status and scale, each with its one
+ * method (discovery.c lists them). */
+static const struct {
+    const char *plural, *sub, *method;
+    void (*fn)(kr_testserver_t *ts, const ts_request *req, const ts_route *rt, ts_response *resp);
+} CORE_SUBS[] = {
+    {"pods", "log", "GET", handle_pod_log},
+    {"pods", "eviction", "POST", ts_handle_eviction},
+    {"serviceaccounts", "token", "POST", ts_handle_token_request},
+};
+
+static void respond_sub_not_allowed(ts_response *resp)
+{
+    ts_respond_status(resp, 405, "MethodNotAllowed",
+                      "the server does not allow this method on the requested resource", NULL);
+}
+
 static void dispatch(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                      ts_response *resp)
 {
     const char *m = req->method;
-    if (rt->sub && strcmp(rt->sub, "eviction") == 0 && !rt->res->group[0] &&
-        strcmp(rt->res->plural, "pods") == 0 && !rt->legacy_watch) {
-        if (strcmp(m, "POST") == 0)
-            ts_handle_eviction(ts, req, rt, resp);
+    for (size_t i = 0; rt->sub && i < sizeof(CORE_SUBS) / sizeof(CORE_SUBS[0]); i++) {
+        if (rt->res->group[0] || rt->legacy_watch || strcmp(rt->sub, CORE_SUBS[i].sub) != 0 ||
+            strcmp(rt->res->plural, CORE_SUBS[i].plural) != 0)
+            continue;
+        if (strcmp(m, CORE_SUBS[i].method) == 0)
+            CORE_SUBS[i].fn(ts, req, rt, resp);
         else
-            ts_respond_status(resp, 405, "MethodNotAllowed",
-                              "the server does not allow this method on the requested resource",
-                              NULL);
-        return;
-    }
-    if (rt->sub && strcmp(rt->sub, "log") == 0 && !rt->res->group[0] &&
-        strcmp(rt->res->plural, "pods") == 0 && !rt->legacy_watch) {
-        if (strcmp(m, "GET") == 0)
-            handle_pod_log(req, rt, resp);
-        else
-            ts_respond_status(resp, 405, "MethodNotAllowed",
-                              "the server does not allow this method on the requested resource",
-                              NULL);
+            respond_sub_not_allowed(resp);
         return;
     }
     if (rt->sub && strcmp(rt->sub, "scale") == 0 && rt->res->scale_spec_path && !rt->legacy_watch) {
         if (strcmp(m, "GET") == 0 || strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0)
             ts_handle_scale(ts, req, rt, resp);
         else
-            ts_respond_status(resp, 405, "MethodNotAllowed",
-                              "the server does not allow this method on the requested resource",
-                              NULL);
-        return;
-    }
-    if (rt->sub && strcmp(rt->sub, "token") == 0 && !rt->res->group[0] &&
-        strcmp(rt->res->plural, "serviceaccounts") == 0 && !rt->legacy_watch) {
-        if (strcmp(m, "POST") == 0)
-            ts_handle_token_request(ts, req, rt, resp);
-        else
-            ts_respond_status(resp, 405, "MethodNotAllowed",
-                              "the server does not allow this method on the requested resource",
-                              NULL);
+            respond_sub_not_allowed(resp);
         return;
     }
     if (rt->sub && (strcmp(rt->sub, "status") != 0 || !rt->res->has_status)) {

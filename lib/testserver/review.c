@@ -218,13 +218,7 @@ void ts_handle_token_request(kr_testserver_t *ts, const ts_request *req, const t
         kr_free(msg);
         return;
     }
-    bool yaml = ts_content_is_yaml(req), pb = ts_content_is_protobuf(req);
-    if (!yaml && !pb && !ts_content_is_json(req)) {
-        ts_respond_unsupported_media(resp, "application/json, application/yaml, "
-                                           "application/vnd.kubernetes.protobuf");
-        return;
-    }
-    json_t *obj = pb ? ts_parse_protobuf_body(req, resp) : ts_parse_body(req, yaml, resp);
+    json_t *obj = ts_read_body(req, resp);
     if (!obj)
         return;
     const char *kind = json_string_value(json_object_get(obj, "kind"));

@@ -529,6 +529,9 @@ void ts_handle_token_request(kr_testserver_t *ts, const ts_request *req, const t
 /* The user an issued token names, or NULL; *len its length. */
 const char *ts_issued_user(const kr_testserver_t *ts, const char *token, size_t *len);
 void ts_issued_free(kr_testserver_t *ts);
+/* The body of a request as an object of any kind (JSON, YAML or
+ * protobuf), or NULL after answering the error. */
+json_t *ts_read_body(const ts_request *req, ts_response *resp);
 /* The body of a POST or PUT as an object of the route's kind (JSON, YAML
  * or protobuf), or NULL after answering the error. */
 json_t *ts_read_object(const ts_request *req, const ts_route *rt, ts_response *resp);

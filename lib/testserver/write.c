@@ -528,7 +528,7 @@ int ts_commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *exist
 
 /* ---- POST and PUT ---------------------------------------------------------------------- */
 
-json_t *ts_read_object(const ts_request *req, const ts_route *rt, ts_response *resp)
+json_t *ts_read_body(const ts_request *req, ts_response *resp)
 {
     bool yaml = ts_content_is_yaml(req), pb = ts_content_is_protobuf(req);
     if (!yaml && !pb && !ts_content_is_json(req)) {
@@ -536,7 +536,12 @@ json_t *ts_read_object(const ts_request *req, const ts_route *rt, ts_response *r
                                            "application/vnd.kubernetes.protobuf");
         return NULL;
     }
-    json_t *obj = pb ? ts_parse_protobuf_body(req, resp) : ts_parse_body(req, yaml, resp);
+    return pb ? ts_parse_protobuf_body(req, resp) : ts_parse_body(req, yaml, resp);
+}
+
+json_t *ts_read_object(const ts_request *req, const ts_route *rt, ts_response *resp)
+{
+    json_t *obj = ts_read_body(req, resp);
     if (!obj)
         return NULL;
     if (ts_check_kind(rt->res, obj, resp) != 0 || ts_check_namespace(rt, obj, resp) != 0) {
