@@ -441,6 +441,16 @@ json_t *ts_printer_columns(ts_printer p)
 
 /* ---- cells ------------------------------------------------------------------------ */
 
+static const char *or_empty(const char *s)
+{
+    return s ? s : "";
+}
+
+static const char *str_at(const json_t *o, const char *a, const char *b)
+{
+    return json_string_value(json_object_get(json_object_get(o, a), b));
+}
+
 /* Go's duration.HumanDuration, as kubectl and the apiserver print ages. */
 static void human_duration(long long secs, char *out, size_t size)
 {
@@ -506,11 +516,6 @@ json_t *ts_age_cell(const char *timestamp)
     else
         human_duration((long long)time(NULL) - t, buf, sizeof(buf));
     return json_string(buf);
-}
-
-static const char *md_str(const json_t *obj, const char *key)
-{
-    return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));
 }
 
 void ts_selector_text(const json_t *sel, kr_buf *b)
@@ -633,7 +638,7 @@ static void job_cells(const json_t *obj, json_t *cells)
         state = "Complete";
     else if (condition_true(status, "Failed"))
         state = "Failed";
-    else if (md_str(obj, "deletionTimestamp"))
+    else if (str_at(obj, "metadata", "deletionTimestamp"))
         state = "Terminating";
     else if (condition_true(status, "Suspended"))
         state = "Suspended";
@@ -664,37 +669,51 @@ static void job_cells(const json_t *obj, json_t *cells)
     json_array_append_new(cells, json_string(text));
 }
 
-static const char *or_empty(const char *s)
-{
-    return s ? s : "";
-}
-
-static const char *str_at(const json_t *o, const char *a, const char *b)
-{
-    return json_string_value(json_object_get(json_object_get(o, a), b));
-}
-
-/* "k=v,k2=v2" with the keys sorted, or "<none>": labels.FormatLabels. */
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static json_t *format_labels(const json_t *map)
+/* The keys of an object, sorted (kr_free the array; the strings are
+ * borrowed); NULL when it has none or out of memory. */
+static const char **sorted_keys(const json_t *map, size_t *n)
 {
-    size_t n = json_object_size(map);
-    if (n == 0)
-        return json_string("<none>");
-    const char **keys = kr_calloc(n, sizeof(*keys));
-    if (!keys)
-        return json_null();
-    size_t i = 0;
+    *n = 0;
+    size_t size = json_object_size(map);
+    const char **keys = size ? kr_calloc(size, sizeof(*keys)) : NULL;
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)map, k, v) keys[i++] = k;
-    qsort(keys, n, sizeof(*keys), cmp_str);
+    json_object_foreach((json_t *)map, k, v)
+    {
+        if (keys)
+            keys[(*n)++] = k;
+    }
+    if (keys)
+        qsort(keys, *n, sizeof(*keys), cmp_str);
+    return keys;
+}
+
+/* items[0..n) sorted, each distinct one appended to b after a comma (as
+ * the printers print a set of strings); frees items. */
+static void append_sorted_set(const char **items, size_t n, kr_buf *b)
+{
+    if (items)
+        qsort(items, n, sizeof(*items), cmp_str);
+    for (size_t i = 0; items && i < n; i++)
+        if (i == 0 || strcmp(items[i], items[i - 1]) != 0)
+            kr_buf_printf(b, "%s%s", b->len ? "," : "", items[i]);
+    kr_free(items);
+}
+
+/* "k=v,k2=v2" with the keys sorted, or "<none>": labels.FormatLabels. */
+static json_t *format_labels(const json_t *map)
+{
+    size_t n;
+    const char **keys = sorted_keys(map, &n);
+    if (!keys)
+        return json_string(json_object_size(map) ? "" : "<none>");
     kr_buf b = {0};
-    for (i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         const char *val = json_string_value(json_object_get(map, keys[i]));
         kr_buf_printf(&b, "%s%s=%s", i ? "," : "", keys[i], val ? val : "");
     }
@@ -839,7 +858,7 @@ static void pod_cells(const json_t *obj, json_t *cells)
                      condition_true(status, "Ready") ? "Running" : "NotReady");
     }
     bool terminal = phase && (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0);
-    if (md_str(obj, "deletionTimestamp")) {
+    if (str_at(obj, "metadata", "deletionTimestamp")) {
         if (status_reason && strcmp(status_reason, "NodeLost") == 0)
             snprintf(reason, sizeof(reason), "Unknown");
         else if (!terminal)
@@ -903,12 +922,7 @@ static void lb_addresses(const json_t *ingress, kr_buf *b)
         if (a && addrs)
             addrs[m++] = a;
     }
-    if (addrs)
-        qsort(addrs, m, sizeof(*addrs), cmp_str);
-    for (size_t k = 0; k < m; k++)
-        if (k == 0 || strcmp(addrs[k], addrs[k - 1]) != 0)
-            kr_buf_printf(b, "%s%s", b->len ? "," : "", addrs[k]);
-    kr_free(addrs);
+    append_sorted_set(addrs, m, b);
 }
 
 /* A Service's External-IP, as getServiceExternalIP prints it wide. */
@@ -1033,7 +1047,7 @@ static json_t *event_cells(const json_t *obj)
     const char *type = json_string_value(json_object_get(obj, "type"));
     const char *reason = json_string_value(json_object_get(obj, "reason"));
     const char *path = json_string_value(json_object_get(inv, "fieldPath"));
-    const char *own = md_str(obj, "name");
+    const char *own = str_at(obj, "metadata", "name");
     return json_pack("[s, s, s, s, s, s, s#, s, I, s]", last, type ? type : "",
                      reason ? reason : "", target, path ? path : "", source, msg, (int)mlen, first,
                      count, own ? own : "");
@@ -1068,12 +1082,7 @@ static void node_cells(const json_t *obj, json_t *cells)
         if (role && roles)
             roles[m++] = role;
     }
-    if (roles)
-        qsort(roles, m, sizeof(*roles), cmp_str);
-    for (size_t i = 0; i < m; i++)
-        if (i == 0 || strcmp(roles[i], roles[i - 1]) != 0)
-            kr_buf_printf(&b, "%s%s", b.len ? "," : "", roles[i]);
-    kr_free(roles);
+    append_sorted_set(roles, m, &b);
     json_array_append_new(cells, json_string(b.len ? b.data : "<none>"));
     kr_buf_free(&b);
 }
@@ -1116,8 +1125,9 @@ static json_t *int_or_string(const json_t *v, const char *dflt)
     return json_string(json_is_string(v) ? json_string_value(v) : dflt);
 }
 
-/* "a,b,c + N more..." of at most three items, as the printers shorten
- * lists; ret is appended to b. */
+/* A list of at most three items shown, then " + N more...", as the
+ * printers shorten lists: list_add appends an item to b (counting the
+ * ones past the third), list_text makes the cell and frees b. */
 static void list_add(kr_buf *b, size_t *shown, const char *item)
 {
     if (*shown < 3)
@@ -1263,17 +1273,8 @@ static void quota_cells(const json_t *obj, json_t *cells)
 {
     const json_t *hard = json_object_get(json_object_get(obj, "status"), "hard");
     const json_t *used = json_object_get(json_object_get(obj, "status"), "used");
-    size_t n = json_object_size(hard), i = 0;
-    const char **keys = n ? kr_calloc(n, sizeof(*keys)) : NULL;
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)hard, k, v)
-    {
-        if (keys)
-            keys[i++] = k;
-    }
-    if (keys)
-        qsort(keys, i, sizeof(*keys), cmp_str);
+    size_t i;
+    const char **keys = sorted_keys(hard, &i);
     kr_buf req = {0}, lim = {0};
     for (size_t j = 0; keys && j < i; j++) {
         kr_buf *w = strncmp(keys[j], "limits.", 7) == 0 ? &lim : &req;
@@ -1293,7 +1294,7 @@ json_t *ts_printer_cells(ts_printer p, const json_t *obj)
 {
     if (p == TS_PRINT_EVENT)
         return event_cells(obj);
-    const char *name = md_str(obj, "name");
+    const char *name = str_at(obj, "metadata", "name");
     json_t *cells = json_pack("[s]", name ? name : "");
     if (!cells)
         return NULL;
@@ -1448,9 +1449,10 @@ json_t *ts_printer_cells(ts_printer p, const json_t *obj)
         json_array_append_new(cells, json_string(or_empty(str_at(spec_, "capacity", "storage"))));
         json_array_append_new(cells, access_modes(json_object_get(spec_, "accessModes")));
         json_array_append_new(cells, json_string(policy ? policy : ""));
-        json_array_append_new(cells, json_string(md_str(obj, "deletionTimestamp") ? "Terminating"
-                                                 : phase                          ? phase
-                                                                                  : ""));
+        json_array_append_new(cells, json_string(str_at(obj, "metadata", "deletionTimestamp")
+                                                     ? "Terminating"
+                                                 : phase ? phase
+                                                         : ""));
         json_array_append_new(cells, json_string(claim_text));
         json_array_append_new(cells, storage_class(obj));
         json_array_append_new(cells, str_or_unset(json_string_value(
@@ -1463,9 +1465,10 @@ json_t *ts_printer_cells(ts_printer p, const json_t *obj)
         const char *phase = json_string_value(json_object_get(status, "phase"));
         const char *volume = json_string_value(json_object_get(spec_, "volumeName"));
         bool bound = volume && *volume;
-        json_array_append_new(cells, json_string(md_str(obj, "deletionTimestamp") ? "Terminating"
-                                                 : phase                          ? phase
-                                                                                  : ""));
+        json_array_append_new(cells, json_string(str_at(obj, "metadata", "deletionTimestamp")
+                                                     ? "Terminating"
+                                                 : phase ? phase
+                                                         : ""));
         json_array_append_new(cells, json_string(volume ? volume : ""));
         json_array_append_new(
             cells, json_string(bound ? or_empty(str_at(status, "capacity", "storage")) : ""));
@@ -1478,14 +1481,14 @@ json_t *ts_printer_cells(ts_printer p, const json_t *obj)
     }
     case TS_PRINT_DEFAULT: {
         /* the creation time as RFC 3339, Go's zero time without one */
-        const char *at = md_str(obj, "creationTimestamp");
+        const char *at = str_at(obj, "metadata", "creationTimestamp");
         json_array_append_new(cells, json_string(at ? at : "0001-01-01T00:00:00Z"));
         return cells;
     }
     default:
         break;
     }
-    json_array_append_new(cells, ts_age_cell(md_str(obj, "creationTimestamp")));
+    json_array_append_new(cells, ts_age_cell(str_at(obj, "metadata", "creationTimestamp")));
     const json_t *spec = json_object_get(obj, "spec");
     switch (p) {
     case TS_PRINT_DEPLOYMENT:
