@@ -213,8 +213,14 @@ $(BUILD)/test/fuzz_%: $(BUILD)/obj/test/fuzz/fuzz_%.o $(BUILD)/obj/test/fuzz/rep
 RESULTS ?= $(abspath $(BUILD))/results.txt
 TEST_FILTER ?=
 RUN_LIST = $(or $(TEST_FILTER),$(TESTS) $(FUZZERS))
+# make check compiles on every core, then runs TEST_JOBS test binaries at
+# a time: one more than the cores, since a suite spends much of its time
+# waiting (leases, backoffs, servers starting) rather than computing.
+NPROC := $(shell nproc 2>/dev/null || echo 2)
+BUILD_JOBS ?= $(NPROC)
+TEST_JOBS ?= $(shell expr $(NPROC) + 1)
 test-run: $(addprefix $(BUILD)/test/,$(filter-out none,$(RUN_LIST))) $(PROG_BINS)
-	@sh test/run-tests.sh "$(BUILD)" "$(RESULTS)" $(RUN_LIST)
+	@KR_TEST_JOBS=$(TEST_JOBS) sh test/run-tests.sh "$(BUILD)" "$(RESULTS)" $(RUN_LIST)
 
 check-plain:
 	@$(MAKE) --no-print-directory test-run
@@ -240,12 +246,12 @@ valgrind: tests
 check: deps
 	@rm -f build/check-*.txt; status=0; \
 	echo "== plain build =="; \
-	$(MAKE) --no-print-directory RESULTS=$(abspath build)/check-1-plain.txt test-run || status=1; \
+	$(MAKE) --no-print-directory -j$(BUILD_JOBS) RESULTS=$(abspath build)/check-1-plain.txt test-run || status=1; \
 	echo "== AddressSanitizer + UndefinedBehaviorSanitizer =="; \
-	CK_TIMEOUT_MULTIPLIER=2 $(MAKE) --no-print-directory BUILD=build/asan \
+	CK_TIMEOUT_MULTIPLIER=2 $(MAKE) --no-print-directory -j$(BUILD_JOBS) BUILD=build/asan \
 	    SAN=address,undefined RESULTS=$(abspath build)/check-2-asan.txt test-run || status=1; \
 	echo "== ThreadSanitizer =="; \
-	$(MAKE) --no-print-directory tsan || status=1; \
+	$(MAKE) --no-print-directory -j$(BUILD_JOBS) tsan || status=1; \
 	echo "== install test =="; \
 	sh test/install-test.sh "$(abspath build)/check-4-install.txt" || status=1; \
 	echo "== README API tour compiles =="; \

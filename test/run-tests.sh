@@ -3,16 +3,18 @@
 # line per binary to RESULTS: "<name> <passed> <failed> <skipped>". Check
 # suites are counted by their "Checks: N, Failures: F, Errors: E" line, less
 # the checks that said "KR-SKIP: ..." (kr_test_skip: they did not run what
-# they test); fuzz corpus replays count one check per file. KR_TEST_WRAPPER (e.g. valgrind) prefixes
-# every command. Exit status: 0 when everything passed.
+# they test); fuzz corpus replays count one check per file. KR_TEST_WRAPPER
+# (e.g. valgrind) prefixes every command. KR_TEST_JOBS=N runs N binaries at
+# a time (each starts its own servers on free ports in its own directories),
+# the longest first; each one's summary is printed when it ends. Exit
+# status: 0 when everything passed.
 set -u
-build=$1; results=$2; shift 2
 : "${CK_DEFAULT_TIMEOUT:=300}"
 export CK_DEFAULT_TIMEOUT
-mkdir -p "$(dirname "$results")"
-status=0
-for t in "$@"; do
-    [ "$t" = none ] && continue
+
+# One binary: runs it, prints its summary (its log's tail when it failed),
+# appends its line to $results; returns non-zero when it failed.
+run_one() {
     bin="$build/test/$t"
     sk=0
     log="$build/test/$t.log"
@@ -53,6 +55,7 @@ for t in "$@"; do
         grep '^KR-SKIP: ' "$log" | sed 's/^/    /'
         ;;
     esac
+    status=0
     if [ $rc -ne 0 ] || [ $f -ne 0 ]; then
         status=1
         echo "---- $t output (last 60 lines of $log) ----"
@@ -60,5 +63,40 @@ for t in "$@"; do
         echo "----"
     fi
     echo "$t $p $f $sk" >>"$results"
+    return $status
+}
+
+# The per-binary mode of the parallel runner below.
+if [ "${1:-}" = --one ]; then
+    build=$2; results=$3; t=$4
+    # Printed in one piece, so that parallel runs do not interleave.
+    out=$(run_one)
+    status=$?
+    printf '%s\n' "$out"
+    exit $status
+fi
+
+build=$1; results=$2; shift 2
+mkdir -p "$(dirname "$results")"
+jobs=${KR_TEST_JOBS:-1}
+if [ "$jobs" -gt 1 ] 2>/dev/null; then
+    # The longest suites first, so that the last one to start is short.
+    slow="test_system test_submitter test_kr_inventory test_patch_kubectl test_kr_syncer
+          test_inventory_sync test_testserver_kubectl test_testserver test_util"
+    first=""; rest=""
+    for s in $slow; do
+        for t in "$@"; do [ "$t" = "$s" ] && first="$first $t"; done
+    done
+    for t in "$@"; do
+        case " $first " in *" $t "*) ;; *) [ "$t" = none ] || rest="$rest $t" ;; esac
+    done
+    # shellcheck disable=SC2086
+    printf '%s\n' $first $rest | xargs -P "$jobs" -n 1 sh "$0" --one "$build" "$results"
+    exit $?
+fi
+status=0
+for t in "$@"; do
+    [ "$t" = none ] && continue
+    run_one || status=1
 done
 exit $status
