@@ -1950,6 +1950,233 @@ START_TEST(eviction_respects_the_disruption_budget)
 }
 END_TEST
 
+/* ---- defaults ------------------------------------------------------------------------- */
+
+static json_t *created(const char *path, const char *body)
+{
+    tc_response r;
+    tc_json(U, "POST", path, body, &r);
+    ck_assert_msg(r.status == 201, "POST %s: %ld %s", path, r.status, r.body);
+    json_t *obj = json_incref(r.json);
+    tc_free(&r);
+    return obj;
+}
+
+/* obj at a dotted path ("spec.template.spec"), numbers as array indexes. */
+static const json_t *dig(const json_t *obj, const char *path)
+{
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s", path);
+    char *save = NULL;
+    for (char *part = strtok_r(buf, ".", &save); part && obj; part = strtok_r(NULL, ".", &save))
+        obj = json_is_array(obj) ? json_array_get(obj, strtoul(part, NULL, 10))
+                                 : json_object_get(obj, part);
+    return obj;
+}
+
+static const char *dig_str(const json_t *obj, const char *path)
+{
+    return json_string_value(dig(obj, path));
+}
+
+static json_int_t dig_int(const json_t *obj, const char *path)
+{
+    ck_assert_msg(json_is_integer(dig(obj, path)), "%s is not an integer", path);
+    return json_integer_value(dig(obj, path));
+}
+
+START_TEST(builtin_kinds_get_the_apiserver_defaults)
+{
+    /* pods: SetDefaults_PodSpec, _Container, _Probe, _Volume; admission's
+     * priority and tolerations */
+    json_t *pod = created(
+        "/api/v1/namespaces/default/pods",
+        "{\"metadata\":{\"name\":\"p\"},\"spec\":{\"containers\":[{\"name\":\"a\",\"image\":"
+        "\"nginx\",\"ports\":[{\"containerPort\":80}],\"readinessProbe\":{\"httpGet\":{\"port\":"
+        "80}},\"env\":[{\"name\":\"N\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"metadata."
+        "name\"}}}],\"volumeMounts\":[{\"name\":\"cfg\",\"mountPath\":\"/c\"}]},{\"name\":\"b\","
+        "\"image\":\"registry:5000/busybox:1.36\"},{\"name\":\"c\",\"image\":\"x@sha256:"
+        "0123\"}],\"volumes\":[{\"name\":\"cfg\",\"configMap\":{\"name\":\"cfg\"}},{\"name\":"
+        "\"scratch\"}]}}");
+    const json_t *ps = dig(pod, "spec");
+    ck_assert_str_eq(dig_str(ps, "restartPolicy"), "Always");
+    ck_assert_str_eq(dig_str(ps, "dnsPolicy"), "ClusterFirst");
+    ck_assert_str_eq(dig_str(ps, "schedulerName"), "default-scheduler");
+    ck_assert_int_eq(dig_int(ps, "terminationGracePeriodSeconds"), 30);
+    ck_assert(json_is_true(dig(ps, "enableServiceLinks")));
+    ck_assert(json_is_object(dig(ps, "securityContext")));
+    ck_assert_int_eq(dig_int(ps, "priority"), 0);
+    ck_assert_str_eq(dig_str(ps, "preemptionPolicy"), "PreemptLowerPriority");
+    ck_assert_str_eq(dig_str(ps, "tolerations.0.key"), "node.kubernetes.io/not-ready");
+    ck_assert_str_eq(dig_str(ps, "tolerations.1.key"), "node.kubernetes.io/unreachable");
+    ck_assert_int_eq(dig_int(ps, "tolerations.1.tolerationSeconds"), 300);
+    ck_assert_str_eq(dig_str(ps, "containers.0.imagePullPolicy"), "Always");
+    ck_assert_str_eq(dig_str(ps, "containers.1.imagePullPolicy"), "IfNotPresent");
+    ck_assert_str_eq(dig_str(ps, "containers.2.imagePullPolicy"), "IfNotPresent");
+    ck_assert_str_eq(dig_str(ps, "containers.0.terminationMessagePath"), "/dev/termination-log");
+    ck_assert_str_eq(dig_str(ps, "containers.0.terminationMessagePolicy"), "File");
+    ck_assert_str_eq(dig_str(ps, "containers.0.ports.0.protocol"), "TCP");
+    ck_assert_str_eq(dig_str(ps, "containers.0.env.0.valueFrom.fieldRef.apiVersion"), "v1");
+    ck_assert_str_eq(dig_str(ps, "containers.0.readinessProbe.httpGet.scheme"), "HTTP");
+    ck_assert_str_eq(dig_str(ps, "containers.0.readinessProbe.httpGet.path"), "/");
+    ck_assert_int_eq(dig_int(ps, "containers.0.readinessProbe.periodSeconds"), 10);
+    ck_assert_int_eq(dig_int(ps, "containers.0.readinessProbe.failureThreshold"), 3);
+    ck_assert_int_eq(dig_int(ps, "volumes.0.configMap.defaultMode"), 0644);
+    ck_assert(json_is_object(dig(ps, "volumes.1.emptyDir")));
+    json_decref(pod);
+
+    /* workloads: their own defaults and their templates' */
+    static const char deploy[] = "/apis/apps/v1/namespaces/default/deployments";
+    json_t *d = created(deploy, "{\"metadata\":{\"name\":\"d\"},\"spec\":{\"selector\":{"
+                                "\"matchLabels\":{\"app\":\"d\"}},\"template\":{\"metadata\":{"
+                                "\"labels\":{\"app\":\"d\"}},\"spec\":{\"containers\":[{\"name\":"
+                                "\"c\",\"image\":\"nginx:1\"}]}}}}");
+    ck_assert_int_eq(dig_int(d, "spec.replicas"), 1);
+    ck_assert_str_eq(dig_str(d, "spec.strategy.type"), "RollingUpdate");
+    ck_assert_str_eq(dig_str(d, "spec.strategy.rollingUpdate.maxSurge"), "25%");
+    ck_assert_int_eq(dig_int(d, "spec.revisionHistoryLimit"), 10);
+    ck_assert_int_eq(dig_int(d, "spec.progressDeadlineSeconds"), 600);
+    ck_assert_str_eq(dig_str(d, "spec.template.spec.restartPolicy"), "Always");
+    /* an update that leaves the defaults out gets them again: no change */
+    json_object_del(json_object_get(d, "spec"), "strategy");
+    json_object_del(json_object_get(d, "spec"), "replicas");
+    json_t *same = put("/apis/apps/v1/namespaces/default/deployments/d", d, 200);
+    ck_assert_str_eq(meta(same, "resourceVersion"), meta(d, "resourceVersion"));
+    ck_assert_int_eq(generation(same), 1);
+    json_decref(same);
+    json_decref(d);
+    json_t *sts = created("/apis/apps/v1/namespaces/default/statefulsets",
+                          "{\"metadata\":{\"name\":\"s\"},\"spec\":{\"serviceName\":\"s\"}}");
+    ck_assert_str_eq(dig_str(sts, "spec.podManagementPolicy"), "OrderedReady");
+    ck_assert_int_eq(dig_int(sts, "spec.updateStrategy.rollingUpdate.partition"), 0);
+    ck_assert_str_eq(dig_str(sts, "spec.persistentVolumeClaimRetentionPolicy.whenDeleted"),
+                     "Retain");
+    json_decref(sts);
+    json_t *ds = created("/apis/apps/v1/namespaces/default/daemonsets",
+                         "{\"metadata\":{\"name\":\"ds\"},\"spec\":{}}");
+    ck_assert_int_eq(dig_int(ds, "spec.updateStrategy.rollingUpdate.maxUnavailable"), 1);
+    json_decref(ds);
+
+    /* jobs: defaults, and the selector and labels the registry generates */
+    json_t *job = created("/apis/batch/v1/namespaces/default/jobs",
+                          "{\"metadata\":{\"name\":\"j\"},\"spec\":{\"template\":{\"spec\":{"
+                          "\"restartPolicy\":\"Never\",\"containers\":[{\"name\":\"c\","
+                          "\"image\":\"busybox\"}]}}}}");
+    const char *uid = meta(job, "uid");
+    ck_assert_int_eq(dig_int(job, "spec.completions"), 1);
+    ck_assert_int_eq(dig_int(job, "spec.parallelism"), 1);
+    ck_assert_int_eq(dig_int(job, "spec.backoffLimit"), 6);
+    ck_assert_str_eq(dig_str(job, "spec.completionMode"), "NonIndexed");
+    ck_assert(json_is_false(dig(job, "spec.suspend")));
+    ck_assert_str_eq(dig_str(job, "spec.podReplacementPolicy"), "TerminatingOrFailed");
+    ck_assert_str_eq(dig_str(job, "spec.template.spec.restartPolicy"), "Never");
+    const json_t *match = dig(job, "spec.selector.matchLabels");
+    ck_assert_str_eq(jstr(match, "batch.kubernetes.io/controller-uid"), uid);
+    const json_t *tl = dig(job, "spec.template.metadata.labels");
+    ck_assert_str_eq(jstr(tl, "batch.kubernetes.io/job-name"), "j");
+    ck_assert_str_eq(jstr(tl, "controller-uid"), uid);
+    ck_assert_str_eq(jstr(json_object_get(json_object_get(job, "metadata"), "labels"), "job-name"),
+                     "j");
+    json_decref(job);
+    json_t *cj = created("/apis/batch/v1/namespaces/default/cronjobs",
+                         "{\"metadata\":{\"name\":\"cj\"},\"spec\":{\"schedule\":\"* * * * *\","
+                         "\"jobTemplate\":{\"spec\":{\"template\":{\"spec\":{\"containers\":[{"
+                         "\"name\":\"c\",\"image\":\"busybox\"}]}}}}}}");
+    ck_assert_str_eq(dig_str(cj, "spec.concurrencyPolicy"), "Allow");
+    ck_assert_int_eq(dig_int(cj, "spec.successfulJobsHistoryLimit"), 3);
+    ck_assert_int_eq(dig_int(cj, "spec.failedJobsHistoryLimit"), 1);
+    ck_assert_str_eq(dig_str(cj, "spec.jobTemplate.spec.template.spec.dnsPolicy"), "ClusterFirst");
+    ck_assert_ptr_null(dig(cj, "spec.jobTemplate.spec.backoffLimit"));
+    json_decref(cj);
+
+    json_t *secret = created("/api/v1/namespaces/default/secrets", "{\"metadata\":{\"name\":"
+                                                                   "\"s\"},\"data\":{}}");
+    ck_assert_str_eq(jstr(secret, "type"), "Opaque");
+    json_decref(secret);
+}
+END_TEST
+
+START_TEST(services_get_cluster_ips_and_node_ports)
+{
+    static const char svcs[] = "/api/v1/namespaces/default/services";
+    json_t *a = created(svcs, "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"selector\":{\"app\":"
+                              "\"a\"},\"ports\":[{\"port\":80}]}}");
+    ck_assert_str_eq(dig_str(a, "spec.type"), "ClusterIP");
+    ck_assert_str_eq(dig_str(a, "spec.sessionAffinity"), "None");
+    ck_assert_str_eq(dig_str(a, "spec.internalTrafficPolicy"), "Cluster");
+    ck_assert_str_eq(dig_str(a, "spec.ipFamilyPolicy"), "SingleStack");
+    ck_assert_str_eq(dig_str(a, "spec.ipFamilies.0"), "IPv4");
+    ck_assert_str_eq(dig_str(a, "spec.ports.0.protocol"), "TCP");
+    ck_assert_int_eq(dig_int(a, "spec.ports.0.targetPort"), 80);
+    const char *ip = dig_str(a, "spec.clusterIP");
+    ck_assert_ptr_nonnull(ip);
+    ck_assert_int_eq(strncmp(ip, "10.96.", 6), 0);
+    ck_assert_str_eq(dig_str(a, "spec.clusterIPs.0"), ip);
+    /* an update that leaves the cluster IP out keeps it */
+    json_t *again = json_deep_copy(a);
+    json_object_del(json_object_get(again, "spec"), "clusterIP");
+    json_object_del(json_object_get(again, "spec"), "clusterIPs");
+    json_object_set_new(json_object_get(again, "spec"), "selector", json_pack("{s:s}", "app", "b"));
+    json_t *updated = put("/api/v1/namespaces/default/services/a", again, 200);
+    ck_assert_str_eq(dig_str(updated, "spec.clusterIP"), ip);
+    json_decref(updated);
+    json_decref(again);
+
+    /* node ports: allocated in 30000-32767, unique; asked ones checked */
+    json_t *np = created(svcs, "{\"metadata\":{\"name\":\"np\"},\"spec\":{\"type\":\"NodePort\","
+                               "\"ports\":[{\"port\":80},{\"port\":81,\"nodePort\":30001}]}}");
+    ck_assert_str_ne(dig_str(np, "spec.clusterIP"), ip);
+    json_int_t port = dig_int(np, "spec.ports.0.nodePort");
+    ck_assert(port >= 30000 && port <= 32767 && port != 30001);
+    ck_assert_int_eq(dig_int(np, "spec.ports.1.nodePort"), 30001);
+    ck_assert_str_eq(dig_str(np, "spec.externalTrafficPolicy"), "Cluster");
+    json_decref(np);
+    tc_response r;
+    tc_json(U, "POST", svcs,
+            "{\"metadata\":{\"name\":\"dup\"},\"spec\":{\"type\":\"NodePort\",\"ports\":[{"
+            "\"port\":80,\"nodePort\":30001}]}}",
+            &r);
+    assert_status(&r, 422, "Invalid",
+                  "Service \"dup\" is invalid: spec.ports[0].nodePort: Invalid value: 30001: "
+                  "provided port is already allocated");
+    tc_free(&r);
+    tc_json(U, "POST", svcs,
+            "{\"metadata\":{\"name\":\"far\"},\"spec\":{\"type\":\"NodePort\",\"ports\":[{"
+            "\"port\":80,\"nodePort\":80}]}}",
+            &r);
+    ck_assert_int_eq(r.status, 422);
+    tc_free(&r);
+    char body[256];
+    snprintf(body, sizeof(body),
+             "{\"metadata\":{\"name\":\"same\"},\"spec\":{\"clusterIP\":\"%s\",\"ports\":[{"
+             "\"port\":80}]}}",
+             ip);
+    tc_json(U, "POST", svcs, body, &r);
+    ck_assert_int_eq(r.status, 422);
+    ck_assert_ptr_nonnull(strstr(jstr(r.json, "message"), "provided IP is already allocated"));
+    tc_free(&r);
+    tc_json(U, "POST", svcs,
+            "{\"metadata\":{\"name\":\"out\"},\"spec\":{\"clusterIP\":\"192.168.0.1\",\"ports\":"
+            "[{\"port\":80}]}}",
+            &r);
+    ck_assert_int_eq(r.status, 422);
+    ck_assert_ptr_nonnull(strstr(jstr(r.json, "message"), "not in the valid range"));
+    tc_free(&r);
+
+    /* headless and external-name services get no address */
+    json_t *h = created(svcs, "{\"metadata\":{\"name\":\"h\"},\"spec\":{\"clusterIP\":\"None\","
+                              "\"ports\":[{\"port\":80}]}}");
+    ck_assert_str_eq(dig_str(h, "spec.clusterIPs.0"), "None");
+    json_decref(h);
+    json_t *x = created(svcs, "{\"metadata\":{\"name\":\"x\"},\"spec\":{\"type\":\"ExternalName\","
+                              "\"externalName\":\"db.example.com\"}}");
+    ck_assert_ptr_null(dig(x, "spec.clusterIP"));
+    ck_assert_ptr_null(dig(x, "spec.internalTrafficPolicy"));
+    json_decref(x);
+    json_decref(a);
+}
+END_TEST
+
 int main(void)
 {
     const TTest *tests[] = {discovery_serves_aggregated_and_legacy_forms,
@@ -1965,6 +2192,8 @@ int main(void)
                             kinds_select_by_their_own_fields,
                             pod_log_checks_the_pod_and_container,
                             eviction_respects_the_disruption_budget,
+                            builtin_kinds_get_the_apiserver_defaults,
+                            services_get_cluster_ips_and_node_ports,
                             update_bumps_generation_only_for_spec_and_conflicts_on_stale_rv,
                             patch_types_go_through_the_patch_engine,
                             server_side_apply_creates_then_patches,

@@ -275,7 +275,10 @@ START_TEST(built_in_printers_fill_their_columns)
         for (size_t c = 0; c < 4; c++)
             ck_assert_str_eq(cell_str(r.json, i, c), jobs[i][c]);
     ck_assert_str_eq(cell_str(r.json, 0, 6), "busybox");
-    ck_assert_str_eq(cell_str(r.json, 0, 7), "<none>");
+    /* the selector the server generated from the job's uid */
+    static const char uid_label[] = "batch.kubernetes.io/controller-uid=";
+    ck_assert_int_eq(strncmp(cell_str(r.json, 0, 7), uid_label, strlen(uid_label)), 0);
+    ck_assert_uint_gt(strlen(cell_str(r.json, 0, 7)), strlen(uid_label));
     tc_free(&r);
 
     /* a kind without a printer of its own gets the apiserver's default
@@ -447,9 +450,11 @@ START_TEST(services_and_workloads_print_their_columns)
     column_names(r.json, names, sizeof(names));
     ck_assert_str_eq(names, "Name|Type|Cluster-IP|External-IP|Port(s)|Age|Selector");
     static const char *const svc[][6] = {
-        {"a-web", "NodePort", "10.96.0.10", "<none>", "80/TCP,443:30443/TCP", "app=web,tier=front"},
-        {"b-lb", "LoadBalancer", "<none>", "5.6.7.8,b.example.com,1.2.3.4", "53/UDP", "<none>"},
-        {"c-pending", "LoadBalancer", "<none>", "<pending>", "<none>", "<none>"},
+        {"a-web", "NodePort", "10.96.0.10", "<none>", "80:30000/TCP,443:30443/TCP",
+         "app=web,tier=front"},
+        {"b-lb", "LoadBalancer", "10.96.0.11", "5.6.7.8,b.example.com,1.2.3.4", "53:30001/UDP",
+         "<none>"},
+        {"c-pending", "LoadBalancer", "10.96.0.12", "<pending>", "<none>", "<none>"},
         {"d-ext", "ExternalName", "<none>", "db.example.com", "<none>", "<none>"}};
     for (size_t i = 0; i < 4; i++)
         for (size_t c = 0; c < 6; c++)

@@ -151,6 +151,7 @@ struct kr_testserver {
     bool ticker_started, stopping;
     struct ts_audit *audit; /* opts.audit_log open; NULL without one (audit.c) */
     ts_stat requests[TS_STATS_KEYS]; /* stats.c; in use up to the first empty key */
+    unsigned long next_service_ip, next_node_port; /* allocators (defaults.c) */
 };
 
 /* ---- the transport-free request handler (handler.c) -------------------- */
@@ -446,6 +447,12 @@ typedef struct ts_write {
 int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_response *resp);
 int ts_commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *existing, json_t *obj,
                      ts_response *resp);
+/* Defaults of built-in kinds (defaults.c): the scheme's, on every create
+ * and update; the registries' and admission's, on create (allocations may
+ * fail: 422 in resp) and on update (allocated values kept). */
+void ts_set_defaults(const ts_resource *res, json_t *obj);
+int ts_registry_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_response *resp);
+void ts_registry_update(const ts_resource *res, const json_t *existing, json_t *obj);
 bool ts_namespace_exists(kr_testserver_t *ts, const char *ns);
 /* Labels, annotations and finalizers (validate.c); fills resp (422/400). */
 int ts_validate_metadata(const ts_resource *res, const json_t *md, ts_response *resp);

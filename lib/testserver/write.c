@@ -317,9 +317,13 @@ int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_res
 {
     const ts_resource *res = w->rt->res;
     json_t *md = ts_meta(obj);
+    ts_set_defaults(res, obj);
     int rc = md ? admit_create(ts, w, obj, md, resp) : KR_ENOMEM;
     if (rc == 0) {
         init_metadata(ts, w, obj, md);
+        rc = ts_registry_create(ts, w, obj, resp);
+    }
+    if (rc == 0) {
         rc = crd_hook(ts, w, &obj);
         md = ts_meta(obj);
     }
@@ -492,6 +496,10 @@ int ts_commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *exist
     if (!obj) {
         respond_oom(resp);
         return KR_ENOMEM;
+    }
+    if (!w->status_only) {
+        ts_set_defaults(w->rt->res, obj);
+        ts_registry_update(w->rt->res, existing, obj);
     }
     if (same_object(existing, obj)) {
         /* A no-op write changes nothing, not even the resourceVersion. */

@@ -1,0 +1,613 @@
+/* kr-apiserver — the defaults kube-apiserver gives built-in objects.
+ *
+ * Two steps, as in kube-apiserver:
+ *   - ts_set_defaults: the scheme's defaulting functions (SetDefaults_* of
+ *     k8s.io/kubernetes/pkg/apis/.../v1), run on every create and update:
+ *     a field the writer left out gets its documented default. Pod
+ *     templates inside workloads are defaulted as pods are.
+ *   - ts_registry_create / ts_registry_update: what the registries and
+ *     the default admission plugins add on create: a Service's cluster IP
+ *     and node ports (allocated, unique in the server; kept across updates
+ *     that leave them out), a Job's generated selector and labels, a Pod's
+ *     priority and default tolerations.
+ * Custom resources are left as sent (their schemas' defaults are not
+ * applied). */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ts_internal.h"
+
+/* ---- helpers ----------------------------------------------------------------------- */
+
+/* A field Go would decode as nil or zero: absent or null. */
+static bool unset(const json_t *obj, const char *key)
+{
+    const json_t *v = json_object_get(obj, key);
+    return !v || json_is_null(v);
+}
+
+/* obj[key] = value (stolen) unless the field is set. */
+static void def(json_t *obj, const char *key, json_t *value)
+{
+    if (json_is_object(obj) && unset(obj, key))
+        json_object_set_new(obj, key, value);
+    else
+        json_decref(value);
+}
+
+static void def_str(json_t *obj, const char *key, const char *value)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (json_is_object(obj) && (unset(obj, key) || (json_is_string(v) && !*json_string_value(v))))
+        json_object_set_new(obj, key, json_string(value));
+}
+
+/* obj[key], created as {} when absent or null (NULL when obj is not an object). */
+static json_t *child(json_t *obj, const char *key)
+{
+    if (!json_is_object(obj))
+        return NULL;
+    def(obj, key, json_object());
+    json_t *v = json_object_get(obj, key);
+    return json_is_object(v) ? v : NULL;
+}
+
+static json_t *at(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    return json_is_object(v) ? v : NULL;
+}
+
+static const char *str(const json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(obj, key));
+}
+
+static bool eq(const char *a, const char *b)
+{
+    return a && strcmp(a, b) == 0;
+}
+
+static bool is(const ts_resource *res, const char *group, const char *plural)
+{
+    return !res->crd && strcmp(res->group, group) == 0 && strcmp(res->plural, plural) == 0;
+}
+
+/* ---- pods (SetDefaults_PodSpec, _Container, _Probe, _Volume, ...) ------------------ */
+
+/* IfNotPresent for an image with a tag other than "latest" or with a
+ * digest; Always otherwise (the tag defaults to "latest"). */
+static const char *pull_policy(const char *image)
+{
+    if (!image || strchr(image, '@'))
+        return image ? "IfNotPresent" : "Always";
+    const char *slash = strrchr(image, '/');
+    const char *colon = strrchr(slash ? slash : image, ':');
+    return !colon || strcmp(colon + 1, "latest") == 0 ? "Always" : "IfNotPresent";
+}
+
+static void default_probe(json_t *probe)
+{
+    if (!json_is_object(probe))
+        return;
+    def(probe, "timeoutSeconds", json_integer(1));
+    def(probe, "periodSeconds", json_integer(10));
+    def(probe, "successThreshold", json_integer(1));
+    def(probe, "failureThreshold", json_integer(3));
+    json_t *http = at(probe, "httpGet");
+    if (http) {
+        def_str(http, "path", "/");
+        def_str(http, "scheme", "HTTP");
+    }
+}
+
+static void default_env(json_t *env)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(env, i, e)
+    {
+        json_t *field_ref = at(at(e, "valueFrom"), "fieldRef");
+        if (field_ref)
+            def_str(field_ref, "apiVersion", "v1");
+    }
+}
+
+static void default_container(json_t *c)
+{
+    if (!json_is_object(c))
+        return;
+    def_str(c, "imagePullPolicy", pull_policy(str(c, "image")));
+    def_str(c, "terminationMessagePath", "/dev/termination-log");
+    def_str(c, "terminationMessagePolicy", "File");
+    def(c, "resources", json_object());
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(c, "ports"), i, p)
+    {
+        if (json_is_object(p))
+            def_str(p, "protocol", "TCP");
+    }
+    default_env(json_object_get(c, "env"));
+    static const char *const probes[] = {"livenessProbe", "readinessProbe", "startupProbe"};
+    for (size_t k = 0; k < KR_ARRAY_LEN(probes); k++)
+        default_probe(at(c, probes[k]));
+}
+
+/* A volume without a source is an emptyDir; file modes default to 0644. */
+static void default_volume(json_t *v)
+{
+    if (!json_is_object(v))
+        return;
+    static const char *const with_mode[] = {"secret", "configMap", "projected", "downwardAPI"};
+    bool source = false;
+    const char *key;
+    json_t *value;
+    json_object_foreach(v, key, value)
+    {
+        if (strcmp(key, "name") != 0 && json_is_object(value))
+            source = true;
+    }
+    if (!source)
+        json_object_set_new(v, "emptyDir", json_object());
+    for (size_t k = 0; k < KR_ARRAY_LEN(with_mode); k++) {
+        json_t *src = at(v, with_mode[k]);
+        if (src)
+            def(src, "defaultMode", json_integer(0644));
+    }
+}
+
+static void default_pod_spec(json_t *spec)
+{
+    if (!json_is_object(spec))
+        return;
+    def_str(spec, "dnsPolicy", "ClusterFirst");
+    def_str(spec, "restartPolicy", "Always");
+    def(spec, "securityContext", json_object());
+    def(spec, "terminationGracePeriodSeconds", json_integer(30));
+    def_str(spec, "schedulerName", "default-scheduler");
+    def(spec, "enableServiceLinks", json_true());
+    static const char *const lists[] = {"initContainers", "containers"};
+    for (size_t k = 0; k < KR_ARRAY_LEN(lists); k++) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(spec, lists[k]), i, c) default_container(c);
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(spec, "volumes"), i, v) default_volume(v);
+}
+
+static void default_template(json_t *tmpl)
+{
+    default_pod_spec(at(tmpl, "spec"));
+}
+
+/* ---- services (SetDefaults_Service) ------------------------------------------------ */
+
+static bool needs_node_ports(const char *type)
+{
+    return eq(type, "NodePort") || eq(type, "LoadBalancer");
+}
+
+static void default_service(json_t *spec)
+{
+    if (!json_is_object(spec))
+        return;
+    def_str(spec, "sessionAffinity", "None");
+    def_str(spec, "type", "ClusterIP");
+    const char *type = str(spec, "type");
+    const char *affinity = str(spec, "sessionAffinity");
+    if (eq(affinity, "ClientIP")) {
+        json_t *ip = child(child(spec, "sessionAffinityConfig"), "clientIP");
+        def(ip, "timeoutSeconds", json_integer(10800));
+    }
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(spec, "ports"), i, p)
+    {
+        if (!json_is_object(p))
+            continue;
+        def_str(p, "protocol", "TCP");
+        const json_t *target = json_object_get(p, "targetPort");
+        if (unset(p, "targetPort") || (json_is_integer(target) && !json_integer_value(target)) ||
+            (json_is_string(target) && !*json_string_value(target)))
+            json_object_set(p, "targetPort", json_object_get(p, "port"));
+    }
+    if (needs_node_ports(type))
+        def_str(spec, "externalTrafficPolicy", "Cluster");
+    if (type && !eq(type, "ExternalName"))
+        def_str(spec, "internalTrafficPolicy", "Cluster");
+    if (eq(type, "LoadBalancer"))
+        def(spec, "allocateLoadBalancerNodePorts", json_true());
+}
+
+/* ---- workloads ------------------------------------------------------------------------ */
+
+static void default_deployment(json_t *spec)
+{
+    def(spec, "replicas", json_integer(1));
+    json_t *strategy = child(spec, "strategy");
+    def_str(strategy, "type", "RollingUpdate");
+    if (eq(str(strategy, "type"), "RollingUpdate")) {
+        json_t *ru = child(strategy, "rollingUpdate");
+        def(ru, "maxUnavailable", json_string("25%"));
+        def(ru, "maxSurge", json_string("25%"));
+    }
+    def(spec, "revisionHistoryLimit", json_integer(10));
+    def(spec, "progressDeadlineSeconds", json_integer(600));
+}
+
+static void default_statefulset(json_t *spec)
+{
+    def(spec, "replicas", json_integer(1));
+    def_str(spec, "podManagementPolicy", "OrderedReady");
+    json_t *strategy = child(spec, "updateStrategy");
+    if (strategy && (unset(strategy, "type") || eq(str(strategy, "type"), ""))) {
+        json_object_set_new(strategy, "type", json_string("RollingUpdate"));
+        def(strategy, "rollingUpdate", json_object());
+    }
+    json_t *ru = at(strategy, "rollingUpdate");
+    if (ru && eq(str(strategy, "type"), "RollingUpdate"))
+        def(ru, "partition", json_integer(0));
+    def(spec, "revisionHistoryLimit", json_integer(10));
+    json_t *retention = child(spec, "persistentVolumeClaimRetentionPolicy");
+    def_str(retention, "whenDeleted", "Retain");
+    def_str(retention, "whenScaled", "Retain");
+}
+
+static void default_daemonset(json_t *spec)
+{
+    json_t *strategy = child(spec, "updateStrategy");
+    def_str(strategy, "type", "RollingUpdate");
+    if (eq(str(strategy, "type"), "RollingUpdate")) {
+        json_t *ru = child(strategy, "rollingUpdate");
+        def(ru, "maxUnavailable", json_integer(1));
+        def(ru, "maxSurge", json_integer(0));
+    }
+    def(spec, "revisionHistoryLimit", json_integer(10));
+}
+
+static void default_job(json_t *spec)
+{
+    if (unset(spec, "completions") && unset(spec, "parallelism"))
+        json_object_set_new(spec, "completions", json_integer(1));
+    def(spec, "parallelism", json_integer(1));
+    def(spec, "backoffLimit", json_integer(unset(spec, "backoffLimitPerIndex") ? 6 : 2147483647));
+    def_str(spec, "completionMode", "NonIndexed");
+    def(spec, "suspend", json_false());
+    def_str(spec, "podReplacementPolicy",
+            unset(spec, "podFailurePolicy") ? "TerminatingOrFailed" : "Failed");
+}
+
+static void default_cronjob(json_t *spec)
+{
+    def_str(spec, "concurrencyPolicy", "Allow");
+    def(spec, "suspend", json_false());
+    def(spec, "successfulJobsHistoryLimit", json_integer(3));
+    def(spec, "failedJobsHistoryLimit", json_integer(1));
+    default_template(at(at(at(spec, "jobTemplate"), "spec"), "template"));
+}
+
+void ts_set_defaults(const ts_resource *res, json_t *obj)
+{
+    json_t *spec = at(obj, "spec");
+    if (is(res, "", "secrets"))
+        def_str(obj, "type", "Opaque");
+    else if (is(res, "", "pods"))
+        default_pod_spec(spec);
+    else if (is(res, "", "podtemplates"))
+        default_template(at(obj, "template"));
+    else if (is(res, "", "services"))
+        default_service(spec);
+    else if (is(res, "", "replicationcontrollers") && spec) {
+        def(spec, "replicas", json_integer(1));
+        json_t *labels = at(at(at(spec, "template"), "metadata"), "labels");
+        if (labels)
+            def(spec, "selector", json_deep_copy(labels));
+        default_template(at(spec, "template"));
+    } else if (spec && is(res, "apps", "deployments")) {
+        default_deployment(spec);
+        default_template(at(spec, "template"));
+    } else if (spec && is(res, "apps", "statefulsets")) {
+        default_statefulset(spec);
+        default_template(at(spec, "template"));
+    } else if (spec && is(res, "apps", "daemonsets")) {
+        default_daemonset(spec);
+        default_template(at(spec, "template"));
+    } else if (spec && is(res, "apps", "replicasets")) {
+        def(spec, "replicas", json_integer(1));
+        default_template(at(spec, "template"));
+    } else if (spec && is(res, "batch", "jobs")) {
+        default_job(spec);
+        default_template(at(spec, "template"));
+    } else if (spec && is(res, "batch", "cronjobs")) {
+        default_cronjob(spec);
+    }
+}
+
+/* ---- the registries: services ---------------------------------------------------------- */
+
+/* The service CIDR and node port range, as kube-apiserver's defaults. */
+#define SERVICE_NET 0x0a600000u /* 10.96.0.0/12 */
+#define SERVICE_MASK 0xfff00000u
+#define NODE_PORT_MIN 30000
+#define NODE_PORT_MAX 32767
+
+static bool parse_ip(const char *text, uint32_t *ip)
+{
+    struct in_addr a;
+    if (!text || inet_pton(AF_INET, text, &a) != 1)
+        return false;
+    *ip = ntohl(a.s_addr);
+    return true;
+}
+
+/* True when a service other than `self` (ns/name) holds the cluster IP or
+ * the node port (ip 0 or port 0: not looked at). */
+static bool in_use(const ts_resource *res, const char *ns, const char *name, uint32_t ip, long port)
+{
+    for (size_t i = 0; i < res->store->len; i++) {
+        const ts_obj *o = &res->store->items[i];
+        if (strcmp(o->ns, ns) == 0 && strcmp(o->name, name) == 0)
+            continue;
+        const json_t *spec = json_object_get(o->obj, "spec");
+        uint32_t other;
+        if (ip && parse_ip(str(spec, "clusterIP"), &other) && other == ip)
+            return true;
+        size_t k;
+        json_t *p;
+        json_array_foreach(json_object_get(spec, "ports"), k, p)
+        {
+            if (port && json_integer_value(json_object_get(p, "nodePort")) == port)
+                return true;
+        }
+    }
+    return false;
+}
+
+static int respond_alloc(ts_response *resp, const ts_write *w, const char *name, const char *field,
+                         const char *message)
+{
+    ts_respond_invalid(resp, w->rt->res->kind, w->rt->res->group, name, field, "FieldValueInvalid",
+                       message);
+    return KR_EINVALIDOBJ;
+}
+
+static int allocate_cluster_ip(kr_testserver_t *ts, const ts_write *w, const char *ns,
+                               const char *name, json_t *spec, ts_response *resp)
+{
+    const char *asked = str(spec, "clusterIP");
+    if (!asked || !*asked) /* clusterIPs alone asks for its first */
+        asked = json_string_value(json_array_get(json_object_get(spec, "clusterIPs"), 0));
+    if (eq(asked, "None")) {
+        json_object_set_new(spec, "clusterIP", json_string("None"));
+        json_object_set_new(spec, "clusterIPs", json_pack("[s]", "None"));
+        return 0;
+    }
+    uint32_t ip = 0;
+    if (asked && *asked) {
+        char msg[160];
+        if (!parse_ip(asked, &ip) || (ip & SERVICE_MASK) != SERVICE_NET) {
+            snprintf(msg, sizeof(msg),
+                     "Invalid value: \"%s\": failed to allocate IP %s: the provided IP (%s) is "
+                     "not in the valid range. The range of valid IPs is 10.96.0.0/12",
+                     asked, asked, asked);
+            return respond_alloc(resp, w, name, "spec.clusterIPs", msg);
+        }
+        if (in_use(w->rt->res, ns, name, ip, 0)) {
+            snprintf(msg, sizeof(msg),
+                     "Invalid value: []string{\"%s\"}: failed to allocate IP %s: provided IP is "
+                     "already allocated",
+                     asked, asked);
+            return respond_alloc(resp, w, name, "spec.clusterIPs", msg);
+        }
+    } else {
+        /* The next free address after the last one given (10.96.0.1 is
+         * the kubernetes service's in a real cluster). */
+        uint32_t size = ~SERVICE_MASK + 1u;
+        for (uint32_t n = 0; n < size && !ip; n++) {
+            uint32_t off = 10 + (ts->next_service_ip + n) % (size - 11);
+            if (!in_use(w->rt->res, ns, name, SERVICE_NET + off, 0)) {
+                ip = SERVICE_NET + off;
+                if (!w->dry_run) /* a dry run reserves nothing */
+                    ts->next_service_ip = off - 9;
+            }
+        }
+        if (!ip)
+            return respond_alloc(resp, w, name, "spec.clusterIPs",
+                                 "Internal error: failed to allocate a serviceIP: range is full");
+    }
+    char text[INET_ADDRSTRLEN];
+    struct in_addr a = {htonl(ip)};
+    inet_ntop(AF_INET, &a, text, sizeof(text));
+    json_object_set_new(spec, "clusterIP", json_string(text));
+    json_object_set_new(spec, "clusterIPs", json_pack("[s]", text));
+    return 0;
+}
+
+static int allocate_node_ports(kr_testserver_t *ts, const ts_write *w, const char *ns,
+                               const char *name, json_t *spec, ts_response *resp)
+{
+    const json_t *alloc = json_object_get(spec, "allocateLoadBalancerNodePorts");
+    if (eq(str(spec, "type"), "LoadBalancer") && json_is_false(alloc))
+        return 0;
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(spec, "ports"), i, p)
+    {
+        json_int_t asked = json_integer_value(json_object_get(p, "nodePort"));
+        char msg[160];
+        if (asked && (asked < NODE_PORT_MIN || asked > NODE_PORT_MAX)) {
+            snprintf(msg, sizeof(msg),
+                     "Invalid value: %lld: provided port is not in the valid range. The range "
+                     "of valid ports is %d-%d",
+                     (long long)asked, NODE_PORT_MIN, NODE_PORT_MAX);
+            char field[48];
+            snprintf(field, sizeof(field), "spec.ports[%zu].nodePort", i);
+            return respond_alloc(resp, w, name, field, msg);
+        }
+        if (asked && in_use(w->rt->res, ns, name, 0, (long)asked)) {
+            snprintf(msg, sizeof(msg), "Invalid value: %lld: provided port is already allocated",
+                     (long long)asked);
+            char field[48];
+            snprintf(field, sizeof(field), "spec.ports[%zu].nodePort", i);
+            return respond_alloc(resp, w, name, field, msg);
+        }
+        if (asked || !json_is_object(p))
+            continue;
+        long range = NODE_PORT_MAX - NODE_PORT_MIN + 1, port = 0;
+        for (long n = 0; n < range && !port; n++) {
+            long cand = NODE_PORT_MIN + (long)((ts->next_node_port + (unsigned long)n) % range);
+            bool taken = in_use(w->rt->res, ns, name, 0, cand);
+            /* ... or by an earlier port of this service */
+            for (size_t k = 0; k < i && !taken; k++)
+                taken = json_integer_value(json_object_get(
+                            json_array_get(json_object_get(spec, "ports"), k), "nodePort")) == cand;
+            if (!taken) {
+                port = cand;
+                if (!w->dry_run)
+                    ts->next_node_port = (unsigned long)(cand - NODE_PORT_MIN + 1);
+            }
+        }
+        if (!port)
+            return respond_alloc(resp, w, name, "spec.ports", "Internal error: range is full");
+        json_object_set_new(p, "nodePort", json_integer(port));
+    }
+    return 0;
+}
+
+static int service_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_response *resp)
+{
+    json_t *spec = at(obj, "spec");
+    const char *type = str(spec, "type");
+    if (!type || eq(type, "ExternalName"))
+        return 0;
+    const char *ns = w->rt->ns ? w->rt->ns : "";
+    const char *name = ts_meta_str(obj, "name");
+    int rc = allocate_cluster_ip(ts, w, ns, name, spec, resp);
+    if (rc == 0 && needs_node_ports(type))
+        rc = allocate_node_ports(ts, w, ns, name, spec, resp);
+    if (rc == 0) {
+        def(spec, "ipFamilies", json_pack("[s]", "IPv4"));
+        def_str(spec, "ipFamilyPolicy", "SingleStack");
+    }
+    return rc;
+}
+
+/* An update that leaves out what was allocated keeps it (as the service
+ * registry patches allocated values into an update). */
+static void service_update(const json_t *existing, json_t *obj)
+{
+    const json_t *old = json_object_get(existing, "spec");
+    json_t *spec = at(obj, "spec");
+    const char *type = str(spec, "type");
+    if (!spec || !type || eq(type, "ExternalName"))
+        return;
+    static const char *const keep[] = {"clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"};
+    for (size_t k = 0; k < KR_ARRAY_LEN(keep); k++) {
+        const json_t *v = json_object_get(old, keep[k]);
+        if (v && (unset(spec, keep[k]) ||
+                  (json_is_string(json_object_get(spec, keep[k])) && !*str(spec, keep[k]))))
+            json_object_set(spec, keep[k], (json_t *)v);
+    }
+    if (!needs_node_ports(type))
+        return;
+    size_t i, j;
+    json_t *p, *q;
+    json_array_foreach(json_object_get(spec, "ports"), i, p)
+    {
+        if (!json_is_object(p) || json_integer_value(json_object_get(p, "nodePort")))
+            continue;
+        json_array_foreach(json_object_get(old, "ports"), j, q)
+        {
+            if (json_equal(json_object_get(p, "port"), json_object_get(q, "port")) &&
+                json_equal(json_object_get(p, "protocol"), json_object_get(q, "protocol")) &&
+                json_object_get(q, "nodePort"))
+                json_object_set(p, "nodePort", json_object_get(q, "nodePort"));
+        }
+    }
+}
+
+/* ---- the registries: jobs and pods ------------------------------------------------------- */
+
+/* Unless spec.manualSelector: the template carries the job's uid and
+ * name labels, the selector matches the uid; a job without labels of its
+ * own gets the template's. */
+static void job_create(json_t *obj)
+{
+    json_t *spec = at(obj, "spec");
+    const char *uid = ts_meta_str(obj, "uid");
+    const char *name = ts_meta_str(obj, "name");
+    if (!spec || json_is_true(json_object_get(spec, "manualSelector")) || !uid || !name)
+        return;
+    json_t *labels = child(child(child(spec, "template"), "metadata"), "labels");
+    if (!labels)
+        return;
+    def_str(labels, "batch.kubernetes.io/controller-uid", uid);
+    def_str(labels, "batch.kubernetes.io/job-name", name);
+    def_str(labels, "controller-uid", uid);
+    def_str(labels, "job-name", name);
+    json_t *match = child(child(spec, "selector"), "matchLabels");
+    def_str(match, "batch.kubernetes.io/controller-uid", uid);
+    json_t *md = ts_meta(obj);
+    const json_t *own = json_object_get(md, "labels");
+    if (md && (!json_is_object(own) || json_object_size(own) == 0))
+        json_object_set_new(md, "labels", json_deep_copy(labels));
+}
+
+/* The Priority and DefaultTolerationSeconds admission plugins: priority 0
+ * without a class; tolerate not-ready and unreachable nodes for 300 s. */
+static void pod_create(json_t *obj)
+{
+    json_t *spec = at(obj, "spec");
+    if (!spec)
+        return;
+    if (unset(spec, "priorityClassName")) {
+        def(spec, "priority", json_integer(0));
+        def_str(spec, "preemptionPolicy", "PreemptLowerPriority");
+    }
+    static const char *const taints[] = {"node.kubernetes.io/not-ready",
+                                         "node.kubernetes.io/unreachable"};
+    json_t *tolerations = json_object_get(spec, "tolerations");
+    if (!json_is_array(tolerations)) {
+        tolerations = json_array();
+        json_object_set_new(spec, "tolerations", tolerations);
+    }
+    for (size_t k = 0; k < KR_ARRAY_LEN(taints); k++) {
+        bool covered = false;
+        size_t i;
+        json_t *t;
+        json_array_foreach(tolerations, i, t)
+        {
+            const char *key = str(t, "key"), *effect = str(t, "effect");
+            const char *op = str(t, "operator");
+            bool any_key = (!key || !*key) && eq(op, "Exists");
+            covered |=
+                (any_key || eq(key, taints[k])) && (!effect || !*effect || eq(effect, "NoExecute"));
+        }
+        if (!covered)
+            json_array_append_new(tolerations, json_pack("{s:s, s:s, s:s, s:i}", "key", taints[k],
+                                                         "operator", "Exists", "effect",
+                                                         "NoExecute", "tolerationSeconds", 300));
+    }
+}
+
+int ts_registry_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_response *resp)
+{
+    const ts_resource *res = w->rt->res;
+    if (is(res, "", "services"))
+        return service_create(ts, w, obj, resp);
+    if (is(res, "batch", "jobs"))
+        job_create(obj);
+    else if (is(res, "", "pods"))
+        pod_create(obj);
+    return 0;
+}
+
+void ts_registry_update(const ts_resource *res, const json_t *existing, json_t *obj)
+{
+    if (is(res, "", "services"))
+        service_update(existing, obj);
+}
