@@ -99,6 +99,64 @@ START_TEST(desired_copy_keeps_content_and_drops_hub_bookkeeping)
 }
 END_TEST
 
+/* What the hub's apiserver allocated stays behind: each cluster allocates
+ * its own. The hub object (whose content the copy shares) is untouched. */
+START_TEST(desired_copy_leaves_out_what_the_hub_allocated)
+{
+    json_t *svc = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:{s:s, s:[s], s:i, s:[{s:i, s:i}]}}",
+                            "apiVersion", "v1", "kind", "Service", "metadata", "name", "web",
+                            "namespace", "apps", "uid", "u-1", "spec", "clusterIP", "10.96.0.10",
+                            "clusterIPs", "10.96.0.10", "healthCheckNodePort", 31000, "ports",
+                            "port", 80, "nodePort", 30080);
+    json_t *copy = syncer_desired_copy(svc, "hub", NULL);
+    json_t *spec = json_object_get(copy, "spec");
+    ck_assert_ptr_null(json_object_get(spec, "clusterIP"));
+    ck_assert_ptr_null(json_object_get(spec, "clusterIPs"));
+    ck_assert_ptr_null(json_object_get(spec, "healthCheckNodePort"));
+    ck_assert_int_eq(json_integer_value(json_object_get(
+                         json_array_get(json_object_get(spec, "ports"), 0), "nodePort")),
+                     30080);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(svc, "spec"), "clusterIP")),
+                     "10.96.0.10");
+    json_decref(copy);
+    /* headless stays headless */
+    json_object_set_new(json_object_get(svc, "spec"), "clusterIP", json_string("None"));
+    copy = syncer_desired_copy(svc, "hub", NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(copy, "spec"), "clusterIP")),
+                     "None");
+    json_decref(copy);
+    json_decref(svc);
+
+    json_t *job = json_pack(
+        "{s:s, s:s, s:{s:s, s:s, s:s, s:{s:s, s:s}}, s:{s:{s:{s:s}}, s:{s:{s:{s:s, s:s, s:s}}}}}",
+        "apiVersion", "batch/v1", "kind", "Job", "metadata", "name", "j", "namespace", "apps",
+        "uid", "u-2", "labels", "controller-uid", "h-1", "team", "a", "spec", "selector",
+        "matchLabels", "batch.kubernetes.io/controller-uid", "h-1", "template", "metadata",
+        "labels", "batch.kubernetes.io/controller-uid", "h-1", "batch.kubernetes.io/job-name", "j",
+        "app", "x");
+    copy = syncer_desired_copy(job, "hub", NULL);
+    spec = json_object_get(copy, "spec");
+    ck_assert_ptr_null(json_object_get(spec, "selector"));
+    json_t *tl =
+        json_object_get(json_object_get(json_object_get(spec, "template"), "metadata"), "labels");
+    ck_assert_uint_eq(json_object_size(tl), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(tl, "app")), "x");
+    json_t *labels = json_object_get(json_object_get(copy, "metadata"), "labels");
+    ck_assert_ptr_null(json_object_get(labels, "controller-uid"));
+    ck_assert_str_eq(json_string_value(json_object_get(labels, "team")), "a");
+    ck_assert_ptr_nonnull(json_object_get(json_object_get(job, "spec"), "selector"));
+    ck_assert_ptr_nonnull(json_object_get(
+        json_object_get(json_object_get(job, "metadata"), "labels"), "controller-uid"));
+    json_decref(copy);
+    /* a manual selector is the user's */
+    json_object_set_new(json_object_get(job, "spec"), "manualSelector", json_true());
+    copy = syncer_desired_copy(job, "hub", NULL);
+    ck_assert_ptr_nonnull(json_object_get(json_object_get(copy, "spec"), "selector"));
+    json_decref(copy);
+    json_decref(job);
+}
+END_TEST
+
 START_TEST(status_patch_only_when_an_entry_changes_besides_its_time)
 {
     json_t *hub = hub_obj("a", NULL);
@@ -1361,6 +1419,7 @@ int main(void)
     TCase *unit = tcase_create("decisions");
     tcase_add_test(unit, placement_reads_the_clusters_annotation);
     tcase_add_test(unit, desired_copy_keeps_content_and_drops_hub_bookkeeping);
+    tcase_add_test(unit, desired_copy_leaves_out_what_the_hub_allocated);
     tcase_add_test(unit, status_patch_only_when_an_entry_changes_besides_its_time);
     tcase_add_test(unit, delete_completes_when_every_cluster_that_may_hold_a_copy_confirmed);
     tcase_add_test(unit, health_lets_one_probe_through_per_interval);

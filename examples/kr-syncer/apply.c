@@ -22,6 +22,58 @@ static bool kept(const char *key)
     return false;
 }
 
+/* The labels a Job's registry generates from the Job's own uid and name. */
+static const char *const job_labels[] = {"batch.kubernetes.io/controller-uid", "controller-uid",
+                                         "batch.kubernetes.io/job-name", "job-name"};
+
+static bool is_kind(const json_t *obj, const char *api_version, const char *kind)
+{
+    const char *av = json_string_value(json_object_get(obj, "apiVersion"));
+    const char *k = json_string_value(json_object_get(obj, "kind"));
+    return av && k && strcmp(av, api_version) == 0 && strcmp(k, kind) == 0;
+}
+
+static void drop_labels(json_t *labels)
+{
+    for (size_t i = 0; i < sizeof(job_labels) / sizeof(job_labels[0]); i++)
+        json_object_del(labels, job_labels[i]);
+}
+
+/* What the hub's apiserver allocated for the hub object and each cluster
+ * allocates for its copy: a Service's cluster IPs (unless headless) and
+ * health-check node port; a Job's generated selector and labels (unless
+ * its selector is manual). Sending the hub's would be refused (an address
+ * in use or out of the cluster's range; a selector that names another
+ * uid). `copy` shares its content with the hub object: what is edited is
+ * copied first. 0 or -1 (ENOMEM). */
+static int drop_allocated(json_t *copy)
+{
+    bool service = is_kind(copy, "v1", "Service");
+    bool job = is_kind(copy, "batch/v1", "Job");
+    json_t *spec = json_object_get(copy, "spec");
+    if ((!service && !job) || !json_is_object(spec) ||
+        (job && json_is_true(json_object_get(spec, "manualSelector"))))
+        return 0;
+    spec = json_deep_copy(spec);
+    if (!spec || json_object_set_new(copy, "spec", spec) != 0)
+        return -1;
+    if (service) {
+        const char *ip = json_string_value(json_object_get(spec, "clusterIP"));
+        if (!ip || strcmp(ip, "None") != 0) {
+            json_object_del(spec, "clusterIP");
+            json_object_del(spec, "clusterIPs");
+        }
+        json_object_del(spec, "healthCheckNodePort");
+        return 0;
+    }
+    json_object_del(spec, "selector");
+    drop_labels(
+        json_object_get(json_object_get(json_object_get(spec, "template"), "metadata"), "labels"));
+    /* the copy's own labels (a shallow copy made above) */
+    drop_labels(json_object_get(json_object_get(copy, "metadata"), "labels"));
+    return 0;
+}
+
 json_t *syncer_desired_copy(const json_t *hub, const char *hub_name, kr_error_t *err)
 {
     const json_t *hub_meta = json_object_get(hub, "metadata");
@@ -49,6 +101,8 @@ json_t *syncer_desired_copy(const json_t *hub, const char *hub_name, kr_error_t 
         rc = json_object_set_new(copy, "metadata", meta);
     else
         json_decref(meta);
+    if (rc == 0)
+        rc = drop_allocated(copy);
     if (rc != 0) {
         json_decref(copy);
         kr_error_set(err, KR_ENOMEM, "out of memory copying the hub object");

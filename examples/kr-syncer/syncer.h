@@ -33,8 +33,10 @@ bool syncer_placed(const json_t *hub, const char *cluster);
 /* The desired copy of `hub` for source cluster `hub_name`: the object
  * without status and without server-set metadata, our annotations dropped
  * (and kubectl's last-applied-configuration, which describes the hub
- * object), the managed labels added. New reference, or NULL (ENOMEM or a
- * hub object without uid; err says). */
+ * object), without what the hub's apiserver allocated (a Service's cluster
+ * IPs, a Job's generated selector and labels: each cluster allocates its
+ * own), the managed labels added. New reference, or NULL (ENOMEM or a hub
+ * object without uid; err says). */
 json_t *syncer_desired_copy(const json_t *hub, const char *hub_name, kr_error_t *err);
 
 /* ---- status.c: the kreconcile.io/sync-status annotation ------------------ */
