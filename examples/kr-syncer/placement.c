@@ -19,6 +19,17 @@ const char *syncer_skip_reason(const json_t *hub)
     const char *ignore = annotation(hub, KR_ANNOTATION_IGNORE);
     if (ignore && strcmp(ignore, "true") == 0)
         return KR_ANNOTATION_IGNORE " is \"true\"";
+    /* Every cluster publishes its own: copies would collide with theirs. */
+    const char *kind = json_string_value(json_object_get(hub, "kind"));
+    const char *av = json_string_value(json_object_get(hub, "apiVersion"));
+    const char *name = json_string_value(json_object_get(json_object_get(hub, "metadata"), "name"));
+    bool core = av && strcmp(av, "v1") == 0 && kind;
+    if (core && strcmp(kind, "ConfigMap") == 0 && name && strcmp(name, "kube-root-ca.crt") == 0)
+        return "the cluster's own CA bundle (kube-root-ca.crt; every cluster publishes its own)";
+    const char *type = json_string_value(json_object_get(hub, "type"));
+    if (core && strcmp(kind, "Secret") == 0 && type &&
+        strcmp(type, "kubernetes.io/service-account-token") == 0)
+        return "a service account token of the hub (type kubernetes.io/service-account-token)";
     return NULL;
 }
 

@@ -20,8 +20,10 @@
 /* ---- placement.c: which hub objects go where ------------------------------ */
 
 /* Why `hub` (a hub object) is not synced at all: "owned by ..." (it has
- * ownerReferences: another controller's), "kreconcile.io/ignore" — or NULL
- * when it is synced. Static string. */
+ * ownerReferences: another controller's), "kreconcile.io/ignore", or what
+ * every cluster publishes for itself (the kube-root-ca.crt ConfigMap,
+ * service account token Secrets) — or NULL when it is synced. Static
+ * string. */
 const char *syncer_skip_reason(const json_t *hub);
 
 /* True when `hub`'s placement names `cluster`: the kreconcile.io/clusters
