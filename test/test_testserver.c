@@ -2099,6 +2099,21 @@ END_TEST
 START_TEST(services_get_cluster_ips_and_node_ports)
 {
     static const char svcs[] = "/api/v1/namespaces/default/services";
+    /* the apiserver's own service: the first address, its port behind it */
+    tc_response r;
+    tc_json(U, "GET", "/api/v1/namespaces/default/services/kubernetes", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(dig_str(r.json, "spec.clusterIP"), "10.96.0.1");
+    ck_assert_int_eq(dig_int(r.json, "spec.ports.0.port"), 443);
+    json_int_t served = dig_int(r.json, "spec.ports.0.targetPort");
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/endpoints/kubernetes", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(dig_str(r.json, "subsets.0.addresses.0.ip"), "127.0.0.1");
+    ck_assert_int_eq(dig_int(r.json, "subsets.0.ports.0.port"), served);
+    ck_assert_ptr_nonnull(strstr(U, ":"));
+    ck_assert_int_eq(strtol(strrchr(U, ':') + 1, NULL, 10), served);
+    tc_free(&r);
     json_t *a = created(svcs, "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"selector\":{\"app\":"
                               "\"a\"},\"ports\":[{\"port\":80}]}}");
     ck_assert_str_eq(dig_str(a, "spec.type"), "ClusterIP");
@@ -2131,7 +2146,6 @@ START_TEST(services_get_cluster_ips_and_node_ports)
     ck_assert_int_eq(dig_int(np, "spec.ports.1.nodePort"), 30001);
     ck_assert_str_eq(dig_str(np, "spec.externalTrafficPolicy"), "Cluster");
     json_decref(np);
-    tc_response r;
     tc_json(U, "POST", svcs,
             "{\"metadata\":{\"name\":\"dup\"},\"spec\":{\"type\":\"NodePort\",\"ports\":[{"
             "\"port\":80,\"nodePort\":30001}]}}",

@@ -641,9 +641,10 @@ START_TEST(more_kinds_print_their_columns)
          "{\"metadata\":{\"name\":\"web\"},\"subsets\":[{\"addresses\":[{\"ip\":\"10.0.0.1\"},"
          "{\"ip\":\"10.0.0.2\"}],\"ports\":[{\"port\":80},{\"port\":443}]}]}");
     post("/api/v1/namespaces/default/endpoints", "{\"metadata\":{\"name\":\"zz-empty\"}}");
-    expect_row("/api/v1/namespaces/default/endpoints", 0,
+    /* row 0: the apiserver's own, "kubernetes" */
+    expect_row("/api/v1/namespaces/default/endpoints", 1,
                "10.0.0.1:80,10.0.0.2:80,10.0.0.1:443 + 1 more...|AGE");
-    expect_row("/api/v1/namespaces/default/endpoints", 1, "<none>|AGE");
+    expect_row("/api/v1/namespaces/default/endpoints", 2, "<none>|AGE");
     post("/apis/batch/v1/namespaces/default/cronjobs",
          "{\"metadata\":{\"name\":\"nightly\"},\"spec\":{\"schedule\":\"0 3 * * *\",\"timeZone\":"
          "\"Etc/UTC\",\"suspend\":false,\"jobTemplate\":{\"spec\":{\"template\":{\"spec\":{"

@@ -74,7 +74,10 @@ static int allocate_state(kr_testserver_t *ts)
     return ts_resources_init(ts);
 }
 
-static int create_default_namespaces(kr_testserver_t *ts)
+/* What kube-apiserver makes at start: the four namespaces, and the
+ * `kubernetes` Service in default (the first address of the service
+ * range) with its Endpoints, which name the address and port served. */
+static int create_default_objects(kr_testserver_t *ts)
 {
     static const char *const names[] = {"default", "kube-system", "kube-public", "kube-node-lease"};
     for (size_t i = 0; i < KR_ARRAY_LEN(names); i++) {
@@ -86,7 +89,28 @@ static int create_default_namespaces(kr_testserver_t *ts)
         if (rc != 0)
             return rc;
     }
-    return 0;
+    /* the host of "scheme://host:port", brackets of an IPv6 address dropped */
+    const char *host = strstr(ts->url, "://");
+    host = host ? host + 3 : ts->url;
+    const char *colon = strrchr(host, ':');
+    size_t len = colon ? (size_t)(colon - host) : strlen(host);
+    if (len >= 2 && host[0] == '[') {
+        host++;
+        len -= 2;
+    }
+    char *doc = kr_asprintf(
+        "[{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"kubernetes\","
+        "\"namespace\":\"default\",\"labels\":{\"component\":\"apiserver\",\"provider\":"
+        "\"kubernetes\"}},\"spec\":{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"name\":\"https\","
+        "\"port\":443,\"protocol\":\"TCP\",\"targetPort\":%u}]}},"
+        "{\"apiVersion\":\"v1\",\"kind\":\"Endpoints\",\"metadata\":{\"name\":\"kubernetes\","
+        "\"namespace\":\"default\",\"labels\":{\"endpointslice.kubernetes.io/skip-mirror\":"
+        "\"true\"}},\"subsets\":[{\"addresses\":[{\"ip\":\"%.*s\"}],\"ports\":[{\"name\":"
+        "\"https\",\"port\":%u,\"protocol\":\"TCP\"}]}]}]",
+        (unsigned)ts->port, (int)len, host, (unsigned)ts->port);
+    int rc = doc ? kr_testserver_load(ts, doc, strlen(doc), NULL) : KR_ENOMEM;
+    kr_free(doc);
+    return rc;
 }
 
 int kr_testserver_start(const kr_testserver_opts *opts, kr_testserver_t **out, kr_error_t *err)
@@ -113,8 +137,8 @@ int kr_testserver_start(const kr_testserver_opts *opts, kr_testserver_t **out, k
         rc = ts_http_start(ts, err);
         ts->opts.bind_address = NULL;
     }
-    if (rc == 0 && create_default_namespaces(ts) != 0)
-        rc = kr_error_set(err, KR_ENOMEM, "out of memory creating the default namespaces");
+    if (rc == 0 && create_default_objects(ts) != 0)
+        rc = kr_error_set(err, KR_ENOMEM, "out of memory creating the default objects");
     if (rc == 0 && ts_ticker_start(ts) != 0)
         rc = kr_error_set(err, KR_ENOMEM, "cannot start the watch ticker thread");
     if (rc != 0) {
