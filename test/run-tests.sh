@@ -91,7 +91,7 @@ if [ "$jobs" -gt 1 ] 2>/dev/null; then
         case " $first " in *" $t "*) ;; *) [ "$t" = none ] || rest="$rest $t" ;; esac
     done
     # shellcheck disable=SC2086
-    printf '%s\n' $first $rest | xargs -P "$jobs" -n 1 sh "$0" --one "$build" "$results"
+    printf '%s\n' $first $rest | xargs -r -P "$jobs" -n 1 sh "$0" --one "$build" "$results"
     exit $?
 fi
 status=0
