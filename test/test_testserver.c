@@ -2089,6 +2089,15 @@ START_TEST(builtin_kinds_get_the_apiserver_defaults)
     ck_assert_ptr_null(dig(cj, "spec.jobTemplate.spec.backoffLimit"));
     json_decref(cj);
 
+    /* namespaces carry their name as a label, also when generated */
+    json_t *ns = created("/api/v1/namespaces", "{\"metadata\":{\"generateName\":\"gen-\"}}");
+    const char *ns_name = meta(ns, "name");
+    ck_assert_int_eq(strncmp(ns_name, "gen-", 4), 0);
+    ck_assert_str_eq(jstr(json_object_get(json_object_get(ns, "metadata"), "labels"),
+                          "kubernetes.io/metadata.name"),
+                     ns_name);
+    json_decref(ns);
+
     json_t *secret = created("/api/v1/namespaces/default/secrets", "{\"metadata\":{\"name\":"
                                                                    "\"s\"},\"data\":{}}");
     ck_assert_str_eq(jstr(secret, "type"), "Opaque");

@@ -6,7 +6,8 @@
  *     a field the writer left out gets its documented default. Pod
  *     templates inside workloads are defaulted as pods are.
  *   - ts_registry_create / ts_registry_update: what the registries and
- *     the default admission plugins add on create: a Service's cluster IP
+ *     the default admission plugins add on create: a namespace's name
+ *     label (when generateName named it), a Service's cluster IP
  *     and node ports (allocated, unique in the server; kept across updates
  *     that leave them out), a Job's generated selector and labels, a Pod's
  *     priority and default tolerations.
@@ -290,10 +291,22 @@ static void default_cronjob(json_t *spec)
     default_template(at(at(at(spec, "jobTemplate"), "spec"), "template"));
 }
 
+/* Every namespace is labelled with its name (namespaces are selected by
+ * it); one created by generateName gets it once named (on create). */
+static void label_namespace(json_t *obj)
+{
+    const char *name = ts_meta_str(obj, "name");
+    json_t *labels = name && *name ? child(ts_meta(obj), "labels") : NULL;
+    if (labels)
+        json_object_set_new(labels, "kubernetes.io/metadata.name", json_string(name));
+}
+
 void ts_set_defaults(const ts_resource *res, json_t *obj)
 {
     json_t *spec = at(obj, "spec");
-    if (is(res, "", "secrets"))
+    if (is(res, "", "namespaces"))
+        label_namespace(obj);
+    else if (is(res, "", "secrets"))
         def_str(obj, "type", "Opaque");
     else if (is(res, "", "pods"))
         default_pod_spec(spec);
@@ -599,7 +612,9 @@ int ts_registry_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_r
     const ts_resource *res = w->rt->res;
     if (is(res, "", "services"))
         return service_create(ts, w, obj, resp);
-    if (is(res, "batch", "jobs"))
+    if (is(res, "", "namespaces"))
+        label_namespace(obj);
+    else if (is(res, "batch", "jobs"))
         job_create(obj);
     else if (is(res, "", "pods"))
         pod_create(obj);
