@@ -301,6 +301,25 @@ static void label_namespace(json_t *obj)
         json_object_set_new(labels, "kubernetes.io/metadata.name", json_string(name));
 }
 
+static void default_replicas(json_t *spec)
+{
+    def(spec, "replicas", json_integer(1));
+}
+
+/* Kinds with a spec of their own defaults and a pod template at
+ * spec.template (a CronJob's is deeper; its function defaults it). */
+static const struct {
+    const char *group, *plural;
+    void (*spec)(json_t *spec);
+} workloads[] = {
+    {"apps", "deployments", default_deployment},
+    {"apps", "statefulsets", default_statefulset},
+    {"apps", "daemonsets", default_daemonset},
+    {"apps", "replicasets", default_replicas},
+    {"batch", "jobs", default_job},
+    {"batch", "cronjobs", default_cronjob},
+};
+
 void ts_set_defaults(const ts_resource *res, json_t *obj)
 {
     json_t *spec = at(obj, "spec");
@@ -310,33 +329,13 @@ void ts_set_defaults(const ts_resource *res, json_t *obj)
         def_str(obj, "type", "Opaque");
     else if (is(res, "", "pods"))
         default_pod_spec(spec);
-    else if (is(res, "", "podtemplates"))
-        default_template(at(obj, "template"));
     else if (is(res, "", "services"))
         default_service(spec);
-    else if (is(res, "", "replicationcontrollers") && spec) {
-        def(spec, "replicas", json_integer(1));
-        json_t *labels = at(at(at(spec, "template"), "metadata"), "labels");
-        if (labels)
-            def(spec, "selector", json_deep_copy(labels));
-        default_template(at(spec, "template"));
-    } else if (spec && is(res, "apps", "deployments")) {
-        default_deployment(spec);
-        default_template(at(spec, "template"));
-    } else if (spec && is(res, "apps", "statefulsets")) {
-        default_statefulset(spec);
-        default_template(at(spec, "template"));
-    } else if (spec && is(res, "apps", "daemonsets")) {
-        default_daemonset(spec);
-        default_template(at(spec, "template"));
-    } else if (spec && is(res, "apps", "replicasets")) {
-        def(spec, "replicas", json_integer(1));
-        default_template(at(spec, "template"));
-    } else if (spec && is(res, "batch", "jobs")) {
-        default_job(spec);
-        default_template(at(spec, "template"));
-    } else if (spec && is(res, "batch", "cronjobs")) {
-        default_cronjob(spec);
+    for (size_t i = 0; spec && i < KR_ARRAY_LEN(workloads); i++) {
+        if (is(res, workloads[i].group, workloads[i].plural)) {
+            workloads[i].spec(spec);
+            default_template(at(spec, "template"));
+        }
     }
 }
 
