@@ -2200,6 +2200,74 @@ START_TEST(services_get_cluster_ips_and_node_ports)
 }
 END_TEST
 
+static void patch_want(const char *path, const char *body, long want, const char *message)
+{
+    tc_response r;
+    patch(path, "application/merge-patch+json", body, &r);
+    ck_assert_msg(r.status == want, "PATCH %s %s: want %ld got %ld %s", path, body, want, r.status,
+                  r.body);
+    if (message)
+        ck_assert_str_eq(jstr(r.json, "message"), message);
+    tc_free(&r);
+}
+
+START_TEST(updates_may_not_change_immutable_fields)
+{
+    json_decref(created("/api/v1/namespaces/default/configmaps",
+                        "{\"metadata\":{\"name\":\"frozen\"},\"immutable\":true,\"data\":{\"a\":"
+                        "\"1\"}}"));
+    static const char cm[] = "/api/v1/namespaces/default/configmaps/frozen";
+    patch_want(cm, "{\"data\":{\"a\":\"2\"}}", 422,
+               "ConfigMap \"frozen\" is invalid: data: Forbidden: field is immutable when "
+               "`immutable` is set");
+    patch_want(cm, "{\"immutable\":false}", 422,
+               "ConfigMap \"frozen\" is invalid: immutable: Forbidden: field is immutable when "
+               "`immutable` is set");
+    patch_want(cm, "{\"metadata\":{\"labels\":{\"l\":\"v\"}}}", 200, NULL);
+
+    json_decref(created("/api/v1/namespaces/default/secrets",
+                        "{\"metadata\":{\"name\":\"s\"},\"type\":\"example.com/x\"}"));
+    patch_want("/api/v1/namespaces/default/secrets/s", "{\"type\":\"Opaque\"}", 422,
+               "Secret \"s\" is invalid: type: Invalid value: \"Opaque\": field is immutable");
+
+    json_decref(created("/apis/apps/v1/namespaces/default/deployments",
+                        "{\"metadata\":{\"name\":\"d\"},\"spec\":{\"selector\":{\"matchLabels\":{"
+                        "\"app\":\"d\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"d\"}},"
+                        "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}}}"));
+    static const char deploy[] = "/apis/apps/v1/namespaces/default/deployments/d";
+    patch_want(deploy, "{\"spec\":{\"selector\":{\"matchLabels\":{\"app\":\"e\"}}}}", 422,
+               "Deployment.apps \"d\" is invalid: spec.selector: Invalid value: "
+               "{\"matchLabels\":{\"app\":\"e\"}}: field is immutable");
+    patch_want(deploy, "{\"spec\":{\"replicas\":3}}", 200, NULL);
+
+    json_decref(created("/apis/batch/v1/namespaces/default/jobs",
+                        "{\"metadata\":{\"name\":\"j\"},\"spec\":{\"template\":{\"spec\":{"
+                        "\"restartPolicy\":\"Never\",\"containers\":[{\"name\":\"c\",\"image\":"
+                        "\"x\"}]}}}}"));
+    static const char job[] = "/apis/batch/v1/namespaces/default/jobs/j";
+    tc_response r;
+    patch(job, "application/json-patch+json",
+          "[{\"op\":\"replace\",\"path\":\"/spec/template/spec/containers/0/image\",\"value\":"
+          "\"y\"}]",
+          &r);
+    ck_assert_int_eq(r.status, 422);
+    ck_assert_ptr_nonnull(strstr(jstr(r.json, "message"), "spec.template: Invalid value: "));
+    tc_free(&r);
+    patch_want(job, "{\"spec\":{\"suspend\":true}}", 200, NULL);
+    patch_want("/apis/batch/v1/namespaces/default/jobs/j/status", "{\"status\":{\"succeeded\":1}}",
+               200, NULL);
+
+    json_decref(created("/api/v1/namespaces/default/services",
+                        "{\"metadata\":{\"name\":\"svc\"},\"spec\":{\"ports\":[{\"port\":80}]}}"));
+    static const char svc[] = "/api/v1/namespaces/default/services/svc";
+    patch_want(svc, "{\"spec\":{\"clusterIP\":\"10.96.0.99\",\"clusterIPs\":[\"10.96.0.99\"]}}",
+               422,
+               "Service \"svc\" is invalid: spec.clusterIPs[0]: Invalid value: "
+               "[\"10.96.0.99\"]: may not change once set");
+    patch_want(svc, "{\"spec\":{\"ports\":[{\"port\":81}]}}", 200, NULL);
+}
+END_TEST
+
 int main(void)
 {
     const TTest *tests[] = {discovery_serves_aggregated_and_legacy_forms,
@@ -2217,6 +2285,7 @@ int main(void)
                             eviction_respects_the_disruption_budget,
                             builtin_kinds_get_the_apiserver_defaults,
                             services_get_cluster_ips_and_node_ports,
+                            updates_may_not_change_immutable_fields,
                             update_bumps_generation_only_for_spec_and_conflicts_on_stale_rv,
                             patch_types_go_through_the_patch_engine,
                             server_side_apply_creates_then_patches,

@@ -456,6 +456,12 @@ void ts_registry_update(const ts_resource *res, const json_t *existing, json_t *
 bool ts_namespace_exists(kr_testserver_t *ts, const char *ns);
 /* Labels, annotations and finalizers (validate.c); fills resp (422/400). */
 int ts_validate_metadata(const ts_resource *res, const json_t *md, ts_response *resp);
+/* Fields an update may not change (validate.c): a ConfigMap's or Secret's
+ * data once immutable, a Secret's type, workload and Job selectors, a
+ * Job's template, a Service's cluster IP. 0, or KR_EINVALIDOBJ with 422
+ * in resp. */
+int ts_validate_update(const ts_resource *res, const json_t *existing, const json_t *obj,
+                       const char *name, ts_response *resp);
 /* dryRun: *dry is set for "All"; another value fills resp (422) and returns -1. */
 int ts_dry_run(const ts_request *req, ts_response *resp, const char *options_kind, bool *dry);
 

@@ -1,9 +1,11 @@
-/* libkreconcile-testserver — metadata validation the apiserver does on
- * every write (wire spec §2): label and annotation keys are qualified
+/* libkreconcile-testserver — validation the apiserver does on writes
+ * (wire spec §2): on every write, label and annotation keys are qualified
  * names, label values are label values, annotations stay under 256 KiB,
- * finalizers are qualified names. Answers 422 Invalid like the apiserver. */
+ * finalizers are qualified names; on updates, the fields that may not
+ * change (§2.2). Answers 422 Invalid like the apiserver. */
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "testserver/ts_internal.h"
@@ -128,4 +130,92 @@ int ts_validate_metadata(const ts_resource *res, const json_t *md, ts_response *
     if (rc == 0)
         rc = check_finalizers(res, name, json_object_get(md, "finalizers"), resp);
     return rc;
+}
+
+/* ---- fields an update may not change (wire spec §2.2) ------------------------------ */
+
+static bool same_at(const json_t *a, const json_t *b, const char *key)
+{
+    const json_t *x = json_object_get(a, key), *y = json_object_get(b, key);
+    if (json_is_null(x))
+        x = NULL;
+    if (json_is_null(y))
+        y = NULL;
+    return x == y || (x && y && json_equal(x, y));
+}
+
+/* "<field>: Invalid value: <new value as JSON>: field is immutable". */
+static int respond_immutable(ts_response *resp, const ts_resource *res, const char *name,
+                             const char *field, const json_t *value, const char *why)
+{
+    char *text = value ? json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    char *msg = kr_asprintf("Invalid value: %s: %s", text ? text : "null", why);
+    ts_respond_invalid(resp, res->kind, res->group, name, field, "FieldValueInvalid",
+                       msg ? msg : why);
+    kr_free(msg);
+    free(text);
+    return KR_EINVALIDOBJ;
+}
+
+static int respond_forbidden(ts_response *resp, const ts_resource *res, const char *name,
+                             const char *field)
+{
+    ts_respond_invalid(resp, res->kind, res->group, name, field, "FieldValueForbidden",
+                       "Forbidden: field is immutable when `immutable` is set");
+    return KR_EINVALIDOBJ;
+}
+
+static bool is_res(const ts_resource *res, const char *group, const char *plural)
+{
+    return !res->crd && strcmp(res->group, group) == 0 && strcmp(res->plural, plural) == 0;
+}
+
+/* A ConfigMap or Secret marked immutable keeps its data and the mark; a
+ * Secret keeps its type. */
+static int check_immutable_data(const ts_resource *res, const char *name, const json_t *old,
+                                const json_t *obj, ts_response *resp)
+{
+    bool secret = is_res(res, "", "secrets");
+    if (secret && !same_at(old, obj, "type"))
+        return respond_immutable(resp, res, name, "type", json_object_get(obj, "type"),
+                                 "field is immutable");
+    if (!json_is_true(json_object_get(old, "immutable")))
+        return 0;
+    if (!json_is_true(json_object_get(obj, "immutable")))
+        return respond_forbidden(resp, res, name, "immutable");
+    if (!same_at(old, obj, "data"))
+        return respond_forbidden(resp, res, name, "data");
+    if (!secret && !same_at(old, obj, "binaryData"))
+        return respond_forbidden(resp, res, name, "binaryData");
+    return 0;
+}
+
+int ts_validate_update(const ts_resource *res, const json_t *existing, const json_t *obj,
+                       const char *name, ts_response *resp)
+{
+    if (is_res(res, "", "configmaps") || is_res(res, "", "secrets"))
+        return check_immutable_data(res, name, existing, obj, resp);
+    const json_t *old_spec = json_object_get(existing, "spec");
+    const json_t *spec = json_object_get(obj, "spec");
+    bool workload = is_res(res, "apps", "deployments") || is_res(res, "apps", "replicasets") ||
+                    is_res(res, "apps", "statefulsets") || is_res(res, "apps", "daemonsets");
+    bool job = is_res(res, "batch", "jobs");
+    if ((workload || job) && !same_at(old_spec, spec, "selector"))
+        return respond_immutable(resp, res, name, "spec.selector",
+                                 json_object_get(spec, "selector"), "field is immutable");
+    if (job && !same_at(old_spec, spec, "template"))
+        return respond_immutable(resp, res, name, "spec.template",
+                                 json_object_get(spec, "template"), "field is immutable");
+    if (is_res(res, "", "services")) {
+        const char *old_type = json_string_value(json_object_get(old_spec, "type"));
+        const char *type = json_string_value(json_object_get(spec, "type"));
+        bool external = (old_type && strcmp(old_type, "ExternalName") == 0) ||
+                        (type && strcmp(type, "ExternalName") == 0);
+        if (!external && json_object_get(old_spec, "clusterIP") &&
+            !same_at(old_spec, spec, "clusterIP"))
+            return respond_immutable(resp, res, name, "spec.clusterIPs[0]",
+                                     json_object_get(spec, "clusterIPs"),
+                                     "may not change once set");
+    }
+    return 0;
 }

@@ -500,6 +500,11 @@ int ts_commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *exist
     if (!w->status_only) {
         ts_set_defaults(w->rt->res, obj);
         ts_registry_update(w->rt->res, existing, obj);
+        rc = ts_validate_update(w->rt->res, existing, obj, w->rt->name, resp);
+        if (rc != 0) {
+            json_decref(obj);
+            return rc;
+        }
     }
     if (same_object(existing, obj)) {
         /* A no-op write changes nothing, not even the resourceVersion. */
