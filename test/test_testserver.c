@@ -1695,6 +1695,47 @@ START_TEST(crd_makes_its_resource_servable_and_takes_it_along)
 }
 END_TEST
 
+/* A custom resource may share its plural with a built-in one in another
+ * group: it gets none of the built-in's behaviour (a CRD's establishing,
+ * a namespace's phase and label). */
+START_TEST(custom_resources_named_like_builtins_stay_plain)
+{
+    static const char *const plurals[][2] = {{"customresourcedefinitions", "Definition"},
+                                             {"namespaces", "Space"}};
+    for (size_t i = 0; i < 2; i++) {
+        char body[1024], path[256], obj[256];
+        snprintf(
+            body, sizeof(body),
+            "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
+            "\"metadata\":{\"name\":\"%s.example.com\"},\"spec\":{\"group\":\"example.com\","
+            "\"scope\":\"Cluster\",\"names\":{\"plural\":\"%s\",\"kind\":\"%s\"},"
+            "\"versions\":[{\"name\":\"v1\",\"served\":true,\"storage\":true}]}}",
+            plurals[i][0], plurals[i][0], plurals[i][1]);
+        tc_response r;
+        tc_json(U, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", body, &r);
+        ck_assert_int_eq(r.status, 201);
+        tc_free(&r);
+        snprintf(path, sizeof(path), "/apis/example.com/v1/%s", plurals[i][0]);
+        snprintf(obj, sizeof(obj),
+                 "{\"apiVersion\":\"example.com/v1\",\"kind\":\"%s\",\"metadata\":"
+                 "{\"name\":\"plain\"},\"spec\":{\"x\":1}}",
+                 plurals[i][1]);
+        tc_json(U, "POST", path, obj, &r);
+        ck_assert_int_eq(r.status, 201);
+        ck_assert_ptr_null(json_object_get(r.json, "status"));
+        ck_assert_ptr_null(json_object_get(json_object_get(r.json, "metadata"), "labels"));
+        tc_free(&r);
+        tc_json(U, "GET", "/apis/plain/v1", NULL, &r);
+        ck_assert_int_eq(r.status, 404);
+        tc_free(&r);
+        snprintf(path, sizeof(path), "/apis/example.com/v1/%s/plain", plurals[i][0]);
+        tc_json(U, "DELETE", path, NULL, &r);
+        ck_assert_int_eq(r.status, 200);
+        tc_free(&r);
+    }
+}
+END_TEST
+
 START_TEST(load_api_accepts_json_lists_and_yaml)
 {
     const char *yaml = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: loaded\n---\n"
@@ -2309,6 +2350,7 @@ int main(void)
                             tls_with_client_certificates_and_tokens,
                             background_deletion_cascades_to_owned_objects,
                             crd_makes_its_resource_servable_and_takes_it_along,
+                            custom_resources_named_like_builtins_stay_plain,
                             load_api_accepts_json_lists_and_yaml,
                             handler_survives_allocation_failures,
                             NULL};

@@ -70,11 +70,6 @@ static bool eq(const char *a, const char *b)
     return a && strcmp(a, b) == 0;
 }
 
-static bool is(const ts_resource *res, const char *group, const char *plural)
-{
-    return !res->crd && strcmp(res->group, group) == 0 && strcmp(res->plural, plural) == 0;
-}
-
 /* ---- pods (SetDefaults_PodSpec, _Container, _Probe, _Volume, ...) ------------------ */
 
 /* IfNotPresent for an image with a tag other than "latest" or with a
@@ -323,16 +318,16 @@ static const struct {
 void ts_set_defaults(const ts_resource *res, json_t *obj)
 {
     json_t *spec = at(obj, "spec");
-    if (is(res, "", "namespaces"))
+    if (ts_resource_is(res, "", "namespaces"))
         label_namespace(obj);
-    else if (is(res, "", "secrets"))
+    else if (ts_resource_is(res, "", "secrets"))
         def_str(obj, "type", "Opaque");
-    else if (is(res, "", "pods"))
+    else if (ts_resource_is(res, "", "pods"))
         default_pod_spec(spec);
-    else if (is(res, "", "services"))
+    else if (ts_resource_is(res, "", "services"))
         default_service(spec);
     for (size_t i = 0; spec && i < KR_ARRAY_LEN(workloads); i++) {
-        if (is(res, workloads[i].group, workloads[i].plural)) {
+        if (ts_resource_is(res, workloads[i].group, workloads[i].plural)) {
             workloads[i].spec(spec);
             default_template(at(spec, "template"));
         }
@@ -609,19 +604,19 @@ static void pod_create(json_t *obj)
 int ts_registry_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_response *resp)
 {
     const ts_resource *res = w->rt->res;
-    if (is(res, "", "services"))
+    if (ts_resource_is(res, "", "services"))
         return service_create(ts, w, obj, resp);
-    if (is(res, "", "namespaces"))
+    if (ts_resource_is(res, "", "namespaces"))
         label_namespace(obj);
-    else if (is(res, "batch", "jobs"))
+    else if (ts_resource_is(res, "batch", "jobs"))
         job_create(obj);
-    else if (is(res, "", "pods"))
+    else if (ts_resource_is(res, "", "pods"))
         pod_create(obj);
     return 0;
 }
 
 void ts_registry_update(const ts_resource *res, const json_t *existing, json_t *obj)
 {
-    if (is(res, "", "services"))
+    if (ts_resource_is(res, "", "services"))
         service_update(existing, obj);
 }

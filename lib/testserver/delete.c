@@ -59,7 +59,7 @@ static void delete_dependents(kr_testserver_t *ts, const ts_resource *res, const
     if (depth > MAX_CASCADE_DEPTH)
         return;
     const char *uid = ts_meta_str(obj, "uid");
-    bool is_ns = !res->group[0] && strcmp(res->plural, "namespaces") == 0;
+    bool is_ns = ts_resource_is(res, "", "namespaces");
     const char *name = ts_meta_str(obj, "name");
     for (size_t s = 0; s < ts->nstores; s++)
         remove_matching(ts, ts->stores[s], is_ns ? name : NULL, is_ns ? NULL : uid, depth);
@@ -104,7 +104,7 @@ static json_t *delete_one(kr_testserver_t *ts, const ts_resource *res, const cha
     ts_store_remove(res->store, ns, name);
     ts_record_event(ts, res, TS_DELETED, last, NULL);
     *gone = true;
-    if (strcmp(res->plural, "customresourcedefinitions") == 0)
+    if (ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions"))
         ts_crd_removed(ts, last);
     return last;
 }
@@ -256,12 +256,12 @@ void ts_handle_delete(kr_testserver_t *ts, const ts_request *req, const ts_route
             json_t *obj = json_incref(cur->obj);
             respond_deleted(resp, res, obj, !has_finalizers(obj), o.orphan_false);
         } else {
-            bool is_crd = strcmp(res->plural, "customresourcedefinitions") == 0;
+            bool is_crd = ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions");
             if (is_crd && !has_finalizers(cur->obj))
                 delete_crd_objects(ts, cur->obj);
             bool gone;
             json_t *last = delete_one(ts, res, ns, rt->name, &gone);
-            if (last && gone && (cascades(&o) || strcmp(res->plural, "namespaces") == 0))
+            if (last && gone && (cascades(&o) || ts_resource_is(res, "", "namespaces")))
                 delete_dependents(ts, res, last, 0);
             respond_deleted(resp, res, last, gone, o.orphan_false);
         }

@@ -42,7 +42,7 @@ static const struct {
 
 static bool extra_sub(const ts_resource *r, size_t i)
 {
-    return !r->group[0] && strcmp(r->plural, EXTRA_SUBS[i].plural) == 0;
+    return ts_resource_is(r, "", EXTRA_SUBS[i].plural);
 }
 
 static json_t *aggregated_resource(const ts_resource *r)

@@ -74,8 +74,7 @@ static const struct ts_field_table KIND_FIELDS[] = {
 static const struct ts_field_table *kind_fields(const ts_resource *res)
 {
     for (size_t i = 0; res && !res->crd && i < KR_ARRAY_LEN(KIND_FIELDS); i++)
-        if (strcmp(res->group, KIND_FIELDS[i].group) == 0 &&
-            strcmp(res->plural, KIND_FIELDS[i].plural) == 0)
+        if (ts_resource_is(res, KIND_FIELDS[i].group, KIND_FIELDS[i].plural))
             return &KIND_FIELDS[i];
     return NULL;
 }

@@ -211,8 +211,8 @@ static void dispatch(kr_testserver_t *ts, const ts_request *req, const ts_route 
 {
     const char *m = req->method;
     for (size_t i = 0; rt->sub && i < sizeof(CORE_SUBS) / sizeof(CORE_SUBS[0]); i++) {
-        if (rt->res->group[0] || rt->legacy_watch || strcmp(rt->sub, CORE_SUBS[i].sub) != 0 ||
-            strcmp(rt->res->plural, CORE_SUBS[i].plural) != 0)
+        if (rt->legacy_watch || strcmp(rt->sub, CORE_SUBS[i].sub) != 0 ||
+            !ts_resource_is(rt->res, "", CORE_SUBS[i].plural))
             continue;
         if (strcmp(m, CORE_SUBS[i].method) == 0)
             CORE_SUBS[i].fn(ts, req, rt, resp);

@@ -410,8 +410,7 @@ ts_printer ts_printer_of(const ts_resource *res)
     if (res->review)
         return TS_PRINT_NONE;
     for (size_t i = 0; i < sizeof(PRINTERS) / sizeof(PRINTERS[0]); i++)
-        if (strcmp(res->group, PRINTERS[i].group) == 0 &&
-            strcmp(res->plural, PRINTERS[i].plural) == 0)
+        if (ts_resource_is(res, PRINTERS[i].group, PRINTERS[i].plural))
             return PRINTERS[i].p;
     return TS_PRINT_DEFAULT;
 }

@@ -205,6 +205,11 @@ void ts_resources_free(kr_testserver_t *ts)
     ts->nresources = ts->nstores = 0;
 }
 
+bool ts_resource_is(const ts_resource *res, const char *group, const char *plural)
+{
+    return !res->crd && strcmp(res->group, group) == 0 && strcmp(res->plural, plural) == 0;
+}
+
 ts_resource *ts_resource_find(kr_testserver_t *ts, const char *group, const char *version,
                               const char *plural)
 {

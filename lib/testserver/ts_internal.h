@@ -218,6 +218,8 @@ char *ts_qualified(const ts_resource *res); /* "plural" or "plural.group"; new *
 
 int ts_resources_init(kr_testserver_t *ts);
 void ts_resources_free(kr_testserver_t *ts);
+/* Whether `res` is the built-in resource group/plural (never a custom one). */
+bool ts_resource_is(const ts_resource *res, const char *group, const char *plural);
 ts_resource *ts_resource_find(kr_testserver_t *ts, const char *group, const char *version,
                               const char *plural);
 ts_resource *ts_resource_find_kind(kr_testserver_t *ts, const char *api_version, const char *kind);

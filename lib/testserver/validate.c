@@ -165,17 +165,12 @@ static int respond_forbidden(ts_response *resp, const ts_resource *res, const ch
     return KR_EINVALIDOBJ;
 }
 
-static bool is_res(const ts_resource *res, const char *group, const char *plural)
-{
-    return !res->crd && strcmp(res->group, group) == 0 && strcmp(res->plural, plural) == 0;
-}
-
 /* A ConfigMap or Secret marked immutable keeps its data and the mark; a
  * Secret keeps its type. */
 static int check_immutable_data(const ts_resource *res, const char *name, const json_t *old,
                                 const json_t *obj, ts_response *resp)
 {
-    bool secret = is_res(res, "", "secrets");
+    bool secret = ts_resource_is(res, "", "secrets");
     if (secret && !same_at(old, obj, "type"))
         return respond_immutable(resp, res, name, "type", json_object_get(obj, "type"),
                                  "field is immutable");
@@ -193,20 +188,21 @@ static int check_immutable_data(const ts_resource *res, const char *name, const 
 int ts_validate_update(const ts_resource *res, const json_t *existing, const json_t *obj,
                        const char *name, ts_response *resp)
 {
-    if (is_res(res, "", "configmaps") || is_res(res, "", "secrets"))
+    if (ts_resource_is(res, "", "configmaps") || ts_resource_is(res, "", "secrets"))
         return check_immutable_data(res, name, existing, obj, resp);
     const json_t *old_spec = json_object_get(existing, "spec");
     const json_t *spec = json_object_get(obj, "spec");
-    bool workload = is_res(res, "apps", "deployments") || is_res(res, "apps", "replicasets") ||
-                    is_res(res, "apps", "statefulsets") || is_res(res, "apps", "daemonsets");
-    bool job = is_res(res, "batch", "jobs");
+    bool workload =
+        ts_resource_is(res, "apps", "deployments") || ts_resource_is(res, "apps", "replicasets") ||
+        ts_resource_is(res, "apps", "statefulsets") || ts_resource_is(res, "apps", "daemonsets");
+    bool job = ts_resource_is(res, "batch", "jobs");
     if ((workload || job) && !same_at(old_spec, spec, "selector"))
         return respond_immutable(resp, res, name, "spec.selector",
                                  json_object_get(spec, "selector"), "field is immutable");
     if (job && !same_at(old_spec, spec, "template"))
         return respond_immutable(resp, res, name, "spec.template",
                                  json_object_get(spec, "template"), "field is immutable");
-    if (is_res(res, "", "services")) {
+    if (ts_resource_is(res, "", "services")) {
         const char *old_type = json_string_value(json_object_get(old_spec, "type"));
         const char *type = json_string_value(json_object_get(spec, "type"));
         bool external = (old_type && strcmp(old_type, "ExternalName") == 0) ||

@@ -15,8 +15,7 @@ bool ts_namespace_exists(kr_testserver_t *ts, const char *ns)
 
 static bool wants_label_name(const ts_resource *res)
 {
-    return !res->group[0] &&
-           (strcmp(res->plural, "namespaces") == 0 || strcmp(res->plural, "services") == 0);
+    return ts_resource_is(res, "", "namespaces") || ts_resource_is(res, "", "services");
 }
 
 static int validate_name(const ts_resource *res, const char *name, ts_response *resp)
@@ -216,7 +215,7 @@ static int admit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, jso
         return rc;
     const char *name = json_string_value(json_object_get(md, "name"));
     rc = validate_name(res, name, resp);
-    if (rc == 0 && strcmp(res->plural, "customresourcedefinitions") == 0)
+    if (rc == 0 && ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions"))
         rc = validate_crd_name(obj, name, resp);
     if (rc == 0)
         rc = ts_validate_metadata(res, md, resp);
@@ -284,9 +283,9 @@ static void init_metadata(kr_testserver_t *ts, const ts_write *w, json_t *obj, j
         json_object_del(md, "generation");
     if (res->has_status)
         json_object_del(obj, "status");
-    if (!res->group[0] && strcmp(res->plural, "namespaces") == 0)
+    if (ts_resource_is(res, "", "namespaces"))
         json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Active"));
-    if (!res->group[0] && strcmp(res->plural, "pods") == 0)
+    if (ts_resource_is(res, "", "pods"))
         json_object_set_new(obj, "status",
                             json_pack("{s:s, s:s}", "phase", "Pending", "qosClass",
                                       pod_qos_class(json_object_get(obj, "spec"))));
@@ -297,7 +296,8 @@ static void init_metadata(kr_testserver_t *ts, const ts_write *w, json_t *obj, j
 
 static int crd_hook(kr_testserver_t *ts, const ts_write *w, json_t **obj)
 {
-    if (strcmp(w->rt->res->plural, "customresourcedefinitions") != 0 || w->dry_run)
+    if (!ts_resource_is(w->rt->res, "apiextensions.k8s.io", "customresourcedefinitions") ||
+        w->dry_run)
         return 0;
     json_t *updated = NULL;
     int rc = ts_crd_established(ts, *obj, &updated);
@@ -464,7 +464,7 @@ static int store_update(kr_testserver_t *ts, const ts_write *w, const json_t *ex
         ts_store_remove(res->store, ns, w->rt->name);
         const ts_event *ev = ts_record_event(ts, res, TS_DELETED, obj, NULL);
         ts_respond_written(resp, 200, json_incref(obj), ev);
-        if (strcmp(res->plural, "customresourcedefinitions") == 0)
+        if (ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions"))
             ts_crd_removed(ts, obj);
         json_decref(obj);
         return 0;
