@@ -22,6 +22,7 @@
 #include "kreconcile/runtime.h"
 #include "kreconcile/selector.h"
 #include "kreconcile/store.h"
+#include "kreconcile/tokenfile.h"
 #include "kreconcile/yaml.h"
 
 #endif /* KRECONCILE_H */

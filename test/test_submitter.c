@@ -46,33 +46,6 @@ static const char tokens[] = "tok-alice,alice,1,\"dev\"\n"
 
 /* ---- decision modules without a server ------------------------------------------ */
 
-START_TEST(token_file_parses_quotes_and_groups)
-{
-    auth_table *t = NULL;
-    kr_error_t err = {0};
-    ck_assert_msg(auth_table_parse(tokens, strlen(tokens), &t, &err) == 0, "%s", err.message);
-    const auth_user *u = auth_authenticate(t, "Bearer tok-bob");
-    ck_assert_ptr_nonnull(u);
-    ck_assert_str_eq(u->user, "bob");
-    ck_assert_str_eq(u->uid, "2");
-    ck_assert_uint_eq(u->n_groups, 2);
-    ck_assert(auth_user_in_group(u, "approvers"));
-    ck_assert(!auth_user_in_group(u, "admins"));
-    ck_assert_str_eq(auth_authenticate(t, "Bearer tok-dave")->user, "dave");
-    ck_assert_uint_eq(auth_authenticate(t, "bearer tok-erin")->n_groups, 0);
-    ck_assert_ptr_null(auth_authenticate(t, NULL));
-    ck_assert_ptr_null(auth_authenticate(t, "Bearer "));
-    ck_assert_ptr_null(auth_authenticate(t, "Bearer tok-bo"));
-    ck_assert_ptr_null(auth_authenticate(t, "Bearer tok-bobb"));
-    ck_assert_ptr_null(auth_authenticate(t, "Basic dG9rLWJvYg=="));
-    auth_table_free(t);
-    ck_assert_int_eq(auth_table_parse("tok,user\n", 10, &t, &err), KR_EPARSE);
-    ck_assert_ptr_nonnull(strstr(err.message, "line 1"));
-    ck_assert_int_eq(auth_table_parse("a,b,c\n\"x,y,z\n", 13, &t, &err), KR_EPARSE);
-    ck_assert_ptr_nonnull(strstr(err.message, "line 2"));
-}
-END_TEST
-
 static json_t *runnable(const char *submitter_name, int required, const char *group)
 {
     return json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:{s:{s:s, s:s, s:{s:s}}, s:{s:i, s:s}}, "
@@ -107,14 +80,14 @@ END_TEST
 
 START_TEST(approvals_count_distinct_members_of_the_current_spec)
 {
-    auth_table *t = NULL;
-    ck_assert_int_eq(auth_table_parse(tokens, strlen(tokens), &t, NULL), 0);
+    kr_token_file_t *t = NULL;
+    ck_assert_int_eq(kr_token_file_parse(tokens, strlen(tokens), &t, NULL), 0);
     json_t *r = runnable("alice", 2, "approvers");
     kr_error_t err = {0};
-    const auth_user *alice = auth_authenticate(t, "Bearer tok-alice");
-    const auth_user *bob = auth_authenticate(t, "Bearer tok-bob");
-    const auth_user *carol = auth_authenticate(t, "Bearer tok-carol");
-    const auth_user *erin = auth_authenticate(t, "Bearer tok-erin");
+    const kr_token_user *alice = kr_token_file_authenticate(t, "Bearer tok-alice");
+    const kr_token_user *bob = kr_token_file_authenticate(t, "Bearer tok-bob");
+    const kr_token_user *carol = kr_token_file_authenticate(t, "Bearer tok-carol");
+    const kr_token_user *erin = kr_token_file_authenticate(t, "Bearer tok-erin");
     ck_assert_int_eq(approval_decide(r, alice, true, NULL, &err), 403);
     ck_assert_int_eq(approval_decide(r, erin, true, NULL, &err), 403);
     ck_assert_ptr_nonnull(strstr(err.message, "approvers"));
@@ -152,7 +125,7 @@ START_TEST(approvals_count_distinct_members_of_the_current_spec)
     ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_REJECTED);
     ck_assert_int_eq(approval_decide(r, bob, true, NULL, &err), 409); /* rejection ends it */
     json_decref(r);
-    auth_table_free(t);
+    kr_token_file_free(t);
 }
 END_TEST
 
@@ -315,7 +288,7 @@ typedef struct env {
     kr_informer_t *copies[2]; /* Jobs with our label, per workload cluster */
     sub_cluster clusters[2];
     submitter s;
-    auth_table *auth;
+    kr_token_file_t *auth;
     api api;
     atomic_llong now_ns;
     pthread_mutex_t mu;
@@ -476,7 +449,7 @@ static void env_up(void)
     E.s.hook = on_hook;
     E.s.hook_user = &E;
     ck_assert_int_eq(submitter_init(&E.s, NULL), 0);
-    ck_assert_int_eq(auth_table_parse(tokens, strlen(tokens), &E.auth, NULL), 0);
+    ck_assert_int_eq(kr_token_file_parse(tokens, strlen(tokens), &E.auth, NULL), 0);
     E.api.s = &E.s;
     E.api.auth = E.auth;
 }
@@ -493,7 +466,7 @@ static void env_down(void)
     for (int i = 0; i < 2; i++)
         kr_testserver_free(E.dc_ts[i]);
     kr_testserver_free(E.hub_ts);
-    auth_table_free(E.auth);
+    kr_token_file_free(E.auth);
     submitter_destroy(&E.s);
     pthread_mutex_destroy(&E.mu);
 }
@@ -700,7 +673,7 @@ START_TEST(approved_is_recorded_before_the_dispatch)
     ck_assert(reconcile_until("late", SUB_PHASE_AWAITING, false));
     json_t *o = NULL;
     ck_assert_int_eq(kr_client_get(E.hub, SUB_RUNNABLES, "default", "late", &o, NULL), 0);
-    const auth_user *carol = auth_authenticate(E.auth, "Bearer tok-carol");
+    const kr_token_user *carol = kr_token_file_authenticate(E.auth, "Bearer tok-carol");
     ck_assert_int_eq(approval_decide(o, carol, true, NULL, NULL), 200);
     ck_assert(approval_unrecorded(o));
     ck_assert_int_eq(kr_client_update_status(E.hub, SUB_RUNNABLES, "default", o, NULL, NULL, NULL),
@@ -2112,7 +2085,6 @@ int main(void)
 {
     Suite *s = suite_create("submitter");
     TCase *unit = tcase_create("decisions");
-    tcase_add_test(unit, token_file_parses_quotes_and_groups);
     tcase_add_test(unit, spec_hash_is_canonical_and_ignores_the_idempotency_key);
     tcase_add_test(unit, approvals_count_distinct_members_of_the_current_spec);
     tcase_add_test(unit, idempotency_names_are_deterministic_dns_labels);

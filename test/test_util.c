@@ -1,7 +1,8 @@
 /* Tests for the base layer (lib/util_*.c): the hash and the string-keyed
  * map against a plain reference, the clock and deadlines, the random
  * generator, base64 against known vectors and round trips, the token
- * bucket, the strict resourceVersion parser and whole-file reads. */
+ * bucket, the strict resourceVersion parser, whole-file reads and the
+ * static token file. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "kr_suite.h"
 #include "kr_test.h"
 #include "kr_test_tmpdir.h"
+#include "kreconcile/tokenfile.h"
 #include "lock.h"
 #include "util_internal.h"
 
@@ -543,6 +545,64 @@ END_TEST
 
 /* ---- files -------------------------------------------------------------------------- */
 
+/* ---- static token file ---------------------------------------------------------- */
+
+static const char TOKENS[] = "tok-alice,alice,1,\"dev\"\n"
+                             "tok-bob,bob,2,\"dev,approvers\"\n"
+                             "tok-carol,carol,3,approvers\n"
+                             "\"tok-dave\",dave,4,\"approvers\"\n"
+                             "tok-erin,erin,5\n";
+
+START_TEST(token_file_parses_quotes_and_groups)
+{
+    kr_token_file_t *t = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_token_file_parse(TOKENS, strlen(TOKENS), &t, &err) == 0, "%s", err.message);
+    const kr_token_user *u = kr_token_file_authenticate(t, "Bearer tok-bob");
+    ck_assert_ptr_nonnull(u);
+    ck_assert_str_eq(u->user, "bob");
+    ck_assert_str_eq(u->uid, "2");
+    ck_assert_uint_eq(u->n_groups, 2);
+    ck_assert(kr_token_user_in_group(u, "approvers"));
+    ck_assert(!kr_token_user_in_group(u, "admins"));
+    ck_assert_str_eq(kr_token_file_authenticate(t, "Bearer tok-dave")->user, "dave");
+    ck_assert_uint_eq(kr_token_file_authenticate(t, "bearer tok-erin")->n_groups, 0);
+    ck_assert_ptr_null(kr_token_file_authenticate(t, NULL));
+    ck_assert_ptr_null(kr_token_file_authenticate(t, "Bearer "));
+    ck_assert_ptr_null(kr_token_file_authenticate(t, "Bearer tok-bo"));
+    ck_assert_ptr_null(kr_token_file_authenticate(t, "Bearer tok-bobb"));
+    ck_assert_ptr_null(kr_token_file_authenticate(t, "Basic dG9rLWJvYg=="));
+    ck_assert_uint_eq(kr_token_file_count(t), 5);
+    ck_assert_str_eq(kr_token_file_user(t, 4)->user, "erin");
+    ck_assert_ptr_null(kr_token_file_user(t, 5));
+    ck_assert_str_eq(kr_token_file_find(t, "tok-carol")->groups[0], "approvers");
+    ck_assert_ptr_null(kr_token_file_find(t, ""));
+    kr_token_file_free(t);
+    char dir[256], path[320];
+    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "tokens"));
+    snprintf(path, sizeof(path), "%s/tokens.csv", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(TOKENS, f);
+    fclose(f);
+    ck_assert_int_eq(kr_token_file_load(path, &t, &err), 0);
+    ck_assert_str_eq(kr_token_file_authenticate(t, "Bearer tok-alice")->user, "alice");
+    kr_token_file_free(t);
+    snprintf(path, sizeof(path), "%s/absent.csv", dir);
+    ck_assert_int_eq(kr_token_file_load(path, &t, &err), KR_ENOTFOUND);
+    ck_assert_ptr_null(t);
+    kr_test_tmpdir_remove(dir);
+    ck_assert_int_eq(kr_token_file_parse("", 0, &t, &err), 0);
+    ck_assert_uint_eq(kr_token_file_count(t), 0);
+    ck_assert_ptr_null(kr_token_file_authenticate(t, "Bearer x"));
+    kr_token_file_free(t);
+    ck_assert_int_eq(kr_token_file_parse("tok,user\n", 10, &t, &err), KR_EPARSE);
+    ck_assert_ptr_nonnull(strstr(err.message, "line 1"));
+    ck_assert_int_eq(kr_token_file_parse("a,b,c\n\"x,y,z\n", 13, &t, &err), KR_EPARSE);
+    ck_assert_ptr_nonnull(strstr(err.message, "line 2"));
+}
+END_TEST
+
 START_TEST(read_file_reads_whole_files_within_a_limit)
 {
     char dir[256], path[320];
@@ -647,6 +707,7 @@ int main(void)
     tcase_add_test(tc, bucket_gives_burst_then_paces_at_qps);
     tcase_add_test(tc, rv_parse_is_kube_apiservers);
     tcase_add_test(tc, read_file_reads_whole_files_within_a_limit);
+    tcase_add_test(tc, token_file_parses_quotes_and_groups);
     tcase_add_test(tc, array_grow_doubles_only_when_full_and_keeps_elements);
     tcase_add_test(tc, buf_append_capped_keeps_a_body_up_to_the_limit_only);
     tcase_add_test(tc, array_push_appends_one_zeroed_element);

@@ -93,7 +93,7 @@ static void history(api *a, const char *ns, const char *name, api_response *resp
     answer(resp, 200, json_pack("{s:o}", "items", items));
 }
 
-static void record_user(api *a, const json_t *obj, const char *event, const auth_user *who,
+static void record_user(api *a, const json_t *obj, const char *event, const kr_token_user *who,
                         const char *outcome)
 {
     sub_event ev = {event,
@@ -135,7 +135,7 @@ static int kind_lookup(const char *cluster, const char *api_version, const char 
  * have marked it "unknown" in between: the API created it, so it knows),
  * with the first placement decision when it needs no approval and this
  * replica leads: one status write, with the resourceVersion read. */
-static json_t *admit(api *a, json_t *created, const auth_user *who, bool *written)
+static json_t *admit(api *a, json_t *created, const kr_token_user *who, bool *written)
 {
     *written = false;
     const char *ns = sub_str(created, "metadata.namespace");
@@ -186,7 +186,7 @@ static json_t *admit(api *a, json_t *created, const auth_user *who, bool *writte
     return obj;
 }
 
-static void submit(api *a, const api_request *req, const auth_user *who, api_response *resp)
+static void submit(api *a, const api_request *req, const kr_token_user *who, api_response *resp)
 {
     const char *names[64];
     size_t n = a->s->n_clusters < 64 ? a->s->n_clusters : 64;
@@ -291,7 +291,7 @@ static void decision_outcome(const json_t *written, verb v, char *out, size_t le
  * inventory: mark it recorded, which lets the Runnable move on (to
  * Dispatching when it completes the quorum). Returns the Runnable as
  * last written (new). */
-static json_t *mark_recorded(api *a, json_t *written, const auth_user *who, verb v)
+static json_t *mark_recorded(api *a, json_t *written, const kr_token_user *who, verb v)
 {
     const char *decision = v == VERB_APPROVE ? "Approved" : "Rejected";
     char hash[65];
@@ -325,7 +325,7 @@ static json_t *mark_recorded(api *a, json_t *written, const auth_user *who, verb
 }
 
 /* Apply the verb to a copy of obj; 200 and *changed, or an error status. */
-static int apply_verb(verb v, json_t *copy, const auth_user *who, const char *expected_hash,
+static int apply_verb(verb v, json_t *copy, const kr_token_user *who, const char *expected_hash,
                       bool *changed, kr_error_t *err)
 {
     json_t *before = json_deep_copy(copy);
@@ -353,7 +353,7 @@ static int apply_verb(verb v, json_t *copy, const auth_user *who, const char *ex
     return status;
 }
 
-static void act(api *a, const api_request *req, const auth_user *who, const char *ns,
+static void act(api *a, const api_request *req, const kr_token_user *who, const char *ns,
                 const char *name, verb v, api_response *resp)
 {
     json_t *body = NULL;
@@ -470,7 +470,7 @@ void api_handle(api *a, const api_request *req, api_response *resp)
 {
     resp->status = 0;
     resp->body = NULL;
-    const auth_user *who = auth_authenticate(a->auth, req->authorization);
+    const kr_token_user *who = kr_token_file_authenticate(a->auth, req->authorization);
     if (!who) {
         answer_error(resp, 401, "unauthorized: send Authorization: Bearer <token>");
         return;

@@ -156,8 +156,8 @@ bool approval_mark_recorded(json_t *runnable, const char *user, const char *deci
     return changed;
 }
 
-int approval_decide(json_t *runnable, const auth_user *who, bool approve, const char *expected_hash,
-                    kr_error_t *err)
+int approval_decide(json_t *runnable, const kr_token_user *who, bool approve,
+                    const char *expected_hash, kr_error_t *err)
 {
     const char *phase = sub_str(runnable, "status.phase");
     if (*phase && strcmp(phase, SUB_PHASE_PENDING) != 0 && strcmp(phase, SUB_PHASE_AWAITING) != 0)
@@ -170,7 +170,7 @@ int approval_decide(json_t *runnable, const auth_user *who, bool approve, const 
                         who->user, approve ? "approve" : "reject");
     }
     const char *group = sub_str(runnable, "spec.approval.group");
-    if (*group && !auth_user_in_group(who, group)) {
+    if (*group && !kr_token_user_in_group(who, group)) {
         return sub_fail(err, 403, KR_EFORBIDDEN,
                         "%s is not a member of group %s, which approves this runnable", who->user,
                         group);

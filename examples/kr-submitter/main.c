@@ -1,8 +1,9 @@
 /* kr-submitter — runnables submitted once, approved, placed in exactly one
  * workload cluster, verified and followed to completion. `serve` runs the
  * controller (leader only) and the HTTP API (every replica); every other
- * verb is a CLI call to that API (cli.c). The decisions live beside this
- * file: auth.c, approval.c, submission.c, idempotency.c, failover.c,
+ * verb is a CLI call to that API (cli.c). Callers are authenticated by the
+ * library's static token file (kreconcile/tokenfile.h); the decisions live
+ * beside this file: approval.c, submission.c, idempotency.c, failover.c,
  * dispatch.c, api.c. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,7 +237,7 @@ static int fast_client(app *a, const kr_manager_config *cfg, size_t i, kr_error_
     return kr_client_new(kr_manager_runtime(a->m), rc_cfg, &co, &a->fast[i], err);
 }
 
-static int setup(app *a, const kr_manager_config *cfg, auth_table *auth, kr_error_t *err)
+static int setup(app *a, const kr_manager_config *cfg, kr_token_file_t *auth, kr_error_t *err)
 {
     kr_manager_t *m = a->m;
     size_t n = kr_manager_cluster_count(m);
@@ -328,8 +329,8 @@ static int serve(int argc, char **argv)
         kr_manager_config_free(&cfg);
         return code;
     }
-    auth_table *auth = NULL;
-    if (auth_table_load(token_auth_file, &auth, &err) != 0) {
+    kr_token_file_t *auth = NULL;
+    if (kr_token_file_load(token_auth_file, &auth, &err) != 0) {
         fprintf(stderr, "kr-submitter: %s\n", err.message);
         kr_manager_config_free(&cfg);
         return 2;
@@ -353,7 +354,7 @@ static int serve(int argc, char **argv)
     if (pthread_condattr_init(&ca) != 0 || pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
         pthread_cond_init(&a.probe_cv, &ca) != 0) {
         fprintf(stderr, "kr-submitter: cannot make a condition variable\n");
-        auth_table_free(auth);
+        kr_token_file_free(auth);
         kr_manager_config_free(&cfg);
         return 2;
     }
@@ -380,7 +381,7 @@ static int serve(int argc, char **argv)
         submitter_destroy(&a.s);
     kr_log_sink_free(a.log); /* after all that logs through it */
     free(a.s.clusters);
-    auth_table_free(auth);
+    kr_token_file_free(auth);
     kr_manager_config_free(&cfg);
     return code;
 }

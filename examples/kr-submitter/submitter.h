@@ -62,31 +62,6 @@ bool sub_condition_true(const json_t *obj, const char *type);
 /* True for Succeeded, Failed, Cancelled and Rejected. */
 bool sub_phase_terminal(const char *phase);
 
-/* ---- auth.c: bearer tokens in kube-apiserver's static token file format -- */
-
-typedef struct auth_user {
-    char *token;
-    char *user;
-    char *uid;
-    char **groups;
-    size_t n_groups;
-} auth_user;
-
-typedef struct auth_table auth_table;
-
-/* Parse a token file: one `token,user,uid[,"group1,group2"]` CSV record per
- * line (fields may be quoted), blank lines skipped. *out is new. Errors:
- * KR_EPARSE (the message names the line), KR_ENOMEM. */
-int auth_table_parse(const char *text, size_t len, auth_table **out, kr_error_t *err);
-/* The same from a file. Adds KR_EIO. */
-int auth_table_load(const char *path, auth_table **out, kr_error_t *err);
-void auth_table_free(auth_table *t);
-/* The user an "Authorization: Bearer <token>" header authenticates, or NULL
- * (no header, another scheme, an unknown token). The comparison takes the
- * same time for every token of the table. Borrowed from the table. */
-const auth_user *auth_authenticate(const auth_table *t, const char *authorization);
-bool auth_user_in_group(const auth_user *u, const char *group);
-
 /* ---- approval.c: who may approve, and when the quorum is met ------------- */
 
 /* The spec hash an approval binds to: SHA-256 (hex) of the canonical JSON
@@ -105,8 +80,8 @@ bool approval_rejected(const json_t *runnable, const char *spec_hash);
  * 200 (recorded, or the same decision already there), 403 (self-approval,
  * not a member of the policy's group), 409 (not awaiting approval, or
  * `expected_hash` given and not the current spec's), with a message in err. */
-int approval_decide(json_t *runnable, const auth_user *who, bool approve, const char *expected_hash,
-                    kr_error_t *err);
+int approval_decide(json_t *runnable, const kr_token_user *who, bool approve,
+                    const char *expected_hash, kr_error_t *err);
 /* The phase a Runnable awaiting approval moves to: Rejected, Dispatching
  * (quorum met and every decision recorded), or AwaitingApproval. */
 const char *approval_next_phase(const json_t *runnable, const char *spec_hash);
@@ -385,7 +360,7 @@ typedef struct api_response {
 
 typedef struct api {
     submitter *s; /* borrowed */
-    const auth_table *auth; /* borrowed */
+    const kr_token_file_t *auth; /* borrowed */
     kr_inventory_t *inventory; /* borrowed; NULL: no history (501) */
 } api;
 

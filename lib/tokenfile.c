@@ -1,41 +1,40 @@
-/* kr-submitter — who is calling: bearer tokens from a file in
- * kube-apiserver's static token format (token,user,uid,"group1,group2").
- * Tokens are compared through their SHA-256 digests with CRYPTO_memcmp, so
- * the time taken says nothing about how much of a token matched. Never logs
- * a token. */
+/* libkreconcile — kube-apiserver's static token file (tokenfile.h). Each
+ * token is kept beside its SHA-256 digest; lookups compare digests with
+ * CRYPTO_memcmp and visit every record. */
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-#include "submitter.h"
+#include "internal.h"
+#include "kreconcile/tokenfile.h"
+#include "util_internal.h"
 
-struct auth_table {
-    auth_user *users;
+struct kr_token_file {
+    kr_token_user *users;
     unsigned char (*digests)[SHA256_DIGEST_LENGTH];
     size_t n;
 };
 
-static void user_clear(auth_user *u)
+static void user_clear(kr_token_user *u)
 {
-    free(u->token);
-    free(u->user);
-    free(u->uid);
+    kr_free(u->token);
+    kr_free(u->user);
+    kr_free(u->uid);
     for (size_t i = 0; i < u->n_groups; i++)
-        free(u->groups[i]);
-    free(u->groups);
+        kr_free(u->groups[i]);
+    kr_free(u->groups);
 }
 
-void auth_table_free(auth_table *t)
+void kr_token_file_free(kr_token_file_t *t)
 {
     if (!t)
         return;
     for (size_t i = 0; i < t->n; i++)
         user_clear(&t->users[i]);
-    free(t->users);
-    free(t->digests);
-    free(t);
+    kr_free(t->users);
+    kr_free(t->digests);
+    kr_free(t);
 }
 
 /* One CSV field starting at *p (Go's encoding/csv with TrimLeadingSpace):
@@ -45,7 +44,7 @@ static char *csv_field(const char **p, const char *end, bool *bad)
     const char *s = *p;
     while (s < end && (*s == ' ' || *s == '\t'))
         s++;
-    char *out = malloc((size_t)(end - s) + 1);
+    char *out = kr_malloc((size_t)(end - s) + 1);
     if (!out)
         return NULL;
     size_t n = 0;
@@ -80,21 +79,21 @@ static char *csv_field(const char **p, const char *end, bool *bad)
     return out;
 }
 
-static int split_groups(const char *text, auth_user *u)
+static int split_groups(const char *text, kr_token_user *u)
 {
     if (!*text)
         return 0;
     size_t cap = 1;
     for (const char *c = text; *c; c++)
         cap += *c == ',';
-    u->groups = calloc(cap, sizeof(char *));
+    u->groups = kr_calloc(cap, sizeof(char *));
     if (!u->groups)
         return KR_ENOMEM;
     const char *p = text;
     while (*p) {
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        if (len > 0 && !(u->groups[u->n_groups++] = strndup(p, len)))
+        if (len > 0 && !(u->groups[u->n_groups++] = kr_strndup(p, len)))
             return KR_ENOMEM;
         p += len + (comma ? 1 : 0);
     }
@@ -102,7 +101,7 @@ static int split_groups(const char *text, auth_user *u)
 }
 
 /* Parse one record (a line without its newline) into *u. */
-static int parse_record(const char *line, const char *end, size_t lineno, auth_user *u,
+static int parse_record(const char *line, const char *end, size_t lineno, kr_token_user *u,
                         kr_error_t *err)
 {
     char *fields[4] = {0};
@@ -112,7 +111,7 @@ static int parse_record(const char *line, const char *end, size_t lineno, auth_u
     while (p < end && n < 4 && !bad) {
         if (!(fields[n++] = csv_field(&p, end, &bad))) {
             for (size_t i = 0; i < n; i++)
-                free(fields[i]);
+                kr_free(fields[i]);
             return kr_error_set(err, KR_ENOMEM, "out of memory");
         }
     }
@@ -131,23 +130,23 @@ static int parse_record(const char *line, const char *end, size_t lineno, auth_u
             rc = kr_error_set(err, KR_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < 4; i++)
-        free(fields[i]);
+        kr_free(fields[i]);
     return rc;
 }
 
-int auth_table_parse(const char *text, size_t len, auth_table **out, kr_error_t *err)
+int kr_token_file_parse(const char *text, size_t len, kr_token_file_t **out, kr_error_t *err)
 {
     *out = NULL;
-    auth_table *t = calloc(1, sizeof(*t));
+    kr_token_file_t *t = kr_calloc(1, sizeof(*t));
     if (!t)
         return kr_error_set(err, KR_ENOMEM, "out of memory");
     size_t lines = 1;
     for (size_t i = 0; i < len; i++)
         lines += text[i] == '\n';
-    t->users = calloc(lines, sizeof(*t->users));
-    t->digests = calloc(lines, sizeof(*t->digests));
+    t->users = kr_calloc(lines, sizeof(*t->users));
+    t->digests = kr_calloc(lines, sizeof(*t->digests));
     if (!t->users || !t->digests) {
-        auth_table_free(t);
+        kr_token_file_free(t);
         return kr_error_set(err, KR_ENOMEM, "out of memory");
     }
     const char *p = text, *end = text + len;
@@ -158,15 +157,11 @@ int auth_table_parse(const char *text, size_t len, auth_table **out, kr_error_t 
         while (trim > p && (trim[-1] == '\r' || trim[-1] == ' '))
             trim--;
         if (trim > p) {
-            auth_user *u = &t->users[t->n];
+            kr_token_user *u = &t->users[t->n];
             int rc = parse_record(p, trim, lineno, u, err);
-            if (rc == 0 && !u->token) {
-                kr_error_set(err, KR_ENOMEM, "out of memory");
-                rc = KR_ENOMEM;
-            }
             if (rc != 0) {
                 user_clear(u);
-                auth_table_free(t);
+                kr_token_file_free(t);
                 return rc;
             }
             SHA256((const unsigned char *)u->token, strlen(u->token), t->digests[t->n]);
@@ -178,49 +173,35 @@ int auth_table_parse(const char *text, size_t len, auth_table **out, kr_error_t 
     return 0;
 }
 
-int auth_table_load(const char *path, auth_table **out, kr_error_t *err)
+int kr_token_file_load(const char *path, kr_token_file_t **out, kr_error_t *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return kr_error_set(err, KR_EIO, "cannot read token file %s", path);
     char *text = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 > cap) {
-            char *grown = realloc(text, cap = cap * 2 + 4096);
-            if (!grown) {
-                free(text);
-                fclose(f);
-                return kr_error_set(err, KR_ENOMEM, "out of memory");
-            }
-            text = grown;
-        }
-        size_t got = fread(text + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    bool failed = ferror(f);
-    fclose(f);
-    int rc = failed ? kr_error_set(err, KR_EIO, "cannot read token file %s", path)
-                    : auth_table_parse(text ? text : "", len, out, err);
-    free(text);
+    size_t len = 0;
+    int rc = kr_read_file(path, KR_READ_FILE_MAX, "token file", &text, &len, err);
+    if (rc == 0)
+        rc = kr_token_file_parse(text, len, out, err);
+    kr_free(text);
     return rc;
 }
 
-const auth_user *auth_authenticate(const auth_table *t, const char *authorization)
+size_t kr_token_file_count(const kr_token_file_t *t)
 {
-    if (!t || !authorization || strncasecmp(authorization, "Bearer ", 7) != 0)
-        return NULL;
-    const char *token = authorization + 7;
-    while (*token == ' ')
-        token++;
-    if (!*token)
+    return t ? t->n : 0;
+}
+
+const kr_token_user *kr_token_file_user(const kr_token_file_t *t, size_t i)
+{
+    return t && i < t->n ? &t->users[i] : NULL;
+}
+
+const kr_token_user *kr_token_file_find(const kr_token_file_t *t, const char *token)
+{
+    if (!t || !token || !*token)
         return NULL;
     unsigned char digest[SHA256_DIGEST_LENGTH];
     SHA256((const unsigned char *)token, strlen(token), digest);
-    const auth_user *found = NULL;
+    const kr_token_user *found = NULL;
     for (size_t i = 0; i < t->n; i++) {
         /* every entry is compared, match or not */
         if (CRYPTO_memcmp(digest, t->digests[i], sizeof(digest)) == 0 && !found)
@@ -229,7 +210,17 @@ const auth_user *auth_authenticate(const auth_table *t, const char *authorizatio
     return found;
 }
 
-bool auth_user_in_group(const auth_user *u, const char *group)
+const kr_token_user *kr_token_file_authenticate(const kr_token_file_t *t, const char *authorization)
+{
+    if (!t || !authorization || strncasecmp(authorization, "Bearer ", 7) != 0)
+        return NULL;
+    const char *token = authorization + 7;
+    while (*token == ' ')
+        token++;
+    return kr_token_file_find(t, token);
+}
+
+bool kr_token_user_in_group(const kr_token_user *u, const char *group)
 {
     for (size_t i = 0; u && i < u->n_groups; i++) {
         if (strcmp(u->groups[i], group) == 0)

@@ -1,0 +1,63 @@
+/* libkreconcile — bearer tokens in kube-apiserver's static token file
+ * format (--token-auth-file): one `token,user,uid[,"group1,group2"]` CSV
+ * record per line. For a program's own HTTP endpoints (kr-submitter's
+ * API) and for kr-apiserver. Tokens are compared through their SHA-256
+ * digests in constant time; nothing here logs a token. A parsed table is
+ * immutable: [any thread]. */
+#ifndef KRECONCILE_TOKENFILE_H
+#define KRECONCILE_TOKENFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One record. Borrowed from its table. */
+typedef struct kr_token_user {
+    char *token;
+    char *user;
+    char *uid;
+    char **groups;
+    size_t n_groups;
+} kr_token_user;
+
+typedef struct kr_token_file kr_token_file_t;
+
+/* Parse a token file's text (`len` bytes): fields may be quoted ("" is a
+ * quote) as Go's encoding/csv reads them, blank lines are skipped, the
+ * fourth field is a comma-separated group list. *out is new. Errors:
+ * KR_EPARSE (the message names the line), KR_ENOMEM. */
+KR_API int kr_token_file_parse(const char *text, size_t len, kr_token_file_t **out,
+                               kr_error_t *err);
+
+/* The same from a file. Adds KR_EIO, KR_ENOTFOUND, KR_ETOOLARGE. */
+KR_API int kr_token_file_load(const char *path, kr_token_file_t **out, kr_error_t *err);
+
+/* NULL is a no-op. */
+KR_API void kr_token_file_free(kr_token_file_t *t);
+
+/* The number of records, and record `i` (borrowed). */
+KR_API size_t kr_token_file_count(const kr_token_file_t *t);
+KR_API const kr_token_user *kr_token_file_user(const kr_token_file_t *t, size_t i);
+
+/* The user an "Authorization: Bearer <token>" header value authenticates,
+ * or NULL (no header, another scheme, an unknown token). Every record is
+ * compared, so the time taken does not depend on which one matched. */
+KR_API const kr_token_user *kr_token_file_authenticate(const kr_token_file_t *t,
+                                                       const char *authorization);
+
+/* The same for a bare token. */
+KR_API const kr_token_user *kr_token_file_find(const kr_token_file_t *t, const char *token);
+
+/* Whether `u` (may be NULL) lists `group`. */
+KR_API bool kr_token_user_in_group(const kr_token_user *u, const char *group);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KRECONCILE_TOKENFILE_H */
