@@ -30,7 +30,7 @@ void kr_token_file_free(kr_token_file_t *t)
 {
     if (!t)
         return;
-    for (size_t i = 0; i < t->n; i++)
+    for (size_t i = 0; t->users && i < t->n; i++)
         user_clear(&t->users[i]);
     kr_free(t->users);
     kr_free(t->digests);

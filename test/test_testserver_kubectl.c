@@ -78,7 +78,9 @@ static char *kubectl_output(kr_test_proc *p)
     return text;
 }
 
-static void start_server(void)
+/* Start kr-apiserver over TLS with the two tokens of every test, or with
+ * `rbac_tokens` (a token file) and RBAC authorization. */
+static void start_server(const char *rbac_tokens)
 {
     char cmd[2048];
     snprintf(cmd, sizeof(cmd),
@@ -96,15 +98,24 @@ static void start_server(void)
                            cert,
                            "--tls-key",
                            key,
-                           "--token",
-                           "s3cret:admin",
-                           "--token",
-                           "r3ad:reader:get,list,watch",
                            "--bookmark-interval",
                            "1",
                            "--kubeconfig-out",
                            kc,
+                           "--token",
+                           "s3cret:admin",
+                           "--token",
+                           "r3ad:reader:get,list,watch",
                            NULL};
+    char tokens[300];
+    if (rbac_tokens) {
+        kr_test_write_file(dir, "tokens.csv", rbac_tokens);
+        snprintf(tokens, sizeof(tokens), "%s/tokens.csv", dir);
+        flags[8] = "--token-auth-file";
+        flags[9] = tokens;
+        flags[10] = "--authorization-mode";
+        flags[11] = "RBAC";
+    }
     kr_test_proc_start_apiserver(&server, log, flags, url, sizeof(url), 30000);
     ck_assert_int_eq(strncmp(url, "https://127.0.0.1:", 18), 0);
 }
@@ -117,7 +128,7 @@ static void setup(void)
     }
     snprintf(dir, sizeof(dir), "%s/kr-kubectl-XXXXXX", P_tmpdir);
     ck_assert_ptr_nonnull(mkdtemp(dir));
-    start_server();
+    start_server(NULL);
     kr_test_write_file(dir, "ns.yaml",
                        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n");
     expect("create -f ns.yaml", "namespace/demo created\n");
@@ -679,6 +690,45 @@ START_TEST(kubectl_auth_can_i_and_whoami)
 }
 END_TEST
 
+/* kubectl against kr-apiserver --authorization-mode RBAC: the bootstrap
+ * roles, a RoleBinding made by kubectl, can-i with --as (impersonation),
+ * and the Forbidden errors a user without a binding sees. */
+START_TEST(kubectl_auth_follows_rbac)
+{
+    SKIP_WITHOUT_KUBECTL();
+    kr_test_proc_kill(&server, SIGTERM);
+    kr_test_proc_free(&server);
+    start_server("adm1n,admin,1,\"system:masters\"\nb0b,bob,2\n");
+    expect("auth whoami", "ATTRIBUTE   VALUE\nUsername    admin\nGroups      [system:masters "
+                          "system:authenticated]\n");
+    expect("get clusterrolebindings -o wide --no-headers | awk '{print $1, $2, $4$5$6$7}'",
+           "cluster-admin ClusterRole/cluster-admin system:masters\n"
+           "system:basic-user ClusterRole/system:basic-user system:authenticated\n"
+           "system:discovery ClusterRole/system:discovery system:authenticated\n"
+           "system:public-info-viewer ClusterRole/system:public-info-viewer "
+           "system:authenticated,system:unauthenticated\n");
+    expect("create ns demo", "namespace/demo created\n");
+    int st;
+    const char *out = kubectl("auth can-i list pods -n demo --as=bob", &st);
+    ck_assert_msg(st == 1 && strncmp(out, "no", 2) == 0, "exit %d: %s", st, out);
+    expect("-n demo create rolebinding bob-view --clusterrole=view --user=bob",
+           "rolebinding.rbac.authorization.k8s.io/bob-view created\n");
+    expect("auth can-i list pods -n demo --as=bob", "yes\n");
+    out = kubectl("auth can-i get secrets -n demo --as=bob", &st);
+    ck_assert_msg(st == 1 && strncmp(out, "no", 2) == 0, "exit %d: %s", st, out);
+    expect("--token=b0b -n demo get pods", "No resources found in demo namespace.\n");
+    out = kubectl("--token=b0b -n default get pods", &st);
+    ck_assert_msg(st == 1 && strcmp(out, "Error from server (Forbidden): pods is forbidden: User "
+                                         "\"bob\" cannot list resource \"pods\" in API group "
+                                         "\"\" in the namespace \"default\"\n") == 0,
+                  "exit %d: %s", st, out);
+    out = kubectl("--token=b0b -n demo get pods --as=admin", &st);
+    ck_assert_msg(st == 1 && strstr(out, "users \"admin\" is forbidden: User \"bob\" cannot "
+                                         "impersonate resource \"users\""),
+                  "exit %d: %s", st, out);
+}
+END_TEST
+
 /* kubectl drain: evictions through pods/eviction, held back by a
  * disruption budget that allows one; --disable-eviction deletes with a
  * protobuf DeleteOptions body. */
@@ -744,6 +794,7 @@ int main(void)
                             kubectl_apply_validates_quota_and_priorityclass,
                             kubectl_get_prints_the_servers_columns,
                             kubectl_auth_can_i_and_whoami,
+                            kubectl_auth_follows_rbac,
                             kubectl_describe_shows_the_events_of_an_object,
                             kubectl_drain_evicts_within_the_disruption_budget,
                             NULL};

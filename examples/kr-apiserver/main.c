@@ -38,7 +38,8 @@ static void usage(FILE *out)
             "                    [--load FILE ...] [--kubeconfig-out FILE] [--threads N]\n"
             "                    [--fail-429 F] [--fail-500 F] [--fail-503 F] [--latency-ms N]\n"
             "                    [--watch-max-events N [--watch-cut-mid-event]]\n"
-            "                    [--audit-log FILE]\n"
+            "                    [--audit-log FILE] [--token-auth-file FILE]\n"
+            "                    [--authorization-mode AlwaysAllow|RBAC]\n"
             "  --token T   a bearer token; \"T:user\" names the user, \"T:user:get,list\" "
             "limits verbs.\n"
             "              Tokens need TLS: kubectl and client-go never send a bearer token "
@@ -46,6 +47,16 @@ static void usage(FILE *out)
             "              HTTP, so serve --tls-cert/--tls-key and use the kubeconfig that "
             "--kubeconfig-out\n"
             "              writes (it carries the CA and the first token).\n"
+            "  --token-auth-file FILE  users in kube-apiserver's static token format, one\n"
+            "              token,user,uid,\"group1,group2\" record per line.\n"
+            "  --authorization-mode RBAC  authorize by the Roles, ClusterRoles and bindings "
+            "stored,\n"
+            "              as kube-apiserver does, with its bootstrap roles (cluster-admin, "
+            "admin,\n"
+            "              edit, view, system:basic-user, system:discovery, ...); the group\n"
+            "              system:masters may do anything, and a --token without a user is\n"
+            "              kubernetes-admin in it. Impersonation (kubectl --as) is checked.\n"
+            "              Default AlwaysAllow: every authenticated request is allowed.\n"
             "  --audit-log FILE  append one audit.k8s.io/v1 Event per request (JSON lines, "
             "level Metadata,\n"
             "              as kube-apiserver's log backend): user (the token's), verb, "
@@ -159,6 +170,11 @@ static int parse_value_flag(struct args *a, const char *flag, const char *v)
         a->tokens[a->ntokens++] = v;
     else if (strcmp(flag, "--audit-log") == 0)
         a->opts.audit_log = v;
+    else if (strcmp(flag, "--token-auth-file") == 0)
+        a->opts.token_auth_file = v;
+    else if (strcmp(flag, "--authorization-mode") == 0 &&
+             (strcmp(v, "RBAC") == 0 || strcmp(v, "AlwaysAllow") == 0))
+        a->opts.rbac = strcmp(v, "RBAC") == 0;
     else if (strcmp(flag, "--load") == 0 && a->nloads < MAX_LIST)
         a->loads[a->nloads++] = v;
     else
@@ -190,8 +206,8 @@ static int parse_args(int argc, char **argv, struct args *a)
         return -1;
     }
     a->opts.tokens = a->ntokens ? a->tokens : NULL;
-    if (a->ntokens && !a->cert_file)
-        fprintf(stderr, "kr-apiserver: warning: --token on plain HTTP: kubectl and client-go "
+    if ((a->ntokens || a->opts.token_auth_file) && !a->cert_file)
+        fprintf(stderr, "kr-apiserver: warning: tokens on plain HTTP: kubectl and client-go "
                         "never send a bearer token over plain HTTP, so their requests arrive "
                         "anonymous and get 401; serve TLS (--tls-cert, --tls-key) and use the "
                         "kubeconfig --kubeconfig-out writes\n");

@@ -73,15 +73,31 @@ typedef struct kr_testserver_opts {
      * Metadata, as kube-apiserver's log backend) to this file; NULL: none.
      * Borrowed for the call to kr_testserver_start. */
     const char *audit_log;
+    /* Since version 2. */
+    /* Users from a file in kube-apiserver's static token format
+     * (token,user,uid,"group1,group2"; kreconcile/tokenfile.h), beside
+     * `tokens`; NULL: none. Read by kr_testserver_start. */
+    const char *token_auth_file;
+    /* Authorize every request as kube-apiserver's --authorization-mode=RBAC
+     * does: by the Roles, ClusterRoles and their bindings stored in the
+     * server, with kube-apiserver's bootstrap roles and bindings created at
+     * start and the group system:masters allowed everything. A token of
+     * `tokens` without a user is user kubernetes-admin in system:masters.
+     * false: every authenticated request is allowed (but for a token's
+     * verb list). */
+    bool rbac;
 } kr_testserver_opts;
-#define KR_TESTSERVER_OPTS_VERSION 1
+/* The archive is static, so a caller always compiles against this header:
+ * version 0 (a zero-initialised struct) is taken as the current version. */
+#define KR_TESTSERVER_OPTS_VERSION 2
 /* clang-format off */
 #define KR_TESTSERVER_OPTS_INIT {.version = KR_TESTSERVER_OPTS_VERSION}
 /* clang-format on */
 
 /* Create a server and start listening. *out is new: stop and free it with
  * kr_testserver_free(). Errors: KR_EINVAL (bad options, TLS not supported
- * by this libmicrohttpd), KR_EIO (cannot bind), KR_ENOMEM. */
+ * by this libmicrohttpd), KR_EIO (cannot bind), KR_ENOTFOUND, KR_EIO or
+ * KR_EPARSE (the token file), KR_ENOMEM. */
 KR_API int kr_testserver_start(const kr_testserver_opts *opts, kr_testserver_t **out,
                                kr_error_t *err);
 
@@ -96,7 +112,8 @@ KR_API unsigned short kr_testserver_port(const kr_testserver_t *ts);
 KR_API const char *kr_testserver_url(const kr_testserver_t *ts);
 
 /* Write a kubeconfig for this server to `path`: its URL, the CA to trust
- * (the server certificate itself, when TLS), the first token, and context
+ * (the server certificate itself, when TLS), the first token (of `tokens`,
+ * else of the token file), and context
  * "kr-testserver" with namespace `namespace` (NULL = "default").
  * Errors: KR_EIO. */
 KR_API int kr_testserver_write_kubeconfig(const kr_testserver_t *ts, const char *path,

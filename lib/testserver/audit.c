@@ -154,20 +154,28 @@ static char *request_uri(const ts_request *req)
 }
 
 /* The user as the authenticator names it: "system:anonymous" without
- * credentials, the token's user ("" for a token without one). */
-static json_t *user_of(kr_testserver_t *ts, const ts_request *req)
+ * credentials, the token's user ("" for a token without one); and the
+ * user it impersonates, when it does (NULL otherwise). */
+static json_t *user_of(kr_testserver_t *ts, const ts_request *req, json_t **impersonated)
 {
-    ts_identity who = {0};
+    ts_identity who;
     ts_response scratch = {0};
+    *impersonated = NULL;
     ts_lock(ts);
     int rc = ts_authenticate(ts, req, &scratch, &who);
+    json_t *user = rc == 0 && (who.user || req->authorization) ? ts_identity_user_info(&who) : NULL;
+    if (user && req->impersonate_user) {
+        ts_response denied = {0};
+        if (ts_impersonate(ts, req, &who, &denied) == 0)
+            *impersonated = ts_identity_user_info(&who);
+        ts_response_clear(&denied);
+    }
     ts_unlock(ts);
     ts_response_clear(&scratch);
-    if (rc != 0 || (!who.user && !req->authorization))
+    if (!user)
         return json_pack("{s:s, s:[s]}", "username", "system:anonymous", "groups",
                          "system:unauthenticated");
-    return json_pack("{s:s%, s:[s]}", "username", who.user ? who.user : "",
-                     who.user ? who.user_len : 0, "groups", "system:authenticated");
+    return user;
 }
 
 void ts_audit_record(kr_testserver_t *ts, const ts_request *req, const ts_response *resp,
@@ -184,15 +192,21 @@ void ts_audit_record(kr_testserver_t *ts, const ts_request *req, const ts_respon
     char *id = ts_uid_new(ts);
     ts_unlock(ts);
     char *uri = request_uri(req);
+    json_t *impersonated = NULL;
+    json_t *user = user_of(ts, req, &impersonated);
     json_t *ev =
         json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s?, s:s, s:o, s:s?, s:{s:{}, s:i}, s:s, s:s}",
                   "kind", "Event", "apiVersion", "audit.k8s.io/v1", "level", "Metadata", "auditID",
                   id, "stage", resp->watch ? "ResponseStarted" : "ResponseComplete", "requestURI",
-                  uri, "verb", verb_of(req, ref, watch_path, named), "user", user_of(ts, req),
-                  "userAgent", req->user_agent, "responseStatus", "metadata", "code", resp->status,
+                  uri, "verb", verb_of(req, ref, watch_path, named), "user", user, "userAgent",
+                  req->user_agent, "responseStatus", "metadata", "code", resp->status,
                   "requestReceivedTimestamp", received, "stageTimestamp", done);
     if (ev && ref)
         json_object_set(ev, "objectRef", ref);
+    if (ev && impersonated)
+        json_object_set_new(ev, "impersonatedUser", impersonated);
+    else
+        json_decref(impersonated);
     char *line = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
     if (line) {
         pthread_mutex_lock(&a->mu);

@@ -1,11 +1,16 @@
-/* libkreconcile-testserver — authentication (bearer tokens, verified
- * client certificates) and the optional per-token verb table that yields
- * 401 and 403 Status answers as the apiserver gives them (wire spec §6, §7).
- * Token entries read "token[:user[:verb,verb...]]". Callers hold ts->mu. */
+/* libkreconcile-testserver — authentication (bearer tokens, the static
+ * token file, issued service account tokens, verified client
+ * certificates), impersonation (Impersonate-User, -Group, -Uid) and
+ * authorization: the optional per-token verb table and, in RBAC mode, the
+ * RBAC objects (rbac.c). 401 and 403 Status answers as the apiserver gives
+ * them (wire spec §6, §7). Token entries read "token[:user[:verb,verb...]]".
+ * Callers hold ts->mu. */
 #include <stdio.h>
 #include <string.h>
 
 #include "testserver/ts_internal.h"
+
+static const char SA_PREFIX[] = "system:serviceaccount:";
 
 static bool token_matches(const char *entry, const char *token, size_t len)
 {
@@ -32,42 +37,99 @@ static void respond_unauthorized(ts_response *resp)
     ts_respond_status(resp, 401, "Unauthorized", "Unauthorized", NULL);
 }
 
+static void add_group(ts_identity *who, const char *group)
+{
+    if (who->ngroups < KR_ARRAY_LEN(who->groups))
+        who->groups[who->ngroups++] = group;
+}
+
+/* A service account's groups (system:serviceaccounts and
+ * system:serviceaccounts:NS), when the user is one. */
+static void add_service_account_groups(ts_identity *who)
+{
+    size_t prefix = sizeof(SA_PREFIX) - 1;
+    if (!who->user || who->user_len <= prefix || strncmp(who->user, SA_PREFIX, prefix) != 0)
+        return;
+    const char *ns = who->user + prefix;
+    size_t ns_len = strcspn(ns, ":");
+    if (ns_len >= who->user_len - prefix)
+        return; /* no ":NAME" */
+    snprintf(who->ns_group, sizeof(who->ns_group), "system:serviceaccounts:%.*s", (int)ns_len, ns);
+    add_group(who, "system:serviceaccounts");
+    add_group(who, who->ns_group);
+}
+
+static void set_user(ts_identity *who, const char *user, size_t len)
+{
+    who->user = user;
+    who->user_len = len;
+}
+
+/* The identity of a request with a bearer token: 0, or -1 for an unknown
+ * token (a 401). */
+static int token_identity(kr_testserver_t *ts, const char *authorization, ts_identity *who)
+{
+    const char *entry = find_token(ts, authorization);
+    if (entry) {
+        const char *user = strchr(entry, ':');
+        if (user) {
+            const char *verbs = strchr(user + 1, ':');
+            set_user(who, user + 1, verbs ? (size_t)(verbs - user - 1) : strlen(user + 1));
+            who->verbs = verbs ? verbs + 1 : NULL;
+        } else if (ts->rbac) {
+            set_user(who, "kubernetes-admin", strlen("kubernetes-admin"));
+            add_group(who, "system:masters");
+        }
+        add_group(who, "system:authenticated");
+        return 0;
+    }
+    const kr_token_user *u = kr_token_file_authenticate(ts->token_file, authorization);
+    if (u) {
+        set_user(who, u->user, strlen(u->user));
+        for (size_t i = 0; i < u->n_groups && i < TS_MAX_GROUPS; i++)
+            add_group(who, u->groups[i]);
+        add_group(who, "system:authenticated");
+        return 0;
+    }
+    size_t len = 0;
+    const char *issued = ts_issued_user(ts, authorization + 7, &len);
+    if (!issued)
+        return -1;
+    set_user(who, issued, len); /* a service account's token: every verb */
+    add_service_account_groups(who);
+    add_group(who, "system:authenticated");
+    return 0;
+}
+
 int ts_authenticate(kr_testserver_t *ts, const ts_request *req, ts_response *resp, ts_identity *who)
 {
     memset(who, 0, sizeof(*who));
-    bool required = ts->ntokens > 0 || ts->ca_pem;
+    bool has_tokens = ts->ntokens > 0 || ts->token_file;
+    bool required = has_tokens || ts->ca_pem;
     if (req->cert_invalid) {
         respond_unauthorized(resp);
         return -1;
     }
-    if (req->authorization && strncmp(req->authorization, "Bearer ", 7) == 0 && ts->ntokens) {
-        const char *entry = find_token(ts, req->authorization);
-        if (!entry) {
-            who->user = ts_issued_user(ts, req->authorization + 7, &who->user_len);
-            if (who->user)
-                return 0; /* a service account's token: every verb */
-            respond_unauthorized(resp);
-            return -1;
-        }
-        const char *user = strchr(entry, ':');
-        who->user_len = 0;
-        if (user) {
-            const char *verbs = strchr(user + 1, ':');
-            who->user = user + 1;
-            who->user_len = verbs ? (size_t)(verbs - user - 1) : strlen(user + 1);
-            who->verbs = verbs ? verbs + 1 : NULL;
-        }
-        return 0;
+    if (req->authorization && strncmp(req->authorization, "Bearer ", 7) == 0 && has_tokens) {
+        if (token_identity(ts, req->authorization, who) == 0)
+            return 0;
+        memset(who, 0, sizeof(*who));
+        respond_unauthorized(resp);
+        return -1;
     }
     if (req->cert_user) {
-        who->user = req->cert_user;
-        who->user_len = strlen(req->cert_user);
+        set_user(who, req->cert_user, strlen(req->cert_user));
+        for (size_t i = 0; i < req->ncert_groups; i++)
+            add_group(who, req->cert_groups[i]);
+        add_group(who, "system:authenticated");
         return 0;
     }
     if (required) {
         respond_unauthorized(resp);
         return -1;
     }
+    who->anonymous = true;
+    add_group(who, "system:unauthenticated");
     return 0;
 }
 
@@ -89,25 +151,159 @@ bool ts_identity_allows(const ts_identity *who, const char *verb)
     return !who->verbs || verb_listed(who->verbs, verb);
 }
 
-int ts_authorize(const ts_identity *who, const char *verb, const ts_route *rt, ts_response *resp)
+json_t *ts_identity_user_info(const ts_identity *who)
 {
-    if (ts_identity_allows(who, verb))
-        return 0;
-    const ts_resource *res = rt->res;
-    char subject[300], scope[300];
-    if (rt->name)
-        snprintf(subject, sizeof(subject), "%s \"%s\"", res->plural, rt->name);
-    else
-        snprintf(subject, sizeof(subject), "%s", res->plural);
-    if (rt->ns)
-        snprintf(scope, sizeof(scope), " in the namespace \"%s\"", rt->ns);
-    else
-        snprintf(scope, sizeof(scope), " at the cluster scope");
-    char *msg = kr_asprintf("%s is forbidden: User \"%.*s\" cannot %s resource \"%s\" in API "
-                            "group \"%s\"%s",
-                            subject, (int)who->user_len, who->user ? who->user : "", verb,
-                            res->plural, res->group, scope);
-    ts_respond_status(resp, 403, "Forbidden", msg, ts_details(res, rt->name, false));
+    json_t *groups = json_array();
+    for (size_t i = 0; groups && i < who->ngroups; i++)
+        json_array_append_new(groups, json_string(who->groups[i]));
+    const char *user = who->anonymous ? "system:anonymous" : who->user ? who->user : "";
+    size_t len = who->anonymous ? strlen(user) : who->user_len;
+    return json_pack("{s:s%, s:o*}", "username", user, len, "groups", groups);
+}
+
+/* The 403 of a denied request, worded as kube-apiserver's: `head` is
+ * `pods "x" is forbidden` or `forbidden`, `what` names what was asked. */
+static void respond_forbidden(ts_response *resp, const ts_identity *who, const char *head,
+                              const char *what, json_t *details)
+{
+    const char *user = who->anonymous ? "system:anonymous" : who->user ? who->user : "";
+    int len = who->anonymous ? (int)strlen(user) : (int)who->user_len;
+    char *msg = kr_asprintf("%s: User \"%.*s\" cannot %s", head, len, user, what);
+    ts_respond_status(resp, 403, "Forbidden", msg ? msg : "forbidden", details);
     kr_free(msg);
+}
+
+/* Whether `who` may do `a`: the token's verbs, then RBAC in RBAC mode. */
+static bool allowed(kr_testserver_t *ts, const ts_identity *who, const ts_attributes *a)
+{
+    return ts_identity_allows(who, a->verb) && (!ts->rbac || ts_rbac_allows(ts, who, a, NULL));
+}
+
+static int deny_resource(ts_response *resp, const ts_identity *who, const ts_attributes *a,
+                         json_t *details)
+{
+    char subject[600], what[700];
+    char resource[300];
+    snprintf(resource, sizeof(resource), "%s%s%s", a->resource, a->sub ? "/" : "",
+             a->sub ? a->sub : "");
+    /* the head names the group-qualified resource, as apierrors.NewForbidden */
+    char qualified[300];
+    snprintf(qualified, sizeof(qualified), "%s%s%s", a->resource, *a->group ? "." : "", a->group);
+    if (a->name)
+        snprintf(subject, sizeof(subject), "%s \"%s\" is forbidden", qualified, a->name);
+    else
+        snprintf(subject, sizeof(subject), "%s is forbidden", qualified);
+    char scope[300];
+    if (a->ns)
+        snprintf(scope, sizeof(scope), "in the namespace \"%s\"", a->ns);
+    else
+        snprintf(scope, sizeof(scope), "at the cluster scope");
+    snprintf(what, sizeof(what), "%s resource \"%s\" in API group \"%s\" %s", a->verb, resource,
+             a->group, scope);
+    respond_forbidden(resp, who, subject, what, details);
     return -1;
+}
+
+int ts_authorize(kr_testserver_t *ts, const ts_identity *who, const char *verb, const ts_route *rt,
+                 ts_response *resp)
+{
+    ts_attributes a = {.verb = verb,
+                       .group = rt->res->group,
+                       .resource = rt->res->plural,
+                       .sub = rt->sub,
+                       .name = rt->name,
+                       .ns = rt->res->namespaced ? rt->ns : NULL};
+    if (allowed(ts, who, &a))
+        return 0;
+    return deny_resource(resp, who, &a, ts_details(rt->res, rt->name, false));
+}
+
+static const char *path_verb(const char *method)
+{
+    static const char *const verbs[][2] = {
+        {"GET", "get"},     {"HEAD", "get"},      {"POST", "post"},      {"PUT", "put"},
+        {"PATCH", "patch"}, {"DELETE", "delete"}, {"OPTIONS", "options"}};
+    for (size_t i = 0; i < KR_ARRAY_LEN(verbs); i++)
+        if (strcmp(method, verbs[i][0]) == 0)
+            return verbs[i][1];
+    return "";
+}
+
+int ts_authorize_path(kr_testserver_t *ts, const ts_identity *who, const ts_request *req,
+                      ts_response *resp)
+{
+    if (!ts->rbac)
+        return 0;
+    ts_attributes a = {.verb = path_verb(req->method), .path = req->path};
+    if (ts_rbac_allows(ts, who, &a, NULL))
+        return 0;
+    char what[600];
+    snprintf(what, sizeof(what), "%s path \"%s\"", a.verb, req->path);
+    respond_forbidden(resp, who, "forbidden", what, NULL);
+    return -1;
+}
+
+/* ---- impersonation ---------------------------------------------------------------- */
+
+/* May `who` impersonate `name` as `resource` (users, groups, uids, or a
+ * service account in its namespace)? */
+static int may_impersonate(kr_testserver_t *ts, const ts_identity *who, const char *group,
+                           const char *resource, const char *ns, const char *name,
+                           ts_response *resp)
+{
+    ts_attributes a = {
+        .verb = "impersonate", .group = group, .resource = resource, .name = name, .ns = ns};
+    if (allowed(ts, who, &a))
+        return 0;
+    json_t *details = json_pack("{s:s, s:s}", "name", name, "kind", resource);
+    if (details && *group)
+        json_object_set_new(details, "group", json_string(group));
+    return deny_resource(resp, who, &a, details);
+}
+
+int ts_impersonate(kr_testserver_t *ts, const ts_request *req, ts_identity *who, ts_response *resp)
+{
+    if (!req->impersonate_user) {
+        if (req->nimpersonate_groups == 0 && !req->impersonate_uid)
+            return 0;
+        ts_respond_status(resp, 500, "InternalError",
+                          "Internal error occurred: requested impersonation of groups or a uid "
+                          "without impersonating a user",
+                          NULL);
+        return -1;
+    }
+    if (req->impersonate_too_many) {
+        ts_respond_bad_request(resp, "more than %d Impersonate-Group headers", TS_MAX_GROUPS);
+        return -1;
+    }
+    const char *user = req->impersonate_user;
+    size_t prefix = sizeof(SA_PREFIX) - 1;
+    int rc;
+    if (strncmp(user, SA_PREFIX, prefix) == 0 && strchr(user + prefix, ':')) {
+        char ns[256];
+        const char *colon = strchr(user + prefix, ':');
+        snprintf(ns, sizeof(ns), "%.*s", (int)(colon - user - prefix), user + prefix);
+        rc = may_impersonate(ts, who, "", "serviceaccounts", ns, colon + 1, resp);
+    } else {
+        rc = may_impersonate(ts, who, "", "users", NULL, user, resp);
+    }
+    for (size_t i = 0; rc == 0 && i < req->nimpersonate_groups; i++)
+        rc = may_impersonate(ts, who, "", "groups", NULL, req->impersonate_groups[i], resp);
+    if (rc == 0 && req->impersonate_uid)
+        rc = may_impersonate(ts, who, "authentication.k8s.io", "uids", NULL, req->impersonate_uid,
+                             resp);
+    if (rc != 0)
+        return -1;
+    /* kube-apiserver: the groups asked for, system:authenticated unless the
+     * user is system:anonymous, and a service account's own groups when no
+     * group was asked for */
+    memset(who, 0, sizeof(*who));
+    set_user(who, user, strlen(user));
+    for (size_t i = 0; i < req->nimpersonate_groups; i++)
+        add_group(who, req->impersonate_groups[i]);
+    if (req->nimpersonate_groups == 0)
+        add_service_account_groups(who);
+    if (strcmp(user, "system:anonymous") != 0)
+        add_group(who, "system:authenticated");
+    return 0;
 }

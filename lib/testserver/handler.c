@@ -276,9 +276,15 @@ static bool public_path(const char *path)
 static void handle_locked(kr_testserver_t *ts, const ts_request *req, ts_response *resp)
 {
     bool admin = strncmp(req->path, "/_kr/", 5) == 0;
-    ts_identity who = {0};
-    if (!public_path(req->path) && ts_authenticate(ts, req, resp, &who) != 0)
+    ts_identity who;
+    memset(&who, 0, sizeof(who));
+    if (public_path(req->path)) {
+        who.anonymous = true; /* as RBAC's system:public-info-viewer sees it */
+        who.groups[who.ngroups++] = "system:unauthenticated";
+    } else if (ts_authenticate(ts, req, resp, &who) != 0 ||
+               ts_impersonate(ts, req, &who, resp) != 0) {
         return;
+    }
     if (!admin && ts_fault_inject(ts, req, resp))
         return;
     if (req->body_too_large) {
@@ -291,10 +297,17 @@ static void handle_locked(kr_testserver_t *ts, const ts_request *req, ts_respons
             ts_respond_not_found_path(resp);
         return;
     }
-    if (ts_handle_discovery(ts, req, resp))
-        return;
     ts_route rt;
-    if (!route(ts, req->path, &rt)) {
+    bool routed = route(ts, req->path, &rt);
+    if (!routed && ts_authorize_path(ts, &who, req, resp) != 0) {
+        kr_free(rt.buf);
+        return;
+    }
+    if (ts_handle_discovery(ts, req, resp)) {
+        kr_free(rt.buf);
+        return;
+    }
+    if (!routed) {
         kr_free(rt.buf);
         ts_respond_not_found_path(resp);
         return;
@@ -302,7 +315,7 @@ static void handle_locked(kr_testserver_t *ts, const ts_request *req, ts_respons
     ts_stats_count(ts, ts_verb_of(req, &rt), &rt);
     if (rt.res->review) {
         if (strcmp(req->method, "POST") == 0 && !rt.name && !rt.sub && !rt.legacy_watch)
-            ts_handle_review(req, &rt, &who, resp);
+            ts_handle_review(ts, req, &rt, &who, resp);
         else if (rt.name || rt.sub || rt.legacy_watch)
             ts_respond_not_found_path(resp);
         else
@@ -316,7 +329,7 @@ static void handle_locked(kr_testserver_t *ts, const ts_request *req, ts_respons
         ; /* answered: a bad includeObject */
     else if (!partial && !table && !accepts_json(req->accept))
         respond_not_acceptable(resp);
-    else if (ts_authorize(&who, ts_verb_of(req, &rt), &rt, resp) == 0) {
+    else if (ts_authorize(ts, &who, ts_verb_of(req, &rt), &rt, resp) == 0) {
         rt.table = table;
         dispatch(ts, req, &rt, resp);
     }

@@ -1,6 +1,7 @@
 /* libkreconcile-testserver — writes a kubeconfig that points kubectl and
  * clients at this server: URL, the server certificate as the CA to trust,
- * the first bearer token, a context with a default namespace. */
+ * the first bearer token (of `tokens`, else of the token file), a context with a default namespace.
+ */
 #include <stdio.h>
 #include <string.h>
 
@@ -9,11 +10,12 @@
 static void write_user(FILE *f, const kr_testserver_t *ts)
 {
     fprintf(f, "users:\n- name: kr-testserver\n  user:");
-    if (ts->ntokens == 0) {
+    const kr_token_user *first = kr_token_file_user(ts->token_file, 0);
+    if (ts->ntokens == 0 && !first) {
         fprintf(f, " {}\n");
         return;
     }
-    const char *tok = ts->tokens[0];
+    const char *tok = ts->ntokens ? ts->tokens[0] : first->token;
     const char *colon = strchr(tok, ':');
     int len = colon ? (int)(colon - tok) : (int)strlen(tok);
     fprintf(f, "\n    token: \"%.*s\"\n", len, tok);

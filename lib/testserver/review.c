@@ -1,8 +1,9 @@
 /* libkreconcile-testserver — the review resources kubectl auth asks
  * (wire spec §7.3): a SelfSubjectAccessReview answers whether the
- * requester may use a verb (the token's verb list, or every verb), as
- * `kubectl auth can-i` reads it; a SelfSubjectRulesReview lists what
- * the requester may do, as `kubectl auth can-i --list` prints it; a
+ * requester may use a verb (the token's verb list, or every verb; in
+ * RBAC mode, RBAC decides too), as `kubectl auth can-i` reads it; a
+ * SelfSubjectRulesReview lists what the requester may do (its RBAC rules
+ * in RBAC mode), as `kubectl auth can-i --list` prints it; a
  * SelfSubjectReview answers who the requester is, as `kubectl auth
  * whoami` prints it; a TokenRequest issues a service account's token, as
  * `kubectl create token` asks for one. Bodies come as JSON,
@@ -21,10 +22,14 @@ static const char *attribute_verb(const json_t *spec, bool *ok)
     return json_string_value(json_object_get(ra ? ra : nra, "verb"));
 }
 
-static json_t *access_status(const json_t *obj, const ts_identity *who, ts_response *resp)
+/* Allowed by the token's verbs and, in RBAC mode, by RBAC for the
+ * attributes the review asks about. */
+static json_t *access_status(kr_testserver_t *ts, const json_t *obj, const ts_identity *who,
+                             ts_response *resp)
 {
+    const json_t *spec = json_object_get(obj, "spec");
     bool one;
-    const char *verb = attribute_verb(json_object_get(obj, "spec"), &one);
+    const char *verb = attribute_verb(spec, &one);
     if (!one) {
         ts_respond_invalid(resp, "SelfSubjectAccessReview", "authorization.k8s.io", "",
                            "spec.resourceAttributes", "FieldValueInvalid",
@@ -33,37 +38,44 @@ static json_t *access_status(const json_t *obj, const ts_identity *who, ts_respo
         return NULL;
     }
     bool allowed = verb && *verb && ts_identity_allows(who, verb);
+    char *reason = NULL;
+    if (allowed && ts->rbac) {
+        const json_t *ra = json_object_get(spec, "resourceAttributes");
+        const json_t *nra = json_object_get(spec, "nonResourceAttributes");
+#define ATTR(o, f) (json_string_value(json_object_get(o, f)))
+        const char *ns = ra ? ATTR(ra, "namespace") : NULL;
+        const char *sub = ra ? ATTR(ra, "subresource") : NULL;
+        const char *name = ra ? ATTR(ra, "name") : NULL;
+        ts_attributes a = {.verb = verb,
+                           .group = ra && ATTR(ra, "group") ? ATTR(ra, "group") : "",
+                           .resource = ra && ATTR(ra, "resource") ? ATTR(ra, "resource") : "",
+                           .sub = sub && *sub ? sub : NULL,
+                           .name = name && *name ? name : NULL,
+                           .ns = ns && *ns ? ns : NULL,
+                           .path = nra ? (ATTR(nra, "path") ? ATTR(nra, "path") : "") : NULL};
+#undef ATTR
+        allowed = ts_rbac_allows(ts, who, &a, &reason);
+    }
     json_t *status = json_pack("{s:b}", "allowed", allowed);
     if (status && !allowed && who->verbs)
         json_object_set_new(status, "reason",
                             json_string("the token's verbs do not include this one"));
+    if (status && reason)
+        json_object_set_new(status, "reason", json_string(reason));
+    kr_free(reason);
     return status;
 }
 
 static json_t *user_status(const ts_identity *who)
 {
-    bool named = who->user && who->user_len;
-    json_t *user = named ? json_stringn(who->user, who->user_len) : json_string("system:anonymous");
-    json_t *groups = json_array();
-    /* a service account's token also carries its groups */
-    static const char sa[] = "system:serviceaccount:";
-    if (named && who->user_len > sizeof(sa) - 1 && strncmp(who->user, sa, sizeof(sa) - 1) == 0) {
-        const char *ns = who->user + sizeof(sa) - 1;
-        size_t ns_len = strcspn(ns, ":");
-        char *ns_group = kr_asprintf("system:serviceaccounts:%.*s", (int)ns_len, ns);
-        json_array_append_new(groups, json_string("system:serviceaccounts"));
-        json_array_append_new(groups, json_string(ns_group ? ns_group : ""));
-        kr_free(ns_group);
-    }
-    json_array_append_new(groups,
-                          json_string(named ? "system:authenticated" : "system:unauthenticated"));
-    return json_pack("{s:{s:o, s:o}}", "userInfo", "username", user, "groups", groups);
+    return json_pack("{s:o}", "userInfo", ts_identity_user_info(who));
 }
 
 /* The rules of a token: its verbs on every resource, or everything; a
  * token limited to some verbs keeps what RBAC's system:basic-user and
  * system:discovery roles give every authenticated user. */
-static json_t *rules_status(const json_t *obj, const ts_identity *who, ts_response *resp)
+static json_t *rules_status(kr_testserver_t *ts, const json_t *obj, const ts_identity *who,
+                            ts_response *resp)
 {
     const char *ns = json_string_value(json_object_get(json_object_get(obj, "spec"), "namespace"));
     if (!ns || !*ns) {
@@ -71,6 +83,8 @@ static json_t *rules_status(const json_t *obj, const ts_identity *who, ts_respon
                            "spec.namespace", "FieldValueRequired", "Required value");
         return NULL;
     }
+    if (ts->rbac)
+        return ts_rbac_rules(ts, who, ns);
     if (!who->verbs)
         return json_pack("{s:[{s:[s], s:[s], s:[s]}], s:[{s:[s], s:[s]}], s:b}", "resourceRules",
                          "verbs", "*", "apiGroups", "*", "resources", "*", "nonResourceRules",
@@ -93,16 +107,16 @@ static json_t *rules_status(const json_t *obj, const ts_identity *who, ts_respon
                      "/version", "/version/", "incomplete", false);
 }
 
-void ts_handle_review(const ts_request *req, const ts_route *rt, const ts_identity *who,
-                      ts_response *resp)
+void ts_handle_review(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
+                      const ts_identity *who, ts_response *resp)
 {
     json_t *obj = ts_read_object(req, rt, resp);
     if (!obj)
         return;
     bool access = strcmp(rt->res->kind, "SelfSubjectAccessReview") == 0;
     bool rules = strcmp(rt->res->kind, "SelfSubjectRulesReview") == 0;
-    json_t *status = access  ? access_status(obj, who, resp)
-                     : rules ? rules_status(obj, who, resp)
+    json_t *status = access  ? access_status(ts, obj, who, resp)
+                     : rules ? rules_status(ts, obj, who, resp)
                              : user_status(who);
     if (!status) {
         if (resp->status == 0)
@@ -264,7 +278,8 @@ void ts_handle_token_request(kr_testserver_t *ts, const ts_request *req, const t
         json_decref(aud);
     /* only a server that checks tokens learns this one: without tokens
      * every request is served anyway */
-    if (!out || (ts->ntokens > 0 && !remember_token(ts, token, rt->ns, rt->name))) {
+    if (!out ||
+        ((ts->ntokens > 0 || ts->token_file) && !remember_token(ts, token, rt->ns, rt->name))) {
         json_decref(out);
         ts_respond_status(resp, 500, "InternalError", "Internal error occurred: out of memory",
                           NULL);

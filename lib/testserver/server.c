@@ -1,6 +1,7 @@
 /* libkreconcile-testserver — the public API: start and free a server,
  * options and defaults, faults, compaction and restart. The request
  * handling lives in handler.c and the transport in ts_http.c. */
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -41,9 +42,16 @@ static int copy_tokens(kr_testserver_t *ts, const char *const *tokens)
 
 static int copy_options(kr_testserver_t *ts, const kr_testserver_opts *opts, kr_error_t *err)
 {
-    if (opts)
-        ts->opts = *opts;
+    if (opts) /* a version 1 struct ends before token_auth_file */
+        memcpy(&ts->opts, opts,
+               opts->version == 1 ? offsetof(kr_testserver_opts, token_auth_file) : sizeof(*opts));
     apply_defaults(&ts->opts);
+    ts->rbac = ts->opts.rbac;
+    const char *token_file = ts->opts.token_auth_file;
+    ts->opts.token_auth_file = NULL;
+    int rc = token_file ? kr_token_file_load(token_file, &ts->token_file, err) : 0;
+    if (rc != 0)
+        return rc;
     ts->opts.tokens = NULL;
     ts->faults = ts->opts.faults;
     if ((ts->opts.tls_cert_pem == NULL) != (ts->opts.tls_key_pem == NULL))
@@ -139,6 +147,8 @@ int kr_testserver_start(const kr_testserver_opts *opts, kr_testserver_t **out, k
     }
     if (rc == 0 && create_default_objects(ts) != 0)
         rc = kr_error_set(err, KR_ENOMEM, "out of memory creating the default objects");
+    if (rc == 0 && ts->rbac && ts_rbac_bootstrap(ts) != 0)
+        rc = kr_error_set(err, KR_ENOMEM, "out of memory creating the bootstrap RBAC policy");
     if (rc == 0 && ts_ticker_start(ts) != 0)
         rc = kr_error_set(err, KR_ENOMEM, "cannot start the watch ticker thread");
     if (rc != 0) {
@@ -167,6 +177,7 @@ void kr_testserver_free(kr_testserver_t *ts)
     for (size_t i = 0; i < ts->ntokens; i++)
         kr_free(ts->tokens[i]);
     kr_free(ts->tokens);
+    kr_token_file_free(ts->token_file);
     ts_issued_free(ts);
     kr_free(ts->cert_pem);
     kr_free(ts->key_pem);

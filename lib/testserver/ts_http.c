@@ -9,6 +9,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "testserver/ts_internal.h"
@@ -84,7 +85,23 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
 }
 
 /* The CN of a client certificate that verifies against the client CA. */
-static void check_client_cert(struct MHD_Connection *conn, ts_request *req, char *cn, size_t cnsize)
+/* A verified certificate's O (organization) values: the user's groups, as
+ * kube-apiserver's x509 authenticator reads them. */
+typedef char ts_cert_org[128];
+
+static void cert_groups(gnutls_x509_crt_t crt, ts_request *req, ts_cert_org *orgs)
+{
+    for (unsigned i = 0; i < TS_MAX_GROUPS; i++) {
+        size_t len = sizeof(orgs[i]);
+        if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_ORGANIZATION_NAME, i, 0, orgs[i],
+                                          &len) != 0)
+            break;
+        req->cert_groups[req->ncert_groups++] = orgs[i];
+    }
+}
+
+static void check_client_cert(struct MHD_Connection *conn, ts_request *req, char *cn, size_t cnsize,
+                              ts_cert_org *orgs)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
@@ -104,9 +121,10 @@ static void check_client_cert(struct MHD_Connection *conn, ts_request *req, char
     }
     size_t len = cnsize;
     if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) == 0 &&
-        gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &len) == 0)
+        gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &len) == 0) {
         req->cert_user = cn;
-    else
+        cert_groups(crt, req, orgs);
+    } else
         req->cert_invalid = true;
     gnutls_x509_crt_deinit(crt);
 }
@@ -154,6 +172,27 @@ static struct MHD_Response *make_response(struct MHD_Connection *conn, ts_respon
     return mr;
 }
 
+/* Collects the Impersonate-User, -Uid and (repeatable) -Group headers. */
+static enum MHD_Result impersonation_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                            const char *value)
+{
+    (void)kind;
+    ts_request *req = cls;
+    if (!key || !value)
+        return MHD_YES;
+    if (strcasecmp(key, "Impersonate-User") == 0)
+        req->impersonate_user = value;
+    else if (strcasecmp(key, "Impersonate-Uid") == 0)
+        req->impersonate_uid = value;
+    else if (strcasecmp(key, "Impersonate-Group") == 0) {
+        if (req->nimpersonate_groups < TS_MAX_GROUPS)
+            req->impersonate_groups[req->nimpersonate_groups++] = value;
+        else
+            req->impersonate_too_many = true;
+    }
+    return MHD_YES;
+}
+
 static enum MHD_Result respond(kr_testserver_t *ts, struct MHD_Connection *conn, conn_ctx *c,
                                const char *url, const char *method)
 {
@@ -174,8 +213,10 @@ static enum MHD_Result respond(kr_testserver_t *ts, struct MHD_Connection *conn,
         .body_too_large = c->too_large,
     };
     char cn[256];
+    ts_cert_org orgs[TS_MAX_GROUPS];
     if (ts->ca_pem)
-        check_client_cert(conn, &req, cn, sizeof(cn));
+        check_client_cert(conn, &req, cn, sizeof(cn), orgs);
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, impersonation_header, &req);
     ts_response r;
     ts_handle(ts, &req, &r);
     struct MHD_Response *mr = make_response(conn, &r);

@@ -12,6 +12,7 @@
 
 #include "internal.h"
 #include "kreconcile/testserver.h"
+#include "kreconcile/tokenfile.h"
 #include "lock.h"
 #include "testserver/ts_labels.h"
 
@@ -116,6 +117,8 @@ struct kr_testserver {
     kr_testserver_opts opts;
     char **tokens; /* "token" or "token:user" */
     size_t ntokens;
+    kr_token_file_t *token_file; /* opts.token_auth_file; NULL without one */
+    bool rbac; /* authorize by the RBAC objects (rbac.c) */
     struct ts_issued *issued; /* service account tokens from TokenRequests (review.c) */
     size_t nissued;
     char *cert_pem, *key_pem, *ca_pem;
@@ -160,6 +163,9 @@ typedef struct ts_kv {
     char *key, *value;
 } ts_kv;
 
+/* Groups a request may name (a certificate's O values, Impersonate-Group). */
+#define TS_MAX_GROUPS 16
+
 typedef struct ts_request {
     const char *method;
     const char *path; /* decoded, no query */
@@ -170,7 +176,14 @@ typedef struct ts_request {
     size_t body_len;
     bool body_too_large;
     const char *cert_user; /* client certificate CN when verified, else NULL */
+    const char *cert_groups[TS_MAX_GROUPS]; /* its O (organization) values */
+    size_t ncert_groups;
     bool cert_invalid; /* a client certificate was sent and failed */
+    /* Impersonate-User, -Uid and -Group headers (kubectl --as, --as-group) */
+    const char *impersonate_user, *impersonate_uid;
+    const char *impersonate_groups[TS_MAX_GROUPS];
+    size_t nimpersonate_groups;
+    bool impersonate_too_many; /* more -Group headers than TS_MAX_GROUPS */
     struct ts_prebody *pre; /* set by ts_handle; NULL elsewhere */
 } ts_request;
 
@@ -513,19 +526,59 @@ void ts_watch_detach(ts_watch *w);
 
 /* ---- auth and faults ------------------------------------------------------------- */
 
+/* Who a request is, as the authenticators and impersonation say. Strings
+ * are borrowed from the server or the request; groups may point into
+ * ns_group, so an identity is not copied once filled. */
 typedef struct ts_identity {
-    const char *user; /* borrowed; NULL = anonymous or unnamed token */
+    const char *user; /* NULL = anonymous, or a token without a user outside RBAC */
     size_t user_len;
     const char *verbs; /* comma list the token may use; NULL = every verb */
+    const char *groups[TS_MAX_GROUPS + 3];
+    size_t ngroups;
+    char ns_group[300]; /* "system:serviceaccounts:NS" for a service account */
+    bool anonymous; /* no credentials */
 } ts_identity;
 
 /* 0 = authenticated (or no auth configured); otherwise fills resp (401). */
 int ts_authenticate(kr_testserver_t *ts, const ts_request *req, ts_response *resp,
                     ts_identity *who);
+/* When the request carries Impersonate-* headers: check that `who` may
+ * impersonate them and make `who` the impersonated identity. 0 = go on;
+ * otherwise fills resp (403, or 500 for groups without a user). */
+int ts_impersonate(kr_testserver_t *ts, const ts_request *req, ts_identity *who, ts_response *resp);
 /* 0 = allowed; otherwise fills resp (403). */
-int ts_authorize(const ts_identity *who, const char *verb, const ts_route *rt, ts_response *resp);
+int ts_authorize(kr_testserver_t *ts, const ts_identity *who, const char *verb, const ts_route *rt,
+                 ts_response *resp);
+/* RBAC mode: 0 when `who` may use the non-resource path of `req`;
+ * otherwise fills resp (403). Always 0 outside RBAC mode. */
+int ts_authorize_path(kr_testserver_t *ts, const ts_identity *who, const ts_request *req,
+                      ts_response *resp);
 /* Whether the token's verb list allows `verb` (no list: every verb). */
 bool ts_identity_allows(const ts_identity *who, const char *verb);
+/* {"username", "uid"?, "groups"} of `who`, as audit events and
+ * SelfSubjectReviews carry it; new. */
+json_t *ts_identity_user_info(const ts_identity *who);
+
+/* ---- RBAC (rbac.c) ----------------------------------------------------------------- */
+
+/* What a request asks to do: a resource (group, resource, subresource,
+ * name, namespace; NULLs for none) or, with `path`, a non-resource URL. */
+typedef struct ts_attributes {
+    const char *verb, *group, *resource, *sub, *name, *ns, *path;
+} ts_attributes;
+
+/* Whether RBAC (bindings and roles in the store, the system:masters group)
+ * allows `a` to `who`; *reason (may be NULL) gets a new "RBAC: allowed by
+ * ..." text when it does. */
+bool ts_rbac_allows(kr_testserver_t *ts, const ts_identity *who, const ts_attributes *a,
+                    char **reason);
+/* The rules that apply to `who` in namespace `ns`, as a
+ * SelfSubjectRulesReview's status; new. */
+json_t *ts_rbac_rules(kr_testserver_t *ts, const ts_identity *who, const char *ns);
+/* Create kube-apiserver's bootstrap roles and bindings (cluster-admin,
+ * admin, edit, view, system:basic-user, system:discovery,
+ * system:public-info-viewer). */
+int ts_rbac_bootstrap(kr_testserver_t *ts);
 
 /* ---- review resources (review.c) ---------------------------------------------- */
 
@@ -534,8 +587,8 @@ bool ts_identity_allows(const ts_identity *who, const char *verb);
  * (who the request authenticated as): 201 with the
  * status filled in; nothing is stored. Every identity may create them, as
  * RBAC's system:basic-user role allows. */
-void ts_handle_review(const ts_request *req, const ts_route *rt, const ts_identity *who,
-                      ts_response *resp);
+void ts_handle_review(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
+                      const ts_identity *who, ts_response *resp);
 /* POST of a TokenRequest to serviceaccounts/NAME/token: 201 with a new
  * token that authenticates as system:serviceaccount:NS:NAME with every
  * verb, when the server checks tokens at all. */

@@ -18,11 +18,36 @@ static bool wants_label_name(const ts_resource *res)
     return ts_resource_is(res, "", "namespaces") || ts_resource_is(res, "", "services");
 }
 
+/* RBAC's names are path segments (ValidatePathSegmentName): anything but
+ * "." and "..", without '/' or '%'; the reason, or NULL when valid. */
+static const char *path_segment_problem(const char *name)
+{
+    if (strcmp(name, ".") == 0)
+        return "may not be '.'";
+    if (strcmp(name, "..") == 0)
+        return "may not be '..'";
+    if (strchr(name, '/'))
+        return "may not contain '/'";
+    if (strchr(name, '%'))
+        return "may not contain '%'";
+    return NULL;
+}
+
+static bool path_segment_named(const ts_resource *res)
+{
+    return ts_resource_is(res, "rbac.authorization.k8s.io", "roles") ||
+           ts_resource_is(res, "rbac.authorization.k8s.io", "rolebindings") ||
+           ts_resource_is(res, "rbac.authorization.k8s.io", "clusterroles") ||
+           ts_resource_is(res, "rbac.authorization.k8s.io", "clusterrolebindings");
+}
+
 static int validate_name(const ts_resource *res, const char *name, ts_response *resp)
 {
     const char *why = NULL;
     char msg[512];
-    if (wants_label_name(res) && !ts_valid_label_name(name))
+    if (path_segment_named(res))
+        why = path_segment_problem(name);
+    else if (wants_label_name(res) && !ts_valid_label_name(name))
         why = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or "
               "'-', and must start and end with an alphanumeric character (e.g. 'my-name',  or "
               "'123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";

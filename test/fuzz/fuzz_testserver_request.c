@@ -82,6 +82,12 @@ static void parse_header(char *line, ts_request *req)
         req->authorization = v;
     else if (strcasecmp(line, "user-agent") == 0)
         req->user_agent = v;
+    else if (strcasecmp(line, "impersonate-user") == 0)
+        req->impersonate_user = v;
+    else if (strcasecmp(line, "impersonate-uid") == 0)
+        req->impersonate_uid = v;
+    else if (strcasecmp(line, "impersonate-group") == 0 && req->nimpersonate_groups < TS_MAX_GROUPS)
+        req->impersonate_groups[req->nimpersonate_groups++] = v;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

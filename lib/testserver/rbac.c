@@ -1,0 +1,430 @@
+/* libkreconcile-testserver — RBAC, as kube-apiserver's
+ * --authorization-mode=RBAC: a request is allowed when a ClusterRoleBinding
+ * (anywhere) or a RoleBinding (in the request's namespace) names the user,
+ * one of its groups or its service account, and a rule of the Role or
+ * ClusterRole it refers to matches the verb, API group, resource (with
+ * subresource and resourceNames) or non-resource URL. The group
+ * system:masters is allowed everything. The roles and bindings are read
+ * from the store on each check, so a change applies to the next request.
+ * Not done: escalation checks on writes of roles and bindings (escalate,
+ * bind), and the aggregation of ClusterRoles by label (aggregationRule);
+ * admin, edit and view come with their rules already aggregated. Callers
+ * hold ts->mu. */
+#include <stdio.h>
+#include <string.h>
+
+#include "testserver/ts_internal.h"
+
+#define RBAC_GROUP "rbac.authorization.k8s.io"
+
+/* ---- matching ------------------------------------------------------------------------ */
+
+static bool listed(const json_t *list, const char *value)
+{
+    size_t i;
+    const json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        const char *s = json_string_value(v);
+        if (s && (strcmp(s, "*") == 0 || strcmp(s, value) == 0))
+            return true;
+    }
+    return false;
+}
+
+/* RBAC's ResourceMatches: "*", "resource", "resource/sub" or "*\/sub". */
+static bool resource_matches(const json_t *list, const char *resource, const char *sub)
+{
+    size_t i;
+    const json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        const char *s = json_string_value(v);
+        if (!s)
+            continue;
+        if (strcmp(s, "*") == 0)
+            return true;
+        size_t rlen = strlen(resource);
+        if (!sub) {
+            if (strcmp(s, resource) == 0)
+                return true;
+            continue;
+        }
+        if ((strncmp(s, resource, rlen) == 0 && s[rlen] == '/' && strcmp(s + rlen + 1, sub) == 0) ||
+            (strncmp(s, "*/", 2) == 0 && strcmp(s + 2, sub) == 0))
+            return true;
+    }
+    return false;
+}
+
+static bool names_match(const json_t *names, const char *name)
+{
+    if (json_array_size(names) == 0)
+        return true;
+    size_t i;
+    const json_t *v;
+    json_array_foreach(names, i, v)
+    {
+        if (name && json_is_string(v) && strcmp(json_string_value(v), name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* NonResourceURLMatches: exact, "*", or a prefix ending in "*". */
+static bool path_matches(const json_t *urls, const char *path)
+{
+    size_t i;
+    const json_t *v;
+    json_array_foreach(urls, i, v)
+    {
+        const char *s = json_string_value(v);
+        if (!s)
+            continue;
+        size_t len = strlen(s);
+        if (strcmp(s, "*") == 0 || strcmp(s, path) == 0 ||
+            (len > 0 && s[len - 1] == '*' && strncmp(s, path, len - 1) == 0))
+            return true;
+    }
+    return false;
+}
+
+static bool rule_allows(const json_t *rule, const ts_attributes *a)
+{
+    if (!listed(json_object_get(rule, "verbs"), a->verb))
+        return false;
+    if (a->path)
+        return path_matches(json_object_get(rule, "nonResourceURLs"), a->path);
+    return listed(json_object_get(rule, "apiGroups"), a->group ? a->group : "") &&
+           resource_matches(json_object_get(rule, "resources"), a->resource, a->sub) &&
+           names_match(json_object_get(rule, "resourceNames"), a->name);
+}
+
+static bool is_user(const ts_identity *who, const char *name)
+{
+    if (who->anonymous)
+        return strcmp(name, "system:anonymous") == 0;
+    return who->user && strlen(name) == who->user_len &&
+           strncmp(name, who->user, who->user_len) == 0;
+}
+
+static bool in_group(const ts_identity *who, const char *group)
+{
+    for (size_t i = 0; i < who->ngroups; i++)
+        if (strcmp(who->groups[i], group) == 0)
+            return true;
+    return false;
+}
+
+/* The subject of `binding` (in namespace `ns`, "" for a cluster binding)
+ * that names `who`, or NULL. */
+static const json_t *subject_of(const json_t *binding, const char *ns, const ts_identity *who)
+{
+    size_t i;
+    const json_t *s;
+    json_array_foreach(json_object_get(binding, "subjects"), i, s)
+    {
+        const char *kind = json_string_value(json_object_get(s, "kind"));
+        const char *name = json_string_value(json_object_get(s, "name"));
+        if (!kind || !name)
+            continue;
+        if ((strcmp(kind, "User") == 0 && is_user(who, name)) ||
+            (strcmp(kind, "Group") == 0 && in_group(who, name)))
+            return s;
+        if (strcmp(kind, "ServiceAccount") == 0) {
+            const char *sa_ns = json_string_value(json_object_get(s, "namespace"));
+            char user[600];
+            snprintf(user, sizeof(user), "system:serviceaccount:%s:%s",
+                     sa_ns && *sa_ns ? sa_ns : ns, name);
+            if (is_user(who, user))
+                return s;
+        }
+    }
+    return NULL;
+}
+
+static ts_store *rbac_store(kr_testserver_t *ts, const char *plural)
+{
+    ts_resource *r = ts_resource_find(ts, RBAC_GROUP, "v1", plural);
+    return r ? r->store : NULL;
+}
+
+/* The rules of the role `binding` refers to (a Role in `ns`, or a
+ * ClusterRole), or NULL when it does not exist. */
+static const json_t *role_rules(kr_testserver_t *ts, const json_t *binding, const char *ns)
+{
+    const json_t *ref = json_object_get(binding, "roleRef");
+    const char *kind = json_string_value(json_object_get(ref, "kind"));
+    const char *name = json_string_value(json_object_get(ref, "name"));
+    if (!kind || !name)
+        return NULL;
+    bool cluster = strcmp(kind, "ClusterRole") == 0;
+    if (!cluster && (strcmp(kind, "Role") != 0 || !*ns))
+        return NULL;
+    ts_store *st = rbac_store(ts, cluster ? "clusterroles" : "roles");
+    ts_obj *role = st ? ts_store_get(st, cluster ? "" : ns, name) : NULL;
+    return role ? json_object_get(role->obj, "rules") : NULL;
+}
+
+/* Calls `fn` for each binding that names `who` (the cluster's, then
+ * namespace `ns`'s) until it returns true; returns what it returned. */
+typedef bool (*binding_fn)(const json_t *binding, const char *ns, const json_t *subject,
+                           const json_t *rules, void *user);
+
+static bool each_binding(kr_testserver_t *ts, const ts_identity *who, const char *ns, binding_fn fn,
+                         void *user)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        const char *bns = pass == 0 ? "" : ns;
+        if (pass == 1 && (!ns || !*ns))
+            break;
+        ts_store *st = rbac_store(ts, pass == 0 ? "clusterrolebindings" : "rolebindings");
+        if (!st)
+            continue;
+        for (size_t i = ts_store_lower_bound(st, bns, ""); i < st->len; i++) {
+            if (strcmp(st->items[i].ns, bns) != 0)
+                break;
+            const json_t *binding = st->items[i].obj;
+            const json_t *subject = subject_of(binding, bns, who);
+            if (!subject)
+                continue;
+            const json_t *rules = role_rules(ts, binding, bns);
+            if (rules && fn(binding, bns, subject, rules, user))
+                return true;
+        }
+    }
+    return false;
+}
+
+typedef struct check {
+    const ts_attributes *a;
+    char **reason;
+} check;
+
+static bool check_binding(const json_t *binding, const char *ns, const json_t *subject,
+                          const json_t *rules, void *user)
+{
+    check *c = user;
+    size_t i;
+    const json_t *rule;
+    json_array_foreach(rules, i, rule)
+    {
+        if (!rule_allows(rule, c->a))
+            continue;
+        if (c->reason) {
+            const json_t *ref = json_object_get(binding, "roleRef");
+            const char *name = ts_meta_str(binding, "name");
+            *c->reason =
+                kr_asprintf("RBAC: allowed by %s \"%s%s%s\" of %s \"%s\" to %s \"%s\"",
+                            *ns ? "RoleBinding" : "ClusterRoleBinding", name ? name : "",
+                            *ns ? "/" : "", ns, json_string_value(json_object_get(ref, "kind")),
+                            json_string_value(json_object_get(ref, "name")),
+                            json_string_value(json_object_get(subject, "kind")),
+                            json_string_value(json_object_get(subject, "name")));
+        }
+        return true;
+    }
+    return false;
+}
+
+bool ts_rbac_allows(kr_testserver_t *ts, const ts_identity *who, const ts_attributes *a,
+                    char **reason)
+{
+    if (reason)
+        *reason = NULL;
+    if (in_group(who, "system:masters"))
+        return true;
+    check c = {a, reason};
+    return each_binding(ts, who, a->path ? NULL : a->ns, check_binding, &c);
+}
+
+/* ---- SelfSubjectRulesReview ------------------------------------------------------------ */
+
+static void copy_field(json_t *to, const json_t *rule, const char *field)
+{
+    const json_t *v = json_object_get(rule, field);
+    if (json_array_size(v) > 0)
+        json_object_set_new(to, field, json_deep_copy(v));
+}
+
+static bool collect_rules(const json_t *binding, const char *ns, const json_t *subject,
+                          const json_t *rules, void *user)
+{
+    (void)binding;
+    (void)ns;
+    (void)subject;
+    json_t *status = user;
+    size_t i;
+    const json_t *rule;
+    json_array_foreach(rules, i, rule)
+    {
+        bool urls = json_array_size(json_object_get(rule, "nonResourceURLs")) > 0;
+        json_t *out = json_object();
+        json_object_set_new(out, "verbs", json_deep_copy(json_object_get(rule, "verbs")));
+        if (urls) {
+            copy_field(out, rule, "nonResourceURLs");
+        } else {
+            copy_field(out, rule, "apiGroups");
+            copy_field(out, rule, "resources");
+            copy_field(out, rule, "resourceNames");
+        }
+        json_array_append_new(json_object_get(status, urls ? "nonResourceRules" : "resourceRules"),
+                              out);
+    }
+    return false; /* every binding */
+}
+
+json_t *ts_rbac_rules(kr_testserver_t *ts, const ts_identity *who, const char *ns)
+{
+    json_t *status =
+        json_pack("{s:[], s:[], s:b}", "resourceRules", "nonResourceRules", "incomplete", false);
+    if (status)
+        each_binding(ts, who, ns, collect_rules, status);
+    return status;
+}
+
+/* ---- the bootstrap policy ------------------------------------------------------------- */
+
+/* One PolicyRule: space-separated verbs, one API group, resources (or,
+ * with a group of NULL, non-resource URLs). */
+typedef struct rule_row {
+    const char *verbs, *group, *resources;
+} rule_row;
+
+#define RW "create delete deletecollection patch update"
+#define RO "get list watch"
+
+static const rule_row CLUSTER_ADMIN[] = {{"*", "*", "*"}, {"*", NULL, "*"}, {0}};
+static const rule_row BASIC_USER[] = {
+    {"create", "authorization.k8s.io", "selfsubjectaccessreviews selfsubjectrulesreviews"},
+    {"create", "authentication.k8s.io", "selfsubjectreviews"},
+    {0}};
+static const rule_row DISCOVERY[] = {{"get", NULL,
+                                      "/api /api/* /apis /apis/* /healthz /livez /openapi "
+                                      "/openapi/* /readyz /version /version/"},
+                                     {0}};
+static const rule_row PUBLIC_INFO[] = {{"get", NULL, "/healthz /livez /readyz /version /version/"},
+                                       {0}};
+/* view, edit and admin as the aggregation controller leaves them */
+#define VIEW_ROWS                                                                                  \
+    {RO, "",                                                                                       \
+     "configmaps endpoints persistentvolumeclaims persistentvolumeclaims/status pods "             \
+     "replicationcontrollers replicationcontrollers/scale serviceaccounts services "               \
+     "services/status"},                                                                           \
+        {RO, "",                                                                                   \
+         "bindings events limitranges namespaces/status pods/log pods/status "                     \
+         "replicationcontrollers/status resourcequotas resourcequotas/status"},                    \
+        {RO, "", "namespaces"}, {RO, "discovery.k8s.io", "endpointslices"},                        \
+        {RO, "apps",                                                                               \
+         "controllerrevisions daemonsets daemonsets/status deployments deployments/scale "         \
+         "deployments/status replicasets replicasets/scale replicasets/status statefulsets "       \
+         "statefulsets/scale statefulsets/status"},                                                \
+        {RO, "autoscaling", "horizontalpodautoscalers horizontalpodautoscalers/status"},           \
+        {RO, "batch", "cronjobs cronjobs/status jobs jobs/status"},                                \
+        {RO, "policy", "poddisruptionbudgets poddisruptionbudgets/status"},                        \
+    {                                                                                              \
+        RO, "networking.k8s.io", "ingresses ingresses/status networkpolicies"                      \
+    }
+#define EDIT_ROWS                                                                                  \
+    {RO, "", "pods/attach pods/exec pods/portforward pods/proxy secrets services/proxy"},          \
+        {"impersonate", "", "serviceaccounts"},                                                    \
+        {RW, "", "pods pods/attach pods/exec pods/portforward pods/proxy"},                        \
+        {"create", "", "pods/eviction"},                                                           \
+        {RW, "",                                                                                   \
+         "configmaps events persistentvolumeclaims replicationcontrollers "                        \
+         "replicationcontrollers/scale secrets serviceaccounts services services/proxy"},          \
+        {"create", "", "serviceaccounts/token"},                                                   \
+        {RW, "apps",                                                                               \
+         "daemonsets deployments deployments/rollback deployments/scale replicasets "              \
+         "replicasets/scale statefulsets statefulsets/scale"},                                     \
+        {RW, "autoscaling", "horizontalpodautoscalers"}, {RW, "batch", "cronjobs jobs"},           \
+        {RW, "networking.k8s.io", "ingresses networkpolicies"},                                    \
+    {                                                                                              \
+        RW, "policy", "poddisruptionbudgets"                                                       \
+    }
+static const rule_row VIEW[] = {VIEW_ROWS, {0}};
+static const rule_row EDIT[] = {VIEW_ROWS, EDIT_ROWS, {0}};
+static const rule_row ADMIN[] = {VIEW_ROWS,
+                                 EDIT_ROWS,
+                                 {"create", "authorization.k8s.io", "localsubjectaccessreviews"},
+                                 {RW " get list watch", RBAC_GROUP, "rolebindings roles"},
+                                 {0}};
+
+static json_t *words(const char *text)
+{
+    json_t *out = json_array();
+    for (const char *p = text; out && *p;) {
+        size_t len = strcspn(p, " ");
+        if (len)
+            json_array_append_new(out, json_stringn(p, len));
+        p += len + (p[len] == ' ');
+    }
+    return out;
+}
+
+static json_t *bootstrap_meta(const char *name)
+{
+    return json_pack("{s:s, s:{s:s}, s:{s:s}}", "name", name, "labels",
+                     "kubernetes.io/bootstrapping", "rbac-defaults", "annotations",
+                     "rbac.authorization.kubernetes.io/autoupdate", "true");
+}
+
+static json_t *cluster_role(const char *name, const rule_row *rows)
+{
+    json_t *rules = json_array();
+    for (const rule_row *r = rows; rules && r->verbs; r++) {
+        json_t *rule = r->group ? json_pack("{s:o, s:[s], s:o}", "verbs", words(r->verbs),
+                                            "apiGroups", r->group, "resources", words(r->resources))
+                                : json_pack("{s:o, s:o}", "verbs", words(r->verbs),
+                                            "nonResourceURLs", words(r->resources));
+        json_array_append_new(rules, rule);
+    }
+    return json_pack("{s:s, s:s, s:o, s:o}", "apiVersion", RBAC_GROUP "/v1", "kind", "ClusterRole",
+                     "metadata", bootstrap_meta(name), "rules", rules);
+}
+
+static json_t *cluster_binding(const char *name, const char *group, const char *group2)
+{
+    json_t *subjects = json_array();
+    for (int i = 0; i < 2; i++) {
+        const char *g = i ? group2 : group;
+        if (g)
+            json_array_append_new(subjects, json_pack("{s:s, s:s, s:s}", "apiGroup", RBAC_GROUP,
+                                                      "kind", "Group", "name", g));
+    }
+    return json_pack("{s:s, s:s, s:o, s:{s:s, s:s, s:s}, s:o}", "apiVersion", RBAC_GROUP "/v1",
+                     "kind", "ClusterRoleBinding", "metadata", bootstrap_meta(name), "roleRef",
+                     "apiGroup", RBAC_GROUP, "kind", "ClusterRole", "name", name, "subjects",
+                     subjects);
+}
+
+int ts_rbac_bootstrap(kr_testserver_t *ts)
+{
+    json_t *objs[] = {
+        cluster_role("cluster-admin", CLUSTER_ADMIN),
+        cluster_role("admin", ADMIN),
+        cluster_role("edit", EDIT),
+        cluster_role("view", VIEW),
+        cluster_role("system:basic-user", BASIC_USER),
+        cluster_role("system:discovery", DISCOVERY),
+        cluster_role("system:public-info-viewer", PUBLIC_INFO),
+        cluster_binding("cluster-admin", "system:masters", NULL),
+        cluster_binding("system:basic-user", "system:authenticated", NULL),
+        cluster_binding("system:discovery", "system:authenticated", NULL),
+        cluster_binding("system:public-info-viewer", "system:authenticated",
+                        "system:unauthenticated"),
+    };
+    int rc = 0;
+    for (size_t i = 0; i < KR_ARRAY_LEN(objs); i++)
+        if (!objs[i])
+            rc = KR_ENOMEM;
+    if (rc == 0) {
+        kr_error_t e = {0};
+        rc = kr_testserver_load_bulk(ts, objs, KR_ARRAY_LEN(objs), &e);
+        if (rc)
+            fprintf(stderr, "DBG %s\n", e.message);
+    }
+    for (size_t i = 0; i < KR_ARRAY_LEN(objs); i++)
+        json_decref(objs[i]);
+    return rc;
+}

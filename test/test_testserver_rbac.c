@@ -1,0 +1,374 @@
+/* RBAC in the in-memory apiserver (kr_testserver_opts.rbac, kr-apiserver
+ * --authorization-mode=RBAC), over HTTP against a server started
+ * in-process with users from a static token file: the bootstrap policy,
+ * Roles and ClusterRoles through RoleBindings and ClusterRoleBindings to
+ * users, groups and service accounts, resourceNames and subresources,
+ * non-resource URLs, impersonation, and the access and rules reviews
+ * kubectl auth asks. KR_TEST_THREADED */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "kr_suite.h"
+#include "kr_test.h"
+#include "kr_test_server.h"
+#include "kr_test_tmpdir.h"
+#include "kreconcile/testserver.h"
+#include "ts_client.h"
+
+static const char *U;
+static char dir[256];
+
+static const char TOKENS[] = "admin-token,admin,1,\"system:masters\"\n"
+                             "bob-token,bob,2\n"
+                             "alice-token,alice,3,\"dev,qa\"\n";
+
+#define AS(who) ((const char *const[]){"Authorization: Bearer " who "-token", NULL})
+#define AS_IMPERSONATING(who, user)                                                                \
+    ((const char *const[]){"Authorization: Bearer " who "-token", "Impersonate-User: " user, NULL})
+
+static void setup(void)
+{
+    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "rbac"));
+    kr_test_write_file(dir, "tokens.csv", TOKENS);
+    char path[320];
+    snprintf(path, sizeof(path), "%s/tokens.csv", dir);
+    kr_testserver_opts o = {.seed = 7, .token_auth_file = path, .rbac = true};
+    kr_test_server_start(&o, &U);
+}
+
+static void teardown(void)
+{
+    kr_test_server_stop();
+    kr_test_tmpdir_remove(dir);
+}
+
+static const char *jstr(const json_t *obj, const char *field)
+{
+    return json_string_value(json_object_get(obj, field));
+}
+
+/* `method` on `path` with `body` (JSON) as `who`; the status. */
+static long call(const char *const *who, const char *method, const char *path, const char *body)
+{
+    tc_response r;
+    tc_request(U, method, path, body ? "application/json" : NULL, body, who, &r);
+    long status = r.status;
+    tc_free(&r);
+    return status;
+}
+
+/* The same, checking the status and, when given, the Status message. */
+static void expect(const char *const *who, const char *method, const char *path, const char *body,
+                   long status, const char *message)
+{
+    tc_response r;
+    tc_request(U, method, path, body ? "application/json" : NULL, body, who, &r);
+    ck_assert_msg(r.status == status, "%s %s: %ld, want %ld: %s", method, path, r.status, status,
+                  r.body ? r.body : "");
+    if (message)
+        ck_assert_str_eq(jstr(r.json, "message"), message);
+    tc_free(&r);
+}
+
+static void create(const char *path, const char *body)
+{
+    expect(AS("admin"), "POST", path, body, 201, NULL);
+}
+
+static void create_ns(const char *name)
+{
+    char body[256];
+    snprintf(body, sizeof(body),
+             "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}", name);
+    create("/api/v1/namespaces", body);
+}
+
+/* A RoleBinding in `ns` of `role_kind`/`role` to one subject. */
+static void bind(const char *ns, const char *name, const char *role_kind, const char *role,
+                 const char *subject_kind, const char *subject, const char *subject_ns)
+{
+    char path[256], body[1024], sns[128] = "";
+    if (subject_ns)
+        snprintf(sns, sizeof(sns), ",\"namespace\":\"%s\"", subject_ns);
+    snprintf(body, sizeof(body),
+             "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"%s\",\"metadata\":"
+             "{\"name\":\"%s\"},\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":"
+             "\"%s\",\"name\":\"%s\"},\"subjects\":[{\"kind\":\"%s\",\"name\":\"%s\"%s}]}",
+             ns ? "RoleBinding" : "ClusterRoleBinding", name, role_kind, role, subject_kind,
+             subject, sns);
+    if (ns)
+        snprintf(path, sizeof(path),
+                 "/apis/rbac.authorization.k8s.io/v1/namespaces/%s/rolebindings", ns);
+    else
+        snprintf(path, sizeof(path), "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings");
+    create(path, body);
+}
+
+static const char CM_BODY[] =
+    "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\"}}";
+
+START_TEST(bootstrap_policy_is_there_and_masters_may_do_anything)
+{
+    tc_response r;
+    tc_request(U, "GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles", NULL, NULL, AS("admin"),
+               &r);
+    ck_assert_int_eq(r.status, 200);
+    const char *want[] = {"admin",
+                          "cluster-admin",
+                          "edit",
+                          "system:basic-user",
+                          "system:discovery",
+                          "system:public-info-viewer",
+                          "view"};
+    json_t *items = json_object_get(r.json, "items");
+    ck_assert_uint_eq(json_array_size(items), KR_ARRAY_LEN(want));
+    for (size_t i = 0; i < KR_ARRAY_LEN(want); i++) {
+        json_t *md = json_object_get(json_array_get(items, i), "metadata");
+        ck_assert_str_eq(jstr(md, "name"), want[i]);
+        ck_assert_str_eq(jstr(json_object_get(md, "labels"), "kubernetes.io/bootstrapping"),
+                         "rbac-defaults");
+    }
+    tc_free(&r);
+    tc_request(U, "GET", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/cluster-admin",
+               NULL, NULL, AS("admin"), &r);
+    ck_assert_str_eq(jstr(json_array_get(json_object_get(r.json, "subjects"), 0), "name"),
+                     "system:masters");
+    tc_free(&r);
+    create_ns("demo");
+    create("/api/v1/namespaces/demo/configmaps", CM_BODY);
+    expect(AS("admin"), "DELETE", "/api/v1/namespaces/demo/configmaps/c", NULL, 200, NULL);
+    /* no credentials: 401, as without RBAC; a public path needs none */
+    expect(NULL, "GET", "/api/v1/namespaces", NULL, 401, "Unauthorized");
+    expect(NULL, "GET", "/version", NULL, 200, NULL);
+    expect(NULL, "GET", "/healthz", NULL, 200, NULL);
+}
+END_TEST
+
+START_TEST(bindings_grant_what_their_roles_allow_and_nothing_else)
+{
+    create_ns("demo");
+    /* bob is authenticated: discovery and the reviews, nothing more */
+    expect(AS("bob"), "GET", "/api", NULL, 200, NULL);
+    expect(AS("bob"), "GET", "/apis/apps/v1", NULL, 200, NULL);
+    expect(AS("bob"), "GET", "/api/v1/namespaces/demo/pods", NULL, 403,
+           "pods is forbidden: User \"bob\" cannot list resource \"pods\" in API group \"\" in "
+           "the namespace \"demo\"");
+    expect(AS("bob"), "GET", "/apis/apps/v1/namespaces/demo/deployments/web", NULL, 403,
+           "deployments.apps \"web\" is forbidden: User \"bob\" cannot get resource "
+           "\"deployments\" in API group \"apps\" in the namespace \"demo\"");
+    expect(AS("bob"), "GET", "/metrics", NULL, 403,
+           "forbidden: User \"bob\" cannot get path \"/metrics\"");
+    /* view in demo through a RoleBinding of the ClusterRole */
+    bind("demo", "bob-view", "ClusterRole", "view", "User", "bob", NULL);
+    expect(AS("bob"), "GET", "/api/v1/namespaces/demo/pods", NULL, 200, NULL);
+    expect(AS("bob"), "GET", "/api/v1/namespaces/demo/pods/p/log", NULL, 404, NULL);
+    expect(AS("bob"), "GET", "/api/v1/namespaces/demo/secrets", NULL, 403, NULL);
+    expect(AS("bob"), "GET", "/api/v1/namespaces/default/pods", NULL, 403, NULL);
+    expect(AS("bob"), "GET", "/api/v1/pods", NULL, 403,
+           "pods is forbidden: User \"bob\" cannot list resource \"pods\" in API group \"\" at "
+           "the cluster scope");
+    expect(AS("bob"), "POST", "/api/v1/namespaces/demo/configmaps", CM_BODY, 403,
+           "configmaps is forbidden: User \"bob\" cannot create resource \"configmaps\" in API "
+           "group \"\" in the namespace \"demo\"");
+    /* a Role with resourceNames and a subresource */
+    create("/apis/rbac.authorization.k8s.io/v1/namespaces/demo/roles",
+           "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"Role\",\"metadata\":"
+           "{\"name\":\"one\"},\"rules\":[{\"apiGroups\":[\"\"],\"resources\":[\"configmaps\"],"
+           "\"resourceNames\":[\"c\"],\"verbs\":[\"get\",\"update\",\"delete\"]},"
+           "{\"apiGroups\":[\"\"],\"resources\":[\"*/status\"],\"verbs\":[\"patch\"]}]}");
+    bind("demo", "bob-one", "Role", "one", "User", "bob", NULL);
+    create("/api/v1/namespaces/demo/configmaps", CM_BODY);
+    expect(AS("bob"), "GET", "/api/v1/namespaces/demo/configmaps/c", NULL, 200, NULL);
+    expect(AS("bob"), "DELETE", "/api/v1/namespaces/demo/configmaps/other", NULL, 403, NULL);
+    expect(AS("bob"), "DELETE", "/api/v1/namespaces/demo/configmaps/c", NULL, 200, NULL);
+    expect(AS("bob"), "PATCH", "/api/v1/namespaces/demo/pods/p", "{}", 403, NULL);
+    ck_assert_int_ne(call(AS("bob"), "PATCH", "/api/v1/namespaces/demo/pods/p/status", "{}"), 403);
+    /* a group: alice is in dev */
+    expect(AS("alice"), "GET", "/api/v1/namespaces", NULL, 403, NULL);
+    bind(NULL, "dev-view", "ClusterRole", "view", "Group", "dev", NULL);
+    expect(AS("alice"), "GET", "/api/v1/namespaces", NULL, 200, NULL);
+    expect(AS("bob"), "GET", "/api/v1/namespaces", NULL, 403, NULL);
+    /* a binding's removal applies to the next request */
+    expect(AS("admin"), "DELETE", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/dev-view",
+           NULL, 200, NULL);
+    expect(AS("alice"), "GET", "/api/v1/namespaces", NULL, 403, NULL);
+    /* a binding to a role that does not exist grants nothing */
+    bind("demo", "bob-ghost", "Role", "ghost", "User", "bob", NULL);
+    expect(AS("bob"), "GET", "/api/v1/namespaces/demo/secrets", NULL, 403, NULL);
+}
+END_TEST
+
+START_TEST(service_accounts_are_subjects_with_their_groups)
+{
+    create_ns("demo");
+    create("/api/v1/namespaces/demo/serviceaccounts",
+           "{\"apiVersion\":\"v1\",\"kind\":\"ServiceAccount\",\"metadata\":{\"name\":\"robot\"}}");
+    tc_response r;
+    tc_request(
+        U, "POST", "/api/v1/namespaces/demo/serviceaccounts/robot/token", "application/json",
+        "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenRequest\",\"spec\":{}}",
+        AS("admin"), &r);
+    ck_assert_int_eq(r.status, 201);
+    char auth[2048];
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
+             jstr(json_object_get(r.json, "status"), "token"));
+    tc_free(&r);
+    const char *robot[] = {auth, NULL};
+    expect(robot, "POST", "/api/v1/namespaces/demo/configmaps", CM_BODY, 403, NULL);
+    bind("demo", "robot-edit", "ClusterRole", "edit", "ServiceAccount", "robot", "demo");
+    expect(robot, "POST", "/api/v1/namespaces/demo/configmaps", CM_BODY, 201, NULL);
+    expect(robot, "GET", "/api/v1/namespaces/default/configmaps", NULL, 403, NULL);
+    /* the groups every service account of demo is in */
+    bind("default", "demo-sas", "ClusterRole", "view", "Group", "system:serviceaccounts:demo",
+         NULL);
+    expect(robot, "GET", "/api/v1/namespaces/default/configmaps", NULL, 200, NULL);
+    tc_request(U, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", "application/json",
+               "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"SelfSubjectReview\"}",
+               robot, &r);
+    json_t *info = json_object_get(json_object_get(r.json, "status"), "userInfo");
+    ck_assert_str_eq(jstr(info, "username"), "system:serviceaccount:demo:robot");
+    json_t *groups = json_object_get(info, "groups");
+    ck_assert_uint_eq(json_array_size(groups), 3);
+    ck_assert_str_eq(json_string_value(json_array_get(groups, 1)), "system:serviceaccounts:demo");
+    tc_free(&r);
+}
+END_TEST
+
+START_TEST(impersonation_needs_the_impersonate_verb)
+{
+    create_ns("demo");
+    /* masters may impersonate; the request is then bob's */
+    expect(AS_IMPERSONATING("admin", "bob"), "GET", "/api/v1/namespaces/demo/pods", NULL, 403,
+           "pods is forbidden: User \"bob\" cannot list resource \"pods\" in API group \"\" in "
+           "the namespace \"demo\"");
+    expect(AS_IMPERSONATING("bob", "alice"), "GET", "/api/v1/namespaces/demo/pods", NULL, 403,
+           "users \"alice\" is forbidden: User \"bob\" cannot impersonate resource \"users\" in "
+           "API group \"\" at the cluster scope");
+    create("/apis/rbac.authorization.k8s.io/v1/clusterroles",
+           "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRole\",\"metadata\":"
+           "{\"name\":\"as-alice\"},\"rules\":[{\"apiGroups\":[\"\"],\"resources\":[\"users\"],"
+           "\"resourceNames\":[\"alice\"],\"verbs\":[\"impersonate\"]}]}");
+    bind(NULL, "bob-as-alice", "ClusterRole", "as-alice", "User", "bob", NULL);
+    bind("demo", "alice-view", "ClusterRole", "view", "User", "alice", NULL);
+    expect(AS_IMPERSONATING("bob", "alice"), "GET", "/api/v1/namespaces/demo/pods", NULL, 200,
+           NULL);
+    expect(AS_IMPERSONATING("bob", "carol"), "GET", "/api/v1/namespaces/demo/pods", NULL, 403,
+           NULL);
+    /* groups need their own permission, and a user beside them */
+    const char *with_group[] = {"Authorization: Bearer bob-token", "Impersonate-User: alice",
+                                "Impersonate-Group: dev", NULL};
+    expect(with_group, "GET", "/api/v1/namespaces/demo/pods", NULL, 403,
+           "groups \"dev\" is forbidden: User \"bob\" cannot impersonate resource \"groups\" in "
+           "API group \"\" at the cluster scope");
+    const char *group_only[] = {"Authorization: Bearer admin-token", "Impersonate-Group: dev",
+                                NULL};
+    expect(group_only, "GET", "/api/v1/namespaces", NULL, 500, NULL);
+    /* a service account is impersonated in its namespace */
+    expect(AS_IMPERSONATING("bob", "system:serviceaccount:demo:robot"), "GET", "/api", NULL, 403,
+           "serviceaccounts \"robot\" is forbidden: User \"bob\" cannot impersonate resource "
+           "\"serviceaccounts\" in API group \"\" in the namespace \"demo\"");
+    bind("demo", "bob-edit", "ClusterRole", "edit", "User", "bob", NULL);
+    expect(AS_IMPERSONATING("bob", "system:serviceaccount:demo:robot"), "GET", "/api", NULL, 200,
+           NULL);
+}
+END_TEST
+
+START_TEST(access_and_rules_reviews_answer_from_rbac)
+{
+    create_ns("demo");
+    bind("demo", "bob-view", "ClusterRole", "view", "User", "bob", NULL);
+    static const char ssar[] = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
+    tc_response r;
+    tc_request(U, "POST", ssar, "application/json",
+               "{\"kind\":\"SelfSubjectAccessReview\",\"apiVersion\":\"authorization.k8s.io/v1\","
+               "\"spec\":{\"resourceAttributes\":{\"namespace\":\"demo\",\"verb\":\"list\","
+               "\"resource\":\"pods\"}}}",
+               AS("bob"), &r);
+    ck_assert_int_eq(r.status, 201);
+    json_t *status = json_object_get(r.json, "status");
+    ck_assert(json_is_true(json_object_get(status, "allowed")));
+    ck_assert_str_eq(jstr(status, "reason"), "RBAC: allowed by RoleBinding \"bob-view/demo\" of "
+                                             "ClusterRole \"view\" to User \"bob\"");
+    tc_free(&r);
+    static const char *const denied[] = {
+        "{\"resourceAttributes\":{\"namespace\":\"demo\",\"verb\":\"delete\",\"resource\":"
+        "\"pods\"}}",
+        "{\"resourceAttributes\":{\"namespace\":\"other\",\"verb\":\"list\",\"resource\":"
+        "\"pods\"}}",
+        "{\"resourceAttributes\":{\"namespace\":\"demo\",\"verb\":\"get\",\"resource\":"
+        "\"secrets\"}}",
+        "{\"nonResourceAttributes\":{\"verb\":\"get\",\"path\":\"/metrics\"}}"};
+    for (size_t i = 0; i < KR_ARRAY_LEN(denied); i++) {
+        char body[512];
+        snprintf(body, sizeof(body),
+                 "{\"kind\":\"SelfSubjectAccessReview\",\"apiVersion\":\"authorization.k8s.io/"
+                 "v1\",\"spec\":%s}",
+                 denied[i]);
+        tc_request(U, "POST", ssar, "application/json", body, AS("bob"), &r);
+        ck_assert_msg(json_is_false(json_object_get(json_object_get(r.json, "status"), "allowed")),
+                      "%s", denied[i]);
+        tc_free(&r);
+    }
+    tc_request(U, "POST", ssar, "application/json",
+               "{\"kind\":\"SelfSubjectAccessReview\",\"apiVersion\":\"authorization.k8s.io/v1\","
+               "\"spec\":{\"nonResourceAttributes\":{\"verb\":\"get\",\"path\":\"/apis/apps\"}}}",
+               AS("bob"), &r);
+    ck_assert(json_is_true(json_object_get(json_object_get(r.json, "status"), "allowed")));
+    tc_free(&r);
+    /* the rules in demo: basic-user, discovery, public-info-viewer, view */
+    tc_request(U, "POST", "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+               "application/json",
+               "{\"kind\":\"SelfSubjectRulesReview\",\"apiVersion\":\"authorization.k8s.io/v1\","
+               "\"spec\":{\"namespace\":\"demo\"}}",
+               AS("bob"), &r);
+    status = json_object_get(r.json, "status");
+    json_t *rules = json_object_get(status, "resourceRules");
+    bool pods = false, secrets = false;
+    size_t i;
+    json_t *rule;
+    json_array_foreach(rules, i, rule)
+    {
+        json_t *res = json_object_get(rule, "resources");
+        size_t j;
+        json_t *v;
+        json_array_foreach(res, j, v)
+        {
+            pods = pods || strcmp(json_string_value(v), "pods") == 0;
+            secrets = secrets || strcmp(json_string_value(v), "secrets") == 0;
+        }
+    }
+    ck_assert(pods && !secrets);
+    ck_assert_uint_eq(json_array_size(json_object_get(status, "nonResourceRules")), 2);
+    ck_assert(json_is_false(json_object_get(status, "incomplete")));
+    tc_free(&r);
+}
+END_TEST
+
+START_TEST(rbac_names_are_path_segments)
+{
+    create("/apis/rbac.authorization.k8s.io/v1/clusterroles",
+           "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRole\",\"metadata\":"
+           "{\"name\":\"example:reader\"},\"rules\":[]}");
+    expect(AS("admin"), "POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+           "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRole\",\"metadata\":"
+           "{\"name\":\"50%\"},\"rules\":[]}",
+           422,
+           "ClusterRole.rbac.authorization.k8s.io \"50%\" is invalid: metadata.name: Invalid "
+           "value: \"50%\": may not contain '%'");
+}
+END_TEST
+
+int main(void)
+{
+    const TTest *tests[] = {bootstrap_policy_is_there_and_masters_may_do_anything,
+                            bindings_grant_what_their_roles_allow_and_nothing_else,
+                            service_accounts_are_subjects_with_their_groups,
+                            impersonation_needs_the_impersonate_verb,
+                            access_and_rules_reviews_answer_from_rbac,
+                            rbac_names_are_path_segments,
+                            NULL};
+    return kr_test_run_tests("testserver_rbac", "rbac", setup, teardown, 60, tests);
+}
