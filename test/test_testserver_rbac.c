@@ -3,8 +3,9 @@
  * in-process with users from a static token file: the bootstrap policy,
  * Roles and ClusterRoles through RoleBindings and ClusterRoleBindings to
  * users, groups and service accounts, resourceNames and subresources,
- * non-resource URLs, impersonation, and the access and rules reviews
- * kubectl auth asks. KR_TEST_THREADED */
+ * non-resource URLs, impersonation, the escalation checks on writes of
+ * roles and bindings, and the access and rules reviews kubectl auth asks.
+ * KR_TEST_THREADED */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -347,6 +348,73 @@ START_TEST(access_and_rules_reviews_answer_from_rbac)
 }
 END_TEST
 
+/* A role or binding may grant only what its writer holds, unless the
+ * writer may escalate (roles) or bind (bindings). */
+START_TEST(writers_of_roles_and_bindings_may_not_escalate)
+{
+    create_ns("demo");
+    create("/apis/rbac.authorization.k8s.io/v1/namespaces/demo/roles",
+           "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"Role\",\"metadata\":"
+           "{\"name\":\"rbac-writer\"},\"rules\":[{\"apiGroups\":[\"rbac.authorization.k8s.io\"],"
+           "\"resources\":[\"roles\",\"rolebindings\"],\"verbs\":[\"create\",\"update\"]}]}");
+    bind("demo", "bob-writer", "Role", "rbac-writer", "User", "bob", NULL);
+    bind("demo", "bob-view", "ClusterRole", "view", "User", "bob", NULL);
+    static const char roles[] = "/apis/rbac.authorization.k8s.io/v1/namespaces/demo/roles";
+    static const char bindings[] =
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/demo/rolebindings";
+    static const char secrets_reader[] =
+        "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"Role\",\"metadata\":"
+        "{\"name\":\"secrets-reader\"},\"rules\":[{\"apiGroups\":[\"\"],\"resources\":"
+        "[\"secrets\",\"configmaps\"],\"verbs\":[\"get\"]}]}";
+    expect(AS("bob"), "POST", roles, secrets_reader, 403,
+           "roles.rbac.authorization.k8s.io \"secrets-reader\" is forbidden: user \"bob\" "
+           "(groups=[\"system:authenticated\"]) is attempting to grant RBAC permissions not "
+           "currently held:\n{APIGroups:[\"\"], Resources:[\"secrets\"], Verbs:[\"get\"]}");
+    expect(
+        AS("bob"), "POST", roles,
+        "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"Role\",\"metadata\":"
+        "{\"name\":\"cm-reader\"},\"rules\":[{\"apiGroups\":[\"\"],\"resources\":"
+        "[\"configmaps\",\"pods/log\"],\"resourceNames\":[\"a\"],\"verbs\":[\"get\",\"list\"]}]}",
+        201, NULL);
+    /* bindings: of what bob holds, yes; of edit, no; of a missing role, 404 */
+    static const char to_edit[] =
+        "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"RoleBinding\",\"metadata\":"
+        "{\"name\":\"alice-edit\"},\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\","
+        "\"kind\":\"ClusterRole\",\"name\":\"edit\"},\"subjects\":[{\"kind\":\"User\",\"name\":"
+        "\"alice\"}]}";
+    tc_response r;
+    tc_request(U, "POST", bindings, "application/json", to_edit, AS("bob"), &r);
+    ck_assert_int_eq(r.status, 403);
+    ck_assert_ptr_nonnull(strstr(jstr(r.json, "message"),
+                                 "is attempting to grant RBAC permissions not currently held:"
+                                 "\n{APIGroups:[\"\"], Resources:[\"pods/attach\"], "
+                                 "Verbs:[\"get\"]}"));
+    tc_free(&r);
+    expect(AS("bob"), "POST", bindings,
+           "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"RoleBinding\",\"metadata\":"
+           "{\"name\":\"alice-view\"},\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\","
+           "\"kind\":\"ClusterRole\",\"name\":\"view\"},\"subjects\":[{\"kind\":\"User\",\"name\":"
+           "\"alice\"}]}",
+           201, NULL);
+    expect(AS("bob"), "POST", bindings,
+           "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"RoleBinding\",\"metadata\":"
+           "{\"name\":\"ghost\"},\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\","
+           "\"kind\":\"Role\",\"name\":\"ghost\"},\"subjects\":[{\"kind\":\"User\",\"name\":"
+           "\"alice\"}]}",
+           404, "roles.rbac.authorization.k8s.io \"ghost\" not found");
+    /* bind on edit, escalate on roles: then both are fine */
+    create("/apis/rbac.authorization.k8s.io/v1/namespaces/demo/roles",
+           "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"Role\",\"metadata\":"
+           "{\"name\":\"grantor\"},\"rules\":[{\"apiGroups\":[\"rbac.authorization.k8s.io\"],"
+           "\"resources\":[\"clusterroles\"],\"resourceNames\":[\"edit\"],\"verbs\":[\"bind\"]},"
+           "{\"apiGroups\":[\"rbac.authorization.k8s.io\"],\"resources\":[\"roles\"],"
+           "\"verbs\":[\"escalate\"]}]}");
+    bind("demo", "bob-grantor", "Role", "grantor", "User", "bob", NULL);
+    expect(AS("bob"), "POST", bindings, to_edit, 201, NULL);
+    expect(AS("bob"), "POST", roles, secrets_reader, 201, NULL);
+}
+END_TEST
+
 START_TEST(rbac_names_are_path_segments)
 {
     create("/apis/rbac.authorization.k8s.io/v1/clusterroles",
@@ -368,6 +436,7 @@ int main(void)
                             service_accounts_are_subjects_with_their_groups,
                             impersonation_needs_the_impersonate_verb,
                             access_and_rules_reviews_answer_from_rbac,
+                            writers_of_roles_and_bindings_may_not_escalate,
                             rbac_names_are_path_segments,
                             NULL};
     return kr_test_run_tests("testserver_rbac", "rbac", setup, teardown, 60, tests);

@@ -331,6 +331,7 @@ static void handle_locked(kr_testserver_t *ts, const ts_request *req, ts_respons
         respond_not_acceptable(resp);
     else if (ts_authorize(ts, &who, ts_verb_of(req, &rt), &rt, resp) == 0) {
         rt.table = table;
+        rt.who = &who;
         dispatch(ts, req, &rt, resp);
     }
     if (partial)

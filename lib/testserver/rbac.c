@@ -6,10 +6,11 @@
  * subresource and resourceNames) or non-resource URL. The group
  * system:masters is allowed everything. The roles and bindings are read
  * from the store on each check, so a change applies to the next request.
- * Not done: escalation checks on writes of roles and bindings (escalate,
- * bind), and the aggregation of ClusterRoles by label (aggregationRule);
- * admin, edit and view come with their rules already aggregated. Callers
- * hold ts->mu. */
+ * Writes of roles and bindings may not grant what the writer does not
+ * hold, unless it may escalate (roles) or bind (bindings), as
+ * kube-apiserver's RBAC storage checks. Not done: the aggregation of
+ * ClusterRoles by label (aggregationRule); admin, edit and view come with
+ * their rules already aggregated. Callers hold ts->mu. */
 #include <stdio.h>
 #include <string.h>
 
@@ -236,6 +237,176 @@ bool ts_rbac_allows(kr_testserver_t *ts, const ts_identity *who, const ts_attrib
         return true;
     check c = {a, reason};
     return each_binding(ts, who, a->path ? NULL : a->ns, check_binding, &c);
+}
+
+/* ---- escalation: writes of roles and bindings -------------------------------------------- */
+
+/* Go's %q of a string list: ["a" "b"]. */
+static void quoted_list(kr_buf *b, const char *field, const json_t *list, bool *first)
+{
+    if (json_array_size(list) == 0)
+        return;
+    kr_buf_printf(b, "%s%s:[", *first ? "" : ", ", field);
+    *first = false;
+    size_t i;
+    const json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        kr_buf_printf(b, "%s\"%s\"", i ? " " : "",
+                      json_string_value(v) ? json_string_value(v) : "");
+    }
+    kr_buf_append_str(b, "]");
+}
+
+/* One right `who` lacks, as rbacv1helpers.CompactString prints a rule. */
+static void add_missing(kr_buf *b, const char *verb, const char *group, const char *resource,
+                        const char *name, const char *url)
+{
+    json_t *one[5] = {group ? json_pack("[s]", group) : NULL,
+                      resource ? json_pack("[s]", resource) : NULL,
+                      name ? json_pack("[s]", name) : NULL, url ? json_pack("[s]", url) : NULL,
+                      json_pack("[s]", verb)};
+    static const char *const fields[5] = {"APIGroups", "Resources", "ResourceNames",
+                                          "NonResourceURLs", "Verbs"};
+    bool first = true;
+    kr_buf_append_str(b, "\n{");
+    for (size_t i = 0; i < 5; i++) {
+        quoted_list(b, fields[i], one[i], &first);
+        json_decref(one[i]);
+    }
+    kr_buf_append_str(b, "}");
+}
+
+/* Whether `who` holds every right `rules` grant, in namespace `ns` (NULL:
+ * cluster-wide), as ConfirmNoEscalation asks: each verb, group, resource
+ * and name (or URL) of each rule must be allowed to it. The rights it
+ * lacks are appended to `missing`. */
+static bool holds_rules(kr_testserver_t *ts, const ts_identity *who, const json_t *rules,
+                        const char *ns, kr_buf *missing)
+{
+    bool holds = true;
+    size_t i, v, g, r, n;
+    const json_t *rule, *verb, *group, *res, *name;
+    json_array_foreach(rules, i, rule)
+    {
+        const json_t *names = json_object_get(rule, "resourceNames");
+        const json_t *urls = json_object_get(rule, "nonResourceURLs");
+        json_array_foreach(json_object_get(rule, "verbs"), v, verb)
+        {
+            const char *vs = json_string_value(verb);
+            json_array_foreach(urls, n, name)
+            {
+                ts_attributes a = {.verb = vs ? vs : "", .path = json_string_value(name)};
+                if (a.path && !ts_rbac_allows(ts, who, &a, NULL)) {
+                    holds = false;
+                    add_missing(missing, a.verb, NULL, NULL, NULL, a.path);
+                }
+            }
+            json_array_foreach(json_object_get(rule, "apiGroups"), g, group)
+            {
+                json_array_foreach(json_object_get(rule, "resources"), r, res)
+                {
+                    const char *rs = json_string_value(res);
+                    if (!vs || !json_is_string(group) || !rs)
+                        continue;
+                    char resource[256];
+                    snprintf(resource, sizeof(resource), "%s", rs);
+                    char *slash = strchr(resource, '/');
+                    if (slash)
+                        *slash = '\0';
+                    ts_attributes a = {.verb = vs,
+                                       .group = json_string_value(group),
+                                       .resource = resource,
+                                       .sub = slash ? slash + 1 : NULL,
+                                       .ns = ns};
+                    for (n = 0; n < json_array_size(names) || (n == 0 && !json_array_size(names));
+                         n++) {
+                        a.name = json_string_value(json_array_get(names, n));
+                        if (!ts_rbac_allows(ts, who, &a, NULL)) {
+                            holds = false;
+                            add_missing(missing, vs, a.group, rs, a.name, NULL);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return holds;
+}
+
+/* The 403 of an escalation, as kube-apiserver words it. */
+static int respond_escalation(const ts_resource *res, const char *name, const ts_identity *who,
+                              const kr_buf *missing, ts_response *resp)
+{
+    kr_buf msg = {0};
+    char *q = ts_qualified(res);
+    kr_buf_printf(&msg, "%s \"%s\" is forbidden: user \"%.*s\" (groups=[", q ? q : res->plural,
+                  name ? name : "", (int)who->user_len, who->user ? who->user : "");
+    for (size_t i = 0; i < who->ngroups; i++)
+        kr_buf_printf(&msg, "%s\"%s\"", i ? " " : "", who->groups[i]);
+    kr_buf_printf(&msg, "]) is attempting to grant RBAC permissions not currently held:%.*s",
+                  (int)missing->len, missing->data ? missing->data : "");
+    ts_respond_status(resp, 403, "Forbidden", msg.data ? msg.data : "forbidden",
+                      ts_details(res, name, false));
+    kr_free(q);
+    kr_buf_free(&msg);
+    return KR_EFORBIDDEN;
+}
+
+int ts_rbac_admit(kr_testserver_t *ts, const ts_route *rt, const json_t *obj, ts_response *resp)
+{
+    const ts_resource *res = rt->res;
+    const ts_identity *who = rt->who;
+    bool role = ts_resource_is(res, RBAC_GROUP, "roles");
+    bool cluster_role = ts_resource_is(res, RBAC_GROUP, "clusterroles");
+    bool binding = ts_resource_is(res, RBAC_GROUP, "rolebindings");
+    bool cluster_binding = ts_resource_is(res, RBAC_GROUP, "clusterrolebindings");
+    if (!ts->rbac || !who || !(role || cluster_role || binding || cluster_binding) ||
+        in_group(who, "system:masters"))
+        return 0;
+    const char *ns = res->namespaced ? rt->ns : NULL;
+    const char *name = ts_meta_str(obj, "name");
+    const json_t *rules = json_object_get(obj, "rules");
+    if (binding || cluster_binding) {
+        /* the bind verb on the role referred to, or holding its rights */
+        const json_t *ref = json_object_get(obj, "roleRef");
+        const char *kind = json_string_value(json_object_get(ref, "kind"));
+        const char *ref_name = json_string_value(json_object_get(ref, "name"));
+        bool to_cluster_role = kind && strcmp(kind, "ClusterRole") == 0;
+        ts_attributes bind = {.verb = "bind",
+                              .group = RBAC_GROUP,
+                              .resource = to_cluster_role ? "clusterroles" : "roles",
+                              .name = ref_name,
+                              .ns = ns};
+        if (ts_rbac_allows(ts, who, &bind, NULL))
+            return 0;
+        ts_store *st = rbac_store(ts, to_cluster_role ? "clusterroles" : "roles");
+        ts_obj *target = st && ref_name
+                             ? ts_store_get(st, to_cluster_role ? "" : (ns ? ns : ""), ref_name)
+                             : NULL;
+        if (!target) {
+            char *msg = kr_asprintf("%s.%s \"%s\" not found", bind.resource, RBAC_GROUP,
+                                    ref_name ? ref_name : "");
+            ts_respond_status(resp, 404, "NotFound", msg ? msg : "not found", NULL);
+            kr_free(msg);
+            return KR_ENOTFOUND;
+        }
+        rules = json_object_get(target->obj, "rules");
+    } else {
+        ts_attributes escalate = {.verb = "escalate",
+                                  .group = RBAC_GROUP,
+                                  .resource = res->plural,
+                                  .name = name,
+                                  .ns = ns};
+        if (ts_rbac_allows(ts, who, &escalate, NULL))
+            return 0;
+    }
+    kr_buf missing = {0};
+    int rc = holds_rules(ts, who, rules, ns, &missing)
+                 ? 0
+                 : respond_escalation(res, name, who, &missing, resp);
+    kr_buf_free(&missing);
+    return rc;
 }
 
 /* ---- SelfSubjectRulesReview ------------------------------------------------------------ */

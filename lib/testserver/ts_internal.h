@@ -325,6 +325,7 @@ typedef struct ts_route {
     /* The Table a GET asked for (table.c), negotiated once per request; a
      * WATCH takes it over. NULL: plain objects. */
     struct ts_table *table;
+    const struct ts_identity *who; /* who asks; NULL when loading */
 } ts_route;
 
 /* The RBAC verb of a routed request: get, list, watch, create, update,
@@ -572,6 +573,10 @@ typedef struct ts_attributes {
  * ..." text when it does. */
 bool ts_rbac_allows(kr_testserver_t *ts, const ts_identity *who, const ts_attributes *a,
                     char **reason);
+/* RBAC mode: 0 when the writer of a Role, ClusterRole or binding (rt->who)
+ * holds every right it grants, or may escalate or bind; otherwise fills
+ * resp (403, or 404 for a binding to a role that does not exist). */
+int ts_rbac_admit(kr_testserver_t *ts, const ts_route *rt, const json_t *obj, ts_response *resp);
 /* The rules that apply to `who` in namespace `ns`, as a
  * SelfSubjectRulesReview's status; new. */
 json_t *ts_rbac_rules(kr_testserver_t *ts, const ts_identity *who, const char *ns);

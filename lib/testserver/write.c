@@ -344,6 +344,8 @@ int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_res
     json_t *md = ts_meta(obj);
     ts_set_defaults(res, obj);
     int rc = md ? admit_create(ts, w, obj, md, resp) : KR_ENOMEM;
+    if (rc == 0)
+        rc = ts_rbac_admit(ts, w->rt, obj, resp);
     if (rc == 0) {
         init_metadata(ts, w, obj, md);
         rc = ts_registry_create(ts, w, obj, resp);
@@ -526,6 +528,8 @@ int ts_commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *exist
         ts_set_defaults(w->rt->res, obj);
         ts_registry_update(w->rt->res, existing, obj);
         rc = ts_validate_update(w->rt->res, existing, obj, w->rt->name, resp);
+        if (rc == 0)
+            rc = ts_rbac_admit(ts, w->rt, obj, resp);
         if (rc != 0) {
             json_decref(obj);
             return rc;
