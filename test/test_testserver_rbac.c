@@ -4,7 +4,8 @@
  * Roles and ClusterRoles through RoleBindings and ClusterRoleBindings to
  * users, groups and service accounts, resourceNames and subresources,
  * non-resource URLs, impersonation, the escalation checks on writes of
- * roles and bindings, and the access and rules reviews kubectl auth asks.
+ * roles and bindings, the access and rules reviews kubectl auth asks, and
+ * the subject access reviews webhooks and proxies ask.
  * KR_TEST_THREADED */
 #include <check.h>
 #include <stdio.h>
@@ -415,6 +416,84 @@ START_TEST(writers_of_roles_and_bindings_may_not_escalate)
 }
 END_TEST
 
+/* POST a (Local)SubjectAccessReview as `who`; its status.allowed, or -1
+ * with the HTTP status in *code when it was not created. */
+static int subject_review(const char *const *who, const char *path, const char *spec, long *code,
+                          char *reason, size_t reason_size)
+{
+    char body[1024];
+    snprintf(body, sizeof(body), "{\"apiVersion\":\"authorization.k8s.io/v1\",\"spec\":%s}", spec);
+    tc_response r;
+    tc_request(U, "POST", path, "application/json", body, who, &r);
+    *code = r.status;
+    json_t *status = json_object_get(r.json, "status");
+    int allowed = r.status == 201 ? json_is_true(json_object_get(status, "allowed")) : -1;
+    if (reason)
+        snprintf(reason, reason_size, "%s", jstr(status, "reason") ? jstr(status, "reason") : "");
+    tc_free(&r);
+    return allowed;
+}
+
+START_TEST(subject_access_reviews_ask_about_someone_else)
+{
+    create_ns("demo");
+    static const char sar[] = "/apis/authorization.k8s.io/v1/subjectaccessreviews";
+    static const char lsar[] =
+        "/apis/authorization.k8s.io/v1/namespaces/demo/localsubjectaccessreviews";
+    static const char bob_lists_pods[] =
+        "{\"user\":\"bob\",\"resourceAttributes\":{\"namespace\":\"demo\",\"verb\":\"list\","
+        "\"resource\":\"pods\"}}";
+    long code;
+    char reason[256];
+    /* creating one is a create like any other */
+    ck_assert_int_eq(subject_review(AS("bob"), sar, bob_lists_pods, &code, NULL, 0), -1);
+    ck_assert_int_eq(code, 403);
+    expect(AS("bob"), "POST", sar, "{\"spec\":{}}", 403,
+           "subjectaccessreviews.authorization.k8s.io is forbidden: User \"bob\" cannot create "
+           "resource \"subjectaccessreviews\" in API group \"authorization.k8s.io\" at the "
+           "cluster scope");
+    ck_assert_int_eq(subject_review(AS("admin"), sar, bob_lists_pods, &code, NULL, 0), 0);
+    bind("demo", "bob-view", "ClusterRole", "view", "User", "bob", NULL);
+    ck_assert_int_eq(
+        subject_review(AS("admin"), sar, bob_lists_pods, &code, reason, sizeof(reason)), 1);
+    ck_assert_str_eq(reason,
+                     "RBAC: allowed by RoleBinding \"bob-view/demo\" of ClusterRole \"view\" to "
+                     "User \"bob\"");
+    /* exactly the groups named: alice's own groups are not looked up */
+    bind(NULL, "dev-view", "ClusterRole", "view", "Group", "dev", NULL);
+    static const char list_ns[] = "\"resourceAttributes\":{\"verb\":\"list\",\"resource\":"
+                                  "\"namespaces\"}}";
+    char spec[256];
+    snprintf(spec, sizeof(spec), "{\"user\":\"alice\",%s", list_ns);
+    ck_assert_int_eq(subject_review(AS("admin"), sar, spec, &code, NULL, 0), 0);
+    snprintf(spec, sizeof(spec), "{\"groups\":[\"dev\"],%s", list_ns);
+    ck_assert_int_eq(subject_review(AS("admin"), sar, spec, &code, NULL, 0), 1);
+    snprintf(spec, sizeof(spec), "{%s", list_ns);
+    ck_assert_int_eq(subject_review(AS("admin"), sar, spec, &code, NULL, 0), -1);
+    ck_assert_int_eq(code, 422);
+    /* a local review is about its own namespace; admin of demo may ask */
+    ck_assert_int_eq(subject_review(AS("bob"), lsar, bob_lists_pods, &code, NULL, 0), -1);
+    ck_assert_int_eq(code, 403);
+    bind("demo", "bob-admin", "ClusterRole", "admin", "User", "bob", NULL);
+    ck_assert_int_eq(subject_review(AS("bob"), lsar,
+                                    "{\"user\":\"alice\",\"resourceAttributes\":{\"verb\":\"get\","
+                                    "\"resource\":\"secrets\"}}",
+                                    &code, NULL, 0),
+                     0);
+    ck_assert_int_eq(subject_review(AS("bob"), lsar,
+                                    "{\"user\":\"bob\",\"resourceAttributes\":{\"verb\":\"get\","
+                                    "\"resource\":\"secrets\"}}",
+                                    &code, NULL, 0),
+                     1);
+    ck_assert_int_eq(subject_review(AS("bob"), lsar,
+                                    "{\"user\":\"bob\",\"resourceAttributes\":{\"namespace\":"
+                                    "\"default\",\"verb\":\"get\",\"resource\":\"secrets\"}}",
+                                    &code, NULL, 0),
+                     -1);
+    ck_assert_int_eq(code, 422);
+}
+END_TEST
+
 START_TEST(rbac_names_are_path_segments)
 {
     create("/apis/rbac.authorization.k8s.io/v1/clusterroles",
@@ -437,6 +516,7 @@ int main(void)
                             impersonation_needs_the_impersonate_verb,
                             access_and_rules_reviews_answer_from_rbac,
                             writers_of_roles_and_bindings_may_not_escalate,
+                            subject_access_reviews_ask_about_someone_else,
                             rbac_names_are_path_segments,
                             NULL};
     return kr_test_run_tests("testserver_rbac", "rbac", setup, teardown, 60, tests);

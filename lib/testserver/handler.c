@@ -314,9 +314,10 @@ static void handle_locked(kr_testserver_t *ts, const ts_request *req, ts_respons
     }
     ts_stats_count(ts, ts_verb_of(req, &rt), &rt);
     if (rt.res->review) {
-        if (strcmp(req->method, "POST") == 0 && !rt.name && !rt.sub && !rt.legacy_watch)
-            ts_handle_review(ts, req, &rt, &who, resp);
-        else if (rt.name || rt.sub || rt.legacy_watch)
+        if (strcmp(req->method, "POST") == 0 && !rt.name && !rt.sub && !rt.legacy_watch) {
+            if (ts_review_is_self(rt.res) || ts_authorize(ts, &who, "create", &rt, resp) == 0)
+                ts_handle_review(ts, req, &rt, &who, resp);
+        } else if (rt.name || rt.sub || rt.legacy_watch)
             ts_respond_not_found_path(resp);
         else
             respond_method_not_allowed(resp, rt.res, req->method);

@@ -63,6 +63,10 @@ static const struct builtin builtins[] = {
      F_REVIEW | F_NO_DELCOL, false},
     {"authorization.k8s.io", "SelfSubjectRulesReview", "selfsubjectrulesreviews", "", "",
      F_REVIEW | F_NO_DELCOL, false},
+    {"authorization.k8s.io", "SubjectAccessReview", "subjectaccessreviews", "", "",
+     F_REVIEW | F_NO_DELCOL, false},
+    {"authorization.k8s.io", "LocalSubjectAccessReview", "localsubjectaccessreviews", "", "",
+     F_NS | F_REVIEW | F_NO_DELCOL, false},
 };
 
 static json_t *words(const char *list)

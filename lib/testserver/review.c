@@ -14,48 +14,47 @@
 
 #include "testserver/ts_internal.h"
 
-static const char *attribute_verb(const json_t *spec, bool *ok)
+/* The attributes a review's spec asks about (strings borrowed from it):
+ * false (a 422 in resp) unless it holds exactly one of resourceAttributes
+ * and nonResourceAttributes. */
+static bool review_attributes(const json_t *spec, const char *kind, ts_attributes *a,
+                              ts_response *resp)
 {
     const json_t *ra = json_object_get(spec, "resourceAttributes");
     const json_t *nra = json_object_get(spec, "nonResourceAttributes");
-    *ok = (ra != NULL) != (nra != NULL);
-    return json_string_value(json_object_get(ra ? ra : nra, "verb"));
-}
-
-/* Allowed by the token's verbs and, in RBAC mode, by RBAC for the
- * attributes the review asks about. */
-static json_t *access_status(kr_testserver_t *ts, const json_t *obj, const ts_identity *who,
-                             ts_response *resp)
-{
-    const json_t *spec = json_object_get(obj, "spec");
-    bool one;
-    const char *verb = attribute_verb(spec, &one);
-    if (!one) {
-        ts_respond_invalid(resp, "SelfSubjectAccessReview", "authorization.k8s.io", "",
-                           "spec.resourceAttributes", "FieldValueInvalid",
+    if ((ra != NULL) == (nra != NULL)) {
+        ts_respond_invalid(resp, kind, "authorization.k8s.io", "", "spec.resourceAttributes",
+                           "FieldValueInvalid",
                            "exactly one of nonResourceAttributes or resourceAttributes must be "
                            "specified");
-        return NULL;
+        return false;
     }
-    bool allowed = verb && *verb && ts_identity_allows(who, verb);
-    char *reason = NULL;
-    if (allowed && ts->rbac) {
-        const json_t *ra = json_object_get(spec, "resourceAttributes");
-        const json_t *nra = json_object_get(spec, "nonResourceAttributes");
 #define ATTR(o, f) (json_string_value(json_object_get(o, f)))
-        const char *ns = ra ? ATTR(ra, "namespace") : NULL;
-        const char *sub = ra ? ATTR(ra, "subresource") : NULL;
-        const char *name = ra ? ATTR(ra, "name") : NULL;
-        ts_attributes a = {.verb = verb,
-                           .group = ra && ATTR(ra, "group") ? ATTR(ra, "group") : "",
-                           .resource = ra && ATTR(ra, "resource") ? ATTR(ra, "resource") : "",
-                           .sub = sub && *sub ? sub : NULL,
-                           .name = name && *name ? name : NULL,
-                           .ns = ns && *ns ? ns : NULL,
-                           .path = nra ? (ATTR(nra, "path") ? ATTR(nra, "path") : "") : NULL};
-#undef ATTR
-        allowed = ts_rbac_allows(ts, who, &a, &reason);
+#define NONEMPTY(v) ((v) && *(v) ? (v) : NULL)
+    memset(a, 0, sizeof(*a));
+    a->verb = ATTR(ra ? ra : nra, "verb");
+    if (nra) {
+        a->path = ATTR(nra, "path") ? ATTR(nra, "path") : "";
+    } else {
+        a->group = ATTR(ra, "group") ? ATTR(ra, "group") : "";
+        a->resource = ATTR(ra, "resource") ? ATTR(ra, "resource") : "";
+        a->sub = NONEMPTY(ATTR(ra, "subresource"));
+        a->name = NONEMPTY(ATTR(ra, "name"));
+        a->ns = NONEMPTY(ATTR(ra, "namespace"));
     }
+#undef NONEMPTY
+#undef ATTR
+    return true;
+}
+
+/* {allowed, reason}: by the token's verbs (a self review) and, in RBAC
+ * mode, by RBAC for `who`; outside RBAC mode everything else is allowed. */
+static json_t *decide(kr_testserver_t *ts, const ts_identity *who, const ts_attributes *a)
+{
+    bool allowed = a->verb && *a->verb && ts_identity_allows(who, a->verb);
+    char *reason = NULL;
+    if (allowed && ts->rbac)
+        allowed = ts_rbac_allows(ts, who, a, &reason);
     json_t *status = json_pack("{s:b}", "allowed", allowed);
     if (status && !allowed && who->verbs)
         json_object_set_new(status, "reason",
@@ -64,6 +63,57 @@ static json_t *access_status(kr_testserver_t *ts, const json_t *obj, const ts_id
         json_object_set_new(status, "reason", json_string(reason));
     kr_free(reason);
     return status;
+}
+
+static json_t *access_status(kr_testserver_t *ts, const json_t *obj, const ts_identity *who,
+                             ts_response *resp)
+{
+    ts_attributes a;
+    if (!review_attributes(json_object_get(obj, "spec"), "SelfSubjectAccessReview", &a, resp))
+        return NULL;
+    return decide(ts, who, &a);
+}
+
+/* A SubjectAccessReview, or a LocalSubjectAccessReview in namespace `ns`:
+ * whether the user and groups of the spec (exactly those) may. */
+static json_t *subject_access_status(kr_testserver_t *ts, const json_t *obj, const char *kind,
+                                     const char *ns, ts_response *resp)
+{
+    const json_t *spec = json_object_get(obj, "spec");
+    ts_attributes a;
+    if (!review_attributes(spec, kind, &a, resp))
+        return NULL;
+    ts_identity subject;
+    memset(&subject, 0, sizeof(subject));
+    const char *user = json_string_value(json_object_get(spec, "user"));
+    if (user && *user) {
+        subject.user = user;
+        subject.user_len = strlen(user);
+    }
+    size_t i;
+    const json_t *g;
+    json_array_foreach(json_object_get(spec, "groups"), i, g)
+    {
+        if (json_is_string(g) && subject.ngroups < KR_ARRAY_LEN(subject.groups))
+            subject.groups[subject.ngroups++] = json_string_value(g);
+    }
+    if (!subject.user && subject.ngroups == 0) {
+        ts_respond_invalid(resp, kind, "authorization.k8s.io", "", "spec.user", "FieldValueInvalid",
+                           "Invalid value: \"\": at least one of user or group must be specified");
+        return NULL;
+    }
+    if (ns && (a.path || (a.ns && strcmp(a.ns, ns) != 0))) {
+        ts_respond_invalid(resp, kind, "authorization.k8s.io", "",
+                           a.path ? "spec.nonResourceAttributes"
+                                  : "spec.resourceAttributes.namespace",
+                           a.path ? "FieldValueForbidden" : "FieldValueInvalid",
+                           a.path ? "Forbidden: disallowed on this kind of request"
+                                  : "Invalid value: \"\": must match metadata.namespace");
+        return NULL;
+    }
+    if (ns)
+        a.ns = ns;
+    return decide(ts, &subject, &a);
 }
 
 static json_t *user_status(const ts_identity *who)
@@ -113,11 +163,15 @@ void ts_handle_review(kr_testserver_t *ts, const ts_request *req, const ts_route
     json_t *obj = ts_read_object(req, rt, resp);
     if (!obj)
         return;
-    bool access = strcmp(rt->res->kind, "SelfSubjectAccessReview") == 0;
-    bool rules = strcmp(rt->res->kind, "SelfSubjectRulesReview") == 0;
-    json_t *status = access  ? access_status(ts, obj, who, resp)
-                     : rules ? rules_status(ts, obj, who, resp)
-                             : user_status(who);
+    const char *kind = rt->res->kind;
+    bool access = strcmp(kind, "SelfSubjectAccessReview") == 0;
+    bool rules = strcmp(kind, "SelfSubjectRulesReview") == 0;
+    bool subject = !ts_review_is_self(rt->res);
+    json_t *status =
+        access    ? access_status(ts, obj, who, resp)
+        : rules   ? rules_status(ts, obj, who, resp)
+        : subject ? subject_access_status(ts, obj, kind, rt->res->namespaced ? rt->ns : NULL, resp)
+                  : user_status(who);
     if (!status) {
         if (resp->status == 0)
             ts_respond_status(resp, 500, "InternalError", "Internal error occurred: out of memory",
@@ -288,4 +342,10 @@ void ts_handle_token_request(kr_testserver_t *ts, const ts_request *req, const t
     }
     kr_free(token);
     json_decref(obj);
+}
+
+bool ts_review_is_self(const ts_resource *res)
+{
+    return !ts_resource_is(res, "authorization.k8s.io", "subjectaccessreviews") &&
+           !ts_resource_is(res, "authorization.k8s.io", "localsubjectaccessreviews");
 }

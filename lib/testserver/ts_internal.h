@@ -594,6 +594,10 @@ int ts_rbac_bootstrap(kr_testserver_t *ts);
  * RBAC's system:basic-user role allows. */
 void ts_handle_review(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                       const ts_identity *who, ts_response *resp);
+/* Whether a review resource asks about its requester (the self reviews,
+ * allowed to everyone) rather than about a subject it names
+ * (SubjectAccessReview, LocalSubjectAccessReview: authorized as creates). */
+bool ts_review_is_self(const ts_resource *res);
 /* POST of a TokenRequest to serviceaccounts/NAME/token: 201 with a new
  * token that authenticates as system:serviceaccount:NS:NAME with every
  * verb, when the server checks tokens at all. */
