@@ -190,6 +190,11 @@ START_TEST(bindings_grant_what_their_roles_allow_and_nothing_else)
     ck_assert_int_ne(call(AS("bob"), "PATCH", "/api/v1/namespaces/demo/pods/p/status", "{}"), 403);
     /* a group: alice is in dev */
     expect(AS("alice"), "GET", "/api/v1/namespaces", NULL, 403, NULL);
+    /* a namespace is in itself: bob's view of demo shows demo */
+    expect(AS("bob"), "GET", "/api/v1/namespaces/demo", NULL, 200, NULL);
+    expect(AS("bob"), "GET", "/api/v1/namespaces/default", NULL, 403,
+           "namespaces \"default\" is forbidden: User \"bob\" cannot get resource "
+           "\"namespaces\" in API group \"\" in the namespace \"default\"");
     bind(NULL, "dev-view", "ClusterRole", "view", "Group", "dev", NULL);
     expect(AS("alice"), "GET", "/api/v1/namespaces", NULL, 200, NULL);
     expect(AS("bob"), "GET", "/api/v1/namespaces", NULL, 403, NULL);

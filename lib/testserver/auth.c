@@ -207,12 +207,14 @@ static int deny_resource(ts_response *resp, const ts_identity *who, const ts_att
 int ts_authorize(kr_testserver_t *ts, const ts_identity *who, const char *verb, const ts_route *rt,
                  ts_response *resp)
 {
+    /* a namespace is in itself, as kube-apiserver's request info says */
+    bool ns_itself = ts_resource_is(rt->res, "", "namespaces") && rt->name;
     ts_attributes a = {.verb = verb,
                        .group = rt->res->group,
                        .resource = rt->res->plural,
                        .sub = rt->sub,
                        .name = rt->name,
-                       .ns = rt->res->namespaced ? rt->ns : NULL};
+                       .ns = rt->res->namespaced ? rt->ns : ns_itself ? rt->name : NULL};
     if (allowed(ts, who, &a))
         return 0;
     return deny_resource(resp, who, &a, ts_details(rt->res, rt->name, false));
