@@ -273,6 +273,29 @@ START_TEST(impersonation_needs_the_impersonate_verb)
     const char *group_only[] = {"Authorization: Bearer admin-token", "Impersonate-Group: dev",
                                 NULL};
     expect(group_only, "GET", "/api/v1/namespaces", NULL, 500, NULL);
+    /* who the request then is: the groups asked for, system:authenticated once */
+    static const char *const whoami_groups[][3] = {{"dev", "system:authenticated", NULL},
+                                                   {"system:authenticated", NULL, NULL}};
+    for (size_t i = 0; i < 2; i++) {
+        const char *as[] = {
+            "Authorization: Bearer admin-token", "Impersonate-User: bob",
+            i ? "Impersonate-Group: system:authenticated" : "Impersonate-Group: dev", NULL};
+        tc_response r;
+        tc_request(
+            U, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", "application/json",
+            "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"SelfSubjectReview\"}", as, &r);
+        json_t *info = json_object_get(json_object_get(r.json, "status"), "userInfo");
+        ck_assert_str_eq(jstr(info, "username"), "bob");
+        json_t *groups = json_object_get(info, "groups");
+        for (size_t g = 0; g < 3; g++) {
+            if (!whoami_groups[i][g]) {
+                ck_assert_uint_eq(json_array_size(groups), g);
+                break;
+            }
+            ck_assert_str_eq(json_string_value(json_array_get(groups, g)), whoami_groups[i][g]);
+        }
+        tc_free(&r);
+    }
     /* a service account is impersonated in its namespace */
     expect(AS_IMPERSONATING("bob", "system:serviceaccount:demo:robot"), "GET", "/api", NULL, 403,
            "serviceaccounts \"robot\" is forbidden: User \"bob\" cannot impersonate resource "

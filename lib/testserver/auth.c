@@ -296,16 +296,24 @@ int ts_impersonate(kr_testserver_t *ts, const ts_request *req, ts_identity *who,
                              resp);
     if (rc != 0)
         return -1;
-    /* kube-apiserver: the groups asked for, system:authenticated unless the
-     * user is system:anonymous, and a service account's own groups when no
-     * group was asked for */
+    /* kube-apiserver: the groups asked for (a service account's own when
+     * none), then system:authenticated, or system:unauthenticated for
+     * system:anonymous, unless either is among them already */
     memset(who, 0, sizeof(*who));
     set_user(who, user, strlen(user));
-    for (size_t i = 0; i < req->nimpersonate_groups; i++)
+    bool authenticated = false, unauthenticated = false;
+    for (size_t i = 0; i < req->nimpersonate_groups; i++) {
         add_group(who, req->impersonate_groups[i]);
+        authenticated |= strcmp(req->impersonate_groups[i], "system:authenticated") == 0;
+        unauthenticated |= strcmp(req->impersonate_groups[i], "system:unauthenticated") == 0;
+    }
     if (req->nimpersonate_groups == 0)
         add_service_account_groups(who);
-    if (strcmp(user, "system:anonymous") != 0)
-        add_group(who, "system:authenticated");
+    if (strcmp(user, "system:anonymous") != 0) {
+        if (!authenticated && !unauthenticated)
+            add_group(who, "system:authenticated");
+    } else if (!unauthenticated) {
+        add_group(who, "system:unauthenticated");
+    }
     return 0;
 }
