@@ -121,6 +121,9 @@ START_TEST(bootstrap_policy_is_there_and_masters_may_do_anything)
     const char *want[] = {"admin",
                           "cluster-admin",
                           "edit",
+                          "system:aggregate-to-admin",
+                          "system:aggregate-to-edit",
+                          "system:aggregate-to-view",
                           "system:basic-user",
                           "system:discovery",
                           "system:public-info-viewer",
@@ -522,6 +525,47 @@ START_TEST(subject_access_reviews_ask_about_someone_else)
 }
 END_TEST
 
+/* admin, edit and view gather the rules of the ClusterRoles labelled
+ * aggregate-to-admin, -edit, -view, as the aggregation controller keeps
+ * them: a custom resource's role reaches view, and through view edit and
+ * admin; its removal takes the rules away again. */
+START_TEST(cluster_roles_aggregate_by_label)
+{
+    create_ns("demo");
+    tc_response r;
+    tc_request(U, "GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles/view", NULL, NULL,
+               AS("admin"), &r);
+    json_t *view_rules = json_deep_copy(json_object_get(r.json, "rules"));
+    ck_assert_uint_gt(json_array_size(view_rules), 5);
+    ck_assert_ptr_nonnull(json_object_get(r.json, "aggregationRule"));
+    tc_free(&r);
+    bind("demo", "bob-view", "ClusterRole", "view", "User", "bob", NULL);
+    bind("demo", "alice-admin", "ClusterRole", "admin", "User", "alice", NULL);
+    static const char widgets[] = "/apis/example.com/v1/namespaces/demo/widgets";
+    expect(AS("bob"), "GET", widgets, NULL, 403, NULL);
+    create("/apis/rbac.authorization.k8s.io/v1/clusterroles",
+           "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRole\",\"metadata\":"
+           "{\"name\":\"widgets-view\",\"labels\":{\"rbac.authorization.k8s.io/aggregate-to-view\":"
+           "\"true\"}},\"rules\":[{\"apiGroups\":[\"example.com\"],\"resources\":[\"widgets\"],"
+           "\"verbs\":[\"get\",\"list\",\"watch\"]}]}");
+    /* the path has no served resource: 404 once allowed, 403 before */
+    ck_assert_int_eq(call(AS("bob"), "GET", widgets, NULL), 404);
+    ck_assert_int_eq(call(AS("alice"), "GET", widgets, NULL), 404);
+    tc_request(U, "GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles/admin", NULL, NULL,
+               AS("admin"), &r);
+    ck_assert_ptr_nonnull(strstr(r.body, "\"widgets\""));
+    tc_free(&r);
+    expect(AS("admin"), "DELETE", "/apis/rbac.authorization.k8s.io/v1/clusterroles/widgets-view",
+           NULL, 200, NULL);
+    ck_assert_int_eq(call(AS("bob"), "GET", widgets, NULL), 403);
+    tc_request(U, "GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles/view", NULL, NULL,
+               AS("admin"), &r);
+    ck_assert(json_equal(json_object_get(r.json, "rules"), view_rules));
+    tc_free(&r);
+    json_decref(view_rules);
+}
+END_TEST
+
 START_TEST(rbac_names_are_path_segments)
 {
     create("/apis/rbac.authorization.k8s.io/v1/clusterroles",
@@ -545,6 +589,7 @@ int main(void)
                             access_and_rules_reviews_answer_from_rbac,
                             writers_of_roles_and_bindings_may_not_escalate,
                             subject_access_reviews_ask_about_someone_else,
+                            cluster_roles_aggregate_by_label,
                             rbac_names_are_path_segments,
                             NULL};
     return kr_test_run_tests("testserver_rbac", "rbac", setup, teardown, 60, tests);

@@ -214,7 +214,9 @@ int ts_authorize(kr_testserver_t *ts, const ts_identity *who, const char *verb, 
                        .resource = rt->res->plural,
                        .sub = rt->sub,
                        .name = rt->name,
-                       .ns = rt->res->namespaced ? rt->ns : ns_itself ? rt->name : NULL};
+                       .ns = rt->res->namespaced ? rt->ns
+                             : ns_itself         ? rt->name
+                                                 : NULL};
     if (allowed(ts, who, &a))
         return 0;
     return deny_resource(resp, who, &a, ts_details(rt->res, rt->name, false));
@@ -231,12 +233,65 @@ static const char *path_verb(const char *method)
     return "";
 }
 
+/* The resource a path names as kube-apiserver's request info reads it,
+ * whether or not this server serves it: /api/V/... or /apis/G/V/...,
+ * then [namespaces/NS/]RESOURCE[/NAME[/SUB]]. False for any other path.
+ * The strings point into `buf`. */
+static bool resource_path(const char *path, char *buf, size_t size, ts_attributes *a)
+{
+    snprintf(buf, size, "%s", path);
+    char *seg[8];
+    size_t n = 0;
+    for (char *save = NULL, *p = strtok_r(buf, "/", &save); p && n < 8;
+         p = strtok_r(NULL, "/", &save))
+        seg[n++] = p;
+    size_t at;
+    if (n >= 3 && strcmp(seg[0], "api") == 0) {
+        a->group = "";
+        at = 2;
+    } else if (n >= 4 && strcmp(seg[0], "apis") == 0) {
+        a->group = seg[1];
+        at = 3;
+    } else {
+        return false;
+    }
+    if (strcmp(seg[at], "watch") == 0 && n > at + 1)
+        at++;
+    if (n >= at + 2 && strcmp(seg[at], "namespaces") == 0) {
+        a->ns = seg[at + 1];
+        if (n >= at + 3)
+            at += 2; /* namespaces/NS/RESOURCE...; else the namespace itself */
+    }
+    a->resource = seg[at];
+    a->name = n > at + 1 ? seg[at + 1] : NULL;
+    a->sub = n > at + 2 ? seg[at + 2] : NULL;
+    return true;
+}
+
 int ts_authorize_path(kr_testserver_t *ts, const ts_identity *who, const ts_request *req,
                       ts_response *resp)
 {
     if (!ts->rbac)
         return 0;
-    ts_attributes a = {.verb = path_verb(req->method), .path = req->path};
+    const char *verb = path_verb(req->method);
+    char buf[1024];
+    ts_attributes a = {.verb = verb};
+    if (strlen(req->path) < sizeof(buf) && resource_path(req->path, buf, sizeof(buf), &a)) {
+        /* a resource this server does not serve: authorized as one, with
+         * the verb a request for it would have */
+        bool get = strcmp(verb, "get") == 0;
+        a.verb = get                           ? (a.name                             ? "get"
+                                                  : ts_query_bool(req, "watch") == 1 ? "watch"
+                                                                                     : "list")
+                 : strcmp(verb, "post") == 0   ? "create"
+                 : strcmp(verb, "put") == 0    ? "update"
+                 : strcmp(verb, "delete") == 0 ? (a.name ? "delete" : "deletecollection")
+                                               : verb;
+        if (ts_rbac_allows(ts, who, &a, NULL))
+            return 0;
+        return deny_resource(resp, who, &a, NULL);
+    }
+    a.path = req->path;
     if (ts_rbac_allows(ts, who, &a, NULL))
         return 0;
     char what[600];

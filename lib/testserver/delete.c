@@ -106,6 +106,8 @@ static json_t *delete_one(kr_testserver_t *ts, const ts_resource *res, const cha
     *gone = true;
     if (ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions"))
         ts_crd_removed(ts, last);
+    if (ts->rbac && ts_resource_is(res, "rbac.authorization.k8s.io", "clusterroles"))
+        ts_rbac_aggregate(ts);
     return last;
 }
 

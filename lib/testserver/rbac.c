@@ -8,9 +8,11 @@
  * from the store on each check, so a change applies to the next request.
  * Writes of roles and bindings may not grant what the writer does not
  * hold, unless it may escalate (roles) or bind (bindings), as
- * kube-apiserver's RBAC storage checks. Not done: the aggregation of
- * ClusterRoles by label (aggregationRule); admin, edit and view come with
- * their rules already aggregated. Callers hold ts->mu. */
+ * kube-apiserver's RBAC storage checks. A ClusterRole with an
+ * aggregationRule gets the rules of the ClusterRoles its selectors match
+ * whenever a ClusterRole changes, as the controller manager's aggregation
+ * controller would (admin, edit and view are made so, as in a cluster).
+ * Callers hold ts->mu. */
 #include <stdio.h>
 #include <string.h>
 
@@ -454,6 +456,99 @@ json_t *ts_rbac_rules(kr_testserver_t *ts, const ts_identity *who, const char *n
     return status;
 }
 
+/* ---- ClusterRole aggregation ------------------------------------------------------------ */
+
+/* Whether `labels` match one of `selectors` (LabelSelectors). */
+static bool selected(const json_t *selectors, const json_t *labels)
+{
+    size_t i;
+    const json_t *sel;
+    json_array_foreach(selectors, i, sel)
+    {
+        kr_buf text = {0};
+        ts_selector_text(sel, &text);
+        ts_labels_t *parsed = NULL;
+        char msg[256];
+        bool ok = ts_labels_parse(text.data ? text.data : "", &parsed, msg, sizeof(msg)) == 0 &&
+                  ts_labels_matches(parsed, labels);
+        ts_labels_free(parsed);
+        kr_buf_free(&text);
+        if (ok)
+            return true;
+    }
+    return false;
+}
+
+/* The rules aggregated role `i` should hold: those of every other
+ * ClusterRole its selectors match, in name order, each once; new. */
+static json_t *aggregated_rules(const ts_store *st, size_t i, const json_t *selectors)
+{
+    json_t *rules = json_array();
+    for (size_t j = 0; rules && j < st->len; j++) {
+        if (j == i ||
+            !selected(selectors,
+                      json_object_get(json_object_get(st->items[j].obj, "metadata"), "labels")))
+            continue;
+        size_t k;
+        json_t *rule;
+        json_array_foreach(json_object_get(st->items[j].obj, "rules"), k, rule)
+        {
+            bool seen = false;
+            size_t m;
+            json_t *have;
+            json_array_foreach(rules, m, have)
+            {
+                seen = seen || json_equal(have, rule);
+            }
+            if (!seen)
+                json_array_append_new(rules, json_deep_copy(rule));
+        }
+    }
+    return rules;
+}
+
+void ts_rbac_aggregate(kr_testserver_t *ts)
+{
+    ts_resource *res = ts_resource_find(ts, RBAC_GROUP, "v1", "clusterroles");
+    ts_store *st = res ? res->store : NULL;
+    /* aggregated roles may be sources of others (view into edit into
+     * admin): until nothing changes */
+    bool changed = true;
+    for (int pass = 0; st && changed && pass < 16; pass++) {
+        changed = false;
+        for (size_t i = 0; i < st->len; i++) {
+            const json_t *obj = st->items[i].obj;
+            const json_t *selectors =
+                json_object_get(json_object_get(obj, "aggregationRule"), "clusterRoleSelectors");
+            if (!json_is_array(selectors))
+                continue;
+            json_t *rules = aggregated_rules(st, i, selectors);
+            json_t *updated = rules && !json_equal(rules, json_object_get(obj, "rules"))
+                                  ? json_deep_copy(obj)
+                                  : NULL;
+            json_t *md = updated ? json_object_get(updated, "metadata") : NULL;
+            if (!md) {
+                json_decref(rules);
+                json_decref(updated);
+                continue;
+            }
+            json_object_set_new(updated, "rules", rules);
+            char rv[32];
+            snprintf(rv, sizeof(rv), "%llu", ++ts->rv);
+            json_object_set_new(md, "resourceVersion", json_string(rv));
+            json_t *old = json_incref(st->items[i].obj);
+            char *name = kr_strdup(st->items[i].name);
+            if (name && ts_store_put(st, "", name, json_incref(updated)) == 0) {
+                ts_record_event(ts, res, TS_MODIFIED, updated, old);
+                changed = true;
+            }
+            kr_free(name);
+            json_decref(old);
+            json_decref(updated);
+        }
+    }
+}
+
 /* ---- the bootstrap policy ------------------------------------------------------------- */
 
 /* One PolicyRule: space-separated verbs, one API group, resources (or,
@@ -513,13 +608,13 @@ static const rule_row PUBLIC_INFO[] = {{"get", NULL, "/healthz /livez /readyz /v
     {                                                                                              \
         RW, "policy", "poddisruptionbudgets"                                                       \
     }
-static const rule_row VIEW[] = {VIEW_ROWS, {0}};
-static const rule_row EDIT[] = {VIEW_ROWS, EDIT_ROWS, {0}};
-static const rule_row ADMIN[] = {VIEW_ROWS,
-                                 EDIT_ROWS,
-                                 {"create", "authorization.k8s.io", "localsubjectaccessreviews"},
-                                 {RW " get list watch", RBAC_GROUP, "rolebindings roles"},
-                                 {0}};
+static const rule_row AGGREGATE_TO_VIEW[] = {VIEW_ROWS, {0}};
+static const rule_row AGGREGATE_TO_EDIT[] = {EDIT_ROWS, {0}};
+static const rule_row AGGREGATE_TO_ADMIN[] = {
+    {"create", "authorization.k8s.io", "localsubjectaccessreviews"},
+    {RW " get list watch", RBAC_GROUP, "rolebindings roles"},
+    {0}};
+static const rule_row NONE[] = {{0}};
 
 static json_t *words(const char *text)
 {
@@ -538,6 +633,26 @@ static json_t *bootstrap_meta(const char *name)
     return json_pack("{s:s, s:{s:s}, s:{s:s}}", "name", name, "labels",
                      "kubernetes.io/bootstrapping", "rbac-defaults", "annotations",
                      "rbac.authorization.kubernetes.io/autoupdate", "true");
+}
+
+/* `role` with the label aggregate-to-`into` (may be NULL) and, with
+ * `from`, the aggregationRule that gathers the roles labelled
+ * aggregate-to-`from`; returns it. */
+static json_t *aggregation(json_t *role, const char *into, const char *from)
+{
+    char key[96];
+    if (role && into) {
+        snprintf(key, sizeof(key), "rbac.authorization.k8s.io/aggregate-to-%s", into);
+        json_object_set_new(json_object_get(json_object_get(role, "metadata"), "labels"), key,
+                            json_string("true"));
+    }
+    if (role && from) {
+        snprintf(key, sizeof(key), "rbac.authorization.k8s.io/aggregate-to-%s", from);
+        json_object_set_new(
+            role, "aggregationRule",
+            json_pack("{s:[{s:{s:s}}]}", "clusterRoleSelectors", "matchLabels", key, "true"));
+    }
+    return role;
 }
 
 static json_t *cluster_role(const char *name, const rule_row *rows)
@@ -573,9 +688,12 @@ int ts_rbac_bootstrap(kr_testserver_t *ts)
 {
     json_t *objs[] = {
         cluster_role("cluster-admin", CLUSTER_ADMIN),
-        cluster_role("admin", ADMIN),
-        cluster_role("edit", EDIT),
-        cluster_role("view", VIEW),
+        aggregation(cluster_role("admin", NONE), NULL, "admin"),
+        aggregation(cluster_role("edit", NONE), "admin", "edit"),
+        aggregation(cluster_role("view", NONE), "edit", "view"),
+        aggregation(cluster_role("system:aggregate-to-admin", AGGREGATE_TO_ADMIN), "admin", NULL),
+        aggregation(cluster_role("system:aggregate-to-edit", AGGREGATE_TO_EDIT), "edit", NULL),
+        aggregation(cluster_role("system:aggregate-to-view", AGGREGATE_TO_VIEW), "view", NULL),
         cluster_role("system:basic-user", BASIC_USER),
         cluster_role("system:discovery", DISCOVERY),
         cluster_role("system:public-info-viewer", PUBLIC_INFO),

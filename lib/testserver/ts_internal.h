@@ -580,9 +580,13 @@ int ts_rbac_admit(kr_testserver_t *ts, const ts_route *rt, const json_t *obj, ts
 /* The rules that apply to `who` in namespace `ns`, as a
  * SelfSubjectRulesReview's status; new. */
 json_t *ts_rbac_rules(kr_testserver_t *ts, const ts_identity *who, const char *ns);
-/* Create kube-apiserver's bootstrap roles and bindings (cluster-admin,
- * admin, edit, view, system:basic-user, system:discovery,
- * system:public-info-viewer). */
+/* The clusterrole-aggregation controller's work, done at once after a
+ * ClusterRole is written or deleted: each ClusterRole with an
+ * aggregationRule gets the rules of those its selectors match. */
+void ts_rbac_aggregate(kr_testserver_t *ts);
+/* Create kube-apiserver's bootstrap roles and bindings (cluster-admin;
+ * admin, edit and view aggregated from system:aggregate-to-*;
+ * system:basic-user, system:discovery, system:public-info-viewer). */
 int ts_rbac_bootstrap(kr_testserver_t *ts);
 
 /* ---- review resources (review.c) ---------------------------------------------- */

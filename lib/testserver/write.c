@@ -338,6 +338,15 @@ static void respond_oom(ts_response *resp)
     ts_respond_status(resp, 500, "InternalError", "Internal error occurred: out of memory", NULL);
 }
 
+/* What a committed write sets off: in RBAC mode, a ClusterRole's change
+ * reaches the roles that aggregate it (after the answer took its event). */
+static void after_commit(kr_testserver_t *ts, const ts_write *w)
+{
+    if (ts->rbac && !w->dry_run &&
+        ts_resource_is(w->rt->res, "rbac.authorization.k8s.io", "clusterroles"))
+        ts_rbac_aggregate(ts);
+}
+
 int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_response *resp)
 {
     const ts_resource *res = w->rt->res;
@@ -376,9 +385,10 @@ int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_res
         json_decref(obj);
         ts_response_clear(resp);
         resp->status = 201;
-        return 0;
+    } else {
+        ts_respond_written(resp, 201, obj, ev);
     }
-    ts_respond_written(resp, 201, obj, ev);
+    after_commit(ts, w);
     return 0;
 }
 
@@ -565,7 +575,9 @@ int ts_commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *exist
         respond_oom(resp);
         return rc;
     }
-    return store_update(ts, w, existing, obj, resp);
+    rc = store_update(ts, w, existing, obj, resp);
+    after_commit(ts, w);
+    return rc;
 }
 
 /* ---- POST and PUT ---------------------------------------------------------------------- */
