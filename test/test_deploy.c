@@ -1,9 +1,11 @@
 /* The deployment manifests in deploy/ are what a real cluster accepts and
  * what the programs accept: kubectl applies every file with
- * --dry-run=server to kr-apiserver (RBAC, apps, core and the CRD), and
- * every Deployment's container args parse in the program they name
- * (args + --help exits 0). Skips, loudly, where kubectl is absent.
- * KR_TEST_THREADED: the test server's threads. */
+ * --dry-run=server to kr-apiserver (RBAC, apps, core and the CRD); every
+ * Deployment's container args parse in the program they name (args +
+ * --help exits 0); and the RBAC of each cluster, loaded into a test server
+ * that enforces RBAC, gives each program's service account what it needs
+ * and no more (SubjectAccessReviews). Skips, loudly, where kubectl is
+ * absent. KR_TEST_THREADED: the test server's threads. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 #include "kr_test_proc.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
+#include "ts_client.h"
 
 /* Run argv (a program of the build, or a path) with its output into `log`
  * (made empty first); the exit status, or -1 when it ran over 100 s. */
@@ -135,6 +138,115 @@ START_TEST(every_deployments_args_parse_in_its_program)
 }
 END_TEST
 
+/* Whether service account kreconcile-system/`sa` may `verb`
+ * `group`/`resource`[/`sub`] in `ns` ("" for every namespace) on the
+ * RBAC server at `url`, asked as the admin with a SubjectAccessReview
+ * carrying the groups the account's token would. */
+static bool sa_may(const char *url, const char *sa, const char *verb, const char *group,
+                   const char *resource, const char *sub, const char *ns)
+{
+    char body[1024];
+    snprintf(body, sizeof(body),
+             "{\"apiVersion\":\"authorization.k8s.io/v1\",\"kind\":\"SubjectAccessReview\","
+             "\"spec\":{\"user\":\"system:serviceaccount:kreconcile-system:%s\",\"groups\":"
+             "[\"system:serviceaccounts\",\"system:serviceaccounts:kreconcile-system\","
+             "\"system:authenticated\"],\"resourceAttributes\":{\"verb\":\"%s\",\"group\":\"%s\","
+             "\"resource\":\"%s\",\"subresource\":\"%s\",\"namespace\":\"%s\"}}}",
+             sa, verb, group, resource, sub, ns);
+    const char *admin[] = {"Authorization: Bearer adm1n", NULL};
+    tc_response r;
+    tc_request(url, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+               "application/json", body, admin, &r);
+    ck_assert_msg(r.status == 201, "%ld: %s", r.status, r.body ? r.body : "");
+    bool allowed = json_is_true(json_object_get(json_object_get(r.json, "status"), "allowed"));
+    tc_free(&r);
+    return allowed;
+}
+
+static void load_manifest(kr_testserver_t *ts, const char *rel)
+{
+    char path[1024];
+    kr_test_src_path(path, sizeof(path), rel);
+    char *text = kr_test_read_file("", path);
+    ck_assert_msg(text != NULL, "cannot read %s", rel);
+    kr_error_t err = {0};
+    ck_assert_msg(kr_testserver_load(ts, text, strlen(text), &err) == 0, "%s: %s", rel,
+                  err.message);
+    free(text);
+}
+
+typedef struct grant {
+    const char *sa, *verb, *group, *resource, *sub, *ns;
+    bool allowed;
+} grant;
+
+START_TEST(rbac_gives_each_program_what_it_needs_and_no_more)
+{
+    static const grant hub[] = {
+        {"kr-syncer", "watch", "", "configmaps", "", "apps", true},
+        {"kr-syncer", "patch", "", "secrets", "", "apps", true},
+        {"kr-syncer", "create", "", "configmaps", "", "apps", false},
+        {"kr-syncer", "list", "", "secrets", "", "kube-system", false},
+        {"kr-syncer", "update", "coordination.k8s.io", "leases", "", "kreconcile-system", true},
+        {"kr-syncer", "delete", "coordination.k8s.io", "leases", "", "kreconcile-system", false},
+        {"kr-submitter", "create", "kreconcile.io", "runnables", "", "apps", true},
+        {"kr-submitter", "update", "kreconcile.io", "runnables", "status", "apps", true},
+        {"kr-submitter", "delete", "kreconcile.io", "runnables", "", "apps", false},
+        {"kr-submitter", "list", "batch", "jobs", "", "", false},
+        {"kr-sweeper", "list", "batch", "jobs", "", "", true},
+        {"kr-sweeper", "delete", "", "configmaps", "", "apps", false},
+        {"kr-inventory", "watch", "kreconcile.io", "runnables", "", "", true},
+        {"kr-inventory", "get", "", "secrets", "", "apps", false},
+    };
+    static const grant workload[] = {
+        {"kr-syncer", "create", "", "configmaps", "", "apps", true},
+        {"kr-syncer", "delete", "", "secrets", "", "apps", true},
+        {"kr-syncer", "create", "batch", "jobs", "", "apps", false},
+        {"kr-syncer", "watch", "", "secrets", "", "", false},
+        {"kr-submitter", "create", "batch", "jobs", "", "apps", true},
+        {"kr-submitter", "delete", "", "configmaps", "", "apps", false},
+        {"kr-sweeper", "delete", "batch", "jobs", "", "apps", true},
+        {"kr-sweeper", "create", "batch", "jobs", "", "apps", false},
+        {"kr-inventory", "watch", "batch", "jobs", "", "", true},
+        {"kr-inventory", "delete", "batch", "jobs", "", "apps", false},
+    };
+    static const char *const programs[] = {"kr-syncer", "kr-submitter", "kr-sweeper",
+                                           "kr-inventory"};
+    for (int c = 0; c < 2; c++) {
+        const char *tokens[] = {"adm1n", NULL};
+        kr_testserver_opts o = {.seed = 1, .tokens = tokens, .rbac = true};
+        kr_testserver_t *ts = NULL;
+        kr_error_t err = {0};
+        ck_assert_msg(kr_testserver_start(&o, &ts, &err) == 0, "%s", err.message);
+        if (c == 0) {
+            load_manifest(ts, "deploy/hub/00-namespace.yaml");
+            load_manifest(ts, "deploy/hub/10-rbac.yaml");
+        } else {
+            load_manifest(ts, "deploy/workload/10-rbac.yaml");
+        }
+        const char *url = kr_testserver_url(ts);
+        const grant *g = c == 0 ? hub : workload;
+        size_t n = c == 0 ? sizeof(hub) / sizeof(hub[0]) : sizeof(workload) / sizeof(workload[0]);
+        for (size_t i = 0; i < n; i++)
+            ck_assert_msg(sa_may(url, g[i].sa, g[i].verb, g[i].group, g[i].resource, g[i].sub,
+                                 g[i].ns) == g[i].allowed,
+                          "%s: %s %s %s/%s%s%s in \"%s\" should be %s", c ? "workload" : "hub",
+                          g[i].sa, g[i].verb, g[i].group, g[i].resource, *g[i].sub ? "/" : "",
+                          g[i].sub, g[i].ns, g[i].allowed ? "allowed" : "denied");
+        /* nobody may grant, bind or act as anyone */
+        for (size_t p = 0; p < sizeof(programs) / sizeof(programs[0]); p++) {
+            ck_assert(!sa_may(url, programs[p], "create", "rbac.authorization.k8s.io",
+                              "rolebindings", "", "apps"));
+            ck_assert(!sa_may(url, programs[p], "escalate", "rbac.authorization.k8s.io",
+                              "clusterroles", "", ""));
+            ck_assert(!sa_may(url, programs[p], "impersonate", "", "users", "", ""));
+            ck_assert(!sa_may(url, programs[p], "get", "", "secrets", "", "kube-system"));
+        }
+        kr_testserver_free(ts);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("deploy");
@@ -142,6 +254,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, kubectl_accepts_every_manifest_with_a_server_dry_run);
     tcase_add_test(tc, every_deployments_args_parse_in_its_program);
+    tcase_add_test(tc, rbac_gives_each_program_what_it_needs_and_no_more);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);
 }
