@@ -228,11 +228,13 @@ static int respond_error_text(kr_http_response_t *resp, int status, const char *
 
 int kr_http_respond_error(kr_http_response_t *resp, int status, const char *fmt, ...)
 {
-    char message[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(message, sizeof(message), fmt ? fmt : "", ap);
-    va_end(ap);
+    char message[1024] = "";
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(message, sizeof(message), fmt, ap);
+        va_end(ap);
+    }
     return respond_error_text(resp, status, message);
 }
 
