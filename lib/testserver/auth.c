@@ -237,7 +237,8 @@ static const char *path_verb(const char *method)
  * whether or not this server serves it: /api/V/... or /apis/G/V/...,
  * then [namespaces/NS/]RESOURCE[/NAME[/SUB]]. False for any other path.
  * The strings point into `buf`. */
-static bool resource_path(const char *path, char *buf, size_t size, ts_attributes *a)
+static bool resource_path(const char *path, char *buf, size_t size, ts_attributes *a,
+                          bool *legacy_watch)
 {
     snprintf(buf, size, "%s", path);
     char *seg[8];
@@ -255,7 +256,8 @@ static bool resource_path(const char *path, char *buf, size_t size, ts_attribute
     } else {
         return false;
     }
-    if (strcmp(seg[at], "watch") == 0 && n > at + 1)
+    *legacy_watch = strcmp(seg[at], "watch") == 0 && n > at + 1;
+    if (*legacy_watch)
         at++;
     if (n >= at + 2 && strcmp(seg[at], "namespaces") == 0) {
         a->ns = seg[at + 1];
@@ -273,20 +275,15 @@ int ts_authorize_path(kr_testserver_t *ts, const ts_identity *who, const ts_requ
 {
     if (!ts->rbac)
         return 0;
-    const char *verb = path_verb(req->method);
     char buf[1024];
-    ts_attributes a = {.verb = verb};
-    if (strlen(req->path) < sizeof(buf) && resource_path(req->path, buf, sizeof(buf), &a)) {
+    ts_attributes a = {.verb = path_verb(req->method)};
+    bool legacy_watch = false;
+    if (strlen(req->path) < sizeof(buf) &&
+        resource_path(req->path, buf, sizeof(buf), &a, &legacy_watch)) {
         /* a resource this server does not serve: authorized as one, with
-         * the verb a request for it would have */
-        bool get = strcmp(verb, "get") == 0;
-        a.verb = get                           ? (a.name                             ? "get"
-                                                  : ts_query_bool(req, "watch") == 1 ? "watch"
-                                                                                     : "list")
-                 : strcmp(verb, "post") == 0   ? "create"
-                 : strcmp(verb, "put") == 0    ? "update"
-                 : strcmp(verb, "delete") == 0 ? (a.name ? "delete" : "deletecollection")
-                                               : verb;
+         * the verb a routed request would have */
+        ts_route shape = {.name = a.name, .legacy_watch = legacy_watch};
+        a.verb = ts_verb_of(req, &shape);
         if (ts_rbac_allows(ts, who, &a, NULL))
             return 0;
         return deny_resource(resp, who, &a, NULL);
