@@ -110,6 +110,7 @@ static void resource_free(ts_resource *r)
     json_decref(r->short_names);
     json_decref(r->categories);
     json_decref(r->subresources);
+    json_decref(r->schema);
     kr_free(r);
 }
 
@@ -280,6 +281,35 @@ static ts_resource *crd_resource(const json_t *crd, const char *version, ts_stor
     return r;
 }
 
+/* A copy of the version's openAPIV3Schema, or NULL when it has none. */
+static json_t *version_schema(const json_t *v)
+{
+    const json_t *s = json_object_get(json_object_get(v, "schema"), "openAPIV3Schema");
+    return json_is_object(s) ? json_deep_copy(s) : NULL;
+}
+
+/* A served CRD was written: its versions' resources take the schemas it
+ * has now, as kube-apiserver's handler does on each CRD change. */
+static void refresh_schemas(kr_testserver_t *ts, const json_t *crd)
+{
+    const char *name = ts_meta_str(crd, "name");
+    const json_t *versions = json_object_get(json_object_get(crd, "spec"), "versions");
+    for (size_t i = 0; name && i < ts->nresources; i++) {
+        ts_resource *r = ts->resources[i];
+        if (!r->crd_name || strcmp(r->crd_name, name) != 0)
+            continue;
+        size_t j;
+        const json_t *v;
+        json_array_foreach(versions, j, v)
+        {
+            if (strcmp(jstr(v, "name", ""), r->version) != 0)
+                continue;
+            json_decref(r->schema);
+            r->schema = version_schema(v);
+        }
+    }
+}
+
 static bool version_has_status(const json_t *v)
 {
     const json_t *subs = json_object_get(v, "subresources");
@@ -362,6 +392,7 @@ static int serve_versions(kr_testserver_t *ts, const json_t *crd)
             return KR_ENOMEM;
         }
         r->has_status = version_has_status(v);
+        r->schema = version_schema(v);
         if (set_crd_scale(r, v) != 0)
             return KR_ENOMEM;
     }
@@ -382,6 +413,8 @@ int ts_crd_established(kr_testserver_t *ts, const json_t *crd, json_t **updated)
         int rc = serve_versions(ts, crd);
         if (rc != 0)
             return rc;
+    } else if (served) {
+        refresh_schemas(ts, crd);
     }
     json_t *copy = json_deep_copy(crd);
     json_t *status = crd_status(crd, accepted);

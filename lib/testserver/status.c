@@ -12,9 +12,19 @@ static const char *status_text(int code)
     return code < 300 ? "Success" : "Failure";
 }
 
+/* Drops the body (and watch) of a response about to get another; its
+ * warnings stay. */
+static void clear_body(ts_response *resp)
+{
+    char *warnings = resp->warnings;
+    resp->warnings = NULL;
+    ts_response_clear(resp);
+    resp->warnings = warnings;
+}
+
 void ts_respond_json(ts_response *resp, int code, json_t *body)
 {
-    ts_response_clear(resp);
+    clear_body(resp);
     resp->status = code;
     resp->content_type = "application/json";
     kr_buf buf = {0};
@@ -42,7 +52,7 @@ void ts_respond_written(ts_response *resp, int code, json_t *obj, const ts_event
     memcpy(copy, text, len);
     copy[len] = '\0';
     json_decref(obj);
-    ts_response_clear(resp);
+    clear_body(resp);
     resp->status = code;
     resp->content_type = "application/json";
     resp->body = copy;
@@ -139,8 +149,44 @@ void ts_respond_conflict(ts_response *resp, const ts_resource *res, const char *
     kr_free(q);
 }
 
+void ts_respond_invalid_causes(ts_response *resp, const char *kind, const char *group,
+                               const char *name, const json_t *causes)
+{
+    kr_buf b = {0};
+    size_t n = json_array_size(causes), i;
+    const json_t *c;
+    kr_buf_printf(&b, "%s%s%s \"%s\" is invalid: %s", kind, group && *group ? "." : "",
+                  group ? group : "", name ? name : "", n > 1 ? "[" : "");
+    json_array_foreach(causes, i, c)
+    {
+        const char *field = json_string_value(json_object_get(c, "field"));
+        kr_buf_printf(&b, "%s%s: %s", i ? ", " : "", field ? field : "",
+                      json_string_value(json_object_get(c, "message")));
+    }
+    kr_buf_append_str(&b, n > 1 ? "]" : "");
+    json_t *d =
+        json_pack("{s:s, s:s, s:O}", "name", name ? name : "", "kind", kind, "causes", causes);
+    if (d && group && *group)
+        json_object_set_new(d, "group", json_string(group));
+    if (d && (!name || !*name))
+        json_object_del(d, "name");
+    ts_respond_status(resp, 422, "Invalid", b.data, d);
+    kr_buf_free(&b);
+}
+
+void ts_response_warn(ts_response *resp, const char *text)
+{
+    char *joined = resp->warnings ? kr_asprintf("%s\n%s", resp->warnings, text) : kr_strdup(text);
+    if (!joined)
+        return; /* a warning lost to memory pressure */
+    kr_free(resp->warnings);
+    resp->warnings = joined;
+}
+
 void ts_response_clear(ts_response *resp)
 {
+    kr_free(resp->warnings);
+    resp->warnings = NULL;
     kr_free(resp->body);
     resp->body = NULL;
     resp->body_len = 0;

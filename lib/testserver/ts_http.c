@@ -146,6 +146,28 @@ static void body_free(void *cls)
     kr_free(cls);
 }
 
+/* One `Warning: 299 - "text"` header per line of `warnings`, quoted as
+ * kube-apiserver quotes them (backslash before '"' and '\\'). */
+static void add_warnings(struct MHD_Response *mr, const char *warnings)
+{
+    for (const char *p = warnings; p && *p;) {
+        size_t n = strcspn(p, "\n");
+        kr_buf h = {0};
+        kr_buf_append_str(&h, "299 - \"");
+        for (size_t i = 0; i < n; i++) {
+            if (p[i] == '"' || p[i] == '\\')
+                kr_buf_append(&h, "\\", 1);
+            kr_buf_append(&h, p + i, 1);
+        }
+        kr_buf_append_str(&h, "\"");
+        if (h.data)
+            MHD_add_response_header(mr, "Warning", h.data);
+        kr_buf_free(&h);
+        p += n;
+        p += *p == '\n';
+    }
+}
+
 static struct MHD_Response *make_response(struct MHD_Connection *conn, ts_response *r)
 {
     struct MHD_Response *mr;
@@ -169,6 +191,7 @@ static struct MHD_Response *make_response(struct MHD_Connection *conn, ts_respon
         snprintf(v, sizeof(v), "%d", r->retry_after);
         MHD_add_response_header(mr, "Retry-After", v);
     }
+    add_warnings(mr, r->warnings);
     return mr;
 }
 

@@ -47,6 +47,9 @@ typedef struct ts_resource {
     /* The /scale subresource: dotted paths into the object, or NULL.
      * Built-ins read the selector from spec.selector (a LabelSelector). */
     char *scale_spec_path, *scale_status_path, *scale_selector_path;
+    /* A custom resource's structural schema: the openAPIV3Schema of its
+     * CRD version (a copy), or NULL (built-ins; schema.c) */
+    json_t *schema;
     ts_store *store; /* borrowed from the server's store list */
 } ts_resource;
 
@@ -202,10 +205,15 @@ typedef struct ts_response {
     size_t body_len;
     int retry_after;
     ts_watch *watch; /* when set, the body is this stream */
+    char *warnings; /* Warning header texts, one per line (kr_malloc), or NULL */
 } ts_response;
 
 void ts_handle(kr_testserver_t *ts, const ts_request *req, ts_response *resp);
+/* Frees the body, the watch and the warnings. */
 void ts_response_clear(ts_response *resp);
+/* Adds a `Warning: 299 - "text"` header to the response, whatever its
+ * body becomes. */
+void ts_response_warn(ts_response *resp, const char *text);
 const char *ts_query(const ts_request *req, const char *key);
 
 /* ---- Status bodies (status.c) -------------------------------------------- */
@@ -223,6 +231,10 @@ void ts_respond_bad_request(ts_response *resp, const char *fmt, ...) KR_PRINTF(2
 /* 422 Invalid; the message names "Kind[.group] \"name\"". */
 void ts_respond_invalid(ts_response *resp, const char *kind, const char *group, const char *name,
                         const char *field, const char *cause_reason, const char *cause_message);
+/* 422 Invalid with several causes ({reason, message, field} each; borrowed):
+ * the message lists them as kube-apiserver's field.ErrorList does. */
+void ts_respond_invalid_causes(ts_response *resp, const char *kind, const char *group,
+                               const char *name, const json_t *causes);
 void ts_respond_conflict(ts_response *resp, const ts_resource *res, const char *name,
                          const char *why);
 char *ts_qualified(const ts_resource *res); /* "plural" or "plural.group"; new */
@@ -470,6 +482,19 @@ void ts_set_defaults(const ts_resource *res, json_t *obj);
 int ts_registry_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_response *resp);
 void ts_registry_update(const ts_resource *res, const json_t *existing, json_t *obj);
 bool ts_namespace_exists(kr_testserver_t *ts, const char *ns);
+/* Custom resources against their structural schema (schema.c). */
+typedef enum { TS_FV_WARN = 0, TS_FV_STRICT, TS_FV_IGNORE } ts_field_validation;
+ts_field_validation ts_field_validation_of(const ts_request *req);
+/* Prunes unknown fields (a 400, or a 422 for a patch, under
+ * fieldValidation=Strict; Warning headers under Warn, the default), drops
+ * non-nullable nulls, applies defaults, then validates: 0, or
+ * KR_EINVALIDOBJ with the answer in resp, or KR_ENOMEM. No-op for kinds
+ * without a schema. */
+int ts_schema_admit(const ts_write *w, json_t *obj, ts_response *resp);
+/* A server-side apply configuration may not name fields the schema does
+ * not declare, whatever fieldValidation says (500, as kube-apiserver's
+ * field manager answers). */
+int ts_schema_check_apply(const ts_write *w, const json_t *config, ts_response *resp);
 /* Labels, annotations and finalizers (validate.c); fills resp (422/400). */
 int ts_validate_metadata(const ts_resource *res, const json_t *md, ts_response *resp);
 /* Fields an update may not change (validate.c): a ConfigMap's or Secret's

@@ -156,6 +156,10 @@ void ts_handle_patch(kr_testserver_t *ts, const ts_request *req, const ts_route 
     if (f == KR_PATCH_APPLY) {
         w.operation = "Apply";
         w.applied = patch;
+        if (ts_schema_check_apply(&w, patch, resp) != 0) {
+            json_decref(patch);
+            return;
+        }
     }
     ts_obj *cur = ts_store_get(rt->res->store, rt->ns ? rt->ns : "", rt->name);
     if (!cur && f == KR_PATCH_APPLY) {

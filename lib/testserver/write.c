@@ -354,6 +354,8 @@ int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_res
     ts_set_defaults(res, obj);
     int rc = md ? admit_create(ts, w, obj, md, resp) : KR_ENOMEM;
     if (rc == 0)
+        rc = ts_schema_admit(w, obj, resp);
+    if (rc == 0)
         rc = ts_rbac_admit(ts, w->rt, obj, resp);
     if (rc == 0) {
         init_metadata(ts, w, obj, md);
@@ -533,6 +535,11 @@ int ts_commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *exist
     if (!obj) {
         respond_oom(resp);
         return KR_ENOMEM;
+    }
+    rc = ts_schema_admit(w, obj, resp);
+    if (rc != 0) {
+        json_decref(obj);
+        return rc;
     }
     if (!w->status_only) {
         ts_set_defaults(w->rt->res, obj);

@@ -11,12 +11,37 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* A CRD with a structural schema, so that every input may write custom
+ * resources that are pruned, defaulted and validated against it. */
+static const char schema_crd[] =
+    "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
+    "\"metadata\":{\"name\":\"widgets.example.com\"},\"spec\":{\"group\":\"example.com\","
+    "\"scope\":\"Namespaced\",\"names\":{\"plural\":\"widgets\",\"kind\":\"Widget\"},"
+    "\"versions\":[{\"name\":\"v1\",\"served\":true,\"storage\":true,"
+    "\"subresources\":{\"status\":{}},\"schema\":{\"openAPIV3Schema\":{\"type\":\"object\","
+    "\"properties\":{\"spec\":{\"type\":\"object\",\"required\":[\"image\"],"
+    "\"properties\":{\"image\":{\"type\":\"string\",\"maxLength\":20,"
+    "\"pattern\":\"^[a-z]+(:\\\\d+)?$\"},\"replicas\":{\"type\":\"integer\",\"minimum\":0,"
+    "\"default\":1},\"mode\":{\"type\":\"string\",\"enum\":[\"A\",\"B\"],"
+    "\"nullable\":true},\"when\":{\"type\":\"string\",\"format\":\"date-time\"},"
+    "\"tags\":{\"type\":\"array\",\"x-kubernetes-list-type\":\"set\",\"maxItems\":4,"
+    "\"items\":{\"type\":\"string\",\"format\":\"cidr\"}},\"ports\":{\"type\":\"array\","
+    "\"x-kubernetes-list-type\":\"map\",\"x-kubernetes-list-map-keys\":[\"name\"],"
+    "\"items\":{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},"
+    "\"port\":{\"type\":\"integer\",\"default\":80}}}},\"limits\":{\"type\":\"object\","
+    "\"additionalProperties\":{\"x-kubernetes-int-or-string\":true,\"anyOf\":"
+    "[{\"type\":\"integer\"},{\"type\":\"string\"}]}},\"extra\":{\"type\":\"object\","
+    "\"x-kubernetes-preserve-unknown-fields\":true},\"job\":{\"type\":\"object\","
+    "\"x-kubernetes-embedded-resource\":true}}},\"status\":{\"type\":\"object\","
+    "\"properties\":{\"phase\":{\"type\":\"string\"}}}}}}}]}}";
+
 static kr_testserver_t *server(void)
 {
     static kr_testserver_t *ts;
     if (!ts) {
         kr_testserver_opts o = {.seed = 7, .history = 64, .list_snapshots = 4};
-        if (kr_testserver_start(&o, &ts, NULL) != 0)
+        if (kr_testserver_start(&o, &ts, NULL) != 0 ||
+            kr_testserver_load(ts, schema_crd, strlen(schema_crd), NULL) != 0)
             abort();
     }
     return ts;

@@ -36,6 +36,12 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *user)
             len--;
         snprintf(r->retry_after, sizeof(r->retry_after), "%.*s", (int)len, ptr + 13);
     }
+    if (n > 9 && strncasecmp(ptr, "Warning:", 8) == 0) {
+        size_t len = n - 9, used = strlen(r->warnings);
+        while (len && (ptr[9 + len - 1] == '\r' || ptr[9 + len - 1] == '\n'))
+            len--;
+        snprintf(r->warnings + used, sizeof(r->warnings) - used, "%.*s\n", (int)len, ptr + 9);
+    }
     return n;
 }
 

@@ -14,6 +14,7 @@ typedef struct tc_response {
     size_t len;
     char content_type[256];
     char retry_after[32];
+    char warnings[2048]; /* the Warning headers' values, one per line */
     json_t *json; /* parsed body, or NULL */
 } tc_response;
 

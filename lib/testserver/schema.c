@@ -1,0 +1,1252 @@
+/* libkreconcile-testserver — custom resources against the structural
+ * schema of their CRD version, as kube-apiserver's apiextensions handler
+ * treats them (wire spec §8.2): unknown fields pruned and reported as the
+ * request's fieldValidation asks, unknown metadata fields dropped,
+ * non-nullable nulls removed, `default`s applied, then the OpenAPI v3 value
+ * validations checked, answered with kube-apiserver's messages. Not done:
+ * x-kubernetes-validations (CEL) rules and validation ratcheting. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <math.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testserver/ts_internal.h"
+
+/* ---- schema accessors ------------------------------------------------------ */
+
+static bool flag(const json_t *s, const char *key)
+{
+    return json_is_true(json_object_get(s, key));
+}
+
+static const char *str_of(const json_t *s, const char *key)
+{
+    return json_string_value(json_object_get(s, key));
+}
+
+static const json_t *prop_of(const json_t *s, const char *key)
+{
+    const json_t *p = json_object_get(json_object_get(s, "properties"), key);
+    return json_is_object(p) ? p : NULL;
+}
+
+/* additionalProperties: its schema; `present` when set at all (true or a
+ * schema), as kube's Structural.AdditionalProperties != nil. */
+static const json_t *addl_of(const json_t *s, bool *present)
+{
+    const json_t *a = json_object_get(s, "additionalProperties");
+    *present = json_is_object(a) || json_is_true(a);
+    return json_is_object(a) ? a : NULL;
+}
+
+static const json_t *items_of(const json_t *s)
+{
+    const json_t *i = json_object_get(s, "items");
+    return json_is_object(i) ? i : NULL;
+}
+
+/* The schema of an object's field `key`: its property, else the
+ * additionalProperties schema, else NULL. */
+static const json_t *field_schema(const json_t *s, const char *key)
+{
+    const json_t *p = prop_of(s, key);
+    bool present;
+    return p ? p : addl_of(s, &present);
+}
+
+static bool is_meta_field(const char *k)
+{
+    return strcmp(k, "apiVersion") == 0 || strcmp(k, "kind") == 0 || strcmp(k, "metadata") == 0;
+}
+
+/* ---- the walk's path ---------------------------------------------------------- */
+
+typedef struct sc_walk {
+    kr_buf path; /* "spec.items[0].name"; "" at the root */
+    json_t *unknown; /* pruned paths (array of strings), or NULL: not tracked */
+    json_t *causes; /* validation causes */
+    bool oom;
+} sc_walk;
+
+static size_t push_key(sc_walk *w, const char *key)
+{
+    size_t mark = w->path.len;
+    if ((mark > 0 && kr_buf_append_str(&w->path, ".") != 0) ||
+        kr_buf_append_str(&w->path, key) != 0)
+        w->oom = true;
+    return mark;
+}
+
+static size_t push_index(sc_walk *w, size_t i)
+{
+    size_t mark = w->path.len;
+    if (kr_buf_printf(&w->path, "[%zu]", i) != 0)
+        w->oom = true;
+    return mark;
+}
+
+static void pop(sc_walk *w, size_t mark)
+{
+    w->path.len = mark;
+    if (w->path.data)
+        w->path.data[mark] = '\0';
+}
+
+static const char *path_of(const sc_walk *w)
+{
+    return w->path.data ? w->path.data : "";
+}
+
+static void record_unknown(sc_walk *w, const char *key)
+{
+    if (!w->unknown)
+        return;
+    size_t mark = push_key(w, key);
+    if (json_array_append_new(w->unknown, json_string(path_of(w))) != 0)
+        w->oom = true;
+    pop(w, mark);
+}
+
+/* ---- pruning ------------------------------------------------------------------ */
+
+static void prune(json_t *x, const json_t *s, bool root, sc_walk *w);
+
+/* Below x-kubernetes-preserve-unknown-fields: unknown fields stay, the
+ * specified ones are pruned. */
+static void skip_prune(json_t *x, const json_t *s, sc_walk *w)
+{
+    if (!s)
+        return;
+    if (json_is_object(x)) {
+        const char *k;
+        json_t *v;
+        bool embedded = flag(s, "x-kubernetes-embedded-resource");
+        json_object_foreach(x, k, v)
+        {
+            if (embedded && is_meta_field(k))
+                continue;
+            const json_t *p = prop_of(s, k);
+            bool addl;
+            const json_t *a = addl_of(s, &addl);
+            if (p || addl) {
+                size_t mark = push_key(w, k);
+                prune(v, p ? p : a, false, w);
+                pop(w, mark);
+            }
+        }
+    } else if (json_is_array(x)) {
+        for (size_t i = 0; i < json_array_size(x); i++) {
+            size_t mark = push_index(w, i);
+            skip_prune(json_array_get(x, i), items_of(s), w);
+            pop(w, mark);
+        }
+    }
+}
+
+static void prune(json_t *x, const json_t *s, bool root, sc_walk *w)
+{
+    if (s && flag(s, "x-kubernetes-preserve-unknown-fields")) {
+        skip_prune(x, s, w);
+        return;
+    }
+    if (json_is_object(x)) {
+        bool embedded = root || flag(s, "x-kubernetes-embedded-resource");
+        const char *k;
+        json_t *v;
+        void *tmp;
+        json_object_foreach_safe(x, tmp, k, v)
+        {
+            if (s && embedded && is_meta_field(k))
+                continue;
+            const json_t *p = s ? prop_of(s, k) : NULL;
+            bool addl = false;
+            const json_t *a = s ? addl_of(s, &addl) : NULL;
+            if (p || addl) {
+                size_t mark = push_key(w, k);
+                prune(v, p ? p : a, false, w);
+                pop(w, mark);
+            } else {
+                record_unknown(w, k);
+                json_object_del(x, k);
+            }
+        }
+    } else if (json_is_array(x)) {
+        for (size_t i = 0; i < json_array_size(x); i++) {
+            size_t mark = push_index(w, i);
+            prune(json_array_get(x, i), s ? items_of(s) : NULL, false, w);
+            pop(w, mark);
+        }
+    }
+}
+
+/* ObjectMeta's fields: others are dropped from a custom resource's
+ * metadata (and reported), as decoding into ObjectMeta does. */
+static const char *const object_meta_fields[] = {
+    "name",
+    "generateName",
+    "namespace",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "labels",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "annotations",
+    "ownerReferences",
+    "finalizers",
+    "managedFields",
+};
+
+static void prune_metadata(json_t *obj, sc_walk *w)
+{
+    json_t *md = json_object_get(obj, "metadata");
+    if (!json_is_object(md))
+        return;
+    size_t mark = push_key(w, "metadata");
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(md, tmp, k, v)
+    {
+        bool known = false;
+        for (size_t i = 0; i < sizeof(object_meta_fields) / sizeof(*object_meta_fields); i++)
+            known = known || strcmp(k, object_meta_fields[i]) == 0;
+        if (!known) {
+            record_unknown(w, k);
+            json_object_del(md, k);
+        }
+    }
+    pop(w, mark);
+}
+
+/* ---- nulls and defaults ---------------------------------------------------------- */
+
+static bool non_nullable_null(const json_t *v, const json_t *s)
+{
+    return json_is_null(v) && s && !flag(s, "nullable");
+}
+
+static void prune_nulls(json_t *x, const json_t *s)
+{
+    if (json_is_object(x)) {
+        const char *k;
+        json_t *v;
+        void *tmp;
+        json_object_foreach_safe(x, tmp, k, v)
+        {
+            const json_t *fs = s ? field_schema(s, k) : NULL;
+            if (non_nullable_null(v, fs) && !json_object_get(fs, "default"))
+                json_object_del(x, k);
+            else
+                prune_nulls(v, fs);
+        }
+    } else if (json_is_array(x)) {
+        const json_t *is = s ? items_of(s) : NULL;
+        for (size_t i = 0; i < json_array_size(x); i++)
+            prune_nulls(json_array_get(x, i), is);
+    }
+}
+
+static int apply_defaults(json_t *x, const json_t *s)
+{
+    if (!s)
+        return 0;
+    if (json_is_object(x)) {
+        const char *k;
+        json_t *p;
+        json_object_foreach(json_object_get(s, "properties"), k, p)
+        {
+            const json_t *dflt = json_object_get(p, "default");
+            json_t *v = json_object_get(x, k);
+            if (dflt && (!v || non_nullable_null(v, p)) &&
+                json_object_set_new(x, k, json_deep_copy(dflt)) != 0)
+                return KR_ENOMEM;
+        }
+        json_t *v;
+        json_object_foreach(x, k, v)
+        {
+            const json_t *fs = field_schema(s, k);
+            const json_t *dflt = json_object_get(fs, "default");
+            if (!prop_of(s, k) && dflt && non_nullable_null(v, fs)) {
+                if (json_object_set_new(x, k, json_deep_copy(dflt)) != 0)
+                    return KR_ENOMEM;
+                v = json_object_get(x, k);
+            }
+            if (apply_defaults(v, fs) != 0)
+                return KR_ENOMEM;
+        }
+    } else if (json_is_array(x)) {
+        const json_t *is = items_of(s);
+        const json_t *dflt = json_object_get(is, "default");
+        for (size_t i = 0; i < json_array_size(x); i++) {
+            if (dflt && non_nullable_null(json_array_get(x, i), is) &&
+                json_array_set_new(x, i, json_deep_copy(dflt)) != 0)
+                return KR_ENOMEM;
+            if (apply_defaults(json_array_get(x, i), is) != 0)
+                return KR_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+/* ---- values as Go prints them ------------------------------------------------------ */
+
+/* strconv.Quote: ASCII control characters and quotes escaped, other
+ * bytes as they are. */
+static void go_quote(kr_buf *b, const char *s)
+{
+    kr_buf_append_str(b, "\"");
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"':
+            kr_buf_append_str(b, "\\\"");
+            break;
+        case '\\':
+            kr_buf_append_str(b, "\\\\");
+            break;
+        case '\n':
+            kr_buf_append_str(b, "\\n");
+            break;
+        case '\t':
+            kr_buf_append_str(b, "\\t");
+            break;
+        case '\r':
+            kr_buf_append_str(b, "\\r");
+            break;
+        default:
+            if (*p < 0x20 || *p == 0x7f)
+                kr_buf_printf(b, "\\x%02x", *p);
+            else
+                kr_buf_append(b, p, 1);
+        }
+    }
+    kr_buf_append_str(b, "\"");
+}
+
+/* A float64 as fmt's %v: the shortest digits that read back, in %e form
+ * when the exponent is below -4 or at least 21. */
+static void go_float(kr_buf *b, double d)
+{
+    if (!isfinite(d)) {
+        kr_buf_append_str(b, isnan(d) ? "NaN" : d > 0 ? "+Inf" : "-Inf");
+        return;
+    }
+    char tmp[64];
+    int prec = 1;
+    for (; prec < 17; prec++) {
+        snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, d);
+        if (strtod(tmp, NULL) == d)
+            break;
+    }
+    snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, d);
+    int exp = atoi(strchr(tmp, 'e') + 1);
+    if (exp < -4 || exp >= 21) {
+        /* Go writes at least two exponent digits, as C does. */
+        kr_buf_append_str(b, tmp);
+        return;
+    }
+    int decimals = prec - 1 - exp;
+    kr_buf_printf(b, "%.*f", decimals > 0 ? decimals : 0, d);
+}
+
+static void go_number(kr_buf *b, const json_t *v)
+{
+    if (json_is_integer(v))
+        kr_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    else
+        go_float(b, json_number_value(v));
+}
+
+/* A field error's bad value: strings quoted, numbers and booleans plain,
+ * null as "null", objects and arrays as JSON. */
+static void go_value(kr_buf *b, const json_t *v)
+{
+    if (json_is_string(v))
+        go_quote(b, json_string_value(v));
+    else if (json_is_number(v))
+        go_number(b, v);
+    else if (json_is_boolean(v))
+        kr_buf_append_str(b, json_is_true(v) ? "true" : "false");
+    else if (json_is_null(v) || !v)
+        kr_buf_append_str(b, "null");
+    else {
+        char *text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+        kr_buf_append_str(b, text ? text : "");
+        free(text);
+    }
+}
+
+/* ---- validation causes ------------------------------------------------------------ */
+
+/* One field error: `body` is what follows "<field>: " (ErrorBody). */
+static void add_cause(sc_walk *w, const char *reason, const char *field, const char *body)
+{
+    json_t *c = json_pack("{s:s, s:s, s:s}", "reason", reason, "message", body, "field", field);
+    if (!c || json_array_append_new(w->causes, c) != 0)
+        w->oom = true;
+}
+
+/* field.Invalid / TypeInvalid / NotSupported with kube-openapi's detail
+ * "<path> in body ...". `detail` may hold one %s for the path. */
+static void invalid(sc_walk *w, const char *reason, const char *type, const json_t *value,
+                    const char *detail)
+{
+    kr_buf b = {0};
+    kr_buf_printf(&b, "%s: ", type);
+    go_value(&b, value);
+    kr_buf_printf(&b, ": %s", detail);
+    if (b.data)
+        add_cause(w, reason, path_of(w), b.data);
+    else
+        w->oom = true;
+    kr_buf_free(&b);
+}
+
+/* kube-openapi's "<path> in body <what>". */
+static char *in_body(const sc_walk *w, const char *what)
+{
+    return kr_asprintf("%s in body %s", path_of(w), what);
+}
+
+static void fail_value(sc_walk *w, const json_t *value, const char *what)
+{
+    char *detail = in_body(w, what);
+    if (detail)
+        invalid(w, "FieldValueInvalid", "Invalid value", value, detail);
+    else
+        w->oom = true;
+    kr_free(detail);
+}
+
+static void fail_type(sc_walk *w, const char *type, const char *found)
+{
+    kr_buf what = {0};
+    kr_buf_printf(&what, "must be of type %s: ", type);
+    go_quote(&what, found);
+    char *detail = what.data ? in_body(w, what.data) : NULL;
+    json_t *shown = json_string(found);
+    if (detail && shown)
+        invalid(w, "FieldValueTypeInvalid", "Invalid value", shown, detail);
+    else
+        w->oom = true;
+    json_decref(shown);
+    kr_free(detail);
+    kr_buf_free(&what);
+}
+
+/* A limit of the schema (a float64 to kube-openapi) after `what`. */
+static void fail_limit(sc_walk *w, const json_t *value, const char *what, const json_t *limit)
+{
+    kr_buf b = {0};
+    kr_buf_printf(&b, "%s ", what);
+    go_number(&b, limit);
+    if (b.data)
+        fail_value(w, value, b.data);
+    else
+        w->oom = true;
+    kr_buf_free(&b);
+}
+
+static void fail_count(sc_walk *w, const char *what, json_int_t limit, size_t actual)
+{
+    char what_text[128];
+    snprintf(what_text, sizeof(what_text), what, (long long)limit);
+    json_t *n = json_integer((json_int_t)actual);
+    fail_value(w, n, what_text);
+    json_decref(n);
+}
+
+static void fail_too_many(sc_walk *w, size_t actual, json_int_t max)
+{
+    char body[160];
+    snprintf(body, sizeof(body), "Too many: %zu: must have at most %lld item%s", actual,
+             (long long)max, max == 1 ? "" : "s");
+    add_cause(w, "FieldValueTooMany", path_of(w), body);
+}
+
+/* ---- formats and patterns ------------------------------------------------------------ */
+
+static bool digits(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isdigit((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+static bool valid_date(const char *s)
+{
+    return strlen(s) >= 10 && digits(s, 4) && s[4] == '-' && digits(s + 5, 2) && s[7] == '-' &&
+           digits(s + 8, 2) && atoi(s + 5) >= 1 && atoi(s + 5) <= 12 && atoi(s + 8) >= 1 &&
+           atoi(s + 8) <= 31;
+}
+
+/* RFC 3339 date-time as strfmt parses it: fractional seconds optional, a
+ * zone of Z or ±hh:mm (or ±hhmm). */
+static bool valid_date_time(const char *s)
+{
+    if (!valid_date(s) || (s[10] != 'T' && s[10] != 't'))
+        return false;
+    const char *t = s + 11;
+    if (!(digits(t, 2) && t[2] == ':' && digits(t + 3, 2) && t[5] == ':' && digits(t + 6, 2)))
+        return false;
+    if (atoi(t) > 23 || atoi(t + 3) > 59 || atoi(t + 6) > 60)
+        return false;
+    t += 8;
+    if (*t == '.') {
+        size_t n = strspn(t + 1, "0123456789");
+        if (n == 0)
+            return false;
+        t += 1 + n;
+    }
+    if ((*t == 'Z' || *t == 'z') && t[1] == '\0')
+        return true;
+    if (*t != '+' && *t != '-')
+        return false;
+    t++;
+    if (digits(t, 2) && t[2] == ':' && digits(t + 3, 2) && t[5] == '\0')
+        return true;
+    return digits(t, 4) && t[4] == '\0';
+}
+
+static bool valid_uuid(const char *s)
+{
+    if (strlen(s) != 36)
+        return false;
+    for (size_t i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+            return false;
+    }
+    return true;
+}
+
+static bool valid_cidr(const char *s)
+{
+    const char *slash = strchr(s, '/');
+    if (!slash || slash == s || !slash[1] || strlen(slash + 1) > 3 ||
+        !digits(slash + 1, strlen(slash + 1)))
+        return false;
+    char addr[64];
+    size_t n = (size_t)(slash - s);
+    if (n >= sizeof(addr))
+        return false;
+    memcpy(addr, s, n);
+    addr[n] = '\0';
+    unsigned char buf[16];
+    int bits = atoi(slash + 1);
+    if (inet_pton(AF_INET, addr, buf) == 1)
+        return bits <= 32;
+    return inet_pton(AF_INET6, addr, buf) == 1 && bits <= 128;
+}
+
+static bool valid_base64(const char *s)
+{
+    size_t n = strlen(s), pad = 0;
+    if (n % 4 != 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '=') {
+            pad++;
+            continue;
+        }
+        if (pad || !(isalnum(c) || c == '+' || c == '/'))
+            return false;
+    }
+    return pad <= 2;
+}
+
+/* The formats checked, with what kube-openapi's registry accepts; others
+ * (and an unknown format) pass unchecked. 1: valid, 0: invalid, -1: not
+ * checked. */
+static int check_format(const char *format, const char *s)
+{
+    unsigned char buf[16];
+    if (strcmp(format, "date-time") == 0 || strcmp(format, "datetime") == 0)
+        return valid_date_time(s);
+    if (strcmp(format, "date") == 0)
+        return valid_date(s) && s[10] == '\0';
+    if (strncmp(format, "uuid", 4) == 0)
+        return valid_uuid(s);
+    if (strcmp(format, "ipv4") == 0)
+        return inet_pton(AF_INET, s, buf) == 1;
+    if (strcmp(format, "ipv6") == 0)
+        return inet_pton(AF_INET6, s, buf) == 1;
+    if (strcmp(format, "cidr") == 0)
+        return valid_cidr(s);
+    if (strcmp(format, "byte") == 0)
+        return valid_base64(s);
+    return -1;
+}
+
+/* An RE2 pattern as POSIX extended: \d \w \s and their negations, (?:
+ * groups, escapes inside brackets. NULL when it cannot be translated. */
+static char *posix_pattern(const char *re)
+{
+    kr_buf b = {0};
+    bool in_class = false, class_dash = false;
+    size_t class_start = 0;
+    for (const char *p = re; *p; p++) {
+        if (!in_class && p[0] == '(' && p[1] == '?' && p[2] == ':') {
+            kr_buf_append_str(&b, "(");
+            p += 2;
+        } else if (!in_class && *p == '[') {
+            in_class = true;
+            class_dash = false;
+            kr_buf_append_str(&b, "[");
+            if (p[1] == '^')
+                kr_buf_append_str(&b, "^"), p++;
+            class_start = b.len;
+        } else if (in_class && *p == ']' && b.len > class_start) {
+            if (class_dash)
+                kr_buf_append_str(&b, "-");
+            kr_buf_append_str(&b, "]");
+            in_class = false;
+        } else if (*p == '\\' && p[1]) {
+            char c = *++p;
+            const char *cls = c == 'd'   ? "0-9"
+                              : c == 'w' ? "A-Za-z0-9_"
+                              : c == 's' ? "[:space:]"
+                                         : NULL;
+            const char *neg = c == 'D'   ? "[^0-9]"
+                              : c == 'W' ? "[^A-Za-z0-9_]"
+                              : c == 'S' ? "[^[:space:]]"
+                                         : NULL;
+            if (cls && in_class)
+                kr_buf_append_str(&b, cls);
+            else if (cls)
+                kr_buf_printf(&b, "[%s]", cls);
+            else if (neg && !in_class)
+                kr_buf_append_str(&b, neg);
+            else if (neg || isalnum((unsigned char)c)) {
+                kr_buf_free(&b); /* \b, \z, \pL, classes negated in a class... */
+                return NULL;
+            } else if (in_class && c == '-')
+                class_dash = true; /* a literal '-' goes last */
+            else if (in_class)
+                kr_buf_append(&b, &c, 1); /* a bracket takes it literally */
+            else
+                kr_buf_printf(&b, "\\%c", c);
+        } else {
+            kr_buf_append(&b, p, 1);
+        }
+    }
+    if (in_class || kr_buf_append(&b, "", 0) != 0) {
+        kr_buf_free(&b);
+        return NULL;
+    }
+    return b.data;
+}
+
+/* 1: matches, 0: does not, -1: the pattern is not one this server can
+ * evaluate (not checked). */
+static int match_pattern(const char *pattern, const char *s)
+{
+    char *posix = posix_pattern(pattern);
+    regex_t re;
+    if (!posix || regcomp(&re, posix, REG_EXTENDED | REG_NOSUB) != 0) {
+        kr_free(posix);
+        return -1;
+    }
+    int rc = regexec(&re, s, 0, NULL, 0) == 0;
+    regfree(&re);
+    kr_free(posix);
+    return rc;
+}
+
+/* ---- validation --------------------------------------------------------------------- */
+
+static const char *type_of(const json_t *v)
+{
+    if (!v)
+        return "null";
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "object";
+    case JSON_ARRAY:
+        return "array";
+    case JSON_STRING:
+        return "string";
+    case JSON_INTEGER:
+        return "integer";
+    case JSON_REAL:
+        return "number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "boolean";
+    default:
+        return "null";
+    }
+}
+
+static bool type_matches(const char *want, const json_t *v)
+{
+    const char *t = type_of(v);
+    if (strcmp(want, t) == 0)
+        return true;
+    if (strcmp(want, "number") == 0 && json_is_integer(v))
+        return true;
+    double d = json_real_value(v);
+    return strcmp(want, "integer") == 0 && json_is_real(v) && d == floor(d) && fabs(d) < 9.007e15;
+}
+
+static void validate(const json_t *v, const json_t *s, sc_walk *w);
+
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
+}
+
+static void validate_string(const json_t *v, const json_t *s, sc_walk *w)
+{
+    const char *text = json_string_value(v);
+    const json_t *maxl = json_object_get(s, "maxLength");
+    const json_t *minl = json_object_get(s, "minLength");
+    size_t len = utf8_chars(text);
+    if (json_is_integer(maxl) && (json_int_t)len > json_integer_value(maxl)) {
+        char body[128];
+        json_int_t m = json_integer_value(maxl);
+        snprintf(body, sizeof(body), "Too long: may not be more than %lld byte%s", (long long)m,
+                 m == 1 ? "" : "s");
+        add_cause(w, "FieldValueTooLong", path_of(w), body);
+    }
+    if (json_is_integer(minl) && (json_int_t)len < json_integer_value(minl)) {
+        char what[96];
+        snprintf(what, sizeof(what), "should be at least %lld chars long",
+                 (long long)json_integer_value(minl));
+        fail_value(w, v, what);
+    }
+    const char *pattern = str_of(s, "pattern");
+    if (pattern && match_pattern(pattern, text) == 0) {
+        char *what = kr_asprintf("should match '%s'", pattern);
+        if (what)
+            fail_value(w, v, what);
+        kr_free(what);
+    }
+    const char *format = str_of(s, "format");
+    if (format && check_format(format, text) == 0) {
+        kr_buf what = {0};
+        kr_buf_printf(&what, "must be of type %s: ", format);
+        go_quote(&what, text);
+        char *detail = what.data ? in_body(w, what.data) : NULL;
+        if (detail)
+            invalid(w, "FieldValueTypeInvalid", "Invalid value", v, detail);
+        kr_free(detail);
+        kr_buf_free(&what);
+    }
+}
+
+static void validate_number(const json_t *v, const json_t *s, sc_walk *w)
+{
+    double d = json_number_value(v);
+    const json_t *mult = json_object_get(s, "multipleOf");
+    if (json_is_number(mult) && json_number_value(mult) > 0) {
+        double q = d / json_number_value(mult);
+        if (q != floor(q))
+            fail_limit(w, v, "should be a multiple of", mult);
+    }
+    const json_t *max = json_object_get(s, "maximum");
+    if (json_is_number(max)) {
+        bool excl = flag(s, "exclusiveMaximum");
+        double m = json_number_value(max);
+        if (excl ? d >= m : d > m)
+            fail_limit(w, v, excl ? "should be less than" : "should be less than or equal to", max);
+    }
+    const json_t *min = json_object_get(s, "minimum");
+    if (json_is_number(min)) {
+        bool excl = flag(s, "exclusiveMinimum");
+        double m = json_number_value(min);
+        if (excl ? d <= m : d < m)
+            fail_limit(w, v, excl ? "should be greater than" : "should be greater than or equal to",
+                       min);
+    }
+}
+
+static bool same_key(const json_t *a, const json_t *b, const json_t *keys)
+{
+    size_t i;
+    const json_t *k;
+    json_array_foreach(keys, i, k)
+    {
+        const json_t *x = json_object_get(a, json_string_value(k));
+        const json_t *y = json_object_get(b, json_string_value(k));
+        if ((x || y) && !json_equal(x, y))
+            return false;
+    }
+    return true;
+}
+
+/* x-kubernetes-list-type set and map: no two items alike (for a map,
+ * alike in their x-kubernetes-list-map-keys). */
+static void validate_list_type(const json_t *v, const json_t *s, sc_walk *w)
+{
+    const char *lt = str_of(s, "x-kubernetes-list-type");
+    if (!lt || (strcmp(lt, "set") != 0 && strcmp(lt, "map") != 0))
+        return;
+    bool is_map = strcmp(lt, "map") == 0;
+    const json_t *keys = json_object_get(s, "x-kubernetes-list-map-keys");
+    if (is_map && json_array_size(keys) == 0)
+        return;
+    for (size_t i = 1; i < json_array_size(v); i++) {
+        const json_t *a = json_array_get(v, i);
+        bool dup = false;
+        for (size_t j = 0; j < i && !dup; j++) {
+            const json_t *b = json_array_get(v, j);
+            dup = is_map ? same_key(a, b, keys) : json_equal(a, b);
+        }
+        if (!dup)
+            continue;
+        /* the bad value: the item, or for a map its key fields */
+        json_t *key = is_map ? json_object() : NULL;
+        size_t ki;
+        const json_t *kname;
+        json_array_foreach(is_map ? keys : NULL, ki, kname)
+        {
+            json_t *kv = json_object_get(a, json_string_value(kname));
+            if (kv)
+                json_object_set(key, json_string_value(kname), kv);
+        }
+        size_t mark = push_index(w, i);
+        kr_buf body = {0};
+        kr_buf_append_str(&body, "Duplicate value: ");
+        go_value(&body, is_map ? key : a);
+        if (body.data)
+            add_cause(w, "FieldValueDuplicate", path_of(w), body.data);
+        else
+            w->oom = true;
+        kr_buf_free(&body);
+        pop(w, mark);
+        json_decref(key);
+    }
+}
+
+static void validate_array(const json_t *v, const json_t *s, sc_walk *w)
+{
+    size_t n = json_array_size(v);
+    const json_t *mini = json_object_get(s, "minItems");
+    const json_t *maxi = json_object_get(s, "maxItems");
+    if (json_is_integer(mini) && (json_int_t)n < json_integer_value(mini))
+        fail_count(w, "should have at least %lld items", json_integer_value(mini), n);
+    if (json_is_integer(maxi) && (json_int_t)n > json_integer_value(maxi))
+        fail_too_many(w, n, json_integer_value(maxi));
+    const json_t *is = items_of(s);
+    for (size_t i = 0; is && i < n; i++) {
+        size_t mark = push_index(w, i);
+        validate(json_array_get(v, i), is, w);
+        pop(w, mark);
+    }
+    validate_list_type(v, s, w);
+}
+
+static void validate_object(const json_t *v, const json_t *s, sc_walk *w)
+{
+    size_t n = json_object_size(v);
+    const json_t *minp = json_object_get(s, "minProperties");
+    const json_t *maxp = json_object_get(s, "maxProperties");
+    if (json_is_integer(minp) && (json_int_t)n < json_integer_value(minp))
+        fail_count(w, "should have at least %lld properties", json_integer_value(minp), n);
+    if (json_is_integer(maxp) && (json_int_t)n > json_integer_value(maxp))
+        fail_too_many(w, n, json_integer_value(maxp));
+    size_t i;
+    const json_t *req;
+    json_array_foreach(json_object_get(s, "required"), i, req)
+    {
+        const char *k = json_string_value(req);
+        if (k && !json_object_get(v, k)) {
+            size_t mark = push_key(w, k);
+            add_cause(w, "FieldValueRequired", path_of(w), "Required value");
+            pop(w, mark);
+        }
+    }
+    const char *k;
+    const json_t *fv;
+    json_object_foreach((json_t *)v, k, fv)
+    {
+        const json_t *fs = field_schema(s, k);
+        if (!fs)
+            continue;
+        size_t mark = push_key(w, k);
+        validate(fv, fs, w);
+        pop(w, mark);
+    }
+}
+
+/* How many of the schemas of `list` the value passes (anyOf, oneOf,
+ * not); *failed (when not NULL) receives the causes of the closest that it
+ * fails, as kube-openapi reports them: the first whose type the value has
+ * (or that names none), else the first. */
+static size_t passing(const json_t *v, const json_t *list, sc_walk *w, json_t **failed)
+{
+    size_t ok = 0, i;
+    const json_t *sub;
+    bool failed_typed = false;
+    json_array_foreach(list, i, sub)
+    {
+        sc_walk probe = {.causes = json_array()};
+        if (!probe.causes || kr_buf_append_str(&probe.path, path_of(w)) != 0) {
+            w->oom = true;
+        } else {
+            validate(v, sub, &probe);
+            w->oom = w->oom || probe.oom;
+            if (json_array_size(probe.causes) == 0)
+                ok++;
+            else if (failed && (!*failed || !failed_typed)) {
+                const char *t = str_of(sub, "type");
+                bool typed = !t || type_matches(t, v);
+                if (!*failed || typed) {
+                    json_decref(*failed);
+                    *failed = json_incref(probe.causes);
+                    failed_typed = typed;
+                }
+            }
+        }
+        json_decref(probe.causes);
+        kr_buf_free(&probe.path);
+    }
+    return ok;
+}
+
+/* A composite failure: kube-apiserver reports it without a field, the
+ * path quoted in the message. */
+static void fail_composite(sc_walk *w, const char *what)
+{
+    kr_buf b = {0};
+    kr_buf_append_str(&b, "Invalid value: \"\": ");
+    go_quote(&b, path_of(w));
+    kr_buf_printf(&b, " %s", what);
+    if (b.data)
+        add_cause(w, "FieldValueInvalid", "", b.data);
+    else
+        w->oom = true;
+    kr_buf_free(&b);
+}
+
+static void add_causes(sc_walk *w, json_t *causes)
+{
+    if (causes && json_array_extend(w->causes, causes) != 0)
+        w->oom = true;
+    json_decref(causes);
+}
+
+static void validate_combinators(const json_t *v, const json_t *s, sc_walk *w)
+{
+    const json_t *all = json_object_get(s, "allOf");
+    if (json_array_size(all) > 0) {
+        size_t i, failed = 0;
+        const json_t *sub;
+        json_array_foreach(all, i, sub)
+        {
+            size_t before = json_array_size(w->causes);
+            validate(v, sub, w);
+            failed += json_array_size(w->causes) > before;
+        }
+        if (failed > 0)
+            fail_composite(w, failed == json_array_size(all)
+                                  ? "must validate all the schemas (allOf). None validated"
+                                  : "must validate all the schemas (allOf)");
+    }
+    const json_t *any = json_object_get(s, "anyOf");
+    if (json_array_size(any) > 0) {
+        json_t *failed = NULL;
+        if (passing(v, any, w, &failed) == 0) {
+            fail_composite(w, "must validate at least one schema (anyOf)");
+            add_causes(w, json_incref(failed));
+        }
+        json_decref(failed);
+    }
+    const json_t *one = json_object_get(s, "oneOf");
+    if (json_array_size(one) > 0) {
+        json_t *failed = NULL;
+        size_t ok = passing(v, one, w, &failed);
+        if (ok == 0) {
+            fail_composite(w, "must validate one and only one schema (oneOf). Found none valid");
+            add_causes(w, json_incref(failed));
+        } else if (ok > 1) {
+            char what[128];
+            snprintf(what, sizeof(what),
+                     "must validate one and only one schema (oneOf). Found %zu valid "
+                     "alternatives",
+                     ok);
+            fail_composite(w, what);
+        }
+        json_decref(failed);
+    }
+    const json_t *not_schema = json_object_get(s, "not");
+    if (json_is_object(not_schema)) {
+        json_t *list = json_pack("[O]", not_schema);
+        if (!list)
+            w->oom = true;
+        else if (passing(v, list, w, NULL) == 1)
+            fail_composite(w, "must not validate the schema (not)");
+        json_decref(list);
+    }
+}
+
+static void check_enum(const json_t *v, const json_t *s, sc_walk *w)
+{
+    const json_t *en = json_object_get(s, "enum");
+    if (json_array_size(en) == 0)
+        return;
+    size_t i;
+    const json_t *e;
+    json_array_foreach(en, i, e)
+    {
+        if (json_equal(e, v))
+            return;
+    }
+    kr_buf body = {0};
+    kr_buf_append_str(&body, "Unsupported value: ");
+    go_value(&body, v);
+    kr_buf_append_str(&body, ": supported values: ");
+    json_array_foreach(en, i, e)
+    {
+        if (i > 0)
+            kr_buf_append_str(&body, ", ");
+        if (json_is_string(e)) {
+            go_quote(&body, json_string_value(e));
+        } else {
+            char *text = json_dumps(e, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
+            go_quote(&body, text ? text : "");
+            free(text);
+        }
+    }
+    if (body.data)
+        add_cause(w, "FieldValueNotSupported", path_of(w), body.data);
+    else
+        w->oom = true;
+    kr_buf_free(&body);
+}
+
+/* As kube-openapi's schema validator: the type, then every validator that
+ * applies to the value's kind (a mistyped value still meets enum and the
+ * combinators); null meets only the type and enum. */
+static void validate(const json_t *v, const json_t *s, sc_walk *w)
+{
+    if (!s)
+        return;
+    const char *type = str_of(s, "type");
+    if (json_is_null(v)) {
+        if (flag(s, "nullable"))
+            return;
+        if (flag(s, "x-kubernetes-int-or-string"))
+            fail_type(w, "integer,string", "null");
+        else if (type)
+            fail_type(w, type, "null");
+        check_enum(v, s, w);
+        return;
+    }
+    if (flag(s, "x-kubernetes-int-or-string")) {
+        if (!json_is_integer(v) && !json_is_string(v))
+            fail_type(w, "integer,string", type_of(v));
+    } else if (type && !type_matches(type, v)) {
+        fail_type(w, type, type_of(v));
+    }
+    check_enum(v, s, w);
+    if (json_is_string(v))
+        validate_string(v, s, w);
+    else if (json_is_number(v))
+        validate_number(v, s, w);
+    else if (json_is_array(v))
+        validate_array(v, s, w);
+    else if (json_is_object(v))
+        validate_object(v, s, w);
+    validate_combinators(v, s, w);
+}
+
+/* ---- the write path ------------------------------------------------------------------ */
+
+static void respond_oom(ts_response *resp)
+{
+    ts_respond_status(resp, 500, "InternalError", "Internal error occurred: out of memory", NULL);
+}
+
+ts_field_validation ts_field_validation_of(const ts_request *req)
+{
+    const char *fv = ts_query(req, "fieldValidation");
+    if (fv && strcmp(fv, "Strict") == 0)
+        return TS_FV_STRICT;
+    if (fv && strcmp(fv, "Ignore") == 0)
+        return TS_FV_IGNORE;
+    return TS_FV_WARN;
+}
+
+static int cmp_paths(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The paths as kube-apiserver lists them: sorted (pruning sorts them).
+ * The strings are borrowed from `unknown`. */
+static const char **sorted_paths(const json_t *unknown, size_t *n)
+{
+    *n = json_array_size(unknown);
+    const char **v = kr_calloc(*n ? *n : 1, sizeof(const char *));
+    for (size_t i = 0; v && i < *n; i++)
+        v[i] = json_string_value(json_array_get(unknown, i));
+    if (v)
+        qsort((void *)v, *n, sizeof(const char *), cmp_paths);
+    return v;
+}
+
+/* `unknown field "a", unknown field "b"`, as a strict decoding error lists
+ * them. */
+static char *unknown_list(const json_t *unknown)
+{
+    size_t n;
+    const char **v = sorted_paths(unknown, &n);
+    kr_buf b = {0};
+    for (size_t i = 0; v && i < n; i++)
+        kr_buf_printf(&b, "%sunknown field \"%s\"", i ? ", " : "", v[i]);
+    kr_free((void *)v);
+    if (!b.data)
+        kr_buf_append(&b, "", 0);
+    return b.data;
+}
+
+/* `patched`: a patch's result before pruning (the message shows it). */
+static int respond_strict(const ts_write *w, const json_t *patched_obj, const json_t *unknown,
+                          ts_response *resp)
+{
+    const ts_resource *res = w->rt->res;
+    char *list = unknown_list(unknown);
+    if (!list)
+        return KR_ENOMEM;
+    if (strcmp(w->req->method, "PATCH") != 0) {
+        /* create and update: the body fails to decode (400) */
+        char *msg = kr_asprintf("%s in version \"%s\" cannot be handled as a %s: strict decoding "
+                                "error: %s",
+                                res->kind, res->version, res->kind, list);
+        ts_respond_status(resp, 400, "BadRequest", msg, NULL);
+        kr_free(msg);
+    } else {
+        /* a patch: the patched object fails to decode (422, no kind) */
+        char *patched = json_dumps(patched_obj, JSON_COMPACT | JSON_SORT_KEYS);
+        kr_buf body = {0};
+        kr_buf_append_str(&body, "Invalid value: ");
+        go_quote(&body, patched ? patched : "");
+        kr_buf_printf(&body, ": strict decoding error: %s", list);
+        free(patched);
+        char *msg = body.data ? kr_asprintf(" \"\" is invalid: patch: %s", body.data) : NULL;
+        json_t *d = json_pack("{s:[{s:s, s:s, s:s}]}", "causes", "reason", "FieldValueInvalid",
+                              "message", body.data ? body.data : "", "field", "patch");
+        ts_respond_status(resp, 422, "Invalid", msg, d);
+        kr_free(msg);
+        kr_buf_free(&body);
+    }
+    kr_free(list);
+    return KR_EINVALIDOBJ;
+}
+
+static void warn_unknown(const json_t *unknown, ts_response *resp)
+{
+    size_t n;
+    const char **v = sorted_paths(unknown, &n);
+    for (size_t i = 0; v && i < n; i++) {
+        char *text = kr_asprintf("unknown field \"%s\"", v[i]);
+        if (text)
+            ts_response_warn(resp, text);
+        kr_free(text);
+    }
+    kr_free((void *)v);
+}
+
+int ts_schema_check_apply(const ts_write *w, const json_t *config, ts_response *resp)
+{
+    const ts_resource *res = w->rt->res;
+    if (!res->schema)
+        return 0;
+    json_t *copy = json_deep_copy(config);
+    sc_walk walk = {.unknown = json_array()};
+    if (copy && walk.unknown) {
+        prune(copy, res->schema, true, &walk);
+        prune_metadata(copy, &walk);
+    }
+    int rc = 0;
+    if (!copy || !walk.unknown || walk.oom) {
+        rc = KR_ENOMEM;
+    } else if (json_array_size(walk.unknown) > 0) {
+        size_t n;
+        const char **v = sorted_paths(walk.unknown, &n);
+        kr_buf list = {0};
+        for (size_t i = 0; v && i < n; i++)
+            kr_buf_printf(&list, "%s.%s: field not declared in schema", n > 1 ? "\n  " : "", v[i]);
+        kr_free((void *)v);
+        const char *ns = ts_meta_str(config, "namespace");
+        const char *name = ts_meta_str(config, "name");
+        char *msg = kr_asprintf("failed to create typed patch object (%s/%s; %s/%s, Kind=%s): %s%s",
+                                ns ? ns : "", name ? name : "", res->group, res->version, res->kind,
+                                n > 1 ? "errors:" : "", list.data ? list.data : "");
+        /* kube-apiserver answers it as an error without a status: 500 */
+        ts_respond_status(resp, 500, NULL, msg, NULL);
+        kr_free(msg);
+        kr_buf_free(&list);
+        rc = KR_EINVALIDOBJ;
+    }
+    json_decref(copy);
+    json_decref(walk.unknown);
+    kr_buf_free(&walk.path);
+    if (rc == KR_ENOMEM)
+        respond_oom(resp);
+    return rc;
+}
+
+int ts_schema_admit(const ts_write *w, json_t *obj, ts_response *resp)
+{
+    const ts_resource *res = w->rt->res;
+    if (!res->schema)
+        return 0;
+    ts_field_validation fv = ts_field_validation_of(w->req);
+    sc_walk walk = {.unknown = fv == TS_FV_IGNORE ? NULL : json_array(), .causes = json_array()};
+    int rc = 0;
+    if ((fv != TS_FV_IGNORE && !walk.unknown) || !walk.causes) {
+        rc = KR_ENOMEM;
+        goto out;
+    }
+    bool is_patch = strcmp(w->req->method, "PATCH") == 0;
+    json_t *before = fv == TS_FV_STRICT && is_patch ? json_deep_copy(obj) : NULL;
+    prune(obj, res->schema, true, &walk);
+    prune_metadata(obj, &walk);
+    if (walk.oom || (fv == TS_FV_STRICT && is_patch && !before)) {
+        json_decref(before);
+        rc = KR_ENOMEM;
+        goto out;
+    }
+    if (json_array_size(walk.unknown) > 0 && fv == TS_FV_STRICT)
+        rc = respond_strict(w, before, walk.unknown, resp);
+    json_decref(before);
+    if (rc != 0)
+        goto out;
+    if (json_array_size(walk.unknown) > 0) {
+        warn_unknown(walk.unknown, resp);
+    }
+    prune_nulls(obj, res->schema);
+    if (apply_defaults(obj, res->schema) != 0) {
+        rc = KR_ENOMEM;
+        goto out;
+    }
+    pop(&walk, 0);
+    validate(obj, res->schema, &walk);
+    if (walk.oom) {
+        rc = KR_ENOMEM;
+    } else if (json_array_size(walk.causes) > 0) {
+        ts_respond_invalid_causes(resp, res->kind, res->group, ts_meta_str(obj, "name"),
+                                  walk.causes);
+        rc = KR_EINVALIDOBJ;
+    }
+out:
+    json_decref(walk.unknown);
+    json_decref(walk.causes);
+    kr_buf_free(&walk.path);
+    if (rc == KR_ENOMEM)
+        respond_oom(resp);
+    return rc;
+}

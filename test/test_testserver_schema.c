@@ -1,0 +1,501 @@
+/* Custom resources against their CRD's structural schema in the
+ * in-memory apiserver, over HTTP: unknown fields pruned, with a Warning
+ * header by default, refused under fieldValidation=Strict (400 for a
+ * create or update, 422 for a patch, 500 for server-side apply, as
+ * kube-apiserver answers each), kept below
+ * x-kubernetes-preserve-unknown-fields; defaults applied; values checked
+ * with kube-apiserver's field error messages; a CRD's new schema applies
+ * to the next write.
+ * KR_TEST_THREADED */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "kr_suite.h"
+#include "kr_test.h"
+#include "kr_test_server.h"
+#include "kreconcile/testserver.h"
+#include "ts_client.h"
+
+static const char *U;
+
+#define WIDGETS "/apis/example.com/v1/namespaces/default/widgets"
+
+/* The schema of the tests' Widget: one field per rule checked. */
+static const char SCHEMA[] =
+    "{\"type\":\"object\",\"properties\":{"
+    "\"spec\":{\"type\":\"object\",\"required\":[\"image\"],\"properties\":{"
+    "\"image\":{\"type\":\"string\",\"minLength\":3,\"maxLength\":20,"
+    "\"pattern\":\"^[a-z]+(:\\\\d+)?$\"},"
+    "\"replicas\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":10,\"default\":1},"
+    "\"ratio\":{\"type\":\"number\",\"exclusiveMinimum\":true,\"minimum\":0,\"multipleOf\":0.5},"
+    "\"mode\":{\"type\":\"string\",\"enum\":[\"Fast\",\"Slow\"],\"default\":\"Slow\"},"
+    "\"when\":{\"type\":\"string\",\"format\":\"date-time\"},"
+    "\"note\":{\"type\":\"string\",\"nullable\":true},"
+    "\"owner\":{\"type\":\"string\"},"
+    "\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},"
+    "\"x-kubernetes-list-type\":\"set\",\"minItems\":1,\"maxItems\":3},"
+    "\"ports\":{\"type\":\"array\",\"x-kubernetes-list-type\":\"map\","
+    "\"x-kubernetes-list-map-keys\":[\"name\"],\"items\":{\"type\":\"object\","
+    "\"required\":[\"name\"],\"properties\":{\"name\":{\"type\":\"string\"},"
+    "\"port\":{\"type\":\"integer\",\"default\":80}}}},"
+    "\"limits\":{\"type\":\"object\",\"maxProperties\":2,"
+    "\"additionalProperties\":{\"x-kubernetes-int-or-string\":true}},"
+    "\"extra\":{\"type\":\"object\",\"x-kubernetes-preserve-unknown-fields\":true,"
+    "\"properties\":{\"known\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"}}}}}"
+    ","
+    "\"job\":{\"type\":\"object\",\"x-kubernetes-embedded-resource\":true,"
+    "\"properties\":{\"spec\":{\"type\":\"object\",\"x-kubernetes-preserve-unknown-fields\":true}}}"
+    ","
+    "\"size\":{\"x-kubernetes-int-or-string\":true,\"anyOf\":[{\"type\":\"integer\","
+    "\"minimum\":1},{\"type\":\"string\",\"pattern\":\"^[0-9]+Gi$\"}]},"
+    "\"shape\":{\"type\":\"string\",\"oneOf\":[{\"enum\":[\"round\",\"oval\"]},"
+    "{\"pattern\":\"^o\"}],\"not\":{\"enum\":[\"square\"]}},"
+    "\"policy\":{\"type\":\"object\",\"default\":{},\"properties\":{"
+    "\"retries\":{\"type\":\"integer\",\"default\":3}}}}},"
+    "\"status\":{\"type\":\"object\",\"properties\":{\"phase\":{\"type\":\"string\","
+    "\"enum\":[\"Running\",\"Done\"]}}}}}";
+
+static char *crd_body(const char *schema)
+{
+    return kr_asprintf(
+        "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
+        "\"metadata\":{\"name\":\"widgets.example.com\"},\"spec\":{\"group\":\"example.com\","
+        "\"scope\":\"Namespaced\",\"names\":{\"plural\":\"widgets\",\"singular\":\"widget\","
+        "\"kind\":\"Widget\",\"listKind\":\"WidgetList\"},\"versions\":[{\"name\":\"v1\","
+        "\"served\":true,\"storage\":true,\"subresources\":{\"status\":{}},"
+        "\"schema\":{\"openAPIV3Schema\":%s}}]}}",
+        schema);
+}
+
+static void setup(void)
+{
+    kr_testserver_opts o = {.seed = 11};
+    kr_test_server_start(&o, &U);
+    char *crd = crd_body(SCHEMA);
+    tc_response r;
+    tc_json(U, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd, &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    tc_free(&r);
+    kr_free(crd);
+}
+
+static void teardown(void)
+{
+    kr_test_server_stop();
+}
+
+static const char *message(const tc_response *r)
+{
+    return json_string_value(json_object_get(r->json, "message"));
+}
+
+/* A Widget named `name` with `spec` (a JSON object's text). */
+static char *widget(const char *name, const char *spec)
+{
+    return kr_asprintf("{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\",\"metadata\":"
+                       "{\"name\":\"%s\"},\"spec\":%s}",
+                       name, spec);
+}
+
+static void request(const char *method, const char *path, const char *ctype, const char *body,
+                    tc_response *r)
+{
+    tc_request(U, method, path, ctype, body, NULL, r);
+}
+
+/* POST a widget; the response in *r. */
+static void post(const char *query, const char *name, const char *spec, tc_response *r)
+{
+    char *body = widget(name, spec);
+    char path[256];
+    snprintf(path, sizeof(path), WIDGETS "%s", query);
+    request("POST", path, "application/json", body, r);
+    kr_free(body);
+}
+
+/* A widget refused with 422 and exactly `want` as the Status message. */
+static void expect_invalid(const char *spec, const char *want)
+{
+    tc_response r;
+    post("", "bad", spec, &r);
+    ck_assert_msg(r.status == 422, "%s: %ld %s", spec, r.status, r.body);
+    ck_assert_str_eq(message(&r), want);
+    ck_assert_str_eq(json_string_value(json_object_get(r.json, "reason")), "Invalid");
+    tc_free(&r);
+}
+
+static json_t *get_spec(const char *name, json_t **obj)
+{
+    char path[256];
+    snprintf(path, sizeof(path), WIDGETS "/%s", name);
+    tc_response r;
+    request("GET", path, NULL, NULL, &r);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    *obj = json_incref(r.json);
+    tc_free(&r);
+    return json_object_get(*obj, "spec");
+}
+
+START_TEST(unknown_fields_are_pruned_and_reported_as_field_validation_asks)
+{
+    static const char spec[] = "{\"image\":\"web\",\"bogus\":1,\"extra\":{\"free\":{\"x\":1},"
+                               "\"known\":{\"a\":\"b\",\"drop\":2}},\"limits\":{\"cpu\":1},"
+                               "\"job\":{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":"
+                               "{\"name\":\"j\"},\"spec\":{\"anything\":true},\"other\":0}}";
+    /* the default, Warn: pruned, one Warning header per field */
+    tc_response r;
+    post("", "w1", spec, &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(r.warnings, "299 - \"unknown field \\\"spec.bogus\\\"\"\n"
+                                 "299 - \"unknown field \\\"spec.extra.known.drop\\\"\"\n"
+                                 "299 - \"unknown field \\\"spec.job.other\\\"\"\n");
+    tc_free(&r);
+    json_t *obj;
+    json_t *got = get_spec("w1", &obj);
+    json_t *want =
+        json_loads("{\"image\":\"web\",\"extra\":{\"free\":{\"x\":1},\"known\":{\"a\":\"b\"}},"
+                   "\"limits\":{\"cpu\":1},\"job\":{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\","
+                   "\"metadata\":{\"name\":\"j\"},\"spec\":{\"anything\":true}},"
+                   "\"replicas\":1,\"mode\":\"Slow\",\"policy\":{\"retries\":3}}",
+                   0, NULL);
+    ck_assert_msg(json_equal(got, want), "%s", json_dumps(got, JSON_SORT_KEYS));
+    json_decref(want);
+    json_decref(obj);
+
+    /* Strict: the create fails to decode */
+    post("?fieldValidation=Strict", "w2", spec, &r);
+    ck_assert_int_eq(r.status, 400);
+    ck_assert_str_eq(message(&r), "Widget in version \"v1\" cannot be handled as a Widget: strict "
+                                  "decoding error: unknown field \"spec.bogus\", unknown field "
+                                  "\"spec.extra.known.drop\", unknown field \"spec.job.other\"");
+    ck_assert_str_eq(json_string_value(json_object_get(r.json, "reason")), "BadRequest");
+    tc_free(&r);
+    /* Ignore: pruned without a word */
+    post("?fieldValidation=Ignore", "w3", spec, &r);
+    ck_assert_int_eq(r.status, 201);
+    ck_assert_str_eq(r.warnings, "");
+    tc_free(&r);
+    /* unknown metadata fields too */
+    request("POST", WIDGETS "?fieldValidation=Strict", "application/json",
+            "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\",\"metadata\":{\"name\":\"m\","
+            "\"colour\":\"red\"},\"spec\":{\"image\":\"web\"}}",
+            &r);
+    ck_assert_int_eq(r.status, 400);
+    ck_assert_ptr_nonnull(strstr(message(&r), "unknown field \"metadata.colour\""));
+    tc_free(&r);
+
+    /* an update (PUT) under Strict: 400 the same way */
+    char *body = kr_asprintf("{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\",\"metadata\":"
+                             "{\"name\":\"w1\"},\"spec\":{\"image\":\"web\",\"nope\":1}}");
+    request("PUT", WIDGETS "/w1?fieldValidation=Strict", "application/json", body, &r);
+    ck_assert_int_eq(r.status, 400);
+    ck_assert_str_eq(message(&r), "Widget in version \"v1\" cannot be handled as a Widget: strict "
+                                  "decoding error: unknown field \"spec.nope\"");
+    tc_free(&r);
+    kr_free(body);
+
+    /* a merge patch under Strict: 422 naming the patched object */
+    request("PATCH", WIDGETS "/w3?fieldValidation=Strict", "application/merge-patch+json",
+            "{\"spec\":{\"nope\":1}}", &r);
+    ck_assert_int_eq(r.status, 422);
+    const char *m = message(&r);
+    ck_assert_msg(
+        strncmp(m, " \"\" is invalid: patch: Invalid value: \"{\\\"apiVersion\\\":", 52) == 0, "%s",
+        m);
+    ck_assert_ptr_nonnull(strstr(m, "\\\"nope\\\":1"));
+    size_t mlen = strlen(m);
+    static const char tail[] = "\": strict decoding error: unknown field \"spec.nope\"";
+    ck_assert_msg(mlen > strlen(tail) && strcmp(m + mlen - strlen(tail), tail) == 0, "%s", m);
+    tc_free(&r);
+    /* without Strict: a warning, and the patch is a no-op */
+    request("PATCH", WIDGETS "/w3", "application/merge-patch+json", "{\"spec\":{\"nope\":1}}", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.warnings, "299 - \"unknown field \\\"spec.nope\\\"\"\n");
+    ck_assert_ptr_null(json_object_get(json_object_get(r.json, "spec"), "nope"));
+    tc_free(&r);
+
+    /* server-side apply names no undeclared field, whatever fieldValidation says */
+    request("PATCH", WIDGETS "/w3?fieldManager=test&fieldValidation=Ignore",
+            "application/apply-patch+yaml",
+            "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\",\"metadata\":{\"name\":\"w3\","
+            "\"namespace\":\"default\"},\"spec\":{\"image\":\"web\",\"nope\":1,\"zz\":2}}",
+            &r);
+    ck_assert_int_eq(r.status, 500);
+    ck_assert_str_eq(message(&r),
+                     "failed to create typed patch object (default/w3; example.com/v1, "
+                     "Kind=Widget): errors:\n  .spec.nope: field not declared in schema\n"
+                     "  .spec.zz: field not declared in schema");
+    tc_free(&r);
+    request("PATCH", WIDGETS "/w4?fieldManager=test", "application/apply-patch+yaml",
+            "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\",\"metadata\":{\"name\":\"w4\","
+            "\"namespace\":\"default\"},\"spec\":{\"image\":\"web\",\"nope\":1}}",
+            &r);
+    ck_assert_int_eq(r.status, 500);
+    ck_assert_str_eq(message(&r), "failed to create typed patch object (default/w4; "
+                                  "example.com/v1, Kind=Widget): .spec.nope: field not declared "
+                                  "in schema");
+    tc_free(&r);
+    request("PATCH", WIDGETS "/w4?fieldManager=test", "application/apply-patch+yaml",
+            "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\",\"metadata\":{\"name\":\"w4\","
+            "\"namespace\":\"default\"},\"spec\":{\"image\":\"web\"}}",
+            &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    tc_free(&r);
+}
+END_TEST
+
+START_TEST(defaults_fill_absent_and_non_nullable_null_fields)
+{
+    tc_response r;
+    post("", "d1",
+         "{\"image\":\"web\",\"mode\":null,\"note\":null,\"owner\":null,"
+         "\"ports\":[{\"name\":\"a\"},{\"name\":\"b\",\"port\":8080}],"
+         "\"policy\":{\"retries\":null}}",
+         &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    /* the answer carries the defaults, as the stored object does */
+    json_t *want = json_loads("{\"image\":\"web\",\"mode\":\"Slow\",\"note\":null,\"replicas\":1,"
+                              "\"ports\":[{\"name\":\"a\",\"port\":80},{\"name\":\"b\","
+                              "\"port\":8080}],\"policy\":{\"retries\":3}}",
+                              0, NULL);
+    json_t *got = json_object_get(r.json, "spec");
+    ck_assert_msg(json_equal(got, want), "%s", json_dumps(got, JSON_SORT_KEYS));
+    tc_free(&r);
+    json_t *obj;
+    got = get_spec("d1", &obj);
+    ck_assert_msg(json_equal(got, want), "%s", json_dumps(got, JSON_SORT_KEYS));
+    json_decref(obj);
+    json_decref(want);
+    /* a default is not a floor: values given stay */
+    post("", "d2", "{\"image\":\"web\",\"replicas\":0,\"mode\":\"Fast\",\"policy\":{}}", &r);
+    ck_assert_int_eq(r.status, 201);
+    got = json_object_get(r.json, "spec");
+    ck_assert_int_eq(json_integer_value(json_object_get(got, "replicas")), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(got, "mode")), "Fast");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(got, "policy"), "retries")),
+                     3);
+    tc_free(&r);
+    /* no spec, no defaults inside it: spec is required only inside */
+    request(
+        "POST", WIDGETS, "application/json",
+        "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\",\"metadata\":{\"name\":\"d3\"}}",
+        &r);
+    ck_assert_int_eq(r.status, 201);
+    ck_assert_ptr_null(json_object_get(r.json, "spec"));
+    tc_free(&r);
+}
+END_TEST
+
+START_TEST(values_are_checked_with_the_apiservers_messages)
+{
+    expect_invalid("{}", "Widget.example.com \"bad\" is invalid: spec.image: Required value");
+    expect_invalid("{\"image\":7}", "Widget.example.com \"bad\" is invalid: spec.image: Invalid "
+                                    "value: \"integer\": spec.image in body must be of type "
+                                    "string: \"integer\"");
+    expect_invalid("{\"image\":\"ab\"}",
+                   "Widget.example.com \"bad\" is invalid: spec.image: Invalid value: \"ab\": "
+                   "spec.image in body should be at least 3 chars long");
+    expect_invalid("{\"image\":\"abcdefghijklmnopqrstu\"}",
+                   "Widget.example.com \"bad\" is invalid: spec.image: Too long: may not be more "
+                   "than 20 bytes");
+    expect_invalid("{\"image\":\"web:x1\"}",
+                   "Widget.example.com \"bad\" is invalid: spec.image: Invalid value: \"web:x1\": "
+                   "spec.image in body should match '^[a-z]+(:\\d+)?$'");
+    expect_invalid("{\"image\":\"web:80\",\"replicas\":11}",
+                   "Widget.example.com \"bad\" is invalid: spec.replicas: Invalid value: 11: "
+                   "spec.replicas in body should be less than or equal to 10");
+    expect_invalid("{\"image\":\"web\",\"replicas\":-1}",
+                   "Widget.example.com \"bad\" is invalid: spec.replicas: Invalid value: -1: "
+                   "spec.replicas in body should be greater than or equal to 0");
+    expect_invalid("{\"image\":\"web\",\"replicas\":1.5}",
+                   "Widget.example.com \"bad\" is invalid: spec.replicas: Invalid value: "
+                   "\"number\": spec.replicas in body must be of type integer: \"number\"");
+    expect_invalid("{\"image\":\"web\",\"ratio\":0}",
+                   "Widget.example.com \"bad\" is invalid: spec.ratio: Invalid value: 0: "
+                   "spec.ratio in body should be greater than 0");
+    expect_invalid("{\"image\":\"web\",\"ratio\":0.75}",
+                   "Widget.example.com \"bad\" is invalid: spec.ratio: Invalid value: 0.75: "
+                   "spec.ratio in body should be a multiple of 0.5");
+    expect_invalid("{\"image\":\"web\",\"mode\":\"Medium\"}",
+                   "Widget.example.com \"bad\" is invalid: spec.mode: Unsupported value: "
+                   "\"Medium\": supported values: \"Fast\", \"Slow\"");
+    expect_invalid("{\"image\":\"web\",\"when\":\"yesterday\"}",
+                   "Widget.example.com \"bad\" is invalid: spec.when: Invalid value: "
+                   "\"yesterday\": spec.when in body must be of type date-time: \"yesterday\"");
+    expect_invalid("{\"image\":\"web\",\"tags\":[]}",
+                   "Widget.example.com \"bad\" is invalid: spec.tags: Invalid value: 0: spec.tags "
+                   "in body should have at least 1 items");
+    expect_invalid("{\"image\":\"web\",\"tags\":[\"a\",\"b\",\"c\",\"d\"]}",
+                   "Widget.example.com \"bad\" is invalid: spec.tags: Too many: 4: must have at "
+                   "most 3 items");
+    expect_invalid("{\"image\":\"web\",\"tags\":[\"a\",\"b\",\"a\"]}",
+                   "Widget.example.com \"bad\" is invalid: spec.tags[2]: Duplicate value: \"a\"");
+    expect_invalid("{\"image\":\"web\",\"ports\":[{\"name\":\"a\"},{\"name\":\"a\",\"port\":1}]}",
+                   "Widget.example.com \"bad\" is invalid: spec.ports[1]: Duplicate value: "
+                   "{\"name\":\"a\"}");
+    expect_invalid("{\"image\":\"web\",\"ports\":[{\"port\":1}]}",
+                   "Widget.example.com \"bad\" is invalid: spec.ports[0].name: Required value");
+    expect_invalid("{\"image\":\"web\",\"limits\":{\"a\":1,\"b\":\"2\",\"c\":3}}",
+                   "Widget.example.com \"bad\" is invalid: spec.limits: Too many: 3: must have at "
+                   "most 2 items");
+    expect_invalid("{\"image\":\"web\",\"limits\":{\"a\":true}}",
+                   "Widget.example.com \"bad\" is invalid: spec.limits.a: Invalid value: "
+                   "\"boolean\": spec.limits.a in body must be of type integer,string: "
+                   "\"boolean\"");
+    expect_invalid("{\"image\":\"web\",\"owner\":[1]}",
+                   "Widget.example.com \"bad\" is invalid: spec.owner: Invalid value: \"array\": "
+                   "spec.owner in body must be of type string: \"array\"");
+    /* a mistyped value meets the other rules too, as kube-openapi checks it */
+    expect_invalid("{\"image\":\"web\",\"mode\":7}",
+                   "Widget.example.com \"bad\" is invalid: [spec.mode: Invalid value: "
+                   "\"integer\": spec.mode in body must be of type string: \"integer\", "
+                   "spec.mode: Unsupported value: 7: supported values: \"Fast\", \"Slow\"]");
+    /* anyOf, oneOf, not: a composite cause without a field, and the closest
+     * alternative's causes */
+    expect_invalid("{\"image\":\"web\",\"size\":\"5Mi\"}",
+                   "Widget.example.com \"bad\" is invalid: [: Invalid value: \"\": "
+                   "\"spec.size\" must validate at least one schema (anyOf), spec.size: Invalid "
+                   "value: \"5Mi\": spec.size in body should match '^[0-9]+Gi$']");
+    expect_invalid("{\"image\":\"web\",\"shape\":\"oval\"}",
+                   "Widget.example.com \"bad\" is invalid: : Invalid value: \"\": \"spec.shape\" "
+                   "must validate one and only one schema (oneOf). Found 2 valid alternatives");
+    expect_invalid("{\"image\":\"web\",\"shape\":\"square\"}",
+                   "Widget.example.com \"bad\" is invalid: [: Invalid value: \"\": "
+                   "\"spec.shape\" must validate one and only one schema (oneOf). Found none "
+                   "valid, spec.shape: Unsupported value: \"square\": supported values: "
+                   "\"round\", \"oval\", : Invalid value: \"\": \"spec.shape\" must not "
+                   "validate the schema (not)]");
+    /* several: listed in brackets, each a cause */
+    tc_response r;
+    post("", "bad", "{\"replicas\":\"x\",\"mode\":\"Medium\"}", &r);
+    ck_assert_int_eq(r.status, 422);
+    ck_assert_str_eq(message(&r),
+                     "Widget.example.com \"bad\" is invalid: [spec.image: Required value, "
+                     "spec.replicas: Invalid value: \"string\": spec.replicas in body must be of "
+                     "type integer: \"string\", spec.mode: Unsupported value: \"Medium\": "
+                     "supported values: \"Fast\", \"Slow\"]");
+    json_t *causes = json_object_get(json_object_get(r.json, "details"), "causes");
+    ck_assert_int_eq(json_array_size(causes), 3);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(causes, 0), "reason")),
+                     "FieldValueRequired");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(causes, 1), "reason")),
+                     "FieldValueTypeInvalid");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(causes, 2), "field")),
+                     "spec.mode");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(causes, 2), "message")),
+                     "Unsupported value: \"Medium\": supported values: \"Fast\", \"Slow\"");
+    tc_free(&r);
+    /* valid values of every kind pass */
+    post("", "good",
+         "{\"image\":\"web:8080\",\"replicas\":10,\"ratio\":1.5,\"when\":\"2026-12-04T10:00:00Z\","
+         "\"tags\":[\"a\",\"b\"],\"ports\":[{\"name\":\"a\"},{\"name\":\"b\"}],"
+         "\"limits\":{\"cpu\":2,\"mem\":\"1Gi\"},\"note\":null,\"size\":\"10Gi\","
+         "\"shape\":\"round\"}",
+         &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    tc_free(&r);
+}
+END_TEST
+
+START_TEST(status_writes_are_checked_and_pruned_too)
+{
+    tc_response r;
+    post("", "s1", "{\"image\":\"web\"}", &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    request("PATCH", WIDGETS "/s1/status", "application/merge-patch+json",
+            "{\"status\":{\"phase\":\"Lost\"}}", &r);
+    ck_assert_int_eq(r.status, 422);
+    ck_assert_str_eq(message(&r), "Widget.example.com \"s1\" is invalid: status.phase: "
+                                  "Unsupported value: \"Lost\": supported values: \"Running\", "
+                                  "\"Done\"");
+    tc_free(&r);
+    request("PATCH", WIDGETS "/s1/status", "application/merge-patch+json",
+            "{\"status\":{\"phase\":\"Done\",\"extra\":1}}", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.warnings, "299 - \"unknown field \\\"status.extra\\\"\"\n");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "status"), "phase")),
+                     "Done");
+    ck_assert_ptr_null(json_object_get(json_object_get(r.json, "status"), "extra"));
+    tc_free(&r);
+}
+END_TEST
+
+START_TEST(a_changed_schema_applies_to_the_next_write)
+{
+    tc_response r;
+    post("", "c1", "{\"image\":\"web\",\"later\":\"x\"}", &r);
+    ck_assert_int_eq(r.status, 201);
+    ck_assert_ptr_null(json_object_get(json_object_get(r.json, "spec"), "later"));
+    tc_free(&r);
+    /* a new version of the schema: spec keeps everything, `later` defaults */
+    tc_json(U, "GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com",
+            NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    json_t *crd = json_incref(r.json);
+    tc_free(&r);
+    json_t *schema = json_object_get(
+        json_object_get(
+            json_array_get(json_object_get(json_object_get(crd, "spec"), "versions"), 0), "schema"),
+        "openAPIV3Schema");
+    json_t *spec = json_object_get(json_object_get(schema, "properties"), "spec");
+    json_object_set_new(spec, "x-kubernetes-preserve-unknown-fields", json_true());
+    json_object_set_new(json_object_get(spec, "properties"), "later",
+                        json_pack("{s:s, s:s}", "type", "string", "default", "soon"));
+    char *text = json_dumps(crd, JSON_COMPACT);
+    tc_json(U, "PUT", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com",
+            text, &r);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    tc_free(&r);
+    free(text);
+    json_decref(crd);
+    post("", "c2", "{\"image\":\"web\",\"free\":{\"x\":1}}", &r);
+    ck_assert_int_eq(r.status, 201);
+    ck_assert_str_eq(r.warnings, "");
+    json_t *got = json_object_get(r.json, "spec");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(got, "free"), "x")), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(got, "later")), "soon");
+    tc_free(&r);
+}
+END_TEST
+
+START_TEST(a_schema_that_preserves_everything_keeps_everything)
+{
+    tc_response r;
+    tc_json(U, "DELETE",
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com", NULL,
+            &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    char *crd = crd_body("{\"type\":\"object\",\"x-kubernetes-preserve-unknown-fields\":true}");
+    for (int i = 0; i < 100; i++) { /* the old CRD's objects go first */
+        tc_json(U, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd, &r);
+        long st = r.status;
+        tc_free(&r);
+        if (st == 201)
+            break;
+        ck_assert_msg(i < 99, "CRD not recreated: %ld", st);
+    }
+    kr_free(crd);
+    post("?fieldValidation=Strict", "p1", "{\"anything\":[1,{\"at\":\"all\"}],\"image\":7}", &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r.json, "spec"), "image")),
+                     7);
+    tc_free(&r);
+}
+END_TEST
+
+int main(void)
+{
+    const TTest *tests[] = {unknown_fields_are_pruned_and_reported_as_field_validation_asks,
+                            defaults_fill_absent_and_non_nullable_null_fields,
+                            values_are_checked_with_the_apiservers_messages,
+                            status_writes_are_checked_and_pruned_too,
+                            a_changed_schema_applies_to_the_next_write,
+                            a_schema_that_preserves_everything_keeps_everything,
+                            NULL};
+    return kr_test_run_tests("testserver_schema", "schema", setup, teardown, 60, tests);
+}
