@@ -579,7 +579,7 @@ START_TEST(kubectl_get_prints_the_servers_columns)
     expect(cmd, "customresourcedefinition.apiextensions.k8s.io/runnables.kreconcile.io created\n");
     kr_test_write_file(dir, "rn.yaml",
                        "apiVersion: kreconcile.io/v1alpha1\nkind: Runnable\nmetadata:\n"
-                       "  name: r1\n  namespace: demo\nspec:\n  manifest:\n"
+                       "  name: r1\n  namespace: demo\nspec:\n  template:\n"
                        "    apiVersion: batch/v1\n    kind: Job\n    metadata: {name: j}\n");
     for (int i = 0; i < 100; i++) { /* the CRD is served once discovery shows it */
         if (strstr(kubectl("create -f rn.yaml 2>&1", &st), "runnable.kreconcile.io/r1 created"))
@@ -592,6 +592,24 @@ START_TEST(kubectl_get_prints_the_servers_columns)
            "runnable.kreconcile.io/r1 patched\n");
     expect_table("-n demo get rn", "NAME   PHASE     CLUSTER   ATTEMPT   SUBMITTED-BY   AGE\n"
                                    "r1     Running   dc1       2         alice          \n");
+    /* the CRD's schema: kubectl asks for strict field validation, --validate=warn
+     * gets the field pruned and a warning, and values are checked */
+    kr_test_write_file(dir, "rn2.yaml",
+                       "apiVersion: kreconcile.io/v1alpha1\nkind: Runnable\nmetadata:\n"
+                       "  name: r2\n  namespace: demo\nspec:\n  template: {kind: Job}\n"
+                       "  tmeplate: {kind: Job}\n");
+    expect("create -f rn2.yaml 2>&1",
+           "Error from server (BadRequest): error when creating \"rn2.yaml\": Runnable in version "
+           "\"v1alpha1\" cannot be handled as a Runnable: strict decoding error: unknown field "
+           "\"spec.tmeplate\"\n");
+    expect("create -f rn2.yaml --validate=warn 2>&1",
+           "Warning: unknown field \"spec.tmeplate\"\nrunnable.kreconcile.io/r2 created\n");
+    expect("-n demo get rn r2 -o jsonpath='{.spec}'",
+           "{\"failoverPolicy\":\"IfNotStarted\",\"template\":{\"kind\":\"Job\"}}");
+    expect("-n demo patch rn r2 --type=merge -p '{\"spec\":{\"failoverPolicy\":\"Sometimes\"}}' "
+           "2>&1",
+           "The Runnable \"r2\" is invalid: spec.failoverPolicy: Unsupported value: "
+           "\"Sometimes\": supported values: \"Never\", \"IfNotStarted\"\n");
 }
 END_TEST
 
