@@ -311,11 +311,47 @@ static void hand_over(kr_creq *r, kr_http_xfer *x, const kr_http_response *resp)
     memcpy(l->method, r->method, sizeof(l->method));
 }
 
+/* The default warning handler: each distinct text logged once. */
+static void log_warning_once(kr_client_t *c, const char *text)
+{
+    for (size_t i = 0; i < c->nwarned; i++)
+        if (strcmp(c->warned[i], text) == 0)
+            return;
+    kr_log(c->log, KR_LOG_WARN, MODULE, "server warning: %s", text);
+    if (!c->warned)
+        c->warned = kr_calloc(KR_CLIENT_WARNED, sizeof(char *));
+    if (c->warned && c->nwarned < KR_CLIENT_WARNED &&
+        (c->warned[c->nwarned] = kr_strdup(text)) != NULL)
+        c->nwarned++;
+}
+
+static void on_warning(int code, const char *text, void *user)
+{
+    kr_client_t *c = user;
+    if (code != 299 || !*text) /* as client-go: only 299 "miscellaneous persistent" */
+        return;
+    if (c->opts.on_warning)
+        c->opts.on_warning(text, c->opts.on_warning_user);
+    else
+        log_warning_once(c, text);
+}
+
 static void on_http_done(kr_http_xfer *x, int rc, const kr_http_response *resp, const char *message,
                          void *user)
 {
     kr_creq *r = user;
     r->xfer = NULL;
+    if (rc == 0 && resp->warnings.len > 0) {
+        const char *line = resp->warnings.data;
+        while (line && *line) {
+            size_t len = strcspn(line, "\n");
+            char *one = kr_strndup(line, len);
+            if (one)
+                kr_parse_warnings(one, on_warning, r->c);
+            kr_free(one);
+            line += len + (line[len] == '\n');
+        }
+    }
     /* one line per answer, as client-go logs at -v=6 (paths only, never
      * headers or bodies) */
     if (rc == 0)
@@ -955,6 +991,9 @@ int kr_client_new(kr_runtime_t *rt, const kr_rest_config *config, const kr_clien
 
 static void release(kr_client_t *c)
 {
+    for (size_t i = 0; i < c->nwarned; i++)
+        kr_free(c->warned[i]);
+    kr_free((void *)c->warned);
     kr_client_discovery_free(c);
     pthread_mutex_destroy(&c->disc_lock);
     kr_free(c->default_ns);

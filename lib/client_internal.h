@@ -22,15 +22,28 @@
     (offsetof(kr_client_opts, discovery_miss_interval_ms) +                                        \
      sizeof(((kr_client_opts *)0)->discovery_miss_interval_ms))
 #define KR_CLIENT_OPTS_V2_END (offsetof(kr_client_opts, metrics) + sizeof(void *))
-_Static_assert(KR_CLIENT_OPTS_VERSION == 2 && KR_CLIENT_OPTS_V2_END == sizeof(kr_client_opts),
+#define KR_CLIENT_OPTS_V3_END (offsetof(kr_client_opts, on_warning_user) + sizeof(void *))
+_Static_assert(KR_CLIENT_OPTS_VERSION == 3 && KR_CLIENT_OPTS_V3_END == sizeof(kr_client_opts),
                "a kr_client_opts field was added: give it a version and its end");
 
 /* The bytes of a kr_client_opts of `version` the library may read (0 is
  * 1; a version newer than the library's is refused before). */
 static inline size_t kr_client_opts_end(unsigned version)
 {
-    return version >= 2 ? KR_CLIENT_OPTS_V2_END : KR_CLIENT_OPTS_V1_END;
+    return version >= 3   ? KR_CLIENT_OPTS_V3_END
+           : version == 2 ? KR_CLIENT_OPTS_V2_END
+                          : KR_CLIENT_OPTS_V1_END;
 }
+
+/* ---- server warnings ---- */
+
+/* Calls fn(code, text) for each warning of one Warning header value, as
+ * RFC 9111 writes them and client-go parses them: `299 - "text"`, an
+ * optional quoted date, several separated by commas, `\"` and `\\`
+ * escapes in the text. Stops at the first malformed warning. Returns how
+ * many were parsed. */
+size_t kr_parse_warnings(const char *value, void (*fn)(int code, const char *text, void *user),
+                         void *user);
 
 /* ---- watch decoder ---- */
 

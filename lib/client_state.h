@@ -89,7 +89,12 @@ struct kr_client {
     pthread_mutex_t disc_lock;
     kr_discovery_cache disc;
     kr_client_metrics metrics;
+    /* Server warnings already logged (the default handler logs each text
+     * once; at most KR_CLIENT_WARNED texts are remembered); loop thread. */
+    char **warned;
+    size_t nwarned;
 };
+#define KR_CLIENT_WARNED 256
 
 /* Queue `t` behind the rate limiter (loop thread). */
 void kr_client_throttle(kr_client_t *c, kr_throttled *t);

@@ -167,3 +167,72 @@ int kr_status_error(long http_status, const char *content_type, const char *body
     }
     return kr;
 }
+
+/* A quoted-string at *p (RFC 9110): its text unescaped into `out`, *p
+ * past it. false when malformed. */
+static bool quoted(const char **p, kr_buf *out)
+{
+    const char *s = *p;
+    if (*s != '"')
+        return false;
+    for (s++; *s && *s != '"'; s++) {
+        if (*s == '\\') {
+            if (!s[1])
+                return false;
+            s++;
+        }
+        if (kr_buf_append(out, s, 1) != 0)
+            return false;
+    }
+    if (*s != '"' || kr_buf_append(out, "", 0) != 0)
+        return false;
+    *p = s + 1;
+    return true;
+}
+
+size_t kr_parse_warnings(const char *value, void (*fn)(int code, const char *text, void *user),
+                         void *user)
+{
+    size_t n = 0;
+    const char *p = value;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (!*p)
+            return n;
+        /* warn-code: three digits */
+        if (!(p[0] >= '0' && p[0] <= '9' && p[1] >= '0' && p[1] <= '9' && p[2] >= '0' &&
+              p[2] <= '9' && p[3] == ' '))
+            return n;
+        int code = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
+        p += 4;
+        /* warn-agent: a token (or host[:port]) */
+        size_t agent = strcspn(p, " \t\",");
+        if (agent == 0 || p[agent] != ' ')
+            return n;
+        p += agent + 1;
+        kr_buf text = {0};
+        if (!quoted(&p, &text)) {
+            kr_buf_free(&text);
+            return n;
+        }
+        /* an optional warn-date */
+        if (*p == ' ' && p[1] == '"') {
+            kr_buf date = {0};
+            p++;
+            bool ok = quoted(&p, &date);
+            kr_buf_free(&date);
+            if (!ok) {
+                kr_buf_free(&text);
+                return n;
+            }
+        }
+        fn(code, text.data ? text.data : "", user);
+        kr_buf_free(&text);
+        n++;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p && *p != ',')
+            return n;
+    }
+}

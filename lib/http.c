@@ -417,6 +417,7 @@ static void free_xfer(kr_http_xfer *x)
     kr_free(x->body);
     kr_free(x->cred_message);
     kr_buf_free(&x->resp.body);
+    kr_buf_free(&x->resp.warnings);
     cred_source_unref(x->src);
     kr_free(x);
 }
@@ -485,6 +486,21 @@ static void finish(kr_http_xfer *x, int rc, const char *message)
 static int add_to_multi(kr_http_xfer *x);
 static void start_cred_work(kr_http_xfer *x);
 
+/* The last response's Warning headers, as libcurl kept them. */
+static void collect_warnings(kr_http_xfer *x)
+{
+    struct curl_header *hdr;
+    kr_buf_reset(&x->resp.warnings);
+    for (size_t i = 0, amount = 1; i < amount; i++) {
+        if (curl_easy_header(x->easy, "Warning", i, CURLH_HEADER, -1, &hdr) != CURLHE_OK)
+            break;
+        amount = hdr->amount;
+        if (kr_buf_printf(&x->resp.warnings, "%s%s", x->resp.warnings.len ? "\n" : "",
+                          hdr->value) != 0)
+            break; /* warnings lost to memory pressure */
+    }
+}
+
 static void on_transfer_done(kr_http_t *h, kr_http_xfer *x, CURLcode code)
 {
     curl_multi_remove_handle(h->multi, x->easy);
@@ -504,6 +520,7 @@ static void on_transfer_done(kr_http_t *h, kr_http_xfer *x, CURLcode code)
         retry_after > 0)
         x->resp.retry_after_s = retry_after > 86400 ? 86400 : (int)retry_after;
     x->resp.http2 = version == CURL_HTTP_VERSION_2_0;
+    collect_warnings(x);
     int rc = map_curl_code(x, code);
     /* A 401 with a provider: renew the credential once and try again
      * (client-go re-runs the exec plugin on 401). */
@@ -514,6 +531,7 @@ static void on_transfer_done(kr_http_t *h, kr_http_xfer *x, CURLcode code)
         x->force_refresh = true;
         kr_log(h->log, KR_LOG_INFO, MODULE, "401 from %s: renewing the credential", x->url);
         kr_buf_reset(&x->resp.body);
+        kr_buf_reset(&x->resp.warnings);
         x->resp.status = 0;
         free_creds(x);
         start_cred_work(x);

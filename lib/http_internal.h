@@ -59,6 +59,7 @@ typedef struct kr_http_response {
     char content_type[128]; /* "" when absent */
     int retry_after_s; /* Retry-After in seconds; -1 when absent */
     kr_buf body; /* the body (for streams: only a non-2xx body) */
+    kr_buf warnings; /* the Warning headers' values, one per line; empty when none */
     bool http2; /* the response came over HTTP/2 */
 } kr_http_response;
 

@@ -1454,6 +1454,86 @@ START_TEST(runtime_stop_ends_watches_and_requests_with_shutdown)
 }
 END_TEST
 
+/* on_warning: the texts received, in order. */
+typedef struct warnings_seen {
+    pthread_mutex_t lock;
+    char text[1024];
+    int count;
+} warnings_seen;
+
+static void collect_warning(const char *text, void *user)
+{
+    warnings_seen *w = user;
+    pthread_mutex_lock(&w->lock);
+    size_t used = strlen(w->text);
+    snprintf(w->text + used, sizeof(w->text) - used, "%s\n", text);
+    w->count++;
+    pthread_mutex_unlock(&w->lock);
+}
+
+static json_t *widget_crd(void)
+{
+    return json_loads(
+        "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
+        "\"metadata\":{\"name\":\"widgets.example.com\"},\"spec\":{\"group\":\"example.com\","
+        "\"scope\":\"Namespaced\",\"names\":{\"plural\":\"widgets\",\"kind\":\"Widget\"},"
+        "\"versions\":[{\"name\":\"v1\",\"served\":true,\"storage\":true,\"schema\":"
+        "{\"openAPIV3Schema\":{\"type\":\"object\",\"properties\":{\"spec\":{\"type\":"
+        "\"object\",\"properties\":{\"size\":{\"type\":\"integer\"}}}}}}}]}}",
+        0, NULL);
+}
+
+static int create_widget(fixture *f, const char *name, const char *field)
+{
+    json_t *w = json_pack("{s:s, s:s, s:{s:s}, s:{s:i, s:i}}", "apiVersion", "example.com/v1",
+                          "kind", "Widget", "metadata", "name", name, "spec", "size", 1, field, 2);
+    kr_error_t err = {0};
+    int rc = kr_client_create(f->c, KR_GVR("example.com", "v1", "widgets"), "default", w, NULL,
+                              NULL, &err);
+    json_decref(w);
+    return rc;
+}
+
+/* Warning headers (here: fields the CRD's schema does not declare, dropped
+ * by the server) reach on_warning, or by default the log, once per text. */
+START_TEST(server_warnings_reach_the_handler_or_the_log_once)
+{
+    warnings_seen seen = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    kr_client_opts opts = KR_CLIENT_OPTS_INIT;
+    opts.on_warning = collect_warning;
+    opts.on_warning_user = &seen;
+    fixture f;
+    plain_fixture(&f, &opts);
+    json_t *crd = widget_crd();
+    kr_error_t err = {0};
+    ck_assert_int_eq(
+        kr_client_create(f.c, KR_GVR("apiextensions.k8s.io", "v1", "customresourcedefinitions"),
+                         NULL, crd, NULL, NULL, &err),
+        0);
+    json_decref(crd);
+    ck_assert_int_eq(create_widget(&f, "w1", "colour"), 0);
+    pthread_mutex_lock(&seen.lock);
+    ck_assert_str_eq(seen.text, "unknown field \"spec.colour\"\n");
+    pthread_mutex_unlock(&seen.lock);
+    ck_assert_int_eq(create_widget(&f, "w2", "colour"), 0);
+    pthread_mutex_lock(&seen.lock);
+    ck_assert_int_eq(seen.count, 2); /* a handler sees every one */
+    pthread_mutex_unlock(&seen.lock);
+    kr_client_free(f.c);
+
+    /* the default: logged at KR_LOG_WARN, each distinct text once */
+    kr_client_opts v2 = {.version = 2}; /* a version 2 caller has no on_warning */
+    ck_assert_int_eq(kr_client_new(f.rt, &f.cfg, &v2, &f.c, &err), 0);
+    int before = atomic_load(&f.logs.warnings);
+    ck_assert_int_eq(create_widget(&f, "w3", "colour"), 0);
+    ck_assert_int_eq(create_widget(&f, "w4", "colour"), 0);
+    ck_assert_int_eq(atomic_load(&f.logs.warnings) - before, 1);
+    ck_assert_int_eq(create_widget(&f, "w5", "shape"), 0);
+    ck_assert_int_eq(atomic_load(&f.logs.warnings) - before, 2);
+    teardown(&f);
+}
+END_TEST
+
 int main(void)
 {
     make_certs();
@@ -1492,6 +1572,7 @@ int main(void)
     tcase_add_test(tc, a_thousand_watches_share_one_loop);
     tcase_add_test(tc, connections_come_and_go_across_clients_on_one_loop);
     tcase_add_test(tc, runtime_stop_ends_watches_and_requests_with_shutdown);
+    tcase_add_test(tc, server_warnings_reach_the_handler_or_the_log_once);
     suite_add_tcase(s, tc);
     int status = kr_test_run_suite(s);
     if (have_certs) {

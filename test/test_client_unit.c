@@ -298,6 +298,39 @@ static int build_and_parse(void *arg)
     return ok ? 0 : 1;
 }
 
+static void append_warning(int code, const char *text, void *user)
+{
+    size_t used = strlen(user);
+    snprintf((char *)user + used, 512 - used, "%d:%s|", code, text);
+}
+
+START_TEST(warning_headers_parse_as_client_go_parses_them)
+{
+    char got[512] = "";
+    ck_assert_uint_eq(
+        kr_parse_warnings("299 - \"unknown field \\\"spec.x\\\"\"", append_warning, got), 1);
+    ck_assert_str_eq(got, "299:unknown field \"spec.x\"|");
+    got[0] = '\0';
+    /* several in one value, an agent with a port, a date, a backslash */
+    ck_assert_uint_eq(kr_parse_warnings("299 - \"a\", 199 api:6443 \"b\\\\c\" "
+                                        "\"Wed, 21 Oct 2015 07:28:00 GMT\",299 - \"\"",
+                                        append_warning, got),
+                      3);
+    ck_assert_str_eq(got, "299:a|199:b\\c|299:|");
+    /* malformed: what came before is kept */
+    got[0] = '\0';
+    ck_assert_uint_eq(kr_parse_warnings("299 - \"ok\", 29 - \"short code\"", append_warning, got),
+                      1);
+    ck_assert_str_eq(got, "299:ok|");
+    got[0] = '\0';
+    ck_assert_uint_eq(kr_parse_warnings("299 - unquoted", append_warning, got), 0);
+    ck_assert_uint_eq(kr_parse_warnings("299 - \"unterminated", append_warning, got), 0);
+    ck_assert_uint_eq(kr_parse_warnings("299 \"no agent\"", append_warning, got), 0);
+    ck_assert_uint_eq(kr_parse_warnings("299 - \"a\" trailing", append_warning, got), 1);
+    ck_assert_uint_eq(kr_parse_warnings("", append_warning, got), 0);
+}
+END_TEST
+
 START_TEST(allocation_failures_are_errors_without_leaks)
 {
     ck_assert_int_gt(kr_test_alloc_failure_sweep(build_and_parse, NULL), 0);
@@ -318,6 +351,7 @@ int main(void)
     tcase_add_test(tc, retry_policy_matches_verbs_and_statuses);
     tcase_add_test(tc, retry_delay_doubles_with_jitter_and_honours_retry_after);
     tcase_add_test(tc, builtin_mapper_resolves_like_kubectl);
+    tcase_add_test(tc, warning_headers_parse_as_client_go_parses_them);
     tcase_add_test(tc, allocation_failures_are_errors_without_leaks);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);

@@ -101,8 +101,17 @@ typedef struct kr_client_opts {
      * method and verb are the HTTP method ("GET", "POST", ...); the
      * histograms have client-go's buckets (5 ms to 60 s). */
     kr_metrics_registry_t *metrics;
+    /* Version 3: the warnings servers send (`Warning: 299 - "text"`
+     * headers: a deprecated API, `unknown field "spec.x"` dropped from a
+     * write, ...), as client-go's WarningHandler receives them: on_warning
+     * is called with each text, on the loop thread, before the request's
+     * result is delivered; NULL logs each distinct text once, at
+     * KR_LOG_WARN, as kubectl prints them. Warnings of watch responses are
+     * not reported. */
+    void (*on_warning)(const char *text, void *user);
+    void *on_warning_user;
 } kr_client_opts;
-#define KR_CLIENT_OPTS_VERSION 2
+#define KR_CLIENT_OPTS_VERSION 3
 /* clang-format off */
 #define KR_CLIENT_OPTS_INIT {.version = KR_CLIENT_OPTS_VERSION}
 /* clang-format on */
