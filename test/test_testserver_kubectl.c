@@ -610,6 +610,14 @@ START_TEST(kubectl_get_prints_the_servers_columns)
            "2>&1",
            "The Runnable \"r2\" is invalid: spec.failoverPolicy: Unsupported value: "
            "\"Sometimes\": supported values: \"Never\", \"IfNotStarted\"\n");
+    /* built-in kinds: the fields of their types */
+    kr_test_write_file(dir, "cm-typo.yaml",
+                       "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: typo, namespace: demo}\n"
+                       "dat: {a: b}\n");
+    expect("create -f cm-typo.yaml 2>&1",
+           "Error from server (BadRequest): error when creating \"cm-typo.yaml\": ConfigMap in "
+           "version \"v1\" cannot be handled as a ConfigMap: strict decoding error: unknown field "
+           "\"dat\"\n");
 }
 END_TEST
 

@@ -1,5 +1,6 @@
-/* Custom resources against their CRD's structural schema in the
- * in-memory apiserver, over HTTP: unknown fields pruned, with a Warning
+/* Custom resources against their CRD's structural schema, and built-in
+ * kinds against the fields of their Go types, in the in-memory apiserver,
+ * over HTTP: unknown fields pruned, with a Warning
  * header by default, refused under fieldValidation=Strict (400 for a
  * create or update, 422 for a patch, 500 for server-side apply, as
  * kube-apiserver answers each), kept below
@@ -488,6 +489,85 @@ START_TEST(a_schema_that_preserves_everything_keeps_everything)
 }
 END_TEST
 
+START_TEST(built_in_kinds_lose_the_fields_their_types_do_not_have)
+{
+    static const char deployment[] =
+        "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"web\","
+        "\"colour\":\"red\",\"labels\":{\"any\":\"label\"}},\"spec\":{\"replica\":3,"
+        "\"selector\":{\"matchLabels\":{\"app\":\"web\"}},\"strategy\":{\"rollingUpdate\":"
+        "{\"maxSurge\":\"25%\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"web\"}},"
+        "\"spec\":{\"containers\":[{\"name\":\"web\",\"image\":\"nginx\",\"imagee\":\"x\","
+        "\"resources\":{\"limits\":{\"cpu\":\"1\"}},\"ports\":[{\"containerPort\":80,"
+        "\"protocoll\":\"TCP\"}]}],\"volumes\":[{\"name\":\"v\",\"configMap\":{\"name\":\"c\"},"
+        "\"bogus\":1}]}}}}";
+    tc_response r;
+    request("POST", "/apis/apps/v1/namespaces/default/deployments?fieldValidation=Strict",
+            "application/json", deployment, &r);
+    ck_assert_int_eq(r.status, 400);
+    /* as met in the body, as Go's decoder meets them */
+    ck_assert_str_eq(message(&r),
+                     "Deployment in version \"v1\" cannot be handled as a Deployment: strict "
+                     "decoding error: unknown field \"metadata.colour\", unknown field "
+                     "\"spec.replica\", unknown field \"spec.template.spec.containers[0].imagee\", "
+                     "unknown field \"spec.template.spec.containers[0].ports[0].protocoll\", "
+                     "unknown field \"spec.template.spec.volumes[0].bogus\"");
+    tc_free(&r);
+    request("POST", "/apis/apps/v1/namespaces/default/deployments", "application/json", deployment,
+            &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(r.warnings,
+                     "299 - \"unknown field \\\"metadata.colour\\\"\"\n"
+                     "299 - \"unknown field \\\"spec.replica\\\"\"\n"
+                     "299 - \"unknown field \\\"spec.template.spec.containers[0].imagee\\\"\"\n"
+                     "299 - \"unknown field "
+                     "\\\"spec.template.spec.containers[0].ports[0].protocoll\\\"\"\n"
+                     "299 - \"unknown field \\\"spec.template.spec.volumes[0].bogus\\\"\"\n");
+    /* what the types have stays: labels, an inline volume source, an
+     * int-or-string, a quantity */
+    json_t *spec = json_object_get(r.json, "spec");
+    json_t *pod = json_object_get(json_object_get(spec, "template"), "spec");
+    json_t *c0 = json_array_get(json_object_get(pod, "containers"), 0);
+    json_t *v0 = json_array_get(json_object_get(pod, "volumes"), 0);
+    ck_assert_ptr_null(json_object_get(spec, "replica"));
+    ck_assert_ptr_null(json_object_get(c0, "imagee"));
+    ck_assert_ptr_null(json_object_get(v0, "bogus"));
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(v0, "configMap"), "name")),
+                     "c");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(spec, "strategy"), "rollingUpdate"), "maxSurge")),
+        "25%");
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_object_get(json_object_get(c0, "resources"), "limits"), "cpu")),
+                     "1");
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_object_get(json_object_get(r.json, "metadata"), "labels"), "any")),
+                     "label");
+    ck_assert_ptr_null(json_object_get(json_object_get(r.json, "metadata"), "colour"));
+    tc_free(&r);
+
+    /* a strategic merge patch under Strict: the patch, as Go prints it */
+    request("PATCH", "/apis/apps/v1/namespaces/default/deployments/web?fieldValidation=Strict",
+            "application/strategic-merge-patch+json",
+            "{\"spec\":{\"paused\":true,\"bogus\":{\"b\":[1,\"x\"],\"a\":null}}}", &r);
+    ck_assert_int_eq(r.status, 422);
+    ck_assert_str_eq(message(&r), " \"\" is invalid: patch: Invalid value: "
+                                  "\"map[spec:map[bogus:map[a:<nil> b:[1 x]] paused:true]]\": "
+                                  "strict decoding error: unknown field \"spec.bogus\"");
+    tc_free(&r);
+    /* server-side apply */
+    request("PATCH", "/api/v1/namespaces/default/configmaps/cm?fieldManager=test",
+            "application/apply-patch+yaml",
+            "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"cm\","
+            "\"namespace\":\"default\"},\"data\":{\"a\":\"b\"},\"datta\":{}}",
+            &r);
+    ck_assert_int_eq(r.status, 500);
+    ck_assert_str_eq(message(&r), "failed to create typed patch object (default/cm; /v1, "
+                                  "Kind=ConfigMap): .datta: field not declared in schema");
+    tc_free(&r);
+}
+END_TEST
+
 int main(void)
 {
     const TTest *tests[] = {unknown_fields_are_pruned_and_reported_as_field_validation_asks,
@@ -496,6 +576,7 @@ int main(void)
                             status_writes_are_checked_and_pruned_too,
                             a_changed_schema_applies_to_the_next_write,
                             a_schema_that_preserves_everything_keeps_everything,
+                            built_in_kinds_lose_the_fields_their_types_do_not_have,
                             NULL};
     return kr_test_run_tests("testserver_schema", "schema", setup, teardown, 60, tests);
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "testserver/ts_internal.h"
+#include "testserver/ts_proto.h"
 
 /* ---- schema accessors ------------------------------------------------------ */
 
@@ -111,6 +112,11 @@ static void record_unknown(sc_walk *w, const char *key)
 }
 
 /* ---- pruning ------------------------------------------------------------------ */
+
+static int cmp_paths(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
 
 static void prune(json_t *x, const json_t *s, bool root, sc_walk *w);
 
@@ -222,6 +228,127 @@ static void prune_metadata(json_t *obj, sc_walk *w)
         }
     }
     pop(w, mark);
+}
+
+/* ---- built-in kinds: the fields of their Go types ------------------------------ */
+
+/* The field of `m` named `key` in JSON, looking into inline (embedded)
+ * structs as encoding/json does. */
+static const ts_pb_field *pb_field(const ts_pb_message *m, const char *key)
+{
+    for (unsigned i = 0; i < m->nfields; i++) {
+        const ts_pb_field *f = &m->fields[i];
+        if ((f->flags & TS_PBF_INLINE) && f->ref) {
+            const ts_pb_field *in = pb_field(f->ref, key);
+            if (in)
+                return in;
+        } else if (strcmp(f->name, key) == 0) {
+            return f;
+        }
+    }
+    return NULL;
+}
+
+static void prune_pb(json_t *x, const ts_pb_message *m, bool root, sc_walk *w);
+
+static void prune_pb_value(json_t *v, unsigned type, const ts_pb_message *ref, sc_walk *w)
+{
+    if (type == TS_PB_MESSAGE && ref)
+        prune_pb(v, ref, false, w);
+}
+
+static void prune_pb_field(json_t *v, const ts_pb_field *f, sc_walk *w)
+{
+    if (f->type != TS_PB_MESSAGE || !f->ref)
+        return;
+    if ((f->flags & TS_PBF_MAP) && json_is_object(v)) {
+        const char *k;
+        json_t *item;
+        json_object_foreach(v, k, item)
+        {
+            size_t mark = push_key(w, k);
+            prune_pb(item, f->ref, false, w);
+            pop(w, mark);
+        }
+    } else if ((f->flags & TS_PBF_REPEATED) && json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            size_t mark = push_index(w, i);
+            prune_pb(json_array_get(v, i), f->ref, false, w);
+            pop(w, mark);
+        }
+    } else {
+        prune_pb(v, f->ref, false, w);
+    }
+}
+
+/* Unknown fields of a built-in object dropped (and recorded), as decoding
+ * JSON into the Go type does. Values of special types (times, quantities,
+ * int-or-string, raw JSON) are left alone. */
+static void prune_pb(json_t *x, const ts_pb_message *m, bool root, sc_walk *w)
+{
+    if (m->json == TS_PBJ_ALIAS_LIST && json_is_array(x) && m->nfields > 0) {
+        for (size_t i = 0; i < json_array_size(x); i++) {
+            size_t mark = push_index(w, i);
+            prune_pb_value(json_array_get(x, i), m->fields[0].type, m->fields[0].ref, w);
+            pop(w, mark);
+        }
+        return;
+    }
+    if (m->json != TS_PBJ_PLAIN || !json_is_object(x))
+        return;
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(x, tmp, k, v)
+    {
+        if (root && (strcmp(k, "apiVersion") == 0 || strcmp(k, "kind") == 0))
+            continue;
+        const ts_pb_field *f = pb_field(m, k);
+        if (!f) {
+            record_unknown(w, k);
+            json_object_del(x, k);
+            continue;
+        }
+        size_t mark = push_key(w, k);
+        prune_pb_field(v, f, w);
+        pop(w, mark);
+    }
+}
+
+/* The unknown fields of `obj` (pruned) into w: by the custom resource's
+ * schema, or the built-in kind's fields, in the order kube-apiserver
+ * reports them (sorted for custom resources, as met for built-ins).
+ * false when the kind has neither. */
+static bool prune_unknown(const ts_resource *res, json_t *obj, sc_walk *w)
+{
+    if (res->schema) {
+        prune(obj, res->schema, true, w);
+        prune_metadata(obj, w);
+        size_t n = json_array_size(w->unknown);
+        if (n > 1) {
+            const char **v = kr_calloc(n, sizeof(const char *));
+            json_t *sorted = v ? json_array() : NULL;
+            for (size_t i = 0; v && i < n; i++)
+                v[i] = json_string_value(json_array_get(w->unknown, i));
+            if (v)
+                qsort((void *)v, n, sizeof(const char *), cmp_paths);
+            for (size_t i = 0; sorted && i < n; i++)
+                if (json_array_append_new(sorted, json_string(v[i])) != 0)
+                    w->oom = true;
+            if (sorted && !w->oom)
+                json_array_clear(w->unknown), json_array_extend(w->unknown, sorted);
+            else
+                w->oom = true;
+            json_decref(sorted);
+            kr_free((void *)v);
+        }
+        return true;
+    }
+    const ts_pb_message *m = ts_pb_find_kind(res->api_version, res->kind);
+    if (!m)
+        return false;
+    prune_pb(obj, m, true, w);
+    return true;
 }
 
 /* ---- nulls and defaults ---------------------------------------------------------- */
@@ -378,6 +505,46 @@ static void go_value(kr_buf *b, const json_t *v)
         char *text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
         kr_buf_append_str(b, text ? text : "");
         free(text);
+    }
+}
+
+/* fmt's %+v of a decoded JSON value: map[k:v k2:v2] (keys sorted), [a b],
+ * strings bare, <nil>. */
+static void go_print(kr_buf *b, const json_t *v)
+{
+    if (json_is_object(v)) {
+        size_t n = json_object_size(v), i = 0;
+        const char **keys = kr_calloc(n ? n : 1, sizeof(const char *));
+        const char *k;
+        const json_t *item;
+        json_object_foreach((json_t *)v, k, item)
+        {
+            if (keys)
+                keys[i++] = k;
+        }
+        if (keys)
+            qsort((void *)keys, n, sizeof(const char *), cmp_paths);
+        kr_buf_append_str(b, "map[");
+        for (i = 0; keys && i < n; i++) {
+            kr_buf_printf(b, "%s%s:", i ? " " : "", keys[i]);
+            go_print(b, json_object_get(v, keys[i]));
+        }
+        kr_buf_append_str(b, "]");
+        kr_free((void *)keys);
+    } else if (json_is_array(v)) {
+        kr_buf_append_str(b, "[");
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i)
+                kr_buf_append_str(b, " ");
+            go_print(b, json_array_get(v, i));
+        }
+        kr_buf_append_str(b, "]");
+    } else if (json_is_string(v)) {
+        kr_buf_append_str(b, json_string_value(v));
+    } else if (json_is_null(v) || !v) {
+        kr_buf_append_str(b, "<nil>");
+    } else {
+        go_value(b, v);
     }
 }
 
@@ -1079,34 +1246,15 @@ ts_field_validation ts_field_validation_of(const ts_request *req)
     return TS_FV_WARN;
 }
 
-static int cmp_paths(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* The paths as kube-apiserver lists them: sorted (pruning sorts them).
- * The strings are borrowed from `unknown`. */
-static const char **sorted_paths(const json_t *unknown, size_t *n)
-{
-    *n = json_array_size(unknown);
-    const char **v = kr_calloc(*n ? *n : 1, sizeof(const char *));
-    for (size_t i = 0; v && i < *n; i++)
-        v[i] = json_string_value(json_array_get(unknown, i));
-    if (v)
-        qsort((void *)v, *n, sizeof(const char *), cmp_paths);
-    return v;
-}
-
 /* `unknown field "a", unknown field "b"`, as a strict decoding error lists
  * them. */
 static char *unknown_list(const json_t *unknown)
 {
-    size_t n;
-    const char **v = sorted_paths(unknown, &n);
+    size_t i;
+    const json_t *p;
     kr_buf b = {0};
-    for (size_t i = 0; v && i < n; i++)
-        kr_buf_printf(&b, "%sunknown field \"%s\"", i ? ", " : "", v[i]);
-    kr_free((void *)v);
+    json_array_foreach(unknown, i, p)
+        kr_buf_printf(&b, "%sunknown field \"%s\"", i ? ", " : "", json_string_value(p));
     if (!b.data)
         kr_buf_append(&b, "", 0);
     return b.data;
@@ -1128,13 +1276,21 @@ static int respond_strict(const ts_write *w, const json_t *patched_obj, const js
         ts_respond_status(resp, 400, "BadRequest", msg, NULL);
         kr_free(msg);
     } else {
-        /* a patch: the patched object fails to decode (422, no kind) */
-        char *patched = json_dumps(patched_obj, JSON_COMPACT | JSON_SORT_KEYS);
+        /* a patch: the patched object fails to decode (422, no kind); a
+         * strategic merge patch shows the patch as Go prints a map */
+        kr_buf shown = {0};
+        if (w->patch) {
+            go_print(&shown, w->patch);
+        } else {
+            char *patched = json_dumps(patched_obj, JSON_COMPACT | JSON_SORT_KEYS);
+            kr_buf_append_str(&shown, patched ? patched : "");
+            free(patched);
+        }
         kr_buf body = {0};
         kr_buf_append_str(&body, "Invalid value: ");
-        go_quote(&body, patched ? patched : "");
+        go_quote(&body, shown.data ? shown.data : "");
+        kr_buf_free(&shown);
         kr_buf_printf(&body, ": strict decoding error: %s", list);
-        free(patched);
         char *msg = body.data ? kr_asprintf(" \"\" is invalid: patch: %s", body.data) : NULL;
         json_t *d = json_pack("{s:[{s:s, s:s, s:s}]}", "causes", "reason", "FieldValueInvalid",
                               "message", body.data ? body.data : "", "field", "patch");
@@ -1148,38 +1304,33 @@ static int respond_strict(const ts_write *w, const json_t *patched_obj, const js
 
 static void warn_unknown(const json_t *unknown, ts_response *resp)
 {
-    size_t n;
-    const char **v = sorted_paths(unknown, &n);
-    for (size_t i = 0; v && i < n; i++) {
-        char *text = kr_asprintf("unknown field \"%s\"", v[i]);
+    size_t i;
+    const json_t *p;
+    json_array_foreach(unknown, i, p)
+    {
+        char *text = kr_asprintf("unknown field \"%s\"", json_string_value(p));
         if (text)
             ts_response_warn(resp, text);
         kr_free(text);
     }
-    kr_free((void *)v);
 }
 
 int ts_schema_check_apply(const ts_write *w, const json_t *config, ts_response *resp)
 {
     const ts_resource *res = w->rt->res;
-    if (!res->schema)
-        return 0;
     json_t *copy = json_deep_copy(config);
     sc_walk walk = {.unknown = json_array()};
-    if (copy && walk.unknown) {
-        prune(copy, res->schema, true, &walk);
-        prune_metadata(copy, &walk);
-    }
+    bool typed = copy && walk.unknown && prune_unknown(res, copy, &walk);
     int rc = 0;
     if (!copy || !walk.unknown || walk.oom) {
         rc = KR_ENOMEM;
-    } else if (json_array_size(walk.unknown) > 0) {
-        size_t n;
-        const char **v = sorted_paths(walk.unknown, &n);
+    } else if (typed && json_array_size(walk.unknown) > 0) {
+        size_t n = json_array_size(walk.unknown), i;
+        const json_t *p;
         kr_buf list = {0};
-        for (size_t i = 0; v && i < n; i++)
-            kr_buf_printf(&list, "%s.%s: field not declared in schema", n > 1 ? "\n  " : "", v[i]);
-        kr_free((void *)v);
+        json_array_foreach(walk.unknown, i, p)
+            kr_buf_printf(&list, "%s.%s: field not declared in schema", n > 1 ? "\n  " : "",
+                          json_string_value(p));
         const char *ns = ts_meta_str(config, "namespace");
         const char *name = ts_meta_str(config, "name");
         char *msg = kr_asprintf("failed to create typed patch object (%s/%s; %s/%s, Kind=%s): %s%s",
@@ -1202,8 +1353,6 @@ int ts_schema_check_apply(const ts_write *w, const json_t *config, ts_response *
 int ts_schema_admit(const ts_write *w, json_t *obj, ts_response *resp)
 {
     const ts_resource *res = w->rt->res;
-    if (!res->schema)
-        return 0;
     ts_field_validation fv = ts_field_validation_of(w->req);
     sc_walk walk = {.unknown = fv == TS_FV_IGNORE ? NULL : json_array(), .causes = json_array()};
     int rc = 0;
@@ -1213,8 +1362,7 @@ int ts_schema_admit(const ts_write *w, json_t *obj, ts_response *resp)
     }
     bool is_patch = strcmp(w->req->method, "PATCH") == 0;
     json_t *before = fv == TS_FV_STRICT && is_patch ? json_deep_copy(obj) : NULL;
-    prune(obj, res->schema, true, &walk);
-    prune_metadata(obj, &walk);
+    bool typed = prune_unknown(res, obj, &walk);
     if (walk.oom || (fv == TS_FV_STRICT && is_patch && !before)) {
         json_decref(before);
         rc = KR_ENOMEM;
@@ -1225,9 +1373,10 @@ int ts_schema_admit(const ts_write *w, json_t *obj, ts_response *resp)
     json_decref(before);
     if (rc != 0)
         goto out;
-    if (json_array_size(walk.unknown) > 0) {
+    if (json_array_size(walk.unknown) > 0)
         warn_unknown(walk.unknown, resp);
-    }
+    if (!typed || !res->schema)
+        goto out; /* built-in kinds: their defaults and validation are elsewhere */
     prune_nulls(obj, res->schema);
     if (apply_defaults(obj, res->schema) != 0) {
         rc = KR_ENOMEM;

@@ -470,6 +470,7 @@ typedef struct ts_write {
     const char *manager;
     const char *operation; /* "Update" or "Apply" */
     const json_t *applied; /* server-side apply: the configuration, for fieldsV1 */
+    const json_t *patch; /* a strategic merge patch, for strict field validation's message */
     bool no_body; /* loading: status only, skip serialising the object */
 } ts_write;
 int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_response *resp);
@@ -482,14 +483,16 @@ void ts_set_defaults(const ts_resource *res, json_t *obj);
 int ts_registry_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_response *resp);
 void ts_registry_update(const ts_resource *res, const json_t *existing, json_t *obj);
 bool ts_namespace_exists(kr_testserver_t *ts, const char *ns);
-/* Custom resources against their structural schema (schema.c). */
+/* Custom resources against their structural schema, built-in kinds
+ * against their fields (schema.c). */
 typedef enum { TS_FV_WARN = 0, TS_FV_STRICT, TS_FV_IGNORE } ts_field_validation;
 ts_field_validation ts_field_validation_of(const ts_request *req);
 /* Prunes unknown fields (a 400, or a 422 for a patch, under
- * fieldValidation=Strict; Warning headers under Warn, the default), drops
- * non-nullable nulls, applies defaults, then validates: 0, or
- * KR_EINVALIDOBJ with the answer in resp, or KR_ENOMEM. No-op for kinds
- * without a schema. */
+ * fieldValidation=Strict; Warning headers under Warn, the default); for a
+ * custom resource also drops non-nullable nulls, applies defaults, then
+ * validates: 0, or KR_EINVALIDOBJ with the answer in resp, or KR_ENOMEM.
+ * Built-in kinds are pruned to the fields of their Go types (the protobuf
+ * tables); kinds with neither a schema nor a table are left as sent. */
 int ts_schema_admit(const ts_write *w, json_t *obj, ts_response *resp);
 /* A server-side apply configuration may not name fields the schema does
  * not declare, whatever fieldValidation says (500, as kube-apiserver's

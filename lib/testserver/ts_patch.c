@@ -153,6 +153,8 @@ void ts_handle_patch(kr_testserver_t *ts, const ts_request *req, const ts_route 
     json_t *patch = parse_patch(req, f, resp);
     if (!patch)
         return;
+    if (f == KR_PATCH_STRATEGIC)
+        w.patch = patch;
     if (f == KR_PATCH_APPLY) {
         w.operation = "Apply";
         w.applied = patch;
