@@ -610,6 +610,18 @@ START_TEST(kubectl_get_prints_the_servers_columns)
            "2>&1",
            "The Runnable \"r2\" is invalid: spec.failoverPolicy: Unsupported value: "
            "\"Sometimes\": supported values: \"Never\", \"IfNotStarted\"\n");
+    /* the CRD's schema in the OpenAPI v3 document: kubectl explain */
+    expect("explain rn.spec.failoverPolicy",
+           "GROUP:      kreconcile.io\nKIND:       Runnable\nVERSION:    v1alpha1\n\n"
+           "FIELD: failoverPolicy <string>\nENUM:\n    Never\n    IfNotStarted\n\n"
+           "DESCRIPTION:\n"
+           "    IfNotStarted: when the chosen cluster is unreachable past --failover-after,\n"
+           "    the next attempt goes to the next cluster (a copy that had not started is\n"
+           "    deleted when the first returns). Never: wait for the chosen cluster.\n    \n\n");
+    out = kubectl("explain rn.metadata", &st);
+    ck_assert_msg(st == 0 && strstr(out, "FIELD: metadata <ObjectMeta>") &&
+                      strstr(out, "  labels\t<map[string]string>"),
+                  "%s", out);
     /* built-in kinds: the fields of their types */
     kr_test_write_file(dir, "cm-typo.yaml",
                        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: typo, namespace: demo}\n"

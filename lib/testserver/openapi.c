@@ -1,5 +1,6 @@
-/* libkreconcile-testserver — OpenAPI schemas of the built-in kinds the server
- * serves, made from the generated protobuf tables (ts_proto.h): property
+/* libkreconcile-testserver — OpenAPI schemas of the kinds the server serves:
+ * custom resources' from their CRDs (v3 documents), built-in kinds' made
+ * from the generated protobuf tables (ts_proto.h): property
  * types from generated.proto, the Go JSON forms of the special types, and
  * the patch strategies kubectl reads (x-kubernetes-patch-strategy and
  * -merge-key). Used by the OpenAPI v3 documents (components.schemas) and
@@ -165,14 +166,87 @@ static void add_kind(oa_ctx *c, const ts_resource *r)
                                           "version", r->version));
 }
 
+static const ts_pb_message *find_message(const char *name)
+{
+    for (size_t i = 0; i < ts_pb_nmessages; i++)
+        if (strcmp(ts_pb_messages[i].name, name) == 0)
+            return &ts_pb_messages[i];
+    return NULL;
+}
+
+/* The properties every kind has, with kube-apiserver's descriptions. */
+static const char apiversion_doc[] =
+    "APIVersion defines the versioned schema of this representation of an object. Servers should "
+    "convert recognized schemas to the latest internal value, and may reject unrecognized values. "
+    "More info: "
+    "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources";
+static const char kind_doc[] =
+    "Kind is a string value representing the REST resource this object represents. Servers may "
+    "infer this from the endpoint the client submits requests to. Cannot be updated. In "
+    "CamelCase. More info: "
+    "https://git.k8s.io/community/contributors/devel/sig-architecture/"
+    "api-conventions.md#types-kinds";
+static const char metadata_doc[] =
+    "Standard object's metadata. More info: "
+    "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata";
+
+/* A custom resource's definition, as kube-apiserver publishes it: its CRD
+ * version's schema named by the reversed group, the version and the kind
+ * (io.kreconcile.v1alpha1.Runnable), with apiVersion, kind, metadata (a
+ * reference to ObjectMeta) and x-kubernetes-group-version-kind. */
+static void add_custom_kind(oa_ctx *c, const ts_resource *r)
+{
+    kr_buf name = {0};
+    const char *g = r->group;
+    for (const char *end = g + strlen(g); end > g;) {
+        const char *dot = end;
+        while (dot > g && dot[-1] != '.')
+            dot--;
+        kr_buf_printf(&name, "%.*s.", (int)(end - dot), dot);
+        end = dot > g ? dot - 1 : g;
+    }
+    kr_buf_printf(&name, "%s.%s", r->version, r->kind);
+    json_t *schema = r->schema ? json_deep_copy(r->schema)
+                               : json_pack("{s:s, s:b}", "type", "object",
+                                           "x-kubernetes-preserve-unknown-fields", 1);
+    json_t *props = json_object_get(schema, "properties");
+    if (schema && !json_is_object(props)) {
+        props = json_object();
+        json_object_set_new(schema, "properties", props);
+    }
+    const ts_pb_message *meta = find_message("k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta");
+    json_t *md = meta ? ref_to(c, meta) : json_pack("{s:s}", "type", "object");
+    if (md)
+        json_object_set_new(md, "description", json_string(metadata_doc));
+    if (!name.data || !schema || !props || !md) {
+        json_decref(md);
+        json_decref(schema);
+        kr_buf_free(&name);
+        return; /* out of memory: the document lacks it */
+    }
+    json_object_set_new(props, "apiVersion",
+                        json_pack("{s:s, s:s}", "description", apiversion_doc, "type", "string"));
+    json_object_set_new(props, "kind",
+                        json_pack("{s:s, s:s}", "description", kind_doc, "type", "string"));
+    json_object_set_new(props, "metadata", md);
+    json_object_set_new(
+        schema, "x-kubernetes-group-version-kind",
+        json_pack("[{s:s, s:s, s:s}]", "group", r->group, "kind", r->kind, "version", r->version));
+    json_object_set_new(c->defs, name.data, schema);
+    kr_buf_free(&name);
+}
+
 json_t *ts_openapi_schemas(kr_testserver_t *ts, const char *group, const char *version, bool v3)
 {
     oa_ctx c = {.defs = json_object(), .v3 = v3};
     for (size_t i = 0; c.defs && i < ts->nresources; i++) {
         const ts_resource *r = ts->resources[i];
-        if (r->crd || (group && (strcmp(r->group, group) != 0 || strcmp(r->version, version) != 0)))
+        if (group && (strcmp(r->group, group) != 0 || strcmp(r->version, version) != 0))
             continue;
-        add_kind(&c, r);
+        if (!r->crd)
+            add_kind(&c, r);
+        else if (v3 && group) /* the v2 document's encoder knows the built-ins' forms only */
+            add_custom_kind(&c, r);
     }
     return c.defs;
 }
