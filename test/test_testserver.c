@@ -1649,7 +1649,9 @@ static const char *crd_body =
     "\"metadata\":{\"name\":\"widgets.example.com\"},\"spec\":{\"group\":\"example.com\","
     "\"scope\":\"Namespaced\",\"names\":{\"plural\":\"widgets\",\"singular\":\"widget\","
     "\"kind\":\"Widget\",\"shortNames\":[\"wd\"]},\"versions\":[{\"name\":\"v1\",\"served\":true,"
-    "\"storage\":true,\"subresources\":{\"status\":{}}}]}}";
+    "\"storage\":true,\"subresources\":{\"status\":{}},"
+    "\"schema\":{\"openAPIV3Schema\":{\"type\":\"object\",\"x-kubernetes-preserve-unknown-fields\":"
+    "true}}}]}}";
 
 START_TEST(crd_makes_its_resource_servable_and_takes_it_along)
 {
@@ -1709,7 +1711,9 @@ START_TEST(custom_resources_named_like_builtins_stay_plain)
             "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
             "\"metadata\":{\"name\":\"%s.example.com\"},\"spec\":{\"group\":\"example.com\","
             "\"scope\":\"Cluster\",\"names\":{\"plural\":\"%s\",\"kind\":\"%s\"},"
-            "\"versions\":[{\"name\":\"v1\",\"served\":true,\"storage\":true}]}}",
+            "\"versions\":[{\"name\":\"v1\",\"served\":true,\"storage\":true,"
+            "\"schema\":{\"openAPIV3Schema\":{\"type\":\"object\",\"x-kubernetes-preserve-unknown-"
+            "fields\":true}}}]}}",
             plurals[i][0], plurals[i][0], plurals[i][1]);
         tc_response r;
         tc_json(U, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", body, &r);
