@@ -568,6 +568,80 @@ START_TEST(built_in_kinds_lose_the_fields_their_types_do_not_have)
 }
 END_TEST
 
+/* A CRD named crds.example.com whose only version has `schema` (JSON). */
+static void expect_crd_refused(const char *schema, const char *want)
+{
+    char *body = kr_asprintf(
+        "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
+        "\"metadata\":{\"name\":\"gadgets.example.com\"},\"spec\":{\"group\":\"example.com\","
+        "\"scope\":\"Namespaced\",\"names\":{\"plural\":\"gadgets\",\"kind\":\"Gadget\"},"
+        "\"versions\":[{\"name\":\"v1\",\"served\":true,\"storage\":true%s%s%s}]}}",
+        schema ? ",\"schema\":{\"openAPIV3Schema\":" : "", schema ? schema : "", schema ? "}" : "");
+    tc_response r;
+    request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", "application/json",
+            body, &r);
+    ck_assert_msg(r.status == 422, "%s: %ld %s", schema, r.status, r.body);
+    ck_assert_str_eq(message(&r), want);
+    tc_free(&r);
+    kr_free(body);
+}
+
+START_TEST(crds_need_structural_schemas_whose_defaults_fit)
+{
+#define CRD_INVALID                                                                                \
+    "CustomResourceDefinition.apiextensions.k8s.io \"gadgets.example.com\" is invalid: "
+#define ROOT "spec.versions[0].schema.openAPIV3Schema"
+    expect_crd_refused(NULL, CRD_INVALID ROOT ": Required value");
+    expect_crd_refused("{\"properties\":{\"spec\":{\"type\":\"object\"}}}",
+                       CRD_INVALID ROOT ".type: Required value: must not be empty at the root");
+    expect_crd_refused("{\"type\":\"object\",\"properties\":{\"spec\":{\"properties\":{}}}}",
+                       CRD_INVALID ROOT ".properties[spec].type: Required value: must not be empty "
+                                        "for specified object fields");
+    expect_crd_refused("{\"type\":\"object\",\"properties\":{\"tags\":{\"type\":\"array\"}}}",
+                       CRD_INVALID ROOT ".properties[tags].items: Required value: must be "
+                                        "specified");
+    expect_crd_refused("{\"type\":\"object\",\"properties\":{\"tags\":{\"type\":\"array\","
+                       "\"items\":{\"minLength\":1}}}}",
+                       CRD_INVALID ROOT ".properties[tags].items.type: Required value: must not be "
+                                        "empty for specified array items");
+    expect_crd_refused("{\"type\":\"object\",\"additionalProperties\":{\"type\":\"string\"}}",
+                       CRD_INVALID ROOT ".additionalProperties: Forbidden: must not be used at the "
+                                        "root");
+    expect_crd_refused("{\"type\":\"object\",\"properties\":{\"m\":{\"type\":\"object\","
+                       "\"properties\":{\"a\":{\"type\":\"string\"}},\"additionalProperties\":"
+                       "{\"type\":\"string\"}}}}",
+                       CRD_INVALID ROOT ".properties[m].additionalProperties: Forbidden: "
+                                        "additionalProperties and properties are mutual exclusive");
+    expect_crd_refused("{\"type\":\"object\",\"properties\":{\"metadata\":{\"type\":\"object\","
+                       "\"properties\":{\"labels\":{\"type\":\"object\"}}}}}",
+                       CRD_INVALID ROOT
+                       ".properties[metadata]: Forbidden: must not specify "
+                       "anything other than name and generateName, but metadata is "
+                       "implicitly specified");
+    expect_crd_refused("{\"type\":\"object\",\"properties\":{\"ports\":{\"type\":\"array\","
+                       "\"x-kubernetes-list-type\":\"map\",\"items\":{\"type\":\"object\"}}}}",
+                       CRD_INVALID ROOT
+                       ".properties[ports].x-kubernetes-list-map-keys: Required "
+                       "value: must not be empty if x-kubernetes-list-type is map");
+    /* defaults meet their schema */
+    expect_crd_refused("{\"type\":\"object\",\"properties\":{\"spec\":{\"type\":\"object\","
+                       "\"properties\":{\"mode\":{\"type\":\"string\",\"enum\":[\"A\",\"B\"],"
+                       "\"default\":\"C\"},\"n\":{\"type\":\"integer\",\"default\":\"x\"}}}}}",
+                       CRD_INVALID "[" ROOT ".properties[spec].properties[mode].default: "
+                                   "Unsupported value: \"C\": supported values: \"A\", \"B\", " ROOT
+                                   ".properties[spec].properties[n].default: Invalid value: "
+                                   "\"string\":  in body must be of type integer: \"string\"]");
+    /* several, sorted */
+    expect_crd_refused("{\"type\":\"string\",\"nullable\":true}", CRD_INVALID
+                       "[" ROOT ".nullable: Forbidden: nullable cannot be true at the "
+                       "root, " ROOT ".type: Invalid value: \"string\": must be object at "
+                       "the root]");
+#undef ROOT
+#undef CRD_INVALID
+    /* the schema of the tests' Widget, and deploy/'s Runnable, pass (setup) */
+}
+END_TEST
+
 int main(void)
 {
     const TTest *tests[] = {unknown_fields_are_pruned_and_reported_as_field_validation_asks,
@@ -577,6 +651,7 @@ int main(void)
                             a_changed_schema_applies_to_the_next_write,
                             a_schema_that_preserves_everything_keeps_everything,
                             built_in_kinds_lose_the_fields_their_types_do_not_have,
+                            crds_need_structural_schemas_whose_defaults_fit,
                             NULL};
     return kr_test_run_tests("testserver_schema", "schema", setup, teardown, 60, tests);
 }

@@ -7,23 +7,26 @@
  * ticker for watch timeouts and bookmarks); every function below may be
  * called from any thread unless it says otherwise.
  *
- * What it serves (JSON only): discovery (aggregated and legacy), /version,
- * health, the OpenAPI v3 minimum kubectl needs for validation; the built-in
- * kinds and CustomResourceDefinitions; GET, LIST (limit/continue over
- * snapshots, selectors, resourceVersion rules), WATCH (resume from history,
- * bookmarks, timeouts, sendInitialEvents, selector transitions), POST, PUT,
- * PATCH (merge, JSON, strategic; server-side apply), DELETE (finalizers,
- * preconditions, ownerReference cascade), deletecollection, /status,
- * dryRun=All; every failure is the apiserver's Status.
+ * What it serves: discovery (aggregated and legacy), /version, health,
+ * OpenAPI v3 and v2 with the schemas of the built-in kinds and custom
+ * resources; the built-in kinds and CustomResourceDefinitions; GET, LIST
+ * (limit/continue over snapshots, selectors, resourceVersion rules),
+ * WATCH (resume from history, bookmarks, timeouts, sendInitialEvents,
+ * selector transitions), POST, PUT, PATCH (merge, JSON, strategic;
+ * server-side apply), DELETE (finalizers, preconditions, ownerReference
+ * cascade), deletecollection, /status, /scale, dryRun=All; Tables and
+ * metadata-only answers; protobuf request bodies; unknown fields pruned
+ * and custom resources defaulted and validated against their structural
+ * schemas, as fieldValidation asks; RBAC when asked; every failure is the
+ * apiserver's Status.
  *
- * Where it differs from a real apiserver: no protobuf (415) or Table
- * answers (plain lists instead); no OpenAPI v2 (404) and no schemas; no
- * schema validation (fieldValidation is accepted and ignored); server-side
- * apply merges without field ownership or conflicts; no controllers run
- * and no grace periods (objects without finalizers go at once); a namespace
- * is deleted at once with its contents; a list with an RV newer than the
- * server's answers 504 at once; resourceVersionMatch=Exact serves only the
- * current RV (older: 410). Test admin endpoints live under /_kr/. */
+ * Where it differs from a real apiserver (docs/k8s-api-wire.md §9):
+ * server-side apply merges without field ownership or conflicts; custom
+ * resources' CEL rules are not evaluated; no controllers run and no grace
+ * periods (objects without finalizers go at once); a namespace is deleted
+ * at once with its contents; a list with an RV newer than the server's
+ * answers 504 at once; resourceVersionMatch=Exact serves only the current
+ * RV (older: 410). Test admin endpoints live under /_kr/. */
 #ifndef KRECONCILE_TESTSERVER_H
 #define KRECONCILE_TESTSERVER_H
 

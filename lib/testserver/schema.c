@@ -1229,12 +1229,244 @@ static void validate(const json_t *v, const json_t *s, sc_walk *w)
     validate_combinators(v, s, w);
 }
 
-/* ---- the write path ------------------------------------------------------------------ */
-
 static void respond_oom(ts_response *resp)
 {
     ts_respond_status(resp, 500, "InternalError", "Internal error occurred: out of memory", NULL);
 }
+
+/* ---- CRDs: their schemas must be structural ----------------------------------------- */
+
+typedef enum { LVL_ROOT, LVL_ITEM, LVL_FIELD } sc_level;
+
+/* One CRD error: `path` then the body (Required value: ..., ...). */
+static void crd_error(sc_walk *w, const char *reason, const char *path, const char *body)
+{
+    add_cause(w, reason, path, body);
+}
+
+static void crd_errorf(sc_walk *w, const char *reason, const char *path, const char *suffix,
+                       const char *body)
+{
+    char *field = kr_asprintf("%s%s", path, suffix);
+    if (field)
+        crd_error(w, reason, field, body);
+    else
+        w->oom = true;
+    kr_free(field);
+}
+
+/* metadata at the root may only restrict name and generateName. */
+static bool metadata_ok(const json_t *md)
+{
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)md, k, v)
+    {
+        if (strcmp(k, "type") == 0 || strcmp(k, "default") == 0)
+            continue;
+        if (strcmp(k, "properties") != 0)
+            return false;
+        const char *pk;
+        const json_t *pv;
+        json_object_foreach((json_t *)v, pk, pv)
+        {
+            if (strcmp(pk, "name") != 0 && strcmp(pk, "generateName") != 0)
+                return false;
+        }
+    }
+    return true;
+}
+
+/* A default must meet its own schema: kube-apiserver validates each. */
+static void check_default(const json_t *s, const char *path, sc_walk *w)
+{
+    const json_t *dflt = json_object_get(s, "default");
+    if (!dflt)
+        return;
+    sc_walk probe = {.causes = json_array()};
+    if (!probe.causes) {
+        w->oom = true;
+        return;
+    }
+    json_t *copy = json_deep_copy(dflt);
+    if (copy)
+        validate(copy, s, &probe);
+    size_t i;
+    const json_t *c;
+    json_array_foreach(probe.causes, i, c)
+    {
+        const char *f = json_string_value(json_object_get(c, "field"));
+        char *field = kr_asprintf("%s.default%s%s", path, f && *f ? "." : "", f ? f : "");
+        if (field)
+            crd_error(w, json_string_value(json_object_get(c, "reason")), field,
+                      json_string_value(json_object_get(c, "message")));
+        kr_free(field);
+    }
+    w->oom = w->oom || probe.oom || !copy;
+    json_decref(copy);
+    json_decref(probe.causes);
+    kr_buf_free(&probe.path);
+}
+
+static void check_structural(const json_t *s, sc_level lvl, const char *path, sc_walk *w)
+{
+    if (!json_is_object(s))
+        return;
+    const char *type = str_of(s, "type");
+    bool embedded = flag(s, "x-kubernetes-embedded-resource");
+    bool preserve = flag(s, "x-kubernetes-preserve-unknown-fields");
+    bool int_or_string = flag(s, "x-kubernetes-int-or-string");
+    const json_t *props = json_object_get(s, "properties");
+    const json_t *addl = json_object_get(s, "additionalProperties");
+    bool has_addl = addl && !json_is_true(addl);
+    if (type && strcmp(type, "array") == 0 && !json_object_get(s, "items"))
+        crd_errorf(w, "FieldValueRequired", path, ".items", "Required value: must be specified");
+    if (json_is_object(json_object_get(s, "items"))) {
+        char *sub = kr_asprintf("%s.items", path);
+        if (sub)
+            check_structural(json_object_get(s, "items"), LVL_ITEM, sub, w);
+        kr_free(sub);
+    }
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)props, k, v)
+    {
+        char *sub = kr_asprintf("%s.properties[%s]", path, k);
+        if (sub)
+            check_structural(v, LVL_FIELD, sub, w);
+        kr_free(sub);
+    }
+    if (addl) {
+        if (lvl == LVL_ROOT)
+            crd_errorf(w, "FieldValueForbidden", path, ".additionalProperties",
+                       "Forbidden: must not be used at the root");
+        if (json_object_size(props) > 0 && has_addl)
+            crd_errorf(w, "FieldValueForbidden", path, ".additionalProperties",
+                       "Forbidden: additionalProperties and properties are mutual exclusive");
+        if (embedded)
+            crd_errorf(w, "FieldValueForbidden", path, ".additionalProperties",
+                       "Forbidden: must not be used if x-kubernetes-embedded-resource is set");
+        if (json_is_object(addl)) {
+            char *sub = kr_asprintf("%s.additionalProperties", path);
+            if (sub)
+                check_structural(addl, LVL_FIELD, sub, w);
+            kr_free(sub);
+        }
+    }
+    if (embedded && (!type || strcmp(type, "object") != 0)) {
+        if (!type) {
+            crd_errorf(w, "FieldValueRequired", path, ".type",
+                       "Required value: must be object if x-kubernetes-embedded-resource is true");
+        } else {
+            char *body = kr_asprintf("Invalid value: \"%s\": must be object if "
+                                     "x-kubernetes-embedded-resource is true",
+                                     type);
+            if (body)
+                crd_errorf(w, "FieldValueInvalid", path, ".type", body);
+            kr_free(body);
+        }
+    } else if (!type && !int_or_string && !preserve) {
+        crd_errorf(w, "FieldValueRequired", path, ".type",
+                   lvl == LVL_ROOT   ? "Required value: must not be empty at the root"
+                   : lvl == LVL_ITEM ? "Required value: must not be empty for specified array items"
+                                     : "Required value: must not be empty for specified object "
+                                       "fields");
+    }
+    if (lvl == LVL_ROOT && type && strcmp(type, "object") != 0) {
+        char *body = kr_asprintf("Invalid value: \"%s\": must be object at the root", type);
+        if (body)
+            crd_errorf(w, "FieldValueInvalid", path, ".type", body);
+        kr_free(body);
+    }
+    const json_t *md = json_object_get(props, "metadata");
+    if (md && lvl == LVL_ROOT && !metadata_ok(md))
+        crd_errorf(w, "FieldValueForbidden", path, ".properties[metadata]",
+                   "Forbidden: must not specify anything other than name and generateName, but "
+                   "metadata is implicitly specified");
+    if (flag(s, "uniqueItems"))
+        crd_errorf(w, "FieldValueForbidden", path, ".uniqueItems",
+                   "Forbidden: uniqueItems cannot be set to true since the runtime complexity "
+                   "becomes quadratic");
+    const char *lt = str_of(s, "x-kubernetes-list-type");
+    size_t nkeys = json_array_size(json_object_get(s, "x-kubernetes-list-map-keys"));
+    if (nkeys > 0 && (!lt || strcmp(lt, "map") != 0)) {
+        char *body = lt ? kr_asprintf("Invalid value: \"%s\": must be map if "
+                                      "x-kubernetes-list-map-keys is non-empty",
+                                      lt)
+                        : kr_strdup("Required value: must be map if x-kubernetes-list-map-keys "
+                                    "is non-empty");
+        if (body)
+            crd_errorf(w, lt ? "FieldValueInvalid" : "FieldValueRequired", path,
+                       ".x-kubernetes-list-type", body);
+        kr_free(body);
+    }
+    if (lt && strcmp(lt, "map") == 0 && nkeys == 0)
+        crd_errorf(w, "FieldValueRequired", path, ".x-kubernetes-list-map-keys",
+                   "Required value: must not be empty if x-kubernetes-list-type is map");
+    check_default(s, path, w);
+}
+
+static int cmp_causes(const void *a, const void *b)
+{
+    const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    int c = strcmp(json_string_value(json_object_get(x, "field")),
+                   json_string_value(json_object_get(y, "field")));
+    return c ? c
+             : strcmp(json_string_value(json_object_get(x, "message")),
+                      json_string_value(json_object_get(y, "message")));
+}
+
+int ts_crd_validate(const json_t *crd, const char *name, ts_response *resp)
+{
+    sc_walk walk = {.causes = json_array()};
+    if (!walk.causes) {
+        respond_oom(resp);
+        return KR_ENOMEM;
+    }
+    const json_t *versions = json_object_get(json_object_get(crd, "spec"), "versions");
+    size_t i;
+    const json_t *v;
+    json_array_foreach(versions, i, v)
+    {
+        const json_t *schema = json_object_get(json_object_get(v, "schema"), "openAPIV3Schema");
+        char path[96];
+        snprintf(path, sizeof(path), "spec.versions[%zu].schema.openAPIV3Schema", i);
+        if (!json_is_object(schema)) {
+            crd_error(&walk, "FieldValueRequired", path, "Required value");
+            continue;
+        }
+        if (flag(schema, "nullable"))
+            crd_errorf(&walk, "FieldValueForbidden", path, ".nullable",
+                       "Forbidden: nullable cannot be true at the root");
+        check_structural(schema, LVL_ROOT, path, &walk);
+    }
+    int rc = 0;
+    size_t n = json_array_size(walk.causes);
+    if (walk.oom) {
+        rc = KR_ENOMEM;
+        respond_oom(resp);
+    } else if (n > 0) {
+        /* sorted, as kube-apiserver sorts the structural errors */
+        json_t **v2 = kr_calloc(n, sizeof(json_t *));
+        json_t *sorted = v2 ? json_array() : NULL;
+        for (size_t j = 0; v2 && j < n; j++)
+            v2[j] = json_array_get(walk.causes, j);
+        if (v2)
+            qsort((void *)v2, n, sizeof(json_t *), cmp_causes);
+        for (size_t j = 0; sorted && j < n; j++)
+            json_array_append(sorted, v2[j]);
+        ts_respond_invalid_causes(resp, "CustomResourceDefinition", "apiextensions.k8s.io", name,
+                                  sorted ? sorted : walk.causes);
+        json_decref(sorted);
+        kr_free((void *)v2);
+        rc = KR_EINVALIDOBJ;
+    }
+    json_decref(walk.causes);
+    kr_buf_free(&walk.path);
+    return rc;
+}
+
+/* ---- the write path ------------------------------------------------------------------ */
 
 ts_field_validation ts_field_validation_of(const ts_request *req)
 {

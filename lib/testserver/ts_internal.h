@@ -498,6 +498,10 @@ int ts_schema_admit(const ts_write *w, json_t *obj, ts_response *resp);
  * not declare, whatever fieldValidation says (500, as kube-apiserver's
  * field manager answers). */
 int ts_schema_check_apply(const ts_write *w, const json_t *config, ts_response *resp);
+/* A CRD's versions each have a structural schema, with defaults that meet
+ * it, as kube-apiserver requires of apiextensions.k8s.io/v1 (the common
+ * rules; wire spec §8.2): 0, or KR_EINVALIDOBJ with a 422 in resp. */
+int ts_crd_validate(const json_t *crd, const char *name, ts_response *resp);
 /* Labels, annotations and finalizers (validate.c); fills resp (422/400). */
 int ts_validate_metadata(const ts_resource *res, const json_t *md, ts_response *resp);
 /* Fields an update may not change (validate.c): a ConfigMap's or Secret's

@@ -242,6 +242,8 @@ static int admit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, jso
     rc = validate_name(res, name, resp);
     if (rc == 0 && ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions"))
         rc = validate_crd_name(obj, name, resp);
+    if (rc == 0 && ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions"))
+        rc = ts_crd_validate(obj, name, resp);
     if (rc == 0)
         rc = ts_validate_metadata(res, md, resp);
     if (rc != 0)
@@ -545,6 +547,9 @@ int ts_commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *exist
         ts_set_defaults(w->rt->res, obj);
         ts_registry_update(w->rt->res, existing, obj);
         rc = ts_validate_update(w->rt->res, existing, obj, w->rt->name, resp);
+        if (rc == 0 &&
+            ts_resource_is(w->rt->res, "apiextensions.k8s.io", "customresourcedefinitions"))
+            rc = ts_crd_validate(obj, w->rt->name, resp);
         if (rc == 0)
             rc = ts_rbac_admit(ts, w->rt, obj, resp);
         if (rc != 0) {
