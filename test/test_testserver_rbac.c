@@ -276,6 +276,24 @@ START_TEST(impersonation_needs_the_impersonate_verb)
     const char *group_only[] = {"Authorization: Bearer admin-token", "Impersonate-Group: dev",
                                 NULL};
     expect(group_only, "GET", "/api/v1/namespaces", NULL, 500, NULL);
+    /* extras: impersonate on userextras/KEY (lower case, percent-decoded),
+     * named by each value */
+    const char *with_extra[] = {"Authorization: Bearer bob-token", "Impersonate-User: alice",
+                                "Impersonate-Extra-Example.COM%2fScopes: read", NULL};
+    expect(with_extra, "GET", "/api/v1/namespaces/demo/pods", NULL, 403,
+           "userextras.authentication.k8s.io \"read\" is forbidden: User \"bob\" cannot "
+           "impersonate resource \"userextras/example.com/scopes\" in API group "
+           "\"authentication.k8s.io\" at the cluster scope");
+    create("/apis/rbac.authorization.k8s.io/v1/clusterroles",
+           "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRole\",\"metadata\":"
+           "{\"name\":\"as-read\"},\"rules\":[{\"apiGroups\":[\"authentication.k8s.io\"],"
+           "\"resources\":[\"userextras/example.com/scopes\"],\"resourceNames\":[\"read\"],"
+           "\"verbs\":[\"impersonate\"]}]}");
+    bind(NULL, "bob-as-read", "ClusterRole", "as-read", "User", "bob", NULL);
+    expect(with_extra, "GET", "/api/v1/namespaces/demo/pods", NULL, 200, NULL);
+    const char *extra_only[] = {"Authorization: Bearer admin-token",
+                                "Impersonate-Extra-scopes: read", NULL};
+    expect(extra_only, "GET", "/api/v1/namespaces", NULL, 500, NULL);
     /* who the request then is: the groups asked for, system:authenticated once */
     static const char *const whoami_groups[][3] = {{"dev", "system:authenticated", NULL},
                                                    {"system:authenticated", NULL, NULL}};

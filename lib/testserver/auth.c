@@ -5,6 +5,7 @@
  * RBAC objects (rbac.c). 401 and 403 Status answers as the apiserver gives
  * them (wire spec §6, §7). Token entries read "token[:user[:verb,verb...]]".
  * Callers hold ts->mu. */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -301,12 +302,16 @@ int ts_authorize_path(kr_testserver_t *ts, const ts_identity *who, const ts_requ
 
 /* May `who` impersonate `name` as `resource` (users, groups, uids, or a
  * service account in its namespace)? */
-static int may_impersonate(kr_testserver_t *ts, const ts_identity *who, const char *group,
-                           const char *resource, const char *ns, const char *name,
-                           ts_response *resp)
+static int may_impersonate_sub(kr_testserver_t *ts, const ts_identity *who, const char *group,
+                               const char *resource, const char *sub, const char *ns,
+                               const char *name, ts_response *resp)
 {
-    ts_attributes a = {
-        .verb = "impersonate", .group = group, .resource = resource, .name = name, .ns = ns};
+    ts_attributes a = {.verb = "impersonate",
+                       .group = group,
+                       .resource = resource,
+                       .sub = sub,
+                       .name = name,
+                       .ns = ns};
     if (allowed(ts, who, &a))
         return 0;
     json_t *details = json_pack("{s:s, s:s}", "name", name, "kind", resource);
@@ -315,14 +320,45 @@ static int may_impersonate(kr_testserver_t *ts, const ts_identity *who, const ch
     return deny_resource(resp, who, &a, details);
 }
 
+static int may_impersonate(kr_testserver_t *ts, const ts_identity *who, const char *group,
+                           const char *resource, const char *ns, const char *name,
+                           ts_response *resp)
+{
+    return may_impersonate_sub(ts, who, group, resource, NULL, ns, name, resp);
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* An Impersonate-Extra- header's key as kube-apiserver reads it: lower
+ * case, then percent-decoded (so that keys may hold '/'). */
+static void extra_key(const char *raw, char *out, size_t size)
+{
+    size_t n = 0;
+    for (const char *p = raw; *p && n + 1 < size; p++) {
+        char c = (char)tolower((unsigned char)*p);
+        if (c == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
+            c = (char)(hexval(p[1]) * 16 + hexval(p[2]));
+            p += 2;
+        }
+        out[n++] = c;
+    }
+    out[n] = '\0';
+}
+
 int ts_impersonate(kr_testserver_t *ts, const ts_request *req, ts_identity *who, ts_response *resp)
 {
     if (!req->impersonate_user) {
-        if (req->nimpersonate_groups == 0 && !req->impersonate_uid)
+        if (req->nimpersonate_groups == 0 && !req->impersonate_uid && req->nimpersonate_extras == 0)
             return 0;
         ts_respond_status(resp, 500, "InternalError",
-                          "Internal error occurred: requested impersonation of groups or a uid "
-                          "without impersonating a user",
+                          "Internal error occurred: requested impersonation of groups, extras or "
+                          "a uid without impersonating a user",
                           NULL);
         return -1;
     }
@@ -343,6 +379,13 @@ int ts_impersonate(kr_testserver_t *ts, const ts_request *req, ts_identity *who,
     }
     for (size_t i = 0; rc == 0 && i < req->nimpersonate_groups; i++)
         rc = may_impersonate(ts, who, "", "groups", NULL, req->impersonate_groups[i], resp);
+    for (size_t i = 0; rc == 0 && i < req->nimpersonate_extras; i++) {
+        /* each value of extra KEY: impersonate on userextras/KEY, named by it */
+        char key[256];
+        extra_key(req->impersonate_extra_keys[i], key, sizeof(key));
+        rc = may_impersonate_sub(ts, who, "authentication.k8s.io", "userextras", key, NULL,
+                                 req->impersonate_extra_values[i], resp);
+    }
     if (rc == 0 && req->impersonate_uid)
         rc = may_impersonate(ts, who, "authentication.k8s.io", "uids", NULL, req->impersonate_uid,
                              resp);

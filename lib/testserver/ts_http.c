@@ -195,7 +195,8 @@ static struct MHD_Response *make_response(struct MHD_Connection *conn, ts_respon
     return mr;
 }
 
-/* Collects the Impersonate-User, -Uid and (repeatable) -Group headers. */
+/* Collects the Impersonate-User, -Uid and (repeatable) -Group and
+ * -Extra-KEY headers. */
 static enum MHD_Result impersonation_header(void *cls, enum MHD_ValueKind kind, const char *key,
                                             const char *value)
 {
@@ -212,6 +213,13 @@ static enum MHD_Result impersonation_header(void *cls, enum MHD_ValueKind kind, 
             req->impersonate_groups[req->nimpersonate_groups++] = value;
         else
             req->impersonate_too_many = true;
+    } else if (strncasecmp(key, "Impersonate-Extra-", 18) == 0 && key[18]) {
+        if (req->nimpersonate_extras < TS_MAX_GROUPS) {
+            req->impersonate_extra_keys[req->nimpersonate_extras] = key + 18;
+            req->impersonate_extra_values[req->nimpersonate_extras++] = value;
+        } else {
+            req->impersonate_too_many = true;
+        }
     }
     return MHD_YES;
 }

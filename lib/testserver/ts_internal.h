@@ -186,7 +186,10 @@ typedef struct ts_request {
     const char *impersonate_user, *impersonate_uid;
     const char *impersonate_groups[TS_MAX_GROUPS];
     size_t nimpersonate_groups;
-    bool impersonate_too_many; /* more -Group headers than TS_MAX_GROUPS */
+    /* Impersonate-Extra-KEY: VALUE headers, KEY as sent (after the prefix) */
+    const char *impersonate_extra_keys[TS_MAX_GROUPS], *impersonate_extra_values[TS_MAX_GROUPS];
+    size_t nimpersonate_extras;
+    bool impersonate_too_many; /* more -Group or -Extra headers than TS_MAX_GROUPS */
     struct ts_prebody *pre; /* set by ts_handle; NULL elsewhere */
 } ts_request;
 

@@ -113,6 +113,11 @@ static void parse_header(char *line, ts_request *req)
         req->impersonate_uid = v;
     else if (strcasecmp(line, "impersonate-group") == 0 && req->nimpersonate_groups < TS_MAX_GROUPS)
         req->impersonate_groups[req->nimpersonate_groups++] = v;
+    else if (strncasecmp(line, "impersonate-extra-", 18) == 0 &&
+             req->nimpersonate_extras < TS_MAX_GROUPS) {
+        req->impersonate_extra_keys[req->nimpersonate_extras] = line + 18;
+        req->impersonate_extra_values[req->nimpersonate_extras++] = v;
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
