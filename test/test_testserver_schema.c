@@ -425,12 +425,16 @@ START_TEST(status_writes_are_checked_and_pruned_too)
 }
 END_TEST
 
-START_TEST(a_changed_schema_applies_to_the_next_write)
+START_TEST(a_changed_schema_applies_to_stored_objects_and_the_next_write)
 {
     tc_response r;
     post("", "c1", "{\"image\":\"web\",\"later\":\"x\"}", &r);
     ck_assert_int_eq(r.status, 201);
     ck_assert_ptr_null(json_object_get(json_object_get(r.json, "spec"), "later"));
+    char rv1[32];
+    snprintf(
+        rv1, sizeof(rv1), "%s",
+        json_string_value(json_object_get(json_object_get(r.json, "metadata"), "resourceVersion")));
     tc_free(&r);
     /* a new version of the schema: spec keeps everything, `later` defaults */
     tc_json(U, "GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com",
@@ -453,6 +457,15 @@ START_TEST(a_changed_schema_applies_to_the_next_write)
     tc_free(&r);
     free(text);
     json_decref(crd);
+    /* an object stored before reads as the new schema has it: defaulted,
+     * at the same resourceVersion */
+    json_t *before;
+    json_t *c1 = get_spec("c1", &before);
+    ck_assert_str_eq(json_string_value(json_object_get(c1, "later")), "soon");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(before, "metadata"), "resourceVersion")),
+        rv1);
+    json_decref(before);
     post("", "c2", "{\"image\":\"web\",\"free\":{\"x\":1}}", &r);
     ck_assert_int_eq(r.status, 201);
     ck_assert_str_eq(r.warnings, "");
@@ -648,7 +661,7 @@ int main(void)
                             defaults_fill_absent_and_non_nullable_null_fields,
                             values_are_checked_with_the_apiservers_messages,
                             status_writes_are_checked_and_pruned_too,
-                            a_changed_schema_applies_to_the_next_write,
+                            a_changed_schema_applies_to_stored_objects_and_the_next_write,
                             a_schema_that_preserves_everything_keeps_everything,
                             built_in_kinds_lose_the_fields_their_types_do_not_have,
                             crds_need_structural_schemas_whose_defaults_fit,

@@ -289,15 +289,18 @@ static json_t *version_schema(const json_t *v)
 }
 
 /* A served CRD was written: its versions' resources take the schemas it
- * has now, as kube-apiserver's handler does on each CRD change. */
+ * has now, as kube-apiserver's handler does on each CRD change, and the
+ * stored objects read as they would under them. */
 static void refresh_schemas(kr_testserver_t *ts, const json_t *crd)
 {
     const char *name = ts_meta_str(crd, "name");
     const json_t *versions = json_object_get(json_object_get(crd, "spec"), "versions");
+    ts_store *st = NULL;
     for (size_t i = 0; name && i < ts->nresources; i++) {
         ts_resource *r = ts->resources[i];
         if (!r->crd_name || strcmp(r->crd_name, name) != 0)
             continue;
+        st = r->store;
         size_t j;
         const json_t *v;
         json_array_foreach(versions, j, v)
@@ -308,6 +311,8 @@ static void refresh_schemas(kr_testserver_t *ts, const json_t *crd)
             r->schema = version_schema(v);
         }
     }
+    if (st)
+        ts_schema_reread(ts, st);
 }
 
 static bool version_has_status(const json_t *v)

@@ -1229,6 +1229,32 @@ static void validate(const json_t *v, const json_t *s, sc_walk *w)
     validate_combinators(v, s, w);
 }
 
+void ts_schema_reread(kr_testserver_t *ts, ts_store *st)
+{
+    for (size_t i = 0; i < st->len; i++) {
+        json_t *obj = st->items[i].obj;
+        const char *av = json_string_value(json_object_get(obj, "apiVersion"));
+        const char *kind = json_string_value(json_object_get(obj, "kind"));
+        const ts_resource *res = av && kind ? ts_resource_find_kind(ts, av, kind) : NULL;
+        if (!res || !res->schema || res->store != st)
+            continue;
+        json_t *copy = json_deep_copy(obj);
+        sc_walk w = {0}; /* nothing reported: a read warns of nothing */
+        if (copy) {
+            prune(copy, res->schema, true, &w);
+            prune_metadata(copy, &w);
+            prune_nulls(copy, res->schema);
+        }
+        if (copy && !w.oom && apply_defaults(copy, res->schema) == 0 && !json_equal(copy, obj)) {
+            st->items[i].obj = copy; /* the old one may live on in snapshots and events */
+            json_decref(obj);
+        } else {
+            json_decref(copy);
+        }
+        kr_buf_free(&w.path);
+    }
+}
+
 static void respond_oom(ts_response *resp)
 {
     ts_respond_status(resp, 500, "InternalError", "Internal error occurred: out of memory", NULL);

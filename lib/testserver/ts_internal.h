@@ -505,6 +505,11 @@ int ts_schema_check_apply(const ts_write *w, const json_t *config, ts_response *
  * it, as kube-apiserver requires of apiextensions.k8s.io/v1 (the common
  * rules; wire spec §8.2): 0, or KR_EINVALIDOBJ with a 422 in resp. */
 int ts_crd_validate(const json_t *crd, const char *name, ts_response *resp);
+/* After a CRD's schema changed: its stored objects as kube-apiserver reads
+ * them from storage, pruned and defaulted by their version's schema, at the
+ * same resourceVersion and without an event (objects that do not change
+ * stay as they are). */
+void ts_schema_reread(kr_testserver_t *ts, ts_store *st);
 /* Labels, annotations and finalizers (validate.c); fills resp (422/400). */
 int ts_validate_metadata(const ts_resource *res, const json_t *md, ts_response *resp);
 /* Fields an update may not change (validate.c): a ConfigMap's or Secret's
