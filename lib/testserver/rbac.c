@@ -254,8 +254,9 @@ static void quoted_list(kr_buf *b, const char *field, const json_t *list, bool *
     const json_t *v;
     json_array_foreach(list, i, v)
     {
-        kr_buf_printf(b, "%s\"%s\"", i ? " " : "",
-                      json_string_value(v) ? json_string_value(v) : "");
+        if (i)
+            kr_buf_append_str(b, " ");
+        ts_go_quote(b, json_string_value(v) ? json_string_value(v) : "");
     }
     kr_buf_append_str(b, "]");
 }

@@ -423,38 +423,6 @@ static int apply_defaults(json_t *x, const json_t *s)
 
 /* ---- values as Go prints them ------------------------------------------------------ */
 
-/* strconv.Quote: ASCII control characters and quotes escaped, other
- * bytes as they are. */
-static void go_quote(kr_buf *b, const char *s)
-{
-    kr_buf_append_str(b, "\"");
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"':
-            kr_buf_append_str(b, "\\\"");
-            break;
-        case '\\':
-            kr_buf_append_str(b, "\\\\");
-            break;
-        case '\n':
-            kr_buf_append_str(b, "\\n");
-            break;
-        case '\t':
-            kr_buf_append_str(b, "\\t");
-            break;
-        case '\r':
-            kr_buf_append_str(b, "\\r");
-            break;
-        default:
-            if (*p < 0x20 || *p == 0x7f)
-                kr_buf_printf(b, "\\x%02x", *p);
-            else
-                kr_buf_append(b, p, 1);
-        }
-    }
-    kr_buf_append_str(b, "\"");
-}
-
 /* A float64 as fmt's %v: the shortest digits that read back, in %e form
  * when the exponent is below -4 or at least 21. */
 static void go_float(kr_buf *b, double d)
@@ -494,7 +462,7 @@ static void go_number(kr_buf *b, const json_t *v)
 static void go_value(kr_buf *b, const json_t *v)
 {
     if (json_is_string(v))
-        go_quote(b, json_string_value(v));
+        ts_go_quote(b, json_string_value(v));
     else if (json_is_number(v))
         go_number(b, v);
     else if (json_is_boolean(v))
@@ -594,7 +562,7 @@ static void fail_type(sc_walk *w, const char *type, const char *found)
 {
     kr_buf what = {0};
     kr_buf_printf(&what, "must be of type %s: ", type);
-    go_quote(&what, found);
+    ts_go_quote(&what, found);
     char *detail = what.data ? in_body(w, what.data) : NULL;
     json_t *shown = json_string(found);
     if (detail && shown)
@@ -903,7 +871,7 @@ static void validate_string(const json_t *v, const json_t *s, sc_walk *w)
     if (format && check_format(format, text) == 0) {
         kr_buf what = {0};
         kr_buf_printf(&what, "must be of type %s: ", format);
-        go_quote(&what, text);
+        ts_go_quote(&what, text);
         char *detail = what.data ? in_body(w, what.data) : NULL;
         if (detail)
             invalid(w, "FieldValueTypeInvalid", "Invalid value", v, detail);
@@ -1088,7 +1056,7 @@ static void fail_composite(sc_walk *w, const char *what)
 {
     kr_buf b = {0};
     kr_buf_append_str(&b, "Invalid value: \"\": ");
-    go_quote(&b, path_of(w));
+    ts_go_quote(&b, path_of(w));
     kr_buf_printf(&b, " %s", what);
     if (b.data)
         add_cause(w, "FieldValueInvalid", "", b.data);
@@ -1179,10 +1147,10 @@ static void check_enum(const json_t *v, const json_t *s, sc_walk *w)
         if (i > 0)
             kr_buf_append_str(&body, ", ");
         if (json_is_string(e)) {
-            go_quote(&body, json_string_value(e));
+            ts_go_quote(&body, json_string_value(e));
         } else {
             char *text = json_dumps(e, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
-            go_quote(&body, text ? text : "");
+            ts_go_quote(&body, text ? text : "");
             free(text);
         }
     }
@@ -1314,9 +1282,7 @@ static void check_default(const json_t *s, const char *path, sc_walk *w)
         w->oom = true;
         return;
     }
-    json_t *copy = json_deep_copy(dflt);
-    if (copy)
-        validate(copy, s, &probe);
+    validate(dflt, s, &probe);
     size_t i;
     const json_t *c;
     json_array_foreach(probe.causes, i, c)
@@ -1328,8 +1294,7 @@ static void check_default(const json_t *s, const char *path, sc_walk *w)
                       json_string_value(json_object_get(c, "message")));
         kr_free(field);
     }
-    w->oom = w->oom || probe.oom || !copy;
-    json_decref(copy);
+    w->oom = w->oom || probe.oom;
     json_decref(probe.causes);
     kr_buf_free(&probe.path);
 }
@@ -1546,7 +1511,7 @@ static int respond_strict(const ts_write *w, const json_t *patched_obj, const js
         }
         kr_buf body = {0};
         kr_buf_append_str(&body, "Invalid value: ");
-        go_quote(&body, shown.data ? shown.data : "");
+        ts_go_quote(&body, shown.data ? shown.data : "");
         kr_buf_free(&shown);
         kr_buf_printf(&body, ": strict decoding error: %s", list);
         char *msg = body.data ? kr_asprintf(" \"\" is invalid: patch: %s", body.data) : NULL;

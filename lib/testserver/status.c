@@ -196,3 +196,35 @@ void ts_response_clear(ts_response *resp)
         resp->watch = NULL;
     }
 }
+
+/* strconv.Quote: ASCII control characters and quotes escaped, other
+ * bytes as they are. */
+void ts_go_quote(kr_buf *b, const char *s)
+{
+    kr_buf_append_str(b, "\"");
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"':
+            kr_buf_append_str(b, "\\\"");
+            break;
+        case '\\':
+            kr_buf_append_str(b, "\\\\");
+            break;
+        case '\n':
+            kr_buf_append_str(b, "\\n");
+            break;
+        case '\t':
+            kr_buf_append_str(b, "\\t");
+            break;
+        case '\r':
+            kr_buf_append_str(b, "\\r");
+            break;
+        default:
+            if (*p < 0x20 || *p == 0x7f)
+                kr_buf_printf(b, "\\x%02x", *p);
+            else
+                kr_buf_append(b, p, 1);
+        }
+    }
+    kr_buf_append_str(b, "\"");
+}

@@ -234,6 +234,9 @@ void ts_respond_bad_request(ts_response *resp, const char *fmt, ...) KR_PRINTF(2
 /* 422 Invalid; the message names "Kind[.group] \"name\"". */
 void ts_respond_invalid(ts_response *resp, const char *kind, const char *group, const char *name,
                         const char *field, const char *cause_reason, const char *cause_message);
+/* Appends `s` quoted as Go's strconv.Quote (%q) writes it: quotes,
+ * backslashes and control characters escaped. */
+void ts_go_quote(kr_buf *b, const char *s);
 /* 422 Invalid with several causes ({reason, message, field} each; borrowed):
  * the message lists them as kube-apiserver's field.ErrorList does. */
 void ts_respond_invalid_causes(ts_response *resp, const char *kind, const char *group,
