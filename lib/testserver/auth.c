@@ -302,9 +302,9 @@ int ts_authorize_path(kr_testserver_t *ts, const ts_identity *who, const ts_requ
 
 /* May `who` impersonate `name` as `resource` (users, groups, uids, or a
  * service account in its namespace)? */
-static int may_impersonate_sub(kr_testserver_t *ts, const ts_identity *who, const char *group,
-                               const char *resource, const char *sub, const char *ns,
-                               const char *name, ts_response *resp)
+static int may_impersonate(kr_testserver_t *ts, const ts_identity *who, const char *group,
+                           const char *resource, const char *sub, const char *ns, const char *name,
+                           ts_response *resp)
 {
     ts_attributes a = {.verb = "impersonate",
                        .group = group,
@@ -318,13 +318,6 @@ static int may_impersonate_sub(kr_testserver_t *ts, const ts_identity *who, cons
     if (details && *group)
         json_object_set_new(details, "group", json_string(group));
     return deny_resource(resp, who, &a, details);
-}
-
-static int may_impersonate(kr_testserver_t *ts, const ts_identity *who, const char *group,
-                           const char *resource, const char *ns, const char *name,
-                           ts_response *resp)
-{
-    return may_impersonate_sub(ts, who, group, resource, NULL, ns, name, resp);
 }
 
 static int hexval(char c)
@@ -373,22 +366,22 @@ int ts_impersonate(kr_testserver_t *ts, const ts_request *req, ts_identity *who,
         char ns[256];
         const char *colon = strchr(user + prefix, ':');
         snprintf(ns, sizeof(ns), "%.*s", (int)(colon - user - prefix), user + prefix);
-        rc = may_impersonate(ts, who, "", "serviceaccounts", ns, colon + 1, resp);
+        rc = may_impersonate(ts, who, "", "serviceaccounts", NULL, ns, colon + 1, resp);
     } else {
-        rc = may_impersonate(ts, who, "", "users", NULL, user, resp);
+        rc = may_impersonate(ts, who, "", "users", NULL, NULL, user, resp);
     }
     for (size_t i = 0; rc == 0 && i < req->nimpersonate_groups; i++)
-        rc = may_impersonate(ts, who, "", "groups", NULL, req->impersonate_groups[i], resp);
+        rc = may_impersonate(ts, who, "", "groups", NULL, NULL, req->impersonate_groups[i], resp);
     for (size_t i = 0; rc == 0 && i < req->nimpersonate_extras; i++) {
         /* each value of extra KEY: impersonate on userextras/KEY, named by it */
         char key[256];
         extra_key(req->impersonate_extra_keys[i], key, sizeof(key));
-        rc = may_impersonate_sub(ts, who, "authentication.k8s.io", "userextras", key, NULL,
-                                 req->impersonate_extra_values[i], resp);
+        rc = may_impersonate(ts, who, "authentication.k8s.io", "userextras", key, NULL,
+                             req->impersonate_extra_values[i], resp);
     }
     if (rc == 0 && req->impersonate_uid)
-        rc = may_impersonate(ts, who, "authentication.k8s.io", "uids", NULL, req->impersonate_uid,
-                             resp);
+        rc = may_impersonate(ts, who, "authentication.k8s.io", "uids", NULL, NULL,
+                             req->impersonate_uid, resp);
     if (rc != 0)
         return -1;
     /* kube-apiserver: the groups asked for (a service account's own when
