@@ -11,6 +11,9 @@
 #include "internal.h"
 #include "inventory_internal.h"
 
+/* How long a statement waits for another connection's lock. */
+#define SQLITE_BUSY_TIMEOUT_MS 5000
+
 typedef struct sqlite_be {
     sqlite3 *db;
     sqlite3_stmt *stmts[KR_INV_N_STMTS];
@@ -105,6 +108,25 @@ static int sqlite_exec_script(void *self, const char *sql, kr_error_t *err)
     return rc == SQLITE_OK ? 0 : sqlite_error(be, rc, "exec", err);
 }
 
+/* The busy handler is not called where waiting could deadlock: a
+ * connection that holds a read lock and needs the write lock gets
+ * SQLITE_BUSY at once. PRAGMA journal_mode=WAL is such a statement, and
+ * several processes opening one new file at once meet it (the first to
+ * convert the file wins). The statement is tried again, with pauses from
+ * 5 ms doubling to 200 ms, until the busy timeout has passed. */
+static int sqlite_exec_busy_retry(sqlite_be *be, const char *sql, kr_error_t *err)
+{
+    int64_t deadline = kr_clock_monotonic_ns() + (int64_t)SQLITE_BUSY_TIMEOUT_MS * 1000000;
+    int pause = 5;
+    for (;;) {
+        int rc = sqlite3_exec(be->db, sql, NULL, NULL, NULL);
+        if ((rc & 0xff) != SQLITE_BUSY || kr_clock_monotonic_ns() >= deadline)
+            return rc == SQLITE_OK ? 0 : sqlite_error(be, rc, sql, err);
+        sqlite3_sleep(pause);
+        pause = pause * 2 > 200 ? 200 : pause * 2;
+    }
+}
+
 static int sqlite_begin(void *self, int mode, kr_error_t *err)
 {
     /* BEGIN IMMEDIATE takes the write lock at once (and serialises schema
@@ -176,12 +198,12 @@ int kr_inv_sqlite_open(const kr_inv_open_opts *opts, const kr_inv_backend_ops **
         return err ? err->code : KR_ECONNECT;
     }
     sqlite3_extended_result_codes(be->db, 1);
-    sqlite3_busy_timeout(be->db, 5000);
+    sqlite3_busy_timeout(be->db, SQLITE_BUSY_TIMEOUT_MS);
     /* The first read of the header: a file that is not a database fails
      * here with SQLITE_NOTADB, before anything could write to it. */
-    int ret = sqlite_exec_script(be, "SELECT count(*) FROM sqlite_master", err);
+    int ret = sqlite_exec_busy_retry(be, "SELECT count(*) FROM sqlite_master", err);
     if (ret == 0 && strcmp(path, ":memory:") != 0)
-        ret = sqlite_exec_script(be, "PRAGMA journal_mode=WAL", err);
+        ret = sqlite_exec_busy_retry(be, "PRAGMA journal_mode=WAL", err);
     if (ret == 0)
         ret = sqlite_exec_script(be, "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32768", err);
     if (ret == 0) {

@@ -926,6 +926,45 @@ START_TEST(inventory_corrupted_sqlite_file_is_refused_and_left_untouched)
 }
 END_TEST
 
+/* Another process holds the new file's write lock (it is creating the
+ * schema, or converting the file to WAL) while this one opens it. Setting
+ * WAL then needs the lock this connection cannot wait for without risking
+ * a deadlock, so SQLite answers SQLITE_BUSY at once, without calling the
+ * busy handler: the open tries again until the holder lets go, as it
+ * does for every other statement. (make demo's processes open one new
+ * file together.) */
+static void *commit_later(void *arg)
+{
+    sqlite3 *db = arg;
+    struct timespec ts = {0, 300 * 1000000L};
+    nanosleep(&ts, NULL);
+    ck_assert_int_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    return NULL;
+}
+
+START_TEST(inventory_sqlite_open_waits_for_another_writer_of_a_new_file)
+{
+    char url[512];
+    fresh_url(url, sizeof(url));
+    sqlite3 *holder = NULL;
+    ck_assert_int_eq(sqlite3_open(url + strlen("sqlite://"), &holder), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(holder, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, commit_later, holder), 0);
+    kr_inventory_opts o = KR_INVENTORY_OPTS_INIT;
+    o.url = url;
+    kr_inventory_t *inv = NULL;
+    kr_error_t err = {0};
+    int rc = kr_inventory_new(&o, &inv, &err);
+    pthread_join(t, NULL);
+    sqlite3_close(holder);
+    ck_assert_msg(rc == 0, "%s", err.message);
+    ck_assert_str_eq(kr_inventory_backend_name(inv), "sqlite");
+    load_grid(inv);
+    kr_inventory_free(inv);
+}
+END_TEST
+
 /* ---- the consumer ------------------------------------------------------- */
 
 static void job_event(kr_inventory_event *e, json_t **obj, const char *cluster, int i, int rv)
@@ -1315,6 +1354,7 @@ static Suite *inventory_suite(void)
     tcase_add_test(lite, inventory_phase_summary);
     tcase_add_test(lite, inventory_bad_urls_are_refused_clearly);
     tcase_add_test(lite, inventory_corrupted_sqlite_file_is_refused_and_left_untouched);
+    tcase_add_test(lite, inventory_sqlite_open_waits_for_another_writer_of_a_new_file);
     suite_add_tcase(s, lite);
 
     char why[512];

@@ -58,7 +58,8 @@ typedef struct kr_inventory_opts {
      * server cannot be reached (it restarts, or starts after us), keep
      * trying to open it for up to this long, with pauses from 200 ms
      * doubling to 5 s, each failure logged as a warning; 0: one attempt.
-     * A SQLite file is opened once. */
+     * A SQLite file is opened once; its statements (the open's
+     * included) wait up to 5 s for another process's lock. */
     uint64_t connect_wait_ms;
 } kr_inventory_opts;
 
