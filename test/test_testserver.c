@@ -118,6 +118,20 @@ START_TEST(discovery_serves_aggregated_and_legacy_forms)
     tc_json(U, "GET", "/apis/nope/v1", NULL, &r);
     assert_status(&r, 404, "NotFound", "the server could not find the requested resource");
     tc_free(&r);
+    /* go-restful routes answer with a trailing slash too (the Python
+     * client asks for /version/). */
+    tc_json(U, "GET", "/api/v1/", NULL, &r);
+    ck_assert_str_eq(jstr(r.json, "groupVersion"), "v1");
+    tc_free(&r);
+    tc_json(U, "GET", "/apis/apps/v1/", NULL, &r);
+    ck_assert_str_eq(jstr(r.json, "groupVersion"), "apps/v1");
+    tc_free(&r);
+    tc_json(U, "GET", "/apis/apps/", NULL, &r);
+    ck_assert_str_eq(jstr(r.json, "kind"), "APIGroup");
+    tc_free(&r);
+    tc_json(U, "GET", "/apis/nope/", NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
 }
 END_TEST
 
@@ -127,9 +141,33 @@ START_TEST(version_health_and_openapi)
     tc_json(U, "GET", "/version?timeout=5s", NULL, &r);
     ck_assert_str_eq(jstr(r.json, "gitVersion"), "v1.32.0");
     tc_free(&r);
+    tc_json(U, "GET", "/version/", NULL, &r);
+    ck_assert_str_eq(jstr(r.json, "gitVersion"), "v1.32.0");
+    tc_free(&r);
     tc_json(U, "GET", "/healthz", NULL, &r);
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(r.body, "ok");
+    tc_free(&r);
+    /* The checks one by one, and listed as kube-apiserver lists them. */
+    tc_json(U, "GET", "/readyz/etcd", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, "ok");
+    tc_free(&r);
+    tc_json(U, "GET", "/livez/nope", NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
+    tc_json(U, "GET", "/healthz/", NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
+    tc_json(U, "GET", "/readyz?verbose", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(strncmp(r.body, "[+]ping ok\n[+]log ok\n[+]etcd ok\n", 30), 0);
+    ck_assert_ptr_nonnull(strstr(r.body, "[+]shutdown ok\nreadyz check passed\n"));
+    tc_free(&r);
+    tc_json(U, "GET", "/livez?verbose&exclude=zz&exclude=etcd&exclude=a", NULL, &r);
+    ck_assert_ptr_nonnull(strstr(r.body, "[+]etcd excluded: ok\n"));
+    ck_assert_ptr_nonnull(strstr(r.body, "warn: some health checks cannot be excluded: no "
+                                         "matches for \"a\",\"zz\"\nlivez check passed\n"));
     tc_free(&r);
     tc_json(U, "GET", "/openapi/v3", NULL, &r);
     json_t *gv = json_object_get(json_object_get(r.json, "paths"), "api/v1");

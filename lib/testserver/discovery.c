@@ -3,6 +3,7 @@
  * needs for create/apply validation (§1.5, §9), all generated from the
  * resource table. Callers hold ts->mu. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "testserver/ts_internal.h"
@@ -384,9 +385,90 @@ static void respond_text(ts_response *resp, const char *text)
     resp->body_len = resp->body ? strlen(text) : 0;
 }
 
-static bool handle_root(const ts_request *req, ts_response *resp)
+/* The health endpoints' checks, as kube-apiserver names them (all pass). */
+static const char *const LIVE_CHECKS[] = {
+    "ping",
+    "log",
+    "etcd",
+    "poststarthook/start-apiextensions-informers",
+    "poststarthook/start-apiextensions-controllers",
+    "poststarthook/crd-informer-synced",
+    "poststarthook/generic-apiserver-start-informers",
+    "poststarthook/rbac/bootstrap-roles",
+    NULL,
+};
+static const char *const READY_CHECKS[] = {
+    "ping",
+    "log",
+    "etcd",
+    "etcd-readiness",
+    "informer-sync",
+    "poststarthook/start-apiextensions-informers",
+    "poststarthook/start-apiextensions-controllers",
+    "poststarthook/crd-informer-synced",
+    "poststarthook/generic-apiserver-start-informers",
+    "poststarthook/rbac/bootstrap-roles",
+    "shutdown",
+    NULL,
+};
+
+static int cmp_str(const void *a, const void *b)
 {
-    const char *p = req->path;
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* GET /healthz, /livez, /readyz: "ok", or with ?verbose one line per
+ * check; ?exclude=CHECK (repeated) marks checks excluded and warns of
+ * names that match none, as kube-apiserver's handler does. */
+static void respond_health(const ts_request *req, const char *name, const char *const *checks,
+                           ts_response *resp)
+{
+    if (!ts_query(req, "verbose") && !ts_query(req, "exclude")) {
+        respond_text(resp, "ok");
+        return;
+    }
+    kr_buf b = {0};
+    for (size_t i = 0; checks[i]; i++) {
+        bool excluded = false;
+        for (size_t q = 0; q < req->nquery && !excluded; q++)
+            excluded = strcmp(req->query[q].key, "exclude") == 0 &&
+                       strcmp(req->query[q].value, checks[i]) == 0;
+        kr_buf_printf(&b, excluded ? "[+]%s excluded: ok\n" : "[+]%s ok\n", checks[i]);
+    }
+    const char *unknown[TS_MAX_GROUPS];
+    size_t nunknown = 0;
+    for (size_t q = 0; q < req->nquery && nunknown < TS_MAX_GROUPS; q++) {
+        if (strcmp(req->query[q].key, "exclude") != 0)
+            continue;
+        bool known = false, seen = false;
+        for (size_t i = 0; checks[i] && !known; i++)
+            known = strcmp(checks[i], req->query[q].value) == 0;
+        for (size_t u = 0; u < nunknown && !seen; u++)
+            seen = strcmp(unknown[u], req->query[q].value) == 0;
+        if (!known && !seen)
+            unknown[nunknown++] = req->query[q].value;
+    }
+    if (nunknown) {
+        qsort(unknown, nunknown, sizeof(*unknown), cmp_str);
+        kr_buf_append_str(&b, "warn: some health checks cannot be excluded: no matches for ");
+        for (size_t u = 0; u < nunknown; u++) {
+            if (u)
+                kr_buf_append_str(&b, ",");
+            ts_go_quote(&b, unknown[u]);
+        }
+        kr_buf_append_str(&b, "\n");
+    }
+    if (ts_query(req, "verbose")) {
+        kr_buf_printf(&b, "%s check passed\n", name);
+        respond_text(resp, b.data ? b.data : "");
+    } else {
+        respond_text(resp, "ok");
+    }
+    kr_buf_free(&b);
+}
+
+static bool handle_root(const ts_request *req, const char *p, ts_response *resp)
+{
     if (strcmp(p, "/version") == 0) {
         ts_respond_json(resp, 200,
                         json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "major", "1",
@@ -396,23 +478,53 @@ static bool handle_root(const ts_request *req, ts_response *resp)
                                   "go1.23.4", "compiler", "gc", "platform", "linux/amd64"));
         return true;
     }
-    if (strcmp(p, "/healthz") == 0 || strcmp(p, "/livez") == 0 || strcmp(p, "/readyz") == 0) {
-        respond_text(resp, "ok");
-        return true;
+    static const struct {
+        const char *path, *name;
+        const char *const *checks;
+    } health[] = {
+        {"/healthz", "healthz", LIVE_CHECKS},
+        {"/livez", "livez", LIVE_CHECKS},
+        {"/readyz", "readyz", READY_CHECKS},
+    };
+    p = req->path; /* the health paths are exact: no trailing slash */
+    for (size_t h = 0; h < sizeof(health) / sizeof(health[0]); h++) {
+        size_t n = strlen(health[h].path);
+        if (strncmp(p, health[h].path, n) != 0)
+            continue;
+        if (p[n] == '\0') {
+            respond_health(req, health[h].name, health[h].checks, resp);
+            return true;
+        }
+        /* One check by name: /readyz/etcd, /healthz/poststarthook/... */
+        for (size_t i = 0; p[n] == '/' && health[h].checks[i]; i++) {
+            if (strcmp(p + n + 1, health[h].checks[i]) == 0) {
+                respond_text(resp, "ok");
+                return true;
+            }
+        }
     }
     return false;
 }
 
 bool ts_handle_discovery(kr_testserver_t *ts, const ts_request *req, ts_response *resp)
 {
-    const char *p = req->path;
     char group[128], version[64], extra;
     if (strcmp(req->method, "GET") != 0)
         return false;
-    if (handle_root(req, resp) || handle_openapi(ts, req, resp))
+    /* go-restful serves its routes with a trailing slash too: /version/,
+     * /api/v1/, /apis/apps/v1/. */
+    char trimmed[256];
+    const char *p = req->path;
+    size_t plen = strlen(p);
+    if (plen > 1 && plen < sizeof(trimmed) && p[plen - 1] == '/') {
+        memcpy(trimmed, p, plen - 1);
+        trimmed[plen - 1] = '\0';
+        p = trimmed;
+    }
+    if (handle_root(req, p, resp) || handle_openapi(ts, req, resp))
         return true;
     const char *agg = wants_aggregated(req);
-    if (strcmp(p, "/api") == 0 || strcmp(p, "/api/") == 0) {
+    if (strcmp(p, "/api") == 0) {
         if (agg)
             respond_aggregated(ts, true, agg, resp);
         else
@@ -423,7 +535,7 @@ bool ts_handle_discovery(kr_testserver_t *ts, const ts_request *req, ts_response
                                       ts->url + (ts->url[4] == 's' ? 8 : 7)));
         return true;
     }
-    if (strcmp(p, "/apis") == 0 || strcmp(p, "/apis/") == 0) {
+    if (strcmp(p, "/apis") == 0) {
         if (agg)
             respond_aggregated(ts, false, agg, resp);
         else

@@ -269,8 +269,9 @@ const char *ts_verb_of(const ts_request *req, const ts_route *rt)
 
 static bool public_path(const char *path)
 {
-    return strcmp(path, "/version") == 0 || strcmp(path, "/healthz") == 0 ||
-           strcmp(path, "/livez") == 0 || strcmp(path, "/readyz") == 0;
+    return strcmp(path, "/version") == 0 || strcmp(path, "/version/") == 0 ||
+           strcmp(path, "/healthz") == 0 || strcmp(path, "/livez") == 0 ||
+           strcmp(path, "/readyz") == 0;
 }
 
 static void handle_locked(kr_testserver_t *ts, const ts_request *req, ts_response *resp)
