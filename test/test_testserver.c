@@ -2033,6 +2033,130 @@ START_TEST(eviction_respects_the_disruption_budget)
 }
 END_TEST
 
+static void post_binding(const char *path, const char *name, const char *target, tc_response *r)
+{
+    char body[512];
+    snprintf(body, sizeof(body),
+             "{\"apiVersion\":\"v1\",\"kind\":\"Binding\",\"metadata\":{\"name\":\"%s\","
+             "\"annotations\":{\"placed-by\":\"test\"}},\"target\":{%s}}",
+             name, target);
+    tc_request(U, "POST", path, "application/json", body, NULL, r);
+}
+
+/* A scheduler's write: pods/NAME/binding (client-go's Bind) and the core
+ * `bindings` collection place a pod once, as kube-apiserver's BindingREST
+ * does: nodeName, the Binding's annotations and PodScheduled=True,
+ * without a managedFields entry; a second placement is a conflict. */
+START_TEST(binding_places_a_pod_on_a_node_once)
+{
+    static const char pods[] = "/api/v1/namespaces/default/pods";
+    static const char sub[] = "/api/v1/namespaces/default/pods/b1/binding";
+    tc_response r;
+    for (int i = 1; i <= 3; i++) {
+        char body[256];
+        snprintf(body, sizeof(body),
+                 "{\"metadata\":{\"name\":\"b%d\"},\"spec\":{%s\"containers\":[{\"name\":\"c\","
+                 "\"image\":\"x\"}]}}",
+                 i, i == 3 ? "\"schedulingGates\":[{\"name\":\"wait\"}]," : "");
+        tc_json(U, "POST", pods, body, &r);
+        ck_assert_int_eq(r.status, 201);
+        tc_free(&r);
+    }
+    tc_json(U, "GET", "/api/v1/namespaces/default/pods/b1", NULL, &r);
+    char rv[32];
+    snprintf(rv, sizeof(rv), "%s", jstr(json_object_get(r.json, "metadata"), "resourceVersion"));
+    size_t managed =
+        json_array_size(json_object_get(json_object_get(r.json, "metadata"), "managedFields"));
+    tc_free(&r);
+
+    post_binding(sub, "other", "\"name\":\"n1\"", &r);
+    assert_status(&r, 400, "BadRequest", "name in URL does not match name in Binding object");
+    tc_free(&r);
+    post_binding(sub, "b1", "\"kind\":\"Pod\"", &r);
+    ck_assert_int_eq(r.status, 500);
+    ck_assert_str_eq(jstr(r.json, "message"),
+                     "[target.kind: Unsupported value: \"Pod\": supported values: \"Node\", "
+                     "\"<empty>\", target.name: Required value]");
+    ck_assert_ptr_null(json_object_get(r.json, "reason"));
+    tc_free(&r);
+    post_binding("/api/v1/namespaces/default/pods/b1/binding?dryRun=All", "b1", "\"name\":\"n1\"",
+                 &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    post_binding(sub, "b1", "\"kind\":\"Node\",\"name\":\"n1\"", &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(jstr(r.json, "kind"), "Status");
+    ck_assert_str_eq(jstr(r.json, "status"), "Success");
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "code")), 201);
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/pods/b1", NULL, &r);
+    const json_t *md = json_object_get(r.json, "metadata");
+    ck_assert_str_eq(jstr(json_object_get(r.json, "spec"), "nodeName"), "n1");
+    ck_assert_str_eq(jstr(json_object_get(md, "annotations"), "placed-by"), "test");
+    ck_assert_str_ne(jstr(md, "resourceVersion"), rv);
+    ck_assert_uint_eq(json_array_size(json_object_get(md, "managedFields")), managed);
+    const json_t *cond =
+        json_array_get(json_object_get(json_object_get(r.json, "status"), "conditions"), 0);
+    ck_assert_str_eq(jstr(cond, "type"), "PodScheduled");
+    ck_assert_str_eq(jstr(cond, "status"), "True");
+    ck_assert(json_is_null(json_object_get(cond, "lastProbeTime")));
+    ck_assert_ptr_nonnull(jstr(cond, "lastTransitionTime"));
+    tc_free(&r);
+    post_binding(sub, "b1", "\"name\":\"n2\"", &r);
+    assert_status(&r, 409, "Conflict",
+                  "Operation cannot be fulfilled on pods/binding \"b1\": pod b1 is already "
+                  "assigned to node \"n1\"");
+    ck_assert_str_eq(jstr(json_object_get(r.json, "details"), "kind"), "pods/binding");
+    tc_free(&r);
+
+    /* The collection takes the pod's name from the Binding; its uid is a
+     * precondition. */
+    static const char coll[] = "/api/v1/namespaces/default/bindings";
+    tc_json(U, "POST", coll,
+            "{\"apiVersion\":\"v1\",\"kind\":\"Binding\",\"metadata\":{\"name\":\"b2\",\"uid\":"
+            "\"nope\"},\"target\":{\"name\":\"n2\"}}",
+            &r);
+    ck_assert_int_eq(r.status, 409);
+    ck_assert_ptr_nonnull(strstr(jstr(r.json, "message"),
+                                 "Operation cannot be fulfilled on pods \"b2\": Precondition "
+                                 "failed: UID in precondition: nope, UID in object meta: "));
+    tc_free(&r);
+    post_binding(coll, "b2", "\"name\":\"n2\"", &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/pods/b2", NULL, &r);
+    ck_assert_str_eq(jstr(json_object_get(r.json, "spec"), "nodeName"), "n2");
+    tc_free(&r);
+    post_binding(coll, "b3", "\"name\":\"n2\"", &r);
+    assert_status(&r, 409, "Conflict",
+                  "Operation cannot be fulfilled on pods/binding \"b3\": pod b3 has non-empty "
+                  ".spec.schedulingGates");
+    tc_free(&r);
+    post_binding(coll, "gone", "\"name\":\"n2\"", &r);
+    assert_status(&r, 404, "NotFound", "pods \"gone\" not found");
+    tc_free(&r);
+    tc_json(U, "GET", coll, NULL, &r);
+    ck_assert_int_eq(r.status, 405);
+    tc_free(&r);
+    /* discovery: the collection and the subresource, create only */
+    tc_json(U, "GET", "/api/v1", NULL, &r);
+    int listed = 0;
+    size_t i;
+    json_t *res;
+    json_array_foreach(json_object_get(r.json, "resources"), i, res)
+    {
+        const char *name = jstr(res, "name");
+        if (strcmp(name, "bindings") == 0 || strcmp(name, "pods/binding") == 0) {
+            ck_assert_str_eq(jstr(res, "kind"), "Binding");
+            ck_assert_uint_eq(json_array_size(json_object_get(res, "verbs")), 1);
+            listed++;
+        }
+    }
+    ck_assert_int_eq(listed, 2);
+    tc_free(&r);
+}
+END_TEST
+
 /* ---- defaults ------------------------------------------------------------------------- */
 
 static json_t *created(const char *path, const char *body)
@@ -2366,6 +2490,7 @@ int main(void)
                             kinds_select_by_their_own_fields,
                             pod_log_checks_the_pod_and_container,
                             eviction_respects_the_disruption_budget,
+                            binding_places_a_pod_on_a_node_once,
                             builtin_kinds_get_the_apiserver_defaults,
                             services_get_cluster_ips_and_node_ports,
                             updates_may_not_change_immutable_fields,

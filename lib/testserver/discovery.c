@@ -38,6 +38,7 @@ static const struct {
 } EXTRA_SUBS[] = {
     {"pods", "log", "", "v1", "Pod", "get"},
     {"pods", "eviction", "policy", "v1", "Eviction", "create"},
+    {"pods", "binding", "", "v1", "Binding", "create"},
     {"serviceaccounts", "token", "authentication.k8s.io", "v1", "TokenRequest", "create"},
 };
 

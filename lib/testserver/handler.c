@@ -197,6 +197,7 @@ static const struct {
 } CORE_SUBS[] = {
     {"pods", "log", "GET", handle_pod_log},
     {"pods", "eviction", "POST", ts_handle_eviction},
+    {"pods", "binding", "POST", ts_handle_pod_binding},
     {"serviceaccounts", "token", "POST", ts_handle_token_request},
 };
 
@@ -315,8 +316,13 @@ static void handle_locked(kr_testserver_t *ts, const ts_request *req, ts_respons
     }
     ts_stats_count(ts, ts_verb_of(req, &rt), &rt);
     if (rt.res->review) {
+        bool bindings = ts_resource_is(rt.res, "", "bindings");
         if (strcmp(req->method, "POST") == 0 && !rt.name && !rt.sub && !rt.legacy_watch) {
-            if (ts_review_is_self(rt.res) || ts_authorize(ts, &who, "create", &rt, resp) == 0)
+            if (bindings) {
+                if (ts_authorize(ts, &who, "create", &rt, resp) == 0)
+                    ts_handle_bindings_create(ts, req, &rt, resp);
+            } else if (ts_review_is_self(rt.res) ||
+                       ts_authorize(ts, &who, "create", &rt, resp) == 0)
                 ts_handle_review(ts, req, &rt, &who, resp);
         } else if (rt.name || rt.sub || rt.legacy_watch)
             ts_respond_not_found_path(resp);

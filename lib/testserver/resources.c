@@ -26,6 +26,8 @@ struct builtin {
 static const struct builtin builtins[] = {
     {"", "Namespace", "namespaces", "ns", "finalize", F_STATUS | F_NO_DELCOL, false},
     {"", "ConfigMap", "configmaps", "cm", "", F_NS, false},
+    /* create only, nothing stored: binds the pod it names (binding.c) */
+    {"", "Binding", "bindings", "", "", F_NS | F_REVIEW | F_NO_DELCOL, false},
     {"", "Secret", "secrets", "", "", F_NS, false},
     {"", "Pod", "pods", "po", "log exec eviction binding ephemeralcontainers",
      F_NS | F_STATUS | F_OBJ_DEL, true},

@@ -653,6 +653,12 @@ void ts_handle_token_request(kr_testserver_t *ts, const ts_request *req, const t
 /* The user an issued token names, or NULL; *len its length. */
 const char *ts_issued_user(const kr_testserver_t *ts, const char *token, size_t *len);
 void ts_issued_free(kr_testserver_t *ts);
+/* POST pods/NAME/binding and POST bindings (binding.c): place a pod on a
+ * node as a scheduler does. */
+void ts_handle_pod_binding(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
+                           ts_response *resp);
+void ts_handle_bindings_create(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
+                               ts_response *resp);
 /* The body of a request as an object of any kind (JSON, YAML or
  * protobuf), or NULL after answering the error. */
 json_t *ts_read_body(const ts_request *req, ts_response *resp);
