@@ -2253,12 +2253,31 @@ START_TEST(builtin_kinds_get_the_apiserver_defaults)
     json_decref(same);
     json_decref(d);
     json_t *sts = created("/apis/apps/v1/namespaces/default/statefulsets",
-                          "{\"metadata\":{\"name\":\"s\"},\"spec\":{\"serviceName\":\"s\"}}");
+                          "{\"metadata\":{\"name\":\"s\"},\"spec\":{\"serviceName\":\"s\","
+                          "\"volumeClaimTemplates\":[{\"metadata\":{\"name\":\"data\"}}]}}");
     ck_assert_str_eq(dig_str(sts, "spec.podManagementPolicy"), "OrderedReady");
+    /* claim templates are defaulted as claims, the phase included */
+    ck_assert_str_eq(dig_str(sts, "spec.volumeClaimTemplates.0.spec.volumeMode"), "Filesystem");
+    ck_assert_str_eq(dig_str(sts, "spec.volumeClaimTemplates.0.status.phase"), "Pending");
     ck_assert_int_eq(dig_int(sts, "spec.updateStrategy.rollingUpdate.partition"), 0);
     ck_assert_str_eq(dig_str(sts, "spec.persistentVolumeClaimRetentionPolicy.whenDeleted"),
                      "Retain");
     json_decref(sts);
+    /* volumes and claims: Filesystem, Retain, and Pending although a
+     * create drops the status sent */
+    json_t *pvc = created("/api/v1/namespaces/default/persistentvolumeclaims",
+                          "{\"metadata\":{\"name\":\"c\"},\"spec\":{\"accessModes\":["
+                          "\"ReadWriteOnce\"]},\"status\":{\"phase\":\"Bound\"}}");
+    ck_assert_str_eq(dig_str(pvc, "spec.volumeMode"), "Filesystem");
+    ck_assert_str_eq(dig_str(pvc, "status.phase"), "Pending");
+    json_decref(pvc);
+    json_t *pv = created("/api/v1/persistentvolumes",
+                         "{\"metadata\":{\"name\":\"v\"},\"spec\":{\"capacity\":{"
+                         "\"storage\":\"1Gi\"},\"hostPath\":{\"path\":\"/tmp\"}}}");
+    ck_assert_str_eq(dig_str(pv, "spec.volumeMode"), "Filesystem");
+    ck_assert_str_eq(dig_str(pv, "spec.persistentVolumeReclaimPolicy"), "Retain");
+    ck_assert_str_eq(dig_str(pv, "status.phase"), "Pending");
+    json_decref(pv);
     json_t *ds = created("/apis/apps/v1/namespaces/default/daemonsets",
                          "{\"metadata\":{\"name\":\"ds\"},\"spec\":{}}");
     ck_assert_int_eq(dig_int(ds, "spec.updateStrategy.rollingUpdate.maxUnavailable"), 1);

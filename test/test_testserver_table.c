@@ -699,7 +699,7 @@ START_TEST(more_kinds_print_their_columns)
                  "{\"status\":{\"phase\":\"Bound\",\"capacity\":{\"storage\":\"10Gi\"},"
                  "\"accessModes\":[\"ReadWriteOnce\"]}}");
     expect_row("/api/v1/namespaces/default/persistentvolumeclaims", 0,
-               "Bound|pv1|10Gi|RWO||<unset>|AGE|<unset>");
+               "Bound|pv1|10Gi|RWO||<unset>|AGE|Filesystem");
     /* events.k8s.io Events print as the core ones, from their own fields */
     char body[1024], t[40];
     iso_ago(300, t, sizeof(t));

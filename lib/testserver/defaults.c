@@ -235,6 +235,24 @@ static void default_deployment(json_t *spec)
     def(spec, "progressDeadlineSeconds", json_integer(600));
 }
 
+/* SetDefaults_PersistentVolumeClaim and _PersistentVolumeClaimSpec, also
+ * run on a StatefulSet's claim templates: a Filesystem volume, and the
+ * phase Pending (the templates show it too). */
+static void default_claim(json_t *pvc)
+{
+    def(child(pvc, "spec"), "volumeMode", json_string("Filesystem"));
+    def_str(child(pvc, "status"), "phase", "Pending");
+}
+
+/* SetDefaults_PersistentVolume. */
+static void default_persistent_volume(json_t *pv)
+{
+    json_t *spec = child(pv, "spec");
+    def_str(spec, "persistentVolumeReclaimPolicy", "Retain");
+    def(spec, "volumeMode", json_string("Filesystem"));
+    def_str(child(pv, "status"), "phase", "Pending");
+}
+
 static void default_statefulset(json_t *spec)
 {
     def(spec, "replicas", json_integer(1));
@@ -251,6 +269,13 @@ static void default_statefulset(json_t *spec)
     json_t *retention = child(spec, "persistentVolumeClaimRetentionPolicy");
     def_str(retention, "whenDeleted", "Retain");
     def_str(retention, "whenScaled", "Retain");
+    size_t i;
+    json_t *claim;
+    json_array_foreach(json_object_get(spec, "volumeClaimTemplates"), i, claim)
+    {
+        if (json_is_object(claim))
+            default_claim(claim);
+    }
 }
 
 static void default_daemonset(json_t *spec)
@@ -326,6 +351,10 @@ void ts_set_defaults(const ts_resource *res, json_t *obj)
         default_pod_spec(spec);
     else if (ts_resource_is(res, "", "services"))
         default_service(spec);
+    else if (ts_resource_is(res, "", "persistentvolumeclaims"))
+        default_claim(obj);
+    else if (ts_resource_is(res, "", "persistentvolumes"))
+        default_persistent_volume(obj);
     for (size_t i = 0; spec && i < KR_ARRAY_LEN(workloads); i++) {
         if (ts_resource_is(res, workloads[i].group, workloads[i].plural)) {
             workloads[i].spec(spec);

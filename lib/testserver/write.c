@@ -312,6 +312,10 @@ static void init_metadata(kr_testserver_t *ts, const ts_write *w, json_t *obj, j
         json_object_del(obj, "status");
     if (ts_resource_is(res, "", "namespaces"))
         json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Active"));
+    /* the status the create wiped, as defaulting fills it when read back */
+    if (ts_resource_is(res, "", "persistentvolumeclaims") ||
+        ts_resource_is(res, "", "persistentvolumes"))
+        json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Pending"));
     if (ts_resource_is(res, "", "pods"))
         json_object_set_new(obj, "status",
                             json_pack("{s:s, s:s}", "phase", "Pending", "qosClass",
