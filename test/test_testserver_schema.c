@@ -476,6 +476,67 @@ START_TEST(a_changed_schema_applies_to_stored_objects_and_the_next_write)
 }
 END_TEST
 
+/* A deprecated CRD version: every answer about it carries
+ * apiextensions-apiserver's warning, its own deprecationWarning or one
+ * naming the newest served version that is not deprecated. */
+START_TEST(deprecated_versions_warn_on_every_request)
+{
+    static const char open_schema[] = "\"schema\":{\"openAPIV3Schema\":{\"type\":\"object\","
+                                      "\"x-kubernetes-preserve-unknown-fields\":true}}";
+    char *crd = kr_asprintf(
+        "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
+        "\"metadata\":{\"name\":\"gadgets.example.com\"},\"spec\":{\"group\":\"example.com\","
+        "\"scope\":\"Namespaced\",\"names\":{\"plural\":\"gadgets\",\"kind\":\"Gadget\"},"
+        "\"versions\":[{\"name\":\"v1\",\"served\":true,\"storage\":true,%s},"
+        "{\"name\":\"v1beta1\",\"served\":true,\"storage\":false,\"deprecated\":true,%s},"
+        "{\"name\":\"v3alpha1\",\"served\":true,\"storage\":false,%s},"
+        "{\"name\":\"v2\",\"served\":true,\"storage\":false,\"deprecated\":true,%s},"
+        "{\"name\":\"v1alpha1\",\"served\":true,\"storage\":false,\"deprecated\":true,"
+        "\"deprecationWarning\":\"v1alpha1 goes away in 2027\",%s}]}}",
+        open_schema, open_schema, open_schema, open_schema, open_schema);
+    tc_response r;
+    tc_json(U, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd, &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    tc_free(&r);
+    kr_free(crd);
+    static const struct {
+        const char *version, *warning;
+    } cases[] = {
+        {"v1", ""},
+        {"v3alpha1", ""},
+        /* the newest served version that is not deprecated: GA sorts
+         * above beta, beta above alpha */
+        {"v1beta1",
+         "299 - \"example.com/v1beta1 Gadget is deprecated; use example.com/v1 Gadget\"\n"},
+        {"v2", "299 - \"example.com/v2 Gadget is deprecated\"\n"},
+        {"v1alpha1", "299 - \"v1alpha1 goes away in 2027\"\n"},
+    };
+    for (size_t i = 0; i < KR_ARRAY_LEN(cases); i++) {
+        char path[256], body[256];
+        snprintf(path, sizeof(path), "/apis/example.com/%s/namespaces/default/gadgets",
+                 cases[i].version);
+        snprintf(body, sizeof(body),
+                 "{\"apiVersion\":\"example.com/%s\",\"kind\":\"Gadget\",\"metadata\":{\"name\":"
+                 "\"g-%s\"}}",
+                 cases[i].version, cases[i].version);
+        request("POST", path, "application/json", body, &r);
+        ck_assert_int_eq(r.status, 201);
+        ck_assert_str_eq(r.warnings, cases[i].warning);
+        tc_free(&r);
+        request("GET", path, NULL, NULL, &r);
+        ck_assert_int_eq(r.status, 200);
+        ck_assert_str_eq(r.warnings, cases[i].warning);
+        tc_free(&r);
+        /* an error answer carries it too */
+        snprintf(path + strlen(path), sizeof(path) - strlen(path), "/missing");
+        request("GET", path, NULL, NULL, &r);
+        ck_assert_int_eq(r.status, 404);
+        ck_assert_str_eq(r.warnings, cases[i].warning);
+        tc_free(&r);
+    }
+}
+END_TEST
+
 START_TEST(a_schema_that_preserves_everything_keeps_everything)
 {
     tc_response r;
@@ -663,6 +724,7 @@ int main(void)
                             status_writes_are_checked_and_pruned_too,
                             a_changed_schema_applies_to_stored_objects_and_the_next_write,
                             a_schema_that_preserves_everything_keeps_everything,
+                            deprecated_versions_warn_on_every_request,
                             built_in_kinds_lose_the_fields_their_types_do_not_have,
                             crds_need_structural_schemas_whose_defaults_fit,
                             NULL};

@@ -340,6 +340,8 @@ static void handle_locked(kr_testserver_t *ts, const ts_request *req, ts_respons
     else if (ts_authorize(ts, &who, ts_verb_of(req, &rt), &rt, resp) == 0) {
         rt.table = table;
         rt.who = &who;
+        if (rt.res->deprecation) /* as apiextensions-apiserver warns of its version */
+            ts_response_warn(resp, rt.res->deprecation);
         dispatch(ts, req, &rt, resp);
     }
     if (partial)

@@ -113,6 +113,7 @@ static void resource_free(ts_resource *r)
     json_decref(r->categories);
     json_decref(r->subresources);
     json_decref(r->schema);
+    kr_free(r->deprecation);
     kr_free(r);
 }
 
@@ -283,6 +284,67 @@ static ts_resource *crd_resource(const json_t *crd, const char *version, ts_stor
     return r;
 }
 
+/* apimachinery's CompareKubeAwareVersionStrings: v2 > v1 > v1beta2 >
+ * v1beta1 > v1alpha1 > other names (which sort in reverse order). */
+static bool parse_kube_version(const char *v, int *major, int *type, int *minor)
+{
+    char word[8] = "";
+    int n = 0;
+    if (sscanf(v, "v%d%n", major, &n) != 1 || v[1] < '0' || v[1] > '9')
+        return false;
+    const char *rest = v + n;
+    *type = 2;
+    *minor = 0;
+    if (!*rest)
+        return true;
+    int m = 0;
+    if (sscanf(rest, "%5[a-z]%d%n", word, minor, &m) != 2 || rest[m] ||
+        (strcmp(word, "alpha") != 0 && strcmp(word, "beta") != 0))
+        return false;
+    *type = strcmp(word, "alpha") == 0 ? 0 : 1;
+    return true;
+}
+
+static int kube_version_cmp(const char *a, const char *b)
+{
+    int amaj, atype, amin, bmaj, btype, bmin;
+    bool oka = parse_kube_version(a, &amaj, &atype, &amin);
+    bool okb = parse_kube_version(b, &bmaj, &btype, &bmin);
+    if (!oka || !okb)
+        return oka == okb ? strcmp(b, a) : oka ? 1 : -1;
+    return atype != btype ? atype - btype : amaj != bmaj ? amaj - bmaj : amin - bmin;
+}
+
+/* A deprecated version's warning: its deprecationWarning, or
+ * apiextensions-apiserver's default naming the newest served version that
+ * is not deprecated and sorts after it. NULL when not deprecated. */
+static char *deprecation_of(const json_t *spec, const json_t *v)
+{
+    if (!json_is_true(json_object_get(v, "deprecated")))
+        return NULL;
+    const char *custom = jstr(v, "deprecationWarning", NULL);
+    if (custom)
+        return kr_strdup(custom);
+    const char *group = jstr(spec, "group", "");
+    const char *kind = jstr(json_object_get(spec, "names"), "kind", "");
+    const char *name = jstr(v, "name", "");
+    const char *best = NULL;
+    size_t i;
+    const json_t *o;
+    json_array_foreach(json_object_get(spec, "versions"), i, o)
+    {
+        const char *other = jstr(o, "name", "");
+        if (!json_is_false(json_object_get(o, "served")) &&
+            !json_is_true(json_object_get(o, "deprecated")) && kube_version_cmp(name, other) < 0 &&
+            (!best || kube_version_cmp(other, best) > 0))
+            best = other;
+    }
+    if (!best)
+        return kr_asprintf("%s/%s %s is deprecated", group, name, kind);
+    return kr_asprintf("%s/%s %s is deprecated; use %s/%s %s", group, name, kind, group, best,
+                       kind);
+}
+
 /* A copy of the version's openAPIV3Schema, or NULL when it has none. */
 static json_t *version_schema(const json_t *v)
 {
@@ -311,6 +373,8 @@ static void refresh_schemas(kr_testserver_t *ts, const json_t *crd)
                 continue;
             json_decref(r->schema);
             r->schema = version_schema(v);
+            kr_free(r->deprecation);
+            r->deprecation = deprecation_of(json_object_get(crd, "spec"), v);
         }
     }
     if (st)
@@ -400,6 +464,7 @@ static int serve_versions(kr_testserver_t *ts, const json_t *crd)
         }
         r->has_status = version_has_status(v);
         r->schema = version_schema(v);
+        r->deprecation = deprecation_of(spec, v);
         if (set_crd_scale(r, v) != 0)
             return KR_ENOMEM;
     }

@@ -12,9 +12,7 @@ static const char *status_text(int code)
     return code < 300 ? "Success" : "Failure";
 }
 
-/* Drops the body (and watch) of a response about to get another; its
- * warnings stay. */
-static void clear_body(ts_response *resp)
+void ts_response_clear_body(ts_response *resp)
 {
     char *warnings = resp->warnings;
     resp->warnings = NULL;
@@ -24,7 +22,7 @@ static void clear_body(ts_response *resp)
 
 void ts_respond_json(ts_response *resp, int code, json_t *body)
 {
-    clear_body(resp);
+    ts_response_clear_body(resp);
     resp->status = code;
     resp->content_type = "application/json";
     kr_buf buf = {0};
@@ -52,7 +50,7 @@ void ts_respond_written(ts_response *resp, int code, json_t *obj, const ts_event
     memcpy(copy, text, len);
     copy[len] = '\0';
     json_decref(obj);
-    clear_body(resp);
+    ts_response_clear_body(resp);
     resp->status = code;
     resp->content_type = "application/json";
     resp->body = copy;

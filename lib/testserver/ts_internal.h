@@ -50,6 +50,9 @@ typedef struct ts_resource {
     /* A custom resource's structural schema: the openAPIV3Schema of its
      * CRD version (a copy), or NULL (built-ins; schema.c) */
     json_t *schema;
+    /* A deprecated CRD version's warning, sent with every answer about
+     * it (resources.c); NULL when not deprecated. */
+    char *deprecation;
     ts_store *store; /* borrowed from the server's store list */
 } ts_resource;
 
@@ -214,6 +217,9 @@ typedef struct ts_response {
 void ts_handle(kr_testserver_t *ts, const ts_request *req, ts_response *resp);
 /* Frees the body, the watch and the warnings. */
 void ts_response_clear(ts_response *resp);
+/* Drops the body (and watch) of a response about to get another; its
+ * warnings stay. */
+void ts_response_clear_body(ts_response *resp);
 /* Adds a `Warning: 299 - "text"` header to the response, whatever its
  * body becomes. */
 void ts_response_warn(ts_response *resp, const char *text);

@@ -413,7 +413,7 @@ void ts_handle_watch(kr_testserver_t *ts, const ts_request *req, const ts_route 
     }
     w->table = rt->table; /* taken over from the request (handler.c) */
     watch_start(ts, w, rt->res, &p);
-    ts_response_clear(resp);
+    ts_response_clear_body(resp);
     resp->status = 200;
     resp->content_type = "application/json";
     resp->watch = w;
