@@ -336,22 +336,26 @@ static void on_warning(int code, const char *text, void *user)
         log_warning_once(c, text);
 }
 
+void kr_client_warn(kr_client_t *c, const char *values)
+{
+    const char *line = values;
+    while (line && *line) {
+        size_t len = strcspn(line, "\n");
+        char *one = kr_strndup(line, len);
+        if (one)
+            kr_parse_warnings(one, on_warning, c);
+        kr_free(one);
+        line += len + (line[len] == '\n');
+    }
+}
+
 static void on_http_done(kr_http_xfer *x, int rc, const kr_http_response *resp, const char *message,
                          void *user)
 {
     kr_creq *r = user;
     r->xfer = NULL;
-    if (rc == 0 && resp->warnings.len > 0) {
-        const char *line = resp->warnings.data;
-        while (line && *line) {
-            size_t len = strcspn(line, "\n");
-            char *one = kr_strndup(line, len);
-            if (one)
-                kr_parse_warnings(one, on_warning, r->c);
-            kr_free(one);
-            line += len + (line[len] == '\n');
-        }
-    }
+    if (rc == 0)
+        kr_client_warn(r->c, resp->warnings.data);
     /* one line per answer, as client-go logs at -v=6 (paths only, never
      * headers or bodies) */
     if (rc == 0)

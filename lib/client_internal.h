@@ -45,6 +45,11 @@ static inline size_t kr_client_opts_end(unsigned version)
 size_t kr_parse_warnings(const char *value, void (*fn)(int code, const char *text, void *user),
                          void *user);
 
+/* Hands each warning of `values` (Warning header values, one per line;
+ * NULL or "" for none) to the client's on_warning, or logs each distinct
+ * text once. [loop thread] */
+void kr_client_warn(kr_client_t *c, const char *values);
+
 /* ---- watch decoder ---- */
 
 /* Splits a stream of JSON watch events (newline-delimited, as the apiserver

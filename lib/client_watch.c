@@ -23,6 +23,7 @@ struct kr_watch {
     kr_error_t *fail; /* a decoding failure, kept for on_end */
     struct kr_watch *prev, *next;
     bool linked, ended, freed, in_callback, submitted;
+    bool warned; /* the response's warnings were handed on */
 };
 
 static const char *const TYPE_NAMES[] = {"ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"};
@@ -133,8 +134,15 @@ static int on_event(kr_watch_event_type type, json_t *object, void *user)
 
 static int on_data(kr_http_xfer *x, const char *data, size_t len, void *user)
 {
-    (void)x;
     kr_watch_t *w = user;
+    if (!w->warned && w->c) {
+        /* before the first event, as client-go's handler hears them when
+         * the response's headers come */
+        w->warned = true;
+        kr_client_warn(w->c, kr_http_stream_warnings(x));
+    }
+    if (len == 0)
+        return 0; /* the headers alone */
     kr_error_t err = {0};
     int rc = kr_watch_decoder_feed(&w->dec, data, len, on_event, w, &err);
     if (w->freed) {
@@ -162,6 +170,8 @@ static void on_done(kr_http_xfer *x, int rc, const kr_http_response *resp, const
         /* A clean end, unless it cut an event in half. */
         rc = kr_watch_decoder_finish(&w->dec, &err);
     } else if (rc == 0) {
+        if (w->c)
+            kr_client_warn(w->c, resp->warnings.data);
         rc = kr_status_error(resp->status, resp->content_type, resp->body.data, resp->body.len,
                              resp->retry_after_s, w->path, &err);
     } else if (w->fail) {

@@ -98,6 +98,7 @@ struct kr_http_xfer {
     bool canceled, in_multi, defer_add, defer_remove, auth_retried, used_provider, force_refresh,
         in_work;
     bool reported; /* opts.on_response was told of this attempt */
+    bool stream_warned; /* a stream's warnings were collected for on_data */
     char *cred_token, *cred_cert, *cred_key;
     int cred_rc;
     char *cred_message;
@@ -634,8 +635,9 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 
 /* A stream's response headers: the blank line that ends them tells the
  * observer the status at once, not when the stream ends minutes later
- * (client-go counts a watch when its headers come). 1xx blocks are not
- * the answer. */
+ * (client-go counts a watch when its headers come), and a 2xx stream's
+ * on_data is called with no bytes, so that its reader hears the headers
+ * (warnings) before the first event. 1xx blocks are not the answer. */
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     kr_http_xfer *x = userdata;
@@ -647,6 +649,15 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
         if (status >= 200)
             report(x, status);
+        if (status >= 200 && status < 300 && x->stream && x->on_data) {
+            int rc = x->on_data(x, "", 0, x->user);
+            if (x->canceled)
+                return 0;
+            if (rc != 0) {
+                x->abort_rc = rc;
+                return 0;
+            }
+        }
     }
     return n;
 }
@@ -791,7 +802,7 @@ static int setup_easy(kr_http_xfer *x)
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-    if (x->stream && h->opts.on_response) {
+    if (x->stream) {
         curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
         /* a proxy's CONNECT answer is not the server's */
@@ -1027,6 +1038,15 @@ int kr_http_start(kr_http_t *h, const kr_http_request *req, kr_http_data_cb on_d
     if (out)
         *out = x;
     return 0;
+}
+
+const char *kr_http_stream_warnings(kr_http_xfer *x)
+{
+    if (!x->stream_warned) {
+        x->stream_warned = true;
+        collect_warnings(x);
+    }
+    return x->resp.warnings.data ? x->resp.warnings.data : "";
 }
 
 void kr_http_take_body(kr_http_xfer *x, kr_buf *out)

@@ -63,7 +63,8 @@ typedef struct kr_http_response {
     bool http2; /* the response came over HTTP/2 */
 } kr_http_response;
 
-/* Receives streamed body bytes of a 2xx stream. Return 0 to go on, or a
+/* Receives streamed body bytes of a 2xx stream, first with len 0 when its
+ * headers have come (kr_http_stream_warnings). Return 0 to go on, or a
  * negative KR_E* code to abort the transfer with that code. Runs inside
  * curl: it may call kr_http_cancel (deferred) but nothing else of http. */
 typedef int (*kr_http_data_cb)(kr_http_xfer *x, const char *data, size_t len, void *user);
@@ -94,6 +95,10 @@ int kr_http_start(kr_http_t *h, const kr_http_request *req, kr_http_data_cb on_d
  * caller kr_buf_frees it), leaving the response's body empty, so that it is
  * handed on without a copy. [loop thread] */
 void kr_http_take_body(kr_http_xfer *x, kr_buf *out);
+/* Inside on_data: the streamed response's Warning header values, one per
+ * line ("" when none), read from its headers at the first call (a second
+ * call answers the same). [loop thread] */
+const char *kr_http_stream_warnings(kr_http_xfer *x);
 /* Stop a transfer; its callbacks will not run again. [loop thread] */
 void kr_http_cancel(kr_http_xfer *x);
 

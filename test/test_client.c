@@ -1534,6 +1534,77 @@ START_TEST(server_warnings_reach_the_handler_or_the_log_once)
 }
 END_TEST
 
+/* A watch's warnings: the texts, and how many events had come before the
+ * first one. */
+typedef struct watch_warnings {
+    warnings_seen seen;
+    watch_log log;
+    int events_before_first_warning;
+} watch_warnings;
+
+static void collect_watch_warning(const char *text, void *user)
+{
+    watch_warnings *ww = user;
+    pthread_mutex_lock(&ww->log.lock);
+    if (ww->seen.count == 0)
+        ww->events_before_first_warning = ww->log.events;
+    pthread_mutex_unlock(&ww->log.lock);
+    collect_warning(text, &ww->seen);
+    signal_all();
+}
+
+static bool has_warning(void *arg)
+{
+    warnings_seen *seen = arg;
+    pthread_mutex_lock(&seen->lock);
+    bool ok = seen->count > 0;
+    pthread_mutex_unlock(&seen->lock);
+    return ok;
+}
+
+/* A watch of a deprecated CRD version hears the server's warning when its
+ * response starts, before any event, as client-go's handler does. */
+START_TEST(watch_hears_the_server_warnings_before_its_first_event)
+{
+    watch_warnings ww = {.seen = {.lock = PTHREAD_MUTEX_INITIALIZER},
+                         .log = {.lock = PTHREAD_MUTEX_INITIALIZER}};
+    kr_client_opts opts = KR_CLIENT_OPTS_INIT;
+    opts.on_warning = collect_watch_warning;
+    opts.on_warning_user = &ww;
+    fixture f;
+    plain_fixture(&f, &opts);
+    json_t *crd = widget_crd();
+    json_t *versions = json_object_get(json_object_get(crd, "spec"), "versions");
+    json_t *old = json_deep_copy(json_array_get(versions, 0));
+    json_object_set_new(old, "name", json_string("v1alpha1"));
+    json_object_set_new(old, "storage", json_false());
+    json_object_set_new(old, "deprecated", json_true());
+    json_array_append_new(versions, old);
+    kr_error_t err = {0};
+    ck_assert_msg(
+        kr_client_create(f.c, KR_GVR("apiextensions.k8s.io", "v1", "customresourcedefinitions"),
+                         NULL, crd, NULL, NULL, &err) == 0,
+        "%s", err.message);
+    json_decref(crd);
+    kr_watch_t *w = NULL;
+    kr_list_opts lo = {.resource_version = "0"};
+    ck_assert_int_eq(kr_client_watch(f.c, KR_GVR("example.com", "v1alpha1", "widgets"), "default",
+                                     &lo, log_event, log_end, &ww.log, &w, &err),
+                     0);
+    ck_assert(wait_for(has_warning, &ww.seen, 30));
+    ck_assert_int_eq(create_widget(&f, "w1", "size"), 0);
+    count_goal g = {&ww.log, 1};
+    ck_assert(wait_for(has_events, &g, 30));
+    pthread_mutex_lock(&ww.seen.lock);
+    ck_assert_str_eq(ww.seen.text, "example.com/v1alpha1 Widget is deprecated; use example.com/v1 "
+                                   "Widget\n");
+    pthread_mutex_unlock(&ww.seen.lock);
+    ck_assert_int_eq(ww.events_before_first_warning, 0);
+    kr_watch_free(w);
+    teardown(&f);
+}
+END_TEST
+
 int main(void)
 {
     make_certs();
@@ -1573,6 +1644,7 @@ int main(void)
     tcase_add_test(tc, connections_come_and_go_across_clients_on_one_loop);
     tcase_add_test(tc, runtime_stop_ends_watches_and_requests_with_shutdown);
     tcase_add_test(tc, server_warnings_reach_the_handler_or_the_log_once);
+    tcase_add_test(tc, watch_hears_the_server_warnings_before_its_first_event);
     suite_add_tcase(s, tc);
     int status = kr_test_run_suite(s);
     if (have_certs) {

@@ -106,8 +106,9 @@ typedef struct kr_client_opts {
      * write, ...), as client-go's WarningHandler receives them: on_warning
      * is called with each text, on the loop thread, before the request's
      * result is delivered; NULL logs each distinct text once, at
-     * KR_LOG_WARN, as kubectl prints them. Warnings of watch responses are
-     * not reported. */
+     * KR_LOG_WARN, as kubectl prints them. A watch's are handed on when
+     * its response starts, before its first event (and with its error
+     * when it is refused). */
     void (*on_warning)(const char *text, void *user);
     void *on_warning_user;
 } kr_client_opts;
