@@ -103,6 +103,65 @@ START_TEST(discovery_serves_aggregated_and_legacy_forms)
     ck_assert_ptr_nonnull(strstr(r.body, "\"name\":\"apps\""));
     ck_assert_ptr_nonnull(strstr(r.body, "\"categories\":[\"all\"]"));
     tc_free(&r);
+    /* the kinds added after the first ones, as kube-apiserver 1.32 lists them */
+    static const struct {
+        const char *gv, *plural, *singular, *kind, *shorts, *categories;
+        bool namespaced, status;
+    } more[] = {
+        {"api/v1", "podtemplates", "podtemplate", "PodTemplate", NULL, NULL, true, false},
+        {"apis/apps/v1", "controllerrevisions", "controllerrevision", "ControllerRevision", NULL,
+         NULL, true, false},
+        {"apis/autoscaling/v2", "horizontalpodautoscalers", "horizontalpodautoscaler",
+         "HorizontalPodAutoscaler", "[\"hpa\"]", "[\"all\"]", true, true},
+        {"apis/discovery.k8s.io/v1", "endpointslices", "endpointslice", "EndpointSlice", NULL, NULL,
+         true, false},
+        {"apis/networking.k8s.io/v1", "ingressclasses", "ingressclass", "IngressClass", NULL, NULL,
+         false, false},
+        {"apis/storage.k8s.io/v1", "storageclasses", "storageclass", "StorageClass", "[\"sc\"]",
+         NULL, false, false},
+        {"apis/node.k8s.io/v1", "runtimeclasses", "runtimeclass", "RuntimeClass", NULL, NULL, false,
+         false},
+        {"apis/admissionregistration.k8s.io/v1", "mutatingwebhookconfigurations",
+         "mutatingwebhookconfiguration", "MutatingWebhookConfiguration", NULL, NULL, false, false},
+        {"apis/admissionregistration.k8s.io/v1", "validatingwebhookconfigurations",
+         "validatingwebhookconfiguration", "ValidatingWebhookConfiguration", NULL, NULL, false,
+         false},
+    };
+    for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++) {
+        char path[128];
+        snprintf(path, sizeof(path), "/%s", more[i].gv);
+        tc_json(U, "GET", path, NULL, &r);
+        ck_assert_msg(r.status == 200, "%s: %ld", path, r.status);
+        const json_t *found = NULL, *status = NULL;
+        size_t k;
+        json_t *res;
+        json_array_foreach(json_object_get(r.json, "resources"), k, res)
+        {
+            const char *name = jstr(res, "name");
+            if (strcmp(name, more[i].plural) == 0)
+                found = res;
+            if (strncmp(name, more[i].plural, strlen(more[i].plural)) == 0 &&
+                strcmp(name + strlen(more[i].plural), "/status") == 0)
+                status = res;
+        }
+        ck_assert_msg(found != NULL, "%s lists no %s", path, more[i].plural);
+        ck_assert_str_eq(jstr(found, "singularName"), more[i].singular);
+        ck_assert_str_eq(jstr(found, "kind"), more[i].kind);
+        ck_assert(json_is_true(json_object_get(found, "namespaced")) == more[i].namespaced);
+        ck_assert_int_eq(json_array_size(json_object_get(found, "verbs")), 8);
+        char *shorts = json_dumps(json_object_get(found, "shortNames"), JSON_COMPACT);
+        char *cats = json_dumps(json_object_get(found, "categories"), JSON_COMPACT);
+        ck_assert_msg((!shorts && !more[i].shorts) ||
+                          (shorts && more[i].shorts && strcmp(shorts, more[i].shorts) == 0),
+                      "%s shortNames %s", more[i].plural, shorts ? shorts : "none");
+        ck_assert_msg((!cats && !more[i].categories) ||
+                          (cats && more[i].categories && strcmp(cats, more[i].categories) == 0),
+                      "%s categories %s", more[i].plural, cats ? cats : "none");
+        free(shorts);
+        free(cats);
+        ck_assert((status != NULL) == more[i].status);
+        tc_free(&r);
+    }
 
     tc_json(U, "GET", "/api", NULL, &r);
     ck_assert_str_eq(jstr(r.json, "kind"), "APIVersions");
@@ -2331,6 +2390,113 @@ START_TEST(builtin_kinds_get_the_apiserver_defaults)
 }
 END_TEST
 
+START_TEST(newer_builtin_kinds_get_their_scheme_defaults)
+{
+    /* a PodTemplate's template is defaulted as a pod */
+    json_t *pt = created("/api/v1/namespaces/default/podtemplates",
+                         "{\"metadata\":{\"name\":\"t\"},\"template\":{\"spec\":{"
+                         "\"containers\":[{\"name\":\"c\",\"image\":\"nginx:1\"}]}}}");
+    ck_assert_str_eq(dig_str(pt, "template.spec.restartPolicy"), "Always");
+    ck_assert_str_eq(dig_str(pt, "template.spec.containers.0.imagePullPolicy"), "IfNotPresent");
+    ck_assert_int_eq(generation(pt), 1);
+    json_decref(pt);
+
+    /* EndpointSlice ports: an unnamed port is named "", TCP */
+    json_t *eps = created("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
+                          "{\"metadata\":{\"name\":\"e\"},\"addressType\":\"IPv4\","
+                          "\"ports\":[{\"port\":80},{\"name\":\"dns\",\"port\":53,"
+                          "\"protocol\":\"UDP\"}],\"endpoints\":[]}");
+    ck_assert_str_eq(dig_str(eps, "ports.0.name"), "");
+    ck_assert_str_eq(dig_str(eps, "ports.0.protocol"), "TCP");
+    ck_assert_str_eq(dig_str(eps, "ports.1.protocol"), "UDP");
+    /* its generation moves with its labels too */
+    json_object_set_new(json_object_get(eps, "metadata"), "labels",
+                        json_pack("{s:s}", "kubernetes.io/service-name", "web"));
+    json_t *eps2 = put("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/e", eps, 200);
+    ck_assert_int_eq(generation(eps2), 2);
+    json_decref(eps2);
+    json_decref(eps);
+
+    json_t *sc = created("/apis/storage.k8s.io/v1/storageclasses",
+                         "{\"metadata\":{\"name\":\"fast\"},\"provisioner\":\"example.com/"
+                         "disk\"}");
+    ck_assert_str_eq(jstr(sc, "reclaimPolicy"), "Delete");
+    ck_assert_str_eq(jstr(sc, "volumeBindingMode"), "Immediate");
+    json_decref(sc);
+
+    json_t *ic = created("/apis/networking.k8s.io/v1/ingressclasses",
+                         "{\"metadata\":{\"name\":\"nginx\"},\"spec\":{\"controller\":"
+                         "\"example.com/ingress\",\"parameters\":{\"kind\":\"P\",\"name\":"
+                         "\"p\"}}}");
+    ck_assert_str_eq(dig_str(ic, "spec.parameters.scope"), "Cluster");
+    ck_assert_int_eq(generation(ic), 1);
+    json_decref(ic);
+
+    /* HPA (autoscaling/v2): one replica, 80% CPU without metrics; a set
+     * behavior gets both directions' rules */
+    static const char hpas[] = "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers";
+    json_t *hpa = created(hpas, "{\"metadata\":{\"name\":\"h\"},\"spec\":{\"scaleTargetRef\":{"
+                                "\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"name\":"
+                                "\"web\"},\"maxReplicas\":5}}");
+    ck_assert_int_eq(dig_int(hpa, "spec.minReplicas"), 1);
+    ck_assert_str_eq(dig_str(hpa, "spec.metrics.0.type"), "Resource");
+    ck_assert_str_eq(dig_str(hpa, "spec.metrics.0.resource.name"), "cpu");
+    ck_assert_str_eq(dig_str(hpa, "spec.metrics.0.resource.target.type"), "Utilization");
+    ck_assert_int_eq(dig_int(hpa, "spec.metrics.0.resource.target.averageUtilization"), 80);
+    ck_assert_ptr_null(dig(hpa, "spec.behavior"));
+    ck_assert_str_eq(jstr(hpa, "apiVersion"), "autoscaling/v2");
+    json_decref(hpa);
+    hpa = created(hpas, "{\"metadata\":{\"name\":\"b\"},\"spec\":{\"scaleTargetRef\":{"
+                        "\"kind\":\"Deployment\",\"name\":\"web\"},\"maxReplicas\":5,"
+                        "\"behavior\":{\"scaleDown\":{\"stabilizationWindowSeconds\":60}}}}");
+    ck_assert_int_eq(dig_int(hpa, "spec.behavior.scaleDown.stabilizationWindowSeconds"), 60);
+    ck_assert_str_eq(dig_str(hpa, "spec.behavior.scaleDown.selectPolicy"), "Max");
+    ck_assert_str_eq(dig_str(hpa, "spec.behavior.scaleDown.policies.0.type"), "Percent");
+    ck_assert_int_eq(dig_int(hpa, "spec.behavior.scaleDown.policies.0.value"), 100);
+    ck_assert_int_eq(dig_int(hpa, "spec.behavior.scaleUp.stabilizationWindowSeconds"), 0);
+    ck_assert_str_eq(dig_str(hpa, "spec.behavior.scaleUp.policies.0.type"), "Pods");
+    ck_assert_int_eq(dig_int(hpa, "spec.behavior.scaleUp.policies.0.value"), 4);
+    ck_assert_int_eq(dig_int(hpa, "spec.behavior.scaleUp.policies.1.periodSeconds"), 15);
+    ck_assert_ptr_null(dig(hpa, "metadata.generation"));
+    json_decref(hpa);
+    tc_response r;
+    tc_json(U, "GET", "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers", NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
+
+    /* webhook configurations: stored with their defaults; never called */
+    json_t *vw = created("/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
+                         "{\"metadata\":{\"name\":\"v\"},\"webhooks\":[{\"name\":"
+                         "\"v.example.com\",\"sideEffects\":\"None\",\"admissionReviewVersions\":"
+                         "[\"v1\"],\"clientConfig\":{\"service\":{\"namespace\":\"default\","
+                         "\"name\":\"hook\"}},\"rules\":[{\"apiGroups\":[\"\"],"
+                         "\"apiVersions\":[\"v1\"],\"operations\":[\"CREATE\"],\"resources\":"
+                         "[\"pods\"]}]}]}");
+    const json_t *w = dig(vw, "webhooks.0");
+    ck_assert_str_eq(dig_str(w, "failurePolicy"), "Fail");
+    ck_assert_str_eq(dig_str(w, "matchPolicy"), "Equivalent");
+    ck_assert(json_is_object(dig(w, "namespaceSelector")));
+    ck_assert(json_is_object(dig(w, "objectSelector")));
+    ck_assert_int_eq(dig_int(w, "timeoutSeconds"), 10);
+    ck_assert_str_eq(dig_str(w, "rules.0.scope"), "*");
+    ck_assert_int_eq(dig_int(w, "clientConfig.service.port"), 443);
+    ck_assert_ptr_null(dig(w, "reinvocationPolicy"));
+    ck_assert_int_eq(generation(vw), 1);
+    json_decref(vw);
+    json_t *mw = created("/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
+                         "{\"metadata\":{\"name\":\"m\"},\"webhooks\":[{\"name\":"
+                         "\"m.example.com\",\"sideEffects\":\"None\",\"admissionReviewVersions\":"
+                         "[\"v1\"],\"clientConfig\":{\"url\":\"https://example.com/m\"}}]}");
+    ck_assert_str_eq(dig_str(mw, "webhooks.0.reinvocationPolicy"), "Never");
+    ck_assert_int_eq(dig_int(mw, "webhooks.0.timeoutSeconds"), 10);
+    json_decref(mw);
+    /* a pod is admitted although a webhook would have been asked */
+    json_decref(created("/api/v1/namespaces/default/pods",
+                        "{\"metadata\":{\"name\":\"unhooked\"},\"spec\":{\"containers\":[{"
+                        "\"name\":\"c\",\"image\":\"x\"}]}}"));
+}
+END_TEST
+
 START_TEST(services_get_cluster_ips_and_node_ports)
 {
     static const char svcs[] = "/api/v1/namespaces/default/services";
@@ -2466,6 +2632,38 @@ START_TEST(updates_may_not_change_immutable_fields)
                "{\"matchLabels\":{\"app\":\"e\"}}: field is immutable");
     patch_want(deploy, "{\"spec\":{\"replicas\":3}}", 200, NULL);
 
+    json_decref(created("/apis/storage.k8s.io/v1/storageclasses",
+                        "{\"metadata\":{\"name\":\"sc\"},\"provisioner\":\"example.com/a\","
+                        "\"parameters\":{\"type\":\"ssd\"}}"));
+    static const char sc[] = "/apis/storage.k8s.io/v1/storageclasses/sc";
+    patch_want(sc,
+               "{\"provisioner\":\"example.com/b\",\"parameters\":null,\"reclaimPolicy\":"
+               "\"Retain\",\"volumeBindingMode\":\"WaitForFirstConsumer\"}",
+               422,
+               "StorageClass.storage.k8s.io \"sc\" is invalid: [parameters: Forbidden: updates to "
+               "parameters are forbidden., provisioner: Forbidden: updates to provisioner are "
+               "forbidden., reclaimPolicy: Forbidden: updates to reclaimPolicy are forbidden., "
+               "volumeBindingMode: Invalid value: \"WaitForFirstConsumer\": field is immutable]");
+    patch_want(sc, "{\"allowVolumeExpansion\":true}", 200, NULL);
+    json_decref(created("/apis/networking.k8s.io/v1/ingressclasses",
+                        "{\"metadata\":{\"name\":\"ic\"},\"spec\":{\"controller\":"
+                        "\"example.com/a\"}}"));
+    patch_want("/apis/networking.k8s.io/v1/ingressclasses/ic",
+               "{\"spec\":{\"controller\":\"example.com/b\"}}", 422,
+               "IngressClass.networking.k8s.io \"ic\" is invalid: spec.controller: Invalid value: "
+               "\"example.com/b\": field is immutable");
+    json_decref(created("/apis/node.k8s.io/v1/runtimeclasses",
+                        "{\"metadata\":{\"name\":\"rc\"},\"handler\":\"runc\"}"));
+    patch_want("/apis/node.k8s.io/v1/runtimeclasses/rc", "{\"handler\":\"kata\"}", 422,
+               "RuntimeClass.node.k8s.io \"rc\" is invalid: handler: Invalid value: \"kata\": "
+               "field is immutable");
+    json_decref(created("/apis/apps/v1/namespaces/default/controllerrevisions",
+                        "{\"metadata\":{\"name\":\"cr\"},\"data\":{\"a\":1},"
+                        "\"revision\":1}"));
+    static const char cr[] = "/apis/apps/v1/namespaces/default/controllerrevisions/cr";
+    patch_want(cr, "{\"data\":{\"a\":2}}", 422, NULL);
+    patch_want(cr, "{\"revision\":2}", 200, NULL);
+
     json_decref(created("/apis/batch/v1/namespaces/default/jobs",
                         "{\"metadata\":{\"name\":\"j\"},\"spec\":{\"template\":{\"spec\":{"
                         "\"restartPolicy\":\"Never\",\"containers\":[{\"name\":\"c\",\"image\":"
@@ -2511,6 +2709,7 @@ int main(void)
                             eviction_respects_the_disruption_budget,
                             binding_places_a_pod_on_a_node_once,
                             builtin_kinds_get_the_apiserver_defaults,
+                            newer_builtin_kinds_get_their_scheme_defaults,
                             services_get_cluster_ips_and_node_ports,
                             updates_may_not_change_immutable_fields,
                             update_bumps_generation_only_for_spec_and_conflicts_on_stale_rv,

@@ -633,6 +633,43 @@ START_TEST(kubectl_get_prints_the_servers_columns)
 }
 END_TEST
 
+/* Kinds added after the first ones: created from a file, printed with
+ * kube-apiserver's columns; the HPA in `get all`, its short name "hpa". */
+START_TEST(kubectl_creates_and_prints_storage_ingress_and_hpa_kinds)
+{
+    SKIP_WITHOUT_KUBECTL();
+    kr_test_write_file(dir, "more.yaml",
+                       "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n"
+                       "  name: fast\n  annotations:\n"
+                       "    storageclass.kubernetes.io/is-default-class: \"true\"\n"
+                       "provisioner: example.com/ssd\nallowVolumeExpansion: true\n---\n"
+                       "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata:\n"
+                       "  name: nginx\nspec:\n  controller: k8s.io/ingress-nginx\n---\n"
+                       "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n"
+                       "  name: web\n  namespace: demo\nspec:\n  scaleTargetRef:\n"
+                       "    apiVersion: apps/v1\n    kind: Deployment\n    name: web\n"
+                       "  maxReplicas: 5\n");
+    expect("create -f more.yaml", "storageclass.storage.k8s.io/fast created\n"
+                                  "ingressclass.networking.k8s.io/nginx created\n"
+                                  "horizontalpodautoscaler.autoscaling/web created\n");
+    expect_table("get sc", "NAME             PROVISIONER       RECLAIMPOLICY   VOLUMEBINDINGMODE   "
+                           "ALLOWVOLUMEEXPANSION   AGE\n"
+                           "fast (default)   example.com/ssd   Delete          Immediate           "
+                           "true                   \n");
+    expect_table("get ingressclass", "NAME    CONTROLLER             PARAMETERS   AGE\n"
+                                     "nginx   k8s.io/ingress-nginx   <none>       \n");
+    expect_table("-n demo get hpa",
+                 "NAME   REFERENCE        TARGETS              MINPODS   MAXPODS   REPLICAS   AGE\n"
+                 "web    Deployment/web   cpu: <unknown>/80%   1         5         0          \n");
+    expect("-n demo get all -o name", "horizontalpodautoscaler.autoscaling/web\n");
+    int st;
+    const char *out = kubectl("patch sc fast -p '{\"reclaimPolicy\":\"Retain\"}' 2>&1", &st);
+    ck_assert_msg(st != 0 && strstr(out, "reclaimPolicy: Forbidden: updates to reclaimPolicy are "
+                                         "forbidden."),
+                  "%s", out);
+}
+END_TEST
+
 /* kubectl describe lists the object's events by involvedObject.* field
  * selectors. */
 START_TEST(kubectl_describe_shows_the_events_of_an_object)
@@ -831,6 +868,7 @@ int main(void)
                             kubectl_typed_commands_store_what_dry_run_prints,
                             kubectl_apply_validates_quota_and_priorityclass,
                             kubectl_get_prints_the_servers_columns,
+                            kubectl_creates_and_prints_storage_ingress_and_hpa_kinds,
                             kubectl_auth_can_i_and_whoami,
                             kubectl_auth_follows_rbac,
                             kubectl_describe_shows_the_events_of_an_object,

@@ -716,6 +716,118 @@ START_TEST(more_kinds_print_their_columns)
 }
 END_TEST
 
+/* The column names of the Table at `path`, joined with '|'. */
+static void columns_of(const char *path, char *out, size_t size)
+{
+    tc_response r;
+    get_table(path, NULL, &r);
+    column_names(r.json, out, size);
+    tc_free(&r);
+}
+
+START_TEST(newer_kinds_print_their_columns)
+{
+    char names[512], got[1024];
+    static const char pts[] = "/api/v1/namespaces/default/podtemplates";
+    post(pts, "{\"metadata\":{\"name\":\"t\"},\"template\":{\"metadata\":{\"labels\":{\"tier\":"
+              "\"web\",\"app\":\"a\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":"
+              "\"nginx:1\"},{\"name\":\"s\",\"image\":\"envoy\"}]}}}");
+    columns_of(pts, names, sizeof(names));
+    ck_assert_str_eq(names, "Name|Containers|Images|Pod Labels");
+    expect_row(pts, 0, "c,s|nginx:1,envoy|app=a,tier=web");
+
+    static const char crs[] = "/apis/apps/v1/namespaces/default/controllerrevisions";
+    post(crs, "{\"metadata\":{\"name\":\"web-1\",\"ownerReferences\":[{\"apiVersion\":\"apps/v1\","
+              "\"kind\":\"StatefulSet\",\"name\":\"web\",\"uid\":\"u1\",\"controller\":true}]},"
+              "\"data\":{},\"revision\":3}");
+    post(crs, "{\"metadata\":{\"name\":\"zz-orphan\"},\"data\":{},\"revision\":1}");
+    columns_of(crs, names, sizeof(names));
+    ck_assert_str_eq(names, "Name|Controller|Revision|Age");
+    expect_row(crs, 0, "statefulset.apps/web|3|AGE");
+    expect_row(crs, 1, "<none>|1|AGE");
+
+    static const char hpas[] = "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers";
+    post(hpas, "{\"metadata\":{\"name\":\"cpu\"},\"spec\":{\"scaleTargetRef\":{\"apiVersion\":"
+               "\"apps/v1\",\"kind\":\"Deployment\",\"name\":\"web\"},\"maxReplicas\":10}}");
+    post(hpas, "{\"metadata\":{\"name\":\"many\"},\"spec\":{\"scaleTargetRef\":{\"kind\":"
+               "\"StatefulSet\",\"name\":\"db\"},\"minReplicas\":2,\"maxReplicas\":4,\"metrics\":["
+               "{\"type\":\"Pods\",\"pods\":{\"metric\":{\"name\":\"qps\"},\"target\":{\"type\":"
+               "\"AverageValue\",\"averageValue\":\"1k\"}}},"
+               "{\"type\":\"Resource\",\"resource\":{\"name\":\"memory\",\"target\":{\"type\":"
+               "\"AverageValue\",\"averageValue\":\"500Mi\"}}},"
+               "{\"type\":\"External\",\"external\":{\"metric\":{\"name\":\"q\"},\"target\":{"
+               "\"type\":\"Value\",\"value\":\"30\"}}}]}}");
+    patch_status("/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/cpu/status",
+                 "{\"status\":{\"currentReplicas\":3,\"desiredReplicas\":3,\"currentMetrics\":[{"
+                 "\"type\":\"Resource\",\"resource\":{\"name\":\"cpu\",\"current\":{"
+                 "\"averageUtilization\":42,\"averageValue\":\"120m\"}}}]}}");
+    columns_of(hpas, names, sizeof(names));
+    ck_assert_str_eq(names, "Name|Reference|Targets|MinPods|MaxPods|Replicas|Age");
+    expect_row(hpas, 0, "Deployment/web|cpu: 42%/80%|1|10|3|AGE");
+    expect_row(hpas, 1,
+               "StatefulSet/db|<unknown>/1k, memory: <unknown>/500Mi + 1 more...|2|4|0|AGE");
+
+    static const char slices[] = "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices";
+    post(slices, "{\"metadata\":{\"name\":\"a\"},\"addressType\":\"IPv4\",\"ports\":[{\"port\":80},"
+                 "{\"name\":\"all\"},{},{\"port\":9090}],\"endpoints\":[{\"addresses\":["
+                 "\"10.0.0.1\",\"10.0.0.2\"]},{\"addresses\":[\"10.0.0.3\",\"10.0.0.4\"]}]}");
+    post(slices, "{\"metadata\":{\"name\":\"b\"},\"addressType\":\"FQDN\",\"ports\":[{}],"
+                 "\"endpoints\":[]}");
+    columns_of(slices, names, sizeof(names));
+    ck_assert_str_eq(names, "Name|AddressType|Ports|Endpoints|Age");
+    /* a port without a number is named ("" by default), never "*"; a
+     * lone empty name prints as no ports */
+    expect_row(slices, 0, "IPv4|80,all, + 1 more...|10.0.0.1,10.0.0.2,10.0.0.3 + 1 more...|AGE");
+    expect_row(slices, 1, "FQDN|<unset>|<unset>|AGE");
+
+    static const char ics[] = "/apis/networking.k8s.io/v1/ingressclasses";
+    post(ics,
+         "{\"metadata\":{\"name\":\"nginx\"},\"spec\":{\"controller\":\"k8s.io/ingress-nginx\","
+         "\"parameters\":{\"apiGroup\":\"k8s.example.com\",\"kind\":\"IngressParameters\","
+         "\"name\":\"lb\"}}}");
+    post(ics, "{\"metadata\":{\"name\":\"plain\"},\"spec\":{\"controller\":\"example.com/x\"}}");
+    columns_of(ics, names, sizeof(names));
+    ck_assert_str_eq(names, "Name|Controller|Parameters|Age");
+    expect_row(ics, 0, "k8s.io/ingress-nginx|IngressParameters.k8s.example.com/lb|AGE");
+    expect_row(ics, 1, "example.com/x|<none>|AGE");
+
+    static const char scs[] = "/apis/storage.k8s.io/v1/storageclasses";
+    post(scs, "{\"metadata\":{\"name\":\"fast\",\"annotations\":{"
+              "\"storageclass.kubernetes.io/is-default-class\":\"true\"}},\"provisioner\":"
+              "\"example.com/ssd\",\"allowVolumeExpansion\":true,\"volumeBindingMode\":"
+              "\"WaitForFirstConsumer\"}");
+    post(scs, "{\"metadata\":{\"name\":\"slow\"},\"provisioner\":\"example.com/hdd\","
+              "\"reclaimPolicy\":\"Retain\"}");
+    columns_of(scs, names, sizeof(names));
+    ck_assert_str_eq(names,
+                     "Name|Provisioner|ReclaimPolicy|VolumeBindingMode|AllowVolumeExpansion|Age");
+    row_text(scs, 0, 0, got, sizeof(got));
+    ck_assert_int_eq(
+        strncmp(got, "fast (default)|example.com/ssd|Delete|WaitForFirstConsumer|true|", 63), 0);
+    expect_row(scs, 1, "example.com/hdd|Retain|Immediate|false|AGE");
+
+    static const char rcs[] = "/apis/node.k8s.io/v1/runtimeclasses";
+    post(rcs, "{\"metadata\":{\"name\":\"gvisor\"},\"handler\":\"runsc\"}");
+    columns_of(rcs, names, sizeof(names));
+    ck_assert_str_eq(names, "Name|Handler|Age");
+    expect_row(rcs, 0, "runsc|AGE");
+
+    static const char *const hooks[] = {
+        "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
+        "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"};
+    for (size_t i = 0; i < 2; i++) {
+        post(hooks[i], "{\"metadata\":{\"name\":\"h\"},\"webhooks\":[{\"name\":\"a.example.com\","
+                       "\"sideEffects\":\"None\",\"admissionReviewVersions\":[\"v1\"],"
+                       "\"clientConfig\":{\"url\":\"https://example.com/a\"}},{\"name\":"
+                       "\"b.example.com\",\"sideEffects\":\"None\",\"admissionReviewVersions\":["
+                       "\"v1\"],\"clientConfig\":{\"url\":\"https://example.com/b\"}}]}");
+        columns_of(hooks[i], names, sizeof(names));
+        ck_assert_str_eq(names, "Name|Webhooks|Age");
+        expect_row(hooks[i], 0, "2|AGE");
+    }
+}
+END_TEST
+
 static const char WIDGET_CRD[] =
     "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
     "\"metadata\":{\"name\":\"widgets.example.com\"},\"spec\":{\"group\":\"example.com\","
@@ -849,6 +961,7 @@ int main(void)
                             services_and_workloads_print_their_columns,
                             events_and_nodes_print_their_columns,
                             more_kinds_print_their_columns,
+                            newer_kinds_print_their_columns,
                             custom_resources_print_their_crd_columns,
                             a_watch_sends_the_columns_with_its_first_event_only,
                             NULL};

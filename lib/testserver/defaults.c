@@ -2,9 +2,10 @@
  *
  * Two steps, as in kube-apiserver:
  *   - ts_set_defaults: the scheme's defaulting functions (SetDefaults_* of
- *     k8s.io/kubernetes/pkg/apis/.../v1), run on every create and update:
- *     a field the writer left out gets its documented default. Pod
- *     templates inside workloads are defaulted as pods are.
+ *     k8s.io/kubernetes/pkg/apis/.../v1, and autoscaling/v2), run on every
+ *     create and update: a field the writer left out gets its documented
+ *     default. Pod templates inside workloads and PodTemplates are
+ *     defaulted as pods are.
  *   - ts_registry_create / ts_registry_update: what the registries and
  *     the default admission plugins add on create: a namespace's name
  *     label (when generateName named it), a Service's cluster IP
@@ -311,6 +312,97 @@ static void default_cronjob(json_t *spec)
     default_template(at(at(at(spec, "jobTemplate"), "spec"), "template"));
 }
 
+/* ---- other kinds ----------------------------------------------------------------------- */
+
+/* SetDefaults_EndpointPort (discovery/v1): an unnamed port is named "". */
+static void default_endpointslice(json_t *slice)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(slice, "ports"), i, p)
+    {
+        def(p, "name", json_string(""));
+        def(p, "protocol", json_string("TCP"));
+    }
+}
+
+/* SetDefaults_StorageClass. */
+static void default_storageclass(json_t *sc)
+{
+    def(sc, "reclaimPolicy", json_string("Delete"));
+    def(sc, "volumeBindingMode", json_string("Immediate"));
+}
+
+/* SetDefaults_IngressClass: parameters are cluster-scoped unless told. */
+static void default_ingressclass(json_t *spec)
+{
+    def(at(spec, "parameters"), "scope", json_string("Cluster"));
+}
+
+static json_t *scaling_policy(const char *type, int value)
+{
+    return json_pack("{s:s, s:i, s:i}", "type", type, "value", value, "periodSeconds", 15);
+}
+
+/* GenerateHPAScaleUpRules / ...ScaleDownRules: each rule field the writer
+ * left out takes the default rule's; scaling down has no default
+ * stabilization window (the controller's flag gives it). */
+static void default_scaling_rules(json_t *behavior, const char *key, bool up)
+{
+    json_t *rules = child(behavior, key);
+    if (up)
+        def(rules, "stabilizationWindowSeconds", json_integer(0));
+    def(rules, "selectPolicy", json_string("Max"));
+    def(rules, "policies",
+        up ? json_pack("[o, o]", scaling_policy("Pods", 4), scaling_policy("Percent", 100))
+           : json_pack("[o]", scaling_policy("Percent", 100)));
+}
+
+/* SetDefaults_HorizontalPodAutoscaler (autoscaling/v2): one replica at
+ * least, 80% CPU utilization without metrics, and a behavior that is set
+ * filled in for both directions. */
+static void default_hpa(json_t *spec)
+{
+    def(spec, "minReplicas", json_integer(1));
+    if (json_array_size(json_object_get(spec, "metrics")) == 0)
+        json_object_set_new(spec, "metrics",
+                            json_pack("[{s:s, s:{s:s, s:{s:s, s:i}}}]", "type", "Resource",
+                                      "resource", "name", "cpu", "target", "type", "Utilization",
+                                      "averageUtilization", 80));
+    json_t *behavior = at(spec, "behavior");
+    if (behavior) {
+        default_scaling_rules(behavior, "scaleUp", true);
+        default_scaling_rules(behavior, "scaleDown", false);
+    }
+}
+
+/* SetDefaults_ValidatingWebhook, _MutatingWebhook, _Rule and
+ * _ServiceReference (admissionregistration/v1). sideEffects and
+ * admissionReviewVersions are required in v1, so they get no default. */
+static void default_webhooks(json_t *obj, bool mutating)
+{
+    size_t i, j;
+    json_t *w, *rule;
+    json_array_foreach(json_object_get(obj, "webhooks"), i, w)
+    {
+        if (!json_is_object(w))
+            continue;
+        def(w, "failurePolicy", json_string("Fail"));
+        def(w, "matchPolicy", json_string("Equivalent"));
+        def(w, "namespaceSelector", json_object());
+        def(w, "objectSelector", json_object());
+        def(w, "timeoutSeconds", json_integer(10));
+        if (mutating)
+            def(w, "reinvocationPolicy", json_string("Never"));
+        json_array_foreach(json_object_get(w, "rules"), j, rule)
+        {
+            if (json_is_object(rule))
+                def(rule, "scope", json_string("*"));
+        }
+        def(at(at(w, "clientConfig"), "service"), "port", json_integer(443));
+    }
+}
+
 /* Every namespace is labelled with its name (namespaces are selected by
  * it); one created by generateName gets it once named (on create). */
 static void label_namespace(json_t *obj)
@@ -355,6 +447,20 @@ void ts_set_defaults(const ts_resource *res, json_t *obj)
         default_claim(obj);
     else if (ts_resource_is(res, "", "persistentvolumes"))
         default_persistent_volume(obj);
+    else if (ts_resource_is(res, "", "podtemplates"))
+        default_template(at(obj, "template"));
+    else if (ts_resource_is(res, "discovery.k8s.io", "endpointslices"))
+        default_endpointslice(obj);
+    else if (ts_resource_is(res, "storage.k8s.io", "storageclasses"))
+        default_storageclass(obj);
+    else if (ts_resource_is(res, "networking.k8s.io", "ingressclasses"))
+        default_ingressclass(spec);
+    else if (ts_resource_is(res, "autoscaling", "horizontalpodautoscalers"))
+        default_hpa(spec);
+    else if (ts_resource_is(res, "admissionregistration.k8s.io", "mutatingwebhookconfigurations"))
+        default_webhooks(obj, true);
+    else if (ts_resource_is(res, "admissionregistration.k8s.io", "validatingwebhookconfigurations"))
+        default_webhooks(obj, false);
     for (size_t i = 0; spec && i < KR_ARRAY_LEN(workloads); i++) {
         if (ts_resource_is(res, workloads[i].group, workloads[i].plural)) {
             workloads[i].spec(spec);

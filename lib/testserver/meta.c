@@ -177,10 +177,18 @@ bool ts_equal_except(const json_t *a, const json_t *b, const char *const *skip, 
 }
 
 /* generation moves when anything outside metadata (and status, when the
- * kind has a status subresource) changes. */
+ * kind has a status subresource) changes; an EndpointSlice's also when
+ * its labels do (they name its service and its managing controller). */
 bool ts_spec_equal(const ts_resource *res, const json_t *a, const json_t *b)
 {
     static const char *const skip[] = {"metadata", "kind", "apiVersion", "status"};
+    if (ts_resource_is(res, "discovery.k8s.io", "endpointslices")) {
+        const json_t *la = json_object_get(json_object_get(a, "metadata"), "labels");
+        const json_t *lb = json_object_get(json_object_get(b, "metadata"), "labels");
+        bool empty_a = json_object_size(la) == 0, empty_b = json_object_size(lb) == 0;
+        if (!(empty_a && empty_b) && !(la && lb && json_equal(la, lb)))
+            return false;
+    }
     return ts_equal_except(a, b, skip, res->has_status ? 4 : 3);
 }
 

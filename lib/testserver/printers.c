@@ -366,6 +366,101 @@ static const column_def PVC_COLS[] = {
      "claim.",
      1},
     END_COLS};
+static const column_def PODTEMPLATE_COLS[] = {
+    NAME_COL,
+    {"Containers", "string", "", "Names of each container in the template.", 0},
+    {"Images", "string", "", "Images referenced by each container in the template.", 0},
+    {"Pod Labels", "string", "", "The labels for the pod template.", 0},
+    END_COLS};
+static const column_def CONTROLLERREVISION_COLS[] = {
+    NAME_COL,
+    {"Controller", "string", "", "Controller of the object", 0},
+    {"Revision", "string", "", "Revision indicates the revision of the state represented by Data.",
+     0},
+    AGE_COL,
+    END_COLS};
+static const column_def HPA_COLS[] = {
+    NAME_COL,
+    {"Reference", "string", "",
+     "scaleTargetRef points to the target resource to scale, and is used to the pods for which "
+     "metrics should be collected, as well as to actually change the replica count.",
+     0},
+    {"Targets", "string", "",
+     "metrics contains the specifications for which to use to calculate the desired replica "
+     "count (the maximum replica count across all metrics will be used).  The desired replica "
+     "count is calculated multiplying the ratio between the target value and the current value "
+     "by the current number of pods.  Ergo, metrics used must decrease as the pod count is "
+     "increased, and vice-versa.  See the individual metric source types for more information "
+     "about how each type of metric must respond.",
+     0},
+    {"MinPods", "string", "",
+     "minReplicas is the lower limit for the number of replicas to which the autoscaler can "
+     "scale down.  It defaults to 1 pod.  minReplicas is allowed to be 0 if the alpha feature "
+     "gate HPAScaleToZero is enabled and at least one Object or External metric is configured.  "
+     "Scaling is active as long as at least one metric value is available.",
+     0},
+    {"MaxPods", "string", "",
+     "maxReplicas is the upper limit for the number of replicas to which the autoscaler can "
+     "scale up. It cannot be less that minReplicas.",
+     0},
+    {"Replicas", "string", "",
+     "currentReplicas is current number of replicas of pods managed by this autoscaler, as last "
+     "seen by the autoscaler.",
+     0},
+    AGE_COL,
+    END_COLS};
+static const column_def ENDPOINTSLICE_COLS[] = {
+    NAME_COL,
+    {"AddressType", "string", "",
+     "addressType specifies the type of address carried by this EndpointSlice. All addresses in "
+     "this slice must be the same type. This field is immutable after creation. The following "
+     "address types are currently supported: * IPv4: Represents an IPv4 Address. * IPv6: "
+     "Represents an IPv6 Address. * FQDN: Represents a Fully Qualified Domain Name.",
+     0},
+    {"Ports", "string", "",
+     "ports specifies the list of network ports exposed by each endpoint in this slice. Each port "
+     "must have a unique name. When ports is empty, it indicates that there are no defined "
+     "ports. When a port is defined with a nil port value, it indicates \"all ports\". Each "
+     "slice may include a maximum of 100 ports.",
+     0},
+    {"Endpoints", "string", "",
+     "endpoints is a list of unique endpoints in this slice. Each slice may include a maximum of "
+     "1000 endpoints.",
+     0},
+    AGE_COL,
+    END_COLS};
+static const column_def INGRESSCLASS_COLS[] = {
+    NAME_COL,
+    {"Controller", "string", "", "Controller that is responsible for handling this class", 0},
+    {"Parameters", "string", "", "A reference to a resource with additional parameters", 0},
+    AGE_COL,
+    END_COLS};
+static const column_def STORAGECLASS_COLS[] = {
+    NAME_COL,
+    {"Provisioner", "string", "", "provisioner indicates the type of the provisioner.", 0},
+    {"ReclaimPolicy", "string", "",
+     "reclaimPolicy controls the reclaimPolicy for dynamically provisioned PersistentVolumes of "
+     "this storage class. Defaults to Delete.",
+     0},
+    {"VolumeBindingMode", "string", "",
+     "volumeBindingMode indicates how PersistentVolumeClaims should be provisioned and bound.  "
+     "When unset, VolumeBindingImmediate is used. This field is only honored by servers that "
+     "enable the VolumeScheduling feature.",
+     0},
+    {"AllowVolumeExpansion", "string", "",
+     "allowVolumeExpansion shows whether the storage class allow volume expand.", 0},
+    AGE_COL,
+    END_COLS};
+/* the apiserver looks the Handler's description up in ObjectMeta's
+ * documentation, which has none: it is sent empty */
+static const column_def RUNTIMECLASS_COLS[] = {
+    NAME_COL, {"Handler", "string", "", "", 0}, AGE_COL, END_COLS};
+static const column_def WEBHOOKS_COLS[] = {
+    NAME_COL,
+    {"Webhooks", "integer", "",
+     "Webhooks indicates the number of webhooks registered in this configuration", 0},
+    AGE_COL,
+    END_COLS};
 /* kube-apiserver's default table convertor, for kinds without a printer */
 static const column_def DEFAULT_COLS[] = {
     NAME_COL, {"Created At", "date", "", ts_creation_timestamp_desc, 0}, END_COLS};
@@ -401,6 +496,17 @@ static const struct {
     {"apps", "statefulsets", TS_PRINT_STATEFULSET, STATEFULSET_COLS},
     {"apps", "daemonsets", TS_PRINT_DAEMONSET, DAEMONSET_COLS},
     {"batch", "jobs", TS_PRINT_JOB, JOB_COLS},
+    {"", "podtemplates", TS_PRINT_PODTEMPLATE, PODTEMPLATE_COLS},
+    {"apps", "controllerrevisions", TS_PRINT_CONTROLLERREVISION, CONTROLLERREVISION_COLS},
+    {"autoscaling", "horizontalpodautoscalers", TS_PRINT_HPA, HPA_COLS},
+    {"discovery.k8s.io", "endpointslices", TS_PRINT_ENDPOINTSLICE, ENDPOINTSLICE_COLS},
+    {"networking.k8s.io", "ingressclasses", TS_PRINT_INGRESSCLASS, INGRESSCLASS_COLS},
+    {"storage.k8s.io", "storageclasses", TS_PRINT_STORAGECLASS, STORAGECLASS_COLS},
+    {"node.k8s.io", "runtimeclasses", TS_PRINT_RUNTIMECLASS, RUNTIMECLASS_COLS},
+    {"admissionregistration.k8s.io", "mutatingwebhookconfigurations", TS_PRINT_WEBHOOKS,
+     WEBHOOKS_COLS},
+    {"admissionregistration.k8s.io", "validatingwebhookconfigurations", TS_PRINT_WEBHOOKS,
+     WEBHOOKS_COLS},
 };
 
 ts_printer ts_printer_of(const ts_resource *res)
@@ -1288,6 +1394,208 @@ static void quota_cells(const json_t *obj, json_t *cells)
     kr_buf_free(&lim);
 }
 
+/* A Quantity as its String() prints it; an absent one is a nil pointer,
+ * which prints "<nil>". */
+static void quantity_text(const json_t *q, kr_buf *b)
+{
+    if (json_is_string(q))
+        kr_buf_append_str(b, json_string_value(q));
+    else if (json_is_integer(q))
+        kr_buf_printf(b, "%lld", (long long)json_integer_value(q));
+    else if (json_is_real(q))
+        kr_buf_printf(b, "%g", json_real_value(q));
+    else
+        kr_buf_append_str(b, "<nil>");
+}
+
+/* One metric of an HPA's Targets: current/target, as formatHPAMetrics
+ * prints each source type; `status` is the metric's entry in
+ * status.currentMetrics (NULL when there is none). */
+static void hpa_metric(const json_t *spec, const json_t *status, kr_buf *b)
+{
+    const char *type = json_string_value(json_object_get(spec, "type"));
+    static const char *const sources[][2] = {{"External", "external"},
+                                             {"Pods", "pods"},
+                                             {"Object", "object"},
+                                             {"Resource", "resource"},
+                                             {"ContainerResource", "containerResource"}};
+    const char *key = NULL;
+    for (size_t i = 0; type && i < KR_ARRAY_LEN(sources); i++)
+        if (strcmp(type, sources[i][0]) == 0)
+            key = sources[i][1];
+    if (!key) {
+        kr_buf_append_str(b, "<unknown type>");
+        return;
+    }
+    const json_t *src = json_object_get(spec, key);
+    const json_t *target = json_object_get(src, "target");
+    const json_t *cur = json_object_get(status, key);
+    const json_t *current = json_object_get(cur, "current");
+    bool resource = strcmp(key, "resource") == 0 || strcmp(key, "containerResource") == 0;
+    if (resource) /* "cpu: " */
+        kr_buf_printf(b, "%s: ", or_empty(json_string_value(json_object_get(src, "name"))));
+    const json_t *avg = json_object_get(target, "averageValue");
+    if (strcmp(key, "pods") == 0 || (avg && !json_is_null(avg))) {
+        const json_t *now = json_object_get(current, "averageValue");
+        /* an External or Object metric needs the current average itself */
+        if (!json_is_object(cur) || (!resource && strcmp(key, "pods") != 0 && !now))
+            kr_buf_append_str(b, "<unknown>");
+        else
+            quantity_text(now, b);
+        kr_buf_append_str(b, "/");
+        quantity_text(avg, b);
+        if (!resource && strcmp(key, "pods") != 0)
+            kr_buf_append_str(b, " (avg)");
+    } else if (resource) {
+        const json_t *now = json_object_get(current, "averageUtilization");
+        const json_t *want = json_object_get(target, "averageUtilization");
+        if (json_is_object(cur) && json_is_integer(now))
+            kr_buf_printf(b, "%lld%%", (long long)json_integer_value(now));
+        else
+            kr_buf_append_str(b, "<unknown>");
+        if (json_is_integer(want))
+            kr_buf_printf(b, "/%lld%%", (long long)json_integer_value(want));
+        else
+            kr_buf_append_str(b, "/<auto>");
+    } else {
+        if (json_is_object(cur))
+            quantity_text(json_object_get(current, "value"), b);
+        else
+            kr_buf_append_str(b, "<unknown>");
+        kr_buf_append_str(b, "/");
+        quantity_text(json_object_get(target, "value"), b);
+    }
+}
+
+/* An HPA's Targets: the first two metrics, then how many more. */
+static json_t *hpa_targets(const json_t *spec, const json_t *status)
+{
+    const json_t *metrics = json_object_get(spec, "metrics");
+    const json_t *current = json_object_get(status, "currentMetrics");
+    size_t n = json_array_size(metrics);
+    if (n == 0)
+        return json_string("<none>");
+    kr_buf b = {0};
+    for (size_t i = 0; i < n && i < 2; i++) {
+        if (i)
+            kr_buf_append_str(&b, ", ");
+        hpa_metric(json_array_get(metrics, i), json_array_get(current, i), &b);
+    }
+    if (n > 2)
+        kr_buf_printf(&b, " + %zu more...", n - 2);
+    json_t *out = json_string(b.data ? b.data : "");
+    kr_buf_free(&b);
+    return out;
+}
+
+/* Up to three items joined with commas, then how many more; "<unset>"
+ * when that is empty (none, or one empty port name): listWithMoreString. */
+static json_t *list_with_more(const char **items, size_t count)
+{
+    kr_buf b = {0};
+    for (size_t i = 0; i < count && i < 3; i++)
+        kr_buf_printf(&b, "%s%s", i ? "," : "", items[i]);
+    if (count > 3)
+        kr_buf_printf(&b, " + %zu more...", count - 3);
+    json_t *out = json_string(b.len ? b.data : "<unset>");
+    kr_buf_free(&b);
+    return out;
+}
+
+/* An EndpointSlice's Ports (the number, else the name, else "*") and
+ * Endpoints (every address of every endpoint). */
+static void endpointslice_cells(const json_t *obj, json_t *cells)
+{
+    const char *items[3];
+    char numbers[3][24];
+    size_t count = 0, i, j;
+    json_t *p, *e, *a;
+    json_array_foreach(json_object_get(obj, "ports"), i, p)
+    {
+        const json_t *port = json_object_get(p, "port");
+        const char *name = json_string_value(json_object_get(p, "name"));
+        if (count < 3 && json_is_integer(port)) {
+            snprintf(numbers[count], sizeof(numbers[count]), "%lld",
+                     (long long)json_integer_value(port));
+            items[count] = numbers[count];
+        } else if (count < 3) {
+            items[count] = name ? name : "*";
+        }
+        count++;
+    }
+    json_array_append_new(cells, list_with_more(items, count));
+    count = 0;
+    json_array_foreach(json_object_get(obj, "endpoints"), i, e)
+    {
+        json_array_foreach(json_object_get(e, "addresses"), j, a)
+        {
+            if (count < 3)
+                items[count] = or_empty(json_string_value(a));
+            count++;
+        }
+    }
+    json_array_append_new(cells, list_with_more(items, count));
+}
+
+/* The controlling owner as "kind.group/name" in lower case ("<none>"). */
+static json_t *controller_of(const json_t *obj)
+{
+    size_t i;
+    json_t *ref;
+    json_array_foreach(json_object_get(json_object_get(obj, "metadata"), "ownerReferences"), i, ref)
+    {
+        if (!json_is_true(json_object_get(ref, "controller")))
+            continue;
+        const char *av = or_empty(json_string_value(json_object_get(ref, "apiVersion")));
+        const char *kind = or_empty(json_string_value(json_object_get(ref, "kind")));
+        const char *name = or_empty(json_string_value(json_object_get(ref, "name")));
+        const char *slash = strchr(av, '/');
+        int glen = slash ? (int)(slash - av) : 0;
+        if (!*kind && !glen)
+            return json_string(name);
+        kr_buf b = {0};
+        kr_buf_printf(&b, "%s%s%.*s/%s", kind, glen ? "." : "", glen, av, name);
+        size_t group_kind = strlen(kind) + (glen ? (size_t)glen + 1 : 0);
+        for (size_t k = 0; b.data && k < group_kind; k++)
+            b.data[k] = (char)tolower((unsigned char)b.data[k]);
+        json_t *out = json_string(b.data ? b.data : "");
+        kr_buf_free(&b);
+        return out;
+    }
+    return json_string("<none>");
+}
+
+/* A StorageClass's name, marked when it is the default class. */
+static json_t *storageclass_name(const json_t *obj)
+{
+    const json_t *ann = json_object_get(json_object_get(obj, "metadata"), "annotations");
+    const char *ga =
+        json_string_value(json_object_get(ann, "storageclass.kubernetes.io/is-default-class"));
+    const char *beta =
+        json_string_value(json_object_get(ann, "storageclass.beta.kubernetes.io/is-default-class"));
+    const char *name = or_empty(str_at(obj, "metadata", "name"));
+    bool dflt = (ga && strcmp(ga, "true") == 0) || (beta && strcmp(beta, "true") == 0);
+    char *text = kr_asprintf("%s%s", name, dflt ? " (default)" : "");
+    json_t *out = json_string(text ? text : name);
+    kr_free(text);
+    return out;
+}
+
+/* An IngressClass's Parameters: "Kind[.apiGroup]/name" or "<none>". */
+static json_t *ingressclass_parameters(const json_t *spec)
+{
+    const json_t *params = json_object_get(spec, "parameters");
+    if (!json_is_object(params))
+        return json_string("<none>");
+    const char *group = json_string_value(json_object_get(params, "apiGroup"));
+    char *text = kr_asprintf(
+        "%s%s%s/%s", or_empty(json_string_value(json_object_get(params, "kind"))), group ? "." : "",
+        or_empty(group), or_empty(json_string_value(json_object_get(params, "name"))));
+    json_t *out = json_string(text ? text : "");
+    kr_free(text);
+    return out;
+}
+
 /* The cells of obj under printer p (not a custom resource). */
 json_t *ts_printer_cells(ts_printer p, const json_t *obj)
 {
@@ -1478,6 +1786,64 @@ json_t *ts_printer_cells(ts_printer p, const json_t *obj)
                                          json_object_get(spec_, "volumeAttributesClassName"))));
         break;
     }
+    case TS_PRINT_PODTEMPLATE: { /* no Age column */
+        const json_t *tmpl = json_object_get(obj, "template");
+        const json_t *containers = json_object_get(json_object_get(tmpl, "spec"), "containers");
+        json_array_append_new(cells, joined(containers, "name"));
+        json_array_append_new(cells, joined(containers, "image"));
+        json_array_append_new(
+            cells, format_labels(json_object_get(json_object_get(tmpl, "metadata"), "labels")));
+        return cells;
+    }
+    case TS_PRINT_CONTROLLERREVISION:
+        json_array_append_new(cells, controller_of(obj));
+        json_array_append_new(cells,
+                              json_integer(json_integer_value(json_object_get(obj, "revision"))));
+        break;
+    case TS_PRINT_HPA: {
+        const json_t *spec_ = json_object_get(obj, "spec");
+        const json_t *min = json_object_get(spec_, "minReplicas");
+        char ref[600], min_text[32] = "<unset>";
+        snprintf(ref, sizeof(ref), "%s/%s", or_empty(str_at(spec_, "scaleTargetRef", "kind")),
+                 or_empty(str_at(spec_, "scaleTargetRef", "name")));
+        if (json_is_integer(min))
+            snprintf(min_text, sizeof(min_text), "%lld", (long long)json_integer_value(min));
+        json_array_append_new(cells, json_string(ref));
+        json_array_append_new(cells, hpa_targets(spec_, status));
+        json_array_append_new(cells, json_string(min_text));
+        json_array_append_new(cells, json_integer(int_at(obj, "spec", "maxReplicas", 0)));
+        json_array_append_new(cells, json_integer(int_at(obj, "status", "currentReplicas", 0)));
+        break;
+    }
+    case TS_PRINT_ENDPOINTSLICE:
+        json_array_append_new(
+            cells, json_string(or_empty(json_string_value(json_object_get(obj, "addressType")))));
+        endpointslice_cells(obj, cells);
+        break;
+    case TS_PRINT_INGRESSCLASS:
+        json_array_append_new(cells, json_string(or_empty(str_at(obj, "spec", "controller"))));
+        json_array_append_new(cells, ingressclass_parameters(json_object_get(obj, "spec")));
+        break;
+    case TS_PRINT_STORAGECLASS: {
+        const char *reclaim = json_string_value(json_object_get(obj, "reclaimPolicy"));
+        const char *binding = json_string_value(json_object_get(obj, "volumeBindingMode"));
+        json_array_set_new(cells, 0, storageclass_name(obj));
+        json_array_append_new(
+            cells, json_string(or_empty(json_string_value(json_object_get(obj, "provisioner")))));
+        json_array_append_new(cells, json_string(reclaim ? reclaim : "Delete"));
+        json_array_append_new(cells, json_string(binding ? binding : "Immediate"));
+        json_array_append_new(
+            cells, json_boolean(json_is_true(json_object_get(obj, "allowVolumeExpansion"))));
+        break;
+    }
+    case TS_PRINT_RUNTIMECLASS:
+        json_array_append_new(
+            cells, json_string(or_empty(json_string_value(json_object_get(obj, "handler")))));
+        break;
+    case TS_PRINT_WEBHOOKS:
+        json_array_append_new(
+            cells, json_integer((json_int_t)json_array_size(json_object_get(obj, "webhooks"))));
+        break;
     case TS_PRINT_DEFAULT: {
         /* the creation time as RFC 3339, Go's zero time without one */
         const char *at = str_at(obj, "metadata", "creationTimestamp");

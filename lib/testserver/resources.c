@@ -13,7 +13,8 @@ enum {
     F_GEN = 4, /* tracks metadata.generation */
     F_OBJ_DEL = 8, /* DELETE answers with the object */
     F_NO_DELCOL = 16, /* no deletecollection verb */
-    F_REVIEW = 32 /* a virtual review resource: create only, nothing stored */
+    F_REVIEW = 32, /* a virtual review resource: create only, nothing stored */
+    F_V2 = 64 /* served as version v2 (every other built-in is v1) */
 };
 
 struct builtin {
@@ -69,6 +70,23 @@ static const struct builtin builtins[] = {
      F_REVIEW | F_NO_DELCOL, false},
     {"authorization.k8s.io", "LocalSubjectAccessReview", "localsubjectaccessreviews", "", "",
      F_NS | F_REVIEW | F_NO_DELCOL, false},
+    /* generation moves with the template */
+    {"", "PodTemplate", "podtemplates", "", "", F_NS | F_GEN, false},
+    {"apps", "ControllerRevision", "controllerrevisions", "", "", F_NS, false},
+    /* autoscaling/v2 only: kube-apiserver also serves v1 and converts
+     * between them; a v1 client here gets 404 */
+    {"autoscaling", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "hpa", "",
+     F_NS | F_STATUS | F_V2, true},
+    /* generation moves with anything outside metadata, and with the labels */
+    {"discovery.k8s.io", "EndpointSlice", "endpointslices", "", "", F_NS | F_GEN, false},
+    {"networking.k8s.io", "IngressClass", "ingressclasses", "", "", F_GEN, false},
+    {"storage.k8s.io", "StorageClass", "storageclasses", "sc", "", 0, false},
+    {"node.k8s.io", "RuntimeClass", "runtimeclasses", "", "", 0, false},
+    /* stored only: no webhook is ever called */
+    {"admissionregistration.k8s.io", "MutatingWebhookConfiguration",
+     "mutatingwebhookconfigurations", "", "", F_GEN, false},
+    {"admissionregistration.k8s.io", "ValidatingWebhookConfiguration",
+     "validatingwebhookconfigurations", "", "", F_GEN, false},
 };
 
 static json_t *words(const char *list)
@@ -157,13 +175,14 @@ static ts_resource *builtin_resource(const struct builtin *b)
     ts_resource *r = kr_calloc(1, sizeof(*r));
     if (!r)
         return NULL;
+    const char *version = b->flags & F_V2 ? "v2" : "v1";
     r->group = kr_strdup(b->group);
-    r->version = kr_strdup("v1");
+    r->version = kr_strdup(version);
     r->kind = kr_strdup(b->kind);
     r->plural = kr_strdup(b->plural);
     r->singular = lower(b->kind);
     r->list_kind = kr_asprintf("%sList", b->kind);
-    r->api_version = b->group[0] ? kr_asprintf("%s/v1", b->group) : kr_strdup("v1");
+    r->api_version = b->group[0] ? kr_asprintf("%s/%s", b->group, version) : kr_strdup(version);
     r->short_names = words(b->shorts);
     r->categories = b->all ? json_pack("[s]", "all") : json_array();
     r->subresources = words(b->subs);

@@ -413,6 +413,14 @@ typedef enum {
     TS_PRINT_RESOURCEQUOTA,
     TS_PRINT_PV,
     TS_PRINT_PVC,
+    TS_PRINT_PODTEMPLATE,
+    TS_PRINT_CONTROLLERREVISION,
+    TS_PRINT_HPA,
+    TS_PRINT_ENDPOINTSLICE,
+    TS_PRINT_INGRESSCLASS,
+    TS_PRINT_STORAGECLASS,
+    TS_PRINT_RUNTIMECLASS,
+    TS_PRINT_WEBHOOKS, /* both webhook configuration kinds */
     TS_PRINT_DEFAULT /* the apiserver's default convertor: Name, Created At */
 } ts_printer;
 ts_printer ts_printer_of(const ts_resource *res);

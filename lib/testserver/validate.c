@@ -185,11 +185,79 @@ static int check_immutable_data(const ts_resource *res, const char *name, const 
     return 0;
 }
 
+/* A StorageClass keeps its parameters, provisioner and reclaim policy
+ * (each refused as Forbidden, all reported together) and its binding mode. */
+static int check_storageclass(const ts_resource *res, const char *name, const json_t *old,
+                              const json_t *obj, ts_response *resp)
+{
+    static const char *const forbidden[] = {"parameters", "provisioner", "reclaimPolicy"};
+    json_t *causes = json_array();
+    for (size_t i = 0; causes && i < KR_ARRAY_LEN(forbidden); i++) {
+        if (same_at(old, obj, forbidden[i]))
+            continue;
+        char *msg = kr_asprintf("Forbidden: updates to %s are forbidden.", forbidden[i]);
+        json_array_append_new(causes, json_pack("{s:s, s:s, s:s}", "reason", "FieldValueForbidden",
+                                                "message", msg ? msg : "", "field", forbidden[i]));
+        kr_free(msg);
+    }
+    if (causes && !same_at(old, obj, "volumeBindingMode")) {
+        const json_t *mode = json_object_get(obj, "volumeBindingMode");
+        char *text = mode ? json_dumps(mode, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        char *msg = kr_asprintf("Invalid value: %s: field is immutable", text ? text : "null");
+        json_array_append_new(causes,
+                              json_pack("{s:s, s:s, s:s}", "reason", "FieldValueInvalid", "message",
+                                        msg ? msg : "", "field", "volumeBindingMode"));
+        kr_free(msg);
+        free(text);
+    }
+    int rc = 0;
+    if (!causes || json_array_size(causes)) {
+        ts_respond_invalid_causes(resp, res->kind, res->group, name, causes);
+        rc = KR_EINVALIDOBJ;
+    }
+    json_decref(causes);
+    return rc;
+}
+
+/* The fields ValidateImmutableField guards on kinds without other update
+ * rules here: a top-level key or one under spec. */
+static const struct {
+    const char *group, *plural, *key;
+    bool in_spec;
+} IMMUTABLE[] = {
+    {"networking.k8s.io", "ingressclasses", "controller", true},
+    {"node.k8s.io", "runtimeclasses", "handler", false},
+    {"apps", "controllerrevisions", "data", false},
+};
+
+static int check_immutable_field(const ts_resource *res, const char *name, const json_t *old,
+                                 const json_t *obj, ts_response *resp)
+{
+    for (size_t i = 0; i < KR_ARRAY_LEN(IMMUTABLE); i++) {
+        if (!ts_resource_is(res, IMMUTABLE[i].group, IMMUTABLE[i].plural))
+            continue;
+        const json_t *a = IMMUTABLE[i].in_spec ? json_object_get(old, "spec") : old;
+        const json_t *b = IMMUTABLE[i].in_spec ? json_object_get(obj, "spec") : obj;
+        if (same_at(a, b, IMMUTABLE[i].key))
+            return 0;
+        char field[64];
+        snprintf(field, sizeof(field), "%s%s", IMMUTABLE[i].in_spec ? "spec." : "",
+                 IMMUTABLE[i].key);
+        return respond_immutable(resp, res, name, field, json_object_get(b, IMMUTABLE[i].key),
+                                 "field is immutable");
+    }
+    return 0;
+}
+
 int ts_validate_update(const ts_resource *res, const json_t *existing, const json_t *obj,
                        const char *name, ts_response *resp)
 {
     if (ts_resource_is(res, "", "configmaps") || ts_resource_is(res, "", "secrets"))
         return check_immutable_data(res, name, existing, obj, resp);
+    if (ts_resource_is(res, "storage.k8s.io", "storageclasses"))
+        return check_storageclass(res, name, existing, obj, resp);
+    if (check_immutable_field(res, name, existing, obj, resp) != 0)
+        return KR_EINVALIDOBJ;
     const json_t *old_spec = json_object_get(existing, "spec");
     const json_t *spec = json_object_get(obj, "spec");
     bool workload =
