@@ -537,6 +537,84 @@ START_TEST(deprecated_versions_warn_on_every_request)
 }
 END_TEST
 
+/* The apiVersion of each item of a list answer, joined by spaces. */
+static void item_versions(const json_t *list, char *out, size_t size)
+{
+    out[0] = '\0';
+    size_t i;
+    const json_t *item;
+    json_array_foreach(json_object_get(list, "items"), i, item)
+    {
+        size_t used = strlen(out);
+        snprintf(out + used, size - used, "%s%s", used ? " " : "",
+                 json_string_value(json_object_get(item, "apiVersion")));
+    }
+}
+
+/* Versions of one CRD share its objects; each answers in its own
+ * apiVersion (the None conversion): a create, a get, a list, a watch's
+ * initial events and its later ones. */
+START_TEST(shared_versions_answer_in_their_own_api_version)
+{
+    static const char open_schema[] = "\"schema\":{\"openAPIV3Schema\":{\"type\":\"object\","
+                                      "\"x-kubernetes-preserve-unknown-fields\":true}}";
+    char *crd = kr_asprintf(
+        "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
+        "\"metadata\":{\"name\":\"things.example.com\"},\"spec\":{\"group\":\"example.com\","
+        "\"scope\":\"Namespaced\",\"names\":{\"plural\":\"things\",\"kind\":\"Thing\"},"
+        "\"versions\":[{\"name\":\"v1\",\"served\":true,\"storage\":true,%s},"
+        "{\"name\":\"v1beta1\",\"served\":true,\"storage\":false,%s}]}}",
+        open_schema, open_schema);
+    tc_response r;
+    tc_json(U, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd, &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    tc_free(&r);
+    kr_free(crd);
+    static const char v1[] = "/apis/example.com/v1/namespaces/default/things";
+    static const char beta[] = "/apis/example.com/v1beta1/namespaces/default/things";
+    request("POST", beta, "application/json",
+            "{\"apiVersion\":\"example.com/v1beta1\",\"kind\":\"Thing\",\"metadata\":{\"name\":"
+            "\"t1\"}}",
+            &r);
+    ck_assert_int_eq(r.status, 201);
+    ck_assert_str_eq(json_string_value(json_object_get(r.json, "apiVersion")),
+                     "example.com/v1beta1");
+    long long rv = atoll(
+        json_string_value(json_object_get(json_object_get(r.json, "metadata"), "resourceVersion")));
+    tc_free(&r);
+    request("POST", v1, "application/json",
+            "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Thing\",\"metadata\":{\"name\":\"t2\"}}",
+            &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    char path[256], versions[256];
+    snprintf(path, sizeof(path), "%s/t1", v1);
+    request("GET", path, NULL, NULL, &r);
+    ck_assert_str_eq(json_string_value(json_object_get(r.json, "apiVersion")), "example.com/v1");
+    tc_free(&r);
+    request("GET", beta, NULL, NULL, &r);
+    item_versions(r.json, versions, sizeof(versions));
+    ck_assert_str_eq(versions, "example.com/v1beta1 example.com/v1beta1");
+    tc_free(&r);
+    /* a watch's initial state, then history replayed from before t1 */
+    static const char *const watches[] = {"?watch=1&timeoutSeconds=1&resourceVersion=0",
+                                          "?watch=1&timeoutSeconds=1&resourceVersion=%lld"};
+    for (size_t i = 0; i < 2; i++) {
+        char query[128];
+        snprintf(query, sizeof(query), watches[i], rv - 1);
+        snprintf(path, sizeof(path), "%s%s", v1, query);
+        request("GET", path, NULL, NULL, &r);
+        ck_assert_int_eq(r.status, 200);
+        /* (a managedFields entry keeps the version its manager wrote) */
+        ck_assert_ptr_null(strstr(r.body, "\"object\":{\"apiVersion\":\"example.com/v1beta1\""));
+        ck_assert_ptr_nonnull(strstr(r.body, "\"object\":{\"apiVersion\":\"example.com/v1\""));
+        ck_assert_ptr_nonnull(strstr(r.body, "\"name\":\"t1\""));
+        ck_assert_ptr_nonnull(strstr(r.body, "\"name\":\"t2\""));
+        tc_free(&r);
+    }
+}
+END_TEST
+
 START_TEST(a_schema_that_preserves_everything_keeps_everything)
 {
     tc_response r;
@@ -725,6 +803,7 @@ int main(void)
                             a_changed_schema_applies_to_stored_objects_and_the_next_write,
                             a_schema_that_preserves_everything_keeps_everything,
                             deprecated_versions_warn_on_every_request,
+                            shared_versions_answer_in_their_own_api_version,
                             built_in_kinds_lose_the_fields_their_types_do_not_have,
                             crds_need_structural_schemas_whose_defaults_fit,
                             NULL};

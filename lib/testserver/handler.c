@@ -344,6 +344,8 @@ static void handle_locked(kr_testserver_t *ts, const ts_request *req, ts_respons
             ts_response_warn(resp, rt.res->deprecation);
         dispatch(ts, req, &rt, resp);
     }
+    if (!partial && !table)
+        ts_answer_as_served(rt.res, resp);
     if (partial)
         ts_partial_convert(req, &rt, resp);
     if (table && !resp->watch)

@@ -463,12 +463,57 @@ static json_t *crd_status(const json_t *crd, bool accepted)
                      "acceptedNames", json_object_get(spec, "names"), "storedVersions", stored);
 }
 
+json_t *ts_as_served(const ts_resource *res, const json_t *obj)
+{
+    const char *av = json_string_value(json_object_get(obj, "apiVersion"));
+    if (!res->shared_versions || (av && strcmp(av, res->api_version) == 0))
+        return json_incref((json_t *)obj);
+    json_t *copy = json_copy((json_t *)obj);
+    if (copy && json_object_set_new(copy, "apiVersion", json_string(res->api_version)) != 0) {
+        json_decref(copy);
+        return NULL;
+    }
+    return copy;
+}
+
+static json_t *served_answer(const json_t *body, void *user)
+{
+    const ts_resource *res = user;
+    const char *kind = json_string_value(json_object_get(body, "kind"));
+    if (!kind || strcmp(kind, res->list_kind) != 0)
+        return kind && strcmp(kind, res->kind) == 0 ? ts_as_served(res, body)
+                                                    : json_incref((json_t *)body);
+    json_t *list = json_copy((json_t *)body);
+    json_t *items = json_array();
+    size_t i;
+    const json_t *item;
+    json_array_foreach(json_object_get(body, "items"), i, item)
+    {
+        if (items && json_array_append_new(items, ts_as_served(res, item)) != 0) {
+            json_decref(items);
+            items = NULL;
+        }
+    }
+    if (!list || !items || json_object_set_new(list, "items", items) != 0) {
+        json_decref(list);
+        return NULL;
+    }
+    return list;
+}
+
+void ts_answer_as_served(const ts_resource *res, ts_response *resp)
+{
+    if (res->shared_versions)
+        ts_rewrite_answer(resp, served_answer, (void *)res);
+}
+
 static int serve_versions(kr_testserver_t *ts, const json_t *crd)
 {
     const json_t *spec = json_object_get(crd, "spec");
     ts_store *st = store_new(ts);
     if (!st)
         return KR_ENOMEM;
+    size_t served = 0;
     const json_t *v;
     size_t i;
     for (i = 0; i < json_array_size(json_object_get(spec, "versions")) &&
@@ -484,9 +529,14 @@ static int serve_versions(kr_testserver_t *ts, const json_t *crd)
         r->has_status = version_has_status(v);
         r->schema = version_schema(v);
         r->deprecation = deprecation_of(spec, v);
+        served++;
         if (set_crd_scale(r, v) != 0)
             return KR_ENOMEM;
     }
+    /* the versions just added share the store: answers name their own */
+    for (size_t k = 0; served > 1 && k < ts->nresources; k++)
+        if (ts->resources[k]->store == st)
+            ts->resources[k]->shared_versions = true;
     return 0;
 }
 

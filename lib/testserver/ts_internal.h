@@ -53,6 +53,9 @@ typedef struct ts_resource {
     /* A deprecated CRD version's warning, sent with every answer about
      * it (resources.c); NULL when not deprecated. */
     char *deprecation;
+    /* A CRD version whose objects other served versions share: answers
+     * carry this version's apiVersion, as the None conversion gives. */
+    bool shared_versions;
     ts_store *store; /* borrowed from the server's store list */
 } ts_resource;
 
@@ -91,6 +94,7 @@ typedef struct ts_watch {
     char *kind, *api_version; /* for bookmarks */
     bool bookmarks;
     bool partial; /* objects as PartialObjectMetadata (partial.c) */
+    bool versioned; /* objects get api_version (a shared CRD version) */
     struct ts_table *table; /* objects as Table rows (table.c), or NULL */
     kr_buf buf; /* pending bytes from `off` */
     size_t off;
@@ -381,6 +385,14 @@ void ts_partial_convert(const ts_request *req, const ts_route *rt, ts_response *
  * rewrite(body, user) (new; NULL answers 500), keeping its status. */
 void ts_rewrite_answer(ts_response *resp, json_t *(*rewrite)(const json_t *body, void *user),
                        void *user);
+/* A custom resource as the version `res` serves it: `obj` itself (a new
+ * reference) when its apiVersion is res's, else a shallow copy with
+ * res's apiVersion (apiextensions' None conversion); NULL when out of
+ * memory. (resources.c) */
+json_t *ts_as_served(const ts_resource *res, const json_t *obj);
+/* The 2xx answer (an object or a list of the kind) as `res` serves it,
+ * for a version that shares its objects. (resources.c) */
+void ts_answer_as_served(const ts_resource *res, ts_response *resp);
 
 /* ---- server-side printing (table.c) ------------------------------------------- */
 

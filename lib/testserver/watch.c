@@ -97,6 +97,26 @@ static bool watch_matches(const ts_watch *w, const json_t *obj)
 
 static const char *const TYPE_NAMES[] = {"ADDED", "MODIFIED", "DELETED"};
 
+/* Whether a watcher of a shared CRD version needs its own line for obj
+ * (stored under another version's apiVersion); *line is then that line,
+ * NULL when out of memory. */
+static bool versioned_line(const ts_watch *w, const char *type, const json_t *obj, char **line,
+                           size_t *len)
+{
+    const char *av = json_string_value(json_object_get(obj, "apiVersion"));
+    if (!w->versioned || (av && strcmp(av, w->api_version) == 0))
+        return false;
+    json_t *copy = json_copy((json_t *)obj);
+    char *text = NULL;
+    if (copy && json_object_set_new(copy, "apiVersion", json_string(w->api_version)) == 0)
+        text = json_dumps(copy, JSON_COMPACT);
+    json_decref(copy);
+    *line = text ? kr_asprintf("{\"type\":\"%s\",\"object\":%s}\n", type, text) : NULL;
+    *len = *line ? strlen(*line) : 0;
+    free(text);
+    return true;
+}
+
 static void deliver(ts_watch *w, ts_event *ev)
 {
     if (w->closing || ev->store_id != w->store_id || ev->rv <= w->min_rv)
@@ -113,7 +133,9 @@ static void deliver(ts_watch *w, ts_event *ev)
      * (its first carries the columns, ages change). */
     size_t len;
     char *own = w->table ? ts_table_event_line(w->table, TYPE_NAMES[type], ev->obj, &len) : NULL;
-    const char *line = w->table     ? own
+    bool mine =
+        w->table || (!w->partial && versioned_line(w, TYPE_NAMES[type], ev->obj, &own, &len));
+    const char *line = mine         ? own
                        : w->partial ? ts_event_partial_line(ev, type, &len)
                                     : ts_event_line(ev, type, &len);
     if (!line) {
@@ -297,6 +319,7 @@ static ts_watch *watch_new(kr_testserver_t *ts, const ts_route *rt)
     w->store_id = rt->res->store->id;
     w->kind = kr_strdup(rt->res->kind);
     w->api_version = ts_api_version(rt->res);
+    w->versioned = rt->res->shared_versions;
     w->ns = rt->ns ? kr_strdup(rt->ns) : NULL;
     if (!w->kind || !w->api_version || (rt->ns && !w->ns)) {
         watch_destroy(w);
@@ -316,7 +339,7 @@ static void send_initial_events(ts_watch *w, const ts_resource *res)
         size_t len;
         if (w->table) {
             line = ts_table_event_line(w->table, "ADDED", obj, &len);
-        } else {
+        } else if (w->partial || !versioned_line(w, "ADDED", obj, &line, &len)) {
             json_t *partial = w->partial ? ts_partial_of(obj) : NULL;
             char *text = json_dumps(w->partial ? partial : obj, JSON_COMPACT);
             json_decref(partial);
