@@ -1063,7 +1063,8 @@ START_TEST(the_leader_runs_controllers_and_releases_the_lease_at_sigterm)
     struct child c;
     child_spawn(&c, args);
     /* Controllers run only while leading. */
-    ck_assert_msg(child_wait_output(&c, "reconcile finished team-a/cm1\n", 30000), "%s",
+    ck_assert_msg(child_wait_output(&c, "reconcile finished team-a/cm1\n", 30000),
+                  "running: %d\nstdout: %s\nstderr: %s", kr_test_proc_running(&c.p), c.out_text,
                   c.err_text);
     char base[128];
     child_address(&c, base, sizeof(base));
@@ -1095,7 +1096,8 @@ START_TEST(lost_leadership_stops_the_program_with_status_1)
                           "--leader-elect", "--log-format", "text",     NULL};
     struct child c;
     child_spawn(&c, args);
-    ck_assert_msg(child_wait_output(&c, "reconcile finished team-a/cm1\n", 30000), "%s",
+    ck_assert_msg(child_wait_output(&c, "reconcile finished team-a/cm1\n", 30000),
+                  "running: %d\nstdout: %s\nstderr: %s", kr_test_proc_running(&c.p), c.out_text,
                   c.err_text);
     /* Another replica takes the Lease over: this one cannot renew. */
     json_t *lease = lease_get(&s);
