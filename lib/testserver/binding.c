@@ -102,20 +102,26 @@ static void bind_pod(kr_testserver_t *ts, const ts_request *req, const char *ns,
         ts_respond_not_found(resp, pods, name);
         return;
     }
-    /* The Binding's uid and resourceVersion are preconditions on the pod. */
-    static const char *const fields[][2] = {{"uid", "UID"}, {"resourceVersion", "ResourceVersion"}};
-    for (size_t i = 0; i < KR_ARRAY_LEN(fields); i++) {
-        const char *want = ts_meta_str(binding, fields[i][0]);
-        const char *have = ts_meta_str(cur->obj, fields[i][0]);
-        if (!want || !*want || (have && strcmp(want, have) == 0))
-            continue;
-        char why[512];
-        snprintf(why, sizeof(why),
-                 "Precondition failed: %s in precondition: %s, %s in object meta: %s", fields[i][1],
-                 want, fields[i][1], have ? have : "");
-        ts_respond_conflict(resp, pods, name, why);
+    /* The Binding's uid and resourceVersion, when set, are preconditions
+     * on the pod. */
+    json_t *pre = json_object();
+    static const char *const fields[] = {"uid", "resourceVersion"};
+    for (size_t i = 0; pre && i < KR_ARRAY_LEN(fields); i++) {
+        const char *want = ts_meta_str(binding, fields[i]);
+        if (want && *want && json_object_set_new(pre, fields[i], json_string(want)) != 0) {
+            json_decref(pre);
+            pre = NULL;
+        }
+    }
+    if (!pre) {
+        ts_respond_status(resp, 500, "InternalError", "Internal error occurred: out of memory",
+                          NULL);
         return;
     }
+    int failed = ts_check_preconditions(pods, name, cur->obj, pre, resp);
+    json_decref(pre);
+    if (failed)
+        return;
     const json_t *spec = json_object_get(cur->obj, "spec");
     const char *placed = json_string_value(json_object_get(spec, "nodeName"));
     char why[512];

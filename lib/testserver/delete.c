@@ -199,8 +199,8 @@ static int read_options(const ts_request *req, struct delete_opts *o, ts_respons
     return 0;
 }
 
-static int check_preconditions(const ts_resource *res, const char *name, const json_t *obj,
-                               const json_t *pre, ts_response *resp)
+int ts_check_preconditions(const ts_resource *res, const char *name, const json_t *obj,
+                           const json_t *pre, ts_response *resp)
 {
     static const char *const fields[][2] = {{"uid", "UID"}, {"resourceVersion", "ResourceVersion"}};
     for (size_t i = 0; i < KR_ARRAY_LEN(fields); i++) {
@@ -252,8 +252,8 @@ void ts_handle_delete(kr_testserver_t *ts, const ts_request *req, const ts_route
     ts_obj *cur = ts_store_get(res->store, ns, rt->name);
     if (!cur) {
         ts_respond_not_found(resp, res, rt->name);
-    } else if (check_preconditions(res, rt->name, cur->obj, json_object_get(o.doc, "preconditions"),
-                                   resp) == 0) {
+    } else if (ts_check_preconditions(res, rt->name, cur->obj,
+                                      json_object_get(o.doc, "preconditions"), resp) == 0) {
         if (o.dry_run) {
             json_t *obj = json_incref(cur->obj);
             respond_deleted(resp, res, obj, !has_finalizers(obj), o.orphan_false);

@@ -463,17 +463,23 @@ static json_t *crd_status(const json_t *crd, bool accepted)
                      "acceptedNames", json_object_get(spec, "names"), "storedVersions", stored);
 }
 
-json_t *ts_as_served(const ts_resource *res, const json_t *obj)
+json_t *ts_with_api_version(const json_t *obj, const char *api_version)
 {
     const char *av = json_string_value(json_object_get(obj, "apiVersion"));
-    if (!res->shared_versions || (av && strcmp(av, res->api_version) == 0))
+    if (av && strcmp(av, api_version) == 0)
         return json_incref((json_t *)obj);
     json_t *copy = json_copy((json_t *)obj);
-    if (copy && json_object_set_new(copy, "apiVersion", json_string(res->api_version)) != 0) {
+    if (copy && json_object_set_new(copy, "apiVersion", json_string(api_version)) != 0) {
         json_decref(copy);
         return NULL;
     }
     return copy;
+}
+
+json_t *ts_as_served(const ts_resource *res, const json_t *obj)
+{
+    return res->shared_versions ? ts_with_api_version(obj, res->api_version)
+                                : json_incref((json_t *)obj);
 }
 
 static json_t *served_answer(const json_t *body, void *user)

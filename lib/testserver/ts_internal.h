@@ -390,6 +390,9 @@ void ts_rewrite_answer(ts_response *resp, json_t *(*rewrite)(const json_t *body,
  * res's apiVersion (apiextensions' None conversion); NULL when out of
  * memory. (resources.c) */
 json_t *ts_as_served(const ts_resource *res, const json_t *obj);
+/* `obj` itself (a new reference) when its apiVersion is `api_version`,
+ * else a shallow copy with it; NULL when out of memory. (resources.c) */
+json_t *ts_with_api_version(const json_t *obj, const char *api_version);
 /* The 2xx answer (an object or a list of the kind) as `res` serves it,
  * for a version that shares its objects. (resources.c) */
 void ts_answer_as_served(const ts_resource *res, ts_response *resp);
@@ -679,6 +682,10 @@ void ts_handle_token_request(kr_testserver_t *ts, const ts_request *req, const t
 /* The user an issued token names, or NULL; *len its length. */
 const char *ts_issued_user(const kr_testserver_t *ts, const char *token, size_t *len);
 void ts_issued_free(kr_testserver_t *ts);
+/* Preconditions (`uid`, `resourceVersion` in `pre`) against the stored
+ * `obj`: 0, or -1 with kube's 409 in resp. (delete.c) */
+int ts_check_preconditions(const ts_resource *res, const char *name, const json_t *obj,
+                           const json_t *pre, ts_response *resp);
 /* POST pods/NAME/binding and POST bindings (binding.c): place a pod on a
  * node as a scheduler does. */
 void ts_handle_pod_binding(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,

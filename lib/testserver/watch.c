@@ -106,10 +106,8 @@ static bool versioned_line(const ts_watch *w, const char *type, const json_t *ob
     const char *av = json_string_value(json_object_get(obj, "apiVersion"));
     if (!w->versioned || (av && strcmp(av, w->api_version) == 0))
         return false;
-    json_t *copy = json_copy((json_t *)obj);
-    char *text = NULL;
-    if (copy && json_object_set_new(copy, "apiVersion", json_string(w->api_version)) == 0)
-        text = json_dumps(copy, JSON_COMPACT);
+    json_t *copy = ts_with_api_version(obj, w->api_version);
+    char *text = copy ? json_dumps(copy, JSON_COMPACT) : NULL;
     json_decref(copy);
     *line = text ? kr_asprintf("{\"type\":\"%s\",\"object\":%s}\n", type, text) : NULL;
     *len = *line ? strlen(*line) : 0;
