@@ -225,6 +225,7 @@ static int fill_definition(struct user_storage *st, kr_patch_meta_t *d, size_t f
     d->name = store_string(st, name);
     d->fields = &st->fields[first];
     d->nfields = json_object_size(jdef);
+    d->atomic = 0;
     size_t j = 0;
     const char *fname;
     json_t *jf;
@@ -247,6 +248,7 @@ static int fill_definition(struct user_storage *st, kr_patch_meta_t *d, size_t f
         f->merge_key = merge_key ? store_string(st, merge_key) : NULL;
         f->flags = flags;
         f->ref = NULL;
+        f->list_keys = NULL;
         st->field_refs[first + j] = ref;
         j++;
     }

@@ -16,6 +16,12 @@ enum {
     KR_PF_MERGE = 1 << 3, /* patchStrategy merge */
     KR_PF_REPLACE = 1 << 4, /* patchStrategy replace */
     KR_PF_RETAIN_KEYS = 1 << 5, /* patchStrategy retainKeys (alone or combined) */
+    /* Server-side apply's annotations (x-kubernetes-list-type, -map-type). */
+    KR_PF_LIST_ATOMIC = 1 << 6, /* listType atomic */
+    KR_PF_LIST_SET = 1 << 7, /* listType set */
+    KR_PF_LIST_MAP = 1 << 8, /* listType map, keyed by list_keys */
+    KR_PF_MAP_ATOMIC = 1 << 9, /* mapType atomic */
+    KR_PF_MAP_GRANULAR = 1 << 10, /* mapType granular (over an atomic definition) */
 };
 
 /* One field of a definition. */
@@ -24,6 +30,7 @@ typedef struct kr_patch_field {
     const char *merge_key; /* patchMergeKey, NULL when none */
     const struct kr_patch_meta *ref; /* nested definition, NULL when none */
     unsigned flags;
+    const char *list_keys; /* with KR_PF_LIST_MAP: the keys, comma-separated */
 } kr_patch_field_t;
 
 /* One definition: its fields sorted by name (strcmp) for bsearch. */
@@ -31,6 +38,7 @@ struct kr_patch_meta {
     const char *name;
     const kr_patch_field_t *fields;
     size_t nfields;
+    int atomic; /* the struct is owned whole by server-side apply */
 };
 
 /* One entry of "kinds": "apps/v1/Deployment" -> definition. */

@@ -14,10 +14,12 @@ struct gen_field {
     const char *merge_key;
     const char *ref;
     unsigned flags;
+    char *list_keys;
 };
 
 struct gen_def {
     const char *name;
+    int atomic;
     struct gen_field *fields;
     size_t nfields;
     size_t first; /* index of its first field in the flat field array */
@@ -70,6 +72,51 @@ static unsigned parse_strategy(const char *s, const char *field)
     }
     if (count > 2 || (count == 2 && !(flags & KR_PF_RETAIN_KEYS)))
         die("unsupported patchStrategy combination", field);
+    return flags;
+}
+
+/* listType, listMapKeys and mapType: server-side apply's view. */
+static unsigned parse_apply_types(json_t *jf, const char *field, char **keys)
+{
+    unsigned flags = 0;
+    const char *lt = json_string_value(json_object_get(jf, "listType"));
+    const char *mt = json_string_value(json_object_get(jf, "mapType"));
+    if (lt && strcmp(lt, "atomic") == 0)
+        flags |= KR_PF_LIST_ATOMIC;
+    else if (lt && strcmp(lt, "set") == 0)
+        flags |= KR_PF_LIST_SET;
+    else if (lt && strcmp(lt, "map") == 0)
+        flags |= KR_PF_LIST_MAP;
+    else if (lt)
+        die("unknown listType", field);
+    if (mt && strcmp(mt, "atomic") == 0)
+        flags |= KR_PF_MAP_ATOMIC;
+    else if (mt && strcmp(mt, "granular") == 0)
+        flags |= KR_PF_MAP_GRANULAR;
+    else if (mt)
+        die("unknown mapType", field);
+    *keys = NULL;
+    json_t *jkeys = json_object_get(jf, "listMapKeys");
+    if (flags & KR_PF_LIST_MAP) {
+        size_t n = json_array_size(jkeys), len = 0, i;
+        if (n == 0)
+            die("listType map without listMapKeys", field);
+        for (i = 0; i < n; i++) {
+            const char *k = json_string_value(json_array_get(jkeys, i));
+            len += (k ? strlen(k) : 0) + 1;
+        }
+        *keys = calloc(len + 1, 1);
+        if (!*keys)
+            die("out of memory", "");
+        for (i = 0; i < n; i++) {
+            const char *k = json_string_value(json_array_get(jkeys, i));
+            if (!k || !*k || strchr(k, ','))
+                die("bad listMapKeys", field);
+            if (i)
+                strcat(*keys, ",");
+            strcat(*keys, k);
+        }
+    }
     return flags;
 }
 
@@ -153,12 +200,20 @@ int main(int argc, char **argv)
             const char *strategy = json_string_value(json_object_get(jf, "patchStrategy"));
             if (strategy)
                 f->flags |= parse_strategy(strategy, fname);
+            f->flags |= parse_apply_types(jf, fname, &f->list_keys);
         }
         qsort(d->fields, d->nfields, sizeof(*d->fields), cmp_field);
         d->first = nfields;
         nfields += d->nfields;
     }
     qsort(defs, ndefs, sizeof(*defs), cmp_def);
+    json_t *jatomic = json_object_get(root, "atomicDefinitions");
+    for (i = 0; i < json_array_size(jatomic); i++) {
+        const char *an = json_string_value(json_array_get(jatomic, i));
+        if (!an)
+            die("atomicDefinitions holds a non-string", argv[1]);
+        defs[find_def(defs, ndefs, an)].atomic = 1;
+    }
     /* Field offsets follow the sorted order of definitions. */
     nfields = 0;
     for (i = 0; i < ndefs; i++) {
@@ -196,7 +251,9 @@ int main(int argc, char **argv)
                 fprintf(out, ", &builtin_defs[%zu]", find_def(defs, ndefs, f->ref));
             else
                 fputs(", NULL", out);
-            fprintf(out, ", %uu},\n", f->flags);
+            fprintf(out, ", %uu, ", f->flags);
+            print_str(out, f->list_keys);
+            fputs("},\n", out);
         }
     }
     fputs("};\n\n", out);
@@ -204,7 +261,8 @@ int main(int argc, char **argv)
     for (i = 0; i < ndefs; i++) {
         fputs("    {", out);
         print_str(out, defs[i].name);
-        fprintf(out, ", &builtin_fields[%zu], %zu},\n", defs[i].first, defs[i].nfields);
+        fprintf(out, ", &builtin_fields[%zu], %zu, %d},\n", defs[i].first, defs[i].nfields,
+                defs[i].atomic);
     }
     fputs("};\n\n", out);
     fprintf(out, "static const kr_patch_kind_t builtin_kinds[%zu] = {\n", nkinds ? nkinds : 1);
@@ -220,8 +278,11 @@ int main(int argc, char **argv)
             nkinds, ndefs);
     if (fclose(out) != 0)
         die("cannot write", argv[2]);
-    for (i = 0; i < ndefs; i++)
+    for (i = 0; i < ndefs; i++) {
+        for (size_t j = 0; j < defs[i].nfields; j++)
+            free(defs[i].fields[j].list_keys);
         free(defs[i].fields);
+    }
     free(defs);
     free(kinds);
     json_decref(root);
