@@ -506,8 +506,23 @@ typedef struct ts_write {
     const char *operation; /* "Update" or "Apply" */
     const json_t *applied; /* server-side apply: the configuration, for fieldsV1 */
     const json_t *patch; /* a strategic merge patch, for strict field validation's message */
+    const json_t *managed; /* server-side apply: the managedFields it computed */
     bool no_body; /* loading: status only, skip serialising the object */
 } ts_write;
+/* Server-side apply's field ownership (ssa.c). ts_ssa_apply merges an
+ * applied configuration into the live object (*out, before defaults) and
+ * computes the managedFields (*managed): 0, or KR_ECONFLICT with the 409
+ * in resp, or KR_ENOMEM. ts_ssa_applied_set: the managedFields of an apply
+ * that creates. ts_ssa_update: the managedFields after any other write
+ * (live NULL for a create), from the live object's or those the request
+ * sets; NULL when they cannot be computed. `sub` is the subresource or NULL. */
+int ts_ssa_apply(const ts_resource *res, const json_t *live, const json_t *config,
+                 const char *manager, const char *sub, bool force, const char *api_version,
+                 json_t **out, json_t **managed, ts_response *resp);
+json_t *ts_ssa_applied_set(const ts_resource *res, const json_t *config, const char *manager,
+                           const char *sub, const char *api_version);
+json_t *ts_ssa_update(const ts_resource *res, const json_t *live, const json_t *obj,
+                      const char *manager, const char *sub, const char *api_version);
 int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_response *resp);
 int ts_commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *existing, json_t *obj,
                      ts_response *resp);

@@ -1,7 +1,7 @@
 /* libkreconcile-testserver — PATCH: merge, JSON and strategic patches
- * through the library's patch engine, and server-side apply as the wire
- * spec §9 prescribes (create when absent; otherwise a strategic merge for
- * built-in kinds, a merge patch for custom resources). Callers hold ts->mu. */
+ * through the library's patch engine, and server-side apply with field
+ * ownership (ssa.c): create when absent, else merge, prune and conflicts
+ * as kube-apiserver's field manager. Callers hold ts->mu. */
 #include <string.h>
 
 #include "kreconcile/patch.h"
@@ -131,6 +131,23 @@ static void apply_create(kr_testserver_t *ts, const ts_write *w, json_t *config,
     json_decref((json_t *)create.applied);
 }
 
+/* The live object with the configuration applied and the managedFields
+ * that come of it (ssa.c); NULL with the answer (a conflict) in resp. */
+static json_t *server_side_apply(const ts_request *req, const ts_route *rt, const json_t *existing,
+                                 const json_t *config, json_t **managed, ts_response *resp)
+{
+    const char *force = ts_query(req, "force");
+    char *av = ts_api_version(rt->res);
+    json_t *out = NULL;
+    int rc = av ? ts_ssa_apply(rt->res, existing, config, ts_query(req, "fieldManager"), rt->sub,
+                               force && strcmp(force, "true") == 0, av, &out, managed, resp)
+                : KR_ENOMEM;
+    kr_free(av);
+    if (rc == KR_ENOMEM)
+        ts_respond_status(resp, 500, "InternalError", "out of memory", NULL);
+    return rc == 0 ? out : NULL;
+}
+
 static bool require_manager(const ts_request *req, ts_response *resp)
 {
     const char *fm = ts_query(req, "fieldManager");
@@ -163,6 +180,12 @@ void ts_handle_patch(kr_testserver_t *ts, const ts_request *req, const ts_route 
             return;
         }
     }
+    if (f == KR_PATCH_APPLY &&
+        json_object_get(json_object_get(patch, "metadata"), "managedFields")) {
+        json_decref(patch);
+        ts_respond_bad_request(resp, "metadata.managedFields must be nil");
+        return;
+    }
     ts_obj *cur = ts_store_get(rt->res->store, rt->ns ? rt->ns : "", rt->name);
     if (!cur && f == KR_PATCH_APPLY) {
         apply_create(ts, &w, patch, resp);
@@ -173,15 +196,25 @@ void ts_handle_patch(kr_testserver_t *ts, const ts_request *req, const ts_route 
         ts_respond_not_found(resp, rt->res, rt->name);
         return;
     }
-    json_t *existing = json_incref(cur->obj);
-    json_t *out = NULL;
-    if (check_patch_rv(rt, f, patch, existing, resp) == 0)
-        out = apply_patch(rt->res, rt->name, f == KR_PATCH_APPLY ? KR_PATCH_STRATEGIC : f, existing,
-                          patch, resp);
+    json_t *existing = ts_as_served(rt->res, cur->obj);
+    if (!existing) {
+        json_decref(patch);
+        ts_respond_status(resp, 500, "InternalError", "out of memory", NULL);
+        return;
+    }
+    json_t *out = NULL, *managed = NULL;
+    if (check_patch_rv(rt, f, patch, existing, resp) == 0) {
+        if (f == KR_PATCH_APPLY)
+            out = server_side_apply(req, rt, existing, patch, &managed, resp);
+        else
+            out = apply_patch(rt->res, rt->name, f, existing, patch, resp);
+    }
+    w.managed = managed;
     if (out && check_result(rt, out, resp) == 0)
         ts_commit_update(ts, &w, existing, out, resp);
     else
         json_decref(out);
+    json_decref(managed);
     json_decref(patch); /* after the commit: w.applied points into it */
     json_decref(existing);
 }

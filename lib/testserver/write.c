@@ -149,69 +149,45 @@ static json_t *manager_of(const ts_write *w)
     return json_string("unknown");
 }
 
-/* The fields a configuration sets, as a FieldsV1 set ("f:<name>" keys);
- * list members are not itemised. */
-static json_t *fields_v1(const json_t *config, int depth)
+/* The managedFields after this write: server-side apply's, computed
+ * with the merge (ts_patch.c), or those of an apply that creates, or an
+ * update's (ssa.c). On failure the object keeps those it had. */
+static void set_managed(const ts_write *w, const json_t *live, json_t *obj, const char *api_version)
 {
-    json_t *set = json_object();
-    for (void *it = json_object_iter((json_t *)config); it;
-         it = json_object_iter_next((json_t *)config, it)) {
-        const char *key = json_object_iter_key(it);
-        json_t *v = json_object_iter_value(it);
-        if (depth == 0 && (strcmp(key, "apiVersion") == 0 || strcmp(key, "kind") == 0))
-            continue;
-        if (depth == 1 && (strcmp(key, "name") == 0 || strcmp(key, "namespace") == 0))
-            continue;
-        char *fk = kr_asprintf("f:%s", key);
-        json_t *sub = json_is_object(v) && depth < 32 ? fields_v1(v, depth + 1) : json_object();
-        if (fk && set)
-            json_object_set_new(set, fk, sub);
-        else
-            json_decref(sub);
-        kr_free(fk);
-    }
-    return set;
-}
-
-static json_t *managed_entry(const ts_write *w, const char *api_version)
-{
-    char now[32];
-    ts_timestamp(now);
-    const char *op = w->operation ? w->operation : "Update";
-    json_t *fields = w->applied ? fields_v1(w->applied, 0) : json_object();
-    json_t *entry = json_pack("{s:o, s:s, s:s, s:s, s:s, s:o}", "manager", manager_of(w),
-                              "operation", op, "apiVersion", api_version, "time", now, "fieldsType",
-                              "FieldsV1", "fieldsV1", fields);
-    if (entry && w->status_only)
-        json_object_set_new(entry, "subresource", json_string("status"));
-    return entry;
-}
-
-/* Record or replace this manager's entry (one per manager and operation). */
-static void set_managed(const ts_write *w, json_t *md, const char *api_version)
-{
-    json_t *entry = managed_entry(w, api_version);
-    json_t *out = json_array();
-    if (!entry || !out) {
-        json_decref(entry);
-        json_decref(out);
+    json_t *name = manager_of(w);
+    const char *manager = json_string_value(name);
+    const char *sub = w->rt->sub;
+    const ts_resource *res = w->rt->res;
+    json_t *mf;
+    if (w->managed)
+        mf = json_deep_copy(w->managed);
+    else if (w->operation && strcmp(w->operation, "Apply") == 0 && w->applied)
+        mf = ts_ssa_applied_set(res, w->applied, manager ? manager : "", sub, api_version);
+    else
+        mf = ts_ssa_update(res, live, obj, manager ? manager : "", sub, api_version);
+    json_decref(name);
+    if (!mf)
         return;
+    json_t *md = ts_meta(obj);
+    if (json_array_size(mf) > 0)
+        json_object_set_new(md, "managedFields", mf);
+    else {
+        json_decref(mf);
+        json_object_del(md, "managedFields");
     }
-    const char *manager = json_string_value(json_object_get(entry, "manager"));
-    const char *operation = json_string_value(json_object_get(entry, "operation"));
-    size_t i;
-    json_t *e;
-    for (i = 0; i < json_array_size(json_object_get(md, "managedFields")) &&
-                (e = json_array_get(json_object_get(md, "managedFields"), i)) != NULL;
-         i++) {
-        const char *m = json_string_value(json_object_get(e, "manager"));
-        const char *op = json_string_value(json_object_get(e, "operation"));
-        if (m && op && strcmp(m, manager) == 0 && strcmp(op, operation) == 0)
-            continue;
-        json_array_append(out, e);
+}
+
+/* Whether managedFields differ in more than their times. */
+static bool managed_changed(const json_t *a, const json_t *b)
+{
+    if (json_array_size(a) != json_array_size(b))
+        return true;
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        static const char *const except[] = {"time"};
+        if (!ts_equal_except(json_array_get(a, i), json_array_get(b, i), except, 1))
+            return true;
     }
-    json_array_append_new(out, entry);
-    json_object_set_new(md, "managedFields", out);
+    return false;
 }
 
 static void stamp_rv(kr_testserver_t *ts, json_t *md, bool dry_run)
@@ -321,7 +297,7 @@ static void init_metadata(kr_testserver_t *ts, const ts_write *w, json_t *obj, j
                             json_pack("{s:s, s:s}", "phase", "Pending", "qosClass",
                                       pod_qos_class(json_object_get(obj, "spec"))));
     char *av = ts_api_version(res);
-    set_managed(w, md, av ? av : "");
+    set_managed(w, NULL, obj, av ? av : "");
     kr_free(av);
 }
 
@@ -561,17 +537,20 @@ int ts_commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *exist
             return rc;
         }
     }
-    if (same_object(existing, obj)) {
+    if (same_object(existing, obj) &&
+        (!w->managed ||
+         !managed_changed(json_object_get(json_object_get(existing, "metadata"), "managedFields"),
+                          w->managed))) {
         /* A no-op write changes nothing, not even the resourceVersion. */
         json_decref(obj);
         ts_respond_json(resp, 200, json_incref((json_t *)existing));
         return 0;
     }
     bump_generation(w->rt->res, existing, obj);
-    json_t *md = ts_meta(obj);
     char *av = ts_api_version(w->rt->res);
-    set_managed(w, md, av ? av : "");
+    set_managed(w, existing, obj, av ? av : "");
     kr_free(av);
+    json_t *md = ts_meta(obj);
     if (w->dry_run) {
         /* As the apiserver's dry-run storage answers: the object as it
          * would be written, at the resourceVersion it has now (kubectl
@@ -655,7 +634,12 @@ void ts_handle_update(kr_testserver_t *ts, const ts_request *req, const ts_route
         ts_respond_not_found(resp, rt->res, rt->name);
         return;
     }
-    json_t *existing = json_incref(cur->obj);
+    json_t *existing = ts_as_served(rt->res, cur->obj);
+    if (!existing) {
+        json_decref(obj);
+        respond_oom(resp);
+        return;
+    }
     ts_commit_update(ts, &w, existing, obj, resp);
     json_decref(existing);
 }
