@@ -40,10 +40,31 @@ typedef enum { S_SCALAR, S_ATOMIC, S_MAP, S_SET, S_KEYED } shape;
 
 static const ty deduced = {T_DEDUCED, NULL, NULL, NULL, 0};
 
+/* A definition's field by exact name (fields are sorted by name). The
+ * tables are read through the pointers the exported kr_patch_schema_find
+ * returns; the test server links against the library's exports only. */
+static const kr_patch_field_t *field_of(const kr_patch_meta_t *d, const char *name)
+{
+    size_t lo = 0, hi = d->nfields;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(d->fields[mid].name, name);
+        if (c == 0)
+            return &d->fields[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* ObjectMeta, the definition of any built-in kind's metadata. */
 static const kr_patch_meta_t *object_meta(void)
 {
-    return kr_patch_schema_find_def(kr_patch_schema_builtin(),
-                                    "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta");
+    const kr_patch_meta_t *cm = kr_patch_schema_find(kr_patch_schema_builtin(), "v1", "ConfigMap");
+    const kr_patch_field_t *f = cm ? field_of(cm, "metadata") : NULL;
+    return f ? f->ref : NULL;
 }
 
 static ty root_type(const ts_resource *res)
@@ -205,8 +226,8 @@ static ty child_type_at(const ty *t, const char *key, bool *named)
     }
     if (!d)
         return deduced;
-    const kr_patch_field_t *f = kr_patch_meta_field(d, key);
-    if (!f || strcmp(f->name, key) != 0)
+    const kr_patch_field_t *f = field_of(d, key);
+    if (!f)
         return deduced;
     *named = true;
     return (ty){T_FIELD, NULL, f, NULL, 0};
