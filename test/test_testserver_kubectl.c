@@ -223,6 +223,46 @@ START_TEST(kubectl_server_side_apply)
            "configmap/app serverside-applied\n");
     expect("-n demo get cm app -o jsonpath={.data.a}", "5");
     expect("-n demo get cm app -o jsonpath={.metadata.managedFields[0].operation}", "Apply");
+
+    /* Field ownership: kubectl scale takes spec.replicas, so the next apply
+     * of another count conflicts, in kube-apiserver's words. */
+    kr_test_write_file(dir, "deploy.yaml", deploy_yaml);
+    expect("apply --server-side -f deploy.yaml", "deployment.apps/web serverside-applied\n");
+    expect("-n demo scale deploy web --replicas 3", "deployment.apps/web scaled\n");
+    int st;
+    const char *out = kubectl("apply --server-side -f deploy.yaml", &st);
+    ck_assert_msg(st != 0 && strstr(out, "Apply failed with 1 conflict: conflict with "
+                                         "\"kubectl\" with subresource \"scale\" using "
+                                         "apps/v1: .spec.replicas"),
+                  "apply after scale exited %d:\n%s", st, out);
+    expect("-n demo get deploy web -o jsonpath={.spec.replicas}", "3");
+    expect("apply --server-side --force-conflicts -f deploy.yaml",
+           "deployment.apps/web serverside-applied\n");
+    expect("-n demo get deploy web -o jsonpath={.spec.replicas}", "1");
+    /* the scale entry owned nothing else: it is gone */
+    expect("-n demo get deploy web -o jsonpath={.metadata.managedFields[*].manager}", "kubectl");
+    /* a label the applier stops applying goes */
+    kr_test_write_file(dir, "labelled.yaml",
+                       "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: lab\n"
+                       "  namespace: demo\n  labels: {a: \"1\", b: \"2\"}\n");
+    expect("apply --server-side -f labelled.yaml", "configmap/lab serverside-applied\n");
+    kr_test_write_file(dir, "labelled.yaml",
+                       "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: lab\n"
+                       "  namespace: demo\n  labels: {a: \"1\"}\n");
+    expect("apply --server-side -f labelled.yaml", "configmap/lab serverside-applied\n");
+    expect("-n demo get cm lab -o jsonpath={.metadata.labels}", "{\"a\":\"1\"}");
+    /* kubectl's client-side apply owns what it wrote, by its own manager */
+    kr_test_write_file(dir, "csa.yaml",
+                       "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: csa\n"
+                       "  namespace: demo\ndata:\n  a: \"1\"\n");
+    expect("apply -f csa.yaml", "configmap/csa created\n");
+    kr_test_write_file(dir, "csa.yaml",
+                       "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: csa\n"
+                       "  namespace: demo\ndata:\n  a: \"2\"\n");
+    out = kubectl("apply --server-side --field-manager=other -f csa.yaml", &st);
+    ck_assert_msg(st != 0 && strstr(out, "conflict with \"kubectl-client-side-apply\" using "
+                                         "v1: .data.a"),
+                  "server-side apply over client-side apply exited %d:\n%s", st, out);
 }
 END_TEST
 

@@ -598,9 +598,11 @@ static void to_set(const json_t *v, const ty *t, json_t *node)
     json_decref(seen);
 }
 
+/* A list's path elements in order, and where each first occurs. */
 typedef struct indexed {
     char **pes;
     size_t n;
+    json_t *first; /* pe -> index */
 } indexed;
 
 static void index_free(indexed *ix)
@@ -608,6 +610,7 @@ static void index_free(indexed *ix)
     for (size_t i = 0; i < ix->n; i++)
         kr_free(ix->pes[i]);
     kr_free(ix->pes);
+    json_decref(ix->first);
 }
 
 static int index_list(shape s, const char *keys, const json_t *skeys, const json_t *list,
@@ -615,22 +618,23 @@ static int index_list(shape s, const char *keys, const json_t *skeys, const json
 {
     ix->n = json_array_size(list);
     ix->pes = kr_calloc(ix->n ? ix->n : 1, sizeof(*ix->pes));
-    if (!ix->pes)
+    ix->first = json_object();
+    if (!ix->pes || !ix->first)
         return -1;
     for (size_t i = 0; i < ix->n; i++) {
         ix->pes[i] = item_pe(s, keys, skeys, json_array_get(list, i), i);
         if (!ix->pes[i])
             return -1;
+        if (!json_object_get(ix->first, ix->pes[i]))
+            json_object_set_new(ix->first, ix->pes[i], json_integer((json_int_t)i));
     }
     return 0;
 }
 
 static long find_pe(const indexed *ix, const char *pe)
 {
-    for (size_t i = 0; i < ix->n; i++)
-        if (strcmp(ix->pes[i], pe) == 0)
-            return (long)i;
-    return -1;
+    const json_t *i = json_object_get(ix->first, pe);
+    return i ? (long)json_integer_value(i) : -1;
 }
 
 static json_t *merge(const json_t *lhs, const json_t *rhs, const ty *t);
