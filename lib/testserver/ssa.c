@@ -305,6 +305,24 @@ static char *item_pe(shape s, const char *keys, const json_t *schema_keys, const
     return pe;
 }
 
+/* "f:" and a field name, in buf when it fits (most do); pe_done frees. */
+static char *field_pe(const char *key, char *buf, size_t size)
+{
+    size_t n = strlen(key);
+    if (n + 3 > size)
+        return kr_asprintf("f:%s", key);
+    buf[0] = 'f';
+    buf[1] = ':';
+    memcpy(buf + 2, key, n + 1);
+    return buf;
+}
+
+static void pe_done(char *pe, const char *buf)
+{
+    if (pe != buf)
+        kr_free(pe);
+}
+
 /* ---- field sets ------------------------------------------------------------------------- */
 
 static bool fs_member(const json_t *node)
@@ -399,6 +417,8 @@ static json_t *fs_inter(const json_t *a, const json_t *b)
 
 static void fs_subtract(json_t **a, const json_t *b)
 {
+    if (fs_is_empty(b) || fs_is_empty(*a))
+        return;
     json_t *d = fs_diff(*a, b);
     json_decref(*a);
     *a = d;
@@ -563,7 +583,7 @@ static void to_set(const json_t *v, const ty *t, json_t *node)
         {
             bool named;
             ty ct = child_type(t, k, &named);
-            char *pe = kr_asprintf("f:%s", k);
+            char buf[128], *pe = field_pe(k, buf, sizeof(buf));
             if (!pe)
                 continue;
             json_t *c = fs_child(node, pe);
@@ -571,7 +591,7 @@ static void to_set(const json_t *v, const ty *t, json_t *node)
             if (json_is_null(cv) || (json_is_object(cv) && json_object_size(cv) == 0) || !named)
                 fs_mark(c);
             fs_prune_child(node, pe);
-            kr_free(pe);
+            pe_done(pe, buf);
         }
         return;
     }
@@ -759,10 +779,10 @@ static void all_paths(const json_t *v, const ty *t, json_t *node)
         {
             bool named;
             ty ct = child_type(t, k, &named);
-            char *pe = kr_asprintf("f:%s", k);
+            char buf[128], *pe = field_pe(k, buf, sizeof(buf));
             if (pe)
                 all_paths(cv, &ct, fs_child(node, pe));
-            kr_free(pe);
+            pe_done(pe, buf);
         }
     } else if (s == S_SET || s == S_KEYED) {
         ty it = item_type(t);
@@ -822,10 +842,10 @@ static void compare(const json_t *l, const json_t *r, const ty *t, json_t *an, j
         {
             bool named;
             ty ct = child_type(t, k, &named);
-            char *pe = kr_asprintf("f:%s", k);
+            char buf[128], *pe = field_pe(k, buf, sizeof(buf));
             if (pe)
                 compare_at(v, json_object_get(r, k), &ct, &c, pe);
-            kr_free(pe);
+            pe_done(pe, buf);
         }
         json_object_foreach((json_t *)r, k, v)
         {
@@ -833,10 +853,10 @@ static void compare(const json_t *l, const json_t *r, const ty *t, json_t *an, j
                 continue;
             bool named;
             ty ct = child_type(t, k, &named);
-            char *pe = kr_asprintf("f:%s", k);
+            char buf[128], *pe = field_pe(k, buf, sizeof(buf));
             if (pe)
                 compare_at(NULL, v, &ct, &c, pe);
-            kr_free(pe);
+            pe_done(pe, buf);
         }
         return;
     }
@@ -862,6 +882,16 @@ static void compare(const json_t *l, const json_t *r, const ty *t, json_t *an, j
 
 static void compare_at(const json_t *l, const json_t *r, const ty *t, cmp *c, const char *pe)
 {
+    if (!l) {
+        all_paths(r, t, fs_child(c->added, pe));
+        return;
+    }
+    if (!r) {
+        all_paths(l, t, fs_child(c->removed, pe));
+        return;
+    }
+    if (json_equal((json_t *)l, (json_t *)r))
+        return; /* nothing below changed */
     json_t *a = fs_child(c->added, pe), *rm = fs_child(c->removed, pe),
            *m = fs_child(c->modified, pe);
     compare(l, r, t, a, rm, m);
@@ -943,15 +973,15 @@ static json_t *ensure_named(const json_t *set, const ty *t)
  * subresource everything else. */
 static void strip(json_t **set, bool has_status, const char *sub)
 {
-    json_t *ignored = json_pack(
-        "{s:{s:{}}, s:{s:{}}, s:{s:{}, s:{s:{}}, s:{s:{}}, s:{s:{}}, s:{s:{}}, s:{s:{}}, "
-        "s:{s:{}}, s:{s:{}}, s:{s:{}}, s:{s:{}}}}",
-        "f:apiVersion", ".", "f:kind", ".", "f:metadata", ".", "f:name", ".", "f:namespace", ".",
-        "f:creationTimestamp", ".", "f:selfLink", ".", "f:uid", ".", "f:clusterName", ".",
-        "f:generation", ".", "f:managedFields", ".", "f:resourceVersion", ".");
-    if (ignored)
-        fs_subtract(set, ignored);
-    json_decref(ignored);
+    static const char *const meta[] = {
+        ".",     "f:name",        "f:namespace",  "f:creationTimestamp", "f:selfLink",
+        "f:uid", "f:clusterName", "f:generation", "f:managedFields",     "f:resourceVersion"};
+    json_object_del(*set, "f:apiVersion");
+    json_object_del(*set, "f:kind");
+    json_t *md = json_object_get(*set, "f:metadata");
+    for (size_t i = 0; md && i < KR_ARRAY_LEN(meta); i++)
+        json_object_del(md, meta[i]);
+    fs_prune_child(*set, "f:metadata");
     if (sub && strcmp(sub, "status") == 0) {
         json_t *keep = json_object_get(*set, "f:status");
         json_t *only = json_object();
@@ -1310,14 +1340,19 @@ static int take_changes(const ts_resource *res, const json_t *live, const json_t
     json_object_del(added, ".");
     json_object_del(removed, ".");
     json_object_del(modified, ".");
-    fs_union_into(modified, added);
-    json_decref(added);
+    if (json_object_size(modified) == 0) { /* a create: all is added */
+        json_decref(modified);
+        modified = added;
+    } else {
+        fs_union_into(modified, added);
+        json_decref(added);
+    }
     strip(&modified, res->has_status, sub);
     strip(&removed, res->has_status, sub);
     json_t *groups = json_array();
     json_t **conflicts = kr_calloc(ms->n ? ms->n : 1, sizeof(json_t *));
     for (size_t i = 0; conflicts && i < ms->n; i++) {
-        if (&ms->v[i] == self)
+        if (&ms->v[i] == self || fs_is_empty(modified))
             continue;
         json_t *c = fs_inter(ms->v[i].set, modified);
         if (fs_is_empty(c)) {
@@ -1401,7 +1436,11 @@ json_t *ts_ssa_update(const ts_resource *res, const json_t *live, const json_t *
     }
     if (!fs_is_empty(changed)) {
         owner *m = managers_add(&ms, manager_id(manager_name, "Update", api_version, sub));
-        if (m) {
+        if (m && fs_is_empty(m->set)) {
+            json_decref(m->set); /* a new manager: it owns what it changed */
+            m->set = json_incref(changed);
+            m->touched = true;
+        } else if (m) {
             fs_subtract(&m->set, gone);
             fs_union_into(m->set, changed);
             m->touched = true;
