@@ -1119,6 +1119,137 @@ START_TEST(deleting_a_namespace_deletes_its_contents)
 }
 END_TEST
 
+static const json_t *ns_condition(const json_t *ns, const char *type)
+{
+    size_t i;
+    const json_t *c;
+    json_array_foreach(json_object_get(json_object_get(ns, "status"), "conditions"), i, c)
+    {
+        if (strcmp(jstr(c, "type"), type) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+START_TEST(a_namespace_terminates_until_its_contents_are_gone)
+{
+    tc_response r;
+    create_ns("doomed");
+    tc_json(U, "GET", "/api/v1/namespaces/doomed", NULL, &r);
+    ck_assert_str_eq(json_string_value(json_array_get(
+                         json_object_get(json_object_get(r.json, "spec"), "finalizers"), 0)),
+                     "kubernetes");
+    tc_free(&r);
+    create_cm("doomed", "free", NULL);
+    tc_json(U, "POST", "/api/v1/namespaces/doomed/configmaps",
+            "{\"metadata\":{\"name\":\"held\",\"finalizers\":[\"example.com/hold\"]}}", &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+
+    /* the answer is the namespace, Terminating */
+    tc_json(U, "DELETE", "/api/v1/namespaces/doomed", NULL, &r);
+    ck_assert_msg(r.status == 200 && strcmp(jstr(r.json, "kind"), "Namespace") == 0, "%s", r.body);
+    ck_assert_str_eq(jstr(json_object_get(r.json, "status"), "phase"), "Terminating");
+    ck_assert_ptr_nonnull(meta(r.json, "deletionTimestamp"));
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/doomed/configmaps/free", NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/doomed/configmaps/held", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(meta(r.json, "deletionTimestamp"));
+    tc_free(&r);
+
+    /* what holds it, in the namespace controller's words */
+    tc_json(U, "GET", "/api/v1/namespaces/doomed", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    const json_t *c = ns_condition(r.json, "NamespaceContentRemaining");
+    ck_assert_ptr_nonnull(c);
+    ck_assert_str_eq(jstr(c, "status"), "True");
+    ck_assert_str_eq(jstr(c, "reason"), "SomeResourcesRemain");
+    ck_assert_str_eq(jstr(c, "message"),
+                     "Some resources are remaining: configmaps. has 1 resource instances");
+    c = ns_condition(r.json, "NamespaceFinalizersRemaining");
+    ck_assert_ptr_nonnull(c);
+    ck_assert_str_eq(jstr(c, "message"), "Some content in the namespace has finalizers "
+                                         "remaining: example.com/hold in 1 resource instances");
+    c = ns_condition(r.json, "NamespaceDeletionContentFailure");
+    ck_assert_ptr_nonnull(c);
+    ck_assert_str_eq(jstr(c, "status"), "False");
+    ck_assert_str_eq(jstr(c, "reason"), "ContentDeleted");
+    ck_assert_uint_eq(
+        json_array_size(json_object_get(json_object_get(r.json, "status"), "conditions")), 5);
+    tc_free(&r);
+
+    /* no new content, in the lifecycle admission's words */
+    tc_json(U, "POST", "/api/v1/namespaces/doomed/configmaps", "{\"metadata\":{\"name\":\"late\"}}",
+            &r);
+    assert_status(&r, 403, "Forbidden",
+                  "configmaps \"late\" is forbidden: unable to create new content in namespace "
+                  "doomed because it is being terminated");
+    const json_t *cause =
+        json_array_get(json_object_get(json_object_get(r.json, "details"), "causes"), 0);
+    ck_assert_str_eq(jstr(cause, "reason"), "NamespaceTerminating");
+    ck_assert_str_eq(jstr(cause, "message"), "namespace doomed is being terminated");
+    ck_assert_str_eq(jstr(cause, "field"), "metadata.namespace");
+    tc_free(&r);
+
+    /* an update cannot drop spec.finalizers: only finalize can */
+    tc_json(U, "PUT", "/api/v1/namespaces/doomed",
+            "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"doomed\"},"
+            "\"spec\":{\"finalizers\":[]}}",
+            &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_uint_eq(
+        json_array_size(json_object_get(json_object_get(r.json, "spec"), "finalizers")), 1);
+    tc_free(&r);
+
+    /* the last finalizer of the last object goes: so does the namespace */
+    patch("/api/v1/namespaces/doomed/configmaps/held", "application/merge-patch+json",
+          "{\"metadata\":{\"finalizers\":null}}", &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/doomed", NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
+
+    /* finalize lets a namespace go with content still in it */
+    create_ns("forced");
+    tc_json(U, "POST", "/api/v1/namespaces/forced/configmaps",
+            "{\"metadata\":{\"name\":\"held\",\"finalizers\":[\"example.com/hold\"]}}", &r);
+    tc_free(&r);
+    tc_json(U, "DELETE", "/api/v1/namespaces/forced", NULL, &r);
+    tc_free(&r);
+    tc_json(U, "PUT", "/api/v1/namespaces/forced/finalize",
+            "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"forced\"},"
+            "\"spec\":{\"finalizers\":[]}}",
+            &r);
+    ck_assert_msg(r.status == 200, "finalize: %ld %s", r.status, r.body);
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/forced", NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
+
+    /* a namespace's own finalizer holds it once its content is gone */
+    tc_json(U, "POST", "/api/v1/namespaces",
+            "{\"metadata\":{\"name\":\"owned\",\"finalizers\":[\"example.com/ns\"]}}", &r);
+    tc_free(&r);
+    tc_json(U, "DELETE", "/api/v1/namespaces/owned", NULL, &r);
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/owned", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_null(json_object_get(json_object_get(r.json, "spec"), "finalizers"));
+    tc_free(&r);
+    patch("/api/v1/namespaces/owned", "application/merge-patch+json",
+          "{\"metadata\":{\"finalizers\":null}}", &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/owned", NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
+}
+END_TEST
+
 /* ---- watch ------------------------------------------------------------------------- */
 
 START_TEST(watch_streams_changes_from_a_resource_version)
@@ -2721,6 +2852,7 @@ int main(void)
                             deletecollection_and_legacy_watch_path,
                             dry_run_stores_nothing,
                             deleting_a_namespace_deletes_its_contents,
+                            a_namespace_terminates_until_its_contents_are_gone,
                             watch_streams_changes_from_a_resource_version,
                             watch_from_compacted_history_gets_410_error_event,
                             watch_sends_bookmarks_and_one_before_timeout,

@@ -104,6 +104,8 @@ static json_t *delete_one(kr_testserver_t *ts, const ts_resource *res, const cha
     ts_store_remove(res->store, ns, name);
     ts_record_event(ts, res, TS_DELETED, last, NULL);
     *gone = true;
+    if (res->namespaced && !ts->ns_sweeping)
+        ts_namespace_sync(ts, ns);
     if (ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions"))
         ts_crd_removed(ts, last);
     if (ts->rbac && ts_resource_is(res, "rbac.authorization.k8s.io", "clusterroles"))
@@ -139,6 +141,260 @@ static void delete_crd_objects(kr_testserver_t *ts, const json_t *crd)
         }
         return;
     }
+}
+
+/* ---- namespaces -------------------------------------------------------------------- */
+
+static ts_resource *namespaces(kr_testserver_t *ts)
+{
+    return ts_resource_find(ts, "", "v1", "namespaces");
+}
+
+bool ts_namespace_terminating(kr_testserver_t *ts, const char *ns)
+{
+    ts_resource *nsr = namespaces(ts);
+    ts_obj *o = nsr ? ts_store_get(nsr->store, "", ns) : NULL;
+    return o && json_object_get(json_object_get(o->obj, "metadata"), "deletionTimestamp");
+}
+
+bool ts_namespace_finalized(const json_t *ns)
+{
+    return json_object_get(json_object_get(ns, "metadata"), "deletionTimestamp") &&
+           !has_finalizers(ns) &&
+           json_array_size(json_object_get(json_object_get(ns, "spec"), "finalizers")) == 0;
+}
+
+/* The first namespaced resource served from store st (its versions share it). */
+static const ts_resource *store_resource(kr_testserver_t *ts, const ts_store *st)
+{
+    for (size_t r = 0; r < ts->nresources; r++)
+        if (ts->resources[r]->store == st)
+            return ts->resources[r]->namespaced ? ts->resources[r] : NULL;
+    return NULL;
+}
+
+static void count(json_t *counts, const char *key)
+{
+    json_t *n = json_object_get(counts, key);
+    json_object_set_new(counts, key, json_integer(n ? json_integer_value(n) + 1 : 1));
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* "A in N resource instances" lines, sorted, joined. */
+static char *joined(const json_t *counts, const char *fmt)
+{
+    json_t *lines = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)counts, k, v)
+    {
+        char *l = kr_asprintf(fmt, k, (long long)json_integer_value(v));
+        if (l)
+            json_array_append_new(lines, json_string(l));
+        kr_free(l);
+    }
+    size_t n = json_array_size(lines);
+    const char **sorted = kr_calloc(n ? n : 1, sizeof(*sorted));
+    kr_buf out = {0};
+    for (size_t i = 0; sorted && i < n; i++)
+        sorted[i] = json_string_value(json_array_get(lines, i));
+    if (sorted)
+        qsort(sorted, n, sizeof(*sorted), cmp_str);
+    for (size_t i = 0; sorted && i < n; i++)
+        kr_buf_printf(&out, "%s%s", i ? ", " : "", sorted[i]);
+    kr_free(sorted);
+    json_decref(lines);
+    char *text = kr_strdup(out.data ? out.data : "");
+    kr_buf_free(&out);
+    return text;
+}
+
+/* The namespace controller's five conditions, a transition time kept
+ * where a status stays. */
+static json_t *ns_conditions(const json_t *old, const json_t *resources, const json_t *finalizers)
+{
+    static const char *const ok[][3] = {
+        {"NamespaceDeletionDiscoveryFailure", "ResourcesDiscovered",
+         "All resources successfully discovered"},
+        {"NamespaceDeletionGroupVersionParsingFailure", "ParsedGroupVersions",
+         "All legacy kube types successfully parsed"},
+        {"NamespaceDeletionContentFailure", "ContentDeleted",
+         "All content successfully deleted, may be waiting on finalization"},
+        {"NamespaceContentRemaining", "ContentRemoved", "All content successfully removed"},
+        {"NamespaceFinalizersRemaining", "ContentHasNoFinalizers",
+         "All content-preserving finalizers finished"},
+    };
+    char now[32];
+    ts_timestamp(now);
+    char *left =
+        json_object_size(resources) ? joined(resources, "%s has %lld resource instances") : NULL;
+    char *held =
+        json_object_size(finalizers) ? joined(finalizers, "%s in %lld resource instances") : NULL;
+    json_t *out = json_array();
+    for (size_t i = 0; i < KR_ARRAY_LEN(ok); i++) {
+        const char *status = "False", *reason = ok[i][1];
+        char *message = kr_strdup(ok[i][2]);
+        if (i == 3 && left) {
+            status = "True";
+            reason = "SomeResourcesRemain";
+            kr_free(message);
+            message = kr_asprintf("Some resources are remaining: %s", left);
+        } else if (i == 4 && held) {
+            status = "True";
+            reason = "SomeFinalizersRemain";
+            kr_free(message);
+            message =
+                kr_asprintf("Some content in the namespace has finalizers remaining: %s", held);
+        }
+        const char *since = now;
+        size_t j;
+        const json_t *c;
+        json_array_foreach((json_t *)old, j, c)
+        {
+            const char *t = json_string_value(json_object_get(c, "type"));
+            const char *st = json_string_value(json_object_get(c, "status"));
+            const char *lt = json_string_value(json_object_get(c, "lastTransitionTime"));
+            if (t && st && lt && strcmp(t, ok[i][0]) == 0 && strcmp(st, status) == 0)
+                since = lt;
+        }
+        json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", ok[i][0],
+                                             "status", status, "lastTransitionTime", since,
+                                             "reason", reason, "message", message ? message : ""));
+        kr_free(message);
+    }
+    kr_free(left);
+    kr_free(held);
+    return out;
+}
+
+void ts_namespace_sync(kr_testserver_t *ts, const char *ns)
+{
+    ts_resource *nsr = namespaces(ts);
+    ts_obj *o = nsr && ns && *ns ? ts_store_get(nsr->store, "", ns) : NULL;
+    if (!o || !json_object_get(json_object_get(o->obj, "metadata"), "deletionTimestamp"))
+        return;
+    json_t *resources = json_object(), *finalizers = json_object();
+    for (size_t s = 0; s < ts->nstores; s++) {
+        const ts_resource *res = store_resource(ts, ts->stores[s]);
+        const ts_store *st = ts->stores[s];
+        for (size_t i = res ? ts_store_lower_bound(st, ns, "") : st->len;
+             i < st->len && strcmp(st->items[i].ns, ns) == 0; i++) {
+            char *key = kr_asprintf("%s.%s", res->plural, res->group);
+            if (key)
+                count(resources, key);
+            kr_free(key);
+            size_t f;
+            const json_t *fin;
+            json_array_foreach(
+                json_object_get(json_object_get(st->items[i].obj, "metadata"), "finalizers"), f,
+                fin)
+            {
+                if (json_is_string(fin))
+                    count(finalizers, json_string_value(fin));
+            }
+        }
+    }
+    json_t *next = json_deep_copy(o->obj);
+    json_t *status = next ? json_object_get(next, "status") : NULL;
+    if (next && !json_is_object(status)) {
+        status = json_object();
+        json_object_set_new(next, "status", status);
+    }
+    if (status) {
+        json_object_set_new(status, "phase", json_string("Terminating"));
+        json_object_set_new(
+            status, "conditions",
+            ns_conditions(json_object_get(json_object_get(o->obj, "status"), "conditions"),
+                          resources, finalizers));
+    }
+    json_t *spec = next ? json_object_get(next, "spec") : NULL;
+    json_t *fins = json_object_get(spec, "finalizers");
+    if (json_object_size(resources) == 0 && json_is_array(fins)) {
+        /* nothing left: the namespace controller lets go */
+        for (size_t i = json_array_size(fins); i-- > 0;)
+            if (json_is_string(json_array_get(fins, i)) &&
+                strcmp(json_string_value(json_array_get(fins, i)), "kubernetes") == 0)
+                json_array_remove(fins, i);
+        if (json_array_size(fins) == 0)
+            json_object_del(spec, "finalizers");
+    }
+    json_decref(resources);
+    json_decref(finalizers);
+    if (!next || json_equal(next, o->obj)) {
+        json_decref(next);
+        return;
+    }
+    json_t *stamped = with_rv(ts, next);
+    json_decref(next);
+    if (!stamped)
+        return;
+    if (ts_namespace_finalized(stamped)) {
+        ts_store_remove(nsr->store, "", ns);
+        ts_record_event(ts, nsr, TS_DELETED, stamped, NULL);
+    } else {
+        json_t *old = json_incref(o->obj);
+        if (ts_store_put(nsr->store, "", ns, json_incref(stamped)) == 0)
+            ts_record_event(ts, nsr, TS_MODIFIED, stamped, old);
+        json_decref(old);
+    }
+    json_decref(stamped);
+}
+
+/* DELETE of a namespace: Terminating, its contents deleted (their
+ * finalizers honoured), then gone once nothing is left. Answers the
+ * namespace as marked. */
+static void delete_namespace(kr_testserver_t *ts, const ts_resource *res, const char *name,
+                             ts_response *resp)
+{
+    ts_obj *cur = ts_store_get(res->store, "", name);
+    json_t *marked = json_incref(cur->obj);
+    if (!json_object_get(json_object_get(marked, "metadata"), "deletionTimestamp")) {
+        json_decref(marked);
+        marked = with_rv(ts, cur->obj);
+        if (!marked) {
+            ts_respond_status(resp, 500, "InternalError", "out of memory", NULL);
+            return;
+        }
+        char now[32];
+        ts_timestamp(now);
+        json_object_set_new(ts_meta(marked), "deletionTimestamp", json_string(now));
+        json_t *status = json_object_get(marked, "status");
+        if (json_is_object(status))
+            json_object_set_new(status, "phase", json_string("Terminating"));
+        else
+            json_object_set_new(marked, "status", json_pack("{s:s}", "phase", "Terminating"));
+        json_t *old = json_incref(cur->obj);
+        if (ts_store_put(res->store, "", name, json_incref(marked)) == 0)
+            ts_record_event(ts, res, TS_MODIFIED, marked, old);
+        json_decref(old);
+    }
+    ts_respond_json(resp, 200, json_incref(marked));
+    ts->ns_sweeping = true;
+    for (size_t s = 0; s < ts->nstores; s++) {
+        const ts_resource *r = store_resource(ts, ts->stores[s]);
+        ts_store *st = ts->stores[s];
+        if (!r)
+            continue;
+        size_t first = ts_store_lower_bound(st, name, "");
+        for (size_t i = st->len; i-- > first;) {
+            if (i >= st->len || strcmp(st->items[i].ns, name) != 0)
+                continue;
+            if (json_object_get(json_object_get(st->items[i].obj, "metadata"), "deletionTimestamp"))
+                continue;
+            char *ns = kr_strdup(st->items[i].ns), *n = kr_strdup(st->items[i].name);
+            if (ns && n)
+                delete_now(ts, r, ns, n, 1);
+            kr_free(ns);
+            kr_free(n);
+        }
+    }
+    ts->ns_sweeping = false;
+    json_decref(marked);
+    ts_namespace_sync(ts, name);
 }
 
 /* ---- options ---------------------------------------------------------------------- */
@@ -258,6 +514,14 @@ void ts_handle_delete(kr_testserver_t *ts, const ts_request *req, const ts_route
             json_t *obj = json_incref(cur->obj);
             respond_deleted(resp, res, obj, !has_finalizers(obj), o.orphan_false);
         } else {
+            if (ts_resource_is(res, "", "namespaces") &&
+                (json_array_size(json_object_get(json_object_get(cur->obj, "spec"), "finalizers")) >
+                     0 ||
+                 has_finalizers(cur->obj))) {
+                delete_namespace(ts, res, rt->name, resp);
+                json_decref(o.doc);
+                return;
+            }
             bool is_crd = ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions");
             if (is_crd && !has_finalizers(cur->obj))
                 delete_crd_objects(ts, cur->obj);

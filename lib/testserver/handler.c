@@ -199,6 +199,7 @@ static const struct {
     {"pods", "eviction", "POST", ts_handle_eviction},
     {"pods", "binding", "POST", ts_handle_pod_binding},
     {"serviceaccounts", "token", "POST", ts_handle_token_request},
+    {"namespaces", "finalize", "PUT", ts_handle_update},
 };
 
 static void respond_sub_not_allowed(ts_response *resp)

@@ -143,6 +143,7 @@ struct kr_testserver {
     unsigned next_store_id;
 
     unsigned long long rv; /* the global resourceVersion counter */
+    bool ns_sweeping; /* a namespace's contents are being deleted (delete.c) */
     unsigned long long rv_floor; /* history complete for RVs > floor */
     ts_event *ring;
     size_t ring_cap, ring_head, ring_len;
@@ -533,6 +534,14 @@ void ts_set_defaults(const ts_resource *res, json_t *obj);
 int ts_registry_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_response *resp);
 void ts_registry_update(const ts_resource *res, const json_t *existing, json_t *obj);
 bool ts_namespace_exists(kr_testserver_t *ts, const char *ns);
+/* Namespaces being deleted (delete.c): whether ns is, and the namespace
+ * controller's step after its contents changed: conditions updated, and
+ * once nothing is left the "kubernetes" finalizer and the namespace
+ * removed. */
+bool ts_namespace_terminating(kr_testserver_t *ts, const char *ns);
+void ts_namespace_sync(kr_testserver_t *ts, const char *ns);
+/* A namespace's finalizers: spec.finalizers and metadata.finalizers. */
+bool ts_namespace_finalized(const json_t *ns);
 /* Custom resources against their structural schema, built-in kinds
  * against their fields (schema.c). */
 typedef enum { TS_FV_WARN = 0, TS_FV_STRICT, TS_FV_IGNORE } ts_field_validation;

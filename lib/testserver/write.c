@@ -136,6 +136,28 @@ static void respond_ns_not_found(ts_response *resp, const char *ns)
 }
 
 /* fieldManager, else the User-Agent up to its first "/", as the apiserver. */
+/* The lifecycle admission's answer to new content in a namespace being
+ * deleted. */
+static void respond_ns_terminating(ts_response *resp, const ts_resource *res, const char *name,
+                                   const char *ns)
+{
+    char *q = ts_qualified(res);
+    char *msg = kr_asprintf("%s \"%s\" is forbidden: unable to create new content in namespace %s "
+                            "because it is being terminated",
+                            q ? q : "", name ? name : "", ns);
+    char *cause = kr_asprintf("namespace %s is being terminated", ns);
+    json_t *details = ts_details(res, name ? name : "", false);
+    if (details)
+        json_object_set_new(details, "causes",
+                            json_pack("[{s:s, s:s, s:s}]", "reason", "NamespaceTerminating",
+                                      "message", cause ? cause : "", "field",
+                                      "metadata.namespace"));
+    ts_respond_status(resp, 403, "Forbidden", msg ? msg : "forbidden", details);
+    kr_free(cause);
+    kr_free(msg);
+    kr_free(q);
+}
+
 static json_t *manager_of(const ts_write *w)
 {
     if (w->manager)
@@ -228,6 +250,10 @@ static int admit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, jso
         respond_ns_not_found(resp, w->rt->ns);
         return KR_ENOTFOUND;
     }
+    if (res->namespaced && ts_namespace_terminating(ts, w->rt->ns)) {
+        respond_ns_terminating(resp, res, name, w->rt->ns);
+        return KR_EFORBIDDEN;
+    }
     if (ts_store_get(res->store, res->namespaced ? w->rt->ns : "", name)) {
         respond_already_exists(resp, res, name, json_object_get(md, "generateName") != NULL);
         return KR_EEXIST;
@@ -269,6 +295,29 @@ static const char *pod_qos_class(const json_t *spec)
     return !any ? "BestEffort" : guaranteed ? "Guaranteed" : "Burstable";
 }
 
+/* A namespace is created with the namespace controller's finalizer. */
+static void require_kubernetes_finalizer(json_t *ns)
+{
+    json_t *spec = json_object_get(ns, "spec");
+    if (!json_is_object(spec)) {
+        spec = json_object();
+        json_object_set_new(ns, "spec", spec);
+    }
+    json_t *fins = json_object_get(spec, "finalizers");
+    if (!json_is_array(fins)) {
+        fins = json_array();
+        json_object_set_new(spec, "finalizers", fins);
+    }
+    size_t i;
+    json_t *f;
+    json_array_foreach(fins, i, f)
+    {
+        if (json_is_string(f) && strcmp(json_string_value(f), "kubernetes") == 0)
+            return;
+    }
+    json_array_append_new(fins, json_string("kubernetes"));
+}
+
 static void init_metadata(kr_testserver_t *ts, const ts_write *w, json_t *obj, json_t *md)
 {
     const ts_resource *res = w->rt->res;
@@ -286,8 +335,10 @@ static void init_metadata(kr_testserver_t *ts, const ts_write *w, json_t *obj, j
         json_object_del(md, "generation");
     if (res->has_status)
         json_object_del(obj, "status");
-    if (ts_resource_is(res, "", "namespaces"))
+    if (ts_resource_is(res, "", "namespaces")) {
         json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Active"));
+        require_kubernetes_finalizer(obj);
+    }
     /* the status the create wiped, as defaulting fills it when read back */
     if (ts_resource_is(res, "", "persistentvolumeclaims") ||
         ts_resource_is(res, "", "persistentvolumes"))
@@ -407,6 +458,31 @@ static bool finalizers_added(const json_t *old_md, const json_t *new_md)
 /* The new state: server-owned fields from `existing`, the status rules. */
 static json_t *merge_for_update(const ts_write *w, const json_t *existing, json_t *obj)
 {
+    bool is_ns = ts_resource_is(w->rt->res, "", "namespaces");
+    if (is_ns && w->rt->sub && strcmp(w->rt->sub, "finalize") == 0) {
+        /* namespaces/NAME/finalize: spec.finalizers, and nothing else */
+        json_t *out = json_deep_copy(existing);
+        json_t *spec = out ? json_object_get(out, "spec") : NULL;
+        if (out && !json_is_object(spec)) {
+            spec = json_object();
+            json_object_set_new(out, "spec", spec);
+        }
+        if (spec)
+            keep_field(spec, json_object_get(obj, "spec"), "finalizers");
+        json_decref(obj);
+        return out;
+    }
+    if (is_ns && !w->status_only) {
+        /* spec.finalizers change through finalize only */
+        json_t *spec = json_object_get(obj, "spec");
+        if (!json_is_object(spec)) {
+            spec = json_object();
+            json_object_set_new(obj, "spec", spec);
+        }
+        keep_field(spec, json_object_get(existing, "spec"), "finalizers");
+        if (json_object_size(spec) == 0)
+            json_object_del(obj, "spec");
+    }
     if (w->status_only) {
         json_t *out = json_deep_copy(existing);
         if (out)
@@ -468,8 +544,10 @@ static int admit_update(const ts_write *w, const json_t *existing, json_t *obj, 
     return 0;
 }
 
-static bool finalized(const json_t *obj)
+static bool finalized(const ts_resource *res, const json_t *obj)
 {
+    if (ts_resource_is(res, "", "namespaces"))
+        return ts_namespace_finalized(obj);
     const json_t *md = json_object_get(obj, "metadata");
     return json_object_get(md, "deletionTimestamp") &&
            json_array_size(json_object_get(md, "finalizers")) == 0;
@@ -480,7 +558,7 @@ static int store_update(kr_testserver_t *ts, const ts_write *w, const json_t *ex
 {
     const ts_resource *res = w->rt->res;
     const char *ns = res->namespaced ? w->rt->ns : "";
-    if (finalized(obj)) {
+    if (finalized(res, obj)) {
         /* The last finalizer of a marked object is gone: the object goes. */
         ts_store_remove(res->store, ns, w->rt->name);
         const ts_event *ev = ts_record_event(ts, res, TS_DELETED, obj, NULL);
@@ -488,6 +566,8 @@ static int store_update(kr_testserver_t *ts, const ts_write *w, const json_t *ex
         if (ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions"))
             ts_crd_removed(ts, obj);
         json_decref(obj);
+        if (res->namespaced)
+            ts_namespace_sync(ts, ns);
         return 0;
     }
     json_t *old = json_incref((json_t *)existing);
