@@ -1250,6 +1250,96 @@ START_TEST(a_namespace_terminates_until_its_contents_are_gone)
 }
 END_TEST
 
+static const json_t *dig(const json_t *obj, const char *path);
+static const char *dig_str(const json_t *obj, const char *path);
+static json_int_t dig_int(const json_t *obj, const char *path);
+
+START_TEST(autoscalers_are_served_as_v1_and_v2)
+{
+    const char *v1 = "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers";
+    const char *v2 = "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers";
+    tc_watch *w =
+        tc_watch_open(U,
+                      "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers?watch=1&"
+                      "resourceVersion=0",
+                      NULL);
+    tc_response r;
+    tc_json(U, "POST", v1,
+            "{\"apiVersion\":\"autoscaling/v1\",\"kind\":\"HorizontalPodAutoscaler\","
+            "\"metadata\":{\"name\":\"web\"},\"spec\":{\"scaleTargetRef\":{\"apiVersion\":"
+            "\"apps/v1\",\"kind\":\"Deployment\",\"name\":\"web\"},\"maxReplicas\":5,"
+            "\"targetCPUUtilizationPercentage\":60}}",
+            &r);
+    ck_assert_msg(r.status == 201, "%s", r.body);
+    ck_assert_str_eq(jstr(r.json, "apiVersion"), "autoscaling/v1");
+    ck_assert_int_eq(dig_int(r.json, "spec.targetCPUUtilizationPercentage"), 60);
+    ck_assert_int_eq(dig_int(r.json, "spec.minReplicas"), 1);
+    tc_free(&r);
+
+    /* the same object through v2: one CPU utilization metric */
+    char path[256];
+    snprintf(path, sizeof(path), "%s/web", v2);
+    tc_json(U, "GET", path, NULL, &r);
+    ck_assert_str_eq(jstr(r.json, "apiVersion"), "autoscaling/v2");
+    const json_t *m = json_array_get(dig(r.json, "spec.metrics"), 0);
+    ck_assert_str_eq(dig_str(m, "resource.name"), "cpu");
+    ck_assert_int_eq(dig_int(m, "resource.target.averageUtilization"), 60);
+    ck_assert_ptr_null(dig(r.json, "spec.targetCPUUtilizationPercentage"));
+    tc_free(&r);
+
+    /* what v1 cannot hold rides in annotations, and comes back */
+    patch(path, "application/merge-patch+json",
+          "{\"spec\":{\"behavior\":{\"scaleDown\":{\"stabilizationWindowSeconds\":60}},"
+          "\"metrics\":[{\"type\":\"Resource\",\"resource\":{\"name\":\"memory\",\"target\":"
+          "{\"type\":\"AverageValue\",\"averageValue\":\"100Mi\"}}},{\"type\":\"Resource\","
+          "\"resource\":{\"name\":\"cpu\",\"target\":{\"type\":\"Utilization\","
+          "\"averageUtilization\":50}}}]}}",
+          &r);
+    ck_assert_msg(r.status == 200, "%s", r.body);
+    tc_free(&r);
+    snprintf(path, sizeof(path), "%s/web", v1);
+    tc_json(U, "GET", path, NULL, &r);
+    ck_assert_int_eq(dig_int(r.json, "spec.targetCPUUtilizationPercentage"), 50);
+    ck_assert_ptr_null(dig(r.json, "spec.metrics"));
+    const json_t *ann = dig(r.json, "metadata.annotations");
+    ck_assert_ptr_nonnull(strstr(jstr(ann, "autoscaling.alpha.kubernetes.io/metrics"), "memory"));
+    ck_assert_ptr_nonnull(
+        strstr(jstr(ann, "autoscaling.alpha.kubernetes.io/behavior"), "\"scaleDown\""));
+    /* an update through v1 of what it read keeps them */
+    json_t *obj = json_deep_copy(r.json);
+    tc_free(&r);
+    json_object_set_new(json_object_get(obj, "spec"), "maxReplicas", json_integer(7));
+    char *body = json_dumps(obj, JSON_COMPACT);
+    json_decref(obj);
+    tc_json(U, "PUT", path, body, &r);
+    free(body);
+    ck_assert_msg(r.status == 200, "%s", r.body);
+    ck_assert_str_eq(jstr(r.json, "apiVersion"), "autoscaling/v1");
+    tc_free(&r);
+    snprintf(path, sizeof(path), "%s/web", v2);
+    tc_json(U, "GET", path, NULL, &r);
+    ck_assert_int_eq(dig_int(r.json, "spec.maxReplicas"), 7);
+    ck_assert_uint_eq(json_array_size(dig(r.json, "spec.metrics")), 2);
+    ck_assert_int_eq(dig_int(r.json, "spec.behavior.scaleDown.stabilizationWindowSeconds"), 60);
+    ck_assert_ptr_null(dig(r.json, "metadata.annotations"));
+    tc_free(&r);
+
+    /* lists and watches through v1 are v1 */
+    tc_json(U, "GET", v1, NULL, &r);
+    const json_t *item = json_array_get(json_object_get(r.json, "items"), 0);
+    ck_assert_str_eq(jstr(item, "apiVersion"), "autoscaling/v1");
+    ck_assert_int_eq(dig_int(item, "spec.targetCPUUtilizationPercentage"), 50);
+    tc_free(&r);
+    ck_assert_uint_ge(tc_watch_wait(w, 3, 10000), 3);
+    for (size_t i = 0; i < 3; i++) {
+        const json_t *o = json_object_get(tc_watch_event(w, i), "object");
+        ck_assert_str_eq(jstr(o, "apiVersion"), "autoscaling/v1");
+        ck_assert_ptr_nonnull(dig(o, "spec.targetCPUUtilizationPercentage"));
+    }
+    tc_watch_close(w);
+}
+END_TEST
+
 /* ---- watch ------------------------------------------------------------------------- */
 
 START_TEST(watch_streams_changes_from_a_resource_version)
@@ -2593,7 +2683,7 @@ START_TEST(newer_builtin_kinds_get_their_scheme_defaults)
     json_decref(hpa);
     tc_response r;
     tc_json(U, "GET", "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers", NULL, &r);
-    ck_assert_int_eq(r.status, 404);
+    ck_assert_int_eq(r.status, 200); /* served as v1 too (autoscalers_are_served_as_v1_and_v2) */
     tc_free(&r);
 
     /* webhook configurations: stored with their defaults; never called */
@@ -2853,6 +2943,7 @@ int main(void)
                             dry_run_stores_nothing,
                             deleting_a_namespace_deletes_its_contents,
                             a_namespace_terminates_until_its_contents_are_gone,
+                            autoscalers_are_served_as_v1_and_v2,
                             watch_streams_changes_from_a_resource_version,
                             watch_from_compacted_history_gets_410_error_event,
                             watch_sends_bookmarks_and_one_before_timeout,

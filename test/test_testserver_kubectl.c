@@ -702,6 +702,15 @@ START_TEST(kubectl_creates_and_prints_storage_ingress_and_hpa_kinds)
                  "NAME   REFERENCE        TARGETS              MINPODS   MAXPODS   REPLICAS   AGE\n"
                  "web    Deployment/web   cpu: <unknown>/80%   1         5         0          \n");
     expect("-n demo get all -o name", "horizontalpodautoscaler.autoscaling/web\n");
+    /* kubectl autoscale writes autoscaling/v1; it is read back as v2 */
+    expect("-n demo create deployment api --image=nginx", "deployment.apps/api created\n");
+    expect("-n demo autoscale deployment api --max=4 --cpu-percent=60",
+           "horizontalpodautoscaler.autoscaling/api autoscaled\n");
+    expect("-n demo get hpa api -o jsonpath={.apiVersion}/{.spec.metrics[0].resource.target}",
+           "autoscaling/v2/{\"averageUtilization\":60,\"type\":\"Utilization\"}");
+    expect("-n demo get horizontalpodautoscalers.v1.autoscaling api -o "
+           "jsonpath={.apiVersion}/{.spec.targetCPUUtilizationPercentage}",
+           "autoscaling/v1/60");
     int st;
     const char *out = kubectl("patch sc fast -p '{\"reclaimPolicy\":\"Retain\"}' 2>&1", &st);
     ck_assert_msg(st != 0 && strstr(out, "reclaimPolicy: Forbidden: updates to reclaimPolicy are "

@@ -14,7 +14,8 @@ enum {
     F_OBJ_DEL = 8, /* DELETE answers with the object */
     F_NO_DELCOL = 16, /* no deletecollection verb */
     F_REVIEW = 32, /* a virtual review resource: create only, nothing stored */
-    F_V2 = 64 /* served as version v2 (every other built-in is v1) */
+    F_V2 = 64, /* served as version v2 (every other built-in is v1) */
+    F_V1_OF_V2 = 128 /* v1 of the entry before it, stored as its v2 (convert.c) */
 };
 
 struct builtin {
@@ -73,10 +74,11 @@ static const struct builtin builtins[] = {
     /* generation moves with the template */
     {"", "PodTemplate", "podtemplates", "", "", F_NS | F_GEN, false},
     {"apps", "ControllerRevision", "controllerrevisions", "", "", F_NS, false},
-    /* autoscaling/v2 only: kube-apiserver also serves v1 and converts
-     * between them; a v1 client here gets 404 */
+    /* stored as autoscaling/v2 (preferred), served as v1 too */
     {"autoscaling", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "hpa", "",
      F_NS | F_STATUS | F_V2, true},
+    {"autoscaling", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "hpa", "",
+     F_NS | F_STATUS | F_V1_OF_V2, true},
     /* generation moves with anything outside metadata, and with the labels */
     {"discovery.k8s.io", "EndpointSlice", "endpointslices", "", "", F_NS | F_GEN, false},
     {"networking.k8s.io", "IngressClass", "ingressclasses", "", "", F_GEN, false},
@@ -209,12 +211,21 @@ int ts_resources_init(kr_testserver_t *ts)
 {
     for (size_t i = 0; i < KR_ARRAY_LEN(builtins); i++) {
         ts_resource *r = builtin_resource(&builtins[i]);
-        ts_store *st = r ? store_new(ts) : NULL;
+        bool converted = builtins[i].flags & F_V1_OF_V2;
+        ts_store *st = !r          ? NULL
+                       : converted ? ts->resources[ts->nresources - 1]->store
+                                   : store_new(ts);
         if (!st || add_resource(ts, r) != 0) {
             resource_free(r);
             return KR_ENOMEM;
         }
         r->store = st;
+        if (converted) {
+            r->shared_versions = true;
+            r->to_served = ts_hpa_to_v1;
+            r->to_stored = ts_hpa_to_v2;
+            r->stored_api_version = ts->resources[ts->nresources - 2]->api_version;
+        }
     }
     return 0;
 }
@@ -478,6 +489,8 @@ json_t *ts_with_api_version(const json_t *obj, const char *api_version)
 
 json_t *ts_as_served(const ts_resource *res, const json_t *obj)
 {
+    if (res->to_served)
+        return res->to_served(obj);
     return res->shared_versions ? ts_with_api_version(obj, res->api_version)
                                 : json_incref((json_t *)obj);
 }

@@ -319,7 +319,7 @@ static void prune_pb(json_t *x, const ts_pb_message *m, bool root, sc_walk *w)
  * schema, or the built-in kind's fields, in the order kube-apiserver
  * reports them (sorted for custom resources, as met for built-ins).
  * false when the kind has neither. */
-static bool prune_unknown(const ts_resource *res, json_t *obj, sc_walk *w)
+static bool prune_unknown(const ts_resource *res, json_t *obj, bool stored, sc_walk *w)
 {
     if (res->schema) {
         prune(obj, res->schema, true, w);
@@ -344,7 +344,8 @@ static bool prune_unknown(const ts_resource *res, json_t *obj, sc_walk *w)
         }
         return true;
     }
-    const ts_pb_message *m = ts_pb_find_kind(res->api_version, res->kind);
+    const ts_pb_message *m = ts_pb_find_kind(
+        stored && res->stored_api_version ? res->stored_api_version : res->api_version, res->kind);
     if (!m)
         return false;
     prune_pb(obj, m, true, w);
@@ -1543,7 +1544,7 @@ int ts_schema_check_apply(const ts_write *w, const json_t *config, ts_response *
     const ts_resource *res = w->rt->res;
     json_t *copy = json_deep_copy(config);
     sc_walk walk = {.unknown = json_array()};
-    bool typed = copy && walk.unknown && prune_unknown(res, copy, &walk);
+    bool typed = copy && walk.unknown && prune_unknown(res, copy, false, &walk);
     int rc = 0;
     if (!copy || !walk.unknown || walk.oom) {
         rc = KR_ENOMEM;
@@ -1585,7 +1586,7 @@ int ts_schema_admit(const ts_write *w, json_t *obj, ts_response *resp)
     }
     bool is_patch = strcmp(w->req->method, "PATCH") == 0;
     json_t *before = fv == TS_FV_STRICT && is_patch ? json_deep_copy(obj) : NULL;
-    bool typed = prune_unknown(res, obj, &walk);
+    bool typed = prune_unknown(res, obj, true, &walk);
     if (walk.oom || (fv == TS_FV_STRICT && is_patch && !before)) {
         json_decref(before);
         rc = KR_ENOMEM;

@@ -67,13 +67,20 @@ static const kr_patch_meta_t *object_meta(void)
     return f ? f->ref : NULL;
 }
 
-static ty root_type(const ts_resource *res)
+/* The type of res's objects as served, or as stored (a version stored as
+ * another is typed by the stored one). */
+static ty root_type_of(const ts_resource *res, bool stored)
 {
     if (res->crd)
         return (ty){T_CR_ROOT, NULL, NULL, res->schema, 0};
-    const kr_patch_meta_t *d =
-        kr_patch_schema_find(kr_patch_schema_builtin(), res->api_version, res->kind);
+    const char *av = stored && res->stored_api_version ? res->stored_api_version : res->api_version;
+    const kr_patch_meta_t *d = kr_patch_schema_find(kr_patch_schema_builtin(), av, res->kind);
     return d ? (ty){T_DEF, d, NULL, NULL, 0} : deduced;
+}
+
+static ty root_type(const ts_resource *res)
+{
+    return root_type_of(res, false);
 }
 
 static shape by_value(const json_t *v)
@@ -1317,11 +1324,11 @@ static void respond_conflicts(ts_response *resp, json_t *groups)
 /* update(): the changes from live to obj taken from every manager but
  * `self` (conflicts unless force) and removed fields dropped; the
  * comparison's added and modified paths in *changed, removed in *gone. */
-static int take_changes(const ts_resource *res, const json_t *live, const json_t *obj, managers *ms,
-                        const owner *self, bool force, const char *sub, json_t **changed,
-                        json_t **gone, ts_response *resp)
+static int take_changes(const ts_resource *res, bool stored, const json_t *live, const json_t *obj,
+                        managers *ms, const owner *self, bool force, const char *sub,
+                        json_t **changed, json_t **gone, ts_response *resp)
 {
-    ty root = root_type(res);
+    ty root = root_type_of(res, stored);
     json_t *added = json_object(), *removed = json_object(), *modified = json_object();
     json_t *empty = json_object();
     if (!live) {
@@ -1429,7 +1436,7 @@ json_t *ts_ssa_update(const ts_resource *res, const json_t *live, const json_t *
         return NULL;
     json_t *changed = NULL, *gone = NULL;
     ts_response scratch = {0};
-    if (take_changes(res, live, obj, &ms, NULL, true, sub, &changed, &gone, &scratch) != 0) {
+    if (take_changes(res, true, live, obj, &ms, NULL, true, sub, &changed, &gone, &scratch) != 0) {
         ts_response_clear(&scratch);
         managers_free(&ms);
         return NULL;
@@ -1518,7 +1525,7 @@ int ts_ssa_apply(const ts_resource *res, const json_t *live, const json_t *confi
     bool changed_set = !json_equal(last, set);
     json_decref(last);
     json_t *changed = NULL, *gone = NULL;
-    int rc = take_changes(res, live, merged, &ms, self, force, sub, &changed, &gone, resp);
+    int rc = take_changes(res, false, live, merged, &ms, self, force, sub, &changed, &gone, resp);
     if (rc != 0) {
         json_decref(merged);
         managers_free(&ms);

@@ -56,8 +56,19 @@ typedef struct ts_resource {
     /* A CRD version whose objects other served versions share: answers
      * carry this version's apiVersion, as the None conversion gives. */
     bool shared_versions;
+    /* A built-in version stored as another (convert.c): the stored form
+     * as this version serves it, and back; the stored apiVersion. NULL
+     * for the others. */
+    json_t *(*to_served)(const json_t *stored);
+    json_t *(*to_stored)(const json_t *served);
+    const char *stored_api_version;
     ts_store *store; /* borrowed from the server's store list */
 } ts_resource;
+
+/* HorizontalPodAutoscalers: autoscaling/v2 (stored) to v1 and back
+ * (convert.c); new references, NULL when out of memory. */
+json_t *ts_hpa_to_v1(const json_t *stored);
+json_t *ts_hpa_to_v2(const json_t *served);
 
 /* ---- watch ---------------------------------------------------------------- */
 
@@ -95,6 +106,7 @@ typedef struct ts_watch {
     bool bookmarks;
     bool partial; /* objects as PartialObjectMetadata (partial.c) */
     bool versioned; /* objects get api_version (a shared CRD version) */
+    json_t *(*to_served)(const json_t *stored); /* a converted built-in version */
     struct ts_table *table; /* objects as Table rows (table.c), or NULL */
     kr_buf buf; /* pending bytes from `off` */
     size_t off;

@@ -106,7 +106,7 @@ static bool versioned_line(const ts_watch *w, const char *type, const json_t *ob
     const char *av = json_string_value(json_object_get(obj, "apiVersion"));
     if (!w->versioned || (av && strcmp(av, w->api_version) == 0))
         return false;
-    json_t *copy = ts_with_api_version(obj, w->api_version);
+    json_t *copy = w->to_served ? w->to_served(obj) : ts_with_api_version(obj, w->api_version);
     char *text = copy ? json_dumps(copy, JSON_COMPACT) : NULL;
     json_decref(copy);
     *line = text ? kr_asprintf("{\"type\":\"%s\",\"object\":%s}\n", type, text) : NULL;
@@ -318,6 +318,7 @@ static ts_watch *watch_new(kr_testserver_t *ts, const ts_route *rt)
     w->kind = kr_strdup(rt->res->kind);
     w->api_version = ts_api_version(rt->res);
     w->versioned = rt->res->shared_versions;
+    w->to_served = rt->res->to_served;
     w->ns = rt->ns ? kr_strdup(rt->ns) : NULL;
     if (!w->kind || !w->api_version || (rt->ns && !w->ns)) {
         watch_destroy(w);

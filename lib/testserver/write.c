@@ -383,6 +383,16 @@ static void after_commit(kr_testserver_t *ts, const ts_write *w)
 int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_response *resp)
 {
     const ts_resource *res = w->rt->res;
+    if (res->to_stored) {
+        /* a version stored as another: converted before anything else */
+        json_t *stored = res->to_stored(obj);
+        json_decref(obj);
+        if (!stored) {
+            respond_oom(resp);
+            return KR_ENOMEM;
+        }
+        obj = stored;
+    }
     json_t *md = ts_meta(obj);
     ts_set_defaults(res, obj);
     int rc = md ? admit_create(ts, w, obj, md, resp) : KR_ENOMEM;
@@ -585,8 +595,31 @@ static int store_update(kr_testserver_t *ts, const ts_write *w, const json_t *ex
     return 0;
 }
 
+static int commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *existing,
+                         json_t *obj, ts_response *resp);
+
 int ts_commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *existing, json_t *obj,
                      ts_response *resp)
+{
+    const ts_resource *res = w->rt->res;
+    if (!res->to_stored)
+        return commit_update(ts, w, existing, obj, resp);
+    /* a version stored as another: both sides converted */
+    json_t *stored = res->to_stored(obj), *live = res->to_stored(existing);
+    json_decref(obj);
+    if (!stored || !live) {
+        json_decref(stored);
+        json_decref(live);
+        respond_oom(resp);
+        return KR_ENOMEM;
+    }
+    int rc = commit_update(ts, w, live, stored, resp);
+    json_decref(live);
+    return rc;
+}
+
+static int commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *existing,
+                         json_t *obj, ts_response *resp)
 {
     int rc = admit_update(w, existing, obj, resp);
     if (rc != 0) {
