@@ -101,11 +101,14 @@ static json_t *delete_one(kr_testserver_t *ts, const ts_resource *res, const cha
     json_decref(cur);
     if (!last)
         return NULL;
+    /* ns and name may be the store's own strings, gone with the item */
+    char *space = res->namespaced && !ts->ns_sweeping ? kr_strdup(ns) : NULL;
     ts_store_remove(res->store, ns, name);
     ts_record_event(ts, res, TS_DELETED, last, NULL);
     *gone = true;
-    if (res->namespaced && !ts->ns_sweeping)
-        ts_namespace_sync(ts, ns);
+    if (space)
+        ts_namespace_sync(ts, space);
+    kr_free(space);
     if (ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions"))
         ts_crd_removed(ts, last);
     if (ts->rbac && ts_resource_is(res, "rbac.authorization.k8s.io", "clusterroles"))
