@@ -1230,6 +1230,12 @@ START_TEST(a_namespace_terminates_until_its_contents_are_gone)
     ck_assert_int_eq(r.status, 404);
     tc_free(&r);
 
+    /* the lifecycle admission keeps the system's namespaces */
+    tc_json(U, "DELETE", "/api/v1/namespaces/kube-system", NULL, &r);
+    assert_status(&r, 403, "Forbidden",
+                  "namespaces \"kube-system\" is forbidden: this namespace may not be deleted");
+    tc_free(&r);
+
     /* a namespace's own finalizer holds it once its content is gone */
     tc_json(U, "POST", "/api/v1/namespaces",
             "{\"metadata\":{\"name\":\"owned\",\"finalizers\":[\"example.com/ns\"]}}", &r);

@@ -500,6 +500,18 @@ static bool cascades(const struct delete_opts *o)
     return !o->propagation || strcmp(o->propagation, "Orphan") != 0;
 }
 
+/* The namespaces the lifecycle admission never lets go. */
+static bool immortal(const ts_resource *res, const char *name)
+{
+    static const char *const names[] = {"default", "kube-system", "kube-public"};
+    if (!ts_resource_is(res, "", "namespaces"))
+        return false;
+    for (size_t i = 0; i < KR_ARRAY_LEN(names); i++)
+        if (strcmp(name, names[i]) == 0)
+            return true;
+    return false;
+}
+
 void ts_handle_delete(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                       ts_response *resp)
 {
@@ -509,7 +521,13 @@ void ts_handle_delete(kr_testserver_t *ts, const ts_request *req, const ts_route
     const ts_resource *res = rt->res;
     const char *ns = rt->ns ? rt->ns : "";
     ts_obj *cur = ts_store_get(res->store, ns, rt->name);
-    if (!cur) {
+    if (immortal(res, rt->name)) {
+        char *msg = kr_asprintf("namespaces \"%s\" is forbidden: this namespace may not be deleted",
+                                rt->name);
+        ts_respond_status(resp, 403, "Forbidden", msg ? msg : "forbidden",
+                          ts_details(res, rt->name, false));
+        kr_free(msg);
+    } else if (!cur) {
         ts_respond_not_found(resp, res, rt->name);
     } else if (ts_check_preconditions(res, rt->name, cur->obj,
                                       json_object_get(o.doc, "preconditions"), resp) == 0) {
