@@ -263,6 +263,10 @@ START_TEST(kubectl_server_side_apply)
     ck_assert_msg(st != 0 && strstr(out, "conflict with \"kubectl-client-side-apply\" using "
                                          "v1: .data.a"),
                   "server-side apply over client-side apply exited %d:\n%s", st, out);
+    /* kubectl itself takes over what its last client-side apply set and
+     * nobody changed since, as kube-apiserver lets it */
+    expect("apply --server-side -f csa.yaml", "configmap/csa serverside-applied\n");
+    expect("-n demo get cm csa -o jsonpath={.data.a}", "2");
 }
 END_TEST
 

@@ -1325,8 +1325,8 @@ static void respond_conflicts(ts_response *resp, json_t *groups)
  * `self` (conflicts unless force) and removed fields dropped; the
  * comparison's added and modified paths in *changed, removed in *gone. */
 static int take_changes(const ts_resource *res, bool stored, const json_t *live, const json_t *obj,
-                        managers *ms, const owner *self, bool force, const char *sub,
-                        json_t **changed, json_t **gone, ts_response *resp)
+                        managers *ms, const owner *self, bool force, const json_t *allowed,
+                        const char *sub, json_t **changed, json_t **gone, ts_response *resp)
 {
     ty root = root_type_of(res, stored);
     json_t *added = json_object(), *removed = json_object(), *modified = json_object();
@@ -1367,14 +1367,20 @@ static int take_changes(const ts_resource *res, bool stored, const json_t *live,
             continue;
         }
         conflicts[i] = c;
-        json_t *paths = json_array();
-        kr_buf prefix = {0};
-        each_path(c, &prefix, paths);
-        kr_buf_free(&prefix);
-        char *label = manager_label(ms->v[i].entry);
-        json_array_append_new(groups,
-                              json_pack("{s:s, s:o}", "label", label ? label : "", "paths", paths));
-        kr_free(label);
+        /* what kubectl's last client-side apply set as it still is does
+         * not conflict for it (its move to server-side apply) */
+        json_t *reported = allowed ? fs_diff(c, allowed) : json_incref(c);
+        if (!fs_is_empty(reported)) {
+            json_t *paths = json_array();
+            kr_buf prefix = {0};
+            each_path(reported, &prefix, paths);
+            kr_buf_free(&prefix);
+            char *label = manager_label(ms->v[i].entry);
+            json_array_append_new(
+                groups, json_pack("{s:s, s:o}", "label", label ? label : "", "paths", paths));
+            kr_free(label);
+        }
+        json_decref(reported);
     }
     int rc = 0;
     if (!conflicts) {
@@ -1436,7 +1442,8 @@ json_t *ts_ssa_update(const ts_resource *res, const json_t *live, const json_t *
         return NULL;
     json_t *changed = NULL, *gone = NULL;
     ts_response scratch = {0};
-    if (take_changes(res, true, live, obj, &ms, NULL, true, sub, &changed, &gone, &scratch) != 0) {
+    if (take_changes(res, true, live, obj, &ms, NULL, true, NULL, sub, &changed, &gone, &scratch) !=
+        0) {
         ts_response_clear(&scratch);
         managers_free(&ms);
         return NULL;
@@ -1483,6 +1490,36 @@ json_t *ts_ssa_applied_set(const ts_resource *res, const json_t *config, const c
     return out;
 }
 
+/* The fields kubectl's last client-side apply set (its last-applied
+ * annotation) that still hold the values it set: kube-apiserver lets the
+ * manager "kubectl" take them over without force when it first applies
+ * server-side. NULL when there is no such annotation. */
+static json_t *last_applied_allowed(const ts_resource *res, const json_t *live, const ty *root)
+{
+    const char *text = json_string_value(
+        json_object_get(json_object_get(json_object_get(live, "metadata"), "annotations"),
+                        "kubectl.kubernetes.io/last-applied-configuration"));
+    json_t *last = text ? json_loads(text, 0, NULL) : NULL;
+    const char *av = json_string_value(json_object_get(last, "apiVersion"));
+    if (!json_is_object(last) || !av || strcmp(av, res->api_version) != 0) {
+        json_decref(last);
+        return NULL;
+    }
+    json_t *set = json_object(), *added = json_object(), *removed = json_object(),
+           *modified = json_object();
+    to_set(last, root, set);
+    json_object_del(set, ".");
+    compare(last, live, root, added, removed, modified);
+    fs_subtract(&set, modified);
+    fs_subtract(&set, added);
+    fs_subtract(&set, removed);
+    json_decref(added);
+    json_decref(removed);
+    json_decref(modified);
+    json_decref(last);
+    return set;
+}
+
 int ts_ssa_apply(const ts_resource *res, const json_t *live, const json_t *config,
                  const char *manager_name, const char *sub, bool force, const char *api_version,
                  json_t **out, json_t **managed, ts_response *resp)
@@ -1524,8 +1561,13 @@ int ts_ssa_apply(const ts_resource *res, const json_t *live, const json_t *confi
     }
     bool changed_set = !json_equal(last, set);
     json_decref(last);
+    json_t *allowed = !force && strcmp(manager_name, "kubectl") == 0
+                          ? last_applied_allowed(res, live, &root)
+                          : NULL;
     json_t *changed = NULL, *gone = NULL;
-    int rc = take_changes(res, false, live, merged, &ms, self, force, sub, &changed, &gone, resp);
+    int rc = take_changes(res, false, live, merged, &ms, self, force, allowed, sub, &changed, &gone,
+                          resp);
+    json_decref(allowed);
     if (rc != 0) {
         json_decref(merged);
         managers_free(&ms);
