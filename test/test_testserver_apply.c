@@ -797,6 +797,40 @@ END_TEST
 
 /* ---- 10 ------------------------------------------------------------------------------ */
 
+/* kube-apiserver keeps at most ten Update entries: the oldest fold into
+ * one "ancient-changes" entry per apiVersion. */
+START_TEST(update_managers_are_capped_at_ten)
+{
+    tc_response r;
+    send_as("POST", "/api/v1/namespaces/default/configmaps?fieldManager=m00", "application/json",
+            "{\"metadata\":{\"name\":\"many\"},\"data\":{\"k00\":\"v\"}}", NULL, &r);
+    ck_assert_msg(r.status == 201, "%s", r.body);
+    tc_free(&r);
+    for (int i = 1; i <= 11; i++) {
+        char path[256], body[128];
+        snprintf(path, sizeof(path),
+                 "/api/v1/namespaces/default/configmaps/many?fieldManager=m%02d", i);
+        snprintf(body, sizeof(body), "{\"data\":{\"k%02d\":\"v\"}}", i);
+        send_as("PATCH", path, "application/merge-patch+json", body, NULL, &r);
+        ck_assert_msg(r.status == 200, "%s", r.body);
+        tc_free(&r);
+    }
+    json_t *obj = get_obj("/api/v1/namespaces/default/configmaps/many");
+    const json_t *mf = json_object_get(json_object_get(obj, "metadata"), "managedFields");
+    ck_assert_uint_eq(json_array_size(mf), 10);
+    json_t *ancient = must_find_managed(obj, "ancient-changes", "Update");
+    char *text = fields_text(ancient);
+    /* the two oldest after the first, and the first */
+    ck_assert_str_eq(text, "{\"f:data\":{\"f:k00\":{},\"f:k01\":{},\"f:k02\":{}}}");
+    free(text);
+    ck_assert_ptr_null(find_managed(obj, "m01", "Update"));
+    ck_assert_ptr_null(find_managed(obj, "m02", "Update"));
+    ck_assert_ptr_nonnull(find_managed(obj, "m03", "Update"));
+    ck_assert_ptr_nonnull(find_managed(obj, "m11", "Update"));
+    json_decref(obj);
+}
+END_TEST
+
 START_TEST(dry_run_apply_changes_nothing)
 {
     static const char path[] = DEPLOYMENTS "/deployment";
@@ -849,6 +883,7 @@ int main(void)
                             managed_fields_in_the_configuration_are_refused,
                             update_entries_record_changed_fields,
                             dry_run_apply_changes_nothing,
+                            update_managers_are_capped_at_ten,
                             NULL};
     return kr_test_run_tests("testserver_apply", "apply", setup, teardown, 60, tests);
 }

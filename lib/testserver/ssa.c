@@ -1432,6 +1432,58 @@ static const json_t *base_managed(const json_t *live, const json_t *obj, const c
     return lm;
 }
 
+static int by_time_then_name(const void *a, const void *b)
+{
+    const owner *p = *(const owner *const *)a, *q = *(const owner *const *)b;
+    int c = strcmp(entry_str(p->entry, "time"), entry_str(q->entry, "time"));
+    return c ? c : strcmp(entry_str(p->entry, "manager"), entry_str(q->entry, "manager"));
+}
+
+/* At most ten Update entries: the oldest fold into one "ancient-changes"
+ * entry per apiVersion, as kube-apiserver caps them. */
+static void cap_updaters(managers *ms)
+{
+    enum { MAX_UPDATERS = 10 };
+    size_t n = 0;
+    char now[32];
+    ts_timestamp(now);
+    owner **up = kr_calloc(ms->n ? ms->n : 1, sizeof(*up));
+    for (size_t i = 0; up && i < ms->n; i++) {
+        if (fs_is_empty(ms->v[i].set) ||
+            strcmp(entry_str(ms->v[i].entry, "operation"), "Apply") == 0)
+            continue;
+        if (ms->v[i].touched) /* written now: the newest */
+            json_object_set_new(ms->v[i].entry, "time", json_string(now));
+        up[n++] = &ms->v[i];
+    }
+    if (!up || n <= MAX_UPDATERS) {
+        kr_free(up);
+        return;
+    }
+    qsort(up, n, sizeof(*up), by_time_then_name);
+    json_t *first = json_object(); /* apiVersion -> index in up of its first */
+    for (size_t i = 0, left = n; i < n && left > MAX_UPDATERS; i++) {
+        const char *av = entry_str(up[i]->entry, "apiVersion");
+        json_t *f = json_object_get(first, av);
+        if (!f) {
+            json_object_set_new(first, av, json_integer((json_int_t)i));
+            continue;
+        }
+        owner *bucket = up[json_integer_value(f)];
+        if (strcmp(entry_str(bucket->entry, "manager"), "ancient-changes") != 0) {
+            json_object_set_new(bucket->entry, "manager", json_string("ancient-changes"));
+            json_object_del(bucket->entry, "subresource");
+        }
+        fs_union_into(bucket->set, up[i]->set);
+        json_object_set(bucket->entry, "time", json_object_get(up[i]->entry, "time"));
+        bucket->touched = up[i]->touched;
+        json_object_clear(up[i]->set); /* gone */
+        left--;
+    }
+    json_decref(first);
+    kr_free(up);
+}
+
 json_t *ts_ssa_update(const ts_resource *res, const json_t *live, const json_t *obj,
                       const char *manager_name, const char *sub, const char *api_version)
 {
@@ -1462,6 +1514,7 @@ json_t *ts_ssa_update(const ts_resource *res, const json_t *live, const json_t *
     }
     json_decref(changed);
     json_decref(gone);
+    cap_updaters(&ms);
     json_t *out = managers_encode(&ms);
     managers_free(&ms);
     return out;
