@@ -1447,7 +1447,7 @@ static void cap_updaters(managers *ms)
     size_t n = 0;
     char now[32];
     ts_timestamp(now);
-    owner **up = kr_calloc(ms->n ? ms->n : 1, sizeof(*up));
+    owner **up = kr_calloc(ms->n ? ms->n : 1, sizeof(owner *));
     for (size_t i = 0; up && i < ms->n; i++) {
         if (fs_is_empty(ms->v[i].set) ||
             strcmp(entry_str(ms->v[i].entry, "operation"), "Apply") == 0)
@@ -1460,7 +1460,7 @@ static void cap_updaters(managers *ms)
         kr_free(up);
         return;
     }
-    qsort(up, n, sizeof(*up), by_time_then_name);
+    qsort(up, n, sizeof(owner *), by_time_then_name);
     json_t *first = json_object(); /* apiVersion -> index in up of its first */
     for (size_t i = 0, left = n; i < n && left > MAX_UPDATERS; i++) {
         const char *av = entry_str(up[i]->entry, "apiVersion");
