@@ -1947,8 +1947,34 @@ START_TEST(background_deletion_cascades_to_owned_objects)
                "{\"propagationPolicy\":\"Orphan\"}", NULL, &r);
     ck_assert_int_eq(r.status, 200);
     tc_free(&r);
+    /* orphaned: kept, and no longer naming its owner */
     tc_json(U, "GET", "/api/v1/namespaces/default/pods/pod", NULL, &r);
     ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_null(json_object_get(json_object_get(r.json, "metadata"), "ownerReferences"));
+    tc_free(&r);
+    /* the deprecated orphanDependents: true orphans too, and only the
+     * deleted owner's reference goes */
+    tc_json(U, "POST", "/apis/apps/v1/namespaces/default/replicasets",
+            "{\"metadata\":{\"name\":\"rs0\"},\"spec\":{}}", &r);
+    snprintf(body, sizeof(body),
+             "{\"metadata\":{\"name\":\"pod0\",\"ownerReferences\":[{\"apiVersion\":"
+             "\"apps/v1\",\"kind\":\"ReplicaSet\",\"name\":\"rs0\",\"uid\":\"%s\"},"
+             "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"name\":\"other\","
+             "\"uid\":\"u-other\"}]},\"spec\":{}}",
+             meta(r.json, "uid"));
+    tc_free(&r);
+    tc_json(U, "POST", "/api/v1/namespaces/default/pods", body, &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    tc_request(U, "DELETE", "/apis/apps/v1/namespaces/default/replicasets/rs0", "application/json",
+               "{\"orphanDependents\":true}", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/pods/pod0", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    const json_t *refs = json_object_get(json_object_get(r.json, "metadata"), "ownerReferences");
+    ck_assert_uint_eq(json_array_size(refs), 1);
+    ck_assert_str_eq(jstr(json_array_get(refs, 0), "uid"), "u-other");
     tc_free(&r);
 
     tc_json(U, "POST", "/apis/apps/v1/namespaces/default/replicasets",

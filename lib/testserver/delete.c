@@ -400,6 +400,53 @@ static void delete_namespace(kr_testserver_t *ts, const ts_resource *res, const 
     ts_namespace_sync(ts, name);
 }
 
+/* ---- orphans ----------------------------------------------------------------------- */
+
+/* The garbage collector's work on the orphan finalizer, done at once:
+ * every object naming owner's uid in its ownerReferences loses that
+ * reference (a MODIFIED event each). */
+static void orphan_dependents(kr_testserver_t *ts, const json_t *owner)
+{
+    const char *uid = ts_meta_str(owner, "uid");
+    for (size_t s = 0; uid && s < ts->nstores; s++) {
+        ts_store *st = ts->stores[s];
+        const ts_resource *res = NULL;
+        for (size_t r = 0; !res && r < ts->nresources; r++)
+            if (ts->resources[r]->store == st)
+                res = ts->resources[r];
+        for (size_t i = 0; res && i < st->len; i++) {
+            const json_t *refs =
+                json_object_get(json_object_get(st->items[i].obj, "metadata"), "ownerReferences");
+            size_t k, at = json_array_size(refs);
+            const json_t *ref;
+            json_array_foreach(refs, k, ref)
+            {
+                const char *u = json_string_value(json_object_get(ref, "uid"));
+                if (u && strcmp(u, uid) == 0 && at == json_array_size(refs))
+                    at = k;
+            }
+            if (at == json_array_size(refs))
+                continue;
+            json_t *next = with_rv(ts, st->items[i].obj);
+            char *ns = kr_strdup(st->items[i].ns), *name = kr_strdup(st->items[i].name);
+            if (next && ns && name) {
+                json_t *md = ts_meta(next);
+                json_t *nrefs = json_object_get(md, "ownerReferences");
+                json_array_remove(nrefs, at);
+                if (json_array_size(nrefs) == 0)
+                    json_object_del(md, "ownerReferences");
+                json_t *old = json_incref(st->items[i].obj);
+                if (ts_store_put(st, ns, name, json_incref(next)) == 0)
+                    ts_record_event(ts, res, TS_MODIFIED, next, old);
+                json_decref(old);
+            }
+            json_decref(next);
+            kr_free(ns);
+            kr_free(name);
+        }
+    }
+}
+
 /* ---- options ---------------------------------------------------------------------- */
 
 struct delete_opts {
@@ -440,6 +487,8 @@ static int read_options(const ts_request *req, struct delete_opts *o, ts_respons
         if (p)
             o->propagation = p;
         o->orphan_false = json_is_false(json_object_get(o->doc, "orphanDependents"));
+        if (!o->propagation && json_is_true(json_object_get(o->doc, "orphanDependents")))
+            o->propagation = "Orphan"; /* the deprecated form */
         if (json_array_size(json_object_get(o->doc, "dryRun")) > 0)
             o->dry_run = true;
     }
@@ -550,6 +599,8 @@ void ts_handle_delete(kr_testserver_t *ts, const ts_request *req, const ts_route
             json_t *last = delete_one(ts, res, ns, rt->name, &gone);
             if (last && gone && (cascades(&o) || ts_resource_is(res, "", "namespaces")))
                 delete_dependents(ts, res, last, 0);
+            else if (last && !cascades(&o) && !ts_resource_is(res, "", "namespaces"))
+                orphan_dependents(ts, last);
             respond_deleted(resp, res, last, gone, o.orphan_false);
         }
     }
