@@ -1995,6 +1995,75 @@ START_TEST(background_deletion_cascades_to_owned_objects)
 }
 END_TEST
 
+/* Foreground: the owner carries foregroundDeletion until no dependent
+ * with blockOwnerDeletion is left. */
+START_TEST(foreground_deletion_waits_for_blocking_dependents)
+{
+    tc_response r;
+    tc_json(U, "POST", "/apis/apps/v1/namespaces/default/replicasets",
+            "{\"metadata\":{\"name\":\"fg\"},\"spec\":{}}", &r);
+    char uid[128];
+    snprintf(uid, sizeof(uid), "%s", meta(r.json, "uid"));
+    tc_free(&r);
+    char body[512];
+    snprintf(body, sizeof(body),
+             "{\"metadata\":{\"name\":\"held\",\"finalizers\":[\"example.com/hold\"],"
+             "\"ownerReferences\":[{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\","
+             "\"name\":\"fg\",\"uid\":\"%s\",\"blockOwnerDeletion\":true}]},\"spec\":{}}",
+             uid);
+    tc_json(U, "POST", "/api/v1/namespaces/default/pods", body, &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    snprintf(body, sizeof(body),
+             "{\"metadata\":{\"name\":\"free\",\"ownerReferences\":[{\"apiVersion\":\"apps/v1\","
+             "\"kind\":\"ReplicaSet\",\"name\":\"fg\",\"uid\":\"%s\"}]},\"spec\":{}}",
+             uid);
+    tc_json(U, "POST", "/api/v1/namespaces/default/pods", body, &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+
+    tc_request(U, "DELETE", "/apis/apps/v1/namespaces/default/replicasets/fg", "application/json",
+               "{\"propagationPolicy\":\"Foreground\"}", NULL, &r);
+    ck_assert_msg(r.status == 200, "%s", r.body);
+    ck_assert_str_eq(jstr(r.json, "kind"), "ReplicaSet");
+    ck_assert_ptr_nonnull(meta(r.json, "deletionTimestamp"));
+    ck_assert_str_eq(json_string_value(json_array_get(
+                         json_object_get(json_object_get(r.json, "metadata"), "finalizers"), 0)),
+                     "foregroundDeletion");
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/pods/free", NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/pods/held", NULL, &r);
+    ck_assert_ptr_nonnull(meta(r.json, "deletionTimestamp"));
+    tc_free(&r);
+    tc_json(U, "GET", "/apis/apps/v1/namespaces/default/replicasets/fg", NULL, &r);
+    ck_assert_int_eq(r.status, 200); /* blocked by held */
+    tc_free(&r);
+
+    patch("/api/v1/namespaces/default/pods/held", "application/merge-patch+json",
+          "{\"metadata\":{\"finalizers\":null}}", &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    tc_json(U, "GET", "/apis/apps/v1/namespaces/default/replicasets/fg", NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
+
+    /* nothing to wait for: gone at once, the answer still the marked object */
+    tc_json(U, "POST", "/api/v1/namespaces/default/configmaps",
+            "{\"metadata\":{\"name\":\"lone\"}}", &r);
+    tc_free(&r);
+    tc_request(U, "DELETE", "/api/v1/namespaces/default/configmaps/lone", "application/json",
+               "{\"propagationPolicy\":\"Foreground\"}", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(meta(r.json, "deletionTimestamp"));
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps/lone", NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
+}
+END_TEST
+
 static const char *crd_body =
     "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
     "\"metadata\":{\"name\":\"widgets.example.com\"},\"spec\":{\"group\":\"example.com\","
@@ -2974,6 +3043,7 @@ int main(void)
                             deletecollection_and_legacy_watch_path,
                             dry_run_stores_nothing,
                             deleting_a_namespace_deletes_its_contents,
+                            foreground_deletion_waits_for_blocking_dependents,
                             a_namespace_terminates_until_its_contents_are_gone,
                             autoscalers_are_served_as_v1_and_v2,
                             watch_streams_changes_from_a_resource_version,

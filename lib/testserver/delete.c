@@ -11,6 +11,8 @@
 
 static void delete_now(kr_testserver_t *ts, const ts_resource *res, const char *ns,
                        const char *name, int depth);
+static void respond_deleted(ts_response *resp, const ts_resource *res, json_t *last, bool gone,
+                            bool orphan_false);
 
 static json_t *with_rv(kr_testserver_t *ts, const json_t *obj)
 {
@@ -109,6 +111,7 @@ static json_t *delete_one(kr_testserver_t *ts, const ts_resource *res, const cha
     if (space)
         ts_namespace_sync(ts, space);
     kr_free(space);
+    ts_owners_sync(ts, last);
     if (ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions"))
         ts_crd_removed(ts, last);
     if (ts->rbac && ts_resource_is(res, "rbac.authorization.k8s.io", "clusterroles"))
@@ -447,6 +450,158 @@ static void orphan_dependents(kr_testserver_t *ts, const json_t *owner)
     }
 }
 
+/* ---- foreground deletion ----------------------------------------------------------- */
+
+/* The object whose uid is `uid`, and its resource; NULL when none. */
+static ts_obj *find_uid(kr_testserver_t *ts, const char *uid, const ts_resource **res)
+{
+    for (size_t s = 0; s < ts->nstores; s++) {
+        ts_store *st = ts->stores[s];
+        const ts_resource *r = NULL;
+        for (size_t k = 0; !r && k < ts->nresources; k++)
+            if (ts->resources[k]->store == st)
+                r = ts->resources[k];
+        for (size_t i = 0; r && i < st->len; i++) {
+            const char *u = ts_meta_str(st->items[i].obj, "uid");
+            if (u && strcmp(u, uid) == 0) {
+                *res = r;
+                return &st->items[i];
+            }
+        }
+    }
+    return NULL;
+}
+
+static long finalizer_at(const json_t *obj, const char *finalizer)
+{
+    size_t i;
+    const json_t *f;
+    json_array_foreach(json_object_get(json_object_get(obj, "metadata"), "finalizers"), i, f)
+    {
+        if (json_is_string(f) && strcmp(json_string_value(f), finalizer) == 0)
+            return (long)i;
+    }
+    return -1;
+}
+
+/* Whether something still blocks the owner uid's deletion: a dependent
+ * whose reference to it sets blockOwnerDeletion. */
+static bool blocked(kr_testserver_t *ts, const char *uid)
+{
+    for (size_t s = 0; s < ts->nstores; s++) {
+        const ts_store *st = ts->stores[s];
+        for (size_t i = 0; i < st->len; i++) {
+            size_t k;
+            const json_t *ref;
+            json_array_foreach(
+                json_object_get(json_object_get(st->items[i].obj, "metadata"), "ownerReferences"),
+                k, ref)
+            {
+                const char *u = json_string_value(json_object_get(ref, "uid"));
+                if (u && strcmp(u, uid) == 0 &&
+                    json_is_true(json_object_get(ref, "blockOwnerDeletion")))
+                    return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* The garbage collector's step for an owner deleted in the foreground:
+ * once no dependent blocks it, its foregroundDeletion finalizer goes, and
+ * the owner with it when that was the last. */
+static void foreground_sync(kr_testserver_t *ts, const char *uid)
+{
+    const ts_resource *res = NULL;
+    ts_obj *o = find_uid(ts, uid, &res);
+    long at = o ? finalizer_at(o->obj, "foregroundDeletion") : -1;
+    if (at < 0 || !json_object_get(json_object_get(o->obj, "metadata"), "deletionTimestamp") ||
+        blocked(ts, uid))
+        return;
+    json_t *next = with_rv(ts, o->obj);
+    char *ns = kr_strdup(o->ns), *name = kr_strdup(o->name);
+    if (next && ns && name) {
+        json_t *md = ts_meta(next);
+        json_array_remove(json_object_get(md, "finalizers"), (size_t)at);
+        if (json_array_size(json_object_get(md, "finalizers")) == 0) {
+            json_object_del(md, "finalizers");
+            ts_store_remove(res->store, ns, name);
+            ts_record_event(ts, res, TS_DELETED, next, NULL);
+            if (res->namespaced)
+                ts_namespace_sync(ts, ns);
+            ts_owners_sync(ts, next);
+        } else {
+            json_t *old = json_incref(o->obj);
+            if (ts_store_put(res->store, ns, name, json_incref(next)) == 0)
+                ts_record_event(ts, res, TS_MODIFIED, next, old);
+            json_decref(old);
+        }
+    }
+    json_decref(next);
+    kr_free(ns);
+    kr_free(name);
+}
+
+void ts_owners_sync(kr_testserver_t *ts, const json_t *removed)
+{
+    const json_t *refs = json_object_get(json_object_get(removed, "metadata"), "ownerReferences");
+    size_t k;
+    const json_t *ref;
+    json_array_foreach(refs, k, ref)
+    {
+        const char *u = json_string_value(json_object_get(ref, "uid"));
+        char *uid = u ? kr_strdup(u) : NULL;
+        if (uid)
+            foreground_sync(ts, uid);
+        kr_free(uid);
+    }
+}
+
+/* DELETE with propagationPolicy Foreground: the owner is marked with the
+ * foregroundDeletion finalizer and answered, its dependents deleted, and
+ * it goes once none of them blocks it (blockOwnerDeletion). */
+static void delete_foreground(kr_testserver_t *ts, const ts_resource *res, const char *ns,
+                              const char *name, bool orphan_false, ts_response *resp)
+{
+    ts_obj *cur = ts_store_get(res->store, ns, name);
+    json_t *marked = json_incref(cur->obj);
+    if (finalizer_at(marked, "foregroundDeletion") < 0 &&
+        !json_object_get(json_object_get(marked, "metadata"), "deletionTimestamp")) {
+        json_decref(marked);
+        marked = with_rv(ts, cur->obj);
+        if (!marked) {
+            ts_respond_status(resp, 500, "InternalError", "out of memory", NULL);
+            return;
+        }
+        char now[32];
+        ts_timestamp(now);
+        json_t *md = ts_meta(marked);
+        json_object_set_new(md, "deletionTimestamp", json_string(now));
+        json_object_set_new(md, "deletionGracePeriodSeconds", json_integer(0));
+        if (res->generation)
+            json_object_set_new(
+                md, "generation",
+                json_integer(json_integer_value(json_object_get(md, "generation")) + 1));
+        json_t *fins = json_object_get(md, "finalizers");
+        if (!json_is_array(fins)) {
+            fins = json_array();
+            json_object_set_new(md, "finalizers", fins);
+        }
+        json_array_append_new(fins, json_string("foregroundDeletion"));
+        json_t *old = json_incref(cur->obj);
+        if (ts_store_put(res->store, ns, name, json_incref(marked)) == 0)
+            ts_record_event(ts, res, TS_MODIFIED, marked, old);
+        json_decref(old);
+    }
+    respond_deleted(resp, res, json_incref(marked), false, orphan_false);
+    char *uid = kr_strdup(ts_meta_str(marked, "uid"));
+    delete_dependents(ts, res, marked, 0);
+    json_decref(marked);
+    if (uid)
+        foreground_sync(ts, uid);
+    kr_free(uid);
+}
+
 /* ---- options ---------------------------------------------------------------------- */
 
 struct delete_opts {
@@ -589,6 +744,12 @@ void ts_handle_delete(kr_testserver_t *ts, const ts_request *req, const ts_route
                      0 ||
                  has_finalizers(cur->obj))) {
                 delete_namespace(ts, res, rt->name, resp);
+                json_decref(o.doc);
+                return;
+            }
+            if (o.propagation && strcmp(o.propagation, "Foreground") == 0 &&
+                !ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions")) {
+                delete_foreground(ts, res, ns, rt->name, o.orphan_false, resp);
                 json_decref(o.doc);
                 return;
             }

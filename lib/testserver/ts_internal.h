@@ -551,6 +551,9 @@ bool ts_namespace_exists(kr_testserver_t *ts, const char *ns);
  * once nothing is left the "kubernetes" finalizer and the namespace
  * removed. */
 bool ts_namespace_terminating(kr_testserver_t *ts, const char *ns);
+/* An object is gone (delete.c): owners of it deleted in the foreground
+ * that nothing blocks any more lose their foregroundDeletion finalizer. */
+void ts_owners_sync(kr_testserver_t *ts, const json_t *removed);
 void ts_namespace_sync(kr_testserver_t *ts, const char *ns);
 /* A namespace's finalizers: spec.finalizers and metadata.finalizers. */
 bool ts_namespace_finalized(const json_t *ns);

@@ -575,9 +575,10 @@ static int store_update(kr_testserver_t *ts, const ts_write *w, const json_t *ex
         ts_respond_written(resp, 200, json_incref(obj), ev);
         if (ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions"))
             ts_crd_removed(ts, obj);
-        json_decref(obj);
         if (res->namespaced)
             ts_namespace_sync(ts, ns);
+        ts_owners_sync(ts, obj);
+        json_decref(obj);
         return 0;
     }
     json_t *old = json_incref((json_t *)existing);
