@@ -72,6 +72,49 @@ static bool has_finalizers(const json_t *obj)
     return json_array_size(json_object_get(json_object_get(obj, "metadata"), "finalizers")) > 0;
 }
 
+/* A copy of obj at the next resourceVersion, marked for deletion now (and
+ * its generation moved, for kinds that keep one); NULL out of memory. */
+static json_t *marked_for_deletion(kr_testserver_t *ts, const ts_resource *res, const json_t *obj)
+{
+    json_t *marked = with_rv(ts, obj);
+    if (!marked)
+        return NULL;
+    char now[32];
+    ts_timestamp(now);
+    json_t *md = ts_meta(marked);
+    json_object_set_new(md, "deletionTimestamp", json_string(now));
+    json_object_set_new(md, "deletionGracePeriodSeconds", json_integer(0));
+    if (res->generation)
+        json_object_set_new(
+            md, "generation",
+            json_integer(json_integer_value(json_object_get(md, "generation")) + 1));
+    return marked;
+}
+
+/* Store next in place of the object at ns/name (copies of the strings:
+ * they may be the store's own) with its MODIFIED event. */
+static void replace(kr_testserver_t *ts, const ts_resource *res, const char *ns, const char *name,
+                    json_t *next)
+{
+    ts_obj *o = ts_store_get(res->store, ns, name);
+    json_t *old = o ? json_incref(o->obj) : NULL;
+    char *n = kr_strdup(ns), *m = kr_strdup(name);
+    if (old && n && m && ts_store_put(res->store, n, m, json_incref(next)) == 0)
+        ts_record_event(ts, res, TS_MODIFIED, next, old);
+    json_decref(old);
+    kr_free(n);
+    kr_free(m);
+}
+
+/* The resource serving store st (its first; versions share a store). */
+static const ts_resource *resource_of(kr_testserver_t *ts, const ts_store *st)
+{
+    for (size_t r = 0; r < ts->nresources; r++)
+        if (ts->resources[r]->store == st)
+            return ts->resources[r];
+    return NULL;
+}
+
 /* Mark (finalizers) or remove one object; returns the new state (new ref). */
 static json_t *delete_one(kr_testserver_t *ts, const ts_resource *res, const char *ns,
                           const char *name, bool *gone)
@@ -82,20 +125,10 @@ static json_t *delete_one(kr_testserver_t *ts, const ts_resource *res, const cha
     if (has_finalizers(cur)) {
         if (json_object_get(json_object_get(cur, "metadata"), "deletionTimestamp"))
             return cur;
-        json_t *marked = with_rv(ts, cur);
+        json_t *marked = marked_for_deletion(ts, res, cur);
         if (!marked)
             return cur;
-        char now[32];
-        ts_timestamp(now);
-        json_t *md = ts_meta(marked);
-        json_object_set_new(md, "deletionTimestamp", json_string(now));
-        json_object_set_new(md, "deletionGracePeriodSeconds", json_integer(0));
-        if (res->generation)
-            json_object_set_new(
-                md, "generation",
-                json_integer(json_integer_value(json_object_get(md, "generation")) + 1));
-        if (ts_store_put(res->store, ns, name, json_incref(marked)) == 0)
-            ts_record_event(ts, res, TS_MODIFIED, marked, cur);
+        replace(ts, res, ns, name, marked);
         json_decref(cur);
         return marked;
     }
@@ -170,13 +203,11 @@ bool ts_namespace_finalized(const json_t *ns)
            json_array_size(json_object_get(json_object_get(ns, "spec"), "finalizers")) == 0;
 }
 
-/* The first namespaced resource served from store st (its versions share it). */
+/* The namespaced resource served from store st, or NULL. */
 static const ts_resource *store_resource(kr_testserver_t *ts, const ts_store *st)
 {
-    for (size_t r = 0; r < ts->nresources; r++)
-        if (ts->resources[r]->store == st)
-            return ts->resources[r]->namespaced ? ts->resources[r] : NULL;
-    return NULL;
+    const ts_resource *r = resource_of(ts, st);
+    return r && r->namespaced ? r : NULL;
 }
 
 static void count(json_t *counts, const char *key)
@@ -342,10 +373,7 @@ void ts_namespace_sync(kr_testserver_t *ts, const char *ns)
         ts_store_remove(nsr->store, "", ns);
         ts_record_event(ts, nsr, TS_DELETED, stamped, NULL);
     } else {
-        json_t *old = json_incref(o->obj);
-        if (ts_store_put(nsr->store, "", ns, json_incref(stamped)) == 0)
-            ts_record_event(ts, nsr, TS_MODIFIED, stamped, old);
-        json_decref(old);
+        replace(ts, nsr, "", ns, stamped);
     }
     json_decref(stamped);
 }
@@ -360,23 +388,17 @@ static void delete_namespace(kr_testserver_t *ts, const ts_resource *res, const 
     json_t *marked = json_incref(cur->obj);
     if (!json_object_get(json_object_get(marked, "metadata"), "deletionTimestamp")) {
         json_decref(marked);
-        marked = with_rv(ts, cur->obj);
+        marked = marked_for_deletion(ts, res, cur->obj);
         if (!marked) {
             ts_respond_status(resp, 500, "InternalError", "out of memory", NULL);
             return;
         }
-        char now[32];
-        ts_timestamp(now);
-        json_object_set_new(ts_meta(marked), "deletionTimestamp", json_string(now));
         json_t *status = json_object_get(marked, "status");
         if (json_is_object(status))
             json_object_set_new(status, "phase", json_string("Terminating"));
         else
             json_object_set_new(marked, "status", json_pack("{s:s}", "phase", "Terminating"));
-        json_t *old = json_incref(cur->obj);
-        if (ts_store_put(res->store, "", name, json_incref(marked)) == 0)
-            ts_record_event(ts, res, TS_MODIFIED, marked, old);
-        json_decref(old);
+        replace(ts, res, "", name, marked);
     }
     ts_respond_json(resp, 200, json_incref(marked));
     ts->ns_sweeping = true;
@@ -413,10 +435,7 @@ static void orphan_dependents(kr_testserver_t *ts, const json_t *owner)
     const char *uid = ts_meta_str(owner, "uid");
     for (size_t s = 0; uid && s < ts->nstores; s++) {
         ts_store *st = ts->stores[s];
-        const ts_resource *res = NULL;
-        for (size_t r = 0; !res && r < ts->nresources; r++)
-            if (ts->resources[r]->store == st)
-                res = ts->resources[r];
+        const ts_resource *res = resource_of(ts, st);
         for (size_t i = 0; res && i < st->len; i++) {
             const json_t *refs =
                 json_object_get(json_object_get(st->items[i].obj, "metadata"), "ownerReferences");
@@ -431,21 +450,15 @@ static void orphan_dependents(kr_testserver_t *ts, const json_t *owner)
             if (at == json_array_size(refs))
                 continue;
             json_t *next = with_rv(ts, st->items[i].obj);
-            char *ns = kr_strdup(st->items[i].ns), *name = kr_strdup(st->items[i].name);
-            if (next && ns && name) {
+            if (next) {
                 json_t *md = ts_meta(next);
                 json_t *nrefs = json_object_get(md, "ownerReferences");
                 json_array_remove(nrefs, at);
                 if (json_array_size(nrefs) == 0)
                     json_object_del(md, "ownerReferences");
-                json_t *old = json_incref(st->items[i].obj);
-                if (ts_store_put(st, ns, name, json_incref(next)) == 0)
-                    ts_record_event(ts, res, TS_MODIFIED, next, old);
-                json_decref(old);
+                replace(ts, res, st->items[i].ns, st->items[i].name, next);
             }
             json_decref(next);
-            kr_free(ns);
-            kr_free(name);
         }
     }
 }
@@ -457,10 +470,7 @@ static ts_obj *find_uid(kr_testserver_t *ts, const char *uid, const ts_resource 
 {
     for (size_t s = 0; s < ts->nstores; s++) {
         ts_store *st = ts->stores[s];
-        const ts_resource *r = NULL;
-        for (size_t k = 0; !r && k < ts->nresources; k++)
-            if (ts->resources[k]->store == st)
-                r = ts->resources[k];
+        const ts_resource *r = resource_of(ts, st);
         for (size_t i = 0; r && i < st->len; i++) {
             const char *u = ts_meta_str(st->items[i].obj, "uid");
             if (u && strcmp(u, uid) == 0) {
@@ -531,10 +541,7 @@ static void foreground_sync(kr_testserver_t *ts, const char *uid)
                 ts_namespace_sync(ts, ns);
             ts_owners_sync(ts, next);
         } else {
-            json_t *old = json_incref(o->obj);
-            if (ts_store_put(res->store, ns, name, json_incref(next)) == 0)
-                ts_record_event(ts, res, TS_MODIFIED, next, old);
-            json_decref(old);
+            replace(ts, res, ns, name, next);
         }
     }
     json_decref(next);
@@ -568,30 +575,19 @@ static void delete_foreground(kr_testserver_t *ts, const ts_resource *res, const
     if (finalizer_at(marked, "foregroundDeletion") < 0 &&
         !json_object_get(json_object_get(marked, "metadata"), "deletionTimestamp")) {
         json_decref(marked);
-        marked = with_rv(ts, cur->obj);
+        marked = marked_for_deletion(ts, res, cur->obj);
         if (!marked) {
             ts_respond_status(resp, 500, "InternalError", "out of memory", NULL);
             return;
         }
-        char now[32];
-        ts_timestamp(now);
         json_t *md = ts_meta(marked);
-        json_object_set_new(md, "deletionTimestamp", json_string(now));
-        json_object_set_new(md, "deletionGracePeriodSeconds", json_integer(0));
-        if (res->generation)
-            json_object_set_new(
-                md, "generation",
-                json_integer(json_integer_value(json_object_get(md, "generation")) + 1));
         json_t *fins = json_object_get(md, "finalizers");
         if (!json_is_array(fins)) {
             fins = json_array();
             json_object_set_new(md, "finalizers", fins);
         }
         json_array_append_new(fins, json_string("foregroundDeletion"));
-        json_t *old = json_incref(cur->obj);
-        if (ts_store_put(res->store, ns, name, json_incref(marked)) == 0)
-            ts_record_event(ts, res, TS_MODIFIED, marked, old);
-        json_decref(old);
+        replace(ts, res, ns, name, marked);
     }
     respond_deleted(resp, res, json_incref(marked), false, orphan_false);
     char *uid = kr_strdup(ts_meta_str(marked, "uid"));
