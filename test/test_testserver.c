@@ -10,6 +10,7 @@
 
 #include "kr_suite.h"
 #include "kr_test.h"
+#include "kr_test_certs.h"
 #include "kr_test_server.h"
 #include "kreconcile/testserver.h"
 #include "testserver/ts_internal.h"
@@ -2820,6 +2821,233 @@ START_TEST(newer_builtin_kinds_get_their_scheme_defaults)
 }
 END_TEST
 
+static void csr_body(char *out, size_t size, const char *name, const char *request,
+                     const char *extra_spec)
+{
+    snprintf(out, size,
+             "{\"apiVersion\":\"certificates.k8s.io/v1\",\"kind\":\"CertificateSigningRequest\","
+             "\"metadata\":{\"name\":\"%s\"},\"spec\":{\"request\":\"%s\"%s},\"status\":{"
+             "\"conditions\":[{\"type\":\"Approved\",\"status\":\"True\"}]}}",
+             name, request, extra_spec);
+}
+
+static bool has_string(const json_t *arr, const char *s)
+{
+    size_t i;
+    const json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
+            return true;
+    }
+    return false;
+}
+
+START_TEST(certificate_requests_record_the_requester_and_keep_approval_apart)
+{
+    kr_test_server_stop();
+    const char *tokens[] = {"good:alice", NULL};
+    kr_testserver_opts o = {.tokens = tokens};
+    start_with(&o);
+    const char *auth[] = {"Authorization: Bearer good", NULL};
+    static const char csrs[] = "/apis/certificates.k8s.io/v1/certificatesigningrequests";
+    static const char one[] = "/apis/certificates.k8s.io/v1/certificatesigningrequests/alice";
+    static const char spec_ok[] = ",\"signerName\":\"kubernetes.io/kube-apiserver-client\","
+                                  "\"usages\":[\"client auth\"],\"username\":\"mallory\","
+                                  "\"groups\":[\"system:masters\"]";
+    char body[4096];
+    tc_response r;
+
+    /* who asked is recorded, whatever the body claims; status starts empty */
+    csr_body(body, sizeof(body), "alice", CSR_GOOD, spec_ok);
+    tc_request(U, "POST", csrs, "application/json", body, auth, &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(dig_str(r.json, "spec.username"), "alice");
+    ck_assert(has_string(dig(r.json, "spec.groups"), "system:authenticated"));
+    ck_assert(!has_string(dig(r.json, "spec.groups"), "system:masters"));
+    ck_assert_ptr_null(dig(r.json, "status"));
+    tc_free(&r);
+
+    /* a request whose signature does not verify, and a spec lacking the
+     * signer and usages, are refused with the fields named */
+    csr_body(body, sizeof(body), "forged", CSR_TAMPERED, spec_ok);
+    tc_request(U, "POST", csrs, "application/json", body, auth, &r);
+    ck_assert_int_eq(r.status, 422);
+    ck_assert_msg(strstr(r.body, "spec.request: Invalid value: []byte{0x2d, 0x2d") &&
+                      strstr(r.body, ": x509: signature verification failure"),
+                  "%s", r.body);
+    tc_free(&r);
+    csr_body(body, sizeof(body), "bare", "aGVsbG8K", ",\"expirationSeconds\":60");
+    tc_request(U, "POST", csrs, "application/json", body, auth, &r);
+    ck_assert_int_eq(r.status, 422);
+    ck_assert_str_eq(jstr(r.json, "message"),
+                     "CertificateSigningRequest.certificates.k8s.io \"bare\" is invalid: ["
+                     "spec.request: Invalid value: []byte{0x68, 0x65, 0x6c, 0x6c, 0x6f, 0xa}: PEM "
+                     "block type must be CERTIFICATE REQUEST, spec.usages: Required value: usages "
+                     "must be provided, spec.signerName: Required value: signerName must be "
+                     "provided, spec.expirationSeconds: Invalid value: 60: may not specify a "
+                     "duration less than 600 seconds (10 minutes)]");
+    tc_free(&r);
+
+    /* the object itself changes in its metadata only */
+    tc_request(U, "PATCH", one, "application/merge-patch+json",
+               "{\"metadata\":{\"labels\":{\"team\":\"a\"}},\"spec\":{\"signerName\":\"x.io/y\"},"
+               "\"status\":{\"conditions\":[{\"type\":\"Approved\",\"status\":\"True\"}]}}",
+               auth, &r);
+    ck_assert_msg(r.status == 200, "%s", r.body);
+    ck_assert_str_eq(dig_str(r.json, "metadata.labels.team"), "a");
+    ck_assert_str_eq(dig_str(r.json, "spec.signerName"), "kubernetes.io/kube-apiserver-client");
+    ck_assert_ptr_null(dig(r.json, "status"));
+    tc_free(&r);
+
+    /* /approval: the Approved condition, stamped; nothing else of the body */
+    static const char approval[] =
+        "/apis/certificates.k8s.io/v1/certificatesigningrequests/alice/approval";
+    tc_request(U, "PATCH", approval, "application/merge-patch+json",
+               "{\"metadata\":{\"labels\":{\"team\":\"b\"}},\"status\":{\"certificate\":\"eA==\","
+               "\"conditions\":[{\"type\":\"Approved\",\"status\":\"True\",\"reason\":\"Ok\"}]}}",
+               auth, &r);
+    ck_assert_msg(r.status == 200, "%s", r.body);
+    ck_assert_str_eq(dig_str(r.json, "status.conditions.0.type"), "Approved");
+    ck_assert_ptr_nonnull(dig_str(r.json, "status.conditions.0.lastUpdateTime"));
+    ck_assert_ptr_nonnull(dig_str(r.json, "status.conditions.0.lastTransitionTime"));
+    ck_assert_ptr_null(dig(r.json, "status.certificate"));
+    ck_assert_str_eq(dig_str(r.json, "metadata.labels.team"), "a");
+    tc_free(&r);
+
+    /* /status: the certificate; the approval stays, whatever the body says */
+    static const char status[] =
+        "/apis/certificates.k8s.io/v1/certificatesigningrequests/alice/status";
+    tc_request(U, "PATCH", status, "application/merge-patch+json",
+               "{\"status\":{\"certificate\":\"eA==\"}}", auth, &r);
+    ck_assert_int_eq(r.status, 422);
+    ck_assert_msg(strstr(r.body, "status.certificate: Invalid value: \\\"<certificate data>\\\": "
+                                 "must contain at least one CERTIFICATE PEM block"),
+                  "%s", r.body);
+    tc_free(&r);
+    snprintf(body, sizeof(body), "{\"status\":{\"certificate\":\"%s\",\"conditions\":[]}}",
+             CERT_ALICE);
+    tc_request(U, "PATCH", status, "application/merge-patch+json", body, auth, &r);
+    ck_assert_msg(r.status == 200, "%s", r.body);
+    ck_assert_str_eq(dig_str(r.json, "status.certificate"), CERT_ALICE);
+    ck_assert_str_eq(dig_str(r.json, "status.conditions.0.type"), "Approved");
+    tc_free(&r);
+    /* issued once: never replaced */
+    tc_request(U, "PATCH", status, "application/merge-patch+json",
+               "{\"status\":{\"certificate\":null}}", auth, &r);
+    ck_assert_int_eq(r.status, 422);
+    ck_assert_msg(strstr(r.body, "updates may not modify existing certificate content"), "%s",
+                  r.body);
+    tc_free(&r);
+
+    /* Approved and Denied exclude each other; an approval is never taken back */
+    tc_request(U, "PATCH", approval, "application/json-patch+json",
+               "[{\"op\":\"add\",\"path\":\"/status/conditions/-\",\"value\":{\"type\":\"Denied\","
+               "\"status\":\"True\"}}]",
+               auth, &r);
+    ck_assert_int_eq(r.status, 422);
+    ck_assert_msg(strstr(r.body, "Approved and Denied conditions are mutually exclusive"), "%s",
+                  r.body);
+    tc_free(&r);
+    tc_request(U, "PATCH", approval, "application/merge-patch+json",
+               "{\"status\":{\"conditions\":null}}", auth, &r);
+    ck_assert_int_eq(r.status, 422);
+    ck_assert_msg(strstr(r.body,
+                         "status.conditions: Forbidden: updates may not remove a condition of type "
+                         "\\\"Approved\\\""),
+                  "%s", r.body);
+    tc_free(&r);
+
+    /* kubectl get csr: who asked, and the approval and issue */
+    const char *table[] = {"Authorization: Bearer good",
+                           "Accept: application/json;as=Table;v=v1;g=meta.k8s.io", NULL};
+    tc_request(U, "GET", csrs, NULL, NULL, table, &r);
+    ck_assert_msg(r.status == 200, "%s", r.body);
+    const json_t *row = dig(r.json, "rows.0.cells");
+    ck_assert_str_eq(json_string_value(json_array_get(row, 0)), "alice");
+    ck_assert_str_eq(json_string_value(json_array_get(row, 2)),
+                     "kubernetes.io/kube-apiserver-client");
+    ck_assert_str_eq(json_string_value(json_array_get(row, 3)), "alice");
+    ck_assert_str_eq(json_string_value(json_array_get(row, 4)), "<none>");
+    ck_assert_str_eq(json_string_value(json_array_get(row, 5)), "Approved,Issued");
+    tc_free(&r);
+
+    /* discovery names the subresource kubectl certificate approve writes */
+    tc_request(U, "GET", "/apis/certificates.k8s.io/v1", NULL, NULL, auth, &r);
+    ck_assert_ptr_nonnull(strstr(r.body, "\"certificatesigningrequests/approval\""));
+    tc_free(&r);
+}
+END_TEST
+
+START_TEST(remaining_builtin_kinds_get_their_defaults)
+{
+    /* a ReplicationController: selector and labels from its template;
+     * scaled through /scale with its map selector */
+    json_t *rc = created("/api/v1/namespaces/default/replicationcontrollers",
+                         "{\"metadata\":{\"name\":\"web\"},\"spec\":{\"template\":{\"metadata\":"
+                         "{\"labels\":{\"app\":\"web\"}},\"spec\":{\"containers\":[{\"name\":\"c\","
+                         "\"image\":\"nginx\"}]}}}}");
+    ck_assert_int_eq(dig_int(rc, "spec.replicas"), 1);
+    ck_assert_str_eq(dig_str(rc, "spec.selector.app"), "web");
+    ck_assert_str_eq(dig_str(rc, "metadata.labels.app"), "web");
+    ck_assert_str_eq(dig_str(rc, "spec.template.spec.restartPolicy"), "Always");
+    json_decref(rc);
+    tc_response r;
+    static const char scale[] = "/api/v1/namespaces/default/replicationcontrollers/web/scale";
+    patch(scale, "application/merge-patch+json", "{\"spec\":{\"replicas\":4}}", &r);
+    ck_assert_msg(r.status == 200, "%s", r.body);
+    ck_assert_int_eq(dig_int(r.json, "spec.replicas"), 4);
+    ck_assert_str_eq(dig_str(r.json, "status.selector"), "app=web");
+    tc_free(&r);
+
+    json_t *drv = created("/apis/storage.k8s.io/v1/csidrivers",
+                          "{\"metadata\":{\"name\":\"hostpath.csi.k8s.io\"},\"spec\":{}}");
+    ck_assert(json_is_true(dig(drv, "spec.attachRequired")));
+    ck_assert(json_is_false(dig(drv, "spec.podInfoOnMount")));
+    ck_assert_str_eq(dig_str(drv, "spec.fsGroupPolicy"), "ReadWriteOnceWithFSType");
+    ck_assert_str_eq(dig_str(drv, "spec.volumeLifecycleModes.0"), "Persistent");
+    json_decref(drv);
+
+    json_t *pl = created("/apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations",
+                         "{\"metadata\":{\"name\":\"pl\"},\"spec\":{\"type\":\"Limited\","
+                         "\"limited\":{\"limitResponse\":{\"type\":\"Queue\",\"queuing\":{}}}}}");
+    ck_assert_int_eq(dig_int(pl, "spec.limited.nominalConcurrencyShares"), 30);
+    ck_assert_int_eq(dig_int(pl, "spec.limited.limitResponse.queuing.queues"), 64);
+    ck_assert_int_eq(dig_int(pl, "spec.limited.limitResponse.queuing.handSize"), 8);
+    ck_assert_int_eq(dig_int(pl, "spec.limited.limitResponse.queuing.queueLengthLimit"), 50);
+    json_decref(pl);
+    json_t *fs = created("/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas",
+                         "{\"metadata\":{\"name\":\"fs\"},\"spec\":{\"priorityLevelConfiguration\":"
+                         "{\"name\":\"pl\"}}}");
+    ck_assert_int_eq(dig_int(fs, "spec.matchingPrecedence"), 1000);
+    ck_assert_int_eq(generation(fs), 1);
+    json_decref(fs);
+
+    json_t *vap = created(
+        "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies",
+        "{\"metadata\":{\"name\":\"max\"},\"spec\":{\"matchConstraints\":{\"resourceRules\":[{"
+        "\"apiGroups\":[\"apps\"],\"apiVersions\":[\"v1\"],\"operations\":[\"CREATE\"],"
+        "\"resources\":[\"deployments\"]}]},\"validations\":[{\"expression\":"
+        "\"object.spec.replicas <= 5\"}]}}");
+    ck_assert_str_eq(dig_str(vap, "spec.failurePolicy"), "Fail");
+    ck_assert_str_eq(dig_str(vap, "spec.matchConstraints.matchPolicy"), "Equivalent");
+    ck_assert_str_eq(dig_str(vap, "spec.matchConstraints.resourceRules.0.scope"), "*");
+    json_decref(vap);
+    json_t *vapb =
+        created("/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings",
+                "{\"metadata\":{\"name\":\"max\"},\"spec\":{\"policyName\":\"max\","
+                "\"validationActions\":[\"Deny\"],\"paramRef\":{\"name\":\"limits\"}}}");
+    ck_assert_str_eq(dig_str(vapb, "spec.paramRef.parameterNotFoundAction"), "Deny");
+    json_decref(vapb);
+    /* the policy is stored, never evaluated */
+    json_decref(created("/apis/apps/v1/namespaces/default/deployments",
+                        "{\"metadata\":{\"name\":\"big\"},\"spec\":{\"replicas\":9,\"selector\":"
+                        "{\"matchLabels\":{\"a\":\"b\"}},\"template\":{\"metadata\":{\"labels\":"
+                        "{\"a\":\"b\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":"
+                        "\"x\"}]}}}}"));
+}
+END_TEST
+
 START_TEST(services_get_cluster_ips_and_node_ports)
 {
     static const char svcs[] = "/api/v1/namespaces/default/services";
@@ -3033,6 +3261,8 @@ int main(void)
                             binding_places_a_pod_on_a_node_once,
                             builtin_kinds_get_the_apiserver_defaults,
                             newer_builtin_kinds_get_their_scheme_defaults,
+                            remaining_builtin_kinds_get_their_defaults,
+                            certificate_requests_record_the_requester_and_keep_approval_apart,
                             services_get_cluster_ips_and_node_ports,
                             updates_may_not_change_immutable_fields,
                             update_bumps_generation_only_for_spec_and_conflicts_on_stale_rv,

@@ -14,6 +14,7 @@
 
 #include "kr_suite.h"
 #include "kr_test.h"
+#include "kr_test_certs.h"
 #include "kr_test_proc.h"
 
 static char dir[256];
@@ -723,6 +724,45 @@ START_TEST(kubectl_creates_and_prints_storage_ingress_and_hpa_kinds)
 }
 END_TEST
 
+/* kubectl certificate approve writes /approval; kubectl scale a
+ * ReplicationController writes its /scale. */
+START_TEST(kubectl_approves_certificates_and_scales_replication_controllers)
+{
+    SKIP_WITHOUT_KUBECTL();
+    char yaml[2048];
+    snprintf(yaml, sizeof(yaml),
+             "apiVersion: certificates.k8s.io/v1\nkind: CertificateSigningRequest\nmetadata:\n"
+             "  name: alice\nspec:\n  request: %s\n"
+             "  signerName: kubernetes.io/kube-apiserver-client\n  expirationSeconds: 86400\n"
+             "  usages: [client auth]\n---\n"
+             "apiVersion: v1\nkind: ReplicationController\nmetadata:\n  name: web\n"
+             "  namespace: demo\nspec:\n  replicas: 2\n  template:\n    metadata:\n"
+             "      labels: {app: web}\n    spec:\n"
+             "      containers: [{name: c, image: nginx:1}]\n",
+             CSR_GOOD);
+    kr_test_write_file(dir, "csr.yaml", yaml);
+    expect("create -f csr.yaml", "certificatesigningrequest.certificates.k8s.io/alice created\n"
+                                 "replicationcontroller/web created\n");
+    expect("certificate approve alice",
+           "certificatesigningrequest.certificates.k8s.io/alice approved\n");
+    expect("get csr alice -o jsonpath={.status.conditions[0].type}/"
+           "{.status.conditions[0].reason}",
+           "Approved/KubectlApprove");
+    int st;
+    const char *out = kubectl("get csr", &st);
+    ck_assert_msg(strstr(out, "kubernetes.io/kube-apiserver-client") && strstr(out, "   24h   ") &&
+                      strstr(out, "Approved\n"),
+                  "%s", out);
+    out = kubectl("certificate deny alice 2>&1", &st);
+    ck_assert_msg(st != 0 && strstr(out, "already Approved"), "%s", out);
+
+    expect("-n demo scale rc web --replicas=5", "replicationcontroller/web scaled\n");
+    expect_table("-n demo get rc", "NAME   DESIRED   CURRENT   READY   AGE\n"
+                                   "web    5         0         0       \n");
+    expect("-n demo get rc web -o jsonpath={.spec.selector.app}/{.metadata.labels.app}", "web/web");
+}
+END_TEST
+
 /* kubectl describe lists the object's events by involvedObject.* field
  * selectors. */
 START_TEST(kubectl_describe_shows_the_events_of_an_object)
@@ -922,6 +962,7 @@ int main(void)
                             kubectl_apply_validates_quota_and_priorityclass,
                             kubectl_get_prints_the_servers_columns,
                             kubectl_creates_and_prints_storage_ingress_and_hpa_kinds,
+                            kubectl_approves_certificates_and_scales_replication_controllers,
                             kubectl_auth_can_i_and_whoami,
                             kubectl_auth_follows_rbac,
                             kubectl_describe_shows_the_events_of_an_object,

@@ -862,6 +862,104 @@ static void widget_since(const char *name, const char *since)
     post("/apis/example.com/v1/namespaces/default/widgets", body);
 }
 
+START_TEST(remaining_kinds_print_their_columns)
+{
+    char names[512];
+    static const char rcs[] = "/api/v1/namespaces/default/replicationcontrollers";
+    post(rcs, "{\"metadata\":{\"name\":\"web\"},\"spec\":{\"replicas\":3,\"template\":{"
+              "\"metadata\":{\"labels\":{\"app\":\"web\",\"tier\":\"fe\"}},\"spec\":{"
+              "\"containers\":[{\"name\":\"c\",\"image\":\"nginx:1\"}]}}}}");
+    patch_status("/api/v1/namespaces/default/replicationcontrollers/web/status",
+                 "{\"status\":{\"replicas\":3,\"readyReplicas\":2}}");
+    columns_of(rcs, names, sizeof(names));
+    ck_assert_str_eq(names, "Name|Desired|Current|Ready|Age|Containers|Images|Selector");
+    expect_row(rcs, 0, "3|3|2|AGE|c|nginx:1|app=web,tier=fe");
+
+    static const char drivers[] = "/apis/storage.k8s.io/v1/csidrivers";
+    post(drivers, "{\"metadata\":{\"name\":\"a.csi\"},\"spec\":{\"attachRequired\":false,"
+                  "\"tokenRequests\":[{\"audience\":\"x\"},{\"audience\":\"y\"}],"
+                  "\"volumeLifecycleModes\":[\"Persistent\",\"Ephemeral\"]}}");
+    post(drivers, "{\"metadata\":{\"name\":\"b.csi\"},\"spec\":{}}");
+    columns_of(drivers, names, sizeof(names));
+    ck_assert_str_eq(names, "Name|AttachRequired|PodInfoOnMount|StorageCapacity|TokenRequests|"
+                            "RequiresRepublish|Modes|Age");
+    expect_row(drivers, 0, "false|false|false|x,y|false|Persistent,Ephemeral|AGE");
+    expect_row(drivers, 1, "true|false|false|<unset>|false|Persistent|AGE");
+
+    static const char nodes[] = "/apis/storage.k8s.io/v1/csinodes";
+    post(nodes, "{\"metadata\":{\"name\":\"n1\"},\"spec\":{\"drivers\":[{\"name\":\"a.csi\","
+                "\"nodeID\":\"n1\"},{\"name\":\"b.csi\",\"nodeID\":\"n1\"}]}}");
+    columns_of(nodes, names, sizeof(names));
+    ck_assert_str_eq(names, "Name|Drivers|Age");
+    expect_row(nodes, 0, "2|AGE");
+
+    static const char caps[] = "/apis/storage.k8s.io/v1/namespaces/default/csistoragecapacities";
+    post(caps, "{\"metadata\":{\"name\":\"c1\"},\"storageClassName\":\"fast\","
+               "\"capacity\":\"10Gi\"}");
+    post(caps, "{\"metadata\":{\"name\":\"c2\"},\"storageClassName\":\"slow\"}");
+    columns_of(caps, names, sizeof(names));
+    ck_assert_str_eq(names, "Name|StorageClassName|Capacity");
+    expect_row(caps, 0, "fast|10Gi");
+    expect_row(caps, 1, "slow|<unset>");
+
+    static const char vas[] = "/apis/storage.k8s.io/v1/volumeattachments";
+    post(vas, "{\"metadata\":{\"name\":\"va\"},\"spec\":{\"attacher\":\"a.csi\",\"nodeName\":"
+              "\"n1\",\"source\":{\"persistentVolumeName\":\"pv1\"}}}");
+    patch_status("/apis/storage.k8s.io/v1/volumeattachments/va/status",
+                 "{\"status\":{\"attached\":true}}");
+    columns_of(vas, names, sizeof(names));
+    ck_assert_str_eq(names, "Name|Attacher|PV|Node|Attached|Age");
+    expect_row(vas, 0, "a.csi|pv1|n1|true|AGE");
+
+    static const char pls[] = "/apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations";
+    post(pls, "{\"metadata\":{\"name\":\"exempt\"},\"spec\":{\"type\":\"Exempt\"}}");
+    post(pls, "{\"metadata\":{\"name\":\"q\"},\"spec\":{\"type\":\"Limited\",\"limited\":{"
+              "\"nominalConcurrencyShares\":10,\"limitResponse\":{\"type\":\"Queue\",\"queuing\":"
+              "{\"queues\":16}}}}}");
+    columns_of(pls, names, sizeof(names));
+    ck_assert_str_eq(names, "Name|Type|AssuredConcurrencyShares|Queues|HandSize|"
+                            "QueueLengthLimit|Age");
+    expect_row(pls, 0, "Exempt|<none>|<none>|<none>|<none>|AGE");
+    expect_row(pls, 1, "Limited|10|16|8|50|AGE");
+
+    static const char fss[] = "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas";
+    post(fss, "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"priorityLevelConfiguration\":{\"name\":"
+              "\"q\"},\"matchingPrecedence\":500,\"distinguisherMethod\":{\"type\":\"ByUser\"}}}");
+    post(fss, "{\"metadata\":{\"name\":\"b\"},\"spec\":{\"priorityLevelConfiguration\":{\"name\":"
+              "\"gone\"}}}");
+    patch_status("/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas/b/status",
+                 "{\"status\":{\"conditions\":[{\"type\":\"Dangling\",\"status\":\"True\"}]}}");
+    columns_of(fss, names, sizeof(names));
+    ck_assert_str_eq(names,
+                     "Name|PriorityLevel|MatchingPrecedence|DistinguisherMethod|Age|MissingPL");
+    expect_row(fss, 0, "q|500|ByUser|AGE|?");
+    expect_row(fss, 1, "gone|1000|<none>|AGE|True");
+
+    static const char vaps[] = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies";
+    post(vaps, "{\"metadata\":{\"name\":\"p\"},\"spec\":{\"paramKind\":{\"apiVersion\":\"v1\","
+               "\"kind\":\"ConfigMap\"},\"validations\":[{\"expression\":\"true\"},"
+               "{\"expression\":\"false\"}]}}");
+    post(vaps, "{\"metadata\":{\"name\":\"q\"},\"spec\":{\"validations\":[]}}");
+    columns_of(vaps, names, sizeof(names));
+    ck_assert_str_eq(names, "Name|Validations|ParamKind|Age");
+    expect_row(vaps, 0, "2|v1/ConfigMap|AGE");
+    expect_row(vaps, 1, "0|<unset>|AGE");
+
+    static const char bindings[] =
+        "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings";
+    post(bindings, "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"policyName\":\"p\","
+                   "\"paramRef\":{\"name\":\"limits\",\"namespace\":\"default\"}}}");
+    post(bindings, "{\"metadata\":{\"name\":\"b\"},\"spec\":{\"policyName\":\"p\","
+                   "\"paramRef\":{\"name\":\"limits\"}}}");
+    post(bindings, "{\"metadata\":{\"name\":\"c\"},\"spec\":{\"policyName\":\"q\"}}");
+    columns_of(bindings, names, sizeof(names));
+    ck_assert_str_eq(names, "Name|PolicyName|ParamRef|Age");
+    expect_row(bindings, 0, "p|default/limits|AGE");
+    expect_row(bindings, 1, "p|*/limits|AGE");
+    expect_row(bindings, 2, "q|<unset>|AGE");
+}
+END_TEST
+
 START_TEST(custom_resources_print_their_crd_columns)
 {
     post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", WIDGET_CRD);
@@ -962,6 +1060,7 @@ int main(void)
                             events_and_nodes_print_their_columns,
                             more_kinds_print_their_columns,
                             newer_kinds_print_their_columns,
+                            remaining_kinds_print_their_columns,
                             custom_resources_print_their_crd_columns,
                             a_watch_sends_the_columns_with_its_first_event_only,
                             NULL};

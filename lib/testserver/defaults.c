@@ -403,6 +403,85 @@ static void default_webhooks(json_t *obj, bool mutating)
     }
 }
 
+/* A policy's or binding's matchResources: as a webhook's selectors and rules. */
+static void default_match_resources(json_t *match)
+{
+    if (!match)
+        return;
+    def(match, "matchPolicy", json_string("Equivalent"));
+    def(match, "namespaceSelector", json_object());
+    def(match, "objectSelector", json_object());
+    static const char *const lists[] = {"resourceRules", "excludeResourceRules"};
+    for (size_t k = 0; k < KR_ARRAY_LEN(lists); k++) {
+        size_t i;
+        json_t *rule;
+        json_array_foreach(json_object_get(match, lists[k]), i, rule)
+        {
+            if (json_is_object(rule))
+                def(rule, "scope", json_string("*"));
+        }
+    }
+}
+
+static void default_admission_policy(json_t *spec)
+{
+    def(spec, "failurePolicy", json_string("Fail"));
+    default_match_resources(at(spec, "matchConstraints"));
+}
+
+static void default_policy_binding(json_t *spec)
+{
+    default_match_resources(at(spec, "matchResources"));
+    def(at(spec, "paramRef"), "parameterNotFoundAction", json_string("Deny"));
+}
+
+/* A ReplicationController's selector and labels are its template's
+ * labels when it has none of its own. */
+static void default_replication_controller(json_t *obj)
+{
+    json_t *spec = at(obj, "spec");
+    const json_t *labels = json_object_get(at(at(spec, "template"), "metadata"), "labels");
+    if (!json_is_object(labels) || json_object_size(labels) == 0)
+        return;
+    if (json_object_size(json_object_get(spec, "selector")) == 0)
+        json_object_set_new(spec, "selector", json_deep_copy(labels));
+    json_t *md = ts_meta(obj);
+    if (md && json_object_size(json_object_get(md, "labels")) == 0)
+        json_object_set_new(md, "labels", json_deep_copy(labels));
+}
+
+static void default_csidriver(json_t *spec)
+{
+    def(spec, "attachRequired", json_true());
+    def(spec, "podInfoOnMount", json_false());
+    def(spec, "storageCapacity", json_false());
+    def(spec, "fsGroupPolicy", json_string("ReadWriteOnceWithFSType"));
+    def(spec, "requiresRepublish", json_false());
+    def(spec, "seLinuxMount", json_false());
+    if (json_is_object(spec) && json_array_size(json_object_get(spec, "volumeLifecycleModes")) == 0)
+        json_object_set_new(spec, "volumeLifecycleModes", json_pack("[s]", "Persistent"));
+}
+
+static void default_flowschema(json_t *spec)
+{
+    const json_t *p = json_object_get(spec, "matchingPrecedence");
+    if (json_is_object(spec) && (!json_is_integer(p) || json_integer_value(p) == 0))
+        json_object_set_new(spec, "matchingPrecedence", json_integer(1000));
+}
+
+static void default_priority_level(json_t *spec)
+{
+    json_t *limited = at(spec, "limited"), *exempt = at(spec, "exempt");
+    def(limited, "nominalConcurrencyShares", json_integer(30));
+    def(limited, "lendablePercent", json_integer(0));
+    json_t *queuing = at(at(limited, "limitResponse"), "queuing");
+    def(queuing, "queues", json_integer(64));
+    def(queuing, "handSize", json_integer(8));
+    def(queuing, "queueLengthLimit", json_integer(50));
+    def(exempt, "nominalConcurrencyShares", json_integer(0));
+    def(exempt, "lendablePercent", json_integer(0));
+}
+
 /* Every namespace is labelled with its name (namespaces are selected by
  * it); one created by generateName gets it once named (on create). */
 static void label_namespace(json_t *obj)
@@ -424,11 +503,9 @@ static const struct {
     const char *group, *plural;
     void (*spec)(json_t *spec);
 } workloads[] = {
-    {"apps", "deployments", default_deployment},
-    {"apps", "statefulsets", default_statefulset},
-    {"apps", "daemonsets", default_daemonset},
-    {"apps", "replicasets", default_replicas},
-    {"batch", "jobs", default_job},
+    {"apps", "deployments", default_deployment},      {"apps", "statefulsets", default_statefulset},
+    {"apps", "daemonsets", default_daemonset},        {"apps", "replicasets", default_replicas},
+    {"", "replicationcontrollers", default_replicas}, {"batch", "jobs", default_job},
     {"batch", "cronjobs", default_cronjob},
 };
 
@@ -461,6 +538,19 @@ void ts_set_defaults(const ts_resource *res, json_t *obj)
         default_webhooks(obj, true);
     else if (ts_resource_is(res, "admissionregistration.k8s.io", "validatingwebhookconfigurations"))
         default_webhooks(obj, false);
+    else if (ts_resource_is(res, "admissionregistration.k8s.io", "validatingadmissionpolicies"))
+        default_admission_policy(spec);
+    else if (ts_resource_is(res, "admissionregistration.k8s.io",
+                            "validatingadmissionpolicybindings"))
+        default_policy_binding(spec);
+    else if (ts_resource_is(res, "", "replicationcontrollers"))
+        default_replication_controller(obj);
+    else if (ts_resource_is(res, "storage.k8s.io", "csidrivers"))
+        default_csidriver(spec);
+    else if (ts_resource_is(res, "flowcontrol.apiserver.k8s.io", "flowschemas"))
+        default_flowschema(spec);
+    else if (ts_resource_is(res, "flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations"))
+        default_priority_level(spec);
     for (size_t i = 0; spec && i < KR_ARRAY_LEN(workloads); i++) {
         if (ts_resource_is(res, workloads[i].group, workloads[i].plural)) {
             workloads[i].spec(spec);
@@ -741,6 +831,8 @@ int ts_registry_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_r
     const ts_resource *res = w->rt->res;
     if (ts_resource_is(res, "", "services"))
         return service_create(ts, w, obj, resp);
+    if (ts_csr_is(res))
+        return ts_csr_create(w, obj, resp);
     if (ts_resource_is(res, "", "namespaces"))
         label_namespace(obj);
     else if (ts_resource_is(res, "batch", "jobs"))

@@ -34,17 +34,31 @@ static bool in_gv(const ts_resource *r, const char *group, const char *version)
 /* The core subresources served besides status and scale, with the kind
  * and the verb of each (handler.c, review.c, delete.c). */
 static const struct {
-    const char *plural, *sub, *group, *version, *kind, *verb;
+    const char *res_group, *plural, *sub, *group, *version, *kind, *verbs;
 } EXTRA_SUBS[] = {
-    {"pods", "log", "", "v1", "Pod", "get"},
-    {"pods", "eviction", "policy", "v1", "Eviction", "create"},
-    {"pods", "binding", "", "v1", "Binding", "create"},
-    {"serviceaccounts", "token", "authentication.k8s.io", "v1", "TokenRequest", "create"},
+    {"", "pods", "log", "", "v1", "Pod", "get"},
+    {"", "pods", "eviction", "policy", "v1", "Eviction", "create"},
+    {"", "pods", "binding", "", "v1", "Binding", "create"},
+    {"", "serviceaccounts", "token", "authentication.k8s.io", "v1", "TokenRequest", "create"},
+    {"certificates.k8s.io", "certificatesigningrequests", "approval", "certificates.k8s.io", "v1",
+     "CertificateSigningRequest", "get patch update"},
 };
 
 static bool extra_sub(const ts_resource *r, size_t i)
 {
-    return ts_resource_is(r, "", EXTRA_SUBS[i].plural);
+    return ts_resource_is(r, EXTRA_SUBS[i].res_group, EXTRA_SUBS[i].plural);
+}
+
+/* The verbs of EXTRA_SUBS[i] as a JSON array. */
+static json_t *extra_verbs(size_t i)
+{
+    json_t *out = json_array();
+    for (const char *p = EXTRA_SUBS[i].verbs; out && *p;) {
+        size_t len = strcspn(p, " ");
+        json_array_append_new(out, json_stringn(p, len));
+        p += len + (p[len] == ' ');
+    }
+    return out;
 }
 
 static json_t *aggregated_resource(const ts_resource *r)
@@ -73,8 +87,8 @@ static json_t *aggregated_resource(const ts_resource *r)
     for (size_t i = 0; i < sizeof(EXTRA_SUBS) / sizeof(EXTRA_SUBS[0]); i++)
         if (extra_sub(r, i))
             json_array_append_new(subs,
-                                  json_pack("{s:s, s:[s], s:{s:s, s:s, s:s}}", "subresource",
-                                            EXTRA_SUBS[i].sub, "verbs", EXTRA_SUBS[i].verb,
+                                  json_pack("{s:s, s:o, s:{s:s, s:s, s:s}}", "subresource",
+                                            EXTRA_SUBS[i].sub, "verbs", extra_verbs(i),
                                             "responseKind", "group", EXTRA_SUBS[i].group, "version",
                                             EXTRA_SUBS[i].version, "kind", EXTRA_SUBS[i].kind));
     if (json_array_size(subs))
@@ -190,10 +204,10 @@ static json_t *legacy_resource_list(kr_testserver_t *ts, const char *group, cons
             if (!extra_sub(r, k))
                 continue;
             char *name = kr_asprintf("%s/%s", r->plural, EXTRA_SUBS[k].sub);
-            json_t *sub = json_pack("{s:s, s:s, s:b, s:s, s:[s]}", "name", name ? name : "",
+            json_t *sub = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", name ? name : "",
                                     "singularName", "", "namespaced", r->namespaced, "kind",
-                                    EXTRA_SUBS[k].kind, "verbs", EXTRA_SUBS[k].verb);
-            if (sub && EXTRA_SUBS[k].group[0]) {
+                                    EXTRA_SUBS[k].kind, "verbs", extra_verbs(k));
+            if (sub && EXTRA_SUBS[k].group[0] && strcmp(EXTRA_SUBS[k].group, r->group) != 0) {
                 json_object_set_new(sub, "group", json_string(EXTRA_SUBS[k].group));
                 json_object_set_new(sub, "version", json_string(EXTRA_SUBS[k].version));
             }

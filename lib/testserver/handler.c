@@ -229,7 +229,8 @@ static void dispatch(kr_testserver_t *ts, const ts_request *req, const ts_route 
             respond_sub_not_allowed(resp);
         return;
     }
-    if (rt->sub && (strcmp(rt->sub, "status") != 0 || !rt->res->has_status)) {
+    if (rt->sub && !(strcmp(rt->sub, "status") == 0 && rt->res->has_status) &&
+        !(strcmp(rt->sub, "approval") == 0 && ts_csr_is(rt->res))) {
         ts_respond_not_found_path(resp);
         return;
     }

@@ -461,6 +461,241 @@ static const column_def WEBHOOKS_COLS[] = {
      "Webhooks indicates the number of webhooks registered in this configuration", 0},
     AGE_COL,
     END_COLS};
+static const column_def REPLICATIONCONTROLLER_COLS[] = {
+    NAME_COL,
+    {"Desired", "integer", "",
+     "Replicas is the number of desired replicas. This is a pointer to distinguish between "
+     "explicit zero and unspecified. Defaults to 1. More info: https://kubernetes.io/docs/c"
+     "oncepts/workloads/controllers/replicationcontroller#what-is-a-replicationcontroller",
+     0},
+    {"Current", "integer", "",
+     "Replicas is the most recently observed number of replicas. More info: https://kuberne"
+     "tes.io/docs/concepts/workloads/controllers/replicationcontroller#what-is-a-replicatio"
+     "ncontroller",
+     0},
+    {"Ready", "integer", "", "The number of ready replicas for this replication controller.", 0},
+    AGE_COL,
+    CONTAINERS_COLS,
+    {"Selector", "string", "",
+     "Selector is a label query over pods that should match the Replicas count. If Selector"
+     " is empty, it is defaulted to the labels present on the Pod template. Label keys and "
+     "values that must match in order to be controlled by this replication controller, if e"
+     "mpty defaulted to labels on Pod template. More info: https://kubernetes.io/docs/conce"
+     "pts/overview/working-with-objects/labels/#label-selectors",
+     1},
+    END_COLS};
+static const column_def CSR_COLS[] = {
+    NAME_COL,
+    AGE_COL,
+    {"SignerName", "string", "",
+     "Requested signer for the request. It is a qualified name in the form: `scope-hostname"
+     ".io/name`. If empty, it will be defaulted:\n 1. If it's a kubelet client certificate,"
+     " it is assigned\n    \"kubernetes.io/kube-apiserver-client-kubelet\".\n 2. If it's a "
+     "kubelet serving certificate, it is assigned\n    \"kubernetes.io/kubelet-serving\".\n"
+     " 3. Otherwise, it is assigned \"kubernetes.io/legacy-unknown\".\nDistribution of trus"
+     "t for signers happens out of band. You can select on this field using `spec.signerNam"
+     "e`.",
+     0},
+    {"Requestor", "string", "", "Base64-encoded PKCS#10 CSR data", 0},
+    {"RequestedDuration", "string", "",
+     "expirationSeconds is the requested duration of validity of the issued certificate. Th"
+     "e certificate signer may issue a certificate with a different validity duration so a "
+     "client must check the delta between the notBefore and and notAfter fields in the issu"
+     "ed certificate to determine the actual duration.\n\nThe v1.22+ in-tree implementation"
+     "s of the well-known Kubernetes signers will honor this field as long as the requested"
+     " duration is not greater than the maximum duration they will honor per the --cluster-"
+     "signing-duration CLI flag to the Kubernetes controller manager.\n\nCertificate signer"
+     "s may not honor this field for various reasons:\n\n  1. Old signer that is unaware of"
+     " the field (such as the in-tree\n     implementations prior to v1.22)\n  2. Signer wh"
+     "ose configured maximum is shorter than the requested duration\n  3. Signer whose conf"
+     "igured minimum is longer than the requested duration\n\nThe minimum valid value for e"
+     "xpirationSeconds is 600, i.e. 10 minutes.",
+     0},
+    {"Condition", "string", "", "Conditions applied to the request, such as approval or denial.",
+     0},
+    END_COLS};
+static const column_def VOLUMEATTACHMENT_COLS[] = {
+    NAME_COL,
+    {"Attacher", "string", "name",
+     "attacher indicates the name of the volume driver that MUST handle this request. This "
+     "is the name returned by GetPluginName().",
+     0},
+    {"PV", "string", "",
+     "persistentVolumeName represents the name of the persistent volume to attach.", 0},
+    {"Node", "string", "", "nodeName represents the node that the volume should be attached to.",
+     0},
+    {"Attached", "boolean", "",
+     "attached indicates the volume is successfully attached. This field must only be set b"
+     "y the entity completing the attach operation, i.e. the external-attacher.",
+     0},
+    AGE_COL,
+    END_COLS};
+static const column_def CSINODE_COLS[] = {
+    NAME_COL,
+    {"Drivers", "integer", "", "Drivers indicates the number of CSI drivers registered on the node",
+     0},
+    AGE_COL,
+    END_COLS};
+static const column_def CSIDRIVER_COLS[] = {
+    NAME_COL,
+    {"AttachRequired", "boolean", "",
+     "attachRequired indicates this CSI volume driver requires an attach operation (because"
+     " it implements the CSI ControllerPublishVolume() method), and that the Kubernetes att"
+     "ach detach controller should call the attach volume interface which checks the volume"
+     "attachment status and waits until the volume is attached before proceeding to mountin"
+     "g. The CSI external-attacher coordinates with CSI volume driver and updates the volum"
+     "eattachment status when the attach operation is complete. If the CSIDriverRegistry fe"
+     "ature gate is enabled and the value is specified to false, the attach operation will "
+     "be skipped. Otherwise the attach operation will be called.\n\nThis field is immutable"
+     ".",
+     0},
+    {"PodInfoOnMount", "boolean", "",
+     "podInfoOnMount indicates this CSI volume driver requires additional pod information ("
+     "like podName, podUID, etc.) during mount operations, if set to true. If set to false,"
+     " pod information will not be passed on mount. Default is false.\n\nThe CSI driver spe"
+     "cifies podInfoOnMount as part of driver deployment. If true, Kubelet will pass pod in"
+     "formation as VolumeContext in the CSI NodePublishVolume() calls. The CSI driver is re"
+     "sponsible for parsing and validating the information passed in as VolumeContext.\n\nT"
+     "he following VolumeContext will be passed if podInfoOnMount is set to true. This list"
+     " might grow, but the prefix will be used. \"csi.storage.k8s.io/pod.name\": pod.Name "
+     "\"csi.storage.k8s.io/pod.namespace\": pod.Namespace \"csi.storage.k8s.io/pod.uid\": s"
+     "tring(pod.UID) \"csi.storage.k8s.io/ephemeral\": \"true\" if the volume is an ephemer"
+     "al inline volume\n                                defined by a CSIVolumeSource, other"
+     "wise \"false\"\n\n\"csi.storage.k8s.io/ephemeral\" is a new feature in Kubernetes 1.1"
+     "6. It is only required for drivers which support both the \"Persistent\" and \"Epheme"
+     "ral\" VolumeLifecycleMode. Other drivers can leave pod info disabled and/or ignore th"
+     "is field. As Kubernetes 1.15 doesn't support this field, drivers can only support one"
+     " mode when deployed on such a cluster and the deployment determines which mode that i"
+     "s, for example via a command line parameter of the driver.\n\nThis field was immutabl"
+     "e in Kubernetes < 1.29 and now is mutable.",
+     0},
+    {"StorageCapacity", "boolean", "",
+     "storageCapacity indicates that the CSI volume driver wants pod scheduling to consider"
+     " the storage capacity that the driver deployment will report by creating CSIStorageCa"
+     "pacity objects with capacity information, if set to true.\n\nThe check can be enabled"
+     " immediately when deploying a driver. In that case, provisioning new volumes with lat"
+     "e binding will pause until the driver deployment has published some suitable CSIStora"
+     "geCapacity object.\n\nAlternatively, the driver can be deployed with the field unset "
+     "or false and it can be flipped later when storage capacity information has been publi"
+     "shed.\n\nThis field was immutable in Kubernetes <= 1.22 and now is mutable.",
+     0},
+    {"TokenRequests", "string", "",
+     "tokenRequests indicates the CSI driver needs pods' service account tokens it is mount"
+     "ing volume for to do necessary authentication. Kubelet will pass the tokens in Volume"
+     "Context in the CSI NodePublishVolume calls. The CSI driver should parse and validate "
+     "the following VolumeContext: \"csi.storage.k8s.io/serviceAccount.tokens\": {\n  \"<au"
+     "dience>\": {\n    \"token\": <token>,\n    \"expirationTimestamp\": <expiration times"
+     "tamp in RFC3339>,\n  },\n  ...\n}\n\nNote: Audience in each TokenRequest should be di"
+     "fferent and at most one token is empty string. To receive a new token after expiry, R"
+     "equiresRepublish can be used to trigger NodePublishVolume periodically.",
+     0},
+    {"RequiresRepublish", "boolean", "",
+     "requiresRepublish indicates the CSI driver wants `NodePublishVolume` being periodical"
+     "ly called to reflect any possible change in the mounted volume. This field defaults t"
+     "o false.\n\nNote: After a successful initial NodePublishVolume call, subsequent calls"
+     " to NodePublishVolume should only update the contents of the volume. New mount points"
+     " will not be seen by a running container.",
+     0},
+    {"Modes", "string", "",
+     "volumeLifecycleModes defines what kind of volumes this CSI volume driver supports. Th"
+     "e default if the list is empty is \"Persistent\", which is the usage defined by the C"
+     "SI specification and implemented in Kubernetes via the usual PV/PVC mechanism.\n\nThe"
+     " other mode is \"Ephemeral\". In this mode, volumes are defined inline inside the pod"
+     " spec with CSIVolumeSource and their lifecycle is tied to the lifecycle of that pod. "
+     "A driver has to be aware of this because it is only going to get a NodePublishVolume "
+     "call for such a volume.\n\nFor more information about implementing this mode, see htt"
+     "ps://kubernetes-csi.github.io/docs/ephemeral-local-volumes.html A driver can support "
+     "one or more of these modes and more modes may be added in the future.\n\nThis field i"
+     "s beta. This field is immutable.",
+     0},
+    AGE_COL,
+    END_COLS};
+static const column_def CSISTORAGECAPACITY_COLS[] = {
+    NAME_COL,
+    {"StorageClassName", "string", "",
+     "storageClassName represents the name of the StorageClass that the reported capacity a"
+     "pplies to. It must meet the same requirements as the name of a StorageClass object (n"
+     "on-empty, DNS subdomain). If that object no longer exists, the CSIStorageCapacity obj"
+     "ect is obsolete and should be removed by its creator. This field is immutable.",
+     0},
+    {"Capacity", "string", "",
+     "capacity is the value reported by the CSI driver in its GetCapacityResponse for a Get"
+     "CapacityRequest with topology and parameters that match the previous fields.\n\nThe s"
+     "emantic is currently (CSI spec 1.2) defined as: The available capacity, in bytes, of "
+     "the storage that can be used to provision volumes. If not set, that information is cu"
+     "rrently unavailable.",
+     0},
+    END_COLS};
+static const column_def FLOWSCHEMA_COLS[] = {
+    NAME_COL,
+    {"PriorityLevel", "string", "",
+     "`name` is the name of the priority level configuration being referenced Required.", 0},
+    {"MatchingPrecedence", "string", "",
+     "`matchingPrecedence` is used to choose among the FlowSchemas that match a given reque"
+     "st. The chosen FlowSchema is among those with the numerically lowest (which we take t"
+     "o be logically highest) MatchingPrecedence.  Each MatchingPrecedence value must be ra"
+     "nged in [1,10000]. Note that if the precedence is not specified, it will be set to 10"
+     "00 as default.",
+     0},
+    {"DistinguisherMethod", "string", "",
+     "`distinguisherMethod` defines how to compute the flow distinguisher for requests that"
+     " match this schema. `nil` specifies that the distinguisher is disabled and thus will "
+     "always be the empty string.",
+     0},
+    AGE_COL,
+    {"MissingPL", "string", "", "references a broken or non-existent PriorityLevelConfiguration",
+     0},
+    END_COLS};
+static const column_def PRIORITYLEVEL_COLS[] = {
+    NAME_COL,
+    {"Type", "string", "",
+     "`type` indicates whether this priority level is subject to limitation on request exec"
+     "ution.  A value of `\"Exempt\"` means that requests of this priority level are not su"
+     "bject to a limit (and thus are never queued) and do not detract from the capacity mad"
+     "e available to other priority levels.  A value of `\"Limited\"` means that (a) reques"
+     "ts of this priority level _are_ subject to limits and (b) some of the server's limite"
+     "d capacity is made available exclusively to this priority level. Required.",
+     0},
+    {"AssuredConcurrencyShares", "string", "", "", 0},
+    {"Queues", "string", "",
+     "`queues` is the number of queues for this priority level. The queues exist independen"
+     "tly at each apiserver. The value must be positive.  Setting it to 1 effectively precl"
+     "udes shufflesharding and thus makes the distinguisher method of associated flow schem"
+     "as irrelevant.  This field has a default value of 64.",
+     0},
+    {"HandSize", "string", "",
+     "`handSize` is a small positive number that configures the shuffle sharding of request"
+     "s into queues.  When enqueuing a request at this priority level the request's flow id"
+     "entifier (a string pair) is hashed and the hash value is used to shuffle the list of "
+     "queues and deal a hand of the size specified here.  The request is put into one of th"
+     "e shortest queues in that hand. `handSize` must be no larger than `queues`, and shoul"
+     "d be significantly smaller (so that a few heavy flows do not saturate most of the que"
+     "ues).  See the user-facing documentation for more extensive guidance on setting this "
+     "field.  This field has a default value of 8.",
+     0},
+    {"QueueLengthLimit", "string", "",
+     "`queueLengthLimit` is the maximum number of requests allowed to be waiting in a given"
+     " queue of this priority level at a time; excess requests are rejected.  This value mu"
+     "st be positive.  If not specified, it will be defaulted to 50.",
+     0},
+    AGE_COL,
+    END_COLS};
+static const column_def ADMISSIONPOLICY_COLS[] = {
+    NAME_COL,
+    {"Validations", "integer", "",
+     "Validations indicates the number of validation rules defined in this configuration", 0},
+    {"ParamKind", "string", "",
+     "ParamKind specifies the kind of resources used to parameterize this policy", 0},
+    AGE_COL,
+    END_COLS};
+static const column_def POLICYBINDING_COLS[] = {
+    NAME_COL,
+    {"PolicyName", "string", "",
+     "PolicyName indicates the policy definition which the policy binding binded to", 0},
+    {"ParamRef", "string", "",
+     "ParamRef indicates the param resource which sets the configration param", 0},
+    AGE_COL,
+    END_COLS};
 /* kube-apiserver's default table convertor, for kinds without a printer */
 static const column_def DEFAULT_COLS[] = {
     NAME_COL, {"Created At", "date", "", ts_creation_timestamp_desc, 0}, END_COLS};
@@ -507,6 +742,20 @@ static const struct {
      WEBHOOKS_COLS},
     {"admissionregistration.k8s.io", "validatingwebhookconfigurations", TS_PRINT_WEBHOOKS,
      WEBHOOKS_COLS},
+    {"admissionregistration.k8s.io", "validatingadmissionpolicies", TS_PRINT_ADMISSIONPOLICY,
+     ADMISSIONPOLICY_COLS},
+    {"admissionregistration.k8s.io", "validatingadmissionpolicybindings", TS_PRINT_POLICYBINDING,
+     POLICYBINDING_COLS},
+    {"", "replicationcontrollers", TS_PRINT_REPLICATIONCONTROLLER, REPLICATIONCONTROLLER_COLS},
+    {"certificates.k8s.io", "certificatesigningrequests", TS_PRINT_CSR, CSR_COLS},
+    {"storage.k8s.io", "volumeattachments", TS_PRINT_VOLUMEATTACHMENT, VOLUMEATTACHMENT_COLS},
+    {"storage.k8s.io", "csinodes", TS_PRINT_CSINODE, CSINODE_COLS},
+    {"storage.k8s.io", "csidrivers", TS_PRINT_CSIDRIVER, CSIDRIVER_COLS},
+    {"storage.k8s.io", "csistoragecapacities", TS_PRINT_CSISTORAGECAPACITY,
+     CSISTORAGECAPACITY_COLS},
+    {"flowcontrol.apiserver.k8s.io", "flowschemas", TS_PRINT_FLOWSCHEMA, FLOWSCHEMA_COLS},
+    {"flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations", TS_PRINT_PRIORITYLEVEL,
+     PRIORITYLEVEL_COLS},
 };
 
 ts_printer ts_printer_of(const ts_resource *res)
@@ -1597,6 +1846,110 @@ static json_t *ingressclass_parameters(const json_t *spec)
 }
 
 /* The cells of obj under printer p (not a custom resource). */
+/* A CertificateSigningRequest's row: Name, Age, SignerName, Requestor,
+ * RequestedDuration, Condition ("Approved,Issued", "Pending", ...). */
+static void csr_cells(const json_t *obj, json_t *cells)
+{
+    const json_t *spec = json_object_get(obj, "spec");
+    const json_t *status = json_object_get(obj, "status");
+    const char *signer = json_string_value(json_object_get(spec, "signerName"));
+    const json_t *secs = json_object_get(spec, "expirationSeconds");
+    json_array_append_new(cells, ts_age_cell(str_at(obj, "metadata", "creationTimestamp")));
+    json_array_append_new(cells, json_string(signer && *signer ? signer : "<none>"));
+    json_array_append_new(
+        cells, json_string(or_empty(json_string_value(json_object_get(spec, "username")))));
+    if (json_is_integer(secs)) {
+        char text[32];
+        human_duration((long long)json_integer_value(secs), text, sizeof(text));
+        json_array_append_new(cells, json_string(text));
+    } else {
+        json_array_append_new(cells, json_string("<none>"));
+    }
+    bool approved = condition_status(status, "Approved") != NULL;
+    bool denied = condition_status(status, "Denied") != NULL;
+    bool failed = condition_status(status, "Failed") != NULL;
+    const char *cert = json_string_value(json_object_get(status, "certificate"));
+    char text[64];
+    snprintf(text, sizeof(text), "%s%s%s",
+             denied     ? "Denied"
+             : approved ? "Approved"
+                        : "Pending",
+             failed ? ",Failed" : "", cert && *cert ? ",Issued" : "");
+    json_array_append_new(cells, json_string(text));
+}
+
+static void csidriver_cells(const json_t *spec, json_t *cells)
+{
+    static const struct {
+        const char *field;
+        bool dflt;
+    } flags[] = {{"attachRequired", true}, {"podInfoOnMount", false}, {"storageCapacity", false}};
+    for (size_t i = 0; i < KR_ARRAY_LEN(flags); i++) {
+        const json_t *v = json_object_get(spec, flags[i].field);
+        json_array_append_new(cells,
+                              json_boolean(json_is_boolean(v) ? json_is_true(v) : flags[i].dflt));
+    }
+    kr_buf b = {0};
+    size_t i;
+    const json_t *t;
+    json_array_foreach(json_object_get(spec, "tokenRequests"), i, t)
+    {
+        kr_buf_printf(&b, "%s%s", i ? "," : "",
+                      or_empty(json_string_value(json_object_get(t, "audience"))));
+    }
+    json_array_append_new(cells, json_string(b.len ? b.data : "<unset>"));
+    kr_buf_free(&b);
+    json_array_append_new(cells,
+                          json_boolean(json_is_true(json_object_get(spec, "requiresRepublish"))));
+    json_array_foreach(json_object_get(spec, "volumeLifecycleModes"), i, t)
+    {
+        kr_buf_printf(&b, "%s%s", i ? "," : "", or_empty(json_string_value(t)));
+    }
+    json_array_append_new(cells, json_string(b.len ? b.data : "<none>"));
+    kr_buf_free(&b);
+}
+
+/* Type, then the limited level's shares and queuing or "<none>" each. */
+static void priority_level_cells(const json_t *spec, json_t *cells)
+{
+    const json_t *limited = json_object_get(spec, "limited");
+    const json_t *queuing = json_object_get(json_object_get(limited, "limitResponse"), "queuing");
+    json_array_append_new(cells,
+                          json_string(or_empty(json_string_value(json_object_get(spec, "type")))));
+    const json_t *shares = json_object_get(limited, "nominalConcurrencyShares");
+    json_array_append_new(cells, json_is_integer(shares) ? json_incref((json_t *)shares)
+                                                         : json_string("<none>"));
+    static const char *const q[] = {"queues", "handSize", "queueLengthLimit"};
+    for (size_t i = 0; i < KR_ARRAY_LEN(q); i++) {
+        const json_t *v = json_object_get(queuing, q[i]);
+        json_array_append_new(cells, json_is_object(queuing) && json_is_integer(v)
+                                         ? json_incref((json_t *)v)
+                                         : json_string("<none>"));
+    }
+}
+
+/* A binding's paramRef: namespace/name (a star for any namespace), the
+ * selector, or "<unset>". */
+static json_t *param_ref_text(const json_t *ref)
+{
+    const char *name = json_string_value(json_object_get(ref, "name"));
+    const char *ns = json_string_value(json_object_get(ref, "namespace"));
+    if (name && *name) {
+        char *text = kr_asprintf("%s/%s", ns && *ns ? ns : "*", name);
+        json_t *out = json_string(text ? text : "");
+        kr_free(text);
+        return out;
+    }
+    const json_t *sel = json_object_get(ref, "selector");
+    if (!json_is_object(sel))
+        return json_string("<unset>");
+    kr_buf b = {0};
+    ts_selector_text(sel, &b);
+    json_t *out = json_string(b.data ? b.data : "");
+    kr_buf_free(&b);
+    return out;
+}
+
 json_t *ts_printer_cells(ts_printer p, const json_t *obj)
 {
     if (p == TS_PRINT_EVENT)
@@ -1844,6 +2197,75 @@ json_t *ts_printer_cells(ts_printer p, const json_t *obj)
         json_array_append_new(
             cells, json_integer((json_int_t)json_array_size(json_object_get(obj, "webhooks"))));
         break;
+    case TS_PRINT_REPLICATIONCONTROLLER:
+        json_array_append_new(cells, json_integer(int_at(obj, "spec", "replicas", 0)));
+        json_array_append_new(cells, json_integer(int_at(obj, "status", "replicas", 0)));
+        json_array_append_new(cells, json_integer(int_at(obj, "status", "readyReplicas", 0)));
+        break;
+    case TS_PRINT_CSR:
+        csr_cells(obj, cells);
+        return cells;
+    case TS_PRINT_CSISTORAGECAPACITY: {
+        const json_t *cap = json_object_get(obj, "capacity");
+        json_array_append_new(
+            cells,
+            json_string(or_empty(json_string_value(json_object_get(obj, "storageClassName")))));
+        json_array_append_new(cells, json_is_string(cap) ? json_incref((json_t *)cap)
+                                                         : json_string("<unset>"));
+        return cells;
+    }
+    case TS_PRINT_VOLUMEATTACHMENT: {
+        const json_t *spec = json_object_get(obj, "spec");
+        json_array_append_new(cells, json_string(or_empty(str_at(obj, "spec", "attacher"))));
+        json_array_append_new(
+            cells, json_string(or_empty(json_string_value(
+                       json_object_get(json_object_get(spec, "source"), "persistentVolumeName")))));
+        json_array_append_new(cells, json_string(or_empty(str_at(obj, "spec", "nodeName"))));
+        json_array_append_new(cells,
+                              json_boolean(json_is_true(json_object_get(status, "attached"))));
+        break;
+    }
+    case TS_PRINT_CSINODE:
+        json_array_append_new(cells, json_integer((json_int_t)json_array_size(json_object_get(
+                                         json_object_get(obj, "spec"), "drivers"))));
+        break;
+    case TS_PRINT_CSIDRIVER:
+        csidriver_cells(json_object_get(obj, "spec"), cells);
+        break;
+    case TS_PRINT_FLOWSCHEMA: {
+        const json_t *spec = json_object_get(obj, "spec");
+        const char *method = json_string_value(
+            json_object_get(json_object_get(spec, "distinguisherMethod"), "type"));
+        json_array_append_new(cells,
+                              json_string(or_empty(json_string_value(json_object_get(
+                                  json_object_get(spec, "priorityLevelConfiguration"), "name")))));
+        json_array_append_new(cells, json_integer(int_at(obj, "spec", "matchingPrecedence", 0)));
+        json_array_append_new(cells, json_string(method ? method : "<none>"));
+        break;
+    }
+    case TS_PRINT_PRIORITYLEVEL:
+        priority_level_cells(json_object_get(obj, "spec"), cells);
+        break;
+    case TS_PRINT_ADMISSIONPOLICY: {
+        const json_t *spec = json_object_get(obj, "spec");
+        const json_t *kind = json_object_get(spec, "paramKind");
+        json_array_append_new(
+            cells, json_integer((json_int_t)json_array_size(json_object_get(spec, "validations"))));
+        if (json_is_object(kind)) {
+            char *text = kr_asprintf("%s/%s", or_empty(str_at(spec, "paramKind", "apiVersion")),
+                                     or_empty(str_at(spec, "paramKind", "kind")));
+            json_array_append_new(cells, json_string(text ? text : ""));
+            kr_free(text);
+        } else {
+            json_array_append_new(cells, json_string("<unset>"));
+        }
+        break;
+    }
+    case TS_PRINT_POLICYBINDING:
+        json_array_append_new(cells, json_string(or_empty(str_at(obj, "spec", "policyName"))));
+        json_array_append_new(
+            cells, param_ref_text(json_object_get(json_object_get(obj, "spec"), "paramRef")));
+        break;
     case TS_PRINT_DEFAULT: {
         /* the creation time as RFC 3339, Go's zero time without one */
         const char *at = str_at(obj, "metadata", "creationTimestamp");
@@ -1913,6 +2335,20 @@ json_t *ts_printer_cells(ts_printer p, const json_t *obj)
     case TS_PRINT_PVC: {
         const char *mode = json_string_value(json_object_get(spec, "volumeMode"));
         json_array_append_new(cells, str_or_unset(mode));
+        break;
+    }
+    case TS_PRINT_REPLICATIONCONTROLLER: {
+        const json_t *containers = json_object_get(
+            json_object_get(json_object_get(spec, "template"), "spec"), "containers");
+        json_array_append_new(cells, joined(containers, "name"));
+        json_array_append_new(cells, joined(containers, "image"));
+        json_array_append_new(cells, format_labels(json_object_get(spec, "selector")));
+        break;
+    }
+    case TS_PRINT_FLOWSCHEMA: {
+        /* the Dangling condition's status, "?" before the controller set one */
+        const char *dangling = condition_status(status, "Dangling");
+        json_array_append_new(cells, json_string(dangling ? dangling : "?"));
         break;
     }
     default:

@@ -89,6 +89,24 @@ static const struct builtin builtins[] = {
      "mutatingwebhookconfigurations", "", "", F_GEN, false},
     {"admissionregistration.k8s.io", "ValidatingWebhookConfiguration",
      "validatingwebhookconfigurations", "", "", F_GEN, false},
+    /* stored only: no policy is ever evaluated */
+    {"admissionregistration.k8s.io", "ValidatingAdmissionPolicy", "validatingadmissionpolicies", "",
+     "", F_STATUS | F_GEN, false},
+    {"admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding",
+     "validatingadmissionpolicybindings", "", "", F_GEN, false},
+    {"", "ReplicationController", "replicationcontrollers", "rc", "scale", F_NS | F_STATUS | F_GEN,
+     true},
+    /* approval and status as the certificates registry keeps them (csr.c) */
+    {"certificates.k8s.io", "CertificateSigningRequest", "certificatesigningrequests", "csr",
+     "approval", F_STATUS, false},
+    /* stored only: requests are never queued by them */
+    {"flowcontrol.apiserver.k8s.io", "FlowSchema", "flowschemas", "", "", F_STATUS | F_GEN, false},
+    {"flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration", "prioritylevelconfigurations",
+     "", "", F_STATUS | F_GEN, false},
+    {"storage.k8s.io", "CSIDriver", "csidrivers", "", "", 0, false},
+    {"storage.k8s.io", "CSINode", "csinodes", "", "", 0, false},
+    {"storage.k8s.io", "CSIStorageCapacity", "csistoragecapacities", "", "", F_NS, false},
+    {"storage.k8s.io", "VolumeAttachment", "volumeattachments", "", "", F_STATUS, false},
 };
 
 static json_t *words(const char *list)

@@ -1,5 +1,5 @@
 /* libkreconcile-testserver — the /scale subresource (autoscaling/v1 Scale)
- * of Deployments, ReplicaSets, StatefulSets and custom resources that
+ * of Deployments, ReplicaSets, StatefulSets, ReplicationControllers and custom resources that
  * declare one: GET reads replicas and selector from the object; PUT and
  * PATCH write spec replicas back through the ordinary update path. */
 #include <stdio.h>
@@ -39,7 +39,10 @@ static char *selector_text(const ts_resource *res, const json_t *obj)
         const char *s = json_string_value(ts_json_path(obj, res->scale_selector_path));
         return kr_strdup(s ? s : "");
     }
-    const json_t *ml = ts_json_path(obj, ".spec.selector.matchLabels");
+    /* a ReplicationController's selector is a plain map */
+    const json_t *ml = ts_json_path(obj, ts_resource_is(res, "", "replicationcontrollers")
+                                             ? ".spec.selector"
+                                             : ".spec.selector.matchLabels");
     kr_buf b = {0};
     if (kr_buf_append(&b, "", 0) != 0)
         return NULL;

@@ -274,6 +274,18 @@ int ts_resources_init(kr_testserver_t *ts);
 void ts_resources_free(kr_testserver_t *ts);
 /* Whether `res` is the built-in resource group/plural (never a custom one). */
 bool ts_resource_is(const ts_resource *res, const char *group, const char *plural);
+/* ---- CertificateSigningRequests (csr.c) ------------------------------------- */
+
+struct ts_write;
+bool ts_csr_is(const ts_resource *res);
+/* A create: records the requester in the spec and validates it; 0 or
+ * KR_EINVALIDOBJ with the 422 in resp (KR_ENOMEM unanswered). */
+int ts_csr_create(const struct ts_write *w, json_t *obj, ts_response *resp);
+/* The object an update of `sub` (NULL, "status" or "approval") leaves:
+ * steals obj; NULL when out of memory. */
+json_t *ts_csr_merge(const char *sub, const json_t *existing, json_t *obj);
+/* After ts_csr_merge: condition timestamps, then the status rules. */
+int ts_csr_update(const char *sub, const json_t *existing, json_t *obj, ts_response *resp);
 ts_resource *ts_resource_find(kr_testserver_t *ts, const char *group, const char *version,
                               const char *plural);
 ts_resource *ts_resource_find_kind(kr_testserver_t *ts, const char *api_version, const char *kind);
@@ -449,6 +461,16 @@ typedef enum {
     TS_PRINT_STORAGECLASS,
     TS_PRINT_RUNTIMECLASS,
     TS_PRINT_WEBHOOKS, /* both webhook configuration kinds */
+    TS_PRINT_ADMISSIONPOLICY,
+    TS_PRINT_POLICYBINDING,
+    TS_PRINT_REPLICATIONCONTROLLER,
+    TS_PRINT_CSR,
+    TS_PRINT_VOLUMEATTACHMENT,
+    TS_PRINT_CSINODE,
+    TS_PRINT_CSIDRIVER,
+    TS_PRINT_CSISTORAGECAPACITY,
+    TS_PRINT_FLOWSCHEMA,
+    TS_PRINT_PRIORITYLEVEL,
     TS_PRINT_DEFAULT /* the apiserver's default convertor: Name, Created At */
 } ts_printer;
 ts_printer ts_printer_of(const ts_resource *res);

@@ -468,6 +468,8 @@ static bool finalizers_added(const json_t *old_md, const json_t *new_md)
 /* The new state: server-owned fields from `existing`, the status rules. */
 static json_t *merge_for_update(const ts_write *w, const json_t *existing, json_t *obj)
 {
+    if (ts_csr_is(w->rt->res))
+        return ts_csr_merge(w->rt->sub, existing, obj);
     bool is_ns = ts_resource_is(w->rt->res, "", "namespaces");
     if (is_ns && w->rt->sub && strcmp(w->rt->sub, "finalize") == 0) {
         /* namespaces/NAME/finalize: spec.finalizers, and nothing else */
@@ -633,6 +635,8 @@ static int commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *e
         return KR_ENOMEM;
     }
     rc = ts_schema_admit(w, obj, resp);
+    if (rc == 0 && ts_csr_is(w->rt->res))
+        rc = ts_csr_update(w->rt->sub, existing, obj, resp);
     if (rc != 0) {
         json_decref(obj);
         return rc;
