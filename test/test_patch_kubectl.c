@@ -147,6 +147,31 @@ static void write_case(const char *dir, size_t i, kcase *c)
     write_file(dir, "type", i, c->type);
 }
 
+/* kubectl decodes the document into its Go type first, which drops a null
+ * the document held for a field (a perturbed "namespace": null); the
+ * library keeps it. Removes from `ours` the nulls that the document held at
+ * the same place and that kubectl's result lacks. */
+static void drop_decoded_nulls(json_t *ours, const json_t *doc, const json_t *theirs)
+{
+    if (json_is_object(ours)) {
+        const char *key;
+        json_t *v, *tmp;
+        json_object_foreach_safe(ours, tmp, key, v)
+        {
+            const json_t *d = json_object_get(doc, key), *t = json_object_get(theirs, key);
+            if (json_is_null(v) && json_is_null(d) && !t && json_is_object(theirs))
+                json_object_del(ours, key);
+            else
+                drop_decoded_nulls(v, d, t);
+        }
+    } else if (json_is_array(ours) && json_is_array(doc) && json_is_array(theirs) &&
+               json_array_size(ours) == json_array_size(doc)) {
+        for (size_t i = 0; i < json_array_size(ours); i++)
+            drop_decoded_nulls(json_array_get(ours, i), json_array_get(doc, i),
+                               json_array_get(theirs, i));
+    }
+}
+
 /* Runs kubectl on the cases written in `dir`, compares its results with the
  * library's and prints the tally under `label`; frees the cases and removes
  * their files. Returns the number of mismatches. */
@@ -185,6 +210,7 @@ static size_t judge_cases(const char *dir, kcase *cases, size_t n, const char *l
              (kindless && strstr(kerr, "Object 'Kind' is missing")))) {
             skipped++;
         } else if (krc == 0 && c->rc == 0) {
+            drop_decoded_nulls(c->result, c->doc, kubectl);
             if (!json_equal(kubectl, c->result)) {
                 report("different results", c, kubectl, kerr);
                 mismatches++;
