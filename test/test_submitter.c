@@ -917,9 +917,11 @@ START_TEST(approval_rules_hold)
 
     /* created on the hub directly: submitted by unknown, approval required */
     json_t *direct =
-        json_pack("{s:s, s:s, s:{s:s}, s:{s:{s:s, s:s, s:{s:s}}}}", "apiVersion", SUB_API_VERSION,
-                  "kind", "Runnable", "metadata", "name", "direct", "spec", "template",
-                  "apiVersion", "batch/v1", "kind", "Job", "metadata", "name", "d");
+        json_pack("{s:s, s:s, s:{s:s}, s:{s:{s:s, s:s, s:{s:s}, s:{s:{s:{s:s, s:[{s:s, s:s}]}}}}}}",
+                  "apiVersion", SUB_API_VERSION, "kind", "Runnable", "metadata", "name", "direct",
+                  "spec", "template", "apiVersion", "batch/v1", "kind", "Job", "metadata", "name",
+                  "d", "spec", "template", "spec", "restartPolicy", "Never", "containers", "name",
+                  "c", "image", "busybox");
     ck_assert_int_eq(kr_client_create(E.hub, SUB_RUNNABLES, "default", direct, NULL, NULL, NULL),
                      0);
     json_decref(direct);
@@ -1409,7 +1411,8 @@ START_TEST(many_runnables_under_faults_each_complete_once)
                  "{\"apiVersion\":\"kreconcile.io/v1alpha1\",\"kind\":\"Runnable\","
                  "\"metadata\":{\"name\":\"soak-%03d\"},\"spec\":{\"template\":{"
                  "\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":"
-                 "\"j\"},\"spec\":{}}}}",
+                 "\"j\"},\"spec\":{\"template\":{\"spec\":{\"restartPolicy\":\"Never\","
+                 "\"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}]}}}}}}",
                  i);
         ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice", body, NULL, NULL), 201);
     }

@@ -294,7 +294,9 @@ START_TEST(create_sets_server_metadata_and_get_returns_it)
 
     tc_json(U, "POST", "/apis/apps/v1/namespaces/default/deployments",
             "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"web\"},"
-            "\"spec\":{\"replicas\":1},\"status\":{\"replicas\":9}}",
+            "\"spec\":{\"replicas\":1,\"selector\":{\"matchLabels\":{\"app\":\"web\"}},"
+            "\"template\":{\"metadata\":{\"labels\":{\"app\":\"web\"}},\"spec\":{\"containers\":[{"
+            "\"name\":\"c\",\"image\":\"x\"}]}}},\"status\":{\"replicas\":9}}",
             &r);
     ck_assert_int_eq(r.status, 201);
     ck_assert_int_eq(
@@ -739,7 +741,9 @@ static json_t *create_deploy(void)
     tc_response r;
     tc_json(U, "POST", "/apis/apps/v1/namespaces/default/deployments",
             "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"web\"},"
-            "\"spec\":{\"replicas\":1}}",
+            "\"spec\":{\"replicas\":1,\"selector\":{\"matchLabels\":{\"app\":\"web\"}},"
+            "\"template\":{\"metadata\":{\"labels\":{\"app\":\"web\"}},\"spec\":{\"containers\":[{"
+            "\"name\":\"c\",\"image\":\"x\"}]}}}}",
             &r);
     ck_assert_int_eq(r.status, 201);
     json_t *obj = json_incref(r.json);
@@ -826,7 +830,9 @@ START_TEST(patch_types_go_through_the_patch_engine)
 {
     tc_response r;
     tc_json(U, "POST", "/apis/apps/v1/namespaces/default/deployments",
-            "{\"metadata\":{\"name\":\"web\"},\"spec\":{\"replicas\":1,\"template\":{\"spec\":"
+            "{\"metadata\":{\"name\":\"web\"},\"spec\":{\"replicas\":1,\"selector\":{"
+            "\"matchLabels\":{\"app\":\"web\"}},\"template\":{\"metadata\":{\"labels\":{"
+            "\"app\":\"web\"}},\"spec\":"
             "{\"containers\":[{\"name\":\"a\",\"image\":\"x:1\"},{\"name\":\"b\","
             "\"image\":\"y:1\"}]}}}}",
             &r);
@@ -934,7 +940,8 @@ START_TEST(scale_subresource_reads_and_writes_replicas)
     tc_response r;
     tc_json(U, "POST", "/apis/apps/v1/namespaces/default/deployments",
             "{\"metadata\":{\"name\":\"web\"},\"spec\":{\"replicas\":1,\"selector\":"
-            "{\"matchLabels\":{\"app\":\"web\"}}}}",
+            "{\"matchLabels\":{\"app\":\"web\"}},\"template\":{\"metadata\":{\"labels\":{"
+            "\"app\":\"web\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}}}",
             &r);
     ck_assert_int_eq(r.status, 201);
     tc_free(&r);
@@ -988,7 +995,9 @@ START_TEST(delete_answers_status_or_object_and_honours_finalizers)
     tc_free(&r);
 
     tc_json(U, "POST", "/api/v1/namespaces/default/pods",
-            "{\"metadata\":{\"name\":\"p\"},\"spec\":{\"containers\":[]}}", &r);
+            "{\"metadata\":{\"name\":\"p\"},\"spec\":{\"containers\":[{\"name\":\"c\","
+            "\"image\":\"x\"}]}}",
+            &r);
     tc_free(&r);
     tc_json(U, "DELETE", "/api/v1/namespaces/default/pods/p", NULL, &r);
     ck_assert_int_eq(r.status, 200);
@@ -1934,11 +1943,15 @@ START_TEST(background_deletion_cascades_to_owned_objects)
 {
     tc_response r;
     tc_json(U, "POST", "/apis/apps/v1/namespaces/default/replicasets",
-            "{\"metadata\":{\"name\":\"rs\"},\"spec\":{}}", &r);
+            "{\"metadata\":{\"name\":\"rs\"},\"spec\":{\"selector\":{\"matchLabels\":{\"app\":"
+            "\"rs\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"rs\"}},\"spec\":{"
+            "\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}}}",
+            &r);
     char body[512];
     snprintf(body, sizeof(body),
              "{\"metadata\":{\"name\":\"pod\",\"ownerReferences\":[{\"apiVersion\":\"apps/v1\","
-             "\"kind\":\"ReplicaSet\",\"name\":\"rs\",\"uid\":\"%s\"}]},\"spec\":{}}",
+             "\"kind\":\"ReplicaSet\",\"name\":\"rs\",\"uid\":\"%s\"}]},\"spec\":{\"containers\":[{"
+             "\"name\":\"c\",\"image\":\"x\"}]}}",
              meta(r.json, "uid"));
     tc_free(&r);
     tc_json(U, "POST", "/api/v1/namespaces/default/pods", body, &r);
@@ -1956,12 +1969,15 @@ START_TEST(background_deletion_cascades_to_owned_objects)
     /* the deprecated orphanDependents: true orphans too, and only the
      * deleted owner's reference goes */
     tc_json(U, "POST", "/apis/apps/v1/namespaces/default/replicasets",
-            "{\"metadata\":{\"name\":\"rs0\"},\"spec\":{}}", &r);
+            "{\"metadata\":{\"name\":\"rs0\"},\"spec\":{\"selector\":{\"matchLabels\":{\"app\":"
+            "\"rs0\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"rs0\"}},\"spec\":{"
+            "\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}}}",
+            &r);
     snprintf(body, sizeof(body),
              "{\"metadata\":{\"name\":\"pod0\",\"ownerReferences\":[{\"apiVersion\":"
              "\"apps/v1\",\"kind\":\"ReplicaSet\",\"name\":\"rs0\",\"uid\":\"%s\"},"
              "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"name\":\"other\","
-             "\"uid\":\"u-other\"}]},\"spec\":{}}",
+             "\"uid\":\"u-other\"}]},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}",
              meta(r.json, "uid"));
     tc_free(&r);
     tc_json(U, "POST", "/api/v1/namespaces/default/pods", body, &r);
@@ -1979,10 +1995,14 @@ START_TEST(background_deletion_cascades_to_owned_objects)
     tc_free(&r);
 
     tc_json(U, "POST", "/apis/apps/v1/namespaces/default/replicasets",
-            "{\"metadata\":{\"name\":\"rs2\"},\"spec\":{}}", &r);
+            "{\"metadata\":{\"name\":\"rs2\"},\"spec\":{\"selector\":{\"matchLabels\":{\"app\":"
+            "\"rs2\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"rs2\"}},\"spec\":{"
+            "\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}}}",
+            &r);
     snprintf(body, sizeof(body),
              "{\"metadata\":{\"name\":\"pod2\",\"ownerReferences\":[{\"apiVersion\":\"apps/v1\","
-             "\"kind\":\"ReplicaSet\",\"name\":\"rs2\",\"uid\":\"%s\"}]},\"spec\":{}}",
+             "\"kind\":\"ReplicaSet\",\"name\":\"rs2\",\"uid\":\"%s\"}]},\"spec\":{\"containers\":["
+             "{\"name\":\"c\",\"image\":\"x\"}]}}",
              meta(r.json, "uid"));
     tc_free(&r);
     tc_json(U, "POST", "/api/v1/namespaces/default/pods", body, &r);
@@ -2002,7 +2022,10 @@ START_TEST(foreground_deletion_waits_for_blocking_dependents)
 {
     tc_response r;
     tc_json(U, "POST", "/apis/apps/v1/namespaces/default/replicasets",
-            "{\"metadata\":{\"name\":\"fg\"},\"spec\":{}}", &r);
+            "{\"metadata\":{\"name\":\"fg\"},\"spec\":{\"selector\":{\"matchLabels\":{\"app\":"
+            "\"fg\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"fg\"}},\"spec\":{"
+            "\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}}}",
+            &r);
     char uid[128];
     snprintf(uid, sizeof(uid), "%s", meta(r.json, "uid"));
     tc_free(&r);
@@ -2010,14 +2033,16 @@ START_TEST(foreground_deletion_waits_for_blocking_dependents)
     snprintf(body, sizeof(body),
              "{\"metadata\":{\"name\":\"held\",\"finalizers\":[\"example.com/hold\"],"
              "\"ownerReferences\":[{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\","
-             "\"name\":\"fg\",\"uid\":\"%s\",\"blockOwnerDeletion\":true}]},\"spec\":{}}",
+             "\"name\":\"fg\",\"uid\":\"%s\",\"blockOwnerDeletion\":true}]},\"spec\":{"
+             "\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}",
              uid);
     tc_json(U, "POST", "/api/v1/namespaces/default/pods", body, &r);
     ck_assert_int_eq(r.status, 201);
     tc_free(&r);
     snprintf(body, sizeof(body),
              "{\"metadata\":{\"name\":\"free\",\"ownerReferences\":[{\"apiVersion\":\"apps/v1\","
-             "\"kind\":\"ReplicaSet\",\"name\":\"fg\",\"uid\":\"%s\"}]},\"spec\":{}}",
+             "\"kind\":\"ReplicaSet\",\"name\":\"fg\",\"uid\":\"%s\"}]},\"spec\":{\"containers\":[{"
+             "\"name\":\"c\",\"image\":\"x\"}]}}",
              uid);
     tc_json(U, "POST", "/api/v1/namespaces/default/pods", body, &r);
     ck_assert_int_eq(r.status, 201);
@@ -2637,6 +2662,9 @@ START_TEST(builtin_kinds_get_the_apiserver_defaults)
     json_decref(d);
     json_t *sts = created("/apis/apps/v1/namespaces/default/statefulsets",
                           "{\"metadata\":{\"name\":\"s\"},\"spec\":{\"serviceName\":\"s\","
+                          "\"selector\":{\"matchLabels\":{\"app\":\"s\"}},\"template\":{"
+                          "\"metadata\":{\"labels\":{\"app\":\"s\"}},\"spec\":{\"containers\":"
+                          "[{\"name\":\"c\",\"image\":\"x\"}]}},"
                           "\"volumeClaimTemplates\":[{\"metadata\":{\"name\":\"data\"}}]}}");
     ck_assert_str_eq(dig_str(sts, "spec.podManagementPolicy"), "OrderedReady");
     /* claim templates are defaulted as claims, the phase included */
@@ -2662,7 +2690,9 @@ START_TEST(builtin_kinds_get_the_apiserver_defaults)
     ck_assert_str_eq(dig_str(pv, "status.phase"), "Pending");
     json_decref(pv);
     json_t *ds = created("/apis/apps/v1/namespaces/default/daemonsets",
-                         "{\"metadata\":{\"name\":\"ds\"},\"spec\":{}}");
+                         "{\"metadata\":{\"name\":\"ds\"},\"spec\":{\"selector\":{\"matchLabels\":{"
+                         "\"app\":\"ds\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"ds\"}}"
+                         ",\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}}}");
     ck_assert_int_eq(dig_int(ds, "spec.updateStrategy.rollingUpdate.maxUnavailable"), 1);
     json_decref(ds);
 
@@ -2689,8 +2719,8 @@ START_TEST(builtin_kinds_get_the_apiserver_defaults)
     json_decref(job);
     json_t *cj = created("/apis/batch/v1/namespaces/default/cronjobs",
                          "{\"metadata\":{\"name\":\"cj\"},\"spec\":{\"schedule\":\"* * * * *\","
-                         "\"jobTemplate\":{\"spec\":{\"template\":{\"spec\":{\"containers\":[{"
-                         "\"name\":\"c\",\"image\":\"busybox\"}]}}}}}}");
+                         "\"jobTemplate\":{\"spec\":{\"template\":{\"spec\":{\"restartPolicy\":"
+                         "\"Never\",\"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}]}}}}}}");
     ck_assert_str_eq(dig_str(cj, "spec.concurrencyPolicy"), "Allow");
     ck_assert_int_eq(dig_int(cj, "spec.successfulJobsHistoryLimit"), 3);
     ck_assert_int_eq(dig_int(cj, "spec.failedJobsHistoryLimit"), 1);
@@ -3048,6 +3078,98 @@ START_TEST(remaining_builtin_kinds_get_their_defaults)
 }
 END_TEST
 
+/* A 422's message, for `what` POSTed to `path`. */
+static void expect_invalid(const char *path, const char *body, const char *message)
+{
+    tc_response r;
+    tc_json(U, "POST", path, body, &r);
+    ck_assert_msg(r.status == 422, "POST %s: %ld %s", path, r.status, r.body);
+    ck_assert_str_eq(jstr(r.json, "message"), message);
+    tc_free(&r);
+}
+
+START_TEST(builtin_kinds_are_validated_as_the_apiserver_does)
+{
+    static const char deploys[] = "/apis/apps/v1/namespaces/default/deployments";
+    expect_invalid(deploys,
+                   "{\"metadata\":{\"name\":\"d\"},\"spec\":{\"replicas\":-1,\"template\":{"
+                   "\"metadata\":{\"labels\":{\"app\":\"web\"}},\"spec\":{\"restartPolicy\":"
+                   "\"Never\",\"containers\":[{\"name\":\"Web\",\"image\":\"x\",\"ports\":[{"
+                   "\"containerPort\":70000}]},{\"name\":\"side\"}]}}}}",
+                   "Deployment.apps \"d\" is invalid: [spec.replicas: Invalid value: -1: must be "
+                   "greater than or equal to 0, spec.selector: Required value, "
+                   "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":"
+                   "\"web\"}: `selector` does not match template `labels`, "
+                   "spec.template.spec.containers[0].name: Invalid value: \"Web\": a lowercase "
+                   "RFC 1123 label must consist of lower case alphanumeric characters or '-', "
+                   "and must start and end with an alphanumeric character (e.g. 'my-name',  or "
+                   "'123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?'), "
+                   "spec.template.spec.containers[0].ports[0].containerPort: Invalid value: "
+                   "70000: must be between 1 and 65535, inclusive, "
+                   "spec.template.spec.containers[1].image: Required value, "
+                   "spec.template.spec.restartPolicy: Unsupported value: \"Never\": supported "
+                   "values: \"Always\"]");
+    expect_invalid("/apis/batch/v1/namespaces/default/jobs",
+                   "{\"metadata\":{\"name\":\"j\"},\"spec\":{\"template\":{\"spec\":{"
+                   "\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}}}",
+                   "Job.batch \"j\" is invalid: spec.template.spec.restartPolicy: Required value: "
+                   "valid values: \"OnFailure\", \"Never\"");
+    expect_invalid("/api/v1/namespaces/default/pods",
+                   "{\"metadata\":{\"name\":\"p\"},\"spec\":{\"containers\":[{\"name\":\"c\","
+                   "\"image\":\"x\"}],\"initContainers\":[{\"name\":\"c\",\"image\":\"x\"}]}}",
+                   "Pod \"p\" is invalid: spec.initContainers[0].name: Duplicate value: \"c\"");
+    expect_invalid("/api/v1/namespaces/default/pods", "{\"metadata\":{\"name\":\"p\"},\"spec\":{}}",
+                   "Pod \"p\" is invalid: spec.containers: Required value");
+    expect_invalid("/api/v1/namespaces/default/services",
+                   "{\"metadata\":{\"name\":\"s\"},\"spec\":{\"ports\":[{\"port\":80},"
+                   "{\"port\":0}]}}",
+                   "Service \"s\" is invalid: [spec.ports[0].name: Required value, "
+                   "spec.ports[1].name: Required value, spec.ports[1].port: Invalid value: 0: "
+                   "must be between 1 and 65535, inclusive]");
+    expect_invalid("/api/v1/namespaces/default/services",
+                   "{\"metadata\":{\"name\":\"s\"},\"spec\":{}}",
+                   "Service \"s\" is invalid: spec.ports: Required value");
+    expect_invalid("/api/v1/namespaces/default/configmaps",
+                   "{\"metadata\":{\"name\":\"c\"},\"data\":{\"a b\":\"x\",\"ok.key\":\"y\"}}",
+                   "ConfigMap \"c\" is invalid: data[a b]: Invalid value: \"a b\": a valid config "
+                   "key must consist of alphanumeric characters, '-', '_' or '.' (e.g. "
+                   "'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is "
+                   "'[-._a-zA-Z0-9]+')");
+    expect_invalid("/api/v1/namespaces/default/secrets",
+                   "{\"metadata\":{\"name\":\"t\"},\"type\":\"kubernetes.io/tls\",\"data\":{"
+                   "\"tls.crt\":\"eA==\"}}",
+                   "Secret \"t\" is invalid: data[tls.key]: Required value");
+    expect_invalid("/api/v1/namespaces/default/replicationcontrollers",
+                   "{\"metadata\":{\"name\":\"r\"},\"spec\":{\"selector\":{\"app\":\"a\"},"
+                   "\"template\":{\"metadata\":{\"labels\":{\"app\":\"b\"}},\"spec\":{"
+                   "\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}}}",
+                   "ReplicationController \"r\" is invalid: spec.template.metadata.labels: "
+                   "Invalid value: map[string]string{\"app\":\"b\"}: `selector` does not match "
+                   "template `labels`");
+
+    /* an update is validated too: a template that leaves its selector */
+    json_t *d = created(deploys, "{\"metadata\":{\"name\":\"ok\"},\"spec\":{\"selector\":{"
+                                 "\"matchLabels\":{\"app\":\"ok\"}},\"template\":{\"metadata\":{"
+                                 "\"labels\":{\"app\":\"ok\"}},\"spec\":{\"containers\":[{"
+                                 "\"name\":\"c\",\"image\":\"x\"}]}}}}");
+    json_decref(d);
+    tc_response r;
+    patch("/apis/apps/v1/namespaces/default/deployments/ok", "application/merge-patch+json",
+          "{\"spec\":{\"template\":{\"metadata\":{\"labels\":{\"app\":\"other\"}}}}}", &r);
+    ck_assert_int_eq(r.status, 422);
+    ck_assert_str_eq(jstr(r.json, "message"),
+                     "Deployment.apps \"ok\" is invalid: spec.template.metadata.labels: Invalid "
+                     "value: map[string]string{\"app\":\"other\"}: `selector` does not match "
+                     "template `labels`");
+    tc_free(&r);
+    /* a Job's generated selector matches its generated labels */
+    json_decref(created("/apis/batch/v1/namespaces/default/jobs",
+                        "{\"metadata\":{\"name\":\"fine\"},\"spec\":{\"template\":{\"spec\":{"
+                        "\"restartPolicy\":\"Never\",\"containers\":[{\"name\":\"c\","
+                        "\"image\":\"x\"}]}}}}"));
+}
+END_TEST
+
 START_TEST(services_get_cluster_ips_and_node_ports)
 {
     static const char svcs[] = "/api/v1/namespaces/default/services";
@@ -3090,8 +3212,10 @@ START_TEST(services_get_cluster_ips_and_node_ports)
     json_decref(again);
 
     /* node ports: allocated in 30000-32767, unique; asked ones checked */
-    json_t *np = created(svcs, "{\"metadata\":{\"name\":\"np\"},\"spec\":{\"type\":\"NodePort\","
-                               "\"ports\":[{\"port\":80},{\"port\":81,\"nodePort\":30001}]}}");
+    json_t *np =
+        created(svcs, "{\"metadata\":{\"name\":\"np\"},\"spec\":{\"type\":\"NodePort\","
+                      "\"ports\":[{\"name\":\"a\",\"port\":80},{\"name\":\"b\",\"port\":81,"
+                      "\"nodePort\":30001}]}}");
     ck_assert_str_ne(dig_str(np, "spec.clusterIP"), ip);
     json_int_t port = dig_int(np, "spec.ports.0.nodePort");
     ck_assert(port >= 30000 && port <= 32767 && port != 30001);
@@ -3262,6 +3386,7 @@ int main(void)
                             builtin_kinds_get_the_apiserver_defaults,
                             newer_builtin_kinds_get_their_scheme_defaults,
                             remaining_builtin_kinds_get_their_defaults,
+                            builtin_kinds_are_validated_as_the_apiserver_does,
                             certificate_requests_record_the_requester_and_keep_approval_apart,
                             services_get_cluster_ips_and_node_ports,
                             updates_may_not_change_immutable_fields,

@@ -428,16 +428,17 @@ END_TEST
 
 START_TEST(services_and_workloads_print_their_columns)
 {
-    post(
-        "/api/v1/namespaces/default/services",
-        "{\"metadata\":{\"name\":\"a-web\"},\"spec\":{\"type\":\"NodePort\",\"clusterIPs\":["
-        "\"10.96.0.10\"],\"selector\":{\"tier\":\"front\",\"app\":\"web\"},\"ports\":[{\"port\":80,"
-        "\"protocol\":\"TCP\"},{\"port\":443,\"protocol\":\"TCP\",\"nodePort\":30443}]}}");
+    post("/api/v1/namespaces/default/services",
+         "{\"metadata\":{\"name\":\"a-web\"},\"spec\":{\"type\":\"NodePort\",\"clusterIPs\":["
+         "\"10.96.0.10\"],\"selector\":{\"tier\":\"front\",\"app\":\"web\"},\"ports\":[{\"name\":"
+         "\"http\",\"port\":80,\"protocol\":\"TCP\"},{\"name\":\"https\",\"port\":443,"
+         "\"protocol\":\"TCP\",\"nodePort\":30443}]}}");
     post("/api/v1/namespaces/default/services",
          "{\"metadata\":{\"name\":\"b-lb\"},\"spec\":{\"type\":\"LoadBalancer\",\"externalIPs\":["
          "\"1.2.3.4\"],\"ports\":[{\"port\":53,\"protocol\":\"UDP\"}]}}");
     post("/api/v1/namespaces/default/services",
-         "{\"metadata\":{\"name\":\"c-pending\"},\"spec\":{\"type\":\"LoadBalancer\"}}");
+         "{\"metadata\":{\"name\":\"c-pending\"},\"spec\":{\"type\":\"LoadBalancer\","
+         "\"ports\":[{\"port\":8080}]}}");
     post("/api/v1/namespaces/default/services",
          "{\"metadata\":{\"name\":\"d-ext\"},\"spec\":{\"type\":\"ExternalName\","
          "\"externalName\":\"db.example.com\"}}");
@@ -454,7 +455,7 @@ START_TEST(services_and_workloads_print_their_columns)
          "app=web,tier=front"},
         {"b-lb", "LoadBalancer", "10.96.0.11", "5.6.7.8,b.example.com,1.2.3.4", "53:30001/UDP",
          "<none>"},
-        {"c-pending", "LoadBalancer", "10.96.0.12", "<pending>", "<none>", "<none>"},
+        {"c-pending", "LoadBalancer", "10.96.0.12", "<pending>", "8080:30002/TCP", "<none>"},
         {"d-ext", "ExternalName", "<none>", "db.example.com", "<none>", "<none>"}};
     for (size_t i = 0; i < 4; i++)
         for (size_t c = 0; c < 6; c++)

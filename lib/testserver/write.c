@@ -404,6 +404,8 @@ int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_res
         init_metadata(ts, w, obj, md);
         rc = ts_registry_create(ts, w, obj, resp);
     }
+    if (rc == 0)
+        rc = ts_validate_spec(res, obj, json_string_value(json_object_get(md, "name")), resp);
     if (rc == 0) {
         rc = crd_hook(ts, w, &obj);
         md = ts_meta(obj);
@@ -645,6 +647,8 @@ static int commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *e
         ts_set_defaults(w->rt->res, obj);
         ts_registry_update(w->rt->res, existing, obj);
         rc = ts_validate_update(w->rt->res, existing, obj, w->rt->name, resp);
+        if (rc == 0)
+            rc = ts_validate_spec(w->rt->res, obj, w->rt->name, resp);
         if (rc == 0 &&
             ts_resource_is(w->rt->res, "apiextensions.k8s.io", "customresourcedefinitions"))
             rc = ts_crd_validate(obj, w->rt->name, resp);

@@ -238,7 +238,9 @@ static json_t *gen_metadata(kr_test_rng *rng, const char *name)
     return m;
 }
 
-static json_t *gen_pod_spec(kr_test_rng *rng)
+/* A pod spec; a workload's template (`workload`) restarts Always, as the
+ * apiserver requires of a Deployment's. */
+static json_t *gen_pod_spec(kr_test_rng *rng, bool workload)
 {
     json_t *spec = json_object();
     json_t *containers = json_array();
@@ -267,7 +269,7 @@ static json_t *gen_pod_spec(kr_test_rng *rng)
         json_object_set_new(spec, "imagePullSecrets", json_pack("[{s:s}]", "name", "registry"));
     if (chance(rng, 50))
         json_object_set_new(spec, "restartPolicy",
-                            json_string(chance(rng, 50) ? "Always" : "Never"));
+                            json_string(workload || chance(rng, 50) ? "Always" : "Never"));
     if (chance(rng, 30))
         json_object_set_new(spec, "serviceAccountName", json_string("runner"));
     if (chance(rng, 20))
@@ -281,7 +283,7 @@ json_t *kdocgen_pod(kr_test_rng *rng)
     snprintf(name, sizeof(name), "pod-%lu", below(rng, 1000));
     json_t *pod = json_pack("{s:s,s:s}", "apiVersion", "v1", "kind", "Pod");
     json_object_set_new(pod, "metadata", gen_metadata(rng, name));
-    json_object_set_new(pod, "spec", gen_pod_spec(rng));
+    json_object_set_new(pod, "spec", gen_pod_spec(rng, false));
     return pod;
 }
 
@@ -304,7 +306,7 @@ json_t *kdocgen_deployment(kr_test_rng *rng)
     }
     json_t *tmeta = json_pack("{s:{s:s}}", "labels", "app", name);
     json_object_set_new(spec, "template",
-                        json_pack("{s:o,s:o}", "metadata", tmeta, "spec", gen_pod_spec(rng)));
+                        json_pack("{s:o,s:o}", "metadata", tmeta, "spec", gen_pod_spec(rng, true)));
     json_object_set_new(d, "spec", spec);
     return d;
 }

@@ -1,0 +1,514 @@
+/* libkreconcile-testserver — value validation of built-in kinds (wire spec
+ * §8.3): the checks of kube-apiserver's pkg/apis/<group>/validation that
+ * controllers hit most, in its order and words — pod specs (alone and in
+ * every template), the selectors and restart policies of workloads and
+ * Jobs, Service ports, and ConfigMap and Secret keys. Every problem found is
+ * reported, as field.ErrorList does. Callers hold ts->mu. */
+#include <stdio.h>
+#include <string.h>
+
+#include "testserver/ts_internal.h"
+
+static const char DNS1123_LABEL[] =
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
+    "must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex "
+    "used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+static const char CONFIG_KEY[] =
+    "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. "
+    "'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is "
+    "'[-._a-zA-Z0-9]+')";
+static const char PORT_RANGE[] = "must be between 1 and 65535, inclusive";
+static const char NOT_MATCHING[] = "`selector` does not match template `labels`";
+
+/* An error list under construction: causes and the path being looked at. */
+typedef struct {
+    json_t *causes;
+} errs;
+
+static void add(errs *e, const char *reason, const char *field, const char *message)
+{
+    json_array_append_new(e->causes, json_pack("{s:s, s:s, s:s}", "reason", reason, "message",
+                                               message, "field", field));
+}
+
+static void required(errs *e, const char *field)
+{
+    add(e, "FieldValueRequired", field, "Required value");
+}
+
+static void invalid_str(errs *e, const char *field, const char *value, const char *why)
+{
+    kr_buf b = {0};
+    kr_buf_append_str(&b, "Invalid value: ");
+    ts_go_quote(&b, value);
+    kr_buf_printf(&b, ": %s", why);
+    add(e, "FieldValueInvalid", field, b.data ? b.data : why);
+    kr_buf_free(&b);
+}
+
+static void invalid_int(errs *e, const char *field, json_int_t value, const char *why)
+{
+    kr_buf b = {0};
+    kr_buf_printf(&b, "Invalid value: %lld: %s", (long long)value, why);
+    add(e, "FieldValueInvalid", field, b.data ? b.data : why);
+    kr_buf_free(&b);
+}
+
+static void duplicate(errs *e, const char *field, const char *value)
+{
+    kr_buf b = {0};
+    kr_buf_append_str(&b, "Duplicate value: ");
+    ts_go_quote(&b, value);
+    add(e, "FieldValueDuplicate", field, b.data ? b.data : "Duplicate value");
+    kr_buf_free(&b);
+}
+
+/* `supported` is NULL-terminated, listed as given. */
+static void not_supported(errs *e, const char *field, const char *value,
+                          const char *const *supported)
+{
+    kr_buf b = {0};
+    kr_buf_append_str(&b, "Unsupported value: ");
+    ts_go_quote(&b, value);
+    kr_buf_append_str(&b, ": supported values: ");
+    for (size_t i = 0; supported[i]; i++) {
+        kr_buf_append_str(&b, i ? ", " : "");
+        ts_go_quote(&b, supported[i]);
+    }
+    add(e, "FieldValueNotSupported", field, b.data ? b.data : "Unsupported value");
+    kr_buf_free(&b);
+}
+
+static bool one_of(const char *s, const char *const *list)
+{
+    for (size_t i = 0; s && list[i]; i++)
+        if (strcmp(s, list[i]) == 0)
+            return true;
+    return false;
+}
+
+static bool dns_label(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+            return false;
+    return true;
+}
+
+static const char *str(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+/* Go's %#v of a map[string]string: keys sorted. */
+static void go_string_map(kr_buf *b, const json_t *map)
+{
+    if (!json_is_object(map)) {
+        kr_buf_append_str(b, "map[string]string(nil)");
+        return;
+    }
+    size_t n = json_object_size(map), k = 0;
+    const char **keys = kr_calloc(n ? n : 1, sizeof(const char *));
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)map, key, v)
+    {
+        if (keys)
+            keys[k++] = key;
+    }
+    for (size_t i = 1; keys && i < k; i++)
+        for (size_t j = i; j > 0 && strcmp(keys[j - 1], keys[j]) > 0; j--) {
+            const char *t = keys[j];
+            keys[j] = keys[j - 1];
+            keys[j - 1] = t;
+        }
+    kr_buf_append_str(b, "map[string]string{");
+    for (size_t i = 0; i < k; i++) {
+        kr_buf_append_str(b, i ? ", " : "");
+        ts_go_quote(b, keys[i]);
+        kr_buf_append_str(b, ":");
+        const char *s = json_string_value(json_object_get(map, keys[i]));
+        ts_go_quote(b, s ? s : "");
+    }
+    kr_buf_append_str(b, "}");
+    kr_free(keys);
+}
+
+/* ---- pod specs ----------------------------------------------------------------------- */
+
+static void check_ports(errs *e, const char *at, const json_t *ports)
+{
+    static const char *const protocols[] = {"SCTP", "TCP", "UDP", NULL};
+    size_t i;
+    const json_t *p;
+    json_array_foreach(ports, i, p)
+    {
+        char field[512];
+        const json_t *port = json_object_get(p, "containerPort");
+        json_int_t n = json_integer_value(port);
+        snprintf(field, sizeof(field), "%s.ports[%zu].containerPort", at, i);
+        if (n == 0)
+            required(e, field);
+        else if (n < 1 || n > 65535)
+            invalid_int(e, field, n, PORT_RANGE);
+        const json_t *host = json_object_get(p, "hostPort");
+        if (json_is_integer(host) && json_integer_value(host) != 0 &&
+            (json_integer_value(host) < 1 || json_integer_value(host) > 65535)) {
+            snprintf(field, sizeof(field), "%s.ports[%zu].hostPort", at, i);
+            invalid_int(e, field, json_integer_value(host), PORT_RANGE);
+        }
+        const char *proto = str(p, "protocol");
+        snprintf(field, sizeof(field), "%s.ports[%zu].protocol", at, i);
+        if (!proto || !*proto)
+            required(e, field);
+        else if (!one_of(proto, protocols))
+            not_supported(e, field, proto, protocols);
+    }
+}
+
+/* Names unique across every container list of the pod (names holds them). */
+static void check_containers(errs *e, const char *at, const char *list, const json_t *spec,
+                             json_t *names, bool need_one)
+{
+    const json_t *containers = json_object_get(spec, list);
+    char field[512];
+    if (need_one && json_array_size(containers) == 0) {
+        snprintf(field, sizeof(field), "%s.%s", at, list);
+        required(e, field);
+        return;
+    }
+    size_t i;
+    const json_t *c;
+    json_array_foreach(containers, i, c)
+    {
+        char here[400];
+        snprintf(here, sizeof(here), "%s.%s[%zu]", at, list, i);
+        const char *name = str(c, "name");
+        snprintf(field, sizeof(field), "%s.name", here);
+        if (!name || !*name)
+            required(e, field);
+        else if (!dns_label(name))
+            invalid_str(e, field, name, DNS1123_LABEL);
+        else if (json_object_get(names, name))
+            duplicate(e, field, name);
+        else
+            json_object_set_new(names, name, json_true());
+        const char *image = str(c, "image");
+        snprintf(field, sizeof(field), "%s.image", here);
+        if (!image || !*image)
+            required(e, field);
+        check_ports(e, here, json_object_get(c, "ports"));
+    }
+}
+
+/* A pod spec at `at` ("spec", "spec.template.spec", ...). */
+static void check_pod_spec(errs *e, const char *at, const json_t *spec)
+{
+    static const char *const restart[] = {"Always", "OnFailure", "Never", NULL};
+    static const char *const dns[] = {"ClusterFirstWithHostNet", "ClusterFirst", "Default", "None",
+                                      NULL};
+    json_t *names = json_object();
+    if (!names)
+        return;
+    check_containers(e, at, "containers", spec, names, true);
+    check_containers(e, at, "initContainers", spec, names, false);
+    json_decref(names);
+    char field[512];
+    const char *policy = str(spec, "restartPolicy");
+    snprintf(field, sizeof(field), "%s.restartPolicy", at);
+    if (policy && !one_of(policy, restart))
+        not_supported(e, field, policy, restart);
+    const char *dns_policy = str(spec, "dnsPolicy");
+    snprintf(field, sizeof(field), "%s.dnsPolicy", at);
+    if (dns_policy && !one_of(dns_policy, dns))
+        not_supported(e, field, dns_policy, dns);
+}
+
+/* ---- workloads --------------------------------------------------------------------- */
+
+static bool labels_match(const json_t *match, const json_t *labels)
+{
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)match, key, v)
+    {
+        if (!json_equal(v, json_object_get(labels, key)))
+            return false;
+    }
+    return true;
+}
+
+/* A LabelSelector's matchLabels and matchExpressions against `labels`
+ * (the operators of metav1.LabelSelectorAsSelector). */
+static bool selector_matches(const json_t *sel, const json_t *labels)
+{
+    if (!labels_match(json_object_get(sel, "matchLabels"), labels))
+        return false;
+    size_t i;
+    const json_t *req;
+    json_array_foreach(json_object_get(sel, "matchExpressions"), i, req)
+    {
+        const char *key = str(req, "key"), *op = str(req, "operator");
+        const json_t *have = key ? json_object_get(labels, key) : NULL;
+        bool listed = false;
+        size_t k;
+        const json_t *v;
+        json_array_foreach(json_object_get(req, "values"), k, v)
+        {
+            listed = listed || json_equal(v, have);
+        }
+        if (!op || (strcmp(op, "In") == 0 && !listed) ||
+            (strcmp(op, "NotIn") == 0 && have && listed) || (strcmp(op, "Exists") == 0 && !have) ||
+            (strcmp(op, "DoesNotExist") == 0 && have))
+            return false;
+    }
+    return true;
+}
+
+static void mismatch(errs *e, const char *at, const json_t *labels)
+{
+    kr_buf b = {0};
+    char field[512];
+    snprintf(field, sizeof(field), "%s.metadata.labels", at);
+    kr_buf_append_str(&b, "Invalid value: ");
+    go_string_map(&b, labels);
+    kr_buf_printf(&b, ": %s", NOT_MATCHING);
+    add(e, "FieldValueInvalid", field, b.data ? b.data : NOT_MATCHING);
+    kr_buf_free(&b);
+}
+
+static void check_replicas(errs *e, const json_t *spec)
+{
+    const json_t *r = json_object_get(spec, "replicas");
+    if (json_is_integer(r) && json_integer_value(r) < 0)
+        invalid_int(e, "spec.replicas", json_integer_value(r),
+                    "must be greater than or equal to 0");
+}
+
+/* Deployments, ReplicaSets, StatefulSets, DaemonSets: a selector that is
+ * not empty and matches the template, whose pods always restart. */
+static void check_workload(errs *e, const char *what, const json_t *spec, bool replicas)
+{
+    static const char *const always[] = {"Always", NULL};
+    if (replicas)
+        check_replicas(e, spec);
+    const json_t *sel = json_object_get(spec, "selector");
+    const json_t *tmpl = json_object_get(spec, "template");
+    const json_t *labels = json_object_get(json_object_get(tmpl, "metadata"), "labels");
+    if (!json_is_object(sel)) {
+        required(e, "spec.selector");
+    } else if (json_object_size(json_object_get(sel, "matchLabels")) == 0 &&
+               json_array_size(json_object_get(sel, "matchExpressions")) == 0) {
+        kr_buf b = {0};
+        kr_buf_append_str(&b, "Invalid value: v1.LabelSelector{MatchLabels:");
+        go_string_map(&b, json_object_get(sel, "matchLabels"));
+        kr_buf_printf(&b,
+                      ", MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty "
+                      "selector is invalid for %s",
+                      what);
+        add(e, "FieldValueInvalid", "spec.selector", b.data ? b.data : "empty selector");
+        kr_buf_free(&b);
+    }
+    /* a missing selector matches nothing: the template does not match */
+    if (!json_is_object(sel) || !selector_matches(sel, labels))
+        mismatch(e, "spec.template", labels);
+    check_pod_spec(e, "spec.template.spec", json_object_get(tmpl, "spec"));
+    const char *policy = str(json_object_get(tmpl, "spec"), "restartPolicy");
+    if (policy && strcmp(policy, "Always") != 0)
+        not_supported(e, "spec.template.spec.restartPolicy", policy, always);
+}
+
+static void check_replication_controller(errs *e, const json_t *spec)
+{
+    static const char *const always[] = {"Always", NULL};
+    check_replicas(e, spec);
+    const json_t *sel = json_object_get(spec, "selector");
+    const json_t *tmpl = json_object_get(spec, "template");
+    const json_t *labels = json_object_get(json_object_get(tmpl, "metadata"), "labels");
+    if (json_object_size(sel) == 0)
+        required(e, "spec.selector");
+    if (!json_is_object(tmpl)) {
+        required(e, "spec.template");
+        return;
+    }
+    if (json_object_size(sel) > 0 && !labels_match(sel, labels))
+        mismatch(e, "spec.template", labels);
+    check_pod_spec(e, "spec.template.spec", json_object_get(tmpl, "spec"));
+    const char *policy = str(json_object_get(tmpl, "spec"), "restartPolicy");
+    if (policy && strcmp(policy, "Always") != 0)
+        not_supported(e, "spec.template.spec.restartPolicy", policy, always);
+}
+
+/* A Job spec at `at` ("spec", or a CronJob's "spec.jobTemplate.spec"). */
+static void check_job(errs *e, const char *at, const json_t *spec)
+{
+    static const char *const once[] = {"OnFailure", "Never", NULL};
+    static const char *const counts[] = {"parallelism", "completions", "backoffLimit",
+                                         "activeDeadlineSeconds"};
+    char field[512];
+    for (size_t i = 0; i < KR_ARRAY_LEN(counts); i++) {
+        const json_t *v = json_object_get(spec, counts[i]);
+        snprintf(field, sizeof(field), "%s.%s", at, counts[i]);
+        if (json_is_integer(v) && json_integer_value(v) < 0)
+            invalid_int(e, field, json_integer_value(v), "must be greater than or equal to 0");
+    }
+    const json_t *tmpl = json_object_get(spec, "template");
+    const json_t *sel = json_object_get(spec, "selector");
+    const json_t *labels = json_object_get(json_object_get(tmpl, "metadata"), "labels");
+    snprintf(field, sizeof(field), "%s.template", at);
+    if (json_is_object(sel) && !selector_matches(sel, labels))
+        mismatch(e, field, labels);
+    snprintf(field, sizeof(field), "%s.template.spec", at);
+    check_pod_spec(e, field, json_object_get(tmpl, "spec"));
+    const char *policy = str(json_object_get(tmpl, "spec"), "restartPolicy");
+    snprintf(field, sizeof(field), "%s.template.spec.restartPolicy", at);
+    if (!one_of(policy, once))
+        add(e, "FieldValueRequired", field,
+            "Required value: valid values: \"OnFailure\", \"Never\"");
+}
+
+/* ---- services, config ----------------------------------------------------------------- */
+
+static void check_service(errs *e, const json_t *spec)
+{
+    static const char *const types[] = {"ClusterIP", "ExternalName", "LoadBalancer", "NodePort",
+                                        NULL};
+    static const char *const protocols[] = {"SCTP", "TCP", "UDP", NULL};
+    const char *type = str(spec, "type");
+    const char *ip = str(spec, "clusterIP");
+    const json_t *ports = json_object_get(spec, "ports");
+    bool external = type && strcmp(type, "ExternalName") == 0;
+    bool headless = ip && strcmp(ip, "None") == 0;
+    if (json_array_size(ports) == 0 && !external && !headless)
+        required(e, "spec.ports");
+    json_t *names = json_object();
+    size_t i;
+    const json_t *p;
+    json_array_foreach(ports, i, p)
+    {
+        char field[128];
+        const char *name = str(p, "name");
+        snprintf(field, sizeof(field), "spec.ports[%zu].name", i);
+        if (json_array_size(ports) > 1 && (!name || !*name))
+            required(e, field);
+        else if (name && *name && !dns_label(name))
+            invalid_str(e, field, name, DNS1123_LABEL);
+        else if (name && *name && names && json_object_get(names, name))
+            duplicate(e, field, name);
+        else if (name && *name && names)
+            json_object_set_new(names, name, json_true());
+        json_int_t port = json_integer_value(json_object_get(p, "port"));
+        snprintf(field, sizeof(field), "spec.ports[%zu].port", i);
+        if (port < 1 || port > 65535)
+            invalid_int(e, field, port, PORT_RANGE);
+        const char *proto = str(p, "protocol");
+        snprintf(field, sizeof(field), "spec.ports[%zu].protocol", i);
+        if (proto && !one_of(proto, protocols))
+            not_supported(e, field, proto, protocols);
+    }
+    json_decref(names);
+    if (type && !one_of(type, types))
+        not_supported(e, "spec.type", type, types);
+}
+
+static bool config_key(const char *k)
+{
+    if (!*k || strcmp(k, ".") == 0 || strcmp(k, "..") == 0 || strncmp(k, "..", 2) == 0 ||
+        strlen(k) > 253)
+        return false;
+    for (const char *p = k; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '_' || *p == '.'))
+            return false;
+    return true;
+}
+
+static void check_keys(errs *e, const json_t *obj, const char *map)
+{
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)json_object_get(obj, map), key, v)
+    {
+        if (config_key(key))
+            continue;
+        kr_buf field = {0};
+        kr_buf_printf(&field, "%s[%s]", map, key);
+        const char *why = CONFIG_KEY;
+        if (strcmp(key, ".") == 0 || strcmp(key, "..") == 0)
+            why = strcmp(key, ".") == 0 ? "must not be '.'" : "must not be '..'";
+        else if (strncmp(key, "..", 2) == 0)
+            why = "must not start with '..'";
+        invalid_str(e, field.data ? field.data : map, key, why);
+        kr_buf_free(&field);
+    }
+    (void)v;
+}
+
+static void check_secret(errs *e, const json_t *obj)
+{
+    check_keys(e, obj, "data");
+    const char *type = str(obj, "type");
+    const json_t *data = json_object_get(obj, "data");
+    static const struct {
+        const char *type, *key;
+    } needs[] = {{"kubernetes.io/tls", "tls.crt"},
+                 {"kubernetes.io/tls", "tls.key"},
+                 {"kubernetes.io/dockerconfigjson", ".dockerconfigjson"},
+                 {"kubernetes.io/dockercfg", ".dockercfg"}};
+    for (size_t i = 0; type && i < KR_ARRAY_LEN(needs); i++) {
+        if (strcmp(type, needs[i].type) != 0 || json_object_get(data, needs[i].key))
+            continue;
+        char field[64];
+        snprintf(field, sizeof(field), "data[%s]", needs[i].key);
+        required(e, field);
+    }
+}
+
+int ts_validate_spec(const ts_resource *res, const json_t *obj, const char *name, ts_response *resp)
+{
+    if (res->crd)
+        return 0;
+    errs e = {json_array()};
+    if (!e.causes)
+        return KR_ENOMEM;
+    const json_t *spec = json_object_get(obj, "spec");
+    if (ts_resource_is(res, "", "pods"))
+        check_pod_spec(&e, "spec", spec);
+    else if (ts_resource_is(res, "apps", "deployments"))
+        check_workload(&e, "deployment", spec, true);
+    else if (ts_resource_is(res, "apps", "replicasets"))
+        check_workload(&e, "deployment", spec, true);
+    else if (ts_resource_is(res, "apps", "statefulsets"))
+        check_workload(&e, "statefulset", spec, true);
+    else if (ts_resource_is(res, "apps", "daemonsets"))
+        check_workload(&e, "daemonset", spec, false);
+    else if (ts_resource_is(res, "", "replicationcontrollers"))
+        check_replication_controller(&e, spec);
+    else if (ts_resource_is(res, "batch", "jobs"))
+        check_job(&e, "spec", spec);
+    else if (ts_resource_is(res, "batch", "cronjobs")) {
+        if (!str(spec, "schedule") || !*str(spec, "schedule"))
+            required(&e, "spec.schedule");
+        check_job(&e, "spec.jobTemplate.spec",
+                  json_object_get(json_object_get(spec, "jobTemplate"), "spec"));
+    } else if (ts_resource_is(res, "", "podtemplates"))
+        check_pod_spec(&e, "template.spec",
+                       json_object_get(json_object_get(obj, "template"), "spec"));
+    else if (ts_resource_is(res, "", "services"))
+        check_service(&e, spec);
+    else if (ts_resource_is(res, "", "configmaps")) {
+        check_keys(&e, obj, "data");
+        check_keys(&e, obj, "binaryData");
+    } else if (ts_resource_is(res, "", "secrets"))
+        check_secret(&e, obj);
+    if (json_array_size(e.causes) == 0) {
+        json_decref(e.causes);
+        return 0;
+    }
+    ts_respond_invalid_causes(resp, res->kind, res->group, name, e.causes);
+    json_decref(e.causes);
+    return KR_EINVALIDOBJ;
+}
