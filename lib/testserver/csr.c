@@ -129,16 +129,6 @@ static void signer_cause(json_t *causes, const char *value, size_t len, const ch
     kr_buf_free(&v);
 }
 
-static bool dns_label(const char *p, size_t len)
-{
-    if (len == 0 || len > 63 || p[0] == '-' || p[len - 1] == '-')
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9') || p[i] == '-'))
-            return false;
-    return true;
-}
-
 /* "example.com/signer-name": a domain of two labels or more, one slash, a
  * path (the apiserver's checks of the domain, in its words). */
 static void check_signer(const json_t *spec, json_t *causes)
@@ -161,14 +151,10 @@ static void check_signer(const json_t *spec, json_t *causes)
         size_t len = strcspn(p, "./");
         if (p + len > slash)
             len = (size_t)(slash - p);
-        if (!dns_label(p, len)) {
+        if (!ts_valid_label(p, len)) {
             char why[512];
-            snprintf(why, sizeof(why),
-                     "validating label \"%.*s\": a lowercase RFC 1123 label must consist of "
-                     "lower case alphanumeric characters or '-', and must start and end with an "
-                     "alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for "
-                     "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
-                     (int)len, p);
+            snprintf(why, sizeof(why), "validating label \"%.*s\": %s", (int)len, p,
+                     ts_label_message);
             signer_cause(causes, signer, domain, why);
             labels = 2;
             break;

@@ -107,6 +107,38 @@ bool ts_valid_label_name(const char *name)
     return valid_label_segment(name, strlen(name));
 }
 
+bool ts_valid_label(const char *s, size_t len)
+{
+    return valid_label_segment(s, len);
+}
+
+const char ts_label_message[] =
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
+    "must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex "
+    "used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+
+static int cmp_key(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+const char **ts_sorted_keys(const json_t *map, size_t *n)
+{
+    *n = 0;
+    size_t size = json_object_size(map);
+    const char **keys = size ? kr_calloc(size, sizeof(const char *)) : NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)map, k, v)
+    {
+        if (keys)
+            keys[(*n)++] = k;
+    }
+    if (keys)
+        qsort((void *)keys, *n, sizeof(const char *), cmp_key);
+    return keys;
+}
+
 unsigned long long ts_rand(kr_testserver_t *ts)
 {
     return kr_rng_next(&ts->rng); /* reproducible from opts.seed; callers hold ts->mu */

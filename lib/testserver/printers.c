@@ -1028,25 +1028,6 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* The keys of an object, sorted (kr_free the array; the strings are
- * borrowed); NULL when it has none or out of memory. */
-static const char **sorted_keys(const json_t *map, size_t *n)
-{
-    *n = 0;
-    size_t size = json_object_size(map);
-    const char **keys = size ? kr_calloc(size, sizeof(*keys)) : NULL;
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)map, k, v)
-    {
-        if (keys)
-            keys[(*n)++] = k;
-    }
-    if (keys)
-        qsort(keys, *n, sizeof(*keys), cmp_str);
-    return keys;
-}
-
 /* items[0..n) sorted, each distinct one appended to b after a comma (as
  * the printers print a set of strings); frees items. */
 static void append_sorted_set(const char **items, size_t n, kr_buf *b)
@@ -1063,7 +1044,7 @@ static void append_sorted_set(const char **items, size_t n, kr_buf *b)
 static json_t *format_labels(const json_t *map)
 {
     size_t n;
-    const char **keys = sorted_keys(map, &n);
+    const char **keys = ts_sorted_keys(map, &n);
     if (!keys)
         return json_string(json_object_size(map) ? "" : "<none>");
     kr_buf b = {0};
@@ -1628,7 +1609,7 @@ static void quota_cells(const json_t *obj, json_t *cells)
     const json_t *hard = json_object_get(json_object_get(obj, "status"), "hard");
     const json_t *used = json_object_get(json_object_get(obj, "status"), "used");
     size_t i;
-    const char **keys = sorted_keys(hard, &i);
+    const char **keys = ts_sorted_keys(hard, &i);
     kr_buf req = {0}, lim = {0};
     for (size_t j = 0; keys && j < i; j++) {
         kr_buf *w = strncmp(keys[j], "limits.", 7) == 0 ? &lim : &req;

@@ -345,6 +345,11 @@ const json_t *ts_json_path(const json_t *obj, const char *path);
 json_t *ts_meta(json_t *obj); /* metadata object, created if absent (obj must be mutable) */
 bool ts_valid_subdomain(const char *name);
 bool ts_valid_label_name(const char *name);
+bool ts_valid_label(const char *s, size_t len); /* an RFC 1123 label, of len bytes */
+extern const char ts_label_message[]; /* why a name is not one, as the apiserver says */
+/* The keys of an object, sorted (kr_free the array; the strings are
+ * borrowed); NULL when it has none or out of memory. */
+const char **ts_sorted_keys(const json_t *map, size_t *n);
 char *ts_uid_new(kr_testserver_t *ts);
 void ts_timestamp(char out[32]);
 unsigned long long ts_rand(kr_testserver_t *ts);

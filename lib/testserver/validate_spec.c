@@ -9,10 +9,6 @@
 
 #include "testserver/ts_internal.h"
 
-static const char DNS1123_LABEL[] =
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
-    "must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex "
-    "used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
 static const char CONFIG_KEY[] =
     "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. "
     "'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is "
@@ -87,17 +83,6 @@ static bool one_of(const char *s, const char *const *list)
     return false;
 }
 
-static bool dns_label(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-            return false;
-    return true;
-}
-
 static const char *str(const json_t *o, const char *key)
 {
     return json_string_value(json_object_get(o, key));
@@ -110,21 +95,8 @@ static void go_string_map(kr_buf *b, const json_t *map)
         kr_buf_append_str(b, "map[string]string(nil)");
         return;
     }
-    size_t n = json_object_size(map), k = 0;
-    const char **keys = kr_calloc(n ? n : 1, sizeof(const char *));
-    const char *key;
-    const json_t *v;
-    json_object_foreach((json_t *)map, key, v)
-    {
-        if (keys)
-            keys[k++] = key;
-    }
-    for (size_t i = 1; keys && i < k; i++)
-        for (size_t j = i; j > 0 && strcmp(keys[j - 1], keys[j]) > 0; j--) {
-            const char *t = keys[j];
-            keys[j] = keys[j - 1];
-            keys[j - 1] = t;
-        }
+    size_t k = 0;
+    const char **keys = ts_sorted_keys(map, &k);
     kr_buf_append_str(b, "map[string]string{");
     for (size_t i = 0; i < k; i++) {
         kr_buf_append_str(b, i ? ", " : "");
@@ -190,8 +162,8 @@ static void check_containers(errs *e, const char *at, const char *list, const js
         snprintf(field, sizeof(field), "%s.name", here);
         if (!name || !*name)
             required(e, field);
-        else if (!dns_label(name))
-            invalid_str(e, field, name, DNS1123_LABEL);
+        else if (!ts_valid_label(name, strlen(name)))
+            invalid_str(e, field, name, ts_label_message);
         else if (json_object_get(names, name))
             duplicate(e, field, name);
         else
@@ -394,8 +366,8 @@ static void check_service(errs *e, const json_t *spec)
         snprintf(field, sizeof(field), "spec.ports[%zu].name", i);
         if (json_array_size(ports) > 1 && (!name || !*name))
             required(e, field);
-        else if (name && *name && !dns_label(name))
-            invalid_str(e, field, name, DNS1123_LABEL);
+        else if (name && *name && !ts_valid_label(name, strlen(name)))
+            invalid_str(e, field, name, ts_label_message);
         else if (name && *name && names && json_object_get(names, name))
             duplicate(e, field, name);
         else if (name && *name && names)

@@ -48,9 +48,7 @@ static int validate_name(const ts_resource *res, const char *name, ts_response *
     if (path_segment_named(res))
         why = path_segment_problem(name);
     else if (wants_label_name(res) && !ts_valid_label_name(name))
-        why = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or "
-              "'-', and must start and end with an alphanumeric character (e.g. 'my-name',  or "
-              "'123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+        why = ts_label_message;
     else if (!wants_label_name(res) && !ts_valid_subdomain(name))
         why = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
               "characters, '-' or '.', and must start and end with an alphanumeric character "
