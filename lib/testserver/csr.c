@@ -60,7 +60,7 @@ static void go_bytes(kr_buf *b, const unsigned char *p, size_t len)
     kr_buf_append_str(b, "}");
 }
 
-/* NULL when `der` is a PKCS#10 request signed by its own key; else why
+/* NULL when `pem` holds a PKCS#10 request signed by its own key; else why
  * not, as Go's x509 package words it. */
 static const char *request_problem(const char *pem, size_t len)
 {
@@ -457,9 +457,9 @@ int ts_csr_create(const ts_write *w, json_t *obj, ts_response *resp)
     return respond_causes(obj, causes, resp);
 }
 
-/* Replaces the conditions of `into` whose type `pick` selects (or does
- * not, with !want) by those of `from`, keeping the order: taken ones
- * first where they were, then the rest. */
+/* The status conditions of `into`: its own whose type is an approval
+ * (Approved, Denied) when !want, or is not when want, then those of `from`
+ * of the other side. */
 static void take_conditions(json_t *into, const json_t *from, bool want)
 {
     json_t *status = json_object_get(into, "status");
