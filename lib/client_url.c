@@ -111,7 +111,10 @@ int kr_client_build_url(kr_buf *out, const kr_request *req, bool watch, kr_error
     bool named = set(ref->name);
     if (verb_takes_name(req->verb) && !named)
         return kr_error_set(err, KR_EINVAL, "request: %s needs a name", ref->gvr.resource);
-    if (!verb_takes_name(req->verb) && named)
+    /* a create on an object's subresource (serviceaccounts/NAME/token,
+     * pods/NAME/eviction, pods/NAME/binding) posts to the object's path */
+    bool sub_create = req->verb == KR_VERB_CREATE && set(ref->subresource);
+    if (!verb_takes_name(req->verb) && named && !sub_create)
         return kr_error_set(err, KR_EINVAL,
                             "request: a collection request on %s cannot name an object",
                             ref->gvr.resource);

@@ -58,6 +58,13 @@ START_TEST(urls_follow_the_api_layout)
                         "?dryRun=All&fieldManager=me&fieldValidation=Strict");
     kr_free(u);
 
+    /* A create on an object's subresource posts to the object's path. */
+    req = (kr_request){.verb = KR_VERB_CREATE,
+                       .ref = {KR_GVR("", "v1", "serviceaccounts"), "ns", "bot", "token"}};
+    u = url_of(&req, false, &rc);
+    ck_assert_str_eq(u, "/api/v1/namespaces/ns/serviceaccounts/bot/token");
+    kr_free(u);
+
     /* Cluster-scoped, and all namespaces. */
     req = (kr_request){.verb = KR_VERB_LIST, .ref = {KR_GVR("", "v1", "namespaces"), NULL, NULL}};
     u = url_of(&req, false, &rc);
@@ -122,6 +129,11 @@ START_TEST(bad_references_are_refused)
     ck_assert_int_eq(rc, KR_EINVAL);
     kr_free(u);
     req = (kr_request){.verb = KR_VERB_LIST, .ref = {KR_GVR("", "v1", "configmaps"), "ns", "x"}};
+    u = url_of(&req, false, &rc);
+    ck_assert_int_eq(rc, KR_EINVAL);
+    kr_free(u);
+    /* a create names an object only for a subresource of it */
+    req = (kr_request){.verb = KR_VERB_CREATE, .ref = {KR_GVR("", "v1", "configmaps"), "ns", "x"}};
     u = url_of(&req, false, &rc);
     ck_assert_int_eq(rc, KR_EINVAL);
     kr_free(u);

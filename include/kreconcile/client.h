@@ -51,7 +51,9 @@ KR_API int kr_gvr_parse(const char *text, char *buf, size_t len, kr_gvr *out, kr
 
 /* One object or collection: gvr, namespace (NULL or "" for cluster-scoped
  * resources and for all namespaces), name (NULL for the collection) and
- * subresource (e.g. "status", "scale"; NULL for none). Borrowed. */
+ * subresource (e.g. "status", "scale"; NULL for none). Borrowed. A
+ * create names no object, but for a subresource of one: POST
+ * serviceaccounts/NAME/token, pods/NAME/eviction. */
 typedef struct kr_resource_ref {
     kr_gvr gvr;
     const char *namespace_;
