@@ -726,6 +726,41 @@ END_TEST
 
 /* kubectl certificate approve writes /approval; kubectl scale a
  * ReplicationController writes its /scale. */
+START_TEST(kubectl_creates_token_reviews)
+{
+    SKIP_WITHOUT_KUBECTL();
+    expect("-n demo create sa bot", "serviceaccount/bot created\n");
+    int st;
+    const char *out = kubectl("-n demo create token bot --audience my-app", &st);
+    ck_assert_msg(st == 0 && strncmp(out, "eyJ", 3) == 0, "%s", out);
+    char token[4096];
+    snprintf(token, sizeof(token), "%.*s", (int)strcspn(out, "\n"), out);
+    char yaml[8192];
+    snprintf(yaml, sizeof(yaml),
+             "apiVersion: authentication.k8s.io/v1\nkind: TokenReview\nspec:\n  token: %s\n"
+             "  audiences: [other, my-app]\n",
+             token);
+    kr_test_write_file(dir, "review.yaml", yaml);
+    expect("create -f review.yaml -o "
+           "jsonpath={.status.authenticated}/{.status.user.username}/{.status.audiences}",
+           "true/system:serviceaccount:demo:bot/[\"my-app\"]");
+    snprintf(yaml, sizeof(yaml),
+             "apiVersion: authentication.k8s.io/v1\nkind: TokenReview\nspec:\n  token: %s\n",
+             token);
+    kr_test_write_file(dir, "review.yaml", yaml);
+    expect("create -f review.yaml -o jsonpath={.status.error}",
+           "token audiences [\"my-app\"] is invalid for the target audiences "
+           "[\"https://kubernetes.default.svc.cluster.local\"]");
+    kr_test_write_file(dir, "review.yaml",
+                       "apiVersion: authentication.k8s.io/v1\nkind: TokenReview\nspec: {}\n");
+    out = kubectl("create -f review.yaml", &st);
+    ck_assert_msg(st != 0 && strstr(out, "token is required for TokenReview in authentication"),
+                  "%s", out);
+    expect("api-resources --api-group=authentication.k8s.io -o name",
+           "selfsubjectreviews.authentication.k8s.io\ntokenreviews.authentication.k8s.io\n");
+}
+END_TEST
+
 START_TEST(kubectl_approves_certificates_and_scales_replication_controllers)
 {
     SKIP_WITHOUT_KUBECTL();
@@ -809,9 +844,14 @@ START_TEST(kubectl_auth_can_i_and_whoami)
     ck_assert_msg(st == 0 && strncmp(token, "eyJ", 3) == 0 && strchr(token, '.'), "%s", token);
     char cmd[4096];
     snprintf(cmd, sizeof(cmd), "--token=%.*s auth whoami", (int)strcspn(token, "\n"), token);
-    expect(cmd, "ATTRIBUTE   VALUE\nUsername    system:serviceaccount:demo:bot\n"
-                "Groups      [system:serviceaccounts system:serviceaccounts:demo "
-                "system:authenticated]\n");
+    /* as kube-apiserver names a service account: its uid and the token's
+     * credential id too */
+    out = kubectl(cmd, &st);
+    ck_assert_msg(st == 0 && strstr(out, "system:serviceaccount:demo:bot\nUID ") &&
+                      strstr(out, "[system:serviceaccounts system:serviceaccounts:demo "
+                                  "system:authenticated]\n") &&
+                      strstr(out, "Extra: authentication.kubernetes.io/credential-id   [JTI="),
+                  "%s", out);
     out = kubectl("-n demo create token nobody 2>&1", &st);
     ck_assert_msg(st != 0 && strstr(out, "serviceaccounts \"nobody\" not found"), "%s", out);
     out = kubectl("-n demo create token bot --duration=5m 2>&1", &st);
@@ -867,8 +907,8 @@ START_TEST(kubectl_auth_follows_rbac)
     kr_test_proc_kill(&server, SIGTERM);
     kr_test_proc_free(&server);
     start_server("adm1n,admin,1,\"system:masters\"\nb0b,bob,2\n");
-    expect("auth whoami", "ATTRIBUTE   VALUE\nUsername    admin\nGroups      [system:masters "
-                          "system:authenticated]\n");
+    expect("auth whoami", "ATTRIBUTE   VALUE\nUsername    admin\nUID         1\n"
+                          "Groups      [system:masters system:authenticated]\n");
     expect("get clusterrolebindings -o wide --no-headers | awk '{print $1, $2, $4$5$6$7}'",
            "cluster-admin ClusterRole/cluster-admin system:masters\n"
            "system:basic-user ClusterRole/system:basic-user system:authenticated\n"
@@ -963,6 +1003,7 @@ int main(void)
                             kubectl_get_prints_the_servers_columns,
                             kubectl_creates_and_prints_storage_ingress_and_hpa_kinds,
                             kubectl_approves_certificates_and_scales_replication_controllers,
+                            kubectl_creates_token_reviews,
                             kubectl_auth_can_i_and_whoami,
                             kubectl_auth_follows_rbac,
                             kubectl_describe_shows_the_events_of_an_object,

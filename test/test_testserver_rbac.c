@@ -5,7 +5,8 @@
  * users, groups and service accounts, resourceNames and subresources,
  * non-resource URLs, impersonation, the escalation checks on writes of
  * roles and bindings, the access and rules reviews kubectl auth asks, and
- * the subject access reviews webhooks and proxies ask.
+ * the subject access reviews webhooks and proxies ask, and the token
+ * reviews delegated authentication asks.
  * KR_TEST_THREADED */
 #include <check.h>
 #include <stdio.h>
@@ -124,6 +125,7 @@ START_TEST(bootstrap_policy_is_there_and_masters_may_do_anything)
                           "system:aggregate-to-admin",
                           "system:aggregate-to-edit",
                           "system:aggregate-to-view",
+                          "system:auth-delegator",
                           "system:basic-user",
                           "system:discovery",
                           "system:public-info-viewer",
@@ -598,6 +600,120 @@ START_TEST(rbac_names_are_path_segments)
 }
 END_TEST
 
+/* A TokenReview with `token` (and `audiences`, a JSON array or NULL) as
+ * `who`: the answer's status (new), checking the 201. */
+static json_t *review_token(const char *const *who, const char *token, const char *audiences)
+{
+    char body[4096];
+    snprintf(body, sizeof(body),
+             "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenReview\",\"spec\":"
+             "{\"token\":\"%s\"%s%s}}",
+             token, audiences ? ",\"audiences\":" : "", audiences ? audiences : "");
+    tc_response r;
+    tc_request(U, "POST", "/apis/authentication.k8s.io/v1/tokenreviews", "application/json", body,
+               who, &r);
+    ck_assert_msg(r.status == 201, "%ld: %s", r.status, r.body ? r.body : "");
+    ck_assert_str_eq(jstr(r.json, "kind"), "TokenReview");
+    ck_assert_str_eq(jstr(json_object_get(r.json, "spec"), "token"), token);
+    json_t *status = json_incref(json_object_get(r.json, "status"));
+    tc_free(&r);
+    return status;
+}
+
+START_TEST(token_reviews_say_who_a_token_is)
+{
+    static const char path[] = "/apis/authentication.k8s.io/v1/tokenreviews";
+    static const char api_audience[] = "https://kubernetes.default.svc.cluster.local";
+    /* creating one needs create tokenreviews, as system:auth-delegator gives */
+    expect(AS("bob"), "POST", path,
+           "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenReview\",\"spec\":"
+           "{\"token\":\"alice-token\"}}",
+           403,
+           "tokenreviews.authentication.k8s.io is forbidden: User \"bob\" cannot create resource "
+           "\"tokenreviews\" in API group \"authentication.k8s.io\" at the cluster scope");
+    bind(NULL, "bob-delegates", "ClusterRole", "system:auth-delegator", "User", "bob", NULL);
+    expect(AS("bob"), "POST", path,
+           "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenReview\",\"spec\":{}}",
+           400, "token is required for TokenReview in authentication");
+    expect(AS("bob"), "GET", path, NULL, 405, NULL);
+
+    /* a static token: audience-agnostic, its uid and groups */
+    json_t *st = review_token(AS("bob"), "alice-token", NULL);
+    ck_assert(json_is_true(json_object_get(st, "authenticated")));
+    json_t *user = json_object_get(st, "user");
+    ck_assert_str_eq(jstr(user, "username"), "alice");
+    ck_assert_str_eq(jstr(user, "uid"), "3");
+    json_t *want_groups = json_pack("[s, s, s]", "dev", "qa", "system:authenticated");
+    ck_assert(json_equal(json_object_get(user, "groups"), want_groups));
+    json_decref(want_groups);
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(st, "audiences"), 0)),
+                     api_audience);
+    json_decref(st);
+    st = review_token(AS("bob"), "alice-token", "[\"my-app\"]");
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(st, "audiences"), 0)),
+                     "my-app");
+    json_decref(st);
+
+    /* an unknown token */
+    st = review_token(AS("bob"), "nobody-token", NULL);
+    ck_assert_ptr_null(json_object_get(st, "authenticated"));
+    ck_assert_uint_eq(json_object_size(json_object_get(st, "user")), 0);
+    ck_assert_str_eq(jstr(st, "error"), "invalid bearer token");
+    json_decref(st);
+
+    /* a service account token is for its audiences only */
+    create_ns("demo");
+    create("/api/v1/namespaces/demo/serviceaccounts",
+           "{\"apiVersion\":\"v1\",\"kind\":\"ServiceAccount\",\"metadata\":{\"name\":\"robot\"}}");
+    tc_response r;
+    tc_request(U, "POST", "/api/v1/namespaces/demo/serviceaccounts/robot/token", "application/json",
+               "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenRequest\",\"spec\":"
+               "{\"audiences\":[\"my-app\"]}}",
+               AS("admin"), &r);
+    ck_assert_int_eq(r.status, 201);
+    char *token = strdup(jstr(json_object_get(r.json, "status"), "token"));
+    tc_free(&r);
+    tc_request(U, "GET", "/api/v1/namespaces/demo/serviceaccounts/robot", NULL, NULL, AS("admin"),
+               &r);
+    char *sa_uid = strdup(jstr(json_object_get(r.json, "metadata"), "uid"));
+    tc_free(&r);
+    st = review_token(AS("bob"), token, NULL);
+    ck_assert_ptr_null(json_object_get(st, "authenticated"));
+    ck_assert_str_eq(jstr(st, "error"),
+                     "token audiences [\"my-app\"] is invalid for the target audiences "
+                     "[\"https://kubernetes.default.svc.cluster.local\"]");
+    json_decref(st);
+    st = review_token(AS("bob"), token, "[\"other\", \"my-app\"]");
+    ck_assert(json_is_true(json_object_get(st, "authenticated")));
+    user = json_object_get(st, "user");
+    ck_assert_str_eq(jstr(user, "username"), "system:serviceaccount:demo:robot");
+    ck_assert_str_eq(jstr(user, "uid"), sa_uid);
+    want_groups = json_pack("[s, s, s]", "system:serviceaccounts", "system:serviceaccounts:demo",
+                            "system:authenticated");
+    ck_assert(json_equal(json_object_get(user, "groups"), want_groups));
+    json_decref(want_groups);
+    json_t *cred = json_array_get(json_object_get(json_object_get(user, "extra"),
+                                                  "authentication.kubernetes.io/credential-id"),
+                                  0);
+    ck_assert_msg(json_is_string(cred) && strncmp(json_string_value(cred), "JTI=", 4) == 0,
+                  "credential id");
+    ck_assert_uint_eq(json_array_size(json_object_get(st, "audiences")), 1);
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(st, "audiences"), 0)),
+                     "my-app");
+    json_decref(st);
+    free(token);
+    free(sa_uid);
+
+    /* whoami names the uid too, as kube-apiserver does */
+    tc_request(U, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", "application/json",
+               "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"SelfSubjectReview\"}",
+               AS("alice"), &r);
+    ck_assert_str_eq(jstr(json_object_get(json_object_get(r.json, "status"), "userInfo"), "uid"),
+                     "3");
+    tc_free(&r);
+}
+END_TEST
+
 int main(void)
 {
     const TTest *tests[] = {bootstrap_policy_is_there_and_masters_may_do_anything,
@@ -609,6 +725,7 @@ int main(void)
                             subject_access_reviews_ask_about_someone_else,
                             cluster_roles_aggregate_by_label,
                             rbac_names_are_path_segments,
+                            token_reviews_say_who_a_token_is,
                             NULL};
     return kr_test_run_tests("testserver_rbac", "rbac", setup, teardown, 60, tests);
 }

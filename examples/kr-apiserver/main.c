@@ -53,7 +53,7 @@ static void usage(FILE *out)
             "stored,\n"
             "              as kube-apiserver does, with its bootstrap roles (cluster-admin, "
             "admin,\n"
-            "              edit, view, system:basic-user, system:discovery, ...); the group\n"
+            "              edit, view, system:basic-user, system:auth-delegator, ...); the group\n"
             "              system:masters may do anything, and a --token without a user is\n"
             "              kubernetes-admin in it. Impersonation (kubectl --as) is checked.\n"
             "              Default AlwaysAllow: every authenticated request is allowed.\n"

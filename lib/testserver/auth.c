@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "testserver/ts_internal.h"
 
@@ -66,10 +67,9 @@ static void set_user(ts_identity *who, const char *user, size_t len)
     who->user_len = len;
 }
 
-/* The identity of a request with a bearer token: 0, or -1 for an unknown
- * token (a 401). */
-static int token_identity(kr_testserver_t *ts, const char *authorization, ts_identity *who)
+int ts_token_identity(kr_testserver_t *ts, const char *authorization, ts_identity *who)
 {
+    memset(who, 0, sizeof(*who));
     const char *entry = find_token(ts, authorization);
     if (entry) {
         const char *user = strchr(entry, ':');
@@ -87,16 +87,23 @@ static int token_identity(kr_testserver_t *ts, const char *authorization, ts_ide
     const kr_token_user *u = kr_token_file_authenticate(ts->token_file, authorization);
     if (u) {
         set_user(who, u->user, strlen(u->user));
+        who->uid = u->uid && *u->uid ? u->uid : NULL;
         for (size_t i = 0; i < u->n_groups && i < TS_MAX_GROUPS; i++)
             add_group(who, u->groups[i]);
         add_group(who, "system:authenticated");
         return 0;
     }
-    size_t len = 0;
-    const char *issued = ts_issued_user(ts, authorization + 7, &len);
+    const ts_issued *issued = authorization && strncmp(authorization, "Bearer ", 7) == 0
+                                  ? ts_issued_find(ts, authorization + 7)
+                                  : NULL;
     if (!issued)
         return -1;
-    set_user(who, issued, len); /* a service account's token: every verb */
+    if (issued->expires <= (long long)time(NULL))
+        return -2;
+    set_user(who, issued->user, strlen(issued->user)); /* a service account's token: every verb */
+    who->uid = issued->uid;
+    who->audiences = issued->audiences;
+    who->credential_id = issued->credential_id;
     add_service_account_groups(who);
     add_group(who, "system:authenticated");
     return 0;
@@ -112,7 +119,7 @@ int ts_authenticate(kr_testserver_t *ts, const ts_request *req, ts_response *res
         return -1;
     }
     if (req->authorization && strncmp(req->authorization, "Bearer ", 7) == 0 && has_tokens) {
-        if (token_identity(ts, req->authorization, who) == 0)
+        if (ts_token_identity(ts, req->authorization, who) == 0)
             return 0;
         memset(who, 0, sizeof(*who));
         respond_unauthorized(resp);
@@ -159,7 +166,19 @@ json_t *ts_identity_user_info(const ts_identity *who)
         json_array_append_new(groups, json_string(who->groups[i]));
     const char *user = who->anonymous ? "system:anonymous" : who->user ? who->user : "";
     size_t len = who->anonymous ? strlen(user) : who->user_len;
-    return json_pack("{s:s%, s:o*}", "username", user, len, "groups", groups);
+    /* in the order of the Go struct: username, uid, groups, extra */
+    json_t *info = json_pack("{s:s%}", "username", user, len);
+    if (info && who->uid)
+        json_object_set_new(info, "uid", json_string(who->uid));
+    if (info && groups)
+        json_object_set_new(info, "groups", groups);
+    else
+        json_decref(groups);
+    if (info && who->credential_id)
+        json_object_set_new(
+            info, "extra",
+            json_pack("{s:[s]}", "authentication.kubernetes.io/credential-id", who->credential_id));
+    return info;
 }
 
 /* The 403 of a denied request, worded as kube-apiserver's: `head` is

@@ -445,6 +445,10 @@ int ts_csr_create(const ts_write *w, json_t *obj, ts_response *resp)
         json_object_del(spec, "extra");
         json_object_set(spec, "username", json_object_get(info, "username"));
         json_object_set(spec, "groups", json_object_get(info, "groups"));
+        if (json_object_get(info, "uid"))
+            json_object_set(spec, "uid", json_object_get(info, "uid"));
+        if (json_object_get(info, "extra"))
+            json_object_set(spec, "extra", json_object_get(info, "extra"));
         json_decref(info);
     }
     json_t *causes = json_array();

@@ -566,6 +566,10 @@ static const rule_row BASIC_USER[] = {
     {"create", "authorization.k8s.io", "selfsubjectaccessreviews selfsubjectrulesreviews"},
     {"create", "authentication.k8s.io", "selfsubjectreviews"},
     {0}};
+static const rule_row AUTH_DELEGATOR[] = {
+    {"create", "authentication.k8s.io", "tokenreviews"},
+    {"create", "authorization.k8s.io", "subjectaccessreviews"},
+    {0}};
 static const rule_row DISCOVERY[] = {{"get", NULL,
                                       "/api /api/* /apis /apis/* /healthz /livez /openapi "
                                       "/openapi/* /readyz /version /version/"},
@@ -696,6 +700,7 @@ int ts_rbac_bootstrap(kr_testserver_t *ts)
         aggregation(cluster_role("system:aggregate-to-edit", AGGREGATE_TO_EDIT), "edit", NULL),
         aggregation(cluster_role("system:aggregate-to-view", AGGREGATE_TO_VIEW), "view", NULL),
         cluster_role("system:basic-user", BASIC_USER),
+        cluster_role("system:auth-delegator", AUTH_DELEGATOR),
         cluster_role("system:discovery", DISCOVERY),
         cluster_role("system:public-info-viewer", PUBLIC_INFO),
         cluster_binding("cluster-admin", "system:masters", NULL),
@@ -711,8 +716,6 @@ int ts_rbac_bootstrap(kr_testserver_t *ts)
     if (rc == 0) {
         kr_error_t e = {0};
         rc = kr_testserver_load_bulk(ts, objs, KR_ARRAY_LEN(objs), &e);
-        if (rc)
-            fprintf(stderr, "DBG %s\n", e.message);
     }
     for (size_t i = 0; i < KR_ARRAY_LEN(objs); i++)
         json_decref(objs[i]);

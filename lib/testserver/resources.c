@@ -65,6 +65,7 @@ static const struct builtin builtins[] = {
      F_REVIEW | F_NO_DELCOL, false},
     {"authentication.k8s.io", "SelfSubjectReview", "selfsubjectreviews", "", "",
      F_REVIEW | F_NO_DELCOL, false},
+    {"authentication.k8s.io", "TokenReview", "tokenreviews", "", "", F_REVIEW | F_NO_DELCOL, false},
     {"authorization.k8s.io", "SelfSubjectRulesReview", "selfsubjectrulesreviews", "", "",
      F_REVIEW | F_NO_DELCOL, false},
     {"authorization.k8s.io", "SubjectAccessReview", "subjectaccessreviews", "", "",

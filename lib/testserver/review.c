@@ -157,6 +157,97 @@ static json_t *rules_status(kr_testserver_t *ts, const json_t *obj, const ts_ide
                      "/version", "/version/", "incomplete", false);
 }
 
+/* ---- TokenReview ----------------------------------------------------------------- */
+
+/* The audiences the server's own tokens are for, as kube-apiserver's
+ * --api-audiences default to its issuer. */
+static const char API_AUDIENCE[] = "https://kubernetes.default.svc.cluster.local";
+
+/* Go's %q of a []string: ["a" "b"]. */
+static void go_quoted_list(kr_buf *b, const json_t *list)
+{
+    kr_buf_append_str(b, "[");
+    size_t i;
+    const json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        if (i)
+            kr_buf_append_str(b, " ");
+        ts_go_quote(b, json_string_value(v) ? json_string_value(v) : "");
+    }
+    kr_buf_append_str(b, "]");
+}
+
+/* The strings both arrays hold, in the order of `a`; new. */
+static json_t *intersect(const json_t *a, const json_t *b)
+{
+    json_t *out = json_array();
+    size_t i, j;
+    const json_t *x, *y;
+    json_array_foreach(a, i, x)
+    {
+        json_array_foreach(b, j, y)
+        {
+            if (json_is_string(x) && json_equal(x, y)) {
+                json_array_append(out, (json_t *)x);
+                break;
+            }
+        }
+    }
+    return out;
+}
+
+/* A TokenReview's status, as kube-apiserver's tokenreviews registry
+ * answers: the token goes through the server's own authenticators
+ * (static tokens, the token file, issued service account tokens); a
+ * service account token must be for one of the audiences asked (or, when
+ * none is asked, for the server's); an audience-agnostic credential is
+ * for whichever was asked. */
+static json_t *token_status(kr_testserver_t *ts, const json_t *obj, ts_response *resp)
+{
+    const json_t *spec = json_object_get(obj, "spec");
+    const char *token = json_string_value(json_object_get(spec, "token"));
+    if (!token || !*token) {
+        ts_respond_bad_request(resp, "token is required for TokenReview in authentication");
+        return NULL;
+    }
+    if (ts->ntokens == 0 && !ts->token_file)
+        return json_object(); /* no token authenticator: the review as it came */
+    json_t *auds = json_array_size(json_object_get(spec, "audiences"))
+                       ? json_incref(json_object_get(spec, "audiences"))
+                       : json_pack("[s]", API_AUDIENCE);
+    char *authorization = kr_asprintf("Bearer %s", token);
+    ts_identity who;
+    int rc = authorization ? ts_token_identity(ts, authorization, &who) : -1;
+    kr_free(authorization);
+    json_t *granted = NULL;
+    kr_buf why = {0};
+    if (rc == -2) {
+        kr_buf_append_str(&why, "service account token has expired");
+    } else if (rc == 0 && who.audiences) {
+        granted = intersect(who.audiences, auds);
+        if (json_array_size(granted) == 0) {
+            kr_buf_append_str(&why, "token audiences ");
+            go_quoted_list(&why, who.audiences);
+            kr_buf_append_str(&why, " is invalid for the target audiences ");
+            go_quoted_list(&why, auds);
+            json_decref(granted);
+            granted = NULL;
+        }
+    } else if (rc == 0) {
+        granted = json_incref(auds);
+    } else {
+        kr_buf_append_str(&why, "invalid bearer token");
+    }
+    json_decref(auds);
+    json_t *status =
+        granted ? json_pack("{s:b, s:o, s:o}", "authenticated", true, "user",
+                            ts_identity_user_info(&who), "audiences", granted)
+                : json_pack("{s:{}, s:s}", "user", "error", why.data ? why.data : "out of memory");
+    kr_buf_free(&why);
+    return status;
+}
+
 void ts_handle_review(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                       const ts_identity *who, ts_response *resp)
 {
@@ -166,10 +257,12 @@ void ts_handle_review(kr_testserver_t *ts, const ts_request *req, const ts_route
     const char *kind = rt->res->kind;
     bool access = strcmp(kind, "SelfSubjectAccessReview") == 0;
     bool rules = strcmp(kind, "SelfSubjectRulesReview") == 0;
-    bool subject = !ts_review_is_self(rt->res);
+    bool tokens = strcmp(kind, "TokenReview") == 0;
+    bool subject = !tokens && !ts_review_is_self(rt->res);
     json_t *status =
         access    ? access_status(ts, obj, who, resp)
         : rules   ? rules_status(ts, obj, who, resp)
+        : tokens  ? token_status(ts, obj, resp)
         : subject ? subject_access_status(ts, obj, kind, rt->res->namespaced ? rt->ns : NULL, resp)
                   : user_status(who);
     if (!status) {
@@ -191,27 +284,27 @@ void ts_handle_review(kr_testserver_t *ts, const ts_request *req, const ts_route
 
 /* ---- TokenRequest ---------------------------------------------------------------- */
 
-struct ts_issued {
-    char *token;
-    char *user; /* system:serviceaccount:NS:NAME */
-};
-
-const char *ts_issued_user(const kr_testserver_t *ts, const char *token, size_t *len)
+const ts_issued *ts_issued_find(const kr_testserver_t *ts, const char *token)
 {
     for (size_t i = 0; i < ts->nissued; i++)
-        if (strcmp(ts->issued[i].token, token) == 0) {
-            *len = strlen(ts->issued[i].user);
-            return ts->issued[i].user;
-        }
+        if (strcmp(ts->issued[i].token, token) == 0)
+            return &ts->issued[i];
     return NULL;
+}
+
+static void issued_clear(ts_issued *t)
+{
+    kr_free(t->token);
+    kr_free(t->user);
+    kr_free(t->uid);
+    kr_free(t->credential_id);
+    json_decref(t->audiences);
 }
 
 void ts_issued_free(kr_testserver_t *ts)
 {
-    for (size_t i = 0; i < ts->nissued; i++) {
-        kr_free(ts->issued[i].token);
-        kr_free(ts->issued[i].user);
-    }
+    for (size_t i = 0; i < ts->nissued; i++)
+        issued_clear(&ts->issued[i]);
     kr_free(ts->issued);
     ts->issued = NULL;
     ts->nissued = 0;
@@ -229,11 +322,12 @@ static char *b64url(const void *data, size_t len)
 /* A JWT-shaped token with the claims kube-apiserver's issuer writes; the
  * signature is random bytes, as the server knows its tokens by value. */
 static char *make_token(kr_testserver_t *ts, const char *ns, const char *name, const char *uid,
-                        const json_t *audiences, long long iat, long long exp)
+                        const json_t *audiences, long long iat, long long exp, char **jti_out)
 {
     char sub[600];
     snprintf(sub, sizeof(sub), "system:serviceaccount:%s:%s", ns, name);
     char *jti = ts_uid_new(ts);
+    *jti_out = jti ? kr_asprintf("JTI=%s", jti) : NULL;
     json_t *claims = json_pack("{s:O, s:I, s:I, s:s, s:s, s:{s:s, s:{s:s, s:s}}, s:I, s:s}", "aud",
                                audiences, "exp", (json_int_t)exp, "iat", (json_int_t)iat, "iss",
                                "https://kubernetes.default.svc.cluster.local", "jti",
@@ -259,20 +353,24 @@ static char *make_token(kr_testserver_t *ts, const char *ns, const char *name, c
     return token;
 }
 
-static bool remember_token(kr_testserver_t *ts, const char *token, const char *ns, const char *name)
+static bool remember_token(kr_testserver_t *ts, const char *token, const char *ns, const char *name,
+                           const char *uid, const char *jti, json_t *audiences, long long expires)
 {
-    struct ts_issued *grown = kr_realloc(ts->issued, (ts->nissued + 1) * sizeof(*grown));
+    ts_issued *grown = kr_realloc(ts->issued, (ts->nissued + 1) * sizeof(*grown));
     if (!grown)
         return false;
     ts->issued = grown;
-    char *user = kr_asprintf("system:serviceaccount:%s:%s", ns, name);
-    char *copy = kr_strdup(token);
-    if (!user || !copy) {
-        kr_free(user);
-        kr_free(copy);
+    ts_issued t = {.token = kr_strdup(token),
+                   .user = kr_asprintf("system:serviceaccount:%s:%s", ns, name),
+                   .uid = kr_strdup(uid),
+                   .credential_id = jti ? kr_strdup(jti) : NULL,
+                   .audiences = json_incref(audiences),
+                   .expires = expires};
+    if (!t.token || !t.user || !t.uid || (jti && !t.credential_id)) {
+        issued_clear(&t);
         return false;
     }
-    ts->issued[ts->nissued++] = (struct ts_issued){.token = copy, .user = user};
+    ts->issued[ts->nissued++] = t;
     return true;
 }
 
@@ -314,7 +412,8 @@ void ts_handle_token_request(kr_testserver_t *ts, const ts_request *req, const t
     long long now = (long long)time(NULL);
     const char *uid =
         json_string_value(json_object_get(json_object_get(sa->obj, "metadata"), "uid"));
-    char *token = make_token(ts, rt->ns, rt->name, uid ? uid : "", aud, now, now + seconds);
+    char *jti = NULL;
+    char *token = make_token(ts, rt->ns, rt->name, uid ? uid : "", aud, now, now + seconds, &jti);
     char expires[32];
     time_t t = (time_t)(now + seconds);
     struct tm tm;
@@ -333,7 +432,8 @@ void ts_handle_token_request(kr_testserver_t *ts, const ts_request *req, const t
     /* only a server that checks tokens learns this one: without tokens
      * every request is served anyway */
     if (!out ||
-        ((ts->ntokens > 0 || ts->token_file) && !remember_token(ts, token, rt->ns, rt->name))) {
+        ((ts->ntokens > 0 || ts->token_file) &&
+         !remember_token(ts, token, rt->ns, rt->name, uid ? uid : "", jti, aud, now + seconds))) {
         json_decref(out);
         ts_respond_status(resp, 500, "InternalError", "Internal error occurred: out of memory",
                           NULL);
@@ -341,11 +441,13 @@ void ts_handle_token_request(kr_testserver_t *ts, const ts_request *req, const t
         ts_respond_json(resp, 201, out);
     }
     kr_free(token);
+    kr_free(jti);
     json_decref(obj);
 }
 
 bool ts_review_is_self(const ts_resource *res)
 {
     return !ts_resource_is(res, "authorization.k8s.io", "subjectaccessreviews") &&
+           !ts_resource_is(res, "authentication.k8s.io", "tokenreviews") &&
            !ts_resource_is(res, "authorization.k8s.io", "localsubjectaccessreviews");
 }

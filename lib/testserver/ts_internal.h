@@ -681,8 +681,18 @@ typedef struct ts_identity {
     size_t ngroups;
     char ns_group[300]; /* "system:serviceaccounts:NS" for a service account */
     bool anonymous; /* no credentials */
+    const char *uid; /* the token file's uid, a service account's uid; or NULL */
+    /* An issued service account token's audiences (an array) and its
+     * credential id ("JTI=..."); NULL for audience-agnostic credentials. */
+    const json_t *audiences;
+    const char *credential_id;
 } ts_identity;
 
+/* The identity a bearer token names ("Bearer T" in `authorization`): 0,
+ * -1 for a token no source knows (the static tokens, the token file, the
+ * issued service account tokens), -2 for an issued token that expired.
+ * Strings borrowed from the server's token tables. */
+int ts_token_identity(kr_testserver_t *ts, const char *authorization, ts_identity *who);
 /* 0 = authenticated (or no auth configured); otherwise fills resp (401). */
 int ts_authenticate(kr_testserver_t *ts, const ts_request *req, ts_response *resp,
                     ts_identity *who);
@@ -750,8 +760,17 @@ bool ts_review_is_self(const ts_resource *res);
  * verb, when the server checks tokens at all. */
 void ts_handle_token_request(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                              ts_response *resp);
-/* The user an issued token names, or NULL; *len its length. */
-const char *ts_issued_user(const kr_testserver_t *ts, const char *token, size_t *len);
+/* A service account token a TokenRequest issued (review.c). */
+typedef struct ts_issued {
+    char *token;
+    char *user; /* system:serviceaccount:NS:NAME */
+    char *uid; /* the service account's */
+    char *credential_id; /* "JTI=<the token's jti>" */
+    json_t *audiences; /* its aud claim */
+    long long expires; /* its exp claim, seconds since the epoch */
+} ts_issued;
+/* The issued token `token`, or NULL. */
+const ts_issued *ts_issued_find(const kr_testserver_t *ts, const char *token);
 void ts_issued_free(kr_testserver_t *ts);
 /* Preconditions (`uid`, `resourceVersion` in `pre`) against the stored
  * `obj`: 0, or -1 with kube's 409 in resp. (delete.c) */
