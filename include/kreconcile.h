@@ -23,6 +23,7 @@
 #include "kreconcile/selector.h"
 #include "kreconcile/store.h"
 #include "kreconcile/tokenfile.h"
+#include "kreconcile/tokenreview.h"
 #include "kreconcile/yaml.h"
 
 #endif /* KRECONCILE_H */

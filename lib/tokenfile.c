@@ -21,7 +21,7 @@ static void user_clear(kr_token_user *u)
     kr_free(u->token);
     kr_free(u->user);
     kr_free(u->uid);
-    for (size_t i = 0; i < u->n_groups; i++)
+    for (size_t i = 0; u->groups && i < u->n_groups; i++)
         kr_free(u->groups[i]);
     kr_free(u->groups);
 }
@@ -218,6 +218,37 @@ const kr_token_user *kr_token_file_authenticate(const kr_token_file_t *t, const 
     while (*token == ' ')
         token++;
     return kr_token_file_find(t, token);
+}
+
+kr_token_user *kr_token_user_copy(const kr_token_user *u)
+{
+    kr_token_user *c = u ? kr_calloc(1, sizeof(*c)) : NULL;
+    if (!c)
+        return NULL;
+    c->token = u->token ? kr_strdup(u->token) : NULL;
+    c->user = kr_strdup(u->user ? u->user : "");
+    c->uid = kr_strdup(u->uid ? u->uid : "");
+    c->groups = u->n_groups ? kr_calloc(u->n_groups, sizeof(char *)) : NULL;
+    bool ok = (c->token || !u->token) && c->user && c->uid && (c->groups || !u->n_groups);
+    for (size_t i = 0; ok && i < u->n_groups; i++) {
+        if (!(c->groups[i] = kr_strdup(u->groups[i])))
+            ok = false;
+        else
+            c->n_groups++;
+    }
+    if (!ok) {
+        kr_token_user_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void kr_token_user_free(kr_token_user *u)
+{
+    if (!u)
+        return;
+    user_clear(u);
+    kr_free(u);
 }
 
 bool kr_token_user_in_group(const kr_token_user *u, const char *group)

@@ -53,6 +53,12 @@ KR_API const kr_token_user *kr_token_file_authenticate(const kr_token_file_t *t,
 /* The same for a bare token. */
 KR_API const kr_token_user *kr_token_file_find(const kr_token_file_t *t, const char *token);
 
+/* A copy of `u` that the caller owns (NULL when out of memory), and its
+ * release (NULL is a no-op): for users that outlive a table, such as
+ * those a token review returns (tokenreview.h). */
+KR_API kr_token_user *kr_token_user_copy(const kr_token_user *u);
+KR_API void kr_token_user_free(kr_token_user *u);
+
 /* Whether `u` (may be NULL) lists `group`. */
 KR_API bool kr_token_user_in_group(const kr_token_user *u, const char *group);
 

@@ -1,0 +1,237 @@
+/* libkreconcile — bearer tokens authenticated by a cluster's TokenReview
+ * API (tokenreview.h). The cache is direct-mapped: a token's SHA-256
+ * digest names its one slot, so a lookup is one digest, one constant-time
+ * compare and no scan; a newer answer for another token in the same slot
+ * replaces the older one. */
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <string.h>
+#include <strings.h>
+
+#include "internal.h"
+#include "kreconcile/tokenreview.h"
+#include "lock.h"
+#include "util_internal.h"
+
+#define DEFAULT_TTL_MS 10000
+#define DEFAULT_CACHE_SIZE 1024
+
+typedef struct slot {
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    bool used;
+    uint64_t expires_ms; /* monotonic */
+    kr_token_user *user; /* NULL: refused */
+} slot;
+
+struct kr_token_reviewer {
+    kr_client_t *client;
+    json_t *audiences; /* array, or NULL */
+    uint64_t ttl_ms, negative_ttl_ms;
+    kr_mutex mu; /* guards slots and stats */
+    slot *slots;
+    size_t n_slots;
+    kr_token_reviewer_stats stats;
+};
+
+int kr_token_reviewer_new(const kr_token_reviewer_opts *opts, kr_token_reviewer_t **out,
+                          kr_error_t *err)
+{
+    *out = NULL;
+    if (!opts || !opts->client)
+        return kr_error_set(err, KR_EINVAL, "token reviewer: a client is required");
+    kr_token_reviewer_t *r = kr_calloc(1, sizeof(*r));
+    if (!r)
+        return kr_error_set(err, KR_ENOMEM, "out of memory");
+    r->client = opts->client;
+    r->ttl_ms = opts->cache_ttl_ms ? opts->cache_ttl_ms : DEFAULT_TTL_MS;
+    r->negative_ttl_ms = opts->negative_ttl_ms ? opts->negative_ttl_ms : DEFAULT_TTL_MS;
+    r->n_slots = opts->cache_size ? opts->cache_size : DEFAULT_CACHE_SIZE;
+    r->slots = kr_calloc(r->n_slots, sizeof(*r->slots));
+    bool ok = r->slots != NULL;
+    if (ok && opts->n_audiences) {
+        r->audiences = json_array();
+        for (size_t i = 0; r->audiences && i < opts->n_audiences; i++) {
+            if (!opts->audiences[i] || !*opts->audiences[i]) {
+                kr_token_reviewer_free(r);
+                return kr_error_set(err, KR_EINVAL, "token reviewer: an empty audience");
+            }
+            if (json_array_append_new(r->audiences, json_string(opts->audiences[i])) != 0)
+                ok = false;
+        }
+        ok = ok && r->audiences;
+    }
+    if (!ok || kr_mutex_init(&r->mu) != 0) {
+        json_decref(r->audiences);
+        kr_free(r->slots);
+        kr_free(r);
+        return kr_error_set(err, KR_ENOMEM, "out of memory");
+    }
+    *out = r;
+    return 0;
+}
+
+void kr_token_reviewer_free(kr_token_reviewer_t *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; r->slots && i < r->n_slots; i++)
+        kr_token_user_free(r->slots[i].user);
+    kr_free(r->slots);
+    json_decref(r->audiences);
+    kr_mutex_destroy(&r->mu);
+    kr_free(r);
+}
+
+static size_t slot_of(const kr_token_reviewer_t *r, const unsigned char *digest)
+{
+    uint64_t h;
+    memcpy(&h, digest, sizeof(h));
+    return (size_t)(h % r->n_slots);
+}
+
+/* The cached answer for `digest`: true with *user (a copy, or NULL for a
+ * refusal) when one is fresh. */
+static bool cached(kr_token_reviewer_t *r, const unsigned char *digest, kr_token_user **user,
+                   bool *oom)
+{
+    bool hit = false;
+    kr_mutex_lock(&r->mu);
+    slot *s = &r->slots[slot_of(r, digest)];
+    if (s->used && CRYPTO_memcmp(s->digest, digest, SHA256_DIGEST_LENGTH) == 0 &&
+        kr_clock_monotonic_ms() < s->expires_ms) {
+        hit = true;
+        *user = s->user ? kr_token_user_copy(s->user) : NULL;
+        *oom = s->user && !*user;
+        r->stats.cache_hits++;
+    }
+    kr_mutex_unlock(&r->mu);
+    return hit;
+}
+
+static void remember(kr_token_reviewer_t *r, const unsigned char *digest, const kr_token_user *user)
+{
+    kr_token_user *copy = user ? kr_token_user_copy(user) : NULL;
+    if (user && !copy)
+        return; /* out of memory: not cached, the answer still stands */
+    kr_mutex_lock(&r->mu);
+    slot *s = &r->slots[slot_of(r, digest)];
+    kr_token_user *old = s->user;
+    memcpy(s->digest, digest, SHA256_DIGEST_LENGTH);
+    s->used = true;
+    s->user = copy;
+    s->expires_ms = kr_clock_monotonic_ms() + (user ? r->ttl_ms : r->negative_ttl_ms);
+    kr_mutex_unlock(&r->mu);
+    kr_token_user_free(old);
+}
+
+/* The user of an authenticated TokenReview status; new, or NULL (out of
+ * memory, or no username: err says which). */
+static kr_token_user *user_of(const json_t *info, kr_error_t *err)
+{
+    const char *name = json_string_value(json_object_get(info, "username"));
+    if (!name || !*name) {
+        kr_error_set(err, KR_EPARSE, "token review: authenticated without a username");
+        return NULL;
+    }
+    const char *uid = json_string_value(json_object_get(info, "uid"));
+    const json_t *groups = json_object_get(info, "groups");
+    kr_token_user *u = kr_calloc(1, sizeof(*u));
+    bool ok = u != NULL;
+    if (ok) {
+        u->user = kr_strdup(name);
+        u->uid = kr_strdup(uid ? uid : "");
+        u->groups =
+            json_array_size(groups) ? kr_calloc(json_array_size(groups), sizeof(char *)) : NULL;
+        ok = u->user && u->uid && (u->groups || !json_array_size(groups));
+    }
+    size_t i;
+    const json_t *g;
+    json_array_foreach(groups, i, g)
+    {
+        if (!ok)
+            break;
+        if (!json_is_string(g))
+            continue;
+        if (!(u->groups[u->n_groups] = kr_strdup(json_string_value(g))))
+            ok = false;
+        else
+            u->n_groups++;
+    }
+    if (!ok) {
+        kr_token_user_free(u);
+        kr_error_set(err, KR_ENOMEM, "out of memory");
+        return NULL;
+    }
+    return u;
+}
+
+/* Ask the cluster: 0 with *user (new) or NULL (refused); an error when
+ * no answer could be had. */
+static int review(kr_token_reviewer_t *r, const char *token, kr_token_user **user, kr_error_t *err)
+{
+    json_t *spec = json_pack("{s:s}", "token", token);
+    if (spec && r->audiences)
+        json_object_set(spec, "audiences", r->audiences);
+    json_t *body = spec ? json_pack("{s:s, s:s, s:o}", "apiVersion", "authentication.k8s.io/v1",
+                                    "kind", "TokenReview", "spec", spec)
+                        : NULL;
+    if (!body)
+        return kr_error_set(err, KR_ENOMEM, "out of memory");
+    kr_mutex_lock(&r->mu);
+    r->stats.reviews++;
+    kr_mutex_unlock(&r->mu);
+    json_t *answer = NULL;
+    int rc = kr_client_create(r->client, KR_GVR("authentication.k8s.io", "v1", "tokenreviews"),
+                              NULL, body, NULL, &answer, err);
+    json_decref(body);
+    if (rc != 0)
+        return rc;
+    const json_t *status = json_object_get(answer, "status");
+    if (!json_is_object(status)) {
+        json_decref(answer);
+        return kr_error_set(err, KR_EPARSE, "token review: the answer has no status");
+    }
+    *user = NULL;
+    if (json_is_true(json_object_get(status, "authenticated"))) {
+        *user = user_of(json_object_get(status, "user"), err);
+        if (!*user)
+            rc = err ? err->code : KR_EPARSE;
+    }
+    json_decref(answer);
+    return rc;
+}
+
+int kr_token_reviewer_authenticate(kr_token_reviewer_t *r, const char *authorization,
+                                   kr_token_user **out, kr_error_t *err)
+{
+    *out = NULL;
+    if (!r || !authorization || strncasecmp(authorization, "Bearer ", 7) != 0)
+        return 0;
+    const char *token = authorization + 7;
+    while (*token == ' ')
+        token++;
+    if (!*token)
+        return 0;
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)token, strlen(token), digest);
+    bool oom = false;
+    if (cached(r, digest, out, &oom))
+        return oom ? kr_error_set(err, KR_ENOMEM, "out of memory") : 0;
+    kr_token_user *user = NULL;
+    int rc = review(r, token, &user, err);
+    if (rc != 0)
+        return rc;
+    remember(r, digest, user);
+    *out = user;
+    return 0;
+}
+
+void kr_token_reviewer_get_stats(kr_token_reviewer_t *r, kr_token_reviewer_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!r)
+        return;
+    kr_mutex_lock(&r->mu);
+    *out = r->stats;
+    kr_mutex_unlock(&r->mu);
+}

@@ -1,0 +1,349 @@
+/* Tests of kr_token_reviewer (tokenreview.h) against the in-memory
+ * apiserver over TLS, in RBAC mode, with users from a static token file:
+ * who a token is (uid, groups), refusals, requests that are not bearer
+ * tokens, audiences, the cache of both answers and its expiry, errors that
+ * are not answers (a client without `create tokenreviews`, a server that
+ * is gone) and concurrent callers. Skipped, loudly, without openssl.
+ * Threaded: KR_TEST_THREADED */
+#include <check.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kr_suite.h"
+#include "kr_test.h"
+#include "kr_test_tmpdir.h"
+#include "kreconcile.h"
+#include "kreconcile/testserver.h"
+
+static const char TOKENS[] = "reviewer-token,reviewer,10,\"system:masters\"\n"
+                             "alice-token,alice,11,\"dev,qa\"\n"
+                             "nobody-token,nobody,12\n";
+
+static char dir[256];
+static bool have_certs;
+static kr_testserver_t *ts;
+static kr_runtime_t *rt;
+static kr_rest_config *cfg;
+static kr_client_t *client;
+
+static void setup(void)
+{
+    have_certs = kr_test_make_server_cert(dir, sizeof(dir), "tokenreview");
+    if (!have_certs)
+        return;
+    kr_test_write_file(dir, "tokens.csv", TOKENS);
+    char tokens[320], kubeconfig[320];
+    snprintf(tokens, sizeof(tokens), "%s/tokens.csv", dir);
+    snprintf(kubeconfig, sizeof(kubeconfig), "%s/kubeconfig", dir);
+    char *crt = kr_test_read_file(dir, "srv.crt"), *key = kr_test_read_file(dir, "srv.key");
+    ck_assert(crt && key);
+    kr_testserver_opts o = {.seed = 5,
+                            .tls_cert_pem = crt,
+                            .tls_key_pem = key,
+                            .token_auth_file = tokens,
+                            .rbac = true};
+    kr_error_t err = {0};
+    ck_assert_msg(kr_testserver_start(&o, &ts, &err) == 0, "%s", err.message);
+    free(crt);
+    free(key);
+    /* the kubeconfig carries the file's first token: the reviewer's */
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(ts, kubeconfig, NULL, &err), 0);
+    const char *paths[] = {kubeconfig};
+    kr_kubeconfig_t *kc = NULL;
+    ck_assert_msg(kr_kubeconfig_load_files(paths, 1, NULL, &kc, &err) == 0, "%s", err.message);
+    ck_assert_msg(kr_kubeconfig_rest_config(kc, NULL, &cfg, &err) == 0, "%s", err.message);
+    kr_kubeconfig_free(kc);
+    cfg->timeout_ms = 5000;
+    cfg->qps = -1; /* the concurrent test asks hundreds of times */
+    ck_assert_int_eq(kr_runtime_new(NULL, &rt, NULL), 0);
+    ck_assert_int_eq(kr_runtime_start(rt, NULL), 0);
+    kr_client_opts co = {.max_retries = 1, .backoff_base_ms = 5, .backoff_max_ms = 20};
+    ck_assert_msg(kr_client_new(rt, cfg, &co, &client, &err) == 0, "%s", err.message);
+}
+
+static void teardown(void)
+{
+    kr_client_free(client);
+    client = NULL;
+    kr_runtime_free(rt);
+    rt = NULL;
+    kr_rest_config_free(cfg);
+    cfg = NULL;
+    kr_testserver_free(ts);
+    ts = NULL;
+    kr_test_tmpdir_remove(dir);
+}
+
+static bool skipped(const char *what)
+{
+    if (!have_certs)
+        kr_test_skip(what, "no openssl to make the server's certificate");
+    return !have_certs;
+}
+
+static kr_token_reviewer_t *reviewer(uint64_t ttl_ms, const char *const *auds, size_t n_auds)
+{
+    kr_token_reviewer_opts o = {.client = client,
+                                .audiences = auds,
+                                .n_audiences = n_auds,
+                                .cache_ttl_ms = ttl_ms,
+                                .negative_ttl_ms = ttl_ms};
+    kr_token_reviewer_t *r = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_token_reviewer_new(&o, &r, &err) == 0, "%s", err.message);
+    return r;
+}
+
+static uint64_t reviews(kr_token_reviewer_t *r)
+{
+    kr_token_reviewer_stats st;
+    kr_token_reviewer_get_stats(r, &st);
+    return st.reviews;
+}
+
+/* Who `authorization` is: the user (new) or NULL, checking that an answer came. */
+static kr_token_user *who(kr_token_reviewer_t *r, const char *authorization)
+{
+    kr_token_user *u = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_token_reviewer_authenticate(r, authorization, &u, &err) == 0, "%s",
+                  err.message);
+    return u;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&t, NULL);
+}
+
+START_TEST(the_cluster_says_who_a_token_is)
+{
+    if (skipped("the_cluster_says_who_a_token_is"))
+        return;
+    kr_token_reviewer_t *r = reviewer(0, NULL, 0);
+    kr_token_user *u = who(r, "Bearer alice-token");
+    ck_assert_ptr_nonnull(u);
+    ck_assert_ptr_null(u->token); /* never kept */
+    ck_assert_str_eq(u->user, "alice");
+    ck_assert_str_eq(u->uid, "11");
+    ck_assert_uint_eq(u->n_groups, 3);
+    ck_assert(kr_token_user_in_group(u, "dev") && kr_token_user_in_group(u, "qa") &&
+              kr_token_user_in_group(u, "system:authenticated"));
+    kr_token_user_free(u);
+    /* the scheme is case-insensitive, as kube-apiserver reads it */
+    u = who(r, "bearer  nobody-token");
+    ck_assert_str_eq(u->user, "nobody");
+    kr_token_user_free(u);
+    ck_assert_uint_eq(reviews(r), 2);
+    /* refused */
+    ck_assert_ptr_null(who(r, "Bearer wrong-token"));
+    ck_assert_uint_eq(reviews(r), 3);
+    /* not a bearer token: refused without asking */
+    ck_assert_ptr_null(who(r, NULL));
+    ck_assert_ptr_null(who(r, "Basic YWxpY2U6cHc="));
+    ck_assert_ptr_null(who(r, "Bearer "));
+    ck_assert_ptr_null(who(r, "Bearer"));
+    ck_assert_uint_eq(reviews(r), 3);
+    kr_token_reviewer_free(r);
+}
+END_TEST
+
+START_TEST(answers_are_cached_for_their_ttl)
+{
+    if (skipped("answers_are_cached_for_their_ttl"))
+        return;
+    kr_token_reviewer_t *r = reviewer(0, NULL, 0);
+    for (int i = 0; i < 5; i++) {
+        kr_token_user *u = who(r, "Bearer alice-token");
+        ck_assert_str_eq(u->user, "alice");
+        kr_token_user_free(u);
+        ck_assert_ptr_null(who(r, "Bearer wrong-token"));
+    }
+    kr_token_reviewer_stats st;
+    kr_token_reviewer_get_stats(r, &st);
+    ck_assert_uint_eq(st.reviews, 2);
+    ck_assert_uint_eq(st.cache_hits, 8);
+    kr_token_reviewer_free(r);
+
+    /* a short ttl: asked again once it passed */
+    r = reviewer(30, NULL, 0);
+    kr_token_user_free(who(r, "Bearer alice-token"));
+    kr_token_user_free(who(r, "Bearer alice-token"));
+    ck_assert_uint_eq(reviews(r), 1);
+    sleep_ms(60);
+    kr_token_user_free(who(r, "Bearer alice-token"));
+    ck_assert_uint_eq(reviews(r), 2);
+    kr_token_reviewer_free(r);
+
+    /* one slot: two tokens take turns in it, each answer still right */
+    kr_token_reviewer_opts o = {.client = client, .cache_size = 1};
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_token_reviewer_new(&o, &r, &err), 0);
+    for (int i = 0; i < 3; i++) {
+        kr_token_user *a = who(r, "Bearer alice-token");
+        kr_token_user *n = who(r, "Bearer nobody-token");
+        ck_assert_str_eq(a->user, "alice");
+        ck_assert_str_eq(n->user, "nobody");
+        kr_token_user_free(a);
+        kr_token_user_free(n);
+    }
+    ck_assert_uint_eq(reviews(r), 6);
+    kr_token_reviewer_free(r);
+}
+END_TEST
+
+START_TEST(service_account_tokens_are_for_their_audiences)
+{
+    if (skipped("service_account_tokens_are_for_their_audiences"))
+        return;
+    static const char sa[] =
+        "{\"apiVersion\":\"v1\",\"kind\":\"ServiceAccount\",\"metadata\":{\"name\":\"robot\","
+        "\"namespace\":\"default\"}}";
+    kr_error_t err = {0};
+    ck_assert_msg(kr_testserver_load(ts, sa, strlen(sa), &err) == 0, "%s", err.message);
+    json_t *req = json_pack("{s:s, s:s, s:{s:[s]}}", "apiVersion", "authentication.k8s.io/v1",
+                            "kind", "TokenRequest", "spec", "audiences", "my-app");
+    json_t *out = NULL;
+    kr_request rq = {.verb = KR_VERB_CREATE,
+                     .ref = {KR_GVR("", "v1", "serviceaccounts"), "default", "robot", "token"},
+                     .body = req};
+    ck_assert_msg(kr_client_do_sync(client, &rq, &out, &err) == 0, "%s", err.message);
+    json_decref(req);
+    char auth[4096];
+    snprintf(auth, sizeof(auth), "Bearer %s",
+             json_string_value(json_object_get(json_object_get(out, "status"), "token")));
+    json_decref(out);
+
+    kr_token_reviewer_t *r = reviewer(0, NULL, 0);
+    ck_assert_ptr_null(who(r, auth)); /* not for the cluster's own audience */
+    kr_token_reviewer_free(r);
+    const char *auds[] = {"other", "my-app"};
+    r = reviewer(0, auds, 2);
+    kr_token_user *u = who(r, auth);
+    ck_assert_ptr_nonnull(u);
+    ck_assert_str_eq(u->user, "system:serviceaccount:default:robot");
+    ck_assert(kr_token_user_in_group(u, "system:serviceaccounts:default"));
+    ck_assert_str_ne(u->uid, "");
+    kr_token_user_free(u);
+    kr_token_reviewer_free(r);
+
+    const char *empty[] = {""};
+    kr_token_reviewer_opts o = {.client = client, .audiences = empty, .n_audiences = 1};
+    ck_assert_int_eq(kr_token_reviewer_new(&o, &r, &err), KR_EINVAL);
+    ck_assert_ptr_null(r);
+    o = (kr_token_reviewer_opts){0};
+    ck_assert_int_eq(kr_token_reviewer_new(&o, &r, &err), KR_EINVAL);
+    ck_assert_int_eq(kr_token_reviewer_new(NULL, &r, &err), KR_EINVAL);
+}
+END_TEST
+
+START_TEST(failures_to_ask_are_errors_and_not_cached)
+{
+    if (skipped("failures_to_ask_are_errors_and_not_cached"))
+        return;
+    /* a client whose user may not create tokenreviews */
+    kr_rest_config *alice_cfg = NULL;
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_rest_config_copy(cfg, &alice_cfg, &err), 0);
+    kr_free(alice_cfg->bearer_token);
+    alice_cfg->bearer_token = kr_malloc(sizeof("alice-token"));
+    memcpy(alice_cfg->bearer_token, "alice-token", sizeof("alice-token"));
+    kr_client_t *alice = NULL;
+    kr_client_opts co = {.max_retries = 1, .backoff_base_ms = 5, .backoff_max_ms = 20};
+    ck_assert_msg(kr_client_new(rt, alice_cfg, &co, &alice, &err) == 0, "%s", err.message);
+    kr_token_reviewer_opts o = {.client = alice};
+    kr_token_reviewer_t *r = NULL;
+    ck_assert_int_eq(kr_token_reviewer_new(&o, &r, &err), 0);
+    kr_token_user *u = NULL;
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(kr_token_reviewer_authenticate(r, "Bearer nobody-token", &u, &err),
+                         KR_EFORBIDDEN);
+        ck_assert_ptr_null(u);
+        ck_assert_msg(strstr(err.message, "tokenreviews") != NULL, "%s", err.message);
+    }
+    ck_assert_uint_eq(reviews(r), 2);
+    kr_token_reviewer_free(r);
+    kr_client_free(alice);
+    kr_rest_config_free(alice_cfg);
+
+    /* the cluster gone: an error, and asked again next time */
+    r = reviewer(0, NULL, 0);
+    kr_token_user_free(who(r, "Bearer alice-token"));
+    kr_testserver_free(ts);
+    ts = NULL;
+    for (int i = 0; i < 2; i++) {
+        int rc = kr_token_reviewer_authenticate(r, "Bearer nobody-token", &u, &err);
+        ck_assert_msg(rc == KR_ECONNECT || rc == KR_EUNAVAILABLE || rc == KR_ETIMEDOUT, "%d: %s",
+                      rc, err.message);
+        ck_assert_ptr_null(u);
+    }
+    /* what was answered before stays answered for its ttl */
+    u = who(r, "Bearer alice-token");
+    ck_assert_str_eq(u->user, "alice");
+    kr_token_user_free(u);
+    ck_assert_uint_eq(reviews(r), 3);
+    kr_token_reviewer_free(r);
+}
+END_TEST
+
+typedef struct caller {
+    kr_token_reviewer_t *r;
+    int mismatches;
+} caller;
+
+static void *call_many(void *arg)
+{
+    caller *c = arg;
+    static const char *const tokens[] = {"Bearer alice-token", "Bearer nobody-token",
+                                         "Bearer wrong-token", "Bearer reviewer-token"};
+    static const char *const users[] = {"alice", "nobody", NULL, "reviewer"};
+    for (int i = 0; i < 200; i++) {
+        int k = i % 4;
+        kr_token_user *u = NULL;
+        kr_error_t err = {0};
+        if (kr_token_reviewer_authenticate(c->r, tokens[k], &u, &err) != 0 ||
+            (users[k] ? !u || strcmp(u->user, users[k]) != 0 : u != NULL))
+            c->mismatches++;
+        kr_token_user_free(u);
+    }
+    return NULL;
+}
+
+START_TEST(concurrent_callers_share_the_cache)
+{
+    if (skipped("concurrent_callers_share_the_cache"))
+        return;
+    kr_token_reviewer_opts o = {.client = client, .cache_size = 2};
+    kr_token_reviewer_t *r = NULL;
+    ck_assert_int_eq(kr_token_reviewer_new(&o, &r, NULL), 0);
+    pthread_t tid[4];
+    caller c[4];
+    for (int i = 0; i < 4; i++) {
+        c[i] = (caller){r, 0};
+        ck_assert_int_eq(pthread_create(&tid[i], NULL, call_many, &c[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(tid[i], NULL);
+        ck_assert_int_eq(c[i].mismatches, 0);
+    }
+    kr_token_reviewer_stats st;
+    kr_token_reviewer_get_stats(r, &st);
+    ck_assert_uint_eq(st.reviews + st.cache_hits, 800);
+    kr_token_reviewer_free(r);
+}
+END_TEST
+
+int main(void)
+{
+    const TTest *tests[] = {the_cluster_says_who_a_token_is,
+                            answers_are_cached_for_their_ttl,
+                            service_account_tokens_are_for_their_audiences,
+                            failures_to_ask_are_errors_and_not_cached,
+                            concurrent_callers_share_the_cache,
+                            NULL};
+    return kr_test_run_tests("tokenreview", "tokenreview", setup, teardown, 60, tests);
+}
