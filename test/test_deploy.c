@@ -193,6 +193,8 @@ START_TEST(rbac_gives_each_program_what_it_needs_and_no_more)
         {"kr-submitter", "update", "kreconcile.io", "runnables", "status", "apps", true},
         {"kr-submitter", "delete", "kreconcile.io", "runnables", "", "apps", false},
         {"kr-submitter", "list", "batch", "jobs", "", "", false},
+        {"kr-submitter", "create", "authentication.k8s.io", "tokenreviews", "", "", true},
+        {"kr-syncer", "create", "authentication.k8s.io", "tokenreviews", "", "", false},
         {"kr-sweeper", "list", "batch", "jobs", "", "", true},
         {"kr-sweeper", "delete", "", "configmaps", "", "apps", false},
         {"kr-inventory", "watch", "kreconcile.io", "runnables", "", "", true},

@@ -27,6 +27,7 @@
 #include "kr_suite.h"
 #include "kr_test.h"
 #include "kr_test_proc.h"
+#include "kr_test_tmpdir.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
 #include "ts_client.h"
@@ -937,6 +938,112 @@ START_TEST(approval_rules_hold)
 }
 END_TEST
 
+/* A TLS server in RBAC mode whose token file knows the reviewer (the
+ * file's first user, in system:masters) and `users`; its client. */
+typedef struct idp {
+    char dir[256];
+    kr_testserver_t *ts;
+    kr_rest_config *cfg;
+    kr_client_t *client;
+} idp;
+
+static bool idp_up(idp *p, const char *users)
+{
+    if (!kr_test_make_server_cert(p->dir, sizeof(p->dir), "submitter-idp"))
+        return false;
+    char tokfile[400], kubeconfig[400], text[1024];
+    snprintf(text, sizeof(text), "idp-reviewer,reviewer,100,\"system:masters\"\n%s", users);
+    kr_test_write_file(p->dir, "tokens.csv", text);
+    snprintf(tokfile, sizeof(tokfile), "%s/tokens.csv", p->dir);
+    snprintf(kubeconfig, sizeof(kubeconfig), "%s/kubeconfig", p->dir);
+    char *crt = kr_test_read_file(p->dir, "srv.crt"), *key = kr_test_read_file(p->dir, "srv.key");
+    ck_assert(crt && key);
+    kr_testserver_opts o = {.seed = 9,
+                            .tls_cert_pem = crt,
+                            .tls_key_pem = key,
+                            .token_auth_file = tokfile,
+                            .rbac = true};
+    kr_error_t err = {0};
+    ck_assert_msg(kr_testserver_start(&o, &p->ts, &err) == 0, "%s", err.message);
+    free(crt);
+    free(key);
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(p->ts, kubeconfig, NULL, &err), 0);
+    const char *paths[] = {kubeconfig};
+    kr_kubeconfig_t *kc = NULL;
+    ck_assert_msg(kr_kubeconfig_load_files(paths, 1, NULL, &kc, &err) == 0, "%s", err.message);
+    ck_assert_msg(kr_kubeconfig_rest_config(kc, NULL, &p->cfg, &err) == 0, "%s", err.message);
+    kr_kubeconfig_free(kc);
+    p->cfg->timeout_ms = 5000;
+    kr_client_opts co = {.backoff_base_ms = 5, .backoff_max_ms = 20, .max_retries = 1};
+    ck_assert_msg(kr_client_new(E.rt, p->cfg, &co, &p->client, &err) == 0, "%s", err.message);
+    return true;
+}
+
+static void idp_down(idp *p)
+{
+    kr_client_free(p->client);
+    kr_rest_config_free(p->cfg);
+    kr_testserver_free(p->ts);
+    kr_test_tmpdir_remove(p->dir);
+}
+
+START_TEST(api_authenticates_by_the_hubs_token_review)
+{
+    env_up();
+    idp p = {0};
+    if (!idp_up(&p, "zoe-token,zoe,101,\"approvers\"\nyan-token,yan,102\n")) {
+        kr_test_tmpdir_remove(p.dir);
+        env_down();
+        return;
+    }
+    kr_token_reviewer_opts ro = {.client = p.client};
+    ck_assert_int_eq(kr_token_reviewer_new(&ro, &E.api.reviewer, NULL), 0);
+    /* a token only the cluster knows: its user is the submitter */
+    json_t *o = NULL;
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "zoe-token", job_runnable("tr", 1, ""), NULL, &o), 201);
+    ck_assert_str_eq(sub_str(o, "status.submittedBy"), "zoe");
+    json_decref(o);
+    /* the file's tokens are its own: not asked of the cluster */
+    kr_token_reviewer_stats st;
+    kr_token_reviewer_get_stats(E.api.reviewer, &st);
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("tr2", 1, ""), NULL, NULL),
+        201);
+    kr_token_reviewer_stats st2;
+    kr_token_reviewer_get_stats(E.api.reviewer, &st2);
+    ck_assert_uint_eq(st2.reviews + st2.cache_hits, st.reviews + st.cache_hits);
+    /* the cluster's groups count for approval; its users are not the author */
+    ck_assert(reconcile_until("tr2", SUB_PHASE_AWAITING, false));
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/tr2/approve", "yan-token", NULL, NULL, NULL), 403);
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/tr2/approve", "zoe-token", NULL, NULL, NULL), 200);
+    ck_assert(reconcile_until("tr2", SUB_PHASE_DISPATCHED, true));
+    ck_assert(reconcile_until("tr", SUB_PHASE_AWAITING, false));
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/tr/approve", "zoe-token", NULL, NULL, NULL), 403);
+    /* unknown everywhere */
+    ck_assert_int_eq(call("GET", "/api/v1/runnables", "nobody-token", NULL, NULL, NULL), 401);
+    ck_assert_int_eq(call("GET", "/api/v1/runnables", NULL, NULL, NULL, NULL), 401);
+    /* the cluster gone: a token it never answered for is a 503 that says
+     * why, one it answered for stays good for the cache's ttl */
+    kr_testserver_free(p.ts);
+    p.ts = NULL;
+    json_t *body = NULL;
+    ck_assert_int_eq(call("GET", "/api/v1/runnables", "new-token", NULL, NULL, &body), 503);
+    ck_assert_msg(strstr(json_string_value(json_object_get(body, "error")), "token review"), "%s",
+                  json_string_value(json_object_get(body, "error")));
+    json_decref(body);
+    ck_assert_int_eq(call("GET", "/api/v1/runnables", "zoe-token", NULL, NULL, NULL), 200);
+    ck_assert_int_eq(call("GET", "/api/v1/runnables", "tok-erin", NULL, NULL, NULL), 200);
+    kr_token_reviewer_free(E.api.reviewer);
+    E.api.reviewer = NULL;
+    idp_down(&p);
+    env_down();
+}
+END_TEST
+
 typedef struct submit_arg {
     int i;
     int status;
@@ -1709,6 +1816,61 @@ START_TEST(program_serves_the_api_and_the_cli_drives_it)
 }
 END_TEST
 
+/* serve --token-review against a hub over TLS that knows the callers:
+ * no token file at all; the submitter is who the hub says. */
+START_TEST(program_asks_the_hub_who_its_callers_are)
+{
+    program_env p;
+    if (!program_env_up(&p))
+        return;
+    char out[65536];
+    /* neither way to authenticate: refused at once */
+    const char *none[] = {p.bin, "serve", "--kubeconfig", p.hub, "--cluster", p.dc1, NULL};
+    ck_assert_int_eq(kr_test_proc_run(none, out, sizeof(out), 60000), 2);
+    ck_assert_msg(strstr(out, "--token-auth-file, --token-review or both"), "%s", out);
+    idp hub = {0};
+    if (!idp_up(&hub, "zoe-token,zoe,101,\"approvers\"\n")) {
+        kr_test_tmpdir_remove(hub.dir);
+        program_env_down(&p);
+        return;
+    }
+    char path[4096];
+    char *crd = kr_test_read_file(kr_test_src_path(path, sizeof(path), "deploy/crds"),
+                                  "runnables.kreconcile.io.yaml");
+    kr_error_t err = {0};
+    ck_assert_msg(kr_testserver_load(hub.ts, crd, strlen(crd), &err) == 0, "%s", err.message);
+    free(crd);
+    char kubeconfig[400], listen[64], server[80], log[700];
+    snprintf(kubeconfig, sizeof(kubeconfig), "%s/kubeconfig", hub.dir);
+    unsigned short port = free_port();
+    snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
+    snprintf(server, sizeof(server), "http://127.0.0.1:%u", port);
+    snprintf(log, sizeof(log), "%s/serve-review.log", p.dir);
+    const char *argv[] = {
+        p.bin, "serve",    "--kubeconfig", kubeconfig,       "--cluster",    p.dc1,  "--cluster",
+        p.dc2, "--listen", listen,         "--token-review", "--log-format", "text", NULL};
+    kr_test_proc serve;
+    kr_test_proc_start(&serve, log, argv);
+    const char *list[] = {"list", NULL};
+    time_t deadline = time(NULL) + 30;
+    while (cli(p.bin, server, "zoe-token", list, out, sizeof(out)) != 0 && time(NULL) < deadline)
+        wait_pace();
+    ck_assert_msg(strstr(out, "NAMESPACE") != NULL, "%s", out);
+    ck_assert_int_eq(cli(p.bin, server, "tok-alice", list, out, sizeof(out)), 1);
+    ck_assert_msg(strstr(out, "401"), "%s", out);
+    const char *submit[] = {"submit", "-f", p.job, "-o=json", NULL};
+    ck_assert_int_eq(cli(p.bin, server, "zoe-token", submit, out, sizeof(out)), 0);
+    json_t *r = json_loads(out, 0, NULL);
+    ck_assert_msg(r != NULL, "%s", out);
+    ck_assert_str_eq(sub_str(r, "status.submittedBy"), "zoe");
+    json_decref(r);
+    ck_assert_int_eq(kr_test_proc_kill(&serve, SIGTERM), 0);
+    kr_test_proc_free(&serve);
+    idp_down(&hub);
+    program_env_down(&p);
+}
+END_TEST
+
 /* Reconciles the program has done: controller_runtime_reconcile_total
  * summed over its results, from its /metrics. */
 static double reconciles_total(const char *server)
@@ -2099,6 +2261,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, submit_approve_dispatch_verify_succeed);
     tcase_add_test(tc, approval_rules_hold);
+    tcase_add_test(tc, api_authenticates_by_the_hubs_token_review);
     tcase_add_test(tc, approved_is_recorded_before_the_dispatch);
     tcase_add_test(tc, api_admits_and_decides_in_one_write);
     tcase_add_test(tc, api_stopped_between_its_two_writes);
@@ -2115,6 +2278,7 @@ int main(void)
     TCase *prog = tcase_create("program");
     tcase_set_timeout(prog, 300);
     tcase_add_test(prog, program_serves_the_api_and_the_cli_drives_it);
+    tcase_add_test(prog, program_asks_the_hub_who_its_callers_are);
     tcase_add_test(prog, idle_runnables_are_not_polled_and_an_outage_still_fails_over);
     tcase_add_test(prog, an_outage_wakes_its_runnables_instead_of_polling_them);
     tcase_add_test(prog, a_cancel_on_a_failing_cluster_waits_for_its_return);

@@ -466,15 +466,33 @@ static bool split_path(const char *rest, char *ns, char *name, char *verb_out, s
     return !*p && n >= 2;
 }
 
-void api_handle(api *a, const api_request *req, api_response *resp)
+/* The caller: the token file's user, else the hub's TokenReview answer
+ * (*owned, new), else NULL with resp answered: 401, or 503 when the hub
+ * could not be asked. */
+static const kr_token_user *authenticate(api *a, const api_request *req, kr_token_user **owned,
+                                         api_response *resp)
 {
-    resp->status = 0;
-    resp->body = NULL;
+    *owned = NULL;
     const kr_token_user *who = kr_token_file_authenticate(a->auth, req->authorization);
-    if (!who) {
-        answer_error(resp, 401, "unauthorized: send Authorization: Bearer <token>");
-        return;
+    kr_error_t err = {0};
+    if (!who && a->reviewer) {
+        if (kr_token_reviewer_authenticate(a->reviewer, req->authorization, owned, &err) != 0) {
+            char message[sizeof(err.message) + 64];
+            snprintf(message, sizeof(message), "cannot authenticate: the hub's token review: %s",
+                     err.message);
+            answer_error(resp, 503, message);
+            return NULL;
+        }
+        who = *owned;
     }
+    if (!who)
+        answer_error(resp, 401, "unauthorized: send Authorization: Bearer <token>");
+    return who;
+}
+
+static void route_request(api *a, const api_request *req, const kr_token_user *who,
+                          api_response *resp)
+{
     bool get = strcmp(req->method, "GET") == 0, post = strcmp(req->method, "POST") == 0;
     if (strcmp(req->path, PREFIX) == 0 || strcmp(req->path, PREFIX "/") == 0) {
         if (get)
@@ -512,4 +530,15 @@ void api_handle(api *a, const api_request *req, api_response *resp)
             resp, 404,
             "no such path: see /api/v1/runnables[/NS/NAME[/approve|reject|cancel|history]]");
     }
+}
+
+void api_handle(api *a, const api_request *req, api_response *resp)
+{
+    resp->status = 0;
+    resp->body = NULL;
+    kr_token_user *owned = NULL;
+    const kr_token_user *who = authenticate(a, req, &owned, resp);
+    if (who)
+        route_request(a, req, who, resp);
+    kr_token_user_free(owned);
 }

@@ -2,7 +2,8 @@
  * workload cluster, verified and followed to completion. `serve` runs the
  * controller (leader only) and the HTTP API (every replica); every other
  * verb is a CLI call to that API (cli.c). Callers are authenticated by the
- * library's static token file (kreconcile/tokenfile.h); the decisions live
+ * library's static token file (kreconcile/tokenfile.h), by the hub's
+ * TokenReview API (kreconcile/tokenreview.h), or both; the decisions live
  * beside this file: approval.c, submission.c, idempotency.c, failover.c,
  * dispatch.c, api.c. */
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include "submitter.h"
 
 static const char *token_auth_file;
+static bool token_review;
 static const char *inventory_url;
 static uint64_t inventory_wait_ms = KR_PLATFORM_INVENTORY_WAIT_MS;
 static uint64_t failover_after_ms = 60000;
@@ -26,7 +28,12 @@ static const kr_flag flags[] = {
      .type = KR_FLAG_STRING,
      .value = &token_auth_file,
      .metavar = "FILE",
-     .help = "bearer tokens of the API's callers: token,user,uid,\"group1,group2\" (required)"},
+     .help = "bearer tokens of the API's callers: token,user,uid,\"group1,group2\""},
+    {.name = "token-review",
+     .type = KR_FLAG_BOOL,
+     .value = &token_review,
+     .help = "also authenticate callers by the hub's TokenReview API (the hub identity "
+             "needs create tokenreviews: system:auth-delegator); answers cached 10 s"},
     {.name = "failover-after",
      .type = KR_FLAG_DURATION,
      .value = &failover_after_ms,
@@ -292,6 +299,10 @@ static int setup(app *a, const kr_manager_config *cfg, kr_token_file_t *auth, kr
         rc = kr_manager_add_runnable(m, probers_start, probers_stop, a, true, err);
     a->api.s = &a->s;
     a->api.auth = auth;
+    if (rc == 0 && token_review) {
+        kr_token_reviewer_opts ro = {.client = a->s.hub};
+        rc = kr_token_reviewer_new(&ro, &a->api.reviewer, err);
+    }
     if (rc == 0)
         rc = kr_manager_add_route(m, NULL, "/api/v1/runnables", serve_api, a, err);
     if (rc == 0)
@@ -322,15 +333,17 @@ static int serve(int argc, char **argv)
     kr_manager_config cfg;
     kr_error_t err = {0};
     int rc = kr_manager_parse_args(&program, argc, argv, &cfg, &err);
-    if (rc == 0 && !token_auth_file)
-        rc = kr_error_set(&err, KR_EINVAL, "--token-auth-file is required");
+    if (rc == 0 && !token_auth_file && !token_review)
+        rc = kr_error_set(&err, KR_EINVAL,
+                          "give --token-auth-file, --token-review or both: the API "
+                          "authenticates every caller");
     if (rc != 0) {
         int code = kr_manager_args_exit(&program, rc, &err, stdout, stderr);
         kr_manager_config_free(&cfg);
         return code;
     }
     kr_token_file_t *auth = NULL;
-    if (kr_token_file_load(token_auth_file, &auth, &err) != 0) {
+    if (token_auth_file && kr_token_file_load(token_auth_file, &auth, &err) != 0) {
         fprintf(stderr, "kr-submitter: %s\n", err.message);
         kr_manager_config_free(&cfg);
         return 2;
@@ -368,6 +381,7 @@ static int serve(int argc, char **argv)
         code = kr_manager_run(a.m);
     /* Controllers and handlers have stopped. */
     kr_inventory_free(a.inventory);
+    kr_token_reviewer_free(a.api.reviewer);
     for (size_t i = 0; a.fast && i < a.s.n_clusters; i++)
         kr_client_free(a.fast[i]);
     kr_manager_free(a.m);

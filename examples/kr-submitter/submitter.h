@@ -360,7 +360,10 @@ typedef struct api_response {
 
 typedef struct api {
     submitter *s; /* borrowed */
-    const kr_token_file_t *auth; /* borrowed */
+    const kr_token_file_t *auth; /* borrowed; NULL: none */
+    /* The hub's TokenReview API, for tokens the file does not hold;
+     * borrowed, NULL: none */
+    kr_token_reviewer_t *reviewer;
     kr_inventory_t *inventory; /* borrowed; NULL: no history (501) */
 } api;
 
