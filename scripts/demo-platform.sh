@@ -205,7 +205,7 @@ ok "the hub object records each cluster's verified sync-status"
 
 # ---- 2. a runnable with approval ------------------------------------------------
 
-step "2. a Job submitted by alice waits for approval; bob approves; it runs in dc1"
+step "2. a broken Job is refused at submit; a Job submitted by alice waits for approval; bob approves; it runs in dc1"
 cat >"$work/report.yaml" <<'EOF'
 apiVersion: kreconcile.io/v1alpha1
 kind: Runnable
@@ -225,6 +225,15 @@ spec:
           restartPolicy: Never
           containers: [{name: report, image: busybox, command: [echo, done]}]
 EOF
+sed -e 's/name: report$/name: broken/' -e 's/restartPolicy: Never/restartPolicy: Always/' \
+    "$work/report.yaml" >"$work/broken.yaml"
+if sub alice submit -f "$work/broken.yaml" >"$work/broken.out" 2>&1; then
+    fail "a Job whose pods restart Always was accepted"
+fi
+grep -q "cluster dc1 refuses the template: .*(HTTP 422)" "$work/broken.out" ||
+    fail "the broken Job was not refused in dc1's words: $(cat "$work/broken.out")"
+sub alice get apps/broken >/dev/null 2>&1 && fail "the refused runnable was recorded"
+ok "a Job whose pods restart Always is refused at submit (dc1's dry run says why), nothing recorded"
 sub alice submit -f "$work/report.yaml" >/dev/null || fail "alice could not submit"
 phase() { sub alice get apps/"$1" -o json | grep -q "\"phase\": *\"$2\""; }
 wait_for "runnable apps/report is AwaitingApproval" 20 phase report AwaitingApproval

@@ -453,6 +453,7 @@ static void env_up(void)
     ck_assert_int_eq(kr_token_file_parse(tokens, strlen(tokens), &E.auth, NULL), 0);
     E.api.s = &E.s;
     E.api.auth = E.auth;
+    E.api.dry_run = true; /* as the program's default */
 }
 
 static void env_down(void)
@@ -1044,6 +1045,11 @@ START_TEST(api_authenticates_by_the_hubs_token_review)
 }
 END_TEST
 
+/* The spec of a Job a cluster accepts, as a JSON member. */
+#define JOB_SPEC_JSON                                                                              \
+    "\"spec\":{\"template\":{\"spec\":{\"restartPolicy\":\"Never\",\"containers\":[{\"name\":"     \
+    "\"c\",\"image\":\"busybox\"}]}}}"
+
 typedef struct submit_arg {
     int i;
     int status;
@@ -1055,7 +1061,7 @@ static void *submit_one(void *p)
     char key[16];
     snprintf(key, sizeof(key), "key-%d", a->i % 20);
     const char *job = "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":"
-                      "\"batch\"},\"spec\":{}}";
+                      "\"batch\"}," JOB_SPEC_JSON "}";
     a->status = call("POST", "/api/v1/runnables", "tok-alice", job, key, NULL);
     return NULL;
 }
@@ -1065,7 +1071,7 @@ START_TEST(idempotency_key_gives_one_runnable)
     env_up();
     json_t *a = NULL, *b = NULL;
     const char *job = "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":"
-                      "\"once\"},\"spec\":{}}";
+                      "\"once\"}," JOB_SPEC_JSON "}";
     ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice", job, "same", &a), 201);
     ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice", job, "same", &b), 200);
     ck_assert_str_eq(sub_str(a, "metadata.uid"), sub_str(b, "metadata.uid"));
@@ -1411,11 +1417,37 @@ START_TEST(bad_input_is_refused_and_nothing_recorded)
     ck_assert_ptr_nonnull(strstr(sub_str(r, "error"), "at most"));
     json_decref(r);
     free(big);
+    /* a template the cluster refuses (a Job's pods may not restart
+     * Always): the server-side dry run says so in the cluster's words */
+    static const char always[] =
+        "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":\"bad\"},"
+        "\"spec\":{\"template\":{\"spec\":{\"restartPolicy\":\"Always\",\"containers\":[{"
+        "\"name\":\"c\",\"image\":\"busybox\"}]}}}}";
+    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice", always, NULL, &r), 422);
+    ck_assert_str_eq(sub_str(r, "error"),
+                     "cluster dc1 refuses the template: Job.batch \"bad-dryrun-1\" is invalid: "
+                     "spec.template.spec.restartPolicy: Required value: valid values: "
+                     "\"OnFailure\", \"Never\"");
+    json_decref(r);
+    /* dc1 failing: the next cluster gives the verdict */
+    kr_testserver_faults down = {.fail_503 = 1.0}, up = {0};
+    kr_testserver_set_faults(E.dc_ts[0], &down);
+    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice", always, NULL, &r), 422);
+    ck_assert_msg(strncmp(sub_str(r, "error"), "cluster dc2 refuses the template: ", 34) == 0, "%s",
+                  sub_str(r, "error"));
+    json_decref(r);
+    kr_testserver_set_faults(E.dc_ts[0], &up);
     json_t *list = NULL;
     ck_assert_int_eq(kr_client_list(E.hub, SUB_RUNNABLES, NULL, NULL, &list, NULL), 0);
     ck_assert_uint_eq(json_array_size(json_object_get(list, "items")), 0);
     json_decref(list);
     assert_events(NULL, 0);
+    /* nothing was written in either cluster */
+    for (int dc = 0; dc < 2; dc++) {
+        ck_assert_int_eq(kr_client_list(E.dc[dc], JOBS, NULL, NULL, &list, NULL), 0);
+        ck_assert_uint_eq(json_array_size(json_object_get(list, "items")), 0);
+        json_decref(list);
+    }
     env_down();
 }
 END_TEST

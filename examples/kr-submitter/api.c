@@ -206,6 +206,18 @@ static void submit(api *a, const api_request *req, const kr_token_user *who, api
         answer_error(resp, status, err.message);
         return;
     }
+    char cluster[64];
+    if (a->dry_run && submitter_dry_run(a->s, runnable, cluster, sizeof(cluster), &err) != 0) {
+        char message[sizeof(err.message) + 128];
+        if (*cluster)
+            snprintf(message, sizeof(message), "cluster %s refuses the template: %s", cluster,
+                     err.message);
+        else
+            snprintf(message, sizeof(message), "%s", err.message);
+        answer_error(resp, *cluster ? 422 : 500, message);
+        json_decref(runnable);
+        return;
+    }
     const char *ns = sub_str(runnable, "metadata.namespace");
     /* the name is known before the create unless generated */
     char name[254];

@@ -578,6 +578,7 @@ static int decision_fields(json_t *status, json_int_t attempt, const char *clust
 }
 
 static size_t order_of(submitter *s, const json_t *obj, const char **order, size_t max);
+static json_t *workload_copy(submitter *s, const json_t *obj, json_int_t attempt);
 
 bool submitter_first_decision(submitter *s, const json_t *runnable, json_t *status)
 {
@@ -622,6 +623,63 @@ static size_t order_of(submitter *s, const json_t *obj, const char **order, size
     for (size_t i = 0; i < n; i++)
         names[i] = s->clusters[i].name;
     return failover_order(obj, names, n, order, max);
+}
+
+int submitter_dry_run(submitter *s, const json_t *runnable, char *cluster, size_t len,
+                      kr_error_t *err)
+{
+    *cluster = '\0';
+    const char *order[64];
+    size_t n = order_of(s, runnable, order, 64);
+    /* the copy as attempt 1 would be written: a Runnable whose name the hub
+     * will generate gets a stand-in of the same length bound */
+    json_t *named = json_deep_copy(runnable);
+    if (!named)
+        return kr_error_set(err, KR_ENOMEM, "out of memory");
+    if (!*sub_str(named, "metadata.name")) {
+        char stand_in[SUB_MAX_NAME + 1];
+        snprintf(stand_in, sizeof(stand_in), "%.*sdryrun", SUB_MAX_NAME - 11,
+                 sub_str(named, "metadata.generateName"));
+        json_object_set_new(json_object_get(named, "metadata"), "name", json_string(stand_in));
+    }
+    json_t *copy = workload_copy(s, named, 1);
+    json_decref(named);
+    if (!copy)
+        return kr_error_set(err, KR_ENOMEM, "out of memory");
+    int verdict = 0;
+    for (size_t k = 0; k < n; k++) {
+        long i = submitter_cluster_find(s, order[k]);
+        if (i < 0)
+            continue;
+        pthread_mutex_lock(&s->mu);
+        bool failing = health_state(s, (size_t)i, now_ms(s)) != 0;
+        pthread_mutex_unlock(&s->mu);
+        kr_resource_info info;
+        kr_error_t e = {0};
+        if (failing || template_resource(s, (size_t)i, runnable, &info, &e) != 0)
+            continue; /* no verdict here: the next cluster, if any */
+        kr_write_opts wo = {.version = KR_WRITE_OPTS_VERSION, .dry_run = true};
+        kr_request req = {.verb = KR_VERB_CREATE,
+                          .ref = {{info.group, info.version, info.resource},
+                                  sub_str(runnable, "metadata.namespace"),
+                                  NULL,
+                                  NULL},
+                          .body = copy,
+                          .write = &wo};
+        int rc = cluster_do(s, (size_t)i, &req, NULL, &e);
+        if (failover_unreachable_rc(rc))
+            continue;
+        /* a refusal of the object itself is the verdict; anything else
+         * (a missing namespace, no permission, a copy of that name) is
+         * the dispatch's to meet */
+        if (rc == KR_EINVALIDOBJ || (rc == KR_EHTTP && e.http_code == 400)) {
+            snprintf(cluster, len, "%s", order[k]);
+            verdict = kr_error_set(err, KR_EINVALIDOBJ, "%s", e.message);
+        }
+        break;
+    }
+    json_decref(copy);
+    return verdict;
 }
 
 /* How long after the failover deadline a Runnable waiting on a failing

@@ -15,6 +15,7 @@
 
 static const char *token_auth_file;
 static bool token_review;
+static bool server_dry_run = true;
 static const char *inventory_url;
 static uint64_t inventory_wait_ms = KR_PLATFORM_INVENTORY_WAIT_MS;
 static uint64_t failover_after_ms = 60000;
@@ -34,6 +35,12 @@ static const kr_flag flags[] = {
      .value = &token_review,
      .help = "also authenticate callers by the hub's TokenReview API (the hub identity "
              "needs create tokenreviews: system:auth-delegator); answers cached 10 s"},
+    {.name = "server-dry-run",
+     .type = KR_FLAG_BOOL,
+     .value = &server_dry_run,
+     .help = "create each submitted template with dryRun=All in its first cluster that "
+             "answers: what the cluster refuses is a 422 and nothing is recorded "
+             "(--server-dry-run=false skips it)"},
     {.name = "failover-after",
      .type = KR_FLAG_DURATION,
      .value = &failover_after_ms,
@@ -299,6 +306,7 @@ static int setup(app *a, const kr_manager_config *cfg, kr_token_file_t *auth, kr
         rc = kr_manager_add_runnable(m, probers_start, probers_stop, a, true, err);
     a->api.s = &a->s;
     a->api.auth = auth;
+    a->api.dry_run = server_dry_run;
     if (rc == 0 && token_review) {
         kr_token_reviewer_opts ro = {.client = a->s.hub};
         rc = kr_token_reviewer_new(&ro, &a->api.reviewer, err);

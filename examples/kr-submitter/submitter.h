@@ -336,6 +336,14 @@ uint64_t submitter_probe_cluster(submitter *s, size_t i);
  * (the leader's controller decides), no configured cluster applies, or a
  * decision exists. [any thread] */
 bool submitter_first_decision(submitter *s, const json_t *runnable, json_t *status);
+/* A server-side dry run (dryRun=All) of the workload copy of `runnable`
+ * (as the API is about to create it) in the first of its clusters that
+ * answers: 0 when that cluster accepts it or none gives a verdict (every
+ * one failing, a missing namespace, no permission); KR_EINVALIDOBJ when it
+ * refuses the object (422, 400), its message in err and its name in
+ * `cluster`. [worker thread] */
+int submitter_dry_run(submitter *s, const json_t *runnable, char *cluster, size_t len,
+                      kr_error_t *err);
 
 /* The key of the Runnable a workload copy belongs to ("ns/name"), from its
  * labels and name; false when it is not ours. */
@@ -364,6 +372,10 @@ typedef struct api {
     /* The hub's TokenReview API, for tokens the file does not hold;
      * borrowed, NULL: none */
     kr_token_reviewer_t *reviewer;
+    /* Each submission's template is first created with dryRun=All in its
+     * first cluster that answers (submitter_dry_run): what it refuses is a
+     * 422 and nothing is recorded. */
+    bool dry_run;
     kr_inventory_t *inventory; /* borrowed; NULL: no history (501) */
 } api;
 
