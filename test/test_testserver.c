@@ -2341,6 +2341,80 @@ START_TEST(pod_log_checks_the_pod_and_container)
 }
 END_TEST
 
+/* `method` on pods/NAME/SUB?QUERY: the answer must be `status` with `message`. */
+static void expect_stream(const char *method, const char *path, long status, const char *reason,
+                          const char *message)
+{
+    tc_response r;
+    tc_request(U, method, path, NULL, NULL, NULL, &r);
+    assert_status(&r, status, reason, message);
+    tc_free(&r);
+}
+
+/* kubectl exec, attach and port-forward: the options and the pod are
+ * checked as the apiserver checks them before it dials a kubelet; a pod on
+ * a node meets the kubelet that is not there. */
+START_TEST(pod_streams_are_checked_and_meet_no_kubelet)
+{
+    static const char pods[] = "/api/v1/namespaces/default/pods";
+    tc_response r;
+    tc_json(U, "POST", pods,
+            "{\"metadata\":{\"name\":\"idle\"},\"spec\":{\"containers\":[{\"name\":\"a\","
+            "\"image\":\"x\"},{\"name\":\"b\",\"image\":\"x\"}]}}",
+            &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    tc_json(U, "POST", pods,
+            "{\"metadata\":{\"name\":\"placed\"},\"spec\":{\"nodeName\":\"n1\",\"containers\":[{"
+            "\"name\":\"a\",\"image\":\"x\"}]}}",
+            &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+#define P "/api/v1/namespaces/default/pods/"
+    expect_stream("POST", P "idle/exec?stdout=true", 400, "BadRequest",
+                  "you must specify at least 1 command");
+    expect_stream("POST", P "idle/exec?command=ls", 400, "BadRequest",
+                  "you must specify at least 1 of stdin, stdout, stderr");
+    expect_stream("POST", P "gone/exec?command=ls&stdout=true", 404, "NotFound",
+                  "pods \"gone\" not found");
+    expect_stream("POST", P "idle/exec?command=ls&stdout=true", 400, "BadRequest",
+                  "a container name must be specified for pod idle, choose one of: [a b]");
+    expect_stream("GET", P "idle/exec?command=ls&stdout=1&container=c", 400, "BadRequest",
+                  "container c is not valid for pod idle");
+    expect_stream("POST", P "idle/exec?command=ls&stdout=true&container=b", 400, "BadRequest",
+                  "pod idle does not have a host assigned");
+    expect_stream("POST", P "idle/attach?stdin=true&container=a", 400, "BadRequest",
+                  "pod idle does not have a host assigned");
+    expect_stream("POST", P "idle/portforward?ports=80", 400, "BadRequest",
+                  "pod idle does not have a host assigned");
+    expect_stream("POST", P "placed/exec?command=ls&stderr=true", 500, "InternalError",
+                  "error dialing backend: node n1 has no kubelet (kr-apiserver runs no nodes)");
+    tc_request(U, "PUT", P "placed/exec?command=ls&stderr=true", "application/json", "{}", NULL,
+               &r);
+    ck_assert_int_eq(r.status, 405);
+    tc_free(&r);
+#undef P
+    /* discovery names them, with the options kinds */
+    tc_request(U, "GET", "/api/v1", NULL, NULL, NULL, &r);
+    const char *want[] = {"pods/exec",        "PodExecOptions",   "pods/attach",
+                          "PodAttachOptions", "pods/portforward", "PodPortForwardOptions"};
+    for (size_t k = 0; k < 6; k += 2) {
+        bool found = false;
+        size_t i;
+        json_t *res;
+        json_array_foreach(json_object_get(r.json, "resources"), i, res)
+        {
+            const char *name = json_string_value(json_object_get(res, "name"));
+            const char *kind = json_string_value(json_object_get(res, "kind"));
+            if (name && kind && strcmp(name, want[k]) == 0 && strcmp(kind, want[k + 1]) == 0)
+                found = json_array_size(json_object_get(res, "verbs")) == 2;
+        }
+        ck_assert_msg(found, "%s", want[k]);
+    }
+    tc_free(&r);
+}
+END_TEST
+
 static void evict(const char *pod, const char *body_name, tc_response *r)
 {
     char path[256], body[512];
@@ -3381,6 +3455,7 @@ int main(void)
                             label_and_field_selectors_filter,
                             kinds_select_by_their_own_fields,
                             pod_log_checks_the_pod_and_container,
+                            pod_streams_are_checked_and_meet_no_kubelet,
                             eviction_respects_the_disruption_budget,
                             binding_places_a_pod_on_a_node_once,
                             builtin_kinds_get_the_apiserver_defaults,

@@ -139,6 +139,14 @@ static void teardown(void)
 {
     if (skipping)
         return;
+    if (!kr_test_proc_running(&server)) {
+        /* it died under the test: say how, with its last words */
+        char *text = kr_test_proc_log_text(&server);
+        size_t len = text ? strlen(text) : 0;
+        fprintf(stderr, "kr-apiserver exited during the test; the end of its log:\n%s\n",
+                text ? text + (len > 4000 ? len - 4000 : 0) : "(none)");
+        free(text);
+    }
     kr_test_proc_kill(&server, SIGTERM);
     kr_test_proc_free(&server);
     char cmd[512];
@@ -726,6 +734,19 @@ END_TEST
 
 /* kubectl certificate approve writes /approval; kubectl scale a
  * ReplicationController writes its /scale. */
+START_TEST(kubectl_exec_meets_no_kubelet)
+{
+    SKIP_WITHOUT_KUBECTL();
+    expect("-n demo run p --image=busybox", "pod/p created\n");
+    int st;
+    const char *out = kubectl("-n demo exec p -- ls", &st);
+    ck_assert_msg(st != 0 && strstr(out, "pod p does not have a host assigned"), "%s", out);
+    out = kubectl("-n demo exec p -c nope -- ls", &st);
+    ck_assert_msg(st != 0 && strstr(out, "container nope is not valid for pod p"), "%s", out);
+    expect("auth can-i create pods/exec -n demo", "yes\n");
+}
+END_TEST
+
 START_TEST(kubectl_creates_token_reviews)
 {
     SKIP_WITHOUT_KUBECTL();
@@ -1004,6 +1025,7 @@ int main(void)
                             kubectl_creates_and_prints_storage_ingress_and_hpa_kinds,
                             kubectl_approves_certificates_and_scales_replication_controllers,
                             kubectl_creates_token_reviews,
+                            kubectl_exec_meets_no_kubelet,
                             kubectl_auth_can_i_and_whoami,
                             kubectl_auth_follows_rbac,
                             kubectl_describe_shows_the_events_of_an_object,

@@ -37,6 +37,9 @@ static const struct {
     const char *res_group, *plural, *sub, *group, *version, *kind, *verbs;
 } EXTRA_SUBS[] = {
     {"", "pods", "log", "", "v1", "Pod", "get"},
+    {"", "pods", "exec", "", "v1", "PodExecOptions", "create get"},
+    {"", "pods", "attach", "", "v1", "PodAttachOptions", "create get"},
+    {"", "pods", "portforward", "", "v1", "PodPortForwardOptions", "create get"},
     {"", "pods", "eviction", "policy", "v1", "Eviction", "create"},
     {"", "pods", "binding", "", "v1", "Binding", "create"},
     {"", "serviceaccounts", "token", "authentication.k8s.io", "v1", "TokenRequest", "create"},

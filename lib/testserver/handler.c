@@ -149,24 +149,17 @@ static bool pod_has_container(const json_t *spec, const char *name)
     return false;
 }
 
-/* GET pods/NAME/log (wire spec §7.4): the container is checked as the
- * apiserver checks it; the log itself is empty, as there is no kubelet to
- * read it from (an unscheduled pod's log is empty on a real cluster too). */
-static void handle_pod_log(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
-                           ts_response *resp)
+/* The container a pod subresource names (?container=), checked as the
+ * apiserver checks it: false with resp answered (400) when it names none
+ * of the pod's, or names none and the pod has several. */
+static bool pod_container(const ts_request *req, const ts_route *rt, const json_t *spec,
+                          ts_response *resp)
 {
-    (void)ts; /* the signature of the handler table below */
-    ts_obj *pod = ts_store_get(rt->res->store, rt->ns, rt->name);
-    if (!pod) {
-        ts_respond_not_found(resp, rt->res, rt->name);
-        return;
-    }
-    const json_t *spec = json_object_get(pod->obj, "spec");
     const json_t *containers = json_object_get(spec, "containers");
     const char *container = ts_query(req, "container");
     if (container && *container && !pod_has_container(spec, container)) {
         ts_respond_bad_request(resp, "container %s is not valid for pod %s", container, rt->name);
-        return;
+        return false;
     }
     if ((!container || !*container) && json_array_size(containers) != 1) {
         kr_buf names = {0};
@@ -181,26 +174,96 @@ static void handle_pod_log(kr_testserver_t *ts, const ts_request *req, const ts_
                                "a container name must be specified for pod %s, choose one of: [%s]",
                                rt->name, names.data ? names.data : "");
         kr_buf_free(&names);
+        return false;
+    }
+    return true;
+}
+
+/* GET pods/NAME/log (wire spec §7.4): the container is checked as the
+ * apiserver checks it; the log itself is empty, as there is no kubelet to
+ * read it from (an unscheduled pod's log is empty on a real cluster too). */
+static void handle_pod_log(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
+                           ts_response *resp)
+{
+    (void)ts; /* the signature of the handler table below */
+    ts_obj *pod = ts_store_get(rt->res->store, rt->ns, rt->name);
+    if (!pod) {
+        ts_respond_not_found(resp, rt->res, rt->name);
         return;
     }
+    if (!pod_container(req, rt, json_object_get(pod->obj, "spec"), resp))
+        return;
     resp->status = 200;
     resp->content_type = "text/plain";
     resp->body = kr_strdup("");
     resp->body_len = 0;
 }
 
+/* GET or POST pods/NAME/exec, attach and portforward (wire spec §7.4):
+ * the options and the pod are checked as the apiserver checks them before
+ * it dials the pod's kubelet; there is no kubelet to dial, so a pod that
+ * has a node gets the error a cluster gives when its kubelet is gone. */
+static void handle_pod_stream(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
+                              ts_response *resp)
+{
+    (void)ts;
+    bool exec = strcmp(rt->sub, "exec") == 0, forward = strcmp(rt->sub, "portforward") == 0;
+    if (exec && !ts_query(req, "command")) {
+        ts_respond_bad_request(resp, "you must specify at least 1 command");
+        return;
+    }
+    if (!forward && ts_query_bool(req, "stdin") != 1 && ts_query_bool(req, "stdout") != 1 &&
+        ts_query_bool(req, "stderr") != 1) {
+        ts_respond_bad_request(resp, "you must specify at least 1 of stdin, stdout, stderr");
+        return;
+    }
+    ts_obj *pod = ts_store_get(rt->res->store, rt->ns, rt->name);
+    if (!pod) {
+        ts_respond_not_found(resp, rt->res, rt->name);
+        return;
+    }
+    const json_t *spec = json_object_get(pod->obj, "spec");
+    if (!forward && !pod_container(req, rt, spec, resp))
+        return;
+    const char *node = json_string_value(json_object_get(spec, "nodeName"));
+    if (!node || !*node) {
+        ts_respond_bad_request(resp, "pod %s does not have a host assigned", rt->name);
+        return;
+    }
+    char *msg = kr_asprintf("error dialing backend: node %s has no kubelet (kr-apiserver runs "
+                            "no nodes)",
+                            node);
+    ts_respond_status(resp, 500, "InternalError", msg ? msg : "error dialing backend", NULL);
+    kr_free(msg);
+}
+
 /* The core subresources besides status and scale, each with its one
  * method (discovery.c lists them). */
 static const struct {
-    const char *plural, *sub, *method;
+    const char *plural, *sub, *methods; /* space-separated */
     void (*fn)(kr_testserver_t *ts, const ts_request *req, const ts_route *rt, ts_response *resp);
 } CORE_SUBS[] = {
     {"pods", "log", "GET", handle_pod_log},
+    {"pods", "exec", "GET POST", handle_pod_stream},
+    {"pods", "attach", "GET POST", handle_pod_stream},
+    {"pods", "portforward", "GET POST", handle_pod_stream},
     {"pods", "eviction", "POST", ts_handle_eviction},
     {"pods", "binding", "POST", ts_handle_pod_binding},
     {"serviceaccounts", "token", "POST", ts_handle_token_request},
     {"namespaces", "finalize", "PUT", ts_handle_update},
 };
+
+static bool method_listed(const char *methods, const char *m)
+{
+    size_t len = strlen(m);
+    for (const char *p = methods; *p;) {
+        size_t n = strcspn(p, " ");
+        if (n == len && strncmp(p, m, n) == 0)
+            return true;
+        p += n + (p[n] == ' ');
+    }
+    return false;
+}
 
 static void respond_sub_not_allowed(ts_response *resp)
 {
@@ -216,7 +279,7 @@ static void dispatch(kr_testserver_t *ts, const ts_request *req, const ts_route 
         if (rt->legacy_watch || strcmp(rt->sub, CORE_SUBS[i].sub) != 0 ||
             !ts_resource_is(rt->res, "", CORE_SUBS[i].plural))
             continue;
-        if (strcmp(m, CORE_SUBS[i].method) == 0)
+        if (method_listed(CORE_SUBS[i].methods, m))
             CORE_SUBS[i].fn(ts, req, rt, resp);
         else
             respond_sub_not_allowed(resp);
