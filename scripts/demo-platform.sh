@@ -159,7 +159,8 @@ syncer_pid=$last_pid
 for r in 1 2; do
     # shellcheck disable=SC2086
     run_program kr-submitter "kr-submitter-$r" serve $common --leader-elect \
-        --lease-namespace default --token-auth-file "$work/tokens.csv" --failover-after 5s \
+        --lease-namespace default --token-auth-file "$work/tokens.csv" --token-review \
+        --failover-after 5s \
         --inventory "$inventory_db"
     eval "submitter${r}_pid=$last_pid"
 done
@@ -261,6 +262,22 @@ complete() { # CLUSTER JOB: set the Job's Complete condition, as a cluster would
 }
 complete dc1 "$job"
 wait_for "runnable apps/report is Succeeded" 20 phase report Succeeded
+# a caller the token file does not know: a service account of the hub,
+# whose token the submitters ask the hub about (TokenReview)
+api hub POST /api/v1/namespaces/apps/serviceaccounts \
+    '{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"ci-bot"}}' >/dev/null
+sa_token=$(api hub POST /api/v1/namespaces/apps/serviceaccounts/ci-bot/token \
+    '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{}}' |
+    sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+[ -n "$sa_token" ] || fail "the hub issued no token for apps/ci-bot"
+sed -e 's/name: report$/name: ci-check/' "$work/report.yaml" >"$work/ci-check.yaml"
+"$bin/kr-submitter" submit -f "$work/ci-check.yaml" -o json --server "$submitter_url" \
+    --token "$sa_token" >"$work/ci-check.out" 2>&1 || fail "ci-bot could not submit: $(cat "$work/ci-check.out")"
+grep -q '"submittedBy": *"system:serviceaccount:apps:ci-bot"' "$work/ci-check.out" ||
+    fail "apps/ci-check was not recorded as ci-bot's"
+ok "ci-bot, a service account the hub vouches for (TokenReview), submits apps/ci-check"
+sub carol reject apps/ci-check >/dev/null || fail "carol could not reject apps/ci-check"
+wait_for "carol (approvers) rejects it: apps/ci-check is Rejected" 20 phase ci-check Rejected
 
 # ---- 3. failover ----------------------------------------------------------------
 
