@@ -934,6 +934,7 @@ START_TEST(kubectl_auth_follows_rbac)
            "cluster-admin ClusterRole/cluster-admin system:masters\n"
            "system:basic-user ClusterRole/system:basic-user system:authenticated\n"
            "system:discovery ClusterRole/system:discovery system:authenticated\n"
+           "system:monitoring ClusterRole/system:monitoring system:monitoring\n"
            "system:public-info-viewer ClusterRole/system:public-info-viewer "
            "system:authenticated,system:unauthenticated\n");
     expect("create ns demo", "namespace/demo created\n");

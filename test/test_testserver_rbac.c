@@ -128,6 +128,7 @@ START_TEST(bootstrap_policy_is_there_and_masters_may_do_anything)
                           "system:auth-delegator",
                           "system:basic-user",
                           "system:discovery",
+                          "system:monitoring",
                           "system:public-info-viewer",
                           "view"};
     json_t *items = json_object_get(r.json, "items");

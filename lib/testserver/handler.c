@@ -370,6 +370,16 @@ static void handle_locked(kr_testserver_t *ts, const ts_request *req, ts_respons
         kr_free(rt.buf);
         return;
     }
+    if (!routed && strcmp(req->path, "/metrics") == 0) {
+        if (strcmp(req->method, "GET") == 0)
+            ts_respond_metrics(ts, resp);
+        else
+            ts_respond_status(resp, 405, "MethodNotAllowed",
+                              "the server does not allow this method on the requested resource",
+                              NULL);
+        kr_free(rt.buf);
+        return;
+    }
     if (ts_handle_discovery(ts, req, resp)) {
         kr_free(rt.buf);
         return;
@@ -380,6 +390,7 @@ static void handle_locked(kr_testserver_t *ts, const ts_request *req, ts_respons
         return;
     }
     ts_stats_count(ts, ts_verb_of(req, &rt), &rt);
+    ts_metrics_label(req, &rt, resp);
     if (rt.res->review) {
         bool bindings = ts_resource_is(rt.res, "", "bindings");
         if (strcmp(req->method, "POST") == 0 && !rt.name && !rt.sub && !rt.legacy_watch) {
@@ -438,6 +449,7 @@ void ts_handle(kr_testserver_t *ts, const ts_request *in, ts_response *resp)
         usleep(latency * 1000u);
     ts_lock(ts);
     handle_locked(ts, req, resp);
+    ts_metrics_count(ts, req, resp);
     ts_unlock(ts);
     if (resp->status == 0)
         ts_respond_status(resp, 500, "InternalError", "Internal error occurred: no response", NULL);

@@ -570,6 +570,9 @@ static const rule_row AUTH_DELEGATOR[] = {
     {"create", "authentication.k8s.io", "tokenreviews"},
     {"create", "authorization.k8s.io", "subjectaccessreviews"},
     {0}};
+static const rule_row MONITORING[] = {
+    {"get", NULL, "/healthz /healthz/* /livez /livez/* /metrics /metrics/slis /readyz /readyz/*"},
+    {0}};
 static const rule_row DISCOVERY[] = {{"get", NULL,
                                       "/api /api/* /apis /apis/* /healthz /livez /openapi "
                                       "/openapi/* /readyz /version /version/"},
@@ -702,10 +705,12 @@ int ts_rbac_bootstrap(kr_testserver_t *ts)
         cluster_role("system:basic-user", BASIC_USER),
         cluster_role("system:auth-delegator", AUTH_DELEGATOR),
         cluster_role("system:discovery", DISCOVERY),
+        cluster_role("system:monitoring", MONITORING),
         cluster_role("system:public-info-viewer", PUBLIC_INFO),
         cluster_binding("cluster-admin", "system:masters", NULL),
         cluster_binding("system:basic-user", "system:authenticated", NULL),
         cluster_binding("system:discovery", "system:authenticated", NULL),
+        cluster_binding("system:monitoring", "system:monitoring", NULL),
         cluster_binding("system:public-info-viewer", "system:authenticated",
                         "system:unauthenticated"),
     };

@@ -132,6 +132,15 @@ typedef struct ts_stat {
     unsigned long long count;
 } ts_stat;
 
+/* apiserver_request_total's series (stats.c), fixed as the counters are:
+ * the label values but `code`, tab-separated, then the code. */
+#define TS_METRIC_KEYS 512
+typedef struct ts_req_metric {
+    char labels[200];
+    int code;
+    unsigned long long count;
+} ts_req_metric;
+
 /* ---- server ---------------------------------------------------------------- */
 
 struct kr_testserver {
@@ -177,6 +186,7 @@ struct kr_testserver {
     bool ticker_started, stopping;
     struct ts_audit *audit; /* opts.audit_log open; NULL without one (audit.c) */
     ts_stat requests[TS_STATS_KEYS]; /* stats.c; in use up to the first empty key */
+    ts_req_metric req_metrics[TS_METRIC_KEYS]; /* stats.c; likewise */
     unsigned long next_service_ip, next_node_port; /* allocators (defaults.c) */
 };
 
@@ -229,6 +239,9 @@ typedef struct ts_response {
     int retry_after;
     ts_watch *watch; /* when set, the body is this stream */
     char *warnings; /* Warning header texts, one per line (kr_malloc), or NULL */
+    /* apiserver_request_total's labels of a routed request but its code
+     * (stats.c), set before it is handled; "" for other paths */
+    char metric[200];
 } ts_response;
 
 void ts_handle(kr_testserver_t *ts, const ts_request *req, ts_response *resp);
@@ -821,5 +834,15 @@ void ts_audit_record(kr_testserver_t *ts, const ts_request *req, const ts_respon
 void ts_stats_count(kr_testserver_t *ts, const char *verb, const ts_route *rt);
 json_t *ts_stats_requests(kr_testserver_t *ts); /* new: "verb resource" -> count */
 void ts_stats_reset(kr_testserver_t *ts);
+/* The labels of a routed request, into resp->metric: kube-apiserver's
+ * verb (GET, LIST, WATCH, POST, PUT, PATCH, APPLY, DELETE,
+ * DELETECOLLECTION, CONNECT), scope, group, version, resource,
+ * subresource and dry_run. */
+void ts_metrics_label(const ts_request *req, const ts_route *rt, ts_response *resp);
+/* Count the answered request in apiserver_request_total. */
+void ts_metrics_count(kr_testserver_t *ts, const ts_request *req, const ts_response *resp);
+/* GET /metrics: Prometheus text, as kube-apiserver's (the request counter
+ * and apiserver_storage_objects). */
+void ts_respond_metrics(kr_testserver_t *ts, ts_response *resp);
 
 #endif /* KR_TS_INTERNAL_H */
