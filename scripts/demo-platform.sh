@@ -270,6 +270,9 @@ sa_token=$(api hub POST /api/v1/namespaces/apps/serviceaccounts/ci-bot/token \
     '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{}}' |
     sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
 [ -n "$sa_token" ] || fail "the hub issued no token for apps/ci-bot"
+"$bin/kr-submitter" whoami --server "$submitter_url" --token "$sa_token" >"$work/whoami.out" 2>&1 &&
+    grep -q "Username    system:serviceaccount:apps:ci-bot" "$work/whoami.out" ||
+    fail "the submitters do not take ci-bot's token for ci-bot: $(cat "$work/whoami.out")"
 sed -e 's/name: report$/name: ci-check/' "$work/report.yaml" >"$work/ci-check.yaml"
 "$bin/kr-submitter" submit -f "$work/ci-check.yaml" -o json --server "$submitter_url" \
     --token "$sa_token" >"$work/ci-check.out" 2>&1 || fail "ci-bot could not submit: $(cat "$work/ci-check.out")"

@@ -1024,6 +1024,21 @@ START_TEST(api_authenticates_by_the_hubs_token_review)
     ck_assert(reconcile_until("tr", SUB_PHASE_AWAITING, false));
     ck_assert_int_eq(
         call("POST", "/api/v1/runnables/default/tr/approve", "zoe-token", NULL, NULL, NULL), 403);
+    /* whoami: the identity the API records, from either source */
+    json_t *me = NULL;
+    ck_assert_int_eq(call("GET", SUB_API_WHOAMI, "zoe-token", NULL, NULL, &me), 200);
+    ck_assert_str_eq(sub_str(me, "username"), "zoe");
+    ck_assert_str_eq(sub_str(me, "uid"), "101");
+    json_t *want = json_pack("[s, s]", "approvers", "system:authenticated");
+    ck_assert(json_equal(json_object_get(me, "groups"), want));
+    json_decref(want);
+    json_decref(me);
+    ck_assert_int_eq(call("GET", SUB_API_WHOAMI, "tok-bob", NULL, NULL, &me), 200);
+    ck_assert_str_eq(sub_str(me, "username"), "bob");
+    ck_assert_str_eq(sub_str(me, "uid"), "2");
+    json_decref(me);
+    ck_assert_int_eq(call("POST", SUB_API_WHOAMI, "tok-bob", "{}", NULL, NULL), 405);
+    ck_assert_int_eq(call("GET", SUB_API_WHOAMI, "nobody-token", NULL, NULL, NULL), 401);
     /* unknown everywhere */
     ck_assert_int_eq(call("GET", "/api/v1/runnables", "nobody-token", NULL, NULL, NULL), 401);
     ck_assert_int_eq(call("GET", "/api/v1/runnables", NULL, NULL, NULL, NULL), 401);
@@ -1890,6 +1905,10 @@ START_TEST(program_asks_the_hub_who_its_callers_are)
     ck_assert_msg(strstr(out, "NAMESPACE") != NULL, "%s", out);
     ck_assert_int_eq(cli(p.bin, server, "tok-alice", list, out, sizeof(out)), 1);
     ck_assert_msg(strstr(out, "401"), "%s", out);
+    const char *whoami[] = {"whoami", NULL};
+    ck_assert_int_eq(cli(p.bin, server, "zoe-token", whoami, out, sizeof(out)), 0);
+    ck_assert_str_eq(out, "ATTRIBUTE   VALUE\nUsername    zoe\nUID         101\n"
+                          "Groups      [approvers system:authenticated]\n");
     const char *submit[] = {"submit", "-f", p.job, "-o=json", NULL};
     ck_assert_int_eq(cli(p.bin, server, "zoe-token", submit, out, sizeof(out)), 0);
     json_t *r = json_loads(out, 0, NULL);

@@ -1,6 +1,6 @@
 /* kr-submitter — the HTTP API as a function from a request to a response,
  * so that tests call it without an endpoint: authentication first (401),
- * then submit, get, list, approve, reject, cancel. The identity recorded is
+ * then submit, get, list, approve, reject, cancel, and whoami. The identity recorded is
  * always the authenticated one; every write to the hub carries the
  * resourceVersion it was decided on and is retried from a fresh read on
  * 409. Reads come from the hub informer's cache. */
@@ -502,9 +502,27 @@ static const kr_token_user *authenticate(api *a, const api_request *req, kr_toke
     return who;
 }
 
+/* GET /api/v1/whoami: the caller as the API authenticated it. */
+static void whoami(const kr_token_user *who, api_response *resp)
+{
+    json_t *groups = json_array();
+    for (size_t i = 0; groups && i < who->n_groups; i++)
+        json_array_append_new(groups, json_string(who->groups[i]));
+    answer(resp, 200,
+           json_pack("{s:s, s:s, s:o*}", "username", who->user, "uid", who->uid ? who->uid : "",
+                     "groups", groups));
+}
+
 static void route_request(api *a, const api_request *req, const kr_token_user *who,
                           api_response *resp)
 {
+    if (strcmp(req->path, SUB_API_WHOAMI) == 0) {
+        if (strcmp(req->method, "GET") == 0)
+            whoami(who, resp);
+        else
+            answer_error(resp, 405, "GET tells who the API takes the caller for");
+        return;
+    }
     bool get = strcmp(req->method, "GET") == 0, post = strcmp(req->method, "POST") == 0;
     if (strcmp(req->path, PREFIX) == 0 || strcmp(req->path, PREFIX "/") == 0) {
         if (get)

@@ -36,6 +36,7 @@ static const char usage[] =
     "  kr-submitter approve|reject NAME [--spec-hash H]\n"
     "  kr-submitter cancel|get|history NAME\n"
     "  kr-submitter list\n"
+    "  kr-submitter whoami                        who the API takes the token for\n"
     "\n"
     "Every verb takes --server URL, --token T or --token-file F, -n NS and -o table|json;\n"
     "NAME may be written NS/NAME. 'kr-submitter VERB --help' lists a verb's flags.\n";
@@ -62,6 +63,8 @@ static const verb_spec verbs[] = {
     {"history", "NAME [flags]", "every transition of a runnable, from the inventory", 1, false,
      false},
     {"list", "[flags]", "list runnables", 0, false, false},
+    {"whoami", "[flags]", "who the API takes the token for (its user, uid and groups)", 0, false,
+     false},
 };
 
 static const verb_spec *find_verb(const char *name)
@@ -195,6 +198,20 @@ static void print_history(const json_t *events)
 }
 
 /* Print an answer: the error to stderr (exit 1), else the document. */
+/* whoami as kubectl auth whoami prints it. */
+static void print_user(const json_t *doc)
+{
+    printf("ATTRIBUTE   VALUE\nUsername    %s\n", sub_str(doc, "username"));
+    if (*sub_str(doc, "uid"))
+        printf("UID         %s\n", sub_str(doc, "uid"));
+    printf("Groups      [");
+    size_t i;
+    const json_t *g;
+    json_array_foreach(json_object_get(doc, "groups"), i, g)
+        printf("%s%s", i ? " " : "", json_string_value(g) ? json_string_value(g) : "");
+    printf("]\n");
+}
+
 static int show(const cli_opts *o, long status, json_t *doc, bool history)
 {
     if (status < 0)
@@ -210,6 +227,8 @@ static int show(const cli_opts *o, long status, json_t *doc, bool history)
         free(text);
     } else if (history) {
         print_history(json_object_get(doc, "items"));
+    } else if (json_object_get(doc, "username")) {
+        print_user(doc);
     } else if (json_object_get(doc, "items")) {
         print_table(json_object_get(doc, "items"));
     } else {
@@ -294,7 +313,9 @@ static int run_verb(const char *verb, const cli_opts *o)
     bool history = false;
     if (strcmp(verb, "submit") == 0)
         return submit(o);
-    if (strcmp(verb, "list") == 0) {
+    if (strcmp(verb, "whoami") == 0) {
+        status = http_call(o, "GET", SUB_API_WHOAMI, NULL, NULL, 0, &doc);
+    } else if (strcmp(verb, "list") == 0) {
         char query[512] = "";
         CURL *c = curl_easy_init();
         add_query(c, query, sizeof(query), "namespace", o->namespace_);

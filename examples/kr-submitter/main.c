@@ -315,6 +315,8 @@ static int setup(app *a, const kr_manager_config *cfg, kr_token_file_t *auth, kr
         rc = kr_manager_add_route(m, NULL, "/api/v1/runnables", serve_api, a, err);
     if (rc == 0)
         rc = kr_manager_add_route(m, NULL, "/api/v1/runnables/*", serve_api, a, err);
+    if (rc == 0)
+        rc = kr_manager_add_route(m, NULL, SUB_API_WHOAMI, serve_api, a, err);
     if (a->inventory) {
         a->api.inventory = a->inventory;
         a->s.record = submitter_record_to_inventory;

@@ -351,6 +351,9 @@ bool submitter_owner_key(const json_t *copy, char *out, size_t len);
 
 /* ---- api.c: the HTTP API as functions from a request to a response ------------ */
 
+/* GET: who the API takes the caller for ({username, uid, groups}). */
+#define SUB_API_WHOAMI "/api/v1/whoami"
+
 typedef struct api_request {
     const char *method;
     const char *path; /* "/api/v1/runnables/..." */
