@@ -1875,6 +1875,19 @@ START_TEST(program_asks_the_hub_who_its_callers_are)
     const char *none[] = {p.bin, "serve", "--kubeconfig", p.hub, "--cluster", p.dc1, NULL};
     ck_assert_int_eq(kr_test_proc_run(none, out, sizeof(out), 60000), 2);
     ck_assert_msg(strstr(out, "--token-auth-file, --token-review or both"), "%s", out);
+    const char *lone[] = {p.bin,
+                          "serve",
+                          "--kubeconfig",
+                          p.hub,
+                          "--cluster",
+                          p.dc1,
+                          "--token-auth-file",
+                          p.tokfile,
+                          "--token-review-audience",
+                          "a",
+                          NULL};
+    ck_assert_int_eq(kr_test_proc_run(lone, out, sizeof(out), 60000), 2);
+    ck_assert_msg(strstr(out, "--token-review-audience needs --token-review"), "%s", out);
     idp hub = {0};
     if (!idp_up(&hub, "zoe-token,zoe,101,\"approvers\"\n")) {
         kr_test_tmpdir_remove(hub.dir);
@@ -1894,8 +1907,10 @@ START_TEST(program_asks_the_hub_who_its_callers_are)
     snprintf(server, sizeof(server), "http://127.0.0.1:%u", port);
     snprintf(log, sizeof(log), "%s/serve-review.log", p.dir);
     const char *argv[] = {
-        p.bin, "serve",    "--kubeconfig", kubeconfig,       "--cluster",    p.dc1,  "--cluster",
-        p.dc2, "--listen", listen,         "--token-review", "--log-format", "text", NULL};
+        p.bin,          "serve",        "--kubeconfig",   kubeconfig,
+        "--cluster",    p.dc1,          "--cluster",      p.dc2,
+        "--listen",     listen,         "--token-review", "--token-review-audience",
+        "kr-submitter", "--log-format", "text",           NULL};
     kr_test_proc serve;
     kr_test_proc_start(&serve, log, argv);
     const char *list[] = {"list", NULL};
@@ -1909,6 +1924,34 @@ START_TEST(program_asks_the_hub_who_its_callers_are)
     ck_assert_int_eq(cli(p.bin, server, "zoe-token", whoami, out, sizeof(out)), 0);
     ck_assert_str_eq(out, "ATTRIBUTE   VALUE\nUsername    zoe\nUID         101\n"
                           "Groups      [approvers system:authenticated]\n");
+    /* a service account's token counts only when issued for the submitter */
+    static const char sa[] = "{\"apiVersion\":\"v1\",\"kind\":\"ServiceAccount\",\"metadata\":"
+                             "{\"name\":\"ci\",\"namespace\":\"default\"}}";
+    ck_assert_msg(kr_testserver_load(hub.ts, sa, strlen(sa), &err) == 0, "%s", err.message);
+    for (int aud = 0; aud < 2; aud++) {
+        json_t *tr =
+            aud ? json_pack("{s:s, s:s, s:{s:[s]}}", "apiVersion", "authentication.k8s.io/v1",
+                            "kind", "TokenRequest", "spec", "audiences", "kr-submitter")
+                : json_pack("{s:s, s:s, s:{}}", "apiVersion", "authentication.k8s.io/v1", "kind",
+                            "TokenRequest", "spec");
+        kr_request rq = {.verb = KR_VERB_CREATE,
+                         .ref = {KR_GVR("", "v1", "serviceaccounts"), "default", "ci", "token"},
+                         .body = tr};
+        json_t *issued = NULL;
+        ck_assert_msg(kr_client_do_sync(hub.client, &rq, &issued, &err) == 0, "%s", err.message);
+        json_decref(tr);
+        char token[4096];
+        snprintf(token, sizeof(token), "%s", sub_str(issued, "status.token"));
+        json_decref(issued);
+        int rc = cli(p.bin, server, token, whoami, out, sizeof(out));
+        if (aud) {
+            ck_assert_int_eq(rc, 0);
+            ck_assert_msg(strstr(out, "Username    system:serviceaccount:default:ci\n"), "%s", out);
+        } else {
+            ck_assert_int_eq(rc, 1);
+            ck_assert_msg(strstr(out, "401"), "%s", out);
+        }
+    }
     const char *submit[] = {"submit", "-f", p.job, "-o=json", NULL};
     ck_assert_int_eq(cli(p.bin, server, "zoe-token", submit, out, sizeof(out)), 0);
     json_t *r = json_loads(out, 0, NULL);

@@ -15,6 +15,7 @@
 
 static const char *token_auth_file;
 static bool token_review;
+static kr_flag_strings token_review_audiences;
 static bool server_dry_run = true;
 static const char *inventory_url;
 static uint64_t inventory_wait_ms = KR_PLATFORM_INVENTORY_WAIT_MS;
@@ -35,6 +36,13 @@ static const kr_flag flags[] = {
      .value = &token_review,
      .help = "also authenticate callers by the hub's TokenReview API (the hub identity "
              "needs create tokenreviews: system:auth-delegator); answers cached 10 s"},
+    {.name = "token-review-audience",
+     .type = KR_FLAG_STRINGS,
+     .value = &token_review_audiences,
+     .metavar = "AUD",
+     .split_commas = true,
+     .help = "with --token-review, accept only tokens issued for these audiences (repeatable; "
+             "default: the hub's own), e.g. kubectl create token NAME --audience AUD"},
     {.name = "server-dry-run",
      .type = KR_FLAG_BOOL,
      .value = &server_dry_run,
@@ -308,7 +316,9 @@ static int setup(app *a, const kr_manager_config *cfg, kr_token_file_t *auth, kr
     a->api.auth = auth;
     a->api.dry_run = server_dry_run;
     if (rc == 0 && token_review) {
-        kr_token_reviewer_opts ro = {.client = a->s.hub};
+        kr_token_reviewer_opts ro = {.client = a->s.hub,
+                                     .audiences = token_review_audiences.items,
+                                     .n_audiences = token_review_audiences.n};
         rc = kr_token_reviewer_new(&ro, &a->api.reviewer, err);
     }
     if (rc == 0)
@@ -343,6 +353,8 @@ static int serve(int argc, char **argv)
     kr_manager_config cfg;
     kr_error_t err = {0};
     int rc = kr_manager_parse_args(&program, argc, argv, &cfg, &err);
+    if (rc == 0 && token_review_audiences.n && !token_review)
+        rc = kr_error_set(&err, KR_EINVAL, "--token-review-audience needs --token-review");
     if (rc == 0 && !token_auth_file && !token_review)
         rc = kr_error_set(&err, KR_EINVAL,
                           "give --token-auth-file, --token-review or both: the API "
@@ -350,12 +362,14 @@ static int serve(int argc, char **argv)
     if (rc != 0) {
         int code = kr_manager_args_exit(&program, rc, &err, stdout, stderr);
         kr_manager_config_free(&cfg);
+        kr_flag_strings_free(&token_review_audiences);
         return code;
     }
     kr_token_file_t *auth = NULL;
     if (token_auth_file && kr_token_file_load(token_auth_file, &auth, &err) != 0) {
         fprintf(stderr, "kr-submitter: %s\n", err.message);
         kr_manager_config_free(&cfg);
+        kr_flag_strings_free(&token_review_audiences);
         return 2;
     }
     kr_manager_opts mo = {.version = KR_MANAGER_OPTS_VERSION};
@@ -379,6 +393,7 @@ static int serve(int argc, char **argv)
         fprintf(stderr, "kr-submitter: cannot make a condition variable\n");
         kr_token_file_free(auth);
         kr_manager_config_free(&cfg);
+        kr_flag_strings_free(&token_review_audiences);
         return 2;
     }
     pthread_condattr_destroy(&ca);
@@ -407,6 +422,7 @@ static int serve(int argc, char **argv)
     free(a.s.clusters);
     kr_token_file_free(auth);
     kr_manager_config_free(&cfg);
+    kr_flag_strings_free(&token_review_audiences);
     return code;
 }
 
