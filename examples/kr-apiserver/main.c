@@ -66,7 +66,8 @@ static void usage(FILE *out)
             "Admin endpoints: POST /_kr/faults {fail429,fail500,fail503,latencyMs,"
             "watchMaxEvents,watchCutMidEvent}, POST /_kr/close-watches, /_kr/compact, "
             "/_kr/restart; GET /_kr/stats (requests by verb and resource), "
-            "POST /_kr/stats/reset.\n");
+            "POST /_kr/stats/reset. GET /metrics: apiserver_request_total and "
+            "apiserver_storage_objects, as kube-apiserver's.\n");
 }
 
 static char *read_file(const char *path, size_t *len)
