@@ -248,17 +248,9 @@ static void quoted_list(kr_buf *b, const char *field, const json_t *list, bool *
 {
     if (json_array_size(list) == 0)
         return;
-    kr_buf_printf(b, "%s%s:[", *first ? "" : ", ", field);
+    kr_buf_printf(b, "%s%s:", *first ? "" : ", ", field);
     *first = false;
-    size_t i;
-    const json_t *v;
-    json_array_foreach(list, i, v)
-    {
-        if (i)
-            kr_buf_append_str(b, " ");
-        ts_go_quote(b, json_string_value(v) ? json_string_value(v) : "");
-    }
-    kr_buf_append_str(b, "]");
+    ts_go_quote_list(b, list);
 }
 
 /* One right `who` lacks, as rbacv1helpers.CompactString prints a rule. */

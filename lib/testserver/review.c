@@ -163,21 +163,6 @@ static json_t *rules_status(kr_testserver_t *ts, const json_t *obj, const ts_ide
  * --api-audiences default to its issuer. */
 static const char API_AUDIENCE[] = "https://kubernetes.default.svc.cluster.local";
 
-/* Go's %q of a []string: ["a" "b"]. */
-static void go_quoted_list(kr_buf *b, const json_t *list)
-{
-    kr_buf_append_str(b, "[");
-    size_t i;
-    const json_t *v;
-    json_array_foreach(list, i, v)
-    {
-        if (i)
-            kr_buf_append_str(b, " ");
-        ts_go_quote(b, json_string_value(v) ? json_string_value(v) : "");
-    }
-    kr_buf_append_str(b, "]");
-}
-
 /* The strings both arrays hold, in the order of `a`; new. */
 static json_t *intersect(const json_t *a, const json_t *b)
 {
@@ -228,9 +213,9 @@ static json_t *token_status(kr_testserver_t *ts, const json_t *obj, ts_response 
         granted = intersect(who.audiences, auds);
         if (json_array_size(granted) == 0) {
             kr_buf_append_str(&why, "token audiences ");
-            go_quoted_list(&why, who.audiences);
+            ts_go_quote_list(&why, who.audiences);
             kr_buf_append_str(&why, " is invalid for the target audiences ");
-            go_quoted_list(&why, auds);
+            ts_go_quote_list(&why, auds);
             json_decref(granted);
             granted = NULL;
         }

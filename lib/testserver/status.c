@@ -226,3 +226,17 @@ void ts_go_quote(kr_buf *b, const char *s)
     }
     kr_buf_append_str(b, "\"");
 }
+
+void ts_go_quote_list(kr_buf *b, const json_t *list)
+{
+    kr_buf_append_str(b, "[");
+    size_t i;
+    const json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        if (i)
+            kr_buf_append_str(b, " ");
+        ts_go_quote(b, json_string_value(v) ? json_string_value(v) : "");
+    }
+    kr_buf_append_str(b, "]");
+}

@@ -273,6 +273,8 @@ void ts_respond_invalid(ts_response *resp, const char *kind, const char *group, 
 /* Appends `s` quoted as Go's strconv.Quote (%q) writes it: quotes,
  * backslashes and control characters escaped. */
 void ts_go_quote(kr_buf *b, const char *s);
+/* A []string of `list` as Go's %q writes it: ["a" "b"] (non-strings as ""). */
+void ts_go_quote_list(kr_buf *b, const json_t *list);
 /* 422 Invalid with several causes ({reason, message, field} each; borrowed):
  * the message lists them as kube-apiserver's field.ErrorList does. */
 void ts_respond_invalid_causes(ts_response *resp, const char *kind, const char *group,
