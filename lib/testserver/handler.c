@@ -253,6 +253,16 @@ static const struct {
     {"namespaces", "finalize", "PUT", ts_handle_update},
 };
 
+bool ts_route_connects(const ts_route *rt)
+{
+    for (size_t i = 0; rt->sub && i < sizeof(CORE_SUBS) / sizeof(CORE_SUBS[0]); i++) {
+        if (CORE_SUBS[i].fn == handle_pod_stream && strcmp(rt->sub, CORE_SUBS[i].sub) == 0 &&
+            ts_resource_is(rt->res, "", CORE_SUBS[i].plural))
+            return true;
+    }
+    return false;
+}
+
 static bool method_listed(const char *methods, const char *m)
 {
     size_t len = strlen(m);
@@ -389,8 +399,9 @@ static void handle_locked(kr_testserver_t *ts, const ts_request *req, ts_respons
         ts_respond_not_found_path(resp);
         return;
     }
-    ts_stats_count(ts, ts_verb_of(req, &rt), &rt);
-    ts_metrics_label(req, &rt, resp);
+    const char *verb = ts_verb_of(req, &rt);
+    ts_stats_count(ts, verb, &rt);
+    ts_metrics_label(req, &rt, verb, resp);
     if (rt.res->review) {
         bool bindings = ts_resource_is(rt.res, "", "bindings");
         if (strcmp(req->method, "POST") == 0 && !rt.name && !rt.sub && !rt.legacy_watch) {
@@ -413,7 +424,7 @@ static void handle_locked(kr_testserver_t *ts, const ts_request *req, ts_respons
         ; /* answered: a bad includeObject */
     else if (!partial && !table && !accepts_json(req->accept))
         respond_not_acceptable(resp);
-    else if (ts_authorize(ts, &who, ts_verb_of(req, &rt), &rt, resp) == 0) {
+    else if (ts_authorize(ts, &who, verb, &rt, resp) == 0) {
         rt.table = table;
         rt.who = &who;
         if (rt.res->deprecation) /* as apiextensions-apiserver warns of its version */

@@ -62,40 +62,34 @@ void kr_testserver_reset_requests(kr_testserver_t *ts)
 
 /* ---- /metrics ------------------------------------------------------------------ */
 
-static bool connect_sub(const char *sub)
+/* kube-apiserver's verb label (its metrics' CleanVerb), from the audit
+ * verb the handler gave the request. */
+static const char *metric_verb(const char *verb, const ts_request *req, const ts_route *rt)
 {
-    return sub && (strcmp(sub, "exec") == 0 || strcmp(sub, "attach") == 0 ||
-                   strcmp(sub, "portforward") == 0);
-}
-
-/* kube-apiserver's verb label (its metrics' CleanVerb). */
-static const char *metric_verb(const ts_request *req, const ts_route *rt)
-{
-    const char *m = req->method;
-    if (connect_sub(rt->sub))
+    if (ts_route_connects(rt))
         return "CONNECT";
-    if (strcmp(m, "GET") == 0) {
-        if (rt->legacy_watch || (!rt->name && ts_query_bool(req, "watch") == 1))
-            return "WATCH";
-        return rt->name ? "GET" : "LIST";
-    }
-    if (strcmp(m, "PATCH") == 0 && req->content_type &&
+    if (strcmp(verb, "watch") == 0)
+        return "WATCH";
+    if (strcmp(verb, "list") == 0)
+        return "LIST";
+    if (strcmp(verb, "deletecollection") == 0)
+        return "DELETECOLLECTION";
+    if (strcmp(verb, "patch") == 0 && req->content_type &&
         strncmp(req->content_type, "application/apply-patch+yaml", 28) == 0)
         return "APPLY";
-    if (strcmp(m, "DELETE") == 0 && !rt->name)
-        return "DELETECOLLECTION";
-    return m;
+    return req->method; /* GET, POST, PUT, PATCH, DELETE */
 }
 
-void ts_metrics_label(const ts_request *req, const ts_route *rt, ts_response *resp)
+void ts_metrics_label(const ts_request *req, const ts_route *rt, const char *verb,
+                      ts_response *resp)
 {
     const char *scope = rt->name || strcmp(req->method, "POST") == 0 ? "resource"
                         : rt->ns && *rt->ns                          ? "namespace"
                                                                      : "cluster";
     const char *dry = ts_query(req, "dryRun");
     snprintf(resp->metric, sizeof(resp->metric), "%s\t%s\t%s\t%s\t%s\t%s\t%s", dry ? dry : "",
-             rt->res->group, rt->res->plural, scope, rt->sub ? rt->sub : "", metric_verb(req, rt),
-             rt->res->version);
+             rt->res->group, rt->res->plural, scope, rt->sub ? rt->sub : "",
+             metric_verb(verb, req, rt), rt->res->version);
 }
 
 void ts_metrics_count(kr_testserver_t *ts, const ts_request *req, const ts_response *resp)

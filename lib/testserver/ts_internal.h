@@ -838,9 +838,13 @@ json_t *ts_stats_requests(kr_testserver_t *ts); /* new: "verb resource" -> count
 void ts_stats_reset(kr_testserver_t *ts);
 /* The labels of a routed request, into resp->metric: kube-apiserver's
  * verb (GET, LIST, WATCH, POST, PUT, PATCH, APPLY, DELETE,
- * DELETECOLLECTION, CONNECT), scope, group, version, resource,
- * subresource and dry_run. */
-void ts_metrics_label(const ts_request *req, const ts_route *rt, ts_response *resp);
+ * DELETECOLLECTION, CONNECT, from the audit verb `verb`), scope, group,
+ * version, resource, subresource and dry_run. */
+void ts_metrics_label(const ts_request *req, const ts_route *rt, const char *verb,
+                      ts_response *resp);
+/* Whether the route is one of the streams a kubelet would serve (pods/exec,
+ * attach, portforward: kube-apiserver's CONNECT). (handler.c) */
+bool ts_route_connects(const ts_route *rt);
 /* Count the answered request in apiserver_request_total. */
 void ts_metrics_count(kr_testserver_t *ts, const ts_request *req, const ts_response *resp);
 /* GET /metrics: Prometheus text, as kube-apiserver's (the request counter
