@@ -633,14 +633,20 @@ int submitter_dry_run(submitter *s, const json_t *runnable, char *cluster, size_
     size_t n = order_of(s, runnable, order, 64);
     /* the copy as attempt 1 would be written: a Runnable whose name the hub
      * will generate gets a stand-in of the same length bound */
-    json_t *named = json_deep_copy(runnable);
-    if (!named)
-        return kr_error_set(err, KR_ENOMEM, "out of memory");
-    if (!*sub_str(named, "metadata.name")) {
+    json_t *named = json_incref((json_t *)runnable);
+    if (!*sub_str(runnable, "metadata.name")) {
+        /* shallow: only the metadata gets the stand-in */
+        json_decref(named);
+        named = json_copy((json_t *)runnable);
+        json_t *md = named ? json_copy(json_object_get(runnable, "metadata")) : NULL;
         char stand_in[SUB_MAX_NAME + 1];
         snprintf(stand_in, sizeof(stand_in), "%.*sdryrun", SUB_MAX_NAME - 11,
-                 sub_str(named, "metadata.generateName"));
-        json_object_set_new(json_object_get(named, "metadata"), "name", json_string(stand_in));
+                 sub_str(runnable, "metadata.generateName"));
+        if (!md || json_object_set_new(md, "name", json_string(stand_in)) != 0 ||
+            json_object_set_new(named, "metadata", md) != 0) {
+            json_decref(named);
+            return kr_error_set(err, KR_ENOMEM, "out of memory");
+        }
     }
     json_t *copy = workload_copy(s, named, 1);
     json_decref(named);
