@@ -3262,6 +3262,31 @@ START_TEST(services_get_cluster_ips_and_node_ports)
     ck_assert_ptr_nonnull(strstr(U, ":"));
     ck_assert_int_eq(strtol(strrchr(U, ':') + 1, NULL, 10), served);
     tc_free(&r);
+    tc_json(U, "GET", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/kubernetes",
+            NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(json_string_value(json_object_get(dig(r.json, "metadata.labels"),
+                                                       "kubernetes.io/service-name")),
+                     "kubernetes");
+    ck_assert_str_eq(dig_str(r.json, "addressType"), "IPv4");
+    ck_assert_str_eq(dig_str(r.json, "endpoints.0.addresses.0"), "127.0.0.1");
+    ck_assert_int_eq(dig_int(r.json, "ports.0.port"), served);
+    tc_free(&r);
+    /* and what the rest of its bootstrap writes: the system priority
+     * classes and the mandatory flow-control configuration */
+    tc_json(U, "GET", "/apis/scheduling.k8s.io/v1/priorityclasses/system-node-critical", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(dig_int(r.json, "value"), 2000001000);
+    tc_free(&r);
+    tc_json(U, "GET", "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas/exempt", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(dig_str(r.json, "spec.rules.0.subjects.0.group.name"), "system:masters");
+    tc_free(&r);
+    tc_json(U, "GET", "/apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations/catch-all",
+            NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(dig_str(r.json, "spec.limited.limitResponse.type"), "Reject");
+    tc_free(&r);
     json_t *a = created(svcs, "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"selector\":{\"app\":"
                               "\"a\"},\"ports\":[{\"port\":80}]}}");
     ck_assert_str_eq(dig_str(a, "spec.type"), "ClusterIP");

@@ -623,7 +623,14 @@ START_TEST(kubectl_get_prints_the_servers_columns)
            "role.rbac.authorization.k8s.io/reader created\n");
     out = kubectl("-n demo get roles", &st);
     ck_assert_msg(st == 0 && strncmp(out, "NAME     CREATED AT\nreader   20", 23) == 0, "%s", out);
-    expect("get priorityclasses 2>&1", "No resources found\n");
+    expect("-n demo get runtimeclasses 2>&1", "No resources found\n");
+    /* what kube-apiserver's bootstrap writes */
+    out = kubectl("get priorityclasses", &st);
+    ck_assert_msg(st == 0 &&
+                      strstr(out, "\nsystem-cluster-critical   2000000000   false            ") &&
+                      strstr(out, "\nsystem-node-critical      2000001000   false            ") &&
+                      strstr(out, "   PreemptLowerPriority\n"),
+                  "%s", out);
     /* a CRD's printer columns: the Runnable of deploy/ */
     char crds[1024];
     kr_test_src_path(crds, sizeof(crds), "deploy/crds");

@@ -913,15 +913,16 @@ START_TEST(remaining_kinds_print_their_columns)
     expect_row(vas, 0, "a.csi|pv1|n1|true|AGE");
 
     static const char pls[] = "/apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations";
-    post(pls, "{\"metadata\":{\"name\":\"exempt\"},\"spec\":{\"type\":\"Exempt\"}}");
+    /* the server's own (bootstrap) catch-all and exempt come first */
     post(pls, "{\"metadata\":{\"name\":\"q\"},\"spec\":{\"type\":\"Limited\",\"limited\":{"
               "\"nominalConcurrencyShares\":10,\"limitResponse\":{\"type\":\"Queue\",\"queuing\":"
               "{\"queues\":16}}}}}");
     columns_of(pls, names, sizeof(names));
     ck_assert_str_eq(names, "Name|Type|AssuredConcurrencyShares|Queues|HandSize|"
                             "QueueLengthLimit|Age");
-    expect_row(pls, 0, "Exempt|<none>|<none>|<none>|<none>|AGE");
-    expect_row(pls, 1, "Limited|10|16|8|50|AGE");
+    expect_row(pls, 0, "Limited|5|<none>|<none>|<none>|AGE");
+    expect_row(pls, 1, "Exempt|<none>|<none>|<none>|<none>|AGE");
+    expect_row(pls, 2, "Limited|10|16|8|50|AGE");
 
     static const char fss[] = "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas";
     post(fss, "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"priorityLevelConfiguration\":{\"name\":"

@@ -82,9 +82,52 @@ static int allocate_state(kr_testserver_t *ts)
     return ts_resources_init(ts);
 }
 
-/* What kube-apiserver makes at start: the four namespaces, and the
+/* The objects kube-apiserver's own bootstrap writes besides: the two
+ * system PriorityClasses (scheduling's post-start hook) and the mandatory
+ * flow-control configuration (API priority and fairness: everything of
+ * system:masters exempt, everyone else in catch-all), as 1.32 writes them
+ * after defaulting. No queueing follows from them. */
+static const char bootstrap_objects[] =
+    "[{\"apiVersion\":\"scheduling.k8s.io/v1\",\"kind\":\"PriorityClass\","
+    "\"metadata\":{\"name\":\"system-node-critical\"},\"value\":2000001000,"
+    "\"description\":\"Used for system critical pods that must not be moved from their "
+    "current node.\",\"preemptionPolicy\":\"PreemptLowerPriority\"},"
+    "{\"apiVersion\":\"scheduling.k8s.io/v1\",\"kind\":\"PriorityClass\","
+    "\"metadata\":{\"name\":\"system-cluster-critical\"},\"value\":2000000000,"
+    "\"description\":\"Used for system critical pods that must run in the cluster, but can "
+    "be moved to another node if necessary.\",\"preemptionPolicy\":\"PreemptLowerPriority\"},"
+    "{\"apiVersion\":\"flowcontrol.apiserver.k8s.io/v1\",\"kind\":"
+    "\"PriorityLevelConfiguration\",\"metadata\":{\"name\":\"exempt\",\"annotations\":"
+    "{\"apf.kubernetes.io/autoupdate-spec\":\"true\"}},\"spec\":{\"type\":\"Exempt\","
+    "\"exempt\":{\"nominalConcurrencyShares\":0,\"lendablePercent\":0}}},"
+    "{\"apiVersion\":\"flowcontrol.apiserver.k8s.io/v1\",\"kind\":"
+    "\"PriorityLevelConfiguration\",\"metadata\":{\"name\":\"catch-all\",\"annotations\":"
+    "{\"apf.kubernetes.io/autoupdate-spec\":\"true\"}},\"spec\":{\"type\":\"Limited\","
+    "\"limited\":{\"nominalConcurrencyShares\":5,\"lendablePercent\":0,"
+    "\"limitResponse\":{\"type\":\"Reject\"}}}},"
+    "{\"apiVersion\":\"flowcontrol.apiserver.k8s.io/v1\",\"kind\":\"FlowSchema\","
+    "\"metadata\":{\"name\":\"exempt\",\"annotations\":"
+    "{\"apf.kubernetes.io/autoupdate-spec\":\"true\"}},\"spec\":{"
+    "\"priorityLevelConfiguration\":{\"name\":\"exempt\"},\"matchingPrecedence\":1,"
+    "\"rules\":[{\"subjects\":[{\"kind\":\"Group\",\"group\":{\"name\":"
+    "\"system:masters\"}}],\"resourceRules\":[{\"verbs\":[\"*\"],\"apiGroups\":[\"*\"],"
+    "\"resources\":[\"*\"],\"clusterScope\":true,\"namespaces\":[\"*\"]}],"
+    "\"nonResourceRules\":[{\"verbs\":[\"*\"],\"nonResourceURLs\":[\"*\"]}]}]}},"
+    "{\"apiVersion\":\"flowcontrol.apiserver.k8s.io/v1\",\"kind\":\"FlowSchema\","
+    "\"metadata\":{\"name\":\"catch-all\",\"annotations\":"
+    "{\"apf.kubernetes.io/autoupdate-spec\":\"true\"}},\"spec\":{"
+    "\"priorityLevelConfiguration\":{\"name\":\"catch-all\"},\"matchingPrecedence\":10000,"
+    "\"distinguisherMethod\":{\"type\":\"ByUser\"},"
+    "\"rules\":[{\"subjects\":[{\"kind\":\"Group\",\"group\":{\"name\":"
+    "\"system:unauthenticated\"}},{\"kind\":\"Group\",\"group\":{\"name\":"
+    "\"system:authenticated\"}}],\"resourceRules\":[{\"verbs\":[\"*\"],\"apiGroups\":"
+    "[\"*\"],\"resources\":[\"*\"],\"clusterScope\":true,\"namespaces\":[\"*\"]}],"
+    "\"nonResourceRules\":[{\"verbs\":[\"*\"],\"nonResourceURLs\":[\"*\"]}]}]}}]";
+
+/* What kube-apiserver makes at start: the four namespaces, the
  * `kubernetes` Service in default (the first address of the service
- * range) with its Endpoints, which name the address and port served. */
+ * range) with its Endpoints and EndpointSlice, which name the address and
+ * port served, and the bootstrap objects above. */
 static int create_default_objects(kr_testserver_t *ts)
 {
     static const char *const names[] = {"default", "kube-system", "kube-public", "kube-node-lease"};
@@ -114,10 +157,18 @@ static int create_default_objects(kr_testserver_t *ts)
         "{\"apiVersion\":\"v1\",\"kind\":\"Endpoints\",\"metadata\":{\"name\":\"kubernetes\","
         "\"namespace\":\"default\",\"labels\":{\"endpointslice.kubernetes.io/skip-mirror\":"
         "\"true\"}},\"subsets\":[{\"addresses\":[{\"ip\":\"%.*s\"}],\"ports\":[{\"name\":"
-        "\"https\",\"port\":%u,\"protocol\":\"TCP\"}]}]}]",
-        (unsigned)ts->port, (int)len, host, (unsigned)ts->port);
+        "\"https\",\"port\":%u,\"protocol\":\"TCP\"}]}]},"
+        "{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\",\"metadata\":"
+        "{\"name\":\"kubernetes\",\"namespace\":\"default\",\"labels\":"
+        "{\"kubernetes.io/service-name\":\"kubernetes\"}},\"addressType\":\"%s\","
+        "\"endpoints\":[{\"addresses\":[\"%.*s\"],\"conditions\":{\"ready\":true}}],"
+        "\"ports\":[{\"name\":\"https\",\"port\":%u,\"protocol\":\"TCP\"}]}]",
+        (unsigned)ts->port, (int)len, host, (unsigned)ts->port,
+        memchr(host, ':', len) ? "IPv6" : "IPv4", (int)len, host, (unsigned)ts->port);
     int rc = doc ? kr_testserver_load(ts, doc, strlen(doc), NULL) : KR_ENOMEM;
     kr_free(doc);
+    if (rc == 0)
+        rc = kr_testserver_load(ts, bootstrap_objects, sizeof(bootstrap_objects) - 1, NULL);
     return rc;
 }
 
