@@ -318,8 +318,10 @@ static int run_schema(kr_inventory_t *inv, kr_error_t *err)
     return ret;
 }
 
-/* PostgreSQL opened, tried again while unreachable (KR_ECONNECT) for up to
- * wait_ms: pauses from 200 ms doubling to 5 s, each failure logged. */
+/* PostgreSQL opened and its schema made current, tried again while
+ * unreachable (KR_ECONNECT) or lost on the way (KR_EUNAVAILABLE: a server
+ * restarting between the connect and the schema) for up to wait_ms:
+ * pauses from 200 ms doubling to 5 s, each failure logged. */
 static int pg_open_waiting(const kr_inv_open_opts *o, kr_inventory_t *inv, uint64_t wait_ms,
                            kr_error_t *err)
 {
@@ -329,8 +331,13 @@ static int pg_open_waiting(const kr_inv_open_opts *o, kr_inventory_t *inv, uint6
     for (;;) {
         kr_error_t e = {0};
         int rc = kr_inv_pg_open(o, &inv->ops, &inv->be, &e);
+        if (rc == 0 && (rc = run_schema(inv, &e)) != 0) {
+            inv->ops->close(inv->be);
+            inv->ops = NULL;
+            inv->be = NULL;
+        }
         int64_t now = kr_clock_monotonic_ns();
-        if (rc != KR_ECONNECT || now >= deadline) {
+        if ((rc != KR_ECONNECT && rc != KR_EUNAVAILABLE) || now >= deadline) {
             if (rc != 0 && err)
                 *err = e;
             return rc;
@@ -375,6 +382,8 @@ int kr_inventory_new(const kr_inventory_opts *opts, kr_inventory_t **out, kr_err
     int ret;
     if (strncmp(opts->url, "sqlite:", 7) == 0) {
         ret = kr_inv_sqlite_open(&o, &inv->ops, &inv->be, err);
+        if (ret == 0)
+            ret = run_schema(inv, err);
     } else if (strncmp(opts->url, "postgresql://", 13) == 0 ||
                strncmp(opts->url, "postgres://", 11) == 0) {
         ret = pg_open_waiting(&o, inv, opts->version >= 2 ? opts->connect_wait_ms : 0, err);
@@ -385,8 +394,6 @@ int kr_inventory_new(const kr_inventory_opts *opts, kr_inventory_t **out, kr_err
                            "sqlite::memory: or postgresql://user@host:port/db)",
                            kr_inv_redact_url(opts->url, shown, sizeof(shown)));
     }
-    if (ret == 0)
-        ret = run_schema(inv, err);
     if (ret != 0) {
         kr_inventory_free(inv);
         return ret;
