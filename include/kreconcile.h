@@ -8,6 +8,7 @@
 #include "kreconcile/common.h"
 #include "kreconcile/config.h"
 #include "kreconcile/controller.h"
+#include "kreconcile/events.h"
 #include "kreconcile/informer.h"
 #include "kreconcile/inventory.h"
 #include "kreconcile/leader.h"
