@@ -62,6 +62,7 @@ struct kr_manager {
     char *hub_namespace;
     kr_rest_config *hub_config;
     kr_client_t *hub;
+    kr_event_recorder_t *events; /* about hub objects, as the program */
     struct cluster *clusters;
     size_t n_clusters;
     kr_leader_t *leader;
@@ -332,7 +333,9 @@ static int load_hub(kr_manager_t *m, kr_error_t *err)
     rc = new_client(m, m->hub_config, &m->hub, &e);
     if (rc != 0)
         return kr_error_set(err, rc == KR_ENOMEM ? KR_ENOMEM : KR_EINVAL, "hub: %s", e.message);
-    return 0;
+    kr_event_recorder_opts eo = {
+        .client = m->hub, .component = m->program->name, .logger = m->logger};
+    return kr_event_recorder_new(&eo, &m->events, err);
 }
 
 static int load_cluster(kr_manager_t *m, const kr_manager_cluster_arg *arg, kr_error_t *err)
@@ -761,6 +764,9 @@ int kr_manager_run(kr_manager_t *m)
     lead_stop(m);
     stop_runnables(m, false);
     stop_informers(m);
+    /* what the controllers said last reaches the hub (or is given up on) */
+    if (m->events && kr_event_recorder_flush(m->events, 1000) != 0)
+        kr_log(&m->logger, KR_LOG_WARN, "manager", "events still unsent at the stop are dropped");
     if (m->leader) {
         kr_error_t lerr = {0};
         if (kr_leader_stop(m->leader, 0, &lerr) != 0)
@@ -787,6 +793,7 @@ void kr_manager_free(kr_manager_t *m)
     kr_leader_free(m->leader);
     kr_client_free(m->leader_client);
     kr_informer_factory_free(m->factory);
+    kr_event_recorder_free(m->events);
     kr_client_free(m->hub);
     kr_rest_config_free(m->hub_config);
     for (size_t i = 0; i < m->n_clusters; i++) {
@@ -846,6 +853,11 @@ const kr_manager_config *kr_manager_get_config(kr_manager_t *m)
 kr_client_t *kr_manager_hub(kr_manager_t *m)
 {
     return m ? m->hub : NULL;
+}
+
+kr_event_recorder_t *kr_manager_events(kr_manager_t *m)
+{
+    return m ? m->events : NULL;
 }
 
 const char *kr_manager_hub_name(kr_manager_t *m)

@@ -290,6 +290,7 @@ typedef struct env {
     sub_cluster clusters[2];
     submitter s;
     kr_token_file_t *auth;
+    kr_event_recorder_t *recorder; /* Events about Runnables, on the hub */
     api api;
     atomic_llong now_ns;
     pthread_mutex_t mu;
@@ -449,6 +450,9 @@ static void env_up(void)
     E.s.record_user = &E;
     E.s.hook = on_hook;
     E.s.hook_user = &E;
+    kr_event_recorder_opts eo = {.client = E.hub, .component = "kr-submitter"};
+    ck_assert_int_eq(kr_event_recorder_new(&eo, &E.recorder, NULL), 0);
+    E.s.events = E.recorder;
     ck_assert_int_eq(submitter_init(&E.s, NULL), 0);
     ck_assert_int_eq(kr_token_file_parse(tokens, strlen(tokens), &E.auth, NULL), 0);
     E.api.s = &E.s;
@@ -461,6 +465,7 @@ static void env_down(void)
     for (int i = 0; i < 2; i++)
         kr_informer_free(E.copies[i]);
     kr_informer_free(E.runnables);
+    kr_event_recorder_free(E.recorder);
     for (int i = 0; i < 2; i++)
         kr_client_free(E.dc[i]);
     kr_client_free(E.hub);
@@ -638,6 +643,31 @@ START_TEST(submit_approve_dispatch_verify_succeed)
     const char *want[] = {"SUBMITTED train alice", "APPROVED train bob", "DISPATCHED train",
                           "VERIFIED train", "SUCCEEDED train"};
     assert_events(want, 5);
+    /* kubectl describe shows the approval, the dispatch and the end */
+    ck_assert_int_eq(kr_event_recorder_flush(E.recorder, WAIT_MS), 0);
+    kr_list_opts lo = {.field_selector = "involvedObject.name=train"};
+    json_t *list = NULL;
+    ck_assert_int_eq(kr_client_list(E.hub, KR_GVR("", "v1", "events"), "default", &lo, &list, NULL),
+                     0);
+    json_t *items = json_object_get(list, "items");
+    ck_assert_uint_eq(json_array_size(items), 3);
+    const char *reasons[] = {"Approved", "Dispatched", "Succeeded"};
+    for (size_t i = 0; i < 3; i++) {
+        bool found = false;
+        size_t k;
+        json_t *ev;
+        json_array_foreach(items, k, ev)
+        {
+            if (strcmp(sub_str(ev, "reason"), reasons[i]) != 0)
+                continue;
+            found = true;
+            ck_assert_str_eq(sub_str(ev, "involvedObject.kind"), "Runnable");
+            ck_assert_str_eq(sub_str(ev, "involvedObject.apiVersion"), SUB_API_VERSION);
+            ck_assert_str_eq(sub_str(ev, "type"), "Normal");
+        }
+        ck_assert_msg(found, "no %s event", reasons[i]);
+    }
+    json_decref(list);
     env_down();
 }
 END_TEST
@@ -711,6 +741,7 @@ static json_int_t attempts_of(const json_t *o)
 START_TEST(api_admits_and_decides_in_one_write)
 {
     env_up();
+    E.s.events = NULL; /* the hub's writes counted here are the Runnable's */
     E.s.epoch = test_epoch;
     E.s.epoch_user = &E;
     unsigned long long before = kr_testserver_resource_version(E.hub_ts);

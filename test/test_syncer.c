@@ -430,6 +430,7 @@ typedef struct world {
     server hub, dc[N_DC];
     kr_informer_t *informers[64];
     size_t n_informers;
+    kr_event_recorder_t *events; /* Events about hub objects */
     syncer_t *s;
 } world;
 
@@ -491,6 +492,8 @@ static void world_up(world *w, uint64_t resync_ms)
         cluster_up(w, &w->dc[i], 12 + i);
     const char *names[N_DC] = {"dc1", "dc2"};
     kr_client_t *clients[N_DC] = {w->dc[0].c, w->dc[1].c};
+    kr_event_recorder_opts eo = {.client = w->hub.c, .component = "kr-syncer"};
+    ck_assert_int_eq(kr_event_recorder_new(&eo, &w->events, NULL), 0);
     syncer_config cfg = {
         .hub_name = "hub",
         .hub = w->hub.c,
@@ -504,6 +507,7 @@ static void world_up(world *w, uint64_t resync_ms)
         .verify_timeout_ms = 5000,
         .informer = make_informer,
         .informer_user = w,
+        .events = w->events,
         .logger = {.cb = getenv("KR_TEST_VERBOSE") ? log_stderr : NULL, .max_level = KR_LOG_DEBUG}};
     kr_error_t err = {0};
     cfg.hub_name = "dc2";
@@ -523,6 +527,7 @@ static void world_down(world *w)
     for (size_t i = 0; i < w->n_informers; i++)
         kr_informer_free(w->informers[i]);
     syncer_free(w->s);
+    kr_event_recorder_free(w->events);
     kr_test_cluster_down(&w->hub);
     for (int i = 0; i < N_DC; i++)
         kr_test_cluster_down(&w->dc[i]);
@@ -938,6 +943,20 @@ START_TEST(copies_edited_or_deleted_in_a_cluster_are_repaired_and_others_fields_
 }
 END_TEST
 
+/* The Events in the hub's source namespace about the object `name`. */
+static json_t *hub_events_about(world *w, const char *name)
+{
+    char sel[128];
+    snprintf(sel, sizeof(sel), "involvedObject.name=%s", name);
+    kr_list_opts lo = {.field_selector = sel};
+    json_t *list = NULL;
+    ck_assert_int_eq(kr_client_list(w->hub.c, KR_GVR("", "v1", "events"), NSNAME, &lo, &list, NULL),
+                     0);
+    json_t *items = json_incref(json_object_get(list, "items"));
+    json_decref(list);
+    return items;
+}
+
 START_TEST(a_copy_without_our_labels_is_never_taken_over)
 {
     world w;
@@ -959,10 +978,28 @@ START_TEST(a_copy_without_our_labels_is_never_taken_over)
     ck_assert_ptr_nonnull(
         strstr(json_string_value(json_object_get(entry, "lastError")), "not taken over"));
     json_decref(entry);
+    /* and is a Warning Event on the hub object, for kubectl describe */
+    ck_assert_int_eq(kr_event_recorder_flush(w.events, WAIT_MS), 0);
+    json_t *events = hub_events_about(&w, "taken");
+    ck_assert_uint_eq(json_array_size(events), 1);
+    json_t *ev = json_array_get(events, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(ev, "type")), "Warning");
+    ck_assert_str_eq(json_string_value(json_object_get(ev, "reason")), "SyncFailed");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(ev, "involvedObject"), "kind")),
+        "ConfigMap");
+    const char *text = json_string_value(json_object_get(ev, "message"));
+    ck_assert_msg(strncmp(text, "dc1: ", 5) == 0 && strstr(text, "not taken over"), "%s", text);
+    json_decref(events);
     /* a second look writes nothing new: the same error is not written again */
     uint64_t hub_writes = w.s->hub_writes;
     converge(&w, 3, true);
     ck_assert_uint_eq(w.s->hub_writes, hub_writes);
+    ck_assert_int_eq(kr_event_recorder_flush(w.events, WAIT_MS), 0);
+    events = hub_events_about(&w, "taken");
+    ck_assert_uint_eq(json_array_size(events), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(events, 0), "count")), 1);
+    json_decref(events);
 
     /* the hub delete completes and leaves their object alone */
     hub_delete(&w, CM, "taken");

@@ -204,6 +204,50 @@ long submitter_cluster_find(const submitter *s, const char *name)
     return -1;
 }
 
+/* The Event a transition is on the Runnable (`kubectl describe`), if
+ * any: not the submission itself, nor the verification between the
+ * dispatch and the end. */
+static const struct {
+    const char *transition, *reason;
+    kr_event_type type;
+} event_of[] = {
+    {"APPROVED", "Approved", KR_EVENT_NORMAL},     {"REJECTED", "Rejected", KR_EVENT_NORMAL},
+    {"DISPATCHED", "Dispatched", KR_EVENT_NORMAL}, {"FAILED_OVER", "FailedOver", KR_EVENT_WARNING},
+    {"SUCCEEDED", "Succeeded", KR_EVENT_NORMAL},   {"FAILED", "Failed", KR_EVENT_WARNING},
+    {"CANCELLED", "Cancelled", KR_EVENT_NORMAL},   {"CONFLICT", "Conflict", KR_EVENT_WARNING},
+};
+
+static void runnable_event(submitter *s, const sub_event *ev)
+{
+    size_t i = 0;
+    while (i < sizeof(event_of) / sizeof(event_of[0]) &&
+           strcmp(event_of[i].transition, ev->event) != 0)
+        i++;
+    if (!s->events || i == sizeof(event_of) / sizeof(event_of[0]))
+        return;
+    json_t *obj = json_pack("{s:{s:s, s:s, s:s}}", "metadata", "namespace", ev->namespace_, "name",
+                            ev->name, "uid", ev->uid ? ev->uid : "");
+    kr_event e = {.object = obj,
+                  .api_version = SUB_API_VERSION,
+                  .kind = "Runnable",
+                  .type = event_of[i].type,
+                  .reason = event_of[i].reason};
+    /* "cluster dc1, by alice, <outcome>": the parts a transition has */
+    char msg[1024] = "";
+    size_t at = 0;
+    if (ev->cluster[0])
+        at += (size_t)snprintf(msg + at, sizeof(msg) - at, "cluster %s", ev->cluster);
+    if (at < sizeof(msg) && ev->actor[0] && strcmp(ev->actor, SUB_PROGRAM) != 0)
+        at += (size_t)snprintf(msg + at, sizeof(msg) - at, "%sby %s", at ? ", " : "", ev->actor);
+    if (at < sizeof(msg) && ev->outcome[0])
+        snprintf(msg + at, sizeof(msg) - at, "%s%s", at ? ", " : "", ev->outcome);
+    int rc = obj ? kr_event_record(s->events, &e, "%s", msg) : KR_ENOMEM;
+    if (rc != 0)
+        kr_log(&s->logger, KR_LOG_DEBUG, SUB_PROGRAM, "no event about %s/%s: %s", ev->namespace_,
+               ev->name, kr_strerror(rc));
+    json_decref(obj);
+}
+
 void submitter_record(submitter *s, const sub_event *ev)
 {
     kr_log_field f[] = {{"event", ev->event},     {"namespace", ev->namespace_},
@@ -214,6 +258,7 @@ void submitter_record(submitter *s, const sub_event *ev)
                   ev->event);
     if (s->record)
         s->record(ev, s->record_user);
+    runnable_event(s, ev);
 }
 
 static void record(submitter *s, const json_t *obj, const char *event, const char *cluster,

@@ -284,6 +284,7 @@ static int setup(app *a, const kr_manager_config *cfg, kr_token_file_t *auth, kr
     a->s.hub_name = kr_manager_hub_name(m);
     a->s.failover_after_ms = failover_after_ms;
     a->s.logger = *kr_manager_logger(m);
+    a->s.events = kr_manager_events(m);
     a->s.epoch = epoch;
     a->s.epoch_user = a;
     a->s.informer_for = informer_for;

@@ -259,6 +259,9 @@ typedef struct submitter {
     void *epoch_user;
     sub_record_cb record;
     void *record_user;
+    /* Events on the Runnable for what a person looks at (dispatch,
+     * approvals, rejection, failover, the end); NULL: none. Borrowed. */
+    kr_event_recorder_t *events;
     sub_hook_cb hook;
     void *hook_user;
     sub_informer_cb informer_for; /* required */

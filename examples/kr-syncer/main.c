@@ -163,6 +163,7 @@ int main(int argc, char **argv)
             .informer = informer,
             .informer_user = m,
             .inventory = inventory,
+            .events = kr_manager_events(m),
             .logger = *kr_manager_logger(m),
         };
         if (!names || !clients)

@@ -170,8 +170,13 @@ static step record_error(rctx *c, const json_t *old_entry, const char *message)
     if (!entry)
         return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
     /* Only a synced object's errors are recorded: it keeps our finalizer. */
+    const char *was = json_string_value(json_object_get(old_entry, "lastError"));
+    bool news = !was || strcmp(was, message) != 0;
     step s = write_status(c, entry, SYNCER_FINALIZER_ADD);
     json_decref(entry);
+    /* a new error is an Event too; a repeat only in the status */
+    if (s == STEP_OK && news)
+        syncer_warn_event(c->s, c->res, c->hub, c->req->cluster, message);
     return s;
 }
 
@@ -817,6 +822,7 @@ int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
     s->logger = cfg->logger;
     s->clock = cfg->clock;
     s->inventory = cfg->inventory;
+    s->events = cfg->events;
     s->resources = calloc(cfg->n_resources, sizeof(*s->resources));
     s->clusters = calloc(cfg->n_clusters, sizeof(*s->clusters));
     s->cluster_names = calloc(cfg->n_clusters, sizeof(*s->cluster_names));

@@ -1,7 +1,8 @@
 /* kr-syncer — the inventory's record of what the syncer did in a workload
  * cluster (CREATED, PATCHED, VERIFIED, DELETED; actor kr-syncer), when it
  * was given one (--inventory). A record that fails is logged, never fatal:
- * the write happened, and the inventory's own informers see the object. */
+ * the write happened, and the inventory's own informers see the object.
+ * And the Warning Events on hub objects that `kubectl describe` shows. */
 #include <string.h>
 
 #include "syncer.h"
@@ -12,27 +13,36 @@ static const char *string_at(const json_t *obj, const char *section, const char 
     return json_string_value(json_object_get(where, key));
 }
 
+/* obj's apiVersion and kind into *api_version and *kind; list items may
+ * lack them: then what an answer about the resource said (into the
+ * buffers), or NULLs. */
+static void kind_of(syncer_t *s, syncer_resource *res, const json_t *obj, const char **api_version,
+                    const char **kind, char *api_buf, char *kind_buf)
+{
+    *kind = string_at(obj, NULL, "kind");
+    *api_version = string_at(obj, NULL, "apiVersion");
+    pthread_mutex_lock(&s->stats_lock);
+    if (*kind && *api_version && strcmp(*kind, "Status") != 0 && !res->kind[0]) {
+        snprintf(res->kind, sizeof(res->kind), "%s", *kind);
+        snprintf(res->api_version, sizeof(res->api_version), "%s", *api_version);
+    }
+    memcpy(kind_buf, res->kind, sizeof(res->kind));
+    memcpy(api_buf, res->api_version, sizeof(res->api_version));
+    pthread_mutex_unlock(&s->stats_lock);
+    if (!*kind || strcmp(*kind, "Status") == 0) {
+        *kind = kind_buf[0] ? kind_buf : NULL;
+        *api_version = api_buf[0] ? api_buf : NULL;
+    }
+}
+
 void syncer_record(syncer_t *s, syncer_resource *res, const char *cluster, const json_t *obj,
                    const char *event)
 {
     if (!s->inventory || !obj)
         return;
-    /* List items may lack apiVersion and kind: use what an answer said. */
-    const char *kind = string_at(obj, NULL, "kind");
-    const char *api_version = string_at(obj, NULL, "apiVersion");
+    const char *kind, *api_version;
     char kind_buf[sizeof(res->kind)], api_buf[sizeof(res->api_version)];
-    pthread_mutex_lock(&s->stats_lock);
-    if (kind && api_version && strcmp(kind, "Status") != 0 && !res->kind[0]) {
-        snprintf(res->kind, sizeof(res->kind), "%s", kind);
-        snprintf(res->api_version, sizeof(res->api_version), "%s", api_version);
-    }
-    memcpy(kind_buf, res->kind, sizeof(kind_buf));
-    memcpy(api_buf, res->api_version, sizeof(api_buf));
-    pthread_mutex_unlock(&s->stats_lock);
-    if (!kind || strcmp(kind, "Status") == 0) {
-        kind = kind_buf[0] ? kind_buf : NULL;
-        api_version = api_buf[0] ? api_buf : NULL;
-    }
+    kind_of(s, res, obj, &api_version, &kind, api_buf, kind_buf);
     kr_inventory_action action = {
         .cluster = cluster,
         .api_version = api_version,
@@ -49,4 +59,24 @@ void syncer_record(syncer_t *s, syncer_resource *res, const char *cluster, const
         kr_log(&s->logger, KR_LOG_WARN, "syncer", "inventory: cannot record %s of %s in %s: %s",
                event, action.name ? action.name : "?", cluster,
                kind ? err.message : "its kind is unknown");
+}
+
+void syncer_warn_event(syncer_t *s, syncer_resource *res, const json_t *hub_obj,
+                       const char *cluster, const char *message)
+{
+    if (!s->events || !hub_obj)
+        return;
+    const char *kind, *api_version;
+    char kind_buf[sizeof(res->kind)], api_buf[sizeof(res->api_version)];
+    kind_of(s, res, hub_obj, &api_version, &kind, api_buf, kind_buf);
+    kr_event ev = {.object = hub_obj,
+                   .api_version = api_version,
+                   .kind = kind,
+                   .type = KR_EVENT_WARNING,
+                   .reason = "SyncFailed"};
+    int rc = kind ? kr_event_record(s->events, &ev, "%s: %s", cluster, message) : KR_EINVAL;
+    if (rc != 0)
+        kr_log(&s->logger, KR_LOG_DEBUG, "syncer", "no event about %s: %s",
+               string_at(hub_obj, "metadata", "name"),
+               kind ? kr_strerror(rc) : "its kind is unknown yet");
 }

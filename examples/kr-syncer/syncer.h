@@ -167,6 +167,7 @@ typedef struct syncer_config {
     syncer_informer_cb informer;
     void *informer_user;
     kr_inventory_t *inventory; /* borrowed; NULL: nothing recorded */
+    kr_event_recorder_t *events; /* borrowed; NULL: no Events on hub objects */
     kr_logger logger;
     kr_clock clock; /* zero: CLOCK_MONOTONIC */
 } syncer_config;
@@ -182,6 +183,7 @@ struct syncer {
     const char **cluster_names; /* n_clusters, borrowed from clusters[] */
     uint64_t resync_ms, verify_timeout_ms;
     kr_inventory_t *inventory;
+    kr_event_recorder_t *events;
     kr_logger logger;
     kr_clock clock;
     /* Counters for tests and logs: writes that succeeded, and every
@@ -281,6 +283,12 @@ json_t *syncer_hub_get(syncer_t *s, size_t resource, const char *ns, const char 
  * inventory; a failure is logged. [worker] */
 void syncer_record(syncer_t *s, syncer_resource *res, const char *cluster, const json_t *obj,
                    const char *event);
+
+/* A Warning Event (reason SyncFailed) on the hub object `hub_obj`: what
+ * `cluster` refused, as the status says it. Sent when the syncer has an
+ * event recorder; a failure is logged at debug level. [worker] */
+void syncer_warn_event(syncer_t *s, syncer_resource *res, const json_t *hub_obj,
+                       const char *cluster, const char *message);
 
 /* ---- controllers.c: the controller of one resource ------------------------- */
 

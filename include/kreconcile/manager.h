@@ -39,6 +39,7 @@
 #include "client.h"
 #include "common.h"
 #include "controller.h"
+#include "events.h"
 #include "informer.h"
 #include "leader.h"
 #include "metrics.h"
@@ -342,6 +343,11 @@ KR_API const kr_manager_config *kr_manager_get_config(kr_manager_t *m);
 /* The hub: its client (NULL with no_hub), name and the namespace of its
  * kubeconfig context. */
 KR_API kr_client_t *kr_manager_hub(kr_manager_t *m);
+/* Events about hub objects (events.h), written as the program
+ * (source.component: its name; source.host: the host's name); sent until
+ * kr_manager_free, flushed for up to a second when the manager stops. NULL
+ * without a hub. [any thread] */
+KR_API kr_event_recorder_t *kr_manager_events(kr_manager_t *m);
 KR_API const char *kr_manager_hub_name(kr_manager_t *m);
 KR_API const char *kr_manager_hub_namespace(kr_manager_t *m);
 
