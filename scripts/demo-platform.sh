@@ -262,6 +262,15 @@ complete() { # CLUSTER JOB: set the Job's Complete condition, as a cluster would
 }
 complete dc1 "$job"
 wait_for "runnable apps/report is Succeeded" 20 phase report Succeeded
+events_of() { # NAME REASON...: the hub holds an Event of each reason about apps/NAME
+    out=$(api hub GET "/api/v1/namespaces/apps/events?fieldSelector=involvedObject.name%3D$1")
+    shift
+    for reason in "$@"; do
+        echo "$out" | grep -q "\"reason\":\"$reason\"" || return 1
+    done
+}
+wait_for "kubectl describe runnable apps/report shows its Events: Approved, Dispatched, Succeeded" \
+    20 events_of report Approved Dispatched Succeeded
 # a caller the token file does not know: a service account of the hub,
 # whose token the submitters ask the hub about (TokenReview)
 api hub POST /api/v1/namespaces/apps/serviceaccounts \
