@@ -269,7 +269,7 @@ events_of() { # NAME REASON...: the hub holds an Event of each reason about apps
         echo "$out" | grep -q "\"reason\":\"$reason\"" || return 1
     done
 }
-wait_for "kubectl describe runnable apps/report shows its Events: Approved, Dispatched, Succeeded" \
+wait_for "the hub holds the Events of apps/report that kubectl describe lists: Approved, Dispatched, Succeeded" \
     20 events_of report Approved Dispatched Succeeded
 # a caller the token file does not know: a service account of the hub,
 # whose token the submitters ask the hub about (TokenReview)
