@@ -26,10 +26,9 @@ typedef struct ev_entry {
     char *key;
     size_t len;
     uint64_t hash;
-    struct ev_entry *prev, *next; /* most recently used first */
+    kr_lru_node use; /* in the cache's use order */
     /* spam: the object's tokens */
-    double tokens;
-    int64_t refilled_ns;
+    kr_bucket bucket;
     /* aggregate: the hashes of the distinct messages seen in the window */
     uint64_t messages[AGGREGATE_MAX];
     size_t n_messages;
@@ -42,7 +41,7 @@ typedef struct ev_entry {
 
 typedef struct ev_cache {
     kr_keymap map;
-    ev_entry *head, *tail;
+    kr_lru use;
     size_t n, cap;
 } ev_cache;
 
@@ -84,30 +83,6 @@ static void entry_free(ev_entry *e)
     kr_free(e);
 }
 
-static void cache_unlink(ev_cache *c, ev_entry *e)
-{
-    if (e->prev)
-        e->prev->next = e->next;
-    else
-        c->head = e->next;
-    if (e->next)
-        e->next->prev = e->prev;
-    else
-        c->tail = e->prev;
-    e->prev = e->next = NULL;
-}
-
-static void cache_push_front(ev_cache *c, ev_entry *e)
-{
-    e->prev = NULL;
-    e->next = c->head;
-    if (c->head)
-        c->head->prev = e;
-    c->head = e;
-    if (!c->tail)
-        c->tail = e;
-}
-
 /* The entry for `key`, made most recently used; a new zeroed one when
  * missing (*fresh), the least recently used forgotten when full. NULL: no
  * memory. */
@@ -117,14 +92,13 @@ static ev_entry *cache_get(ev_cache *c, const char *key, size_t len, bool *fresh
     ev_entry *e = kr_keymap_get(&c->map, hash, key, len);
     *fresh = e == NULL;
     if (e) {
-        cache_unlink(c, e);
-        cache_push_front(c, e);
+        kr_lru_touch(&c->use, &e->use);
         return e;
     }
-    if (c->n >= c->cap && c->tail) {
-        ev_entry *old = c->tail;
+    if (c->n >= c->cap && c->use.oldest) {
+        ev_entry *old = KR_CONTAINER_OF(c->use.oldest, ev_entry, use);
         kr_keymap_remove(&c->map, old->hash, old->key, old->len);
-        cache_unlink(c, old);
+        kr_lru_unlink(&c->use, &old->use);
         entry_free(old);
         c->n--;
     }
@@ -141,16 +115,16 @@ static ev_entry *cache_get(ev_cache *c, const char *key, size_t len, bool *fresh
         entry_free(e);
         return NULL;
     }
-    cache_push_front(c, e);
+    kr_lru_push_newest(&c->use, &e->use);
     c->n++;
     return e;
 }
 
 static void cache_free(ev_cache *c)
 {
-    for (ev_entry *e = c->head, *next; e; e = next) {
-        next = e->next;
-        entry_free(e);
+    for (kr_lru_node *n = c->use.oldest, *newer; n; n = newer) {
+        newer = n->newer;
+        entry_free(KR_CONTAINER_OF(n, ev_entry, use));
     }
     kr_keymap_free(&c->map);
     memset(c, 0, sizeof(*c));
@@ -436,24 +410,6 @@ static json_t *event_body(kr_event_recorder_t *r, const ev_about *a, const char 
                      "reportingInstance", r->host);
 }
 
-/* Whether the object's bucket has a token (and takes it). */
-static bool burst_allows(kr_event_recorder_t *r, ev_entry *e, bool fresh, int64_t now)
-{
-    if (fresh) {
-        e->tokens = r->burst;
-        e->refilled_ns = now;
-    } else if (now > e->refilled_ns) {
-        e->tokens += (double)(now - e->refilled_ns) / (double)r->refill_ns;
-        if (e->tokens > r->burst)
-            e->tokens = r->burst;
-        e->refilled_ns = now;
-    }
-    if (e->tokens < 1.0)
-        return false;
-    e->tokens -= 1.0;
-    return true;
-}
-
 /* Correlate one event and queue what it takes (r->mu held). 0 or KR_ENOMEM. */
 static int correlate(kr_event_recorder_t *r, const ev_about *a, const char *type,
                      const char *reason, const char *message)
@@ -512,7 +468,9 @@ static int correlate(kr_event_recorder_t *r, const ev_about *a, const char *type
     if (!bucket)
         goto out;
     rc = 0;
-    if (!burst_allows(r, bucket, fresh, now)) {
+    if (fresh)
+        kr_bucket_init(&bucket->bucket, 1e9 / (double)r->refill_ns, (int)r->burst);
+    if (!kr_bucket_try(&bucket->bucket, now)) {
         r->stats.dropped_burst++;
         goto out;
     }

@@ -12,7 +12,7 @@
 #include "util_internal.h"
 
 typedef struct state_entry {
-    struct state_entry *older, *newer; /* the use order */
+    kr_lru_node use; /* in the use order */
     json_t *object; /* a reference */
     int64_t seq;
     size_t text_len; /* of the row's object text */
@@ -24,7 +24,7 @@ typedef struct state_entry {
 
 struct kr_inv_states {
     kr_keymap map;
-    state_entry *oldest, *newest;
+    kr_lru use;
     size_t bytes, max_bytes;
 };
 
@@ -36,34 +36,10 @@ kr_inv_states *kr_inv_states_new(size_t max_bytes)
     return s;
 }
 
-static void unlink_entry(kr_inv_states *s, state_entry *e)
-{
-    if (e->older)
-        e->older->newer = e->newer;
-    else
-        s->oldest = e->newer;
-    if (e->newer)
-        e->newer->older = e->older;
-    else
-        s->newest = e->older;
-    e->older = e->newer = NULL;
-}
-
-static void link_newest(kr_inv_states *s, state_entry *e)
-{
-    e->older = s->newest;
-    e->newer = NULL;
-    if (s->newest)
-        s->newest->newer = e;
-    else
-        s->oldest = e;
-    s->newest = e;
-}
-
 static void drop_entry(kr_inv_states *s, state_entry *e)
 {
     kr_keymap_remove(&s->map, e->hash, e->key, e->key_len);
-    unlink_entry(s, e);
+    kr_lru_unlink(&s->use, &e->use);
     s->bytes -= e->bytes;
     json_decref(e->object);
     kr_free(e);
@@ -73,14 +49,15 @@ void kr_inv_states_clear(kr_inv_states *s)
 {
     if (!s)
         return;
-    for (state_entry *e = s->oldest, *next; e; e = next) {
-        next = e->newer;
+    for (kr_lru_node *n = s->use.oldest, *newer; n; n = newer) {
+        newer = n->newer;
+        state_entry *e = KR_CONTAINER_OF(n, state_entry, use);
         json_decref(e->object);
         kr_free(e);
     }
     kr_keymap_free(&s->map);
     memset(&s->map, 0, sizeof(s->map));
-    s->oldest = s->newest = NULL;
+    s->use = (kr_lru){0};
     s->bytes = 0;
 }
 
@@ -108,8 +85,7 @@ const json_t *kr_inv_states_get(kr_inv_states *s, const char *key, size_t len, i
     state_entry *e = kr_keymap_get(&s->map, kr_key_hash(key, len), key, len);
     if (!e || e->seq != seq || e->text_len != text_len)
         return NULL;
-    unlink_entry(s, e);
-    link_newest(s, e);
+    kr_lru_touch(&s->use, &e->use);
     return e->object;
 }
 
@@ -142,8 +118,8 @@ void kr_inv_states_put(kr_inv_states *s, const char *key, size_t len, int64_t se
     e->text_len = text_len;
     e->bytes = bytes;
     kr_keymap_insert(&s->map, hash, e->key, len, e); /* cannot fail: reserved */
-    link_newest(s, e);
+    kr_lru_push_newest(&s->use, &e->use);
     s->bytes += bytes;
-    while (s->bytes > s->max_bytes && s->oldest != e)
-        drop_entry(s, s->oldest);
+    while (s->bytes > s->max_bytes && s->use.oldest != &e->use)
+        drop_entry(s, KR_CONTAINER_OF(s->use.oldest, state_entry, use));
 }

@@ -13,10 +13,9 @@ void kr_bucket_init(kr_bucket *b, double qps, int burst)
     b->tokens = b->burst;
 }
 
-int64_t kr_bucket_reserve(kr_bucket *b, int64_t now_ns, int64_t max_delay_ns)
+/* The tokens earned since the last look, at most burst. */
+static void refill(kr_bucket *b, int64_t now_ns)
 {
-    if (!(b->qps > 0))
-        return 0;
     if (!b->started) {
         b->started = true;
         b->last_ns = now_ns;
@@ -27,6 +26,13 @@ int64_t kr_bucket_reserve(kr_bucket *b, int64_t now_ns, int64_t max_delay_ns)
             b->tokens = b->burst;
         b->last_ns = now_ns;
     }
+}
+
+int64_t kr_bucket_reserve(kr_bucket *b, int64_t now_ns, int64_t max_delay_ns)
+{
+    if (!(b->qps > 0))
+        return 0;
+    refill(b, now_ns);
     /* The balance may go negative: the debt is the wait. */
     double after = b->tokens - 1;
     int64_t delay = after >= 0 ? 0 : (int64_t)(-after / b->qps * 1e9 + 0.5);
@@ -34,4 +40,15 @@ int64_t kr_bucket_reserve(kr_bucket *b, int64_t now_ns, int64_t max_delay_ns)
         return max_delay_ns; /* kubernetes/kubernetes#104554: no token taken */
     b->tokens = after;
     return delay;
+}
+
+bool kr_bucket_try(kr_bucket *b, int64_t now_ns)
+{
+    if (!(b->qps > 0))
+        return true;
+    refill(b, now_ns);
+    if (b->tokens < 1)
+        return false;
+    b->tokens -= 1;
+    return true;
 }

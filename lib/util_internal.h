@@ -261,6 +261,55 @@ static inline void *kr_keymap_next(const kr_keymap *m, size_t *i)
     return NULL;
 }
 
+/* ---- the use order of a cache (LRU) ---------------------------------------- */
+
+/* A node embedded in each entry of a cache that forgets its least
+ * recently used entries first; the entry finds itself from its node with
+ * KR_CONTAINER_OF. */
+typedef struct kr_lru_node {
+    struct kr_lru_node *older, *newer;
+} kr_lru_node;
+
+typedef struct kr_lru {
+    kr_lru_node *oldest, *newest; /* NULL when empty */
+} kr_lru;
+
+#define KR_CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+static inline void kr_lru_unlink(kr_lru *l, kr_lru_node *n)
+{
+    if (n->older)
+        n->older->newer = n->newer;
+    else
+        l->oldest = n->newer;
+    if (n->newer)
+        n->newer->older = n->older;
+    else
+        l->newest = n->older;
+    n->older = n->newer = NULL;
+}
+
+/* Make n (not in the list) the most recently used. */
+static inline void kr_lru_push_newest(kr_lru *l, kr_lru_node *n)
+{
+    n->older = l->newest;
+    n->newer = NULL;
+    if (l->newest)
+        l->newest->newer = n;
+    else
+        l->oldest = n;
+    l->newest = n;
+}
+
+/* Move n (in the list) to the most recently used end. */
+static inline void kr_lru_touch(kr_lru *l, kr_lru_node *n)
+{
+    if (l->newest == n)
+        return;
+    kr_lru_unlink(l, n);
+    kr_lru_push_newest(l, n);
+}
+
 /* ---- sized copies (the public stats getters) ------------------------------ */
 
 /* Copy `in` (in_size bytes) into the caller's `out` of out_size bytes: what
@@ -339,6 +388,9 @@ void kr_bucket_init(kr_bucket *b, double qps, int burst);
  * would exceed it, no token is taken and max_delay_ns is returned
  * (kubernetes/kubernetes#104554). */
 int64_t kr_bucket_reserve(kr_bucket *b, int64_t now_ns, int64_t max_delay_ns);
+/* client-go's TryAccept: take a token if one is there now (true), else
+ * take nothing (false). */
+bool kr_bucket_try(kr_bucket *b, int64_t now_ns);
 
 /* ---- files (lib/util_file.c) ------------------------------------------------------ */
 

@@ -519,6 +519,74 @@ START_TEST(bucket_gives_burst_then_paces_at_qps)
 }
 END_TEST
 
+START_TEST(bucket_try_takes_a_token_only_when_one_is_there)
+{
+    kr_bucket b;
+    kr_bucket_init(&b, 2.0, 3);
+    int64_t now = 1000 * SEC;
+    for (int i = 0; i < 3; i++)
+        ck_assert(kr_bucket_try(&b, now));
+    ck_assert(!kr_bucket_try(&b, now));
+    ck_assert(!kr_bucket_try(&b, now + 499 * MS)); /* no debt was taken: 0.998 tokens */
+    ck_assert(kr_bucket_try(&b, now + 500 * MS));
+    ck_assert(!kr_bucket_try(&b, now + 500 * MS));
+    kr_bucket_init(&b, 0, 1); /* unlimited */
+    for (int i = 0; i < 100; i++)
+        ck_assert(kr_bucket_try(&b, now));
+}
+END_TEST
+
+/* ---- the use order of a cache --------------------------------------------------------- */
+
+typedef struct lru_item {
+    int id;
+    kr_lru_node use;
+} lru_item;
+
+static void lru_expect(const kr_lru *l, const char *want)
+{
+    char got[64] = "";
+    for (const kr_lru_node *n = l->oldest; n; n = n->newer) {
+        size_t at = strlen(got);
+        snprintf(got + at, sizeof(got) - at, "%d", KR_CONTAINER_OF(n, lru_item, use)->id);
+    }
+    ck_assert_str_eq(got, want);
+    /* and backwards */
+    char back[64] = "";
+    for (const kr_lru_node *n = l->newest; n; n = n->older) {
+        size_t at = strlen(back);
+        snprintf(back + at, sizeof(back) - at, "%d", KR_CONTAINER_OF(n, lru_item, use)->id);
+    }
+    size_t len = strlen(want);
+    for (size_t i = 0; i < len; i++)
+        ck_assert_int_eq(back[i], want[len - 1 - i]);
+}
+
+START_TEST(lru_keeps_the_use_order)
+{
+    kr_lru l = {0};
+    lru_item it[4] = {{1, {0}}, {2, {0}}, {3, {0}}, {4, {0}}};
+    for (int i = 0; i < 4; i++)
+        kr_lru_push_newest(&l, &it[i].use);
+    lru_expect(&l, "1234");
+    kr_lru_touch(&l, &it[0].use); /* the oldest used */
+    lru_expect(&l, "2341");
+    kr_lru_touch(&l, &it[0].use); /* already the newest */
+    lru_expect(&l, "2341");
+    kr_lru_touch(&l, &it[2].use); /* one in the middle */
+    lru_expect(&l, "2413");
+    kr_lru_unlink(&l, &it[1].use); /* the oldest leaves */
+    lru_expect(&l, "413");
+    kr_lru_unlink(&l, &it[2].use); /* the newest leaves */
+    lru_expect(&l, "41");
+    kr_lru_unlink(&l, &it[3].use);
+    kr_lru_unlink(&l, &it[0].use);
+    lru_expect(&l, "");
+    ck_assert_ptr_null(l.oldest);
+    ck_assert_ptr_null(l.newest);
+}
+END_TEST
+
 /* ---- resourceVersion ---------------------------------------------------------------- */
 
 START_TEST(rv_parse_is_kube_apiservers)
@@ -705,6 +773,8 @@ int main(void)
     tcase_add_test(tc, base64_round_trips_random_bytes);
     tcase_add_test(tc, base64_errors_name_the_offending_byte);
     tcase_add_test(tc, bucket_gives_burst_then_paces_at_qps);
+    tcase_add_test(tc, bucket_try_takes_a_token_only_when_one_is_there);
+    tcase_add_test(tc, lru_keeps_the_use_order);
     tcase_add_test(tc, rv_parse_is_kube_apiservers);
     tcase_add_test(tc, read_file_reads_whole_files_within_a_limit);
     tcase_add_test(tc, token_file_parses_quotes_and_groups);
