@@ -63,6 +63,8 @@ struct kr_manager {
     kr_rest_config *hub_config;
     kr_client_t *hub;
     kr_event_recorder_t *events; /* about hub objects, as the program */
+    kr_token_file_t *token_file; /* --token-auth-file */
+    kr_token_reviewer_t *reviewer; /* --token-review */
     struct cluster *clusters;
     size_t n_clusters;
     kr_leader_t *leader;
@@ -397,6 +399,29 @@ static int make_leader(kr_manager_t *m, const kr_manager_opts *opts, kr_error_t 
     return kr_leader_new(&lo, &m->leader, err);
 }
 
+/* What --token-auth-file and --token-review ask for. */
+static int make_authenticators(kr_manager_t *m, kr_error_t *err)
+{
+    const kr_manager_config *cfg = m->config;
+    if (cfg->token_review_audiences.n && !cfg->token_review)
+        return kr_error_set(err, KR_EINVAL, "--token-review-audience needs --token-review");
+    if (cfg->token_auth_file) {
+        kr_error_t e = {0};
+        int rc = kr_token_file_load(cfg->token_auth_file, &m->token_file, &e);
+        if (rc != 0)
+            return kr_error_set(err, rc == KR_ENOMEM ? KR_ENOMEM : KR_EINVAL,
+                                "--token-auth-file: %s", e.message);
+    }
+    if (!cfg->token_review)
+        return 0;
+    if (!m->hub)
+        return kr_error_set(err, KR_EINVAL, "--token-review needs a hub cluster");
+    kr_token_reviewer_opts ro = {.client = m->hub,
+                                 .audiences = cfg->token_review_audiences.items,
+                                 .n_audiences = cfg->token_review_audiences.n};
+    return kr_token_reviewer_new(&ro, &m->reviewer, err);
+}
+
 static int make_http(kr_manager_t *m, const kr_manager_opts *opts, kr_error_t *err)
 {
     if (listen_disabled(m->config->listen))
@@ -454,6 +479,8 @@ static int build(kr_manager_t *m, const kr_manager_opts *opts, kr_error_t *err)
         if ((rc = load_cluster(m, &m->config->clusters[i], err)) != 0)
             return rc;
     if (m->config->leader_elect && (rc = make_leader(m, opts, err)) != 0)
+        return rc;
+    if ((rc = make_authenticators(m, err)) != 0)
         return rc;
     return make_http(m, opts, err);
 }
@@ -794,6 +821,8 @@ void kr_manager_free(kr_manager_t *m)
     kr_client_free(m->leader_client);
     kr_informer_factory_free(m->factory);
     kr_event_recorder_free(m->events);
+    kr_token_reviewer_free(m->reviewer);
+    kr_token_file_free(m->token_file);
     kr_client_free(m->hub);
     kr_rest_config_free(m->hub_config);
     for (size_t i = 0; i < m->n_clusters; i++) {
@@ -858,6 +887,16 @@ kr_client_t *kr_manager_hub(kr_manager_t *m)
 kr_event_recorder_t *kr_manager_events(kr_manager_t *m)
 {
     return m ? m->events : NULL;
+}
+
+const kr_token_file_t *kr_manager_token_file(kr_manager_t *m)
+{
+    return m ? m->token_file : NULL;
+}
+
+kr_token_reviewer_t *kr_manager_token_reviewer(kr_manager_t *m)
+{
+    return m ? m->reviewer : NULL;
 }
 
 const char *kr_manager_hub_name(kr_manager_t *m)

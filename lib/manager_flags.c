@@ -178,6 +178,9 @@ enum shared_id {
     SH_LISTEN,
     SH_LOG_FORMAT,
     SH_VERBOSITY,
+    SH_TOKEN_AUTH_FILE,
+    SH_TOKEN_REVIEW,
+    SH_TOKEN_REVIEW_AUDIENCE,
     SH_HELP,
     SH_VERSION,
     SH_COUNT,
@@ -217,6 +220,17 @@ static const struct shared_flag shared_flags[SH_COUNT] = {
                        "log line format"},
     [SH_VERBOSITY] = {"v", 'v', KR_FLAG_INT, KR_MANAGER_FLAGS_LOG, "LEVEL",
                       "log verbosity: 0 info, 1-3 debug, 4 and more trace"},
+    [SH_TOKEN_AUTH_FILE] = {"token-auth-file", 0, KR_FLAG_STRING, KR_MANAGER_FLAGS_AUTH, "FILE",
+                            "bearer tokens of the API's callers: token,user,uid,\"group1,group2\""},
+    [SH_TOKEN_REVIEW] = {"token-review", 0, KR_FLAG_BOOL, KR_MANAGER_FLAGS_AUTH, NULL,
+                         "also authenticate callers by the hub's TokenReview API (the hub "
+                         "identity needs create tokenreviews: system:auth-delegator); answers "
+                         "cached 10 s"},
+    [SH_TOKEN_REVIEW_AUDIENCE] = {"token-review-audience", 0, KR_FLAG_STRINGS,
+                                  KR_MANAGER_FLAGS_AUTH, "AUD",
+                                  "with --token-review, accept only tokens issued for these "
+                                  "audiences (repeatable; default: the hub's own), e.g. kubectl "
+                                  "create token NAME --audience AUD"},
     [SH_HELP] = {"help", 'h', KR_FLAG_BOOL, 0, NULL, "show this help and exit"},
     [SH_VERSION] = {"version", 0, KR_FLAG_BOOL, 0, NULL, "print the version and exit"},
 };
@@ -248,6 +262,7 @@ struct parser {
     kr_manager_config *cfg;
     kr_error_t *err;
     struct slices *strings; /* one list per program flag (KR_FLAG_STRINGS only) */
+    struct slices audiences; /* --token-review-audience */
     bool help, version;
 };
 
@@ -257,6 +272,20 @@ static int slices_push(struct slices *s, const char *p, size_t len)
         return KR_ENOMEM;
     s->items[s->n++] = (struct slice){p, len};
     return 0;
+}
+
+/* "a,b,,c": the non-empty parts. */
+static int push_split(struct slices *out, const char *value)
+{
+    for (const char *s = value;;) {
+        const char *comma = strchr(s, ',');
+        size_t len = comma ? (size_t)(comma - s) : strlen(s);
+        if (len > 0 && slices_push(out, s, len) != 0)
+            return KR_ENOMEM;
+        if (!comma)
+            return 0;
+        s = comma + 1;
+    }
 }
 
 /* Go's strconv.ParseBool. */
@@ -416,13 +445,25 @@ static int set_shared(struct parser *p, int id, const char *dashes, const char *
         return 0;
     case SH_CLUSTER:
         return parse_cluster(p, value);
+    case SH_TOKEN_AUTH_FILE:
+        if (*value == '\0')
+            return bad_value(p, dashes, name, value, "empty file name");
+        cfg->token_auth_file = value;
+        return 0;
+    case SH_TOKEN_REVIEW_AUDIENCE:
+        return push_split(&p->audiences, value) == 0
+                   ? 0
+                   : kr_error_set(p->err, KR_ENOMEM, "out of memory");
     case SH_LEADER_ELECT:
+    case SH_TOKEN_REVIEW:
     case SH_HELP:
     case SH_VERSION:
         if (parse_bool(value, &b) != 0)
             return bad_value(p, dashes, name, value, "want true or false");
         if (id == SH_LEADER_ELECT)
             cfg->leader_elect = b;
+        else if (id == SH_TOKEN_REVIEW)
+            cfg->token_review = b;
         else if (id == SH_HELP)
             p->help = b;
         else
@@ -471,20 +512,11 @@ static int set_program(struct parser *p, size_t i, const char *dashes, const cha
     case KR_FLAG_STRING:
         *(const char **)f->value = value;
         return 0;
-    case KR_FLAG_STRINGS:
-        if (!f->split_commas)
-            return slices_push(&p->strings[i], value, strlen(value)) == 0
-                       ? 0
-                       : kr_error_set(p->err, KR_ENOMEM, "out of memory");
-        for (const char *s = value;;) {
-            const char *comma = strchr(s, ',');
-            size_t len = comma ? (size_t)(comma - s) : strlen(s);
-            if (len > 0 && slices_push(&p->strings[i], s, len) != 0)
-                return kr_error_set(p->err, KR_ENOMEM, "out of memory");
-            if (!comma)
-                return 0;
-            s = comma + 1;
-        }
+    case KR_FLAG_STRINGS: {
+        int rc = f->split_commas ? push_split(&p->strings[i], value)
+                                 : slices_push(&p->strings[i], value, strlen(value));
+        return rc == 0 ? 0 : kr_error_set(p->err, KR_ENOMEM, "out of memory");
+    }
     case KR_FLAG_INT:
         if (parse_long(value, &n) != 0)
             return bad_value(p, dashes, name, value, "not an integer");
@@ -601,30 +633,37 @@ static int parse_flag(struct parser *p, char *arg, char *next, bool *consumed)
 /* Turn the collected values of each KR_FLAG_STRINGS flag into one block:
  * the pointer array followed by the strings, so that one kr_free (in
  * kr_flag_strings_free) releases both. */
+static int strings_block(const struct slices *s, kr_flag_strings *out)
+{
+    if (s->n == 0)
+        return 0;
+    size_t bytes = s->n * sizeof(char *);
+    for (size_t k = 0; k < s->n; k++)
+        bytes += s->items[k].len + 1;
+    char **block = kr_malloc(bytes);
+    if (!block)
+        return KR_ENOMEM;
+    char *text = (char *)(block + s->n);
+    for (size_t k = 0; k < s->n; k++) {
+        memcpy(text, s->items[k].p, s->items[k].len);
+        text[s->items[k].len] = '\0';
+        block[k] = text;
+        text += s->items[k].len + 1;
+    }
+    out->items = (const char **)block;
+    out->n = s->n;
+    return 0;
+}
+
 static int finish_strings(struct parser *p)
 {
     for (size_t i = 0; i < p->prog->n_flags; i++) {
         const kr_flag *f = &p->prog->flags[i];
-        struct slices *s = &p->strings[i];
-        if (f->type != KR_FLAG_STRINGS || s->n == 0)
-            continue;
-        size_t bytes = s->n * sizeof(char *);
-        for (size_t k = 0; k < s->n; k++)
-            bytes += s->items[k].len + 1;
-        char **block = kr_malloc(bytes);
-        if (!block)
+        if (f->type == KR_FLAG_STRINGS && strings_block(&p->strings[i], f->value) != 0)
             return kr_error_set(p->err, KR_ENOMEM, "out of memory");
-        char *text = (char *)(block + s->n);
-        for (size_t k = 0; k < s->n; k++) {
-            memcpy(text, s->items[k].p, s->items[k].len);
-            text[s->items[k].len] = '\0';
-            block[k] = text;
-            text += s->items[k].len + 1;
-        }
-        kr_flag_strings *out = f->value;
-        out->items = (const char **)block;
-        out->n = s->n;
     }
+    if (strings_block(&p->audiences, &p->cfg->token_review_audiences) != 0)
+        return kr_error_set(p->err, KR_ENOMEM, "out of memory");
     return 0;
 }
 
@@ -685,6 +724,7 @@ int kr_manager_parse_args(const kr_manager_program *prog, int argc, char **argv,
     for (size_t i = 0; i < prog->n_flags; i++)
         kr_free(p.strings[i].items);
     kr_free(p.strings);
+    kr_free(p.audiences.items);
     if (rc == 0 && p.help)
         return KR_MANAGER_ARGS_HELP;
     if (rc == 0 && p.version)
@@ -703,6 +743,7 @@ void kr_manager_config_free(kr_manager_config *cfg)
     }
     kr_free(cfg->clusters);
     kr_free(cfg->args);
+    kr_flag_strings_free(&cfg->token_review_audiences);
     *cfg = (kr_manager_config){0};
 }
 

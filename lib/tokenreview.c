@@ -226,6 +226,26 @@ int kr_token_reviewer_authenticate(kr_token_reviewer_t *r, const char *authoriza
     return 0;
 }
 
+int kr_token_authenticate(const kr_token_file_t *file, kr_token_reviewer_t *reviewer,
+                          const char *authorization, kr_token_user **out, kr_error_t *err)
+{
+    *out = NULL;
+    const kr_token_user *listed = file ? kr_token_file_authenticate(file, authorization) : NULL;
+    if (listed) {
+        *out = kr_token_user_copy(listed);
+        if (!*out)
+            return kr_error_set(err, KR_ENOMEM, "out of memory");
+        /* who it is, not the secret: as the cluster's answers */
+        if ((*out)->token) {
+            OPENSSL_cleanse((*out)->token, strlen((*out)->token));
+            kr_free((*out)->token);
+            (*out)->token = NULL;
+        }
+        return 0;
+    }
+    return reviewer ? kr_token_reviewer_authenticate(reviewer, authorization, out, err) : 0;
+}
+
 void kr_token_reviewer_get_stats(kr_token_reviewer_t *r, kr_token_reviewer_stats *out)
 {
     memset(out, 0, sizeof(*out));

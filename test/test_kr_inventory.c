@@ -220,6 +220,124 @@ static bool history_ends_with(const char *api, const char *name, const char *eve
     return false;
 }
 
+/* With --token-auth-file, /api/ answers only callers with a listed
+ * token (401 otherwise, WWW-Authenticate: Bearer); the health endpoints
+ * and the page itself stay open, and the page asks for a token, then
+ * reads the stream with it (fetch: an EventSource cannot send a header). */
+START_TEST(program_asks_for_a_token_when_given_a_token_file)
+{
+    kr_testserver_t *hub = NULL;
+    kr_testserver_opts o = {.seed = 3, .bookmark_interval_ms = 50};
+    ck_assert_int_eq(kr_testserver_start(&o, &hub, NULL), 0);
+    char hub_kc[512], db[600], tokens[512];
+    snprintf(hub_kc, sizeof(hub_kc), "%s/auth-hub.kubeconfig", tmpdir);
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(hub, hub_kc, NULL, NULL), 0);
+    snprintf(db, sizeof(db), "sqlite://%s/auth.db", tmpdir);
+    kr_test_write_file(tmpdir, "readers.csv", "reader-token,reader,7\n");
+    snprintf(tokens, sizeof(tokens), "%s/readers.csv", tmpdir);
+    const char *hub_url = kr_testserver_url(hub);
+    put_cm(hub_url, "early", "1", false);
+
+    /* an audience without --token-review is a mistake said at start */
+    const char *wrong[] = {
+        "--inventory",  db,  "--kubeconfig", hub_kc, "--listen", "0", "--token-review-audience",
+        "kr-inventory", NULL};
+    program p = {0};
+    start(&p, wrong);
+    ck_assert_int_eq(finish(&p), 2);
+    char *text = kr_test_proc_log_text(&p);
+    ck_assert_msg(strstr(text, "--token-review-audience needs --token-review"), "%s", text);
+    free(text);
+
+    const char *args[] = {"--inventory",
+                          db,
+                          "--kubeconfig",
+                          hub_kc,
+                          "--resource",
+                          "v1/configmaps=ConfigMap",
+                          "--listen",
+                          "127.0.0.1:0",
+                          "--log-format",
+                          "text",
+                          "--token-auth-file",
+                          tokens,
+                          NULL};
+    start(&p, args);
+    char api[128];
+    wait_address(&p, api, sizeof(api));
+    static const char *const reader[] = {"Authorization: Bearer reader-token", NULL};
+    static const char *const stranger[] = {"Authorization: Bearer guess", NULL};
+    tc_response r;
+    tc_request(api, "GET", "/api/v1/objects", NULL, NULL, NULL, &r);
+    ck_assert_int_eq(r.status, 401);
+    ck_assert_ptr_nonnull(strstr(r.body, "Bearer"));
+    tc_free(&r);
+    tc_request(api, "GET", "/api/v1/objects", NULL, NULL, stranger, &r);
+    ck_assert_int_eq(r.status, 401);
+    tc_free(&r);
+    tc_request(api, "GET", "/api/v1/events?after=0", NULL, NULL, NULL, &r);
+    ck_assert_int_eq(r.status, 401);
+    tc_free(&r);
+    for (int i = 0; i < 300; i++) { /* the informer's first list reaches the database */
+        tc_request(api, "GET", "/api/v1/objects", NULL, NULL, reader, &r);
+        ck_assert_int_eq(r.status, 200);
+        bool seen = strstr(r.body, "\"early\"") != NULL;
+        tc_free(&r);
+        if (seen)
+            break;
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    tc_request(api, "GET", "/healthz", NULL, NULL, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    tc_request(api, "GET", "/", NULL, NULL, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(strstr(r.body, "id=\"login\""));
+    tc_free(&r);
+
+    char page[160];
+    snprintf(page, sizeof(page), "%s/", api);
+    kr_chromium *c = NULL;
+    char why[512];
+    if (kr_chromium_open(page, &c, why, sizeof(why)) != 0) {
+        const char *ci = getenv("CI");
+        if (ci && strcmp(ci, "true") == 0)
+            ck_abort_msg("chromium cannot run and CI=true: %s", why);
+        kr_test_skip("program_asks_for_a_token_when_given_a_token_file (page part)", "%s", why);
+    } else {
+        ck_assert_msg(kr_chromium_wait_true(c, "!document.getElementById('login').hidden", 60000),
+                      "the page did not ask for a token");
+        json_t *v = NULL;
+        ck_assert_int_eq(kr_chromium_eval(c,
+                                          "document.getElementById('token').value = "
+                                          "'reader-token', document.getElementById('login')"
+                                          ".requestSubmit(), 1",
+                                          &v, why, sizeof(why)),
+                         0);
+        json_decref(v);
+        ck_assert_msg(kr_chromium_wait_true(c,
+                                            "document.body.dataset.ready === 'true' && "
+                                            "document.body.dataset.live === 'true' && "
+                                            "document.getElementById('login').hidden",
+                                            60000),
+                      "the page did not load and go live with the token");
+        ck_assert(kr_chromium_wait_true(
+            c, "!!document.getElementById('row:hub/ConfigMap/default/early')", 10000));
+        /* a change reaches the page through the token's stream */
+        put_cm(hub_url, "late", "1", false);
+        ck_assert_msg(kr_chromium_wait_true(
+                          c, "!!document.getElementById('row:hub/ConfigMap/default/late')", 30000),
+                      "the change did not reach the page");
+        kr_chromium_close(c);
+    }
+    kr_test_proc_kill(&p, SIGTERM);
+    finish(&p);
+    kr_test_proc_free(&p);
+    kr_testserver_free(hub);
+}
+END_TEST
+
 START_TEST(program_page_live_and_restart_after_kill)
 {
     kr_testserver_t *hub = NULL, *east = NULL;
@@ -572,6 +690,7 @@ int main(void)
     tcase_add_test(tc, resources_defaults_and_arguments);
     tcase_add_test(tc, bad_databases_exit_2_at_start_up);
     tcase_add_test(tc, program_page_live_and_restart_after_kill);
+    tcase_add_test(tc, program_asks_for_a_token_when_given_a_token_file);
     tcase_add_test(tc, program_converges_under_faults_sqlite);
     char why[512];
     kr_pgserver *probe = NULL;

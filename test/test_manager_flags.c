@@ -371,6 +371,37 @@ START_TEST(shared_flags_follow_the_program_mask)
 }
 END_TEST
 
+/* KR_MANAGER_FLAGS_AUTH is asked for, never implied by ALL. */
+START_TEST(auth_flags_are_a_group_of_their_own)
+{
+    expect_error("unknown flag: --token-review", "--token-review", NULL);
+    expect_error("unknown flag: --token-auth-file", "--token-auth-file", "f", NULL);
+    prog.shared = KR_MANAGER_FLAGS_ALL | KR_MANAGER_FLAGS_AUTH;
+    kr_manager_config cfg;
+    kr_error_t err = {0};
+    ck_assert_int_eq(parse(&cfg, &err, NULL), 0);
+    ck_assert_ptr_null(cfg.token_auth_file);
+    ck_assert(!cfg.token_review);
+    ck_assert_uint_eq(cfg.token_review_audiences.n, 0);
+    kr_manager_config_free(&cfg);
+    ck_assert_msg(parse(&cfg, &err, "--token-auth-file=t.csv", "--token-review",
+                        "--token-review-audience", "a,,b", "--token-review-audience=c", NULL) == 0,
+                  "%s", err.message);
+    ck_assert_str_eq(cfg.token_auth_file, "t.csv");
+    ck_assert(cfg.token_review);
+    ck_assert_uint_eq(cfg.token_review_audiences.n, 3);
+    ck_assert_str_eq(cfg.token_review_audiences.items[0], "a");
+    ck_assert_str_eq(cfg.token_review_audiences.items[1], "b");
+    ck_assert_str_eq(cfg.token_review_audiences.items[2], "c");
+    kr_manager_config_free(&cfg);
+    expect_error("invalid argument \"\" for \"--token-auth-file\" flag: empty file name",
+                 "--token-auth-file=", NULL);
+    expect_error("invalid argument \"maybe\" for \"--token-review\" flag: want true or false",
+                 "--token-review=maybe", NULL);
+    prog.shared = 0;
+}
+END_TEST
+
 START_TEST(help_and_version)
 {
     kr_manager_config cfg;
@@ -655,6 +686,7 @@ int main(void)
     tcase_add_test(tc, bad_flags_give_one_clear_line);
     tcase_add_test(tc, listen_forms_and_disabling);
     tcase_add_test(tc, shared_flags_follow_the_program_mask);
+    tcase_add_test(tc, auth_flags_are_a_group_of_their_own);
     tcase_add_test(tc, help_and_version);
     tcase_add_test(tc, bad_flags_exit_2_with_a_hint_on_stderr);
     tcase_add_test(tc, allocation_failures_are_reported_without_leaks);

@@ -337,6 +337,38 @@ START_TEST(concurrent_callers_share_the_cache)
 }
 END_TEST
 
+/* kr_token_authenticate: the file first (its user copied), then the
+ * cluster; neither knowing the token is no user, not an error. */
+START_TEST(a_file_and_the_cluster_together)
+{
+    if (skipped("a_file_and_the_cluster_together"))
+        return;
+    static const char listed[] = "local-token,carol,21,\"ops\"\n";
+    kr_token_file_t *file = NULL;
+    ck_assert_int_eq(kr_token_file_parse(listed, strlen(listed), &file, NULL), 0);
+    kr_token_reviewer_t *r = reviewer(0, NULL, 0);
+    kr_token_user *u = NULL;
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_token_authenticate(file, r, "Bearer local-token", &u, &err), 0);
+    ck_assert_str_eq(u->user, "carol");
+    ck_assert_ptr_null(u->token);
+    kr_token_user_free(u);
+    ck_assert_uint_eq(reviews(r), 0); /* the file knew it: nobody asked */
+    ck_assert_int_eq(kr_token_authenticate(file, r, "Bearer alice-token", &u, &err), 0);
+    ck_assert_str_eq(u->user, "alice");
+    kr_token_user_free(u);
+    ck_assert_uint_eq(reviews(r), 1);
+    ck_assert_int_eq(kr_token_authenticate(file, r, "Bearer nobody-knows", &u, &err), 0);
+    ck_assert_ptr_null(u);
+    ck_assert_int_eq(kr_token_authenticate(file, NULL, "Bearer alice-token", &u, &err), 0);
+    ck_assert_ptr_null(u); /* no reviewer: the file only */
+    ck_assert_int_eq(kr_token_authenticate(NULL, NULL, "Bearer local-token", &u, &err), 0);
+    ck_assert_ptr_null(u);
+    kr_token_reviewer_free(r);
+    kr_token_file_free(file);
+}
+END_TEST
+
 int main(void)
 {
     const TTest *tests[] = {the_cluster_says_who_a_token_is,
@@ -344,6 +376,7 @@ int main(void)
                             service_account_tokens_are_for_their_audiences,
                             failures_to_ask_are_errors_and_not_cached,
                             concurrent_callers_share_the_cache,
+                            a_file_and_the_cluster_together,
                             NULL};
     return kr_test_run_tests("tokenreview", "tokenreview", setup, teardown, 60, tests);
 }

@@ -484,22 +484,17 @@ static bool split_path(const char *rest, char *ns, char *name, char *verb_out, s
 static const kr_token_user *authenticate(api *a, const api_request *req, kr_token_user **owned,
                                          api_response *resp)
 {
-    *owned = NULL;
-    const kr_token_user *who = kr_token_file_authenticate(a->auth, req->authorization);
     kr_error_t err = {0};
-    if (!who && a->reviewer) {
-        if (kr_token_reviewer_authenticate(a->reviewer, req->authorization, owned, &err) != 0) {
-            char message[sizeof(err.message) + 64];
-            snprintf(message, sizeof(message), "cannot authenticate: the hub's token review: %s",
-                     err.message);
-            answer_error(resp, 503, message);
-            return NULL;
-        }
-        who = *owned;
+    if (kr_token_authenticate(a->auth, a->reviewer, req->authorization, owned, &err) != 0) {
+        char message[sizeof(err.message) + 64];
+        snprintf(message, sizeof(message), "cannot authenticate: the hub's token review: %s",
+                 err.message);
+        answer_error(resp, err.code == KR_ENOMEM ? 500 : 503, message);
+        return NULL;
     }
-    if (!who)
+    if (!*owned)
         answer_error(resp, 401, "unauthorized: send Authorization: Bearer <token>");
-    return who;
+    return *owned;
 }
 
 /* GET /api/v1/whoami: the caller as the API authenticated it. */

@@ -13,9 +13,6 @@
 
 #include "submitter.h"
 
-static const char *token_auth_file;
-static bool token_review;
-static kr_flag_strings token_review_audiences;
 static bool server_dry_run = true;
 static const char *inventory_url;
 static uint64_t inventory_wait_ms = KR_PLATFORM_INVENTORY_WAIT_MS;
@@ -26,23 +23,6 @@ static uint64_t failover_after_ms = 60000;
 #define DEFAULT_BURST 100
 
 static const kr_flag flags[] = {
-    {.name = "token-auth-file",
-     .type = KR_FLAG_STRING,
-     .value = &token_auth_file,
-     .metavar = "FILE",
-     .help = "bearer tokens of the API's callers: token,user,uid,\"group1,group2\""},
-    {.name = "token-review",
-     .type = KR_FLAG_BOOL,
-     .value = &token_review,
-     .help = "also authenticate callers by the hub's TokenReview API (the hub identity "
-             "needs create tokenreviews: system:auth-delegator); answers cached 10 s"},
-    {.name = "token-review-audience",
-     .type = KR_FLAG_STRINGS,
-     .value = &token_review_audiences,
-     .metavar = "AUD",
-     .split_commas = true,
-     .help = "with --token-review, accept only tokens issued for these audiences (repeatable; "
-             "default: the hub's own), e.g. kubectl create token NAME --audience AUD"},
     {.name = "server-dry-run",
      .type = KR_FLAG_BOOL,
      .value = &server_dry_run,
@@ -73,6 +53,8 @@ static const kr_manager_program program = {
     .usage = "serve [flags]  (kr-submitter --help for the CLI verbs)",
     .flags = flags,
     .n_flags = sizeof(flags) / sizeof(flags[0]),
+    /* the API's callers: --token-auth-file, --token-review */
+    .shared = KR_MANAGER_FLAGS_ALL | KR_MANAGER_FLAGS_AUTH,
 };
 
 typedef struct app {
@@ -259,7 +241,7 @@ static int fast_client(app *a, const kr_manager_config *cfg, size_t i, kr_error_
     return kr_client_new(kr_manager_runtime(a->m), rc_cfg, &co, &a->fast[i], err);
 }
 
-static int setup(app *a, const kr_manager_config *cfg, kr_token_file_t *auth, kr_error_t *err)
+static int setup(app *a, const kr_manager_config *cfg, kr_error_t *err)
 {
     kr_manager_t *m = a->m;
     size_t n = kr_manager_cluster_count(m);
@@ -314,14 +296,9 @@ static int setup(app *a, const kr_manager_config *cfg, kr_token_file_t *auth, kr
     if (rc == 0)
         rc = kr_manager_add_runnable(m, probers_start, probers_stop, a, true, err);
     a->api.s = &a->s;
-    a->api.auth = auth;
+    a->api.auth = kr_manager_token_file(m);
+    a->api.reviewer = kr_manager_token_reviewer(m);
     a->api.dry_run = server_dry_run;
-    if (rc == 0 && token_review) {
-        kr_token_reviewer_opts ro = {.client = a->s.hub,
-                                     .audiences = token_review_audiences.items,
-                                     .n_audiences = token_review_audiences.n};
-        rc = kr_token_reviewer_new(&ro, &a->api.reviewer, err);
-    }
     if (rc == 0)
         rc = kr_manager_add_route(m, NULL, "/api/v1/runnables", serve_api, a, err);
     if (rc == 0)
@@ -354,24 +331,14 @@ static int serve(int argc, char **argv)
     kr_manager_config cfg;
     kr_error_t err = {0};
     int rc = kr_manager_parse_args(&program, argc, argv, &cfg, &err);
-    if (rc == 0 && token_review_audiences.n && !token_review)
-        rc = kr_error_set(&err, KR_EINVAL, "--token-review-audience needs --token-review");
-    if (rc == 0 && !token_auth_file && !token_review)
+    if (rc == 0 && !cfg.token_auth_file && !cfg.token_review)
         rc = kr_error_set(&err, KR_EINVAL,
                           "give --token-auth-file, --token-review or both: the API "
                           "authenticates every caller");
     if (rc != 0) {
         int code = kr_manager_args_exit(&program, rc, &err, stdout, stderr);
         kr_manager_config_free(&cfg);
-        kr_flag_strings_free(&token_review_audiences);
         return code;
-    }
-    kr_token_file_t *auth = NULL;
-    if (token_auth_file && kr_token_file_load(token_auth_file, &auth, &err) != 0) {
-        fprintf(stderr, "kr-submitter: %s\n", err.message);
-        kr_manager_config_free(&cfg);
-        kr_flag_strings_free(&token_review_audiences);
-        return 2;
     }
     kr_manager_opts mo = {.version = KR_MANAGER_OPTS_VERSION};
     mo.program = &program;
@@ -392,22 +359,19 @@ static int serve(int argc, char **argv)
     if (pthread_condattr_init(&ca) != 0 || pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
         pthread_cond_init(&a.probe_cv, &ca) != 0) {
         fprintf(stderr, "kr-submitter: cannot make a condition variable\n");
-        kr_token_file_free(auth);
         kr_manager_config_free(&cfg);
-        kr_flag_strings_free(&token_review_audiences);
         return 2;
     }
     pthread_condattr_destroy(&ca);
     int code = 2;
     if (kr_manager_config_log_sink(&cfg, stderr, &a.log, &mo.logger, &err) != 0 ||
         open_inventory(&a, &mo.logger, &err) != 0 || kr_manager_new(&mo, &a.m, &err) != 0 ||
-        setup(&a, &cfg, auth, &err) != 0)
+        setup(&a, &cfg, &err) != 0)
         fprintf(stderr, "kr-submitter: %s\n", err.message);
     else
         code = kr_manager_run(a.m);
     /* Controllers and handlers have stopped. */
     kr_inventory_free(a.inventory);
-    kr_token_reviewer_free(a.api.reviewer);
     for (size_t i = 0; a.fast && i < a.s.n_clusters; i++)
         kr_client_free(a.fast[i]);
     kr_manager_free(a.m);
@@ -421,9 +385,7 @@ static int serve(int argc, char **argv)
         submitter_destroy(&a.s);
     kr_log_sink_free(a.log); /* after all that logs through it */
     free(a.s.clusters);
-    kr_token_file_free(auth);
     kr_manager_config_free(&cfg);
-    kr_flag_strings_free(&token_review_audiences);
     return code;
 }
 

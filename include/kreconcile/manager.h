@@ -44,6 +44,7 @@
 #include "leader.h"
 #include "metrics.h"
 #include "runtime.h"
+#include "tokenreview.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -104,6 +105,10 @@ typedef struct kr_flag {
 #define KR_MANAGER_FLAGS_LISTEN 0x08u /* --listen ADDR:PORT */
 #define KR_MANAGER_FLAGS_LOG 0x10u /* --log-format json|text, -v LEVEL */
 #define KR_MANAGER_FLAGS_ALL 0x1fu
+/* --token-auth-file, --token-review, --token-review-audience: who may call
+ * the program's own HTTP API (kr_manager_token_file, _token_reviewer).
+ * Not in KR_MANAGER_FLAGS_ALL: a program that serves an API asks for it. */
+#define KR_MANAGER_FLAGS_AUTH 0x20u
 /* None of the above (a CLI verb): only --help and --version. */
 #define KR_MANAGER_FLAGS_NONE 0x80u
 
@@ -155,6 +160,10 @@ typedef struct kr_manager_config {
      * kubeconfig's, else client-go's 5 and 10; a qps < 0 disables it). */
     double kube_api_qps;
     long kube_api_burst;
+    /* KR_MANAGER_FLAGS_AUTH */
+    const char *token_auth_file; /* --token-auth-file */
+    bool token_review; /* --token-review */
+    kr_flag_strings token_review_audiences; /* --token-review-audience (new) */
 } kr_manager_config;
 
 /* Returned (positive) by kr_manager_parse_args. */
@@ -348,6 +357,11 @@ KR_API kr_client_t *kr_manager_hub(kr_manager_t *m);
  * kr_manager_free, flushed for up to a second when the manager stops. NULL
  * without a hub. [any thread] */
 KR_API kr_event_recorder_t *kr_manager_events(kr_manager_t *m);
+/* The callers of the program's API (KR_MANAGER_FLAGS_AUTH): the token file
+ * --token-auth-file loaded, and the reviewer --token-review made on the
+ * hub; NULL when not asked for. Pass both to kr_token_authenticate. */
+KR_API const kr_token_file_t *kr_manager_token_file(kr_manager_t *m);
+KR_API kr_token_reviewer_t *kr_manager_token_reviewer(kr_manager_t *m);
 KR_API const char *kr_manager_hub_name(kr_manager_t *m);
 KR_API const char *kr_manager_hub_namespace(kr_manager_t *m);
 

@@ -57,6 +57,17 @@ KR_API void kr_token_reviewer_free(kr_token_reviewer_t *r);
 KR_API int kr_token_reviewer_authenticate(kr_token_reviewer_t *r, const char *authorization,
                                           kr_token_user **out, kr_error_t *err);
 
+/* Who an "Authorization: Bearer <token>" header value is, for an API that
+ * takes both kinds of callers: the token file's user, else (when a
+ * reviewer is given) the cluster's answer. 0 with *out a new user
+ * (kr_token_user_free; its `token` is NULL: the secret is not copied), or
+ * 0 with *out NULL when neither knows the token;
+ * `file` and `reviewer` may each be NULL. Errors: the reviewer's (no
+ * answer could be had: answer 503, not 401), KR_ENOMEM. [any thread;
+ * blocks on a review] */
+KR_API int kr_token_authenticate(const kr_token_file_t *file, kr_token_reviewer_t *reviewer,
+                                 const char *authorization, kr_token_user **out, kr_error_t *err);
+
 /* Reviews sent and answers served from the cache, since creation. */
 typedef struct kr_token_reviewer_stats {
     uint64_t reviews;
