@@ -397,3 +397,60 @@ bool kr_controller_sources_synced(kr_controller_t *ctl)
     pthread_mutex_unlock(&ctl->mu);
     return synced;
 }
+
+/* ---- predicates of common use -------------------------------------------------------- */
+
+static const json_t *metadata_of(const json_t *obj, const char *field)
+{
+    return json_object_get(json_object_get(obj, "metadata"), field);
+}
+
+/* An update (both objects given) passes when metadata.<field> differs,
+ * absence included; anything else passes. */
+static bool metadata_changed(const json_t *old_obj, const json_t *new_obj, const char *field)
+{
+    if (!old_obj || !new_obj)
+        return true;
+    const json_t *a = metadata_of(old_obj, field), *b = metadata_of(new_obj, field);
+    if (!a || !b)
+        return a != b;
+    return !json_equal(a, b);
+}
+
+bool kr_predicate_generation_changed(const json_t *old_obj, const json_t *new_obj, void *user)
+{
+    (void)user;
+    return metadata_changed(old_obj, new_obj, "generation");
+}
+
+bool kr_predicate_resource_version_changed(const json_t *old_obj, const json_t *new_obj, void *user)
+{
+    (void)user;
+    return metadata_changed(old_obj, new_obj, "resourceVersion");
+}
+
+/* Labels and annotations: absent and {} are the same (ObjectMeta's maps
+ * are omitempty: an apiserver never writes an empty one). */
+static bool map_changed(const json_t *old_obj, const json_t *new_obj, const char *field)
+{
+    if (!old_obj || !new_obj)
+        return true;
+    const json_t *a = metadata_of(old_obj, field), *b = metadata_of(new_obj, field);
+    bool a_empty = !a || (json_is_object(a) && json_object_size(a) == 0);
+    bool b_empty = !b || (json_is_object(b) && json_object_size(b) == 0);
+    if (a_empty || b_empty)
+        return a_empty != b_empty;
+    return !json_equal(a, b);
+}
+
+bool kr_predicate_labels_changed(const json_t *old_obj, const json_t *new_obj, void *user)
+{
+    (void)user;
+    return map_changed(old_obj, new_obj, "labels");
+}
+
+bool kr_predicate_annotations_changed(const json_t *old_obj, const json_t *new_obj, void *user)
+{
+    (void)user;
+    return map_changed(old_obj, new_obj, "annotations");
+}

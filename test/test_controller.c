@@ -383,6 +383,49 @@ START_TEST(key_parse_splits_good_keys_and_refuses_bad_ones)
 }
 END_TEST
 
+START_TEST(predicates_of_common_use)
+{
+    json_t *a = json_pack("{s:{s:s, s:i, s:{s:s}, s:{s:s}}}", "metadata", "resourceVersion", "5",
+                          "generation", 1, "labels", "app", "x", "annotations", "note", "n");
+    json_t *status_only = json_deep_copy(a);
+    json_object_set_new(json_object_get(status_only, "metadata"), "resourceVersion",
+                        json_string("6"));
+    json_t *spec = json_deep_copy(status_only);
+    json_object_set_new(json_object_get(spec, "metadata"), "generation", json_integer(2));
+    json_t *relabelled = json_deep_copy(a);
+    json_object_set_new(json_object_get(json_object_get(relabelled, "metadata"), "labels"), "app",
+                        json_string("y"));
+    json_t *bare = json_pack("{s:{s:s, s:{}}}", "metadata", "resourceVersion", "5", "labels");
+    json_t *bare2 = json_pack("{s:{s:s}}", "metadata", "resourceVersion", "5");
+    /* creates and deletes pass every one */
+    ck_assert(kr_predicate_generation_changed(NULL, a, NULL));
+    ck_assert(kr_predicate_resource_version_changed(NULL, a, NULL));
+    ck_assert(kr_predicate_labels_changed(NULL, a, NULL));
+    ck_assert(kr_predicate_annotations_changed(NULL, a, NULL));
+    /* generation: a spec change, not a status write or a resync */
+    ck_assert(!kr_predicate_generation_changed(a, status_only, NULL));
+    ck_assert(kr_predicate_generation_changed(status_only, spec, NULL));
+    ck_assert(!kr_predicate_generation_changed(a, a, NULL));
+    ck_assert(kr_predicate_generation_changed(a, bare, NULL)); /* one kept, one not */
+    /* resourceVersion: anything but a resync */
+    ck_assert(!kr_predicate_resource_version_changed(a, a, NULL));
+    ck_assert(kr_predicate_resource_version_changed(a, status_only, NULL));
+    /* labels and annotations, absent the same as empty */
+    ck_assert(!kr_predicate_labels_changed(a, status_only, NULL));
+    ck_assert(kr_predicate_labels_changed(a, relabelled, NULL));
+    ck_assert(!kr_predicate_annotations_changed(a, relabelled, NULL));
+    ck_assert(kr_predicate_annotations_changed(a, bare, NULL));
+    ck_assert(!kr_predicate_labels_changed(bare, bare2, NULL));
+    ck_assert(kr_predicate_labels_changed(bare, a, NULL));
+    json_decref(a);
+    json_decref(status_only);
+    json_decref(spec);
+    json_decref(relabelled);
+    json_decref(bare);
+    json_decref(bare2);
+}
+END_TEST
+
 START_TEST(new_and_enqueue_refuse_bad_arguments)
 {
     kr_controller_t *ctl = NULL;
@@ -1172,6 +1215,7 @@ int main(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, key_parse_splits_good_keys_and_refuses_bad_ones);
     tcase_add_test(tc, new_and_enqueue_refuse_bad_arguments);
+    tcase_add_test(tc, predicates_of_common_use);
     tcase_add_test(tc, four_workers_follow_creates_updates_and_deletes_without_overlap);
     tcase_add_test(tc, errors_back_off_on_the_clock_and_later_succeed);
     tcase_add_test(tc, requeue_after_is_honoured_on_the_injected_clock);

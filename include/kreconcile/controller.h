@@ -148,6 +148,20 @@ typedef void (*kr_controller_map_cb)(kr_controller_t *ctl, const char *cluster, 
 typedef bool (*kr_controller_predicate_cb)(const json_t *old_obj, const json_t *new_obj,
                                            void *user);
 
+/* Predicates of common use, controller-runtime's of the same names: each
+ * lets creates and deletes through and, of the updates, only those that
+ * change what it names: metadata.generation (a spec change, for kinds that
+ * keep one: not a status-only write), metadata.resourceVersion (drops
+ * resyncs), the labels, the annotations (absent and empty are the same).
+ * Pass one as `predicate` (its user is unused). [any thread] */
+KR_API bool kr_predicate_generation_changed(const json_t *old_obj, const json_t *new_obj,
+                                            void *user);
+KR_API bool kr_predicate_resource_version_changed(const json_t *old_obj, const json_t *new_obj,
+                                                  void *user);
+KR_API bool kr_predicate_labels_changed(const json_t *old_obj, const json_t *new_obj, void *user);
+KR_API bool kr_predicate_annotations_changed(const json_t *old_obj, const json_t *new_obj,
+                                             void *user);
+
 #define KR_CONTROLLER_SOURCE_VERSION 1
 /* clang-format off */
 #define KR_CONTROLLER_SOURCE_INIT {.version = KR_CONTROLLER_SOURCE_VERSION}
