@@ -1269,6 +1269,7 @@ END_TEST
 static const json_t *dig(const json_t *obj, const char *path);
 static const char *dig_str(const json_t *obj, const char *path);
 static json_int_t dig_int(const json_t *obj, const char *path);
+static json_t *created(const char *path, const char *body);
 
 START_TEST(autoscalers_are_served_as_v1_and_v2)
 {
@@ -2139,6 +2140,78 @@ START_TEST(crd_makes_its_resource_servable_and_takes_it_along)
     tc_free(&r);
     tc_json(U, "GET", "/apis/example.com/v1/widgets", NULL, &r);
     ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
+}
+END_TEST
+
+/* The aggregator's APIServices: one per group version served, Local and
+ * Available; a CRD's version gets one while it is served; one naming a
+ * Service is stored but never Available; names are version.group. */
+START_TEST(apiservices_register_what_is_served)
+{
+    static const char path[] = "/apis/apiregistration.k8s.io/v1/apiservices";
+    tc_response r;
+    tc_json(U, "GET", "/apis/apiregistration.k8s.io/v1/apiservices/v1.", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_null(json_object_get(json_object_get(r.json, "spec"), "group"));
+    ck_assert_int_eq(dig_int(r.json, "spec.groupPriorityMinimum"), 18000);
+    ck_assert_str_eq(dig_str(r.json, "status.conditions.0.type"), "Available");
+    ck_assert_str_eq(dig_str(r.json, "status.conditions.0.status"), "True");
+    ck_assert_str_eq(dig_str(r.json, "status.conditions.0.reason"), "Local");
+    tc_free(&r);
+    tc_json(U, "GET", path, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(strstr(r.body, "\"name\":\"v2.autoscaling\""));
+    ck_assert_ptr_nonnull(strstr(r.body, "\"name\":\"v1.apiregistration.k8s.io\""));
+    ck_assert_ptr_null(strstr(r.body, "\"name\":\"v1.example.com\""));
+    tc_free(&r);
+    /* a CRD's version, while it is served */
+    tc_json(U, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd_body, &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    tc_json(U, "GET", "/apis/apiregistration.k8s.io/v1/apiservices/v1.example.com", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(dig_str(r.json, "spec.group"), "example.com");
+    ck_assert_int_eq(dig_int(r.json, "spec.groupPriorityMinimum"), 1000);
+    ck_assert_int_eq(dig_int(r.json, "spec.versionPriority"), 100);
+    ck_assert_str_eq(
+        json_string_value(json_object_get(dig(r.json, "metadata.labels"),
+                                          "kube-aggregator.kubernetes.io/automanaged")),
+        "true");
+    tc_free(&r);
+    tc_json(U, "DELETE",
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com", NULL,
+            &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    tc_json(U, "GET", "/apis/apiregistration.k8s.io/v1/apiservices/v1.example.com", NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
+    /* one naming a Service: stored, not Available */
+    static const char remote[] =
+        "{\"metadata\":{\"name\":\"v1beta1.metrics.k8s.io\"},\"spec\":{\"group\":"
+        "\"metrics.k8s.io\",\"version\":\"v1beta1\",\"groupPriorityMinimum\":100,"
+        "\"versionPriority\":100,\"service\":{\"namespace\":\"kube-system\",\"name\":"
+        "\"metrics-server\"}}}";
+    json_t *m = created(path, remote);
+    ck_assert_str_eq(dig_str(m, "status.conditions.0.status"), "False");
+    ck_assert_str_eq(dig_str(m, "status.conditions.0.reason"), "ServiceNotFound");
+    json_decref(m);
+    /* what the name must be */
+    tc_json(U, "POST", path,
+            "{\"metadata\":{\"name\":\"wrong\"},\"spec\":{\"group\":\"a.io\",\"version\":"
+            "\"v1\",\"groupPriorityMinimum\":1,\"versionPriority\":1}}",
+            &r);
+    ck_assert_int_eq(r.status, 422);
+    ck_assert_ptr_nonnull(
+        strstr(jstr(r.json, "message"), "must be `spec.version+\".\"+spec.group`"));
+    tc_free(&r);
+    tc_json(U, "POST", path,
+            "{\"metadata\":{\"name\":\"v2.\"},\"spec\":{\"version\":\"v2\","
+            "\"groupPriorityMinimum\":1,\"versionPriority\":1}}",
+            &r);
+    ck_assert_int_eq(r.status, 422);
+    ck_assert_ptr_nonnull(strstr(jstr(r.json, "message"), "only v1 may have an empty group"));
     tc_free(&r);
 }
 END_TEST
@@ -3489,6 +3562,7 @@ int main(void)
                             builtin_kinds_are_validated_as_the_apiserver_does,
                             certificate_requests_record_the_requester_and_keep_approval_apart,
                             services_get_cluster_ips_and_node_ports,
+                            apiservices_register_what_is_served,
                             updates_may_not_change_immutable_fields,
                             update_bumps_generation_only_for_spec_and_conflicts_on_stale_rv,
                             patch_types_go_through_the_patch_engine,

@@ -631,6 +631,11 @@ START_TEST(kubectl_get_prints_the_servers_columns)
                       strstr(out, "\nsystem-node-critical      2000001000   false            ") &&
                       strstr(out, "   PreemptLowerPriority\n"),
                   "%s", out);
+    out = kubectl("get apiservices v1. v1.apps", &st);
+    static const char as_head[] = "NAME      SERVICE   AVAILABLE   AGE\nv1.       Local     True  ";
+    ck_assert_msg(st == 0 && strncmp(out, as_head, strlen(as_head)) == 0 &&
+                      strstr(out, "\nv1.apps   Local     True        "),
+                  "%s", out);
     /* a CRD's printer columns: the Runnable of deploy/ */
     char crds[1024];
     kr_test_src_path(crds, sizeof(crds), "deploy/crds");

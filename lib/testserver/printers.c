@@ -302,6 +302,12 @@ static const column_def PRIORITYCLASS_COLS[] = {
     {"PreemptionPolicy", "string", "",
      "preemptionPolicy is the Policy for preempting pods with lower priority.", 0},
     END_COLS};
+static const column_def APISERVICE_COLS[] = {
+    NAME_COL,
+    {"Service", "string", "", "The reference to the service that hosts this API endpoint.", 0},
+    {"Available", "string", "", "Whether this service is available.", 0},
+    AGE_COL,
+    END_COLS};
 static const column_def RESOURCEQUOTA_COLS[] = {
     NAME_COL,
     AGE_COL,
@@ -718,6 +724,7 @@ static const struct {
     {"rbac.authorization.k8s.io", "rolebindings", TS_PRINT_ROLEBINDING, ROLEBINDING_COLS},
     {"rbac.authorization.k8s.io", "clusterrolebindings", TS_PRINT_ROLEBINDING, ROLEBINDING_COLS},
     {"scheduling.k8s.io", "priorityclasses", TS_PRINT_PRIORITYCLASS, PRIORITYCLASS_COLS},
+    {"apiregistration.k8s.io", "apiservices", TS_PRINT_APISERVICE, APISERVICE_COLS},
     {"", "configmaps", TS_PRINT_CONFIGMAP, CONFIGMAP_COLS},
     {"", "secrets", TS_PRINT_SECRET, SECRET_COLS},
     {"", "namespaces", TS_PRINT_NAMESPACE, NAMESPACE_COLS},
@@ -2067,6 +2074,35 @@ json_t *ts_printer_cells(ts_printer p, const json_t *obj)
         snprintf(role, sizeof(role), "%s/%s", or_empty(str_at(obj, "roleRef", "kind")),
                  or_empty(str_at(obj, "roleRef", "name")));
         json_array_append_new(cells, json_string(role));
+        break;
+    }
+    case TS_PRINT_APISERVICE: {
+        /* the aggregator's: "Local" or namespace/name; the Available
+         * condition, with its reason when not True */
+        const json_t *svc = json_object_get(json_object_get(obj, "spec"), "service");
+        char text[600] = "Local";
+        if (json_is_object(svc))
+            snprintf(text, sizeof(text), "%s/%s",
+                     or_empty(json_string_value(json_object_get(svc, "namespace"))),
+                     or_empty(json_string_value(json_object_get(svc, "name"))));
+        json_array_append_new(cells, json_string(text));
+        snprintf(text, sizeof(text), "Unknown");
+        size_t i;
+        const json_t *c;
+        json_array_foreach(json_object_get(status, "conditions"), i, c)
+        {
+            const char *type = json_string_value(json_object_get(c, "type"));
+            if (!type || strcmp(type, "Available") != 0)
+                continue;
+            const char *st = or_empty(json_string_value(json_object_get(c, "status")));
+            const char *reason = json_string_value(json_object_get(c, "reason"));
+            if (strcmp(st, "True") != 0 && reason && *reason)
+                snprintf(text, sizeof(text), "%s (%s)", st, reason);
+            else
+                snprintf(text, sizeof(text), "%s", st);
+            break;
+        }
+        json_array_append_new(cells, json_string(text));
         break;
     }
     case TS_PRINT_PRIORITYCLASS:

@@ -108,6 +108,8 @@ static const struct builtin builtins[] = {
     {"storage.k8s.io", "CSINode", "csinodes", "", "", 0, false},
     {"storage.k8s.io", "CSIStorageCapacity", "csistoragecapacities", "", "", F_NS, false},
     {"storage.k8s.io", "VolumeAttachment", "volumeattachments", "", "", F_STATUS, false},
+    /* the aggregator's registrations (apiservice.c); nothing is proxied */
+    {"apiregistration.k8s.io", "APIService", "apiservices", "", "", F_STATUS, false},
 };
 
 static json_t *words(const char *list)
@@ -590,6 +592,8 @@ int ts_crd_established(kr_testserver_t *ts, const json_t *crd, json_t **updated)
     bool accepted = served || !names_clash(ts, crd);
     if (accepted && !served) {
         int rc = serve_versions(ts, crd);
+        if (rc == 0)
+            rc = ts_apiservices_crd_served(ts, crd);
         if (rc != 0)
             return rc;
     } else if (served) {
@@ -625,4 +629,5 @@ void ts_crd_removed(kr_testserver_t *ts, const json_t *crd)
         ts_watch_close_store(ts, st->id);
         store_drop(ts, st);
     }
+    ts_apiservices_sync(ts);
 }

@@ -127,7 +127,8 @@ static const char bootstrap_objects[] =
 /* What kube-apiserver makes at start: the four namespaces, the
  * `kubernetes` Service in default (the first address of the service
  * range) with its Endpoints and EndpointSlice, which name the address and
- * port served, and the bootstrap objects above. */
+ * port served, the bootstrap objects above, and an APIService for each
+ * group version it serves. */
 static int create_default_objects(kr_testserver_t *ts)
 {
     static const char *const names[] = {"default", "kube-system", "kube-public", "kube-node-lease"};
@@ -169,6 +170,11 @@ static int create_default_objects(kr_testserver_t *ts)
     kr_free(doc);
     if (rc == 0)
         rc = kr_testserver_load(ts, bootstrap_objects, sizeof(bootstrap_objects) - 1, NULL);
+    if (rc == 0) {
+        ts_lock(ts);
+        rc = ts_apiservices_bootstrap(ts);
+        ts_unlock(ts);
+    }
     return rc;
 }
 

@@ -312,6 +312,16 @@ ts_resource *ts_resource_find_kind(kr_testserver_t *ts, const char *api_version,
 /* Start or stop serving the resource a CRD object describes. */
 int ts_crd_established(kr_testserver_t *ts, const json_t *crd, json_t **updated);
 void ts_crd_removed(kr_testserver_t *ts, const json_t *crd);
+/* APIServices (apiservice.c): one per group version served at start; one
+ * per version a CRD serves once it is; those no CRD serves any more go.
+ * ts->mu held. 0 or KR_ENOMEM. */
+int ts_apiservices_bootstrap(kr_testserver_t *ts);
+int ts_apiservices_crd_served(kr_testserver_t *ts, const json_t *crd);
+void ts_apiservices_sync(kr_testserver_t *ts);
+/* obj's status as the aggregator's availability controller sets it: a
+ * local APIService is Available; one naming a Service is not (that Service
+ * missing, or nothing proxied to it). 0 or KR_ENOMEM. */
+int ts_apiservice_status(kr_testserver_t *ts, json_t *obj);
 
 /* ---- storage (ts_store.c) -------------------------------------------------- */
 
@@ -496,6 +506,7 @@ typedef enum {
     TS_PRINT_CSISTORAGECAPACITY,
     TS_PRINT_FLOWSCHEMA,
     TS_PRINT_PRIORITYLEVEL,
+    TS_PRINT_APISERVICE,
     TS_PRINT_DEFAULT /* the apiserver's default convertor: Name, Created At */
 } ts_printer;
 ts_printer ts_printer_of(const ts_resource *res);

@@ -35,7 +35,8 @@ static const char *path_segment_problem(const char *name)
 
 static bool path_segment_named(const ts_resource *res)
 {
-    return ts_resource_is(res, "rbac.authorization.k8s.io", "roles") ||
+    return ts_resource_is(res, "apiregistration.k8s.io", "apiservices") ||
+           ts_resource_is(res, "rbac.authorization.k8s.io", "roles") ||
            ts_resource_is(res, "rbac.authorization.k8s.io", "rolebindings") ||
            ts_resource_is(res, "rbac.authorization.k8s.io", "clusterroles") ||
            ts_resource_is(res, "rbac.authorization.k8s.io", "clusterrolebindings");
@@ -79,6 +80,34 @@ static int validate_crd_name(const json_t *obj, const char *name, ts_response *r
                        "Invalid value: must be spec.names.plural+\".\"+spec.group, with "
                        "spec.group, spec.names.plural and spec.names.kind set");
     return KR_EINVALIDOBJ;
+}
+
+/* An APIService is named spec.version + "." + spec.group ("v1." for the
+ * core group, the only one without a group), as kube-aggregator checks. */
+static int validate_apiservice_name(const json_t *obj, const char *name, ts_response *resp)
+{
+    const json_t *spec = json_object_get(obj, "spec");
+    const char *group = json_string_value(json_object_get(spec, "group"));
+    const char *version = json_string_value(json_object_get(spec, "version"));
+    char *want = kr_asprintf("%s.%s", version ? version : "", group ? group : "");
+    bool ok = want && strcmp(want, name) == 0;
+    char msg[700];
+    if (!ok) {
+        snprintf(msg, sizeof(msg),
+                 "Invalid value: \"%s\": must be `spec.version+\".\"+spec.group`: "
+                 "\"%s\"",
+                 name, want ? want : "");
+        ts_respond_invalid(resp, "APIService", "apiregistration.k8s.io", name, "metadata.name",
+                           "FieldValueInvalid", msg);
+    } else if ((!group || !*group) && (!version || strcmp(version, "v1") != 0)) {
+        ok = false;
+        ts_respond_invalid(resp, "APIService", "apiregistration.k8s.io", name, "spec.group",
+                           "FieldValueRequired",
+                           "Required value: only v1 may have an empty group and it better be "
+                           "legacy kube");
+    }
+    kr_free(want);
+    return ok ? 0 : KR_EINVALIDOBJ;
 }
 
 static char *generate_name(kr_testserver_t *ts, const char *prefix)
@@ -238,6 +267,8 @@ static int admit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, jso
     rc = validate_name(res, name, resp);
     if (rc == 0 && ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions"))
         rc = validate_crd_name(obj, name, resp);
+    if (rc == 0 && ts_resource_is(res, "apiregistration.k8s.io", "apiservices"))
+        rc = validate_apiservice_name(obj, name, resp);
     if (rc == 0 && ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions"))
         rc = ts_crd_validate(obj, name, resp);
     if (rc == 0)
@@ -350,8 +381,14 @@ static void init_metadata(kr_testserver_t *ts, const ts_write *w, json_t *obj, j
     kr_free(av);
 }
 
+/* The status the registries' controllers give a stored CRD (served once
+ * its names are accepted) or APIService (available when local), in the
+ * same write; not for a write of the status itself. */
 static int crd_hook(kr_testserver_t *ts, const ts_write *w, json_t **obj)
 {
+    if (ts_resource_is(w->rt->res, "apiregistration.k8s.io", "apiservices") && !w->dry_run &&
+        !w->rt->sub)
+        return ts_apiservice_status(ts, *obj);
     if (!ts_resource_is(w->rt->res, "apiextensions.k8s.io", "customresourcedefinitions") ||
         w->dry_run)
         return 0;
