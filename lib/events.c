@@ -59,6 +59,7 @@ struct kr_event_recorder {
     unsigned burst;
     int64_t refill_ns;
     size_t max_queued;
+    uint64_t request_timeout_ms;
     kr_clock clock;
     kr_logger logger;
     kr_mutex mu; /* guards everything below */
@@ -162,6 +163,7 @@ int kr_event_recorder_new(const kr_event_recorder_opts *opts, kr_event_recorder_
     size_t cap = opts->cache_size ? opts->cache_size : 4096;
     r->spam.cap = r->aggregate.cap = r->observed.cap = cap;
     r->max_queued = opts->max_queued ? opts->max_queued : 1000;
+    r->request_timeout_ms = opts->request_timeout_ms ? opts->request_timeout_ms : 10000;
     r->clock = opts->clock;
     r->logger = opts->logger;
     *out = r;
@@ -296,7 +298,8 @@ static void start(kr_event_recorder_t *r, ev_op *op)
     const char *ns = json_string_value(json_object_get(md, "namespace"));
     const char *name = json_string_value(json_object_get(md, "name"));
     json_t *patch = NULL;
-    kr_request req = {.ref = {KR_GVR("", "v1", "events"), ns, NULL, NULL}};
+    kr_request req = {.ref = {KR_GVR("", "v1", "events"), ns, NULL, NULL},
+                      .timeout_ms = r->request_timeout_ms};
     if (op->patch) {
         patch = json_pack("{s:O, s:O, s:O}", "count", json_object_get(ev, "count"), "lastTimestamp",
                           json_object_get(ev, "lastTimestamp"), "message",

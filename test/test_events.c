@@ -445,6 +445,33 @@ START_TEST(freeing_with_events_queued_drops_them)
 }
 END_TEST
 
+START_TEST(a_slow_server_holds_the_queue_only_for_the_request_timeout)
+{
+    kr_event_recorder_opts o = {.client = client,
+                                .component = "test-controller",
+                                .host = "host-1",
+                                .request_timeout_ms = 200};
+    kr_event_recorder_t *r = NULL;
+    ck_assert_int_eq(kr_event_recorder_new(&o, &r, NULL), 0);
+    json_t *cm = create_cm("app");
+    kr_testserver_faults slow = {.latency_ms = 6000};
+    kr_testserver_set_faults(ts, &slow);
+    kr_event ev = {.object = cm, .reason = "Slow"};
+    ck_assert_int_eq(kr_event_record(r, &ev, "one"), 0);
+    ck_assert_int_eq(kr_event_record(r, &ev, "two"), 0);
+    /* both given up within the flush's 5 s, though each answer takes 6 s */
+    ck_assert_int_eq(kr_event_recorder_flush(r, 5000), 0);
+    kr_event_recorder_stats st;
+    kr_event_recorder_get_stats(r, &st);
+    ck_assert_uint_eq(st.failed, 2);
+    ck_assert_int_eq(st.last_error.code, KR_ETIMEDOUT);
+    kr_testserver_faults none = {0};
+    kr_testserver_set_faults(ts, &none);
+    json_decref(cm);
+    kr_event_recorder_free(r);
+}
+END_TEST
+
 int main(void)
 {
     const TTest *tests[] = {an_event_is_written_as_client_go_writes_it,
@@ -454,6 +481,7 @@ int main(void)
                             the_queue_is_bounded_and_failures_are_counted,
                             concurrent_records_add_up,
                             freeing_with_events_queued_drops_them,
+                            a_slow_server_holds_the_queue_only_for_the_request_timeout,
                             NULL};
     return kr_test_run_tests("events", "recorder", setup, teardown, 60, tests);
 }

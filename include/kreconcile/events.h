@@ -47,6 +47,9 @@ typedef struct kr_event_recorder_opts {
     uint64_t refill_ms; /* one more event per object this often; 0 = 300000 (5 min) */
     size_t cache_size; /* entries of each correlation cache; 0 = 4096 */
     size_t max_queued; /* events waiting to be sent; beyond, dropped; 0 = 1000 */
+    /* Each request's (a hung apiserver holds the queue, and the free, no
+     * longer); 0 = 10000 */
+    uint64_t request_timeout_ms;
     kr_clock clock; /* for the burst and the 10-minute window; zero: CLOCK_MONOTONIC */
     kr_logger logger; /* a request that failed: a warning (module "events") */
 } kr_event_recorder_opts;
@@ -55,7 +58,7 @@ typedef struct kr_event_recorder_opts {
 KR_API int kr_event_recorder_new(const kr_event_recorder_opts *opts, kr_event_recorder_t **out,
                                  kr_error_t *err);
 
-/* Waits for the request in flight (at most the client's timeout), drops
+/* Waits for the request in flight (at most request_timeout_ms), drops
  * what is still queued, frees. NULL is a no-op. The client is not freed.
  * [any thread but the client's loop thread] */
 KR_API void kr_event_recorder_free(kr_event_recorder_t *r);
