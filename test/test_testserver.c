@@ -2158,6 +2158,14 @@ START_TEST(apiservices_register_what_is_served)
     ck_assert_str_eq(dig_str(r.json, "status.conditions.0.type"), "Available");
     ck_assert_str_eq(dig_str(r.json, "status.conditions.0.status"), "True");
     ck_assert_str_eq(dig_str(r.json, "status.conditions.0.reason"), "Local");
+    /* a nil pointer without omitempty in the Go type */
+    ck_assert(json_is_null(json_object_get(json_object_get(r.json, "spec"), "service")));
+    tc_free(&r);
+    /* kube-aggregator's schema, under its Go module's name */
+    tc_json(U, "GET", "/openapi/v3/apis/apiregistration.k8s.io/v1", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(
+        strstr(r.body, "\"io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.APIServiceSpec\""));
     tc_free(&r);
     tc_json(U, "GET", path, NULL, &r);
     ck_assert_int_eq(r.status, 200);
@@ -2191,9 +2199,10 @@ START_TEST(apiservices_register_what_is_served)
     static const char remote[] =
         "{\"metadata\":{\"name\":\"v1beta1.metrics.k8s.io\"},\"spec\":{\"group\":"
         "\"metrics.k8s.io\",\"version\":\"v1beta1\",\"groupPriorityMinimum\":100,"
-        "\"versionPriority\":100,\"service\":{\"namespace\":\"kube-system\",\"name\":"
-        "\"metrics-server\"}}}";
+        "\"versionPriority\":100,\"bogus\":1,\"service\":{\"namespace\":\"kube-system\","
+        "\"name\":\"metrics-server\"}}}";
     json_t *m = created(path, remote);
+    ck_assert_ptr_null(json_object_get(json_object_get(m, "spec"), "bogus")); /* pruned */
     ck_assert_str_eq(dig_str(m, "status.conditions.0.status"), "False");
     ck_assert_str_eq(dig_str(m, "status.conditions.0.reason"), "ServiceNotFound");
     json_decref(m);

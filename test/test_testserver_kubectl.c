@@ -636,6 +636,10 @@ START_TEST(kubectl_get_prints_the_servers_columns)
     ck_assert_msg(st == 0 && strncmp(out, as_head, strlen(as_head)) == 0 &&
                       strstr(out, "\nv1.apps   Local     True        "),
                   "%s", out);
+    out = kubectl("explain apiservice.spec.service.port", &st);
+    ck_assert_msg(st == 0 && strstr(out, "KIND:       APIService") &&
+                      strstr(out, "FIELD: port <integer>"),
+                  "%s", out);
     /* a CRD's printer columns: the Runnable of deploy/ */
     char crds[1024];
     kr_test_src_path(crds, sizeof(crds), "deploy/crds");

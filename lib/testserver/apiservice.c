@@ -60,8 +60,10 @@ static json_t *apiservice(const char *group, const char *version, bool crd)
     }
     char name[320];
     name_of(group, version, name, sizeof(name));
-    json_t *spec = json_pack("{s:s, s:i, s:i}", "version", version, "groupPriorityMinimum",
-                             group_min, "versionPriority", version_priority);
+    /* "service": null, as the Go type writes a nil pointer without omitempty */
+    json_t *spec =
+        json_pack("{s:n, s:s, s:i, s:i}", "service", "version", version, "groupPriorityMinimum",
+                  group_min, "versionPriority", version_priority);
     if (spec && group[0])
         json_object_set_new(spec, "group", json_string(group));
     return json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:o}", "apiVersion", "apiregistration.k8s.io/v1",

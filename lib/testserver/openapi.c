@@ -21,7 +21,11 @@ typedef struct oa_ctx {
  * the stack: a document makes thousands of them.) */
 static const char *def_name(const ts_pb_message *m, char *buf, size_t size)
 {
-    if (strncmp(m->name, "k8s.io.", 7) == 0)
+    /* the protobuf package's "kube_aggregator" is the Go module's
+     * "kube-aggregator", as kube-apiserver names its definitions */
+    if (strncmp(m->name, "k8s.io.kube_aggregator.", 23) == 0)
+        snprintf(buf, size, "io.k8s.kube-aggregator.%s", m->name + 23);
+    else if (strncmp(m->name, "k8s.io.", 7) == 0)
         snprintf(buf, size, "io.k8s.%s", m->name + 7);
     else
         snprintf(buf, size, "%s", m->name);

@@ -5,6 +5,8 @@
  * the same packages: omitempty, pointer-ness and the JSON name of each field.
  *
  *   gen_proto_schema OUT.json K8S_API_DIR K8S_APIMACHINERY_DIR SOURCE_TEXT
+ *   gen_proto_schema --add OUT.json PACKAGE_DIR SOURCE_TEXT   (one more package,
+ *       e.g. k8s.io/kube-aggregator/pkg/apis/apiregistration/v1)
  *
  * See data/README.md for the table's format. */
 #include <dirent.h>
@@ -113,9 +115,13 @@ static void set_type(json_t *field, const char *key_type, const char *key_ref, c
         json_object_set_new(field, key_type, json_string(t));
         return;
     }
+    /* ".k8s.io.X" and "k8s.io.X" are full names (go-to-protobuf wrote
+     * both over the releases); anything else is in this package */
     char full[512];
     if (t[0] == '.')
         snprintf(full, sizeof(full), "%s", t + 1);
+    else if (!strncmp(t, "k8s.io.", 7))
+        snprintf(full, sizeof(full), "%s", t);
     else
         snprintf(full, sizeof(full), "%s.%s", package, t);
     json_object_set_new(field, key_type, json_string("message"));
@@ -310,9 +316,10 @@ static void scan_go_dir(const char *dir, json_t *structs, json_t *aliases)
         if (len < 4 || strcmp(e->d_name + len - 3, ".go") != 0 ||
             (len > 8 && !strcmp(e->d_name + len - 8, "_test.go")))
             continue;
-        names = realloc(names, (n + 1) * sizeof(*names));
-        if (!names || !(names[n] = strdup(e->d_name)))
-            die("out of memory", dir);
+        char **grown = realloc(names, (n + 1) * sizeof(*names));
+        if (!grown || !(grown[n] = strdup(e->d_name)))
+            die("out of memory", dir); /* exits: nothing to free */
+        names = grown;
         n++;
     }
     closedir(d);
@@ -425,10 +432,86 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Every referenced message must be in the table. */
+static void check_refs(json_t *messages)
+{
+    const char *full;
+    json_t *msg;
+    json_object_foreach(messages, full, msg)
+    {
+        size_t i;
+        json_t *f;
+        json_array_foreach(json_object_get(msg, "fields"), i, f)
+        {
+            const char *ref = json_string_value(json_object_get(f, "ref"));
+            if (ref && !json_object_get(messages, ref))
+                die("unresolved message reference", ref);
+        }
+    }
+}
+
+/* One message per line: readable diffs between releases. */
+static void write_table(const char *path, const char *source, json_t *kinds, json_t *messages)
+{
+    FILE *out = fopen(path, "w");
+    if (!out)
+        die("cannot write", path);
+    fprintf(out, "{\n \"source\": ");
+    json_dumpf(json_string(source), out, JSON_ENCODE_ANY);
+    fprintf(out, ",\n \"kinds\": ");
+    json_dumpf(kinds, out, JSON_INDENT(1) | JSON_SORT_KEYS);
+    fprintf(out, ",\n \"messages\": {");
+    const char **keys = malloc(json_object_size(messages) * sizeof(*keys));
+    size_t nkeys = 0;
+    const char *full;
+    json_t *msg;
+    json_object_foreach(messages, full, msg) keys[nkeys++] = full;
+    qsort(keys, nkeys, sizeof(*keys), cmp_str);
+    for (size_t i = 0; i < nkeys; i++) {
+        fprintf(out, "%s\n  ", i ? "," : "");
+        json_dumpf(json_string(keys[i]), out, JSON_ENCODE_ANY);
+        fprintf(out, ": ");
+        json_dumpf(json_object_get(messages, keys[i]), out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    }
+    fprintf(out, "\n }\n}\n");
+    free(keys);
+    if (fclose(out) != 0)
+        die("cannot write", path);
+    fprintf(stderr, "gen_proto_schema: %zu messages, %zu kinds, %zu fields without Go tags\n",
+            nkeys, json_object_size(kinds), missing_facts);
+}
+
+/* --add: one more API package (kube-aggregator's apiregistration/v1, a
+ * generated.proto with its Go types and register.go) into an existing
+ * table; its source text is appended. */
+static int add_to(const char *path, const char *dir, const char *source)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(path, 0, &jerr);
+    json_t *kinds = json_object_get(root, "kinds"), *messages = json_object_get(root, "messages");
+    if (!kinds || !messages)
+        die("not a protobuf schema table", path);
+    char group[256];
+    group_of(dir, group, sizeof(group));
+    add_package(dir, group, true, messages, kinds);
+    check_refs(messages);
+    char *text = NULL;
+    const char *was = json_string_value(json_object_get(root, "source"));
+    if (asprintf(&text, "%s; and %s", was ? was : "", source) < 0)
+        die("out of memory", path);
+    write_table(path, text, kinds, messages);
+    free(text);
+    json_decref(root);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 5 && !strcmp(argv[1], "--add"))
+        return add_to(argv[2], argv[3], argv[4]);
     if (argc != 5) {
         fprintf(stderr, "usage: gen_proto_schema OUT.json K8S_API_DIR K8S_APIMACHINERY_DIR "
+                        "SOURCE_TEXT\n       gen_proto_schema --add OUT.json PACKAGE_DIR "
                         "SOURCE_TEXT\n");
         return 2;
     }
@@ -466,14 +549,17 @@ int main(int argc, char **argv)
             if (!f)
                 continue;
             fclose(f);
-            dirs = realloc(dirs, (ndirs + 1) * sizeof(*dirs));
-            if (!dirs || !(dirs[ndirs] = strdup(vdir)))
-                die("out of memory", vdir);
+            char **grown = realloc(dirs, (ndirs + 1) * sizeof(*dirs));
+            if (!grown || !(grown[ndirs] = strdup(vdir)))
+                die("out of memory", vdir); /* exits: nothing to free */
+            dirs = grown;
             ndirs++;
         }
         closedir(g);
     }
     closedir(d);
+    if (!dirs)
+        die("no generated.proto under", argv[2]);
     qsort(dirs, ndirs, sizeof(*dirs), cmp_str);
     for (size_t i = 0; i < ndirs; i++) {
         char group[256];
@@ -482,45 +568,8 @@ int main(int argc, char **argv)
         free(dirs[i]);
     }
     free(dirs);
-    /* Every referenced message must be in the table. */
-    const char *full;
-    json_t *msg;
-    json_object_foreach(messages, full, msg)
-    {
-        size_t i;
-        json_t *f;
-        json_array_foreach(json_object_get(msg, "fields"), i, f)
-        {
-            const char *ref = json_string_value(json_object_get(f, "ref"));
-            if (ref && !json_object_get(messages, ref))
-                die("unresolved message reference", ref);
-        }
-    }
-    /* One message per line: readable diffs between releases. */
-    FILE *out = fopen(argv[1], "w");
-    if (!out)
-        die("cannot write", argv[1]);
-    fprintf(out, "{\n \"source\": ");
-    json_dumpf(json_string(argv[4]), out, JSON_ENCODE_ANY);
-    fprintf(out, ",\n \"kinds\": ");
-    json_dumpf(kinds, out, JSON_INDENT(1) | JSON_SORT_KEYS);
-    fprintf(out, ",\n \"messages\": {");
-    const char **keys = malloc(json_object_size(messages) * sizeof(*keys));
-    size_t nkeys = 0;
-    json_object_foreach(messages, full, msg) keys[nkeys++] = full;
-    qsort(keys, nkeys, sizeof(*keys), cmp_str);
-    for (size_t i = 0; i < nkeys; i++) {
-        fprintf(out, "%s\n  ", i ? "," : "");
-        json_dumpf(json_string(keys[i]), out, JSON_ENCODE_ANY);
-        fprintf(out, ": ");
-        json_dumpf(json_object_get(messages, keys[i]), out, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    }
-    fprintf(out, "\n }\n}\n");
-    free(keys);
-    if (fclose(out) != 0)
-        die("cannot write", argv[1]);
-    fprintf(stderr, "gen_proto_schema: %zu messages, %zu kinds, %zu fields without Go tags\n",
-            nkeys, json_object_size(kinds), missing_facts);
+    check_refs(messages);
+    write_table(argv[1], argv[4], kinds, messages);
     json_decref(messages);
     json_decref(kinds);
     return 0;
