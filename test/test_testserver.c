@@ -3363,6 +3363,10 @@ START_TEST(services_get_cluster_ips_and_node_ports)
     tc_json(U, "GET", "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas/exempt", NULL, &r);
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(dig_str(r.json, "spec.rules.0.subjects.0.group.name"), "system:masters");
+    /* its level exists: not dangling */
+    ck_assert_str_eq(dig_str(r.json, "status.conditions.0.type"), "Dangling");
+    ck_assert_str_eq(dig_str(r.json, "status.conditions.0.status"), "False");
+    ck_assert_str_eq(dig_str(r.json, "status.conditions.0.reason"), "Found");
     tc_free(&r);
     tc_json(U, "GET", "/apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations/catch-all",
             NULL, &r);

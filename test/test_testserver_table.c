@@ -934,7 +934,7 @@ START_TEST(remaining_kinds_print_their_columns)
     columns_of(fss, names, sizeof(names));
     ck_assert_str_eq(names,
                      "Name|PriorityLevel|MatchingPrecedence|DistinguisherMethod|Age|MissingPL");
-    expect_row(fss, 0, "q|500|ByUser|AGE|?");
+    expect_row(fss, 0, "q|500|ByUser|AGE|False");
     expect_row(fss, 1, "gone|1000|<none>|AGE|True");
 
     static const char vaps[] = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies";

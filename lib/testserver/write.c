@@ -381,14 +381,44 @@ static void init_metadata(kr_testserver_t *ts, const ts_write *w, json_t *obj, j
     kr_free(av);
 }
 
+/* A FlowSchema's Dangling condition, as API priority and fairness's
+ * configuration controller sets it: whether the priority level it names
+ * exists (at this write; a level made or removed later does not change it). */
+static int flowschema_status(kr_testserver_t *ts, json_t *obj)
+{
+    const char *level = json_string_value(json_object_get(
+        json_object_get(json_object_get(obj, "spec"), "priorityLevelConfiguration"), "name"));
+    ts_resource *levels =
+        ts_resource_find(ts, "flowcontrol.apiserver.k8s.io", "v1", "prioritylevelconfigurations");
+    bool found = level && levels && ts_store_get(levels->store, "", level);
+    char now[32], message[400];
+    ts_timestamp(now);
+    snprintf(message, sizeof(message),
+             found ? "This FlowSchema references the PriorityLevelConfiguration object named "
+                     "\"%s\" and it exists"
+                   : "This FlowSchema references the PriorityLevelConfiguration object named "
+                     "\"%s\" but there is no such object",
+             level ? level : "");
+    json_t *st = json_pack("{s:[{s:s, s:s, s:s, s:s, s:s}]}", "conditions", "type", "Dangling",
+                           "status", found ? "False" : "True", "lastTransitionTime", now, "reason",
+                           found ? "Found" : "NotFound", "message", message);
+    if (!st || json_object_set_new(obj, "status", st) != 0)
+        return KR_ENOMEM;
+    return 0;
+}
+
 /* The status the registries' controllers give a stored CRD (served once
- * its names are accepted) or APIService (available when local), in the
- * same write; not for a write of the status itself. */
+ * its names are accepted), APIService (available when local) or FlowSchema
+ * (its level found), in the same write; not for a write of the status
+ * itself. */
 static int crd_hook(kr_testserver_t *ts, const ts_write *w, json_t **obj)
 {
     if (ts_resource_is(w->rt->res, "apiregistration.k8s.io", "apiservices") && !w->dry_run &&
         !w->rt->sub)
         return ts_apiservice_status(ts, *obj);
+    if (ts_resource_is(w->rt->res, "flowcontrol.apiserver.k8s.io", "flowschemas") && !w->dry_run &&
+        !w->rt->sub)
+        return flowschema_status(ts, *obj);
     if (!ts_resource_is(w->rt->res, "apiextensions.k8s.io", "customresourcedefinitions") ||
         w->dry_run)
         return 0;
