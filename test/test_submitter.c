@@ -604,6 +604,68 @@ static void assert_events(const char *const *want, size_t n)
     assert_events_but(want, n, NULL);
 }
 
+/* Set the Runnable's status.dispatchedResourceVersion, as another replica's
+ * write would, and wait until the cache has it. */
+static void set_dispatched_rv(const char *name, const char *rv)
+{
+    json_t *o = NULL;
+    ck_assert_int_eq(kr_client_get(E.hub, SUB_RUNNABLES, "default", name, &o, NULL), 0);
+    json_object_set_new(json_object_get(o, "status"), "dispatchedResourceVersion", json_string(rv));
+    kr_error_t err = {0};
+    ck_assert_msg(kr_client_update_status(E.hub, SUB_RUNNABLES, "default", o, NULL, NULL, &err) ==
+                      0,
+                  "%s", err.message);
+    json_decref(o);
+    for (int i = 0; i < 1000; i++) {
+        json_t *c = cached(name);
+        bool seen = strcmp(sub_str(c, "status.dispatchedResourceVersion"), rv) == 0;
+        json_decref(c);
+        if (seen)
+            return;
+        wait_pace();
+    }
+    ck_abort_msg("the cache never had dispatchedResourceVersion %s", rv);
+}
+
+/* A copy absent from this replica's cache is deleted only once that cache
+ * has observed the create: a replica paused past its Lease, resumed while
+ * another dispatched and verified, must not fail the runnable. */
+START_TEST(a_copy_absent_from_a_cache_behind_its_create_is_not_deleted)
+{
+    env_up();
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("lag", 0, "dc1"), NULL, NULL),
+        201);
+    ck_assert(reconcile_until("lag", SUB_PHASE_DISPATCHED, true));
+    json_t *o = cached("lag");
+    char dispatched[32];
+    snprintf(dispatched, sizeof(dispatched), "%s", sub_str(o, "status.dispatchedResourceVersion"));
+    json_decref(o);
+    /* the copy goes, and the cache sees it go */
+    ck_assert_int_eq(kr_client_delete(E.dc[0], JOBS, "default", "lag-1", NULL, NULL, NULL), 0);
+    for (int i = 0; i < 1000; i++) {
+        json_t *c = kr_store_get_by_name(kr_informer_store(E.copies[0]), "default", "lag-1");
+        json_decref(c);
+        if (!c)
+            break;
+        wait_pace();
+    }
+    /* a create this cache has not observed: absence says nothing */
+    set_dispatched_rv("lag", "999999999");
+    for (int i = 0; i < 5; i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", "lag", &after, NULL);
+    }
+    o = cached("lag");
+    ck_assert_str_eq(sub_str(o, "status.phase"), SUB_PHASE_DISPATCHED);
+    json_decref(o);
+    /* once the cache has seen past the create, absence is a delete */
+    set_dispatched_rv("lag", dispatched);
+    ck_assert(reconcile_until("lag", SUB_PHASE_FAILED, false));
+    env_down();
+}
+END_TEST
+
 START_TEST(submit_approve_dispatch_verify_succeed)
 {
     env_up();
@@ -2385,6 +2447,7 @@ int main(void)
     TCase *tc = tcase_create("servers");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, submit_approve_dispatch_verify_succeed);
+    tcase_add_test(tc, a_copy_absent_from_a_cache_behind_its_create_is_not_deleted);
     tcase_add_test(tc, approval_rules_hold);
     tcase_add_test(tc, api_authenticates_by_the_hubs_token_review);
     tcase_add_test(tc, approved_is_recorded_before_the_dispatch);

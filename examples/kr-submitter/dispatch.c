@@ -1406,8 +1406,18 @@ static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *aft
         json_decref(copy);
         return r;
     }
-    if (!copy)
+    if (!copy) {
+        /* Absent from a cache that has not observed the create yet is not
+         * deleted: a replica that was paused past its Lease, or a watch
+         * behind, while another replica dispatched and verified. */
+        const char *rv = sub_str(obj, "status.dispatchedResourceVersion");
+        if (*rv && kr_informer_wait_for_resource_version(inf, rv, 0, NULL) != 0) {
+            wake_when_observed(s, inf, obj, rv);
+            *after = RETRY_MS;
+            return KR_RECONCILE_REQUEUE_AFTER;
+        }
         return fail_runnable(s, obj, "CopyDeleted", "the workload copy was deleted", err);
+    }
     /* released already, the cache not there yet: not sent again, and the
      * copy counts as not started below (a cluster gone in the meantime is
      * noticed); the informer's event of the release wakes us */
