@@ -615,6 +615,129 @@ START_TEST(shared_versions_answer_in_their_own_api_version)
 }
 END_TEST
 
+/* The CRD's served versions as a merge patch writes them: `versions` is a
+ * JSON array of {name, served, storage}. */
+static void patch_versions(const char *versions)
+{
+    static const char open_schema[] = "{\"openAPIV3Schema\":{\"type\":\"object\","
+                                      "\"x-kubernetes-preserve-unknown-fields\":true}}";
+    json_t *list = json_loads(versions, 0, NULL);
+    ck_assert_ptr_nonnull(list);
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        json_object_set_new(v, "schema", json_loads(open_schema, 0, NULL));
+    }
+    json_t *patch = json_pack("{s:{s:o}}", "spec", "versions", list);
+    char *body = json_dumps(patch, JSON_COMPACT);
+    tc_response r;
+    request("PATCH", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/things.example.net",
+            "application/merge-patch+json", body, &r);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    tc_free(&r);
+    free(body);
+    json_decref(patch);
+}
+
+static long get_status(const char *path)
+{
+    tc_response r;
+    request("GET", path, NULL, NULL, &r);
+    long status = r.status;
+    tc_free(&r);
+    return status;
+}
+
+/* The CRD's storedVersions, joined by spaces. */
+static void stored_versions(char *out, size_t size)
+{
+    tc_response r;
+    request("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/things.example.net",
+            NULL, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    out[0] = '\0';
+    size_t i;
+    const json_t *v;
+    json_array_foreach(json_object_get(json_object_get(r.json, "status"), "storedVersions"), i, v)
+    {
+        size_t used = strlen(out);
+        snprintf(out + used, size - used, "%s%s", used ? " " : "", json_string_value(v));
+    }
+    tc_free(&r);
+}
+
+/* A CRD updated to serve another version serves it at once, with its
+ * APIService and the objects stored so far; storedVersions gains a new
+ * storage version and keeps the old; a version no longer served is gone
+ * from the paths and the APIServices, and its watches end (the
+ * handler's storage is replaced), while the objects stay for the
+ * versions still served. */
+START_TEST(a_crd_update_serves_the_versions_it_names_then)
+{
+    char *crd = kr_asprintf(
+        "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
+        "\"metadata\":{\"name\":\"things.example.net\"},\"spec\":{\"group\":\"example.net\","
+        "\"scope\":\"Namespaced\",\"names\":{\"plural\":\"things\",\"kind\":\"Thing\"},"
+        "\"versions\":[{\"name\":\"v1\",\"served\":true,\"storage\":true,\"schema\":{"
+        "\"openAPIV3Schema\":{\"type\":\"object\","
+        "\"x-kubernetes-preserve-unknown-fields\":true}}}]}}");
+    tc_response r;
+    tc_json(U, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd, &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    tc_free(&r);
+    kr_free(crd);
+    static const char v1[] = "/apis/example.net/v1/namespaces/default/things";
+    static const char v2[] = "/apis/example.net/v2/namespaces/default/things";
+    request("POST", v1, "application/json",
+            "{\"apiVersion\":\"example.net/v1\",\"kind\":\"Thing\",\"metadata\":{\"name\":\"t1\"},"
+            "\"size\":3}",
+            &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    ck_assert_int_eq(get_status("/apis/example.net/v2/namespaces/default/things/t1"), 404);
+    ck_assert_int_eq(get_status("/apis/apiregistration.k8s.io/v1/apiservices/v2.example.net"), 404);
+
+    patch_versions("[{\"name\":\"v1\",\"served\":true,\"storage\":true},"
+                   "{\"name\":\"v2\",\"served\":true,\"storage\":false}]");
+    request("GET", "/apis/example.net/v2/namespaces/default/things/t1", NULL, NULL, &r);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(json_string_value(json_object_get(r.json, "apiVersion")), "example.net/v2");
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "size")), 3);
+    tc_free(&r);
+    request("GET", "/apis/example.net", NULL, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(strstr(r.body, "\"groupVersion\":\"example.net/v2\""));
+    tc_free(&r);
+    ck_assert_int_eq(get_status("/apis/apiregistration.k8s.io/v1/apiservices/v2.example.net"), 200);
+    char versions[128];
+    stored_versions(versions, sizeof(versions));
+    ck_assert_str_eq(versions, "v1");
+
+    /* v2 becomes the storage version; a watch on v1 is open meanwhile */
+    tc_watch *w = tc_watch_open(U, "/apis/example.net/v1/namespaces/default/things?watch=1", NULL);
+    ck_assert_uint_eq(tc_watch_wait(w, 1, 10000), 1); /* t1's ADDED */
+    patch_versions("[{\"name\":\"v1\",\"served\":true,\"storage\":false},"
+                   "{\"name\":\"v2\",\"served\":true,\"storage\":true}]");
+    stored_versions(versions, sizeof(versions));
+    ck_assert_str_eq(versions, "v1 v2");
+    ck_assert(!tc_watch_wait_end(w, 300)); /* the same versions: the watch goes on */
+    patch_versions("[{\"name\":\"v1\",\"served\":false,\"storage\":false},"
+                   "{\"name\":\"v2\",\"served\":true,\"storage\":true}]");
+    ck_assert(tc_watch_wait_end(w, 10000));
+    tc_watch_close(w);
+    ck_assert_int_eq(get_status("/apis/example.net/v1/namespaces/default/things/t1"), 404);
+    ck_assert_int_eq(get_status("/apis/apiregistration.k8s.io/v1/apiservices/v1.example.net"), 404);
+    ck_assert_int_eq(get_status("/apis/example.net/v2/namespaces/default/things/t1"), 200);
+    request("GET", v2, NULL, NULL, &r);
+    item_versions(r.json, versions, sizeof(versions));
+    ck_assert_str_eq(versions, "example.net/v2");
+    tc_free(&r);
+    stored_versions(versions, sizeof(versions));
+    ck_assert_str_eq(versions, "v1 v2");
+}
+END_TEST
+
 START_TEST(a_schema_that_preserves_everything_keeps_everything)
 {
     tc_response r;
@@ -804,6 +927,7 @@ int main(void)
                             a_schema_that_preserves_everything_keeps_everything,
                             deprecated_versions_warn_on_every_request,
                             shared_versions_answer_in_their_own_api_version,
+                            a_crd_update_serves_the_versions_it_names_then,
                             built_in_kinds_lose_the_fields_their_types_do_not_have,
                             crds_need_structural_schemas_whose_defaults_fit,
                             NULL};

@@ -403,35 +403,6 @@ static json_t *version_schema(const json_t *v)
     return json_is_object(s) ? json_deep_copy(s) : NULL;
 }
 
-/* A served CRD was written: its versions' resources take the schemas it
- * has now, as kube-apiserver's handler does on each CRD change, and the
- * stored objects read as they would under them. */
-static void refresh_schemas(kr_testserver_t *ts, const json_t *crd)
-{
-    const char *name = ts_meta_str(crd, "name");
-    const json_t *versions = json_object_get(json_object_get(crd, "spec"), "versions");
-    ts_store *st = NULL;
-    for (size_t i = 0; name && i < ts->nresources; i++) {
-        ts_resource *r = ts->resources[i];
-        if (!r->crd_name || strcmp(r->crd_name, name) != 0)
-            continue;
-        st = r->store;
-        size_t j;
-        const json_t *v;
-        json_array_foreach(versions, j, v)
-        {
-            if (strcmp(jstr(v, "name", ""), r->version) != 0)
-                continue;
-            json_decref(r->schema);
-            r->schema = version_schema(v);
-            kr_free(r->deprecation);
-            r->deprecation = deprecation_of(json_object_get(crd, "spec"), v);
-        }
-    }
-    if (st)
-        ts_schema_reread(ts, st);
-}
-
 static bool version_has_status(const json_t *v)
 {
     const json_t *subs = json_object_get(v, "subresources");
@@ -469,26 +440,60 @@ static bool names_clash(kr_testserver_t *ts, const json_t *crd)
     return false;
 }
 
+/* When a condition of the status the CRD has took its state: kept while
+ * the state stays, now when it changes. */
+static const char *transition_time(const json_t *status, const char *type, const char *state,
+                                   const char *now)
+{
+    size_t i;
+    const json_t *c;
+    json_array_foreach(json_object_get(status, "conditions"), i, c)
+    {
+        if (strcmp(jstr(c, "type", ""), type) == 0 && strcmp(jstr(c, "status", ""), state) == 0)
+            return jstr(c, "lastTransitionTime", now);
+    }
+    return now;
+}
+
+/* The status the handler's controllers give a CRD. storedVersions keeps
+ * every version objects were ever stored in (until someone writes them
+ * out of the status) and gains the storage version. */
 static json_t *crd_status(const json_t *crd, bool accepted)
 {
     const json_t *spec = json_object_get(crd, "spec");
+    const json_t *old = json_object_get(crd, "status");
     char now[32];
     ts_timestamp(now);
     json_t *stored = json_array();
     const json_t *v;
     size_t i;
-    for (i = 0; i < json_array_size(json_object_get(spec, "versions")) &&
-                (v = json_array_get(json_object_get(spec, "versions"), i)) != NULL;
-         i++) {
-        if (json_is_true(json_object_get(v, "storage")))
+    json_array_foreach(json_object_get(old, "storedVersions"), i, v)
+    {
+        if (json_is_string(v))
+            json_array_append_new(stored, json_string(json_string_value(v)));
+    }
+    json_array_foreach(json_object_get(spec, "versions"), i, v)
+    {
+        if (!json_is_true(json_object_get(v, "storage")))
+            continue;
+        bool known = false;
+        size_t k;
+        const json_t *s;
+        json_array_foreach(stored, k, s)
+        {
+            known = known || strcmp(json_string_value(s), jstr(v, "name", "")) == 0;
+        }
+        if (!known)
             json_array_append_new(stored, json_string(jstr(v, "name", "")));
     }
     const char *ok = accepted ? "True" : "False";
     return json_pack("{s:[{s:s,s:s,s:s,s:s,s:s},{s:s,s:s,s:s,s:s,s:s}], s:O, s:o}", "conditions",
-                     "type", "NamesAccepted", "status", ok, "lastTransitionTime", now, "reason",
+                     "type", "NamesAccepted", "status", ok, "lastTransitionTime",
+                     transition_time(old, "NamesAccepted", ok, now), "reason",
                      accepted ? "NoConflicts" : "NameConflict", "message",
                      accepted ? "no conflicts found" : "a resource with these names exists", "type",
-                     "Established", "status", ok, "lastTransitionTime", now, "reason",
+                     "Established", "status", ok, "lastTransitionTime",
+                     transition_time(old, "Established", ok, now), "reason",
                      accepted ? "InitialNamesAccepted" : "NotAccepted", "message",
                      accepted ? "the initial names have been accepted"
                               : "not all names are accepted",
@@ -547,57 +552,123 @@ void ts_answer_as_served(const ts_resource *res, ts_response *resp)
         ts_rewrite_answer(resp, served_answer, (void *)res);
 }
 
-static int serve_versions(kr_testserver_t *ts, const json_t *crd)
+static const json_t *crd_version(const json_t *crd, const char *name)
 {
-    const json_t *spec = json_object_get(crd, "spec");
-    ts_store *st = store_new(ts);
-    if (!st)
-        return KR_ENOMEM;
-    size_t served = 0;
-    const json_t *v;
     size_t i;
-    for (i = 0; i < json_array_size(json_object_get(spec, "versions")) &&
-                (v = json_array_get(json_object_get(spec, "versions"), i)) != NULL;
-         i++) {
+    const json_t *v;
+    json_array_foreach(json_object_get(json_object_get(crd, "spec"), "versions"), i, v)
+    {
+        if (strcmp(jstr(v, "name", ""), name) == 0)
+            return v;
+    }
+    return NULL;
+}
+
+/* What a version's resource takes from the CRD as it is now: the schema,
+ * the deprecation warning, the status and scale subresources. */
+static int version_settings(ts_resource *r, const json_t *crd, const json_t *v)
+{
+    json_decref(r->schema);
+    r->schema = version_schema(v);
+    kr_free(r->deprecation);
+    r->deprecation = deprecation_of(json_object_get(crd, "spec"), v);
+    r->has_status = version_has_status(v);
+    kr_free(r->scale_spec_path);
+    kr_free(r->scale_status_path);
+    kr_free(r->scale_selector_path);
+    r->scale_spec_path = r->scale_status_path = r->scale_selector_path = NULL;
+    return set_crd_scale(r, v);
+}
+
+/* Serves the CRD's served versions, as kube-apiserver's handler does on
+ * each CRD change: a version newly served gets its resource on the store
+ * the others share (`st`, NULL the first time), one no longer served
+ * loses it (its objects stay, as they stay in etcd), and each takes the
+ * schema and subresources it has now; the stored objects then read as
+ * they would under them. *changed tells whether the set of versions
+ * changed. */
+static int serve_versions(kr_testserver_t *ts, const json_t *crd, ts_store *st, bool *changed)
+{
+    const json_t *versions = json_object_get(json_object_get(crd, "spec"), "versions");
+    bool first = st == NULL;
+    *changed = first;
+    if (first && !(st = store_new(ts)))
+        return KR_ENOMEM;
+    size_t out = 0;
+    for (size_t i = 0; i < ts->nresources; i++) {
+        ts_resource *r = ts->resources[i];
+        if (r->store == st) {
+            const json_t *v = crd_version(crd, r->version);
+            if (!v || json_is_false(json_object_get(v, "served"))) {
+                resource_free(r); /* no longer served */
+                *changed = true;
+                continue;
+            }
+        }
+        ts->resources[out++] = r;
+    }
+    ts->nresources = out;
+    size_t i;
+    const json_t *v;
+    json_array_foreach(versions, i, v)
+    {
         if (json_is_false(json_object_get(v, "served")))
             continue;
-        ts_resource *r = crd_resource(crd, jstr(v, "name", "v1"), st);
-        if (!r || add_resource(ts, r) != 0) {
-            resource_free(r);
-            return KR_ENOMEM;
+        ts_resource *r = NULL;
+        for (size_t k = 0; k < ts->nresources && !r; k++)
+            if (ts->resources[k]->store == st &&
+                strcmp(ts->resources[k]->version, jstr(v, "name", "v1")) == 0)
+                r = ts->resources[k];
+        if (!r) {
+            r = crd_resource(crd, jstr(v, "name", "v1"), st);
+            if (!r || add_resource(ts, r) != 0) {
+                resource_free(r);
+                return KR_ENOMEM;
+            }
+            *changed = true;
         }
-        r->has_status = version_has_status(v);
-        r->schema = version_schema(v);
-        r->deprecation = deprecation_of(spec, v);
-        served++;
-        if (set_crd_scale(r, v) != 0)
+        if (version_settings(r, crd, v) != 0)
             return KR_ENOMEM;
     }
-    /* the versions just added share the store: answers name their own */
-    for (size_t k = 0; served > 1 && k < ts->nresources; k++)
+    /* Objects written in one version are answered in another when the
+     * CRD has several (the None conversion); the stored ones are all in
+     * spec.versions, as storedVersions must be. */
+    for (size_t k = 0; k < ts->nresources; k++)
         if (ts->resources[k]->store == st)
-            ts->resources[k]->shared_versions = true;
+            ts->resources[k]->shared_versions = json_array_size(versions) > 1;
+    if (!first)
+        ts_schema_reread(ts, st);
     return 0;
 }
 
 /* Called on every write of a CRD: serves it the first time its names are
- * accepted; *updated receives the object with its status filled in. */
+ * accepted, and its versions as they are now on each later write (the
+ * watches of a changed set of versions end, as the handler's storage is
+ * replaced); *updated receives the object with its status filled in. */
 int ts_crd_established(kr_testserver_t *ts, const json_t *crd, json_t **updated)
 {
     const char *name = ts_meta_str(crd, "name");
-    bool served = false;
-    for (size_t i = 0; i < ts->nresources; i++)
+    ts_store *st = NULL;
+    for (size_t i = 0; i < ts->nresources && !st; i++)
         if (ts->resources[i]->crd_name && name && strcmp(ts->resources[i]->crd_name, name) == 0)
-            served = true;
-    bool accepted = served || !names_clash(ts, crd);
-    if (accepted && !served) {
-        int rc = serve_versions(ts, crd);
-        if (rc == 0)
+            st = ts->resources[i]->store;
+    bool accepted = st || !names_clash(ts, crd);
+    if (accepted) {
+        bool changed = false;
+        int rc = serve_versions(ts, crd, st, &changed);
+        if (rc == 0 && changed)
             rc = ts_apiservices_crd_served(ts, crd);
         if (rc != 0)
             return rc;
-    } else if (served) {
-        refresh_schemas(ts, crd);
+        if (changed && st) {
+            ts_watch_close_store(ts, st->id);
+            bool any = false;
+            for (size_t i = 0; i < ts->nresources && !any; i++)
+                any = ts->resources[i]->store == st;
+            if (!any) /* nothing serves them: the next version served starts afresh */
+                store_drop(ts, st);
+            ts_apiservices_sync(ts);
+        }
     }
     json_t *copy = json_deep_copy(crd);
     json_t *status = crd_status(crd, accepted);
