@@ -2206,6 +2206,39 @@ START_TEST(apiservices_register_what_is_served)
     ck_assert_str_eq(dig_str(m, "status.conditions.0.status"), "False");
     ck_assert_str_eq(dig_str(m, "status.conditions.0.reason"), "ServiceNotFound");
     json_decref(m);
+    /* its Service comes and goes: the availability controller's status
+     * follows, each change a write of the APIService */
+    static const char remote_path[] = "/apis/apiregistration.k8s.io/v1/apiservices/"
+                                      "v1beta1.metrics.k8s.io";
+    static const char svc_path[] = "/api/v1/namespaces/kube-system/services/metrics-server";
+    tc_json(U, "GET", remote_path, NULL, &r);
+    char since[64];
+    snprintf(since, sizeof(since), "%s", dig_str(r.json, "status.conditions.0.lastTransitionTime"));
+    long long rv0 = atoll(dig_str(r.json, "metadata.resourceVersion"));
+    tc_free(&r);
+    json_decref(created("/api/v1/namespaces/kube-system/services",
+                        "{\"metadata\":{\"name\":\"metrics-server\"},\"spec\":{\"ports\":"
+                        "[{\"port\":443}]}}"));
+    tc_json(U, "GET", remote_path, NULL, &r);
+    ck_assert_str_eq(dig_str(r.json, "status.conditions.0.status"), "False");
+    ck_assert_str_eq(dig_str(r.json, "status.conditions.0.reason"), "FailedDiscoveryCheck");
+    ck_assert_str_eq(dig_str(r.json, "status.conditions.0.lastTransitionTime"), since);
+    long long rv1 = atoll(dig_str(r.json, "metadata.resourceVersion"));
+    ck_assert(rv1 > rv0);
+    tc_free(&r);
+    tc_request(U, "PATCH", svc_path, "application/merge-patch+json",
+               "{\"metadata\":{\"labels\":{\"a\":\"b\"}}}", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    tc_json(U, "GET", remote_path, NULL, &r); /* nothing changed for it: no write */
+    ck_assert_int_eq(atoll(dig_str(r.json, "metadata.resourceVersion")), rv1);
+    tc_free(&r);
+    tc_json(U, "DELETE", svc_path, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    tc_json(U, "GET", remote_path, NULL, &r);
+    ck_assert_str_eq(dig_str(r.json, "status.conditions.0.reason"), "ServiceNotFound");
+    tc_free(&r);
     /* what the name must be */
     tc_json(U, "POST", path,
             "{\"metadata\":{\"name\":\"wrong\"},\"spec\":{\"group\":\"a.io\",\"version\":"
@@ -3372,6 +3405,21 @@ START_TEST(services_get_cluster_ips_and_node_ports)
             NULL, &r);
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(dig_str(r.json, "spec.limited.limitResponse.type"), "Reject");
+    tc_free(&r);
+    /* a FlowSchema's level comes later: Dangling follows it */
+    json_t *fs = created("/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas",
+                         "{\"metadata\":{\"name\":\"fs-x\"},\"spec\":{"
+                         "\"priorityLevelConfiguration\":{\"name\":\"level-x\"},"
+                         "\"matchingPrecedence\":500}}");
+    ck_assert_str_eq(dig_str(fs, "status.conditions.0.status"), "True");
+    json_decref(fs);
+    json_decref(created("/apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations",
+                        "{\"metadata\":{\"name\":\"level-x\"},\"spec\":{\"type\":"
+                        "\"Limited\",\"limited\":{\"nominalConcurrencyShares\":5,"
+                        "\"limitResponse\":{\"type\":\"Reject\"}}}}"));
+    tc_json(U, "GET", "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas/fs-x", NULL, &r);
+    ck_assert_str_eq(dig_str(r.json, "status.conditions.0.status"), "False");
+    ck_assert_str_eq(dig_str(r.json, "status.conditions.0.reason"), "Found");
     tc_free(&r);
     json_t *a = created(svcs, "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"selector\":{\"app\":"
                               "\"a\"},\"ports\":[{\"port\":80}]}}");

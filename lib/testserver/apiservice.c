@@ -102,7 +102,9 @@ int ts_apiservice_status(kr_testserver_t *ts, json_t *obj)
     }
     json_t *st =
         json_pack("{s:[{s:s, s:s, s:s, s:s, s:s}]}", "conditions", "type", "Available", "status",
-                  status, "lastTransitionTime", now, "reason", reason, "message", message);
+                  status, "lastTransitionTime",
+                  ts_condition_since(json_object_get(obj, "status"), "Available", status, now),
+                  "reason", reason, "message", message);
     if (!st || json_object_set_new(obj, "status", st) != 0)
         return KR_ENOMEM;
     return 0;

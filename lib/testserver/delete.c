@@ -147,8 +147,7 @@ static json_t *delete_one(kr_testserver_t *ts, const ts_resource *res, const cha
     ts_owners_sync(ts, last);
     if (ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions"))
         ts_crd_removed(ts, last);
-    if (ts->rbac && ts_resource_is(res, "rbac.authorization.k8s.io", "clusterroles"))
-        ts_rbac_aggregate(ts);
+    ts_dependents_sync(ts, res);
     return last;
 }
 

@@ -440,10 +440,8 @@ static bool names_clash(kr_testserver_t *ts, const json_t *crd)
     return false;
 }
 
-/* When a condition of the status the CRD has took its state: kept while
- * the state stays, now when it changes. */
-static const char *transition_time(const json_t *status, const char *type, const char *state,
-                                   const char *now)
+const char *ts_condition_since(const json_t *status, const char *type, const char *state,
+                               const char *now)
 {
     size_t i;
     const json_t *c;
@@ -489,11 +487,11 @@ static json_t *crd_status(const json_t *crd, bool accepted)
     const char *ok = accepted ? "True" : "False";
     return json_pack("{s:[{s:s,s:s,s:s,s:s,s:s},{s:s,s:s,s:s,s:s,s:s}], s:O, s:o}", "conditions",
                      "type", "NamesAccepted", "status", ok, "lastTransitionTime",
-                     transition_time(old, "NamesAccepted", ok, now), "reason",
+                     ts_condition_since(old, "NamesAccepted", ok, now), "reason",
                      accepted ? "NoConflicts" : "NameConflict", "message",
                      accepted ? "no conflicts found" : "a resource with these names exists", "type",
                      "Established", "status", ok, "lastTransitionTime",
-                     transition_time(old, "Established", ok, now), "reason",
+                     ts_condition_since(old, "Established", ok, now), "reason",
                      accepted ? "InitialNamesAccepted" : "NotAccepted", "message",
                      accepted ? "the initial names have been accepted"
                               : "not all names are accepted",

@@ -322,6 +322,16 @@ void ts_apiservices_sync(kr_testserver_t *ts);
  * local APIService is Available; one naming a Service is not (that Service
  * missing, or nothing proxied to it). 0 or KR_ENOMEM. */
 int ts_apiservice_status(kr_testserver_t *ts, json_t *obj);
+/* When a condition took the state it has: its lastTransitionTime in the
+ * status the object had, while it stays in `state`; else `now`. */
+const char *ts_condition_since(const json_t *status, const char *type, const char *state,
+                               const char *now);
+/* What other objects' controllers keep from objects of `res`, brought up
+ * to date at once after one of them was written or deleted: APIServices'
+ * availability follows their Services, FlowSchemas' Dangling condition
+ * their priority levels, and in RBAC mode aggregated ClusterRoles their
+ * sources (write.c). ts->mu held. */
+void ts_dependents_sync(kr_testserver_t *ts, const ts_resource *res);
 
 /* ---- storage (ts_store.c) -------------------------------------------------- */
 

@@ -399,9 +399,12 @@ static int flowschema_status(kr_testserver_t *ts, json_t *obj)
                    : "This FlowSchema references the PriorityLevelConfiguration object named "
                      "\"%s\" but there is no such object",
              level ? level : "");
-    json_t *st = json_pack("{s:[{s:s, s:s, s:s, s:s, s:s}]}", "conditions", "type", "Dangling",
-                           "status", found ? "False" : "True", "lastTransitionTime", now, "reason",
-                           found ? "Found" : "NotFound", "message", message);
+    const char *state = found ? "False" : "True";
+    json_t *st =
+        json_pack("{s:[{s:s, s:s, s:s, s:s, s:s}]}", "conditions", "type", "Dangling", "status",
+                  state, "lastTransitionTime",
+                  ts_condition_since(json_object_get(obj, "status"), "Dangling", state, now),
+                  "reason", found ? "Found" : "NotFound", "message", message);
     if (!st || json_object_set_new(obj, "status", st) != 0)
         return KR_ENOMEM;
     return 0;
@@ -436,13 +439,47 @@ static void respond_oom(ts_response *resp)
     ts_respond_status(resp, 500, "InternalError", "Internal error occurred: out of memory", NULL);
 }
 
-/* What a committed write sets off: in RBAC mode, a ClusterRole's change
- * reaches the roles that aggregate it (after the answer took its event). */
+/* Each object of `res` whose status `fn` now computes otherwise gets it,
+ * as its controller's status write: a new resourceVersion and a MODIFIED
+ * event. */
+static void restatus(kr_testserver_t *ts, ts_resource *res,
+                     int (*fn)(kr_testserver_t *ts, json_t *obj))
+{
+    for (size_t i = 0; res && i < res->store->len; i++) {
+        ts_obj *o = &res->store->items[i];
+        json_t *updated = json_deep_copy(o->obj);
+        if (!updated || fn(ts, updated) != 0 ||
+            json_equal(json_object_get(updated, "status"), json_object_get(o->obj, "status"))) {
+            json_decref(updated);
+            continue;
+        }
+        stamp_rv(ts, ts_meta(updated), false);
+        json_t *old = json_incref(o->obj);
+        /* the item's own name and namespace strings stay until the put */
+        if (ts_store_put(res->store, o->ns, o->name, json_incref(updated)) == 0)
+            ts_record_event(ts, res, TS_MODIFIED, updated, old);
+        json_decref(old);
+        json_decref(updated);
+    }
+}
+
+void ts_dependents_sync(kr_testserver_t *ts, const ts_resource *res)
+{
+    if (ts_resource_is(res, "", "services"))
+        restatus(ts, ts_resource_find(ts, "apiregistration.k8s.io", "v1", "apiservices"),
+                 ts_apiservice_status);
+    else if (ts_resource_is(res, "flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations"))
+        restatus(ts, ts_resource_find(ts, "flowcontrol.apiserver.k8s.io", "v1", "flowschemas"),
+                 flowschema_status);
+    else if (ts->rbac && ts_resource_is(res, "rbac.authorization.k8s.io", "clusterroles"))
+        ts_rbac_aggregate(ts);
+}
+
+/* What a committed write sets off, after the answer took its event. */
 static void after_commit(kr_testserver_t *ts, const ts_write *w)
 {
-    if (ts->rbac && !w->dry_run &&
-        ts_resource_is(w->rt->res, "rbac.authorization.k8s.io", "clusterroles"))
-        ts_rbac_aggregate(ts);
+    if (!w->dry_run)
+        ts_dependents_sync(ts, w->rt->res);
 }
 
 int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_response *resp)
@@ -647,6 +684,7 @@ static int store_update(kr_testserver_t *ts, const ts_write *w, const json_t *ex
         if (res->namespaced)
             ts_namespace_sync(ts, ns);
         ts_owners_sync(ts, obj);
+        ts_dependents_sync(ts, res);
         json_decref(obj);
         return 0;
     }
