@@ -55,7 +55,7 @@ START_TEST(every_request_is_one_event_with_user_verb_and_object)
     char dir[64], log[128];
     ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-audit"));
     snprintf(log, sizeof(log), "%s/audit.log", dir);
-    const char *tokens[] = {"alice-token:alice", "anon-token", NULL};
+    const char *tokens[] = {"alice-token:alice", "admin-token", NULL};
     kr_testserver_opts o = {.seed = 1, .tokens = tokens, .audit_log = log};
     kr_testserver_t *ts = NULL;
     kr_error_t err = {0};
@@ -80,8 +80,8 @@ START_TEST(every_request_is_one_event_with_user_verb_and_object)
     call(base, "GET", "/apis", NULL, alice, 200);
     const char *bad[] = {"Authorization: Bearer nope", NULL};
     call(base, "GET", "/api/v1/pods", NULL, bad, 401);
-    const char *unnamed[] = {"Authorization: Bearer anon-token", NULL};
-    call(base, "GET", "/api/v1/pods", NULL, unnamed, 200);
+    const char *admin[] = {"Authorization: Bearer admin-token", NULL}; /* no user: the admin */
+    call(base, "GET", "/api/v1/pods", NULL, admin, 200);
     call(base, "POST", "/_kr/close-watches", "{}", alice, 200); /* admin: not audited */
     kr_testserver_free(ts);
 
@@ -105,7 +105,7 @@ START_TEST(every_request_is_one_event_with_user_verb_and_object)
          200},
         {"get", NULL, NULL, NULL, NULL, NULL, NULL, "alice", "ResponseComplete", 200},
         {"list", "pods", NULL, NULL, NULL, "v1", NULL, "system:anonymous", "ResponseComplete", 401},
-        {"list", "pods", NULL, NULL, NULL, "v1", NULL, "", "ResponseComplete", 200},
+        {"list", "pods", NULL, NULL, NULL, "v1", NULL, "kubernetes-admin", "ResponseComplete", 200},
     };
     for (size_t i = 0; i < json_array_size(all); i++) {
         json_t *ev = json_array_get(all, i);

@@ -62,7 +62,9 @@ typedef struct kr_testserver_opts {
     const char *tls_key_pem;
     const char *client_ca_pem; /* PEM; accept client certificates signed by it */
     const char *const *tokens; /* NULL-terminated bearer tokens; NULL = no token auth.
-                                  "token:user" gives the token a user name. */
+                                  "token:user" gives the token a user name; one
+                                  without is kubernetes-admin in system:masters,
+                                  as a cluster's admin kubeconfig is. */
     size_t history; /* watch events kept for resumption (default 100000) */
     unsigned bookmark_interval_ms; /* quiet time before a BOOKMARK (default 5000) */
     unsigned watch_timeout_s; /* default watch length without timeoutSeconds (1800) */
@@ -84,9 +86,8 @@ typedef struct kr_testserver_opts {
     /* Authorize every request as kube-apiserver's --authorization-mode=RBAC
      * does: by the Roles, ClusterRoles and their bindings stored in the
      * server, with kube-apiserver's bootstrap roles and bindings created at
-     * start and the group system:masters allowed everything. A token of
-     * `tokens` without a user is user kubernetes-admin in system:masters.
-     * false: every authenticated request is allowed (but for a token's
+     * start and the group system:masters allowed everything (a token of
+     * `tokens` without a user is in it). false: every authenticated request is allowed (but for a token's
      * verb list). */
     bool rbac;
 } kr_testserver_opts;

@@ -77,7 +77,7 @@ int ts_token_identity(kr_testserver_t *ts, const char *authorization, ts_identit
             const char *verbs = strchr(user + 1, ':');
             set_user(who, user + 1, verbs ? (size_t)(verbs - user - 1) : strlen(user + 1));
             who->verbs = verbs ? verbs + 1 : NULL;
-        } else if (ts->rbac) {
+        } else {
             set_user(who, "kubernetes-admin", strlen("kubernetes-admin"));
             add_group(who, "system:masters");
         }
