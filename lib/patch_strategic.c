@@ -561,8 +561,8 @@ static int validate_merge_key_in_list(smp_ctx *c, const char *merge_key, const j
         if (!json_is_object(v))
             return smp_err(c, KR_EPATCH, "expected an object in the list, got another type");
         if (!json_object_get(v, merge_key))
-            return smp_err(c, KR_EPATCH, "list element %zu does not contain merge key \"%s\"", i,
-                           merge_key);
+            return smp_err(c, KR_EPATCH, "list element %zu does not contain declared merge key: %s",
+                           i, merge_key);
     }
     return 0;
 }
@@ -745,8 +745,9 @@ static int partition_by_presence(smp_ctx *c, const json_t *merged, const json_t 
                 json_decref(*in);
                 json_decref(*out_only);
                 *in = *out_only = NULL;
-                return smp_err(c, KR_EPATCH, "list element %zu does not contain merge key \"%s\"",
-                               i, merge_key);
+                return smp_err(c, KR_EPATCH,
+                               "list element %zu does not contain declared merge key: %s", i,
+                               merge_key);
             }
             long found;
             int rc = find_by_merge_key(c, by, merge_key, mv, &found);
@@ -954,7 +955,8 @@ static int merge_key_value_equal(smp_ctx *c, const json_t *l, const json_t *r,
         return smp_err(c, KR_EPATCH, "expected an object in the list, got another type");
     json_t *lv = json_object_get(l, merge_key), *rv = json_object_get(r, merge_key);
     if (!lv || !rv)
-        return smp_err(c, KR_EPATCH, "list element does not contain merge key \"%s\"", merge_key);
+        return smp_err(c, KR_EPATCH, "list element does not contain declared merge key: %s",
+                       merge_key);
     *eq = smp_go_eq(c, lv, rv);
     return 0;
 }
@@ -1164,9 +1166,10 @@ static int merge_special_elements(smp_ctx *c, json_t *original, json_t *patch,
         if (smp_is_string(directive, "delete")) {
             json_t *mv = json_object_get(v, merge_key);
             if (!mv) {
-                rc = smp_err(c, KR_EPATCH,
-                             "a \"$patch\": \"delete\" element does not contain merge key \"%s\"",
-                             merge_key);
+                rc = smp_err(
+                    c, KR_EPATCH,
+                    "a \"$patch\": \"delete\" element does not contain declared merge key: %s",
+                    merge_key);
                 goto fail;
             }
             json_t *rest = NULL;
@@ -1219,8 +1222,8 @@ static int merge_plain_elements(smp_ctx *c, json_t *original, json_t *patch, con
         json_t *mv = json_object_get(v, merge_key);
         if (!mv) {
             json_decref(res);
-            return smp_err(c, KR_EPATCH, "list element %zu does not contain merge key \"%s\"", i,
-                           merge_key);
+            return smp_err(c, KR_EPATCH, "list element %zu does not contain declared merge key: %s",
+                           i, merge_key);
         }
         long found;
         int rc = find_by_merge_key(c, res, merge_key, mv, &found);

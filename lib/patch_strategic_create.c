@@ -177,7 +177,7 @@ static int is_order_same(smp_ctx *c, const json_t *original, const json_t *modif
             return smp_err(c, KR_EPATCH, "expected an object in the list, got another type");
         const json_t *lv = json_object_get(l, merge_key), *rv = json_object_get(r, merge_key);
         if (!lv || !rv)
-            return smp_err(c, KR_EPATCH, "list element does not contain merge key \"%s\"",
+            return smp_err(c, KR_EPATCH, "list element does not contain declared merge key: %s",
                            merge_key);
         if (!smp_go_eq(c, lv, rv))
             return 0;
@@ -194,7 +194,8 @@ static int merge_key_of(smp_ctx *c, const json_t *list, size_t i, const char *me
         return smp_err(c, KR_EPATCH, "expected an object in the list, got another type");
     *value = json_object_get(*elem, merge_key);
     if (!*value)
-        return smp_err(c, KR_EPATCH, "list element does not contain merge key \"%s\"", merge_key);
+        return smp_err(c, KR_EPATCH, "list element does not contain declared merge key: %s",
+                       merge_key);
     return 0;
 }
 
@@ -600,8 +601,8 @@ static int list_to_keyed(smp_ctx *c, const json_t *list, const char *merge_key, 
         json_t *mv = json_object_get(v, merge_key);
         if (!json_is_object(v) || !mv) {
             json_decref(res);
-            return smp_err(c, KR_EPATCH, "list element %zu does not contain merge key \"%s\"", i,
-                           merge_key);
+            return smp_err(c, KR_EPATCH, "list element %zu does not contain declared merge key: %s",
+                           i, merge_key);
         }
         smp_text text;
         smp_text_of(mv, &text);
@@ -714,7 +715,7 @@ int kr_patch_strategic_create(const kr_patch_meta_t *meta, const json_t *origina
     if (!out)
         return kr_error_set(err, KR_EINVAL, "strategic merge patch: out is NULL");
     *out = NULL;
-    if (!json_is_object(original))
+    if (original && !json_is_object(original))
         return kr_error_set(err, KR_EINVAL, "/: the original document is not a JSON object");
     if (!json_is_object(modified))
         return kr_error_set(err, KR_EINVAL, "/: the modified document is not a JSON object");
@@ -722,16 +723,19 @@ int kr_patch_strategic_create(const kr_patch_meta_t *meta, const json_t *origina
     smp_ctx_init(&c, err);
     smp_type t = {meta ? SMP_T_STRUCT : SMP_T_NONE, meta};
     smp_dopts d = {.set_element_order = true};
-    json_t *patch = NULL;
+    json_t *patch = NULL, *empty = original ? NULL : json_object();
+    if (!original && !empty)
+        return smp_finish(&c, smp_nomem(&c), out);
     /* The diff only reads its inputs; its result shares values with them,
      * so the caller gets a private copy. */
-    int rc = diff_maps(&c, original, modified, t, d, &patch);
+    int rc = diff_maps(&c, original ? original : empty, modified, t, d, &patch);
     if (rc == 0) {
         *out = json_deep_copy(patch);
         if (!*out)
             rc = smp_nomem(&c);
     }
     json_decref(patch);
+    json_decref(empty);
     return smp_finish(&c, rc, out);
 }
 

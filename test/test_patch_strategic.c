@@ -569,7 +569,7 @@ START_TEST(errors_name_their_path)
 {
     const char *doc = POD("{\"containers\":[{\"name\":\"a\"}]}");
     apply_fails(doc, "{\"spec\":{\"containers\":[{\"image\":\"x\"}]}}", KR_EPATCH,
-                "/spec/containers: list element 0 does not contain merge key \"name\"");
+                "/spec/containers: list element 0 does not contain declared merge key: name");
     apply_fails(doc, "{\"spec\":{\"$patch\":\"merge\"}}", KR_EPATCH, "/spec: unknown patch type");
     apply_fails(doc, "{\"spec\":{\"$patch\":\"bogus\"}}", KR_EPATCH, "bogus");
     apply_fails(doc, "{\"spec\":{\"containers\":[{\"$patch\":\"merge\"}]}}", KR_EPATCH,
@@ -636,6 +636,12 @@ static void create_ok(const char *a_text, const char *b_text, const char *want_t
 
 START_TEST(two_way_create_emits_kubernetes_directives)
 {
+    /* No original: everything modified has, as from {} (Go's nil). */
+    json_t *b = J(POD("{\"containers\":[{\"name\":\"a\"}]}")), *patch = NULL;
+    ck_assert_int_eq(kr_patch_strategic_create(meta_for(b), NULL, b, &patch, NULL), 0);
+    ck_assert(json_equal(patch, b));
+    json_decref(patch);
+    json_decref(b);
     /* Equal documents: an empty patch. */
     create_ok(POD("{\"containers\":[{\"name\":\"a\"}]}"),
               POD("{\"containers\":[{\"name\":\"a\"}]}"), "{}");

@@ -108,9 +108,9 @@ KR_API int kr_patch_merge_three_way(const json_t *last_applied, const json_t *mo
  * $setElementOrder/<f>, and null deletion. *out is new. */
 KR_API int kr_patch_strategic_apply(const kr_patch_meta_t *meta, const json_t *document,
                                     const json_t *patch, json_t **out, kr_error_t *err);
-/* The two-way strategic merge patch from `original` to `modified`, as
- * Kubernetes' CreateTwoWayMergePatch computes it (with $setElementOrder
- * directives where it emits them). *out is new. */
+/* The two-way strategic merge patch from `original` (NULL: an empty
+ * object) to `modified`, as Kubernetes' CreateTwoWayMergePatch computes it
+ * (with $setElementOrder directives where it emits them). *out is new. */
 KR_API int kr_patch_strategic_create(const kr_patch_meta_t *meta, const json_t *original,
                                      const json_t *modified, json_t **out, kr_error_t *err);
 /* The three-way patch kubectl apply sends: `last_applied` (may be NULL),
