@@ -227,7 +227,9 @@ static int parse_value_list(struct parser *p, struct slices *vals)
                 if (!rc)
                     break;
             } else if (!rc && next.tok == TOK_COMMA) {
-                take(p, false);
+                /* the next comma is left for the loop: "(a,,)" is a and ""
+                 * (1.32 took it here and refused an even run before ")";
+                 * fixed in 1.35) */
                 rc = slices_push(vals, "", 0);
             }
             if (rc)

@@ -128,6 +128,12 @@ START_TEST(label_canonical_form_sorts_keys_and_values)
     assert_canonical("k in (,a)", "k in (,a)");
     assert_canonical("k in (a,)", "k in (,a)");
     assert_canonical("k in (a,,b)", "k in (,a,b)");
+    /* any run of commas is one empty value, also before ")" */
+    assert_canonical("k in (a,,)", "k in (,a)");
+    assert_canonical("k in (a,,,,,,)", "k in (,a)");
+    assert_canonical("k in (a,,a,,a,,a,,)", "k in (,a)");
+    assert_canonical("k in (,,)", "k in ()");
+    assert_canonical("k in (,,,)", "k in ()");
     assert_canonical("k notin (x,y)", "k notin (x,y)");
     assert_canonical("k in ()", "k in ()");
     assert_canonical("k=", "k=");
