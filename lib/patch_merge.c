@@ -12,14 +12,45 @@
 static int merge_into(json_t *target, const json_t *patch, const kr_patch_path *path,
                       kr_error_t *err);
 
+/* Drop the null members of every object in `v` (ours), at every depth;
+ * null array elements stay. */
+static void prune_nulls(json_t *v)
+{
+    if (json_is_object(v)) {
+        const char *key;
+        json_t *member;
+        void *tmp;
+        json_object_foreach_safe(v, tmp, key, member)
+        {
+            if (json_is_null(member))
+                json_object_del(v, key);
+            else
+                prune_nulls(member);
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *item;
+        json_array_foreach(v, i, item)
+        {
+            prune_nulls(item);
+        }
+    }
+}
+
 /* A patch value for a member the target lacks (or holds as a non-object):
- * RFC 7386 merges it into {}, which drops its nulls at every depth. */
-static json_t *value_for_new_member(const json_t *value, const kr_patch_path *path, kr_error_t *err)
+ * RFC 7386 merges it into {}, which drops its nulls at every depth. An
+ * array also loses the null members of its objects, as the apiserver's
+ * merge patch (evanphx/json-patch v4) prunes it, unless it replaces an
+ * object (`replaces_object`), where that library sets it as it is. */
+static json_t *value_for_new_member(const json_t *value, bool replaces_object,
+                                    const kr_patch_path *path, kr_error_t *err)
 {
     if (!json_is_object(value)) {
         json_t *copy = json_deep_copy(value);
         if (!copy)
             kr_patch_path_error(err, KR_ENOMEM, path, "out of memory copying the patch value");
+        else if (json_is_array(copy) && !replaces_object)
+            prune_nulls(copy);
         return copy;
     }
     json_t *object = json_object();
@@ -55,7 +86,7 @@ static int merge_into(json_t *target, const json_t *patch, const kr_patch_path *
                 return rc;
             continue;
         }
-        json_t *replacement = value_for_new_member(value, &here, err);
+        json_t *replacement = value_for_new_member(value, json_is_object(existing), &here, err);
         if (!replacement)
             return KR_ENOMEM;
         if (json_object_setn_new(target, key, key_len, replacement) != 0)
@@ -104,7 +135,7 @@ static json_t *merged_copy(const json_t *target, const json_t *patch, const kr_p
         else if (json_is_object(change) && json_is_object(value))
             member = merged_copy(value, change, &here, err);
         else
-            member = value_for_new_member(change, &here, err);
+            member = value_for_new_member(change, json_is_object(value), &here, err);
         if (!member && !change)
             kr_patch_path_error(err, KR_ENOMEM, &here, "out of memory copying a value");
         if (put_member(result, key, key_len, member, &here, err) != 0) {
@@ -117,7 +148,7 @@ static json_t *merged_copy(const json_t *target, const json_t *patch, const kr_p
         if (json_is_null(value) || json_object_getn(target, key, key_len))
             continue;
         kr_patch_path here = {path, key, key_len, 0};
-        json_t *member = value_for_new_member(value, &here, err);
+        json_t *member = value_for_new_member(value, false, &here, err);
         if (put_member(result, key, key_len, member, &here, err) != 0) {
             json_decref(result);
             return NULL;
@@ -134,13 +165,11 @@ KR_API int kr_patch_merge_apply(const json_t *document, const json_t *patch, jso
     json_t *result;
     if (!json_is_object(patch)) {
         /* A non-object patch replaces the whole document (RFC 7386 section 2). */
-        result = json_deep_copy(patch);
-        if (!result)
-            return kr_error_set(err, KR_ENOMEM, "out of memory copying the merge patch");
+        result = value_for_new_member(patch, false, NULL, err);
     } else if (json_is_object(document)) {
         result = merged_copy(document, patch, NULL, err);
     } else {
-        result = value_for_new_member(patch, NULL, err);
+        result = value_for_new_member(patch, false, NULL, err);
     }
     if (!result)
         return KR_ENOMEM;

