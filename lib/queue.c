@@ -109,6 +109,7 @@ struct kr_queue {
     size_t nheap, heap_cap;
     unsigned waiters, drainers;
     bool shutting_down;
+    bool drain_abandoned; /* kr_queue_shutdown during a drain: drains end */
     bool injected_clock;
     kr_clock clock;
     kr_ratelimiter_t *rl;
@@ -1169,6 +1170,12 @@ void kr_queue_shutdown(kr_queue_t *q)
 {
     kr_mutex_lock(&q->mu);
     shutdown_locked(q);
+    /* as client-go's ShutDown: a drain under way stops waiting (a second
+     * signal forcing a program out) */
+    if (q->drainers) {
+        q->drain_abandoned = true;
+        kr_cond_broadcast(&q->drain_cond);
+    }
     queue_unlock(q);
 }
 
@@ -1235,8 +1242,9 @@ int kr_queue_shutdown_with_drain(kr_queue_t *q, int64_t deadline_ns, char ***unf
         *n_unfinished = 0;
     kr_mutex_lock(&q->mu);
     shutdown_locked(q);
+    q->drain_abandoned = false; /* as client-go's drain flag: set again */
     q->drainers++;
-    while (q->proc.count > 0) {
+    while (q->proc.count > 0 && !q->drain_abandoned) {
         if (deadline_ns < 0) {
             kr_cond_wait(&q->drain_cond, &q->mu, NULL);
             continue;
@@ -1255,8 +1263,11 @@ int kr_queue_shutdown_with_drain(kr_queue_t *q, int64_t deadline_ns, char ***unf
     int rc = 0;
     if (q->proc.count > 0) {
         size_t n = q->proc.count;
-        rc = kr_error_set(err, KR_ETIMEDOUT, "queue: %zu key(s) still processing at the deadline",
-                          n);
+        rc = q->drain_abandoned
+                 ? kr_error_set(err, KR_ECANCELED,
+                                "queue: shut down with %zu key(s) still processing", n)
+                 : kr_error_set(err, KR_ETIMEDOUT,
+                                "queue: %zu key(s) still processing at the deadline", n);
         if (n_unfinished)
             *n_unfinished = n;
         if (unfinished && !(*unfinished = processing_keys(q)))

@@ -5,6 +5,7 @@
  * KR_TEST_THREADED: this suite runs threads (also run under ThreadSanitizer). */
 #include <check.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -571,6 +572,36 @@ START_TEST(queue_drain_waits_for_processing_keys)
     ck_assert_ptr_null(d.unfinished);
     ck_assert_uint_eq(d.n, 0);
     ck_assert_int_eq(kr_queue_add(q, "ns/b"), KR_ESHUTDOWN);
+    kr_queue_free(q);
+}
+END_TEST
+
+/* client-go's ShutDown during a ShutDownWithDrain: the drain stops waiting
+ * (how a second signal forces a program out), and says which keys it left. */
+START_TEST(queue_shutdown_ends_a_drain_under_way)
+{
+    kr_queue_t *q = new_queue(NULL, NULL);
+    kr_queue_add(q, "ns/a");
+    kr_queue_add(q, "ns/b");
+    must_get(q);
+    must_get(q);
+    struct drainer d = {.q = q, .deadline = -1, .rc = 99};
+    pthread_create(&d.thread, NULL, drain_main, &d);
+    while (!kr_queue_shutting_down(q)) /* the drain has begun (one lock hold) */
+        sched_yield();
+    kr_queue_shutdown(q);
+    pthread_join(d.thread, NULL);
+    ck_assert_int_eq(d.rc, KR_ECANCELED);
+    ck_assert_uint_eq(d.n, 2);
+    kr_free(d.unfinished);
+    /* a later drain waits again, and ends when the keys are done */
+    d.rc = 99;
+    d.unfinished = NULL;
+    pthread_create(&d.thread, NULL, drain_main, &d);
+    ck_assert_int_eq(kr_queue_done(q, "ns/a"), 0);
+    ck_assert_int_eq(kr_queue_done(q, "ns/b"), 0);
+    pthread_join(d.thread, NULL);
+    ck_assert_int_eq(d.rc, 0);
     kr_queue_free(q);
 }
 END_TEST
@@ -1419,6 +1450,7 @@ int main(void)
     tcase_add_test(tc, queue_failures_are_counted_apart_from_plain_requeues);
     tcase_add_test(tc, queue_max_retries_gives_up_and_calls_back);
     tcase_add_test(tc, queue_drain_waits_for_processing_keys);
+    tcase_add_test(tc, queue_shutdown_ends_a_drain_under_way);
     tcase_add_test(tc, queue_drain_with_deadline_reports_unfinished_keys);
     tcase_add_test(tc, queue_drain_deadline_passes_on_the_real_clock);
     tcase_add_test(tc, queue_snapshot_shows_queued_processing_and_waiting);

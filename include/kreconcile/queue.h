@@ -179,7 +179,9 @@ KR_API void kr_queue_poll(kr_queue_t *q);
 
 /* Stop accepting keys: later adds return KR_ESHUTDOWN, waiting (delayed)
  * keys are dropped, getters get the queued keys and then KR_ESHUTDOWN.
- * Idempotent. [any thread] */
+ * A kr_queue_shutdown_with_drain under way stops waiting (client-go's
+ * ShutDown: how a second signal forces a program out). Idempotent.
+ * [any thread] */
 KR_API void kr_queue_shutdown(kr_queue_t *q);
 KR_API bool kr_queue_shutting_down(kr_queue_t *q);
 
@@ -190,8 +192,10 @@ KR_API bool kr_queue_shutting_down(kr_queue_t *q);
  * the deadline is checked when kr_queue_poll or done runs. On KR_ETIMEDOUT,
  * when `unfinished` is not NULL, *unfinished is a new NULL-terminated array
  * of the keys still processing (one allocation: kr_free(*unfinished)) and
- * *n_unfinished (optional) their number. Returns 0 or KR_ETIMEDOUT, or
- * KR_ENOMEM when the list could not be made (the wait still ended).
+ * *n_unfinished (optional) their number; the same on KR_ECANCELED, when
+ * kr_queue_shutdown ended the wait. Returns 0, KR_ETIMEDOUT or
+ * KR_ECANCELED, or KR_ENOMEM when the list could not be made (the wait
+ * still ended).
  * Must not be called by a worker holding a key. [any thread] */
 KR_API int kr_queue_shutdown_with_drain(kr_queue_t *q, int64_t deadline_ns, char ***unfinished,
                                         size_t *n_unfinished, kr_error_t *err);
