@@ -99,7 +99,8 @@ static int check_readable(const char *path, const char *what, const char *owner,
                         owner, path, strerror(errno));
 }
 
-static int validate_user(const kc_user *u, kr_error_t *err)
+/* The user as clientcmd validates it: with the overrides' token merged in. */
+static int validate_user(const kc_user *u, const kr_config_overrides *ov, kr_error_t *err)
 {
     if (u->cert_file || u->cert_data) {
         if (u->cert_file && u->cert_data)
@@ -160,11 +161,18 @@ static int validate_user(const kc_user *u, kr_error_t *err)
             return kr_error_set(err, KR_EINVAL, "exec plugin: invalid apiVersion \"%s\"",
                                 e->api_version);
     }
-    bool token = u->token || u->token_file, basic = u->username || u->password;
+    /* a token file alone is no method of its own (clientcmd counts token,
+     * basicAuth): it refreshes the token */
+    bool token = nonempty(u->token) || nonempty(ov->token), basic = u->username || u->password;
     if (token && basic)
         return kr_error_set(err, KR_EINVAL,
                             "more than one authentication method found for %s; found [token "
                             "basicAuth], only one is allowed",
+                            u->name);
+    if (!nonempty(u->as) && (nonempty(u->as_uid) || u->as_groups))
+        return kr_error_set(err, KR_EINVAL,
+                            "requesting uid, groups or user-extra for %s without impersonating a "
+                            "user",
                             u->name);
     if (u->has_auth_provider && !u->has_exec)
         return kr_error_set(err, KR_EUNSUPPORTED,
@@ -328,27 +336,54 @@ static int fill_user(const kr_kubeconfig_t *kc, const kc_user *u, const kc_clust
         dup_into(&rc->client_key_data, u->key_data, &failed);
         dup_into(&rc->username, u->username, &failed);
         dup_into(&rc->password, u->password, &failed);
-        dup_into(&rc->impersonate_user, u->as, &failed);
-        dup_into(&rc->impersonate_uid, u->as_uid, &failed);
-        if (u->as_groups) {
-            size_t n = 0;
-            while (u->as_groups[n])
-                n++;
-            rc->impersonate_groups = kr_calloc(n + 1, sizeof(char *));
-            failed |= !rc->impersonate_groups;
-            for (size_t i = 0; i < n && rc->impersonate_groups; i++)
-                dup_into(&rc->impersonate_groups[i], u->as_groups[i], &failed);
-        }
     }
     if (failed)
         return kr_error_set(err, KR_ENOMEM, "building the rest config: out of memory");
-    if (rc->bearer_token_file)
+    /* The file refreshes the token; with a static token too, the file is
+     * read only when it can be (client-go falls back to the token). */
+    if (rc->bearer_token_file &&
+        (!nonempty(rc->bearer_token) || access(rc->bearer_token_file, R_OK) == 0))
         return kr_credential_provider_token_file_new(rc->bearer_token_file, 0, &kc->logger,
                                                      &rc->credentials, err);
     /* A static token wins over the plugin, as in client-go's transport. */
     if (u && u->has_exec && !rc->bearer_token)
         return make_exec_provider(u, c, rc, err);
     return 0;
+}
+
+/* Impersonation, for any server (clientcmd sets it before the TLS check). */
+static int fill_impersonation(const kc_user *u, kr_rest_config *rc, kr_error_t *err)
+{
+    bool failed = false;
+    if (!u || !nonempty(u->as))
+        return 0;
+    dup_into(&rc->impersonate_user, u->as, &failed);
+    dup_into(&rc->impersonate_uid, u->as_uid, &failed);
+    if (u->as_groups) {
+        size_t n = 0;
+        while (u->as_groups[n])
+            n++;
+        rc->impersonate_groups = kr_calloc(n + 1, sizeof(char *));
+        failed |= !rc->impersonate_groups;
+        for (size_t i = 0; i < n && rc->impersonate_groups; i++)
+            dup_into(&rc->impersonate_groups[i], u->as_groups[i], &failed);
+    }
+    return failed ? kr_error_set(err, KR_ENOMEM, "building the rest config: out of memory") : 0;
+}
+
+/* The server as clientcmd keeps it: a URL with a path loses its query
+ * and fragment. */
+static char *server_url(const char *server)
+{
+    const char *scheme = strstr(server, "://");
+    const char *path = scheme ? strchr(scheme + 3, '/') : NULL;
+    size_t end = strlen(server);
+    if (path) {
+        size_t plen = strcspn(path, "?#");
+        if (plen > 1)
+            end = (size_t)(path - server) + plen;
+    }
+    return kr_strndup(server, end);
 }
 
 static int build(const kr_kubeconfig_t *kc, const kr_config_overrides *ov, kr_rest_config *rc,
@@ -377,32 +412,40 @@ static int build(const kr_kubeconfig_t *kc, const kr_config_overrides *ov, kr_re
     }
     if (!c && !nonempty(ov->server))
         return kr_error_set(err, KR_ENOTFOUND, NO_CONFIGURATION);
-    if (u && (status = validate_user(u, err)) != 0)
+    if (u && (status = validate_user(u, ov, err)) != 0)
         return status;
     const char *server = nonempty(ov->server) ? ov->server : c ? c->server : NULL;
     kc_cluster none = {.name = (char *)(cluster_name ? cluster_name : "")};
-    const kc_cluster *cl = c ? c : &none;
+    /* The cluster as the overrides leave it (clientcmd's getCluster), which
+     * is what gets validated: --insecure-skip-tls-verify or
+     * --certificate-authority replaces the cluster's CA and insecure flag
+     * together; --server or --tls-server-name replaces its server name. */
+    kc_cluster m = c ? *c : none;
+    m.server = (char *)server;
+    if (ov->insecure_skip_tls_verify || nonempty(ov->certificate_authority)) {
+        m.insecure = ov->insecure_skip_tls_verify;
+        m.ca_file = nonempty(ov->certificate_authority) ? (char *)ov->certificate_authority : NULL;
+        m.ca_data = NULL;
+    }
+    if (nonempty(ov->tls_server_name) || nonempty(ov->server))
+        m.tls_server_name = nonempty(ov->tls_server_name) ? (char *)ov->tls_server_name : NULL;
+    const kc_cluster *cl = &m;
     if ((status = validate_cluster(cl, server, err)) != 0)
         return status;
-
-    bool insecure = cl->insecure || ov->insecure_skip_tls_verify;
-    bool failed = false;
-    dup_into(&rc->server, server, &failed);
-    if (nonempty(ov->certificate_authority)) {
-        /* kubectl: the flag's file replaces the cluster's file and data */
-        dup_into(&rc->ca_file, ov->certificate_authority, &failed);
-    } else if (!ov->insecure_skip_tls_verify) {
-        dup_into(&rc->ca_file, cl->ca_file, &failed);
-        dup_into(&rc->ca_data, cl->ca_data, &failed);
-    }
-    if (insecure && (rc->ca_file || rc->ca_data))
+    if (cl->insecure && (cl->ca_file || cl->ca_data))
         return kr_error_set(err, KR_EINVAL,
                             "specifying a root certificates file with the insecure flag is not "
                             "allowed");
+
+    bool insecure = cl->insecure;
+    bool failed = false;
+    rc->server = server_url(server);
+    failed |= !rc->server;
+    dup_into(&rc->ca_file, cl->ca_file, &failed);
+    dup_into(&rc->ca_data, cl->ca_data, &failed);
     rc->insecure_skip_tls_verify = insecure;
     rc->disable_compression = cl->disable_compression;
-    dup_into(&rc->tls_server_name,
-             nonempty(ov->tls_server_name) ? ov->tls_server_name : cl->tls_server_name, &failed);
+    dup_into(&rc->tls_server_name, cl->tls_server_name, &failed);
     dup_into(&rc->proxy_url, cl->proxy_url, &failed);
     const char *ns = nonempty(ov->namespace_) ? ov->namespace_
                      : ctx && ctx->namespace_ ? ctx->namespace_
@@ -410,6 +453,8 @@ static int build(const kr_kubeconfig_t *kc, const kr_config_overrides *ov, kr_re
     dup_into(&rc->namespace_, ns, &failed);
     if (failed)
         return kr_error_set(err, KR_ENOMEM, "building the rest config: out of memory");
+    if ((status = fill_impersonation(u, rc, err)) != 0)
+        return status;
     /* clientcmd reads user credentials only for TLS servers: never send
      * them, nor run a plugin, for plain http. */
     if (strncasecmp(server, "http://", 7) != 0 && (status = fill_user(kc, u, c, ov, rc, err)) != 0)

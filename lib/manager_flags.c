@@ -56,11 +56,9 @@ int kr_duration_parse(const char *text, uint64_t *out_ms, kr_error_t *err)
     if (!text || !out_ms)
         return kr_error_set(err, KR_EINVAL, "kr_duration_parse: NULL argument");
     const char *s = text;
-    if (*s == '-' || *s == '+') {
-        if (*s == '-' && strcmp(s + 1, "0") != 0)
-            return duration_error(err, text, "negative");
+    bool negative = *s == '-'; /* refused unless the value is zero ("-0s") */
+    if (*s == '-' || *s == '+')
         s++;
-    }
     if (strcmp(s, "0") == 0) {
         *out_ms = 0;
         return 0;
@@ -112,7 +110,7 @@ int kr_duration_parse(const char *text, uint64_t *out_ms, kr_error_t *err)
         uint64_t v = whole * unit->ns;
         if (frac > 0) {
             double f = (double)frac * ((double)unit->ns / scale);
-            if (f >= (double)(max_ns - v))
+            if (f > (double)(max_ns - v))
                 return duration_error(err, text, "invalid");
             v += (uint64_t)f;
         }
@@ -120,6 +118,8 @@ int kr_duration_parse(const char *text, uint64_t *out_ms, kr_error_t *err)
             return duration_error(err, text, "invalid");
         total += v;
     }
+    if (negative && total != 0)
+        return duration_error(err, text, "negative");
     *out_ms = total / NS_PER_MS + (total % NS_PER_MS ? 1 : 0);
     return 0;
 }

@@ -644,17 +644,92 @@ START_TEST(overrides_replace_context_cluster_user_and_fields)
     ck_assert_int_eq(cap.warnings, 1);
     kr_rest_config_free(rc);
     /* --certificate-authority replaces the cluster's CA data (kubectl), and
-     * is refused together with --insecure-skip-tls-verify. */
-    kr_config_overrides ov3 = {.context = "other", .certificate_authority = "/etc/flag-ca.pem"};
+     * is refused together with --insecure-skip-tls-verify; the file it
+     * names is the one checked (clientcmd validates the merged cluster). */
+    char flag_ca[512];
+    write_file("flag-ca.pem", "not checked here\n");
+    path_in(flag_ca, sizeof(flag_ca), "flag-ca.pem");
+    kr_config_overrides ov3 = {.context = "other", .certificate_authority = flag_ca};
     ck_assert_msg(kr_kubeconfig_rest_config(kc, &ov3, &rc, &err) == 0, "%s", err.message);
-    ck_assert_str_eq(rc->ca_file, "/etc/flag-ca.pem");
+    ck_assert_str_eq(rc->ca_file, flag_ca);
     ck_assert_ptr_null(rc->ca_data);
     kr_rest_config_free(rc);
     ov3.insecure_skip_tls_verify = true;
     ck_assert_int_eq(kr_kubeconfig_rest_config(kc, &ov3, &rc, &err), KR_EINVAL);
     ck_assert_str_eq(err.message,
                      "specifying a root certificates file with the insecure flag is not allowed");
+    kr_config_overrides missing = {.context = "other", .certificate_authority = "/nonexistent/ca"};
+    ck_assert_int_eq(kr_kubeconfig_rest_config(kc, &missing, &rc, &err), KR_EIO);
+    ck_assert_ptr_nonnull(
+        strstr(err.message, "unable to read certificate-authority /nonexistent/ca"));
     kr_kubeconfig_free(kc);
+}
+END_TEST
+
+/* What clientcmd's ClientConfig does beside the credentials: the
+ * overrides act on the cluster as merged, impersonation holds for any
+ * server, a server's URL with a path loses its query, a token file with a
+ * static token is read only when it can be. */
+START_TEST(overrides_and_user_fields_as_clientcmd_merges_them)
+{
+    kr_rest_config *rc;
+    kr_error_t err = {0};
+    const char *insecure =
+        HEAD ONE_CONTEXT "clusters:\n- name: c1\n  cluster: {server: https://h/base?x=1#f, "
+                         "insecure-skip-tls-verify: true, tls-server-name: kube-name}\n"
+                         "users:\n- name: u1\n  user: {token: t}\n";
+    char ca[512];
+    write_file("ca-override.pem", "x\n");
+    path_in(ca, sizeof(ca), "ca-override.pem");
+    /* --certificate-authority turns verification back on */
+    kr_config_overrides with_ca = {.certificate_authority = ca};
+    ck_assert_msg(build_text(insecure, &with_ca, &rc, &err) == 0, "%s", err.message);
+    ck_assert(!rc->insecure_skip_tls_verify);
+    ck_assert_str_eq(rc->ca_file, ca);
+    ck_assert_str_eq(rc->server, "https://h/base");
+    ck_assert_str_eq(rc->tls_server_name, "kube-name");
+    kr_rest_config_free(rc);
+    /* --server clears the cluster's tls-server-name */
+    kr_config_overrides other = {.server = "https://elsewhere:6443?keep=1"};
+    ck_assert_msg(build_text(insecure, &other, &rc, &err) == 0, "%s", err.message);
+    ck_assert_ptr_null(rc->tls_server_name);
+    ck_assert_str_eq(rc->server, "https://elsewhere:6443?keep=1"); /* no path: kept whole */
+    kr_rest_config_free(rc);
+
+    /* impersonation, also toward a plain-http server */
+    const char *as =
+        HEAD ONE_CONTEXT "clusters:\n- name: c1\n  cluster: {server: http://127.0.0.1:8080}\n"
+                         "users:\n- name: u1\n  user: {token: t, as: alice, as-uid: abc123, "
+                         "as-groups: [group-1]}\n";
+    ck_assert_msg(build_text(as, NULL, &rc, &err) == 0, "%s", err.message);
+    ck_assert_str_eq(rc->impersonate_user, "alice");
+    ck_assert_str_eq(rc->impersonate_uid, "abc123");
+    ck_assert_str_eq(rc->impersonate_groups[0], "group-1");
+    ck_assert_ptr_null(rc->bearer_token);
+    kr_rest_config_free(rc);
+    const char *groups_alone =
+        HEAD ONE_CONTEXT "clusters:\n- name: c1\n  cluster: {server: https://h}\n"
+                         "users:\n- name: u1\n  user: {as-groups: [group-1]}\n";
+    ck_assert_int_eq(build_text(groups_alone, NULL, &rc, &err), KR_EINVAL);
+    ck_assert_str_eq(err.message,
+                     "requesting uid, groups or user-extra for u1 without impersonating a user");
+
+    /* a token file is no second method beside basic auth; with a static
+     * token, an unreadable file leaves the token */
+    const char *file_and_basic =
+        HEAD ONE_CONTEXT "clusters:\n- name: c1\n  cluster: {server: https://h}\n"
+                         "users:\n- name: u1\n  user: {tokenFile: /nonexistent/token, username: u, "
+                         "password: p}\n";
+    kr_config_overrides token = {.token = "flag"};
+    ck_assert_int_eq(build_text(file_and_basic, &token, &rc, &err), KR_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.message, "more than one authentication method"));
+    const char *token_and_file = HEAD ONE_CONTEXT
+        "clusters:\n- name: c1\n  cluster: {server: https://h}\n"
+        "users:\n- name: u1\n  user: {token: expected, tokenFile: /nonexistent/token}\n";
+    ck_assert_msg(build_text(token_and_file, NULL, &rc, &err) == 0, "%s", err.message);
+    ck_assert_str_eq(rc->bearer_token, "expected");
+    ck_assert_ptr_null(rc->credentials);
+    kr_rest_config_free(rc);
 }
 END_TEST
 
@@ -1205,9 +1280,9 @@ START_TEST(allocation_failures_are_reported_without_leaks)
     snprintf(yaml, sizeof(yaml), "%s", full_config);
     long runs = kr_test_alloc_failure_sweep(load_and_build, yaml);
     ck_assert_msg(runs > 20, "sweep returned %ld", runs);
-    const char *token_file =
-        HEAD ONE_CONTEXT "clusters:\n- name: c1\n  cluster: {server: https://h}\n"
-                         "users:\n- name: u1\n  user: {tokenFile: tok, as-groups: [a, b]}\n";
+    const char *token_file = HEAD ONE_CONTEXT
+        "clusters:\n- name: c1\n  cluster: {server: https://h}\n"
+        "users:\n- name: u1\n  user: {tokenFile: tok, as: someone, as-groups: [a, b]}\n";
     runs = kr_test_alloc_failure_sweep(load_and_build, (void *)token_file);
     ck_assert_msg(runs > 10, "sweep returned %ld", runs);
     exec_config(yaml, sizeof(yaml), "client.authentication.k8s.io/v1", "./p",
@@ -1234,6 +1309,7 @@ int main(void)
     tcase_add_test(tc, errors_never_contain_credentials);
     tcase_add_test(tc, overrides_replace_context_cluster_user_and_fields);
     tcase_add_test(tc, plain_http_servers_get_no_credentials);
+    tcase_add_test(tc, overrides_and_user_fields_as_clientcmd_merges_them);
     tcase_add_test(tc, token_file_wins_over_token_and_follows_changes);
     tcase_add_test(tc, token_file_provider_rechecks_after_interval_and_keeps_token_on_errors);
     tcase_add_test(tc, in_cluster_requires_both_variables);

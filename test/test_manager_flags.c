@@ -54,6 +54,11 @@ START_TEST(durations_parse_as_go_does)
     ck_assert_uint_eq(dur("1ns"), 1);
     ck_assert_uint_eq(dur("2562047h"), 2562047ULL * 3600000ULL); /* near Go's maximum */
     ck_assert_uint_eq(dur("9223372036854775807ns"), 9223372036855ULL);
+    /* Go's table: the maximum reached through a fraction, and zeros signed */
+    ck_assert_uint_eq(dur("9223372036854775.807us"), 9223372036855ULL);
+    ck_assert_uint_eq(dur("9223372036.854775807s"), 9223372036855ULL);
+    ck_assert_uint_eq(dur("-0s"), 0);
+    ck_assert_uint_eq(dur("-0ms"), 0);
 }
 END_TEST
 
@@ -62,6 +67,8 @@ START_TEST(bad_durations_are_refused_with_the_input_named)
     dur_bad("");
     dur_bad("10");
     dur_bad("-1s");
+    dur_bad("-0s1ns");
+    dur_bad("9223372036854775.808us");
     dur_bad("1x");
     dur_bad("s");
     dur_bad(".s");

@@ -87,8 +87,8 @@ typedef struct kr_testserver_opts {
      * does: by the Roles, ClusterRoles and their bindings stored in the
      * server, with kube-apiserver's bootstrap roles and bindings created at
      * start and the group system:masters allowed everything (a token of
-     * `tokens` without a user is in it). false: every authenticated request is allowed (but for a token's
-     * verb list). */
+     * `tokens` without a user is in it). false: every authenticated request is allowed (but for a
+     * token's verb list). */
     bool rbac;
 } kr_testserver_opts;
 /* The archive is static, so a caller always compiles against this header:
