@@ -401,14 +401,14 @@ static int build(const kr_kubeconfig_t *kc, const kr_config_overrides *ov, kr_re
         if (ctx && !nonempty(ov->user))
             return kr_error_set(err, KR_ENOTFOUND, "user \"%s\" was not found for context \"%s\"",
                                 user_name, ctx->name);
-        return kr_error_set(err, KR_ENOTFOUND, "user \"%s\" was not found", user_name);
+        return kr_error_set(err, KR_ENOTFOUND, "auth info \"%s\" does not exist", user_name);
     }
     if (cluster_name && !c && !nonempty(ov->server)) {
         if (ctx && !nonempty(ov->cluster))
             return kr_error_set(err, KR_ENOTFOUND,
                                 "cluster \"%s\" was not found for context \"%s\"", cluster_name,
                                 ctx->name);
-        return kr_error_set(err, KR_ENOTFOUND, "cluster \"%s\" was not found", cluster_name);
+        return kr_error_set(err, KR_ENOTFOUND, "no server found for cluster \"%s\"", cluster_name);
     }
     if (!c && !nonempty(ov->server))
         return kr_error_set(err, KR_ENOTFOUND, NO_CONFIGURATION);

@@ -257,6 +257,61 @@ static int parse_cluster(kc_source *src, json_t *body, const char *where, kc_clu
     return 0;
 }
 
+/* Whether a code point is one Go's unicode.C holds (control, format,
+ * private use), but for tab, newline, vertical tab, form feed and carriage
+ * return. */
+static bool hidden_code_point(uint32_t c)
+{
+    if (c < 0x20)
+        return c < 0x09 || c > 0x0D;
+    if (c >= 0x7F && c <= 0x9F)
+        return true;
+    static const uint32_t hidden[][2] = {
+        {0xAD, 0xAD},       {0x600, 0x605},     {0x61C, 0x61C},     {0x6DD, 0x6DD},
+        {0x70F, 0x70F},     {0x890, 0x891},     {0x8E2, 0x8E2},     {0x180E, 0x180E},
+        {0x200B, 0x200F},   {0x202A, 0x202E},   {0x2060, 0x2064},   {0x2066, 0x206F},
+        {0xFEFF, 0xFEFF},   {0xFFF9, 0xFFFB},   {0x110BD, 0x110BD}, {0x110CD, 0x110CD},
+        {0x13430, 0x1343F}, {0x1BCA0, 0x1BCA3}, {0x1D173, 0x1D17A}, {0xE0001, 0xE0001},
+        {0xE0020, 0xE007F}, {0xE000, 0xF8FF},   {0xF0000, 0x10FFFF}};
+    for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++)
+        if (c >= hidden[i][0] && c <= hidden[i][1])
+            return true;
+    return false;
+}
+
+/* An exec plugin's installHint as clientcmd shows it: characters that could
+ * drive a terminal (ESC and the other controls, format characters) written
+ * as U+001B. New, or NULL when out of memory. */
+static char *clean_install_hint(const char *hint)
+{
+    kr_buf out = {0};
+    const unsigned char *p = (const unsigned char *)hint;
+    int failed = 0;
+    while (*p && !failed) {
+        uint32_t c = *p;
+        size_t n = 1;
+        if (c >= 0xC0) { /* a UTF-8 sequence: its code point */
+            size_t want = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+            uint32_t v = c & (0x3F >> (want - 1));
+            size_t i = 1;
+            for (; i < want && (p[i] & 0xC0) == 0x80; i++)
+                v = (v << 6) | (p[i] & 0x3F);
+            if (i == want) {
+                c = v;
+                n = want;
+            }
+        }
+        if (hidden_code_point(c))
+            failed |= kr_buf_printf(&out, "U+%04X", (unsigned)c) != 0;
+        else
+            failed |= kr_buf_append(&out, p, n) != 0;
+        p += n;
+    }
+    char *text = failed ? NULL : kr_strndup(out.data ? out.data : "", out.len);
+    kr_buf_free(&out);
+    return text;
+}
+
 static int parse_exec(kc_source *src, json_t *exec, const char *where, kc_user *u)
 {
     char at[256];
@@ -274,6 +329,15 @@ static int parse_exec(kc_source *src, json_t *exec, const char *where, kc_user *
         (rc = get_bool(src, exec, "provideClusterInfo", at, &u->provide_cluster_info)) != 0) {
         kr_free(command);
         return rc;
+    }
+    if (e->install_hint) {
+        char *clean = clean_install_hint(e->install_hint);
+        if (!clean) {
+            kr_free(command);
+            return oom(src);
+        }
+        kr_free(e->install_hint);
+        e->install_hint = clean;
     }
     /* Only a command with a slash is a path; a bare name is looked up in PATH. */
     if (command && strchr(command, '/')) {

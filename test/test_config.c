@@ -560,6 +560,10 @@ START_TEST(kubeconfig_errors_match_kubectl)
     kr_config_overrides ov = {.context = "nope"};
     expect_error(full_config, &ov, KR_ENOTFOUND,
                  "context was not found for specified context: nope");
+    /* what kubectl --cluster nope and --user nope print */
+    kr_config_overrides no_cluster = {.cluster = "nope"}, no_user = {.user = "nope"};
+    expect_error(full_config, &no_cluster, KR_ENOTFOUND, "no server found for cluster \"nope\"");
+    expect_error(full_config, &no_user, KR_ENOTFOUND, "auth info \"nope\" does not exist");
     expect_error(HEAD, NULL, KR_ENOTFOUND, "no configuration has been provided");
 }
 END_TEST
@@ -1110,6 +1114,15 @@ START_TEST(exec_failures_are_reported_without_credentials)
                                          "looks like"),
                      err.message);
     ck_assert_ptr_nonnull(strstr(err.message, "\n\nget it from the wiki"));
+    kr_rest_config_free(rc);
+    /* a hint that could drive the terminal is shown defused, as clientcmd
+     * shows it (YAML's escapes: ESC, a right-to-left override, a tab kept) */
+    rc = exec_rest_config(exec_config(yaml, sizeof(yaml), "client.authentication.k8s.io/v1",
+                                      "kr-no-such-plugin",
+                                      "      interactiveMode: Never\n      installHint: "
+                                      "\"\\e[1mbold\\u202e\\tcaf\\u00e9\"\n"));
+    ck_assert_int_eq(rc->credentials->get(rc->credentials, false, &cred, &err), KR_ENOTFOUND);
+    ck_assert_msg(strstr(err.message, "\n\nU+001B[1mboldU+202E\tcaf\xc3\xa9"), "%s", err.message);
     kr_rest_config_free(rc);
 
     static const struct {
