@@ -2,6 +2,7 @@
  * choice, kubectl's overrides, clientcmd's validation (with its messages),
  * and the credential providers for tokenFile and exec users. Never puts a
  * credential into an error or a log message. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,131 +92,153 @@ int kr_kubeconfig_namespace(const kr_kubeconfig_t *kc, const kr_config_overrides
 
 /* ---- validation, as clientcmd's ConfirmUsable --------------------------------- */
 
-static int check_readable(const char *path, const char *what, const char *owner, kr_error_t *err)
+/* The validation errors found, all of them, as clientcmd gathers them. */
+typedef struct vlist {
+    int code; /* the first error's */
+    size_t n;
+    kr_buf text; /* "a, b" */
+    bool oom;
+} vlist;
+
+static void vadd(vlist *v, int code, const char *fmt, ...) KR_PRINTF(3, 4);
+static void vadd(vlist *v, int code, const char *fmt, ...)
+{
+    if (v->n++ == 0)
+        v->code = code;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if ((v->n > 1 && kr_buf_append(&v->text, ", ", 2) != 0) ||
+        kr_buf_append(&v->text, msg, strlen(msg)) != 0)
+        v->oom = true;
+}
+
+/* 0, or the errors as one: the only one, or "[a, b]" (apimachinery's
+ * aggregate). */
+static int vfinish(vlist *v, kr_error_t *err)
+{
+    int rc = 0;
+    if (v->oom)
+        rc = kr_error_set(err, KR_ENOMEM, "validating the configuration: out of memory");
+    else if (v->n == 1)
+        rc = kr_error_set(err, v->code, "%.*s", (int)v->text.len, v->text.data);
+    else if (v->n > 1)
+        rc = kr_error_set(err, v->code, "[%.*s]", (int)v->text.len, v->text.data);
+    kr_buf_free(&v->text);
+    return rc;
+}
+
+static void check_readable(vlist *v, const char *path, const char *what, const char *owner)
 {
     if (access(path, R_OK) == 0)
-        return 0;
-    return kr_error_set(err, KR_EIO, "unable to read %s %s for %s due to open %s: %s", what, path,
-                        owner, path, strerror(errno));
+        return;
+    /* Go's text for the error: "open PATH: no such file or directory" */
+    char why[128];
+    snprintf(why, sizeof(why), "%s", strerror(errno));
+    why[0] = (char)tolower((unsigned char)why[0]);
+    vadd(v, KR_EIO, "unable to read %s %s for %s due to open %s: %s", what, path, owner, path, why);
 }
 
 /* The user as clientcmd validates it: with the overrides' token merged in. */
-static int validate_user(const kc_user *u, const kr_config_overrides *ov, kr_error_t *err)
+static void validate_user(vlist *v, const kc_user *u, const kr_config_overrides *ov)
 {
     if (u->cert_file || u->cert_data) {
         if (u->cert_file && u->cert_data)
-            return kr_error_set(err, KR_EINVAL,
-                                "client-cert-data and client-cert are both specified for %s. "
-                                "client-cert-data will override.",
-                                u->name);
+            vadd(v, KR_EINVAL,
+                 "client-cert-data and client-cert are both specified for %s. client-cert-data "
+                 "will override.",
+                 u->name);
         if (u->key_file && u->key_data)
-            return kr_error_set(err, KR_EINVAL,
-                                "client-key-data and client-key are both specified for %s; "
-                                "client-key-data will override",
-                                u->name);
+            vadd(v, KR_EINVAL,
+                 "client-key-data and client-key are both specified for %s; client-key-data "
+                 "will override",
+                 u->name);
         if (!u->key_file && !u->key_data)
-            return kr_error_set(err, KR_EINVAL,
-                                "client-key-data or client-key must be specified for %s to use "
-                                "the clientCert authentication method.",
-                                u->name);
-        int rc;
-        if (u->cert_file && (rc = check_readable(u->cert_file, "client-cert", u->name, err)) != 0)
-            return rc;
-        if (u->key_file && (rc = check_readable(u->key_file, "client-key", u->name, err)) != 0)
-            return rc;
+            vadd(v, KR_EINVAL,
+                 "client-key-data or client-key must be specified for %s to use the clientCert "
+                 "authentication method.",
+                 u->name);
+        if (u->cert_file)
+            check_readable(v, u->cert_file, "client-cert", u->name);
+        if (u->key_file)
+            check_readable(v, u->key_file, "client-key", u->name);
     }
     if (u->has_exec) {
         const kr_exec_spec *e = &u->exec;
         if (u->has_auth_provider)
-            return kr_error_set(err, KR_EINVAL,
-                                "authProvider cannot be provided in combination with an exec "
-                                "plugin for %s",
-                                u->name);
+            vadd(v, KR_EINVAL,
+                 "authProvider cannot be provided in combination with an exec plugin for %s",
+                 u->name);
         if (!e->command)
-            return kr_error_set(err, KR_EINVAL,
-                                "command must be specified for %s to use exec authentication "
-                                "plugin",
-                                u->name);
+            vadd(v, KR_EINVAL, "command must be specified for %s to use exec authentication plugin",
+                 u->name);
         if (!e->api_version)
-            return kr_error_set(err, KR_EINVAL,
-                                "apiVersion must be specified for %s to use exec authentication "
-                                "plugin",
-                                u->name);
+            vadd(v, KR_EINVAL,
+                 "apiVersion must be specified for %s to use exec authentication plugin", u->name);
         for (size_t i = 0; i < e->n_env; i++)
             if (e->env[i][0] == '=')
-                return kr_error_set(err, KR_EINVAL,
-                                    "env variable name must be specified for %s to use exec "
-                                    "authentication plugin",
-                                    u->name);
+                vadd(v, KR_EINVAL,
+                     "env variable name must be specified for %s to use exec authentication "
+                     "plugin",
+                     u->name);
         if (!e->interactive_mode)
-            return kr_error_set(err, KR_EINVAL,
-                                "interactiveMode must be specified for %s to use exec "
-                                "authentication plugin",
-                                u->name);
-        if (strcmp(e->interactive_mode, "Never") != 0 &&
-            strcmp(e->interactive_mode, "IfAvailable") != 0 &&
-            strcmp(e->interactive_mode, "Always") != 0)
-            return kr_error_set(err, KR_EINVAL, "invalid interactiveMode for %s: \"%s\"", u->name,
-                                e->interactive_mode);
-        if (strcmp(e->api_version, EXEC_V1) != 0 && strcmp(e->api_version, EXEC_V1BETA1) != 0)
-            return kr_error_set(err, KR_EINVAL, "exec plugin: invalid apiVersion \"%s\"",
-                                e->api_version);
+            vadd(v, KR_EINVAL,
+                 "interactiveMode must be specified for %s to use exec authentication plugin",
+                 u->name);
+        else if (strcmp(e->interactive_mode, "Never") != 0 &&
+                 strcmp(e->interactive_mode, "IfAvailable") != 0 &&
+                 strcmp(e->interactive_mode, "Always") != 0)
+            vadd(v, KR_EINVAL, "invalid interactiveMode for %s: \"%s\"", u->name,
+                 e->interactive_mode);
+        if (e->api_version && strcmp(e->api_version, EXEC_V1) != 0 &&
+            strcmp(e->api_version, EXEC_V1BETA1) != 0)
+            vadd(v, KR_EINVAL, "exec plugin: invalid apiVersion \"%s\"", e->api_version);
     }
     /* a token file alone is no method of its own (clientcmd counts token,
      * basicAuth): it refreshes the token */
     bool token = nonempty(u->token) || nonempty(ov->token), basic = u->username || u->password;
     if (token && basic)
-        return kr_error_set(err, KR_EINVAL,
-                            "more than one authentication method found for %s; found [token "
-                            "basicAuth], only one is allowed",
-                            u->name);
+        vadd(v, KR_EINVAL,
+             "more than one authentication method found for %s; found [token basicAuth], only "
+             "one is allowed",
+             u->name);
     if (!nonempty(u->as) && (nonempty(u->as_uid) || u->as_groups))
-        return kr_error_set(err, KR_EINVAL,
-                            "requesting uid, groups or user-extra for %s without impersonating a "
-                            "user",
-                            u->name);
+        vadd(v, KR_EINVAL,
+             "requesting uid, groups or user-extra for %s without impersonating a user", u->name);
     if (u->has_auth_provider && !u->has_exec)
-        return kr_error_set(err, KR_EUNSUPPORTED,
-                            "auth-provider is not supported (user %s): use an exec credential "
-                            "plugin",
-                            u->name);
-    return 0;
+        vadd(v, KR_EUNSUPPORTED,
+             "auth-provider is not supported (user %s): use an exec credential plugin", u->name);
 }
 
-static int validate_proxy_url(const char *url, const char *cluster, kr_error_t *err)
+static void validate_proxy_url(vlist *v, const char *url, const char *cluster)
 {
     const char *colon = strstr(url, "://");
-    if (!colon)
-        return kr_error_set(err, KR_EINVAL,
-                            "invalid 'proxy-url' \"%s\" for cluster \"%s\": unsupported scheme "
-                            "\"\", must be http, https, or socks5",
-                            url, cluster);
-    size_t n = (size_t)(colon - url);
+    size_t n = colon ? (size_t)(colon - url) : 0;
     if ((n == 4 && strncasecmp(url, "http", 4) == 0) ||
         (n == 5 && strncasecmp(url, "https", 5) == 0) ||
         (n == 6 && strncasecmp(url, "socks5", 6) == 0))
-        return 0;
-    return kr_error_set(err, KR_EINVAL,
-                        "invalid 'proxy-url' \"%s\" for cluster \"%s\": unsupported scheme "
-                        "\"%.*s\", must be http, https, or socks5",
-                        url, cluster, (int)(n > 64 ? 64 : n), url);
+        return;
+    vadd(v, KR_EINVAL,
+         "invalid 'proxy-url' \"%s\" for cluster \"%s\": unsupported scheme \"%.*s\", must be "
+         "http, https, or socks5",
+         url, cluster, (int)(n > 64 ? 64 : n), url);
 }
 
-static int validate_cluster(const kc_cluster *c, const char *server, kr_error_t *err)
+static void validate_cluster(vlist *v, const kc_cluster *c, const char *server)
 {
     if (!nonempty(server))
-        return kr_error_set(err, KR_EINVAL, "no server found for cluster \"%s\"", c->name);
-    int rc;
-    if (c->proxy_url && (rc = validate_proxy_url(c->proxy_url, c->name, err)) != 0)
-        return rc;
+        vadd(v, KR_EINVAL, "no server found for cluster \"%s\"", c->name);
+    if (c->proxy_url)
+        validate_proxy_url(v, c->proxy_url, c->name);
     if (c->ca_file && c->ca_data)
-        return kr_error_set(err, KR_EINVAL,
-                            "certificate-authority-data and certificate-authority are both "
-                            "specified for %s. certificate-authority-data will override.",
-                            c->name);
+        vadd(v, KR_EINVAL,
+             "certificate-authority-data and certificate-authority are both specified for %s. "
+             "certificate-authority-data will override.",
+             c->name);
     if (c->ca_file)
-        return check_readable(c->ca_file, "certificate-authority", c->name, err);
-    return 0;
+        check_readable(v, c->ca_file, "certificate-authority", c->name);
 }
 
 /* ---- building the rest config ---------------------------------------------------- */
@@ -412,8 +435,6 @@ static int build(const kr_kubeconfig_t *kc, const kr_config_overrides *ov, kr_re
     }
     if (!c && !nonempty(ov->server))
         return kr_error_set(err, KR_ENOTFOUND, NO_CONFIGURATION);
-    if (u && (status = validate_user(u, ov, err)) != 0)
-        return status;
     const char *server = nonempty(ov->server) ? ov->server : c ? c->server : NULL;
     kc_cluster none = {.name = (char *)(cluster_name ? cluster_name : "")};
     /* The cluster as the overrides leave it (clientcmd's getCluster), which
@@ -430,7 +451,11 @@ static int build(const kr_kubeconfig_t *kc, const kr_config_overrides *ov, kr_re
     if (nonempty(ov->tls_server_name) || nonempty(ov->server))
         m.tls_server_name = nonempty(ov->tls_server_name) ? (char *)ov->tls_server_name : NULL;
     const kc_cluster *cl = &m;
-    if ((status = validate_cluster(cl, server, err)) != 0)
+    vlist v = {0};
+    if (u)
+        validate_user(&v, u, ov);
+    validate_cluster(&v, cl, server);
+    if ((status = vfinish(&v, err)) != 0)
         return status;
     if (cl->insecure && (cl->ca_file || cl->ca_data))
         return kr_error_set(err, KR_EINVAL,

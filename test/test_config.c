@@ -700,6 +700,19 @@ START_TEST(overrides_and_user_fields_as_clientcmd_merges_them)
     ck_assert_str_eq(rc->server, "https://elsewhere:6443?keep=1"); /* no path: kept whole */
     kr_rest_config_free(rc);
 
+    /* every validation error at once, as clientcmd gathers them */
+    const char *missing_files = HEAD ONE_CONTEXT
+        "clusters:\n- name: c1\n  cluster: {server: https://h, certificate-authority: "
+        "/nonexistent/ca}\nusers:\n- name: u1\n  user: {client-certificate: /nonexistent/c, "
+        "client-key: /nonexistent/k}\n";
+    ck_assert_int_eq(build_text(missing_files, NULL, &rc, &err), KR_EIO);
+    ck_assert_str_eq(err.message,
+                     "[unable to read client-cert /nonexistent/c for u1 due to open "
+                     "/nonexistent/c: no such file or directory, unable to read client-key "
+                     "/nonexistent/k for u1 due to open /nonexistent/k: no such file or "
+                     "directory, unable to read certificate-authority /nonexistent/ca for c1 due "
+                     "to open /nonexistent/ca: no such file or directory]");
+
     /* impersonation, also toward a plain-http server */
     const char *as =
         HEAD ONE_CONTEXT "clusters:\n- name: c1\n  cluster: {server: http://127.0.0.1:8080}\n"
