@@ -687,10 +687,19 @@ static void on_watch_close(int rc, const kr_error_t *err, void *user)
         cancel_timer(r, &r->progress_timer);
         start_relist(r);
     } else {
-        kr_log(&r->logger, KR_LOG_WARN, MOD, "%s: watch failed: %s", r->name,
-               err ? err->message : kr_strerror(rc));
+        /* As client-go's reflector: a watch the network ended, or one
+         * refused with 429, is retried from where it was; any other error
+         * the server gave (an ERROR event such as a 500 for an object it
+         * could not read, a 403, a 5xx answer) ends the list-and-watch,
+         * and the next begins with a list, so that the cache holds what
+         * the server holds. */
+        int http = err ? err->http_code : 0;
+        bool retriable = rc == KR_ECONNECT || rc == KR_ETIMEDOUT || rc == KR_EIO ||
+                         rc == KR_ETHROTTLED || http == 429 || (rc != KR_EHTTP && http == 0);
+        kr_log(&r->logger, KR_LOG_WARN, MOD, "%s: watch failed: %s%s", r->name,
+               err ? err->message : kr_strerror(rc), retriable ? "" : "; listing again");
         report_request(r, KR_REFLECTOR_REQUEST_NONE, KR_RESTART_ERROR);
-        back_off(r, NEXT_REWATCH);
+        back_off(r, retriable ? NEXT_REWATCH : NEXT_RELIST);
     }
 }
 

@@ -337,6 +337,37 @@ START_TEST(error_event_410_cancels_the_watch_and_relists)
 }
 END_TEST
 
+/* An ERROR event other than 410 (a 500 for an object the server could not
+ * read) ends the list-and-watch: after the backoff, a list, whose answer
+ * replaces the cache (client-go's reflector relists; a rewatch would keep
+ * the object the server dropped). A watch refused with 429 is watched
+ * again instead. */
+START_TEST(error_event_500_relists_after_the_backoff_and_429_rewatches)
+{
+    setup_with(0, 0, false);
+    sync_with(items("a@3", "b@4", NULL), "5");
+    fake_lw_event(&F.lw, KR_WATCH_ERROR,
+                  "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"message\":"
+                  "\"corrupt object has been deleted\",\"reason\":\"StorageReadError\","
+                  "\"code\":500}");
+    ck_assert(!F.lw.watch_open);
+    int before = F.lw.nrequests;
+    uint64_t d = fake_clock_next_due(&F.clock);
+    ck_assert_msg(d >= 800 && d < 1600, "backoff %llu", (unsigned long long)d);
+    fake_clock_advance(&F.clock, d);
+    ck_assert_int_eq(F.lw.nrequests, before + 1);
+    ck_assert_str_eq(REQ(before), FIRST_LIST("500"));
+    fake_lw_list_ok(&F.lw, items("a@3", NULL), "9", NULL);
+    ck_assert_uint_eq(kr_store_len(F.store), 1);
+    ck_assert_str_eq(REQ(before + 1), WATCH_AT("9"));
+    /* 429: the same watch again, no list */
+    fake_lw_close(&F.lw, KR_ETHROTTLED, 429);
+    fake_clock_advance(&F.clock, fake_clock_next_due(&F.clock));
+    ck_assert_str_eq(REQ(before + 2), WATCH_AT("9"));
+    teardown();
+}
+END_TEST
+
 START_TEST(relist_reports_changes_and_final_state_unknown_deletes)
 {
     setup_with(0, 0, false);
@@ -433,22 +464,30 @@ START_TEST(watch_failures_back_off_exponentially_with_jitter_and_cap)
 }
 END_TEST
 
+/* A 503 ends the list-and-watch: after the backoff the reflector lists
+ * again (client-go's reflector), and the list answered opens the watch. */
+static void after_backoff_list_again(void)
+{
+    fake_clock_advance(&F.clock, fake_clock_next_due(&F.clock));
+    fake_lw_list_ok(&F.lw, items(NULL), "5", NULL);
+}
+
 START_TEST(backoff_resets_after_two_minutes_of_health)
 {
     setup_with(0, -1, false);
     sync_with(items(NULL), "5");
     for (int i = 0; i < 4; i++) {
         fake_lw_close(&F.lw, KR_EUNAVAILABLE, 503);
-        fake_clock_advance(&F.clock, fake_clock_next_due(&F.clock));
+        after_backoff_list_again();
     }
     fake_lw_close(&F.lw, KR_EUNAVAILABLE, 503);
     ck_assert_uint_ge(fake_clock_next_due(&F.clock), 12800);
-    fake_clock_advance(&F.clock, fake_clock_next_due(&F.clock));
+    after_backoff_list_again();
     /* healthy for just under two minutes: still backing off further */
     fake_clock_advance(&F.clock, 119000 - 25600);
     fake_lw_close(&F.lw, KR_EUNAVAILABLE, 503);
     ck_assert_uint_ge(fake_clock_next_due(&F.clock), 25600);
-    fake_clock_advance(&F.clock, fake_clock_next_due(&F.clock));
+    after_backoff_list_again();
     fake_clock_advance(&F.clock, 120000);
     fake_lw_close(&F.lw, KR_EUNAVAILABLE, 503);
     uint64_t d = fake_clock_next_due(&F.clock);
@@ -714,6 +753,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, clean_close_rewatches_from_the_last_rv_bookmarks_advanced);
     tcase_add_test(tc, http_410_on_watch_relists);
     tcase_add_test(tc, error_event_410_cancels_the_watch_and_relists);
+    tcase_add_test(tc, error_event_500_relists_after_the_backoff_and_429_rewatches);
     tcase_add_test(tc, relist_reports_changes_and_final_state_unknown_deletes);
     tcase_add_test(tc, relist_deltas_carry_no_objects_when_nobody_reads_them);
     tcase_add_test(tc, progress_by_bookmarks_only_keeps_the_watch);
