@@ -656,11 +656,14 @@ int kr_leader_new(const kr_leader_opts *opts, kr_leader_t **out, kr_error_t *err
                             "leader: lease duration (%llu ms) must be greater than the renew "
                             "deadline (%llu ms)",
                             (unsigned long long)lease_ms, (unsigned long long)renew_ms);
-    if (retry_ms >= renew_ms)
+    /* client-go's JitterFactor: a retry may come 1.2 periods late */
+    if (renew_ms * 10 <= retry_ms * 12)
         return kr_error_set(err, KR_EINVAL,
-                            "leader: renew deadline (%llu ms) must be greater than the retry "
-                            "period (%llu ms)",
+                            "leader: renew deadline (%llu ms) must be greater than 1.2 times the "
+                            "retry period (%llu ms)",
                             (unsigned long long)renew_ms, (unsigned long long)retry_ms);
+    if (opts->identity && !*opts->identity)
+        return kr_error_set(err, KR_EINVAL, "leader: the identity is empty (NULL makes one)");
     if (lease_ms > 1000ULL * 86400 * 365)
         return kr_error_set(err, KR_EINVAL, "leader: lease duration too long");
     kr_leader_t *le = kr_calloc(1, sizeof(*le));

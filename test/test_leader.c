@@ -277,7 +277,21 @@ START_TEST(options_are_checked_and_identity_defaults_to_host_and_suffix)
     o.renew_deadline_ms = 0;
     o.retry_period_ms = 10000;
     ck_assert_int_eq(kr_leader_new(&o, &le, &err), KR_EINVAL);
+    /* client-go's jitter factor: the renew deadline must exceed 1.2 retries */
+    o.renew_deadline_ms = 1200;
+    o.retry_period_ms = 1000;
+    ck_assert_int_eq(kr_leader_new(&o, &le, &err), KR_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.message, "1.2 times the retry period"));
+    o.renew_deadline_ms = 1201;
+    ck_assert_msg(kr_leader_new(&o, &le, &err) == 0, "%s", err.message);
+    kr_leader_free(le);
+    le = NULL;
+    o.renew_deadline_ms = 0;
     o.retry_period_ms = 0;
+    o.identity = "";
+    ck_assert_int_eq(kr_leader_new(&o, &le, &err), KR_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.message, "identity is empty"));
+    o.identity = NULL;
     char longid[300];
     memset(longid, 'x', sizeof(longid) - 1);
     longid[sizeof(longid) - 1] = '\0';

@@ -61,11 +61,12 @@ typedef struct kr_leader_opts {
     kr_client_t *client; /* required; borrowed, must outlive the elector */
     const char *lease_namespace; /* required */
     const char *lease_name; /* required */
-    /* This replica's identity; NULL: "<hostname>_<random suffix>". */
+    /* This replica's identity; NULL: "<hostname>_<random suffix>" ("" is
+     * refused, as client-go refuses it). */
     const char *identity;
     uint64_t lease_duration_ms; /* 0 = 15000 */
     uint64_t renew_deadline_ms; /* 0 = 10000; must be < lease_duration_ms */
-    uint64_t retry_period_ms; /* 0 = 2000; must be < renew_deadline_ms */
+    uint64_t retry_period_ms; /* 0 = 2000; 1.2 times it must be < renew_deadline_ms */
     kr_leader_started_cb on_started_leading;
     kr_leader_stopped_cb on_stopped_leading;
     kr_leader_new_leader_cb on_new_leader;
