@@ -360,6 +360,14 @@ int kr_informer_add_handler(kr_informer_t *inf, const kr_informer_handler *handl
 {
     if (!inf || !handler_opts)
         return kr_error_set(err, KR_EINVAL, "informer: handler is NULL");
+    pthread_mutex_lock(&inf->mu);
+    bool stopped = inf->stopped;
+    pthread_mutex_unlock(&inf->mu);
+    if (stopped) /* as client-go: no handler runs after stop */
+        return kr_error_set(err, KR_ESHUTDOWN,
+                            "informer %s: handler was not added because the informer has "
+                            "stopped already",
+                            inf->scope);
     handler *h = kr_calloc(1, sizeof(*h));
     if (!h)
         return kr_error_set(err, KR_ENOMEM, "informer %s: out of memory", "handler");

@@ -166,6 +166,14 @@ START_TEST(handlers_receive_every_change_in_event_order)
     ck_assert_uint_eq(st.relists, 1);
     ck_assert_uint_eq(st.deleted_final_state_unknown, 2);
     ck_assert_uint_eq(st.restarts[KR_RESTART_GONE], 1);
+    /* no handler runs after stop: a late one is refused (client-go) */
+    kr_informer_stop(w.inf);
+    rec late = {0};
+    kr_informer_handler hl = handler_for(&late, 0);
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_informer_add_handler(w.inf, &hl, NULL, &err), KR_ESHUTDOWN);
+    ck_assert_ptr_nonnull(strstr(err.message, "stopped already"));
+    ck_assert_int_eq(late.n, 0);
     world_free(&w);
 }
 END_TEST
