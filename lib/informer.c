@@ -16,6 +16,7 @@
 #include "store_internal.h"
 
 #define MOD "informer"
+#define MIN_RESYNC_MS 1000u /* the shortest resync period a handler gets */
 
 typedef struct handler {
     kr_informer_handler h;
@@ -373,6 +374,12 @@ int kr_informer_add_handler(kr_informer_t *inf, const kr_informer_handler *handl
         return kr_error_set(err, KR_ENOMEM, "informer %s: out of memory", "handler");
     h->h = *handler_opts;
     h->inf = inf;
+    if (h->h.resync_ms && h->h.resync_ms < MIN_RESYNC_MS) {
+        /* client-go's minimumResyncPeriod */
+        kr_log(&inf->logger, KR_LOG_WARN, MOD, "%s: resync period %llu ms raised to %u ms",
+               inf->scope, (unsigned long long)h->h.resync_ms, MIN_RESYNC_MS);
+        h->h.resync_ms = MIN_RESYNC_MS;
+    }
     struct add_call c = {inf, h, 0};
     int rc = on_loop(inf, add_on_loop, &c);
     if (rc == 0)
