@@ -225,6 +225,8 @@ static void follow_up(kr_controller_t *ctl, kr_controller_lane *lane, const char
                       kr_reconcile_result result, uint64_t after_ms, const kr_error_t *err)
 {
     atomic_fetch_add(&ctl->n_reconciles, 1);
+    if (result == KR_RECONCILE_REQUEUE_AFTER && after_ms == 0)
+        result = KR_RECONCILE_DONE; /* controller-runtime's RequeueAfter: 0 */
     switch (result) {
     case KR_RECONCILE_DONE:
         atomic_fetch_add(&ctl->n_done, 1);
@@ -248,7 +250,8 @@ static void follow_up(kr_controller_t *ctl, kr_controller_lane *lane, const char
         kr_metrics_counter_add(ctl->m_errors, 1);
         kr_metrics_counter_add(ctl->m_terminal, 1);
         log_failure(ctl, lane, key, err, true);
-        kr_queue_forget(lane->q, key);
+        /* neither requeued nor forgotten, as in controller-runtime: the
+         * backoff the key built up goes on with its next failure */
         break;
     case KR_RECONCILE_ERROR:
     default:

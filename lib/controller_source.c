@@ -405,39 +405,51 @@ static const json_t *metadata_of(const json_t *obj, const char *field)
     return json_object_get(json_object_get(obj, "metadata"), field);
 }
 
-/* An update (both objects given) passes when metadata.<field> differs,
- * absence included; anything else passes. */
-static bool metadata_changed(const json_t *old_obj, const json_t *new_obj, const char *field)
+/* Go's zero value of an integer or a string field: absent and null too. */
+static bool is_zero(const json_t *v, bool integer)
+{
+    if (!v || json_is_null(v))
+        return true;
+    return integer ? json_is_integer(v) && json_integer_value(v) == 0
+                   : json_is_string(v) && json_string_length(v) == 0;
+}
+
+/* An update (both objects given) passes when metadata.<field> differs, as
+ * Go reads it (absent and null are the zero value: 0, ""); an update
+ * without its new object does not pass; anything else passes. */
+static bool metadata_changed(const json_t *old_obj, const json_t *new_obj, const char *field,
+                             bool integer)
 {
     if (!old_obj || !new_obj)
-        return true;
+        return !new_obj ? !old_obj : true;
     const json_t *a = metadata_of(old_obj, field), *b = metadata_of(new_obj, field);
-    if (!a || !b)
-        return a != b;
+    bool za = is_zero(a, integer), zb = is_zero(b, integer);
+    if (za || zb)
+        return za != zb;
     return !json_equal(a, b);
 }
 
 bool kr_predicate_generation_changed(const json_t *old_obj, const json_t *new_obj, void *user)
 {
     (void)user;
-    return metadata_changed(old_obj, new_obj, "generation");
+    return metadata_changed(old_obj, new_obj, "generation", true);
 }
 
 bool kr_predicate_resource_version_changed(const json_t *old_obj, const json_t *new_obj, void *user)
 {
     (void)user;
-    return metadata_changed(old_obj, new_obj, "resourceVersion");
+    return metadata_changed(old_obj, new_obj, "resourceVersion", false);
 }
 
-/* Labels and annotations: absent and {} are the same (ObjectMeta's maps
- * are omitempty: an apiserver never writes an empty one). */
+/* Labels and annotations: absent, null and {} are the same (Go's
+ * maps.Equal of nil and empty maps). */
 static bool map_changed(const json_t *old_obj, const json_t *new_obj, const char *field)
 {
     if (!old_obj || !new_obj)
-        return true;
+        return !new_obj ? !old_obj : true;
     const json_t *a = metadata_of(old_obj, field), *b = metadata_of(new_obj, field);
-    bool a_empty = !a || (json_is_object(a) && json_object_size(a) == 0);
-    bool b_empty = !b || (json_is_object(b) && json_object_size(b) == 0);
+    bool a_empty = !a || json_is_null(a) || (json_is_object(a) && json_object_size(a) == 0);
+    bool b_empty = !b || json_is_null(b) || (json_is_object(b) && json_object_size(b) == 0);
     if (a_empty || b_empty)
         return a_empty != b_empty;
     return !json_equal(a, b);

@@ -417,6 +417,22 @@ START_TEST(predicates_of_common_use)
     ck_assert(kr_predicate_annotations_changed(a, bare, NULL));
     ck_assert(!kr_predicate_labels_changed(bare, bare2, NULL));
     ck_assert(kr_predicate_labels_changed(bare, a, NULL));
+    /* as Go reads the fields: absent and null are the zero value, and an
+     * update without its new object does not pass */
+    json_t *gen0 = json_pack("{s:{s:i, s:s, s:n}}", "metadata", "generation", 0, "resourceVersion",
+                             "", "labels");
+    json_t *empty = json_pack("{s:{s:n}}", "metadata", "generation");
+    ck_assert(!kr_predicate_generation_changed(gen0, empty, NULL));
+    ck_assert(!kr_predicate_resource_version_changed(gen0, empty, NULL));
+    ck_assert(!kr_predicate_labels_changed(gen0, empty, NULL));
+    ck_assert(!kr_predicate_labels_changed(gen0, bare, NULL)); /* null and {} */
+    ck_assert(!kr_predicate_annotations_changed(gen0, empty, NULL));
+    ck_assert(!kr_predicate_generation_changed(a, NULL, NULL));
+    ck_assert(!kr_predicate_resource_version_changed(a, NULL, NULL));
+    ck_assert(!kr_predicate_labels_changed(a, NULL, NULL));
+    ck_assert(!kr_predicate_annotations_changed(a, NULL, NULL));
+    json_decref(gen0);
+    json_decref(empty);
     json_decref(a);
     json_decref(status_only);
     json_decref(spec);
@@ -582,6 +598,14 @@ static kr_reconcile_result scripted(tctx *t, const kr_reconcile_request *req, in
         *after_ms = 30000;
         return KR_RECONCILE_REQUEUE_AFTER;
     }
+    if (strcmp(req->name, "sour") == 0) { /* a failure, then a terminal one */
+        kr_error_set(err, KR_EUNAVAILABLE, "attempt %d failed", count + 1);
+        return count == 0 ? KR_RECONCILE_ERROR : KR_RECONCILE_TERMINAL;
+    }
+    if (strcmp(req->name, "zero") == 0 && count == 0) {
+        *after_ms = 0; /* controller-runtime's RequeueAfter: 0 is success */
+        return KR_RECONCILE_REQUEUE_AFTER;
+    }
     if (strcmp(req->name, "doomed") == 0) {
         kr_error_set(err, KR_EINVALIDOBJ, "cannot ever work");
         return KR_RECONCILE_TERMINAL;
@@ -629,6 +653,13 @@ START_TEST(errors_back_off_on_the_clock_and_later_succeed)
     kr_controller_get_stats(ctl, &st, sizeof(st));
     ck_assert_uint_eq(st.requeues, 1);
     ck_assert_uint_eq(st.errors, 3);
+    /* a terminal error keeps the backoff the key built up (controller-runtime) */
+    ck_assert_int_eq(kr_controller_enqueue(ctl, NULL, "default", "sour"), 0);
+    wait_settled(&t, "default/sour", 1, NULL);
+    ck_assert_uint_eq(kr_ratelimiter_num_requeues(rl, "default/sour"), 1);
+    fake_advance(5 * MS);
+    wait_settled(&t, "default/sour", 2, NULL);
+    ck_assert_uint_eq(kr_ratelimiter_num_requeues(rl, "default/sour"), 1);
     ck_assert_int_eq(kr_controller_stop(ctl, NULL), 0);
     kr_controller_free(ctl);
     tctx_destroy(&t);
@@ -649,6 +680,15 @@ START_TEST(requeue_after_is_honoured_on_the_injected_clock)
     fake_advance(1);
     wait_count(&t, "dc1/default/periodic", 2);
     kr_controller_stats st;
+    kr_controller_get_stats(ctl, &st, sizeof(st));
+    ck_assert_uint_eq(st.requeues_after, 1);
+    /* after 0 ms is done: not reconciled again */
+    ck_assert_int_eq(kr_controller_enqueue(ctl, "dc1", "default", "zero"), 0);
+    wait_count(&t, "dc1/default/zero", 1);
+    sentinel_round_trip(&t, "dc1");
+    fake_advance(1000 * MS);
+    sentinel_round_trip(&t, "dc1");
+    ck_assert_int_eq(count_of(&t, "dc1/default/zero"), 1);
     kr_controller_get_stats(ctl, &st, sizeof(st));
     ck_assert_uint_eq(st.requeues_after, 1);
     /* an explicit delayed enqueue waits on the same clock */

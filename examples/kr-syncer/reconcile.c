@@ -190,6 +190,8 @@ static kr_reconcile_result result_of(rctx *c, step st)
         }
         return KR_RECONCILE_DONE;
     case STEP_RETRY:
+        if (*c->after_ms == 0) /* a wait just over is still a retry, not done */
+            *c->after_ms = 1;
         return KR_RECONCILE_REQUEUE_AFTER;
     case STEP_CONFLICT:
         return KR_RECONCILE_REQUEUE;

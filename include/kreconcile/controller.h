@@ -61,10 +61,13 @@ KR_API int kr_controller_key_parse(const char *key, bool with_cluster, char *buf
 typedef enum kr_reconcile_result {
     KR_RECONCILE_DONE = 0, /* converged: forget the key's backoff */
     KR_RECONCILE_REQUEUE = 1, /* look again after the rate limiter's delay; no failure counted */
-    KR_RECONCILE_REQUEUE_AFTER = 2, /* look again after *requeue_after_ms; backoff forgotten */
+    KR_RECONCILE_REQUEUE_AFTER = 2, /* look again after *requeue_after_ms; backoff forgotten
+                                       (0 ms: as KR_RECONCILE_DONE, controller-runtime's
+                                       RequeueAfter: 0) */
     KR_RECONCILE_ERROR = 3, /* failed: logged with the key, requeued with growing backoff */
     KR_RECONCILE_TERMINAL = 4, /* failed for good (controller-runtime's TerminalError):
-                                  logged and counted, never requeued until the next event */
+                                  logged and counted, never requeued until the next event;
+                                  the key's backoff is kept, not forgotten */
 } kr_reconcile_result;
 
 /* The reconcile function, run on a worker thread; it may block (client
