@@ -120,7 +120,11 @@ int kr_duration_parse(const char *text, uint64_t *out_ms, kr_error_t *err)
     }
     if (negative && total != 0)
         return duration_error(err, text, "negative");
-    *out_ms = total / NS_PER_MS + (total % NS_PER_MS ? 1 : 0);
+    *out_ms = total / NS_PER_MS;
+    /* sub-millisecond parts round up, but never past the last whole
+     * millisecond Go's maximum holds (so that its text parses back) */
+    if (total % NS_PER_MS && *out_ms < (uint64_t)INT64_MAX / NS_PER_MS)
+        (*out_ms)++;
     return 0;
 }
 

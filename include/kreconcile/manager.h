@@ -53,9 +53,11 @@ extern "C" {
 /* ---- Durations ------------------------------------------------------------ */
 
 /* Parse a Go duration ("90s", "10m", "1h30m", "1.5h", "250ms", "0"; units
- * ns, us, µs, ms, s, m, h) into milliseconds (sub-millisecond parts are
- * rounded up to 1 ms when non-zero). Negative durations and overflow are
- * refused. Errors: KR_EPARSE (message names the input). [any thread] */
+ * ns, us, µs, ms, s, m, h) into milliseconds: a total with a fraction of a
+ * millisecond is rounded up to the next one ("1500us" is 2), but never
+ * past Go's maximum (2562047h47m16.854s). Negative durations ("-0s" is 0)
+ * and overflow are refused. Errors: KR_EPARSE (message names the input).
+ * [any thread] */
 KR_API int kr_duration_parse(const char *text, uint64_t *out_ms, kr_error_t *err);
 
 /* Format milliseconds as Go does ("1h30m0s", "1.5s", "0s") into `buf`
