@@ -466,6 +466,35 @@ static int add_entry(kr_kubeconfig_t *kc, kc_source *src, enum kc_kind kind, jso
     return rc;
 }
 
+/* An `extensions` list (the file's, or an entry's): named, each name once,
+ * as clientcmd's conversion requires. */
+static int check_extensions(kc_source *src, const json_t *exts, const char *where)
+{
+    if (!exts || json_is_null(exts))
+        return 0;
+    char at[160];
+    snprintf(at, sizeof(at), "%s%sextensions", where, *where ? "." : "");
+    if (!json_is_array(exts))
+        return load_error(src, KR_EPARSE, at, "expected a list");
+    size_t i, j;
+    const json_t *ext;
+    json_array_foreach(exts, i, ext)
+    {
+        const char *name = json_string_value(json_object_get(ext, "name"));
+        if (!name)
+            continue;
+        for (j = 0; j < i; j++) {
+            const char *other = json_string_value(json_object_get(json_array_get(exts, j), "name"));
+            if (other && strcmp(other, name) == 0) {
+                char what[384];
+                snprintf(what, sizeof(what), "duplicate name \"%.300s\" in extensions", name);
+                return load_error(src, KR_EPARSE, at, what);
+            }
+        }
+    }
+    return 0;
+}
+
 static int parse_list(kr_kubeconfig_t *kc, kc_source *src, json_t *root, enum kc_kind kind)
 {
     const char *list_key = kc_keys[kind].list, *item_key = kc_keys[kind].item;
@@ -504,6 +533,9 @@ static int parse_list(kr_kubeconfig_t *kc, kc_source *src, json_t *root, enum kc
         snprintf(where, sizeof(where), "%s[%zu].%s", list_key, i, item_key);
         if (body && !json_is_null(body) && !json_is_object(body))
             return load_error(src, KR_EPARSE, where, "expected a mapping");
+        int ext_rc = check_extensions(src, json_object_get(body, "extensions"), where);
+        if (ext_rc != 0)
+            return ext_rc;
         /* kubectl: the first file that defines a name wins, whole. */
         if (kc_has(kc, kind, nm))
             continue;
@@ -540,10 +572,12 @@ static int merge_document(kr_kubeconfig_t *kc, kc_source *src, json_t *root)
     json_t *cur = json_object_get(root, "current-context");
     if (cur && !json_is_null(cur) && !json_is_string(cur))
         return load_error(src, KR_EPARSE, "current-context", "expected a string");
+    int rc = check_extensions(src, json_object_get(root, "extensions"), "");
+    if (rc != 0)
+        return rc;
     src->seen = json_object();
     if (!src->seen)
         return oom(src);
-    int rc = 0;
     for (int kind = KC_CLUSTERS; kind <= KC_CONTEXTS && rc == 0; kind++)
         rc = parse_list(kc, src, root, (enum kc_kind)kind);
     json_decref(src->seen);

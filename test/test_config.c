@@ -262,6 +262,20 @@ START_TEST(kubeconfig_rejects_bad_base64_and_wrong_types)
     ck_assert_int_eq(kr_kubeconfig_load_memory(dup, strlen(dup), "f", tmp, NULL, &kc, &err),
                      KR_EPARSE);
     ck_assert_ptr_nonnull(strstr(err.message, "duplicate name \"a\" in contexts"));
+    /* extensions too, the file's and an entry's (clientcmd's conversion) */
+    const char *dup_ext = HEAD "extensions:\n- name: x\n  extension: {}\n- name: x\n"
+                               "  extension: {}\n";
+    ck_assert_int_eq(kr_kubeconfig_load_memory(dup_ext, strlen(dup_ext), "f", tmp, NULL, &kc, &err),
+                     KR_EPARSE);
+    ck_assert_str_eq(err.message, "error loading config file \"f\": extensions: duplicate name "
+                                  "\"x\" in extensions");
+    const char *dup_cluster_ext = HEAD "clusters:\n- name: c1\n  cluster:\n    server: "
+                                       "https://h\n    extensions:\n    - {name: ext-y}\n"
+                                       "    - {name: ext-y}\n";
+    ck_assert_int_eq(kr_kubeconfig_load_memory(dup_cluster_ext, strlen(dup_cluster_ext), "f", tmp,
+                                               NULL, &kc, &err),
+                     KR_EPARSE);
+    ck_assert_ptr_nonnull(strstr(err.message, "clusters[0].cluster.extensions: duplicate name"));
     const char *yaml_err = "clusters: [\n";
     ck_assert_int_eq(
         kr_kubeconfig_load_memory(yaml_err, strlen(yaml_err), "f", tmp, NULL, &kc, &err),
