@@ -4,12 +4,13 @@
  *
  * Where RFC 6902 leaves room, this follows the apiserver (evanphx/json-patch
  * v4): "test" of an absent member passes when the expected value is null.
- * Where the apiserver is laxer than the RFCs, this is strict: array indices
- * must be "0" or digits without a leading zero (no sign, no negative index
- * from the end), "replace" needs an existing target, every operation needs
- * its members, a path is "" or starts with "/", and "add"/"replace" at ""
- * replace the whole document as RFC 6902 section 4.1 says. The apiserver's
- * size limits apply (KR_ETOOLARGE). */
+ * Where the apiserver is laxer than the RFCs, kr_patch_json_apply is strict:
+ * array indices must be "0" or digits without a leading zero (no sign, no
+ * negative index from the end), "replace" needs an existing target, every
+ * operation needs its members, a path is "" or starts with "/", and
+ * "add"/"replace" at "" replace the whole document as RFC 6902 section 4.1
+ * says. kr_patch_json_apply_as_apiserver is as lax as the apiserver (see
+ * patch.h). The apiserver's size limits apply to both (KR_ETOOLARGE). */
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -46,6 +47,7 @@ typedef struct op_ctx {
     const char *name;
     kr_error_t *err;
     size_t *copied; /* serialised bytes copied so far by "copy" operations */
+    bool apiserver; /* evanphx/json-patch v4's leniencies (kr_patch_json_apply_as_apiserver) */
 } op_ctx;
 
 static int op_error(const op_ctx *ctx, int code, const pointer *ptr, size_t prefix_tokens,
@@ -118,7 +120,8 @@ static int pointer_parse(const json_t *op, const char *member, const op_ctx *ctx
     for (size_t i = 0; i < len; i++) {
         if (text[i] == '/')
             count++;
-        else if (text[i] == '~' && (i + 1 == len || (text[i + 1] != '0' && text[i + 1] != '1')))
+        else if (text[i] == '~' && (i + 1 == len || (text[i + 1] != '0' && text[i + 1] != '1')) &&
+                 !ctx->apiserver) /* the apiserver keeps a lone "~" as it is */
             return op_error(ctx, KR_EPARSE, ptr, SIZE_MAX,
                             "\"~\" must be followed by \"0\" or \"1\" in a JSON pointer");
     }
@@ -139,7 +142,7 @@ static int pointer_parse(const json_t *op, const char *member, const op_ctx *ctx
             continue;
         }
         char c = text[i];
-        if (c == '~')
+        if (c == '~' && i + 1 < len && (text[i + 1] == '0' || text[i + 1] == '1'))
             c = text[++i] == '0' ? '~' : '/';
         ptr->buf[out++] = c;
         ptr->token_lens[ptr->count - 1]++;
@@ -148,30 +151,47 @@ static int pointer_parse(const json_t *op, const char *member, const op_ctx *ctx
     return 0;
 }
 
-/* The array index named by token `t` of `ptr`, or -1 for "-" (the end).
- * Strict RFC 6901: "0" or a digit string without a leading zero. */
-static int parse_index(const pointer *ptr, size_t t, const op_ctx *ctx, long long *index)
+/* The array index named by token `t` of `ptr`; *end for "-" (past the
+ * last element). Strict RFC 6901: "0" or a digit string without a leading
+ * zero. As the apiserver (Go's strconv.Atoi): an optional sign, leading
+ * zeros, and a negative index counting from the end (resolved by
+ * array_index). */
+static int parse_index(const pointer *ptr, size_t t, const op_ctx *ctx, long long *index, bool *end)
 {
     const char *s = ptr->tokens[t];
     size_t len = ptr->token_lens[t];
-    if (len == 1 && s[0] == '-') {
-        *index = -1;
+    int shown = (int)(len > 64 ? 64 : len);
+    *end = len == 1 && s[0] == '-';
+    if (*end)
         return 0;
+    bool negative = false;
+    size_t i = 0;
+    if (ctx->apiserver && len > 1 && (s[0] == '+' || s[0] == '-')) {
+        negative = s[0] == '-';
+        i = 1;
+    } else if (len == 0 || (len > 1 && s[0] == '0' && !ctx->apiserver)) {
+        return op_error(ctx, KR_EPARSE, ptr, t + 1, "invalid array index \"%.*s\"", shown, s);
     }
-    if (len == 0 || (len > 1 && s[0] == '0'))
-        return op_error(ctx, KR_EPARSE, ptr, t + 1, "invalid array index \"%.*s\"",
-                        (int)(len > 64 ? 64 : len), s);
     long long value = 0;
-    for (size_t i = 0; i < len; i++) {
+    for (; i < len; i++) {
         if (s[i] < '0' || s[i] > '9')
-            return op_error(ctx, KR_EPARSE, ptr, t + 1, "invalid array index \"%.*s\"",
-                            (int)(len > 64 ? 64 : len), s);
+            return op_error(ctx, KR_EPARSE, ptr, t + 1, "invalid array index \"%.*s\"", shown, s);
         if (value > (LLONG_MAX - 9) / 10)
             return op_error(ctx, KR_ENOTFOUND, ptr, t + 1, "array index out of range");
         value = value * 10 + (s[i] - '0');
     }
-    *index = value;
+    *index = negative ? -value : value;
     return 0;
+}
+
+/* A parsed index into an array of `size` elements (size + 1 for "add"): a
+ * negative one counts from the end (the apiserver only; strict parsing
+ * never yields one). Out of range stays out of range, as a negative. */
+static long long array_index(long long index, size_t size)
+{
+    if (index >= 0)
+        return index;
+    return -index > (long long)size ? -1 : index + (long long)size;
 }
 
 /* Find the value holding the last token of `ptr` (count >= 1). */
@@ -184,9 +204,11 @@ static int resolve_parent(json_t *doc, const pointer *ptr, const op_ctx *ctx, js
             next = json_object_getn(at, ptr->tokens[t], ptr->token_lens[t]);
         } else if (json_is_array(at)) {
             long long index = 0;
-            int rc = parse_index(ptr, t, ctx, &index);
+            bool end = false;
+            int rc = parse_index(ptr, t, ctx, &index, &end);
             if (rc != 0)
                 return rc;
+            index = end ? -1 : array_index(index, json_array_size(at));
             if (index >= 0 && (size_t)index < json_array_size(at))
                 next = json_array_get(at, (size_t)index);
         } else {
@@ -222,9 +244,11 @@ static int get_value(json_t *doc, const pointer *ptr, const op_ctx *ctx, json_t 
         found = json_object_getn(parent, ptr->tokens[LAST(ptr)], ptr->token_lens[LAST(ptr)]);
     } else {
         long long index = 0;
-        rc = parse_index(ptr, LAST(ptr), ctx, &index);
+        bool end = false;
+        rc = parse_index(ptr, LAST(ptr), ctx, &index, &end);
         if (rc != 0)
             return rc;
+        index = end ? -1 : array_index(index, json_array_size(parent));
         if (index >= 0 && (size_t)index < json_array_size(parent))
             found = json_array_get(parent, (size_t)index);
     }
@@ -232,6 +256,22 @@ static int get_value(json_t *doc, const pointer *ptr, const op_ctx *ctx, json_t 
         return op_error(ctx, KR_ENOTFOUND, ptr, SIZE_MAX, "no such value");
     *value = found;
     return 0;
+}
+
+/* get_value, but an absent member of an object is null: what the
+ * apiserver copies from a missing member. */
+static int get_member_or_null(json_t *doc, const pointer *ptr, const op_ctx *ctx, json_t **value)
+{
+    op_ctx quiet = *ctx; /* a failure is get_value's to report */
+    quiet.err = NULL;
+    json_t *parent = NULL;
+    if (ptr->count > 0 && resolve_parent(doc, ptr, &quiet, &parent) == 0 &&
+        json_is_object(parent) &&
+        !json_object_getn(parent, ptr->tokens[LAST(ptr)], ptr->token_lens[LAST(ptr)])) {
+        *value = json_null();
+        return 0;
+    }
+    return get_value(doc, ptr, ctx, value);
 }
 
 /* resolve_parent for the operations that bring a value (stolen): on
@@ -248,6 +288,10 @@ static int resolve_parent_taking(json_t *doc, const pointer *ptr, const op_ctx *
 /* Add `value` (stolen) at `ptr`; *doc changes when the root is replaced. */
 static int add_value(json_t **doc, const pointer *ptr, json_t *value, const op_ctx *ctx)
 {
+    if (ptr->count == 0 && ctx->apiserver) {
+        json_decref(value);
+        return op_error(ctx, KR_ENOTFOUND, ptr, SIZE_MAX, "the document has no such path");
+    }
     if (ptr->count == 0) {
         json_decref(*doc);
         *doc = value;
@@ -264,19 +308,22 @@ static int add_value(json_t **doc, const pointer *ptr, json_t *value, const op_c
         return 0;
     }
     long long index = 0;
-    rc = parse_index(ptr, LAST(ptr), ctx, &index);
+    bool end = false;
+    rc = parse_index(ptr, LAST(ptr), ctx, &index, &end);
     if (rc != 0) {
         json_decref(value);
         return rc;
     }
     size_t size = json_array_size(parent);
-    if (index > (long long)size) {
+    if (!end)
+        index = array_index(index, size + 1);
+    if (!end && (index < 0 || index > (long long)size)) {
         json_decref(value);
         return op_error(ctx, KR_ENOTFOUND, ptr, SIZE_MAX,
                         "array index out of bounds (the array has %zu elements)", size);
     }
-    rc = index < 0 ? json_array_append_new(parent, value)
-                   : json_array_insert_new(parent, (size_t)index, value);
+    rc = end ? json_array_append_new(parent, value)
+             : json_array_insert_new(parent, (size_t)index, value);
     if (rc != 0)
         return op_error(ctx, KR_ENOMEM, ptr, SIZE_MAX, "out of memory adding an element");
     return 0;
@@ -295,9 +342,11 @@ static int remove_value(json_t *doc, const pointer *ptr, const op_ctx *ctx)
         return 0;
     }
     long long index = 0;
-    rc = parse_index(ptr, LAST(ptr), ctx, &index);
+    bool end = false;
+    rc = parse_index(ptr, LAST(ptr), ctx, &index, &end);
     if (rc != 0)
         return rc;
+    index = end ? -1 : array_index(index, json_array_size(parent));
     if (index < 0 || (size_t)index >= json_array_size(parent))
         return op_error(ctx, KR_ENOTFOUND, ptr, SIZE_MAX, "no such array element");
     json_array_remove(parent, (size_t)index);
@@ -306,8 +355,11 @@ static int remove_value(json_t *doc, const pointer *ptr, const op_ctx *ctx)
 
 static int replace_value(json_t **doc, const pointer *ptr, json_t *value, const op_ctx *ctx)
 {
-    if (ptr->count == 0)
-        return add_value(doc, ptr, value, ctx);
+    if (ptr->count == 0) {
+        json_decref(*doc);
+        *doc = value;
+        return 0;
+    }
     json_t *parent = NULL;
     int rc = resolve_parent_taking(*doc, ptr, ctx, &parent, value);
     if (rc != 0)
@@ -315,7 +367,7 @@ static int replace_value(json_t **doc, const pointer *ptr, json_t *value, const 
     if (json_is_object(parent)) {
         const char *key = ptr->tokens[LAST(ptr)];
         size_t key_len = ptr->token_lens[LAST(ptr)];
-        if (!json_object_getn(parent, key, key_len)) {
+        if (!json_object_getn(parent, key, key_len) && !ctx->apiserver) {
             json_decref(value);
             return op_error(ctx, KR_ENOTFOUND, ptr, SIZE_MAX, "no such member");
         }
@@ -324,7 +376,10 @@ static int replace_value(json_t **doc, const pointer *ptr, json_t *value, const 
         return 0;
     }
     long long index = 0;
-    rc = parse_index(ptr, LAST(ptr), ctx, &index);
+    bool end = false;
+    rc = parse_index(ptr, LAST(ptr), ctx, &index, &end);
+    if (rc == 0)
+        index = end ? -1 : array_index(index, json_array_size(parent));
     if (rc != 0 || index < 0 || (size_t)index >= json_array_size(parent)) {
         json_decref(value);
         return rc != 0 ? rc : op_error(ctx, KR_ENOTFOUND, ptr, SIZE_MAX, "no such array element");
@@ -407,9 +462,13 @@ static size_t serialised_size(const json_t *value, size_t budget)
     return size;
 }
 
-static int required_value(const json_t *op, const op_ctx *ctx, const json_t **value)
+/* An operation's "value"; the apiserver reads a missing one of "add" and
+ * "replace" as null (`lenient`). */
+static int required_value(const json_t *op, const op_ctx *ctx, bool lenient, const json_t **value)
 {
     *value = json_object_get(op, "value");
+    if (!*value && lenient && ctx->apiserver)
+        *value = json_null();
     if (!*value)
         return op_error(ctx, KR_EPARSE, NULL, 0, "missing \"value\"");
     return 0;
@@ -434,7 +493,7 @@ static int apply_one(json_t **doc, const json_t *op, enum op_kind kind, const op
     switch (kind) {
     case OP_ADD:
     case OP_REPLACE:
-        rc = required_value(op, ctx, &value);
+        rc = required_value(op, ctx, true, &value);
         if (rc == 0)
             rc = copy_of(value, ctx, &owned);
         if (rc == 0)
@@ -448,7 +507,7 @@ static int apply_one(json_t **doc, const json_t *op, enum op_kind kind, const op
             rc = remove_value(*doc, &path, ctx);
         break;
     case OP_TEST:
-        rc = required_value(op, ctx, &value);
+        rc = required_value(op, ctx, false, &value);
         if (rc == 0)
             rc = test_value(*doc, &path, value, ctx);
         break;
@@ -456,7 +515,12 @@ static int apply_one(json_t **doc, const json_t *op, enum op_kind kind, const op
     case OP_COPY: {
         rc = pointer_parse(op, "from", ctx, &from);
         json_t *source = NULL;
-        if (rc == 0)
+        if (rc == 0 && ctx->apiserver && (from.count == 0 || path.count == 0))
+            rc = op_error(ctx, KR_ENOTFOUND, from.count == 0 ? &from : &path, SIZE_MAX,
+                          "the document has no such path");
+        if (rc == 0 && kind == OP_COPY && ctx->apiserver)
+            rc = get_member_or_null(*doc, &from, ctx, &source);
+        else if (rc == 0)
             rc = get_value(*doc, &from, ctx, &source);
         if (rc != 0)
             break;
@@ -515,8 +579,8 @@ static int parse_op(const json_t *op, size_t index, kr_error_t *err, enum op_kin
                         json_string_value(name));
 }
 
-KR_API int kr_patch_json_apply(const json_t *document, const json_t *ops, json_t **out,
-                               kr_error_t *err)
+static int apply_all(const json_t *document, const json_t *ops, bool apiserver, json_t **out,
+                     kr_error_t *err)
 {
     if (!document || !ops || !out)
         return kr_error_set(err, KR_EINVAL, "json patch: document, ops and out are required");
@@ -536,7 +600,7 @@ KR_API int kr_patch_json_apply(const json_t *document, const json_t *ops, json_t
         enum op_kind kind = OP_TEST;
         int rc = parse_op(op, index, err, &kind);
         if (rc == 0) {
-            op_ctx ctx = {index, op_names[kind], err, &copied};
+            op_ctx ctx = {index, op_names[kind], err, &copied, apiserver};
             rc = apply_one(&doc, op, kind, &ctx);
         }
         if (rc != 0) {
@@ -546,4 +610,16 @@ KR_API int kr_patch_json_apply(const json_t *document, const json_t *ops, json_t
     }
     *out = doc;
     return 0;
+}
+
+KR_API int kr_patch_json_apply(const json_t *document, const json_t *ops, json_t **out,
+                               kr_error_t *err)
+{
+    return apply_all(document, ops, false, out, err);
+}
+
+KR_API int kr_patch_json_apply_as_apiserver(const json_t *document, const json_t *ops, json_t **out,
+                                            kr_error_t *err)
+{
+    return apply_all(document, ops, true, out, err);
 }

@@ -10,6 +10,7 @@
 #include "kr_suite.h"
 #include "kr_test.h"
 #include "kr_test_proc.h"
+#include "kr_test_tmpdir.h"
 #include "kreconcile.h"
 
 typedef struct result {
@@ -99,6 +100,36 @@ START_TEST(apply_json_patch_and_document_from_stdin)
         args2);
     assert_json_output(&r, "{\"metadata\":{\"labels\":{\"version\":\"v2\"}},\"spec\":{"
                            "\"containers\":[{\"name\":\"a\"}]}}");
+}
+END_TEST
+
+/* --type json applies as kubectl patch --local does (the apiserver's
+ * leniencies); --strict as RFC 6902 says. */
+START_TEST(json_patch_is_lenient_as_kubectl_unless_strict)
+{
+    static const char doc[] = "{\"metadata\":{\"labels\":{},\"finalizers\":[\"a\",\"b\"]}}";
+    char dir[256], path[512];
+    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-patch-ops"));
+    snprintf(path, sizeof(path), "%s/ops.json", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("[{\"op\":\"replace\",\"path\":\"/metadata/labels/v\",\"value\":\"2\"},"
+          "{\"op\":\"remove\",\"path\":\"/metadata/finalizers/-1\"}]",
+          f);
+    fclose(f);
+    const char *lenient[] = {"apply", "--type", "json", "-", path, NULL};
+    run(&r, doc, lenient);
+    ck_assert_int_eq(r.status, 0);
+    assert_json_output(&r, "{\"metadata\":{\"labels\":{\"v\":\"2\"},\"finalizers\":[\"a\"]}}");
+    const char *strict[] = {"apply", "--type", "json", "--strict", "-", path, NULL};
+    run(&r, doc, strict);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "no such member"));
+    const char *misused[] = {"apply", "--strict", "-", path, NULL};
+    run(&r, doc, misused);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "--strict goes with --type json"));
+    kr_test_tmpdir_remove(dir);
 }
 END_TEST
 
@@ -240,6 +271,7 @@ int main(void)
     const TTest *tests[] = {apply_strategic_merges_containers_by_name,
                             apply_merge_reads_a_yaml_patch_from_stdin,
                             apply_json_patch_and_document_from_stdin,
+                            json_patch_is_lenient_as_kubectl_unless_strict,
                             pretty_output_is_indented_and_equal,
                             user_schema_and_kind_enable_strategic_merge,
                             diff_and_three_way_merge_create_patches,

@@ -2,6 +2,7 @@
  * edge and error cases (vectors under test/data/patch), atomicity, inputs left
  * untouched, and allocation failures. */
 #include <check.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,8 +10,9 @@
 #include "kr_test.h"
 #include "kreconcile.h"
 
-/* Runs every case of a vector file: {doc, patch|patch_text, expected|error}. */
-static void run_vectors(const char *rel)
+/* Runs every case of a vector file: {doc, patch|patch_text, expected|error},
+ * strictly or as the apiserver applies them. */
+static void run_vectors(const char *rel, bool apiserver)
 {
     json_t *file = kr_test_load_json(rel);
     const json_t *cases = json_object_get(file, "cases");
@@ -38,7 +40,8 @@ static void run_vectors(const char *rel)
         char *patch_before = json_dumps(patch, JSON_SORT_KEYS | JSON_ENCODE_ANY);
         json_t *out = NULL;
         kr_error_t err = {0};
-        int rc = kr_patch_json_apply(doc, patch, &out, &err);
+        int rc = apiserver ? kr_patch_json_apply_as_apiserver(doc, patch, &out, &err)
+                           : kr_patch_json_apply(doc, patch, &out, &err);
         if (expected) {
             ck_assert_msg(rc == 0, "%s: failed: %s", name, err.message);
             ck_assert_msg(json_equal(out, expected), "%s: got %s", name,
@@ -75,13 +78,21 @@ static void run_vectors(const char *rel)
 
 START_TEST(rfc6902_appendix_a_examples_all_hold)
 {
-    run_vectors("test/data/patch/rfc6902.json");
+    run_vectors("test/data/patch/rfc6902.json", false);
 }
 END_TEST
 
 START_TEST(edge_and_error_cases_match_the_table)
 {
-    run_vectors("test/data/patch/json_patch_cases.json");
+    run_vectors("test/data/patch/json_patch_cases.json", false);
+}
+END_TEST
+
+START_TEST(the_apiservers_leniencies_match_the_table)
+{
+    run_vectors("test/data/patch/json_patch_apiserver_cases.json", true);
+    /* The RFC's own examples hold as the apiserver applies them too. */
+    run_vectors("test/data/patch/rfc6902.json", true);
 }
 END_TEST
 
@@ -231,6 +242,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, rfc6902_appendix_a_examples_all_hold);
     tcase_add_test(tc, edge_and_error_cases_match_the_table);
+    tcase_add_test(tc, the_apiservers_leniencies_match_the_table);
     tcase_add_test(tc, result_shares_nothing_with_inputs);
     tcase_add_test(tc, invalid_arguments_are_rejected);
     tcase_add_test(tc, scalar_documents_can_be_patched_at_the_root);

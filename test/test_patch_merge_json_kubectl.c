@@ -240,6 +240,14 @@ static size_t compare_batch(const char *type, json_t *docs, const json_t *patch,
         int rc = strcmp(type, "merge") == 0 ? kr_patch_merge_apply(doc, patch, &ours, &err)
                                             : kr_patch_json_apply(doc, patch, &ours, &err);
         ours_failed += rc != 0;
+        if (strcmp(type, "json") == 0) {
+            /* RFC-valid patches: the apiserver's leniencies change nothing */
+            json_t *lax = NULL;
+            int lax_rc = kr_patch_json_apply_as_apiserver(doc, patch, &lax, NULL);
+            ck_assert_int_eq(lax_rc == 0, rc == 0);
+            ck_assert(rc != 0 || json_equal(lax, ours));
+            json_decref(lax);
+        }
         if (!theirs) {
             if (rc == 0) {
                 /* Find the document kubectl refused, for the message. */
@@ -315,6 +323,76 @@ START_TEST(json_patch_results_and_failures_match_kubectl)
         json_decref(ops);
         json_decref(docs);
     }
+}
+END_TEST
+
+/* Whether operation list `ops` names the document's root as a path or a
+ * source (kubectl's object then stops being an object of a kind). */
+static bool touches_the_root(const json_t *ops)
+{
+    size_t i;
+    const json_t *op;
+    json_array_foreach(ops, i, op)
+    {
+        const char *path = json_string_value(json_object_get(op, "path"));
+        const char *from = json_string_value(json_object_get(op, "from"));
+        if ((path && !*path) || (from && !*from))
+            return true;
+    }
+    return false;
+}
+
+/* The apiserver's leniencies (evanphx/json-patch v4): every case of the
+ * table test_patch_json checks, inside a ConfigMap that kubectl keeps as
+ * it is, must succeed or fail under kubectl as under
+ * kr_patch_json_apply_as_apiserver, with the same result. */
+START_TEST(apiserver_json_patch_leniencies_match_kubectl)
+{
+    if (!have_kubectl())
+        return;
+    json_t *file = kr_test_load_json("test/data/patch/json_patch_apiserver_cases.json");
+    size_t i, compared = 0;
+    const json_t *c;
+    json_array_foreach(json_object_get(file, "cases"), i, c)
+    {
+        const char *name = json_string_value(json_object_get(c, "name"));
+        const json_t *ops = json_object_get(c, "patch");
+        if (touches_the_root(ops))
+            continue;
+        json_t *doc = json_deep_copy(json_object_get(c, "doc"));
+        json_t *skeleton = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap",
+                                     "metadata", "name", "case");
+        json_object_update(doc, skeleton);
+        json_decref(skeleton);
+        json_t *docs = json_pack("[O]", doc);
+        char docs_path[300], patch_path[300];
+        snprintf(docs_path, sizeof(docs_path), "%s/docs.json", dir);
+        snprintf(patch_path, sizeof(patch_path), "%s/patch.json", dir);
+        write_json(docs_path, docs, 1);
+        write_json(patch_path, ops, 0);
+        json_t *theirs = kubectl_patch("json", docs_path, patch_path);
+        json_t *ours = NULL;
+        kr_error_t err = {0};
+        int rc = kr_patch_json_apply_as_apiserver(doc, ops, &ours, &err);
+        ck_assert_msg((rc == 0) == (theirs != NULL), "%s: kubectl %s, we %s (%s)", name,
+                      theirs ? "succeeded" : "failed", rc == 0 ? "succeeded" : "failed",
+                      rc == 0 ? "" : err.message);
+        if (theirs) {
+            char *a = json_dumps(ours, JSON_SORT_KEYS),
+                 *b = json_dumps(json_array_get(theirs, 0), JSON_SORT_KEYS);
+            ck_assert_msg(json_equal(ours, json_array_get(theirs, 0)), "%s:\nours %s\nkubectl %s",
+                          name, a, b);
+            free(a);
+            free(b);
+        }
+        compared++;
+        json_decref(theirs);
+        json_decref(ours);
+        json_decref(docs);
+        json_decref(doc);
+    }
+    ck_assert_uint_ge(compared, 30);
+    json_decref(file);
 }
 END_TEST
 
@@ -531,6 +609,7 @@ int main(void)
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, merge_patch_results_match_kubectl);
     tcase_add_test(tc, json_patch_results_and_failures_match_kubectl);
+    tcase_add_test(tc, apiserver_json_patch_leniencies_match_kubectl);
     tcase_add_test(tc, created_merge_patches_do_the_same_under_kubectl);
     tcase_add_test(tc, three_way_merge_patch_matches_kubectl_apply);
     suite_add_tcase(s, tc);

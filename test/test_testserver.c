@@ -826,6 +826,60 @@ static void patch(const char *path, const char *type, const char *body, tc_respo
     tc_request(U, "PATCH", path, type, body, NULL, r);
 }
 
+/* A JSON patch is applied as kube-apiserver applies it (evanphx/json-patch
+ * v4, checked with kubectl 1.32): a replace of an absent member sets it, a
+ * negative index counts from the end; an operation that is no object is a
+ * 400, one that fails a 422, too many of them a 413. */
+START_TEST(json_patches_are_applied_as_the_apiserver_does)
+{
+    static const char cm[] = "/api/v1/namespaces/default/configmaps/jp";
+    tc_response r;
+    tc_json(U, "POST", "/api/v1/namespaces/default/configmaps",
+            "{\"metadata\":{\"name\":\"jp\",\"labels\":{\"a\":\"1\"},\"finalizers\":"
+            "[\"x/a\",\"x/b\"]}}",
+            &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    patch(cm, "application/json-patch+json",
+          "[{\"op\":\"replace\",\"path\":\"/metadata/labels/b\",\"value\":\"2\"},"
+          "{\"op\":\"remove\",\"path\":\"/metadata/finalizers/-1\"},"
+          "{\"op\":\"add\",\"path\":\"/metadata/finalizers/-1\",\"value\":\"x/c\"}]",
+          &r);
+    ck_assert_int_eq(r.status, 200);
+    json_t *m = json_object_get(r.json, "metadata");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(m, "labels"), "b")), "2");
+    json_t *fin = json_object_get(m, "finalizers");
+    ck_assert_uint_eq(json_array_size(fin), 2);
+    ck_assert_str_eq(json_string_value(json_array_get(fin, 1)), "x/c");
+    tc_free(&r);
+    patch(cm, "application/json-patch+json", "[1]", &r);
+    assert_status(&r, 400, "BadRequest",
+                  "json: cannot unmarshal number into Go value of type jsonpatch.Operation");
+    tc_free(&r);
+    patch(cm, "application/json-patch+json", "[{\"op\":\"bogus\",\"path\":\"/a\"}]", &r);
+    assert_status(&r, 422, "Invalid", NULL);
+    tc_free(&r);
+    patch(cm, "application/json-patch+json",
+          "[{\"op\":\"remove\",\"path\":\"/metadata/finalizers/x\"}]", &r);
+    assert_status(&r, 422, "Invalid", NULL);
+    tc_free(&r);
+    size_t n = 10001, len = 0;
+    char *many = malloc(n * 40 + 3);
+    many[len++] = '[';
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)sprintf(many + len, "%s{\"op\":\"test\",\"path\":\"\",\"value\":1}",
+                               i ? "," : "");
+    many[len++] = ']';
+    many[len] = '\0';
+    patch(cm, "application/json-patch+json", many, &r);
+    assert_status(&r, 413, "RequestEntityTooLarge",
+                  "Request entity too large: The allowed maximum operations in a JSON patch is "
+                  "10000, got 10001");
+    tc_free(&r);
+    free(many);
+}
+END_TEST
+
 START_TEST(patch_types_go_through_the_patch_engine)
 {
     tc_response r;
@@ -3627,6 +3681,7 @@ int main(void)
                             updates_may_not_change_immutable_fields,
                             update_bumps_generation_only_for_spec_and_conflicts_on_stale_rv,
                             patch_types_go_through_the_patch_engine,
+                            json_patches_are_applied_as_the_apiserver_does,
                             server_side_apply_creates_then_patches,
                             scale_subresource_reads_and_writes_replicas,
                             delete_answers_status_or_object_and_honours_finalizers,

@@ -14,8 +14,8 @@
 #define EXIT_USAGE 2
 
 static const char usage_text[] =
-    "usage: kr-patch apply     [--type merge|strategic|json] [--schema FILE] [--kind KIND]\n"
-    "                          [--pretty] ORIGINAL PATCH\n"
+    "usage: kr-patch apply     [--type merge|strategic|json [--strict]] [--schema FILE]\n"
+    "                          [--kind KIND] [--pretty] ORIGINAL PATCH\n"
     "       kr-patch diff      [--type merge|strategic] [--schema FILE] [--kind KIND]\n"
     "                          [--pretty] ORIGINAL MODIFIED\n"
     "       kr-patch three-way [--type merge|strategic] [--schema FILE] [--kind KIND]\n"
@@ -43,6 +43,10 @@ static const char help_text[] =
     "                 strategic merge patch) or json (RFC 6902 JSON patch, apply\n"
     "                 only). Default: strategic when the document's apiVersion\n"
     "                 and kind are known, merge otherwise.\n"
+    "  --strict       with --type json: apply the patch as RFC 6902 says. Without\n"
+    "                 it, as kube-apiserver and kubectl do: an index may count from\n"
+    "                 the end (\"/items/-1\"), \"replace\" of an absent member\n"
+    "                 sets it, \"copy\" from an absent member copies null.\n"
     "  --schema FILE  add patch metadata (strategy and merge key per field) in the\n"
     "                 format of k8s-patch-metadata.json: {\"kinds\": {...},\n"
     "                 \"definitions\": {...}}; it extends the built-in metadata of\n"
@@ -75,6 +79,7 @@ typedef struct options {
     const char *schema_file;
     const char *kind;
     int pretty;
+    int strict;
     const char *files[3];
     int nfiles;
 } options;
@@ -104,9 +109,13 @@ static int fail(const char *what, const kr_error_t *err)
 static int parse_args(int argc, char **argv, options *o)
 {
     static const struct option long_options[] = {
-        {"type", required_argument, NULL, 't'}, {"schema", required_argument, NULL, 's'},
-        {"kind", required_argument, NULL, 'k'}, {"pretty", no_argument, NULL, 'p'},
-        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+        {"type", required_argument, NULL, 't'},
+        {"schema", required_argument, NULL, 's'},
+        {"kind", required_argument, NULL, 'k'},
+        {"pretty", no_argument, NULL, 'p'},
+        {"strict", no_argument, NULL, 'S'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof(*o));
     if (argc < 2)
@@ -144,6 +153,9 @@ static int parse_args(int argc, char **argv, options *o)
         case 'p':
             o->pretty = 1;
             break;
+        case 'S':
+            o->strict = 1;
+            break;
         case 'h':
             fputs(usage_text, stdout);
             fputs(help_text, stdout);
@@ -175,6 +187,8 @@ static int parse_args(int argc, char **argv, options *o)
         return usage_error("unknown --type \"%s\" (merge, strategic or json)", o->type);
     if (o->type && strcmp(o->type, "json") == 0 && o->command != CMD_APPLY)
         return usage_error("%s", "--type json is for apply only (JSON patches are not created)");
+    if (o->strict && (!o->type || strcmp(o->type, "json") != 0))
+        return usage_error("%s", "--strict goes with --type json");
     return 0;
 }
 
@@ -215,8 +229,10 @@ static int run(const options *o, json_t *const docs[3], const kr_patch_meta_t *m
                             "--type merge, or --schema/--kind");
     switch (o->command) {
     case CMD_APPLY:
-        if (json)
+        if (json && o->strict)
             return kr_patch_json_apply(docs[0], docs[1], out, err);
+        if (json)
+            return kr_patch_json_apply_as_apiserver(docs[0], docs[1], out, err);
         if (strategic)
             return kr_patch_strategic_apply(meta, docs[0], docs[1], out, err);
         return kr_patch_merge_apply(docs[0], docs[1], out, err);

@@ -135,6 +135,18 @@ KR_API int kr_patch_strategic_three_way(const kr_patch_meta_t *meta, const json_
  * over 10000 operations, or "copy" adding over 3 MiB). *out is new. */
 KR_API int kr_patch_json_apply(const json_t *document, const json_t *ops, json_t **out,
                                kr_error_t *err);
+/* kr_patch_json_apply as kube-apiserver and kubectl apply a JSON patch
+ * (evanphx/json-patch v4), where they are laxer than RFC 6902: an index
+ * may carry a sign or leading zeros, and a negative one counts from the
+ * end ("/items/-1" is the last element; "add" at -1 inserts before the
+ * end: it appends); "replace" of an absent object member sets it; "copy"
+ * from an absent object member copies null; "add" and "replace" without
+ * "value" set null. Where the apiserver is stricter, so is this: "add" at
+ * the root "" and a "move" or "copy" from or to it fail (KR_ENOTFOUND);
+ * "replace" and "test" at "" act on the whole document. kr-apiserver
+ * applies JSON patches with it. */
+KR_API int kr_patch_json_apply_as_apiserver(const json_t *document, const json_t *ops, json_t **out,
+                                            kr_error_t *err);
 
 /* ---- Dispatch ------------------------------------------------------------ */
 

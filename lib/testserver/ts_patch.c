@@ -2,6 +2,7 @@
  * through the library's patch engine, and server-side apply with field
  * ownership (ssa.c): create when absent, else merge, prune and conflicts
  * as kube-apiserver's field manager. Callers hold ts->mu. */
+#include <stdio.h>
 #include <string.h>
 
 #include "kreconcile/patch.h"
@@ -39,11 +40,43 @@ static json_t *parse_patch(const ts_request *req, kr_patch_format f, ts_response
                                          : "patch must be a JSON object");
         return NULL;
     }
+    if (f != KR_PATCH_JSON)
+        return doc;
+    /* As the apiserver decodes a JSON patch: an operation that is no object
+     * is a 400, too many operations a 413; what an operation says is
+     * checked as it is applied (422). */
+    size_t i;
+    json_t *op;
+    json_array_foreach(doc, i, op)
+    {
+        if (!json_is_object(op) && !json_is_null(op)) { /* null decodes as an empty op */
+            const char *type = json_is_array(op)    ? "array"
+                               : json_is_string(op) ? "string"
+                               : json_is_number(op) ? "number"
+                                                    : "bool";
+            ts_respond_bad_request(resp,
+                                   "json: cannot unmarshal %s into Go value of type "
+                                   "jsonpatch.Operation",
+                                   type);
+            json_decref(doc);
+            return NULL;
+        }
+    }
+    if (json_array_size(doc) > 10000) {
+        char message[128];
+        snprintf(message, sizeof(message),
+                 "Request entity too large: The allowed maximum operations in a JSON patch is "
+                 "10000, got %zu",
+                 json_array_size(doc));
+        json_decref(doc);
+        ts_respond_status(resp, 413, "RequestEntityTooLarge", message, NULL);
+        return NULL;
+    }
     return doc;
 }
 
 static void respond_patch_failed(ts_response *resp, const ts_resource *res, const char *name,
-                                 int rc, const kr_error_t *err)
+                                 bool json, int rc, const kr_error_t *err)
 {
     if (rc == KR_ENOMEM) {
         ts_respond_status(resp, 500, "InternalError", "Internal error occurred: out of memory",
@@ -52,9 +85,10 @@ static void respond_patch_failed(ts_response *resp, const ts_resource *res, cons
     }
     (void)res;
     (void)name;
-    /* As the apiserver: a malformed patch is a 400; one that does not apply
-     * is a generic 422 without details. */
-    if (rc == KR_EPARSE)
+    /* As the apiserver: a malformed merge or strategic patch is a 400; one
+     * that does not apply, and any JSON patch operation that fails, is a
+     * generic 422 without details. */
+    if (rc == KR_EPARSE && !json)
         ts_respond_bad_request(resp, "%s", err->message);
     else
         ts_respond_status(resp, 422, "Invalid", err->message, NULL);
@@ -68,7 +102,7 @@ static json_t *apply_patch(const ts_resource *res, const char *name, kr_patch_fo
     json_t *out = NULL;
     int rc;
     if (f == KR_PATCH_JSON) {
-        rc = kr_patch_json_apply(existing, patch, &out, &err);
+        rc = kr_patch_json_apply_as_apiserver(existing, patch, &out, &err);
     } else if (f == KR_PATCH_MERGE || res->crd) {
         rc = kr_patch_merge_apply(existing, patch, &out, &err);
     } else {
@@ -79,7 +113,7 @@ static json_t *apply_patch(const ts_resource *res, const char *name, kr_patch_fo
         rc = kr_patch_strategic_apply(meta, existing, patch, &out, &err);
     }
     if (rc != 0) {
-        respond_patch_failed(resp, res, name, rc, &err);
+        respond_patch_failed(resp, res, name, f == KR_PATCH_JSON, rc, &err);
         return NULL;
     }
     if (!json_is_object(out)) {

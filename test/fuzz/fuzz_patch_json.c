@@ -2,7 +2,10 @@
  * operation array, split at the first newline. Checks: only documented
  * error codes, nothing produced on failure, inputs never modified, a
  * result passes a "test" of itself, and merge create/apply round-trips
- * from the document to the result. abort() on a violation. */
+ * from the document to the result; as the apiserver applies it, the same
+ * error codes, and whatever applies strictly applies alike (unless it adds,
+ * moves or copies at the root, which the apiserver refuses). abort() on a
+ * violation. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +51,31 @@ static int too_many_copies(const json_t *ops)
     return copies > 6;
 }
 
+/* An "add", "move" or "copy" naming the root "" as path or source. */
+static int root_add(const json_t *ops)
+{
+    size_t i;
+    json_t *op;
+    json_array_foreach(ops, i, op)
+    {
+        const char *name = json_string_value(json_object_get(op, "op"));
+        const char *path = json_string_value(json_object_get(op, "path"));
+        const char *from = json_string_value(json_object_get(op, "from"));
+        if (name && strcmp(name, "add") != 0 && strcmp(name, "move") != 0 &&
+            strcmp(name, "copy") != 0)
+            continue;
+        if ((path && !*path) || (from && !*from))
+            return 1;
+    }
+    return 0;
+}
+
+static int documented(int rc)
+{
+    return rc == KR_EPARSE || rc == KR_ENOTFOUND || rc == KR_ETESTFAILED || rc == KR_EPATCH ||
+           rc == KR_ETOOLARGE;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const uint8_t *split = memchr(data, '\n', size);
@@ -61,14 +89,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *doc_text = json_dumps(doc, JSON_ENCODE_ANY | JSON_SORT_KEYS);
     char *ops_text = json_dumps(ops, JSON_ENCODE_ANY | JSON_SORT_KEYS);
 
-    json_t *result = NULL;
+    json_t *result = NULL, *lax = NULL;
     kr_error_t err;
+    int lax_rc = kr_patch_json_apply_as_apiserver(doc, ops, &lax, &err);
+    if (lax_rc != 0 && (lax != NULL || err.code != lax_rc || !documented(lax_rc)))
+        abort();
     int rc = kr_patch_json_apply(doc, ops, &result, &err);
+    if (rc == 0 && !root_add(ops) && (lax_rc != 0 || !json_equal(lax, result)))
+        abort();
+    json_decref(lax);
     if (rc != 0) {
         if (result != NULL || err.code != rc || err.message[0] == '\0')
             abort();
-        if (rc != KR_EPARSE && rc != KR_ENOTFOUND && rc != KR_ETESTFAILED && rc != KR_EPATCH &&
-            rc != KR_ETOOLARGE)
+        if (!documented(rc))
             abort();
     } else {
         json_t *test = json_pack("[{s:s,s:s,s:O}]", "op", "test", "path", "", "value", result);
