@@ -40,6 +40,7 @@ struct kr_reflector {
     char *field_selector;
     char *name;
     long page_size;
+    bool page_size_set; /* given in the options: every list is paged */
     int timeout_min_s;
     int timeout_max_s;
     uint64_t progress_deadline_ms;
@@ -62,6 +63,14 @@ struct kr_reflector {
     char *list_rv;
     char *continue_token;
     char *last_rv;
+    /* What a list asks for, as client-go's reflector: "0" first (any
+     * state: a watch cache answers), then the last RV seen (at least as
+     * fresh), and "" (the latest, a consistent read) once the server has
+     * said that RV is unavailable (410, or too large). */
+    char *list_from; /* the RV this list asked for; NULL: "" */
+    bool rv_unavailable;
+    bool paginated_result; /* a list at "0" came in pages: keep paging */
+    bool full_list; /* an expired continue token: the rest in one page */
     uint64_t last_progress_ms;
     unsigned backoff_steps;
     uint64_t last_backoff_ms;
@@ -368,6 +377,30 @@ static int apply_replace(kr_reflector_t *r, kr_store_batch_t *batch, const char 
 
 /* ---- LIST -------------------------------------------------------------- */
 
+/* The page size of the list under way, as client-go's reflector pages:
+ * always when the options gave one (or never, when negative); otherwise
+ * 500, except at a specific RV (a watch cache serves only unpaged lists
+ * there) unless a list at "0" came in pages (the server pages anyway). */
+static long list_limit(const kr_reflector_t *r)
+{
+    if (r->page_size < 0 || r->full_list)
+        return 0;
+    bool specific = r->list_from && strcmp(r->list_from, "0") != 0;
+    if (r->page_size_set || r->paginated_result || !specific)
+        return r->page_size;
+    return 0;
+}
+
+/* A list the server refused for its RV: 410 Expired or Gone, or 504 "Too
+ * large resource version" (client-go's isTooLargeResourceVersionError). */
+static bool rv_refused(int code, const kr_error_t *err)
+{
+    if (code == KR_EGONE || (err && err->http_code == 410))
+        return true;
+    return err && (err->http_code == 504 || strcmp(err->reason, "Timeout") == 0) &&
+           strstr(err->message, "Too large resource version") != NULL;
+}
+
 static void send_list_page(kr_reflector_t *r);
 
 static void on_list_page(json_t *items, const char *rv, const char *cont, const kr_error_t *err,
@@ -378,12 +411,27 @@ static void on_list_page(json_t *items, const char *rv, const char *cont, const 
     if (err || !items) {
         json_decref(items);
         int code = err ? err->code : KR_EIO;
-        if (code == KR_EGONE && r->continue_token) {
-            /* the continue token's snapshot expired: the list must start
-             * again from the beginning, in one consistent snapshot */
-            kr_log(&r->logger, KR_LOG_INFO, MOD, "%s: continue token expired, listing again",
-                   r->name);
+        if (code == KR_EGONE && r->continue_token && !r->full_list) {
+            /* the continue token's snapshot expired: as client-go's pager,
+             * list everything again at the RV asked for, in one page */
+            kr_log(&r->logger, KR_LOG_INFO, MOD,
+                   "%s: continue token expired, listing again in one page", r->name);
             report_request(r, KR_REFLECTOR_REQUEST_NONE, KR_RESTART_GONE);
+            drop_pending(r);
+            r->full_list = true;
+            send_list_page(r);
+            return;
+        }
+        if (rv_refused(code, err) && !r->rv_unavailable) {
+            /* the RV asked for is gone or not there yet: list the latest
+             * state at once (a consistent read) */
+            kr_log(&r->logger, KR_LOG_INFO, MOD,
+                   "%s: list at resourceVersion %s refused (%s), "
+                   "listing the latest",
+                   r->name, r->list_from ? r->list_from : "",
+                   err ? err->message : kr_strerror(code));
+            report_request(r, KR_REFLECTOR_REQUEST_NONE, KR_RESTART_GONE);
+            r->rv_unavailable = true;
             start_list(r);
             return;
         }
@@ -395,6 +443,8 @@ static void on_list_page(json_t *items, const char *rv, const char *cont, const 
     }
     int rc = 0;
     if (!r->continue_token) { /* the first page */
+        if (cont && *cont && r->list_from && strcmp(r->list_from, "0") == 0)
+            r->paginated_result = true;
         rc = set_str(&r->list_rv, rv);
         /* later lists (relists) replace the content in one atomic swap */
         r->direct_list = !r->synced && kr_store_len(r->store) == 0;
@@ -454,6 +504,7 @@ static void on_list_page(json_t *items, const char *rv, const char *cont, const 
         return;
     }
     r->synced = true;
+    r->rv_unavailable = false; /* the list succeeded */
     observe_rv(r, list_rv);
     kr_free(list_rv);
     report_progress(r);
@@ -465,11 +516,10 @@ static void on_list_page(json_t *items, const char *rv, const char *cont, const 
 static void send_list_page(kr_reflector_t *r)
 {
     kr_lw_list_request req = {
-        .limit = r->page_size > 0 ? r->page_size : 0,
+        .limit = list_limit(r),
         .continue_token = r->continue_token,
-        /* unset: a consistent read of the latest state (k8s-api-wire 4.1);
-         * a continue token carries its own snapshot */
-        .resource_version = NULL,
+        /* a continue token carries its own snapshot */
+        .resource_version = r->continue_token ? NULL : r->list_from,
         .label_selector = r->label_selector,
         .field_selector = r->field_selector,
     };
@@ -488,6 +538,12 @@ static void start_list(kr_reflector_t *r)
     cancel_request(r);
     cancel_timer(r, &r->progress_timer);
     drop_pending(r);
+    r->full_list = false;
+    const char *from = r->rv_unavailable ? NULL : (r->last_rv && *r->last_rv) ? r->last_rv : "0";
+    if (set_str(&r->list_from, from) != 0) {
+        back_off(r, NEXT_RELIST);
+        return;
+    }
     report_request(r, KR_REFLECTOR_REQUEST_LIST, -1);
     send_list_page(r);
 }
@@ -681,11 +737,14 @@ static void on_watch_close(int rc, const kr_error_t *err, void *user)
         report_request(r, KR_REFLECTOR_REQUEST_NONE, KR_RESTART_TIMEOUT);
         start_watch(r, false);
     } else if (rc == KR_EGONE) {
+        /* as client-go: the list-and-watch ends, and the next one (a list
+         * at least as fresh as that RV) begins after the backoff, so that
+         * a compaction does not send every client to list at once */
         kr_log(&r->logger, KR_LOG_INFO, MOD, "%s: resourceVersion %s expired, relisting", r->name,
                r->last_rv ? r->last_rv : "");
         report_request(r, KR_REFLECTOR_REQUEST_NONE, KR_RESTART_GONE);
         cancel_timer(r, &r->progress_timer);
-        start_relist(r);
+        back_off(r, NEXT_RELIST);
     } else {
         /* As client-go's reflector: a watch the network ended, or one
          * refused with 429, is retried from where it was; any other error
@@ -771,6 +830,7 @@ int kr_reflector_new(const kr_reflector_opts *opts, kr_reflector_t **out, kr_err
     r->hooks = opts->hooks;
     r->logger = opts->logger;
     r->page_size = opts->page_size ? opts->page_size : 500;
+    r->page_size_set = opts->page_size != 0;
     r->timeout_min_s = opts->watch_timeout_min_ms ? seconds_of(opts->watch_timeout_min_ms) : 300;
     r->timeout_max_s = opts->watch_timeout_max_ms ? seconds_of(opts->watch_timeout_max_ms) : 600;
     if (r->timeout_max_s < r->timeout_min_s)
@@ -833,6 +893,7 @@ void kr_reflector_free(kr_reflector_t *r)
     kr_free(r->field_selector);
     kr_free(r->name);
     kr_free(r->last_rv);
+    kr_free(r->list_from);
     kr_free(r);
 }
 

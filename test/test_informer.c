@@ -140,6 +140,7 @@ START_TEST(handlers_receive_every_change_in_event_order)
     push(&w, KR_WATCH_ADDED, "x", "12");
     push(&w, KR_WATCH_DELETED, "o1", "13");
     fake_lw_close(&w.lw, KR_EGONE, 410);
+    fake_clock_advance(&w.clock, fake_clock_next_due(&w.clock)); /* the backoff */
     fake_lw_list_ok(&w.lw, "[]", "20", NULL);
     const char *want[] = {"add o0@3",
                           "add o1@4",
@@ -369,7 +370,7 @@ START_TEST(selectors_scope_requests_and_listers_filter_the_cache)
     world_init(&w, "app in (o0,o2)", "metadata.namespace=default", NULL);
     ck_assert_int_eq(kr_informer_start(w.inf, NULL), 0);
     ck_assert_str_eq(fake_lw_req(&w.lw, 0),
-                     "list limit=500 continue= rv= match= "
+                     "list limit=500 continue= rv=0 match= "
                      "labels=app in (o0,o2) fields=metadata.namespace=default");
     fake_lw_list_ok(&w.lw, list_of(3, 1), "5", NULL);
     ck_assert_str_eq(fake_lw_req(&w.lw, 1),
@@ -398,6 +399,7 @@ START_TEST(metrics_count_lists_restarts_and_events)
     fake_lw_list_ok(&w.lw, list_of(2, 1), "5", NULL);
     push(&w, KR_WATCH_MODIFIED, "o1", "6");
     fake_lw_close(&w.lw, KR_EGONE, 410);
+    fake_clock_advance(&w.clock, fake_clock_next_due(&w.clock)); /* the backoff */
     fake_lw_list_ok(&w.lw, list_of(1, 1), "7", NULL);
     char *text = NULL;
     ck_assert_int_eq(kr_metrics_render(reg, &text, NULL, NULL), 0);

@@ -163,7 +163,11 @@ static void sync_with(const char *items_json, const char *rv)
 
 #define REQ(i) fake_lw_req(&F.lw, (i))
 #define WATCH_AT(rv) "watch rv=" rv " bookmarks=1 initial=0 match= labels=app fields="
-#define FIRST_LIST(limit) "list limit=" limit " continue= rv= match= labels=app fields="
+/* As client-go's reflector: the first list at "0" (a watch cache answers),
+ * relists at the last RV seen (unpaged unless paging was asked for or
+ * the first list came in pages), the latest ("") once an RV is refused. */
+#define LIST_AT(limit, rv) "list limit=" limit " continue= rv=" rv " match= labels=app fields="
+#define FIRST_LIST(limit) LIST_AT(limit, "0")
 
 START_TEST(first_list_fills_the_empty_store_page_by_page_then_watches_from_list_rv)
 {
@@ -200,6 +204,8 @@ START_TEST(paged_relist_replaces_the_store_only_when_complete)
     fake_lw_list_ok(&F.lw, items("a@3", "b@4", NULL), "10", NULL);
     ck_assert(kr_reflector_has_synced(F.r));
     fake_lw_close(&F.lw, KR_EGONE, 410);
+    fake_clock_advance(&F.clock, fake_clock_next_due(&F.clock)); /* the backoff */
+    ck_assert_str_eq(REQ(-1), LIST_AT("2", "10")); /* paging was asked for */
     F.ndeltas = 0;
     fake_lw_list_ok(&F.lw, items("a@3", "c@11", NULL), "12", "tok2");
     /* a relist is staged: readers see the old content until the end */
@@ -218,13 +224,15 @@ START_TEST(paged_relist_replaces_the_store_only_when_complete)
 }
 END_TEST
 
+/* As client-go's pager: the whole list again, at the RV first asked for,
+ * in one page. */
 START_TEST(expired_continue_token_restarts_the_list_from_the_beginning)
 {
     setup_with(2, 0, false);
     fake_lw_list_ok(&F.lw, items("a@3", "b@4", NULL), "10", "tok1");
     fake_lw_list_fail(&F.lw, KR_EGONE, 410);
     ck_assert_int_eq(F.lw.nrequests, 3);
-    ck_assert_str_eq(REQ(2), FIRST_LIST("2")); /* no continue, no backoff */
+    ck_assert_str_eq(REQ(2), FIRST_LIST("0")); /* no continue, no limit, no backoff */
     ck_assert_uint_eq(kr_store_len(F.store), 2); /* the first page, cached */
     ck_assert(!kr_reflector_has_synced(F.r));
     ck_assert_int_eq(F.restarts[KR_RESTART_GONE], 1);
@@ -300,9 +308,11 @@ START_TEST(resume_watches_from_the_given_rv_then_relists_on_410)
     fake_clock_advance(&F.clock, fake_clock_next_due(&F.clock));
     ck_assert_str_eq(REQ(-1), WATCH_AT("8"));
     ck_assert_int_eq(F.lists, 0);
-    /* 410: a relist; what the store held and the list lacks is gone. */
+    /* 410: after the backoff, a relist at least as fresh as the last RV
+     * seen; what the store held and the list lacks is gone. */
     fake_lw_close(&F.lw, KR_EGONE, 410);
-    ck_assert_str_eq(REQ(-1), FIRST_LIST("500"));
+    fake_clock_advance(&F.clock, fake_clock_next_due(&F.clock));
+    ck_assert_str_eq(REQ(-1), LIST_AT("0", "8"));
     sync_with(items("b@9", NULL), "9");
     ck_assert_str_eq(delta(1), "ADDED default/b 9");
     ck_assert_str_eq(delta(2), "DELETED default/a 8 final-state-unknown");
@@ -311,14 +321,72 @@ START_TEST(resume_watches_from_the_given_rv_then_relists_on_410)
 }
 END_TEST
 
+/* client-go: a watch ended by 410 ends the list-and-watch; the next one
+ * begins after the backoff (800 ms, jittered) with a list at the last RV
+ * (the server answers at least that fresh; no consistent read). */
 START_TEST(http_410_on_watch_relists)
 {
     setup_with(0, 0, false);
     sync_with(items("a@3", NULL), "5");
     fake_lw_close(&F.lw, KR_EGONE, 410);
-    ck_assert_str_eq(REQ(2), FIRST_LIST("500"));
+    ck_assert_int_eq(F.lw.nrequests, 2);
     ck_assert_int_eq(F.restarts[KR_RESTART_GONE], 1);
-    ck_assert_int_eq(fake_clock_active(&F.clock), 0);
+    uint64_t d = fake_clock_next_due(&F.clock);
+    ck_assert_msg(d >= 800 && d < 1600, "backoff %llu", (unsigned long long)d);
+    fake_clock_advance(&F.clock, d);
+    ck_assert_str_eq(REQ(2), LIST_AT("0", "5"));
+    fake_lw_list_ok(&F.lw, items("a@3", NULL), "9", NULL);
+    ck_assert_str_eq(REQ(3), WATCH_AT("9"));
+    teardown();
+}
+END_TEST
+
+/* A list whose RV the server refuses, 410 Expired or 504 "Too large
+ * resource version" (a server restored from an older state), is asked
+ * again at once for the latest state (""); after that list succeeds, the
+ * next relist is at the last RV again. */
+START_TEST(a_list_refused_for_its_rv_lists_the_latest_at_once)
+{
+    setup_with(0, 0, false);
+    sync_with(items("a@3", NULL), "50");
+    fake_lw_close(&F.lw, KR_EGONE, 410);
+    fake_clock_advance(&F.clock, fake_clock_next_due(&F.clock));
+    ck_assert_str_eq(REQ(2), LIST_AT("0", "50"));
+    fake_lw_list_fail_status(&F.lw, KR_ETIMEDOUT, 504, "Timeout",
+                             "Timeout: Too large resource version: 50, current: 7");
+    ck_assert_int_eq(F.lw.nrequests, 4);
+    ck_assert_int_eq(fake_clock_active(&F.clock), 0); /* no backoff */
+    ck_assert_str_eq(REQ(3), LIST_AT("500", ""));
+    fake_lw_list_ok(&F.lw, items("b@6", NULL), "7", NULL);
+    ck_assert(kr_store_get(F.store, "default/a") == NULL);
+    ck_assert_str_eq(REQ(4), WATCH_AT("7"));
+    /* a 410 on such a list: the latest too */
+    fake_lw_close(&F.lw, KR_EGONE, 410);
+    fake_clock_advance(&F.clock, fake_clock_next_due(&F.clock));
+    ck_assert_str_eq(REQ(5), LIST_AT("0", "7"));
+    fake_lw_list_fail(&F.lw, KR_EGONE, 410);
+    ck_assert_str_eq(REQ(6), LIST_AT("500", ""));
+    /* a list of the latest that fails backs off as any failure */
+    fake_lw_list_fail(&F.lw, KR_EGONE, 410);
+    ck_assert_int_eq(F.lw.nrequests, 7);
+    ck_assert_int_eq(fake_clock_active(&F.clock), 1);
+    fake_clock_advance(&F.clock, fake_clock_next_due(&F.clock));
+    ck_assert_str_eq(REQ(7), LIST_AT("500", ""));
+    teardown();
+}
+END_TEST
+
+/* A first list at "0" that came in pages (the server has no watch cache)
+ * keeps relists paged; without pages, a relist is one request. */
+START_TEST(relists_are_paged_only_when_the_first_list_was)
+{
+    setup_with(0, 0, false);
+    fake_lw_list_ok(&F.lw, items("a@3", NULL), "10", "tok");
+    fake_lw_list_ok(&F.lw, items("b@4", NULL), "10", NULL);
+    ck_assert_str_eq(REQ(2), WATCH_AT("10"));
+    fake_lw_close(&F.lw, KR_EGONE, 410);
+    fake_clock_advance(&F.clock, fake_clock_next_due(&F.clock));
+    ck_assert_str_eq(REQ(3), LIST_AT("500", "10"));
     teardown();
 }
 END_TEST
@@ -332,7 +400,8 @@ START_TEST(error_event_410_cancels_the_watch_and_relists)
                   "\"too old resource version: 5 (9)\",\"reason\":\"Expired\",\"code\":410}");
     ck_assert(!F.lw.watch_open);
     ck_assert_int_eq(F.lw.cancels, 1);
-    ck_assert_str_eq(REQ(2), FIRST_LIST("500"));
+    fake_clock_advance(&F.clock, fake_clock_next_due(&F.clock));
+    ck_assert_str_eq(REQ(2), LIST_AT("0", "5"));
     teardown();
 }
 END_TEST
@@ -356,7 +425,7 @@ START_TEST(error_event_500_relists_after_the_backoff_and_429_rewatches)
     ck_assert_msg(d >= 800 && d < 1600, "backoff %llu", (unsigned long long)d);
     fake_clock_advance(&F.clock, d);
     ck_assert_int_eq(F.lw.nrequests, before + 1);
-    ck_assert_str_eq(REQ(before), FIRST_LIST("500"));
+    ck_assert_str_eq(REQ(before), LIST_AT("0", "5"));
     fake_lw_list_ok(&F.lw, items("a@3", NULL), "9", NULL);
     ck_assert_uint_eq(kr_store_len(F.store), 1);
     ck_assert_str_eq(REQ(before + 1), WATCH_AT("9"));
@@ -374,6 +443,7 @@ START_TEST(relist_reports_changes_and_final_state_unknown_deletes)
     sync_with(items("a@3", "b@4", "c@5", NULL), "5");
     F.ndeltas = 0;
     fake_lw_close(&F.lw, KR_EGONE, 410);
+    fake_clock_advance(&F.clock, fake_clock_next_due(&F.clock));
     fake_lw_list_ok(&F.lw, items("a@3", "b@9", "d@10", NULL), "11", NULL);
     ck_assert_int_eq(F.ndeltas, 3);
     ck_assert_str_eq(delta(0), "UPDATED default/b 9 old=4");
@@ -396,6 +466,7 @@ START_TEST(relist_deltas_carry_no_objects_when_nobody_reads_them)
     ck_assert_int_eq(F.ndeltas, 0);
     F.no_objects = false;
     fake_lw_close(&F.lw, KR_EGONE, 410);
+    fake_clock_advance(&F.clock, fake_clock_next_due(&F.clock));
     fake_lw_list_ok(&F.lw, items("a@3", "b@9", NULL), "11", NULL);
     ck_assert_int_eq(F.ndeltas, 1);
     ck_assert_str_eq(delta(0), "UPDATED default/b 9 old=4");
@@ -549,8 +620,9 @@ START_TEST(streaming_list_waits_for_the_initial_events_end_bookmark)
     fake_lw_close(&F.lw, 0, 0);
     ck_assert_str_eq(REQ(1), WATCH_AT("21"));
     ck_assert_int_eq(F.lists, 0);
-    /* a 410 later streams again instead of listing */
+    /* a 410 later streams again (after the backoff) instead of listing */
     fake_lw_close(&F.lw, KR_EGONE, 410);
+    fake_clock_advance(&F.clock, fake_clock_next_due(&F.clock));
     ck_assert_str_eq(REQ(2),
                      "watch rv=21 bookmarks=1 initial=1 match=NotOlderThan labels=app fields=");
     event(KR_WATCH_ADDED, "a", "30");
@@ -568,7 +640,8 @@ START_TEST(streaming_list_rejected_falls_back_to_list_and_watch)
     sync_with(items("a@3", NULL), "5");
     ck_assert_str_eq(REQ(2), WATCH_AT("5"));
     fake_lw_close(&F.lw, KR_EGONE, 410);
-    ck_assert_str_eq(REQ(3), FIRST_LIST("500")); /* no second try at streaming */
+    fake_clock_advance(&F.clock, fake_clock_next_due(&F.clock));
+    ck_assert_str_eq(REQ(3), LIST_AT("0", "5")); /* no second try at streaming */
     teardown();
 }
 END_TEST
@@ -752,6 +825,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, watch_events_update_the_store_in_order);
     tcase_add_test(tc, clean_close_rewatches_from_the_last_rv_bookmarks_advanced);
     tcase_add_test(tc, http_410_on_watch_relists);
+    tcase_add_test(tc, a_list_refused_for_its_rv_lists_the_latest_at_once);
+    tcase_add_test(tc, relists_are_paged_only_when_the_first_list_was);
     tcase_add_test(tc, error_event_410_cancels_the_watch_and_relists);
     tcase_add_test(tc, error_event_500_relists_after_the_backoff_and_429_rewatches);
     tcase_add_test(tc, relist_reports_changes_and_final_state_unknown_deletes);

@@ -61,7 +61,7 @@ typedef struct kr_informer_opts {
     kr_timer_clock clock; /* with lw; borrowed */
     kr_runtime_t *runtime; /* with lw: the loop its callbacks run on, or NULL */
     kr_store_opts store; /* representation, transforms, keep_fields (borrowed for _new) */
-    long page_size; /* 0 = 500 */
+    long page_size; /* as kr_reflector_opts.page_size (0: client-go's paging) */
     uint64_t progress_deadline_ms; /* 0 = 180000; UINT64_MAX (or -1) = never */
     uint64_t watch_timeout_min_ms, watch_timeout_max_ms; /* 0 = 300000, 600000 */
     uint64_t backoff_initial_ms, backoff_max_ms; /* 0 = 800, 30000 */

@@ -184,7 +184,11 @@ typedef struct kr_reflector_opts {
     kr_reflector_hooks hooks;
     const char *label_selector; /* copied */
     const char *field_selector; /* copied */
-    long page_size; /* LIST limit; 0 = 500; < 0 = no paging */
+    /* LIST limit. 0: 500 for lists at "0" and "" and unpaged at a specific
+     * RV (client-go's default; a watch cache serves only those), paged
+     * there too once a list at "0" came in pages; > 0: every list in pages
+     * of this size; < 0: no paging. */
+    long page_size;
     /* A random timeoutSeconds in [min, max) (whole seconds, rounded up);
      * 0 = 300000, 600000. */
     uint64_t watch_timeout_min_ms;

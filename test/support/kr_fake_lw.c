@@ -145,6 +145,18 @@ void fake_lw_list_fail(fake_lw *f, int code, int http)
     f->list_cb(NULL, NULL, NULL, &err, f->list_user);
 }
 
+void fake_lw_list_fail_status(fake_lw *f, int code, int http, const char *reason,
+                              const char *message)
+{
+    ck_assert_msg(f->list_pending, "no list pending");
+    kr_error_t err = {0};
+    kr_error_set(&err, code, "%s", message);
+    err.http_code = http;
+    snprintf(err.reason, sizeof(err.reason), "%s", reason);
+    f->list_pending = false;
+    f->list_cb(NULL, NULL, NULL, &err, f->list_user);
+}
+
 void fake_lw_event(fake_lw *f, kr_watch_event_type type, const char *obj_json)
 {
     ck_assert_msg(f->watch_open, "no watch open");

@@ -41,6 +41,9 @@ const char *fake_lw_req(const fake_lw *f, int i);
 /* Answer the pending list: `items_json` is a JSON array text. */
 void fake_lw_list_ok(fake_lw *f, const char *items_json, const char *rv, const char *cont);
 void fake_lw_list_fail(fake_lw *f, int code, int http);
+/* The same with a Status's reason and message (e.g. 504 "Timeout"). */
+void fake_lw_list_fail_status(fake_lw *f, int code, int http, const char *reason,
+                              const char *message);
 /* The same with a prepared array (stolen), for allocation-failure sweeps. */
 void fake_lw_list_items(fake_lw *f, json_t *items, const char *rv, const char *cont);
 /* Deliver a prepared object (borrowed). */
