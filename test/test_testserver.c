@@ -1520,6 +1520,38 @@ START_TEST(watch_list_ends_initial_events_with_annotated_bookmark)
     ck_assert_uint_eq(tc_event_rv(bm), kr_testserver_resource_version(ts));
     tc_watch_close(w);
 
+    /* kube-apiserver 1.32 (WatchList on) makes a watch without an RV, or
+     * at "0", a watch-list: the same bookmark ends its initial events; a
+     * watch from an RV has none */
+    static const char *const legacy[] = {"", "&resourceVersion=0"};
+    for (int i = 0; i < 2; i++) {
+        char path[256];
+        snprintf(path, sizeof(path),
+                 "/api/v1/namespaces/default/configmaps?allowWatchBookmarks=true&watch=true%s",
+                 legacy[i]);
+        w = tc_watch_open(U, path, NULL);
+        ck_assert_uint_ge(tc_watch_wait(w, 3, 10000), 3);
+        ck_assert_str_eq(tc_event_type(tc_watch_event(w, 1)), "ADDED");
+        bm = tc_watch_event(w, 2);
+        ck_assert_str_eq(tc_event_type(bm), "BOOKMARK");
+        ann = json_object_get(json_object_get(json_object_get(bm, "object"), "metadata"),
+                              "annotations");
+        ck_assert_str_eq(jstr(ann, "k8s.io/initial-events-end"), "true");
+        tc_watch_close(w);
+    }
+    char from[256];
+    snprintf(from, sizeof(from),
+             "/api/v1/namespaces/default/configmaps?allowWatchBookmarks=true&watch=true&"
+             "resourceVersion=%llu&timeoutSeconds=1",
+             kr_testserver_resource_version(ts));
+    w = tc_watch_open(U, from, NULL);
+    ck_assert(tc_watch_wait_end(w, 10000));
+    for (size_t i = 0; i < tc_watch_lines(w); i++) {
+        json_t *meta = json_object_get(json_object_get(tc_watch_event(w, i), "object"), "metadata");
+        ck_assert_ptr_null(json_object_get(meta, "annotations"));
+    }
+    tc_watch_close(w);
+
     tc_response r;
     tc_json(U, "GET", "/api/v1/namespaces/default/configmaps?watch=true&sendInitialEvents=true",
             NULL, &r);
@@ -1558,6 +1590,13 @@ START_TEST(watch_selector_transitions_become_added_and_deleted)
     ck_assert_uint_eq(tc_watch_wait(w, 2, 10000), 2);
     ck_assert_str_eq(tc_event_type(tc_watch_event(w, 0)), "ADDED");
     ck_assert_str_eq(tc_event_type(tc_watch_event(w, 1)), "DELETED");
+    /* as kube-apiserver's cacheWatcher: the state that matched (the
+     * previous one), at the event's resourceVersion */
+    json_t *gone = json_object_get(tc_watch_event(w, 1), "object");
+    ck_assert_str_eq(jstr(json_object_get(json_object_get(gone, "metadata"), "labels"), "app"),
+                     "y");
+    ck_assert_str_eq(jstr(json_object_get(gone, "metadata"), "resourceVersion"),
+                     jstr(json_object_get(u2, "metadata"), "resourceVersion"));
     tc_watch_close(w);
     json_decref(u1);
     json_decref(u2);

@@ -115,6 +115,40 @@ static bool versioned_line(const ts_watch *w, const char *type, const json_t *ob
     return true;
 }
 
+/* The DELETED line of an object that stopped matching the watch's
+ * selectors: its previous state at the event's resourceVersion, as
+ * kube-apiserver's cacheWatcher sends it (the new state would not match
+ * the watcher's own selectors). A new string, or NULL. */
+static char *stopped_matching_line(const ts_watch *w, const ts_event *ev, size_t *len)
+{
+    json_t *prev = json_copy(ev->old);
+    const json_t *old_meta = json_object_get(ev->old, "metadata");
+    json_t *meta = old_meta ? json_copy((json_t *)old_meta) : json_object();
+    if (!prev || !meta ||
+        json_object_set_new(meta, "resourceVersion", json_sprintf("%llu", ev->rv)) != 0) {
+        json_decref(prev);
+        json_decref(meta);
+        return NULL;
+    }
+    char *line = NULL;
+    if (json_object_set_new(prev, "metadata", meta) != 0) {
+        json_decref(prev);
+        return NULL;
+    }
+    if (w->table) {
+        line = ts_table_event_line(w->table, "DELETED", prev, len);
+    } else if (w->partial || !versioned_line(w, "DELETED", prev, &line, len)) {
+        json_t *partial = w->partial ? ts_partial_of(prev) : NULL;
+        char *text = json_dumps(w->partial ? partial : prev, JSON_COMPACT);
+        json_decref(partial);
+        line = text ? kr_asprintf("{\"type\":\"DELETED\",\"object\":%s}\n", text) : NULL;
+        *len = line ? strlen(line) : 0;
+        free(text);
+    }
+    json_decref(prev);
+    return line;
+}
+
 static void deliver(ts_watch *w, ts_event *ev)
 {
     if (w->closing || ev->store_id != w->store_id || ev->rv <= w->min_rv)
@@ -126,6 +160,18 @@ static void deliver(ts_watch *w, ts_event *ev)
         type = now ? TS_ADDED : TS_DELETED;
     else if (!now && !(ev->type == TS_MODIFIED && before))
         return;
+    if (ev->type == TS_MODIFIED && type == TS_DELETED) {
+        size_t n = 0;
+        char *line = stopped_matching_line(w, ev, &n);
+        if (!line) {
+            w->closing = true;
+            return;
+        }
+        append_event(w, line, n);
+        kr_free(line);
+        w->last_send_ms = ts_now_ms();
+        return;
+    }
     /* Lines are made once per event and shared by every watcher that
      * gets the same type in the same form; a Table is the watcher's own
      * (its first carries the columns, ages change). */
@@ -305,6 +351,11 @@ static int parse_watch_params(kr_testserver_t *ts, const ts_request *req, struct
             "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan");
         return -1;
     }
+    /* kube-apiserver 1.32 (WatchList on) defaults a watch without an RV,
+     * or at "0", that names neither: a watch-list, whose initial events
+     * end with the initial-events-end bookmark when bookmarks are allowed */
+    if (p->send_initial < 0 && !rvm && !p->has_rv)
+        p->send_initial = 1;
     return 0;
 }
 
