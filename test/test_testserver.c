@@ -2882,6 +2882,37 @@ static json_int_t dig_int(const json_t *obj, const char *path)
     return json_integer_value(dig(obj, path));
 }
 
+/* A Secret's stringData goes into data (over what data held), as the v1
+ * conversion reads it, on create and on every later write; it is never
+ * stored. */
+START_TEST(secret_string_data_is_merged_into_data)
+{
+    static const char path[] = "/api/v1/namespaces/default/secrets/sd";
+    tc_response r;
+    tc_json(U, "POST", "/api/v1/namespaces/default/secrets",
+            "{\"metadata\":{\"name\":\"sd\"},\"data\":{\"a\":\"b2xk\",\"b\":\"Yg==\"},"
+            "\"stringData\":{\"a\":\"hi\",\"c\":\"\"}}",
+            &r);
+    ck_assert_int_eq(r.status, 201);
+    json_t *data = json_object_get(r.json, "data");
+    ck_assert_str_eq(jstr(data, "a"), "aGk=");
+    ck_assert_str_eq(jstr(data, "b"), "Yg==");
+    ck_assert_str_eq(jstr(data, "c"), "");
+    ck_assert_ptr_null(json_object_get(r.json, "stringData"));
+    ck_assert_str_eq(jstr(r.json, "type"), "Opaque");
+    tc_free(&r);
+    patch(path, "application/merge-patch+json", "{\"stringData\":{\"d\":\"x\"}}", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(jstr(json_object_get(r.json, "data"), "d"), "eA==");
+    ck_assert_ptr_null(json_object_get(r.json, "stringData"));
+    tc_free(&r);
+    tc_json(U, "GET", path, NULL, &r);
+    ck_assert_uint_eq(json_object_size(json_object_get(r.json, "data")), 4);
+    ck_assert_ptr_null(json_object_get(r.json, "stringData"));
+    tc_free(&r);
+}
+END_TEST
+
 START_TEST(builtin_kinds_get_the_apiserver_defaults)
 {
     /* pods: SetDefaults_PodSpec, _Container, _Probe, _Volume; admission's
@@ -3721,6 +3752,7 @@ int main(void)
                             update_bumps_generation_only_for_spec_and_conflicts_on_stale_rv,
                             patch_types_go_through_the_patch_engine,
                             json_patches_are_applied_as_the_apiserver_does,
+                            secret_string_data_is_merged_into_data,
                             server_side_apply_creates_then_patches,
                             scale_subresource_reads_and_writes_replicas,
                             delete_answers_status_or_object_and_honours_finalizers,

@@ -499,6 +499,32 @@ static void default_replicas(json_t *spec)
 
 /* Kinds with a spec of their own defaults and a pod template at
  * spec.template (a CronJob's is deeper; its function defaults it). */
+/* A Secret's stringData, as its v1 conversion reads it: each value, as
+ * bytes, into data (over a key data already holds); stringData is never
+ * stored. */
+static void merge_string_data(json_t *secret)
+{
+    json_t *strings = json_object_get(secret, "stringData");
+    if (!strings)
+        return;
+    json_t *data = json_object_get(secret, "data");
+    if (json_object_size(strings) > 0 && !json_is_object(data)) {
+        data = json_object();
+        json_object_set_new(secret, "data", data);
+    }
+    const char *key;
+    json_t *value;
+    json_object_foreach(strings, key, value)
+    {
+        const char *text = json_string_value(value);
+        char *encoded = text ? kr_base64_encode(text, json_string_length(value), false) : NULL;
+        if (encoded)
+            json_object_set_new(data, key, json_string(encoded));
+        kr_free(encoded);
+    }
+    json_object_del(secret, "stringData");
+}
+
 static const struct {
     const char *group, *plural;
     void (*spec)(json_t *spec);
@@ -514,8 +540,10 @@ void ts_set_defaults(const ts_resource *res, json_t *obj)
     json_t *spec = at(obj, "spec");
     if (ts_resource_is(res, "", "namespaces"))
         label_namespace(obj);
-    else if (ts_resource_is(res, "", "secrets"))
+    else if (ts_resource_is(res, "", "secrets")) {
+        merge_string_data(obj);
         def_str(obj, "type", "Opaque");
+    }
     else if (ts_resource_is(res, "", "pods"))
         default_pod_spec(spec);
     else if (ts_resource_is(res, "", "services"))
