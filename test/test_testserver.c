@@ -2913,6 +2913,45 @@ START_TEST(secret_string_data_is_merged_into_data)
 }
 END_TEST
 
+/* A pod's container limits fill the requests it lacks (SetDefaults_Pod);
+ * pods/NAME/ephemeralcontainers changes spec.ephemeralContainers alone,
+ * defaulted as containers are (kubectl debug). */
+START_TEST(pods_get_requests_from_limits_and_ephemeral_containers)
+{
+    json_t *pod = created(
+        "/api/v1/namespaces/default/pods",
+        "{\"metadata\":{\"name\":\"eph\"},\"spec\":{\"containers\":[{\"name\":\"a\","
+        "\"image\":\"nginx:1\",\"resources\":{\"limits\":{\"cpu\":\"1\",\"memory\":\"1Gi\"},"
+        "\"requests\":{\"cpu\":\"500m\"}}}]}}");
+    ck_assert_str_eq(dig_str(pod, "spec.containers.0.resources.requests.cpu"), "500m");
+    ck_assert_str_eq(dig_str(pod, "spec.containers.0.resources.requests.memory"), "1Gi");
+    json_decref(pod);
+    static const char eph[] = "/api/v1/namespaces/default/pods/eph/ephemeralcontainers";
+    tc_response r;
+    tc_json(U, "GET", eph, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(jstr(r.json, "kind"), "Pod");
+    tc_free(&r);
+    patch(eph, "application/strategic-merge-patch+json",
+          "{\"metadata\":{\"labels\":{\"ignored\":\"yes\"}},\"spec\":{\"ephemeralContainers\":"
+          "[{\"name\":\"debugger\",\"image\":\"busybox\",\"stdin\":true}]}}",
+          &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(dig_str(r.json, "spec.ephemeralContainers.0.name"), "debugger");
+    ck_assert_str_eq(dig_str(r.json, "spec.ephemeralContainers.0.imagePullPolicy"), "Always");
+    ck_assert_str_eq(dig_str(r.json, "spec.ephemeralContainers.0.terminationMessagePath"),
+                     "/dev/termination-log");
+    ck_assert_ptr_null(dig(r.json, "metadata.labels.ignored"));
+    tc_free(&r);
+    tc_json(U, "DELETE", eph, NULL, &r);
+    ck_assert_int_eq(r.status, 405);
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/pods/eph", NULL, &r);
+    ck_assert_str_eq(dig_str(r.json, "spec.ephemeralContainers.0.image"), "busybox");
+    tc_free(&r);
+}
+END_TEST
+
 START_TEST(builtin_kinds_get_the_apiserver_defaults)
 {
     /* pods: SetDefaults_PodSpec, _Container, _Probe, _Volume; admission's
@@ -2965,6 +3004,8 @@ START_TEST(builtin_kinds_get_the_apiserver_defaults)
     ck_assert_int_eq(dig_int(d, "spec.revisionHistoryLimit"), 10);
     ck_assert_int_eq(dig_int(d, "spec.progressDeadlineSeconds"), 600);
     ck_assert_str_eq(dig_str(d, "spec.template.spec.restartPolicy"), "Always");
+    /* SetDefaults_Pod's fields are a pod's, not a template's */
+    ck_assert_ptr_null(dig(d, "spec.template.spec.enableServiceLinks"));
     /* an update that leaves the defaults out gets them again: no change */
     json_object_del(json_object_get(d, "spec"), "strategy");
     json_object_del(json_object_get(d, "spec"), "replicas");
@@ -3753,6 +3794,7 @@ int main(void)
                             patch_types_go_through_the_patch_engine,
                             json_patches_are_applied_as_the_apiserver_does,
                             secret_string_data_is_merged_into_data,
+                            pods_get_requests_from_limits_and_ephemeral_containers,
                             server_side_apply_creates_then_patches,
                             scale_subresource_reads_and_writes_replicas,
                             delete_answers_status_or_object_and_honours_finalizers,

@@ -164,8 +164,7 @@ static void default_pod_spec(json_t *spec)
     def(spec, "securityContext", json_object());
     def(spec, "terminationGracePeriodSeconds", json_integer(30));
     def_str(spec, "schedulerName", "default-scheduler");
-    def(spec, "enableServiceLinks", json_true());
-    static const char *const lists[] = {"initContainers", "containers"};
+    static const char *const lists[] = {"initContainers", "containers", "ephemeralContainers"};
     for (size_t k = 0; k < KR_ARRAY_LEN(lists); k++) {
         size_t i;
         json_t *c;
@@ -174,6 +173,39 @@ static void default_pod_spec(json_t *spec)
     size_t i;
     json_t *v;
     json_array_foreach(json_object_get(spec, "volumes"), i, v) default_volume(v);
+}
+
+/* What SetDefaults_Pod adds to a pod but not to a template's pod spec:
+ * service links on, and a container's limits as the requests it lacks. */
+static void default_pod(json_t *spec)
+{
+    if (!json_is_object(spec))
+        return;
+    def(spec, "enableServiceLinks", json_true());
+    static const char *const lists[] = {"initContainers", "containers"};
+    for (size_t k = 0; k < KR_ARRAY_LEN(lists); k++) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(spec, lists[k]), i, c)
+        {
+            json_t *res = json_object_get(c, "resources");
+            json_t *limits = json_object_get(res, "limits");
+            if (!json_is_object(limits) || json_object_size(limits) == 0)
+                continue;
+            json_t *requests = json_object_get(res, "requests");
+            if (!json_is_object(requests)) {
+                requests = json_object();
+                json_object_set_new(res, "requests", requests);
+            }
+            const char *key;
+            json_t *value;
+            json_object_foreach(limits, key, value)
+            {
+                if (!json_object_get(requests, key))
+                    json_object_set(requests, key, value);
+            }
+        }
+    }
 }
 
 static void default_template(json_t *tmpl)
@@ -544,8 +576,10 @@ void ts_set_defaults(const ts_resource *res, json_t *obj)
         merge_string_data(obj);
         def_str(obj, "type", "Opaque");
     }
-    else if (ts_resource_is(res, "", "pods"))
+    else if (ts_resource_is(res, "", "pods")) {
         default_pod_spec(spec);
+        default_pod(spec);
+    }
     else if (ts_resource_is(res, "", "services"))
         default_service(spec);
     else if (ts_resource_is(res, "", "persistentvolumeclaims"))

@@ -302,8 +302,14 @@ static void dispatch(kr_testserver_t *ts, const ts_request *req, const ts_route 
             respond_sub_not_allowed(resp);
         return;
     }
+    bool ephemeral = rt->sub && strcmp(rt->sub, "ephemeralcontainers") == 0 &&
+                     ts_resource_is(rt->res, "", "pods");
+    if (ephemeral && strcmp(m, "GET") != 0 && strcmp(m, "PUT") != 0 && strcmp(m, "PATCH") != 0) {
+        respond_sub_not_allowed(resp);
+        return;
+    }
     if (rt->sub && !(strcmp(rt->sub, "status") == 0 && rt->res->has_status) &&
-        !(strcmp(rt->sub, "approval") == 0 && ts_csr_is(rt->res))) {
+        !(strcmp(rt->sub, "approval") == 0 && ts_csr_is(rt->res)) && !ephemeral) {
         ts_respond_not_found_path(resp);
         return;
     }

@@ -588,6 +588,19 @@ static json_t *merge_for_update(const ts_write *w, const json_t *existing, json_
         json_decref(obj);
         return out;
     }
+    if (ts_resource_is(w->rt->res, "", "pods") && w->rt->sub &&
+        strcmp(w->rt->sub, "ephemeralcontainers") == 0) {
+        /* pods/NAME/ephemeralcontainers: spec.ephemeralContainers, and
+         * nothing else (kubectl debug) */
+        json_t *out = json_deep_copy(existing);
+        json_t *spec = out ? json_object_get(out, "spec") : NULL;
+        if (spec)
+            keep_field(spec, json_object_get(obj, "spec"), "ephemeralContainers");
+        if (out)
+            ts_set_defaults(w->rt->res, out); /* the new containers' defaults */
+        json_decref(obj);
+        return out;
+    }
     if (is_ns && !w->status_only) {
         /* spec.finalizers change through finalize only */
         json_t *spec = json_object_get(obj, "spec");
