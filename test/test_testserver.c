@@ -703,6 +703,7 @@ START_TEST(kinds_select_by_their_own_fields)
         {"pods?fieldSelector=spec.nodeName%3D", "p2"},
         {"pods?fieldSelector=status.phase!%3DRunning", "p2"},
         {"pods?fieldSelector=spec.hostNetwork%3Dfalse", "p2"},
+        {"pods?fieldSelector=spec.host%3Dn1", "p1"}, /* old clients' spec.nodeName */
     };
     for (size_t i = 0; i < KR_ARRAY_LEN(cases); i++) {
         char path[512], got[128];
@@ -729,6 +730,43 @@ START_TEST(kinds_select_by_their_own_fields)
     tc_json(U, "GET", "/api/v1/namespaces/default/configmaps?fieldSelector=type%3Dx", NULL, &r);
     assert_status(&r, 400, "BadRequest", NULL);
     tc_free(&r);
+    /* services by type and cluster IP (1.30, 1.31) */
+    tc_json(U, "POST", "/api/v1/namespaces/default/services",
+            "{\"metadata\":{\"name\":\"np\"},\"spec\":{\"type\":\"NodePort\",\"ports\":[{"
+            "\"port\":80}]}}",
+            &r);
+    ck_assert_int_eq(r.status, 201);
+    char want_ip[128];
+    snprintf(want_ip, sizeof(want_ip),
+             "/api/v1/namespaces/default/services?fieldSelector=spec.clusterIP%%3D%s",
+             jstr(json_object_get(r.json, "spec"), "clusterIP"));
+    tc_free(&r);
+    tc_json(U, "POST", "/api/v1/namespaces/default/services",
+            "{\"metadata\":{\"name\":\"cip\"},\"spec\":{\"ports\":[{\"port\":80}]}}", &r);
+    tc_free(&r);
+    char got[128];
+    listed_names("/api/v1/namespaces/default/services?fieldSelector=spec.type%3DNodePort", got,
+                 sizeof(got));
+    ck_assert_str_eq(got, "np");
+    listed_names(want_ip, got, sizeof(got));
+    ck_assert_str_eq(got, "np");
+    /* kinds with conversion functions of their own answer in their words;
+     * nodes and namespaces take no metadata.namespace */
+    static const char *const refused[][2] = {
+        {"/api/v1/namespaces/default/services?fieldSelector=spec.ports%3Dx",
+         "field label not supported: spec.ports"},
+        {"/api/v1/nodes?fieldSelector=metadata.namespace%3Dx",
+         "field label not supported: metadata.namespace"},
+        {"/api/v1/namespaces?fieldSelector=metadata.namespace%3Dx",
+         "field label not supported: metadata.namespace"},
+        {"/apis/batch/v1/namespaces/default/jobs?fieldSelector=status.succeeded%3D1",
+         "field label \"status.succeeded\" not supported for batchv1.Job"},
+    };
+    for (size_t i = 0; i < KR_ARRAY_LEN(refused); i++) {
+        tc_json(U, "GET", refused[i][0], NULL, &r);
+        assert_status(&r, 400, "BadRequest", refused[i][1]);
+        tc_free(&r);
+    }
 }
 END_TEST
 

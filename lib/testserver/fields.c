@@ -23,6 +23,12 @@ struct ts_field_table {
     const char *group, *plural;
     const struct ts_field *fields;
     size_t n;
+    /* A kind with a field label conversion function of its own: what it
+     * answers for another field (the field as %s), and whether it also
+     * takes metadata.namespace; NULL: the scheme's default conversion
+     * (metadata.name and metadata.namespace, the library's message). */
+    const char *unsupported;
+    bool namespace_ok;
 };
 
 static const struct ts_field EVENT_FIELDS[] = {
@@ -40,6 +46,7 @@ static const struct ts_field EVENT_FIELDS[] = {
 };
 static const struct ts_field POD_FIELDS[] = {
     {"spec.nodeName", ".spec.nodeName", NULL, 's'},
+    {"spec.host", ".spec.nodeName", NULL, 's'}, /* old v1 clients' name for it */
     {"spec.restartPolicy", ".spec.restartPolicy", NULL, 's'},
     {"spec.schedulerName", ".spec.schedulerName", NULL, 's'},
     {"spec.serviceAccountName", ".spec.serviceAccountName", NULL, 's'},
@@ -55,21 +62,52 @@ static const struct ts_field NODE_FIELDS[] = {
 static const struct ts_field JOB_FIELDS[] = {{"status.successful", ".status.succeeded", NULL, 'i'}};
 static const struct ts_field REPLICASET_FIELDS[] = {
     {"status.replicas", ".status.replicas", NULL, 'i'}};
+static const struct ts_field SERVICE_FIELDS[] = {
+    {"spec.clusterIP", ".spec.clusterIP", NULL, 's'},
+    {"spec.type", ".spec.type", NULL, 's'},
+};
+static const struct ts_field CSR_FIELDS[] = {{"spec.signerName", ".spec.signerName", NULL, 's'}};
 
-#define TABLE(g, p, f)                                                                             \
+#define CORE_UNSUPPORTED "field label not supported: %s"
+#define TABLE(g, p, f, unsupported, namespace_ok)                                                  \
     {                                                                                              \
-        g, p, f, KR_ARRAY_LEN(f)                                                                   \
+        g, p, f, KR_ARRAY_LEN(f), unsupported, namespace_ok                                        \
     }
+/* The conversion functions of pkg/apis/core/v1, batch/v1 and
+ * certificates/v1 (1.32); ReplicaSets by the scheme's default message. */
 static const struct ts_field_table KIND_FIELDS[] = {
-    TABLE("", "events", EVENT_FIELDS),
-    TABLE("", "pods", POD_FIELDS),
-    TABLE("", "secrets", SECRET_FIELDS),
-    TABLE("", "namespaces", NAMESPACE_FIELDS),
-    TABLE("", "nodes", NODE_FIELDS),
-    TABLE("batch", "jobs", JOB_FIELDS),
-    TABLE("apps", "replicasets", REPLICASET_FIELDS),
+    TABLE("", "events", EVENT_FIELDS, CORE_UNSUPPORTED, true),
+    TABLE("", "pods", POD_FIELDS, CORE_UNSUPPORTED, true),
+    TABLE("", "secrets", SECRET_FIELDS, CORE_UNSUPPORTED, true),
+    TABLE("", "namespaces", NAMESPACE_FIELDS, CORE_UNSUPPORTED, false),
+    TABLE("", "nodes", NODE_FIELDS, CORE_UNSUPPORTED, false),
+    TABLE("", "services", SERVICE_FIELDS, CORE_UNSUPPORTED, true),
+    TABLE("", "replicationcontrollers", REPLICASET_FIELDS, CORE_UNSUPPORTED, true),
+    TABLE("certificates.k8s.io", "certificatesigningrequests", CSR_FIELDS, CORE_UNSUPPORTED,
+          false),
+    TABLE("batch", "jobs", JOB_FIELDS, "field label \"%s\" not supported for batchv1.Job", true),
+    TABLE("apps", "replicasets", REPLICASET_FIELDS, NULL, true),
 };
 #undef TABLE
+#undef CORE_UNSUPPORTED
+
+/* The first field of `sel` a conversion function would refuse, or NULL. */
+static const char *unsupported_field(const struct ts_field_table *t, const kr_field_selector_t *sel)
+{
+    for (size_t i = 0; i < kr_field_selector_count(sel); i++) {
+        const char *field = NULL, *value = NULL;
+        kr_field_op op;
+        if (kr_field_selector_requirement(sel, i, &field, &op, &value) != 0)
+            continue;
+        bool known = strcmp(field, "metadata.name") == 0 ||
+                     (t->namespace_ok && strcmp(field, "metadata.namespace") == 0);
+        for (size_t k = 0; !known && k < t->n; k++)
+            known = strcmp(field, t->fields[k].name) == 0;
+        if (!known)
+            return field;
+    }
+    return NULL;
+}
 
 static const struct ts_field_table *kind_fields(const ts_resource *res)
 {
@@ -118,7 +156,15 @@ int ts_fieldsel_parse(const ts_resource *res, const char *text, ts_fieldsel *out
     memset(out, 0, sizeof(*out));
     out->kind_fields = table;
     int rc = kr_field_selector_parse(text, &out->sel, &err);
-    if (rc == 0)
+    const char *refused = rc == 0 && table && table->unsupported
+                              ? unsupported_field(table, out->sel)
+                              : NULL;
+    if (refused) {
+        snprintf(msg, msgsize, table->unsupported, refused);
+        ts_fieldsel_free(out);
+        return KR_EPARSE;
+    }
+    if (rc == 0 && !(table && table->unsupported))
         rc = kr_field_selector_check_fields(out->sel, allowed, n, &err);
     if (rc != 0) {
         snprintf(msg, msgsize, "%s", err.message);
