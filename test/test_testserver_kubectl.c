@@ -276,6 +276,22 @@ START_TEST(kubectl_server_side_apply)
      * nobody changed since, as kube-apiserver lets it */
     expect("apply --server-side -f csa.yaml", "configmap/csa serverside-applied\n");
     expect("-n demo get cm csa -o jsonpath={.data.a}", "2");
+    /* kubectl's move from client-side to server-side apply is a patch of
+     * managedFields alone: stored, so that a field the file drops later
+     * is removed (it is not, while the client-side entry keeps it) */
+    kr_test_write_file(dir, "mig.yaml",
+                       "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: mig\n"
+                       "  namespace: demo\ndata:\n  x: \"1\"\n  z: \"2\"\n");
+    expect("apply -f mig.yaml", "configmap/mig created\n");
+    expect("apply --server-side -f mig.yaml", "configmap/mig serverside-applied\n");
+    expect("-n demo get cm mig --show-managed-fields "
+           "-o jsonpath={.metadata.managedFields[*].operation}",
+           "Apply Apply");
+    kr_test_write_file(dir, "mig.yaml",
+                       "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: mig\n"
+                       "  namespace: demo\ndata:\n  x: \"1\"\n");
+    expect("apply --server-side -f mig.yaml", "configmap/mig serverside-applied\n");
+    expect("-n demo get cm mig -o jsonpath={.data}", "{\"x\":\"1\"}");
 }
 END_TEST
 

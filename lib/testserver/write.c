@@ -775,10 +775,14 @@ static int commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *e
             return rc;
         }
     }
-    if (same_object(existing, obj) &&
-        (!w->managed ||
-         !managed_changed(json_object_get(json_object_get(existing, "metadata"), "managedFields"),
-                          w->managed))) {
+    const json_t *live_managed =
+        json_object_get(json_object_get(existing, "metadata"), "managedFields");
+    /* managedFields the request sets are a change of their own (kubectl's
+     * move from client-side to server-side apply rewrites only them) */
+    const json_t *sent_managed = json_object_get(json_object_get(obj, "metadata"), "managedFields");
+    if (same_object(existing, obj) && (!w->managed || !managed_changed(live_managed, w->managed)) &&
+        (w->managed || w->rt->sub || !json_is_array(sent_managed) ||
+         !managed_changed(live_managed, sent_managed))) {
         /* A no-op write changes nothing, not even the resourceVersion. */
         json_decref(obj);
         ts_respond_json(resp, 200, json_incref((json_t *)existing));
