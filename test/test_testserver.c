@@ -1140,6 +1140,11 @@ START_TEST(deletecollection_and_legacy_watch_path)
     snprintf(path, sizeof(path), "/api/v1/watch/namespaces/default/configmaps?resourceVersion=%llu",
              kr_testserver_resource_version(ts));
     tc_watch *w = tc_watch_open(U, path, NULL);
+    /* the deprecated watch of one object: that object's events alone */
+    snprintf(path, sizeof(path),
+             "/api/v1/watch/namespaces/default/configmaps/b?resourceVersion=%llu",
+             kr_testserver_resource_version(ts));
+    tc_watch *one = tc_watch_open(U, path, NULL);
     tc_response r;
     tc_json(U, "DELETE", "/api/v1/namespaces/default/configmaps?labelSelector=app%3Dx", NULL, &r);
     ck_assert_int_eq(r.status, 200);
@@ -1150,6 +1155,10 @@ START_TEST(deletecollection_and_legacy_watch_path)
     ck_assert_str_eq(tc_event_type(tc_watch_event(w, 0)), "DELETED");
     ck_assert_str_eq(tc_event_type(tc_watch_event(w, 1)), "DELETED");
     tc_watch_close(w);
+    ck_assert_uint_eq(tc_watch_wait(one, 1, 10000), 1);
+    ck_assert_str_eq(tc_event_name(tc_watch_event(one, 0)), "b");
+    ck_assert_uint_eq(tc_watch_wait(one, 2, 300), 1);
+    tc_watch_close(one);
     tc_json(U, "GET", "/api/v1/namespaces/default/configmaps", NULL, &r);
     ck_assert_uint_eq(json_array_size(json_object_get(r.json, "items")), 1);
     tc_free(&r);

@@ -575,12 +575,10 @@ void ts_set_defaults(const ts_resource *res, json_t *obj)
     else if (ts_resource_is(res, "", "secrets")) {
         merge_string_data(obj);
         def_str(obj, "type", "Opaque");
-    }
-    else if (ts_resource_is(res, "", "pods")) {
+    } else if (ts_resource_is(res, "", "pods")) {
         default_pod_spec(spec);
         default_pod(spec);
-    }
-    else if (ts_resource_is(res, "", "services"))
+    } else if (ts_resource_is(res, "", "services"))
         default_service(spec);
     else if (ts_resource_is(res, "", "persistentvolumeclaims"))
         default_claim(obj);

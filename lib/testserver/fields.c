@@ -83,8 +83,7 @@ static const struct ts_field_table KIND_FIELDS[] = {
     TABLE("", "nodes", NODE_FIELDS, CORE_UNSUPPORTED, false),
     TABLE("", "services", SERVICE_FIELDS, CORE_UNSUPPORTED, true),
     TABLE("", "replicationcontrollers", REPLICASET_FIELDS, CORE_UNSUPPORTED, true),
-    TABLE("certificates.k8s.io", "certificatesigningrequests", CSR_FIELDS, CORE_UNSUPPORTED,
-          false),
+    TABLE("certificates.k8s.io", "certificatesigningrequests", CSR_FIELDS, CORE_UNSUPPORTED, false),
     TABLE("batch", "jobs", JOB_FIELDS, "field label \"%s\" not supported for batchv1.Job", true),
     TABLE("apps", "replicasets", REPLICASET_FIELDS, NULL, true),
 };
@@ -156,9 +155,8 @@ int ts_fieldsel_parse(const ts_resource *res, const char *text, ts_fieldsel *out
     memset(out, 0, sizeof(*out));
     out->kind_fields = table;
     int rc = kr_field_selector_parse(text, &out->sel, &err);
-    const char *refused = rc == 0 && table && table->unsupported
-                              ? unsupported_field(table, out->sel)
-                              : NULL;
+    const char *refused =
+        rc == 0 && table && table->unsupported ? unsupported_field(table, out->sel) : NULL;
     if (refused) {
         snprintf(msg, msgsize, table->unsupported, refused);
         ts_fieldsel_free(out);

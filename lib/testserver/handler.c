@@ -121,10 +121,7 @@ static void dispatch_get(kr_testserver_t *ts, const ts_request *req, const ts_ro
         ts_respond_bad_request(resp, "invalid value for watch: %s", ts_query(req, "watch"));
         return;
     }
-    if (rt->name) {
-        ts_respond_not_found_path(resp);
-        return;
-    }
+    /* the deprecated /watch/.../NAME watches that object alone */
     if (watch || rt->legacy_watch)
         ts_handle_watch(ts, req, rt, resp);
     else

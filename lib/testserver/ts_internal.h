@@ -100,6 +100,7 @@ typedef struct ts_watch {
     struct kr_testserver *ts;
     unsigned store_id;
     char *ns; /* NULL = every namespace */
+    char *name; /* the deprecated /watch/.../NAME: that object only; else NULL */
     ts_labels_t *labels;
     ts_fieldsel fields;
     char *kind, *api_version; /* for bookmarks */

@@ -84,6 +84,9 @@ static void append_bookmark(ts_watch *w, bool initial_end)
 
 static bool in_scope(const ts_watch *w, const json_t *obj)
 {
+    const char *name = w->name ? ts_meta_str(obj, "name") : NULL;
+    if (w->name && (!name || strcmp(name, w->name) != 0))
+        return false;
     if (!w->ns)
         return true;
     const char *ns = ts_meta_str(obj, "namespace");
@@ -223,6 +226,7 @@ void ts_watch_close_store(kr_testserver_t *ts, unsigned store_id)
 static void watch_destroy(ts_watch *w)
 {
     kr_free(w->ns);
+    kr_free(w->name);
     kr_free(w->kind);
     kr_free(w->api_version);
     ts_table_free(w->table);
@@ -371,7 +375,9 @@ static ts_watch *watch_new(kr_testserver_t *ts, const ts_route *rt)
     w->versioned = rt->res->shared_versions;
     w->to_served = rt->res->to_served;
     w->ns = rt->ns ? kr_strdup(rt->ns) : NULL;
-    if (!w->kind || !w->api_version || (rt->ns && !w->ns)) {
+    w->name = rt->name && rt->legacy_watch ? kr_strdup(rt->name) : NULL;
+    if (!w->kind || !w->api_version || (rt->ns && !w->ns) ||
+        (rt->name && rt->legacy_watch && !w->name)) {
         watch_destroy(w);
         return NULL;
     }
