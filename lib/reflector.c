@@ -40,7 +40,6 @@ struct kr_reflector {
     char *field_selector;
     char *name;
     long page_size;
-    bool page_size_set; /* given in the options: every list is paged */
     int timeout_min_s;
     int timeout_max_s;
     uint64_t progress_deadline_ms;
@@ -48,6 +47,10 @@ struct kr_reflector {
     uint64_t backoff_max_ms;
     uint64_t backoff_reset_ms;
     bool streaming_list; /* still worth trying (false after a fallback) */
+    bool page_size_set; /* given in the options: every list is paged */
+    bool rv_unavailable; /* see list_from */
+    bool paginated_result; /* a list at "0" came in pages: keep paging */
+    bool full_list; /* an expired continue token: the rest in one page */
 
     phase phase;
     bool synced;
@@ -68,12 +71,9 @@ struct kr_reflector {
      * fresh), and "" (the latest, a consistent read) once the server has
      * said that RV is unavailable (410, or too large). */
     char *list_from; /* the RV this list asked for; NULL: "" */
-    bool rv_unavailable;
-    bool paginated_result; /* a list at "0" came in pages: keep paging */
-    bool full_list; /* an expired continue token: the rest in one page */
     uint64_t last_progress_ms;
-    unsigned backoff_steps;
     uint64_t last_backoff_ms;
+    unsigned backoff_steps;
     bool backed_off;
     kr_rng rng;
 };
