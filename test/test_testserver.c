@@ -2999,6 +2999,48 @@ START_TEST(pods_get_requests_from_limits_and_ephemeral_containers)
 }
 END_TEST
 
+/* More of the scheme's defaulting and conversion: volume sources, the
+ * deprecated serviceAccount name, network policies, limit ranges, nodes. */
+START_TEST(volumes_policies_limits_and_nodes_get_their_defaults)
+{
+    json_t *pod =
+        created("/api/v1/namespaces/default/pods",
+                "{\"metadata\":{\"name\":\"vols\"},\"spec\":{\"serviceAccount\":\"old\","
+                "\"containers\":[{\"name\":\"a\",\"image\":\"x:1\"}],\"volumes\":["
+                "{\"name\":\"h\",\"hostPath\":{\"path\":\"/tmp\"}},"
+                "{\"name\":\"d\",\"downwardAPI\":{\"items\":[{\"path\":\"n\",\"fieldRef\":{"
+                "\"fieldPath\":\"metadata.name\"}}]}},"
+                "{\"name\":\"p\",\"projected\":{\"sources\":[{\"serviceAccountToken\":{\"path\":"
+                "\"t\"}}]}}]}}");
+    ck_assert_str_eq(dig_str(pod, "spec.serviceAccountName"), "old");
+    ck_assert_str_eq(dig_str(pod, "spec.serviceAccount"), "old");
+    ck_assert_str_eq(dig_str(pod, "spec.volumes.0.hostPath.type"), "");
+    ck_assert_str_eq(dig_str(pod, "spec.volumes.1.downwardAPI.items.0.fieldRef.apiVersion"), "v1");
+    ck_assert_int_eq(
+        dig_int(pod, "spec.volumes.2.projected.sources.0.serviceAccountToken.expirationSeconds"),
+        3600);
+    json_decref(pod);
+    json_t *np = created("/apis/networking.k8s.io/v1/namespaces/default/networkpolicies",
+                         "{\"metadata\":{\"name\":\"np\"},\"spec\":{\"podSelector\":{},"
+                         "\"egress\":[{\"ports\":[{\"port\":53}]}]}}");
+    ck_assert_str_eq(dig_str(np, "spec.policyTypes.0"), "Ingress");
+    ck_assert_str_eq(dig_str(np, "spec.policyTypes.1"), "Egress");
+    ck_assert_str_eq(dig_str(np, "spec.egress.0.ports.0.protocol"), "TCP");
+    json_decref(np);
+    json_t *lr = created("/api/v1/namespaces/default/limitranges",
+                         "{\"metadata\":{\"name\":\"lr\"},\"spec\":{\"limits\":[{\"type\":"
+                         "\"Container\",\"max\":{\"cpu\":\"2\"},\"min\":{\"memory\":\"1Mi\"}}]}}");
+    ck_assert_str_eq(dig_str(lr, "spec.limits.0.default.cpu"), "2");
+    ck_assert_str_eq(dig_str(lr, "spec.limits.0.defaultRequest.cpu"), "2");
+    ck_assert_str_eq(dig_str(lr, "spec.limits.0.defaultRequest.memory"), "1Mi");
+    json_decref(lr);
+    json_t *node = created("/api/v1/nodes", "{\"metadata\":{\"name\":\"cidr\"},\"spec\":{"
+                                            "\"podCIDR\":\"10.0.1.0/24\"}}");
+    ck_assert_str_eq(dig_str(node, "spec.podCIDRs.0"), "10.0.1.0/24");
+    json_decref(node);
+}
+END_TEST
+
 START_TEST(builtin_kinds_get_the_apiserver_defaults)
 {
     /* pods: SetDefaults_PodSpec, _Container, _Probe, _Volume; admission's
@@ -3842,6 +3884,7 @@ int main(void)
                             json_patches_are_applied_as_the_apiserver_does,
                             secret_string_data_is_merged_into_data,
                             pods_get_requests_from_limits_and_ephemeral_containers,
+                            volumes_policies_limits_and_nodes_get_their_defaults,
                             server_side_apply_creates_then_patches,
                             scale_subresource_reads_and_writes_replicas,
                             delete_answers_status_or_object_and_honours_finalizers,

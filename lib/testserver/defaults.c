@@ -153,6 +153,46 @@ static void default_volume(json_t *v)
         if (src)
             def(src, "defaultMode", json_integer(0644));
     }
+    json_t *host = at(v, "hostPath");
+    if (host)
+        def_str(host, "type", ""); /* HostPathUnset */
+    size_t i;
+    json_t *item;
+    json_array_foreach(json_object_get(at(v, "downwardAPI"), "items"), i, item)
+    {
+        json_t *ref = at(item, "fieldRef");
+        if (ref)
+            def_str(ref, "apiVersion", "v1");
+    }
+    json_t *sources = json_object_get(at(v, "projected"), "sources");
+    json_t *projection;
+    json_array_foreach(sources, i, projection)
+    {
+        json_t *token = at(projection, "serviceAccountToken");
+        if (token)
+            def(token, "expirationSeconds", json_integer(3600));
+        size_t j;
+        json_array_foreach(json_object_get(at(projection, "downwardAPI"), "items"), j, item)
+        {
+            json_t *ref = at(item, "fieldRef");
+            if (ref)
+                def_str(ref, "apiVersion", "v1");
+        }
+    }
+}
+
+/* spec.serviceAccount is the deprecated name of spec.serviceAccountName:
+ * read when the new one is empty, written as its copy (the v1
+ * conversion both ways). */
+static void alias_service_account(json_t *spec)
+{
+    const char *name = str(spec, "serviceAccountName");
+    const char *old = str(spec, "serviceAccount");
+    if ((!name || !*name) && old && *old)
+        json_object_set_new(spec, "serviceAccountName", json_string(old));
+    name = str(spec, "serviceAccountName");
+    if (name && *name)
+        json_object_set_new(spec, "serviceAccount", json_string(name));
 }
 
 static void default_pod_spec(json_t *spec)
@@ -164,6 +204,7 @@ static void default_pod_spec(json_t *spec)
     def(spec, "securityContext", json_object());
     def(spec, "terminationGracePeriodSeconds", json_integer(30));
     def_str(spec, "schedulerName", "default-scheduler");
+    alias_service_account(spec);
     static const char *const lists[] = {"initContainers", "containers", "ephemeralContainers"};
     for (size_t k = 0; k < KR_ARRAY_LEN(lists); k++) {
         size_t i;
@@ -531,6 +572,90 @@ static void default_replicas(json_t *spec)
 
 /* Kinds with a spec of their own defaults and a pod template at
  * spec.template (a CronJob's is deeper; its function defaults it). */
+/* SetDefaults_NetworkPolicy(Port): Ingress (and Egress with egress
+ * rules) when no policy type is named; ports speak TCP. */
+static void default_network_policy(json_t *spec)
+{
+    if (!json_is_object(spec))
+        return;
+    if (json_array_size(json_object_get(spec, "policyTypes")) == 0) {
+        json_t *types = json_pack("[s]", "Ingress");
+        if (types && json_array_size(json_object_get(spec, "egress")) > 0)
+            json_array_append_new(types, json_string("Egress"));
+        if (types)
+            json_object_set_new(spec, "policyTypes", types);
+    }
+    static const char *const directions[] = {"ingress", "egress"};
+    for (size_t d = 0; d < KR_ARRAY_LEN(directions); d++) {
+        size_t i, j;
+        json_t *rule, *port;
+        json_array_foreach(json_object_get(spec, directions[d]), i, rule)
+        {
+            json_array_foreach(json_object_get(rule, "ports"), j, port)
+            {
+                if (json_is_object(port))
+                    def_str(port, "protocol", "TCP");
+            }
+        }
+    }
+}
+
+/* Every key of `from` that `to` lacks, copied (a ResourceList default). */
+static void fill_missing(json_t *to, const json_t *from)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)from, key, value)
+    {
+        if (!json_object_get(to, key))
+            json_object_set(to, key, value);
+    }
+}
+
+/* SetDefaults_LimitRangeItem: a Container item's default limit from max,
+ * its default request from the default limit, then from min. */
+static void default_limit_range(json_t *spec)
+{
+    size_t i;
+    json_t *item;
+    json_array_foreach(json_object_get(spec, "limits"), i, item)
+    {
+        if (!json_is_object(item) || !eq(str(item, "type"), "Container"))
+            continue;
+        json_t *limit = at(item, "default");
+        json_t *request = at(item, "defaultRequest");
+        json_t *new_limit = limit ? NULL : json_object();
+        json_t *new_request = request ? NULL : json_object();
+        if (!limit)
+            limit = new_limit;
+        if (!request)
+            request = new_request;
+        if (!limit || !request) {
+            json_decref(new_limit);
+            json_decref(new_request);
+            continue;
+        }
+        fill_missing(limit, json_object_get(item, "max"));
+        fill_missing(request, limit);
+        fill_missing(request, json_object_get(item, "min"));
+        if (new_limit && json_object_size(new_limit) > 0)
+            json_object_set(item, "default", new_limit);
+        if (new_request && json_object_size(new_request) > 0)
+            json_object_set(item, "defaultRequest", new_request);
+        json_decref(new_limit);
+        json_decref(new_request);
+    }
+}
+
+/* A node's spec.podCIDR is the first of spec.podCIDRs (the v1
+ * conversion). */
+static void default_node(json_t *spec)
+{
+    const char *cidr = str(spec, "podCIDR");
+    if (cidr && *cidr && json_array_size(json_object_get(spec, "podCIDRs")) == 0)
+        json_object_set_new(spec, "podCIDRs", json_pack("[s]", cidr));
+}
+
 /* A Secret's stringData, as its v1 conversion reads it: each value, as
  * bytes, into data (over a key data already holds); stringData is never
  * stored. */
@@ -582,6 +707,12 @@ void ts_set_defaults(const ts_resource *res, json_t *obj)
         default_service(spec);
     else if (ts_resource_is(res, "", "persistentvolumeclaims"))
         default_claim(obj);
+    else if (ts_resource_is(res, "", "limitranges"))
+        default_limit_range(spec);
+    else if (ts_resource_is(res, "", "nodes"))
+        default_node(spec);
+    else if (ts_resource_is(res, "networking.k8s.io", "networkpolicies"))
+        default_network_policy(spec);
     else if (ts_resource_is(res, "", "persistentvolumes"))
         default_persistent_volume(obj);
     else if (ts_resource_is(res, "", "podtemplates"))
