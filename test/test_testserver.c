@@ -104,6 +104,28 @@ START_TEST(discovery_serves_aggregated_and_legacy_forms)
     ck_assert_ptr_nonnull(strstr(r.body, "\"name\":\"apps\""));
     ck_assert_ptr_nonnull(strstr(r.body, "\"categories\":[\"all\"]"));
     tc_free(&r);
+    /* groups in kube-apiserver's priority order; resources by path, as
+     * the apiserver installs them */
+    tc_json(U, "GET", "/apis", NULL, &r);
+    static const char *const first_groups[] = {"apiregistration.k8s.io", "apps", "events.k8s.io",
+                                               "authentication.k8s.io"};
+    for (size_t i = 0; i < KR_ARRAY_LEN(first_groups); i++)
+        ck_assert_str_eq(jstr(json_array_get(json_object_get(r.json, "groups"), i), "name"),
+                         first_groups[i]);
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1", NULL, &r);
+    json_t *all = json_object_get(r.json, "resources");
+    ck_assert_str_eq(jstr(json_array_get(all, 0), "name"), "bindings");
+    bool ephemeral = false, finalize = false;
+    for (size_t i = 1; i < json_array_size(all); i++) {
+        const char *name = jstr(json_array_get(all, i), "name");
+        ck_assert_msg(strcmp(jstr(json_array_get(all, i - 1), "name"), name) < 0, "%s out of order",
+                      name);
+        ephemeral = ephemeral || strcmp(name, "pods/ephemeralcontainers") == 0;
+        finalize = finalize || strcmp(name, "namespaces/finalize") == 0;
+    }
+    ck_assert(ephemeral && finalize);
+    tc_free(&r);
     /* the kinds added after the first ones, as kube-apiserver 1.32 lists them */
     static const struct {
         const char *gv, *plural, *singular, *kind, *shorts, *categories;

@@ -42,6 +42,8 @@ static const struct {
     {"", "pods", "portforward", "", "v1", "PodPortForwardOptions", "create get"},
     {"", "pods", "eviction", "policy", "v1", "Eviction", "create"},
     {"", "pods", "binding", "", "v1", "Binding", "create"},
+    {"", "pods", "ephemeralcontainers", "", "v1", "Pod", "get patch update"},
+    {"", "namespaces", "finalize", "", "v1", "Namespace", "update"},
     {"", "serviceaccounts", "token", "authentication.k8s.io", "v1", "TokenRequest", "create"},
     {"certificates.k8s.io", "certificatesigningrequests", "approval", "certificates.k8s.io", "v1",
      "CertificateSigningRequest", "get patch update"},
@@ -62,6 +64,29 @@ static json_t *extra_verbs(size_t i)
         p += len + (p[len] == ' ');
     }
     return out;
+}
+
+/* The array's objects sorted by their string member `key`, as the
+ * apiserver installs its paths (sort.Strings): "pods" < "pods/attach" <
+ * "podtemplates". */
+static void sort_by(json_t *array, const char *key)
+{
+    size_t n = json_array_size(array);
+    for (size_t i = 1; i < n; i++) { /* insertion sort: a few dozen entries */
+        json_t *item = json_incref(json_array_get(array, i));
+        const char *name = json_string_value(json_object_get(item, key));
+        size_t j = i;
+        while (j > 0) {
+            const char *prev =
+                json_string_value(json_object_get(json_array_get(array, j - 1), key));
+            if (strcmp(prev ? prev : "", name ? name : "") <= 0)
+                break;
+            json_array_set(array, j, json_array_get(array, j - 1));
+            j--;
+        }
+        json_array_set(array, j, item);
+        json_decref(item);
+    }
 }
 
 static json_t *aggregated_resource(const ts_resource *r)
@@ -94,6 +119,7 @@ static json_t *aggregated_resource(const ts_resource *r)
                                             EXTRA_SUBS[i].sub, "verbs", extra_verbs(i),
                                             "responseKind", "group", EXTRA_SUBS[i].group, "version",
                                             EXTRA_SUBS[i].version, "kind", EXTRA_SUBS[i].kind));
+    sort_by(subs, "subresource");
     if (json_array_size(subs))
         json_object_set(o, "subresources", subs);
     json_decref(subs);
@@ -106,11 +132,57 @@ static json_t *aggregated_version(kr_testserver_t *ts, const char *group, const 
     for (size_t i = 0; i < ts->nresources; i++)
         if (in_gv(ts->resources[i], group, version))
             json_array_append_new(res, aggregated_resource(ts->resources[i]));
+    sort_by(res, "resource");
     return json_pack("{s:s, s:s, s:o}", "version", version, "freshness", "Current", "resources",
                      res);
 }
 
-/* Distinct groups (or versions of one group) in table order. */
+/* The built-in groups in kube-apiserver's discovery order (its
+ * APIServices' priorities, 1.32); others (custom resources) follow in
+ * name order. */
+static const char *const GROUP_ORDER[] = {
+    "apiregistration.k8s.io",
+    "apps",
+    "events.k8s.io",
+    "authentication.k8s.io",
+    "authorization.k8s.io",
+    "autoscaling",
+    "batch",
+    "certificates.k8s.io",
+    "networking.k8s.io",
+    "policy",
+    "rbac.authorization.k8s.io",
+    "storage.k8s.io",
+    "admissionregistration.k8s.io",
+    "apiextensions.k8s.io",
+    "scheduling.k8s.io",
+    "coordination.k8s.io",
+    "node.k8s.io",
+    "discovery.k8s.io",
+    "flowcontrol.apiserver.k8s.io",
+    "internal.apiserver.k8s.io",
+    "resource.k8s.io",
+    "storagemigration.k8s.io",
+};
+
+static size_t group_rank(const char *group)
+{
+    for (size_t i = 0; i < KR_ARRAY_LEN(GROUP_ORDER); i++)
+        if (strcmp(group, GROUP_ORDER[i]) == 0)
+            return i;
+    return KR_ARRAY_LEN(GROUP_ORDER);
+}
+
+static int group_cmp(const char *a, const char *b)
+{
+    size_t ra = group_rank(a), rb = group_rank(b);
+    if (ra != rb)
+        return ra < rb ? -1 : 1;
+    return strcmp(a, b);
+}
+
+/* Distinct groups in discovery order (or the versions of one group, in
+ * table order: the preferred first). */
 static json_t *distinct(kr_testserver_t *ts, const char *group)
 {
     json_t *out = json_array();
@@ -126,8 +198,13 @@ static json_t *distinct(kr_testserver_t *ts, const char *group)
         json_t *e;
         for (j = 0; j < json_array_size(out) && (e = json_array_get(out, j)) != NULL; j++)
             seen = seen || strcmp(json_string_value(e), v) == 0;
-        if (!seen)
-            json_array_append_new(out, json_string(v));
+        if (seen)
+            continue;
+        /* groups: inserted at their place in discovery order */
+        size_t at = json_array_size(out);
+        while (!group && at > 0 && group_cmp(json_string_value(json_array_get(out, at - 1)), v) > 0)
+            at--;
+        json_array_insert_new(out, at, json_string(v));
     }
     return out;
 }
@@ -218,6 +295,7 @@ static json_t *legacy_resource_list(kr_testserver_t *ts, const char *group, cons
             kr_free(name);
         }
     }
+    sort_by(res, "name");
     char *gv = group[0] ? kr_asprintf("%s/%s", group, version) : kr_strdup(version);
     json_t *out = json_pack("{s:s, s:s, s:s, s:o}", "kind", "APIResourceList", "apiVersion", "v1",
                             "groupVersion", gv ? gv : "", "resources", res);
