@@ -601,6 +601,31 @@ START_TEST(list_validates_resource_version_options)
     tc_json(U, "GET", path, NULL, &r);
     ck_assert_int_eq(r.status, 200);
     tc_free(&r);
+    /* field.NotSupported names the value */
+    snprintf(path, sizeof(path), "%s?resourceVersion=5&resourceVersionMatch=Foo", base);
+    tc_json(U, "GET", path, NULL, &r);
+    assert_status(
+        &r, 422, "Invalid",
+        "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Unsupported value: "
+        "\"Foo\": supported values: \"Exact\", \"NotOlderThan\", \"\"");
+    tc_free(&r);
+    /* a limit of 0 or less is no limit */
+    create_cm("default", "l1", NULL);
+    create_cm("default", "l2", NULL);
+    snprintf(path, sizeof(path), "%s?limit=-1", base);
+    tc_json(U, "GET", path, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_uint_eq(json_array_size(json_object_get(r.json, "items")), 2);
+    ck_assert_ptr_null(json_object_get(json_object_get(r.json, "metadata"), "continue"));
+    tc_free(&r);
+    /* a watch with continue takes no resourceVersionMatch either */
+    snprintf(path, sizeof(path),
+             "%s?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&continue=x",
+             base);
+    tc_json(U, "GET", path, NULL, &r);
+    assert_status(&r, 422, "Invalid", NULL);
+    ck_assert_ptr_nonnull(strstr(jstr(r.json, "message"), "forbidden when continue is provided"));
+    tc_free(&r);
 }
 END_TEST
 

@@ -218,10 +218,19 @@ static int check_rv(kr_testserver_t *ts, const ts_request *req, ts_response *res
     }
     if (rvm && *rvm) {
         const char *msg = NULL;
-        if (strcmp(rvm, "Exact") != 0 && strcmp(rvm, "NotOlderThan") != 0)
-            msg = "Unsupported value: resourceVersionMatch: supported values: \"Exact\", "
-                  "\"NotOlderThan\", \"\"";
-        else if (!has_rv)
+        char unsupported[300];
+        if (strcmp(rvm, "Exact") != 0 && strcmp(rvm, "NotOlderThan") != 0) {
+            /* field.NotSupported: the value, quoted as Go's %q would */
+            json_t *quoted = json_string(rvm);
+            char *text = quoted ? json_dumps(quoted, JSON_ENCODE_ANY) : NULL;
+            snprintf(unsupported, sizeof(unsupported),
+                     "Unsupported value: %.200s: supported values: \"Exact\", \"NotOlderThan\", "
+                     "\"\"",
+                     text ? text : "\"\"");
+            free(text);
+            json_decref(quoted);
+            msg = unsupported;
+        } else if (!has_rv)
             msg = "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is "
                   "provided";
         else if (cont && *cont)
@@ -276,10 +285,12 @@ void ts_handle_list(kr_testserver_t *ts, const ts_request *req, const ts_route *
     if (limit && *limit) {
         char *end;
         o.limit = strtol(limit, &end, 10);
-        if (*end || o.limit < 0) {
+        if (*end) {
             ts_respond_bad_request(resp, "invalid limit: %s", limit);
             return;
         }
+        if (o.limit < 0)
+            o.limit = 0; /* as the apiserver: no limit */
     }
     o.cont = ts_query(req, "continue");
     if (ts_parse_selectors(req, rt->res, &o.labels, &o.fields, resp) != 0)

@@ -355,6 +355,12 @@ static int parse_watch_params(kr_testserver_t *ts, const ts_request *req, struct
             "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan");
         return -1;
     }
+    const char *cont = ts_query(req, "continue");
+    if (rvm && cont && *cont) {
+        respond_list_options_invalid(resp, "resourceVersionMatch",
+                                     "resourceVersionMatch is forbidden when continue is provided");
+        return -1;
+    }
     /* kube-apiserver 1.32 (WatchList on) defaults a watch without an RV,
      * or at "0", that names neither: a watch-list, whose initial events
      * end with the initial-events-end bookmark when bookmarks are allowed */
