@@ -2031,6 +2031,46 @@ START_TEST(tokens_give_401_and_verb_table_gives_403)
     tc_request(U, "GET", token_path, NULL, NULL, good, &r);
     ck_assert_int_eq(r.status, 405);
     tc_free(&r);
+    /* a token bound to an object: a pod running as this service account, a
+     * node or a secret that exists, with its uid if one is given */
+    static const char bound_body[] =
+        "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenRequest\",\"spec\":{"
+        "\"boundObjectRef\":{\"kind\":\"%s\",\"apiVersion\":\"%s\",\"name\":\"%s\"%s}}}";
+    snprintf(body, sizeof(body), bound_body, "Pod", "v1", "nope", "");
+    tc_request(U, "POST", token_path, "application/json", body, good, &r);
+    assert_status(&r, 404, "NotFound", "pods \"nope\" not found");
+    tc_free(&r);
+    tc_request(U, "POST", "/api/v1/namespaces/default/pods", "application/json",
+               "{\"metadata\":{\"name\":\"other\"},\"spec\":{\"containers\":[{\"name\":\"c\","
+               "\"image\":\"x\"}]}}",
+               good, &r);
+    tc_free(&r);
+    snprintf(body, sizeof(body), bound_body, "Pod", "v1", "other", "");
+    tc_request(U, "POST", token_path, "application/json", body, good, &r);
+    assert_status(&r, 400, "BadRequest",
+                  "cannot bind token for serviceaccount \"bot\" to pod running with different "
+                  "serviceaccount name.");
+    tc_free(&r);
+    tc_request(U, "POST", "/api/v1/namespaces/default/pods", "application/json",
+               "{\"metadata\":{\"name\":\"mine\"},\"spec\":{\"serviceAccountName\":\"bot\","
+               "\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}",
+               good, &r);
+    tc_free(&r);
+    snprintf(body, sizeof(body), bound_body, "Pod", "v1", "mine", "");
+    tc_request(U, "POST", token_path, "application/json", body, good, &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(
+        jstr(json_object_get(json_object_get(r.json, "spec"), "boundObjectRef"), "name"), "mine");
+    tc_free(&r);
+    snprintf(body, sizeof(body), bound_body, "Pod", "v1", "mine", ",\"uid\":\"not-its-uid\"");
+    tc_request(U, "POST", token_path, "application/json", body, good, &r);
+    assert_status(&r, 409, "Conflict", NULL);
+    tc_free(&r);
+    snprintf(body, sizeof(body), bound_body, "Deployment", "apps/v1", "d", "");
+    tc_request(U, "POST", token_path, "application/json", body, good, &r);
+    assert_status(&r, 400, "BadRequest",
+                  "cannot bind token to object of type apps/v1, Kind=Deployment");
+    tc_free(&r);
 }
 END_TEST
 

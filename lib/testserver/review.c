@@ -359,6 +359,71 @@ static bool remember_token(kr_testserver_t *ts, const char *token, const char *n
     return true;
 }
 
+/* A TokenRequest's spec.boundObjectRef, checked as kube-apiserver's token
+ * registry checks it: a Pod (running as this service account), a Node or
+ * a Secret that exists, with the uid given if one is. 0, or -1 with the
+ * answer in resp. */
+static int check_bound_object(kr_testserver_t *ts, const ts_route *rt, const json_t *ref,
+                              ts_response *resp)
+{
+    if (!json_is_object(ref))
+        return 0;
+    const char *kind = json_string_value(json_object_get(ref, "kind"));
+    const char *api_version = json_string_value(json_object_get(ref, "apiVersion"));
+    const char *name = json_string_value(json_object_get(ref, "name"));
+    const char *want_uid = json_string_value(json_object_get(ref, "uid"));
+    kind = kind ? kind : "";
+    api_version = api_version ? api_version : "";
+    name = name ? name : "";
+    const char *slash = strchr(api_version, '/');
+    bool core = !slash;
+    const char *plural = !core                         ? NULL
+                         : strcmp(kind, "Pod") == 0    ? "pods"
+                         : strcmp(kind, "Node") == 0   ? "nodes"
+                         : strcmp(kind, "Secret") == 0 ? "secrets"
+                                                       : NULL;
+    if (!plural) {
+        /* schema.GroupVersionKind's String() */
+        int glen = slash ? (int)(slash - api_version) : 0;
+        const char *version = slash ? slash + 1 : api_version;
+        ts_respond_bad_request(resp, "cannot bind token to object of type %.*s/%s, Kind=%s", glen,
+                               api_version, version, kind);
+        return -1;
+    }
+    ts_resource *res = ts_resource_find(ts, "", "v1", plural);
+    ts_obj *obj =
+        res ? ts_store_get(res->store, strcmp(plural, "nodes") == 0 ? NULL : rt->ns, name) : NULL;
+    if (!obj) {
+        ts_respond_not_found(resp, res, name);
+        return -1;
+    }
+    if (strcmp(plural, "pods") == 0) {
+        const char *sa = json_string_value(
+            json_object_get(json_object_get(obj->obj, "spec"), "serviceAccountName"));
+        /* no serviceAccountName: "default", which kube-apiserver's
+         * ServiceAccount admission would have written */
+        if (strcmp(sa && *sa ? sa : "default", rt->name) != 0) {
+            ts_respond_bad_request(resp,
+                                   "cannot bind token for serviceaccount \"%s\" to pod running "
+                                   "with different serviceaccount name.",
+                                   rt->name);
+            return -1;
+        }
+    }
+    const char *uid = ts_meta_str(obj->obj, "uid");
+    if (want_uid && *want_uid && (!uid || strcmp(uid, want_uid) != 0)) {
+        char *msg = kr_asprintf("Operation cannot be fulfilled on %s \"%s\": the UID in the bound "
+                                "object reference (%s) does not match the UID in record. The "
+                                "object might have been deleted and then recreated",
+                                kind, name, want_uid);
+        ts_respond_status(resp, 409, "Conflict", msg,
+                          json_pack("{s:s, s:s}", "name", name, "kind", kind));
+        kr_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
 void ts_handle_token_request(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                              ts_response *resp)
 {
@@ -391,6 +456,11 @@ void ts_handle_token_request(kr_testserver_t *ts, const ts_request *req, const t
         json_decref(obj);
         return;
     }
+    const json_t *bound = json_object_get(spec, "boundObjectRef");
+    if (check_bound_object(ts, rt, bound, resp) != 0) {
+        json_decref(obj);
+        return;
+    }
     json_t *aud = json_array_size(json_object_get(spec, "audiences"))
                       ? json_incref(json_object_get(spec, "audiences"))
                       : json_pack("[s]", "https://kubernetes.default.svc.cluster.local");
@@ -404,14 +474,15 @@ void ts_handle_token_request(kr_testserver_t *ts, const ts_request *req, const t
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(expires, sizeof(expires), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    json_t *out = token ? json_pack("{s:s, s:s, s:{s:s, s:s, s:n}, s:{s:o, s:I, s:n},"
-                                    " s:{s:s, s:s}}",
-                                    "kind", "TokenRequest", "apiVersion",
-                                    "authentication.k8s.io/v1", "metadata", "name", rt->name,
-                                    "namespace", rt->ns, "creationTimestamp", "spec", "audiences",
-                                    aud, "expirationSeconds", (json_int_t)seconds, "boundObjectRef",
-                                    "status", "token", token, "expirationTimestamp", expires)
-                        : NULL;
+    json_t *out =
+        token ? json_pack("{s:s, s:s, s:{s:s, s:s, s:n}, s:{s:o, s:I, s:O},"
+                          " s:{s:s, s:s}}",
+                          "kind", "TokenRequest", "apiVersion", "authentication.k8s.io/v1",
+                          "metadata", "name", rt->name, "namespace", rt->ns, "creationTimestamp",
+                          "spec", "audiences", aud, "expirationSeconds", (json_int_t)seconds,
+                          "boundObjectRef", json_is_object(bound) ? bound : json_null(), "status",
+                          "token", token, "expirationTimestamp", expires)
+              : NULL;
     if (!token)
         json_decref(aud);
     /* only a server that checks tokens learns this one: without tokens
