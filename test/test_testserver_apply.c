@@ -218,7 +218,10 @@ static void expect_conflict(const tc_response *r, const char *message, const cha
                   n, r->body);
     for (size_t i = 0; i < n; i++) {
         json_t *c = json_array_get(causes, i);
-        ck_assert_msg(str_at(c, "type") && strcmp(str_at(c, "type"), "FieldManagerConflict") == 0,
+        /* metav1.StatusCause's Type goes on the wire as "reason" */
+        ck_assert_msg(str_at(c, "reason") &&
+                          strcmp(str_at(c, "reason"), "FieldManagerConflict") == 0 &&
+                          !json_object_get(c, "type"),
                       "cause %zu: %s", i, text(c));
         ck_assert_msg(str_at(c, "field") && strcmp(str_at(c, "field"), fields[i]) == 0,
                       "cause %zu: want field %s: %s", i, fields[i], text(c));

@@ -1293,7 +1293,7 @@ static void respond_conflicts(ts_response *resp, json_t *groups)
         {
             char *m = kr_asprintf("conflict with %s", label);
             json_array_append_new(causes,
-                                  json_pack("{s:s, s:s, s:s}", "type", "FieldManagerConflict",
+                                  json_pack("{s:s, s:s, s:s}", "reason", "FieldManagerConflict",
                                             "message", m ? m : "", "field", json_string_value(p)));
             kr_free(m);
         }
