@@ -3128,6 +3128,39 @@ START_TEST(volumes_policies_limits_and_nodes_get_their_defaults)
 }
 END_TEST
 
+/* Quantities written as JSON numbers (`cpu: 0.5` in a manifest) are
+ * stored as the canonical strings resource.Quantity writes: rounded up to
+ * nano units, the exponent a multiple of three as an SI suffix. Strings
+ * are kept as written. */
+START_TEST(numeric_quantities_are_stored_as_canonical_strings)
+{
+    static const struct {
+        const char *number, *want;
+    } cases[] = {
+        {"0.25", "250m"},       {"64", "64"},       {"1.5", "1500m"},
+        {"1000", "1k"},         {"120000", "120k"}, {"0", "0"},
+        {"0.1", "100m"},        {"1e-10", "1n"},    {"2000000", "2M"},
+        {"0.0000015", "1500n"}, {"1e21", "1e21"},
+    };
+    for (size_t i = 0; i < KR_ARRAY_LEN(cases); i++) {
+        char body[512], path[128];
+        snprintf(body, sizeof(body),
+                 "{\"metadata\":{\"name\":\"q%zu\"},\"spec\":{\"containers\":[{\"name\":"
+                 "\"a\",\"image\":\"x:1\",\"resources\":{\"requests\":{\"cpu\":%s,"
+                 "\"memory\":\"0.5Gi\"}}}]}}",
+                 i, cases[i].number);
+        snprintf(path, sizeof(path), "/api/v1/namespaces/default/pods");
+        json_t *pod = created(path, body);
+        ck_assert_msg(
+            strcmp(dig_str(pod, "spec.containers.0.resources.requests.cpu"), cases[i].want) == 0,
+            "%s: got %s want %s", cases[i].number,
+            dig_str(pod, "spec.containers.0.resources.requests.cpu"), cases[i].want);
+        ck_assert_str_eq(dig_str(pod, "spec.containers.0.resources.requests.memory"), "0.5Gi");
+        json_decref(pod);
+    }
+}
+END_TEST
+
 START_TEST(builtin_kinds_get_the_apiserver_defaults)
 {
     /* pods: SetDefaults_PodSpec, _Container, _Probe, _Volume; admission's
@@ -3972,6 +4005,7 @@ int main(void)
                             secret_string_data_is_merged_into_data,
                             pods_get_requests_from_limits_and_ephemeral_containers,
                             volumes_policies_limits_and_nodes_get_their_defaults,
+                            numeric_quantities_are_stored_as_canonical_strings,
                             server_side_apply_creates_then_patches,
                             scale_subresource_reads_and_writes_replicas,
                             delete_answers_status_or_object_and_honours_finalizers,

@@ -611,6 +611,9 @@ int ts_commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *exist
 /* Defaults of built-in kinds (defaults.c): the scheme's, on every create
  * and update; the registries' and admission's, on create (allocations may
  * fail: 422 in resp) and on update (allocated values kept). */
+/* Quantities written as JSON numbers in a built-in object become the
+ * canonical strings resource.Quantity writes (quantity.c). */
+void ts_quantities_canonical(const ts_resource *res, json_t *obj);
 void ts_set_defaults(const ts_resource *res, json_t *obj);
 int ts_registry_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_response *resp);
 void ts_registry_update(const ts_resource *res, const json_t *existing, json_t *obj);
