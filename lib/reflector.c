@@ -419,6 +419,7 @@ static void on_list_page(json_t *items, const char *rv, const char *cont, const 
             report_request(r, KR_REFLECTOR_REQUEST_NONE, KR_RESTART_GONE);
             drop_pending(r);
             r->full_list = true;
+            report_request(r, KR_REFLECTOR_REQUEST_LIST, -1);
             send_list_page(r);
             return;
         }
@@ -718,13 +719,15 @@ static void on_watch_close(int rc, const kr_error_t *err, void *user)
     r->request = NULL;
     if (r->phase == P_STREAMING) {
         if (rc == KR_EGONE) {
-            /* RV too old for a NotOlderThan stream: stream again from now */
+            /* RV too old for a NotOlderThan stream: stream again from now,
+             * after the backoff (client-go's), so that a server refusing
+             * every stream is not asked again at once */
             report_request(r, KR_REFLECTOR_REQUEST_NONE, KR_RESTART_GONE);
             kr_store_batch_free(r->pending);
             r->pending = NULL;
             kr_free(r->last_rv);
             r->last_rv = NULL;
-            start_watch(r, true);
+            back_off(r, NEXT_RELIST);
             return;
         }
         streaming_failed(r, rc == 0 ? "stream ended before the initial-events-end bookmark"

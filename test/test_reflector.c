@@ -233,6 +233,7 @@ START_TEST(expired_continue_token_restarts_the_list_from_the_beginning)
     fake_lw_list_fail(&F.lw, KR_EGONE, 410);
     ck_assert_int_eq(F.lw.nrequests, 3);
     ck_assert_str_eq(REQ(2), FIRST_LIST("0")); /* no continue, no limit, no backoff */
+    ck_assert_int_eq(F.lists, 2); /* reported as a list of its own */
     ck_assert_uint_eq(kr_store_len(F.store), 2); /* the first page, cached */
     ck_assert(!kr_reflector_has_synced(F.r));
     ck_assert_int_eq(F.restarts[KR_RESTART_GONE], 1);
@@ -632,6 +633,23 @@ START_TEST(streaming_list_waits_for_the_initial_events_end_bookmark)
 }
 END_TEST
 
+/* A stream refused with 410 before its end bookmark streams again from
+ * the latest state, after the backoff (a server refusing every stream is
+ * not asked again at once). */
+START_TEST(streaming_list_gone_streams_again_after_the_backoff)
+{
+    setup_with(0, 0, true);
+    event(KR_WATCH_ADDED, "a", "3");
+    fake_lw_close(&F.lw, KR_EGONE, 410);
+    ck_assert_int_eq(F.lw.nrequests, 1);
+    ck_assert_int_eq(fake_clock_active(&F.clock), 1);
+    fake_clock_advance(&F.clock, fake_clock_next_due(&F.clock));
+    ck_assert_str_eq(REQ(1),
+                     "watch rv= bookmarks=1 initial=1 match=NotOlderThan labels=app fields=");
+    teardown();
+}
+END_TEST
+
 START_TEST(streaming_list_rejected_falls_back_to_list_and_watch)
 {
     setup_with(0, 0, true);
@@ -839,6 +857,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, refused_watch_request_backs_off);
     tcase_add_test(tc, streaming_list_waits_for_the_initial_events_end_bookmark);
     tcase_add_test(tc, streaming_list_rejected_falls_back_to_list_and_watch);
+    tcase_add_test(tc, streaming_list_gone_streams_again_after_the_backoff);
     tcase_add_test(tc, streaming_ignored_by_server_falls_back_when_stream_ends_without_bookmark);
     tcase_add_test(tc, stop_from_a_handler_cancels_everything);
     tcase_add_test(tc, resource_versions_compare_as_integers);

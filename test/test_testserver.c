@@ -1206,6 +1206,10 @@ START_TEST(deletecollection_and_legacy_watch_path)
     ck_assert_str_eq(tc_event_name(tc_watch_event(one, 0)), "b");
     ck_assert_uint_eq(tc_watch_wait(one, 2, 300), 1);
     tc_watch_close(one);
+    /* no subresource is watched */
+    tc_json(U, "GET", "/api/v1/watch/namespaces/default/configmaps/c/status", NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
     tc_json(U, "GET", "/api/v1/namespaces/default/configmaps", NULL, &r);
     ck_assert_uint_eq(json_array_size(json_object_get(r.json, "items")), 1);
     tc_free(&r);
@@ -3080,6 +3084,19 @@ START_TEST(pods_get_requests_from_limits_and_ephemeral_containers)
     tc_json(U, "DELETE", eph, NULL, &r);
     ck_assert_int_eq(r.status, 405);
     tc_free(&r);
+    /* once added, an ephemeral container stays as it is */
+    patch(eph, "application/json-patch+json",
+          "[{\"op\":\"remove\",\"path\":\"/spec/ephemeralContainers/0\"}]", &r);
+    assert_status(&r, 422, "Invalid",
+                  "Pod \"eph\" is invalid: spec.ephemeralContainers: Forbidden: existing ephemeral "
+                  "containers \"debugger\" may not be removed");
+    tc_free(&r);
+    patch(eph, "application/json-patch+json",
+          "[{\"op\":\"replace\",\"path\":\"/spec/ephemeralContainers/0/image\",\"value\":"
+          "\"other\"}]",
+          &r);
+    assert_status(&r, 422, "Invalid", NULL);
+    tc_free(&r);
     tc_json(U, "GET", "/api/v1/namespaces/default/pods/eph", NULL, &r);
     ck_assert_str_eq(dig_str(r.json, "spec.ephemeralContainers.0.image"), "busybox");
     tc_free(&r);
@@ -3125,6 +3142,10 @@ START_TEST(volumes_policies_limits_and_nodes_get_their_defaults)
                                             "\"podCIDR\":\"10.0.1.0/24\"}}");
     ck_assert_str_eq(dig_str(node, "spec.podCIDRs.0"), "10.0.1.0/24");
     json_decref(node);
+    node = created("/api/v1/nodes", "{\"metadata\":{\"name\":\"cidrs\"},\"spec\":{"
+                                    "\"podCIDRs\":[\"10.0.2.0/24\",\"fd00::/64\"]}}");
+    ck_assert_str_eq(dig_str(node, "spec.podCIDR"), "10.0.2.0/24");
+    json_decref(node);
 }
 END_TEST
 
@@ -3139,8 +3160,8 @@ START_TEST(numeric_quantities_are_stored_as_canonical_strings)
     } cases[] = {
         {"0.25", "250m"},       {"64", "64"},       {"1.5", "1500m"},
         {"1000", "1k"},         {"120000", "120k"}, {"0", "0"},
-        {"0.1", "100m"},        {"1e-10", "1n"},    {"2000000", "2M"},
-        {"0.0000015", "1500n"}, {"1e21", "1e21"},
+        {"0.1", "100m"},        {"1e-10", "1e-9"},  {"2000000", "2M"},
+        {"0.0000015", "1500n"}, {"1e-7", "100e-9"}, {"1.5e21", "1500e18"},
     };
     for (size_t i = 0; i < KR_ARRAY_LEN(cases); i++) {
         char body[512], path[128];

@@ -485,7 +485,7 @@ typedef struct kr_inventory_producer_opts {
      * recorded as DELETED_FINAL_STATE_UNKNOWN. NULL: a full list, an
      * empty cache. */
     kr_inventory_t *inventory;
-    long page_size; /* LIST page size; 0: 500 */
+    long page_size; /* as kr_reflector_opts.page_size (0: client-go's paging) */
     unsigned backoff_initial_ms, backoff_max_ms; /* failed lists/watches; 0: 800, 30000 */
     long progress_deadline_ms; /* 0: 180000; < 0: never */
 } kr_inventory_producer_opts;

@@ -648,12 +648,15 @@ static void default_limit_range(json_t *spec)
 }
 
 /* A node's spec.podCIDR is the first of spec.podCIDRs (the v1
- * conversion). */
+ * conversion, both ways). */
 static void default_node(json_t *spec)
 {
     const char *cidr = str(spec, "podCIDR");
-    if (cidr && *cidr && json_array_size(json_object_get(spec, "podCIDRs")) == 0)
+    const json_t *cidrs = json_object_get(spec, "podCIDRs");
+    if (cidr && *cidr && json_array_size(cidrs) == 0)
         json_object_set_new(spec, "podCIDRs", json_pack("[s]", cidr));
+    else if ((!cidr || !*cidr) && json_is_string(json_array_get(cidrs, 0)))
+        json_object_set_new(spec, "podCIDR", json_copy(json_array_get(cidrs, 0)));
 }
 
 /* A Secret's stringData, as its v1 conversion reads it: each value, as

@@ -121,7 +121,12 @@ static void dispatch_get(kr_testserver_t *ts, const ts_request *req, const ts_ro
         ts_respond_bad_request(resp, "invalid value for watch: %s", ts_query(req, "watch"));
         return;
     }
-    /* the deprecated /watch/.../NAME watches that object alone */
+    /* the deprecated /watch/.../NAME watches that object alone; no
+     * subresource is watched */
+    if (rt->legacy_watch && rt->sub) {
+        ts_respond_not_found_path(resp);
+        return;
+    }
     if (watch || rt->legacy_watch)
         ts_handle_watch(ts, req, rt, resp);
     else

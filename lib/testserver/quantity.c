@@ -4,8 +4,9 @@
  * protobuf schema (ts_proto.h). resource.Quantity parses the number's
  * text; its MarshalJSON writes the canonical form: the value rounded up to
  * nano units, its factors of ten moved into an exponent that is a multiple
- * of three, and that exponent as an SI suffix (m, k, M, ...). Strings are
- * kept as written. */
+ * of three, and that exponent as an SI suffix (m, k, M, ...), or as "e-9"
+ * for a number Go's encoder writes with an exponent (below 1e-6, from
+ * 1e21). Strings are kept as written. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -71,12 +72,16 @@ static bool times10(int64_t *m)
 static bool canonical(const json_t *v, char *out, size_t size)
 {
     char text[64];
+    /* Go's encoder (kubectl's) writes these with an exponent, and
+     * ParseQuantity keeps that form (DecimalExponent) */
+    bool exponent_form = false;
     if (json_is_integer(v)) {
         snprintf(text, sizeof(text), "%lld", (long long)json_integer_value(v));
     } else {
         double x = json_real_value(v);
         if (!isfinite(x))
             return false;
+        exponent_form = x != 0 && (fabs(x) < 1e-6 || fabs(x) >= 1e21);
         /* the shortest text that reads back as the same double: the
          * number as it was written, for what manifests hold */
         for (int prec = 1; prec <= 17; prec++) {
@@ -110,7 +115,9 @@ static bool canonical(const json_t *v, char *out, size_t size)
     }
     static const char *const suffixes[] = {"n", "u", "m", "", "k", "M", "G", "T", "P", "E"};
     int i = d.exp / 3 + 3;
-    if (i >= 0 && i < (int)(sizeof(suffixes) / sizeof(suffixes[0])))
+    if (exponent_form && d.exp == 0)
+        snprintf(out, size, "%s%lld", d.negative ? "-" : "", (long long)d.mantissa);
+    else if (!exponent_form && i >= 0 && i < (int)(sizeof(suffixes) / sizeof(suffixes[0])))
         snprintf(out, size, "%s%lld%s", d.negative ? "-" : "", (long long)d.mantissa, suffixes[i]);
     else
         snprintf(out, size, "%s%llde%d", d.negative ? "-" : "", (long long)d.mantissa, d.exp);

@@ -570,6 +570,38 @@ static bool finalizers_added(const json_t *old_md, const json_t *new_md)
     return false;
 }
 
+/* An ephemeral container, once added, stays as it is
+ * (ValidatePodEphemeralContainersUpdate). */
+static int check_ephemeral_update(const ts_write *w, const json_t *existing, const json_t *obj,
+                                  ts_response *resp)
+{
+    const json_t *old = json_object_get(json_object_get(existing, "spec"), "ephemeralContainers");
+    const json_t *now = json_object_get(json_object_get(obj, "spec"), "ephemeralContainers");
+    size_t i, j;
+    const json_t *c, *d;
+    json_array_foreach(old, i, c)
+    {
+        const char *name = json_string_value(json_object_get(c, "name"));
+        const json_t *found = NULL;
+        json_array_foreach(now, j, d)
+        {
+            const char *other = json_string_value(json_object_get(d, "name"));
+            if (name && other && strcmp(name, other) == 0)
+                found = d;
+        }
+        if (!found || !json_equal(c, found)) {
+            char msg[320];
+            snprintf(msg, sizeof(msg),
+                     "Forbidden: existing ephemeral containers \"%.200s\" may not be %s",
+                     name ? name : "", found ? "changed" : "removed");
+            ts_respond_invalid(resp, "Pod", "", w->rt->name, "spec.ephemeralContainers",
+                               "FieldValueForbidden", msg);
+            return KR_EINVALIDOBJ;
+        }
+    }
+    return 0;
+}
+
 /* The new state: server-owned fields from `existing`, the status rules. */
 static json_t *merge_for_update(const ts_write *w, const json_t *existing, json_t *obj)
 {
@@ -756,6 +788,9 @@ static int commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *e
     rc = ts_schema_admit(w, obj, resp);
     if (rc == 0 && ts_csr_is(w->rt->res))
         rc = ts_csr_update(w->rt->sub, existing, obj, resp);
+    if (rc == 0 && ts_resource_is(w->rt->res, "", "pods") && w->rt->sub &&
+        strcmp(w->rt->sub, "ephemeralcontainers") == 0)
+        rc = check_ephemeral_update(w, existing, obj, resp);
     if (rc != 0) {
         json_decref(obj);
         return rc;
