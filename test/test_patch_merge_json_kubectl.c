@@ -196,6 +196,18 @@ static json_t *kubectl_patch(const char *type, const char *docs, const char *pat
     return results;
 }
 
+/* kubectl_patch on `docs` (an array, one per line) and `patch`, written
+ * to files in the test's directory. */
+static json_t *kubectl_patch_docs(const char *type, const json_t *docs, const json_t *patch)
+{
+    char docs_path[300], patch_path[300];
+    snprintf(docs_path, sizeof(docs_path), "%s/docs.json", dir);
+    snprintf(patch_path, sizeof(patch_path), "%s/patch.json", dir);
+    write_json(docs_path, docs, 1);
+    write_json(patch_path, patch, 0);
+    return kubectl_patch(type, docs_path, patch_path);
+}
+
 static bool have_kubectl(void)
 {
     if (kr_test_have_program("kubectl"))
@@ -365,12 +377,7 @@ START_TEST(apiserver_json_patch_leniencies_match_kubectl)
         json_object_update(doc, skeleton);
         json_decref(skeleton);
         json_t *docs = json_pack("[O]", doc);
-        char docs_path[300], patch_path[300];
-        snprintf(docs_path, sizeof(docs_path), "%s/docs.json", dir);
-        snprintf(patch_path, sizeof(patch_path), "%s/patch.json", dir);
-        write_json(docs_path, docs, 1);
-        write_json(patch_path, ops, 0);
-        json_t *theirs = kubectl_patch("json", docs_path, patch_path);
+        json_t *theirs = kubectl_patch_docs("json", docs, ops);
         json_t *ours = NULL;
         kr_error_t err = {0};
         int rc = kr_patch_json_apply_as_apiserver(doc, ops, &ours, &err);
@@ -408,12 +415,7 @@ START_TEST(created_merge_patches_do_the_same_under_kubectl)
         ck_assert_int_eq(kr_patch_merge_apply(original, patch_source, &modified, NULL), 0);
         ck_assert_int_eq(kr_patch_merge_create(original, modified, &patch, NULL), 0);
         json_t *docs = json_pack("[O]", original);
-        char docs_path[300], patch_path[300];
-        snprintf(docs_path, sizeof(docs_path), "%s/docs.json", dir);
-        snprintf(patch_path, sizeof(patch_path), "%s/patch.json", dir);
-        write_json(docs_path, docs, 1);
-        write_json(patch_path, patch, 0);
-        json_t *theirs = kubectl_patch("merge", docs_path, patch_path);
+        json_t *theirs = kubectl_patch_docs("merge", docs, patch);
         ck_assert_ptr_nonnull(theirs);
         ck_assert_msg(json_equal(json_array_get(theirs, 0), modified),
                       "case %d: kubectl did not reach the modified document", n);

@@ -118,6 +118,25 @@ static bool versioned_line(const ts_watch *w, const char *type, const json_t *ob
     return true;
 }
 
+/* The watcher's own line {type, object} for `obj`, in its form (a Table,
+ * PartialObjectMetadata, its CRD version, or as stored). A new string
+ * (kr_free), or NULL when out of memory. */
+static char *watcher_line(const ts_watch *w, const char *type, const json_t *obj, size_t *len)
+{
+    char *line = NULL;
+    if (w->table)
+        return ts_table_event_line(w->table, type, obj, len);
+    if (!w->partial && versioned_line(w, type, obj, &line, len))
+        return line;
+    json_t *partial = w->partial ? ts_partial_of(obj) : NULL;
+    char *text = json_dumps(w->partial ? partial : obj, JSON_COMPACT);
+    json_decref(partial);
+    line = text ? kr_asprintf("{\"type\":\"%s\",\"object\":%s}\n", type, text) : NULL;
+    *len = line ? strlen(line) : 0;
+    free(text);
+    return line;
+}
+
 /* The DELETED line of an object that stopped matching the watch's
  * selectors: its previous state at the event's resourceVersion, as
  * kube-apiserver's cacheWatcher sends it (the new state would not match
@@ -133,21 +152,11 @@ static char *stopped_matching_line(const ts_watch *w, const ts_event *ev, size_t
         json_decref(meta);
         return NULL;
     }
-    char *line = NULL;
     if (json_object_set_new(prev, "metadata", meta) != 0) {
         json_decref(prev);
         return NULL;
     }
-    if (w->table) {
-        line = ts_table_event_line(w->table, "DELETED", prev, len);
-    } else if (w->partial || !versioned_line(w, "DELETED", prev, &line, len)) {
-        json_t *partial = w->partial ? ts_partial_of(prev) : NULL;
-        char *text = json_dumps(w->partial ? partial : prev, JSON_COMPACT);
-        json_decref(partial);
-        line = text ? kr_asprintf("{\"type\":\"DELETED\",\"object\":%s}\n", text) : NULL;
-        *len = line ? strlen(line) : 0;
-        free(text);
-    }
+    char *line = watcher_line(w, "DELETED", prev, len);
     json_decref(prev);
     return line;
 }
@@ -163,25 +172,19 @@ static void deliver(ts_watch *w, ts_event *ev)
         type = now ? TS_ADDED : TS_DELETED;
     else if (!now && !(ev->type == TS_MODIFIED && before))
         return;
-    if (ev->type == TS_MODIFIED && type == TS_DELETED) {
-        size_t n = 0;
-        char *line = stopped_matching_line(w, ev, &n);
-        if (!line) {
-            w->closing = true;
-            return;
-        }
-        append_event(w, line, n);
-        kr_free(line);
-        w->last_send_ms = ts_now_ms();
-        return;
-    }
     /* Lines are made once per event and shared by every watcher that
      * gets the same type in the same form; a Table is the watcher's own
-     * (its first carries the columns, ages change). */
-    size_t len;
-    char *own = w->table ? ts_table_event_line(w->table, TYPE_NAMES[type], ev->obj, &len) : NULL;
-    bool mine =
-        w->table || (!w->partial && versioned_line(w, TYPE_NAMES[type], ev->obj, &own, &len));
+     * (its first carries the columns, ages change), and so is the state an
+     * object left the selectors in. */
+    size_t len = 0;
+    char *own = NULL;
+    bool stopped = ev->type == TS_MODIFIED && type == TS_DELETED;
+    if (stopped)
+        own = stopped_matching_line(w, ev, &len);
+    else if (w->table)
+        own = ts_table_event_line(w->table, TYPE_NAMES[type], ev->obj, &len);
+    bool mine = stopped || w->table ||
+                (!w->partial && versioned_line(w, TYPE_NAMES[type], ev->obj, &own, &len));
     const char *line = mine         ? own
                        : w->partial ? ts_event_partial_line(ev, type, &len)
                                     : ts_event_line(ev, type, &len);
@@ -397,17 +400,8 @@ static void send_initial_events(ts_watch *w, const ts_resource *res)
         const json_t *obj = st->items[i].obj;
         if (!watch_matches(w, obj))
             continue;
-        char *line;
         size_t len;
-        if (w->table) {
-            line = ts_table_event_line(w->table, "ADDED", obj, &len);
-        } else if (w->partial || !versioned_line(w, "ADDED", obj, &line, &len)) {
-            json_t *partial = w->partial ? ts_partial_of(obj) : NULL;
-            char *text = json_dumps(w->partial ? partial : obj, JSON_COMPACT);
-            json_decref(partial);
-            line = text ? kr_asprintf("{\"type\":\"ADDED\",\"object\":%s}\n", text) : NULL;
-            free(text);
-        }
+        char *line = watcher_line(w, "ADDED", obj, &len);
         if (!line) {
             w->closing = true;
             break;
