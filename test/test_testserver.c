@@ -3,6 +3,7 @@
  * server started in-process on 127.0.0.1, port 0. KR_TEST_THREADED */
 #include <check.h>
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1890,6 +1891,63 @@ START_TEST(faults_answer_429_500_503)
     tc_request(U, "POST", "/_kr/faults", "application/json", "{\"fail503\":2}", NULL, &r);
     ck_assert_int_eq(r.status, 400);
     tc_free(&r);
+}
+END_TEST
+
+/* The latency fault holds no HTTP thread: with one thread, two requests
+ * wait it out together, /_kr/ answers meanwhile, and a shorter latency
+ * applies to the requests already waiting. */
+static void *slow_list(void *arg)
+{
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps", NULL, arg);
+    return NULL;
+}
+
+static size_t requests_waiting(void)
+{
+    size_t n = 0;
+    ts_lock(ts);
+    for (ts_delayed *d = ts->delayed; d; d = d->next)
+        n++;
+    ts_unlock(ts);
+    return n;
+}
+
+START_TEST(latency_waits_without_holding_a_thread)
+{
+    kr_test_server_stop();
+    kr_testserver_opts o = {.threads = 1, .seed = 1, .faults = {.latency_ms = 3600000}};
+    start_with(&o);
+    tc_response slow[2];
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, slow_list, &slow[i]), 0);
+    for (int i = 0; i < 6000 && requests_waiting() < 2; i++)
+        usleep(10000);
+    ck_assert_uint_eq(requests_waiting(), 2);
+    tc_response r;
+    tc_json(U, "GET", "/_kr/stats", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    ck_assert_uint_eq(requests_waiting(), 2);
+    tc_request(U, "POST", "/_kr/faults", "application/json", "{\"latencyMs\":0}", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_int_eq(slow[i].status, 200);
+        tc_free(&slow[i]);
+    }
+    ck_assert_uint_eq(requests_waiting(), 0);
+    /* a request waiting when the server stops is answered, not left hanging */
+    kr_testserver_set_faults(ts, &(kr_testserver_faults){.latency_ms = 3600000});
+    ck_assert_int_eq(pthread_create(&th[0], NULL, slow_list, &slow[0]), 0);
+    for (int i = 0; i < 6000 && requests_waiting() < 1; i++)
+        usleep(10000);
+    ck_assert_uint_eq(requests_waiting(), 1);
+    kr_test_server_stop();
+    pthread_join(th[0], NULL);
+    tc_free(&slow[0]);
 }
 END_TEST
 
@@ -4047,6 +4105,7 @@ int main(void)
                             slow_watcher_is_closed_without_stalling_others,
                             thousands_of_watches_all_receive_each_event,
                             faults_answer_429_500_503,
+                            latency_waits_without_holding_a_thread,
                             tokens_give_401_and_verb_table_gives_403,
                             tls_with_client_certificates_and_tokens,
                             background_deletion_cascades_to_owned_objects,

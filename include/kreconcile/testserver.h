@@ -47,7 +47,7 @@ typedef struct kr_testserver_faults {
     double fail_429; /* fraction [0,1] of requests answered 429 + Retry-After: 1 */
     double fail_500; /* fraction answered 500 InternalError */
     double fail_503; /* fraction answered 503 ServiceUnavailable */
-    unsigned latency_ms; /* added before every non-watch request is answered */
+    unsigned latency_ms; /* waited before any request but /_kr/ is handled; holds no thread */
     unsigned watch_max_events; /* close each watch after this many events (0 = never) */
     bool watch_cut_mid_event; /* when closing after watch_max_events, cut the stream at a
                                  random byte inside the next event instead */

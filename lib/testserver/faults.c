@@ -99,6 +99,7 @@ static void set_faults(kr_testserver_t *ts, const ts_request *req, ts_response *
         if (cut)
             f.watch_cut_mid_event = json_is_true(cut);
         ts->faults = f;
+        ts_delay_retime(ts);
         ts_respond_json(resp, 200, faults_json(&f));
     }
     json_decref(doc);

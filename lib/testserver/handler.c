@@ -4,7 +4,6 @@
  * negotiation. Used by the HTTP transport and, directly, by the fuzzer. */
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "testserver/ts_internal.h"
 
@@ -461,11 +460,6 @@ void ts_handle(kr_testserver_t *ts, const ts_request *in, ts_response *resp)
     char received[TS_AUDIT_TIME_LEN] = "";
     if (ts->audit)
         ts_audit_now(received);
-    ts_lock(ts);
-    unsigned latency = ts->faults.latency_ms;
-    ts_unlock(ts);
-    if (latency && strncmp(req->path, "/_kr/", 5) != 0)
-        usleep(latency * 1000u);
     ts_lock(ts);
     handle_locked(ts, req, resp);
     ts_metrics_count(ts, req, resp);

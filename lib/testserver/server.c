@@ -266,6 +266,7 @@ void kr_testserver_set_faults(kr_testserver_t *ts, const kr_testserver_faults *f
 {
     ts_lock(ts);
     ts->faults = *faults;
+    ts_delay_retime(ts);
     ts_unlock(ts);
 }
 

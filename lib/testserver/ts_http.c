@@ -19,6 +19,8 @@
 typedef struct conn_ctx {
     kr_buf body;
     bool too_large;
+    bool delayed; /* the latency fault was waited out */
+    ts_delayed delay;
     ts_kv *query;
     size_t nquery, capquery;
 } conn_ctx;
@@ -285,6 +287,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         *upload_data_size = 0;
         return MHD_YES;
+    }
+    if (!c->delayed) {
+        c->delayed = true;
+        if (ts_delay(ts, &c->delay, conn, url))
+            return MHD_YES; /* called again when resumed */
     }
     return respond(ts, conn, c, url, method);
 }

@@ -177,6 +177,7 @@ struct kr_testserver {
     ts_watch *watches;
     size_t nwatches;
     ts_watch *wake_head; /* suspended watches to resume after unlocking */
+    struct ts_delayed *delayed; /* requests waiting out faults.latency_ms, due first */
 
     kr_testserver_faults faults;
     kr_rng rng;
@@ -702,6 +703,20 @@ void ts_lock(kr_testserver_t *ts);
 void ts_unlock(kr_testserver_t *ts);
 int ts_ticker_start(kr_testserver_t *ts);
 void ts_ticker_stop(kr_testserver_t *ts);
+/* A request waiting out the latency fault: its connection is suspended and
+ * the ticker resumes it when due, so that a slow answer holds no HTTP
+ * thread (a cluster a network away delays each answer, not the others). */
+typedef struct ts_delayed {
+    void *conn;
+    int64_t since_ns, due_ns; /* CLOCK_MONOTONIC */
+    struct ts_delayed *next;
+} ts_delayed;
+/* Suspend `conn` for faults.latency_ms when it applies to `path` (not
+ * /_kr/) and is not zero; true when it did. d lives until resumed. */
+bool ts_delay(kr_testserver_t *ts, ts_delayed *d, void *conn, const char *path);
+/* After faults.latency_ms changed: the waiting requests are due at their
+ * arrival plus the new latency. [lock held] */
+void ts_delay_retime(kr_testserver_t *ts);
 /* The transport's reader: copies up to `max` pending bytes; when there
  * are none it suspends the connection (ts_http_suspend) and returns 0;
  * -1 means end of stream. */

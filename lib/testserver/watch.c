@@ -526,6 +526,64 @@ static void tick(kr_testserver_t *ts)
     }
 }
 
+/* Take the delayed requests due by now (all of them when stopping); the
+ * caller resumes them after unlocking. */
+static ts_delayed *take_due(kr_testserver_t *ts)
+{
+    int64_t now = kr_clock_monotonic_ns();
+    ts_delayed *due = ts->delayed, **tail = &ts->delayed;
+    while (*tail && (ts->stopping || (*tail)->due_ns <= now))
+        tail = &(*tail)->next;
+    if (tail == &ts->delayed)
+        return NULL;
+    ts->delayed = *tail;
+    *tail = NULL;
+    return due;
+}
+
+static void resume_all(ts_delayed *d)
+{
+    while (d) {
+        ts_delayed *next = d->next; /* d goes with its connection */
+        ts_http_resume(d->conn);
+        d = next;
+    }
+}
+
+bool ts_delay(kr_testserver_t *ts, ts_delayed *d, void *conn, const char *path)
+{
+    if (strncmp(path, "/_kr/", 5) == 0)
+        return false;
+    ts_lock(ts);
+    unsigned ms = ts->faults.latency_ms;
+    if (ms == 0 || ts->stopping || !ts->ticker_started) {
+        ts_unlock(ts);
+        return false;
+    }
+    d->conn = conn;
+    d->since_ns = kr_clock_monotonic_ns();
+    d->due_ns = d->since_ns + kr_ms_to_ns(ms);
+    ts_delayed **at = &ts->delayed;
+    while (*at && (*at)->due_ns <= d->due_ns)
+        at = &(*at)->next;
+    d->next = *at;
+    *at = d;
+    ts_http_suspend(conn);
+    if (ts->delayed == d)
+        pthread_cond_signal(&ts->ticker_cv);
+    ts_unlock(ts);
+    return true;
+}
+
+void ts_delay_retime(kr_testserver_t *ts)
+{
+    /* one latency for all: arrival order stays due order */
+    for (ts_delayed *d = ts->delayed; d; d = d->next)
+        d->due_ns = d->since_ns + kr_ms_to_ns(ts->faults.latency_ms);
+    if (ts->ticker_started)
+        pthread_cond_signal(&ts->ticker_cv);
+}
+
 static void *ticker_main(void *arg)
 {
     kr_testserver_t *ts = arg;
@@ -535,16 +593,27 @@ static void *ticker_main(void *arg)
     if (period < 5)
         period = 5;
     ts_lock(ts);
+    int64_t next_tick = 0;
     while (!ts->stopping) {
-        tick(ts);
-        ts_unlock(ts);
+        int64_t now = kr_clock_monotonic_ns();
+        if (now >= next_tick) {
+            tick(ts);
+            next_tick = now + kr_ms_to_ns(period);
+        }
+        ts_delayed *due = take_due(ts);
+        ts_unlock(ts); /* resumes the watches tick() woke */
+        resume_all(due);
         ts_lock(ts);
-        struct timespec until;
-        kr_deadline_after_ms(&until, period);
+        int64_t until_ns = next_tick;
+        if (ts->delayed && ts->delayed->due_ns < until_ns)
+            until_ns = ts->delayed->due_ns;
+        struct timespec until = {.tv_sec = until_ns / 1000000000, .tv_nsec = until_ns % 1000000000};
         if (!ts->stopping)
             pthread_cond_timedwait(&ts->ticker_cv, &ts->mu, &until);
     }
+    ts_delayed *left = take_due(ts); /* answered now, before the transport stops */
     ts_unlock(ts);
+    resume_all(left);
     return NULL;
 }
 
