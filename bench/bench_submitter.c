@@ -64,8 +64,12 @@ static void servers_up(const char *dir)
     if (kr_runtime_new(NULL, &rt, NULL) != 0 || kr_runtime_start(rt, NULL) != 0)
         die("runtime", NULL);
     static const char *const names[] = {"hub", "dc1", "dc2"};
+    /* KR_BENCH_SUBMITTER_LATENCY_MS: each server answers that much later, as
+     * clusters a network away would (the wait holds no server thread) */
+    unsigned latency = (unsigned)bench_env_long("KR_BENCH_SUBMITTER_LATENCY_MS", 0);
     for (int i = 0; i < 3; i++) {
-        kr_testserver_opts o = {.seed = (unsigned long long)i + 1, .threads = 2};
+        kr_testserver_opts o = {
+            .seed = (unsigned long long)i + 1, .threads = 2, .faults = {.latency_ms = latency}};
         kr_error_t err = {0};
         if (kr_testserver_start(&o, &ts[i], &err) != 0)
             die("test server", err.message);

@@ -48,7 +48,11 @@ static void die(const char *what, const kr_error_t *err)
 
 static void server_up(server *s)
 {
-    kr_testserver_opts o = {.seed = 1, .threads = 2, .history = 200000};
+    /* KR_BENCH_SYNCER_LATENCY_MS: each server answers that much later, as
+     * a cluster a network away would (the wait holds no server thread) */
+    unsigned latency = (unsigned)bench_env_long("KR_BENCH_SYNCER_LATENCY_MS", 0);
+    kr_testserver_opts o = {
+        .seed = 1, .threads = 2, .history = 200000, .faults = {.latency_ms = latency}};
     kr_error_t err = {0};
     if (kr_testserver_start(&o, &s->ts, &err) != 0)
         die("server", &err);
