@@ -18,7 +18,9 @@
  * against --failover-after. KR_BENCH_SUBMITTER_RUNNABLES (default 200) per
  * round. The program runs without a client-side rate limit, as the bare
  * creates do. KR_BENCH_SUBMITTER_PROGRAM names another kr-submitter binary
- * (to compare two versions in alternation with the same benchmark).
+ * (to compare two versions in alternation with the same benchmark);
+ * KR_BENCH_SUBMITTER_LATENCY_MS makes every server answer each request that
+ * many ms late.
  * Prints figures and ratios; never asserts on speed. */
 #include <arpa/inet.h>
 #include <curl/curl.h>

@@ -10,7 +10,8 @@
  * of KR_BENCH_SYNCER_BURST edits (default 1,000) until dc1 holds them,
  * with both clusters up and with dc2 down (target: within 1.5x); and the
  * requests per minute while nothing changes (KR_BENCH_SYNCER_STEADY_S,
- * default 10 s; target 0 besides watches).
+ * default 10 s; target 0 besides watches). KR_BENCH_SYNCER_LATENCY_MS
+ * makes every server answer each request that many ms late.
  * Clients have no rate limit here (the programs' default is 5 qps). Prints
  * figures; never asserts on speed. */
 #include <pthread.h>
