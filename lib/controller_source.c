@@ -66,16 +66,16 @@ static bool valid_part(const char *s, bool required)
     return strchr(s, '/') == NULL;
 }
 
-int kr_controller_lane_add(kr_controller_lane *lane, const char *namespace_, const char *name,
-                           int priority, uint64_t delay_ms)
+/* The lane's key of (namespace_, name), in `stack` when it fits, else
+ * allocated (free it when it is not `stack`); NULL when out of memory. */
+static char *lane_key(const kr_controller_lane *lane, const char *namespace_, const char *name,
+                      char *stack, size_t stack_size)
 {
-    if (!valid_part(namespace_, false) || !valid_part(name, true))
-        return KR_EINVAL;
     size_t ns_len = namespace_ ? strlen(namespace_) : 0, name_len = strlen(name);
     size_t len = (lane->named ? lane->cluster_len + 1 : 0) + (ns_len ? ns_len + 1 : 0) + name_len;
-    char stack[512], *key = len < sizeof(stack) ? stack : kr_malloc(len + 1);
+    char *key = len < stack_size ? stack : kr_malloc(len + 1);
     if (!key)
-        return KR_ENOMEM;
+        return NULL;
     char *p = key;
     if (lane->named) {
         memcpy(p, lane->cluster, lane->cluster_len);
@@ -89,6 +89,17 @@ int kr_controller_lane_add(kr_controller_lane *lane, const char *namespace_, con
         *p++ = '/';
     }
     memcpy(p, name, name_len + 1);
+    return key;
+}
+
+int kr_controller_lane_add(kr_controller_lane *lane, const char *namespace_, const char *name,
+                           int priority, uint64_t delay_ms)
+{
+    if (!valid_part(namespace_, false) || !valid_part(name, true))
+        return KR_EINVAL;
+    char stack[512], *key = lane_key(lane, namespace_, name, stack, sizeof(stack));
+    if (!key)
+        return KR_ENOMEM;
     int rc = delay_ms > 0 ? kr_queue_add_after_priority(lane->q, key, delay_ms, priority)
                           : kr_queue_add_priority(lane->q, key, priority);
     if (key != stack)
@@ -122,6 +133,20 @@ int kr_controller_enqueue_after(kr_controller_t *ctl, const char *cluster, const
                                 const char *name, uint64_t delay_ms)
 {
     return enqueue(ctl, cluster, namespace_, name, delay_ms);
+}
+
+bool kr_controller_pending(kr_controller_t *ctl, const char *cluster, const char *namespace_,
+                           const char *name)
+{
+    kr_controller_lane *lane = NULL;
+    if (!ctl || !valid_part(namespace_, false) || !valid_part(name, true) ||
+        kr_controller_lane_get(ctl, cluster, false, &lane, NULL) != 0 || !lane)
+        return false;
+    char stack[512], *key = lane_key(lane, namespace_, name, stack, sizeof(stack));
+    bool pending = key && kr_queue_has(lane->q, key);
+    if (key != stack)
+        kr_free(key);
+    return pending;
 }
 
 /* Which lane a ready-made key belongs to: three parts are

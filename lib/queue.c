@@ -1142,6 +1142,21 @@ unsigned kr_queue_num_failures(kr_queue_t *q, const char *key)
     return n;
 }
 
+bool kr_queue_has(kr_queue_t *q, const char *key)
+{
+    if (!q || !key)
+        return false;
+    size_t len = strlen(key);
+    uint64_t hash = kr_key_hash(key, len);
+    kr_mutex_lock(&q->mu);
+    if (q->nheap > 0)
+        promote_due(q, kr_clock_read(&q->clock));
+    struct qitem *it = item_find(q, hash, key, len);
+    bool has = it && (it->flags & (F_DIRTY | F_PROCESSING)) != 0;
+    queue_unlock(q);
+    return has;
+}
+
 size_t kr_queue_len(kr_queue_t *q)
 {
     kr_mutex_lock(&q->mu);

@@ -473,6 +473,18 @@ START_TEST(new_and_enqueue_refuse_bad_arguments)
     ck_assert_uint_eq(kr_controller_queue_len(ctl, NULL), 2);
     ck_assert_uint_eq(kr_controller_queue_len(ctl, "dc2"), 1);
     ck_assert_uint_eq(kr_controller_queue_len(ctl, "nowhere"), 0);
+    /* pending: the key of (namespace, name) queued in that lane */
+    ck_assert(kr_controller_pending(ctl, "dc1", "ns", "a"));
+    ck_assert(kr_controller_pending(ctl, "dc1", NULL, "node"));
+    ck_assert(kr_controller_pending(ctl, NULL, "ns", "a"));
+    ck_assert(kr_controller_pending(ctl, "", "other", "x"));
+    ck_assert(kr_controller_pending(ctl, "dc2", "ns", "b"));
+    ck_assert(!kr_controller_pending(ctl, "dc2", "ns", "a"));
+    ck_assert(!kr_controller_pending(ctl, "dc1", "other", "a"));
+    ck_assert(!kr_controller_pending(ctl, "nowhere", "ns", "a"));
+    ck_assert(!kr_controller_pending(ctl, "dc1", "a/b", "c"));
+    ck_assert(!kr_controller_pending(ctl, "dc1", "ns", NULL));
+    ck_assert(!kr_controller_pending(NULL, "dc1", "ns", "a"));
     kr_controller_stats st;
     kr_controller_get_stats(ctl, &st, sizeof(st));
     ck_assert_uint_eq(st.lanes, 3);

@@ -693,6 +693,16 @@ START_TEST(queue_snapshot_shows_queued_processing_and_waiting)
     ck_assert_str_eq(s->waiting[1].key, "ns/later");
     ck_assert_int_eq(s->waiting[1].due_ns, 130 * SEC);
     kr_free(s);
+    /* has: queued or processing (dirty or not); waiting keys are not */
+    ck_assert(kr_queue_has(q, "ns/run"));
+    ck_assert(kr_queue_has(q, "ns/run-dirty"));
+    ck_assert(kr_queue_has(q, "ns/normal"));
+    ck_assert(kr_queue_has(q, "ns/low"));
+    ck_assert(!kr_queue_has(q, "ns/later"));
+    ck_assert(!kr_queue_has(q, "ns/failing"));
+    ck_assert(!kr_queue_has(q, "ns/never"));
+    ck_assert(!kr_queue_has(q, NULL));
+    ck_assert(!kr_queue_has(NULL, "ns/run"));
 
     /* the failing key became due at 100 s + 5 ms < now: a second snapshot
      * after moving the clock shows it queued */
@@ -701,8 +711,11 @@ START_TEST(queue_snapshot_shows_queued_processing_and_waiting)
     ck_assert_uint_eq(s->n_queued, 3);
     ck_assert_uint_eq(s->n_waiting, 1);
     kr_free(s);
+    ck_assert(kr_queue_has(q, "ns/failing")); /* due: moved in */
     kr_queue_done(q, run);
+    ck_assert(!kr_queue_has(q, "ns/run")); /* done and not dirty: gone */
     kr_queue_done(q, dirty);
+    ck_assert(kr_queue_has(q, "ns/run-dirty")); /* done while dirty: queued again */
     kr_queue_free(q);
 }
 END_TEST

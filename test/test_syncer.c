@@ -1391,6 +1391,67 @@ START_TEST(the_controller_repairs_drift_from_events_and_keeps_lanes_apart)
 }
 END_TEST
 
+/* A status entry that changes in one cluster alone (its copy repaired
+ * there) is written at once: the other cluster's lane has nothing for the
+ * object, so the hub lane waits for no entry of its. The controllers'
+ * clock stands still here, so that a batch waiting for one would never be
+ * written. */
+static int64_t clock_standing_still(void *user)
+{
+    (void)user;
+    return 1000000000;
+}
+
+static bool entry_names_copy(world *w, const char *name, const char *cluster, int d)
+{
+    json_t *e = status_entry(w, CM, name, cluster), *copy = fetch(&w->dc[d], CM, name);
+    const char *target = json_string_value(json_object_get(e, "targetResourceVersion"));
+    bool names = copy && target && json_is_true(json_object_get(e, "verified")) &&
+                 strcmp(target, meta(copy, "resourceVersion")) == 0;
+    json_decref(e);
+    json_decref(copy);
+    return names;
+}
+
+START_TEST(an_entry_no_other_lane_is_coming_for_is_written_at_once)
+{
+    world w;
+    world_up(&w, 0);
+    kr_controller_t *ctls[N_RES];
+    for (size_t r = 0; r < N_RES; r++) {
+        char name[64];
+        kr_controller_opts co;
+        syncer_controller_opts(w.s, r, 0, name, sizeof(name), &co);
+        co.cache_sync_timeout_ms = WAIT_MS;
+        co.clock = (kr_clock){.now_ns = clock_standing_still};
+        kr_error_t err = {0};
+        ck_assert_msg(kr_controller_new(&co, &ctls[r], &err) == 0, "%s", err.message);
+        ck_assert_msg(syncer_watch(w.s, r, ctls[r], &err) == 0, "%s", err.message);
+        ck_assert_msg(kr_controller_start(ctls[r], &err) == 0, "%s", err.message);
+    }
+    hub_put(&w, CM, object_of(CM, "solo", "v1", NULL));
+    for (int i = 0;
+         !entry_names_copy(&w, "solo", "dc1", 0) || !entry_names_copy(&w, "solo", "dc2", 1); i++) {
+        ck_assert_msg(i < WAIT_MS / 10, "timed out waiting for the status");
+        sleep_ms(10);
+    }
+    json_t *p = json_pack("{s:{s:s}}", "data", "value", "drifted");
+    ck_assert_int_eq(
+        kr_client_patch(w.dc[0].c, CM, NSNAME, "solo", NULL, KR_PATCH_MERGE, p, NULL, NULL, NULL),
+        0);
+    json_decref(p);
+    wait_until(&w, &(expect){CM, "solo", 0, "v1"}, "the edited copy repaired");
+    for (int i = 0; !entry_names_copy(&w, "solo", "dc1", 0); i++) {
+        ck_assert_msg(i < WAIT_MS / 10, "dc1's new entry was not written");
+        sleep_ms(10);
+    }
+    ck_assert(entry_names_copy(&w, "solo", "dc2", 1));
+    for (size_t r = 0; r < N_RES; r++)
+        kr_controller_free(ctls[r]);
+    world_down(&w);
+}
+END_TEST
+
 /* Every placed cluster holds the hub object's value, no other cluster holds
  * a copy, and deleted hub objects are gone: invariant 1, read from the
  * servers. */
@@ -1492,6 +1553,7 @@ int main(void)
     tcase_add_test(tc, a_stopped_datacenter_holds_the_finalizer_until_it_answers_again);
     tcase_add_test(tc, a_copy_of_ours_whose_hub_object_is_gone_is_deleted);
     tcase_add_test(tc, the_controller_repairs_drift_from_events_and_keeps_lanes_apart);
+    tcase_add_test(tc, an_entry_no_other_lane_is_coming_for_is_written_at_once);
     tcase_add_test(tc, every_cluster_converges_to_the_hub_after_faults);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);

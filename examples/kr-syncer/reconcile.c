@@ -20,13 +20,11 @@
 #define PENDING_DELETE_RETRY_MS 2000u
 /* A foreign copy is looked at again this often at most (someone must act). */
 #define FOREIGN_RETRY_MS 30000u
-/* How long a parked status entry waits at most for the entries of the
- * other clusters the object is placed in (when the last one parks, the
- * write goes at once): long while one of their lanes has a backlog (in a
- * burst a lane may be seconds behind another), short when they are idle
- * (their entry may not be coming: nothing changed there). */
-#define STATUS_BATCH_BUSY_MS 10000u
-#define STATUS_BATCH_IDLE_MS 100u
+/* How long a parked status entry waits at most for the entries coming
+ * from the other clusters the object is placed in (when the last one
+ * parks, the write goes at once): long, since a lane in a burst may be
+ * seconds behind another. */
+#define STATUS_BATCH_WAIT_MS 10000u
 
 /* One reconcile's view. */
 typedef struct rctx {
@@ -228,25 +226,25 @@ static bool awaits_our_write(const rctx *c, const char *cluster)
     return waiting;
 }
 
-/* The clusters whose entries the hub lane's write waits for: those the
- * object is placed in that answer (a dead one's entries are not coming);
- * *busy when the lane of one of them but ours has keys queued (ours may be
- * catching up alone: the others' entries are not coming then), or when
- * one of them awaits the watch event of our write to its copy. */
-static size_t expected_entries(const rctx *c, bool *busy)
+/* The clusters whose entries the hub lane's write waits for: ours, and
+ * each other one the object is placed in that answers (a dead one's
+ * entries are not coming) and whose entry is coming: its lane has the
+ * object's key queued or reconciling, or the watch event of our write to
+ * its copy is awaited. A lane that has the key neither way has parked its
+ * entry already (or it was written), or has nothing new to say. */
+static size_t expected_entries(const rctx *c)
 {
-    size_t n = 0;
-    *busy = false;
+    size_t n = 1;
     for (size_t i = 0; i < c->s->n_clusters; i++) {
         syncer_cluster *cl = &c->s->clusters[i];
+        if (cl == c->cl || !syncer_placed(c->hub, cl->name))
+            continue;
         pthread_mutex_lock(&cl->health.lock);
         bool healthy = cl->health.retry_at_ns == 0;
         pthread_mutex_unlock(&cl->health.lock);
-        if (!healthy || !syncer_placed(c->hub, cl->name))
-            continue;
-        n++;
-        *busy = *busy || (cl != c->cl && (kr_controller_queue_len(c->ctl, cl->name) > 0 ||
-                                          awaits_our_write(c, cl->name)));
+        if (healthy && (kr_controller_pending(c->ctl, cl->name, c->req->namespace_, c->req->name) ||
+                        awaits_our_write(c, cl->name)))
+            n++;
     }
     return n;
 }
@@ -265,13 +263,12 @@ static step park_status(rctx *c, const json_t *entries, const json_t *entry)
     if (syncer_pending_put(c->s, resource, c->req->namespace_, c->req->name, c->req->cluster, entry,
                            &parked) != 0)
         return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
-    bool busy = false;
-    if (parked >= expected_entries(c, &busy)) {
+    if (parked >= expected_entries(c)) {
         kr_controller_enqueue(c->ctl, c->s->hub_name, c->req->namespace_, c->req->name);
         return STEP_OK;
     }
     /* The sweep writes it then if the other entries have not come. */
-    uint64_t wait_ms = busy ? STATUS_BATCH_BUSY_MS : STATUS_BATCH_IDLE_MS;
+    uint64_t wait_ms = STATUS_BATCH_WAIT_MS;
     if (syncer_pending_due(c->s, resource, c->req->namespace_, c->req->name,
                            now_ns(c->s) + (int64_t)wait_ms * 1000000) != 0)
         return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;

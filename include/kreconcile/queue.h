@@ -171,6 +171,10 @@ KR_API unsigned kr_queue_num_failures(kr_queue_t *q, const char *key);
 /* Keys queued and not yet handed out (waiting and processing keys are not
  * counted, as in client-go). Moves due keys in first. [any thread] */
 KR_API size_t kr_queue_len(kr_queue_t *q);
+/* True when `key` is queued or handed out and not yet done: it will be
+ * processed, or is being processed. A key waiting out a delayed add is
+ * neither until due (due keys are moved in first). [any thread] */
+KR_API bool kr_queue_has(kr_queue_t *q, const char *key);
 /* The queue's clock: a time point in ns (for deadlines). [any thread] */
 KR_API int64_t kr_queue_now_ns(kr_queue_t *q);
 /* Move every key whose due time has passed into the queue and wake waiting
