@@ -485,6 +485,8 @@ START_TEST(new_and_enqueue_refuse_bad_arguments)
     ck_assert(!kr_controller_pending(ctl, "dc1", "a/b", "c"));
     ck_assert(!kr_controller_pending(ctl, "dc1", "ns", NULL));
     ck_assert(!kr_controller_pending(NULL, "dc1", "ns", "a"));
+    ck_assert_int_eq(kr_controller_enqueue_after(ctl, "dc1", "ns", "later", 3600000), 0);
+    ck_assert(!kr_controller_pending(ctl, "dc1", "ns", "later")); /* waiting, not queued */
     kr_controller_stats st;
     kr_controller_get_stats(ctl, &st, sizeof(st));
     ck_assert_uint_eq(st.lanes, 3);

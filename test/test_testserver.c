@@ -1939,7 +1939,8 @@ START_TEST(latency_waits_without_holding_a_thread)
         tc_free(&slow[i]);
     }
     ck_assert_uint_eq(requests_waiting(), 0);
-    /* a request waiting when the server stops is answered, not left hanging */
+    /* a request waiting when the server stops is not left hanging (resumed,
+     * it may be answered or find its connection closed by the stop) */
     kr_testserver_set_faults(ts, &(kr_testserver_faults){.latency_ms = 3600000});
     ck_assert_int_eq(pthread_create(&th[0], NULL, slow_list, &slow[0]), 0);
     for (int i = 0; i < 6000 && requests_waiting() < 1; i++)

@@ -254,8 +254,10 @@ KR_API void kr_controller_get_stats(const kr_controller_t *ctl, kr_controller_st
  * one); 0 for an unknown cluster. [any thread] */
 KR_API size_t kr_controller_queue_len(kr_controller_t *ctl, const char *cluster);
 /* True when the key of (namespace_, name) is queued in `cluster`'s lane or
- * being reconciled there: a reconcile of it is coming or running. A key
- * waiting out a requeue delay is not, until due. [any thread] */
+ * handed to a worker there and not yet done (being reconciled, or just
+ * reconciled and its result not yet recorded): a reconcile of it is coming
+ * or running. A key waiting out a requeue delay is not, until due.
+ * [any thread] */
 KR_API bool kr_controller_pending(kr_controller_t *ctl, const char *cluster, const char *namespace_,
                                   const char *name);
 

@@ -177,7 +177,7 @@ struct kr_testserver {
     ts_watch *watches;
     size_t nwatches;
     ts_watch *wake_head; /* suspended watches to resume after unlocking */
-    struct ts_delayed *delayed; /* requests waiting out faults.latency_ms, due first */
+    struct ts_delayed *delayed, *delayed_last; /* waiting out faults.latency_ms, due first */
 
     kr_testserver_faults faults;
     kr_rng rng;

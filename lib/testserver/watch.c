@@ -531,13 +531,15 @@ static void tick(kr_testserver_t *ts)
 static ts_delayed *take_due(kr_testserver_t *ts)
 {
     int64_t now = kr_clock_monotonic_ns();
-    ts_delayed *due = ts->delayed, **tail = &ts->delayed;
-    while (*tail && (ts->stopping || (*tail)->due_ns <= now))
-        tail = &(*tail)->next;
-    if (tail == &ts->delayed)
+    ts_delayed *due = ts->delayed, *last = NULL;
+    for (ts_delayed *d = ts->delayed; d && (ts->stopping || d->due_ns <= now); d = d->next)
+        last = d;
+    if (!last)
         return NULL;
-    ts->delayed = *tail;
-    *tail = NULL;
+    ts->delayed = last->next;
+    if (!ts->delayed)
+        ts->delayed_last = NULL;
+    last->next = NULL;
     return due;
 }
 
@@ -560,14 +562,17 @@ bool ts_delay(kr_testserver_t *ts, ts_delayed *d, void *conn, const char *path)
         ts_unlock(ts);
         return false;
     }
+    /* one latency for all (a change re-times the waiting ones): arrival
+     * order is due order, so the request goes last */
     d->conn = conn;
     d->since_ns = kr_clock_monotonic_ns();
     d->due_ns = d->since_ns + kr_ms_to_ns(ms);
-    ts_delayed **at = &ts->delayed;
-    while (*at && (*at)->due_ns <= d->due_ns)
-        at = &(*at)->next;
-    d->next = *at;
-    *at = d;
+    d->next = NULL;
+    if (ts->delayed_last)
+        ts->delayed_last->next = d;
+    else
+        ts->delayed = d;
+    ts->delayed_last = d;
     ts_http_suspend(conn);
     if (ts->delayed == d)
         pthread_cond_signal(&ts->ticker_cv);
@@ -580,7 +585,7 @@ void ts_delay_retime(kr_testserver_t *ts)
     /* one latency for all: arrival order stays due order */
     for (ts_delayed *d = ts->delayed; d; d = d->next)
         d->due_ns = d->since_ns + kr_ms_to_ns(ts->faults.latency_ms);
-    if (ts->ticker_started)
+    if (ts->ticker_started && !ts->stopping)
         pthread_cond_signal(&ts->ticker_cv);
 }
 
@@ -611,7 +616,7 @@ static void *ticker_main(void *arg)
         if (!ts->stopping)
             pthread_cond_timedwait(&ts->ticker_cv, &ts->mu, &until);
     }
-    ts_delayed *left = take_due(ts); /* answered now, before the transport stops */
+    ts_delayed *left = take_due(ts); /* resumed, so that the transport can stop */
     ts_unlock(ts);
     resume_all(left);
     return NULL;
@@ -625,19 +630,25 @@ int ts_ticker_start(kr_testserver_t *ts)
         pthread_cond_destroy(&ts->ticker_cv);
         return KR_ENOMEM;
     }
+    ts_lock(ts); /* the HTTP threads read it (ts_delay) */
     ts->ticker_started = true;
+    ts_unlock(ts);
     return 0;
 }
 
 void ts_ticker_stop(kr_testserver_t *ts)
 {
-    if (!ts->ticker_started)
-        return;
     ts_lock(ts);
+    bool started = ts->ticker_started;
     ts->stopping = true;
-    pthread_cond_signal(&ts->ticker_cv);
+    if (started)
+        pthread_cond_signal(&ts->ticker_cv);
     ts_unlock(ts);
+    if (!started)
+        return;
     pthread_join(ts->ticker, NULL);
-    pthread_cond_destroy(&ts->ticker_cv);
+    ts_lock(ts);
     ts->ticker_started = false;
+    ts_unlock(ts);
+    pthread_cond_destroy(&ts->ticker_cv);
 }
