@@ -1276,18 +1276,36 @@ END_TEST
 
 /* ---- with the controller ------------------------------------------------------- */
 
-static void controllers_up(world *w, kr_controller_t **ctls)
+/* The controllers of every resource, on `clock` (NULL: the real one). */
+static void controllers_up_on(world *w, kr_controller_t **ctls, const kr_clock *clock)
 {
     for (size_t r = 0; r < N_RES; r++) {
         char name[64];
         kr_controller_opts co;
         syncer_controller_opts(w->s, r, 0, name, sizeof(name), &co);
         co.cache_sync_timeout_ms = WAIT_MS;
+        if (clock)
+            co.clock = *clock;
         kr_error_t err = {0};
         ck_assert_msg(kr_controller_new(&co, &ctls[r], &err) == 0, "%s", err.message);
         ck_assert_msg(syncer_watch(w->s, r, ctls[r], &err) == 0, "%s", err.message);
         ck_assert_msg(kr_controller_start(ctls[r], &err) == 0, "%s", err.message);
     }
+}
+
+static void controllers_up(world *w, kr_controller_t **ctls)
+{
+    controllers_up_on(w, ctls, NULL);
+}
+
+/* Someone edits our copy of `name` in dc `d`. */
+static void drift(world *w, int d, const char *name)
+{
+    json_t *p = json_pack("{s:{s:s}}", "data", "value", "drifted");
+    ck_assert_int_eq(
+        kr_client_patch(w->dc[d].c, CM, NSNAME, name, NULL, KR_PATCH_MERGE, p, NULL, NULL, NULL),
+        0);
+    json_decref(p);
 }
 
 typedef struct expect {
@@ -1350,11 +1368,7 @@ START_TEST(the_controller_repairs_drift_from_events_and_keeps_lanes_apart)
         sleep_ms(10);
     }
 
-    json_t *p = json_pack("{s:{s:s}}", "data", "value", "drifted");
-    ck_assert_int_eq(
-        kr_client_patch(w.dc[0].c, CM, NSNAME, "live", NULL, KR_PATCH_MERGE, p, NULL, NULL, NULL),
-        0);
-    json_decref(p);
+    drift(&w, 0, "live");
     ck_assert_int_eq(kr_client_delete(w.dc[1].c, CM, NSNAME, "live", NULL, NULL, NULL), 0);
     wait_until(&w, &(expect){CM, "live", 0, "v1"}, "the edited copy repaired");
     wait_until(&w, &(expect){CM, "live", 1, "v1"}, "the deleted copy repaired");
@@ -1418,28 +1432,14 @@ START_TEST(an_entry_no_other_lane_is_coming_for_is_written_at_once)
     world w;
     world_up(&w, 0);
     kr_controller_t *ctls[N_RES];
-    for (size_t r = 0; r < N_RES; r++) {
-        char name[64];
-        kr_controller_opts co;
-        syncer_controller_opts(w.s, r, 0, name, sizeof(name), &co);
-        co.cache_sync_timeout_ms = WAIT_MS;
-        co.clock = (kr_clock){.now_ns = clock_standing_still};
-        kr_error_t err = {0};
-        ck_assert_msg(kr_controller_new(&co, &ctls[r], &err) == 0, "%s", err.message);
-        ck_assert_msg(syncer_watch(w.s, r, ctls[r], &err) == 0, "%s", err.message);
-        ck_assert_msg(kr_controller_start(ctls[r], &err) == 0, "%s", err.message);
-    }
+    controllers_up_on(&w, ctls, &(kr_clock){.now_ns = clock_standing_still});
     hub_put(&w, CM, object_of(CM, "solo", "v1", NULL));
     for (int i = 0;
          !entry_names_copy(&w, "solo", "dc1", 0) || !entry_names_copy(&w, "solo", "dc2", 1); i++) {
         ck_assert_msg(i < WAIT_MS / 10, "timed out waiting for the status");
         sleep_ms(10);
     }
-    json_t *p = json_pack("{s:{s:s}}", "data", "value", "drifted");
-    ck_assert_int_eq(
-        kr_client_patch(w.dc[0].c, CM, NSNAME, "solo", NULL, KR_PATCH_MERGE, p, NULL, NULL, NULL),
-        0);
-    json_decref(p);
+    drift(&w, 0, "solo");
     wait_until(&w, &(expect){CM, "solo", 0, "v1"}, "the edited copy repaired");
     for (int i = 0; !entry_names_copy(&w, "solo", "dc1", 0); i++) {
         ck_assert_msg(i < WAIT_MS / 10, "dc1's new entry was not written");
