@@ -1952,6 +1952,21 @@ START_TEST(latency_waits_without_holding_a_thread)
 }
 END_TEST
 
+/* A pod in "default" created with these headers, running as service
+ * account `sa` (NULL: none named). */
+static void create_pod_as(const char *const *headers, const char *name, const char *sa)
+{
+    char body[512];
+    snprintf(body, sizeof(body),
+             "{\"metadata\":{\"name\":\"%s\"},\"spec\":{%s%s%s\"containers\":[{\"name\":"
+             "\"c\",\"image\":\"x\"}]}}",
+             name, sa ? "\"serviceAccountName\":\"" : "", sa ? sa : "", sa ? "\"," : "");
+    tc_response r;
+    tc_request(U, "POST", "/api/v1/namespaces/default/pods", "application/json", body, headers, &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    tc_free(&r);
+}
+
 START_TEST(tokens_give_401_and_verb_table_gives_403)
 {
     kr_test_server_stop();
@@ -2103,22 +2118,14 @@ START_TEST(tokens_give_401_and_verb_table_gives_403)
     tc_request(U, "POST", token_path, "application/json", body, good, &r);
     assert_status(&r, 404, "NotFound", "pods \"nope\" not found");
     tc_free(&r);
-    tc_request(U, "POST", "/api/v1/namespaces/default/pods", "application/json",
-               "{\"metadata\":{\"name\":\"other\"},\"spec\":{\"containers\":[{\"name\":\"c\","
-               "\"image\":\"x\"}]}}",
-               good, &r);
-    tc_free(&r);
+    create_pod_as(good, "other", NULL);
     snprintf(body, sizeof(body), bound_body, "Pod", "v1", "other", "");
     tc_request(U, "POST", token_path, "application/json", body, good, &r);
     assert_status(&r, 400, "BadRequest",
                   "cannot bind token for serviceaccount \"bot\" to pod running with different "
                   "serviceaccount name.");
     tc_free(&r);
-    tc_request(U, "POST", "/api/v1/namespaces/default/pods", "application/json",
-               "{\"metadata\":{\"name\":\"mine\"},\"spec\":{\"serviceAccountName\":\"bot\","
-               "\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}",
-               good, &r);
-    tc_free(&r);
+    create_pod_as(good, "mine", "bot");
     snprintf(body, sizeof(body), bound_body, "Pod", "v1", "mine", "");
     tc_request(U, "POST", token_path, "application/json", body, good, &r);
     ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
