@@ -147,6 +147,35 @@ static const char *field(const json_t *o, const char *a, const char *b)
     return json_string_value(json_object_get(json_object_get(o, a), b));
 }
 
+/* The end of each replica's log on stderr (the test's own log): what a
+ * failure needs to be understood where it happened. */
+static void show_logs(const world *w)
+{
+    for (int i = 0; i < 2; i++) {
+        char path[128], tail[6144];
+        snprintf(path, sizeof(path), "%s/syncer-%d.log", w->dir, i);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        if (fseek(f, -(long)(sizeof(tail) - 1), SEEK_END) != 0)
+            rewind(f);
+        size_t n = fread(tail, 1, sizeof(tail) - 1, f);
+        fclose(f);
+        tail[n] = '\0';
+        fprintf(stderr, "---- the end of syncer-%d.log ----\n%s----\n", i, tail);
+    }
+}
+
+/* Stop a replica with `sig`; it must end with `want` (its log shown when
+ * it does not: a sanitizer's report, say). */
+static void stop_syncer(world *w, kr_test_proc *p, int sig, int want)
+{
+    int status = kr_test_proc_kill(p, sig);
+    if (status != want)
+        show_logs(w);
+    ck_assert_int_eq(status, want);
+}
+
 /* A condition on the servers, looked at every 20 ms until it holds. */
 typedef bool (*cond_fn)(world *w, const void *arg);
 
@@ -154,6 +183,8 @@ static void wait_for(world *w, cond_fn cond, const void *arg, const char *what)
 {
     time_t deadline = time(NULL) + WAIT_S;
     while (!cond(w, arg)) {
+        if (time(NULL) >= deadline)
+            show_logs(w);
         ck_assert_msg(time(NULL) < deadline, "timed out waiting for %s", what);
         struct timespec ts = {0, 20 * 1000000L};
         nanosleep(&ts, NULL);
@@ -270,7 +301,7 @@ START_TEST(program_syncs_repairs_places_and_deletes)
     want gone2 = {CM, "app", 1, NULL, NULL, NULL};
     wait_for(&w, copy_is, &gone2, "the copy leaving dc2");
     wait_for(&w, hub_gone, &gone2, "the hub object's finalizer");
-    ck_assert_int_eq(kr_test_proc_kill(&syncer, SIGTERM), 0);
+    stop_syncer(&w, &syncer, SIGTERM, 0);
     kr_test_proc_free(&syncer);
     /* --inventory: every write recorded, actor kr-syncer */
     char url[128];
@@ -328,7 +359,7 @@ START_TEST(program_holds_a_hub_delete_while_a_datacenter_answers_503)
     wait_for(&w, hub_gone, &gone2, "the finalizer after dc2 returned");
     want during2 = {CM, "during", 1, "v1", "data", "value"};
     wait_for(&w, copy_is, &during2, "dc2's backlog");
-    ck_assert_int_eq(kr_test_proc_kill(&syncer, SIGTERM), 0);
+    stop_syncer(&w, &syncer, SIGTERM, 0);
     kr_test_proc_free(&syncer);
     world_down(&w);
 }
@@ -345,11 +376,11 @@ START_TEST(program_replicas_take_over_after_the_leader_is_killed)
     wait_for(&w, copy_is, &first, "the leader's first copy");
     kr_test_proc b;
     start_syncer(&w, &b, 1, true);
-    ck_assert_int_eq(kr_test_proc_kill(&a, SIGKILL), 128 + SIGKILL);
+    stop_syncer(&w, &a, SIGKILL, 128 + SIGKILL);
     hub_create(&w, CM, cm("second", "v1"));
     want second = {CM, "second", 1, "v1", "data", "value"};
     wait_for(&w, copy_is, &second, "the new leader's copy");
-    ck_assert_int_eq(kr_test_proc_kill(&b, SIGTERM), 0);
+    stop_syncer(&w, &b, SIGTERM, 0);
     kr_test_proc_free(&a);
     kr_test_proc_free(&b);
     world_down(&w);
@@ -404,6 +435,8 @@ START_TEST(program_sends_nothing_but_watches_in_steady_state)
         ;
     json_t *after = requests_but_watches(&w);
     char *b = json_dumps(before, JSON_SORT_KEYS), *a = json_dumps(after, JSON_SORT_KEYS);
+    if (!json_equal(before, after))
+        show_logs(&w);
     ck_assert_msg(json_equal(before, after),
                   "requests other than watches in 30 s of steady state:\nbefore %s\nafter  %s", b,
                   a);
@@ -411,7 +444,7 @@ START_TEST(program_sends_nothing_but_watches_in_steady_state)
     free(a);
     json_decref(before);
     json_decref(after);
-    ck_assert_int_eq(kr_test_proc_kill(&syncer, SIGTERM), 0);
+    stop_syncer(&w, &syncer, SIGTERM, 0);
     kr_test_proc_free(&syncer);
     world_down(&w);
 }
