@@ -5,6 +5,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,57 @@ static void child_exec(pid_t parent, int in_fd, int out_fd, int err_fd, char *co
     _exit(127);
 }
 
+/* How long a child may take from fork to exec before it counts as stuck
+ * (KR_TEST_EXEC_WAIT_MS overrides it), and how many forks are tried. */
+#define EXEC_WAIT_MS 10000
+#define FORK_ATTEMPTS 3
+
+pid_t kr_test_fork_exec(void (*child)(void *arg), void *arg)
+{
+    for (int attempt = 1;; attempt++) {
+        /* Close-on-exec: its end of file says the child reached exec. */
+        int reached[2];
+        if (pipe2(reached, O_CLOEXEC) != 0)
+            return -1;
+        pid_t pid = fork();
+        if (pid == 0) {
+            close(reached[0]);
+            child(arg);
+            _exit(127);
+        }
+        close(reached[1]);
+        struct pollfd pfd = {.fd = reached[0], .events = POLLIN};
+        const char *env = getenv("KR_TEST_EXEC_WAIT_MS"); /* tests of this */
+        int wait_ms = env && atoi(env) > 0 ? atoi(env) : EXEC_WAIT_MS, ready;
+        while ((ready = poll(&pfd, 1, wait_ms)) < 0 && errno == EINTR)
+            ;
+        close(reached[0]);
+        if (pid < 0 || ready != 0 || attempt == FORK_ATTEMPTS)
+            return pid;
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        fprintf(stderr, "kr_test_fork_exec: a child did not reach exec in %d ms; forked again\n",
+                wait_ms);
+    }
+}
+
+typedef struct exec_args {
+    pid_t parent;
+    int in_fd, out_fd, err_fd;
+    int close_fds[3]; /* the parent's ends of its pipes, -1: none */
+    char *const *argv;
+} exec_args;
+
+static void exec_child(void *arg)
+{
+    exec_args *x = arg;
+    for (int i = 0; i < 3; i++)
+        if (x->close_fds[i] >= 0)
+            close(x->close_fds[i]);
+    child_exec(x->parent, x->in_fd, x->out_fd, x->err_fd, x->argv);
+}
+
 static void spawn(kr_test_proc *p)
 {
     int fd = open(p->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -70,11 +122,9 @@ static void spawn(kr_test_proc *p)
             ck_assert_msg(err_fd >= 0, "cannot open %s: %s", p->err_log, strerror(errno));
         }
     }
-    pid_t parent = getpid();
-    pid_t pid = fork();
+    exec_args x = {getpid(), -1, fd, err_fd, {-1, -1, -1}, p->argv};
+    pid_t pid = kr_test_fork_exec(exec_child, &x);
     ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
-    if (pid == 0)
-        child_exec(parent, -1, fd, err_fd, p->argv);
     close(fd);
     if (err_fd >= 0 && err_fd != fd)
         close(err_fd);
@@ -336,17 +386,14 @@ int kr_test_proc_run_io(const char *const *argv, const kr_test_proc_io *io, char
     args[n] = NULL;
     if (!strchr(args[0], '/'))
         args[0] = (char *)kr_test_bin_path(bin, sizeof(bin), args[0]);
-    pid_t parent = getpid();
-    pid_t pid = fork();
+    exec_args x = {getpid(),
+                   ifds[0],
+                   fds[1],
+                   apart ? efds[1] : fds[1],
+                   {fds[0], apart ? efds[0] : -1, io->input ? ifds[1] : -1},
+                   args};
+    pid_t pid = kr_test_fork_exec(exec_child, &x);
     ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        close(fds[0]);
-        if (apart)
-            close(efds[0]);
-        if (io->input)
-            close(ifds[1]);
-        child_exec(parent, ifds[0], fds[1], apart ? efds[1] : fds[1], args);
-    }
     close(fds[1]);
     if (apart)
         close(efds[1]);

@@ -23,6 +23,14 @@ typedef struct kr_test_proc {
     char *argv[KR_TEST_PROC_MAX_ARGS + 1]; /* owned copies; argv[0] is the binary's path */
 } kr_test_proc;
 
+/* fork() for a child that execs at once: `child(arg)` runs in the child
+ * and must exec or _exit. Returns the child's pid in the parent once the
+ * child has reached exec (or ended), -1 when it cannot fork. A child of a
+ * threaded test can deadlock between fork and exec inside a sanitizer's
+ * runtime (ThreadSanitizer, rarely); one that has not reached exec within
+ * 10 s is killed and forked again, and the test told on stderr. */
+pid_t kr_test_fork_exec(void (*child)(void *arg), void *arg);
+
 /* Start `argv` (NULL-terminated; argv[0] is a program of the build's bin
  * directory, or a path when it holds a '/') with stdout and stderr appended
  * to `log` (created empty by the first start). The arguments are copied.

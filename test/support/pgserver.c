@@ -3,6 +3,7 @@
  * child so that it can be stopped, restarted and killed with us. */
 #include "pgserver.h"
 
+#include "kr_test_proc.h"
 #include "kr_test_tmpdir.h"
 
 #include <errno.h>
@@ -121,6 +122,32 @@ static int free_port(void)
     return ntohs(a.sin_port);
 }
 
+typedef struct spawn_args {
+    kr_pgserver *srv;
+    char *const *argv;
+    const char *log;
+    pid_t parent;
+} spawn_args;
+
+static void spawn_child(void *arg)
+{
+    spawn_args *x = arg;
+    int fd = open(x->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+        close(fd);
+    }
+    if (x->srv->drop_privileges &&
+        (setgroups(0, NULL) != 0 || setgid(x->srv->gid) != 0 || setuid(x->srv->uid) != 0))
+        _exit(126);
+    prctl(PR_SET_PDEATHSIG, SIGQUIT);
+    if (getppid() != x->parent)
+        _exit(125);
+    execv(x->argv[0], x->argv);
+    _exit(127);
+}
+
 /* Fork and exec argv as the server's user, output to dir/log. The child
  * gets SIGQUIT (immediate shutdown) when we die: the parent-death signal is
  * set after the user change, which would clear it. */
@@ -128,24 +155,8 @@ static pid_t spawn(kr_pgserver *srv, char *const argv[])
 {
     char log[320];
     snprintf(log, sizeof(log), "%s/log", srv->dir);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid != 0)
-        return pid;
-    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-        close(fd);
-    }
-    if (srv->drop_privileges &&
-        (setgroups(0, NULL) != 0 || setgid(srv->gid) != 0 || setuid(srv->uid) != 0))
-        _exit(126);
-    prctl(PR_SET_PDEATHSIG, SIGQUIT);
-    if (getppid() != parent)
-        _exit(125);
-    execv(argv[0], argv);
-    _exit(127);
+    spawn_args x = {srv, argv, log, getpid()};
+    return kr_test_fork_exec(spawn_child, &x);
 }
 
 static int run_wait(kr_pgserver *srv, char *const argv[])
