@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+extern char **environ;
+
 struct kr_chromium {
     pid_t pid;
     int to_browser; /* its fd 3 */
@@ -148,14 +150,49 @@ int kr_chromium_open(const char *url, kr_chromium **out, char *why, size_t why_s
         free(c);
         return -1;
     }
-    char profile_arg[128];
+    char profile_arg[128], tmpdir_env[96];
     snprintf(profile_arg, sizeof(profile_arg), "--user-data-dir=%s", c->profile);
+    /* Its temporary files (the singleton socket's directory) go in the
+     * profile too, and with it when the test ends. The environment is
+     * built here: the child of a threaded process must not allocate. */
+    snprintf(tmpdir_env, sizeof(tmpdir_env), "TMPDIR=%s", c->profile);
+    size_t n_env = 0;
+    while (environ[n_env])
+        n_env++;
+    char **env = calloc(n_env + 2, sizeof(char *));
+    if (!env) {
+        snprintf(why, why_size, "out of memory");
+        close(cmd[0]), close(cmd[1]), close(ans[0]), close(ans[1]);
+        kr_test_tmpdir_remove(c->profile);
+        free(c);
+        return -1;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n_env; i++)
+        if (strncmp(environ[i], "TMPDIR=", 7) != 0)
+            env[k++] = environ[i];
+    env[k++] = tmpdir_env;
+    env[k] = NULL;
+    char *const args[] = {(char *)bin,
+                          "--headless",
+                          "--no-sandbox",
+                          "--disable-gpu",
+                          "--disable-background-networking",
+                          "--disable-component-update",
+                          "--disable-sync",
+                          "--no-first-run",
+                          "--disable-dev-shm-usage",
+                          "--remote-debugging-pipe",
+                          profile_arg,
+                          "about:blank",
+                          NULL};
     pid_t parent = getpid();
     c->pid = fork();
     if (c->pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(125);
+        setpgid(0, 0); /* its helper processes too are stopped at close */
         /* fds 3 and 4 are the protocol's; everything else closed. */
         int in = dup(cmd[0]), outfd = dup(ans[1]);
         dup2(in, 3);
@@ -166,12 +203,10 @@ int kr_chromium_open(const char *url, kr_chromium **out, char *why, size_t why_s
         dup2(devnull, 2);
         for (int fd = 5; fd < 1024; fd++)
             close(fd);
-        execl(bin, bin, "--headless", "--no-sandbox", "--disable-gpu",
-              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-              "--no-first-run", "--disable-dev-shm-usage", "--remote-debugging-pipe", profile_arg,
-              "about:blank", (char *)NULL);
+        execve(bin, args, env);
         _exit(127);
     }
+    free(env);
     close(cmd[0]);
     close(ans[1]);
     c->to_browser = cmd[1];
@@ -253,6 +288,13 @@ void kr_chromium_close(kr_chromium *c)
                 waitpid(c->pid, NULL, 0);
                 break;
             }
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        /* Its helpers left in its process group would write the profile
+         * again after it is removed: they go first (at most 2 s). */
+        kill(-c->pid, SIGKILL);
+        for (int i = 0; i < 100 && kill(-c->pid, 0) == 0; i++) {
             struct timespec ts = {0, 20 * 1000 * 1000};
             nanosleep(&ts, NULL);
         }
