@@ -253,6 +253,10 @@ static void start_attempt(void *arg)
         r->early_failure = kr_malloc(sizeof(*r->early_failure));
         if (r->early_failure) {
             *r->early_failure = err;
+            /* The queued report alone completes it: a stop that fails
+             * every request before the report runs must not complete it
+             * (and free it) first. */
+            unlink_creq(c, r);
             return;
         }
     }

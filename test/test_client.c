@@ -1454,6 +1454,61 @@ START_TEST(runtime_stop_ends_watches_and_requests_with_shutdown)
 }
 END_TEST
 
+/* A request whose callback, run as the transport stops, sends another one
+ * on the same client from the loop thread: that one cannot start, and is
+ * completed once (not also by the client's own stop). */
+typedef struct resubmit {
+    kr_client_t *c;
+    async_result first;
+    atomic_int second_calls;
+    int second_code;
+} resubmit;
+
+static void second_cb(json_t *result, const kr_error_t *err, void *user)
+{
+    (void)result;
+    resubmit *x = user;
+    x->second_code = err ? err->code : 0;
+    atomic_fetch_add(&x->second_calls, 1);
+}
+
+static void first_cb(json_t *result, const kr_error_t *err, void *user)
+{
+    resubmit *x = user;
+    kr_request req = {.verb = KR_VERB_GET, .ref = {CM, "default", "again", NULL}};
+    kr_client_do(x->c, &req, second_cb, x, NULL);
+    async_cb(result, err, &x->first);
+}
+
+START_TEST(a_request_sent_while_the_runtime_stops_completes_once)
+{
+    fixture f;
+    plain_fixture(&f, NULL);
+    int hole = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(bind(hole, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(hole, 16), 0);
+    socklen_t alen = sizeof(a);
+    getsockname(hole, (struct sockaddr *)&a, &alen);
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(a.sin_port));
+    kr_rest_config hole_cfg = {.server = url, .qps = -1};
+    resubmit x = {.first = {.rt = f.rt}};
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_client_new(f.rt, &hole_cfg, NULL, &x.c, &err), 0);
+    kr_request req = {.verb = KR_VERB_GET, .ref = {CM, "default", "slow", NULL}};
+    ck_assert_int_eq(kr_client_do(x.c, &req, first_cb, &x, &err), 0);
+    ck_assert_int_eq(kr_runtime_stop(f.rt), 0);
+    ck_assert(atomic_load(&x.first.done));
+    ck_assert_int_eq(x.first.code, KR_ESHUTDOWN);
+    ck_assert_int_eq(atomic_load(&x.second_calls), 1);
+    ck_assert_int_ne(x.second_code, 0);
+    kr_client_free(x.c);
+    close(hole);
+    teardown(&f);
+}
+END_TEST
+
 /* on_warning: the texts received, in order. */
 typedef struct warnings_seen {
     pthread_mutex_t lock;
@@ -1643,6 +1698,7 @@ int main(void)
     tcase_add_test(tc, a_thousand_watches_share_one_loop);
     tcase_add_test(tc, connections_come_and_go_across_clients_on_one_loop);
     tcase_add_test(tc, runtime_stop_ends_watches_and_requests_with_shutdown);
+    tcase_add_test(tc, a_request_sent_while_the_runtime_stops_completes_once);
     tcase_add_test(tc, server_warnings_reach_the_handler_or_the_log_once);
     tcase_add_test(tc, watch_hears_the_server_warnings_before_its_first_event);
     suite_add_tcase(s, tc);
