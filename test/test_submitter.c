@@ -1490,6 +1490,95 @@ START_TEST(stale_replica_gets_409_and_creates_nothing)
 }
 END_TEST
 
+/* A leader paused past its Lease between its decision and the create:
+ * resumed, it does not send the create, because it asks the elector right
+ * before it. A create that slipped in between the question and the wire
+ * (made here by hand, after the new leader failed over and found no copy
+ * of the first attempt) is seen in the cluster's cache and deleted: only
+ * the copy that completed remains. */
+START_TEST(a_deposed_leader_sends_nothing_and_a_late_copy_goes)
+{
+    env_up();
+    E.s.epoch = test_epoch;
+    E.s.epoch_user = &E;
+    json_t *r = NULL;
+    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice",
+                          job_runnable("late", 0, "dc1, dc2"), NULL, &r),
+                     201);
+    ck_assert_str_eq(sub_str(r, "status.cluster"), "dc1"); /* decided by the API */
+    ck_assert_int_eq(kr_informer_wait_for_resource_version(
+                         E.runnables, sub_str(r, "metadata.resourceVersion"), WAIT_MS, NULL),
+                     0);
+    json_decref(r);
+    /* deposed: no create, no status write, the runnable left as it is */
+    E.not_leading = true;
+    unsigned long long hub_rv = kr_testserver_resource_version(E.hub_ts);
+    for (int i = 0; i < 3; i++) {
+        uint64_t after = 0;
+        kr_error_t err = {0};
+        ck_assert_int_eq(submitter_reconcile(&E.s, "default", "late", &after, &err),
+                         KR_RECONCILE_ERROR);
+        ck_assert_int_eq(err.code, KR_ESTATE);
+    }
+    ck_assert(!job_exists(0, "late-1"));
+    ck_assert_uint_eq(kr_testserver_resource_version(E.hub_ts), hub_rv);
+    json_t *o = cached("late");
+    ck_assert_str_eq(sub_str(o, "status.phase"), SUB_PHASE_DISPATCHING);
+    json_decref(o);
+
+    /* leading again, dc1 gone: the runnable fails over to dc2 and
+     * completes there; dc1 returns without the first attempt's copy */
+    E.not_leading = false;
+    dc_down(0, true);
+    uint64_t after = 0;
+    submitter_reconcile(&E.s, "default", "late", &after, NULL); /* the failure starts the clock */
+    advance_ms(FAILOVER_MS + 1);
+    ck_assert(reconcile_until_in("late", "dc2", SUB_PHASE_DISPATCHED, true));
+    mark_job(1, "late-2", "Complete");
+    ck_assert(reconcile_until("late", SUB_PHASE_SUCCEEDED, true));
+    dc_down(0, false);
+    advance_ms(FAILOVER_MS);
+    bool deleted = false;
+    for (int i = 0; i < 1000 && !deleted; i++) {
+        submitter_reconcile(&E.s, "default", "late", &after, NULL);
+        o = cached("late");
+        const json_t *a0 =
+            json_array_get(json_object_get(json_object_get(o, "status"), "attempts"), 0);
+        deleted = strcmp(sub_str(a0, "state"), "Deleted") == 0;
+        json_decref(o);
+        if (!deleted)
+            wait_pace();
+    }
+    ck_assert(deleted);
+    ck_assert(!job_exists(0, "late-1"));
+
+    /* the deposed leader's create of attempt 1 lands now, as it sent it */
+    json_t *job = NULL;
+    ck_assert_int_eq(kr_client_get(E.dc[1], JOBS, "default", "late-2", &job, NULL), 0);
+    json_t *md = json_object_get(job, "metadata");
+    json_object_set_new(md, "name", json_string("late-1"));
+    json_object_del(md, "uid");
+    json_object_del(md, "resourceVersion");
+    json_object_del(md, "creationTimestamp");
+    json_object_del(job, "status");
+    kr_error_t err = {0};
+    ck_assert_msg(kr_client_create(E.dc[0], JOBS, "default", job, NULL, NULL, &err) == 0, "%s",
+                  err.message);
+    json_decref(job);
+    for (int i = 0; i < 1000 && job_exists(0, "late-1"); i++) {
+        submitter_reconcile(&E.s, "default", "late", &after, NULL);
+        wait_pace();
+    }
+    ck_assert_msg(!job_exists(0, "late-1"), "the late copy stayed");
+    ck_assert(job_exists(1, "late-2"));
+    o = cached("late");
+    ck_assert_str_eq(sub_str(o, "status.phase"), SUB_PHASE_SUCCEEDED);
+    ck_assert_str_eq(sub_str(o, "status.cluster"), "dc2");
+    json_decref(o);
+    env_down();
+}
+END_TEST
+
 START_TEST(bad_input_is_refused_and_nothing_recorded)
 {
     env_up();
@@ -2460,6 +2549,7 @@ int main(void)
     tcase_add_test(tc, cancel_deletes_the_copy);
     tcase_add_test(tc, both_started_after_a_partition_the_later_copy_is_stopped);
     tcase_add_test(tc, stale_replica_gets_409_and_creates_nothing);
+    tcase_add_test(tc, a_deposed_leader_sends_nothing_and_a_late_copy_goes);
     tcase_add_test(tc, bad_input_is_refused_and_nothing_recorded);
     tcase_add_test(tc, many_runnables_under_faults_each_complete_once);
     suite_add_tcase(s, tc);

@@ -660,6 +660,22 @@ static kr_reconcile_result decide(submitter *s, const json_t *obj, json_int_t at
     return r;
 }
 
+/* Only the leader sends what a decision calls for. The decision itself is
+ * fenced by the hub (a resourceVersion precondition), the requests that
+ * follow it are not: a replica paused past its Lease between the decision
+ * and the create would still send the create when it resumes. So the
+ * elector is asked again right before each create and release; a request
+ * that slips in between the question and the wire is met by stragglers(),
+ * which looks for copies of finished attempts in the caches. 0, or
+ * KR_ESTATE when not leading. */
+static int still_leading(submitter *s, kr_error_t *err)
+{
+    uint64_t epoch = 0;
+    if (s->epoch && s->epoch(&epoch, s->epoch_user) != 0)
+        return kr_error_set(err, KR_ESTATE, "not leading: nothing sent");
+    return 0;
+}
+
 /* The order of the Runnable's clusters (pointers into s->clusters). */
 static size_t order_of(submitter *s, const json_t *obj, const char **order, size_t max)
 {
@@ -872,6 +888,37 @@ static int delete_copy(submitter *s, size_t idx, const json_t *obj, const json_t
                       .del = &d};
     rc = cluster_do(s, idx, &req, NULL, NULL);
     return rc == KR_ENOTFOUND ? 0 : rc;
+}
+
+/* Delete the copy of `attempt` that cluster idx's cache holds although the
+ * Runnable's status says that attempt is over (its copy deleted, or
+ * stopped): one created late, by a former leader resumed past its Lease
+ * between its check and its request (still_leading). Only the cache is
+ * read, so a Runnable with no such copy costs nothing; a failing cluster
+ * is skipped (its return brings its copies back as events, which wake
+ * the Runnable). A cache still holding a copy we deleted costs one
+ * redundant delete (404). 0 when none is left, or the delete's failure. */
+static int delete_late_copy(submitter *s, size_t idx, const json_t *obj, json_int_t attempt)
+{
+    kr_resource_info info;
+    kr_informer_t *inf = NULL;
+    if (health_since(s, idx) || template_resource(s, idx, obj, &info, NULL) != 0 ||
+        copy_informer(s, idx, &info, &inf, NULL) != 0)
+        return 0;
+    char name[SUB_MAX_NAME + 24];
+    copy_name(obj, attempt, name, sizeof(name));
+    json_t *copy =
+        kr_store_get_by_name(kr_informer_store(inf), sub_str(obj, "metadata.namespace"), name);
+    int rc = 0;
+    if (copy && ours(obj, copy) && !*sub_str(copy, "metadata.deletionTimestamp")) {
+        rc = delete_copy(s, idx, obj, copy);
+        kr_log(&s->logger, KR_LOG_INFO, SUB_PROGRAM,
+               "%s/%s: a copy of attempt %lld appeared in %s after that attempt ended: delete %s",
+               sub_str(obj, "metadata.namespace"), sub_str(obj, "metadata.name"),
+               (long long)attempt, s->clusters[idx].name, rc == 0 ? "done" : kr_strerror(rc));
+    }
+    json_decref(copy);
+    return rc;
 }
 
 /* True when `copy` (as the cache has it) is older than our release of it:
@@ -1132,6 +1179,8 @@ static kr_reconcile_result dispatch(submitter *s, const json_t *obj, uint64_t *a
     int rc = template_resource(s, (size_t)idx, obj, &info, &cerr);
     json_t *out = NULL;
     if (rc == 0) {
+        if (still_leading(s, err) != 0)
+            return KR_RECONCILE_ERROR;
         json_t *body = workload_copy(s, obj, attempt);
         if (!body)
             return kr_error_set(err, KR_ENOMEM, "out of memory"), KR_RECONCILE_ERROR;
@@ -1224,12 +1273,14 @@ static kr_reconcile_result stragglers(submitter *s, const json_t *obj, const jso
     {
         json_int_t n = sub_int(a, "attempt");
         const char *state = sub_str(a, "state");
-        if (n == cur_attempt || strcmp(state, ATTEMPT_DELETED) == 0 ||
-            strcmp(state, ATTEMPT_STOPPED) == 0)
-            continue;
         long idx = submitter_cluster_find(s, sub_str(a, "cluster"));
-        if (idx < 0)
+        if (n == cur_attempt || idx < 0)
             continue;
+        if (strcmp(state, ATTEMPT_DELETED) == 0 || strcmp(state, ATTEMPT_STOPPED) == 0) {
+            if (delete_late_copy(s, (size_t)idx, obj, n) != 0)
+                *pending = true;
+            continue;
+        }
         if (health_since(s, (size_t)idx) && !probe_claim(s, (size_t)idx)) {
             *pending = true;
             continue;
@@ -1424,6 +1475,10 @@ static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *aft
     bool releasing =
         held_kind(obj) && json_is_true(json_object_get(json_object_get(copy, "spec"), "suspend"));
     if (releasing && !release_pending(s, obj, copy)) {
+        if (still_leading(s, err) != 0) {
+            json_decref(copy);
+            return KR_RECONCILE_ERROR;
+        }
         rc = release(s, (size_t)idx, obj, copy);
         json_decref(copy);
         if (rc == 0) {
@@ -1476,11 +1531,14 @@ static kr_reconcile_result remove_copies(submitter *s, const json_t *obj, uint64
     json_array_foreach(json_object_get(json_object_get(obj, "status"), "attempts"), i, a)
     {
         const char *state = sub_str(a, "state");
-        if (strcmp(state, ATTEMPT_DELETED) == 0)
-            continue;
         long idx = submitter_cluster_find(s, sub_str(a, "cluster"));
         if (idx < 0)
             continue;
+        if (strcmp(state, ATTEMPT_DELETED) == 0) {
+            if (delete_late_copy(s, (size_t)idx, obj, sub_int(a, "attempt")) != 0)
+                retry = true;
+            continue;
+        }
         if (s->wake && health_since(s, (size_t)idx) && !probe_claim(s, (size_t)idx)) {
             waiting = true;
             continue;
