@@ -1415,19 +1415,26 @@ START_TEST(a_thousand_watches_share_one_loop)
 }
 END_TEST
 
-START_TEST(runtime_stop_ends_watches_and_requests_with_shutdown)
+/* A loopback listener that never accepts: a request to it stays in flight
+ * until its client gives up. Its URL goes to `url`; close the descriptor. */
+static int hole_listener(char *url, size_t len)
 {
-    fixture f;
-    plain_fixture(&f, NULL);
-    /* A listener that never accepts: a request to it stays in flight. */
     int hole = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     ck_assert_int_eq(bind(hole, (struct sockaddr *)&a, sizeof(a)), 0);
     ck_assert_int_eq(listen(hole, 16), 0);
     socklen_t alen = sizeof(a);
-    getsockname(hole, (struct sockaddr *)&a, &alen);
+    ck_assert_int_eq(getsockname(hole, (struct sockaddr *)&a, &alen), 0);
+    snprintf(url, len, "http://127.0.0.1:%d", ntohs(a.sin_port));
+    return hole;
+}
+
+START_TEST(runtime_stop_ends_watches_and_requests_with_shutdown)
+{
+    fixture f;
+    plain_fixture(&f, NULL);
     char url[64];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(a.sin_port));
+    int hole = hole_listener(url, sizeof(url));
     kr_rest_config hole_cfg = {.server = url, .qps = -1};
     kr_client_t *stuck = NULL;
     kr_error_t err = {0};
@@ -1484,14 +1491,8 @@ START_TEST(a_request_sent_while_the_runtime_stops_completes_once)
 {
     fixture f;
     plain_fixture(&f, NULL);
-    int hole = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    ck_assert_int_eq(bind(hole, (struct sockaddr *)&a, sizeof(a)), 0);
-    ck_assert_int_eq(listen(hole, 16), 0);
-    socklen_t alen = sizeof(a);
-    getsockname(hole, (struct sockaddr *)&a, &alen);
     char url[64];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(a.sin_port));
+    int hole = hole_listener(url, sizeof(url));
     kr_rest_config hole_cfg = {.server = url, .qps = -1};
     resubmit x = {.first = {.rt = f.rt}};
     kr_error_t err = {0};
