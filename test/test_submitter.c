@@ -38,6 +38,7 @@
 
 static unsigned short free_port(void);
 static void wait_pace(void);
+static void copies_restart(int dc);
 
 static const char tokens[] = "tok-alice,alice,1,\"dev\"\n"
                              "tok-bob,bob,2,\"dev,approvers\"\n"
@@ -304,6 +305,8 @@ typedef struct env {
     /* the controller runs between an approval's write and its record */
     bool reconcile_in_record;
     bool not_leading; /* the epoch callback says KR_ESTATE */
+    atomic_int term; /* added to the epoch callback's term */
+    bool new_term_at_decision; /* the hook after a decision starts a term */
     /* dc2's informer stops when a VERIFIED is recorded: its cache keeps
      * the held copy, never the release */
     bool freeze_dc2_on_verified;
@@ -362,6 +365,8 @@ static void dc_down(int i, bool down)
 static void on_hook(sub_hook_point point, const char *cluster, void *user)
 {
     env *e = user;
+    if (point == SUB_HOOK_AFTER_DECISION && e->new_term_at_decision)
+        atomic_fetch_add(&e->term, 1); /* lost and won back meanwhile */
     if (point == SUB_HOOK_AFTER_DECISION && e->down_at && strcmp(cluster, "dc1") == 0) {
         /* the decision is on the hub before anything is created */
         json_t *o = NULL;
@@ -785,7 +790,7 @@ END_TEST
 /* The leader's term, as main's epoch callback reads it from the Lease. */
 static int test_epoch(uint64_t *epoch, void *user)
 {
-    *epoch = 7;
+    *epoch = 7 + (uint64_t)atomic_load(&((env *)user)->term);
     return ((env *)user)->not_leading ? KR_ESTATE : 0;
 }
 
@@ -1380,15 +1385,7 @@ START_TEST(both_started_after_a_partition_the_later_copy_is_stopped)
 
     /* dc1 returns: a fresh cache, requests answered again */
     E.clusters[0].fast = NULL;
-    kr_informer_free(E.copies[0]);
-    kr_informer_opts co = {.client = E.dc[0],
-                           .resource = JOBS,
-                           .label_selector = SUB_MANAGED_SELECTOR,
-                           .backoff_initial_ms = 5,
-                           .backoff_max_ms = 100};
-    ck_assert_int_eq(kr_informer_new(&co, &E.copies[0], NULL), 0);
-    ck_assert_int_eq(kr_informer_start(E.copies[0], NULL), 0);
-    ck_assert_int_eq(kr_informer_wait_for_sync(E.copies[0], WAIT_MS, NULL), 0);
+    copies_restart(0);
     advance_ms(FAILOVER_MS);
     bool followed = false;
     for (int i = 0; i < 1000 && !followed; i++) {
@@ -1490,12 +1487,40 @@ START_TEST(stale_replica_gets_409_and_creates_nothing)
 }
 END_TEST
 
+/* Wait until cluster dc's cache of our copies holds `name`. */
+static void wait_cached_copy(int dc, const char *name)
+{
+    for (int i = 0; i < 1000; i++) {
+        json_t *c = kr_store_get_by_name(kr_informer_store(E.copies[dc]), "default", name);
+        json_decref(c);
+        if (c)
+            return;
+        wait_pace();
+    }
+    ck_abort_msg("dc%d's cache never had %s", dc + 1, name);
+}
+
+/* A fresh cache of our copies in cluster dc, synced. */
+static void copies_restart(int dc)
+{
+    kr_informer_free(E.copies[dc]);
+    kr_informer_opts co = {.client = E.dc[dc],
+                           .resource = JOBS,
+                           .label_selector = SUB_MANAGED_SELECTOR,
+                           .backoff_initial_ms = 5,
+                           .backoff_max_ms = 100};
+    ck_assert_int_eq(kr_informer_new(&co, &E.copies[dc], NULL), 0);
+    ck_assert_int_eq(kr_informer_start(E.copies[dc], NULL), 0);
+    ck_assert_int_eq(kr_informer_wait_for_sync(E.copies[dc], WAIT_MS, NULL), 0);
+}
+
 /* A leader paused past its Lease between its decision and the create:
  * resumed, it does not send the create, because it asks the elector right
  * before it. A create that slipped in between the question and the wire
  * (made here by hand, after the new leader failed over and found no copy
- * of the first attempt) is seen in the cluster's cache and deleted: only
- * the copy that completed remains. */
+ * of the first attempt) is seen in the cluster's cache and deleted, once,
+ * also when it is met while its cluster fails: only the copy that
+ * completed remains. */
 START_TEST(a_deposed_leader_sends_nothing_and_a_late_copy_goes)
 {
     env_up();
@@ -1522,15 +1547,24 @@ START_TEST(a_deposed_leader_sends_nothing_and_a_late_copy_goes)
     }
     ck_assert(!job_exists(0, "late-1"));
     ck_assert_uint_eq(kr_testserver_resource_version(E.hub_ts), hub_rv);
+    /* leading, but in a term begun after this reconcile began: the same */
+    E.not_leading = false;
+    E.new_term_at_decision = true;
+    uint64_t after = 0;
+    kr_error_t err = {0};
+    ck_assert_int_eq(submitter_reconcile(&E.s, "default", "late", &after, &err),
+                     KR_RECONCILE_ERROR);
+    ck_assert_int_eq(err.code, KR_ESTATE);
+    E.new_term_at_decision = false;
+    ck_assert(!job_exists(0, "late-1"));
+    ck_assert_uint_eq(kr_testserver_resource_version(E.hub_ts), hub_rv);
     json_t *o = cached("late");
     ck_assert_str_eq(sub_str(o, "status.phase"), SUB_PHASE_DISPATCHING);
     json_decref(o);
 
     /* leading again, dc1 gone: the runnable fails over to dc2 and
      * completes there; dc1 returns without the first attempt's copy */
-    E.not_leading = false;
     dc_down(0, true);
-    uint64_t after = 0;
     submitter_reconcile(&E.s, "default", "late", &after, NULL); /* the failure starts the clock */
     advance_ms(FAILOVER_MS + 1);
     ck_assert(reconcile_until_in("late", "dc2", SUB_PHASE_DISPATCHED, true));
@@ -1561,16 +1595,45 @@ START_TEST(a_deposed_leader_sends_nothing_and_a_late_copy_goes)
     json_object_del(md, "resourceVersion");
     json_object_del(md, "creationTimestamp");
     json_object_del(job, "status");
-    kr_error_t err = {0};
+    err = (kr_error_t){0};
+    ck_assert_msg(kr_client_create(E.dc[0], JOBS, "default", job, NULL, NULL, &err) == 0, "%s",
+                  err.message);
+    wait_cached_copy(0, "late-1");
+    /* dc1's cache keeps the copy from now on: after our delete, it is not
+     * sent another */
+    kr_informer_stop(E.copies[0]);
+    kr_testserver_reset_requests(E.dc_ts[0]);
+    for (int i = 0; i < 5; i++)
+        submitter_reconcile(&E.s, "default", "late", &after, NULL);
+    ck_assert_msg(!job_exists(0, "late-1"), "the late copy stayed");
+    json_t *requests = kr_testserver_requests(E.dc_ts[0]);
+    ck_assert_int_eq(json_integer_value(json_object_get(requests, "delete jobs")), 1);
+    json_decref(requests);
+    ck_assert(job_exists(1, "late-2"));
+    copies_restart(0);
+
+    /* another one, in dc1's cache when dc1 starts failing: the runnable
+     * comes back for it rather than being done, and it goes once dc1
+     * answers again */
     ck_assert_msg(kr_client_create(E.dc[0], JOBS, "default", job, NULL, NULL, &err) == 0, "%s",
                   err.message);
     json_decref(job);
+    wait_cached_copy(0, "late-1");
+    dc_down(0, true);
+    for (int i = 0; i < 2; i++) {
+        after = 0;
+        ck_assert_int_eq(submitter_reconcile(&E.s, "default", "late", &after, NULL),
+                         KR_RECONCILE_REQUEUE_AFTER);
+        ck_assert_uint_gt(after, 0);
+    }
+    dc_down(0, false);
+    ck_assert(job_exists(0, "late-1"));
+    advance_ms(E.s.probe_interval_ms); /* this reconcile's turn to ask dc1 */
     for (int i = 0; i < 1000 && job_exists(0, "late-1"); i++) {
         submitter_reconcile(&E.s, "default", "late", &after, NULL);
         wait_pace();
     }
-    ck_assert_msg(!job_exists(0, "late-1"), "the late copy stayed");
-    ck_assert(job_exists(1, "late-2"));
+    ck_assert_msg(!job_exists(0, "late-1"), "the late copy met during the outage stayed");
     o = cached("late");
     ck_assert_str_eq(sub_str(o, "status.phase"), SUB_PHASE_SUCCEEDED);
     ck_assert_str_eq(sub_str(o, "status.cluster"), "dc2");

@@ -56,12 +56,14 @@ int submitter_init(submitter *s, kr_error_t *err)
     s->expected = json_object();
     s->created = json_object();
     s->released = json_object();
+    s->deleted = json_object();
     s->admitting = json_object();
-    if (!s->expected || !s->created || !s->released || !s->admitting ||
+    if (!s->expected || !s->created || !s->released || !s->deleted || !s->admitting ||
         pthread_mutex_init(&s->mu, NULL) != 0) {
         json_decref(s->expected);
         json_decref(s->created);
         json_decref(s->released);
+        json_decref(s->deleted);
         json_decref(s->admitting);
         return kr_error_set(err, KR_ENOMEM, "out of memory");
     }
@@ -74,8 +76,9 @@ void submitter_destroy(submitter *s)
     json_decref(s->expected);
     json_decref(s->created);
     json_decref(s->released);
+    json_decref(s->deleted);
     json_decref(s->admitting);
-    s->expected = s->created = s->released = s->admitting = NULL;
+    s->expected = s->created = s->released = s->deleted = s->admitting = NULL;
 }
 
 static void key_of(const json_t *obj, char *key, size_t len)
@@ -660,19 +663,31 @@ static kr_reconcile_result decide(submitter *s, const json_t *obj, json_int_t at
     return r;
 }
 
+/* The leader's term when this thread's reconcile began (still_leading). */
+static _Thread_local struct {
+    bool leading;
+    uint64_t epoch;
+} reconcile_term;
+
 /* Only the leader sends what a decision calls for. The decision itself is
  * fenced by the hub (a resourceVersion precondition), the requests that
  * follow it are not: a replica paused past its Lease between the decision
  * and the create would still send the create when it resumes. So the
- * elector is asked again right before each create and release; a request
- * that slips in between the question and the wire is met by stragglers(),
- * which looks for copies of finished attempts in the caches. 0, or
- * KR_ESTATE when not leading. */
+ * elector is asked again right before each create and release, and the
+ * term must be the one the reconcile began in (a replica that lost the
+ * Lease and won it back during a pause would act on a view from before
+ * it; its next reconcile starts afresh). A request that slips in between
+ * the question and the wire is met by stragglers(), which looks for
+ * copies of finished attempts in the caches. 0, or KR_ESTATE. */
 static int still_leading(submitter *s, kr_error_t *err)
 {
     uint64_t epoch = 0;
-    if (s->epoch && s->epoch(&epoch, s->epoch_user) != 0)
+    if (!s->epoch)
+        return 0;
+    if (!reconcile_term.leading || s->epoch(&epoch, s->epoch_user) != 0)
         return kr_error_set(err, KR_ESTATE, "not leading: nothing sent");
+    if (epoch != reconcile_term.epoch)
+        return kr_error_set(err, KR_ESTATE, "a new term since this reconcile began: nothing sent");
     return 0;
 }
 
@@ -887,35 +902,80 @@ static int delete_copy(submitter *s, size_t idx, const json_t *obj, const json_t
                               NULL},
                       .del = &d};
     rc = cluster_do(s, idx, &req, NULL, NULL);
-    return rc == KR_ENOTFOUND ? 0 : rc;
+    if (rc == KR_ENOTFOUND)
+        rc = 0;
+    if (rc == 0) {
+        char key[512];
+        key_of(obj, key, sizeof(key));
+        pthread_mutex_lock(&s->mu);
+        json_t *mine = json_object_get(s->deleted, key);
+        if (!mine) {
+            mine = json_object();
+            json_object_set_new(s->deleted, key, mine);
+        }
+        json_object_set_new(mine, sub_str(copy, "metadata.name"),
+                            json_string(sub_str(copy, "metadata.uid")));
+        pthread_mutex_unlock(&s->mu);
+    }
+    return rc;
+}
+
+/* True when `copy` (NULL: none) of attempt copy `name` is one this process
+ * deleted, which the cache has not seen go yet. Forgets the delete once
+ * the cache holds no such copy any more. */
+static bool deleted_by_us(submitter *s, const json_t *obj, const char *name, const json_t *copy)
+{
+    char key[512];
+    key_of(obj, key, sizeof(key));
+    pthread_mutex_lock(&s->mu);
+    json_t *mine = json_object_get(s->deleted, key);
+    const char *uid = json_string_value(json_object_get(mine, name));
+    bool ours_gone = uid && copy && strcmp(uid, sub_str(copy, "metadata.uid")) == 0;
+    if (uid && !ours_gone) {
+        json_object_del(mine, name);
+        if (json_object_size(mine) == 0)
+            json_object_del(s->deleted, key);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return ours_gone;
 }
 
 /* Delete the copy of `attempt` that cluster idx's cache holds although the
  * Runnable's status says that attempt is over (its copy deleted, or
  * stopped): one created late, by a former leader resumed past its Lease
  * between its check and its request (still_leading). Only the cache is
- * read, so a Runnable with no such copy costs nothing; a failing cluster
- * is skipped (its return brings its copies back as events, which wake
- * the Runnable). A cache still holding a copy we deleted costs one
- * redundant delete (404). 0 when none is left, or the delete's failure. */
+ * read, so a Runnable with no such copy costs nothing, and a copy we
+ * deleted ourselves that the cache still holds is not sent a delete again.
+ * A copy not held suspended may have started: it is deleted all the same
+ * (its attempt is over), with no Conflict recorded. 0 when no such copy
+ * is left; KR_EUNAVAILABLE when the cluster is failing and another caller
+ * probes it (the caller comes back); or the delete's failure. */
 static int delete_late_copy(submitter *s, size_t idx, const json_t *obj, json_int_t attempt)
 {
     kr_resource_info info;
     kr_informer_t *inf = NULL;
-    if (health_since(s, idx) || template_resource(s, idx, obj, &info, NULL) != 0 ||
+    if (template_resource(s, idx, obj, &info, NULL) != 0 ||
         copy_informer(s, idx, &info, &inf, NULL) != 0)
-        return 0;
+        return health_since(s, idx) ? KR_EUNAVAILABLE : 0;
     char name[SUB_MAX_NAME + 24];
     copy_name(obj, attempt, name, sizeof(name));
     json_t *copy =
         kr_store_get_by_name(kr_informer_store(inf), sub_str(obj, "metadata.namespace"), name);
     int rc = 0;
-    if (copy && ours(obj, copy) && !*sub_str(copy, "metadata.deletionTimestamp")) {
-        rc = delete_copy(s, idx, obj, copy);
-        kr_log(&s->logger, KR_LOG_INFO, SUB_PROGRAM,
-               "%s/%s: a copy of attempt %lld appeared in %s after that attempt ended: delete %s",
-               sub_str(obj, "metadata.namespace"), sub_str(obj, "metadata.name"),
-               (long long)attempt, s->clusters[idx].name, rc == 0 ? "done" : kr_strerror(rc));
+    if (!deleted_by_us(s, obj, name, copy) && copy && ours(obj, copy) &&
+        !*sub_str(copy, "metadata.deletionTimestamp")) {
+        if (health_since(s, idx) && !probe_claim(s, idx)) {
+            rc = KR_EUNAVAILABLE; /* not our turn to ask a failing cluster */
+        } else {
+            rc = delete_copy(s, idx, obj, copy);
+            if (rc == KR_ECONFLICT)
+                rc = 0; /* the uid precondition: that copy is gone already */
+            kr_log(&s->logger, KR_LOG_INFO, SUB_PROGRAM,
+                   "%s/%s: a copy of attempt %lld appeared in %s after that attempt ended: "
+                   "delete %s",
+                   sub_str(obj, "metadata.namespace"), sub_str(obj, "metadata.name"),
+                   (long long)attempt, s->clusters[idx].name, rc == 0 ? "done" : kr_strerror(rc));
+        }
     }
     json_decref(copy);
     return rc;
@@ -1535,7 +1595,10 @@ static kr_reconcile_result remove_copies(submitter *s, const json_t *obj, uint64
         if (idx < 0)
             continue;
         if (strcmp(state, ATTEMPT_DELETED) == 0) {
-            if (delete_late_copy(s, (size_t)idx, obj, sub_int(a, "attempt")) != 0)
+            int rc = delete_late_copy(s, (size_t)idx, obj, sub_int(a, "attempt"));
+            if (rc == KR_EUNAVAILABLE && s->wake)
+                waiting = true; /* the backstop brings us back */
+            else if (rc != 0)
                 retry = true;
             continue;
         }
@@ -1624,6 +1687,7 @@ kr_reconcile_result submitter_reconcile(submitter *s, const char *namespace_, co
         json_object_del(s->expected, key);
         json_object_del(s->created, key);
         json_object_del(s->released, key);
+        json_object_del(s->deleted, key);
         pthread_mutex_unlock(&s->mu);
         return KR_RECONCILE_DONE;
     }
@@ -1632,6 +1696,7 @@ kr_reconcile_result submitter_reconcile(submitter *s, const char *namespace_, co
         *requeue_after_ms = CACHE_BEHIND_MS;
         return KR_RECONCILE_REQUEUE_AFTER;
     }
+    reconcile_term.leading = s->epoch && s->epoch(&reconcile_term.epoch, s->epoch_user) == 0;
     kr_reconcile_result r = KR_RECONCILE_DONE;
     for (int i = 0; obj; i++) {
         if (i == 16) {

@@ -284,6 +284,10 @@ typedef struct submitter {
      * woken in between (by the hub's echo of our write) does not release
      * it again. */
     json_t *released;
+    /* "ns/name" -> {copy name: uid}: the copies this process deleted,
+     * until the cluster's cache no longer has them (under mu): a cache
+     * still holding a copy we deleted is not taken for a late create. */
+    json_t *deleted;
     /* "ns/name" -> true while the API of this process admits the Runnable
      * it created (under mu): see submitter_admit_begin. */
     json_t *admitting;
