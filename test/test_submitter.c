@@ -384,6 +384,18 @@ static void on_hook(sub_hook_point point, const char *cluster, void *user)
     }
 }
 
+/* Start the cache of our copies (Jobs with our labels) in cluster dc. */
+static void copies_start(int dc)
+{
+    kr_informer_opts co = {.client = E.dc[dc],
+                           .resource = JOBS,
+                           .label_selector = SUB_MANAGED_SELECTOR,
+                           .backoff_initial_ms = 5,
+                           .backoff_max_ms = 100};
+    ck_assert_int_eq(kr_informer_new(&co, &E.copies[dc], NULL), 0);
+    ck_assert_int_eq(kr_informer_start(E.copies[dc], NULL), 0);
+}
+
 static int informer_for(size_t cluster, kr_gvr gvr, kr_informer_t **out, kr_error_t *err,
                         void *user)
 {
@@ -433,13 +445,7 @@ static void env_up(void)
     for (int i = 0; i < 2; i++) {
         E.clusters[i].name = names[i];
         E.clusters[i].client = E.dc[i];
-        kr_informer_opts co = {.client = E.dc[i],
-                               .resource = JOBS,
-                               .label_selector = SUB_MANAGED_SELECTOR,
-                               .backoff_initial_ms = 5,
-                               .backoff_max_ms = 100};
-        ck_assert_int_eq(kr_informer_new(&co, &E.copies[i], NULL), 0);
-        ck_assert_int_eq(kr_informer_start(E.copies[i], NULL), 0);
+        copies_start(i);
     }
     E.s.hub = E.hub;
     E.s.hub_name = "hub";
@@ -1504,13 +1510,7 @@ static void wait_cached_copy(int dc, const char *name)
 static void copies_restart(int dc)
 {
     kr_informer_free(E.copies[dc]);
-    kr_informer_opts co = {.client = E.dc[dc],
-                           .resource = JOBS,
-                           .label_selector = SUB_MANAGED_SELECTOR,
-                           .backoff_initial_ms = 5,
-                           .backoff_max_ms = 100};
-    ck_assert_int_eq(kr_informer_new(&co, &E.copies[dc], NULL), 0);
-    ck_assert_int_eq(kr_informer_start(E.copies[dc], NULL), 0);
+    copies_start(dc);
     ck_assert_int_eq(kr_informer_wait_for_sync(E.copies[dc], WAIT_MS, NULL), 0);
 }
 
