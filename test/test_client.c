@@ -1415,30 +1415,42 @@ START_TEST(a_thousand_watches_share_one_loop)
 }
 END_TEST
 
-/* A loopback listener that never accepts: a request to it stays in flight
- * until its client gives up. Its URL goes to `url`; close the descriptor. */
-static int hole_listener(char *url, size_t len)
+/* A loopback listener that never accepts, and a client of it: a request
+ * sent there stays in flight until the client gives up. */
+typedef struct hole {
+    int fd;
+    char url[64];
+    kr_rest_config cfg; /* borrowed by the client */
+    kr_client_t *client;
+} hole;
+
+static void hole_open(hole *h, kr_runtime_t *rt)
 {
-    int hole = socket(AF_INET, SOCK_STREAM, 0);
+    h->fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    ck_assert_int_eq(bind(hole, (struct sockaddr *)&a, sizeof(a)), 0);
-    ck_assert_int_eq(listen(hole, 16), 0);
+    ck_assert_int_eq(bind(h->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(h->fd, 16), 0);
     socklen_t alen = sizeof(a);
-    ck_assert_int_eq(getsockname(hole, (struct sockaddr *)&a, &alen), 0);
-    snprintf(url, len, "http://127.0.0.1:%d", ntohs(a.sin_port));
-    return hole;
+    ck_assert_int_eq(getsockname(h->fd, (struct sockaddr *)&a, &alen), 0);
+    snprintf(h->url, sizeof(h->url), "http://127.0.0.1:%d", ntohs(a.sin_port));
+    h->cfg = (kr_rest_config){.server = h->url, .qps = -1};
+    kr_error_t err = {0};
+    ck_assert_msg(kr_client_new(rt, &h->cfg, NULL, &h->client, &err) == 0, "%s", err.message);
+}
+
+static void hole_close(hole *h)
+{
+    kr_client_free(h->client);
+    close(h->fd);
 }
 
 START_TEST(runtime_stop_ends_watches_and_requests_with_shutdown)
 {
     fixture f;
     plain_fixture(&f, NULL);
-    char url[64];
-    int hole = hole_listener(url, sizeof(url));
-    kr_rest_config hole_cfg = {.server = url, .qps = -1};
-    kr_client_t *stuck = NULL;
+    hole stuck;
+    hole_open(&stuck, f.rt);
     kr_error_t err = {0};
-    ck_assert_int_eq(kr_client_new(f.rt, &hole_cfg, NULL, &stuck, &err), 0);
 
     watch_log l = {.lock = PTHREAD_MUTEX_INITIALIZER};
     kr_watch_t *w = NULL;
@@ -1446,7 +1458,7 @@ START_TEST(runtime_stop_ends_watches_and_requests_with_shutdown)
                      0);
     async_result r = {.rt = f.rt};
     kr_request req = {.verb = KR_VERB_GET, .ref = {CM, "default", "slow", NULL}};
-    ck_assert_int_eq(kr_client_do(stuck, &req, async_cb, &r, &err), 0);
+    ck_assert_int_eq(kr_client_do(stuck.client, &req, async_cb, &r, &err), 0);
     ck_assert_uint_eq(kr_testserver_wait_watch_count(f.ts, 1, 30000), 1);
     ck_assert_int_eq(kr_runtime_stop(f.rt), 0);
     ck_assert(atomic_load(&r.done));
@@ -1455,8 +1467,7 @@ START_TEST(runtime_stop_ends_watches_and_requests_with_shutdown)
     ck_assert_int_eq(l.end_rc, KR_ESHUTDOWN);
     ck_assert_int_eq(kr_client_get(f.c, CM, "default", "x", NULL, &err), KR_ESHUTDOWN);
     kr_watch_free(w);
-    kr_client_free(stuck);
-    close(hole);
+    hole_close(&stuck);
     teardown(&f);
 }
 END_TEST
@@ -1491,12 +1502,10 @@ START_TEST(a_request_sent_while_the_runtime_stops_completes_once)
 {
     fixture f;
     plain_fixture(&f, NULL);
-    char url[64];
-    int hole = hole_listener(url, sizeof(url));
-    kr_rest_config hole_cfg = {.server = url, .qps = -1};
-    resubmit x = {.first = {.rt = f.rt}};
+    hole stuck;
+    hole_open(&stuck, f.rt);
+    resubmit x = {.c = stuck.client, .first = {.rt = f.rt}};
     kr_error_t err = {0};
-    ck_assert_int_eq(kr_client_new(f.rt, &hole_cfg, NULL, &x.c, &err), 0);
     kr_request req = {.verb = KR_VERB_GET, .ref = {CM, "default", "slow", NULL}};
     ck_assert_int_eq(kr_client_do(x.c, &req, first_cb, &x, &err), 0);
     ck_assert_int_eq(kr_runtime_stop(f.rt), 0);
@@ -1504,8 +1513,7 @@ START_TEST(a_request_sent_while_the_runtime_stops_completes_once)
     ck_assert_int_eq(x.first.code, KR_ESHUTDOWN);
     ck_assert_int_eq(atomic_load(&x.second_calls), 1);
     ck_assert_int_ne(x.second_code, 0);
-    kr_client_free(x.c);
-    close(hole);
+    hole_close(&stuck);
     teardown(&f);
 }
 END_TEST
