@@ -61,8 +61,8 @@ static const char *const name_why =
 static int check_map(const ts_resource *res, const char *name, const json_t *map, const char *field,
                      bool labels, ts_response *resp)
 {
-    if (!map)
-        return 0;
+    if (!map || json_is_null(map))
+        return 0; /* Go decodes null as no map */
     if (!json_is_object(map)) {
         ts_respond_bad_request(resp, "%s must be a map of strings", field);
         return KR_EINVALIDOBJ;
@@ -100,7 +100,7 @@ static int check_map(const ts_resource *res, const char *name, const json_t *map
 static int check_finalizers(const ts_resource *res, const char *name, const json_t *list,
                             ts_response *resp)
 {
-    if (!list)
+    if (!list || json_is_null(list))
         return 0;
     if (!json_is_array(list)) {
         ts_respond_bad_request(resp, "metadata.finalizers must be a list of strings");
