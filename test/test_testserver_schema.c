@@ -6,7 +6,8 @@
  * kube-apiserver answers each), kept below
  * x-kubernetes-preserve-unknown-fields; defaults applied; values checked
  * with kube-apiserver's field error messages; a CRD's new schema applies
- * to the next write.
+ * to the next write. Built-in kinds also refuse values their Go types
+ * cannot hold, in the words of Go's decoders.
  * KR_TEST_THREADED */
 #include <check.h>
 #include <stdio.h>
@@ -843,6 +844,199 @@ START_TEST(built_in_kinds_lose_the_fields_their_types_do_not_have)
 }
 END_TEST
 
+/* A body refused with `status` and exactly `want` as the Status message. */
+static void expect_refused(const char *method, const char *path, const char *ctype,
+                           const char *body, long status, const char *want)
+{
+    tc_response r;
+    request(method, path, ctype, body, &r);
+    ck_assert_msg(r.status == status, "%s: %ld %s", body, r.status, r.body);
+    ck_assert_str_eq(message(&r), want);
+    tc_free(&r);
+}
+
+#define CMS "/api/v1/namespaces/default/configmaps"
+#define PODS "/api/v1/namespaces/default/pods"
+#define SECRETS "/api/v1/namespaces/default/secrets"
+#define CM_400 "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: "
+#define POD_400 "Pod in version \"v1\" cannot be handled as a Pod: "
+#define SECRET_400 "Secret in version \"v1\" cannot be handled as a Secret: "
+
+/* A Pod whose one container has `port` as its ports' JSON text. */
+static void expect_pod_refused(const char *ports, const char *want)
+{
+    char *body = kr_asprintf("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":"
+                             "\"p\"},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\","
+                             "\"ports\":%s}]}}",
+                             ports);
+    expect_refused("POST", PODS, "application/json", body, 400, want);
+    kr_free(body);
+}
+
+static void expect_secret_data(const char *data, const char *want)
+{
+    char *body = kr_asprintf("{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":"
+                             "\"s\"},\"data\":{\"k\":\"%s\"}}",
+                             data);
+    tc_response r;
+    request("POST", SECRETS, "application/json", body, &r);
+    if (want) {
+        ck_assert_msg(r.status == 400, "%s: %ld %s", data, r.status, r.body);
+        ck_assert_str_eq(message(&r), want);
+    } else {
+        ck_assert_msg(r.status == 201, "%s: %ld %s", data, r.status, r.body);
+        tc_free(&r);
+        request("DELETE", SECRETS "/s", NULL, NULL, &r);
+    }
+    tc_free(&r);
+    kr_free(body);
+}
+
+/* A patch of ConfigMap c refused with 422 on the field "patch": the
+ * patched object (JSON), then `why`. */
+static void expect_patch_refused(const char *ctype, const char *patch, const char *why)
+{
+    tc_response r;
+    request("PATCH", CMS "/c", ctype, patch, &r);
+    ck_assert_msg(r.status == 422, "%s: %ld %s", patch, r.status, r.body);
+    ck_assert_str_eq(json_string_value(json_object_get(r.json, "reason")), "Invalid");
+    const char *msg = message(&r);
+    static const char head[] = " \"\" is invalid: patch: Invalid value: \"{\\\"apiVersion\\\":";
+    ck_assert_msg(strncmp(msg, head, strlen(head)) == 0, "%s", msg);
+    char *tail = kr_asprintf("}\": %s", why);
+    ck_assert_msg(strlen(msg) > strlen(tail), "%s", msg);
+    ck_assert_str_eq(msg + strlen(msg) - strlen(tail), tail);
+    kr_free(tail);
+    const json_t *cause =
+        json_array_get(json_object_get(json_object_get(r.json, "details"), "causes"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(cause, "field")), "patch");
+    tc_free(&r);
+}
+
+/* A strategic merge patch of `path` refused with 422: the patch as Go
+ * prints it (`shown`), then the unstructured converter's `why`. */
+static void expect_smp_refused(const char *path, const char *patch, const char *shown,
+                               const char *why)
+{
+    char *want = kr_asprintf(" \"\" is invalid: patch: Invalid value: \"%s\": %s", shown, why);
+    expect_refused("PATCH", path, "application/strategic-merge-patch+json", patch, 422, want);
+    kr_free(want);
+}
+
+START_TEST(built_in_kinds_refuse_values_their_go_types_cannot_hold)
+{
+    /* a body: 400, as Go's encoding/json says it, whatever fieldValidation says */
+    expect_refused("POST", CMS "?fieldValidation=Ignore", "application/json",
+                   "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\"},"
+                   "\"data\":{\"a\":\"x\",\"b\":1}}",
+                   400,
+                   CM_400 "json: cannot unmarshal number into Go struct field ConfigMap.data "
+                          "of type string");
+    /* the first in document order, before any unknown field */
+    expect_refused("POST", CMS "?fieldValidation=Strict", "application/json",
+                   "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"bogus\":1,\"metadata\":"
+                   "{\"name\":\"c\",\"labels\":{\"a\":true}},\"data\":[]}",
+                   400,
+                   CM_400 "json: cannot unmarshal bool into Go struct field "
+                          "ObjectMeta.metadata.labels of type string");
+    tc_response r;
+    request("GET", CMS "/c", NULL, NULL, &r);
+    ck_assert_int_eq(r.status, 404); /* nothing stored */
+    tc_free(&r);
+    expect_pod_refused("[{\"containerPort\":\"80\"}]",
+                       POD_400 "json: cannot unmarshal string into Go struct field "
+                               "ContainerPort.spec.containers.ports.containerPort of type int32");
+    expect_pod_refused("[{\"containerPort\":3000000000}]",
+                       POD_400 "json: cannot unmarshal number 3000000000 into Go struct field "
+                               "ContainerPort.spec.containers.ports.containerPort of type int32");
+    expect_pod_refused("[{\"containerPort\":80.5}]",
+                       POD_400 "json: cannot unmarshal number 80.5 into Go struct field "
+                               "ContainerPort.spec.containers.ports.containerPort of type int32");
+    expect_pod_refused("{\"containerPort\":80}",
+                       POD_400 "json: cannot unmarshal object into Go struct field "
+                               "Container.spec.containers.ports of type []v1.ContainerPort");
+    expect_pod_refused("[\"80\"]", POD_400 "json: cannot unmarshal string into Go struct field "
+                                           "Container.spec.containers.ports of type "
+                                           "v1.ContainerPort");
+    /* []byte: base64 as Go decodes it (newlines skipped, padding required) */
+    expect_secret_data("abc!", SECRET_400 "illegal base64 data at input byte 3");
+    expect_secret_data("abc", SECRET_400 "illegal base64 data at input byte 0");
+    expect_secret_data("YQ==YQ==", SECRET_400 "illegal base64 data at input byte 4");
+    expect_secret_data("Y===", SECRET_400 "illegal base64 data at input byte 1");
+    expect_secret_data("YWJj\\r\\nZA==", NULL);
+    expect_secret_data("", NULL);
+
+    expect_pod_refused("[{\"containerPort\":80.0}]",
+                       POD_400 "json: cannot unmarshal number 80.0 into Go struct field "
+                               "ContainerPort.spec.containers.ports.containerPort of type int32");
+    /* what Go decodes passes: nulls; in YAML, a whole number written 80.0
+     * (the conversion to JSON makes it 80, and so it is stored) */
+    request("POST", PODS, "application/yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: null}\nspec:\n"
+            "  containers: [{name: c, image: i, command: null, ports: [{containerPort: 80.0}]}]\n",
+            &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    const json_t *port = json_object_get(
+        json_array_get(
+            json_object_get(
+                json_array_get(json_object_get(json_object_get(r.json, "spec"), "containers"), 0),
+                "ports"),
+            0),
+        "containerPort");
+    ck_assert_msg(json_is_integer(port) && json_integer_value(port) == 80, "%s", r.body);
+    tc_free(&r);
+    request("POST", CMS, "application/json",
+            "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\"},"
+            "\"data\":{\"a\":\"x\"}}",
+            &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    const char *rv =
+        json_string_value(json_object_get(json_object_get(r.json, "metadata"), "resourceVersion"));
+    char *rv0 = kr_strdup(rv ? rv : "");
+    tc_free(&r);
+
+    /* an update: 400 */
+    expect_refused("PUT", CMS "/c", "application/json",
+                   "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\"},"
+                   "\"immutable\":\"yes\"}",
+                   400,
+                   CM_400 "json: cannot unmarshal string into Go struct field "
+                          "ConfigMap.immutable of type bool");
+    /* a JSON or merge patch: 422, its result decoded by encoding/json */
+    expect_patch_refused("application/json-patch+json",
+                         "[{\"op\":\"replace\",\"path\":\"/data\",\"value\":\"x\"}]",
+                         "json: cannot unmarshal string into Go struct field ConfigMap.data of "
+                         "type map[string]string");
+    expect_patch_refused("application/merge-patch+json", "{\"data\":{\"a\":2}}",
+                         "json: cannot unmarshal number into Go struct field ConfigMap.data of "
+                         "type string");
+    /* a strategic merge patch: 422, by the unstructured converter, with the
+     * patch as Go prints it */
+    expect_smp_refused(CMS "/c", "{\"data\":{\"a\":2}}", "map[data:map[a:2]]",
+                       "cannot convert int64 to string");
+    expect_smp_refused(CMS "/c", "{\"data\":{\"a\":false}}", "map[data:map[a:false]]",
+                       "unrecognized type: string");
+    expect_smp_refused(CMS "/c", "{\"data\":[\"a\"]}", "map[data:[a]]",
+                       "cannot restore map from slice");
+    expect_smp_refused(PODS "/p", "{\"spec\":{\"activeDeadlineSeconds\":1.5}}",
+                       "map[spec:map[activeDeadlineSeconds:1.5]]",
+                       "cannot convert float64 to int64");
+    /* the converter takes a whole float for an integer: stored as one */
+    request("PATCH", PODS "/p", "application/strategic-merge-patch+json",
+            "{\"spec\":{\"activeDeadlineSeconds\":30.0}}", &r);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    const json_t *ads = json_object_get(json_object_get(r.json, "spec"), "activeDeadlineSeconds");
+    ck_assert_msg(json_is_integer(ads) && json_integer_value(ads) == 30, "%s", r.body);
+    tc_free(&r);
+    request("GET", CMS "/c", NULL, NULL, &r);
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(r.json, "metadata"), "resourceVersion")),
+        rv0); /* none of them wrote */
+    tc_free(&r);
+    kr_free(rv0);
+}
+END_TEST
+
 /* A CRD named crds.example.com whose only version has `schema` (JSON). */
 static void expect_crd_refused(const char *schema, const char *want)
 {
@@ -929,6 +1123,7 @@ int main(void)
                             shared_versions_answer_in_their_own_api_version,
                             a_crd_update_serves_the_versions_it_names_then,
                             built_in_kinds_lose_the_fields_their_types_do_not_have,
+                            built_in_kinds_refuse_values_their_go_types_cannot_hold,
                             crds_need_structural_schemas_whose_defaults_fit,
                             NULL};
     return kr_test_run_tests("testserver_schema", "schema", setup, teardown, 60, tests);

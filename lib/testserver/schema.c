@@ -232,23 +232,6 @@ static void prune_metadata(json_t *obj, sc_walk *w)
 
 /* ---- built-in kinds: the fields of their Go types ------------------------------ */
 
-/* The field of `m` named `key` in JSON, looking into inline (embedded)
- * structs as encoding/json does. */
-static const ts_pb_field *pb_field(const ts_pb_message *m, const char *key)
-{
-    for (unsigned i = 0; i < m->nfields; i++) {
-        const ts_pb_field *f = &m->fields[i];
-        if ((f->flags & TS_PBF_INLINE) && f->ref) {
-            const ts_pb_field *in = pb_field(f->ref, key);
-            if (in)
-                return in;
-        } else if (strcmp(f->name, key) == 0) {
-            return f;
-        }
-    }
-    return NULL;
-}
-
 static void prune_pb(json_t *x, const ts_pb_message *m, bool root, sc_walk *w);
 
 static void prune_pb_value(json_t *v, unsigned type, const ts_pb_message *ref, sc_walk *w)
@@ -303,7 +286,7 @@ static void prune_pb(json_t *x, const ts_pb_message *m, bool root, sc_walk *w)
     {
         if (root && (strcmp(k, "apiVersion") == 0 || strcmp(k, "kind") == 0))
             continue;
-        const ts_pb_field *f = pb_field(m, k);
+        const ts_pb_field *f = ts_pb_json_field(m, k);
         if (!f) {
             record_unknown(w, k);
             json_object_del(x, k);
@@ -450,7 +433,7 @@ static void go_float(kr_buf *b, double d)
     kr_buf_printf(b, "%.*f", decimals > 0 ? decimals : 0, d);
 }
 
-static void go_number(kr_buf *b, const json_t *v)
+void ts_go_number(kr_buf *b, const json_t *v)
 {
     if (json_is_integer(v))
         kr_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
@@ -465,7 +448,7 @@ static void go_value(kr_buf *b, const json_t *v)
     if (json_is_string(v))
         ts_go_quote(b, json_string_value(v));
     else if (json_is_number(v))
-        go_number(b, v);
+        ts_go_number(b, v);
     else if (json_is_boolean(v))
         kr_buf_append_str(b, json_is_true(v) ? "true" : "false");
     else if (json_is_null(v) || !v)
@@ -580,7 +563,7 @@ static void fail_limit(sc_walk *w, const json_t *value, const char *what, const 
 {
     kr_buf b = {0};
     kr_buf_printf(&b, "%s ", what);
-    go_number(&b, limit);
+    ts_go_number(&b, limit);
     if (b.data)
         fail_value(w, value, b.data);
     else
@@ -1484,46 +1467,76 @@ static char *unknown_list(const json_t *unknown)
     return b.data;
 }
 
-/* `patched`: a patch's result before pruning (the message shows it). */
-static int respond_strict(const ts_write *w, const json_t *patched_obj, const json_t *unknown,
-                          ts_response *resp)
+/* The body, or a patch's result (`patched`, as the patch left it: the
+ * message shows it), does not decode: `err` is why. */
+static int respond_undecodable(const ts_write *w, const json_t *patched, const char *err,
+                               ts_response *resp)
 {
     const ts_resource *res = w->rt->res;
-    char *list = unknown_list(unknown);
-    if (!list)
-        return KR_ENOMEM;
     if (strcmp(w->req->method, "PATCH") != 0) {
         /* create and update: the body fails to decode (400) */
-        char *msg = kr_asprintf("%s in version \"%s\" cannot be handled as a %s: strict decoding "
-                                "error: %s",
-                                res->kind, res->version, res->kind, list);
+        char *msg = kr_asprintf("%s in version \"%s\" cannot be handled as a %s: %s", res->kind,
+                                res->version, res->kind, err);
         ts_respond_status(resp, 400, "BadRequest", msg, NULL);
+        int rc = msg ? KR_EINVALIDOBJ : KR_ENOMEM;
         kr_free(msg);
-    } else {
-        /* a patch: the patched object fails to decode (422, no kind); a
-         * strategic merge patch shows the patch as Go prints a map */
-        kr_buf shown = {0};
-        if (w->patch) {
-            go_print(&shown, w->patch);
-        } else {
-            char *patched = json_dumps(patched_obj, JSON_COMPACT | JSON_SORT_KEYS);
-            kr_buf_append_str(&shown, patched ? patched : "");
-            free(patched);
-        }
-        kr_buf body = {0};
-        kr_buf_append_str(&body, "Invalid value: ");
-        ts_go_quote(&body, shown.data ? shown.data : "");
-        kr_buf_free(&shown);
-        kr_buf_printf(&body, ": strict decoding error: %s", list);
-        char *msg = body.data ? kr_asprintf(" \"\" is invalid: patch: %s", body.data) : NULL;
-        json_t *d = json_pack("{s:[{s:s, s:s, s:s}]}", "causes", "reason", "FieldValueInvalid",
-                              "message", body.data ? body.data : "", "field", "patch");
-        ts_respond_status(resp, 422, "Invalid", msg, d);
-        kr_free(msg);
-        kr_buf_free(&body);
+        return rc;
     }
+    /* a patch: the patched object fails to decode (422, no kind); a
+     * strategic merge patch shows the patch as Go prints a map */
+    kr_buf shown = {0};
+    if (w->patch) {
+        go_print(&shown, w->patch);
+    } else {
+        char *text = json_dumps(patched, JSON_COMPACT | JSON_SORT_KEYS);
+        kr_buf_append_str(&shown, text ? text : "");
+        free(text);
+    }
+    kr_buf body = {0};
+    kr_buf_append_str(&body, "Invalid value: ");
+    ts_go_quote(&body, shown.data ? shown.data : "");
+    kr_buf_free(&shown);
+    kr_buf_printf(&body, ": %s", err);
+    char *msg = body.data ? kr_asprintf(" \"\" is invalid: patch: %s", body.data) : NULL;
+    json_t *d = json_pack("{s:[{s:s, s:s, s:s}]}", "causes", "reason", "FieldValueInvalid",
+                          "message", body.data ? body.data : "", "field", "patch");
+    ts_respond_status(resp, 422, "Invalid", msg, d);
+    int rc = msg && d ? KR_EINVALIDOBJ : KR_ENOMEM;
+    kr_free(msg);
+    kr_buf_free(&body);
+    return rc;
+}
+
+static int respond_strict(const ts_write *w, const json_t *patched, const json_t *unknown,
+                          ts_response *resp)
+{
+    char *list = unknown_list(unknown);
+    char *err = list ? kr_asprintf("strict decoding error: %s", list) : NULL;
+    int rc = err ? respond_undecodable(w, patched, err, resp) : KR_ENOMEM;
+    kr_free(err);
     kr_free(list);
-    return KR_EINVALIDOBJ;
+    return rc;
+}
+
+int ts_schema_decode(const ts_write *w, json_t *obj, ts_response *resp)
+{
+    const ts_resource *res = w->rt->res;
+    const ts_pb_message *m = res->schema ? NULL : ts_pb_find_kind(res->api_version, res->kind);
+    if (!m)
+        return 0;
+    ts_go_decoder how = TS_GO_JSON;
+    if (strcmp(w->req->method, "PATCH") == 0)
+        how = w->patch ? TS_GO_UNSTRUCTURED : TS_GO_JSON;
+    else if (ts_content_is_yaml(w->req))
+        how = TS_GO_YAML;
+    char *err = NULL;
+    int rc = ts_go_decode(obj, m, how, &err);
+    if (rc == 0 && err)
+        rc = respond_undecodable(w, obj, err, resp);
+    kr_free(err);
+    if (rc == KR_ENOMEM)
+        respond_oom(resp);
+    return rc;
 }
 
 static void warn_unknown(const json_t *unknown, ts_response *resp)

@@ -277,6 +277,9 @@ void ts_respond_invalid(ts_response *resp, const char *kind, const char *group, 
 void ts_go_quote(kr_buf *b, const char *s);
 /* A []string of `list` as Go's %q writes it: ["a" "b"] (non-strings as ""). */
 void ts_go_quote_list(kr_buf *b, const json_t *list);
+/* A JSON number as Go's fmt %v writes it (schema.c): integers in full,
+ * others in the shortest digits that read back. */
+void ts_go_number(kr_buf *b, const json_t *v);
 /* 422 Invalid with several causes ({reason, message, field} each; borrowed):
  * the message lists them as kube-apiserver's field.ErrorList does. */
 void ts_respond_invalid_causes(ts_response *resp, const char *kind, const char *group,
@@ -645,6 +648,12 @@ int ts_schema_admit(const ts_write *w, json_t *obj, ts_response *resp);
  * not declare, whatever fieldValidation says (500, as kube-apiserver's
  * field manager answers). */
 int ts_schema_check_apply(const ts_write *w, const json_t *config, ts_response *resp);
+/* A built-in kind's body (create, update) or patch result decoded into its
+ * Go type (gotype.c), before anything else looks at it: 0; or, for a value
+ * Go cannot decode, KR_EINVALIDOBJ with a 400 ("cannot be handled as a
+ * <Kind>") or, for a patch, a 422 on the field "patch"; KR_ENOMEM. Custom
+ * resources pass: their schema is checked at admission. */
+int ts_schema_decode(const ts_write *w, json_t *obj, ts_response *resp);
 /* A CRD's versions each have a structural schema, with defaults that meet
  * it, as kube-apiserver requires of apiextensions.k8s.io/v1 (the common
  * rules; wire spec §8.2): 0, or KR_EINVALIDOBJ with a 422 in resp. */

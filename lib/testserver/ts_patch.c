@@ -244,7 +244,8 @@ void ts_handle_patch(kr_testserver_t *ts, const ts_request *req, const ts_route 
             out = apply_patch(rt->res, rt->name, f, existing, patch, resp);
     }
     w.managed = managed;
-    if (out && check_result(rt, out, resp) == 0)
+    if (out && check_result(rt, out, resp) == 0 &&
+        (f == KR_PATCH_APPLY || ts_schema_decode(&w, out, resp) == 0))
         ts_commit_update(ts, &w, existing, out, resp);
     else
         json_decref(out);

@@ -86,6 +86,24 @@ extern const size_t ts_pb_nmessages;
 /* The message for an apiVersion and kind, or NULL. */
 const ts_pb_message *ts_pb_find_kind(const char *api_version, const char *kind);
 
+/* The field of `m` named `key` in JSON, looking into inline (embedded)
+ * structs as encoding/json does; NULL for an unknown field. */
+const ts_pb_field *ts_pb_json_field(const ts_pb_message *m, const char *key);
+
+/* The decoders kube-apiserver runs a built-in object through (gotype.c):
+ * encoding/json for JSON bodies and the results of JSON and merge
+ * patches; the same for YAML bodies, whose conversion to JSON writes a
+ * whole float (80.0) as an integer; the unstructured converter for a
+ * strategic merge patch's result. */
+typedef enum { TS_GO_JSON, TS_GO_YAML, TS_GO_UNSTRUCTURED } ts_go_decoder;
+
+/* Decode `obj` (an object) as into m's Go type: 0 with *err NULL when it
+ * decodes, or with *err (kr_free it) the decoder's error for a value of
+ * the wrong type, out of its type's range or not base64 where the Go type
+ * is []byte; KR_ENOMEM. Where the decoder takes a whole float for an
+ * integer, obj gets the integer, as Go stores it. [any thread] */
+int ts_go_decode(json_t *obj, const ts_pb_message *m, ts_go_decoder how, char **err);
+
 /* Decode a Kubernetes protobuf body: the 4-byte magic "k8s\0" and a
  * runtime.Unknown whose raw bytes encode the object named by its typeMeta.
  * Returns the object as the apiserver's JSON encoding would write it (new),

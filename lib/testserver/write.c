@@ -890,6 +890,10 @@ void ts_handle_create(kr_testserver_t *ts, const ts_request *req, const ts_route
     if (ts_dry_run(req, resp, "CreateOptions", &w.dry_run) != 0)
         return;
     json_t *obj = ts_read_object(req, rt, resp);
+    if (obj && ts_schema_decode(&w, obj, resp) != 0) {
+        json_decref(obj);
+        return;
+    }
     if (obj)
         ts_commit_create(ts, &w, obj, resp);
 }
@@ -903,7 +907,7 @@ void ts_handle_update(kr_testserver_t *ts, const ts_request *req, const ts_route
     json_t *obj = ts_read_object(req, rt, resp);
     if (!obj)
         return;
-    if (ts_check_name(rt, obj, resp) != 0) {
+    if (ts_schema_decode(&w, obj, resp) != 0 || ts_check_name(rt, obj, resp) != 0) {
         json_decref(obj);
         return;
     }

@@ -1,0 +1,541 @@
+/* libkreconcile-testserver — a built-in object decoded into its Go type, as
+ * kube-apiserver decodes every body and every patch's result before it
+ * looks at anything else: a value of the wrong JSON type (a number where
+ * the Go field is a string, an object where it is a slice, ...), an integer
+ * out of its Go type's range, or bad base64 in a []byte field fails the
+ * request with the error Go's decoder gives. Two decoders, as the server has
+ * them: encoding/json (bodies, JSON and merge patches' results: the first
+ * error in document order, with the field's path) and apimachinery's
+ * unstructured converter (a strategic merge patch's result: the first
+ * error in the Go type's field order, without a path).
+ *
+ * The Go types come from the protobuf tables, which know a field's kind but
+ * not its Go name: a named type (v1.RestartPolicy, v1.ResourceList) is
+ * reported as its underlying type (string, map[string]resource.Quantity).
+ * Values of types with their own JSON decoding (times, durations,
+ * quantities, int-or-string, raw JSON) are not checked here. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "testserver/ts_internal.h"
+#include "testserver/ts_proto.h"
+
+const ts_pb_field *ts_pb_json_field(const ts_pb_message *m, const char *key)
+{
+    for (unsigned i = 0; i < m->nfields; i++) {
+        const ts_pb_field *f = &m->fields[i];
+        if ((f->flags & TS_PBF_INLINE) && f->ref) {
+            const ts_pb_field *in = ts_pb_json_field(f->ref, key);
+            if (in)
+                return in;
+        } else if (strcmp(f->name, key) == 0) {
+            return f;
+        }
+    }
+    return NULL;
+}
+
+typedef struct gt_walk {
+    ts_go_decoder how;
+    kr_buf fields; /* encoding/json's field stack: "spec.containers.ports" */
+    kr_buf err; /* the first error; empty while there is none */
+    bool oom;
+} gt_walk;
+
+static bool failed(const gt_walk *w)
+{
+    return w->err.len > 0 || w->oom;
+}
+
+static void check(gt_walk *w, int rc)
+{
+    if (rc != 0)
+        w->oom = true;
+}
+
+/* ---- Go's names ------------------------------------------------------------------------ */
+
+/* A message's Go type as reflect prints it: "v1.PodSpec" for
+ * k8s.io.api.core.v1.PodSpec; `bare`: the name alone ("PodSpec"). */
+static void go_struct(kr_buf *b, const ts_pb_message *m, bool bare)
+{
+    const char *name = strrchr(m->name, '.');
+    name = name ? name + 1 : m->name;
+    if (!bare && name > m->name + 1) {
+        const char *pkg = name - 1;
+        while (pkg > m->name && pkg[-1] != '.')
+            pkg--;
+        kr_buf_append(b, pkg, (size_t)(name - pkg));
+    }
+    kr_buf_append_str(b, name);
+}
+
+static const char *go_scalar(unsigned type)
+{
+    switch (type) {
+    case TS_PB_STRING:
+        return "string";
+    case TS_PB_BYTES:
+        return "[]uint8";
+    case TS_PB_BOOL:
+        return "bool";
+    case TS_PB_INT32:
+    case TS_PB_SINT32:
+    case TS_PB_SFIXED32:
+        return "int32";
+    case TS_PB_INT64:
+    case TS_PB_SINT64:
+    case TS_PB_SFIXED64:
+        return "int64";
+    case TS_PB_UINT32:
+    case TS_PB_FIXED32:
+        return "uint32";
+    case TS_PB_UINT64:
+    case TS_PB_FIXED64:
+        return "uint64";
+    case TS_PB_FLOAT:
+        return "float32";
+    default:
+        return "float64";
+    }
+}
+
+static void go_type(kr_buf *b, unsigned type, const ts_pb_message *ref)
+{
+    if (type == TS_PB_MESSAGE && ref)
+        go_struct(b, ref, false);
+    else
+        kr_buf_append_str(b, go_scalar(type));
+}
+
+static void go_field_type(kr_buf *b, const ts_pb_field *f)
+{
+    if (f->flags & TS_PBF_MAP)
+        kr_buf_printf(b, "map[%s]", go_scalar(f->key_type));
+    else if (f->flags & TS_PBF_REPEATED)
+        kr_buf_append_str(b, "[]");
+    go_type(b, f->type, f->ref);
+}
+
+/* ---- Go's base64 ------------------------------------------------------------------------ */
+
+static bool b64_char(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/';
+}
+
+static size_t skip_newlines(const unsigned char *s, size_t n, size_t si)
+{
+    while (si < n && (s[si] == '\n' || s[si] == '\r'))
+        si++;
+    return si;
+}
+
+/* base64.StdEncoding.Decode: -1 when `s` decodes, else the offset its
+ * CorruptInputError names (newlines are skipped; padding is required). */
+static long go_base64_error(const unsigned char *s, size_t n)
+{
+    size_t si = 0;
+    while (si < n) {
+        for (int j = 0; j < 4; j++) {
+            if (si == n)
+                return j == 0 ? -1 : (long)(si - (size_t)j);
+            unsigned char in = s[si++];
+            if (b64_char(in))
+                continue;
+            if (in == '\n' || in == '\r') {
+                j--;
+                continue;
+            }
+            if (in != '=' || j < 2)
+                return (long)(si - 1);
+            if (j == 2) {
+                /* "==" expected: the first one is read */
+                si = skip_newlines(s, n, si);
+                if (si == n)
+                    return (long)n;
+                if (s[si] != '=')
+                    return (long)(si - 1);
+                si++;
+            }
+            si = skip_newlines(s, n, si);
+            return si < n ? (long)si : -1; /* anything after the padding */
+        }
+    }
+    return -1;
+}
+
+/* ---- integers --------------------------------------------------------------------------- */
+
+/* Where an integer may be written as a whole float (80.0): YAML bodies,
+ * whose conversion to JSON (sigs.k8s.io/yaml) writes it 80, and the
+ * unstructured converter, which converts a float64 without a fraction.
+ * encoding/json refuses it ("number 80.0"). */
+static bool whole_ok(const gt_walk *w)
+{
+    return w->how != TS_GO_JSON;
+}
+
+/* An integer value of Go type `type` within its range (strconv.ParseInt,
+ * ParseUint); a float only where whole_ok. */
+static bool fits(const gt_walk *w, const json_t *v, unsigned type)
+{
+    double lo = -9223372036854775808.0, hi = 9223372036854775807.0;
+    switch (type) {
+    case TS_PB_INT32:
+    case TS_PB_SINT32:
+    case TS_PB_SFIXED32:
+        lo = INT32_MIN, hi = INT32_MAX;
+        break;
+    case TS_PB_UINT32:
+    case TS_PB_FIXED32:
+        lo = 0, hi = UINT32_MAX;
+        break;
+    case TS_PB_UINT64:
+    case TS_PB_FIXED64:
+        lo = 0, hi = 18446744073709551615.0;
+        break;
+    default:
+        break;
+    }
+    double d = json_number_value(v);
+    if (json_is_integer(v))
+        return d >= lo && d <= hi;
+    return whole_ok(w) && d == floor(d) && d >= lo && d < hi;
+}
+
+static bool is_integer_type(unsigned type)
+{
+    return type != TS_PB_MESSAGE && type != TS_PB_STRING && type != TS_PB_BYTES &&
+           type != TS_PB_BOOL && type != TS_PB_DOUBLE && type != TS_PB_FLOAT;
+}
+
+/* The integer a whole float in an integer field becomes, as Go stores
+ * it; NULL to keep the value. */
+static json_t *as_integer(const json_t *v, unsigned type)
+{
+    if (!json_is_real(v) || !is_integer_type(type))
+        return NULL;
+    double d = json_real_value(v);
+    return d == floor(d) && fabs(d) < 9.2e18 ? json_integer((json_int_t)d) : NULL;
+}
+
+/* ---- encoding/json ------------------------------------------------------------------------ */
+
+/* encoding/json's word for a JSON value's kind, by json_type. */
+static const char *const json_kinds[] = {
+    [JSON_OBJECT] = "object",  [JSON_ARRAY] = "array", [JSON_STRING] = "string",
+    [JSON_INTEGER] = "number", [JSON_REAL] = "number", [JSON_TRUE] = "bool",
+    [JSON_FALSE] = "bool",     [JSON_NULL] = "null",
+};
+
+/* A number as its JSON text most likely read: 80.0 for a whole float in
+ * a JSON body (the text itself is gone), 80 once YAML's conversion made
+ * it an integer. */
+static void number_literal(const gt_walk *w, kr_buf *b, const json_t *v)
+{
+    double d = json_number_value(v);
+    if (json_is_real(v) && d == floor(d) && fabs(d) < 1e21) {
+        kr_buf_printf(b, w->how == TS_GO_JSON ? "%.1f" : "%.0f", d);
+        return;
+    }
+    ts_go_number(b, v);
+}
+
+/* An UnmarshalTypeError: "json: cannot unmarshal <value> into Go struct
+ * field <Struct>.<field stack> of type <type>"; `in` is the struct the
+ * field was met in, `f` the field, or NULL when the type is the scalar
+ * `type` of an element. */
+static void type_error(gt_walk *w, const json_t *v, bool with_literal, const ts_pb_message *in,
+                       const ts_pb_field *f, unsigned type, const ts_pb_message *ref)
+{
+    if (failed(w))
+        return; /* encoding/json keeps the first */
+    kr_buf_printf(&w->err, "json: cannot unmarshal %s", json_kinds[json_typeof(v)]);
+    if (with_literal) {
+        kr_buf_append_str(&w->err, " ");
+        number_literal(w, &w->err, v);
+    }
+    kr_buf_append_str(&w->err, " into Go struct field ");
+    go_struct(&w->err, in, true);
+    kr_buf_printf(&w->err, ".%s of type ", w->fields.data ? w->fields.data : "");
+    if (f)
+        go_field_type(&w->err, f);
+    else
+        go_type(&w->err, type, ref);
+    check(w, w->err.data ? 0 : -1);
+}
+
+static void json_message(gt_walk *w, json_t *x, const ts_pb_message *m);
+
+/* One value of Go type `type` (a field's, or an element's of a slice or
+ * map). Returns the integer a whole float becomes, or NULL. */
+static json_t *json_elem(gt_walk *w, json_t *v, const ts_pb_message *in, unsigned type,
+                         const ts_pb_message *ref);
+
+static void json_items(gt_walk *w, json_t *list, const ts_pb_message *in, unsigned type,
+                       const ts_pb_message *ref)
+{
+    for (size_t i = 0; i < json_array_size(list) && !failed(w); i++) {
+        json_t *whole = json_elem(w, json_array_get(list, i), in, type, ref);
+        if (whole)
+            check(w, json_array_set_new(list, i, whole));
+    }
+}
+
+static json_t *json_elem(gt_walk *w, json_t *v, const ts_pb_message *in, unsigned type,
+                         const ts_pb_message *ref)
+{
+    if (json_is_null(v) || failed(w))
+        return NULL; /* null leaves any Go value at its zero value */
+    switch (type) {
+    case TS_PB_MESSAGE:
+        if (!ref)
+            return NULL;
+        if (ref->json == TS_PBJ_PLAIN) {
+            if (!json_is_object(v))
+                type_error(w, v, false, in, NULL, type, ref);
+            else
+                json_message(w, v, ref);
+        } else if (ref->json == TS_PBJ_ALIAS_LIST && ref->nfields > 0) {
+            if (!json_is_array(v))
+                type_error(w, v, false, in, NULL, type, ref);
+            else
+                json_items(w, v, in, ref->fields[0].type, ref->fields[0].ref);
+        }
+        return NULL; /* the others decode themselves */
+    case TS_PB_STRING:
+        if (!json_is_string(v))
+            type_error(w, v, false, in, NULL, type, ref);
+        return NULL;
+    case TS_PB_BYTES:
+        if (json_is_string(v)) {
+            long at =
+                go_base64_error((const unsigned char *)json_string_value(v), json_string_length(v));
+            if (at >= 0)
+                check(w, kr_buf_printf(&w->err, "illegal base64 data at input byte %ld", at));
+        } else if (!json_is_array(v)) { /* an array decodes byte by byte */
+            type_error(w, v, false, in, NULL, type, ref);
+        }
+        return NULL;
+    case TS_PB_BOOL:
+        if (!json_is_boolean(v))
+            type_error(w, v, false, in, NULL, type, ref);
+        return NULL;
+    case TS_PB_DOUBLE:
+    case TS_PB_FLOAT:
+        if (!json_is_number(v))
+            type_error(w, v, false, in, NULL, type, ref);
+        return NULL;
+    default:
+        if (!json_is_number(v))
+            type_error(w, v, false, in, NULL, type, ref);
+        else if (!fits(w, v, type))
+            type_error(w, v, true, in, NULL, type, ref);
+        else
+            return as_integer(v, type);
+        return NULL;
+    }
+}
+
+static json_t *json_field(gt_walk *w, json_t *v, const ts_pb_message *in, const ts_pb_field *f)
+{
+    if (json_is_null(v) || failed(w))
+        return NULL;
+    if (f->flags & TS_PBF_MAP) {
+        if (!json_is_object(v)) {
+            type_error(w, v, false, in, f, 0, NULL);
+            return NULL;
+        }
+        const char *k;
+        json_t *item;
+        json_object_foreach(v, k, item)
+        {
+            json_t *whole = json_elem(w, item, in, f->type, f->ref);
+            if (whole)
+                check(w, json_object_set_new(v, k, whole));
+        }
+    } else if (f->flags & TS_PBF_REPEATED) {
+        if (!json_is_array(v))
+            type_error(w, v, false, in, f, 0, NULL);
+        else
+            json_items(w, v, in, f->type, f->ref);
+    } else {
+        return json_elem(w, v, in, f->type, f->ref);
+    }
+    return NULL;
+}
+
+static void json_message(gt_walk *w, json_t *x, const ts_pb_message *m)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(x, k, v)
+    {
+        const ts_pb_field *f = ts_pb_json_field(m, k);
+        if (!f)
+            continue; /* unknown: pruned, or a strict decoding error */
+        size_t mark = w->fields.len;
+        check(w, kr_buf_printf(&w->fields, "%s%s", mark ? "." : "", k));
+        json_t *whole = json_field(w, v, m, f);
+        if (whole)
+            check(w, json_object_set_new(x, k, whole));
+        w->fields.len = mark;
+        if (w->fields.data)
+            w->fields.data[mark] = '\0';
+        if (failed(w))
+            return;
+    }
+}
+
+/* ---- the unstructured converter --------------------------------------------------------- */
+
+/* reflect's Kind of a value decoded into map[string]interface{}, by
+ * json_type. */
+static const char *const uns_kinds[] = {
+    [JSON_OBJECT] = "map",    [JSON_ARRAY] = "slice",  [JSON_STRING] = "string",
+    [JSON_INTEGER] = "int64", [JSON_REAL] = "float64", [JSON_TRUE] = "bool",
+    [JSON_FALSE] = "bool",    [JSON_NULL] = "invalid",
+};
+
+/* The converter's errors: `what` then a type or kind. */
+static void uns_error(gt_walk *w, const char *what, const char *type)
+{
+    if (!failed(w))
+        check(w, kr_buf_printf(&w->err, "%s%s", what, type));
+}
+
+static void uns_message(gt_walk *w, json_t *x, const ts_pb_message *m);
+
+static json_t *uns_elem(gt_walk *w, json_t *v, unsigned type, const ts_pb_message *ref);
+
+static void uns_items(gt_walk *w, json_t *list, unsigned type, const ts_pb_message *ref)
+{
+    for (size_t i = 0; i < json_array_size(list) && !failed(w); i++) {
+        json_t *whole = uns_elem(w, json_array_get(list, i), type, ref);
+        if (whole)
+            check(w, json_array_set_new(list, i, whole));
+    }
+}
+
+static json_t *uns_elem(gt_walk *w, json_t *v, unsigned type, const ts_pb_message *ref)
+{
+    if (json_is_null(v) || failed(w))
+        return NULL;
+    switch (type) {
+    case TS_PB_MESSAGE:
+        if (ref && ref->json == TS_PBJ_PLAIN) {
+            if (!json_is_object(v))
+                uns_error(w, "cannot restore struct from: ", uns_kinds[json_typeof(v)]);
+            else
+                uns_message(w, v, ref);
+        } else if (ref && ref->json == TS_PBJ_ALIAS_LIST && ref->nfields > 0) {
+            if (!json_is_array(v))
+                uns_error(w, "cannot restore slice from ", uns_kinds[json_typeof(v)]);
+            else
+                uns_items(w, v, ref->fields[0].type, ref->fields[0].ref);
+        }
+        return NULL;
+    case TS_PB_BYTES:
+        if (json_is_string(v)) {
+            long at =
+                go_base64_error((const unsigned char *)json_string_value(v), json_string_length(v));
+            if (at >= 0 && !failed(w))
+                check(w, kr_buf_printf(&w->err,
+                                       "error decoding from json: illegal base64 data at "
+                                       "input byte %ld",
+                                       at));
+        } else if (!json_is_array(v)) {
+            uns_error(w, "cannot restore slice from ", uns_kinds[json_typeof(v)]);
+        }
+        return NULL;
+    case TS_PB_STRING:
+        if (json_is_integer(v))
+            uns_error(w, "cannot convert int64 to ", "string");
+        else if (!json_is_string(v))
+            uns_error(w, "unrecognized type: ", "string");
+        return NULL;
+    case TS_PB_BOOL:
+        if (!json_is_boolean(v))
+            uns_error(w, "unrecognized type: ", "bool");
+        return NULL;
+    case TS_PB_DOUBLE:
+    case TS_PB_FLOAT:
+        if (!json_is_number(v))
+            uns_error(w, "unrecognized type: ", go_scalar(type));
+        return NULL;
+    default: /* integers: converted without a range check */
+        if (!json_is_number(v))
+            uns_error(w, "unrecognized type: ", go_scalar(type));
+        else if (json_is_real(v) && json_real_value(v) != floor(json_real_value(v)))
+            uns_error(w, "cannot convert float64 to ", go_scalar(type));
+        else
+            return as_integer(v, type);
+        return NULL;
+    }
+}
+
+static json_t *uns_field(gt_walk *w, json_t *v, const ts_pb_field *f)
+{
+    if (json_is_null(v) || failed(w))
+        return NULL;
+    if (f->flags & TS_PBF_MAP) {
+        if (!json_is_object(v)) {
+            uns_error(w, "cannot restore map from ", uns_kinds[json_typeof(v)]);
+            return NULL;
+        }
+        const char *k;
+        json_t *item;
+        json_object_foreach(v, k, item)
+        {
+            json_t *whole = uns_elem(w, item, f->type, f->ref);
+            if (whole)
+                check(w, json_object_set_new(v, k, whole));
+        }
+    } else if (f->flags & TS_PBF_REPEATED) {
+        if (!json_is_array(v))
+            uns_error(w, "cannot restore slice from ", uns_kinds[json_typeof(v)]);
+        else
+            uns_items(w, v, f->type, f->ref);
+    } else {
+        return uns_elem(w, v, f->type, f->ref);
+    }
+    return NULL;
+}
+
+/* The Go struct's fields in turn; an embedded struct reads the same map. */
+static void uns_message(gt_walk *w, json_t *x, const ts_pb_message *m)
+{
+    for (unsigned i = 0; i < m->nfields && !failed(w); i++) {
+        const ts_pb_field *f = &m->fields[i];
+        if ((f->flags & TS_PBF_INLINE) && f->ref) {
+            uns_message(w, x, f->ref);
+            continue;
+        }
+        json_t *v = json_object_get(x, f->name);
+        json_t *whole = v ? uns_field(w, v, f) : NULL;
+        if (whole)
+            check(w, json_object_set_new(x, f->name, whole));
+    }
+}
+
+/* ---- entry ------------------------------------------------------------------------------- */
+
+int ts_go_decode(json_t *obj, const ts_pb_message *m, ts_go_decoder how, char **err)
+{
+    gt_walk w = {.how = how};
+    *err = NULL;
+    if (how == TS_GO_JSON)
+        json_message(&w, obj, m);
+    else
+        uns_message(&w, obj, m);
+    kr_buf_free(&w.fields);
+    if (w.oom) {
+        kr_buf_free(&w.err);
+        return KR_ENOMEM;
+    }
+    *err = w.err.data; /* NULL: it decodes */
+    return 0;
+}
