@@ -1021,6 +1021,23 @@ START_TEST(built_in_kinds_refuse_values_their_go_types_cannot_hold)
     expect_smp_refused(PODS "/p", "{\"spec\":{\"activeDeadlineSeconds\":1.5}}",
                        "map[spec:map[activeDeadlineSeconds:1.5]]",
                        "cannot convert float64 to int64");
+    /* server-side apply: structured-merge-diff's words, every error (500) */
+    expect_refused("PATCH", CMS "/applied?fieldManager=test", "application/apply-patch+yaml",
+                   "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
+                   "\"applied\",\"namespace\":\"default\"},\"data\":{\"a\":1,\"b\":[\"x\"],"
+                   "\"c\":\"ok\"},\"immutable\":\"yes\",\"bogus\":1}",
+                   500,
+                   "failed to create typed patch object (default/applied; /v1, Kind=ConfigMap): "
+                   "errors:\n  .bogus: field not declared in schema\n  .data.a: expected string, "
+                   "got &value.valueUnstructured{Value:1}\n  .data.b: expected string, got "
+                   "&value.valueUnstructured{Value:[]interface {}{\"x\"}}\n  .immutable: expected "
+                   "boolean, got &{yes}");
+    expect_refused("PATCH", PODS "/p?fieldManager=test", "application/apply-patch+yaml",
+                   "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\"},"
+                   "\"spec\":{\"activeDeadlineSeconds\":\"5\"}}",
+                   500,
+                   "failed to create typed patch object (/p; /v1, Kind=Pod): "
+                   ".spec.activeDeadlineSeconds: expected numeric (int or float), got string");
     /* the converter takes a whole float for an integer: stored as one */
     request("PATCH", PODS "/p", "application/strategic-merge-patch+json",
             "{\"spec\":{\"activeDeadlineSeconds\":30.0}}", &r);

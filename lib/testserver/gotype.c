@@ -224,6 +224,12 @@ static json_t *as_integer(const json_t *v, unsigned type)
 
 /* ---- encoding/json ------------------------------------------------------------------------ */
 
+/* A value's entry in a table of names by json_type. */
+static const char *kind_of(const char *const *names, const json_t *v)
+{
+    return v ? names[json_typeof(v)] : "nil";
+}
+
 /* encoding/json's word for a JSON value's kind, by json_type. */
 static const char *const json_kinds[] = {
     [JSON_OBJECT] = "object",  [JSON_ARRAY] = "array", [JSON_STRING] = "string",
@@ -253,7 +259,7 @@ static void type_error(gt_walk *w, const json_t *v, bool with_literal, const ts_
 {
     if (failed(w))
         return; /* encoding/json keeps the first */
-    kr_buf_printf(&w->err, "json: cannot unmarshal %s", json_kinds[json_typeof(v)]);
+    kr_buf_printf(&w->err, "json: cannot unmarshal %s", kind_of(json_kinds, v));
     if (with_literal) {
         kr_buf_append_str(&w->err, " ");
         number_literal(w, &w->err, v);
@@ -428,12 +434,12 @@ static json_t *uns_elem(gt_walk *w, json_t *v, unsigned type, const ts_pb_messag
     case TS_PB_MESSAGE:
         if (ref && ref->json == TS_PBJ_PLAIN) {
             if (!json_is_object(v))
-                uns_error(w, "cannot restore struct from: ", uns_kinds[json_typeof(v)]);
+                uns_error(w, "cannot restore struct from: ", kind_of(uns_kinds, v));
             else
                 uns_message(w, v, ref);
         } else if (ref && ref->json == TS_PBJ_ALIAS_LIST && ref->nfields > 0) {
             if (!json_is_array(v))
-                uns_error(w, "cannot restore slice from ", uns_kinds[json_typeof(v)]);
+                uns_error(w, "cannot restore slice from ", kind_of(uns_kinds, v));
             else
                 uns_items(w, v, ref->fields[0].type, ref->fields[0].ref);
         }
@@ -448,7 +454,7 @@ static json_t *uns_elem(gt_walk *w, json_t *v, unsigned type, const ts_pb_messag
                                        "input byte %ld",
                                        at));
         } else if (!json_is_array(v)) {
-            uns_error(w, "cannot restore slice from ", uns_kinds[json_typeof(v)]);
+            uns_error(w, "cannot restore slice from ", kind_of(uns_kinds, v));
         }
         return NULL;
     case TS_PB_STRING:
@@ -483,7 +489,7 @@ static json_t *uns_field(gt_walk *w, json_t *v, const ts_pb_field *f)
         return NULL;
     if (f->flags & TS_PBF_MAP) {
         if (!json_is_object(v)) {
-            uns_error(w, "cannot restore map from ", uns_kinds[json_typeof(v)]);
+            uns_error(w, "cannot restore map from ", kind_of(uns_kinds, v));
             return NULL;
         }
         const char *k;
@@ -496,7 +502,7 @@ static json_t *uns_field(gt_walk *w, json_t *v, const ts_pb_field *f)
         }
     } else if (f->flags & TS_PBF_REPEATED) {
         if (!json_is_array(v))
-            uns_error(w, "cannot restore slice from ", uns_kinds[json_typeof(v)]);
+            uns_error(w, "cannot restore slice from ", kind_of(uns_kinds, v));
         else
             uns_items(w, v, f->type, f->ref);
     } else {
@@ -519,6 +525,156 @@ static void uns_message(gt_walk *w, json_t *x, const ts_pb_message *m)
         if (whole)
             check(w, json_object_set_new(x, f->name, whole));
     }
+}
+
+/* ---- structured-merge-diff (server-side apply) ------------------------------------------ */
+
+/* reflect's name of a decoded value's type (%T). */
+static const char *const smd_types[] = {
+    [JSON_OBJECT] = "map[string]interface {}",
+    [JSON_ARRAY] = "[]interface {}",
+    [JSON_STRING] = "string",
+    [JSON_INTEGER] = "int64",
+    [JSON_REAL] = "float64",
+    [JSON_TRUE] = "bool",
+    [JSON_FALSE] = "bool",
+    [JSON_NULL] = "<nil>",
+};
+
+typedef struct smd_walk {
+    kr_buf path; /* ".spec.containers[0].name" */
+    json_t *errors;
+    bool oom;
+} smd_walk;
+
+/* One ValidationError: "<path>: <what><value as `how` prints it>", the
+ * value being a *value.valueUnstructured: %v "&{1}", %#v
+ * "&value.valueUnstructured{Value:1}", or %T of the value inside. */
+static void smd_error(smd_walk *w, const char *what, char how, const json_t *v)
+{
+    kr_buf b = {0};
+    kr_buf_printf(&b, "%s: %s", w->path.data ? w->path.data : "", what);
+    if (how == 'v') {
+        kr_buf_append_str(&b, "&{");
+        ts_go_print(&b, v);
+        kr_buf_append_str(&b, "}");
+    } else if (how == '#') {
+        kr_buf_append_str(&b, "&value.valueUnstructured{Value:");
+        ts_go_format(&b, v, true);
+        kr_buf_append_str(&b, "}");
+    } else {
+        kr_buf_append_str(&b, kind_of(smd_types, v));
+    }
+    if (!b.data || json_array_append_new(w->errors, json_string(b.data)) != 0)
+        w->oom = true;
+    kr_buf_free(&b);
+}
+
+static size_t smd_push(smd_walk *w, const char *key, size_t index)
+{
+    size_t mark = w->path.len;
+    int rc = key ? kr_buf_printf(&w->path, ".%s", key) : kr_buf_printf(&w->path, "[%zu]", index);
+    if (rc != 0)
+        w->oom = true;
+    return mark;
+}
+
+static void smd_pop(smd_walk *w, size_t mark)
+{
+    w->path.len = mark;
+    if (w->path.data)
+        w->path.data[mark] = '\0';
+}
+
+static void smd_struct(smd_walk *w, const json_t *x, const ts_pb_message *m);
+static void smd_field(smd_walk *w, const json_t *v, unsigned flags, unsigned type,
+                      const ts_pb_message *ref);
+
+static void smd_value(smd_walk *w, const json_t *v, unsigned type, const ts_pb_message *ref)
+{
+    if (json_is_null(v))
+        return;
+    switch (type) {
+    case TS_PB_MESSAGE:
+        if (ref && ref->json == TS_PBJ_PLAIN) {
+            if (!json_is_object(v))
+                smd_error(w, "expected map, got ", 'v', v);
+            else
+                smd_struct(w, v, ref);
+        } else if (ref && ref->json == TS_PBJ_ALIAS_LIST && ref->nfields > 0) {
+            smd_field(w, v, TS_PBF_REPEATED, ref->fields[0].type, ref->fields[0].ref);
+        }
+        return; /* the others are untyped scalars or strings of their own */
+    case TS_PB_STRING:
+    case TS_PB_BYTES:
+        if (!json_is_string(v))
+            smd_error(w, "expected string, got ", '#', v);
+        return;
+    case TS_PB_BOOL:
+        if (!json_is_boolean(v))
+            smd_error(w, "expected boolean, got ", 'v', v);
+        return;
+    default:
+        if (!json_is_number(v))
+            smd_error(w, "expected numeric (int or float), got ", 'T', v);
+        return;
+    }
+}
+
+static void smd_field(smd_walk *w, const json_t *v, unsigned flags, unsigned type,
+                      const ts_pb_message *ref)
+{
+    if (json_is_null(v))
+        return;
+    if (flags & TS_PBF_MAP) {
+        if (!json_is_object(v)) {
+            smd_error(w, "expected map, got ", 'v', v);
+            return;
+        }
+        const char *k;
+        json_t *item;
+        json_object_foreach((json_t *)v, k, item)
+        {
+            size_t mark = smd_push(w, k, 0);
+            smd_value(w, item, type, ref);
+            smd_pop(w, mark);
+        }
+    } else if (flags & TS_PBF_REPEATED) {
+        if (!json_is_array(v)) {
+            smd_error(w, "expected list, got ", 'v', v);
+            return;
+        }
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            size_t mark = smd_push(w, NULL, i);
+            smd_value(w, json_array_get(v, i), type, ref);
+            smd_pop(w, mark);
+        }
+    } else {
+        smd_value(w, v, type, ref);
+    }
+}
+
+static void smd_struct(smd_walk *w, const json_t *x, const ts_pb_message *m)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)x, k, v)
+    {
+        const ts_pb_field *f = ts_pb_json_field(m, k);
+        if (!f)
+            continue; /* "field not declared in schema": the caller's */
+        size_t mark = smd_push(w, k, 0);
+        smd_field(w, v, f->flags, f->type, f->ref);
+        smd_pop(w, mark);
+    }
+}
+
+int ts_go_apply_errors(const json_t *config, const ts_pb_message *m, json_t *errors)
+{
+    smd_walk w = {.errors = errors};
+    smd_struct(&w, config, m);
+    kr_buf_free(&w.path);
+    return w.oom ? KR_ENOMEM : 0;
 }
 
 /* ---- entry ------------------------------------------------------------------------------- */

@@ -113,7 +113,7 @@ static void record_unknown(sc_walk *w, const char *key)
 
 /* ---- pruning ------------------------------------------------------------------ */
 
-static int cmp_paths(const void *a, const void *b)
+static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
@@ -314,7 +314,7 @@ static bool prune_unknown(const ts_resource *res, json_t *obj, bool stored, sc_w
             for (size_t i = 0; v && i < n; i++)
                 v[i] = json_string_value(json_array_get(w->unknown, i));
             if (v)
-                qsort((void *)v, n, sizeof(const char *), cmp_paths);
+                qsort((void *)v, n, sizeof(const char *), cmp_str);
             for (size_t i = 0; sorted && i < n; i++)
                 if (json_array_append_new(sorted, json_string(v[i])) != 0)
                     w->oom = true;
@@ -461,9 +461,11 @@ static void go_value(kr_buf *b, const json_t *v)
 }
 
 /* fmt's %+v of a decoded JSON value: map[k:v k2:v2] (keys sorted), [a b],
- * strings bare, <nil>. */
-static void go_print(kr_buf *b, const json_t *v)
+ * strings bare, <nil>; `sharp`: its %#v, map[string]interface {}{"k":v,
+ * "k2":v2}, []interface {}{a, b}, strings quoted, interface {}(nil). */
+void ts_go_format(kr_buf *b, const json_t *v, bool sharp)
 {
+    const char *sep = sharp ? ", " : " ";
     if (json_is_object(v)) {
         size_t n = json_object_size(v), i = 0;
         const char **keys = kr_calloc(n ? n : 1, sizeof(const char *));
@@ -475,29 +477,38 @@ static void go_print(kr_buf *b, const json_t *v)
                 keys[i++] = k;
         }
         if (keys)
-            qsort((void *)keys, n, sizeof(const char *), cmp_paths);
-        kr_buf_append_str(b, "map[");
+            qsort((void *)keys, n, sizeof(const char *), cmp_str);
+        kr_buf_append_str(b, sharp ? "map[string]interface {}{" : "map[");
         for (i = 0; keys && i < n; i++) {
-            kr_buf_printf(b, "%s%s:", i ? " " : "", keys[i]);
-            go_print(b, json_object_get(v, keys[i]));
+            kr_buf_append_str(b, i ? sep : "");
+            if (sharp)
+                ts_go_quote(b, keys[i]);
+            else
+                kr_buf_append_str(b, keys[i]);
+            kr_buf_append_str(b, ":");
+            ts_go_format(b, json_object_get(v, keys[i]), sharp);
         }
-        kr_buf_append_str(b, "]");
+        kr_buf_append_str(b, sharp ? "}" : "]");
         kr_free((void *)keys);
     } else if (json_is_array(v)) {
-        kr_buf_append_str(b, "[");
+        kr_buf_append_str(b, sharp ? "[]interface {}{" : "[");
         for (size_t i = 0; i < json_array_size(v); i++) {
-            if (i)
-                kr_buf_append_str(b, " ");
-            go_print(b, json_array_get(v, i));
+            kr_buf_append_str(b, i ? sep : "");
+            ts_go_format(b, json_array_get(v, i), sharp);
         }
-        kr_buf_append_str(b, "]");
-    } else if (json_is_string(v)) {
+        kr_buf_append_str(b, sharp ? "}" : "]");
+    } else if (json_is_string(v) && !sharp) {
         kr_buf_append_str(b, json_string_value(v));
     } else if (json_is_null(v) || !v) {
-        kr_buf_append_str(b, "<nil>");
+        kr_buf_append_str(b, sharp ? "interface {}(nil)" : "<nil>");
     } else {
         go_value(b, v);
     }
+}
+
+void ts_go_print(kr_buf *b, const json_t *v)
+{
+    ts_go_format(b, v, false);
 }
 
 /* ---- validation causes ------------------------------------------------------------ */
@@ -1486,7 +1497,7 @@ static int respond_undecodable(const ts_write *w, const json_t *patched, const c
      * strategic merge patch shows the patch as Go prints a map */
     kr_buf shown = {0};
     if (w->patch) {
-        go_print(&shown, w->patch);
+        ts_go_print(&shown, w->patch);
     } else {
         char *text = json_dumps(patched, JSON_COMPACT | JSON_SORT_KEYS);
         kr_buf_append_str(&shown, text ? text : "");
@@ -1557,17 +1568,29 @@ int ts_schema_check_apply(const ts_write *w, const json_t *config, ts_response *
     const ts_resource *res = w->rt->res;
     json_t *copy = json_deep_copy(config);
     sc_walk walk = {.unknown = json_array()};
+    json_t *errors = json_array();
     bool typed = copy && walk.unknown && prune_unknown(res, copy, false, &walk);
     int rc = 0;
-    if (!copy || !walk.unknown || walk.oom) {
+    /* a built-in kind's values of the wrong kind, in the same list */
+    const ts_pb_message *m =
+        typed && !res->schema ? ts_pb_find_kind(res->api_version, res->kind) : NULL;
+    size_t i;
+    const json_t *p;
+    json_array_foreach(walk.unknown, i, p)
+    {
+        char *e = kr_asprintf(".%s: field not declared in schema", json_string_value(p));
+        if (!e || json_array_append_new(errors, json_string(e)) != 0)
+            walk.oom = true;
+        kr_free(e);
+    }
+    if (!copy || !walk.unknown || !errors || walk.oom ||
+        (m && ts_go_apply_errors(config, m, errors) != 0)) {
         rc = KR_ENOMEM;
-    } else if (typed && json_array_size(walk.unknown) > 0) {
-        size_t n = json_array_size(walk.unknown), i;
-        const json_t *p;
+    } else if (typed && json_array_size(errors) > 0) {
+        size_t n = json_array_size(errors);
         kr_buf list = {0};
-        json_array_foreach(walk.unknown, i, p)
-            kr_buf_printf(&list, "%s.%s: field not declared in schema", n > 1 ? "\n  " : "",
-                          json_string_value(p));
+        json_array_foreach(errors, i, p)
+            kr_buf_printf(&list, "%s%s", n > 1 ? "\n  " : "", json_string_value(p));
         const char *ns = ts_meta_str(config, "namespace");
         const char *name = ts_meta_str(config, "name");
         char *msg = kr_asprintf("failed to create typed patch object (%s/%s; %s/%s, Kind=%s): %s%s",
@@ -1581,6 +1604,7 @@ int ts_schema_check_apply(const ts_write *w, const json_t *config, ts_response *
     }
     json_decref(copy);
     json_decref(walk.unknown);
+    json_decref(errors);
     kr_buf_free(&walk.path);
     if (rc == KR_ENOMEM)
         respond_oom(resp);

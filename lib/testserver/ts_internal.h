@@ -280,6 +280,11 @@ void ts_go_quote_list(kr_buf *b, const json_t *list);
 /* A JSON number as Go's fmt %v writes it (schema.c): integers in full,
  * others in the shortest digits that read back. */
 void ts_go_number(kr_buf *b, const json_t *v);
+/* fmt's %v of a decoded JSON value (schema.c): map[k:v k2:v2] (keys
+ * sorted), [a b], strings bare, <nil>; ts_go_format with `sharp`: its %#v,
+ * map[string]interface {}{"k":v}, []interface {}{a, b}, "quoted". */
+void ts_go_print(kr_buf *b, const json_t *v);
+void ts_go_format(kr_buf *b, const json_t *v, bool sharp);
 /* 422 Invalid with several causes ({reason, message, field} each; borrowed):
  * the message lists them as kube-apiserver's field.ErrorList does. */
 void ts_respond_invalid_causes(ts_response *resp, const char *kind, const char *group,

@@ -104,6 +104,13 @@ typedef enum { TS_GO_JSON, TS_GO_YAML, TS_GO_UNSTRUCTURED } ts_go_decoder;
  * integer, obj gets the integer, as Go stores it. [any thread] */
 int ts_go_decode(json_t *obj, const ts_pb_message *m, ts_go_decoder how, char **err);
 
+/* A server-side apply configuration against m's type, as
+ * structured-merge-diff validates it: each value of the wrong kind appends
+ * "<path>: expected string, got &value.valueUnstructured{Value:1}" (or
+ * expected numeric, boolean, map, list) to `errors`, in document order;
+ * unknown fields are skipped. 0 or KR_ENOMEM. [any thread] */
+int ts_go_apply_errors(const json_t *config, const ts_pb_message *m, json_t *errors);
+
 /* Decode a Kubernetes protobuf body: the 4-byte magic "k8s\0" and a
  * runtime.Unknown whose raw bytes encode the object named by its typeMeta.
  * Returns the object as the apiserver's JSON encoding would write it (new),
