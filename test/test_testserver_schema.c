@@ -72,10 +72,12 @@ static char *crd_body(const char *schema)
         schema);
 }
 
+static kr_testserver_t *TS;
+
 static void setup(void)
 {
     kr_testserver_opts o = {.seed = 11};
-    kr_test_server_start(&o, &U);
+    TS = kr_test_server_start(&o, &U);
     char *crd = crd_body(SCHEMA);
     tc_response r;
     tc_json(U, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd, &r);
@@ -862,7 +864,18 @@ static void expect_refused(const char *method, const char *path, const char *cty
 #define POD_400 "Pod in version \"v1\" cannot be handled as a Pod: "
 #define SECRET_400 "Secret in version \"v1\" cannot be handled as a Secret: "
 
-/* A Pod whose one container has `port` as its ports' JSON text. */
+/* POST `body` to `path`, which must create it (201): the object. */
+static json_t *create_ok(const char *path, const char *ctype, const char *body)
+{
+    tc_response r;
+    request("POST", path, ctype, body, &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    json_t *obj = json_incref(r.json);
+    tc_free(&r);
+    return obj;
+}
+
+/* A Pod whose one container has `ports` as its ports' JSON text. */
 static void expect_pod_refused(const char *ports, const char *want)
 {
     char *body = kr_asprintf("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":"
@@ -971,30 +984,44 @@ START_TEST(built_in_kinds_refuse_values_their_go_types_cannot_hold)
                                "ContainerPort.spec.containers.ports.containerPort of type int32");
     /* what Go decodes passes: nulls; in YAML, a whole number written 80.0
      * (the conversion to JSON makes it 80, and so it is stored) */
-    request("POST", PODS, "application/yaml",
-            "apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: null}\nspec:\n"
-            "  containers: [{name: c, image: i, command: null, ports: [{containerPort: 80.0}]}]\n",
-            &r);
-    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    json_t *obj = create_ok(
+        PODS, "application/yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: null}\nspec:\n"
+        "  containers: [{name: c, image: i, command: null, ports: [{containerPort: 80.0}]}]\n");
     const json_t *port = json_object_get(
         json_array_get(
             json_object_get(
-                json_array_get(json_object_get(json_object_get(r.json, "spec"), "containers"), 0),
+                json_array_get(json_object_get(json_object_get(obj, "spec"), "containers"), 0),
                 "ports"),
             0),
         "containerPort");
-    ck_assert_msg(json_is_integer(port) && json_integer_value(port) == 80, "%s", r.body);
-    tc_free(&r);
-    request("POST", CMS, "application/json",
-            "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\"},"
-            "\"data\":{\"a\":\"x\"}}",
-            &r);
-    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    ck_assert(json_is_integer(port) && json_integer_value(port) == 80);
+    json_decref(obj);
+    obj = create_ok(CMS, "application/json",
+                    "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\"},"
+                    "\"data\":{\"a\":\"x\"}}");
     const char *rv =
-        json_string_value(json_object_get(json_object_get(r.json, "metadata"), "resourceVersion"));
+        json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
     char *rv0 = kr_strdup(rv ? rv : "");
-    tc_free(&r);
+    json_decref(obj);
 
+    /* a null element is its Go type's zero value */
+    obj = create_ok(CMS, "application/json",
+                    "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"n\","
+                    "\"labels\":{\"a\":null}},\"data\":{\"a\":null}}");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(obj, "data"), "a")), "");
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_object_get(json_object_get(obj, "metadata"), "labels"), "a")),
+                     "");
+    json_decref(obj);
+    /* objects loaded by a test are decoded as a POST's body is */
+    static const char bad[] = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: loaded}\n"
+                              "data: {a: 1}\n";
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_testserver_load(TS, bad, strlen(bad), &err), KR_EPARSE);
+    ck_assert_msg(strstr(err.message, CM_400 "json: cannot unmarshal number into Go struct field "
+                                             "ConfigMap.data of type string"),
+                  "%s", err.message);
     /* an update: 400 */
     expect_refused("PUT", CMS "/c", "application/json",
                    "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\"},"
@@ -1038,6 +1065,22 @@ START_TEST(built_in_kinds_refuse_values_their_go_types_cannot_hold)
                    500,
                    "failed to create typed patch object (/p; /v1, Kind=Pod): "
                    ".spec.activeDeadlineSeconds: expected numeric (int or float), got string");
+    /* the applied object is turned back into the Go type: its []byte too */
+    expect_refused("PATCH", SECRETS "/applied?fieldManager=test", "application/apply-patch+yaml",
+                   "apiVersion: v1\nkind: Secret\nmetadata: {name: applied, namespace: default}\n"
+                   "data: {k: abc}\n",
+                   500,
+                   "failed to convert new object (default/applied; /v1, Kind=Secret) to proper "
+                   "version: unable to convert unstructured object to /v1, Kind=Secret: error "
+                   "decoding from json: illegal base64 data at input byte 0");
+    /* the converter wraps an integer to its Go type's width, as reflect's
+     * Convert does: 2^32 + 81 in an int32 is 81 */
+    request("PATCH", PODS "/p", "application/strategic-merge-patch+json",
+            "{\"spec\":{\"containers\":[{\"name\":\"c\",\"ports\":[{\"containerPort\":80,"
+            "\"hostPort\":4294967377}]}]}}",
+            &r);
+    ck_assert_msg(r.status == 200 && strstr(r.body, "\"hostPort\":81"), "%ld %s", r.status, r.body);
+    tc_free(&r);
     /* the converter takes a whole float for an integer: stored as one */
     request("PATCH", PODS "/p", "application/strategic-merge-patch+json",
             "{\"spec\":{\"activeDeadlineSeconds\":30.0}}", &r);

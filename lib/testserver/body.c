@@ -2,6 +2,7 @@
  * unknown formats), JSON, YAML and Kubernetes protobuf decoding with the
  * apiserver's 400 messages, and the kind/apiVersion/name/namespace
  * agreement between body and URL. Callers hold ts->mu. */
+#include <math.h>
 #include <string.h>
 #include <strings.h>
 
@@ -51,18 +52,50 @@ void ts_respond_unsupported_media(ts_response *resp, const char *accepted)
     kr_free(msg);
 }
 
+/* A value as sigs.k8s.io/yaml writes it in JSON: a whole float as an
+ * integer (a replacement), containers walked (NULL). */
+static json_t *as_yaml_writes(json_t *v)
+{
+    if (!json_is_real(v)) {
+        ts_json_whole_numbers(v);
+        return NULL;
+    }
+    double d = json_real_value(v);
+    return d == floor(d) && fabs(d) < 9.2e18 ? json_integer((json_int_t)d) : NULL;
+}
+
+void ts_json_whole_numbers(json_t *v)
+{
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *item;
+        json_object_foreach(v, k, item)
+        {
+            json_t *n = as_yaml_writes(item);
+            if (n)
+                json_object_set_new(v, k, n);
+        }
+    }
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        json_t *n = as_yaml_writes(json_array_get(v, i));
+        if (n)
+            json_array_set_new(v, i, n);
+    }
+}
+
 json_t *ts_decode_body(const ts_request *req, size_t json_flags, bool yaml, const char *what,
                        ts_response *resp)
 {
+    json_error_t jerr;
+    json_t *doc;
     if (req->pre && req->pre->doc) {
         /* Parsed without duplicate keys before locking: the same document
          * any of our flags would give. */
-        json_t *pre = req->pre->doc;
+        doc = req->pre->doc;
         req->pre->doc = NULL;
-        return pre;
+    } else {
+        doc = json_loadb(req->body ? req->body : "", req->body_len, json_flags, &jerr);
     }
-    json_error_t jerr;
-    json_t *doc = json_loadb(req->body ? req->body : "", req->body_len, json_flags, &jerr);
     if (!doc && yaml) {
         kr_error_t err = {0};
         if (ts_yaml_parse(req->body ? req->body : "", req->body_len, &doc, &err) != 0) {
@@ -72,6 +105,8 @@ json_t *ts_decode_body(const ts_request *req, size_t json_flags, bool yaml, cons
     }
     if (!doc)
         ts_respond_bad_request(resp, "%s: %s", what, jerr.text);
+    else if (yaml)
+        ts_json_whole_numbers(doc); /* YAML's conversion to JSON writes 80.0 as 80 */
     return doc;
 }
 

@@ -6,8 +6,12 @@
  * request with the error Go's decoder gives. Two decoders, as the server has
  * them: encoding/json (bodies, JSON and merge patches' results: the first
  * error in document order, with the field's path) and apimachinery's
- * unstructured converter (a strategic merge patch's result: the first
- * error in the Go type's field order, without a path).
+ * unstructured converter (the result of a strategic merge patch or a
+ * server-side apply: the first error in the type's field order, without a
+ * path; here the tables' order, by field number). Both store what Go
+ * stores where it differs from what was sent (a null element's zero value,
+ * a converted integer). Server-side apply configurations are also typed as
+ * structured-merge-diff types them (every error, with a path).
  *
  * The Go types come from the protobuf tables, which know a field's kind but
  * not its Go name: a named type (v1.RestartPolicy, v1.ResourceList) is
@@ -37,7 +41,6 @@ const ts_pb_field *ts_pb_json_field(const ts_pb_message *m, const char *key)
 }
 
 typedef struct gt_walk {
-    ts_go_decoder how;
     kr_buf fields; /* encoding/json's field stack: "spec.containers.ports" */
     kr_buf err; /* the first error; empty while there is none */
     bool oom;
@@ -167,59 +170,92 @@ static long go_base64_error(const unsigned char *s, size_t n)
     return -1;
 }
 
-/* ---- integers --------------------------------------------------------------------------- */
+/* ---- integers and nulls ------------------------------------------------------------------ */
 
-/* Where an integer may be written as a whole float (80.0): YAML bodies,
- * whose conversion to JSON (sigs.k8s.io/yaml) writes it 80, and the
- * unstructured converter, which converts a float64 without a fraction.
- * encoding/json refuses it ("number 80.0"). */
-static bool whole_ok(const gt_walk *w)
+/* An integer of Go type `type` within its range, as strconv.ParseInt and
+ * ParseUint read it for encoding/json; a float never is one ("number
+ * 80.0"). */
+static bool fits(const json_t *v, unsigned type)
 {
-    return w->how != TS_GO_JSON;
-}
-
-/* An integer value of Go type `type` within its range (strconv.ParseInt,
- * ParseUint); a float only where whole_ok. */
-static bool fits(const gt_walk *w, const json_t *v, unsigned type)
-{
-    double lo = -9223372036854775808.0, hi = 9223372036854775807.0;
+    if (!json_is_integer(v))
+        return false;
+    json_int_t i = json_integer_value(v);
     switch (type) {
     case TS_PB_INT32:
     case TS_PB_SINT32:
     case TS_PB_SFIXED32:
-        lo = INT32_MIN, hi = INT32_MAX;
-        break;
+        return i >= INT32_MIN && i <= INT32_MAX;
     case TS_PB_UINT32:
     case TS_PB_FIXED32:
-        lo = 0, hi = UINT32_MAX;
-        break;
+        return i >= 0 && i <= (json_int_t)UINT32_MAX;
     case TS_PB_UINT64:
     case TS_PB_FIXED64:
-        lo = 0, hi = 18446744073709551615.0;
-        break;
+        return i >= 0;
     default:
+        return true;
+    }
+}
+
+/* What the unstructured converter stores for an integer or a whole float
+ * in an integer field: reflect's Convert, which wraps to the Go type's
+ * width (3000000000 in an int32 is -1294967296). A new integer, or NULL
+ * when the value stays as it is. */
+static json_t *converted(gt_walk *w, const json_t *v, unsigned type)
+{
+    json_int_t i;
+    if (json_is_integer(v)) {
+        i = json_integer_value(v);
+    } else {
+        double d = json_real_value(v);
+        if (d < -9223372036854775808.0 || d >= 9223372036854775808.0)
+            return NULL; /* Go's result is the platform's; kept */
+        i = (json_int_t)d;
+    }
+    json_int_t to = i;
+    switch (type) {
+    case TS_PB_INT32:
+    case TS_PB_SINT32:
+    case TS_PB_SFIXED32: {
+        uint32_t u = (uint32_t)(uint64_t)i;
+        to = u <= INT32_MAX ? (json_int_t)u : (json_int_t)u - 4294967296LL;
         break;
     }
-    double d = json_number_value(v);
-    if (json_is_integer(v))
-        return d >= lo && d <= hi;
-    return whole_ok(w) && d == floor(d) && d >= lo && d < hi;
-}
-
-static bool is_integer_type(unsigned type)
-{
-    return type != TS_PB_MESSAGE && type != TS_PB_STRING && type != TS_PB_BYTES &&
-           type != TS_PB_BOOL && type != TS_PB_DOUBLE && type != TS_PB_FLOAT;
-}
-
-/* The integer a whole float in an integer field becomes, as Go stores
- * it; NULL to keep the value. */
-static json_t *as_integer(const json_t *v, unsigned type)
-{
-    if (!json_is_real(v) || !is_integer_type(type))
+    case TS_PB_UINT32:
+    case TS_PB_FIXED32:
+        to = (json_int_t)(uint32_t)(uint64_t)i;
+        break;
+    default:
+        break; /* int64; a negative uint64 has no JSON integer here */
+    }
+    if (json_is_integer(v) && to == i)
         return NULL;
-    double d = json_real_value(v);
-    return d == floor(d) && fabs(d) < 9.2e18 ? json_integer((json_int_t)d) : NULL;
+    json_t *out = json_integer(to);
+    check(w, out ? 0 : -1);
+    return out;
+}
+
+/* A null element of a slice or map is its Go type's zero value, as both
+ * decoders store it ("" in a map[string]string); NULL to keep null (a
+ * []byte is nil, a struct would be all zero fields). */
+static json_t *zero_element(gt_walk *w, unsigned type)
+{
+    json_t *zero = NULL;
+    switch (type) {
+    case TS_PB_MESSAGE:
+    case TS_PB_BYTES:
+        return NULL;
+    case TS_PB_STRING:
+        zero = json_string("");
+        break;
+    case TS_PB_BOOL:
+        zero = json_false();
+        break;
+    default:
+        zero = json_integer(0);
+        break;
+    }
+    check(w, zero ? 0 : -1);
+    return zero;
 }
 
 /* ---- encoding/json ------------------------------------------------------------------------ */
@@ -237,17 +273,15 @@ static const char *const json_kinds[] = {
     [JSON_FALSE] = "bool",     [JSON_NULL] = "null",
 };
 
-/* A number as its JSON text most likely read: 80.0 for a whole float in
- * a JSON body (the text itself is gone), 80 once YAML's conversion made
- * it an integer. */
-static void number_literal(const gt_walk *w, kr_buf *b, const json_t *v)
+/* A number as its JSON text most likely read (the text itself is gone):
+ * 80.0 for a whole float. */
+static void number_literal(kr_buf *b, const json_t *v)
 {
     double d = json_number_value(v);
-    if (json_is_real(v) && d == floor(d) && fabs(d) < 1e21) {
-        kr_buf_printf(b, w->how == TS_GO_JSON ? "%.1f" : "%.0f", d);
-        return;
-    }
-    ts_go_number(b, v);
+    if (json_is_real(v) && d == floor(d) && fabs(d) < 1e21)
+        kr_buf_printf(b, "%.1f", d);
+    else
+        ts_go_number(b, v);
 }
 
 /* An UnmarshalTypeError: "json: cannot unmarshal <value> into Go struct
@@ -262,7 +296,7 @@ static void type_error(gt_walk *w, const json_t *v, bool with_literal, const ts_
     kr_buf_printf(&w->err, "json: cannot unmarshal %s", kind_of(json_kinds, v));
     if (with_literal) {
         kr_buf_append_str(&w->err, " ");
-        number_literal(w, &w->err, v);
+        number_literal(&w->err, v);
     }
     kr_buf_append_str(&w->err, " into Go struct field ");
     go_struct(&w->err, in, true);
@@ -276,26 +310,29 @@ static void type_error(gt_walk *w, const json_t *v, bool with_literal, const ts_
 
 static void json_message(gt_walk *w, json_t *x, const ts_pb_message *m);
 
-/* One value of Go type `type` (a field's, or an element's of a slice or
- * map). Returns the integer a whole float becomes, or NULL. */
+/* One value of Go type `type`: a field's, or an `element` of a slice or
+ * map. Returns what Go stores in its place (a null element's zero value;
+ * for the converter, an integer converted), or NULL to keep it. */
 static json_t *json_elem(gt_walk *w, json_t *v, const ts_pb_message *in, unsigned type,
-                         const ts_pb_message *ref);
+                         const ts_pb_message *ref, bool element);
 
 static void json_items(gt_walk *w, json_t *list, const ts_pb_message *in, unsigned type,
                        const ts_pb_message *ref)
 {
     for (size_t i = 0; i < json_array_size(list) && !failed(w); i++) {
-        json_t *whole = json_elem(w, json_array_get(list, i), in, type, ref);
-        if (whole)
-            check(w, json_array_set_new(list, i, whole));
+        json_t *stored = json_elem(w, json_array_get(list, i), in, type, ref, true);
+        if (stored)
+            check(w, json_array_set_new(list, i, stored));
     }
 }
 
 static json_t *json_elem(gt_walk *w, json_t *v, const ts_pb_message *in, unsigned type,
-                         const ts_pb_message *ref)
+                         const ts_pb_message *ref, bool element)
 {
-    if (json_is_null(v) || failed(w))
-        return NULL; /* null leaves any Go value at its zero value */
+    if (failed(w))
+        return NULL;
+    if (json_is_null(v)) /* null leaves any Go value at its zero value */
+        return element ? zero_element(w, type) : NULL;
     switch (type) {
     case TS_PB_MESSAGE:
         if (!ref)
@@ -338,10 +375,8 @@ static json_t *json_elem(gt_walk *w, json_t *v, const ts_pb_message *in, unsigne
     default:
         if (!json_is_number(v))
             type_error(w, v, false, in, NULL, type, ref);
-        else if (!fits(w, v, type))
+        else if (!fits(v, type))
             type_error(w, v, true, in, NULL, type, ref);
-        else
-            return as_integer(v, type);
         return NULL;
     }
 }
@@ -359,9 +394,9 @@ static json_t *json_field(gt_walk *w, json_t *v, const ts_pb_message *in, const 
         json_t *item;
         json_object_foreach(v, k, item)
         {
-            json_t *whole = json_elem(w, item, in, f->type, f->ref);
-            if (whole)
-                check(w, json_object_set_new(v, k, whole));
+            json_t *stored = json_elem(w, item, in, f->type, f->ref, true);
+            if (stored)
+                check(w, json_object_set_new(v, k, stored));
         }
     } else if (f->flags & TS_PBF_REPEATED) {
         if (!json_is_array(v))
@@ -369,7 +404,7 @@ static json_t *json_field(gt_walk *w, json_t *v, const ts_pb_message *in, const 
         else
             json_items(w, v, in, f->type, f->ref);
     } else {
-        return json_elem(w, v, in, f->type, f->ref);
+        return json_elem(w, v, in, f->type, f->ref, false);
     }
     return NULL;
 }
@@ -385,9 +420,9 @@ static void json_message(gt_walk *w, json_t *x, const ts_pb_message *m)
             continue; /* unknown: pruned, or a strict decoding error */
         size_t mark = w->fields.len;
         check(w, kr_buf_printf(&w->fields, "%s%s", mark ? "." : "", k));
-        json_t *whole = json_field(w, v, m, f);
-        if (whole)
-            check(w, json_object_set_new(x, k, whole));
+        json_t *stored = json_field(w, v, m, f);
+        if (stored)
+            check(w, json_object_set_new(x, k, stored));
         w->fields.len = mark;
         if (w->fields.data)
             w->fields.data[mark] = '\0';
@@ -415,21 +450,25 @@ static void uns_error(gt_walk *w, const char *what, const char *type)
 
 static void uns_message(gt_walk *w, json_t *x, const ts_pb_message *m);
 
-static json_t *uns_elem(gt_walk *w, json_t *v, unsigned type, const ts_pb_message *ref);
+static json_t *uns_elem(gt_walk *w, json_t *v, unsigned type, const ts_pb_message *ref,
+                        bool element);
 
 static void uns_items(gt_walk *w, json_t *list, unsigned type, const ts_pb_message *ref)
 {
     for (size_t i = 0; i < json_array_size(list) && !failed(w); i++) {
-        json_t *whole = uns_elem(w, json_array_get(list, i), type, ref);
-        if (whole)
-            check(w, json_array_set_new(list, i, whole));
+        json_t *stored = uns_elem(w, json_array_get(list, i), type, ref, true);
+        if (stored)
+            check(w, json_array_set_new(list, i, stored));
     }
 }
 
-static json_t *uns_elem(gt_walk *w, json_t *v, unsigned type, const ts_pb_message *ref)
+static json_t *uns_elem(gt_walk *w, json_t *v, unsigned type, const ts_pb_message *ref,
+                        bool element)
 {
-    if (json_is_null(v) || failed(w))
+    if (failed(w))
         return NULL;
+    if (json_is_null(v))
+        return element ? zero_element(w, type) : NULL;
     switch (type) {
     case TS_PB_MESSAGE:
         if (ref && ref->json == TS_PBJ_PLAIN) {
@@ -478,7 +517,7 @@ static json_t *uns_elem(gt_walk *w, json_t *v, unsigned type, const ts_pb_messag
         else if (json_is_real(v) && json_real_value(v) != floor(json_real_value(v)))
             uns_error(w, "cannot convert float64 to ", go_scalar(type));
         else
-            return as_integer(v, type);
+            return converted(w, v, type);
         return NULL;
     }
 }
@@ -496,9 +535,9 @@ static json_t *uns_field(gt_walk *w, json_t *v, const ts_pb_field *f)
         json_t *item;
         json_object_foreach(v, k, item)
         {
-            json_t *whole = uns_elem(w, item, f->type, f->ref);
-            if (whole)
-                check(w, json_object_set_new(v, k, whole));
+            json_t *stored = uns_elem(w, item, f->type, f->ref, true);
+            if (stored)
+                check(w, json_object_set_new(v, k, stored));
         }
     } else if (f->flags & TS_PBF_REPEATED) {
         if (!json_is_array(v))
@@ -506,7 +545,7 @@ static json_t *uns_field(gt_walk *w, json_t *v, const ts_pb_field *f)
         else
             uns_items(w, v, f->type, f->ref);
     } else {
-        return uns_elem(w, v, f->type, f->ref);
+        return uns_elem(w, v, f->type, f->ref, false);
     }
     return NULL;
 }
@@ -521,9 +560,9 @@ static void uns_message(gt_walk *w, json_t *x, const ts_pb_message *m)
             continue;
         }
         json_t *v = json_object_get(x, f->name);
-        json_t *whole = v ? uns_field(w, v, f) : NULL;
-        if (whole)
-            check(w, json_object_set_new(x, f->name, whole));
+        json_t *stored = v ? uns_field(w, v, f) : NULL;
+        if (stored)
+            check(w, json_object_set_new(x, f->name, stored));
     }
 }
 
@@ -681,7 +720,7 @@ int ts_go_apply_errors(const json_t *config, const ts_pb_message *m, json_t *err
 
 int ts_go_decode(json_t *obj, const ts_pb_message *m, ts_go_decoder how, char **err)
 {
-    gt_walk w = {.how = how};
+    gt_walk w = {0};
     *err = NULL;
     if (how == TS_GO_JSON)
         json_message(&w, obj, m);

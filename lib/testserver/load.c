@@ -54,7 +54,11 @@ static int load_one(kr_testserver_t *ts, const json_t *obj, kr_error_t *err)
     json_t *copy = json_deep_copy(obj);
     if (!copy)
         return kr_error_set(err, KR_ENOMEM, "out of memory loading objects");
-    int rc = ts_commit_create(ts, &w, copy, &resp);
+    int rc = ts_schema_decode(&w, copy, &resp); /* as a POST's body is */
+    if (rc == 0)
+        rc = ts_commit_create(ts, &w, copy, &resp);
+    else
+        json_decref(copy);
     if (rc == 0 && resp.status == 201) {
         ts_response_clear(&resp);
         return 0;
@@ -117,6 +121,7 @@ int kr_testserver_load(kr_testserver_t *ts, const char *text, size_t len, kr_err
                                 "loading objects: not JSON (%s, line %d) and "
                                 "not YAML (%s)",
                                 jerr.text, jerr.line, yerr.message);
+        ts_json_whole_numbers(doc);
     }
     int rc = load_doc(ts, doc, err);
     json_decref(doc);

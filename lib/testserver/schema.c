@@ -1535,15 +1535,25 @@ int ts_schema_decode(const ts_write *w, json_t *obj, ts_response *resp)
     const ts_pb_message *m = res->schema ? NULL : ts_pb_find_kind(res->api_version, res->kind);
     if (!m)
         return 0;
-    ts_go_decoder how = TS_GO_JSON;
-    if (strcmp(w->req->method, "PATCH") == 0)
-        how = w->patch ? TS_GO_UNSTRUCTURED : TS_GO_JSON;
-    else if (ts_content_is_yaml(w->req))
-        how = TS_GO_YAML;
+    bool patch = strcmp(w->req->method, "PATCH") == 0;
+    bool converted = w->applied || (patch && w->patch);
     char *err = NULL;
-    int rc = ts_go_decode(obj, m, how, &err);
-    if (rc == 0 && err)
+    int rc = ts_go_decode(obj, m, converted ? TS_GO_UNSTRUCTURED : TS_GO_JSON, &err);
+    if (rc == 0 && err && w->applied) {
+        /* the applied object, turned back into the Go type by the field
+         * manager: an error without a status (500) */
+        const char *ns = ts_meta_str(obj, "namespace"), *name = ts_meta_str(obj, "name");
+        char *msg = kr_asprintf("failed to convert new object (%s/%s; %s/%s, Kind=%s) to proper "
+                                "version: unable to convert unstructured object to %s/%s, "
+                                "Kind=%s: %s",
+                                ns ? ns : "", name ? name : "", res->group, res->version, res->kind,
+                                res->group, res->version, res->kind, err);
+        ts_respond_status(resp, 500, NULL, msg, NULL);
+        rc = msg ? KR_EINVALIDOBJ : KR_ENOMEM;
+        kr_free(msg);
+    } else if (rc == 0 && err) {
         rc = respond_undecodable(w, obj, err, resp);
+    }
     kr_free(err);
     if (rc == KR_ENOMEM)
         respond_oom(resp);

@@ -691,9 +691,13 @@ void ts_respond_unsupported_media(ts_response *resp, const char *accepted);
 json_t *ts_parse_body(const ts_request *req, bool yaml, ts_response *resp);
 /* The body as JSON (json_loadb's `json_flags`), or as YAML when `yaml` and
  * it is not JSON: a new reference, or NULL with resp filled (400: a YAML
- * error as such, a JSON one as "<what>: <jansson's text>"). */
+ * error as such, a JSON one as "<what>: <jansson's text>"). A YAML body's
+ * whole floats are integers (ts_json_whole_numbers). */
 json_t *ts_decode_body(const ts_request *req, size_t json_flags, bool yaml, const char *what,
                        ts_response *resp);
+/* Every whole float below v (80.0) made an integer, as sigs.k8s.io/yaml's
+ * conversion of YAML to JSON writes it. */
+void ts_json_whole_numbers(json_t *v);
 /* Fill pre from a body that looks like JSON; no locking needed. */
 void ts_prebody_parse(const ts_request *req, ts_prebody *pre);
 int ts_check_kind(const ts_resource *res, json_t *obj, ts_response *resp);

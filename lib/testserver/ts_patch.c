@@ -161,7 +161,10 @@ static void apply_create(kr_testserver_t *ts, const ts_write *w, json_t *config,
     }
     ts_write create = *w;
     create.applied = json_deep_copy(config); /* commit_create fills in config */
-    ts_commit_create(ts, &create, config, resp);
+    if (create.applied && ts_schema_decode(&create, config, resp) != 0)
+        json_decref(config);
+    else
+        ts_commit_create(ts, &create, config, resp);
     json_decref((json_t *)create.applied);
 }
 
@@ -244,8 +247,7 @@ void ts_handle_patch(kr_testserver_t *ts, const ts_request *req, const ts_route 
             out = apply_patch(rt->res, rt->name, f, existing, patch, resp);
     }
     w.managed = managed;
-    if (out && check_result(rt, out, resp) == 0 &&
-        (f == KR_PATCH_APPLY || ts_schema_decode(&w, out, resp) == 0))
+    if (out && check_result(rt, out, resp) == 0 && ts_schema_decode(&w, out, resp) == 0)
         ts_commit_update(ts, &w, existing, out, resp);
     else
         json_decref(out);

@@ -91,17 +91,18 @@ const ts_pb_message *ts_pb_find_kind(const char *api_version, const char *kind);
 const ts_pb_field *ts_pb_json_field(const ts_pb_message *m, const char *key);
 
 /* The decoders kube-apiserver runs a built-in object through (gotype.c):
- * encoding/json for JSON bodies and the results of JSON and merge
- * patches; the same for YAML bodies, whose conversion to JSON writes a
- * whole float (80.0) as an integer; the unstructured converter for a
- * strategic merge patch's result. */
-typedef enum { TS_GO_JSON, TS_GO_YAML, TS_GO_UNSTRUCTURED } ts_go_decoder;
+ * encoding/json for bodies and the results of JSON and merge patches; the
+ * unstructured converter for the results of strategic merge patches and
+ * server-side applies. */
+typedef enum { TS_GO_JSON, TS_GO_UNSTRUCTURED } ts_go_decoder;
 
-/* Decode `obj` (an object) as into m's Go type: 0 with *err NULL when it
- * decodes, or with *err (kr_free it) the decoder's error for a value of
- * the wrong type, out of its type's range or not base64 where the Go type
- * is []byte; KR_ENOMEM. Where the decoder takes a whole float for an
- * integer, obj gets the integer, as Go stores it. [any thread] */
+/* Decode `obj` (an object) into m's Go type as `how` does: 0 with *err
+ * NULL when it decodes, or with *err (kr_free it) the decoder's error for a
+ * value of the wrong type, out of its type's range or not base64 where the
+ * Go type is []byte; KR_ENOMEM. obj gets what Go stores where it differs
+ * from what was sent: a null element of a slice or map is its zero value,
+ * and the converter's integers are converted (a whole float, a value
+ * wrapped to an int32). [any thread] */
 int ts_go_decode(json_t *obj, const ts_pb_message *m, ts_go_decoder how, char **err);
 
 /* A server-side apply configuration against m's type, as
