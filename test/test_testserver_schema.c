@@ -962,6 +962,9 @@ START_TEST(built_in_kinds_refuse_values_their_go_types_cannot_hold)
     expect_pod_refused("[{\"containerPort\":3000000000}]",
                        POD_400 "json: cannot unmarshal number 3000000000 into Go struct field "
                                "ContainerPort.spec.containers.ports.containerPort of type int32");
+    expect_pod_refused("[{\"containerPort\":3500000.5}]",
+                       POD_400 "json: cannot unmarshal number 3500000.5 into Go struct field "
+                               "ContainerPort.spec.containers.ports.containerPort of type int32");
     expect_pod_refused("[{\"containerPort\":80.5}]",
                        POD_400 "json: cannot unmarshal number 80.5 into Go struct field "
                                "ContainerPort.spec.containers.ports.containerPort of type int32");
@@ -1043,6 +1046,9 @@ START_TEST(built_in_kinds_refuse_values_their_go_types_cannot_hold)
                        "cannot convert int64 to string");
     expect_smp_refused(CMS "/c", "{\"data\":{\"a\":false}}", "map[data:map[a:false]]",
                        "unrecognized type: string");
+    /* a float as fmt's %v prints it */
+    expect_smp_refused(CMS "/c", "{\"data\":{\"a\":1000000.0,\"b\":0.00001}}",
+                       "map[data:map[a:1e+06 b:1e-05]]", "unrecognized type: string");
     expect_smp_refused(CMS "/c", "{\"data\":[\"a\"]}", "map[data:[a]]",
                        "cannot restore map from slice");
     expect_smp_refused(PODS "/p", "{\"spec\":{\"activeDeadlineSeconds\":1.5}}",

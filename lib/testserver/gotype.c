@@ -274,14 +274,14 @@ static const char *const json_kinds[] = {
 };
 
 /* A number as its JSON text most likely read (the text itself is gone):
- * 80.0 for a whole float. */
+ * 80.0 for a whole float, else as encoding/json writes it. */
 static void number_literal(kr_buf *b, const json_t *v)
 {
     double d = json_number_value(v);
     if (json_is_real(v) && d == floor(d) && fabs(d) < 1e21)
         kr_buf_printf(b, "%.1f", d);
     else
-        ts_go_number(b, v);
+        ts_json_number(b, v);
 }
 
 /* An UnmarshalTypeError: "json: cannot unmarshal <value> into Go struct

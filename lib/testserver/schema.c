@@ -407,30 +407,36 @@ static int apply_defaults(json_t *x, const json_t *s)
 
 /* ---- values as Go prints them ------------------------------------------------------ */
 
-/* A float64 as fmt's %v: the shortest digits that read back, in %e form
- * when the exponent is below -4 or at least 21. */
+/* A finite float64 in the shortest digits that read back, in %e form (at
+ * least two exponent digits, as Go and C write them) when its decimal
+ * exponent is below `lo` or at least `hi`. */
+static void shortest_float(char *out, size_t size, double d, int lo, int hi)
+{
+    int prec = 1;
+    for (; prec < 17; prec++) {
+        snprintf(out, size, "%.*e", prec - 1, d);
+        if (strtod(out, NULL) == d)
+            break;
+    }
+    snprintf(out, size, "%.*e", prec - 1, d);
+    int exp = atoi(strchr(out, 'e') + 1);
+    if (exp < lo || exp >= hi)
+        return;
+    int decimals = prec - 1 - exp;
+    snprintf(out, size, "%.*f", decimals > 0 ? decimals : 0, d);
+}
+
+/* A float64 as fmt's %v writes it: strconv's shortest %g, whose %e form
+ * starts below 1e-4 and at 1e6 (1e+06). */
 static void go_float(kr_buf *b, double d)
 {
+    char tmp[64];
     if (!isfinite(d)) {
         kr_buf_append_str(b, isnan(d) ? "NaN" : d > 0 ? "+Inf" : "-Inf");
         return;
     }
-    char tmp[64];
-    int prec = 1;
-    for (; prec < 17; prec++) {
-        snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, d);
-        if (strtod(tmp, NULL) == d)
-            break;
-    }
-    snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, d);
-    int exp = atoi(strchr(tmp, 'e') + 1);
-    if (exp < -4 || exp >= 21) {
-        /* Go writes at least two exponent digits, as C does. */
-        kr_buf_append_str(b, tmp);
-        return;
-    }
-    int decimals = prec - 1 - exp;
-    kr_buf_printf(b, "%.*f", decimals > 0 ? decimals : 0, d);
+    shortest_float(tmp, sizeof(tmp), d, -4, 6);
+    kr_buf_append_str(b, tmp);
 }
 
 void ts_go_number(kr_buf *b, const json_t *v)
@@ -439,6 +445,22 @@ void ts_go_number(kr_buf *b, const json_t *v)
         kr_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     else
         go_float(b, json_number_value(v));
+}
+
+void ts_json_number(kr_buf *b, const json_t *v)
+{
+    if (json_is_integer(v) || !isfinite(json_number_value(v))) {
+        ts_go_number(b, v);
+        return;
+    }
+    char tmp[64];
+    shortest_float(tmp, sizeof(tmp), json_number_value(v), -6, 21);
+    size_t n = strlen(tmp);
+    if (n >= 4 && tmp[n - 4] == 'e' && tmp[n - 3] == '-' && tmp[n - 2] == '0') {
+        tmp[n - 2] = tmp[n - 1]; /* e-07 is e-7 */
+        tmp[n - 1] = '\0';
+    }
+    kr_buf_append_str(b, tmp);
 }
 
 /* A field error's bad value: strings quoted, numbers and booleans plain,
@@ -574,7 +596,7 @@ static void fail_limit(sc_walk *w, const json_t *value, const char *what, const 
 {
     kr_buf b = {0};
     kr_buf_printf(&b, "%s ", what);
-    ts_go_number(&b, limit);
+    go_float(&b, json_number_value(limit));
     if (b.data)
         fail_value(w, value, b.data);
     else

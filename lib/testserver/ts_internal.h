@@ -277,9 +277,11 @@ void ts_respond_invalid(ts_response *resp, const char *kind, const char *group, 
 void ts_go_quote(kr_buf *b, const char *s);
 /* A []string of `list` as Go's %q writes it: ["a" "b"] (non-strings as ""). */
 void ts_go_quote_list(kr_buf *b, const json_t *list);
-/* A JSON number as Go's fmt %v writes it (schema.c): integers in full,
- * others in the shortest digits that read back. */
+/* A JSON number as Go's fmt %v writes it (schema.c): an int64 in full, a
+ * float64 in the shortest digits that read back (1e+06); ts_json_number:
+ * as encoding/json writes it (1000000, 1e-7). */
 void ts_go_number(kr_buf *b, const json_t *v);
+void ts_json_number(kr_buf *b, const json_t *v);
 /* fmt's %v of a decoded JSON value (schema.c): map[k:v k2:v2] (keys
  * sorted), [a b], strings bare, <nil>; ts_go_format with `sharp`: its %#v,
  * map[string]interface {}{"k":v}, []interface {}{a, b}, "quoted". */
