@@ -1689,6 +1689,17 @@ START_TEST(bad_input_is_refused_and_nothing_recorded)
                      "spec.template.spec.restartPolicy: Required value: valid values: "
                      "\"OnFailure\", \"Never\"");
     json_decref(r);
+    /* a value the Job's Go type cannot hold: the cluster's 400, as a verdict */
+    static const char typed[] =
+        "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":\"typed\"},"
+        "\"spec\":{\"parallelism\":\"2\",\"template\":{\"spec\":{\"restartPolicy\":\"Never\","
+        "\"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}]}}}}";
+    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice", typed, NULL, &r), 422);
+    ck_assert_str_eq(sub_str(r, "error"),
+                     "cluster dc1 refuses the template: Job in version \"v1\" cannot be handled "
+                     "as a Job: json: cannot unmarshal string into Go struct field "
+                     "JobSpec.spec.parallelism of type int32");
+    json_decref(r);
     /* dc1 failing: the next cluster gives the verdict */
     kr_testserver_faults down = {.fail_503 = 1.0}, up = {0};
     kr_testserver_set_faults(E.dc_ts[0], &down);

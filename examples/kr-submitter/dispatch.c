@@ -751,10 +751,11 @@ int submitter_dry_run(submitter *s, const json_t *runnable, char *cluster, size_
         int rc = cluster_do(s, (size_t)i, &req, NULL, &e);
         if (failover_unreachable_rc(rc))
             continue;
-        /* a refusal of the object itself is the verdict; anything else
-         * (a missing namespace, no permission, a copy of that name) is
-         * the dispatch's to meet */
-        if (rc == KR_EINVALIDOBJ || (rc == KR_EHTTP && e.http_code == 400)) {
+        /* a refusal of the object itself (422, or 400: a value its Go
+         * type cannot hold) is the verdict; anything else (a missing
+         * namespace, no permission, a copy of that name) is the
+         * dispatch's to meet */
+        if (rc == KR_EINVALIDOBJ || (rc == KR_EINVAL && e.http_code == 400)) {
             snprintf(cluster, len, "%s", order[k]);
             verdict = kr_error_set(err, KR_EINVALIDOBJ, "%s", e.message);
         }
