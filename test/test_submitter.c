@@ -1642,6 +1642,17 @@ START_TEST(a_deposed_leader_sends_nothing_and_a_late_copy_goes)
 }
 END_TEST
 
+/* A submission refused (422) by dc1's dry run, which says `why`. */
+static void expect_template_refused(const char *manifest, const char *why)
+{
+    json_t *r = NULL;
+    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice", manifest, NULL, &r), 422);
+    char want[512];
+    snprintf(want, sizeof(want), "cluster dc1 refuses the template: %s", why);
+    ck_assert_str_eq(sub_str(r, "error"), want);
+    json_decref(r);
+}
+
 START_TEST(bad_input_is_refused_and_nothing_recorded)
 {
     env_up();
@@ -1683,23 +1694,16 @@ START_TEST(bad_input_is_refused_and_nothing_recorded)
         "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":\"bad\"},"
         "\"spec\":{\"template\":{\"spec\":{\"restartPolicy\":\"Always\",\"containers\":[{"
         "\"name\":\"c\",\"image\":\"busybox\"}]}}}}";
-    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice", always, NULL, &r), 422);
-    ck_assert_str_eq(sub_str(r, "error"),
-                     "cluster dc1 refuses the template: Job.batch \"bad-dryrun-1\" is invalid: "
-                     "spec.template.spec.restartPolicy: Required value: valid values: "
-                     "\"OnFailure\", \"Never\"");
-    json_decref(r);
+    expect_template_refused(always, "Job.batch \"bad-dryrun-1\" is invalid: "
+                                    "spec.template.spec.restartPolicy: Required value: valid "
+                                    "values: \"OnFailure\", \"Never\"");
     /* a value the Job's Go type cannot hold: the cluster's 400, as a verdict */
-    static const char typed[] =
+    expect_template_refused(
         "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":\"typed\"},"
         "\"spec\":{\"parallelism\":\"2\",\"template\":{\"spec\":{\"restartPolicy\":\"Never\","
-        "\"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}]}}}}";
-    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice", typed, NULL, &r), 422);
-    ck_assert_str_eq(sub_str(r, "error"),
-                     "cluster dc1 refuses the template: Job in version \"v1\" cannot be handled "
-                     "as a Job: json: cannot unmarshal string into Go struct field "
-                     "JobSpec.spec.parallelism of type int32");
-    json_decref(r);
+        "\"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}]}}}}",
+        "Job in version \"v1\" cannot be handled as a Job: json: cannot unmarshal string into Go "
+        "struct field JobSpec.spec.parallelism of type int32");
     /* dc1 failing: the next cluster gives the verdict */
     kr_testserver_faults down = {.fail_503 = 1.0}, up = {0};
     kr_testserver_set_faults(E.dc_ts[0], &down);
