@@ -139,9 +139,16 @@ int kr_buf_printf(kr_buf *buf, const char *fmt, ...)
 
 void kr_buf_reset(kr_buf *buf)
 {
-    buf->len = 0;
+    kr_buf_truncate(buf, 0);
+}
+
+void kr_buf_truncate(kr_buf *buf, size_t len)
+{
+    if (len > buf->len)
+        return;
+    buf->len = len;
     if (buf->data)
-        buf->data[0] = '\0';
+        buf->data[len] = '\0';
 }
 
 void kr_buf_free(kr_buf *buf)

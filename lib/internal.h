@@ -36,6 +36,9 @@ int kr_buf_append(kr_buf *buf, const void *data, size_t len);
 int kr_buf_append_str(kr_buf *buf, const char *s);
 int kr_buf_printf(kr_buf *buf, const char *fmt, ...) KR_PRINTF(2, 3);
 void kr_buf_reset(kr_buf *buf);
+/* Cut the buffer back to its first `len` bytes (a mark taken from len);
+ * a longer `len` leaves it as it is. */
+void kr_buf_truncate(kr_buf *buf, size_t len);
 void kr_buf_free(kr_buf *buf);
 /* Append one chunk of a request body that is kept only up to `max` bytes:
  * a chunk that would pass it, or any chunk once *over is set, is dropped,

@@ -59,15 +59,16 @@ int kr_base64_decode(const char *in, size_t len, bool url, char **out, size_t *o
             continue;
         }
         if (!b64_char(c, url) || pads > 0) {
-            *bad_at = i;
+            /* after a lone '=' Go names the byte before: "==" was due */
+            *bad_at = pads == 1 && n % 4 == 3 ? i - 1 : i;
             kr_free(text);
             return KR_EPARSE;
         }
         text[n++] = url ? (c == '-' ? '+' : c == '_' ? '/' : c) : c;
     }
     if (url) {
-        if (n % 4 == 1) {
-            *bad_at = len;
+        if (n % 4 == 1) { /* Go names the lone character */
+            *bad_at = len - 1;
             kr_free(text);
             return KR_EPARSE;
         }
@@ -76,7 +77,9 @@ int kr_base64_decode(const char *in, size_t len, bool url, char **out, size_t *o
             pads++;
         }
     } else if (n % 4 != 0) {
-        *bad_at = len;
+        /* Go names where the short group began (its characters count
+         * back from the end), or the end when padding had begun */
+        *bad_at = pads ? len : len - n % 4;
         kr_free(text);
         return KR_EPARSE;
     }

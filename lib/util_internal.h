@@ -366,8 +366,10 @@ char *kr_base64_encode(const void *data, size_t len, bool url);
 /* Decode `len` characters of standard base64 (padding required; CR and LF
  * ignored, as Go's decoder) or, with url, the unpadded URL-safe form. *out
  * gets a new NUL-terminated buffer (kr_free) of *out_len bytes. 0,
- * KR_ENOMEM, or KR_EPARSE with *bad_at (when not NULL) at the offending
- * input byte (len when the text ends early). */
+ * KR_ENOMEM, or KR_EPARSE with *bad_at (when not NULL) at the byte Go's
+ * decoder names (its CorruptInputError): the offending byte; where a
+ * text ending early began its last group; the end when it ends inside
+ * the padding. */
 int kr_base64_decode(const char *in, size_t len, bool url, char **out, size_t *out_len,
                      size_t *bad_at);
 

@@ -473,7 +473,13 @@ START_TEST(base64_errors_name_the_offending_byte)
     ck_assert_uint_eq(bad, 4);
     ck_assert_ptr_null(d);
     ck_assert_int_eq(kr_base64_decode("Zm9vYm", 6, false, &d, &n, &bad), KR_EPARSE);
-    ck_assert_uint_eq(bad, 6); /* ends early */
+    ck_assert_uint_eq(bad, 4); /* ends early: where the short group began, as Go says */
+    ck_assert_int_eq(kr_base64_decode("abc", 3, false, &d, &n, &bad), KR_EPARSE);
+    ck_assert_uint_eq(bad, 0);
+    ck_assert_int_eq(kr_base64_decode("Zg=", 3, false, &d, &n, &bad), KR_EPARSE);
+    ck_assert_uint_eq(bad, 3); /* ends inside the padding */
+    ck_assert_int_eq(kr_base64_decode("Zg=x", 4, false, &d, &n, &bad), KR_EPARSE);
+    ck_assert_uint_eq(bad, 2); /* "==" was due */
     ck_assert_int_eq(kr_base64_decode("Zg==Zg==", 8, false, &d, &n, &bad), KR_EPARSE);
     ck_assert_uint_eq(bad, 4); /* nothing after the padding */
     ck_assert_int_eq(kr_base64_decode("Z===", 4, false, &d, &n, &bad), KR_EPARSE);
@@ -481,6 +487,7 @@ START_TEST(base64_errors_name_the_offending_byte)
     ck_assert_int_eq(kr_base64_decode("Zm+v", 4, true, &d, &n, &bad), KR_EPARSE);
     ck_assert_uint_eq(bad, 2); /* '+' is not URL-safe */
     ck_assert_int_eq(kr_base64_decode("Zm9vY", 5, true, &d, &n, &bad), KR_EPARSE);
+    ck_assert_uint_eq(bad, 4); /* the lone character */
 }
 END_TEST
 
@@ -740,6 +747,24 @@ START_TEST(array_push_appends_one_zeroed_element)
 }
 END_TEST
 
+START_TEST(buf_truncate_cuts_back_to_a_mark_only)
+{
+    kr_buf b = {0};
+    kr_buf_truncate(&b, 0); /* nothing yet */
+    ck_assert_int_eq(kr_buf_append_str(&b, "spec"), 0);
+    size_t mark = b.len;
+    ck_assert_int_eq(kr_buf_append_str(&b, ".containers"), 0);
+    kr_buf_truncate(&b, mark);
+    ck_assert_str_eq(b.data, "spec");
+    ck_assert_uint_eq(b.len, 4);
+    kr_buf_truncate(&b, 10); /* past the end: unchanged */
+    ck_assert_str_eq(b.data, "spec");
+    kr_buf_reset(&b);
+    ck_assert_str_eq(b.data, "");
+    kr_buf_free(&b);
+}
+END_TEST
+
 START_TEST(buf_append_capped_keeps_a_body_up_to_the_limit_only)
 {
     kr_buf b = {0};
@@ -780,6 +805,7 @@ int main(void)
     tcase_add_test(tc, token_file_parses_quotes_and_groups);
     tcase_add_test(tc, array_grow_doubles_only_when_full_and_keeps_elements);
     tcase_add_test(tc, buf_append_capped_keeps_a_body_up_to_the_limit_only);
+    tcase_add_test(tc, buf_truncate_cuts_back_to_a_mark_only);
     tcase_add_test(tc, array_push_appends_one_zeroed_element);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);

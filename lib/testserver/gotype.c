@@ -123,51 +123,17 @@ static void go_field_type(kr_buf *b, const ts_pb_field *f)
 
 /* ---- Go's base64 ------------------------------------------------------------------------ */
 
-static bool b64_char(unsigned char c)
+/* A []byte field's string through base64.StdEncoding.Decode: -1 when it
+ * decodes, else the offset its CorruptInputError names. */
+static long base64_error(gt_walk *w, const json_t *v)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-           c == '/';
-}
-
-static size_t skip_newlines(const unsigned char *s, size_t n, size_t si)
-{
-    while (si < n && (s[si] == '\n' || s[si] == '\r'))
-        si++;
-    return si;
-}
-
-/* base64.StdEncoding.Decode: -1 when `s` decodes, else the offset its
- * CorruptInputError names (newlines are skipped; padding is required). */
-static long go_base64_error(const unsigned char *s, size_t n)
-{
-    size_t si = 0;
-    while (si < n) {
-        for (int j = 0; j < 4; j++) {
-            if (si == n)
-                return j == 0 ? -1 : (long)(si - (size_t)j);
-            unsigned char in = s[si++];
-            if (b64_char(in))
-                continue;
-            if (in == '\n' || in == '\r') {
-                j--;
-                continue;
-            }
-            if (in != '=' || j < 2)
-                return (long)(si - 1);
-            if (j == 2) {
-                /* "==" expected: the first one is read */
-                si = skip_newlines(s, n, si);
-                if (si == n)
-                    return (long)n;
-                if (s[si] != '=')
-                    return (long)(si - 1);
-                si++;
-            }
-            si = skip_newlines(s, n, si);
-            return si < n ? (long)si : -1; /* anything after the padding */
-        }
-    }
-    return -1;
+    char *bytes = NULL;
+    size_t len, bad = 0;
+    int rc =
+        kr_base64_decode(json_string_value(v), json_string_length(v), false, &bytes, &len, &bad);
+    kr_free(bytes);
+    check(w, rc == KR_ENOMEM ? -1 : 0);
+    return rc == KR_EPARSE ? (long)bad : -1;
 }
 
 /* ---- integers and nulls ------------------------------------------------------------------ */
@@ -355,8 +321,7 @@ static json_t *json_elem(gt_walk *w, json_t *v, const ts_pb_message *in, unsigne
         return NULL;
     case TS_PB_BYTES:
         if (json_is_string(v)) {
-            long at =
-                go_base64_error((const unsigned char *)json_string_value(v), json_string_length(v));
+            long at = base64_error(w, v);
             if (at >= 0)
                 check(w, kr_buf_printf(&w->err, "illegal base64 data at input byte %ld", at));
         } else if (!json_is_array(v)) { /* an array decodes byte by byte */
@@ -423,9 +388,7 @@ static void json_message(gt_walk *w, json_t *x, const ts_pb_message *m)
         json_t *stored = json_field(w, v, m, f);
         if (stored)
             check(w, json_object_set_new(x, k, stored));
-        w->fields.len = mark;
-        if (w->fields.data)
-            w->fields.data[mark] = '\0';
+        kr_buf_truncate(&w->fields, mark);
         if (failed(w))
             return;
     }
@@ -485,8 +448,7 @@ static json_t *uns_elem(gt_walk *w, json_t *v, unsigned type, const ts_pb_messag
         return NULL;
     case TS_PB_BYTES:
         if (json_is_string(v)) {
-            long at =
-                go_base64_error((const unsigned char *)json_string_value(v), json_string_length(v));
+            long at = base64_error(w, v);
             if (at >= 0 && !failed(w))
                 check(w, kr_buf_printf(&w->err,
                                        "error decoding from json: illegal base64 data at "
@@ -618,13 +580,6 @@ static size_t smd_push(smd_walk *w, const char *key, size_t index)
     return mark;
 }
 
-static void smd_pop(smd_walk *w, size_t mark)
-{
-    w->path.len = mark;
-    if (w->path.data)
-        w->path.data[mark] = '\0';
-}
-
 static void smd_struct(smd_walk *w, const json_t *x, const ts_pb_message *m);
 static void smd_field(smd_walk *w, const json_t *v, unsigned flags, unsigned type,
                       const ts_pb_message *ref);
@@ -676,7 +631,7 @@ static void smd_field(smd_walk *w, const json_t *v, unsigned flags, unsigned typ
         {
             size_t mark = smd_push(w, k, 0);
             smd_value(w, item, type, ref);
-            smd_pop(w, mark);
+            kr_buf_truncate(&w->path, mark);
         }
     } else if (flags & TS_PBF_REPEATED) {
         if (!json_is_array(v)) {
@@ -686,7 +641,7 @@ static void smd_field(smd_walk *w, const json_t *v, unsigned flags, unsigned typ
         for (size_t i = 0; i < json_array_size(v); i++) {
             size_t mark = smd_push(w, NULL, i);
             smd_value(w, json_array_get(v, i), type, ref);
-            smd_pop(w, mark);
+            kr_buf_truncate(&w->path, mark);
         }
     } else {
         smd_value(w, v, type, ref);
@@ -704,7 +659,7 @@ static void smd_struct(smd_walk *w, const json_t *x, const ts_pb_message *m)
             continue; /* "field not declared in schema": the caller's */
         size_t mark = smd_push(w, k, 0);
         smd_field(w, v, f->flags, f->type, f->ref);
-        smd_pop(w, mark);
+        kr_buf_truncate(&w->path, mark);
     }
 }
 

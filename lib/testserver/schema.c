@@ -91,9 +91,7 @@ static size_t push_index(sc_walk *w, size_t i)
 
 static void pop(sc_walk *w, size_t mark)
 {
-    w->path.len = mark;
-    if (w->path.data)
-        w->path.data[mark] = '\0';
+    kr_buf_truncate(&w->path, mark);
 }
 
 static const char *path_of(const sc_walk *w)
