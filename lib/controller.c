@@ -402,7 +402,7 @@ static bool wait_for_sync(kr_controller_worker *w)
         kr_mutex_unlock(&ctl->idle_mu);
         return atomic_load(&ctl->ready) && !atomic_load(&ctl->stopping);
     }
-    int64_t deadline = kr_clock_monotonic_ns() + (int64_t)ctl->cache_sync_timeout_ms * 1000000;
+    int64_t deadline = kr_ns_after_ms(kr_clock_monotonic_ns(), ctl->cache_sync_timeout_ms);
     for (;;) {
         if (atomic_load(&ctl->stopping))
             return false;
@@ -410,11 +410,14 @@ static bool wait_for_sync(kr_controller_worker *w)
             kr_log_field fields[] = {{"controller", ctl->name}};
             kr_log_fields(&ctl->logger, KR_LOG_INFO, KR_CONTROLLER_MODULE, fields, 1,
                           "Starting workers (%u)", ctl->nworkers);
+            /* a stop since the check above keeps it not ready */
             kr_mutex_lock(&ctl->idle_mu);
-            atomic_store(&ctl->ready, true);
+            bool go = !atomic_load(&ctl->stopping);
+            if (go)
+                atomic_store(&ctl->ready, true);
             kr_cond_broadcast(&ctl->idle_cond);
             kr_mutex_unlock(&ctl->idle_mu);
-            return true;
+            return go;
         }
         int64_t now = kr_clock_monotonic_ns();
         if (now >= deadline) {
@@ -558,33 +561,41 @@ int kr_controller_start(kr_controller_t *ctl, kr_error_t *err)
 {
     if (!ctl)
         return kr_error_set(err, KR_EINVAL, "controller: NULL");
+    /* The threads are made under the lock, so that a concurrent stop
+     * finds either none or all of them to join. */
     pthread_mutex_lock(&ctl->mu);
     kr_controller_state state = ctl->state;
-    if (state == KR_CTL_NEW)
-        ctl->state = KR_CTL_STARTED;
-    pthread_mutex_unlock(&ctl->mu);
-    if (state != KR_CTL_NEW)
+    if (state != KR_CTL_NEW) {
+        pthread_mutex_unlock(&ctl->mu);
         return kr_error_set(err, KR_ESTATE, "controller %s: %s", ctl->name,
                             state == KR_CTL_STARTED ? "already started" : "stopped");
+    }
     ctl->workers = kr_calloc(ctl->nworkers, sizeof(*ctl->workers));
-    if (!ctl->workers)
+    if (!ctl->workers) {
+        pthread_mutex_unlock(&ctl->mu);
         return kr_error_set(err, KR_ENOMEM, "controller %s: out of memory", ctl->name);
+    }
+    ctl->state = KR_CTL_STARTED;
     kr_log_field fields[] = {{"controller", ctl->name}};
     kr_log_fields(&ctl->logger, KR_LOG_INFO, KR_CONTROLLER_MODULE, fields, 1,
                   "Starting Controller");
-    for (unsigned i = 0; i < ctl->nworkers; i++) {
+    unsigned failed = ctl->nworkers;
+    for (unsigned i = 0; i < ctl->nworkers && failed == ctl->nworkers; i++) {
         kr_controller_worker *w = &ctl->workers[i];
         w->ctl = ctl;
         w->index = i;
-        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
-            atomic_store(&ctl->stopping, true);
-            wake_all(ctl);
-            return kr_error_set(err, KR_EIO, "controller %s: cannot create worker thread %u",
-                                ctl->name, i);
-        }
-        ctl->nthreads++;
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+            failed = i;
+        else
+            ctl->nthreads++;
     }
-    return 0;
+    pthread_mutex_unlock(&ctl->mu);
+    if (failed == ctl->nworkers)
+        return 0;
+    atomic_store(&ctl->stopping, true);
+    wake_all(ctl);
+    return kr_error_set(err, KR_EIO, "controller %s: cannot create worker thread %u", ctl->name,
+                        failed);
 }
 
 /* Wait (real time) until no reconcile is in flight or the deadline passes. */
@@ -601,16 +612,14 @@ static bool wait_in_flight(kr_controller_t *ctl, int64_t deadline)
     return finished;
 }
 
-int kr_controller_stop(kr_controller_t *ctl, kr_error_t *err)
+bool kr_controller_stop_begin(kr_controller_t *ctl)
 {
-    if (!ctl)
-        return 0;
     pthread_mutex_lock(&ctl->mu);
     kr_controller_state state = ctl->state;
     ctl->state = KR_CTL_STOPPED;
     pthread_mutex_unlock(&ctl->mu);
     if (state == KR_CTL_STOPPED)
-        return 0;
+        return false;
     /* no new keys, then no new reconciles */
     kr_controller_sources_remove(ctl);
     kr_mutex_lock(&ctl->idle_mu);
@@ -623,15 +632,20 @@ int kr_controller_stop(kr_controller_t *ctl, kr_error_t *err)
     lanes_snapshot(ctl, &lanes, &n);
     for (size_t i = 0; i < n; i++)
         kr_queue_shutdown(lanes[i]->q);
-    int64_t deadline = kr_clock_monotonic_ns() + (int64_t)ctl->shutdown_timeout_ms * 1000000;
-    bool finished = wait_in_flight(ctl, deadline);
+    return true;
+}
+
+int kr_controller_stop_wait(kr_controller_t *ctl, int64_t since_ns, kr_error_t *err)
+{
+    bool finished = wait_in_flight(ctl, kr_ns_after_ms(since_ns, ctl->shutdown_timeout_ms));
     unsigned unfinished = atomic_load(&ctl->active);
     kr_log_field fields[] = {{"controller", ctl->name}};
     if (!finished)
         kr_log_fields(&ctl->logger, KR_LOG_WARN, KR_CONTROLLER_MODULE, fields, 1,
                       "%u reconcile(s) still running after %llu ms; waiting for them", unfinished,
                       (unsigned long long)ctl->shutdown_timeout_ms);
-    /* a reconcile is never killed: the join waits for late ones */
+    /* a reconcile is never killed: the join waits for late ones (the
+     * threads were all made under mu by start, which came before) */
     for (unsigned i = 0; i < ctl->nthreads; i++)
         pthread_join(ctl->workers[i].thread, NULL);
     if (!finished)
@@ -641,6 +655,13 @@ int kr_controller_stop(kr_controller_t *ctl, kr_error_t *err)
     kr_log_fields(&ctl->logger, KR_LOG_INFO, KR_CONTROLLER_MODULE, fields, 1,
                   "All workers finished");
     return 0;
+}
+
+int kr_controller_stop(kr_controller_t *ctl, kr_error_t *err)
+{
+    if (!ctl || !kr_controller_stop_begin(ctl))
+        return 0;
+    return kr_controller_stop_wait(ctl, kr_clock_monotonic_ns(), err);
 }
 
 void kr_controller_free(kr_controller_t *ctl)

@@ -128,4 +128,14 @@ void kr_controller_sources_free(kr_controller_t *ctl);
 /* True when every source's informer has synced. */
 bool kr_controller_sources_synced(kr_controller_t *ctl);
 
+/* kr_controller_stop in two halves, so that a caller stopping several
+ * controllers cuts them all off before it waits for any (the manager:
+ * none may start a reconcile once leadership is gone). stop_begin removes
+ * the handlers and shuts the queues down; it returns true when this call
+ * stopped the controller, and the caller must then stop_wait: in-flight
+ * reconciles get shutdown_timeout_ms from `since_ns` (the monotonic clock)
+ * and the workers are joined. [any thread, not a worker or a handler] */
+bool kr_controller_stop_begin(kr_controller_t *ctl);
+int kr_controller_stop_wait(kr_controller_t *ctl, int64_t since_ns, kr_error_t *err);
+
 #endif /* KR_LIB_CONTROLLER_INTERNAL_H */

@@ -341,6 +341,13 @@ static inline int64_t kr_ms_to_ns(uint64_t ms)
 {
     return ms > (uint64_t)INT64_MAX / 1000000 ? INT64_MAX : (int64_t)ms * 1000000;
 }
+/* now_ns (>= 0) + ms as a time point in ns, saturating at INT64_MAX: a
+ * deadline that never comes rather than one in the past. */
+static inline int64_t kr_ns_after_ms(int64_t now_ns, uint64_t ms)
+{
+    int64_t d = kr_ms_to_ns(ms);
+    return now_ns > INT64_MAX - d ? INT64_MAX : now_ns + d;
+}
 static inline uint64_t kr_ns_to_ms_ceil(int64_t ns)
 {
     return ns <= 0 ? 0 : (uint64_t)(ns / 1000000) + (ns % 1000000 != 0);

@@ -502,6 +502,50 @@ START_TEST(new_and_enqueue_refuse_bad_arguments)
 }
 END_TEST
 
+static kr_reconcile_result noop_reconcile(kr_controller_t *ctl, const kr_reconcile_request *req,
+                                          uint64_t *requeue_after_ms, kr_error_t *err, void *user)
+{
+    (void)ctl;
+    (void)req;
+    (void)requeue_after_ms;
+    (void)err;
+    (void)user;
+    return KR_RECONCILE_DONE;
+}
+
+static void *start_main(void *arg)
+{
+    kr_controller_start(arg, NULL); /* KR_ESTATE when the stop came first */
+    return NULL;
+}
+
+/* A start and a stop at once, from two threads: the stop finds none or
+ * all of the workers to join (none is left running on a freed controller,
+ * which the sanitizers would see), and a stopped controller is never
+ * ready, however the first worker's sync check fell. */
+START_TEST(start_and_stop_at_once_leave_no_worker_behind)
+{
+    for (int i = 0; i < 200; i++) {
+        kr_controller_opts o = KR_CONTROLLER_OPTS_INIT;
+        o.name = "race";
+        o.reconcile = noop_reconcile;
+        o.workers = 4;
+        kr_controller_t *ctl = NULL;
+        kr_error_t err = {0};
+        ck_assert_msg(kr_controller_new(&o, &ctl, &err) == 0, "%s", err.message);
+        ck_assert_int_eq(kr_controller_enqueue(ctl, NULL, "ns", "a"), 0);
+        pthread_t starter;
+        ck_assert_int_eq(pthread_create(&starter, NULL, start_main, ctl), 0);
+        if (i % 2) /* half the time the workers are running already */
+            sched_yield();
+        ck_assert_int_eq(kr_controller_stop(ctl, NULL), 0);
+        pthread_join(starter, NULL);
+        ck_assert(!kr_controller_ready(ctl));
+        kr_controller_free(ctl);
+    }
+}
+END_TEST
+
 /* ---- create / update / delete under 4 workers ---------------------------------------- */
 
 #define CRUD_N 40
@@ -1269,6 +1313,7 @@ int main(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, key_parse_splits_good_keys_and_refuses_bad_ones);
     tcase_add_test(tc, new_and_enqueue_refuse_bad_arguments);
+    tcase_add_test(tc, start_and_stop_at_once_leave_no_worker_behind);
     tcase_add_test(tc, predicates_of_common_use);
     tcase_add_test(tc, four_workers_follow_creates_updates_and_deletes_without_overlap);
     tcase_add_test(tc, errors_back_off_on_the_clock_and_later_succeed);
