@@ -6,6 +6,7 @@
  * Signals are taken synchronously (signalfd) on a thread of its own, never
  * by an asynchronous handler. */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "controller_internal.h"
 #include "internal.h"
 #include "manager_internal.h"
 
@@ -553,7 +555,7 @@ static void *signal_main(void *arg)
         int timeout = -1;
         if (deadline_ns) {
             int64_t left = (deadline_ns - kr_clock_monotonic_ns()) / 1000000;
-            timeout = left > 0 ? (int)left : 0;
+            timeout = left <= 0 ? 0 : left < INT_MAX ? (int)left : INT_MAX;
         }
         struct pollfd p[2] = {{m->signal_fd, POLLIN, 0}, {m->wake_fd, POLLIN, 0}};
         int n = poll(p, 2, timeout);
@@ -561,6 +563,8 @@ static void *signal_main(void *arg)
             continue;
         if (p[1].revents)
             return NULL;
+        if (n == 0 && kr_clock_monotonic_ns() < deadline_ns)
+            continue; /* a deadline further off than poll waits */
         if (n == 0) {
             kr_log(&m->logger, KR_LOG_ERROR, "manager",
                    "graceful stop did not finish within %llu ms: exiting",
@@ -577,8 +581,8 @@ static void *signal_main(void *arg)
         }
         kr_log(&m->logger, KR_LOG_INFO, "manager",
                "%s received: stopping gracefully (a second signal exits at once)", name);
-        deadline_ns = kr_clock_monotonic_ns() +
-                      (int64_t)(m->shutdown_timeout_ms + SHUTDOWN_GRACE_MS) * 1000000;
+        deadline_ns = kr_ns_after_ms(
+            kr_ns_after_ms(kr_clock_monotonic_ns(), m->shutdown_timeout_ms), SHUTDOWN_GRACE_MS);
         kr_manager_stop(m, 0);
     }
 }
@@ -686,16 +690,23 @@ static int lead_start(kr_manager_t *m)
     return rc != 0 ? rc : start_runnables(m, true);
 }
 
-/* Stop the leader-only parts, controllers first. [main thread] */
+/* Stop the leader-only parts, controllers first: every controller is cut
+ * off (no new reconcile anywhere) before any is waited on, and all wait
+ * from the same moment, so that one slow reconcile neither lets the other
+ * controllers go on working nor adds up with another's. [main thread] */
 static void lead_stop(kr_manager_t *m)
 {
     atomic_store(&m->leading, false);
     size_t n;
     bool was_started;
     kr_controller_t **ctls = controllers_take(m, false, &n, &was_started);
-    for (size_t i = n; was_started && i-- > 0;) {
+    for (size_t i = n; i-- > 0;)
+        if (!was_started || !kr_controller_stop_begin(ctls[i]))
+            ctls[i] = NULL; /* stopped already: nothing to wait for */
+    int64_t since = kr_clock_monotonic_ns();
+    for (size_t i = n; i-- > 0;) {
         kr_error_t err = {0};
-        if (kr_controller_stop(ctls[i], &err) != 0)
+        if (ctls[i] && kr_controller_stop_wait(ctls[i], since, &err) != 0)
             kr_log(&m->logger, KR_LOG_WARN, "manager", "controller %s: %s",
                    kr_controller_name(ctls[i]), err.message);
     }

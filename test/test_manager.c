@@ -775,6 +775,101 @@ START_TEST(hub_and_cluster_informers_show_in_readyz)
 }
 END_TEST
 
+/* Two controllers on the hub's ConfigMaps: "busy" reconciles its key over
+ * and over, "stuck" holds its one reconcile until the test lets go. */
+static atomic_long busy_count;
+static atomic_bool stuck_in, stuck_release;
+
+static kr_reconcile_result busy_reconcile(kr_controller_t *ctl, const kr_reconcile_request *req,
+                                          uint64_t *requeue_after_ms, kr_error_t *err, void *user)
+{
+    (void)ctl;
+    (void)req;
+    (void)err;
+    (void)user;
+    atomic_fetch_add(&busy_count, 1);
+    *requeue_after_ms = 2;
+    return KR_RECONCILE_REQUEUE_AFTER;
+}
+
+static kr_reconcile_result stuck_reconcile(kr_controller_t *ctl, const kr_reconcile_request *req,
+                                           uint64_t *requeue_after_ms, kr_error_t *err, void *user)
+{
+    (void)ctl;
+    (void)req;
+    (void)requeue_after_ms;
+    (void)err;
+    (void)user;
+    atomic_store(&stuck_in, true);
+    int64_t until = now_ms() + 20000; /* a bound, should the test fail first */
+    while (!atomic_load(&stuck_release) && now_ms() < until) {
+        struct timespec ts = {0, 5 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return KR_RECONCILE_DONE;
+}
+
+static kr_controller_t *hub_controller(struct running *r, const char *name, kr_reconcile_cb fn)
+{
+    kr_error_t err = {0};
+    kr_informer_t *inf;
+    ck_assert_int_eq(kr_manager_informer(r->m, kr_manager_hub(r->m), KR_GVR("", "v1", "configmaps"),
+                                         "team-a", NULL, &inf, &err),
+                     0);
+    kr_controller_opts co = KR_CONTROLLER_OPTS_INIT;
+    co.name = name;
+    co.reconcile = fn;
+    kr_controller_t *ctl;
+    ck_assert_msg(kr_manager_add_controller(r->m, &co, &ctl, &err) == 0, "%s", err.message);
+    kr_controller_source src = KR_CONTROLLER_SOURCE_INIT;
+    src.informer = inf;
+    ck_assert_msg(kr_controller_watch(ctl, &src, &err) == 0, "%s", err.message);
+    return ctl;
+}
+
+/* At the stop (as when leadership is lost) every controller is cut off
+ * before any is waited on: one stuck reconcile does not let the others
+ * go on working. The stuck controller is added last, so it is the first
+ * stopped. */
+START_TEST(the_stop_cuts_every_controller_off_before_waiting_on_any)
+{
+    struct server s;
+    server_start(&s);
+    struct running r;
+    manager_make(&r, false, s.kubeconfig, 0);
+    atomic_store(&busy_count, 0);
+    atomic_store(&stuck_in, false);
+    atomic_store(&stuck_release, false);
+    kr_controller_t *busy = hub_controller(&r, "busy", busy_reconcile);
+    hub_controller(&r, "stuck", stuck_reconcile);
+    manager_start(&r);
+    int64_t until = now_ms() + 10000;
+    while ((!atomic_load(&stuck_in) || atomic_load(&busy_count) < 3) && now_ms() < until) {
+        struct timespec ts = {0, 5 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    ck_assert_msg(atomic_load(&stuck_in) && atomic_load(&busy_count) >= 3,
+                  "both controllers working (busy: %ld reconciles)", atomic_load(&busy_count));
+    kr_manager_stop(r.m, 0);
+    until = now_ms() + 5000;
+    while (kr_controller_ready(busy) && now_ms() < until) {
+        struct timespec ts = {0, 5 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    ck_assert_msg(!kr_controller_ready(busy),
+                  "busy is still working 5 s into the stop, while stuck is waited on");
+    struct timespec settle = {0, 50 * 1000000}, watch = {0, 250 * 1000000};
+    nanosleep(&settle, NULL); /* a reconcile that took its key just before */
+    long n = atomic_load(&busy_count);
+    nanosleep(&watch, NULL);
+    ck_assert_msg(atomic_load(&busy_count) == n, "busy reconciled %ld more times after its stop",
+                  atomic_load(&busy_count) - n);
+    atomic_store(&stuck_release, true);
+    ck_assert_int_eq(manager_finish(&r), 0);
+    server_stop(&s);
+}
+END_TEST
+
 START_TEST(a_missing_kubeconfig_fails_new_with_one_line)
 {
     char *argv[] = {"p", "--kubeconfig", "/nonexistent/kubeconfig", NULL};
@@ -1176,6 +1271,7 @@ int main(int argc, char **argv)
     tcase_set_timeout(tc, 90);
     tcase_add_test(tc, hub_and_cluster_informers_show_in_readyz);
     tcase_add_test(tc, a_missing_kubeconfig_fails_new_with_one_line);
+    tcase_add_test(tc, the_stop_cuts_every_controller_off_before_waiting_on_any);
     suite_add_tcase(s, tc);
     tc = tcase_create("program");
     tcase_set_timeout(tc, 120);
