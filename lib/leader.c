@@ -445,9 +445,22 @@ static void on_answer(json_t *result, const kr_error_t *err, void *user)
         if (!err && result)
             after_get(le, result);
         else if (err && err->code == KR_ENOTFOUND && le->phase == PH_RUNNING) {
+            /* The Lease is gone (deleted, or never made). Its count must
+             * not start again below a term already handed out: a leader
+             * keeps its own term, anyone else takes one past the last it
+             * saw; only a replica that never saw the Lease starts at 0. */
+            uint64_t transitions = 0;
+            pthread_mutex_lock(&le->mu);
+            bool lead = le->leading;
+            uint64_t term = le->term.transitions;
+            pthread_mutex_unlock(&le->mu);
+            if (lead)
+                transitions = term;
+            else if (le->observed_spec)
+                transitions = spec_transitions(le->observed_spec) + 1;
             char stamp[40];
             micro_time(stamp, sizeof(stamp));
-            json_t *spec = new_spec(le->identity, lease_seconds(le), stamp, stamp, 0);
+            json_t *spec = new_spec(le->identity, lease_seconds(le), stamp, stamp, transitions);
             if (spec)
                 send_op(le, OP_CREATE, spec, false);
         }
@@ -553,6 +566,15 @@ static void start_on_loop(void *user)
 {
     loop_arg *a = user;
     kr_leader_t *le = a->le;
+    /* a kr_leader_stop since kr_leader_start let go of the lock: its
+     * stop_on_loop may have run already, finding nothing to stop */
+    pthread_mutex_lock(&le->mu);
+    bool stopped = le->stop_called;
+    pthread_mutex_unlock(&le->mu);
+    if (stopped) {
+        a->rc = KR_ESHUTDOWN;
+        return;
+    }
     int rc = kr_timer_new(le->rt, on_tick, le, &le->tick, NULL);
     if (rc == 0)
         rc = kr_timer_new(le->rt, on_deadline, le, &le->deadline, NULL);
@@ -651,21 +673,21 @@ int kr_leader_new(const kr_leader_opts *opts, kr_leader_t **out, kr_error_t *err
     uint64_t lease_ms = opts->lease_duration_ms ? opts->lease_duration_ms : 15000;
     uint64_t renew_ms = opts->renew_deadline_ms ? opts->renew_deadline_ms : 10000;
     uint64_t retry_ms = opts->retry_period_ms ? opts->retry_period_ms : 2000;
+    if (lease_ms > 1000ULL * 86400 * 365)
+        return kr_error_set(err, KR_EINVAL, "leader: lease duration too long");
     if (renew_ms >= lease_ms)
         return kr_error_set(err, KR_EINVAL,
                             "leader: lease duration (%llu ms) must be greater than the renew "
                             "deadline (%llu ms)",
                             (unsigned long long)lease_ms, (unsigned long long)renew_ms);
     /* client-go's JitterFactor: a retry may come 1.2 periods late */
-    if (renew_ms * 10 <= retry_ms * 12)
+    if (retry_ms >= renew_ms || renew_ms * 10 <= retry_ms * 12)
         return kr_error_set(err, KR_EINVAL,
                             "leader: renew deadline (%llu ms) must be greater than 1.2 times the "
                             "retry period (%llu ms)",
                             (unsigned long long)renew_ms, (unsigned long long)retry_ms);
     if (opts->identity && !*opts->identity)
         return kr_error_set(err, KR_EINVAL, "leader: the identity is empty (NULL makes one)");
-    if (lease_ms > 1000ULL * 86400 * 365)
-        return kr_error_set(err, KR_EINVAL, "leader: lease duration too long");
     kr_leader_t *le = kr_calloc(1, sizeof(*le));
     if (!le)
         return kr_error_set(err, KR_ENOMEM, "leader: out of memory");

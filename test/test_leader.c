@@ -594,6 +594,68 @@ START_TEST(clean_stop_hands_over_to_the_other_with_the_next_term)
 }
 END_TEST
 
+/* The Lease deleted under its leader: made again, its count never goes
+ * below a term already handed out. The leader keeps its term in the new
+ * Lease; a follower that saw the old Lease makes the new one one past
+ * what it saw. */
+START_TEST(a_deleted_lease_is_made_again_without_going_back_in_terms)
+{
+    env e;
+    env_up(&e);
+    json_t *obj = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:i, s:i}}", "apiVersion",
+                            "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name", "lock",
+                            "namespace", "default", "spec", "holderIdentity", "",
+                            "leaseDurationSeconds", 10, "leaseTransitions", 5);
+    kr_error_t err = {0};
+    ck_assert_msg(kr_client_create(e.c, LEASES, "default", obj, NULL, NULL, &err) == 0, "%s",
+                  err.message);
+    json_decref(obj);
+    rec ra, rb;
+    kr_leader_t *a = elector(&e, &ra, (elector_cfg){"a", 10000, 5000, 50, false, true, false});
+    ck_assert_int_eq(kr_leader_start(a, NULL), 0);
+    ck_assert(wait_count(&ra.started, 1));
+    ck_assert_uint_eq(ra.term.transitions, 6);
+    ck_assert_int_eq(kr_client_delete(e.c, LEASES, "default", "lock", NULL, NULL, &err), 0);
+    /* the leader's next renewal finds it gone and makes it again */
+    json_t *lease = NULL;
+    for (int i = 0; i < 3000 && !lease; i++) {
+        if (kr_client_get(e.c, LEASES, "default", "lock", &lease, &err) != 0) {
+            struct timespec ts = {0, 10 * 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    ck_assert_msg(lease != NULL, "the Lease was not made again");
+    ck_assert_str_eq(spec_str(lease, "holderIdentity"), "a");
+    ck_assert_int_eq(spec_int(lease, "leaseTransitions"), 6);
+    json_decref(lease);
+    ck_assert(kr_leader_is_leader(a));
+    ck_assert_int_eq(read_count(&ra.stopped), 0);
+    /* b follows (sees a in term 6); a stops keeping the Lease; the Lease
+     * goes: b makes it again, one past what it saw */
+    kr_leader_t *b = elector(&e, &rb, (elector_cfg){"b", 10000, 5000, 50, false, false, false});
+    ck_assert_int_eq(kr_leader_start(b, NULL), 0);
+    ck_assert(wait_count(&rb.new_leaders, 1));
+    ck_assert_str_eq(rb.last_new, "a");
+    ck_assert_int_eq(kr_leader_stop(a, 0, NULL), 0);
+    ck_assert_int_eq(read_count(&rb.started), 0);
+    ck_assert_int_eq(kr_client_delete(e.c, LEASES, "default", "lock", NULL, NULL, &err), 0);
+    ck_assert(wait_count(&rb.started, 1));
+    ck_assert_uint_eq(rb.term.transitions, 7);
+    kr_leader_free(a);
+    /* only a replica that never saw the Lease starts again at 0 */
+    rec rc;
+    ck_assert_int_eq(kr_leader_stop(b, 0, NULL), 0);
+    ck_assert_int_eq(kr_client_delete(e.c, LEASES, "default", "lock", NULL, NULL, &err), 0);
+    kr_leader_t *c = elector(&e, &rc, (elector_cfg){"c", 10000, 5000, 50, false, false, false});
+    ck_assert_int_eq(kr_leader_start(c, NULL), 0);
+    ck_assert(wait_count(&rc.started, 1));
+    ck_assert_uint_eq(rc.term.transitions, 0);
+    kr_leader_free(b);
+    kr_leader_free(c);
+    env_down(&e);
+}
+END_TEST
+
 START_TEST(another_write_to_the_lease_deposes_the_leader)
 {
     env e;
@@ -1146,6 +1208,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, leader_steps_down_while_its_renewal_hangs_and_stop_gives_up_in_time);
     tcase_add_test(tc, clean_stop_hands_over_to_the_other_with_the_next_term);
     tcase_add_test(tc, another_write_to_the_lease_deposes_the_leader);
+    tcase_add_test(tc, a_deleted_lease_is_made_again_without_going_back_in_terms);
     tcase_add_test(tc, runtime_stopped_under_a_running_elector);
     tcase_add_test(tc, three_processes_never_lead_at_once_and_take_over_in_time);
     tcase_add_test(tc, leader_of_a_frozen_apiserver_process_steps_down_before_its_lease_expires);

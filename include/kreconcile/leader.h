@@ -32,7 +32,10 @@ typedef struct kr_leader kr_leader_t;
 
 /* The fencing term of a leadership: which holder, in which of the Lease's
  * transitions. Terms grow: a later leader has a larger `transitions`
- * (leaseTransitions). A leader stamps its writes with the term (for
+ * (leaseTransitions), also when the Lease is deleted and made again (a
+ * leader keeps its term in the new one, anyone else takes a term past
+ * the last it saw); only a Lease made again by replicas that never saw
+ * the old one starts again at 0. A leader stamps its writes with the term (for
  * example a status `epoch`) so that a write of a deposed leader can be
  * recognised and refused (PLATFORM.md, invariant 2). */
 typedef struct kr_leader_term {
