@@ -5,6 +5,7 @@
  * and kr_manager_write_usage, to the streams it is given. */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -436,9 +437,11 @@ static int set_shared(struct parser *p, int id, const char *dashes, const char *
         return 0;
     case SH_QPS: {
         char *end = NULL;
+        errno = 0;
         double q = strtod(value, &end);
-        if (!end || end == value || *end || q == 0 || q != q)
-            return bad_value(p, dashes, name, value, "want a number of requests per second");
+        if (!end || end == value || *end || errno == ERANGE || q == 0 || !isfinite(q))
+            return bad_value(p, dashes, name, value,
+                             "want a number of requests per second (-1: no limit)");
         cfg->kube_api_qps = q;
         return 0;
     }

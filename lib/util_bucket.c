@@ -1,6 +1,7 @@
 /* libkreconcile — base layer: the token bucket behind both the client's
  * request pacing and the queue's overall rate limiter. Pure: time is an
  * argument. */
+#include <stdint.h>
 #include <string.h>
 
 #include "util_internal.h"
@@ -35,7 +36,9 @@ int64_t kr_bucket_reserve(kr_bucket *b, int64_t now_ns, int64_t max_delay_ns)
     refill(b, now_ns);
     /* The balance may go negative: the debt is the wait. */
     double after = b->tokens - 1;
-    int64_t delay = after >= 0 ? 0 : (int64_t)(-after / b->qps * 1e9 + 0.5);
+    double wait_ns = after >= 0 ? 0 : -after / b->qps * 1e9 + 0.5;
+    /* a tiny rate's wait saturates rather than overflowing the cast */
+    int64_t delay = wait_ns >= 0x1p63 ? INT64_MAX : (int64_t)wait_ns;
     if (max_delay_ns > 0 && delay > max_delay_ns)
         return max_delay_ns; /* kubernetes/kubernetes#104554: no token taken */
     b->tokens = after;

@@ -341,8 +341,17 @@ START_TEST(bad_flags_give_one_clear_line)
     expect_error("cluster \"dc1\" given twice", "--cluster", "dc1=/a", "--cluster", "dc1=/b:c",
                  NULL);
     expect_error("invalid argument \"fast\" for \"--kube-api-qps\" flag: want a number of "
-                 "requests per second",
+                 "requests per second (-1: no limit)",
                  "--kube-api-qps", "fast", NULL);
+    expect_error("invalid argument \"1e999\" for \"--kube-api-qps\" flag: want a number of "
+                 "requests per second (-1: no limit)",
+                 "--kube-api-qps", "1e999", NULL);
+    expect_error("invalid argument \"inf\" for \"--kube-api-qps\" flag: want a number of "
+                 "requests per second (-1: no limit)",
+                 "--kube-api-qps", "inf", NULL);
+    expect_error("invalid argument \"nan\" for \"--kube-api-qps\" flag: want a number of "
+                 "requests per second (-1: no limit)",
+                 "--kube-api-qps", "nan", NULL);
     expect_error("invalid argument \"0\" for \"--kube-api-burst\" flag: want a number from 1 to "
                  "1000000",
                  "--kube-api-burst", "0", NULL);

@@ -523,6 +523,11 @@ START_TEST(bucket_gives_burst_then_paces_at_qps)
     kr_bucket_init(&b, 1, 0);
     ck_assert_int_eq(kr_bucket_reserve(&b, now, 0), 0);
     ck_assert_int_eq(kr_bucket_reserve(&b, now, 0), SEC);
+    /* A rate so small its wait has no int64_t: the longest there is. */
+    kr_bucket_init(&b, 1e-300, 1);
+    ck_assert_int_eq(kr_bucket_reserve(&b, now, 0), 0);
+    ck_assert_int_eq(kr_bucket_reserve(&b, now, 0), INT64_MAX);
+    ck_assert_int_eq(kr_bucket_reserve(&b, now, 100 * MS), 100 * MS);
 }
 END_TEST
 
