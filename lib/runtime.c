@@ -30,6 +30,8 @@ struct kr_runtime {
     kr_runtime_hook hooks; /* sentinel of a circular list; guarded by lock */
     pthread_t loop_tid; /* written by the loop thread before loop_tid_set */
     atomic_bool loop_tid_set;
+    bool loop_done; /* the loop thread has run its last; guarded by lock */
+    pthread_cond_t done_cond; /* loop_done set */
 };
 
 struct kr_timer {
@@ -76,24 +78,28 @@ int kr_runtime_new(const kr_runtime_opts *opts, kr_runtime_t **out, kr_error_t *
     }
     rt->wakeup.data = rt;
     pthread_mutex_init(&rt->lock, NULL);
+    pthread_cond_init(&rt->done_cond, NULL);
     rt->hooks.next = rt->hooks.prev = &rt->hooks;
     *out = rt;
     return 0;
 }
 
-/* Take the whole queue and run it in order, outside the lock. */
-static void run_queued(kr_runtime_t *rt)
+/* Take the whole queue and run it in order, outside the lock. True when
+ * there was anything to run. */
+static bool run_queued(kr_runtime_t *rt)
 {
     pthread_mutex_lock(&rt->lock);
     rt_call *c = rt->head;
     rt->head = rt->tail = NULL;
     pthread_mutex_unlock(&rt->lock);
+    bool ran = c != NULL;
     while (c) {
         rt_call *next = c->next;
         c->fn(c->user);
         kr_free(c);
         c = next;
     }
+    return ran;
 }
 
 static void close_leftover(uv_handle_t *handle, void *arg)
@@ -130,6 +136,11 @@ static void shutdown_on_loop(kr_runtime_t *rt)
     uv_walk(&rt->loop, close_leftover, rt);
     uv_close((uv_handle_t *)&rt->wakeup, NULL);
     uv_run(&rt->loop, UV_RUN_DEFAULT);
+    /* calls queued by the last close callbacks, and what they open */
+    while (run_queued(rt)) {
+        uv_walk(&rt->loop, close_leftover, rt);
+        uv_run(&rt->loop, UV_RUN_DEFAULT);
+    }
 }
 
 static void on_wakeup(uv_async_t *async)
@@ -158,6 +169,10 @@ static void *loop_main(void *arg)
             break;
     }
     shutdown_on_loop(rt);
+    pthread_mutex_lock(&rt->lock);
+    rt->loop_done = true;
+    pthread_cond_broadcast(&rt->done_cond);
+    pthread_mutex_unlock(&rt->lock);
     return NULL;
 }
 
@@ -223,6 +238,7 @@ void kr_runtime_free(kr_runtime_t *rt)
     int rc = uv_loop_close(&rt->loop);
     if (rc != 0)
         kr_log(&rt->logger, KR_LOG_ERROR, "runtime", "uv_loop_close: %s", uv_strerror(rc));
+    pthread_cond_destroy(&rt->done_cond);
     pthread_mutex_destroy(&rt->lock);
     kr_free(rt);
 }

@@ -200,6 +200,56 @@ START_TEST(stop_runs_hooks_on_loop_and_ends_with_open_handles_closed)
 }
 END_TEST
 
+/* Two handles closed one after the other at stop, the second's close
+ * callback queuing a call: it comes in the loop's very last run, and the
+ * call still runs (and is freed). */
+struct chain {
+    kr_runtime_t *rt;
+    uv_timer_t a, b;
+    atomic_int late_ran;
+};
+static void late_call(void *user)
+{
+    struct chain *c = user;
+    atomic_store(&c->late_ran, 1);
+}
+static void closed_b(uv_handle_t *h)
+{
+    struct chain *c = h->data;
+    ck_assert_int_eq(kr_runtime_call(c->rt, late_call, c), 0); /* the loop thread: taken */
+}
+static void closed_a(uv_handle_t *h)
+{
+    struct chain *c = h->data;
+    uv_close((uv_handle_t *)&c->b, closed_b);
+}
+static void hook_closes_chain(void *user)
+{
+    struct chain *c = user;
+    uv_close((uv_handle_t *)&c->a, closed_a);
+}
+static void open_chain(void *user)
+{
+    struct chain *c = user;
+    ck_assert_int_eq(uv_timer_init(kr_runtime_loop(c->rt), &c->a), 0);
+    ck_assert_int_eq(uv_timer_init(kr_runtime_loop(c->rt), &c->b), 0);
+    c->a.data = c->b.data = c;
+}
+
+START_TEST(calls_queued_by_the_last_close_callbacks_still_run)
+{
+    kr_runtime_t *rt = started_runtime();
+    struct chain c = {.rt = rt};
+    kr_runtime_hook hook = {.fn = hook_closes_chain, .user = &c};
+    ck_assert_int_eq(kr_runtime_call_sync(rt, open_chain, &c), 0);
+    ck_assert_int_eq(kr_runtime_add_stop_hook(rt, &hook), 0);
+    ck_assert_int_eq(kr_runtime_stop(rt), 0);
+    int ran = atomic_load(&c.late_ran);
+    ck_assert_int_eq(ran, 1);
+    kr_runtime_free(rt);
+}
+END_TEST
+
 struct tick {
     kr_runtime_t *rt;
     kr_timer_t *timer;
@@ -290,6 +340,7 @@ int main(void)
     tcase_add_test(tc, calls_before_start_run_after_start_and_sync_is_refused);
     tcase_add_test(tc, stop_drains_queue_then_refuses_calls);
     tcase_add_test(tc, stop_runs_hooks_on_loop_and_ends_with_open_handles_closed);
+    tcase_add_test(tc, calls_queued_by_the_last_close_callbacks_still_run);
     tcase_add_test(tc, repeating_timer_fires_and_can_free_itself);
     tcase_add_test(tc, timer_new_off_the_loop_thread_is_refused);
     tcase_add_test(tc, stop_from_the_loop_thread_is_refused);
