@@ -137,6 +137,9 @@ int kr_event_recorder_new(const kr_event_recorder_opts *opts, kr_event_recorder_
                           kr_error_t *err)
 {
     *out = NULL;
+    if (opts && opts->version > KR_EVENT_RECORDER_OPTS_VERSION)
+        return kr_error_set(err, KR_EINVAL, "event recorder: options version %u is newer than %u",
+                            opts->version, (unsigned)KR_EVENT_RECORDER_OPTS_VERSION);
     if (!opts || !opts->client || !opts->component || !*opts->component)
         return kr_error_set(err, KR_EINVAL,
                             "event recorder: a client and a component are required");
@@ -202,11 +205,14 @@ void kr_event_recorder_free(kr_event_recorder_t *r)
     kr_free(r);
 }
 
-void kr_event_recorder_get_stats(kr_event_recorder_t *r, kr_event_recorder_stats *out)
+void kr_event_recorder_get_stats(kr_event_recorder_t *r, kr_event_recorder_stats *out,
+                                 size_t out_size)
 {
+    kr_event_recorder_stats all;
     kr_mutex_lock(&r->mu);
-    *out = r->stats;
+    all = r->stats;
     kr_mutex_unlock(&r->mu);
+    kr_copy_sized(out, out_size, &all, sizeof(all));
 }
 
 int kr_event_recorder_flush(kr_event_recorder_t *r, uint64_t timeout_ms)

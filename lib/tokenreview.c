@@ -37,6 +37,9 @@ int kr_token_reviewer_new(const kr_token_reviewer_opts *opts, kr_token_reviewer_
                           kr_error_t *err)
 {
     *out = NULL;
+    if (opts && opts->version > KR_TOKEN_REVIEWER_OPTS_VERSION)
+        return kr_error_set(err, KR_EINVAL, "token reviewer: options version %u is newer than %u",
+                            opts->version, (unsigned)KR_TOKEN_REVIEWER_OPTS_VERSION);
     if (!opts || !opts->client)
         return kr_error_set(err, KR_EINVAL, "token reviewer: a client is required");
     kr_token_reviewer_t *r = kr_calloc(1, sizeof(*r));
@@ -246,12 +249,15 @@ int kr_token_authenticate(const kr_token_file_t *file, kr_token_reviewer_t *revi
     return reviewer ? kr_token_reviewer_authenticate(reviewer, authorization, out, err) : 0;
 }
 
-void kr_token_reviewer_get_stats(kr_token_reviewer_t *r, kr_token_reviewer_stats *out)
+void kr_token_reviewer_get_stats(kr_token_reviewer_t *r, kr_token_reviewer_stats *out,
+                                 size_t out_size)
 {
-    memset(out, 0, sizeof(*out));
-    if (!r)
-        return;
-    kr_mutex_lock(&r->mu);
-    *out = r->stats;
-    kr_mutex_unlock(&r->mu);
+    kr_token_reviewer_stats all;
+    memset(&all, 0, sizeof(all));
+    if (r) {
+        kr_mutex_lock(&r->mu);
+        all = r->stats;
+        kr_mutex_unlock(&r->mu);
+    }
+    kr_copy_sized(out, out_size, &all, sizeof(all));
 }

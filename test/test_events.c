@@ -170,7 +170,7 @@ START_TEST(an_event_is_written_as_client_go_writes_it)
     json_decref(items);
 
     kr_event_recorder_stats st;
-    kr_event_recorder_get_stats(r, &st);
+    kr_event_recorder_get_stats(r, &st, sizeof(st));
     ck_assert_uint_eq(st.recorded, 2);
     ck_assert_uint_eq(st.created, 2);
     ck_assert_uint_eq(st.failed, 0);
@@ -217,7 +217,7 @@ START_TEST(a_repeated_event_is_counted_on_the_one_written)
     ck_assert_uint_eq(json_array_size(items), 3);
     json_decref(items);
     kr_event_recorder_stats st;
-    kr_event_recorder_get_stats(r, &st);
+    kr_event_recorder_get_stats(r, &st, sizeof(st));
     ck_assert_uint_eq(st.recorded, 6);
     ck_assert_uint_eq(st.created, 4); /* the first, again after the 404, two others */
     ck_assert_uint_eq(st.patched, 2);
@@ -244,7 +244,7 @@ START_TEST(similar_events_are_combined)
     ck_assert_int_eq(count_of(c), 3);
     json_decref(items);
     kr_event_recorder_stats st;
-    kr_event_recorder_get_stats(r, &st);
+    kr_event_recorder_get_stats(r, &st, sizeof(st));
     ck_assert_uint_eq(st.combined, 3);
     /* ten minutes later the window starts again */
     atomic_fetch_add(&fake_ns, 601LL * 1000000000LL);
@@ -277,7 +277,7 @@ START_TEST(each_object_gets_a_burst_then_a_pace)
     ck_assert_uint_eq(json_array_size(items), 1);
     json_decref(items);
     kr_event_recorder_stats st;
-    kr_event_recorder_get_stats(r, &st);
+    kr_event_recorder_get_stats(r, &st, sizeof(st));
     ck_assert_uint_eq(st.dropped_burst, 2);
     /* one refill period later, one more */
     atomic_fetch_add(&fake_ns, 1000LL * 1000000LL);
@@ -288,7 +288,7 @@ START_TEST(each_object_gets_a_burst_then_a_pace)
     items = events_about("default", "a");
     ck_assert_uint_eq(json_array_size(items), 4);
     json_decref(items);
-    kr_event_recorder_get_stats(r, &st);
+    kr_event_recorder_get_stats(r, &st, sizeof(st));
     ck_assert_uint_eq(st.dropped_burst, 3);
     json_decref(a);
     json_decref(b);
@@ -307,7 +307,7 @@ START_TEST(the_queue_is_bounded_and_failures_are_counted)
     for (int i = 0; i < 6; i++)
         ck_assert_int_eq(kr_event_record(r, &ev, "event %d", i), 0);
     kr_event_recorder_stats st;
-    kr_event_recorder_get_stats(r, &st);
+    kr_event_recorder_get_stats(r, &st, sizeof(st));
     ck_assert_uint_eq(st.dropped_queue, 3);
     flush(r);
     kr_testserver_faults none = {0};
@@ -321,7 +321,7 @@ START_TEST(the_queue_is_bounded_and_failures_are_counted)
     ck_assert_int_eq(kr_event_record(r, &ev, "refused"), 0);
     flush(r);
     kr_testserver_set_faults(ts, &none);
-    kr_event_recorder_get_stats(r, &st);
+    kr_event_recorder_get_stats(r, &st, sizeof(st));
     ck_assert_uint_eq(st.failed, 1);
     ck_assert_int_ne(st.last_error.code, 0);
     /* bad arguments */
@@ -337,6 +337,21 @@ START_TEST(the_queue_is_bounded_and_failures_are_counted)
     kr_event_recorder_t *none_r = NULL;
     ck_assert_int_eq(kr_event_recorder_new(&bad, &none_r, NULL), KR_EINVAL);
     ck_assert_ptr_null(none_r);
+    kr_event_recorder_opts newer = KR_EVENT_RECORDER_OPTS_INIT;
+    newer.version = KR_EVENT_RECORDER_OPTS_VERSION + 1;
+    newer.client = client;
+    newer.component = "x";
+    kr_error_t verr = {0};
+    ck_assert_int_eq(kr_event_recorder_new(&newer, &none_r, &verr), KR_EINVAL);
+    ck_assert_msg(strstr(verr.message, "options version 2 is newer than 1"), "%s", verr.message);
+    /* a caller knowing fewer stats fields gets those, nothing past them */
+    struct {
+        uint64_t recorded;
+        uint64_t fence;
+    } older = {0, 0xfeedu};
+    kr_event_recorder_get_stats(r, (kr_event_recorder_stats *)(void *)&older, sizeof(uint64_t));
+    ck_assert_uint_gt(older.recorded, 0);
+    ck_assert_uint_eq(older.fence, 0xfeedu);
     /* a long message is cut to 1024 bytes, never inside a character */
     char long_msg[1100];
     memset(long_msg, 'x', sizeof(long_msg) - 1);
@@ -419,7 +434,7 @@ START_TEST(concurrent_records_add_up)
     }
     ck_assert_int_eq(total, 800);
     kr_event_recorder_stats st;
-    kr_event_recorder_get_stats(r, &st);
+    kr_event_recorder_get_stats(r, &st, sizeof(st));
     ck_assert_uint_eq(st.recorded, 800);
     ck_assert_uint_eq(st.failed, 0);
     kr_event_recorder_free(r);
@@ -462,7 +477,7 @@ START_TEST(a_slow_server_holds_the_queue_only_for_the_request_timeout)
     /* both given up within the flush's 5 s, though each answer takes 6 s */
     ck_assert_int_eq(kr_event_recorder_flush(r, 5000), 0);
     kr_event_recorder_stats st;
-    kr_event_recorder_get_stats(r, &st);
+    kr_event_recorder_get_stats(r, &st, sizeof(st));
     ck_assert_uint_eq(st.failed, 2);
     ck_assert_int_eq(st.last_error.code, KR_ETIMEDOUT);
     kr_testserver_faults none = {0};

@@ -1111,12 +1111,12 @@ START_TEST(api_authenticates_by_the_hubs_token_review)
     json_decref(o);
     /* the file's tokens are its own: not asked of the cluster */
     kr_token_reviewer_stats st;
-    kr_token_reviewer_get_stats(E.api.reviewer, &st);
+    kr_token_reviewer_get_stats(E.api.reviewer, &st, sizeof(st));
     ck_assert_int_eq(
         call("POST", "/api/v1/runnables", "tok-alice", job_runnable("tr2", 1, ""), NULL, NULL),
         201);
     kr_token_reviewer_stats st2;
-    kr_token_reviewer_get_stats(E.api.reviewer, &st2);
+    kr_token_reviewer_get_stats(E.api.reviewer, &st2, sizeof(st2));
     ck_assert_uint_eq(st2.reviews + st2.cache_hits, st.reviews + st.cache_hits);
     /* the cluster's groups count for approval; its users are not the author */
     ck_assert(reconcile_until("tr2", SUB_PHASE_AWAITING, false));

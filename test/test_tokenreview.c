@@ -100,7 +100,7 @@ static kr_token_reviewer_t *reviewer(uint64_t ttl_ms, const char *const *auds, s
 static uint64_t reviews(kr_token_reviewer_t *r)
 {
     kr_token_reviewer_stats st;
-    kr_token_reviewer_get_stats(r, &st);
+    kr_token_reviewer_get_stats(r, &st, sizeof(st));
     return st.reviews;
 }
 
@@ -164,7 +164,7 @@ START_TEST(answers_are_cached_for_their_ttl)
         ck_assert_ptr_null(who(r, "Bearer wrong-token"));
     }
     kr_token_reviewer_stats st;
-    kr_token_reviewer_get_stats(r, &st);
+    kr_token_reviewer_get_stats(r, &st, sizeof(st));
     ck_assert_uint_eq(st.reviews, 2);
     ck_assert_uint_eq(st.cache_hits, 8);
     kr_token_reviewer_free(r);
@@ -238,6 +238,14 @@ START_TEST(service_account_tokens_are_for_their_audiences)
     o = (kr_token_reviewer_opts){0};
     ck_assert_int_eq(kr_token_reviewer_new(&o, &r, &err), KR_EINVAL);
     ck_assert_int_eq(kr_token_reviewer_new(NULL, &r, &err), KR_EINVAL);
+    o = (kr_token_reviewer_opts)KR_TOKEN_REVIEWER_OPTS_INIT;
+    o.version = KR_TOKEN_REVIEWER_OPTS_VERSION + 1;
+    o.client = client;
+    ck_assert_int_eq(kr_token_reviewer_new(&o, &r, &err), KR_EINVAL);
+    ck_assert_msg(strstr(err.message, "options version 2 is newer than 1"), "%s", err.message);
+    kr_token_reviewer_stats st = {1, 1};
+    kr_token_reviewer_get_stats(NULL, &st, sizeof(st));
+    ck_assert_uint_eq(st.reviews + st.cache_hits, 0);
 }
 END_TEST
 
@@ -331,7 +339,7 @@ START_TEST(concurrent_callers_share_the_cache)
         ck_assert_int_eq(c[i].mismatches, 0);
     }
     kr_token_reviewer_stats st;
-    kr_token_reviewer_get_stats(r, &st);
+    kr_token_reviewer_get_stats(r, &st, sizeof(st));
     ck_assert_uint_eq(st.reviews + st.cache_hits, 800);
     kr_token_reviewer_free(r);
 }

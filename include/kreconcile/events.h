@@ -40,6 +40,7 @@ typedef struct kr_event_recorder kr_event_recorder_t;
 typedef enum kr_event_type { KR_EVENT_NORMAL = 0, KR_EVENT_WARNING = 1 } kr_event_type;
 
 typedef struct kr_event_recorder_opts {
+    unsigned version; /* KR_EVENT_RECORDER_OPTS_VERSION (0 is taken as 1) */
     kr_client_t *client; /* borrowed; required; must outlive the recorder */
     const char *component; /* source.component and reportingComponent; required ("kr-syncer") */
     const char *host; /* source.host and reportingInstance; NULL: the host's name */
@@ -53,8 +54,13 @@ typedef struct kr_event_recorder_opts {
     kr_clock clock; /* for the burst and the 10-minute window; zero: CLOCK_MONOTONIC */
     kr_logger logger; /* a request that failed: a warning (module "events") */
 } kr_event_recorder_opts;
+#define KR_EVENT_RECORDER_OPTS_VERSION 1
+/* clang-format off */
+#define KR_EVENT_RECORDER_OPTS_INIT {.version = KR_EVENT_RECORDER_OPTS_VERSION}
+/* clang-format on */
 
-/* Errors: KR_EINVAL (no client or component), KR_ENOMEM. */
+/* Errors: KR_EINVAL (no client or component, a newer options version),
+ * KR_ENOMEM. */
 KR_API int kr_event_recorder_new(const kr_event_recorder_opts *opts, kr_event_recorder_t **out,
                                  kr_error_t *err);
 
@@ -99,8 +105,9 @@ typedef struct kr_event_recorder_stats {
     kr_error_t last_error; /* the last failure's error */
 } kr_event_recorder_stats;
 
-/* [any thread] */
-KR_API void kr_event_recorder_get_stats(kr_event_recorder_t *r, kr_event_recorder_stats *out);
+/* Writes at most out_size bytes (common.h, Statistics). [any thread] */
+KR_API void kr_event_recorder_get_stats(kr_event_recorder_t *r, kr_event_recorder_stats *out,
+                                        size_t out_size);
 
 #ifdef __cplusplus
 }

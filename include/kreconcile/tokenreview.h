@@ -30,6 +30,7 @@ extern "C" {
 typedef struct kr_token_reviewer kr_token_reviewer_t;
 
 typedef struct kr_token_reviewer_opts {
+    unsigned version; /* KR_TOKEN_REVIEWER_OPTS_VERSION (0 is taken as 1) */
     kr_client_t *client; /* borrowed; required */
     /* The audiences the token must be for (spec.audiences); none: the
      * cluster's own API audiences. Copied. */
@@ -39,8 +40,12 @@ typedef struct kr_token_reviewer_opts {
     uint64_t negative_ttl_ms; /* refused answers; 0 = 10 s */
     size_t cache_size; /* entries; 0 = 1024 */
 } kr_token_reviewer_opts;
+#define KR_TOKEN_REVIEWER_OPTS_VERSION 1
+/* clang-format off */
+#define KR_TOKEN_REVIEWER_OPTS_INIT {.version = KR_TOKEN_REVIEWER_OPTS_VERSION}
+/* clang-format on */
 
-/* Errors: KR_EINVAL (no client), KR_ENOMEM. */
+/* Errors: KR_EINVAL (no client, a newer options version), KR_ENOMEM. */
 KR_API int kr_token_reviewer_new(const kr_token_reviewer_opts *opts, kr_token_reviewer_t **out,
                                  kr_error_t *err);
 
@@ -74,7 +79,10 @@ typedef struct kr_token_reviewer_stats {
     uint64_t cache_hits;
 } kr_token_reviewer_stats;
 
-KR_API void kr_token_reviewer_get_stats(kr_token_reviewer_t *r, kr_token_reviewer_stats *out);
+/* Writes at most out_size bytes (common.h, Statistics); NULL r: zeros.
+ * [any thread] */
+KR_API void kr_token_reviewer_get_stats(kr_token_reviewer_t *r, kr_token_reviewer_stats *out,
+                                        size_t out_size);
 
 #ifdef __cplusplus
 }
