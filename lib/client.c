@@ -12,7 +12,6 @@
 
 #include "client_state.h"
 #include "config_internal.h"
-#include "store_internal.h"
 
 #define MODULE "client"
 
@@ -530,7 +529,7 @@ static int print_body(kr_creq *r, const json_t *body)
     kr_buf text = {0};
     /* json_dumps prints only objects and arrays (no JSON_ENCODE_ANY) */
     if ((json_is_object(body) || json_is_array(body)) && kr_buf_reserve(&text, 1024) == 0 &&
-        kr_store_json_print_strict(body, &text) == 0) {
+        kr_json_print_strict(body, &text) == 0) {
         r->body = text.data;
         r->body_len = text.len;
         return 0;

@@ -16,7 +16,6 @@
 #include "kreconcile/inventory.h"
 #include "kreconcile/patch.h"
 #include "kreconcile/selector.h"
-#include "store_internal.h"
 
 struct kr_inventory {
     pthread_mutex_t lock;
@@ -534,7 +533,7 @@ static char *dump(const json_t *v)
         return NULL;
     kr_buf text = {0};
     /* Most objects fit: one allocation. */
-    if (kr_buf_reserve(&text, 2048) != 0 || kr_store_json_print(v, &text) != 0) {
+    if (kr_buf_reserve(&text, 2048) != 0 || kr_json_print(v, &text) != 0) {
         kr_buf_free(&text);
         return NULL;
     }

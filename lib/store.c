@@ -372,13 +372,13 @@ static int prepare(kr_store_t *s, const struct index_def *defs, size_t n_defs, j
     } else if (s->compact) {
         /* printed once, then copied into the entry's one allocation */
         kr_buf_reset(&s->scratch);
-        if ((rc = kr_store_json_print(obj, &s->scratch)) != 0) {
+        if ((rc = kr_json_print(obj, &s->scratch)) != 0) {
             rc = kr_error_set(err, rc, "out of memory caching %s", key);
             goto fail;
         }
         json_len = cached_bytes = s->scratch.len;
     } else {
-        cached_bytes = kr_store_json_size(obj);
+        cached_bytes = kr_json_size(obj);
     }
     const char *rv =
         json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));

@@ -150,16 +150,6 @@ void kr_store_keep_fields_free(kr_store_t *store);
 /* The transform pipeline: drop managedFields, keep selected fields, user
  * transform. `obj` is stolen (also on error); *out is new. */
 int kr_store_transform(const kr_store_t *store, json_t *obj, json_t **out, kr_error_t *err);
-/* json_dumpb(v, NULL, 0, JSON_COMPACT) computed without printing. */
-size_t kr_store_json_size(const json_t *v);
-/* Append the bytes json_dumpb(v, JSON_COMPACT) prints to `out` (no NUL).
- * 0 or KR_ENOMEM. */
-int kr_store_json_print(const json_t *v, kr_buf *out);
-/* The same for a tree from anywhere (request bodies): 0; KR_ENOMEM; or
- * KR_EINVAL where json_dumps() might fail or print otherwise (invalid
- * UTF-8, a key holding a NUL, nesting deeper than 2048: a loop), for the
- * caller to leave that tree to jansson. `out` then holds a partial text. */
-int kr_store_json_print_strict(const json_t *v, kr_buf *out);
 
 /* ---- entries and the compact representation (lib/store_compact.c) ---- */
 

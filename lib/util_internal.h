@@ -1,8 +1,8 @@
 /* libkreconcile — the base layer: generic helpers every module shares (one
  * hash function and string-keyed map, the monotonic clock and deadlines, a
- * seedable random generator, base64, a token bucket, resourceVersion parsing
- * and the cached token-file reader). It depends on libc, OpenSSL and the
- * public headers only. Never installed; nothing here is part of the ABI. */
+ * seedable random generator, base64, a token bucket, resourceVersion parsing,
+ * the cached token-file reader and the compact JSON printer). It depends on
+ * libc, OpenSSL, jansson and the public headers only. Never installed; nothing here is part of the ABI. */
 #ifndef KR_LIB_UTIL_INTERNAL_H
 #define KR_LIB_UTIL_INTERNAL_H
 
@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
+
+#include <jansson.h>
 
 #include "kreconcile/ratelimit.h"
 
@@ -309,6 +311,20 @@ static inline void kr_lru_touch(kr_lru *l, kr_lru_node *n)
     kr_lru_unlink(l, n);
     kr_lru_push_newest(l, n);
 }
+
+/* ---- compact JSON (lib/util_json.c) ------------------------------------------ */
+
+struct kr_buf; /* internal.h */
+/* json_dumpb(v, NULL, 0, JSON_COMPACT) computed without printing. */
+size_t kr_json_size(const json_t *v);
+/* Append the bytes json_dumpb(v, JSON_COMPACT) prints to `out` (no NUL).
+ * 0 or KR_ENOMEM. */
+int kr_json_print(const json_t *v, struct kr_buf *out);
+/* The same for a tree from anywhere (request bodies): 0; KR_ENOMEM; or
+ * KR_EINVAL where json_dumps() might fail or print otherwise (invalid
+ * UTF-8, a key holding a NUL, nesting deeper than 2048: a loop), for the
+ * caller to leave that tree to jansson. `out` then holds a partial text. */
+int kr_json_print_strict(const json_t *v, struct kr_buf *out);
 
 /* ---- sized copies (the public stats getters) ------------------------------ */
 

@@ -574,7 +574,7 @@ END_TEST
 static int print_strict(const json_t *v, char **text)
 {
     kr_buf b = {0};
-    int rc = kr_store_json_print_strict(v, &b);
+    int rc = kr_json_print_strict(v, &b);
     *text = rc == 0 ? kr_strndup(b.data ? b.data : "", b.len) : NULL;
     kr_buf_free(&b);
     return rc;
