@@ -411,7 +411,7 @@ static json_t *event_body(kr_event_recorder_t *r, const ev_about *a, const char 
     json_t *source = json_pack("{s:s}", "component", r->component);
     if (source && *r->host)
         json_object_set_new(source, "host", json_string(r->host));
-    return json_pack("{s:s, s:s, s:{s:s, s:s}, s:o, s:s, s:s, s:o, s:s, s:s, s:i, s:s, s:s, s:s}",
+    return json_pack("{s:s, s:s, s:{s:s, s:s}, s:o, s:s, s:s, s:o, s:s, s:s, s:I, s:s, s:s, s:s}",
                      "apiVersion", "v1", "kind", "Event", "metadata", "name", name, "namespace",
                      *a->ns ? a->ns : "default", "involvedObject", obj, "reason", reason, "message",
                      message, "source", source, "firstTimestamp", first, "lastTimestamp", last,

@@ -233,16 +233,22 @@ static int check_family_args(kr_metric_type type, const char *name, const char *
             (type == KR_METRIC_HISTOGRAM && strcmp(l, "le") == 0))
             return kr_error_set(err, KR_EINVAL, "metrics: %s: invalid label name \"%s\"", name,
                                 l ? l : "(null)");
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(label_names[j], l) == 0)
+                return kr_error_set(err, KR_EINVAL, "metrics: %s: label name \"%s\" given twice",
+                                    name, l);
     }
     if (type != KR_METRIC_HISTOGRAM && nbuckets)
         return kr_error_set(err, KR_EINVAL, "metrics: %s: only histograms have buckets", name);
     if (type == KR_METRIC_HISTOGRAM && (!buckets || nbuckets == 0))
         return kr_error_set(err, KR_EINVAL, "metrics: %s: a histogram needs buckets", name);
+    /* the +Inf bucket is always there: one given too would print twice */
     for (size_t i = 0; i < nbuckets; i++)
-        if (isnan(buckets[i]) || (i > 0 && !(buckets[i] > buckets[i - 1])))
+        if (isnan(buckets[i]) || isinf(buckets[i]) || (i > 0 && !(buckets[i] > buckets[i - 1])))
             return kr_error_set(err, KR_EINVAL,
-                                "metrics: %s: bucket bounds must increase strictly (at %zu)", name,
-                                i);
+                                "metrics: %s: bucket bounds must be finite and increase "
+                                "strictly (at %zu)",
+                                name, i);
     return 0;
 }
 

@@ -593,8 +593,10 @@ HOT struct qitem *pop_locked(kr_queue_t *q, int64_t now)
                 if (UNLIKELY(q->metrics_on)) {
                     it->started_ns = now;
                     kr_metrics_gauge_add(q->m.depth, -1);
-                    kr_metrics_histogram_observe(q->m.queue_duration,
-                                                 (double)(now - it->added_ns) / 1e9);
+                    /* clocks are read before the lock: another thread's
+                     * add may have read a later one */
+                    int64_t waited = now > it->added_ns ? now - it->added_ns : 0;
+                    kr_metrics_histogram_observe(q->m.queue_duration, (double)waited / 1e9);
                 }
                 TRACE(q, KR_QTRACE_GET, it->key, it->priority, now);
                 return it;
@@ -719,9 +721,11 @@ int kr_queue_new(const kr_queue_opts *opts, kr_queue_t **out, kr_error_t *err)
     if (!opts)
         opts = &zero;
     *out = NULL;
-    if (opts && opts->version > KR_QUEUE_OPTS_VERSION)
+    if (opts->version > KR_QUEUE_OPTS_VERSION) {
+        kr_ratelimiter_free(opts->ratelimiter); /* stolen, also on failure */
         return kr_error_set(err, KR_EINVAL, "queue: options version %u is newer than %u",
                             opts->version, (unsigned)KR_QUEUE_OPTS_VERSION);
+    }
     kr_queue_t *q = kr_calloc(1, sizeof(*q));
     if (!q) {
         kr_ratelimiter_free(opts->ratelimiter);
@@ -1020,7 +1024,8 @@ HOT int done_locked(kr_queue_t *q, const char *key, int64_t now)
         return KR_ENOTFOUND;
     TRACE(q, KR_QTRACE_DONE, it->key, it->priority, now);
     if (UNLIKELY(q->metrics_on))
-        kr_metrics_histogram_observe(q->m.work_duration, (double)(now - it->started_ns) / 1e9);
+        kr_metrics_histogram_observe(
+            q->m.work_duration, (double)(now > it->started_ns ? now - it->started_ns : 0) / 1e9);
     it->flags &= ~(unsigned)F_PROCESSING;
     if (UNLIKELY(it->flags & F_DIRTY)) {
         /* add_locked made this lane and reserved room in it (pending) */

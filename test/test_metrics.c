@@ -213,6 +213,18 @@ START_TEST(registering_twice_shares_a_family_and_conflicts_are_rejected)
     ck_assert_int_eq(
         kr_metrics_family_register(reg, KR_METRIC_HISTOGRAM, "ok", "h", NULL, 0, NULL, 0, &c, NULL),
         KR_EINVAL);
+    /* +Inf is always the last bucket: given, it would print twice */
+    kr_error_t merr = {0};
+    ck_assert_int_eq(kr_metrics_family_register(reg, KR_METRIC_HISTOGRAM, "ok", "h", NULL, 0,
+                                                (const double[]){1, INFINITY}, 2, &c, &merr),
+                     KR_EINVAL);
+    ck_assert_str_eq(merr.message,
+                     "metrics: ok: bucket bounds must be finite and increase strictly (at 1)");
+    static const char *const twice[] = {"a", "b", "a"};
+    ck_assert_int_eq(
+        kr_metrics_family_register(reg, KR_METRIC_GAUGE, "ok", "h", twice, 3, NULL, 0, &c, &merr),
+        KR_EINVAL);
+    ck_assert_str_eq(merr.message, "metrics: ok: label name \"a\" given twice");
     kr_metric_t *m;
     ck_assert_int_eq(kr_metrics_series(a, NULL, &m, NULL), KR_EINVAL); /* label value missing */
     kr_metrics_counter_add(NULL, 1); /* NULL metrics are ignored */
