@@ -170,6 +170,26 @@ static kr_token_user *user_of(const json_t *info, kr_error_t *err)
 
 /* Ask the cluster: 0 with *user (new) or NULL (refused); an error when
  * no answer could be had. */
+/* Asked for audiences, the answer must name one of them (status.audiences):
+ * a server that ignores spec.audiences would vouch for a token minted for
+ * someone else. Not asked: any answer. */
+static bool audience_granted(const kr_token_reviewer_t *r, const json_t *granted)
+{
+    if (!r->audiences)
+        return true;
+    size_t i, j;
+    json_t *want, *got;
+    json_array_foreach(r->audiences, i, want)
+    {
+        json_array_foreach(granted, j, got)
+        {
+            if (json_equal(want, got))
+                return true;
+        }
+    }
+    return false;
+}
+
 static int review(kr_token_reviewer_t *r, const char *token, kr_token_user **user, kr_error_t *err)
 {
     json_t *spec = json_pack("{s:s}", "token", token);
@@ -195,7 +215,8 @@ static int review(kr_token_reviewer_t *r, const char *token, kr_token_user **use
         return kr_error_set(err, KR_EPARSE, "token review: the answer has no status");
     }
     *user = NULL;
-    if (json_is_true(json_object_get(status, "authenticated"))) {
+    if (json_is_true(json_object_get(status, "authenticated")) &&
+        audience_granted(r, json_object_get(status, "audiences"))) {
         *user = user_of(json_object_get(status, "user"), err);
         if (!*user)
             rc = err ? err->code : KR_EPARSE;

@@ -5,7 +5,10 @@
  * are not answers (a client without `create tokenreviews`, a server that
  * is gone) and concurrent callers. Skipped, loudly, without openssl.
  * Threaded: KR_TEST_THREADED */
+#include <arpa/inet.h>
 #include <check.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -377,6 +380,86 @@ START_TEST(a_file_and_the_cluster_together)
 }
 END_TEST
 
+/* ---- a server that ignores spec.audiences ----------------------------------- */
+
+/* Answers every request with the same TokenReview: authenticated, and no
+ * status.audiences, whatever was asked. */
+static enum MHD_Result careless_review(void *cls, struct MHD_Connection *conn, const char *url,
+                                       const char *method, const char *version, const char *upload,
+                                       size_t *upload_size, void **state)
+{
+    (void)url;
+    (void)method;
+    (void)version;
+    (void)upload;
+    if (!*state) {
+        *state = conn;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        *upload_size = 0; /* the review asked: not read */
+        return MHD_YES;
+    }
+    const char *body = cls;
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    enum MHD_Result ok = MHD_queue_response(conn, 201, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+/* A reviewer that asked for audiences takes no answer that does not name
+ * one of them (the API's advice to its clients): a server unaware of
+ * audiences would vouch for a token minted for another. Without
+ * audiences asked, the same answer is taken. */
+START_TEST(an_answer_without_the_audiences_asked_is_a_refusal)
+{
+    static const char answer[] =
+        "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenReview\","
+        "\"status\":{\"authenticated\":true,\"user\":{\"username\":\"mallory\"}}}";
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct MHD_Daemon *d =
+        MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL,
+                         NULL, careless_review, (void *)answer, MHD_OPTION_SOCK_ADDR,
+                         (struct sockaddr *)&addr, MHD_OPTION_END);
+    ck_assert_ptr_nonnull(d);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)info->port);
+    kr_rest_config c = KR_REST_CONFIG_INIT;
+    c.server = url;
+    c.qps = -1;
+    kr_error_t err = {0};
+    kr_client_t *careless = NULL;
+    ck_assert_msg(kr_client_new(rt, &c, NULL, &careless, &err) == 0, "%s", err.message);
+    const char *audiences[] = {"kr-submitter"};
+    kr_token_reviewer_opts o = KR_TOKEN_REVIEWER_OPTS_INIT;
+    o.client = careless;
+    o.audiences = audiences;
+    o.n_audiences = 1;
+    kr_token_reviewer_t *r = NULL;
+    ck_assert_int_eq(kr_token_reviewer_new(&o, &r, &err), 0);
+    kr_token_user *u = NULL;
+    ck_assert_msg(kr_token_reviewer_authenticate(r, "Bearer minted-for-another", &u, &err) == 0,
+                  "%s", err.message);
+    ck_assert_ptr_null(u);
+    kr_token_reviewer_free(r);
+    o.audiences = NULL;
+    o.n_audiences = 0;
+    ck_assert_int_eq(kr_token_reviewer_new(&o, &r, &err), 0);
+    ck_assert_msg(kr_token_reviewer_authenticate(r, "Bearer minted-for-another", &u, &err) == 0,
+                  "%s", err.message);
+    ck_assert_ptr_nonnull(u);
+    ck_assert_str_eq(u->user, "mallory");
+    kr_token_user_free(u);
+    kr_token_reviewer_free(r);
+    kr_client_free(careless);
+    MHD_stop_daemon(d);
+}
+END_TEST
+
 int main(void)
 {
     const TTest *tests[] = {the_cluster_says_who_a_token_is,
@@ -385,6 +468,7 @@ int main(void)
                             failures_to_ask_are_errors_and_not_cached,
                             concurrent_callers_share_the_cache,
                             a_file_and_the_cluster_together,
+                            an_answer_without_the_audiences_asked_is_a_refusal,
                             NULL};
     return kr_test_run_tests("tokenreview", "tokenreview", setup, teardown, 60, tests);
 }
