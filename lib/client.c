@@ -4,6 +4,7 @@
  * wrappers for worker threads. Watches live in client_watch.c, discovery in
  * client_discovery.c. Never blocks the loop thread. */
 #include <errno.h>
+#include <limits.h>
 #include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,7 +242,7 @@ static void start_attempt(void *arg)
         .content_type = r->body ? r->content_type : NULL,
         .body = r->body,
         .body_len = r->body_len,
-        .timeout_ms = r->timeout_ms,
+        .timeout_ms = r->timeout_ms > LONG_MAX ? LONG_MAX : (long)r->timeout_ms,
     };
     kr_error_t err = {0};
     int rc = kr_http_start(c->http, &hr, NULL, on_http_done, r, &r->xfer, &err);
@@ -918,8 +919,7 @@ static void new_on_loop(void *arg)
     if (a->rc != 0)
         return;
     c->metrics.host = kr_http_host(c->http);
-    uv_timer_init(kr_runtime_loop(c->rt), &c->throttle_timer);
-    c->throttle_timer.data = c;
+    /* the hook first: a timer once made could only be freed after its close */
     c->hook.fn = on_runtime_stop;
     c->hook.user = c;
     a->rc = kr_runtime_add_stop_hook(c->rt, &c->hook);
@@ -927,8 +927,10 @@ static void new_on_loop(void *arg)
         kr_error_set(a->err, a->rc, "client: the runtime is stopping");
         kr_http_free(c->http);
         c->http = NULL;
-        uv_close((uv_handle_t *)&c->throttle_timer, NULL);
+        return;
     }
+    uv_timer_init(kr_runtime_loop(c->rt), &c->throttle_timer);
+    c->throttle_timer.data = c;
 }
 
 int kr_client_new(kr_runtime_t *rt, const kr_rest_config *config, const kr_client_opts *opts,
@@ -957,8 +959,13 @@ int kr_client_new(kr_runtime_t *rt, const kr_rest_config *config, const kr_clien
         memcpy(&c->opts, opts, kr_client_opts_end(opts->version));
     c->retry.max_retries =
         c->opts.max_retries == 0 ? 5 : (c->opts.max_retries < 0 ? 0 : c->opts.max_retries);
-    c->retry.base_ms = c->opts.backoff_base_ms > 0 ? c->opts.backoff_base_ms : 200;
-    c->retry.max_ms = c->opts.backoff_max_ms > 0 ? c->opts.backoff_max_ms : 10000;
+    /* the policy's fields are int: a longer setting is the longest it holds */
+    c->retry.base_ms = c->opts.backoff_base_ms == 0        ? 200
+                       : c->opts.backoff_base_ms > INT_MAX ? INT_MAX
+                                                           : (int)c->opts.backoff_base_ms;
+    c->retry.max_ms = c->opts.backoff_max_ms == 0        ? 10000
+                      : c->opts.backoff_max_ms > INT_MAX ? INT_MAX
+                                                         : (int)c->opts.backoff_max_ms;
     double qps = config->qps == 0 ? 5.0 : config->qps;
     kr_bucket_init(&c->limiter, qps, config->burst > 0 ? config->burst : 10);
     if (c->opts.metrics &&

@@ -319,6 +319,29 @@ static int fetch_group_version(kr_client_t *c, const char *group, const char *ve
     return rc;
 }
 
+/* A named group's version under legacy discovery, which may fail on its
+ * own (an aggregated API whose backend is down): its resources stay
+ * unknown until the next discovery, the others are kept, as client-go
+ * keeps the groups it could read (ErrGroupDiscoveryFailed). Only a
+ * failure that would fail every group (out of memory, credentials, the
+ * server gone) fails discovery. */
+static int fetch_named_group_version(kr_client_t *c, const char *group, const char *version,
+                                     collector *col, kr_error_t *err)
+{
+    kr_error_t gerr = {0};
+    int rc = fetch_group_version(c, group, version, col, &gerr);
+    if (rc == 0 || rc == KR_ENOMEM || rc == KR_EUNAUTHORIZED || rc == KR_ECONNECT ||
+        rc == KR_ESHUTDOWN) {
+        if (rc != 0 && err)
+            *err = gerr;
+        return rc;
+    }
+    kr_log(c->log, KR_LOG_WARN, "client",
+           "discovery of %s/%s failed (%s): its resources are unknown until the next discovery",
+           group, version, gerr.message);
+    return 0;
+}
+
 /* One root: "/api" (core) or "/apis". */
 static int discover_root(kr_client_t *c, const char *root, collector *col, kr_error_t *err)
 {
@@ -351,13 +374,13 @@ static int discover_root(kr_client_t *c, const char *root, collector *col, kr_er
             if (!name)
                 continue;
             /* Preferred version first, so that lookups find it first. */
-            if (preferred && (rc = fetch_group_version(c, name, preferred, col, err)) != 0)
+            if (preferred && (rc = fetch_named_group_version(c, name, preferred, col, err)) != 0)
                 break;
             json_array_foreach(json_object_get(g, "versions"), j, v)
             {
                 const char *ver = json_string_value(json_object_get(v, "version"));
                 if (ver && (!preferred || strcmp(ver, preferred) != 0) &&
-                    (rc = fetch_group_version(c, name, ver, col, err)) != 0)
+                    (rc = fetch_named_group_version(c, name, ver, col, err)) != 0)
                     break;
             }
             if (rc != 0)
@@ -376,6 +399,15 @@ int kr_client_discovery_refresh(kr_client_t *client, kr_error_t *err)
         rc = discover_root(client, "/apis", &col, err);
     if (rc != 0) {
         kr_free(col.items);
+        /* a failure is remembered too: misses do not ask again at once */
+        pthread_mutex_lock(&client->disc_lock);
+        client->disc.failed_ns = kr_clock_monotonic_ns();
+        if (err)
+            client->disc.failure = *err;
+        else
+            kr_error_set(&client->disc.failure, rc, "discovery failed: %s", kr_strerror(rc));
+        client->disc.failure.code = rc;
+        pthread_mutex_unlock(&client->disc_lock);
         return rc;
     }
     pthread_mutex_lock(&client->disc_lock);
@@ -384,21 +416,29 @@ int kr_client_discovery_refresh(kr_client_t *client, kr_error_t *err)
     client->disc.count = col.count;
     client->disc.loaded = true;
     client->disc.fetched_ns = kr_clock_monotonic_ns();
+    client->disc.failed_ns = 0;
     pthread_mutex_unlock(&client->disc_lock);
     return 0;
 }
 
-/* Whether a miss may fetch discovery again: always before the first fetch,
- * then at most once per discovery_miss_interval_ms (a negative cache, as
- * controller-runtime rate-limits its REST mapper's reloads). */
-static bool miss_may_refresh(kr_client_t *c)
+/* Whether a miss may fetch discovery again: always before the first try,
+ * then at most once per discovery_miss_interval_ms after the last try,
+ * failed or not (a negative cache, as controller-runtime rate-limits its
+ * REST mapper's reloads). When it may not, *failure is the last try's
+ * error if it failed (code 0 otherwise). */
+static bool miss_may_refresh(kr_client_t *c, kr_error_t *failure)
 {
     int ms = c->opts.discovery_miss_interval_ms;
+    memset(failure, 0, sizeof(*failure));
     if (ms < 0)
         return true;
     int64_t interval = (int64_t)(ms == 0 ? 1000 : ms) * 1000000;
     pthread_mutex_lock(&c->disc_lock);
-    bool may = !c->disc.loaded || kr_clock_monotonic_ns() - c->disc.fetched_ns >= interval;
+    int64_t now = kr_clock_monotonic_ns();
+    bool may = c->disc.failed_ns ? now - c->disc.failed_ns >= interval
+                                 : !c->disc.loaded || now - c->disc.fetched_ns >= interval;
+    if (!may && c->disc.failed_ns)
+        *failure = c->disc.failure;
     pthread_mutex_unlock(&c->disc_lock);
     return may;
 }
@@ -428,11 +468,16 @@ int kr_client_resolve(kr_client_t *client, const char *name, kr_resource_info *o
         return kr_error_set(err, KR_EINVAL, "resolve: empty resource name");
     if (cached_resolve(client, name, out))
         return 0;
-    if (!miss_may_refresh(client))
-        return kr_error_set(err, KR_ENOTFOUND, "the server doesn't have a resource type \"%s\"",
-                            name);
     kr_error_t derr = {0};
-    int rc = kr_client_discovery_refresh(client, &derr);
+    int rc;
+    if (!miss_may_refresh(client, &derr)) {
+        if (derr.code == 0)
+            return kr_error_set(err, KR_ENOTFOUND, "the server doesn't have a resource type \"%s\"",
+                                name);
+        rc = derr.code; /* the last try failed, moments ago: its answer again */
+    } else {
+        rc = kr_client_discovery_refresh(client, &derr);
+    }
     if (rc == 0) {
         if (cached_resolve(client, name, out))
             return 0;
@@ -478,9 +523,10 @@ int kr_client_resource_for_kind(kr_client_t *client, const char *api_version, co
         pthread_mutex_unlock(&client->disc_lock);
         if (found)
             return 0;
-        if (attempt == 0 && miss_may_refresh(client)) {
+        if (attempt == 0) {
             kr_error_t derr = {0};
-            int rc = kr_client_discovery_refresh(client, &derr);
+            int rc = miss_may_refresh(client, &derr) ? kr_client_discovery_refresh(client, &derr)
+                                                     : derr.code;
             if (rc != 0) {
                 for (size_t i = 0; i < KR_ARRAY_LEN(BUILTIN); i++)
                     if (strcmp(BUILTIN[i].group, group) == 0 &&

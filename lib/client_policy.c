@@ -31,10 +31,10 @@ bool kr_retry_wanted(const kr_retry_policy *p, const char *method, int rc, long 
 uint64_t kr_retry_delay_ms(const kr_retry_policy *p, int attempt, int retry_after_s,
                            uint64_t random)
 {
-    if (retry_after_s >= 0) {
-        uint64_t ms = (uint64_t)retry_after_s * 1000;
-        return ms > (uint64_t)p->max_ms && p->max_ms > 0 ? (uint64_t)p->max_ms : ms;
-    }
+    /* the server's word wins over our cap, as in client-go (the header's
+     * value is bounded to a day where it is read) */
+    if (retry_after_s >= 0)
+        return (uint64_t)retry_after_s * 1000;
     uint64_t delay = (uint64_t)p->base_ms;
     for (int i = 1; i < attempt && delay < (uint64_t)p->max_ms; i++)
         delay *= 2;

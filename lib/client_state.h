@@ -66,6 +66,8 @@ typedef struct kr_discovery_cache {
     bool loaded;
     bool from_builtin;
     int64_t fetched_ns; /* CLOCK_MONOTONIC of the last successful fetch */
+    int64_t failed_ns; /* of the last failed one since (0: none) */
+    kr_error_t failure; /* its error, answered to misses until the next try */
 } kr_discovery_cache;
 
 struct kr_client {

@@ -5,9 +5,11 @@
  * credentials only over https, a credential provider renewed on 401,
  * HTTP/2 through nghttpx, discovery, 1,000 watches on one loop, and stop.
  * Threaded: KR_TEST_THREADED */
+#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -1170,6 +1172,135 @@ START_TEST(discovery_misses_refetch_at_most_once_per_interval)
 }
 END_TEST
 
+/* A legacy-discovery server by hand: /api and /apis answer (or, with
+ * `apis_down`, /apis is a 503), apps/v1 serves deployments, and
+ * metrics.k8s.io/v1beta1 (an aggregated API whose backend is down) is a
+ * 503. Counts the requests to /apis. */
+typedef struct fake_discovery {
+    bool apis_down;
+    atomic_int apis_gets;
+} fake_discovery;
+
+static enum MHD_Result fake_discovery_serve(void *cls, struct MHD_Connection *conn, const char *url,
+                                            const char *method, const char *version,
+                                            const char *upload, size_t *upload_size, void **state)
+{
+    (void)method;
+    (void)version;
+    (void)upload;
+    (void)upload_size;
+    if (!*state) {
+        *state = conn;
+        return MHD_YES;
+    }
+    fake_discovery *fd = cls;
+    static const char api[] = "{\"kind\":\"APIVersions\",\"versions\":[\"v1\"]}";
+    static const char core[] =
+        "{\"kind\":\"APIResourceList\",\"groupVersion\":\"v1\",\"resources\":[{\"name\":"
+        "\"configmaps\",\"singularName\":\"configmap\",\"namespaced\":true,\"kind\":"
+        "\"ConfigMap\",\"verbs\":[\"get\",\"list\"],\"shortNames\":[\"cm\"]}]}";
+    static const char apis[] =
+        "{\"kind\":\"APIGroupList\",\"groups\":[{\"name\":\"apps\",\"versions\":[{"
+        "\"groupVersion\":\"apps/v1\",\"version\":\"v1\"}],\"preferredVersion\":{"
+        "\"groupVersion\":\"apps/v1\",\"version\":\"v1\"}},{\"name\":\"metrics.k8s.io\","
+        "\"versions\":[{\"groupVersion\":\"metrics.k8s.io/v1beta1\",\"version\":\"v1beta1\"}],"
+        "\"preferredVersion\":{\"groupVersion\":\"metrics.k8s.io/v1beta1\",\"version\":"
+        "\"v1beta1\"}}]}";
+    static const char apps[] =
+        "{\"kind\":\"APIResourceList\",\"groupVersion\":\"apps/v1\",\"resources\":[{\"name\":"
+        "\"deployments\",\"singularName\":\"deployment\",\"namespaced\":true,\"kind\":"
+        "\"Deployment\",\"verbs\":[\"get\",\"list\"],\"shortNames\":[\"deploy\"]}]}";
+    static const char down[] = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
+                               "\"reason\":\"ServiceUnavailable\",\"code\":503}";
+    const char *body = down;
+    unsigned status = 503;
+    if (strcmp(url, "/api") == 0)
+        body = api, status = 200;
+    else if (strcmp(url, "/api/v1") == 0)
+        body = core, status = 200;
+    else if (strcmp(url, "/apis") == 0) {
+        atomic_fetch_add(&fd->apis_gets, 1);
+        if (!fd->apis_down)
+            body = apis, status = 200;
+    } else if (strcmp(url, "/apis/apps/v1") == 0)
+        body = apps, status = 200;
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    enum MHD_Result ok = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+static struct MHD_Daemon *fake_discovery_start(fake_discovery *fd, fixture *f, char *url,
+                                               size_t len)
+{
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
+        fake_discovery_serve, fd, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_END);
+    ck_assert_ptr_nonnull(d);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    snprintf(url, len, "http://127.0.0.1:%u", (unsigned)info->port);
+    memset(f, 0, sizeof(*f));
+    f->cfg.server = url;
+    return d;
+}
+
+/* Legacy discovery keeps the group versions it could read when one fails
+ * (an aggregated API whose backend is down), as client-go does. */
+START_TEST(legacy_discovery_keeps_the_groups_it_could_read)
+{
+    fake_discovery fd = {0};
+    fixture f;
+    char url[64];
+    struct MHD_Daemon *d = fake_discovery_start(&fd, &f, url, sizeof(url));
+    kr_client_opts opts = {.legacy_discovery = true, .max_retries = -1};
+    start_client(&f, &opts);
+    kr_error_t err = {0};
+    kr_resource_info info;
+    ck_assert_msg(kr_client_resolve(f.c, "deploy", &info, &err) == 0, "%s", err.message);
+    ck_assert_str_eq(info.resource, "deployments");
+    ck_assert_msg(kr_client_resolve(f.c, "cm", &info, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(kr_client_resolve(f.c, "nodes.metrics.k8s.io", &info, &err), KR_ENOTFOUND);
+    int warned = atomic_load(&f.logs.warnings);
+    ck_assert_int_eq(warned, 1); /* metrics.k8s.io/v1beta1 failed */
+    teardown(&f);
+    MHD_stop_daemon(d);
+}
+END_TEST
+
+/* A failed discovery counts as a try: misses within the interval get its
+ * error again (built-in kinds still resolve from the table) instead of
+ * asking a failing server on every call. */
+START_TEST(a_failed_discovery_is_not_asked_again_within_the_interval)
+{
+    fake_discovery fd = {.apis_down = true};
+    fixture f;
+    char url[64];
+    struct MHD_Daemon *d = fake_discovery_start(&fd, &f, url, sizeof(url));
+    kr_client_opts opts = {.max_retries = -1, .discovery_miss_interval_ms = 60000};
+    start_client(&f, &opts);
+    kr_error_t err = {0};
+    kr_resource_info info;
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(kr_client_resolve(f.c, "widgets", &info, &err), KR_EUNAVAILABLE);
+        ck_assert_int_eq(kr_client_resource_for_kind(f.c, "example.com/v1", "Widget", &info, &err),
+                         KR_EUNAVAILABLE);
+        ck_assert_msg(kr_client_resolve(f.c, "deployments", &info, &err) == 0, "%s",
+                      err.message); /* the built-in table */
+    }
+    int asked = atomic_load(&fd.apis_gets);
+    ck_assert_int_eq(asked, 1);
+    kr_client_discovery_refresh(f.c, &err); /* an explicit refresh always asks */
+    asked = atomic_load(&fd.apis_gets);
+    ck_assert_int_eq(asked, 2);
+    teardown(&f);
+    MHD_stop_daemon(d);
+}
+END_TEST
+
 START_TEST(request_timeout_is_reported)
 {
     fixture f;
@@ -1701,6 +1832,8 @@ int main(void)
     tcase_add_test(tc, http2_through_nghttpx_multiplexes_requests_and_watches);
     tcase_add_loop_test(tc, discovery_resolves_names_and_kinds, 0, 2);
     tcase_add_loop_test(tc, discovery_misses_refetch_at_most_once_per_interval, 0, 2);
+    tcase_add_test(tc, legacy_discovery_keeps_the_groups_it_could_read);
+    tcase_add_test(tc, a_failed_discovery_is_not_asked_again_within_the_interval);
     tcase_add_test(tc, request_timeout_is_reported);
     tcase_add_test(tc, request_headers_on_the_wire);
     tcase_add_test(tc, token_file_is_read_again_when_it_changes);

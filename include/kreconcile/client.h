@@ -77,7 +77,7 @@ typedef struct kr_client_opts {
     kr_client_http http_version;
     int max_retries; /* retries of a failed request; 0 = 5, < 0 = none */
     uint64_t backoff_base_ms; /* first retry delay without Retry-After; 0 = 200 */
-    uint64_t backoff_max_ms; /* cap of the delay; 0 = 10000 */
+    uint64_t backoff_max_ms; /* cap of the delay (a Retry-After is honoured past it); 0 = 10000 */
     size_t max_event_bytes; /* largest watch event; 0 = 16 MiB */
     long max_connections; /* per host; 0 = unlimited */
     bool legacy_discovery; /* ask for legacy discovery only (one request per group-version) */
