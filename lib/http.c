@@ -28,6 +28,7 @@ typedef struct cred_source {
     kr_credential_provider *provider; /* NULL once detached */
     kr_credential_provider *owned; /* the token-file provider made here, or NULL */
     atomic_int refs;
+    uint64_t generation; /* forced refreshes so far; under lock */
 } cred_source;
 
 struct kr_http {
@@ -100,6 +101,7 @@ struct kr_http_xfer {
     bool reported; /* opts.on_response was told of this attempt */
     bool stream_warned; /* a stream's warnings were collected for on_data */
     char *cred_token, *cred_cert, *cred_key;
+    uint64_t cred_generation; /* the source's generation when they were got */
     int cred_rc;
     char *cred_message;
     cred_source *src;
@@ -368,7 +370,14 @@ static void cred_work(uv_work_t *w)
         return;
     }
     kr_credential c = {0};
-    x->cred_rc = src->provider->get(src->provider, x->force_refresh, &c, &err);
+    /* A 401 forces a refresh only when nobody refreshed since this
+     * transfer's credential was got: a hundred watches refused together
+     * run the plugin once, and then take what it gave (client-go). */
+    bool force = x->force_refresh && x->cred_generation == src->generation;
+    x->cred_rc = src->provider->get(src->provider, force, &c, &err);
+    if (force && x->cred_rc == 0)
+        src->generation++;
+    x->cred_generation = src->generation;
     if (x->cred_rc == 0) {
         x->cred_token = kr_strdup(c.token);
         x->cred_cert = kr_strdup(c.client_cert_pem);

@@ -4,6 +4,7 @@
  * 401. Certificates come from the test server's own TLS material made with
  * the openssl command. Threaded: KR_TEST_THREADED */
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,18 +87,15 @@ START_TEST(kubeconfig_from_the_test_server_reaches_it_over_tls)
 }
 END_TEST
 
-START_TEST(exec_plugin_token_is_renewed_once_on_401)
+/* A plugin that hands out a stale token on its first run, then the good
+ * one, counting its runs in a file; and a kubeconfig that uses it. */
+static kr_rest_config *stale_then_good_plugin(tls_server *s)
 {
-    if (!have_certs)
-        return;
-    tls_server s;
-    start(&s);
-    /* The plugin hands out a stale token on its first run, then the good
-     * one; it counts its runs in a file. */
     char plugin[128], count[128], kubeconfig[128];
     snprintf(plugin, sizeof(plugin), "%s/plugin.sh", dir);
     snprintf(count, sizeof(count), "%s/runs", dir);
     snprintf(kubeconfig, sizeof(kubeconfig), "%s/exec-kubeconfig", dir);
+    unlink(count);
     FILE *f = fopen(plugin, "w");
     ck_assert_ptr_nonnull(f);
     fprintf(f,
@@ -120,15 +118,78 @@ START_TEST(exec_plugin_token_is_renewed_once_on_401)
             "      apiVersion: client.authentication.k8s.io/v1\n"
             "      command: %s\n      interactiveMode: Never\n"
             "contexts:\n- name: c\n  context: {cluster: s, user: u, namespace: default}\n",
-            kr_testserver_url(s.ts), plugin);
+            kr_testserver_url(s->ts), plugin);
     fclose(f);
-    kr_rest_config *cfg = config_from(kubeconfig);
+    return config_from(kubeconfig);
+}
+
+START_TEST(exec_plugin_token_is_renewed_once_on_401)
+{
+    if (!have_certs)
+        return;
+    tls_server s;
+    start(&s);
+    kr_rest_config *cfg = stale_then_good_plugin(&s);
     kr_error_t err = {0};
     ck_assert_msg(get_missing(cfg, &err) == KR_ENOTFOUND, "%s", err.message);
     char *runs = kr_test_read_file(dir, "runs");
     ck_assert_ptr_nonnull(runs);
     ck_assert_str_eq(runs, "run\nrun\n"); /* once stale, once renewed after the 401 */
     free(runs);
+    kr_rest_config_free(cfg);
+    stop(&s);
+}
+END_TEST
+
+struct getter {
+    kr_client_t *c;
+    pthread_barrier_t *go;
+    int rc;
+};
+
+static void *get_after_barrier(void *arg)
+{
+    struct getter *g = arg;
+    pthread_barrier_wait(g->go);
+    g->rc = kr_client_get(g->c, CM, kr_client_default_namespace(g->c), "missing", NULL, NULL);
+    return NULL;
+}
+
+/* Many requests refused together with the same stale token renew it once:
+ * the first forced refresh runs the plugin, the others take its token. */
+START_TEST(requests_refused_together_run_the_plugin_once)
+{
+    if (!have_certs)
+        return;
+    tls_server s;
+    start(&s);
+    kr_rest_config *cfg = stale_then_good_plugin(&s);
+    kr_runtime_t *rt = NULL;
+    kr_client_t *c = NULL;
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_runtime_new(NULL, &rt, NULL), 0);
+    ck_assert_int_eq(kr_runtime_start(rt, NULL), 0);
+    ck_assert_msg(kr_client_new(rt, cfg, NULL, &c, &err) == 0, "%s", err.message);
+    enum { N = 12 };
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, N);
+    struct getter g[N];
+    pthread_t t[N];
+    for (int i = 0; i < N; i++) {
+        g[i] = (struct getter){.c = c, .go = &go};
+        ck_assert_int_eq(pthread_create(&t[i], NULL, get_after_barrier, &g[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        ck_assert_int_eq(g[i].rc, KR_ENOTFOUND);
+    }
+    pthread_barrier_destroy(&go);
+    char *runs = kr_test_read_file(dir, "runs");
+    ck_assert_ptr_nonnull(runs);
+    ck_assert_str_eq(runs, "run\nrun\n");
+    free(runs);
+    kr_client_free(c);
+    kr_runtime_free(rt);
     kr_rest_config_free(cfg);
     stop(&s);
 }
@@ -142,6 +203,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, kubeconfig_from_the_test_server_reaches_it_over_tls);
     tcase_add_test(tc, exec_plugin_token_is_renewed_once_on_401);
+    tcase_add_test(tc, requests_refused_together_run_the_plugin_once);
     suite_add_tcase(s, tc);
     int status = kr_test_run_suite(s);
     char cmd[128];
