@@ -235,7 +235,6 @@ int kr_event_recorder_flush(kr_event_recorder_t *r, uint64_t timeout_ms)
 
 /* ---- sending ---------------------------------------------------------------------- */
 
-static void start(kr_event_recorder_t *r, ev_op *op);
 
 /* The next op to send, made the one in flight (r->mu held); NULL when
  * nothing is queued, one is in flight, or the recorder is closing. */
@@ -253,13 +252,12 @@ static ev_op *take_next(kr_event_recorder_t *r)
     return op;
 }
 
-/* The answer to the op in flight. The next op becomes the one in flight
- * before the lock is let go: kr_event_recorder_free waits while one is,
- * so r stays valid here until the end. */
-static void sent(json_t *result, const kr_error_t *err, void *user)
+/* The answer to the op in flight (err NULL: done); returns the next op,
+ * which becomes the one in flight before the lock is let go:
+ * kr_event_recorder_free waits while one is, so r stays valid for the
+ * caller to send it. */
+static ev_op *finish(kr_event_recorder_t *r, const kr_error_t *err)
 {
-    (void)result;
-    kr_event_recorder_t *r = user;
     kr_mutex_lock(&r->mu);
     ev_op *op = r->current;
     r->current = NULL;
@@ -291,13 +289,15 @@ static void sent(json_t *result, const kr_error_t *err, void *user)
         kr_cond_broadcast(&r->idle);
     kr_mutex_unlock(&r->mu);
     ops_free(op);
-    if (next)
-        start(r, next);
+    return next;
 }
 
-/* Send `op`, the one in flight. The request starts outside the lock: the
- * client's callback, on its loop thread, takes it. */
-static void start(kr_event_recorder_t *r, ev_op *op)
+static void sent(json_t *result, const kr_error_t *err, void *user);
+
+/* Send `op`, the one in flight: 0 when its request started, else the
+ * error that kept it from starting (in *err). The request starts outside
+ * the lock: the client's callback, on its loop thread, takes it. */
+static int start(kr_event_recorder_t *r, ev_op *op, kr_error_t *err)
 {
     json_t *ev = op->event;
     json_t *md = json_object_get(ev, "metadata");
@@ -318,12 +318,30 @@ static void start(kr_event_recorder_t *r, ev_op *op)
         req.verb = KR_VERB_CREATE;
         req.body = ev;
     }
-    kr_error_t err = {0};
-    int rc = (op->patch && !patch) ? kr_error_set(&err, KR_ENOMEM, "out of memory writing an event")
-                                   : kr_client_do(r->client, &req, sent, r, &err);
+    int rc = (op->patch && !patch) ? kr_error_set(err, KR_ENOMEM, "out of memory writing an event")
+                                   : kr_client_do(r->client, &req, sent, r, err);
     json_decref(patch);
-    if (rc != 0) /* never sent: the callback's work here, without a loop */
-        sent(NULL, &err, r);
+    return rc;
+}
+
+/* Send ops until one is in flight or none is left. One that cannot even
+ * start (a client that is stopping) is finished here: a loop, not a
+ * recursion, however many are queued. */
+static void send_from(kr_event_recorder_t *r, ev_op *op)
+{
+    while (op) {
+        kr_error_t err = {0};
+        if (start(r, op, &err) == 0)
+            return;
+        op = finish(r, &err);
+    }
+}
+
+static void sent(json_t *result, const kr_error_t *err, void *user)
+{
+    (void)result;
+    kr_event_recorder_t *r = user;
+    send_from(r, finish(r, err));
 }
 
 static void send_next(kr_event_recorder_t *r)
@@ -331,8 +349,7 @@ static void send_next(kr_event_recorder_t *r)
     kr_mutex_lock(&r->mu);
     ev_op *op = take_next(r);
     kr_mutex_unlock(&r->mu);
-    if (op)
-        start(r, op);
+    send_from(r, op);
 }
 
 /* ---- correlation --------------------------------------------------------------------- */

@@ -66,6 +66,8 @@ KR_API int kr_event_recorder_new(const kr_event_recorder_opts *opts, kr_event_re
 
 /* Waits for the request in flight (at most request_timeout_ms), drops
  * what is still queued, frees. NULL is a no-op. The client is not freed.
+ * No other call on `r` may run or start meanwhile (one that raced the
+ * free's start would touch freed memory once it returns).
  * [any thread but the client's loop thread] */
 KR_API void kr_event_recorder_free(kr_event_recorder_t *r);
 
@@ -86,7 +88,7 @@ typedef struct kr_event {
  * to 1024 bytes. 0 also when the event is dropped by the per-object
  * burst or because the queue is full (both counted in the stats).
  * Errors: KR_EINVAL (no object name, apiVersion, kind or reason),
- * KR_ENOMEM, KR_ESHUTDOWN (the recorder is being freed). */
+ * KR_ENOMEM, KR_ESHUTDOWN (kr_event_recorder_free has begun). */
 KR_API int kr_event_record(kr_event_recorder_t *r, const kr_event *ev, const char *fmt, ...)
     KR_PRINTF(3, 4);
 
