@@ -37,13 +37,12 @@ void kr_token_file_free(kr_token_file_t *t)
     kr_free(t);
 }
 
-/* One CSV field starting at *p (Go's encoding/csv with TrimLeadingSpace):
- * quoted ("" is a quote) or plain up to the next comma or line end. */
+/* One CSV field starting at *p, as Go's encoding/csv reads it for
+ * kube-apiserver (no space trimmed): quoted ("" is a quote) or plain up to
+ * the next comma or line end; a quote inside a plain field is an error. */
 static char *csv_field(const char **p, const char *end, bool *bad)
 {
     const char *s = *p;
-    while (s < end && (*s == ' ' || *s == '\t'))
-        s++;
     char *out = kr_malloc((size_t)(end - s) + 1);
     if (!out)
         return NULL;
@@ -69,8 +68,11 @@ static char *csv_field(const char **p, const char *end, bool *bad)
         if (s < end && *s != ',')
             *bad = true;
     } else {
-        while (s < end && *s != ',')
+        while (s < end && *s != ',') {
+            if (*s == '"')
+                *bad = true; /* encoding/csv: bare " in non-quoted field */
             out[n++] = *s++;
+        }
     }
     out[n] = '\0';
     if (s < end && *s == ',')
@@ -100,7 +102,8 @@ static int split_groups(const char *text, kr_token_user *u)
     return 0;
 }
 
-/* Parse one record (a line without its newline) into *u. */
+/* Parse one record (a line without its newline) into *u. A record with an
+ * empty token is skipped, as kube-apiserver skips it: *u stays empty. */
 static int parse_record(const char *line, const char *end, size_t lineno, kr_token_user *u,
                         kr_error_t *err)
 {
@@ -118,10 +121,10 @@ static int parse_record(const char *line, const char *end, size_t lineno, kr_tok
     int rc = 0;
     if (bad)
         rc = kr_error_set(err, KR_EPARSE, "token file line %zu: bad quoting", lineno);
-    else if (n < 3 || !fields[0][0] || !fields[1][0])
+    else if (n < 3)
         rc = kr_error_set(err, KR_EPARSE,
                           "token file line %zu: want at least 3 columns (token,user,uid)", lineno);
-    if (rc == 0) {
+    if (rc == 0 && fields[0][0]) {
         u->token = fields[0];
         u->user = fields[1];
         u->uid = fields[2];
@@ -153,8 +156,8 @@ int kr_token_file_parse(const char *text, size_t len, kr_token_file_t **out, kr_
     for (size_t lineno = 1; p < end; lineno++) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *le = nl ? nl : end;
-        const char *trim = le;
-        while (trim > p && (trim[-1] == '\r' || trim[-1] == ' '))
+        const char *trim = le; /* a CRLF line's \r is not part of it */
+        if (trim > p && trim[-1] == '\r')
             trim--;
         if (trim > p) {
             kr_token_user *u = &t->users[t->n];
@@ -164,8 +167,10 @@ int kr_token_file_parse(const char *text, size_t len, kr_token_file_t **out, kr_
                 kr_token_file_free(t);
                 return rc;
             }
-            SHA256((const unsigned char *)u->token, strlen(u->token), t->digests[t->n]);
-            t->n++;
+            if (u->token) {
+                SHA256((const unsigned char *)u->token, strlen(u->token), t->digests[t->n]);
+                t->n++;
+            }
         }
         p = nl ? nl + 1 : end;
     }
@@ -203,8 +208,9 @@ const kr_token_user *kr_token_file_find(const kr_token_file_t *t, const char *to
     SHA256((const unsigned char *)token, strlen(token), digest);
     const kr_token_user *found = NULL;
     for (size_t i = 0; i < t->n; i++) {
-        /* every entry is compared, match or not */
-        if (CRYPTO_memcmp(digest, t->digests[i], sizeof(digest)) == 0 && !found)
+        /* every entry is compared, match or not; a token given twice is
+         * its last record's, as kube-apiserver's map keeps it */
+        if (CRYPTO_memcmp(digest, t->digests[i], sizeof(digest)) == 0)
             found = &t->users[i];
     }
     return found;

@@ -680,6 +680,21 @@ START_TEST(token_file_parses_quotes_and_groups)
     ck_assert_ptr_nonnull(strstr(err.message, "line 1"));
     ck_assert_int_eq(kr_token_file_parse("a,b,c\n\"x,y,z\n", 13, &t, &err), KR_EPARSE);
     ck_assert_ptr_nonnull(strstr(err.message, "line 2"));
+    /* as kube-apiserver reads it: spaces kept, an empty token's record
+     * skipped, an empty user name taken, the last of a token's records */
+    static const char go[] = "tok-a, alice ,1\r\n"
+                             ",nobody,2\n"
+                             "tok-b,,3\n"
+                             "tok-c,first,4\n"
+                             "tok-c,second,5\n";
+    ck_assert_msg(kr_token_file_parse(go, strlen(go), &t, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(kr_token_file_count(t), 4);
+    ck_assert_str_eq(kr_token_file_find(t, "tok-a")->user, " alice ");
+    ck_assert_str_eq(kr_token_file_find(t, "tok-a")->uid, "1");
+    ck_assert_str_eq(kr_token_file_find(t, "tok-b")->user, "");
+    ck_assert_str_eq(kr_token_file_find(t, "tok-c")->user, "second");
+    kr_token_file_free(t);
+    ck_assert_int_eq(kr_token_file_parse("tok, \"alice\",1\n", 16, &t, &err), KR_EPARSE);
 }
 END_TEST
 

@@ -27,9 +27,12 @@ typedef struct kr_token_user {
 
 typedef struct kr_token_file kr_token_file_t;
 
-/* Parse a token file's text (`len` bytes): fields may be quoted ("" is a
- * quote) as Go's encoding/csv reads them, blank lines are skipped, the
- * fourth field is a comma-separated group list. *out is new. Errors:
+/* Parse a token file's text (`len` bytes) as kube-apiserver reads it:
+ * fields may be quoted ("" is a quote) as Go's encoding/csv reads them,
+ * spaces are part of the field they are in, blank lines are skipped, a
+ * record with an empty token is skipped, a token given twice is its last
+ * record's, the fourth field is a comma-separated group list. (Unlike
+ * encoding/csv, a quoted field cannot span lines.) *out is new. Errors:
  * KR_EPARSE (the message names the line), KR_ENOMEM. */
 KR_API int kr_token_file_parse(const char *text, size_t len, kr_token_file_t **out,
                                kr_error_t *err);
