@@ -185,7 +185,8 @@ static void clean_path(char *path)
                 *out++ = '/';
             memmove(out, seg, len);
             out += len;
-            kept++;
+            /* a leading ".." of a relative path stays: nothing to remove */
+            kept += !(len == 2 && seg[0] == '.' && seg[1] == '.');
         }
         seg += len;
     }

@@ -1176,6 +1176,19 @@ static void free_strings(kr_http_t *h)
     kr_free(h->impersonate_uid);
 }
 
+/* The credential source of a kr_http_new that failed: no transfer holds
+ * it yet. */
+static void creds_free_unshared(kr_http_t *h)
+{
+    if (!h->creds)
+        return;
+    if (h->creds->owned)
+        h->creds->owned->free(h->creds->owned);
+    pthread_mutex_destroy(&h->creds->lock);
+    kr_free(h->creds);
+    h->creds = NULL;
+}
+
 static void free_after_close(uv_handle_t *handle)
 {
     kr_http_t *h = handle->data;
@@ -1362,18 +1375,14 @@ int kr_http_new(kr_runtime_t *rt, const kr_rest_config *cfg, const kr_http_opts 
         kr_error_set(err, rc, "http: the runtime is stopping");
         curl_multi_cleanup(h->multi);
         h->dead = true;
+        creds_free_unshared(h);
         uv_close((uv_handle_t *)&h->timer, free_after_close);
         return rc;
     }
     *out = h;
     return 0;
 fail:
-    if (h->creds) {
-        if (h->creds->owned)
-            h->creds->owned->free(h->creds->owned);
-        pthread_mutex_destroy(&h->creds->lock);
-        kr_free(h->creds);
-    }
+    creds_free_unshared(h);
     free_strings(h);
     kr_free(h);
     return rc;

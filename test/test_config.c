@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config_internal.h"
 #include "internal.h"
 #include "kr_suite.h"
 #include "kr_test.h"
@@ -481,6 +482,18 @@ START_TEST(kubeconfig_relative_paths_resolve_against_their_file)
     ck_assert_str_eq(rc->bearer_token_file, abs_token);
     kr_rest_config_free(rc);
     kr_kubeconfig_free(kc);
+    /* cleaned as Go's filepath.Clean: a relative path's leading ".." stay */
+    static const char *const cases[][3] = {
+        {".", "../../x", "../../x"}, {"a", "../../x", "../x"}, {"a/b", "../x", "a/x"},
+        {"/a", "../../x", "/x"},     {"a", "b/../..", "."},    {"..", "../x/./y", "../../x/y"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *got = kr_config_resolve_path(cases[i][0], cases[i][1]);
+        ck_assert_ptr_nonnull(got);
+        ck_assert_msg(strcmp(got, cases[i][2]) == 0, "%s + %s: %s, want %s", cases[i][0],
+                      cases[i][1], got, cases[i][2]);
+        kr_free(got);
+    }
 }
 END_TEST
 
