@@ -30,8 +30,10 @@ struct kr_runtime {
     kr_runtime_hook hooks; /* sentinel of a circular list; guarded by lock */
     pthread_t loop_tid; /* written by the loop thread before loop_tid_set */
     atomic_bool loop_tid_set;
-    bool loop_done; /* the loop thread has run its last; guarded by lock */
-    pthread_cond_t done_cond; /* loop_done set */
+    /* The queue is closed: the shutdown found it empty, under the lock,
+     * after everything else; guarded by lock. Until then calls are taken
+     * (also from other threads while stopping) and run. */
+    bool loop_done;
 };
 
 struct kr_timer {
@@ -78,7 +80,6 @@ int kr_runtime_new(const kr_runtime_opts *opts, kr_runtime_t **out, kr_error_t *
     }
     rt->wakeup.data = rt;
     pthread_mutex_init(&rt->lock, NULL);
-    pthread_cond_init(&rt->done_cond, NULL);
     rt->hooks.next = rt->hooks.prev = &rt->hooks;
     *out = rt;
     return 0;
@@ -136,8 +137,19 @@ static void shutdown_on_loop(kr_runtime_t *rt)
     uv_walk(&rt->loop, close_leftover, rt);
     uv_close((uv_handle_t *)&rt->wakeup, NULL);
     uv_run(&rt->loop, UV_RUN_DEFAULT);
-    /* calls queued by the last close callbacks, and what they open */
-    while (run_queued(rt)) {
+    /* Calls queued meanwhile (by the last close callbacks, or by other
+     * threads freeing what they own while the runtime stops), and what
+     * they open. The queue closes only when found empty under the lock,
+     * so a call taken is never left in it. */
+    for (;;) {
+        pthread_mutex_lock(&rt->lock);
+        bool empty = rt->head == NULL;
+        if (empty)
+            rt->loop_done = true;
+        pthread_mutex_unlock(&rt->lock);
+        if (empty)
+            break;
+        run_queued(rt);
         uv_walk(&rt->loop, close_leftover, rt);
         uv_run(&rt->loop, UV_RUN_DEFAULT);
     }
@@ -169,10 +181,6 @@ static void *loop_main(void *arg)
             break;
     }
     shutdown_on_loop(rt);
-    pthread_mutex_lock(&rt->lock);
-    rt->loop_done = true;
-    pthread_cond_broadcast(&rt->done_cond);
-    pthread_mutex_unlock(&rt->lock);
     return NULL;
 }
 
@@ -238,7 +246,6 @@ void kr_runtime_free(kr_runtime_t *rt)
     int rc = uv_loop_close(&rt->loop);
     if (rc != 0)
         kr_log(&rt->logger, KR_LOG_ERROR, "runtime", "uv_loop_close: %s", uv_strerror(rc));
-    pthread_cond_destroy(&rt->done_cond);
     pthread_mutex_destroy(&rt->lock);
     kr_free(rt);
 }
@@ -259,8 +266,9 @@ int kr_runtime_call(kr_runtime_t *rt, kr_runtime_cb fn, void *user)
     c->fn = fn;
     c->user = user;
     pthread_mutex_lock(&rt->lock);
-    /* Calls made by the loop thread while it drains at stop still run. */
-    if (rt->stop_requested && !kr_runtime_is_loop_thread(rt)) {
+    /* Calls made while the runtime stops still run, in its last drain:
+     * a free from another thread meanwhile is done, not skipped. */
+    if (rt->loop_done) {
         pthread_mutex_unlock(&rt->lock);
         kr_free(c);
         return KR_ESHUTDOWN;
@@ -421,5 +429,10 @@ int kr_runtime_on_loop(kr_runtime_t *rt, kr_runtime_cb fn, void *arg)
         fn(arg);
         return 0;
     }
-    return kr_runtime_call_sync(rt, fn, arg);
+    int rc = kr_runtime_call_sync(rt, fn, arg);
+    if (rc == KR_ESHUTDOWN) { /* the loop has run its last: nothing touches it now */
+        fn(arg);
+        return 0;
+    }
+    return rc;
 }

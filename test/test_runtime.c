@@ -250,6 +250,65 @@ START_TEST(calls_queued_by_the_last_close_callbacks_still_run)
 }
 END_TEST
 
+/* A call from another thread while the runtime stops (its stop hooks
+ * running) is taken and runs before the stop returns: a free made then is
+ * done, not skipped. */
+struct stopping {
+    kr_runtime_t *rt;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    bool in_hook, called;
+    atomic_int ran;
+};
+static void stopping_hook(void *user)
+{
+    struct stopping *s = user;
+    pthread_mutex_lock(&s->mu);
+    s->in_hook = true;
+    pthread_cond_broadcast(&s->cond);
+    while (!s->called)
+        pthread_cond_wait(&s->cond, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+}
+static void count_call(void *user)
+{
+    struct stopping *s = user;
+    atomic_fetch_add(&s->ran, 1);
+}
+static void *stopper_main(void *arg)
+{
+    kr_runtime_stop(arg);
+    return NULL;
+}
+
+START_TEST(a_call_made_while_stopping_still_runs)
+{
+    struct stopping s = {.rt = started_runtime()};
+    pthread_mutex_init(&s.mu, NULL);
+    pthread_cond_init(&s.cond, NULL);
+    kr_runtime_hook hook = {.fn = stopping_hook, .user = &s};
+    ck_assert_int_eq(kr_runtime_add_stop_hook(s.rt, &hook), 0);
+    pthread_t stopper;
+    ck_assert_int_eq(pthread_create(&stopper, NULL, stopper_main, s.rt), 0);
+    pthread_mutex_lock(&s.mu);
+    while (!s.in_hook)
+        pthread_cond_wait(&s.cond, &s.mu);
+    pthread_mutex_unlock(&s.mu);
+    ck_assert_int_eq(kr_runtime_call(s.rt, count_call, &s), 0);
+    pthread_mutex_lock(&s.mu);
+    s.called = true;
+    pthread_cond_broadcast(&s.cond);
+    pthread_mutex_unlock(&s.mu);
+    pthread_join(stopper, NULL);
+    int ran = atomic_load(&s.ran);
+    ck_assert_int_eq(ran, 1);
+    ck_assert_int_eq(kr_runtime_call(s.rt, count_call, &s), KR_ESHUTDOWN); /* stopped */
+    kr_runtime_free(s.rt);
+    pthread_cond_destroy(&s.cond);
+    pthread_mutex_destroy(&s.mu);
+}
+END_TEST
+
 struct tick {
     kr_runtime_t *rt;
     kr_timer_t *timer;
@@ -341,6 +400,7 @@ int main(void)
     tcase_add_test(tc, stop_drains_queue_then_refuses_calls);
     tcase_add_test(tc, stop_runs_hooks_on_loop_and_ends_with_open_handles_closed);
     tcase_add_test(tc, calls_queued_by_the_last_close_callbacks_still_run);
+    tcase_add_test(tc, a_call_made_while_stopping_still_runs);
     tcase_add_test(tc, repeating_timer_fires_and_can_free_itself);
     tcase_add_test(tc, timer_new_off_the_loop_thread_is_refused);
     tcase_add_test(tc, stop_from_the_loop_thread_is_refused);

@@ -45,7 +45,8 @@ KR_API int kr_runtime_start(kr_runtime_t *rt, kr_error_t *err);
 /* Stop the loop: run every function already queued, run the stop hooks of
  * the modules bound to the runtime (they cancel their requests, reporting
  * KR_ESHUTDOWN), close every remaining handle, and join the I/O thread.
- * Later kr_runtime_call()s fail with KR_ESHUTDOWN. Idempotent.
+ * Calls made until then still run; later kr_runtime_call()s fail with
+ * KR_ESHUTDOWN. Idempotent.
  * [any thread but the loop thread] Errors: KR_ESTATE when called on the
  * loop thread. */
 KR_API int kr_runtime_stop(kr_runtime_t *rt);
@@ -56,7 +57,9 @@ KR_API int kr_runtime_stop(kr_runtime_t *rt);
 KR_API void kr_runtime_free(kr_runtime_t *rt);
 
 /* Queue fn(user) to run on the loop thread, in call order, and return at
- * once. [any thread] Errors: KR_ESHUTDOWN (stopped or stopping), KR_ENOMEM. */
+ * once. A call made while the runtime stops still runs, in its last
+ * drain (so that what another thread frees meanwhile is freed). [any
+ * thread] Errors: KR_ESHUTDOWN (stopped), KR_ENOMEM. */
 KR_API int kr_runtime_call(kr_runtime_t *rt, kr_runtime_cb fn, void *user);
 
 /* Run fn(user) on the loop thread and wait until it has returned. On the
