@@ -81,7 +81,8 @@ static int path_parse(const char *text, struct field_path *out, kr_error_t *err)
 }
 
 /* Copy the value at `path` in src into dst, sharing the subtree. A path
- * that meets an array keeps the whole array. */
+ * that meets an array keeps the whole array. Paths may come in any order:
+ * a narrower one under a subtree already kept finds it there. */
 static int keep_path(const json_t *src, json_t *dst, const struct field_path *path)
 {
     const json_t *at = src;
@@ -104,8 +105,8 @@ static int keep_path(const json_t *src, json_t *dst, const struct field_path *pa
         }
         cur = child;
     }
-    if (json_object_get(cur, path->tokens[depth - 1]))
-        return 0;
+    /* what is there already was copied from beneath this subtree (a
+     * narrower path kept before): the whole subtree replaces it */
     return json_object_set(cur, path->tokens[depth - 1], (json_t *)at) == 0 ? 0 : KR_ENOMEM;
 }
 

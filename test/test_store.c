@@ -337,6 +337,47 @@ START_TEST(keep_fields_caches_only_selected_fields)
 }
 END_TEST
 
+/* A broader path than one kept before it (an always-kept one or the
+ * user's own) keeps the whole subtree, not just the narrower field. */
+START_TEST(keep_fields_broader_path_keeps_the_whole_subtree)
+{
+    json_t *o = with_managed_fields();
+    json_t *meta = json_object_get(o, "metadata");
+    json_object_set_new(meta, "finalizers", json_pack("[s]", "example.com/f"));
+    json_object_set_new(meta, "ownerReferences",
+                        json_pack("[{s:s,s:s}]", "kind", "Deployment", "name", "web"));
+    json_object_set_new(json_object_get(o, "spec"), "x", json_pack("{s:i}", "y", 1));
+
+    static const char *const meta_fields[] = {"/metadata", "/spec/replicas"};
+    kr_store_opts opts = {.keep_fields = meta_fields, .n_keep_fields = 2};
+    kr_store_t *s = new_store(&opts);
+    add(s, json_deep_copy(o));
+    json_t *got = kr_store_get(s, "ns/a");
+    json_t *gm = json_object_get(got, "metadata");
+    ck_assert_ptr_nonnull(json_object_get(gm, "finalizers"));
+    ck_assert_ptr_nonnull(json_object_get(gm, "ownerReferences"));
+    ck_assert_ptr_nonnull(json_object_get(gm, "annotations"));
+    ck_assert_ptr_null(json_object_get(gm, "managedFields"));
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(got, "spec"), "replicas")),
+                     3);
+    ck_assert_ptr_null(json_object_get(json_object_get(got, "spec"), "template"));
+    json_decref(got);
+    kr_store_free(s);
+
+    static const char *const spec_fields[] = {"/spec/x", "/spec"};
+    kr_store_opts o2 = {.keep_fields = spec_fields, .n_keep_fields = 2};
+    s = new_store(&o2);
+    add(s, json_deep_copy(o));
+    got = kr_store_get(s, "ns/a");
+    ck_assert_msg(json_equal(json_object_get(got, "spec"), json_object_get(o, "spec")), "kept %s",
+                  json_dumps(got, JSON_SORT_KEYS));
+    ck_assert_ptr_null(json_object_get(json_object_get(got, "metadata"), "annotations"));
+    json_decref(got);
+    kr_store_free(s);
+    json_decref(o);
+}
+END_TEST
+
 static int add_label_transform(json_t *obj, json_t **out, void *user)
 {
     const char *reject = user;
@@ -1209,6 +1250,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, resource_version_follows_the_last_write);
     tcase_add_test(tc, transform_default_drops_managed_fields);
     tcase_add_test(tc, keep_fields_caches_only_selected_fields);
+    tcase_add_test(tc, keep_fields_broader_path_keeps_the_whole_subtree);
     tcase_add_test(tc, user_transform_runs_and_can_reject);
     tcase_add_test(tc, multi_value_index_tracks_updates_between_values);
     tcase_add_test(tc, namespace_and_selector_listers);
