@@ -458,6 +458,24 @@ START_TEST(relist_reports_changes_and_final_state_unknown_deletes)
 }
 END_TEST
 
+/* resourceVersions are opaque (an aggregated API's need not be numbers):
+ * a relist finds an object changed when its RV is a different string. */
+START_TEST(relist_compares_opaque_resource_versions_as_strings)
+{
+    setup_with(0, 0, false);
+    sync_with(items("a@x3", "b@x4", NULL), "x5");
+    F.ndeltas = 0;
+    fake_lw_close(&F.lw, KR_EGONE, 410);
+    fake_clock_advance(&F.clock, fake_clock_next_due(&F.clock));
+    ck_assert_str_eq(REQ(-1), LIST_AT("0", "x5"));
+    fake_lw_list_ok(&F.lw, items("a@x3", "b@y9", NULL), "y11", NULL);
+    ck_assert_int_eq(F.ndeltas, 1);
+    ck_assert_str_eq(delta(0), "UPDATED default/b y9 old=x4");
+    ck_assert_str_eq(REQ(-1), WATCH_AT("y11"));
+    teardown();
+}
+END_TEST
+
 START_TEST(relist_deltas_carry_no_objects_when_nobody_reads_them)
 {
     setup_with(0, 0, false);
@@ -848,6 +866,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, error_event_410_cancels_the_watch_and_relists);
     tcase_add_test(tc, error_event_500_relists_after_the_backoff_and_429_rewatches);
     tcase_add_test(tc, relist_reports_changes_and_final_state_unknown_deletes);
+    tcase_add_test(tc, relist_compares_opaque_resource_versions_as_strings);
     tcase_add_test(tc, relist_deltas_carry_no_objects_when_nobody_reads_them);
     tcase_add_test(tc, progress_by_bookmarks_only_keeps_the_watch);
     tcase_add_test(tc, progress_deadline_passed_restarts_the_watch_from_last_rv);
