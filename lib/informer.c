@@ -202,11 +202,13 @@ static void on_progress(const char *rv, bool synced, void *user)
 {
     kr_informer_t *inf = user;
     uint64_t v = 0;
-    if (parse_rv(rv, &v) != 0)
-        return;
+    /* RVs are opaque: one that is no number (an aggregated API's, or a
+     * list that gave none) still syncs, but moves no RV waiter */
+    bool numeric = parse_rv(rv, &v) == 0;
     pthread_mutex_lock(&inf->mu);
-    inf->observed_rv = v;
-    if (!inf->last_rv || strcmp(inf->last_rv, rv) != 0) {
+    if (numeric)
+        inf->observed_rv = v;
+    if (*rv && (!inf->last_rv || strcmp(inf->last_rv, rv) != 0)) {
         char *copy = kr_strdup(rv);
         if (copy) {
             kr_free(inf->last_rv);
@@ -217,6 +219,8 @@ static void on_progress(const char *rv, bool synced, void *user)
         atomic_store(&inf->synced, true);
     pthread_cond_broadcast(&inf->cond);
     pthread_mutex_unlock(&inf->mu);
+    if (!numeric)
+        return;
     kr_metrics_gauge_set(inf->m[M_LAST_RV], (double)v);
     /* rescan after each callback: it may add waiters or stop the informer */
     for (;;) {

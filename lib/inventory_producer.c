@@ -203,7 +203,7 @@ static void on_delta(const kr_delta *d, void *user)
 static void on_progress(const char *rv, bool synced, void *user)
 {
     kr_inventory_producer_t *p = user;
-    char *copy = kr_strdup(rv);
+    char *copy = *rv ? kr_strdup(rv) : NULL; /* "": a list that gave none */
     pthread_mutex_lock(&p->lock);
     if (copy) {
         kr_free(p->observed_rv);
@@ -219,7 +219,7 @@ static void on_progress(const char *rv, bool synced, void *user)
     if (p->paused)
         return;
     /* A bookmark or a list's end: the checkpoint moves without an object. */
-    if (!p->resume_rv || strcmp(p->resume_rv, rv) != 0)
+    if (*rv && (!p->resume_rv || strcmp(p->resume_rv, rv) != 0))
         produce_client(p, KR_INVENTORY_CHECKPOINT, NULL, rv, true);
     if (p->pause_after_list)
         pause_watch(p);

@@ -155,8 +155,9 @@ static void report_request(kr_reflector_t *r, kr_reflector_request request, int 
 
 static void report_progress(kr_reflector_t *r)
 {
-    if (r->hooks.on_progress && r->last_rv)
-        r->hooks.on_progress(r->last_rv, r->synced, r->hooks.user);
+    /* a list without a resourceVersion still syncs: reported as "" */
+    if (r->hooks.on_progress && (r->last_rv || r->synced))
+        r->hooks.on_progress(r->last_rv ? r->last_rv : "", r->synced, r->hooks.user);
 }
 
 static void emit(kr_reflector_t *r, kr_delta_type type, const json_t *obj, const json_t *old,

@@ -420,6 +420,47 @@ START_TEST(metrics_count_lists_restarts_and_events)
 }
 END_TEST
 
+/* resourceVersions are opaque: a list whose RV is no number (an
+ * aggregated API's), "0", or none at all still syncs the informer, and a
+ * relist's changes still reach the handlers. */
+START_TEST(opaque_or_missing_list_resource_versions_still_sync)
+{
+    world w;
+    world_init(&w, NULL, NULL, NULL);
+    rec a = {0};
+    kr_informer_handler ha = handler_for(&a, 0);
+    ck_assert_int_eq(kr_informer_add_handler(w.inf, &ha, NULL, NULL), 0);
+    ck_assert_int_eq(kr_informer_start(w.inf, NULL), 0);
+    char *o0 = fake_obj("default", "o0", "a3"), *o0b = fake_obj("default", "o0", "b7");
+    char items[512];
+    snprintf(items, sizeof(items), "[%s]", o0);
+    fake_lw_list_ok(&w.lw, items, "opaque-10", NULL);
+    ck_assert(kr_informer_has_synced(w.inf));
+    char *rv = kr_informer_last_resource_version(w.inf);
+    ck_assert_str_eq(rv, "opaque-10");
+    kr_free(rv);
+    fake_lw_close(&w.lw, KR_EGONE, 410);
+    fake_clock_advance(&w.clock, fake_clock_next_due(&w.clock));
+    snprintf(items, sizeof(items), "[%s]", o0b);
+    fake_lw_list_ok(&w.lw, items, "opaque-20", NULL);
+    ck_assert_int_eq(a.n, 2);
+    ck_assert_str_eq(a.log[0], "add o0@a3");
+    ck_assert_str_eq(a.log[1], "update o0@a3->b7");
+    world_free(&w);
+
+    const char *rvs[] = {"0", NULL};
+    for (int i = 0; i < 2; i++) {
+        world_init(&w, NULL, NULL, NULL);
+        ck_assert_int_eq(kr_informer_start(w.inf, NULL), 0);
+        fake_lw_list_ok(&w.lw, "[]", rvs[i], NULL);
+        ck_assert_msg(kr_informer_has_synced(w.inf), "list rv %s", rvs[i] ? rvs[i] : "(none)");
+        world_free(&w);
+    }
+    free(o0);
+    free(o0b);
+}
+END_TEST
+
 START_TEST(new_rejects_incomplete_options)
 {
     kr_informer_t *inf = NULL;
@@ -448,6 +489,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, loop_callback_fires_when_the_resource_version_is_observed);
     tcase_add_test(tc, selectors_scope_requests_and_listers_filter_the_cache);
     tcase_add_test(tc, metrics_count_lists_restarts_and_events);
+    tcase_add_test(tc, opaque_or_missing_list_resource_versions_still_sync);
     tcase_add_test(tc, new_rejects_incomplete_options);
     suite_add_tcase(s, tc);
     return s;

@@ -157,7 +157,8 @@ typedef struct kr_reflector_hooks {
     void (*on_delta)(const kr_delta *delta, void *user);
     /* The last resourceVersion observed moved to `resource_version`
      * (borrowed) after an event, a bookmark or a completed list; `synced`
-     * says whether a complete list has been applied. May be NULL. */
+     * says whether a complete list has been applied. "" when a list gave
+     * none (it is synced all the same). May be NULL. */
     void (*on_progress)(const char *resource_version, bool synced, void *user);
     /* A request was sent (`cause` is -1); or the watch restarted for
      * `cause`, a kr_watch_restart_cause (request == KR_REFLECTOR_REQUEST_NONE).
