@@ -692,6 +692,7 @@ static void on_watch_event(kr_watch_event_type type, json_t *obj, void *user)
                 return;
             r->phase = P_WATCHING;
             r->synced = true;
+            r->rv_unavailable = false; /* the stream's list succeeded */
             observe_rv(r, rv_of(obj));
             report_progress(r);
             return;
@@ -730,6 +731,9 @@ static void on_watch_close(int rc, const kr_error_t *err, void *user)
             r->pending = NULL;
             kr_free(r->last_rv);
             r->last_rv = NULL;
+            /* and a list that follows reads the latest: at "0" a watch
+             * cache may answer with less than the store holds */
+            r->rv_unavailable = true;
             back_off(r, NEXT_RELIST);
             return;
         }

@@ -668,6 +668,35 @@ START_TEST(streaming_list_gone_streams_again_after_the_backoff)
 }
 END_TEST
 
+/* After a 410 on a stream, a list that follows (the stream refused) is a
+ * consistent read (""), as client-go lists after a 410: at "0" a watch
+ * cache could answer with a state older than the store's. */
+START_TEST(streaming_list_gone_then_refused_lists_the_latest)
+{
+    setup_with(0, 0, true);
+    event(KR_WATCH_ADDED, "a", "3");
+    bookmark("5", true);
+    ck_assert(kr_reflector_has_synced(F.r));
+    fake_lw_close(&F.lw, KR_EGONE, 410);
+    fake_clock_advance(&F.clock, fake_clock_next_due(&F.clock));
+    ck_assert_str_eq(REQ(-1),
+                     "watch rv=5 bookmarks=1 initial=1 match=NotOlderThan labels=app fields=");
+    fake_lw_close(&F.lw, KR_EGONE, 410);
+    fake_clock_advance(&F.clock, fake_clock_next_due(&F.clock));
+    ck_assert_str_eq(REQ(-1),
+                     "watch rv= bookmarks=1 initial=1 match=NotOlderThan labels=app fields=");
+    fake_lw_close(&F.lw, KR_EINVALIDOBJ, 422);
+    ck_assert_str_eq(REQ(-1), LIST_AT("500", ""));
+    sync_with(items("a@3", NULL), "9");
+    ck_assert_str_eq(REQ(-1), WATCH_AT("9"));
+    /* the list succeeded: the next relist is at the last RV again */
+    fake_lw_close(&F.lw, KR_EGONE, 410);
+    fake_clock_advance(&F.clock, fake_clock_next_due(&F.clock));
+    ck_assert_str_eq(REQ(-1), LIST_AT("0", "9"));
+    teardown();
+}
+END_TEST
+
 START_TEST(streaming_list_rejected_falls_back_to_list_and_watch)
 {
     setup_with(0, 0, true);
@@ -875,6 +904,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, list_failure_backs_off_then_lists_from_scratch);
     tcase_add_test(tc, refused_watch_request_backs_off);
     tcase_add_test(tc, streaming_list_waits_for_the_initial_events_end_bookmark);
+    tcase_add_test(tc, streaming_list_gone_then_refused_lists_the_latest);
     tcase_add_test(tc, streaming_list_rejected_falls_back_to_list_and_watch);
     tcase_add_test(tc, streaming_list_gone_streams_again_after_the_backoff);
     tcase_add_test(tc, streaming_ignored_by_server_falls_back_when_stream_ends_without_bookmark);
