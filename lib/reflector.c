@@ -15,6 +15,8 @@
 
 #define MOD "reflector"
 #define INITIAL_EVENTS_END "k8s.io/initial-events-end"
+/* client-go's "very short watch": a clean end this soon with no event */
+#define SHORT_WATCH_MS 1000
 
 typedef enum phase {
     P_IDLE = 0,
@@ -72,6 +74,8 @@ struct kr_reflector {
      * said that RV is unavailable (410, or too large). */
     char *list_from; /* the RV this list asked for; NULL: "" */
     uint64_t last_progress_ms;
+    uint64_t watch_started_ms;
+    unsigned long watch_events; /* events of the open watch, bookmarks too */
     uint64_t last_backoff_ms;
     unsigned backoff_steps;
     bool backed_off;
@@ -667,6 +671,7 @@ static void on_watch_event(kr_watch_event_type type, json_t *obj, void *user)
     if (r->phase != P_WATCHING && r->phase != P_STREAMING)
         return;
     r->last_progress_ms = now_ms(r);
+    r->watch_events++;
     if (type == KR_WATCH_ERROR) {
         bool gone = status_is_gone(obj);
         kr_log(&r->logger, KR_LOG_INFO, MOD, "%s: watch error event: %s", r->name,
@@ -745,7 +750,16 @@ static void on_watch_close(int rc, const kr_error_t *err, void *user)
         return;
     if (rc == 0) {
         report_request(r, KR_REFLECTOR_REQUEST_NONE, KR_RESTART_TIMEOUT);
-        start_watch(r, false);
+        if (r->watch_events == 0 && now_ms(r) - r->watch_started_ms < SHORT_WATCH_MS) {
+            /* a server or proxy that answers and closes at once: watching
+             * again at once would spin on the client's rate limiter */
+            kr_log(&r->logger, KR_LOG_WARN, MOD,
+                   "%s: very short watch: closed in under %d ms with no event", r->name,
+                   SHORT_WATCH_MS);
+            back_off(r, NEXT_REWATCH);
+        } else {
+            start_watch(r, false);
+        }
     } else if (rc == KR_EGONE) {
         /* as client-go: the list-and-watch ends, and the next one (a list
          * at least as fresh as that RV) begins after the backoff, so that
@@ -795,6 +809,8 @@ static void start_watch(kr_reflector_t *r, bool streaming)
     }
     r->phase = streaming ? P_STREAMING : P_WATCHING;
     r->last_progress_ms = now_ms(r);
+    r->watch_started_ms = r->last_progress_ms;
+    r->watch_events = 0;
     report_request(r, streaming ? KR_REFLECTOR_REQUEST_WATCHLIST : KR_REFLECTOR_REQUEST_WATCH, -1);
     kr_error_t err = {0};
     if (r->lw.vt->watch(r->lw.impl, &req, on_watch_event, on_watch_close, r, &r->request, &err) !=

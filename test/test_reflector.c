@@ -281,6 +281,7 @@ START_TEST(clean_close_rewatches_from_the_last_rv_bookmarks_advanced)
     /* a fresh random timeout for every watch */
     int distinct = 0;
     for (int i = 0; i < 10; i++) {
+        fake_clock_advance(&F.clock, 1000); /* not a very short watch */
         fake_lw_close(&F.lw, 0, 0);
         int t = F.lw.timeouts[F.lw.nrequests - 1];
         ck_assert(t >= 300 && t < 600);
@@ -288,6 +289,38 @@ START_TEST(clean_close_rewatches_from_the_last_rv_bookmarks_advanced)
     }
     ck_assert_int_gt(distinct, 5);
     ck_assert_int_eq(F.lists, 1);
+    teardown();
+}
+END_TEST
+
+/* As client-go: a watch that ends cleanly within a second with no event
+ * (a proxy answering 200 and closing) is watched again after the backoff,
+ * not at once; one that lasted or brought an event is watched again at
+ * once. */
+START_TEST(very_short_clean_watch_backs_off)
+{
+    setup_with(0, 0, false);
+    sync_with(items(NULL), "5");
+    fake_clock_advance(&F.clock, 999);
+    fake_lw_close(&F.lw, 0, 0);
+    ck_assert_int_eq(F.lw.nrequests, 2);
+    ck_assert(!F.lw.watch_open);
+    uint64_t d = fake_clock_next_due(&F.clock);
+    ck_assert_msg(d >= 800 && d < 1600, "backoff %llu", (unsigned long long)d);
+    fake_clock_advance(&F.clock, d);
+    ck_assert_str_eq(REQ(2), WATCH_AT("5"));
+    /* a second one in a row backs off longer */
+    fake_lw_close(&F.lw, 0, 0);
+    d = fake_clock_next_due(&F.clock);
+    ck_assert_msg(d >= 1600 && d < 3200, "backoff %llu", (unsigned long long)d);
+    fake_clock_advance(&F.clock, d);
+    ck_assert_str_eq(REQ(3), WATCH_AT("5"));
+    /* a bookmark makes it no very short watch */
+    bookmark("6", false);
+    fake_lw_close(&F.lw, 0, 0);
+    ck_assert_str_eq(REQ(4), WATCH_AT("6"));
+    ck_assert_int_eq(F.lists, 1);
+    ck_assert_int_eq(F.restarts[KR_RESTART_TIMEOUT], 3);
     teardown();
 }
 END_TEST
@@ -885,6 +918,7 @@ static Suite *make_suite(void)
     TCase *tc = tcase_create("paths");
     tcase_add_test(tc, first_list_fills_the_empty_store_page_by_page_then_watches_from_list_rv);
     tcase_add_test(tc, paged_relist_replaces_the_store_only_when_complete);
+    tcase_add_test(tc, very_short_clean_watch_backs_off);
     tcase_add_test(tc, resume_watches_from_the_given_rv_then_relists_on_410);
     tcase_add_test(tc, expired_continue_token_restarts_the_list_from_the_beginning);
     tcase_add_test(tc, watch_events_update_the_store_in_order);
