@@ -616,30 +616,35 @@ static bool is_initial_events_end(const json_t *obj)
     return v && strcmp(v, "true") == 0;
 }
 
-static void apply_event(kr_reflector_t *r, kr_watch_event_type type, json_t *obj)
+/* Apply one event to the store and report it. 0, or the store's error
+ * (logged): the cache then lacks the event. */
+static int apply_event(kr_reflector_t *r, kr_watch_event_type type, json_t *obj)
 {
     kr_error_t err = {0};
-    json_t *old = NULL;
     if (type == KR_WATCH_DELETED) {
-        int rc = kr_store_delete(r->store, obj, &old, &err);
+        /* the event's object is what a delete reports: no need to read
+         * (parse) the cached one */
+        int rc = kr_store_delete(r->store, obj, NULL, &err);
         if (rc == 0)
             emit(r, KR_DELTA_DELETED, obj, NULL, false, false);
-        else if (rc != KR_ENOTFOUND)
+        else if (rc == KR_ENOTFOUND)
+            rc = 0; /* never cached: nothing to report */
+        else
             kr_log(&r->logger, KR_LOG_ERROR, MOD, "%s: delete: %s", r->name, err.message);
-        json_decref(old);
-        return;
+        return rc;
     }
-    json_t *cached = NULL;
+    json_t *old = NULL, *cached = NULL;
     json_incref(obj); /* kr_store_add steals it */
     int rc = kr_store_add(r->store, obj, 0, &old, &cached, &err);
     if (rc != 0) {
         kr_log(&r->logger, KR_LOG_ERROR, MOD, "%s: cannot cache an event's object: %s", r->name,
                err.message);
-        return;
+        return rc;
     }
     emit(r, old ? KR_DELTA_UPDATED : KR_DELTA_ADDED, cached, old, false, false);
     json_decref(old);
     json_decref(cached);
+    return 0;
 }
 
 static void on_watch_close(int rc, const kr_error_t *err, void *user);
@@ -714,8 +719,13 @@ static void on_watch_event(kr_watch_event_type type, json_t *obj, void *user)
             back_off(r, NEXT_RELIST);
         return;
     }
-    if (type != KR_WATCH_BOOKMARK)
-        apply_event(r, type, obj);
+    if (type != KR_WATCH_BOOKMARK && apply_event(r, type, obj) != 0) {
+        /* the cache missed this event: moving past its RV would leave it
+         * wrong until some relist, so relist now (after the backoff) */
+        if (r->phase == P_WATCHING)
+            back_off(r, NEXT_RELIST);
+        return;
+    }
     if (r->phase != P_WATCHING)
         return;
     observe_rv(r, rv_of(obj));

@@ -76,6 +76,8 @@ static void on_request(kr_reflector_request request, int cause, void *user)
 
 /* Where the next setup_with() starts (kr_reflector_start_at); NULL: a list. */
 static const char *resume_rv;
+/* The next setup_with()'s store options; NULL: the defaults. */
+static const kr_store_opts *store_opts;
 
 static void setup_with(long page, long deadline, bool streaming)
 {
@@ -83,7 +85,7 @@ static void setup_with(long page, long deadline, bool streaming)
     fake_lw_init(&F.lw);
     fake_clock_init(&F.clock);
     F.resumed = resume_rv != NULL;
-    ck_assert_int_eq(kr_store_new(NULL, &F.store, NULL), 0);
+    ck_assert_int_eq(kr_store_new(store_opts, &F.store, NULL), 0);
     kr_reflector_opts o = {
         .lw = F.lw.lw,
         .clock = F.clock.clock,
@@ -321,6 +323,48 @@ START_TEST(very_short_clean_watch_backs_off)
     ck_assert_str_eq(REQ(4), WATCH_AT("6"));
     ck_assert_int_eq(F.lists, 1);
     ck_assert_int_eq(F.restarts[KR_RESTART_TIMEOUT], 3);
+    teardown();
+}
+END_TEST
+
+static int refuse_bad(json_t *obj, json_t **out, void *user)
+{
+    (void)user;
+    const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+    if (name && strcmp(name, "bad") == 0) {
+        json_decref(obj);
+        return KR_EINVAL;
+    }
+    *out = obj;
+    return 0;
+}
+
+/* An event the store could not take (out of memory, a transform
+ * refusing) is not skipped over: the RV stays before it and, after the
+ * backoff, a relist makes the cache right again. A delete of an object
+ * never cached is no failure. */
+START_TEST(store_failure_on_an_event_relists_instead_of_advancing)
+{
+    kr_store_opts so = {.transform = refuse_bad};
+    store_opts = &so;
+    setup_with(0, 0, false);
+    store_opts = NULL;
+    sync_with(items("a@3", NULL), "5");
+    event(KR_WATCH_DELETED, "never", "6");
+    ck_assert_str_eq(F.progress, "6");
+    ck_assert(F.lw.watch_open);
+    event(KR_WATCH_ADDED, "bad", "7");
+    ck_assert(!F.lw.watch_open);
+    ck_assert_str_eq(F.progress, "6");
+    ck_assert_str_eq(kr_reflector_last_resource_version(F.r), "6");
+    ck_assert_int_eq(F.ndeltas, 1);
+    uint64_t d = fake_clock_next_due(&F.clock);
+    ck_assert_msg(d >= 800 && d < 1600, "backoff %llu", (unsigned long long)d);
+    fake_clock_advance(&F.clock, d);
+    ck_assert_str_eq(REQ(-1), LIST_AT("0", "6"));
+    sync_with(items("a@8", NULL), "9");
+    ck_assert_str_eq(delta(1), "UPDATED default/a 8 old=3");
+    ck_assert_str_eq(REQ(-1), WATCH_AT("9"));
     teardown();
 }
 END_TEST
@@ -919,6 +963,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, first_list_fills_the_empty_store_page_by_page_then_watches_from_list_rv);
     tcase_add_test(tc, paged_relist_replaces_the_store_only_when_complete);
     tcase_add_test(tc, very_short_clean_watch_backs_off);
+    tcase_add_test(tc, store_failure_on_an_event_relists_instead_of_advancing);
     tcase_add_test(tc, resume_watches_from_the_given_rv_then_relists_on_410);
     tcase_add_test(tc, expired_continue_token_restarts_the_list_from_the_beginning);
     tcase_add_test(tc, watch_events_update_the_store_in_order);
