@@ -246,7 +246,9 @@ int kr_informer_factory_wait_for_sync(kr_informer_factory_t *f, uint64_t timeout
 {
     if (!f)
         return kr_error_set(err, KR_EINVAL, "informer factory: NULL");
-    uint64_t end = mono_ms() + timeout_ms;
+    uint64_t start = mono_ms();
+    /* UINT64_MAX is "forever": saturate rather than wrap into the past */
+    uint64_t end = timeout_ms > UINT64_MAX - start ? UINT64_MAX : start + timeout_ms;
     pthread_mutex_lock(&f->mu);
     entry *first = f->entries;
     pthread_mutex_unlock(&f->mu);
