@@ -22,7 +22,8 @@ struct kr_watch {
     unsigned long events;
     kr_error_t *fail; /* a decoding failure, kept for on_end */
     struct kr_watch *prev, *next;
-    bool linked, ended, freed, in_callback, submitted;
+    unsigned depth; /* this watch's callbacks under way: they nest */
+    bool linked, ended, freed, submitted;
     bool warned; /* the response's warnings were handed on */
 };
 
@@ -69,6 +70,14 @@ static void destroy(kr_watch_t *w)
     kr_free(w);
 }
 
+/* Destroy a watch freed inside a callback once no callback of its own is
+ * under way any more: the outermost frame does it. */
+static void reap(kr_watch_t *w)
+{
+    if (w->freed && !w->depth)
+        destroy(w);
+}
+
 /* Cut the watch from its transfer and its client: what ending it and
  * freeing it both do first. */
 static void detach(kr_watch_t *w)
@@ -91,9 +100,9 @@ static void end_watch(kr_watch_t *w, int rc, const kr_error_t *err)
     w->ended = true;
     detach(w);
     if (w->on_end && !w->freed) {
-        w->in_callback = true;
+        w->depth++;
         w->on_end(w, rc, rc ? err : NULL, w->user);
-        w->in_callback = false;
+        w->depth--;
     }
 }
 
@@ -115,13 +124,17 @@ static void set_rv(kr_watch_t *w, const json_t *object)
 static int on_event(kr_watch_event_type type, json_t *object, void *user)
 {
     kr_watch_t *w = user;
+    if (w->ended)
+        return KR_ECANCELED;
     if (type != KR_WATCH_ERROR)
         set_rv(w, object);
     w->events++;
-    w->in_callback = true;
+    w->depth++;
     w->on_event(w, type, object, w->user);
-    w->in_callback = false;
-    if (w->freed)
+    w->depth--;
+    /* freed, or ended (its client freed) inside the callback: no more
+     * events; on_data destroys a freed watch */
+    if (w->freed || w->ended)
         return KR_ECANCELED;
     if (type == KR_WATCH_ERROR) {
         kr_error_t err = {0};
@@ -148,7 +161,7 @@ static int on_data(kr_http_xfer *x, const char *data, size_t len, void *user)
     if (w->freed) {
         /* Freed inside a callback: the transfer is canceled, nothing will
          * touch the watch again. */
-        destroy(w);
+        reap(w);
         return KR_ECANCELED;
     }
     if (rc != 0 && rc != KR_ECANCELED && !w->fail) {
@@ -182,8 +195,7 @@ static void on_done(kr_http_xfer *x, int rc, const kr_http_response *resp, const
                      message && *message ? message : kr_strerror(rc));
     }
     end_watch(w, rc, &err);
-    if (w->freed)
-        destroy(w);
+    reap(w);
 }
 
 static void start_stream(void *arg)
@@ -197,8 +209,10 @@ static void start_stream(void *arg)
     };
     kr_error_t err = {0};
     int rc = kr_http_start(w->c->http, &hr, on_data, on_done, w, &w->xfer, &err);
-    if (rc != 0)
+    if (rc != 0) {
         end_watch(w, rc, &err);
+        reap(w); /* freed inside its on_end */
+    }
 }
 
 static void submit_on_loop(void *arg)
@@ -219,6 +233,7 @@ static void submit_on_loop(void *arg)
         kr_error_t err = {0};
         kr_error_set(&err, KR_ESHUTDOWN, "watch %s: the client is stopping", w->path);
         end_watch(w, KR_ESHUTDOWN, &err);
+        reap(w); /* freed inside its on_end */
         return;
     }
     w->thr.go = start_stream;
@@ -281,9 +296,8 @@ static void free_on_loop(void *arg)
         return; /* submit_on_loop destroys it */
     detach(w);
     w->ended = true;
-    /* Inside its own callback the dispatcher destroys it on return. */
-    if (!w->in_callback)
-        destroy(w);
+    /* Inside its own callback the outermost frame destroys it on return. */
+    reap(w);
 }
 
 void kr_watch_free(kr_watch_t *watch)
@@ -300,7 +314,6 @@ void kr_client_detach_watches(kr_client_t *c)
         kr_error_t err = {0};
         kr_error_set(&err, KR_ESHUTDOWN, "watch %s: the client is stopping", w->path);
         end_watch(w, KR_ESHUTDOWN, &err);
-        if (w->freed)
-            destroy(w); /* freed inside its on_end */
+        reap(w); /* freed inside its on_end, unless inside its on_event too */
     }
 }

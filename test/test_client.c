@@ -699,6 +699,100 @@ START_TEST(watch_freed_inside_its_callback_stops_quietly)
 }
 END_TEST
 
+/* A watch whose client is freed from the loop thread (here: inside the
+ * watch's own on_event, or before the watch was submitted), with the
+ * watch freed from its on_end: no event after the end, no use after
+ * free, no leak (the ASan run checks the last two). */
+typedef struct client_free_ctx {
+    kr_client_t *c;
+    watch_log l;
+    bool free_watch_in_end;
+    kr_watch_t *w;
+    int end_calls;
+} client_free_ctx;
+
+static void free_client_on_event(kr_watch_t *w, kr_watch_event_type type, json_t *object,
+                                 void *user)
+{
+    client_free_ctx *x = user;
+    log_event(w, type, object, &x->l);
+    kr_client_t *c = x->c;
+    x->c = NULL;
+    kr_client_free(c); /* ends this watch, inside its own on_event */
+}
+
+static void end_and_maybe_free(kr_watch_t *w, int rc, const kr_error_t *err, void *user)
+{
+    client_free_ctx *x = user;
+    x->end_calls++;
+    if (x->free_watch_in_end)
+        kr_watch_free(w);
+    log_end(w, rc, err, &x->l);
+}
+
+START_TEST(watch_ended_by_freeing_its_client_in_on_event_delivers_no_more)
+{
+    for (int free_watch = 0; free_watch < 2; free_watch++) {
+        fixture f;
+        plain_fixture(&f, NULL);
+        kr_error_t err = {0};
+        for (int i = 0; i < 4; i++) {
+            char name[8];
+            snprintf(name, sizeof(name), "e%d", i);
+            json_t *cm = configmap("default", name, "v");
+            ck_assert_int_eq(kr_client_create(f.c, CM, "default", cm, NULL, NULL, &err), 0);
+            json_decref(cm);
+        }
+        client_free_ctx x = {.c = f.c, .free_watch_in_end = free_watch};
+        pthread_mutex_init(&x.l.lock, NULL);
+        kr_watch_t *w = NULL;
+        f.c = NULL; /* the watch's on_event frees it */
+        ck_assert_int_eq(kr_client_watch(x.c, CM, "default", NULL, free_client_on_event,
+                                         end_and_maybe_free, &x, &w, &err),
+                         0);
+        ck_assert(wait_for(has_ended, &x.l, 30));
+        pthread_mutex_lock(&x.l.lock);
+        ck_assert_int_eq(x.l.events, 1);
+        ck_assert_int_eq(x.l.end_rc, KR_ESHUTDOWN);
+        pthread_mutex_unlock(&x.l.lock);
+        ck_assert_int_eq(x.end_calls, 1);
+        if (!free_watch)
+            kr_watch_free(w);
+        teardown(&f);
+        pthread_mutex_destroy(&x.l.lock);
+    }
+}
+END_TEST
+
+static void watch_then_free_client(void *arg)
+{
+    client_free_ctx *x = arg;
+    kr_error_t err = {0};
+    /* submitted to the loop, which then finds its client closing */
+    ck_assert_int_eq(
+        kr_client_watch(x->c, CM, "default", NULL, log_event, end_and_maybe_free, x, &x->w, &err),
+        0);
+    kr_client_free(x->c);
+    x->c = NULL;
+}
+
+START_TEST(watch_freed_in_its_on_end_while_its_client_is_freed_leaks_nothing)
+{
+    fixture f;
+    plain_fixture(&f, NULL);
+    client_free_ctx x = {.c = f.c, .free_watch_in_end = true};
+    pthread_mutex_init(&x.l.lock, NULL);
+    f.c = NULL;
+    ck_assert_int_eq(kr_runtime_call_sync(f.rt, watch_then_free_client, &x), 0);
+    ck_assert(wait_for(has_ended, &x.l, 30));
+    ck_assert_int_eq(x.l.end_rc, KR_ESHUTDOWN);
+    ck_assert_int_eq(x.l.events, 0);
+    ck_assert_int_eq(x.end_calls, 1);
+    teardown(&f);
+    pthread_mutex_destroy(&x.l.lock);
+}
+END_TEST
+
 /* ---- retries ------------------------------------------------------------ */
 
 START_TEST(retries_honour_429_and_5xx_for_idempotent_requests)
@@ -1821,6 +1915,8 @@ int main(void)
     tcase_add_test(tc, watch_from_a_compacted_version_ends_with_gone);
     tcase_add_test(tc, watch_cut_inside_an_event_is_an_error_not_a_clean_end);
     tcase_add_test(tc, watch_freed_inside_its_callback_stops_quietly);
+    tcase_add_test(tc, watch_ended_by_freeing_its_client_in_on_event_delivers_no_more);
+    tcase_add_test(tc, watch_freed_in_its_on_end_while_its_client_is_freed_leaks_nothing);
     tcase_add_test(tc, watch_event_over_the_size_limit_ends_the_watch);
     tcase_add_test(tc, retries_honour_429_and_5xx_for_idempotent_requests);
     tcase_add_test(tc, connection_refused_is_retried_then_reported);
