@@ -335,6 +335,7 @@ static void disarm_resync(handler *h)
 struct add_call {
     kr_informer_t *inf;
     handler *h;
+    int id; /* 0: not added */
     int rc;
 };
 
@@ -342,6 +343,13 @@ static void add_on_loop(void *arg)
 {
     struct add_call *c = arg;
     kr_informer_t *inf = c->inf;
+    pthread_mutex_lock(&inf->mu);
+    bool stopped = inf->stopped;
+    pthread_mutex_unlock(&inf->mu);
+    if (stopped) { /* since the caller looked */
+        c->rc = KR_ESHUTDOWN;
+        return;
+    }
     if (kr_array_grow(&inf->handlers, &inf->cap, inf->nhandlers, sizeof(handler *), 4) != 0) {
         c->rc = KR_ENOMEM;
         return;
@@ -352,6 +360,7 @@ static void add_on_loop(void *arg)
         return;
     handler *h = c->h;
     h->id = ++inf->next_id;
+    c->id = h->id; /* a handler that stops the informer frees h */
     inf->handlers[inf->nhandlers++] = h;
     /* a late handler first sees every cached object as an add */
     deliver_snapshot(inf, h, &snap, false);
@@ -384,18 +393,23 @@ int kr_informer_add_handler(kr_informer_t *inf, const kr_informer_handler *handl
                inf->scope, (unsigned long long)h->h.resync_ms, MIN_RESYNC_MS);
         h->h.resync_ms = MIN_RESYNC_MS;
     }
-    struct add_call c = {inf, h, 0};
+    struct add_call c = {inf, h, 0, 0};
     int rc = on_loop(inf, add_on_loop, &c);
     if (rc == 0)
         rc = c.rc;
     if (rc != 0) {
-        if (!h->id)
+        if (!c.id)
             kr_free(h);
+        if (rc == KR_ESHUTDOWN)
+            return kr_error_set(err, rc,
+                                "informer %s: handler was not added because the informer has "
+                                "stopped already",
+                                inf->scope);
         return kr_error_set(err, rc, "informer %s: cannot add handler: %s", inf->scope,
                             kr_strerror(rc));
     }
     if (id)
-        *id = h->id;
+        *id = c.id;
     return 0;
 }
 

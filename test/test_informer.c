@@ -200,6 +200,37 @@ START_TEST(late_handler_first_gets_adds_for_every_cached_object)
 }
 END_TEST
 
+static kr_informer_t *stop_target;
+
+static void stop_on_add(const json_t *o, void *user)
+{
+    r_add(o, user);
+    kr_informer_stop(stop_target);
+}
+
+/* A late handler that stops the informer from its first add: the rest of
+ * the replay is not delivered, and adding it still returns its id (the
+ * handler itself is gone by then; the ASan run checks that nothing reads
+ * it). */
+START_TEST(late_handler_stopping_the_informer_in_its_replay)
+{
+    world w;
+    world_init(&w, NULL, NULL, NULL);
+    ck_assert_int_eq(kr_informer_start(w.inf, NULL), 0);
+    fake_lw_list_ok(&w.lw, list_of(3, 5), "9", NULL);
+    rec late = {0};
+    kr_informer_handler h = {stop_on_add, r_update, r_delete, &late, 0};
+    stop_target = w.inf;
+    int id = 0;
+    ck_assert_int_eq(kr_informer_add_handler(w.inf, &h, &id, NULL), 0);
+    ck_assert_int_gt(id, 0);
+    ck_assert_int_eq(late.n, 1);
+    ck_assert(!w.lw.watch_open);
+    ck_assert_int_eq(kr_informer_remove_handler(w.inf, id), KR_ENOTFOUND);
+    world_free(&w);
+}
+END_TEST
+
 START_TEST(each_handler_resyncs_on_its_own_period)
 {
     world w;
@@ -482,6 +513,7 @@ static Suite *make_suite(void)
     TCase *tc = tcase_create("fake");
     tcase_add_test(tc, handlers_receive_every_change_in_event_order);
     tcase_add_test(tc, late_handler_first_gets_adds_for_every_cached_object);
+    tcase_add_test(tc, late_handler_stopping_the_informer_in_its_replay);
     tcase_add_test(tc, each_handler_resyncs_on_its_own_period);
     tcase_add_test(tc, removed_handler_is_not_called_again);
     tcase_add_test(tc, worker_waits_until_the_informer_observed_a_resource_version);
