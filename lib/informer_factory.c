@@ -17,6 +17,7 @@ typedef struct entry {
     char *key; /* full|metadata group/version/resource ns labels fields */
     kr_informer_t *inf;
     bool started;
+    bool claimed; /* a start is under way or done (under mu) */
 } entry;
 
 typedef struct cluster_name {
@@ -131,6 +132,18 @@ static char *informer_name(kr_informer_factory_t *f, kr_client_t *client, kr_gvr
     return NULL;
 }
 
+/* Start a claimed entry (mu not held); a failed start is unclaimed, for
+ * the next get or factory start to try again. */
+static int start_entry(kr_informer_factory_t *f, entry *e, kr_error_t *err)
+{
+    int rc = kr_informer_start(e->inf, err);
+    pthread_mutex_lock(&f->mu);
+    e->started = rc == 0;
+    e->claimed = rc == 0;
+    pthread_mutex_unlock(&f->mu);
+    return rc;
+}
+
 /* The informer of one scope, full objects or metadata only. */
 static int get_scope(kr_informer_factory_t *f, kr_client_t *client, kr_gvr resource,
                      const char *namespace_, const char *label_selector, const char *field_selector,
@@ -145,10 +158,15 @@ static int get_scope(kr_informer_factory_t *f, kr_client_t *client, kr_gvr resou
     if (!key)
         return kr_error_set(err, KR_ENOMEM, "informer factory: out of memory");
     int rc = 0;
+    entry *to_start = NULL;
     pthread_mutex_lock(&f->mu);
     for (entry *e = f->entries; e; e = e->next)
         if (e->client == client && strcmp(e->key, key) == 0) {
             *out = e->inf;
+            if (f->started && !e->claimed) { /* its start failed before: again */
+                e->claimed = true;
+                to_start = e;
+            }
             goto out;
         }
     entry *e = kr_calloc(1, sizeof(*e));
@@ -180,12 +198,7 @@ static int get_scope(kr_informer_factory_t *f, kr_client_t *client, kr_gvr resou
     };
     rc = kr_informer_new(&io, &e->inf, err);
     kr_free(name);
-    if (rc == 0 && f->started) {
-        rc = kr_informer_start(e->inf, err);
-        e->started = rc == 0;
-    }
     if (rc) {
-        kr_informer_free(e->inf);
         kr_free(e);
         goto out;
     }
@@ -196,9 +209,17 @@ static int get_scope(kr_informer_factory_t *f, kr_client_t *client, kr_gvr resou
     f->entries = e;
     f->n++;
     *out = e->inf;
+    if (f->started) {
+        e->claimed = true;
+        to_start = e;
+    }
 out:
     pthread_mutex_unlock(&f->mu);
     kr_free(key);
+    /* Started without the lock: a start waits on the loop thread, whose
+     * handlers may ask the factory for an informer meanwhile. */
+    if (to_start && (rc = start_entry(f, to_start, err)) != 0)
+        *out = NULL; /* kept, for the next get to start again */
     return rc;
 }
 
@@ -223,16 +244,21 @@ int kr_informer_factory_start(kr_informer_factory_t *f, kr_error_t *err)
 {
     if (!f)
         return kr_error_set(err, KR_EINVAL, "informer factory: NULL");
-    int rc = 0;
     pthread_mutex_lock(&f->mu);
     f->started = true;
-    for (entry *e = f->entries; e && rc == 0; e = e->next) {
-        if (e->started)
-            continue;
-        rc = kr_informer_start(e->inf, err);
-        e->started = rc == 0;
-    }
+    entry *first = f->entries;
     pthread_mutex_unlock(&f->mu);
+    /* entries are only ever prepended: the list from `first` is stable;
+     * each is claimed under the lock and started without it */
+    int rc = 0;
+    for (entry *e = first; e && rc == 0; e = e->next) {
+        pthread_mutex_lock(&f->mu);
+        bool mine = !e->claimed;
+        e->claimed = true;
+        pthread_mutex_unlock(&f->mu);
+        if (mine)
+            rc = start_entry(f, e, err);
+    }
     return rc;
 }
 
