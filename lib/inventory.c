@@ -192,12 +192,16 @@ const char *kr_inventory_phase_of(const json_t *obj)
     return "";
 }
 
-/* The object as stored: without managedFields, a Secret's values hidden.
- * New reference (a copy when something was removed). */
-static json_t *sanitize(const json_t *obj)
+/* Annotations that hold a whole copy of the object: a Secret's values too. */
+static const char *const secret_copies[] = {"kubectl.kubernetes.io/last-applied-configuration",
+                                            "kreconcile.io/last-applied"};
+
+/* The object as stored: without managedFields, a Secret's values hidden
+ * (kind: the event's, as list items may lack their own). New reference (a
+ * copy when something was removed; the caller's object is never changed). */
+static json_t *sanitize(const json_t *obj, const char *kind)
 {
     json_t *meta = json_object_get(obj, "metadata");
-    const char *kind = json_string_value(json_object_get(obj, "kind"));
     bool secret = kind && strcmp(kind, "Secret") == 0;
     if (!json_object_get(meta, "managedFields") && !secret)
         return json_incref((json_t *)obj);
@@ -227,6 +231,21 @@ static json_t *sanitize(const json_t *obj)
             }
             json_object_set_new(copy, fields[f], hidden);
         }
+        /* The annotations are still the caller's (meta_copy is shallow). */
+        json_t *notes = json_object_get(meta_copy, "annotations");
+        bool held = false;
+        for (size_t a = 0; a < KR_ARRAY_LEN(secret_copies); a++)
+            held = held || json_object_get(notes, secret_copies[a]);
+        json_t *notes_copy = held ? json_copy(notes) : NULL;
+        if (held && !notes_copy) {
+            json_decref(copy);
+            return NULL;
+        }
+        for (size_t a = 0; notes_copy && a < KR_ARRAY_LEN(secret_copies); a++)
+            if (json_object_get(notes_copy, secret_copies[a]))
+                json_object_set_new(notes_copy, secret_copies[a], json_string("(redacted)"));
+        if (notes_copy)
+            json_object_set_new(meta_copy, "annotations", notes_copy);
     }
     return copy;
 }
@@ -1047,7 +1066,7 @@ static int apply_chunk(chunk *c, const kr_inventory_event *events, const event_f
                     ev->type == KR_INVENTORY_DELETED_FINAL_STATE_UNKNOWN ||
                     ev->type == KR_INVENTORY_SWEPT;
         dedup[i] = kr_asprintf("%s/%s/%s/%s", ev->cluster, f->uid, f->rv, gone ? "gone" : "live");
-        stored[i] = sanitize(ev->object);
+        stored[i] = sanitize(ev->object, f->kind);
         if (!dedup[i] || !stored[i]) {
             ret = kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
             break;

@@ -829,6 +829,61 @@ START_TEST(inventory_phase_summary)
 }
 END_TEST
 
+static void consume(kr_inventory_t *inv, const kr_inventory_event *e);
+
+/* Nothing the inventory serves holds `secret`: the current rows, the
+ * history (patches included) and the Workflow API's answers. */
+static void assert_nowhere(kr_inventory_t *inv, const char *name, const char *secret)
+{
+    json_t *row = NULL;
+    ck_assert_int_eq(kr_inventory_get(inv, "c1", "Secret", "ns", name, &row, NULL), 0);
+    char *text = json_dumps(row, 0);
+    ck_assert_msg(!strstr(text, secret), "stored: %s", text);
+    free(text);
+    json_decref(row);
+    json_t *h = NULL;
+    ck_assert_int_eq(kr_inventory_history(inv, "Secret", "ns", name, 0, 0, &h, NULL), 0);
+    ck_assert_uint_gt(json_array_size(h), 0);
+    text = json_dumps(h, 0);
+    ck_assert_msg(!strstr(text, secret), "history: %s", text);
+    free(text);
+    json_decref(h);
+    ck_assert_int_eq(kr_inventory_transactions_after(inv, 0, 0, &h, NULL), 0);
+    text = json_dumps(h, 0);
+    ck_assert_ptr_null(strstr(text, secret));
+    free(text);
+    json_decref(h);
+    char path[128];
+    snprintf(path, sizeof(path), "/api/v1/objects/c1/Secret/ns/%s", name);
+    const char *paths[] = {path, "/api/v1/objects", "/api/v1/history"};
+    kr_inventory_api_param hp[] = {{"kind", "Secret"}, {"namespace", "ns"}, {"name", name}};
+    for (size_t i = 0; i < 3; i++) {
+        kr_inventory_api_response resp = {0};
+        ck_assert_int_eq(kr_inventory_api_handle(inv, NULL, "GET", paths[i], i == 2 ? hp : NULL,
+                                                 i == 2 ? 3 : 0, &resp),
+                         0);
+        ck_assert_int_eq(resp.status, 200);
+        ck_assert_msg(!strstr(resp.body, secret), "%s: %s", paths[i], resp.body);
+        kr_inventory_api_response_free(&resp);
+    }
+}
+
+static json_t *secret_object(const char *name, const char *uid, const char *rv, const char *value)
+{
+    char applied[256];
+    snprintf(applied, sizeof(applied),
+             "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"stringData\":{\"password\":\"%s\"}}",
+             value);
+    json_t *s = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s}}, s:{s:s}, s:{s:s}}",
+                          "apiVersion", "v1", "kind", "Secret", "metadata", "namespace", "ns",
+                          "name", name, "uid", uid, "resourceVersion", rv, "annotations",
+                          "kubectl.kubernetes.io/last-applied-configuration", applied,
+                          "kreconcile.io/last-applied", applied, "team", "ml", "data", "password",
+                          "c2VjcmV0", "stringData", "password", value);
+    ck_assert_ptr_nonnull(s);
+    return s;
+}
+
 START_TEST(inventory_secret_values_are_not_stored)
 {
     char url[512];
@@ -838,19 +893,48 @@ START_TEST(inventory_secret_values_are_not_stored)
                           "resourceVersion", "3", "data", "password", "c2VjcmV0");
     kr_inventory_event e = {.cluster = "c1", .type = KR_INVENTORY_ADDED, .object = s};
     apply(inv, &e, 1, 1, 0);
-    json_t *row = NULL;
-    ck_assert_int_eq(kr_inventory_get(inv, "c1", "Secret", "ns", "creds", &row, NULL), 0);
-    char *text = json_dumps(row, 0);
-    ck_assert_ptr_null(strstr(text, "c2VjcmV0"));
-    free(text);
-    json_decref(row);
-    json_t *h = NULL;
-    ck_assert_int_eq(kr_inventory_history(inv, "Secret", "ns", "creds", 0, 0, &h, NULL), 0);
-    text = json_dumps(h, 0);
-    ck_assert_ptr_null(strstr(text, "c2VjcmV0"));
-    free(text);
-    json_decref(h);
+    assert_nowhere(inv, "creds", "c2VjcmV0");
     json_decref(s);
+
+    /* The annotations that copy the whole object (kubectl's, the
+     * syncer's) hold the values too; a change of them is a patch. */
+    json_t *v1 = secret_object("applied", "u-a", "4", "hunter2-first");
+    json_t *v2 = secret_object("applied", "u-a", "5", "hunter2-second");
+    char *caller_before = json_dumps(v1, JSON_SORT_KEYS);
+    kr_inventory_event added = {.cluster = "c1", .type = KR_INVENTORY_ADDED, .object = v1};
+    kr_inventory_event changed = {.cluster = "c1", .type = KR_INVENTORY_MODIFIED, .object = v2};
+    apply(inv, &added, 1, 1, 0);
+    consume(inv, &changed);
+    assert_nowhere(inv, "applied", "hunter2");
+    json_t *row = NULL;
+    ck_assert_int_eq(kr_inventory_get(inv, "c1", "Secret", "ns", "applied", &row, NULL), 0);
+    json_t *notes =
+        json_object_get(json_object_get(json_object_get(row, "object"), "metadata"), "annotations");
+    ck_assert_str_eq(row_str(notes, "kreconcile.io/last-applied"), "(redacted)");
+    ck_assert_str_eq(row_str(notes, "kubectl.kubernetes.io/last-applied-configuration"),
+                     "(redacted)");
+    ck_assert_str_eq(row_str(notes, "team"), "ml");
+    json_decref(row);
+    /* The caller's object is left as it was. */
+    char *caller_after = json_dumps(v1, JSON_SORT_KEYS);
+    ck_assert_str_eq(caller_after, caller_before);
+    free(caller_before);
+    free(caller_after);
+    json_decref(v1);
+    json_decref(v2);
+
+    /* A list item without its kind: the event's kind says it is a Secret. */
+    json_t *item = secret_object("listed", "u-l", "6", "hunter3");
+    json_object_del(item, "kind");
+    json_object_del(item, "apiVersion");
+    kr_inventory_event listed = {.cluster = "c1",
+                                 .api_version = "v1",
+                                 .kind = "Secret",
+                                 .type = KR_INVENTORY_ADDED,
+                                 .object = item};
+    apply(inv, &listed, 1, 1, 0);
+    assert_nowhere(inv, "listed", "hunter3");
+    json_decref(item);
     kr_inventory_free(inv);
 }
 END_TEST

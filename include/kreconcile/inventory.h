@@ -116,7 +116,9 @@ typedef struct kr_inventory_event {
     kr_inventory_event_type type;
     /* The object (borrowed, never modified); NULL only for CHECKPOINT.
      * Its metadata.managedFields is not stored; a Secret's data and
-     * stringData values are replaced by "(redacted)". */
+     * stringData values, and its annotations that copy the whole object
+     * (kubectl.kubernetes.io/last-applied-configuration,
+     * kreconcile.io/last-applied), are replaced by "(redacted)". */
     const json_t *object;
     /* When set: after this event the checkpoint of (cluster, resource) is
      * this resourceVersion (a watch event's object rv; after a relist, the
