@@ -501,26 +501,25 @@ typedef struct event_fields {
     const char *api_version, *kind, *ns, *name, *uid, *rv;
 } event_fields;
 
-static int check_event(const kr_inventory_event *ev, size_t i, event_fields *f, kr_error_t *err)
+/* `what` names the event in messages ("inventory: event 3"). */
+static int check_event(const kr_inventory_event *ev, const char *what, event_fields *f,
+                       kr_error_t *err)
 {
     memset(f, 0, sizeof(*f));
     if (!ev->cluster || !*ev->cluster)
-        return kr_error_set(err, KR_EINVAL, "inventory: event %zu has no cluster", i);
+        return kr_error_set(err, KR_EINVAL, "%s has no cluster", what);
     if (!kr_inventory_event_type_name(ev->type))
-        return kr_error_set(err, KR_EINVAL, "inventory: event %zu has an unknown type %d", i,
-                            (int)ev->type);
+        return kr_error_set(err, KR_EINVAL, "%s has an unknown type %d", what, (int)ev->type);
     if ((ev->checkpoint_rv || ev->type == KR_INVENTORY_CHECKPOINT) &&
         (!ev->resource || !*ev->resource))
-        return kr_error_set(err, KR_EINVAL, "inventory: event %zu: a checkpoint needs a resource",
-                            i);
+        return kr_error_set(err, KR_EINVAL, "%s: a checkpoint needs a resource", what);
     if (ev->type == KR_INVENTORY_CHECKPOINT) {
         if (!ev->checkpoint_rv)
-            return kr_error_set(err, KR_EINVAL,
-                                "inventory: event %zu: CHECKPOINT without checkpoint_rv", i);
+            return kr_error_set(err, KR_EINVAL, "%s: CHECKPOINT without checkpoint_rv", what);
         return 0;
     }
     if (!json_is_object(ev->object))
-        return kr_error_set(err, KR_EINVAL, "inventory: event %zu has no object", i);
+        return kr_error_set(err, KR_EINVAL, "%s has no object", what);
     f->api_version = ev->api_version ? ev->api_version : str_at(ev->object, "apiVersion", NULL);
     f->kind = ev->kind ? ev->kind : str_at(ev->object, "kind", NULL);
     f->ns = str_at(ev->object, "metadata", "namespace");
@@ -532,13 +531,21 @@ static int check_event(const kr_inventory_event *ev, size_t i, event_fields *f, 
     if (!f->api_version)
         f->api_version = "";
     if (!f->kind || !*f->kind)
-        return kr_error_set(err, KR_EINVAL, "inventory: event %zu: no kind", i);
-    if (!f->name || !*f->name || !f->uid || !*f->uid)
         return kr_error_set(err, KR_EINVAL,
-                            "inventory: event %zu: the object needs metadata.name and uid", i);
+                            "%s: no kind (list items carry none: name it in the event)", what);
+    if (!f->name || !*f->name || !f->uid || !*f->uid)
+        return kr_error_set(err, KR_EINVAL, "%s: the object needs metadata.name and uid", what);
     if (!f->rv)
         f->rv = "";
     return 0;
+}
+
+int kr_inv_check_event(const kr_inventory_event *ev, const char *what, kr_error_t *err)
+{
+    event_fields f;
+    if (!ev)
+        return kr_error_set(err, KR_EINVAL, "%s: NULL", what);
+    return check_event(ev, what, &f, err);
 }
 
 /* Compact JSON text, byte for byte what json_dumps(v, JSON_COMPACT) gives,
@@ -1135,8 +1142,11 @@ int kr_inv_apply(kr_inventory_t *inv, const kr_inventory_event *events, size_t n
     if (!fields)
         return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
     int ret = 0;
-    for (size_t i = 0; i < n && ret == 0; i++)
-        ret = check_event(&events[i], i, &fields[i], err);
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        char what[48];
+        snprintf(what, sizeof(what), "inventory: event %zu", i);
+        ret = check_event(&events[i], what, &fields[i], err);
+    }
     if (ret != 0) {
         kr_free(fields);
         return ret;

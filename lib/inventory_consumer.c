@@ -117,10 +117,13 @@ void kr_inventory_consumer_free(kr_inventory_consumer_t *c)
 int kr_inventory_consumer_enqueue(kr_inventory_consumer_t *c, const kr_inventory_event *ev,
                                   kr_error_t *err)
 {
-    if (!c || !ev || !ev->cluster || !kr_inventory_event_type_name(ev->type) ||
-        (ev->type != KR_INVENTORY_CHECKPOINT && !json_is_object(ev->object)) ||
-        ((ev->checkpoint_rv || ev->type == KR_INVENTORY_CHECKPOINT) && !ev->resource))
-        return kr_error_set(err, KR_EINVAL, "inventory consumer: incomplete event");
+    if (!c)
+        return kr_error_set(err, KR_EINVAL, "inventory consumer: NULL");
+    /* What the batch would be refused for is refused here: once
+     * buffered, it would hold back every event behind it. */
+    int rc = kr_inv_check_event(ev, "inventory consumer: the event", err);
+    if (rc != 0)
+        return rc;
     owned_event o;
     if (owned_copy(&o, ev) != 0)
         return kr_error_set(err, KR_ENOMEM, "inventory consumer: out of memory");
@@ -165,6 +168,43 @@ int kr_inventory_consumer_wait_space(kr_inventory_consumer_t *c, size_t n, uint6
     return ret;
 }
 
+/* After a batch was refused as invalid (KR_EINVAL: enqueue checks what
+ * apply checks, so only an object changed after its enqueue gets here):
+ * its events one transaction each, those refused as invalid dropped
+ * (logged, counted), or the whole ring would wait behind them forever.
+ * Stops at another error: *taken events (committed or dropped) may
+ * leave the ring. */
+static int apply_one_by_one(kr_inventory_consumer_t *c, const kr_inventory_event *batch, size_t n,
+                            kr_inventory_apply_result *res, size_t *taken, size_t *dropped,
+                            kr_error_t *err)
+{
+    memset(res, 0, sizeof(*res));
+    *taken = *dropped = 0;
+    for (size_t i = 0; i < n; i++) {
+        kr_inventory_apply_result one;
+        kr_error_t e = {0};
+        int ret = kr_inv_apply(c->inv, &batch[i], 1, true, &one, &e);
+        if (ret == KR_EINVAL) {
+            kr_log(&c->opts.logger, KR_LOG_ERROR, "inventory",
+                   "%s %s: an invalid %s event is dropped: %s", batch[i].cluster,
+                   batch[i].resource ? batch[i].resource : "",
+                   kr_inventory_event_type_name(batch[i].type), e.message);
+            (*dropped)++;
+        } else if (ret != 0) {
+            if (err)
+                *err = e;
+            return ret;
+        } else {
+            res->applied += one.applied;
+            res->duplicates += one.duplicates;
+            if (one.last_seq > res->last_seq)
+                res->last_seq = one.last_seq;
+        }
+        *taken = i + 1;
+    }
+    return 0;
+}
+
 /* Apply the head of the ring (up to max_batch) in one transaction. The
  * events stay in the ring while applied (enqueue only appends), and are
  * removed only after the commit. Called by one drainer at a time. */
@@ -180,52 +220,56 @@ static int drain_once(kr_inventory_consumer_t *c, size_t *drained, kr_error_t *e
         return 0;
     /* The batch as a contiguous array (the ring may wrap). */
     kr_inventory_event *batch = kr_malloc(n * sizeof(*batch));
-    if (!batch) {
-        pthread_mutex_lock(&c->lock);
-        pthread_mutex_unlock(&c->lock);
+    if (!batch)
         return kr_error_set(err, KR_ENOMEM, "inventory consumer: out of memory");
-    }
     for (size_t i = 0; i < n; i++)
         batch[i] = c->ring[(head + i) % c->opts.capacity].ev;
     kr_inventory_apply_result res;
     /* Enqueued objects never change (kr_inventory_consumer_enqueue): the
      * states written from them may be remembered. */
     int ret = kr_inv_apply(c->inv, batch, n, true, &res, err);
+    size_t taken = ret == 0 ? n : 0, dropped = 0, txns = ret == 0;
+    if (ret == KR_EINVAL) {
+        ret = apply_one_by_one(c, batch, n, &res, &taken, &dropped, err);
+        txns = taken - dropped;
+    }
     kr_free(batch);
     pthread_mutex_lock(&c->lock);
-    if (ret == 0) {
-        for (size_t i = 0; i < n; i++)
-            owned_free(&c->ring[(c->head + i) % c->opts.capacity]);
-        c->head = (c->head + n) % c->opts.capacity;
-        c->count -= n;
-        c->stats.buffered = c->count;
-        c->stats.applied += n;
+    for (size_t i = 0; i < taken; i++)
+        owned_free(&c->ring[(c->head + i) % c->opts.capacity]);
+    c->head = (c->head + taken) % c->opts.capacity;
+    c->count -= taken;
+    c->stats.buffered = c->count;
+    c->stats.applied += taken - dropped;
+    c->stats.dropped_invalid += dropped;
+    c->stats.batches += txns;
+    if (taken) {
         c->stats.duplicates += res.duplicates;
-        c->stats.batches++;
         c->stats.last_error = 0;
-    } else {
+    }
+    if (ret != 0) {
         c->stats.failures++;
         c->stats.last_error = ret;
     }
     pthread_cond_broadcast(&c->changed);
     pthread_mutex_unlock(&c->lock);
-    if (ret != 0) {
+    if (ret != 0)
         kr_log(&c->opts.logger, KR_LOG_WARN, "inventory",
-               "a batch of %zu events failed, kept for a retry: %s", n,
+               "a batch of %zu events failed, kept for a retry: %s", n - taken,
                err ? err->message : kr_strerror(ret));
+    if (taken == 0)
         return ret;
-    }
     if (drained)
-        *drained = n;
+        *drained = taken;
     if (c->opts.on_commit)
-        c->opts.on_commit(res.last_seq, n, c->opts.on_commit_user);
+        c->opts.on_commit(res.last_seq, taken, c->opts.on_commit_user);
     /* Counted as committed for flush() only after on_commit ran: a
      * flushed caller sees every notification. */
     pthread_mutex_lock(&c->lock);
-    c->committed_total += n;
+    c->committed_total += taken;
     pthread_cond_broadcast(&c->changed);
     pthread_mutex_unlock(&c->lock);
-    return 0;
+    return ret;
 }
 
 int kr_inventory_consumer_drain(kr_inventory_consumer_t *c, size_t *drained, kr_error_t *err)

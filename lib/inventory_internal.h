@@ -154,6 +154,12 @@ enum {
 int kr_inv_apply(kr_inventory_t *inv, const kr_inventory_event *events, size_t n, bool retain,
                  kr_inventory_apply_result *result, kr_error_t *err);
 
+/* 0 when kr_inventory_apply() would take `ev`, else KR_EINVAL with err
+ * saying why (`what` names the event: "inventory: event 3"). The
+ * consumer refuses at enqueue what its batch would be refused for.
+ * [any thread] */
+int kr_inv_check_event(const kr_inventory_event *ev, const char *what, kr_error_t *err);
+
 /* ---- the states the inventory wrote (lib/inventory_state.c) ---------------
  * For each object (its key: kr_inv_states_key), the stored object of the
  * current row last written through this handle and the row's transaction

@@ -1184,6 +1184,86 @@ START_TEST(inventory_consumer_full_buffer_refuses_then_drains_everything)
 }
 END_TEST
 
+/* What apply would refuse is refused at enqueue: buffered, it would be
+ * retried forever and hold back every event behind it. */
+START_TEST(inventory_consumer_refuses_invalid_events_up_front)
+{
+    char url[512];
+    kr_inventory_t *inv = fresh(url, sizeof(url));
+    kr_inventory_consumer_t *c = NULL;
+    ck_assert_int_eq(kr_inventory_consumer_new(inv, NULL, &c, NULL), 0);
+    kr_error_t err = {0};
+    /* A list item: no kind of its own, and none in the event. */
+    json_t *item = job("ns", "a", "u-a", "5", "web", "pending");
+    json_object_del(item, "kind");
+    kr_inventory_event e = ev("c1", KR_INVENTORY_ADDED, item);
+    ck_assert_int_eq(kr_inventory_consumer_enqueue(c, &e, &err), KR_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.message, "no kind"));
+    /* Named by the event, it is taken. */
+    e.kind = "Job";
+    ck_assert_int_eq(kr_inventory_consumer_enqueue(c, &e, &err), 0);
+    json_t *nameless = job("ns", "", "u-b", "6", "web", "pending");
+    e = ev("c1", KR_INVENTORY_ADDED, nameless);
+    ck_assert_int_eq(kr_inventory_consumer_enqueue(c, &e, &err), KR_EINVAL);
+    e = ev("", KR_INVENTORY_ADDED, item);
+    e.kind = "Job";
+    ck_assert_int_eq(kr_inventory_consumer_enqueue(c, &e, &err), KR_EINVAL);
+    kr_inventory_event cp = {.cluster = "c1", .type = KR_INVENTORY_CHECKPOINT};
+    ck_assert_int_eq(kr_inventory_consumer_enqueue(c, &cp, &err), KR_EINVAL);
+    kr_inventory_consumer_stats st;
+    kr_inventory_consumer_get_stats(c, &st, sizeof(st));
+    ck_assert_uint_eq(st.buffered, 1);
+    ck_assert_msg(kr_inventory_consumer_flush(c, 60000, &err) == 0, "%s", err.message);
+    json_t *row = NULL;
+    ck_assert_int_eq(kr_inventory_get(inv, "c1", "Job", "ns", "a", &row, NULL), 0);
+    json_decref(row);
+    json_decref(item);
+    json_decref(nameless);
+    kr_inventory_consumer_free(c);
+    kr_inventory_free(inv);
+}
+END_TEST
+
+/* An object changed after its enqueue (against the contract) so that
+ * apply refuses it: it is dropped, the events around it are committed. */
+START_TEST(inventory_consumer_drops_an_event_apply_refuses)
+{
+    char url[512];
+    kr_inventory_t *inv = fresh(url, sizeof(url));
+    kr_inventory_consumer_t *c = NULL;
+    ck_assert_int_eq(kr_inventory_consumer_new(inv, NULL, &c, NULL), 0);
+    kr_error_t err = {0};
+    json_t *o[3];
+    for (int i = 0; i < 3; i++) {
+        kr_inventory_event e;
+        job_event(&e, &o[i], "c1", i, 100 + i);
+        ck_assert_int_eq(kr_inventory_consumer_enqueue(c, &e, &err), 0);
+    }
+    json_object_del(json_object_get(o[1], "metadata"), "uid");
+    size_t drained = 0;
+    ck_assert_msg(kr_inventory_consumer_drain(c, &drained, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(drained, 3);
+    kr_inventory_consumer_stats st;
+    kr_inventory_consumer_get_stats(c, &st, sizeof(st));
+    ck_assert_uint_eq(st.buffered, 0);
+    ck_assert_uint_eq(st.applied, 2);
+    ck_assert_uint_eq(st.dropped_invalid, 1);
+    ck_assert_int_eq(st.last_error, 0);
+    ck_assert_uint_eq(count_txns(inv), 2);
+    json_t *row = NULL;
+    ck_assert_int_eq(kr_inventory_get(inv, "c1", "Job", "ns", "job-2", &row, NULL), 0);
+    json_decref(row);
+    char *rv = checkpoint(inv, "c1");
+    ck_assert_str_eq(rv, "102");
+    kr_free(rv);
+    ck_assert_int_eq(kr_inventory_consumer_flush(c, 1000, &err), 0);
+    for (int i = 0; i < 3; i++)
+        json_decref(o[i]);
+    kr_inventory_consumer_free(c);
+    kr_inventory_free(inv);
+}
+END_TEST
+
 static void count_commit(int64_t last_seq, size_t events, void *user)
 {
     (void)last_seq;
@@ -1419,6 +1499,8 @@ static void add_common(TCase *tc)
     tcase_add_test(tc, inventory_secret_values_are_not_stored);
     tcase_add_test(tc, inventory_consumer_changes_diff_against_the_stored_state);
     tcase_add_test(tc, inventory_consumer_full_buffer_refuses_then_drains_everything);
+    tcase_add_test(tc, inventory_consumer_refuses_invalid_events_up_front);
+    tcase_add_test(tc, inventory_consumer_drops_an_event_apply_refuses);
     tcase_add_test(tc, inventory_consumer_writer_thread_group_commits);
 }
 

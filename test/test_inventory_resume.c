@@ -449,6 +449,76 @@ START_TEST(informer_mode_reconciles_deletes_nobody_watched)
 }
 END_TEST
 
+/* A real apiserver's list items carry no kind: the informer's store here
+ * drops it as they arrive. */
+static int drop_kind(json_t *obj, json_t **out, void *user)
+{
+    (void)user;
+    json_object_del(obj, "kind");
+    *out = obj;
+    return 0;
+}
+
+typedef struct refusals {
+    int n;
+} refusals;
+
+static void count_refusal(kr_log_level level, const char *module, const char *message, void *user)
+{
+    (void)module;
+    if (level <= KR_LOG_ERROR && strstr(message, "no kind"))
+        __atomic_add_fetch(&((refusals *)user)->n, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Informer mode with objects without kind: the producer's kind fills it
+ * in; without one the events are refused (logged) and the consumer goes
+ * on with the others. */
+START_TEST(informer_mode_objects_without_kind_never_stall_the_consumer)
+{
+    fixture f;
+    up(&f, 100, true);
+    json_decref(write_cm(&f, "a", "1", false));
+    kr_error_t err = {0};
+    for (int known = 0; known < 2; known++) {
+        kr_informer_opts o = {.client = f.tc.c, .resource = CM};
+        o.store.version = KR_STORE_OPTS_VERSION;
+        o.store.transform = drop_kind;
+        kr_informer_t *inf = NULL;
+        ck_assert_msg(kr_informer_new(&o, &inf, &err) == 0, "%s", err.message);
+        refusals r = {0};
+        kr_inventory_producer_opts po = {
+            .version = 1,
+            .consumer = f.cons,
+            .informer = inf,
+            .cluster = known ? "c2" : "c1",
+            .resource = "v1/configmaps",
+            .kind = known ? "ConfigMap" : NULL,
+            .logger = {.cb = count_refusal, .max_level = KR_LOG_ERROR, .user = &r}};
+        kr_inventory_producer_t *p = NULL;
+        ck_assert_msg(kr_inventory_producer_new(&po, &p, &err) == 0, "%s", err.message);
+        ck_assert_int_eq(kr_informer_start(inf, NULL), 0);
+        ck_assert_msg(kr_informer_wait_for_sync(inf, WAIT_MS, &err) == 0, "%s", err.message);
+        ck_assert_msg(kr_inventory_consumer_flush(f.cons, 10000, &err) == 0, "%s", err.message);
+        json_t *row = NULL;
+        int rc = kr_inventory_get(f.inv, po.cluster, "ConfigMap", "default", "a", &row, NULL);
+        json_decref(row);
+        if (known) {
+            ck_assert_int_eq(rc, 0);
+            ck_assert_int_eq(__atomic_load_n(&r.n, __ATOMIC_SEQ_CST), 0);
+        } else {
+            ck_assert_int_eq(rc, KR_ENOTFOUND);
+            ck_assert_int_eq(__atomic_load_n(&r.n, __ATOMIC_SEQ_CST), 1);
+        }
+        kr_inventory_consumer_stats st;
+        kr_inventory_consumer_get_stats(f.cons, &st, sizeof(st));
+        ck_assert_uint_eq(st.buffered, 0);
+        kr_inventory_producer_free(p);
+        kr_informer_free(inf);
+    }
+    down(&f);
+}
+END_TEST
+
 int main(void)
 {
     if (!kr_test_tmpdir_make(tmpdir, sizeof(tmpdir), "kr-inv-resume"))
@@ -461,6 +531,7 @@ int main(void)
     tcase_add_test(tc, producer_pauses_on_a_full_buffer_without_blocking_the_loop);
     tcase_add_test(tc, producer_waits_quietly_for_a_missing_crd);
     tcase_add_test(tc, informer_mode_reconciles_deletes_nobody_watched);
+    tcase_add_test(tc, informer_mode_objects_without_kind_never_stall_the_consumer);
     suite_add_tcase(s, tc);
     int rc = kr_test_run_suite(s);
     kr_test_tmpdir_remove(tmpdir);

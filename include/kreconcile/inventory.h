@@ -296,6 +296,9 @@ typedef struct kr_inventory_consumer_stats {
     uint64_t failures; /* failed attempts (each retried) */
     uint64_t rejected_full; /* enqueues refused because the buffer was full */
     int last_error; /* KR_E* of the last failed attempt, 0 after a success */
+    /* Buffered events kr_inventory_apply refused as invalid (KR_EINVAL),
+     * logged and dropped: only an object changed after its enqueue. */
+    uint64_t dropped_invalid;
 } kr_inventory_consumer_stats;
 
 /* A consumer writing into `inv` (borrowed: it must outlive the consumer).
@@ -315,9 +318,11 @@ KR_API void kr_inventory_consumer_free(kr_inventory_consumer_t *c);
  * the caller must not modify it afterwards). Never blocks. Errors:
  * KR_ETOOLARGE: the buffer is full (backpressure: stop taking events
  * from the source, e.g. pause the watch, and try again after
- * kr_inventory_consumer_wait_space); KR_EINVAL (as kr_inventory_apply
- * would reject it); KR_ENOMEM. Nothing is ever
- * dropped once enqueued. [any thread] */
+ * kr_inventory_consumer_wait_space); KR_EINVAL (what kr_inventory_apply
+ * would reject: no cluster, no kind in the event or its object, no
+ * name or uid..., err says which); KR_ENOMEM. Nothing is ever dropped
+ * once enqueued, except an event whose object was changed afterwards
+ * so that apply refuses it (stats.dropped_invalid). [any thread] */
 KR_API int kr_inventory_consumer_enqueue(kr_inventory_consumer_t *c, const kr_inventory_event *ev,
                                          kr_error_t *err);
 
@@ -330,10 +335,12 @@ KR_API int kr_inventory_consumer_wait_space(kr_inventory_consumer_t *c, size_t n
 
 /* Apply up to max_batch buffered events in one transaction (group commit)
  * on the calling thread; on success they leave the buffer, on failure
- * they stay there in order (retry later: nothing is dropped). *drained
- * (may be NULL): events committed. Returns 0 (also when the buffer was
- * empty) or kr_inventory_apply()'s error; an event apply rejects as
- * KR_EINVAL cannot be buffered. Must not be called while the writer
+ * they stay there in order (retry later: nothing is dropped). A batch
+ * apply refuses as invalid (KR_EINVAL: an object changed after its
+ * enqueue) is applied one event per transaction instead, the invalid
+ * ones logged and dropped. *drained (may be NULL): events taken from
+ * the buffer. Returns 0 (also when the buffer was empty) or
+ * kr_inventory_apply()'s error. Must not be called while the writer
  * thread runs (KR_ESTATE). [any thread] */
 KR_API int kr_inventory_consumer_drain(kr_inventory_consumer_t *c, size_t *drained,
                                        kr_error_t *err);
