@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "informer_internal.h"
 #include "internal.h"
 #include "store_internal.h"
 
@@ -54,6 +55,7 @@ struct kr_informer {
     kr_store_t *store;
     kr_reflector_t *refl;
     char *scope; /* "v1/configmaps ns=x" for logs and metrics */
+    char *namespace_; /* NULL: every namespace */
     handler **handlers;
     size_t nhandlers, cap;
     rv_waiter *waiters;
@@ -553,7 +555,9 @@ int kr_informer_new(const kr_informer_opts *opts, kr_informer_t **out, kr_error_
                                  opts->field_selector ? " fields=" : "",
                                  opts->field_selector ? opts->field_selector : "",
                                  opts->metadata_only ? " metadata-only" : "");
-    if (!inf->scope) {
+    if (opts->namespace_ && *opts->namespace_)
+        inf->namespace_ = kr_strdup(opts->namespace_);
+    if (!inf->scope || (opts->namespace_ && *opts->namespace_ && !inf->namespace_)) {
         rc = kr_error_set(err, KR_ENOMEM, "informer: out of memory");
         goto fail;
     }
@@ -680,9 +684,15 @@ void kr_informer_free(kr_informer_t *inf)
         kr_listwatch_client_free(&inf->lw);
     kr_free(inf->last_rv);
     kr_free(inf->scope);
+    kr_free(inf->namespace_);
     pthread_cond_destroy(&inf->cond);
     pthread_mutex_destroy(&inf->mu);
     kr_free(inf);
+}
+
+const char *kr_informer_namespace(const kr_informer_t *inf)
+{
+    return inf ? inf->namespace_ : NULL;
 }
 
 kr_store_t *kr_informer_store(kr_informer_t *inf)

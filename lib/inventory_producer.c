@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "informer_internal.h"
 #include "internal.h"
 #include "inventory_internal.h"
 #include "kreconcile/inventory.h"
@@ -29,7 +30,7 @@ struct kr_inventory_producer {
     kr_listwatch lw;
     kr_timer_clock clock;
     kr_reflector_opts ropts; /* strings point into this producer */
-    char *ns, *name;
+    char *ns, *name; /* ns: the collection's namespace (both modes), NULL: all */
     kr_store_t *store;
     pthread_mutex_t lock; /* guards stats and observed_rv */
     kr_inventory_producer_stats stats;
@@ -322,8 +323,10 @@ static void stop_on_loop(void *user)
 
 typedef int (*row_fn)(kr_inventory_producer_t *p, json_t *row, void *ctx, kr_error_t *err);
 
-/* fn(row) for every row the inventory holds live for (cluster, kind), page
- * by page; stops at the first error. */
+/* fn(row) for every row the inventory holds live for (cluster, kind) in
+ * the collection's namespace, page by page; stops at the first error.
+ * Rows of other namespaces are not the collection's: a namespaced
+ * list never holds them. */
 static int each_live_row(kr_inventory_producer_t *p, kr_inventory_t *inv, row_fn fn, void *ctx,
                          kr_error_t *err)
 {
@@ -333,6 +336,7 @@ static int each_live_row(kr_inventory_producer_t *p, kr_inventory_t *inv, row_fn
         kr_inventory_query_opts q = KR_INVENTORY_QUERY_OPTS_INIT;
         q.cluster = p->cluster;
         q.kind = p->kind;
+        q.namespace_ = p->ns;
         q.limit = 1000;
         q.continue_token = token;
         json_t *items = NULL;
@@ -503,6 +507,11 @@ int kr_inventory_producer_new(const kr_inventory_producer_opts *opts, kr_invento
         rc = client_mode_new(p, opts, err);
     } else {
         p->informer = opts->informer;
+        const char *ns = kr_informer_namespace(p->informer);
+        if (ns && !(p->ns = kr_strdup(ns))) {
+            kr_inventory_producer_free(p);
+            return kr_error_set(err, KR_ENOMEM, "inventory producer: out of memory");
+        }
         kr_informer_handler h = {
             .on_add = on_add, .on_update = on_update, .on_delete = on_delete, .user = p};
         rc = kr_informer_add_handler(p->informer, &h, &p->handler_id, err);
@@ -574,6 +583,13 @@ int kr_inventory_producer_reconcile(kr_inventory_producer_t *p, kr_inventory_t *
         return kr_error_set(err, KR_EINVAL, "inventory producer: p and inv are required");
     if (!p->informer)
         return 0; /* client mode: the starting cache did it */
+    /* Without a kind every kind of the cluster would be compared with
+     * this one collection, and all the others marked deleted. */
+    if (!p->kind)
+        return kr_error_set(err, KR_EINVAL,
+                            "inventory producer: %s %s: reconcile needs the producer's kind "
+                            "(kr_inventory_producer_opts.kind)",
+                            p->cluster, p->resource);
     int rc = each_live_row(p, inv, reconcile_row, &n, err);
     if (gone)
         *gone = n;

@@ -519,6 +519,79 @@ START_TEST(informer_mode_objects_without_kind_never_stall_the_consumer)
 }
 END_TEST
 
+/* A live row the inventory holds in cluster c1 (no server has it). */
+static void held_row(fixture *f, const char *kind, const char *ns, const char *name)
+{
+    char uid[64];
+    snprintf(uid, sizeof(uid), "held-%s-%s", ns, name);
+    json_t *o =
+        json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s}}", "apiVersion", "v1", "kind", kind,
+                  "metadata", "namespace", ns, "name", name, "uid", uid, "resourceVersion", "1");
+    kr_inventory_event e = {.cluster = "c1", .type = KR_INVENTORY_ADDED, .object = o};
+    kr_error_t err = {0};
+    ck_assert_msg(kr_inventory_apply(f->inv, &e, 1, NULL, &err) == 0, "%s", err.message);
+    json_decref(o);
+}
+
+/* Reconcile compares the inventory with one collection only: refused
+ * without a kind (every other kind would look deleted), and limited to
+ * the informer's namespace. */
+START_TEST(informer_mode_reconciles_only_its_own_collection)
+{
+    fixture f;
+    up(&f, 100, true);
+    json_decref(write_cm(&f, "a", "1", false));
+    held_row(&f, "Secret", "default", "s");
+    held_row(&f, "ConfigMap", "other", "x");
+    held_row(&f, "ConfigMap", "default", "ghost");
+    int64_t before = last_seq(&f);
+    kr_error_t err = {0};
+    for (int with_kind = 0; with_kind < 2; with_kind++) {
+        kr_informer_opts o = {.client = f.tc.c, .resource = CM, .namespace_ = "default"};
+        kr_informer_t *inf = NULL;
+        ck_assert_msg(kr_informer_new(&o, &inf, &err) == 0, "%s", err.message);
+        kr_inventory_producer_opts po = {.version = 1,
+                                         .consumer = f.cons,
+                                         .informer = inf,
+                                         .cluster = "c1",
+                                         .resource = "v1/configmaps",
+                                         .kind = with_kind ? "ConfigMap" : NULL};
+        kr_inventory_producer_t *p = NULL;
+        ck_assert_msg(kr_inventory_producer_new(&po, &p, &err) == 0, "%s", err.message);
+        ck_assert_int_eq(kr_informer_start(inf, NULL), 0);
+        ck_assert_msg(kr_informer_wait_for_sync(inf, WAIT_MS, &err) == 0, "%s", err.message);
+        ck_assert_int_eq(kr_inventory_consumer_flush(f.cons, WAIT_MS, &err), 0);
+        before = last_seq(&f);
+        size_t gone = 99;
+        int rc = kr_inventory_producer_reconcile(p, f.inv, &gone, &err);
+        ck_assert_int_eq(kr_inventory_consumer_flush(f.cons, WAIT_MS, NULL), 0);
+        char *got = transitions_after(&f, before);
+        if (with_kind) {
+            ck_assert_msg(rc == 0, "%s", err.message);
+            ck_assert_uint_eq(gone, 1);
+            ck_assert_str_eq(got, "DELETED_FINAL_STATE_UNKNOWN ghost");
+        } else {
+            ck_assert_int_eq(rc, KR_EINVAL);
+            ck_assert_ptr_nonnull(strstr(err.message, "kind"));
+            ck_assert_uint_eq(gone, 0);
+            ck_assert_str_eq(got, "");
+        }
+        free(got);
+        kr_inventory_producer_free(p);
+        kr_informer_free(inf);
+    }
+    /* The other namespace's row and the other kind's are still live. */
+    json_t *row = NULL;
+    ck_assert_int_eq(kr_inventory_get(f.inv, "c1", "ConfigMap", "other", "x", &row, NULL), 0);
+    ck_assert(json_is_null(json_object_get(row, "deleted")));
+    json_decref(row);
+    ck_assert_int_eq(kr_inventory_get(f.inv, "c1", "Secret", "default", "s", &row, NULL), 0);
+    ck_assert(json_is_null(json_object_get(row, "deleted")));
+    json_decref(row);
+    down(&f);
+}
+END_TEST
+
 int main(void)
 {
     if (!kr_test_tmpdir_make(tmpdir, sizeof(tmpdir), "kr-inv-resume"))
@@ -532,6 +605,7 @@ int main(void)
     tcase_add_test(tc, producer_waits_quietly_for_a_missing_crd);
     tcase_add_test(tc, informer_mode_reconciles_deletes_nobody_watched);
     tcase_add_test(tc, informer_mode_objects_without_kind_never_stall_the_consumer);
+    tcase_add_test(tc, informer_mode_reconciles_only_its_own_collection);
     suite_add_tcase(s, tc);
     int rc = kr_test_run_suite(s);
     kr_test_tmpdir_remove(tmpdir);

@@ -477,7 +477,10 @@ typedef struct kr_inventory_producer_opts {
     const char *cluster; /* required: the cluster's name */
     const char *resource; /* required: the checkpoint key, e.g. "batch/v1/jobs" */
     const char *api_version; /* "batch/v1"; NULL: each object's own */
-    const char *kind; /* "Job"; NULL: each object's own (client mode: required with inventory) */
+    /* "Job"; NULL: each object's own (list items have none: such events
+     * are refused). Required by client mode with inventory and by
+     * kr_inventory_producer_reconcile. */
+    const char *kind;
     kr_logger logger;
     /* ---- version 2: client mode (informer NULL) --------------------------
      * The producer lists and watches `gvr` through `client` itself (a
@@ -485,7 +488,10 @@ typedef struct kr_inventory_producer_opts {
      * the inventory's checkpoint and pause without blocking the loop. */
     kr_client_t *client; /* borrowed, outlives the producer */
     kr_gvr gvr; /* copied */
-    const char *namespace_; /* NULL or "": every namespace */
+    /* NULL or "": every namespace. The inventory's rows of other
+     * namespaces are not this collection's (informer mode: the
+     * informer's namespace). */
+    const char *namespace_;
     /* Where to resume from (borrowed, outlives the call to _new): the
      * current state it holds for (cluster, kind) becomes the producer's
      * starting cache and, when (cluster, resource) has a checkpoint, the
@@ -526,12 +532,14 @@ KR_API int kr_inventory_producer_new(const kr_inventory_producer_opts *opts,
                                      kr_inventory_producer_t **out, kr_error_t *err);
 
 /* Informer mode, after the informer synced: every object the inventory
- * holds as live for this cluster and kind that the informer's cache does
- * not hold was deleted while nobody watched; enqueue a
- * DELETED_FINAL_STATE_UNKNOWN for each. *gone (may be NULL) receives how
- * many. Client mode does this by itself (the inventory's rows are its
- * starting cache): a no-op there. Errors: the inventory's, KR_ETIMEDOUT
- * (no room in the buffer within 60 s). [any thread but the informer's] */
+ * holds as live for this cluster and kind (and the informer's namespace,
+ * when it watches one) that the informer's cache does not hold was
+ * deleted while nobody watched; enqueue a DELETED_FINAL_STATE_UNKNOWN for
+ * each. *gone (may be NULL) receives how many. Client mode does this by
+ * itself (the inventory's rows are its starting cache): a no-op there.
+ * Errors: KR_EINVAL (the producer has no kind: every other kind of the
+ * cluster would look deleted), the inventory's, KR_ETIMEDOUT (no room in
+ * the buffer within 60 s). [any thread but the informer's] */
 KR_API int kr_inventory_producer_reconcile(kr_inventory_producer_t *p, kr_inventory_t *inv,
                                            size_t *gone, kr_error_t *err);
 

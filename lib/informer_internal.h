@@ -1,0 +1,14 @@
+/* libkreconcile — what the informer tells modules above it beyond its
+ * public header (the inventory's informer-mode producer). Never
+ * installed; nothing here is part of the ABI. */
+#ifndef KR_LIB_INFORMER_INTERNAL_H
+#define KR_LIB_INFORMER_INTERNAL_H
+
+#include "kreconcile/informer.h"
+
+/* The namespace the informer watches (kr_informer_opts.namespace_),
+ * NULL when it watches every namespace or cluster-scoped objects.
+ * Valid while the informer lives. [any thread] */
+const char *kr_informer_namespace(const kr_informer_t *inf);
+
+#endif /* KR_LIB_INFORMER_INTERNAL_H */
