@@ -59,6 +59,10 @@ int kr_inv_rows_add(kr_inv_rows *rows, size_t n_cols, kr_inv_cell_cb cell, void 
 
 enum { KR_INV_BEGIN_READ, KR_INV_BEGIN_WRITE, KR_INV_BEGIN_SCHEMA };
 
+/* PostgreSQL: the advisory lock every write transaction takes until its
+ * commit (lib/inventory_pg.c), so that sequences commit in order. */
+#define KR_INV_PG_WRITE_LOCK "7234052"
+
 /* The SQL dialect differences the shared code must know. */
 typedef struct kr_inv_backend_ops {
     const char *name; /* "sqlite", "postgresql" */

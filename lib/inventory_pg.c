@@ -197,6 +197,12 @@ static int pg_begin(void *self, int mode, kr_error_t *err)
     /* Replicas starting together must not create the tables twice. */
     if (ret == 0 && mode == KR_INV_BEGIN_SCHEMA)
         ret = pg_exec_script(be, "SELECT pg_advisory_xact_lock(7234051)", err);
+    /* One writer at a time, as SQLite's BEGIN IMMEDIATE: a sequence hands
+     * out numbers in call order, not commit order, so with two writers a
+     * reader following seq (the SSE stream, transactions_after) could see
+     * seq 8 committed before 7 and never read 7. Held until the commit. */
+    if (ret == 0 && mode == KR_INV_BEGIN_WRITE)
+        ret = pg_exec_script(be, "SELECT pg_advisory_xact_lock(" KR_INV_PG_WRITE_LOCK ")", err);
     return ret;
 }
 

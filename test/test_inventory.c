@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "inventory_internal.h"
 #include "kr_suite.h"
 #include "kr_test.h"
 #include "kr_test_tmpdir.h"
@@ -1309,6 +1310,58 @@ START_TEST(inventory_consumer_writer_thread_group_commits)
 }
 END_TEST
 
+/* PostgreSQL: writers take turns, as SQLite's BEGIN IMMEDIATE makes them,
+ * so that transactions commit in sequence order (a reader following seq
+ * never skips one committed late). Another session holding the writers'
+ * lock holds back a write until it lets go; reads go on. */
+typedef struct locked_writer {
+    kr_inventory_t *inv;
+    atomic_int done;
+    int rc;
+} locked_writer;
+
+static void *write_one(void *arg)
+{
+    locked_writer *w = arg;
+    json_t *o = job("ns", "late", "u-late", "77", "web", "pending");
+    kr_inventory_event e = ev("c1", KR_INVENTORY_ADDED, o);
+    w->rc = kr_inventory_apply(w->inv, &e, 1, NULL, NULL);
+    json_decref(o);
+    atomic_store(&w->done, 1);
+    return NULL;
+}
+
+START_TEST(inventory_postgresql_writers_take_turns)
+{
+    char url[512];
+    kr_inventory_t *inv = fresh(url, sizeof(url));
+    kr_inventory_t *reader = open_url(url);
+    PGconn *holder = PQconnectdb(url);
+    ck_assert_int_eq(PQstatus(holder), CONNECTION_OK);
+    PGresult *r = PQexec(holder, "SELECT pg_advisory_lock(" KR_INV_PG_WRITE_LOCK ")");
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    PQclear(r);
+    locked_writer w = {.inv = inv};
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, write_one, &w), 0);
+    struct timespec ts = {0, 300 * 1000000L};
+    nanosleep(&ts, NULL);
+    ck_assert_int_eq(atomic_load(&w.done), 0);
+    int64_t seq = -1;
+    ck_assert_int_eq(kr_inventory_last_seq(reader, &seq, NULL), 0);
+    ck_assert_int_eq(seq, 0);
+    r = PQexec(holder, "SELECT pg_advisory_unlock(" KR_INV_PG_WRITE_LOCK ")");
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    PQclear(r);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(w.rc, 0);
+    ck_assert_uint_eq(count_txns(reader), 1);
+    PQfinish(holder);
+    kr_inventory_free(reader);
+    kr_inventory_free(inv);
+}
+END_TEST
+
 /* Opening while PostgreSQL is down: with connect_wait_ms the open waits,
  * logging each failed attempt, and succeeds once the server is back; with
  * no wait, or with options of version 1 (whose struct has no such field),
@@ -1531,6 +1584,7 @@ static Suite *inventory_suite(void)
         add_common(pgc);
         tcase_add_test(pgc, inventory_database_restart_loses_nothing);
         tcase_add_test(pgc, inventory_open_waits_for_a_restarting_database);
+        tcase_add_test(pgc, inventory_postgresql_writers_take_turns);
     } else if (kr_pgserver_required()) {
         fprintf(stderr, "test_inventory: PostgreSQL cannot start (%s); CI=true: failing\n", why);
         tcase_add_test(pgc, inventory_postgresql_server_must_start_in_ci);
