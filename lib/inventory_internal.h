@@ -116,6 +116,16 @@ int kr_inv_sqlite_open(const kr_inv_open_opts *opts, const kr_inv_backend_ops **
 int kr_inv_pg_open(const kr_inv_open_opts *opts, const kr_inv_backend_ops **ops, void **be,
                    kr_error_t *err);
 
+/* The keywords and values (NULL-terminated, at most KR_INV_PG_PARAMS
+ * with the NULL) PostgreSQL's backend connects with, expand_dbname set:
+ * TCP keepalives and a user timeout where the URL sets none, the URL,
+ * then connect_timeout and application_name. Strings borrowed. Returns
+ * how many. */
+#define KR_INV_PG_PARAMS 9
+size_t kr_inv_pg_conn_params(const char *url, const char *connect_timeout,
+                             const char *keys[KR_INV_PG_PARAMS],
+                             const char *values[KR_INV_PG_PARAMS]);
+
 /* The stats getters of the consumer and the producer: `size` bytes of
  * `stats`, read under `lock` (both NULL for a NULL handle: zeros), into the
  * caller's `out` of out_size bytes (kr_copy_sized). [any thread] */

@@ -245,6 +245,50 @@ static const kr_inv_backend_ops pg_ops = {
     .close = pg_close,
 };
 
+/* A dead peer (a server host gone, a network partition) is noticed in
+ * about 25 s by keepalives (10 s idle, then 3 probes 5 s apart), and data
+ * unacknowledged for 30 s ends the connection (Linux), instead of a
+ * statement hanging for the kernel's two hours. */
+static const char *const keepalive_params[][2] = {
+    {"keepalives", "1"},       {"keepalives_idle", "10"},     {"keepalives_interval", "5"},
+    {"keepalives_count", "3"}, {"tcp_user_timeout", "30000"},
+};
+
+/* Whether this libpq knows `keyword` (tcp_user_timeout came in 12): an
+ * unknown keyword would fail every connection. */
+static bool libpq_knows(const PQconninfoOption *defaults, const char *keyword)
+{
+    for (const PQconninfoOption *o = defaults; o && o->keyword; o++)
+        if (strcmp(o->keyword, keyword) == 0)
+            return true;
+    return false;
+}
+
+size_t kr_inv_pg_conn_params(const char *url, const char *connect_timeout,
+                             const char *keys[KR_INV_PG_PARAMS],
+                             const char *values[KR_INV_PG_PARAMS])
+{
+    size_t n = 0;
+    PQconninfoOption *defaults = PQconndefaults();
+    /* Keywords are read in order, a later one overriding an earlier one:
+     * our defaults first, so that the URL's own settings win. */
+    for (size_t i = 0; i < KR_ARRAY_LEN(keepalive_params); i++)
+        if (!defaults || libpq_knows(defaults, keepalive_params[i][0])) {
+            keys[n] = keepalive_params[i][0];
+            values[n++] = keepalive_params[i][1];
+        }
+    PQconninfoFree(defaults);
+    /* The URL is expanded as dbname; the keywords after it add to it. */
+    keys[n] = "dbname";
+    values[n++] = url;
+    keys[n] = "connect_timeout";
+    values[n++] = connect_timeout;
+    keys[n] = "application_name";
+    values[n++] = "kreconcile-inventory";
+    keys[n] = values[n] = NULL;
+    return n;
+}
+
 int kr_inv_pg_open(const kr_inv_open_opts *opts, const kr_inv_backend_ops **ops, void **out,
                    kr_error_t *err)
 {
@@ -256,9 +300,8 @@ int kr_inv_pg_open(const kr_inv_open_opts *opts, const kr_inv_backend_ops **ops,
     char timeout[24];
     uint64_t ms = opts->connect_timeout_ms ? opts->connect_timeout_ms : 5000;
     snprintf(timeout, sizeof(timeout), "%llu", (unsigned long long)((ms + 999) / 1000));
-    /* The URL is expanded as dbname; the keywords after it add to it. */
-    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-    const char *values[] = {opts->url, timeout, "kreconcile-inventory", NULL};
+    const char *keys[KR_INV_PG_PARAMS], *values[KR_INV_PG_PARAMS];
+    kr_inv_pg_conn_params(opts->url, timeout, keys, values);
     be->conn = PQconnectdbParams(keys, values, 1);
     if (!be->conn) {
         kr_free(be);

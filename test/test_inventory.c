@@ -1362,6 +1362,48 @@ START_TEST(inventory_postgresql_writers_take_turns)
 }
 END_TEST
 
+/* The value libpq's connection `c` uses for `keyword` (static copy). */
+static const char *conn_option(PGconn *c, const char *keyword)
+{
+    static char value[64];
+    value[0] = '\0';
+    PQconninfoOption *opts = PQconninfo(c);
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (strcmp(o->keyword, keyword) == 0 && o->val)
+            snprintf(value, sizeof(value), "%s", o->val);
+    PQconninfoFree(opts);
+    return value;
+}
+
+/* PostgreSQL connections notice a dead peer (keepalives, a TCP user
+ * timeout) unless the URL says otherwise: its settings win. */
+START_TEST(inventory_postgresql_connections_keep_alive)
+{
+    char url[512], tuned[600];
+    kr_inventory_t *inv = fresh(url, sizeof(url));
+    kr_inventory_free(inv);
+    snprintf(tuned, sizeof(tuned), "%s?keepalives_idle=42&tcp_user_timeout=0", url);
+    const char *keys[KR_INV_PG_PARAMS], *values[KR_INV_PG_PARAMS];
+    for (int i = 0; i < 2; i++) {
+        ck_assert_uint_le(kr_inv_pg_conn_params(i ? tuned : url, "5", keys, values) + 1,
+                          KR_INV_PG_PARAMS);
+        PGconn *c = PQconnectdbParams(keys, values, 1);
+        ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+        ck_assert_str_eq(conn_option(c, "keepalives"), "1");
+        ck_assert_str_eq(conn_option(c, "keepalives_idle"), i ? "42" : "10");
+        ck_assert_str_eq(conn_option(c, "keepalives_interval"), "5");
+        ck_assert_str_eq(conn_option(c, "keepalives_count"), "3");
+        ck_assert_str_eq(conn_option(c, "tcp_user_timeout"), i ? "0" : "30000");
+        ck_assert_str_eq(conn_option(c, "application_name"), "kreconcile-inventory");
+        PQfinish(c);
+    }
+    /* The inventory opens with them. */
+    inv = open_url(tuned);
+    load_grid(inv);
+    kr_inventory_free(inv);
+}
+END_TEST
+
 /* Opening while PostgreSQL is down: with connect_wait_ms the open waits,
  * logging each failed attempt, and succeeds once the server is back; with
  * no wait, or with options of version 1 (whose struct has no such field),
@@ -1585,6 +1627,7 @@ static Suite *inventory_suite(void)
         tcase_add_test(pgc, inventory_database_restart_loses_nothing);
         tcase_add_test(pgc, inventory_open_waits_for_a_restarting_database);
         tcase_add_test(pgc, inventory_postgresql_writers_take_turns);
+        tcase_add_test(pgc, inventory_postgresql_connections_keep_alive);
     } else if (kr_pgserver_required()) {
         fprintf(stderr, "test_inventory: PostgreSQL cannot start (%s); CI=true: failing\n", why);
         tcase_add_test(pgc, inventory_postgresql_server_must_start_in_ci);

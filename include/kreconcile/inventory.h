@@ -48,7 +48,9 @@ typedef struct kr_inventory_opts {
      *   sqlite://relative/path.db         a file relative to the working dir
      *   sqlite::memory:                   a private in-memory database
      *   postgresql://user:pw@host:port/db?... or postgres://...   (libpq URI)
-     * Required. */
+     * Required. PostgreSQL connections use TCP keepalives (keepalives=1,
+     * keepalives_idle=10, keepalives_interval=5, keepalives_count=3) and
+     * tcp_user_timeout=30000, each unless the URL sets it. */
     const char *url;
     /* How long a PostgreSQL connection attempt may take; 0: 5000 ms. */
     uint64_t connect_timeout_ms;
