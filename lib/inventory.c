@@ -466,9 +466,12 @@ static const char sql_insert_txn[] =
     " resource_version, event, actor, patch, dedup_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
     " ON CONFLICT (dedup_key) DO NOTHING RETURNING seq";
 /* The upsert of current-state rows. Never back in time: a replica that lost
- * its lease (paused, then resumed) may still write what it buffered;
- * resourceVersions of one cluster are kube-apiserver's decimal counters,
- * compared as numbers (a longer one is larger). */
+ * its lease (paused, then resumed) may still write what it buffered.
+ * resourceVersions of one object are kube-apiserver's decimal counters,
+ * compared as numbers (a longer one is larger); another object of the
+ * same name (another uid: a cluster rebuilt, its counters small again)
+ * replaces it unless created before it (RFC 3339 in UTC, whole seconds:
+ * compared as text), or when either creation time is unknown. */
 #define SQL_UPSERT_OBJECT_TAIL                                                                     \
     " ON CONFLICT (cluster, kind, namespace, name) DO UPDATE SET"                                  \
     " api_version = excluded.api_version, uid = excluded.uid,"                                     \
@@ -476,9 +479,13 @@ static const char sql_insert_txn[] =
     " labels = excluded.labels, created = excluded.created, deleted_ms = excluded.deleted_ms,"     \
     " seq = excluded.seq, object = excluded.object"                                                \
     " WHERE excluded.resource_version = ''"                                                        \
-    " OR length(excluded.resource_version) > length(kr_objects.resource_version)"                  \
+    " OR (excluded.uid = kr_objects.uid"                                                           \
+    " AND (length(excluded.resource_version) > length(kr_objects.resource_version)"                \
     " OR (length(excluded.resource_version) = length(kr_objects.resource_version)"                 \
-    " AND excluded.resource_version >= kr_objects.resource_version)"
+    " AND excluded.resource_version >= kr_objects.resource_version)))"                             \
+    " OR (excluded.uid <> kr_objects.uid"                                                          \
+    " AND (excluded.created IS NULL OR kr_objects.created IS NULL"                                 \
+    " OR excluded.created >= kr_objects.created))"
 /* The single-row forms of a chunk's statements, for backends without
  * arrays (SQLite: in-process, no round trip to save; one prepared
  * statement stepped per row, as a bare loop of INSERTs would be). */

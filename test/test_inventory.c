@@ -261,6 +261,52 @@ START_TEST(inventory_a_late_older_state_does_not_replace_a_newer_one)
 }
 END_TEST
 
+static json_t *job_created(const char *uid, const char *rv, const char *created)
+{
+    json_t *o = job("ns", "a", uid, rv, "web", "running");
+    json_object_set_new(json_object_get(o, "metadata"), "creationTimestamp", json_string(created));
+    return o;
+}
+
+/* A cluster rebuilt: the same names, new uids, resourceVersions counting
+ * from a small number again. The new objects are the current state; a
+ * late write of an old one (created before) is history only. */
+START_TEST(inventory_a_rebuilt_cluster_replaces_the_objects_it_recreated)
+{
+    char url[512];
+    kr_inventory_t *inv = fresh(url, sizeof(url));
+    json_t *old = job_created("u-old", "98765", "2026-01-01T00:00:00Z");
+    json_t *fresh_obj = job_created("u-new", "12", "2026-03-01T00:00:00Z");
+    json_t *fresh_later = job_created("u-new", "13", "2026-03-01T00:00:00Z");
+    json_t *late_old = job_created("u-old", "98770", "2026-01-01T00:00:00Z");
+    kr_inventory_event first[] = {ev("c1", KR_INVENTORY_ADDED, old)};
+    apply(inv, first, 1, 1, 0);
+    kr_inventory_event rebuilt[] = {ev("c1", KR_INVENTORY_ADDED, fresh_obj)};
+    apply(inv, rebuilt, 1, 1, 0);
+    json_t *row = NULL;
+    ck_assert_int_eq(kr_inventory_get(inv, "c1", "Job", "ns", "a", &row, NULL), 0);
+    ck_assert_str_eq(row_str(row, "uid"), "u-new");
+    ck_assert_str_eq(row_str(row, "resourceVersion"), "12");
+    json_decref(row);
+    /* The new object moves forward by its own resourceVersions; a late
+     * batch of the old one does not take its place. */
+    kr_inventory_event next[] = {ev("c1", KR_INVENTORY_MODIFIED, fresh_later)};
+    apply(inv, next, 1, 1, 0);
+    kr_inventory_event late[] = {ev("c1", KR_INVENTORY_MODIFIED, late_old)};
+    apply(inv, late, 1, 1, 0);
+    ck_assert_int_eq(kr_inventory_get(inv, "c1", "Job", "ns", "a", &row, NULL), 0);
+    ck_assert_str_eq(row_str(row, "uid"), "u-new");
+    ck_assert_str_eq(row_str(row, "resourceVersion"), "13");
+    json_decref(row);
+    ck_assert_uint_eq(count_txns(inv), 4);
+    json_decref(old);
+    json_decref(fresh_obj);
+    json_decref(fresh_later);
+    json_decref(late_old);
+    kr_inventory_free(inv);
+}
+END_TEST
+
 START_TEST(inventory_checkpoint_commits_with_its_events_or_not_at_all)
 {
     char url[512];
@@ -1583,6 +1629,7 @@ static void add_common(TCase *tc)
     tcase_add_test(tc, inventory_stores_objects_without_managed_fields_and_with_phase);
     tcase_add_test(tc, inventory_reapplying_held_events_is_a_noop);
     tcase_add_test(tc, inventory_a_late_older_state_does_not_replace_a_newer_one);
+    tcase_add_test(tc, inventory_a_rebuilt_cluster_replaces_the_objects_it_recreated);
     tcase_add_test(tc, inventory_checkpoint_commits_with_its_events_or_not_at_all);
     tcase_add_test(tc, inventory_history_follows_a_resource_across_clusters_in_order);
     tcase_add_test(tc, inventory_long_batches_chain_states_across_chunks);
