@@ -192,10 +192,15 @@ static int handle_objects(kr_inventory_t *inv, const kr_inventory_api_opts *opts
     json_t *items = NULL;
     char *next = NULL;
     kr_error_t err = {0};
-    int rc = kr_inventory_query(inv, &q, &items, &next, &err);
+    /* read first: every transaction up to it is in what the query sees,
+     * so a reader that resumes the stream after it misses nothing */
+    int64_t last_seq = 0;
+    int rc = kr_inventory_last_seq(inv, &last_seq, &err);
+    if (rc == 0)
+        rc = kr_inventory_query(inv, &q, &items, &next, &err);
     if (rc != 0)
         return respond_failure(resp, rc, &err);
-    json_t *doc = json_pack("{s:o}", "items", items);
+    json_t *doc = json_pack("{s:o, s:I}", "items", items, "lastSeq", (json_int_t)last_seq);
     if (doc && next)
         json_object_set_new(doc, "continue", json_string(next));
     kr_free(next);

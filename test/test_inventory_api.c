@@ -112,6 +112,11 @@ START_TEST(api_objects_filters_and_pages)
     ck_assert_int_eq(status, 200);
     ck_assert_uint_eq(items(doc), 6);
     ck_assert_ptr_null(json_object_get(doc, "continue"));
+    /* where a reader of this page resumes the stream: the last transaction */
+    int64_t last = 0;
+    ck_assert_int_eq(kr_inventory_last_seq(inv, &last, NULL), 0);
+    ck_assert_int_gt(last, 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(doc, "lastSeq")), last);
     json_decref(doc);
     doc = get(inv, "/api/v1/objects", &status, "cluster", "west", "labelSelector", "app=web", NULL);
     ck_assert_uint_eq(items(doc), 2);
