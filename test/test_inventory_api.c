@@ -175,6 +175,24 @@ START_TEST(api_bad_parameters_are_400_with_a_json_message)
     doc = get(inv, "/api/v1/nothing", &status, NULL);
     ck_assert_int_eq(status, 404);
     json_decref(doc);
+    /* not UTF-8: a 400 with a message, never a 500 without one */
+    doc = get(inv, "/api/v1/objects", &status, "cluster", "\xc3", NULL);
+    ck_assert_int_eq(status, 400);
+    json_decref(doc);
+    doc = get(inv, "/api/v1/objects", &status, "\xff", "x", NULL);
+    ck_assert_int_eq(status, 400);
+    json_decref(doc);
+    doc = get(inv, "/api/v1/objects/east/Job/ns-a/\xc3", &status, NULL);
+    ck_assert_int_eq(status, 400);
+    json_decref(doc);
+    char longer[1100];
+    memset(longer, 'x', sizeof(longer) - 1);
+    longer[sizeof(longer) - 1] = '\0';
+    for (size_t i = 990; i + 1 < sizeof(longer); i += 2)
+        memcpy(longer + i, "\xc3\xa9", 2); /* the message is cut inside an "e-acute" */
+    doc = get(inv, "/api/v1/objects", &status, "kind", longer, NULL);
+    ck_assert_int_eq(status, 400);
+    json_decref(doc);
     doc = get(inv, "/api/v1/events", &status, NULL);
     ck_assert_int_eq(status, 400);
     json_decref(doc);
