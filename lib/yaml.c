@@ -22,6 +22,8 @@
 
 struct convert {
     yaml_document_t *doc;
+    const char *text; /* the input, where a node's tag can be seen */
+    size_t len;
     long nodes;
     kr_error_t *err;
 };
@@ -100,8 +102,9 @@ static int parse_int(const char *s, long long *out)
     return 1;
 }
 
-/* Floats: [-+]digits[.digits][e[-+]digits] with at least one digit and
- * a '.' or an exponent. Infinity and NaN have no JSON form: they stay text. */
+/* Floats: [-+]digits[.digits][e[-+]digits] with at least one digit, as
+ * go-yaml's pattern (tried after the integers: "08", or an integer too
+ * big for one). Infinity and NaN have no JSON form: they stay text. */
 static int parse_float(const char *s, double *out)
 {
     const char *p = s;
@@ -123,7 +126,7 @@ static int parse_float(const char *s, double *out)
             return 0;
         }
     }
-    if (!digits || (!dot && !exp))
+    if (!digits) /* go-yaml's float pattern takes "08" too, after int failed */
         return 0;
     char clean[128];
     if (!strip_separators(s, clean, sizeof(clean)))
@@ -137,6 +140,15 @@ static int parse_float(const char *s, double *out)
 }
 
 static json_t *scalar_value(yaml_node_t *node, const char *text, size_t len);
+
+/* A float as Go's encoding/json writes it, read back: a whole one (3.0,
+ * 2e3) is an integer. */
+static json_t *whole_or_real(double v)
+{
+    if (v > -9.2e18 && v < 9.2e18 && v == (double)(long long)v)
+        return json_integer((long long)v);
+    return json_real(v);
+}
 
 /* Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF),
  * the same rule jansson applies to strings. */
@@ -175,14 +187,83 @@ static int utf8_valid(const unsigned char *s, size_t len)
     return 1;
 }
 
-/* libyaml's loader gives every untagged scalar the default !!str tag, so an
- * explicit tag cannot be told apart: resolution goes by style alone
- * (quoted -> string, plain -> resolved as YAML 1.1). */
+/* Whether the node was written with a tag (!!str, !foo): libyaml's loader
+ * gives untagged scalars the default !!str tag too, so the input is looked
+ * at where the node starts (after its anchor, if any). */
+static bool explicit_tag(const struct convert *cv, const yaml_node_t *node)
+{
+    size_t i = node->start_mark.index;
+    if (i < cv->len && cv->text[i] == '&')
+        while (i < cv->len && !strchr(" \t\r\n", cv->text[i]))
+            i++;
+    while (i < cv->len && (cv->text[i] == ' ' || cv->text[i] == '\t'))
+        i++;
+    return i < cv->len && cv->text[i] == '!';
+}
+
+#define YAML_TAG(t) "tag:yaml.org,2002:" t
+
+/* A scalar with a tag of its own, as go-yaml decodes one into an
+ * interface: the core tags convert (or fail), !!binary is decoded, any
+ * other tag leaves the text a string. NULL with cv->err set on failure. */
+static json_t *tagged_scalar(struct convert *cv, yaml_node_t *node, const char *tag)
+{
+    const char *text = (const char *)node->data.scalar.value;
+    size_t len = node->data.scalar.length;
+    long long iv;
+    double dv;
+    json_t *out = NULL;
+    if (strcmp(tag, YAML_TAG("int")) == 0 && parse_int(text, &iv))
+        out = json_integer(iv);
+    else if (strcmp(tag, YAML_TAG("float")) == 0 && parse_int(text, &iv))
+        out = json_integer(iv); /* a whole float: Go writes 2, not 2.0 */
+    else if (strcmp(tag, YAML_TAG("float")) == 0 && parse_float(text, &dv))
+        out = whole_or_real(dv);
+    else if (strcmp(tag, YAML_TAG("bool")) == 0 && scalar_is(text, true_words))
+        out = json_true();
+    else if (strcmp(tag, YAML_TAG("bool")) == 0 && scalar_is(text, false_words))
+        out = json_false();
+    else if (strcmp(tag, YAML_TAG("null")) == 0 && scalar_is(text, null_words))
+        out = json_null();
+    else if (strcmp(tag, YAML_TAG("binary")) == 0) {
+        char *raw = NULL, *clean = kr_malloc(len + 1);
+        size_t n = 0, raw_len = 0;
+        for (size_t i = 0; clean && i < len; i++) /* line breaks and spaces are not data */
+            if (!strchr(" \t\r\n", text[i]))
+                clean[n++] = text[i];
+        if (clean && kr_base64_decode(clean, n, false, &raw, &raw_len, NULL) == 0)
+            out = json_stringn(raw, raw_len);
+        kr_free(raw);
+        kr_free(clean);
+        if (!out) {
+            kr_error_set(cv->err, KR_EPARSE,
+                         "yaml: line %zu: !!binary value contains invalid base64 data",
+                         node->start_mark.line + 1);
+            return NULL;
+        }
+    } else if (strcmp(tag, YAML_TAG("int")) != 0 && strcmp(tag, YAML_TAG("float")) != 0 &&
+               strcmp(tag, YAML_TAG("bool")) != 0 && strcmp(tag, YAML_TAG("null")) != 0) {
+        out = json_stringn(text, len); /* !!str, !!timestamp, a local tag */
+    } else {
+        kr_error_set(cv->err, KR_EPARSE, "yaml: line %zu: cannot decode !!str `%.64s` as a !!%s",
+                     node->start_mark.line + 1, text, tag + strlen(YAML_TAG("")));
+        return NULL;
+    }
+    if (!out)
+        kr_error_set(cv->err, KR_ENOMEM, "yaml: out of memory");
+    return out;
+}
+
 static json_t *convert_scalar(struct convert *cv, yaml_node_t *node)
 {
     const char *text = (const char *)node->data.scalar.value;
     size_t len = node->data.scalar.length;
-    json_t *out = scalar_value(node, text, len);
+    const char *tag = (const char *)node->tag;
+    if (tag && strcmp(tag, YAML_DEFAULT_SCALAR_TAG) != 0)
+        return tagged_scalar(cv, node, tag);
+    json_t *out = node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && explicit_tag(cv, node)
+                      ? json_stringn(text, len) /* !!str 8080 */
+                      : scalar_value(node, text, len);
     if (!out) {
         if (utf8_valid((const unsigned char *)text, len))
             kr_error_set(cv->err, KR_ENOMEM, "yaml: out of memory");
@@ -210,7 +291,7 @@ static json_t *scalar_value(yaml_node_t *node, const char *text, size_t len)
         return json_integer(iv);
     double dv;
     if (parse_float(text, &dv))
-        return json_real(dv);
+        return whole_or_real(dv);
     return json_stringn(text, len);
 }
 
@@ -256,6 +337,45 @@ static int apply_merge(struct convert *cv, json_t *obj, yaml_node_t *value, int 
     return 0;
 }
 
+/* `v` as Go's strconv.FormatFloat(v, 'g', -1, 32) prints it: the
+ * shortest digits that read back as the same float32, in exponent form
+ * below 1e-4 or from 1e6 on ("1.5", "1e+06"). */
+static void format_float32(double v, char *buf, size_t size)
+{
+    float f = (float)v;
+    char e[48];
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(e, sizeof(e), "%.*e", prec - 1, (double)f);
+        if ((float)strtod(e, NULL) == f)
+            break;
+    }
+    /* e: [-]d[.ddd]e[+-]XX */
+    char digits[16];
+    size_t nd = 0;
+    const char *p = e;
+    bool neg = *p == '-';
+    p += neg;
+    for (; *p && *p != 'e'; p++)
+        if (*p != '.' && nd + 1 < sizeof(digits))
+            digits[nd++] = *p;
+    digits[nd] = '\0';
+    int exp = atoi(p + 1);
+    if (exp < -4 || exp >= 6) {
+        snprintf(buf, size, "%s%c%s%se%c%02d", neg ? "-" : "", digits[0], nd > 1 ? "." : "",
+                 digits + 1, exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+    } else if (exp < 0) {
+        snprintf(buf, size, "%s0.%.*s%s", neg ? "-" : "", -exp - 1, "0000", digits);
+    } else if ((size_t)exp + 1 >= nd) {
+        snprintf(buf, size, "%s%s%.*s", neg ? "-" : "", digits, (int)((size_t)exp + 1 - nd),
+                 "000000");
+    } else {
+        snprintf(buf, size, "%s%.*s.%s", neg ? "-" : "", exp + 1, digits, digits + exp + 1);
+    }
+}
+
+/* A mapping key as sigs.k8s.io/yaml writes it: a quoted (or tagged) key as
+ * written; a plain one resolved as a value would be, then printed as Go
+ * prints it (NO is "false", 0x1F is "31", 1.50 is "1.5"); null has no key. */
 static char *key_text(struct convert *cv, yaml_node_t *key)
 {
     if (key->type != YAML_SCALAR_NODE) {
@@ -263,7 +383,29 @@ static char *key_text(struct convert *cv, yaml_node_t *key)
                      key->start_mark.line + 1, key->start_mark.column + 1);
         return NULL;
     }
-    char *s = kr_strndup((const char *)key->data.scalar.value, key->data.scalar.length);
+    const char *text = (const char *)key->data.scalar.value;
+    size_t len = key->data.scalar.length;
+    char num[64];
+    const char *as = NULL;
+    long long iv;
+    double dv;
+    if (key->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && strlen(text) == len &&
+        !explicit_tag(cv, key)) {
+        if (scalar_is(text, null_words)) {
+            kr_error_set(cv->err, KR_EPARSE, "yaml: line %zu: a mapping key cannot be null",
+                         key->start_mark.line + 1);
+            return NULL;
+        }
+        if (scalar_is(text, true_words))
+            as = "true";
+        else if (scalar_is(text, false_words))
+            as = "false";
+        else if (parse_int(text, &iv))
+            as = (snprintf(num, sizeof(num), "%lld", iv), num);
+        else if (parse_float(text, &dv))
+            as = (format_float32(dv, num, sizeof(num)), num);
+    }
+    char *s = as ? kr_strdup(as) : kr_strndup(text, len);
     if (!s)
         kr_error_set(cv->err, KR_ENOMEM, "yaml: out of memory");
     return s;
@@ -407,7 +549,7 @@ static int parse_stream(const char *text, size_t len, int all, json_t **out, kr_
             yaml_document_delete(&doc);
             continue;
         }
-        struct convert cv = {.doc = &doc, .err = err};
+        struct convert cv = {.doc = &doc, .text = text, .len = len, .err = err};
         json_t *value = convert_node(&cv, root, 0);
         yaml_document_delete(&doc);
         if (!value) {

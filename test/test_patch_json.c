@@ -149,6 +149,35 @@ START_TEST(scalar_documents_can_be_patched_at_the_root)
 }
 END_TEST
 
+/* "test" compares numbers by value (RFC 6902 4.6). The apiserver compares
+ * a scalar's text, its document printed by Go (1.0 is "1"): a whole
+ * number written 1.0 in the patch never matches there, one written 1 does.
+ * (kubectl patch --local reads its patch through YAML, which prints 1.0 as
+ * 1: only kube-apiserver, given the bytes, shows the first.) */
+START_TEST(test_compares_numbers_by_value)
+{
+    json_t *doc = json_loads("{\"i\":1,\"r\":1.0,\"m\":[2.0]}", 0, NULL);
+    static const char *const as_rfc[] = {
+        "[{\"op\":\"test\",\"path\":\"/i\",\"value\":1.0}]",
+        "[{\"op\":\"test\",\"path\":\"/r\",\"value\":1}]",
+        "[{\"op\":\"test\",\"path\":\"/m\",\"value\":[2]}]",
+    };
+    for (size_t i = 0; i < 3; i++) {
+        json_t *ops = json_loads(as_rfc[i], 0, NULL), *out = NULL;
+        kr_error_t err = {0};
+        ck_assert_msg(kr_patch_json_apply(doc, ops, &out, &err) == 0, "%s: %s", as_rfc[i],
+                      err.message);
+        json_decref(out);
+        int rc = kr_patch_json_apply_as_apiserver(doc, ops, &out, &err);
+        ck_assert_msg(rc == (i == 0 ? KR_ETESTFAILED : 0), "%s as the apiserver: %d", as_rfc[i],
+                      rc);
+        json_decref(out);
+        json_decref(ops);
+    }
+    json_decref(doc);
+}
+END_TEST
+
 START_TEST(apiserver_size_limits_are_enforced)
 {
     /* Each copy of the root into itself doubles the document. */
@@ -246,6 +275,7 @@ int main(void)
     tcase_add_test(tc, result_shares_nothing_with_inputs);
     tcase_add_test(tc, invalid_arguments_are_rejected);
     tcase_add_test(tc, scalar_documents_can_be_patched_at_the_root);
+    tcase_add_test(tc, test_compares_numbers_by_value);
     tcase_add_test(tc, apiserver_size_limits_are_enforced);
     tcase_add_test(tc, allocation_failures_are_reported_without_leaks);
     suite_add_tcase(s, tc);

@@ -35,13 +35,43 @@ START_TEST(scalars_resolve_like_kubernetes)
 {
     assert_yaml_json("a: 1\nb: -7\nc: 0x1F\nd: 0o17\ne: 010\nf: 1_000\n",
                      "{\"a\":1,\"b\":-7,\"c\":31,\"d\":15,\"e\":8,\"f\":1000}");
-    assert_yaml_json("a: 1.5\nb: 2e3\nc: -0.25\n", "{\"a\":1.5,\"b\":2000.0,\"c\":-0.25}");
+    /* a whole float is an integer, as Go's encoding/json writes 3.0 */
+    assert_yaml_json("a: 1.5\nb: 2e3\nc: -0.25\nd: 3.0\ne: 08\n",
+                     "{\"a\":1.5,\"b\":2000,\"c\":-0.25,\"d\":3,\"e\":8}");
     assert_yaml_json("a: true\nb: no\nc: On\nd: FALSE\ne: y\n",
                      "{\"a\":true,\"b\":false,\"c\":true,\"d\":false,\"e\":true}");
     assert_yaml_json("a: ~\nb: null\nc:\n", "{\"a\":null,\"b\":null,\"c\":null}");
     assert_yaml_json("a: \"1\"\nb: 'true'\nc: '42'\nd: 1.2.3\ne: .inf\n",
                      "{\"a\":\"1\",\"b\":\"true\",\"c\":\"42\",\"d\":\"1.2.3\",\"e\":\".inf\"}");
-    assert_yaml_json("a: 99999999999999999999\n", "{\"a\":\"99999999999999999999\"}");
+    assert_yaml_json("a: 99999999999999999999\n", "{\"a\":1e20}"); /* a float, as in Go */
+}
+END_TEST
+
+/* Keys and tags as kubectl 1.32 reads them (sigs.k8s.io/yaml, checked with
+ * kubectl create --dry-run=client -o json): a plain key is resolved as a
+ * value and printed as Go prints it (y and yes are both "true": the last
+ * wins; floats at float32 precision); an explicit tag decides the type. */
+START_TEST(keys_and_tags_resolve_as_kubectl_reads_them)
+{
+    assert_yaml_json(
+        "{x: '1', y: '2', n: '3', yes: '4', 99999999999999999999: '5', 08: '6', 1e10: '7',"
+        " 0.0001: '8', 0.00001: '9', 1234567: '10', -1.5: '11', 123456.7: '12', 0x1F: '13',"
+        " 1.50: '14', 'on': '15', 3.0: '16'}",
+        "{\"-1.5\":\"11\",\"0.0001\":\"8\",\"123456.7\":\"12\",\"1234567\":\"10\","
+        "\"1e+10\":\"7\",\"1e+20\":\"5\",\"1e-05\":\"9\",\"8\":\"6\",\"false\":\"3\","
+        "\"true\":\"4\",\"x\":\"1\",\"31\":\"13\",\"1.5\":\"14\",\"on\":\"15\",\"3\":\"16\"}");
+    assert_yaml_json("{a: !!binary aGk=, b: !foo 1, c: !!int \"3\", d: &x !!str 7, e: !!str 1.10,"
+                     " f: !!float 2, g: !!bool yes, h: !!null ~}",
+                     "{\"a\":\"hi\",\"b\":\"1\",\"c\":3,\"d\":\"7\",\"e\":\"1.10\",\"f\":2,"
+                     "\"g\":true,\"h\":null}");
+    static const char *const refused[] = {"{~: a}", "a: !!int x", "a: !!binary '*'", "a: !!null x"};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        json_t *out = NULL;
+        kr_error_t err = {0};
+        ck_assert_msg(kr_yaml_parse(refused[i], strlen(refused[i]), &out, &err) == KR_EPARSE, "%s",
+                      refused[i]);
+        ck_assert_ptr_null(out);
+    }
 }
 END_TEST
 
@@ -60,10 +90,10 @@ END_TEST
 
 START_TEST(anchors_aliases_and_merge_keys)
 {
-    assert_yaml_json("base: &b {x: 1, y: 2}\nother: *b\n",
-                     "{\"base\":{\"x\":1,\"y\":2},\"other\":{\"x\":1,\"y\":2}}");
-    assert_yaml_json("base: &b {x: 1, y: 2}\nmerged:\n  <<: *b\n  y: 3\n",
-                     "{\"base\":{\"x\":1,\"y\":2},\"merged\":{\"x\":1,\"y\":3}}");
+    assert_yaml_json("base: &b {x: 1, w: 2}\nother: *b\n",
+                     "{\"base\":{\"x\":1,\"w\":2},\"other\":{\"x\":1,\"w\":2}}");
+    assert_yaml_json("base: &b {x: 1, w: 2}\nmerged:\n  <<: *b\n  w: 3\n",
+                     "{\"base\":{\"x\":1,\"w\":2},\"merged\":{\"x\":1,\"w\":3}}");
 }
 END_TEST
 
@@ -170,6 +200,7 @@ int main(void)
     Suite *s = suite_create("yaml");
     TCase *tc = tcase_create("yaml");
     tcase_add_test(tc, scalars_resolve_like_kubernetes);
+    tcase_add_test(tc, keys_and_tags_resolve_as_kubectl_reads_them);
     tcase_add_test(tc, structures_and_block_scalars);
     tcase_add_test(tc, anchors_aliases_and_merge_keys);
     tcase_add_test(tc, multi_document_streams);

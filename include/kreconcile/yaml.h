@@ -1,7 +1,9 @@
 /* libkreconcile — YAML to JSON (jansson) conversion, for kubeconfig files,
- * manifests and server-side apply bodies. YAML 1.1 as Kubernetes reads it:
- * plain scalars become numbers, booleans and null when they look like
- * them; quoted scalars stay strings; anchors and aliases are resolved.
+ * manifests and server-side apply bodies. YAML 1.1 as Kubernetes reads it
+ * (sigs.k8s.io/yaml): plain scalars become numbers, booleans and null when
+ * they look like them (a whole float an integer, as Go writes it); quoted
+ * scalars stay strings; explicit tags decide; plain keys are resolved and
+ * printed back as text (NO: is "false"); anchors and aliases are resolved.
  * Pure functions; no I/O except kr_yaml_load_file. [any thread] */
 #ifndef KRECONCILE_YAML_H
 #define KRECONCILE_YAML_H
