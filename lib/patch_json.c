@@ -26,6 +26,11 @@
  * so that a short patch cannot double a document again and again. */
 #define MAX_OPERATIONS 10000
 #define MAX_COPY_BYTES (3 * 1024 * 1024)
+/* Go's JSON decoder reads no deeper than this, so the apiserver can hold
+ * nothing deeper; a patch that would nest deeper (copies of a value into
+ * itself double its depth) is refused before the document is built,
+ * which the recursive walks of a JSON tree could not survive. */
+#define MAX_DEPTH 10000
 
 enum op_kind { OP_ADD, OP_REMOVE, OP_REPLACE, OP_MOVE, OP_COPY, OP_TEST };
 
@@ -511,6 +516,47 @@ static int copy_of(const json_t *value, const op_ctx *ctx, json_t **copy)
     return 0;
 }
 
+/* The nesting of `v` (a scalar 0, [] 1, [[]] 2), counted no further than
+ * limit + 1: enough to know it is past `limit`. */
+static size_t nesting(const json_t *v, size_t limit)
+{
+    if (!json_is_object(v) && !json_is_array(v))
+        return 0;
+    if (limit == 0)
+        return 1;
+    size_t deepest = 0, i;
+    const char *k;
+    json_t *x;
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, x)
+        {
+            size_t d = nesting(x, limit - 1);
+            deepest = d > deepest ? d : deepest;
+            if (deepest >= limit)
+                break;
+        }
+    } else {
+        json_object_foreach((json_t *)v, k, x)
+        {
+            size_t d = nesting(x, limit - 1);
+            deepest = d > deepest ? d : deepest;
+            if (deepest >= limit)
+                break;
+        }
+    }
+    return deepest + 1;
+}
+
+/* 0 when `value` placed at `path` nests no deeper than MAX_DEPTH. */
+static int depth_check(const pointer *path, const json_t *value, const op_ctx *ctx)
+{
+    if (path->count <= MAX_DEPTH &&
+        nesting(value, MAX_DEPTH - path->count) <= MAX_DEPTH - path->count)
+        return 0;
+    return op_error(ctx, KR_ETOOLARGE, path, SIZE_MAX,
+                    "the document would nest deeper than %d levels", MAX_DEPTH);
+}
+
 static int apply_one(json_t **doc, const json_t *op, enum op_kind kind, const op_ctx *ctx)
 {
     pointer path, from = {0};
@@ -523,6 +569,8 @@ static int apply_one(json_t **doc, const json_t *op, enum op_kind kind, const op
     case OP_ADD:
     case OP_REPLACE:
         rc = required_value(op, ctx, true, &value);
+        if (rc == 0)
+            rc = depth_check(&path, value, ctx);
         if (rc == 0)
             rc = copy_of(value, ctx, &owned);
         if (rc == 0)
@@ -551,6 +599,8 @@ static int apply_one(json_t **doc, const json_t *op, enum op_kind kind, const op
             rc = get_member_or_null(*doc, &from, ctx, &source);
         else if (rc == 0)
             rc = get_value(*doc, &from, ctx, &source);
+        if (rc == 0)
+            rc = depth_check(&path, source, ctx);
         if (rc != 0)
             break;
         if (kind == OP_COPY) {

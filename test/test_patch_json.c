@@ -178,6 +178,53 @@ START_TEST(test_compares_numbers_by_value)
 }
 END_TEST
 
+/* Copies of a value into its own innermost member double its depth: the
+ * patch is refused once the document would nest deeper than Go's JSON
+ * decoder reads (10000), before anything that deep is built. */
+START_TEST(a_document_cannot_be_nested_past_10000_levels)
+{
+    enum { D = 2000 };
+    json_t *value = json_object();
+    for (int i = 1; i < D; i++)
+        value = json_pack("{s:o}", "k", value);
+    json_t *doc = json_object(), *ops = json_array();
+    json_array_append_new(ops,
+                          json_pack("{s:s, s:s, s:o}", "op", "add", "path", "/v", "value", value));
+    /* the path to the innermost object, which grows with each copy */
+    size_t cap = 64 * 1024;
+    char *inner = malloc(cap);
+    strcpy(inner, "/v");
+    for (int i = 1; i < D; i++)
+        strcat(inner, "/k");
+    for (int round = 0; round < 3; round++) {
+        char *to = malloc(cap);
+        snprintf(to, cap, "%s/c", inner);
+        json_array_append_new(ops,
+                              json_pack("{s:s, s:s, s:s}", "op", "copy", "from", "/v", "path", to));
+        /* the copy's innermost object: below /c, as deep as /v was */
+        size_t keep = strlen(inner);
+        strcat(inner, "/c");
+        for (size_t k = 0; k < keep / 2 - 1 - 0; k++)
+            if (strlen(inner) + 3 < cap)
+                strcat(inner, "/k");
+        free(to);
+    }
+    json_t *out = NULL;
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_patch_json_apply(doc, ops, &out, &err), KR_ETOOLARGE);
+    ck_assert_ptr_null(out);
+    ck_assert_msg(strstr(err.message, "deeper than 10000 levels"), "%s", err.message);
+    ck_assert_int_eq(kr_patch_json_apply_as_apiserver(doc, ops, &out, &err), KR_ETOOLARGE);
+    /* two copies (about 8000 levels) are fine */
+    json_array_remove(ops, 3);
+    ck_assert_msg(kr_patch_json_apply(doc, ops, &out, &err) == 0, "%s", err.message);
+    json_decref(out);
+    free(inner);
+    json_decref(ops);
+    json_decref(doc);
+}
+END_TEST
+
 START_TEST(apiserver_size_limits_are_enforced)
 {
     /* Each copy of the root into itself doubles the document. */
@@ -276,6 +323,7 @@ int main(void)
     tcase_add_test(tc, invalid_arguments_are_rejected);
     tcase_add_test(tc, scalar_documents_can_be_patched_at_the_root);
     tcase_add_test(tc, test_compares_numbers_by_value);
+    tcase_add_test(tc, a_document_cannot_be_nested_past_10000_levels);
     tcase_add_test(tc, apiserver_size_limits_are_enforced);
     tcase_add_test(tc, allocation_failures_are_reported_without_leaks);
     suite_add_tcase(s, tc);
