@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,24 @@ struct convert {
     size_t len;
     long nodes;
     kr_error_t *err;
+    int code; /* the failure's, also without an err to hold it */
 };
+
+static int cv_error(struct convert *cv, int code, const char *fmt, ...) KR_PRINTF(3, 4);
+
+static int cv_error(struct convert *cv, int code, const char *fmt, ...)
+{
+    cv->code = code;
+    if (cv->err) {
+        va_list ap;
+        va_start(ap, fmt);
+        char msg[sizeof(cv->err->message)];
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        kr_error_set(cv->err, code, "%s", msg);
+    }
+    return code;
+}
 
 static int scalar_is(const char *s, const char *const *words)
 {
@@ -236,21 +254,20 @@ static json_t *tagged_scalar(struct convert *cv, yaml_node_t *node, const char *
         kr_free(raw);
         kr_free(clean);
         if (!out) {
-            kr_error_set(cv->err, KR_EPARSE,
-                         "yaml: line %zu: !!binary value contains invalid base64 data",
-                         node->start_mark.line + 1);
+            cv_error(cv, KR_EPARSE, "yaml: line %zu: !!binary value contains invalid base64 data",
+                     node->start_mark.line + 1);
             return NULL;
         }
     } else if (strcmp(tag, YAML_TAG("int")) != 0 && strcmp(tag, YAML_TAG("float")) != 0 &&
                strcmp(tag, YAML_TAG("bool")) != 0 && strcmp(tag, YAML_TAG("null")) != 0) {
         out = json_stringn(text, len); /* !!str, !!timestamp, a local tag */
     } else {
-        kr_error_set(cv->err, KR_EPARSE, "yaml: line %zu: cannot decode !!str `%.64s` as a !!%s",
-                     node->start_mark.line + 1, text, tag + strlen(YAML_TAG("")));
+        cv_error(cv, KR_EPARSE, "yaml: line %zu: cannot decode !!str `%.64s` as a !!%s",
+                 node->start_mark.line + 1, text, tag + strlen(YAML_TAG("")));
         return NULL;
     }
     if (!out)
-        kr_error_set(cv->err, KR_ENOMEM, "yaml: out of memory");
+        cv_error(cv, KR_ENOMEM, "yaml: out of memory");
     return out;
 }
 
@@ -266,10 +283,10 @@ static json_t *convert_scalar(struct convert *cv, yaml_node_t *node)
                       : scalar_value(node, text, len);
     if (!out) {
         if (utf8_valid((const unsigned char *)text, len))
-            kr_error_set(cv->err, KR_ENOMEM, "yaml: out of memory");
+            cv_error(cv, KR_ENOMEM, "yaml: out of memory");
         else
-            kr_error_set(cv->err, KR_EPARSE, "yaml: line %zu: scalar is not valid UTF-8",
-                         node->start_mark.line + 1);
+            cv_error(cv, KR_EPARSE, "yaml: line %zu: scalar is not valid UTF-8",
+                     node->start_mark.line + 1);
     }
     return out;
 }
@@ -304,8 +321,8 @@ static int mapping_merge_into(struct convert *cv, json_t *obj, yaml_node_t *src,
         return -1;
     if (!json_is_object(merged)) {
         json_decref(merged);
-        kr_error_set(cv->err, KR_EPARSE, "yaml: line %zu: merge key '<<' needs a mapping",
-                     src->start_mark.line + 1);
+        cv_error(cv, KR_EPARSE, "yaml: line %zu: merge key '<<' needs a mapping",
+                 src->start_mark.line + 1);
         return -1;
     }
     const char *k;
@@ -314,7 +331,7 @@ static int mapping_merge_into(struct convert *cv, json_t *obj, yaml_node_t *src,
     {
         if (!json_object_get(obj, k) && json_object_set(obj, k, v) != 0) {
             json_decref(merged);
-            kr_error_set(cv->err, KR_ENOMEM, "yaml: out of memory");
+            cv_error(cv, KR_ENOMEM, "yaml: out of memory");
             return -1;
         }
     }
@@ -379,8 +396,8 @@ static void format_float32(double v, char *buf, size_t size)
 static char *key_text(struct convert *cv, yaml_node_t *key)
 {
     if (key->type != YAML_SCALAR_NODE) {
-        kr_error_set(cv->err, KR_EPARSE, "yaml: line %zu, column %zu: mapping keys must be scalars",
-                     key->start_mark.line + 1, key->start_mark.column + 1);
+        cv_error(cv, KR_EPARSE, "yaml: line %zu, column %zu: mapping keys must be scalars",
+                 key->start_mark.line + 1, key->start_mark.column + 1);
         return NULL;
     }
     const char *text = (const char *)key->data.scalar.value;
@@ -392,8 +409,8 @@ static char *key_text(struct convert *cv, yaml_node_t *key)
     if (key->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && strlen(text) == len &&
         !explicit_tag(cv, key)) {
         if (scalar_is(text, null_words)) {
-            kr_error_set(cv->err, KR_EPARSE, "yaml: line %zu: a mapping key cannot be null",
-                         key->start_mark.line + 1);
+            cv_error(cv, KR_EPARSE, "yaml: line %zu: a mapping key cannot be null",
+                     key->start_mark.line + 1);
             return NULL;
         }
         if (scalar_is(text, true_words))
@@ -407,7 +424,7 @@ static char *key_text(struct convert *cv, yaml_node_t *key)
     }
     char *s = as ? kr_strdup(as) : kr_strndup(text, len);
     if (!s)
-        kr_error_set(cv->err, KR_ENOMEM, "yaml: out of memory");
+        cv_error(cv, KR_ENOMEM, "yaml: out of memory");
     return s;
 }
 
@@ -415,7 +432,7 @@ static json_t *convert_mapping(struct convert *cv, yaml_node_t *node, int depth)
 {
     json_t *obj = json_object();
     if (!obj) {
-        kr_error_set(cv->err, KR_ENOMEM, "yaml: out of memory");
+        cv_error(cv, KR_ENOMEM, "yaml: out of memory");
         return NULL;
     }
     yaml_node_t *merge_value = NULL;
@@ -441,7 +458,7 @@ static json_t *convert_mapping(struct convert *cv, yaml_node_t *node, int depth)
         int rc = json_object_set_new(obj, key, val);
         kr_free(key);
         if (rc != 0) {
-            kr_error_set(cv->err, KR_ENOMEM, "yaml: out of memory");
+            cv_error(cv, KR_ENOMEM, "yaml: out of memory");
             goto fail;
         }
     }
@@ -449,7 +466,7 @@ static json_t *convert_mapping(struct convert *cv, yaml_node_t *node, int depth)
         goto fail;
     return obj;
 fail_parse:
-    kr_error_set(cv->err, KR_EPARSE, "yaml: dangling node reference");
+    cv_error(cv, KR_EPARSE, "yaml: dangling node reference");
 fail:
     json_decref(obj);
     return NULL;
@@ -459,21 +476,21 @@ static json_t *convert_sequence(struct convert *cv, yaml_node_t *node, int depth
 {
     json_t *arr = json_array();
     if (!arr) {
-        kr_error_set(cv->err, KR_ENOMEM, "yaml: out of memory");
+        cv_error(cv, KR_ENOMEM, "yaml: out of memory");
         return NULL;
     }
     for (yaml_node_item_t *it = node->data.sequence.items.start; it < node->data.sequence.items.top;
          it++) {
         yaml_node_t *item = yaml_document_get_node(cv->doc, *it);
         if (!item) {
-            kr_error_set(cv->err, KR_EPARSE, "yaml: dangling node reference");
+            cv_error(cv, KR_EPARSE, "yaml: dangling node reference");
             json_decref(arr);
             return NULL;
         }
         json_t *val = convert_node(cv, item, depth + 1);
         if (!val || json_array_append_new(arr, val) != 0) {
             if (val)
-                kr_error_set(cv->err, KR_ENOMEM, "yaml: out of memory");
+                cv_error(cv, KR_ENOMEM, "yaml: out of memory");
             json_decref(arr);
             return NULL;
         }
@@ -484,14 +501,14 @@ static json_t *convert_sequence(struct convert *cv, yaml_node_t *node, int depth
 static json_t *convert_node(struct convert *cv, yaml_node_t *node, int depth)
 {
     if (depth > YAML_MAX_DEPTH) {
-        kr_error_set(cv->err, KR_ETOOLARGE, "yaml: line %zu: nesting deeper than %d levels",
-                     node->start_mark.line + 1, YAML_MAX_DEPTH);
+        cv_error(cv, KR_ETOOLARGE, "yaml: line %zu: nesting deeper than %d levels",
+                 node->start_mark.line + 1, YAML_MAX_DEPTH);
         return NULL;
     }
     if (++cv->nodes > YAML_MAX_NODES) {
-        kr_error_set(cv->err, KR_ETOOLARGE,
-                     "yaml: document expands to more than %ld nodes (alias expansion?)",
-                     YAML_MAX_NODES);
+        cv_error(cv, KR_ETOOLARGE,
+                 "yaml: document expands to more than %ld nodes (alias expansion?)",
+                 YAML_MAX_NODES);
         return NULL;
     }
     switch (node->type) {
@@ -502,7 +519,7 @@ static json_t *convert_node(struct convert *cv, yaml_node_t *node, int depth)
     case YAML_MAPPING_NODE:
         return convert_mapping(cv, node, depth);
     default:
-        kr_error_set(cv->err, KR_EPARSE, "yaml: empty node");
+        cv_error(cv, KR_EPARSE, "yaml: empty node");
         return NULL;
     }
 }
@@ -553,7 +570,7 @@ static int parse_stream(const char *text, size_t len, int all, json_t **out, kr_
         json_t *value = convert_node(&cv, root, 0);
         yaml_document_delete(&doc);
         if (!value) {
-            rc = err && err->code ? err->code : KR_EPARSE;
+            rc = cv.code ? cv.code : KR_EPARSE;
             goto out;
         }
         if (!all) {

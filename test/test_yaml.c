@@ -147,6 +147,9 @@ START_TEST(deep_nesting_and_alias_bombs_are_refused)
                        "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
                        "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n";
     ck_assert_int_eq(kr_yaml_parse(bomb, strlen(bomb), &out, &err), KR_ETOOLARGE);
+    /* the same code without an error to fill */
+    ck_assert_int_eq(kr_yaml_parse(bomb, strlen(bomb), &out, NULL), KR_ETOOLARGE);
+    ck_assert_int_eq(kr_yaml_parse(deep, n, &out, NULL), KR_ETOOLARGE);
 }
 END_TEST
 
