@@ -112,3 +112,28 @@ bool kr_patch_value_equal(const json_t *a, const json_t *b)
         return true; /* true, false, null: same type is same value */
     }
 }
+
+bool kr_patch_has_whole_real(const json_t *v)
+{
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        return d == (double)(long long)d;
+    }
+    size_t i;
+    const char *k;
+    json_t *x;
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, x)
+        {
+            if (kr_patch_has_whole_real(x))
+                return true;
+        }
+    } else if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, k, x)
+        {
+            if (kr_patch_has_whole_real(x))
+                return true;
+        }
+    }
+    return false;
+}

@@ -34,4 +34,8 @@ int kr_patch_path_error(kr_error_t *err, int code, const kr_patch_path *path, co
  * decodes every number to float64). */
 bool kr_patch_value_equal(const json_t *a, const json_t *b);
 
+/* True when `v` holds, anywhere, a real with a whole value (1.0): text Go
+ * never prints for a number it decoded. */
+bool kr_patch_has_whole_real(const json_t *v);
+
 #endif /* KR_LIB_PATCH_UTIL_H */

@@ -71,30 +71,6 @@ static int root_add(const json_t *ops)
     return 0;
 }
 
-/* True when `v` holds a real with a whole value (1.0). */
-static int whole_real(const json_t *v)
-{
-    if (json_is_real(v))
-        return json_real_value(v) == (double)(long long)json_real_value(v);
-    size_t i;
-    const char *key;
-    json_t *child;
-    if (json_is_array(v)) {
-        json_array_foreach(v, i, child)
-        {
-            if (whole_real(child))
-                return 1;
-        }
-    } else if (json_is_object(v)) {
-        json_object_foreach((json_t *)v, key, child)
-        {
-            if (whole_real(child))
-                return 1;
-        }
-    }
-    return 0;
-}
-
 /* A "test" of a value holding 1.0 somewhere. */
 static int whole_real_test(const json_t *ops)
 {
@@ -103,7 +79,8 @@ static int whole_real_test(const json_t *ops)
     json_array_foreach(ops, i, op)
     {
         const char *name = json_string_value(json_object_get(op, "op"));
-        if (name && strcmp(name, "test") == 0 && whole_real(json_object_get(op, "value")))
+        if (name && strcmp(name, "test") == 0 &&
+            kr_patch_has_whole_real(json_object_get(op, "value")))
             return 1;
     }
     return 0;
