@@ -21,10 +21,19 @@
 /* Files larger than this are refused by kr_yaml_load_file. */
 #define YAML_MAX_FILE (64L * 1024 * 1024)
 
+/* Where each line of the input starts (bytes), made on first use: libyaml
+ * marks count characters, not bytes. */
+struct lines {
+    size_t *start;
+    size_t n;
+    bool made;
+};
+
 struct convert {
     yaml_document_t *doc;
     const char *text; /* the input, where a node's tag can be seen */
     size_t len;
+    struct lines *lines;
     long nodes;
     kr_error_t *err;
     int code; /* the failure's, also without an err to hold it */
@@ -205,12 +214,59 @@ static int utf8_valid(const unsigned char *s, size_t len)
     return 1;
 }
 
+/* The line starts of cv->text as libyaml breaks lines (CRLF, CR, LF,
+ * NEL, LS, PS), after a BOM. False when out of memory. */
+static bool make_lines(struct convert *cv)
+{
+    struct lines *l = cv->lines;
+    if (l->made)
+        return l->start != NULL;
+    l->made = true;
+    const unsigned char *t = (const unsigned char *)cv->text;
+    size_t cap = 64, i = cv->len >= 3 && memcmp(t, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+    l->start = kr_malloc(cap * sizeof(size_t));
+    if (!l->start)
+        return false;
+    l->start[l->n++] = i;
+    while (i < cv->len) {
+        size_t brk = t[i] == '\r' && i + 1 < cv->len && t[i + 1] == '\n'   ? 2
+                     : t[i] == '\r' || t[i] == '\n'                        ? 1
+                     : i + 1 < cv->len && t[i] == 0xC2 && t[i + 1] == 0x85 ? 2
+                     : i + 2 < cv->len && t[i] == 0xE2 && t[i + 1] == 0x80 &&
+                             (t[i + 2] == 0xA8 || t[i + 2] == 0xA9)
+                         ? 3
+                         : 0;
+        i += brk ? brk : 1;
+        if (!brk)
+            continue;
+        if (l->n == cap) {
+            size_t *grown = kr_realloc(l->start, 2 * cap * sizeof(size_t));
+            if (!grown) {
+                kr_free(l->start);
+                l->start = NULL;
+                return false;
+            }
+            l->start = grown;
+            cap *= 2;
+        }
+        l->start[l->n++] = i;
+    }
+    return true;
+}
+
 /* Whether the node was written with a tag (!!str, !foo): libyaml's loader
  * gives untagged scalars the default !!str tag too, so the input is looked
- * at where the node starts (after its anchor, if any). */
-static bool explicit_tag(const struct convert *cv, const yaml_node_t *node)
+ * at where the node starts (after its anchor, if any): its line, then its
+ * column in characters. */
+static bool explicit_tag(struct convert *cv, const yaml_node_t *node)
 {
-    size_t i = node->start_mark.index;
+    if (!make_lines(cv) || node->start_mark.line >= cv->lines->n)
+        return false;
+    size_t i = cv->lines->start[node->start_mark.line];
+    for (size_t c = 0; c < node->start_mark.column && i < cv->len; c++) {
+        unsigned char b = (unsigned char)cv->text[i];
+        i += b < 0x80 ? 1 : b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2;
+    }
     if (i < cv->len && cv->text[i] == '&')
         while (i < cv->len && !strchr(" \t\r\n", cv->text[i]))
             i++;
@@ -360,10 +416,14 @@ static int apply_merge(struct convert *cv, json_t *obj, yaml_node_t *value, int 
 static void format_float32(double v, char *buf, size_t size)
 {
     float f = (float)v;
+    if (!isfinite(f)) { /* past float32: Go's +Inf, which sigs.k8s.io/yaml writes .inf */
+        snprintf(buf, size, "%s", f < 0 ? "-.inf" : ".inf");
+        return;
+    }
     char e[48];
     for (int prec = 1; prec <= 9; prec++) {
         snprintf(e, sizeof(e), "%.*e", prec - 1, (double)f);
-        if ((float)strtod(e, NULL) == f)
+        if (strtof(e, NULL) == f)
             break;
     }
     /* e: [-]d[.ddd]e[+-]XX */
@@ -545,6 +605,7 @@ static int parse_stream(const char *text, size_t len, int all, json_t **out, kr_
         return kr_error_set(err, KR_ENOMEM, "yaml: out of memory");
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     json_t *result = all ? json_array() : NULL;
+    struct lines lines = {0};
     int rc = 0;
     if (all && !result) {
         rc = kr_error_set(err, KR_ENOMEM, "yaml: out of memory");
@@ -566,7 +627,7 @@ static int parse_stream(const char *text, size_t len, int all, json_t **out, kr_
             yaml_document_delete(&doc);
             continue;
         }
-        struct convert cv = {.doc = &doc, .text = text, .len = len, .err = err};
+        struct convert cv = {.doc = &doc, .text = text, .len = len, .lines = &lines, .err = err};
         json_t *value = convert_node(&cv, root, 0);
         yaml_document_delete(&doc);
         if (!value) {
@@ -590,6 +651,7 @@ static int parse_stream(const char *text, size_t len, int all, json_t **out, kr_
         result = json_null();
 out:
     yaml_parser_delete(&parser);
+    kr_free(lines.start);
     if (rc != 0) {
         json_decref(result);
         return rc;

@@ -64,6 +64,13 @@ START_TEST(keys_and_tags_resolve_as_kubectl_reads_them)
                      " f: !!float 2, g: !!bool yes, h: !!null ~}",
                      "{\"a\":\"hi\",\"b\":\"1\",\"c\":3,\"d\":\"7\",\"e\":\"1.10\",\"f\":2,"
                      "\"g\":true,\"h\":null}");
+    /* marks count characters: a tag after non-ASCII text, a BOM, CRLF */
+    assert_yaml_json("d: \"Gr\xc3\xb6\xc3\x9f\xe2\x82\xac\"\r\np: !!str 8080\r\nk: 5\r\n"
+                     "m: \"\xf0\x9f\x9a\x80!\" \nq: 6\n",
+                     "{\"d\":\"Gr\xc3\xb6\xc3\x9f\xe2\x82\xac\",\"p\":\"8080\",\"k\":5,"
+                     "\"m\":\"\xf0\x9f\x9a\x80!\",\"q\":6}");
+    assert_yaml_json("\xef\xbb\xbfp: !!str 8080\n", "{\"p\":\"8080\"}");
+    assert_yaml_json("{1e39: a, -1e39: b}", "{\".inf\":\"a\",\"-.inf\":\"b\"}");
     static const char *const refused[] = {"{~: a}", "a: !!int x", "a: !!binary '*'", "a: !!null x"};
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
         json_t *out = NULL;
