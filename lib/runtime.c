@@ -218,8 +218,12 @@ int kr_runtime_stop(kr_runtime_t *rt)
         rt->stop_requested = true;
         pthread_mutex_unlock(&rt->lock);
         /* Never ran: run what was queued and the hooks on this thread,
-         * which is the only one touching the loop. */
+         * which is the only one touching the loop, and which meanwhile is
+         * the loop thread (a call it makes runs at once, not waited on). */
+        rt->loop_tid = pthread_self();
+        atomic_store(&rt->loop_tid_set, true);
         shutdown_on_loop(rt);
+        atomic_store(&rt->loop_tid_set, false);
         return 0;
     }
     if (rt->state != RT_RUNNING) {
@@ -278,10 +282,12 @@ int kr_runtime_call(kr_runtime_t *rt, kr_runtime_cb fn, void *user)
     else
         rt->head = c;
     rt->tail = c;
-    bool running = rt->state == RT_RUNNING || rt->state == RT_STOPPING;
-    pthread_mutex_unlock(&rt->lock);
-    if (running)
+    /* Woken under the lock, and only while running: a stopping loop drains
+     * the queue by itself, and once it has closed the queue the runtime
+     * (its wakeup handle included) may be freed at any moment. */
+    if (rt->state == RT_RUNNING && !rt->stop_requested)
         uv_async_send(&rt->wakeup);
+    pthread_mutex_unlock(&rt->lock);
     return 0;
 }
 
