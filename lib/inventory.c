@@ -470,8 +470,10 @@ static const char sql_insert_txn[] =
  * resourceVersions of one object are kube-apiserver's decimal counters,
  * compared as numbers (a longer one is larger); another object of the
  * same name (another uid: a cluster rebuilt, its counters small again)
- * replaces it unless created before it (RFC 3339 in UTC, whole seconds:
- * compared as text), or when either creation time is unknown. */
+ * replaces it when created after it (RFC 3339 in UTC, whole seconds:
+ * compared as text), in the same second when its resourceVersion is
+ * larger (deleted and made again at once: a late write of the old one
+ * must not win), or when either creation time is unknown. */
 #define SQL_UPSERT_OBJECT_TAIL                                                                     \
     " ON CONFLICT (cluster, kind, namespace, name) DO UPDATE SET"                                  \
     " api_version = excluded.api_version, uid = excluded.uid,"                                     \
@@ -485,7 +487,11 @@ static const char sql_insert_txn[] =
     " AND excluded.resource_version >= kr_objects.resource_version)))"                             \
     " OR (excluded.uid <> kr_objects.uid"                                                          \
     " AND (excluded.created IS NULL OR kr_objects.created IS NULL"                                 \
-    " OR excluded.created >= kr_objects.created))"
+    " OR excluded.created > kr_objects.created"                                                    \
+    " OR (excluded.created = kr_objects.created"                                                   \
+    " AND (length(excluded.resource_version) > length(kr_objects.resource_version)"                \
+    " OR (length(excluded.resource_version) = length(kr_objects.resource_version)"                 \
+    " AND excluded.resource_version > kr_objects.resource_version)))))"
 /* The single-row forms of a chunk's statements, for backends without
  * arrays (SQLite: in-process, no round trip to save; one prepared
  * statement stepped per row, as a bare loop of INSERTs would be). */

@@ -770,8 +770,11 @@ int kr_leader_stop(kr_leader_t *le, uint64_t timeout_ms, kr_error_t *err)
     if (!started || again)
         return 0;
     loop_arg a = {le, 0};
+    /* a runtime stopping meanwhile runs this in its last drain, or here
+     * once it is done: its hook stepped down already, and this finds the
+     * elector stopped */
     if (kr_runtime_on_loop(le->rt, stop_on_loop, &a) != 0)
-        return 0; /* the runtime stopped: its hook already stepped down */
+        return 0; /* out of memory: nothing more can be done */
     struct timespec deadline;
     uint64_t wait_ms = timeout_ms ? timeout_ms : le->retry_ms;
     kr_deadline_after_ms(&deadline, wait_ms);

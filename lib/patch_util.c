@@ -1,6 +1,7 @@
 /* libkreconcile — helpers shared by the patch engines: JSON pointers for
  * error messages and Go-compatible value equality. Pure functions; they
  * never allocate, so they also work while reporting KR_ENOMEM. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -115,9 +116,9 @@ bool kr_patch_value_equal(const json_t *a, const json_t *b)
 
 bool kr_patch_has_whole_real(const json_t *v)
 {
-    if (json_is_real(v)) {
+    if (json_is_real(v)) { /* past 2^63 every double is whole (and no cast holds it) */
         double d = json_real_value(v);
-        return d == (double)(long long)d;
+        return d > -9.2e18 && d < 9.2e18 ? d == (double)(long long)d : !isnan(d);
     }
     size_t i;
     const char *k;

@@ -94,8 +94,12 @@ static int keep_path(const json_t *src, json_t *dst, const struct field_path *pa
             return 0;
     }
     json_t *cur = dst;
+    const json_t *mirror = src; /* where cur came from in src */
     for (size_t i = 0; i + 1 < depth; i++) {
         json_t *child = json_object_get(cur, path->tokens[i]);
+        mirror = json_object_get(mirror, path->tokens[i]);
+        if (child && child == mirror)
+            return 0; /* a broader path kept this whole subtree: never write into src */
         if (child && !json_is_object(child))
             return 0;
         if (!child) {

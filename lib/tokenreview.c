@@ -168,8 +168,6 @@ static kr_token_user *user_of(const json_t *info, kr_error_t *err)
     return u;
 }
 
-/* Ask the cluster: 0 with *user (new) or NULL (refused); an error when
- * no answer could be had. */
 /* Asked for audiences, the answer must name one of them (status.audiences):
  * a server that ignores spec.audiences would vouch for a token minted for
  * someone else. Not asked: any answer. */
@@ -190,6 +188,8 @@ static bool audience_granted(const kr_token_reviewer_t *r, const json_t *granted
     return false;
 }
 
+/* Ask the cluster: 0 with *user (new) or NULL (refused); an error when
+ * no answer could be had. */
 static int review(kr_token_reviewer_t *r, const char *token, kr_token_user **user, kr_error_t *err)
 {
     json_t *spec = json_pack("{s:s}", "token", token);

@@ -188,7 +188,7 @@ START_TEST(api_bad_parameters_are_400_with_a_json_message)
     char longer[1100];
     memset(longer, 'x', sizeof(longer) - 1);
     longer[sizeof(longer) - 1] = '\0';
-    for (size_t i = 990; i + 1 < sizeof(longer); i += 2)
+    for (size_t i = 990; i + 2 < sizeof(longer); i += 2)
         memcpy(longer + i, "\xc3\xa9", 2); /* the message is cut inside an "e-acute" */
     doc = get(inv, "/api/v1/objects", &status, "kind", longer, NULL);
     ck_assert_int_eq(status, 400);

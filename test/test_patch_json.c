@@ -168,6 +168,7 @@ START_TEST(test_compares_numbers_by_value)
         ck_assert_msg(kr_patch_json_apply(doc, ops, &out, &err) == 0, "%s: %s", as_rfc[i],
                       err.message);
         json_decref(out);
+        out = NULL;
         int rc = kr_patch_json_apply_as_apiserver(doc, ops, &out, &err);
         ck_assert_msg(rc == (i == 0 ? KR_ETESTFAILED : 0), "%s as the apiserver: %d", as_rfc[i],
                       rc);
