@@ -385,7 +385,7 @@ static int mapping_merge_into(struct convert *cv, json_t *obj, yaml_node_t *src,
     json_t *v;
     json_object_foreach(merged, k, v)
     {
-        if (!json_object_get(obj, k) && json_object_set(obj, k, v) != 0) {
+        if (json_object_set(obj, k, v) != 0) {
             json_decref(merged);
             cv_error(cv, KR_ENOMEM, "yaml: out of memory");
             return -1;
@@ -395,14 +395,15 @@ static int mapping_merge_into(struct convert *cv, json_t *obj, yaml_node_t *src,
     return 0;
 }
 
-/* YAML "<<" merge keys: the value is a mapping or a sequence of them.
- * Explicit keys of the mapping win, so merges are applied after them. */
+/* YAML "<<" merge keys, as go-yaml v2 applies them: where the "<<" is
+ * written, over the keys before it (the keys after it win); the value is
+ * a mapping or a sequence of them, the first of which wins (applied last). */
 static int apply_merge(struct convert *cv, json_t *obj, yaml_node_t *value, int depth)
 {
     if (value->type != YAML_SEQUENCE_NODE)
         return mapping_merge_into(cv, obj, value, depth);
-    for (yaml_node_item_t *it = value->data.sequence.items.start;
-         it < value->data.sequence.items.top; it++) {
+    for (yaml_node_item_t *it = value->data.sequence.items.top;
+         it-- > value->data.sequence.items.start;) {
         yaml_node_t *m = yaml_document_get_node(cv->doc, *it);
         if (!m || mapping_merge_into(cv, obj, m, depth) != 0)
             return -1;
@@ -495,7 +496,6 @@ static json_t *convert_mapping(struct convert *cv, yaml_node_t *node, int depth)
         cv_error(cv, KR_ENOMEM, "yaml: out of memory");
         return NULL;
     }
-    yaml_node_t *merge_value = NULL;
     for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
          p++) {
         yaml_node_t *k = yaml_document_get_node(cv->doc, p->key);
@@ -504,7 +504,8 @@ static json_t *convert_mapping(struct convert *cv, yaml_node_t *node, int depth)
             goto fail_parse;
         if (k->type == YAML_SCALAR_NODE && k->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
             strcmp((const char *)k->data.scalar.value, "<<") == 0) {
-            merge_value = v;
+            if (apply_merge(cv, obj, v, depth) != 0)
+                goto fail;
             continue;
         }
         char *key = key_text(cv, k);
@@ -522,8 +523,6 @@ static json_t *convert_mapping(struct convert *cv, yaml_node_t *node, int depth)
             goto fail;
         }
     }
-    if (merge_value && apply_merge(cv, obj, merge_value, depth) != 0)
-        goto fail;
     return obj;
 fail_parse:
     cv_error(cv, KR_EPARSE, "yaml: dangling node reference");

@@ -101,6 +101,13 @@ START_TEST(anchors_aliases_and_merge_keys)
                      "{\"base\":{\"x\":1,\"w\":2},\"other\":{\"x\":1,\"w\":2}}");
     assert_yaml_json("base: &b {x: 1, w: 2}\nmerged:\n  <<: *b\n  w: 3\n",
                      "{\"base\":{\"x\":1,\"w\":2},\"merged\":{\"x\":1,\"w\":3}}");
+    /* as kubectl reads it (go-yaml v2): a merge overwrites the keys before
+     * it, the keys after it win, and of merged mappings the first wins */
+    assert_yaml_json("a: &a {x: '1', v: '1'}\nb: &b {x: '2', z: '2'}\n"
+                     "data: {x: '0', <<: [*a, *b], w: '3'}\nd2: {<<: *a, x: '2'}\n",
+                     "{\"a\":{\"x\":\"1\",\"v\":\"1\"},\"b\":{\"x\":\"2\",\"z\":\"2\"},"
+                     "\"data\":{\"x\":\"1\",\"v\":\"1\",\"z\":\"2\",\"w\":\"3\"},"
+                     "\"d2\":{\"x\":\"2\",\"v\":\"1\"}}");
 }
 END_TEST
 
