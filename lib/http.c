@@ -511,6 +511,28 @@ static void collect_warnings(kr_http_xfer *x)
     }
 }
 
+/* libcurl answers 0 both for no Retry-After and for one that says "now"
+ * (`0`, or a date already past); client-go retries at once on the second,
+ * so tell them apart by the header itself. A value neither form reads is
+ * no Retry-After. */
+static bool retry_after_is_now(CURL *easy)
+{
+    struct curl_header *hdr = NULL;
+    if (curl_easy_header(easy, "Retry-After", 0, CURLH_HEADER, -1, &hdr) != CURLHE_OK)
+        return false;
+    const char *v = hdr->value;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    if (*v >= '0' && *v <= '9') {
+        while (*v == '0')
+            v++;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        return *v == '\0';
+    }
+    return curl_getdate(v, NULL) >= 0;
+}
+
 static void on_transfer_done(kr_http_t *h, kr_http_xfer *x, CURLcode code)
 {
     curl_multi_remove_handle(h->multi, x->easy);
@@ -529,6 +551,8 @@ static void on_transfer_done(kr_http_t *h, kr_http_xfer *x, CURLcode code)
     if (curl_easy_getinfo(x->easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
         retry_after > 0)
         x->resp.retry_after_s = retry_after > 86400 ? 86400 : (int)retry_after;
+    else if (retry_after_is_now(x->easy))
+        x->resp.retry_after_s = 0;
     x->resp.http2 = version == CURL_HTTP_VERSION_2_0;
     collect_warnings(x);
     int rc = map_curl_code(x, code);

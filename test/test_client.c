@@ -1523,6 +1523,79 @@ START_TEST(request_headers_on_the_wire)
 }
 END_TEST
 
+/* A server that answers each connection with the next of its answers. */
+typedef struct scripted {
+    int listener;
+    const char *const *answers;
+    int served;
+} scripted;
+
+static void *serve_script(void *arg)
+{
+    scripted *s = arg;
+    for (; s->answers[s->served]; s->served++) {
+        int fd = accept(s->listener, NULL, NULL);
+        if (fd < 0)
+            return NULL;
+        char req[4096];
+        size_t len = 0;
+        req[0] = '\0';
+        while (len < sizeof(req) - 1 && !strstr(req, "\r\n\r\n")) {
+            ssize_t n = read(fd, req + len, sizeof(req) - 1 - len);
+            if (n <= 0)
+                break;
+            len += (size_t)n;
+            req[len] = '\0';
+        }
+        ssize_t w = write(fd, s->answers[s->served], strlen(s->answers[s->served]));
+        (void)w;
+        close(fd);
+    }
+    return NULL;
+}
+
+/* `Retry-After: 0` means now, as client-go reads it: the retry does not
+ * wait out the backoff (an hour here, so reading it as absent would hang
+ * the test until its timeout). */
+START_TEST(retry_after_zero_retries_at_once)
+{
+    static const char *const answers[] = {
+        "HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain\r\n"
+        "Retry-After: 0\r\nContent-Length: 5\r\nConnection: close\r\n\r\nslow\n",
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 67\r\n"
+        "Connection: close\r\n\r\n"
+        "{\"kind\":\"ConfigMap\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"web\"}}   ",
+        NULL};
+    scripted s = {.answers = answers};
+    s.listener = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(bind(s.listener, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(s.listener, 4), 0);
+    socklen_t alen = sizeof(a);
+    getsockname(s.listener, (struct sockaddr *)&a, &alen);
+    pthread_t th;
+    pthread_create(&th, NULL, serve_script, &s);
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(a.sin_port));
+    fixture f;
+    memset(&f, 0, sizeof(f));
+    f.cfg.server = url;
+    kr_client_opts opts = {.max_retries = 1, .backoff_base_ms = 3600000, .backoff_max_ms = 3600000};
+    start_client(&f, &opts);
+    kr_error_t err = {0};
+    json_t *cm = NULL;
+    ck_assert_msg(kr_client_get(f.c, CM, "default", "web", &cm, &err) == 0, "%s", err.message);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(cm, "metadata"), "name")),
+                     "web");
+    json_decref(cm);
+    pthread_join(th, NULL);
+    close(s.listener);
+    ck_assert_int_eq(s.served, 2);
+    ck_assert_int_eq(atomic_load(&f.logs.retries), 1);
+    teardown(&f);
+}
+END_TEST
+
 /* ---- scale and shutdown ---------------------------------------------------- */
 
 typedef struct many_watches {
@@ -1932,6 +2005,7 @@ int main(void)
     tcase_add_test(tc, a_failed_discovery_is_not_asked_again_within_the_interval);
     tcase_add_test(tc, request_timeout_is_reported);
     tcase_add_test(tc, request_headers_on_the_wire);
+    tcase_add_test(tc, retry_after_zero_retries_at_once);
     tcase_add_test(tc, token_file_is_read_again_when_it_changes);
     tcase_add_test(tc, a_thousand_watches_share_one_loop);
     tcase_add_test(tc, connections_come_and_go_across_clients_on_one_loop);
