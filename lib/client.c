@@ -541,9 +541,7 @@ static int print_body(kr_creq *r, const json_t *body)
         return -1;
     r->body_len = strlen(dumped);
     r->body = kr_strndup(dumped, r->body_len);
-    json_free_t jfree = NULL; /* json_dumps allocated with jansson's allocator */
-    json_get_alloc_funcs(NULL, &jfree);
-    jfree(dumped);
+    kr_json_text_free(dumped);
     return r->body ? 0 : -1;
 }
 

@@ -41,9 +41,7 @@ static int respond_json(kr_inventory_api_response *resp, int status, json_t *doc
         return KR_ENOMEM;
     }
     int rc = respond_text(resp, status, json_content_type, text, strlen(text));
-    json_free_t jfree = NULL;
-    json_get_alloc_funcs(NULL, &jfree);
-    jfree(text);
+    kr_json_text_free(text);
     return rc;
 }
 
@@ -390,10 +388,7 @@ static int sse_fetch(kr_inventory_sse_t *sse)
         if (!text || kr_buf_printf(&sse->pending, "id: %lld\nevent: transaction\ndata: %s\n\n",
                                    (long long)seq, text) != 0)
             rc = -1;
-        json_free_t jfree = NULL;
-        json_get_alloc_funcs(NULL, &jfree);
-        if (text)
-            jfree(text);
+        kr_json_text_free(text);
         if (rc != 0)
             break;
         sse->last_seq = seq;

@@ -35,11 +35,7 @@ static int build_modified(const char *annotation, const json_t *desired, json_t 
     }
     if (rc == 0 && json_object_set_new(annotations, annotation, json_string(text)) != 0)
         rc = KR_ENOMEM;
-    if (text) {
-        json_free_t jfree = NULL; /* json_dumps used jansson's allocator */
-        json_get_alloc_funcs(NULL, &jfree);
-        jfree(text);
-    }
+    kr_json_text_free(text);
     if (rc != 0) {
         json_decref(modified);
         return kr_error_set(err, rc, "out of memory building the modified object");

@@ -2,7 +2,8 @@
  * hash function and string-keyed map, the monotonic clock and deadlines, a
  * seedable random generator, base64, a token bucket, resourceVersion parsing,
  * the cached token-file reader and the compact JSON printer). It depends on
- * libc, OpenSSL, jansson and the public headers only. Never installed; nothing here is part of the ABI. */
+ * libc, OpenSSL, jansson and the public headers only. Never installed; nothing here is part of the
+ * ABI. */
 #ifndef KR_LIB_UTIL_INTERNAL_H
 #define KR_LIB_UTIL_INTERNAL_H
 
@@ -325,6 +326,10 @@ int kr_json_print(const json_t *v, struct kr_buf *out);
  * UTF-8, a key holding a NUL, nesting deeper than 2048: a loop), for the
  * caller to leave that tree to jansson. `out` then holds a partial text. */
 int kr_json_print_strict(const json_t *v, struct kr_buf *out);
+/* Free text jansson allocated (json_dumps), with jansson's allocator,
+ * which a program may have replaced (json_set_alloc_funcs). NULL is a
+ * no-op. */
+void kr_json_text_free(char *text);
 
 /* ---- sized copies (the public stats getters) ------------------------------ */
 

@@ -214,7 +214,7 @@ void ts_audit_record(kr_testserver_t *ts, const ts_request *req, const ts_respon
         fflush(a->f);
         pthread_mutex_unlock(&a->mu);
     }
-    free(line);
+    kr_json_text_free(line);
     json_decref(ev);
     json_decref(ref);
     kr_free(uri);

@@ -47,7 +47,7 @@ static void annotate(json_t *obj, const char *key, json_t *value)
     }
     if (ann)
         json_object_set_new(ann, key, json_string(text));
-    free(text);
+    kr_json_text_free(text);
 }
 
 /* The JSON an annotation holds (removed from obj), or NULL. */

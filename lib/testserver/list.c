@@ -59,7 +59,7 @@ static char *token_encode(unsigned long long rv, unsigned long long id, const js
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     char *out = text ? kr_base64_encode(text, strlen(text), true) : NULL;
-    free(text);
+    kr_json_text_free(text);
     return out;
 }
 
@@ -227,7 +227,7 @@ static int check_rv(kr_testserver_t *ts, const ts_request *req, ts_response *res
                      "Unsupported value: %.200s: supported values: \"Exact\", \"NotOlderThan\", "
                      "\"\"",
                      text ? text : "\"\"");
-            free(text);
+            kr_json_text_free(text);
             json_decref(quoted);
             msg = unsupported;
         } else if (!has_rv)

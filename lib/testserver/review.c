@@ -331,7 +331,7 @@ static char *make_token(kr_testserver_t *ts, const char *ns, const char *name, c
     char *p = payload ? b64url(payload, strlen(payload)) : NULL;
     char *g = b64url(sig, sizeof(sig));
     char *token = h && p && g ? kr_asprintf("%s.%s.%s", h, p, g) : NULL;
-    free(payload);
+    kr_json_text_free(payload);
     kr_free(h);
     kr_free(p);
     kr_free(g);

@@ -476,7 +476,7 @@ static void go_value(kr_buf *b, const json_t *v)
     else {
         char *text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
         kr_buf_append_str(b, text ? text : "");
-        free(text);
+        kr_json_text_free(text);
     }
 }
 
@@ -1166,7 +1166,7 @@ static void check_enum(const json_t *v, const json_t *s, sc_walk *w)
         } else {
             char *text = json_dumps(e, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
             ts_go_quote(&body, text ? text : "");
-            free(text);
+            kr_json_text_free(text);
         }
     }
     if (body.data)
@@ -1521,7 +1521,7 @@ static int respond_undecodable(const ts_write *w, const json_t *patched, const c
     } else {
         char *text = json_dumps(patched, JSON_COMPACT | JSON_SORT_KEYS);
         kr_buf_append_str(&shown, text ? text : "");
-        free(text);
+        kr_json_text_free(text);
     }
     kr_buf body = {0};
     kr_buf_append_str(&body, "Invalid value: ");

@@ -277,7 +277,7 @@ static char *item_pe(shape s, const char *keys, const json_t *schema_keys, const
     if (s == S_SET) {
         char *v = dump_value(item);
         char *pe = v ? kr_asprintf("v:%s", v) : NULL;
-        free(v);
+        kr_json_text_free(v);
         return pe;
     }
     if (!json_is_object(item))
@@ -306,7 +306,7 @@ static char *item_pe(shape s, const char *keys, const json_t *schema_keys, const
     } else {
         char *v = dump_value(key);
         pe = v ? kr_asprintf("k:%s", v) : NULL;
-        free(v);
+        kr_json_text_free(v);
     }
     json_decref(key);
     return pe;
@@ -503,8 +503,8 @@ static int value_cmp(const json_t *a, const json_t *b)
         return (int)json_is_true(a) - (int)json_is_true(b);
     char *sa = dump_value(a), *sb = dump_value(b);
     int c = strcmp(sa ? sa : "", sb ? sb : "");
-    free(sa);
-    free(sb);
+    kr_json_text_free(sa);
+    kr_json_text_free(sb);
     return c;
 }
 
@@ -1182,7 +1182,7 @@ static void path_string(const char *pe, kr_buf *sb)
     if (pe[0] == 'v') {
         char *s = v ? dump_value(v) : NULL;
         kr_buf_printf(sb, "=%s", s ? s : pe + 2);
-        free(s);
+        kr_json_text_free(s);
     } else if (json_is_object(v)) {
         const char *k;
         json_t *kv;
@@ -1191,7 +1191,7 @@ static void path_string(const char *pe, kr_buf *sb)
         {
             char *s = dump_value(kv);
             kr_buf_printf(sb, "%s%s=%s", first ? "" : ",", k, s ? s : "");
-            free(s);
+            kr_json_text_free(s);
             first = false;
         }
     }
@@ -1247,11 +1247,11 @@ static char *manager_label(const json_t *entry)
         char *qsub = dump_value(qs);
         json_decref(qs);
         label = kr_asprintf("%s with subresource %s", quoted ? quoted : "", qsub ? qsub : "");
-        free(qsub);
+        kr_json_text_free(qsub);
     } else {
         label = kr_strdup(quoted ? quoted : "");
     }
-    free(quoted);
+    kr_json_text_free(quoted);
     if (label && op && strcmp(op, "Update") == 0) {
         const char *av = json_string_value(json_object_get(entry, "apiVersion"));
         char *with = kr_asprintf("%s using %s", label, av ? av : "");

@@ -166,7 +166,7 @@ static json_t *custom_cell(const json_t *col, const json_t *obj)
             return json_string(json_string_value(v));
         char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
         json_t *cell = text ? json_string(text) : json_null();
-        free(text);
+        kr_json_text_free(text);
         return cell;
     }
     if (strcmp(type, "integer") == 0 && json_is_number(v))
@@ -272,7 +272,7 @@ char *ts_table_event_line(ts_table *t, const char *type, const json_t *obj, size
     char *text = table ? json_dumps(table, JSON_COMPACT) : NULL;
     json_decref(table);
     char *line = text ? kr_asprintf("{\"type\":\"%s\",\"object\":%s}\n", type, text) : NULL;
-    free(text);
+    kr_json_text_free(text);
     if (line)
         *len = strlen(line);
     return line;

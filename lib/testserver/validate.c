@@ -153,7 +153,7 @@ static int respond_immutable(ts_response *resp, const ts_resource *res, const ch
     ts_respond_invalid(resp, res->kind, res->group, name, field, "FieldValueInvalid",
                        msg ? msg : why);
     kr_free(msg);
-    free(text);
+    kr_json_text_free(text);
     return KR_EINVALIDOBJ;
 }
 
@@ -208,7 +208,7 @@ static int check_storageclass(const ts_resource *res, const char *name, const js
                               json_pack("{s:s, s:s, s:s}", "reason", "FieldValueInvalid", "message",
                                         msg ? msg : "", "field", "volumeBindingMode"));
         kr_free(msg);
-        free(text);
+        kr_json_text_free(text);
     }
     int rc = 0;
     if (!causes || json_array_size(causes)) {

@@ -114,7 +114,7 @@ static bool versioned_line(const ts_watch *w, const char *type, const json_t *ob
     json_decref(copy);
     *line = text ? kr_asprintf("{\"type\":\"%s\",\"object\":%s}\n", type, text) : NULL;
     *len = *line ? strlen(*line) : 0;
-    free(text);
+    kr_json_text_free(text);
     return true;
 }
 
@@ -133,7 +133,7 @@ static char *watcher_line(const ts_watch *w, const char *type, const json_t *obj
     json_decref(partial);
     line = text ? kr_asprintf("{\"type\":\"%s\",\"object\":%s}\n", type, text) : NULL;
     *len = line ? strlen(line) : 0;
-    free(text);
+    kr_json_text_free(text);
     return line;
 }
 
