@@ -41,6 +41,7 @@ typedef struct kr_creq {
     bool linked;
     bool in_direct_submit; /* inside kr_client_do on the loop thread */
     kr_error_t *early_failure; /* a failure there, reported on the next turn */
+    bool early_oom; /* a failure there with no memory to report it */
 } kr_creq;
 
 /* A 2xx body handed to the blocking caller unparsed, so that its JSON is
@@ -249,16 +250,19 @@ static void start_attempt(void *arg)
     if (rc == 0)
         return;
     if (r->in_direct_submit) {
-        /* The callback must not run inside kr_client_do. */
+        /* The callback must not run inside kr_client_do: the failure is
+         * reported on the next turn, or, short of memory even for that,
+         * kr_client_do fails and the callback never runs. The queued
+         * report alone completes it: a stop that fails every request
+         * before the report runs must not complete it (and free it)
+         * first. */
+        unlink_creq(c, r);
         r->early_failure = kr_malloc(sizeof(*r->early_failure));
-        if (r->early_failure) {
+        if (r->early_failure)
             *r->early_failure = err;
-            /* The queued report alone completes it: a stop that fails
-             * every request before the report runs must not complete it
-             * (and free it) first. */
-            unlink_creq(c, r);
-            return;
-        }
+        else
+            r->early_oom = true;
+        return;
     }
     complete(r, NULL, &err);
 }
@@ -437,9 +441,14 @@ static int submit(kr_client_t *c, kr_creq *r, kr_error_t *err)
         r->in_direct_submit = true;
         submit_on_loop(r);
         r->in_direct_submit = false;
-        if (r->early_failure && kr_runtime_call(c->rt, report_early_failure, r) != 0)
-            report_early_failure(r);
-        return 0;
+        if (!r->early_failure && !r->early_oom)
+            return 0;
+        int rc = KR_ENOMEM;
+        if (r->early_failure && (rc = kr_runtime_call(c->rt, report_early_failure, r)) == 0)
+            return 0;
+        free_creq(r);
+        return kr_error_set(err, rc, "client: %s",
+                            rc == KR_ESHUTDOWN ? "the runtime has stopped" : "out of memory");
     }
     int rc = kr_runtime_call(c->rt, submit_on_loop, r);
     if (rc != 0) {

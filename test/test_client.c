@@ -1596,6 +1596,69 @@ START_TEST(retry_after_zero_retries_at_once)
 }
 END_TEST
 
+/* kr_client_do on the loop thread starts the request at once; when that
+ * fails short of memory, the callback still never runs inside the call:
+ * either the call fails (and the callback never runs) or the callback runs
+ * once, later. Every allocation from some point on fails, for each point. */
+typedef struct oom_do {
+    kr_client_t *c;
+    long fail_at;
+    int rc;
+    bool inside;
+    atomic_int called;
+    atomic_int called_inside;
+} oom_do;
+
+static void oom_do_cb(json_t *result, const kr_error_t *err, void *user)
+{
+    (void)result;
+    (void)err;
+    oom_do *o = user;
+    if (o->inside)
+        atomic_fetch_add(&o->called_inside, 1);
+    atomic_fetch_add(&o->called, 1);
+}
+
+static void oom_do_on_loop(void *user)
+{
+    oom_do *o = user;
+    kr_request req = {.verb = KR_VERB_GET,
+                      .ref = {.gvr = CM, .namespace_ = "default", .name = "absent"}};
+    kr_error_t err = {0};
+    o->inside = true;
+    kr_test_failalloc_fail_at(o->fail_at);
+    o->rc = kr_client_do(o->c, &req, oom_do_cb, o, &err);
+    kr_test_failalloc_fail_at(0);
+    o->inside = false;
+}
+
+START_TEST(direct_submit_short_of_memory_never_calls_back_inside_the_call)
+{
+    kr_test_failalloc_install();
+    fixture f;
+    plain_fixture(&f, NULL);
+    oom_do o = {.c = f.c};
+    int failed = 0, expected = 0;
+    for (o.fail_at = 1; o.fail_at <= 40; o.fail_at++) {
+        ck_assert_int_eq(kr_runtime_call_sync(f.rt, oom_do_on_loop, &o), 0);
+        if (o.rc != 0) {
+            ck_assert_int_eq(o.rc, KR_ENOMEM);
+            failed++;
+            continue;
+        }
+        expected++;
+        for (int i = 0; i < 2000 && atomic_load(&o.called) < expected; i++)
+            nanosleep(&(struct timespec){.tv_nsec = 5000000}, NULL);
+        ck_assert_int_eq(atomic_load(&o.called), expected);
+    }
+    ck_assert_int_eq(atomic_load(&o.called_inside), 0);
+    ck_assert_int_gt(failed, 0);
+    ck_assert_int_gt(expected, 0);
+    teardown(&f);
+    kr_test_failalloc_uninstall();
+}
+END_TEST
+
 /* ---- scale and shutdown ---------------------------------------------------- */
 
 typedef struct many_watches {
@@ -2006,6 +2069,7 @@ int main(void)
     tcase_add_test(tc, request_timeout_is_reported);
     tcase_add_test(tc, request_headers_on_the_wire);
     tcase_add_test(tc, retry_after_zero_retries_at_once);
+    tcase_add_test(tc, direct_submit_short_of_memory_never_calls_back_inside_the_call);
     tcase_add_test(tc, token_file_is_read_again_when_it_changes);
     tcase_add_test(tc, a_thousand_watches_share_one_loop);
     tcase_add_test(tc, connections_come_and_go_across_clients_on_one_loop);
