@@ -68,6 +68,20 @@ static const char *const true_words[] = {"y",  "Y",  "yes",  "Yes",  "YES",  "on
                                          "On", "ON", "true", "True", "TRUE", NULL};
 static const char *const false_words[] = {"n",   "N",   "no",    "No",    "NO",    "off",
                                           "Off", "OFF", "false", "False", "FALSE", NULL};
+/* go-yaml's infinities and NaN: floats with no JSON form. */
+static const char *const inf_words[] = {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", NULL};
+static const char *const minus_inf_words[] = {"-.inf", "-.Inf", "-.INF", NULL};
+static const char *const nan_words[] = {".nan", ".NaN", ".NAN", NULL};
+
+/* Go's name of the float a plain scalar resolves to when it has no JSON
+ * form ("+Inf", "-Inf", "NaN"), else NULL. */
+static const char *special_float(const char *text)
+{
+    return scalar_is(text, inf_words)         ? "+Inf"
+           : scalar_is(text, minus_inf_words) ? "-Inf"
+           : scalar_is(text, nan_words)       ? "NaN"
+                                              : NULL;
+}
 
 /* Copy a number's text without its '_' separators (YAML 1.1) into
  * clean[cap]; 0 when it does not fit (no number is that long). */
@@ -332,6 +346,17 @@ static json_t *convert_scalar(struct convert *cv, yaml_node_t *node)
     const char *text = (const char *)node->data.scalar.value;
     size_t len = node->data.scalar.length;
     const char *tag = (const char *)node->tag;
+    const char *special = strlen(text) == len ? special_float(text) : NULL;
+    bool untagged = !tag || strcmp(tag, YAML_DEFAULT_SCALAR_TAG) == 0;
+    if (special && ((untagged && node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+                     !explicit_tag(cv, node)) ||
+                    (tag && strcmp(tag, YAML_TAG("float")) == 0))) {
+        /* go-yaml reads a float JSON cannot hold: encoding/json refuses it,
+         * and kubectl with it */
+        cv_error(cv, KR_EPARSE, "yaml: line %zu: json: unsupported value: %s",
+                 node->start_mark.line + 1, special);
+        return NULL;
+    }
     if (tag && strcmp(tag, YAML_DEFAULT_SCALAR_TAG) != 0)
         return tagged_scalar(cv, node, tag);
     json_t *out = node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && explicit_tag(cv, node)
@@ -478,6 +503,12 @@ static char *key_text(struct convert *cv, yaml_node_t *key)
             as = "true";
         else if (scalar_is(text, false_words))
             as = "false";
+        else if (scalar_is(text, inf_words))
+            as = ".inf"; /* Go's +Inf, which sigs.k8s.io/yaml writes .inf */
+        else if (scalar_is(text, minus_inf_words))
+            as = "-.inf";
+        else if (scalar_is(text, nan_words))
+            as = ".nan";
         else if (parse_int(text, &iv))
             as = (snprintf(num, sizeof(num), "%lld", iv), num);
         else if (parse_float(text, &dv))

@@ -41,7 +41,7 @@ START_TEST(scalars_resolve_like_kubernetes)
     assert_yaml_json("a: true\nb: no\nc: On\nd: FALSE\ne: y\n",
                      "{\"a\":true,\"b\":false,\"c\":true,\"d\":false,\"e\":true}");
     assert_yaml_json("a: ~\nb: null\nc:\n", "{\"a\":null,\"b\":null,\"c\":null}");
-    assert_yaml_json("a: \"1\"\nb: 'true'\nc: '42'\nd: 1.2.3\ne: .inf\n",
+    assert_yaml_json("a: \"1\"\nb: 'true'\nc: '42'\nd: 1.2.3\ne: '.inf'\n",
                      "{\"a\":\"1\",\"b\":\"true\",\"c\":\"42\",\"d\":\"1.2.3\",\"e\":\".inf\"}");
     assert_yaml_json("a: 99999999999999999999\n", "{\"a\":1e20}"); /* a float, as in Go */
 }
@@ -78,6 +78,38 @@ START_TEST(keys_and_tags_resolve_as_kubectl_reads_them)
         ck_assert_msg(kr_yaml_parse(refused[i], strlen(refused[i]), &out, &err) == KR_EPARSE, "%s",
                       refused[i]);
         ck_assert_ptr_null(out);
+    }
+}
+END_TEST
+
+/* Infinities and NaN have no JSON form: kubectl refuses them as values
+ * ("json: unsupported value: +Inf") and writes them as keys the way Go
+ * prints them. Every expectation is kubectl 1.32's. */
+START_TEST(infinities_and_nan_as_kubectl_reads_them)
+{
+    assert_yaml_json("{a: \"-.inf\", b: !!str .inf, c: .infx, d: ! .inf, \"+.inf\": 1}",
+                     "{\"a\":\"-.inf\",\"b\":\".inf\",\"c\":\".infx\",\"d\":\".inf\","
+                     "\"+.inf\":1}");
+    assert_yaml_json("{.inf: 1, +.Inf: 2, -.INF: 3, .NaN: 4}",
+                     "{\".inf\":2,\"-.inf\":3,\".nan\":4}");
+    static const struct {
+        const char *yaml, *says;
+    } refused[] = {
+        {"a: .inf", "line 1: json: unsupported value: +Inf"},
+        {"a: +.INF", "+Inf"},
+        {"a: -.Inf", "-Inf"},
+        {"b: 1\na: [.NaN]", "line 2: json: unsupported value: NaN"},
+        {"a: !!float .inf", "+Inf"},
+        {"a: !!float \"-.INF\"", "-Inf"},
+    };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        json_t *out = NULL;
+        kr_error_t err = {0};
+        ck_assert_msg(kr_yaml_parse(refused[i].yaml, strlen(refused[i].yaml), &out, &err) ==
+                          KR_EPARSE,
+                      "%s", refused[i].yaml);
+        ck_assert_ptr_null(out);
+        ck_assert_msg(strstr(err.message, refused[i].says), "%s: %s", refused[i].yaml, err.message);
     }
 }
 END_TEST
@@ -218,6 +250,7 @@ int main(void)
     TCase *tc = tcase_create("yaml");
     tcase_add_test(tc, scalars_resolve_like_kubernetes);
     tcase_add_test(tc, keys_and_tags_resolve_as_kubectl_reads_them);
+    tcase_add_test(tc, infinities_and_nan_as_kubectl_reads_them);
     tcase_add_test(tc, structures_and_block_scalars);
     tcase_add_test(tc, anchors_aliases_and_merge_keys);
     tcase_add_test(tc, multi_document_streams);

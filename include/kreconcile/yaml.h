@@ -4,6 +4,7 @@
  * they look like them (a whole float an integer, as Go writes it); quoted
  * scalars stay strings; explicit tags decide; plain keys are resolved and
  * printed back as text (NO: is "false"); anchors and aliases are resolved.
+ * A value JSON cannot hold (.inf, .nan) is refused, as kubectl refuses it.
  * Pure functions; no I/O except kr_yaml_load_file. [any thread] */
 #ifndef KRECONCILE_YAML_H
 #define KRECONCILE_YAML_H
@@ -19,7 +20,7 @@ extern "C" {
 
 /* Parse the first document of `text` (`len` bytes; JSON is valid YAML).
  * *out is new. An empty document gives JSON null. Errors: KR_EPARSE with
- * line and column in the message, KR_ETOOLARGE past 64 levels of nesting,
+ * the line (and column, for syntax) in the message, KR_ETOOLARGE past 64 levels of nesting,
  * KR_ENOMEM. */
 KR_API int kr_yaml_parse(const char *text, size_t len, json_t **out, kr_error_t *err);
 
