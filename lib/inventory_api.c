@@ -3,6 +3,7 @@
  * of new transactions. Pure with respect to HTTP: no sockets here, so that
  * the toolkit's server serves it and tests call it directly. Reads only
  * the inventory, never an apiserver. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -334,19 +335,30 @@ int kr_inventory_sse_new(kr_inventory_t *inv, const char *last_event_id, kr_inve
     if (!inv || !out)
         return kr_error_set(err, KR_EINVAL, "inventory sse: inv and out are required");
     *out = NULL;
-    int64_t start = 0;
+    int64_t start = 0, last = 0;
+    bool reset = false;
     if (last_event_id && *last_event_id) {
         char *end = NULL;
+        errno = 0;
         long long v = strtoll(last_event_id, &end, 10);
-        if (*end || v < 0)
+        if (*end || v < 0 || errno == ERANGE)
             return kr_error_set(err, KR_EINVAL,
                                 "inventory sse: Last-Event-ID \"%s\" is not a sequence number",
                                 last_event_id);
         start = v;
-    } else {
-        int rc = kr_inventory_last_seq(inv, &start, err);
-        if (rc != 0)
-            return rc;
+    }
+    int rc = kr_inventory_last_seq(inv, &last, err);
+    if (rc != 0)
+        return rc;
+    if (!last_event_id || !*last_event_id) {
+        start = last;
+    } else if (start > last) {
+        /* An id this database never gave: the reader saw another one (a
+         * database restored or replaced). Waiting for the id would keep
+         * the stream silent; it goes on from now, after a reset event
+         * that tells the reader to read the state again. */
+        start = last;
+        reset = true;
     }
     kr_inventory_sse_t *sse = kr_calloc(1, sizeof(*sse));
     if (!sse)
@@ -355,7 +367,11 @@ int kr_inventory_sse_new(kr_inventory_t *inv, const char *last_event_id, kr_inve
     sse->last_seq = start;
     sse->idle_since_ns = kr_clock_monotonic_ns();
     /* Tell the browser how soon to reconnect after a cut. */
-    if (kr_buf_append_str(&sse->pending, "retry: 2000\n\n") != 0) {
+    if (kr_buf_append_str(&sse->pending, "retry: 2000\n\n") != 0 ||
+        (reset &&
+         kr_buf_printf(&sse->pending, "id: %lld\nevent: reset\ndata: {\"lastSeq\":%lld}\n\n",
+                       (long long)last, (long long)last) != 0)) {
+        kr_buf_free(&sse->pending);
         kr_free(sse);
         return kr_error_set(err, KR_ENOMEM, "inventory sse: out of memory");
     }

@@ -319,6 +319,45 @@ START_TEST(api_events_stream_resumes_after_last_event_id)
     ck_assert_int_eq(kr_inventory_sse_read(sse, buf, sizeof(buf), 10), 0);
     kr_inventory_sse_free(sse);
     ck_assert_int_eq(kr_inventory_sse_new(inv, "seven", &sse, &err), KR_EINVAL);
+    ck_assert_int_eq(kr_inventory_sse_new(inv, "99999999999999999999", &sse, &err), KR_EINVAL);
+    kr_inventory_free(inv);
+}
+END_TEST
+
+/* An id this database never gave (the reader saw a database since replaced
+ * by a fresh one): a reset, then the new transactions, not silence until
+ * the new database reaches the old id. */
+START_TEST(api_events_stream_resets_after_an_id_from_another_database)
+{
+    kr_inventory_t *inv = fresh();
+    load(inv); /* seq 1..6 */
+    kr_inventory_sse_t *sse = NULL;
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_inventory_sse_new(inv, "5000", &sse, &err), 0);
+    char buf[512];
+    long n = kr_inventory_sse_read(sse, buf, sizeof(buf) - 1, 10);
+    ck_assert_int_gt(n, 0);
+    buf[n] = '\0';
+    ck_assert_ptr_nonnull(strstr(buf, "id: 6\nevent: reset\ndata: {\"lastSeq\":6}\n\n"));
+    kr_inventory_action a = {.cluster = "hub",
+                             .kind = "Runnable",
+                             .namespace_ = "ns-a",
+                             .name = "r1",
+                             .event = "APPROVED",
+                             .actor = "alice"};
+    ck_assert_int_eq(kr_inventory_record(inv, &a, NULL, NULL), 0);
+    char *text = read_events(sse, 1);
+    ck_assert_ptr_nonnull(strstr(text, "id: 7\nevent: transaction\n"));
+    ck_assert_ptr_null(strstr(text, "id: 6\nevent: transaction"));
+    free(text);
+    kr_inventory_sse_free(sse);
+    /* the last id itself is no reset */
+    ck_assert_int_eq(kr_inventory_sse_new(inv, "7", &sse, &err), 0);
+    n = kr_inventory_sse_read(sse, buf, sizeof(buf) - 1, 10);
+    ck_assert_int_gt(n, 0);
+    buf[n] = '\0';
+    ck_assert_ptr_null(strstr(buf, "reset"));
+    kr_inventory_sse_free(sse);
     kr_inventory_free(inv);
 }
 END_TEST
@@ -361,6 +400,7 @@ static Suite *api_suite(void)
     tcase_add_test(tc, api_one_object_and_its_history);
     tcase_add_test(tc, api_serves_the_page);
     tcase_add_test(tc, api_events_stream_resumes_after_last_event_id);
+    tcase_add_test(tc, api_events_stream_resets_after_an_id_from_another_database);
     tcase_add_test(tc, api_events_stream_wakes_on_a_commit);
     suite_add_tcase(s, tc);
     return s;

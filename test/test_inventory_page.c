@@ -9,6 +9,7 @@
 #include <check.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,16 +43,47 @@ static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *k
     return MHD_YES;
 }
 
+/* The database the server serves; the test can replace it, as a restore
+ * would, which ends the streams open on the old one. */
+typedef struct served {
+    pthread_mutex_t mu;
+    kr_inventory_t *inv;
+    int generation;
+} served;
+
+static kr_inventory_t *served_inv(served *sv, int *generation)
+{
+    pthread_mutex_lock(&sv->mu);
+    kr_inventory_t *inv = sv->inv;
+    if (generation)
+        *generation = sv->generation;
+    pthread_mutex_unlock(&sv->mu);
+    return inv;
+}
+
+typedef struct stream {
+    kr_inventory_sse_t *sse;
+    served *sv;
+    int generation;
+} stream;
+
 static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
-    long n = kr_inventory_sse_read(cls, buf, max, 500);
+    stream *st = cls;
+    int generation = 0;
+    served_inv(st->sv, &generation);
+    if (generation != st->generation)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    long n = kr_inventory_sse_read(st->sse, buf, max, 500);
     return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
 }
 
 static void sse_free(void *cls)
 {
-    kr_inventory_sse_free(cls);
+    stream *st = cls;
+    kr_inventory_sse_free(st->sse);
+    free(st);
 }
 
 static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char *url,
@@ -65,17 +97,25 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char 
         *state = conn;
         return MHD_YES;
     }
-    kr_inventory_t *inv = cls;
+    served *sv = cls;
+    int generation = 0;
+    kr_inventory_t *inv = served_inv(sv, &generation);
     struct MHD_Response *r;
     int status;
     if (strcmp(url, "/api/v1/events") == 0 && strcmp(method, "GET") == 0) {
         const char *last = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID");
         if (!last)
             last = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "after");
-        kr_inventory_sse_t *sse = NULL;
-        if (kr_inventory_sse_new(inv, last, &sse, NULL) != 0)
+        stream *st = calloc(1, sizeof(*st));
+        if (!st)
             return MHD_NO;
-        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_reader, sse, sse_free);
+        st->sv = sv;
+        st->generation = generation;
+        if (kr_inventory_sse_new(inv, last, &st->sse, NULL) != 0) {
+            free(st);
+            return MHD_NO;
+        }
+        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_reader, st, sse_free);
         MHD_add_response_header(r, "Content-Type", "text/event-stream");
         MHD_add_response_header(r, "Cache-Control", "no-cache");
         status = 200;
@@ -96,12 +136,12 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char 
     return ok;
 }
 
-static struct MHD_Daemon *start_server(kr_inventory_t *inv, unsigned short *port)
+static struct MHD_Daemon *start_server(served *sv, unsigned short *port)
 {
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, serve, inv,
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, serve, sv,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_END);
     ck_assert_ptr_nonnull(d);
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
@@ -153,7 +193,8 @@ START_TEST(page_shows_rows_and_changes_live_without_reload)
     put(inv, "east", KR_INVENTORY_ADDED, "ml", "eval", "u2", "11", "pending");
     put(inv, "west", KR_INVENTORY_ADDED, "ml", "train-b", "u3", "5", "running");
     unsigned short port = 0;
-    struct MHD_Daemon *d = start_server(inv, &port);
+    served sv = {.mu = PTHREAD_MUTEX_INITIALIZER, .inv = inv};
+    struct MHD_Daemon *d = start_server(&sv, &port);
     char page[64];
     snprintf(page, sizeof(page), "http://127.0.0.1:%u/", port);
     kr_chromium *c = NULL;
@@ -216,8 +257,25 @@ START_TEST(page_shows_rows_and_changes_live_without_reload)
         "document.querySelectorAll('#history-rows tr')[1].children[3].textContent === "
         "'MODIFIED'",
         10000));
+    /* The database replaced by a fresh one (a restore): the stream, cut,
+     * comes back with an id the new database never gave; the page reads
+     * the new state instead of waiting in silence for that id. */
+    snprintf(url, sizeof(url), "sqlite://%s/page-restored.db", tmpdir);
+    kr_inventory_t *restored = NULL;
+    ck_assert_msg(kr_inventory_new(&o, &restored, &err) == 0, "%s", err.message);
+    put(restored, "south", KR_INVENTORY_ADDED, "ml", "only-here", "u7", "3", "running");
+    pthread_mutex_lock(&sv.mu);
+    sv.inv = restored;
+    sv.generation++;
+    pthread_mutex_unlock(&sv.mu);
+    ck_assert_msg(kr_chromium_wait_true(c,
+                                        "!!document.getElementById('row:south/Job/ml/only-here') "
+                                        "&& !document.getElementById('row:east/Job/ml/train')",
+                                        60000),
+                  "the page did not read the restored database");
     kr_chromium_close(c);
     MHD_stop_daemon(d);
+    kr_inventory_free(restored);
     kr_inventory_free(inv);
 }
 END_TEST

@@ -437,7 +437,10 @@ KR_API const char *kr_inventory_page_html(void);
 /* A Server-Sent Events stream of new transactions: "id: SEQ",
  * "event: transaction", "data: <the transaction row as JSON>". Resumes
  * after `last_event_id` (the Last-Event-ID header or ?after=; NULL or ""
- * for "from now on"). */
+ * for "from now on"). An id past the database's last transaction is from
+ * another database (restored or replaced): the stream goes on from now,
+ * after an "event: reset" (data {"lastSeq":N}) that tells the reader to
+ * read the state again, as the live page does. */
 typedef struct kr_inventory_sse kr_inventory_sse_t;
 
 /* Errors: KR_EINVAL (a Last-Event-ID that is not a sequence number),
