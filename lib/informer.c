@@ -56,6 +56,7 @@ struct kr_informer {
     kr_reflector_t *refl;
     char *scope; /* "v1/configmaps ns=x" for logs and metrics */
     char *namespace_; /* NULL: every namespace */
+    char *label_selector, *field_selector; /* NULL: none */
     handler **handlers;
     size_t nhandlers, cap;
     rv_waiter *waiters;
@@ -557,7 +558,13 @@ int kr_informer_new(const kr_informer_opts *opts, kr_informer_t **out, kr_error_
                                  opts->metadata_only ? " metadata-only" : "");
     if (opts->namespace_ && *opts->namespace_)
         inf->namespace_ = kr_strdup(opts->namespace_);
-    if (!inf->scope || (opts->namespace_ && *opts->namespace_ && !inf->namespace_)) {
+    if (opts->label_selector && *opts->label_selector)
+        inf->label_selector = kr_strdup(opts->label_selector);
+    if (opts->field_selector && *opts->field_selector)
+        inf->field_selector = kr_strdup(opts->field_selector);
+    if (!inf->scope || (opts->namespace_ && *opts->namespace_ && !inf->namespace_) ||
+        (opts->label_selector && *opts->label_selector && !inf->label_selector) ||
+        (opts->field_selector && *opts->field_selector && !inf->field_selector)) {
         rc = kr_error_set(err, KR_ENOMEM, "informer: out of memory");
         goto fail;
     }
@@ -685,6 +692,8 @@ void kr_informer_free(kr_informer_t *inf)
     kr_free(inf->last_rv);
     kr_free(inf->scope);
     kr_free(inf->namespace_);
+    kr_free(inf->label_selector);
+    kr_free(inf->field_selector);
     pthread_cond_destroy(&inf->cond);
     pthread_mutex_destroy(&inf->mu);
     kr_free(inf);
@@ -693,6 +702,16 @@ void kr_informer_free(kr_informer_t *inf)
 const char *kr_informer_namespace(const kr_informer_t *inf)
 {
     return inf ? inf->namespace_ : NULL;
+}
+
+const char *kr_informer_label_selector(const kr_informer_t *inf)
+{
+    return inf ? inf->label_selector : NULL;
+}
+
+const char *kr_informer_field_selector(const kr_informer_t *inf)
+{
+    return inf ? inf->field_selector : NULL;
 }
 
 kr_store_t *kr_informer_store(kr_informer_t *inf)

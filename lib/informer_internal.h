@@ -11,4 +11,9 @@
  * Valid while the informer lives. [any thread] */
 const char *kr_informer_namespace(const kr_informer_t *inf);
 
+/* The selectors it lists and watches with (kr_informer_opts), NULL for
+ * none. Valid while the informer lives. [any thread] */
+const char *kr_informer_label_selector(const kr_informer_t *inf);
+const char *kr_informer_field_selector(const kr_informer_t *inf);
+
 #endif /* KR_LIB_INFORMER_INTERNAL_H */

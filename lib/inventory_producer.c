@@ -542,11 +542,48 @@ char *kr_inventory_producer_resource_version(kr_inventory_producer_t *p)
     return rv;
 }
 
+typedef struct reconcile_ctx {
+    size_t gone;
+    kr_selector_t *labels; /* the informer's selectors; NULL: none */
+    kr_field_selector_t *fields;
+    char number[32]; /* a field's value printed (one reconcile at a time) */
+} reconcile_ctx;
+
+/* A field selector's value in a stored object: the dotted path's string,
+ * or its number or boolean as text, as the apiserver compares them; NULL
+ * (compared as "") when the object lacks it. */
+static const char *stored_field(const json_t *obj, const char *field, void *user)
+{
+    reconcile_ctx *c = user;
+    char path[256];
+    if (snprintf(path, sizeof(path), "%s", field) >= (int)sizeof(path))
+        return NULL;
+    const json_t *v = obj;
+    for (char *save = NULL, *part = strtok_r(path, ".", &save); part && v;
+         part = strtok_r(NULL, ".", &save))
+        v = json_object_get(v, part);
+    if (json_is_string(v))
+        return json_string_value(v);
+    if (json_is_integer(v)) {
+        snprintf(c->number, sizeof(c->number), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return c->number;
+    }
+    if (json_is_boolean(v))
+        return json_is_true(v) ? "true" : "false";
+    return NULL;
+}
+
 /* Informer mode's reconciliation of one row: gone from the cache → a
- * DELETED_FINAL_STATE_UNKNOWN. */
+ * DELETED_FINAL_STATE_UNKNOWN. A row the informer's selectors do not
+ * select is not its to judge: its cache never holds it. */
 static int reconcile_row(kr_inventory_producer_t *p, json_t *row, void *ctx, kr_error_t *err)
 {
-    size_t *gone = ctx;
+    reconcile_ctx *c = ctx;
+    const json_t *stored = json_object_get(row, "object");
+    if (c->labels && !kr_selector_matches_object(c->labels, stored))
+        return 0;
+    if (c->fields && !kr_field_selector_matches(c->fields, stored, stored_field, c))
+        return 0;
     const char *ns = json_string_value(json_object_get(row, "namespace"));
     const char *name = json_string_value(json_object_get(row, "name"));
     const char *uid = json_string_value(json_object_get(row, "uid"));
@@ -569,14 +606,13 @@ static int reconcile_row(kr_inventory_producer_t *p, json_t *row, void *ctx, kr_
             return kr_error_set(err, KR_ETIMEDOUT,
                                 "inventory producer: no room in the buffer for 60 s");
     if (rc == 0)
-        (*gone)++;
+        c->gone++;
     return rc;
 }
 
 int kr_inventory_producer_reconcile(kr_inventory_producer_t *p, kr_inventory_t *inv, size_t *gone,
                                     kr_error_t *err)
 {
-    size_t n = 0;
     if (gone)
         *gone = 0;
     if (!p || !inv)
@@ -590,8 +626,19 @@ int kr_inventory_producer_reconcile(kr_inventory_producer_t *p, kr_inventory_t *
                             "inventory producer: %s %s: reconcile needs the producer's kind "
                             "(kr_inventory_producer_opts.kind)",
                             p->cluster, p->resource);
-    int rc = each_live_row(p, inv, reconcile_row, &n, err);
+    reconcile_ctx c = {.gone = 0};
+    const char *labels = kr_informer_label_selector(p->informer);
+    const char *fields = kr_informer_field_selector(p->informer);
+    int rc = 0;
+    if (labels)
+        rc = kr_selector_parse(labels, &c.labels, err);
+    if (rc == 0 && fields)
+        rc = kr_field_selector_parse(fields, &c.fields, err);
+    if (rc == 0)
+        rc = each_live_row(p, inv, reconcile_row, &c, err);
+    kr_selector_free(c.labels);
+    kr_field_selector_free(c.fields);
     if (gone)
-        *gone = n;
+        *gone = c.gone;
     return rc;
 }

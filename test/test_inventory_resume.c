@@ -533,6 +533,67 @@ static void held_row(fixture *f, const char *kind, const char *ns, const char *n
     json_decref(o);
 }
 
+/* A live row with labels, held in cluster c1. */
+static void held_labelled(fixture *f, const char *name, const char *team)
+{
+    json_t *o = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:{s:s}}}", "apiVersion", "v1", "kind",
+                          "ConfigMap", "metadata", "namespace", "default", "name", name, "uid",
+                          name, "resourceVersion", "1", "labels", "team", team);
+    kr_inventory_event e = {.cluster = "c1", .type = KR_INVENTORY_ADDED, .object = o};
+    kr_error_t err = {0};
+    ck_assert_msg(kr_inventory_apply(f->inv, &e, 1, NULL, &err) == 0, "%s", err.message);
+    json_decref(o);
+}
+
+/* An informer with selectors never holds what they leave out: reconcile
+ * judges only the rows they select. */
+START_TEST(informer_mode_reconciles_only_what_its_selectors_select)
+{
+    fixture f;
+    up(&f, 100, true);
+    held_labelled(&f, "ghost", "a");
+    held_labelled(&f, "other-team", "b");
+    held_labelled(&f, "skip", "a");
+    kr_error_t err = {0};
+    kr_informer_opts o = {.client = f.tc.c,
+                          .resource = CM,
+                          .label_selector = "team=a",
+                          .field_selector = "metadata.name!=skip"};
+    kr_informer_t *inf = NULL;
+    ck_assert_msg(kr_informer_new(&o, &inf, &err) == 0, "%s", err.message);
+    kr_inventory_producer_opts po = {.version = 1,
+                                     .consumer = f.cons,
+                                     .informer = inf,
+                                     .cluster = "c1",
+                                     .resource = "v1/configmaps",
+                                     .kind = "ConfigMap"};
+    kr_inventory_producer_t *p = NULL;
+    ck_assert_msg(kr_inventory_producer_new(&po, &p, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(kr_informer_start(inf, NULL), 0);
+    ck_assert_msg(kr_informer_wait_for_sync(inf, WAIT_MS, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(kr_inventory_consumer_flush(f.cons, WAIT_MS, &err), 0);
+    int64_t before = last_seq(&f);
+    size_t gone = 99;
+    ck_assert_msg(kr_inventory_producer_reconcile(p, f.inv, &gone, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(kr_inventory_consumer_flush(f.cons, WAIT_MS, NULL), 0);
+    ck_assert_uint_eq(gone, 1);
+    char *got = transitions_after(&f, before);
+    ck_assert_str_eq(got, "DELETED_FINAL_STATE_UNKNOWN ghost");
+    free(got);
+    kr_inventory_producer_free(p);
+    kr_informer_free(inf);
+    static const char *const kept[] = {"other-team", "skip"};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *row = NULL;
+        ck_assert_int_eq(kr_inventory_get(f.inv, "c1", "ConfigMap", "default", kept[i], &row, NULL),
+                         0);
+        ck_assert_msg(json_is_null(json_object_get(row, "deleted")), "%s", kept[i]);
+        json_decref(row);
+    }
+    down(&f);
+}
+END_TEST
+
 /* Reconcile compares the inventory with one collection only: refused
  * without a kind (every other kind would look deleted), and limited to
  * the informer's namespace. */
@@ -606,6 +667,7 @@ int main(void)
     tcase_add_test(tc, informer_mode_reconciles_deletes_nobody_watched);
     tcase_add_test(tc, informer_mode_objects_without_kind_never_stall_the_consumer);
     tcase_add_test(tc, informer_mode_reconciles_only_its_own_collection);
+    tcase_add_test(tc, informer_mode_reconciles_only_what_its_selectors_select);
     suite_add_tcase(s, tc);
     int rc = kr_test_run_suite(s);
     kr_test_tmpdir_remove(tmpdir);

@@ -538,7 +538,8 @@ KR_API int kr_inventory_producer_new(const kr_inventory_producer_opts *opts,
 
 /* Informer mode, after the informer synced: every object the inventory
  * holds as live for this cluster and kind (and the informer's namespace,
- * when it watches one) that the informer's cache does not hold was
+ * when it watches one, and its selectors: a field selector's values are
+ * read from the stored object) that the informer's cache does not hold was
  * deleted while nobody watched; enqueue a DELETED_FINAL_STATE_UNKNOWN for
  * each. *gone (may be NULL) receives how many. Client mode does this by
  * itself (the inventory's rows are its starting cache): a no-op there.
