@@ -26,7 +26,8 @@ typedef struct kr_creq {
     const char *content_type; /* static strings */
     const char *accept;
     char *accept_copy; /* a LIST's own Accept, when it has one */
-    uint64_t timeout_ms;
+    uint64_t timeout_ms; /* the whole request's, retries included; 0 = none */
+    int64_t deadline_ns; /* set when the first attempt starts; 0 = none */
     kr_client_cb cb;
     void *user;
     bool cb_steals; /* cb owns the result (internal blocking callers) */
@@ -236,6 +237,22 @@ static void start_attempt(void *arg)
 {
     kr_creq *r = arg;
     kr_client_t *c = r->c;
+    /* The timeout bounds the whole request, its retries and their waits
+     * included, as client-go's does; it starts after the first attempt's
+     * turn in the rate limiter (a throttled client does not time out
+     * before it made one request), and each attempt gets what is left. */
+    uint64_t timeout_ms = r->timeout_ms;
+    if (r->timeout_ms) {
+        int64_t now = kr_clock_monotonic_ns();
+        if (!r->deadline_ns)
+            r->deadline_ns = kr_ns_after_ms(now, r->timeout_ms);
+        if (now >= r->deadline_ns) { /* a retry held up in the rate limiter */
+            complete_code(r, KR_ETIMEDOUT, "the request's timeout passed before a retry");
+            return;
+        }
+        uint64_t left = (uint64_t)(r->deadline_ns - now) / 1000000;
+        timeout_ms = left ? left : 1;
+    }
     kr_http_request hr = {
         .method = r->method,
         .path = r->path,
@@ -243,7 +260,7 @@ static void start_attempt(void *arg)
         .content_type = r->body ? r->content_type : NULL,
         .body = r->body,
         .body_len = r->body_len,
-        .timeout_ms = r->timeout_ms > LONG_MAX ? LONG_MAX : (long)r->timeout_ms,
+        .timeout_ms = timeout_ms > LONG_MAX ? LONG_MAX : (long)timeout_ms,
     };
     kr_error_t err = {0};
     int rc = kr_http_start(c->http, &hr, NULL, on_http_done, r, &r->xfer, &err);
@@ -290,6 +307,9 @@ static bool schedule_retry(kr_creq *r, int rc, const kr_http_response *resp, con
         return false;
     uint64_t delay =
         kr_retry_delay_ms(&c->retry, attempt, rc == 0 ? resp->retry_after_s : -1, next_random(c));
+    /* no retry the timeout would cut off: the last answer is the result */
+    if (r->deadline_ns && kr_ns_after_ms(kr_clock_monotonic_ns(), delay) >= r->deadline_ns)
+        return false;
     if (!r->retry_timer && kr_timer_new(c->rt, on_retry_timer, r, &r->retry_timer, NULL) != 0)
         return false;
     r->attempt = attempt;

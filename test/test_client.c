@@ -1596,6 +1596,45 @@ START_TEST(retry_after_zero_retries_at_once)
 }
 END_TEST
 
+/* A request's timeout bounds it whole, retries and their waits included,
+ * as client-go's does: a retry the timeout would cut off is not made, and
+ * the last answer is the result. Without the bound, six 503s would be
+ * fetched over about 25 s of backoff. */
+START_TEST(the_timeout_bounds_the_request_with_its_retries)
+{
+    static const char *const answers[] = {
+#define BUSY                                                                                       \
+    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"        \
+    "Connection: close\r\n\r\nbusy\n"
+        BUSY, BUSY, BUSY, BUSY, BUSY, BUSY, NULL};
+#undef BUSY
+    scripted s = {.answers = answers};
+    s.listener = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(bind(s.listener, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(s.listener, 8), 0);
+    socklen_t alen = sizeof(a);
+    getsockname(s.listener, (struct sockaddr *)&a, &alen);
+    pthread_t th;
+    pthread_create(&th, NULL, serve_script, &s);
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(a.sin_port));
+    fixture f;
+    memset(&f, 0, sizeof(f));
+    f.cfg.server = url;
+    f.cfg.timeout_ms = 3000;
+    kr_client_opts opts = {.max_retries = 5, .backoff_base_ms = 2000, .backoff_max_ms = 10000};
+    start_client(&f, &opts);
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_client_get(f.c, CM, "default", "web", NULL, &err), KR_EUNAVAILABLE);
+    shutdown(s.listener, SHUT_RDWR); /* wakes the accept waiting for a third */
+    pthread_join(th, NULL);
+    close(s.listener);
+    ck_assert_msg(s.served >= 1 && s.served <= 2, "%d attempts", s.served);
+    teardown(&f);
+}
+END_TEST
+
 /* kr_client_do on the loop thread starts the request at once; when that
  * fails short of memory, the callback still never runs inside the call:
  * either the call fails (and the callback never runs) or the callback runs
@@ -2069,6 +2108,7 @@ int main(void)
     tcase_add_test(tc, request_timeout_is_reported);
     tcase_add_test(tc, request_headers_on_the_wire);
     tcase_add_test(tc, retry_after_zero_retries_at_once);
+    tcase_add_test(tc, the_timeout_bounds_the_request_with_its_retries);
     tcase_add_test(tc, direct_submit_short_of_memory_never_calls_back_inside_the_call);
     tcase_add_test(tc, token_file_is_read_again_when_it_changes);
     tcase_add_test(tc, a_thousand_watches_share_one_loop);

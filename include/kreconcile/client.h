@@ -223,7 +223,7 @@ typedef struct kr_request {
     const kr_list_opts *list; /* LIST, DELETE_COLLECTION: may be NULL */
     const kr_write_opts *write; /* writes: may be NULL */
     const kr_delete_opts *del; /* DELETE: may be NULL */
-    uint64_t timeout_ms; /* 0 = the config's timeout_ms */
+    uint64_t timeout_ms; /* the whole request's, retries included; 0 = the config's */
 } kr_request;
 
 /* The result of a request: `result` is the decoded response body on

@@ -100,7 +100,9 @@ typedef struct kr_rest_config {
     char *user_agent; /* NULL: "libkreconcile/<version>" */
     double qps; /* client-side rate limit; 0 = 5 (client-go) */
     int burst; /* 0 = 10 (client-go) */
-    uint64_t timeout_ms; /* per request, 0 = none (watches never time out) */
+    /* A request's, its retries and their waits included (from its first
+     * attempt, as client-go's); 0 = none (watches never time out). */
+    uint64_t timeout_ms;
     char *namespace_; /* the context's namespace ("default" when unset) */
     char **impersonate_groups; /* NULL-terminated list (kubeconfig `as-groups`), or NULL */
     char *impersonate_uid; /* kubeconfig `as-uid`, or NULL */
