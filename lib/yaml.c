@@ -652,11 +652,6 @@ static int parse_stream(const char *text, size_t len, int all, json_t **out, kr_
             yaml_document_delete(&doc);
             break;
         }
-        if (!all && result) {
-            /* Later documents are checked for syntax only. */
-            yaml_document_delete(&doc);
-            continue;
-        }
         struct convert cv = {.doc = &doc, .text = text, .len = len, .lines = &lines, .err = err};
         json_t *value = convert_node(&cv, root, 0);
         yaml_document_delete(&doc);
@@ -665,8 +660,11 @@ static int parse_stream(const char *text, size_t len, int all, json_t **out, kr_
             goto out;
         }
         if (!all) {
+            /* The first document only: later ones are not read at all, as
+             * go-yaml's Unmarshal reads none (a kubeconfig with a broken
+             * second document loads in kubectl). */
             result = value;
-            continue;
+            break;
         }
         if (json_is_null(value)) {
             json_decref(value);

@@ -212,6 +212,21 @@ START_TEST(kubeconfig_parses_every_cluster_user_and_context_field)
 }
 END_TEST
 
+/* A kubeconfig is its first YAML document: later ones are never read, as
+ * client-go loads it (kubectl 1.32 uses such a file without a word). */
+START_TEST(kubeconfig_later_documents_are_not_read)
+{
+    make_cert_files();
+    char text[8192];
+    snprintf(text, sizeof(text), "%s---\nfoo: [1, 2\n", full_config);
+    kr_rest_config *rc;
+    kr_error_t err = {0};
+    ck_assert_msg(build_text(text, NULL, &rc, &err) == 0, "%s", err.message);
+    ck_assert_str_eq(rc->server, "https://10.0.0.1:6443/prefix");
+    kr_rest_config_free(rc);
+}
+END_TEST
+
 START_TEST(kubeconfig_decodes_base64_data_fields)
 {
     kr_config_overrides ov = {.context = "other"};
@@ -1351,6 +1366,7 @@ int main(void)
     TCase *tc = tcase_create("config");
     tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
     tcase_add_test(tc, kubeconfig_parses_every_cluster_user_and_context_field);
+    tcase_add_test(tc, kubeconfig_later_documents_are_not_read);
     tcase_add_test(tc, kubeconfig_decodes_base64_data_fields);
     tcase_add_test(tc, kubeconfig_rejects_bad_base64_and_wrong_types);
     tcase_add_test(tc, kubeconfig_env_merges_first_definition_wins);

@@ -154,13 +154,24 @@ START_TEST(multi_document_streams)
     json_t *first = parse_ok(text);
     ck_assert_int_eq(json_integer_value(json_object_get(first, "a")), 1);
     json_decref(first);
+    /* Only the first is read: a broken second one is never parsed, as
+     * client-go loads such a kubeconfig (checked with kubectl 1.32). */
+    first = parse_ok("a: 1\n---\nb: [1, 2\n");
+    ck_assert_int_eq(json_integer_value(json_object_get(first, "a")), 1);
+    json_decref(first);
+    ck_assert_int_eq(kr_yaml_parse_all("a: 1\n---\nb: [1, 2\n", 18, &all, NULL), KR_EPARSE);
+    /* what follows a flow document's end is not read either (kubectl
+     * loads a JSON kubeconfig with a stray "]" after it) */
+    first = parse_ok("[1, 2]]");
+    ck_assert_uint_eq(json_array_size(first), 2);
+    json_decref(first);
 }
 END_TEST
 
 START_TEST(syntax_errors_name_line_and_column)
 {
     const char *bad[] = {"a: [1, 2\n", "a: b: c\n",       "\tx: 1\n",     "a:\n  - b\n c: d\n",
-                         "[1, 2]]",    "? [a, b]\n: c\n", "a: *missing\n"};
+                         "a: b\n]\n",  "? [a, b]\n: c\n", "a: *missing\n"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         json_t *out = (json_t *)0x1;
         kr_error_t err = {0};

@@ -18,7 +18,8 @@
 extern "C" {
 #endif
 
-/* Parse the first document of `text` (`len` bytes; JSON is valid YAML).
+/* Parse the first document of `text` (`len` bytes; JSON is valid YAML);
+ * later documents are not read, as go-yaml's Unmarshal reads none.
  * *out is new. An empty document gives JSON null. Errors: KR_EPARSE with
  * the line (and column, for syntax) in the message, KR_ETOOLARGE past 64 levels of nesting,
  * KR_ENOMEM. */
