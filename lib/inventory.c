@@ -839,6 +839,33 @@ static bool is_held(const chunk *c, const char *dedup)
     return false;
 }
 
+/* resourceVersion a after b, as the upsert compares them: decimal
+ * counters, a longer one larger. */
+static bool rv_after(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    return la > lb || (la == lb && strcmp(a, b) > 0);
+}
+
+/* Whether `next` (resourceVersion next_rv) takes the current state from
+ * `cur` (cur_rv) set earlier in the same chunk: the upsert's rule, which
+ * only compares the chunk's last state with the stored row, applied
+ * between the chunk's own events. */
+static bool takes_over(const json_t *cur, const char *cur_rv, bool same_uid, const json_t *next,
+                       const char *next_rv)
+{
+    if (!*next_rv)
+        return true;
+    if (same_uid)
+        return !rv_after(cur_rv, next_rv); /* never back in time */
+    const char *cc = str_at(cur, "metadata", "creationTimestamp");
+    const char *nc = str_at(next, "metadata", "creationTimestamp");
+    if (!cc || !nc)
+        return true;
+    int cmp = strcmp(nc, cc);
+    return cmp != 0 ? cmp > 0 : rv_after(next_rv, cur_rv);
+}
+
 /* Decide one event against the chunk's state: a duplicate, or a queued
  * transaction (and maybe a new current state). */
 static int decide(chunk *c, chunk_key *key, const kr_inventory_event *ev, const event_fields *f,
@@ -896,6 +923,10 @@ static int decide(chunk *c, chunk_key *key, const kr_inventory_event *ev, const 
     /* A late delete of an object replaced by another one with the same
      * name is history, not current state. */
     if (gone && key->exists && !same_uid && !key->deleted)
+        return 0;
+    /* A stale event after a newer one in the same chunk is history too. */
+    if (!gone && key->dirty && key->object &&
+        !takes_over(key->object, key->f->rv, same_uid, stored, f->rv))
         return 0;
     char *uid = kr_strdup(f->uid);
     if (!uid)

@@ -307,6 +307,43 @@ START_TEST(inventory_a_rebuilt_cluster_replaces_the_objects_it_recreated)
 }
 END_TEST
 
+/* The same rules between the events of one batch: a stale event after a
+ * newer one (an older object of the same name, or an older
+ * resourceVersion of the same one) is history, not the current state. */
+START_TEST(inventory_a_stale_event_in_the_same_batch_is_history_only)
+{
+    char url[512];
+    kr_inventory_t *inv = fresh(url, sizeof(url));
+    json_t *fresh_obj = job_created("u-new", "12", "2026-03-01T00:00:00Z");
+    json_t *fresh_later = job_created("u-new", "13", "2026-03-01T00:00:00Z");
+    json_t *late_old = job_created("u-old", "98770", "2026-01-01T00:00:00Z");
+    kr_inventory_event batch[] = {ev("c1", KR_INVENTORY_ADDED, fresh_obj),
+                                  ev("c1", KR_INVENTORY_MODIFIED, fresh_later),
+                                  ev("c1", KR_INVENTORY_MODIFIED, late_old)};
+    apply(inv, batch, 3, 3, 0);
+    json_t *row = NULL;
+    ck_assert_int_eq(kr_inventory_get(inv, "c1", "Job", "ns", "a", &row, NULL), 0);
+    ck_assert_str_eq(row_str(row, "uid"), "u-new");
+    ck_assert_str_eq(row_str(row, "resourceVersion"), "13");
+    json_decref(row);
+    /* the same object's older resourceVersion after its newer one */
+    json_t *newest = job_created("u-new", "15", "2026-03-01T00:00:00Z");
+    json_t *older = job_created("u-new", "14", "2026-03-01T00:00:00Z");
+    kr_inventory_event again[] = {ev("c1", KR_INVENTORY_MODIFIED, newest),
+                                  ev("c1", KR_INVENTORY_MODIFIED, older)};
+    apply(inv, again, 2, 2, 0);
+    ck_assert_int_eq(kr_inventory_get(inv, "c1", "Job", "ns", "a", &row, NULL), 0);
+    ck_assert_str_eq(row_str(row, "resourceVersion"), "15");
+    json_decref(row);
+    json_decref(fresh_obj);
+    json_decref(fresh_later);
+    json_decref(late_old);
+    json_decref(newest);
+    json_decref(older);
+    kr_inventory_free(inv);
+}
+END_TEST
+
 START_TEST(inventory_checkpoint_commits_with_its_events_or_not_at_all)
 {
     char url[512];
@@ -1630,6 +1667,7 @@ static void add_common(TCase *tc)
     tcase_add_test(tc, inventory_reapplying_held_events_is_a_noop);
     tcase_add_test(tc, inventory_a_late_older_state_does_not_replace_a_newer_one);
     tcase_add_test(tc, inventory_a_rebuilt_cluster_replaces_the_objects_it_recreated);
+    tcase_add_test(tc, inventory_a_stale_event_in_the_same_batch_is_history_only);
     tcase_add_test(tc, inventory_checkpoint_commits_with_its_events_or_not_at_all);
     tcase_add_test(tc, inventory_history_follows_a_resource_across_clusters_in_order);
     tcase_add_test(tc, inventory_long_batches_chain_states_across_chunks);
