@@ -21,8 +21,8 @@ extern "C" {
 /* Parse the first document of `text` (`len` bytes; JSON is valid YAML);
  * later documents are not read, as go-yaml's Unmarshal reads none.
  * *out is new. An empty document gives JSON null. Errors: KR_EPARSE with
- * the line (and column, for syntax) in the message, KR_ETOOLARGE past 64 levels of nesting,
- * KR_ENOMEM. */
+ * the line (and column, for syntax) in the message, KR_ETOOLARGE past 64
+ * levels of nesting, KR_ENOMEM. */
 KR_API int kr_yaml_parse(const char *text, size_t len, json_t **out, kr_error_t *err);
 
 /* Parse every document of a multi-document stream ("---" separated) into
