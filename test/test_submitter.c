@@ -1043,6 +1043,50 @@ START_TEST(approval_rules_hold)
 }
 END_TEST
 
+/* A spec changed after its approvals (kubectl edit between the approval
+ * and the dispatch) is not dispatched on them: it waits for approvals of
+ * the new spec, and only the new approved spec is created. */
+START_TEST(a_spec_changed_after_its_approval_waits_for_a_new_one)
+{
+    env_up();
+    json_t *r = NULL;
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("chg", 1, ""), NULL, NULL), 201);
+    ck_assert(reconcile_until("chg", SUB_PHASE_AWAITING, false));
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/chg/approve", "tok-bob", NULL, NULL, &r), 200);
+    ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_DISPATCHING);
+    json_decref(r);
+    json_t *o = NULL, *updated = NULL;
+    ck_assert_int_eq(kr_client_get(E.hub, SUB_RUNNABLES, "default", "chg", &o, NULL), 0);
+    json_object_set_new(json_object_get(o, "spec"), "clusters", json_pack("[s]", "dc2"));
+    ck_assert_int_eq(kr_client_update(E.hub, SUB_RUNNABLES, "default", o, NULL, &updated, NULL), 0);
+    json_decref(o);
+    ck_assert_int_eq(kr_informer_wait_for_resource_version(
+                         E.runnables, sub_str(updated, "metadata.resourceVersion"), WAIT_MS, NULL),
+                     0);
+    json_decref(updated);
+    ck_assert(reconcile_until("chg", SUB_PHASE_AWAITING, false));
+    for (int i = 0; i < 20; i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", "chg", &after, NULL);
+    }
+    o = cached("chg");
+    ck_assert_str_eq(sub_str(o, "status.phase"), SUB_PHASE_AWAITING);
+    json_decref(o);
+    ck_assert(!job_exists(0, "chg-1") && !job_exists(1, "chg-1"));
+    /* approved again, for the new spec: dispatched to its cluster */
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/chg/approve", "tok-carol", NULL, NULL, &r), 200);
+    ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_DISPATCHING);
+    json_decref(r);
+    ck_assert(reconcile_until("chg", SUB_PHASE_DISPATCHED, true));
+    ck_assert(job_exists(1, "chg-1"));
+    ck_assert(!job_exists(0, "chg-1"));
+    env_down();
+}
+END_TEST
+
 /* A TLS server in RBAC mode whose token file knows the reviewer (the
  * file's first user, in system:masters) and `users`; its client. */
 typedef struct idp {
@@ -2616,6 +2660,7 @@ int main(void)
     tcase_add_test(tc, submit_approve_dispatch_verify_succeed);
     tcase_add_test(tc, a_copy_absent_from_a_cache_behind_its_create_is_not_deleted);
     tcase_add_test(tc, approval_rules_hold);
+    tcase_add_test(tc, a_spec_changed_after_its_approval_waits_for_a_new_one);
     tcase_add_test(tc, api_authenticates_by_the_hubs_token_review);
     tcase_add_test(tc, approved_is_recorded_before_the_dispatch);
     tcase_add_test(tc, api_admits_and_decides_in_one_write);

@@ -368,9 +368,26 @@ static int apply_verb(verb v, json_t *copy, const kr_token_user *who, const char
 static void act(api *a, const api_request *req, const kr_token_user *who, const char *ns,
                 const char *name, verb v, api_response *resp)
 {
+    /* An optional body {"specHash": "..."} binds the decision to the spec
+     * the caller looked at; one that says anything else is refused, never
+     * taken for no body (the decision would bind to whatever is current). */
     json_t *body = NULL;
-    if (req->body_len > 0 && req->body_len <= SUB_MAX_BODY)
-        body = json_loadb(req->body, req->body_len, 0, NULL);
+    if (req->body_len > SUB_MAX_BODY) {
+        answer_error(resp, 400, "the body is larger than 1 MiB");
+        return;
+    }
+    if (req->body_len > 0) {
+        json_error_t jerr;
+        body = json_loadb(req->body, req->body_len, 0, &jerr);
+        const json_t *given = json_object_get(body, "specHash");
+        if (!json_is_object(body) || (given && !json_is_string(given))) {
+            answer_error(resp, 400,
+                         body ? "the body must be {\"specHash\": \"<the spec hash approved>\"}"
+                              : "the body is not JSON");
+            json_decref(body);
+            return;
+        }
+    }
     const char *expected = sub_str(body, "specHash");
     for (int i = 0; i < WRITE_TRIES; i++) {
         json_t *obj = read_runnable(a, ns, name, i > 0);

@@ -47,7 +47,9 @@ int approval_spec_hash(const json_t *runnable, char out[65])
 unsigned approval_required(const json_t *runnable)
 {
     json_int_t n = sub_int(runnable, "spec.approval.required");
-    unsigned required = n > 0 ? (unsigned)n : 0;
+    /* past the bound the API refuses (created on the hub directly): the
+     * bound, never a number wrapped round to a small one */
+    unsigned required = n <= 0 ? 0 : n > SUB_MAX_APPROVALS ? SUB_MAX_APPROVALS : (unsigned)n;
     if (strcmp(sub_str(runnable, "status.submittedBy"), SUB_UNKNOWN_SUBMITTER) == 0 &&
         required == 0)
         required = 1;

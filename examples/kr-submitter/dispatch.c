@@ -895,6 +895,10 @@ static int delete_copy(submitter *s, size_t idx, const json_t *obj, const json_t
     int rc = template_resource(s, idx, obj, &info, NULL);
     if (rc != 0)
         return rc;
+    /* a replica paused past its Lease deletes nothing either: the copy it
+     * saw unstarted may be the one the new leader adopted since */
+    if (still_leading(s, NULL) != 0)
+        return KR_ESTATE;
     kr_delete_opts d = {.propagation_policy = "Background",
                         .precondition_uid = sub_str(copy, "metadata.uid")};
     kr_request req = {.verb = KR_VERB_DELETE,
@@ -1213,6 +1217,16 @@ static kr_reconcile_result created(submitter *s, const json_t *obj, size_t idx, 
 static kr_reconcile_result dispatch(submitter *s, const json_t *obj, uint64_t *after,
                                     kr_error_t *err)
 {
+    /* Every create comes through here (the first, a failover's, a copy
+     * made again): only the spec the approvals were given for is sent. A
+     * spec changed since (kubectl edit) goes back for approval, as it
+     * would before its first dispatch. */
+    char hash[65];
+    if (approval_spec_hash(obj, hash) != 0)
+        return kr_error_set(err, KR_ENOMEM, "out of memory"), KR_RECONCILE_ERROR;
+    if (strcmp(sub_str(obj, "status.specHash"), hash) != 0 ||
+        approval_count(obj, hash) < approval_required(obj))
+        return await_approval(s, obj, after, err);
     const char *order[64];
     size_t n = order_of(s, obj, order, 64);
     json_int_t attempt = sub_int(obj, "status.attempt");

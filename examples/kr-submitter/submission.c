@@ -68,6 +68,12 @@ static int pick_clusters(const submission_opts *o, json_t *spec, kr_error_t *err
         if (!json_is_string(c) || !configured(o, json_string_value(c)))
             return sub_fail(err, 422, KR_EINVALIDOBJ, "unknown cluster %s (spec.clusters[%zu])",
                             json_is_string(c) ? json_string_value(c) : "(not a string)", i);
+        /* a name twice would make a failover go back to the cluster it left */
+        for (size_t j = 0; j < i; j++)
+            if (json_equal(json_array_get(list, j), c))
+                return sub_fail(err, 422, KR_EINVALIDOBJ,
+                                "cluster %s is named twice (spec.clusters[%zu] and [%zu])",
+                                json_string_value(c), j, i);
     }
     return 0;
 }
@@ -83,9 +89,11 @@ static int check_policy(const json_t *spec, kr_error_t *err)
     if (ap && !json_is_object(ap))
         return sub_fail(err, 422, KR_EINVALIDOBJ, "spec.approval must be {required, group}");
     const json_t *req = json_object_get(ap, "required");
-    if (req && (!json_is_integer(req) || json_integer_value(req) < 0))
+    if (req && (!json_is_integer(req) || json_integer_value(req) < 0 ||
+                json_integer_value(req) > SUB_MAX_APPROVALS))
         return sub_fail(err, 422, KR_EINVALIDOBJ,
-                        "spec.approval.required must be a whole number >= 0");
+                        "spec.approval.required must be a whole number from 0 to %d",
+                        SUB_MAX_APPROVALS);
     const json_t *group = json_object_get(ap, "group");
     if (group && !json_is_string(group))
         return sub_fail(err, 422, KR_EINVALIDOBJ, "spec.approval.group must be a string");

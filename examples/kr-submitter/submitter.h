@@ -31,6 +31,8 @@
 #define SUB_MAX_NAME 52
 /* The largest submission body: a Runnable must fit in etcd's 1.5 MiB. */
 #define SUB_MAX_BODY (1024 * 1024)
+/* The most approvals a policy may ask for (the CRD's maximum too). */
+#define SUB_MAX_APPROVALS 1000
 
 /* The status phases. */
 #define SUB_PHASE_PENDING "Pending"
