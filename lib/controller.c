@@ -21,6 +21,8 @@
 #define INJECTED_CLOCK_POLL_NS (2LL * 1000 * 1000)
 /* How often the first worker looks at the informers while waiting for sync. */
 #define SYNC_POLL_NS (10LL * 1000 * 1000)
+/* How often workers look again at a lane held for its source's sync. */
+#define LANE_SYNC_POLL_NS (100LL * 1000 * 1000)
 
 typedef struct kr_controller_worker {
     kr_controller_t *ctl;
@@ -312,8 +314,8 @@ static bool reconcile_one(kr_controller_worker *w, kr_controller_lane *lane, con
     return true;
 }
 
-/* The earliest due time over every lane on the controller's clock, or
- * INT64_MAX. */
+/* The earliest due time over every lane not held for its sync on the
+ * controller's clock, or INT64_MAX. */
 static int64_t next_due(kr_controller_t *ctl)
 {
     kr_controller_lane **lanes;
@@ -321,6 +323,8 @@ static int64_t next_due(kr_controller_t *ctl)
     lanes_snapshot(ctl, &lanes, &n);
     int64_t due = INT64_MAX;
     for (size_t i = 0; i < n; i++) {
+        if (atomic_load(&lanes[i]->held))
+            continue;
         int64_t d = kr_queue_next_due_ns(lanes[i]->q);
         if (d < due)
             due = d;
@@ -328,8 +332,10 @@ static int64_t next_due(kr_controller_t *ctl)
     return due;
 }
 
-/* Sleep until a wake after `seq`, a due time, or stop. */
-static void idle_wait(kr_controller_t *ctl, unsigned seq)
+/* Sleep until a wake after `seq`, a due time, or stop; with a
+ * lane held for its sync, at most LANE_SYNC_POLL_NS (nothing wakes a
+ * worker when an informer syncs). */
+static void idle_wait(kr_controller_t *ctl, unsigned seq, bool held)
 {
     int64_t due = next_due(ctl); /* before the leaf lock: it takes the queues' */
     struct timespec ts, *deadline = NULL;
@@ -341,6 +347,13 @@ static void idle_wait(kr_controller_t *ctl, unsigned seq)
                                                   : due);
         deadline = &ts;
     }
+    if (held) {
+        int64_t poll = kr_clock_monotonic_ns() + LANE_SYNC_POLL_NS;
+        if (!deadline || (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec > poll) {
+            timespec_from_ns(&ts, poll);
+            deadline = &ts;
+        }
+    }
     kr_mutex_lock(&ctl->idle_mu);
     atomic_fetch_add(&ctl->idle, 1);
     if (atomic_load(&ctl->wake_seq) == seq && !atomic_load(&ctl->stopping))
@@ -350,7 +363,8 @@ static void idle_wait(kr_controller_t *ctl, unsigned seq)
 }
 
 /* Finish `done_key` (if any) on `done_lane` and take the next key, serving
- * the lanes round-robin. False once the controller is stopping. */
+ * the lanes round-robin and passing over those held for their sync. False
+ * once the controller is stopping. */
 static bool next_key(kr_controller_t *ctl, kr_controller_lane *done_lane, const char *done_key,
                      kr_controller_lane **lane_out, const char **key_out)
 {
@@ -363,13 +377,19 @@ static bool next_key(kr_controller_t *ctl, kr_controller_lane *done_lane, const 
         lanes_snapshot(ctl, &lanes, &n);
         size_t start =
             n > 1 ? atomic_fetch_add_explicit(&ctl->round_robin, 1, memory_order_relaxed) % n : 0;
+        bool held = false;
         for (size_t i = 0; i < n; i++) {
             kr_controller_lane *lane = lanes[(start + i) % n];
             const char *key = NULL;
+            bool ready = kr_controller_lane_ready(ctl, lane);
+            held |= !ready;
             if (done_lane && lane == done_lane) {
-                (void)kr_queue_done_try_get(lane->q, done_key, &key);
+                if (ready)
+                    (void)kr_queue_done_try_get(lane->q, done_key, &key);
+                else
+                    kr_queue_done(lane->q, done_key);
                 done_lane = NULL;
-            } else if (kr_queue_try_get(lane->q, &key) != 0) {
+            } else if (!ready || kr_queue_try_get(lane->q, &key) != 0) {
                 key = NULL;
             }
             if (key) {
@@ -380,7 +400,7 @@ static bool next_key(kr_controller_t *ctl, kr_controller_lane *done_lane, const 
                 return true;
             }
         }
-        idle_wait(ctl, seq);
+        idle_wait(ctl, seq, held);
     }
     if (done_lane)
         kr_queue_done(done_lane->q, done_key);

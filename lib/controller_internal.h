@@ -25,6 +25,9 @@ typedef struct kr_controller_lane {
     size_t cluster_len;
     bool named; /* keys carry the cluster */
     kr_queue_t *q;
+    /* a lane_sync source of this lane has not synced yet: its keys wait
+     * (set and cleared under the controller's mu) */
+    atomic_bool held;
 } kr_controller_lane;
 
 /* One registered source. */
@@ -40,6 +43,7 @@ typedef struct kr_controller_src {
     kr_controller_predicate_cb predicate;
     void *predicate_user;
     bool normal_priority_resync;
+    bool lane_sync; /* holds its lane until synced, not the workers' start */
     /* set while kr_informer_add_handler replays the cache to this source:
      * those adds are the source's initial list */
     atomic_bool replaying;
@@ -127,6 +131,9 @@ void kr_controller_sources_remove(kr_controller_t *ctl);
 void kr_controller_sources_free(kr_controller_t *ctl);
 /* True when every source's informer has synced. */
 bool kr_controller_sources_synced(kr_controller_t *ctl);
+/* True once no lane_sync source of `lane` is still to sync (then for
+ * good, unless another such source is added). [any thread] */
+bool kr_controller_lane_ready(kr_controller_t *ctl, kr_controller_lane *lane);
 
 /* kr_controller_stop in two halves, so that a caller stopping several
  * controllers cuts them all off before it waits for any (the manager:

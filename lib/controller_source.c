@@ -304,6 +304,7 @@ static int src_new(kr_controller_t *ctl, const kr_controller_source *src, kr_con
     s->predicate = src->predicate;
     s->predicate_user = src->predicate_user;
     s->normal_priority_resync = src->normal_priority_resync;
+    s->lane_sync = src->version >= 2 && src->lane_sync;
     atomic_init(&s->replaying, false);
     if (src->map == KR_CONTROLLER_MAP_OWNER &&
         (!(s->owner_kind = kr_strdup(src->owner_kind)) ||
@@ -382,8 +383,11 @@ int kr_controller_watch(kr_controller_t *ctl, const kr_controller_source *src, k
     pthread_mutex_lock(&ctl->mu);
     stopped = ctl->state == KR_CTL_STOPPED;
     bool added = !stopped && sources_reserve(ctl);
-    if (added)
+    if (added) {
         ctl->sources[ctl->nsources++] = s;
+        if (s->lane_sync && !kr_informer_has_synced(s->informer))
+            atomic_store(&s->lane->held, true);
+    }
     pthread_mutex_unlock(&ctl->mu);
     if (!added) {
         kr_informer_remove_handler(src->informer, s->handler_id);
@@ -418,9 +422,25 @@ bool kr_controller_sources_synced(kr_controller_t *ctl)
     pthread_mutex_lock(&ctl->mu);
     bool synced = true;
     for (size_t i = 0; i < ctl->nsources && synced; i++)
-        synced = kr_informer_has_synced(ctl->sources[i]->informer);
+        synced = ctl->sources[i]->lane_sync || kr_informer_has_synced(ctl->sources[i]->informer);
     pthread_mutex_unlock(&ctl->mu);
     return synced;
+}
+
+bool kr_controller_lane_ready(kr_controller_t *ctl, kr_controller_lane *lane)
+{
+    if (!atomic_load(&lane->held))
+        return true;
+    bool ready = true;
+    pthread_mutex_lock(&ctl->mu);
+    for (size_t i = 0; i < ctl->nsources && ready; i++) {
+        const kr_controller_src *s = ctl->sources[i];
+        ready = s->lane != lane || !s->lane_sync || kr_informer_has_synced(s->informer);
+    }
+    if (ready)
+        atomic_store(&lane->held, false);
+    pthread_mutex_unlock(&ctl->mu);
+    return ready;
 }
 
 /* ---- predicates of common use -------------------------------------------------------- */

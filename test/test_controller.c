@@ -1103,6 +1103,59 @@ START_TEST(a_failing_cluster_does_not_hold_up_a_healthy_one)
 }
 END_TEST
 
+/* A lane_sync source holds its own cluster's lane until its informer has
+ * synced, not the workers' start: with one cluster failing every request
+ * from the start, the other's keys are reconciled; the failing one's wait
+ * in their lane and are reconciled once it answers and its cache syncs. */
+START_TEST(a_cluster_unreachable_at_start_holds_only_its_own_lane)
+{
+    rt = kr_test_runtime_up();
+    cluster a, b;
+    cluster_up(&a, 41);
+    cluster_up(&b, 42);
+    write_cm(b.k.c, "there", "b", false);
+    kr_testserver_faults down = {.fail_503 = 1.0};
+    kr_testserver_set_faults(b.k.ts, &down);
+    write_cm(a.k.c, "x", "a", false);
+    cluster_start(&a);
+    cluster_start(&b);
+    tctx t;
+    tctx_init(&t, NULL);
+    kr_controller_t *ctl = controller_new(&t, "held", 1, NULL, false, NULL, 0);
+    watch(ctl, a.inf, "dc1");
+    kr_controller_source held = KR_CONTROLLER_SOURCE_INIT;
+    held.informer = b.inf;
+    held.cluster = "dc2";
+    held.lane_sync = true;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_controller_watch(ctl, &held, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(kr_controller_start(ctl, NULL), 0);
+    wait_count(&t, "dc1/default/x", 1);
+    ck_assert(kr_controller_ready(ctl));
+    /* one worker serves the lanes in turn: a lane that were not held
+     * would have its key reconciled between two sentinels */
+    ck_assert_int_eq(kr_controller_enqueue(ctl, "dc2", "default", "queued"), 0);
+    sentinel_round_trip(&t, "dc1");
+    ck_assert(!kr_informer_has_synced(b.inf));
+    ck_assert_int_eq(count_of(&t, "dc2/default/queued"), 0);
+    ck_assert_int_eq(count_of(&t, "dc2/default/there"), 0);
+    /* the cluster answers again: its cache syncs and its lane runs */
+    kr_testserver_faults up = {0};
+    kr_testserver_set_faults(b.k.ts, &up);
+    wait_count(&t, "dc2/default/queued", 1);
+    wait_count(&t, "dc2/default/there", 1);
+    ck_assert_int_eq(kr_controller_stop(ctl, NULL), 0);
+    pthread_mutex_lock(&t.mu);
+    ck_assert_int_eq(t.violations, 0);
+    pthread_mutex_unlock(&t.mu);
+    kr_controller_free(ctl);
+    tctx_destroy(&t);
+    cluster_down(&a);
+    cluster_down(&b);
+    kr_runtime_free(rt);
+}
+END_TEST
+
 /* ---- graceful stop ------------------------------------------------------------------- */
 
 static atomic_int release_slow;
@@ -1324,6 +1377,7 @@ int main(void)
     tcase_add_test(tc, one_controller_over_two_clusters_keys_carry_the_cluster);
     tcase_add_test(tc, the_initial_list_waits_behind_a_real_change);
     tcase_add_test(tc, a_failing_cluster_does_not_hold_up_a_healthy_one);
+    tcase_add_test(tc, a_cluster_unreachable_at_start_holds_only_its_own_lane);
     tcase_add_test(tc, stop_reports_a_reconcile_past_the_deadline_and_still_joins_it);
     tcase_add_test(tc, workers_never_start_when_the_caches_do_not_sync_in_time);
     tcase_add_test(tc, start_and_stop_many_times_without_leaks);

@@ -365,6 +365,30 @@ START_TEST(program_holds_a_hub_delete_while_a_datacenter_answers_503)
 }
 END_TEST
 
+/* A datacenter down when the program starts (or when a new leader takes
+ * over) holds its own lane only: dc1 converges meanwhile, and dc2 catches
+ * up once it answers and its cache has synced. */
+START_TEST(program_starts_with_a_datacenter_down_and_dc1_converges)
+{
+    world w;
+    world_up(&w);
+    kr_testserver_faults down = {.fail_503 = 1.0};
+    kr_testserver_set_faults(w.dc[1].cl.ts, &down);
+    kr_test_proc syncer;
+    start_syncer(&w, &syncer, 0, false);
+    hub_create(&w, CM, cm("early", "v1"));
+    want dc1 = {CM, "early", 0, "v1", "data", "value"};
+    wait_for(&w, copy_is, &dc1, "dc1 converging while dc2 never answered");
+    kr_testserver_faults up = {0};
+    kr_testserver_set_faults(w.dc[1].cl.ts, &up);
+    want dc2 = {CM, "early", 1, "v1", "data", "value"};
+    wait_for(&w, verified, &dc2, "dc2 once it answers");
+    stop_syncer(&w, &syncer, SIGTERM, 0);
+    kr_test_proc_free(&syncer);
+    world_down(&w);
+}
+END_TEST
+
 START_TEST(program_replicas_take_over_after_the_leader_is_killed)
 {
     world w;
@@ -488,6 +512,7 @@ int main(void)
     tcase_add_test(tc, program_refuses_bad_flags_with_status_2);
     tcase_add_test(tc, program_syncs_repairs_places_and_deletes);
     tcase_add_test(tc, program_holds_a_hub_delete_while_a_datacenter_answers_503);
+    tcase_add_test(tc, program_starts_with_a_datacenter_down_and_dc1_converges);
     tcase_add_test(tc, program_replicas_take_over_after_the_leader_is_killed);
     tcase_add_test(tc, program_sends_nothing_but_watches_in_steady_state);
     suite_add_tcase(s, tc);

@@ -131,6 +131,8 @@ int syncer_watch(syncer_t *s, size_t resource, kr_controller_t *ctl, kr_error_t 
         copies.informer = s->clusters[i].copies[resource];
         copies.cluster = s->clusters[i].name;
         copies.map = KR_CONTROLLER_MAP_SELF; /* a copy's key is its hub object's */
+        /* a cluster unreachable at start holds its own lane, not the others */
+        copies.lane_sync = true;
         rc = kr_controller_watch(ctl, &copies, err);
     }
     return rc;

@@ -165,7 +165,7 @@ KR_API bool kr_predicate_labels_changed(const json_t *old_obj, const json_t *new
 KR_API bool kr_predicate_annotations_changed(const json_t *old_obj, const json_t *new_obj,
                                              void *user);
 
-#define KR_CONTROLLER_SOURCE_VERSION 1
+#define KR_CONTROLLER_SOURCE_VERSION 2
 /* clang-format off */
 #define KR_CONTROLLER_SOURCE_INIT {.version = KR_CONTROLLER_SOURCE_VERSION}
 /* clang-format on */
@@ -190,6 +190,15 @@ typedef struct kr_controller_source {
      * lane (controller-runtime's LowPriorityWhenUnchanged); default true.
      * Set `normal_priority_resync` to put them in the normal lane. */
     bool normal_priority_resync;
+    /* Version 2 (never read when version is 0 or 1). The controller's
+     * workers start once every source synced, as controller-runtime's do;
+     * a source with lane_sync is left out of that wait and holds back its
+     * own cluster's lane instead: that lane's keys wait in its queue until
+     * this informer has synced. One cluster unreachable when the program
+     * starts (or when a new leader takes over) then delays nobody else,
+     * and its keys are reconciled once its cache is whole, never against
+     * an empty one. Workers look at a held lane every 100 ms. */
+    bool lane_sync;
 } kr_controller_source;
 
 /* Register a source: add a handler to its informer. Before start or while
@@ -200,8 +209,8 @@ KR_API int kr_controller_watch(kr_controller_t *ctl, const kr_controller_source 
 /* ---- Life ------------------------------------------------------------------- */
 
 /* Start: the workers wait for every source to sync (cache_sync_timeout_ms),
- * then reconcile. Returns at once. Errors: KR_ESTATE (started twice or
- * stopped), KR_ENOMEM, KR_EIO (a thread could not be created). [any thread] */
+ * (but lane_sync ones, which hold their lane), then reconcile. Returns at once. Errors: KR_ESTATE
+ * (started twice or stopped), KR_ENOMEM, KR_EIO (a thread could not be created). [any thread] */
 KR_API int kr_controller_start(kr_controller_t *ctl, kr_error_t *err);
 
 /* Graceful stop: remove the handlers from the informers (no new keys),
