@@ -1,6 +1,7 @@
-/* libkreconcile — the managed-object labels and finalizer patches (see
- * kreconcile/managed.h). Pure functions on jansson values: no I/O, no
- * logging; inputs are borrowed and only kr_managed_set_labels edits one. */
+/* libkreconcile — the managed-object labels, the placement annotation and
+ * finalizer patches (see kreconcile/managed.h). Pure functions on jansson
+ * values: no I/O, no logging; inputs are borrowed and only
+ * kr_managed_set_labels edits one. */
 #include <stdio.h>
 #include <string.h>
 
@@ -64,6 +65,39 @@ KR_API char *kr_managed_selector(const char *manager, char *buf, size_t len)
         return NULL;
     int n = snprintf(buf, len, "%s=%s", KR_LABEL_MANAGED_BY, manager);
     return n < 0 || (size_t)n >= len ? NULL : buf;
+}
+
+/* The whitespace of the "C" locale, spelled out: isspace() follows the
+ * program's locale, and two programs must read the same annotation the
+ * same way whatever locale each runs in. */
+static bool placement_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+KR_API bool kr_managed_placed(const json_t *obj, const char *cluster)
+{
+    const json_t *annotations = json_object_get(json_object_get(obj, "metadata"), "annotations");
+    const char *list = json_string_value(json_object_get(annotations, KR_ANNOTATION_CLUSTERS));
+    if (!list)
+        return true;
+    size_t want = cluster ? strlen(cluster) : 0;
+    if (want == 0)
+        return false;
+    const char *p = list;
+    while (*p) {
+        while (*p == ',' || placement_space(*p))
+            p++;
+        const char *start = p;
+        while (*p && *p != ',')
+            p++;
+        const char *end = p;
+        while (end > start && placement_space(end[-1]))
+            end--;
+        if ((size_t)(end - start) == want && memcmp(start, cluster, want) == 0)
+            return true;
+    }
+    return false;
 }
 
 KR_API bool kr_managed_has_finalizer(const json_t *obj, const char *finalizer)

@@ -1,7 +1,8 @@
 /* Tests of the managed-object helpers (kreconcile/managed.h) and of the
  * apply against a caller's own last-applied annotation
- * (kr_patch_last_applied): labels, ownership, finalizer patches, the
- * three-way patch per kind, and allocation failures. */
+ * (kr_patch_last_applied): labels, ownership, the placement annotation,
+ * finalizer patches, the three-way patch per kind, and allocation
+ * failures. */
 #include <check.h>
 #include <string.h>
 
@@ -61,6 +62,78 @@ START_TEST(ownership_needs_manager_and_source_cluster)
                      "kreconcile.io/managed-by=kr-syncer");
     ck_assert_ptr_null(kr_managed_selector("kr-syncer", buf, 10));
     json_decref(obj);
+}
+END_TEST
+
+static json_t *placed_by(json_t *value)
+{
+    return json_pack("{s:{s:s, s:{s:o}}}", "metadata", "name", "a", "annotations",
+                     KR_ANNOTATION_CLUSTERS, value);
+}
+
+START_TEST(placement_ignores_whitespace_of_any_kind_around_names)
+{
+    /* What a YAML `|` block gives: a newline after every name. */
+    json_t *block = placed_by(json_string("dc1,\ndc2\n"));
+    ck_assert(kr_managed_placed(block, "dc1"));
+    ck_assert(kr_managed_placed(block, "dc2"));
+    ck_assert(!kr_managed_placed(block, "dc3"));
+    json_t *tabs = placed_by(json_string("\tdc1\t,\r\n dc2 \v,\fdc3"));
+    ck_assert(kr_managed_placed(tabs, "dc1"));
+    ck_assert(kr_managed_placed(tabs, "dc2"));
+    ck_assert(kr_managed_placed(tabs, "dc3"));
+    json_t *spaces = placed_by(json_string(" dc1 , dc3,"));
+    ck_assert(kr_managed_placed(spaces, "dc1"));
+    ck_assert(kr_managed_placed(spaces, "dc3"));
+    ck_assert(!kr_managed_placed(spaces, "dc2"));
+    /* A name is whole: neither a prefix nor one with inner space matches. */
+    ck_assert(!kr_managed_placed(spaces, "dc"));
+    ck_assert(!kr_managed_placed(spaces, " dc1"));
+    json_t *inner = placed_by(json_string("dc 1"));
+    ck_assert(kr_managed_placed(inner, "dc 1"));
+    ck_assert(!kr_managed_placed(inner, "dc"));
+    ck_assert(!kr_managed_placed(inner, "1"));
+    json_decref(block);
+    json_decref(tabs);
+    json_decref(spaces);
+    json_decref(inner);
+}
+END_TEST
+
+START_TEST(placement_empty_items_name_nothing_and_absent_means_everywhere)
+{
+    json_t *gaps = placed_by(json_string(",dc1,,\n, ,dc2,"));
+    ck_assert(kr_managed_placed(gaps, "dc1"));
+    ck_assert(kr_managed_placed(gaps, "dc2"));
+    ck_assert(!kr_managed_placed(gaps, ""));
+    ck_assert(!kr_managed_placed(gaps, NULL));
+    /* Absent (no annotation, no annotations, no metadata): every cluster. */
+    json_t *absent =
+        json_pack("{s:{s:s, s:{s:s}}}", "metadata", "name", "a", "annotations", "other", "dc1");
+    json_t *bare = json_object();
+    ck_assert(kr_managed_placed(absent, "dc1"));
+    ck_assert(kr_managed_placed(bare, "dc2"));
+    ck_assert(kr_managed_placed(NULL, "dc1"));
+    /* Not a string: read as absent, the reading that deletes nothing. */
+    json_t *number = placed_by(json_integer(1));
+    json_t *list = placed_by(json_pack("[s]", "dc1"));
+    json_t *null = placed_by(json_null());
+    ck_assert(kr_managed_placed(number, "dc1"));
+    ck_assert(kr_managed_placed(list, "dc2"));
+    ck_assert(kr_managed_placed(null, "dc2"));
+    /* Empty or blank: no cluster. */
+    json_t *empty = placed_by(json_string(""));
+    json_t *blank = placed_by(json_string(" ,\n\t"));
+    ck_assert(!kr_managed_placed(empty, "dc1"));
+    ck_assert(!kr_managed_placed(blank, "dc1"));
+    json_decref(gaps);
+    json_decref(absent);
+    json_decref(bare);
+    json_decref(number);
+    json_decref(list);
+    json_decref(null);
+    json_decref(empty);
+    json_decref(blank);
 }
 END_TEST
 
@@ -247,6 +320,8 @@ int main(void)
     TCase *tc = tcase_create("managed");
     tcase_add_test(tc, labels_are_added_beside_the_objects_own);
     tcase_add_test(tc, ownership_needs_manager_and_source_cluster);
+    tcase_add_test(tc, placement_ignores_whitespace_of_any_kind_around_names);
+    tcase_add_test(tc, placement_empty_items_name_nothing_and_absent_means_everywhere);
     tcase_add_test(tc, finalizer_patches_keep_the_others_and_carry_the_resource_version);
     tcase_add_test(tc, last_applied_patch_changes_ours_removes_what_we_dropped_and_keeps_theirs);
     tcase_add_test(tc, last_applied_uses_a_merge_patch_for_custom_resources);

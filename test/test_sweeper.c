@@ -257,6 +257,34 @@ START_TEST(one_sweep_removes_exactly_the_zombies)
 }
 END_TEST
 
+START_TEST(a_placement_kr_syncer_reads_as_here_is_not_swept_here)
+{
+    platform_up();
+    /* A YAML `|` block ends every line with a newline; kr-syncer reads
+     * both as dc2, so a sweep here would only delete what it recreates. */
+    json_t *block = create(&hub, CM, hub_cm("block", "dc1,\ndc2\n"));
+    json_t *tab = create(&hub, CM, hub_cm("tab", "dc1,\tdc2"));
+    json_t *only1 = create(&hub, CM, hub_cm("only1", "dc1\n"));
+    json_t *srcs[] = {block, tab, only1};
+    for (size_t i = 0; i < 3; i++) {
+        const char *name =
+            json_string_value(json_object_get(json_object_get(srcs[i], "metadata"), "name"));
+        json_decref(create(&dc1, CM, copy_cm(name, KR_MANAGER_SYNCER, uid_of(srcs[i]))));
+        json_decref(create(&dc2, CM, copy_cm(name, KR_MANAGER_SYNCER, uid_of(srcs[i]))));
+    }
+    sweep_opts o = opts_for(0, 100, true);
+    sweep_plan plan;
+    kr_error_t err = {0};
+    ck_assert_msg(sweep_run(&o, &plan, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(plan.n, 1);
+    ck_assert(planned(&plan, "dc2", "only1", SWEEP_NOT_PLACED));
+    sweep_plan_free(&plan);
+    for (size_t i = 0; i < 3; i++)
+        json_decref(srcs[i]);
+    platform_down();
+}
+END_TEST
+
 START_TEST(a_cluster_that_cannot_be_listed_is_skipped_and_untouched)
 {
     platform_up();
@@ -545,6 +573,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, times_parse_as_rfc3339);
     tcase_add_test(tc, one_sweep_removes_exactly_the_zombies);
+    tcase_add_test(tc, a_placement_kr_syncer_reads_as_here_is_not_swept_here);
     tcase_add_test(tc, a_cluster_that_cannot_be_listed_is_skipped_and_untouched);
     tcase_add_test(tc, the_cap_stops_the_run_and_reports_the_rest);
     tcase_add_test(tc, an_object_changed_after_the_plan_is_skipped_by_its_precondition);

@@ -152,11 +152,6 @@ static const char *label(const json_t *o, const char *key)
     return json_string_value(json_object_get(json_object_get(md(o), "labels"), key));
 }
 
-static const char *annotation(const json_t *o, const char *key)
-{
-    return json_string_value(json_object_get(json_object_get(md(o), "annotations"), key));
-}
-
 static char *name_key(kr_gvr gvr, const char *ns, const char *name)
 {
     char *k = NULL;
@@ -221,29 +216,6 @@ void sweep_sources_free(sweep_sources *s)
     memset(s, 0, sizeof(*s));
 }
 
-/* Does the comma-separated placement `clusters` (NULL: every cluster) name
- * `cluster`? */
-static bool placed_on(const char *clusters, const char *cluster)
-{
-    if (!clusters)
-        return true;
-    size_t len = strlen(cluster);
-    for (const char *p = clusters; *p;) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        const char *end = p;
-        while (*end && *end != ',')
-            end++;
-        const char *last = end;
-        while (last > p && last[-1] == ' ')
-            last--;
-        if ((size_t)(last - p) == len && strncmp(p, cluster, len) == 0)
-            return true;
-        p = end;
-    }
-    return false;
-}
-
 /* The zombie reason of a kr-syncer copy, or -1 when it is wanted. */
 static int syncer_verdict(const sweep_sources *s, const char *cluster, kr_gvr gvr,
                           const json_t *obj, const char *source_uid)
@@ -255,7 +227,8 @@ static int syncer_verdict(const sweep_sources *s, const char *cluster, kr_gvr gv
         free(k);
         return replaced ? SWEEP_SOURCE_REPLACED : SWEEP_SOURCE_GONE;
     }
-    if (!placed_on(annotation(src, KR_ANNOTATION_CLUSTERS), cluster))
+    /* kr-syncer's own reading: any other would delete copies it recreates. */
+    if (!kr_managed_placed(src, cluster))
         return SWEEP_NOT_PLACED;
     return -1;
 }

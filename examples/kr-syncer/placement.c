@@ -1,6 +1,5 @@
 /* kr-syncer — placement: which hub objects are synced at all, and to which
  * workload clusters (the kreconcile.io/clusters annotation). Pure. */
-#include <ctype.h>
 #include <string.h>
 
 #include "syncer.h"
@@ -33,24 +32,9 @@ const char *syncer_skip_reason(const json_t *hub)
     return NULL;
 }
 
+/* The library's reading, shared with kr-sweeper: the sweeper deletes a
+ * copy that this says is not placed, so the two must never differ. */
 bool syncer_placed(const json_t *hub, const char *cluster)
 {
-    const char *list = annotation(hub, KR_ANNOTATION_CLUSTERS);
-    if (!list)
-        return true;
-    size_t want = strlen(cluster);
-    const char *p = list;
-    while (*p) {
-        while (*p == ',' || isspace((unsigned char)*p))
-            p++;
-        const char *start = p;
-        while (*p && *p != ',')
-            p++;
-        const char *end = p;
-        while (end > start && isspace((unsigned char)end[-1]))
-            end--;
-        if ((size_t)(end - start) == want && want > 0 && memcmp(start, cluster, want) == 0)
-            return true;
-    }
-    return false;
+    return kr_managed_placed(hub, cluster);
 }

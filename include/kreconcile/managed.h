@@ -1,8 +1,10 @@
 /* libkreconcile — objects one program manages on behalf of another object:
  * the labels that mark a copy as ours (KR_LABEL_* of platform.h), the
- * ownership test every writer must pass before it touches an object, and
- * finalizer patches guarded by a resourceVersion precondition. Pure functions on jansson values,
- * safe from any thread; inputs are borrowed and never modified unless a function says so. */
+ * ownership test every writer must pass before it touches an object, the
+ * reading of a hub object's placement annotation, and finalizer patches
+ * guarded by a resourceVersion precondition. Pure functions on jansson
+ * values, safe from any thread; inputs are borrowed and never modified
+ * unless a function says so. */
 #ifndef KRECONCILE_MANAGED_H
 #define KRECONCILE_MANAGED_H
 
@@ -44,6 +46,18 @@ KR_API kr_managed_owner kr_managed_owner_of(const json_t *obj, const kr_managed_
  * ("kreconcile.io/managed-by=kr-syncer"). Returns `buf`, or NULL when it
  * does not fit. [any thread] */
 KR_API char *kr_managed_selector(const char *manager, char *buf, size_t len);
+
+/* True when `obj` (a hub object, borrowed) is placed on `cluster` by its
+ * KR_ANNOTATION_CLUSTERS annotation: a comma-separated list of cluster
+ * names, where whitespace of any kind (spaces, tabs, newlines: a YAML `|`
+ * block ends its value with one) around a name is not part of it and
+ * empty items ("dc1,,dc2", a trailing comma) name nothing. An absent
+ * annotation, or one whose value is not a string, places the object on
+ * every cluster; an empty or blank one on none. A NULL or empty `cluster`
+ * is named by no list. Every program that decides where a hub object
+ * belongs (kr-syncer creating copies, kr-sweeper deleting them) must use
+ * this one reading, or one deletes what the other creates. [any thread] */
+KR_API bool kr_managed_placed(const json_t *obj, const char *cluster);
 
 /* True when metadata.finalizers of `obj` holds `finalizer`. [any thread] */
 KR_API bool kr_managed_has_finalizer(const json_t *obj, const char *finalizer);
