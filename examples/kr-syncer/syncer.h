@@ -27,7 +27,8 @@
 const char *syncer_skip_reason(const json_t *hub);
 
 /* True when `hub`'s placement names `cluster`: the kreconcile.io/clusters
- * annotation (comma-separated, spaces ignored) or, absent, every cluster. */
+ * annotation (comma-separated, whitespace around names ignored: kr_managed_placed) or, absent,
+ * every cluster. */
 bool syncer_placed(const json_t *hub, const char *cluster);
 
 /* ---- apply.c: the copy a workload cluster should hold ------------------- */
