@@ -1019,6 +1019,14 @@ START_TEST(approval_rules_hold)
         call("POST", "/api/v1/runnables/default/nope/reject", "tok-dave", NULL, NULL, NULL), 200);
     ck_assert_int_eq(
         call("POST", "/api/v1/runnables/default/nope/approve", "tok-bob", NULL, NULL, NULL), 409);
+    /* a body that does not say which spec is approved is refused, never
+     * taken for no body */
+    ck_assert_int_eq(call("POST", "/api/v1/runnables/default/nope/approve", "tok-bob",
+                          "{\"specHash\":\"abc\"", NULL, NULL),
+                     400);
+    ck_assert_int_eq(call("POST", "/api/v1/runnables/default/nope/approve", "tok-bob",
+                          "{\"specHash\":7}", NULL, NULL),
+                     400);
     ck_assert(reconcile_until("nope", SUB_PHASE_REJECTED, false));
 
     /* created on the hub directly: submitted by unknown, approval required */
@@ -1051,7 +1059,8 @@ START_TEST(a_spec_changed_after_its_approval_waits_for_a_new_one)
     env_up();
     json_t *r = NULL;
     ck_assert_int_eq(
-        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("chg", 1, ""), NULL, NULL), 201);
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("chg", 1, ""), NULL, NULL),
+        201);
     ck_assert(reconcile_until("chg", SUB_PHASE_AWAITING, false));
     ck_assert_int_eq(
         call("POST", "/api/v1/runnables/default/chg/approve", "tok-bob", NULL, NULL, &r), 200);
@@ -1722,6 +1731,18 @@ START_TEST(bad_input_is_refused_and_nothing_recorded)
         ck_assert_msg(strstr(msg, cases[i].says), "case %zu: %s", i, msg);
         json_decref(r);
     }
+    /* a cluster named twice would send a failover back where it left;
+     * an approval count past the bound would never be met */
+    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice",
+                          job_runnable("twice", 0, "dc1, dc1"), NULL, &r),
+                     422);
+    ck_assert_ptr_nonnull(strstr(sub_str(r, "error"), "named twice"));
+    json_decref(r);
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("many", 1001, ""), NULL, &r),
+        422);
+    ck_assert_ptr_nonnull(strstr(sub_str(r, "error"), "from 0 to 1000"));
+    json_decref(r);
     size_t big_len = 10 * 1024 * 1024;
     char *big = malloc(big_len + 1);
     ck_assert_ptr_nonnull(big);
