@@ -1499,6 +1499,31 @@ START_TEST(cancel_deletes_the_copy)
     ck_assert(!job_exists(0, "c-1"));
     ck_assert_int_eq(
         call("POST", "/api/v1/runnables/default/c/approve", "tok-bob", NULL, NULL, NULL), 409);
+    /* deleted on the hub while it runs: its copy goes and the books say so */
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("del", 0, ""), NULL, NULL),
+        201);
+    ck_assert(reconcile_until("del", SUB_PHASE_DISPATCHED, true));
+    ck_assert(job_exists(0, "del-1"));
+    ck_assert_int_eq(kr_client_delete(E.hub, SUB_RUNNABLES, "default", "del", NULL, NULL, NULL), 0);
+    json_t *gone = NULL;
+    for (int i = 0; i < 1000; i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", "del", &after, NULL);
+        if (kr_client_get(E.hub, SUB_RUNNABLES, "default", "del", &gone, NULL) == KR_ENOTFOUND)
+            break;
+        json_decref(gone);
+        gone = NULL;
+        wait_pace();
+    }
+    ck_assert_ptr_null(gone);
+    ck_assert(!job_exists(0, "del-1"));
+    bool recorded = false;
+    pthread_mutex_lock(&E.mu);
+    for (size_t i = 0; i < E.n_events; i++)
+        recorded |= strcmp(E.events[i], "CANCELLED del kr-submitter dc1") == 0;
+    pthread_mutex_unlock(&E.mu);
+    ck_assert(recorded);
     env_down();
 }
 END_TEST

@@ -1663,7 +1663,16 @@ static kr_reconcile_result step(submitter *s, const json_t *obj, uint64_t *after
         if (!has_finalizer(obj))
             return KR_RECONCILE_DONE;
         kr_reconcile_result r = remove_copies(s, obj, after, err);
-        return r == KR_RECONCILE_DONE ? set_finalizer(s, obj, false, err) : r;
+        if (r != KR_RECONCILE_DONE)
+            return r;
+        r = set_finalizer(s, obj, false, err);
+        /* deleted on the hub before it ended: that ends it, in the books
+         * too (once: the finalizer goes with this write) */
+        const char *phase = sub_str(obj, "status.phase");
+        if (r == KR_RECONCILE_DONE && !sub_phase_terminal(phase))
+            record(s, obj, "CANCELLED", sub_str(obj, "status.cluster"), "",
+                   "deleted on the hub: its copies are deleted");
+        return r;
     }
     if (!has_finalizer(obj))
         return set_finalizer(s, obj, true, err);
