@@ -1702,6 +1702,91 @@ START_TEST(watch_selector_transitions_become_added_and_deleted)
 }
 END_TEST
 
+/* An update that drops the last finalizer of an object being deleted
+ * deletes it as it was stored (kube-apiserver's deleteWithoutFinalizers):
+ * the DELETED event carries the previous labels and finalizers at the
+ * deletion's resourceVersion, so a label-selector watch still sees it go
+ * when the same patch drops the label. The garbage collector's removal of
+ * foregroundDeletion does the same. */
+START_TEST(removing_the_last_finalizer_deletes_the_object_as_stored)
+{
+    tc_response r;
+    tc_json(U, "POST", "/api/v1/namespaces/default/configmaps",
+            "{\"metadata\":{\"name\":\"gx\",\"labels\":{\"app\":\"x\"},"
+            "\"finalizers\":[\"x/y\"]}}",
+            &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    char path[256];
+    snprintf(path, sizeof(path),
+             "/api/v1/namespaces/default/configmaps?watch=1&labelSelector=app%%3Dx&"
+             "resourceVersion=%llu",
+             kr_testserver_resource_version(ts));
+    tc_watch *w = tc_watch_open(U, path, NULL);
+    tc_json(U, "DELETE", "/api/v1/namespaces/default/configmaps/gx", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    patch("/api/v1/namespaces/default/configmaps/gx", "application/merge-patch+json",
+          "{\"metadata\":{\"finalizers\":null,\"labels\":{\"app\":null}}}", &r);
+    ck_assert_int_eq(r.status, 200);
+    char rv[32];
+    snprintf(rv, sizeof(rv), "%s", meta(r.json, "resourceVersion"));
+    /* the answer is the object as the update left it */
+    ck_assert_ptr_null(json_object_get(json_object_get(r.json, "metadata"), "finalizers"));
+    tc_free(&r);
+    ck_assert_uint_eq(tc_watch_wait(w, 2, 10000), 2);
+    ck_assert_str_eq(tc_event_type(tc_watch_event(w, 0)), "MODIFIED");
+    ck_assert_str_eq(tc_event_type(tc_watch_event(w, 1)), "DELETED");
+    json_t *gone = json_object_get(tc_watch_event(w, 1), "object");
+    const json_t *md = json_object_get(gone, "metadata");
+    ck_assert_str_eq(jstr(json_object_get(md, "labels"), "app"), "x");
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(md, "finalizers"), 0)),
+                     "x/y");
+    ck_assert_ptr_nonnull(jstr(md, "deletionTimestamp"));
+    ck_assert_str_eq(jstr(md, "resourceVersion"), rv);
+    tc_watch_close(w);
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps/gx", NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
+
+    create_cm("default", "fg", "{\"app\":\"x\"}");
+    snprintf(path, sizeof(path),
+             "/api/v1/namespaces/default/configmaps?watch=1&labelSelector=app%%3Dx&"
+             "resourceVersion=%llu",
+             kr_testserver_resource_version(ts));
+    w = tc_watch_open(U, path, NULL);
+    tc_request(U, "DELETE", "/api/v1/namespaces/default/configmaps/fg", "application/json",
+               "{\"propagationPolicy\":\"Foreground\"}", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    ck_assert_uint_eq(tc_watch_wait(w, 2, 10000), 2);
+    ck_assert_str_eq(tc_event_type(tc_watch_event(w, 1)), "DELETED");
+    md = json_object_get(json_object_get(tc_watch_event(w, 1), "object"), "metadata");
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(md, "finalizers"), 0)),
+                     "foregroundDeletion");
+    ck_assert_uint_lt(tc_event_rv(tc_watch_event(w, 0)), tc_event_rv(tc_watch_event(w, 1)));
+    tc_watch_close(w);
+
+    /* the namespace controller's finalize: spec.finalizers as stored */
+    create_ns("fz");
+    snprintf(path, sizeof(path),
+             "/api/v1/namespaces?watch=1&fieldSelector=metadata.name%%3Dfz&resourceVersion=%llu",
+             kr_testserver_resource_version(ts));
+    w = tc_watch_open(U, path, NULL);
+    tc_json(U, "DELETE", "/api/v1/namespaces/fz", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    size_t n = tc_watch_wait(w, 2, 10000);
+    ck_assert_uint_ge(n, 2);
+    json_t *last = tc_watch_event(w, n - 1);
+    ck_assert_str_eq(tc_event_type(last), "DELETED");
+    const json_t *spec = json_object_get(json_object_get(last, "object"), "spec");
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(spec, "finalizers"), 0)),
+                     "kubernetes");
+    tc_watch_close(w);
+}
+END_TEST
+
 START_TEST(watch_faults_close_streams)
 {
     kr_testserver_faults f = {.watch_max_events = 2};
@@ -4107,6 +4192,7 @@ int main(void)
                             watch_sends_bookmarks_and_one_before_timeout,
                             watch_list_ends_initial_events_with_annotated_bookmark,
                             watch_selector_transitions_become_added_and_deleted,
+                            removing_the_last_finalizer_deletes_the_object_as_stored,
                             watch_faults_close_streams,
                             restart_ends_watches_and_forgets_history,
                             watches_of_clients_that_went_away_are_dropped,

@@ -369,6 +369,14 @@ void ts_namespace_sync(kr_testserver_t *ts, const char *ns)
     if (!stamped)
         return;
     if (ts_namespace_finalized(stamped)) {
+        /* The namespace controller writes the status, then its finalize
+         * call deletes the namespace as stored (deleteWithoutFinalizers):
+         * the DELETED event keeps spec.finalizers as they were. */
+        const json_t *stored_spec = json_object_get(o->obj, "spec");
+        if (stored_spec)
+            json_object_set_new(stamped, "spec", json_deep_copy(stored_spec));
+        else
+            json_object_del(stamped, "spec");
         ts_store_remove(nsr->store, "", ns);
         ts_record_event(ts, nsr, TS_DELETED, stamped, NULL);
     } else {
@@ -530,16 +538,18 @@ static void foreground_sync(kr_testserver_t *ts, const char *uid)
     json_t *next = with_rv(ts, o->obj);
     char *ns = kr_strdup(o->ns), *name = kr_strdup(o->name);
     if (next && ns && name) {
-        json_t *md = ts_meta(next);
-        json_array_remove(json_object_get(md, "finalizers"), (size_t)at);
-        if (json_array_size(json_object_get(md, "finalizers")) == 0) {
-            json_object_del(md, "finalizers");
+        json_t *fins = json_object_get(ts_meta(next), "finalizers");
+        if (json_array_size(fins) == 1) {
+            /* The collector's update that drops the last finalizer deletes
+             * the object as it was stored (deleteWithoutFinalizers): the
+             * DELETED event still lists foregroundDeletion. */
             ts_store_remove(res->store, ns, name);
             ts_record_event(ts, res, TS_DELETED, next, NULL);
             if (res->namespaced)
                 ts_namespace_sync(ts, ns);
             ts_owners_sync(ts, next);
         } else {
+            json_array_remove(fins, (size_t)at);
             replace(ts, res, ns, name, next);
         }
     }

@@ -721,16 +721,29 @@ static int store_update(kr_testserver_t *ts, const ts_write *w, const json_t *ex
     const ts_resource *res = w->rt->res;
     const char *ns = res->namespaced ? w->rt->ns : "";
     if (finalized(res, obj)) {
-        /* The last finalizer of a marked object is gone: the object goes. */
+        /* The last finalizer of a marked object is gone: the object goes.
+         * As kube-apiserver's deleteWithoutFinalizers, the update itself is
+         * never stored: the object is deleted as it was stored, so the
+         * DELETED event (and the selectors watches filter it by) carries
+         * the previous state at the deletion's resourceVersion. */
+        json_t *gone = json_deep_copy(existing);
+        if (!gone) {
+            json_decref(obj);
+            respond_oom(resp);
+            return KR_ENOMEM;
+        }
+        json_object_set(ts_meta(gone), "resourceVersion",
+                        json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
         ts_store_remove(res->store, ns, w->rt->name);
-        const ts_event *ev = ts_record_event(ts, res, TS_DELETED, obj, NULL);
+        const ts_event *ev = ts_record_event(ts, res, TS_DELETED, gone, NULL);
         ts_respond_written(resp, 200, json_incref(obj), ev);
         if (ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions"))
-            ts_crd_removed(ts, obj);
+            ts_crd_removed(ts, gone);
         if (res->namespaced)
             ts_namespace_sync(ts, ns);
-        ts_owners_sync(ts, obj);
+        ts_owners_sync(ts, gone);
         ts_dependents_sync(ts, res);
+        json_decref(gone);
         json_decref(obj);
         return 0;
     }
