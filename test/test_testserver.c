@@ -2526,6 +2526,48 @@ START_TEST(crd_makes_its_resource_servable_and_takes_it_along)
 }
 END_TEST
 
+/* A CRD update that serves another version registers its APIService in
+ * the same write: the CRD is stamped after that, so its resourceVersion is
+ * its MODIFIED event's and a watch from it does not replay the change. */
+START_TEST(crd_served_version_change_is_not_replayed_from_its_resource_version)
+{
+    tc_response r;
+    tc_json(U, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd_body, &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    patch("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com",
+          "application/json-patch+json",
+          "[{\"op\":\"add\",\"path\":\"/spec/versions/-\",\"value\":{\"name\":\"v2\","
+          "\"served\":true,\"storage\":false,\"schema\":{\"openAPIV3Schema\":{\"type\":"
+          "\"object\",\"x-kubernetes-preserve-unknown-fields\":true}}}}]",
+          &r);
+    ck_assert_msg(r.status == 200, "%s", r.body);
+    char rv[32];
+    snprintf(rv, sizeof(rv), "%s", meta(r.json, "resourceVersion"));
+    tc_free(&r);
+    tc_json(U, "GET", "/apis/apiregistration.k8s.io/v1/apiservices/v2.example.com", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    char path[256];
+    snprintf(path, sizeof(path),
+             "/apis/apiextensions.k8s.io/v1/customresourcedefinitions?watch=1&"
+             "resourceVersion=%s",
+             rv);
+    tc_watch *w = tc_watch_open(U, path, NULL);
+    patch("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com",
+          "application/merge-patch+json", "{\"metadata\":{\"labels\":{\"next\":\"yes\"}}}", &r);
+    ck_assert_int_eq(r.status, 200);
+    char next_rv[32];
+    snprintf(next_rv, sizeof(next_rv), "%s", meta(r.json, "resourceVersion"));
+    tc_free(&r);
+    ck_assert_uint_eq(tc_watch_wait(w, 1, 10000), 1);
+    json_t *ev = tc_watch_event(w, 0);
+    ck_assert_str_eq(tc_event_type(ev), "MODIFIED");
+    ck_assert_str_eq(meta(json_object_get(ev, "object"), "resourceVersion"), next_rv);
+    tc_watch_close(w);
+}
+END_TEST
+
 /* The aggregator's APIServices: one per group version served, Local and
  * Available; a CRD's version gets one while it is served; one naming a
  * Service is stored but never Available; names are version.group. */
@@ -4204,6 +4246,7 @@ int main(void)
                             tls_with_client_certificates_and_tokens,
                             background_deletion_cascades_to_owned_objects,
                             crd_makes_its_resource_servable_and_takes_it_along,
+                            crd_served_version_change_is_not_replayed_from_its_resource_version,
                             custom_resources_named_like_builtins_stay_plain,
                             load_api_accepts_json_lists_and_yaml,
                             handler_survives_allocation_failures,

@@ -855,13 +855,16 @@ static int commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *e
         ts_respond_json(resp, 200, obj);
         return 0;
     }
-    stamp_rv(ts, md, false);
+    /* The hook's own writes (a CRD's APIServices) come first: stamped
+     * after them, the object's resourceVersion is its event's, and a watch
+     * from it does not replay the change. */
     rc = crd_hook(ts, w, &obj);
     if (rc != 0) {
         json_decref(obj);
         respond_oom(resp);
         return rc;
     }
+    stamp_rv(ts, ts_meta(obj), false);
     rc = store_update(ts, w, existing, obj, resp);
     after_commit(ts, w);
     return rc;
