@@ -566,6 +566,98 @@ START_TEST(list_pages_with_continue_and_expires_tokens)
 }
 END_TEST
 
+/* GET path?limit=1&continue=token: the page's item names, one per page. */
+static void follow_pages(const char *path, const char *token, char *got, size_t size)
+{
+    char tok[512], url[800];
+    snprintf(tok, sizeof(tok), "%s", token);
+    got[0] = '\0';
+    while (tok[0]) {
+        snprintf(url, sizeof(url), "%s?limit=1&continue=%s", path, tok);
+        tc_response r;
+        tc_json(U, "GET", url, NULL, &r);
+        ck_assert_msg(r.status == 200, "%s", r.body);
+        size_t i;
+        json_t *item;
+        json_array_foreach(json_object_get(r.json, "items"), i, item)
+        {
+            size_t used = strlen(got);
+            snprintf(got + used, size - used, "%s%s/%s", used ? " " : "", meta(item, "namespace"),
+                     meta(item, "name"));
+        }
+        const char *next = jstr(json_object_get(r.json, "metadata"), "continue");
+        snprintf(tok, sizeof(tok), "%s", next ? next : "");
+        tc_free(&r);
+    }
+}
+
+/* A copy of the continue token `from` with another start key. */
+static char *with_start(const char *from, const char *start)
+{
+    char *raw = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(kr_base64_decode(from, strlen(from), true, &raw, &len, NULL), 0);
+    json_t *doc = json_loadb(raw, len, 0, NULL);
+    kr_free(raw);
+    ck_assert_ptr_nonnull(doc);
+    json_object_set_new(doc, "start", json_string(start));
+    char *text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    char *out = kr_base64_encode(text, strlen(text), true);
+    kr_json_text_free(text);
+    return out;
+}
+
+/* As kube-apiserver's storage: a continue token holds the last key relative
+ * to the listed path and a request reads it under its own, so a cluster-wide
+ * token sent to one namespace's list stays in that namespace (its key
+ * "default/a1" sorting before "k1" and after "b1" there). Keys that would
+ * climb out of the path are refused. */
+START_TEST(continue_tokens_stay_under_the_requested_path)
+{
+    create_cm("default", "a1", NULL);
+    create_cm("default", "a2", NULL);
+    create_cm("kube-system", "b1", NULL);
+    create_cm("kube-system", "k1", NULL);
+    create_cm("kube-system", "k2", NULL);
+    tc_response r;
+    tc_json(U, "GET", "/api/v1/configmaps?limit=1", NULL, &r);
+    ck_assert_str_eq(meta(json_array_get(json_object_get(r.json, "items"), 0), "name"), "a1");
+    char tok[512];
+    snprintf(tok, sizeof(tok), "%s", jstr(json_object_get(r.json, "metadata"), "continue"));
+    tc_free(&r);
+    char got[512];
+    follow_pages("/api/v1/namespaces/kube-system/configmaps", tok, got, sizeof(got));
+    ck_assert_str_eq(got, "kube-system/k1 kube-system/k2");
+    follow_pages("/api/v1/configmaps", tok, got, sizeof(got));
+    ck_assert_str_eq(got, "default/a2 kube-system/b1 kube-system/k1 kube-system/k2");
+
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps?limit=1", NULL, &r);
+    snprintf(tok, sizeof(tok), "%s", jstr(json_object_get(r.json, "metadata"), "continue"));
+    tc_free(&r);
+    follow_pages("/api/v1/namespaces/kube-system/configmaps", tok, got, sizeof(got));
+    ck_assert_str_eq(got, "kube-system/b1 kube-system/k1 kube-system/k2");
+
+    /* the same snapshot under keys that climb or are empty */
+    static const struct {
+        const char *start, *message;
+    } bad[] = {
+        {"../default/a1", "continue key is not valid: ../default/a1"},
+        {"/a1/", "continue key is not valid: /a1/"},
+        {"", "continue key is not valid: encoded start key empty (version meta.k8s.io/v1)"},
+    };
+    for (size_t i = 0; i < KR_ARRAY_LEN(bad); i++) {
+        char *t = with_start(tok, bad[i].start);
+        char path[700];
+        snprintf(path, sizeof(path), "/api/v1/namespaces/kube-system/configmaps?continue=%s", t);
+        kr_free(t);
+        tc_json(U, "GET", path, NULL, &r);
+        assert_status(&r, 400, "BadRequest", bad[i].message);
+        tc_free(&r);
+    }
+}
+END_TEST
+
 START_TEST(list_validates_resource_version_options)
 {
     tc_response r;
@@ -4198,6 +4290,7 @@ int main(void)
                             generate_name_and_accept_negotiation,
                             list_is_sorted_and_reports_the_current_rv,
                             list_pages_with_continue_and_expires_tokens,
+                            continue_tokens_stay_under_the_requested_path,
                             list_validates_resource_version_options,
                             label_and_field_selectors_filter,
                             kinds_select_by_their_own_fields,

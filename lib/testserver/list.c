@@ -19,14 +19,38 @@ void ts_handle_get(kr_testserver_t *ts, const ts_request *req, const ts_route *r
     ts_respond_json(resp, 200, json_incref(o->obj));
 }
 
-/* ---- continue tokens: base64 of {"rv":R,"id":S,"start":"ns/name"} ---------------- */
+/* ---- continue tokens: base64 of {"rv":R,"id":S,"start":KEY} -------------------- */
 
+/* KEY is the last key returned relative to the listed path, as
+ * kube-apiserver's storage encodes it: "ns/name" for a list across
+ * namespaces, "name" within one namespace or for cluster-scoped kinds. A
+ * request reads it under its own path, so a token taken elsewhere never
+ * reaches outside the namespace asked for. */
 struct token {
     unsigned long long rv, id;
-    char *ns, *name;
+    char *start;
 };
 
-static int token_decode(const char *text, struct token *t)
+/* kube-apiserver's DecodeContinue refuses a start key that path.Clean
+ * would change ("a//b", "./a", "../a", "a/"): such a key could climb
+ * above the request's path. */
+static bool key_clean(const char *key)
+{
+    if (!*key)
+        return true; /* "/": the start of the path */
+    for (const char *seg = key;;) {
+        const char *slash = strchr(seg, '/');
+        size_t len = slash ? (size_t)(slash - seg) : strlen(seg);
+        if (len == 0 || (len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.'))
+            return false;
+        if (!slash)
+            return true;
+        seg = slash + 1;
+    }
+}
+
+/* 0, or a 400 answered in resp. */
+static int token_decode(const char *text, struct token *t, ts_response *resp)
 {
     size_t len;
     char *raw = NULL;
@@ -35,23 +59,35 @@ static int token_decode(const char *text, struct token *t)
     kr_free(raw);
     const char *start = json_string_value(json_object_get(doc, "start"));
     json_t *rv = json_object_get(doc, "rv"), *id = json_object_get(doc, "id");
-    const char *slash = start ? strchr(start, '/') : NULL;
     int rc = -1;
-    if (slash && json_is_integer(rv) && json_is_integer(id)) {
+    if (!start || !json_is_integer(rv) || !json_is_integer(id)) {
+        ts_respond_bad_request(resp, "continue key is not valid: incorrect encoded start "
+                                     "resourceVersion (version meta.k8s.io/v1)");
+    } else if (!*start) {
+        ts_respond_bad_request(resp, "continue key is not valid: encoded start key empty "
+                                     "(version meta.k8s.io/v1)");
+    } else if (!key_clean(start[0] == '/' ? start + 1 : start)) {
+        ts_respond_bad_request(resp, "continue key is not valid: %s", start);
+    } else {
         t->rv = (unsigned long long)json_integer_value(rv);
         t->id = (unsigned long long)json_integer_value(id);
-        t->ns = kr_strndup(start, (size_t)(slash - start));
-        t->name = kr_strdup(slash + 1);
-        rc = (t->ns && t->name) ? 0 : -1;
+        t->start = kr_strdup(start[0] == '/' ? start + 1 : start);
+        rc = t->start ? 0 : -1;
+        if (rc != 0)
+            ts_respond_status(resp, 500, "InternalError", "Internal error occurred: out of memory",
+                              NULL);
     }
     json_decref(doc);
     return rc;
 }
 
-static char *token_encode(unsigned long long rv, unsigned long long id, const json_t *last)
+static char *token_encode(const ts_route *rt, unsigned long long rv, unsigned long long id,
+                          const json_t *last)
 {
     const char *ns = ts_meta_str(last, "namespace"), *name = ts_meta_str(last, "name");
-    char *start = kr_asprintf("%s/%s", ns ? ns : "", name ? name : "");
+    char *start = rt->res->namespaced && !rt->ns
+                      ? kr_asprintf("%s/%s", ns ? ns : "", name ? name : "")
+                      : kr_strdup(name ? name : "");
     json_t *doc = start ? json_pack("{s:I, s:I, s:s}", "rv", (json_int_t)rv, "id", (json_int_t)id,
                                     "start", start)
                         : NULL;
@@ -137,7 +173,7 @@ static void set_continue(kr_testserver_t *ts, const ts_route *rt, const struct l
         ts_snapshot *s = ts_snapshot_take(ts, rt->res);
         v->snap_id = s ? s->id : 0;
     }
-    char *tok = token_encode(v->rv, v->snap_id, last);
+    char *tok = token_encode(rt, v->rv, v->snap_id, last);
     json_t *md = json_object_get(list, "metadata");
     json_object_set_new(md, "continue", json_string(tok ? tok : ""));
     if (!o->labels && o->fields.len == 0)
@@ -178,24 +214,37 @@ static void respond_expired_continue(ts_response *resp)
                       NULL);
 }
 
+/* The first index after the token's key, read under the request's path:
+ * the namespace asked for, the namespace the key names, or none. */
+static size_t continue_from(const view *v, const ts_route *rt, char *start)
+{
+    if (rt->ns)
+        return view_bound(v, rt->ns, start, false);
+    if (!rt->res->namespaced)
+        return view_bound(v, "", start, false);
+    char *slash = strchr(start, '/');
+    if (!slash) /* a namespace's name alone: that namespace onwards */
+        return view_bound(v, start, "", true);
+    *slash = '\0';
+    size_t from = view_bound(v, start, slash + 1, false);
+    *slash = '/';
+    return from;
+}
+
 static void list_continue(kr_testserver_t *ts, const ts_route *rt, struct list_opts *o,
                           ts_response *resp)
 {
     struct token t = {0};
-    if (token_decode(o->cont, &t) != 0) {
-        ts_respond_bad_request(resp, "continue key is not valid: incorrect encoded start "
-                                     "resourceVersion (version meta.k8s.io/v1)");
-    } else {
+    if (token_decode(o->cont, &t, resp) == 0) {
         ts_snapshot *s = ts_snapshot_find(ts, t.id);
         if (!s || s->store_id != rt->res->store->id || s->rv != t.rv) {
             respond_expired_continue(resp);
         } else {
             view v = {s->objs, NULL, s->len, s->rv, s->id};
-            serve_page(ts, rt, o, &v, view_bound(&v, t.ns, t.name, false), resp);
+            serve_page(ts, rt, o, &v, continue_from(&v, rt, t.start), resp);
         }
     }
-    kr_free(t.ns);
-    kr_free(t.name);
+    kr_free(t.start);
 }
 
 static void respond_list_invalid(ts_response *resp, const char *field, const char *reason,
