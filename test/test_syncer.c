@@ -1048,6 +1048,59 @@ START_TEST(a_copy_of_ours_the_cache_missed_is_patched_not_reported_foreign)
 }
 END_TEST
 
+/* A create answered AlreadyExists by exactly the copy the syncer would
+ * write: nothing is written, and the entry is verified only once that
+ * cluster's informer has observed the copy, as after a write (invariant 3). */
+START_TEST(a_matching_copy_the_cache_missed_is_verified_only_once_observed)
+{
+    world w;
+    world_up(&w, 0);
+    size_t r = res_index(CM);
+    kr_informer_stop(w.s->clusters[0].copies[r]); /* the cache stands still */
+    hub_put(&w, CM, object_of(CM, "matching", "v1", NULL));
+    json_t *hub = fetch(&w.hub, CM, "matching");
+    json_t *desired = syncer_desired_copy(hub, "hub", NULL), *modified = NULL, *patch = NULL;
+    ck_assert_ptr_nonnull(desired);
+    kr_patch_format format;
+    ck_assert_int_eq(kr_patch_last_applied(NULL, KR_ANNOTATION_LAST_APPLIED, desired, NULL,
+                                           &modified, &patch, &format, NULL),
+                     0);
+    json_t *made = NULL;
+    ck_assert_int_eq(kr_client_create(w.dc[0].c, CM, NSNAME, modified, NULL, &made, NULL), 0);
+    kr_reconcile_request req = {"dc1/" NSNAME "/matching", "dc1", NSNAME, "matching"};
+    uint64_t after = 0, cluster_writes = w.s->cluster_writes;
+    ck_assert_int_eq(syncer_reconcile(w.s, r, &req, &after, NULL), KR_RECONCILE_REQUEUE_AFTER);
+    ck_assert_uint_eq(w.s->cluster_writes, cluster_writes); /* it matched: nothing written */
+    json_t *entry = status_entry(&w, CM, "matching", "dc1");
+    ck_assert_ptr_nonnull(entry);
+    ck_assert(!json_is_true(json_object_get(entry, "verified")));
+    ck_assert_str_eq(json_string_value(json_object_get(entry, "targetResourceVersion")),
+                     meta(made, "resourceVersion"));
+    json_decref(entry);
+    /* a cache that observes the copy verifies it */
+    kr_informer_t *fresh = NULL;
+    char selector[128];
+    kr_managed_selector(KR_MANAGER_SYNCER, selector, sizeof(selector));
+    ck_assert_int_eq(make_informer(w.dc[0].c, CM, NSNAME, selector, &fresh, NULL, &w), 0);
+    ck_assert_int_eq(kr_informer_start(fresh, NULL), 0);
+    ck_assert_int_eq(kr_informer_wait_for_sync(fresh, WAIT_MS, NULL), 0);
+    w.s->clusters[0].copies[r] = fresh;
+    ck_assert_int_eq(syncer_reconcile(w.s, r, &req, &after, NULL), KR_RECONCILE_DONE);
+    ck_assert_uint_eq(w.s->cluster_writes, cluster_writes);
+    assert_copy(&w, CM, 0, "matching", "v1");
+    entry = status_entry(&w, CM, "matching", "dc1");
+    ck_assert_str_eq(json_string_value(json_object_get(entry, "targetResourceVersion")),
+                     meta(made, "resourceVersion"));
+    json_decref(entry);
+    json_decref(made);
+    json_decref(desired);
+    json_decref(modified);
+    json_decref(patch);
+    json_decref(hub);
+    world_down(&w);
+}
+END_TEST
+
 /* The finalizer goes on with the first status write: a hub delete before
  * it leaves copies whose hub object is gone; they are deleted as orphans. */
 START_TEST(a_copy_of_ours_whose_hub_object_is_gone_is_deleted)
@@ -1547,6 +1600,7 @@ int main(void)
                    copies_edited_or_deleted_in_a_cluster_are_repaired_and_others_fields_survive);
     tcase_add_test(tc, a_copy_without_our_labels_is_never_taken_over);
     tcase_add_test(tc, a_copy_of_ours_the_cache_missed_is_patched_not_reported_foreign);
+    tcase_add_test(tc, a_matching_copy_the_cache_missed_is_verified_only_once_observed);
     tcase_add_test(tc, ignored_and_owned_hub_objects_are_not_synced);
     tcase_add_test(tc, every_write_is_recorded_in_the_inventory);
     tcase_add_test(tc, a_datacenter_answering_503_delays_nobody_and_holds_deletes_until_it_returns);

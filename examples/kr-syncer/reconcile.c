@@ -484,8 +484,11 @@ static int send_copy(rctx *c, const json_t *current, json_t **out)
 
 /* An object of the copy's name exists that our cache does not hold: ours
  * with the cache behind (patch it as it is), or someone else's (never
- * taken over: the status says so). */
-static int resolve_existing(rctx *c, json_t **out, bool *foreign)
+ * taken over: the status says so). When ours already matches, nothing is
+ * sent and *matched is that live copy (new): its resourceVersion is then
+ * what the cluster's informer must observe before the entry is verified,
+ * exactly as for a write, since the cache holds no copy yet. */
+static int resolve_existing(rctx *c, json_t **out, bool *foreign, json_t **matched)
 {
     json_t *live = NULL;
     int rc =
@@ -493,25 +496,29 @@ static int resolve_existing(rctx *c, json_t **out, bool *foreign)
     count(c->s, &c->s->cluster_requests);
     if (rc == KR_ENOTFOUND)
         rc = KR_ECONFLICT; /* gone again: look again */
-    if (rc == 0 && ours(c, live))
+    if (rc == 0 && ours(c, live)) {
         rc = send_copy(c, live, out);
-    else if (rc == 0)
+        if (rc == 0 && !*out)
+            *matched = json_incref(live);
+    } else if (rc == 0) {
         *foreign = true;
+    }
     json_decref(live);
     return rc;
 }
 
 /* The write the copy needs (create or patch); *written is what the write
- * returned (new), or NULL when nothing was written. */
+ * returned (new), or the live copy a create found already matching (new),
+ * or NULL when nothing was written. */
 static step write_copy(rctx *c, const json_t *old_entry, json_t **written)
 {
     *written = NULL;
-    json_t *out = NULL;
+    json_t *out = NULL, *matched = NULL;
     bool foreign = false, resolved = false;
     int rc = send_copy(c, c->copy, &out);
     if (rc == KR_EEXIST) {
         resolved = true;
-        rc = resolve_existing(c, &out, &foreign);
+        rc = resolve_existing(c, &out, &foreign, &matched);
     }
     if (rc == WAITING)
         return STEP_RETRY;
@@ -534,7 +541,11 @@ static step write_copy(rctx *c, const json_t *old_entry, json_t **written)
         log_key(c, KR_LOG_INFO, "%s the copy", created ? "created" : "patched");
         syncer_record(c->s, c->res, c->req->cluster, out, created ? "CREATED" : "PATCHED");
         *written = json_incref(out);
+    } else if (st == STEP_OK && matched) {
+        /* Not a write (nothing to record), but verified like one. */
+        *written = json_incref(matched);
     }
+    json_decref(matched);
     json_decref(out);
     return st;
 }
