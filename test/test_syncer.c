@@ -1174,6 +1174,57 @@ START_TEST(every_write_is_recorded_in_the_inventory)
 }
 END_TEST
 
+/* A delete the cluster accepted is recorded then, once, even when another
+ * finalizer holds the copy and the later look finds it gone. */
+START_TEST(a_delete_held_by_another_finalizer_is_recorded_once)
+{
+    world w;
+    world_up(&w, 0);
+    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
+    io.url = "sqlite::memory:";
+    kr_inventory_t *inv = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_inventory_new(&io, &inv, &err) == 0, "%s", err.message);
+    w.s->inventory = inv;
+    hub_put(&w, CM, object_of(CM, "held", "v1", NULL));
+    converge(&w, 3, false);
+    json_t *hold = json_pack("{s:{s:[s]}}", "metadata", "finalizers", "example.com/hold"), *out;
+    ck_assert_int_eq(kr_client_patch(w.dc[0].c, CM, NSNAME, "held", NULL, KR_PATCH_MERGE, hold,
+                                     NULL, &out, NULL),
+                     0);
+    kr_informer_t *dc1 = w.s->clusters[0].copies[res_index(CM)];
+    ck_assert_int_eq(
+        kr_informer_wait_for_resource_version(dc1, meta(out, "resourceVersion"), WAIT_MS, NULL), 0);
+    json_decref(out);
+    json_decref(hold);
+    hub_delete(&w, CM, "held");
+    converge(&w, 3, true); /* dc1's copy waits for the other finalizer */
+    json_t *copy = fetch(&w.dc[0], CM, "held");
+    ck_assert_ptr_nonnull(meta(copy, "deletionTimestamp"));
+    json_decref(copy);
+    json_t *rows = NULL;
+    ck_assert_int_eq(kr_inventory_history(inv, "ConfigMap", NSNAME, "held", 0, 0, &rows, &err), 0);
+    ck_assert_int_eq(count_rows(rows, "dc1", "DELETED"), 1);
+    json_decref(rows);
+    /* released: the copy goes, the hub delete completes, nothing is recorded again */
+    json_t *release = json_pack("{s:{s:n}}", "metadata", "finalizers");
+    ck_assert_int_eq(kr_client_patch(w.dc[0].c, CM, NSNAME, "held", NULL, KR_PATCH_MERGE, release,
+                                     NULL, NULL, NULL),
+                     0);
+    json_decref(release);
+    converge(&w, 3, false);
+    assert_absent(&w, CM, 0, "held");
+    ck_assert_ptr_null(fetch(&w.hub, CM, "held"));
+    ck_assert_int_eq(kr_inventory_history(inv, "ConfigMap", NSNAME, "held", 0, 0, &rows, &err), 0);
+    ck_assert_int_eq(count_rows(rows, "dc1", "DELETED"), 1);
+    ck_assert_int_eq(count_rows(rows, "dc2", "DELETED"), 1);
+    json_decref(rows);
+    w.s->inventory = NULL;
+    kr_inventory_free(inv);
+    world_down(&w);
+}
+END_TEST
+
 START_TEST(ignored_and_owned_hub_objects_are_not_synced)
 {
     world w;
@@ -1603,6 +1654,7 @@ int main(void)
     tcase_add_test(tc, a_matching_copy_the_cache_missed_is_verified_only_once_observed);
     tcase_add_test(tc, ignored_and_owned_hub_objects_are_not_synced);
     tcase_add_test(tc, every_write_is_recorded_in_the_inventory);
+    tcase_add_test(tc, a_delete_held_by_another_finalizer_is_recorded_once);
     tcase_add_test(tc, a_datacenter_answering_503_delays_nobody_and_holds_deletes_until_it_returns);
     tcase_add_test(tc, a_stopped_datacenter_holds_the_finalizer_until_it_answers_again);
     tcase_add_test(tc, a_copy_of_ours_whose_hub_object_is_gone_is_deleted);

@@ -340,9 +340,16 @@ static bool ours(const rctx *c, const json_t *obj)
     return kr_managed_owner_of(obj, &src) != KR_MANAGED_FOREIGN;
 }
 
-/* Delete `obj` (ours) by uid precondition. STEP_OK: gone. */
+/* Delete `obj` (ours) by uid precondition. STEP_OK: gone. A copy already
+ * being deleted (held by someone's finalizer) is not deleted again: that
+ * would be one more write per look, and its delete was recorded when
+ * accepted; its DELETED event wakes the key. */
 static step delete_copy(rctx *c, const json_t *obj)
 {
+    if (meta_string(obj, "deletionTimestamp")) {
+        *c->after_ms = PENDING_DELETE_RETRY_MS;
+        return STEP_RETRY;
+    }
     if (!may_call(c))
         return STEP_RETRY;
     kr_delete_opts opts = {.precondition_uid = meta_string(obj, "uid"),
@@ -357,17 +364,26 @@ static step delete_copy(rctx *c, const json_t *obj)
     if (rc == KR_ENOTFOUND)
         rc = 0; /* already gone: as good as confirmed */
     step st = after_call(c, rc);
+    /* The delete was accepted: that is our write, recorded now, since a
+     * copy held by someone's finalizer is gone only later, and the look
+     * that finds it gone (404) writes nothing. */
+    if (deleted) {
+        log_key(c, KR_LOG_INFO, "deleted the copy%s", NULL);
+        syncer_record(c->s, c->res, c->req->cluster, obj, "DELETED");
+    }
     /* Still there with someone's finalizer: not gone yet; its DELETED
      * event wakes this key again, the retry is a backstop. */
     const char *kind = json_string_value(json_object_get(out, "kind"));
     if (st == STEP_OK && meta_string(out, "deletionTimestamp") && kind &&
         strcmp(kind, "Status") != 0) {
+        /* Called directly, the next reconcile comes at once: it must see
+         * the deletionTimestamp, or it would record the delete again. */
+        if (!c->ctl && deleted)
+            kr_informer_wait_for_resource_version(c->cl->copies[c->res - c->s->resources],
+                                                  meta_string(out, "resourceVersion"),
+                                                  c->s->verify_timeout_ms, NULL);
         *c->after_ms = PENDING_DELETE_RETRY_MS;
         st = STEP_RETRY;
-    }
-    if (st == STEP_OK && deleted) {
-        log_key(c, KR_LOG_INFO, "deleted the copy%s", NULL);
-        syncer_record(c->s, c->res, c->req->cluster, obj, "DELETED");
     }
     json_decref(out);
     return st;
