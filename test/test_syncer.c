@@ -1556,6 +1556,82 @@ START_TEST(an_entry_no_other_lane_is_coming_for_is_written_at_once)
 }
 END_TEST
 
+/* Reconcile `name` on `cluster`'s lane under `ctl` (a controller that is
+ * never started: the test is its worker) until the lane has parked its
+ * verified entry. */
+static void park_verified(world *w, kr_controller_t *ctl, const char *name, int d)
+{
+    const char *cluster = w->s->clusters[d].name;
+    char key[128];
+    snprintf(key, sizeof(key), "%s/%s/%s", cluster, NSNAME, name);
+    kr_reconcile_request req = {key, cluster, NSNAME, name};
+    size_t r = res_index(CM);
+    for (int i = 0;; i++) {
+        uint64_t after = 0;
+        kr_reconcile_result res = syncer_reconcile_in(w->s, ctl, r, &req, &after, NULL);
+        ck_assert_int_ne(res, KR_RECONCILE_ERROR);
+        json_t *parked = syncer_pending_take(w->s, r, NSNAME, name);
+        json_t *entry = json_object_get(parked, cluster);
+        bool verified = json_is_true(json_object_get(entry, "verified"));
+        if (parked)
+            syncer_pending_restore(w->s, r, NSNAME, name, parked);
+        json_decref(parked);
+        if (verified)
+            return;
+        ck_assert_msg(i < WAIT_MS / 10, "no verified entry parked for %s", key);
+        sleep_ms(10);
+    }
+}
+
+/* The hub lane's write of what is parked for `name`. */
+static void flush_parked(world *w, kr_controller_t *ctl, const char *name)
+{
+    char key[128];
+    snprintf(key, sizeof(key), "hub/%s/%s", NSNAME, name);
+    kr_reconcile_request req = {key, "hub", NSNAME, name};
+    uint64_t after = 0;
+    ck_assert_int_eq(syncer_reconcile_in(w->s, ctl, res_index(CM), &req, &after, NULL),
+                     KR_RECONCILE_DONE);
+}
+
+/* An entry parked for the hub lane is not written after its cluster was
+ * unplaced (its lane removed the copy and the entry meanwhile), nor onto
+ * an object of the same name made after the one it was parked for. */
+START_TEST(a_parked_entry_is_not_written_for_an_unplaced_cluster_or_another_object)
+{
+    world w;
+    world_up(&w, 0);
+    char name[64];
+    kr_controller_opts co;
+    syncer_controller_opts(w.s, res_index(CM), 0, name, sizeof(name), &co);
+    kr_controller_t *ctl = NULL;
+    ck_assert_int_eq(kr_controller_new(&co, &ctl, NULL), 0);
+
+    hub_put(&w, CM, object_of(CM, "moved", "v1", "dc1,dc2"));
+    park_verified(&w, ctl, "moved", 1);
+    hub_put(&w, CM, object_of(CM, "moved", "v1", "dc1"));
+    converge(&w, 2, false); /* dc2's lane removes its copy */
+    assert_absent(&w, CM, 1, "moved");
+    flush_parked(&w, ctl, "moved");
+    ck_assert_ptr_null(status_entry(&w, CM, "moved", "dc2"));
+
+    hub_put(&w, CM, object_of(CM, "again", "v1", "dc1"));
+    park_verified(&w, ctl, "again", 0);
+    json_t *first = fetch(&w.hub, CM, "again");
+    hub_delete(&w, CM, "again"); /* no status written yet: no finalizer of ours */
+    wait_hub_gone(&w, CM, "again");
+    hub_put(&w, CM, object_of(CM, "again", "v2", "dc1"));
+    json_t *second = fetch(&w.hub, CM, "again");
+    ck_assert_str_ne(meta(first, "uid"), meta(second, "uid"));
+    flush_parked(&w, ctl, "again");
+    ck_assert_ptr_null(status_entry(&w, CM, "again", "dc1"));
+    json_decref(first);
+    json_decref(second);
+    kr_controller_free(ctl);
+    world_down(&w);
+}
+END_TEST
+
 /* Every placed cluster holds the hub object's value, no other cluster holds
  * a copy, and deleted hub objects are gone: invariant 1, read from the
  * servers. */
@@ -1660,6 +1736,7 @@ int main(void)
     tcase_add_test(tc, a_copy_of_ours_whose_hub_object_is_gone_is_deleted);
     tcase_add_test(tc, the_controller_repairs_drift_from_events_and_keeps_lanes_apart);
     tcase_add_test(tc, an_entry_no_other_lane_is_coming_for_is_written_at_once);
+    tcase_add_test(tc, a_parked_entry_is_not_written_for_an_unplaced_cluster_or_another_object);
     tcase_add_test(tc, every_cluster_converges_to_the_hub_after_faults);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);

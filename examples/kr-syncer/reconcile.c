@@ -249,6 +249,10 @@ static size_t expected_entries(const rctx *c)
     return n;
 }
 
+/* The key a parked entry carries the uid of the hub object it was made
+ * for under; the hub lane takes it out before the write. */
+#define PARKED_UID "~hubUid"
+
 /* Park this cluster's entry for the hub lane's one write (when it changes,
  * or when the hub object still lacks our finalizer: that write adds it). */
 static step park_status(rctx *c, const json_t *entries, const json_t *entry)
@@ -260,8 +264,15 @@ static step park_status(rctx *c, const json_t *entries, const json_t *entry)
     if (same && syncer_pending_count(c->s, resource, c->req->namespace_, c->req->name) == 0)
         return STEP_OK;
     size_t parked = 0;
-    if (syncer_pending_put(c->s, resource, c->req->namespace_, c->req->name, c->req->cluster, entry,
-                           &parked) != 0)
+    /* The object may be deleted and made again under its name before the
+     * hub lane writes: the uid says which one the entry is about. */
+    json_t *tagged = json_copy((json_t *)entry);
+    const char *uid = meta_string(c->hub, "uid");
+    int rc = !tagged || (uid && json_object_set_new(tagged, PARKED_UID, json_string(uid)) != 0) ||
+             syncer_pending_put(c->s, resource, c->req->namespace_, c->req->name, c->req->cluster,
+                                tagged, &parked) != 0;
+    json_decref(tagged);
+    if (rc)
         return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
     if (parked >= expected_entries(c)) {
         kr_controller_enqueue(c->ctl, c->s->hub_name, c->req->namespace_, c->req->name);
@@ -301,6 +312,36 @@ static kr_reconcile_result sweep_parked(syncer_t *s, kr_controller_t *ctl, size_
     return KR_RECONCILE_DONE;
 }
 
+/* The entries of `parked` that still concern `hub` (new object, or NULL
+ * out of memory): not those of a cluster the object is no longer placed
+ * in, whose lane removes the copy and the entry (written now, the entry
+ * would come back after that), nor those made for an object of the same
+ * name that was deleted since (another uid). */
+static json_t *entries_for(const json_t *hub, json_t *parked)
+{
+    json_t *updates = json_object();
+    const char *uid = meta_string(hub, "uid");
+    const char *cluster;
+    json_t *entry;
+    json_object_foreach(parked, cluster, entry)
+    {
+        if (!updates)
+            break;
+        const char *made_for = json_string_value(json_object_get(entry, PARKED_UID));
+        if (!json_is_null(entry) &&
+            (!syncer_placed(hub, cluster) || (made_for && (!uid || strcmp(made_for, uid) != 0))))
+            continue;
+        json_t *copy = json_copy(entry);
+        if (copy && json_is_object(copy))
+            json_object_del(copy, PARKED_UID);
+        if (!copy || json_object_set_new(updates, cluster, copy) != 0) {
+            json_decref(updates);
+            updates = NULL;
+        }
+    }
+    return updates;
+}
+
 /* The hub lane: write every entry parked for the object in one patch,
  * which also adds our finalizer when the object lacks it. */
 static kr_reconcile_result flush_status(syncer_t *s, size_t resource,
@@ -314,16 +355,23 @@ static kr_reconcile_result flush_status(syncer_t *s, size_t resource,
     rctx c = {.s = s, .res = res, .req = req, .after_ms = &after, .err = err};
     c.hub = syncer_hub_get(s, resource, req->namespace_, req->name);
     step st = STEP_OK;
-    json_t *patch = NULL;
+    json_t *patch = NULL, *updates = NULL;
     /* Gone, ignored or being deleted: the entries no longer matter. */
     if (c.hub && !syncer_skip_reason(c.hub) && !meta_string(c.hub, "deletionTimestamp")) {
-        if (syncer_status_patch_entries(c.hub, entries, SYNCER_FINALIZER_ADD, &patch, err) != 0)
+        updates = entries_for(c.hub, entries);
+        if (!updates)
+            st = (kr_error_set(err, KR_ENOMEM, "out of memory"), STEP_FAILED);
+        else if (json_object_size(updates) == 0)
+            st = STEP_OK; /* none left to write: no finalizer needed for them */
+        else if (syncer_status_patch_entries(c.hub, updates, SYNCER_FINALIZER_ADD, &patch, err) !=
+                 0)
             st = STEP_FAILED;
         else if (patch)
             st = hub_patch(&c, patch);
     }
     if (st != STEP_OK)
         syncer_pending_restore(s, resource, req->namespace_, req->name, entries);
+    json_decref(updates);
     json_decref(patch);
     json_decref(entries);
     json_decref(c.hub);
