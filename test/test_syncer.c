@@ -1632,6 +1632,48 @@ START_TEST(a_parked_entry_is_not_written_for_an_unplaced_cluster_or_another_obje
 }
 END_TEST
 
+/* Our write to a copy is remembered until its watch event is reconciled;
+ * when the hub object is gone or no longer placed there by then, that
+ * reconcile forgets it (the entry holds the whole hub object). */
+START_TEST(a_remembered_copy_write_is_forgotten_when_its_object_is_gone_or_unplaced)
+{
+    world w;
+    world_up(&w, 0);
+    char name[64];
+    kr_controller_opts co;
+    size_t r = res_index(CM);
+    syncer_controller_opts(w.s, r, 0, name, sizeof(name), &co);
+    kr_controller_t *ctl = NULL;
+    ck_assert_int_eq(kr_controller_new(&co, &ctl, NULL), 0);
+    kr_reconcile_request gone = {"dc1/" NSNAME "/gone", "dc1", NSNAME, "gone"};
+    kr_reconcile_request moved = {"dc2/" NSNAME "/moved", "dc2", NSNAME, "moved"};
+    uint64_t after = 0;
+
+    hub_put(&w, CM, object_of(CM, "gone", "v1", NULL));
+    hub_put(&w, CM, object_of(CM, "moved", "v1", NULL));
+    syncer_reconcile_in(w.s, ctl, r, &gone, &after, NULL);
+    syncer_reconcile_in(w.s, ctl, r, &moved, &after, NULL);
+    ck_assert_uint_eq(json_object_size(w.s->written), 2);
+
+    hub_delete(&w, CM, "gone"); /* no status written yet: no finalizer of ours */
+    for (int i = 0;; i++) {
+        json_t *cached =
+            kr_store_get_by_name(kr_informer_store(w.s->resources[r].hub), NSNAME, "gone");
+        json_decref(cached);
+        if (!cached)
+            break;
+        ck_assert_msg(i < WAIT_MS / 10, "the hub cache kept the deleted object");
+        sleep_ms(10);
+    }
+    hub_put(&w, CM, object_of(CM, "moved", "v1", "dc1"));
+    syncer_reconcile_in(w.s, ctl, r, &gone, &after, NULL);
+    syncer_reconcile_in(w.s, ctl, r, &moved, &after, NULL);
+    ck_assert_uint_eq(json_object_size(w.s->written), 0);
+    kr_controller_free(ctl);
+    world_down(&w);
+}
+END_TEST
+
 /* Every placed cluster holds the hub object's value, no other cluster holds
  * a copy, and deleted hub objects are gone: invariant 1, read from the
  * servers. */
@@ -1737,6 +1779,7 @@ int main(void)
     tcase_add_test(tc, the_controller_repairs_drift_from_events_and_keeps_lanes_apart);
     tcase_add_test(tc, an_entry_no_other_lane_is_coming_for_is_written_at_once);
     tcase_add_test(tc, a_parked_entry_is_not_written_for_an_unplaced_cluster_or_another_object);
+    tcase_add_test(tc, a_remembered_copy_write_is_forgotten_when_its_object_is_gone_or_unplaced);
     tcase_add_test(tc, every_cluster_converges_to_the_hub_after_faults);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);

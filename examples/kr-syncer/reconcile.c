@@ -226,6 +226,19 @@ static bool awaits_our_write(const rctx *c, const char *cluster)
     return waiting;
 }
 
+/* Forget our last write to c's copy: the object is no longer synced to
+ * this cluster (gone, unplaced, ignored or being deleted), so no reconcile
+ * will compare the cache with that write; kept, the entry and the hub
+ * object it holds would stay for the life of the process. */
+static void forget_write(const rctx *c)
+{
+    char key[700];
+    written_key(c, key, sizeof(key));
+    pthread_mutex_lock(&c->s->pending_lock);
+    json_object_del(c->s->written, key);
+    pthread_mutex_unlock(&c->s->pending_lock);
+}
+
 /* The clusters whose entries the hub lane's write waits for: ours, and
  * each other one the object is placed in that answers (a dead one's
  * entries are not coming) and whose entry is coming: its lane has the
@@ -465,6 +478,7 @@ static step confirm_gone(rctx *c, bool ask)
 /* The hub object is gone: a copy of ours left behind is removed. */
 static step reconcile_orphan(rctx *c)
 {
+    forget_write(c);
     return confirm_gone(c, false);
 }
 
@@ -472,6 +486,7 @@ static step reconcile_orphan(rctx *c)
  * and drop the finalizer when every cluster has. */
 static step reconcile_delete(rctx *c)
 {
+    forget_write(c);
     if (!kr_managed_has_finalizer(c->hub, KR_FINALIZER_SYNCER))
         return STEP_OK;
     json_t *entries = syncer_status_parse(c->hub);
@@ -505,6 +520,7 @@ static step reconcile_delete(rctx *c)
 /* Not placed here (any more): remove our copy, then our status entry. */
 static step reconcile_unplaced(rctx *c, const json_t *old_entry)
 {
+    forget_write(c);
     step st = confirm_gone(c, old_entry != NULL);
     if (st != STEP_OK)
         return st;
@@ -792,6 +808,7 @@ static step reconcile_sync(rctx *c)
 /* An object we do not sync: it keeps its copies, but not our finalizer. */
 static step reconcile_skipped(rctx *c)
 {
+    forget_write(c);
     json_t *patch = NULL;
     if (kr_managed_finalizer_patch(c->hub, KR_FINALIZER_SYNCER, false, &patch, c->err) != 0)
         return STEP_FAILED;
