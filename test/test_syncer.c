@@ -1378,6 +1378,72 @@ START_TEST(a_stopped_datacenter_holds_the_finalizer_until_it_answers_again)
 }
 END_TEST
 
+/* A cluster that stays down fails every probe with a message whose
+ * numbers change (curl's timings): the same error again is neither a
+ * status write nor an Event, and the entry keeps its first text. */
+START_TEST(the_same_error_with_other_numbers_is_not_written_again)
+{
+    world w;
+    world_up(&w, 0);
+    kr_testserver_free(w.dc[1].ts); /* connection refused from now on */
+    w.dc[1].ts = NULL;
+    hub_put(&w, CM, object_of(CM, "down", "v1", "dc2"));
+    kr_reconcile_request req = {"dc2/" NSNAME "/down", "dc2", NSNAME, "down"};
+    uint64_t after = 0;
+    ck_assert_int_eq(syncer_reconcile(w.s, res_index(CM), &req, &after, NULL),
+                     KR_RECONCILE_REQUEUE_AFTER);
+    json_t *entry = status_entry(&w, CM, "down", "dc2");
+    const char *first = json_string_value(json_object_get(entry, "lastError"));
+    ck_assert_ptr_nonnull(first);
+    /* the text as an earlier probe would have written it: another number */
+    char *other = strdup(first);
+    char *digit = NULL;
+    for (char *p = other; *p; p++)
+        if (*p >= '0' && *p <= '9')
+            digit = p;
+    ck_assert_msg(digit != NULL, "no number in \"%s\"", first);
+    *digit = *digit == '7' ? '3' : '7';
+    json_object_set_new(entry, "lastError", json_string(other));
+    json_t *entries = json_pack("{s:O}", "dc2", entry);
+    char *text = json_dumps(entries, JSON_COMPACT);
+    json_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", KR_ANNOTATION_SYNC_STATUS,
+                              text),
+           *out = NULL;
+    ck_assert_int_eq(
+        kr_client_patch(w.hub.c, CM, NSNAME, "down", NULL, KR_PATCH_MERGE, patch, NULL, &out, NULL),
+        0);
+    wait_hub(&w, CM, out);
+    ck_assert_int_eq(kr_event_recorder_flush(w.events, WAIT_MS), 0);
+    json_t *events = hub_events_about(&w, "down");
+    size_t n_events = json_array_size(events);
+    json_decref(events);
+    /* the next probe fails the same way */
+    uint64_t hub_writes = w.s->hub_writes, requests = w.s->cluster_requests;
+    for (int i = 0; w.s->cluster_requests == requests; i++) {
+        ck_assert_msg(i < 200, "no probe was sent");
+        sleep_ms(after < 100 ? (unsigned)after + 1 : 100);
+        ck_assert_int_eq(syncer_reconcile(w.s, res_index(CM), &req, &after, NULL),
+                         KR_RECONCILE_REQUEUE_AFTER);
+    }
+    ck_assert_uint_eq(w.s->hub_writes, hub_writes);
+    json_t *kept = status_entry(&w, CM, "down", "dc2");
+    ck_assert_str_eq(json_string_value(json_object_get(kept, "lastError")), other);
+    ck_assert_int_eq(kr_event_recorder_flush(w.events, WAIT_MS), 0);
+    events = hub_events_about(&w, "down");
+    ck_assert_uint_eq(json_array_size(events), n_events);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(events, 0), "count")), 1);
+    json_decref(events);
+    json_decref(kept);
+    json_decref(out);
+    json_decref(patch);
+    free(text);
+    json_decref(entries);
+    free(other);
+    json_decref(entry);
+    world_down(&w);
+}
+END_TEST
+
 /* ---- with the controller ------------------------------------------------------- */
 
 /* The controllers of every resource, on `clock` (NULL: the real one). */
@@ -1775,6 +1841,7 @@ int main(void)
     tcase_add_test(tc, a_delete_held_by_another_finalizer_is_recorded_once);
     tcase_add_test(tc, a_datacenter_answering_503_delays_nobody_and_holds_deletes_until_it_returns);
     tcase_add_test(tc, a_stopped_datacenter_holds_the_finalizer_until_it_answers_again);
+    tcase_add_test(tc, the_same_error_with_other_numbers_is_not_written_again);
     tcase_add_test(tc, a_copy_of_ours_whose_hub_object_is_gone_is_deleted);
     tcase_add_test(tc, the_controller_repairs_drift_from_events_and_keeps_lanes_apart);
     tcase_add_test(tc, an_entry_no_other_lane_is_coming_for_is_written_at_once);

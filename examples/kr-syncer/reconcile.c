@@ -8,6 +8,7 @@
  * hold asks the cluster itself (a GET: an unreachable cluster's cache must
  * never count as "the copy is gone"), and so does a create answered
  * AlreadyExists (ours with the cache behind, or someone else's?). */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,21 +156,45 @@ static step write_status(rctx *c, const json_t *entry, syncer_finalizer finalize
     return st;
 }
 
+/* True when two error texts differ at most in their numbers (each run of
+ * digits matches any other): the same failure again, as curl and the
+ * apiserver put timings, ports and attempt counts into their messages
+ * ("Failed to connect ... after 0 ms", "timed out after 10001
+ * milliseconds"). The entry keeps no error code; the words around the
+ * numbers (curl's description, the apiserver's reason) name the failure. */
+static bool same_error(const char *a, const char *b)
+{
+    while (*a && *b) {
+        if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
+            while (isdigit((unsigned char)*a))
+                a++;
+            while (isdigit((unsigned char)*b))
+                b++;
+            continue;
+        }
+        if (*a++ != *b++)
+            return false;
+    }
+    return *a == *b;
+}
+
 static step record_error(rctx *c, const json_t *old_entry, const char *message)
 {
+    /* Only a synced object's errors are recorded: it keeps our finalizer. */
+    const char *was = json_string_value(json_object_get(old_entry, "lastError"));
+    bool news = !was || !same_error(was, message);
     syncer_status st = {
         .source_resource_version =
             json_string_value(json_object_get(old_entry, "sourceResourceVersion")),
         .target_resource_version =
             json_string_value(json_object_get(old_entry, "targetResourceVersion")),
-        .last_error = message,
+        /* The same error again keeps its first text: the entry is then
+         * unchanged, and neither written nor sent as an Event. */
+        .last_error = news ? message : was,
     };
     json_t *entry = syncer_status_entry(&st);
     if (!entry)
         return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
-    /* Only a synced object's errors are recorded: it keeps our finalizer. */
-    const char *was = json_string_value(json_object_get(old_entry, "lastError"));
-    bool news = !was || strcmp(was, message) != 0;
     step s = write_status(c, entry, SYNCER_FINALIZER_ADD);
     json_decref(entry);
     /* a new error is an Event too; a repeat only in the status */
