@@ -1258,8 +1258,11 @@ static bool valid_event_name(const char *s)
     return true;
 }
 
-int kr_inventory_record(kr_inventory_t *inv, const kr_inventory_action *a, int64_t *seq,
-                        kr_error_t *err)
+/* An action's dedup key: its own namespace, apart from the events'. */
+#define ACTION_KEY_PREFIX "action:"
+
+static int record_action(kr_inventory_t *inv, const kr_inventory_action *a, const char *key,
+                         int64_t *seq, kr_error_t *err)
 {
     if (!inv || !a || !a->cluster || !*a->cluster || !a->kind || !*a->kind || !a->name ||
         !*a->name || !a->actor || !*a->actor)
@@ -1270,8 +1273,12 @@ int kr_inventory_record(kr_inventory_t *inv, const kr_inventory_action *a, int64
                             "inventory: action event \"%s\" must be upper case letters and _",
                             a->event ? a->event : "");
     char *detail = a->detail ? dump(a->detail) : NULL;
-    if (a->detail && !detail)
+    char *dedup = key ? kr_asprintf(ACTION_KEY_PREFIX "%s", key) : NULL;
+    if ((a->detail && !detail) || (key && !dedup)) {
+        dump_free(detail);
+        kr_free(dedup);
         return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
+    }
     kr_inv_param p[] = {KR_INV_INT(wall_ms()),
                         KR_INV_TEXT(a->cluster),
                         KR_INV_TEXT(a->api_version ? a->api_version : ""),
@@ -1283,7 +1290,7 @@ int kr_inventory_record(kr_inventory_t *inv, const kr_inventory_action *a, int64
                         KR_INV_TEXT(a->event),
                         KR_INV_TEXT(a->actor),
                         KR_INV_TEXT(detail),
-                        KR_INV_TEXT(NULL)};
+                        KR_INV_TEXT(dedup)};
     kr_inv_rows rows = {0};
     pthread_mutex_lock(&inv->lock);
     int ret = inv->ops->begin(inv->be, KR_INV_BEGIN_WRITE, err);
@@ -1301,7 +1308,22 @@ int kr_inventory_record(kr_inventory_t *inv, const kr_inventory_action *a, int64
         *seq = recorded;
     kr_inv_rows_free(&rows);
     dump_free(detail);
+    kr_free(dedup);
     return ret;
+}
+
+int kr_inventory_record(kr_inventory_t *inv, const kr_inventory_action *a, int64_t *seq,
+                        kr_error_t *err)
+{
+    return record_action(inv, a, NULL, seq, err);
+}
+
+int kr_inventory_record_once(kr_inventory_t *inv, const kr_inventory_action *a, const char *key,
+                             int64_t *seq, kr_error_t *err)
+{
+    if (!key || !*key)
+        return kr_error_set(err, KR_EINVAL, "inventory: a record once needs a key");
+    return record_action(inv, a, key, seq, err);
 }
 
 /* Run one read statement under the lock (read_rows_after: `setup`, if

@@ -538,6 +538,19 @@ START_TEST(inventory_record_rejects_bad_actions)
     ck_assert_str_eq(row_str(json_object_get(json_array_get(h, 0), "patch"), "specHash"), "abc");
     json_decref(h);
     json_decref(detail);
+    /* once per key: a second record of the same decision is a no-op, and
+     * a key is never taken for an informer event's */
+    int64_t seq = 0;
+    ck_assert_int_eq(kr_inventory_record_once(inv, &a, "u1/APPROVED/bob/abc", &seq, &err), 0);
+    ck_assert_int_gt(seq, 0);
+    ck_assert_int_eq(kr_inventory_record_once(inv, &a, "u1/APPROVED/bob/abc", &seq, &err), 0);
+    ck_assert_int_eq(seq, 0);
+    ck_assert_int_eq(kr_inventory_record_once(inv, &a, "u1/APPROVED/bob/def", &seq, &err), 0);
+    ck_assert_int_gt(seq, 0);
+    ck_assert_int_eq(kr_inventory_record_once(inv, &a, "", &seq, &err), KR_EINVAL);
+    ck_assert_int_eq(kr_inventory_history(inv, "Runnable", "", "r", 0, 0, &h, NULL), 0);
+    ck_assert_uint_eq(json_array_size(h), 3);
+    json_decref(h);
     kr_inventory_free(inv);
 }
 END_TEST

@@ -191,6 +191,16 @@ typedef struct kr_inventory_action {
 KR_API int kr_inventory_record(kr_inventory_t *inv, const kr_inventory_action *action, int64_t *seq,
                                kr_error_t *err);
 
+/* The same, at most once per `key` (required, any text the caller makes
+ * from what identifies the action, e.g. "uid/APPROVED/alice/<spec hash>"):
+ * a caller that cannot tell whether an earlier record went through (a
+ * timeout, a crash between the record and its own bookkeeping) records
+ * again, and the inventory keeps one transaction. *seq receives 0 when
+ * the key was recorded before. Errors as kr_inventory_record. [any
+ * thread] */
+KR_API int kr_inventory_record_once(kr_inventory_t *inv, const kr_inventory_action *action,
+                                    const char *key, int64_t *seq, kr_error_t *err);
+
 /* ---- Reading ---------------------------------------------------------- */
 
 /* The phase summary of `obj` (borrowed) as the inventory stores it:
