@@ -310,6 +310,8 @@ typedef struct env {
     /* dc2's informer stops when a VERIFIED is recorded: its cache keeps
      * the held copy, never the release */
     bool freeze_dc2_on_verified;
+    atomic_bool records_down; /* decisions cannot be recorded */
+    json_t *keys; /* the record keys seen */
 } env;
 
 static env E;
@@ -326,9 +328,12 @@ static void advance_ms(uint64_t ms)
     atomic_fetch_add(&E.now_ns, (long long)ms * 1000000);
 }
 
-static void on_record(const sub_event *ev, void *user)
+static int on_record(const sub_event *ev, void *user)
 {
     env *e = user;
+    /* the inventory down: decisions are refused (and not in the list) */
+    if (atomic_load(&e->records_down) && ev->key)
+        return KR_EUNAVAILABLE;
     if (e->reconcile_in_record && strcmp(ev->event, "APPROVED") == 0) {
         /* the approval is written and in the cache; its record is not in yet */
         ck_assert_int_eq(kr_informer_wait_for_resource_version(e->runnables, ev->resource_version,
@@ -348,10 +353,18 @@ static void on_record(const sub_event *ev, void *user)
             e->soak_succeeded[i]++;
         e->failovers += strcmp(ev->event, "FAILED_OVER") == 0;
     }
+    /* a key recorded before is a no-op, as in the inventory */
+    if (ev->key && json_object_get(e->keys, ev->key)) {
+        pthread_mutex_unlock(&e->mu);
+        return 0;
+    }
+    if (ev->key)
+        json_object_set_new(e->keys, ev->key, json_true());
     if (e->n_events < 64)
         snprintf(e->events[e->n_events++], sizeof(e->events[0]), "%s %s %s %s", ev->event, ev->name,
                  ev->actor, ev->cluster);
     pthread_mutex_unlock(&e->mu);
+    return 0;
 }
 
 static void dc_down(int i, bool down)
@@ -423,6 +436,7 @@ static void env_up(void)
 {
     memset(&E, 0, sizeof(E));
     pthread_mutex_init(&E.mu, NULL);
+    E.keys = json_object();
     atomic_store(&E.now_ns, 1000000000LL);
     kr_error_t err = {0};
     ck_assert_int_eq(kr_runtime_new(NULL, &E.rt, NULL), 0);
@@ -487,6 +501,7 @@ static void env_down(void)
     kr_token_file_free(E.auth);
     submitter_destroy(&E.s);
     pthread_mutex_destroy(&E.mu);
+    json_decref(E.keys);
 }
 
 /* One API call; the response body is kept in *out (new) when out is set. */
@@ -957,6 +972,42 @@ START_TEST(api_stopped_between_its_two_writes)
     ck_assert(job_exists(0, "cut-1"));
     const char *want[] = {"SUBMITTED cut kr-submitter", "APPROVED cut bob", "DISPATCHED cut",
                           "VERIFIED cut"};
+    assert_events(want, 4);
+    env_down();
+}
+END_TEST
+
+/* An approval the inventory cannot take (the database down) is written
+ * on the hub but not marked recorded: the Runnable waits. The controller
+ * records it once the inventory is back, and then it is dispatched; the
+ * books hold the decision once. */
+START_TEST(a_decision_waits_for_its_record)
+{
+    env_up();
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("books", 1, ""), NULL, NULL),
+        201);
+    ck_assert(reconcile_until("books", SUB_PHASE_AWAITING, false));
+    atomic_store(&E.records_down, true);
+    json_t *r = NULL;
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/books/approve", "tok-bob", NULL, NULL, &r), 200);
+    ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_AWAITING);
+    json_decref(r);
+    advance_ms(10000); /* past the grace: the controller tries to record it */
+    for (int i = 0; i < 20; i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", "books", &after, NULL);
+        wait_pace();
+    }
+    json_t *o = cached("books");
+    ck_assert_str_eq(sub_str(o, "status.phase"), SUB_PHASE_AWAITING);
+    json_decref(o);
+    ck_assert(!job_exists(0, "books-1") && !job_exists(1, "books-1"));
+    atomic_store(&E.records_down, false);
+    ck_assert(reconcile_until("books", SUB_PHASE_DISPATCHED, true));
+    const char *want[] = {"SUBMITTED books alice", "APPROVED books bob", "DISPATCHED books",
+                          "VERIFIED books"};
     assert_events(want, 4);
     env_down();
 }
@@ -2706,6 +2757,7 @@ int main(void)
     tcase_add_test(tc, submit_approve_dispatch_verify_succeed);
     tcase_add_test(tc, a_copy_absent_from_a_cache_behind_its_create_is_not_deleted);
     tcase_add_test(tc, approval_rules_hold);
+    tcase_add_test(tc, a_decision_waits_for_its_record);
     tcase_add_test(tc, a_spec_changed_after_its_approval_waits_for_a_new_one);
     tcase_add_test(tc, api_authenticates_by_the_hubs_token_review);
     tcase_add_test(tc, approved_is_recorded_before_the_dispatch);

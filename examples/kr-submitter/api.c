@@ -43,7 +43,7 @@ static int hub_status(int rc)
     }
 }
 
-void submitter_record_to_inventory(const sub_event *ev, void *user)
+int submitter_record_to_inventory(const sub_event *ev, void *user)
 {
     kr_inventory_t *inv = user;
     json_t *detail = json_pack("{s:s}", "outcome", ev->outcome ? ev->outcome : "");
@@ -57,10 +57,14 @@ void submitter_record_to_inventory(const sub_event *ev, void *user)
                                .event = ev->event,
                                .actor = ev->actor,
                                .detail = detail};
-    /* A failure is logged by the caller's log line already carrying the
-     * transition; the inventory is the books, not the control path. */
-    kr_inventory_record(inv, &act, NULL, NULL);
+    /* The caller logs a failure; a decision waits for its record, other
+     * transitions go on (the inventory is the books, not the control
+     * path). */
+    int rc = !detail   ? KR_ENOMEM
+             : ev->key ? kr_inventory_record_once(inv, &act, ev->key, NULL, NULL)
+                       : kr_inventory_record(inv, &act, NULL, NULL);
     json_decref(detail);
+    return rc;
 }
 
 /* Every transaction on one Runnable across clusters, from the inventory:
@@ -93,8 +97,8 @@ static void history(api *a, const char *ns, const char *name, api_response *resp
     answer(resp, 200, json_pack("{s:o}", "items", items));
 }
 
-static void record_user(api *a, const json_t *obj, const char *event, const kr_token_user *who,
-                        const char *outcome)
+static int record_user(api *a, const json_t *obj, const char *event, const kr_token_user *who,
+                       const char *outcome, const char *key)
 {
     sub_event ev = {event,
                     sub_str(obj, "metadata.namespace"),
@@ -103,8 +107,9 @@ static void record_user(api *a, const json_t *obj, const char *event, const kr_t
                     who->user,
                     sub_str(obj, "status.cluster"),
                     sub_str(obj, "metadata.resourceVersion"),
-                    outcome};
-    submitter_record(a->s, &ev);
+                    outcome,
+                    key};
+    return submitter_record(a->s, &ev);
 }
 
 /* Let the cache catch up with a write we answer with, so that the
@@ -251,7 +256,7 @@ static void submit(api *a, const api_request *req, const kr_token_user *who, api
     }
     /* recorded before the admission lets the controller act on it, so
      * that SUBMITTED always comes first */
-    record_user(a, created, "SUBMITTED", who, "submitted through the API");
+    record_user(a, created, "SUBMITTED", who, "submitted through the API", NULL);
     snprintf(name, sizeof(name), "%s", sub_str(created, "metadata.name"));
     ns = sub_str(created, "metadata.namespace");
     submitter_admit_begin(a->s, ns, name); /* a generated name is known now */
@@ -421,8 +426,15 @@ static void act(api *a, const api_request *req, const kr_token_user *who, const 
         static const char *const events[] = {"APPROVED", "REJECTED", "CANCELLED"};
         char outcome[64];
         decision_outcome(out, v, outcome, sizeof(outcome));
-        record_user(a, out, events[v], who, outcome);
-        if (v != VERB_CANCEL)
+        /* A decision is marked recorded only once it is in the books:
+         * otherwise the controller records it after the grace (with the
+         * same key, so never twice) and the Runnable waits for that. */
+        char key[512] = "", hash[65];
+        if (v != VERB_CANCEL && approval_spec_hash(out, hash) == 0)
+            submitter_decision_key(sub_str(out, "metadata.uid"), events[v], who->user, hash, key,
+                                   sizeof(key));
+        int recorded = record_user(a, out, events[v], who, outcome, *key ? key : NULL);
+        if (v != VERB_CANCEL && recorded == 0)
             out = mark_recorded(a, out, who, v);
         await_cache(a, out);
         answer(resp, 200, out);

@@ -251,7 +251,13 @@ static void runnable_event(submitter *s, const sub_event *ev)
     json_decref(obj);
 }
 
-void submitter_record(submitter *s, const sub_event *ev)
+void submitter_decision_key(const char *uid, const char *event, const char *user,
+                            const char *spec_hash, char *out, size_t size)
+{
+    snprintf(out, size, "%s/%s/%s/%s", uid, event, user, spec_hash);
+}
+
+int submitter_record(submitter *s, const sub_event *ev)
 {
     kr_log_field f[] = {{"event", ev->event},     {"namespace", ev->namespace_},
                         {"name", ev->name},       {"actor", ev->actor},
@@ -259,9 +265,12 @@ void submitter_record(submitter *s, const sub_event *ev)
                         {"outcome", ev->outcome}};
     kr_log_fields(&s->logger, KR_LOG_INFO, SUB_PROGRAM, f, sizeof(f) / sizeof(f[0]), "runnable %s",
                   ev->event);
-    if (s->record)
-        s->record(ev, s->record_user);
+    int rc = s->record ? s->record(ev, s->record_user) : 0;
+    if (rc != 0)
+        kr_log(&s->logger, KR_LOG_WARN, SUB_PROGRAM, "%s/%s: %s not recorded: %s", ev->namespace_,
+               ev->name, ev->event, kr_strerror(rc));
     runnable_event(s, ev);
+    return rc;
 }
 
 static void record(submitter *s, const json_t *obj, const char *event, const char *cluster,
@@ -274,7 +283,8 @@ static void record(submitter *s, const json_t *obj, const char *event, const cha
                     SUB_PROGRAM,
                     cluster ? cluster : "",
                     rv ? rv : "",
-                    outcome ? outcome : ""};
+                    outcome ? outcome : "",
+                    NULL};
     submitter_record(s, &ev);
 }
 
@@ -1087,24 +1097,31 @@ static kr_reconcile_result record_late_decisions(submitter *s, const json_t *obj
             wait = wait && wait < left ? wait : left;
             continue;
         }
+        /* In the books first, then marked: a mark that fails is retried,
+         * and the record's key makes the second record a no-op. */
+        const char *user = sub_str(a, "user"), *decision = sub_str(a, "decision");
+        const char *event = strcmp(decision, "Rejected") == 0 ? "REJECTED" : "APPROVED";
+        char key[512];
+        submitter_decision_key(sub_str(obj, "metadata.uid"), event, user, sub_str(a, "specHash"),
+                               key, sizeof(key));
+        sub_event ev = {event,
+                        sub_str(obj, "metadata.namespace"),
+                        sub_str(obj, "metadata.name"),
+                        sub_str(obj, "metadata.uid"),
+                        user,
+                        "",
+                        "",
+                        "recorded late: the API did not",
+                        key};
+        if (submitter_record(s, &ev) != 0) {
+            *after = RETRY_MS; /* the inventory is down: the decision waits for it */
+            return KR_RECONCILE_REQUEUE_AFTER;
+        }
         json_t *status;
         json_t *copy = edit(obj, &status);
-        const char *user = sub_str(a, "user"), *decision = sub_str(a, "decision");
         if (copy)
             approval_mark_recorded(copy, user, decision, sub_str(a, "specHash"));
-        kr_reconcile_result r = commit(s, copy, err);
-        if (r == STEP_AGAIN) {
-            sub_event ev = {strcmp(decision, "Rejected") == 0 ? "REJECTED" : "APPROVED",
-                            sub_str(obj, "metadata.namespace"),
-                            sub_str(obj, "metadata.name"),
-                            sub_str(obj, "metadata.uid"),
-                            user,
-                            "",
-                            "",
-                            "recorded late: the API did not"};
-            submitter_record(s, &ev);
-        }
-        return r;
+        return commit(s, copy, err);
     }
     if (!wait)
         return KR_RECONCILE_DONE;

@@ -220,9 +220,14 @@ typedef struct sub_event {
     const char *cluster; /* "" when none */
     const char *resource_version; /* "" when none */
     const char *outcome; /* a short text */
+    /* What makes this record one of a kind (an approver's decision on one
+     * spec), so that recording it again is a no-op; NULL: none. */
+    const char *key;
 } sub_event;
 
-typedef void (*sub_record_cb)(const sub_event *ev, void *user);
+/* 0 when the transition is in the books, else the error (the caller
+ * keeps what it must record again). */
+typedef int (*sub_record_cb)(const sub_event *ev, void *user);
 typedef void (*sub_hook_cb)(sub_hook_point point, const char *cluster, void *user);
 /* The fencing epoch for a new decision (the leader's term transitions):
  * 0, or KR_ESTATE when this replica does not lead. */
@@ -300,8 +305,11 @@ int submitter_init(submitter *s, kr_error_t *err);
 void submitter_destroy(submitter *s);
 /* Index of cluster `name`, or -1. */
 long submitter_cluster_find(const submitter *s, const char *name);
-/* Record one transition: logged and handed to s->record. */
-void submitter_record(submitter *s, const sub_event *ev);
+/* Record one transition: logged and handed to s->record; its result. */
+int submitter_record(submitter *s, const sub_event *ev);
+/* A decision's record key (sub_event.key): "uid/EVENT/user/specHash". */
+void submitter_decision_key(const char *uid, const char *event, const char *user,
+                            const char *spec_hash, char *out, size_t size);
 
 /* Make the Runnable namespace_/name agree with the world: one step of the
  * state machine per status write (each write carries the resourceVersion
@@ -393,7 +401,7 @@ typedef struct api {
 
 /* A sub_record_cb writing each transition to the inventory `user` (a
  * kr_inventory_t *) as an action: kind Runnable, actor and outcome kept. */
-void submitter_record_to_inventory(const sub_event *ev, void *user);
+int submitter_record_to_inventory(const sub_event *ev, void *user);
 
 /* Answer one request. resp->body is new. [HTTP thread] */
 void api_handle(api *a, const api_request *req, api_response *resp);
