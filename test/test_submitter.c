@@ -1298,6 +1298,15 @@ START_TEST(idempotency_key_gives_one_runnable)
     ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice", job, "same", &a), 201);
     ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice", job, "same", &b), 200);
     ck_assert_str_eq(sub_str(a, "metadata.uid"), sub_str(b, "metadata.uid"));
+    json_decref(b);
+    /* the same key under another manifest name: still the first */
+    ck_assert_int_eq(kr_informer_wait_for_resource_version(
+                         E.runnables, sub_str(a, "metadata.resourceVersion"), WAIT_MS, NULL),
+                     0);
+    const char *renamed = "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":"
+                          "\"other\"}," JOB_SPEC_JSON "}";
+    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice", renamed, "same", &b), 200);
+    ck_assert_str_eq(sub_str(a, "metadata.uid"), sub_str(b, "metadata.uid"));
     json_decref(a);
     json_decref(b);
 

@@ -191,6 +191,26 @@ static json_t *admit(api *a, json_t *created, const kr_token_user *who, bool *wr
     return obj;
 }
 
+/* The Runnable of namespace `ns` submitted with idempotency key `key`,
+ * from the cache (new), or NULL. */
+static json_t *keyed_runnable(api *a, const char *ns, const char *key)
+{
+    json_t *items = NULL, *found = NULL;
+    if (kr_store_list_namespace(kr_informer_store(a->s->runnables), ns, &items, NULL) != 0)
+        return NULL;
+    size_t i;
+    json_t *r;
+    json_array_foreach(items, i, r)
+    {
+        if (strcmp(sub_str(r, "spec.idempotencyKey"), key) == 0) {
+            found = json_incref(r);
+            break;
+        }
+    }
+    json_decref(items);
+    return found;
+}
+
 static void submit(api *a, const api_request *req, const kr_token_user *who, api_response *resp)
 {
     const char *names[64];
@@ -209,6 +229,17 @@ static void submit(api *a, const api_request *req, const kr_token_user *who, api
     int status = submission_build(req->body, req->body_len, &o, &runnable, &err);
     if (status != 0) {
         answer_error(resp, status, err.message);
+        return;
+    }
+    /* The name carries the key, so the same submission again meets
+     * AlreadyExists below, whoever sends it at the same time; one under
+     * another manifest name is found by its key (once the cache has seen
+     * the first) and gets the first too. */
+    const char *key = sub_str(runnable, "spec.idempotencyKey");
+    json_t *first = *key ? keyed_runnable(a, sub_str(runnable, "metadata.namespace"), key) : NULL;
+    if (first) {
+        answer(resp, 200, first);
+        json_decref(runnable);
         return;
     }
     char cluster[64];
@@ -236,7 +267,6 @@ static void submit(api *a, const api_request *req, const kr_token_user *who, api
     if (rc == KR_EEXIST) {
         /* the key's Runnable exists: the same submission again */
         json_t *existing = NULL;
-        const char *key = sub_str(runnable, "spec.idempotencyKey");
         rc = kr_client_get(a->s->hub, SUB_RUNNABLES, ns, sub_str(runnable, "metadata.name"),
                            &existing, &err);
         if (rc == 0 && *key && strcmp(sub_str(existing, "spec.idempotencyKey"), key) == 0)
