@@ -1312,6 +1312,96 @@ START_TEST(deletecollection_and_legacy_watch_path)
 }
 END_TEST
 
+/* A ConfigMap in ns owned by the ConfigMap owner there; the owner's uid
+ * is copied into uid. */
+static void create_dependent(const char *ns, const char *name, const char *owner, char *uid,
+                             size_t len)
+{
+    char path[256], body[1024];
+    tc_response r;
+    snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s", ns, owner);
+    tc_json(U, "GET", path, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    snprintf(uid, len, "%s", meta(r.json, "uid"));
+    tc_free(&r);
+    snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps", ns);
+    snprintf(body, sizeof(body),
+             "{\"metadata\":{\"name\":\"%s\",\"ownerReferences\":[{\"apiVersion\":\"v1\","
+             "\"kind\":\"ConfigMap\",\"name\":\"%s\",\"uid\":\"%s\"},{\"apiVersion\":\"v1\","
+             "\"kind\":\"ConfigMap\",\"name\":\"other\",\"uid\":\"u-other\"}]}}",
+             name, owner, uid);
+    tc_json(U, "POST", path, body, &r);
+    ck_assert_msg(r.status == 201, "create %s: %ld %s", name, r.status, r.body);
+    tc_free(&r);
+}
+
+static long cm_status(const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/api/v1/namespaces/gc/configmaps/%s", name);
+    tc_response r;
+    tc_json(U, "GET", path, NULL, &r);
+    long status = r.status;
+    tc_free(&r);
+    return status;
+}
+
+/* deletecollection deletes each item as DELETE of it would, with the
+ * collection's options: dependents go with their owners in the background,
+ * or stay without the reference to them when orphaned. */
+START_TEST(deletecollection_cascades_to_dependents_as_delete_does)
+{
+    char uid[128];
+    create_ns("gc");
+    create_cm("gc", "owner-a", "{\"role\":\"owner\"}");
+    create_cm("gc", "owner-b", "{\"role\":\"owner\"}");
+    create_cm("gc", "bystander", NULL);
+    create_dependent("gc", "dep-a", "owner-a", uid, sizeof(uid));
+    create_dependent("gc", "dep-b", "owner-b", uid, sizeof(uid));
+    create_dependent("gc", "dep-x", "bystander", uid, sizeof(uid));
+    tc_response r;
+    tc_json(U, "DELETE", "/api/v1/namespaces/gc/configmaps?labelSelector=role%3Downer", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(jstr(r.json, "kind"), "ConfigMapList");
+    const json_t *items = json_object_get(r.json, "items");
+    ck_assert_uint_eq(json_array_size(items), 2);
+    ck_assert_str_eq(meta(json_array_get(items, 0), "name"), "owner-a");
+    ck_assert_str_eq(meta(json_array_get(items, 1), "name"), "owner-b");
+    tc_free(&r);
+    ck_assert_int_eq(cm_status("owner-a"), 404);
+    ck_assert_int_eq(cm_status("owner-b"), 404);
+    ck_assert_int_eq(cm_status("dep-a"), 404);
+    ck_assert_int_eq(cm_status("dep-b"), 404);
+    ck_assert_int_eq(cm_status("bystander"), 200);
+    ck_assert_int_eq(cm_status("dep-x"), 200);
+
+    create_cm("gc", "owner-c", "{\"role\":\"parent\"}");
+    create_cm("gc", "owner-d", "{\"role\":\"parent\"}");
+    create_dependent("gc", "dep-c", "owner-c", uid, sizeof(uid));
+    create_dependent("gc", "dep-d", "owner-d", uid, sizeof(uid));
+    tc_request(U, "DELETE", "/api/v1/namespaces/gc/configmaps?labelSelector=role%3Dparent",
+               "application/json", "{\"propagationPolicy\":\"Orphan\"}", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_uint_eq(json_array_size(json_object_get(r.json, "items")), 2);
+    tc_free(&r);
+    ck_assert_int_eq(cm_status("owner-c"), 404);
+    ck_assert_int_eq(cm_status("owner-d"), 404);
+    static const char *const orphans[] = {"dep-c", "dep-d"};
+    for (size_t i = 0; i < sizeof(orphans) / sizeof(orphans[0]); i++) {
+        char path[256];
+        snprintf(path, sizeof(path), "/api/v1/namespaces/gc/configmaps/%s", orphans[i]);
+        tc_json(U, "GET", path, NULL, &r);
+        ck_assert_int_eq(r.status, 200);
+        /* only the deleted owner's reference goes */
+        const json_t *refs =
+            json_object_get(json_object_get(r.json, "metadata"), "ownerReferences");
+        ck_assert_uint_eq(json_array_size(refs), 1);
+        ck_assert_str_eq(jstr(json_array_get(refs, 0), "uid"), "u-other");
+        tc_free(&r);
+    }
+}
+END_TEST
+
 START_TEST(dry_run_stores_nothing)
 {
     tc_response r;
@@ -4317,6 +4407,7 @@ int main(void)
                             scale_subresource_reads_and_writes_replicas,
                             delete_answers_status_or_object_and_honours_finalizers,
                             deletecollection_and_legacy_watch_path,
+                            deletecollection_cascades_to_dependents_as_delete_does,
                             dry_run_stores_nothing,
                             deleting_a_namespace_deletes_its_contents,
                             foreground_deletion_waits_for_blocking_dependents,

@@ -574,10 +574,11 @@ void ts_owners_sync(kr_testserver_t *ts, const json_t *removed)
 }
 
 /* DELETE with propagationPolicy Foreground: the owner is marked with the
- * foregroundDeletion finalizer and answered, its dependents deleted, and
- * it goes once none of them blocks it (blockOwnerDeletion). */
-static void delete_foreground(kr_testserver_t *ts, const ts_resource *res, const char *ns,
-                              const char *name, bool orphan_false, ts_response *resp)
+ * foregroundDeletion finalizer, its dependents deleted, and it goes once
+ * none of them blocks it (blockOwnerDeletion). Returns the owner as marked,
+ * the state answered (new ref); NULL out of memory. */
+static json_t *delete_foreground(kr_testserver_t *ts, const ts_resource *res, const char *ns,
+                                 const char *name)
 {
     ts_obj *cur = ts_store_get(res->store, ns, name);
     json_t *marked = json_incref(cur->obj);
@@ -585,10 +586,8 @@ static void delete_foreground(kr_testserver_t *ts, const ts_resource *res, const
         !json_object_get(json_object_get(marked, "metadata"), "deletionTimestamp")) {
         json_decref(marked);
         marked = marked_for_deletion(ts, res, cur->obj);
-        if (!marked) {
-            ts_respond_status(resp, 500, "InternalError", "out of memory", NULL);
-            return;
-        }
+        if (!marked)
+            return NULL;
         json_t *md = ts_meta(marked);
         json_t *fins = json_object_get(md, "finalizers");
         if (!json_is_array(fins)) {
@@ -598,13 +597,12 @@ static void delete_foreground(kr_testserver_t *ts, const ts_resource *res, const
         json_array_append_new(fins, json_string("foregroundDeletion"));
         replace(ts, res, ns, name, marked);
     }
-    respond_deleted(resp, res, json_incref(marked), false, orphan_false);
     char *uid = kr_strdup(ts_meta_str(marked, "uid"));
     delete_dependents(ts, res, marked, 0);
-    json_decref(marked);
     if (uid)
         foreground_sync(ts, uid);
     kr_free(uid);
+    return marked;
 }
 
 /* ---- options ---------------------------------------------------------------------- */
@@ -721,6 +719,33 @@ static bool immortal(const ts_resource *res, const char *name)
     return false;
 }
 
+/* One object deleted as DELETE deletes it with options o (no dry run, the
+ * preconditions met, not a namespace its finalizers hold): Foreground
+ * marks it and deletes its dependents; otherwise it goes, or is marked
+ * when it has finalizers, and its dependents are deleted or orphaned as
+ * o asks. deletecollection comes here for each item, as the apiserver's
+ * DeleteCollection calls Delete with the collection's options. ns and name
+ * must not be the store's own strings. Returns the state to answer (new
+ * ref), *gone whether it left the store; NULL out of memory. */
+static json_t *delete_with(kr_testserver_t *ts, const ts_resource *res, const char *ns,
+                           const char *name, const struct delete_opts *o, bool *gone)
+{
+    bool is_crd = ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions");
+    bool is_ns = ts_resource_is(res, "", "namespaces");
+    *gone = false;
+    if (o->propagation && strcmp(o->propagation, "Foreground") == 0 && !is_crd)
+        return delete_foreground(ts, res, ns, name);
+    const json_t *cur = ts_store_get(res->store, ns, name)->obj;
+    if (is_crd && !has_finalizers(cur))
+        delete_crd_objects(ts, cur);
+    json_t *last = delete_one(ts, res, ns, name, gone);
+    if (last && *gone && (cascades(o) || is_ns))
+        delete_dependents(ts, res, last, 0);
+    else if (last && !cascades(o) && !is_ns)
+        orphan_dependents(ts, last);
+    return last;
+}
+
 void ts_handle_delete(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                       ts_response *resp)
 {
@@ -752,26 +777,22 @@ void ts_handle_delete(kr_testserver_t *ts, const ts_request *req, const ts_route
                 json_decref(o.doc);
                 return;
             }
-            if (o.propagation && strcmp(o.propagation, "Foreground") == 0 &&
-                !ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions")) {
-                delete_foreground(ts, res, ns, rt->name, o.orphan_false, resp);
-                json_decref(o.doc);
-                return;
-            }
-            bool is_crd = ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions");
-            if (is_crd && !has_finalizers(cur->obj))
-                delete_crd_objects(ts, cur->obj);
             bool gone;
-            json_t *last = delete_one(ts, res, ns, rt->name, &gone);
-            if (last && gone && (cascades(&o) || ts_resource_is(res, "", "namespaces")))
-                delete_dependents(ts, res, last, 0);
-            else if (last && !cascades(&o) && !ts_resource_is(res, "", "namespaces"))
-                orphan_dependents(ts, last);
-            respond_deleted(resp, res, last, gone, o.orphan_false);
+            json_t *last = delete_with(ts, res, ns, rt->name, &o, &gone);
+            if (last)
+                respond_deleted(resp, res, last, gone, o.orphan_false);
+            else
+                ts_respond_status(resp, 500, "InternalError", "out of memory", NULL);
         }
     }
     json_decref(o.doc);
 }
+
+/* An item deletecollection selected, kept apart from the store. */
+struct match {
+    char *ns, *name;
+    json_t *obj;
+};
 
 void ts_handle_deletecollection(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                                 ts_response *resp)
@@ -789,22 +810,53 @@ void ts_handle_deletecollection(kr_testserver_t *ts, const ts_request *req, cons
     json_t *list = json_pack("{s:s, s:s, s:{}, s:[]}", "kind", rt->res->list_kind, "apiVersion",
                              av ? av : "", "metadata", "items");
     kr_free(av);
+    /* The matches are listed before any is deleted, as the apiserver
+     * does: a cascade may take items of this same store from under a walk
+     * of it. */
     ts_store *st = rt->res->store;
-    for (size_t i = st->len; list && i-- > 0;) {
+    size_t n = 0;
+    struct match *matched = kr_calloc(st->len ? st->len : 1, sizeof(*matched));
+    bool ok = list && matched;
+    for (size_t i = 0; ok && i < st->len; i++) {
         ts_obj *ob = &st->items[i];
         if ((rt->ns && strcmp(ob->ns, rt->ns) != 0) || !ts_object_matches(labels, &fields, ob->obj))
             continue;
+        matched[n].ns = kr_strdup(ob->ns);
+        matched[n].name = kr_strdup(ob->name);
+        matched[n].obj = json_incref(ob->obj);
+        ok = matched[n].ns && matched[n].name;
+        n++;
+    }
+    for (size_t i = n; ok && i-- > 0;) {
+        ts_obj *ob = ts_store_get(st, matched[i].ns, matched[i].name);
+        const char *uid = ts_meta_str(matched[i].obj, "uid");
         bool gone = false;
-        json_t *last =
-            o.dry_run ? json_incref(ob->obj) : delete_one(ts, rt->res, ob->ns, ob->name, &gone);
+        json_t *last;
+        if (!ob || !uid || !ts_meta_str(ob->obj, "uid") ||
+            strcmp(ts_meta_str(ob->obj, "uid"), uid) != 0)
+            /* gone with an owner deleted before it: listed as it was */
+            last = json_incref(matched[i].obj);
+        else if (o.dry_run)
+            last = json_incref(ob->obj);
+        else
+            last = delete_with(ts, rt->res, matched[i].ns, matched[i].name, &o, &gone);
         if (last)
             json_array_insert_new(json_object_get(list, "items"), 0, last);
-        if (i > st->len)
-            i = st->len;
     }
-    json_object_set_new(json_object_get(list, "metadata"), "resourceVersion",
-                        json_sprintf("%llu", ts->rv));
-    ts_respond_json(resp, 200, list);
+    for (size_t i = 0; i < n; i++) {
+        kr_free(matched[i].ns);
+        kr_free(matched[i].name);
+        json_decref(matched[i].obj);
+    }
+    kr_free(matched);
+    if (ok) {
+        json_object_set_new(json_object_get(list, "metadata"), "resourceVersion",
+                            json_sprintf("%llu", ts->rv));
+        ts_respond_json(resp, 200, list);
+    } else {
+        json_decref(list);
+        ts_respond_status(resp, 500, "InternalError", "out of memory", NULL);
+    }
     ts_labels_free(labels);
     ts_fieldsel_free(&fields);
     json_decref(o.doc);
