@@ -532,6 +532,14 @@ START_TEST(inventory_rows_missing_from_their_cluster_are_marked_swept)
     sweep_plan_free(&plan);
     ck_assert_uint_eq(live_rows(inv), 3); /* a dry run marks nothing */
 
+    /* the cap per run holds for the marks too */
+    o = opts_for(0, 0, false);
+    ck_assert_msg(sweep_inventory(&o, inv, &plan, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(plan.n, 1);
+    ck_assert_int_eq(plan.items[0].action, SWEEP_SKIPPED_CAP);
+    sweep_plan_free(&plan);
+    ck_assert_uint_eq(live_rows(inv), 3);
+
     o = opts_for(0, 100, false);
     ck_assert_msg(sweep_inventory(&o, inv, &plan, &err) == 0, "%s", err.message);
     ck_assert_uint_eq(plan.n, 1);

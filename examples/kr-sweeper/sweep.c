@@ -390,8 +390,18 @@ int sweep_inventory(const sweep_opts *o, kr_inventory_t *inv, sweep_plan *plan, 
                 return rc;
         }
     }
-    for (size_t i = first; !o->dry_run && i < plan->n; i++)
+    /* The cap holds for the books too: a cluster that suddenly looks empty
+     * (a kubeconfig now pointing at a rebuilt cluster) marks at most
+     * max_deletes rows per run, as it would delete at most that many. */
+    size_t marked = 0;
+    for (size_t i = first; !o->dry_run && i < plan->n; i++) {
+        if (marked >= o->max_deletes) {
+            plan->items[i].action = SWEEP_SKIPPED_CAP;
+            continue;
+        }
         mark_swept(inv, &plan->items[i], o->logger);
+        marked += plan->items[i].action == SWEEP_MARKED;
+    }
     return 0;
 }
 
