@@ -1442,6 +1442,19 @@ START_TEST(token_file_is_read_again_when_it_changes)
 }
 END_TEST
 
+/* A socket listening on a free loopback port; its URL in url. */
+static int loopback_listener(char url[64])
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(fd, 8), 0);
+    socklen_t alen = sizeof(a);
+    getsockname(fd, (struct sockaddr *)&a, &alen);
+    snprintf(url, 64, "http://127.0.0.1:%d", ntohs(a.sin_port));
+    return fd;
+}
+
 /* A one-shot HTTP server that records the request it gets and answers a
  * 429 in the text/plain form of the apiserver's flow control. */
 typedef struct recorder {
@@ -1477,16 +1490,10 @@ static void *record_one(void *arg)
 START_TEST(request_headers_on_the_wire)
 {
     recorder r = {0};
-    r.listener = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    ck_assert_int_eq(bind(r.listener, (struct sockaddr *)&a, sizeof(a)), 0);
-    ck_assert_int_eq(listen(r.listener, 4), 0);
-    socklen_t alen = sizeof(a);
-    getsockname(r.listener, (struct sockaddr *)&a, &alen);
+    char url[64];
+    r.listener = loopback_listener(url);
     pthread_t th;
     pthread_create(&th, NULL, record_one, &r);
-    char url[64];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(a.sin_port));
     char *groups[] = {"devs", "ops", NULL};
     fixture f;
     memset(&f, 0, sizeof(f));
@@ -1567,16 +1574,10 @@ START_TEST(retry_after_zero_retries_at_once)
         "{\"kind\":\"ConfigMap\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"web\"}}   ",
         NULL};
     scripted s = {.answers = answers};
-    s.listener = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    ck_assert_int_eq(bind(s.listener, (struct sockaddr *)&a, sizeof(a)), 0);
-    ck_assert_int_eq(listen(s.listener, 4), 0);
-    socklen_t alen = sizeof(a);
-    getsockname(s.listener, (struct sockaddr *)&a, &alen);
+    char url[64];
+    s.listener = loopback_listener(url);
     pthread_t th;
     pthread_create(&th, NULL, serve_script, &s);
-    char url[64];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(a.sin_port));
     fixture f;
     memset(&f, 0, sizeof(f));
     f.cfg.server = url;
@@ -1609,16 +1610,10 @@ START_TEST(the_timeout_bounds_the_request_with_its_retries)
         BUSY, BUSY, BUSY, BUSY, BUSY, BUSY, NULL};
 #undef BUSY
     scripted s = {.answers = answers};
-    s.listener = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    ck_assert_int_eq(bind(s.listener, (struct sockaddr *)&a, sizeof(a)), 0);
-    ck_assert_int_eq(listen(s.listener, 8), 0);
-    socklen_t alen = sizeof(a);
-    getsockname(s.listener, (struct sockaddr *)&a, &alen);
+    char url[64];
+    s.listener = loopback_listener(url);
     pthread_t th;
     pthread_create(&th, NULL, serve_script, &s);
-    char url[64];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(a.sin_port));
     fixture f;
     memset(&f, 0, sizeof(f));
     f.cfg.server = url;

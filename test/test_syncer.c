@@ -1141,16 +1141,24 @@ static int count_rows(const json_t *rows, const char *cluster, const char *event
     return n;
 }
 
-START_TEST(every_write_is_recorded_in_the_inventory)
+/* An inventory in memory that the world's syncer records to. */
+static kr_inventory_t *memory_inventory(world *w)
 {
-    world w;
-    world_up(&w, 0);
     kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
     io.url = "sqlite::memory:";
     kr_inventory_t *inv = NULL;
     kr_error_t err = {0};
     ck_assert_msg(kr_inventory_new(&io, &inv, &err) == 0, "%s", err.message);
-    w.s->inventory = inv;
+    w->s->inventory = inv;
+    return inv;
+}
+
+START_TEST(every_write_is_recorded_in_the_inventory)
+{
+    world w;
+    world_up(&w, 0);
+    kr_inventory_t *inv = memory_inventory(&w);
+    kr_error_t err = {0};
     hub_put(&w, CM, object_of(CM, "rec", "v1", NULL));
     converge(&w, 3, false);
     hub_put(&w, CM, object_of(CM, "rec", "v2", NULL));
@@ -1180,12 +1188,8 @@ START_TEST(a_delete_held_by_another_finalizer_is_recorded_once)
 {
     world w;
     world_up(&w, 0);
-    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
-    io.url = "sqlite::memory:";
-    kr_inventory_t *inv = NULL;
+    kr_inventory_t *inv = memory_inventory(&w);
     kr_error_t err = {0};
-    ck_assert_msg(kr_inventory_new(&io, &inv, &err) == 0, "%s", err.message);
-    w.s->inventory = inv;
     hub_put(&w, CM, object_of(CM, "held", "v1", NULL));
     converge(&w, 3, false);
     json_t *hold = json_pack("{s:{s:[s]}}", "metadata", "finalizers", "example.com/hold"), *out;
