@@ -538,6 +538,7 @@ START_TEST(inventory_record_rejects_bad_actions)
     ck_assert_str_eq(row_str(json_object_get(json_array_get(h, 0), "patch"), "specHash"), "abc");
     json_decref(h);
     json_decref(detail);
+    a.detail = NULL;
     /* once per key: a second record of the same decision is a no-op, and
      * a key is never taken for an informer event's */
     int64_t seq = 0;
