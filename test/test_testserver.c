@@ -2708,6 +2708,150 @@ START_TEST(crd_makes_its_resource_servable_and_takes_it_along)
 }
 END_TEST
 
+static const char crd_path[] =
+    "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com";
+static const char widgets_path[] = "/apis/example.com/v1/namespaces/default/widgets";
+
+/* The condition of type `type` in obj's status, or NULL. */
+static const json_t *condition(const json_t *obj, const char *type)
+{
+    size_t i;
+    const json_t *c;
+    json_array_foreach(dig(obj, "status.conditions"), i, c)
+    {
+        if (strcmp(jstr(c, "type"), type) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+/* Deleting a CRD is apiextensions-apiserver's: the CRD is marked, with
+ * the customresourcecleanup finalizer and the Terminating condition; its
+ * finalizing controller deletes each custom resource as DELETE does (one
+ * with a finalizer stays, marked), no new one may be created meanwhile,
+ * and the CRD goes once none is left. */
+START_TEST(crd_deletion_waits_for_its_custom_resources_finalizers)
+{
+    tc_response r;
+    json_decref(created("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd_body));
+    json_t *w = created(widgets_path, "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\","
+                                      "\"metadata\":{\"name\":\"held\",\"finalizers\":"
+                                      "[\"example.com/cleanup\"]}}");
+    char path[256];
+    snprintf(path, sizeof(path), "%s?watch=1&resourceVersion=%s", widgets_path,
+             meta(w, "resourceVersion"));
+    json_decref(w);
+    tc_watch *ww = tc_watch_open(U, path, NULL);
+    tc_json(U, "DELETE", crd_path, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(jstr(r.json, "kind"), "CustomResourceDefinition");
+    ck_assert_ptr_nonnull(meta(r.json, "deletionTimestamp"));
+    ck_assert_str_eq(dig_str(r.json, "metadata.finalizers.0"),
+                     "customresourcecleanup.apiextensions.k8s.io");
+    ck_assert_str_eq(jstr(condition(r.json, "Terminating"), "reason"), "InstanceDeletionPending");
+    tc_free(&r);
+
+    /* the Widget is marked, not gone */
+    ck_assert_uint_eq(tc_watch_wait(ww, 1, 10000), 1);
+    json_t *ev = tc_watch_event(ww, 0);
+    ck_assert_str_eq(tc_event_type(ev), "MODIFIED");
+    ck_assert_ptr_nonnull(meta(json_object_get(ev, "object"), "deletionTimestamp"));
+    tc_json(U, "GET", crd_path, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(meta(r.json, "deletionTimestamp"));
+    ck_assert_str_eq(jstr(condition(r.json, "Terminating"), "status"), "True");
+    ck_assert_str_eq(jstr(condition(r.json, "Terminating"), "reason"),
+                     "InstanceDeletionInProgress");
+    tc_free(&r);
+
+    /* no new instance while it terminates */
+    tc_json(U, "POST", widgets_path,
+            "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\",\"metadata\":{\"name\":"
+            "\"late\"}}",
+            &r);
+    assert_status(&r, 405, "MethodNotAllowed",
+                  "create not allowed while custom resource definition is terminating");
+    ck_assert_str_eq(dig_str(r.json, "details.group"), "example.com");
+    ck_assert_str_eq(dig_str(r.json, "details.kind"), "widgets");
+    tc_free(&r);
+    /* a CRD write keeps the condition */
+    patch(crd_path, "application/merge-patch+json", "{\"metadata\":{\"labels\":{\"a\":\"b\"}}}",
+          &r);
+    ck_assert_msg(r.status == 200, "%s", r.body);
+    ck_assert_str_eq(jstr(condition(r.json, "Terminating"), "status"), "True");
+    tc_free(&r);
+
+    /* the finalizer's owner lets go: the Widget goes, then the CRD */
+    tc_watch *cw = tc_watch_open(U,
+                                 "/apis/apiextensions.k8s.io/v1/customresourcedefinitions?watch=1&"
+                                 "fieldSelector=metadata.name%3Dwidgets.example.com",
+                                 NULL);
+    ck_assert_uint_eq(tc_watch_wait(cw, 1, 10000), 1); /* its ADDED */
+    char held[256];
+    snprintf(held, sizeof(held), "%s/held", widgets_path);
+    patch(held, "application/merge-patch+json", "{\"metadata\":{\"finalizers\":null}}", &r);
+    ck_assert_msg(r.status == 200, "%s", r.body);
+    tc_free(&r);
+    ck_assert_uint_eq(tc_watch_wait(ww, 2, 10000), 2);
+    ck_assert_str_eq(tc_event_type(tc_watch_event(ww, 1)), "DELETED");
+    ck_assert_uint_eq(tc_watch_wait(cw, 2, 10000), 2);
+    ev = tc_watch_event(cw, 1);
+    ck_assert_str_eq(tc_event_type(ev), "DELETED");
+    ck_assert_str_eq(dig_str(json_object_get(ev, "object"), "metadata.finalizers.0"),
+                     "customresourcecleanup.apiextensions.k8s.io");
+    tc_watch_close(cw);
+    tc_watch_close(ww);
+    tc_json(U, "GET", crd_path, NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
+    tc_json(U, "GET", "/apis/apiregistration.k8s.io/v1/apiservices/v1.example.com", NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
+    tc_json(U, "GET", "/apis/example.com/v1/widgets", NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
+}
+END_TEST
+
+/* Custom resources without finalizers go at once, each with its DELETED
+ * event, and the CRD with them; the DELETE still answers the CRD as
+ * marked, as the registry answers before its controller runs. */
+START_TEST(crd_deletion_without_finalizers_is_immediate)
+{
+    tc_response r;
+    json_decref(created("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd_body));
+    json_decref(created(widgets_path, "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\","
+                                      "\"metadata\":{\"name\":\"a\"}}"));
+    json_t *w = created(widgets_path, "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\","
+                                      "\"metadata\":{\"name\":\"b\"}}");
+    char path[256];
+    snprintf(path, sizeof(path), "%s?watch=1&resourceVersion=%s", widgets_path,
+             meta(w, "resourceVersion"));
+    json_decref(w);
+    tc_watch *ww = tc_watch_open(U, path, NULL);
+    tc_json(U, "DELETE", crd_path, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(meta(r.json, "deletionTimestamp"));
+    tc_free(&r);
+    ck_assert_uint_eq(tc_watch_wait(ww, 2, 10000), 2);
+    ck_assert_str_eq(tc_event_type(tc_watch_event(ww, 0)), "DELETED");
+    ck_assert_str_eq(tc_event_type(tc_watch_event(ww, 1)), "DELETED");
+    tc_watch_close(ww);
+    tc_json(U, "GET", crd_path, NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
+    tc_json(U, "GET", "/apis/example.com/v1/widgets", NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
+    /* a CRD of that name may be created again at once, empty */
+    json_decref(created("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd_body));
+    tc_json(U, "GET", "/apis/example.com/v1/widgets", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_uint_eq(json_array_size(json_object_get(r.json, "items")), 0);
+    tc_free(&r);
+}
+END_TEST
+
 /* A CRD update that serves another version registers its APIService in
  * the same write: the CRD is stamped after that, so its resourceVersion is
  * its MODIFIED event's and a watch from it does not replay the change. */
@@ -4430,6 +4574,8 @@ int main(void)
                             tls_with_client_certificates_and_tokens,
                             background_deletion_cascades_to_owned_objects,
                             crd_makes_its_resource_servable_and_takes_it_along,
+                            crd_deletion_waits_for_its_custom_resources_finalizers,
+                            crd_deletion_without_finalizers_is_immediate,
                             crd_served_version_change_is_not_replayed_from_its_resource_version,
                             custom_resources_named_like_builtins_stay_plain,
                             load_api_accepts_json_lists_and_yaml,

@@ -161,26 +161,6 @@ static void delete_now(kr_testserver_t *ts, const ts_resource *res, const char *
     json_decref(last);
 }
 
-/* CRD objects go before their definition. */
-static void delete_crd_objects(kr_testserver_t *ts, const json_t *crd)
-{
-    const char *name = ts_meta_str(crd, "name");
-    for (size_t i = 0; name && i < ts->nresources; i++) {
-        ts_resource *r = ts->resources[i];
-        if (!r->crd_name || strcmp(r->crd_name, name) != 0)
-            continue;
-        while (r->store->len > 0) {
-            ts_obj *o = &r->store->items[r->store->len - 1];
-            json_t *last = with_rv(ts, o->obj);
-            ts_store_remove(r->store, o->ns, o->name);
-            if (last)
-                ts_record_event(ts, r, TS_DELETED, last, NULL);
-            json_decref(last);
-        }
-        return;
-    }
-}
-
 /* ---- namespaces -------------------------------------------------------------------- */
 
 static ts_resource *namespaces(kr_testserver_t *ts)
@@ -605,6 +585,229 @@ static json_t *delete_foreground(kr_testserver_t *ts, const ts_resource *res, co
     return marked;
 }
 
+/* ---- CRD deletion ------------------------------------------------------------------ */
+
+/* The finalizer apiextensions-apiserver's first DELETE of a CRD adds; its
+ * finalizing controller removes it once no custom resource is left. */
+#define CRD_CLEANUP "customresourcecleanup.apiextensions.k8s.io"
+
+static ts_resource *crds(kr_testserver_t *ts)
+{
+    return ts_resource_find(ts, "apiextensions.k8s.io", "v1", "customresourcedefinitions");
+}
+
+/* A resource serving the custom resources of the CRD `name` (its versions
+ * share a store), or NULL when none is served. */
+static const ts_resource *crd_served(kr_testserver_t *ts, const char *name)
+{
+    for (size_t i = 0; name && i < ts->nresources; i++)
+        if (ts->resources[i]->crd_name && strcmp(ts->resources[i]->crd_name, name) == 0)
+            return ts->resources[i];
+    return NULL;
+}
+
+static const json_t *crd_condition(const json_t *crd, const char *type)
+{
+    size_t i;
+    const json_t *c;
+    json_array_foreach(json_object_get(json_object_get(crd, "status"), "conditions"), i, c)
+    {
+        const char *t = json_string_value(json_object_get(c, "type"));
+        if (t && strcmp(t, type) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+static bool crd_condition_true(const json_t *crd, const char *type)
+{
+    const char *st = json_string_value(json_object_get(crd_condition(crd, type), "status"));
+    return st && strcmp(st, "True") == 0;
+}
+
+/* SetCRDCondition for Terminating on crd (mutable): replaced in place,
+ * its transition time kept while its status stays. */
+static void set_terminating(json_t *crd, const char *state, const char *reason, const char *message)
+{
+    char now[32];
+    ts_timestamp(now);
+    json_t *status = json_object_get(crd, "status");
+    if (!json_is_object(status)) {
+        status = json_object();
+        json_object_set_new(crd, "status", status);
+    }
+    json_t *conds = json_object_get(status, "conditions");
+    if (!json_is_array(conds)) {
+        conds = json_array();
+        json_object_set_new(status, "conditions", conds);
+    }
+    json_t *c =
+        json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "Terminating", "status", state,
+                  "lastTransitionTime", ts_condition_since(status, "Terminating", state, now),
+                  "reason", reason, "message", message);
+    size_t i;
+    json_t *old;
+    json_array_foreach(conds, i, old)
+    {
+        const char *t = json_string_value(json_object_get(old, "type"));
+        if (t && strcmp(t, "Terminating") == 0) {
+            json_array_set_new(conds, i, c);
+            return;
+        }
+    }
+    json_array_append_new(conds, c);
+}
+
+/* A copy of crd as the registry's first DELETE of it stores it: marked
+ * with a deletionTimestamp (no grace period and no new generation: it is
+ * a storage update, not the generic delete), its finalizer added and the
+ * Terminating condition set. A CRD already marked comes back as is (new
+ * ref); NULL out of memory. */
+static json_t *crd_marked(const json_t *crd)
+{
+    if (json_object_get(json_object_get(crd, "metadata"), "deletionTimestamp"))
+        return json_incref((json_t *)crd);
+    json_t *marked = json_deep_copy(crd);
+    if (!marked)
+        return NULL;
+    char now[32];
+    ts_timestamp(now);
+    json_t *md = ts_meta(marked);
+    json_object_set_new(md, "deletionTimestamp", json_string(now));
+    if (finalizer_at(marked, CRD_CLEANUP) < 0) {
+        json_t *fins = json_object_get(md, "finalizers");
+        if (!json_is_array(fins)) {
+            fins = json_array();
+            json_object_set_new(md, "finalizers", fins);
+        }
+        json_array_append_new(fins, json_string(CRD_CLEANUP));
+    }
+    set_terminating(marked, "True", "InstanceDeletionPending",
+                    "CustomResourceDefinition marked for deletion; CustomResource deletion will "
+                    "begin soon");
+    return marked;
+}
+
+bool ts_crd_terminating(kr_testserver_t *ts, const ts_resource *res)
+{
+    ts_resource *r = res->crd_name ? crds(ts) : NULL;
+    ts_obj *o = r ? ts_store_get(r->store, "", res->crd_name) : NULL;
+    return o && crd_condition_true(o->obj, "Terminating");
+}
+
+/* The finalizing controller's last step for the CRD `name` being deleted:
+ * once none of its custom resources is left, its finalizer goes, and the
+ * CRD with it when that was the last one (the update that drops it deletes
+ * the CRD as stored, so the DELETED event still lists the finalizer). The
+ * resources that served it are freed with it: never call this while a
+ * request on one of them is still being answered. */
+static void crd_finalize(kr_testserver_t *ts, const char *name)
+{
+    ts_resource *crdr = crds(ts);
+    ts_obj *o = crdr ? ts_store_get(crdr->store, "", name) : NULL;
+    long at = o ? finalizer_at(o->obj, CRD_CLEANUP) : -1;
+    if (at < 0 || !json_object_get(json_object_get(o->obj, "metadata"), "deletionTimestamp"))
+        return;
+    const ts_resource *r = crd_served(ts, name);
+    if (r && r->store->len > 0)
+        return;
+    bool established = crd_condition_true(o->obj, "Established");
+    json_t *next = with_rv(ts, o->obj);
+    char *n = kr_strdup(name);
+    if (next && n) {
+        json_t *fins = json_object_get(ts_meta(next), "finalizers");
+        if (json_array_size(fins) == 1) {
+            ts_store_remove(crdr->store, "", n);
+            ts_record_event(ts, crdr, TS_DELETED, next, NULL);
+            ts_crd_removed(ts, next);
+            ts_owners_sync(ts, next);
+            ts_dependents_sync(ts, crdr);
+        } else {
+            json_array_remove(fins, (size_t)at);
+            if (established)
+                set_terminating(next, "False", "InstanceDeletionCompleted",
+                                "removed all instances");
+            else
+                set_terminating(next, "False", "NeverEstablished",
+                                "resource was never established");
+            replace(ts, crdr, "", n, next);
+        }
+    }
+    json_decref(next);
+    kr_free(n);
+}
+
+/* The finalizing controller's work on the CRD `name` just marked, done at
+ * once: the Terminating condition moves to InstanceDeletionInProgress, each
+ * custom resource is deleted as a DELETE without options deletes it (those
+ * with finalizers stay, marked, until an update removes them), and the CRD
+ * goes when none is left. */
+static void crd_cleanup(kr_testserver_t *ts, const char *name)
+{
+    ts_resource *crdr = crds(ts);
+    ts_obj *o = crdr ? ts_store_get(crdr->store, "", name) : NULL;
+    if (!o)
+        return;
+    json_t *next = with_rv(ts, o->obj);
+    if (next) {
+        set_terminating(next, "True", "InstanceDeletionInProgress",
+                        "CustomResource deletion is in progress");
+        replace(ts, crdr, "", name, next);
+    }
+    json_decref(next);
+    const ts_resource *r = crd_served(ts, name);
+    ts_store *st = r ? r->store : NULL;
+    /* The instances are listed first: a cascade among them may take
+     * items of this store from under a walk of it. */
+    size_t n = st ? st->len : 0;
+    char **keys = kr_calloc(n ? 2 * n : 1, sizeof(*keys));
+    for (size_t i = 0; keys && i < n; i++) {
+        keys[2 * i] = kr_strdup(st->items[i].ns);
+        keys[2 * i + 1] = kr_strdup(st->items[i].name);
+    }
+    for (size_t i = n; keys && i-- > 0;)
+        if (keys[2 * i] && keys[2 * i + 1] && ts_store_get(st, keys[2 * i], keys[2 * i + 1]))
+            delete_now(ts, r, keys[2 * i], keys[2 * i + 1], 0);
+    for (size_t i = 0; keys && i < 2 * n; i++)
+        kr_free(keys[i]);
+    kr_free(keys);
+    crd_finalize(ts, name);
+}
+
+void ts_crds_finalize(kr_testserver_t *ts)
+{
+    ts_resource *crdr = crds(ts);
+    ts_store *st = crdr ? crdr->store : NULL;
+    for (size_t i = st ? st->len : 0; i-- > 0;) {
+        if (i >= st->len || finalizer_at(st->items[i].obj, CRD_CLEANUP) < 0)
+            continue;
+        char *name = kr_strdup(st->items[i].name);
+        if (name)
+            crd_finalize(ts, name);
+        kr_free(name);
+    }
+}
+
+/* DELETE of a CRD: the first marks it and sets its finalizing controller
+ * going (crd_cleanup); a later one finds it marked and held by its
+ * finalizer. Either way the answer is the CRD as marked, never gone, as
+ * the registry answers before its controller runs. */
+static json_t *delete_crd(kr_testserver_t *ts, const ts_resource *res, const char *name, bool *gone)
+{
+    const json_t *cur = ts_store_get(res->store, "", name)->obj;
+    if (json_object_get(json_object_get(cur, "metadata"), "deletionTimestamp"))
+        return delete_one(ts, res, "", name, gone);
+    *gone = false;
+    json_t *marked = crd_marked(cur);
+    json_t *stamped = marked ? with_rv(ts, marked) : NULL;
+    json_decref(marked);
+    if (!stamped)
+        return NULL;
+    replace(ts, res, "", name, stamped);
+    crd_cleanup(ts, name);
+    return stamped;
+}
+
 /* ---- options ---------------------------------------------------------------------- */
 
 struct delete_opts {
@@ -719,8 +922,18 @@ static bool immortal(const ts_resource *res, const char *name)
     return false;
 }
 
+/* The state a dry-run DELETE answers for obj: a CRD as its first
+ * deletion would mark it, any other object as it is (new ref). */
+static json_t *dry_deleted(const ts_resource *res, const json_t *obj)
+{
+    if (ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions"))
+        return crd_marked(obj);
+    return json_incref((json_t *)obj);
+}
+
 /* One object deleted as DELETE deletes it with options o (no dry run, the
- * preconditions met, not a namespace its finalizers hold): Foreground
+ * preconditions met, not a namespace its finalizers hold): a CRD is
+ * marked and its custom resources deleted (delete_crd); Foreground
  * marks it and deletes its dependents; otherwise it goes, or is marked
  * when it has finalizers, and its dependents are deleted or orphaned as
  * o asks. deletecollection comes here for each item, as the apiserver's
@@ -730,14 +943,14 @@ static bool immortal(const ts_resource *res, const char *name)
 static json_t *delete_with(kr_testserver_t *ts, const ts_resource *res, const char *ns,
                            const char *name, const struct delete_opts *o, bool *gone)
 {
-    bool is_crd = ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions");
     bool is_ns = ts_resource_is(res, "", "namespaces");
     *gone = false;
-    if (o->propagation && strcmp(o->propagation, "Foreground") == 0 && !is_crd)
+    /* apiextensions-apiserver's own Delete: the options but preconditions
+     * play no part in a CRD's first deletion */
+    if (ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions"))
+        return delete_crd(ts, res, name, gone);
+    if (o->propagation && strcmp(o->propagation, "Foreground") == 0)
         return delete_foreground(ts, res, ns, name);
-    const json_t *cur = ts_store_get(res->store, ns, name)->obj;
-    if (is_crd && !has_finalizers(cur))
-        delete_crd_objects(ts, cur);
     json_t *last = delete_one(ts, res, ns, name, gone);
     if (last && *gone && (cascades(o) || is_ns))
         delete_dependents(ts, res, last, 0);
@@ -766,8 +979,11 @@ void ts_handle_delete(kr_testserver_t *ts, const ts_request *req, const ts_route
     } else if (ts_check_preconditions(res, rt->name, cur->obj,
                                       json_object_get(o.doc, "preconditions"), resp) == 0) {
         if (o.dry_run) {
-            json_t *obj = json_incref(cur->obj);
-            respond_deleted(resp, res, obj, !has_finalizers(obj), o.orphan_false);
+            json_t *obj = dry_deleted(res, cur->obj);
+            if (obj)
+                respond_deleted(resp, res, obj, !has_finalizers(obj), o.orphan_false);
+            else
+                ts_respond_status(resp, 500, "InternalError", "out of memory", NULL);
         } else {
             if (ts_resource_is(res, "", "namespaces") &&
                 (json_array_size(json_object_get(json_object_get(cur->obj, "spec"), "finalizers")) >
@@ -837,7 +1053,7 @@ void ts_handle_deletecollection(kr_testserver_t *ts, const ts_request *req, cons
             /* gone with an owner deleted before it: listed as it was */
             last = json_incref(matched[i].obj);
         else if (o.dry_run)
-            last = json_incref(ob->obj);
+            last = dry_deleted(rt->res, ob->obj);
         else
             last = delete_with(ts, rt->res, matched[i].ns, matched[i].name, &o, &gone);
         if (last)

@@ -462,6 +462,10 @@ void ts_handle(kr_testserver_t *ts, const ts_request *in, ts_response *resp)
         ts_audit_now(received);
     ts_lock(ts);
     handle_locked(ts, req, resp);
+    /* A write may have removed the last instance of a CRD being deleted;
+     * its finalizing controller lets the CRD go now that nothing of this
+     * request still uses the resources it served. */
+    ts_crds_finalize(ts);
     ts_metrics_count(ts, req, resp);
     ts_unlock(ts);
     if (resp->status == 0)

@@ -485,17 +485,25 @@ static json_t *crd_status(const json_t *crd, bool accepted)
             json_array_append_new(stored, json_string(jstr(v, "name", "")));
     }
     const char *ok = accepted ? "True" : "False";
-    return json_pack("{s:[{s:s,s:s,s:s,s:s,s:s},{s:s,s:s,s:s,s:s,s:s}], s:O, s:o}", "conditions",
-                     "type", "NamesAccepted", "status", ok, "lastTransitionTime",
-                     ts_condition_since(old, "NamesAccepted", ok, now), "reason",
-                     accepted ? "NoConflicts" : "NameConflict", "message",
-                     accepted ? "no conflicts found" : "a resource with these names exists", "type",
-                     "Established", "status", ok, "lastTransitionTime",
-                     ts_condition_since(old, "Established", ok, now), "reason",
-                     accepted ? "InitialNamesAccepted" : "NotAccepted", "message",
-                     accepted ? "the initial names have been accepted"
-                              : "not all names are accepted",
-                     "acceptedNames", json_object_get(spec, "names"), "storedVersions", stored);
+    json_t *status =
+        json_pack("{s:[{s:s,s:s,s:s,s:s,s:s},{s:s,s:s,s:s,s:s,s:s}], s:O, s:o}", "conditions",
+                  "type", "NamesAccepted", "status", ok, "lastTransitionTime",
+                  ts_condition_since(old, "NamesAccepted", ok, now), "reason",
+                  accepted ? "NoConflicts" : "NameConflict", "message",
+                  accepted ? "no conflicts found" : "a resource with these names exists", "type",
+                  "Established", "status", ok, "lastTransitionTime",
+                  ts_condition_since(old, "Established", ok, now), "reason",
+                  accepted ? "InitialNamesAccepted" : "NotAccepted", "message",
+                  accepted ? "the initial names have been accepted" : "not all names are accepted",
+                  "acceptedNames", json_object_get(spec, "names"), "storedVersions", stored);
+    /* The Terminating condition is the finalizing controller's (delete.c):
+     * a write of a CRD being deleted keeps it. */
+    json_array_foreach(json_object_get(old, "conditions"), i, v)
+    {
+        if (status && strcmp(jstr(v, "type", ""), "Terminating") == 0)
+            json_array_append_new(json_object_get(status, "conditions"), json_deep_copy(v));
+    }
+    return status;
 }
 
 json_t *ts_with_api_version(const json_t *obj, const char *api_version)

@@ -640,6 +640,13 @@ void ts_owners_sync(kr_testserver_t *ts, const json_t *removed);
 void ts_namespace_sync(kr_testserver_t *ts, const char *ns);
 /* A namespace's finalizers: spec.finalizers and metadata.finalizers. */
 bool ts_namespace_finalized(const json_t *ns);
+/* CRDs being deleted (delete.c): whether the CRD serving the custom
+ * resource res is Terminating (no new instances then), and the finalizing
+ * controller's last step for every such CRD none of whose instances is
+ * left: its finalizer removed, and the CRD with it. That step frees the
+ * resources the CRD served, so it runs only once a request is answered. */
+bool ts_crd_terminating(kr_testserver_t *ts, const ts_resource *res);
+void ts_crds_finalize(kr_testserver_t *ts);
 /* Custom resources against their structural schema, built-in kinds
  * against their fields (schema.c). */
 typedef enum { TS_FV_WARN = 0, TS_FV_STRICT, TS_FV_IGNORE } ts_field_validation;

@@ -902,6 +902,13 @@ void ts_handle_create(kr_testserver_t *ts, const ts_request *req, const ts_route
         ts_respond_not_found_path(resp);
         return;
     }
+    if (rt->res->crd_name && ts_crd_terminating(ts, rt->res)) {
+        /* the custom resource handler refuses before it reads the body */
+        ts_respond_status(resp, 405, "MethodNotAllowed",
+                          "create not allowed while custom resource definition is terminating",
+                          ts_details(rt->res, NULL, false));
+        return;
+    }
     ts_write w = {.req = req, .rt = rt};
     if (ts_dry_run(req, resp, "CreateOptions", &w.dry_run) != 0)
         return;
