@@ -1,6 +1,7 @@
 /* libkreconcile — string and buffer helpers over the allocator hooks
- * (allocator.c); they call only public functions, so the test server's
- * archive carries its own private copy. Failures are returned, never aborted on. */
+ * (allocator.c), and the release of text jansson made; they call only
+ * public functions, so the test server's archive carries its own private
+ * copy. Failures are returned, never aborted on. */
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -165,4 +166,13 @@ int kr_buf_append_capped(kr_buf *buf, const void *data, size_t len, size_t max, 
     *over = true;
     kr_buf_free(buf);
     return 0;
+}
+
+void kr_json_text_free(char *text)
+{
+    if (!text)
+        return;
+    json_free_t jfree = NULL;
+    json_get_alloc_funcs(NULL, &jfree);
+    jfree(text);
 }

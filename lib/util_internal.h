@@ -328,7 +328,7 @@ int kr_json_print(const json_t *v, struct kr_buf *out);
 int kr_json_print_strict(const json_t *v, struct kr_buf *out);
 /* Free text jansson allocated (json_dumps), with jansson's allocator,
  * which a program may have replaced (json_set_alloc_funcs). NULL is a
- * no-op. */
+ * no-op. (lib/alloc.c: the test server's archive carries it.) */
 void kr_json_text_free(char *text);
 
 /* ---- sized copies (the public stats getters) ------------------------------ */

@@ -227,12 +227,3 @@ int kr_json_print_strict(const json_t *v, kr_buf *out)
     put_value(&p, v);
     return p.rc;
 }
-
-void kr_json_text_free(char *text)
-{
-    if (!text)
-        return;
-    json_free_t jfree = NULL;
-    json_get_alloc_funcs(NULL, &jfree);
-    jfree(text);
-}
