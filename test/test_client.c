@@ -171,6 +171,20 @@ static json_t *configmap(const char *ns, const char *name, const char *value)
                      "metadata", "name", name, "namespace", ns, "data", "k", value);
 }
 
+/* n ConfigMaps in "default", named by `format` with their index. */
+static void create_configmaps(kr_client_t *c, const char *format, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), format, i);
+        json_t *cm = configmap("default", name, "v");
+        kr_error_t err = {0};
+        ck_assert_msg(kr_client_create(c, CM, "default", cm, NULL, NULL, &err) == 0, "%s",
+                      err.message);
+        json_decref(cm);
+    }
+}
+
 /* A condition other threads signal; waits have a generous deadline. */
 typedef struct waiter {
     pthread_mutex_t lock;
@@ -383,13 +397,7 @@ START_TEST(pagination_follows_continue_tokens)
     fixture f;
     plain_fixture(&f, NULL);
     kr_error_t err = {0};
-    for (int i = 0; i < 25; i++) {
-        char name[16];
-        snprintf(name, sizeof(name), "cm-%02d", i);
-        json_t *cm = configmap("default", name, "v");
-        ck_assert_int_eq(kr_client_create(f.c, CM, "default", cm, NULL, NULL, &err), 0);
-        json_decref(cm);
-    }
+    create_configmaps(f.c, "cm-%02d", 25);
     int pages = 0;
     kr_list_opts lo = {.limit = 10};
     ck_assert_int_eq(kr_client_list_pages(f.c, CM, "default", &lo, count_page, &pages, &err), 0);
@@ -586,13 +594,7 @@ START_TEST(watch_from_a_compacted_version_ends_with_gone)
     fixture f;
     plain_fixture(&f, NULL);
     kr_error_t err = {0};
-    for (int i = 0; i < 3; i++) {
-        char name[8];
-        snprintf(name, sizeof(name), "g%d", i);
-        json_t *cm = configmap("default", name, "v");
-        ck_assert_int_eq(kr_client_create(f.c, CM, "default", cm, NULL, NULL, &err), 0);
-        json_decref(cm);
-    }
+    create_configmaps(f.c, "g%d", 3);
     kr_testserver_compact(f.ts);
     watch_log l = {.lock = PTHREAD_MUTEX_INITIALIZER};
     kr_list_opts lo = {.resource_version = "1"};
@@ -620,13 +622,7 @@ START_TEST(watch_cut_inside_an_event_is_an_error_not_a_clean_end)
     kr_watch_t *w = NULL;
     ck_assert_int_eq(kr_client_watch(f.c, CM, "default", &lo, log_event, log_end, &l, &w, &err), 0);
     ck_assert_uint_eq(kr_testserver_wait_watch_count(f.ts, 1, 30000), 1);
-    for (int i = 0; i < 3; i++) {
-        char name[8];
-        snprintf(name, sizeof(name), "c%d", i);
-        json_t *cm = configmap("default", name, "v");
-        ck_assert_int_eq(kr_client_create(f.c, CM, "default", cm, NULL, NULL, &err), 0);
-        json_decref(cm);
-    }
+    create_configmaps(f.c, "c%d", 3);
     ck_assert(wait_for(has_ended, &l, 30));
     ck_assert_int_eq(l.events, 2);
     /* Half an event then the end: a failure, never a clean close. */
@@ -678,13 +674,7 @@ START_TEST(watch_freed_inside_its_callback_stops_quietly)
     fixture f;
     plain_fixture(&f, NULL);
     kr_error_t err = {0};
-    for (int i = 0; i < 4; i++) {
-        char name[8];
-        snprintf(name, sizeof(name), "f%d", i);
-        json_t *cm = configmap("default", name, "v");
-        ck_assert_int_eq(kr_client_create(f.c, CM, "default", cm, NULL, NULL, &err), 0);
-        json_decref(cm);
-    }
+    create_configmaps(f.c, "f%d", 4);
     watch_log l = {.lock = PTHREAD_MUTEX_INITIALIZER};
     kr_watch_t *w = NULL;
     ck_assert_int_eq(
@@ -736,13 +726,7 @@ START_TEST(watch_ended_by_freeing_its_client_in_on_event_delivers_no_more)
         fixture f;
         plain_fixture(&f, NULL);
         kr_error_t err = {0};
-        for (int i = 0; i < 4; i++) {
-            char name[8];
-            snprintf(name, sizeof(name), "e%d", i);
-            json_t *cm = configmap("default", name, "v");
-            ck_assert_int_eq(kr_client_create(f.c, CM, "default", cm, NULL, NULL, &err), 0);
-            json_decref(cm);
-        }
+        create_configmaps(f.c, "e%d", 4);
         client_free_ctx x = {.c = f.c, .free_watch_in_end = free_watch};
         pthread_mutex_init(&x.l.lock, NULL);
         kr_watch_t *w = NULL;

@@ -403,9 +403,14 @@ END_TEST
 /* Informer mode (version-1 callers): the informer's handlers feed the
  * consumer, and reconcile records what the inventory holds that the
  * informer's fresh cache lacks. */
-static kr_informer_t *informer_producer(fixture *f, kr_inventory_producer_t **p)
+/* An informer of ConfigMaps in c1 made with `o` (its client and resource
+ * filled in) feeding the consumer through an informer-mode producer of
+ * `kind`, started, synced and its initial events committed. */
+static kr_informer_t *synced_producer(fixture *f, kr_informer_opts o, const char *kind,
+                                      kr_inventory_producer_t **p)
 {
-    kr_informer_opts o = {.client = f->tc.c, .resource = CM};
+    o.client = f->tc.c;
+    o.resource = CM;
     kr_informer_t *inf = NULL;
     kr_error_t err = {0};
     ck_assert_msg(kr_informer_new(&o, &inf, &err) == 0, "%s", err.message);
@@ -415,11 +420,18 @@ static kr_informer_t *informer_producer(fixture *f, kr_inventory_producer_t **p)
                                      .cluster = "c1",
                                      .resource = "v1/configmaps",
                                      .api_version = "v1",
-                                     .kind = "ConfigMap"};
+                                     .kind = kind};
     ck_assert_msg(kr_inventory_producer_new(&po, p, &err) == 0, "%s", err.message);
     ck_assert_int_eq(kr_informer_start(inf, NULL), 0);
     ck_assert_msg(kr_informer_wait_for_sync(inf, WAIT_MS, &err) == 0, "%s", err.message);
     ck_assert_int_eq(kr_inventory_consumer_flush(f->cons, WAIT_MS, &err), 0);
+    return inf;
+}
+
+static kr_informer_t *informer_producer(fixture *f, kr_inventory_producer_t **p)
+{
+    kr_informer_t *inf = synced_producer(f, (kr_informer_opts){0}, "ConfigMap", p);
+    kr_error_t err = {0};
     size_t gone = 0;
     ck_assert_msg(kr_inventory_producer_reconcile(*p, f->inv, &gone, &err) == 0, "%s", err.message);
     ck_assert_int_eq(kr_inventory_consumer_flush(f->cons, WAIT_MS, &err), 0);
@@ -555,23 +567,10 @@ START_TEST(informer_mode_reconciles_only_what_its_selectors_select)
     held_labelled(&f, "other-team", "b");
     held_labelled(&f, "skip", "a");
     kr_error_t err = {0};
-    kr_informer_opts o = {.client = f.tc.c,
-                          .resource = CM,
-                          .label_selector = "team=a",
-                          .field_selector = "metadata.name!=skip"};
-    kr_informer_t *inf = NULL;
-    ck_assert_msg(kr_informer_new(&o, &inf, &err) == 0, "%s", err.message);
-    kr_inventory_producer_opts po = {.version = 1,
-                                     .consumer = f.cons,
-                                     .informer = inf,
-                                     .cluster = "c1",
-                                     .resource = "v1/configmaps",
-                                     .kind = "ConfigMap"};
     kr_inventory_producer_t *p = NULL;
-    ck_assert_msg(kr_inventory_producer_new(&po, &p, &err) == 0, "%s", err.message);
-    ck_assert_int_eq(kr_informer_start(inf, NULL), 0);
-    ck_assert_msg(kr_informer_wait_for_sync(inf, WAIT_MS, &err) == 0, "%s", err.message);
-    ck_assert_int_eq(kr_inventory_consumer_flush(f.cons, WAIT_MS, &err), 0);
+    kr_informer_t *inf = synced_producer(
+        &f, (kr_informer_opts){.label_selector = "team=a", .field_selector = "metadata.name!=skip"},
+        "ConfigMap", &p);
     int64_t before = last_seq(&f);
     size_t gone = 99;
     ck_assert_msg(kr_inventory_producer_reconcile(p, f.inv, &gone, &err) == 0, "%s", err.message);
@@ -608,20 +607,9 @@ START_TEST(informer_mode_reconciles_only_its_own_collection)
     int64_t before = last_seq(&f);
     kr_error_t err = {0};
     for (int with_kind = 0; with_kind < 2; with_kind++) {
-        kr_informer_opts o = {.client = f.tc.c, .resource = CM, .namespace_ = "default"};
-        kr_informer_t *inf = NULL;
-        ck_assert_msg(kr_informer_new(&o, &inf, &err) == 0, "%s", err.message);
-        kr_inventory_producer_opts po = {.version = 1,
-                                         .consumer = f.cons,
-                                         .informer = inf,
-                                         .cluster = "c1",
-                                         .resource = "v1/configmaps",
-                                         .kind = with_kind ? "ConfigMap" : NULL};
         kr_inventory_producer_t *p = NULL;
-        ck_assert_msg(kr_inventory_producer_new(&po, &p, &err) == 0, "%s", err.message);
-        ck_assert_int_eq(kr_informer_start(inf, NULL), 0);
-        ck_assert_msg(kr_informer_wait_for_sync(inf, WAIT_MS, &err) == 0, "%s", err.message);
-        ck_assert_int_eq(kr_inventory_consumer_flush(f.cons, WAIT_MS, &err), 0);
+        kr_informer_t *inf = synced_producer(&f, (kr_informer_opts){.namespace_ = "default"},
+                                             with_kind ? "ConfigMap" : NULL, &p);
         before = last_seq(&f);
         size_t gone = 99;
         int rc = kr_inventory_producer_reconcile(p, f.inv, &gone, &err);
