@@ -551,8 +551,8 @@ static void on_transfer_done(kr_http_t *h, kr_http_xfer *x, CURLcode code)
     if (curl_easy_getinfo(x->easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
         retry_after > 0)
         x->resp.retry_after_s = retry_after > 86400 ? 86400 : (int)retry_after;
-    else if (retry_after_is_now(x->easy))
-        x->resp.retry_after_s = 0;
+    else if ((status == 429 || status >= 500) && retry_after_is_now(x->easy))
+        x->resp.retry_after_s = 0; /* looked for only where a retry may follow */
     x->resp.http2 = version == CURL_HTTP_VERSION_2_0;
     collect_warnings(x);
     int rc = map_curl_code(x, code);
