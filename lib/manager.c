@@ -432,11 +432,12 @@ static int make_http(kr_manager_t *m, const kr_manager_opts *opts, kr_error_t *e
         .listen = m->config->listen, .max_body_bytes = opts->max_body_bytes, .logger = m->logger};
     int rc = kr_http_server_new(&ho, &m->http, err);
     if (rc == 0)
-        rc = kr_http_server_route(m->http, "GET", "/healthz", healthz, m, true, err);
+        rc = kr_http_server_route(m->http, "GET", "/healthz", NULL, NULL, healthz, m, true, err);
     if (rc == 0)
-        rc = kr_http_server_route(m->http, "GET", "/readyz", readyz, m, true, err);
+        rc = kr_http_server_route(m->http, "GET", "/readyz", NULL, NULL, readyz, m, true, err);
     if (rc == 0)
-        rc = kr_http_server_route(m->http, "GET", "/metrics", metrics_route, m, true, err);
+        rc = kr_http_server_route(m->http, "GET", "/metrics", NULL, NULL, metrics_route, m, true,
+                                  err);
     return rc;
 }
 
@@ -1025,8 +1026,9 @@ int kr_manager_add_runnable(kr_manager_t *m, kr_manager_start_cb start, kr_manag
     return rc == 0 ? 0 : kr_error_set(err, rc, "out of memory");
 }
 
-int kr_manager_add_route(kr_manager_t *m, const char *method, const char *path,
-                         kr_http_handler_cb handler, void *user, kr_error_t *err)
+int kr_manager_add_guarded_route(kr_manager_t *m, const char *method, const char *path,
+                                 kr_http_guard_cb guard, void *guard_user,
+                                 kr_http_handler_cb handler, void *user, kr_error_t *err)
 {
     if (!m)
         return kr_error_set(err, KR_EINVAL, "kr_manager_add_route: NULL manager");
@@ -1037,7 +1039,39 @@ int kr_manager_add_route(kr_manager_t *m, const char *method, const char *path,
     pthread_mutex_unlock(&m->lock);
     if (!fresh)
         return kr_error_set(err, KR_ESTATE, "add routes before kr_manager_run");
-    return kr_http_server_route(m->http, method, path, handler, user, false, err);
+    return kr_http_server_route(m->http, method, path, guard, guard_user, handler, user, false,
+                                err);
+}
+
+int kr_manager_add_route(kr_manager_t *m, const char *method, const char *path,
+                         kr_http_handler_cb handler, void *user, kr_error_t *err)
+{
+    return kr_manager_add_guarded_route(m, method, path, NULL, NULL, handler, user, err);
+}
+
+bool kr_manager_token_guard(const kr_http_request_t *req, kr_http_response_t *resp, void *manager)
+{
+    kr_manager_t *m = manager;
+    if (!m || (!m->token_file && !m->reviewer))
+        return true;
+    kr_token_user *who = NULL;
+    kr_error_t err = {0};
+    int rc = kr_token_authenticate(m->token_file, m->reviewer,
+                                   kr_http_request_header(req, "Authorization"), &who, &err);
+    if (rc != 0) {
+        kr_http_respond_error(resp, rc == KR_ENOMEM ? 500 : 503,
+                              "cannot authenticate: the hub's token review: %s", err.message);
+        return false;
+    }
+    if (!who) {
+        char realm[160];
+        snprintf(realm, sizeof(realm), "Bearer realm=\"%s\"", m->program->name);
+        kr_http_respond_header(resp, "WWW-Authenticate", realm);
+        kr_http_respond_error(resp, 401, "unauthorized: send Authorization: Bearer <token>");
+        return false;
+    }
+    kr_token_user_free(who);
+    return true;
 }
 
 int kr_manager_add_ready_check(kr_manager_t *m, const char *name, kr_manager_ready_cb check,

@@ -32,6 +32,8 @@ struct route {
     size_t path_len;
     bool prefix;
     bool builtin;
+    kr_http_guard_cb guard; /* NULL: none */
+    void *guard_user;
     kr_http_handler_cb handler;
     void *user;
 };
@@ -75,10 +77,13 @@ struct kr_http_response {
     struct header *headers; /* added before the answer; applied with it */
 };
 
-/* Per connection request: the body read so far. */
+/* Per connection request: the body read so far, or the guard's refusal
+ * (answered once the body, dropped, has been read). */
 struct conn_ctx {
     kr_buf body;
     bool too_large;
+    bool refused;
+    kr_http_response_t refusal;
 };
 
 struct stream {
@@ -395,7 +400,8 @@ static bool path_valid(const char *path)
 }
 
 int kr_http_server_route(kr_http_server_t *s, const char *method, const char *path,
-                         kr_http_handler_cb handler, void *user, bool builtin, kr_error_t *err)
+                         kr_http_guard_cb guard, void *guard_user, kr_http_handler_cb handler,
+                         void *user, bool builtin, kr_error_t *err)
 {
     if (!s || !handler || !path_valid(path))
         return kr_error_set(err, KR_EINVAL, "route: a path starting with '/' and a handler");
@@ -428,6 +434,8 @@ int kr_http_server_route(kr_http_server_t *s, const char *method, const char *pa
                       .path_len = len,
                       .prefix = prefix,
                       .builtin = builtin,
+                      .guard = guard,
+                      .guard_user = guard_user,
                       .handler = handler,
                       .user = user};
     if (!r.path || (method && !r.method)) {
@@ -504,6 +512,39 @@ static enum MHD_Result dispatch(kr_http_server_t *s, struct MHD_Connection *conn
     return queue(conn, &resp);
 }
 
+/* The headers are in: the route's guard, if any, decides now. A refusal
+ * is answered at once to a client waiting for "100 Continue" (it never
+ * sends the body), else once the body has been read and dropped. */
+static enum MHD_Result guard(kr_http_server_t *s, struct MHD_Connection *conn, const char *url,
+                             const char *method, struct conn_ctx *c)
+{
+    bool path_known;
+    char allow[128];
+    const struct route *r = route_find(s, method, url, &path_known, allow, sizeof(allow));
+    if (!r || !r->guard)
+        return MHD_YES; /* 404, 405 and unguarded routes: after the body, as always */
+    kr_http_request_t req = {.conn = conn, .method = method, .path = url};
+    peer_text(conn, req.peer, sizeof(req.peer));
+    c->refusal = (kr_http_response_t){.server = s};
+    if (r->guard(&req, &c->refusal, r->guard_user)) {
+        response_clear(&c->refusal);
+        return MHD_YES;
+    }
+    if (!c->refusal.answered &&
+        kr_http_respond_error(&c->refusal, 500, "the guard of %s refused with no answer", url) !=
+            0) {
+        response_clear(&c->refusal);
+        return MHD_NO;
+    }
+    kr_log(&s->logger, KR_LOG_DEBUG, "http", "%s %s %u (before the body)", method, url,
+           c->refusal.status);
+    const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+    if (expect && strcasecmp(expect, "100-continue") == 0)
+        return queue(conn, &c->refusal);
+    c->refused = true;
+    return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -529,15 +570,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             if (expect && strcasecmp(expect, "100-continue") == 0)
                 return queue_error(s, conn, 413, "request body over the endpoint's limit");
         }
-        return MHD_YES;
+        return guard(s, conn, url, method, c);
     }
     if (*upload_data_size > 0) {
-        /* a chunked body past the limit: read, never kept */
-        if (kr_buf_append_capped(&c->body, upload_data, *upload_data_size, s->max_body,
-                                 &c->too_large) != 0)
+        /* a chunked body past the limit, or one the guard refused: read,
+         * never kept */
+        if (!c->refused && kr_buf_append_capped(&c->body, upload_data, *upload_data_size,
+                                                s->max_body, &c->too_large) != 0)
             return MHD_NO;
         *upload_data_size = 0;
         return MHD_YES;
+    }
+    if (c->refused) {
+        c->refused = false;
+        return queue(conn, &c->refusal);
     }
     if (c->too_large)
         return queue_error(s, conn, 413, "request body over the endpoint's limit");
@@ -553,6 +599,8 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
     struct conn_ctx *c = *con_cls;
     if (c) {
         kr_buf_free(&c->body);
+        if (c->refused)
+            response_clear(&c->refusal);
         kr_free(c);
     }
     *con_cls = NULL;

@@ -28,11 +28,12 @@ typedef struct kr_http_server_opts {
  * fails here), serve only from kr_http_server_start. *out is new.
  * Errors: KR_EINVAL (a bad address), KR_EIO (cannot listen), KR_ENOMEM. */
 int kr_http_server_new(const kr_http_server_opts *opts, kr_http_server_t **out, kr_error_t *err);
-/* Add a route (see kr_manager_add_route). `builtin` routes cannot be
- * replaced, and a program route with their path is refused (KR_EEXIST).
- * Before kr_http_server_start. */
+/* Add a route (see kr_manager_add_guarded_route; `guard` may be NULL).
+ * `builtin` routes cannot be replaced, and a program route with their path
+ * is refused (KR_EEXIST). Before kr_http_server_start. */
 int kr_http_server_route(kr_http_server_t *s, const char *method, const char *path,
-                         kr_http_handler_cb handler, void *user, bool builtin, kr_error_t *err);
+                         kr_http_guard_cb guard, void *guard_user, kr_http_handler_cb handler,
+                         void *user, bool builtin, kr_error_t *err);
 /* Serve the bound socket (libmicrohttpd threads). Errors: KR_EIO. */
 int kr_http_server_start(kr_http_server_t *s, kr_error_t *err);
 /* The bound address, "127.0.0.1:41234". Borrowed. */

@@ -51,6 +51,8 @@ struct reply {
     size_t len;
     char content_type[128];
     char allow[128];
+    char www_authenticate[128];
+    long long uploaded; /* body bytes curl sent */
 };
 
 static size_t reply_write(char *data, size_t size, size_t n, void *user)
@@ -75,6 +77,12 @@ static size_t reply_header(char *data, size_t size, size_t n, void *user)
             vlen--;
         snprintf(r->allow, sizeof(r->allow), "%.*s", (int)vlen, data + 7);
     }
+    if (len > 18 && strncasecmp(data, "WWW-Authenticate: ", 18) == 0) {
+        size_t vlen = len - 18;
+        while (vlen > 0 && (data[17 + vlen] == '\r' || data[17 + vlen] == '\n'))
+            vlen--;
+        snprintf(r->www_authenticate, sizeof(r->www_authenticate), "%.*s", (int)vlen, data + 18);
+    }
     return len;
 }
 
@@ -94,10 +102,11 @@ static size_t upload_read(char *buf, size_t size, size_t n, void *user)
 }
 
 /* One request; `chunked` sends the body without Content-Length;
- * `expect_continue` waits for "100 Continue" before sending it. */
-static struct reply http_expect(const char *method, const char *base, const char *path,
-                                const char *body, size_t body_len, bool chunked,
-                                bool expect_continue)
+ * `expect_continue` waits for "100 Continue" before sending it;
+ * `header` ("Name: value"), when not NULL, is sent too. */
+static struct reply http_auth(const char *method, const char *base, const char *path,
+                              const char *body, size_t body_len, bool chunked, bool expect_continue,
+                              const char *header)
 {
     struct reply r = {0};
     char url[512];
@@ -113,6 +122,8 @@ static struct reply http_expect(const char *method, const char *base, const char
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     struct curl_slist *hdrs = curl_slist_append(NULL, "X-Test: yes");
+    if (header)
+        hdrs = curl_slist_append(hdrs, header);
     struct upload up = {body, body_len, 0};
     if (body && chunked) {
         hdrs = curl_slist_append(hdrs, "Transfer-Encoding: chunked");
@@ -136,6 +147,9 @@ static struct reply http_expect(const char *method, const char *base, const char
         char *ct = NULL;
         curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
         snprintf(r.content_type, sizeof(r.content_type), "%s", ct ? ct : "");
+        curl_off_t sent = 0;
+        curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &sent);
+        r.uploaded = (long long)sent;
     } else {
         r.status = -(long)rc;
     }
@@ -144,6 +158,13 @@ static struct reply http_expect(const char *method, const char *base, const char
     if (!r.body)
         r.body = calloc(1, 1);
     return r;
+}
+
+static struct reply http_expect(const char *method, const char *base, const char *path,
+                                const char *body, size_t body_len, bool chunked,
+                                bool expect_continue)
+{
+    return http_auth(method, base, path, body, body_len, chunked, expect_continue, NULL);
 }
 
 static struct reply http(const char *method, const char *base, const char *path, const char *body,
@@ -447,6 +468,137 @@ START_TEST(bodies_over_the_limit_get_413)
     ck_assert_str_eq(json_error(&x), "request body over the endpoint's limit");
     free(x.body);
     ck_assert_int_eq(manager_finish(&r), 0);
+}
+END_TEST
+
+/* ---- guarded routes ------------------------------------------------------------ */
+
+static atomic_int guarded_calls;
+
+static void counting_echo(const kr_http_request_t *req, kr_http_response_t *resp, void *user)
+{
+    atomic_fetch_add(&guarded_calls, 1);
+    echo_handler(req, resp, user);
+}
+
+/* Refuses unless "X-Pass: yes"; with "X-Pass: mute" refuses without
+ * answering. The body is never there yet. */
+static bool header_guard(const kr_http_request_t *req, kr_http_response_t *resp, void *user)
+{
+    (void)user;
+    size_t len = 99;
+    ck_assert_ptr_null(kr_http_request_body(req, &len));
+    ck_assert_uint_eq(len, 0);
+    const char *pass = kr_http_request_header(req, "X-Pass");
+    if (pass && strcmp(pass, "yes") == 0)
+        return true;
+    if (!pass || strcmp(pass, "mute") != 0)
+        kr_http_respond_error(resp, 403, "no pass for %s", kr_http_request_path(req));
+    return false;
+}
+
+START_TEST(a_guard_refuses_before_the_body_is_read)
+{
+    char dir[256], tokens[300];
+    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "test_manager_guard"));
+    snprintf(tokens, sizeof(tokens), "%s/tokens.csv", dir);
+    FILE *f = fopen(tokens, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("s3cret,alice,uid-1,\"dev,ops\"\n", f);
+    fclose(f);
+    static const kr_manager_program prog = {.name = "kr-guarded",
+                                            .shared = KR_MANAGER_FLAGS_LISTEN |
+                                                      KR_MANAGER_FLAGS_LOG | KR_MANAGER_FLAGS_AUTH};
+    struct running r;
+    memset(&r, 0, sizeof(r));
+    char *argv[] = {"kr-guarded", "--listen", "127.0.0.1:0", "--token-auth-file", tokens, NULL};
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_manager_parse_args(&prog, 5, argv, &r.cfg, &err), 0);
+    kr_manager_opts mo = KR_MANAGER_OPTS_INIT;
+    mo.program = &prog;
+    mo.config = &r.cfg;
+    mo.no_hub = true;
+    mo.max_body_bytes = 1 << 20;
+    mo.logger = (kr_logger){.cb = discard_log, .max_level = KR_LOG_TRACE};
+    ck_assert_msg(kr_manager_new(&mo, &r.m, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(kr_manager_add_guarded_route(r.m, "POST", "/tok", kr_manager_token_guard, r.m,
+                                                  counting_echo, NULL, &err),
+                     0);
+    ck_assert_int_eq(kr_manager_add_guarded_route(r.m, NULL, "/hdr/*", header_guard, NULL,
+                                                  counting_echo, NULL, &err),
+                     0);
+    /* the guard cannot reach the built-ins */
+    ck_assert_int_eq(kr_manager_add_guarded_route(r.m, "GET", "/healthz", header_guard, NULL,
+                                                  counting_echo, NULL, &err),
+                     KR_EEXIST);
+    manager_start(&r);
+    const char *base = kr_manager_listen_address(r.m);
+    struct reply x = wait_status(base, "/healthz", 200);
+    free(x.body);
+    static char big[512 * 1024];
+    memset(big, 'b', sizeof(big));
+    atomic_store(&guarded_calls, 0);
+
+    /* No token, a wrong one: 401 with the realm, the handler never runs. */
+    x = http_auth("POST", base, "/tok", "hi", 2, false, false, NULL);
+    ck_assert_int_eq(x.status, 401);
+    ck_assert_str_eq(json_error(&x), "unauthorized: send Authorization: Bearer <token>");
+    ck_assert_str_eq(x.www_authenticate, "Bearer realm=\"kr-guarded\"");
+    free(x.body);
+    x = http_auth("POST", base, "/tok", big, sizeof(big), false, false,
+                  "Authorization: Bearer nope");
+    ck_assert_int_eq(x.status, 401); /* the body was sent, read and dropped */
+    free(x.body);
+    x = http_auth("POST", base, "/tok", big, sizeof(big), true, false,
+                  "Authorization: Bearer nope");
+    ck_assert_int_eq(x.status, 401); /* chunked, the same */
+    free(x.body);
+    /* A client waiting for "100 Continue" is answered before it sends. */
+    x = http_auth("POST", base, "/tok", big, sizeof(big), false, true,
+                  "Authorization: Bearer nope");
+    ck_assert_int_eq(x.status, 401);
+    ck_assert_int_eq(x.uploaded, 0);
+    free(x.body);
+    ck_assert_int_eq(atomic_load(&guarded_calls), 0);
+
+    /* The right token: the handler has the whole body. */
+    x = http_auth("POST", base, "/tok", big, sizeof(big), false, true,
+                  "Authorization: Bearer s3cret");
+    ck_assert_int_eq(x.status, 201);
+    ck_assert_int_eq(x.uploaded, (long long)sizeof(big));
+    json_t *o = json_loads(x.body, 0, NULL);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_uint_eq(json_string_length(json_object_get(o, "body")), sizeof(big));
+    json_decref(o);
+    free(x.body);
+    x = http_auth("POST", base, "/tok", "hi", 2, false, false, "Authorization: Bearer s3cret");
+    ck_assert_int_eq(x.status, 201);
+    free(x.body);
+    ck_assert_int_eq(atomic_load(&guarded_calls), 2);
+    /* The guard does not stand before 405: the method is refused first. */
+    x = http_auth("GET", base, "/tok", NULL, 0, false, false, NULL);
+    ck_assert_int_eq(x.status, 405);
+    free(x.body);
+
+    /* A program's own guard; one that refuses without an answer is a 500. */
+    x = http_auth("PUT", base, "/hdr/a", "x", 1, false, false, NULL);
+    ck_assert_int_eq(x.status, 403);
+    ck_assert_str_eq(json_error(&x), "no pass for /hdr/a");
+    free(x.body);
+    x = http("GET", base, "/hdr/b", NULL, 0, false);
+    ck_assert_int_eq(x.status, 403);
+    free(x.body);
+    x = http_auth("POST", base, "/hdr/c", big, sizeof(big), false, false, "X-Pass: mute");
+    ck_assert_int_eq(x.status, 500);
+    ck_assert_str_eq(json_error(&x), "the guard of /hdr/c refused with no answer");
+    free(x.body);
+    ck_assert_int_eq(atomic_load(&guarded_calls), 2);
+    x = http_auth("POST", base, "/hdr/d", "ok", 2, true, false, "X-Pass: yes");
+    ck_assert_int_eq(x.status, 201);
+    free(x.body);
+    ck_assert_int_eq(atomic_load(&guarded_calls), 3);
+    ck_assert_int_eq(manager_finish(&r), 0);
+    kr_test_tmpdir_remove(dir);
 }
 END_TEST
 
@@ -1263,6 +1415,7 @@ int main(int argc, char **argv)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, routes_answer_and_errors_are_json);
     tcase_add_test(tc, bodies_over_the_limit_get_413);
+    tcase_add_test(tc, a_guard_refuses_before_the_body_is_read);
     tcase_add_test(tc, an_idle_stream_ends_promptly_at_stop);
     tcase_add_test(tc, readyz_reports_each_check_and_metrics_parse_back);
     tcase_add_test(tc, a_busy_port_fails_at_new_and_zero_disables);

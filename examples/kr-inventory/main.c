@@ -148,39 +148,9 @@ static void collect(const char *name, const char *value, void *user)
     }
 }
 
-/* With --token-auth-file or --token-review, whether the caller of an
- * /api/ path may read (else resp is answered: 401, or 503 when the hub
- * could not be asked). The page itself holds no data: it asks for a token
- * when the API answers 401. */
-static bool admitted(app *a, const kr_http_request_t *req, kr_http_response_t *resp)
-{
-    const kr_token_file_t *file = kr_manager_token_file(a->m);
-    kr_token_reviewer_t *reviewer = kr_manager_token_reviewer(a->m);
-    if ((!file && !reviewer) || strncmp(kr_http_request_path(req), "/api/", 5) != 0)
-        return true;
-    kr_token_user *who = NULL;
-    kr_error_t err = {0};
-    int rc = kr_token_authenticate(file, reviewer, kr_http_request_header(req, "Authorization"),
-                                   &who, &err);
-    if (rc != 0) {
-        kr_http_respond_error(resp, rc == KR_ENOMEM ? 500 : 503,
-                              "cannot authenticate: the hub's token review: %s", err.message);
-        return false;
-    }
-    if (!who) {
-        kr_http_respond_header(resp, "WWW-Authenticate", "Bearer realm=\"kr-inventory\"");
-        kr_http_respond_error(resp, 401, "unauthorized: send Authorization: Bearer <token>");
-        return false;
-    }
-    kr_token_user_free(who);
-    return true;
-}
-
 static void serve_api(const kr_http_request_t *req, kr_http_response_t *resp, void *user)
 {
     app *a = user;
-    if (!admitted(a, req, resp))
-        return;
     collected params = {.n = 0};
     kr_http_request_query_each(req, collect, &params);
     kr_inventory_api_response r;
@@ -204,8 +174,6 @@ static void sse_done(void *user)
 static void serve_events(const kr_http_request_t *req, kr_http_response_t *resp, void *user)
 {
     app *a = user;
-    if (!admitted(a, req, resp))
-        return;
     const char *last = kr_http_request_header(req, "Last-Event-ID");
     if (!last || !*last)
         last = kr_http_request_query(req, "after");
@@ -444,8 +412,14 @@ int main(int argc, char **argv)
     a.api.kinds = a.resources.kinds;
     a.api.n_kinds = a.resources.n;
     if (kr_manager_add_runnable(a.m, lead_start, lead_stop, &a, true, &err) != 0 ||
-        kr_manager_add_route(a.m, "GET", "/api/v1/events", serve_events, &a, &err) != 0 ||
-        kr_manager_add_route(a.m, NULL, "/api/v1/*", serve_api, &a, &err) != 0 ||
+        /* With --token-auth-file or --token-review, only known callers
+         * read the API (401, or 503 when the hub cannot be asked), judged
+         * before anything else; the page itself holds no data and asks
+         * for a token when the API answers 401. */
+        kr_manager_add_guarded_route(a.m, "GET", "/api/v1/events", kr_manager_token_guard, a.m,
+                                     serve_events, &a, &err) != 0 ||
+        kr_manager_add_guarded_route(a.m, NULL, "/api/v1/*", kr_manager_token_guard, a.m, serve_api,
+                                     &a, &err) != 0 ||
         kr_manager_add_route(a.m, NULL, "/", serve_api, &a, &err) != 0 ||
         kr_manager_add_ready_check(a.m, "inventory", inventory_ready, &a, &err) != 0) {
         fprintf(stderr, "kr-inventory: %s\n", err.message);

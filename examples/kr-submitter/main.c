@@ -299,12 +299,18 @@ static int setup(app *a, const kr_manager_config *cfg, kr_error_t *err)
     a->api.auth = kr_manager_token_file(m);
     a->api.reviewer = kr_manager_token_reviewer(m);
     a->api.dry_run = server_dry_run;
+    /* Unknown callers are refused on their headers, before a body (up to
+     * 16 MiB) is read; the API then asks again who the caller is (a
+     * reviewed token is cached). */
     if (rc == 0)
-        rc = kr_manager_add_route(m, NULL, "/api/v1/runnables", serve_api, a, err);
+        rc = kr_manager_add_guarded_route(m, NULL, "/api/v1/runnables", kr_manager_token_guard, m,
+                                          serve_api, a, err);
     if (rc == 0)
-        rc = kr_manager_add_route(m, NULL, "/api/v1/runnables/*", serve_api, a, err);
+        rc = kr_manager_add_guarded_route(m, NULL, "/api/v1/runnables/*", kr_manager_token_guard, m,
+                                          serve_api, a, err);
     if (rc == 0)
-        rc = kr_manager_add_route(m, NULL, SUB_API_WHOAMI, serve_api, a, err);
+        rc = kr_manager_add_guarded_route(m, NULL, SUB_API_WHOAMI, kr_manager_token_guard, m,
+                                          serve_api, a, err);
     if (a->inventory) {
         a->api.inventory = a->inventory;
         a->s.record = submitter_record_to_inventory;

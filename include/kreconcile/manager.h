@@ -265,6 +265,16 @@ KR_API int kr_http_respond_stream(kr_http_response_t *resp, int status, const ch
 typedef void (*kr_http_handler_cb)(const kr_http_request_t *req, kr_http_response_t *resp,
                                    void *user);
 
+/* A route's guard: who may call it, decided when the request's headers
+ * arrive, before its body is read (kr_http_request_body is empty here).
+ * Return true to go on to the handler, or answer `resp` (401, 403, 503...)
+ * and return false: the handler is not called and the body is never kept
+ * (a client waiting for "100 Continue" never sends it; one already sending
+ * it has it read and dropped, so that it reads the answer). A guard that
+ * refuses without answering gives 500. [HTTP thread] */
+typedef bool (*kr_http_guard_cb)(const kr_http_request_t *req, kr_http_response_t *resp,
+                                 void *user);
+
 /* ---- Manager ---------------------------------------------------------------------- */
 
 typedef struct kr_manager kr_manager_t;
@@ -404,6 +414,21 @@ KR_API int kr_manager_add_runnable(kr_manager_t *m, kr_manager_start_cb start,
  * Errors: KR_EINVAL, KR_EEXIST, KR_ENOMEM, KR_ESTATE (running). */
 KR_API int kr_manager_add_route(kr_manager_t *m, const char *method, const char *path,
                                 kr_http_handler_cb handler, void *user, kr_error_t *err);
+/* kr_manager_add_route with a guard run on the headers, before the body is
+ * read (as kube-apiserver authenticates before a handler reads anything):
+ * an unauthenticated caller cannot make the endpoint hold its body.
+ * kr_manager_token_guard is the usual one. */
+KR_API int kr_manager_add_guarded_route(kr_manager_t *m, const char *method, const char *path,
+                                        kr_http_guard_cb guard, void *guard_user,
+                                        kr_http_handler_cb handler, void *user, kr_error_t *err);
+/* A guard (guard_user: the manager) for the callers of --token-auth-file
+ * and --token-review (KR_MANAGER_FLAGS_AUTH): a missing or unknown bearer
+ * token is answered 401 with WWW-Authenticate, a review the hub cannot
+ * give 503; with neither flag given every caller goes on. The handler
+ * asks kr_token_authenticate for the identity (a reviewed token is
+ * cached by then). */
+KR_API bool kr_manager_token_guard(const kr_http_request_t *req, kr_http_response_t *resp,
+                                   void *manager);
 
 /* An extra readiness check for /readyz ("name" appears in its output). */
 KR_API int kr_manager_add_ready_check(kr_manager_t *m, const char *name, kr_manager_ready_cb check,
