@@ -95,6 +95,7 @@ struct kr_manager {
     struct ready_check *checks;
     size_t n_checks;
     kr_informer_t **informers;
+    long *informer_clusters; /* per informer: its workload cluster's index, or -1 */
     size_t n_informers;
 
     atomic_bool leading;
@@ -157,6 +158,7 @@ struct ready_view {
     struct ready_check *checks;
     size_t n_checks;
     kr_informer_t **informers;
+    long *informer_clusters;
     size_t n_informers;
 };
 
@@ -172,13 +174,16 @@ static int ready_view_take(kr_manager_t *m, struct ready_view *v)
     v->controllers = kr_calloc(v->n_controllers + 1, sizeof(kr_controller_t *));
     v->checks = kr_calloc(v->n_checks + 1, sizeof(*v->checks));
     v->informers = kr_calloc(v->n_informers + 1, sizeof(kr_informer_t *));
-    bool ok = v->controllers && v->checks && v->informers;
+    v->informer_clusters = kr_calloc(v->n_informers + 1, sizeof(long));
+    bool ok = v->controllers && v->checks && v->informers && v->informer_clusters;
     if (ok && v->n_controllers)
         memcpy(v->controllers, m->controllers, v->n_controllers * sizeof(kr_controller_t *));
     if (ok && v->n_checks)
         memcpy(v->checks, m->checks, v->n_checks * sizeof(*v->checks));
-    if (ok && v->n_informers)
+    if (ok && v->n_informers) {
         memcpy(v->informers, m->informers, v->n_informers * sizeof(kr_informer_t *));
+        memcpy(v->informer_clusters, m->informer_clusters, v->n_informers * sizeof(long));
+    }
     pthread_mutex_unlock(&m->lock);
     return ok ? 0 : KR_ENOMEM;
 }
@@ -188,6 +193,48 @@ static void ready_view_free(struct ready_view *v)
     kr_free(v->controllers);
     kr_free(v->checks);
     kr_free(v->informers);
+    kr_free(v->informer_clusters);
+}
+
+/* The informers line of /readyz: the hub's informers (and any of a client
+ * not the manager's clusters') must have synced; a workload cluster's
+ * informer that has not is named but holds nothing up, since a dead
+ * datacenter delays nobody else (its controller lanes wait for it alone),
+ * and a replica kept unready by one would never finish a rollout. */
+static bool informers_line(kr_manager_t *m, const struct ready_view *v, kr_buf *b)
+{
+    size_t unsynced = 0, waiting = 0;
+    char names[256] = "";
+    for (size_t i = 0; i < v->n_informers; i++) {
+        if (kr_informer_has_synced(v->informers[i]))
+            continue;
+        long c = v->informer_clusters[i];
+        if (c < 0) {
+            unsynced++;
+            continue;
+        }
+        waiting++;
+        bool named = false; /* a cluster with several informers is named once */
+        for (size_t j = 0; j < i && !named; j++)
+            named = v->informer_clusters[j] == c && !kr_informer_has_synced(v->informers[j]);
+        size_t used = strlen(names);
+        if (!named)
+            snprintf(names + used, sizeof(names) - used, "%s%s", used ? ", " : "",
+                     m->clusters[c].name);
+    }
+    if (unsynced > 0) {
+        kr_buf_printf(b, "[-]informers failed: %zu of %zu not synced\n", unsynced + waiting,
+                      v->n_informers);
+        return false;
+    }
+    if (waiting == 0)
+        kr_buf_printf(b, "[+]informers ok (%zu synced)\n", v->n_informers);
+    else
+        kr_buf_printf(b,
+                      "[+]informers ok (%zu of %zu synced; waiting for workload clusters: %s; "
+                      "they hold up nobody else)\n",
+                      v->n_informers - waiting, v->n_informers, names);
+    return true;
 }
 
 static void readyz(const kr_http_request_t *req, kr_http_response_t *resp, void *user)
@@ -209,16 +256,8 @@ static void readyz(const kr_http_request_t *req, kr_http_response_t *resp, void 
         kr_buf_printf(&b, "[-]manager failed: %s\n",
                       v.state == STATE_NEW ? "not running yet" : "shutting down");
     }
-    size_t unsynced = 0;
-    for (size_t i = 0; i < v.n_informers; i++)
-        if (!kr_informer_has_synced(v.informers[i]))
-            unsynced++;
-    if (unsynced == 0) {
-        kr_buf_printf(&b, "[+]informers ok (%zu synced)\n", v.n_informers);
-    } else {
+    if (!informers_line(m, &v, &b))
         ready = false;
-        kr_buf_printf(&b, "[-]informers failed: %zu of %zu not synced\n", unsynced, v.n_informers);
-    }
     if (m->leader) {
         char holder[256];
         kr_leader_observed_holder(m->leader, holder, sizeof(holder));
@@ -850,6 +889,7 @@ void kr_manager_free(kr_manager_t *m)
     kr_free(m->checks);
     kr_free(m->runnables);
     kr_free(m->informers);
+    kr_free(m->informer_clusters);
     kr_free(m->hub_name);
     kr_free(m->hub_namespace);
     kr_log_sink_free(m->sink);
@@ -966,14 +1006,21 @@ int kr_manager_informer(kr_manager_t *m, kr_client_t *client, kr_gvr resource,
                                      out, err);
     if (rc != 0)
         return rc;
+    long cluster = -1;
+    for (size_t i = 0; i < m->n_clusters && cluster < 0; i++)
+        if (m->clusters[i].client == client)
+            cluster = (long)i;
     pthread_mutex_lock(&m->lock);
     bool known = false;
     for (size_t i = 0; i < m->n_informers && !known; i++)
         known = m->informers[i] == *out;
-    if (!known && grow((void **)&m->informers, m->n_informers, sizeof(kr_informer_t *)) == 0)
-        m->informers[m->n_informers++] = *out;
-    else if (!known)
+    if (!known && grow((void **)&m->informers, m->n_informers, sizeof(kr_informer_t *)) == 0 &&
+        grow((void **)&m->informer_clusters, m->n_informers, sizeof(long)) == 0) {
+        m->informers[m->n_informers] = *out;
+        m->informer_clusters[m->n_informers++] = cluster;
+    } else if (!known) {
         rc = kr_error_set(err, KR_ENOMEM, "out of memory");
+    }
     pthread_mutex_unlock(&m->lock);
     return rc;
 }

@@ -983,6 +983,73 @@ static kr_controller_t *hub_controller(struct running *r, const char *name, kr_r
  * before any is waited on: one stuck reconcile does not let the others
  * go on working. The stuck controller is added last, so it is the first
  * stopped. */
+/* GET /readyz until its body holds `want` (bounded); the last reply. */
+static struct reply wait_readyz_with(const char *base, const char *want)
+{
+    int64_t deadline = now_ms() + 30000;
+    for (;;) {
+        struct reply r = get(base, "/readyz");
+        if ((r.body && strstr(r.body, want)) || now_ms() > deadline)
+            return r;
+        free(r.body);
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL); /* polling an endpoint: there is nothing to wait on */
+    }
+}
+
+/* The hub's informers hold readiness up; a workload cluster's do not (a
+ * dead datacenter delays nobody else): they are named, and the replica is
+ * ready. */
+START_TEST(a_workload_cluster_down_is_named_in_readyz_but_holds_nothing_up)
+{
+    struct server s, s2;
+    server_start(&s);
+    server_start(&s2);
+    char cluster_arg[256];
+    snprintf(cluster_arg, sizeof(cluster_arg), "dc1=%s:kr-testserver", s2.kubeconfig);
+    char *argv[] = {"p",         "--kubeconfig", s.kubeconfig,  "--cluster",
+                    cluster_arg, "--listen",     "127.0.0.1:0", NULL};
+    static const kr_manager_program prog = {.name = "kr-test-manager"};
+    kr_error_t err = {0};
+    struct running r = {0};
+    ck_assert_msg(manager_from_args(&prog, 7, argv, &r.cfg, &r.m, &err) == 0, "%s", err.message);
+    kr_informer_t *a, *b, *c;
+    kr_gvr cms = KR_GVR("", "v1", "configmaps"), secrets = KR_GVR("", "v1", "secrets");
+    ck_assert_int_eq(kr_manager_informer(r.m, kr_manager_hub(r.m), cms, "", NULL, &a, &err), 0);
+    ck_assert_int_eq(
+        kr_manager_informer(r.m, kr_manager_cluster_client(r.m, 0), cms, "", NULL, &b, &err), 0);
+    ck_assert_int_eq(
+        kr_manager_informer(r.m, kr_manager_cluster_client(r.m, 0), secrets, "", NULL, &c, &err),
+        0);
+    kr_testserver_faults down = {.fail_503 = 1.0}, up = {0};
+    kr_testserver_set_faults(s.ts, &down);
+    kr_testserver_set_faults(s2.ts, &down);
+    manager_start(&r);
+    const char *base = kr_manager_listen_address(r.m);
+    /* the hub down too: not ready */
+    struct reply x = wait_readyz_with(base, "[+]manager ok");
+    ck_assert_int_eq(x.status, 503);
+    ck_assert_msg(strstr(x.body, "[-]informers failed: 3 of 3 not synced\n"), "%s", x.body);
+    free(x.body);
+    /* the hub back: ready, dc1 named once for its two informers */
+    kr_testserver_set_faults(s.ts, &up);
+    x = wait_status(base, "/readyz", 200);
+    ck_assert_int_eq(x.status, 200);
+    ck_assert_msg(strstr(x.body, "[+]informers ok (1 of 3 synced; waiting for workload clusters: "
+                                 "dc1; they hold up nobody else)\n"),
+                  "%s", x.body);
+    free(x.body);
+    /* dc1 back: all synced */
+    kr_testserver_set_faults(s2.ts, &up);
+    x = wait_readyz_with(base, "[+]informers ok (3 synced)\n");
+    ck_assert_msg(x.status == 200 && strstr(x.body, "[+]informers ok (3 synced)\n"), "%s", x.body);
+    free(x.body);
+    ck_assert_int_eq(manager_finish(&r), 0);
+    server_stop(&s);
+    server_stop(&s2);
+}
+END_TEST
+
 START_TEST(the_stop_cuts_every_controller_off_before_waiting_on_any)
 {
     struct server s;
@@ -1423,6 +1490,7 @@ int main(int argc, char **argv)
     tc = tcase_create("apiserver");
     tcase_set_timeout(tc, 90);
     tcase_add_test(tc, hub_and_cluster_informers_show_in_readyz);
+    tcase_add_test(tc, a_workload_cluster_down_is_named_in_readyz_but_holds_nothing_up);
     tcase_add_test(tc, a_missing_kubeconfig_fails_new_with_one_line);
     tcase_add_test(tc, the_stop_cuts_every_controller_off_before_waiting_on_any);
     suite_add_tcase(s, tc);
