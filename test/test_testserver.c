@@ -1447,6 +1447,44 @@ START_TEST(dry_run_stores_nothing)
     ck_assert_str_eq(meta(r.json, "resourceVersion"), live_rv);
     ck_assert_str_eq(jstr(json_object_get(r.json, "data"), "k"), "v");
     tc_free(&r);
+    /* A DELETE that finalizers would hold answers the object as it would be
+     * marked, stored nowhere; Foreground adds its finalizer; a plain one
+     * answers the Status of a deletion. */
+    tc_json(U, "POST", "/api/v1/namespaces/default/configmaps",
+            "{\"metadata\":{\"name\":\"held\",\"finalizers\":[\"example.com/hold\"]}}", &r);
+    ck_assert_int_eq(r.status, 201);
+    char held_rv[32];
+    snprintf(held_rv, sizeof(held_rv), "%s", meta(r.json, "resourceVersion"));
+    tc_free(&r);
+    rv = kr_testserver_resource_version(ts);
+    tc_json(U, "DELETE", "/api/v1/namespaces/default/configmaps/held?dryRun=All", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(jstr(r.json, "kind"), "ConfigMap");
+    ck_assert_ptr_nonnull(meta(r.json, "deletionTimestamp"));
+    ck_assert_str_eq(meta(r.json, "resourceVersion"), held_rv);
+    ck_assert_uint_eq(
+        json_array_size(json_object_get(json_object_get(r.json, "metadata"), "finalizers")), 1);
+    tc_free(&r);
+    tc_json(U, "DELETE",
+            "/api/v1/namespaces/default/configmaps/live?dryRun=All&propagationPolicy=Foreground",
+            NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(meta(r.json, "deletionTimestamp"));
+    json_t *fins = json_object_get(json_object_get(r.json, "metadata"), "finalizers");
+    ck_assert_uint_eq(json_array_size(fins), 1);
+    ck_assert_str_eq(json_string_value(json_array_get(fins, 0)), "foregroundDeletion");
+    tc_free(&r);
+    tc_json(U, "DELETE", "/api/v1/namespaces/default/configmaps/live?dryRun=All", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(jstr(r.json, "kind"), "Status");
+    tc_free(&r);
+    ck_assert_uint_eq(kr_testserver_resource_version(ts), rv);
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps/held", NULL, &r);
+    ck_assert_ptr_null(meta(r.json, "deletionTimestamp"));
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps/live", NULL, &r);
+    ck_assert_ptr_null(json_object_get(json_object_get(r.json, "metadata"), "finalizers"));
+    tc_free(&r);
 }
 END_TEST
 

@@ -72,22 +72,28 @@ static bool has_finalizers(const json_t *obj)
     return json_array_size(json_object_get(json_object_get(obj, "metadata"), "finalizers")) > 0;
 }
 
-/* A copy of obj at the next resourceVersion, marked for deletion now (and
- * its generation moved, for kinds that keep one); NULL out of memory. */
-static json_t *marked_for_deletion(kr_testserver_t *ts, const ts_resource *res, const json_t *obj)
+/* Mark `obj` (a copy of ours) for deletion now, and move its generation
+ * for kinds that keep one. */
+static void mark(const ts_resource *res, json_t *obj)
 {
-    json_t *marked = with_rv(ts, obj);
-    if (!marked)
-        return NULL;
     char now[32];
     ts_timestamp(now);
-    json_t *md = ts_meta(marked);
+    json_t *md = ts_meta(obj);
     json_object_set_new(md, "deletionTimestamp", json_string(now));
     json_object_set_new(md, "deletionGracePeriodSeconds", json_integer(0));
     if (res->generation)
         json_object_set_new(
             md, "generation",
             json_integer(json_integer_value(json_object_get(md, "generation")) + 1));
+}
+
+/* A copy of obj at the next resourceVersion, marked for deletion; NULL
+ * out of memory. */
+static json_t *marked_for_deletion(kr_testserver_t *ts, const ts_resource *res, const json_t *obj)
+{
+    json_t *marked = with_rv(ts, obj);
+    if (marked)
+        mark(res, marked);
     return marked;
 }
 
@@ -922,13 +928,33 @@ static bool immortal(const ts_resource *res, const char *name)
     return false;
 }
 
-/* The state a dry-run DELETE answers for obj: a CRD as its first
- * deletion would mark it, any other object as it is (new ref). */
-static json_t *dry_deleted(const ts_resource *res, const json_t *obj)
+/* The state a dry-run DELETE with options o answers for obj (new ref;
+ * NULL out of memory), as kube-apiserver runs the deletion on a copy it
+ * does not store: a CRD as its first deletion would mark it; an object
+ * that finalizers or Foreground would keep, marked (Foreground adding its
+ * finalizer) at the resourceVersion it has now; any other as it is. */
+static json_t *dry_deleted(const ts_resource *res, const json_t *obj, const struct delete_opts *o)
 {
     if (ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions"))
         return crd_marked(obj);
-    return json_incref((json_t *)obj);
+    bool foreground = o->propagation && strcmp(o->propagation, "Foreground") == 0;
+    if ((!has_finalizers(obj) && !foreground) ||
+        json_object_get(json_object_get(obj, "metadata"), "deletionTimestamp"))
+        return json_incref((json_t *)obj);
+    json_t *marked = json_deep_copy(obj);
+    if (!marked)
+        return NULL;
+    mark(res, marked);
+    json_t *md = ts_meta(marked);
+    json_t *fins = json_object_get(md, "finalizers");
+    if (foreground && finalizer_at(marked, "foregroundDeletion") < 0) {
+        if (!json_is_array(fins)) {
+            fins = json_array();
+            json_object_set_new(md, "finalizers", fins);
+        }
+        json_array_append_new(fins, json_string("foregroundDeletion"));
+    }
+    return marked;
 }
 
 /* One object deleted as DELETE deletes it with options o (no dry run, the
@@ -979,7 +1005,7 @@ void ts_handle_delete(kr_testserver_t *ts, const ts_request *req, const ts_route
     } else if (ts_check_preconditions(res, rt->name, cur->obj,
                                       json_object_get(o.doc, "preconditions"), resp) == 0) {
         if (o.dry_run) {
-            json_t *obj = dry_deleted(res, cur->obj);
+            json_t *obj = dry_deleted(res, cur->obj, &o);
             if (obj)
                 respond_deleted(resp, res, obj, !has_finalizers(obj), o.orphan_false);
             else
@@ -1053,7 +1079,7 @@ void ts_handle_deletecollection(kr_testserver_t *ts, const ts_request *req, cons
             /* gone with an owner deleted before it: listed as it was */
             last = json_incref(matched[i].obj);
         else if (o.dry_run)
-            last = dry_deleted(rt->res, ob->obj);
+            last = dry_deleted(rt->res, ob->obj, &o);
         else
             last = delete_with(ts, rt->res, matched[i].ns, matched[i].name, &o, &gone);
         if (last)
