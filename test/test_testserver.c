@@ -558,8 +558,40 @@ START_TEST(list_pages_with_continue_and_expires_tokens)
     tc_json(U, "GET", path, NULL, &r);
     assert_status(&r, 410, "Expired",
                   "The provided continue parameter is too old to display a consistent list "
-                  "result. You can start a new list without the continue parameter.");
+                  "result. You can start a new list without the continue parameter, or use the "
+                  "continue token in this response to retrieve the remainder of the results. "
+                  "Continuing with the provided token results in an inconsistent list - objects "
+                  "that were created, modified, or deleted between the time the first chunk was "
+                  "returned and now may show up in the list.");
+    /* its token goes on after the same key, at the latest resourceVersion:
+     * cm-05x, made after the first page's list, shows up */
+    snprintf(tok, sizeof(tok), "%s", jstr(json_object_get(r.json, "metadata"), "continue"));
     tc_free(&r);
+    create_cm("default", "cm-09x", NULL);
+    unsigned long long latest = kr_testserver_resource_version(ts);
+    int rest = 0;
+    bool new_seen = false;
+    for (int page = 0; tok[0]; page++) {
+        snprintf(path, sizeof(path), "/api/v1/namespaces/default/configmaps?limit=3&continue=%s",
+                 tok);
+        tc_json(U, "GET", path, NULL, &r);
+        ck_assert_msg(r.status == 200, "%s", r.body);
+        md = json_object_get(r.json, "metadata");
+        ck_assert_uint_eq(strtoull(jstr(md, "resourceVersion"), NULL, 10), latest);
+        size_t i;
+        json_t *item;
+        json_array_foreach(json_object_get(r.json, "items"), i, item)
+        {
+            ck_assert_str_gt(meta(item, "name"), "cm-02"); /* after the first page's last */
+            new_seen = new_seen || strcmp(meta(item, "name"), "cm-09x") == 0;
+            rest++;
+        }
+        snprintf(tok, sizeof(tok), "%s", jstr(md, "continue") ? jstr(md, "continue") : "");
+        tc_free(&r);
+        ck_assert_int_lt(page, 10);
+    }
+    ck_assert_int_eq(rest, 9); /* cm-03..cm-09, cm-05x, cm-09x */
+    ck_assert(new_seen);
     tc_json(U, "GET", "/api/v1/namespaces/default/configmaps?limit=3&continue=%%%", NULL, &r);
     assert_status(&r, 400, "BadRequest", NULL);
     tc_free(&r);

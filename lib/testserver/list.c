@@ -28,6 +28,7 @@ void ts_handle_get(kr_testserver_t *ts, const ts_request *req, const ts_route *r
  * reaches outside the namespace asked for. */
 struct token {
     unsigned long long rv, id;
+    bool latest; /* rv -1: go on at the latest resourceVersion */
     char *start;
 };
 
@@ -69,7 +70,8 @@ static int token_decode(const char *text, struct token *t, ts_response *resp)
     } else if (!key_clean(start[0] == '/' ? start + 1 : start)) {
         ts_respond_bad_request(resp, "continue key is not valid: %s", start);
     } else {
-        t->rv = (unsigned long long)json_integer_value(rv);
+        t->latest = json_integer_value(rv) < 0;
+        t->rv = t->latest ? 0 : (unsigned long long)json_integer_value(rv);
         t->id = (unsigned long long)json_integer_value(id);
         t->start = kr_strdup(start[0] == '/' ? start + 1 : start);
         rc = t->start ? 0 : -1;
@@ -81,6 +83,18 @@ static int token_decode(const char *text, struct token *t, ts_response *resp)
     return rc;
 }
 
+/* A token for `start`; rv < 0: at the latest resourceVersion. */
+static char *token_encode_key(json_int_t rv, unsigned long long id, const char *start)
+{
+    json_t *doc =
+        start ? json_pack("{s:I, s:I, s:s}", "rv", rv, "id", (json_int_t)id, "start", start) : NULL;
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    char *out = text ? kr_base64_encode(text, strlen(text), true) : NULL;
+    kr_json_text_free(text);
+    return out;
+}
+
 static char *token_encode(const ts_route *rt, unsigned long long rv, unsigned long long id,
                           const json_t *last)
 {
@@ -88,14 +102,8 @@ static char *token_encode(const ts_route *rt, unsigned long long rv, unsigned lo
     char *start = rt->res->namespaced && !rt->ns
                       ? kr_asprintf("%s/%s", ns ? ns : "", name ? name : "")
                       : kr_strdup(name ? name : "");
-    json_t *doc = start ? json_pack("{s:I, s:I, s:s}", "rv", (json_int_t)rv, "id", (json_int_t)id,
-                                    "start", start)
-                        : NULL;
+    char *out = start ? token_encode_key((json_int_t)rv, id, start) : NULL;
     kr_free(start);
-    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-    json_decref(doc);
-    char *out = text ? kr_base64_encode(text, strlen(text), true) : NULL;
-    kr_json_text_free(text);
     return out;
 }
 
@@ -206,12 +214,32 @@ static void serve_page(kr_testserver_t *ts, const ts_route *rt, struct list_opts
     ts_respond_json(resp, 200, list);
 }
 
-static void respond_expired_continue(ts_response *resp)
+/* 410 for a token whose snapshot is gone, with a token that goes on from
+ * the same key at the latest resourceVersion, as etcd3's store answers a
+ * compacted continue (handleCompactedErrorForPaging). */
+static void respond_expired_continue(ts_response *resp, const char *start)
 {
-    ts_respond_status(resp, 410, "Expired",
-                      "The provided continue parameter is too old to display a consistent list "
-                      "result. You can start a new list without the continue parameter.",
-                      NULL);
+    char *tok = token_encode_key(-1, 0, start);
+    json_t *st =
+        tok ? json_pack(
+                  "{s:s, s:s, s:{s:s}, s:s, s:s, s:s, s:i}", "kind", "Status", "apiVersion", "v1",
+                  "metadata", "continue", tok, "status", "Failure", "message",
+                  "The provided continue parameter is too old to display a consistent list "
+                  "result. You can start a new list without the continue parameter, or use the "
+                  "continue token in this response to retrieve the remainder of the results. "
+                  "Continuing with the provided token results in an inconsistent list - objects "
+                  "that were created, modified, or deleted between the time the first chunk was "
+                  "returned and now may show up in the list.",
+                  "reason", "Expired", "code", 410)
+            : NULL;
+    kr_free(tok);
+    if (st)
+        ts_respond_json(resp, 410, st);
+    else
+        ts_respond_status(resp, 410, "Expired",
+                          "The provided continue parameter is too old to display a consistent "
+                          "list result. You can start a new list without the continue parameter.",
+                          NULL);
 }
 
 /* The first index after the token's key, read under the request's path:
@@ -236,9 +264,12 @@ static void list_continue(kr_testserver_t *ts, const ts_route *rt, struct list_o
 {
     struct token t = {0};
     if (token_decode(o->cont, &t, resp) == 0) {
-        ts_snapshot *s = ts_snapshot_find(ts, t.id);
-        if (!s || s->store_id != rt->res->store->id || s->rv != t.rv) {
-            respond_expired_continue(resp);
+        ts_snapshot *s = t.latest ? NULL : ts_snapshot_find(ts, t.id);
+        if (t.latest) {
+            view v = {NULL, rt->res->store, rt->res->store->len, ts->rv, 0};
+            serve_page(ts, rt, o, &v, continue_from(&v, rt, t.start), resp);
+        } else if (!s || s->store_id != rt->res->store->id || s->rv != t.rv) {
+            respond_expired_continue(resp, t.start);
         } else {
             view v = {s->objs, NULL, s->len, s->rv, s->id};
             serve_page(ts, rt, o, &v, continue_from(&v, rt, t.start), resp);
