@@ -690,6 +690,93 @@ START_TEST(continue_tokens_stay_under_the_requested_path)
 }
 END_TEST
 
+/* The names of a list's items, space-separated; the list's resourceVersion. */
+static void list_names(const char *path, long want_status, char *names, size_t len, char *rv,
+                       size_t rv_len)
+{
+    tc_response r;
+    tc_json(U, "GET", path, NULL, &r);
+    ck_assert_msg(r.status == want_status, "%s: %ld %s", path, r.status, r.body);
+    names[0] = '\0';
+    size_t i;
+    json_t *item;
+    json_array_foreach(json_object_get(r.json, "items"), i, item)
+    {
+        size_t used = strlen(names);
+        snprintf(names + used, len - used, "%s%s=%s", used ? " " : "", meta(item, "name"),
+                 jstr(json_object_get(item, "data"), "k"));
+    }
+    if (rv)
+        snprintf(rv, rv_len, "%s", jstr(json_object_get(r.json, "metadata"), "resourceVersion"));
+    tc_free(&r);
+}
+
+/* resourceVersionMatch=Exact, and a resourceVersion with a limit (the
+ * legacy form), list the store as it was at that resourceVersion while
+ * the history reaches back, as etcd serves a revision until compaction;
+ * pages follow that past state. */
+START_TEST(list_at_an_exact_resource_version_shows_the_past)
+{
+    const char *base = "/api/v1/namespaces/past/configmaps";
+    create_ns("past");
+    create_cm("past", "a", NULL);
+    create_cm("past", "b", NULL);
+    create_cm("past", "c", NULL);
+    char then[32], names[512], rv[32], path[700];
+    list_names(base, 200, names, sizeof(names), then, sizeof(then));
+    ck_assert_str_eq(names, "a=v b=v c=v");
+    tc_response r;
+    tc_request(U, "PATCH", "/api/v1/namespaces/past/configmaps/a", "application/merge-patch+json",
+               "{\"data\":{\"k\":\"changed\"}}", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    tc_json(U, "DELETE", "/api/v1/namespaces/past/configmaps/b", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    create_cm("past", "aa", NULL);
+    create_cm("past", "b", NULL); /* again, after its delete */
+    tc_json(U, "DELETE", "/api/v1/namespaces/past/configmaps/c", NULL, &r);
+    tc_free(&r);
+    create_ns("elsewhere");
+    create_cm("elsewhere", "x", NULL);
+    list_names(base, 200, names, sizeof(names), NULL, 0);
+    ck_assert_str_eq(names, "a=changed aa=v b=v");
+
+    snprintf(path, sizeof(path), "%s?resourceVersion=%s&resourceVersionMatch=Exact", base, then);
+    list_names(path, 200, names, sizeof(names), rv, sizeof(rv));
+    ck_assert_str_eq(names, "a=v b=v c=v");
+    ck_assert_str_eq(rv, then);
+    /* NotOlderThan is served at the latest */
+    snprintf(path, sizeof(path), "%s?resourceVersion=%s&resourceVersionMatch=NotOlderThan", base,
+             then);
+    list_names(path, 200, names, sizeof(names), rv, sizeof(rv));
+    ck_assert_str_eq(names, "a=changed aa=v b=v");
+    /* the legacy form, paged: every page at that resourceVersion */
+    snprintf(path, sizeof(path), "%s?resourceVersion=%s&limit=2", base, then);
+    tc_json(U, "GET", path, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_uint_eq(json_array_size(json_object_get(r.json, "items")), 2);
+    ck_assert_str_eq(jstr(json_object_get(r.json, "metadata"), "resourceVersion"), then);
+    char tok[512];
+    snprintf(tok, sizeof(tok), "%s", jstr(json_object_get(r.json, "metadata"), "continue"));
+    tc_free(&r);
+    snprintf(path, sizeof(path), "%s?limit=2&continue=%s", base, tok);
+    list_names(path, 200, names, sizeof(names), rv, sizeof(rv));
+    ck_assert_str_eq(names, "c=v");
+    ck_assert_str_eq(rv, then);
+    /* without a limit, as before: the latest */
+    snprintf(path, sizeof(path), "%s?resourceVersion=%s", base, then);
+    list_names(path, 200, names, sizeof(names), NULL, 0);
+    ck_assert_str_eq(names, "a=changed aa=v b=v");
+    /* once compacted, the past is gone */
+    kr_testserver_compact(ts);
+    snprintf(path, sizeof(path), "%s?resourceVersion=%s&resourceVersionMatch=Exact", base, then);
+    list_names(path, 410, names, sizeof(names), NULL, 0);
+    snprintf(path, sizeof(path), "%s?resourceVersion=%s&limit=2", base, then);
+    list_names(path, 410, names, sizeof(names), NULL, 0);
+}
+END_TEST
+
 START_TEST(list_validates_resource_version_options)
 {
     tc_response r;
@@ -718,9 +805,10 @@ START_TEST(list_validates_resource_version_options)
                          json_object_get(json_object_get(r.json, "details"), "retryAfterSeconds")),
                      1);
     tc_free(&r);
+    kr_testserver_compact(ts); /* the history no longer reaches back to 1 */
     snprintf(path, sizeof(path), "%s?resourceVersion=1&resourceVersionMatch=Exact", base);
     tc_json(U, "GET", path, NULL, &r);
-    assert_status(&r, 410, "Expired", NULL);
+    assert_status(&r, 410, "Expired", "The resourceVersion for the provided list is too old.");
     tc_free(&r);
     snprintf(path, sizeof(path), "%s?resourceVersion=1&resourceVersionMatch=NotOlderThan", base);
     tc_json(U, "GET", path, NULL, &r);
@@ -4596,6 +4684,7 @@ int main(void)
                             list_pages_with_continue_and_expires_tokens,
                             continue_tokens_stay_under_the_requested_path,
                             list_validates_resource_version_options,
+                            list_at_an_exact_resource_version_shows_the_past,
                             label_and_field_selectors_filter,
                             kinds_select_by_their_own_fields,
                             pod_log_checks_the_pod_and_container,

@@ -284,9 +284,14 @@ static void respond_list_invalid(ts_response *resp, const char *field, const cha
     ts_respond_invalid(resp, "ListOptions", "meta.k8s.io", "", field, reason, text);
 }
 
-/* §4.1: the combinations of resourceVersion, resourceVersionMatch and continue. */
-static int check_rv(kr_testserver_t *ts, const ts_request *req, ts_response *resp)
+/* §4.1: the combinations of resourceVersion, resourceVersionMatch and
+ * continue. *exact: the resourceVersion the list must be served at, 0 for
+ * the latest: with resourceVersionMatch=Exact, and, as etcd3's store
+ * serves the legacy form, a resourceVersion other than "0" with a limit
+ * and no match. */
+static int check_rv(kr_testserver_t *ts, const ts_request *req, ts_response *resp, uint64_t *exact)
 {
+    *exact = 0;
     const char *rv = ts_query(req, "resourceVersion");
     const char *rvm = ts_query(req, "resourceVersionMatch");
     const char *cont = ts_query(req, "continue");
@@ -347,18 +352,18 @@ static int check_rv(kr_testserver_t *ts, const ts_request *req, ts_response *res
                                     "Too large resource version", "retryAfterSeconds", 1));
         return -1;
     }
-    if (rvm && strcmp(rvm, "Exact") == 0 && n != ts->rv) {
-        ts_respond_status(resp, 410, "Expired",
-                          "The resourceVersion for the provided list is too old.", NULL);
-        return -1;
-    }
+    const char *limit = ts_query(req, "limit");
+    bool legacy = (!rvm || !*rvm) && n > 0 && limit && strtol(limit, NULL, 10) > 0;
+    if ((rvm && strcmp(rvm, "Exact") == 0) || legacy)
+        *exact = n;
     return 0;
 }
 
 void ts_handle_list(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                     ts_response *resp)
 {
-    if (check_rv(ts, req, resp) != 0)
+    uint64_t exact = 0;
+    if (check_rv(ts, req, resp, &exact) != 0)
         return;
     struct list_opts o = {0};
     const char *limit = ts_query(req, "limit");
@@ -377,6 +382,18 @@ void ts_handle_list(kr_testserver_t *ts, const ts_request *req, const ts_route *
         return;
     if (o.cont && *o.cont) {
         list_continue(ts, rt, &o, resp);
+    } else if (exact && exact != ts->rv) {
+        /* the store as it was, while the history reaches back (etcd's
+         * revisions until compaction) */
+        ts_snapshot *snap = ts_snapshot_take_at(ts, rt->res, exact);
+        if (!snap) {
+            ts_respond_status(resp, 410, "Expired",
+                              "The resourceVersion for the provided list is too old.", NULL);
+        } else {
+            view v = {snap->objs, NULL, snap->len, snap->rv, snap->id};
+            size_t from = rt->ns ? view_bound(&v, rt->ns, "", true) : 0;
+            serve_page(ts, rt, &o, &v, from, resp);
+        }
     } else {
         view v = {NULL, rt->res->store, rt->res->store->len, ts->rv, 0};
         size_t from = rt->ns ? view_bound(&v, rt->ns, "", true) : 0;

@@ -378,6 +378,12 @@ typedef struct ts_snapshot {
     size_t len;
 } ts_snapshot;
 ts_snapshot *ts_snapshot_take(kr_testserver_t *ts, const ts_resource *res);
+/* The store as it was at resourceVersion rv, rebuilt from the live store
+ * and the history after rv (an Exact list at an older resourceVersion, as
+ * etcd serves one until compaction); NULL when the history does not reach
+ * back that far, or out of memory. */
+ts_snapshot *ts_snapshot_take_at(kr_testserver_t *ts, const ts_resource *res,
+                                 unsigned long long rv);
 ts_snapshot *ts_snapshot_find(kr_testserver_t *ts, unsigned long long id);
 void ts_snapshots_clear(kr_testserver_t *ts);
 

@@ -2,6 +2,7 @@
  * keeps its objects sorted by (namespace, name); the server keeps one ring
  * of recent events for watch resumption (wire spec §9). Callers hold ts->mu. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "testserver/ts_internal.h"
@@ -241,6 +242,84 @@ ts_snapshot *ts_snapshot_take(kr_testserver_t *ts, const ts_resource *res)
     s->len = st->len;
     s->id = ++ts->snap_seq;
     s->rv = ts->rv;
+    s->store_id = st->id;
+    ts->snap_next = (ts->snap_next + 1) % ts->snap_cap;
+    return s;
+}
+
+/* An object of the store as it was, keyed. */
+struct past {
+    const char *ns, *name;
+    json_t *obj; /* borrowed; NULL: not there then */
+};
+
+static int past_cmp(const void *a, const void *b)
+{
+    const struct past *x = a, *y = b;
+    int c = strcmp(x->ns, y->ns);
+    return c ? c : strcmp(x->name, y->name);
+}
+
+static const char *meta_text(const json_t *obj, const char *field)
+{
+    const char *v = json_string_value(json_object_get(json_object_get(obj, "metadata"), field));
+    return v ? v : "";
+}
+
+ts_snapshot *ts_snapshot_take_at(kr_testserver_t *ts, const ts_resource *res, unsigned long long rv)
+{
+    if (rv == ts->rv)
+        return ts_snapshot_take(ts, res);
+    if (ts->snap_cap == 0 || ts->ring_cap == 0 || rv < ts->rv_floor || rv > ts->rv)
+        return NULL;
+    const ts_store *st = res->store;
+    size_t n = st->len, cap = st->len + ts->ring_len + 1;
+    struct past *p = kr_malloc(cap * sizeof(*p));
+    if (!p)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        p[i] = (struct past){st->items[i].ns, st->items[i].name, st->items[i].obj};
+    size_t sorted = n; /* p[0..sorted) is in key order; the rest appended */
+    /* Undo, newest first, every write of this store after rv. */
+    for (size_t k = ts->ring_len; k-- > 0;) {
+        const ts_event *ev = &ts->ring[(ts->ring_head + k) % ts->ring_cap];
+        if (ev->rv <= rv)
+            break;
+        if (ev->store_id != st->id)
+            continue;
+        struct past key = {res->namespaced ? meta_text(ev->obj, "namespace") : "",
+                           meta_text(ev->obj, "name"), NULL};
+        struct past *at = bsearch(&key, p, sorted, sizeof(*p), past_cmp);
+        for (size_t j = sorted; !at && j < n; j++)
+            if (past_cmp(&key, &p[j]) == 0)
+                at = &p[j];
+        if (ev->type == TS_ADDED) {
+            if (at)
+                at->obj = NULL;
+        } else {
+            json_t *before = ev->type == TS_MODIFIED ? ev->old : ev->obj;
+            if (at) {
+                at->obj = before;
+            } else {
+                key.obj = before;
+                p[n++] = key;
+            }
+        }
+    }
+    qsort(p, n, sizeof(*p), past_cmp);
+    ts_snapshot *s = &ts->snapshots[ts->snap_next];
+    snapshot_clear(s);
+    s->objs = kr_malloc((n ? n : 1) * sizeof(json_t *));
+    if (!s->objs) {
+        kr_free(p);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (p[i].obj)
+            s->objs[s->len++] = json_incref(p[i].obj);
+    kr_free(p);
+    s->id = ++ts->snap_seq;
+    s->rv = rv;
     s->store_id = st->id;
     ts->snap_next = (ts->snap_next + 1) % ts->snap_cap;
     return s;
