@@ -51,6 +51,25 @@ static int segment(kr_buf *out, const char *s)
     return kr_url_escape(out, s);
 }
 
+/* client-go's IsValidPathSegmentName, for the namespace, resource, name
+ * and subresource: "." and ".." would name another path (libcurl, as
+ * browsers do, removes dot segments: DELETE of configmaps/.. deletes the
+ * namespace), and '/' or '%' in a name is refused too, never escaped into
+ * something the server reads otherwise. */
+static int check_segment(const char *what, const char *s, kr_error_t *err)
+{
+    if (!set(s))
+        return 0;
+    if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+        return kr_error_set(err, KR_EINVAL, "invalid %s \"%s\": [may not be '%s']", what, s, s);
+    bool slash = strchr(s, '/') != NULL, percent = strchr(s, '%') != NULL;
+    if (slash || percent)
+        return kr_error_set(err, KR_EINVAL, "invalid %s \"%s\": [%s%s%s]", what, s,
+                            slash ? "may not contain '/'" : "", slash && percent ? " " : "",
+                            percent ? "may not contain '%'" : "");
+    return 0;
+}
+
 static bool verb_takes_name(kr_verb verb)
 {
     return verb == KR_VERB_GET || verb == KR_VERB_UPDATE || verb == KR_VERB_PATCH ||
@@ -121,7 +140,15 @@ int kr_client_build_url(kr_buf *out, const kr_request *req, bool watch, kr_error
     if (set(ref->subresource) && !named)
         return kr_error_set(err, KR_EINVAL, "request: subresource %s needs a name",
                             ref->subresource);
-    int rc;
+    int rc = check_segment("namespace", ref->namespace_, err);
+    if (rc == 0)
+        rc = check_segment("resource", ref->gvr.resource, err);
+    if (rc == 0)
+        rc = check_segment("resource name", ref->name, err);
+    if (rc == 0)
+        rc = check_segment("subresource", ref->subresource, err);
+    if (rc != 0)
+        return rc;
     if (set(ref->gvr.group))
         rc = kr_buf_append_str(out, "/apis") || segment(out, ref->gvr.group) ||
              segment(out, ref->gvr.version);

@@ -142,11 +142,48 @@ START_TEST(bad_references_are_refused)
     ck_assert_int_eq(rc, KR_EINVAL);
     kr_free(u);
     /* Names are escaped, never spliced raw into the path. */
-    req = (kr_request){.verb = KR_VERB_GET,
-                       .ref = {KR_GVR("", "v1", "configmaps"), "ns", "../secrets/y"}};
+    req = (kr_request){.verb = KR_VERB_GET, .ref = {KR_GVR("", "v1", "configmaps"), "ns", "a b:c"}};
     u = url_of(&req, false, &rc);
     ck_assert_int_eq(rc, 0);
-    ck_assert_str_eq(u, "/api/v1/namespaces/ns/configmaps/..%2Fsecrets%2Fy");
+    ck_assert_str_eq(u, "/api/v1/namespaces/ns/configmaps/a%20b%3Ac");
+    kr_free(u);
+    /* As client-go: no segment is "." or "..", which would name another
+     * path once dot segments are removed (a DELETE of configmaps/..
+     * would delete the namespace), nor holds '/' or '%'. */
+    struct {
+        const char *ns, *resource, *name, *sub, *says;
+    } refused[] = {
+        {"ns", "configmaps", "..", NULL, "invalid resource name \"..\": [may not be '..']"},
+        {"ns", "configmaps", ".", NULL, "invalid resource name \".\": [may not be '.']"},
+        {"..", "configmaps", "x", NULL, "invalid namespace \"..\": [may not be '..']"},
+        {"ns", "configmaps", "../secrets/y", NULL,
+         "invalid resource name \"../secrets/y\": [may not contain '/']"},
+        {"ns", "configmaps", "a%2F", NULL, "invalid resource name \"a%2F\": [may not contain '%']"},
+        {"ns", "configmaps", "/%", NULL,
+         "invalid resource name \"/%\": [may not contain '/' may not contain '%']"},
+        {"ns", "..", "x", NULL, "invalid resource \"..\": [may not be '..']"},
+        {"ns", "pods", "x", "..", "invalid subresource \"..\": [may not be '..']"},
+    };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        req = (kr_request){.verb = KR_VERB_DELETE,
+                           .ref = {KR_GVR("", "v1", refused[i].resource), refused[i].ns,
+                                   refused[i].name, refused[i].sub}};
+        kr_buf b = {0};
+        kr_error_t err = {0};
+        ck_assert_int_eq(kr_client_build_url(&b, &req, false, &err), KR_EINVAL);
+        ck_assert_str_eq(err.message, refused[i].says);
+        kr_buf_free(&b);
+    }
+    /* a collection in namespace "..": the namespace is checked too */
+    req = (kr_request){.verb = KR_VERB_LIST, .ref = {KR_GVR("", "v1", "configmaps"), "..", NULL}};
+    u = url_of(&req, false, &rc);
+    ck_assert_int_eq(rc, KR_EINVAL);
+    kr_free(u);
+    /* "..." and ".a" are names like any other */
+    req = (kr_request){.verb = KR_VERB_GET, .ref = {KR_GVR("", "v1", "configmaps"), "ns", "..."}};
+    u = url_of(&req, false, &rc);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_str_eq(u, "/api/v1/namespaces/ns/configmaps/...");
     kr_free(u);
 }
 END_TEST
