@@ -1105,6 +1105,25 @@ START_TEST(update_bumps_generation_only_for_spec_and_conflicts_on_stale_rv)
                      "the name of the object (other) does not match the name on the URL (web)");
     json_t *missing = put("/apis/apps/v1/namespaces/default/deployments/other", d4, 404);
     json_decref(missing);
+    /* A PUT's uid is its precondition; a patch may not change it. */
+    json_t *other_uid = json_deep_copy(same);
+    json_object_set_new(json_object_get(other_uid, "metadata"), "uid", json_string("other"));
+    json_t *refused = put(deploy_path, other_uid, 409);
+    char want[256];
+    snprintf(want, sizeof(want),
+             "Operation cannot be fulfilled on deployments.apps \"web\": Precondition failed: "
+             "UID in precondition: other, UID in object meta: %s",
+             meta(same, "uid"));
+    ck_assert_str_eq(jstr(refused, "message"), want);
+    json_decref(refused);
+    json_decref(other_uid);
+    tc_response r;
+    tc_request(U, "PATCH", deploy_path, "application/merge-patch+json",
+               "{\"metadata\":{\"uid\":\"x\"}}", NULL, &r);
+    ck_assert_int_eq(r.status, 422);
+    ck_assert_str_eq(jstr(r.json, "message"), "Deployment.apps \"web\" is invalid: metadata.uid: "
+                                              "Invalid value: \"x\": field is immutable");
+    tc_free(&r);
     json_decref(bad);
     json_decref(same);
     json_decref(d4);
@@ -2845,6 +2864,17 @@ START_TEST(crd_makes_its_resource_servable_and_takes_it_along)
     tc_free(&r);
     tc_json(U, "GET", "/apis/example.com/v1/widgets", NULL, &r);
     ck_assert_str_eq(jstr(r.json, "kind"), "WidgetList");
+    tc_free(&r);
+    /* custom resources take no unconditional update */
+    tc_json(U, "PUT", "/apis/example.com/v1/namespaces/default/widgets/w",
+            "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\",\"metadata\":{\"name\":\"w\"},"
+            "\"spec\":{\"size\":5}}",
+            &r);
+    ck_assert_int_eq(r.status, 422);
+    ck_assert_str_eq(jstr(r.json, "message"),
+                     "widgets.example.com \"w\" is invalid: metadata.resourceVersion: Invalid "
+                     "value: 0x0: must be specified for an update");
+    ck_assert_str_eq(jstr(json_object_get(r.json, "details"), "kind"), "widgets");
     tc_free(&r);
     tc_request(U, "PATCH", "/apis/example.com/v1/namespaces/default/widgets/w",
                "application/strategic-merge-patch+json", "{\"spec\":{\"size\":2}}", NULL, &r);

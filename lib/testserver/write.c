@@ -680,6 +680,23 @@ static void bump_generation(const ts_resource *res, const json_t *existing, json
     json_object_set_new(md, "generation", json_integer(gen + 1));
 }
 
+/* Custom resources allow no unconditional update (a PUT of the object or
+ * its status without a resourceVersion); the registry names the resource
+ * where the kind would go. Judged after the request's decoding (strict
+ * field validation answers first). */
+static int admit_unconditional(const ts_write *w, const json_t *obj, ts_response *resp)
+{
+    const ts_resource *res = w->rt->res;
+    const char *rv =
+        json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+    bool put = w->req && w->req->method && strcmp(w->req->method, "PUT") == 0;
+    if (!put || !res->crd || (rv && *rv) || (w->rt->sub && strcmp(w->rt->sub, "status") != 0))
+        return 0;
+    ts_respond_invalid(resp, res->plural, res->group, w->rt->name, "metadata.resourceVersion",
+                       "FieldValueInvalid", "Invalid value: 0x0: must be specified for an update");
+    return KR_EINVALIDOBJ;
+}
+
 static int admit_update(const ts_write *w, const json_t *existing, json_t *obj, ts_response *resp)
 {
     const ts_resource *res = w->rt->res;
@@ -687,6 +704,28 @@ static int admit_update(const ts_write *w, const json_t *existing, json_t *obj, 
     json_t *md = ts_meta(obj);
     const char *rv = json_string_value(json_object_get(md, "resourceVersion"));
     const char *cur = json_string_value(json_object_get(old_md, "resourceVersion"));
+    const char *uid = json_string_value(json_object_get(md, "uid"));
+    const char *cur_uid = json_string_value(json_object_get(old_md, "uid"));
+    bool put = w->req && w->req->method && strcmp(w->req->method, "PUT") == 0;
+    bool changes_uid = uid && *uid && cur_uid && strcmp(uid, cur_uid) != 0;
+    if (put && changes_uid) {
+        /* a PUT's uid is its precondition (the registry's
+         * defaultUpdatedObjectInfo): an object deleted and made again under
+         * the same name is never overwritten by a stale copy */
+        char *why = kr_asprintf("Precondition failed: UID in precondition: %s, UID in object "
+                                "meta: %s",
+                                uid, cur_uid);
+        ts_respond_conflict(resp, res, w->rt->name, why ? why : "Precondition failed");
+        kr_free(why);
+        return KR_ECONFLICT;
+    }
+    if (changes_uid) { /* a patch's: ValidateObjectMetaUpdate */
+        char *why = kr_asprintf("Invalid value: \"%s\": field is immutable", uid);
+        ts_respond_invalid(resp, res->kind, res->group, w->rt->name, "metadata.uid",
+                           "FieldValueInvalid", why ? why : "field is immutable");
+        kr_free(why);
+        return KR_EINVALIDOBJ;
+    }
     if (rv && *rv && (!cur || strcmp(rv, cur) != 0)) {
         ts_respond_conflict(resp, res, w->rt->name,
                             "the object has been modified; please apply your changes to the "
@@ -799,6 +838,8 @@ static int commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *e
         return KR_ENOMEM;
     }
     rc = ts_schema_admit(w, obj, resp);
+    if (rc == 0)
+        rc = admit_unconditional(w, obj, resp);
     if (rc == 0 && ts_csr_is(w->rt->res))
         rc = ts_csr_update(w->rt->sub, existing, obj, resp);
     if (rc == 0 && ts_resource_is(w->rt->res, "", "pods") && w->rt->sub &&
