@@ -216,6 +216,72 @@ static void expect_name(child *c, const char *name)
     json_decref(obj);
 }
 
+/* `kr-get ARGS` (with `--kubeconfig kubeconfig`) exits with `status`, its
+ * first line of output `first`; with kubectl there, `kubectl get ARGS`
+ * says the same (and exits 1: kubectl has no usage exit code). */
+static void expect_like_kubectl(const char *kubeconfig, const char *const args[], int status,
+                                const char *first)
+{
+    const char *argv[16] = {"kr-get", "--kubeconfig", kubeconfig},
+               *kargv[16] = {"/usr/bin/env", "kubectl", "--kubeconfig", kubeconfig, "get"};
+    for (size_t i = 0; args[i]; i++)
+        argv[3 + i] = kargv[5 + i] = args[i];
+    char out[65536];
+    ck_assert_int_eq(kr_test_proc_run(argv, out, sizeof(out), 30000), status);
+    out[strcspn(out, "\n")] = '\0';
+    ck_assert_str_eq(out, first);
+    if (!kr_test_have_program("kubectl"))
+        return;
+    ck_assert_int_eq(kr_test_proc_run(kargv, out, sizeof(out), 60000), 1);
+    out[strcspn(out, "\n")] = '\0';
+    ck_assert_str_eq(out, first);
+}
+
+START_TEST(refuses_what_kubectl_refuses)
+{
+    kr_testserver_t *ts = server();
+    load(ts, "a1", "1");
+    char kubeconfig[128];
+    kr_error_t err = {0};
+    snprintf(kubeconfig, sizeof(kubeconfig), "%s/kubeconfig-%d", log_dir, (int)getpid());
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(ts, kubeconfig, "default", &err), 0);
+    if (!kr_test_have_program("kubectl"))
+        kr_test_skip("test_kr_get", "refusals compared with kubectl: kubectl not found");
+
+    /* -w NAME gets the object first: not there, not waited for. */
+    expect_like_kubectl(kubeconfig, (const char *[]){"-w", "cm", "nope", NULL}, 1,
+                        "Error from server (NotFound): configmaps \"nope\" not found");
+    expect_like_kubectl(kubeconfig, (const char *[]){"-A", "cm", "a1", NULL}, 1,
+                        "error: a resource cannot be retrieved by name across all namespaces");
+    static const char selected[] = "error: name cannot be provided when a selector is specified";
+    expect_like_kubectl(kubeconfig, (const char *[]){"cm", "a1", "-l", "app=nomatch", NULL}, 1,
+                        selected);
+    expect_like_kubectl(
+        kubeconfig,
+        (const char *[]){"-w", "cm", "a1", "--field-selector", "metadata.namespace=default", NULL},
+        1, selected);
+    /* A usage error: kr-get's exit code 2. */
+    expect_like_kubectl(kubeconfig, (const char *[]){"--chunk-size", "abc", "cm", NULL}, 2,
+                        "Error: invalid argument \"abc\" for \"--chunk-size\" flag: "
+                        "strconv.ParseInt: parsing \"abc\": invalid syntax");
+
+    /* -A wins over -n; a cluster-scoped object by name with -A is fine. */
+    char bin[512];
+    kr_test_bin_path(bin, sizeof(bin), "kr-get");
+    char *all[] = {bin, "--kubeconfig", kubeconfig, "-n", "elsewhere", "-A", "cm", NULL};
+    child c;
+    spawn(&c, all, false);
+    expect_name(&c, "a1");
+    ck_assert_int_eq(finish(&c), 0);
+    char *ns[] = {bin, "--kubeconfig", kubeconfig, "-A", "ns", "default", NULL};
+    spawn(&c, ns, false);
+    expect_name(&c, "default");
+    ck_assert_int_eq(finish(&c), 0);
+    unlink(kubeconfig);
+    kr_testserver_free(ts);
+}
+END_TEST
+
 static void wait_watches(kr_testserver_t *ts, size_t n)
 {
     for (int i = 0; i < 30000 && kr_testserver_watch_count(ts) != n; i++)
@@ -291,6 +357,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, lists_as_json_lines_matching_kubectl);
     tcase_add_test(tc, errors_print_the_status_message_and_exit_1);
+    tcase_add_test(tc, refuses_what_kubectl_refuses);
     tcase_add_test(tc, wrong_token_in_the_kubeconfig_is_reported_like_kubectl);
     tcase_add_test(tc, watch_resumes_after_reconnect_and_relists_on_gone);
     suite_add_tcase(s, tc);

@@ -2,10 +2,14 @@
  * print objects as JSON lines, and with -w follow the watch, resuming from
  * the last resourceVersion across reconnects and relisting on 410.
  *
- *   kr-get [--kubeconfig F] [--context C] [-n NS | -A] [-l SELECTOR]
+ *   kr-get [--kubeconfig F] [--context C] [-n NS] [-A] [-l SELECTOR]
  *          [--field-selector S] [-w] [--chunk-size N] RESOURCE [NAME]
  *
- * Errors print the apiserver's Status message and exit 1, as kubectl does. */
+ * Errors print the apiserver's Status message and exit 1, as kubectl does;
+ * so do kubectl's refusals (a NAME with a selector, or with -A). With NAME,
+ * -w gets the object first, then watches it from its resourceVersion. -A
+ * wins over -n. Usage errors exit 2. */
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -36,7 +40,7 @@ typedef struct watch_state {
 static int usage(FILE *out, int status)
 {
     fprintf(out,
-            "usage: kr-get [--kubeconfig F] [--context C] [-n NS | -A] [-l SELECTOR]\n"
+            "usage: kr-get [--kubeconfig F] [--context C] [-n NS] [-A] [-l SELECTOR]\n"
             "              [--field-selector S] [-w] [--chunk-size N] [--show-managed-fields]\n"
             "              RESOURCE [NAME]\n"
             "       connection flags: [--server URL] [--token T]\n"
@@ -132,37 +136,45 @@ static bool transient(int rc)
            rc == KR_ETHROTTLED || rc == KR_EPARSE;
 }
 
-/* List (in pages), then watch from the list's RV for as long as it lasts. */
+/* List (in pages) or get NAME, then watch from its RV for as long as it lasts. */
 static int get(kr_client_t *client, const args *a, const kr_resource_info *info)
 {
     kr_gvr gvr = KR_GVR(info->group, info->version, info->resource);
+    if (info->namespaced && a->all_namespaces && a->name) {
+        fprintf(stderr, "error: a resource cannot be retrieved by name across all namespaces\n");
+        return 1;
+    }
     const char *ns = NULL;
     if (info->namespaced && !a->all_namespaces)
         ns = a->namespace_ ? a->namespace_ : kr_client_default_namespace(client);
+    /* With NAME there is no user selector (main refuses it): watch NAME. */
     char name_selector[300];
     const char *fields = a->fields;
-    if (a->name && a->watch) {
+    if (a->name) {
         snprintf(name_selector, sizeof(name_selector), "metadata.name=%s", a->name);
         fields = name_selector;
     }
     kr_error_t err = {0};
     list_ctx ctx = {.info = info};
     for (;;) {
-        if (a->name && !a->watch) {
-            json_t *obj = NULL;
-            if (kr_client_get(client, gvr, ns, a->name, &obj, &err) != 0)
-                return fail(&err);
-            print_object(obj, info);
-            json_decref(obj);
-            return 0;
-        }
         kr_list_opts lo = {
             .label_selector = a->labels, .field_selector = fields, .limit = a->chunk_size};
         ctx.rv[0] = '\0';
-        int rc = a->chunk_size > 0
-                     ? kr_client_list_pages(client, gvr, ns, &lo, print_page, &ctx, &err)
-                     : 0;
-        if (a->chunk_size <= 0) {
+        int rc;
+        if (a->name) {
+            json_t *obj = NULL;
+            rc = kr_client_get(client, gvr, ns, a->name, &obj, &err);
+            if (rc == 0) {
+                const char *rv = json_string_value(
+                    json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+                snprintf(ctx.rv, sizeof(ctx.rv), "%s", rv ? rv : "");
+                print_object(obj, info);
+                fflush(stdout);
+            }
+            json_decref(obj);
+        } else if (a->chunk_size > 0) {
+            rc = kr_client_list_pages(client, gvr, ns, &lo, print_page, &ctx, &err);
+        } else {
             json_t *list = NULL;
             rc = kr_client_list(client, gvr, ns, &lo, &list, &err);
             if (rc == 0)
@@ -247,9 +259,19 @@ static int parse_args(int argc, char **argv, args *a)
         case 'w':
             a->watch = true;
             break;
-        case CHUNK:
-            a->chunk_size = atol(optarg);
+        case CHUNK: {
+            char *end;
+            errno = 0;
+            a->chunk_size = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end) {
+                fprintf(stderr,
+                        "Error: invalid argument \"%s\" for \"--chunk-size\" flag: "
+                        "strconv.ParseInt: parsing \"%s\": %s\n",
+                        optarg, optarg, errno == ERANGE ? "value out of range" : "invalid syntax");
+                return -1;
+            }
             break;
+        }
         case SERVER:
             a->server = optarg;
             break;
@@ -271,7 +293,7 @@ static int parse_args(int argc, char **argv, args *a)
             return -1;
         }
     }
-    if (optind >= argc || argc - optind > 2 || (a->namespace_ && a->all_namespaces))
+    if (optind >= argc || argc - optind > 2)
         return -1;
     a->resource = argv[optind];
     a->name = optind + 1 < argc ? argv[optind + 1] : NULL;
@@ -289,6 +311,10 @@ int main(int argc, char **argv)
     args a = {0};
     if (parse_args(argc, argv, &a) != 0)
         return usage(stderr, 2);
+    if (a.name && ((a.labels && a.labels[0]) || (a.fields && a.fields[0]))) {
+        fprintf(stderr, "error: name cannot be provided when a selector is specified\n");
+        return 1;
+    }
     /* The connection: a kubeconfig (or in-cluster), as kubectl finds it,
      * with the command line's overrides; or just --server. */
     kr_logger logger = {.cb = log_to_stderr, .max_level = KR_LOG_WARN};
