@@ -59,6 +59,7 @@ struct kr_manager {
     kr_informer_factory_t *factory;
     kr_informer_factory_opts factory_opts;
     double client_qps; /* kr_manager_opts version 2; 0: the kubeconfig's */
+    uint64_t request_timeout_ms; /* version 3; 0: none */
     int client_burst;
     char *hub_name;
     char *hub_namespace;
@@ -334,7 +335,8 @@ static void on_new_leader(const char *identity, void *user)
 /* ---- building ----------------------------------------------------------------------- */
 
 /* The client rate limit: the program's default (kr_manager_opts), then the
- * command line's (--kube-api-qps, --kube-api-burst) over the kubeconfig's. */
+ * command line's (--kube-api-qps, --kube-api-burst) over the kubeconfig's;
+ * the request timeout: --request-timeout, else the program's default. */
 static void apply_rate_limit(const kr_manager_t *m, kr_rest_config *rc)
 {
     if (m->client_qps != 0)
@@ -345,6 +347,8 @@ static void apply_rate_limit(const kr_manager_t *m, kr_rest_config *rc)
         rc->qps = m->config->kube_api_qps;
     if (m->config->kube_api_burst > 0)
         rc->burst = (int)m->config->kube_api_burst;
+    rc->timeout_ms =
+        m->config->request_timeout_set ? m->config->request_timeout_ms : m->request_timeout_ms;
 }
 
 /* Every client the manager makes reports its requests into the registry
@@ -550,6 +554,8 @@ int kr_manager_new(const kr_manager_opts *opts, kr_manager_t **out, kr_error_t *
         m->client_qps = opts->client_qps;
         m->client_burst = opts->client_burst;
     }
+    if (opts->version >= 3)
+        m->request_timeout_ms = opts->request_timeout_ms;
     m->signal_fd = -1;
     m->wake_fd = -1;
     pthread_mutex_init(&m->lock, NULL);

@@ -176,6 +176,7 @@ enum shared_id {
     SH_CONTEXT,
     SH_QPS,
     SH_BURST,
+    SH_REQUEST_TIMEOUT,
     SH_CLUSTER,
     SH_LEADER_ELECT,
     SH_LEASE_NAMESPACE,
@@ -210,6 +211,9 @@ static const struct shared_flag shared_flags[SH_COUNT] = {
                 "requests per second to each apiserver (-1: no limit)"},
     [SH_BURST] = {"kube-api-burst", 0, KR_FLAG_INT, KR_MANAGER_FLAGS_HUB, "N",
                   "requests in a burst to each apiserver"},
+    [SH_REQUEST_TIMEOUT] = {"request-timeout", 0, KR_FLAG_STRING, KR_MANAGER_FLAGS_HUB, "DURATION",
+                            "give up on a request to an apiserver after this long, retries "
+                            "included (0: never; watches never time out)"},
     [SH_CLUSTER] = {"cluster", 0, KR_FLAG_STRING, KR_MANAGER_FLAGS_CLUSTERS,
                     "NAME=KUBECONFIG[:CONTEXT]",
                     "a workload cluster (repeatable); CONTEXT follows the first ':'"},
@@ -450,6 +454,15 @@ static int set_shared(struct parser *p, int id, const char *dashes, const char *
             return bad_value(p, dashes, name, value, "want a number from 1 to 1000000");
         cfg->kube_api_burst = n;
         return 0;
+    case SH_REQUEST_TIMEOUT: {
+        kr_error_t derr = {0};
+        uint64_t ms = 0;
+        if (kr_duration_parse(value, &ms, &derr) != 0)
+            return bad_value(p, dashes, name, value, derr.message);
+        cfg->request_timeout_ms = ms;
+        cfg->request_timeout_set = true;
+        return 0;
+    }
     case SH_CLUSTER:
         return parse_cluster(p, value);
     case SH_TOKEN_AUTH_FILE:

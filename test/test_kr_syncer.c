@@ -90,8 +90,9 @@ static void world_down(world *w)
 
 /* Start a replica; its output goes to DIR/syncer-N.log. `resync`: the
  * --resync flag's value (NULL: the default). */
-static void start_syncer_resync(world *w, kr_test_proc *p, int n, bool leader_elect,
-                                const char *resync)
+/* `timeout`: --request-timeout, NULL for the program's default. */
+static void start_syncer_with(world *w, kr_test_proc *p, int n, bool leader_elect,
+                              const char *resync, const char *timeout)
 {
     char dc1[300], dc2[300], log[128], resync_arg[32];
     snprintf(resync_arg, sizeof(resync_arg), "%s", resync ? resync : "10m");
@@ -126,9 +127,17 @@ static void start_syncer_resync(world *w, kr_test_proc *p, int n, bool leader_el
                           inventory,
                           "--resync",
                           resync_arg,
+                          "--request-timeout",
+                          timeout ? timeout : "10s",
                           leader_elect ? "--leader-elect" : NULL,
                           NULL};
     kr_test_proc_start(p, log, argv);
+}
+
+static void start_syncer_resync(world *w, kr_test_proc *p, int n, bool leader_elect,
+                                const char *resync)
+{
+    start_syncer_with(w, p, n, leader_elect, resync, NULL);
 }
 
 static void start_syncer(world *w, kr_test_proc *p, int n, bool leader_elect)
@@ -368,6 +377,40 @@ END_TEST
 /* A datacenter down when the program starts (or when a new leader takes
  * over) holds its own lane only: dc1 converges meanwhile, and dc2 catches
  * up once it answers and its cache has synced. */
+/* dc2 hangs instead of refusing (every request answered ten minutes
+ * late): its requests time out, its keys then wait for a probe, and the
+ * workers it held go back to dc1, which keeps converging. */
+START_TEST(program_keeps_dc1_converging_while_dc2_hangs)
+{
+    world w;
+    world_up(&w);
+    kr_test_proc syncer;
+    start_syncer_with(&w, &syncer, 0, false, NULL, "2s");
+    hub_create(&w, CM, cm("before", "v1"));
+    want both = {CM, "before", 1, "v1", "data", "value"};
+    wait_for(&w, verified, &both, "both clusters before the hang");
+    kr_testserver_faults hang = {.latency_ms = 600000}, well = {0};
+    kr_testserver_set_faults(w.dc[1].cl.ts, &hang);
+    /* more keys than workers, each of which first tries dc2 too */
+    char name[32];
+    for (int i = 0; i < 12; i++) {
+        snprintf(name, sizeof(name), "hang-%02d", i);
+        hub_create(&w, CM, cm(name, "v1"));
+    }
+    for (int i = 0; i < 12; i++) {
+        snprintf(name, sizeof(name), "hang-%02d", i);
+        want dc1 = {CM, name, 0, "v1", "data", "value"};
+        wait_for(&w, copy_is, &dc1, "dc1 converging while dc2 hangs");
+    }
+    kr_testserver_set_faults(w.dc[1].cl.ts, &well);
+    want last = {CM, "hang-11", 1, "v1", "data", "value"};
+    wait_for(&w, verified, &last, "dc2 once it answers again");
+    stop_syncer(&w, &syncer, SIGTERM, 0);
+    kr_test_proc_free(&syncer);
+    world_down(&w);
+}
+END_TEST
+
 START_TEST(program_starts_with_a_datacenter_down_and_dc1_converges)
 {
     world w;
@@ -513,6 +556,7 @@ int main(void)
     tcase_add_test(tc, program_syncs_repairs_places_and_deletes);
     tcase_add_test(tc, program_holds_a_hub_delete_while_a_datacenter_answers_503);
     tcase_add_test(tc, program_starts_with_a_datacenter_down_and_dc1_converges);
+    tcase_add_test(tc, program_keeps_dc1_converging_while_dc2_hangs);
     tcase_add_test(tc, program_replicas_take_over_after_the_leader_is_killed);
     tcase_add_test(tc, program_sends_nothing_but_watches_in_steady_state);
     suite_add_tcase(s, tc);

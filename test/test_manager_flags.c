@@ -226,14 +226,14 @@ START_TEST(shared_and_program_flags_in_both_spellings)
 {
     kr_manager_config cfg;
     kr_error_t err = {0};
-    int rc =
-        parse(&cfg, &err, "--kubeconfig", "/k/hub.yaml", "--context=admin", "first", "--cluster",
-              "dc1=/k/dc1.yaml", "--cluster=dc2=/k/dc2.yaml:ctx-2", "--cluster",
-              "eks=/k/eks:arn:aws:eks:eu-west-1:1234:cluster/prod", "--leader-elect",
-              "--lease-namespace", "kube-system", "--lease-name=lock", "--listen", ":9090",
-              "--log-format=text", "-v", "3", "--kube-api-qps", "50", "--kube-api-burst=100", "-n",
-              "prod", "--dry-run=true", "-w4", "--resync", "1h30m", "-l", "a=1,b=2", "--label=c=3",
-              "-f", "x,y", "--file=z", "second", "--", "--not-a-flag", "-x", NULL);
+    int rc = parse(&cfg, &err, "--kubeconfig", "/k/hub.yaml", "--context=admin", "first",
+                   "--cluster", "dc1=/k/dc1.yaml", "--cluster=dc2=/k/dc2.yaml:ctx-2", "--cluster",
+                   "eks=/k/eks:arn:aws:eks:eu-west-1:1234:cluster/prod", "--leader-elect",
+                   "--lease-namespace", "kube-system", "--lease-name=lock", "--listen", ":9090",
+                   "--log-format=text", "-v", "3", "--kube-api-qps", "50", "--kube-api-burst=100",
+                   "--request-timeout", "1m30s", "-n", "prod", "--dry-run=true", "-w4", "--resync",
+                   "1h30m", "-l", "a=1,b=2", "--label=c=3", "-f", "x,y", "--file=z", "second", "--",
+                   "--not-a-flag", "-x", NULL);
     ck_assert_msg(rc == 0, "%s", err.message);
     ck_assert_str_eq(cfg.kubeconfig, "/k/hub.yaml");
     ck_assert_str_eq(cfg.context, "admin");
@@ -254,6 +254,8 @@ START_TEST(shared_and_program_flags_in_both_spellings)
     ck_assert_int_eq(cfg.verbosity, 3);
     ck_assert(cfg.kube_api_qps == 50.0);
     ck_assert_int_eq(cfg.kube_api_burst, 100);
+    ck_assert(cfg.request_timeout_set);
+    ck_assert_uint_eq(cfg.request_timeout_ms, 90000);
     ck_assert_str_eq(po.ns, "prod");
     ck_assert(po.dry_run);
     ck_assert_int_eq(po.workers, 4);
@@ -355,6 +357,9 @@ START_TEST(bad_flags_give_one_clear_line)
     expect_error("invalid argument \"0\" for \"--kube-api-burst\" flag: want a number from 1 to "
                  "1000000",
                  "--kube-api-burst", "0", NULL);
+    expect_error("invalid argument \"soon\" for \"--request-timeout\" flag: time: invalid "
+                 "duration \"soon\"",
+                 "--request-timeout", "soon", NULL);
     expect_error("invalid argument \"8080\" for \"--listen\" flag: want ADDR:PORT", "--listen",
                  "8080", NULL);
     expect_error("invalid argument \"::1:80\" for \"--listen\" flag: want ADDR:PORT", "--listen",

@@ -5,9 +5,11 @@
  * the per-run cap; preconditions skip an object changed after the plan.
  * KR_TEST_THREADED: runtime loop thread, server threads, test as worker. */
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../examples/kr-sweeper/sweep.h"
@@ -460,6 +462,37 @@ START_TEST(the_program_plans_then_sweeps_once_and_refuses_bad_flags)
     json_decref(history);
     kr_inventory_free(inv);
     unlink(db);
+    /* A cluster that hangs instead of refusing: skipped once its requests
+     * time out, as one that refuses is. */
+    kr_testserver_faults hang = {.latency_ms = 600000}, well = {0};
+    kr_testserver_set_faults(dc2.ts, &hang);
+    snprintf(args, sizeof(args), "%s --dry-run --request-timeout 1s", common);
+    ck_assert_int_eq(run_program(args, out, sizeof(out)), 0);
+    ck_assert_msg(strstr(out, "cluster dc2 skipped"), "%s", out);
+    /* With a longer timeout the sweep waits; SIGTERM asks it to stop as any
+     * program of the toolkit stops (the sweep in progress finishes first),
+     * and a second signal exits at once. */
+    char words[4096], log[700];
+    snprintf(words, sizeof(words), "%s --dry-run --request-timeout 10m", common);
+    const char *argv[KR_TEST_PROC_MAX_ARGS + 1] = {"kr-sweeper"};
+    size_t n = 1;
+    char *save = NULL;
+    for (char *w = strtok_r(words, " ", &save); w && n < KR_TEST_PROC_MAX_ARGS;
+         w = strtok_r(NULL, " ", &save))
+        argv[n++] = w;
+    argv[n] = NULL;
+    snprintf(log, sizeof(log), "%s/once.log", dir);
+    kr_test_proc once = {0};
+    kr_test_proc_start(&once, log, argv);
+    struct timespec settle = {0, 300 * 1000000};
+    nanosleep(&settle, NULL); /* let the sweep begin; either way the signals are taken */
+    ck_assert_int_eq(kr_test_proc_signal(&once, SIGTERM), 0);
+    ck_assert_int_eq(kr_test_proc_wait(&once, 300), -1); /* dc2 still holds the sweep */
+    ck_assert_int_eq(kr_test_proc_signal(&once, SIGTERM), 0);
+    ck_assert_int_eq(kr_test_proc_wait(&once, 30000), 130);
+    kr_test_proc_free(&once);
+    unlink(log);
+    kr_testserver_set_faults(dc2.ts, &well);
     snprintf(args, sizeof(args), "%s --rate fast", common);
     ck_assert_int_eq(run_program(args, out, sizeof(out)), 2);
     ck_assert_int_eq(run_program("--no-such-flag", out, sizeof(out)), 2);

@@ -154,6 +154,36 @@ static int sweep_once(sweeper *s)
     return 0;
 }
 
+/* --once: the sweep runs on a thread of the manager's, which then stops
+ * with its outcome; a signal meanwhile stops the program as it stops any
+ * (the first lets the sweep finish, its requests bounded by
+ * --request-timeout; a second exits at once). */
+static void *sweep_once_thread(void *arg)
+{
+    sweeper *s = arg;
+    kr_manager_stop(s->m, sweep_once(s) == 0 ? 0 : 1);
+    return NULL;
+}
+
+static int start_once(kr_manager_t *m, void *user)
+{
+    (void)m;
+    sweeper *s = user;
+    if (pthread_create(&s->thread, NULL, sweep_once_thread, s) != 0)
+        return KR_EIO;
+    s->running = true;
+    return 0;
+}
+
+static void stop_once(kr_manager_t *m, void *user)
+{
+    (void)m;
+    sweeper *s = user;
+    if (s->running)
+        pthread_join(s->thread, NULL);
+    s->running = false;
+}
+
 static void *sweep_loop(void *arg)
 {
     sweeper *s = arg;
@@ -310,6 +340,9 @@ int main(int argc, char **argv)
     kr_manager_opts mo = KR_MANAGER_OPTS_INIT;
     mo.program = &program;
     mo.config = &cfg;
+    /* a cluster that hangs instead of refusing is skipped, as one that
+     * refuses is, rather than holding the sweep (--request-timeout) */
+    mo.request_timeout_ms = 30000;
     int code = 2;
     if (kr_manager_config_log_sink(&cfg, stderr, &s.log, &mo.logger, &err) != 0 ||
         open_inventory(&s, &mo.logger, &err) != 0 || kr_manager_new(&mo, &s.m, &err) != 0 ||
@@ -317,13 +350,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "kr-sweeper: %s\n", err.message);
         goto out;
     }
-    if (flags.once) {
-        code = sweep_once(&s) == 0 ? 0 : 1;
-        goto out;
-    }
     /* Only the leader sweeps; a sweep in progress finishes before the
-     * Lease is given up. */
-    if (kr_manager_add_runnable(s.m, start_sweeping, stop_sweeping, &s, true, &err) != 0) {
+     * Lease is given up. --once sweeps at once, leader or not. */
+    if ((flags.once
+             ? kr_manager_add_runnable(s.m, start_once, stop_once, &s, false, &err)
+             : kr_manager_add_runnable(s.m, start_sweeping, stop_sweeping, &s, true, &err)) != 0) {
         fprintf(stderr, "kr-sweeper: %s\n", err.message);
         goto out;
     }

@@ -133,6 +133,11 @@ int main(int argc, char **argv)
      * without a parse (the compact default parses on read; bench_syncer:
      * 1.8-2.4 s against 2.4-3.3 s for 3,000 objects). */
     mo.informers.store.representation = KR_STORE_TREES;
+    /* The workers are shared by every cluster's lane: a cluster that hangs
+     * instead of refusing would hold them all. Its requests fail after
+     * this long, and its keys then wait for a probe, holding nobody else
+     * (--request-timeout changes it). */
+    mo.request_timeout_ms = 10000;
     kr_log_sink_t *sink = NULL;
     kr_manager_t *m = NULL;
     kr_inventory_t *inventory = NULL;

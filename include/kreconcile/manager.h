@@ -101,7 +101,8 @@ typedef struct kr_flag {
 } kr_flag;
 
 /* Which of the shared flags a program (or one of its verbs) takes. */
-#define KR_MANAGER_FLAGS_HUB 0x01u /* --kubeconfig, --context, --kube-api-qps, --kube-api-burst */
+/* --kubeconfig, --context, --kube-api-qps, --kube-api-burst, --request-timeout */
+#define KR_MANAGER_FLAGS_HUB 0x01u
 #define KR_MANAGER_FLAGS_CLUSTERS 0x02u /* --cluster NAME=KUBECONFIG[:CONTEXT] */
 #define KR_MANAGER_FLAGS_LEADER 0x04u /* --leader-elect, --lease-namespace, --lease-name */
 #define KR_MANAGER_FLAGS_LISTEN 0x08u /* --listen ADDR:PORT */
@@ -162,6 +163,11 @@ typedef struct kr_manager_config {
      * kubeconfig's, else client-go's 5 and 10; a qps < 0 disables it). */
     double kube_api_qps;
     long kube_api_burst;
+    /* --request-timeout: each request of every client (hub and clusters),
+     * retries included; watches never time out. Set: given on the command
+     * line (0: none); else kr_manager_opts.request_timeout_ms. */
+    uint64_t request_timeout_ms;
+    bool request_timeout_set;
     /* KR_MANAGER_FLAGS_AUTH */
     const char *token_auth_file; /* --token-auth-file */
     bool token_review; /* --token-review */
@@ -292,7 +298,7 @@ typedef void (*kr_manager_stop_cb)(kr_manager_t *m, void *user);
  * with a reason in `why` (at most `len` bytes). [HTTP thread] */
 typedef bool (*kr_manager_ready_cb)(char *why, size_t len, void *user);
 
-#define KR_MANAGER_OPTS_VERSION 2
+#define KR_MANAGER_OPTS_VERSION 3
 /* clang-format off */
 #define KR_MANAGER_OPTS_INIT {.version = KR_MANAGER_OPTS_VERSION}
 /* clang-format on */
@@ -318,6 +324,13 @@ typedef struct kr_manager_opts {
      * 0: the kubeconfig's (client-go's 5 qps, burst 10); qps < 0: none. */
     double client_qps;
     int client_burst;
+    /* Version 3: the default of --request-timeout for the hub's and the
+     * clusters' clients (kubectl's flag; client-go has none), 0: none. A
+     * controller whose workers are shared by several clusters sets one, so
+     * that a cluster that stops answering without refusing (a hung
+     * apiserver, a partition that drops packets) cannot hold every worker:
+     * its requests fail and its keys wait for it alone. */
+    uint64_t request_timeout_ms;
 } kr_manager_opts;
 
 /* Build the manager: block SIGINT/SIGTERM for its threads, start the
