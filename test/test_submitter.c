@@ -1548,8 +1548,19 @@ START_TEST(cancel_deletes_the_copy)
         call("POST", "/api/v1/runnables", "tok-alice", job_runnable("c", 0, ""), NULL, NULL), 201);
     ck_assert(reconcile_until("c", SUB_PHASE_DISPATCHED, true));
     ck_assert(job_exists(0, "c-1"));
+    /* only its submitter or whoever may approve it cancels it */
+    json_t *refused = NULL;
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/c/cancel", "tok-erin", NULL, NULL, &refused), 403);
+    ck_assert_str_eq(sub_str(refused, "error"), "erin neither submitted this runnable nor is a "
+                                                "member of group approvers, which approves it");
+    json_decref(refused);
     ck_assert_int_eq(
         call("POST", "/api/v1/runnables/default/c/cancel", "tok-alice", NULL, NULL, NULL), 200);
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("c3", 0, ""), NULL, NULL), 201);
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/c3/cancel", "tok-carol", NULL, NULL, NULL), 200);
     ck_assert(reconcile_until("c", SUB_PHASE_CANCELLED, false));
     for (int i = 0; i < 1000 && job_exists(0, "c-1"); i++) {
         uint64_t after = 0;

@@ -380,8 +380,16 @@ static int apply_verb(verb v, json_t *copy, const kr_token_user *who, const char
     if (v != VERB_CANCEL) {
         status = approval_decide(copy, who, v == VERB_APPROVE, expected_hash, err);
     } else {
+        /* who may cancel: its submitter, or whoever may approve it */
         const char *phase = sub_str(copy, "status.phase");
-        if (strcmp(phase, SUB_PHASE_CANCELLED) != 0 && sub_phase_terminal(phase)) {
+        const char *group = sub_str(copy, "spec.approval.group");
+        if (strcmp(sub_str(copy, "status.submittedBy"), who->user) != 0 && *group &&
+            !kr_token_user_in_group(who, group)) {
+            status = sub_fail(err, 403, KR_EFORBIDDEN,
+                              "%s neither submitted this runnable nor is a member of group %s, "
+                              "which approves it",
+                              who->user, group);
+        } else if (strcmp(phase, SUB_PHASE_CANCELLED) != 0 && sub_phase_terminal(phase)) {
             status = sub_fail(err, 409, KR_ECONFLICT, "the runnable is %s already", phase);
         } else if (strcmp(phase, SUB_PHASE_CANCELLED) != 0) {
             json_t *st = json_object_get(copy, "status");
