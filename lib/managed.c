@@ -53,8 +53,12 @@ KR_API kr_managed_owner kr_managed_owner_of(const json_t *obj, const kr_managed_
     if (!manager || strcmp(manager, src->manager) != 0 || !cluster ||
         strcmp(cluster, src->source_cluster) != 0)
         return KR_MANAGED_FOREIGN;
+    /* every copy we write carries all three labels: one without a source
+     * uid was not written by us, whoever labelled it */
     const char *uid = label_of(obj, KR_LABEL_SOURCE_UID);
-    if (empty(src->source_uid) || (uid && strcmp(uid, src->source_uid) == 0))
+    if (empty(uid))
+        return KR_MANAGED_FOREIGN;
+    if (empty(src->source_uid) || strcmp(uid, src->source_uid) == 0)
         return KR_MANAGED_OURS;
     return KR_MANAGED_OURS_OTHER_SOURCE;
 }

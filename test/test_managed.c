@@ -57,6 +57,13 @@ START_TEST(ownership_needs_manager_and_source_cluster)
     ck_assert_int_eq(kr_managed_owner_of(obj, &other_hub), KR_MANAGED_FOREIGN);
     kr_managed_source other_manager = {"kr-submitter", "hub", "uid-1"};
     ck_assert_int_eq(kr_managed_owner_of(obj, &other_manager), KR_MANAGED_FOREIGN);
+    /* someone's object labelled by hand with two of the three is not ours */
+    json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
+    json_object_set_new(labels, KR_LABEL_SOURCE_UID, json_string(""));
+    ck_assert_int_eq(kr_managed_owner_of(obj, &any), KR_MANAGED_FOREIGN);
+    json_object_del(labels, KR_LABEL_SOURCE_UID);
+    ck_assert_int_eq(kr_managed_owner_of(obj, &any), KR_MANAGED_FOREIGN);
+    ck_assert_int_eq(kr_managed_owner_of(obj, &src), KR_MANAGED_FOREIGN);
     char buf[64];
     ck_assert_str_eq(kr_managed_selector("kr-syncer", buf, sizeof(buf)),
                      "kreconcile.io/managed-by=kr-syncer");

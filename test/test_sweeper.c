@@ -197,6 +197,8 @@ START_TEST(one_sweep_removes_exactly_the_zombies)
     json_decref(create(&dc1, CM, copy_cm("gone", KR_MANAGER_SYNCER, "uid-of-nothing")));
     json_decref(create(&dc1, CM, copy_cm("c", KR_MANAGER_SYNCER, "stale-uid-of-c")));
     json_decref(create(&dc1, CM, copy_cm("users-own", NULL, NULL)));
+    /* labelled by hand with an empty source uid: not ours, never judged */
+    json_decref(create(&dc1, CM, copy_cm("empty-uid", KR_MANAGER_SYNCER, "")));
     json_decref(create(&dc1, JOBS, copy_job("r1-2", uid_of(r1))));
     json_decref(create(&dc1, JOBS, copy_job("r9-1", "uid-of-a-gone-runnable")));
     /* dc2: a wanted copy, one no longer placed here, a failover loser. */
@@ -242,6 +244,7 @@ START_TEST(one_sweep_removes_exactly_the_zombies)
     ck_assert(exists(&dc1, CM, "a"));
     ck_assert(exists(&dc1, CM, "b"));
     ck_assert(exists(&dc1, CM, "users-own"));
+    ck_assert(exists(&dc1, CM, "empty-uid"));
     ck_assert(exists(&dc1, JOBS, "r1-2"));
     ck_assert(exists(&dc2, CM, "a"));
     ck_assert(exists(&hub, CM, "c"));

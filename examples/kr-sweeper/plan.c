@@ -303,7 +303,8 @@ int sweep_plan_cluster(const sweep_sources *s, const char *cluster, kr_gvr gvr, 
     {
         const char *manager = label(item, KR_LABEL_MANAGED_BY);
         const char *source_uid = label(item, KR_LABEL_SOURCE_UID);
-        if (!manager || !source_uid || !md_str(item, "uid") || !md_str(item, "name"))
+        if (!manager || !source_uid || !*source_uid || !md_str(item, "uid") ||
+            !md_str(item, "name"))
             continue;
         bool syncer = strcmp(manager, KR_MANAGER_SYNCER) == 0;
         if (!syncer && strcmp(manager, KR_MANAGER_SUBMITTER) != 0)

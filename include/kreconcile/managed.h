@@ -33,7 +33,8 @@ KR_API int kr_managed_set_labels(json_t *obj, const kr_managed_source *src, kr_e
 
 /* Whose an existing object is. */
 typedef enum kr_managed_owner {
-    KR_MANAGED_FOREIGN = 0, /* not managed by src->manager for src->source_cluster: never touch */
+    KR_MANAGED_FOREIGN = 0, /* not managed by src->manager for src->source_cluster (or no
+                               source uid label): never touch */
     KR_MANAGED_OURS = 1, /* ours, for this source (or src->source_uid NULL) */
     KR_MANAGED_OURS_OTHER_SOURCE = 2, /* ours, written for another uid of the same name
                                          (a source deleted and created again) */
