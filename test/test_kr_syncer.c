@@ -228,6 +228,20 @@ static bool hub_gone(world *w, const void *arg)
 }
 
 /* The hub object's status says dc is verified. */
+/* x->dc's entry in the hub object's sync-status has a lastError. */
+static bool entry_has_error(world *w, const void *arg)
+{
+    const want *x = arg;
+    json_t *o = fetch(&w->hub, x->gvr, x->name);
+    const char *text = json_string_value(json_object_get(
+        json_object_get(json_object_get(o, "metadata"), "annotations"), KR_ANNOTATION_SYNC_STATUS));
+    json_t *st = text ? json_loads(text, 0, NULL) : NULL;
+    bool ok = json_object_get(json_object_get(st, x->dc ? "dc2" : "dc1"), "lastError") != NULL;
+    json_decref(st);
+    json_decref(o);
+    return ok;
+}
+
 static bool verified(world *w, const void *arg)
 {
     const want *x = arg;
@@ -361,6 +375,8 @@ START_TEST(program_holds_a_hub_delete_while_a_datacenter_answers_503)
     json_t *held = fetch(&w.hub, CM, "held");
     ck_assert_msg(held != NULL, "the hub object went while dc2 was down");
     json_decref(held);
+    want why = {CM, "held", 1, NULL, NULL, NULL};
+    wait_for(&w, entry_has_error, &why, "what holds the delete in dc2's status entry");
     kr_testserver_faults up = {0};
     kr_testserver_set_faults(w.dc[1].cl.ts, &up);
     want gone2 = {CM, "held", 1, NULL, NULL, NULL};
@@ -374,9 +390,6 @@ START_TEST(program_holds_a_hub_delete_while_a_datacenter_answers_503)
 }
 END_TEST
 
-/* A datacenter down when the program starts (or when a new leader takes
- * over) holds its own lane only: dc1 converges meanwhile, and dc2 catches
- * up once it answers and its cache has synced. */
 /* dc2 hangs instead of refusing (every request answered ten minutes
  * late): its requests time out, its keys then wait for a probe, and the
  * workers it held go back to dc1, which keeps converging. */
@@ -411,6 +424,9 @@ START_TEST(program_keeps_dc1_converging_while_dc2_hangs)
 }
 END_TEST
 
+/* A datacenter down when the program starts (or when a new leader takes
+ * over) holds its own lane only: dc1 converges meanwhile, and dc2 catches
+ * up once it answers and its cache has synced. */
 START_TEST(program_starts_with_a_datacenter_down_and_dc1_converges)
 {
     world w;

@@ -178,9 +178,11 @@ static bool same_error(const char *a, const char *b)
     return *a == *b;
 }
 
-static step record_error(rctx *c, const json_t *old_entry, const char *message)
+/* `fin`: SYNCER_FINALIZER_ADD for an object synced (it keeps our
+ * finalizer), KEEP for one being deleted. */
+static step record_error_fin(rctx *c, const json_t *old_entry, const char *message,
+                             syncer_finalizer fin)
 {
-    /* Only a synced object's errors are recorded: it keeps our finalizer. */
     const char *was = json_string_value(json_object_get(old_entry, "lastError"));
     bool news = !was || !same_error(was, message);
     syncer_status st = {
@@ -195,12 +197,17 @@ static step record_error(rctx *c, const json_t *old_entry, const char *message)
     json_t *entry = syncer_status_entry(&st);
     if (!entry)
         return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
-    step s = write_status(c, entry, SYNCER_FINALIZER_ADD);
+    step s = write_status(c, entry, fin);
     json_decref(entry);
     /* a new error is an Event too; a repeat only in the status */
     if (s == STEP_OK && news)
         syncer_warn_event(c->s, c->res, c->hub, c->req->cluster, message);
     return s;
+}
+
+static step record_error(rctx *c, const json_t *old_entry, const char *message)
+{
+    return record_error_fin(c, old_entry, message, SYNCER_FINALIZER_ADD);
 }
 
 static kr_reconcile_result result_of(rctx *c, step st)
@@ -521,7 +528,13 @@ static step reconcile_delete(rctx *c)
     json_t *entry = json_incref(json_object_get(entries, c->req->cluster));
     if (syncer_delete_needed(c->hub, entries, c->req->cluster)) {
         st = confirm_gone(c, true);
-        if (st == STEP_OK) {
+        if (st == STEP_FAILED || (st == STEP_RETRY && c->unreachable)) {
+            /* what holds the delete here shows in this cluster's entry */
+            char msg[sizeof(c->err->message)];
+            memcpy(msg, c->err->message, sizeof(msg));
+            if (record_error_fin(c, entry, msg, SYNCER_FINALIZER_KEEP) == STEP_CONFLICT)
+                st = STEP_CONFLICT;
+        } else if (st == STEP_OK) {
             syncer_status done = {.deleted = true, .verified = true};
             json_decref(entry);
             entry = syncer_status_entry(&done);
