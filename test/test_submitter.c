@@ -2243,6 +2243,28 @@ START_TEST(program_serves_the_api_and_the_cli_drives_it)
     ck_assert_msg(strstr(out, "unknown flag: --frob"), "%s", out);
     const char *two[] = {"get", "a", "b", NULL};
     ck_assert_int_eq(cli(p.bin, server, "tok-alice", two, out, sizeof(out)), 2);
+    /* names a URL would read as path steps are refused before any request */
+    const char *dots[] = {"cancel", "default/..", NULL};
+    ck_assert_int_eq(cli(p.bin, server, "tok-alice", dots, out, sizeof(out)), 2);
+    ck_assert_msg(strstr(out, "invalid runnable \"default/..\""), "%s", out);
+    /* a token is one line: a line break would add a header of its own */
+    ck_assert_int_eq(cli(p.bin, server, "tok-alice\r\nX-Injected: 1", bad_token, out, sizeof(out)),
+                     1);
+    ck_assert_msg(strstr(out, "control character"), "%s", out);
+    /* a token file's surrounding whitespace is trimmed, as kubectl does */
+    char tokpath[700];
+    snprintf(tokpath, sizeof(tokpath), "%s/erin.token", p.dir);
+    FILE *tf = fopen(tokpath, "w");
+    ck_assert_ptr_nonnull(tf);
+    fputs("  tok-erin \n\n", tf);
+    fclose(tf);
+    const char *by_file[] = {p.bin, "list", "--server", server, "--token-file", tokpath, NULL};
+    ck_assert_int_eq(kr_test_proc_run(by_file, out, sizeof(out), 60000), 0);
+    const char *both[] = {p.bin,   "list",    "--server",  server, "--token-file",
+                          tokpath, "--token", "tok-alice", NULL};
+    ck_assert_int_eq(kr_test_proc_run(both, out, sizeof(out), 60000), 2);
+    ck_assert_msg(strstr(out, "not both"), "%s", out);
+    unlink(tokpath);
     const char *submit[] = {"submit", "-f", p.job, "--idempotency-key=r1", "-o=json", NULL};
     ck_assert_int_eq(cli(p.bin, server, "tok-alice", submit, out, sizeof(out)), 0);
     json_t *r = json_loads(out, 0, NULL);

@@ -2,7 +2,9 @@
  * history): each is one call to the API with libcurl, printed as a table or
  * as JSON. The token comes from --token, --token-file or
  * $KR_SUBMITTER_TOKEN and is never printed. */
+#include <ctype.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -433,22 +435,62 @@ static int parse(const verb_spec *v, int argc, char **argv, cli_opts *o)
     return rc == 0 ? -1 : kr_manager_args_exit(&prog, rc, &err, stdout, stderr);
 }
 
-/* The token from --token-file (trimmed), kept in `buf`. */
+/* The token from --token-file, its surrounding whitespace trimmed (as
+ * kubectl reads a tokenFile), kept in `buf`; a token is one line of
+ * printable text, never a way to add a header. */
 static int load_token(cli_opts *o, char *buf, size_t len)
 {
-    if (!o->token_file)
-        return 0;
-    FILE *f = fopen(o->token_file, "r");
-    if (!f || !fgets(buf, (int)len, f)) {
-        if (f)
-            fclose(f);
-        fprintf(stderr, "kr-submitter: cannot read token file %s\n", o->token_file);
-        return 1;
+    if (o->token_file) {
+        FILE *f = fopen(o->token_file, "r");
+        if (!f) {
+            fprintf(stderr, "kr-submitter: cannot read token file %s: %s\n", o->token_file,
+                    strerror(errno));
+            return 1;
+        }
+        size_t n = fread(buf, 1, len - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        char *start = buf;
+        while (*start && isspace((unsigned char)*start))
+            start++;
+        size_t end = strlen(start);
+        while (end > 0 && isspace((unsigned char)start[end - 1]))
+            end--;
+        start[end] = '\0';
+        if (!*start) {
+            fprintf(stderr, "kr-submitter: token file %s holds no token\n", o->token_file);
+            return 1;
+        }
+        o->token = start;
     }
-    fclose(f);
-    buf[strcspn(buf, "\r\n")] = '\0';
-    o->token = buf;
+    for (const char *p = o->token; p && *p; p++)
+        if (iscntrl((unsigned char)*p)) {
+            fprintf(stderr, "kr-submitter: the token holds a control character (a line break?)\n");
+            return 1;
+        }
     return 0;
+}
+
+/* A runnable's name or namespace: a DNS subdomain's characters, and
+ * never "." or "..", which a URL would read as a path step. */
+static bool name_ok(const char *s, size_t n)
+{
+    if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '-' &&
+            s[i] != '.')
+            return false;
+    return true;
+}
+
+static bool target_ok(const char *t)
+{
+    const char *slash = strchr(t, '/');
+    if (!slash)
+        return name_ok(t, strlen(t));
+    return !strchr(slash + 1, '/') && name_ok(t, (size_t)(slash - t)) &&
+           name_ok(slash + 1, strlen(slash + 1));
 }
 
 int cli_main(int argc, char **argv)
@@ -474,6 +516,19 @@ int cli_main(int argc, char **argv)
     int rc = parse(v, argc, argv, &o);
     if (rc >= 0)
         return rc;
+    if (o.token && o.token_file) {
+        fprintf(stderr, "kr-submitter: give --token or --token-file, not both\n");
+        return 2;
+    }
+    if (o.target && !target_ok(o.target)) {
+        fprintf(stderr, "kr-submitter: invalid runnable \"%s\": want NAME or NAMESPACE/NAME\n",
+                o.target);
+        return 2;
+    }
+    if (o.namespace_ && !name_ok(o.namespace_, strlen(o.namespace_))) {
+        fprintf(stderr, "kr-submitter: invalid namespace \"%s\"\n", o.namespace_);
+        return 2;
+    }
     if (!o.token) /* read after parsing: --help shows defaults, never a token */
         o.token = getenv("KR_SUBMITTER_TOKEN");
     char token[4096];
