@@ -553,6 +553,13 @@ START_TEST(program_refuses_bad_flags_with_status_2)
                                   NULL};
     ck_assert_int_eq(run_once(bad_resource, out, sizeof(out)), 2);
     ck_assert_ptr_nonnull(strstr(out, "GROUP/VERSION/RESOURCE"));
+    const char *bad_workers[] = {"--cluster", "dc1=/nonexistent", "--workers", "-3", NULL};
+    ck_assert_int_eq(run_once(bad_workers, out, sizeof(out)), 2);
+    ck_assert_ptr_nonnull(strstr(out, "--workers: want 1 to 1000"));
+    const char *bad_timeout[] = {"--cluster", "dc1=/nonexistent", "--request-timeout", "soon",
+                                 NULL};
+    ck_assert_int_eq(run_once(bad_timeout, out, sizeof(out)), 2);
+    ck_assert_ptr_nonnull(strstr(out, "--request-timeout"));
     const char *missing_kubeconfig[] = {
         "--kubeconfig", "/nonexistent", "--cluster", "dc1=/nonexistent", "--listen", "0", NULL};
     ck_assert_int_eq(run_once(missing_kubeconfig, out, sizeof(out)), 2);

@@ -368,7 +368,8 @@ static int parse(const verb_spec *v, int argc, char **argv, cli_opts *o)
                            .type = KR_FLAG_STRING,
                            .value = &o->namespace_,
                            .metavar = "NS",
-                           .help = "the runnable's namespace (default: \"default\")"};
+                           .help = "the runnable's namespace (default: \"default\"; list: every "
+                                   "namespace)"};
     flags[n++] = (kr_flag){.name = "output",
                            .shorthand = 'o',
                            .type = KR_FLAG_STRING,

@@ -109,6 +109,8 @@ int main(int argc, char **argv)
     int rc = kr_manager_parse_args(&program, argc, argv, &cfg, &err);
     if (rc == 0 && cfg.n_clusters == 0)
         rc = kr_error_set(&err, KR_EINVAL, "at least one --cluster NAME=KUBECONFIG is needed");
+    if (rc == 0 && (workers < 0 || workers > 1000))
+        rc = kr_error_set(&err, KR_EINVAL, "--workers: want 1 to 1000 (0: twice the clusters)");
     if (rc == 0 && resource_args.n > MAX_RESOURCES)
         rc = kr_error_set(&err, KR_EINVAL, "at most %d --resource", MAX_RESOURCES);
     const char *const *resource_texts = resource_args.n ? resource_args.items : default_resources;
