@@ -343,7 +343,8 @@ int kr_inventory_sse_new(kr_inventory_t *inv, const char *last_event_id, kr_inve
         long long v = strtoll(last_event_id, &end, 10);
         if (*end || v < 0 || errno == ERANGE)
             return kr_error_set(err, KR_EINVAL,
-                                "inventory sse: Last-Event-ID \"%s\" is not a sequence number",
+                                "inventory sse: the event to resume after (Last-Event-ID or "
+                                "?after=) \"%s\" is not a sequence number",
                                 last_event_id);
         start = v;
     }

@@ -184,7 +184,6 @@ static void serve_events(const kr_http_request_t *req, kr_http_response_t *resp,
         kr_http_respond_error(resp, rc == KR_EINVAL ? 400 : 503, "%s", err.message);
         return;
     }
-    kr_http_respond_header(resp, "Cache-Control", "no-cache");
     kr_http_respond_stream(resp, 200, "text/event-stream", sse_read, sse_done, sse);
 }
 
