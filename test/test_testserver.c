@@ -4461,6 +4461,85 @@ START_TEST(builtin_kinds_are_validated_as_the_apiserver_does)
 }
 END_TEST
 
+/* A JSON string of n bytes of c; base64 text when b64 (n a multiple of 3). */
+static char *filler(size_t n, char c, bool b64)
+{
+    size_t len = b64 ? n / 3 * 4 : n;
+    char *s = malloc(len + 1);
+    ck_assert_ptr_nonnull(s);
+    memset(s, b64 ? 'A' : c, len);
+    s[len] = '\0';
+    return s;
+}
+
+/* ConfigMaps and Secrets hold at most 1 MiB of values (kube-apiserver's
+ * ValidateConfigMap and ValidateSecret: the values' bytes, keys not
+ * counted; a ConfigMap's error is the whole object's, at field "[]"). */
+START_TEST(configmaps_and_secrets_hold_at_most_a_mebibyte)
+{
+    static const char cms[] = "/api/v1/namespaces/default/configmaps";
+    static const char secrets[] = "/api/v1/namespaces/default/secrets";
+    char *mib = filler(1048576, 'x', false), *half = filler(600000, 'y', false),
+         *half64 = filler(600000, 0, true), *mib64 = filler(1048575, 0, true);
+    /* exactly 1 MiB of values is fine, however long the key */
+    char *body = kr_asprintf("{\"metadata\":{\"name\":\"full\"},\"data\":{\"a-long-key-name\":"
+                             "\"%s\"}}",
+                             mib);
+    json_decref(created(cms, body));
+    kr_free(body);
+    /* data and binaryData (decoded) together */
+    body = kr_asprintf("{\"metadata\":{\"name\":\"big\"},\"data\":{\"a\":\"%s\"},"
+                       "\"binaryData\":{\"b\":\"%s\"}}",
+                       half, half64);
+    tc_response r;
+    tc_json(U, "POST", cms, body, &r);
+    kr_free(body);
+    ck_assert_msg(r.status == 422, "%ld %.300s", r.status, r.body);
+    ck_assert_str_eq(jstr(r.json, "message"),
+                     "ConfigMap \"big\" is invalid: []: Too long: may not be more than 1048576 "
+                     "bytes");
+    json_t *cause =
+        json_array_get(json_object_get(json_object_get(r.json, "details"), "causes"), 0);
+    ck_assert_str_eq(jstr(cause, "reason"), "FieldValueTooLong");
+    ck_assert_str_eq(jstr(cause, "field"), "[]");
+    tc_free(&r);
+    /* an update too */
+    patch("/api/v1/namespaces/default/configmaps/full", "application/merge-patch+json",
+          "{\"binaryData\":{\"b\":\"AAAA\"}}", &r);
+    ck_assert_msg(r.status == 422, "%ld %.300s", r.status, r.body);
+    ck_assert_str_eq(jstr(r.json, "message"),
+                     "ConfigMap \"full\" is invalid: []: Too long: may not be more than 1048576 "
+                     "bytes");
+    tc_free(&r);
+    /* a Secret's data counts decoded: 1048575 bytes fit, 1048578 do not */
+    body = kr_asprintf("{\"metadata\":{\"name\":\"s\"},\"data\":{\"k\":\"%s\"}}", mib64);
+    json_decref(created(secrets, body));
+    kr_free(body);
+    patch("/api/v1/namespaces/default/secrets/s", "application/merge-patch+json",
+          "{\"data\":{\"more\":\"AAAA\"}}", &r);
+    ck_assert_msg(r.status == 422, "%ld %.300s", r.status, r.body);
+    ck_assert_str_eq(jstr(r.json, "message"),
+                     "Secret \"s\" is invalid: data: Too long: may not be more than 1048576 "
+                     "bytes");
+    tc_free(&r);
+    /* stringData counts once merged into data */
+    body = kr_asprintf("{\"metadata\":{\"name\":\"t\"},\"data\":{\"k\":\"%s\"},"
+                       "\"stringData\":{\"x\":\"xy\"}}",
+                       mib64);
+    tc_json(U, "POST", secrets, body, &r);
+    kr_free(body);
+    ck_assert_msg(r.status == 422, "%ld %.300s", r.status, r.body);
+    cause = json_array_get(json_object_get(json_object_get(r.json, "details"), "causes"), 0);
+    ck_assert_str_eq(jstr(cause, "field"), "data");
+    ck_assert_str_eq(jstr(cause, "reason"), "FieldValueTooLong");
+    tc_free(&r);
+    free(mib);
+    free(half);
+    free(half64);
+    free(mib64);
+}
+END_TEST
+
 START_TEST(services_get_cluster_ips_and_node_ports)
 {
     static const char svcs[] = "/api/v1/namespaces/default/services";
@@ -4725,6 +4804,7 @@ int main(void)
                             newer_builtin_kinds_get_their_scheme_defaults,
                             remaining_builtin_kinds_get_their_defaults,
                             builtin_kinds_are_validated_as_the_apiserver_does,
+                            configmaps_and_secrets_hold_at_most_a_mebibyte,
                             certificate_requests_record_the_requester_and_keep_approval_apart,
                             services_get_cluster_ips_and_node_ports,
                             apiservices_register_what_is_served,

@@ -91,7 +91,7 @@ static int check_map(const ts_resource *res, const char *name, const json_t *map
     }
     if (!labels && total > MAX_ANNOTATIONS) {
         ts_respond_invalid(resp, res->kind, res->group, name, field, "FieldValueTooLong",
-                           "Too long: must have at most 262144 bytes");
+                           "Too long: may not be more than 262144 bytes");
         return KR_EINVALIDOBJ;
     }
     return 0;

@@ -2,7 +2,7 @@
  * §8.3): the checks of kube-apiserver's pkg/apis/<group>/validation that
  * controllers hit most, in its order and words — pod specs (alone and in
  * every template), the selectors and restart policies of workloads and
- * Jobs, Service ports, and ConfigMap and Secret keys. Every problem found is
+ * Jobs, Service ports, and ConfigMap and Secret keys and sizes. Every problem found is
  * reported, as field.ErrorList does. Callers hold ts->mu. */
 #include <stdio.h>
 #include <string.h>
@@ -419,9 +419,63 @@ static void check_keys(errs *e, const json_t *obj, const char *map)
     (void)v;
 }
 
+/* The bytes a []byte field's base64 text decodes to (Go's StdEncoding
+ * skips '\r' and '\n'; the text was checked when the body was decoded). */
+static size_t base64_bytes(const char *s, size_t len)
+{
+    size_t n = 0, pad = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '\r' || s[i] == '\n')
+            continue;
+        n++;
+        pad = s[i] == '=' ? pad + 1 : 0;
+    }
+    return n / 4 * 3 - (pad < 3 ? pad : 2);
+}
+
+/* The size of a map's values: strings as they are, []byte as decoded. */
+static size_t values_size(const json_t *map, bool bytes)
+{
+    size_t total = 0;
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)map, key, v)
+    {
+        const char *s = json_string_value(v);
+        size_t len = s ? json_string_length(v) : 0;
+        total += bytes && s ? base64_bytes(s, len) : len;
+    }
+    (void)key;
+    return total;
+}
+
+/* ConfigMaps and Secrets hold at most 1 MiB of values (MaxSecretSize). */
+#define MAX_DATA_SIZE ((size_t)1024 * 1024)
+
+static void too_long(errs *e, const char *field)
+{
+    char msg[64];
+    snprintf(msg, sizeof(msg), "Too long: may not be more than %zu bytes", MAX_DATA_SIZE);
+    add(e, "FieldValueTooLong", field, msg);
+}
+
+/* ValidateConfigMap: the keys of data, then of binaryData, then the size
+ * of every value, reported at the empty path (the whole object: "[]"). */
+static void check_configmap(errs *e, const json_t *obj)
+{
+    check_keys(e, obj, "data");
+    check_keys(e, obj, "binaryData");
+    if (values_size(json_object_get(obj, "data"), false) +
+            values_size(json_object_get(obj, "binaryData"), true) >
+        MAX_DATA_SIZE)
+        too_long(e, "[]");
+}
+
 static void check_secret(errs *e, const json_t *obj)
 {
     check_keys(e, obj, "data");
+    if (values_size(json_object_get(obj, "data"), true) > MAX_DATA_SIZE)
+        too_long(e, "data");
     const char *type = str(obj, "type");
     const json_t *data = json_object_get(obj, "data");
     static const struct {
@@ -471,10 +525,9 @@ int ts_validate_spec(const ts_resource *res, const json_t *obj, const char *name
                        json_object_get(json_object_get(obj, "template"), "spec"));
     else if (ts_resource_is(res, "", "services"))
         check_service(&e, spec);
-    else if (ts_resource_is(res, "", "configmaps")) {
-        check_keys(&e, obj, "data");
-        check_keys(&e, obj, "binaryData");
-    } else if (ts_resource_is(res, "", "secrets"))
+    else if (ts_resource_is(res, "", "configmaps"))
+        check_configmap(&e, obj);
+    else if (ts_resource_is(res, "", "secrets"))
         check_secret(&e, obj);
     if (json_array_size(e.causes) == 0) {
         json_decref(e.causes);
