@@ -4540,6 +4540,85 @@ START_TEST(configmaps_and_secrets_hold_at_most_a_mebibyte)
 }
 END_TEST
 
+/* Names, label keys and values are checked with apimachinery's
+ * IsDNS1123Label, IsDNS1123Subdomain, IsDNS1035Label, IsQualifiedName and
+ * IsValidLabelValue: a length over the limit is said as such, each
+ * problem its own cause. */
+START_TEST(names_and_labels_are_checked_in_the_apiserver_words)
+{
+    static const char subdomain_re[] =
+        "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' "
+        "or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "
+        "regex used for validation is "
+        "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+    char *n64 = filler(64, 'a', false), *n254 = filler(254, 'a', false);
+    /* a namespace is a DNS-1123 label */
+    char *body = kr_asprintf("{\"metadata\":{\"name\":\"%s\"}}", n64);
+    char *want = kr_asprintf("Namespace \"%s\" is invalid: metadata.name: Invalid value: \"%s\": "
+                             "must be no more than 63 characters",
+                             n64, n64);
+    expect_invalid("/api/v1/namespaces", body, want);
+    kr_free(body);
+    kr_free(want);
+    expect_invalid("/api/v1/namespaces", "{\"metadata\":{\"name\":\"a.b\"}}",
+                   "Namespace \"a.b\" is invalid: metadata.name: Invalid value: \"a.b\": must not "
+                   "contain dots");
+    /* a ConfigMap a DNS-1123 subdomain: 64 characters without a dot are fine */
+    body = kr_asprintf("{\"metadata\":{\"name\":\"%s\"}}", n64);
+    json_decref(created("/api/v1/namespaces/default/configmaps", body));
+    kr_free(body);
+    body = kr_asprintf("{\"metadata\":{\"name\":\"%s\"}}", n254);
+    want = kr_asprintf("ConfigMap \"%s\" is invalid: metadata.name: Invalid value: \"%s\": must "
+                       "be no more than 253 characters",
+                       n254, n254);
+    expect_invalid("/api/v1/namespaces/default/configmaps", body, want);
+    kr_free(body);
+    kr_free(want);
+    n254[0] = 'A';
+    body = kr_asprintf("{\"metadata\":{\"name\":\"%s\"}}", n254);
+    want = kr_asprintf("ConfigMap \"%s\" is invalid: [metadata.name: Invalid value: \"%s\": must "
+                       "be no more than 253 characters, metadata.name: Invalid value: \"%s\": %s]",
+                       n254, n254, n254, subdomain_re);
+    expect_invalid("/api/v1/namespaces/default/configmaps", body, want);
+    kr_free(body);
+    kr_free(want);
+    /* a Service a DNS-1035 label */
+    expect_invalid("/api/v1/namespaces/default/services",
+                   "{\"metadata\":{\"name\":\"1web\"},\"spec\":{\"ports\":[{\"port\":80}]}}",
+                   "Service \"1web\" is invalid: metadata.name: Invalid value: \"1web\": a "
+                   "DNS-1035 label must consist of lower case alphanumeric characters or '-', "
+                   "start with an alphabetic character, and end with an alphanumeric character "
+                   "(e.g. 'my-name',  or 'abc-123', regex used for validation is "
+                   "'[a-z]([-a-z0-9]*[a-z0-9])?')");
+    /* label keys' name parts and label values */
+    body = kr_asprintf("{\"metadata\":{\"name\":\"l\",\"labels\":{\"x.io/%s\":\"v\"}}}", n64);
+    want = kr_asprintf("ConfigMap \"l\" is invalid: metadata.labels: Invalid value: \"x.io/%s\": "
+                       "name part must be no more than 63 characters",
+                       n64);
+    expect_invalid("/api/v1/namespaces/default/configmaps", body, want);
+    kr_free(body);
+    kr_free(want);
+    expect_invalid("/api/v1/namespaces/default/configmaps",
+                   "{\"metadata\":{\"name\":\"l\",\"labels\":{\"Bad/k\":\"-v\"}}}",
+                   "ConfigMap \"l\" is invalid: [metadata.labels: Invalid value: \"Bad/k\": "
+                   "prefix part a lowercase RFC 1123 subdomain must consist of lower case "
+                   "alphanumeric characters, '-' or '.', and must start and end with an "
+                   "alphanumeric character (e.g. 'example.com', regex used for validation is "
+                   "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*'), "
+                   "metadata.labels: Invalid value: \"-v\": a valid label must be an empty string "
+                   "or consist of alphanumeric characters, '-', '_' or '.', and must start and "
+                   "end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or "
+                   "'12345', regex used for validation is "
+                   "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')]");
+    /* annotation keys are checked lowercased */
+    json_decref(
+        created("/api/v1/namespaces/default/configmaps",
+                "{\"metadata\":{\"name\":\"a\",\"annotations\":{\"Example.COM/K\":\"v\"}}}"));
+    free(n64);
+    free(n254);
+}
+END_TEST
+
 START_TEST(services_get_cluster_ips_and_node_ports)
 {
     static const char svcs[] = "/api/v1/namespaces/default/services";
@@ -4805,6 +4884,7 @@ int main(void)
                             remaining_builtin_kinds_get_their_defaults,
                             builtin_kinds_are_validated_as_the_apiserver_does,
                             configmaps_and_secrets_hold_at_most_a_mebibyte,
+                            names_and_labels_are_checked_in_the_apiserver_words,
                             certificate_requests_record_the_requester_and_keep_approval_apart,
                             services_get_cluster_ips_and_node_ports,
                             apiservices_register_what_is_served,

@@ -68,6 +68,11 @@ json_t *ts_meta(json_t *obj)
     return md;
 }
 
+static bool is_lower_alnum(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
 static bool valid_label_segment(const char *s, size_t len)
 {
     if (len == 0 || len > 63 || !isalnum((unsigned char)s[0]) ||
@@ -81,25 +86,133 @@ static bool valid_label_segment(const char *s, size_t len)
     return true;
 }
 
+/* The regular expressions of apimachinery's pkg/util/validation, without
+ * their length limits (checked apart, as there). */
+
+/* [a-z0-9]([-a-z0-9]*[a-z0-9])? */
+static bool matches_label(const char *s, size_t len)
+{
+    if (len == 0 || !is_lower_alnum(s[0]) || !is_lower_alnum(s[len - 1]))
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!is_lower_alnum(s[i]) && s[i] != '-')
+            return false;
+    return true;
+}
+
+/* [a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)* */
+static bool matches_subdomain(const char *s, size_t len)
+{
+    size_t start = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i < len && s[i] != '.')
+            continue;
+        if (!matches_label(s + start, i - start))
+            return false;
+        start = i + 1;
+    }
+    return true;
+}
+
+/* ([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9] */
+static bool matches_qualified(const char *s, size_t len)
+{
+    if (len == 0 || !isalnum((unsigned char)s[0]) || !isalnum((unsigned char)s[len - 1]))
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
+            return false;
+    return true;
+}
+
+#define QNAME_ERR                                                                                  \
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "    \
+    "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "         \
+    "validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+#define SUBDOMAIN_ERR                                                                              \
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "   \
+    "'.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used "  \
+    "for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+
 /* DNS-1123 subdomain: dot-separated labels, 253 characters at most. */
 bool ts_valid_subdomain(const char *name)
 {
     size_t len = strlen(name);
-    if (len == 0 || len > 253)
-        return false;
-    const char *p = name;
-    while (*p) {
-        const char *dot = strchr(p, '.');
-        size_t seg = dot ? (size_t)(dot - p) : strlen(p);
-        if (!valid_label_segment(p, seg))
-            return false;
-        p += seg;
-        if (*p == '.')
-            p++;
-        if (dot && !*p)
-            return false;
+    return len <= 253 && matches_subdomain(name, len);
+}
+
+/* IsQualifiedName's messages, counted into why[n]. */
+static size_t qualified_name_problems(const char *v, const char **why)
+{
+    size_t n = 0;
+    const char *slash = strchr(v, '/');
+    const char *name = v;
+    if (slash && strchr(slash + 1, '/')) {
+        why[0] = "a qualified name " QNAME_ERR " with an optional DNS subdomain prefix and '/' "
+                 "(e.g. 'example.com/MyName')";
+        return 1;
     }
-    return true;
+    if (slash) {
+        size_t plen = (size_t)(slash - v);
+        name = slash + 1;
+        if (plen == 0)
+            why[n++] = "prefix part must be non-empty";
+        else {
+            if (plen > 253)
+                why[n++] = "prefix part must be no more than 253 characters";
+            if (!matches_subdomain(v, plen))
+                why[n++] = "prefix part " SUBDOMAIN_ERR;
+        }
+    }
+    size_t len = strlen(name);
+    if (len == 0)
+        why[n++] = "name part must be non-empty";
+    else if (len > 63)
+        why[n++] = "name part must be no more than 63 characters";
+    if (!matches_qualified(name, len))
+        why[n++] = "name part " QNAME_ERR;
+    return n;
+}
+
+size_t ts_name_problems(ts_name_rule rule, const char *v, const char *why[TS_NAME_PROBLEMS_MAX])
+{
+    size_t len = strlen(v), n = 0;
+    switch (rule) {
+    case TS_DNS1123_LABEL:
+        if (len > 63)
+            why[n++] = "must be no more than 63 characters";
+        if (!matches_label(v, len))
+            why[n++] = matches_subdomain(v, len) ? "must not contain dots" : ts_label_message;
+        break;
+    case TS_DNS1123_SUBDOMAIN:
+        if (len > 253)
+            why[n++] = "must be no more than 253 characters";
+        if (!matches_subdomain(v, len))
+            why[n++] = SUBDOMAIN_ERR;
+        break;
+    case TS_DNS1035_LABEL:
+        if (len > 63)
+            why[n++] = "must be no more than 63 characters";
+        if (!matches_label(v, len) || !(v[0] >= 'a' && v[0] <= 'z'))
+            why[n++] = "a DNS-1035 label must consist of lower case alphanumeric characters or "
+                       "'-', start with an alphabetic character, and end with an alphanumeric "
+                       "character (e.g. 'my-name',  or 'abc-123', regex used for validation is "
+                       "'[a-z]([-a-z0-9]*[a-z0-9])?')";
+        break;
+    case TS_QUALIFIED_NAME:
+        n = qualified_name_problems(v, why);
+        break;
+    case TS_LABEL_VALUE:
+        if (len > 63)
+            why[n++] = "must be no more than 63 characters";
+        if (len > 0 && !matches_qualified(v, len))
+            why[n++] = "a valid label must be an empty string or consist of alphanumeric "
+                       "characters, '-', '_' or '.', and must start and end with an alphanumeric "
+                       "character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for "
+                       "validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
+        break;
+    }
+    return n;
 }
 
 bool ts_valid_label_name(const char *name)

@@ -400,6 +400,18 @@ bool ts_valid_subdomain(const char *name);
 bool ts_valid_label_name(const char *name);
 bool ts_valid_label(const char *s, size_t len); /* an RFC 1123 label, of len bytes */
 extern const char ts_label_message[]; /* why a name is not one, as the apiserver says */
+/* The rules of apimachinery's pkg/util/validation. */
+typedef enum {
+    TS_DNS1123_LABEL, /* IsDNS1123Label */
+    TS_DNS1123_SUBDOMAIN, /* IsDNS1123Subdomain */
+    TS_DNS1035_LABEL, /* IsDNS1035Label */
+    TS_QUALIFIED_NAME, /* IsQualifiedName */
+    TS_LABEL_VALUE, /* IsValidLabelValue */
+} ts_name_rule;
+#define TS_NAME_PROBLEMS_MAX 4
+/* What is wrong with v under rule, as its function's messages in its
+ * order (static strings into why); 0 when v is valid. */
+size_t ts_name_problems(ts_name_rule rule, const char *v, const char *why[TS_NAME_PROBLEMS_MAX]);
 /* The keys of an object, sorted (kr_free the array; the strings are
  * borrowed); NULL when it has none or out of memory. */
 const char **ts_sorted_keys(const json_t *map, size_t *n);

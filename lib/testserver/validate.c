@@ -1,6 +1,7 @@
 /* libkreconcile-testserver — validation the apiserver does on writes
  * (wire spec §2): on every write, label and annotation keys are qualified
- * names, label values are label values, annotations stay under 256 KiB,
+ * names (annotations' once lowercased), label values are label values,
+ * annotations stay under 256 KiB,
  * finalizers are qualified names; on updates, the fields that may not
  * change (§2.2). Answers 422 Invalid like the apiserver. */
 #include <ctype.h>
@@ -12,93 +13,77 @@
 
 #define MAX_ANNOTATIONS (256u * 1024u)
 
-/* [A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?, at most 63 characters. */
-static bool valid_name_part(const char *s, size_t len)
+/* One cause per problem, as field.ErrorList holds them. */
+static void add_problems(json_t *causes, const char *field, const char *value,
+                         const char *const *why, size_t n)
 {
-    if (len == 0 || len > 63 || !isalnum((unsigned char)s[0]) ||
-        !isalnum((unsigned char)s[len - 1]))
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!isalnum(c) && c != '-' && c != '_' && c != '.')
+    for (size_t i = 0; i < n; i++) {
+        kr_buf b = {0};
+        kr_buf_append_str(&b, "Invalid value: ");
+        ts_go_quote(&b, value);
+        kr_buf_printf(&b, ": %s", why[i]);
+        json_array_append_new(causes,
+                              json_pack("{s:s, s:s, s:s}", "reason", "FieldValueInvalid", "message",
+                                        b.data ? b.data : why[i], "field", field));
+        kr_buf_free(&b);
+    }
+}
+
+static bool strings_map(const json_t *map, const char *field, ts_response *resp)
+{
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)map, key, v)
+    {
+        if (!json_is_string(v)) {
+            ts_respond_bad_request(resp, "%s must be a map of strings", field);
             return false;
+        }
     }
     return true;
 }
 
-static bool valid_qualified_name(const char *key)
+/* ValidateLabels: each key a qualified name, each value a label value. */
+static void check_labels(json_t *causes, const json_t *map)
 {
-    const char *slash = strchr(key, '/');
-    if (!slash)
-        return valid_name_part(key, strlen(key));
-    char prefix[254];
-    size_t plen = (size_t)(slash - key);
-    if (plen == 0 || plen >= sizeof(prefix))
-        return false;
-    memcpy(prefix, key, plen);
-    prefix[plen] = '\0';
-    return ts_valid_subdomain(prefix) && valid_name_part(slash + 1, strlen(slash + 1));
-}
-
-static bool valid_label_value(const char *v)
-{
-    return *v == '\0' || valid_name_part(v, strlen(v));
-}
-
-static void respond_field(ts_response *resp, const ts_resource *res, const char *name,
-                          const char *field, const char *value, const char *why)
-{
-    char msg[1024];
-    snprintf(msg, sizeof(msg), "Invalid value: \"%s\": %s", value, why);
-    ts_respond_invalid(resp, res->kind, res->group, name, field, "FieldValueInvalid", msg);
-}
-
-static const char *const name_why =
-    "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
-    "with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
-    "validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
-
-static int check_map(const ts_resource *res, const char *name, const json_t *map, const char *field,
-                     bool labels, ts_response *resp)
-{
-    if (!map || json_is_null(map))
-        return 0; /* Go decodes null as no map */
-    if (!json_is_object(map)) {
-        ts_respond_bad_request(resp, "%s must be a map of strings", field);
-        return KR_EINVALIDOBJ;
+    size_t k = 0;
+    const char **keys = ts_sorted_keys(map, &k);
+    for (size_t i = 0; i < k; i++) {
+        const char *why[TS_NAME_PROBLEMS_MAX];
+        const char *v = json_string_value(json_object_get(map, keys[i]));
+        add_problems(causes, "metadata.labels", keys[i], why,
+                     ts_name_problems(TS_QUALIFIED_NAME, keys[i], why));
+        add_problems(causes, "metadata.labels", v, why, ts_name_problems(TS_LABEL_VALUE, v, why));
     }
-    size_t total = 0;
-    for (void *it = json_object_iter((json_t *)map); it;
-         it = json_object_iter_next((json_t *)map, it)) {
-        const char *key = json_object_iter_key(it);
-        const json_t *v = json_object_iter_value(it);
-        if (!json_is_string(v)) {
-            ts_respond_bad_request(resp, "%s must be a map of strings", field);
-            return KR_EINVALIDOBJ;
-        }
-        if (!valid_qualified_name(key)) {
-            respond_field(resp, res, name, field, key, name_why);
-            return KR_EINVALIDOBJ;
-        }
-        if (labels && !valid_label_value(json_string_value(v))) {
-            respond_field(resp, res, name, field, json_string_value(v),
-                          "a valid label must be an empty string or consist of alphanumeric "
-                          "characters, '-', '_' or '.', and must start and end with an "
-                          "alphanumeric character");
-            return KR_EINVALIDOBJ;
-        }
-        total += strlen(key) + json_string_length(v);
-    }
-    if (!labels && total > MAX_ANNOTATIONS) {
-        ts_respond_invalid(resp, res->kind, res->group, name, field, "FieldValueTooLong",
-                           "Too long: may not be more than 262144 bytes");
-        return KR_EINVALIDOBJ;
-    }
-    return 0;
+    kr_free(keys);
 }
 
-static int check_finalizers(const ts_resource *res, const char *name, const json_t *list,
-                            ts_response *resp)
+/* ValidateAnnotations: each key a qualified name once lowercased (the
+ * key as written shown), and at most 256 KiB of keys and values. */
+static void check_annotations(json_t *causes, const json_t *map)
+{
+    size_t k = 0, total = 0;
+    const char **keys = ts_sorted_keys(map, &k);
+    for (size_t i = 0; i < k; i++) {
+        const char *why[TS_NAME_PROBLEMS_MAX];
+        char *lower = kr_strdup(keys[i]);
+        for (char *p = lower; p && *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        if (lower)
+            add_problems(causes, "metadata.annotations", keys[i], why,
+                         ts_name_problems(TS_QUALIFIED_NAME, lower, why));
+        kr_free(lower);
+        total += strlen(keys[i]) + json_string_length(json_object_get(map, keys[i]));
+    }
+    kr_free(keys);
+    if (total > MAX_ANNOTATIONS)
+        json_array_append_new(causes,
+                              json_pack("{s:s, s:s, s:s}", "reason", "FieldValueTooLong", "message",
+                                        "Too long: may not be more than 262144 bytes", "field",
+                                        "metadata.annotations"));
+}
+
+static int check_finalizers(json_t *causes, const json_t *list, ts_response *resp)
 {
     if (!list || json_is_null(list))
         return 0;
@@ -112,23 +97,50 @@ static int check_finalizers(const ts_resource *res, const char *name, const json
             ts_respond_bad_request(resp, "metadata.finalizers must be a list of strings");
             return KR_EINVALIDOBJ;
         }
-        if (!valid_qualified_name(f)) {
-            respond_field(resp, res, name, "metadata.finalizers", f, name_why);
-            return KR_EINVALIDOBJ;
-        }
+        const char *why[TS_NAME_PROBLEMS_MAX];
+        add_problems(causes, "metadata.finalizers", f, why,
+                     ts_name_problems(TS_QUALIFIED_NAME, f, why));
     }
     return 0;
 }
 
+/* A map that is there must be a map of strings (Go decodes null as none). */
+static const json_t *string_map(const json_t *md, const char *key, const char *field,
+                                ts_response *resp, int *rc)
+{
+    const json_t *map = json_object_get(md, key);
+    if (!map || json_is_null(map) || *rc != 0)
+        return NULL;
+    if (!json_is_object(map) || !strings_map(map, field, resp)) {
+        if (!json_is_object(map))
+            ts_respond_bad_request(resp, "%s must be a map of strings", field);
+        *rc = KR_EINVALIDOBJ;
+        return NULL;
+    }
+    return map;
+}
+
+/* Labels, annotations and finalizers, every problem reported together in
+ * ValidateObjectMeta's order. */
 int ts_validate_metadata(const ts_resource *res, const json_t *md, ts_response *resp)
 {
     const char *name = json_string_value(json_object_get(md, "name"));
-    int rc = check_map(res, name, json_object_get(md, "labels"), "metadata.labels", true, resp);
-    if (rc == 0)
-        rc = check_map(res, name, json_object_get(md, "annotations"), "metadata.annotations", false,
-                       resp);
-    if (rc == 0)
-        rc = check_finalizers(res, name, json_object_get(md, "finalizers"), resp);
+    int rc = 0;
+    const json_t *labels = string_map(md, "labels", "metadata.labels", resp, &rc);
+    const json_t *annotations = string_map(md, "annotations", "metadata.annotations", resp, &rc);
+    if (rc != 0)
+        return rc;
+    json_t *causes = json_array();
+    if (!causes)
+        return KR_ENOMEM;
+    check_labels(causes, labels);
+    check_annotations(causes, annotations);
+    rc = check_finalizers(causes, json_object_get(md, "finalizers"), resp);
+    if (rc == 0 && json_array_size(causes) > 0) {
+        ts_respond_invalid_causes(resp, res->kind, res->group, name, causes);
+        rc = KR_EINVALIDOBJ;
+    }
+    json_decref(causes);
     return rc;
 }
 

@@ -50,6 +50,16 @@ static void invalid_int(errs *e, const char *field, json_int_t value, const char
     kr_buf_free(&b);
 }
 
+/* ValidateDNS1123Label: each of IsDNS1123Label's problems; whether none. */
+static bool label_name(errs *e, const char *field, const char *name)
+{
+    const char *why[TS_NAME_PROBLEMS_MAX];
+    size_t n = ts_name_problems(TS_DNS1123_LABEL, name, why);
+    for (size_t i = 0; i < n; i++)
+        invalid_str(e, field, name, why[i]);
+    return n == 0;
+}
+
 static void duplicate(errs *e, const char *field, const char *value)
 {
     kr_buf b = {0};
@@ -162,9 +172,9 @@ static void check_containers(errs *e, const char *at, const char *list, const js
         snprintf(field, sizeof(field), "%s.name", here);
         if (!name || !*name)
             required(e, field);
-        else if (!ts_valid_label(name, strlen(name)))
-            invalid_str(e, field, name, ts_label_message);
-        else if (json_object_get(names, name))
+        else if (!label_name(e, field, name)) {
+            /* reported */
+        } else if (json_object_get(names, name))
             duplicate(e, field, name);
         else
             json_object_set_new(names, name, json_true());
@@ -366,9 +376,9 @@ static void check_service(errs *e, const json_t *spec)
         snprintf(field, sizeof(field), "spec.ports[%zu].name", i);
         if (json_array_size(ports) > 1 && (!name || !*name))
             required(e, field);
-        else if (name && *name && !ts_valid_label(name, strlen(name)))
-            invalid_str(e, field, name, ts_label_message);
-        else if (name && *name && names && json_object_get(names, name))
+        else if (name && *name && !label_name(e, field, name)) {
+            /* reported */
+        } else if (name && *name && names && json_object_get(names, name))
             duplicate(e, field, name);
         else if (name && *name && names)
             json_object_set_new(names, name, json_true());

@@ -13,24 +13,32 @@ bool ts_namespace_exists(kr_testserver_t *ts, const char *ns)
     return nsr && ts_store_get(nsr->store, "", ns) != NULL;
 }
 
-static bool wants_label_name(const ts_resource *res)
+/* The rule a kind's names follow (its strategy's ValidateNameFunc):
+ * namespaces are DNS-1123 labels, services DNS-1035 labels, the rest
+ * here DNS-1123 subdomains. */
+static ts_name_rule name_rule(const ts_resource *res)
 {
-    return ts_resource_is(res, "", "namespaces") || ts_resource_is(res, "", "services");
+    if (ts_resource_is(res, "", "namespaces"))
+        return TS_DNS1123_LABEL;
+    if (ts_resource_is(res, "", "services"))
+        return TS_DNS1035_LABEL;
+    return TS_DNS1123_SUBDOMAIN;
 }
 
 /* RBAC's names are path segments (ValidatePathSegmentName): anything but
- * "." and "..", without '/' or '%'; the reason, or NULL when valid. */
-static const char *path_segment_problem(const char *name)
+ * "." and "..", without '/' or '%'; the reasons into why, counted. */
+static size_t path_segment_problems(const char *name, const char *why[TS_NAME_PROBLEMS_MAX])
 {
-    if (strcmp(name, ".") == 0)
-        return "may not be '.'";
-    if (strcmp(name, "..") == 0)
-        return "may not be '..'";
+    size_t n = 0;
+    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+        why[0] = name[1] ? "may not be '..'" : "may not be '.'";
+        return 1;
+    }
     if (strchr(name, '/'))
-        return "may not contain '/'";
+        why[n++] = "may not contain '/'";
     if (strchr(name, '%'))
-        return "may not contain '%'";
-    return NULL;
+        why[n++] = "may not contain '%'";
+    return n;
 }
 
 static bool path_segment_named(const ts_resource *res)
@@ -42,24 +50,28 @@ static bool path_segment_named(const ts_resource *res)
            ts_resource_is(res, "rbac.authorization.k8s.io", "clusterrolebindings");
 }
 
+/* Each problem with the name its own cause, as ValidateObjectMeta lists
+ * them. */
 static int validate_name(const ts_resource *res, const char *name, ts_response *resp)
 {
-    const char *why = NULL;
-    char msg[512];
-    if (path_segment_named(res))
-        why = path_segment_problem(name);
-    else if (wants_label_name(res) && !ts_valid_label_name(name))
-        why = ts_label_message;
-    else if (!wants_label_name(res) && !ts_valid_subdomain(name))
-        why = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
-              "characters, '-' or '.', and must start and end with an alphanumeric character "
-              "(e.g. 'example.com', regex used for validation is "
-              "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
-    if (!why)
+    const char *why[TS_NAME_PROBLEMS_MAX];
+    size_t n = path_segment_named(res) ? path_segment_problems(name, why)
+                                       : ts_name_problems(name_rule(res), name, why);
+    if (n == 0)
         return 0;
-    snprintf(msg, sizeof(msg), "Invalid value: \"%s\": %s", name, why);
-    ts_respond_invalid(resp, res->kind, res->group, name, "metadata.name", "FieldValueInvalid",
-                       msg);
+    json_t *causes = json_array();
+    for (size_t i = 0; causes && i < n; i++) {
+        kr_buf b = {0};
+        kr_buf_append_str(&b, "Invalid value: ");
+        ts_go_quote(&b, name);
+        kr_buf_printf(&b, ": %s", why[i]);
+        json_array_append_new(causes,
+                              json_pack("{s:s, s:s, s:s}", "reason", "FieldValueInvalid", "message",
+                                        b.data ? b.data : why[i], "field", "metadata.name"));
+        kr_buf_free(&b);
+    }
+    ts_respond_invalid_causes(resp, res->kind, res->group, name, causes);
+    json_decref(causes);
     return KR_EINVALIDOBJ;
 }
 
