@@ -1266,6 +1266,84 @@ START_TEST(patch_types_go_through_the_patch_engine)
 }
 END_TEST
 
+static json_t *created(const char *path, const char *body);
+
+/* The options of a write are checked before its body, as kube-apiserver's
+ * handlers run ValidateCreateOptions, ValidateUpdateOptions and
+ * ValidatePatchOptions: every problem in one 422 on the options' kind. */
+START_TEST(write_options_are_validated_before_the_body)
+{
+    static const char cms[] = "/api/v1/namespaces/default/configmaps";
+    static const char cm[] = "{\"metadata\":{\"name\":\"opts\"}}";
+    char m128[129], m129[130];
+    memset(m128, 'm', 128);
+    m128[128] = '\0';
+    memset(m129, 'm', 129);
+    m129[129] = '\0';
+    tc_response r;
+    /* a body that does not decode is not read */
+    tc_request(U, "POST", "/api/v1/namespaces/default/configmaps?fieldValidation=Bogus",
+               "application/json", "{not json", NULL, &r);
+    assert_status(&r, 422, "Invalid",
+                  "CreateOptions.meta.k8s.io \"\" is invalid: fieldValidation: Unsupported value: "
+                  "\"Bogus\": supported values: \"\", \"Ignore\", \"Strict\", \"Warn\"");
+    json_t *details = json_object_get(r.json, "details");
+    ck_assert_str_eq(jstr(details, "kind"), "CreateOptions");
+    ck_assert_str_eq(jstr(details, "group"), "meta.k8s.io");
+    ck_assert_ptr_null(json_object_get(details, "name"));
+    ck_assert_str_eq(jstr(json_array_get(json_object_get(details, "causes"), 0), "reason"),
+                     "FieldValueNotSupported");
+    tc_free(&r);
+    char *url = kr_asprintf("%s?fieldManager=%s&dryRun=Bogus", cms, m129);
+    tc_request(U, "POST", url, "application/json", cm, NULL, &r);
+    kr_free(url);
+    assert_status(&r, 422, "Invalid",
+                  "CreateOptions.meta.k8s.io \"\" is invalid: [fieldManager: Too long: may not be "
+                  "more than 128 bytes, dryRun: Unsupported value: []string{\"Bogus\"}: supported "
+                  "values: \"All\"]");
+    tc_free(&r);
+    /* 128 bytes are fine */
+    url = kr_asprintf("%s?fieldManager=%s", cms, m128);
+    tc_request(U, "POST", url, "application/json", cm, NULL, &r);
+    kr_free(url);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    tc_request(U, "PUT", "/api/v1/namespaces/default/configmaps/opts?fieldValidation=strict",
+               "application/json", cm, NULL, &r);
+    assert_status(&r, 422, "Invalid",
+                  "UpdateOptions.meta.k8s.io \"\" is invalid: fieldValidation: Unsupported value: "
+                  "\"strict\": supported values: \"\", \"Ignore\", \"Strict\", \"Warn\"");
+    tc_free(&r);
+    /* force belongs to apply */
+    patch("/api/v1/namespaces/default/configmaps/opts?force=true", "application/merge-patch+json",
+          "{\"data\":{\"a\":\"1\"}}", &r);
+    assert_status(&r, 422, "Invalid",
+                  "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be "
+                  "specified for non-apply patch");
+    tc_free(&r);
+    url =
+        kr_asprintf("/api/v1/namespaces/default/configmaps/opts?fieldManager=%s&force=true", m129);
+    patch(url, "application/apply-patch+yaml",
+          "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"opts\"}}", &r);
+    kr_free(url);
+    assert_status(&r, 422, "Invalid",
+                  "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Too long: may not be "
+                  "more than 128 bytes");
+    tc_free(&r);
+    /* the scale subresource's writes too */
+    json_decref(created("/apis/apps/v1/namespaces/default/deployments",
+                        "{\"metadata\":{\"name\":\"opts\"},\"spec\":{\"selector\":{\"matchLabels\":"
+                        "{\"app\":\"o\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"o\"}},"
+                        "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}}}"));
+    patch("/apis/apps/v1/namespaces/default/deployments/opts/scale?force=false",
+          "application/merge-patch+json", "{\"spec\":{\"replicas\":2}}", &r);
+    assert_status(&r, 422, "Invalid",
+                  "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be "
+                  "specified for non-apply patch");
+    tc_free(&r);
+}
+END_TEST
+
 START_TEST(server_side_apply_creates_then_patches)
 {
     const char *path = "/api/v1/namespaces/default/configmaps/ssa";
@@ -1781,8 +1859,6 @@ END_TEST
 static const json_t *dig(const json_t *obj, const char *path);
 static const char *dig_str(const json_t *obj, const char *path);
 static json_int_t dig_int(const json_t *obj, const char *path);
-static json_t *created(const char *path, const char *body);
-
 START_TEST(autoscalers_are_served_as_v1_and_v2)
 {
     const char *v1 = "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers";
@@ -4897,6 +4973,7 @@ int main(void)
                             volumes_policies_limits_and_nodes_get_their_defaults,
                             numeric_quantities_are_stored_as_canonical_strings,
                             server_side_apply_creates_then_patches,
+                            write_options_are_validated_before_the_body,
                             scale_subresource_reads_and_writes_replicas,
                             delete_answers_status_or_object_and_honours_finalizers,
                             deletecollection_and_legacy_watch_path,

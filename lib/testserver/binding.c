@@ -94,7 +94,7 @@ static void bind_pod(kr_testserver_t *ts, const ts_request *req, const char *ns,
     if (validate_binding(binding, resp) != 0)
         return;
     bool dry = false;
-    if (ts_dry_run(req, resp, "CreateOptions", &dry) != 0)
+    if (ts_write_options(req, resp, TS_OPTS_CREATE, &dry) != 0)
         return;
     ts_resource *pods = ts_resource_find(ts, "", "v1", "pods");
     ts_obj *cur = pods ? ts_store_get(pods->store, ns, name) : NULL;

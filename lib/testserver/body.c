@@ -209,21 +209,143 @@ int ts_check_name(const ts_route *rt, json_t *obj, ts_response *resp)
     return 0;
 }
 
-int ts_dry_run(const ts_request *req, ts_response *resp, const char *options_kind, bool *dry)
+static void add_cause(json_t *causes, const char *reason, const char *field, const char *message)
+{
+    json_array_append_new(
+        causes, json_pack("{s:s, s:s, s:s}", "reason", reason, "message", message, "field", field));
+}
+
+/* ValidateDryRun: every dryRun value "All"; the values shown as Go's %#v
+ * of the []string. */
+static void check_dry_run(const ts_request *req, json_t *causes, bool *dry)
 {
     *dry = false;
-    for (size_t i = 0; i < req->nquery; i++) {
+    bool bad = false;
+    kr_buf b = {0};
+    kr_buf_append_str(&b, "Unsupported value: []string{");
+    for (size_t i = 0, n = 0; i < req->nquery; i++) {
         if (strcmp(req->query[i].key, "dryRun") != 0)
             continue;
-        if (strcmp(req->query[i].value, "All") != 0) {
-            char *cause = kr_asprintf("Unsupported value: \"%s\": supported values: \"All\"",
-                                      req->query[i].value);
-            ts_respond_invalid(resp, options_kind, "meta.k8s.io", "", "dryRun",
-                               "FieldValueNotSupported", cause ? cause : "Unsupported value");
-            kr_free(cause);
-            return -1;
-        }
-        *dry = true;
+        kr_buf_append_str(&b, n++ ? ", " : "");
+        ts_go_quote(&b, req->query[i].value);
+        if (strcmp(req->query[i].value, "All") == 0)
+            *dry = true;
+        else
+            bad = true;
     }
-    return 0;
+    kr_buf_append_str(&b, "}: supported values: \"All\"");
+    if (bad)
+        add_cause(causes, "FieldValueNotSupported", "dryRun",
+                  b.data ? b.data : "Unsupported value");
+    kr_buf_free(&b);
+}
+
+/* The next UTF-8 code point of s (U+FFFD for a bad byte, as Go's range). */
+static unsigned long next_rune(const unsigned char *s, size_t *len)
+{
+    int n = s[0] < 0x80             ? 1
+            : (s[0] & 0xe0) == 0xc0 ? 2
+            : (s[0] & 0xf0) == 0xe0 ? 3
+            : (s[0] & 0xf8) == 0xf0 ? 4
+                                    : 0;
+    unsigned long cp = n == 1   ? s[0]
+                       : n == 2 ? (s[0] & 0x1fu)
+                       : n == 3 ? (s[0] & 0x0fu)
+                                : (s[0] & 0x07u);
+    for (int i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80) {
+            n = 0;
+            break;
+        }
+        cp = cp << 6 | (s[i] & 0x3fu);
+    }
+    *len = n ? (size_t)n : 1;
+    return n ? cp : 0xfffd;
+}
+
+/* Not unicode.IsPrint: the control characters, and the spaces and format
+ * characters other than ' ' (the rest of Unicode's unprintables, unassigned
+ * code points among them, pass here). */
+static bool unprintable(unsigned long c)
+{
+    return c < 0x20 || (c >= 0x7f && c <= 0xa0) || c == 0xad || c == 0x1680 ||
+           (c >= 0x2000 && c <= 0x200f) || (c >= 0x2028 && c <= 0x202f) ||
+           (c >= 0x205f && c <= 0x2064) || c == 0x3000 || c == 0xfeff;
+}
+
+/* ValidateFieldManager: at most 128 bytes, every character printable. */
+static void check_field_manager(const char *fm, json_t *causes)
+{
+    if (!fm)
+        return;
+    if (strlen(fm) > 128)
+        add_cause(causes, "FieldValueTooLong", "fieldManager",
+                  "Too long: may not be more than 128 bytes");
+    for (size_t i = 0, len = 0; fm[i]; i += len) {
+        unsigned long c = next_rune((const unsigned char *)fm + i, &len);
+        if (!unprintable(c))
+            continue;
+        kr_buf b = {0};
+        kr_buf_append_str(&b, "Invalid value: ");
+        ts_go_quote(&b, fm);
+        kr_buf_printf(&b, ": invalid character U+%04lX (at position %zu)", c, i);
+        add_cause(causes, "FieldValueInvalid", "fieldManager", b.data ? b.data : "Invalid value");
+        kr_buf_free(&b);
+    }
+}
+
+static const char *const OPTIONS_KIND[] = {"CreateOptions", "UpdateOptions", "PatchOptions",
+                                           "PatchOptions"};
+
+int ts_write_options(const ts_request *req, ts_response *resp, ts_options_kind kind, bool *dry)
+{
+    json_t *causes = json_array();
+    if (!causes) {
+        ts_respond_status(resp, 500, "InternalError", "out of memory", NULL);
+        return -1;
+    }
+    const char *fm = ts_query(req, "fieldManager");
+    if (kind == TS_OPTS_APPLY && (!fm || !*fm))
+        add_cause(causes, "FieldValueRequired", "fieldManager",
+                  "Required value: is required for apply patch");
+    if (kind == TS_OPTS_PATCH && ts_query(req, "force"))
+        add_cause(causes, "FieldValueForbidden", "force",
+                  "Forbidden: may not be specified for non-apply patch");
+    check_field_manager(fm, causes);
+    check_dry_run(req, causes, dry);
+    const char *fv = ts_query(req, "fieldValidation");
+    if (fv && *fv && strcmp(fv, "Ignore") != 0 && strcmp(fv, "Warn") != 0 &&
+        strcmp(fv, "Strict") != 0) {
+        kr_buf b = {0};
+        kr_buf_append_str(&b, "Unsupported value: ");
+        ts_go_quote(&b, fv);
+        kr_buf_append_str(&b, ": supported values: \"\", \"Ignore\", \"Strict\", \"Warn\"");
+        add_cause(causes, "FieldValueNotSupported", "fieldValidation",
+                  b.data ? b.data : "Unsupported value");
+        kr_buf_free(&b);
+    }
+    int rc = 0;
+    if (json_array_size(causes) > 0) {
+        ts_respond_invalid_causes(resp, OPTIONS_KIND[kind], "meta.k8s.io", "", causes);
+        rc = -1;
+    }
+    json_decref(causes);
+    return rc;
+}
+
+int ts_dry_run(const ts_request *req, ts_response *resp, const char *options_kind, bool *dry)
+{
+    json_t *causes = json_array();
+    if (!causes) {
+        ts_respond_status(resp, 500, "InternalError", "out of memory", NULL);
+        return -1;
+    }
+    check_dry_run(req, causes, dry);
+    int rc = 0;
+    if (json_array_size(causes) > 0) {
+        ts_respond_invalid_causes(resp, options_kind, "meta.k8s.io", "", causes);
+        rc = -1;
+    }
+    json_decref(causes);
+    return rc;
 }

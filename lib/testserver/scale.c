@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kreconcile/patch.h"
 #include "testserver/ts_internal.h"
 
 /* Set the value at a dotted path, creating objects on the way; steals v. */
@@ -118,8 +119,11 @@ void ts_handle_scale(kr_testserver_t *ts, const ts_request *req, const ts_route 
     }
     ts_write w = {.req = req, .rt = rt};
     json_t *want = NULL;
-    if (ts_dry_run(req, resp, strcmp(req->method, "PUT") == 0 ? "UpdateOptions" : "PatchOptions",
-                   &w.dry_run) == 0)
+    ts_options_kind kind = strcmp(req->method, "PUT") == 0 ? TS_OPTS_UPDATE
+                           : kr_patch_format_from_content_type(req->content_type) == KR_PATCH_APPLY
+                               ? TS_OPTS_APPLY
+                               : TS_OPTS_PATCH;
+    if (ts_write_options(req, resp, kind, &w.dry_run) == 0)
         want = desired_scale(req, rt, current, resp);
     const json_t *replicas = json_object_get(json_object_get(want, "spec"), "replicas");
     if (want && !json_is_integer(replicas)) {

@@ -705,6 +705,14 @@ int ts_validate_update(const ts_resource *res, const json_t *existing, const jso
                        const char *name, ts_response *resp);
 /* dryRun: *dry is set for "All"; another value fills resp (422) and returns -1. */
 int ts_dry_run(const ts_request *req, ts_response *resp, const char *options_kind, bool *dry);
+/* The options a write's handler validates before it reads the body
+ * (ValidateCreateOptions, ValidateUpdateOptions, ValidatePatchOptions):
+ * fieldManager (required to apply, at most 128 bytes, printable), force
+ * (only to apply), dryRun, fieldValidation; every problem reported
+ * together as kube-apiserver's 422 on the *Options kind. *dry is set for
+ * dryRun=All. 0, or -1 with resp filled. */
+typedef enum { TS_OPTS_CREATE, TS_OPTS_UPDATE, TS_OPTS_PATCH, TS_OPTS_APPLY } ts_options_kind;
+int ts_write_options(const ts_request *req, ts_response *resp, ts_options_kind kind, bool *dry);
 
 /* ---- request bodies (body.c) -------------------------------------------------- */
 

@@ -185,24 +185,13 @@ static json_t *server_side_apply(const ts_request *req, const ts_route *rt, cons
     return rc == 0 ? out : NULL;
 }
 
-static bool require_manager(const ts_request *req, ts_response *resp)
-{
-    const char *fm = ts_query(req, "fieldManager");
-    if (fm && *fm)
-        return true;
-    ts_respond_invalid(resp, "PatchOptions", "meta.k8s.io", "", "fieldManager",
-                       "FieldValueRequired", "Required value: is required for apply patch");
-    return false;
-}
-
 void ts_handle_patch(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                      ts_response *resp)
 {
     ts_write w = {.req = req, .rt = rt, .status_only = rt->sub != NULL};
-    if (ts_dry_run(req, resp, "PatchOptions", &w.dry_run) != 0)
-        return;
     kr_patch_format f = patch_format(req, rt->res, resp);
-    if (f == 0 || (f == KR_PATCH_APPLY && !require_manager(req, resp)))
+    if (f == 0 || ts_write_options(req, resp, f == KR_PATCH_APPLY ? TS_OPTS_APPLY : TS_OPTS_PATCH,
+                                   &w.dry_run) != 0)
         return;
     json_t *patch = parse_patch(req, f, resp);
     if (!patch)

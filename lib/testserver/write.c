@@ -963,7 +963,7 @@ void ts_handle_create(kr_testserver_t *ts, const ts_request *req, const ts_route
         return;
     }
     ts_write w = {.req = req, .rt = rt};
-    if (ts_dry_run(req, resp, "CreateOptions", &w.dry_run) != 0)
+    if (ts_write_options(req, resp, TS_OPTS_CREATE, &w.dry_run) != 0)
         return;
     json_t *obj = ts_read_object(req, rt, resp);
     if (obj && ts_schema_decode(&w, obj, resp) != 0) {
@@ -978,7 +978,7 @@ void ts_handle_update(kr_testserver_t *ts, const ts_request *req, const ts_route
                       ts_response *resp)
 {
     ts_write w = {.req = req, .rt = rt, .status_only = rt->sub != NULL};
-    if (ts_dry_run(req, resp, "UpdateOptions", &w.dry_run) != 0)
+    if (ts_write_options(req, resp, TS_OPTS_UPDATE, &w.dry_run) != 0)
         return;
     json_t *obj = ts_read_object(req, rt, resp);
     if (!obj)
