@@ -1267,6 +1267,9 @@ START_TEST(patch_types_go_through_the_patch_engine)
 END_TEST
 
 static json_t *created(const char *path, const char *body);
+static const json_t *dig(const json_t *obj, const char *path);
+static const char *dig_str(const json_t *obj, const char *path);
+static json_int_t dig_int(const json_t *obj, const char *path);
 
 /* The options of a write are checked before its body, as kube-apiserver's
  * handlers run ValidateCreateOptions, ValidateUpdateOptions and
@@ -1422,6 +1425,54 @@ START_TEST(scale_subresource_reads_and_writes_replicas)
     tc_free(&r);
     tc_json(U, "GET", "/api/v1/namespaces/default/configmaps/x/scale", NULL, &r);
     ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
+}
+END_TEST
+
+/* A Scale's status.selector is metav1.LabelSelectorAsSelector's String():
+ * matchLabels and matchExpressions sorted by key, values sorted; absent
+ * when there is none (a custom resource without labelSelectorPath), as
+ * autoscaling/v1 omits it, and spec.replicas too when 0. */
+START_TEST(scale_selector_says_the_whole_label_selector)
+{
+    json_decref(created("/apis/apps/v1/namespaces/default/deployments",
+                        "{\"metadata\":{\"name\":\"mx\"},\"spec\":{\"replicas\":1,\"selector\":{"
+                        "\"matchLabels\":{\"app\":\"mx\"},\"matchExpressions\":[{\"key\":\"tier\","
+                        "\"operator\":\"In\",\"values\":[\"b\",\"a\"]},{\"key\":\"zone\","
+                        "\"operator\":\"DoesNotExist\"},{\"key\":\"env\",\"operator\":\"Exists\"},"
+                        "{\"key\":\"stage\",\"operator\":\"NotIn\",\"values\":[\"prod\"]}]},"
+                        "\"template\":{\"metadata\":{\"labels\":{\"app\":\"mx\",\"tier\":\"a\","
+                        "\"env\":\"e\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":"
+                        "\"x\"}]}}}}"));
+    const char *path = "/apis/apps/v1/namespaces/default/deployments/mx/scale";
+    tc_response r;
+    tc_json(U, "GET", path, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(jstr(json_object_get(r.json, "status"), "selector"),
+                     "app=mx,env,stage notin (prod),tier in (a,b),!zone");
+    tc_free(&r);
+    patch(path, "application/merge-patch+json", "{\"spec\":{\"replicas\":0}}", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(json_object_size(json_object_get(r.json, "spec")), 0);
+    tc_free(&r);
+
+    json_decref(created(
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+        "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
+        "\"metadata\":{\"name\":\"gizmos.example.com\"},\"spec\":{\"group\":\"example.com\","
+        "\"scope\":\"Namespaced\",\"names\":{\"plural\":\"gizmos\",\"singular\":\"gizmo\","
+        "\"kind\":\"Gizmo\"},\"versions\":[{\"name\":\"v1\",\"served\":true,\"storage\":true,"
+        "\"subresources\":{\"scale\":{\"specReplicasPath\":\".spec.replicas\","
+        "\"statusReplicasPath\":\".status.replicas\"}},\"schema\":{\"openAPIV3Schema\":{"
+        "\"type\":\"object\",\"x-kubernetes-preserve-unknown-fields\":true}}}]}}"));
+    json_decref(created("/apis/example.com/v1/namespaces/default/gizmos",
+                        "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Gizmo\",\"metadata\":{"
+                        "\"name\":\"g\"},\"spec\":{\"replicas\":3}}"));
+    tc_json(U, "GET", "/apis/example.com/v1/namespaces/default/gizmos/g/scale", NULL, &r);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    ck_assert_int_eq(dig_int(r.json, "spec.replicas"), 3);
+    ck_assert_ptr_nonnull(json_object_get(r.json, "status"));
+    ck_assert_ptr_null(json_object_get(json_object_get(r.json, "status"), "selector"));
     tc_free(&r);
 }
 END_TEST
@@ -1856,9 +1907,6 @@ START_TEST(a_namespace_terminates_until_its_contents_are_gone)
 }
 END_TEST
 
-static const json_t *dig(const json_t *obj, const char *path);
-static const char *dig_str(const json_t *obj, const char *path);
-static json_int_t dig_int(const json_t *obj, const char *path);
 START_TEST(autoscalers_are_served_as_v1_and_v2)
 {
     const char *v1 = "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers";
@@ -4975,6 +5023,7 @@ int main(void)
                             server_side_apply_creates_then_patches,
                             write_options_are_validated_before_the_body,
                             scale_subresource_reads_and_writes_replicas,
+                            scale_selector_says_the_whole_label_selector,
                             delete_answers_status_or_object_and_honours_finalizers,
                             deletecollection_and_legacy_watch_path,
                             deletecollection_cascades_to_dependents_as_delete_does,

@@ -1,7 +1,8 @@
 /* libkreconcile-testserver — the /scale subresource (autoscaling/v1 Scale)
- * of Deployments, ReplicaSets, StatefulSets, ReplicationControllers and custom resources that
- * declare one: GET reads replicas and selector from the object; PUT and
- * PATCH write spec replicas back through the ordinary update path. */
+ * of Deployments, ReplicaSets, StatefulSets, ReplicationControllers and
+ * custom resources that declare one: GET reads replicas and selector (as a
+ * selector string) from the object; PUT and PATCH write spec replicas back
+ * through the ordinary update path. */
 #include <stdio.h>
 #include <string.h>
 
@@ -32,31 +33,100 @@ static int path_set(json_t *obj, const char *path, json_t *v)
     return 0;
 }
 
-/* matchLabels of a LabelSelector as "k=v,k2=v2" (matchExpressions are
- * beyond what a test server needs). */
+/* One requirement of a selector: its key and its text. */
+typedef struct {
+    const char *key;
+    char *text;
+} requirement;
+
+static int cmp_text(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A requirement's String(): "k=v", "k in (a,b)", "k notin (a,b)", "k",
+ * "!k"; the values sorted. NULL for an operator there is none of. */
+static char *requirement_text(const char *key, const char *op, const json_t *values)
+{
+    kr_buf b = {0};
+    bool in = strcmp(op, "In") == 0, notin = strcmp(op, "NotIn") == 0;
+    if (strcmp(op, "Exists") == 0)
+        kr_buf_append_str(&b, key);
+    else if (strcmp(op, "DoesNotExist") == 0)
+        kr_buf_printf(&b, "!%s", key);
+    else if (in || notin) {
+        size_t n = json_array_size(values), k = 0;
+        const char **v = n ? kr_calloc(n, sizeof(*v)) : NULL;
+        for (size_t i = 0; v && i < n; i++)
+            if (json_is_string(json_array_get(values, i)))
+                v[k++] = json_string_value(json_array_get(values, i));
+        if (v)
+            qsort((void *)v, k, sizeof(*v), cmp_text);
+        kr_buf_printf(&b, "%s %s (", key, in ? "in" : "notin");
+        for (size_t i = 0; i < k; i++)
+            kr_buf_printf(&b, "%s%s", i ? "," : "", v[i]);
+        kr_buf_append_str(&b, ")");
+        kr_free((void *)v);
+    } else
+        return NULL;
+    return b.data;
+}
+
+/* The selector as status.selector says it: metav1.LabelSelectorAsSelector's
+ * String() (a ReplicationController's map as labels.SelectorFromSet's):
+ * matchLabels then matchExpressions, stably sorted by key, joined by ",".
+ * A custom resource's is the string at its labelSelectorPath. "" when there
+ * is none. */
 static char *selector_text(const ts_resource *res, const json_t *obj)
 {
     if (res->scale_selector_path) {
         const char *s = json_string_value(ts_json_path(obj, res->scale_selector_path));
         return kr_strdup(s ? s : "");
     }
-    /* a ReplicationController's selector is a plain map */
-    const json_t *ml = ts_json_path(obj, ts_resource_is(res, "", "replicationcontrollers")
-                                             ? ".spec.selector"
-                                             : ".spec.selector.matchLabels");
-    kr_buf b = {0};
-    if (kr_buf_append(&b, "", 0) != 0)
-        return NULL;
-    for (void *it = json_object_iter((json_t *)ml); it;
-         it = json_object_iter_next((json_t *)ml, it)) {
-        const char *v = json_string_value(json_object_iter_value(it));
-        if (kr_buf_printf(&b, "%s%s=%s", b.len ? "," : "", json_object_iter_key(it), v ? v : "") !=
-            0) {
-            kr_buf_free(&b);
-            return NULL;
+    if (res->crd) /* a custom resource without labelSelectorPath */
+        return kr_strdup("");
+    bool rc = ts_resource_is(res, "", "replicationcontrollers");
+    const json_t *sel = ts_json_path(obj, ".spec.selector");
+    const json_t *ml = rc ? sel : json_object_get(sel, "matchLabels");
+    const json_t *exprs = rc ? NULL : json_object_get(sel, "matchExpressions");
+    size_t cap = json_object_size(ml) + json_array_size(exprs), n = 0;
+    requirement *reqs = cap ? kr_calloc(cap, sizeof(*reqs)) : NULL;
+    size_t nkeys = 0;
+    const char **keys = ts_sorted_keys(ml, &nkeys);
+    for (size_t i = 0; reqs && i < nkeys; i++) {
+        const char *v = json_string_value(json_object_get(ml, keys[i]));
+        reqs[n].key = keys[i];
+        reqs[n++].text = kr_asprintf("%s=%s", keys[i], v ? v : "");
+    }
+    kr_free((void *)keys);
+    size_t i;
+    const json_t *e;
+    json_array_foreach(exprs, i, e)
+    {
+        const char *key = json_string_value(json_object_get(e, "key"));
+        const char *op = json_string_value(json_object_get(e, "operator"));
+        char *text =
+            reqs && key && op ? requirement_text(key, op, json_object_get(e, "values")) : NULL;
+        if (text) {
+            reqs[n].key = key;
+            reqs[n++].text = text;
         }
     }
-    return b.data;
+    /* insertion sort: stable, as sort.Sort is on so few */
+    for (size_t a = 1; a < n; a++)
+        for (size_t b = a; b > 0 && strcmp(reqs[b].key, reqs[b - 1].key) < 0; b--) {
+            requirement t = reqs[b];
+            reqs[b] = reqs[b - 1];
+            reqs[b - 1] = t;
+        }
+    kr_buf out = {0};
+    kr_buf_append(&out, "", 0);
+    for (size_t k = 0; k < n; k++) {
+        kr_buf_printf(&out, "%s%s", k ? "," : "", reqs[k].text ? reqs[k].text : "");
+        kr_free(reqs[k].text);
+    }
+    kr_free(reqs);
+    return out.data;
 }
 
 static json_t *scale_of(const ts_resource *res, const json_t *obj)
@@ -71,9 +141,14 @@ static json_t *scale_of(const ts_resource *res, const json_t *obj)
     json_int_t want = json_integer_value(ts_json_path(obj, res->scale_spec_path));
     json_int_t have = json_integer_value(ts_json_path(obj, res->scale_status_path));
     char *sel = selector_text(res, obj);
-    json_t *scale = json_pack("{s:s, s:s, s:o, s:{s:I}, s:{s:I, s:s}}", "kind", "Scale",
-                              "apiVersion", "autoscaling/v1", "metadata", smd, "spec", "replicas",
-                              want, "status", "replicas", have, "selector", sel ? sel : "");
+    /* autoscaling/v1 omits an empty spec.replicas and status.selector */
+    json_t *scale =
+        json_pack("{s:s, s:s, s:o, s:{}, s:{s:I}}", "kind", "Scale", "apiVersion", "autoscaling/v1",
+                  "metadata", smd, "spec", "status", "replicas", have);
+    if (scale && want)
+        json_object_set_new(json_object_get(scale, "spec"), "replicas", json_integer(want));
+    if (scale && sel && *sel)
+        json_object_set_new(json_object_get(scale, "status"), "selector", json_string(sel));
     kr_free(sel);
     return scale;
 }
