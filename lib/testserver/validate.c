@@ -111,13 +111,12 @@ static const json_t *string_map(const json_t *md, const char *key, const char *f
     const json_t *map = json_object_get(md, key);
     if (!map || json_is_null(map) || *rc != 0)
         return NULL;
-    if (!json_is_object(map) || !strings_map(map, field, resp)) {
-        if (!json_is_object(map))
-            ts_respond_bad_request(resp, "%s must be a map of strings", field);
-        *rc = KR_EINVALIDOBJ;
-        return NULL;
-    }
-    return map;
+    if (!json_is_object(map))
+        ts_respond_bad_request(resp, "%s must be a map of strings", field);
+    else if (strings_map(map, field, resp))
+        return map;
+    *rc = KR_EINVALIDOBJ;
+    return NULL;
 }
 
 /* Labels, annotations and finalizers, every problem reported together in
