@@ -870,19 +870,27 @@ static double sample_with(const struct kr_prom_parsed *ps, const char *name, con
     return -1;
 }
 
-START_TEST(hub_and_cluster_informers_show_in_readyz)
+/* A manager of a hub (s) and one workload cluster dc1 (s2), both started. */
+static void hub_and_dc1_manager(struct server *s, struct server *s2, struct running *r)
 {
-    struct server s, s2; /* the hub's and dc1's */
-    server_start(&s);
-    server_start(&s2);
+    server_start(s);
+    server_start(s2);
     char cluster_arg[256];
-    snprintf(cluster_arg, sizeof(cluster_arg), "dc1=%s:kr-testserver", s2.kubeconfig);
-    char *argv[] = {"p",         "--kubeconfig", s.kubeconfig,  "--cluster",
+    snprintf(cluster_arg, sizeof(cluster_arg), "dc1=%s:kr-testserver", s2->kubeconfig);
+    char *argv[] = {"p",         "--kubeconfig", s->kubeconfig, "--cluster",
                     cluster_arg, "--listen",     "127.0.0.1:0", NULL};
     static const kr_manager_program prog = {.name = "kr-test-manager"};
     kr_error_t err = {0};
-    struct running r = {0};
-    ck_assert_msg(manager_from_args(&prog, 7, argv, &r.cfg, &r.m, &err) == 0, "%s", err.message);
+    *r = (struct running){0};
+    ck_assert_msg(manager_from_args(&prog, 7, argv, &r->cfg, &r->m, &err) == 0, "%s", err.message);
+}
+
+START_TEST(hub_and_cluster_informers_show_in_readyz)
+{
+    struct server s, s2; /* the hub's and dc1's */
+    struct running r;
+    hub_and_dc1_manager(&s, &s2, &r);
+    kr_error_t err = {0};
     ck_assert_str_eq(kr_manager_hub_name(r.m), "hub");
     ck_assert_str_eq(kr_manager_hub_namespace(r.m), "team-a");
     ck_assert_uint_eq(kr_manager_cluster_count(r.m), 1);
@@ -1003,16 +1011,9 @@ static struct reply wait_readyz_with(const char *base, const char *want)
 START_TEST(a_workload_cluster_down_is_named_in_readyz_but_holds_nothing_up)
 {
     struct server s, s2;
-    server_start(&s);
-    server_start(&s2);
-    char cluster_arg[256];
-    snprintf(cluster_arg, sizeof(cluster_arg), "dc1=%s:kr-testserver", s2.kubeconfig);
-    char *argv[] = {"p",         "--kubeconfig", s.kubeconfig,  "--cluster",
-                    cluster_arg, "--listen",     "127.0.0.1:0", NULL};
-    static const kr_manager_program prog = {.name = "kr-test-manager"};
+    struct running r;
+    hub_and_dc1_manager(&s, &s2, &r);
     kr_error_t err = {0};
-    struct running r = {0};
-    ck_assert_msg(manager_from_args(&prog, 7, argv, &r.cfg, &r.m, &err) == 0, "%s", err.message);
     kr_informer_t *a, *b, *c;
     kr_gvr cms = KR_GVR("", "v1", "configmaps"), secrets = KR_GVR("", "v1", "secrets");
     ck_assert_int_eq(kr_manager_informer(r.m, kr_manager_hub(r.m), cms, "", NULL, &a, &err), 0);

@@ -412,6 +412,11 @@ typedef enum {
 /* What is wrong with v under rule, as its function's messages in its
  * order (static strings into why); 0 when v is valid. */
 size_t ts_name_problems(ts_name_rule rule, const char *v, const char *why[TS_NAME_PROBLEMS_MAX]);
+/* Append to `causes` one FieldValueInvalid cause per problem why[0..n) of
+ * `value` at `field` ("Invalid value: <Go-quoted value>: <why>"), as
+ * field.ErrorList holds them (validate.c). */
+void ts_add_problems(json_t *causes, const char *field, const char *value, const char *const *why,
+                     size_t n);
 /* The keys of an object, sorted (kr_free the array; the strings are
  * borrowed); NULL when it has none or out of memory. */
 const char **ts_sorted_keys(const json_t *map, size_t *n);

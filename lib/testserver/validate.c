@@ -13,9 +13,8 @@
 
 #define MAX_ANNOTATIONS (256u * 1024u)
 
-/* One cause per problem, as field.ErrorList holds them. */
-static void add_problems(json_t *causes, const char *field, const char *value,
-                         const char *const *why, size_t n)
+void ts_add_problems(json_t *causes, const char *field, const char *value, const char *const *why,
+                     size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         kr_buf b = {0};
@@ -51,9 +50,10 @@ static void check_labels(json_t *causes, const json_t *map)
     for (size_t i = 0; i < k; i++) {
         const char *why[TS_NAME_PROBLEMS_MAX];
         const char *v = json_string_value(json_object_get(map, keys[i]));
-        add_problems(causes, "metadata.labels", keys[i], why,
-                     ts_name_problems(TS_QUALIFIED_NAME, keys[i], why));
-        add_problems(causes, "metadata.labels", v, why, ts_name_problems(TS_LABEL_VALUE, v, why));
+        ts_add_problems(causes, "metadata.labels", keys[i], why,
+                        ts_name_problems(TS_QUALIFIED_NAME, keys[i], why));
+        ts_add_problems(causes, "metadata.labels", v, why,
+                        ts_name_problems(TS_LABEL_VALUE, v, why));
     }
     kr_free(keys);
 }
@@ -70,8 +70,8 @@ static void check_annotations(json_t *causes, const json_t *map)
         for (char *p = lower; p && *p; p++)
             *p = (char)tolower((unsigned char)*p);
         if (lower)
-            add_problems(causes, "metadata.annotations", keys[i], why,
-                         ts_name_problems(TS_QUALIFIED_NAME, lower, why));
+            ts_add_problems(causes, "metadata.annotations", keys[i], why,
+                            ts_name_problems(TS_QUALIFIED_NAME, lower, why));
         kr_free(lower);
         total += strlen(keys[i]) + json_string_length(json_object_get(map, keys[i]));
     }
@@ -98,8 +98,8 @@ static int check_finalizers(json_t *causes, const json_t *list, ts_response *res
             return KR_EINVALIDOBJ;
         }
         const char *why[TS_NAME_PROBLEMS_MAX];
-        add_problems(causes, "metadata.finalizers", f, why,
-                     ts_name_problems(TS_QUALIFIED_NAME, f, why));
+        ts_add_problems(causes, "metadata.finalizers", f, why,
+                        ts_name_problems(TS_QUALIFIED_NAME, f, why));
     }
     return 0;
 }

@@ -60,16 +60,8 @@ static int validate_name(const ts_resource *res, const char *name, ts_response *
     if (n == 0)
         return 0;
     json_t *causes = json_array();
-    for (size_t i = 0; causes && i < n; i++) {
-        kr_buf b = {0};
-        kr_buf_append_str(&b, "Invalid value: ");
-        ts_go_quote(&b, name);
-        kr_buf_printf(&b, ": %s", why[i]);
-        json_array_append_new(causes,
-                              json_pack("{s:s, s:s, s:s}", "reason", "FieldValueInvalid", "message",
-                                        b.data ? b.data : why[i], "field", "metadata.name"));
-        kr_buf_free(&b);
-    }
+    if (causes)
+        ts_add_problems(causes, "metadata.name", name, why, n);
     ts_respond_invalid_causes(resp, res->kind, res->group, name, causes);
     json_decref(causes);
     return KR_EINVALIDOBJ;
