@@ -700,8 +700,12 @@ static void list_names(const char *path, long want_status, char *names, size_t l
     names[0] = '\0';
     size_t i;
     json_t *item;
+    const char *list_rv = jstr(json_object_get(r.json, "metadata"), "resourceVersion");
+    unsigned long long at = list_rv ? strtoull(list_rv, NULL, 10) : 0;
     json_array_foreach(json_object_get(r.json, "items"), i, item)
     {
+        /* every item as it was stored at or before the list's version */
+        ck_assert_uint_le(strtoull(meta(item, "resourceVersion"), NULL, 10), at);
         size_t used = strlen(names);
         snprintf(names + used, len - used, "%s%s=%s", used ? " " : "", meta(item, "name"),
                  jstr(json_object_get(item, "data"), "k"));

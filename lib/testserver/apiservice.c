@@ -185,9 +185,11 @@ void ts_apiservices_sync(kr_testserver_t *ts)
         snprintf(rv, sizeof(rv), "%llu", ++ts->rv);
         if (last)
             json_object_set_new(ts_meta(last), "resourceVersion", json_string(rv));
+        json_t *before = json_incref(o->obj);
         ts_store_remove(res->store, o->ns, o->name);
         if (last)
-            ts_record_event(ts, res, TS_DELETED, last, NULL);
+            ts_record_event(ts, res, TS_DELETED, last, before);
+        json_decref(before);
         json_decref(last);
     }
 }

@@ -139,13 +139,15 @@ static json_t *delete_one(kr_testserver_t *ts, const ts_resource *res, const cha
         return marked;
     }
     json_t *last = with_rv(ts, cur);
-    json_decref(cur);
-    if (!last)
+    if (!last) {
+        json_decref(cur);
         return NULL;
+    }
     /* ns and name may be the store's own strings, gone with the item */
     char *space = res->namespaced && !ts->ns_sweeping ? kr_strdup(ns) : NULL;
     ts_store_remove(res->store, ns, name);
-    ts_record_event(ts, res, TS_DELETED, last, NULL);
+    ts_record_event(ts, res, TS_DELETED, last, cur); /* the state stored before, for the past */
+    json_decref(cur);
     *gone = true;
     if (space)
         ts_namespace_sync(ts, space);
@@ -363,8 +365,10 @@ void ts_namespace_sync(kr_testserver_t *ts, const char *ns)
             json_object_set_new(stamped, "spec", json_deep_copy(stored_spec));
         else
             json_object_del(stamped, "spec");
+        json_t *before = json_incref(o->obj);
         ts_store_remove(nsr->store, "", ns);
-        ts_record_event(ts, nsr, TS_DELETED, stamped, NULL);
+        ts_record_event(ts, nsr, TS_DELETED, stamped, before);
+        json_decref(before);
     } else {
         replace(ts, nsr, "", ns, stamped);
     }
@@ -529,8 +533,10 @@ static void foreground_sync(kr_testserver_t *ts, const char *uid)
             /* The collector's update that drops the last finalizer deletes
              * the object as it was stored (deleteWithoutFinalizers): the
              * DELETED event still lists foregroundDeletion. */
+            json_t *before = json_incref(o->obj);
             ts_store_remove(res->store, ns, name);
-            ts_record_event(ts, res, TS_DELETED, next, NULL);
+            ts_record_event(ts, res, TS_DELETED, next, before);
+            json_decref(before);
             if (res->namespaced)
                 ts_namespace_sync(ts, ns);
             ts_owners_sync(ts, next);
@@ -723,8 +729,10 @@ static void crd_finalize(kr_testserver_t *ts, const char *name)
     if (next && n) {
         json_t *fins = json_object_get(ts_meta(next), "finalizers");
         if (json_array_size(fins) == 1) {
+            json_t *before = json_incref(o->obj);
             ts_store_remove(crdr->store, "", n);
-            ts_record_event(ts, crdr, TS_DELETED, next, NULL);
+            ts_record_event(ts, crdr, TS_DELETED, next, before);
+            json_decref(before);
             ts_crd_removed(ts, next);
             ts_owners_sync(ts, next);
             ts_dependents_sync(ts, crdr);

@@ -79,7 +79,8 @@ typedef struct ts_event {
     unsigned store_id;
     ts_event_type type;
     json_t *obj; /* new state (last state, for DELETED) */
-    json_t *old; /* previous state for MODIFIED, else NULL */
+    json_t *old; /* previous state for MODIFIED; for DELETED the state stored until
+                  * the delete (NULL when unknown); else NULL */
     char *lines[3]; /* serialized "{type, object}\n" per type, made lazily;
                      * the object's JSON is serialised once for all three */
     size_t line_len[3];

@@ -297,7 +297,9 @@ ts_snapshot *ts_snapshot_take_at(kr_testserver_t *ts, const ts_resource *res, un
             if (at)
                 at->obj = NULL;
         } else {
-            json_t *before = ev->type == TS_MODIFIED ? ev->old : ev->obj;
+            /* a DELETED event's old: the state stored until the delete
+             * (its object is that state at the delete's resourceVersion) */
+            json_t *before = (ev->type == TS_MODIFIED || ev->old) ? ev->old : ev->obj;
             if (at) {
                 at->obj = before;
             } else {

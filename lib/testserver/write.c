@@ -778,7 +778,7 @@ static int store_update(kr_testserver_t *ts, const ts_write *w, const json_t *ex
         json_object_set(ts_meta(gone), "resourceVersion",
                         json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
         ts_store_remove(res->store, ns, w->rt->name);
-        const ts_event *ev = ts_record_event(ts, res, TS_DELETED, gone, NULL);
+        const ts_event *ev = ts_record_event(ts, res, TS_DELETED, gone, (json_t *)existing);
         ts_respond_written(resp, 200, json_incref(obj), ev);
         if (ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions"))
             ts_crd_removed(ts, gone);
