@@ -457,7 +457,10 @@ static int set_shared(struct parser *p, int id, const char *dashes, const char *
     case SH_REQUEST_TIMEOUT: {
         kr_error_t derr = {0};
         uint64_t ms = 0;
-        if (kr_duration_parse(value, &ms, &derr) != 0)
+        /* as kubectl's ParseTimeout: a number alone is seconds */
+        if (value[0] && strspn(value, "0123456789") == strlen(value) && strlen(value) <= 9)
+            ms = strtoull(value, NULL, 10) * 1000;
+        else if (kr_duration_parse(value, &ms, &derr) != 0)
             return bad_value(p, dashes, name, value, derr.message);
         cfg->request_timeout_ms = ms;
         cfg->request_timeout_set = true;

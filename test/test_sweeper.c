@@ -498,6 +498,8 @@ START_TEST(the_program_plans_then_sweeps_once_and_refuses_bad_flags)
     kr_testserver_set_faults(dc2.ts, &well);
     snprintf(args, sizeof(args), "%s --rate fast", common);
     ck_assert_int_eq(run_program(args, out, sizeof(out)), 2);
+    snprintf(args, sizeof(args), "%s --leader-elect", common);
+    ck_assert_int_eq(run_program(args, out, sizeof(out)), 2); /* --once takes no Lease */
     ck_assert_int_eq(run_program("--no-such-flag", out, sizeof(out)), 2);
     ck_assert_int_eq(run_program("--help", out, sizeof(out)), 0);
     ck_assert_ptr_nonnull(strstr(out, "--max-deletes"));

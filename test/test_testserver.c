@@ -1754,6 +1754,16 @@ START_TEST(dry_run_stores_nothing)
     tc_json(U, "GET", "/api/v1/namespaces/default/configmaps/held", NULL, &r);
     ck_assert_ptr_null(meta(r.json, "deletionTimestamp"));
     tc_free(&r);
+    /* a namespace is held by its spec.finalizers: answered Terminating */
+    create_ns("dry-ns");
+    tc_json(U, "DELETE", "/api/v1/namespaces/dry-ns?dryRun=All", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(jstr(r.json, "kind"), "Namespace");
+    ck_assert_ptr_nonnull(meta(r.json, "deletionTimestamp"));
+    ck_assert_str_eq(jstr(json_object_get(r.json, "status"), "phase"), "Terminating");
+    tc_free(&r);
+    ck_assert_uint_eq(kr_testserver_resource_version(ts), rv + 1); /* the namespace's create */
+
     tc_json(U, "GET", "/api/v1/namespaces/default/configmaps/live", NULL, &r);
     ck_assert_ptr_null(json_object_get(json_object_get(r.json, "metadata"), "finalizers"));
     tc_free(&r);

@@ -121,6 +121,7 @@ typedef struct sweeper {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     bool stopping, running;
+    int once_rc; /* --once: the sweep's outcome, 0 or 1 */
 } sweeper;
 
 static void print_plan(const sweeper *s, const sweep_plan *plan)
@@ -161,7 +162,8 @@ static int sweep_once(sweeper *s)
 static void *sweep_once_thread(void *arg)
 {
     sweeper *s = arg;
-    kr_manager_stop(s->m, sweep_once(s) == 0 ? 0 : 1);
+    s->once_rc = sweep_once(s) == 0 ? 0 : 1;
+    kr_manager_stop(s->m, s->once_rc);
     return NULL;
 }
 
@@ -330,6 +332,10 @@ int main(int argc, char **argv)
     pthread_condattr_destroy(&ca);
     if (rc == 0 && check_flags(&s, &err) != 0)
         rc = KR_EINVAL;
+    if (rc == 0 && flags.once && cfg.leader_elect)
+        rc = kr_error_set(&err, KR_EINVAL,
+                          "--once sweeps at once, without a Lease: drop "
+                          "--leader-elect");
     if (rc != 0) {
         int code = kr_manager_args_exit(&program, rc, &err, stdout, stderr);
         sweeper_free(&s);
@@ -359,6 +365,8 @@ int main(int argc, char **argv)
         goto out;
     }
     code = kr_manager_run(s.m);
+    if (code == 0 && flags.once) /* a signal during a failed sweep does not make it a success */
+        code = s.once_rc;
 out:
     sweeper_free(&s);
     kr_manager_free(s.m);

@@ -766,7 +766,12 @@ static step reconcile_sync(rctx *c)
         return st;
     }
     if (c->copy && !ours(c, c->copy)) {
-        st = record_error(c, old, "the copy is managed for another source cluster");
+        const json_t *labels = json_object_get(json_object_get(c->copy, "metadata"), "labels");
+        const char *uid = json_string_value(json_object_get(labels, KR_LABEL_SOURCE_UID));
+        st = record_error(c, old,
+                          uid && *uid ? "the copy is managed for another source cluster"
+                                      : "the copy has no " KR_LABEL_SOURCE_UID
+                                        " label, so it is not ours: not taken over");
         json_decref(entries);
         return st;
     }

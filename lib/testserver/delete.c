@@ -946,13 +946,25 @@ static json_t *dry_deleted(const ts_resource *res, const json_t *obj, const stru
     if (ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions"))
         return crd_marked(obj);
     bool foreground = o->propagation && strcmp(o->propagation, "Foreground") == 0;
-    if ((!has_finalizers(obj) && !foreground) ||
+    /* a namespace is held by its spec.finalizers too (kubernetes) */
+    bool is_ns = ts_resource_is(res, "", "namespaces");
+    bool ns_held =
+        is_ns && json_array_size(json_object_get(json_object_get(obj, "spec"), "finalizers")) > 0;
+    if ((!has_finalizers(obj) && !foreground && !ns_held) ||
         json_object_get(json_object_get(obj, "metadata"), "deletionTimestamp"))
         return json_incref((json_t *)obj);
     json_t *marked = json_deep_copy(obj);
     if (!marked)
         return NULL;
     mark(res, marked);
+    if (is_ns) {
+        json_t *status = json_object_get(marked, "status");
+        if (!json_is_object(status)) {
+            status = json_object();
+            json_object_set_new(marked, "status", status);
+        }
+        json_object_set_new(status, "phase", json_string("Terminating"));
+    }
     json_t *md = ts_meta(marked);
     json_t *fins = json_object_get(md, "finalizers");
     if (foreground && finalizer_at(marked, "foregroundDeletion") < 0) {
@@ -1015,7 +1027,10 @@ void ts_handle_delete(kr_testserver_t *ts, const ts_request *req, const ts_route
         if (o.dry_run) {
             json_t *obj = dry_deleted(res, cur->obj, &o);
             if (obj)
-                respond_deleted(resp, res, obj, !has_finalizers(obj), o.orphan_false);
+                respond_deleted(
+                    resp, res, obj,
+                    !json_object_get(json_object_get(obj, "metadata"), "deletionTimestamp"),
+                    o.orphan_false);
             else
                 ts_respond_status(resp, 500, "InternalError", "out of memory", NULL);
         } else {
