@@ -13,6 +13,7 @@ void syncer_health_init(syncer_health *h)
     h->retry_at_ns = 0;
     h->backoff_ms = 0;
     h->failures = 0;
+    h->last_error[0] = '\0';
 }
 
 void syncer_health_destroy(syncer_health *h)
@@ -58,6 +59,18 @@ void syncer_health_record(syncer_health *h, int rc, const kr_error_t *err, int64
         if (h->backoff_ms > PROBE_MAX_MS)
             h->backoff_ms = PROBE_MAX_MS;
         h->retry_at_ns = now_ns + (int64_t)h->backoff_ms * 1000000;
+        snprintf(h->last_error, sizeof(h->last_error), "%.255s",
+                 err && err->message[0] ? err->message : "the cluster does not answer");
     }
     pthread_mutex_unlock(&h->lock);
+}
+
+bool syncer_health_last_error(syncer_health *h, char *buf, size_t len)
+{
+    pthread_mutex_lock(&h->lock);
+    bool waiting = h->retry_at_ns != 0;
+    if (waiting)
+        snprintf(buf, len, "%s", h->last_error);
+    pthread_mutex_unlock(&h->lock);
+    return waiting;
 }

@@ -528,10 +528,16 @@ static step reconcile_delete(rctx *c)
     json_t *entry = json_incref(json_object_get(entries, c->req->cluster));
     if (syncer_delete_needed(c->hub, entries, c->req->cluster)) {
         st = confirm_gone(c, true);
-        if (st == STEP_FAILED || (st == STEP_RETRY && c->unreachable)) {
-            /* what holds the delete here shows in this cluster's entry */
-            char msg[sizeof(c->err->message)];
+        /* What holds the delete here shows in this cluster's entry: this
+         * look's failure, or, while another key probes the cluster, the
+         * failure it waits on. */
+        char msg[sizeof(c->err->message)];
+        bool why = st == STEP_FAILED || (st == STEP_RETRY && c->unreachable);
+        if (why)
             memcpy(msg, c->err->message, sizeof(msg));
+        else if (st == STEP_RETRY)
+            why = syncer_health_last_error(&c->cl->health, msg, sizeof(msg));
+        if (why) {
             if (record_error_fin(c, entry, msg, SYNCER_FINALIZER_KEEP) == STEP_CONFLICT)
                 st = STEP_CONFLICT;
         } else if (st == STEP_OK) {

@@ -107,6 +107,7 @@ typedef struct syncer_health {
     int64_t retry_at_ns; /* no request before this; 0 = healthy */
     uint64_t backoff_ms; /* current probe interval */
     uint64_t failures;
+    char last_error[256]; /* the failure that made it wait */
 } syncer_health;
 
 void syncer_health_init(syncer_health *h);
@@ -116,6 +117,9 @@ void syncer_health_destroy(syncer_health *h);
 bool syncer_health_may_try(syncer_health *h, int64_t now_ns, uint64_t *wait_ms);
 /* Record the outcome of a request (rc 0 or negative with err). */
 void syncer_health_record(syncer_health *h, int rc, const kr_error_t *err, int64_t now_ns);
+/* While the cluster waits for a probe, the failure that made it wait
+ * (into buf) and true; false when it is healthy. */
+bool syncer_health_last_error(syncer_health *h, char *buf, size_t len);
 /* True for failures that mean the cluster did not answer (connection,
  * TLS, timeouts, 5xx, throttling after every retry). */
 bool syncer_unreachable(int rc, const kr_error_t *err);
