@@ -2291,6 +2291,12 @@ START_TEST(program_serves_the_api_and_the_cli_drives_it)
     /* Every transition is in the inventory, in order, with its actor. */
     const char *history[] = {"history", name, NULL};
     ck_assert_int_eq(cli(p.bin, server, "tok-erin", history, out, sizeof(out)), 0);
+    char shown[65536];
+    snprintf(shown, sizeof(shown), "%s", out);
+    const char *nosuch[] = {"history", "nosuch", NULL};
+    ck_assert_int_eq(cli(p.bin, server, "tok-erin", nosuch, out, sizeof(out)), 1);
+    ck_assert_msg(strstr(out, "404"), "%s", out);
+    snprintf(out, sizeof(out), "%s", shown);
     const char *submitted = strstr(out, "SUBMITTED"), *dispatched = strstr(out, "DISPATCHED"),
                *verified = strstr(out, "VERIFIED"), *succeeded = strstr(out, "SUCCEEDED");
     ck_assert_msg(submitted && dispatched && verified && succeeded, "%s", out);

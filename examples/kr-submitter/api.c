@@ -67,9 +67,12 @@ int submitter_record_to_inventory(const sub_event *ev, void *user)
     return rc;
 }
 
+static json_t *read_runnable(api *a, const char *ns, const char *name, bool fresh);
+
 /* Every transaction on one Runnable across clusters, from the inventory:
  * the transitions recorded here (with their outcome) and what its
- * informers observed. */
+ * informers observed; kept after the Runnable is gone. A name with neither
+ * a Runnable nor a history is a 404, as GET answers. */
 static void history(api *a, const char *ns, const char *name, api_response *resp)
 {
     if (!a->inventory) {
@@ -94,6 +97,13 @@ static void history(api *a, const char *ns, const char *name, api_response *resp
         if (json_is_string(outcome))
             json_object_set(row, "outcome", outcome);
     }
+    json_t *obj = json_array_size(items) == 0 ? read_runnable(a, ns, name, false) : NULL;
+    if (json_array_size(items) == 0 && !obj) {
+        json_decref(items);
+        answer_error(resp, 404, "no such runnable, and no history of one");
+        return;
+    }
+    json_decref(obj);
     answer(resp, 200, json_pack("{s:o}", "items", items));
 }
 
