@@ -2312,6 +2312,82 @@ START_TEST(program_serves_the_api_and_the_cli_drives_it)
 }
 END_TEST
 
+/* submit --wait: stdout is the runnable as it ended (exit 0 when it
+ * succeeded), stderr says each time what it waits for: its approvals,
+ * then its cluster. */
+START_TEST(program_submit_wait_follows_the_runnable_to_its_end)
+{
+    program_env p;
+    if (!program_env_up(&p))
+        return;
+    char server[80], out[65536];
+    kr_test_proc serve;
+    serve_start(&p, &serve, false, NULL, server, sizeof(server));
+    kr_test_write_file(p.dir, "approved.yaml",
+                       "apiVersion: kreconcile.io/v1alpha1\nkind: Runnable\n"
+                       "metadata: {name: nightly, namespace: default}\n"
+                       "spec:\n  approval: {required: 1, group: approvers}\n"
+                       "  template:\n    apiVersion: batch/v1\n    kind: Job\n"
+                       "    metadata: {name: nightly}\n"
+                       "    spec: {template: {spec: {restartPolicy: Never, containers: "
+                       "[{name: c, image: busybox}]}}}\n");
+    char file[700], log[700], err_log[700];
+    snprintf(file, sizeof(file), "%s/approved.yaml", p.dir);
+    snprintf(log, sizeof(log), "%s/wait.out", p.dir);
+    snprintf(err_log, sizeof(err_log), "%s/wait.err", p.dir);
+    const char *argv[] = {p.bin,  "submit",   "-f",   file,      "--wait",    "-o",
+                          "json", "--server", server, "--token", "tok-alice", NULL};
+    kr_test_proc waiter;
+    kr_test_proc_start_split(&waiter, log, err_log, argv);
+    /* it waits for an approval and says so */
+    char *said = NULL;
+    time_t deadline = time(NULL) + 30;
+    for (;;) {
+        free(said);
+        said = kr_test_proc_err_text(&waiter);
+        if (strstr(said, "AwaitingApproval: 0 of 1 approvals") || time(NULL) >= deadline)
+            break;
+        wait_pace();
+    }
+    ck_assert_msg(strstr(said, "AwaitingApproval: 0 of 1 approvals"), "%s", said);
+    free(said);
+    ck_assert(kr_test_proc_running(&waiter));
+    const char *list[] = {"list", "-o", "json", NULL};
+    ck_assert_int_eq(cli(p.bin, server, "tok-carol", list, out, sizeof(out)), 0);
+    json_t *items = json_loads(out, 0, NULL);
+    ck_assert_msg(json_array_size(json_object_get(items, "items")) == 1, "%s", out);
+    char name[128], copy[140];
+    snprintf(name, sizeof(name), "%s",
+             sub_str(json_array_get(json_object_get(items, "items"), 0), "metadata.name"));
+    json_decref(items);
+    const char *approve[] = {"approve", name, NULL};
+    ck_assert_int_eq(cli(p.bin, server, "tok-carol", approve, out, sizeof(out)), 0);
+    snprintf(copy, sizeof(copy), "%s-1", name);
+    deadline = time(NULL) + 30;
+    while (!job_released(0, copy) && time(NULL) < deadline)
+        wait_pace();
+    ck_assert(job_released(0, copy));
+    mark_job(0, copy, "Complete");
+    ck_assert_int_eq(kr_test_proc_wait(&waiter, 30000), 0);
+    char *printed = kr_test_proc_log_text(&waiter);
+    json_t *ended = json_loads(printed, 0, NULL);
+    ck_assert_msg(ended && strcmp(sub_str(ended, "status.phase"), "Succeeded") == 0, "%s", printed);
+    json_decref(ended);
+    free(printed);
+    said = kr_test_proc_err_text(&waiter);
+    const char *awaiting = strstr(said, "AwaitingApproval"), *placed = strstr(said, "in dc1"),
+               *done = strstr(said, "Succeeded in dc1 (attempt 1)");
+    ck_assert_msg(awaiting && placed && done && awaiting < placed, "%s", said);
+    /* a line only when something changed: the approvals line once */
+    ck_assert_msg(strstr(awaiting + 1, "AwaitingApproval: 0 of 1") == NULL, "%s", said);
+    free(said);
+    kr_test_proc_free(&waiter);
+    ck_assert_int_eq(kr_test_proc_kill(&serve, SIGTERM), 0);
+    kr_test_proc_free(&serve);
+    program_env_down(&p);
+}
+END_TEST
+
 /* serve --token-review against a hub over TLS that knows the callers:
  * no token file at all; the submitter is who the hub says. */
 START_TEST(program_asks_the_hub_who_its_callers_are)
@@ -2825,6 +2901,7 @@ int main(void)
     TCase *prog = tcase_create("program");
     tcase_set_timeout(prog, 300);
     tcase_add_test(prog, program_serves_the_api_and_the_cli_drives_it);
+    tcase_add_test(prog, program_submit_wait_follows_the_runnable_to_its_end);
     tcase_add_test(prog, program_asks_the_hub_who_its_callers_are);
     tcase_add_test(prog, idle_runnables_are_not_polled_and_an_outage_still_fails_over);
     tcase_add_test(prog, an_outage_wakes_its_runnables_instead_of_polling_them);

@@ -269,6 +269,32 @@ static bool sleep_ms(unsigned ms)
     return nanosleep(&ts, NULL) == 0;
 }
 
+/* One line on stderr for `submit --wait` when what the runnable waits for
+ * has changed since `said` (updated): its phase, its cluster and attempt
+ * once placed, the approvals it has while it waits for them. */
+static void wait_progress(const json_t *r, char *said, size_t len)
+{
+    const char *phase = sub_str(r, "status.phase"), *cluster = sub_str(r, "status.cluster");
+    char line[256];
+    if (!*phase)
+        snprintf(line, sizeof(line), "submitted, not yet seen by the controller");
+    else if (strcmp(phase, SUB_PHASE_AWAITING) == 0) {
+        char hash[65] = "";
+        approval_spec_hash(r, hash);
+        snprintf(line, sizeof(line), "%s: %u of %u approvals", phase, approval_count(r, hash),
+                 approval_required(r));
+    } else if (*cluster)
+        snprintf(line, sizeof(line), "%s in %s (attempt %lld)", phase, cluster,
+                 (long long)sub_int(r, "status.attempt"));
+    else
+        snprintf(line, sizeof(line), "%s", phase);
+    if (strcmp(line, said) == 0)
+        return;
+    snprintf(said, len, "%s", line);
+    fprintf(stderr, "%s/%s: %s\n", sub_str(r, "metadata.namespace"), sub_str(r, "metadata.name"),
+            line);
+}
+
 static int submit(const cli_opts *o)
 {
     size_t len = 0;
@@ -291,12 +317,17 @@ static int submit(const cli_opts *o)
         json_decref(doc);
         return code;
     }
-    /* --wait: follow the runnable until it ends */
-    char path[1024];
+    /* --wait: follow the runnable until it ends, saying on stderr what it
+     * waits for each time that changes (stdout stays the runnable alone) */
+    char path[1024], said[256] = "";
     snprintf(path, sizeof(path), "/api/v1/runnables/%s/%s", sub_str(doc, "metadata.namespace"),
              sub_str(doc, "metadata.name"));
-    while (status >= 200 && status < 300 && !sub_phase_terminal(sub_str(doc, "status.phase")) &&
-           sleep_ms(WAIT_POLL_MS)) {
+    for (;;) {
+        if (status < 200 || status >= 300)
+            break;
+        wait_progress(doc, said, sizeof(said));
+        if (sub_phase_terminal(sub_str(doc, "status.phase")) || !sleep_ms(WAIT_POLL_MS))
+            break;
         json_decref(doc);
         status = http_call(o, "GET", path, NULL, NULL, 0, &doc);
     }
