@@ -1258,20 +1258,30 @@ static bool valid_event_name(const char *s)
     return true;
 }
 
-/* An action's dedup key: its own namespace, apart from the events'. */
-#define ACTION_KEY_PREFIX "action:"
-
-static int record_action(kr_inventory_t *inv, const kr_inventory_action *a, const char *key,
-                         int64_t *seq, kr_error_t *err)
+int kr_inv_action_check(const kr_inventory_action *a, kr_error_t *err)
 {
-    if (!inv || !a || !a->cluster || !*a->cluster || !a->kind || !*a->kind || !a->name ||
-        !*a->name || !a->actor || !*a->actor)
+    if (!a || !a->cluster || !*a->cluster || !a->kind || !*a->kind || !a->name || !*a->name ||
+        !a->actor || !*a->actor)
         return kr_error_set(err, KR_EINVAL,
                             "inventory: an action needs cluster, kind, name and actor");
     if (!valid_event_name(a->event))
         return kr_error_set(err, KR_EINVAL,
                             "inventory: action event \"%s\" must be upper case letters and _",
                             a->event ? a->event : "");
+    return 0;
+}
+
+/* An action's dedup key: its own namespace, apart from the events'. */
+#define ACTION_KEY_PREFIX "action:"
+
+static int record_action(kr_inventory_t *inv, const kr_inventory_action *a, const char *key,
+                         int64_t *seq, kr_error_t *err)
+{
+    if (!inv)
+        return kr_error_set(err, KR_EINVAL, "inventory: no inventory");
+    int rc = kr_inv_action_check(a, err);
+    if (rc != 0)
+        return rc;
     char *detail = a->detail ? dump(a->detail) : NULL;
     char *dedup = key ? kr_asprintf(ACTION_KEY_PREFIX "%s", key) : NULL;
     if ((a->detail && !detail) || (key && !dedup)) {

@@ -135,6 +135,10 @@ void kr_inv_stats_copy(pthread_mutex_t *lock, const void *stats, size_t size, vo
 /* The URL with its password (if any) replaced by "***", into buf. */
 const char *kr_inv_redact_url(const char *url, char *buf, size_t size);
 
+/* 0 when the inventory would take `a` as an action (cluster, kind, name
+ * and actor given, an event of [A-Z_]+), else KR_EINVAL with the reason. */
+int kr_inv_action_check(const kr_inventory_action *a, kr_error_t *err);
+
 /* Events per chunk of a batch (lib/inventory.c). */
 #define KR_INV_CHUNK 256
 

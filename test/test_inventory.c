@@ -1673,6 +1673,148 @@ START_TEST(inventory_database_restart_loses_nothing)
 }
 END_TEST
 
+/* The events of history `h` (a JSON array) joined by spaces. */
+static void history_events(json_t *h, char *out, size_t size)
+{
+    size_t i, at = 0;
+    json_t *row;
+    out[0] = '\0';
+    json_array_foreach(h, i, row)
+    {
+        at += (size_t)snprintf(out + at, size - at, "%s%s", at ? " " : "",
+                               json_string_value(json_object_get(row, "event")));
+        if (at >= size)
+            break;
+    }
+}
+
+/* While the inventory answers, an outbox records in the caller's thread;
+ * an action the inventory refuses is refused at once and never kept. */
+START_TEST(inventory_outbox_records_at_once_and_refuses_bad_actions)
+{
+    char url[512];
+    kr_inventory_t *inv = fresh(url, sizeof(url));
+    kr_inventory_outbox_opts oo = {.version = KR_INVENTORY_OUTBOX_OPTS_VERSION + 1};
+    kr_inventory_outbox_t *ob = NULL;
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_inventory_outbox_new(inv, &oo, &ob, &err), KR_EINVAL);
+    ck_assert_ptr_null(ob);
+    ck_assert_int_eq(kr_inventory_outbox_new(inv, NULL, &ob, &err), 0);
+    kr_inventory_action a = {.cluster = "hub",
+                             .kind = "Runnable",
+                             .namespace_ = "default",
+                             .name = "r",
+                             .event = "SUBMITTED",
+                             .actor = "alice"};
+    bool queued = true;
+    ck_assert_int_eq(kr_inventory_outbox_record(ob, &a, NULL, &queued, &err), 0);
+    ck_assert(!queued);
+    a.event = "dispatched";
+    ck_assert_int_eq(kr_inventory_outbox_record(ob, &a, NULL, &queued, &err), KR_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.message, "upper case"));
+    a.event = "APPROVED";
+    ck_assert_int_eq(kr_inventory_outbox_record(ob, &a, "u1/APPROVED/bob", NULL, &err), 0);
+    ck_assert_int_eq(kr_inventory_outbox_record(ob, &a, "u1/APPROVED/bob", NULL, &err), 0);
+    ck_assert_uint_eq(kr_inventory_outbox_pending(ob), 0);
+    ck_assert_int_eq(kr_inventory_outbox_flush(ob, 0), 0);
+    json_t *h = NULL;
+    ck_assert_int_eq(kr_inventory_history(inv, "Runnable", "default", "r", 0, 0, &h, NULL), 0);
+    char events[256];
+    history_events(h, events, sizeof(events));
+    ck_assert_str_eq(events, "SUBMITTED APPROVED"); /* the key's second record: a no-op */
+    json_decref(h);
+    kr_inventory_outbox_free(ob);
+    kr_inventory_free(inv);
+}
+END_TEST
+
+static _Atomic int outbox_warnings;
+
+static void count_warnings(kr_log_level level, const char *module, const char *message, void *user)
+{
+    (void)user;
+    (void)module;
+    (void)message;
+    if (level == KR_LOG_WARN)
+        atomic_fetch_add(&outbox_warnings, 1);
+}
+
+/* PostgreSQL stopped while a program records its actions: none is lost,
+ * none doubled, all in the order they were made, also those made after
+ * the first that waited. */
+START_TEST(inventory_outbox_keeps_actions_in_order_across_a_restart)
+{
+    char why[512];
+    kr_pgserver *own = NULL;
+    if (kr_pgserver_start(&own, why, sizeof(why)) != 0)
+        ck_abort_msg("cannot start PostgreSQL: %s", why);
+    char url[512];
+    ck_assert_int_eq(kr_pgserver_create_db(own, url, sizeof(url)), 0);
+    kr_inventory_t *inv = open_url(url);
+    kr_inventory_outbox_opts oo = {.version = KR_INVENTORY_OUTBOX_OPTS_VERSION,
+                                   .max_pending = 3,
+                                   .retry_max_ms = 200,
+                                   .logger = {.cb = count_warnings, .max_level = KR_LOG_DEBUG}};
+    kr_inventory_outbox_t *ob = NULL;
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_inventory_outbox_new(inv, &oo, &ob, &err), 0);
+    kr_inventory_action a = {.cluster = "hub",
+                             .kind = "Runnable",
+                             .namespace_ = "default",
+                             .name = "r",
+                             .event = "SUBMITTED",
+                             .actor = "kr-submitter"};
+    bool queued = true;
+    ck_assert_int_eq(kr_inventory_outbox_record(ob, &a, NULL, &queued, &err), 0);
+    ck_assert(!queued);
+    ck_assert_int_eq(kr_pgserver_stop(own), 0);
+    const char *during[] = {"DISPATCHED", "VERIFIED", "SUCCEEDED"};
+    json_t *detail = json_pack("{s:s}", "outcome", "kept as given");
+    for (size_t i = 0; i < 3; i++) {
+        a.event = during[i];
+        a.detail = detail;
+        ck_assert_msg(kr_inventory_outbox_record(ob, &a, NULL, &queued, &err) == 0, "%s",
+                      err.message);
+        ck_assert(queued);
+    }
+    json_decref(detail); /* the outbox keeps its own copy */
+    a.detail = NULL;
+    ck_assert_uint_eq(kr_inventory_outbox_pending(ob), 3);
+    /* full: refused, for the caller to keep or drop */
+    a.event = "CANCELLED";
+    ck_assert_int_eq(kr_inventory_outbox_record(ob, &a, NULL, &queued, &err), KR_ETOOLARGE);
+    ck_assert_int_eq(kr_inventory_outbox_flush(ob, 50), KR_ETIMEDOUT);
+    time_t deadline = time(NULL) + 60;
+    while (atomic_load(&outbox_warnings) < 3 && time(NULL) < deadline) {
+        struct timespec pace = {0, 20000000};
+        nanosleep(&pace, NULL);
+    }
+    ck_assert_int_ge(atomic_load(&outbox_warnings), 3); /* it was told, and it retried */
+    ck_assert_uint_eq(kr_inventory_outbox_pending(ob), 3);
+    ck_assert_int_eq(kr_pgserver_restart(own), 0);
+    ck_assert_int_eq(kr_inventory_outbox_flush(ob, 60000), 0);
+    a.event = "CANCELLED";
+    ck_assert_int_eq(kr_inventory_outbox_record(ob, &a, NULL, &queued, &err), 0);
+    ck_assert(!queued);
+    json_t *h = NULL;
+    ck_assert_int_eq(kr_inventory_history(inv, "Runnable", "default", "r", 0, 0, &h, &err), 0);
+    char events[256];
+    history_events(h, events, sizeof(events));
+    ck_assert_str_eq(events, "SUBMITTED DISPATCHED VERIFIED SUCCEEDED CANCELLED");
+    ck_assert_str_eq(row_str(json_object_get(json_array_get(h, 1), "patch"), "outcome"),
+                     "kept as given");
+    json_decref(h);
+    /* freed with actions waiting: each told as never recorded */
+    ck_assert_int_eq(kr_pgserver_stop(own), 0);
+    a.event = "SWEPT";
+    ck_assert_int_eq(kr_inventory_outbox_record(ob, &a, NULL, &queued, &err), 0);
+    ck_assert(queued);
+    kr_inventory_outbox_free(ob);
+    kr_inventory_free(inv);
+    kr_pgserver_free(own);
+}
+END_TEST
+
 /* ---- the suite ------------------------------------------------------------ */
 
 static void add_common(TCase *tc)
@@ -1686,6 +1828,7 @@ static void add_common(TCase *tc)
     tcase_add_test(tc, inventory_history_follows_a_resource_across_clusters_in_order);
     tcase_add_test(tc, inventory_long_batches_chain_states_across_chunks);
     tcase_add_test(tc, inventory_record_rejects_bad_actions);
+    tcase_add_test(tc, inventory_outbox_records_at_once_and_refuses_bad_actions);
     tcase_add_test(tc, inventory_query_pages_with_continue_tokens);
     tcase_add_test(tc, inventory_query_filters);
     tcase_add_test(tc, inventory_query_pages_a_filtered_list_completely_under_inserts);
@@ -1724,6 +1867,7 @@ static Suite *inventory_suite(void)
         tcase_add_unchecked_fixture(pgc, pg_case_setup, NULL);
         add_common(pgc);
         tcase_add_test(pgc, inventory_database_restart_loses_nothing);
+        tcase_add_test(pgc, inventory_outbox_keeps_actions_in_order_across_a_restart);
         tcase_add_test(pgc, inventory_open_waits_for_a_restarting_database);
         tcase_add_test(pgc, inventory_postgresql_writers_take_turns);
         tcase_add_test(pgc, inventory_postgresql_connections_keep_alive);

@@ -201,6 +201,60 @@ KR_API int kr_inventory_record(kr_inventory_t *inv, const kr_inventory_action *a
 KR_API int kr_inventory_record_once(kr_inventory_t *inv, const kr_inventory_action *action,
                                     const char *key, int64_t *seq, kr_error_t *err);
 
+/* ---- The outbox: actions in order, across a database outage ------------ */
+
+/* A program's actions (what it did, for the books) must not be lost when
+ * the database restarts, nor doubled when an answer is lost, nor recorded
+ * out of order. An outbox records each action at once, in the caller's
+ * thread, while the inventory answers; once a record fails, that action
+ * and every later one wait in memory, in order, and the outbox's own
+ * thread records them, oldest first, with pauses from 100 ms doubling to
+ * retry_max_ms. Each is recorded with kr_inventory_record_once() under the
+ * caller's key or one the outbox makes, so a retry is never a second
+ * transaction. What waits is lost if the process dies: flush before a
+ * clean exit. */
+typedef struct kr_inventory_outbox kr_inventory_outbox_t;
+
+#define KR_INVENTORY_OUTBOX_OPTS_VERSION 1
+
+typedef struct kr_inventory_outbox_opts {
+    unsigned version; /* KR_INVENTORY_OUTBOX_OPTS_VERSION */
+    /* At most this many actions wait; beyond, a record is refused
+     * (KR_ETOOLARGE). 0: 100,000. */
+    size_t max_pending;
+    /* The longest pause between two tries; 0: 5000 ms (at least 100). */
+    uint64_t retry_max_ms;
+    /* Where waits, catch-ups and dropped actions are told. Zero: nowhere. */
+    kr_logger logger;
+} kr_inventory_outbox_opts;
+
+/* An outbox recording into `inv` (borrowed: it must outlive the outbox);
+ * opts may be NULL. Starts one thread. *out is new (kr_inventory_outbox_free).
+ * Errors: KR_EINVAL, KR_ENOMEM. [any thread] */
+KR_API int kr_inventory_outbox_new(kr_inventory_t *inv, const kr_inventory_outbox_opts *opts,
+                                   kr_inventory_outbox_t **out, kr_error_t *err);
+
+/* Record `action` (copied) after every action recorded before it through
+ * this outbox. `key`: as kr_inventory_record_once()'s; NULL or "" for one
+ * the outbox makes. Returns 0 when it is recorded or waits to be (*queued,
+ * may be NULL, says which); KR_EINVAL for an action the inventory refuses
+ * (never kept), KR_ETOOLARGE when max_pending actions already wait,
+ * KR_ESHUTDOWN while the outbox is being freed, KR_ENOMEM. [any thread] */
+KR_API int kr_inventory_outbox_record(kr_inventory_outbox_t *ob, const kr_inventory_action *action,
+                                      const char *key, bool *queued, kr_error_t *err);
+
+/* How many actions wait. [any thread] */
+KR_API size_t kr_inventory_outbox_pending(kr_inventory_outbox_t *ob);
+
+/* Wait up to timeout_ms until nothing waits: 0, or KR_ETIMEDOUT. [any
+ * thread] */
+KR_API int kr_inventory_outbox_flush(kr_inventory_outbox_t *ob, uint64_t timeout_ms);
+
+/* Stop the outbox's thread and free it; each action still waiting is
+ * logged as never recorded (flush first). NULL is a no-op. No other
+ * thread may use it any more. [any thread] */
+KR_API void kr_inventory_outbox_free(kr_inventory_outbox_t *ob);
+
 /* ---- Reading ---------------------------------------------------------- */
 
 /* The phase summary of `obj` (borrowed) as the inventory stores it:

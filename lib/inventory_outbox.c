@@ -1,0 +1,327 @@
+/* libkreconcile — the inventory's outbox: actions recorded in the order
+ * they were made, across a database outage. The first try is the caller's
+ * own; once one fails, it and every later action wait in a FIFO that one
+ * thread records, oldest first, retrying with growing pauses. Every action
+ * carries a dedup key (the caller's, or one made here), so that a retry
+ * after an answer lost on its way is still one transaction. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "inventory_internal.h"
+#include "kreconcile/inventory.h"
+#include "lock.h"
+
+#define DEFAULT_MAX_PENDING 100000
+#define DEFAULT_RETRY_MAX_MS 5000
+#define RETRY_FIRST_MS 100
+
+/* One queued action: its strings and detail are its own. */
+typedef struct pending {
+    struct pending *next;
+    kr_inventory_action a;
+    char *key;
+    char *strings[9]; /* what a's string fields point to */
+} pending;
+
+struct kr_inventory_outbox {
+    kr_inventory_t *inv; /* borrowed */
+    kr_logger logger;
+    size_t max_pending;
+    uint64_t retry_max_ms;
+    kr_mutex mu;
+    kr_cond wake; /* a new action, or stop */
+    kr_cond drained; /* the queue became empty */
+    pending *head, *tail; /* guarded by mu */
+    size_t n; /* guarded by mu */
+    bool stopping; /* guarded by mu */
+    bool thread_started;
+    pthread_t thread;
+};
+
+static void pending_free(pending *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < KR_ARRAY_LEN(p->strings); i++)
+        kr_free(p->strings[i]);
+    json_decref((json_t *)p->a.detail);
+    kr_free(p->key);
+    kr_free(p);
+}
+
+/* A copy of `s` kept in p->strings[*i] (NULL stays NULL); false when out of
+ * memory. */
+static bool keep(pending *p, size_t *i, const char *s, const char **out)
+{
+    *out = NULL;
+    if (!s)
+        return true;
+    p->strings[*i] = kr_strdup(s);
+    *out = p->strings[(*i)++];
+    return *out != NULL;
+}
+
+static pending *pending_new(const kr_inventory_action *a, const char *key)
+{
+    pending *p = kr_calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    size_t i = 0;
+    bool ok = keep(p, &i, a->cluster, &p->a.cluster) &&
+              keep(p, &i, a->api_version, &p->a.api_version) && keep(p, &i, a->kind, &p->a.kind) &&
+              keep(p, &i, a->namespace_, &p->a.namespace_) && keep(p, &i, a->name, &p->a.name) &&
+              keep(p, &i, a->uid, &p->a.uid) &&
+              keep(p, &i, a->resource_version, &p->a.resource_version) &&
+              keep(p, &i, a->event, &p->a.event) && keep(p, &i, a->actor, &p->a.actor);
+    p->key = ok ? kr_strdup(key) : NULL;
+    if (ok && p->key && a->detail) {
+        p->a.detail = json_deep_copy(a->detail);
+        ok = p->a.detail != NULL;
+    }
+    if (!ok || !p->key) {
+        pending_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* A key no other action will have: "outbox:" and 128 random bits. */
+static void make_key(char out[64])
+{
+    uint64_t v[2] = {0, 0};
+    if (getrandom(v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v)) {
+        static _Atomic uint64_t counter;
+        v[0] = (uint64_t)kr_clock_monotonic_ns() ^ ((uint64_t)getpid() << 32);
+        v[1] = ++counter ^ (uint64_t)(uintptr_t)out;
+    }
+    snprintf(out, 64, "outbox:%016llx%016llx", (unsigned long long)v[0], (unsigned long long)v[1]);
+}
+
+/* An error after which the same record may go through later. */
+static bool retryable(int rc)
+{
+    return rc != KR_EINVAL && rc != KR_ENOMEM;
+}
+
+/* Sleep `ms` (mu held), unless the outbox stops first. New actions do not
+ * cut the pause short. */
+static void pause_for(kr_inventory_outbox_t *ob, uint64_t ms)
+{
+    struct timespec deadline;
+    kr_deadline_after_ms(&deadline, ms);
+    uint64_t end_ms = kr_clock_monotonic_ms() + ms;
+    while (!ob->stopping && kr_clock_monotonic_ms() < end_ms)
+        kr_cond_wait(&ob->wake, &ob->mu, &deadline);
+}
+
+static void *run(void *arg)
+{
+    kr_inventory_outbox_t *ob = arg;
+    uint64_t pause_ms = 0;
+    kr_mutex_lock(&ob->mu);
+    for (;;) {
+        while (!ob->stopping && !ob->head)
+            kr_cond_wait(&ob->wake, &ob->mu, NULL);
+        if (ob->stopping)
+            break;
+        pending *p = ob->head; /* only this thread takes from the head */
+        kr_mutex_unlock(&ob->mu);
+        kr_error_t err = {0};
+        int rc = kr_inventory_record_once(ob->inv, &p->a, p->key, NULL, &err);
+        kr_mutex_lock(&ob->mu);
+        if (rc == 0 || !retryable(rc)) {
+            if (rc != 0)
+                kr_log(&ob->logger, KR_LOG_ERROR, "inventory",
+                       "outbox: %s of %s/%s in %s dropped: %s", p->a.event,
+                       p->a.namespace_ ? p->a.namespace_ : "", p->a.name, p->a.cluster,
+                       err.message);
+            ob->head = p->next;
+            if (!ob->head)
+                ob->tail = NULL;
+            ob->n--;
+            pending_free(p);
+            pause_ms = 0;
+            if (!ob->head) {
+                kr_log(&ob->logger, KR_LOG_INFO, "inventory",
+                       "outbox: caught up, every waiting action recorded");
+                kr_cond_broadcast(&ob->drained);
+            }
+            continue;
+        }
+        pause_ms = pause_ms ? pause_ms * 2 : RETRY_FIRST_MS;
+        if (pause_ms > ob->retry_max_ms)
+            pause_ms = ob->retry_max_ms;
+        kr_log(&ob->logger, KR_LOG_WARN, "inventory",
+               "outbox: %zu action(s) wait for the inventory (%s); next try in %llu ms", ob->n,
+               err.message, (unsigned long long)pause_ms);
+        pause_for(ob, pause_ms);
+    }
+    kr_mutex_unlock(&ob->mu);
+    return NULL;
+}
+
+int kr_inventory_outbox_new(kr_inventory_t *inv, const kr_inventory_outbox_opts *opts,
+                            kr_inventory_outbox_t **out, kr_error_t *err)
+{
+    if (!out)
+        return kr_error_set(err, KR_EINVAL, "inventory outbox: no place for the result");
+    *out = NULL;
+    if (!inv)
+        return kr_error_set(err, KR_EINVAL, "inventory outbox: no inventory");
+    if (opts && opts->version != KR_INVENTORY_OUTBOX_OPTS_VERSION)
+        return kr_error_set(err, KR_EINVAL, "inventory outbox: opts version %u, expected %u",
+                            opts->version, KR_INVENTORY_OUTBOX_OPTS_VERSION);
+    kr_inventory_outbox_t *ob = kr_calloc(1, sizeof(*ob));
+    if (!ob)
+        return kr_error_set(err, KR_ENOMEM, "inventory outbox: out of memory");
+    ob->inv = inv;
+    if (opts)
+        ob->logger = opts->logger;
+    ob->max_pending = opts && opts->max_pending ? opts->max_pending : DEFAULT_MAX_PENDING;
+    ob->retry_max_ms = opts && opts->retry_max_ms ? opts->retry_max_ms : DEFAULT_RETRY_MAX_MS;
+    if (ob->retry_max_ms < RETRY_FIRST_MS)
+        ob->retry_max_ms = RETRY_FIRST_MS;
+    int rc = kr_mutex_init(&ob->mu);
+    if (rc == 0 && (rc = kr_cond_init(&ob->wake)) != 0)
+        kr_mutex_destroy(&ob->mu);
+    if (rc == 0 && (rc = kr_cond_init(&ob->drained)) != 0) {
+        kr_cond_destroy(&ob->wake);
+        kr_mutex_destroy(&ob->mu);
+    }
+    if (rc != 0) {
+        kr_free(ob);
+        return kr_error_set(err, KR_ENOMEM, "inventory outbox: %s", strerror(rc));
+    }
+    if ((rc = pthread_create(&ob->thread, NULL, run, ob)) != 0) {
+        kr_cond_destroy(&ob->drained);
+        kr_cond_destroy(&ob->wake);
+        kr_mutex_destroy(&ob->mu);
+        kr_free(ob);
+        return kr_error_set(err, KR_ENOMEM, "inventory outbox: cannot start its thread: %s",
+                            strerror(rc));
+    }
+    ob->thread_started = true;
+    *out = ob;
+    return 0;
+}
+
+/* Append to the queue (mu held): false when it is full. */
+static bool enqueue(kr_inventory_outbox_t *ob, pending *p)
+{
+    if (ob->n >= ob->max_pending)
+        return false;
+    if (ob->tail)
+        ob->tail->next = p;
+    else
+        ob->head = p;
+    ob->tail = p;
+    ob->n++;
+    kr_cond_signal(&ob->wake);
+    return true;
+}
+
+int kr_inventory_outbox_record(kr_inventory_outbox_t *ob, const kr_inventory_action *action,
+                               const char *key, bool *queued, kr_error_t *err)
+{
+    if (queued)
+        *queued = false;
+    if (!ob || !action)
+        return kr_error_set(err, KR_EINVAL, "inventory outbox: no outbox or no action");
+    int rc = kr_inv_action_check(action, err);
+    if (rc != 0)
+        return rc;
+    char made[64];
+    if (!key || !*key) {
+        make_key(made);
+        key = made;
+    }
+    kr_mutex_lock(&ob->mu);
+    bool waiting = ob->head != NULL || ob->stopping;
+    kr_mutex_unlock(&ob->mu);
+    kr_error_t first = {0};
+    if (!waiting) {
+        /* Nothing waits: the caller's own try. Two callers that both find
+         * the queue empty race, as two unrelated records always do. */
+        rc = kr_inventory_record_once(ob->inv, action, key, NULL, &first);
+        if (rc == 0 || !retryable(rc)) {
+            if (rc != 0 && err)
+                *err = first;
+            return rc;
+        }
+    }
+    pending *p = pending_new(action, key);
+    if (!p)
+        return kr_error_set(err, KR_ENOMEM, "inventory outbox: out of memory");
+    kr_mutex_lock(&ob->mu);
+    bool stopping = ob->stopping, kept = !stopping && enqueue(ob, p);
+    size_t n = ob->n;
+    kr_mutex_unlock(&ob->mu);
+    if (!kept) {
+        pending_free(p);
+        if (stopping)
+            return kr_error_set(err, KR_ESHUTDOWN, "inventory outbox: stopped");
+        return kr_error_set(err, KR_ETOOLARGE,
+                            "inventory outbox: %zu actions already wait for the inventory", n);
+    }
+    if (!waiting)
+        kr_log(&ob->logger, KR_LOG_WARN, "inventory",
+               "outbox: %s of %s/%s in %s waits for the inventory: %s", action->event,
+               action->namespace_ ? action->namespace_ : "", action->name, action->cluster,
+               first.message);
+    if (queued)
+        *queued = true;
+    return 0;
+}
+
+size_t kr_inventory_outbox_pending(kr_inventory_outbox_t *ob)
+{
+    if (!ob)
+        return 0;
+    kr_mutex_lock(&ob->mu);
+    size_t n = ob->n;
+    kr_mutex_unlock(&ob->mu);
+    return n;
+}
+
+int kr_inventory_outbox_flush(kr_inventory_outbox_t *ob, uint64_t timeout_ms)
+{
+    if (!ob)
+        return 0;
+    struct timespec deadline;
+    kr_deadline_after_ms(&deadline, timeout_ms);
+    uint64_t end_ms = kr_clock_monotonic_ms() + timeout_ms;
+    kr_mutex_lock(&ob->mu);
+    while (ob->head && !ob->stopping && kr_clock_monotonic_ms() < end_ms)
+        kr_cond_wait(&ob->drained, &ob->mu, &deadline);
+    int rc = ob->head ? KR_ETIMEDOUT : 0;
+    kr_mutex_unlock(&ob->mu);
+    return rc;
+}
+
+void kr_inventory_outbox_free(kr_inventory_outbox_t *ob)
+{
+    if (!ob)
+        return;
+    kr_mutex_lock(&ob->mu);
+    ob->stopping = true;
+    kr_cond_broadcast(&ob->wake);
+    kr_cond_broadcast(&ob->drained);
+    kr_mutex_unlock(&ob->mu);
+    if (ob->thread_started)
+        pthread_join(ob->thread, NULL);
+    for (pending *p = ob->head, *next; p; p = next) {
+        next = p->next;
+        kr_log(&ob->logger, KR_LOG_ERROR, "inventory",
+               "outbox: %s of %s/%s in %s never recorded: the outbox stopped first", p->a.event,
+               p->a.namespace_ ? p->a.namespace_ : "", p->a.name, p->a.cluster);
+        pending_free(p);
+    }
+    kr_cond_destroy(&ob->drained);
+    kr_cond_destroy(&ob->wake);
+    kr_mutex_destroy(&ob->mu);
+    kr_free(ob);
+}
