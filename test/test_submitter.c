@@ -30,6 +30,7 @@
 #include "kr_test_tmpdir.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
+#include "pgserver.h"
 #include "ts_client.h"
 
 #define JOBS KR_GVR("batch", "v1", "jobs")
@@ -2865,6 +2866,62 @@ START_TEST(leader_killed_mid_dispatch_leaves_one_copy_each)
 }
 END_TEST
 
+/* The books across a database restart: transitions made while it is down
+ * wait in the outbox and reach it in order, each once; a decision is not
+ * taken as recorded while earlier transitions wait (the controller keeps
+ * it and records it late, after them). */
+START_TEST(transitions_wait_for_a_restarting_database_in_order)
+{
+    char why[512];
+    kr_pgserver *pg = NULL;
+    if (kr_pgserver_start(&pg, why, sizeof(why)) != 0) {
+        if (kr_pgserver_required())
+            ck_abort_msg("cannot start PostgreSQL: %s", why);
+        kr_test_skip("books across a database restart", "PostgreSQL cannot start: %s", why);
+        return;
+    }
+    char url[512];
+    ck_assert_int_eq(kr_pgserver_create_db(pg, url, sizeof(url)), 0);
+    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
+    io.url = url;
+    sub_books books = {0};
+    kr_error_t err = {0};
+    ck_assert_msg(kr_inventory_new(&io, &books.inventory, &err) == 0, "%s", err.message);
+    kr_inventory_outbox_opts oo = {.version = KR_INVENTORY_OUTBOX_OPTS_VERSION,
+                                   .retry_max_ms = 200};
+    ck_assert_int_eq(kr_inventory_outbox_new(books.inventory, &oo, &books.outbox, &err), 0);
+    sub_event ev = {"SUBMITTED", "default", "r", "u1", "alice", "", "", "submitted", NULL};
+    ck_assert_int_eq(submitter_record_to_inventory(&ev, &books), 0);
+    ck_assert_int_eq(kr_pgserver_stop(pg), 0);
+    ev = (sub_event){"DISPATCHED", "default", "r", "u1", SUB_PROGRAM, "dc1", "7", "created", NULL};
+    ck_assert_int_eq(submitter_record_to_inventory(&ev, &books), 0); /* waits */
+    ev = (sub_event){"VERIFIED", "default", "r", "u1", SUB_PROGRAM, "dc1", "7", "observed", NULL};
+    ck_assert_int_eq(submitter_record_to_inventory(&ev, &books), 0);
+    ck_assert_uint_eq(kr_inventory_outbox_pending(books.outbox), 2);
+    char key[256];
+    submitter_decision_key("u1", "APPROVED", "bob", "h1", key, sizeof(key));
+    ev = (sub_event){"APPROVED", "default", "r", "u1", "bob", "", "", "approved", key};
+    ck_assert_int_ne(submitter_record_to_inventory(&ev, &books), 0);
+    ck_assert_int_eq(kr_pgserver_restart(pg), 0);
+    /* back, but earlier transitions still wait: the decision waits too */
+    ck_assert_int_eq(kr_inventory_outbox_flush(books.outbox, 60000), 0);
+    ck_assert_int_eq(submitter_record_to_inventory(&ev, &books), 0);
+    ck_assert_int_eq(submitter_record_to_inventory(&ev, &books), 0); /* its key: once */
+    json_t *h = NULL;
+    ck_assert_int_eq(
+        kr_inventory_history(books.inventory, KR_RUNNABLE_KIND, "default", "r", 0, 0, &h, &err), 0);
+    ck_assert_uint_eq(json_array_size(h), 4);
+    const char *want[] = {"SUBMITTED", "DISPATCHED", "VERIFIED", "APPROVED"};
+    for (size_t i = 0; i < 4; i++)
+        ck_assert_str_eq(json_string_value(json_object_get(json_array_get(h, i), "event")),
+                         want[i]);
+    json_decref(h);
+    kr_inventory_outbox_free(books.outbox);
+    kr_inventory_free(books.inventory);
+    kr_pgserver_free(pg);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("submitter");
@@ -2876,6 +2933,10 @@ int main(void)
     tcase_add_test(unit, health_runs_from_the_first_failed_send);
     tcase_add_test(unit, own_echoes_and_admitted_creations_wake_nobody);
     suite_add_tcase(s, unit);
+    TCase *books = tcase_create("books");
+    tcase_set_timeout(books, 300);
+    tcase_add_test(books, transitions_wait_for_a_restarting_database_in_order);
+    suite_add_tcase(s, books);
     TCase *tc = tcase_create("servers");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, submit_approve_dispatch_verify_succeed);

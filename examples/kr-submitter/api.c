@@ -45,7 +45,8 @@ static int hub_status(int rc)
 
 int submitter_record_to_inventory(const sub_event *ev, void *user)
 {
-    kr_inventory_t *inv = user;
+    const sub_books *books = user;
+    kr_inventory_t *inv = books->inventory;
     json_t *detail = json_pack("{s:s}", "outcome", ev->outcome ? ev->outcome : "");
     kr_inventory_action act = {.cluster = ev->cluster && *ev->cluster ? ev->cluster : "hub",
                                .api_version = KR_PLATFORM_API_VERSION,
@@ -59,10 +60,18 @@ int submitter_record_to_inventory(const sub_event *ev, void *user)
                                .detail = detail};
     /* The caller logs a failure; a decision waits for its record, other
      * transitions go on (the inventory is the books, not the control
-     * path). */
-    int rc = !detail   ? KR_ENOMEM
-             : ev->key ? kr_inventory_record_once(inv, &act, ev->key, NULL, NULL)
-                       : kr_inventory_record(inv, &act, NULL, NULL);
+     * path): the outbox records them once the database is back. */
+    int rc;
+    if (!detail)
+        rc = KR_ENOMEM;
+    else if (ev->key)
+        rc = kr_inventory_outbox_pending(books->outbox) > 0
+                 ? KR_EUNAVAILABLE /* after those that wait */
+                 : kr_inventory_record_once(inv, &act, ev->key, NULL, NULL);
+    else if (books->outbox)
+        rc = kr_inventory_outbox_record(books->outbox, &act, NULL, NULL, NULL);
+    else
+        rc = kr_inventory_record(inv, &act, NULL, NULL);
     json_decref(detail);
     return rc;
 }

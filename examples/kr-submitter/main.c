@@ -21,6 +21,9 @@ static uint64_t failover_after_ms = 60000;
  * 5 qps would be the bottleneck. --kube-api-qps and --kube-api-burst (shared flags) override. */
 #define DEFAULT_QPS 50.0
 #define DEFAULT_BURST 100
+/* How long a stopping program waits for the database to take what its
+ * outbox holds. */
+#define OUTBOX_FLUSH_MS 5000
 
 static const kr_flag flags[] = {
     {.name = "server-dry-run",
@@ -66,6 +69,7 @@ typedef struct app {
     pthread_mutex_t informers_mu; /* one source registration per informer */
     api api;
     kr_inventory_t *inventory; /* --inventory: transitions and history */
+    sub_books books; /* the inventory and its outbox */
     /* Per workload cluster: the config and client of the reconcile's
      * requests (no retries; see sub_cluster.fast). */
     kr_rest_config **fast_config;
@@ -311,10 +315,14 @@ static int setup(app *a, const kr_manager_config *cfg, kr_error_t *err)
     if (rc == 0)
         rc = kr_manager_add_guarded_route(m, NULL, SUB_API_WHOAMI, kr_manager_token_guard, m,
                                           serve_api, a, err);
-    if (a->inventory) {
+    if (rc == 0 && a->inventory) {
+        kr_inventory_outbox_opts oo = {.version = KR_INVENTORY_OUTBOX_OPTS_VERSION,
+                                       .logger = *kr_manager_logger(m)};
+        rc = kr_inventory_outbox_new(a->inventory, &oo, &a->books.outbox, err);
+        a->books.inventory = a->inventory;
         a->api.inventory = a->inventory;
         a->s.record = submitter_record_to_inventory;
-        a->s.record_user = a->inventory;
+        a->s.record_user = &a->books;
     }
     return rc;
 }
@@ -376,7 +384,13 @@ static int serve(int argc, char **argv)
         fprintf(stderr, "kr-submitter: %s\n", err.message);
     else
         code = kr_manager_run(a.m);
-    /* Controllers and handlers have stopped. */
+    /* Controllers and handlers have stopped: what waits for the books
+     * gets a last chance (told in the log if the database stays away). */
+    if (a.books.outbox && kr_inventory_outbox_flush(a.books.outbox, OUTBOX_FLUSH_MS) != 0)
+        kr_log(kr_manager_logger(a.m), KR_LOG_ERROR, SUB_PROGRAM,
+               "%zu transitions never reached the inventory",
+               kr_inventory_outbox_pending(a.books.outbox));
+    kr_inventory_outbox_free(a.books.outbox);
     kr_inventory_free(a.inventory);
     for (size_t i = 0; a.fast && i < a.s.n_clusters; i++)
         kr_client_free(a.fast[i]);

@@ -399,8 +399,20 @@ typedef struct api {
     kr_inventory_t *inventory; /* borrowed; NULL: no history (501) */
 } api;
 
-/* A sub_record_cb writing each transition to the inventory `user` (a
- * kr_inventory_t *) as an action: kind Runnable, actor and outcome kept. */
+/* Where transitions go (the record_user of submitter_record_to_inventory). */
+typedef struct sub_books {
+    kr_inventory_t *inventory; /* borrowed */
+    /* Transitions but decisions: recorded in order, across an outage of
+     * the database, each once (NULL: recorded at once or not at all). */
+    kr_inventory_outbox_t *outbox;
+} sub_books;
+
+/* A sub_record_cb writing each transition to the inventory of `user` (a
+ * sub_books *) as an action: kind Runnable, actor and outcome kept. A
+ * decision (ev->key) is recorded at once or fails, for the caller keeps
+ * it until it is in the books, and fails while earlier transitions wait
+ * in the outbox, so that the books keep their order; any other goes
+ * through the outbox: 0 once recorded or waiting there. */
 int submitter_record_to_inventory(const sub_event *ev, void *user);
 
 /* Answer one request. resp->body is new. [HTTP thread] */
