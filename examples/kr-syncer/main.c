@@ -19,6 +19,21 @@ static int informer(kr_client_t *client, kr_gvr gvr, const char *ns, const char 
     return kr_manager_informer(user, client, gvr, ns, selector, out, err);
 }
 
+/* How long a stopping program waits for the database to take what its
+ * outbox holds. */
+#define OUTBOX_FLUSH_MS 5000
+
+/* The outbox the records go through (none without an inventory). */
+static int open_outbox(kr_inventory_t *inv, kr_manager_t *m, kr_inventory_outbox_t **out,
+                       kr_error_t *err)
+{
+    if (!inv)
+        return 0;
+    kr_inventory_outbox_opts oo = {.version = KR_INVENTORY_OUTBOX_OPTS_VERSION,
+                                   .logger = *kr_manager_logger(m)};
+    return kr_inventory_outbox_new(inv, &oo, out, err);
+}
+
 /* The inventory of --inventory, or none. It opens before the manager, so
  * a SIGTERM while a restarting database is waited for ends us at once. */
 static int open_inventory(const char *url, uint64_t wait_ms, const kr_logger *logger,
@@ -143,13 +158,14 @@ int main(int argc, char **argv)
     kr_log_sink_t *sink = NULL;
     kr_manager_t *m = NULL;
     kr_inventory_t *inventory = NULL;
+    kr_inventory_outbox_t *outbox = NULL;
     syncer_t *s = NULL;
     const char **names = NULL;
     kr_client_t **clients = NULL;
     int code = 2;
     if (kr_manager_config_log_sink(&cfg, stderr, &sink, &mo.logger, &err) == 0 &&
         open_inventory(inventory_url, inventory_wait_ms, &mo.logger, &inventory, &err) == 0 &&
-        kr_manager_new(&mo, &m, &err) == 0) {
+        kr_manager_new(&mo, &m, &err) == 0 && open_outbox(inventory, m, &outbox, &err) == 0) {
         size_t n = kr_manager_cluster_count(m);
         names = calloc(n, sizeof(const char *));
         clients = calloc(n, sizeof(kr_client_t *));
@@ -170,6 +186,7 @@ int main(int argc, char **argv)
             .informer = informer,
             .informer_user = m,
             .inventory = inventory,
+            .outbox = outbox,
             .events = kr_manager_events(m),
             .logger = *kr_manager_logger(m),
         };
@@ -180,8 +197,14 @@ int main(int argc, char **argv)
     }
     if (code == 2)
         fprintf(stderr, "kr-syncer: %s\n", err.message);
+    /* Every lane has stopped: what waits for the books gets a last
+     * chance (told in the log if the database stays away). */
+    if (outbox && kr_inventory_outbox_flush(outbox, OUTBOX_FLUSH_MS) != 0)
+        kr_log(kr_manager_logger(m), KR_LOG_ERROR, KR_MANAGER_SYNCER,
+               "%zu records never reached the inventory", kr_inventory_outbox_pending(outbox));
     kr_manager_free(m);
     syncer_free(s);
+    kr_inventory_outbox_free(outbox);
     kr_inventory_free(inventory);
     kr_log_sink_free(sink); /* after all that logs through it */
     free(names);

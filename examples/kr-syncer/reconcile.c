@@ -962,6 +962,7 @@ int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
     s->logger = cfg->logger;
     s->clock = cfg->clock;
     s->inventory = cfg->inventory;
+    s->outbox = cfg->inventory ? cfg->outbox : NULL;
     s->events = cfg->events;
     s->resources = calloc(cfg->n_resources, sizeof(*s->resources));
     s->clusters = calloc(cfg->n_clusters, sizeof(*s->clusters));

@@ -1,7 +1,9 @@
 /* kr-syncer — the inventory's record of what the syncer did in a workload
  * cluster (CREATED, PATCHED, VERIFIED, DELETED; actor kr-syncer), when it
- * was given one (--inventory). A record that fails is logged, never fatal:
- * the write happened, and the inventory's own informers see the object.
+ * was given one (--inventory), through an outbox that keeps them in order
+ * while the database restarts. A record that fails all the same is
+ * logged, never fatal: the write happened, and the inventory's own
+ * informers see the object.
  * And the Warning Events on hub objects that `kubectl describe` shows. */
 #include <string.h>
 
@@ -62,7 +64,9 @@ void syncer_record(syncer_t *s, syncer_resource *res, const char *cluster, const
     bool once = strcmp(event, "DELETED") == 0 && action.uid;
     if (once)
         snprintf(key, sizeof(key), "%s/%s/DELETED", cluster, action.uid);
-    int rc = !kind  ? KR_EINVAL
+    int rc = !kind ? KR_EINVAL
+             : s->outbox
+                 ? kr_inventory_outbox_record(s->outbox, &action, once ? key : NULL, NULL, &err)
              : once ? kr_inventory_record_once(s->inventory, &action, key, NULL, &err)
                     : kr_inventory_record(s->inventory, &action, NULL, &err);
     if (rc != 0)

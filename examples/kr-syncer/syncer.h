@@ -172,6 +172,10 @@ typedef struct syncer_config {
     syncer_informer_cb informer;
     void *informer_user;
     kr_inventory_t *inventory; /* borrowed; NULL: nothing recorded */
+    /* Borrowed, recording into `inventory`: records then keep their order
+     * and are not lost while the database restarts. NULL: each recorded
+     * at once, or logged as lost. */
+    kr_inventory_outbox_t *outbox;
     kr_event_recorder_t *events; /* borrowed; NULL: no Events on hub objects */
     kr_logger logger;
     kr_clock clock; /* zero: CLOCK_MONOTONIC */
@@ -188,6 +192,7 @@ struct syncer {
     const char **cluster_names; /* n_clusters, borrowed from clusters[] */
     uint64_t resync_ms, verify_timeout_ms;
     kr_inventory_t *inventory;
+    kr_inventory_outbox_t *outbox;
     kr_event_recorder_t *events;
     kr_logger logger;
     kr_clock clock;
