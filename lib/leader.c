@@ -71,6 +71,9 @@ struct kr_leader {
     bool reported_any;
     char reported[HOLDER_MAX + 1]; /* holder last given to on_new_leader */
     bool release_pending;
+    /* Stopped while leading: on_stopped_leading runs once the release is
+     * done (or given up), as client-go releases before OnStoppedLeading. */
+    bool notify_pending;
     int release_attempts;
 
     /* Shared with other threads, under mu. */
@@ -214,19 +217,35 @@ static void become_leader(kr_leader_t *le, const json_t *spec, int64_t sent_ns)
         le->on_started(&term, le->user);
 }
 
-static void step_down(kr_leader_t *le, const char *why)
+/* Stop leading (no callback yet): true when it was leading. */
+static bool step_down_quietly(kr_leader_t *le, const char *why)
 {
     pthread_mutex_lock(&le->mu);
     bool was = le->leading;
     le->leading = false;
     pthread_mutex_unlock(&le->mu);
     if (!was)
-        return;
+        return false;
     if (le->deadline)
         kr_timer_stop(le->deadline);
     set_leading(le, false);
     kr_log(&le->log, KR_LOG_INFO, MOD, "lease %s/%s: \"%s\" stopped leading: %s",
            le->lease_namespace, le->lease_name, le->identity, why);
+    return true;
+}
+
+static void step_down(kr_leader_t *le, const char *why)
+{
+    if (step_down_quietly(le, why) && le->on_stopped)
+        le->on_stopped(le->user);
+}
+
+/* The on_stopped_leading a stop put off until its release (loop thread). */
+static void notify_stopped(kr_leader_t *le)
+{
+    if (!le->notify_pending)
+        return;
+    le->notify_pending = false;
     if (le->on_stopped)
         le->on_stopped(le->user);
 }
@@ -417,6 +436,7 @@ static void after_write(kr_leader_t *le, lease_call *call, json_t *lease)
 static void release_done(kr_leader_t *le, int rc)
 {
     le->release_pending = false;
+    notify_stopped(le);
     pthread_mutex_lock(&le->mu);
     le->stop_done = true;
     le->release_rc = rc;
@@ -601,7 +621,7 @@ static void stop_on_loop(void *user)
     le->phase = PH_STOPPING;
     if (le->tick)
         kr_timer_stop(le->tick);
-    step_down(le, "stopped");
+    le->notify_pending = step_down_quietly(le, "stopped");
     if (!le->release_on_stop) {
         release_done(le, 0);
         return;
@@ -609,6 +629,12 @@ static void stop_on_loop(void *user)
     le->release_pending = true;
     if (!le->inflight)
         release(le);
+}
+
+static void notify_on_loop(void *user)
+{
+    loop_arg *a = user;
+    notify_stopped(a->le);
 }
 
 static void free_on_loop(void *user)
@@ -785,6 +811,8 @@ int kr_leader_stop(kr_leader_t *le, uint64_t timeout_ms, kr_error_t *err)
     bool done = le->stop_done;
     int release_rc = le->release_rc;
     pthread_mutex_unlock(&le->mu);
+    if (!done) /* the release goes on; on_stopped_leading waits no more */
+        kr_runtime_on_loop(le->rt, notify_on_loop, &a);
     if (!done)
         return kr_error_set(err, KR_ETIMEDOUT,
                             "leader %s/%s: the lease was not released in %llu ms",

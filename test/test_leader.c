@@ -23,6 +23,7 @@
 #include "kr_test_proc.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
+#include "ts_client.h"
 
 #define LEASES KR_GVR("coordination.k8s.io", "v1", "leases")
 #define WAIT_MS 30000
@@ -60,6 +61,10 @@ typedef struct rec {
     char last_new[256];
     bool was_leader_in_started; /* kr_leader_is_leader() inside on_started */
     kr_leader_t *le;
+    /* Set: on_stopped reads the Lease's holder from this server, by a
+     * client of its own (the callback runs on the loop thread). */
+    const char *server;
+    char holder_at_stop[64];
 } rec;
 
 static int held_messages; /* "not yet expired" log lines */
@@ -79,6 +84,15 @@ static void on_started(const kr_leader_term *term, void *user)
 static void on_stopped(void *user)
 {
     rec *r = user;
+    if (r->server) {
+        tc_response resp;
+        tc_json(r->server, "GET", "/apis/coordination.k8s.io/v1/namespaces/default/leases/lock",
+                NULL, &resp);
+        const char *holder = json_string_value(
+            json_object_get(json_object_get(resp.json, "spec"), "holderIdentity"));
+        snprintf(r->holder_at_stop, sizeof(r->holder_at_stop), "%s", holder ? holder : "(none)");
+        tc_free(&resp);
+    }
     pthread_mutex_lock(&mu);
     r->stopped++;
     pthread_cond_broadcast(&cv);
@@ -421,8 +435,11 @@ START_TEST(single_elector_creates_renews_and_releases_the_lease)
     ck_assert_msg(strstr(text, "leader_election_master_status{name=\"lock\"} 1"), "%s", text);
     kr_free(text);
 
+    r.server = kr_testserver_url(e.ts);
     ck_assert_msg(kr_leader_stop(le, 5000, &err) == 0, "%s", err.message);
     ck_assert_int_eq(read_count(&r.stopped), 1);
+    /* released first, as client-go: a callback that exits gives it up */
+    ck_assert_str_eq(r.holder_at_stop, "");
     ck_assert(!kr_leader_is_leader(le));
     ck_assert_int_eq(kr_leader_term_get(le, &term), KR_ESTATE);
     lease = get_lease(&e);

@@ -91,9 +91,10 @@ KR_API int kr_leader_new(const kr_leader_opts *opts, kr_leader_t **out, kr_error
  * Errors: KR_ESTATE (started twice), KR_ESHUTDOWN. [any thread] */
 KR_API int kr_leader_start(kr_leader_t *le, kr_error_t *err);
 
-/* Stop competing. When leading, on_stopped_leading runs and (unless
- * keep_lease_on_stop) the Lease is released before this returns, waiting
- * at most `timeout_ms` for the release (0 = retry_period_ms). Call it only
+/* Stop competing. When leading, the Lease is released (unless
+ * keep_lease_on_stop), then on_stopped_leading runs, both before this
+ * returns; it waits at most `timeout_ms` for the release (0 =
+ * retry_period_ms), and then runs the callback without it. Call it only
  * after the work guarded by the leadership has stopped. Idempotent.
  * [any thread but the loop thread] */
 KR_API int kr_leader_stop(kr_leader_t *le, uint64_t timeout_ms, kr_error_t *err);
