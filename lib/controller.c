@@ -709,6 +709,11 @@ void kr_controller_free(kr_controller_t *ctl)
     kr_free(ctl);
 }
 
+bool kr_controller_failed(const kr_controller_t *ctl)
+{
+    return ctl && atomic_load(&((kr_controller_t *)ctl)->sync_failed);
+}
+
 bool kr_controller_ready(const kr_controller_t *ctl)
 {
     return ctl && atomic_load(&((kr_controller_t *)ctl)->ready);

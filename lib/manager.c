@@ -24,6 +24,12 @@
 /* After a signal, a stop that overruns its timeout by this much ends the
  * process (status 1) rather than hang a rollout. */
 #define SHUTDOWN_GRACE_MS 5000
+/* Leadership lost: how long in-flight reconciles may still run before the
+ * process exits. The defaults' lease duration less their renew deadline:
+ * another replica may lead from then on. */
+#define LOST_LEASE_GRACE_MS 5000
+/* How often a leader looks for a controller whose caches never synced. */
+#define FAILED_POLL_MS 1000
 
 struct cluster {
     char *name;
@@ -78,7 +84,11 @@ struct kr_manager {
     pthread_t signal_thread;
     bool signal_thread_started;
     int signal_fd;
-    int wake_fd; /* eventfd: ends the signal thread */
+    int wake_fd; /* eventfd: wakes the signal thread (to end it, or to arm its watchdog) */
+    atomic_bool signal_quit; /* the wake ends it */
+    /* Set when leadership was lost: the process exits at this instant
+     * (CLOCK_MONOTONIC ns) if it is still stopping; 0: not armed. */
+    _Atomic int64_t watchdog_ns;
 
     /* Guarded by lock: */
     pthread_mutex_t lock;
@@ -314,8 +324,8 @@ static void on_started_leading(const kr_leader_term *term, void *user)
 static void on_stopped_leading(void *user)
 {
     kr_manager_t *m = user;
-    atomic_store(&m->leading, false);
     pthread_mutex_lock(&m->lock);
+    atomic_store(&m->leading, false);
     bool expected = m->state != STATE_RUNNING || m->stop_requested;
     if (!expected)
         m->lead_lost_pending = true;
@@ -559,7 +569,7 @@ int kr_manager_new(const kr_manager_opts *opts, kr_manager_t **out, kr_error_t *
     m->signal_fd = -1;
     m->wake_fd = -1;
     pthread_mutex_init(&m->lock, NULL);
-    pthread_cond_init(&m->changed, NULL);
+    kr_cond_init(&m->changed); /* timed waits on the monotonic clock */
     /* Every thread made from here on inherits the blocked signals; only
      * the signal thread takes them, synchronously. */
     sigset_t sigs;
@@ -607,10 +617,26 @@ static void *signal_main(void *arg)
         int n = poll(p, 2, timeout);
         if (n < 0 && errno == EINTR)
             continue;
-        if (p[1].revents)
-            return NULL;
+        if (p[1].revents) {
+            uint64_t v;
+            ssize_t r = read(m->wake_fd, &v, sizeof(v));
+            (void)r;
+            if (atomic_load(&m->signal_quit))
+                return NULL;
+            int64_t w = atomic_load(&m->watchdog_ns);
+            if (w && (!deadline_ns || w < deadline_ns))
+                deadline_ns = w;
+            continue;
+        }
         if (n == 0 && kr_clock_monotonic_ns() < deadline_ns)
             continue; /* a deadline further off than poll waits */
+        if (n == 0 && atomic_load(&m->watchdog_ns) == deadline_ns) {
+            kr_log(&m->logger, KR_LOG_ERROR, "manager",
+                   "leadership lost and a reconcile still runs %llu ms later, when another "
+                   "replica may lead: exiting",
+                   (unsigned long long)LOST_LEASE_GRACE_MS);
+            _exit(1);
+        }
         if (n == 0) {
             kr_log(&m->logger, KR_LOG_ERROR, "manager",
                    "graceful stop did not finish within %llu ms: exiting",
@@ -627,8 +653,10 @@ static void *signal_main(void *arg)
         }
         kr_log(&m->logger, KR_LOG_INFO, "manager",
                "%s received: stopping gracefully (a second signal exits at once)", name);
-        deadline_ns = kr_ns_after_ms(
+        int64_t grace = kr_ns_after_ms(
             kr_ns_after_ms(kr_clock_monotonic_ns(), m->shutdown_timeout_ms), SHUTDOWN_GRACE_MS);
+        if (!deadline_ns || grace < deadline_ns)
+            deadline_ns = grace;
         kr_manager_stop(m, 0);
     }
 }
@@ -652,6 +680,7 @@ static int start_signal_thread(kr_manager_t *m)
 static void stop_signal_thread(kr_manager_t *m)
 {
     if (m->signal_thread_started) {
+        atomic_store(&m->signal_quit, true);
         uint64_t one = 1;
         ssize_t w = write(m->wake_fd, &one, sizeof(one));
         (void)w;
@@ -717,12 +746,20 @@ static kr_controller_t **controllers_take(kr_manager_t *m, bool started, size_t 
  * runnables. [main thread] */
 static int lead_start(kr_manager_t *m)
 {
+    /* leadership lost (or a stop asked) since the event: nothing starts,
+     * and the next wait sees why */
+    pthread_mutex_lock(&m->lock);
+    bool gone = m->lead_lost_pending || m->stop_requested;
+    if (!gone)
+        atomic_store(&m->leading, true);
+    pthread_mutex_unlock(&m->lock);
+    if (gone)
+        return 0;
     size_t n;
     bool was_started;
     kr_controller_t **ctls = controllers_take(m, true, &n, &was_started);
     if (m->n_controllers > 0 && !ctls)
         return KR_ENOMEM;
-    atomic_store(&m->leading, true);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         kr_error_t err = {0};
@@ -760,17 +797,42 @@ static void lead_stop(kr_manager_t *m)
     stop_runnables(m, true);
 }
 
-/* Wait for the next event; returns false when the manager must stop. */
-static bool wait_event(kr_manager_t *m, bool *lead_now)
+/* The first started controller that gave up waiting for its caches, or
+ * NULL (m->lock held). */
+static kr_controller_t *failed_controller(kr_manager_t *m)
 {
-    *lead_now = false;
+    for (size_t i = 0; m->controllers_started && i < m->n_controllers; i++)
+        if (kr_controller_failed(m->controllers[i]))
+            return m->controllers[i];
+    return NULL;
+}
+
+/* Wait for the next event; returns false when the manager must stop.
+ * *lost: it stops because leadership was lost. */
+static bool wait_event(kr_manager_t *m, bool *lead_now, bool *lost)
+{
+    *lead_now = *lost = false;
     pthread_mutex_lock(&m->lock);
-    while (!m->stop_requested && !m->lead_started_pending && !m->lead_lost_pending)
-        pthread_cond_wait(&m->changed, &m->lock);
+    kr_controller_t *failed = NULL;
+    while (!m->stop_requested && !m->lead_started_pending && !m->lead_lost_pending &&
+           !(failed = failed_controller(m))) {
+        /* a controller gives up on its caches without a word: look */
+        struct timespec deadline;
+        kr_deadline_after_ms(&deadline, FAILED_POLL_MS);
+        kr_cond_wait(&m->changed, &m->lock, m->controllers_started ? &deadline : NULL);
+    }
     bool go_on = true;
     if (m->stop_requested) {
         go_on = false;
     } else if (m->lead_lost_pending) {
+        m->stop_requested = true;
+        m->exit_code = 1;
+        *lost = true;
+        go_on = false;
+    } else if (failed) {
+        kr_log(&m->logger, KR_LOG_ERROR, "manager",
+               "controller %s: its caches did not sync in time: stopping (exit 1)",
+               kr_controller_name(failed));
         m->stop_requested = true;
         m->exit_code = 1;
         go_on = false;
@@ -834,10 +896,23 @@ int kr_manager_run(kr_manager_t *m)
         kr_log(&m->logger, KR_LOG_ERROR, "manager", "start failed: %s", err.message);
         kr_manager_stop(m, 1);
     }
-    bool lead_now;
-    while (wait_event(m, &lead_now))
+    bool lead_now, lost;
+    while (wait_event(m, &lead_now, &lost))
         if (lead_now && lead_start(m) != 0)
             kr_manager_stop(m, 1);
+    if (lost) {
+        /* As controller-runtime, no graceful drain once another replica
+         * may lead: in-flight reconciles get until then, or the process
+         * exits; and this one competes no more (it could take the Lease
+         * back and hold it while stopping). */
+        atomic_store(&m->watchdog_ns, kr_ns_after_ms(kr_clock_monotonic_ns(), LOST_LEASE_GRACE_MS));
+        uint64_t one = 1;
+        ssize_t w = write(m->wake_fd, &one, sizeof(one));
+        (void)w;
+        kr_error_t lerr = {0};
+        if (kr_leader_stop(m->leader, 0, &lerr) != 0)
+            kr_log(&m->logger, KR_LOG_WARN, "manager", "stopping the election: %s", lerr.message);
+    }
     pthread_mutex_lock(&m->lock);
     m->state = STATE_STOPPING;
     int code = m->exit_code;

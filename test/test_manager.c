@@ -1133,6 +1133,8 @@ static kr_reconcile_result program_reconcile(kr_controller_t *ctl, const kr_reco
     printf("reconcile started %s\n", req->key);
     fflush(stdout);
     struct timespec ts = {0, 300 * 1000000}; /* the reconcile's own work, not a wait */
+    if (strstr(req->key, "/slow"))
+        ts.tv_sec = 120; /* one that outlives any grace */
     nanosleep(&ts, NULL);
     printf("reconcile finished %s\n", req->key);
     fflush(stdout);
@@ -1158,15 +1160,19 @@ static void blocker_stop(kr_manager_t *m, void *user)
 
 static int program_main(int argc, char **argv)
 {
-    static bool block_stop;
+    static bool block_stop, unsynced;
     static kr_flag flags[] = {
         {.name = "block-stop", .type = KR_FLAG_BOOL, .value = &block_stop, .help = "hang"},
+        {.name = "unsynced",
+         .type = KR_FLAG_BOOL,
+         .value = &unsynced,
+         .help = "also watch a resource the server does not serve (never synced)"},
     };
     static const kr_manager_program prog = {
         .name = "kr-test-program",
         .summary = "a program for the manager's tests",
         .flags = flags,
-        .n_flags = 1,
+        .n_flags = 2,
     };
     kr_manager_config cfg;
     kr_error_t err = {0};
@@ -1190,11 +1196,18 @@ static int program_main(int argc, char **argv)
     kr_controller_opts co = KR_CONTROLLER_OPTS_INIT;
     co.name = "configmaps";
     co.reconcile = program_reconcile;
+    if (unsynced)
+        co.cache_sync_timeout_ms = 1000;
     kr_controller_source src = KR_CONTROLLER_SOURCE_INIT;
+    kr_informer_t *never = NULL;
     if (kr_manager_informer(m, kr_manager_hub(m), KR_GVR("", "v1", "configmaps"),
                             kr_manager_hub_namespace(m), NULL, &inf, &err) != 0 ||
         kr_manager_add_controller(m, &co, &ctl, &err) != 0 ||
         (src.informer = inf, kr_controller_watch(ctl, &src, &err)) != 0 ||
+        (unsynced &&
+         (kr_manager_informer(m, kr_manager_hub(m), KR_GVR("example.com", "v1", "widgets"),
+                              kr_manager_hub_namespace(m), NULL, &never, &err) != 0 ||
+          (src.informer = never, kr_controller_watch(ctl, &src, &err)) != 0)) ||
         (block_stop &&
          kr_manager_add_runnable(m, blocker_start, blocker_stop, NULL, true, &err) != 0)) {
         fprintf(stderr, "%s: %s\n", prog.name, err.message);
@@ -1439,6 +1452,75 @@ START_TEST(lost_leadership_stops_the_program_with_status_1)
 }
 END_TEST
 
+/* Leadership lost while a reconcile runs on: no graceful drain, as
+ * controller-runtime; once another replica may lead (5 s), the process
+ * exits rather than write on, and it never takes the Lease back. */
+START_TEST(lost_leadership_does_not_wait_for_a_long_reconcile)
+{
+    struct server s;
+    server_start(&s);
+    const char *args[] = {"--kubeconfig",   s.kubeconfig,   "--listen", "0",
+                          "--leader-elect", "--log-format", "text",     NULL};
+    struct child c;
+    child_spawn(&c, args);
+    ck_assert_msg(child_wait_output(&c, "reconcile finished team-a/cm1\n", 30000),
+                  "running: %d\nstdout: %s\nstderr: %s", kr_test_proc_running(&c.p), c.out_text,
+                  c.err_text);
+    tc_response r;
+    tc_json(kr_testserver_url(s.ts), "POST", "/api/v1/namespaces/team-a/configmaps",
+            "{\"metadata\":{\"name\":\"slow\"}}", &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    tc_free(&r);
+    ck_assert(child_wait_output(&c, "reconcile started team-a/slow\n", 30000));
+    json_t *lease = lease_get(&s);
+    json_t *spec = json_object_get(lease, "spec");
+    json_object_set_new(spec, "holderIdentity", json_string("thief"));
+    json_object_set_new(spec, "leaseDurationSeconds", json_integer(3600));
+    char *body = json_dumps(lease, JSON_COMPACT);
+    tc_json(kr_testserver_url(s.ts), "PUT", LEASE_PATH, body, &r);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    tc_free(&r);
+    free(body);
+    json_decref(lease);
+    /* the reconcile would take 120 s: the exit comes long before */
+    int code = child_wait_exit(&c, 60000);
+    ck_assert_msg(code == 1, "exit %d\n%s", code, c.err_text);
+    ck_assert_msg(strstr(c.err_text, "a reconcile still runs") != NULL, "%s", c.err_text);
+    ck_assert_msg(strstr(c.out_text, "reconcile finished team-a/slow") == NULL, "%s", c.out_text);
+    lease = lease_get(&s);
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(lease, "spec"), "holderIdentity")),
+        "thief");
+    json_decref(lease);
+    server_stop(&s);
+}
+END_TEST
+
+/* A controller whose caches never sync: the leader does not sit on the
+ * Lease with nothing running; it stops with status 1, as
+ * controller-runtime's failed Start, and gives the Lease up. */
+START_TEST(a_controller_that_never_syncs_stops_the_program_with_status_1)
+{
+    struct server s;
+    server_start(&s);
+    const char *args[] = {"--kubeconfig", s.kubeconfig,   "--listen", "0", "--leader-elect",
+                          "--unsynced",   "--log-format", "text",     NULL};
+    struct child c;
+    child_spawn(&c, args);
+    int code = child_wait_exit(&c, 60000);
+    ck_assert_msg(code == 1, "exit %d\n%s", code, c.err_text);
+    ck_assert_msg(strstr(c.err_text, "controller configmaps: its caches did not sync in time"),
+                  "%s", c.err_text);
+    ck_assert_msg(strstr(c.out_text, "reconcile started") == NULL, "%s", c.out_text);
+    json_t *lease = lease_get(&s);
+    const char *holder =
+        json_string_value(json_object_get(json_object_get(lease, "spec"), "holderIdentity"));
+    ck_assert_msg(!holder || !*holder, "still held by %s", holder);
+    json_decref(lease);
+    server_stop(&s);
+}
+END_TEST
+
 START_TEST(bad_flags_and_a_missing_kubeconfig_exit_2_with_one_line)
 {
     const char *bad[] = {"--bogus", NULL};
@@ -1501,6 +1583,8 @@ int main(int argc, char **argv)
     tcase_add_test(tc, a_second_signal_exits_at_once);
     tcase_add_test(tc, the_leader_runs_controllers_and_releases_the_lease_at_sigterm);
     tcase_add_test(tc, lost_leadership_stops_the_program_with_status_1);
+    tcase_add_test(tc, lost_leadership_does_not_wait_for_a_long_reconcile);
+    tcase_add_test(tc, a_controller_that_never_syncs_stops_the_program_with_status_1);
     tcase_add_test(tc, bad_flags_and_a_missing_kubeconfig_exit_2_with_one_line);
     suite_add_tcase(s, tc);
     int rc = kr_test_run_suite(s);

@@ -227,6 +227,13 @@ KR_API void kr_controller_free(kr_controller_t *ctl);
 /* True once started, every source synced and the workers run. */
 KR_API bool kr_controller_ready(const kr_controller_t *ctl);
 
+/* True when its workers gave up waiting for the caches to sync
+ * (cache_sync_timeout_ms): it reconciles nothing and never will. As
+ * controller-runtime's failed Start, a program should exit (a manager
+ * stops with exit code 1), so that another replica, or a restart, can do
+ * better. [any thread] */
+KR_API bool kr_controller_failed(const kr_controller_t *ctl);
+
 /* The controller's name (borrowed). */
 KR_API const char *kr_controller_name(const kr_controller_t *ctl);
 
