@@ -2896,6 +2896,88 @@ START_TEST(background_deletion_cascades_to_owned_objects)
 }
 END_TEST
 
+/* A ConfigMap "name" in default owned by the ConfigMaps whose uids are
+ * given (NULL-terminated); returns the create's status. */
+static long owned_cm(const char *name, const char *const *owner_uids)
+{
+    json_t *refs = json_array();
+    for (size_t i = 0; owner_uids[i]; i++) {
+        char owner[32];
+        snprintf(owner, sizeof(owner), "o%zu", i);
+        json_array_append_new(refs, json_pack("{s:s, s:s, s:s, s:s}", "apiVersion", "v1", "kind",
+                                              "ConfigMap", "name", owner, "uid", owner_uids[i]));
+    }
+    json_t *cm = json_pack("{s:{s:s, s:o}}", "metadata", "name", name, "ownerReferences", refs);
+    char *body = json_dumps(cm, JSON_COMPACT);
+    tc_response r;
+    tc_json(U, "POST", "/api/v1/namespaces/default/configmaps", body, &r);
+    long status = r.status;
+    tc_free(&r);
+    free(body);
+    json_decref(cm);
+    return status;
+}
+
+/* The uid of a new ConfigMap `name` in default (into uid[64]). */
+static void owner_cm(const char *name, char uid[64])
+{
+    char body[128];
+    snprintf(body, sizeof(body), "{\"metadata\":{\"name\":\"%s\"}}", name);
+    tc_response r;
+    tc_json(U, "POST", "/api/v1/namespaces/default/configmaps", body, &r);
+    ck_assert_int_eq(r.status, 201);
+    snprintf(uid, 64, "%s", meta(r.json, "uid"));
+    tc_free(&r);
+}
+
+/* The garbage collector keeps a dependent that still has a live owner:
+ * deleting one owner, in the background or the foreground, only removes
+ * the reference to it; the last owner's delete takes the dependent. */
+START_TEST(a_dependent_with_another_live_owner_is_kept)
+{
+    char a[64], b[64], c[64];
+    owner_cm("gc-a", a);
+    owner_cm("gc-b", b);
+    owner_cm("gc-c", c);
+    const char *ab[] = {a, b, NULL}, *bc[] = {b, c, "uid-of-nothing", NULL};
+    ck_assert_int_eq(owned_cm("gc-shared", ab), 201);
+    ck_assert_int_eq(owned_cm("gc-shared2", bc), 201);
+    tc_response r;
+    tc_json(U, "DELETE", "/api/v1/namespaces/default/configmaps/gc-a", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps/gc-shared", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    const json_t *refs = json_object_get(json_object_get(r.json, "metadata"), "ownerReferences");
+    ck_assert_uint_eq(json_array_size(refs), 1);
+    ck_assert_str_eq(jstr(json_array_get(refs, 0), "uid"), b);
+    tc_free(&r);
+    /* foreground: b waits for its dependents; c still owns gc-shared2,
+     * which loses its references to b and to the owner that never was */
+    tc_request(U, "DELETE", "/api/v1/namespaces/default/configmaps/gc-b", "application/json",
+               "{\"propagationPolicy\":\"Foreground\"}", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps/gc-shared", NULL, &r);
+    ck_assert_int_eq(r.status, 404); /* b was its last owner */
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps/gc-shared2", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    refs = json_object_get(json_object_get(r.json, "metadata"), "ownerReferences");
+    ck_assert_uint_eq(json_array_size(refs), 1);
+    ck_assert_str_eq(jstr(json_array_get(refs, 0), "uid"), c);
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps/gc-b", NULL, &r);
+    ck_assert_int_eq(r.status, 404); /* nothing blocked it */
+    tc_free(&r);
+    tc_json(U, "DELETE", "/api/v1/namespaces/default/configmaps/gc-c", NULL, &r);
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps/gc-shared2", NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
+}
+END_TEST
+
 /* Foreground: the owner carries foregroundDeletion until no dependent
  * with blockOwnerDeletion is left. */
 START_TEST(foreground_deletion_waits_for_blocking_dependents)
@@ -5062,6 +5144,7 @@ int main(void)
                             tokens_give_401_and_verb_table_gives_403,
                             tls_with_client_certificates_and_tokens,
                             background_deletion_cascades_to_owned_objects,
+                            a_dependent_with_another_live_owner_is_kept,
                             crd_makes_its_resource_servable_and_takes_it_along,
                             crd_deletion_waits_for_its_custom_resources_finalizers,
                             crd_deletion_without_finalizers_is_immediate,

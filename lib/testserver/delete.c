@@ -14,6 +14,11 @@ static void delete_now(kr_testserver_t *ts, const ts_resource *res, const char *
 static void respond_deleted(ts_response *resp, const ts_resource *res, json_t *last, bool gone,
                             bool orphan_false);
 
+static ts_obj *find_uid(kr_testserver_t *ts, const char *uid, const ts_resource **res);
+static long finalizer_at(const json_t *obj, const char *finalizer);
+static void replace(kr_testserver_t *ts, const ts_resource *res, const char *ns, const char *name,
+                    json_t *next);
+
 static json_t *with_rv(kr_testserver_t *ts, const json_t *obj)
 {
     json_t *copy = json_deep_copy(obj);
@@ -22,6 +27,56 @@ static json_t *with_rv(kr_testserver_t *ts, const json_t *obj)
     if (copy)
         json_object_set_new(ts_meta(copy), "resourceVersion", json_string(rv));
     return copy;
+}
+
+/* An owner waiting for its dependents to go (deleted in the foreground):
+ * no owner to keep a dependent alive. */
+static bool waiting_for_dependents(const json_t *owner)
+{
+    return json_object_get(json_object_get(owner, "metadata"), "deletionTimestamp") &&
+           finalizer_at(owner, "foregroundDeletion") >= 0;
+}
+
+/* Whether `dep` keeps an owner besides `uid` (going): one that exists and
+ * is not waiting for its dependents (the collector's "solid" owners). A
+ * dependent with one is not deleted; it loses its references to the
+ * others. */
+static bool keeps_an_owner(kr_testserver_t *ts, const json_t *dep, const char *uid)
+{
+    size_t k;
+    const json_t *ref;
+    json_array_foreach(json_object_get(json_object_get(dep, "metadata"), "ownerReferences"), k, ref)
+    {
+        const char *u = json_string_value(json_object_get(ref, "uid"));
+        const ts_resource *r = NULL;
+        ts_obj *owner = u && strcmp(u, uid) != 0 ? find_uid(ts, u, &r) : NULL;
+        if (owner && !waiting_for_dependents(owner->obj))
+            return true;
+    }
+    return false;
+}
+
+/* The collector's patch of a dependent that keeps an owner: its
+ * references to `uid` and to owners gone or waiting for their dependents
+ * are removed (a MODIFIED event). */
+static void drop_owner_refs(kr_testserver_t *ts, const ts_resource *res, const ts_obj *dep,
+                            const char *uid)
+{
+    json_t *next = with_rv(ts, dep->obj);
+    char *ns = kr_strdup(dep->ns), *name = kr_strdup(dep->name);
+    json_t *refs = next ? json_object_get(ts_meta(next), "ownerReferences") : NULL;
+    for (size_t k = json_array_size(refs); k-- > 0;) {
+        const char *u = json_string_value(json_object_get(json_array_get(refs, k), "uid"));
+        const ts_resource *r = NULL;
+        ts_obj *owner = u && strcmp(u, uid) != 0 ? find_uid(ts, u, &r) : NULL;
+        if (!owner || waiting_for_dependents(owner->obj))
+            json_array_remove(refs, k);
+    }
+    if (next && ns && name)
+        replace(ts, res, ns, name, next);
+    json_decref(next);
+    kr_free(ns);
+    kr_free(name);
 }
 
 static void remove_matching(kr_testserver_t *ts, ts_store *st, const char *ns, const char *uid,
@@ -47,7 +102,9 @@ static void remove_matching(kr_testserver_t *ts, ts_store *st, const char *ns, c
                 const char *ru = json_string_value(json_object_get(ref, "uid"));
                 hit = hit || (uid && ru && strcmp(ru, uid) == 0);
             }
-            if (hit && i < st->len)
+            if (hit && i < st->len && uid && keeps_an_owner(ts, o, uid))
+                drop_owner_refs(ts, res, &st->items[i], uid);
+            else if (hit && i < st->len)
                 delete_now(ts, res, st->items[i].ns, st->items[i].name, depth + 1);
         }
         break;
