@@ -3068,6 +3068,22 @@ START_TEST(crd_makes_its_resource_servable_and_takes_it_along)
     ck_assert_int_eq(r.status, 201);
     ck_assert_ptr_nonnull(strstr(r.body, "\"type\":\"Established\",\"status\":\"True\""));
     ck_assert_ptr_nonnull(strstr(r.body, "\"storedVersions\":[\"v1\"]"));
+    /* SetDefaults_CustomResourceDefinitionSpec, also in the accepted names */
+    const json_t *spec = json_object_get(r.json, "spec");
+    ck_assert_str_eq(jstr(json_object_get(spec, "names"), "listKind"), "WidgetList");
+    ck_assert_str_eq(jstr(json_object_get(spec, "conversion"), "strategy"), "None");
+    ck_assert_str_eq(
+        jstr(json_object_get(json_object_get(r.json, "status"), "acceptedNames"), "listKind"),
+        "WidgetList");
+    tc_free(&r);
+    /* nor does the CRD take an unconditional update */
+    tc_json(U, "PUT", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com",
+            crd_body, &r);
+    ck_assert_int_eq(r.status, 422);
+    ck_assert_str_eq(jstr(r.json, "message"),
+                     "customresourcedefinitions.apiextensions.k8s.io \"widgets.example.com\" is "
+                     "invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified "
+                     "for an update");
     tc_free(&r);
     tc_json(U, "POST", "/apis/example.com/v1/namespaces/default/widgets",
             "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\",\"metadata\":{\"name\":\"w\"},"

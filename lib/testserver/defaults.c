@@ -15,6 +15,7 @@
  * Custom resources are left as sent (their schemas' defaults are not
  * applied). */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -557,6 +558,32 @@ static void default_priority_level(json_t *spec)
 
 /* Every namespace is labelled with its name (namespaces are selected by
  * it); one created by generateName gets it once named (on create). */
+/* SetDefaults_CustomResourceDefinitionSpec: the singular name (the kind in
+ * lower case), the list kind, and no conversion. */
+static void default_crd(json_t *spec)
+{
+    json_t *names = json_object_get(spec, "names");
+    const char *kind = str(names, "kind");
+    if (json_is_object(names) && kind && *kind) {
+        if (!str(names, "singular") || !*str(names, "singular")) {
+            char lower[256];
+            size_t n = 0;
+            for (; kind[n] && n < sizeof(lower) - 1; n++)
+                lower[n] = (char)tolower((unsigned char)kind[n]);
+            lower[n] = '\0';
+            json_object_set_new(names, "singular", json_string(lower));
+        }
+        if (!str(names, "listKind") || !*str(names, "listKind")) {
+            char *list = kr_asprintf("%sList", kind);
+            if (list)
+                json_object_set_new(names, "listKind", json_string(list));
+            kr_free(list);
+        }
+    }
+    if (json_is_object(spec) && unset(spec, "conversion"))
+        json_object_set_new(spec, "conversion", json_pack("{s:s}", "strategy", "None"));
+}
+
 static void label_namespace(json_t *obj)
 {
     const char *name = ts_meta_str(obj, "name");
@@ -745,6 +772,8 @@ void ts_set_defaults(const ts_resource *res, json_t *obj)
         default_flowschema(spec);
     else if (ts_resource_is(res, "flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations"))
         default_priority_level(spec);
+    else if (ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions"))
+        default_crd(spec);
     for (size_t i = 0; spec && i < KR_ARRAY_LEN(workloads); i++) {
         if (ts_resource_is(res, workloads[i].group, workloads[i].plural)) {
             workloads[i].spec(spec);

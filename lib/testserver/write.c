@@ -684,17 +684,19 @@ static void bump_generation(const ts_resource *res, const json_t *existing, json
     json_object_set_new(md, "generation", json_integer(gen + 1));
 }
 
-/* Custom resources allow no unconditional update (a PUT of the object or
- * its status without a resourceVersion); the registry names the resource
- * where the kind would go. Judged after the request's decoding (strict
- * field validation answers first). */
+/* Custom resources and CRDs allow no unconditional update (a PUT of the
+ * object or its status without a resourceVersion); the registry names the
+ * resource where the kind would go. Judged after the request's decoding
+ * (strict field validation answers first). */
 static int admit_unconditional(const ts_write *w, const json_t *obj, ts_response *resp)
 {
     const ts_resource *res = w->rt->res;
     const char *rv =
         json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
     bool put = w->req && w->req->method && strcmp(w->req->method, "PUT") == 0;
-    if (!put || !res->crd || (rv && *rv) || (w->rt->sub && strcmp(w->rt->sub, "status") != 0))
+    bool strict =
+        res->crd || ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions");
+    if (!put || !strict || (rv && *rv) || (w->rt->sub && strcmp(w->rt->sub, "status") != 0))
         return 0;
     ts_respond_invalid(resp, res->plural, res->group, w->rt->name, "metadata.resourceVersion",
                        "FieldValueInvalid", "Invalid value: 0x0: must be specified for an update");
