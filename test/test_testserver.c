@@ -2893,6 +2893,30 @@ START_TEST(background_deletion_cascades_to_owned_objects)
     tc_json(U, "GET", "/api/v1/namespaces/default/pods/pod2", NULL, &r);
     ck_assert_int_eq(r.status, 404);
     tc_free(&r);
+    /* a core v1 ReplicationController orphans by default (its registry's
+     * DefaultGarbageCollectionPolicy, kept for backward compatibility) */
+    tc_json(U, "POST", "/api/v1/namespaces/default/replicationcontrollers",
+            "{\"metadata\":{\"name\":\"rc\"},\"spec\":{\"selector\":{\"app\":\"rc\"},"
+            "\"template\":{\"metadata\":{\"labels\":{\"app\":\"rc\"}},\"spec\":{"
+            "\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}}}",
+            &r);
+    ck_assert_int_eq(r.status, 201);
+    snprintf(body, sizeof(body),
+             "{\"metadata\":{\"name\":\"pod3\",\"ownerReferences\":[{\"apiVersion\":\"v1\","
+             "\"kind\":\"ReplicationController\",\"name\":\"rc\",\"uid\":\"%s\"}]},\"spec\":{"
+             "\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}",
+             meta(r.json, "uid"));
+    tc_free(&r);
+    tc_json(U, "POST", "/api/v1/namespaces/default/pods", body, &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    tc_json(U, "DELETE", "/api/v1/namespaces/default/replicationcontrollers/rc", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/pods/pod3", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_null(json_object_get(json_object_get(r.json, "metadata"), "ownerReferences"));
+    tc_free(&r);
 }
 END_TEST
 

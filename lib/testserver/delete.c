@@ -976,6 +976,15 @@ static void respond_deleted(ts_response *resp, const ts_resource *res, json_t *l
     ts_respond_json(resp, (!gone && orphan_false) ? 202 : 200, last);
 }
 
+/* The registry's DefaultGarbageCollectionPolicy when the request names
+ * none: a core v1 ReplicationController orphans its pods (kept for
+ * backward compatibility); everything else deletes its dependents. */
+static void default_policy(const ts_resource *res, struct delete_opts *o)
+{
+    if (!o->propagation && !o->orphan_false && ts_resource_is(res, "", "replicationcontrollers"))
+        o->propagation = "Orphan";
+}
+
 static bool cascades(const struct delete_opts *o)
 {
     return !o->propagation || strcmp(o->propagation, "Orphan") != 0;
@@ -1068,6 +1077,7 @@ void ts_handle_delete(kr_testserver_t *ts, const ts_request *req, const ts_route
     struct delete_opts o;
     if (read_options(req, &o, resp) != 0)
         return;
+    default_policy(rt->res, &o);
     const ts_resource *res = rt->res;
     const char *ns = rt->ns ? rt->ns : "";
     ts_obj *cur = ts_store_get(res->store, ns, rt->name);
@@ -1122,6 +1132,7 @@ void ts_handle_deletecollection(kr_testserver_t *ts, const ts_request *req, cons
     struct delete_opts o;
     if (read_options(req, &o, resp) != 0)
         return;
+    default_policy(rt->res, &o);
     ts_labels_t *labels;
     ts_fieldsel fields;
     if (ts_parse_selectors(req, rt->res, &labels, &fields, resp) != 0) {
