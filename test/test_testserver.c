@@ -4690,6 +4690,20 @@ START_TEST(builtin_kinds_are_validated_as_the_apiserver_does)
                    "{\"metadata\":{\"name\":\"t\"},\"type\":\"kubernetes.io/tls\",\"data\":{"
                    "\"tls.crt\":\"eA==\"}}",
                    "Secret \"t\" is invalid: data[tls.key]: Required value");
+    expect_invalid("/api/v1/namespaces/default/secrets",
+                   "{\"metadata\":{\"name\":\"t\"},\"type\":\"kubernetes.io/basic-auth\","
+                   "\"data\":{\"a\":\"eA==\"}}",
+                   "Secret \"t\" is invalid: [data[username]: Required value, data[password]: "
+                   "Required value]");
+    expect_invalid("/api/v1/namespaces/default/secrets",
+                   "{\"metadata\":{\"name\":\"t\"},\"type\":\"kubernetes.io/ssh-auth\","
+                   "\"data\":{\"ssh-privatekey\":\"\"}}",
+                   "Secret \"t\" is invalid: data[ssh-privatekey]: Required value");
+    expect_invalid("/api/v1/namespaces/default/secrets",
+                   "{\"metadata\":{\"name\":\"t\"},"
+                   "\"type\":\"kubernetes.io/service-account-token\"}",
+                   "Secret \"t\" is invalid: "
+                   "metadata.annotations[kubernetes.io/service-account.name]: Required value");
     expect_invalid("/api/v1/namespaces/default/replicationcontrollers",
                    "{\"metadata\":{\"name\":\"r\"},\"spec\":{\"selector\":{\"app\":\"a\"},"
                    "\"template\":{\"metadata\":{\"labels\":{\"app\":\"b\"}},\"spec\":{"

@@ -501,6 +501,26 @@ static void check_secret(errs *e, const json_t *obj)
         snprintf(field, sizeof(field), "data[%s]", needs[i].key);
         required(e, field);
     }
+    if (!type)
+        return;
+    if (strcmp(type, "kubernetes.io/service-account-token") == 0) {
+        /* the token and the uid come later, from the token controller */
+        const char *sa = json_string_value(
+            json_object_get(json_object_get(json_object_get(obj, "metadata"), "annotations"),
+                            "kubernetes.io/service-account.name"));
+        if (!sa || !*sa)
+            required(e, "metadata.annotations[kubernetes.io/service-account.name]");
+    } else if (strcmp(type, "kubernetes.io/basic-auth") == 0) {
+        /* either may be empty, but one must be there */
+        if (!json_object_get(data, "username") && !json_object_get(data, "password")) {
+            required(e, "data[username]");
+            required(e, "data[password]");
+        }
+    } else if (strcmp(type, "kubernetes.io/ssh-auth") == 0) {
+        const char *key = json_string_value(json_object_get(data, "ssh-privatekey"));
+        if (!key || !*key)
+            required(e, "data[ssh-privatekey]");
+    }
 }
 
 int ts_validate_spec(const ts_resource *res, const json_t *obj, const char *name, ts_response *resp)
