@@ -201,11 +201,11 @@ static bool group_matches(const char *api_version, const char *group)
 }
 
 /* controller-runtime's EnqueueRequestForOwner: every matching owner, in
- * the object's namespace. */
+ * the object's namespace (none for a cluster-scoped owner). */
 static void map_owners(kr_controller_src *s, const json_t *obj, int priority)
 {
     const json_t *refs = json_object_get(json_object_get(obj, "metadata"), "ownerReferences");
-    const char *ns = meta_str(obj, "namespace");
+    const char *ns = s->owner_cluster_scoped ? NULL : meta_str(obj, "namespace");
     size_t i;
     const json_t *ref;
     json_array_foreach(refs, i, ref)
@@ -305,6 +305,7 @@ static int src_new(kr_controller_t *ctl, const kr_controller_source *src, kr_con
     s->predicate_user = src->predicate_user;
     s->normal_priority_resync = src->normal_priority_resync;
     s->lane_sync = src->version >= 2 && src->lane_sync;
+    s->owner_cluster_scoped = src->version >= 3 && src->owner_cluster_scoped;
     atomic_init(&s->replaying, false);
     if (src->map == KR_CONTROLLER_MAP_OWNER &&
         (!(s->owner_kind = kr_strdup(src->owner_kind)) ||

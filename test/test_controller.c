@@ -839,9 +839,18 @@ START_TEST(owner_mapping_enqueues_the_owner_of_matching_kind_and_group)
     s.owner_group = "batch.example.com";
     kr_error_t err = {0};
     ck_assert_msg(kr_controller_watch(ctl, &s, &err) == 0, "%s", err.message);
+    /* a cluster-scoped owner: its key has no namespace */
+    kr_controller_source cs = KR_CONTROLLER_SOURCE_INIT;
+    cs.informer = a.inf;
+    cs.map = KR_CONTROLLER_MAP_OWNER;
+    cs.owner_kind = "ClusterWidget";
+    cs.owner_cluster_scoped = true;
+    ck_assert_msg(kr_controller_watch(ctl, &cs, &err) == 0, "%s", err.message);
     s.owner_kind = NULL;
     ck_assert_int_eq(kr_controller_watch(ctl, &s, NULL), KR_EINVAL);
     ck_assert_int_eq(kr_controller_start(ctl, NULL), 0);
+    create_json(a.k.c, owned_cm("part-1", "example.com/v1", "ClusterWidget", "w1"), false);
+    wait_count(&t, "w1", 1);
     create_json(a.k.c, owned_cm("job-1", "batch.example.com/v1", "Runnable", "run-a"), false);
     create_json(a.k.c, owned_cm("job-2", "other.example.com/v1", "Runnable", "run-wrong-group"),
                 false);
@@ -862,7 +871,8 @@ START_TEST(owner_mapping_enqueues_the_owner_of_matching_kind_and_group)
     pthread_mutex_lock(&t.mu);
     for (size_t i = 0; i < t.nrecs; i++)
         ck_assert_msg(strcmp(t.recs[i].key, "default/run-a") == 0 ||
-                          strcmp(t.recs[i].key, "default/run-b") == 0,
+                          strcmp(t.recs[i].key, "default/run-b") == 0 ||
+                          strcmp(t.recs[i].key, "w1") == 0,
                       "unexpected key %s", t.recs[i].key);
     ck_assert_int_eq(t.violations, 0);
     pthread_mutex_unlock(&t.mu);

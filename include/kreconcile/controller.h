@@ -133,7 +133,9 @@ typedef enum kr_controller_map {
     KR_CONTROLLER_MAP_SELF = 0, /* the object's own key */
     /* The key of every owner in metadata.ownerReferences whose kind is
      * owner_kind (and whose apiVersion's group is owner_group, when set),
-     * in the object's namespace (controller-runtime's EnqueueRequestForOwner). */
+     * in the object's namespace, or with no namespace when the source says
+     * owner_cluster_scoped (controller-runtime's EnqueueRequestForOwner,
+     * which asks its RESTMapper for the owner's scope). */
     KR_CONTROLLER_MAP_OWNER = 1,
     KR_CONTROLLER_MAP_FUNC = 2, /* map_cb decides, calling kr_controller_enqueue */
 } kr_controller_map;
@@ -165,7 +167,7 @@ KR_API bool kr_predicate_labels_changed(const json_t *old_obj, const json_t *new
 KR_API bool kr_predicate_annotations_changed(const json_t *old_obj, const json_t *new_obj,
                                              void *user);
 
-#define KR_CONTROLLER_SOURCE_VERSION 2
+#define KR_CONTROLLER_SOURCE_VERSION 3
 /* clang-format off */
 #define KR_CONTROLLER_SOURCE_INIT {.version = KR_CONTROLLER_SOURCE_VERSION}
 /* clang-format on */
@@ -199,6 +201,11 @@ typedef struct kr_controller_source {
      * and its keys are reconciled once its cache is whole, never against
      * an empty one. Workers look at a held lane every 100 ms. */
     bool lane_sync;
+    /* Version 3 (never read below): KR_CONTROLLER_MAP_OWNER's owner kind
+     * is cluster-scoped (a Namespace, a ClusterRole, a cluster-scoped
+     * custom resource): its keys have no namespace, whatever the
+     * dependent's. */
+    bool owner_cluster_scoped;
 } kr_controller_source;
 
 /* Register a source: add a handler to its informer. Before start or while
