@@ -4735,6 +4735,103 @@ START_TEST(builtin_kinds_are_validated_as_the_apiserver_does)
 }
 END_TEST
 
+/* PATCH `path` with a merge patch and expect 422 with `message`. */
+static void expect_update_invalid(const char *path, const char *merge, const char *message)
+{
+    tc_response r;
+    patch(path, "application/merge-patch+json", merge, &r);
+    ck_assert_msg(r.status == 422, "%s: %ld %s", path, r.status, r.body);
+    ck_assert_str_eq(jstr(r.json, "message"), message);
+    tc_free(&r);
+}
+
+static void expect_update_ok(const char *path, const char *merge)
+{
+    tc_response r;
+    patch(path, "application/merge-patch+json", merge, &r);
+    ck_assert_msg(r.status == 200, "%s: %ld %s", path, r.status, r.body);
+    tc_free(&r);
+}
+
+/* The update rules of kube-apiserver's validation for pods, role
+ * bindings, StatefulSets, Jobs, PriorityClasses and EndpointSlices. */
+START_TEST(updates_keep_what_kube_apiserver_keeps)
+{
+    json_decref(created("/api/v1/namespaces/default/pods",
+                        "{\"metadata\":{\"name\":\"up\"},\"spec\":{\"containers\":[{\"name\":\"c\","
+                        "\"image\":\"x\"}],\"tolerations\":[{\"key\":\"a\",\"operator\":"
+                        "\"Exists\"}]}}"));
+    static const char pod[] = "/api/v1/namespaces/default/pods/up";
+    expect_update_ok(pod, "{\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"y\"}]}}");
+    expect_update_ok(pod, "{\"spec\":{\"activeDeadlineSeconds\":30},\"metadata\":{\"labels\":{"
+                          "\"x\":\"1\"}}}");
+    tc_response r;
+    patch(pod, "application/json-patch+json",
+          "[{\"op\":\"add\",\"path\":\"/spec/tolerations/-\",\"value\":{\"key\":\"b\","
+          "\"operator\":\"Exists\"}}]",
+          &r);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body); /* an addition */
+    tc_free(&r);
+    const char *pod_forbidden =
+        "Pod \"up\" is invalid: spec: Forbidden: pod updates may not change fields other than "
+        "`spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,"
+        "`spec.tolerations` (only additions to existing tolerations),"
+        "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously "
+        "negative)";
+    expect_update_invalid(pod, "{\"spec\":{\"restartPolicy\":\"Never\"}}", pod_forbidden);
+    expect_update_invalid(pod, "{\"spec\":{\"nodeName\":\"n1\"}}", pod_forbidden);
+    expect_update_invalid(pod, "{\"spec\":{\"tolerations\":[]}}", pod_forbidden);
+
+    json_decref(created("/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings",
+                        "{\"metadata\":{\"name\":\"rb\"},\"roleRef\":{\"apiGroup\":"
+                        "\"rbac.authorization.k8s.io\",\"kind\":\"ClusterRole\",\"name\":"
+                        "\"view\"},\"subjects\":[{\"kind\":\"User\",\"name\":\"u\"}]}"));
+    expect_update_invalid(
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings/rb",
+        "{\"roleRef\":{\"name\":\"edit\"}}",
+        "RoleBinding.rbac.authorization.k8s.io \"rb\" is invalid: roleRef: Invalid value: "
+        "rbac.RoleRef{APIGroup:\"rbac.authorization.k8s.io\", Kind:\"ClusterRole\", "
+        "Name:\"edit\"}: cannot change roleRef");
+
+    json_decref(created("/apis/apps/v1/namespaces/default/statefulsets",
+                        "{\"metadata\":{\"name\":\"ss\"},\"spec\":{\"serviceName\":\"s\","
+                        "\"selector\":{\"matchLabels\":{\"app\":\"ss\"}},\"template\":{"
+                        "\"metadata\":{\"labels\":{\"app\":\"ss\"}},\"spec\":{\"containers\":[{"
+                        "\"name\":\"c\",\"image\":\"x\"}]}}}}"));
+    static const char ss[] = "/apis/apps/v1/namespaces/default/statefulsets/ss";
+    expect_update_ok(ss, "{\"spec\":{\"replicas\":3,\"minReadySeconds\":5}}");
+    expect_update_invalid(
+        ss, "{\"spec\":{\"serviceName\":\"other\"}}",
+        "StatefulSet.apps \"ss\" is invalid: spec: Forbidden: updates to statefulset spec for "
+        "fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', "
+        "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden");
+
+    json_decref(created("/apis/batch/v1/namespaces/default/jobs",
+                        "{\"metadata\":{\"name\":\"jc\"},\"spec\":{\"completions\":2,"
+                        "\"template\":{\"spec\":{\"restartPolicy\":\"Never\",\"containers\":[{"
+                        "\"name\":\"c\",\"image\":\"x\"}]}}}}"));
+    expect_update_invalid("/apis/batch/v1/namespaces/default/jobs/jc",
+                          "{\"spec\":{\"completions\":3}}",
+                          "Job.batch \"jc\" is invalid: spec.completions: Invalid value: 3: field "
+                          "is immutable");
+
+    json_decref(created("/apis/scheduling.k8s.io/v1/priorityclasses",
+                        "{\"metadata\":{\"name\":\"pc\"},\"value\":100}"));
+    expect_update_invalid("/apis/scheduling.k8s.io/v1/priorityclasses/pc", "{\"value\":200}",
+                          "PriorityClass.scheduling.k8s.io \"pc\" is invalid: value: Forbidden: "
+                          "may not be changed in an update.");
+    expect_update_ok("/apis/scheduling.k8s.io/v1/priorityclasses/pc", "{\"description\":\"d\"}");
+
+    json_decref(created("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
+                        "{\"metadata\":{\"name\":\"es\"},\"addressType\":\"IPv4\","
+                        "\"endpoints\":[]}"));
+    expect_update_invalid("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/es",
+                          "{\"addressType\":\"IPv6\"}",
+                          "EndpointSlice.discovery.k8s.io \"es\" is invalid: addressType: Invalid "
+                          "value: \"IPv6\": field is immutable");
+}
+END_TEST
+
 /* A JSON string of n bytes of c; base64 text when b64 (n a multiple of 3). */
 static char *filler(size_t n, char c, bool b64)
 {
@@ -5158,6 +5255,7 @@ int main(void)
                             remaining_builtin_kinds_get_their_defaults,
                             builtin_kinds_are_validated_as_the_apiserver_does,
                             configmaps_and_secrets_hold_at_most_a_mebibyte,
+                            updates_keep_what_kube_apiserver_keeps,
                             names_and_labels_are_checked_in_the_apiserver_words,
                             certificate_requests_record_the_requester_and_keep_approval_apart,
                             services_get_cluster_ips_and_node_ports,

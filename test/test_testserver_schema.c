@@ -1080,10 +1080,18 @@ START_TEST(built_in_kinds_refuse_values_their_go_types_cannot_hold)
                    "version: unable to convert unstructured object to /v1, Kind=Secret: error "
                    "decoding from json: illegal base64 data at input byte 0");
     /* the converter wraps an integer to its Go type's width, as reflect's
-     * Convert does: 2^32 + 81 in an int32 is 81 */
-    request("PATCH", PODS "/p", "application/strategic-merge-patch+json",
-            "{\"spec\":{\"containers\":[{\"name\":\"c\",\"ports\":[{\"containerPort\":80,"
-            "\"hostPort\":4294967377}]}]}}",
+     * Convert does: 2^32 + 81 in an int32 is 81 (a pod template's: a pod's
+     * ports may not change) */
+    request("POST", "/api/v1/namespaces/default/podtemplates", "application/json",
+            "{\"metadata\":{\"name\":\"pt\"},\"template\":{\"spec\":{\"containers\":[{"
+            "\"name\":\"c\",\"image\":\"x\"}]}}}",
+            &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    tc_free(&r);
+    request("PATCH", "/api/v1/namespaces/default/podtemplates/pt",
+            "application/strategic-merge-patch+json",
+            "{\"template\":{\"spec\":{\"containers\":[{\"name\":\"c\",\"ports\":[{"
+            "\"containerPort\":80,\"hostPort\":4294967377}]}]}}}",
             &r);
     ck_assert_msg(r.status == 200 && strstr(r.body, "\"hostPort\":81"), "%ld %s", r.status, r.body);
     tc_free(&r);

@@ -709,6 +709,10 @@ int ts_validate_metadata(const ts_resource *res, const json_t *md, ts_response *
  * in resp. */
 int ts_validate_update(const ts_resource *res, const json_t *existing, const json_t *obj,
                        const char *name, ts_response *resp);
+/* A pod's spec update (not through a subresource): only what
+ * ValidatePodUpdate lets change. 0, or KR_EINVALIDOBJ with 422 in resp. */
+int ts_validate_pod_update(const ts_resource *res, const json_t *existing, const json_t *obj,
+                           const char *name, ts_response *resp);
 /* dryRun: *dry is set for "All"; another value fills resp (422) and returns -1. */
 int ts_dry_run(const ts_request *req, ts_response *resp, const char *options_kind, bool *dry);
 /* The options a write's handler validates before it reads the body

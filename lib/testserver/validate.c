@@ -239,7 +239,137 @@ static const struct {
     {"networking.k8s.io", "ingressclasses", "controller", true},
     {"node.k8s.io", "runtimeclasses", "handler", false},
     {"apps", "controllerrevisions", "data", false},
+    {"discovery.k8s.io", "endpointslices", "addressType", false},
+    {"scheduling.k8s.io", "priorityclasses", "preemptionPolicy", false},
 };
+
+/* A "spec: Forbidden: <why>" answer. */
+static int respond_spec_forbidden(ts_response *resp, const ts_resource *res, const char *name,
+                                  const char *field, const char *why)
+{
+    char *msg = kr_asprintf("Forbidden: %s", why);
+    ts_respond_invalid(resp, res->kind, res->group, name, field, "FieldValueForbidden",
+                       msg ? msg : why);
+    kr_free(msg);
+    return KR_EINVALIDOBJ;
+}
+
+/* A copy of `spec` without `keys` (NULL-terminated); NULL stays NULL. */
+static json_t *spec_without(const json_t *spec, const char *const *keys)
+{
+    json_t *copy = spec ? json_deep_copy(spec) : json_object();
+    for (size_t i = 0; copy && keys[i]; i++)
+        json_object_del(copy, keys[i]);
+    return copy;
+}
+
+/* ValidateStatefulSetUpdate: only these may change. */
+static int check_statefulset(const ts_resource *res, const char *name, const json_t *old_spec,
+                             const json_t *spec, ts_response *resp)
+{
+    static const char *const mutable_keys[] = {"replicas",
+                                               "ordinals",
+                                               "template",
+                                               "updateStrategy",
+                                               "persistentVolumeClaimRetentionPolicy",
+                                               "minReadySeconds",
+                                               NULL};
+    json_t *a = spec_without(old_spec, mutable_keys), *b = spec_without(spec, mutable_keys);
+    bool same = a && b && json_equal(a, b);
+    json_decref(a);
+    json_decref(b);
+    if (same)
+        return 0;
+    return respond_spec_forbidden(
+        resp, res, name, "spec",
+        "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', "
+        "'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are "
+        "forbidden");
+}
+
+/* True when every member of array `a` is in array `b`. */
+static bool all_in(const json_t *a, const json_t *b)
+{
+    size_t i, j;
+    const json_t *x, *y;
+    json_array_foreach(a, i, x)
+    {
+        bool found = false;
+        json_array_foreach(b, j, y) found = found || json_equal(x, y);
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+/* The containers of `spec`'s `key` with their images blanked (the one
+ * field of a container an update may change). */
+static void blank_images(json_t *spec, const char *key)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(spec, key), i, c)
+    {
+        if (json_is_object(c))
+            json_object_del(c, "image");
+    }
+}
+
+/* ValidatePodUpdate: a pod's spec keeps all but its containers' images,
+ * activeDeadlineSeconds, terminationGracePeriodSeconds, tolerations that
+ * are only added to, scheduling gates that are only removed; its
+ * ephemeral containers change through their subresource alone. */
+int ts_validate_pod_update(const ts_resource *res, const json_t *existing, const json_t *obj,
+                           const char *name, ts_response *resp)
+{
+    const json_t *old_spec = json_object_get(existing, "spec");
+    const json_t *spec = json_object_get(obj, "spec");
+    static const char *const free_keys[] = {
+        "activeDeadlineSeconds", "terminationGracePeriodSeconds", "tolerations",
+        "schedulingGates",       "ephemeralContainers",           NULL};
+    json_t *a = spec_without(old_spec, free_keys), *b = spec_without(spec, free_keys);
+    if (a && b) {
+        blank_images(a, "containers");
+        blank_images(a, "initContainers");
+        blank_images(b, "containers");
+        blank_images(b, "initContainers");
+    }
+    bool same =
+        a && b && json_equal(a, b) &&
+        all_in(json_object_get(old_spec, "tolerations"), json_object_get(spec, "tolerations")) &&
+        all_in(json_object_get(spec, "schedulingGates"),
+               json_object_get(old_spec, "schedulingGates"));
+    json_decref(a);
+    json_decref(b);
+    if (same)
+        return 0;
+    return respond_spec_forbidden(
+        resp, res, name, "spec",
+        "pod updates may not change fields other than `spec.containers[*].image`,"
+        "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only "
+        "additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be "
+        "set to 1 if it was previously negative)");
+}
+
+/* ValidateRoleBindingUpdate: the role a binding grants never changes; the
+ * value is printed as Go's %#v of rbac.RoleRef. */
+static int check_role_ref(const ts_resource *res, const char *name, const json_t *old,
+                          const json_t *obj, ts_response *resp)
+{
+    if (same_at(old, obj, "roleRef"))
+        return 0;
+    const json_t *ref = json_object_get(obj, "roleRef");
+    const char *group = json_string_value(json_object_get(ref, "apiGroup"));
+    const char *kind = json_string_value(json_object_get(ref, "kind"));
+    const char *role = json_string_value(json_object_get(ref, "name"));
+    char *msg = kr_asprintf("Invalid value: rbac.RoleRef{APIGroup:\"%s\", Kind:\"%s\", "
+                            "Name:\"%s\"}: cannot change roleRef",
+                            group ? group : "", kind ? kind : "", role ? role : "");
+    ts_respond_invalid(resp, res->kind, res->group, name, "roleRef", "FieldValueInvalid",
+                       msg ? msg : "cannot change roleRef");
+    kr_free(msg);
+    return KR_EINVALIDOBJ;
+}
 
 static int check_immutable_field(const ts_resource *res, const char *name, const json_t *old,
                                  const json_t *obj, ts_response *resp)
@@ -267,10 +397,19 @@ int ts_validate_update(const ts_resource *res, const json_t *existing, const jso
         return check_immutable_data(res, name, existing, obj, resp);
     if (ts_resource_is(res, "storage.k8s.io", "storageclasses"))
         return check_storageclass(res, name, existing, obj, resp);
+    if (ts_resource_is(res, "scheduling.k8s.io", "priorityclasses") &&
+        !same_at(existing, obj, "value"))
+        return respond_spec_forbidden(resp, res, name, "value", "may not be changed in an update.");
     if (check_immutable_field(res, name, existing, obj, resp) != 0)
         return KR_EINVALIDOBJ;
+    if (ts_resource_is(res, "rbac.authorization.k8s.io", "rolebindings") ||
+        ts_resource_is(res, "rbac.authorization.k8s.io", "clusterrolebindings"))
+        return check_role_ref(res, name, existing, obj, resp);
     const json_t *old_spec = json_object_get(existing, "spec");
     const json_t *spec = json_object_get(obj, "spec");
+    if (ts_resource_is(res, "apps", "statefulsets") &&
+        check_statefulset(res, name, old_spec, spec, resp) != 0)
+        return KR_EINVALIDOBJ;
     bool workload =
         ts_resource_is(res, "apps", "deployments") || ts_resource_is(res, "apps", "replicasets") ||
         ts_resource_is(res, "apps", "statefulsets") || ts_resource_is(res, "apps", "daemonsets");
@@ -281,6 +420,14 @@ int ts_validate_update(const ts_resource *res, const json_t *existing, const jso
     if (job && !same_at(old_spec, spec, "template"))
         return respond_immutable(resp, res, name, "spec.template",
                                  json_object_get(spec, "template"), "field is immutable");
+    if (job && !same_at(old_spec, spec, "completionMode"))
+        return respond_immutable(resp, res, name, "spec.completionMode",
+                                 json_object_get(spec, "completionMode"), "field is immutable");
+    /* an Indexed Job's completions may change with its parallelism */
+    const char *mode = json_string_value(json_object_get(spec, "completionMode"));
+    if (job && !(mode && strcmp(mode, "Indexed") == 0) && !same_at(old_spec, spec, "completions"))
+        return respond_immutable(resp, res, name, "spec.completions",
+                                 json_object_get(spec, "completions"), "field is immutable");
     if (ts_resource_is(res, "", "services")) {
         const char *old_type = json_string_value(json_object_get(old_spec, "type"));
         const char *type = json_string_value(json_object_get(spec, "type"));
