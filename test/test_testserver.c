@@ -5086,6 +5086,24 @@ START_TEST(services_get_cluster_ips_and_node_ports)
     ck_assert_int_eq(dig_int(np, "spec.ports.1.nodePort"), 30001);
     ck_assert_str_eq(dig_str(np, "spec.externalTrafficPolicy"), "Cluster");
     json_decref(np);
+    /* a type change: back to ClusterIP drops the node ports and the
+     * traffic policy (dropTypeDependentFields), NodePort again gets new */
+    tc_request(U, "PATCH", "/api/v1/namespaces/default/services/np", "application/json-patch+json",
+               "[{\"op\":\"replace\",\"path\":\"/spec/type\",\"value\":\"ClusterIP\"}]", NULL, &r);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    ck_assert_ptr_null(dig(r.json, "spec.ports.0.nodePort"));
+    ck_assert_ptr_null(dig(r.json, "spec.ports.1.nodePort"));
+    ck_assert_ptr_null(dig(r.json, "spec.externalTrafficPolicy"));
+    tc_free(&r);
+    tc_request(U, "PATCH", "/api/v1/namespaces/default/services/np", "application/merge-patch+json",
+               "{\"spec\":{\"type\":\"NodePort\"}}", NULL, &r);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    port = dig_int(r.json, "spec.ports.0.nodePort");
+    ck_assert(port >= 30000 && port <= 32767);
+    port = dig_int(r.json, "spec.ports.1.nodePort");
+    ck_assert(port >= 30000 && port <= 32767);
+    ck_assert_str_eq(dig_str(r.json, "spec.externalTrafficPolicy"), "Cluster");
+    tc_free(&r);
     tc_json(U, "POST", svcs,
             "{\"metadata\":{\"name\":\"dup\"},\"spec\":{\"type\":\"NodePort\",\"ports\":[{"
             "\"port\":80,\"nodePort\":30001}]}}",

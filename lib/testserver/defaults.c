@@ -951,15 +951,55 @@ static int service_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, t
     return rc;
 }
 
+/* The old port matching `p` (same port and protocol), or NULL. */
+static const json_t *old_port(const json_t *old_spec, const json_t *p)
+{
+    size_t j;
+    const json_t *q;
+    json_array_foreach(json_object_get(old_spec, "ports"), j, q)
+    {
+        if (json_equal(json_object_get(p, "port"), json_object_get(q, "port")) &&
+            json_equal(json_object_get(p, "protocol"), json_object_get(q, "protocol")))
+            return q;
+    }
+    return NULL;
+}
+
+/* dropTypeDependentFields: a type that no longer needs node ports loses
+ * those it had before (and the traffic policy and health check port that
+ * go with them), unless the update sets them anew. */
+static void drop_type_dependent(const json_t *old, json_t *spec)
+{
+    if (!needs_node_ports(str(old, "type")) || needs_node_ports(str(spec, "type")))
+        return;
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(spec, "ports"), i, p)
+    {
+        const json_t *q = json_is_object(p) ? old_port(old, p) : NULL;
+        if (q && json_object_get(p, "nodePort") &&
+            json_equal(json_object_get(p, "nodePort"), json_object_get(q, "nodePort")))
+            json_object_del(p, "nodePort");
+    }
+    static const char *const dependent[] = {"externalTrafficPolicy", "healthCheckNodePort"};
+    for (size_t k = 0; k < KR_ARRAY_LEN(dependent); k++)
+        if (json_object_get(spec, dependent[k]) &&
+            json_equal(json_object_get(spec, dependent[k]), json_object_get(old, dependent[k])))
+            json_object_del(spec, dependent[k]);
+}
+
 /* An update that leaves out what was allocated keeps it (as the service
- * registry patches allocated values into an update). */
-static void service_update(const json_t *existing, json_t *obj)
+ * registry patches allocated values into an update); a new type that
+ * needs node ports gets them. */
+static int service_update(kr_testserver_t *ts, const ts_write *w, const json_t *existing,
+                          json_t *obj, ts_response *resp)
 {
     const json_t *old = json_object_get(existing, "spec");
     json_t *spec = at(obj, "spec");
     const char *type = str(spec, "type");
     if (!spec || !type || eq(type, "ExternalName"))
-        return;
+        return 0;
+    drop_type_dependent(old, spec);
     static const char *const keep[] = {"clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"};
     for (size_t k = 0; k < KR_ARRAY_LEN(keep); k++) {
         const json_t *v = json_object_get(old, keep[k]);
@@ -968,21 +1008,18 @@ static void service_update(const json_t *existing, json_t *obj)
             json_object_set(spec, keep[k], (json_t *)v);
     }
     if (!needs_node_ports(type))
-        return;
-    size_t i, j;
-    json_t *p, *q;
+        return 0;
+    size_t i;
+    json_t *p;
     json_array_foreach(json_object_get(spec, "ports"), i, p)
     {
         if (!json_is_object(p) || json_integer_value(json_object_get(p, "nodePort")))
             continue;
-        json_array_foreach(json_object_get(old, "ports"), j, q)
-        {
-            if (json_equal(json_object_get(p, "port"), json_object_get(q, "port")) &&
-                json_equal(json_object_get(p, "protocol"), json_object_get(q, "protocol")) &&
-                json_object_get(q, "nodePort"))
-                json_object_set(p, "nodePort", json_object_get(q, "nodePort"));
-        }
+        const json_t *q = old_port(old, p);
+        if (q && json_object_get(q, "nodePort"))
+            json_object_set(p, "nodePort", json_object_get(q, "nodePort"));
     }
+    return allocate_node_ports(ts, w, w->rt->ns ? w->rt->ns : "", w->rt->name, spec, resp);
 }
 
 /* ---- the registries: jobs and pods ------------------------------------------------------- */
@@ -1065,8 +1102,10 @@ int ts_registry_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_r
     return 0;
 }
 
-void ts_registry_update(const ts_resource *res, const json_t *existing, json_t *obj)
+int ts_registry_update(kr_testserver_t *ts, const ts_write *w, const json_t *existing, json_t *obj,
+                       ts_response *resp)
 {
-    if (ts_resource_is(res, "", "services"))
-        service_update(existing, obj);
+    if (ts_resource_is(w->rt->res, "", "services") && !w->rt->sub)
+        return service_update(ts, w, existing, obj, resp);
+    return 0;
 }

@@ -651,7 +651,8 @@ int ts_commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *exist
 void ts_quantities_canonical(const ts_resource *res, json_t *obj);
 void ts_set_defaults(const ts_resource *res, json_t *obj);
 int ts_registry_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_response *resp);
-void ts_registry_update(const ts_resource *res, const json_t *existing, json_t *obj);
+int ts_registry_update(kr_testserver_t *ts, const ts_write *w, const json_t *existing, json_t *obj,
+                       ts_response *resp);
 bool ts_namespace_exists(kr_testserver_t *ts, const char *ns);
 /* Namespaces being deleted (delete.c): whether ns is, and the namespace
  * controller's step after its contents changed: conditions updated, and

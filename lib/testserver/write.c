@@ -858,8 +858,9 @@ static int commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *e
     ts_quantities_canonical(w->rt->res, obj);
     if (!w->status_only) {
         ts_set_defaults(w->rt->res, obj);
-        ts_registry_update(w->rt->res, existing, obj);
-        rc = ts_validate_update(w->rt->res, existing, obj, w->rt->name, resp);
+        rc = ts_registry_update(ts, w, existing, obj, resp);
+        if (rc == 0)
+            rc = ts_validate_update(w->rt->res, existing, obj, w->rt->name, resp);
         if (rc == 0 && !w->rt->sub && ts_resource_is(w->rt->res, "", "pods"))
             rc = ts_validate_pod_update(w->rt->res, existing, obj, w->rt->name, resp);
         if (rc == 0)
