@@ -4832,6 +4832,33 @@ START_TEST(updates_keep_what_kube_apiserver_keeps)
 }
 END_TEST
 
+/* Built-in kinds are stored as their Go types write them: an empty map or
+ * slice of an omitempty field is left out, so a patch that only empties
+ * one changes nothing. */
+START_TEST(empty_omitempty_maps_are_left_out)
+{
+    json_t *cm = created("/api/v1/namespaces/default/configmaps",
+                         "{\"metadata\":{\"name\":\"omit\",\"labels\":{\"a\":\"b\"},"
+                         "\"finalizers\":[]},\"data\":{}}");
+    ck_assert_ptr_null(json_object_get(cm, "data"));
+    ck_assert_ptr_null(dig(cm, "metadata.finalizers"));
+    json_decref(cm);
+    tc_response r;
+    patch("/api/v1/namespaces/default/configmaps/omit", "application/merge-patch+json",
+          "{\"metadata\":{\"labels\":{\"a\":null}}}", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_null(dig(r.json, "metadata.labels"));
+    char rv[32];
+    snprintf(rv, sizeof(rv), "%s", dig_str(r.json, "metadata.resourceVersion"));
+    tc_free(&r);
+    patch("/api/v1/namespaces/default/configmaps/omit", "application/merge-patch+json",
+          "{\"data\":{}}", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(dig_str(r.json, "metadata.resourceVersion"), rv); /* no change */
+    tc_free(&r);
+}
+END_TEST
+
 /* A JSON string of n bytes of c; base64 text when b64 (n a multiple of 3). */
 static char *filler(size_t n, char c, bool b64)
 {
@@ -5274,6 +5301,7 @@ int main(void)
                             builtin_kinds_are_validated_as_the_apiserver_does,
                             configmaps_and_secrets_hold_at_most_a_mebibyte,
                             updates_keep_what_kube_apiserver_keeps,
+                            empty_omitempty_maps_are_left_out,
                             names_and_labels_are_checked_in_the_apiserver_words,
                             certificate_requests_record_the_requester_and_keep_approval_apart,
                             services_get_cluster_ips_and_node_ports,

@@ -673,6 +673,51 @@ int ts_go_apply_errors(const json_t *config, const ts_pb_message *m, json_t *err
 
 /* ---- entry ------------------------------------------------------------------------------- */
 
+/* Whether `v` is an empty JSON object or array. */
+static bool empty_container(const json_t *v)
+{
+    return (json_is_object(v) && json_object_size(v) == 0) ||
+           (json_is_array(v) && json_array_size(v) == 0);
+}
+
+/* What encoding/json writes back of the decoded Go value: an omitempty
+ * map or slice (named slice types included) that is empty is left out
+ * (`labels: {}`, `data: {}`, `finalizers: []`), in every nested struct. */
+static void omit_empty(json_t *x, const ts_pb_message *m)
+{
+    if (!json_is_object(x) || !m || m->json != TS_PBJ_PLAIN)
+        return;
+    for (unsigned i = 0; i < m->nfields; i++) {
+        const ts_pb_field *f = &m->fields[i];
+        if ((f->flags & TS_PBF_INLINE) && f->ref) {
+            omit_empty(x, f->ref);
+            continue;
+        }
+        json_t *v = json_object_get(x, f->name);
+        if (!v)
+            continue;
+        bool slice = (f->flags & (TS_PBF_MAP | TS_PBF_REPEATED)) ||
+                     (f->type == TS_PB_MESSAGE && f->ref && f->ref->json == TS_PBJ_ALIAS_LIST);
+        if (slice && (f->flags & TS_PBF_OMITEMPTY) && empty_container(v)) {
+            json_object_del(x, f->name);
+            continue;
+        }
+        if (f->type != TS_PB_MESSAGE || !f->ref)
+            continue;
+        if (f->flags & TS_PBF_MAP) {
+            const char *k;
+            json_t *item;
+            json_object_foreach(v, k, item) omit_empty(item, f->ref);
+        } else if (f->flags & TS_PBF_REPEATED) {
+            size_t j;
+            json_t *item;
+            json_array_foreach(v, j, item) omit_empty(item, f->ref);
+        } else {
+            omit_empty(v, f->ref);
+        }
+    }
+}
+
 int ts_go_decode(json_t *obj, const ts_pb_message *m, ts_go_decoder how, char **err)
 {
     gt_walk w = {0};
@@ -687,5 +732,7 @@ int ts_go_decode(json_t *obj, const ts_pb_message *m, ts_go_decoder how, char **
         return KR_ENOMEM;
     }
     *err = w.err.data; /* NULL: it decodes */
+    if (!*err)
+        omit_empty(obj, m);
     return 0;
 }
