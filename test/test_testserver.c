@@ -146,10 +146,13 @@ START_TEST(discovery_serves_aggregated_and_legacy_forms)
         {"apis/node.k8s.io/v1", "runtimeclasses", "runtimeclass", "RuntimeClass", NULL, NULL, false,
          false},
         {"apis/admissionregistration.k8s.io/v1", "mutatingwebhookconfigurations",
-         "mutatingwebhookconfiguration", "MutatingWebhookConfiguration", NULL, NULL, false, false},
+         "mutatingwebhookconfiguration", "MutatingWebhookConfiguration", NULL,
+         "[\"api-extensions\"]", false, false},
         {"apis/admissionregistration.k8s.io/v1", "validatingwebhookconfigurations",
-         "validatingwebhookconfiguration", "ValidatingWebhookConfiguration", NULL, NULL, false,
-         false},
+         "validatingwebhookconfiguration", "ValidatingWebhookConfiguration", NULL,
+         "[\"api-extensions\"]", false, false},
+        {"apis/apiextensions.k8s.io/v1", "customresourcedefinitions", "customresourcedefinition",
+         "CustomResourceDefinition", "[\"crd\",\"crds\"]", "[\"api-extensions\"]", false, true},
     };
     for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++) {
         char path[128];

@@ -193,6 +193,24 @@ static int add_resource(kr_testserver_t *ts, ts_resource *r)
     return 0;
 }
 
+/* The kinds that extend the API: their registries' Categories() is
+ * "api-extensions" (`kubectl get api-extensions`). */
+static bool api_extension(const struct builtin *b)
+{
+    static const char *const kinds[][2] = {
+        {"apiextensions.k8s.io", "customresourcedefinitions"},
+        {"apiregistration.k8s.io", "apiservices"},
+        {"admissionregistration.k8s.io", "mutatingwebhookconfigurations"},
+        {"admissionregistration.k8s.io", "validatingwebhookconfigurations"},
+        {"admissionregistration.k8s.io", "validatingadmissionpolicies"},
+        {"admissionregistration.k8s.io", "validatingadmissionpolicybindings"},
+    };
+    for (size_t i = 0; i < KR_ARRAY_LEN(kinds); i++)
+        if (strcmp(b->group, kinds[i][0]) == 0 && strcmp(b->plural, kinds[i][1]) == 0)
+            return true;
+    return false;
+}
+
 static ts_resource *builtin_resource(const struct builtin *b)
 {
     ts_resource *r = kr_calloc(1, sizeof(*r));
@@ -207,7 +225,9 @@ static ts_resource *builtin_resource(const struct builtin *b)
     r->list_kind = kr_asprintf("%sList", b->kind);
     r->api_version = b->group[0] ? kr_asprintf("%s/%s", b->group, version) : kr_strdup(version);
     r->short_names = words(b->shorts);
-    r->categories = b->all ? json_pack("[s]", "all") : json_array();
+    r->categories = b->all             ? json_pack("[s]", "all")
+                    : api_extension(b) ? json_pack("[s]", "api-extensions")
+                                       : json_array();
     r->subresources = words(b->subs);
     r->namespaced = b->flags & F_NS;
     r->has_status = b->flags & F_STATUS;
