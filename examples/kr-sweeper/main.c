@@ -108,10 +108,15 @@ static const kr_manager_program program = {
     .n_flags = sizeof(program_flags) / sizeof(program_flags[0]),
 };
 
+/* How long a stopping program waits for the database to take what its
+ * outbox holds. */
+#define OUTBOX_FLUSH_MS 5000
+
 typedef struct sweeper {
     kr_log_sink_t *log; /* the manager's and the inventory's */
     kr_manager_t *m;
     kr_inventory_t *inventory; /* NULL without --inventory */
+    kr_inventory_outbox_t *outbox; /* the records' way to it */
     sweep_opts opts;
     sweep_cluster *clusters;
     kr_gvr *resources;
@@ -149,8 +154,8 @@ static int sweep_once(sweeper *s)
     if (s->inventory && sweep_inventory(&s->opts, s->inventory, &plan, &err) != 0)
         kr_log(s->opts.logger, KR_LOG_ERROR, "sweeper", "inventory sweep failed: %s", err.message);
     print_plan(s, &plan);
-    if (s->inventory)
-        sweep_record(s->inventory, &plan, s->opts.logger);
+    if (s->outbox)
+        sweep_record(s->outbox, &plan, s->opts.logger);
     sweep_plan_free(&plan);
     return 0;
 }
@@ -307,8 +312,19 @@ static int open_inventory(sweeper *s, const kr_logger *logger, kr_error_t *err)
     return kr_inventory_new(&io, &s->inventory, err);
 }
 
+/* The way the records go to the inventory (none without one). */
+static int open_outbox(sweeper *s, kr_error_t *err)
+{
+    if (!s->inventory)
+        return 0;
+    kr_inventory_outbox_opts oo = {.version = KR_INVENTORY_OUTBOX_OPTS_VERSION,
+                                   .logger = *kr_manager_logger(s->m)};
+    return kr_inventory_outbox_new(s->inventory, &oo, &s->outbox, err);
+}
+
 static void sweeper_free(sweeper *s)
 {
+    kr_inventory_outbox_free(s->outbox);
     kr_inventory_free(s->inventory);
     for (size_t i = 0; s->resource_bufs && i < s->opts.n_resources; i++)
         free(s->resource_bufs[i]);
@@ -352,7 +368,7 @@ int main(int argc, char **argv)
     int code = 2;
     if (kr_manager_config_log_sink(&cfg, stderr, &s.log, &mo.logger, &err) != 0 ||
         open_inventory(&s, &mo.logger, &err) != 0 || kr_manager_new(&mo, &s.m, &err) != 0 ||
-        wire_clusters(&s, &err) != 0) {
+        open_outbox(&s, &err) != 0 || wire_clusters(&s, &err) != 0) {
         fprintf(stderr, "kr-sweeper: %s\n", err.message);
         goto out;
     }
@@ -367,6 +383,13 @@ int main(int argc, char **argv)
     code = kr_manager_run(s.m);
     if (code == 0 && flags.once) /* a signal during a failed sweep does not make it a success */
         code = s.once_rc;
+    /* every action is in the books, or the run says it is not */
+    if (s.outbox && kr_inventory_outbox_flush(s.outbox, OUTBOX_FLUSH_MS) != 0) {
+        kr_log(kr_manager_logger(s.m), KR_LOG_ERROR, "sweeper",
+               "%zu records never reached the inventory", kr_inventory_outbox_pending(s.outbox));
+        if (flags.once && code == 0)
+            code = 1;
+    }
 out:
     sweeper_free(&s);
     kr_manager_free(s.m);

@@ -405,17 +405,18 @@ int sweep_inventory(const sweep_opts *o, kr_inventory_t *inv, sweep_plan *plan, 
     return 0;
 }
 
-static int record_one(kr_inventory_t *inv, const kr_inventory_action *a, const kr_logger *logger)
+static int record_one(kr_inventory_outbox_t *ob, const kr_inventory_action *a,
+                      const kr_logger *logger)
 {
     kr_error_t err = {0};
-    int rc = kr_inventory_record(inv, a, NULL, &err);
+    int rc = kr_inventory_outbox_record(ob, a, NULL, NULL, &err);
     if (rc != 0)
         kr_log(logger, KR_LOG_WARN, "sweeper", "inventory: %s %s/%s not recorded: %s", a->event,
                a->namespace_ ? a->namespace_ : "", a->name, err.message);
     return rc;
 }
 
-size_t sweep_record(kr_inventory_t *inv, const sweep_plan *p, const kr_logger *logger)
+size_t sweep_record(kr_inventory_outbox_t *ob, const sweep_plan *p, const kr_logger *logger)
 {
     size_t failed = 0;
     for (size_t i = 0; i < p->n; i++) {
@@ -440,7 +441,7 @@ size_t sweep_record(kr_inventory_t *inv, const sweep_plan *p, const kr_logger *l
                                  .event = swept ? "SWEPT" : "SWEEP_SKIPPED",
                                  .actor = KR_MANAGER_SWEEPER,
                                  .detail = detail};
-        failed += record_one(inv, &a, logger) != 0;
+        failed += record_one(ob, &a, logger) != 0;
         json_decref(detail);
     }
     for (size_t i = 0; i < p->n_skips; i++) {
@@ -452,7 +453,7 @@ size_t sweep_record(kr_inventory_t *inv, const sweep_plan *p, const kr_logger *l
                                  .event = "SWEEP_SKIPPED",
                                  .actor = KR_MANAGER_SWEEPER,
                                  .detail = detail};
-        failed += record_one(inv, &a, logger) != 0;
+        failed += record_one(ob, &a, logger) != 0;
         json_decref(detail);
     }
     return failed;

@@ -148,11 +148,12 @@ int sweep_execute(const sweep_opts *o, sweep_plan *plan, kr_error_t *err);
  * Returns 0 or KR_ENOMEM. [worker thread] */
 int sweep_inventory(const sweep_opts *o, kr_inventory_t *inv, sweep_plan *plan, kr_error_t *err);
 
-/* Record what a run did in the inventory, actor kr-sweeper: SWEPT for each
+/* Record what a run did in the inventory through its outbox (in order,
+ * across a restart of the database), actor kr-sweeper: SWEPT for each
  * object deleted (or found gone), SWEEP_SKIPPED with the reason for each
  * candidate left alone and for each cluster not swept. Returns the number
- * of records that failed (logged). A dry run records nothing. */
-size_t sweep_record(kr_inventory_t *inv, const sweep_plan *p, const kr_logger *logger);
+ * of records refused (logged). A dry run records nothing. */
+size_t sweep_record(kr_inventory_outbox_t *ob, const sweep_plan *p, const kr_logger *logger);
 
 /* The plan as a table (CLUSTER KIND NAMESPACE NAME AGE REASON ACTION) or a
  * JSON document {"candidates": [...], "skipped": [...], ...}. */
