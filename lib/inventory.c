@@ -1275,7 +1275,7 @@ int kr_inv_action_check(const kr_inventory_action *a, kr_error_t *err)
 #define ACTION_KEY_PREFIX "action:"
 
 static int record_action(kr_inventory_t *inv, const kr_inventory_action *a, const char *key,
-                         int64_t *seq, kr_error_t *err)
+                         int64_t time_ms, int64_t *seq, kr_error_t *err)
 {
     if (!inv)
         return kr_error_set(err, KR_EINVAL, "inventory: no inventory");
@@ -1289,7 +1289,7 @@ static int record_action(kr_inventory_t *inv, const kr_inventory_action *a, cons
         kr_free(dedup);
         return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
     }
-    kr_inv_param p[] = {KR_INV_INT(wall_ms()),
+    kr_inv_param p[] = {KR_INV_INT(time_ms > 0 ? time_ms : wall_ms()),
                         KR_INV_TEXT(a->cluster),
                         KR_INV_TEXT(a->api_version ? a->api_version : ""),
                         KR_INV_TEXT(a->kind),
@@ -1325,7 +1325,7 @@ static int record_action(kr_inventory_t *inv, const kr_inventory_action *a, cons
 int kr_inventory_record(kr_inventory_t *inv, const kr_inventory_action *a, int64_t *seq,
                         kr_error_t *err)
 {
-    return record_action(inv, a, NULL, seq, err);
+    return record_action(inv, a, NULL, 0, seq, err);
 }
 
 int kr_inventory_record_once(kr_inventory_t *inv, const kr_inventory_action *a, const char *key,
@@ -1333,7 +1333,15 @@ int kr_inventory_record_once(kr_inventory_t *inv, const kr_inventory_action *a, 
 {
     if (!key || !*key)
         return kr_error_set(err, KR_EINVAL, "inventory: a record once needs a key");
-    return record_action(inv, a, key, seq, err);
+    return record_action(inv, a, key, 0, seq, err);
+}
+
+int kr_inv_record_at(kr_inventory_t *inv, const kr_inventory_action *a, const char *key,
+                     int64_t time_ms, kr_error_t *err)
+{
+    if (!key || !*key)
+        return kr_error_set(err, KR_EINVAL, "inventory: a record once needs a key");
+    return record_action(inv, a, key, time_ms, NULL, err);
 }
 
 /* Run one read statement under the lock (read_rows_after: `setup`, if

@@ -139,6 +139,11 @@ const char *kr_inv_redact_url(const char *url, char *buf, size_t size);
  * and actor given, an event of [A-Z_]+), else KR_EINVAL with the reason. */
 int kr_inv_action_check(const kr_inventory_action *a, kr_error_t *err);
 
+/* kr_inventory_record_once() with the transaction's time given (ms since
+ * the epoch; 0: now): the outbox's actions keep the time they were made. */
+int kr_inv_record_at(kr_inventory_t *inv, const kr_inventory_action *a, const char *key,
+                     int64_t time_ms, kr_error_t *err);
+
 /* Events per chunk of a batch (lib/inventory.c). */
 #define KR_INV_CHUNK 256
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -24,6 +25,7 @@ typedef struct pending {
     struct pending *next;
     kr_inventory_action a;
     char *key;
+    int64_t made_ms; /* when it was made: the transaction's time */
     char *strings[9]; /* what a's string fields point to */
 } pending;
 
@@ -37,6 +39,7 @@ struct kr_inventory_outbox {
     kr_cond drained; /* the queue became empty */
     pending *head, *tail; /* guarded by mu */
     size_t n; /* guarded by mu */
+    size_t dropped; /* taken, then refused for good by the inventory; guarded by mu */
     bool stopping; /* guarded by mu */
     bool thread_started;
     pthread_t thread;
@@ -101,10 +104,20 @@ static void make_key(char out[64])
     snprintf(out, 64, "outbox:%016llx%016llx", (unsigned long long)v[0], (unsigned long long)v[1]);
 }
 
-/* An error after which the same record may go through later. */
+/* An error after which the same record may go through later: the
+ * database is away or busy (a restart, a lost connection), as the
+ * backends report it. Anything else (KR_EIO: the database refuses the
+ * row; KR_EINVAL) would fail forever and hold everything behind it. */
 static bool retryable(int rc)
 {
-    return rc != KR_EINVAL && rc != KR_ENOMEM;
+    return rc == KR_EUNAVAILABLE || rc == KR_ECONNECT || rc == KR_ETIMEDOUT;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Sleep `ms` (mu held), unless the outbox stops first. New actions do not
@@ -131,33 +144,40 @@ static void *run(void *arg)
         pending *p = ob->head; /* only this thread takes from the head */
         kr_mutex_unlock(&ob->mu);
         kr_error_t err = {0};
-        int rc = kr_inventory_record_once(ob->inv, &p->a, p->key, NULL, &err);
+        int rc = kr_inv_record_at(ob->inv, &p->a, p->key, p->made_ms, &err);
+        bool done = rc == 0 || !retryable(rc);
+        if (rc != 0 && done)
+            kr_log(&ob->logger, KR_LOG_ERROR, "inventory", "outbox: %s of %s/%s in %s dropped: %s",
+                   p->a.event, p->a.namespace_ ? p->a.namespace_ : "", p->a.name, p->a.cluster,
+                   err.message);
         kr_mutex_lock(&ob->mu);
-        if (rc == 0 || !retryable(rc)) {
-            if (rc != 0)
-                kr_log(&ob->logger, KR_LOG_ERROR, "inventory",
-                       "outbox: %s of %s/%s in %s dropped: %s", p->a.event,
-                       p->a.namespace_ ? p->a.namespace_ : "", p->a.name, p->a.cluster,
-                       err.message);
+        if (done) {
             ob->head = p->next;
             if (!ob->head)
                 ob->tail = NULL;
             ob->n--;
-            pending_free(p);
+            ob->dropped += rc != 0;
             pause_ms = 0;
-            if (!ob->head) {
-                kr_log(&ob->logger, KR_LOG_INFO, "inventory",
-                       "outbox: caught up, every waiting action recorded");
+            bool empty = !ob->head;
+            if (empty)
                 kr_cond_broadcast(&ob->drained);
-            }
+            kr_mutex_unlock(&ob->mu);
+            pending_free(p);
+            if (empty) /* logged outside the lock: a slow sink holds no producer */
+                kr_log(&ob->logger, KR_LOG_INFO, "inventory",
+                       "outbox: caught up, every waiting action handed over");
+            kr_mutex_lock(&ob->mu);
             continue;
         }
         pause_ms = pause_ms ? pause_ms * 2 : RETRY_FIRST_MS;
         if (pause_ms > ob->retry_max_ms)
             pause_ms = ob->retry_max_ms;
+        size_t waiting = ob->n;
+        kr_mutex_unlock(&ob->mu);
         kr_log(&ob->logger, KR_LOG_WARN, "inventory",
-               "outbox: %zu action(s) wait for the inventory (%s); next try in %llu ms", ob->n,
+               "outbox: %zu action(s) wait for the inventory (%s); next try in %llu ms", waiting,
                err.message, (unsigned long long)pause_ms);
+        kr_mutex_lock(&ob->mu);
         pause_for(ob, pause_ms);
     }
     kr_mutex_unlock(&ob->mu);
@@ -239,6 +259,7 @@ int kr_inventory_outbox_record(kr_inventory_outbox_t *ob, const kr_inventory_act
         make_key(made);
         key = made;
     }
+    int64_t made_ms = wall_ms();
     kr_mutex_lock(&ob->mu);
     bool waiting = ob->head != NULL || ob->stopping;
     kr_mutex_unlock(&ob->mu);
@@ -246,7 +267,7 @@ int kr_inventory_outbox_record(kr_inventory_outbox_t *ob, const kr_inventory_act
     if (!waiting) {
         /* Nothing waits: the caller's own try. Two callers that both find
          * the queue empty race, as two unrelated records always do. */
-        rc = kr_inventory_record_once(ob->inv, action, key, NULL, &first);
+        rc = kr_inv_record_at(ob->inv, action, key, made_ms, &first);
         if (rc == 0 || !retryable(rc)) {
             if (rc != 0 && err)
                 *err = first;
@@ -256,6 +277,7 @@ int kr_inventory_outbox_record(kr_inventory_outbox_t *ob, const kr_inventory_act
     pending *p = pending_new(action, key);
     if (!p)
         return kr_error_set(err, KR_ENOMEM, "inventory outbox: out of memory");
+    p->made_ms = made_ms;
     kr_mutex_lock(&ob->mu);
     bool stopping = ob->stopping, kept = !stopping && enqueue(ob, p);
     size_t n = ob->n;
@@ -275,6 +297,16 @@ int kr_inventory_outbox_record(kr_inventory_outbox_t *ob, const kr_inventory_act
     if (queued)
         *queued = true;
     return 0;
+}
+
+size_t kr_inventory_outbox_dropped(kr_inventory_outbox_t *ob)
+{
+    if (!ob)
+        return 0;
+    kr_mutex_lock(&ob->mu);
+    size_t n = ob->dropped;
+    kr_mutex_unlock(&ob->mu);
+    return n;
 }
 
 size_t kr_inventory_outbox_pending(kr_inventory_outbox_t *ob)
@@ -297,7 +329,7 @@ int kr_inventory_outbox_flush(kr_inventory_outbox_t *ob, uint64_t timeout_ms)
     kr_mutex_lock(&ob->mu);
     while (ob->head && !ob->stopping && kr_clock_monotonic_ms() < end_ms)
         kr_cond_wait(&ob->drained, &ob->mu, &deadline);
-    int rc = ob->head ? KR_ETIMEDOUT : 0;
+    int rc = ob->head ? KR_ETIMEDOUT : ob->dropped ? KR_EIO : 0;
     kr_mutex_unlock(&ob->mu);
     return rc;
 }

@@ -602,12 +602,20 @@ void kr_manager_stop(kr_manager_t *m, int exit_code)
     pthread_mutex_unlock(&m->lock);
 }
 
+/* The earlier of two deadlines, 0 meaning none. */
+static int64_t earlier(int64_t a, int64_t b)
+{
+    return !a ? b : !b ? a : a < b ? a : b;
+}
+
 static void *signal_main(void *arg)
 {
     kr_manager_t *m = arg;
     int signals = 0;
-    int64_t deadline_ns = 0;
+    int64_t signal_deadline_ns = 0; /* a signal's graceful stop */
     for (;;) {
+        int64_t watchdog_ns = atomic_load(&m->watchdog_ns);
+        int64_t deadline_ns = earlier(signal_deadline_ns, watchdog_ns);
         int timeout = -1;
         if (deadline_ns) {
             int64_t left = (deadline_ns - kr_clock_monotonic_ns()) / 1000000;
@@ -618,33 +626,34 @@ static void *signal_main(void *arg)
         if (n < 0 && errno == EINTR)
             continue;
         if (p[1].revents) {
+            /* to end, or the watchdog armed or disarmed: look again */
             uint64_t v;
             ssize_t r = read(m->wake_fd, &v, sizeof(v));
             (void)r;
             if (atomic_load(&m->signal_quit))
                 return NULL;
-            int64_t w = atomic_load(&m->watchdog_ns);
-            if (w && (!deadline_ns || w < deadline_ns))
-                deadline_ns = w;
             continue;
         }
         if (n == 0 && kr_clock_monotonic_ns() < deadline_ns)
             continue; /* a deadline further off than poll waits */
-        if (n == 0 && atomic_load(&m->watchdog_ns) == deadline_ns) {
+        if (n == 0 && watchdog_ns && deadline_ns == watchdog_ns &&
+            atomic_load(&m->watchdog_ns) == watchdog_ns) {
             kr_log(&m->logger, KR_LOG_ERROR, "manager",
                    "leadership lost and a reconcile still runs %llu ms later, when another "
                    "replica may lead: exiting",
                    (unsigned long long)LOST_LEASE_GRACE_MS);
             _exit(1);
         }
-        if (n == 0) {
+        if (n == 0 && signal_deadline_ns && deadline_ns == signal_deadline_ns) {
             kr_log(&m->logger, KR_LOG_ERROR, "manager",
                    "graceful stop did not finish within %llu ms: exiting",
                    (unsigned long long)m->shutdown_timeout_ms + SHUTDOWN_GRACE_MS);
             _exit(1);
         }
+        if (n <= 0)
+            continue; /* the watchdog was disarmed meanwhile */
         struct signalfd_siginfo si;
-        if (n < 0 || read(m->signal_fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+        if (read(m->signal_fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
             continue;
         const char *name = si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM";
         if (++signals > 1) {
@@ -653,12 +662,19 @@ static void *signal_main(void *arg)
         }
         kr_log(&m->logger, KR_LOG_INFO, "manager",
                "%s received: stopping gracefully (a second signal exits at once)", name);
-        int64_t grace = kr_ns_after_ms(
+        signal_deadline_ns = kr_ns_after_ms(
             kr_ns_after_ms(kr_clock_monotonic_ns(), m->shutdown_timeout_ms), SHUTDOWN_GRACE_MS);
-        if (!deadline_ns || grace < deadline_ns)
-            deadline_ns = grace;
         kr_manager_stop(m, 0);
     }
+}
+
+/* Arm (at_ns) or disarm (0) the lost-leadership watchdog. */
+static void set_watchdog(kr_manager_t *m, int64_t at_ns)
+{
+    atomic_store(&m->watchdog_ns, at_ns);
+    uint64_t one = 1;
+    ssize_t w = write(m->wake_fd, &one, sizeof(one));
+    (void)w;
 }
 
 static int start_signal_thread(kr_manager_t *m)
@@ -900,19 +916,10 @@ int kr_manager_run(kr_manager_t *m)
     while (wait_event(m, &lead_now, &lost))
         if (lead_now && lead_start(m) != 0)
             kr_manager_stop(m, 1);
-    if (lost) {
-        /* As controller-runtime, no graceful drain once another replica
-         * may lead: in-flight reconciles get until then, or the process
-         * exits; and this one competes no more (it could take the Lease
-         * back and hold it while stopping). */
-        atomic_store(&m->watchdog_ns, kr_ns_after_ms(kr_clock_monotonic_ns(), LOST_LEASE_GRACE_MS));
-        uint64_t one = 1;
-        ssize_t w = write(m->wake_fd, &one, sizeof(one));
-        (void)w;
-        kr_error_t lerr = {0};
-        if (kr_leader_stop(m->leader, 0, &lerr) != 0)
-            kr_log(&m->logger, KR_LOG_WARN, "manager", "stopping the election: %s", lerr.message);
-    }
+    /* As controller-runtime, no graceful drain once another replica may
+     * lead: in-flight reconciles get until then, or the process exits. */
+    if (lost)
+        set_watchdog(m, kr_ns_after_ms(kr_clock_monotonic_ns(), LOST_LEASE_GRACE_MS));
     pthread_mutex_lock(&m->lock);
     m->state = STATE_STOPPING;
     int code = m->exit_code;
@@ -921,6 +928,14 @@ int kr_manager_run(kr_manager_t *m)
     /* The Lease goes last: nothing guarded by it may run once another
      * replica can take over. */
     lead_stop(m);
+    if (lost) {
+        set_watchdog(m, 0); /* nothing guarded by the Lease runs any more */
+        /* and it is competed for no more: it could be taken back, and
+         * held while the rest stops */
+        kr_error_t lerr = {0};
+        if (kr_leader_stop(m->leader, 0, &lerr) != 0)
+            kr_log(&m->logger, KR_LOG_WARN, "manager", "stopping the election: %s", lerr.message);
+    }
     stop_runnables(m, false);
     stop_informers(m);
     /* what the controllers said last reaches the hub (or is given up on) */

@@ -1791,6 +1791,14 @@ START_TEST(inventory_outbox_keeps_actions_in_order_across_a_restart)
     }
     ck_assert_int_ge(atomic_load(&outbox_warnings), 3); /* it was told, and it retried */
     ck_assert_uint_eq(kr_inventory_outbox_pending(ob), 3);
+    /* the moment before the restart, as the inventory writes times */
+    char before[48];
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    struct tm tm;
+    gmtime_r(&now.tv_sec, &tm);
+    size_t len = strftime(before, sizeof(before), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(before + len, sizeof(before) - len, ".%03dZ", (int)(now.tv_nsec / 1000000));
     ck_assert_int_eq(kr_pgserver_restart(own), 0);
     ck_assert_int_eq(kr_inventory_outbox_flush(ob, 60000), 0);
     a.event = "CANCELLED";
@@ -1803,6 +1811,27 @@ START_TEST(inventory_outbox_keeps_actions_in_order_across_a_restart)
     ck_assert_str_eq(events, "SUBMITTED DISPATCHED VERIFIED SUCCEEDED CANCELLED");
     ck_assert_str_eq(row_str(json_object_get(json_array_get(h, 1), "patch"), "outcome"),
                      "kept as given");
+    /* each keeps the time it was made, not the time it reached the books */
+    const char *made = json_string_value(json_object_get(json_array_get(h, 1), "time"));
+    ck_assert_msg(made && strcmp(made, before) < 0, "%s, restart at %s", made, before);
+    json_decref(h);
+    /* one the database refuses for good (not UTF-8) is dropped, and holds
+     * nothing behind it; flush says so */
+    ck_assert_int_eq(kr_pgserver_stop(own), 0);
+    a.event = "SWEPT";
+    a.actor = "bad\xff";
+    ck_assert_int_eq(kr_inventory_outbox_record(ob, &a, NULL, &queued, &err), 0);
+    ck_assert(queued);
+    a.actor = "kr-submitter";
+    a.event = "FAILED";
+    ck_assert_int_eq(kr_inventory_outbox_record(ob, &a, NULL, &queued, &err), 0);
+    ck_assert_int_eq(kr_pgserver_restart(own), 0);
+    ck_assert_int_eq(kr_inventory_outbox_flush(ob, 60000), KR_EIO);
+    ck_assert_uint_eq(kr_inventory_outbox_dropped(ob), 1);
+    ck_assert_uint_eq(kr_inventory_outbox_pending(ob), 0);
+    ck_assert_int_eq(kr_inventory_history(inv, "Runnable", "default", "r", 0, 0, &h, &err), 0);
+    history_events(h, events, sizeof(events));
+    ck_assert_str_eq(events, "SUBMITTED DISPATCHED VERIFIED SUCCEEDED CANCELLED FAILED");
     json_decref(h);
     /* freed with actions waiting: each told as never recorded */
     ck_assert_int_eq(kr_pgserver_stop(own), 0);

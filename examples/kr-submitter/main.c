@@ -388,8 +388,9 @@ static int serve(int argc, char **argv)
      * gets a last chance (told in the log if the database stays away). */
     if (a.books.outbox && kr_inventory_outbox_flush(a.books.outbox, OUTBOX_FLUSH_MS) != 0)
         kr_log(kr_manager_logger(a.m), KR_LOG_ERROR, SUB_PROGRAM,
-               "%zu transitions never reached the inventory",
-               kr_inventory_outbox_pending(a.books.outbox));
+               "transitions not in the inventory: %zu still waiting, %zu refused",
+               kr_inventory_outbox_pending(a.books.outbox),
+               kr_inventory_outbox_dropped(a.books.outbox));
     kr_inventory_outbox_free(a.books.outbox);
     kr_inventory_free(a.inventory);
     for (size_t i = 0; a.fast && i < a.s.n_clusters; i++)

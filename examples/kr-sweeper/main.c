@@ -154,10 +154,9 @@ static int sweep_once(sweeper *s)
     if (s->inventory && sweep_inventory(&s->opts, s->inventory, &plan, &err) != 0)
         kr_log(s->opts.logger, KR_LOG_ERROR, "sweeper", "inventory sweep failed: %s", err.message);
     print_plan(s, &plan);
-    if (s->outbox)
-        sweep_record(s->outbox, &plan, s->opts.logger);
+    size_t refused = s->outbox ? sweep_record(s->outbox, &plan, s->opts.logger) : 0;
     sweep_plan_free(&plan);
-    return 0;
+    return refused ? KR_EIO : 0; /* --once: exit 1 when the books lack an action */
 }
 
 /* --once: the sweep runs on a thread of the manager's, which then stops
@@ -386,7 +385,8 @@ int main(int argc, char **argv)
     /* every action is in the books, or the run says it is not */
     if (s.outbox && kr_inventory_outbox_flush(s.outbox, OUTBOX_FLUSH_MS) != 0) {
         kr_log(kr_manager_logger(s.m), KR_LOG_ERROR, "sweeper",
-               "%zu records never reached the inventory", kr_inventory_outbox_pending(s.outbox));
+               "records not in the inventory: %zu still waiting, %zu refused",
+               kr_inventory_outbox_pending(s.outbox), kr_inventory_outbox_dropped(s.outbox));
         if (flags.once && code == 0)
             code = 1;
     }

@@ -201,7 +201,8 @@ int main(int argc, char **argv)
      * chance (told in the log if the database stays away). */
     if (outbox && kr_inventory_outbox_flush(outbox, OUTBOX_FLUSH_MS) != 0)
         kr_log(kr_manager_logger(m), KR_LOG_ERROR, KR_MANAGER_SYNCER,
-               "%zu records never reached the inventory", kr_inventory_outbox_pending(outbox));
+               "records not in the inventory: %zu still waiting, %zu refused",
+               kr_inventory_outbox_pending(outbox), kr_inventory_outbox_dropped(outbox));
     kr_manager_free(m);
     syncer_free(s);
     kr_inventory_outbox_free(outbox);

@@ -209,10 +209,13 @@ KR_API int kr_inventory_record_once(kr_inventory_t *inv, const kr_inventory_acti
  * thread, while the inventory answers; once a record fails, that action
  * and every later one wait in memory, in order, and the outbox's own
  * thread records them, oldest first, with pauses from 100 ms doubling to
- * retry_max_ms. Each is recorded with kr_inventory_record_once() under the
- * caller's key or one the outbox makes, so a retry is never a second
- * transaction. What waits is lost if the process dies: flush before a
- * clean exit. */
+ * retry_max_ms, while the database is away (KR_EUNAVAILABLE, KR_ECONNECT,
+ * KR_ETIMEDOUT); one it refuses for good (KR_EIO) is dropped, logged and
+ * counted, so that it holds nothing behind it. Each is recorded as
+ * kr_inventory_record_once() records, under the caller's key or one the
+ * outbox makes, so a retry is never a second transaction, and with the
+ * time it was made. What waits is lost if the process dies: flush before
+ * a clean exit. */
 typedef struct kr_inventory_outbox kr_inventory_outbox_t;
 
 #define KR_INVENTORY_OUTBOX_OPTS_VERSION 1
@@ -246,8 +249,13 @@ KR_API int kr_inventory_outbox_record(kr_inventory_outbox_t *ob, const kr_invent
 /* How many actions wait. [any thread] */
 KR_API size_t kr_inventory_outbox_pending(kr_inventory_outbox_t *ob);
 
-/* Wait up to timeout_ms until nothing waits: 0, or KR_ETIMEDOUT. [any
- * thread] */
+/* How many actions it took (record returned 0) and then dropped because
+ * the inventory refused them for good. [any thread] */
+KR_API size_t kr_inventory_outbox_dropped(kr_inventory_outbox_t *ob);
+
+/* Wait up to timeout_ms until nothing waits: 0 when every action it took
+ * is recorded, KR_ETIMEDOUT when some still wait, KR_EIO when none waits
+ * but some were dropped. [any thread] */
 KR_API int kr_inventory_outbox_flush(kr_inventory_outbox_t *ob, uint64_t timeout_ms);
 
 /* Stop the outbox's thread and free it; each action still waiting is
