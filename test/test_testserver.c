@@ -4763,7 +4763,7 @@ START_TEST(updates_keep_what_kube_apiserver_keeps)
     json_decref(created("/api/v1/namespaces/default/pods",
                         "{\"metadata\":{\"name\":\"up\"},\"spec\":{\"containers\":[{\"name\":\"c\","
                         "\"image\":\"x\"}],\"tolerations\":[{\"key\":\"a\",\"operator\":"
-                        "\"Exists\"}]}}"));
+                        "\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":30}]}}"));
     static const char pod[] = "/api/v1/namespaces/default/pods/up";
     expect_update_ok(pod, "{\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"y\"}]}}");
     expect_update_ok(pod, "{\"spec\":{\"activeDeadlineSeconds\":30},\"metadata\":{\"labels\":{"
@@ -4783,7 +4783,56 @@ START_TEST(updates_keep_what_kube_apiserver_keeps)
         "negative)";
     expect_update_invalid(pod, "{\"spec\":{\"restartPolicy\":\"Never\"}}", pod_forbidden);
     expect_update_invalid(pod, "{\"spec\":{\"nodeName\":\"n1\"}}", pod_forbidden);
-    expect_update_invalid(pod, "{\"spec\":{\"tolerations\":[]}}", pod_forbidden);
+    expect_update_invalid(pod, "{\"spec\":{\"terminationGracePeriodSeconds\":5}}", pod_forbidden);
+    expect_update_invalid(pod, "{\"spec\":{\"tolerations\":[]}}",
+                          "Pod \"up\" is invalid: spec.tolerations: Forbidden: existing toleration "
+                          "can not be modified except its tolerationSeconds");
+    expect_update_invalid(pod, "{\"spec\":{\"activeDeadlineSeconds\":60}}",
+                          "Pod \"up\" is invalid: spec.activeDeadlineSeconds: Invalid value: 60: "
+                          "must be less than or equal to previous value");
+    expect_update_invalid(pod, "{\"spec\":{\"activeDeadlineSeconds\":null}}",
+                          "Pod \"up\" is invalid: spec.activeDeadlineSeconds: Invalid value: null: "
+                          "must not update from a positive integer to nil value");
+    /* a PUT that leaves out what admission set keeps it (Priority) */
+    tc_json(U, "GET", pod, NULL, &r);
+    json_t *whole = json_incref(r.json);
+    tc_free(&r);
+    json_t *wspec = json_object_get(whole, "spec");
+    json_object_del(wspec, "priority");
+    json_object_del(wspec, "preemptionPolicy");
+    /* and a toleration's tolerationSeconds may change */
+    json_object_set_new(json_array_get(json_object_get(wspec, "tolerations"), 0),
+                        "tolerationSeconds", json_integer(60));
+    char *text = json_dumps(whole, JSON_COMPACT);
+    tc_json(U, "PUT", pod, text, &r);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    ck_assert_int_eq(dig_int(r.json, "spec.priority"), 0);
+    tc_free(&r);
+    free(text);
+    json_decref(whole);
+    /* a gated pod may gain node selector entries and lose gates */
+    json_decref(created("/api/v1/namespaces/default/pods",
+                        "{\"metadata\":{\"name\":\"gated\"},\"spec\":{\"schedulingGates\":[{"
+                        "\"name\":\"g\"}],\"nodeSelector\":{\"a\":\"1\"},\"containers\":[{"
+                        "\"name\":\"c\",\"image\":\"x\"}]}}"));
+    static const char gated[] = "/api/v1/namespaces/default/pods/gated";
+    expect_update_ok(gated, "{\"spec\":{\"nodeSelector\":{\"b\":\"2\"}}}");
+    expect_update_invalid(gated, "{\"spec\":{\"nodeSelector\":{\"a\":null}}}",
+                          "Pod \"gated\" is invalid: spec.nodeSelector: Forbidden: only additions "
+                          "to spec.nodeSelector are allowed (no mutations or deletions)");
+    expect_update_invalid(gated, "{\"spec\":{\"schedulingGates\":[{\"name\":\"h\"}]}}",
+                          "Pod \"gated\" is invalid: spec.schedulingGates: Forbidden: only "
+                          "deletion is allowed, but found new scheduling gate 'h'");
+    expect_update_ok(gated, "{\"spec\":{\"schedulingGates\":null}}");
+    /* no longer gated: the node selector is fixed */
+    tc_request(U, "PATCH", gated, "application/merge-patch+json",
+               "{\"spec\":{\"nodeSelector\":{\"c\":\"3\"}}}", NULL, &r);
+    ck_assert_int_eq(r.status, 422);
+    const char *why = pod_forbidden + strlen("Pod \"up\" is invalid: ");
+    ck_assert_msg(strncmp(jstr(r.json, "message"), "Pod \"gated\" is invalid: ", 24) == 0 &&
+                      strcmp(jstr(r.json, "message") + 24, why) == 0,
+                  "%s", r.body);
+    tc_free(&r);
 
     json_decref(created("/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings",
                         "{\"metadata\":{\"name\":\"rb\"},\"roleRef\":{\"apiGroup\":"
@@ -4817,6 +4866,17 @@ START_TEST(updates_keep_what_kube_apiserver_keeps)
                           "{\"spec\":{\"completions\":3}}",
                           "Job.batch \"jc\" is invalid: spec.completions: Invalid value: 3: field "
                           "is immutable");
+    json_decref(created("/apis/batch/v1/namespaces/default/jobs",
+                        "{\"metadata\":{\"name\":\"ji\"},\"spec\":{\"completions\":2,"
+                        "\"parallelism\":2,\"completionMode\":\"Indexed\",\"template\":{\"spec\":{"
+                        "\"restartPolicy\":\"Never\",\"containers\":[{\"name\":\"c\","
+                        "\"image\":\"x\"}]}}}}"));
+    expect_update_invalid("/apis/batch/v1/namespaces/default/jobs/ji",
+                          "{\"spec\":{\"completions\":3}}",
+                          "Job.batch \"ji\" is invalid: spec.completions: Invalid value: 3: can "
+                          "only be modified in tandem with spec.parallelism");
+    expect_update_ok("/apis/batch/v1/namespaces/default/jobs/ji",
+                     "{\"spec\":{\"completions\":3,\"parallelism\":3}}");
 
     json_decref(created("/apis/scheduling.k8s.io/v1/priorityclasses",
                         "{\"metadata\":{\"name\":\"pc\"},\"value\":100}"));
@@ -5134,6 +5194,23 @@ START_TEST(services_get_cluster_ips_and_node_ports)
     ck_assert(port >= 30000 && port <= 32767);
     ck_assert_str_eq(dig_str(r.json, "spec.externalTrafficPolicy"), "Cluster");
     tc_free(&r);
+    /* to ExternalName: its address and node ports go, and are free again */
+    tc_request(U, "PATCH", "/api/v1/namespaces/default/services/np", "application/merge-patch+json",
+               "{\"spec\":{\"type\":\"ExternalName\",\"externalName\":\"db.example.com\"}}", NULL,
+               &r);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    ck_assert_ptr_null(dig(r.json, "spec.clusterIP"));
+    ck_assert_ptr_null(dig(r.json, "spec.ports.1.nodePort"));
+    ck_assert_ptr_null(dig(r.json, "spec.externalTrafficPolicy"));
+    ck_assert_ptr_null(dig(r.json, "spec.internalTrafficPolicy"));
+    tc_free(&r);
+    char freed[256];
+    snprintf(freed, sizeof(freed),
+             "{\"metadata\":{\"name\":\"np2\"},\"spec\":{\"type\":\"NodePort\",\"ports\":[{"
+             "\"name\":\"a\",\"port\":80,\"nodePort\":%lld}%s]}}",
+             (long long)port,
+             port == 30001 ? "" : ",{\"name\":\"b\",\"port\":81,\"nodePort\":30001}");
+    json_decref(created(svcs, freed)); /* 30001 is taken again, for the next check */
     tc_json(U, "POST", svcs,
             "{\"metadata\":{\"name\":\"dup\"},\"spec\":{\"type\":\"NodePort\",\"ports\":[{"
             "\"port\":80,\"nodePort\":30001}]}}",

@@ -965,27 +965,80 @@ static const json_t *old_port(const json_t *old_spec, const json_t *p)
     return NULL;
 }
 
-/* dropTypeDependentFields: a type that no longer needs node ports loses
- * those it had before (and the traffic policy and health check port that
- * go with them), unless the update sets them anew. */
+/* Whether the set of non-zero node ports of two specs is the same. */
+static bool same_node_ports(const json_t *a, const json_t *b)
+{
+    size_t i, j;
+    const json_t *p, *q;
+    for (int pass = 0; pass < 2; pass++) {
+        const json_t *x = pass ? b : a, *y = pass ? a : b;
+        json_array_foreach(json_object_get(x, "ports"), i, p)
+        {
+            json_int_t port = json_integer_value(json_object_get(p, "nodePort"));
+            bool found = !port;
+            json_array_foreach(json_object_get(y, "ports"), j, q) found =
+                found || json_integer_value(json_object_get(q, "nodePort")) == port;
+            if (!found)
+                return false;
+        }
+    }
+    return true;
+}
+
+static bool same_field(const json_t *a, const json_t *b, const char *key)
+{
+    const json_t *x = json_object_get(a, key), *y = json_object_get(b, key);
+    return (!x && !y) || (x && y && json_equal(x, y));
+}
+
+/* Reachable from outside the cluster: its traffic policy applies. */
+static bool externally_accessible(const json_t *spec)
+{
+    const char *type = str(spec, "type");
+    return needs_node_ports(type) ||
+           (eq(type, "ClusterIP") && json_array_size(json_object_get(spec, "externalIPs")) > 0);
+}
+
+/* dropTypeDependentFields: on a type change, what the new type does not
+ * use and the update left as it was is wiped (an address, node ports, the
+ * health check port, the load balancer's settings, the traffic
+ * policies), so that nothing the old type allocated stays reserved. */
 static void drop_type_dependent(const json_t *old, json_t *spec)
 {
-    if (!needs_node_ports(str(old, "type")) || needs_node_ports(str(spec, "type")))
-        return;
-    size_t i;
-    json_t *p;
-    json_array_foreach(json_object_get(spec, "ports"), i, p)
-    {
-        const json_t *q = json_is_object(p) ? old_port(old, p) : NULL;
-        if (q && json_object_get(p, "nodePort") &&
-            json_equal(json_object_get(p, "nodePort"), json_object_get(q, "nodePort")))
-            json_object_del(p, "nodePort");
+    const char *old_type = str(old, "type"), *type = str(spec, "type");
+    bool old_lb = eq(old_type, "LoadBalancer"), lb = eq(type, "LoadBalancer");
+    if (!eq(old_type, "ExternalName") && eq(type, "ExternalName")) {
+        if (same_field(old, spec, "clusterIP") && same_field(old, spec, "clusterIPs")) {
+            json_object_del(spec, "clusterIP");
+            json_object_del(spec, "clusterIPs");
+        }
+        if (same_field(old, spec, "ipFamilies"))
+            json_object_del(spec, "ipFamilies");
+        if (same_field(old, spec, "ipFamilyPolicy"))
+            json_object_del(spec, "ipFamilyPolicy");
     }
-    static const char *const dependent[] = {"externalTrafficPolicy", "healthCheckNodePort"};
-    for (size_t k = 0; k < KR_ARRAY_LEN(dependent); k++)
-        if (json_object_get(spec, dependent[k]) &&
-            json_equal(json_object_get(spec, dependent[k]), json_object_get(old, dependent[k])))
-            json_object_del(spec, dependent[k]);
+    if (needs_node_ports(old_type) && !needs_node_ports(type) && same_node_ports(old, spec)) {
+        size_t i;
+        json_t *p;
+        json_array_foreach(json_object_get(spec, "ports"), i, p)
+        {
+            if (json_is_object(p))
+                json_object_del(p, "nodePort");
+        }
+    }
+    bool old_hc = old_lb && eq(str(old, "externalTrafficPolicy"), "Local");
+    bool hc = lb && eq(str(spec, "externalTrafficPolicy"), "Local");
+    if (old_hc && !hc && same_field(old, spec, "healthCheckNodePort"))
+        json_object_del(spec, "healthCheckNodePort");
+    if (!lb && json_object_get(old, "allocateLoadBalancerNodePorts") &&
+        same_field(old, spec, "allocateLoadBalancerNodePorts"))
+        json_object_del(spec, "allocateLoadBalancerNodePorts");
+    if (!lb && same_field(old, spec, "loadBalancerClass"))
+        json_object_del(spec, "loadBalancerClass");
+    if (!externally_accessible(spec) && same_field(old, spec, "externalTrafficPolicy"))
+        json_object_del(spec, "externalTrafficPolicy");
+    if (eq(type, "ExternalName") && same_field(old, spec, "internalTrafficPolicy"))
+        json_object_del(spec, "internalTrafficPolicy");
 }
 
 /* An update that leaves out what was allocated keeps it (as the service
@@ -997,9 +1050,10 @@ static int service_update(kr_testserver_t *ts, const ts_write *w, const json_t *
     const json_t *old = json_object_get(existing, "spec");
     json_t *spec = at(obj, "spec");
     const char *type = str(spec, "type");
+    if (spec && type)
+        drop_type_dependent(old, spec);
     if (!spec || !type || eq(type, "ExternalName"))
         return 0;
-    drop_type_dependent(old, spec);
     static const char *const keep[] = {"clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"};
     for (size_t k = 0; k < KR_ARRAY_LEN(keep); k++) {
         const json_t *v = json_object_get(old, keep[k]);
@@ -1102,9 +1156,23 @@ int ts_registry_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_r
     return 0;
 }
 
+/* The Priority admission on an update: a pod that leaves its priority or
+ * preemption policy out keeps what creation gave it. */
+static void pod_update(const json_t *existing, json_t *obj)
+{
+    const json_t *old = json_object_get(existing, "spec");
+    json_t *spec = json_object_get(obj, "spec");
+    static const char *const kept[] = {"priority", "preemptionPolicy"};
+    for (size_t i = 0; json_is_object(spec) && i < KR_ARRAY_LEN(kept); i++)
+        if (unset(spec, kept[i]) && json_object_get(old, kept[i]))
+            json_object_set(spec, kept[i], json_object_get(old, kept[i]));
+}
+
 int ts_registry_update(kr_testserver_t *ts, const ts_write *w, const json_t *existing, json_t *obj,
                        ts_response *resp)
 {
+    if (ts_resource_is(w->rt->res, "", "pods") && !w->rt->sub)
+        pod_update(existing, obj);
     if (ts_resource_is(w->rt->res, "", "services") && !w->rt->sub)
         return service_update(ts, w, existing, obj, resp);
     return 0;

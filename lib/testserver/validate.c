@@ -287,19 +287,17 @@ static int check_statefulset(const ts_resource *res, const char *name, const jso
         "forbidden");
 }
 
-/* True when every member of array `a` is in array `b`. */
-static bool all_in(const json_t *a, const json_t *b)
+/* True when `x` is a member of array `arr`. */
+static bool in_array(const json_t *x, const json_t *arr)
 {
-    size_t i, j;
-    const json_t *x, *y;
-    json_array_foreach(a, i, x)
+    size_t j;
+    const json_t *y;
+    json_array_foreach(arr, j, y)
     {
-        bool found = false;
-        json_array_foreach(b, j, y) found = found || json_equal(x, y);
-        if (!found)
-            return false;
+        if (json_equal(x, y))
+            return true;
     }
-    return true;
+    return false;
 }
 
 /* The containers of `spec`'s `key` with their images blanked (the one
@@ -315,32 +313,137 @@ static void blank_images(json_t *spec, const char *key)
     }
 }
 
-/* ValidatePodUpdate: a pod's spec keeps all but its containers' images,
- * activeDeadlineSeconds, terminationGracePeriodSeconds, tolerations that
- * are only added to, scheduling gates that are only removed; its
- * ephemeral containers change through their subresource alone. */
+/* validateOnlyAddedTolerations: every old toleration is still there,
+ * its tolerationSeconds aside. */
+static bool tolerations_kept(const json_t *old, const json_t *now)
+{
+    size_t i, j;
+    const json_t *x, *y;
+    json_array_foreach(old, i, x)
+    {
+        bool found = false;
+        json_array_foreach(now, j, y)
+        {
+            json_t *a = json_deep_copy(x), *b = json_deep_copy(y);
+            if (a && b) {
+                json_object_del(a, "tolerationSeconds");
+                json_object_del(b, "tolerationSeconds");
+                found = found || json_equal(a, b);
+            }
+            json_decref(a);
+            json_decref(b);
+        }
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+/* Every key of map `a` is in map `b` with the same value. */
+static bool map_within(const json_t *a, const json_t *b)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)a, k, v)
+    {
+        if (!json_equal(v, json_object_get(b, k)))
+            return false;
+    }
+    return true;
+}
+
+static int pod_invalid(ts_response *resp, const ts_resource *res, const char *name,
+                       const char *field, const json_t *value, const char *why)
+{
+    return respond_immutable(resp, res, name, field, value, why);
+}
+
+/* ValidatePodUpdate (1.32): a pod's spec keeps all but its containers'
+ * images, an activeDeadlineSeconds set or lowered, tolerations added to
+ * (their tolerationSeconds may change), scheduling gates removed, a
+ * negative terminationGracePeriodSeconds set to 1, and, while the pod is
+ * gated, node selector entries added and its node affinity. Ephemeral
+ * containers change through their subresource alone. (Priority and
+ * preemptionPolicy were kept from the stored pod before this, as the
+ * Priority admission does.) */
 int ts_validate_pod_update(const ts_resource *res, const json_t *existing, const json_t *obj,
                            const char *name, ts_response *resp)
 {
     const json_t *old_spec = json_object_get(existing, "spec");
     const json_t *spec = json_object_get(obj, "spec");
-    static const char *const free_keys[] = {
-        "activeDeadlineSeconds", "terminationGracePeriodSeconds", "tolerations",
-        "schedulingGates",       "ephemeralContainers",           NULL};
-    json_t *a = spec_without(old_spec, free_keys), *b = spec_without(spec, free_keys);
-    if (a && b) {
-        blank_images(a, "containers");
-        blank_images(a, "initContainers");
-        blank_images(b, "containers");
-        blank_images(b, "initContainers");
+    const json_t *old_ads = json_object_get(old_spec, "activeDeadlineSeconds");
+    const json_t *ads = json_object_get(spec, "activeDeadlineSeconds");
+    if (json_is_null(ads))
+        ads = NULL;
+    if (ads) {
+        json_int_t v = json_integer_value(ads);
+        if (!json_is_integer(ads) || v <= 0 || v > 2147483647)
+            return pod_invalid(resp, res, name, "spec.activeDeadlineSeconds", ads,
+                               "must be between 1 and 2147483647, inclusive");
+        if (json_is_integer(old_ads) && json_integer_value(old_ads) < v)
+            return pod_invalid(resp, res, name, "spec.activeDeadlineSeconds", ads,
+                               "must be less than or equal to previous value");
+    } else if (json_is_integer(old_ads)) {
+        return pod_invalid(resp, res, name, "spec.activeDeadlineSeconds", NULL,
+                           "must not update from a positive integer to nil value");
     }
-    bool same =
-        a && b && json_equal(a, b) &&
-        all_in(json_object_get(old_spec, "tolerations"), json_object_get(spec, "tolerations")) &&
-        all_in(json_object_get(spec, "schedulingGates"),
-               json_object_get(old_spec, "schedulingGates"));
+    if (!tolerations_kept(json_object_get(old_spec, "tolerations"),
+                          json_object_get(spec, "tolerations")))
+        return respond_spec_forbidden(resp, res, name, "spec.tolerations",
+                                      "existing toleration can not be modified except its "
+                                      "tolerationSeconds");
+    size_t i;
+    const json_t *gate;
+    json_array_foreach(json_object_get(spec, "schedulingGates"), i, gate)
+    {
+        if (!in_array(gate, json_object_get(old_spec, "schedulingGates"))) {
+            const char *g = json_string_value(json_object_get(gate, "name"));
+            char *why = kr_asprintf("only deletion is allowed, but found new scheduling gate '%s'",
+                                    g ? g : "");
+            int rc = respond_spec_forbidden(resp, res, name, "spec.schedulingGates",
+                                            why ? why : "only deletion is allowed");
+            kr_free(why);
+            return rc;
+        }
+    }
+    static const char *const munged[] = {"activeDeadlineSeconds", "tolerations", "schedulingGates",
+                                         NULL};
+    json_t *a = spec_without(old_spec, munged), *b = spec_without(spec, munged);
+    if (!a || !b) {
+        json_decref(a);
+        json_decref(b);
+        return KR_ENOMEM;
+    }
+    blank_images(a, "containers");
+    blank_images(a, "initContainers");
+    blank_images(b, "containers");
+    blank_images(b, "initContainers");
+    const json_t *old_grace = json_object_get(a, "terminationGracePeriodSeconds");
+    if (json_integer_value(old_grace) < 0 &&
+        json_integer_value(json_object_get(b, "terminationGracePeriodSeconds")) == 1)
+        json_object_set(b, "terminationGracePeriodSeconds", (json_t *)old_grace);
+    bool gated = json_array_size(json_object_get(old_spec, "schedulingGates")) > 0;
+    bool selector_ok = true;
+    if (gated) {
+        /* mutable scheduling directives: node selector entries only added */
+        selector_ok =
+            map_within(json_object_get(a, "nodeSelector"), json_object_get(b, "nodeSelector"));
+        json_object_del(a, "nodeSelector");
+        json_object_del(b, "nodeSelector");
+        json_object_del(json_object_get(a, "affinity"), "nodeAffinity");
+        json_object_del(json_object_get(b, "affinity"), "nodeAffinity");
+        if (json_object_size(json_object_get(a, "affinity")) == 0)
+            json_object_del(a, "affinity");
+        if (json_object_size(json_object_get(b, "affinity")) == 0)
+            json_object_del(b, "affinity");
+    }
+    bool same = json_equal(a, b);
     json_decref(a);
     json_decref(b);
+    if (!selector_ok)
+        return respond_spec_forbidden(resp, res, name, "spec.nodeSelector",
+                                      "only additions to spec.nodeSelector are allowed (no "
+                                      "mutations or deletions)");
     if (same)
         return 0;
     return respond_spec_forbidden(
@@ -423,11 +526,18 @@ int ts_validate_update(const ts_resource *res, const json_t *existing, const jso
     if (job && !same_at(old_spec, spec, "completionMode"))
         return respond_immutable(resp, res, name, "spec.completionMode",
                                  json_object_get(spec, "completionMode"), "field is immutable");
-    /* an Indexed Job's completions may change with its parallelism */
+    /* an Indexed Job's completions may change in tandem with its
+     * parallelism (ElasticIndexedJob) */
     const char *mode = json_string_value(json_object_get(spec, "completionMode"));
-    if (job && !(mode && strcmp(mode, "Indexed") == 0) && !same_at(old_spec, spec, "completions"))
-        return respond_immutable(resp, res, name, "spec.completions",
-                                 json_object_get(spec, "completions"), "field is immutable");
+    bool indexed = mode && strcmp(mode, "Indexed") == 0;
+    const json_t *completions = json_object_get(spec, "completions");
+    if (job && !indexed && !same_at(old_spec, spec, "completions"))
+        return respond_immutable(resp, res, name, "spec.completions", completions,
+                                 "field is immutable");
+    if (job && indexed && !same_at(old_spec, spec, "completions") && json_is_integer(completions) &&
+        !json_equal(completions, json_object_get(spec, "parallelism")))
+        return respond_immutable(resp, res, name, "spec.completions", completions,
+                                 "can only be modified in tandem with spec.parallelism");
     if (ts_resource_is(res, "", "services")) {
         const char *old_type = json_string_value(json_object_get(old_spec, "type"));
         const char *type = json_string_value(json_object_get(spec, "type"));
