@@ -1416,6 +1416,22 @@ START_TEST(the_leader_runs_controllers_and_releases_the_lease_at_sigterm)
 }
 END_TEST
 
+/* Another replica takes the Lease over, for an hour. */
+static void steal_lease(struct server *s)
+{
+    json_t *lease = lease_get(s);
+    json_t *spec = json_object_get(lease, "spec");
+    json_object_set_new(spec, "holderIdentity", json_string("thief"));
+    json_object_set_new(spec, "leaseDurationSeconds", json_integer(3600));
+    char *body = json_dumps(lease, JSON_COMPACT);
+    tc_response r;
+    tc_json(kr_testserver_url(s->ts), "PUT", LEASE_PATH, body, &r);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    tc_free(&r);
+    free(body);
+    json_decref(lease);
+}
+
 START_TEST(lost_leadership_stops_the_program_with_status_1)
 {
     struct server s;
@@ -1427,23 +1443,12 @@ START_TEST(lost_leadership_stops_the_program_with_status_1)
     ck_assert_msg(child_wait_output(&c, "reconcile finished team-a/cm1\n", 30000),
                   "running: %d\nstdout: %s\nstderr: %s", kr_test_proc_running(&c.p), c.out_text,
                   c.err_text);
-    /* Another replica takes the Lease over: this one cannot renew. */
-    json_t *lease = lease_get(&s);
-    json_t *spec = json_object_get(lease, "spec");
-    json_object_set_new(spec, "holderIdentity", json_string("thief"));
-    json_object_set_new(spec, "leaseDurationSeconds", json_integer(3600));
-    char *body = json_dumps(lease, JSON_COMPACT);
-    tc_response r;
-    tc_json(kr_testserver_url(s.ts), "PUT", LEASE_PATH, body, &r);
-    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
-    tc_free(&r);
-    free(body);
-    json_decref(lease);
+    steal_lease(&s); /* another replica takes it over: this one cannot renew */
     int code = child_wait_exit(&c, 60000);
     ck_assert_msg(code == 1, "exit %d\n%s", code, c.err_text);
     ck_assert_msg(strstr(c.err_text, "leadership lost: stopping") != NULL, "%s", c.err_text);
     /* The Lease is the thief's: a deposed leader does not clear it. */
-    lease = lease_get(&s);
+    json_t *lease = lease_get(&s);
     ck_assert_str_eq(
         json_string_value(json_object_get(json_object_get(lease, "spec"), "holderIdentity")),
         "thief");
@@ -1472,22 +1477,13 @@ START_TEST(lost_leadership_does_not_wait_for_a_long_reconcile)
     ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
     tc_free(&r);
     ck_assert(child_wait_output(&c, "reconcile started team-a/slow\n", 30000));
-    json_t *lease = lease_get(&s);
-    json_t *spec = json_object_get(lease, "spec");
-    json_object_set_new(spec, "holderIdentity", json_string("thief"));
-    json_object_set_new(spec, "leaseDurationSeconds", json_integer(3600));
-    char *body = json_dumps(lease, JSON_COMPACT);
-    tc_json(kr_testserver_url(s.ts), "PUT", LEASE_PATH, body, &r);
-    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
-    tc_free(&r);
-    free(body);
-    json_decref(lease);
+    steal_lease(&s);
     /* the reconcile would take 120 s: the exit comes long before */
     int code = child_wait_exit(&c, 60000);
     ck_assert_msg(code == 1, "exit %d\n%s", code, c.err_text);
     ck_assert_msg(strstr(c.err_text, "a reconcile still runs") != NULL, "%s", c.err_text);
     ck_assert_msg(strstr(c.out_text, "reconcile finished team-a/slow") == NULL, "%s", c.out_text);
-    lease = lease_get(&s);
+    json_t *lease = lease_get(&s);
     ck_assert_str_eq(
         json_string_value(json_object_get(json_object_get(lease, "spec"), "holderIdentity")),
         "thief");
