@@ -1290,6 +1290,19 @@ static void *submit_one(void *p)
     return NULL;
 }
 
+/* One key under a different manifest name per submission. */
+static void *submit_renamed(void *p)
+{
+    submit_arg *a = p;
+    char job[512];
+    snprintf(job, sizeof(job),
+             "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":"
+             "\"renamed-%d\"}," JOB_SPEC_JSON "}",
+             a->i);
+    a->status = call("POST", "/api/v1/runnables", "tok-alice", job, "one-key", NULL);
+    return NULL;
+}
+
 START_TEST(idempotency_key_gives_one_runnable)
 {
     env_up();
@@ -1324,9 +1337,21 @@ START_TEST(idempotency_key_gives_one_runnable)
         created += args[i].status == 201;
     }
     ck_assert_int_eq(created, 20);
+    /* 20 at once with one key, each under its own manifest name: one */
+    for (int i = 0; i < 20; i++) {
+        args[i].i = i;
+        ck_assert_int_eq(pthread_create(&th[i], NULL, submit_renamed, &args[i]), 0);
+    }
+    created = 0;
+    for (int i = 0; i < 20; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_msg(args[i].status == 201 || args[i].status == 200, "status %d", args[i].status);
+        created += args[i].status == 201;
+    }
+    ck_assert_int_eq(created, 1);
     json_t *list = NULL;
     ck_assert_int_eq(kr_client_list(E.hub, SUB_RUNNABLES, "default", NULL, &list, NULL), 0);
-    ck_assert_uint_eq(json_array_size(json_object_get(list, "items")), 21);
+    ck_assert_uint_eq(json_array_size(json_object_get(list, "items")), 22);
     json_decref(list);
     env_down();
 }

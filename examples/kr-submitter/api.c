@@ -4,6 +4,8 @@
  * always the authenticated one; every write to the hub carries the
  * resourceVersion it was decided on and is retried from a fresh read on
  * 409. Reads come from the hub informer's cache. */
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,6 +232,35 @@ static json_t *keyed_runnable(api *a, const char *ns, const char *key)
     return found;
 }
 
+/* One keyed submission at a time per key in this process (striped): the
+ * look for the key's Runnable, the create and the wait until the cache
+ * has it are one step, so that submissions with one key under different
+ * names, sent at once, make one Runnable. Across replicas the name, which
+ * the key gives a submitted manifest, does it: AlreadyExists. */
+#define KEY_STRIPES 64
+static pthread_mutex_t key_locks[KEY_STRIPES];
+static pthread_once_t key_locks_once = PTHREAD_ONCE_INIT;
+
+static void key_locks_init(void)
+{
+    for (size_t i = 0; i < KEY_STRIPES; i++)
+        pthread_mutex_init(&key_locks[i], NULL);
+}
+
+static pthread_mutex_t *key_lock(const char *ns, const char *key)
+{
+    pthread_once(&key_locks_once, key_locks_init);
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a of "ns/key" */
+    for (const char *p = ns; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h = (h ^ '/') * 1099511628211ULL;
+    for (const char *p = key; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return &key_locks[h % KEY_STRIPES];
+}
+
+static void submit_once(api *a, const kr_token_user *who, api_response *resp, json_t *runnable);
+
 static void submit(api *a, const api_request *req, const kr_token_user *who, api_response *resp)
 {
     const char *names[64];
@@ -250,12 +281,24 @@ static void submit(api *a, const api_request *req, const kr_token_user *who, api
         answer_error(resp, status, err.message);
         return;
     }
-    /* The name carries the key, so the same submission again meets
-     * AlreadyExists below, whoever sends it at the same time; one under
-     * another manifest name is found by its key (once the cache has seen
-     * the first) and gets the first too. */
     const char *key = sub_str(runnable, "spec.idempotencyKey");
-    json_t *first = *key ? keyed_runnable(a, sub_str(runnable, "metadata.namespace"), key) : NULL;
+    pthread_mutex_t *lock = *key ? key_lock(sub_str(runnable, "metadata.namespace"), key) : NULL;
+    if (lock)
+        pthread_mutex_lock(lock);
+    submit_once(a, who, resp, runnable); /* takes runnable */
+    if (lock)
+        pthread_mutex_unlock(lock);
+}
+
+static void submit_once(api *a, const kr_token_user *who, api_response *resp, json_t *runnable)
+{
+    kr_error_t err = {0};
+    /* A manifest's name comes from the key, so the same key again meets
+     * AlreadyExists below, whichever replica sends it; in this process the
+     * key's lock also makes a Runnable named otherwise find the first. */
+    const char *key = sub_str(runnable, "spec.idempotencyKey");
+    bool keyed = *key; /* key dies with runnable, below */
+    json_t *first = keyed ? keyed_runnable(a, sub_str(runnable, "metadata.namespace"), key) : NULL;
     if (first) {
         answer(resp, 200, first);
         json_decref(runnable);
@@ -317,7 +360,10 @@ static void submit(api *a, const api_request *req, const kr_token_user *who, api
         answer_error(resp, 503, "the runnable was created but could not be read back");
         return;
     }
-    /* no wait for the cache: a read that misses it asks the hub */
+    /* a read that misses the cache asks the hub; but the next submission
+     * with this key must find it there (it waits on the key's lock) */
+    if (keyed)
+        await_cache(a, admitted);
     answer(resp, 201, admitted);
 }
 

@@ -199,7 +199,9 @@ static int name_runnable(json_t *md, const json_t *given, const json_t *t, const
                    ? 0
                    : sub_fail(err, 500, KR_ENOMEM, "out of memory");
     if (key && *key) {
-        if (idempotency_name(sub_str(t, "metadata.name"), ns, key, buf) != 0)
+        /* the key alone names it: the same key under another manifest
+         * name meets the first's AlreadyExists, on any replica */
+        if (idempotency_name(key, ns, key, buf) != 0)
             return sub_fail(err, 500, KR_ENOMEM, "out of memory");
         return json_object_set_new(md, "name", json_string(buf)) == 0
                    ? 0
