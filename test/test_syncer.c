@@ -54,6 +54,17 @@ START_TEST(placement_reads_the_clusters_annotation)
     ck_assert(!syncer_placed(some, "dc2"));
     ck_assert(!syncer_placed(some, "dc"));
     ck_assert(!syncer_placed(none, "dc1"));
+    /* names that are no configured cluster are told, once each */
+    const char *configured[] = {"dc1", "dc2"};
+    char unknown[64];
+    ck_assert(!syncer_unknown_placement(all, configured, 2, unknown, sizeof(unknown)));
+    ck_assert(!syncer_unknown_placement(none, configured, 2, unknown, sizeof(unknown)));
+    ck_assert(syncer_unknown_placement(some, configured, 2, unknown, sizeof(unknown)));
+    ck_assert_str_eq(unknown, "dc3");
+    json_t *typo = hub_obj("d", "DC2, dc1 ,dc9");
+    ck_assert(syncer_unknown_placement(typo, configured, 2, unknown, sizeof(unknown)));
+    ck_assert_str_eq(unknown, "DC2,dc9");
+    json_decref(typo);
     ck_assert_ptr_null(syncer_skip_reason(all));
     json_object_set_new(json_object_get(all, "metadata"), "ownerReferences",
                         json_pack("[{s:s}]", "uid", "o"));
@@ -1576,6 +1587,22 @@ START_TEST(the_controller_repairs_drift_from_events_and_keeps_lanes_apart)
     }
     wait_until(&w, &(expect){CM, "live", 1, NULL}, "the delete in dc2");
     wait_hub_gone(&w, CM, "live");
+    /* a placement naming a cluster that is not configured says so */
+    hub_put(&w, CM, object_of(CM, "typo", "t", "dc1,DC2"));
+    wait_until(&w, &(expect){CM, "typo", 0, "t"}, "the placed copy");
+    json_t *events = NULL;
+    for (int i = 0;; i++) {
+        ck_assert_int_eq(kr_event_recorder_flush(w.events, WAIT_MS), 0);
+        events = hub_events_about(&w, "typo");
+        if (json_array_size(events) > 0 || i >= WAIT_MS / 10)
+            break;
+        json_decref(events);
+        sleep_ms(10);
+    }
+    ck_assert_uint_ge(json_array_size(events), 1);
+    const char *text = json_string_value(json_object_get(json_array_get(events, 0), "message"));
+    ck_assert_str_eq(text, "placement: no workload cluster named DC2 is configured");
+    json_decref(events);
     for (size_t r = 0; r < N_RES; r++)
         kr_controller_free(ctls[r]);
     world_down(&w);

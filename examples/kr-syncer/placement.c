@@ -1,5 +1,6 @@
 /* kr-syncer — placement: which hub objects are synced at all, and to which
  * workload clusters (the kreconcile.io/clusters annotation). Pure. */
+#include <ctype.h>
 #include <string.h>
 
 #include "syncer.h"
@@ -30,6 +31,34 @@ const char *syncer_skip_reason(const json_t *hub)
         strcmp(type, "kubernetes.io/service-account-token") == 0)
         return "a service account token of the hub (type kubernetes.io/service-account-token)";
     return NULL;
+}
+
+bool syncer_unknown_placement(const json_t *hub, const char *const *clusters, size_t n, char *out,
+                              size_t len)
+{
+    const char *p = annotation(hub, KR_ANNOTATION_CLUSTERS);
+    size_t used = 0;
+    if (len)
+        out[0] = '\0';
+    while (p && *p) {
+        while (*p == ',' || isspace((unsigned char)*p))
+            p++;
+        const char *start = p;
+        while (*p && *p != ',')
+            p++;
+        const char *end = p;
+        while (end > start && isspace((unsigned char)end[-1]))
+            end--;
+        size_t want = (size_t)(end - start);
+        bool known = want == 0;
+        for (size_t i = 0; i < n && !known; i++)
+            known = strlen(clusters[i]) == want && memcmp(clusters[i], start, want) == 0;
+        if (!known && used < len) {
+            int w = snprintf(out + used, len - used, "%s%.*s", used ? "," : "", (int)want, start);
+            used += w > 0 ? (size_t)w : 0;
+        }
+    }
+    return used > 0;
 }
 
 /* The library's reading, shared with kr-sweeper: the sweeper deletes a

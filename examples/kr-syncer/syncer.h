@@ -31,6 +31,12 @@ const char *syncer_skip_reason(const json_t *hub);
  * every cluster. */
 bool syncer_placed(const json_t *hub, const char *cluster);
 
+/* The names `hub`'s placement gives that are none of the `n` configured
+ * clusters (a typo such as "DC2" for "dc2" places the object nowhere),
+ * comma-separated into out[0..len); false when there is none. */
+bool syncer_unknown_placement(const json_t *hub, const char *const *clusters, size_t n, char *out,
+                              size_t len);
+
 /* ---- apply.c: the copy a workload cluster should hold ------------------- */
 
 /* The desired copy of `hub` for source cluster `hub_name`: the object
