@@ -107,13 +107,6 @@ const char *kr_inv_redact_url(const char *url, char *buf, size_t size)
     return buf;
 }
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* RFC 3339 with milliseconds, UTC. */
 static json_t *time_json(const char *ms_text)
 {
@@ -1196,7 +1189,7 @@ int kr_inv_apply(kr_inventory_t *inv, const kr_inventory_event *events, size_t n
         return ret;
     }
     kr_inventory_apply_result res = {0};
-    int64_t now = wall_ms();
+    int64_t now = kr_clock_wall_ms();
     pthread_mutex_lock(&inv->lock);
     ret = inv->ops->begin(inv->be, KR_INV_BEGIN_WRITE, err);
     chunk *c = NULL;
@@ -1289,7 +1282,7 @@ static int record_action(kr_inventory_t *inv, const kr_inventory_action *a, cons
         kr_free(dedup);
         return kr_error_set(err, KR_ENOMEM, "inventory: out of memory");
     }
-    kr_inv_param p[] = {KR_INV_INT(time_ms > 0 ? time_ms : wall_ms()),
+    kr_inv_param p[] = {KR_INV_INT(time_ms > 0 ? time_ms : kr_clock_wall_ms()),
                         KR_INV_TEXT(a->cluster),
                         KR_INV_TEXT(a->api_version ? a->api_version : ""),
                         KR_INV_TEXT(a->kind),

@@ -4,12 +4,8 @@
  * thread records, oldest first, retrying with growing pauses. Every action
  * carries a dedup key (the caller's, or one made here), so that a retry
  * after an answer lost on its way is still one transaction. */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "internal.h"
 #include "inventory_internal.h"
@@ -95,13 +91,8 @@ static pending *pending_new(const kr_inventory_action *a, const char *key)
 /* A key no other action will have: "outbox:" and 128 random bits. */
 static void make_key(char out[64])
 {
-    uint64_t v[2] = {0, 0};
-    if (getrandom(v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v)) {
-        static _Atomic uint64_t counter;
-        v[0] = (uint64_t)kr_clock_monotonic_ns() ^ ((uint64_t)getpid() << 32);
-        v[1] = ++counter ^ (uint64_t)(uintptr_t)out;
-    }
-    snprintf(out, 64, "outbox:%016llx%016llx", (unsigned long long)v[0], (unsigned long long)v[1]);
+    snprintf(out, 64, "outbox:%016llx%016llx", (unsigned long long)kr_random_u64(),
+             (unsigned long long)kr_random_u64());
 }
 
 /* An error after which the same record may go through later: the
@@ -111,13 +102,6 @@ static void make_key(char out[64])
 static bool retryable(int rc)
 {
     return rc == KR_EUNAVAILABLE || rc == KR_ECONNECT || rc == KR_ETIMEDOUT;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Sleep `ms` (mu held), unless the outbox stops first. New actions do not
@@ -259,7 +243,7 @@ int kr_inventory_outbox_record(kr_inventory_outbox_t *ob, const kr_inventory_act
         make_key(made);
         key = made;
     }
-    int64_t made_ms = wall_ms();
+    int64_t made_ms = kr_clock_wall_ms();
     kr_mutex_lock(&ob->mu);
     bool waiting = ob->head != NULL || ob->stopping;
     kr_mutex_unlock(&ob->mu);

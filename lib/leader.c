@@ -11,7 +11,6 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -115,14 +114,6 @@ static void micro_time(char *out, size_t len)
     gmtime_r(&ts.tv_sec, &tm);
     size_t n = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(out + n, len - n, ".%06uZ", (unsigned)(ts.tv_nsec / 1000) % 1000000u);
-}
-
-static uint64_t random_u64(void)
-{
-    uint64_t v = 0;
-    if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v))
-        v = (uint64_t)kr_clock_monotonic_ns() ^ ((uint64_t)getpid() << 32);
-    return v;
 }
 
 static const char *spec_holder(const json_t *spec)
@@ -542,7 +533,7 @@ static uint64_t next_tick_ms(const kr_leader_t *le)
     /* Spread the replicas' attempts over the last fifth of the period so
      * that they do not stay in step; never longer than the period. */
     uint64_t spread = le->retry_ms / 5;
-    return le->retry_ms - (spread ? random_u64() % (spread + 1) : 0);
+    return le->retry_ms - (spread ? kr_random_u64() % (spread + 1) : 0);
 }
 
 static void on_tick(kr_timer_t *timer, void *user)
@@ -663,7 +654,7 @@ static int make_identity(kr_leader_t *le, const char *given, kr_error_t *err)
         if (gethostname(host, sizeof(host)) != 0 || !*host)
             snprintf(host, sizeof(host), "localhost");
         host[sizeof(host) - 1] = '\0';
-        le->identity = kr_asprintf("%s_%016llx", host, (unsigned long long)random_u64());
+        le->identity = kr_asprintf("%s_%016llx", host, (unsigned long long)kr_random_u64());
     }
     return le->identity ? 0 : kr_error_set(err, KR_ENOMEM, "leader: out of memory");
 }

@@ -350,6 +350,8 @@ static inline void kr_copy_sized(void *out, size_t out_size, const void *in, siz
 /* CLOCK_MONOTONIC in nanoseconds / milliseconds. [any thread] */
 int64_t kr_clock_monotonic_ns(void);
 uint64_t kr_clock_monotonic_ms(void);
+/* The wall clock in ms since the epoch (what the inventory stores). */
+int64_t kr_clock_wall_ms(void);
 /* now_ns of `clock`, or CLOCK_MONOTONIC when clock or its now_ns is NULL. */
 int64_t kr_clock_read(const kr_clock *clock);
 /* *ts = CLOCK_MONOTONIC now + ms, normalised: a deadline for
@@ -381,6 +383,10 @@ static inline uint64_t kr_ns_to_ms_ceil(int64_t ns)
 typedef struct kr_rng {
     uint64_t state;
 } kr_rng;
+
+/* 64 bits from the kernel's generator (the clock, the pid and a counter
+ * when it cannot answer at once): identities, keys, jitter. [any thread] */
+uint64_t kr_random_u64(void);
 
 /* Seed 0 picks a seed from the clock and the generator's address. */
 void kr_rng_seed(kr_rng *r, uint64_t seed);

@@ -985,12 +985,6 @@ static bool same_node_ports(const json_t *a, const json_t *b)
     return true;
 }
 
-static bool same_field(const json_t *a, const json_t *b, const char *key)
-{
-    const json_t *x = json_object_get(a, key), *y = json_object_get(b, key);
-    return (!x && !y) || (x && y && json_equal(x, y));
-}
-
 /* Reachable from outside the cluster: its traffic policy applies. */
 static bool externally_accessible(const json_t *spec)
 {
@@ -1008,13 +1002,13 @@ static void drop_type_dependent(const json_t *old, json_t *spec)
     const char *old_type = str(old, "type"), *type = str(spec, "type");
     bool old_lb = eq(old_type, "LoadBalancer"), lb = eq(type, "LoadBalancer");
     if (!eq(old_type, "ExternalName") && eq(type, "ExternalName")) {
-        if (same_field(old, spec, "clusterIP") && same_field(old, spec, "clusterIPs")) {
+        if (ts_same_at(old, spec, "clusterIP") && ts_same_at(old, spec, "clusterIPs")) {
             json_object_del(spec, "clusterIP");
             json_object_del(spec, "clusterIPs");
         }
-        if (same_field(old, spec, "ipFamilies"))
+        if (ts_same_at(old, spec, "ipFamilies"))
             json_object_del(spec, "ipFamilies");
-        if (same_field(old, spec, "ipFamilyPolicy"))
+        if (ts_same_at(old, spec, "ipFamilyPolicy"))
             json_object_del(spec, "ipFamilyPolicy");
     }
     if (needs_node_ports(old_type) && !needs_node_ports(type) && same_node_ports(old, spec)) {
@@ -1028,16 +1022,16 @@ static void drop_type_dependent(const json_t *old, json_t *spec)
     }
     bool old_hc = old_lb && eq(str(old, "externalTrafficPolicy"), "Local");
     bool hc = lb && eq(str(spec, "externalTrafficPolicy"), "Local");
-    if (old_hc && !hc && same_field(old, spec, "healthCheckNodePort"))
+    if (old_hc && !hc && ts_same_at(old, spec, "healthCheckNodePort"))
         json_object_del(spec, "healthCheckNodePort");
     if (!lb && json_object_get(old, "allocateLoadBalancerNodePorts") &&
-        same_field(old, spec, "allocateLoadBalancerNodePorts"))
+        ts_same_at(old, spec, "allocateLoadBalancerNodePorts"))
         json_object_del(spec, "allocateLoadBalancerNodePorts");
-    if (!lb && same_field(old, spec, "loadBalancerClass"))
+    if (!lb && ts_same_at(old, spec, "loadBalancerClass"))
         json_object_del(spec, "loadBalancerClass");
-    if (!externally_accessible(spec) && same_field(old, spec, "externalTrafficPolicy"))
+    if (!externally_accessible(spec) && ts_same_at(old, spec, "externalTrafficPolicy"))
         json_object_del(spec, "externalTrafficPolicy");
-    if (eq(type, "ExternalName") && same_field(old, spec, "internalTrafficPolicy"))
+    if (eq(type, "ExternalName") && ts_same_at(old, spec, "internalTrafficPolicy"))
         json_object_del(spec, "internalTrafficPolicy");
 }
 

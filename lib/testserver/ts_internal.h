@@ -710,6 +710,8 @@ int ts_validate_metadata(const ts_resource *res, const json_t *md, ts_response *
  * in resp. */
 int ts_validate_update(const ts_resource *res, const json_t *existing, const json_t *obj,
                        const char *name, ts_response *resp);
+/* Whether a[key] and b[key] are the same value, absent and null alike. */
+bool ts_same_at(const json_t *a, const json_t *b, const char *key);
 /* A pod's spec update (not through a subresource): only what
  * ValidatePodUpdate lets change. 0, or KR_EINVALIDOBJ with 422 in resp. */
 int ts_validate_pod_update(const ts_resource *res, const json_t *existing, const json_t *obj,

@@ -145,7 +145,7 @@ int ts_validate_metadata(const ts_resource *res, const json_t *md, ts_response *
 
 /* ---- fields an update may not change (wire spec §2.2) ------------------------------ */
 
-static bool same_at(const json_t *a, const json_t *b, const char *key)
+bool ts_same_at(const json_t *a, const json_t *b, const char *key)
 {
     const json_t *x = json_object_get(a, key), *y = json_object_get(b, key);
     if (json_is_null(x))
@@ -182,16 +182,16 @@ static int check_immutable_data(const ts_resource *res, const char *name, const 
                                 const json_t *obj, ts_response *resp)
 {
     bool secret = ts_resource_is(res, "", "secrets");
-    if (secret && !same_at(old, obj, "type"))
+    if (secret && !ts_same_at(old, obj, "type"))
         return respond_immutable(resp, res, name, "type", json_object_get(obj, "type"),
                                  "field is immutable");
     if (!json_is_true(json_object_get(old, "immutable")))
         return 0;
     if (!json_is_true(json_object_get(obj, "immutable")))
         return respond_forbidden(resp, res, name, "immutable");
-    if (!same_at(old, obj, "data"))
+    if (!ts_same_at(old, obj, "data"))
         return respond_forbidden(resp, res, name, "data");
-    if (!secret && !same_at(old, obj, "binaryData"))
+    if (!secret && !ts_same_at(old, obj, "binaryData"))
         return respond_forbidden(resp, res, name, "binaryData");
     return 0;
 }
@@ -204,14 +204,14 @@ static int check_storageclass(const ts_resource *res, const char *name, const js
     static const char *const forbidden[] = {"parameters", "provisioner", "reclaimPolicy"};
     json_t *causes = json_array();
     for (size_t i = 0; causes && i < KR_ARRAY_LEN(forbidden); i++) {
-        if (same_at(old, obj, forbidden[i]))
+        if (ts_same_at(old, obj, forbidden[i]))
             continue;
         char *msg = kr_asprintf("Forbidden: updates to %s are forbidden.", forbidden[i]);
         json_array_append_new(causes, json_pack("{s:s, s:s, s:s}", "reason", "FieldValueForbidden",
                                                 "message", msg ? msg : "", "field", forbidden[i]));
         kr_free(msg);
     }
-    if (causes && !same_at(old, obj, "volumeBindingMode")) {
+    if (causes && !ts_same_at(old, obj, "volumeBindingMode")) {
         const json_t *mode = json_object_get(obj, "volumeBindingMode");
         char *text = mode ? json_dumps(mode, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
         char *msg = kr_asprintf("Invalid value: %s: field is immutable", text ? text : "null");
@@ -352,12 +352,6 @@ static bool map_within(const json_t *a, const json_t *b)
     return true;
 }
 
-static int pod_invalid(ts_response *resp, const ts_resource *res, const char *name,
-                       const char *field, const json_t *value, const char *why)
-{
-    return respond_immutable(resp, res, name, field, value, why);
-}
-
 /* ValidatePodUpdate (1.32): a pod's spec keeps all but its containers'
  * images, an activeDeadlineSeconds set or lowered, tolerations added to
  * (their tolerationSeconds may change), scheduling gates removed, a
@@ -378,14 +372,14 @@ int ts_validate_pod_update(const ts_resource *res, const json_t *existing, const
     if (ads) {
         json_int_t v = json_integer_value(ads);
         if (!json_is_integer(ads) || v <= 0 || v > 2147483647)
-            return pod_invalid(resp, res, name, "spec.activeDeadlineSeconds", ads,
-                               "must be between 1 and 2147483647, inclusive");
+            return respond_immutable(resp, res, name, "spec.activeDeadlineSeconds", ads,
+                                     "must be between 1 and 2147483647, inclusive");
         if (json_is_integer(old_ads) && json_integer_value(old_ads) < v)
-            return pod_invalid(resp, res, name, "spec.activeDeadlineSeconds", ads,
-                               "must be less than or equal to previous value");
+            return respond_immutable(resp, res, name, "spec.activeDeadlineSeconds", ads,
+                                     "must be less than or equal to previous value");
     } else if (json_is_integer(old_ads)) {
-        return pod_invalid(resp, res, name, "spec.activeDeadlineSeconds", NULL,
-                           "must not update from a positive integer to nil value");
+        return respond_immutable(resp, res, name, "spec.activeDeadlineSeconds", NULL,
+                                 "must not update from a positive integer to nil value");
     }
     if (!tolerations_kept(json_object_get(old_spec, "tolerations"),
                           json_object_get(spec, "tolerations")))
@@ -459,7 +453,7 @@ int ts_validate_pod_update(const ts_resource *res, const json_t *existing, const
 static int check_role_ref(const ts_resource *res, const char *name, const json_t *old,
                           const json_t *obj, ts_response *resp)
 {
-    if (same_at(old, obj, "roleRef"))
+    if (ts_same_at(old, obj, "roleRef"))
         return 0;
     const json_t *ref = json_object_get(obj, "roleRef");
     const char *group = json_string_value(json_object_get(ref, "apiGroup"));
@@ -482,7 +476,7 @@ static int check_immutable_field(const ts_resource *res, const char *name, const
             continue;
         const json_t *a = IMMUTABLE[i].in_spec ? json_object_get(old, "spec") : old;
         const json_t *b = IMMUTABLE[i].in_spec ? json_object_get(obj, "spec") : obj;
-        if (same_at(a, b, IMMUTABLE[i].key))
+        if (ts_same_at(a, b, IMMUTABLE[i].key))
             return 0;
         char field[64];
         snprintf(field, sizeof(field), "%s%s", IMMUTABLE[i].in_spec ? "spec." : "",
@@ -501,7 +495,7 @@ int ts_validate_update(const ts_resource *res, const json_t *existing, const jso
     if (ts_resource_is(res, "storage.k8s.io", "storageclasses"))
         return check_storageclass(res, name, existing, obj, resp);
     if (ts_resource_is(res, "scheduling.k8s.io", "priorityclasses") &&
-        !same_at(existing, obj, "value"))
+        !ts_same_at(existing, obj, "value"))
         return respond_spec_forbidden(resp, res, name, "value", "may not be changed in an update.");
     if (check_immutable_field(res, name, existing, obj, resp) != 0)
         return KR_EINVALIDOBJ;
@@ -517,13 +511,13 @@ int ts_validate_update(const ts_resource *res, const json_t *existing, const jso
         ts_resource_is(res, "apps", "deployments") || ts_resource_is(res, "apps", "replicasets") ||
         ts_resource_is(res, "apps", "statefulsets") || ts_resource_is(res, "apps", "daemonsets");
     bool job = ts_resource_is(res, "batch", "jobs");
-    if ((workload || job) && !same_at(old_spec, spec, "selector"))
+    if ((workload || job) && !ts_same_at(old_spec, spec, "selector"))
         return respond_immutable(resp, res, name, "spec.selector",
                                  json_object_get(spec, "selector"), "field is immutable");
-    if (job && !same_at(old_spec, spec, "template"))
+    if (job && !ts_same_at(old_spec, spec, "template"))
         return respond_immutable(resp, res, name, "spec.template",
                                  json_object_get(spec, "template"), "field is immutable");
-    if (job && !same_at(old_spec, spec, "completionMode"))
+    if (job && !ts_same_at(old_spec, spec, "completionMode"))
         return respond_immutable(resp, res, name, "spec.completionMode",
                                  json_object_get(spec, "completionMode"), "field is immutable");
     /* an Indexed Job's completions may change in tandem with its
@@ -531,10 +525,11 @@ int ts_validate_update(const ts_resource *res, const json_t *existing, const jso
     const char *mode = json_string_value(json_object_get(spec, "completionMode"));
     bool indexed = mode && strcmp(mode, "Indexed") == 0;
     const json_t *completions = json_object_get(spec, "completions");
-    if (job && !indexed && !same_at(old_spec, spec, "completions"))
+    if (job && !indexed && !ts_same_at(old_spec, spec, "completions"))
         return respond_immutable(resp, res, name, "spec.completions", completions,
                                  "field is immutable");
-    if (job && indexed && !same_at(old_spec, spec, "completions") && json_is_integer(completions) &&
+    if (job && indexed && !ts_same_at(old_spec, spec, "completions") &&
+        json_is_integer(completions) &&
         !json_equal(completions, json_object_get(spec, "parallelism")))
         return respond_immutable(resp, res, name, "spec.completions", completions,
                                  "can only be modified in tandem with spec.parallelism");
@@ -544,7 +539,7 @@ int ts_validate_update(const ts_resource *res, const json_t *existing, const jso
         bool external = (old_type && strcmp(old_type, "ExternalName") == 0) ||
                         (type && strcmp(type, "ExternalName") == 0);
         if (!external && json_object_get(old_spec, "clusterIP") &&
-            !same_at(old_spec, spec, "clusterIP"))
+            !ts_same_at(old_spec, spec, "clusterIP"))
             return respond_immutable(resp, res, name, "spec.clusterIPs[0]",
                                      json_object_get(spec, "clusterIPs"),
                                      "may not change once set");
