@@ -94,7 +94,7 @@ REPLAY_BINS := $(addprefix $(BUILD)/test/,$(FUZZERS))
 BENCH_BINS := $(addprefix $(BUILD)/bench/,$(BENCHES))
 
 .PHONY: all lib programs tests check check-plain test-run tsan valgrind install uninstall \
-        install-test demo demo-tools bench fuzz fuzz-merge lint clean deps
+        install-test demo demo-tools bench fuzz fuzz-merge lint clean deps FORCE
 
 all: lib programs
 
@@ -269,15 +269,27 @@ deps:
 
 PUBLIC_HEADERS := $(filter-out include/kreconcile/testserver.h,$(wildcard include/kreconcile/*.h))
 
-$(BUILD)/libkreconcile.pc: pkgconfig/libkreconcile.pc.in Makefile
-	@mkdir -p $(@D)
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+# The .pc files name the directories of this install: regenerated whenever
+# PREFIX, LIBDIR, INCLUDEDIR or VERSION differ from the last install's, with
+# the directories under the prefix written as ${prefix}/... (pkg-config's
+# --define-variable=prefix then relocates them).
+PC_DIRS := $(PREFIX) $(LIBDIR) $(INCLUDEDIR) $(VERSION)
+PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|g' \
+	    -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|g' \
+	    -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|g' \
+	    -e 's|@VERSION@|$(VERSION)|g'
 
-$(BUILD)/libkreconcile-testserver.pc: pkgconfig/libkreconcile-testserver.pc.in Makefile
+$(BUILD)/pc-dirs: FORCE
 	@mkdir -p $(@D)
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+	@echo '$(PC_DIRS)' | cmp -s - $@ || echo '$(PC_DIRS)' > $@
+
+$(BUILD)/libkreconcile.pc: pkgconfig/libkreconcile.pc.in $(BUILD)/pc-dirs Makefile
+	$(PC_SED) $< > $@
+
+$(BUILD)/libkreconcile-testserver.pc: pkgconfig/libkreconcile-testserver.pc.in $(BUILD)/pc-dirs Makefile
+	$(PC_SED) $< > $@
+
+FORCE:
 
 install: all $(A_DIST) $(BUILD)/libkreconcile.pc $(BUILD)/libkreconcile-testserver.pc
 	install -d $(DESTDIR)$(INCLUDEDIR)/kreconcile $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR)

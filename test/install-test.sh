@@ -48,5 +48,22 @@ if [ $ok -eq 1 ]; then
         fi
     fi
 fi
+# A second install with another prefix names its own directories (the .pc
+# files are not left over from the first), relative to ${prefix}.
+if [ $ok -eq 1 ]; then
+    make --no-print-directory install DESTDIR="$tmp/root2" PREFIX=/opt/kr >"$tmp/install2.log" 2>&1 ||
+        { cat "$tmp/install2.log"; ok=0; }
+    for pc in libkreconcile libkreconcile-testserver; do
+        got=$(PKG_CONFIG_SYSROOT_DIR="$tmp/root2" PKG_CONFIG_PATH="$tmp/root2/opt/kr/lib/pkgconfig" \
+            pkg-config --cflags-only-I --libs-only-L "$pc" |
+            tr ' ' '\n' | grep -e "^-I$tmp/root2/opt/kr/include\$" -e "^-L$tmp/root2/opt/kr/lib\$" | wc -l)
+        # moved elsewhere, --define-variable=prefix relocates it
+        moved=$(PKG_CONFIG_SYSROOT_DIR= PKG_CONFIG_PATH="$tmp/root2/opt/kr/lib/pkgconfig" \
+            pkg-config --define-variable=prefix=/srv/kr --cflags-only-I --libs-only-L "$pc" |
+            tr ' ' '\n' | grep -e "^-I/srv/kr/include\$" -e "^-L/srv/kr/lib\$" | wc -l)
+        [ "$got" -eq 2 ] && [ "$moved" -eq 2 ] || { echo "install-test: $pc.pc of PREFIX=/opt/kr does not name its directories:"
+            cat "$tmp/root2/opt/kr/lib/pkgconfig/$pc.pc"; ok=0; }
+    done
+fi
 if [ $ok -eq 1 ]; then echo "install-test: ok"; echo "install 1 0" >>"$results"
 else echo "install-test: FAILED"; echo "install 0 1" >>"$results"; exit 1; fi
