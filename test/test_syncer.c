@@ -1251,10 +1251,12 @@ START_TEST(ignored_and_owned_hub_objects_are_not_synced)
     json_object_set_new(json_object_get(ignored, "metadata"), "annotations",
                         json_pack("{s:s}", KR_ANNOTATION_IGNORE, "true"));
     hub_put(&w, CM, ignored);
+    json_t *owner = fetch(&w.hub, CM, "ignored");
     json_t *owned = object_of(CM, "owned", "x", NULL);
     json_object_set_new(json_object_get(owned, "metadata"), "ownerReferences",
                         json_pack("[{s:s, s:s, s:s, s:s}]", "apiVersion", "v1", "kind", "ConfigMap",
-                                  "name", "ignored", "uid", "u"));
+                                  "name", "ignored", "uid", meta(owner, "uid")));
+    json_decref(owner);
     hub_put(&w, CM, owned);
     converge(&w, 3, false);
     for (int d = 0; d < N_DC; d++) {

@@ -2925,15 +2925,15 @@ END_TEST
 
 /* A ConfigMap "name" in default owned by the ConfigMaps whose uids are
  * given (NULL-terminated); returns the create's status. */
-static long owned_cm(const char *name, const char *const *owner_uids)
+/* Create ConfigMap `name` in default owned by the ConfigMaps `owners`
+ * names, in pairs: name, uid, ..., NULL; the HTTP status. */
+static long owned_cm(const char *name, const char *const *owners)
 {
     json_t *refs = json_array();
-    for (size_t i = 0; owner_uids[i]; i++) {
-        char owner[32];
-        snprintf(owner, sizeof(owner), "o%zu", i);
-        json_array_append_new(refs, json_pack("{s:s, s:s, s:s, s:s}", "apiVersion", "v1", "kind",
-                                              "ConfigMap", "name", owner, "uid", owner_uids[i]));
-    }
+    for (size_t i = 0; owners[i] && owners[i + 1]; i += 2)
+        json_array_append_new(refs,
+                              json_pack("{s:s, s:s, s:s, s:s}", "apiVersion", "v1", "kind",
+                                        "ConfigMap", "name", owners[i], "uid", owners[i + 1]));
     json_t *cm = json_pack("{s:{s:s, s:o}}", "metadata", "name", name, "ownerReferences", refs);
     char *body = json_dumps(cm, JSON_COMPACT);
     tc_response r;
@@ -2966,7 +2966,8 @@ START_TEST(a_dependent_with_another_live_owner_is_kept)
     owner_cm("gc-a", a);
     owner_cm("gc-b", b);
     owner_cm("gc-c", c);
-    const char *ab[] = {a, b, NULL}, *bc[] = {b, c, "uid-of-nothing", NULL};
+    const char *ab[] = {"gc-a", a, "gc-b", b, NULL},
+               *bc[] = {"gc-b", b, "gc-c", c, "gc-never", "uid-of-nothing", NULL};
     ck_assert_int_eq(owned_cm("gc-shared", ab), 201);
     ck_assert_int_eq(owned_cm("gc-shared2", bc), 201);
     tc_response r;
@@ -3002,6 +3003,99 @@ START_TEST(a_dependent_with_another_live_owner_is_kept)
     tc_json(U, "GET", "/api/v1/namespaces/default/configmaps/gc-shared2", NULL, &r);
     ck_assert_int_eq(r.status, 404);
     tc_free(&r);
+}
+END_TEST
+
+/* The ownerReferences of a ConfigMap in default, as "name,name" ("" when
+ * none); 404 gives NULL. */
+static char *owner_names(const char *name, char *out, size_t len)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/api/v1/namespaces/default/configmaps/%s", name);
+    tc_response r;
+    tc_json(U, "GET", path, NULL, &r);
+    char *ret = NULL;
+    if (r.status == 200) {
+        out[0] = 0;
+        size_t i;
+        const json_t *ref;
+        json_array_foreach(json_object_get(json_object_get(r.json, "metadata"), "ownerReferences"),
+                           i, ref)
+        {
+            size_t used = strlen(out);
+            snprintf(out + used, len - used, "%s%s", i ? "," : "", jstr(ref, "name"));
+        }
+        ret = out;
+    } else {
+        ck_assert_int_eq(r.status, 404);
+    }
+    tc_free(&r);
+    return ret;
+}
+
+/* Poll until owner_names(name) is `want` (NULL: gone); 10 s at most. */
+static void await_owner_names(const char *name, const char *want)
+{
+    char got[256] = "";
+    const char *now = NULL;
+    for (int i = 0; i < 1000; i++) {
+        now = owner_names(name, got, sizeof(got));
+        if (want ? now && strcmp(now, want) == 0 : !now)
+            return;
+        usleep(10000);
+    }
+    ck_abort_msg("%s: owners %s, want %s", name, now ? now : "(gone)", want ? want : "(gone)");
+}
+
+/* The collector looks up the owners a written object names (by kind, name
+ * and uid): a dependent whose owners are all absent is deleted, one that
+ * keeps an owner loses its references to the absent ones, and one naming
+ * a kind this server does not serve is left alone. */
+START_TEST(a_dependent_whose_owners_are_absent_is_collected)
+{
+    char gone[64], live[64];
+    owner_cm("gc-gone", gone);
+    owner_cm("gc-live", live);
+    tc_response r;
+    tc_json(U, "DELETE", "/api/v1/namespaces/default/configmaps/gc-gone", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    const char *dangling[] = {"gc-gone", gone, NULL};
+    const char *mixed[] = {"gc-gone", gone, "gc-live", live, NULL};
+    const char *wrong_uid[] = {"gc-live", "not-its-uid", NULL};
+    ck_assert_int_eq(owned_cm("gc-dangling", dangling), 201);
+    ck_assert_int_eq(owned_cm("gc-mixed", mixed), 201);
+    ck_assert_int_eq(owned_cm("gc-wrong-uid", wrong_uid), 201);
+    char got[256];
+    tc_json(U, "POST", "/api/v1/namespaces/default/configmaps",
+            "{\"metadata\":{\"name\":\"gc-foreign\",\"ownerReferences\":[{\"apiVersion\":"
+            "\"example.com/v1\",\"kind\":\"Widget\",\"name\":\"w\",\"uid\":\"w-1\"}]}}",
+            &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    await_owner_names("gc-dangling", NULL);
+    await_owner_names("gc-wrong-uid", NULL);
+    await_owner_names("gc-mixed", "gc-live");
+    /* an update that names an absent owner is looked at too */
+    char body[512];
+    snprintf(body, sizeof(body),
+             "{\"metadata\":{\"ownerReferences\":[{\"apiVersion\":\"v1\",\"kind\":"
+             "\"ConfigMap\",\"name\":\"gc-live\",\"uid\":\"%s\"},{\"apiVersion\":\"v1\","
+             "\"kind\":\"ConfigMap\",\"name\":\"gc-gone\",\"uid\":\"%s\"}]}}",
+             live, gone);
+    tc_request(U, "PATCH", "/api/v1/namespaces/default/configmaps/gc-mixed",
+               "application/merge-patch+json", body, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    await_owner_names("gc-mixed", "gc-live");
+    ck_assert_str_eq(owner_names("gc-foreign", got, sizeof(got)), "w");
+    const char *names[] = {"gc-live", "gc-mixed", "gc-foreign"};
+    for (size_t i = 0; i < 3; i++) {
+        char path[128];
+        snprintf(path, sizeof(path), "/api/v1/namespaces/default/configmaps/%s", names[i]);
+        tc_json(U, "DELETE", path, NULL, &r);
+        tc_free(&r);
+    }
 }
 END_TEST
 
@@ -5423,6 +5517,7 @@ int main(void)
                             tls_with_client_certificates_and_tokens,
                             background_deletion_cascades_to_owned_objects,
                             a_dependent_with_another_live_owner_is_kept,
+                            a_dependent_whose_owners_are_absent_is_collected,
                             crd_makes_its_resource_servable_and_takes_it_along,
                             crd_deletion_waits_for_its_custom_resources_finalizers,
                             crd_deletion_without_finalizers_is_immediate,

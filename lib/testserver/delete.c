@@ -622,6 +622,157 @@ void ts_owners_sync(kr_testserver_t *ts, const json_t *removed)
     }
 }
 
+/* ---- dependents of absent owners ------------------------------------------------- */
+
+/* The collector looks up the owners a written object names: one it does
+ * not find by kind and name with the uid named is absent, and a dependent
+ * whose owners are all absent is deleted; one that keeps an owner loses
+ * its references to the absent ones. It acts on what its informers saw a
+ * moment after the write, so that a client reading back its write finds
+ * it there. */
+#define OWNERS_VERIFY_DELAY_MS 200
+
+typedef struct ts_owner_check {
+    struct ts_owner_check *next;
+    char *group, *version, *plural, *ns, *name, *uid;
+    uint64_t due_ms;
+} ts_owner_check;
+
+typedef enum { OWNER_SOLID, OWNER_ABSENT, OWNER_WAITING, OWNER_UNRESOLVED } owner_state;
+
+/* An owner reference of a dependent in namespace dep_ns ("": cluster-scoped;
+ * a namespaced owner cannot own it). A kind this server does not serve
+ * cannot be resolved: the collector leaves such a dependent alone. */
+static owner_state owner_of(kr_testserver_t *ts, const char *dep_ns, const json_t *ref)
+{
+    const char *api_version = json_string_value(json_object_get(ref, "apiVersion"));
+    const char *kind = json_string_value(json_object_get(ref, "kind"));
+    const char *name = json_string_value(json_object_get(ref, "name"));
+    const char *uid = json_string_value(json_object_get(ref, "uid"));
+    if (!api_version || !kind || !name || !uid)
+        return OWNER_UNRESOLVED;
+    ts_resource *r = ts_resource_find_kind(ts, api_version, kind);
+    if (!r)
+        return OWNER_UNRESOLVED;
+    ts_obj *o = r->namespaced && !*dep_ns
+                    ? NULL
+                    : ts_store_get(r->store, r->namespaced ? dep_ns : "", name);
+    const char *have = o ? ts_meta_str(o->obj, "uid") : NULL;
+    if (!have || strcmp(have, uid) != 0)
+        return OWNER_ABSENT;
+    return waiting_for_dependents(o->obj) ? OWNER_WAITING : OWNER_SOLID;
+}
+
+static void owner_check_free(ts_owner_check *c)
+{
+    kr_free(c->group);
+    kr_free(c->version);
+    kr_free(c->plural);
+    kr_free(c->ns);
+    kr_free(c->name);
+    kr_free(c->uid);
+    kr_free(c);
+}
+
+void ts_owners_written(kr_testserver_t *ts, const ts_resource *res, const json_t *obj,
+                       const json_t *old)
+{
+    const json_t *refs = json_object_get(json_object_get(obj, "metadata"), "ownerReferences");
+    if (json_array_size(refs) == 0 ||
+        (old &&
+         json_equal(refs, json_object_get(json_object_get(old, "metadata"), "ownerReferences"))))
+        return;
+    const char *ns = res->namespaced ? ts_meta_str(obj, "namespace") : "";
+    size_t k;
+    const json_t *ref;
+    bool absent = false;
+    json_array_foreach(refs, k, ref)
+    {
+        owner_state st = owner_of(ts, ns ? ns : "", ref);
+        absent = absent || st == OWNER_ABSENT || st == OWNER_WAITING;
+    }
+    const char *name = ts_meta_str(obj, "name"), *uid = ts_meta_str(obj, "uid");
+    if (!absent || !ns || !name || !uid)
+        return;
+    ts_owner_check *c = kr_calloc(1, sizeof(*c));
+    if (!c)
+        return;
+    c->group = kr_strdup(res->group);
+    c->version = kr_strdup(res->version);
+    c->plural = kr_strdup(res->plural);
+    c->ns = kr_strdup(ns);
+    c->name = kr_strdup(name);
+    c->uid = kr_strdup(uid);
+    if (!c->group || !c->version || !c->plural || !c->ns || !c->name || !c->uid) {
+        owner_check_free(c);
+        return;
+    }
+    c->due_ms = ts_now_ms() + OWNERS_VERIFY_DELAY_MS;
+    if (ts->owner_checks_last)
+        ts->owner_checks_last->next = c;
+    else
+        ts->owner_checks = c;
+    ts->owner_checks_last = c;
+}
+
+/* The collector's step for one dependent written naming an absent owner. */
+static void owners_verify_one(kr_testserver_t *ts, const ts_owner_check *c)
+{
+    const ts_resource *res = ts_resource_find(ts, c->group, c->version, c->plural);
+    ts_obj *dep = res ? ts_store_get(res->store, c->ns, c->name) : NULL;
+    const char *uid = dep ? ts_meta_str(dep->obj, "uid") : NULL;
+    if (!uid || strcmp(uid, c->uid) != 0 || json_object_get(ts_meta(dep->obj), "deletionTimestamp"))
+        return;
+    const json_t *refs = json_object_get(ts_meta(dep->obj), "ownerReferences");
+    size_t k, solid = 0, gone = 0;
+    const json_t *ref;
+    json_array_foreach(refs, k, ref)
+    {
+        owner_state st = owner_of(ts, c->ns, ref);
+        if (st == OWNER_UNRESOLVED)
+            return;
+        solid += st == OWNER_SOLID;
+        gone += st != OWNER_SOLID;
+    }
+    if (gone == 0)
+        return;
+    if (solid == 0) {
+        delete_now(ts, res, c->ns, c->name, 0);
+        return;
+    }
+    json_t *next = with_rv(ts, dep->obj);
+    json_t *kept = next ? json_object_get(ts_meta(next), "ownerReferences") : NULL;
+    for (k = json_array_size(kept); k-- > 0;)
+        if (owner_of(ts, c->ns, json_array_get(kept, k)) != OWNER_SOLID)
+            json_array_remove(kept, k);
+    if (next)
+        replace(ts, res, c->ns, c->name, next);
+    json_decref(next);
+}
+
+void ts_owners_verify(kr_testserver_t *ts)
+{
+    uint64_t now = ts_now_ms();
+    while (ts->owner_checks && ts->owner_checks->due_ms <= now) {
+        ts_owner_check *c = ts->owner_checks;
+        ts->owner_checks = c->next;
+        if (!ts->owner_checks)
+            ts->owner_checks_last = NULL;
+        owners_verify_one(ts, c);
+        owner_check_free(c);
+    }
+}
+
+void ts_owner_checks_free(kr_testserver_t *ts)
+{
+    while (ts->owner_checks) {
+        ts_owner_check *c = ts->owner_checks;
+        ts->owner_checks = c->next;
+        owner_check_free(c);
+    }
+    ts->owner_checks_last = NULL;
+}
+
 /* DELETE with propagationPolicy Foreground: the owner is marked with the
  * foregroundDeletion finalizer, its dependents deleted, and it goes once
  * none of them blocks it (blockOwnerDeletion). Returns the owner as marked,

@@ -228,6 +228,7 @@ void kr_testserver_free(kr_testserver_t *ts)
     ts_http_stop(ts);
     ts_audit_close(ts);
     ts_history_free(ts);
+    ts_owner_checks_free(ts);
     ts_snapshots_clear(ts);
     kr_free(ts->snapshots);
     ts_resources_free(ts);

@@ -179,6 +179,9 @@ struct kr_testserver {
     size_t nwatches;
     ts_watch *wake_head; /* suspended watches to resume after unlocking */
     struct ts_delayed *delayed, *delayed_last; /* waiting out faults.latency_ms, due first */
+    /* objects written naming an owner that could not be found, verified
+     * again by the ticker (delete.c) */
+    struct ts_owner_check *owner_checks, *owner_checks_last;
 
     kr_testserver_faults faults;
     kr_rng rng;
@@ -662,6 +665,15 @@ bool ts_namespace_terminating(kr_testserver_t *ts, const char *ns);
 /* An object is gone (delete.c): owners of it deleted in the foreground
  * that nothing blocks any more lose their foregroundDeletion finalizer. */
 void ts_owners_sync(kr_testserver_t *ts, const json_t *removed);
+/* The garbage collector's check of a written object's owners (obj as
+ * stored; old: the state before, NULL on create): one naming an owner that
+ * is absent is verified again a moment later (ts_owners_verify, from the
+ * ticker), then deleted when no owner is left, or stripped of its
+ * references to the absent ones. */
+void ts_owners_written(kr_testserver_t *ts, const ts_resource *res, const json_t *obj,
+                       const json_t *old);
+void ts_owners_verify(kr_testserver_t *ts);
+void ts_owner_checks_free(kr_testserver_t *ts);
 void ts_namespace_sync(kr_testserver_t *ts, const char *ns);
 /* A namespace's finalizers: spec.finalizers and metadata.finalizers. */
 bool ts_namespace_finalized(const json_t *ns);

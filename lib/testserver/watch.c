@@ -605,6 +605,7 @@ static void *ticker_main(void *arg)
             tick(ts);
             next_tick = now + kr_ms_to_ns(period);
         }
+        ts_owners_verify(ts);
         ts_delayed *due = take_due(ts);
         ts_unlock(ts); /* resumes the watches tick() woke */
         resume_all(due);

@@ -534,6 +534,7 @@ int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_res
             return rc;
         }
         ev = ts_record_event(ts, res, TS_ADDED, obj, NULL);
+        ts_owners_written(ts, res, obj, NULL);
     }
     if (w->no_body) {
         json_decref(obj);
@@ -795,8 +796,10 @@ static int store_update(kr_testserver_t *ts, const ts_write *w, const json_t *ex
     json_t *old = json_incref((json_t *)existing);
     const ts_event *ev = NULL;
     int rc = ts_store_put(res->store, ns, w->rt->name, json_incref(obj));
-    if (rc == 0)
+    if (rc == 0) {
         ev = ts_record_event(ts, res, TS_MODIFIED, obj, old);
+        ts_owners_written(ts, res, obj, old);
+    }
     json_decref(old);
     if (rc != 0) {
         json_decref(obj);
