@@ -21,12 +21,11 @@
  * apiserver's Status.
  *
  * Where it differs from a real apiserver (docs/k8s-api-wire.md §9):
- * server-side apply merges without field ownership or conflicts; custom
- * resources' CEL rules are not evaluated; no controllers run and no grace
- * periods (objects without finalizers go at once); a namespace is deleted
- * at once with its contents; a list with an RV newer than the server's
- * answers 504 at once; resourceVersionMatch=Exact serves only the current
- * RV (older: 410). Test admin endpoints live under /_kr/. */
+ * custom resources' CEL rules are not evaluated; no controllers run but the
+ * garbage collector's and the namespace controller's work, done at once
+ * (an object naming an absent owner: about 200 ms later); no grace periods
+ * (objects without finalizers go at once); a list with an RV newer than
+ * the server's answers 504 at once. Test admin endpoints live under /_kr/. */
 #ifndef KRECONCILE_TESTSERVER_H
 #define KRECONCILE_TESTSERVER_H
 
