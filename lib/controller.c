@@ -672,8 +672,9 @@ int kr_controller_stop_wait(kr_controller_t *ctl, int64_t since_ns, kr_error_t *
         return kr_error_set(err, KR_ETIMEDOUT,
                             "controller %s: %u reconcile(s) still running after %llu ms", ctl->name,
                             unfinished, (unsigned long long)ctl->shutdown_timeout_ms);
-    kr_log_fields(&ctl->logger, KR_LOG_INFO, KR_CONTROLLER_MODULE, fields, 1,
-                  "All workers finished");
+    if (ctl->nthreads) /* a controller that never started had none */
+        kr_log_fields(&ctl->logger, KR_LOG_INFO, KR_CONTROLLER_MODULE, fields, 1,
+                      "All workers finished");
     return 0;
 }
 
@@ -707,6 +708,11 @@ void kr_controller_free(kr_controller_t *ctl)
     pthread_mutex_destroy(&ctl->mu);
     kr_free(ctl->name);
     kr_free(ctl);
+}
+
+bool kr_controller_stopping(const kr_controller_t *ctl)
+{
+    return ctl && atomic_load(&((kr_controller_t *)ctl)->stopping);
 }
 
 bool kr_controller_failed(const kr_controller_t *ctl)

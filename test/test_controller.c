@@ -1228,6 +1228,50 @@ START_TEST(stop_reports_a_reconcile_past_the_deadline_and_still_joins_it)
 }
 END_TEST
 
+/* A long reconcile that watches kr_controller_stopping() (at most 15 s). */
+static kr_reconcile_result until_stopping(tctx *t, const kr_reconcile_request *req, int count,
+                                          uint64_t *after_ms, kr_error_t *err)
+{
+    (void)req;
+    (void)count;
+    (void)after_ms;
+    (void)err;
+    ck_assert(!kr_controller_stopping(t->ctl));
+    atomic_store(&slow_started, 1);
+    for (int i = 0; i < 15000 && !kr_controller_stopping(t->ctl); i++)
+        nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+    return KR_RECONCILE_REQUEUE;
+}
+
+/* A reconcile that checks kr_controller_stopping() between its steps ends
+ * early, so the stop finishes well within its timeout. */
+START_TEST(a_long_reconcile_sees_the_stop_begin_and_returns_early)
+{
+    cluster a;
+    tctx t;
+    one_cluster_up(&a, 43, &t, until_stopping);
+    atomic_store(&slow_started, 0);
+    kr_controller_opts o = KR_CONTROLLER_OPTS_INIT;
+    o.name = "long";
+    o.reconcile = reconcile;
+    o.user = &t;
+    o.shutdown_timeout_ms = 10000;
+    ck_assert_int_eq(kr_controller_new(&o, &t.ctl, NULL), 0);
+    ck_assert(!kr_controller_stopping(t.ctl));
+    watch(t.ctl, a.inf, NULL);
+    ck_assert_int_eq(kr_controller_start(t.ctl, NULL), 0);
+    write_cm(a.k.c, "long", "x", false);
+    while (!atomic_load(&slow_started))
+        sched_yield();
+    kr_error_t err = {0};
+    ck_assert_msg(kr_controller_stop(t.ctl, &err) == 0, "%s", err.message);
+    ck_assert(kr_controller_stopping(t.ctl));
+    ck_assert_int_eq(count_of(&t, "default/long"), 1);
+    ck_assert(!kr_controller_stopping(NULL));
+    one_cluster_down(&a, &t);
+}
+END_TEST
+
 static atomic_int sync_timeouts;
 
 static void count_sync_timeouts(kr_log_level level, const char *module, const char *message,
@@ -1389,6 +1433,7 @@ int main(void)
     tcase_add_test(tc, a_failing_cluster_does_not_hold_up_a_healthy_one);
     tcase_add_test(tc, a_cluster_unreachable_at_start_holds_only_its_own_lane);
     tcase_add_test(tc, stop_reports_a_reconcile_past_the_deadline_and_still_joins_it);
+    tcase_add_test(tc, a_long_reconcile_sees_the_stop_begin_and_returns_early);
     tcase_add_test(tc, workers_never_start_when_the_caches_do_not_sync_in_time);
     tcase_add_test(tc, start_and_stop_many_times_without_leaks);
     tcase_add_test(tc, allocation_failures_are_reported_without_leaks);

@@ -241,6 +241,14 @@ KR_API bool kr_controller_ready(const kr_controller_t *ctl);
  * better. [any thread] */
 KR_API bool kr_controller_failed(const kr_controller_t *ctl);
 
+/* True once its stop has begun (kr_controller_stop, or its manager's
+ * stop): no new reconcile starts. A reconcile that takes long checks it
+ * between its steps and returns early (KR_RECONCILE_REQUEUE: the key is
+ * looked at again by whoever runs next), as a controller-runtime
+ * reconciler returns when its context is cancelled, so that the stop
+ * finishes within shutdown_timeout_ms. [any thread] */
+KR_API bool kr_controller_stopping(const kr_controller_t *ctl);
+
 /* The controller's name (borrowed). */
 KR_API const char *kr_controller_name(const kr_controller_t *ctl);
 
