@@ -447,9 +447,11 @@ static void on_answer(json_t *result, const kr_error_t *err, void *user)
                        : call->op == OP_CREATE                          ? "create"
                                                                         : "update";
     if (err) {
-        kr_log(&le->log, err->code == KR_ECONFLICT ? KR_LOG_DEBUG : KR_LOG_WARN, MOD,
-               "lease %s/%s: %s failed: %s", le->lease_namespace, le->lease_name, what,
-               err->message);
+        /* a conflict is a race lost, and a Lease not found the usual
+         * start (it is then created): neither is worth a warning */
+        bool usual = err->code == KR_ECONFLICT || (call->op == OP_GET && err->code == KR_ENOTFOUND);
+        kr_log(&le->log, usual ? KR_LOG_DEBUG : KR_LOG_WARN, MOD, "lease %s/%s: %s failed: %s",
+               le->lease_namespace, le->lease_name, what, err->message);
     }
     switch (call->op) {
     case OP_GET:
