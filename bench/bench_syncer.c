@@ -12,7 +12,7 @@
  * requests per minute while nothing changes (KR_BENCH_SYNCER_STEADY_S,
  * default 10 s; target 0 besides watches). KR_BENCH_SYNCER_LATENCY_MS
  * makes every server answer each request that many ms late.
- * Clients have no rate limit here (the programs' default is 5 qps). Prints
+ * Clients have no rate limit here (the programs' default is 20 qps). Prints
  * figures; never asserts on speed. */
 #include <pthread.h>
 #include <stdio.h>

@@ -344,11 +344,22 @@ static void on_new_leader(const char *identity, void *user)
 
 /* ---- building ----------------------------------------------------------------------- */
 
+#define MANAGER_DEFAULT_QPS 20.0
+#define MANAGER_DEFAULT_BURST 30
+
 /* The client rate limit: the program's default (kr_manager_opts), then the
- * command line's (--kube-api-qps, --kube-api-burst) over the kubeconfig's;
+ * command line's (--kube-api-qps, --kube-api-burst) over the kubeconfig's,
+ * else controller-runtime's 20 and 30;
  * the request timeout: --request-timeout, else the program's default. */
 static void apply_rate_limit(const kr_manager_t *m, kr_rest_config *rc)
 {
+    /* controller-runtime's default for a config without one (its
+     * GetConfig): 20 qps, burst 30, where client-go's is 5 and 10 */
+    if (rc->qps == 0) {
+        rc->qps = MANAGER_DEFAULT_QPS;
+        if (rc->burst <= 0)
+            rc->burst = MANAGER_DEFAULT_BURST;
+    }
     if (m->client_qps != 0)
         rc->qps = m->client_qps;
     if (m->client_burst > 0)

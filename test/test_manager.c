@@ -1051,6 +1051,45 @@ START_TEST(a_workload_cluster_down_is_named_in_readyz_but_holds_nothing_up)
 }
 END_TEST
 
+/* Without --kube-api-qps the clients take controller-runtime's 20 qps and
+ * burst 30, not client-go's 5 and 10: 30 GETs in a row never wait for the
+ * limiter (at 5/10, twenty of them would wait 0.2 s each). */
+START_TEST(the_default_rate_limit_is_controller_runtimes)
+{
+    struct server s;
+    server_start(&s);
+    struct running r;
+    manager_make(&r, false, s.kubeconfig, 0);
+    manager_start(&r);
+    kr_gvr cms = KR_GVR("", "v1", "configmaps");
+    for (int i = 0; i < 30; i++) {
+        json_t *got = NULL;
+        kr_error_t err = {0};
+        ck_assert_msg(kr_client_get(kr_manager_hub(r.m), cms, "team-a", "cm1", &got, &err) == 0,
+                      "%s", err.message);
+        json_decref(got);
+    }
+    struct reply x = get(kr_manager_listen_address(r.m), "/metrics");
+    ck_assert_int_eq(x.status, 200);
+    struct kr_prom_parsed *ps = malloc(sizeof(*ps));
+    const char *bad = kr_prom_parse(x.body, ps);
+    ck_assert_msg(bad == NULL, "%s", bad);
+    double waited = 0, waits = 0;
+    for (int i = 0; i < ps->nsamples; i++) {
+        if (strcmp(ps->samples[i].name, "rest_client_rate_limiter_duration_seconds_sum") == 0)
+            waited += ps->samples[i].value;
+        if (strcmp(ps->samples[i].name, "rest_client_rate_limiter_duration_seconds_count") == 0)
+            waits += ps->samples[i].value;
+    }
+    ck_assert_msg(waits >= 30, "%.0f limiter observations in\n%s", waits, x.body);
+    ck_assert_msg(waited < 1.0, "30 GETs waited %.2f s for the client-side rate limiter", waited);
+    free(ps);
+    free(x.body);
+    ck_assert_int_eq(manager_finish(&r), 0);
+    server_stop(&s);
+}
+END_TEST
+
 START_TEST(the_stop_cuts_every_controller_off_before_waiting_on_any)
 {
     struct server s;
@@ -1572,6 +1611,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, a_workload_cluster_down_is_named_in_readyz_but_holds_nothing_up);
     tcase_add_test(tc, a_missing_kubeconfig_fails_new_with_one_line);
     tcase_add_test(tc, the_stop_cuts_every_controller_off_before_waiting_on_any);
+    tcase_add_test(tc, the_default_rate_limit_is_controller_runtimes);
     suite_add_tcase(s, tc);
     tc = tcase_create("program");
     tcase_set_timeout(tc, 120);

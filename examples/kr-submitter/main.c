@@ -17,8 +17,9 @@ static bool server_dry_run = true;
 static const char *inventory_url;
 static uint64_t inventory_wait_ms = KR_PLATFORM_INVENTORY_WAIT_MS;
 static uint64_t failover_after_ms = 60000;
-/* A Runnable takes three hub writes and two to its cluster: client-go's
- * 5 qps would be the bottleneck. --kube-api-qps and --kube-api-burst (shared flags) override. */
+/* A Runnable takes three hub writes and two to its cluster:
+ * the manager's 20 qps would be the bottleneck. --kube-api-qps and --kube-api-burst (shared
+ * flags) override. */
 #define DEFAULT_QPS 50.0
 #define DEFAULT_BURST 100
 /* How long a stopping program waits for the database to take what its

@@ -321,7 +321,8 @@ typedef struct kr_manager_opts {
     kr_informer_factory_opts informers;
     /* Version 2: the client-side rate limit of the hub's and the clusters'
      * clients (controller-runtime's --kube-api-qps and --kube-api-burst);
-     * 0: the kubeconfig's (client-go's 5 qps, burst 10); qps < 0: none. */
+     * 0: the kubeconfig's, else controller-runtime's 20 qps, burst 30
+     * (client-go's bare default is 5 and 10); qps < 0: none. */
     double client_qps;
     int client_burst;
     /* Version 3: the default of --request-timeout for the hub's and the
