@@ -502,6 +502,24 @@ START_TEST(deprecated_versions_warn_on_every_request)
     ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
     tc_free(&r);
     kr_free(crd);
+    /* discovery lists them by priority, not in the spec's order, and
+     * prefers the first (apiextensions' sortGroupDiscoveryByKubeAwareVersion) */
+    request("GET", "/apis/example.com", NULL, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    char order[128] = "";
+    size_t k;
+    const json_t *v;
+    json_array_foreach(json_object_get(r.json, "versions"), k, v)
+    {
+        size_t used = strlen(order);
+        snprintf(order + used, sizeof(order) - used, "%s%s", k ? " " : "",
+                 json_string_value(json_object_get(v, "version")));
+    }
+    ck_assert_str_eq(order, "v2 v1 v1beta1 v3alpha1 v1alpha1");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(r.json, "preferredVersion"), "version")),
+        "v2");
+    tc_free(&r);
     static const struct {
         const char *version, *warning;
     } cases[] = {

@@ -200,9 +200,15 @@ static json_t *distinct(kr_testserver_t *ts, const char *group)
             seen = seen || strcmp(json_string_value(e), v) == 0;
         if (seen)
             continue;
-        /* groups: inserted at their place in discovery order */
+        /* groups: inserted at their place in discovery order; a group's
+         * versions by priority, the preferred first (apiextensions sorts a
+         * CRD's so, whatever the order its spec lists them in; the
+         * built-in groups' orders agree) */
         size_t at = json_array_size(out);
         while (!group && at > 0 && group_cmp(json_string_value(json_array_get(out, at - 1)), v) > 0)
+            at--;
+        while (group && at > 0 &&
+               ts_kube_version_cmp(json_string_value(json_array_get(out, at - 1)), v) < 0)
             at--;
         json_array_insert_new(out, at, json_string(v));
     }

@@ -376,7 +376,7 @@ static bool parse_kube_version(const char *v, int *major, int *type, int *minor)
     return true;
 }
 
-static int kube_version_cmp(const char *a, const char *b)
+int ts_kube_version_cmp(const char *a, const char *b)
 {
     int amaj, atype, amin, bmaj, btype, bmin;
     bool oka = parse_kube_version(a, &amaj, &atype, &amin);
@@ -406,8 +406,8 @@ static char *deprecation_of(const json_t *spec, const json_t *v)
     {
         const char *other = jstr(o, "name", "");
         if (!json_is_false(json_object_get(o, "served")) &&
-            !json_is_true(json_object_get(o, "deprecated")) && kube_version_cmp(name, other) < 0 &&
-            (!best || kube_version_cmp(other, best) > 0))
+            !json_is_true(json_object_get(o, "deprecated")) &&
+            ts_kube_version_cmp(name, other) < 0 && (!best || ts_kube_version_cmp(other, best) > 0))
             best = other;
     }
     if (!best)

@@ -325,6 +325,9 @@ int ts_csr_update(const char *sub, const json_t *existing, json_t *obj, ts_respo
 ts_resource *ts_resource_find(kr_testserver_t *ts, const char *group, const char *version,
                               const char *plural);
 ts_resource *ts_resource_find_kind(kr_testserver_t *ts, const char *api_version, const char *kind);
+/* apimachinery's CompareKubeAwareVersionStrings: > 0 when a has the higher
+ * priority (v2 > v1 > v1beta2 > v1beta1 > v1alpha1 > other names). */
+int ts_kube_version_cmp(const char *a, const char *b);
 /* Start or stop serving the resource a CRD object describes. */
 int ts_crd_established(kr_testserver_t *ts, const json_t *crd, json_t **updated);
 void ts_crd_removed(kr_testserver_t *ts, const json_t *crd);
