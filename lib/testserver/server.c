@@ -204,7 +204,9 @@ int kr_testserver_start(const kr_testserver_opts *opts, kr_testserver_t **out, k
     }
     if (rc == 0 && create_default_objects(ts) != 0)
         rc = kr_error_set(err, KR_ENOMEM, "out of memory creating the default objects");
-    if (rc == 0 && ts->rbac && ts_rbac_bootstrap(ts) != 0)
+    /* kube-apiserver's RBAC post-start hook makes them in every
+     * authorization mode */
+    if (rc == 0 && ts_rbac_bootstrap(ts) != 0)
         rc = kr_error_set(err, KR_ENOMEM, "out of memory creating the bootstrap RBAC policy");
     if (rc == 0 && ts_ticker_start(ts) != 0)
         rc = kr_error_set(err, KR_ENOMEM, "cannot start the watch ticker thread");
