@@ -4172,6 +4172,66 @@ START_TEST(pods_get_requests_from_limits_and_ephemeral_containers)
 }
 END_TEST
 
+/* The DefaultStorageClass and DefaultIngressClass admission plugins: a
+ * claim or an Ingress that names no class gets the one marked default
+ * (of several, the newest, then the first by name); one that names a
+ * class, even "", or carries the old annotation keeps what it has. */
+START_TEST(claims_and_ingresses_get_the_default_class)
+{
+    static const char pvcs[] = "/api/v1/namespaces/default/persistentvolumeclaims";
+    static const char ingresses[] = "/apis/networking.k8s.io/v1/namespaces/default/ingresses";
+    static const char claim[] = "{\"metadata\":{\"name\":\"%s\"%s},\"spec\":{%s"
+                                "\"accessModes\":[\"ReadWriteOnce\"],\"resources\":{"
+                                "\"requests\":{\"storage\":\"1Gi\"}}}}";
+    static const char ingress[] = "{\"metadata\":{\"name\":\"%s\"%s},\"spec\":{%s"
+                                  "\"defaultBackend\":{\"service\":{\"name\":\"web\","
+                                  "\"port\":{\"number\":80}}}}}";
+    char body[512];
+    snprintf(body, sizeof(body), claim, "before", "", "");
+    json_t *o = created(pvcs, body);
+    ck_assert_ptr_null(dig(o, "spec.storageClassName")); /* no default yet */
+    json_decref(o);
+    json_decref(created("/apis/storage.k8s.io/v1/storageclasses",
+                        "{\"metadata\":{\"name\":\"fast\"},\"provisioner\":\"x\"}"));
+    json_decref(created("/apis/storage.k8s.io/v1/storageclasses",
+                        "{\"metadata\":{\"name\":\"zz-beta\",\"annotations\":{"
+                        "\"storageclass.beta.kubernetes.io/is-default-class\":\"true\"}},"
+                        "\"provisioner\":\"x\"}"));
+    json_decref(created("/apis/storage.k8s.io/v1/storageclasses",
+                        "{\"metadata\":{\"name\":\"standard\",\"annotations\":{"
+                        "\"storageclass.kubernetes.io/is-default-class\":\"true\"}},"
+                        "\"provisioner\":\"x\"}"));
+    snprintf(body, sizeof(body), claim, "plain", "", "");
+    o = created(pvcs, body);
+    /* two defaults: the newer, or of one second the first by name */
+    ck_assert_str_eq(dig_str(o, "spec.storageClassName"), "standard");
+    json_decref(o);
+    snprintf(body, sizeof(body), claim, "none", "", "\"storageClassName\":\"\",");
+    o = created(pvcs, body);
+    ck_assert_str_eq(dig_str(o, "spec.storageClassName"), "");
+    json_decref(o);
+    snprintf(body, sizeof(body), claim, "beta",
+             ",\"annotations\":{\"volume.beta.kubernetes.io/storage-class\":\"fast\"}", "");
+    o = created(pvcs, body);
+    ck_assert_ptr_null(dig(o, "spec.storageClassName"));
+    json_decref(o);
+
+    json_decref(created("/apis/networking.k8s.io/v1/ingressclasses",
+                        "{\"metadata\":{\"name\":\"nginx\",\"annotations\":{"
+                        "\"ingressclass.kubernetes.io/is-default-class\":\"true\"}},"
+                        "\"spec\":{\"controller\":\"example.com/ingress\"}}"));
+    snprintf(body, sizeof(body), ingress, "plain", "", "");
+    o = created(ingresses, body);
+    ck_assert_str_eq(dig_str(o, "spec.ingressClassName"), "nginx");
+    json_decref(o);
+    snprintf(body, sizeof(body), ingress, "annotated",
+             ",\"annotations\":{\"kubernetes.io/ingress.class\":\"other\"}", "");
+    o = created(ingresses, body);
+    ck_assert_ptr_null(dig(o, "spec.ingressClassName"));
+    json_decref(o);
+}
+END_TEST
+
 /* More of the scheme's defaulting and conversion: volume sources, the
  * deprecated serviceAccount name, network policies, limit ranges, nodes. */
 START_TEST(volumes_policies_limits_and_nodes_get_their_defaults)
@@ -5492,6 +5552,7 @@ int main(void)
                             secret_string_data_is_merged_into_data,
                             pods_get_requests_from_limits_and_ephemeral_containers,
                             volumes_policies_limits_and_nodes_get_their_defaults,
+                            claims_and_ingresses_get_the_default_class,
                             numeric_quantities_are_stored_as_canonical_strings,
                             server_side_apply_creates_then_patches,
                             write_options_are_validated_before_the_body,

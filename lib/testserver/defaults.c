@@ -1134,6 +1134,63 @@ static void pod_create(json_t *obj)
     }
 }
 
+/* The class marked default by one of `annotations` ("true"), the newest
+ * (then the first by name) when several are, as the DefaultStorageClass
+ * and DefaultIngressClass admission plugins choose; NULL when none. */
+static const char *default_class(kr_testserver_t *ts, const char *group, const char *plural,
+                                 const char *const *annotations, size_t nannotations)
+{
+    const ts_resource *r = ts_resource_find(ts, group, "v1", plural);
+    const json_t *best = NULL;
+    for (size_t i = 0; r && i < r->store->len; i++) {
+        const json_t *o = r->store->items[i].obj;
+        const json_t *ann = json_object_get(ts_meta((json_t *)o), "annotations");
+        bool marked = false;
+        for (size_t k = 0; k < nannotations; k++)
+            marked = marked || eq(str(ann, annotations[k]), "true");
+        if (!marked)
+            continue;
+        /* RFC 3339 in UTC to the second: newer sorts later; the store
+         * is sorted by name, so the first of equal times is kept */
+        const char *t = ts_meta_str(o, "creationTimestamp");
+        const char *bt = best ? ts_meta_str(best, "creationTimestamp") : NULL;
+        if (!best || strcmp(t ? t : "", bt ? bt : "") > 0)
+            best = o;
+    }
+    return best ? ts_meta_str(best, "name") : NULL;
+}
+
+/* DefaultStorageClass: a claim that names no class (no storageClassName,
+ * no beta annotation) gets the default one. */
+static void claim_create(kr_testserver_t *ts, json_t *obj)
+{
+    json_t *spec = at(obj, "spec");
+    const json_t *ann = json_object_get(ts_meta(obj), "annotations");
+    if (!spec || !unset(spec, "storageClassName") ||
+        json_object_get(ann, "volume.beta.kubernetes.io/storage-class"))
+        return;
+    static const char *const marks[] = {"storageclass.kubernetes.io/is-default-class",
+                                        "storageclass.beta.kubernetes.io/is-default-class"};
+    const char *name = default_class(ts, "storage.k8s.io", "storageclasses", marks, 2);
+    if (name)
+        json_object_set_new(spec, "storageClassName", json_string(name));
+}
+
+/* DefaultIngressClass: an Ingress that names no class (no ingressClassName,
+ * no kubernetes.io/ingress.class annotation) gets the default one. */
+static void ingress_create(kr_testserver_t *ts, json_t *obj)
+{
+    json_t *spec = at(obj, "spec");
+    const json_t *ann = json_object_get(ts_meta(obj), "annotations");
+    if (!spec || !unset(spec, "ingressClassName") ||
+        json_object_get(ann, "kubernetes.io/ingress.class"))
+        return;
+    static const char *const marks[] = {"ingressclass.kubernetes.io/is-default-class"};
+    const char *name = default_class(ts, "networking.k8s.io", "ingressclasses", marks, 1);
+    if (name)
+        json_object_set_new(spec, "ingressClassName", json_string(name));
+}
+
 int ts_registry_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_response *resp)
 {
     const ts_resource *res = w->rt->res;
@@ -1147,6 +1204,10 @@ int ts_registry_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_r
         job_create(obj);
     else if (ts_resource_is(res, "", "pods"))
         pod_create(obj);
+    else if (ts_resource_is(res, "", "persistentvolumeclaims"))
+        claim_create(ts, obj);
+    else if (ts_resource_is(res, "networking.k8s.io", "ingresses"))
+        ingress_create(ts, obj);
     return 0;
 }
 
