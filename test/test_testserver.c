@@ -1432,6 +1432,13 @@ START_TEST(scale_subresource_reads_and_writes_replicas)
             &r);
     assert_status(&r, 409, "Conflict", NULL);
     tc_free(&r);
+    /* the Scale is validated first, as ScaleREST does: its kind in the answer */
+    patch(path, "application/merge-patch+json", "{\"spec\":{\"replicas\":-4}}", &r);
+    assert_status(&r, 422, "Invalid",
+                  "Scale.autoscaling \"web\" is invalid: spec.replicas: Invalid value: -4: must be "
+                  "greater than or equal to 0");
+    ck_assert_str_eq(jstr(json_object_get(r.json, "details"), "kind"), "Scale");
+    tc_free(&r);
     tc_json(U, "GET", "/apis/apps/v1", NULL, &r);
     ck_assert_ptr_nonnull(strstr(r.body, "\"name\":\"deployments/scale\""));
     tc_free(&r);
