@@ -4277,6 +4277,10 @@ START_TEST(volumes_policies_limits_and_nodes_get_their_defaults)
     json_t *node = created("/api/v1/nodes", "{\"metadata\":{\"name\":\"cidr\"},\"spec\":{"
                                             "\"podCIDR\":\"10.0.1.0/24\"}}");
     ck_assert_str_eq(dig_str(node, "spec.podCIDRs.0"), "10.0.1.0/24");
+    /* TaintNodesByCondition: not ready until a node controller says so */
+    ck_assert_str_eq(dig_str(node, "spec.taints.0.key"), "node.kubernetes.io/not-ready");
+    ck_assert_str_eq(dig_str(node, "spec.taints.0.effect"), "NoSchedule");
+    ck_assert_ptr_null(dig(node, "spec.taints.1"));
     json_decref(node);
     node = created("/api/v1/nodes", "{\"metadata\":{\"name\":\"cidrs\"},\"spec\":{"
                                     "\"podCIDRs\":[\"10.0.2.0/24\",\"fd00::/64\"]}}");

@@ -1191,6 +1191,31 @@ static void ingress_create(kr_testserver_t *ts, json_t *obj)
         json_object_set_new(spec, "ingressClassName", json_string(name));
 }
 
+/* TaintNodesByCondition: a new Node is not ready until its node controller
+ * says so, and carries the taint that keeps pods off it meanwhile. */
+static void node_create(json_t *obj)
+{
+    json_t *spec = at(obj, "spec");
+    if (!spec) {
+        spec = json_object();
+        json_object_set_new(obj, "spec", spec);
+    }
+    json_t *taints = json_object_get(spec, "taints");
+    size_t i;
+    json_t *t;
+    json_array_foreach(taints, i, t)
+    {
+        if (eq(str(t, "key"), "node.kubernetes.io/not-ready") && eq(str(t, "effect"), "NoSchedule"))
+            return;
+    }
+    if (!json_is_array(taints)) {
+        taints = json_array();
+        json_object_set_new(spec, "taints", taints);
+    }
+    json_array_append_new(taints, json_pack("{s:s, s:s}", "key", "node.kubernetes.io/not-ready",
+                                            "effect", "NoSchedule"));
+}
+
 int ts_registry_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_response *resp)
 {
     const ts_resource *res = w->rt->res;
@@ -1204,6 +1229,8 @@ int ts_registry_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_r
         job_create(obj);
     else if (ts_resource_is(res, "", "pods"))
         pod_create(obj);
+    else if (ts_resource_is(res, "", "nodes"))
+        node_create(obj);
     else if (ts_resource_is(res, "", "persistentvolumeclaims"))
         claim_create(ts, obj);
     else if (ts_resource_is(res, "networking.k8s.io", "ingresses"))
