@@ -155,3 +155,147 @@ KR_API int kr_managed_finalizer_patch(const json_t *obj, const char *finalizer, 
     *patch_out = patch;
     return 0;
 }
+
+/* ---- owner references and Secret data --------------------------------------------- */
+
+/* The group of an apiVersion ("apps/v1" -> "apps", "v1" -> ""), its length. */
+static size_t group_len(const char *api_version)
+{
+    const char *slash = strchr(api_version, '/');
+    return slash ? (size_t)(slash - api_version) : 0;
+}
+
+/* Whether two owner references name one object (controller-runtime's
+ * referSameObject: group, kind and name; the version may differ). */
+static bool same_owner(const json_t *a, const json_t *b)
+{
+    const char *av = json_string_value(json_object_get(a, "apiVersion"));
+    const char *bv = json_string_value(json_object_get(b, "apiVersion"));
+    const char *ak = json_string_value(json_object_get(a, "kind"));
+    const char *bk = json_string_value(json_object_get(b, "kind"));
+    const char *an = json_string_value(json_object_get(a, "name"));
+    const char *bn = json_string_value(json_object_get(b, "name"));
+    if (!av || !bv || !ak || !bk || !an || !bn)
+        return false;
+    size_t ag = group_len(av), bg = group_len(bv);
+    return ag == bg && strncmp(av, bv, ag) == 0 && strcmp(ak, bk) == 0 && strcmp(an, bn) == 0;
+}
+
+static const char *meta_str(const json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));
+}
+
+int kr_managed_set_owner(json_t *obj, const json_t *owner, bool controller, kr_error_t *err)
+{
+    const char *api_version = json_string_value(json_object_get(owner, "apiVersion"));
+    const char *kind = json_string_value(json_object_get(owner, "kind"));
+    const char *name = meta_str(owner, "name"), *uid = meta_str(owner, "uid");
+    if (!json_is_object(obj))
+        return kr_error_set(err, KR_EINVAL, "set owner: the object is not a JSON object");
+    if (empty(api_version) || empty(kind) || empty(name) || empty(uid))
+        return kr_error_set(err, KR_EINVAL,
+                            "set owner: the owner needs apiVersion, kind, metadata.name and "
+                            "metadata.uid");
+    const char *owner_ns = meta_str(owner, "namespace"), *ns = meta_str(obj, "namespace");
+    if (!empty(owner_ns) && empty(ns))
+        return kr_error_set(err, KR_EINVAL,
+                            "cluster-scoped resource must not have a namespace-scoped owner, "
+                            "owner's namespace %s",
+                            owner_ns);
+    if (!empty(owner_ns) && strcmp(owner_ns, ns) != 0)
+        return kr_error_set(err, KR_EINVAL,
+                            "cross-namespace owner references are disallowed, owner's namespace "
+                            "%s, obj's namespace %s",
+                            owner_ns, ns);
+    json_t *ref = json_pack("{s:s, s:s, s:s, s:s}", "apiVersion", api_version, "kind", kind, "name",
+                            name, "uid", uid);
+    if (!ref)
+        return kr_error_set(err, KR_ENOMEM, "out of memory");
+    if (controller) {
+        json_object_set_new(ref, "controller", json_true());
+        json_object_set_new(ref, "blockOwnerDeletion", json_true());
+    }
+    json_t *md = json_object_get(obj, "metadata");
+    json_t *refs = json_object_get(md, "ownerReferences");
+    size_t i;
+    json_t *r;
+    json_array_foreach(refs, i, r)
+    {
+        if (!controller || !json_is_true(json_object_get(r, "controller")) || same_owner(r, ref))
+            continue;
+        const char *other = json_string_value(json_object_get(r, "name"));
+        const char *other_kind = json_string_value(json_object_get(r, "kind"));
+        kr_error_set(err, KR_ECONFLICT,
+                     "Object %s%s%s is already owned by another %s controller %s",
+                     empty(ns) ? "" : ns, empty(ns) ? "" : "/",
+                     meta_str(obj, "name") ? meta_str(obj, "name") : "",
+                     other_kind ? other_kind : "", other ? other : "");
+        json_decref(ref);
+        return KR_ECONFLICT;
+    }
+    if (!json_is_object(md)) {
+        md = json_object();
+        if (!md || json_object_set_new(obj, "metadata", md) != 0)
+            goto nomem;
+    }
+    if (!json_is_array(refs)) {
+        refs = json_array();
+        if (!refs || json_object_set_new(md, "ownerReferences", refs) != 0)
+            goto nomem;
+    }
+    json_array_foreach(refs, i, r)
+    {
+        if (same_owner(r, ref))
+            return json_array_set_new(refs, i, ref) == 0
+                       ? 0
+                       : kr_error_set(err, KR_ENOMEM, "out of memory");
+    }
+    if (json_array_append_new(refs, ref) != 0)
+        return kr_error_set(err, KR_ENOMEM, "out of memory");
+    return 0;
+nomem:
+    json_decref(ref);
+    return kr_error_set(err, KR_ENOMEM, "out of memory");
+}
+
+int kr_secret_data_set(json_t *secret, const char *key, const void *value, size_t len,
+                       kr_error_t *err)
+{
+    if (!json_is_object(secret) || empty(key) || (!value && len))
+        return kr_error_set(err, KR_EINVAL, "secret data: a JSON object and a key are needed");
+    char *text = kr_base64_encode(value ? value : "", len, false);
+    json_t *data = json_object_get(secret, "data");
+    if (text && !json_is_object(data)) {
+        data = json_object();
+        if (data && json_object_set_new(secret, "data", data) != 0)
+            data = NULL;
+    }
+    int rc = text && data && json_object_set_new(data, key, json_string(text)) == 0
+                 ? 0
+                 : kr_error_set(err, KR_ENOMEM, "out of memory");
+    kr_free(text);
+    return rc;
+}
+
+int kr_secret_data_get(const json_t *secret, const char *key, char **value, size_t *len,
+                       kr_error_t *err)
+{
+    *value = NULL;
+    if (len)
+        *len = 0;
+    const char *text =
+        key ? json_string_value(json_object_get(json_object_get(secret, "data"), key)) : NULL;
+    if (!text)
+        return kr_error_set(err, KR_ENOTFOUND, "secret data: no key %s", key ? key : "(null)");
+    size_t n = 0, bad = 0;
+    int rc = kr_base64_decode(text, strlen(text), false, value, &n, &bad);
+    if (rc == KR_EPARSE)
+        return kr_error_set(err, KR_EPARSE, "secret data %s: illegal base64 data at input byte %zu",
+                            key, bad);
+    if (rc != 0)
+        return kr_error_set(err, rc, "out of memory");
+    if (len)
+        *len = n;
+    return 0;
+}

@@ -307,6 +307,21 @@ static int apply_under_failures(void *arg)
     if (rc == 0 && obj)
         rc = kr_managed_finalizer_patch(obj, "f", true, &fpatch, NULL);
     json_decref(obj);
+    json_t *owner = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "v1", "kind", "Node",
+                              "metadata", "name", "n", "uid", "u");
+    json_t *owned = json_object();
+    if (rc == 0 && (!owner || !owned))
+        rc = KR_ENOMEM;
+    if (rc == 0)
+        rc = kr_managed_set_owner(owned, owner, true, NULL);
+    if (rc == 0)
+        rc = kr_secret_data_set(owned, "k", "secret", 6, NULL);
+    char *value = NULL;
+    if (rc == 0)
+        rc = kr_secret_data_get(owned, "k", &value, NULL, NULL);
+    kr_free(value);
+    json_decref(owner);
+    json_decref(owned);
     json_decref(fpatch);
     json_decref(patch);
     json_decref(modified);
@@ -314,6 +329,112 @@ static int apply_under_failures(void *arg)
     json_decref(desired);
     return rc == 0 || rc == KR_ENOMEM ? 0 : 1;
 }
+
+static json_t *object(const char *api_version, const char *kind, const char *ns, const char *name,
+                      const char *uid)
+{
+    json_t *o = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", api_version, "kind", kind,
+                          "metadata", "name", name, "uid", uid);
+    if (ns)
+        json_object_set_new(json_object_get(o, "metadata"), "namespace", json_string(ns));
+    return o;
+}
+
+static const json_t *ref_at(const json_t *obj, size_t i)
+{
+    return json_array_get(json_object_get(json_object_get(obj, "metadata"), "ownerReferences"), i);
+}
+
+/* SetControllerReference and SetOwnerReference as controller-runtime's:
+ * the entry for one group, kind and name is replaced (a new version or
+ * uid), a second controller is refused, and the namespaces must agree. */
+START_TEST(owner_references_are_set_as_controller_runtime_sets_them)
+{
+    json_t *cm = object("v1", "ConfigMap", "shop", "cfg-mirror", "u-cm");
+    json_t *app = object("apps/v1", "Deployment", "shop", "web", "u-web");
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_managed_set_owner(cm, app, true, &err), 0);
+    const json_t *r = ref_at(cm, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(r, "apiVersion")), "apps/v1");
+    ck_assert_str_eq(json_string_value(json_object_get(r, "kind")), "Deployment");
+    ck_assert_str_eq(json_string_value(json_object_get(r, "name")), "web");
+    ck_assert_str_eq(json_string_value(json_object_get(r, "uid")), "u-web");
+    ck_assert(json_is_true(json_object_get(r, "controller")));
+    ck_assert(json_is_true(json_object_get(r, "blockOwnerDeletion")));
+    /* the same owner again, at another version and uid: one entry, updated */
+    json_t *again = object("apps/v1beta2", "Deployment", "shop", "web", "u-web-2");
+    ck_assert_int_eq(kr_managed_set_owner(cm, again, true, &err), 0);
+    ck_assert_ptr_null(ref_at(cm, 1));
+    ck_assert_str_eq(json_string_value(json_object_get(ref_at(cm, 0), "uid")), "u-web-2");
+    /* a second controller is refused; a plain owner is added beside it */
+    json_t *other = object("batch/v1", "Job", "shop", "nightly", "u-job");
+    ck_assert_int_eq(kr_managed_set_owner(cm, other, true, &err), KR_ECONFLICT);
+    ck_assert_str_eq(
+        err.message,
+        "Object shop/cfg-mirror is already owned by another Deployment controller web");
+    ck_assert_int_eq(kr_managed_set_owner(cm, other, false, &err), 0);
+    r = ref_at(cm, 1);
+    ck_assert_str_eq(json_string_value(json_object_get(r, "name")), "nightly");
+    ck_assert_ptr_null(json_object_get(r, "controller"));
+    ck_assert_ptr_null(json_object_get(r, "blockOwnerDeletion"));
+    /* namespaces */
+    json_t *elsewhere = object("v1", "ConfigMap", "other", "x", "u-x");
+    ck_assert_int_eq(kr_managed_set_owner(cm, elsewhere, false, &err), KR_EINVAL);
+    ck_assert_str_eq(err.message, "cross-namespace owner references are disallowed, owner's "
+                                  "namespace other, obj's namespace shop");
+    json_t *node = object("v1", "Node", NULL, "n1", "u-n1");
+    json_t *cluster_scoped =
+        object("rbac.authorization.k8s.io/v1", "ClusterRole", NULL, "r", "u-r");
+    ck_assert_int_eq(kr_managed_set_owner(cluster_scoped, app, false, &err), KR_EINVAL);
+    ck_assert_str_eq(err.message, "cluster-scoped resource must not have a namespace-scoped "
+                                  "owner, owner's namespace shop");
+    ck_assert_int_eq(kr_managed_set_owner(cluster_scoped, node, true, &err), 0);
+    ck_assert_int_eq(kr_managed_set_owner(cm, node, false, &err), 0); /* a cluster-scoped owner */
+    json_t *bare = json_pack("{s:s}", "kind", "Deployment");
+    ck_assert_int_eq(kr_managed_set_owner(cm, bare, true, &err), KR_EINVAL);
+    ck_assert_int_eq(kr_managed_set_owner(NULL, app, true, NULL), KR_EINVAL);
+    json_t *no_meta = json_object();
+    ck_assert_int_eq(kr_managed_set_owner(no_meta, app, false, &err), KR_EINVAL); /* no ns */
+    json_t *cluster_owned = json_object();
+    ck_assert_int_eq(kr_managed_set_owner(cluster_owned, node, false, &err), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(ref_at(cluster_owned, 0), "name")), "n1");
+    json_t *all[] = {cm,   app,     again,        other, elsewhere, node, cluster_scoped,
+                     bare, no_meta, cluster_owned};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        json_decref(all[i]);
+}
+END_TEST
+
+/* Secret data goes base64 on the wire and comes back byte for byte. */
+START_TEST(secret_data_round_trips_bytes)
+{
+    json_t *secret = json_pack("{s:s, s:s}", "apiVersion", "v1", "kind", "Secret");
+    kr_error_t err = {0};
+    static const char bytes[] = {'p', 0, 'w', '\xff'};
+    ck_assert_int_eq(kr_secret_data_set(secret, "password", bytes, sizeof(bytes), &err), 0);
+    ck_assert_int_eq(kr_secret_data_set(secret, "empty", NULL, 0, &err), 0);
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(secret, "data"), "password")),
+        "cAB3/w==");
+    char *value = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(kr_secret_data_get(secret, "password", &value, &len, &err), 0);
+    ck_assert_uint_eq(len, sizeof(bytes));
+    ck_assert(memcmp(value, bytes, len) == 0);
+    kr_free(value);
+    ck_assert_int_eq(kr_secret_data_get(secret, "empty", &value, NULL, &err), 0);
+    ck_assert_str_eq(value, "");
+    kr_free(value);
+    ck_assert_int_eq(kr_secret_data_get(secret, "missing", &value, &len, &err), KR_ENOTFOUND);
+    ck_assert_ptr_null(value);
+    json_object_set_new(json_object_get(secret, "data"), "bad", json_string("no*t"));
+    ck_assert_int_eq(kr_secret_data_get(secret, "bad", &value, &len, &err), KR_EPARSE);
+    ck_assert_str_eq(err.message, "secret data bad: illegal base64 data at input byte 2");
+    ck_assert_int_eq(kr_secret_data_set(secret, "", "x", 1, &err), KR_EINVAL);
+    ck_assert_int_eq(kr_secret_data_set(NULL, "k", "x", 1, &err), KR_EINVAL);
+    json_decref(secret);
+}
+END_TEST
 
 START_TEST(allocation_failures_are_reported_and_leak_nothing)
 {
@@ -333,6 +454,8 @@ int main(void)
     tcase_add_test(tc, last_applied_patch_changes_ours_removes_what_we_dropped_and_keeps_theirs);
     tcase_add_test(tc, last_applied_uses_a_merge_patch_for_custom_resources);
     tcase_add_test(tc, last_applied_rejects_bad_arguments_and_survives_a_broken_annotation);
+    tcase_add_test(tc, owner_references_are_set_as_controller_runtime_sets_them);
+    tcase_add_test(tc, secret_data_round_trips_bytes);
     tcase_add_test(tc, allocation_failures_are_reported_and_leak_nothing);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);

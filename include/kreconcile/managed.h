@@ -74,6 +74,35 @@ KR_API bool kr_managed_has_finalizer(const json_t *obj, const char *finalizer);
 KR_API int kr_managed_finalizer_patch(const json_t *obj, const char *finalizer, bool present,
                                       json_t **patch_out, kr_error_t *err);
 
+/* ---- owner references and Secret data (any controller's objects) ---------------- */
+
+/* controller-runtime's SetControllerReference (`controller` true) and
+ * SetOwnerReference (false): name `owner` (borrowed: its apiVersion,
+ * kind, metadata.name and metadata.uid) in obj's metadata.ownerReferences,
+ * replacing the entry for the same group, kind and name, else appending
+ * one; obj is modified in place. A controller reference carries
+ * `controller: true` and `blockOwnerDeletion: true`, and is refused with
+ * KR_ECONFLICT when obj already has a controller that is another object
+ * ("Object default/x is already owned by another Foo controller y"). An
+ * owner with a namespace must be in obj's; a cluster-scoped obj (no
+ * namespace) cannot have one (KR_EINVAL, controller-runtime's words).
+ * Errors: KR_EINVAL (obj not an object, owner without one of the four
+ * fields), KR_ECONFLICT, KR_ENOMEM. [any thread] */
+KR_API int kr_managed_set_owner(json_t *obj, const json_t *owner, bool controller, kr_error_t *err);
+
+/* Set a Secret's data[key] to `len` bytes of `value`, base64-encoded as the
+ * API carries them, creating `data` when absent (obj modified in place).
+ * Errors: KR_EINVAL (secret not an object, empty key), KR_ENOMEM. [any thread] */
+KR_API int kr_secret_data_set(json_t *secret, const char *key, const void *value, size_t len,
+                              kr_error_t *err);
+
+/* Decode a Secret's data[key] into *value, a new NUL-terminated buffer
+ * (kr_free) of *len bytes (len may be NULL). Errors: KR_ENOTFOUND (no such
+ * key), KR_EPARSE (not base64: the value names the byte), KR_ENOMEM.
+ * [any thread] */
+KR_API int kr_secret_data_get(const json_t *secret, const char *key, char **value, size_t *len,
+                              kr_error_t *err);
+
 #ifdef __cplusplus
 }
 #endif
