@@ -752,6 +752,16 @@ int kr_manager_parse_args(const kr_manager_program *prog, int argc, char **argv,
         return KR_MANAGER_ARGS_HELP;
     if (rc == 0 && p.version)
         return KR_MANAGER_ARGS_VERSION;
+    if (rc == 0 && prog->no_args && cfg->n_args > 0) {
+        /* as a Kubernetes component's command refuses them */
+        char got[256] = "";
+        for (size_t i = 0; i < cfg->n_args; i++) {
+            size_t used = strlen(got);
+            snprintf(got + used, sizeof(got) - used, "%s\"%s\"", i ? " " : "", cfg->args[i]);
+        }
+        rc = kr_error_set(err, KR_EINVAL, "\"%s\" does not take any arguments, got [%s]",
+                          prog->name, got);
+    }
     return rc;
 }
 

@@ -314,6 +314,11 @@ static void expect_error(const char *want, ...)
 
 START_TEST(bad_flags_give_one_clear_line)
 {
+    /* a program that takes no positional arguments refuses them */
+    prog.no_args = true;
+    expect_error("\"kr-test\" does not take any arguments, got [\"extra\" \"more\"]", "-n", "x",
+                 "extra", "more", NULL);
+    prog.no_args = false;
     expect_error("unknown flag: --bogus", "--bogus", NULL);
     expect_error("unknown flag: --bogus", "--bogus=1", NULL);
     expect_error("unknown shorthand flag: -q", "-q", NULL);

@@ -329,6 +329,7 @@ int main(int argc, char **argv)
         .default_listen = "127.0.0.1:8080",
         /* who may read: none of them given, anyone who reaches the endpoint */
         .shared = KR_MANAGER_FLAGS_ALL | KR_MANAGER_FLAGS_AUTH,
+        .no_args = true,
     };
     kr_manager_config cfg;
     kr_error_t err = {0};

@@ -106,6 +106,7 @@ static const kr_manager_program program = {
         "carries uid and resourceVersion preconditions; --max-deletes caps each run.",
     .flags = program_flags,
     .n_flags = sizeof(program_flags) / sizeof(program_flags[0]),
+    .no_args = true,
 };
 
 /* How long a stopping program waits for the database to take what its

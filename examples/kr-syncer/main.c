@@ -118,6 +118,7 @@ int main(int argc, char **argv)
                        "kreconcile.io/sync-status on each hub object.",
         .flags = flags,
         .n_flags = sizeof(flags) / sizeof(flags[0]),
+        .no_args = true,
     };
     kr_error_t err = {0};
     kr_manager_config cfg;

@@ -127,6 +127,10 @@ typedef struct kr_manager_program {
     unsigned shared; /* KR_MANAGER_FLAGS_* it takes; 0 = KR_MANAGER_FLAGS_ALL */
     const char *default_lease_name; /* NULL: the program's name */
     const char *default_listen; /* NULL: "127.0.0.1:8080" */
+    /* Positional arguments are refused ("kr-syncer" does not take any
+     * arguments, got ["extra"]), as a Kubernetes component refuses them;
+     * false: they are left in kr_manager_config.args for the program. */
+    bool no_args;
 } kr_manager_program;
 
 /* One --cluster argument. Strings are new (freed by kr_manager_config_free).
