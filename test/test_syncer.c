@@ -1243,6 +1243,89 @@ START_TEST(a_delete_held_by_another_finalizer_is_recorded_once)
 }
 END_TEST
 
+/* A fake elector: mode 0 leads in term 7; 1 answers a newer term at every
+ * call (the term changed after each reconcile began); 2 does not lead. */
+static struct {
+    int mode;
+    unsigned calls;
+} fake_elector;
+
+static int fake_term(uint64_t *out, void *user)
+{
+    (void)user;
+    fake_elector.calls++;
+    *out = fake_elector.mode == 1 ? 7 + fake_elector.calls : 7;
+    return fake_elector.mode == 2 ? KR_ESTATE : 0;
+}
+
+/* Reconcile `name` of resource `gvr` on every lane `times` times. */
+static void reconcile_times(world *w, kr_gvr gvr, const char *name, int times)
+{
+    for (int i = 0; i < times; i++)
+        for (size_t d = 0; d < N_DC; d++) {
+            char full[128];
+            snprintf(full, sizeof(full), "%s/%s/%s", w->s->clusters[d].name, NSNAME, name);
+            kr_reconcile_request req = {full, w->s->clusters[d].name, NSNAME, name};
+            uint64_t after = 0;
+            (void)syncer_reconcile(w->s, res_index(gvr), &req, &after, NULL);
+        }
+}
+
+/* The copy of ConfigMap `name` in dc d+1 holds `value` (whatever the hub has). */
+static void assert_copy_holds(world *w, int d, const char *name, const char *value)
+{
+    json_t *copy = fetch(&w->dc[d], CM, name);
+    ck_assert_msg(copy != NULL, "%s missing in dc%d", name, d + 1);
+    char *got = value_of(CM, copy);
+    ck_assert_str_eq(got, value);
+    free(got);
+    json_decref(copy);
+}
+
+/* A replica that no longer leads, or leads in another term than its
+ * reconcile began in (paused past its Lease, then resumed), sends no
+ * write: no copy created, patched or deleted, no hub write. */
+START_TEST(a_replica_out_of_its_term_sends_nothing)
+{
+    world w;
+    world_up(&w, 0);
+    hub_put(&w, CM, object_of(CM, "kept", "v1", NULL));
+    hub_put(&w, CM, object_of(CM, "gone", "v1", NULL));
+    w.s->term = fake_term;
+    fake_elector.mode = 0;
+    converge(&w, 3, false);
+    assert_copy(&w, CM, 0, "kept", "v1");
+    for (int mode = 2; mode >= 1; mode--) {
+        fake_elector.mode = mode;
+        hub_put(&w, CM, object_of(CM, "kept", mode == 2 ? "v2" : "v3", NULL));
+        hub_put(&w, CM, object_of(CM, mode == 2 ? "new" : "newer", "v1", NULL));
+        hub_delete(&w, CM, "gone");
+        uint64_t hub_before = w.s->hub_writes, sent_before = w.s->cluster_requests;
+        reconcile_times(&w, CM, "kept", 3);
+        reconcile_times(&w, CM, mode == 2 ? "new" : "newer", 3);
+        reconcile_times(&w, CM, "gone", 3);
+        ck_assert_msg(w.s->hub_writes == hub_before, "mode %d: %llu hub writes", mode,
+                      (unsigned long long)(w.s->hub_writes - hub_before));
+        ck_assert_uint_eq(w.s->cluster_requests, sent_before);
+        for (int d = 0; d < N_DC; d++) {
+            assert_copy_holds(&w, d, "kept", "v1");
+            assert_absent(&w, CM, d, mode == 2 ? "new" : "newer");
+            assert_copy_holds(&w, d, "gone", "v1");
+        }
+    }
+    /* leading again: everything converges */
+    fake_elector.mode = 0;
+    converge(&w, 3, false);
+    for (int d = 0; d < N_DC; d++) {
+        assert_copy(&w, CM, d, "kept", "v3");
+        assert_copy(&w, CM, d, "new", "v1");
+        assert_copy(&w, CM, d, "newer", "v1");
+        assert_absent(&w, CM, d, "gone");
+    }
+    world_down(&w);
+}
+END_TEST
+
 START_TEST(ignored_and_owned_hub_objects_are_not_synced)
 {
     world w;
@@ -1873,6 +1956,7 @@ int main(void)
     tcase_add_test(tc, a_copy_of_ours_the_cache_missed_is_patched_not_reported_foreign);
     tcase_add_test(tc, a_matching_copy_the_cache_missed_is_verified_only_once_observed);
     tcase_add_test(tc, ignored_and_owned_hub_objects_are_not_synced);
+    tcase_add_test(tc, a_replica_out_of_its_term_sends_nothing);
     tcase_add_test(tc, every_write_is_recorded_in_the_inventory);
     tcase_add_test(tc, a_delete_held_by_another_finalizer_is_recorded_once);
     tcase_add_test(tc, a_datacenter_answering_503_delays_nobody_and_holds_deletes_until_it_returns);

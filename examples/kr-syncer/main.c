@@ -49,6 +49,19 @@ static int open_inventory(const char *url, uint64_t wait_ms, const kr_logger *lo
 }
 
 /* One controller per resource, a queue lane per workload cluster. */
+/* The Lease's term while this replica leads (0 without leader election). */
+static int leader_term(uint64_t *out, void *user)
+{
+    kr_leader_t *le = kr_manager_leader(user);
+    kr_leader_term term;
+    *out = 0;
+    if (!le)
+        return 0;
+    int rc = kr_leader_term_get(le, &term);
+    *out = term.transitions;
+    return rc;
+}
+
 static int add_controllers(kr_manager_t *m, syncer_t *s, long workers, kr_error_t *err)
 {
     for (size_t r = 0; r < s->n_resources; r++) {
@@ -189,6 +202,8 @@ int main(int argc, char **argv)
             .inventory = inventory,
             .outbox = outbox,
             .events = kr_manager_events(m),
+            .term = leader_term,
+            .term_user = m,
             .logger = *kr_manager_logger(m),
         };
         if (!names || !clients)

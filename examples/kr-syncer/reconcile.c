@@ -80,6 +80,30 @@ static void log_key(const rctx *c, kr_log_level level, const char *fmt, const ch
 /* ---- the cluster: every request passes the health gate ------------------- */
 
 /* False (with *after_ms set) when the cluster is waiting for a probe. */
+/* The leader's term when this thread's reconcile began. */
+static _Thread_local struct {
+    bool leading;
+    uint64_t term;
+} reconcile_term;
+
+/* Only the leader writes, and only in the term its reconcile began in: a
+ * replica paused past its Lease resumes with the caches of before the
+ * pause and would bring back copies deleted meanwhile, or old content.
+ * The elector answers from its clock, so a resumed replica learns it lost
+ * the Lease before any request leaves; a request already on its way is
+ * overwritten by the new leader's repair. 0, or KR_ESTATE. */
+static int still_leading(const syncer_t *s, kr_error_t *err)
+{
+    uint64_t term = 0;
+    if (!s->term)
+        return 0;
+    if (!reconcile_term.leading || s->term(&term, s->term_user) != 0)
+        return kr_error_set(err, KR_ESTATE, "not leading: nothing sent");
+    if (term != reconcile_term.term)
+        return kr_error_set(err, KR_ESTATE, "a new term since this reconcile began: nothing sent");
+    return 0;
+}
+
 static bool may_call(rctx *c)
 {
     uint64_t wait = 0;
@@ -114,6 +138,8 @@ static step hub_patch(rctx *c, const json_t *patch)
 {
     json_t *out = NULL;
     kr_error_t err = {0};
+    if (still_leading(c->s, c->err) != 0)
+        return STEP_FAILED;
     int rc = kr_client_patch(c->s->hub, c->res->gvr, c->req->namespace_, c->req->name, NULL,
                              KR_PATCH_MERGE, patch, NULL, &out, &err);
     if (rc == 0)
@@ -448,6 +474,8 @@ static step delete_copy(rctx *c, const json_t *obj)
     kr_delete_opts opts = {.precondition_uid = meta_string(obj, "uid"),
                            .propagation_policy = "Background"};
     json_t *out = NULL;
+    if (still_leading(c->s, c->err) != 0)
+        return STEP_FAILED;
     int rc = kr_client_delete(c->cl->client, c->res->gvr, c->req->namespace_, c->req->name, &opts,
                               &out, c->err);
     count(c->s, &c->s->cluster_requests);
@@ -590,6 +618,8 @@ static int send_copy(rctx *c, const json_t *current, json_t **out)
     json_decref(desired);
     if (rc == 0 && (!current || patch) && !may_call(c))
         rc = WAITING;
+    else if (rc == 0 && (!current || patch) && still_leading(c->s, c->err) != 0)
+        rc = KR_ESTATE;
     else if (rc == 0 && (!current || patch)) {
         rc = current ? kr_client_patch(c->cl->client, c->res->gvr, c->req->namespace_, c->req->name,
                                        NULL, format, patch, NULL, out, c->err)
@@ -646,6 +676,8 @@ static step write_copy(rctx *c, const json_t *old_entry, json_t **written)
     }
     if (rc == WAITING)
         return STEP_RETRY;
+    if (rc == KR_ESTATE) /* not leading (still_leading): nothing was sent */
+        return STEP_FAILED;
     step st = after_call(c, rc);
     if (st == STEP_OK && foreign) {
         char msg[256];
@@ -890,6 +922,7 @@ kr_reconcile_result syncer_reconcile_in(syncer_t *s, kr_controller_t *ctl, size_
     kr_error_t local = {0};
     if (resource >= s->n_resources)
         return KR_RECONCILE_DONE;
+    reconcile_term.leading = !s->term || s->term(&reconcile_term.term, s->term_user) == 0;
     if (ctl && strcmp(req->cluster, s->hub_name) == 0)
         return strcmp(req->name, SYNCER_SWEEP_NAME) == 0
                    ? sweep_parked(s, ctl, resource)
@@ -954,6 +987,8 @@ int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
     s->written = json_object();
     s->hub_written = json_object();
     s->hub = cfg->hub;
+    s->term = cfg->term;
+    s->term_user = cfg->term_user;
     s->hub_name = dup_or_empty(hub_name);
     s->namespace_ = dup_or_empty(cfg->namespace_);
     s->resync_ms = cfg->resync_ms;

@@ -183,6 +183,13 @@ typedef struct syncer_config {
      * at once, or logged as lost. */
     kr_inventory_outbox_t *outbox;
     kr_event_recorder_t *events; /* borrowed; NULL: no Events on hub objects */
+    /* The leader's term under leader election: 0 with its count in *out
+     * while this replica leads, nonzero when it does not. Every write is
+     * sent only in the term its reconcile began in, so that a replica
+     * paused past its Lease sends nothing when it resumes. NULL: no
+     * leader election, always sent. */
+    int (*term)(uint64_t *out, void *user);
+    void *term_user;
     kr_logger logger;
     kr_clock clock; /* zero: CLOCK_MONOTONIC */
 } syncer_config;
@@ -200,6 +207,8 @@ struct syncer {
     kr_inventory_t *inventory;
     kr_inventory_outbox_t *outbox;
     kr_event_recorder_t *events;
+    int (*term)(uint64_t *out, void *user);
+    void *term_user;
     kr_logger logger;
     kr_clock clock;
     /* Counters for tests and logs: writes that succeeded, and every
