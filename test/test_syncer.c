@@ -1174,6 +1174,14 @@ START_TEST(every_write_is_recorded_in_the_inventory)
     converge(&w, 3, false);
     hub_put(&w, CM, object_of(CM, "rec", "v2", NULL));
     converge(&w, 3, false);
+    /* another look that finds the same write verified (a resync, the
+     * hub's status event) records nothing more */
+    for (int d = 0; d < N_DC; d++) {
+        json_t *copy = fetch(&w.dc[d], CM, "rec");
+        for (int i = 0; i < 2; i++)
+            syncer_record(w.s, &w.s->resources[res_index(CM)], d ? "dc2" : "dc1", copy, "VERIFIED");
+        json_decref(copy);
+    }
     hub_delete(&w, CM, "rec");
     converge(&w, 3, false);
     json_t *rows = NULL;

@@ -57,13 +57,21 @@ void syncer_record(syncer_t *s, syncer_resource *res, const char *cluster, const
         .actor = KR_MANAGER_SYNCER,
     };
     kr_error_t err = {0};
-    /* A copy held by someone's finalizer may be deleted again by a look
-     * whose cache has not yet seen the first delete: the API accepts it,
-     * and the books keep one DELETED per copy. */
-    char key[160];
-    bool once = strcmp(event, "DELETED") == 0 && action.uid;
-    if (once)
+    /* Each is recorded once. A copy held by someone's finalizer may be
+     * deleted again by a look whose cache has not yet seen the first
+     * delete: the API accepts it, and the books keep one DELETED per copy.
+     * A write or a verification is one per resourceVersion of the copy,
+     * however many looks see it (the write's own event and a resync may
+     * both find the copy verified). */
+    char key[256];
+    bool once = action.uid != NULL;
+    if (once && strcmp(event, "DELETED") == 0)
         snprintf(key, sizeof(key), "%s/%s/DELETED", cluster, action.uid);
+    else if (once && action.resource_version)
+        snprintf(key, sizeof(key), "%s/%s/%s/%s", cluster, action.uid, event,
+                 action.resource_version);
+    else
+        once = false;
     int rc = !kind ? KR_EINVAL
              : s->outbox
                  ? kr_inventory_outbox_record(s->outbox, &action, once ? key : NULL, NULL, &err)
