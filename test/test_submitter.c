@@ -265,6 +265,13 @@ START_TEST(health_runs_from_the_first_failed_send)
     /* a later failure keeps the first send */
     failover_health_report(&h, 2000, 2001, false);
     ck_assert_uint_eq(h.down_since_ms, 1100);
+    /* known down until the latest failed send only: a verdict from before
+     * the delay ended (1100 + 2000) fails nothing over */
+    ck_assert_uint_eq(h.failed_sent_ms, 2000);
+    ck_assert(!failover_due(r, false, h.down_since_ms, h.failed_sent_ms, after));
+    failover_health_report(&h, 3100, 3102, false);
+    ck_assert_uint_eq(h.failed_sent_ms, 3100);
+    ck_assert(failover_due(r, false, h.down_since_ms, h.failed_sent_ms, after));
     ck_assert_uint_eq(h.probed_ms, 8100);
     ck_assert(!failover_probe_claim(&h, 8200, 500));
     ck_assert(failover_probe_claim(&h, 8600, 500));
@@ -1421,6 +1428,50 @@ static void failover_case(sub_hook_point point, const char *const *want, size_t 
     assert_events_but(want, n_want, optional);
     env_down();
 }
+
+/* An outage that ends before --failover-after fails nothing over, also
+ * when the delay ends before the next probe would come: the verdict at
+ * the deadline must come from a request sent after it, never from one of
+ * before (a 4.3 s outage with a 5 s delay and probes every 1.25 s failed
+ * over). */
+START_TEST(an_outage_shorter_than_the_delay_fails_nothing_over)
+{
+    env_up();
+    json_t *r = NULL;
+    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice",
+                          job_runnable("blip", 0, "dc1, dc2"), NULL, &r),
+                     201);
+    json_decref(r);
+    ck_assert(reconcile_until_in("blip", "dc1", SUB_PHASE_DISPATCHED, true));
+    /* the probe thread's rounds: dc1 fails at each, the last one a
+     * quarter of the delay before its end and a little late */
+    dc_down(0, true);
+    uint64_t after = 0;
+    advance_ms(E.s.probe_interval_ms); /* the dispatch asked dc1 last */
+    for (int i = 0; i < 4; i++) {
+        submitter_probe_cluster(&E.s, 0);
+        submitter_reconcile(&E.s, "default", "blip", &after, NULL);
+        advance_ms(i < 2 ? E.s.probe_interval_ms : i == 2 ? E.s.probe_interval_ms + 30 : 0);
+    }
+    /* dc1 answers again; the deadline passes 20 ms before the next
+     * probe's turn */
+    dc_down(0, false);
+    advance_ms(E.s.probe_interval_ms - 20);
+    for (int i = 0; i < 20; i++) {
+        submitter_reconcile(&E.s, "default", "blip", &after, NULL);
+        submitter_probe_cluster(&E.s, 0);
+        wait_pace();
+    }
+    json_t *o = cached("blip");
+    ck_assert_str_eq(sub_str(o, "status.cluster"), "dc1");
+    ck_assert_int_eq(sub_int(o, "status.attempt"), 1);
+    json_decref(o);
+    pthread_mutex_lock(&E.mu);
+    ck_assert_int_eq(E.failovers, 0);
+    pthread_mutex_unlock(&E.mu);
+    env_down();
+}
+END_TEST
 
 START_TEST(failover_when_dc1_dies_before_the_create)
 {
@@ -2975,6 +3026,7 @@ int main(void)
     tcase_add_test(tc, api_stopped_between_its_two_writes);
     tcase_add_test(tc, a_held_copy_is_released_once);
     tcase_add_test(tc, idempotency_key_gives_one_runnable);
+    tcase_add_test(tc, an_outage_shorter_than_the_delay_fails_nothing_over);
     tcase_add_test(tc, failover_when_dc1_dies_before_the_create);
     tcase_add_test(tc, failover_when_dc1_dies_after_the_create);
     tcase_add_test(tc, cancel_deletes_the_copy);

@@ -353,13 +353,25 @@ static void wake_cluster(submitter *s, size_t i)
 }
 
 /* The health state of cluster i (under mu): 0 answering, 1 failing,
- * 2 failing for failover_after_ms (its not-started runnables fail over). */
-static int health_state(const submitter *s, size_t i, uint64_t now)
+ * 2 failing for failover_after_ms: a request sent that long after the
+ * first failure failed too (its not-started runnables fail over). */
+static int health_state(const submitter *s, size_t i)
 {
-    uint64_t since = s->clusters[i].health.down_since_ms;
-    if (!since)
+    const failover_health *h = &s->clusters[i].health;
+    if (!h->down_since_ms)
         return 0;
-    return now >= since && now - since >= s->failover_after_ms ? 2 : 1;
+    return h->failed_sent_ms - h->down_since_ms >= s->failover_after_ms ? 2 : 1;
+}
+
+/* Cluster i failing, its failover delay over, and nobody asked it since
+ * (under mu): one probe goes now, however recent the last one, so that
+ * the verdict is never one from before the delay ended. */
+static bool deadline_unconfirmed(const submitter *s, size_t i, uint64_t now)
+{
+    const failover_health *h = &s->clusters[i].health;
+    uint64_t deadline = h->down_since_ms + s->failover_after_ms;
+    return h->down_since_ms && now >= deadline && h->failed_sent_ms < deadline &&
+           h->probed_ms < deadline;
 }
 
 /* Cluster i's state moved since it was last seen: its runnables are woken
@@ -367,7 +379,7 @@ static int health_state(const submitter *s, size_t i, uint64_t now)
 static void health_check(submitter *s, size_t i)
 {
     pthread_mutex_lock(&s->mu);
-    int state = health_state(s, i, now_ms(s));
+    int state = health_state(s, i);
     bool moved = state != s->clusters[i].woken_state;
     s->clusters[i].woken_state = state;
     pthread_mutex_unlock(&s->mu);
@@ -396,12 +408,23 @@ static uint64_t health_since(submitter *s, size_t i)
     return since;
 }
 
+/* The send of cluster i's latest failed request: known unreachable until then. */
+static uint64_t health_known_until(submitter *s, size_t i)
+{
+    pthread_mutex_lock(&s->mu);
+    uint64_t until = s->clusters[i].health.failed_sent_ms;
+    pthread_mutex_unlock(&s->mu);
+    return until;
+}
+
 /* True for the one caller that probes cluster i now (nobody asked it for
  * probe_interval_ms); the others go by its verdict. */
 static bool probe_claim(submitter *s, size_t i)
 {
     pthread_mutex_lock(&s->mu);
-    bool mine = failover_probe_claim(&s->clusters[i].health, now_ms(s), s->probe_interval_ms);
+    uint64_t now = now_ms(s);
+    bool mine = failover_probe_claim(&s->clusters[i].health, now,
+                                     deadline_unconfirmed(s, i, now) ? 0 : s->probe_interval_ms);
     pthread_mutex_unlock(&s->mu);
     return mine;
 }
@@ -744,7 +767,7 @@ int submitter_dry_run(submitter *s, const json_t *runnable, char *cluster, size_
         if (i < 0)
             continue;
         pthread_mutex_lock(&s->mu);
-        bool failing = health_state(s, (size_t)i, now_ms(s)) != 0;
+        bool failing = health_state(s, (size_t)i) != 0;
         pthread_mutex_unlock(&s->mu);
         kr_resource_info info;
         kr_error_t e = {0};
@@ -798,7 +821,7 @@ static kr_reconcile_result unreachable(submitter *s, const json_t *obj, size_t i
     const char *order[64];
     size_t n = order_of(s, obj, order, 64);
     const char *cluster = s->clusters[idx].name;
-    if (failover_due(obj, started, since, now, s->failover_after_ms)) {
+    if (failover_due(obj, started, since, health_known_until(s, idx), s->failover_after_ms)) {
         const char *next = failover_next(order, n, cluster);
         if (next)
             return decide(s, obj, sub_int(obj, "status.attempt") + 1, next, cluster, err);

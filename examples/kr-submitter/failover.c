@@ -55,6 +55,8 @@ void failover_health_report(failover_health *h, uint64_t sent_ms, uint64_t now_m
         h->down_since_ms = 0;
     else if (!h->down_since_ms)
         h->down_since_ms = sent_ms ? sent_ms : 1;
+    if (!answered && sent_ms > h->failed_sent_ms)
+        h->failed_sent_ms = sent_ms;
     if (now_ms > h->probed_ms)
         h->probed_ms = now_ms;
 }

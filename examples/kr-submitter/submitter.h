@@ -143,7 +143,11 @@ size_t failover_order(const json_t *runnable, const char *const *configured, siz
 /* The cluster after `current` in `order`, or NULL. */
 const char *failover_next(const char *const *order, size_t n, const char *current);
 /* True when a dispatch stuck on a cluster unreachable since
- * `unreachable_since_ms` (0: reachable) should go to the next cluster. */
+ * `unreachable_since_ms` (0: reachable) should go to the next cluster:
+ * `now_ms` is the time up to which it is known unreachable, the send of
+ * its latest failed request (failover_health.failed_sent_ms), so that a
+ * cluster is failed over only when a request sent past the delay failed,
+ * never on a verdict older than the delay's end. */
 bool failover_due(const json_t *runnable, bool started, uint64_t unreachable_since_ms,
                   uint64_t now_ms, uint64_t failover_after_ms);
 /* Per-cluster reachability, fed by the outcome of every request the
@@ -155,6 +159,7 @@ typedef struct failover_health {
      * answering), so that a request that took long to fail does not delay
      * the verdict by its own duration. */
     uint64_t down_since_ms;
+    uint64_t failed_sent_ms; /* when the latest failed request was sent */
     uint64_t probed_ms; /* when the cluster was last asked (or a probe claimed) */
 } failover_health;
 /* A request sent at `sent_ms` ended at `now_ms`: answered (any HTTP answer
