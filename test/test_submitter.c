@@ -2490,6 +2490,12 @@ START_TEST(program_asks_the_hub_who_its_callers_are)
                           NULL};
     ck_assert_int_eq(kr_test_proc_run(lone, out, sizeof(out), 60000), 2);
     ck_assert_msg(strstr(out, "--token-review-audience needs --token-review"), "%s", out);
+    /* serve takes flags only: a stray argument is refused */
+    const char *stray[] = {p.bin,       "serve", "--kubeconfig",      p.hub,
+                           "--cluster", p.dc1,   "--token-auth-file", p.tokfile,
+                           "stray",     NULL};
+    ck_assert_int_eq(kr_test_proc_run(stray, out, sizeof(out), 60000), 2);
+    ck_assert_msg(strstr(out, "does not take any arguments, got [\"stray\"]"), "%s", out);
     idp hub = {0};
     if (!idp_up(&hub, "zoe-token,zoe,101,\"approvers\"\n")) {
         kr_test_tmpdir_remove(hub.dir);

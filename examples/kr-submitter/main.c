@@ -59,6 +59,7 @@ static const kr_manager_program program = {
     .n_flags = sizeof(flags) / sizeof(flags[0]),
     /* the API's callers: --token-auth-file, --token-review */
     .shared = KR_MANAGER_FLAGS_ALL | KR_MANAGER_FLAGS_AUTH,
+    .no_args = true, /* serve takes flags only */
 };
 
 typedef struct app {
