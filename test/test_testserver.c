@@ -1493,6 +1493,20 @@ START_TEST(scale_selector_says_the_whole_label_selector)
     ck_assert_ptr_nonnull(json_object_get(r.json, "status"));
     ck_assert_ptr_null(json_object_get(json_object_get(r.json, "status"), "selector"));
     tc_free(&r);
+    /* a custom resource's replicas are checked on every write as
+     * apiextensions checks them (ValidateScaleSpec), /scale included */
+    patch("/apis/example.com/v1/namespaces/default/gizmos/g/scale", "application/merge-patch+json",
+          "{\"spec\":{\"replicas\":-4}}", &r);
+    assert_status(&r, 422, "Invalid",
+                  "Gizmo.example.com \"g\" is invalid: .spec.replicas: Invalid value: -4: should "
+                  "be a non-negative integer");
+    tc_free(&r);
+    patch("/apis/example.com/v1/namespaces/default/gizmos/g", "application/merge-patch+json",
+          "{\"spec\":{\"replicas\":4294967296}}", &r);
+    assert_status(&r, 422, "Invalid",
+                  "Gizmo.example.com \"g\" is invalid: .spec.replicas: Invalid value: 4294967296: "
+                  "should be less than or equal to 2147483647");
+    tc_free(&r);
 }
 END_TEST
 
@@ -1599,8 +1613,9 @@ START_TEST(deletecollection_and_legacy_watch_path)
 }
 END_TEST
 
-/* A ConfigMap in ns owned by the ConfigMap owner there; the owner's uid
- * is copied into uid. */
+/* A ConfigMap in ns owned by the ConfigMap owner there, and by a Widget of
+ * a kind this server does not serve (a reference the collector cannot
+ * resolve, so it stays); the owner's uid is copied into uid. */
 static void create_dependent(const char *ns, const char *name, const char *owner, char *uid,
                              size_t len)
 {
@@ -1614,8 +1629,8 @@ static void create_dependent(const char *ns, const char *name, const char *owner
     snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps", ns);
     snprintf(body, sizeof(body),
              "{\"metadata\":{\"name\":\"%s\",\"ownerReferences\":[{\"apiVersion\":\"v1\","
-             "\"kind\":\"ConfigMap\",\"name\":\"%s\",\"uid\":\"%s\"},{\"apiVersion\":\"v1\","
-             "\"kind\":\"ConfigMap\",\"name\":\"other\",\"uid\":\"u-other\"}]}}",
+             "\"kind\":\"ConfigMap\",\"name\":\"%s\",\"uid\":\"%s\"},{\"apiVersion\":"
+             "\"example.com/v1\",\"kind\":\"Widget\",\"name\":\"other\",\"uid\":\"u-other\"}]}}",
              name, owner, uid);
     tc_json(U, "POST", path, body, &r);
     ck_assert_msg(r.status == 201, "create %s: %ld %s", name, r.status, r.body);
@@ -2871,7 +2886,7 @@ START_TEST(background_deletion_cascades_to_owned_objects)
     snprintf(body, sizeof(body),
              "{\"metadata\":{\"name\":\"pod0\",\"ownerReferences\":[{\"apiVersion\":"
              "\"apps/v1\",\"kind\":\"ReplicaSet\",\"name\":\"rs0\",\"uid\":\"%s\"},"
-             "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"name\":\"other\","
+             "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\",\"name\":\"other\","
              "\"uid\":\"u-other\"}]},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}",
              meta(r.json, "uid"));
     tc_free(&r);
@@ -3101,8 +3116,73 @@ START_TEST(a_dependent_whose_owners_are_absent_is_collected)
     tc_free(&r);
     await_owner_names("gc-mixed", "gc-live");
     ck_assert_str_eq(owner_names("gc-foreign", got, sizeof(got)), "w");
-    const char *names[] = {"gc-live", "gc-mixed", "gc-foreign"};
-    for (size_t i = 0; i < 3; i++) {
+    /* a cluster-scoped object naming a namespaced owner, and a namespace
+     * naming an absent owner: the collector leaves them be */
+    char body2[512];
+    snprintf(body2, sizeof(body2),
+             "{\"metadata\":{\"name\":\"gc-role\",\"ownerReferences\":[{\"apiVersion\":"
+             "\"v1\",\"kind\":\"ConfigMap\",\"name\":\"gc-live\",\"uid\":\"%s\"}]}}",
+             live);
+    tc_json(U, "POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles", body2, &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    snprintf(body2, sizeof(body2),
+             "{\"metadata\":{\"name\":\"gc-ns\",\"ownerReferences\":[{\"apiVersion\":"
+             "\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRole\",\"name\":\"gone\","
+             "\"uid\":\"%s\"}]}}",
+             gone);
+    tc_json(U, "POST", "/api/v1/namespaces", body2, &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    /* a dependent that stops blocking a foreground deletion lets it end:
+     * gc-fg waits for gc-held (held by a finalizer); gc-late names gc-fg
+     * (blocking) and gc-live, and is stripped of gc-fg; gc-held goes */
+    char fg[64];
+    owner_cm("gc-fg", fg);
+    snprintf(body2, sizeof(body2),
+             "{\"metadata\":{\"name\":\"gc-held\",\"finalizers\":[\"example.com/hold\"],"
+             "\"ownerReferences\":[{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"name\":"
+             "\"gc-fg\",\"uid\":\"%s\",\"blockOwnerDeletion\":true}]}}",
+             fg);
+    tc_json(U, "POST", "/api/v1/namespaces/default/configmaps", body2, &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    tc_request(U, "DELETE", "/api/v1/namespaces/default/configmaps/gc-fg", "application/json",
+               "{\"propagationPolicy\":\"Foreground\"}", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    snprintf(body2, sizeof(body2),
+             "{\"metadata\":{\"name\":\"gc-late\",\"ownerReferences\":[{\"apiVersion\":"
+             "\"v1\",\"kind\":\"ConfigMap\",\"name\":\"gc-fg\",\"uid\":\"%s\","
+             "\"blockOwnerDeletion\":true},{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
+             "\"name\":\"gc-live\",\"uid\":\"%s\"}]}}",
+             fg, live);
+    tc_json(U, "POST", "/api/v1/namespaces/default/configmaps", body2, &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    tc_request(U, "PATCH", "/api/v1/namespaces/default/configmaps/gc-held",
+               "application/merge-patch+json", "{\"metadata\":{\"finalizers\":null}}", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    await_owner_names("gc-late", "gc-live");
+    await_owner_names("gc-fg", NULL);
+    tc_json(U, "GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles/gc-role", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(
+        jstr(json_array_get(json_object_get(json_object_get(r.json, "metadata"), "ownerReferences"),
+                            0),
+             "name"),
+        "gc-live");
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/gc-ns", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    tc_json(U, "DELETE", "/apis/rbac.authorization.k8s.io/v1/clusterroles/gc-role", NULL, &r);
+    tc_free(&r);
+    tc_json(U, "DELETE", "/api/v1/namespaces/gc-ns", NULL, &r);
+    tc_free(&r);
+    const char *names[] = {"gc-live", "gc-mixed", "gc-foreign", "gc-late"};
+    for (size_t i = 0; i < 4; i++) {
         char path[128];
         snprintf(path, sizeof(path), "/api/v1/namespaces/default/configmaps/%s", names[i]);
         tc_json(U, "DELETE", path, NULL, &r);

@@ -15,6 +15,7 @@ static void respond_deleted(ts_response *resp, const ts_resource *res, json_t *l
                             bool orphan_false);
 
 static ts_obj *find_uid(kr_testserver_t *ts, const char *uid, const ts_resource **res);
+static void foreground_resume(kr_testserver_t *ts, json_t *uids);
 static long finalizer_at(const json_t *obj, const char *finalizer);
 static void replace(kr_testserver_t *ts, const ts_resource *res, const char *ns, const char *name,
                     json_t *next);
@@ -62,19 +63,25 @@ static bool keeps_an_owner(kr_testserver_t *ts, const json_t *dep, const char *u
 static void drop_owner_refs(kr_testserver_t *ts, const ts_resource *res, const ts_obj *dep,
                             const char *uid)
 {
-    json_t *next = with_rv(ts, dep->obj);
+    json_t *next = with_rv(ts, dep->obj), *waiting = json_array();
     char *ns = kr_strdup(dep->ns), *name = kr_strdup(dep->name);
     json_t *refs = next ? json_object_get(ts_meta(next), "ownerReferences") : NULL;
     for (size_t k = json_array_size(refs); k-- > 0;) {
-        const char *u = json_string_value(json_object_get(json_array_get(refs, k), "uid"));
+        const json_t *u = json_object_get(json_array_get(refs, k), "uid");
         const ts_resource *r = NULL;
-        ts_obj *owner = u && strcmp(u, uid) != 0 ? find_uid(ts, u, &r) : NULL;
+        ts_obj *owner = json_string_value(u) && strcmp(json_string_value(u), uid) != 0
+                            ? find_uid(ts, json_string_value(u), &r)
+                            : NULL;
+        if (owner && waiting_for_dependents(owner->obj))
+            json_array_append(waiting, (json_t *)u); /* its deletion may go on now */
         if (!owner || waiting_for_dependents(owner->obj))
             json_array_remove(refs, k);
     }
     if (next && ns && name)
         replace(ts, res, ns, name, next);
     json_decref(next);
+    foreground_resume(ts, waiting);
+    json_decref(waiting);
     kr_free(ns);
     kr_free(name);
 }
@@ -652,11 +659,11 @@ static owner_state owner_of(kr_testserver_t *ts, const char *dep_ns, const json_
     if (!api_version || !kind || !name || !uid)
         return OWNER_UNRESOLVED;
     ts_resource *r = ts_resource_find_kind(ts, api_version, kind);
-    if (!r)
+    /* a namespaced owner of a cluster-scoped object: the collector
+     * reports it and leaves the object be */
+    if (!r || (r->namespaced && !*dep_ns))
         return OWNER_UNRESOLVED;
-    ts_obj *o = r->namespaced && !*dep_ns
-                    ? NULL
-                    : ts_store_get(r->store, r->namespaced ? dep_ns : "", name);
+    ts_obj *o = ts_store_get(r->store, r->namespaced ? dep_ns : "", name);
     const char *have = o ? ts_meta_str(o->obj, "uid") : NULL;
     if (!have || strcmp(have, uid) != 0)
         return OWNER_ABSENT;
@@ -715,10 +722,36 @@ void ts_owners_written(kr_testserver_t *ts, const ts_resource *res, const json_t
     ts->owner_checks_last = c;
 }
 
-/* The collector's step for one dependent written naming an absent owner. */
+/* A served resource of group and plural, at any version (they share one
+ * store): the version written may no longer be served. */
+static const ts_resource *resource_named(kr_testserver_t *ts, const char *group, const char *plural)
+{
+    for (size_t i = 0; i < ts->nresources; i++) {
+        const ts_resource *r = ts->resources[i];
+        if (!r->review && strcmp(r->group, group) == 0 && strcmp(r->plural, plural) == 0)
+            return r;
+    }
+    return NULL;
+}
+
+/* The foreground deletions of the owners `uids` names (a JSON array of
+ * strings) go on: a dependent stopped blocking them. */
+static void foreground_resume(kr_testserver_t *ts, json_t *uids)
+{
+    size_t i;
+    json_t *u;
+    json_array_foreach(uids, i, u) foreground_sync(ts, json_string_value(u));
+}
+
+/* The collector's step for one dependent written naming an absent owner.
+ * Namespaces and CRDs go through lifecycles of their own, which this pass
+ * does not drive: they are left be. */
 static void owners_verify_one(kr_testserver_t *ts, const ts_owner_check *c)
 {
-    const ts_resource *res = ts_resource_find(ts, c->group, c->version, c->plural);
+    const ts_resource *res = resource_named(ts, c->group, c->plural);
+    if (res && (ts_resource_is(res, "", "namespaces") ||
+                ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions")))
+        return;
     ts_obj *dep = res ? ts_store_get(res->store, c->ns, c->name) : NULL;
     const char *uid = dep ? ts_meta_str(dep->obj, "uid") : NULL;
     if (!uid || strcmp(uid, c->uid) != 0 || json_object_get(ts_meta(dep->obj), "deletionTimestamp"))
@@ -740,14 +773,21 @@ static void owners_verify_one(kr_testserver_t *ts, const ts_owner_check *c)
         delete_now(ts, res, c->ns, c->name, 0);
         return;
     }
-    json_t *next = with_rv(ts, dep->obj);
+    json_t *next = with_rv(ts, dep->obj), *waiting = json_array();
     json_t *kept = next ? json_object_get(ts_meta(next), "ownerReferences") : NULL;
-    for (k = json_array_size(kept); k-- > 0;)
-        if (owner_of(ts, c->ns, json_array_get(kept, k)) != OWNER_SOLID)
+    for (k = json_array_size(kept); k-- > 0;) {
+        const json_t *r = json_array_get(kept, k);
+        owner_state st = owner_of(ts, c->ns, r);
+        if (st == OWNER_WAITING)
+            json_array_append(waiting, json_object_get(r, "uid"));
+        if (st != OWNER_SOLID)
             json_array_remove(kept, k);
+    }
     if (next)
         replace(ts, res, c->ns, c->name, next);
     json_decref(next);
+    foreground_resume(ts, waiting);
+    json_decref(waiting);
 }
 
 void ts_owners_verify(kr_testserver_t *ts)

@@ -204,8 +204,9 @@ void ts_handle_scale(kr_testserver_t *ts, const ts_request *req, const ts_route 
     if (want && !json_is_integer(replicas)) {
         ts_respond_invalid(resp, "Scale", "autoscaling", rt->name, "spec.replicas",
                            "FieldValueRequired", "Required value");
-    } else if (want && json_integer_value(replicas) < 0) {
-        /* ScaleREST validates the Scale (ValidateScale) before the object */
+    } else if (want && !res->crd && json_integer_value(replicas) < 0) {
+        /* a built-in's ScaleREST validates the Scale (ValidateScale) before
+         * the object; a custom resource's is validated as the object */
         char text[96];
         snprintf(text, sizeof(text), "Invalid value: %lld: must be greater than or equal to 0",
                  (long long)json_integer_value(replicas));

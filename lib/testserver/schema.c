@@ -1641,6 +1641,38 @@ int ts_schema_check_apply(const ts_write *w, const json_t *config, ts_response *
     return rc;
 }
 
+/* apiextensions' ValidateScaleSpec, on every write of a custom resource
+ * with a scale subresource: the replicas at its specReplicasPath, when an
+ * integer, are 0 to 2^31-1 (the field named by the path as written). */
+static void validate_scale_spec(const json_t *obj, const ts_resource *res, sc_walk *w)
+{
+    if (!res->crd || !res->scale_spec_path)
+        return;
+    const char *path = res->scale_spec_path;
+    const json_t *v = obj;
+    char part[128];
+    for (const char *p = path[0] == '.' ? path + 1 : path; v && *p;) {
+        size_t n = strcspn(p, ".");
+        if (n >= sizeof(part))
+            return;
+        memcpy(part, p, n);
+        part[n] = 0;
+        v = json_object_get(v, part);
+        p += n + (p[n] == '.');
+    }
+    if (!json_is_integer(v))
+        return;
+    json_int_t n = json_integer_value(v);
+    const char *why = n < 0            ? "should be a non-negative integer"
+                      : n > 2147483647 ? "should be less than or equal to 2147483647"
+                                       : NULL;
+    if (!why)
+        return;
+    char body[160];
+    snprintf(body, sizeof(body), "Invalid value: %lld: %s", (long long)n, why);
+    add_cause(w, "FieldValueInvalid", path, body);
+}
+
 int ts_schema_admit(const ts_write *w, json_t *obj, ts_response *resp)
 {
     const ts_resource *res = w->rt->res;
@@ -1675,6 +1707,7 @@ int ts_schema_admit(const ts_write *w, json_t *obj, ts_response *resp)
     }
     pop(&walk, 0);
     validate(obj, res->schema, &walk);
+    validate_scale_spec(obj, res, &walk);
     if (walk.oom) {
         rc = KR_ENOMEM;
     } else if (json_array_size(walk.causes) > 0) {
