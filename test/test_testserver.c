@@ -477,6 +477,7 @@ START_TEST(generate_name_and_accept_negotiation)
      * kube-apiserver's RBAC post-start hook makes them */
     tc_json(U, "GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles/view", NULL, &r);
     ck_assert_int_eq(r.status, 200);
+    ck_assert_uint_gt(json_array_size(json_object_get(r.json, "rules")), 0); /* aggregated */
     tc_free(&r);
     /* a kind without a printer of its own gets the default convertor's */
     tc_request(U, "GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles?limit=500", NULL, NULL,

@@ -475,8 +475,8 @@ void ts_dependents_sync(kr_testserver_t *ts, const ts_resource *res)
     else if (ts_resource_is(res, "flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations"))
         restatus(ts, ts_resource_find(ts, "flowcontrol.apiserver.k8s.io", "v1", "flowschemas"),
                  flowschema_status);
-    else if (ts->rbac && ts_resource_is(res, "rbac.authorization.k8s.io", "clusterroles"))
-        ts_rbac_aggregate(ts);
+    else if (ts_resource_is(res, "rbac.authorization.k8s.io", "clusterroles"))
+        ts_rbac_aggregate(ts); /* the aggregation controller runs in every mode */
 }
 
 /* What a committed write sets off, after the answer took its event. */
