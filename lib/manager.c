@@ -349,12 +349,14 @@ static void on_new_leader(const char *identity, void *user)
 
 /* The client rate limit: the program's default (kr_manager_opts), then the
  * command line's (--kube-api-qps, --kube-api-burst) over the kubeconfig's,
- * else controller-runtime's 20 and 30;
+ * else 20 and 30 (controller-runtime's up to v0.20);
  * the request timeout: --request-timeout, else the program's default. */
 static void apply_rate_limit(const kr_manager_t *m, kr_rest_config *rc)
 {
-    /* controller-runtime's default for a config without one (its
-     * GetConfig): 20 qps, burst 30, where client-go's is 5 and 10 */
+    /* controller-runtime's default up to v0.20 for a config without one
+     * (its GetConfig): 20 qps, burst 30, where client-go's is 5 and 10;
+     * v0.21 sets none (-1), relying on API Priority and Fairness: a
+     * program that wants that says --kube-api-qps -1 */
     if (rc->qps == 0) {
         rc->qps = MANAGER_DEFAULT_QPS;
         if (rc->burst <= 0)

@@ -1051,10 +1051,10 @@ START_TEST(a_workload_cluster_down_is_named_in_readyz_but_holds_nothing_up)
 }
 END_TEST
 
-/* Without --kube-api-qps the clients take controller-runtime's 20 qps and
+/* Without --kube-api-qps the clients take 20 qps and
  * burst 30, not client-go's 5 and 10: 30 GETs in a row never wait for the
  * limiter (at 5/10, twenty of them would wait 0.2 s each). */
-START_TEST(the_default_rate_limit_is_controller_runtimes)
+START_TEST(the_default_rate_limit_is_20_qps_burst_30)
 {
     struct server s;
     server_start(&s);
@@ -1611,7 +1611,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, a_workload_cluster_down_is_named_in_readyz_but_holds_nothing_up);
     tcase_add_test(tc, a_missing_kubeconfig_fails_new_with_one_line);
     tcase_add_test(tc, the_stop_cuts_every_controller_off_before_waiting_on_any);
-    tcase_add_test(tc, the_default_rate_limit_is_controller_runtimes);
+    tcase_add_test(tc, the_default_rate_limit_is_20_qps_burst_30);
     suite_add_tcase(s, tc);
     tc = tcase_create("program");
     tcase_set_timeout(tc, 120);

@@ -360,18 +360,22 @@ static int health_state(const submitter *s, size_t i)
     const failover_health *h = &s->clusters[i].health;
     if (!h->down_since_ms)
         return 0;
-    return h->failed_sent_ms - h->down_since_ms >= s->failover_after_ms ? 2 : 1;
+    return h->failed_sent_ms >= h->down_since_ms &&
+                   h->failed_sent_ms - h->down_since_ms >= s->failover_after_ms
+               ? 2
+               : 1;
 }
 
-/* Cluster i failing, its failover delay over, and nobody asked it since
- * (under mu): one probe goes now, however recent the last one, so that
- * the verdict is never one from before the delay ended. */
+/* Cluster i failing, its failover delay over, no failed request sent
+ * since, and no probe claimed since (under mu): one probe goes now, however
+ * recent the last answer (a request sent before the delay's end may fail
+ * after it), so that the verdict is never one from before the delay ended. */
 static bool deadline_unconfirmed(const submitter *s, size_t i, uint64_t now)
 {
     const failover_health *h = &s->clusters[i].health;
     uint64_t deadline = h->down_since_ms + s->failover_after_ms;
     return h->down_since_ms && now >= deadline && h->failed_sent_ms < deadline &&
-           h->probed_ms < deadline;
+           h->claimed_ms < deadline;
 }
 
 /* Cluster i's state moved since it was last seen: its runnables are woken

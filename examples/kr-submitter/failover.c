@@ -65,7 +65,7 @@ bool failover_probe_claim(failover_health *h, uint64_t now_ms, uint64_t interval
 {
     if (now_ms < h->probed_ms || now_ms - h->probed_ms < interval_ms)
         return false;
-    h->probed_ms = now_ms;
+    h->probed_ms = h->claimed_ms = now_ms;
     return true;
 }
 

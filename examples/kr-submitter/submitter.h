@@ -161,6 +161,7 @@ typedef struct failover_health {
     uint64_t down_since_ms;
     uint64_t failed_sent_ms; /* when the latest failed request was sent */
     uint64_t probed_ms; /* when the cluster was last asked (or a probe claimed) */
+    uint64_t claimed_ms; /* when a probe was last claimed */
 } failover_health;
 /* A request sent at `sent_ms` ended at `now_ms`: answered (any HTTP answer
  * but 5xx: a 404, a 409 and a 429 prove the cluster reachable) or not. */

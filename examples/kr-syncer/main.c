@@ -48,7 +48,6 @@ static int open_inventory(const char *url, uint64_t wait_ms, const kr_logger *lo
     return kr_inventory_new(&io, out, err);
 }
 
-/* One controller per resource, a queue lane per workload cluster. */
 /* The Lease's term while this replica leads (0 without leader election). */
 static int leader_term(uint64_t *out, void *user)
 {
@@ -62,6 +61,7 @@ static int leader_term(uint64_t *out, void *user)
     return rc;
 }
 
+/* One controller per resource, a queue lane per workload cluster. */
 static int add_controllers(kr_manager_t *m, syncer_t *s, long workers, kr_error_t *err)
 {
     for (size_t r = 0; r < s->n_resources; r++) {

@@ -79,7 +79,6 @@ static void log_key(const rctx *c, kr_log_level level, const char *fmt, const ch
 
 /* ---- the cluster: every request passes the health gate ------------------- */
 
-/* False (with *after_ms set) when the cluster is waiting for a probe. */
 /* The leader's term when this thread's reconcile began. */
 static _Thread_local struct {
     bool leading;
@@ -104,6 +103,7 @@ static int still_leading(const syncer_t *s, kr_error_t *err)
     return 0;
 }
 
+/* False (with *after_ms set) when the cluster is waiting for a probe. */
 static bool may_call(rctx *c)
 {
     uint64_t wait = 0;
@@ -469,13 +469,13 @@ static step delete_copy(rctx *c, const json_t *obj)
         *c->after_ms = PENDING_DELETE_RETRY_MS;
         return STEP_RETRY;
     }
+    if (still_leading(c->s, c->err) != 0) /* before may_call: the probe's turn stays */
+        return STEP_FAILED;
     if (!may_call(c))
         return STEP_RETRY;
     kr_delete_opts opts = {.precondition_uid = meta_string(obj, "uid"),
                            .propagation_policy = "Background"};
     json_t *out = NULL;
-    if (still_leading(c->s, c->err) != 0)
-        return STEP_FAILED;
     int rc = kr_client_delete(c->cl->client, c->res->gvr, c->req->namespace_, c->req->name, &opts,
                               &out, c->err);
     count(c->s, &c->s->cluster_requests);
@@ -616,10 +616,10 @@ static int send_copy(rctx *c, const json_t *current, json_t **out)
     int rc = kr_patch_last_applied(NULL, KR_ANNOTATION_LAST_APPLIED, desired, current, &modified,
                                    &patch, &format, c->err);
     json_decref(desired);
-    if (rc == 0 && (!current || patch) && !may_call(c))
+    if (rc == 0 && (!current || patch) && still_leading(c->s, c->err) != 0)
+        rc = KR_ESTATE; /* before may_call, which would take the probe's turn */
+    else if (rc == 0 && (!current || patch) && !may_call(c))
         rc = WAITING;
-    else if (rc == 0 && (!current || patch) && still_leading(c->s, c->err) != 0)
-        rc = KR_ESTATE;
     else if (rc == 0 && (!current || patch)) {
         rc = current ? kr_client_patch(c->cl->client, c->res->gvr, c->req->namespace_, c->req->name,
                                        NULL, format, patch, NULL, out, c->err)

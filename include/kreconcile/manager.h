@@ -325,7 +325,9 @@ typedef struct kr_manager_opts {
     kr_informer_factory_opts informers;
     /* Version 2: the client-side rate limit of the hub's and the clusters'
      * clients (controller-runtime's --kube-api-qps and --kube-api-burst);
-     * 0: the kubeconfig's, else controller-runtime's 20 qps, burst 30
+     * 0: the kubeconfig's, else 20 qps, burst 30 (controller-runtime's
+     * default up to v0.20; v0.21 sets none and leaves the server's API
+     * Priority and Fairness to protect it: qps < 0 does that here)
      * (client-go's bare default is 5 and 10); qps < 0: none. */
     double client_qps;
     int client_burst;
