@@ -311,6 +311,81 @@ after_patches:;
 }
 END_TEST
 
+/* mutate for create_or_update: data.k = the string `user`; -7 when NULL. */
+static int set_k(json_t *obj, void *user)
+{
+    if (!user)
+        return -7;
+    json_t *data = json_object_get(obj, "data");
+    if (!json_is_object(data)) {
+        data = json_object();
+        json_object_set_new(obj, "data", data);
+    }
+    json_object_set_new(data, "k", json_string(user));
+    return 0;
+}
+
+static int rename_it(json_t *obj, void *user)
+{
+    (void)user;
+    json_object_set_new(json_object_get(obj, "metadata"), "name", json_string("other"));
+    return 0;
+}
+
+/* controller-runtime's CreateOrUpdate: created (the kind from discovery),
+ * unchanged when mutate changes nothing (nothing sent), updated with the
+ * resourceVersion read; a mutate that fails or renames sends nothing. */
+START_TEST(create_or_update_creates_updates_and_leaves_alone)
+{
+    fixture f;
+    plain_fixture(&f, NULL);
+    kr_error_t err = {0};
+    json_t *out = NULL;
+    kr_operation_result done = KR_OPERATION_UPDATED;
+    ck_assert_msg(
+        kr_client_create_or_update(f.c, CM, "default", "cou", set_k, "1", &out, &done, &err) == 0,
+        "%s", err.message);
+    ck_assert_int_eq(done, KR_OPERATION_CREATED);
+    ck_assert_str_eq(json_string_value(json_object_get(out, "kind")), "ConfigMap");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(out, "data"), "k")), "1");
+    const char *rv =
+        json_string_value(json_object_get(json_object_get(out, "metadata"), "resourceVersion"));
+    char rv1[32];
+    snprintf(rv1, sizeof(rv1), "%s", rv);
+    json_decref(out);
+    unsigned long long before = kr_testserver_resource_version(f.ts);
+    ck_assert_int_eq(
+        kr_client_create_or_update(f.c, CM, "default", "cou", set_k, "1", &out, &done, &err), 0);
+    ck_assert_int_eq(done, KR_OPERATION_UNCHANGED);
+    ck_assert_uint_eq(kr_testserver_resource_version(f.ts), before); /* nothing written */
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(out, "metadata"), "resourceVersion")),
+        rv1);
+    json_decref(out);
+    ck_assert_int_eq(
+        kr_client_create_or_update(f.c, CM, "default", "cou", set_k, "2", NULL, &done, &err), 0);
+    ck_assert_int_eq(done, KR_OPERATION_UPDATED);
+    json_t *got = NULL;
+    ck_assert_int_eq(kr_client_get(f.c, CM, "default", "cou", &got, &err), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(got, "data"), "k")), "2");
+    json_decref(got);
+    ck_assert_int_eq(
+        kr_client_create_or_update(f.c, CM, "default", "cou", set_k, NULL, NULL, &done, &err), -7);
+    ck_assert_int_eq(done, KR_OPERATION_UNCHANGED);
+    ck_assert_int_eq(
+        kr_client_create_or_update(f.c, CM, "default", "cou", rename_it, NULL, NULL, &done, &err),
+        KR_EINVAL);
+    ck_assert_int_eq(
+        kr_client_create_or_update(f.c, CM, "default", "new", rename_it, NULL, NULL, &done, &err),
+        KR_EINVAL);
+    ck_assert_int_eq(kr_client_get(f.c, CM, "default", "new", NULL, &err), KR_ENOTFOUND);
+    ck_assert_int_eq(
+        kr_client_create_or_update(f.c, CM, "default", "", set_k, "1", NULL, NULL, &err),
+        KR_EINVAL);
+    teardown(&f);
+}
+END_TEST
+
 /* A caller's version 1 kr_rest_config ends where version 1's fields end, at
  * the end of a page whose next page is unmapped: reading past the caller's
  * version would fault (also without ASan). */
@@ -2060,6 +2135,7 @@ int main(void)
     TCase *tc = tcase_create("client");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, crud_verbs_round_trip_over_plain_http);
+    tcase_add_test(tc, create_or_update_creates_updates_and_leaves_alone);
     tcase_add_test(tc, a_version_1_config_is_never_read_past_its_fields);
     tcase_add_test(tc, status_subresource_changes_only_status);
     tcase_add_test(tc, pagination_follows_continue_tokens);

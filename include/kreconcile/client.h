@@ -330,6 +330,34 @@ KR_API unsigned long kr_watch_event_count(const kr_watch_t *watch);
  * inside the watch's own callbacks] */
 KR_API void kr_watch_free(kr_watch_t *watch);
 
+/* ---- Create or update ----------------------------------------------------- */
+
+/* What kr_client_create_or_update did (controller-runtime's OperationResult). */
+typedef enum kr_operation_result {
+    KR_OPERATION_UNCHANGED = 0, /* the object already was what mutate made it: nothing sent */
+    KR_OPERATION_CREATED = 1,
+    KR_OPERATION_UPDATED = 2,
+} kr_operation_result;
+
+/* Make `obj` what the caller wants it to be: 0, or an error code (then
+ * nothing is sent and kr_client_create_or_update returns it). It must not
+ * change metadata.name or metadata.namespace. */
+typedef int (*kr_mutate_cb)(json_t *obj, void *user);
+
+/* controller-runtime's controllerutil.CreateOrUpdate: GET namespace_/name
+ * from the server (not a cache), hand it to `mutate` (or, when it does not
+ * exist, an object holding only apiVersion, kind, metadata.name and
+ * metadata.namespace), then create it, or update it when mutate changed it
+ * (a PUT carrying the resourceVersion read, so a concurrent change gives
+ * KR_ECONFLICT: look again), or send nothing. The kind comes from
+ * discovery unless mutate sets it. *out (optional) is the object as stored
+ * (new), *result (optional) what was done. [worker thread] Errors:
+ * KR_EINVAL (mutate changed the name or namespace; no name), mutate's
+ * code, request errors. */
+KR_API int kr_client_create_or_update(kr_client_t *client, kr_gvr gvr, const char *namespace_,
+                                      const char *name, kr_mutate_cb mutate, void *user,
+                                      json_t **out, kr_operation_result *result, kr_error_t *err);
+
 /* ---- Discovery and the REST mapper --------------------------------------- */
 
 /* What discovery says about one resource. */
