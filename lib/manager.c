@@ -1109,10 +1109,18 @@ int kr_manager_informer(kr_manager_t *m, kr_client_t *client, kr_gvr resource,
                         const char *namespace_, const char *label_selector, kr_informer_t **out,
                         kr_error_t *err)
 {
+    return kr_manager_informer_selected(m, client, resource, namespace_, label_selector, NULL, out,
+                                        err);
+}
+
+int kr_manager_informer_selected(kr_manager_t *m, kr_client_t *client, kr_gvr resource,
+                                 const char *namespace_, const char *label_selector,
+                                 const char *field_selector, kr_informer_t **out, kr_error_t *err)
+{
     if (!m || !client || !out)
         return kr_error_set(err, KR_EINVAL, "kr_manager_informer: NULL argument");
-    int rc = kr_informer_factory_get(m->factory, client, resource, namespace_, label_selector, NULL,
-                                     out, err);
+    int rc = kr_informer_factory_get(m->factory, client, resource, namespace_, label_selector,
+                                     field_selector, out, err);
     if (rc != 0)
         return rc;
     long cluster = -1;

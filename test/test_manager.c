@@ -907,12 +907,26 @@ START_TEST(hub_and_cluster_informers_show_in_readyz)
     ck_assert_int_eq(kr_manager_informer(r.m, kr_manager_hub(r.m), cms, "", NULL, &again, &err), 0);
     ck_assert_ptr_eq(a, again);
     ck_assert_ptr_ne(a, b);
+    /* narrowed by a field selector: an informer of its own, holding cm1 alone */
+    static const char cm2[] = "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{"
+                              "\"name\":\"cm2\",\"namespace\":\"team-a\"}}";
+    ck_assert_msg(kr_testserver_load(s.ts, cm2, strlen(cm2), &err) == 0, "%s", err.message);
+    kr_informer_t *one;
+    ck_assert_int_eq(kr_manager_informer_selected(r.m, kr_manager_hub(r.m), cms, "", NULL,
+                                                  "metadata.name=cm1", &one, &err),
+                     0);
+    ck_assert_ptr_ne(one, a);
     manager_start(&r);
     const char *base = kr_manager_listen_address(r.m);
     struct reply x = wait_status(base, "/readyz", 200);
     ck_assert_int_eq(x.status, 200);
-    ck_assert_msg(strstr(x.body, "[+]informers ok (2 synced)\n"), "%s", x.body);
+    ck_assert_msg(strstr(x.body, "[+]informers ok (3 synced)\n"), "%s", x.body);
     free(x.body);
+    ck_assert_uint_eq(kr_store_len(kr_informer_store(one)), 1);
+    json_t *only = kr_store_get_by_name(kr_informer_store(one), "team-a", "cm1");
+    ck_assert_ptr_nonnull(only);
+    json_decref(only);
+    ck_assert_uint_eq(kr_store_len(kr_informer_store(a)), 2);
     ck_assert(kr_manager_leading(r.m)); /* no election: leading while running */
     x = get(base, "/metrics");
     struct kr_prom_parsed *ps = malloc(sizeof(*ps));

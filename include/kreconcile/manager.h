@@ -411,6 +411,12 @@ KR_API long kr_manager_cluster_find(kr_manager_t *m, const char *name);
 KR_API int kr_manager_informer(kr_manager_t *m, kr_client_t *client, kr_gvr resource,
                                const char *namespace_, const char *label_selector,
                                kr_informer_t **out, kr_error_t *err);
+/* The same, narrowed by a field selector too ("metadata.name=x",
+ * "spec.nodeName=n1"; NULL: none), as the factory's. */
+KR_API int kr_manager_informer_selected(kr_manager_t *m, kr_client_t *client, kr_gvr resource,
+                                        const char *namespace_, const char *label_selector,
+                                        const char *field_selector, kr_informer_t **out,
+                                        kr_error_t *err);
 
 /* A controller run by the manager: created now with the manager's metrics,
  * logger and clock filled in where `opts` leaves them zero; started when
