@@ -49,6 +49,7 @@ typedef struct served {
     pthread_mutex_t mu;
     kr_inventory_t *inv;
     int generation;
+    bool away; /* every request answered 503, as while the database is down */
 } served;
 
 static kr_inventory_t *served_inv(served *sv, int *generation)
@@ -102,7 +103,15 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char 
     kr_inventory_t *inv = served_inv(sv, &generation);
     struct MHD_Response *r;
     int status;
-    if (strcmp(url, "/api/v1/events") == 0 && strcmp(method, "GET") == 0) {
+    pthread_mutex_lock(&sv->mu);
+    bool away = sv->away;
+    pthread_mutex_unlock(&sv->mu);
+    if (away) {
+        static const char body[] = "{\"error\":\"inventory: the database is away\",\"code\":503}";
+        r = MHD_create_response_from_buffer(sizeof(body) - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(r, "Content-Type", "application/json");
+        status = 503;
+    } else if (strcmp(url, "/api/v1/events") == 0 && strcmp(method, "GET") == 0) {
         const char *last = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID");
         if (!last)
             last = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "after");
@@ -257,6 +266,27 @@ START_TEST(page_shows_rows_and_changes_live_without_reload)
         "document.querySelectorAll('#history-rows tr')[1].children[3].textContent === "
         "'MODIFIED'",
         10000));
+    /* The database away for a while: the stream is cut and every
+     * reconnect answered 503, after which a browser's EventSource gives up
+     * for good; the page opens a new one and is live again once the
+     * database is back, with what changed meanwhile. */
+    pthread_mutex_lock(&sv.mu);
+    sv.away = true;
+    sv.generation++;
+    pthread_mutex_unlock(&sv.mu);
+    ck_assert_msg(kr_chromium_wait_true(c, "document.body.dataset.live === 'false'", 30000),
+                  "the page did not see the stream go");
+    sleep(5); /* several reconnects refused */
+    put(inv, "east", KR_INVENTORY_ADDED, "ml", "during", "u5", "13", "pending");
+    pthread_mutex_lock(&sv.mu);
+    sv.away = false;
+    pthread_mutex_unlock(&sv.mu);
+    ck_assert_msg(kr_chromium_wait_true(c,
+                                        "document.body.dataset.live === 'true' && "
+                                        "!!document.getElementById('row:east/Job/ml/during')",
+                                        60000),
+                  "the page did not come back after the database did");
+    ck_assert_int_eq(count(c, "window.krMarker"), 42); /* no reload */
     /* The database replaced by a fresh one (a restore): the stream, cut,
      * comes back with an id the new database never gave; the page reads
      * the new state instead of waiting in silence for that id. */
