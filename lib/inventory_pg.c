@@ -26,6 +26,24 @@ static void ignore_notice(void *arg, const char *message)
     (void)message;
 }
 
+/* libpq's message as one line: its continuation lines ("\n\tIs the server
+ * running...") joined by a space, the trailing newline gone. */
+static void one_line(char *msg)
+{
+    char *w = msg;
+    for (const char *r = msg; *r; r++) {
+        if (*r == '\n' || *r == '\r' || *r == '\t') {
+            if (w > msg && w[-1] != ' ')
+                *w++ = ' ';
+        } else {
+            *w++ = *r;
+        }
+    }
+    while (w > msg && w[-1] == ' ')
+        w--;
+    *w = '\0';
+}
+
 /* KR_EUNAVAILABLE when the failure is worth retrying later: the connection
  * is gone (class 08, admin shutdown 57P01..57P03) or the transaction lost a
  * race (40001, 40P01); KR_EIO otherwise. */
@@ -37,9 +55,7 @@ static int pg_error(pg_be *be, const PGresult *res, const char *what, kr_error_t
         msg = PQerrorMessage(be->conn);
     char clean[512];
     snprintf(clean, sizeof(clean), "%s", msg ? msg : "");
-    size_t len = strlen(clean);
-    while (len && (clean[len - 1] == '\n' || clean[len - 1] == ' '))
-        clean[--len] = '\0';
+    one_line(clean);
     bool lost = PQstatus(be->conn) != CONNECTION_OK;
     bool retry = lost || (state && (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
                                     strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0));
@@ -311,11 +327,13 @@ int kr_inv_pg_open(const kr_inv_open_opts *opts, const kr_inv_backend_ops **ops,
     if (PQstatus(be->conn) != CONNECTION_OK) {
         char msg[512];
         snprintf(msg, sizeof(msg), "%s", PQerrorMessage(be->conn));
-        size_t len = strlen(msg);
-        while (len && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
-            msg[--len] = '\0';
-        /* A URL libpq cannot parse is the caller's mistake, not an outage. */
-        int code = strstr(msg, "invalid") || strstr(msg, "URI") ? KR_EINVAL : KR_ECONNECT;
+        one_line(msg);
+        /* A URL libpq cannot parse is the caller's mistake, not an outage;
+         * a host name that does not resolve (yet: a restarting database's
+         * DNS name) is one, whatever the name holds. */
+        bool unresolved = strncmp(msg, "could not translate host name", 29) == 0;
+        int code =
+            !unresolved && (strstr(msg, "invalid") || strstr(msg, "URI")) ? KR_EINVAL : KR_ECONNECT;
         kr_error_set(err, code, "inventory: cannot connect to %s: %s", be->where, msg);
         pg_close(be);
         return code;

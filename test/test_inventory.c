@@ -1058,6 +1058,11 @@ START_TEST(inventory_bad_urls_are_refused_clearly)
     ck_assert_int_eq(kr_inventory_new(&o, &inv, &err), KR_ECONNECT);
     ck_assert_ptr_nonnull(strstr(err.message, "127.0.0.1"));
     ck_assert_ptr_null(strstr(err.message, "s3cret"));
+    ck_assert_msg(!strchr(err.message, '\n') && !strchr(err.message, '\t'), "not one line: %s",
+                  err.message);
+    /* a name that does not resolve is an outage (waited for), not a bad URL */
+    o.url = "postgresql://kr-no-such-host.invalid/x";
+    ck_assert_int_eq(kr_inventory_new(&o, &inv, &err), KR_ECONNECT);
     o.url = "postgresql://127.0.0.1:notaport/x";
     ck_assert_int_lt(kr_inventory_new(&o, &inv, &err), 0);
     ck_assert_ptr_null(inv);
