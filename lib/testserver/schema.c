@@ -1649,17 +1649,7 @@ static void validate_scale_spec(const json_t *obj, const ts_resource *res, sc_wa
     if (!res->crd || !res->scale_spec_path)
         return;
     const char *path = res->scale_spec_path;
-    const json_t *v = obj;
-    char part[128];
-    for (const char *p = path[0] == '.' ? path + 1 : path; v && *p;) {
-        size_t n = strcspn(p, ".");
-        if (n >= sizeof(part))
-            return;
-        memcpy(part, p, n);
-        part[n] = 0;
-        v = json_object_get(v, part);
-        p += n + (p[n] == '.');
-    }
+    const json_t *v = ts_json_path(obj, path);
     if (!json_is_integer(v))
         return;
     json_int_t n = json_integer_value(v);
