@@ -256,6 +256,10 @@ check: deps
 	sh test/install-test.sh "$(abspath build)/check-4-install.txt" || status=1; \
 	echo "== README API tour compiles =="; \
 	sh test/readme-test.sh "$(abspath build)/check-5-readme.txt" || status=1; \
+	echo "== benchmarks build =="; \
+	if $(MAKE) --no-print-directory -j$(BUILD_JOBS) $(BENCH_BINS); then \
+	    echo "bench-build 1 0" >build/check-6-bench.txt; \
+	else echo "bench-build 0 1" >build/check-6-bench.txt; status=1; fi; \
 	sh test/summary.sh build/check-*.txt || status=1; \
 	exit $$status
 

@@ -26,6 +26,7 @@
 #include "kreconcile.h"
 /* The tests' private PostgreSQL server (and its temporary directories),
  * compiled in here: the benchmarks link bench/support only. */
+#include "kr_test_fork.c"
 #include "kr_test_tmpdir.c"
 #include "pgserver.c"
 
