@@ -234,7 +234,7 @@ typedef void (*kr_client_cb)(json_t *result, const kr_error_t *err, void *user);
 /* Start `req` asynchronously; `cb` (may be NULL) runs once on the loop
  * thread, never inside this call. Requests pass the rate limiter and are
  * retried on 429 (any verb; the server refused before doing anything) and
- * on 5xx and connection errors (GET, PUT, DELETE only), honouring
+ * on 5xx but 501 and connection errors (GET, HEAD, PUT, DELETE only), honouring
  * Retry-After. [any thread] Errors (then cb is never called): KR_EINVAL,
  * KR_ENOMEM, KR_ESHUTDOWN. */
 KR_API int kr_client_do(kr_client_t *client, const kr_request *req, kr_client_cb cb, void *user,

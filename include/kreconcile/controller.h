@@ -112,8 +112,11 @@ typedef struct kr_controller_opts {
     uint64_t cache_sync_timeout_ms;
     /* kr_controller_stop waits this long for in-flight reconciles; 0 = 30000. */
     uint64_t shutdown_timeout_ms;
-    /* Consecutive failures after which a key is dropped (logged and
-     * counted as terminal); 0 = never. */
+    /* Retries after which a failing key is dropped (logged and counted as
+     * terminal): it is dropped at its failure max_retries + 1, failures
+     * counted since its last KR_RECONCILE_DONE or REQUEUE_AFTER (a
+     * REQUEUE or TERMINAL result keeps the count, as it keeps the
+     * backoff); 0 = never. */
     unsigned max_retries;
     kr_metrics_registry_t *metrics; /* borrowed; NULL = no metrics */
     kr_logger logger;
@@ -209,7 +212,8 @@ typedef struct kr_controller_source {
 } kr_controller_source;
 
 /* Register a source: add a handler to its informer. Before start or while
- * running. Errors: KR_EINVAL, KR_ENOMEM, KR_ESHUTDOWN. [any thread] */
+ * running. Errors: KR_EINVAL, KR_ENOMEM, KR_ESHUTDOWN, KR_EEXIST (making a
+ * new cluster's lane met a metrics family of another shape). [any thread] */
 KR_API int kr_controller_watch(kr_controller_t *ctl, const kr_controller_source *src,
                                kr_error_t *err);
 
@@ -231,7 +235,8 @@ KR_API int kr_controller_stop(kr_controller_t *ctl, kr_error_t *err);
 /* Stop if needed and free. NULL is a no-op. */
 KR_API void kr_controller_free(kr_controller_t *ctl);
 
-/* True once started, every source synced and the workers run. */
+/* True once started, every source synced (but those of `lane_sync`, whose
+ * clusters sync on their own) and the workers run. */
 KR_API bool kr_controller_ready(const kr_controller_t *ctl);
 
 /* True when its workers gave up waiting for the caches to sync
@@ -256,7 +261,8 @@ KR_API const char *kr_controller_name(const kr_controller_t *ctl);
 
 /* Queue the key of (namespace, name) on `cluster`'s lane (NULL or "" for
  * the unnamed lane). `namespace_` NULL or "" for cluster-scoped objects.
- * Errors: KR_EINVAL, KR_ENOMEM, KR_ESHUTDOWN (ignored by handlers).
+ * Errors: KR_EINVAL, KR_ENOMEM, KR_ESHUTDOWN (ignored by handlers),
+ * KR_EEXIST (as kr_controller_watch, when it makes the lane).
  * [any thread] */
 KR_API int kr_controller_enqueue(kr_controller_t *ctl, const char *cluster, const char *namespace_,
                                  const char *name);

@@ -10,9 +10,9 @@
  *
  * Threading: a kr_inventory_t holds one database connection behind a
  * mutex: every function may be called from any thread, calls are
- * serialised. The library starts no thread of its own, except the
- * consumer's writer thread, and only when kr_inventory_consumer_start() is
- * called. */
+ * serialised. The inventory starts two kinds of thread, and only when
+ * asked: the consumer's writer (kr_inventory_consumer_start) and an
+ * outbox's sender (kr_inventory_outbox_new). */
 #ifndef KRECONCILE_INVENTORY_H
 #define KRECONCILE_INVENTORY_H
 
@@ -419,12 +419,10 @@ KR_API int kr_inventory_consumer_wait_space(kr_inventory_consumer_t *c, size_t n
 KR_API int kr_inventory_consumer_drain(kr_inventory_consumer_t *c, size_t *drained,
                                        kr_error_t *err);
 
-/* Start the writer thread: the one thread this library may start, and only
- * here. It drains whenever events are buffered, in batches of up to
- * max_batch; a failed batch is retried with exponential backoff
- * (retry_base_ms doubling up to retry_max_ms) until it commits. Errors:
- * KR_ESTATE (already running), KR_ENOMEM (thread creation failed).
- * [any thread] */
+/* Start the writer thread (a consumer starts it only here). It drains whenever events are buffered,
+ * in batches of up to max_batch; a failed batch is retried with exponential backoff (retry_base_ms
+ * doubling up to retry_max_ms) until it commits. Errors: KR_ESTATE (already running), KR_ENOMEM
+ * (thread creation failed). [any thread] */
 KR_API int kr_inventory_consumer_start(kr_inventory_consumer_t *c, kr_error_t *err);
 
 /* Stop the writer thread (after the batch in progress) and join it; the

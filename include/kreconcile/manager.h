@@ -164,7 +164,8 @@ typedef struct kr_manager_config {
     char **args; /* positional arguments in order (borrowed from argv; array new) */
     size_t n_args;
     /* --kube-api-qps, --kube-api-burst: every client's rate limit (0: the
-     * kubeconfig's, else client-go's 5 and 10; a qps < 0 disables it). */
+     * kubeconfig's, else 20 and 30, controller-runtime's defaults up to
+     * v0.20; a qps < 0 disables it). */
     double kube_api_qps;
     long kube_api_burst;
     /* --request-timeout: each request of every client (hub and clusters),
@@ -356,9 +357,15 @@ KR_API int kr_manager_new(const kr_manager_opts *opts, kr_manager_t **out, kr_er
  * informers, the non-leader runnables, leader election (or, without it, the
  * leader-only parts at once) and serve HTTP. Then stop gracefully:
  * controllers and runnables stopped within shutdown_timeout_ms, informers
- * stopped, the Lease released last. A second signal exits the process at
- * once (status 130). Returns the process exit code: 0 after a signal or
- * kr_manager_stop, 1 after lost leadership or a failed start (logged).
+ * stopped, the Lease released last. Returns the process exit code: 0 after
+ * a signal or kr_manager_stop, 1 after lost leadership or a failed start
+ * (logged).
+ * Three cases end the process instead of returning (kr_manager_free never
+ * runs; a program that must flush something does it in a runnable's stop):
+ * a second signal (status 130); a stop after a signal still unfinished
+ * 5 s past shutdown_timeout_ms (status 1, logged: a hung stop must not
+ * hold up a rollout); and, after lost leadership, a reconcile still
+ * running 5 s later, when another replica may lead (status 1, logged).
  * Call once. [main thread] */
 KR_API int kr_manager_run(kr_manager_t *m);
 
@@ -419,7 +426,8 @@ KR_API int kr_manager_informer_selected(kr_manager_t *m, kr_client_t *client, kr
                                         kr_error_t *err);
 
 /* A controller run by the manager: created now with the manager's metrics,
- * logger and clock filled in where `opts` leaves them zero; started when
+ * logger and shutdown_timeout_ms filled in where `opts` leaves them zero
+ * (the clock stays the controller's own default); started when
  * this replica leads (at once without leader election), stopped before the
  * Lease is released. *out is borrowed (freed by the manager). */
 KR_API int kr_manager_add_controller(kr_manager_t *m, const kr_controller_opts *opts,

@@ -77,7 +77,7 @@ typedef struct kr_queue_opts {
 /* clang-format on */
 
 /* A new queue. `opts` may be NULL. *out is new (kr_queue_free).
- * Errors: KR_EINVAL (a metrics family exists with another shape), KR_ENOMEM.
+ * Errors: KR_EEXIST (a metrics family exists with another shape), KR_ENOMEM.
  * [any thread] */
 KR_API int kr_queue_new(const kr_queue_opts *opts, kr_queue_t **out, kr_error_t *err);
 /* Free the queue. No call on it may be in progress or follow; shut it down
