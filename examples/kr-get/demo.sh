@@ -21,7 +21,7 @@ check() { [ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"; echo "ok   $1"; }
     printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n'
     for i in 1 2 3 4 5; do
         printf -- '---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-%s\n' "$i"
-        printf '  namespace: shop\n  labels: {tier: %s}\ndata: {n: "%s"}\n' \
+        printf '  namespace: shop\n  labels: {tier: %s}\ndata: {count: "%s"}\n' \
             "$([ "$i" -le 2 ] && echo web || echo db)" "$i"
     done
 } >"$work/objects.yaml"
@@ -38,7 +38,7 @@ get() { "$bin/kr-get" --kubeconfig "$work/kubeconfig" "$@"; }
 check "list in pages of 2" "$(get -n shop --chunk-size 2 configmaps | wc -l | tr -d ' ')" 5
 check "short name and label selector" "$(get -n shop -l tier=web cm | wc -l | tr -d ' ')" 2
 check "get one object" \
-    "$(get -n shop cm cm-3 | sed -n 's/.*"data":{"n":"\([0-9]*\)"}.*/\1/p')" 3
+    "$(get -n shop cm cm-3 | sed -n 's/.*"data":{"count":"\([0-9]*\)"}.*/\1/p')" 3
 check "cluster-scoped kind" "$(get ns shop | grep -c '"name":"shop"')" 1
 if get -n shop cm nope 2>"$work/nf"; then fail "missing object gave exit 0"; fi
 check "error message" "$(cat "$work/nf")" 'Error from server (NotFound): configmaps "nope" not found'
@@ -50,7 +50,7 @@ watcher=$!
 for _ in $(seq 1 100); do [ "$(wc -l <"$work/watch")" -ge 5 ] && break; sleep 0.05; done
 api="$url/api/v1/namespaces/shop/configmaps"
 curl -s -o /dev/null -X PATCH -H 'Content-Type: application/merge-patch+json' \
-    -d '{"data":{"n":"10"}}' "$api/cm-1"
+    -d '{"data":{"count":"10"}}' "$api/cm-1"
 curl -s -o /dev/null -X DELETE "$api/cm-5"
 for _ in $(seq 1 100); do [ "$(wc -l <"$work/watch")" -ge 7 ] && break; sleep 0.05; done
 kill "$watcher" 2>/dev/null || true
