@@ -94,7 +94,7 @@ REPLAY_BINS := $(addprefix $(BUILD)/test/,$(FUZZERS))
 BENCH_BINS := $(addprefix $(BUILD)/bench/,$(BENCHES))
 
 .PHONY: all lib programs tests check check-plain test-run tsan valgrind install uninstall \
-        install-test demo demo-tools bench fuzz fuzz-merge lint clean deps FORCE
+        install-test demo demo-tools bench fuzz fuzz-merge lint lint-quick clean deps FORCE
 
 all: lib programs
 
@@ -260,6 +260,12 @@ check: deps
 	if $(MAKE) --no-print-directory -j$(BUILD_JOBS) $(BENCH_BINS); then \
 	    echo "bench-build 1 0" >build/check-6-bench.txt; \
 	else echo "bench-build 0 1" >build/check-6-bench.txt; status=1; fi; \
+	echo "== the tools' demos (make demo-tools) =="; \
+	if sh scripts/demo.sh "$(abspath build)/bin"; then echo "demo-tools 1 0" >build/check-7-demos.txt; \
+	else echo "demo-tools 0 1" >build/check-7-demos.txt; status=1; fi; \
+	echo "== lint (cppcheck, clang-format) =="; \
+	if $(MAKE) --no-print-directory lint-quick; then echo "lint 1 0" >build/check-8-lint.txt; \
+	else echo "lint 0 1" >build/check-8-lint.txt; status=1; fi; \
 	sh test/summary.sh build/check-*.txt || status=1; \
 	exit $$status
 
@@ -368,13 +374,21 @@ FORMAT_FILES ?= $(sort $(wildcard include/*.h include/kreconcile/*.h lib/*.[ch] 
     lib/testserver/*.[ch] examples/*/*.[ch] test/*.c test/support/*.[ch] test/fuzz/*.c \
     bench/support/*.[ch] \
     bench/*.c))
-lint: deps
-	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,performance,portability \
+# lint-quick (cppcheck and the format, under a minute) runs in make check;
+# lint adds clang-tidy (minutes: every file on every core).
+lint-quick:
+	@echo "cppcheck: $(words $(LINT_FILES)) files"
+	@cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,performance,portability \
 	    --inline-suppr --suppress=missingIncludeSystem -D__GNUC__ -DKR_BUILDING_LIBRARY \
 	    --include=$(shell $(PKG_CONFIG) --variable=includedir jansson)/jansson.h \
 	    -Iinclude -Ilib $(LINT_FILES)
-	clang-tidy --quiet $(LINT_FILES) -- -std=c11 -D_GNU_SOURCE -Iinclude -Ilib $(PKG_CFLAGS)
-	clang-format --dry-run -Werror $(FORMAT_FILES)
+	@echo "clang-format: $(words $(FORMAT_FILES)) files"
+	@clang-format --dry-run -Werror $(FORMAT_FILES)
+
+lint: deps lint-quick
+	@echo "clang-tidy: $(words $(LINT_FILES)) files, $(BUILD_JOBS) at a time"
+	@printf '%s\n' $(LINT_FILES) | xargs -P$(BUILD_JOBS) -n8 sh -c \
+	    'clang-tidy --quiet "$$@" -- -std=c11 -D_GNU_SOURCE -Iinclude -Ilib $(PKG_CFLAGS)' clang-tidy
 
 clean:
 	rm -rf build

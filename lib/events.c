@@ -235,7 +235,6 @@ int kr_event_recorder_flush(kr_event_recorder_t *r, uint64_t timeout_ms)
 
 /* ---- sending ---------------------------------------------------------------------- */
 
-
 /* The next op to send, made the one in flight (r->mu held); NULL when
  * nothing is queued, one is in flight, or the recorder is closing. */
 static ev_op *take_next(kr_event_recorder_t *r)

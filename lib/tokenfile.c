@@ -124,7 +124,7 @@ static int parse_record(const char *line, const char *end, size_t lineno, kr_tok
     else if (n < 3)
         rc = kr_error_set(err, KR_EPARSE,
                           "token file line %zu: want at least 3 columns (token,user,uid)", lineno);
-    if (rc == 0 && fields[0][0]) {
+    if (rc == 0 && fields[0] && fields[0][0]) {
         u->token = fields[0];
         u->user = fields[1];
         u->uid = fields[2];

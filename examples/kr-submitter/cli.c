@@ -244,13 +244,12 @@ static int show(const cli_opts *o, long status, json_t *doc, bool history)
 /* "/api/v1/runnables/NS/NAME[/verb]" for the target. */
 static void runnable_path(const cli_opts *o, const char *verb, char *out, size_t len)
 {
-    const char *slash = strchr(o->target, '/');
-    if (slash)
-        snprintf(out, len, "/api/v1/runnables/%s%s%s", o->target, verb ? "/" : "",
-                 verb ? verb : "");
+    const char *target = o->target ? o->target : ""; /* parse() requires one */
+    if (strchr(target, '/'))
+        snprintf(out, len, "/api/v1/runnables/%s%s%s", target, verb ? "/" : "", verb ? verb : "");
     else
         snprintf(out, len, "/api/v1/runnables/%s/%s%s%s", o->namespace_ ? o->namespace_ : "default",
-                 o->target, verb ? "/" : "", verb ? verb : "");
+                 target, verb ? "/" : "", verb ? verb : "");
 }
 
 static void add_query(CURL *c, char *q, size_t len, const char *name, const char *value)

@@ -403,7 +403,7 @@ static json_t *entries_for(const json_t *hub, json_t *parked)
             (!syncer_placed(hub, cluster) || (made_for && (!uid || strcmp(made_for, uid) != 0))))
             continue;
         json_t *copy = json_copy(entry);
-        if (copy && json_is_object(copy))
+        if (json_is_object(copy))
             json_object_del(copy, PARKED_UID);
         if (!copy || json_object_set_new(updates, cluster, copy) != 0) {
             json_decref(updates);

@@ -568,7 +568,7 @@ static void default_crd(json_t *spec)
         if (!str(names, "singular") || !*str(names, "singular")) {
             char lower[256];
             size_t n = 0;
-            for (; kind[n] && n < sizeof(lower) - 1; n++)
+            for (; n < sizeof(lower) - 1 && kind[n]; n++)
                 lower[n] = (char)tolower((unsigned char)kind[n]);
             lower[n] = '\0';
             json_object_set_new(names, "singular", json_string(lower));
