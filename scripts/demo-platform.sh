@@ -16,9 +16,13 @@ pids=""
 keep=${KEEP:-0}
 started=$(date +%s)
 
+# Last started, first stopped: the programs end (and release their Leases)
+# while the servers they talk to still answer; each gets 2 s, then SIGKILL.
 stop_all() {
-    for p in $pids; do kill "$p" 2>/dev/null; done
-    for p in $pids; do
+    reversed=""
+    for p in $pids; do reversed="$p $reversed"; done
+    for p in $reversed; do
+        kill "$p" 2>/dev/null
         for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
         kill -9 "$p" 2>/dev/null
         wait "$p" 2>/dev/null
@@ -28,9 +32,19 @@ stop_all() {
 cleanup() {
     status=$?
     if [ "$keep" = 1 ] && [ "$status" = 0 ]; then
+        reversed=""
+        for p in $pids; do reversed="$p $reversed"; done
         cat >"$work/stop.sh" <<EOF
 #!/bin/sh
-kill $pids 2>/dev/null
+# the programs first, then the servers they talk to (2 s each, then SIGKILL)
+for p in $reversed; do
+    kill "\$p" 2>/dev/null
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        case "\$(ps -o stat= -p "\$p" 2>/dev/null)" in ''|Z*) break;; esac # gone, or ended
+        sleep 0.2
+    done
+    kill -9 "\$p" 2>/dev/null
+done
 rm -rf '$work'
 EOF
         echo
