@@ -2904,6 +2904,30 @@ START_TEST(background_deletion_cascades_to_owned_objects)
     ck_assert_uint_eq(json_array_size(refs), 1);
     ck_assert_str_eq(jstr(json_array_get(refs, 0), "uid"), "u-other");
     tc_free(&r);
+    /* without a body the options are the query's: orphanDependents=True
+     * (as the Python client sends it) orphans too */
+    tc_json(U, "POST", "/apis/apps/v1/namespaces/default/replicasets",
+            "{\"metadata\":{\"name\":\"rs1\"},\"spec\":{\"selector\":{\"matchLabels\":{\"app\":"
+            "\"rs1\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"rs1\"}},\"spec\":{"
+            "\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}}}",
+            &r);
+    snprintf(body, sizeof(body),
+             "{\"metadata\":{\"name\":\"pod1\",\"ownerReferences\":[{\"apiVersion\":\"apps/v1\","
+             "\"kind\":\"ReplicaSet\",\"name\":\"rs1\",\"uid\":\"%s\"}]},\"spec\":{\"containers\":["
+             "{\"name\":\"c\",\"image\":\"x\"}]}}",
+             meta(r.json, "uid"));
+    tc_free(&r);
+    tc_json(U, "POST", "/api/v1/namespaces/default/pods", body, &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    tc_json(U, "DELETE", "/apis/apps/v1/namespaces/default/replicasets/rs1?orphanDependents=True",
+            NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/pods/pod1", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_null(json_object_get(json_object_get(r.json, "metadata"), "ownerReferences"));
+    tc_free(&r);
 
     tc_json(U, "POST", "/apis/apps/v1/namespaces/default/replicasets",
             "{\"metadata\":{\"name\":\"rs2\"},\"spec\":{\"selector\":{\"matchLabels\":{\"app\":"

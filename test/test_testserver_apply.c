@@ -434,6 +434,23 @@ START_TEST(conflicts_and_force)
     ck_assert_msg(!owns(e, "f:spec", "f:replicas", NULL),
                   "e2e.test still owns spec.replicas after a forced apply: %s", text(e));
     tc_free(&r);
+
+    /* force as the apiserver reads a boolean query parameter: "false" and
+     * "0" in any case are false, anything else true (the Python client
+     * sends force=True) */
+    static const char *const spellings[][2] = {
+        {"?force=FALSE", "409"}, {"?force=0", "409"}, {"?force=True", "200"}, {"?force=1", "200"}};
+    for (size_t i = 0; i < sizeof(spellings) / sizeof(spellings[0]); i++) {
+        merge_patch(path, E2E_AGENT, "{\"spec\":{\"replicas\":6}}", &r);
+        tc_free(&r);
+        char *url = kr_asprintf("%s%s", path, spellings[i][0]);
+        ck_assert_ptr_nonnull(url);
+        apply(url, "apply_test", body, false, &r);
+        ck_assert_msg(r.status == atol(spellings[i][1]), "%s: want %s, got %ld: %s",
+                      spellings[i][0], spellings[i][1], r.status, r.body ? r.body : "");
+        tc_free(&r);
+        kr_free(url);
+    }
     kr_free(body);
 }
 END_TEST

@@ -1114,6 +1114,13 @@ static int read_options(const ts_request *req, struct delete_opts *o, ts_respons
             o->propagation = "Orphan"; /* the deprecated form */
         if (json_array_size(json_object_get(o->doc, "dryRun")) > 0)
             o->dry_run = true;
+    } else if (ts_query(req, "orphanDependents")) {
+        /* without a body the options are the query's (the deprecated
+         * orphanDependents too, as the apiserver decodes it) */
+        bool orphan = ts_query_bool(req, "orphanDependents") == 1;
+        o->orphan_false = !orphan;
+        if (!o->propagation && orphan)
+            o->propagation = "Orphan";
     }
     if (o->propagation && strcmp(o->propagation, "Orphan") != 0 &&
         strcmp(o->propagation, "Background") != 0 && strcmp(o->propagation, "Foreground") != 0) {

@@ -8,6 +8,7 @@
  * deletecollection. */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kreconcile/selector.h"
 #include "testserver/ts_internal.h"
@@ -225,16 +226,6 @@ int ts_parse_selectors(const ts_request *req, const ts_resource *res, ts_labels_
 
 int ts_query_bool(const ts_request *req, const char *key)
 {
-    static const char *const yes[] = {"1", "t", "T", "true", "TRUE", "True"};
-    static const char *const no[] = {"0", "f", "F", "false", "FALSE", "False"};
     const char *v = ts_query(req, key);
-    if (!v)
-        return 0;
-    for (size_t i = 0; i < KR_ARRAY_LEN(yes); i++) {
-        if (strcmp(v, yes[i]) == 0)
-            return 1;
-        if (strcmp(v, no[i]) == 0)
-            return 0;
-    }
-    return -1;
+    return v && strcmp(v, "0") != 0 && strcasecmp(v, "false") != 0;
 }

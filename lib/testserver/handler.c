@@ -116,10 +116,6 @@ static void dispatch_get(kr_testserver_t *ts, const ts_request *req, const ts_ro
         return;
     }
     int watch = ts_query_bool(req, "watch");
-    if (watch < 0) {
-        ts_respond_bad_request(resp, "invalid value for watch: %s", ts_query(req, "watch"));
-        return;
-    }
     /* the deprecated /watch/.../NAME watches that object alone; no
      * subresource is watched */
     if (rt->legacy_watch && rt->sub) {

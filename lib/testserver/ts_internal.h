@@ -450,7 +450,9 @@ bool ts_object_matches(const ts_labels_t *labels, const ts_fieldsel *fields, con
  * fills resp with 400 and returns negative. */
 int ts_parse_selectors(const ts_request *req, const ts_resource *res, ts_labels_t **labels,
                        ts_fieldsel *fields, ts_response *resp);
-/* Go's strconv.ParseBool: 1 for true, 0 for false or absent, -1 if invalid. */
+/* A boolean query parameter as the apiserver decodes one
+ * (runtime.Convert_Slice_string_To_bool): absent, "0" or "false" in any
+ * case are false (0); anything else, "" included, is true (1). */
 int ts_query_bool(const ts_request *req, const char *key);
 
 /* ---- handlers -------------------------------------------------------------------- */

@@ -173,11 +173,10 @@ static void apply_create(kr_testserver_t *ts, const ts_write *w, json_t *config,
 static json_t *server_side_apply(const ts_request *req, const ts_route *rt, const json_t *existing,
                                  const json_t *config, json_t **managed, ts_response *resp)
 {
-    const char *force = ts_query(req, "force");
     char *av = ts_api_version(rt->res);
     json_t *out = NULL;
     int rc = av ? ts_ssa_apply(rt->res, existing, config, ts_query(req, "fieldManager"), rt->sub,
-                               force && strcmp(force, "true") == 0, av, &out, managed, resp)
+                               ts_query_bool(req, "force") == 1, av, &out, managed, resp)
                 : KR_ENOMEM;
     kr_free(av);
     if (rc == KR_ENOMEM)
