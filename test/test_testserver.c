@@ -327,8 +327,80 @@ START_TEST(create_sets_server_metadata_and_get_returns_it)
     ck_assert_int_eq(r.status, 201);
     ck_assert_int_eq(
         json_integer_value(json_object_get(json_object_get(r.json, "metadata"), "generation")), 1);
-    ck_assert_ptr_null(json_object_get(r.json, "status"));
+    /* the status sent is dropped: the Go zero value's, {} */
+    ck_assert(json_is_object(json_object_get(r.json, "status")));
+    ck_assert_uint_eq(json_object_size(json_object_get(r.json, "status")), 0);
     ck_assert_uint_gt(strtoull(meta(r.json, "resourceVersion"), NULL, 10), rv);
+    tc_free(&r);
+}
+END_TEST
+
+static const json_t *dig(const json_t *obj, const char *path);
+static const char *dig_str(const json_t *obj, const char *path);
+
+/* A built-in object is written as encoding/json writes its Go struct: a
+ * top-level struct it lacks is there with its zero value (a Deployment's
+ * "status": {}, a StatefulSet's {"availableReplicas":0,"replicas":0}), as
+ * are the fields that are not omitempty (a core Event's "eventTime": null
+ * and "reportingComponent": ""); clients that read status.replicas
+ * without a check (typed clients) find an object, not nothing. In the
+ * answer, a GET and the watch event alike. */
+START_TEST(built_in_objects_carry_their_zero_top_level_fields)
+{
+    tc_response r;
+    tc_json(U, "GET", "/apis/apps/v1/namespaces/default/statefulsets", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    char *watch = kr_asprintf("/apis/apps/v1/namespaces/default/statefulsets?watch=1&"
+                              "resourceVersion=%s&timeoutSeconds=2",
+                              dig_str(r.json, "metadata.resourceVersion"));
+    tc_free(&r);
+    tc_json(U, "POST", "/apis/apps/v1/namespaces/default/deployments",
+            "{\"metadata\":{\"name\":\"zero\"},\"spec\":{\"selector\":{\"matchLabels\":{"
+            "\"app\":\"z\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"z\"}},"
+            "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}}}",
+            &r);
+    ck_assert_int_eq(r.status, 201);
+    ck_assert_msg(json_is_object(dig(r.json, "status")) &&
+                      json_object_size(dig(r.json, "status")) == 0,
+                  "status: %s", r.body);
+    tc_free(&r);
+    tc_json(U, "POST", "/apis/apps/v1/namespaces/default/statefulsets",
+            "{\"metadata\":{\"name\":\"zero\"},\"spec\":{\"serviceName\":\"z\",\"selector\":{"
+            "\"matchLabels\":{\"app\":\"z\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":"
+            "\"z\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}}}",
+            &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    tc_json(U, "GET", "/apis/apps/v1/namespaces/default/statefulsets/zero", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_uint_eq(json_object_size(dig(r.json, "status")), 2);
+    ck_assert(json_integer_value(dig(r.json, "status.replicas")) == 0 &&
+              json_is_integer(dig(r.json, "status.replicas")));
+    ck_assert(json_is_integer(dig(r.json, "status.availableReplicas")));
+    tc_free(&r);
+    tc_json(U, "GET", watch, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_msg(strstr(r.body, "\"status\":{\"availableReplicas\":0,\"replicas\":0}") ||
+                      strstr(r.body, "\"status\":{\"replicas\":0,\"availableReplicas\":0}"),
+                  "the ADDED event lacks the zero status: %s", r.body);
+    tc_free(&r);
+    kr_free(watch);
+    tc_json(U, "POST", "/api/v1/namespaces/default/events",
+            "{\"metadata\":{\"name\":\"zero\"},\"involvedObject\":{\"kind\":\"Pod\","
+            "\"name\":\"p\",\"namespace\":\"default\"},\"reason\":\"R\",\"message\":\"m\"}",
+            &r);
+    ck_assert_msg(r.status == 201, "%s", r.body);
+    ck_assert(json_is_null(dig(r.json, "eventTime")));
+    ck_assert_str_eq(dig_str(r.json, "reportingComponent"), "");
+    ck_assert_str_eq(dig_str(r.json, "reportingInstance"), "");
+    tc_free(&r);
+    /* a kind without such fields is as it was sent */
+    tc_json(U, "POST", "/api/v1/namespaces/default/configmaps",
+            "{\"metadata\":{\"name\":\"zero\"},\"data\":{\"a\":\"b\"}}", &r);
+    ck_assert_int_eq(r.status, 201);
+    ck_assert_ptr_null(dig(r.json, "status"));
+    ck_assert_ptr_null(dig(r.json, "binaryData"));
+    ck_assert_ptr_null(dig(r.json, "immutable"));
     tc_free(&r);
 }
 END_TEST
@@ -1091,7 +1163,7 @@ START_TEST(update_bumps_generation_only_for_spec_and_conflicts_on_stale_rv)
     json_object_set_new(d2, "status", json_pack("{s:i}", "replicas", 7));
     json_t *d3 = put(deploy_path, d2, 200);
     ck_assert_int_eq(generation(d3), 2);
-    ck_assert_ptr_null(json_object_get(d3, "status"));
+    ck_assert_uint_eq(json_object_size(json_object_get(d3, "status")), 0); /* kept: {} */
 
     json_t *stale = put(deploy_path, v1, 409);
     ck_assert_str_eq(jstr(stale, "reason"), "Conflict");
@@ -1280,8 +1352,6 @@ START_TEST(patch_types_go_through_the_patch_engine)
 END_TEST
 
 static json_t *created(const char *path, const char *body);
-static const json_t *dig(const json_t *obj, const char *path);
-static const char *dig_str(const json_t *obj, const char *path);
 static json_int_t dig_int(const json_t *obj, const char *path);
 
 /* The options of a write are checked before its body, as kube-apiserver's
@@ -4724,7 +4794,8 @@ START_TEST(certificate_requests_record_the_requester_and_keep_approval_apart)
     ck_assert_str_eq(dig_str(r.json, "spec.username"), "alice");
     ck_assert(has_string(dig(r.json, "spec.groups"), "system:authenticated"));
     ck_assert(!has_string(dig(r.json, "spec.groups"), "system:masters"));
-    ck_assert_ptr_null(dig(r.json, "status"));
+    ck_assert(json_is_object(dig(r.json, "status")));
+    ck_assert_uint_eq(json_object_size(dig(r.json, "status")), 0);
     tc_free(&r);
 
     /* a request whose signature does not verify, and a spec lacking the
@@ -4756,7 +4827,7 @@ START_TEST(certificate_requests_record_the_requester_and_keep_approval_apart)
     ck_assert_msg(r.status == 200, "%s", r.body);
     ck_assert_str_eq(dig_str(r.json, "metadata.labels.team"), "a");
     ck_assert_str_eq(dig_str(r.json, "spec.signerName"), "kubernetes.io/kube-apiserver-client");
-    ck_assert_ptr_null(dig(r.json, "status"));
+    ck_assert_uint_eq(json_object_size(dig(r.json, "status")), 0);
     tc_free(&r);
 
     /* /approval: the Approved condition, stamped; nothing else of the body */
@@ -5636,6 +5707,7 @@ int main(void)
     const TTest *tests[] = {discovery_serves_aggregated_and_legacy_forms,
                             version_health_and_openapi,
                             create_sets_server_metadata_and_get_returns_it,
+                            built_in_objects_carry_their_zero_top_level_fields,
                             create_rejects_bad_input_with_apiserver_status,
                             oversized_bodies_get_413,
                             generate_name_and_accept_negotiation,

@@ -736,3 +736,22 @@ int ts_go_decode(json_t *obj, const ts_pb_message *m, ts_go_decoder how, char **
         omit_empty(obj, m);
     return 0;
 }
+
+void ts_go_fill_top(json_t *obj, const ts_pb_message *m)
+{
+    if (!json_is_object(obj) || !m || m->json != TS_PBJ_PLAIN)
+        return;
+    for (unsigned i = 0; i < m->nfields; i++) {
+        const ts_pb_field *f = &m->fields[i];
+        if (f->flags & TS_PBF_INLINE) {
+            if (f->ref)
+                ts_go_fill_top(obj, f->ref); /* embedded: its fields are ours */
+            continue;
+        }
+        if (json_object_get(obj, f->name))
+            continue;
+        json_t *zero = ts_pb_zero_field(f);
+        if (zero)
+            json_object_set_new(obj, f->name, zero);
+    }
+}

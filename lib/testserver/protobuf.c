@@ -742,3 +742,21 @@ json_t *ts_pb_decode_body(const unsigned char *body, size_t len, char *msg, size
     json_decref(obj);
     return out;
 }
+
+json_t *ts_pb_zero_field(const ts_pb_field *f)
+{
+    if (f->flags & (TS_PBF_POINTER | TS_PBF_REPEATED | TS_PBF_MAP))
+        return f->flags & TS_PBF_OMITEMPTY ? NULL : json_null(); /* nil */
+    if (f->type != TS_PB_MESSAGE)
+        return f->flags & TS_PBF_OMITEMPTY ? NULL : zero_scalar(f->type);
+    if (!f->ref)
+        return NULL;
+    char msg[128];
+    pb_ctx c = {.msg = msg, .msgsize = sizeof(msg)};
+    json_t *v = zero_message(&c, f->ref, 0); /* a struct: never omitted */
+    if (c.failed) {
+        json_decref(v);
+        return NULL;
+    }
+    return v;
+}

@@ -90,6 +90,21 @@ const ts_pb_message *ts_pb_find_kind(const char *api_version, const char *kind);
  * structs as encoding/json does; NULL for an unknown field. */
 const ts_pb_field *ts_pb_json_field(const ts_pb_message *m, const char *key);
 
+/* What encoding/json writes for field `f` of a zero Go value: a struct's
+ * zero value (its own fields so written: `{}`, `{"replicas":0}`, a time's
+ * null), a scalar's zero unless omitempty, null for a nil pointer, slice or
+ * map unless omitempty; NULL when the field is left out (or no memory). */
+json_t *ts_pb_zero_field(const ts_pb_field *f);
+
+/* Fill in the top-level fields of built-in object `obj` (m's type) that it
+ * lacks as encoding/json writes them for their zero values: a Deployment
+ * stored without a status is read back with "status": {}, a StatefulSet
+ * with {"replicas": 0, "availableReplicas": 0}, a Service with
+ * {"loadBalancer": {}}, a core Event with "eventTime": null and
+ * "reportingComponent": "". Nested structs are left as they are.
+ * [any thread] */
+void ts_go_fill_top(json_t *obj, const ts_pb_message *m);
+
 /* The decoders kube-apiserver runs a built-in object through (gotype.c):
  * encoding/json for bodies and the results of JSON and merge patches; the
  * unstructured converter for the results of strategic merge patches and

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "testserver/ts_internal.h"
+#include "testserver/ts_proto.h"
 
 bool ts_namespace_exists(kr_testserver_t *ts, const char *ns)
 {
@@ -523,6 +524,10 @@ int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_res
         json_decref(obj);
         return rc;
     }
+    /* as the Go object is written: its missing top-level structs (a
+     * status) as their zero values */
+    if (!res->schema && !res->to_stored) /* stored as itself */
+        ts_go_fill_top(obj, ts_pb_find_kind(res->api_version, res->kind));
     stamp_rv(ts, md, w->dry_run);
     const ts_event *ev = NULL;
     if (!w->dry_run) {
@@ -793,6 +798,8 @@ static int store_update(kr_testserver_t *ts, const ts_write *w, const json_t *ex
         json_decref(obj);
         return 0;
     }
+    if (!res->schema && !res->to_stored) /* stored as itself */
+        ts_go_fill_top(obj, ts_pb_find_kind(res->api_version, res->kind));
     json_t *old = json_incref((json_t *)existing);
     const ts_event *ev = NULL;
     int rc = ts_store_put(res->store, ns, w->rt->name, json_incref(obj));
