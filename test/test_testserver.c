@@ -338,6 +338,38 @@ END_TEST
 static const json_t *dig(const json_t *obj, const char *path);
 static const char *dig_str(const json_t *obj, const char *path);
 
+/* ValidateLeaseSpec: a duration above 0 and transitions not below 0, on
+ * create and update alike (an elector that writes 0 fails here as on a
+ * cluster). */
+START_TEST(leases_are_validated)
+{
+    static const char leases[] = "/apis/coordination.k8s.io/v1/namespaces/default/leases";
+    tc_response r;
+    tc_json(U, "POST", leases,
+            "{\"metadata\":{\"name\":\"l\"},\"spec\":{\"leaseDurationSeconds\":0,"
+            "\"leaseTransitions\":-1}}",
+            &r);
+    ck_assert_msg(r.status == 422, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(dig_str(r.json, "message"),
+                     "Lease.coordination.k8s.io \"l\" is invalid: [spec.leaseDurationSeconds: "
+                     "Invalid value: 0: must be greater than 0, spec.leaseTransitions: Invalid "
+                     "value: -1: must be greater than or equal to 0]");
+    tc_free(&r);
+    tc_json(U, "POST", leases,
+            "{\"metadata\":{\"name\":\"l\"},\"spec\":{\"holderIdentity\":\"a\","
+            "\"leaseDurationSeconds\":15,\"leaseTransitions\":0}}",
+            &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    tc_free(&r);
+    tc_request(U, "PATCH", "/apis/coordination.k8s.io/v1/namespaces/default/leases/l",
+               "application/merge-patch+json", "{\"spec\":{\"leaseDurationSeconds\":-5}}", NULL,
+               &r);
+    ck_assert_msg(r.status == 422, "%ld %s", r.status, r.body);
+    ck_assert_ptr_nonnull(strstr(r.body, "spec.leaseDurationSeconds: Invalid value: -5"));
+    tc_free(&r);
+}
+END_TEST
+
 /* A built-in object is written as encoding/json writes its Go struct: a
  * top-level struct it lacks is there with its zero value (a Deployment's
  * "status": {}, a StatefulSet's {"availableReplicas":0,"replicas":0}), as
@@ -5708,6 +5740,7 @@ int main(void)
                             version_health_and_openapi,
                             create_sets_server_metadata_and_get_returns_it,
                             built_in_objects_carry_their_zero_top_level_fields,
+                            leases_are_validated,
                             create_rejects_bad_input_with_apiserver_status,
                             oversized_bodies_get_413,
                             generate_name_and_accept_negotiation,

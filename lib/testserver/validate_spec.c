@@ -2,7 +2,8 @@
  * §8.3): the checks of kube-apiserver's pkg/apis/<group>/validation that
  * controllers hit most, in its order and words — pod specs (alone and in
  * every template), the selectors and restart policies of workloads and
- * Jobs, Service ports, and ConfigMap and Secret keys and sizes. Every problem found is
+ * Jobs, Service ports, ConfigMap and Secret keys and sizes, and Lease
+ * durations and transitions. Every problem found is
  * reported, as field.ErrorList does. Callers hold ts->mu. */
 #include <stdio.h>
 #include <string.h>
@@ -523,6 +524,20 @@ static void check_secret(errs *e, const json_t *obj)
     }
 }
 
+/* ValidateLeaseSpec: a duration above 0, transitions not negative (the
+ * holder is not validated; a strategy is an alpha feature's). */
+static void check_lease(errs *e, const json_t *spec)
+{
+    const json_t *d = json_object_get(spec, "leaseDurationSeconds");
+    if (json_is_integer(d) && json_integer_value(d) <= 0)
+        invalid_int(e, "spec.leaseDurationSeconds", json_integer_value(d),
+                    "must be greater than 0");
+    const json_t *t = json_object_get(spec, "leaseTransitions");
+    if (json_is_integer(t) && json_integer_value(t) < 0)
+        invalid_int(e, "spec.leaseTransitions", json_integer_value(t),
+                    "must be greater than or equal to 0");
+}
+
 int ts_validate_spec(const ts_resource *res, const json_t *obj, const char *name, ts_response *resp)
 {
     if (res->crd)
@@ -559,6 +574,8 @@ int ts_validate_spec(const ts_resource *res, const json_t *obj, const char *name
         check_configmap(&e, obj);
     else if (ts_resource_is(res, "", "secrets"))
         check_secret(&e, obj);
+    else if (ts_resource_is(res, "coordination.k8s.io", "leases"))
+        check_lease(&e, spec);
     if (json_array_size(e.causes) == 0) {
         json_decref(e.causes);
         return 0;
