@@ -370,6 +370,34 @@ START_TEST(leases_are_validated)
 }
 END_TEST
 
+/* ValidateVolumeMounts: a mount names one of the pod's volumes and has a
+ * mount path, unique in its container. */
+START_TEST(pod_volume_mounts_are_validated)
+{
+    tc_response r;
+    tc_json(U, "POST", "/api/v1/namespaces/default/pods",
+            "{\"metadata\":{\"name\":\"mounts\"},\"spec\":{\"volumes\":[{\"name\":\"data\","
+            "\"emptyDir\":{}}],\"containers\":[{\"name\":\"c\",\"image\":\"x\",\"volumeMounts\":["
+            "{\"name\":\"nope\",\"mountPath\":\"/a\"},{\"name\":\"data\",\"mountPath\":\"/a\"},"
+            "{\"name\":\"data\"}]}]}}",
+            &r);
+    ck_assert_msg(r.status == 422, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(dig_str(r.json, "message"),
+                     "Pod \"mounts\" is invalid: [spec.containers[0].volumeMounts[0].name: Not "
+                     "found: \"nope\", spec.containers[0].volumeMounts[1].mountPath: Invalid "
+                     "value: \"/a\": must be unique, spec.containers[0].volumeMounts[2].mountPath: "
+                     "Required value]");
+    tc_free(&r);
+    tc_json(U, "POST", "/api/v1/namespaces/default/pods",
+            "{\"metadata\":{\"name\":\"mounts\"},\"spec\":{\"volumes\":[{\"name\":\"data\","
+            "\"emptyDir\":{}}],\"containers\":[{\"name\":\"c\",\"image\":\"x\",\"volumeMounts\":["
+            "{\"name\":\"data\",\"mountPath\":\"/a\"}]}]}}",
+            &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    tc_free(&r);
+}
+END_TEST
+
 /* A built-in object is written as encoding/json writes its Go struct: a
  * top-level struct it lacks is there with its zero value (a Deployment's
  * "status": {}, a StatefulSet's {"availableReplicas":0,"replicas":0}), as
@@ -5741,6 +5769,7 @@ int main(void)
                             create_sets_server_metadata_and_get_returns_it,
                             built_in_objects_carry_their_zero_top_level_fields,
                             leases_are_validated,
+                            pod_volume_mounts_are_validated,
                             create_rejects_bad_input_with_apiserver_status,
                             oversized_bodies_get_413,
                             generate_name_and_accept_negotiation,

@@ -1,7 +1,7 @@
 /* libkreconcile-testserver — value validation of built-in kinds (wire spec
  * §8.3): the checks of kube-apiserver's pkg/apis/<group>/validation that
  * controllers hit most, in its order and words — pod specs (alone and in
- * every template), the selectors and restart policies of workloads and
+ * every template; their containers' volume mounts), the selectors and restart policies of workloads and
  * Jobs, Service ports, ConfigMap and Secret keys and sizes, and Lease
  * durations and transitions. Every problem found is
  * reported, as field.ErrorList does. Callers hold ts->mu. */
@@ -67,6 +67,15 @@ static void duplicate(errs *e, const char *field, const char *value)
     kr_buf_append_str(&b, "Duplicate value: ");
     ts_go_quote(&b, value);
     add(e, "FieldValueDuplicate", field, b.data ? b.data : "Duplicate value");
+    kr_buf_free(&b);
+}
+
+static void not_found(errs *e, const char *field, const char *value)
+{
+    kr_buf b = {0};
+    kr_buf_append_str(&b, "Not found: ");
+    ts_go_quote(&b, value);
+    add(e, "FieldValueNotFound", field, b.data ? b.data : "Not found");
     kr_buf_free(&b);
 }
 
@@ -152,6 +161,43 @@ static void check_ports(errs *e, const char *at, const json_t *ports)
     }
 }
 
+/* ValidateVolumeMounts: each names one of the pod's volumes and has a
+ * mount path, unique in the container. */
+static void check_mounts(errs *e, const char *at, const json_t *mounts, const json_t *volumes)
+{
+    json_t *paths = json_object();
+    if (!paths)
+        return;
+    size_t i;
+    const json_t *m;
+    json_array_foreach(mounts, i, m)
+    {
+        char field[512];
+        const char *name = str(m, "name"), *path = str(m, "mountPath");
+        snprintf(field, sizeof(field), "%s.volumeMounts[%zu].name", at, i);
+        if (!name || !*name)
+            required(e, field);
+        bool found = false;
+        size_t j;
+        const json_t *v;
+        json_array_foreach(volumes, j, v)
+        {
+            const char *vn = str(v, "name");
+            found = found || (vn && strcmp(vn, name ? name : "") == 0);
+        }
+        if (!found)
+            not_found(e, field, name ? name : "");
+        snprintf(field, sizeof(field), "%s.volumeMounts[%zu].mountPath", at, i);
+        if (!path || !*path)
+            required(e, field);
+        else if (json_object_get(paths, path))
+            invalid_str(e, field, path, "must be unique");
+        if (path)
+            json_object_set_new(paths, path, json_true());
+    }
+    json_decref(paths);
+}
+
 /* Names unique across every container list of the pod (names holds them). */
 static void check_containers(errs *e, const char *at, const char *list, const json_t *spec,
                              json_t *names, bool need_one)
@@ -184,6 +230,7 @@ static void check_containers(errs *e, const char *at, const char *list, const js
         if (!image || !*image)
             required(e, field);
         check_ports(e, here, json_object_get(c, "ports"));
+        check_mounts(e, here, json_object_get(c, "volumeMounts"), json_object_get(spec, "volumes"));
     }
 }
 
