@@ -762,6 +762,25 @@ START_TEST(managed_fields_in_the_configuration_are_refused)
     ck_assert_str_eq(str_at(r.json, "reason"), "BadRequest");
     ck_assert_str_eq(str_at(r.json, "message"), "metadata.managedFields must be nil");
     tc_free(&r);
+    /* the field manager's version check: a configuration without an
+     * apiVersion, or of another group, is refused */
+    apply(CONFIGMAPS "/cm", "apply_test", "{\"metadata\":{\"name\":\"cm\"},\"data\":{\"a\":\"2\"}}",
+          true, &r);
+    expect_code(&r, 400, "apply without apiVersion");
+    ck_assert_str_eq(str_at(r.json, "message"), "Incorrect version specified in apply patch. "
+                                                "Specified patch version: , expected: v1");
+    tc_free(&r);
+    apply(CONFIGMAPS "/cm2", "apply_test",
+          "{\"apiVersion\":\"apps/v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
+          "\"cm2\"}}",
+          false, &r);
+    expect_code(&r, 400, "apply of another group's version");
+    ck_assert_str_eq(str_at(r.json, "message"), "Incorrect version specified in apply patch. "
+                                                "Specified patch version: apps/v1, expected: v1");
+    tc_free(&r);
+    tc_json(U, "GET", CONFIGMAPS "/cm2", NULL, &r);
+    expect_code(&r, 404, "the refused apply created the object");
+    tc_free(&r);
 }
 END_TEST
 

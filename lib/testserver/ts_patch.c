@@ -148,6 +148,28 @@ static int check_result(const ts_route *rt, json_t *obj, ts_response *resp)
     return ts_check_namespace(rt, obj, resp);
 }
 
+/* The field manager's first check: the configuration is of the
+ * endpoint's group and version (a missing apiVersion is "", refused). */
+static int check_apply_version(const ts_resource *res, const json_t *config, ts_response *resp)
+{
+    char *av = ts_api_version(res);
+    if (!av) {
+        ts_respond_status(resp, 500, "InternalError", "out of memory", NULL);
+        return -1;
+    }
+    const char *given = json_string_value(json_object_get(config, "apiVersion"));
+    int rc = 0;
+    if (!given || strcmp(given, av) != 0) {
+        ts_respond_bad_request(resp,
+                               "Incorrect version specified in apply patch. Specified patch "
+                               "version: %s, expected: %s",
+                               given ? given : "", av);
+        rc = -1;
+    }
+    kr_free(av);
+    return rc;
+}
+
 static void apply_create(kr_testserver_t *ts, const ts_write *w, json_t *config, ts_response *resp)
 {
     if (w->rt->sub) {
@@ -200,7 +222,8 @@ void ts_handle_patch(kr_testserver_t *ts, const ts_request *req, const ts_route 
     if (f == KR_PATCH_APPLY) {
         w.operation = "Apply";
         w.applied = patch;
-        if (ts_schema_check_apply(&w, patch, resp) != 0) {
+        if (check_apply_version(rt->res, patch, resp) != 0 ||
+            ts_schema_check_apply(&w, patch, resp) != 0) {
             json_decref(patch);
             return;
         }
