@@ -4526,8 +4526,8 @@ END_TEST
 
 /* Quantities written as JSON numbers (`cpu: 0.5` in a manifest) are
  * stored as the canonical strings resource.Quantity writes: rounded up to
- * nano units, the exponent a multiple of three as an SI suffix. Strings
- * are kept as written. */
+ * nano units, the exponent a multiple of three as an SI suffix. (Strings:
+ * the next test.) */
 START_TEST(numeric_quantities_are_stored_as_canonical_strings)
 {
     static const struct {
@@ -4551,9 +4551,133 @@ START_TEST(numeric_quantities_are_stored_as_canonical_strings)
             strcmp(dig_str(pod, "spec.containers.0.resources.requests.cpu"), cases[i].want) == 0,
             "%s: got %s want %s", cases[i].number,
             dig_str(pod, "spec.containers.0.resources.requests.cpu"), cases[i].want);
-        ck_assert_str_eq(dig_str(pod, "spec.containers.0.resources.requests.memory"), "0.5Gi");
+        ck_assert_str_eq(dig_str(pod, "spec.containers.0.resources.requests.memory"), "512Mi");
         json_decref(pod);
     }
+}
+END_TEST
+
+/* Quantity strings are read as resource.Quantity's UnmarshalJSON reads
+ * them: a text ParseQuantity keeps (canonical already) stays as written,
+ * spaces around it trimmed; any other is written in canonical form in its
+ * format (a controller comparing "1000m" with what it reads back sees "1",
+ * as on a cluster); one ParseQuantity refuses fails the create with its
+ * error. */
+START_TEST(string_quantities_are_stored_as_go_writes_them)
+{
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
+        {"1000m", "1"},         {"0.5", "500m"},    {"1e3", "1e3"},
+        {"1.5e3", "1500"},      {"+1", "+1"},       {"01", "01"},
+        {"1024Mi", "1Gi"},      {"0.5Gi", "512Mi"}, {"1.5Ki", "1536"},
+        {"100Mi", "100Mi"},     {"8Ki", "8Ki"},     {"1536Mi", "1536Mi"},
+        {"1.1", "1100m"},       {"100000", "100k"}, {"-0", "0"},
+        {" 1Gi ", "1Gi"},       {"1.G", "1.G"},     {"1024", "1024"},
+        {"0.0000000001", "1n"}, {"2048Ki", "2Mi"},  {"1000000000000", "1T"},
+    };
+    for (size_t i = 0; i < KR_ARRAY_LEN(cases); i++) {
+        char body[512];
+        snprintf(body, sizeof(body),
+                 "{\"metadata\":{\"name\":\"s%zu\"},\"spec\":{\"containers\":[{\"name\":"
+                 "\"a\",\"image\":\"x:1\",\"resources\":{\"limits\":{\"memory\":\"%s\"}}}]}}",
+                 i, cases[i].text);
+        json_t *pod = created("/api/v1/namespaces/default/pods", body);
+        const char *got = dig_str(pod, "spec.containers.0.resources.limits.memory");
+        ck_assert_msg(got && strcmp(got, cases[i].want) == 0, "\"%s\": got %s want %s",
+                      cases[i].text, got ? got : "(none)", cases[i].want);
+        json_decref(pod);
+    }
+    static const struct {
+        const char *text, *error;
+    } bad[] = {
+        {"lots", "quantities must match the regular expression "
+                 "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"},
+        {"1Gib", "quantities must match the regular expression "
+                 "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"},
+        {"", "quantities must match the regular expression "
+             "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"},
+        {"1K", "unable to parse quantity's suffix"},
+        {"1e", "unable to parse quantity's suffix"},
+    };
+    for (size_t i = 0; i < KR_ARRAY_LEN(bad); i++) {
+        char body[512], want[256];
+        snprintf(body, sizeof(body),
+                 "{\"metadata\":{\"name\":\"bad%zu\"},\"spec\":{\"containers\":[{\"name\":"
+                 "\"a\",\"image\":\"x:1\",\"resources\":{\"requests\":{\"cpu\":\"%s\"}}}]}}",
+                 i, bad[i].text);
+        tc_response r;
+        tc_json(U, "POST", "/api/v1/namespaces/default/pods", body, &r);
+        ck_assert_msg(r.status == 400, "\"%s\": %ld %s", bad[i].text, r.status, r.body);
+        snprintf(want, sizeof(want), "Pod in version \"v1\" cannot be handled as a Pod: %s",
+                 bad[i].error);
+        ck_assert_str_eq(dig_str(r.json, "message"), want);
+        tc_free(&r);
+    }
+}
+END_TEST
+
+/* metav1.Time and MicroTime values are read as their UnmarshalJSON reads
+ * them (time.RFC3339; RFC3339Micro with exactly six digits) and stored as
+ * MarshalJSON writes them: UTC, to the second or the microsecond, the zero
+ * time as null; a text time.Parse refuses fails the write with its error. */
+START_TEST(times_are_stored_as_go_writes_them)
+{
+    static const char leases[] = "/apis/coordination.k8s.io/v1/namespaces/default/leases";
+    json_t *lease = created(leases, "{\"metadata\":{\"name\":\"t1\"},\"spec\":{\"renewTime\":"
+                                    "\"2026-12-06T23:48:25.302450+02:30\",\"acquireTime\":"
+                                    "\"2026-12-06T17:48:25,000001Z\"}}");
+    ck_assert_str_eq(dig_str(lease, "spec.renewTime"), "2026-12-06T21:18:25.302450Z");
+    ck_assert_str_eq(dig_str(lease, "spec.acquireTime"), "2026-12-06T17:48:25.000001Z");
+    json_decref(lease);
+    static const struct {
+        const char *path, *body, *want;
+    } bad[] = {
+        {leases,
+         "{\"metadata\":{\"name\":\"t2\"},\"spec\":{\"renewTime\":\"2026-12-06T17:48:25Z\"}}",
+         "Lease in version \"v1\" cannot be handled as a Lease: parsing time "
+         "\"2026-12-06T17:48:25Z\" as \"2006-01-02T15:04:05.000000Z07:00\": cannot parse \"Z\" as "
+         "\".000000\""},
+        {"/api/v1/namespaces/default/pods",
+         "{\"metadata\":{\"name\":\"t3\"},\"spec\":{\"containers\":[{\"name\":\"a\",\"image\":"
+         "\"x\"}]},\"status\":{\"startTime\":\"yesterday\"}}",
+         "Pod in version \"v1\" cannot be handled as a Pod: parsing time \"yesterday\" as "
+         "\"2006-01-02T15:04:05Z07:00\": cannot parse \"yesterday\" as \"2006\""},
+        {"/api/v1/namespaces/default/pods",
+         "{\"metadata\":{\"name\":\"t4\"},\"spec\":{\"containers\":[{\"name\":\"a\",\"image\":"
+         "\"x\"}]},\"status\":{\"startTime\":\"2026-02-30T00:00:00Z\"}}",
+         "Pod in version \"v1\" cannot be handled as a Pod: parsing time \"2026-02-30T00:00:00Z\": "
+         "day out of range"},
+        {"/api/v1/namespaces/default/pods",
+         "{\"metadata\":{\"name\":\"t5\"},\"spec\":{\"containers\":[{\"name\":\"a\",\"image\":"
+         "\"x\"}]},\"status\":{\"startTime\":\"2026-12-06T17:48:25Z later\"}}",
+         "Pod in version \"v1\" cannot be handled as a Pod: parsing time \"2026-12-06T17:48:25Z "
+         "later\": extra text: \" later\""},
+    };
+    for (size_t i = 0; i < KR_ARRAY_LEN(bad); i++) {
+        tc_response r;
+        tc_json(U, "POST", bad[i].path, bad[i].body, &r);
+        ck_assert_msg(r.status == 400, "%zu: %ld %s", i, r.status, r.body);
+        ck_assert_str_eq(dig_str(r.json, "message"), bad[i].want);
+        tc_free(&r);
+    }
+    /* a status write: a condition's time in UTC to the second; the zero
+     * time is null */
+    json_t *pod = created("/api/v1/namespaces/default/pods",
+                          "{\"metadata\":{\"name\":\"t6\"},\"spec\":{\"containers\":[{\"name\":"
+                          "\"a\",\"image\":\"x\"}]}}");
+    json_decref(pod);
+    tc_response r;
+    tc_request(
+        U, "PATCH", "/api/v1/namespaces/default/pods/t6/status", "application/merge-patch+json",
+        "{\"status\":{\"startTime\":\"0001-01-01T00:00:00Z\",\"conditions\":[{\"type\":"
+        "\"Ready\",\"status\":\"True\",\"lastTransitionTime\":\"2026-12-06T17:48:25.9-01:00\"}]}}",
+        NULL, &r);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(dig_str(r.json, "status.conditions.0.lastTransitionTime"),
+                     "2026-12-06T18:48:25Z");
+    ck_assert(json_is_null(dig(r.json, "status.startTime")));
+    tc_free(&r);
 }
 END_TEST
 
@@ -5804,6 +5928,8 @@ int main(void)
                             volumes_policies_limits_and_nodes_get_their_defaults,
                             claims_and_ingresses_get_the_default_class,
                             numeric_quantities_are_stored_as_canonical_strings,
+                            string_quantities_are_stored_as_go_writes_them,
+                            times_are_stored_as_go_writes_them,
                             server_side_apply_creates_then_patches,
                             write_options_are_validated_before_the_body,
                             scale_subresource_reads_and_writes_replicas,

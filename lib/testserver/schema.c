@@ -1573,6 +1573,12 @@ int ts_schema_decode(const ts_write *w, json_t *obj, ts_response *resp)
         kr_free(msg);
     } else if (rc == 0 && err) {
         rc = respond_undecodable(w, obj, err, resp);
+    } else if (rc == 0) {
+        /* a quantity's or a time's UnmarshalJSON: its error */
+        kr_buf bad = {0};
+        if (ts_go_values(res, obj, &bad) != 0)
+            rc = respond_undecodable(w, obj, bad.data ? bad.data : "out of memory", resp);
+        kr_buf_free(&bad);
     }
     kr_free(err);
     if (rc == KR_ENOMEM)

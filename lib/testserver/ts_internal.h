@@ -654,9 +654,18 @@ int ts_commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *exist
 /* Defaults of built-in kinds (defaults.c): the scheme's, on every create
  * and update; the registries' and admission's, on create (allocations may
  * fail: 422 in resp) and on update (allocated values kept). */
-/* Quantities written as JSON numbers in a built-in object become the
- * canonical strings resource.Quantity writes (quantity.c). */
-void ts_quantities_canonical(const ts_resource *res, json_t *obj);
+/* The values of a built-in object whose Go types have their own JSON, as
+ * Go reads and writes them back: quantities become the canonical strings
+ * resource.Quantity writes (quantity.c), times and micro-times their
+ * UTC text to the second or microsecond (gotime.c). Returns 0, or -1
+ * with the Go error for the first text refused in `err` (may be NULL;
+ * that value is left as it is). */
+int ts_go_values(const ts_resource *res, json_t *obj, kr_buf *err);
+
+/* metav1.Time (`micro`: MicroTime) text `in` as UnmarshalJSON parses it:
+ * NULL with what MarshalJSON writes in `out` ("" for the zero time, null),
+ * or time.ParseError's message (in `err`, which the caller frees). */
+const char *ts_go_time_text(const char *in, bool micro, char *out, size_t size, kr_buf *err);
 void ts_set_defaults(const ts_resource *res, json_t *obj);
 int ts_registry_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_response *resp);
 int ts_registry_update(kr_testserver_t *ts, const ts_write *w, const json_t *existing, json_t *obj,

@@ -1,10 +1,9 @@
 /* libkreconcile-testserver — value validation of built-in kinds (wire spec
  * §8.3): the checks of kube-apiserver's pkg/apis/<group>/validation that
  * controllers hit most, in its order and words — pod specs (alone and in
- * every template; their containers' volume mounts), the selectors and restart policies of workloads and
- * Jobs, Service ports, ConfigMap and Secret keys and sizes, and Lease
- * durations and transitions. Every problem found is
- * reported, as field.ErrorList does. Callers hold ts->mu. */
+ * every template; their containers' volume mounts), the selectors and restart policies of workloads
+ * and Jobs, Service ports, ConfigMap and Secret keys and sizes, and Lease durations and
+ * transitions. Every problem found is reported, as field.ErrorList does. Callers hold ts->mu. */
 #include <stdio.h>
 #include <string.h>
 

@@ -501,7 +501,7 @@ int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_res
         obj = stored;
     }
     json_t *md = ts_meta(obj);
-    ts_quantities_canonical(res, obj);
+    (void)ts_go_values(res, obj, NULL);
     ts_set_defaults(res, obj);
     int rc = md ? admit_create(ts, w, obj, md, resp) : KR_ENOMEM;
     if (rc == 0)
@@ -865,7 +865,7 @@ static int commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *e
         json_decref(obj);
         return rc;
     }
-    ts_quantities_canonical(w->rt->res, obj);
+    (void)ts_go_values(w->rt->res, obj, NULL);
     if (!w->status_only) {
         ts_set_defaults(w->rt->res, obj);
         rc = ts_registry_update(ts, w, existing, obj, resp);
