@@ -338,6 +338,49 @@ END_TEST
 static const json_t *dig(const json_t *obj, const char *path);
 static const char *dig_str(const json_t *obj, const char *path);
 
+/* A CronJob's schedule is parsed as cron.ParseStandard parses it, with its
+ * errors, and may not carry a time zone (the timeZone field does). */
+START_TEST(cronjob_schedules_are_parsed_as_cron_does)
+{
+    static const struct {
+        const char *schedule, *why; /* why NULL: accepted */
+    } cases[] = {
+        {"*/5 * * * *", NULL},
+        {"0 0 * JAN,feb MON-FRI", NULL},
+        {"@weekly", NULL},
+        {"bogus", "expected exactly 5 fields, found 1: [bogus]"},
+        {"61 * * * *", "end of range (61) above maximum (59): 61"},
+        {"0 0 0 * *", "beginning of range (0) below minimum (1): 0"},
+        {"*/0 * * * *", "step of range should be a positive number: */0"},
+        {"x * * * *", "failed to parse int from x: strconv.Atoi: parsing \"x\": invalid syntax"},
+        {"@often", "unrecognized descriptor: @often"},
+        {"TZ=UTC 0 * * * *", "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"},
+    };
+    for (size_t i = 0; i < KR_ARRAY_LEN(cases); i++) {
+        char body[512], want[512];
+        snprintf(
+            body, sizeof(body),
+            "{\"metadata\":{\"name\":\"cron%zu\"},\"spec\":{\"schedule\":\"%s\",\"jobTemplate\":"
+            "{\"spec\":{\"template\":{\"spec\":{\"restartPolicy\":\"Never\",\"containers\":[{"
+            "\"name\":\"c\",\"image\":\"x\"}]}}}}}}",
+            i, cases[i].schedule);
+        tc_response r;
+        tc_json(U, "POST", "/apis/batch/v1/namespaces/default/cronjobs", body, &r);
+        if (!cases[i].why) {
+            ck_assert_msg(r.status == 201, "%s: %ld %s", cases[i].schedule, r.status, r.body);
+        } else {
+            ck_assert_msg(r.status == 422, "%s: %ld %s", cases[i].schedule, r.status, r.body);
+            snprintf(
+                want, sizeof(want),
+                "CronJob.batch \"cron%zu\" is invalid: spec.schedule: Invalid value: \"%s\": %s", i,
+                cases[i].schedule, cases[i].why);
+            ck_assert_str_eq(dig_str(r.json, "message"), want);
+        }
+        tc_free(&r);
+    }
+}
+END_TEST
+
 /* ValidateLeaseSpec: a duration above 0 and transitions not below 0, on
  * create and update alike (an elector that writes 0 fails here as on a
  * cluster). */
@@ -5893,6 +5936,7 @@ int main(void)
                             create_sets_server_metadata_and_get_returns_it,
                             built_in_objects_carry_their_zero_top_level_fields,
                             leases_are_validated,
+                            cronjob_schedules_are_parsed_as_cron_does,
                             pod_volume_mounts_are_validated,
                             create_rejects_bad_input_with_apiserver_status,
                             oversized_bodies_get_413,

@@ -2,10 +2,12 @@
  * §8.3): the checks of kube-apiserver's pkg/apis/<group>/validation that
  * controllers hit most, in its order and words — pod specs (alone and in
  * every template; their containers' volume mounts), the selectors and restart policies of workloads
- * and Jobs, Service ports, ConfigMap and Secret keys and sizes, and Lease durations and
- * transitions. Every problem found is reported, as field.ErrorList does. Callers hold ts->mu. */
+ * and Jobs, CronJob schedules, Service ports, ConfigMap and Secret keys and sizes, and
+ * Lease durations and transitions. Every problem found is reported, as field.ErrorList does.
+ * Callers hold ts->mu. */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "testserver/ts_internal.h"
 
@@ -570,6 +572,183 @@ static void check_secret(errs *e, const json_t *obj)
     }
 }
 
+/* ---- CronJob schedules: robfig/cron's ParseStandard -------------------------------- */
+
+typedef struct cron_bounds {
+    unsigned min, max;
+    const char *const *names; /* lower case, from min; NULL: none */
+} cron_bounds;
+
+/* strconv.Atoi, then cron's mustParseInt: false with the error in b. */
+static bool cron_int(const char *s, size_t len, unsigned *out, kr_buf *b)
+{
+    char text[64];
+    snprintf(text, sizeof(text), "%.*s", (int)(len < 60 ? len : 60), s);
+    const char *p = text;
+    bool neg = *p == '-';
+    if (*p == '-' || *p == '+')
+        p++;
+    long long n = 0;
+    bool ok = *p != '\0';
+    for (; *p && ok; p++) {
+        ok = *p >= '0' && *p <= '9' && n < 100000000000LL;
+        n = n * 10 + (*p - '0');
+    }
+    if (!ok) {
+        kr_buf_printf(b, "failed to parse int from %s: strconv.Atoi: parsing \"%s\": %s", text,
+                      text, *text && n >= 100000000000LL ? "value out of range" : "invalid syntax");
+        return false;
+    }
+    if (neg && n > 0) {
+        kr_buf_printf(b, "negative number (-%lld) not allowed: %s", n, text);
+        return false;
+    }
+    *out = (unsigned)n;
+    return true;
+}
+
+static bool cron_int_or_name(const char *s, size_t len, const cron_bounds *r, unsigned *out,
+                             kr_buf *b)
+{
+    for (unsigned i = 0; r->names && r->names[i]; i++) {
+        if (strlen(r->names[i]) == len && strncasecmp(r->names[i], s, len) == 0) {
+            *out = r->min + i;
+            return true;
+        }
+    }
+    return cron_int(s, len, out, b);
+}
+
+/* getRange of one comma-separated expression [s, s+len). */
+static bool cron_range(const char *s, size_t len, const cron_bounds *r, kr_buf *b)
+{
+    char expr[128];
+    snprintf(expr, sizeof(expr), "%.*s", (int)(len < 120 ? len : 120), s);
+    char *slash = strchr(expr, '/');
+    if (slash && strchr(slash + 1, '/')) {
+        kr_buf_printf(b, "too many slashes: %s", expr);
+        return false;
+    }
+    size_t range_len = slash ? (size_t)(slash - expr) : strlen(expr);
+    unsigned start, end, step = 1;
+    const char *hyphen = memchr(expr, '-', range_len);
+    bool single = !hyphen;
+    if ((range_len == 1 && (expr[0] == '*' || expr[0] == '?'))) {
+        start = r->min;
+        end = r->max;
+    } else {
+        size_t low_len = hyphen ? (size_t)(hyphen - expr) : range_len;
+        if (!cron_int_or_name(expr, low_len, r, &start, b))
+            return false;
+        end = start;
+        if (hyphen) {
+            const char *high = hyphen + 1;
+            size_t high_len = range_len - low_len - 1;
+            if (memchr(high, '-', high_len)) {
+                kr_buf_printf(b, "too many hyphens: %s", expr);
+                return false;
+            }
+            if (!cron_int_or_name(high, high_len, r, &end, b))
+                return false;
+        }
+    }
+    if (slash) {
+        if (!cron_int(slash + 1, strlen(slash + 1), &step, b))
+            return false;
+        if (single)
+            end = r->max; /* "N/step" is "N-max/step" */
+    }
+    if (start < r->min)
+        kr_buf_printf(b, "beginning of range (%u) below minimum (%u): %s", start, r->min, expr);
+    else if (end > r->max)
+        kr_buf_printf(b, "end of range (%u) above maximum (%u): %s", end, r->max, expr);
+    else if (start > end)
+        kr_buf_printf(b, "beginning of range (%u) beyond end of range (%u): %s", start, end, expr);
+    else if (step == 0)
+        kr_buf_printf(b, "step of range should be a positive number: %s", expr);
+    else
+        return true;
+    return false;
+}
+
+/* cron.ParseStandard(schedule): NULL, or its error (in b). */
+static const char *cron_error(const char *schedule, kr_buf *b)
+{
+    static const char *const months[] = {"jan", "feb", "mar", "apr", "may", "jun", "jul",
+                                         "aug", "sep", "oct", "nov", "dec", NULL};
+    static const char *const days[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat", NULL};
+    static const cron_bounds bounds[] = {
+        {0, 59, NULL}, {0, 23, NULL}, {1, 31, NULL}, {1, 12, months}, {0, 6, days}};
+    const char *spec = schedule;
+    if (strncmp(spec, "TZ=", 3) == 0 || strncmp(spec, "CRON_TZ=", 8) == 0) {
+        const char *space = strchr(spec, ' ');
+        spec = space ? space : ""; /* the location is not looked up here */
+        while (*spec == ' ')
+            spec++;
+    }
+    if (*spec == '@') {
+        static const char *const named[] = {"@yearly", "@annually", "@monthly", "@weekly",
+                                            "@daily",  "@midnight", "@hourly"};
+        for (size_t i = 0; i < KR_ARRAY_LEN(named); i++)
+            if (strcmp(spec, named[i]) == 0)
+                return NULL;
+        if (strncmp(spec, "@every ", 7) == 0)
+            return NULL; /* its duration is not parsed here */
+        kr_buf_printf(b, "unrecognized descriptor: %s", spec);
+        return b->data;
+    }
+    /* strings.Fields */
+    const char *field[16];
+    size_t flen[16], n = 0;
+    for (const char *p = spec; *p;) {
+        while (*p && strchr(" \t\n\r\v\f", *p))
+            p++;
+        if (!*p)
+            break;
+        const char *q = p;
+        while (*q && !strchr(" \t\n\r\v\f", *q))
+            q++;
+        if (n < 16) {
+            field[n] = p;
+            flen[n] = (size_t)(q - p);
+        }
+        n++;
+        p = q;
+    }
+    if (n != 5) {
+        kr_buf_printf(b, "expected exactly 5 fields, found %zu: [", n);
+        for (size_t i = 0; i < n && i < 16; i++)
+            kr_buf_printf(b, "%s%.*s", i ? " " : "", (int)flen[i], field[i]);
+        kr_buf_append_str(b, "]");
+        return b->data;
+    }
+    for (size_t i = 0; i < 5; i++) {
+        const char *p = field[i], *end = field[i] + flen[i];
+        while (p <= end) {
+            const char *comma = memchr(p, ',', (size_t)(end - p));
+            const char *stop = comma ? comma : end;
+            if (!cron_range(p, (size_t)(stop - p), &bounds[i], b))
+                return b->data ? b->data : "out of memory";
+            p = stop + 1;
+        }
+    }
+    return NULL;
+}
+
+/* validateScheduleFormat for a new CronJob: cron's error, and TZ refused
+ * in the schedule (the timeZone field is for that). */
+static void check_schedule(errs *e, const char *schedule)
+{
+    kr_buf b = {0};
+    const char *why = cron_error(schedule, &b);
+    if (why)
+        invalid_str(e, "spec.schedule", schedule, why);
+    kr_buf_free(&b);
+    if (strstr(schedule, "TZ"))
+        invalid_str(e, "spec.schedule", schedule,
+                    "cannot use TZ or CRON_TZ in schedule, use timeZone field instead");
+}
+
 /* ValidateLeaseSpec: a duration above 0, transitions not negative (the
  * holder is not validated; a strategy is an alpha feature's). */
 static void check_lease(errs *e, const json_t *spec)
@@ -609,6 +788,8 @@ int ts_validate_spec(const ts_resource *res, const json_t *obj, const char *name
     else if (ts_resource_is(res, "batch", "cronjobs")) {
         if (!str(spec, "schedule") || !*str(spec, "schedule"))
             required(&e, "spec.schedule");
+        else
+            check_schedule(&e, str(spec, "schedule"));
         check_job(&e, "spec.jobTemplate.spec",
                   json_object_get(json_object_get(spec, "jobTemplate"), "spec"));
     } else if (ts_resource_is(res, "", "podtemplates"))
