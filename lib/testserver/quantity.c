@@ -73,6 +73,42 @@ static bool times10(int64_t *m)
     return true;
 }
 
+typedef enum { Q_DECIMAL_SI, Q_DECIMAL_EXPONENT, Q_BINARY_SI } qformat;
+
+/* d's canonical DecimalSI or DecimalExponent text (rounded up to nano
+ * units, factors of ten in an exponent that is a multiple of three). */
+static bool decimal_text(decimal d, qformat format, char *out, size_t size)
+{
+    if (d.mantissa == 0) {
+        snprintf(out, size, "0");
+        return true;
+    }
+    while (d.exp < -9) {
+        bool rest = d.mantissa % 10 != 0;
+        d.mantissa = d.mantissa / 10 + rest;
+        d.exp++;
+    }
+    while (d.mantissa % 10 == 0) {
+        d.mantissa /= 10;
+        d.exp++;
+    }
+    for (int r = ((d.exp % 3) + 3) % 3; r > 0; r--) {
+        if (!times10(&d.mantissa))
+            return false;
+        d.exp--;
+    }
+    static const char *const suffixes[] = {"n", "u", "m", "", "k", "M", "G", "T", "P", "E"};
+    int i = d.exp / 3 + 3;
+    const char *sign = d.negative ? "-" : "";
+    if (format == Q_DECIMAL_EXPONENT && d.exp == 0)
+        snprintf(out, size, "%s%lld", sign, (long long)d.mantissa);
+    else if (format == Q_DECIMAL_SI && i >= 0 && i < (int)(sizeof(suffixes) / sizeof(suffixes[0])))
+        snprintf(out, size, "%s%lld%s", sign, (long long)d.mantissa, suffixes[i]);
+    else
+        snprintf(out, size, "%s%llde%d", sign, (long long)d.mantissa, d.exp);
+    return true;
+}
+
 /* The canonical DecimalSI text of a JSON number, or false when it cannot
  * be written exactly in int64 arithmetic (then it is left as it is). */
 static bool canonical(const json_t *v, char *out, size_t size)
@@ -99,35 +135,7 @@ static bool canonical(const json_t *v, char *out, size_t size)
     decimal d;
     if (!parse_decimal(text, &d))
         return false;
-    if (d.mantissa == 0) {
-        snprintf(out, size, "0");
-        return true;
-    }
-    /* more precision than nano units: rounded up (away from zero) */
-    while (d.exp < -9) {
-        bool rest = d.mantissa % 10 != 0;
-        d.mantissa = d.mantissa / 10 + rest;
-        d.exp++;
-    }
-    while (d.mantissa % 10 == 0) {
-        d.mantissa /= 10;
-        d.exp++;
-    }
-    int r = ((d.exp % 3) + 3) % 3;
-    for (; r > 0; r--) {
-        if (!times10(&d.mantissa))
-            return false;
-        d.exp--;
-    }
-    static const char *const suffixes[] = {"n", "u", "m", "", "k", "M", "G", "T", "P", "E"};
-    int i = d.exp / 3 + 3;
-    if (exponent_form && d.exp == 0)
-        snprintf(out, size, "%s%lld", d.negative ? "-" : "", (long long)d.mantissa);
-    else if (!exponent_form && i >= 0 && i < (int)(sizeof(suffixes) / sizeof(suffixes[0])))
-        snprintf(out, size, "%s%lld%s", d.negative ? "-" : "", (long long)d.mantissa, suffixes[i]);
-    else
-        snprintf(out, size, "%s%llde%d", d.negative ? "-" : "", (long long)d.mantissa, d.exp);
-    return true;
+    return decimal_text(d, exponent_form ? Q_DECIMAL_EXPONENT : Q_DECIMAL_SI, out, size);
 }
 
 /* ---- strings: ParseQuantity and CanonicalizeBytes --------------------------------- */
@@ -135,8 +143,6 @@ static bool canonical(const json_t *v, char *out, size_t size)
 static const char FORMAT_WRONG[] = "quantities must match the regular expression "
                                    "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
 static const char BAD_SUFFIX[] = "unable to parse quantity's suffix";
-
-typedef enum { Q_DECIMAL_SI, Q_DECIMAL_EXPONENT, Q_BINARY_SI } qformat;
 
 static bool is_digit(char c)
 {
@@ -219,40 +225,6 @@ static bool interpret_suffix(const char *s, const char *end, qformat *format, in
             return false;
     *format = Q_DECIMAL_EXPONENT;
     *power = (int)strtol(s + 1, NULL, 10);
-    return true;
-}
-
-/* d's canonical DecimalSI or DecimalExponent text (rounded up to nano
- * units, factors of ten in an exponent that is a multiple of three). */
-static bool decimal_text(decimal d, qformat format, char *out, size_t size)
-{
-    if (d.mantissa == 0) {
-        snprintf(out, size, "0");
-        return true;
-    }
-    while (d.exp < -9) {
-        bool rest = d.mantissa % 10 != 0;
-        d.mantissa = d.mantissa / 10 + rest;
-        d.exp++;
-    }
-    while (d.mantissa % 10 == 0) {
-        d.mantissa /= 10;
-        d.exp++;
-    }
-    for (int r = ((d.exp % 3) + 3) % 3; r > 0; r--) {
-        if (!times10(&d.mantissa))
-            return false;
-        d.exp--;
-    }
-    static const char *const suffixes[] = {"n", "u", "m", "", "k", "M", "G", "T", "P", "E"};
-    int i = d.exp / 3 + 3;
-    const char *sign = d.negative ? "-" : "";
-    if (format == Q_DECIMAL_EXPONENT && d.exp == 0)
-        snprintf(out, size, "%s%lld", sign, (long long)d.mantissa);
-    else if (format == Q_DECIMAL_SI && i >= 0 && i < (int)(sizeof(suffixes) / sizeof(suffixes[0])))
-        snprintf(out, size, "%s%lld%s", sign, (long long)d.mantissa, suffixes[i]);
-    else
-        snprintf(out, size, "%s%llde%d", sign, (long long)d.mantissa, d.exp);
     return true;
 }
 
