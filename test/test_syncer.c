@@ -1361,6 +1361,15 @@ START_TEST(ignored_and_owned_hub_objects_are_not_synced)
 }
 END_TEST
 
+/* Whether the hub still holds `name` (a ConfigMap). */
+static bool fetch_exists(world *w, const char *name)
+{
+    json_t *o = fetch(&w->hub, CM, name);
+    bool found = o != NULL;
+    json_decref(o);
+    return found;
+}
+
 static void dc_down(world *w, int d, bool down)
 {
     kr_testserver_faults f = {.fail_503 = down ? 1.0 : 0.0};
@@ -1485,6 +1494,52 @@ START_TEST(a_stopped_datacenter_holds_the_finalizer_until_it_answers_again)
     converge(&w, 3, false);
     assert_copy(&w, CM, 1, "new", "v1");
     ck_assert_ptr_null(fetch(&w.hub, CM, "keep"));
+    world_down(&w);
+}
+END_TEST
+
+/* A hub delete whose copy the cluster's cache does not hold (a cache
+ * behind) asks the cluster; a cluster answering 503 is no answer: the
+ * finalizer stays until the cluster says the copy is gone or ours is
+ * deleted (an unreachable cluster is never "the object is absent"). */
+START_TEST(a_delete_the_cache_cannot_confirm_waits_for_the_cluster_to_answer)
+{
+    world w;
+    world_up(&w, 0);
+    size_t r = res_index(CM);
+    hub_put(&w, CM, object_of(CM, "lagged", "v1", NULL));
+    converge(&w, 3, false);
+    assert_copy(&w, CM, 1, "lagged", "v1");
+    /* dc2's cache now holds nothing: an informer of a selector no copy has */
+    kr_informer_t *blind = NULL;
+    ck_assert_int_eq(make_informer(w.dc[1].c, CM, NSNAME, "nothing=here", &blind, NULL, &w), 0);
+    ck_assert_int_eq(kr_informer_start(blind, NULL), 0);
+    ck_assert_int_eq(kr_informer_wait_for_sync(blind, WAIT_MS, NULL), 0);
+    kr_informer_t *real = w.s->clusters[1].copies[r];
+    w.s->clusters[1].copies[r] = blind;
+    dc_down(&w, 1, true);
+    hub_delete(&w, CM, "lagged");
+    kr_reconcile_request one = {"dc1/" NSNAME "/lagged", "dc1", NSNAME, "lagged"};
+    kr_reconcile_request two = {"dc2/" NSNAME "/lagged", "dc2", NSNAME, "lagged"};
+    uint64_t after = 0;
+    for (int i = 0; i < 3; i++) {
+        (void)syncer_reconcile(w.s, r, &one, &after, NULL);
+        ck_assert_int_ne(syncer_reconcile(w.s, r, &two, &after, NULL), KR_RECONCILE_DONE);
+    }
+    json_t *held = fetch(&w.hub, CM, "lagged");
+    ck_assert_msg(held && kr_managed_has_finalizer(held, KR_FINALIZER_SYNCER),
+                  "the delete completed without dc2's answer");
+    json_decref(held);
+    /* dc2 answers: asked again, it holds our copy, which is deleted */
+    dc_down(&w, 1, false);
+    for (int i = 0; i < 50 && fetch_exists(&w, "lagged"); i++) {
+        (void)syncer_reconcile(w.s, r, &two, &after, NULL);
+        (void)syncer_reconcile(w.s, r, &one, &after, NULL);
+        sleep_ms(20);
+    }
+    assert_absent(&w, CM, 1, "lagged");
+    ck_assert_ptr_null(fetch(&w.hub, CM, "lagged"));
+    w.s->clusters[1].copies[r] = real;
     world_down(&w);
 }
 END_TEST
@@ -1969,6 +2024,7 @@ int main(void)
     tcase_add_test(tc, a_delete_held_by_another_finalizer_is_recorded_once);
     tcase_add_test(tc, a_datacenter_answering_503_delays_nobody_and_holds_deletes_until_it_returns);
     tcase_add_test(tc, a_stopped_datacenter_holds_the_finalizer_until_it_answers_again);
+    tcase_add_test(tc, a_delete_the_cache_cannot_confirm_waits_for_the_cluster_to_answer);
     tcase_add_test(tc, the_same_error_with_other_numbers_is_not_written_again);
     tcase_add_test(tc, a_copy_of_ours_whose_hub_object_is_gone_is_deleted);
     tcase_add_test(tc, the_controller_repairs_drift_from_events_and_keeps_lanes_apart);
