@@ -1670,6 +1670,40 @@ static void wait_until(world *w, const expect *x, const char *what)
     }
 }
 
+/* Under the controller too, a copy counts as verified only once its
+ * cluster's cache observed the write: with dc1's cache standing still,
+ * dc2's entry is verified and dc1's never is (its copy exists all the
+ * same). */
+START_TEST(under_the_controller_a_copy_is_verified_only_once_its_cache_saw_the_write)
+{
+    world w;
+    world_up(&w, 0);
+    kr_controller_t *ctls[N_RES];
+    controllers_up(&w, ctls);
+    kr_informer_stop(w.s->clusters[0].copies[res_index(CM)]); /* dc1's cache stands still */
+    hub_put(&w, CM, object_of(CM, "unseen", "v1", NULL));
+    for (int d = 0; d < N_DC; d++)
+        wait_until(&w, &(expect){CM, "unseen", d, "v1"}, "the copies");
+    for (int i = 0;; i++) {
+        json_t *e2 = status_entry(&w, CM, "unseen", "dc2");
+        bool verified = json_is_true(json_object_get(e2, "verified"));
+        json_decref(e2);
+        if (verified)
+            break;
+        ck_assert_msg(i < WAIT_MS / 10, "timed out waiting for dc2's entry");
+        sleep_ms(10);
+    }
+    sleep_ms(300); /* a wrongly verified dc1 entry has had its turn */
+    json_t *e1 = status_entry(&w, CM, "unseen", "dc1");
+    ck_assert_msg(!json_is_true(json_object_get(e1, "verified")),
+                  "dc1's copy is verified though its cache never saw it");
+    json_decref(e1);
+    for (size_t r = 0; r < N_RES; r++)
+        kr_controller_free(ctls[r]);
+    world_down(&w);
+}
+END_TEST
+
 static void wait_hub_gone(world *w, kr_gvr gvr, const char *name)
 {
     for (int i = 0;; i++) {
@@ -2025,6 +2059,7 @@ int main(void)
     tcase_add_test(tc, a_datacenter_answering_503_delays_nobody_and_holds_deletes_until_it_returns);
     tcase_add_test(tc, a_stopped_datacenter_holds_the_finalizer_until_it_answers_again);
     tcase_add_test(tc, a_delete_the_cache_cannot_confirm_waits_for_the_cluster_to_answer);
+    tcase_add_test(tc, under_the_controller_a_copy_is_verified_only_once_its_cache_saw_the_write);
     tcase_add_test(tc, the_same_error_with_other_numbers_is_not_written_again);
     tcase_add_test(tc, a_copy_of_ours_whose_hub_object_is_gone_is_deleted);
     tcase_add_test(tc, the_controller_repairs_drift_from_events_and_keeps_lanes_apart);
