@@ -700,6 +700,44 @@ START_TEST(a_copy_absent_from_a_cache_behind_its_create_is_not_deleted)
 }
 END_TEST
 
+/* Verified means observed: a create whose resourceVersion the cluster's
+ * cache has not reached is not verified, however often it is looked at;
+ * once the cache is past it, it is. */
+START_TEST(a_create_the_cache_has_not_observed_is_not_verified)
+{
+    env_up();
+    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice",
+                          job_runnable("unseen", 0, "dc1"), NULL, NULL),
+                     201);
+    ck_assert(reconcile_until("unseen", SUB_PHASE_DISPATCHED, false));
+    json_t *o = NULL;
+    ck_assert_int_eq(kr_client_get(E.hub, SUB_RUNNABLES, "default", "unseen", &o, NULL), 0);
+    char dispatched[32];
+    snprintf(dispatched, sizeof(dispatched), "%s", sub_str(o, "status.dispatchedResourceVersion"));
+    /* as if the create had returned a resourceVersion the cache is behind */
+    json_t *status = json_object_get(o, "status");
+    json_object_set_new(status, "verified", json_false());
+    json_object_set_new(status, "dispatchedResourceVersion", json_string("999999999"));
+    kr_error_t err = {0};
+    ck_assert_msg(kr_client_update_status(E.hub, SUB_RUNNABLES, "default", o, NULL, NULL, &err) ==
+                      0,
+                  "%s", err.message);
+    json_decref(o);
+    set_dispatched_rv("unseen", "999999999"); /* waits for the cache to hold it */
+    for (int i = 0; i < 5; i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", "unseen", &after, NULL);
+    }
+    ck_assert_int_eq(kr_client_get(E.hub, SUB_RUNNABLES, "default", "unseen", &o, NULL), 0);
+    ck_assert_msg(!json_is_true(json_object_get(json_object_get(o, "status"), "verified")),
+                  "verified before the cluster's cache observed the create");
+    json_decref(o);
+    set_dispatched_rv("unseen", dispatched);
+    ck_assert(reconcile_until("unseen", SUB_PHASE_DISPATCHED, true));
+    env_down();
+}
+END_TEST
+
 START_TEST(submit_approve_dispatch_verify_succeed)
 {
     env_up();
@@ -3023,6 +3061,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, submit_approve_dispatch_verify_succeed);
     tcase_add_test(tc, a_copy_absent_from_a_cache_behind_its_create_is_not_deleted);
+    tcase_add_test(tc, a_create_the_cache_has_not_observed_is_not_verified);
     tcase_add_test(tc, approval_rules_hold);
     tcase_add_test(tc, a_decision_waits_for_its_record);
     tcase_add_test(tc, a_spec_changed_after_its_approval_waits_for_a_new_one);
