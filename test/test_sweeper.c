@@ -290,6 +290,46 @@ START_TEST(a_placement_kr_syncer_reads_as_here_is_not_swept_here)
 }
 END_TEST
 
+/* Only this hub's copies, made by our programs, are ever candidates: a
+ * copy another hub made (its source-cluster label), an object another
+ * manager labelled, and, while the hub's Runnables cannot be listed,
+ * kr-submitter's copies (nothing to judge them by) all stay, however old
+ * and whatever their source uid. */
+START_TEST(only_judgeable_copies_of_this_hub_are_ever_swept)
+{
+    platform_up();
+    json_t *foreign = copy_cm("foreign", KR_MANAGER_SYNCER, "uid-of-nothing");
+    json_object_set_new(json_object_get(json_object_get(foreign, "metadata"), "labels"),
+                        KR_LABEL_SOURCE_CLUSTER, json_string("other-hub"));
+    json_decref(create(&dc1, CM, foreign));
+    json_decref(create(&dc1, CM, copy_cm("theirs", "someone-else", "uid-of-nothing")));
+    json_decref(create(&dc1, JOBS, copy_job("r9-1", "uid-of-a-gone-runnable")));
+    json_decref(create(&dc1, CM, copy_cm("zombie", KR_MANAGER_SYNCER, "uid-of-nothing")));
+    /* the hub cannot list Runnables: their CRD is gone */
+    ck_assert_int_eq(
+        kr_client_delete(hub.c, CRDS, NULL, "runnables.kreconcile.io", NULL, NULL, NULL), 0);
+    for (int i = 0; kr_client_list(hub.c, KR_RUNNABLE_GVR, "default", NULL, NULL, NULL) == 0; i++) {
+        ck_assert_msg(i < 500, "Runnables are still served");
+        struct timespec pace = {0, 10000000};
+        nanosleep(&pace, NULL);
+    }
+    sweep_opts o = opts_for(0, 100, false);
+    sweep_plan plan;
+    kr_error_t err = {0};
+    ck_assert_msg(sweep_run(&o, &plan, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(plan.n, 1);
+    ck_assert(planned(&plan, "dc1", "zombie", SWEEP_SOURCE_GONE));
+    ck_assert_uint_eq(plan.foreign, 1);
+    ck_assert_uint_eq(plan.unjudged, 1);
+    sweep_plan_free(&plan);
+    ck_assert(!exists(&dc1, CM, "zombie"));
+    ck_assert(exists(&dc1, CM, "foreign"));
+    ck_assert(exists(&dc1, CM, "theirs"));
+    ck_assert(exists(&dc1, JOBS, "r9-1"));
+    platform_down();
+}
+END_TEST
+
 START_TEST(a_cluster_that_cannot_be_listed_is_skipped_and_untouched)
 {
     platform_up();
@@ -620,6 +660,7 @@ int main(void)
     tcase_add_test(tc, times_parse_as_rfc3339);
     tcase_add_test(tc, one_sweep_removes_exactly_the_zombies);
     tcase_add_test(tc, a_placement_kr_syncer_reads_as_here_is_not_swept_here);
+    tcase_add_test(tc, only_judgeable_copies_of_this_hub_are_ever_swept);
     tcase_add_test(tc, a_cluster_that_cannot_be_listed_is_skipped_and_untouched);
     tcase_add_test(tc, the_cap_stops_the_run_and_reports_the_rest);
     tcase_add_test(tc, an_object_changed_after_the_plan_is_skipped_by_its_precondition);
