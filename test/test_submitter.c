@@ -738,6 +738,40 @@ START_TEST(a_create_the_cache_has_not_observed_is_not_verified)
 }
 END_TEST
 
+/* A copy's name taken by an object that is not ours (no source uid of
+ * this Runnable) is never adopted: the Runnable fails with NameTaken and
+ * the object stays as it was. */
+START_TEST(a_name_taken_by_an_object_not_ours_fails_and_adopts_nothing)
+{
+    env_up();
+    json_t *job = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:{s:{s:[{s:s, s:s}], s:s}}}}",
+                            "apiVersion", "batch/v1", "kind", "Job", "metadata", "name", "taken-1",
+                            "namespace", "default", "labels", "team", "theirs", "spec", "template",
+                            "spec", "containers", "name", "c", "image", "busybox", "restartPolicy",
+                            "Never"),
+           *made = NULL;
+    ck_assert_int_eq(kr_client_create(E.dc[0], JOBS, "default", job, NULL, &made, NULL), 0);
+    json_decref(job);
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("taken", 0, "dc1"), NULL, NULL),
+        201);
+    ck_assert(reconcile_until("taken", SUB_PHASE_FAILED, false));
+    json_t *o = NULL, *now = NULL;
+    ck_assert_int_eq(kr_client_get(E.hub, SUB_RUNNABLES, "default", "taken", &o, NULL), 0);
+    char *status = json_dumps(json_object_get(o, "status"), 0);
+    ck_assert_msg(status && strstr(status, "NameTaken"), "status: %s", status ? status : "");
+    free(status);
+    json_decref(o);
+    ck_assert_int_eq(kr_client_get(E.dc[0], JOBS, "default", "taken-1", &now, NULL), 0);
+    ck_assert_str_eq(sub_str(now, "metadata.resourceVersion"),
+                     sub_str(made, "metadata.resourceVersion"));
+    ck_assert_str_eq(sub_label(now, SUB_LABEL_SOURCE_UID), ""); /* not adopted */
+    json_decref(now);
+    json_decref(made);
+    env_down();
+}
+END_TEST
+
 START_TEST(submit_approve_dispatch_verify_succeed)
 {
     env_up();
@@ -3062,6 +3096,7 @@ int main(void)
     tcase_add_test(tc, submit_approve_dispatch_verify_succeed);
     tcase_add_test(tc, a_copy_absent_from_a_cache_behind_its_create_is_not_deleted);
     tcase_add_test(tc, a_create_the_cache_has_not_observed_is_not_verified);
+    tcase_add_test(tc, a_name_taken_by_an_object_not_ours_fails_and_adopts_nothing);
     tcase_add_test(tc, approval_rules_hold);
     tcase_add_test(tc, a_decision_waits_for_its_record);
     tcase_add_test(tc, a_spec_changed_after_its_approval_waits_for_a_new_one);
