@@ -118,6 +118,12 @@ START_TEST(approvals_count_distinct_members_of_the_current_spec)
     approval_spec_hash(r, hash);
     ck_assert_uint_eq(approval_count(r, hash), 0);
     ck_assert_str_eq(approval_next_phase(r, hash), SUB_PHASE_AWAITING);
+    /* an entry of the submitter's own, however it got into the status
+     * (written on the hub directly), never counts */
+    json_array_append_new(json_object_get(json_object_get(r, "status"), "approvals"),
+                          json_pack("{s:s, s:s, s:s, s:s}", "user", "alice", "decision", "Approved",
+                                    "specHash", hash, "time", "2026-12-06T00:00:00Z"));
+    ck_assert_uint_eq(approval_count(r, hash), 0);
     json_decref(r);
     /* hub-created: approval always required */
     r = runnable(SUB_UNKNOWN_SUBMITTER, 0, "");
