@@ -778,6 +778,44 @@ START_TEST(a_name_taken_by_an_object_not_ours_fails_and_adopts_nothing)
 }
 END_TEST
 
+/* A status that says Dispatching without the approvals (written on the
+ * hub by someone who may write it) sends nothing: every create checks the
+ * quorum of the current spec itself. */
+START_TEST(a_status_claiming_dispatch_without_a_quorum_creates_nothing)
+{
+    env_up();
+    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice",
+                          job_runnable("forged", 2, "dc1"), NULL, NULL),
+                     201);
+    ck_assert(reconcile_until("forged", SUB_PHASE_AWAITING, false));
+    json_t *o = NULL;
+    ck_assert_int_eq(kr_client_get(E.hub, SUB_RUNNABLES, "default", "forged", &o, NULL), 0);
+    json_object_set_new(json_object_get(o, "status"), "phase", json_string(SUB_PHASE_DISPATCHING));
+    kr_error_t err = {0};
+    ck_assert_msg(kr_client_update_status(E.hub, SUB_RUNNABLES, "default", o, NULL, NULL, &err) ==
+                      0,
+                  "%s", err.message);
+    json_decref(o);
+    for (int i = 0; i < 1000; i++) { /* the cache holds the forged phase */
+        json_t *c = cached("forged");
+        bool seen = strcmp(sub_str(c, "status.phase"), SUB_PHASE_DISPATCHING) == 0;
+        json_decref(c);
+        if (seen)
+            break;
+        wait_pace();
+    }
+    for (int i = 0; i < 5; i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", "forged", &after, NULL);
+        wait_pace();
+    }
+    ck_assert(!job_exists(0, "forged-1"));
+    ck_assert(!job_exists(1, "forged-1"));
+    ck_assert(reconcile_until("forged", SUB_PHASE_AWAITING, false));
+    env_down();
+}
+END_TEST
+
 START_TEST(submit_approve_dispatch_verify_succeed)
 {
     env_up();
@@ -3103,6 +3141,7 @@ int main(void)
     tcase_add_test(tc, a_copy_absent_from_a_cache_behind_its_create_is_not_deleted);
     tcase_add_test(tc, a_create_the_cache_has_not_observed_is_not_verified);
     tcase_add_test(tc, a_name_taken_by_an_object_not_ours_fails_and_adopts_nothing);
+    tcase_add_test(tc, a_status_claiming_dispatch_without_a_quorum_creates_nothing);
     tcase_add_test(tc, approval_rules_hold);
     tcase_add_test(tc, a_decision_waits_for_its_record);
     tcase_add_test(tc, a_spec_changed_after_its_approval_waits_for_a_new_one);
