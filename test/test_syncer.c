@@ -1544,6 +1544,38 @@ START_TEST(a_delete_the_cache_cannot_confirm_waits_for_the_cluster_to_answer)
 }
 END_TEST
 
+/* A placement that drops a cluster whose cache does not hold the copy
+ * (a cache behind) asks the cluster, and the copy there goes: a status
+ * entry saying we wrote there is reason enough to look. */
+START_TEST(an_unplaced_copy_the_cache_missed_is_still_removed)
+{
+    world w;
+    world_up(&w, 0);
+    size_t r = res_index(CM);
+    hub_put(&w, CM, object_of(CM, "moved", "v1", "dc1,dc2"));
+    converge(&w, 3, false);
+    assert_copy(&w, CM, 1, "moved", "v1");
+    kr_informer_t *blind = NULL;
+    ck_assert_int_eq(make_informer(w.dc[1].c, CM, NSNAME, "nothing=here", &blind, NULL, &w), 0);
+    ck_assert_int_eq(kr_informer_start(blind, NULL), 0);
+    ck_assert_int_eq(kr_informer_wait_for_sync(blind, WAIT_MS, NULL), 0);
+    kr_informer_t *real = w.s->clusters[1].copies[r];
+    w.s->clusters[1].copies[r] = blind;
+    hub_put(&w, CM, object_of(CM, "moved", "v1", "dc1"));
+    kr_reconcile_request two = {"dc2/" NSNAME "/moved", "dc2", NSNAME, "moved"};
+    for (int i = 0; i < 20; i++) {
+        uint64_t after = 0;
+        if (syncer_reconcile(w.s, r, &two, &after, NULL) == KR_RECONCILE_DONE)
+            break;
+        sleep_ms(20);
+    }
+    assert_absent(&w, CM, 1, "moved");
+    assert_copy(&w, CM, 0, "moved", "v1");
+    w.s->clusters[1].copies[r] = real;
+    world_down(&w);
+}
+END_TEST
+
 /* A cluster that stays down fails every probe with a message whose
  * numbers change (curl's timings): the same error again is neither a
  * status write nor an Event, and the entry keeps its first text. */
@@ -2059,6 +2091,7 @@ int main(void)
     tcase_add_test(tc, a_datacenter_answering_503_delays_nobody_and_holds_deletes_until_it_returns);
     tcase_add_test(tc, a_stopped_datacenter_holds_the_finalizer_until_it_answers_again);
     tcase_add_test(tc, a_delete_the_cache_cannot_confirm_waits_for_the_cluster_to_answer);
+    tcase_add_test(tc, an_unplaced_copy_the_cache_missed_is_still_removed);
     tcase_add_test(tc, under_the_controller_a_copy_is_verified_only_once_its_cache_saw_the_write);
     tcase_add_test(tc, the_same_error_with_other_numbers_is_not_written_again);
     tcase_add_test(tc, a_copy_of_ours_whose_hub_object_is_gone_is_deleted);
