@@ -646,11 +646,13 @@ static void assert_events(const char *const *want, size_t n)
 
 /* Set the Runnable's status.dispatchedResourceVersion, as another replica's
  * write would, and wait until the cache has it. */
-static void set_dispatched_rv(const char *name, const char *rv)
+/* Write `fields` (stolen) into Runnable `name`'s status on the hub, as
+ * someone who may write it would, and wait for the cache to hold it. */
+static void set_status(const char *name, json_t *fields)
 {
     json_t *o = NULL;
     ck_assert_int_eq(kr_client_get(E.hub, SUB_RUNNABLES, "default", name, &o, NULL), 0);
-    json_object_set_new(json_object_get(o, "status"), "dispatchedResourceVersion", json_string(rv));
+    json_object_update(json_object_get(o, "status"), fields);
     kr_error_t err = {0};
     ck_assert_msg(kr_client_update_status(E.hub, SUB_RUNNABLES, "default", o, NULL, NULL, &err) ==
                       0,
@@ -658,13 +660,26 @@ static void set_dispatched_rv(const char *name, const char *rv)
     json_decref(o);
     for (int i = 0; i < 1000; i++) {
         json_t *c = cached(name);
-        bool seen = strcmp(sub_str(c, "status.dispatchedResourceVersion"), rv) == 0;
+        const char *key;
+        json_t *v;
+        bool seen = true;
+        json_object_foreach(fields, key, v)
+        {
+            seen = seen && json_equal(v, json_object_get(json_object_get(c, "status"), key));
+        }
         json_decref(c);
-        if (seen)
+        if (seen) {
+            json_decref(fields);
             return;
+        }
         wait_pace();
     }
-    ck_abort_msg("the cache never had dispatchedResourceVersion %s", rv);
+    ck_abort_msg("the cache never held the status written for %s", name);
+}
+
+static void set_dispatched_rv(const char *name, const char *rv)
+{
+    set_status(name, json_pack("{s:s}", "dispatchedResourceVersion", rv));
 }
 
 /* A copy absent from this replica's cache is deleted only once that cache
@@ -716,20 +731,13 @@ START_TEST(a_create_the_cache_has_not_observed_is_not_verified)
                           job_runnable("unseen", 0, "dc1"), NULL, NULL),
                      201);
     ck_assert(reconcile_until("unseen", SUB_PHASE_DISPATCHED, false));
-    json_t *o = NULL;
-    ck_assert_int_eq(kr_client_get(E.hub, SUB_RUNNABLES, "default", "unseen", &o, NULL), 0);
+    json_t *o = cached("unseen");
     char dispatched[32];
     snprintf(dispatched, sizeof(dispatched), "%s", sub_str(o, "status.dispatchedResourceVersion"));
-    /* as if the create had returned a resourceVersion the cache is behind */
-    json_t *status = json_object_get(o, "status");
-    json_object_set_new(status, "verified", json_false());
-    json_object_set_new(status, "dispatchedResourceVersion", json_string("999999999"));
-    kr_error_t err = {0};
-    ck_assert_msg(kr_client_update_status(E.hub, SUB_RUNNABLES, "default", o, NULL, NULL, &err) ==
-                      0,
-                  "%s", err.message);
     json_decref(o);
-    set_dispatched_rv("unseen", "999999999"); /* waits for the cache to hold it */
+    /* as if the create had returned a resourceVersion the cache is behind */
+    set_status("unseen",
+               json_pack("{s:b, s:s}", "verified", 0, "dispatchedResourceVersion", "999999999"));
     for (int i = 0; i < 5; i++) {
         uint64_t after = 0;
         submitter_reconcile(&E.s, "default", "unseen", &after, NULL);
@@ -788,22 +796,7 @@ START_TEST(a_status_claiming_dispatch_without_a_quorum_creates_nothing)
                           job_runnable("forged", 2, "dc1"), NULL, NULL),
                      201);
     ck_assert(reconcile_until("forged", SUB_PHASE_AWAITING, false));
-    json_t *o = NULL;
-    ck_assert_int_eq(kr_client_get(E.hub, SUB_RUNNABLES, "default", "forged", &o, NULL), 0);
-    json_object_set_new(json_object_get(o, "status"), "phase", json_string(SUB_PHASE_DISPATCHING));
-    kr_error_t err = {0};
-    ck_assert_msg(kr_client_update_status(E.hub, SUB_RUNNABLES, "default", o, NULL, NULL, &err) ==
-                      0,
-                  "%s", err.message);
-    json_decref(o);
-    for (int i = 0; i < 1000; i++) { /* the cache holds the forged phase */
-        json_t *c = cached("forged");
-        bool seen = strcmp(sub_str(c, "status.phase"), SUB_PHASE_DISPATCHING) == 0;
-        json_decref(c);
-        if (seen)
-            break;
-        wait_pace();
-    }
+    set_status("forged", json_pack("{s:s}", "phase", SUB_PHASE_DISPATCHING));
     for (int i = 0; i < 5; i++) {
         uint64_t after = 0;
         submitter_reconcile(&E.s, "default", "forged", &after, NULL);

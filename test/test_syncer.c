@@ -1498,6 +1498,20 @@ START_TEST(a_stopped_datacenter_holds_the_finalizer_until_it_answers_again)
 }
 END_TEST
 
+/* Give dc `d`'s ConfigMap copies (resource index r) a synced cache that
+ * holds nothing, as a cache behind would; returns the real one (the world
+ * frees both). */
+static kr_informer_t *blind_cache(world *w, int d, size_t r)
+{
+    kr_informer_t *blind = NULL;
+    ck_assert_int_eq(make_informer(w->dc[d].c, CM, NSNAME, "nothing=here", &blind, NULL, w), 0);
+    ck_assert_int_eq(kr_informer_start(blind, NULL), 0);
+    ck_assert_int_eq(kr_informer_wait_for_sync(blind, WAIT_MS, NULL), 0);
+    kr_informer_t *real = w->s->clusters[d].copies[r];
+    w->s->clusters[d].copies[r] = blind;
+    return real;
+}
+
 /* A hub delete whose copy the cluster's cache does not hold (a cache
  * behind) asks the cluster; a cluster answering 503 is no answer: the
  * finalizer stays until the cluster says the copy is gone or ours is
@@ -1511,12 +1525,7 @@ START_TEST(a_delete_the_cache_cannot_confirm_waits_for_the_cluster_to_answer)
     converge(&w, 3, false);
     assert_copy(&w, CM, 1, "lagged", "v1");
     /* dc2's cache now holds nothing: an informer of a selector no copy has */
-    kr_informer_t *blind = NULL;
-    ck_assert_int_eq(make_informer(w.dc[1].c, CM, NSNAME, "nothing=here", &blind, NULL, &w), 0);
-    ck_assert_int_eq(kr_informer_start(blind, NULL), 0);
-    ck_assert_int_eq(kr_informer_wait_for_sync(blind, WAIT_MS, NULL), 0);
-    kr_informer_t *real = w.s->clusters[1].copies[r];
-    w.s->clusters[1].copies[r] = blind;
+    kr_informer_t *real = blind_cache(&w, 1, r);
     dc_down(&w, 1, true);
     hub_delete(&w, CM, "lagged");
     kr_reconcile_request one = {"dc1/" NSNAME "/lagged", "dc1", NSNAME, "lagged"};
@@ -1555,12 +1564,7 @@ START_TEST(an_unplaced_copy_the_cache_missed_is_still_removed)
     hub_put(&w, CM, object_of(CM, "moved", "v1", "dc1,dc2"));
     converge(&w, 3, false);
     assert_copy(&w, CM, 1, "moved", "v1");
-    kr_informer_t *blind = NULL;
-    ck_assert_int_eq(make_informer(w.dc[1].c, CM, NSNAME, "nothing=here", &blind, NULL, &w), 0);
-    ck_assert_int_eq(kr_informer_start(blind, NULL), 0);
-    ck_assert_int_eq(kr_informer_wait_for_sync(blind, WAIT_MS, NULL), 0);
-    kr_informer_t *real = w.s->clusters[1].copies[r];
-    w.s->clusters[1].copies[r] = blind;
+    kr_informer_t *real = blind_cache(&w, 1, r);
     hub_put(&w, CM, object_of(CM, "moved", "v1", "dc1"));
     kr_reconcile_request two = {"dc2/" NSNAME "/moved", "dc2", NSNAME, "moved"};
     for (int i = 0; i < 20; i++) {
