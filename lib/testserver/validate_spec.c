@@ -62,22 +62,25 @@ static bool label_name(errs *e, const char *field, const char *name)
     return n == 0;
 }
 
-static void duplicate(errs *e, const char *field, const char *value)
+/* "<what>: <value quoted>", as field.Duplicate and field.NotFound say. */
+static void quoted(errs *e, const char *reason, const char *what, const char *field,
+                   const char *value)
 {
     kr_buf b = {0};
-    kr_buf_append_str(&b, "Duplicate value: ");
+    kr_buf_printf(&b, "%s: ", what);
     ts_go_quote(&b, value);
-    add(e, "FieldValueDuplicate", field, b.data ? b.data : "Duplicate value");
+    add(e, reason, field, b.data ? b.data : what);
     kr_buf_free(&b);
+}
+
+static void duplicate(errs *e, const char *field, const char *value)
+{
+    quoted(e, "FieldValueDuplicate", "Duplicate value", field, value);
 }
 
 static void not_found(errs *e, const char *field, const char *value)
 {
-    kr_buf b = {0};
-    kr_buf_append_str(&b, "Not found: ");
-    ts_go_quote(&b, value);
-    add(e, "FieldValueNotFound", field, b.data ? b.data : "Not found");
-    kr_buf_free(&b);
+    quoted(e, "FieldValueNotFound", "Not found", field, value);
 }
 
 /* `supported` is NULL-terminated, listed as given. */
