@@ -503,6 +503,19 @@ START_TEST(the_program_plans_then_sweeps_once_and_refuses_bad_flags)
     ck_assert_str_eq(json_string_value(json_object_get(tx, "actor")), "kr-sweeper");
     ck_assert_str_eq(json_string_value(json_object_get(tx, "cluster")), "dc2");
     json_decref(history);
+    /* A candidate the cap holds back is recorded as skipped, with why. */
+    json_decref(create(&dc1, CM, copy_cm("held", KR_MANAGER_SYNCER, "uid-of-nothing")));
+    snprintf(args, sizeof(args), "%s --max-deletes 0 --inventory sqlite://%s", common, db);
+    ck_assert_int_eq(run_program(args, out, sizeof(out)), 0);
+    ck_assert(exists(&dc1, CM, "held"));
+    ck_assert_int_eq(
+        kr_inventory_history(inv, "ConfigMap", "default", "held", 0, 0, &history, NULL), 0);
+    ck_assert_uint_eq(json_array_size(history), 1);
+    tx = json_array_get(history, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(tx, "event")), "SWEEP_SKIPPED");
+    ck_assert_str_eq(json_string_value(json_object_get(tx, "actor")), "kr-sweeper");
+    ck_assert_str_eq(json_string_value(json_object_get(tx, "cluster")), "dc1");
+    json_decref(history);
     kr_inventory_free(inv);
     unlink(db);
     /* A cluster that hangs instead of refusing: skipped once its requests
