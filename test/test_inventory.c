@@ -388,10 +388,34 @@ START_TEST(inventory_checkpoint_commits_with_its_events_or_not_at_all)
     ck_assert_int_eq(kr_inventory_checkpoints(inv, &all, NULL), 0);
     ck_assert_uint_eq(json_array_size(all), 1);
     json_decref(all);
+    /* A checkpoint the database refuses (a trigger, behind the library's
+     * back) takes the events of its batch with it: they are one
+     * transaction, not events first and their checkpoint after. */
+    if (strncmp(url, "sqlite://", 9) == 0)
+        raw_sql(url, "CREATE TRIGGER kr_test_refuse_insert BEFORE INSERT ON kr_checkpoints "
+                     "BEGIN SELECT RAISE(ABORT, 'injected'); END; "
+                     "CREATE TRIGGER kr_test_refuse_update BEFORE UPDATE ON kr_checkpoints "
+                     "BEGIN SELECT RAISE(ABORT, 'injected'); END;");
+    else
+        raw_sql(url, "CREATE FUNCTION kr_test_refuse() RETURNS trigger AS $$ BEGIN RAISE "
+                     "EXCEPTION 'injected'; END $$ LANGUAGE plpgsql; CREATE TRIGGER "
+                     "kr_test_refuse BEFORE INSERT OR UPDATE ON kr_checkpoints FOR EACH ROW "
+                     "EXECUTE FUNCTION kr_test_refuse();");
+    json_t *a3 = job("ns", "a", "u-a", "10", "web", "done");
+    kr_inventory_event e3[] = {ev("c1", KR_INVENTORY_MODIFIED, a3)};
+    ck_assert_int_ne(kr_inventory_apply(inv, e3, 1, NULL, &err), 0);
+    ck_assert_uint_eq(count_txns(inv), 2);
+    ck_assert_int_eq(kr_inventory_get(inv, "c1", "Job", "ns", "a", &row, NULL), 0);
+    ck_assert_str_eq(row_str(row, "resourceVersion"), "5");
+    json_decref(row);
+    rv = checkpoint(inv, "c1");
+    ck_assert_str_eq(rv, "7");
+    kr_free(rv);
     json_decref(a);
     json_decref(b);
     json_decref(a2);
     json_decref(b2);
+    json_decref(a3);
     kr_inventory_free(inv);
 }
 END_TEST
