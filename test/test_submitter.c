@@ -1934,6 +1934,17 @@ START_TEST(a_deposed_leader_sends_nothing_and_a_late_copy_goes)
     ck_assert_msg(kr_client_create(E.dc[0], JOBS, "default", job, NULL, NULL, &err) == 0, "%s",
                   err.message);
     wait_cached_copy(0, "late-1");
+    /* a replica paused past its Lease deletes nothing: the copy it saw
+     * may be one a new leader adopted since */
+    E.not_leading = true;
+    kr_testserver_reset_requests(E.dc_ts[0]);
+    for (int i = 0; i < 3; i++)
+        submitter_reconcile(&E.s, "default", "late", &after, NULL);
+    ck_assert(job_exists(0, "late-1"));
+    json_t *none = kr_testserver_requests(E.dc_ts[0]);
+    ck_assert_int_eq(json_integer_value(json_object_get(none, "delete jobs")), 0);
+    json_decref(none);
+    E.not_leading = false;
     /* dc1's cache keeps the copy from now on: after our delete, it is not
      * sent another */
     kr_informer_stop(E.copies[0]);
