@@ -276,6 +276,20 @@ static struct reply wait_status(const char *base, const char *path, long status)
     }
 }
 
+/* GET /readyz until its body holds `want` (bounded); the last reply. */
+static struct reply wait_readyz_with(const char *base, const char *want)
+{
+    int64_t deadline = now_ms() + 30000;
+    for (;;) {
+        struct reply r = get(base, "/readyz");
+        if ((r.body && strstr(r.body, want)) || now_ms() > deadline)
+            return r;
+        free(r.body);
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL); /* polling an endpoint: there is nothing to wait on */
+    }
+}
+
 /* ---- handlers --------------------------------------------------------------------- */
 
 static void exact_handler(const kr_http_request_t *req, kr_http_response_t *resp, void *user)
@@ -918,7 +932,8 @@ START_TEST(hub_and_cluster_informers_show_in_readyz)
     ck_assert_ptr_ne(one, a);
     manager_start(&r);
     const char *base = kr_manager_listen_address(r.m);
-    struct reply x = wait_status(base, "/readyz", 200);
+    /* ready once the hub's informers are; dc1's may sync a moment later */
+    struct reply x = wait_readyz_with(base, "[+]informers ok (3 synced)\n");
     ck_assert_int_eq(x.status, 200);
     ck_assert_msg(strstr(x.body, "[+]informers ok (3 synced)\n"), "%s", x.body);
     free(x.body);
@@ -1005,20 +1020,6 @@ static kr_controller_t *hub_controller(struct running *r, const char *name, kr_r
  * before any is waited on: one stuck reconcile does not let the others
  * go on working. The stuck controller is added last, so it is the first
  * stopped. */
-/* GET /readyz until its body holds `want` (bounded); the last reply. */
-static struct reply wait_readyz_with(const char *base, const char *want)
-{
-    int64_t deadline = now_ms() + 30000;
-    for (;;) {
-        struct reply r = get(base, "/readyz");
-        if ((r.body && strstr(r.body, want)) || now_ms() > deadline)
-            return r;
-        free(r.body);
-        struct timespec ts = {0, 20 * 1000000};
-        nanosleep(&ts, NULL); /* polling an endpoint: there is nothing to wait on */
-    }
-}
-
 /* The hub's informers hold readiness up; a workload cluster's do not (a
  * dead datacenter delays nobody else): they are named, and the replica is
  * ready. */
