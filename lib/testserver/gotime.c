@@ -138,7 +138,7 @@ static bool parse(tparse *t, bool micro, int64_t *secs, long *nsec)
 {
     const char *p = t->value, *end = t->end, *hold;
     long year = 0, ns = 0;
-    int month, day, hour, min, sec, offset = 0;
+    int offset = 0;
     /* 2006 */
     if (end - p < 4 || !digit_at(p, end, 0))
         return cannot(t, p, "2006");
@@ -148,39 +148,29 @@ static bool parse(tparse *t, bool micro, int64_t *secs, long *nsec)
         year = year * 10 + (p[i] - '0');
     }
     p += 4;
-    if (!literal(t, &p, '-'))
-        return false;
-    hold = p;
-    if ((month = getnum(&p, end, true)) < 0)
-        return cannot(t, hold, "01");
-    if (month < 1 || month > 12)
-        return message(t, "month", NULL);
-    if (!literal(t, &p, '-'))
-        return false;
-    hold = p;
-    if ((day = getnum(&p, end, true)) < 0)
-        return cannot(t, hold, "02");
-    if (!literal(t, &p, 'T'))
-        return false;
-    hold = p;
-    if ((hour = getnum(&p, end, false)) < 0)
-        return cannot(t, hold, "15");
-    if (hour >= 24)
-        return message(t, "hour", NULL);
-    if (!literal(t, &p, ':'))
-        return false;
-    hold = p;
-    if ((min = getnum(&p, end, true)) < 0)
-        return cannot(t, hold, "04");
-    if (min >= 60)
-        return message(t, "minute", NULL);
-    if (!literal(t, &p, ':'))
-        return false;
-    hold = p;
-    if ((sec = getnum(&p, end, true)) < 0)
-        return cannot(t, hold, "05");
-    if (sec >= 60)
-        return message(t, "second", NULL);
+    /* month, day, hour, minute, second: each after its separator, with
+     * time.Parse's range checks (the day's comes once the month is known) */
+    static const struct {
+        char sep;
+        const char *elem, *what;
+        bool fixed;
+        int min, max;
+    } elems[] = {{'-', "01", "month", true, 1, 12},
+                 {'-', "02", NULL, true, 0, 99},
+                 {'T', "15", "hour", false, 0, 23},
+                 {':', "04", "minute", true, 0, 59},
+                 {':', "05", "second", true, 0, 59}};
+    int v[5];
+    for (size_t i = 0; i < 5; i++) {
+        if (!literal(t, &p, elems[i].sep))
+            return false;
+        hold = p;
+        if ((v[i] = getnum(&p, end, elems[i].fixed)) < 0)
+            return cannot(t, hold, elems[i].elem);
+        if (elems[i].what && (v[i] < elems[i].min || v[i] > elems[i].max))
+            return message(t, elems[i].what, NULL);
+    }
+    int month = v[0], day = v[1], hour = v[2], min = v[3], sec = v[4];
     if (!micro && end - p >= 2 && (*p == '.' || *p == ',') && digit_at(p, end, 1)) {
         /* a fractional second the layout does not name: any digits */
         size_t n = 2;
