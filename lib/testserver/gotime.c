@@ -62,7 +62,7 @@ static bool message(tparse *t, const char *what, const char *extra)
         kr_buf_append_str(t->err, ": extra text: ");
         go_quote(t->err, extra, (size_t)(t->end - extra));
     } else {
-        kr_buf_printf(t->err, ": %s out of range", what);
+        kr_buf_printf(t->err, ": %s out of range", what ? what : "");
     }
     return false;
 }
@@ -149,14 +149,15 @@ static bool parse(tparse *t, bool micro, int64_t *secs, long *nsec)
     }
     p += 4;
     /* month, day, hour, minute, second: each after its separator, with
-     * time.Parse's range checks (the day's comes once the month is known) */
+     * time.Parse's range checks (any two digits pass for the day here: its
+     * check comes once the month is known) */
     static const struct {
         char sep;
         const char *elem, *what;
         bool fixed;
         int min, max;
     } elems[] = {{'-', "01", "month", true, 1, 12},
-                 {'-', "02", NULL, true, 0, 99},
+                 {'-', "02", "day", true, 0, 99},
                  {'T', "15", "hour", false, 0, 23},
                  {':', "04", "minute", true, 0, 59},
                  {':', "05", "second", true, 0, 59}};
@@ -167,7 +168,7 @@ static bool parse(tparse *t, bool micro, int64_t *secs, long *nsec)
         hold = p;
         if ((v[i] = getnum(&p, end, elems[i].fixed)) < 0)
             return cannot(t, hold, elems[i].elem);
-        if (elems[i].what && (v[i] < elems[i].min || v[i] > elems[i].max))
+        if (v[i] < elems[i].min || v[i] > elems[i].max)
             return message(t, elems[i].what, NULL);
     }
     int month = v[0], day = v[1], hour = v[2], min = v[3], sec = v[4];
