@@ -29,6 +29,7 @@
 #include "kr_suite.h"
 #include "kr_test.h"
 #include "kr_test_proc.h"
+#include "kr_test_tmpdir.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
 
@@ -57,8 +58,7 @@ static void make_certs(void)
         printf("test_client: openssl not found: TLS tests are skipped\n");
         return;
     }
-    snprintf(cert_dir, sizeof(cert_dir), "/tmp/kr-client-certs-XXXXXX");
-    if (!mkdtemp(cert_dir))
+    if (!kr_test_tmpdir_make(cert_dir, sizeof(cert_dir), "kr-client-certs"))
         return;
     char path[300];
     snprintf(path, sizeof(path), "%s/make.sh", cert_dir);

@@ -17,6 +17,7 @@
 #include "internal.h"
 #include "kr_suite.h"
 #include "kr_test.h"
+#include "kr_test_tmpdir.h"
 #include "kreconcile.h"
 
 /* ---- helpers ----------------------------------------------------------------- */
@@ -25,8 +26,7 @@ static char tmp[256];
 
 static void tmp_setup(void)
 {
-    snprintf(tmp, sizeof(tmp), "/tmp/kr-config-test.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmp));
+    ck_assert(kr_test_tmpdir_make(tmp, sizeof(tmp), "kr-config-test"));
 }
 
 static void tmp_teardown(void)

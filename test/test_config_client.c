@@ -12,6 +12,7 @@
 
 #include "kr_suite.h"
 #include "kr_test.h"
+#include "kr_test_tmpdir.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
 
@@ -75,8 +76,7 @@ typedef struct env {
 static bool setup(env *e)
 {
     memset(e, 0, sizeof(*e));
-    snprintf(dir, sizeof(dir), "/tmp/kr-config-client-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-config-client"));
     if (!make_certs())
         return false;
     static const char *tokens[] = {"good-token:alice", NULL};

@@ -15,6 +15,7 @@
 #include "kr_suite.h"
 #include "kr_test.h"
 #include "kr_test_proc.h"
+#include "kr_test_tmpdir.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
 #include "ts_client.h"
@@ -49,8 +50,8 @@ START_TEST(kubectl_accepts_every_manifest_with_a_server_dry_run)
     kr_error_t err = {0};
     kr_testserver_opts o = {.seed = 1};
     ck_assert_msg(kr_testserver_start(&o, &ts, &err) == 0, "%s", err.message);
-    char dir[] = "/tmp/kr-deploy-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char dir[256];
+    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-deploy"));
     char kc[512], log[512], cache[512], path[1024];
     snprintf(kc, sizeof(kc), "%s/kubeconfig", dir);
     snprintf(log, sizeof(log), "%s/kubectl.log", dir);
@@ -91,8 +92,8 @@ START_TEST(every_deployments_args_parse_in_its_program)
     kr_error_t err = {0};
     ck_assert_msg(kr_yaml_parse_all(text, strlen(text), &docs, &err) == 0, "%s", err.message);
     free(text);
-    char log[] = "/tmp/kr-deploy-args-XXXXXX";
-    int fd = mkstemp(log);
+    char log[256];
+    int fd = kr_test_tmpfile_make(log, sizeof(log), "kr-deploy-args");
     ck_assert_int_ge(fd, 0);
     close(fd);
     size_t i, deployments = 0;

@@ -18,6 +18,7 @@
 #include "kr_test.h"
 #include "kr_test_cluster.h"
 #include "kr_test_proc.h"
+#include "kr_test_tmpdir.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
 
@@ -59,8 +60,7 @@ static void server_up(world *w, server *s, const char *name)
 static void world_up(world *w)
 {
     memset(w, 0, sizeof(*w));
-    snprintf(w->dir, sizeof(w->dir), "/tmp/kr-syncer-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(w->dir));
+    ck_assert(kr_test_tmpdir_make(w->dir, sizeof(w->dir), "kr-syncer"));
     w->rt = kr_test_runtime_up();
     server_up(w, &w->hub, "hub");
     server_up(w, &w->dc[0], "dc1");

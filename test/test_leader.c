@@ -21,6 +21,7 @@
 #include "kr_suite.h"
 #include "kr_test.h"
 #include "kr_test_proc.h"
+#include "kr_test_tmpdir.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
 #include "ts_client.h"
@@ -1037,8 +1038,8 @@ START_TEST(three_processes_never_lead_at_once_and_take_over_in_time)
         pause_ms(5);
     ck_assert_uint_ge(kr_testserver_watch_count(e.ts), 1);
 
-    char dir[] = "/tmp/test_leader-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char dir[128];
+    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "test_leader"));
     child kids[3];
     memset(kids, 0, sizeof(kids));
     for (int i = 0; i < 3; i++) {
@@ -1149,9 +1150,9 @@ START_TEST(leader_of_a_frozen_apiserver_process_steps_down_before_its_lease_expi
     ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
     ck_assert_int_gt(len, 0);
     self[len] = '\0';
-    char url[256], server_log[64];
-    char dir[] = "/tmp/test_leader-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char url[256], server_log[192];
+    char dir[128];
+    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "test_leader"));
     snprintf(server_log, sizeof(server_log), "%s/kr-apiserver.log", dir);
     kr_test_proc server;
     start_apiserver(&server, server_log, url, sizeof(url));

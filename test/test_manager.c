@@ -833,8 +833,7 @@ static void server_start(struct server *s)
     kr_testserver_opts so = {0};
     kr_error_t err = {0};
     ck_assert_msg(kr_testserver_start(&so, &s->ts, &err) == 0, "%s", err.message);
-    snprintf(s->dir, sizeof(s->dir), "/tmp/kr-manager-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(s->dir));
+    ck_assert(kr_test_tmpdir_make(s->dir, sizeof(s->dir), "kr-manager"));
     snprintf(s->kubeconfig, sizeof(s->kubeconfig), "%s/kubeconfig", s->dir);
     ck_assert_int_eq(kr_testserver_write_kubeconfig(s->ts, s->kubeconfig, "team-a", &err), 0);
     static const char objects[] =

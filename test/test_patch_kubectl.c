@@ -23,6 +23,7 @@
 #include "kr_suite.h"
 #include "kr_test.h"
 #include "kr_test_proc.h"
+#include "kr_test_tmpdir.h"
 #include "kreconcile.h"
 
 #define WORKERS 4
@@ -246,8 +247,8 @@ START_TEST(patches_agree_with_kubectl)
     unsigned long seed = kr_test_seed("patch_kubectl");
     kr_test_rng rng;
     kr_test_rng_init(&rng, seed);
-    char dir[] = "/tmp/kr-kubectl-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char dir[256];
+    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-kubectl"));
     kcase *cases = calloc(n, sizeof(*cases));
     ck_assert_ptr_nonnull(cases);
     for (size_t i = 0; i < n; i++) {
@@ -316,8 +317,8 @@ START_TEST(struct_fields_holding_lists_agree_with_kubectl)
 #undef PDB
 #undef DEP
     size_t n = sizeof(fixed) / sizeof(fixed[0]);
-    char dir[] = "/tmp/kr-kubectl-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char dir[256];
+    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-kubectl"));
     kcase *cases = calloc(n, sizeof(*cases));
     ck_assert_ptr_nonnull(cases);
     for (size_t i = 0; i < n; i++) {
@@ -384,8 +385,7 @@ static bool start_apiserver(void)
     kr_test_bin_path(bin, sizeof(bin), "kr-apiserver");
     if (access(bin, X_OK) != 0)
         return false;
-    snprintf(server_dir, sizeof(server_dir), "/tmp/kr-apply-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(server_dir));
+    ck_assert(kr_test_tmpdir_make(server_dir, sizeof(server_dir), "kr-apply"));
     char kc[300], log[300], url[256];
     snprintf(kc, sizeof(kc), "%s/kc.yaml", server_dir);
     snprintf(log, sizeof(log), "%s/kr-apiserver.log", server_dir);

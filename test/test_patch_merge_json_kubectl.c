@@ -17,6 +17,7 @@
 #include "kr_suite.h"
 #include "kr_test.h"
 #include "kr_test_proc.h"
+#include "kr_test_tmpdir.h"
 #include "kreconcile.h"
 
 #define DOCUMENTS 500
@@ -219,8 +220,7 @@ static bool have_kubectl(void)
 
 static void setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/kr-patch-kubectl-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-patch-kubectl"));
 }
 
 static void stop_apiserver(void);

@@ -2335,8 +2335,7 @@ static bool program_env_up(program_env *p)
         return false;
     }
     env_up();
-    snprintf(p->dir, sizeof(p->dir), "/tmp/kr-submitter-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(p->dir));
+    ck_assert(kr_test_tmpdir_make(p->dir, sizeof(p->dir), "kr-submitter"));
     snprintf(p->hub, sizeof(p->hub), "%s/hub", p->dir);
     snprintf(p->dc1, sizeof(p->dc1), "dc1=%s/dc1", p->dir);
     snprintf(p->dc2, sizeof(p->dc2), "dc2=%s/dc2", p->dir);

@@ -16,6 +16,7 @@
 #include "kr_suite.h"
 #include "kr_test.h"
 #include "kr_test_proc.h"
+#include "kr_test_tmpdir.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
 
@@ -458,8 +459,8 @@ START_TEST(the_program_plans_then_sweeps_once_and_refuses_bad_flags)
 {
     platform_up();
     json_decref(create(&dc2, CM, copy_cm("lost", KR_MANAGER_SYNCER, "uid-of-nothing")));
-    char dir[] = "/tmp/kr-sweeper-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char dir[256];
+    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-sweeper"));
     char kc[3][600];
     cluster *cl[3] = {&hub, &dc1, &dc2};
     const char *names[3] = {"hub", "dc1", "dc2"};
@@ -580,8 +581,8 @@ static size_t live_rows(kr_inventory_t *inv)
 START_TEST(inventory_rows_missing_from_their_cluster_are_marked_swept)
 {
     platform_up();
-    char dir[] = "/tmp/kr-sweeper-inv-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char dir[64];
+    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-sweeper-inv"));
     char url[128], db[100];
     snprintf(db, sizeof(db), "%s/inventory.db", dir);
     snprintf(url, sizeof(url), "sqlite://%s", db);

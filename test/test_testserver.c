@@ -13,6 +13,7 @@
 #include "kr_test.h"
 #include "kr_test_certs.h"
 #include "kr_test_server.h"
+#include "kr_test_tmpdir.h"
 #include "kreconcile/testserver.h"
 #include "testserver/ts_internal.h"
 #include "ts_client.h"
@@ -2972,8 +2973,7 @@ START_TEST(tls_with_client_certificates_and_tokens)
         return;
     }
     char dir[256], path[512];
-    snprintf(dir, sizeof(dir), "%s/kr-tls-XXXXXX", P_tmpdir);
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-tls"));
     ck_assert(make_certs(dir));
     kr_test_server_stop();
     snprintf(path, sizeof(path), "%s/srv.pem", dir);
@@ -3906,8 +3906,7 @@ START_TEST(load_api_accepts_json_lists_and_yaml)
     tc_free(&r);
 
     char path[4096];
-    snprintf(path, sizeof(path), "%s/build-kubeconfig-XXXXXX", P_tmpdir);
-    int fd = mkstemp(path);
+    int fd = kr_test_tmpfile_make(path, sizeof(path), "build-kubeconfig");
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(kr_testserver_write_kubeconfig(ts, path, "loaded", &err), 0);
     FILE *f = fopen(path, "r");

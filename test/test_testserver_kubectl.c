@@ -16,6 +16,7 @@
 #include "kr_test.h"
 #include "kr_test_certs.h"
 #include "kr_test_proc.h"
+#include "kr_test_tmpdir.h"
 
 static char dir[256];
 static char url[256];
@@ -127,8 +128,7 @@ static void setup(void)
     if (skipping) {
         return;
     }
-    snprintf(dir, sizeof(dir), "%s/kr-kubectl-XXXXXX", P_tmpdir);
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-kubectl"));
     start_server(NULL);
     kr_test_write_file(dir, "ns.yaml",
                        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n");

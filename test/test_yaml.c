@@ -8,6 +8,7 @@
 
 #include "kr_suite.h"
 #include "kr_test.h"
+#include "kr_test_tmpdir.h"
 #include "kreconcile.h"
 
 static json_t *parse_ok(const char *text)
@@ -217,8 +218,8 @@ START_TEST(load_file_reports_missing_files_and_paths)
     ck_assert_int_eq(kr_yaml_load_file("/nonexistent/kr/file.yaml", &out, &err), KR_ENOTFOUND);
     ck_assert_ptr_nonnull(strstr(err.message, "/nonexistent/kr/file.yaml"));
 
-    char path[] = "/tmp/kr-yaml-XXXXXX";
-    int fd = mkstemp(path);
+    char path[256];
+    int fd = kr_test_tmpfile_make(path, sizeof(path), "kr-yaml");
     ck_assert_int_ge(fd, 0);
     FILE *f = fdopen(fd, "w");
     fputs("kind: Pod\nspec: {containers: [{name: a}]}\n", f);

@@ -6,14 +6,22 @@
 #include <check.h>
 #include <stdlib.h>
 
+#include "kr_test_tmpdir.h"
+
 /* Run `s` (the runner owns and frees it): EXIT_SUCCESS when every check
- * passed, else EXIT_FAILURE. */
+ * passed, else EXIT_FAILURE. The tests run inside a temporary root of the
+ * run's own (kr_test_tmpdir_enter): removed when they have all passed, kept
+ * and named when one failed. */
 static inline int kr_test_run_suite(Suite *s)
 {
+    char root[512];
+    if (!kr_test_tmpdir_enter(root, sizeof(root)))
+        root[0] = '\0';
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    kr_test_tmpdir_leave(root, failed != 0);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 

@@ -1,5 +1,6 @@
 /* libkreconcile tests — implementation of the shared helpers. */
 #include "kr_test.h"
+#include "kr_test_tmpdir.h"
 
 #include <check.h>
 #include <stdarg.h>
@@ -214,10 +215,8 @@ void kr_test_write_file(const char *dir, const char *name, const char *text)
 
 bool kr_test_make_server_cert(char *dir, size_t size, const char *prefix)
 {
-    snprintf(dir, size, "/tmp/%s-XXXXXX", prefix);
-    if (!mkdtemp(dir)) {
+    if (!kr_test_tmpdir_make(dir, size, prefix)) {
         kr_test_skip(prefix, "TLS: cannot make a temporary directory");
-        dir[0] = '\0';
         return false;
     }
     if (!kr_test_have_program("openssl")) {
