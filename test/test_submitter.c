@@ -2323,7 +2323,7 @@ static int cli(const char *bin, const char *server, const char *token, const cha
  * Job manifest, for running the program. */
 typedef struct program_env {
     char bin[4096];
-    char dir[32];
+    char dir[256];
     char hub[600], dc1[600], dc2[600], tokfile[600], job[600];
 } program_env;
 
