@@ -3,9 +3,22 @@
  * own; once one fails, it and every later action wait in a FIFO that one
  * thread records, oldest first, retrying with growing pauses. Every action
  * carries a dedup key (the caller's, or one made here), so that a retry
- * after an answer lost on its way is still one transaction. */
+ * after an answer lost on its way is still one transaction.
+ *
+ * With a spool file, every action that starts to wait is also appended to
+ * it, one JSON object per line, and synced before the caller is told it
+ * waits; the file is emptied whenever the queue is. A new outbox on the
+ * same file queues what it holds first: a process killed during an outage
+ * loses nothing, and what it had recorded already (a crash between a
+ * record and the emptying) is recorded again under the same key, which
+ * the inventory keeps once. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "inventory_internal.h"
@@ -39,6 +52,9 @@ struct kr_inventory_outbox {
     bool stopping; /* guarded by mu */
     bool thread_started;
     pthread_t thread;
+    char *spool_path; /* NULL: no spool */
+    int spool_fd; /* -1: no spool; written under mu */
+    off_t spool_size; /* what the file holds; guarded by mu */
 };
 
 static void pending_free(pending *p)
@@ -104,6 +120,206 @@ static bool retryable(int rc)
     return rc == KR_EUNAVAILABLE || rc == KR_ECONNECT || rc == KR_ETIMEDOUT;
 }
 
+/* ---- The spool ---------------------------------------------------------- */
+
+/* Set `name` in `o` to `value` when value is not NULL; false when out of
+ * memory. */
+static bool put_str(json_t *o, const char *name, const char *value)
+{
+    return !value || json_object_set_new(o, name, json_string(value)) == 0;
+}
+
+/* One spool line for `p`, newline included; NULL when out of memory or
+ * when a string is not UTF-8 (such an action waits in memory only). */
+static char *spool_line(const pending *p)
+{
+    json_t *o = json_object();
+    const kr_inventory_action *a = &p->a;
+    bool ok = o && put_str(o, "key", p->key) &&
+              json_object_set_new(o, "madeMs", json_integer(p->made_ms)) == 0 &&
+              put_str(o, "cluster", a->cluster) && put_str(o, "apiVersion", a->api_version) &&
+              put_str(o, "kind", a->kind) && put_str(o, "namespace", a->namespace_) &&
+              put_str(o, "name", a->name) && put_str(o, "uid", a->uid) &&
+              put_str(o, "resourceVersion", a->resource_version) && put_str(o, "event", a->event) &&
+              put_str(o, "actor", a->actor) &&
+              (!a->detail || json_object_set(o, "detail", (json_t *)a->detail) == 0);
+    char *text = ok ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    json_decref(o);
+    if (!text)
+        return NULL;
+    size_t n = strlen(text);
+    char *line = kr_malloc(n + 2);
+    if (line) {
+        memcpy(line, text, n);
+        memcpy(line + n, "\n", 2);
+    }
+    free(text); /* jansson's allocator */
+    return line;
+}
+
+/* Append `p` to the spool and sync it (mu held). On failure the file is
+ * cut back to what it held, so that no torn line precedes the next. */
+static void spool_append(kr_inventory_outbox_t *ob, const pending *p)
+{
+    if (ob->spool_fd < 0)
+        return;
+    char *line = spool_line(p);
+    const char *why = line ? NULL : "the action cannot be written as JSON";
+    size_t len = line ? strlen(line) : 0, done = 0;
+    while (!why && done < len) {
+        ssize_t n = write(ob->spool_fd, line + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            why = strerror(n < 0 ? errno : EIO);
+        else
+            done += (size_t)n;
+    }
+    if (!why && fdatasync(ob->spool_fd) != 0)
+        why = strerror(errno);
+    kr_free(line);
+    if (!why) {
+        ob->spool_size += (off_t)len;
+        return;
+    }
+    if (done && ftruncate(ob->spool_fd, ob->spool_size) != 0)
+        kr_log(&ob->logger, KR_LOG_ERROR, "inventory", "outbox: cannot cut %s back: %s",
+               ob->spool_path, strerror(errno));
+    kr_log(&ob->logger, KR_LOG_ERROR, "inventory",
+           "outbox: %s of %s/%s in %s waits in memory only: not written to %s: %s", p->a.event,
+           p->a.namespace_ ? p->a.namespace_ : "", p->a.name, p->a.cluster, ob->spool_path, why);
+}
+
+/* Empty the spool: nothing waits (mu held). */
+static void spool_empty(kr_inventory_outbox_t *ob)
+{
+    if (ob->spool_fd < 0 || ob->spool_size == 0)
+        return;
+    if (ftruncate(ob->spool_fd, 0) != 0) {
+        kr_log(&ob->logger, KR_LOG_ERROR, "inventory", "outbox: cannot empty %s: %s",
+               ob->spool_path, strerror(errno));
+        return;
+    }
+    ob->spool_size = 0;
+}
+
+static const char *line_str(const json_t *o, const char *name)
+{
+    return json_string_value(json_object_get(o, name));
+}
+
+/* The action of one spool line, or NULL (with *why) when it is not one. */
+static pending *spool_parse(const char *text, size_t len, const char **why)
+{
+    json_error_t jerr;
+    json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    *why = "not a JSON object";
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return NULL;
+    }
+    const json_t *detail = json_object_get(o, "detail");
+    kr_inventory_action a = {.cluster = line_str(o, "cluster"),
+                             .api_version = line_str(o, "apiVersion"),
+                             .kind = line_str(o, "kind"),
+                             .namespace_ = line_str(o, "namespace"),
+                             .name = line_str(o, "name"),
+                             .uid = line_str(o, "uid"),
+                             .resource_version = line_str(o, "resourceVersion"),
+                             .event = line_str(o, "event"),
+                             .actor = line_str(o, "actor"),
+                             .detail = json_is_null(detail) ? NULL : detail};
+    const char *key = line_str(o, "key");
+    const json_t *made = json_object_get(o, "madeMs");
+    pending *p = NULL;
+    kr_error_t err = {0};
+    if (!key || !*key || !json_is_integer(made))
+        *why = "no key or no madeMs";
+    else if (kr_inv_action_check(&a, &err) != 0)
+        *why = "not an action the inventory takes";
+    else if (!(p = pending_new(&a, key)))
+        *why = "out of memory";
+    else
+        p->made_ms = json_integer_value(made);
+    json_decref(o);
+    return p;
+}
+
+/* Open and lock the spool and queue what it holds (before the thread
+ * starts). A last line without its newline is the torn end of a write the
+ * process did not live to finish: never acknowledged, so skipped. */
+static int spool_open(kr_inventory_outbox_t *ob, const char *path, kr_error_t *err)
+{
+    ob->spool_path = kr_strdup(path);
+    if (!ob->spool_path)
+        return kr_error_set(err, KR_ENOMEM, "inventory outbox: out of memory");
+    ob->spool_fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (ob->spool_fd < 0)
+        return kr_error_set(err, KR_EIO, "inventory outbox: cannot open %s: %s", path,
+                            strerror(errno));
+    if (flock(ob->spool_fd, LOCK_EX | LOCK_NB) != 0)
+        return kr_error_set(err, errno == EWOULDBLOCK ? KR_ESTATE : KR_EIO,
+                            "inventory outbox: %s: %s", path,
+                            errno == EWOULDBLOCK ? "another outbox uses it" : strerror(errno));
+    struct stat st;
+    if (fstat(ob->spool_fd, &st) != 0)
+        return kr_error_set(err, KR_EIO, "inventory outbox: %s: %s", path, strerror(errno));
+    if (st.st_size == 0)
+        return 0;
+    char *text = kr_malloc((size_t)st.st_size);
+    if (!text)
+        return kr_error_set(err, KR_ENOMEM, "inventory outbox: %s: out of memory", path);
+    size_t len = 0;
+    while (len < (size_t)st.st_size) {
+        ssize_t n = pread(ob->spool_fd, text + len, (size_t)st.st_size - len, (off_t)len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    if (len < (size_t)st.st_size) {
+        kr_free(text);
+        return kr_error_set(err, KR_EIO, "inventory outbox: cannot read %s", path);
+    }
+    size_t line_no = 0, skipped = 0;
+    for (size_t at = 0; at < len;) {
+        const char *nl = memchr(text + at, '\n', len - at);
+        line_no++;
+        if (!nl) {
+            kr_log(&ob->logger, KR_LOG_WARN, "inventory",
+                   "outbox: %s line %zu skipped: cut short by a crash while it was written", path,
+                   line_no);
+            skipped++;
+            break;
+        }
+        const char *why = NULL;
+        pending *p = spool_parse(text + at, (size_t)(nl - (text + at)), &why);
+        if (p) {
+            if (ob->tail)
+                ob->tail->next = p;
+            else
+                ob->head = p;
+            ob->tail = p;
+            ob->n++;
+        } else {
+            kr_log(&ob->logger, KR_LOG_ERROR, "inventory", "outbox: %s line %zu skipped: %s", path,
+                   line_no, why);
+            skipped++;
+        }
+        at = (size_t)(nl - text) + 1;
+    }
+    kr_free(text);
+    ob->spool_size = st.st_size;
+    if (ob->n)
+        kr_log(&ob->logger, KR_LOG_WARN, "inventory",
+               "outbox: %zu action(s) from %s, made before a restart, wait for the inventory",
+               ob->n, path);
+    if (skipped && !ob->n)
+        spool_empty(ob);
+    return 0;
+}
+
 /* Sleep `ms` (mu held), unless the outbox stops first. New actions do not
  * cut the pause short. */
 static void pause_for(kr_inventory_outbox_t *ob, uint64_t ms)
@@ -143,8 +359,10 @@ static void *run(void *arg)
             ob->dropped += rc != 0;
             pause_ms = 0;
             bool empty = !ob->head;
-            if (empty)
+            if (empty) {
+                spool_empty(ob);
                 kr_cond_broadcast(&ob->drained);
+            }
             kr_mutex_unlock(&ob->mu);
             pending_free(p);
             if (empty) /* logged outside the lock: a slow sink holds no producer */
@@ -176,12 +394,17 @@ int kr_inventory_outbox_new(kr_inventory_t *inv, const kr_inventory_outbox_opts 
     *out = NULL;
     if (!inv)
         return kr_error_set(err, KR_EINVAL, "inventory outbox: no inventory");
-    if (opts && opts->version != KR_INVENTORY_OUTBOX_OPTS_VERSION)
-        return kr_error_set(err, KR_EINVAL, "inventory outbox: opts version %u, expected %u",
+    if (opts && (opts->version < 1 || opts->version > KR_INVENTORY_OUTBOX_OPTS_VERSION))
+        return kr_error_set(err, KR_EINVAL, "inventory outbox: opts version %u, expected 1 to %u",
                             opts->version, KR_INVENTORY_OUTBOX_OPTS_VERSION);
+    /* version 1 ends before spool_path */
+    const char *spool = opts && opts->version >= 2 ? opts->spool_path : NULL;
+    if (spool && !*spool)
+        return kr_error_set(err, KR_EINVAL, "inventory outbox: an empty spool path");
     kr_inventory_outbox_t *ob = kr_calloc(1, sizeof(*ob));
     if (!ob)
         return kr_error_set(err, KR_ENOMEM, "inventory outbox: out of memory");
+    ob->spool_fd = -1;
     ob->inv = inv;
     if (opts)
         ob->logger = opts->logger;
@@ -200,11 +423,12 @@ int kr_inventory_outbox_new(kr_inventory_t *inv, const kr_inventory_outbox_opts 
         kr_free(ob);
         return kr_error_set(err, KR_ENOMEM, "inventory outbox: %s", strerror(rc));
     }
+    if (spool && (rc = spool_open(ob, spool, err)) != 0) {
+        kr_inventory_outbox_free(ob);
+        return rc;
+    }
     if ((rc = pthread_create(&ob->thread, NULL, run, ob)) != 0) {
-        kr_cond_destroy(&ob->drained);
-        kr_cond_destroy(&ob->wake);
-        kr_mutex_destroy(&ob->mu);
-        kr_free(ob);
+        kr_inventory_outbox_free(ob);
         return kr_error_set(err, KR_ENOMEM, "inventory outbox: cannot start its thread: %s",
                             strerror(rc));
     }
@@ -264,6 +488,8 @@ int kr_inventory_outbox_record(kr_inventory_outbox_t *ob, const kr_inventory_act
     p->made_ms = made_ms;
     kr_mutex_lock(&ob->mu);
     bool stopping = ob->stopping, kept = !stopping && enqueue(ob, p);
+    if (kept) /* in the queue's order; synced before the caller is told */
+        spool_append(ob, p);
     size_t n = ob->n;
     kr_mutex_unlock(&ob->mu);
     if (!kept) {
@@ -329,13 +555,23 @@ void kr_inventory_outbox_free(kr_inventory_outbox_t *ob)
     kr_mutex_unlock(&ob->mu);
     if (ob->thread_started)
         pthread_join(ob->thread, NULL);
+    bool told = false;
     for (pending *p = ob->head, *next; p; p = next) {
         next = p->next;
-        kr_log(&ob->logger, KR_LOG_ERROR, "inventory",
-               "outbox: %s of %s/%s in %s never recorded: the outbox stopped first", p->a.event,
-               p->a.namespace_ ? p->a.namespace_ : "", p->a.name, p->a.cluster);
+        if (ob->spool_fd < 0)
+            kr_log(&ob->logger, KR_LOG_ERROR, "inventory",
+                   "outbox: %s of %s/%s in %s never recorded: the outbox stopped first", p->a.event,
+                   p->a.namespace_ ? p->a.namespace_ : "", p->a.name, p->a.cluster);
+        else if (!told && ob->thread_started)
+            kr_log(&ob->logger, KR_LOG_WARN, "inventory",
+                   "outbox: %zu action(s) not yet recorded stay in %s for the next start", ob->n,
+                   ob->spool_path);
+        told = true;
         pending_free(p);
     }
+    if (ob->spool_fd >= 0)
+        close(ob->spool_fd); /* and its lock */
+    kr_free(ob->spool_path);
     kr_cond_destroy(&ob->drained);
     kr_cond_destroy(&ob->wake);
     kr_mutex_destroy(&ob->mu);

@@ -1873,6 +1873,187 @@ START_TEST(inventory_outbox_keeps_actions_in_order_across_a_restart)
 }
 END_TEST
 
+/* What an outbox logged, one message per line, for the spool tests. */
+static char spool_log[4096];
+
+static void keep_log(kr_log_level level, const char *module, const char *message, void *user)
+{
+    (void)level;
+    (void)module;
+    (void)user;
+    size_t n = strlen(spool_log);
+    snprintf(spool_log + n, sizeof(spool_log) - n, "%s\n", message);
+}
+
+static off_t file_size(const char *path)
+{
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    return st.st_size;
+}
+
+static void append_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "a");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* A spool left by an earlier run is recorded first, once per key, with the
+ * times the actions were made; what is not an action, and a last line a
+ * crash cut short, are skipped and told. One outbox at a time uses it. */
+START_TEST(inventory_outbox_spool_is_recorded_once_on_the_next_start)
+{
+    char url[512], spool[512];
+    kr_inventory_t *inv = fresh(url, sizeof(url));
+    snprintf(spool, sizeof(spool), "%s/spool-%d-%d", tmpdir, (int)getpid(), ++db_counter);
+    kr_error_t err = {0};
+    kr_inventory_action a = {.cluster = "hub",
+                             .kind = "Runnable",
+                             .namespace_ = "default",
+                             .name = "r",
+                             .event = "SUBMITTED",
+                             .actor = "alice"};
+    ck_assert_int_eq(kr_inventory_record_once(inv, &a, "k1", NULL, &err), 0);
+    append_text(spool,
+                /* recorded before the crash: a no-op */
+                "{\"key\":\"k1\",\"madeMs\":1700000000000,\"cluster\":\"hub\","
+                "\"kind\":\"Runnable\",\"namespace\":\"default\",\"name\":\"r\","
+                "\"event\":\"SUBMITTED\",\"actor\":\"alice\"}\n"
+                "{\"key\":\"k2\",\"madeMs\":1700000000000,\"cluster\":\"dc1\","
+                "\"apiVersion\":\"kreconcile.io/v1alpha1\",\"kind\":\"Runnable\","
+                "\"namespace\":\"default\",\"name\":\"r\",\"uid\":\"u-1\","
+                "\"resourceVersion\":\"42\",\"event\":\"DISPATCHED\","
+                "\"actor\":\"kr-submitter\",\"detail\":{\"outcome\":\"from the spool\"}}\n"
+                "not an action\n"
+                "{\"key\":\"k3\",\"madeMs\":1700000000001,\"cluster\":\"dc1\","
+                "\"kind\":\"Runnable\",\"name\":\"r\",\"event\":\"lower\",\"actor\":\"x\"}\n"
+                "{\"key\":\"k4\",\"madeMs\":1700000000002,\"cluster\":\"dc1\","
+                "\"kind\":\"Runnable\",\"namespace\":\"default\",\"name\":\"r\","
+                "\"event\":\"VERIFIED\",\"actor\":\"kr-submitter\"}\n"
+                "{\"key\":\"k5\",\"madeMs\":1700000000003,\"cluster\":\"dc1\",\"kin");
+    spool_log[0] = '\0';
+    kr_inventory_outbox_opts oo = {.version = KR_INVENTORY_OUTBOX_OPTS_VERSION,
+                                   .spool_path = spool,
+                                   .logger = {.cb = keep_log, .max_level = KR_LOG_DEBUG}};
+    kr_inventory_outbox_t *ob = NULL, *other = NULL;
+    ck_assert_msg(kr_inventory_outbox_new(inv, &oo, &ob, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(kr_inventory_outbox_new(inv, &oo, &other, &err), KR_ESTATE);
+    ck_assert_ptr_null(other);
+    ck_assert_ptr_nonnull(strstr(err.message, "another outbox uses it"));
+    ck_assert_int_eq(kr_inventory_outbox_flush(ob, 60000), 0);
+    ck_assert_int_eq(file_size(spool), 0); /* emptied once nothing waits */
+    json_t *h = NULL;
+    ck_assert_int_eq(kr_inventory_history(inv, "Runnable", "default", "r", 0, 0, &h, &err), 0);
+    char events[256];
+    history_events(h, events, sizeof(events));
+    ck_assert_str_eq(events, "SUBMITTED DISPATCHED VERIFIED");
+    const json_t *dispatched = json_array_get(h, 1);
+    ck_assert_str_eq(row_str(json_object_get(dispatched, "patch"), "outcome"), "from the spool");
+    ck_assert_str_eq(row_str(dispatched, "resourceVersion"), "42");
+    ck_assert_str_eq(row_str(dispatched, "time"), "2023-11-14T22:13:20.000Z");
+    json_decref(h);
+    ck_assert_msg(strstr(spool_log, "line 3 skipped: not a JSON object") &&
+                      strstr(spool_log, "line 4 skipped: not an action the inventory takes") &&
+                      strstr(spool_log, "line 6 skipped: cut short by a crash") &&
+                      strstr(spool_log, "3 action(s) from"),
+                  "%s", spool_log);
+    /* while the inventory answers, nothing goes through the file */
+    a.event = "SUCCEEDED";
+    bool queued = true;
+    ck_assert_int_eq(kr_inventory_outbox_record(ob, &a, NULL, &queued, &err), 0);
+    ck_assert(!queued);
+    ck_assert_int_eq(file_size(spool), 0);
+    kr_inventory_outbox_free(ob);
+    /* the lock went with it; version 1 options, without a spool, still work */
+    ck_assert_int_eq(kr_inventory_outbox_new(inv, &oo, &ob, &err), 0);
+    kr_inventory_outbox_free(ob);
+    kr_inventory_outbox_opts v1 = {.version = 1, .spool_path = "/nonexistent/dir/spool"};
+    ck_assert_int_eq(kr_inventory_outbox_new(inv, &v1, &ob, &err), 0);
+    kr_inventory_outbox_free(ob);
+    oo.spool_path = "/nonexistent/dir/spool";
+    ck_assert_int_eq(kr_inventory_outbox_new(inv, &oo, &ob, &err), KR_EIO);
+    ck_assert_ptr_nonnull(strstr(err.message, "/nonexistent/dir/spool"));
+    oo.spool_path = "";
+    ck_assert_int_eq(kr_inventory_outbox_new(inv, &oo, &ob, &err), KR_EINVAL);
+    kr_inventory_free(inv);
+    unlink(spool);
+}
+END_TEST
+
+/* A program stopped during a database outage (freed here: its memory is
+ * gone as a kill's would be) leaves its waiting actions in the spool; the
+ * next start records them, in order, once; and a spool that still holds
+ * what was recorded (a kill between the record and the emptying) doubles
+ * nothing. */
+START_TEST(inventory_outbox_spool_keeps_actions_across_a_stop_in_an_outage)
+{
+    char why[512];
+    kr_pgserver *own = NULL;
+    if (kr_pgserver_start(&own, why, sizeof(why)) != 0)
+        ck_abort_msg("cannot start PostgreSQL: %s", why);
+    char url[512], spool[512];
+    ck_assert_int_eq(kr_pgserver_create_db(own, url, sizeof(url)), 0);
+    snprintf(spool, sizeof(spool), "%s/spool-%d-%d", tmpdir, (int)getpid(), ++db_counter);
+    kr_inventory_t *inv = open_url(url);
+    spool_log[0] = '\0';
+    kr_inventory_outbox_opts oo = {.version = KR_INVENTORY_OUTBOX_OPTS_VERSION,
+                                   .retry_max_ms = 200,
+                                   .spool_path = spool,
+                                   .logger = {.cb = keep_log, .max_level = KR_LOG_DEBUG}};
+    kr_inventory_outbox_t *ob = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_inventory_outbox_new(inv, &oo, &ob, &err) == 0, "%s", err.message);
+    kr_inventory_action a = {.cluster = "hub",
+                             .kind = "Runnable",
+                             .namespace_ = "default",
+                             .name = "r",
+                             .event = "SUBMITTED",
+                             .actor = "kr-submitter"};
+    bool queued = true;
+    ck_assert_int_eq(kr_inventory_outbox_record(ob, &a, NULL, &queued, &err), 0);
+    ck_assert(!queued);
+    ck_assert_int_eq(file_size(spool), 0);
+    ck_assert_int_eq(kr_pgserver_stop(own), 0);
+    const char *during[] = {"DISPATCHED", "VERIFIED", "SUCCEEDED"};
+    for (size_t i = 0; i < 3; i++) {
+        a.event = during[i];
+        ck_assert_msg(kr_inventory_outbox_record(ob, &a, NULL, &queued, &err) == 0, "%s",
+                      err.message);
+        ck_assert(queued);
+    }
+    /* on disk before each record returned */
+    char *saved = kr_test_read_file(tmpdir, strrchr(spool, '/') + 1);
+    ck_assert_ptr_nonnull(saved);
+    size_t len = strlen(saved);
+    ck_assert_int_eq((off_t)len, file_size(spool));
+    ck_assert_ptr_nonnull(strstr(saved, "\"event\":\"SUCCEEDED\""));
+    kr_inventory_outbox_free(ob);
+    ck_assert_ptr_nonnull(strstr(spool_log, "3 action(s) not yet recorded stay in"));
+    kr_inventory_free(inv);
+    ck_assert_int_eq(kr_pgserver_restart(own), 0);
+    for (int round = 0; round < 2; round++) {
+        inv = open_url(url);
+        ck_assert_msg(kr_inventory_outbox_new(inv, &oo, &ob, &err) == 0, "%s", err.message);
+        ck_assert_int_eq(kr_inventory_outbox_flush(ob, 60000), 0);
+        ck_assert_int_eq(file_size(spool), 0);
+        json_t *h = NULL;
+        ck_assert_int_eq(kr_inventory_history(inv, "Runnable", "default", "r", 0, 0, &h, &err), 0);
+        char events[256];
+        history_events(h, events, sizeof(events));
+        ck_assert_str_eq(events, "SUBMITTED DISPATCHED VERIFIED SUCCEEDED");
+        json_decref(h);
+        kr_inventory_outbox_free(ob);
+        kr_inventory_free(inv);
+        append_text(spool, saved); /* as if the kill came before the emptying */
+    }
+    free(saved);
+    unlink(spool);
+    kr_pgserver_free(own);
+}
+END_TEST
+
 /* ---- the suite ------------------------------------------------------------ */
 
 static void add_common(TCase *tc)
@@ -1887,6 +2068,7 @@ static void add_common(TCase *tc)
     tcase_add_test(tc, inventory_long_batches_chain_states_across_chunks);
     tcase_add_test(tc, inventory_record_rejects_bad_actions);
     tcase_add_test(tc, inventory_outbox_records_at_once_and_refuses_bad_actions);
+    tcase_add_test(tc, inventory_outbox_spool_is_recorded_once_on_the_next_start);
     tcase_add_test(tc, inventory_query_pages_with_continue_tokens);
     tcase_add_test(tc, inventory_query_filters);
     tcase_add_test(tc, inventory_query_pages_a_filtered_list_completely_under_inserts);
@@ -1926,6 +2108,7 @@ static Suite *inventory_suite(void)
         add_common(pgc);
         tcase_add_test(pgc, inventory_database_restart_loses_nothing);
         tcase_add_test(pgc, inventory_outbox_keeps_actions_in_order_across_a_restart);
+        tcase_add_test(pgc, inventory_outbox_spool_keeps_actions_across_a_stop_in_an_outage);
         tcase_add_test(pgc, inventory_open_waits_for_a_restarting_database);
         tcase_add_test(pgc, inventory_postgresql_writers_take_turns);
         tcase_add_test(pgc, inventory_postgresql_connections_keep_alive);

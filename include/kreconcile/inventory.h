@@ -214,11 +214,16 @@ KR_API int kr_inventory_record_once(kr_inventory_t *inv, const kr_inventory_acti
  * counted, so that it holds nothing behind it. Each is recorded as
  * kr_inventory_record_once() records, under the caller's key or one the
  * outbox makes, so a retry is never a second transaction, and with the
- * time it was made. What waits is lost if the process dies: flush before
- * a clean exit. */
+ * time it was made. Without a spool, what waits is lost if the process
+ * dies: flush before a clean exit. With one (spool_path), each action that
+ * starts to wait is also appended to that file and synced before the
+ * record returns, and the next outbox on the file, in the next run of the
+ * program, records what it holds first: a kill during an outage loses
+ * nothing, and an action recorded before the kill is not doubled (its key
+ * is in the file). */
 typedef struct kr_inventory_outbox kr_inventory_outbox_t;
 
-#define KR_INVENTORY_OUTBOX_OPTS_VERSION 1
+#define KR_INVENTORY_OUTBOX_OPTS_VERSION 2
 
 typedef struct kr_inventory_outbox_opts {
     unsigned version; /* KR_INVENTORY_OUTBOX_OPTS_VERSION */
@@ -229,11 +234,20 @@ typedef struct kr_inventory_outbox_opts {
     uint64_t retry_max_ms;
     /* Where waits, catch-ups and dropped actions are told. Zero: nowhere. */
     kr_logger logger;
+    /* Version 2. A file (made 0600 if absent) that keeps the waiting
+     * actions across a crash, one JSON object per line, emptied whenever
+     * nothing waits. One outbox at a time uses it (an exclusive flock):
+     * give each replica its own. A last line cut short by a crash is
+     * skipped (it was never acknowledged), and so is a line that is not an
+     * action (logged). NULL: waiting actions are kept in memory only. */
+    const char *spool_path;
 } kr_inventory_outbox_opts;
 
 /* An outbox recording into `inv` (borrowed: it must outlive the outbox);
- * opts may be NULL. Starts one thread. *out is new (kr_inventory_outbox_free).
- * Errors: KR_EINVAL, KR_ENOMEM. [any thread] */
+ * opts may be NULL (version 1, without spool_path, is still read). Starts
+ * one thread. *out is new (kr_inventory_outbox_free). Errors: KR_EINVAL,
+ * KR_ENOMEM; with a spool, KR_EIO (it cannot be opened or read) and
+ * KR_ESTATE (another outbox holds it). [any thread] */
 KR_API int kr_inventory_outbox_new(kr_inventory_t *inv, const kr_inventory_outbox_opts *opts,
                                    kr_inventory_outbox_t **out, kr_error_t *err);
 
@@ -259,8 +273,9 @@ KR_API size_t kr_inventory_outbox_dropped(kr_inventory_outbox_t *ob);
 KR_API int kr_inventory_outbox_flush(kr_inventory_outbox_t *ob, uint64_t timeout_ms);
 
 /* Stop the outbox's thread and free it; each action still waiting is
- * logged as never recorded (flush first). NULL is a no-op. No other
- * thread may use it any more. [any thread] */
+ * logged as never recorded (flush first), or, with a spool, stays in it
+ * for the next outbox. NULL is a no-op. No other thread may use it any
+ * more. [any thread] */
 KR_API void kr_inventory_outbox_free(kr_inventory_outbox_t *ob);
 
 /* ---- Reading ---------------------------------------------------------- */
