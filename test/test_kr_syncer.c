@@ -560,6 +560,10 @@ START_TEST(program_refuses_bad_flags_with_status_2)
                                  NULL};
     ck_assert_int_eq(run_once(bad_timeout, out, sizeof(out)), 2);
     ck_assert_ptr_nonnull(strstr(out, "--request-timeout"));
+    const char *spool_alone[] = {"--cluster", "dc1=/nonexistent", "--inventory-spool", "/tmp/s",
+                                 NULL};
+    ck_assert_int_eq(run_once(spool_alone, out, sizeof(out)), 2);
+    ck_assert_ptr_nonnull(strstr(out, "--inventory-spool needs --inventory"));
     const char *missing_kubeconfig[] = {
         "--kubeconfig", "/nonexistent", "--cluster", "dc1=/nonexistent", "--listen", "0", NULL};
     ck_assert_int_eq(run_once(missing_kubeconfig, out, sizeof(out)), 2);

@@ -249,8 +249,11 @@ static size_t cluster_args_add(const world *w, const char *user, cluster_args *a
 static void program_start(world *w, int p, int r)
 {
     cluster_args ca;
-    char log[256], tokfile[256];
+    char log[256], tokfile[256], spool[256];
     snprintf(log, sizeof(log), "%s/%s-%d.log", w->dir, program_name[p], r + 1);
+    /* a replica killed while the database is away records the rest when
+     * it starts again */
+    snprintf(spool, sizeof(spool), "%s/%s-%d.spool", w->dir, program_name[p], r + 1);
     snprintf(tokfile, sizeof(tokfile), "%s/tokens.csv", w->dir);
     const char *argv[40];
     size_t n = 0;
@@ -263,6 +266,10 @@ static void program_start(world *w, int p, int r)
         "400",      "--leader-elect", "--lease-namespace", LEASE_NS};
     for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
         argv[n++] = common[i];
+    if (p != INVENTORY) {
+        argv[n++] = "--inventory-spool";
+        argv[n++] = spool;
+    }
     if (p == SYNCER) {
         argv[n++] = "--namespace";
         argv[n++] = NS;

@@ -14,7 +14,7 @@
 #include "submitter.h"
 
 static bool server_dry_run = true;
-static const char *inventory_url;
+static const char *inventory_url, *inventory_spool;
 static uint64_t inventory_wait_ms = KR_PLATFORM_INVENTORY_WAIT_MS;
 static uint64_t failover_after_ms = 60000;
 /* A Runnable takes three hub writes and two to its cluster:
@@ -49,6 +49,12 @@ static const kr_flag flags[] = {
      .metavar = "DURATION",
      .help = "how long to wait at start for a PostgreSQL inventory that is not up yet "
              "(0: exit at once)"},
+    {.name = "inventory-spool",
+     .type = KR_FLAG_STRING,
+     .value = &inventory_spool,
+     .metavar = "FILE",
+     .help = "keep the records that wait for the inventory in this file, so that a "
+             "crash loses none: the next start records them (one file per replica)"},
 };
 
 static const kr_manager_program program = {
@@ -319,7 +325,8 @@ static int setup(app *a, const kr_manager_config *cfg, kr_error_t *err)
                                           serve_api, a, err);
     if (rc == 0 && a->inventory) {
         kr_inventory_outbox_opts oo = {.version = KR_INVENTORY_OUTBOX_OPTS_VERSION,
-                                       .logger = *kr_manager_logger(m)};
+                                       .logger = *kr_manager_logger(m),
+                                       .spool_path = inventory_spool};
         rc = kr_inventory_outbox_new(a->inventory, &oo, &a->books.outbox, err);
         a->books.inventory = a->inventory;
         a->api.inventory = a->inventory;
@@ -351,6 +358,8 @@ static int serve(int argc, char **argv)
         rc = kr_error_set(&err, KR_EINVAL,
                           "give --token-auth-file, --token-review or both: the API "
                           "authenticates every caller");
+    if (rc == 0 && inventory_spool && !inventory_url)
+        rc = kr_error_set(&err, KR_EINVAL, "--inventory-spool needs --inventory");
     if (rc != 0) {
         int code = kr_manager_args_exit(&program, rc, &err, stdout, stderr);
         kr_manager_config_free(&cfg);

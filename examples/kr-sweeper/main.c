@@ -25,6 +25,7 @@ static struct {
     const char *output;
     const char *namespace_;
     const char *inventory;
+    const char *inventory_spool;
     uint64_t inventory_wait_ms;
     kr_flag_strings resources;
 } flags = {.interval_ms = 10 * 60 * 1000,
@@ -86,6 +87,12 @@ static const kr_flag program_flags[] = {
      .metavar = "DURATION",
      .help = "how long to wait at start for a PostgreSQL inventory that is not up yet "
              "(0: exit at once)"},
+    {.name = "inventory-spool",
+     .type = KR_FLAG_STRING,
+     .value = &flags.inventory_spool,
+     .metavar = "FILE",
+     .help = "keep the records that wait for the inventory in this file, so that a "
+             "crash loses none: the next start records them (one file per replica)"},
     {.name = "resource",
      .type = KR_FLAG_STRINGS,
      .value = &flags.resources,
@@ -318,7 +325,8 @@ static int open_outbox(sweeper *s, kr_error_t *err)
     if (!s->inventory)
         return 0;
     kr_inventory_outbox_opts oo = {.version = KR_INVENTORY_OUTBOX_OPTS_VERSION,
-                                   .logger = *kr_manager_logger(s->m)};
+                                   .logger = *kr_manager_logger(s->m),
+                                   .spool_path = flags.inventory_spool};
     return kr_inventory_outbox_new(s->inventory, &oo, &s->outbox, err);
 }
 
@@ -348,6 +356,8 @@ int main(int argc, char **argv)
     pthread_condattr_destroy(&ca);
     if (rc == 0 && check_flags(&s, &err) != 0)
         rc = KR_EINVAL;
+    if (rc == 0 && flags.inventory_spool && !flags.inventory)
+        rc = kr_error_set(&err, KR_EINVAL, "--inventory-spool needs --inventory");
     if (rc == 0 && flags.once && cfg.leader_elect)
         rc = kr_error_set(&err, KR_EINVAL,
                           "--once sweeps at once, without a Lease: drop "

@@ -23,14 +23,16 @@ static int informer(kr_client_t *client, kr_gvr gvr, const char *ns, const char 
  * outbox holds. */
 #define OUTBOX_FLUSH_MS 5000
 
-/* The outbox the records go through (none without an inventory). */
-static int open_outbox(kr_inventory_t *inv, kr_manager_t *m, kr_inventory_outbox_t **out,
-                       kr_error_t *err)
+/* The outbox the records go through (none without an inventory), its
+ * waiting records kept in `spool` (may be NULL) across a crash. */
+static int open_outbox(kr_inventory_t *inv, const char *spool, kr_manager_t *m,
+                       kr_inventory_outbox_t **out, kr_error_t *err)
 {
     if (!inv)
         return 0;
     kr_inventory_outbox_opts oo = {.version = KR_INVENTORY_OUTBOX_OPTS_VERSION,
-                                   .logger = *kr_manager_logger(m)};
+                                   .logger = *kr_manager_logger(m),
+                                   .spool_path = spool};
     return kr_inventory_outbox_new(inv, &oo, out, err);
 }
 
@@ -84,7 +86,7 @@ int main(int argc, char **argv)
     kr_flag_strings resource_args = {0};
     uint64_t resync_ms = 10 * 60 * 1000;
     long workers = 0;
-    const char *inventory_url = NULL;
+    const char *inventory_url = NULL, *inventory_spool = NULL;
     uint64_t inventory_wait_ms = KR_PLATFORM_INVENTORY_WAIT_MS;
     const kr_flag flags[] = {
         {.name = "namespace",
@@ -121,6 +123,12 @@ int main(int argc, char **argv)
          .metavar = "DURATION",
          .help = "how long to wait at start for a PostgreSQL inventory that is not up yet "
                  "(0: exit at once)"},
+        {.name = "inventory-spool",
+         .type = KR_FLAG_STRING,
+         .value = &inventory_spool,
+         .metavar = "FILE",
+         .help = "keep the records that wait for the inventory in this file, so that a "
+                 "crash loses none: the next start records them (one file per replica)"},
     };
     const kr_manager_program program = {
         .name = "kr-syncer",
@@ -140,6 +148,8 @@ int main(int argc, char **argv)
         rc = kr_error_set(&err, KR_EINVAL, "at least one --cluster NAME=KUBECONFIG is needed");
     if (rc == 0 && (workers < 0 || workers > 1000))
         rc = kr_error_set(&err, KR_EINVAL, "--workers: want 1 to 1000 (0: twice the clusters)");
+    if (rc == 0 && inventory_spool && !inventory_url)
+        rc = kr_error_set(&err, KR_EINVAL, "--inventory-spool needs --inventory");
     if (rc == 0 && resource_args.n > MAX_RESOURCES)
         rc = kr_error_set(&err, KR_EINVAL, "at most %d --resource", MAX_RESOURCES);
     const char *const *resource_texts = resource_args.n ? resource_args.items : default_resources;
@@ -179,7 +189,8 @@ int main(int argc, char **argv)
     int code = 2;
     if (kr_manager_config_log_sink(&cfg, stderr, &sink, &mo.logger, &err) == 0 &&
         open_inventory(inventory_url, inventory_wait_ms, &mo.logger, &inventory, &err) == 0 &&
-        kr_manager_new(&mo, &m, &err) == 0 && open_outbox(inventory, m, &outbox, &err) == 0) {
+        kr_manager_new(&mo, &m, &err) == 0 &&
+        open_outbox(inventory, inventory_spool, m, &outbox, &err) == 0) {
         size_t n = kr_manager_cluster_count(m);
         names = calloc(n, sizeof(const char *));
         clients = calloc(n, sizeof(kr_client_t *));
