@@ -3528,8 +3528,32 @@ START_TEST(crd_makes_its_resource_servable_and_takes_it_along)
     assert_status(&r, 415, "UnsupportedMediaType", NULL);
     ck_assert_ptr_null(strstr(jstr(r.json, "message"), "strategic"));
     tc_free(&r);
+    /* the custom resource store answers a delete that removed the object
+     * with a Success Status naming it (no ReturnDeletedObject) */
     tc_json(U, "DELETE", "/apis/example.com/v1/namespaces/default/widgets/w", NULL, &r);
-    ck_assert_str_eq(jstr(r.json, "kind"), "Widget");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(jstr(r.json, "kind"), "Status");
+    ck_assert_str_eq(jstr(r.json, "status"), "Success");
+    ck_assert_str_eq(jstr(json_object_get(r.json, "details"), "name"), "w");
+    ck_assert_str_eq(jstr(json_object_get(r.json, "details"), "group"), "example.com");
+    ck_assert_str_eq(jstr(json_object_get(r.json, "details"), "kind"), "widgets");
+    tc_free(&r);
+    /* a ServiceAccount's and a StorageClass's stores return the object */
+    tc_json(U, "POST", "/api/v1/namespaces/default/serviceaccounts",
+            "{\"metadata\":{\"name\":\"sa-gone\"}}", &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    tc_json(U, "DELETE", "/api/v1/namespaces/default/serviceaccounts/sa-gone", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(jstr(r.json, "kind"), "ServiceAccount");
+    tc_free(&r);
+    tc_json(U, "POST", "/apis/storage.k8s.io/v1/storageclasses",
+            "{\"metadata\":{\"name\":\"sc-gone\"},\"provisioner\":\"example.com/p\"}", &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    tc_json(U, "DELETE", "/apis/storage.k8s.io/v1/storageclasses/sc-gone", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(jstr(r.json, "kind"), "StorageClass");
     tc_free(&r);
     tc_json(U, "DELETE",
             "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"

@@ -11,7 +11,7 @@ enum {
     F_NS = 1, /* namespaced */
     F_STATUS = 2, /* has a /status subresource */
     F_GEN = 4, /* tracks metadata.generation */
-    F_OBJ_DEL = 8, /* DELETE answers with the object */
+    F_OBJ_DEL = 8, /* DELETE answers with the object (the store's ReturnDeletedObject) */
     F_NO_DELCOL = 16, /* no deletecollection verb */
     F_REVIEW = 32, /* a virtual review resource: create only, nothing stored */
     F_V2 = 64, /* served as version v2 (every other built-in is v1) */
@@ -34,12 +34,13 @@ static const struct builtin builtins[] = {
     {"", "Pod", "pods", "po", "log exec eviction binding ephemeralcontainers",
      F_NS | F_STATUS | F_OBJ_DEL, true},
     {"", "Service", "services", "svc", "proxy", F_NS | F_STATUS | F_OBJ_DEL, true},
-    {"", "ServiceAccount", "serviceaccounts", "sa", "token", F_NS, false},
+    {"", "ServiceAccount", "serviceaccounts", "sa", "token", F_NS | F_OBJ_DEL, false},
     {"", "Event", "events", "ev", "", F_NS, false},
     {"", "Endpoints", "endpoints", "ep", "", F_NS, false},
     {"", "Node", "nodes", "no", "proxy", F_STATUS, false},
-    {"", "PersistentVolumeClaim", "persistentvolumeclaims", "pvc", "", F_NS | F_STATUS, false},
-    {"", "PersistentVolume", "persistentvolumes", "pv", "", F_STATUS, false},
+    {"", "PersistentVolumeClaim", "persistentvolumeclaims", "pvc", "", F_NS | F_STATUS | F_OBJ_DEL,
+     false},
+    {"", "PersistentVolume", "persistentvolumes", "pv", "", F_STATUS | F_OBJ_DEL, false},
     {"", "ResourceQuota", "resourcequotas", "quota", "", F_NS | F_STATUS, false},
     {"", "LimitRange", "limitranges", "limits", "", F_NS, false},
     {"apps", "Deployment", "deployments", "deploy", "scale", F_NS | F_STATUS | F_GEN, true},
@@ -83,7 +84,7 @@ static const struct builtin builtins[] = {
     /* generation moves with anything outside metadata, and with the labels */
     {"discovery.k8s.io", "EndpointSlice", "endpointslices", "", "", F_NS | F_GEN, false},
     {"networking.k8s.io", "IngressClass", "ingressclasses", "", "", F_GEN, false},
-    {"storage.k8s.io", "StorageClass", "storageclasses", "sc", "", 0, false},
+    {"storage.k8s.io", "StorageClass", "storageclasses", "sc", "", F_OBJ_DEL, false},
     {"node.k8s.io", "RuntimeClass", "runtimeclasses", "", "", 0, false},
     /* stored only: no webhook is ever called */
     {"admissionregistration.k8s.io", "MutatingWebhookConfiguration",
@@ -104,10 +105,11 @@ static const struct builtin builtins[] = {
     {"flowcontrol.apiserver.k8s.io", "FlowSchema", "flowschemas", "", "", F_STATUS | F_GEN, false},
     {"flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration", "prioritylevelconfigurations",
      "", "", F_STATUS | F_GEN, false},
-    {"storage.k8s.io", "CSIDriver", "csidrivers", "", "", 0, false},
-    {"storage.k8s.io", "CSINode", "csinodes", "", "", 0, false},
+    {"storage.k8s.io", "CSIDriver", "csidrivers", "", "", F_OBJ_DEL, false},
+    {"storage.k8s.io", "CSINode", "csinodes", "", "", F_OBJ_DEL, false},
     {"storage.k8s.io", "CSIStorageCapacity", "csistoragecapacities", "", "", F_NS, false},
-    {"storage.k8s.io", "VolumeAttachment", "volumeattachments", "", "", F_STATUS, false},
+    {"storage.k8s.io", "VolumeAttachment", "volumeattachments", "", "", F_STATUS | F_OBJ_DEL,
+     false},
     /* the aggregator's registrations (apiservice.c); nothing is proxied */
     {"apiregistration.k8s.io", "APIService", "apiservices", "", "", F_STATUS, false},
 };
@@ -345,7 +347,9 @@ static ts_resource *crd_resource(const json_t *crd, const char *version, ts_stor
     r->namespaced = strcmp(jstr(spec, "scope", "Namespaced"), "Cluster") != 0;
     r->generation = true;
     r->crd = true;
-    r->delete_returns_object = true;
+    /* the custom resource store leaves ReturnDeletedObject unset: a
+     * delete that removes the object answers with a Success Status */
+    r->delete_returns_object = false;
     r->store = st;
     if (!r->group || !r->version || !r->kind || !r->plural || !r->singular || !r->list_kind ||
         !r->crd_name || !r->api_version || !r->short_names || !r->categories || !r->subresources) {
