@@ -3102,6 +3102,36 @@ START_TEST(background_deletion_cascades_to_owned_objects)
     ck_assert_ptr_null(json_object_get(json_object_get(r.json, "metadata"), "ownerReferences"));
     tc_free(&r);
 
+    /* ValidateDeleteOptions: never both forms, and only known policies */
+    tc_json(U, "POST", "/api/v1/namespaces/default/configmaps",
+            "{\"metadata\":{\"name\":\"opts\"}}", &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    tc_json(U, "DELETE", "/api/v1/namespaces/default/configmaps/opts",
+            "{\"orphanDependents\":true,\"propagationPolicy\":\"Background\"}", &r);
+    ck_assert_int_eq(r.status, 422);
+    ck_assert_str_eq(jstr(r.json, "message"),
+                     "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Invalid value: "
+                     "\"Background\": orphanDependents and deletionPropagation cannot be both set");
+    tc_free(&r);
+    tc_json(U, "DELETE", "/api/v1/namespaces/default/configmaps/opts?propagationPolicy=Sideways",
+            NULL, &r);
+    ck_assert_int_eq(r.status, 422);
+    ck_assert_str_eq(jstr(r.json, "message"),
+                     "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported "
+                     "value: \"Sideways\": supported values: \"Foreground\", \"Background\", "
+                     "\"Orphan\", \"nil\"");
+    tc_free(&r);
+    tc_json(U, "DELETE", "/api/v1/namespaces/default/configmaps/opts",
+            "{\"orphanDependents\":false,\"propagationPolicy\":\"Sideways\"}", &r);
+    ck_assert_int_eq(r.status, 422);
+    ck_assert_int_eq(json_array_size(json_object_get(json_object_get(r.json, "details"), "causes")),
+                     2);
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps/opts", NULL, &r);
+    ck_assert_int_eq(r.status, 200); /* refused requests deleted nothing */
+    tc_free(&r);
+
     tc_json(U, "POST", "/apis/apps/v1/namespaces/default/replicasets",
             "{\"metadata\":{\"name\":\"rs2\"},\"spec\":{\"selector\":{\"matchLabels\":{\"app\":"
             "\"rs2\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"rs2\"}},\"spec\":{"

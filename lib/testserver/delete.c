@@ -1078,11 +1078,49 @@ struct delete_opts {
     bool dry_run, orphan_false;
 };
 
+/* ValidateDeleteOptions: the deprecated orphanDependents and a
+ * propagationPolicy never together, and a policy the apiserver knows. 0,
+ * or -1 with the 422 sent. */
+static int check_options(const struct delete_opts *o, bool orphan_set, ts_response *resp)
+{
+    bool known = !o->propagation || strcmp(o->propagation, "Orphan") == 0 ||
+                 strcmp(o->propagation, "Background") == 0 ||
+                 strcmp(o->propagation, "Foreground") == 0;
+    bool both = orphan_set && o->propagation;
+    if (known && !both)
+        return 0;
+    json_t *causes = json_array();
+    kr_buf b = {0};
+    if (both) {
+        kr_buf_append_str(&b, "Invalid value: ");
+        ts_go_quote(&b, o->propagation);
+        kr_buf_append_str(&b, ": orphanDependents and deletionPropagation cannot be both set");
+        json_array_append_new(causes,
+                              json_pack("{s:s, s:s, s:s}", "reason", "FieldValueInvalid", "message",
+                                        b.data ? b.data : "", "field", "propagationPolicy"));
+        kr_buf_reset(&b);
+    }
+    if (!known) {
+        kr_buf_append_str(&b, "Unsupported value: ");
+        ts_go_quote(&b, o->propagation);
+        kr_buf_append_str(
+            &b, ": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\"");
+        json_array_append_new(
+            causes, json_pack("{s:s, s:s, s:s}", "reason", "FieldValueNotSupported", "message",
+                              b.data ? b.data : "", "field", "propagationPolicy"));
+    }
+    kr_buf_free(&b);
+    ts_respond_invalid_causes(resp, "DeleteOptions", "meta.k8s.io", "", causes);
+    json_decref(causes);
+    return -1;
+}
+
 static int read_options(const ts_request *req, struct delete_opts *o, ts_response *resp)
 {
     memset(o, 0, sizeof(*o));
     if (ts_dry_run(req, resp, "DeleteOptions", &o->dry_run) != 0)
         return -1;
+    bool orphan_set = false;
     o->propagation = ts_query(req, "propagationPolicy");
     if (req->body_len > 0) {
         bool pb = ts_content_is_protobuf(req), yaml = ts_content_is_yaml(req);
@@ -1109,8 +1147,15 @@ static int read_options(const ts_request *req, struct delete_opts *o, ts_respons
         const char *p = json_string_value(json_object_get(o->doc, "propagationPolicy"));
         if (p)
             o->propagation = p;
-        o->orphan_false = json_is_false(json_object_get(o->doc, "orphanDependents"));
-        if (!o->propagation && json_is_true(json_object_get(o->doc, "orphanDependents")))
+        const json_t *orphan = json_object_get(o->doc, "orphanDependents");
+        orphan_set = orphan && !json_is_null(orphan);
+        if (orphan_set && check_options(o, true, resp) != 0) {
+            json_decref(o->doc);
+            o->doc = NULL;
+            return -1;
+        }
+        o->orphan_false = json_is_false(orphan);
+        if (!o->propagation && json_is_true(orphan))
             o->propagation = "Orphan"; /* the deprecated form */
         if (json_array_size(json_object_get(o->doc, "dryRun")) > 0)
             o->dry_run = true;
@@ -1118,18 +1163,13 @@ static int read_options(const ts_request *req, struct delete_opts *o, ts_respons
         /* without a body the options are the query's (the deprecated
          * orphanDependents too, as the apiserver decodes it) */
         bool orphan = ts_query_bool(req, "orphanDependents") == 1;
+        if (check_options(o, true, resp) != 0)
+            return -1;
         o->orphan_false = !orphan;
         if (!o->propagation && orphan)
             o->propagation = "Orphan";
     }
-    if (o->propagation && strcmp(o->propagation, "Orphan") != 0 &&
-        strcmp(o->propagation, "Background") != 0 && strcmp(o->propagation, "Foreground") != 0) {
-        char *cause = kr_asprintf("Unsupported value: \"%s\": supported values: \"Foreground\", "
-                                  "\"Background\", \"Orphan\"",
-                                  o->propagation);
-        ts_respond_invalid(resp, "DeleteOptions", "meta.k8s.io", "", "propagationPolicy",
-                           "FieldValueNotSupported", cause ? cause : "Unsupported value");
-        kr_free(cause);
+    if (check_options(o, false, resp) != 0) {
         json_decref(o->doc);
         o->doc = NULL;
         return -1;
