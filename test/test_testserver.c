@@ -1365,9 +1365,18 @@ START_TEST(json_patches_are_applied_as_the_apiserver_does)
     patch(cm, "application/json-patch+json", "[{\"op\":\"bogus\",\"path\":\"/a\"}]", &r);
     assert_status(&r, 422, "Invalid", NULL);
     tc_free(&r);
+    /* a failing operation: NewGenericServerResponse(422), its fixed
+     * message and empty details, as kube-apiserver answers */
     patch(cm, "application/json-patch+json",
           "[{\"op\":\"remove\",\"path\":\"/metadata/finalizers/x\"}]", &r);
-    assert_status(&r, 422, "Invalid", NULL);
+    assert_status(&r, 422, "Invalid",
+                  "the server rejected our request due to an error in our request");
+    ck_assert(json_is_object(json_object_get(r.json, "details")));
+    ck_assert_uint_eq(json_object_size(json_object_get(r.json, "details")), 0);
+    tc_free(&r);
+    patch(cm, "application/json-patch+json", "{\"op\":\"add\"}", &r);
+    assert_status(&r, 400, "BadRequest",
+                  "json: cannot unmarshal object into Go value of type jsonpatch.Patch");
     tc_free(&r);
     size_t n = 10001, len = 0;
     char *many = malloc(n * 40 + 3);

@@ -33,11 +33,19 @@ static json_t *parse_patch(const ts_request *req, kr_patch_format f, ts_response
     if (!doc)
         return NULL;
     bool shape_ok = f == KR_PATCH_JSON ? json_is_array(doc) : json_is_object(doc);
+    if (!shape_ok && f == KR_PATCH_JSON) { /* jsonpatch.DecodePatch's unmarshal error */
+        const char *type = json_is_object(doc)   ? "object"
+                           : json_is_string(doc) ? "string"
+                           : json_is_number(doc) ? "number"
+                                                 : "bool";
+        json_decref(doc);
+        ts_respond_bad_request(
+            resp, "json: cannot unmarshal %s into Go value of type jsonpatch.Patch", type);
+        return NULL;
+    }
     if (!shape_ok) {
         json_decref(doc);
-        ts_respond_bad_request(resp, f == KR_PATCH_JSON
-                                         ? "json patch must be an array of operations"
-                                         : "patch must be a JSON object");
+        ts_respond_bad_request(resp, "patch must be a JSON object");
         return NULL;
     }
     if (f != KR_PATCH_JSON)
@@ -86,10 +94,15 @@ static void respond_patch_failed(ts_response *resp, const ts_resource *res, cons
     (void)res;
     (void)name;
     /* As the apiserver: a malformed merge or strategic patch is a 400; one
-     * that does not apply, and any JSON patch operation that fails, is a
-     * generic 422 without details. */
+     * that does not apply is a 422. A JSON patch operation that fails is
+     * NewGenericServerResponse(422): its fixed message and empty details,
+     * whatever went wrong (the client learns no more from kube-apiserver). */
     if (rc == KR_EPARSE && !json)
         ts_respond_bad_request(resp, "%s", err->message);
+    else if (json)
+        ts_respond_status(resp, 422, "Invalid",
+                          "the server rejected our request due to an error in our request",
+                          json_object());
     else
         ts_respond_status(resp, 422, "Invalid", err->message, NULL);
 }
