@@ -1176,6 +1176,48 @@ START_TEST(kinds_select_by_their_own_fields)
         ck_assert_msg(strcmp(got, cases[i][1]) == 0, "%s: got %s want %s", cases[i][0], got,
                       cases[i][1]);
     }
+    /* events.k8s.io/v1 by its own names for the same fields */
+    static const char *const v1_events[] = {
+        "{\"metadata\":{\"name\":\"n1\"},\"regarding\":{\"kind\":\"ConfigMap\","
+        "\"namespace\":\"default\",\"name\":\"app\"},\"reason\":\"Synced\",\"type\":"
+        "\"Normal\",\"action\":\"Sync\",\"reportingController\":\"kr-syncer\","
+        "\"reportingInstance\":\"kr-syncer-1\",\"eventTime\":\"2026-12-06T10:00:00.000000Z\"}",
+        "{\"metadata\":{\"name\":\"n2\"},\"regarding\":{\"kind\":\"Pod\","
+        "\"namespace\":\"default\",\"name\":\"other\"},\"reason\":\"Failed\",\"type\":"
+        "\"Warning\",\"action\":\"Run\",\"reportingController\":\"kubelet\","
+        "\"reportingInstance\":\"node-1\",\"eventTime\":\"2026-12-06T10:00:00.000000Z\"}"};
+    for (size_t i = 0; i < 2; i++) {
+        tc_response r;
+        tc_json(U, "POST", "/apis/events.k8s.io/v1/namespaces/default/events", v1_events[i], &r);
+        ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+        tc_free(&r);
+    }
+    static const char *const v1_cases[][2] = {
+        {"regarding.kind%3DConfigMap,regarding.name%3Dapp,regarding.namespace%3Ddefault", "n1"},
+        {"reportingController%3Dkubelet", "n2"},
+        {"source%3Dkr-syncer", "n1"},
+        {"type%3DWarning,reason%3DFailed", "n2"},
+    };
+    for (size_t i = 0; i < KR_ARRAY_LEN(v1_cases); i++) {
+        char path[512], got[128];
+        snprintf(path, sizeof(path),
+                 "/apis/events.k8s.io/v1/namespaces/default/events?fieldSelector=%s",
+                 v1_cases[i][0]);
+        listed_names(path, got, sizeof(got));
+        ck_assert_msg(strcmp(got, v1_cases[i][1]) == 0, "%s: got %s want %s", v1_cases[i][0], got,
+                      v1_cases[i][1]);
+    }
+    {
+        tc_response r;
+        tc_json(U, "GET",
+                "/apis/events.k8s.io/v1/namespaces/default/events?fieldSelector=involvedObject.name"
+                "%3Dapp",
+                NULL, &r);
+        assert_status(&r, 400, "BadRequest", NULL);
+        ck_assert_ptr_nonnull(
+            strstr(jstr(r.json, "message"), "field label not supported: involvedObject.name"));
+        tc_free(&r);
+    }
     /* a watch selects the same way */
     tc_watch *w = tc_watch_open(
         U, "/api/v1/namespaces/default/events?watch=1&fieldSelector=involvedObject.name%3Dlater",

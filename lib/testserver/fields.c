@@ -45,6 +45,22 @@ static const struct ts_field EVENT_FIELDS[] = {
     {"source", ".source.component", ".reportingComponent", 's'},
     {"type", ".type", NULL, 's'},
 };
+/* events.k8s.io/v1: its conversion maps these names onto the core
+ * Event's selectable fields (regarding is involvedObject, reportingController
+ * reportingComponent); here they are read from the v1 object itself. */
+static const struct ts_field EVENTS_V1_FIELDS[] = {
+    {"regarding.kind", ".regarding.kind", NULL, 's'},
+    {"regarding.namespace", ".regarding.namespace", NULL, 's'},
+    {"regarding.name", ".regarding.name", NULL, 's'},
+    {"regarding.uid", ".regarding.uid", NULL, 's'},
+    {"regarding.apiVersion", ".regarding.apiVersion", NULL, 's'},
+    {"regarding.resourceVersion", ".regarding.resourceVersion", NULL, 's'},
+    {"regarding.fieldPath", ".regarding.fieldPath", NULL, 's'},
+    {"reason", ".reason", NULL, 's'},
+    {"reportingController", ".reportingController", NULL, 's'},
+    {"source", ".deprecatedSource.component", ".reportingController", 's'},
+    {"type", ".type", NULL, 's'},
+};
 static const struct ts_field POD_FIELDS[] = {
     {"spec.nodeName", ".spec.nodeName", NULL, 's'},
     {"spec.host", ".spec.nodeName", NULL, 's'}, /* old v1 clients' name for it */
@@ -74,10 +90,11 @@ static const struct ts_field CSR_FIELDS[] = {{"spec.signerName", ".spec.signerNa
     {                                                                                              \
         g, p, f, KR_ARRAY_LEN(f), unsupported, namespace_ok                                        \
     }
-/* The conversion functions of pkg/apis/core/v1, batch/v1 and
+/* The conversion functions of pkg/apis/core/v1, events/v1, batch/v1 and
  * certificates/v1 (1.32); ReplicaSets by the scheme's default message. */
 static const struct ts_field_table KIND_FIELDS[] = {
     TABLE("", "events", EVENT_FIELDS, CORE_UNSUPPORTED, true),
+    TABLE("events.k8s.io", "events", EVENTS_V1_FIELDS, CORE_UNSUPPORTED, true),
     TABLE("", "pods", POD_FIELDS, CORE_UNSUPPORTED, true),
     TABLE("", "secrets", SECRET_FIELDS, CORE_UNSUPPORTED, true),
     TABLE("", "namespaces", NAMESPACE_FIELDS, CORE_UNSUPPORTED, false),
