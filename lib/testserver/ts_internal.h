@@ -305,9 +305,10 @@ int ts_resources_init(kr_testserver_t *ts);
 void ts_resources_free(kr_testserver_t *ts);
 /* Whether `res` is the built-in resource group/plural (never a custom one). */
 bool ts_resource_is(const ts_resource *res, const char *group, const char *plural);
-/* Value validation of a built-in kind's object (validate_spec.c): 0, or
- * KR_EINVALIDOBJ with the 422 listing every problem in resp. */
-int ts_validate_spec(const ts_resource *res, const json_t *obj, const char *name,
+/* Value validation of a built-in kind's object (validate_spec.c), on a
+ * create or an update: 0, or KR_EINVALIDOBJ with the 422 listing every
+ * problem in resp. */
+int ts_validate_spec(const ts_resource *res, const json_t *obj, const char *name, bool create,
                      ts_response *resp);
 
 /* ---- CertificateSigningRequests (csr.c) ------------------------------------- */

@@ -3,7 +3,8 @@
  * controllers hit most, in its order and words — pod specs (alone and in
  * every template; their containers' volume mounts), the selectors and restart policies of workloads
  * and Jobs, CronJob schedules, Service ports, ConfigMap and Secret keys and sizes, and
- * Lease durations and transitions. Every problem found is reported, as field.ErrorList does.
+ * Lease durations and transitions, Events (core and events.k8s.io). Every problem found is
+ * reported, as field.ErrorList does.
  * Callers hold ts->mu. */
 #include <stdio.h>
 #include <string.h>
@@ -766,7 +767,100 @@ static void check_lease(errs *e, const json_t *spec)
                     "must be greater than or equal to 0");
 }
 
-int ts_validate_spec(const ts_resource *res, const json_t *obj, const char *name, ts_response *resp)
+/* A time field Go holds as its zero value: absent or null. */
+static bool zero_time(const json_t *o, const char *key)
+{
+    const json_t *t = json_object_get(o, key);
+    return !t || json_is_null(t) || (json_is_string(t) && !*json_string_value(t));
+}
+
+static void event_too_long(errs *e, const char *field, const char *value, size_t limit)
+{
+    if (value && strlen(value) > limit) {
+        char why[64];
+        snprintf(why, sizeof(why), "can have at most %zu characters", limit);
+        invalid_str(e, field, "", why);
+    }
+}
+
+/* ValidateEventCreate and ValidateEventUpdate (pkg/apis/core/validation/
+ * events.go): the legacy rules for every Event, and on a create through
+ * events.k8s.io/v1 the strict ones. The rules run on the internal Event,
+ * so their paths keep its names (involvedObject, message, count, ...)
+ * whatever the request's version called them; `v1` maps the
+ * events.k8s.io/v1 object's fields onto them. */
+static void check_event(errs *e, const json_t *obj, bool v1, bool create)
+{
+    const json_t *involved = json_object_get(obj, v1 ? "regarding" : "involvedObject");
+    const char *ns = str(json_object_get(obj, "metadata"), "namespace");
+    const char *involved_ns = str(involved, "namespace");
+    ns = ns ? ns : "";
+    involved_ns = involved_ns ? involved_ns : "";
+    if (zero_time(obj, "eventTime")) {
+        /* an old-style Event: only its namespace and its object's agree
+         * (an empty one also with "default", for old clients) */
+        if (!*involved_ns ? *ns && strcmp(ns, "default") != 0 : strcmp(ns, involved_ns) != 0)
+            invalid_str(e, "involvedObject.namespace", involved_ns,
+                        "does not match event.namespace");
+    } else {
+        if (!*involved_ns && strcmp(ns, "default") != 0 && strcmp(ns, "kube-system") != 0)
+            invalid_str(e, "involvedObject.namespace", involved_ns,
+                        "does not match event.namespace");
+        const char *controller = str(obj, v1 ? "reportingController" : "reportingComponent");
+        controller = controller ? controller : "";
+        if (!*controller)
+            required(e, "reportingController");
+        const char *why[TS_NAME_PROBLEMS_MAX];
+        size_t n = ts_name_problems(TS_QUALIFIED_NAME, controller, why);
+        for (size_t i = 0; i < n; i++)
+            invalid_str(e, "reportingController", controller, why[i]);
+        static const struct {
+            const char *field;
+            size_t limit;
+        } texts[] = {{"reportingInstance", 128}, {"action", 128}, {"reason", 128}};
+        for (size_t i = 0; i < KR_ARRAY_LEN(texts); i++) {
+            const char *v = str(obj, texts[i].field);
+            if (!v || !*v)
+                required(e, texts[i].field);
+            event_too_long(e, texts[i].field, v, texts[i].limit);
+        }
+        event_too_long(e, "message", str(obj, v1 ? "note" : "message"), 1024);
+    }
+    const char *why[TS_NAME_PROBLEMS_MAX];
+    size_t n = ts_name_problems(TS_DNS1123_SUBDOMAIN, ns, why);
+    for (size_t i = 0; i < n; i++)
+        invalid_str(e, "namespace", ns, why[i]);
+    if (!v1 || !create)
+        return;
+    const json_t *series = json_object_get(obj, "series");
+    if (json_is_object(series)) {
+        if (json_integer_value(json_object_get(series, "count")) < 2)
+            invalid_str(e, "series.count", "", "should be at least 2");
+        if (zero_time(series, "lastObservedTime"))
+            required(e, "series.lastObservedTime");
+    }
+    if (zero_time(obj, "eventTime"))
+        required(e, "eventTime");
+    const char *type = str(obj, "type");
+    if (!type || (strcmp(type, "Normal") != 0 && strcmp(type, "Warning") != 0)) {
+        char why_type[160];
+        snprintf(why_type, sizeof(why_type), "has invalid value: %.128s", type ? type : "");
+        invalid_str(e, "type", "", why_type);
+    }
+    if (!zero_time(obj, "deprecatedFirstTimestamp"))
+        invalid_str(e, "firstTimestamp", "", "needs to be unset");
+    if (!zero_time(obj, "deprecatedLastTimestamp"))
+        invalid_str(e, "lastTimestamp", "", "needs to be unset");
+    if (json_integer_value(json_object_get(obj, "deprecatedCount")) != 0)
+        invalid_str(e, "count", "", "needs to be unset");
+    const json_t *source = json_object_get(obj, "deprecatedSource");
+    if ((str(source, "component") && *str(source, "component")) ||
+        (str(source, "host") && *str(source, "host")))
+        invalid_str(e, "source", "", "needs to be unset");
+}
+
+int ts_validate_spec(const ts_resource *res, const json_t *obj, const char *name, bool create,
+                     ts_response *resp)
 {
     if (res->crd)
         return 0;
@@ -806,6 +900,10 @@ int ts_validate_spec(const ts_resource *res, const json_t *obj, const char *name
         check_secret(&e, obj);
     else if (ts_resource_is(res, "coordination.k8s.io", "leases"))
         check_lease(&e, spec);
+    else if (ts_resource_is(res, "", "events"))
+        check_event(&e, obj, false, create);
+    else if (ts_resource_is(res, "events.k8s.io", "events"))
+        check_event(&e, obj, true, create);
     if (json_array_size(e.causes) == 0) {
         json_decref(e.causes);
         return 0;

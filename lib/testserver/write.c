@@ -522,7 +522,7 @@ int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_res
         rc = ts_registry_create(ts, w, obj, resp);
     }
     if (rc == 0)
-        rc = ts_validate_spec(res, obj, json_string_value(json_object_get(md, "name")), resp);
+        rc = ts_validate_spec(res, obj, json_string_value(json_object_get(md, "name")), true, resp);
     if (rc == 0) {
         rc = crd_hook(ts, w, &obj);
         md = ts_meta(obj);
@@ -883,7 +883,7 @@ static int commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *e
         if (rc == 0 && !w->rt->sub && ts_resource_is(w->rt->res, "", "pods"))
             rc = ts_validate_pod_update(w->rt->res, existing, obj, w->rt->name, resp);
         if (rc == 0)
-            rc = ts_validate_spec(w->rt->res, obj, w->rt->name, resp);
+            rc = ts_validate_spec(w->rt->res, obj, w->rt->name, false, resp);
         if (rc == 0 &&
             ts_resource_is(w->rt->res, "apiextensions.k8s.io", "customresourcedefinitions"))
             rc = ts_crd_validate(obj, w->rt->name, resp);
