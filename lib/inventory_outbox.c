@@ -120,6 +120,17 @@ static bool retryable(int rc)
     return rc == KR_EUNAVAILABLE || rc == KR_ECONNECT || rc == KR_ETIMEDOUT;
 }
 
+/* Put `p` at the tail of the queue (mu held, or before the thread runs). */
+static void append(kr_inventory_outbox_t *ob, pending *p)
+{
+    if (ob->tail)
+        ob->tail->next = p;
+    else
+        ob->head = p;
+    ob->tail = p;
+    ob->n++;
+}
+
 /* ---- The spool ---------------------------------------------------------- */
 
 /* Set `name` in `o` to `value` when value is not NULL; false when out of
@@ -296,12 +307,7 @@ static int spool_open(kr_inventory_outbox_t *ob, const char *path, kr_error_t *e
         const char *why = NULL;
         pending *p = spool_parse(text + at, (size_t)(nl - (text + at)), &why);
         if (p) {
-            if (ob->tail)
-                ob->tail->next = p;
-            else
-                ob->head = p;
-            ob->tail = p;
-            ob->n++;
+            append(ob, p);
         } else {
             kr_log(&ob->logger, KR_LOG_ERROR, "inventory", "outbox: %s line %zu skipped: %s", path,
                    line_no, why);
@@ -442,12 +448,7 @@ static bool enqueue(kr_inventory_outbox_t *ob, pending *p)
 {
     if (ob->n >= ob->max_pending)
         return false;
-    if (ob->tail)
-        ob->tail->next = p;
-    else
-        ob->head = p;
-    ob->tail = p;
-    ob->n++;
+    append(ob, p);
     kr_cond_signal(&ob->wake);
     return true;
 }

@@ -1561,14 +1561,22 @@ static void *open_waiting(void *arg)
     return NULL;
 }
 
-START_TEST(inventory_open_waits_for_a_restarting_database)
+/* A PostgreSQL server of the test's own (it stops and restarts it) and a
+ * fresh database on it, its URL into url[0..size). */
+static kr_pgserver *own_server(char *url, size_t size)
 {
     char why[512];
     kr_pgserver *own = NULL;
     if (kr_pgserver_start(&own, why, sizeof(why)) != 0)
         ck_abort_msg("cannot start PostgreSQL: %s", why);
+    ck_assert_int_eq(kr_pgserver_create_db(own, url, size), 0);
+    return own;
+}
+
+START_TEST(inventory_open_waits_for_a_restarting_database)
+{
     char url[512];
-    ck_assert_int_eq(kr_pgserver_create_db(own, url, sizeof(url)), 0);
+    kr_pgserver *own = own_server(url, sizeof(url));
     ck_assert_int_eq(kr_pgserver_stop(own), 0);
     /* no wait: one attempt */
     kr_inventory_opts o = KR_INVENTORY_OPTS_INIT;
@@ -1607,12 +1615,8 @@ END_TEST
  * back, and every event is there exactly once. */
 START_TEST(inventory_database_restart_loses_nothing)
 {
-    char why[512];
-    kr_pgserver *own = NULL;
-    if (kr_pgserver_start(&own, why, sizeof(why)) != 0)
-        ck_abort_msg("cannot start PostgreSQL: %s", why);
     char url[512];
-    ck_assert_int_eq(kr_pgserver_create_db(own, url, sizeof(url)), 0);
+    kr_pgserver *own = own_server(url, sizeof(url));
     kr_inventory_t *inv = open_url(url);
     kr_inventory_consumer_opts co = KR_INVENTORY_CONSUMER_OPTS_INIT;
     co.capacity = 100;
@@ -1773,12 +1777,8 @@ static void count_warnings(kr_log_level level, const char *module, const char *m
  * the first that waited. */
 START_TEST(inventory_outbox_keeps_actions_in_order_across_a_restart)
 {
-    char why[512];
-    kr_pgserver *own = NULL;
-    if (kr_pgserver_start(&own, why, sizeof(why)) != 0)
-        ck_abort_msg("cannot start PostgreSQL: %s", why);
     char url[512];
-    ck_assert_int_eq(kr_pgserver_create_db(own, url, sizeof(url)), 0);
+    kr_pgserver *own = own_server(url, sizeof(url));
     kr_inventory_t *inv = open_url(url);
     kr_inventory_outbox_opts oo = {.version = KR_INVENTORY_OUTBOX_OPTS_VERSION,
                                    .max_pending = 3,
@@ -1989,12 +1989,8 @@ END_TEST
  * nothing. */
 START_TEST(inventory_outbox_spool_keeps_actions_across_a_stop_in_an_outage)
 {
-    char why[512];
-    kr_pgserver *own = NULL;
-    if (kr_pgserver_start(&own, why, sizeof(why)) != 0)
-        ck_abort_msg("cannot start PostgreSQL: %s", why);
     char url[512], spool[512];
-    ck_assert_int_eq(kr_pgserver_create_db(own, url, sizeof(url)), 0);
+    kr_pgserver *own = own_server(url, sizeof(url));
     snprintf(spool, sizeof(spool), "%s/spool-%d-%d", tmpdir, (int)getpid(), ++db_counter);
     kr_inventory_t *inv = open_url(url);
     spool_log[0] = '\0';
