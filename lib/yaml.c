@@ -624,12 +624,63 @@ static int parser_error(const yaml_parser_t *parser, kr_error_t *err)
                         parser->context ? " " : "", parser->context ? parser->context : "");
 }
 
+/* A first pass over the events alone, which stops at the first collection
+ * nested deeper than the conversion takes. libyaml's loader does work
+ * proportional to the depth for every token of a flow collection, so
+ * 100,000 opening brackets (200 KB) would cost it tens of seconds before
+ * the conversion could refuse them; here they cost 66 tokens. Syntax errors
+ * are left for the loader to report. `all`: every document, else the
+ * first only (the loader reads no further). */
+static int depth_guard(const char *text, size_t len, int all, kr_error_t *err)
+{
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser))
+        return kr_error_set(err, KR_ENOMEM, "yaml: out of memory");
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    int depth = 0, rc = 0;
+    for (bool done = false; !done;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev))
+            break;
+        switch (ev.type) {
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT:
+            /* collections at depths 0 to YAML_MAX_DEPTH convert */
+            if (++depth > YAML_MAX_DEPTH + 1) {
+                rc =
+                    kr_error_set(err, KR_ETOOLARGE, "yaml: line %zu: nesting deeper than %d levels",
+                                 ev.start_mark.line + 1, YAML_MAX_DEPTH);
+                done = true;
+            }
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            depth--;
+            break;
+        case YAML_DOCUMENT_END_EVENT:
+            done = !all;
+            break;
+        case YAML_STREAM_END_EVENT:
+            done = true;
+            break;
+        default:
+            break;
+        }
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
 /* Converts documents one at a time; `all` collects every non-empty
  * document into an array, otherwise the first document is returned. */
 static int parse_stream(const char *text, size_t len, int all, json_t **out, kr_error_t *err)
 {
     if (!text || !out)
         return kr_error_set(err, KR_EINVAL, "yaml: NULL argument");
+    int guard = depth_guard(text, len, all, err);
+    if (guard != 0)
+        return guard;
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser))
         return kr_error_set(err, KR_ENOMEM, "yaml: out of memory");

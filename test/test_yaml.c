@@ -208,6 +208,42 @@ START_TEST(deep_nesting_and_alias_bombs_are_refused)
     /* the same code without an error to fill */
     ck_assert_int_eq(kr_yaml_parse(bomb, strlen(bomb), &out, NULL), KR_ETOOLARGE);
     ck_assert_int_eq(kr_yaml_parse(deep, n, &out, NULL), KR_ETOOLARGE);
+
+    /* 65 nested collections convert, a 66th is refused, and so is a
+     * scalar at depth 65 */
+    char edge[200];
+    n = 0;
+    for (int i = 0; i < 65; i++)
+        edge[n++] = '[';
+    for (int i = 0; i < 65; i++)
+        edge[n++] = ']';
+    ck_assert_int_eq(kr_yaml_parse(edge, n, &out, &err), 0);
+    json_decref(out);
+    memmove(edge + 66, edge + 65, 65);
+    edge[65] = '1';
+    ck_assert_int_eq(kr_yaml_parse(edge, 131, &out, &err), KR_ETOOLARGE);
+    ck_assert_str_eq(err.message, "yaml: line 1: nesting deeper than 64 levels");
+
+    /* 100,000 brackets (200 KB, also as a later document) are refused
+     * from their first 66: libyaml's loader would spend tens of seconds
+     * on them first */
+    size_t big = 100000;
+    static const char first[] = "a: 1\n---\n";
+    size_t pre = sizeof(first) - 1;
+    char *huge = malloc(2 * big + pre + 1);
+    ck_assert_ptr_nonnull(huge);
+    memcpy(huge, first, pre);
+    memset(huge + pre, '[', big);
+    memset(huge + pre + big, ']', big);
+    huge[pre + 2 * big] = '\0';
+    ck_assert_int_eq(kr_yaml_parse(huge + pre, 2 * big, &out, &err), KR_ETOOLARGE);
+    ck_assert_str_eq(err.message, "yaml: line 1: nesting deeper than 64 levels");
+    ck_assert_int_eq(kr_yaml_parse_all(huge, pre + 2 * big, &out, &err), KR_ETOOLARGE);
+    ck_assert_str_eq(err.message, "yaml: line 3: nesting deeper than 64 levels");
+    /* the first document alone is read: what follows is not looked at */
+    ck_assert_int_eq(kr_yaml_parse(huge, pre + 2 * big, &out, &err), 0);
+    json_decref(out);
+    free(huge);
 }
 END_TEST
 
