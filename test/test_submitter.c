@@ -2070,6 +2070,35 @@ START_TEST(bad_input_is_refused_and_nothing_recorded)
                   sub_str(r, "error"));
     json_decref(r);
     kr_testserver_set_faults(E.dc_ts[0], &up);
+    /* the caller's mistakes in the query are 4xx, never a 503 to retry: a
+     * namespace the client refuses, values that are no UTF-8 (dropped on
+     * their way into JSON, a key would stop keying) */
+    static const struct {
+        const char *ns, *key;
+        int status;
+        const char *says;
+    } queries[] = {
+        {"..", NULL, 400, "invalid namespace"},
+        {"\xff", NULL, 400, "a query parameter is not valid UTF-8"},
+        {NULL, "k\xffz", 400, "a query parameter is not valid UTF-8"},
+    };
+    for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+        const char *body = job_runnable("queried", 0, "");
+        api_request req = {.method = "POST",
+                           .path = "/api/v1/runnables",
+                           .authorization = "Bearer tok-alice",
+                           .body = body,
+                           .body_len = strlen(body),
+                           .q_namespace = queries[i].ns,
+                           .q_idempotency_key = queries[i].key};
+        api_response resp = {0};
+        api_handle(&E.api, &req, &resp);
+        ck_assert_msg(resp.status == queries[i].status, "query %zu: %d %s", i, resp.status,
+                      sub_str(resp.body, "error"));
+        ck_assert_msg(strstr(sub_str(resp.body, "error"), queries[i].says), "query %zu: %s", i,
+                      sub_str(resp.body, "error"));
+        json_decref(resp.body);
+    }
     json_t *list = NULL;
     ck_assert_int_eq(kr_client_list(E.hub, SUB_RUNNABLES, NULL, NULL, &list, NULL), 0);
     ck_assert_uint_eq(json_array_size(json_object_get(list, "items")), 0);

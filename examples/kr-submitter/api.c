@@ -22,13 +22,49 @@ static void answer(api_response *resp, int status, json_t *body)
     resp->body = body;
 }
 
-static void answer_error(api_response *resp, int status, const char *message)
+/* The length of the valid UTF-8 sequence at s (n bytes left), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
 {
-    answer(resp, status, json_pack("{s:s, s:i}", "error", message, "code", status));
+    size_t len = s[0] < 0x80             ? 1
+                 : (s[0] & 0xE0) == 0xC0 ? 2
+                 : (s[0] & 0xF0) == 0xE0 ? 3
+                 : (s[0] & 0xF8) == 0xF0 ? 4
+                                         : 0;
+    if (len == 0 || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    json_t *probe = json_stringn((const char *)s, len); /* overlong forms and surrogates too */
+    json_decref(probe);
+    return probe ? len : 0;
 }
 
-/* The HTTP status for a failed hub request. */
-static int hub_status(int rc)
+static void answer_error(api_response *resp, int status, const char *message)
+{
+    /* a message quoting what the caller sent may hold bytes that are no
+     * UTF-8, which JSON cannot carry: those become '?' */
+    char safe[1200];
+    size_t out = 0, n = strlen(message);
+    for (size_t i = 0; i < n && out + 5 < sizeof(safe);) {
+        size_t len = utf8_seq((const unsigned char *)message + i, n - i);
+        if (len == 0) {
+            safe[out++] = '?';
+            i++;
+        } else {
+            memcpy(safe + out, message + i, len);
+            out += len;
+            i += len;
+        }
+    }
+    safe[out] = '\0';
+    answer(resp, status, json_pack("{s:s, s:i}", "error", safe, "code", status));
+}
+
+/* The HTTP status for a failed hub request: the caller's mistakes (a
+ * namespace the client refuses before sending, a body the hub cannot
+ * decode) are 4xx; what only the hub's state explains is 503, to retry. */
+static int hub_status(int rc, const kr_error_t *err)
 {
     switch (rc) {
     case KR_ENOTFOUND:
@@ -40,6 +76,13 @@ static int hub_status(int rc)
         return 422;
     case KR_EFORBIDDEN:
         return 403;
+    case KR_EINVAL:
+    case KR_EPARSE:
+        return 400;
+    case KR_ETOOLARGE:
+        return 413;
+    case KR_EHTTP:
+        return err->http_code == 400 ? 400 : 503;
     default:
         return 503;
     }
@@ -337,13 +380,13 @@ static void submit_once(api *a, const kr_token_user *who, api_response *resp, js
             json_decref(existing);
             answer_error(resp, 409, "a runnable of that name exists (another idempotency key)");
         } else
-            answer_error(resp, hub_status(rc), err.message);
+            answer_error(resp, hub_status(rc, &err), err.message);
         json_decref(runnable);
         return;
     }
     json_decref(runnable);
     if (rc != 0) {
-        answer_error(resp, hub_status(rc), err.message);
+        answer_error(resp, hub_status(rc, &err), err.message);
         return;
     }
     /* recorded before the admission lets the controller act on it, so
@@ -523,7 +566,7 @@ static void act(api *a, const api_request *req, const kr_token_user *who, const 
         if (rc == KR_ECONFLICT)
             continue; /* someone wrote in between: decide again on a fresh read */
         if (rc != 0) {
-            answer_error(resp, hub_status(rc), err.message);
+            answer_error(resp, hub_status(rc, &err), err.message);
             break;
         }
         static const char *const events[] = {"APPROVED", "REJECTED", "CANCELLED"};
@@ -689,13 +732,28 @@ static void route_request(api *a, const api_request *req, const kr_token_user *w
     }
 }
 
+/* Whether s (may be NULL) is valid UTF-8, as every value the API takes
+ * must be: one that is not would be dropped silently on its way into JSON
+ * (an idempotency key, a cluster). */
+static bool utf8_ok(const char *s)
+{
+    if (!s)
+        return true;
+    json_t *t = json_string(s);
+    json_decref(t);
+    return t != NULL;
+}
+
 void api_handle(api *a, const api_request *req, api_response *resp)
 {
     resp->status = 0;
     resp->body = NULL;
     kr_token_user *owned = NULL;
     const kr_token_user *who = authenticate(a, req, &owned, resp);
-    if (who)
+    if (who && (!utf8_ok(req->q_namespace) || !utf8_ok(req->q_clusters) ||
+                !utf8_ok(req->q_idempotency_key)))
+        answer_error(resp, 400, "a query parameter is not valid UTF-8");
+    else if (who)
         route_request(a, req, who, resp);
     kr_token_user_free(owned);
 }
