@@ -550,8 +550,11 @@ START_TEST(the_program_plans_then_sweeps_once_and_refuses_bad_flags)
     kr_test_proc_free(&once);
     unlink(log);
     kr_testserver_set_faults(dc2.ts, &well);
-    snprintf(args, sizeof(args), "%s --rate fast", common);
-    ck_assert_int_eq(run_program(args, out, sizeof(out)), 2);
+    static const char *const rates[] = {"fast", "0", "nan", "inf", "-1"};
+    for (size_t i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
+        snprintf(args, sizeof(args), "%s --rate %s", common, rates[i]);
+        ck_assert_msg(run_program(args, out, sizeof(out)) == 2, "--rate %s", rates[i]);
+    }
     snprintf(args, sizeof(args), "%s --leader-elect", common);
     ck_assert_int_eq(run_program(args, out, sizeof(out)), 2); /* --once takes no Lease */
     ck_assert_int_eq(run_program("--no-such-flag", out, sizeof(out)), 2);

@@ -115,7 +115,7 @@ static int parse_fraction(const char *flag, const char *v, double *out)
 {
     char *end;
     double d = strtod(v, &end);
-    if (*end || !*v || d < 0 || d > 1) {
+    if (*end || !*v || !(d >= 0 && d <= 1)) { /* nan compares false */
         fprintf(stderr, "kr-apiserver: %s: a fraction in [0,1], not \"%s\"\n", flag, v);
         return -1;
     }

@@ -3,6 +3,7 @@
  * labels, only after a grace period, a cap per run, uid + resourceVersion
  * preconditions on every delete (docs/PLATFORM.md, invariant 6). The
  * logic is in plan.c and sweep.c; this file wires flags and the manager. */
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,8 +252,11 @@ static int check_flags(sweeper *s, kr_error_t *err)
 {
     char *end = NULL;
     double rate = strtod(flags.rate, &end);
-    if (!end || *end || end == flags.rate || rate < 0)
-        return kr_error_set(err, KR_EINVAL, "--rate: want a number of deletes per second, got %s",
+    /* a safety tool always paces: 0, nan and inf would all turn pacing
+     * off (the sweep paces only at a rate above 0) */
+    if (!end || *end || end == flags.rate || !isfinite(rate) || rate <= 0 || rate > 1e6)
+        return kr_error_set(err, KR_EINVAL,
+                            "--rate: want deletes per second, above 0 and at most 1000000, got %s",
                             flags.rate);
     if (flags.max_deletes < 0)
         return kr_error_set(err, KR_EINVAL, "--max-deletes must not be negative");
