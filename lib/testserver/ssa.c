@@ -977,8 +977,9 @@ static json_t *ensure_named(const json_t *set, const ty *t)
 
 /* apiVersion, kind and the metadata the server sets; on the main resource
  * of a kind with a status subresource its status, on the status
- * subresource everything else. */
-static void strip(json_t **set, bool has_status, const char *sub)
+ * subresource everything but status and the metadata a status write may
+ * change. */
+static void strip(json_t **set, const ts_resource *res, const char *sub)
 {
     static const char *const meta[] = {
         ".",     "f:name",        "f:namespace",  "f:creationTimestamp", "f:selfLink",
@@ -990,13 +991,27 @@ static void strip(json_t **set, bool has_status, const char *sub)
         json_object_del(md, meta[i]);
     fs_prune_child(*set, "f:metadata");
     if (sub && strcmp(sub, "status") == 0) {
+        /* the status manager owns status, and the metadata the kind's
+         * status strategy neither resets nor lists in GetResetFields */
         json_t *keep = json_object_get(*set, "f:status");
         json_t *only = json_object();
         if (keep)
             json_object_set(only, "f:status", keep);
+        unsigned reset = ts_status_resets(res);
+        md = json_object_get(*set, "f:metadata");
+        if (md && !(reset & (SR_ALL | SR_UNOWNED))) {
+            json_object_set(only, "f:metadata", md);
+            for (unsigned bit = SR_LABELS; bit <= SR_OWNERS; bit <<= 1) {
+                char pe[32];
+                snprintf(pe, sizeof(pe), "f:%s", ts_status_meta_field(bit));
+                if (reset & bit)
+                    json_object_del(md, pe);
+            }
+            fs_prune_child(only, "f:metadata");
+        }
         json_decref(*set);
         *set = only;
-    } else if (!sub && has_status) {
+    } else if (!sub && res->has_status) {
         json_object_del(*set, "f:status");
     }
 }
@@ -1354,8 +1369,8 @@ static int take_changes(const ts_resource *res, bool stored, const json_t *live,
         fs_union_into(modified, added);
         json_decref(added);
     }
-    strip(&modified, res->has_status, sub);
-    strip(&removed, res->has_status, sub);
+    strip(&modified, res, sub);
+    strip(&removed, res, sub);
     json_t *groups = json_array();
     json_t **conflicts = kr_calloc(ms->n ? ms->n : 1, sizeof(json_t *));
     for (size_t i = 0; conflicts && i < ms->n; i++) {
@@ -1527,7 +1542,7 @@ json_t *ts_ssa_applied_set(const ts_resource *res, const json_t *config, const c
     json_t *set = json_object();
     to_set(config, &root, set);
     json_object_del(set, ".");
-    strip(&set, res->has_status, sub);
+    strip(&set, res, sub);
     managers ms = {0};
     json_t *out = NULL;
     if (managers_decode(NULL, &ms) == 0) {
@@ -1587,7 +1602,7 @@ int ts_ssa_apply(const ts_resource *res, const json_t *live, const json_t *confi
     json_t *set = json_object();
     to_set(config, &root, set);
     json_object_del(set, ".");
-    strip(&set, res->has_status, sub);
+    strip(&set, res, sub);
     owner *self = managers_add(&ms, manager_id(manager_name, "Apply", api_version, sub));
     json_t *merged = merge(live, config, &root);
     if (!self || !set || !merged) {

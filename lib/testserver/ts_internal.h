@@ -635,6 +635,23 @@ typedef struct ts_write {
     const json_t *managed; /* server-side apply: the managedFields it computed */
     bool no_body; /* loading: status only, skip serialising the object */
 } ts_write;
+/* What a /status write takes from the stored object besides spec, as the
+ * kind's status strategy resets it (write.c); custom resources: SR_ALL. */
+enum {
+    SR_LABELS = 1,
+    SR_ANNOTATIONS = 2,
+    SR_FINALIZERS = 4,
+    SR_OWNERS = 8,
+    /* metav1.ResetObjectMetaForStatus (its deletionTimestamp and
+     * generation every update keeps anyway) */
+    SR_OBJECT_META = SR_LABELS | SR_ANNOTATIONS | SR_FINALIZERS | SR_OWNERS,
+    SR_ALL = 16, /* the whole metadata (the server recomputes managedFields) */
+    SR_UNOWNED = 32 /* the status manager owns no metadata, whatever is kept */
+};
+unsigned ts_status_resets(const ts_resource *res);
+/* The metadata field of one of SR_LABELS .. SR_OWNERS. */
+const char *ts_status_meta_field(unsigned bit);
+
 /* Server-side apply's field ownership (ssa.c). ts_ssa_apply merges an
  * applied configuration into the live object (*out, before defaults) and
  * computes the managedFields (*managed): 0, or KR_ECONFLICT with the 409

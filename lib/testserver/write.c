@@ -621,6 +621,101 @@ static int check_ephemeral_update(const ts_write *w, const json_t *existing, con
     return 0;
 }
 
+/* The metadata every update takes from the stored object (BeforeUpdate and
+ * ValidateObjectMetaUpdate). */
+static const char *const update_keeps[] = {"uid", "creationTimestamp", "deletionTimestamp",
+                                           "deletionGracePeriodSeconds", "generation"};
+
+/* A built-in kind's status strategy (its PrepareForUpdate) copies spec
+ * back from the stored object, and keeps the rest of what the request
+ * sent: labels and annotations a controller writes together with status
+ * persist. These kinds reset some metadata as well; every other built-in
+ * with a status subresource resets spec only. SR_UNOWNED where the
+ * strategy's GetResetFields lists all of metadata though PrepareForUpdate
+ * resets only part of it: the CRD status strategy calls
+ * ResetObjectMetaForStatus with the new object on both sides, which
+ * resets nothing (a CRD's finalizers are removed through its status). */
+static const struct {
+    const char *group, *plural;
+    unsigned reset;
+} status_resets[] = {
+    {"", "pods", SR_OWNERS}, /* old kubelets corrupted them */
+    {"apps", "deployments", SR_LABELS},
+    {"apiregistration.k8s.io", "apiservices", SR_OBJECT_META | SR_UNOWNED},
+    {"storage.k8s.io", "volumeattachments", SR_OBJECT_META | SR_UNOWNED},
+    {"admissionregistration.k8s.io", "validatingadmissionpolicies", SR_OBJECT_META | SR_UNOWNED},
+    {"flowcontrol.apiserver.k8s.io", "flowschemas", SR_ALL},
+    {"flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations", SR_ALL},
+    {"apiextensions.k8s.io", "customresourcedefinitions", SR_UNOWNED},
+};
+
+const char *ts_status_meta_field(unsigned bit)
+{
+    switch (bit) {
+    case SR_LABELS:
+        return "labels";
+    case SR_ANNOTATIONS:
+        return "annotations";
+    case SR_FINALIZERS:
+        return "finalizers";
+    default:
+        return "ownerReferences";
+    }
+}
+
+unsigned ts_status_resets(const ts_resource *res)
+{
+    if (res->crd || ts_csr_is(res)) /* a CSR's /status: csr.c */
+        return SR_ALL;
+    for (size_t i = 0; i < KR_ARRAY_LEN(status_resets); i++)
+        if (ts_resource_is(res, status_resets[i].group, status_resets[i].plural))
+            return status_resets[i].reset;
+    return 0;
+}
+
+/* A /status write: the stored object with the request's status and, for a
+ * built-in kind, the request's metadata less what its status strategy
+ * resets. A custom resource's status strategy copies the whole stored
+ * object and sets only status. */
+static json_t *merge_status(const ts_resource *res, const json_t *existing, json_t *obj)
+{
+    json_t *out = json_deep_copy(existing);
+    if (!out) {
+        json_decref(obj);
+        return NULL;
+    }
+    keep_field(out, obj, "status");
+    unsigned reset = ts_status_resets(res);
+    json_t *md = json_object_get(obj, "metadata");
+    if (!(reset & SR_ALL) && json_is_object(md)) {
+        const json_t *old_md = json_object_get(existing, "metadata");
+        for (size_t i = 0; i < KR_ARRAY_LEN(update_keeps); i++)
+            keep_field(md, old_md, update_keeps[i]);
+        /* the status manager's entry is computed from the stored ones */
+        keep_field(md, old_md, "managedFields");
+        for (unsigned bit = SR_LABELS; bit <= SR_OWNERS; bit <<= 1)
+            if (reset & bit)
+                keep_field(md, old_md, ts_status_meta_field(bit));
+        json_object_set(out, "metadata", md);
+    }
+    if (ts_resource_is(res, "", "pods")) {
+        /* podStatusStrategy backfills the QoS class a status without one
+         * drops (it is set once, at creation; a missing status is Go's
+         * zero value, backfilled as well) */
+        json_t *status = json_object_get(out, "status");
+        const json_t *qos = json_object_get(json_object_get(existing, "status"), "qosClass");
+        const char *sent = json_string_value(json_object_get(status, "qosClass"));
+        if (qos && !json_is_object(status)) {
+            status = json_object();
+            json_object_set_new(out, "status", status);
+        }
+        if (qos && status && (!sent || !*sent))
+            json_object_set_new(status, "qosClass", json_deep_copy(qos));
+    }
+    json_decref(obj);
+    return out;
+}
+
 /* The new state: server-owned fields from `existing`, the status rules. */
 static json_t *merge_for_update(const ts_write *w, const json_t *existing, json_t *obj)
 {
@@ -664,19 +759,12 @@ static json_t *merge_for_update(const ts_write *w, const json_t *existing, json_
         if (json_object_size(spec) == 0)
             json_object_del(obj, "spec");
     }
-    if (w->status_only) {
-        json_t *out = json_deep_copy(existing);
-        if (out)
-            keep_field(out, obj, "status");
-        json_decref(obj);
-        return out;
-    }
+    if (w->status_only)
+        return merge_status(w->rt->res, existing, obj);
     json_t *md = ts_meta(obj);
     const json_t *old_md = json_object_get(existing, "metadata");
-    static const char *const keep[] = {"uid", "creationTimestamp", "deletionTimestamp",
-                                       "deletionGracePeriodSeconds", "generation"};
-    for (size_t i = 0; md && i < KR_ARRAY_LEN(keep); i++)
-        keep_field(md, old_md, keep[i]);
+    for (size_t i = 0; md && i < KR_ARRAY_LEN(update_keeps); i++)
+        keep_field(md, old_md, update_keeps[i]);
     if (w->rt->res->has_status)
         keep_field(obj, existing, "status");
     return obj;
