@@ -2468,6 +2468,16 @@ START_TEST(program_serves_the_api_and_the_cli_drives_it)
     ck_assert_msg(strstr(out, "unknown flag: --frob"), "%s", out);
     const char *two[] = {"get", "a", "b", NULL};
     ck_assert_int_eq(cli(p.bin, server, "tok-alice", two, out, sizeof(out)), 2);
+    /* a manifest that cannot be read says why; a server URL with a query
+     * would swallow the paths appended to it */
+    const char *a_dir[] = {"submit", "-f", p.dir, NULL};
+    ck_assert_int_eq(cli(p.bin, server, "tok-alice", a_dir, out, sizeof(out)), 1);
+    ck_assert_msg(strstr(out, "Is a directory"), "%s", out);
+    char queried[128];
+    snprintf(queried, sizeof(queried), "%s/?x=", server);
+    const char *list_only[] = {"list", NULL};
+    ck_assert_int_eq(cli(p.bin, queried, "tok-alice", list_only, out, sizeof(out)), 2);
+    ck_assert_msg(strstr(out, "--server: want http://HOST[:PORT]"), "%s", out);
     /* names a URL would read as path steps are refused before any request */
     const char *dots[] = {"cancel", "default/..", NULL};
     ck_assert_int_eq(cli(p.bin, server, "tok-alice", dots, out, sizeof(out)), 2);

@@ -83,10 +83,18 @@ typedef struct body_buf {
     size_t len;
 } body_buf;
 
+/* The most an answer may hold: far past any list the API gives, short of
+ * what a server that never ends its body could make us hold. */
+#define MAX_ANSWER (64u << 20)
+/* The most a manifest may hold: the API refuses more than 16 MiB. */
+#define MAX_MANIFEST (16u << 20)
+
 static size_t collect(char *ptr, size_t size, size_t n, void *user)
 {
     body_buf *b = user;
     size_t add = size * n;
+    if (add > MAX_ANSWER - b->len)
+        return 0; /* curl stops: CURLE_WRITE_ERROR */
     char *grown = realloc(b->data, b->len + add + 1);
     if (!grown)
         return 0;
@@ -129,40 +137,55 @@ static long http_call(const cli_opts *o, const char *method, const char *path, c
     CURLcode rc = curl_easy_perform(c);
     if (rc == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    else if (rc == CURLE_WRITE_ERROR)
+        fprintf(stderr, "kr-submitter: %s: the answer is larger than %u MiB\n", o->server,
+                MAX_ANSWER >> 20);
     else
-        fprintf(stderr, "kr-submitter: %s: %s\n", o->server, curl_easy_strerror(rc));
+        fprintf(stderr, "kr-submitter: %s: %s\n", *o->server ? o->server : "--server \"\"",
+                curl_easy_strerror(rc));
     if (resp.data)
         *out = json_loadb(resp.data, resp.len, 0, NULL);
+    /* a success the client cannot read is no success: not the API, or a
+     * broken answer (a caller must not take an empty table for one) */
+    if (status >= 200 && status < 300 && !json_is_object(*out)) {
+        fprintf(stderr,
+                "kr-submitter: %s%s: HTTP %ld with an answer that is no JSON object "
+                "(is --server the submitter's API?)\n",
+                o->server, path, status);
+        json_decref(*out);
+        *out = NULL;
+        status = -1;
+    }
     free(resp.data);
     curl_slist_free_all(headers);
     curl_easy_cleanup(c);
     return status;
 }
 
+/* The whole of `path` ("-": stdin), at most MAX_MANIFEST bytes; NULL after
+ * saying why (it cannot be opened or read, is a directory, or is larger). */
 static char *read_file(const char *path, size_t *len)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f)
+    bool std = strcmp(path, "-") == 0;
+    FILE *f = std ? stdin : fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "kr-submitter: cannot read %s: %s\n", path, strerror(errno));
         return NULL;
-    char *data = NULL;
-    size_t cap = 0;
-    *len = 0;
-    for (;;) {
-        if (*len + 65536 + 1 > cap) {
-            char *grown = realloc(data, cap = cap * 2 + 65536 + 1);
-            if (!grown)
-                break;
-            data = grown;
-        }
-        size_t got = fread(data + *len, 1, cap - *len - 1, f);
-        *len += got;
-        if (got == 0)
-            break;
     }
-    if (f != stdin)
+    char *data = malloc(MAX_MANIFEST + 2);
+    *len = data ? fread(data, 1, MAX_MANIFEST + 1, f) : 0;
+    const char *why = !data                 ? "out of memory"
+                      : ferror(f)           ? strerror(errno)
+                      : *len > MAX_MANIFEST ? "larger than 16 MiB, more than the API takes"
+                                            : NULL;
+    if (!std)
         fclose(f);
-    if (data)
-        data[*len] = '\0';
+    if (why) {
+        fprintf(stderr, "kr-submitter: cannot read %s: %s\n", path, why);
+        free(data);
+        return NULL;
+    }
+    data[*len] = '\0';
     return data;
 }
 
@@ -298,10 +321,8 @@ static int submit(const cli_opts *o)
 {
     size_t len = 0;
     char *body = read_file(o->file, &len);
-    if (!body) {
-        fprintf(stderr, "kr-submitter: cannot read %s\n", o->file);
+    if (!body)
         return 1;
-    }
     char query[2048] = "";
     CURL *c = curl_easy_init();
     add_query(c, query, sizeof(query), "clusters", o->clusters);
@@ -558,6 +579,16 @@ int cli_main(int argc, char **argv)
     }
     if (o.namespace_ && !name_ok(o.namespace_, strlen(o.namespace_))) {
         fprintf(stderr, "kr-submitter: invalid namespace \"%s\"\n", o.namespace_);
+        return 2;
+    }
+    /* the paths are appended to it: a query or a fragment would swallow
+     * them, and another scheme is no API of ours */
+    if ((strncmp(o.server, "http://", 7) != 0 && strncmp(o.server, "https://", 8) != 0) ||
+        strpbrk(o.server, "?# ")) {
+        fprintf(stderr,
+                "kr-submitter: --server: want http://HOST[:PORT] or https://HOST[:PORT], got "
+                "\"%s\"\n",
+                o.server);
         return 2;
     }
     if (!o.token) /* read after parsing: --help shows defaults, never a token */
