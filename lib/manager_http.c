@@ -663,6 +663,11 @@ static int bind_listener(kr_http_server_t *s, kr_error_t *err)
     return 0;
 }
 
+/* The endpoint's connections: at most this many at once, half of them
+ * from one peer; closed after this many seconds without traffic. */
+#define HTTP_MAX_CONNECTIONS 256
+#define HTTP_IDLE_TIMEOUT_S 30
+
 int kr_http_server_new(const kr_http_server_opts *opts, kr_http_server_t **out, kr_error_t *err)
 {
     if (!opts || !opts->listen || !out)
@@ -700,10 +705,17 @@ int kr_http_server_start(kr_http_server_t *s, kr_error_t *err)
     s->daemon =
         /* The logger first: libmicrohttpd prints to stderr about any option
          * it meets before it (and the library never prints). */
+        /* One peer holds at most half the connections, so that idle
+         * connections from one address (a client that leaks them, or
+         * means to) leave room for the kubelet's probes and everyone else;
+         * and a connection that sends or receives nothing for 30 s is
+         * closed (event streams send a keep-alive every 15 s). */
         MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
                          s, MHD_OPTION_LISTEN_SOCKET, s->fd, MHD_OPTION_CONNECTION_TIMEOUT,
-                         (unsigned)120, MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
-                         MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL, MHD_OPTION_END);
+                         (unsigned)HTTP_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
+                         (unsigned)HTTP_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                         (unsigned)(HTTP_MAX_CONNECTIONS / 2), MHD_OPTION_NOTIFY_COMPLETED,
+                         request_completed, NULL, MHD_OPTION_END);
     if (!s->daemon)
         return kr_error_set(err, KR_EIO, "cannot serve HTTP on %s", s->address);
     s->fd = -1; /* closed by MHD_stop_daemon */

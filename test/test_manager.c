@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -724,6 +725,65 @@ START_TEST(an_idle_stream_ends_promptly_at_stop)
     ck_assert_int_eq(atomic_load(&the_sse.done_calls), 1);
     pthread_mutex_destroy(&c.lock);
     pthread_cond_destroy(&c.cond);
+}
+END_TEST
+
+/* A TCP connection to `base` (ADDR:PORT) from the local address `from`;
+ * the descriptor, or -1. */
+static int connect_from(const char *from, const char *base)
+{
+    char host[64];
+    const char *colon = strrchr(base, ':');
+    ck_assert_ptr_nonnull(colon);
+    snprintf(host, sizeof(host), "%.*s", (int)(colon - base), base);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in src = {.sin_family = AF_INET}, dst = {.sin_family = AF_INET};
+    ck_assert_int_eq(inet_pton(AF_INET, from, &src.sin_addr), 1);
+    ck_assert_int_eq(inet_pton(AF_INET, host, &dst.sin_addr), 1);
+    dst.sin_port = htons((uint16_t)atoi(colon + 1));
+    if (bind(fd, (struct sockaddr *)&src, sizeof(src)) != 0 ||
+        connect(fd, (struct sockaddr *)&dst, sizeof(dst)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Whether the server closes `fd` within `ms` (it reads end of stream). */
+static bool closed_by_server(int fd, int ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    char c;
+    return poll(&p, 1, ms) == 1 && recv(fd, &c, 1, 0) == 0;
+}
+
+/* One peer's idle connections take at most half the endpoint: past 128,
+ * its next one is closed at once, and another address's probe answers. */
+START_TEST(one_peer_cannot_take_every_connection)
+{
+    struct running r;
+    manager_make(&r, true, NULL, 0);
+    manager_start(&r);
+    const char *base = kr_manager_listen_address(r.m);
+    struct reply x = wait_status(base, "/healthz", 200);
+    free(x.body);
+    int held[128];
+    for (int i = 0; i < 128; i++) {
+        held[i] = connect_from("127.0.0.2", base);
+        ck_assert_int_ge(held[i], 0);
+    }
+    int extra = connect_from("127.0.0.2", base);
+    ck_assert_int_ge(extra, 0); /* the kernel accepts; the server then refuses */
+    ck_assert(closed_by_server(extra, 10000));
+    close(extra);
+    ck_assert(!closed_by_server(held[0], 0));
+    x = get(base, "/healthz"); /* from 127.0.0.1 */
+    ck_assert_int_eq(x.status, 200);
+    free(x.body);
+    for (int i = 0; i < 128; i++)
+        close(held[i]);
+    ck_assert_int_eq(manager_finish(&r), 0);
 }
 END_TEST
 
@@ -1616,6 +1676,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, bodies_over_the_limit_get_413);
     tcase_add_test(tc, a_guard_refuses_before_the_body_is_read);
     tcase_add_test(tc, an_idle_stream_ends_promptly_at_stop);
+    tcase_add_test(tc, one_peer_cannot_take_every_connection);
     tcase_add_test(tc, readyz_reports_each_check_and_metrics_parse_back);
     tcase_add_test(tc, a_busy_port_fails_at_new_and_zero_disables);
     suite_add_tcase(s, tc);

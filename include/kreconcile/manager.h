@@ -2,10 +2,12 @@
  * runtime, a client and informer factory per cluster (a hub and N workload
  * clusters), the controllers and other runnables, optional leader election,
  * and one HTTP endpoint (libmicrohttpd) serving /healthz, /readyz, /metrics
- * and the program's own routes. Plus what every program shares: the
- * command-line conventions, Go-style durations, JSON or text logs, and a
- * graceful stop on SIGINT/SIGTERM. A program's main() reads like a
- * controller-runtime main.go:
+ * and the program's own routes (256 connections at most, 128 of them from
+ * one peer, each closed after 30 s without traffic, so that one client's
+ * idle connections cannot starve the kubelet's probes). Plus what every
+ * program shares: the command-line conventions, Go-style durations, JSON
+ * or text logs, and a graceful stop on SIGINT/SIGTERM. A program's main()
+ * reads like a controller-runtime main.go:
  *
  *     kr_manager_config cfg;
  *     int rc = kr_manager_parse_args(&program, argc, argv, &cfg, &err);
