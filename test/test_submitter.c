@@ -2016,6 +2016,11 @@ START_TEST(bad_input_is_refused_and_nothing_recorded)
          "does not serve"},
         {"kind: Job\nmetadata: {name: [unclosed\n", 400, "YAML"},
         {"", 400, "empty"},
+        /* a key given twice: JSON refuses it, and the YAML parser (last
+         * one wins) never sees it */
+        {"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"kind\":\"Secret\",\"metadata\":{"
+         "\"name\":\"x\"}}",
+         400, "duplicate object key"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice", cases[i].body, NULL, &r),

@@ -142,11 +142,20 @@ static int parse_body(const char *body, size_t len, json_t **doc, kr_error_t *er
            (body[lead] == ' ' || body[lead] == '\t' || body[lead] == '\r' || body[lead] == '\n'))
         lead++;
     if (lead < len && body[lead] == '{') {
-        *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+        json_error_t jerr;
+        *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
         if (json_is_object(*doc))
             return 0;
         json_decref(*doc);
+        /* JSON but for a key given twice: refused, not handed to the YAML
+         * parser, where the last one would win (a "kind" said twice) */
+        *doc = json_loadb(body, len, 0, NULL);
+        bool twice = *doc != NULL;
+        json_decref(*doc);
         *doc = NULL;
+        if (twice)
+            return sub_fail(err, 400, KR_EPARSE, "the body is not valid JSON: %s (line %d)",
+                            jerr.text, jerr.line);
     }
     json_t *docs = NULL;
     kr_error_t perr = {0};
