@@ -154,6 +154,19 @@ START_TEST(bad_databases_exit_2_at_start_up)
     ck_assert_msg(strstr(text, "trying again in") && strstr(text, "cannot connect"), "%s", text);
     ck_assert_msg(!strstr(text, "s3cret"), "the password is logged: %s", text);
     free(text);
+    /* a buffer past any machine's memory is a flag error, not an abort */
+    program big = {0};
+    const char *big_args[] = {"--inventory", "sqlite:///nonexistent-dir/inv.db",
+                              "--listen",    "0",
+                              "--buffer",    "99999999999",
+                              NULL};
+    start(&big, big_args);
+    code = finish(&big);
+    text = kr_test_proc_log_text(&big);
+    kr_test_proc_free(&big);
+    ck_assert_msg(code == 2 && strstr(text, "--buffer must be from 1 to 10000000"), "exit %d: %s",
+                  code, text);
+    free(text);
     char path[512], url[600];
     snprintf(path, sizeof(path), "%s/corrupt.db", tmpdir);
     FILE *f = fopen(path, "w");

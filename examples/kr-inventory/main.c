@@ -343,8 +343,8 @@ int main(int argc, char **argv)
     app a = {0};
     pthread_mutex_init(&a.producers_lock, NULL);
     int code = 2;
-    if (buffer < 1) {
-        fprintf(stderr, "kr-inventory: --buffer must be at least 1\n");
+    if (buffer < 1 || buffer > 10000000) { /* each slot is an event's place: 10 M is GBs */
+        fprintf(stderr, "kr-inventory: --buffer must be from 1 to 10000000\n");
         goto out;
     }
     if (inv_resources_parse(resource_args.items, resource_args.n, &a.resources, &err) != 0) {
