@@ -564,6 +564,9 @@ START_TEST(program_refuses_bad_flags_with_status_2)
                                  NULL};
     ck_assert_int_eq(run_once(spool_alone, out, sizeof(out)), 2);
     ck_assert_ptr_nonnull(strstr(out, "--inventory-spool needs --inventory"));
+    const char *bad_ns[] = {"--cluster", "dc1=/nonexistent", "--namespace", "BAD/NS", NULL};
+    ck_assert_int_eq(run_once(bad_ns, out, sizeof(out)), 2);
+    ck_assert_ptr_nonnull(strstr(out, "\"BAD/NS\" is not a namespace"));
     const char *missing_kubeconfig[] = {
         "--kubeconfig", "/nonexistent", "--cluster", "dc1=/nonexistent", "--listen", "0", NULL};
     ck_assert_int_eq(run_once(missing_kubeconfig, out, sizeof(out)), 2);

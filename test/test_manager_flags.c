@@ -335,6 +335,25 @@ START_TEST(bad_flags_give_one_clear_line)
                  NULL);
     expect_error("invalid argument \"dc1\" for \"--cluster\" flag: want NAME=KUBECONFIG[:CONTEXT]",
                  "--cluster", "dc1", NULL);
+    /* what the apiserver would refuse in every request fails at start */
+    static const char *const bad_ns[] = {"a/b", "Upper", "-a", "a-", "", "a.b"};
+    for (size_t i = 0; i < sizeof(bad_ns) / sizeof(bad_ns[0]); i++) {
+        char want[200];
+        snprintf(want, sizeof(want),
+                 "invalid argument \"%s\" for \"--lease-namespace\" flag: not a namespace (lower "
+                 "case alphanumerics and '-', at most 63)",
+                 bad_ns[i]);
+        expect_error(want, "--lease-namespace", bad_ns[i], NULL);
+    }
+    static const char *const bad_name[] = {"BAD NAME", "a..b", ".a", "a.", ""};
+    for (size_t i = 0; i < sizeof(bad_name) / sizeof(bad_name[0]); i++) {
+        char want[200];
+        snprintf(want, sizeof(want),
+                 "invalid argument \"%s\" for \"--lease-name\" flag: not a Lease name (lower case "
+                 "alphanumerics, '-' and '.', at most 253)",
+                 bad_name[i]);
+        expect_error(want, "--lease-name", bad_name[i], NULL);
+    }
     expect_error("invalid argument \"=/k\" for \"--cluster\" flag: the cluster name must be 1-63 "
                  "letters, digits, '-', '_' or '.'",
                  "--cluster", "=/k", NULL);
