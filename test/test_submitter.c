@@ -2104,6 +2104,33 @@ START_TEST(bad_input_is_refused_and_nothing_recorded)
                       sub_str(resp.body, "error"));
         json_decref(resp.body);
     }
+    /* a path the API serves, with a method it does not take: 405 and the
+     * methods it does; HEAD is a GET */
+    static const struct {
+        const char *method, *path, *allow;
+        int status;
+    } methods[] = {
+        {"DELETE", "/api/v1/runnables/default/x", "GET, HEAD", 405},
+        {"GET", "/api/v1/runnables/default/x/approve", "POST", 405},
+        {"PUT", "/api/v1/runnables", "GET, HEAD, POST", 405},
+        {"POST", "/api/v1/whoami", "GET, HEAD", 405},
+        {"HEAD", "/api/v1/runnables", NULL, 200},
+        {"DELETE", "/api/v1/runnables/default/x/frob", NULL, 404},
+    };
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        api_request req = {.method = methods[i].method,
+                           .path = methods[i].path,
+                           .authorization = "Bearer tok-alice"};
+        api_response resp = {0};
+        api_handle(&E.api, &req, &resp);
+        ck_assert_msg(resp.status == methods[i].status, "%s %s: %d", methods[i].method,
+                      methods[i].path, resp.status);
+        if (methods[i].allow)
+            ck_assert_str_eq(resp.allow, methods[i].allow);
+        else
+            ck_assert_ptr_null(resp.allow);
+        json_decref(resp.body);
+    }
     json_t *list = NULL;
     ck_assert_int_eq(kr_client_list(E.hub, SUB_RUNNABLES, NULL, NULL, &list, NULL), 0);
     ck_assert_uint_eq(json_array_size(json_object_get(list, "items")), 0);

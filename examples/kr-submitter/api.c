@@ -683,24 +683,33 @@ static void whoami(const kr_token_user *who, api_response *resp)
                      "groups", groups));
 }
 
+/* A 405 naming the methods the path takes (RFC 9110: with Allow). */
+static void not_allowed(api_response *resp, const char *allow, const char *message)
+{
+    answer_error(resp, 405, message);
+    resp->allow = allow;
+}
+
 static void route_request(api *a, const api_request *req, const kr_token_user *who,
                           api_response *resp)
 {
+    /* HEAD is a GET whose body the server leaves out */
+    bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0,
+         post = strcmp(req->method, "POST") == 0;
     if (strcmp(req->path, SUB_API_WHOAMI) == 0) {
-        if (strcmp(req->method, "GET") == 0)
+        if (get)
             whoami(who, resp);
         else
-            answer_error(resp, 405, "GET tells who the API takes the caller for");
+            not_allowed(resp, "GET, HEAD", "GET tells who the API takes the caller for");
         return;
     }
-    bool get = strcmp(req->method, "GET") == 0, post = strcmp(req->method, "POST") == 0;
     if (strcmp(req->path, PREFIX) == 0 || strcmp(req->path, PREFIX "/") == 0) {
         if (get)
             list(a, req, resp);
         else if (post)
             submit(a, req, who, resp);
         else
-            answer_error(resp, 405, "GET lists runnables, POST submits one");
+            not_allowed(resp, "GET, HEAD, POST", "GET lists runnables, POST submits one");
         return;
     }
     char ns[254], name[254], v[254];
@@ -725,6 +734,10 @@ static void route_request(api *a, const api_request *req, const kr_token_user *w
         act(a, req, who, ns, name, VERB_CANCEL, resp);
     } else if (get && strcmp(v, "history") == 0) {
         history(a, ns, name, resp);
+    } else if (!*v || strcmp(v, "history") == 0) {
+        not_allowed(resp, "GET, HEAD", "GET reads the runnable (or its history)");
+    } else if (strcmp(v, "approve") == 0 || strcmp(v, "reject") == 0 || strcmp(v, "cancel") == 0) {
+        not_allowed(resp, "POST", "POST approves, rejects or cancels the runnable");
     } else {
         answer_error(
             resp, 404,

@@ -225,6 +225,8 @@ static void serve_api(const kr_http_request_t *hreq, kr_http_response_t *hresp, 
                        .q_idempotency_key = kr_http_request_query(hreq, "idempotencyKey")};
     api_response resp = {0};
     api_handle(&((app *)user)->api, &req, &resp);
+    if (resp.allow)
+        kr_http_respond_header(hresp, "Allow", resp.allow);
     kr_http_respond_json(hresp, resp.status, resp.body);
     json_decref(resp.body);
 }

@@ -390,6 +390,7 @@ typedef struct api_request {
 typedef struct api_response {
     int status;
     json_t *body; /* new */
+    const char *allow; /* static: the Allow header of a 405, else NULL */
 } api_response;
 
 typedef struct api {
