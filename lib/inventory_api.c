@@ -128,15 +128,17 @@ static int take_params(const kr_inventory_api_param *params, size_t n, const par
     return 0;
 }
 
-/* A decimal in [min, max]; NULL or "" leaves *out alone. */
+/* A decimal in [min, max], digits only (no sign, space or leading zero);
+ * NULL or "" leaves *out alone. */
 static int parse_number(const char *name, const char *text, long long min, long long max,
                         long long *out, char *why, size_t why_len)
 {
     if (!text || !*text)
         return 0;
     char *end = NULL;
-    long long v = strtoll(text, &end, 10);
-    if (*end || v < min || v > max || (text[0] == '0' && text[1])) {
+    errno = 0;
+    long long v = text[0] >= '0' && text[0] <= '9' ? strtoll(text, &end, 10) : 0;
+    if (!end || *end || errno == ERANGE || v < min || v > max || (text[0] == '0' && text[1])) {
         snprintf(why, why_len, "%s must be a number from %lld to %lld, not \"%s\"", name, min, max,
                  text);
         return -1;
@@ -340,8 +342,10 @@ int kr_inventory_sse_new(kr_inventory_t *inv, const char *last_event_id, kr_inve
     if (last_event_id && *last_event_id) {
         char *end = NULL;
         errno = 0;
-        long long v = strtoll(last_event_id, &end, 10);
-        if (*end || v < 0 || errno == ERANGE)
+        long long v = last_event_id[0] >= '0' && last_event_id[0] <= '9'
+                          ? strtoll(last_event_id, &end, 10)
+                          : -1;
+        if (!end || *end || v < 0 || errno == ERANGE)
             return kr_error_set(err, KR_EINVAL,
                                 "inventory sse: the event to resume after (Last-Event-ID or "
                                 "?after=) \"%s\" is not a sequence number",

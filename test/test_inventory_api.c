@@ -144,11 +144,18 @@ START_TEST(api_bad_parameters_are_400_with_a_json_message)
 {
     kr_inventory_t *inv = fresh();
     load(inv);
-    const char *bad[][2] = {
-        {"limit", "0"},          {"limit", "abc"}, {"limit", "1001"},
-        {"limit", "-5"},         {"limit", "07"},  {"labelSelector", "app in ("},
-        {"continue", "garbage"}, {"kind", "Pod"},  {"includeDeleted", "yes"},
-        {"colour", "blue"}};
+    const char *bad[][2] = {{"limit", "0"},
+                            {"limit", "abc"},
+                            {"limit", "1001"},
+                            {"limit", "-5"},
+                            {"limit", "07"},
+                            {"limit", "+5"},
+                            {"limit", " 5"},
+                            {"labelSelector", "app in ("},
+                            {"continue", "garbage"},
+                            {"kind", "Pod"},
+                            {"includeDeleted", "yes"},
+                            {"colour", "blue"}};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int status;
         json_t *doc = get(inv, "/api/v1/objects", &status, bad[i][0], bad[i][1], NULL);
@@ -162,9 +169,18 @@ START_TEST(api_bad_parameters_are_400_with_a_json_message)
     doc = get(inv, "/api/v1/history", &status, "kind", "Job", NULL);
     ck_assert_int_eq(status, 400);
     json_decref(doc);
-    doc = get(inv, "/api/v1/history", &status, "kind", "Job", "name", "j0", "after", "x", NULL);
-    ck_assert_int_eq(status, 400);
-    json_decref(doc);
+    /* digits only, and no number clamped to fit */
+    static const char *const afters[] = {"x", "-0", "+1", "99999999999999999999999999"};
+    for (size_t i = 0; i < sizeof(afters) / sizeof(afters[0]); i++) {
+        doc = get(inv, "/api/v1/history", &status, "kind", "Job", "name", "j0", "after", afters[i],
+                  NULL);
+        ck_assert_msg(status == 400, "after=%s: %d", afters[i], status);
+        json_decref(doc);
+    }
+    kr_inventory_sse_t *sse = NULL;
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_inventory_sse_new(inv, "-0", &sse, &err), KR_EINVAL);
+    ck_assert_int_eq(kr_inventory_sse_new(inv, "+3", &sse, &err), KR_EINVAL);
     doc = get(inv, "/api/v1/history", &status, "kind", "Widget", "name", "j0", NULL);
     ck_assert_int_eq(status, 400);
     ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(doc, "error")), "Widget"));
