@@ -394,7 +394,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "kr-sweeper: %s\n", err.message);
         goto out;
     }
-    code = kr_manager_run(s.m);
+    int ran = code = kr_manager_run(s.m);
     if (code == 0 && flags.once) /* a signal during a failed sweep does not make it a success */
         code = s.once_rc;
     /* every action is in the books, or the run says it is not */
@@ -405,6 +405,9 @@ int main(int argc, char **argv)
         if (flags.once && code == 0)
             code = 1;
     }
+    if (code != ran) /* the manager logged the code it knew of */
+        kr_log(kr_manager_logger(s.m), KR_LOG_INFO, "sweeper", "exit code %d: the sweep %s", code,
+               s.once_rc ? "failed" : "left records out of the inventory");
 out:
     sweeper_free(&s);
     kr_manager_free(s.m);
