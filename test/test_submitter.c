@@ -2510,6 +2510,12 @@ START_TEST(program_serves_the_api_and_the_cli_drives_it)
     const char *list_only[] = {"list", NULL};
     ck_assert_int_eq(cli(p.bin, queried, "tok-alice", list_only, out, sizeof(out)), 2);
     ck_assert_msg(strstr(out, "--server: want http://HOST[:PORT]"), "%s", out);
+    /* a token too long for the header is refused whole, never cut */
+    char long_token[4200];
+    memset(long_token, 't', sizeof(long_token) - 1);
+    long_token[sizeof(long_token) - 1] = '\0';
+    ck_assert_int_eq(cli(p.bin, server, long_token, list_only, out, sizeof(out)), 1);
+    ck_assert_msg(strstr(out, "the token is longer than 4000 bytes"), "%s", out);
     /* names a URL would read as path steps are refused before any request */
     const char *dots[] = {"cancel", "default/..", NULL};
     ck_assert_int_eq(cli(p.bin, server, "tok-alice", dots, out, sizeof(out)), 2);

@@ -88,6 +88,8 @@ typedef struct body_buf {
 #define MAX_ANSWER (64u << 20)
 /* The most a manifest may hold: the API refuses more than 16 MiB. */
 #define MAX_MANIFEST (16u << 20)
+/* The longest bearer token sent (service account tokens are 1-2 KB). */
+#define MAX_TOKEN 4000
 
 static size_t collect(char *ptr, size_t size, size_t n, void *user)
 {
@@ -514,6 +516,11 @@ static int load_token(cli_opts *o, char *buf, size_t len)
             return 1;
         }
         o->token = start;
+    }
+    /* what fits the Authorization header's buffer, whole: never cut */
+    if (o->token && strlen(o->token) > MAX_TOKEN) {
+        fprintf(stderr, "kr-submitter: the token is longer than %d bytes\n", MAX_TOKEN);
+        return 1;
     }
     for (const char *p = o->token; p && *p; p++)
         if (iscntrl((unsigned char)*p)) {
