@@ -3110,6 +3110,25 @@ START_TEST(tls_with_client_certificates_and_tokens)
     char *key = read_text(path);
     snprintf(path, sizeof(path), "%s/ca.pem", dir);
     char *ca = read_text(path);
+    /* a file that is not what it should be is named as such, before any
+     * port is taken: a certificate, a key, a key of that certificate */
+    static const struct {
+        int which; /* 0: garbage certificate, 1: garbage key, 2: the CA's cert as the key's */
+        const char *says;
+    } broken[] = {{0, "the TLS certificate is not a PEM certificate"},
+                  {1, "the TLS key is not a PEM private key"},
+                  {2, "the TLS key does not belong to the certificate"}};
+    for (size_t i = 0; i < KR_ARRAY_LEN(broken); i++) {
+        kr_testserver_opts bad = {.tls_cert_pem = broken[i].which == 0   ? "garbage\n"
+                                                  : broken[i].which == 2 ? ca
+                                                                         : cert,
+                                  .tls_key_pem = broken[i].which == 1 ? "garbage\n" : key};
+        kr_testserver_t *none = NULL;
+        kr_error_t err = {0};
+        ck_assert_int_eq(kr_testserver_start(&bad, &none, &err), KR_EINVAL);
+        ck_assert_ptr_null(none);
+        ck_assert_msg(strstr(err.message, broken[i].says), "%zu: %s", i, err.message);
+    }
     const char *tokens[] = {"tok:bob:get,list", NULL};
     kr_testserver_opts o = {
         .tls_cert_pem = cert, .tls_key_pem = key, .client_ca_pem = ca, .tokens = tokens};

@@ -5,6 +5,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "testserver/ts_internal.h"
 
 static void apply_defaults(kr_testserver_opts *o)
@@ -19,6 +23,40 @@ static void apply_defaults(kr_testserver_opts *o)
         o->watch_buffer_bytes = 8u << 20;
     if (!o->list_snapshots)
         o->list_snapshots = 32;
+}
+
+/* The server's certificate and key, read as the TLS layer will read them
+ * (PEM) and checked to belong together, so that a wrong file is named as
+ * such rather than as a port that cannot be listened on. */
+static int no_password(char *buf, int size, int rwflag, void *user)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)user;
+    return -1; /* an encrypted key is refused, never asked about on a terminal */
+}
+
+static int check_key_pair(const char *cert_pem, const char *key_pem, kr_error_t *err)
+{
+    BIO *cb = BIO_new_mem_buf(cert_pem, -1), *kb = BIO_new_mem_buf(key_pem, -1);
+    X509 *cert = cb ? PEM_read_bio_X509(cb, NULL, no_password, NULL) : NULL;
+    EVP_PKEY *key = kb ? PEM_read_bio_PrivateKey(kb, NULL, no_password, NULL) : NULL;
+    int rc = 0;
+    if (!cb || !kb)
+        rc = kr_error_set(err, KR_ENOMEM, "out of memory reading the TLS certificate");
+    else if (!cert)
+        rc = kr_error_set(err, KR_EINVAL, "the TLS certificate is not a PEM certificate");
+    else if (!key)
+        rc = kr_error_set(err, KR_EINVAL, "the TLS key is not a PEM private key (or is encrypted)");
+    else if (X509_check_private_key(cert, key) != 1)
+        rc = kr_error_set(err, KR_EINVAL, "the TLS key does not belong to the certificate");
+    ERR_clear_error();
+    EVP_PKEY_free(key);
+    X509_free(cert);
+    BIO_free(kb);
+    BIO_free(cb);
+    return rc;
 }
 
 static int copy_tokens(kr_testserver_t *ts, const char *const *tokens)
@@ -58,6 +96,9 @@ static int copy_options(kr_testserver_t *ts, const kr_testserver_opts *opts, kr_
         return kr_error_set(err, KR_EINVAL, "tls_cert_pem and tls_key_pem go together");
     if (ts->opts.client_ca_pem && !ts->opts.tls_cert_pem)
         return kr_error_set(err, KR_EINVAL, "client_ca_pem needs TLS (tls_cert_pem)");
+    if (ts->opts.tls_cert_pem &&
+        (rc = check_key_pair(ts->opts.tls_cert_pem, ts->opts.tls_key_pem, err)) != 0)
+        return rc;
     ts->cert_pem = ts->opts.tls_cert_pem ? kr_strdup(ts->opts.tls_cert_pem) : NULL;
     ts->key_pem = ts->opts.tls_key_pem ? kr_strdup(ts->opts.tls_key_pem) : NULL;
     ts->ca_pem = ts->opts.client_ca_pem ? kr_strdup(ts->opts.client_ca_pem) : NULL;
