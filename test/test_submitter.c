@@ -2015,6 +2015,8 @@ START_TEST(bad_input_is_refused_and_nothing_recorded)
         {"{\"apiVersion\":\"example.com/v1\",\"kind\":\"Frob\",\"metadata\":{\"name\":\"x\"}}", 422,
          "does not serve"},
         {"kind: Job\nmetadata: {name: [unclosed\n", 400, "YAML"},
+        /* a body that looks like JSON hears what JSON found as well */
+        {"{\"kind\": \"Job\", \"metadata\": {\"name\": ", 400, "neither JSON ("},
         {"", 400, "empty"},
         /* a key given twice: JSON refuses it, and the YAML parser (last
          * one wins) never sees it */

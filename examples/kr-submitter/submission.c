@@ -141,8 +141,8 @@ static int parse_body(const char *body, size_t len, json_t **doc, kr_error_t *er
     while (lead < len &&
            (body[lead] == ' ' || body[lead] == '\t' || body[lead] == '\r' || body[lead] == '\n'))
         lead++;
+    json_error_t jerr = {.text = ""};
     if (lead < len && body[lead] == '{') {
-        json_error_t jerr;
         *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
         if (json_is_object(*doc))
             return 0;
@@ -159,8 +159,13 @@ static int parse_body(const char *body, size_t len, json_t **doc, kr_error_t *er
     }
     json_t *docs = NULL;
     kr_error_t perr = {0};
-    if (kr_yaml_parse_all(body, len, &docs, &perr) != 0)
+    if (kr_yaml_parse_all(body, len, &docs, &perr) != 0) {
+        if (*jerr.text) /* it looked like JSON: say what JSON found too */
+            return sub_fail(err, 400, KR_EPARSE,
+                            "the body is neither JSON (%s, line %d) nor YAML (%s)", jerr.text,
+                            jerr.line, perr.message);
         return sub_fail(err, 400, KR_EPARSE, "the body is neither JSON nor YAML: %s", perr.message);
+    }
     size_t n = json_array_size(docs);
     if (n != 1) {
         json_decref(docs);
