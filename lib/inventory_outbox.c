@@ -35,6 +35,7 @@ typedef struct pending {
     kr_inventory_action a;
     char *key;
     int64_t made_ms; /* when it was made: the transaction's time */
+    bool spooled; /* its line is in the spool */
     char *strings[9]; /* what a's string fields point to */
 } pending;
 
@@ -170,7 +171,7 @@ static char *spool_line(const pending *p)
 
 /* Append `p` to the spool and sync it (mu held). On failure the file is
  * cut back to what it held, so that no torn line precedes the next. */
-static void spool_append(kr_inventory_outbox_t *ob, const pending *p)
+static void spool_append(kr_inventory_outbox_t *ob, pending *p)
 {
     if (ob->spool_fd < 0)
         return;
@@ -191,6 +192,7 @@ static void spool_append(kr_inventory_outbox_t *ob, const pending *p)
     kr_free(line);
     if (!why) {
         ob->spool_size += (off_t)len;
+        p->spooled = true;
         return;
     }
     if (done && ftruncate(ob->spool_fd, ob->spool_size) != 0)
@@ -219,7 +221,8 @@ static const char *line_str(const json_t *o, const char *name)
     return json_string_value(json_object_get(o, name));
 }
 
-/* The action of one spool line, or NULL (with *why) when it is not one. */
+/* The action of one spool line, or NULL with *why saying why it is not
+ * one (*why NULL: out of memory, no fault of the line's). */
 static pending *spool_parse(const char *text, size_t len, const char **why)
 {
     json_error_t jerr;
@@ -249,7 +252,7 @@ static pending *spool_parse(const char *text, size_t len, const char **why)
     else if (kr_inv_action_check(&a, &err) != 0)
         *why = "not an action the inventory takes";
     else if (!(p = pending_new(&a, key)))
-        *why = "out of memory";
+        *why = NULL; /* out of memory: no fault of the line's */
     else
         p->made_ms = json_integer_value(made);
     json_decref(o);
@@ -293,8 +296,9 @@ static int spool_open(kr_inventory_outbox_t *ob, const char *path, kr_error_t *e
         kr_free(text);
         return kr_error_set(err, KR_EIO, "inventory outbox: cannot read %s", path);
     }
-    size_t line_no = 0, skipped = 0;
-    for (size_t at = 0; at < len;) {
+    size_t line_no = 0, skipped = 0, whole = len;
+    int rc = 0;
+    for (size_t at = 0; at < len && rc == 0;) {
         const char *nl = memchr(text + at, '\n', len - at);
         line_no++;
         if (!nl) {
@@ -302,12 +306,16 @@ static int spool_open(kr_inventory_outbox_t *ob, const char *path, kr_error_t *e
                    "outbox: %s line %zu skipped: cut short by a crash while it was written", path,
                    line_no);
             skipped++;
+            whole = at; /* cut off below: the next line must not join it */
             break;
         }
         const char *why = NULL;
         pending *p = spool_parse(text + at, (size_t)(nl - (text + at)), &why);
         if (p) {
+            p->spooled = true;
             append(ob, p);
+        } else if (!why) { /* out of memory: the line is fine, keep the file */
+            rc = kr_error_set(err, KR_ENOMEM, "inventory outbox: %s: out of memory", path);
         } else {
             kr_log(&ob->logger, KR_LOG_ERROR, "inventory", "outbox: %s line %zu skipped: %s", path,
                    line_no, why);
@@ -316,7 +324,12 @@ static int spool_open(kr_inventory_outbox_t *ob, const char *path, kr_error_t *e
         at = (size_t)(nl - text) + 1;
     }
     kr_free(text);
-    ob->spool_size = st.st_size;
+    if (rc != 0)
+        return rc;
+    if (whole < len && ftruncate(ob->spool_fd, (off_t)whole) != 0)
+        return kr_error_set(err, KR_EIO, "inventory outbox: cannot cut %s's torn end: %s", path,
+                            strerror(errno));
+    ob->spool_size = (off_t)whole;
     if (ob->n)
         kr_log(&ob->logger, KR_LOG_WARN, "inventory",
                "outbox: %zu action(s) from %s, made before a restart, wait for the inventory",
@@ -556,20 +569,20 @@ void kr_inventory_outbox_free(kr_inventory_outbox_t *ob)
     kr_mutex_unlock(&ob->mu);
     if (ob->thread_started)
         pthread_join(ob->thread, NULL);
-    bool told = false;
+    size_t kept = 0;
     for (pending *p = ob->head, *next; p; p = next) {
         next = p->next;
-        if (ob->spool_fd < 0)
+        if (!p->spooled) /* no spool, or its line could not be written */
             kr_log(&ob->logger, KR_LOG_ERROR, "inventory",
                    "outbox: %s of %s/%s in %s never recorded: the outbox stopped first", p->a.event,
                    p->a.namespace_ ? p->a.namespace_ : "", p->a.name, p->a.cluster);
-        else if (!told && ob->thread_started)
-            kr_log(&ob->logger, KR_LOG_WARN, "inventory",
-                   "outbox: %zu action(s) not yet recorded stay in %s for the next start", ob->n,
-                   ob->spool_path);
-        told = true;
+        kept += p->spooled;
         pending_free(p);
     }
+    if (kept && ob->thread_started)
+        kr_log(&ob->logger, KR_LOG_WARN, "inventory",
+               "outbox: %zu action(s) not yet recorded stay in %s for the next start", kept,
+               ob->spool_path);
     if (ob->spool_fd >= 0)
         close(ob->spool_fd); /* and its lock */
     kr_free(ob->spool_path);

@@ -2045,6 +2045,35 @@ START_TEST(inventory_outbox_spool_keeps_actions_across_a_stop_in_an_outage)
         append_text(spool, saved); /* as if the kill came before the emptying */
     }
     free(saved);
+    /* a spool whose last line a kill cut short, opened while the database
+     * is still away: the torn end is cut off, so the next action's line
+     * stands alone and is there at the start after */
+    ck_assert_int_eq(truncate(spool, 0), 0);
+    append_text(spool, "{\"key\":\"kA\",\"madeMs\":1700000000000,\"cluster\":\"hub\","
+                       "\"kind\":\"Runnable\",\"namespace\":\"default\",\"name\":\"t\","
+                       "\"event\":\"DISPATCHED\",\"actor\":\"kr-submitter\"}\n"
+                       "{\"key\":\"kB\",\"ma");
+    inv = open_url(url);
+    ck_assert_int_eq(kr_pgserver_stop(own), 0);
+    ck_assert_msg(kr_inventory_outbox_new(inv, &oo, &ob, &err) == 0, "%s", err.message);
+    a.name = "t";
+    a.event = "VERIFIED";
+    ck_assert_int_eq(kr_inventory_outbox_record(ob, &a, NULL, &queued, &err), 0);
+    ck_assert(queued);
+    kr_inventory_outbox_free(ob);
+    kr_inventory_free(inv);
+    ck_assert_int_eq(kr_pgserver_restart(own), 0);
+    inv = open_url(url);
+    ck_assert_msg(kr_inventory_outbox_new(inv, &oo, &ob, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(kr_inventory_outbox_flush(ob, 60000), 0);
+    json_t *h = NULL;
+    ck_assert_int_eq(kr_inventory_history(inv, "Runnable", "default", "t", 0, 0, &h, &err), 0);
+    char events[256];
+    history_events(h, events, sizeof(events));
+    ck_assert_str_eq(events, "DISPATCHED VERIFIED");
+    json_decref(h);
+    kr_inventory_outbox_free(ob);
+    kr_inventory_free(inv);
     unlink(spool);
     kr_pgserver_free(own);
 }
