@@ -538,6 +538,13 @@ START_TEST(create_rejects_bad_input_with_apiserver_status)
             "{\"metadata\":{\"name\":\"rv\",\"resourceVersion\":\"5\"}}", &r);
     ck_assert_int_eq(r.status, 201);
     tc_free(&r);
+    /* validation comes first: storage never sees an invalid object */
+    tc_json(U, "POST", "/apis/coordination.k8s.io/v1/namespaces/default/leases",
+            "{\"metadata\":{\"name\":\"rv\",\"resourceVersion\":\"5\"},\"spec\":{"
+            "\"leaseDurationSeconds\":0}}",
+            &r);
+    ck_assert_int_eq(r.status, 422);
+    tc_free(&r);
     tc_json(U, "POST", p, "{\"metadata\":{\"name\":\"rv\",\"resourceVersion\":\"abc\"}}", &r);
     ck_assert_int_eq(r.status, 201);
     ck_assert_str_ne(meta(r.json, "resourceVersion"), "abc");

@@ -257,14 +257,13 @@ static void stamp_rv(kr_testserver_t *ts, json_t *md, bool dry_run)
     json_object_set_new(md, "resourceVersion", json_string(rv));
 }
 
-static int admit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, json_t *md,
-                        ts_response *resp)
+/* etcd3's Create, after admission and validation, refuses a
+ * resourceVersion that parses as a number above 0 with a plain error,
+ * which reaches the client as a 500 without a reason; a dry run never
+ * gets there (DryRunnableStorage), and text that is no number is not
+ * looked at. */
+static int storage_admits(const ts_write *w, const json_t *md, ts_response *resp)
 {
-    const ts_resource *res = w->rt->res;
-    /* etcd3's Create refuses a resourceVersion that parses as a number
-     * above 0 with a plain error, which reaches the client as a 500
-     * without a reason; a dry run never gets there (DryRunnableStorage),
-     * and text that is no number is not looked at. */
     const char *rv = json_string_value(json_object_get(md, "resourceVersion"));
     char *end = NULL;
     errno = 0;
@@ -274,6 +273,13 @@ static int admit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, jso
                           "resourceVersion should not be set on objects to be created", NULL);
         return KR_EINVALIDOBJ;
     }
+    return 0;
+}
+
+static int admit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, json_t *md,
+                        ts_response *resp)
+{
+    const ts_resource *res = w->rt->res;
     int rc = resolve_name(ts, res, md, resp);
     if (rc != 0)
         return rc;
@@ -527,6 +533,8 @@ int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_res
         rc = crd_hook(ts, w, &obj);
         md = ts_meta(obj);
     }
+    if (rc == 0)
+        rc = storage_admits(w, md, resp);
     if (rc != 0) {
         if (rc == KR_ENOMEM)
             respond_oom(resp);
