@@ -336,7 +336,6 @@ START_TEST(create_sets_server_metadata_and_get_returns_it)
 }
 END_TEST
 
-static const json_t *dig(const json_t *obj, const char *path);
 static const char *dig_str(const json_t *obj, const char *path);
 
 /* A CronJob's schedule is parsed as cron.ParseStandard parses it, with its
@@ -464,8 +463,8 @@ START_TEST(built_in_objects_carry_their_zero_top_level_fields)
             "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}}}",
             &r);
     ck_assert_int_eq(r.status, 201);
-    ck_assert_msg(json_is_object(dig(r.json, "status")) &&
-                      json_object_size(dig(r.json, "status")) == 0,
+    ck_assert_msg(json_is_object(tc_dig(r.json, "status")) &&
+                      json_object_size(tc_dig(r.json, "status")) == 0,
                   "status: %s", r.body);
     tc_free(&r);
     tc_json(U, "POST", "/apis/apps/v1/namespaces/default/statefulsets",
@@ -477,10 +476,10 @@ START_TEST(built_in_objects_carry_their_zero_top_level_fields)
     tc_free(&r);
     tc_json(U, "GET", "/apis/apps/v1/namespaces/default/statefulsets/zero", NULL, &r);
     ck_assert_int_eq(r.status, 200);
-    ck_assert_uint_eq(json_object_size(dig(r.json, "status")), 2);
-    ck_assert(json_integer_value(dig(r.json, "status.replicas")) == 0 &&
-              json_is_integer(dig(r.json, "status.replicas")));
-    ck_assert(json_is_integer(dig(r.json, "status.availableReplicas")));
+    ck_assert_uint_eq(json_object_size(tc_dig(r.json, "status")), 2);
+    ck_assert(json_integer_value(tc_dig(r.json, "status.replicas")) == 0 &&
+              json_is_integer(tc_dig(r.json, "status.replicas")));
+    ck_assert(json_is_integer(tc_dig(r.json, "status.availableReplicas")));
     tc_free(&r);
     tc_json(U, "GET", watch, NULL, &r);
     ck_assert_int_eq(r.status, 200);
@@ -494,7 +493,7 @@ START_TEST(built_in_objects_carry_their_zero_top_level_fields)
             "\"name\":\"p\",\"namespace\":\"default\"},\"reason\":\"R\",\"message\":\"m\"}",
             &r);
     ck_assert_msg(r.status == 201, "%s", r.body);
-    ck_assert(json_is_null(dig(r.json, "eventTime")));
+    ck_assert(json_is_null(tc_dig(r.json, "eventTime")));
     ck_assert_str_eq(dig_str(r.json, "reportingComponent"), "");
     ck_assert_str_eq(dig_str(r.json, "reportingInstance"), "");
     tc_free(&r);
@@ -502,9 +501,9 @@ START_TEST(built_in_objects_carry_their_zero_top_level_fields)
     tc_json(U, "POST", "/api/v1/namespaces/default/configmaps",
             "{\"metadata\":{\"name\":\"zero\"},\"data\":{\"a\":\"b\"}}", &r);
     ck_assert_int_eq(r.status, 201);
-    ck_assert_ptr_null(dig(r.json, "status"));
-    ck_assert_ptr_null(dig(r.json, "binaryData"));
-    ck_assert_ptr_null(dig(r.json, "immutable"));
+    ck_assert_ptr_null(tc_dig(r.json, "status"));
+    ck_assert_ptr_null(tc_dig(r.json, "binaryData"));
+    ck_assert_ptr_null(tc_dig(r.json, "immutable"));
     tc_free(&r);
 }
 END_TEST
@@ -2288,10 +2287,10 @@ START_TEST(autoscalers_are_served_as_v1_and_v2)
     snprintf(path, sizeof(path), "%s/web", v2);
     tc_json(U, "GET", path, NULL, &r);
     ck_assert_str_eq(jstr(r.json, "apiVersion"), "autoscaling/v2");
-    const json_t *m = json_array_get(dig(r.json, "spec.metrics"), 0);
+    const json_t *m = json_array_get(tc_dig(r.json, "spec.metrics"), 0);
     ck_assert_str_eq(dig_str(m, "resource.name"), "cpu");
     ck_assert_int_eq(dig_int(m, "resource.target.averageUtilization"), 60);
-    ck_assert_ptr_null(dig(r.json, "spec.targetCPUUtilizationPercentage"));
+    ck_assert_ptr_null(tc_dig(r.json, "spec.targetCPUUtilizationPercentage"));
     tc_free(&r);
 
     /* what v1 cannot hold rides in annotations, and comes back */
@@ -2307,8 +2306,8 @@ START_TEST(autoscalers_are_served_as_v1_and_v2)
     snprintf(path, sizeof(path), "%s/web", v1);
     tc_json(U, "GET", path, NULL, &r);
     ck_assert_int_eq(dig_int(r.json, "spec.targetCPUUtilizationPercentage"), 50);
-    ck_assert_ptr_null(dig(r.json, "spec.metrics"));
-    const json_t *ann = dig(r.json, "metadata.annotations");
+    ck_assert_ptr_null(tc_dig(r.json, "spec.metrics"));
+    const json_t *ann = tc_dig(r.json, "metadata.annotations");
     ck_assert_ptr_nonnull(strstr(jstr(ann, "autoscaling.alpha.kubernetes.io/metrics"), "memory"));
     ck_assert_ptr_nonnull(
         strstr(jstr(ann, "autoscaling.alpha.kubernetes.io/behavior"), "\"scaleDown\""));
@@ -2326,9 +2325,9 @@ START_TEST(autoscalers_are_served_as_v1_and_v2)
     snprintf(path, sizeof(path), "%s/web", v2);
     tc_json(U, "GET", path, NULL, &r);
     ck_assert_int_eq(dig_int(r.json, "spec.maxReplicas"), 7);
-    ck_assert_uint_eq(json_array_size(dig(r.json, "spec.metrics")), 2);
+    ck_assert_uint_eq(json_array_size(tc_dig(r.json, "spec.metrics")), 2);
     ck_assert_int_eq(dig_int(r.json, "spec.behavior.scaleDown.stabilizationWindowSeconds"), 60);
-    ck_assert_ptr_null(dig(r.json, "metadata.annotations"));
+    ck_assert_ptr_null(tc_dig(r.json, "metadata.annotations"));
     tc_free(&r);
 
     /* lists and watches through v1 are v1 */
@@ -2341,7 +2340,7 @@ START_TEST(autoscalers_are_served_as_v1_and_v2)
     for (size_t i = 0; i < 3; i++) {
         const json_t *o = json_object_get(tc_watch_event(w, i), "object");
         ck_assert_str_eq(jstr(o, "apiVersion"), "autoscaling/v1");
-        ck_assert_ptr_nonnull(dig(o, "spec.targetCPUUtilizationPercentage"));
+        ck_assert_ptr_nonnull(tc_dig(o, "spec.targetCPUUtilizationPercentage"));
     }
     tc_watch_close(w);
 }
@@ -3760,7 +3759,7 @@ static const json_t *condition(const json_t *obj, const char *type)
 {
     size_t i;
     const json_t *c;
-    json_array_foreach(dig(obj, "status.conditions"), i, c)
+    json_array_foreach(tc_dig(obj, "status.conditions"), i, c)
     {
         if (strcmp(jstr(c, "type"), type) == 0)
             return c;
@@ -3976,7 +3975,7 @@ START_TEST(apiservices_register_what_is_served)
     ck_assert_int_eq(dig_int(r.json, "spec.groupPriorityMinimum"), 1000);
     ck_assert_int_eq(dig_int(r.json, "spec.versionPriority"), 100);
     ck_assert_str_eq(
-        json_string_value(json_object_get(dig(r.json, "metadata.labels"),
+        json_string_value(json_object_get(tc_dig(r.json, "metadata.labels"),
                                           "kube-aggregator.kubernetes.io/automanaged")),
         "true");
     tc_free(&r);
@@ -4558,27 +4557,15 @@ static json_t *created(const char *path, const char *body)
     return obj;
 }
 
-/* obj at a dotted path ("spec.template.spec"), numbers as array indexes. */
-static const json_t *dig(const json_t *obj, const char *path)
-{
-    char buf[256];
-    snprintf(buf, sizeof(buf), "%s", path);
-    char *save = NULL;
-    for (char *part = strtok_r(buf, ".", &save); part && obj; part = strtok_r(NULL, ".", &save))
-        obj = json_is_array(obj) ? json_array_get(obj, strtoul(part, NULL, 10))
-                                 : json_object_get(obj, part);
-    return obj;
-}
-
 static const char *dig_str(const json_t *obj, const char *path)
 {
-    return json_string_value(dig(obj, path));
+    return json_string_value(tc_dig(obj, path));
 }
 
 static json_int_t dig_int(const json_t *obj, const char *path)
 {
-    ck_assert_msg(json_is_integer(dig(obj, path)), "%s is not an integer", path);
-    return json_integer_value(dig(obj, path));
+    ck_assert_msg(json_is_integer(tc_dig(obj, path)), "%s is not an integer", path);
+    return json_integer_value(tc_dig(obj, path));
 }
 
 /* A Secret's stringData goes into data (over what data held), as the v1
@@ -4640,7 +4627,7 @@ START_TEST(pods_get_requests_from_limits_and_ephemeral_containers)
     ck_assert_str_eq(dig_str(r.json, "spec.ephemeralContainers.0.imagePullPolicy"), "Always");
     ck_assert_str_eq(dig_str(r.json, "spec.ephemeralContainers.0.terminationMessagePath"),
                      "/dev/termination-log");
-    ck_assert_ptr_null(dig(r.json, "metadata.labels.ignored"));
+    ck_assert_ptr_null(tc_dig(r.json, "metadata.labels.ignored"));
     tc_free(&r);
     tc_json(U, "DELETE", eph, NULL, &r);
     ck_assert_int_eq(r.status, 405);
@@ -4681,7 +4668,7 @@ START_TEST(claims_and_ingresses_get_the_default_class)
     char body[512];
     snprintf(body, sizeof(body), claim, "before", "", "");
     json_t *o = created(pvcs, body);
-    ck_assert_ptr_null(dig(o, "spec.storageClassName")); /* no default yet */
+    ck_assert_ptr_null(tc_dig(o, "spec.storageClassName")); /* no default yet */
     json_decref(o);
     json_decref(created("/apis/storage.k8s.io/v1/storageclasses",
                         "{\"metadata\":{\"name\":\"fast\"},\"provisioner\":\"x\"}"));
@@ -4705,7 +4692,7 @@ START_TEST(claims_and_ingresses_get_the_default_class)
     snprintf(body, sizeof(body), claim, "beta",
              ",\"annotations\":{\"volume.beta.kubernetes.io/storage-class\":\"fast\"}", "");
     o = created(pvcs, body);
-    ck_assert_ptr_null(dig(o, "spec.storageClassName"));
+    ck_assert_ptr_null(tc_dig(o, "spec.storageClassName"));
     json_decref(o);
 
     json_decref(created("/apis/networking.k8s.io/v1/ingressclasses",
@@ -4719,7 +4706,7 @@ START_TEST(claims_and_ingresses_get_the_default_class)
     snprintf(body, sizeof(body), ingress, "annotated",
              ",\"annotations\":{\"kubernetes.io/ingress.class\":\"other\"}", "");
     o = created(ingresses, body);
-    ck_assert_ptr_null(dig(o, "spec.ingressClassName"));
+    ck_assert_ptr_null(tc_dig(o, "spec.ingressClassName"));
     json_decref(o);
 }
 END_TEST
@@ -4765,7 +4752,7 @@ START_TEST(volumes_policies_limits_and_nodes_get_their_defaults)
     /* TaintNodesByCondition: not ready until a node controller says so */
     ck_assert_str_eq(dig_str(node, "spec.taints.0.key"), "node.kubernetes.io/not-ready");
     ck_assert_str_eq(dig_str(node, "spec.taints.0.effect"), "NoSchedule");
-    ck_assert_ptr_null(dig(node, "spec.taints.1"));
+    ck_assert_ptr_null(tc_dig(node, "spec.taints.1"));
     json_decref(node);
     node = created("/api/v1/nodes", "{\"metadata\":{\"name\":\"cidrs\"},\"spec\":{"
                                     "\"podCIDRs\":[\"10.0.2.0/24\",\"fd00::/64\"]}}");
@@ -4926,7 +4913,7 @@ START_TEST(times_are_stored_as_go_writes_them)
     ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
     ck_assert_str_eq(dig_str(r.json, "status.conditions.0.lastTransitionTime"),
                      "2026-12-06T18:48:25Z");
-    ck_assert(json_is_null(dig(r.json, "status.startTime")));
+    ck_assert(json_is_null(tc_dig(r.json, "status.startTime")));
     tc_free(&r);
 }
 END_TEST
@@ -4944,13 +4931,13 @@ START_TEST(builtin_kinds_get_the_apiserver_defaults)
         "\"image\":\"registry:5000/busybox:1.36\"},{\"name\":\"c\",\"image\":\"x@sha256:"
         "0123\"}],\"volumes\":[{\"name\":\"cfg\",\"configMap\":{\"name\":\"cfg\"}},{\"name\":"
         "\"scratch\"}]}}");
-    const json_t *ps = dig(pod, "spec");
+    const json_t *ps = tc_dig(pod, "spec");
     ck_assert_str_eq(dig_str(ps, "restartPolicy"), "Always");
     ck_assert_str_eq(dig_str(ps, "dnsPolicy"), "ClusterFirst");
     ck_assert_str_eq(dig_str(ps, "schedulerName"), "default-scheduler");
     ck_assert_int_eq(dig_int(ps, "terminationGracePeriodSeconds"), 30);
-    ck_assert(json_is_true(dig(ps, "enableServiceLinks")));
-    ck_assert(json_is_object(dig(ps, "securityContext")));
+    ck_assert(json_is_true(tc_dig(ps, "enableServiceLinks")));
+    ck_assert(json_is_object(tc_dig(ps, "securityContext")));
     ck_assert_int_eq(dig_int(ps, "priority"), 0);
     ck_assert_str_eq(dig_str(ps, "preemptionPolicy"), "PreemptLowerPriority");
     ck_assert_str_eq(dig_str(ps, "tolerations.0.key"), "node.kubernetes.io/not-ready");
@@ -4968,7 +4955,7 @@ START_TEST(builtin_kinds_get_the_apiserver_defaults)
     ck_assert_int_eq(dig_int(ps, "containers.0.readinessProbe.periodSeconds"), 10);
     ck_assert_int_eq(dig_int(ps, "containers.0.readinessProbe.failureThreshold"), 3);
     ck_assert_int_eq(dig_int(ps, "volumes.0.configMap.defaultMode"), 0644);
-    ck_assert(json_is_object(dig(ps, "volumes.1.emptyDir")));
+    ck_assert(json_is_object(tc_dig(ps, "volumes.1.emptyDir")));
     json_decref(pod);
 
     /* workloads: their own defaults and their templates' */
@@ -4984,7 +4971,7 @@ START_TEST(builtin_kinds_get_the_apiserver_defaults)
     ck_assert_int_eq(dig_int(d, "spec.progressDeadlineSeconds"), 600);
     ck_assert_str_eq(dig_str(d, "spec.template.spec.restartPolicy"), "Always");
     /* SetDefaults_Pod's fields are a pod's, not a template's */
-    ck_assert_ptr_null(dig(d, "spec.template.spec.enableServiceLinks"));
+    ck_assert_ptr_null(tc_dig(d, "spec.template.spec.enableServiceLinks"));
     /* an update that leaves the defaults out gets them again: no change */
     json_object_del(json_object_get(d, "spec"), "strategy");
     json_object_del(json_object_get(d, "spec"), "replicas");
@@ -5039,12 +5026,12 @@ START_TEST(builtin_kinds_get_the_apiserver_defaults)
     ck_assert_int_eq(dig_int(job, "spec.parallelism"), 1);
     ck_assert_int_eq(dig_int(job, "spec.backoffLimit"), 6);
     ck_assert_str_eq(dig_str(job, "spec.completionMode"), "NonIndexed");
-    ck_assert(json_is_false(dig(job, "spec.suspend")));
+    ck_assert(json_is_false(tc_dig(job, "spec.suspend")));
     ck_assert_str_eq(dig_str(job, "spec.podReplacementPolicy"), "TerminatingOrFailed");
     ck_assert_str_eq(dig_str(job, "spec.template.spec.restartPolicy"), "Never");
-    const json_t *match = dig(job, "spec.selector.matchLabels");
+    const json_t *match = tc_dig(job, "spec.selector.matchLabels");
     ck_assert_str_eq(jstr(match, "batch.kubernetes.io/controller-uid"), uid);
-    const json_t *tl = dig(job, "spec.template.metadata.labels");
+    const json_t *tl = tc_dig(job, "spec.template.metadata.labels");
     ck_assert_str_eq(jstr(tl, "batch.kubernetes.io/job-name"), "j");
     ck_assert_str_eq(jstr(tl, "controller-uid"), uid);
     ck_assert_str_eq(jstr(json_object_get(json_object_get(job, "metadata"), "labels"), "job-name"),
@@ -5058,7 +5045,7 @@ START_TEST(builtin_kinds_get_the_apiserver_defaults)
     ck_assert_int_eq(dig_int(cj, "spec.successfulJobsHistoryLimit"), 3);
     ck_assert_int_eq(dig_int(cj, "spec.failedJobsHistoryLimit"), 1);
     ck_assert_str_eq(dig_str(cj, "spec.jobTemplate.spec.template.spec.dnsPolicy"), "ClusterFirst");
-    ck_assert_ptr_null(dig(cj, "spec.jobTemplate.spec.backoffLimit"));
+    ck_assert_ptr_null(tc_dig(cj, "spec.jobTemplate.spec.backoffLimit"));
     json_decref(cj);
 
     /* namespaces carry their name as a label, also when generated */
@@ -5130,7 +5117,7 @@ START_TEST(newer_builtin_kinds_get_their_scheme_defaults)
     ck_assert_str_eq(dig_str(hpa, "spec.metrics.0.resource.name"), "cpu");
     ck_assert_str_eq(dig_str(hpa, "spec.metrics.0.resource.target.type"), "Utilization");
     ck_assert_int_eq(dig_int(hpa, "spec.metrics.0.resource.target.averageUtilization"), 80);
-    ck_assert_ptr_null(dig(hpa, "spec.behavior"));
+    ck_assert_ptr_null(tc_dig(hpa, "spec.behavior"));
     ck_assert_str_eq(jstr(hpa, "apiVersion"), "autoscaling/v2");
     json_decref(hpa);
     hpa = created(hpas, "{\"metadata\":{\"name\":\"b\"},\"spec\":{\"scaleTargetRef\":{"
@@ -5144,7 +5131,7 @@ START_TEST(newer_builtin_kinds_get_their_scheme_defaults)
     ck_assert_str_eq(dig_str(hpa, "spec.behavior.scaleUp.policies.0.type"), "Pods");
     ck_assert_int_eq(dig_int(hpa, "spec.behavior.scaleUp.policies.0.value"), 4);
     ck_assert_int_eq(dig_int(hpa, "spec.behavior.scaleUp.policies.1.periodSeconds"), 15);
-    ck_assert_ptr_null(dig(hpa, "metadata.generation"));
+    ck_assert_ptr_null(tc_dig(hpa, "metadata.generation"));
     json_decref(hpa);
     tc_response r;
     tc_json(U, "GET", "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers", NULL, &r);
@@ -5159,15 +5146,15 @@ START_TEST(newer_builtin_kinds_get_their_scheme_defaults)
                          "\"name\":\"hook\"}},\"rules\":[{\"apiGroups\":[\"\"],"
                          "\"apiVersions\":[\"v1\"],\"operations\":[\"CREATE\"],\"resources\":"
                          "[\"pods\"]}]}]}");
-    const json_t *w = dig(vw, "webhooks.0");
+    const json_t *w = tc_dig(vw, "webhooks.0");
     ck_assert_str_eq(dig_str(w, "failurePolicy"), "Fail");
     ck_assert_str_eq(dig_str(w, "matchPolicy"), "Equivalent");
-    ck_assert(json_is_object(dig(w, "namespaceSelector")));
-    ck_assert(json_is_object(dig(w, "objectSelector")));
+    ck_assert(json_is_object(tc_dig(w, "namespaceSelector")));
+    ck_assert(json_is_object(tc_dig(w, "objectSelector")));
     ck_assert_int_eq(dig_int(w, "timeoutSeconds"), 10);
     ck_assert_str_eq(dig_str(w, "rules.0.scope"), "*");
     ck_assert_int_eq(dig_int(w, "clientConfig.service.port"), 443);
-    ck_assert_ptr_null(dig(w, "reinvocationPolicy"));
+    ck_assert_ptr_null(tc_dig(w, "reinvocationPolicy"));
     ck_assert_int_eq(generation(vw), 1);
     json_decref(vw);
     json_t *mw = created("/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
@@ -5226,10 +5213,10 @@ START_TEST(certificate_requests_record_the_requester_and_keep_approval_apart)
     tc_request(U, "POST", csrs, "application/json", body, auth, &r);
     ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
     ck_assert_str_eq(dig_str(r.json, "spec.username"), "alice");
-    ck_assert(has_string(dig(r.json, "spec.groups"), "system:authenticated"));
-    ck_assert(!has_string(dig(r.json, "spec.groups"), "system:masters"));
-    ck_assert(json_is_object(dig(r.json, "status")));
-    ck_assert_uint_eq(json_object_size(dig(r.json, "status")), 0);
+    ck_assert(has_string(tc_dig(r.json, "spec.groups"), "system:authenticated"));
+    ck_assert(!has_string(tc_dig(r.json, "spec.groups"), "system:masters"));
+    ck_assert(json_is_object(tc_dig(r.json, "status")));
+    ck_assert_uint_eq(json_object_size(tc_dig(r.json, "status")), 0);
     tc_free(&r);
 
     /* a request whose signature does not verify, and a spec lacking the
@@ -5261,7 +5248,7 @@ START_TEST(certificate_requests_record_the_requester_and_keep_approval_apart)
     ck_assert_msg(r.status == 200, "%s", r.body);
     ck_assert_str_eq(dig_str(r.json, "metadata.labels.team"), "a");
     ck_assert_str_eq(dig_str(r.json, "spec.signerName"), "kubernetes.io/kube-apiserver-client");
-    ck_assert_uint_eq(json_object_size(dig(r.json, "status")), 0);
+    ck_assert_uint_eq(json_object_size(tc_dig(r.json, "status")), 0);
     tc_free(&r);
 
     /* /approval: the Approved condition, stamped; nothing else of the body */
@@ -5275,7 +5262,7 @@ START_TEST(certificate_requests_record_the_requester_and_keep_approval_apart)
     ck_assert_str_eq(dig_str(r.json, "status.conditions.0.type"), "Approved");
     ck_assert_ptr_nonnull(dig_str(r.json, "status.conditions.0.lastUpdateTime"));
     ck_assert_ptr_nonnull(dig_str(r.json, "status.conditions.0.lastTransitionTime"));
-    ck_assert_ptr_null(dig(r.json, "status.certificate"));
+    ck_assert_ptr_null(tc_dig(r.json, "status.certificate"));
     ck_assert_str_eq(dig_str(r.json, "metadata.labels.team"), "a");
     tc_free(&r);
 
@@ -5327,7 +5314,7 @@ START_TEST(certificate_requests_record_the_requester_and_keep_approval_apart)
                            "Accept: application/json;as=Table;v=v1;g=meta.k8s.io", NULL};
     tc_request(U, "GET", csrs, NULL, NULL, table, &r);
     ck_assert_msg(r.status == 200, "%s", r.body);
-    const json_t *row = dig(r.json, "rows.0.cells");
+    const json_t *row = tc_dig(r.json, "rows.0.cells");
     ck_assert_str_eq(json_string_value(json_array_get(row, 0)), "alice");
     ck_assert_str_eq(json_string_value(json_array_get(row, 2)),
                      "kubernetes.io/kube-apiserver-client");
@@ -5366,8 +5353,8 @@ START_TEST(remaining_builtin_kinds_get_their_defaults)
 
     json_t *drv = created("/apis/storage.k8s.io/v1/csidrivers",
                           "{\"metadata\":{\"name\":\"hostpath.csi.k8s.io\"},\"spec\":{}}");
-    ck_assert(json_is_true(dig(drv, "spec.attachRequired")));
-    ck_assert(json_is_false(dig(drv, "spec.podInfoOnMount")));
+    ck_assert(json_is_true(tc_dig(drv, "spec.attachRequired")));
+    ck_assert(json_is_false(tc_dig(drv, "spec.podInfoOnMount")));
     ck_assert_str_eq(dig_str(drv, "spec.fsGroupPolicy"), "ReadWriteOnceWithFSType");
     ck_assert_str_eq(dig_str(drv, "spec.volumeLifecycleModes.0"), "Persistent");
     json_decref(drv);
@@ -5684,13 +5671,13 @@ START_TEST(empty_omitempty_maps_are_left_out)
                          "{\"metadata\":{\"name\":\"omit\",\"labels\":{\"a\":\"b\"},"
                          "\"finalizers\":[]},\"data\":{}}");
     ck_assert_ptr_null(json_object_get(cm, "data"));
-    ck_assert_ptr_null(dig(cm, "metadata.finalizers"));
+    ck_assert_ptr_null(tc_dig(cm, "metadata.finalizers"));
     json_decref(cm);
     tc_response r;
     patch("/api/v1/namespaces/default/configmaps/omit", "application/merge-patch+json",
           "{\"metadata\":{\"labels\":{\"a\":null}}}", &r);
     ck_assert_int_eq(r.status, 200);
-    ck_assert_ptr_null(dig(r.json, "metadata.labels"));
+    ck_assert_ptr_null(tc_dig(r.json, "metadata.labels"));
     char rv[32];
     snprintf(rv, sizeof(rv), "%s", dig_str(r.json, "metadata.resourceVersion"));
     tc_free(&r);
@@ -5881,7 +5868,7 @@ START_TEST(services_get_cluster_ips_and_node_ports)
     tc_json(U, "GET", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/kubernetes",
             NULL, &r);
     ck_assert_int_eq(r.status, 200);
-    ck_assert_str_eq(json_string_value(json_object_get(dig(r.json, "metadata.labels"),
+    ck_assert_str_eq(json_string_value(json_object_get(tc_dig(r.json, "metadata.labels"),
                                                        "kubernetes.io/service-name")),
                      "kubernetes");
     ck_assert_str_eq(dig_str(r.json, "addressType"), "IPv4");
@@ -5961,9 +5948,9 @@ START_TEST(services_get_cluster_ips_and_node_ports)
     tc_request(U, "PATCH", "/api/v1/namespaces/default/services/np", "application/json-patch+json",
                "[{\"op\":\"replace\",\"path\":\"/spec/type\",\"value\":\"ClusterIP\"}]", NULL, &r);
     ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
-    ck_assert_ptr_null(dig(r.json, "spec.ports.0.nodePort"));
-    ck_assert_ptr_null(dig(r.json, "spec.ports.1.nodePort"));
-    ck_assert_ptr_null(dig(r.json, "spec.externalTrafficPolicy"));
+    ck_assert_ptr_null(tc_dig(r.json, "spec.ports.0.nodePort"));
+    ck_assert_ptr_null(tc_dig(r.json, "spec.ports.1.nodePort"));
+    ck_assert_ptr_null(tc_dig(r.json, "spec.externalTrafficPolicy"));
     tc_free(&r);
     tc_request(U, "PATCH", "/api/v1/namespaces/default/services/np", "application/merge-patch+json",
                "{\"spec\":{\"type\":\"NodePort\"}}", NULL, &r);
@@ -5979,10 +5966,10 @@ START_TEST(services_get_cluster_ips_and_node_ports)
                "{\"spec\":{\"type\":\"ExternalName\",\"externalName\":\"db.example.com\"}}", NULL,
                &r);
     ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
-    ck_assert_ptr_null(dig(r.json, "spec.clusterIP"));
-    ck_assert_ptr_null(dig(r.json, "spec.ports.1.nodePort"));
-    ck_assert_ptr_null(dig(r.json, "spec.externalTrafficPolicy"));
-    ck_assert_ptr_null(dig(r.json, "spec.internalTrafficPolicy"));
+    ck_assert_ptr_null(tc_dig(r.json, "spec.clusterIP"));
+    ck_assert_ptr_null(tc_dig(r.json, "spec.ports.1.nodePort"));
+    ck_assert_ptr_null(tc_dig(r.json, "spec.externalTrafficPolicy"));
+    ck_assert_ptr_null(tc_dig(r.json, "spec.internalTrafficPolicy"));
     tc_free(&r);
     char freed[256];
     snprintf(freed, sizeof(freed),
@@ -6029,8 +6016,8 @@ START_TEST(services_get_cluster_ips_and_node_ports)
     json_decref(h);
     json_t *x = created(svcs, "{\"metadata\":{\"name\":\"x\"},\"spec\":{\"type\":\"ExternalName\","
                               "\"externalName\":\"db.example.com\"}}");
-    ck_assert_ptr_null(dig(x, "spec.clusterIP"));
-    ck_assert_ptr_null(dig(x, "spec.internalTrafficPolicy"));
+    ck_assert_ptr_null(tc_dig(x, "spec.clusterIP"));
+    ck_assert_ptr_null(tc_dig(x, "spec.internalTrafficPolicy"));
     json_decref(x);
     json_decref(a);
 }

@@ -43,21 +43,9 @@ static json_t *send(const char *method, const char *path, const char *body, long
     return out;
 }
 
-/* obj at a dotted path ("metadata.labels.a"). */
-static const json_t *dig(const json_t *obj, const char *path)
-{
-    char buf[256];
-    snprintf(buf, sizeof(buf), "%s", path);
-    char *save = NULL;
-    for (char *part = strtok_r(buf, ".", &save); part && obj; part = strtok_r(NULL, ".", &save))
-        obj = json_is_array(obj) ? json_array_get(obj, strtoul(part, NULL, 10))
-                                 : json_object_get(obj, part);
-    return obj;
-}
-
 static const char *str(const json_t *obj, const char *path)
 {
-    return json_string_value(dig(obj, path));
+    return json_string_value(tc_dig(obj, path));
 }
 
 /* The fieldsV1 of obj's managedFields entry for the status subresource. */
@@ -65,7 +53,7 @@ static const json_t *status_fields(const json_t *obj)
 {
     size_t i;
     const json_t *e;
-    json_array_foreach(dig(obj, "metadata.managedFields"), i, e)
+    json_array_foreach(tc_dig(obj, "metadata.managedFields"), i, e)
     {
         const char *sub = json_string_value(json_object_get(e, "subresource"));
         if (sub && strcmp(sub, "status") == 0)
@@ -103,15 +91,15 @@ START_TEST(pod_status_keeps_labels_and_annotations_not_spec_or_owners)
     ck_assert_str_eq(str(pod, "metadata.labels.b"), "2");
     ck_assert_str_eq(str(pod, "metadata.annotations.x"), "y");
     ck_assert_str_eq(str(pod, "metadata.ownerReferences.0.name"), "owner");
-    ck_assert_ptr_null(dig(pod, "spec.activeDeadlineSeconds"));
-    ck_assert_ptr_null(dig(pod, "metadata.generation"));
+    ck_assert_ptr_null(tc_dig(pod, "spec.activeDeadlineSeconds"));
+    ck_assert_ptr_null(tc_dig(pod, "metadata.generation"));
     ck_assert_str_eq(str(pod, "status.phase"), "Running");
     /* the status manager owns the metadata it changed */
     const json_t *owned = status_fields(pod);
-    ck_assert_ptr_nonnull(dig(owned, "f:metadata.f:labels.f:b"));
-    ck_assert_ptr_nonnull(dig(owned, "f:metadata.f:annotations.f:x"));
-    ck_assert_ptr_nonnull(dig(owned, "f:status.f:phase"));
-    ck_assert_ptr_null(dig(owned, "f:spec"));
+    ck_assert_ptr_nonnull(tc_dig(owned, "f:metadata.f:labels.f:b"));
+    ck_assert_ptr_nonnull(tc_dig(owned, "f:metadata.f:annotations.f:x"));
+    ck_assert_ptr_nonnull(tc_dig(owned, "f:status.f:phase"));
+    ck_assert_ptr_null(tc_dig(owned, "f:spec"));
     json_decref(pod);
     /* as stored */
     pod = send("GET", PODS "/p", NULL, 200);
@@ -127,7 +115,7 @@ START_TEST(pod_status_keeps_labels_and_annotations_not_spec_or_owners)
     pod = send("PUT", PODS "/p/status", text, 200);
     free(text);
     ck_assert_str_eq(str(pod, "metadata.labels.c"), "3");
-    ck_assert_ptr_null(dig(pod, "metadata.labels.a"));
+    ck_assert_ptr_null(tc_dig(pod, "metadata.labels.a"));
     ck_assert_str_eq(str(pod, "status.phase"), "Succeeded");
     ck_assert_str_eq(str(pod, "status.qosClass"), qos);
     free(qos);
@@ -153,17 +141,17 @@ START_TEST(deployment_status_resets_labels_keeps_annotations_and_finalizers)
              "\"status\":{\"observedGeneration\":1,\"replicas\":1}}",
              200);
     ck_assert_str_eq(str(d, "metadata.labels.app"), "d");
-    ck_assert_ptr_null(dig(d, "metadata.labels.other"));
+    ck_assert_ptr_null(tc_dig(d, "metadata.labels.other"));
     ck_assert_str_eq(str(d, "metadata.annotations.note"), "n");
     ck_assert_str_eq(str(d, "metadata.finalizers.0"), "example.com/hold");
-    ck_assert_int_eq(json_integer_value(dig(d, "spec.replicas")), 1);
-    ck_assert_int_eq(json_integer_value(dig(d, "metadata.generation")), 1);
-    ck_assert_int_eq(json_integer_value(dig(d, "status.replicas")), 1);
+    ck_assert_int_eq(json_integer_value(tc_dig(d, "spec.replicas")), 1);
+    ck_assert_int_eq(json_integer_value(tc_dig(d, "metadata.generation")), 1);
+    ck_assert_int_eq(json_integer_value(tc_dig(d, "status.replicas")), 1);
     ck_assert_str_ne(str(d, "metadata.resourceVersion"), rv);
     const json_t *owned = status_fields(d);
-    ck_assert_ptr_nonnull(dig(owned, "f:metadata.f:annotations.f:note"));
-    ck_assert_ptr_null(dig(owned, "f:metadata.f:labels"));
-    ck_assert_ptr_nonnull(dig(owned, "f:status.f:replicas"));
+    ck_assert_ptr_nonnull(tc_dig(owned, "f:metadata.f:annotations.f:note"));
+    ck_assert_ptr_null(tc_dig(owned, "f:metadata.f:labels"));
+    ck_assert_ptr_nonnull(tc_dig(owned, "f:status.f:replicas"));
     json_decref(d);
     /* an annotation alone is a change of its own */
     d = send("GET", DEPLOYS "/d", NULL, 200);
@@ -182,7 +170,7 @@ START_TEST(deployment_status_resets_labels_keeps_annotations_and_finalizers)
                "\"yes\"}},\"status\":{\"observedGeneration\":1}}",
                NULL, &r);
     ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
-    ck_assert_ptr_null(dig(r.json, "metadata.labels.y"));
+    ck_assert_ptr_null(tc_dig(r.json, "metadata.labels.y"));
     ck_assert_str_eq(str(r.json, "metadata.annotations.applied"), "yes");
     tc_free(&r);
     /* a spec-only kind keeps the labels too: a namespace */
@@ -214,11 +202,11 @@ START_TEST(volumeattachment_status_resets_its_object_meta)
                       "\"status\":{\"attached\":true}}",
                       200);
     ck_assert_str_eq(str(va, "metadata.labels.a"), "1");
-    ck_assert_ptr_null(dig(va, "metadata.annotations"));
-    ck_assert_ptr_null(dig(va, "metadata.finalizers"));
+    ck_assert_ptr_null(tc_dig(va, "metadata.annotations"));
+    ck_assert_ptr_null(tc_dig(va, "metadata.finalizers"));
     ck_assert_str_eq(str(va, "spec.nodeName"), "n1");
-    ck_assert(json_is_true(dig(va, "status.attached")));
-    ck_assert_ptr_null(dig(status_fields(va), "f:metadata"));
+    ck_assert(json_is_true(tc_dig(va, "status.attached")));
+    ck_assert_ptr_null(tc_dig(status_fields(va), "f:metadata"));
     json_decref(va);
 }
 END_TEST
@@ -246,9 +234,9 @@ START_TEST(custom_resource_status_keeps_only_status)
                      "\"spec\":{\"size\":2},\"status\":{\"ready\":true}}",
                      200);
     ck_assert_str_eq(str(w, "metadata.labels.a"), "1");
-    ck_assert_ptr_null(dig(w, "metadata.annotations"));
-    ck_assert_int_eq(json_integer_value(dig(w, "spec.size")), 1);
-    ck_assert(json_is_true(dig(w, "status.ready")));
+    ck_assert_ptr_null(tc_dig(w, "metadata.annotations"));
+    ck_assert_int_eq(json_integer_value(tc_dig(w, "spec.size")), 1);
+    ck_assert(json_is_true(tc_dig(w, "status.ready")));
     json_decref(w);
     /* the CRD's own status strategy resets no metadata (its finalizers are
      * removed through it), though the status manager owns none of it */
@@ -258,7 +246,7 @@ START_TEST(custom_resource_status_keeps_only_status)
              "{\"metadata\":{\"labels\":{\"team\":\"t\"}},\"spec\":{\"scope\":\"Cluster\"}}", 200);
     ck_assert_str_eq(str(crd, "metadata.labels.team"), "t");
     ck_assert_str_eq(str(crd, "spec.scope"), "Namespaced");
-    ck_assert_ptr_null(dig(status_fields(crd), "f:metadata"));
+    ck_assert_ptr_null(tc_dig(status_fields(crd), "f:metadata"));
     json_decref(crd);
 }
 END_TEST

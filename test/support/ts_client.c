@@ -259,6 +259,17 @@ const char *tc_event_type(const json_t *ev)
     return json_string_value(json_object_get(ev, "type"));
 }
 
+const json_t *tc_dig(const json_t *obj, const char *path)
+{
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s", path);
+    char *save = NULL;
+    for (char *part = strtok_r(buf, ".", &save); part && obj; part = strtok_r(NULL, ".", &save))
+        obj = json_is_array(obj) ? json_array_get(obj, strtoul(part, NULL, 10))
+                                 : json_object_get(obj, part);
+    return obj;
+}
+
 const char *tc_event_name(const json_t *ev)
 {
     json_t *md = json_object_get(json_object_get(ev, "object"), "metadata");

@@ -49,6 +49,10 @@ size_t tc_watch_lines(const tc_watch *w);
 size_t tc_watch_partial(const tc_watch *w);
 void tc_watch_close(tc_watch *w);
 
+/* The value at a dotted path ("spec.template.spec"; numbers index
+ * arrays) in obj (borrowed), or NULL. */
+const json_t *tc_dig(const json_t *obj, const char *path);
+
 /* Helpers on events: "ADDED" etc. and the object's metadata.name / RV. */
 const char *tc_event_type(const json_t *ev);
 const char *tc_event_name(const json_t *ev);
