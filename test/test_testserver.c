@@ -2453,6 +2453,8 @@ START_TEST(watch_list_ends_initial_events_with_annotated_bookmark)
         json_object_get(json_object_get(json_object_get(bm, "object"), "metadata"), "annotations");
     ck_assert_str_eq(jstr(ann, "k8s.io/initial-events-end"), "true");
     ck_assert_uint_eq(tc_event_rv(bm), kr_testserver_resource_version(ts));
+    /* a typed object: Go's zero creationTimestamp encodes as null */
+    ck_assert(json_is_null(tc_dig(bm, "object.metadata.creationTimestamp")));
     tc_watch_close(w);
 
     /* kube-apiserver 1.32 (WatchList on) makes a watch without an RV, or
@@ -3695,6 +3697,17 @@ START_TEST(crd_makes_its_resource_servable_and_takes_it_along)
     tc_json(U, "GET", "/apis/example.com/v1/widgets", NULL, &r);
     ck_assert_str_eq(jstr(r.json, "kind"), "WidgetList");
     tc_free(&r);
+    /* a custom resource's bookmark is an unstructured object: only what was
+     * set, no Go zero creationTimestamp */
+    tc_watch *bw =
+        tc_watch_open(U, "/apis/example.com/v1/widgets?allowWatchBookmarks=true&watch=true", NULL);
+    ck_assert_uint_ge(tc_watch_wait(bw, 2, 10000), 2);
+    const json_t *bmd =
+        json_object_get(json_object_get(tc_watch_event(bw, 1), "object"), "metadata");
+    ck_assert_str_eq(tc_event_type(tc_watch_event(bw, 1)), "BOOKMARK");
+    ck_assert_ptr_null(json_object_get(bmd, "creationTimestamp"));
+    ck_assert_ptr_nonnull(json_object_get(bmd, "resourceVersion"));
+    tc_watch_close(bw);
     /* custom resources take no unconditional update */
     tc_json(U, "PUT", "/apis/example.com/v1/namespaces/default/widgets/w",
             "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\",\"metadata\":{\"name\":\"w\"},"

@@ -106,6 +106,7 @@ typedef struct ts_watch {
     ts_fieldsel fields;
     char *kind, *api_version; /* for bookmarks */
     bool bookmarks;
+    bool unstructured; /* a custom resource's: its bookmark has no Go ObjectMeta's null time */
     bool partial; /* objects as PartialObjectMetadata (partial.c) */
     bool versioned; /* objects get api_version (a shared CRD version) */
     json_t *(*to_served)(const json_t *stored); /* a converted built-in version */

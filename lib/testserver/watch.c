@@ -70,13 +70,17 @@ static void append_event(ts_watch *w, const char *line, size_t len)
     w->events++;
 }
 
+/* A bookmark is the store's empty object with a resourceVersion: a typed
+ * one encodes Go's zero creationTimestamp as null, an unstructured one (a
+ * custom resource) holds only what was set. */
 static void append_bookmark(ts_watch *w, bool initial_end)
 {
     char line[512];
     snprintf(line, sizeof(line),
              "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"%s\",\"apiVersion\":\"%s\","
-             "\"metadata\":{\"resourceVersion\":\"%llu\",\"creationTimestamp\":null%s}}}\n",
+             "\"metadata\":{\"resourceVersion\":\"%llu\"%s%s}}}\n",
              w->kind, w->api_version, w->ts->rv,
+             w->unstructured ? "" : ",\"creationTimestamp\":null",
              initial_end ? ",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}" : "");
     append(w, line, strlen(line));
     w->last_send_ms = ts_now_ms();
@@ -381,6 +385,7 @@ static ts_watch *watch_new(kr_testserver_t *ts, const ts_route *rt)
     w->store_id = rt->res->store->id;
     w->kind = kr_strdup(rt->res->kind);
     w->api_version = ts_api_version(rt->res);
+    w->unstructured = rt->res->crd;
     w->versioned = rt->res->shared_versions;
     w->to_served = rt->res->to_served;
     w->ns = rt->ns ? kr_strdup(rt->ns) : NULL;
@@ -483,6 +488,7 @@ void ts_handle_watch(kr_testserver_t *ts, const ts_request *req, const ts_route 
         kr_free(w->api_version);
         w->kind = kr_strdup("PartialObjectMetadata");
         w->api_version = kr_strdup("meta.k8s.io/v1");
+        w->unstructured = false;
         if (!w->kind || !w->api_version) {
             watch_destroy(w);
             ts_respond_status(resp, 500, "InternalError", "Internal error occurred: out of memory",
