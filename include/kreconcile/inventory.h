@@ -238,8 +238,9 @@ typedef struct kr_inventory_outbox_opts {
      * actions across a crash, one JSON object per line, emptied whenever
      * nothing waits. One outbox at a time uses it (an exclusive flock):
      * give each replica its own. A last line cut short by a crash is
-     * skipped (it was never acknowledged), and so is a line that is not an
-     * action (logged). NULL: waiting actions are kept in memory only. */
+     * skipped and cut off (it was never acknowledged), and a line that is
+     * not an action is skipped (both logged). NULL: waiting actions are
+     * kept in memory only. */
     const char *spool_path;
 } kr_inventory_outbox_opts;
 
@@ -274,8 +275,9 @@ KR_API int kr_inventory_outbox_flush(kr_inventory_outbox_t *ob, uint64_t timeout
 
 /* Stop the outbox's thread and free it; each action still waiting is
  * logged as never recorded (flush first), or, with a spool, stays in it
- * for the next outbox. NULL is a no-op. No other thread may use it any
- * more. [any thread] */
+ * for the next outbox (one whose line could not be written is logged as
+ * never recorded). NULL is a no-op. No other thread may use it any more.
+ * [any thread] */
 KR_API void kr_inventory_outbox_free(kr_inventory_outbox_t *ob);
 
 /* ---- Reading ---------------------------------------------------------- */
