@@ -259,6 +259,27 @@ static pending *spool_parse(const char *text, size_t len, const char **why)
     return p;
 }
 
+/* fsync the folder that holds `path`: 0, or -1 with errno. */
+static int sync_parent(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (!slash)
+        snprintf(dir, sizeof(dir), ".");
+    else if (slash == path)
+        snprintf(dir, sizeof(dir), "/");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
 /* Open and lock the spool and queue what it holds (before the thread
  * starts). A last line without its newline is the torn end of a write the
  * process did not live to finish: never acknowledged, so skipped. */
@@ -267,9 +288,15 @@ static int spool_open(kr_inventory_outbox_t *ob, const char *path, kr_error_t *e
     ob->spool_path = kr_strdup(path);
     if (!ob->spool_path)
         return kr_error_set(err, KR_ENOMEM, "inventory outbox: out of memory");
-    ob->spool_fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    ob->spool_fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+    bool made = ob->spool_fd >= 0;
+    if (!made && errno == EEXIST)
+        ob->spool_fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
     if (ob->spool_fd < 0)
         return kr_error_set(err, KR_EIO, "inventory outbox: cannot open %s: %s", path,
+                            strerror(errno));
+    if (made && sync_parent(path) != 0) /* the new name outlives a power loss too */
+        return kr_error_set(err, KR_EIO, "inventory outbox: cannot sync the folder of %s: %s", path,
                             strerror(errno));
     if (flock(ob->spool_fd, LOCK_EX | LOCK_NB) != 0)
         return kr_error_set(err, errno == EWOULDBLOCK ? KR_ESTATE : KR_EIO,
