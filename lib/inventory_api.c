@@ -228,13 +228,21 @@ static int handle_object(kr_inventory_t *inv, const kr_inventory_api_opts *opts,
     char *copy = kr_strdup(rest);
     if (!copy)
         return respond_error(resp, 500, "out of memory");
+    /* four segments, none empty: "a//b" is no name (strtok would read
+     * it as "a/b") */
     char *parts[5] = {0};
     size_t n = 0;
-    char *save = NULL;
-    for (char *p = strtok_r(copy, "/", &save); p && n < 5; p = strtok_r(NULL, "/", &save))
+    bool empty = false;
+    for (char *p = copy; p && n < 5;) {
+        char *slash = strchr(p, '/');
+        if (slash)
+            *slash = '\0';
+        empty |= *p == '\0';
         parts[n++] = p;
+        p = slash ? slash + 1 : NULL;
+    }
     int rc;
-    if (n != 4) {
+    if (n != 4 || empty) {
         rc = respond_error(resp, 400,
                            "expected /api/v1/objects/{cluster}/{kind}/{namespace}/{name} "
                            "(namespace \"_\" for cluster-scoped objects)");

@@ -188,6 +188,15 @@ START_TEST(api_bad_parameters_are_400_with_a_json_message)
     doc = get(inv, "/api/v1/objects/east/Job/ns-a", &status, NULL);
     ck_assert_int_eq(status, 400);
     json_decref(doc);
+    /* an empty segment is no name: never read as the path without it */
+    static const char *const empties[] = {"/api/v1/objects//east/Job/ns-a/j0",
+                                          "/api/v1/objects/east/Job/ns-a/j0/",
+                                          "/api/v1/objects/east//ns-a/j0"};
+    for (size_t i = 0; i < sizeof(empties) / sizeof(empties[0]); i++) {
+        doc = get(inv, empties[i], &status, NULL);
+        ck_assert_msg(status == 400, "%s: %d", empties[i], status);
+        json_decref(doc);
+    }
     doc = get(inv, "/api/v1/nothing", &status, NULL);
     ck_assert_int_eq(status, 404);
     json_decref(doc);

@@ -291,6 +291,14 @@ START_TEST(program_asks_for_a_token_when_given_a_token_file)
     tc_request(api, "GET", "/api/v1/events?after=0", NULL, NULL, NULL, &r);
     ck_assert_int_eq(r.status, 401);
     tc_free(&r);
+    /* the stream takes "after" once and nothing else */
+    static const char *const odd[] = {"/api/v1/events?colour=blue",
+                                      "/api/v1/events?after=1&after=2"};
+    for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
+        tc_request(api, "GET", odd[i], NULL, NULL, reader, &r);
+        ck_assert_msg(r.status == 400, "%s: %ld", odd[i], r.status);
+        tc_free(&r);
+    }
     for (int i = 0; i < 300; i++) { /* the informer's first list reaches the database */
         tc_request(api, "GET", "/api/v1/objects", NULL, NULL, reader, &r);
         ck_assert_int_eq(r.status, 200);

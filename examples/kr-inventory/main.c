@@ -174,6 +174,15 @@ static void sse_done(void *user)
 static void serve_events(const kr_http_request_t *req, kr_http_response_t *resp, void *user)
 {
     app *a = user;
+    /* "after" once, and nothing else, as the other resources refuse what
+     * they do not take */
+    collected params = {.n = 0};
+    kr_http_request_query_each(req, collect, &params);
+    for (size_t i = 0; i < params.n; i++)
+        if (strcmp(params.items[i].name, "after") != 0 || params.n > 1) {
+            kr_http_respond_error(resp, 400, "/api/v1/events takes one query parameter, after");
+            return;
+        }
     const char *last = kr_http_request_header(req, "Last-Event-ID");
     if (!last || !*last)
         last = kr_http_request_query(req, "after");
