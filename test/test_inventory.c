@@ -1874,15 +1874,33 @@ START_TEST(inventory_outbox_keeps_actions_in_order_across_a_restart)
 END_TEST
 
 /* What an outbox logged, one message per line, for the spool tests. */
-static char spool_log[4096];
+static char spool_log[4096]; /* guarded by spool_log_lock: the outbox's thread logs too */
+static pthread_mutex_t spool_log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void keep_log(kr_log_level level, const char *module, const char *message, void *user)
 {
     (void)level;
     (void)module;
     (void)user;
+    pthread_mutex_lock(&spool_log_lock);
     size_t n = strlen(spool_log);
     snprintf(spool_log + n, sizeof(spool_log) - n, "%s\n", message);
+    pthread_mutex_unlock(&spool_log_lock);
+}
+
+/* A copy of what the outbox logged so far, into out[0..size). */
+static void spool_log_copy(char *out, size_t size)
+{
+    pthread_mutex_lock(&spool_log_lock);
+    snprintf(out, size, "%s", spool_log);
+    pthread_mutex_unlock(&spool_log_lock);
+}
+
+static void spool_log_clear(void)
+{
+    pthread_mutex_lock(&spool_log_lock);
+    spool_log[0] = '\0';
+    pthread_mutex_unlock(&spool_log_lock);
 }
 
 static off_t file_size(const char *path)
@@ -1933,7 +1951,7 @@ START_TEST(inventory_outbox_spool_is_recorded_once_on_the_next_start)
                 "\"kind\":\"Runnable\",\"namespace\":\"default\",\"name\":\"r\","
                 "\"event\":\"VERIFIED\",\"actor\":\"kr-submitter\"}\n"
                 "{\"key\":\"k5\",\"madeMs\":1700000000003,\"cluster\":\"dc1\",\"kin");
-    spool_log[0] = '\0';
+    spool_log_clear();
     kr_inventory_outbox_opts oo = {.version = KR_INVENTORY_OUTBOX_OPTS_VERSION,
                                    .spool_path = spool,
                                    .logger = {.cb = keep_log, .max_level = KR_LOG_DEBUG}};
@@ -1954,11 +1972,13 @@ START_TEST(inventory_outbox_spool_is_recorded_once_on_the_next_start)
     ck_assert_str_eq(row_str(dispatched, "resourceVersion"), "42");
     ck_assert_str_eq(row_str(dispatched, "time"), "2023-11-14T22:13:20.000Z");
     json_decref(h);
-    ck_assert_msg(strstr(spool_log, "line 3 skipped: not a JSON object") &&
-                      strstr(spool_log, "line 4 skipped: not an action the inventory takes") &&
-                      strstr(spool_log, "line 6 skipped: cut short by a crash") &&
-                      strstr(spool_log, "3 action(s) from"),
-                  "%s", spool_log);
+    char logged[sizeof(spool_log)];
+    spool_log_copy(logged, sizeof(logged));
+    ck_assert_msg(strstr(logged, "line 3 skipped: not a JSON object") &&
+                      strstr(logged, "line 4 skipped: not an action the inventory takes") &&
+                      strstr(logged, "line 6 skipped: cut short by a crash") &&
+                      strstr(logged, "3 action(s) from"),
+                  "%s", logged);
     /* while the inventory answers, nothing goes through the file */
     a.event = "SUCCEEDED";
     bool queued = true;
@@ -1993,7 +2013,7 @@ START_TEST(inventory_outbox_spool_keeps_actions_across_a_stop_in_an_outage)
     kr_pgserver *own = own_server(url, sizeof(url));
     snprintf(spool, sizeof(spool), "%s/spool-%d-%d", tmpdir, (int)getpid(), ++db_counter);
     kr_inventory_t *inv = open_url(url);
-    spool_log[0] = '\0';
+    spool_log_clear();
     kr_inventory_outbox_opts oo = {.version = KR_INVENTORY_OUTBOX_OPTS_VERSION,
                                    .retry_max_ms = 200,
                                    .spool_path = spool,
@@ -2026,7 +2046,9 @@ START_TEST(inventory_outbox_spool_keeps_actions_across_a_stop_in_an_outage)
     ck_assert_int_eq((off_t)len, file_size(spool));
     ck_assert_ptr_nonnull(strstr(saved, "\"event\":\"SUCCEEDED\""));
     kr_inventory_outbox_free(ob);
-    ck_assert_ptr_nonnull(strstr(spool_log, "3 action(s) not yet recorded stay in"));
+    char logged[sizeof(spool_log)];
+    spool_log_copy(logged, sizeof(logged));
+    ck_assert_ptr_nonnull(strstr(logged, "3 action(s) not yet recorded stay in"));
     kr_inventory_free(inv);
     ck_assert_int_eq(kr_pgserver_restart(own), 0);
     for (int round = 0; round < 2; round++) {
