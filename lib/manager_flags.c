@@ -335,31 +335,6 @@ static int bad_value(struct parser *p, const char *dashes, const char *name, con
                         dashes, name, why);
 }
 
-/* RFC 1123: a label (lower case alphanumerics and '-', alphanumeric at
- * both ends, 63 at most), or with `dots` a subdomain of such labels (253
- * at most), as the apiserver takes a namespace and a Lease's name: a
- * flag that could never name one fails at start, not in every request. */
-static bool dns1123_valid(const char *s, bool dots)
-{
-    size_t len = strlen(s), run = 0;
-    if (len == 0 || len > (dots ? 253u : 63u))
-        return false;
-    for (size_t i = 0; i <= len; i++) {
-        char c = s[i];
-        if (c == '\0' || (dots && c == '.')) {
-            if (run == 0 || run > 63 || s[i - 1] == '-')
-                return false;
-            run = 0;
-            continue;
-        }
-        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-        if (!alnum && (c != '-' || run == 0))
-            return false;
-        run++;
-    }
-    return true;
-}
-
 /* A cluster name: it prefixes keys ("dc1/ns/name"), labels and logs. */
 static bool cluster_name_valid(const char *s, size_t len)
 {
@@ -518,13 +493,13 @@ static int set_shared(struct parser *p, int id, const char *dashes, const char *
             p->version = b;
         return 0;
     case SH_LEASE_NAMESPACE:
-        if (!dns1123_valid(value, false))
+        if (!kr_name_is_dns1123_label(value))
             return bad_value(p, dashes, name, value,
                              "not a namespace (lower case alphanumerics and '-', at most 63)");
         cfg->lease_namespace = value;
         return 0;
     case SH_LEASE_NAME:
-        if (!dns1123_valid(value, true))
+        if (!kr_name_is_dns1123_subdomain(value))
             return bad_value(p, dashes, name, value,
                              "not a Lease name (lower case alphanumerics, '-' and '.', at "
                              "most 253)");

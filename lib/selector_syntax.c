@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kreconcile/selector.h"
 #include "selector_internal.h"
 
 /* ---- bounded message building (never allocates: works when memory is out) */
@@ -151,6 +152,22 @@ static bool matches_dns1123_subdomain(const char *s, size_t len)
         start = i + 1;
     }
     return true;
+}
+
+bool kr_name_is_dns1123_label(const char *s)
+{
+    if (!s)
+        return false;
+    size_t len = strlen(s);
+    return len <= 63 && !memchr(s, '.', len) && matches_dns1123_subdomain(s, len);
+}
+
+bool kr_name_is_dns1123_subdomain(const char *s)
+{
+    if (!s)
+        return false;
+    size_t len = strlen(s);
+    return len <= 253 && matches_dns1123_subdomain(s, len);
 }
 
 void kr_label_key_errors(const char *key, size_t len, kr_msg *m)

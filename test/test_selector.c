@@ -449,6 +449,40 @@ static int parse_everything(void *arg)
     return ok ? 0 : 1;
 }
 
+/* The names the apiserver takes, as apimachinery's IsDNS1123Label and
+ * IsDNS1123Subdomain decide them. */
+START_TEST(names_follow_rfc_1123)
+{
+    char l63[64], l64[65], sub253[254], sub254[255];
+    memset(l63, 'a', 63);
+    l63[63] = '\0';
+    memset(l64, 'a', 64);
+    l64[64] = '\0';
+    /* labels longer than 63 inside a subdomain: only the whole is bounded */
+    memset(sub253, 'b', 253);
+    sub253[100] = '.';
+    sub253[253] = '\0';
+    memset(sub254, 'b', 254);
+    sub254[254] = '\0';
+    const char *labels[] = {"a", "default", "kube-system", "0abc", "a-b-9", l63};
+    const char *not_labels[] = {NULL,  "",    "-a",      "a-", "A", "a.b",
+                                "a_b", "a b", "caf\xc3", "..", l64, sub253};
+    const char *subdomains[] = {"a", "kr.leader", "x-1.y-2.z", l63, l64, sub253};
+    const char *not_subdomains[] = {NULL, "",     ".",    "..",  "a.",  ".a",   "a..b",
+                                    "-a", "a-.b", "a.-b", "Abc", "a/b", "a\nb", sub254};
+    for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++) {
+        ck_assert_msg(kr_name_is_dns1123_label(labels[i]), "label %zu", i);
+        ck_assert_msg(kr_name_is_dns1123_subdomain(labels[i]), "label %zu as subdomain", i);
+    }
+    for (size_t i = 0; i < sizeof(not_labels) / sizeof(not_labels[0]); i++)
+        ck_assert_msg(!kr_name_is_dns1123_label(not_labels[i]), "not a label %zu", i);
+    for (size_t i = 0; i < sizeof(subdomains) / sizeof(subdomains[0]); i++)
+        ck_assert_msg(kr_name_is_dns1123_subdomain(subdomains[i]), "subdomain %zu", i);
+    for (size_t i = 0; i < sizeof(not_subdomains) / sizeof(not_subdomains[0]); i++)
+        ck_assert_msg(!kr_name_is_dns1123_subdomain(not_subdomains[i]), "not a subdomain %zu", i);
+}
+END_TEST
+
 START_TEST(allocation_failures_are_reported_without_leaks)
 {
     long runs = kr_test_alloc_failure_sweep(parse_everything, NULL);
@@ -470,6 +504,7 @@ int main(void)
     tcase_add_test(tc, field_parse_errors_match_the_apiserver);
     tcase_add_test(tc, field_matching_uses_the_value_callback);
     tcase_add_test(tc, field_unknown_fields_are_reported_like_the_apiserver);
+    tcase_add_test(tc, names_follow_rfc_1123);
     tcase_add_test(tc, allocation_failures_are_reported_without_leaks);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);

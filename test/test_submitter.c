@@ -2522,6 +2522,13 @@ START_TEST(program_serves_the_api_and_the_cli_drives_it)
     const char *dots[] = {"cancel", "default/..", NULL};
     ck_assert_int_eq(cli(p.bin, server, "tok-alice", dots, out, sizeof(out)), 2);
     ck_assert_msg(strstr(out, "invalid runnable \"default/..\""), "%s", out);
+    /* as is a name or namespace the apiserver would refuse */
+    const char *upper[] = {"get", "Default/job", NULL};
+    ck_assert_int_eq(cli(p.bin, server, "tok-alice", upper, out, sizeof(out)), 2);
+    ck_assert_msg(strstr(out, "invalid runnable \"Default/job\""), "%s", out);
+    const char *dashed[] = {"approve", "job-", NULL};
+    ck_assert_int_eq(cli(p.bin, server, "tok-alice", dashed, out, sizeof(out)), 2);
+    ck_assert_msg(strstr(out, "invalid runnable \"job-\""), "%s", out);
     /* a token is one line: a line break would add a header of its own */
     ck_assert_int_eq(cli(p.bin, server, "tok-alice\r\nX-Injected: 1", bad_token, out, sizeof(out)),
                      1);

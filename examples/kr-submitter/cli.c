@@ -530,26 +530,20 @@ static int load_token(cli_opts *o, char *buf, size_t len)
     return 0;
 }
 
-/* A runnable's name or namespace: a DNS subdomain's characters, and
- * never "." or "..", which a URL would read as a path step. */
-static bool name_ok(const char *s, size_t n)
-{
-    if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '-' &&
-            s[i] != '.')
-            return false;
-    return true;
-}
-
+/* NAME or NAMESPACE/NAME, as the apiserver takes a Runnable's: anything
+ * else (a "..", a second '/') would change the path it is put into. */
 static bool target_ok(const char *t)
 {
     const char *slash = strchr(t, '/');
     if (!slash)
-        return name_ok(t, strlen(t));
-    return !strchr(slash + 1, '/') && name_ok(t, (size_t)(slash - t)) &&
-           name_ok(slash + 1, strlen(slash + 1));
+        return kr_name_is_dns1123_subdomain(t);
+    char ns[64];
+    size_t n = (size_t)(slash - t);
+    if (n >= sizeof ns)
+        return false;
+    memcpy(ns, t, n);
+    ns[n] = '\0';
+    return kr_name_is_dns1123_label(ns) && kr_name_is_dns1123_subdomain(slash + 1);
 }
 
 int cli_main(int argc, char **argv)
@@ -584,7 +578,7 @@ int cli_main(int argc, char **argv)
                 o.target);
         return 2;
     }
-    if (o.namespace_ && !name_ok(o.namespace_, strlen(o.namespace_))) {
+    if (o.namespace_ && !kr_name_is_dns1123_label(o.namespace_)) {
         fprintf(stderr, "kr-submitter: invalid namespace \"%s\"\n", o.namespace_);
         return 2;
     }

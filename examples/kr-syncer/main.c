@@ -20,19 +20,6 @@ static int informer(kr_client_t *client, kr_gvr gvr, const char *ns, const char 
     return kr_manager_informer(user, client, gvr, ns, selector, out, err);
 }
 
-/* A namespace as the apiserver takes one (an RFC 1123 label): a --namespace
- * that could never be one fails at start, not in every list forever. */
-static bool namespace_valid(const char *s)
-{
-    size_t len = strlen(s);
-    if (len == 0 || len > 63 || s[0] == '-' || s[len - 1] == '-')
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-            return false;
-    return true;
-}
-
 /* How long a stopping program waits for the database to take what its
  * outbox holds. */
 #define OUTBOX_FLUSH_MS 5000
@@ -162,7 +149,7 @@ int main(int argc, char **argv)
         rc = kr_error_set(&err, KR_EINVAL, "at least one --cluster NAME=KUBECONFIG is needed");
     if (rc == 0 && (workers < 0 || workers > 1000))
         rc = kr_error_set(&err, KR_EINVAL, "--workers: want 1 to 1000 (0: twice the clusters)");
-    if (rc == 0 && namespace_ && !namespace_valid(namespace_))
+    if (rc == 0 && namespace_ && !kr_name_is_dns1123_label(namespace_))
         rc = kr_error_set(&err, KR_EINVAL,
                           "--namespace: \"%s\" is not a namespace (lower case alphanumerics "
                           "and '-', at most 63)",

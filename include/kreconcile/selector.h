@@ -149,6 +149,20 @@ KR_API int kr_field_selector_check_fields(const kr_field_selector_t *sel,
  * failure. [any thread] */
 KR_API char *kr_field_selector_to_string(const kr_field_selector_t *sel);
 
+/* ---- Names ------------------------------------------------------------- */
+
+/* True when `s` is an RFC 1123 label, as the apiserver takes a namespace's
+ * name: 1 to 63 lower case alphanumerics or '-', alphanumeric at both
+ * ends. NULL is false. [any thread] */
+KR_API bool kr_name_is_dns1123_label(const char *s);
+
+/* True when `s` is an RFC 1123 subdomain, as the apiserver takes most
+ * objects' names (a ConfigMap's, a Lease's, a Job's): 1 to 253 characters,
+ * dot-separated labels of lower case alphanumerics or '-', each
+ * alphanumeric at both ends (apimachinery's IsDNS1123Subdomain, which
+ * bounds only the whole). NULL is false. [any thread] */
+KR_API bool kr_name_is_dns1123_subdomain(const char *s);
+
 #ifdef __cplusplus
 }
 #endif
