@@ -11,7 +11,11 @@
  * same file queues what it holds first: a process killed during an outage
  * loses nothing, and what it had recorded already (a crash between a
  * record and the emptying) is recorded again under the same key, which
- * the inventory keeps once. */
+ * the inventory keeps once. A queue that stays busy for long has the
+ * file rewritten with only what still waits, once most of it is recorded:
+ * the new file is synced and locked beside the old before it takes the
+ * name, so a crash leaves one whole file and a second outbox never finds
+ * it unlocked. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -28,6 +32,9 @@
 #define DEFAULT_MAX_PENDING 100000
 #define DEFAULT_RETRY_MAX_MS 5000
 #define RETRY_FIRST_MS 100
+/* The spool is rewritten once it holds this much and more than half of it
+ * is recorded already. */
+#define SPOOL_COMPACT_MIN ((off_t)1 << 20)
 
 /* One queued action: its strings and detail are its own. */
 typedef struct pending {
@@ -36,6 +43,7 @@ typedef struct pending {
     char *key;
     int64_t made_ms; /* when it was made: the transaction's time */
     bool spooled; /* its line is in the spool */
+    size_t spool_len; /* that line's bytes */
     char *strings[9]; /* what a's string fields point to */
 } pending;
 
@@ -56,6 +64,8 @@ struct kr_inventory_outbox {
     char *spool_path; /* NULL: no spool */
     int spool_fd; /* -1: no spool; written under mu */
     off_t spool_size; /* what the file holds; guarded by mu */
+    off_t spool_live; /* of which lines of actions still waiting; guarded by mu */
+    off_t compact_floor; /* no rewrite below this size; guarded by mu */
 };
 
 static void pending_free(pending *p)
@@ -169,6 +179,22 @@ static char *spool_line(const pending *p)
     return line;
 }
 
+/* Write all of buf[0..len) to fd, adding what was written to *done: NULL,
+ * or why not. */
+static const char *write_all(int fd, const char *buf, size_t len, size_t *done)
+{
+    for (size_t at = 0; at < len;) {
+        ssize_t n = write(fd, buf + at, len - at);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return strerror(n < 0 ? errno : EIO);
+        at += (size_t)n;
+        *done += (size_t)n;
+    }
+    return NULL;
+}
+
 /* Append `p` to the spool and sync it (mu held). On failure the file is
  * cut back to what it held, so that no torn line precedes the next. */
 static void spool_append(kr_inventory_outbox_t *ob, pending *p)
@@ -178,21 +204,16 @@ static void spool_append(kr_inventory_outbox_t *ob, pending *p)
     char *line = spool_line(p);
     const char *why = line ? NULL : "the action cannot be written as JSON";
     size_t len = line ? strlen(line) : 0, done = 0;
-    while (!why && done < len) {
-        ssize_t n = write(ob->spool_fd, line + done, len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            why = strerror(n < 0 ? errno : EIO);
-        else
-            done += (size_t)n;
-    }
+    if (!why)
+        why = write_all(ob->spool_fd, line, len, &done);
     if (!why && fdatasync(ob->spool_fd) != 0)
         why = strerror(errno);
     kr_free(line);
     if (!why) {
         ob->spool_size += (off_t)len;
+        ob->spool_live += (off_t)len;
         p->spooled = true;
+        p->spool_len = len;
         return;
     }
     if (done && ftruncate(ob->spool_fd, ob->spool_size) != 0)
@@ -214,6 +235,7 @@ static void spool_empty(kr_inventory_outbox_t *ob)
         return;
     }
     ob->spool_size = 0;
+    ob->spool_live = 0;
 }
 
 static const char *line_str(const json_t *o, const char *name)
@@ -280,6 +302,108 @@ static int sync_parent(const char *path)
     return rc;
 }
 
+/* Where a rewrite of the spool is written before it takes the name. */
+static char *compact_path(const char *spool_path)
+{
+    return kr_asprintf("%s.compact", spool_path);
+}
+
+/* Rewrite the spool with the lines of what still waits, once it is large
+ * and mostly recorded already (mu held): a queue that never empties, as
+ * under a load the database only just keeps up with, would otherwise grow
+ * it without end. The new file is written, synced and locked before it is
+ * renamed over the old, so a crash at any point leaves one file holding
+ * every waiting action (at worst some recorded already, which their keys
+ * make harmless), and a second outbox that opens the name finds it locked.
+ * On failure the old file stays, and no rewrite is tried until it has
+ * doubled. */
+static void spool_compact(kr_inventory_outbox_t *ob)
+{
+    if (ob->spool_fd < 0 || ob->spool_size < SPOOL_COMPACT_MIN ||
+        ob->spool_size < ob->compact_floor || ob->spool_live * 2 > ob->spool_size)
+        return;
+    char *tmp = compact_path(ob->spool_path);
+    int fd = tmp ? open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600) : -1;
+    const char *why = !tmp ? "out of memory" : fd < 0 ? strerror(errno) : NULL;
+    if (!why && flock(fd, LOCK_EX | LOCK_NB) != 0)
+        why = strerror(errno);
+    size_t size = 0, kept = 0;
+    for (pending *p = ob->head; p && !why; p = p->next) {
+        if (!p->spooled)
+            continue;
+        char *line = spool_line(p);
+        size_t before = size;
+        why = line ? write_all(fd, line, strlen(line), &size) : "out of memory";
+        kr_free(line);
+        p->spool_len = size - before;
+        kept++;
+    }
+    if (!why && fdatasync(fd) != 0)
+        why = strerror(errno);
+    if (!why && rename(tmp, ob->spool_path) != 0)
+        why = strerror(errno);
+    if (why) {
+        if (fd >= 0)
+            close(fd);
+        if (tmp)
+            unlink(tmp);
+        kr_free(tmp);
+        ob->spool_live = 0; /* the lengths are the rewritten lines' now */
+        for (pending *p = ob->head; p; p = p->next)
+            ob->spool_live += p->spooled ? (off_t)p->spool_len : 0;
+        ob->compact_floor = ob->spool_size * 2;
+        kr_log(&ob->logger, KR_LOG_ERROR, "inventory",
+               "outbox: cannot rewrite %s (%lld bytes) with what still waits: %s", ob->spool_path,
+               (long long)ob->spool_size, why);
+        return;
+    }
+    kr_free(tmp);
+    if (sync_parent(ob->spool_path) != 0) /* a power loss may bring the old back: harmless */
+        kr_log(&ob->logger, KR_LOG_WARN, "inventory", "outbox: cannot sync the folder of %s: %s",
+               ob->spool_path, strerror(errno));
+    kr_log(&ob->logger, KR_LOG_INFO, "inventory",
+           "outbox: %s rewritten with the %zu action(s) still waiting: %zu of %lld bytes kept",
+           ob->spool_path, kept, size, (long long)ob->spool_size);
+    close(ob->spool_fd); /* and the old file's lock: the new one holds its own */
+    ob->spool_fd = fd;
+    ob->spool_size = (off_t)size;
+    ob->spool_live = (off_t)size;
+    ob->compact_floor = 0;
+}
+
+/* Open `path` and lock it. The lock must be on the file the name holds:
+ * one taken on a file an outbox's rewrite has just replaced guards
+ * nothing, so then the name is opened again. */
+static int spool_lock(kr_inventory_outbox_t *ob, const char *path, kr_error_t *err)
+{
+    for (int tries = 0;; tries++) {
+        ob->spool_fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+        bool made = ob->spool_fd >= 0;
+        if (!made && errno == EEXIST)
+            ob->spool_fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+        if (ob->spool_fd < 0)
+            return kr_error_set(err, KR_EIO, "inventory outbox: cannot open %s: %s", path,
+                                strerror(errno));
+        if (made && sync_parent(path) != 0) /* the new name outlives a power loss too */
+            return kr_error_set(err, KR_EIO, "inventory outbox: cannot sync the folder of %s: %s",
+                                path, strerror(errno));
+        if (flock(ob->spool_fd, LOCK_EX | LOCK_NB) != 0)
+            return kr_error_set(err, errno == EWOULDBLOCK ? KR_ESTATE : KR_EIO,
+                                "inventory outbox: %s: %s", path,
+                                errno == EWOULDBLOCK ? "another outbox uses it" : strerror(errno));
+        struct stat held, named;
+        if (fstat(ob->spool_fd, &held) != 0)
+            return kr_error_set(err, KR_EIO, "inventory outbox: %s: %s", path, strerror(errno));
+        if (stat(path, &named) == 0 && named.st_dev == held.st_dev && named.st_ino == held.st_ino)
+            return 0;
+        if (tries == 8)
+            return kr_error_set(err, KR_ESTATE, "inventory outbox: %s: another outbox uses it",
+                                path);
+        close(ob->spool_fd);
+        ob->spool_fd = -1;
+    }
+}
+
 /* Open and lock the spool and queue what it holds (before the thread
  * starts). A last line without its newline is the torn end of a write the
  * process did not live to finish: never acknowledged, so skipped. */
@@ -288,20 +412,14 @@ static int spool_open(kr_inventory_outbox_t *ob, const char *path, kr_error_t *e
     ob->spool_path = kr_strdup(path);
     if (!ob->spool_path)
         return kr_error_set(err, KR_ENOMEM, "inventory outbox: out of memory");
-    ob->spool_fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
-    bool made = ob->spool_fd >= 0;
-    if (!made && errno == EEXIST)
-        ob->spool_fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
-    if (ob->spool_fd < 0)
-        return kr_error_set(err, KR_EIO, "inventory outbox: cannot open %s: %s", path,
-                            strerror(errno));
-    if (made && sync_parent(path) != 0) /* the new name outlives a power loss too */
-        return kr_error_set(err, KR_EIO, "inventory outbox: cannot sync the folder of %s: %s", path,
-                            strerror(errno));
-    if (flock(ob->spool_fd, LOCK_EX | LOCK_NB) != 0)
-        return kr_error_set(err, errno == EWOULDBLOCK ? KR_ESTATE : KR_EIO,
-                            "inventory outbox: %s: %s", path,
-                            errno == EWOULDBLOCK ? "another outbox uses it" : strerror(errno));
+    int rc = spool_lock(ob, path, err);
+    if (rc != 0)
+        return rc;
+    char *leftover = compact_path(path); /* a rewrite a crash cut short */
+    if (!leftover)
+        return kr_error_set(err, KR_ENOMEM, "inventory outbox: out of memory");
+    unlink(leftover);
+    kr_free(leftover);
     struct stat st;
     if (fstat(ob->spool_fd, &st) != 0)
         return kr_error_set(err, KR_EIO, "inventory outbox: %s: %s", path, strerror(errno));
@@ -324,7 +442,6 @@ static int spool_open(kr_inventory_outbox_t *ob, const char *path, kr_error_t *e
         return kr_error_set(err, KR_EIO, "inventory outbox: cannot read %s", path);
     }
     size_t line_no = 0, skipped = 0, whole = len;
-    int rc = 0;
     for (size_t at = 0; at < len && rc == 0;) {
         const char *nl = memchr(text + at, '\n', len - at);
         line_no++;
@@ -340,6 +457,8 @@ static int spool_open(kr_inventory_outbox_t *ob, const char *path, kr_error_t *e
         pending *p = spool_parse(text + at, (size_t)(nl - (text + at)), &why);
         if (p) {
             p->spooled = true;
+            p->spool_len = (size_t)(nl - (text + at)) + 1;
+            ob->spool_live += (off_t)p->spool_len;
             append(ob, p);
         } else if (!why) { /* out of memory: the line is fine, keep the file */
             rc = kr_error_set(err, KR_ENOMEM, "inventory outbox: %s: out of memory", path);
@@ -403,11 +522,15 @@ static void *run(void *arg)
                 ob->tail = NULL;
             ob->n--;
             ob->dropped += rc != 0;
+            if (p->spooled)
+                ob->spool_live -= (off_t)p->spool_len;
             pause_ms = 0;
             bool empty = !ob->head;
             if (empty) {
                 spool_empty(ob);
                 kr_cond_broadcast(&ob->drained);
+            } else {
+                spool_compact(ob);
             }
             kr_mutex_unlock(&ob->mu);
             pending_free(p);

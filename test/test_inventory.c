@@ -2103,6 +2103,91 @@ END_TEST
 
 /* ---- the suite ------------------------------------------------------------ */
 
+/* A queue that stays busy would grow its spool without end: once the file
+ * is large and mostly recorded, it is rewritten with what still waits, in
+ * order, and the new file stays locked against a second outbox. */
+START_TEST(inventory_outbox_spool_is_rewritten_while_actions_wait)
+{
+    enum { N = 600 };
+    char url[512], spool[512], leftover[600];
+    kr_pgserver *own = own_server(url, sizeof(url));
+    snprintf(spool, sizeof(spool), "%s/spool-%d-%d", tmpdir, (int)getpid(), ++db_counter);
+    snprintf(leftover, sizeof(leftover), "%s.compact", spool);
+    kr_inventory_t *inv = open_url(url);
+    spool_log_clear();
+    kr_inventory_outbox_opts oo = {.version = KR_INVENTORY_OUTBOX_OPTS_VERSION,
+                                   .retry_max_ms = 200,
+                                   .spool_path = spool,
+                                   .logger = {.cb = keep_log, .max_level = KR_LOG_INFO}};
+    kr_inventory_outbox_t *ob = NULL, *other = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_inventory_outbox_new(inv, &oo, &ob, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(kr_pgserver_stop(own), 0);
+    char pad[2001];
+    memset(pad, 'p', sizeof(pad) - 1);
+    pad[sizeof(pad) - 1] = '\0';
+    json_t *detail = json_pack("{s:s}", "pad", pad);
+    kr_inventory_action a = {.cluster = "hub",
+                             .kind = "Runnable",
+                             .namespace_ = "default",
+                             .name = "busy",
+                             .event = "DISPATCHED",
+                             .actor = "kr-submitter",
+                             .detail = detail};
+    for (int i = 0; i < N; i++) {
+        char rv[16];
+        snprintf(rv, sizeof(rv), "%d", i);
+        a.resource_version = rv;
+        bool queued = false;
+        ck_assert_msg(kr_inventory_outbox_record(ob, &a, NULL, &queued, &err) == 0, "%s",
+                      err.message);
+        ck_assert(queued);
+    }
+    json_decref(detail);
+    off_t full = file_size(spool);
+    ck_assert_int_gt(full, (off_t)N * 2000);
+    ck_assert_int_eq(kr_pgserver_restart(own), 0);
+    ck_assert_int_eq(kr_inventory_outbox_flush(ob, 120000), 0);
+    ck_assert_int_eq(file_size(spool), 0);
+    char logged[sizeof(spool_log)];
+    spool_log_copy(logged, sizeof(logged));
+    /* rewritten once more than half was recorded, with the rest kept */
+    const char *told = strstr(logged, "rewritten with the ");
+    ck_assert_msg(told, "%s", logged);
+    unsigned long kept = 0, bytes = 0;
+    long long was = 0;
+    ck_assert_int_eq(
+        sscanf(told, "rewritten with the %lu action(s) still waiting: %lu of %lld bytes kept",
+               &kept, &bytes, &was),
+        3);
+    ck_assert_msg(kept > 0 && kept < N / 2 + 2, "%lu kept", kept);
+    ck_assert_int_lt(bytes * 2, (unsigned long)was);
+    ck_assert_int_le(was, full);
+    ck_assert_int_ne(access(leftover, F_OK), 0);
+    /* the new file holds the lock: a second outbox is still refused */
+    ck_assert_int_eq(kr_inventory_outbox_new(inv, &oo, &other, &err), KR_ESTATE);
+    json_t *h = NULL;
+    ck_assert_int_eq(kr_inventory_history(inv, "Runnable", "default", "busy", 0, 0, &h, &err), 0);
+    ck_assert_uint_eq(json_array_size(h), N);
+    for (size_t i = 0; i < N; i++) {
+        char rv[16];
+        snprintf(rv, sizeof(rv), "%zu", i);
+        ck_assert_str_eq(
+            json_string_value(json_object_get(json_array_get(h, i), "resourceVersion")), rv);
+    }
+    json_decref(h);
+    kr_inventory_outbox_free(ob);
+    /* a rewrite that a crash cut short is removed by the next start */
+    append_text(leftover, "{\"key\":\"half\n");
+    ck_assert_msg(kr_inventory_outbox_new(inv, &oo, &ob, &err) == 0, "%s", err.message);
+    ck_assert_int_ne(access(leftover, F_OK), 0);
+    kr_inventory_outbox_free(ob);
+    kr_inventory_free(inv);
+    unlink(spool);
+    kr_pgserver_free(own);
+}
+END_TEST
+
 static void add_common(TCase *tc)
 {
     tcase_add_test(tc, inventory_stores_objects_without_managed_fields_and_with_phase);
@@ -2156,6 +2241,7 @@ static Suite *inventory_suite(void)
         tcase_add_test(pgc, inventory_database_restart_loses_nothing);
         tcase_add_test(pgc, inventory_outbox_keeps_actions_in_order_across_a_restart);
         tcase_add_test(pgc, inventory_outbox_spool_keeps_actions_across_a_stop_in_an_outage);
+        tcase_add_test(pgc, inventory_outbox_spool_is_rewritten_while_actions_wait);
         tcase_add_test(pgc, inventory_open_waits_for_a_restarting_database);
         tcase_add_test(pgc, inventory_postgresql_writers_take_turns);
         tcase_add_test(pgc, inventory_postgresql_connections_keep_alive);

@@ -236,7 +236,9 @@ typedef struct kr_inventory_outbox_opts {
     kr_logger logger;
     /* Version 2. A file (made 0600 if absent) that keeps the waiting
      * actions across a crash, one JSON object per line, emptied whenever
-     * nothing waits. One outbox at a time uses it (an exclusive flock):
+     * nothing waits, and rewritten with only what still waits once it
+     * holds 1 MiB and more than half of it is recorded (a locked FILE.compact
+     * renamed over it). One outbox at a time uses it (an exclusive flock):
      * give each replica its own. A last line cut short by a crash is
      * skipped and cut off (it was never acknowledged), and a line that is
      * not an action is skipped (both logged). NULL: waiting actions are
