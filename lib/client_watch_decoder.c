@@ -181,8 +181,9 @@ int kr_watch_decoder_finish(kr_watch_decoder *d, kr_error_t *err)
     if (d->started) {
         char n[32];
         snprintf(n, sizeof(n), "%zu", d->pending.len);
-        return fail(d, err, KR_EPARSE, "watch stream: the stream ended inside an event (%s bytes)",
-                    n);
+        /* the transport's cut, not the server's bad text: KR_EIO, after
+         * which a reflector watches again */
+        return fail(d, err, KR_EIO, "watch stream: the stream ended inside an event (%s bytes)", n);
     }
     return 0;
 }

@@ -761,12 +761,14 @@ static void on_watch_close(int rc, const kr_error_t *err, void *user)
     if (rc == 0) {
         report_request(r, KR_REFLECTOR_REQUEST_NONE, KR_RESTART_TIMEOUT);
         if (r->watch_events == 0 && now_ms(r) - r->watch_started_ms < SHORT_WATCH_MS) {
-            /* a server or proxy that answers and closes at once: watching
-             * again at once would spin on the client's rate limiter */
+            /* a server or proxy that answers and closes at once: as
+             * client-go, the list-and-watch ends and the next (a list at
+             * the last RV) begins after the backoff, so that nothing
+             * spins and the cache is read again whole */
             kr_log(&r->logger, KR_LOG_WARN, MOD,
-                   "%s: very short watch: closed in under %d ms with no event", r->name,
-                   SHORT_WATCH_MS);
-            back_off(r, NEXT_REWATCH);
+                   "%s: very short watch: closed in under %d ms with no event; listing again",
+                   r->name, SHORT_WATCH_MS);
+            back_off(r, NEXT_RELIST);
         } else {
             start_watch(r, false);
         }
@@ -783,12 +785,15 @@ static void on_watch_close(int rc, const kr_error_t *err, void *user)
         /* As client-go's reflector: a watch the network ended, or one
          * refused with 429, is retried from where it was; any other error
          * the server gave (an ERROR event such as a 500 for an object it
-         * could not read, a 403, a 5xx answer) ends the list-and-watch,
-         * and the next begins with a list, so that the cache holds what
-         * the server holds. */
+         * could not read, a 403, a 5xx answer, or an event that cannot
+         * be decoded, which client-go's stream watcher turns into a 500)
+         * ends the list-and-watch, and the next begins with a list, so
+         * that the cache holds what the server holds. */
         int http = err ? err->http_code : 0;
+        bool undecodable = rc == KR_EPARSE || rc == KR_ETOOLARGE; /* client-go: a 500 */
         bool retriable = rc == KR_ECONNECT || rc == KR_ETIMEDOUT || rc == KR_EIO ||
-                         rc == KR_ETHROTTLED || http == 429 || (rc != KR_EHTTP && http == 0);
+                         rc == KR_ETHROTTLED || http == 429 ||
+                         (rc != KR_EHTTP && http == 0 && !undecodable);
         kr_log(&r->logger, KR_LOG_WARN, MOD, "%s: watch failed: %s%s", r->name,
                err ? err->message : kr_strerror(rc), retriable ? "" : "; listing again");
         report_request(r, KR_REFLECTOR_REQUEST_NONE, KR_RESTART_ERROR);

@@ -296,9 +296,9 @@ START_TEST(clean_close_rewatches_from_the_last_rv_bookmarks_advanced)
 END_TEST
 
 /* As client-go: a watch that ends cleanly within a second with no event
- * (a proxy answering 200 and closing) is watched again after the backoff,
- * not at once; one that lasted or brought an event is watched again at
- * once. */
+ * (a proxy answering 200 and closing) ends the list-and-watch: a list at
+ * the last RV follows after the backoff, not at once; one that lasted or
+ * brought an event is watched again at once. */
 START_TEST(very_short_clean_watch_backs_off)
 {
     setup_with(0, 0, false);
@@ -310,19 +310,50 @@ START_TEST(very_short_clean_watch_backs_off)
     uint64_t d = fake_clock_next_due(&F.clock);
     ck_assert_msg(d >= 800 && d < 1600, "backoff %llu", (unsigned long long)d);
     fake_clock_advance(&F.clock, d);
-    ck_assert_str_eq(REQ(2), WATCH_AT("5"));
+    ck_assert_str_eq(REQ(2), LIST_AT("0", "5"));
+    sync_with(items(NULL), "5");
+    ck_assert_str_eq(REQ(3), WATCH_AT("5"));
     /* a second one in a row backs off longer */
     fake_lw_close(&F.lw, 0, 0);
     d = fake_clock_next_due(&F.clock);
     ck_assert_msg(d >= 1600 && d < 3200, "backoff %llu", (unsigned long long)d);
     fake_clock_advance(&F.clock, d);
-    ck_assert_str_eq(REQ(3), WATCH_AT("5"));
+    ck_assert_str_eq(REQ(4), LIST_AT("0", "5"));
+    sync_with(items(NULL), "5");
+    ck_assert_str_eq(REQ(5), WATCH_AT("5"));
     /* a bookmark makes it no very short watch */
     bookmark("6", false);
     fake_lw_close(&F.lw, 0, 0);
-    ck_assert_str_eq(REQ(4), WATCH_AT("6"));
-    ck_assert_int_eq(F.lists, 1);
+    ck_assert_str_eq(REQ(6), WATCH_AT("6"));
+    ck_assert_int_eq(F.lists, 3);
     ck_assert_int_eq(F.restarts[KR_RESTART_TIMEOUT], 3);
+    teardown();
+}
+END_TEST
+
+/* As client-go, whose stream watcher turns an event it cannot decode into
+ * a 500: such a stream is followed by a list at the last RV, after the
+ * backoff (watching again would meet the same event); a stream cut inside
+ * an event (KR_EIO) is watched again. */
+START_TEST(an_undecodable_event_lists_again_a_cut_one_watches_again)
+{
+    setup_with(0, 0, false);
+    sync_with(items(NULL), "5");
+    event(KR_WATCH_ADDED, "a", "6");
+    fake_lw_close(&F.lw, KR_EIO, 0);
+    fake_clock_advance(&F.clock, fake_clock_next_due(&F.clock));
+    ck_assert_str_eq(REQ(-1), WATCH_AT("6"));
+    ck_assert_int_eq(F.lists, 1);
+    const int undecodable[] = {KR_EPARSE, KR_ETOOLARGE};
+    for (int i = 0; i < 2; i++) {
+        fake_lw_close(&F.lw, undecodable[i], 0);
+        ck_assert(!F.lw.watch_open);
+        fake_clock_advance(&F.clock, fake_clock_next_due(&F.clock));
+        ck_assert_str_eq(REQ(-1), LIST_AT("0", "6"));
+        sync_with(items("a@6", NULL), "6");
+        ck_assert_str_eq(REQ(-1), WATCH_AT("6"));
+        ck_assert_int_eq(F.lists, 2 + i);
+    }
     teardown();
 }
 END_TEST
@@ -963,6 +994,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, first_list_fills_the_empty_store_page_by_page_then_watches_from_list_rv);
     tcase_add_test(tc, paged_relist_replaces_the_store_only_when_complete);
     tcase_add_test(tc, very_short_clean_watch_backs_off);
+    tcase_add_test(tc, an_undecodable_event_lists_again_a_cut_one_watches_again);
     tcase_add_test(tc, store_failure_on_an_event_relists_instead_of_advancing);
     tcase_add_test(tc, resume_watches_from_the_given_rv_then_relists_on_410);
     tcase_add_test(tc, expired_continue_token_restarts_the_list_from_the_beginning);

@@ -305,8 +305,11 @@ typedef void (*kr_watch_event_cb)(kr_watch_t *watch, kr_watch_event_type type, j
 /* The end of the stream, on the loop thread, once. rc 0: the server closed
  * the stream cleanly (re-watch from kr_watch_resource_version()).
  * KR_EGONE: the resourceVersion is too old (HTTP 410 or an ERROR event):
- * relist. Other codes: a failure (err says what). Not called after
- * kr_watch_free(). */
+ * relist. KR_EIO: the stream was cut, also inside an event (watch again).
+ * KR_EPARSE: an event that is not one (bad JSON, an unknown type), and
+ * KR_ETOOLARGE: one over max_event_bytes; the stream is closed at once (relist:
+ * watching again would meet it again). Other codes: a failure (err says
+ * what). Not called after kr_watch_free(). */
 typedef void (*kr_watch_end_cb)(kr_watch_t *watch, int rc, const kr_error_t *err, void *user);
 
 /* Open a watch on a collection (`namespace_` NULL/"" = all namespaces or a
