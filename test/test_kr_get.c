@@ -322,6 +322,17 @@ START_TEST(watch_resumes_after_reconnect_and_relists_on_gone)
     wait_watches(ts, 1);
     load(ts, "fifth", "5");
     expect_name(&c, "fifth");
+
+    /* A stream cut inside an event is the network's doing: kr-get watches
+     * again from its RV and gets the event whole. */
+    kr_testserver_faults cut = {.watch_max_events = 1, .watch_cut_mid_event = true};
+    kr_testserver_set_faults(ts, &cut);
+    load(ts, "sixth", "6");
+    expect_name(&c, "sixth");
+    kr_testserver_set_faults(ts, &(kr_testserver_faults){0});
+    wait_watches(ts, 1);
+    load(ts, "seventh", "7");
+    expect_name(&c, "seventh");
     kr_test_proc_signal(&c.p, SIGTERM);
     finish(&c);
     kr_testserver_free(ts);

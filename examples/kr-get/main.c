@@ -133,7 +133,7 @@ static void on_end(kr_watch_t *w, int rc, const kr_error_t *err, void *user)
 static bool transient(int rc)
 {
     return rc == KR_ECONNECT || rc == KR_ETIMEDOUT || rc == KR_EUNAVAILABLE ||
-           rc == KR_ETHROTTLED || rc == KR_EPARSE;
+           rc == KR_ETHROTTLED || rc == KR_EIO; /* KR_EIO: cut, also inside an event */
 }
 
 /* List (in pages) or get NAME, then watch from its RV for as long as it lasts. */
