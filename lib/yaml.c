@@ -789,3 +789,217 @@ int kr_yaml_load_file(const char *path, json_t **out, kr_error_t *err)
     kr_buf_free(&buf);
     return rc;
 }
+
+/* ---- JSON to YAML --------------------------------------------------------- */
+
+/* Past this many levels of nesting a value is refused, not emitted. */
+#define YAML_DUMP_MAX_DEPTH 1000
+
+/* Whether the plain scalar `s` reads back as the string it is: not null,
+ * a boolean or a number under the rules above, and not a merge key. */
+static bool plain_reads_as_string(const char *s)
+{
+    long long iv;
+    double dv;
+    return !scalar_is(s, null_words) && !scalar_is(s, true_words) && !scalar_is(s, false_words) &&
+           !special_float(s) && !parse_int(s, &iv) && !parse_float(s, &dv) && strcmp(s, "<<") != 0;
+}
+
+static int dump_write(void *data, unsigned char *buffer, size_t size)
+{
+    return kr_buf_append(data, buffer, size) == 0;
+}
+
+/* A float as Go's strconv.FormatFloat(v, 'g', -1, 64) writes it: the
+ * fewest digits that read back as v. */
+static void format_float64(double v, char *buf, size_t size)
+{
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, size, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            return;
+    }
+}
+
+/* Emit a scalar: plain when the text allows it, else as the emitter can
+ * (quoted); strings that would read back as something else double-quoted,
+ * as go-yaml writes them; strings of several lines as literal blocks. */
+static int emit_scalar(yaml_emitter_t *em, const char *text, size_t len, bool is_string)
+{
+    yaml_scalar_style_t style = YAML_PLAIN_SCALAR_STYLE;
+    if (is_string && memchr(text, '\n', len))
+        style = YAML_LITERAL_SCALAR_STYLE;
+    else if (is_string && (strlen(text) != len || !plain_reads_as_string(text)))
+        style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+    yaml_event_t ev;
+    if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)text, (int)len, 1, 1, style))
+        return KR_ENOMEM;
+    return yaml_emitter_emit(em, &ev) ? 0 : KR_ENOMEM;
+}
+
+static bool key_letter(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
+}
+
+static bool key_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* go-yaml's order of a mapping's keys, which kubectl prints: letters by
+ * code point and before anything else, runs of digits by their value
+ * ("a2" before "a10"). Bytes of characters past ASCII count as letters. */
+static int key_cmp(const void *pa, const void *pb)
+{
+    const unsigned char *a = *(const unsigned char *const *)pa;
+    const unsigned char *b = *(const unsigned char *const *)pb;
+    size_t i = 0;
+    while (a[i] && a[i] == b[i])
+        i++;
+    if (!a[i] || !b[i])
+        return a[i] ? 1 : b[i] ? -1 : 0;
+    bool al = key_letter(a[i]), bl = key_letter(b[i]);
+    if (al && bl)
+        return a[i] < b[i] ? -1 : 1;
+    if (al || bl)
+        return bl ? -1 : 1;
+    unsigned long long an = 0, bn = 0;
+    if (a[i] == '0' || b[i] == '0')
+        for (size_t j = i; j-- > 0 && key_digit(a[j]);)
+            if (a[j] != '0') {
+                an = bn = 1;
+                break;
+            }
+    size_t ai = i, bi = i;
+    for (; key_digit(a[ai]); ai++)
+        an = an * 10 + (unsigned long long)(a[ai] - '0');
+    for (; key_digit(b[bi]); bi++)
+        bn = bn * 10 + (unsigned long long)(b[bi] - '0');
+    if (an != bn)
+        return an < bn ? -1 : 1;
+    if (ai != bi)
+        return ai < bi ? -1 : 1;
+    return a[i] < b[i] ? -1 : 1;
+}
+
+static int emit_value(yaml_emitter_t *em, const json_t *v, int depth);
+
+static int emit_object(yaml_emitter_t *em, const json_t *v, int depth)
+{
+    size_t n = json_object_size(v);
+    const char **keys = n ? kr_malloc(n * sizeof(*keys)) : NULL;
+    if (n && !keys)
+        return KR_ENOMEM;
+    size_t i = 0;
+    const char *key;
+    const json_t *child;
+    json_object_foreach((json_t *)v, key, child)
+    {
+        keys[i++] = key;
+    }
+    qsort(keys, n, sizeof(*keys), key_cmp);
+    yaml_event_t ev;
+    int rc = yaml_mapping_start_event_initialize(
+                 &ev, NULL, NULL, 1, n ? YAML_BLOCK_MAPPING_STYLE : YAML_FLOW_MAPPING_STYLE) &&
+                     yaml_emitter_emit(em, &ev)
+                 ? 0
+                 : KR_ENOMEM;
+    for (i = 0; i < n && rc == 0; i++) {
+        rc = emit_scalar(em, keys[i], strlen(keys[i]), true);
+        if (rc == 0)
+            rc = emit_value(em, json_object_get(v, keys[i]), depth + 1);
+    }
+    kr_free(keys);
+    if (rc == 0 && !(yaml_mapping_end_event_initialize(&ev) && yaml_emitter_emit(em, &ev)))
+        rc = KR_ENOMEM;
+    return rc;
+}
+
+static int emit_array(yaml_emitter_t *em, const json_t *v, int depth)
+{
+    size_t n = json_array_size(v);
+    yaml_event_t ev;
+    int rc = yaml_sequence_start_event_initialize(
+                 &ev, NULL, NULL, 1, n ? YAML_BLOCK_SEQUENCE_STYLE : YAML_FLOW_SEQUENCE_STYLE) &&
+                     yaml_emitter_emit(em, &ev)
+                 ? 0
+                 : KR_ENOMEM;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = emit_value(em, json_array_get(v, i), depth + 1);
+    if (rc == 0 && !(yaml_sequence_end_event_initialize(&ev) && yaml_emitter_emit(em, &ev)))
+        rc = KR_ENOMEM;
+    return rc;
+}
+
+static int emit_value(yaml_emitter_t *em, const json_t *v, int depth)
+{
+    if (depth > YAML_DUMP_MAX_DEPTH)
+        return KR_ETOOLARGE;
+    char num[64];
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return emit_object(em, v, depth);
+    case JSON_ARRAY:
+        return emit_array(em, v, depth);
+    case JSON_STRING:
+        return emit_scalar(em, json_string_value(v), json_string_length(v), true);
+    case JSON_INTEGER:
+        snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return emit_scalar(em, num, strlen(num), false);
+    case JSON_REAL:
+        format_float64(json_real_value(v), num, sizeof(num));
+        return emit_scalar(em, num, strlen(num), false);
+    case JSON_TRUE:
+        return emit_scalar(em, "true", 4, false);
+    case JSON_FALSE:
+        return emit_scalar(em, "false", 5, false);
+    case JSON_NULL:
+    default:
+        return emit_scalar(em, "null", 4, false);
+    }
+}
+
+int kr_yaml_dump(const json_t *value, char **out, kr_error_t *err)
+{
+    if (out)
+        *out = NULL;
+    if (!value || !out)
+        return kr_error_set(err, KR_EINVAL, "yaml: NULL argument");
+    yaml_emitter_t em;
+    if (!yaml_emitter_initialize(&em))
+        return kr_error_set(err, KR_ENOMEM, "yaml: out of memory");
+    kr_buf buf = {0};
+    yaml_emitter_set_output(&em, dump_write, &buf);
+    yaml_emitter_set_unicode(&em, 1);
+    yaml_emitter_set_indent(&em, 2);
+    yaml_event_t ev;
+    int rc = yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING) &&
+                     yaml_emitter_emit(&em, &ev) &&
+                     yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1) &&
+                     yaml_emitter_emit(&em, &ev)
+                 ? 0
+                 : KR_ENOMEM;
+    if (rc == 0)
+        rc = emit_value(&em, value, 0);
+    if (rc == 0 && !(yaml_document_end_event_initialize(&ev, 1) && yaml_emitter_emit(&em, &ev) &&
+                     yaml_stream_end_event_initialize(&ev) && yaml_emitter_emit(&em, &ev) &&
+                     yaml_emitter_flush(&em)))
+        rc = KR_ENOMEM;
+    if (rc == 0 && kr_buf_append(&buf, "", 1) != 0) /* the NUL */
+        rc = KR_ENOMEM;
+    char problem[160];
+    snprintf(problem, sizeof(problem), "%s", em.problem ? em.problem : "");
+    bool refused = rc == KR_ENOMEM && em.error == YAML_EMITTER_ERROR;
+    yaml_emitter_delete(&em);
+    if (rc != 0) {
+        kr_buf_free(&buf);
+        if (rc == KR_ETOOLARGE)
+            return kr_error_set(err, rc, "yaml: nested deeper than %d levels", YAML_DUMP_MAX_DEPTH);
+        if (refused)
+            return kr_error_set(err, KR_EINVAL, "yaml: %s", problem);
+        return kr_error_set(err, rc, "yaml: out of memory");
+    }
+    *out = (char *)buf.data;
+    return 0;
+}

@@ -1,5 +1,7 @@
-/* Tests for the YAML to JSON converter: Kubernetes' scalar resolution,
- * structure, multi-document streams, limits and errors. */
+/* Tests for the YAML to JSON converter (Kubernetes' scalar resolution,
+ * structure, multi-document streams, limits and errors) and for the JSON
+ * to YAML printer (read back whole; kubectl's text, with kubectl as the
+ * oracle where it is installed). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -292,6 +294,248 @@ START_TEST(allocation_failures_return_enomem_without_leaks)
 }
 END_TEST
 
+/* ---- JSON to YAML ---------------------------------------------------------- */
+
+static char *dump_ok(const json_t *v)
+{
+    char *out = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_yaml_dump(v, &out, &err) == 0, "%s", err.message);
+    ck_assert_ptr_nonnull(out);
+    return out;
+}
+
+/* Every string comes back a string, every number a number: quoted where
+ * plain text would read as something else, in blocks where it has lines. */
+START_TEST(dump_reads_back_as_the_same_value)
+{
+    static const char *const texts[] = {"",
+                                        "~",
+                                        "null",
+                                        "Null",
+                                        "true",
+                                        "True",
+                                        "yes",
+                                        "no",
+                                        "NO",
+                                        "on",
+                                        "off",
+                                        "y",
+                                        "n",
+                                        "1",
+                                        "-1",
+                                        "+1",
+                                        "0x1F",
+                                        "0o17",
+                                        "017",
+                                        "1_000",
+                                        "1.5",
+                                        "1e3",
+                                        ".5",
+                                        "-.inf",
+                                        ".nan",
+                                        "<<",
+                                        "a: b",
+                                        "#c",
+                                        "- a",
+                                        "? x",
+                                        "' q",
+                                        "\" q",
+                                        " lead",
+                                        "trail ",
+                                        "a\tb",
+                                        "a\r\nb",
+                                        "multi\nline\n",
+                                        "multi\nline",
+                                        "trailing\n  ",
+                                        "\n",
+                                        "\n\nx",
+                                        "h\xc3\xa9llo \xe2\x9c\x93",
+                                        "{a}",
+                                        "[a]",
+                                        "*x",
+                                        "&x",
+                                        "!t",
+                                        "%p",
+                                        "@x",
+                                        "`x",
+                                        "|x",
+                                        ">x",
+                                        "a #b",
+                                        "a:b",
+                                        "2026-12-06",
+                                        "12:30:00",
+                                        "=",
+                                        "x\xc2\x85y",
+                                        "\xe2\x80\xa8"};
+    json_t *v = json_object();
+    json_t *list = json_array();
+    for (size_t i = 0; i < (sizeof(texts) / sizeof(texts[0])); i++) {
+        json_object_set_new(v, texts[i], json_string(texts[i]));
+        json_array_append_new(list, json_string(texts[i]));
+    }
+    json_object_set_new(v, "list", list);
+    json_object_set_new(v, "nul", json_stringn("a\0b", 3));
+    json_object_set_new(v, "numbers", json_pack("[i,i,f,f,f,f]", 0, -42, 1.5, 0.1, 1e300, -2.5e-7));
+    json_object_set_new(v, "others", json_pack("[b,b,n,{},[],{s:[[],{}]}]", 1, 0, "e"));
+    json_object_set_new(v, "deep", json_pack("{s:[{s:[1,{s:s}]}]}", "a", "b", "c", "d"));
+    char *out = dump_ok(v);
+    json_t *back = parse_ok(out);
+    char *b = json_dumps(back, JSON_SORT_KEYS);
+    ck_assert_msg(json_equal(v, back), "dumped:\n%s\nread back as %s", out, b);
+    free(b);
+    json_decref(back);
+    kr_free(out);
+    json_decref(v);
+    /* scalars and empty collections at the top */
+    static const char *const tops[] = {"\"x\"", "\"1\"", "7", "1.25", "true", "null", "{}", "[]"};
+    for (size_t i = 0; i < (sizeof(tops) / sizeof(tops[0])); i++) {
+        json_t *t = json_loads(tops[i], JSON_DECODE_ANY, NULL);
+        out = dump_ok(t);
+        back = parse_ok(out);
+        ck_assert_msg(json_equal(t, back), "%s gave %s", tops[i], out);
+        json_decref(back);
+        json_decref(t);
+        kr_free(out);
+    }
+}
+END_TEST
+
+/* The text kubectl -o yaml prints for the same object. */
+START_TEST(dump_prints_as_kubectl_does)
+{
+    json_t *v = json_loads(
+        "{\"kind\":\"ConfigMap\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"x\","
+        "\"creationTimestamp\":null,\"labels\":{\"a10\":\"1\",\"a2\":\"2\",\"a02\":\"3\"}},"
+        "\"data\":{\"NO\":\"off\",\"colon\":\"a: b\",\"empty\":\"\",\"f\":\"1.5\",\"q\":\"it's\","
+        "\"ml\":\"line one\\nline two\\n\",\"y\":\"y\"},\"spec\":{\"ports\":[{\"port\":80},"
+        "{\"port\":443,\"name\":\"tls\"}],\"none\":[],\"empty\":{},\"ratio\":0.25}}",
+        0, NULL);
+    ck_assert_ptr_nonnull(v);
+    char *out = dump_ok(v);
+    ck_assert_str_eq(out, "apiVersion: v1\n"
+                          "data:\n"
+                          "  \"NO\": \"off\"\n"
+                          "  colon: 'a: b'\n"
+                          "  empty: \"\"\n"
+                          "  f: \"1.5\"\n"
+                          "  ml: |\n"
+                          "    line one\n"
+                          "    line two\n"
+                          "  q: it's\n"
+                          "  \"y\": \"y\"\n"
+                          "kind: ConfigMap\n"
+                          "metadata:\n"
+                          "  creationTimestamp: null\n"
+                          "  labels:\n"
+                          "    a2: \"2\"\n"
+                          "    a02: \"3\"\n"
+                          "    a10: \"1\"\n"
+                          "  name: x\n"
+                          "spec:\n"
+                          "  empty: {}\n"
+                          "  none: []\n"
+                          "  ports:\n"
+                          "  - port: 80\n"
+                          "  - name: tls\n"
+                          "    port: 443\n"
+                          "  ratio: 0.25\n");
+    kr_free(out);
+    json_decref(v);
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_yaml_dump(NULL, &out, &err), KR_EINVAL);
+    ck_assert_ptr_null(out);
+    json_t *deep = json_array(), *at = deep;
+    for (int i = 0; i < 1200; i++) {
+        json_t *next = json_array();
+        json_array_append_new(at, next);
+        at = next;
+    }
+    ck_assert_int_eq(kr_yaml_dump(deep, &out, &err), KR_ETOOLARGE);
+    ck_assert_ptr_null(out);
+    json_decref(deep);
+}
+END_TEST
+
+/* kubectl's own text for what its dry runs make, object by object: the
+ * JSON it prints, dumped, must be the YAML it prints. Needs no server. */
+START_TEST(dump_agrees_with_kubectl)
+{
+    if (!kr_test_have_program("kubectl")) {
+        kr_test_skip("dump_agrees_with_kubectl", "kubectl is not installed");
+        return;
+    }
+    static const char *const cmds[] = {
+        "create configmap x --from-literal=NO=off --from-literal=num=0x1F --from-literal=empty= "
+        "--from-literal='colon=a: b' --from-literal='hash=#c' --from-literal=y=y "
+        "--from-literal=t=true --from-literal=f=1.5 --from-literal='q=it'\"'\"'s' "
+        "--from-literal='lead= x' --from-literal=a10=1 --from-literal=a2=2 "
+        "--from-literal=long="
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\\ b\\ c "
+        "--from-literal=\"ml=$(printf 'one\\ntwo\\n')x\"",
+        "create deployment web --image=nginx:1.27 --replicas=3 --port=8080",
+        "create job j --image=busybox FLAGS -- sh -c 'echo hi; sleep 1'",
+        "create cronjob c --image=busybox '--schedule=*/5 * * * *' FLAGS -- date",
+        "create secret generic s --from-literal=p=Zm9v --from-literal=k=8080",
+        "create service clusterip svc --tcp=80:8080 --tcp=443:8443",
+        "create ingress ing '--rule=foo.com/bar*=svc1:8080,tls=my-cert'",
+        "create clusterrolebinding b --clusterrole=view --user=alice --group=devs",
+        "create priorityclass high --value=1000 --description='very important'",
+        "create poddisruptionbudget pdb --selector=app=web --min-available=50%",
+        "create quota q --hard=cpu=1,memory=1G,pods=2",
+    };
+    char dir[256];
+    kr_test_tmpdir_make(dir, sizeof(dir), "yaml-kubectl");
+    for (size_t i = 0; i < (sizeof(cmds) / sizeof(cmds[0])); i++) {
+        /* the flags go before a "--" that starts a container's command */
+        const char *flags = strstr(cmds[i], "FLAGS");
+        int head = flags ? (int)(flags - cmds[i]) : (int)strlen(cmds[i]);
+        const char *tail = flags ? flags + 5 : "";
+        char sh[2048];
+        snprintf(sh, sizeof(sh),
+                 "cd %s && KUBECONFIG=/dev/null kubectl %.*s --dry-run=client -o json %s > o.json "
+                 "&& KUBECONFIG=/dev/null kubectl %.*s --dry-run=client -o yaml %s > o.yaml",
+                 dir, head, cmds[i], tail, head, cmds[i], tail);
+        ck_assert_msg(system(sh) == 0, "kubectl failed: %s", cmds[i]);
+        char *json_text = kr_test_read_file(dir, "o.json");
+        char *want = kr_test_read_file(dir, "o.yaml");
+        ck_assert_ptr_nonnull(json_text);
+        ck_assert_ptr_nonnull(want);
+        ck_assert_msg(strncmp(want, "apiVersion: ", 12) == 0, "%s: %s", cmds[i], want);
+        json_t *v = json_loads(json_text, 0, NULL);
+        ck_assert_ptr_nonnull(v);
+        char *got = dump_ok(v);
+        ck_assert_msg(strcmp(got, want) == 0, "%s\nkubectl:\n%s\nours:\n%s", cmds[i], want, got);
+        kr_free(got);
+        json_decref(v);
+        free(json_text);
+        free(want);
+    }
+}
+END_TEST
+
+static int dump_manifest(void *user)
+{
+    (void)user;
+    json_t *v = json_pack("{s:s,s:{s:s,s:{s:s}},s:[i,{s:s}]}", "kind", "ConfigMap", "metadata",
+                          "name", "x", "labels", "a", "1", "items", 1, "b", "line\nline\n");
+    if (!v)
+        return 0;
+    char *out = NULL;
+    int rc = kr_yaml_dump(v, &out, NULL);
+    json_decref(v);
+    kr_free(out);
+    return rc == 0 || rc == KR_ENOMEM ? 0 : 1;
+}
+
+START_TEST(dump_allocation_failures_return_enomem_without_leaks)
+{
+    long runs = kr_test_alloc_failure_sweep(dump_manifest, NULL);
+    ck_assert_msg(runs > 2, "sweep returned %ld", runs);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("yaml");
@@ -306,6 +550,10 @@ int main(void)
     tcase_add_test(tc, deep_nesting_and_alias_bombs_are_refused);
     tcase_add_test(tc, load_file_reports_missing_files_and_paths);
     tcase_add_test(tc, allocation_failures_return_enomem_without_leaks);
+    tcase_add_test(tc, dump_reads_back_as_the_same_value);
+    tcase_add_test(tc, dump_prints_as_kubectl_does);
+    tcase_add_test(tc, dump_agrees_with_kubectl);
+    tcase_add_test(tc, dump_allocation_failures_return_enomem_without_leaks);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);
 }

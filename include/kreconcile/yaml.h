@@ -5,6 +5,7 @@
  * scalars stay strings; explicit tags decide; plain keys are resolved and
  * printed back as text (NO: is "false"); anchors and aliases are resolved.
  * A value JSON cannot hold (.inf, .nan) is refused, as kubectl refuses it.
+ * And JSON back to YAML (kr_yaml_dump), as kubectl prints it.
  * Pure functions; no I/O except kr_yaml_load_file. [any thread] */
 #ifndef KRECONCILE_YAML_H
 #define KRECONCILE_YAML_H
@@ -31,6 +32,18 @@ KR_API int kr_yaml_parse_all(const char *text, size_t len, json_t **out, kr_erro
 
 /* Read and parse the first document of a file ("-" is stdin). Adds KR_EIO. */
 KR_API int kr_yaml_load_file(const char *path, json_t **out, kr_error_t *err);
+
+/* The YAML of `value`, as kubectl -o yaml prints an object: one document
+ * (no "---"), block style with two-space indents, a mapping's keys in
+ * go-yaml's order (letters first, runs of digits by value: "a2" before
+ * "a10"), strings plain where they read back as the same string and
+ * double-quoted where they would read as something else ("true", "1.5",
+ * "null", ""), strings of several lines as literal blocks (|), plain text
+ * folded past 80 columns. kr_yaml_parse() of the output gives `value` back (a whole
+ * float comes back an integer, as it does from any YAML Kubernetes reads).
+ * *out is new (kr_free), NUL-terminated, ends with a newline. Errors:
+ * KR_EINVAL, KR_ETOOLARGE past 1000 levels of nesting, KR_ENOMEM. */
+KR_API int kr_yaml_dump(const json_t *value, char **out, kr_error_t *err);
 
 #ifdef __cplusplus
 }
