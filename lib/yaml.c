@@ -795,14 +795,107 @@ int kr_yaml_load_file(const char *path, json_t **out, kr_error_t *err)
 /* Past this many levels of nesting a value is refused, not emitted. */
 #define YAML_DUMP_MAX_DEPTH 1000
 
-/* Whether the plain scalar `s` reads back as the string it is: not null,
- * a boolean or a number under the rules above, and not a merge key. */
+/* 1 or 2 digits at *s, within [lo, hi]: advances *s; false otherwise. */
+static bool ts_num(const char **s, int lo, int hi, int *out)
+{
+    const char *p = *s;
+    if (*p < '0' || *p > '9')
+        return false;
+    int v = *p++ - '0';
+    if (*p >= '0' && *p <= '9')
+        v = v * 10 + (*p++ - '0');
+    if (v < lo || v > hi)
+        return false;
+    *s = p;
+    *out = v;
+    return true;
+}
+
+/* A timestamp go-yaml resolves a plain scalar to (its formats, as Go's
+ * time.Parse reads them): "2006-1-2", "2006-1-2T15:4:5.999999999Z07:00"
+ * (or with 't'), "2006-1-2 15:4:5.999999999". Kubernetes reads it back as
+ * a string, but go-yaml quotes it, and so kubectl's text does. */
+static bool looks_like_timestamp(const char *s)
+{
+    for (int i = 0; i < 4; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    if (s[4] != '-')
+        return false;
+    int year = atoi(s), month, day, v;
+    const char *p = s + 5;
+    if (!ts_num(&p, 1, 12, &month) || *p++ != '-' || !ts_num(&p, 1, 31, &day))
+        return false;
+    static const int days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (day > days[month - 1] || (month == 2 && day == 29 && !leap))
+        return false;
+    if (!*p)
+        return true;
+    char sep = *p++;
+    if (sep != 'T' && sep != 't' && sep != ' ')
+        return false;
+    if (!ts_num(&p, 0, 23, &v) || *p++ != ':' || !ts_num(&p, 0, 59, &v) || *p++ != ':' ||
+        !ts_num(&p, 0, 59, &v))
+        return false;
+    if (*p == '.' || *p == ',') { /* a fraction, any number of digits */
+        p++;
+        if (*p < '0' || *p > '9')
+            return false;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    if (sep == ' ')
+        return !*p;
+    if (*p == 'Z')
+        return !p[1];
+    if (*p != '+' && *p != '-')
+        return false;
+    p++;
+    for (int i = 0; i < 5; i++)
+        if (i == 2 ? p[i] != ':' : (p[i] < '0' || p[i] > '9'))
+            return false;
+    return !p[5] && atoi(p) <= 23 && atoi(p + 3) <= 59;
+}
+
+/* go-yaml's base 60 float, [-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?,
+ * which it quotes for YAML 1.1 readers though it reads it as a string. */
+static bool looks_like_base60(const char *s)
+{
+    const char *p = s + (*s == '-' || *s == '+');
+    if (*p < '0' || *p > '9')
+        return false;
+    while ((*p >= '0' && *p <= '9') || *p == '_')
+        p++;
+    int groups = 0;
+    while (*p == ':') {
+        p++;
+        int n = 0;
+        while (p[n] >= '0' && p[n] <= '9')
+            n++;
+        if (n < 1 || n > 2 || (n == 2 && p[0] > '5'))
+            return false;
+        p += n;
+        groups++;
+    }
+    if (!groups)
+        return false;
+    if (*p == '.')
+        for (p++; (*p >= '0' && *p <= '9') || *p == '_';)
+            p++;
+    return !*p;
+}
+
+/* Whether go-yaml writes the string `s` plain: it reads back as the
+ * string it is (not null, a boolean, a number or a timestamp under the
+ * rules above, not a merge key) and is no base 60 float. */
 static bool plain_reads_as_string(const char *s)
 {
     long long iv;
     double dv;
     return !scalar_is(s, null_words) && !scalar_is(s, true_words) && !scalar_is(s, false_words) &&
-           !special_float(s) && !parse_int(s, &iv) && !parse_float(s, &dv) && strcmp(s, "<<") != 0;
+           !special_float(s) && !parse_int(s, &iv) && !parse_float(s, &dv) &&
+           strcmp(s, "<<") != 0 && !looks_like_timestamp(s) && !looks_like_base60(s);
 }
 
 static int dump_write(void *data, unsigned char *buffer, size_t size)

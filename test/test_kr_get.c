@@ -184,6 +184,64 @@ START_TEST(lists_as_json_lines_matching_kubectl)
 }
 END_TEST
 
+/* -o yaml: one document per object, "---" between them, the text kubectl
+ * -o yaml prints for the same object. */
+START_TEST(prints_yaml_as_kubectl_does)
+{
+    if (!have_certs)
+        return;
+    char kubeconfig[128];
+    kr_testserver_t *ts = tls_server(kubeconfig, sizeof(kubeconfig));
+    load(ts, "plain", "v");
+    const char *odd =
+        "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"odd\","
+        "\"namespace\":\"default\",\"labels\":{\"app\":\"kr\"},\"annotations\":"
+        "{\"note\":\"x: y\"}},\"data\":{\"when\":\"2026-01-02T03:04:05Z\","
+        "\"clock\":\"12:30\",\"NO\":\"off\",\"n\":\"0x1F\",\"ml\":\"a\\nb\\n\","
+        "\"a10\":\"1\",\"a2\":\"2\"}}";
+    kr_error_t err = {0};
+    ck_assert_msg(kr_testserver_load(ts, odd, strlen(odd), &err) == 0, "%s", err.message);
+    char bin[512];
+    kr_test_bin_path(bin, sizeof(bin), "kr-get");
+    static char out[65536], lines[65536];
+    const char *yaml_argv[] = {bin,      "--kubeconfig", kubeconfig, "cm", "-l",
+                               "app=kr", "-o",           "yaml",     NULL};
+    ck_assert_int_eq(kr_test_proc_run(yaml_argv, out, sizeof(out), 30000), 0);
+    const char *json_argv[] = {bin, "--kubeconfig", kubeconfig, "cm", "-l", "app=kr", NULL};
+    ck_assert_int_eq(kr_test_proc_run(json_argv, lines, sizeof(lines), 30000), 0);
+    json_t *docs = NULL;
+    ck_assert_msg(kr_yaml_parse_all(out, strlen(out), &docs, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(json_array_size(docs), 2);
+    ck_assert_ptr_nonnull(strstr(out, "\n---\napiVersion: v1\n"));
+    char *line = strtok(lines, "\n");
+    for (size_t i = 0; i < 2; i++, line = strtok(NULL, "\n")) {
+        ck_assert_ptr_nonnull(line);
+        json_t *obj = json_loads(line, 0, NULL);
+        ck_assert_msg(json_equal(obj, json_array_get(docs, i)), "object %zu differs", i);
+        json_decref(obj);
+    }
+    json_decref(docs);
+    const char *one[] = {bin, "--kubeconfig", kubeconfig, "cm", "odd", "-o", "yaml", NULL};
+    ck_assert_int_eq(kr_test_proc_run(one, out, sizeof(out), 30000), 0);
+    ck_assert_ptr_nonnull(strstr(out, "  when: \"2026-01-02T03:04:05Z\"\n"));
+    ck_assert_ptr_nonnull(strstr(out, "  ml: |\n    a\n    b\n"));
+    if (!kr_test_have_program("kubectl")) {
+        kr_test_skip("prints_yaml_as_kubectl_does", "comparison with kubectl: kubectl not found");
+    } else {
+        static char theirs[65536];
+        const char *kargv[] = {"/usr/bin/env", "kubectl", "--kubeconfig", kubeconfig, "get",
+                               "cm",           "odd",     "-o",           "yaml",     NULL};
+        ck_assert_int_eq(kr_test_proc_run(kargv, theirs, sizeof(theirs), 60000), 0);
+        ck_assert_str_eq(out, theirs);
+    }
+    const char *bad[] = {bin, "--kubeconfig", kubeconfig, "cm", "-o", "xml", NULL};
+    ck_assert_int_eq(kr_test_proc_run(bad, out, sizeof(out), 30000), 1);
+    ck_assert_ptr_nonnull(strstr(out, "unable to match a printer suitable for the output format "
+                                      "\"xml\", allowed formats are: json,yaml"));
+    kr_testserver_free(ts);
+}
+END_TEST
+
 START_TEST(errors_print_the_status_message_and_exit_1)
 {
     kr_testserver_t *ts = server();
@@ -367,6 +425,7 @@ int main(void)
     TCase *tc = tcase_create("kr_get");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, lists_as_json_lines_matching_kubectl);
+    tcase_add_test(tc, prints_yaml_as_kubectl_does);
     tcase_add_test(tc, errors_print_the_status_message_and_exit_1);
     tcase_add_test(tc, refuses_what_kubectl_refuses);
     tcase_add_test(tc, wrong_token_in_the_kubeconfig_is_reported_like_kubectl);

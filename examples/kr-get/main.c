@@ -1,9 +1,11 @@
 /* kr-get — the library's hello world: resolve a resource through discovery,
- * print objects as JSON lines, and with -w follow the watch, resuming from
- * the last resourceVersion across reconnects and relisting on 410.
+ * print objects as JSON lines (or YAML documents, as kubectl -o yaml prints
+ * them), and with -w follow the watch, resuming from the last
+ * resourceVersion across reconnects and relisting on 410.
  *
  *   kr-get [--kubeconfig F] [--context C] [-n NS] [-A] [-l SELECTOR]
- *          [--field-selector S] [-w] [--chunk-size N] RESOURCE [NAME]
+ *          [--field-selector S] [-w] [--chunk-size N] [-o json|yaml]
+ *          RESOURCE [NAME]
  *
  * Errors print the apiserver's Status message and exit 1, as kubectl does;
  * so do kubectl's refusals (a NAME with a selector, or with -A). With NAME,
@@ -42,7 +44,7 @@ static int usage(FILE *out, int status)
     fprintf(out,
             "usage: kr-get [--kubeconfig F] [--context C] [-n NS] [-A] [-l SELECTOR]\n"
             "              [--field-selector S] [-w] [--chunk-size N] [--show-managed-fields]\n"
-            "              RESOURCE [NAME]\n"
+            "              [-o json|yaml] RESOURCE [NAME]\n"
             "       connection flags: [--server URL] [--token T]\n"
             "              [--certificate-authority F] [--insecure-skip-tls-verify]\n");
     return status;
@@ -61,6 +63,8 @@ static int fail(const kr_error_t *err)
 }
 
 static bool show_managed_fields;
+static bool print_yaml; /* -o yaml: documents, "---" between them */
+static bool printed_one;
 
 /* Items of built-in lists come without kind and apiVersion: add them.
  * managedFields are hidden unless asked for, as kubectl does. */
@@ -75,6 +79,18 @@ static void print_object(json_t *obj, const kr_resource_info *info)
         snprintf(api_version, sizeof(api_version), "%s%s%s", info->group, info->group[0] ? "/" : "",
                  info->version);
         json_object_set_new(obj, "apiVersion", json_string(api_version));
+    }
+    if (print_yaml) {
+        char *doc = NULL;
+        kr_error_t err = {0};
+        if (kr_yaml_dump(obj, &doc, &err) != 0) {
+            fprintf(stderr, "error: %s\n", err.message);
+            return;
+        }
+        printf("%s%s", printed_one ? "---\n" : "", doc);
+        printed_one = true;
+        kr_free(doc);
+        return;
     }
     char *line = json_dumps(obj, JSON_COMPACT);
     if (line) {
@@ -225,6 +241,7 @@ static int parse_args(int argc, char **argv, args *a)
         {"selector", required_argument, NULL, 'l'},
         {"field-selector", required_argument, NULL, FIELDS},
         {"watch", no_argument, NULL, 'w'},
+        {"output", required_argument, NULL, 'o'},
         {"chunk-size", required_argument, NULL, CHUNK},
         {"server", required_argument, NULL, SERVER},
         {"token", required_argument, NULL, TOKEN},
@@ -236,7 +253,7 @@ static int parse_args(int argc, char **argv, args *a)
     };
     a->chunk_size = 500;
     int c;
-    while ((c = getopt_long(argc, argv, "n:Al:wh", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "n:Al:wo:h", longs, NULL)) != -1) {
         switch (c) {
         case KUBECONFIG:
             a->kubeconfig = optarg;
@@ -258,6 +275,16 @@ static int parse_args(int argc, char **argv, args *a)
             break;
         case 'w':
             a->watch = true;
+            break;
+        case 'o':
+            if (strcmp(optarg, "yaml") != 0 && strcmp(optarg, "json") != 0) {
+                fprintf(stderr,
+                        "error: unable to match a printer suitable for the output format "
+                        "\"%s\", allowed formats are: json,yaml\n",
+                        optarg);
+                exit(1);
+            }
+            print_yaml = strcmp(optarg, "yaml") == 0;
             break;
         case CHUNK: {
             char *end;
