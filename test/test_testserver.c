@@ -684,7 +684,44 @@ START_TEST(generate_name_and_accept_negotiation)
     tc_free(&r);
     const char *proto[] = {"Accept: application/vnd.kubernetes.protobuf", NULL};
     tc_request(U, "GET", "/api/v1/namespaces/default/configmaps", NULL, NULL, proto, &r);
-    assert_status(&r, 406, "NotAcceptable", NULL);
+    assert_status(&r, 406, "NotAcceptable",
+                  "only the following media types are accepted: application/json, "
+                  "application/yaml");
+    tc_free(&r);
+    /* YAML, as kube-apiserver serves it: objects, lists and errors, but
+     * no watch (YAML has no stream form) */
+    create_cm("default", "yml", NULL);
+    const char *yaml[] = {"Accept: application/yaml, application/json", NULL};
+    tc_request(U, "GET", "/api/v1/namespaces/default/configmaps/yml", NULL, NULL, yaml, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.content_type, "application/yaml");
+    ck_assert_msg(strncmp(r.body, "apiVersion: v1\ndata:\n  k: v\nkind: ConfigMap\n", 43) == 0,
+                  "%s", r.body);
+    json_t *doc = NULL;
+    ck_assert_int_eq(ts_yaml_parse(r.body, r.len, &doc, NULL), 0);
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps/yml", NULL, &r);
+    ck_assert(json_equal(doc, r.json));
+    json_decref(doc);
+    tc_free(&r);
+    tc_request(U, "GET", "/api/v1/namespaces/default/configmaps", NULL, NULL, yaml, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(strstr(r.body, "\nitems:\n- apiVersion: v1\n"));
+    tc_free(&r);
+    tc_request(U, "GET", "/api/v1/namespaces/default/configmaps/none", NULL, NULL, yaml, &r);
+    ck_assert_int_eq(r.status, 404);
+    ck_assert_str_eq(r.content_type, "application/yaml");
+    ck_assert_ptr_nonnull(strstr(r.body, "reason: NotFound\n"));
+    tc_free(&r);
+    const char *json_first[] = {"Accept: application/json, application/yaml", NULL};
+    tc_request(U, "GET", "/api/v1/namespaces/default/configmaps/yml", NULL, NULL, json_first, &r);
+    ck_assert_str_eq(r.content_type, "application/json");
+    tc_free(&r);
+    const char *yaml_only[] = {"Accept: application/yaml", NULL};
+    tc_request(U, "GET", "/api/v1/namespaces/default/configmaps?watch=1", NULL, NULL, yaml_only,
+               &r);
+    assert_status(&r, 406, "NotAcceptable",
+                  "only the following media types are accepted: application/json");
     tc_free(&r);
 }
 END_TEST

@@ -31,10 +31,54 @@ static bool accepts_json(const char *accept)
     }
 }
 
-static void respond_not_acceptable(ts_response *resp)
+/* Whether the first entry of `accept` the server can serve asks for YAML,
+ * which kube-apiserver serves for everything but watches. */
+static bool wants_yaml(const char *accept)
+{
+    for (const char *p = accept; p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        const char *e = p;
+        while (len && (*e == ' ' || *e == '\t')) {
+            e++;
+            len--;
+        }
+        const char *semi = memchr(e, ';', len);
+        size_t type_len = semi ? (size_t)(semi - e) : len;
+        while (type_len && e[type_len - 1] == ' ')
+            type_len--;
+        if (type_len == 16 && strncasecmp(e, "application/yaml", 16) == 0)
+            return true;
+        if (ts_accept_entry(p, comma ? (size_t)(comma - p) : strlen(p), NULL) == 0)
+            return false;
+        p = comma ? comma + 1 : NULL;
+    }
+    return false;
+}
+
+/* The JSON body of `resp` as YAML (kubectl's text of it); a body that is
+ * not JSON stays as it is. */
+static void answer_as_yaml(ts_response *resp)
+{
+    json_t *doc = resp->body ? json_loadb(resp->body, resp->body_len, 0, NULL) : NULL;
+    char *text = doc ? ts_yaml_dump(doc) : NULL;
+    if (text) {
+        kr_free(resp->body);
+        resp->body = text;
+        resp->body_len = strlen(text);
+        resp->content_type = "application/yaml";
+    }
+    json_decref(doc);
+}
+
+/* What a watch, and anything else, can be answered in. */
+static void respond_not_acceptable(ts_response *resp, bool watch)
 {
     ts_respond_status(resp, 406, "NotAcceptable",
-                      "only the following media types are accepted: application/json", NULL);
+                      watch ? "only the following media types are accepted: application/json"
+                            : "only the following media types are accepted: application/json, "
+                              "application/yaml",
+                      NULL);
 }
 
 /* ---- routing --------------------------------------------------------------------- */
@@ -423,10 +467,14 @@ static void handle_locked(kr_testserver_t *ts, const ts_request *req, ts_respons
     }
     bool partial = ts_partial_negotiate(req, &rt);
     ts_table *table = NULL;
+    bool yaml = false;
     if (!partial && ts_table_negotiate(ts, req, &rt, &table, resp) != 0)
         ; /* answered: a bad includeObject */
-    else if (!partial && !table && !accepts_json(req->accept))
-        respond_not_acceptable(resp);
+    else if (!partial && !table && (yaml = wants_yaml(req->accept)) && strcmp(verb, "watch") == 0) {
+        yaml = false; /* YAML has no stream form; the refusal is JSON */
+        respond_not_acceptable(resp, true);
+    } else if (!partial && !table && !yaml && !accepts_json(req->accept))
+        respond_not_acceptable(resp, strcmp(verb, "watch") == 0);
     else if (ts_authorize(ts, &who, verb, &rt, resp) == 0) {
         rt.table = table;
         rt.who = &who;
@@ -440,6 +488,8 @@ static void handle_locked(kr_testserver_t *ts, const ts_request *req, ts_respons
         ts_partial_convert(req, &rt, resp);
     if (table && !resp->watch)
         ts_table_convert(table, &rt, resp);
+    if (yaml && !resp->watch)
+        answer_as_yaml(resp);
     if (!resp->watch || resp->watch->table != table) /* else the watch took it */
         ts_table_free(table);
     kr_free(rt.buf);

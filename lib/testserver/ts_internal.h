@@ -799,6 +799,8 @@ int ts_check_name(const ts_route *rt, json_t *obj, ts_response *resp);
 /* YAML through the library's reader, when linked in. */
 int ts_yaml_parse(const char *text, size_t len, json_t **out, kr_error_t *err);
 int ts_yaml_parse_all(const char *text, size_t len, json_t **out, kr_error_t *err);
+/* kubectl's YAML text of `value`: new (kr_free), NULL when out of memory. */
+char *ts_yaml_dump(const json_t *value);
 
 /* ---- watch streams (watch.c) ---------------------------------------------------- */
 
