@@ -2641,6 +2641,16 @@ START_TEST(program_submit_wait_follows_the_runnable_to_its_end)
     char name[128], copy[140];
     snprintf(name, sizeof(name), "%s",
              sub_str(json_array_get(json_object_get(items, "items"), 0), "metadata.name"));
+    /* the same answer as YAML, as kubectl -o yaml prints it */
+    const char *list_yaml[] = {"list", "-o", "yaml", NULL};
+    ck_assert_int_eq(cli(p.bin, server, "tok-carol", list_yaml, out, sizeof(out)), 0);
+    ck_assert_msg(strstr(out, "\nitems:\n- apiVersion: kreconcile.io/v1alpha1\n  kind: Runnable\n"),
+                  "%s", out);
+    json_t *as_yaml = NULL;
+    ck_assert_int_eq(kr_yaml_parse(out, strlen(out), &as_yaml, NULL), 0);
+    ck_assert_str_eq(sub_str(json_array_get(json_object_get(as_yaml, "items"), 0), "metadata.name"),
+                     name);
+    json_decref(as_yaml);
     json_decref(items);
     const char *approve[] = {"approve", name, NULL};
     ck_assert_int_eq(cli(p.bin, server, "tok-carol", approve, out, sizeof(out)), 0);

@@ -19,7 +19,7 @@ typedef struct cli_opts {
     const char *server;
     const char *token;
     const char *token_file;
-    const char *output; /* "table" or "json" */
+    const char *output; /* "table", "json" or "yaml" */
     const char *file;
     const char *clusters;
     const char *namespace_;
@@ -40,7 +40,7 @@ static const char usage[] =
     "  kr-submitter list\n"
     "  kr-submitter whoami                        who the API takes the token for\n"
     "\n"
-    "Every verb takes --server URL, --token T or --token-file F, -n NS and -o table|json;\n"
+    "Every verb takes --server URL, --token T or --token-file F, -n NS and -o table|json|yaml;\n"
     "NAME may be written NS/NAME. 'kr-submitter VERB --help' lists a verb's flags.\n";
 
 /* The verbs, what they take and their usage line. */
@@ -252,6 +252,15 @@ static int show(const cli_opts *o, long status, json_t *doc, bool history)
         char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
         printf("%s\n", text ? text : "null");
         free(text);
+    } else if (strcmp(o->output, "yaml") == 0) {
+        char *text = NULL;
+        kr_error_t err = {0};
+        if (kr_yaml_dump(doc, &text, &err) != 0) {
+            fprintf(stderr, "kr-submitter: %s\n", err.message);
+            return 1;
+        }
+        fputs(text, stdout);
+        kr_free(text);
     } else if (history) {
         print_history(json_object_get(doc, "items"));
     } else if (json_object_get(doc, "username")) {
@@ -427,7 +436,7 @@ static int parse(const verb_spec *v, int argc, char **argv, cli_opts *o)
                            .shorthand = 'o',
                            .type = KR_FLAG_STRING,
                            .value = &o->output,
-                           .metavar = "table|json",
+                           .metavar = "table|json|yaml",
                            .help = "output format"};
     if (v->submit_flags) {
         flags[n++] = (kr_flag){.name = "filename",
@@ -481,8 +490,9 @@ static int parse(const verb_spec *v, int argc, char **argv, cli_opts *o)
     }
     if (rc == 0 && v->submit_flags && !o->file)
         rc = kr_error_set(&err, KR_EINVAL, "needs -f FILE");
-    if (rc == 0 && strcmp(o->output, "json") != 0 && strcmp(o->output, "table") != 0)
-        rc = kr_error_set(&err, KR_EINVAL, "-o is table or json, not %s", o->output);
+    if (rc == 0 && strcmp(o->output, "json") != 0 && strcmp(o->output, "table") != 0 &&
+        strcmp(o->output, "yaml") != 0)
+        rc = kr_error_set(&err, KR_EINVAL, "-o is table, json or yaml, not %s", o->output);
     if (rc == 0 && v->n_names)
         o->target = cfg.args[0]; /* borrowed from argv */
     kr_manager_config_free(&cfg);
