@@ -117,6 +117,9 @@ int sweep_execute(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
             continue;
         if (deleted >= o->max_deletes) {
             c->action = SWEEP_SKIPPED_CAP;
+            kr_log(o->logger, KR_LOG_INFO, "sweeper", "%s %s %s/%s in %s (%s)",
+                   sweep_action_name(c->action), c->kind, c->namespace_, c->name, c->cluster,
+                   sweep_reason_name(c->reason));
             continue;
         }
         pace(rl);
@@ -396,7 +399,10 @@ int sweep_inventory(const sweep_opts *o, kr_inventory_t *inv, sweep_plan *plan, 
     size_t marked = 0;
     for (size_t i = first; !o->dry_run && i < plan->n; i++) {
         if (marked >= o->max_deletes) {
-            plan->items[i].action = SWEEP_SKIPPED_CAP;
+            sweep_candidate *c = &plan->items[i];
+            c->action = SWEEP_SKIPPED_CAP;
+            kr_log(o->logger, KR_LOG_INFO, "sweeper", "inventory: %s %s %s/%s of %s",
+                   sweep_action_name(c->action), c->kind, c->namespace_, c->name, c->cluster);
             continue;
         }
         mark_swept(inv, &plan->items[i], o->logger);
