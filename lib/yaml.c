@@ -991,7 +991,8 @@ static int emit_object(yaml_emitter_t *em, const json_t *v, int depth)
     {
         keys[i++] = key;
     }
-    qsort(keys, n, sizeof(*keys), key_cmp);
+    if (n > 1) /* qsort's base may not be NULL, even for nothing */
+        qsort(keys, n, sizeof(*keys), key_cmp);
     yaml_event_t ev;
     int rc = yaml_mapping_start_event_initialize(
                  &ev, NULL, NULL, 1, n ? YAML_BLOCK_MAPPING_STYLE : YAML_FLOW_MAPPING_STYLE) &&

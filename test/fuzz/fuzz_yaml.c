@@ -1,7 +1,9 @@
 /* Fuzz target: arbitrary bytes through the YAML converter (single and
- * multi-document); the result must serialise and parse back as JSON. */
+ * multi-document); the result must serialise and parse back as JSON, and
+ * print as YAML that reads back as the same value. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kreconcile/yaml.h"
 
@@ -19,6 +21,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
             json_decref(back);
             free(text);
+        }
+        char *yaml = NULL;
+        if (kr_yaml_dump(out, &yaml, &err) == 0) {
+            json_t *back = NULL;
+            if (kr_yaml_parse(yaml, strlen(yaml), &back, &err) != 0 || !json_equal(back, out))
+                abort();
+            json_decref(back);
+            kr_free(yaml);
+        } else if (err.code != KR_ENOMEM && err.code != KR_ETOOLARGE) {
+            abort();
         }
         json_decref(out);
     }
