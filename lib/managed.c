@@ -93,12 +93,9 @@ KR_API bool kr_managed_placed(const json_t *obj, const char *cluster)
         while (*p == ',' || placement_space(*p))
             p++;
         const char *start = p;
-        while (*p && *p != ',')
+        while (*p && *p != ',' && !placement_space(*p))
             p++;
-        const char *end = p;
-        while (end > start && placement_space(end[-1]))
-            end--;
-        if ((size_t)(end - start) == want && memcmp(start, cluster, want) == 0)
+        if ((size_t)(p - start) == want && memcmp(start, cluster, want) == 0)
             return true;
     }
     return false;

@@ -96,10 +96,14 @@ START_TEST(placement_ignores_whitespace_of_any_kind_around_names)
     /* A name is whole: neither a prefix nor one with inner space matches. */
     ck_assert(!kr_managed_placed(spaces, "dc"));
     ck_assert(!kr_managed_placed(spaces, " dc1"));
-    json_t *inner = placed_by(json_string("dc 1"));
-    ck_assert(kr_managed_placed(inner, "dc 1"));
-    ck_assert(!kr_managed_placed(inner, "dc"));
-    ck_assert(!kr_managed_placed(inner, "1"));
+    /* whitespace separates as a comma does: "dc1 dc2" is a typo away from
+     * "dc1,dc2", and must not place on no cluster at all */
+    json_t *inner = placed_by(json_string("dc1 dc2\ndc3;x"));
+    ck_assert(kr_managed_placed(inner, "dc1"));
+    ck_assert(kr_managed_placed(inner, "dc2"));
+    ck_assert(!kr_managed_placed(inner, "dc1 dc2"));
+    ck_assert(!kr_managed_placed(inner, "dc3"));
+    ck_assert(kr_managed_placed(inner, "dc3;x"));
     json_decref(block);
     json_decref(tabs);
     json_decref(spaces);

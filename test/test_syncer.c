@@ -65,6 +65,12 @@ START_TEST(placement_reads_the_clusters_annotation)
     ck_assert(syncer_unknown_placement(typo, configured, 2, unknown, sizeof(unknown)));
     ck_assert_str_eq(unknown, "DC2,dc9");
     json_decref(typo);
+    /* whitespace separates as a comma does, in both readings */
+    json_t *spaced = hub_obj("e", "dc1 dc2\n");
+    ck_assert(syncer_placed(spaced, "dc1"));
+    ck_assert(syncer_placed(spaced, "dc2"));
+    ck_assert(!syncer_unknown_placement(spaced, configured, 2, unknown, sizeof(unknown)));
+    json_decref(spaced);
     ck_assert_ptr_null(syncer_skip_reason(all));
     json_object_set_new(json_object_get(all, "metadata"), "ownerReferences",
                         json_pack("[{s:s}]", "uid", "o"));

@@ -43,13 +43,10 @@ bool syncer_unknown_placement(const json_t *hub, const char *const *clusters, si
     while (p && *p) {
         while (*p == ',' || isspace((unsigned char)*p))
             p++;
-        const char *start = p;
-        while (*p && *p != ',')
+        const char *start = p; /* separated as kr_managed_placed separates */
+        while (*p && *p != ',' && !isspace((unsigned char)*p))
             p++;
-        const char *end = p;
-        while (end > start && isspace((unsigned char)end[-1]))
-            end--;
-        size_t want = (size_t)(end - start);
+        size_t want = (size_t)(p - start);
         bool known = want == 0;
         for (size_t i = 0; i < n && !known; i++)
             known = strlen(clusters[i]) == want && memcmp(clusters[i], start, want) == 0;

@@ -49,10 +49,11 @@ KR_API kr_managed_owner kr_managed_owner_of(const json_t *obj, const kr_managed_
 KR_API char *kr_managed_selector(const char *manager, char *buf, size_t len);
 
 /* True when `obj` (a hub object, borrowed) is placed on `cluster` by its
- * KR_ANNOTATION_CLUSTERS annotation: a comma-separated list of cluster
- * names, where whitespace of any kind (spaces, tabs, newlines: a YAML `|`
- * block ends its value with one) around a name is not part of it and
- * empty items ("dc1,,dc2", a trailing comma) name nothing. An absent
+ * KR_ANNOTATION_CLUSTERS annotation: a list of cluster names separated by
+ * commas or whitespace of any kind ("dc1,dc2", "dc1, dc2", "dc1 dc2", a
+ * YAML `|` block with a name per line: the same two clusters; no cluster
+ * name holds either), where empty items ("dc1,,dc2", a trailing comma)
+ * name nothing. An absent
  * annotation, or one whose value is not a string, places the object on
  * every cluster; an empty or blank one on none. A NULL or empty `cluster`
  * is named by no list. Every program that decides where a hub object
