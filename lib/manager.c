@@ -590,7 +590,8 @@ int kr_manager_new(const kr_manager_opts *opts, kr_manager_t **out, kr_error_t *
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, &m->old_mask);
-    m->hub_name = kr_strdup(opts->hub_name ? opts->hub_name : "hub");
+    const char *hub_name = opts->config->hub_name ? opts->config->hub_name : opts->hub_name;
+    m->hub_name = kr_strdup(hub_name ? hub_name : "hub");
     int rc = m->hub_name ? build(m, opts, err) : kr_error_set(err, KR_ENOMEM, "out of memory");
     if (rc != 0) {
         kr_manager_free(m);

@@ -11,6 +11,7 @@
 
 #include "internal.h"
 #include "manager_internal.h"
+#include "selector_internal.h"
 
 /* ---- Durations ------------------------------------------------------------ */
 
@@ -174,6 +175,7 @@ void kr_flag_strings_free(kr_flag_strings *s)
 enum shared_id {
     SH_KUBECONFIG,
     SH_CONTEXT,
+    SH_HUB_NAME,
     SH_QPS,
     SH_BURST,
     SH_REQUEST_TIMEOUT,
@@ -207,6 +209,10 @@ static const struct shared_flag shared_flags[SH_COUNT] = {
                        "~/.kube/config)"},
     [SH_CONTEXT] = {"context", 0, KR_FLAG_STRING, KR_MANAGER_FLAGS_HUB, "NAME",
                     "kubeconfig context of the hub (default: its current-context)"},
+    [SH_HUB_NAME] = {"hub-name", 0, KR_FLAG_STRING, KR_MANAGER_FLAGS_HUB, "NAME",
+                     "the hub's name in the source-cluster label of what is written to "
+                     "workload clusters, in keys and logs (default \"hub\"); give each hub its "
+                     "own when several write to one workload cluster"},
     [SH_QPS] = {"kube-api-qps", 0, KR_FLAG_STRING, KR_MANAGER_FLAGS_HUB, "QPS",
                 "requests per second to each apiserver (-1: no limit)"},
     [SH_BURST] = {"kube-api-burst", 0, KR_FLAG_INT, KR_MANAGER_FLAGS_HUB, "N",
@@ -438,6 +444,15 @@ static int set_shared(struct parser *p, int id, const char *dashes, const char *
         return 0;
     case SH_CONTEXT:
         cfg->context = value;
+        return 0;
+    case SH_HUB_NAME:
+        /* a label value, and a name as --cluster takes one */
+        if (!kr_label_value_valid(value, strlen(value)) ||
+            !cluster_name_valid(value, strlen(value)))
+            return bad_value(p, dashes, name, value,
+                             "not a label value (1 to 63 letters, digits, '-', '_' or '.', "
+                             "starting and ending with a letter or digit)");
+        cfg->hub_name = value;
         return 0;
     case SH_QPS: {
         char *end = NULL;

@@ -226,17 +226,19 @@ START_TEST(shared_and_program_flags_in_both_spellings)
 {
     kr_manager_config cfg;
     kr_error_t err = {0};
-    int rc = parse(&cfg, &err, "--kubeconfig", "/k/hub.yaml", "--context=admin", "first",
-                   "--cluster", "dc1=/k/dc1.yaml", "--cluster=dc2=/k/dc2.yaml:ctx-2", "--cluster",
-                   "eks=/k/eks:arn:aws:eks:eu-west-1:1234:cluster/prod", "--leader-elect",
-                   "--lease-namespace", "kube-system", "--lease-name=lock", "--listen", ":9090",
-                   "--log-format=text", "-v", "3", "--kube-api-qps", "50", "--kube-api-burst=100",
-                   "--request-timeout", "1m30s", "--request-timeout=45", "-n", "prod",
-                   "--dry-run=true", "-w4", "--resync", "1h30m", "-l", "a=1,b=2", "--label=c=3",
-                   "-f", "x,y", "--file=z", "second", "--", "--not-a-flag", "-x", NULL);
+    int rc =
+        parse(&cfg, &err, "--kubeconfig", "/k/hub.yaml", "--context=admin", "first", "--hub-name",
+              "hub-east.1", "--cluster", "dc1=/k/dc1.yaml", "--cluster=dc2=/k/dc2.yaml:ctx-2",
+              "--cluster", "eks=/k/eks:arn:aws:eks:eu-west-1:1234:cluster/prod", "--leader-elect",
+              "--lease-namespace", "kube-system", "--lease-name=lock", "--listen", ":9090",
+              "--log-format=text", "-v", "3", "--kube-api-qps", "50", "--kube-api-burst=100",
+              "--request-timeout", "1m30s", "--request-timeout=45", "-n", "prod", "--dry-run=true",
+              "-w4", "--resync", "1h30m", "-l", "a=1,b=2", "--label=c=3", "-f", "x,y", "--file=z",
+              "second", "--", "--not-a-flag", "-x", NULL);
     ck_assert_msg(rc == 0, "%s", err.message);
     ck_assert_str_eq(cfg.kubeconfig, "/k/hub.yaml");
     ck_assert_str_eq(cfg.context, "admin");
+    ck_assert_str_eq(cfg.hub_name, "hub-east.1");
     ck_assert_uint_eq(cfg.n_clusters, 3);
     ck_assert_str_eq(cfg.clusters[0].name, "dc1");
     ck_assert_str_eq(cfg.clusters[0].kubeconfig, "/k/dc1.yaml");
@@ -344,6 +346,23 @@ START_TEST(bad_flags_give_one_clear_line)
                  "case alphanumerics and '-', at most 63)",
                  bad_ns[i]);
         expect_error(want, "--lease-namespace", bad_ns[i], NULL);
+    }
+    /* the hub's name goes into a label */
+    static const char *const bad_hub[] = {
+        "",
+        "-a",
+        "a-",
+        "a/b",
+        "a b",
+        "_a",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+    for (size_t i = 0; i < sizeof(bad_hub) / sizeof(bad_hub[0]); i++) {
+        char want[300];
+        snprintf(want, sizeof(want),
+                 "invalid argument \"%s\" for \"--hub-name\" flag: not a label value (1 to 63 "
+                 "letters, digits, '-', '_' or '.', starting and ending with a letter or digit)",
+                 bad_hub[i]);
+        expect_error(want, "--hub-name", bad_hub[i], NULL);
     }
     static const char *const bad_name[] = {"BAD NAME", "a..b", ".a", "a.", ""};
     for (size_t i = 0; i < sizeof(bad_name) / sizeof(bad_name[0]); i++) {

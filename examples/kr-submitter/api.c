@@ -93,7 +93,8 @@ int submitter_record_to_inventory(const sub_event *ev, void *user)
     const sub_books *books = user;
     kr_inventory_t *inv = books->inventory;
     json_t *detail = json_pack("{s:s}", "outcome", ev->outcome ? ev->outcome : "");
-    kr_inventory_action act = {.cluster = ev->cluster && *ev->cluster ? ev->cluster : "hub",
+    const char *hub = books->hub_name ? books->hub_name : "hub";
+    kr_inventory_action act = {.cluster = ev->cluster && *ev->cluster ? ev->cluster : hub,
                                .api_version = KR_PLATFORM_API_VERSION,
                                .kind = KR_RUNNABLE_KIND,
                                .namespace_ = ev->namespace_,

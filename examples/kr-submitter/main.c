@@ -331,6 +331,7 @@ static int setup(app *a, const kr_manager_config *cfg, kr_error_t *err)
                                        .spool_path = inventory_spool};
         rc = kr_inventory_outbox_new(a->inventory, &oo, &a->books.outbox, err);
         a->books.inventory = a->inventory;
+        a->books.hub_name = kr_manager_hub_name(m);
         a->api.inventory = a->inventory;
         a->s.record = submitter_record_to_inventory;
         a->s.record_user = &a->books;

@@ -412,6 +412,7 @@ typedef struct sub_books {
     /* Transitions but decisions: recorded in order, across an outage of
      * the database, each once (NULL: recorded at once or not at all). */
     kr_inventory_outbox_t *outbox;
+    const char *hub_name; /* the cluster of a transition of none (NULL: "hub") */
 } sub_books;
 
 /* A sub_record_cb writing each transition to the inventory of `user` (a

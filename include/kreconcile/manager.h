@@ -179,6 +179,9 @@ typedef struct kr_manager_config {
     const char *token_auth_file; /* --token-auth-file */
     bool token_review; /* --token-review */
     kr_flag_strings token_review_audiences; /* --token-review-audience (new) */
+    /* --hub-name: the hub's name in the source-cluster label, keys and
+     * logs; NULL: kr_manager_opts.hub_name's, else "hub". */
+    const char *hub_name;
 } kr_manager_config;
 
 /* Returned (positive) by kr_manager_parse_args. */
@@ -317,7 +320,8 @@ typedef struct kr_manager_opts {
     const kr_manager_config *config; /* required: the parsed shared flags */
     /* zero: a sink on stderr in config->log_format at config->verbosity */
     kr_logger logger;
-    /* The hub cluster's name in keys, labels and logs; NULL: "hub". */
+    /* The hub cluster's name in keys, labels and logs, unless --hub-name
+     * gives one; NULL: "hub". */
     const char *hub_name;
     bool no_hub; /* a program without a hub (a CLI verb); clusters only */
     /* Stop: controllers and runnables get this long to finish; 0 = 30000. */
