@@ -533,13 +533,83 @@ static step confirm_gone(rctx *c, bool ask)
     return st;
 }
 
+/* ---- copies this process created ------------------------------------------- */
+
+/* Remember that we created `copy` (under pending_lock); old entries go
+ * when the map has grown. */
+static void remember_created(rctx *c, const json_t *copy)
+{
+    const char *uid = meta_string(copy, "uid");
+    if (!uid)
+        return;
+    char key[700];
+    written_key(c, key, sizeof(key));
+    int64_t now = now_ns(c->s), window = (int64_t)SYNCER_ORPHAN_WINDOW_MS * 1000000;
+    pthread_mutex_lock(&c->s->pending_lock);
+    json_object_set_new(c->s->created, key, json_pack("{s:s, s:I}", "uid", uid, "at", now));
+    if (json_object_size(c->s->created) >= c->s->created_prune_at) {
+        const char *k;
+        json_t *v, *tmp;
+        json_object_foreach_safe(c->s->created, tmp, k, v)
+        {
+            if (now - json_integer_value(json_object_get(v, "at")) >= window)
+                json_object_del(c->s->created, k);
+        }
+        size_t n = json_object_size(c->s->created);
+        c->s->created_prune_at = n * 2 > 1024 ? n * 2 : 1024;
+    }
+    pthread_mutex_unlock(&c->s->pending_lock);
+}
+
+static void forget_created(const rctx *c)
+{
+    char key[700];
+    written_key(c, key, sizeof(key));
+    pthread_mutex_lock(&c->s->pending_lock);
+    json_object_del(c->s->created, key);
+    pthread_mutex_unlock(&c->s->pending_lock);
+}
+
+/* True when this process created `copy` less than SYNCER_ORPHAN_WINDOW_MS
+ * ago and its hub object never carried our finalizer since. */
+static bool created_here_lately(const rctx *c, const json_t *copy)
+{
+    char key[700];
+    written_key(c, key, sizeof(key));
+    const char *uid = meta_string(copy, "uid");
+    pthread_mutex_lock(&c->s->pending_lock);
+    json_t *e = json_object_get(c->s->created, key);
+    bool lately = e && uid && strcmp(json_string_value(json_object_get(e, "uid")), uid) == 0 &&
+                  now_ns(c->s) - json_integer_value(json_object_get(e, "at")) <
+                      (int64_t)SYNCER_ORPHAN_WINDOW_MS * 1000000;
+    pthread_mutex_unlock(&c->s->pending_lock);
+    return lately;
+}
+
 /* ---- the three cases --------------------------------------------------------- */
 
-/* The hub object is gone: a copy of ours left behind is removed. */
+/* The hub object is gone. A copy we created lately is removed: its hub
+ * object went before our finalizer was on it. Any other copy of ours (the
+ * hub object deleted while its finalizer was taken off by hand, a hub
+ * restored from an old backup, a syncer pointed at the wrong hub) is left
+ * to kr-sweeper, which deletes only after its grace period and with a cap
+ * per run: the syncer never mass-deletes on the word of one list. */
 static step reconcile_orphan(rctx *c)
 {
     forget_write(c);
-    return confirm_gone(c, false);
+    if (!c->copy || !ours(c, c->copy))
+        return STEP_OK;
+    if (!created_here_lately(c, c->copy)) {
+        log_key(c, KR_LOG_INFO,
+                "the hub object is gone but this copy was not made here lately: left to "
+                "kr-sweeper%s",
+                NULL);
+        return STEP_OK;
+    }
+    step st = confirm_gone(c, false);
+    if (st == STEP_OK)
+        forget_created(c);
+    return st;
 }
 
 /* The hub object is being deleted: confirm the delete in this cluster,
@@ -695,6 +765,8 @@ static step write_copy(rctx *c, const json_t *old_entry, json_t **written)
     } else if (st == STEP_OK && out) {
         bool created = !c->copy && !resolved;
         log_key(c, KR_LOG_INFO, "%s the copy", created ? "created" : "patched");
+        if (created && !kr_managed_has_finalizer(c->hub, KR_FINALIZER_SYNCER))
+            remember_created(c, out);
         syncer_record(c->s, c->res, c->req->cluster, out, created ? "CREATED" : "PATCHED");
         *written = json_incref(out);
     } else if (st == STEP_OK && matched) {
@@ -793,6 +865,8 @@ static bool observed(rctx *c, const char *rv)
  * orphans, which their own watch events bring to reconcile_orphan. */
 static step reconcile_sync(rctx *c)
 {
+    if (kr_managed_has_finalizer(c->hub, KR_FINALIZER_SYNCER))
+        forget_created(c); /* a hub delete now waits for us */
     json_t *entries = syncer_status_parse(c->hub);
     if (!entries)
         return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
@@ -985,6 +1059,8 @@ int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
     s->pending = json_object();
     s->pending_due = json_object();
     s->written = json_object();
+    s->created = json_object();
+    s->created_prune_at = 1024;
     s->hub_written = json_object();
     s->hub = cfg->hub;
     s->term = cfg->term;
@@ -1003,7 +1079,7 @@ int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
     s->clusters = calloc(cfg->n_clusters, sizeof(*s->clusters));
     s->cluster_names = calloc(cfg->n_clusters, sizeof(*s->cluster_names));
     if (!s->hub_name || !s->namespace_ || !s->resources || !s->clusters || !s->cluster_names ||
-        !s->pending || !s->pending_due || !s->written || !s->hub_written) {
+        !s->pending || !s->pending_due || !s->written || !s->hub_written || !s->created) {
         syncer_free(s);
         return kr_error_set(err, KR_ENOMEM, "out of memory");
     }
@@ -1073,6 +1149,7 @@ void syncer_free(syncer_t *s)
     json_decref(s->pending);
     json_decref(s->pending_due);
     json_decref(s->written);
+    json_decref(s->created);
     json_decref(s->hub_written);
     pthread_mutex_destroy(&s->pending_lock);
     free(s);

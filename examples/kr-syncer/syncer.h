@@ -225,6 +225,14 @@ struct syncer {
      * resourceVersion of our last write to that copy, until its cache
      * holds it */
     json_t *written;
+    /* reconcile.c, under pending_lock: "resource/ns/name/cluster" -> {uid,
+     * at} of a copy this process created, until the hub object carries
+     * our finalizer: the one kind of orphan the syncer deletes itself (a
+     * hub delete that came before the finalizer); others are the
+     * sweeper's, after its grace period. Pruned of entries past
+     * SYNCER_ORPHAN_WINDOW_MS when it reaches created_prune_at entries. */
+    json_t *created;
+    size_t created_prune_at;
     /* status_batch.c, under pending_lock: "resource/ns/name" -> the hub
      * resourceVersion of our last write to that hub object, until a
      * reconcile found the hub cache holding it; pruned of what the hub
@@ -288,6 +296,11 @@ int64_t syncer_pending_sweep(syncer_t *s, size_t resource, int64_t now_ns, synce
  * (never an object's name: Kubernetes names have no '~'). */
 #define SYNCER_SWEEP_NAME "~parked-status"
 
+/* How long after creating a copy the syncer deletes it itself when its
+ * hub object is found gone (a hub delete that beat the finalizer); any
+ * other copy whose hub object is gone is left to kr-sweeper. */
+#define SYNCER_ORPHAN_WINDOW_MS (10 * 60 * 1000)
+
 /* Remember that our write to the hub object returned resourceVersion `rv`
  * (borrowed), so that a reconcile reading the hub cache before it holds
  * that write waits for it (syncer_hub_get) instead of the writer waiting
@@ -340,5 +353,6 @@ int syncer_watch(syncer_t *s, size_t resource, kr_controller_t *ctl, kr_error_t 
  * finalizer, and so the resourceVersion), which would otherwise make every
  * cluster's lane look again after each status write. [loop thread] */
 bool syncer_hub_changed(const json_t *old_obj, const json_t *new_obj, void *user);
+
 
 #endif /* KR_SYNCER_H */
