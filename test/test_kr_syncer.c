@@ -255,6 +255,18 @@ static bool verified(world *w, const void *arg)
     return ok;
 }
 
+/* The hub object carries the syncer's finalizer and a sync-status. */
+static bool hub_kept(world *w, const void *arg)
+{
+    const want *x = arg;
+    json_t *o = fetch(&w->hub, x->gvr, x->name);
+    bool ok = kr_managed_has_finalizer(o, KR_FINALIZER_SYNCER) &&
+              json_object_get(json_object_get(json_object_get(o, "metadata"), "annotations"),
+                              KR_ANNOTATION_SYNC_STATUS);
+    json_decref(o);
+    return ok;
+}
+
 static void hub_create(world *w, kr_gvr gvr, json_t *obj)
 {
     kr_error_t err = {0};
@@ -319,6 +331,22 @@ START_TEST(program_syncs_repairs_places_and_deletes)
               json_pack("{s:{s:{s:s}}}", "metadata", "annotations", KR_ANNOTATION_CLUSTERS, "dc2"));
     want gone1 = {CM, "app", 0, NULL, NULL, NULL};
     wait_for(&w, copy_is, &gone1, "the copy leaving dc1");
+    /* a replace that drops our finalizer and status (kubectl replace, a
+     * GitOps tool) has them put back at once, not at the next resync */
+    want kept = {CM, "app", 1, NULL, NULL, NULL};
+    wait_for(&w, hub_kept, &kept, "the finalizer and status");
+    kr_error_t rerr = {0};
+    int urc = KR_ECONFLICT;
+    for (int i = 0; i < 20 && urc == KR_ECONFLICT; i++) { /* a status write may come between */
+        json_t *live = fetch(&w.hub, CM, "app");
+        json_t *meta = json_object_get(live, "metadata");
+        json_object_del(meta, "finalizers");
+        json_object_del(json_object_get(meta, "annotations"), KR_ANNOTATION_SYNC_STATUS);
+        urc = kr_client_update(w.hub.cl.c, CM, NSNAME, live, NULL, NULL, &rerr);
+        json_decref(live);
+    }
+    ck_assert_msg(urc == 0, "%s", rerr.message);
+    wait_for(&w, hub_kept, &kept, "the finalizer and status put back");
     /* hub delete */
     ck_assert_int_eq(kr_client_delete(w.hub.cl.c, CM, NSNAME, "app", NULL, NULL, NULL), 0);
     want gone2 = {CM, "app", 1, NULL, NULL, NULL};

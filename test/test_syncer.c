@@ -404,6 +404,27 @@ START_TEST(hub_updates_that_only_change_our_status_wake_no_lane)
     json_array_append_new(json_object_get(json_object_get(other, "metadata"), "finalizers"),
                           json_string("someone/else"));
     ck_assert(syncer_hub_changed(first, other, NULL));
+    /* what the syncer keeps there, taken away by someone else (kubectl
+     * replace, a GitOps tool), wakes the lanes that put it back */
+    ck_assert(!syncer_hub_wakes(bare, first, NULL));
+    ck_assert(syncer_hub_wakes(first, bare, NULL));
+    json_t *no_fin = json_deep_copy(first);
+    json_array_clear(json_object_get(json_object_get(no_fin, "metadata"), "finalizers"));
+    ck_assert(syncer_hub_wakes(first, no_fin, NULL));
+    json_object_set_new(json_object_get(no_fin, "metadata"), "deletionTimestamp",
+                        json_string("2026-12-03T10:00:00Z"));
+    ck_assert(syncer_hub_wakes(first, no_fin, NULL)); /* a delete wakes them anyway */
+    json_t *garbled = json_deep_copy(first);
+    json_object_set_new(json_object_get(json_object_get(garbled, "metadata"), "annotations"),
+                        KR_ANNOTATION_SYNC_STATUS, json_string("not json"));
+    ck_assert(syncer_hub_wakes(first, garbled, NULL));
+    json_t *newer = json_deep_copy(first);
+    json_object_set_new(json_object_get(json_object_get(newer, "metadata"), "annotations"),
+                        KR_ANNOTATION_SYNC_STATUS, json_string("{\"dc1\":{}}"));
+    ck_assert(!syncer_hub_wakes(first, newer, NULL)); /* our own status write */
+    json_decref(no_fin);
+    json_decref(garbled);
+    json_decref(newer);
     json_decref(old);
     json_decref(status_only);
     json_decref(data);

@@ -115,6 +115,33 @@ bool syncer_hub_changed(const json_t *old_obj, const json_t *new_obj, void *user
                          ann, 1);
 }
 
+static const char *sync_status(const json_t *obj)
+{
+    const json_t *ann = json_object_get(json_object_get(obj, "metadata"), "annotations");
+    return json_string_value(json_object_get(ann, KR_ANNOTATION_SYNC_STATUS));
+}
+
+bool syncer_hub_wakes(const json_t *old_obj, const json_t *new_obj, void *user)
+{
+    if (syncer_hub_changed(old_obj, new_obj, user))
+        return true;
+    const json_t *nm = json_object_get(new_obj, "metadata");
+    bool lost_finalizer = kr_managed_has_finalizer(old_obj, KR_FINALIZER_SYNCER) &&
+                          !kr_managed_has_finalizer(new_obj, KR_FINALIZER_SYNCER) &&
+                          !json_object_get(nm, "deletionTimestamp") && !syncer_skip_reason(new_obj);
+    if (lost_finalizer)
+        return true;
+    const char *was = sync_status(old_obj), *now = sync_status(new_obj);
+    if (!was || (now && strcmp(was, now) == 0))
+        return false;
+    if (!now)
+        return true;
+    json_t *parsed = json_loads(now, 0, NULL);
+    bool garbled = !json_is_object(parsed);
+    json_decref(parsed);
+    return garbled;
+}
+
 void syncer_controller_opts(syncer_t *s, size_t resource, unsigned workers, char *name, size_t len,
                             kr_controller_opts *opts)
 {
@@ -137,7 +164,7 @@ int syncer_watch(syncer_t *s, size_t resource, kr_controller_t *ctl, kr_error_t 
     hub.map = KR_CONTROLLER_MAP_FUNC;
     hub.map_cb = map_hub;
     hub.map_user = &s->resources[resource];
-    hub.predicate = syncer_hub_changed;
+    hub.predicate = syncer_hub_wakes;
     int rc = kr_controller_watch(ctl, &hub, err);
     for (size_t i = 0; rc == 0 && i < s->n_clusters; i++) {
         kr_controller_source copies = KR_CONTROLLER_SOURCE_INIT;
