@@ -917,6 +917,41 @@ START_TEST(placement_change_removes_the_copy_where_no_longer_named)
 }
 END_TEST
 
+/* A copy the cluster refuses to patch for a field that cannot change (made
+ * immutable there, then edited on the hub) is made again, as `kubectl
+ * replace --force` would: it converges instead of failing forever. */
+START_TEST(a_copy_that_cannot_be_patched_is_made_again)
+{
+    world w;
+    world_up(&w, 0);
+    hub_put(&w, CM, object_of(CM, "frozen", "v1", "dc1"));
+    converge(&w, 1, false);
+    json_t *p = json_pack("{s:b}", "immutable", 1), *out = NULL;
+    ck_assert_int_eq(
+        kr_client_patch(w.dc[0].c, CM, NSNAME, "frozen", NULL, KR_PATCH_MERGE, p, NULL, &out, NULL),
+        0);
+    json_decref(p);
+    ck_assert_int_eq(kr_informer_wait_for_resource_version(w.s->clusters[0].copies[res_index(CM)],
+                                                           meta(out, "resourceVersion"), WAIT_MS,
+                                                           NULL),
+                     0);
+    char *old_uid = strdup(meta(out, "uid"));
+    json_decref(out);
+    hub_put(&w, CM, object_of(CM, "frozen", "v2", "dc1"));
+    converge(&w, 1, false);
+    assert_copy(&w, CM, 0, "frozen", "v2");
+    json_t *copy = fetch(&w.dc[0], CM, "frozen");
+    ck_assert_str_ne(meta(copy, "uid"), old_uid);
+    json_decref(copy);
+    free(old_uid);
+    json_t *entry = status_entry(&w, CM, "frozen", "dc1");
+    ck_assert(json_is_true(json_object_get(entry, "verified")));
+    ck_assert_ptr_null(json_object_get(entry, "lastError"));
+    json_decref(entry);
+    world_down(&w);
+}
+END_TEST
+
 START_TEST(copies_edited_or_deleted_in_a_cluster_are_repaired_and_others_fields_survive)
 {
     world w;
@@ -2153,6 +2188,7 @@ int main(void)
     tcase_add_test(tc, placement_change_removes_the_copy_where_no_longer_named);
     tcase_add_test(tc,
                    copies_edited_or_deleted_in_a_cluster_are_repaired_and_others_fields_survive);
+    tcase_add_test(tc, a_copy_that_cannot_be_patched_is_made_again);
     tcase_add_test(tc, a_copy_without_our_labels_is_never_taken_over);
     tcase_add_test(tc, a_copy_of_ours_the_cache_missed_is_patched_not_reported_foreign);
     tcase_add_test(tc, a_matching_copy_the_cache_missed_is_verified_only_once_observed);

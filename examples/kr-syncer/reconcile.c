@@ -859,6 +859,36 @@ static bool observed(rctx *c, const char *rv)
     return seen;
 }
 
+/* True when the cluster refused our patch of the copy (ours, in the
+ * cache) for a field that cannot change once set: a Secret's type, the
+ * data of a ConfigMap or Secret marked immutable, as the apiserver says
+ * ("field is immutable", a 422). */
+static bool immutable_refusal(const rctx *c)
+{
+    return c->copy && ours(c, c->copy) && c->err->code == KR_EINVALIDOBJ &&
+           strstr(c->err->message, "field is immutable");
+}
+
+/* The copy can only change by being made again, as `kubectl replace
+ * --force` does: delete it (uid precondition: that very copy, ours) and
+ * let the next reconcile create it; the refusal stays in the status until
+ * then. */
+static step replace_copy(rctx *c)
+{
+    char why[sizeof(c->err->message)];
+    memcpy(why, c->err->message, sizeof(why));
+    step st = delete_copy(c, c->copy);
+    if (st != STEP_OK) /* delete_copy said why in c->err */
+        return st;
+    log_key(c, KR_LOG_WARN, "the copy cannot be patched (%s): deleted, to be made again", why);
+    char msg[sizeof(c->err->message)];
+    snprintf(msg, sizeof(msg), "%.*s; the copy was deleted to be made again",
+             (int)(sizeof(msg) - 40), why);
+    kr_error_set(c->err, KR_EINVALIDOBJ, "%s", msg);
+    *c->after_ms = 1;
+    return STEP_FAILED; /* recorded in the status; retried at once */
+}
+
 /* Our finalizer goes on the hub object with its first status write (one
  * hub write per object, not two). A hub delete that comes before it finds
  * no finalizer and completes at once; the copies made meanwhile are then
@@ -895,6 +925,8 @@ static step reconcile_sync(rctx *c)
     json_t *written = NULL;
     st = cw == CACHED_OURS ? STEP_OK : write_copy(c, old, &written);
     const char *rv = meta_string(written, "resourceVersion");
+    if (st == STEP_FAILED && immutable_refusal(c))
+        st = replace_copy(c);
     if (st != STEP_OK) {
         /* The failure goes into the status (unchanged text: no write). */
         if (st == STEP_FAILED || (st == STEP_RETRY && c->unreachable)) {
