@@ -526,6 +526,11 @@ START_TEST(the_program_plans_then_sweeps_once_and_refuses_bad_flags)
     snprintf(args, sizeof(args), "%s --dry-run --request-timeout 1s", common);
     ck_assert_int_eq(run_program(args, out, sizeof(out)), 0);
     ck_assert_msg(strstr(out, "cluster dc2 skipped"), "%s", out);
+    /* nothing found where it looked is not "no zombies" where it could not */
+    snprintf(args, sizeof(args), "%s --dry-run --request-timeout 1s -n elsewhere", common);
+    ck_assert_int_eq(run_program(args, out, sizeof(out)), 0);
+    ck_assert_msg(strstr(out, "No zombies found in the clusters listed.\ncluster dc2 skipped"),
+                  "%s", out);
     /* With a longer timeout the sweep waits; SIGTERM asks it to stop as any
      * program of the toolkit stops (the sweep in progress finishes first),
      * and a second signal exits at once. */

@@ -203,8 +203,9 @@ static void format_age(int64_t s, char *buf, size_t len)
 
 void sweep_print_table(const sweep_plan *p, FILE *out)
 {
-    if (p->n == 0)
-        fprintf(out, "No zombies found.\n");
+    if (p->n == 0) /* where a cluster was skipped, nothing was looked for there */
+        fprintf(out,
+                p->n_skips ? "No zombies found in the clusters listed.\n" : "No zombies found.\n");
     else
         fprintf(out, "%-10s %-12s %-16s %-32s %-5s %-30s %s\n", "CLUSTER", "KIND", "NAMESPACE",
                 "NAME", "AGE", "REASON", "ACTION");
