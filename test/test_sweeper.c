@@ -477,6 +477,11 @@ START_TEST(the_program_plans_then_sweeps_once_and_refuses_bad_flags)
     ck_assert_ptr_nonnull(strstr(out, "lost"));
     ck_assert_ptr_nonnull(strstr(out, "planned"));
     ck_assert(exists(&dc2, CM, "lost"));
+    /* a sweeper of another hub (--hub-name) leaves this hub's copies alone,
+     * though their sources are not on its hub */
+    snprintf(args, sizeof(args), "%s --dry-run --hub-name west", common);
+    ck_assert_int_eq(run_program(args, out, sizeof(out)), 0);
+    ck_assert_msg(strstr(out, "No zombies found.") && !strstr(out, "lost"), "%s", out);
     char db[600];
     snprintf(db, sizeof(db), "%s/inventory.db", dir);
     snprintf(args, sizeof(args), "%s -o json --inventory sqlite://%s", common, db);
