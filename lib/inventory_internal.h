@@ -111,6 +111,10 @@ typedef struct kr_inv_open_opts {
 
 /* Open a backend. *be is new; close with ops->close. The errors of
  * kr_inventory_new(). */
+/* The KR_* code of an SQLite result code: KR_EUNAVAILABLE for what may
+ * pass (busy, locked, a full disk, an I/O error, a read-only file),
+ * KR_ENOMEM, else KR_EIO (the statement or the file is at fault). */
+int kr_inv_sqlite_code(int sqlite_rc);
 int kr_inv_sqlite_open(const kr_inv_open_opts *opts, const kr_inv_backend_ops **ops, void **be,
                        kr_error_t *err);
 int kr_inv_pg_open(const kr_inv_open_opts *opts, const kr_inv_backend_ops **ops, void **be,

@@ -20,19 +20,41 @@ typedef struct sqlite_be {
     char path[1024];
 } sqlite_be;
 
+int kr_inv_sqlite_code(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return KR_EIO;
+    /* What the file's surroundings do, not the row: another writer, a
+     * full disk, a failing or remounted read-only disk. A writer that
+     * waits (an outbox) tries again rather than drop what it records. */
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_READONLY:
+        return KR_EUNAVAILABLE;
+    case SQLITE_NOMEM:
+        return KR_ENOMEM;
+    default:
+        return KR_EIO;
+    }
+}
+
 static int sqlite_error(sqlite_be *be, int rc, const char *what, kr_error_t *err)
 {
-    int primary = rc & 0xff;
+    int primary = rc & 0xff, code = kr_inv_sqlite_code(rc);
     const char *msg = be->db ? sqlite3_errmsg(be->db) : sqlite3_errstr(rc);
     if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB)
         return kr_error_set(err, KR_EIO,
                             "inventory: %s is not a valid SQLite database (%s: %s); refusing to "
                             "use it, the file is left untouched",
                             be->path, what, msg);
-    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED || primary == SQLITE_FULL)
-        return kr_error_set(err, KR_EUNAVAILABLE, "inventory: sqlite %s: %s (retry later)", what,
-                            msg);
-    if (primary == SQLITE_NOMEM)
+    if (code == KR_EUNAVAILABLE)
+        return kr_error_set(err, KR_EUNAVAILABLE, "inventory: sqlite %s on %s: %s (retry later)",
+                            what, be->path, msg);
+    if (code == KR_ENOMEM)
         return kr_error_set(err, KR_ENOMEM, "inventory: sqlite %s: out of memory", what);
     return kr_error_set(err, KR_EIO, "inventory: sqlite %s on %s: %s", what, be->path, msg);
 }

@@ -1723,6 +1723,25 @@ static void history_events(json_t *h, char *out, size_t size)
 
 /* While the inventory answers, an outbox records in the caller's thread;
  * an action the inventory refuses is refused at once and never kept. */
+/* An SQLite failure that the file's surroundings cause (another writer, a
+ * full, failing or read-only disk) is one to wait out: an outbox keeps
+ * the record and tries again rather than drop it (KR_EIO is for what
+ * would fail forever). */
+START_TEST(sqlite_failures_of_the_disk_are_waited_out)
+{
+    const int wait[] = {SQLITE_BUSY,     SQLITE_LOCKED,          SQLITE_FULL,
+                        SQLITE_IOERR,    SQLITE_IOERR_WRITE,     SQLITE_IOERR_FSYNC,
+                        SQLITE_READONLY, SQLITE_READONLY_DBMOVED};
+    for (size_t i = 0; i < sizeof(wait) / sizeof(wait[0]); i++)
+        ck_assert_msg(kr_inv_sqlite_code(wait[i]) == KR_EUNAVAILABLE, "code %d", wait[i]);
+    const int fail[] = {SQLITE_CONSTRAINT_UNIQUE, SQLITE_MISMATCH, SQLITE_ERROR,
+                        SQLITE_CORRUPT,           SQLITE_NOTADB,   SQLITE_TOOBIG};
+    for (size_t i = 0; i < sizeof(fail) / sizeof(fail[0]); i++)
+        ck_assert_msg(kr_inv_sqlite_code(fail[i]) == KR_EIO, "code %d", fail[i]);
+    ck_assert_int_eq(kr_inv_sqlite_code(SQLITE_NOMEM), KR_ENOMEM);
+}
+END_TEST
+
 START_TEST(inventory_outbox_records_at_once_and_refuses_bad_actions)
 {
     char url[512];
@@ -2200,6 +2219,7 @@ static void add_common(TCase *tc)
     tcase_add_test(tc, inventory_long_batches_chain_states_across_chunks);
     tcase_add_test(tc, inventory_record_rejects_bad_actions);
     tcase_add_test(tc, inventory_outbox_records_at_once_and_refuses_bad_actions);
+    tcase_add_test(tc, sqlite_failures_of_the_disk_are_waited_out);
     tcase_add_test(tc, inventory_outbox_spool_is_recorded_once_on_the_next_start);
     tcase_add_test(tc, inventory_query_pages_with_continue_tokens);
     tcase_add_test(tc, inventory_query_filters);
