@@ -1591,6 +1591,71 @@ START_TEST(failover_when_dc1_dies_before_the_create)
 }
 END_TEST
 
+/* A spec changed after its dispatch voids the approvals; when a failover
+ * then waits for approval again, the copy in dc1, released but not
+ * started, goes once dc1 answers: nobody has approved what it would run.
+ * A rejection then ends it with no copy anywhere. */
+START_TEST(a_copy_of_an_approval_voided_since_goes_while_the_runnable_waits)
+{
+    env_up();
+    json_t *r = NULL;
+    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice",
+                          job_runnable("respec", 1, "dc1, dc2"), NULL, &r),
+                     201);
+    json_decref(r);
+    ck_assert(reconcile_until("respec", SUB_PHASE_AWAITING, false));
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/respec/approve", "tok-bob", NULL, NULL, NULL), 200);
+    ck_assert(reconcile_until_in("respec", "dc1", SUB_PHASE_DISPATCHED, true));
+    ck_assert(job_exists(0, "respec-1"));
+    json_t *edit = json_loads("{\"spec\":{\"template\":{\"spec\":{\"template\":{\"spec\":{"
+                              "\"containers\":[{\"name\":\"c\",\"image\":\"busybox\","
+                              "\"command\":[\"changed\"]}]}}}}}}",
+                              0, NULL);
+    ck_assert_int_eq(kr_client_patch(E.hub, SUB_RUNNABLES, "default", "respec", NULL,
+                                     KR_PATCH_MERGE, edit, NULL, NULL, NULL),
+                     0);
+    json_decref(edit);
+    dc_down(0, true);
+    uint64_t wait = 0;
+    advance_ms(E.s.probe_interval_ms);
+    submitter_probe_cluster(&E.s, 0); /* dc1 is found gone */
+    submitter_reconcile(&E.s, "default", "respec", &wait, NULL);
+    advance_ms(FAILOVER_MS + 1);
+    submitter_probe_cluster(&E.s, 0);
+    bool waits = reconcile_until("respec", SUB_PHASE_AWAITING, false);
+    json_t *o = cached("respec");
+    char *st = json_dumps(json_object_get(o, "status"), JSON_COMPACT);
+    ck_assert_msg(waits, "%s", st);
+    free(st);
+    ck_assert_int_eq(sub_int(o, "status.attempt"), 2);
+    json_decref(o);
+    dc_down(0, false);
+    ck_assert(job_exists(0, "respec-1")); /* nothing was taken for gone meanwhile */
+    advance_ms(FAILOVER_MS);
+    for (int i = 0; i < 1000 && job_exists(0, "respec-1"); i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", "respec", &after, NULL);
+        wait_pace();
+    }
+    ck_assert(!job_exists(0, "respec-1"));
+    o = cached("respec");
+    ck_assert_str_eq(sub_str(o, "status.phase"), SUB_PHASE_AWAITING);
+    json_decref(o);
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/respec/reject", "tok-bob", NULL, NULL, NULL), 200);
+    ck_assert(reconcile_until("respec", SUB_PHASE_REJECTED, false));
+    for (int i = 0; i < 20; i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", "respec", &after, NULL);
+    }
+    ck_assert(!job_exists(0, "respec-1"));
+    ck_assert(!job_exists(0, "respec-2"));
+    ck_assert(!job_exists(1, "respec-2"));
+    env_down();
+}
+END_TEST
+
 START_TEST(failover_when_dc1_dies_after_the_create)
 {
     const char *want[] = {"SUBMITTED fo alice",
@@ -3253,6 +3318,7 @@ int main(void)
     tcase_add_test(tc, an_outage_shorter_than_the_delay_fails_nothing_over);
     tcase_add_test(tc, failover_when_dc1_dies_before_the_create);
     tcase_add_test(tc, failover_when_dc1_dies_after_the_create);
+    tcase_add_test(tc, a_copy_of_an_approval_voided_since_goes_while_the_runnable_waits);
     tcase_add_test(tc, cancel_deletes_the_copy);
     tcase_add_test(tc, both_started_after_a_partition_the_later_copy_is_stopped);
     tcase_add_test(tc, stale_replica_gets_409_and_creates_nothing);

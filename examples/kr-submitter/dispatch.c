@@ -1379,10 +1379,12 @@ static kr_reconcile_result adopt(submitter *s, const json_t *obj, const json_t *
 
 /* Copies of other attempts: deleted when not started; when both started
  * the later one is stopped and the conflict recorded. `current` is the
- * copy followed now (NULL: none yet). *pending: some cluster could not be
- * asked. Returns STEP_AGAIN after a write, else DONE. */
+ * copy followed now (NULL: none yet). Without `may_adopt` (the runnable
+ * waits for approval again), a started one is left as it is: the next
+ * dispatch finds it. *pending: some cluster could not be asked. Returns
+ * STEP_AGAIN after a write, else DONE. */
 static kr_reconcile_result stragglers(submitter *s, const json_t *obj, const json_t *current,
-                                      bool *pending, kr_error_t *err)
+                                      bool may_adopt, bool *pending, kr_error_t *err)
 {
     json_int_t cur_attempt = sub_int(obj, "status.attempt");
     bool terminal = sub_phase_terminal(sub_str(obj, "status.phase"));
@@ -1415,6 +1417,10 @@ static kr_reconcile_result stragglers(submitter *s, const json_t *obj, const jso
         straggler_action act = failover_straggler(copy, current);
         if (terminal && (act == STRAGGLER_ADOPT || act == STRAGGLER_STOP_CURRENT))
             act = STRAGGLER_STOP_IT; /* the followed copy finished: it stays the one */
+        if (!may_adopt && act != STRAGGLER_DELETE) {
+            json_decref(copy);
+            continue;
+        }
         char why[256];
         kr_reconcile_result r;
         if (act == STRAGGLER_DELETE || act == STRAGGLER_STOP_IT) {
@@ -1571,7 +1577,7 @@ static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *aft
     json_t *copy =
         kr_store_get_by_name(kr_informer_store(inf), sub_str(obj, "metadata.namespace"), name);
     bool pending = false;
-    kr_reconcile_result r = stragglers(s, obj, copy, &pending, err);
+    kr_reconcile_result r = stragglers(s, obj, copy, true, &pending, err);
     if (r != KR_RECONCILE_DONE) {
         json_decref(copy);
         return r;
@@ -1723,8 +1729,21 @@ static kr_reconcile_result step(submitter *s, const json_t *obj, uint64_t *after
     const char *phase = sub_str(obj, "status.phase");
     if (!*phase)
         return init_status(s, obj, after, err);
-    if (strcmp(phase, SUB_PHASE_PENDING) == 0 || strcmp(phase, SUB_PHASE_AWAITING) == 0)
-        return await_approval(s, obj, after, err);
+    if (strcmp(phase, SUB_PHASE_PENDING) == 0 || strcmp(phase, SUB_PHASE_AWAITING) == 0) {
+        /* back to waiting after a dispatch (its spec changed): a copy of
+         * an earlier attempt that has not started goes, as on a failover;
+         * it must not start while nobody has approved what runs */
+        bool pending = false;
+        kr_reconcile_result r = stragglers(s, obj, NULL, false, &pending, err);
+        if (r != KR_RECONCILE_DONE)
+            return r;
+        r = await_approval(s, obj, after, err);
+        if (r == KR_RECONCILE_DONE && pending) {
+            *after = s->wake ? follow_backstop_ms(s, true) : s->probe_interval_ms;
+            return KR_RECONCILE_REQUEUE_AFTER;
+        }
+        return r;
+    }
     if (strcmp(phase, SUB_PHASE_DISPATCHING) == 0)
         return dispatch(s, obj, after, err);
     if (strcmp(phase, SUB_PHASE_DISPATCHED) == 0 || strcmp(phase, SUB_PHASE_RUNNING) == 0)
@@ -1733,7 +1752,7 @@ static kr_reconcile_result step(submitter *s, const json_t *obj, uint64_t *after
         return cancelled(s, obj, after, err);
     if (strcmp(phase, SUB_PHASE_SUCCEEDED) == 0 || strcmp(phase, SUB_PHASE_FAILED) == 0) {
         bool pending = false;
-        kr_reconcile_result r = stragglers(s, obj, NULL, &pending, err);
+        kr_reconcile_result r = stragglers(s, obj, NULL, true, &pending, err);
         if (r == KR_RECONCILE_DONE && pending) {
             /* a failing cluster's return wakes us: this is the backstop */
             *after = s->wake ? follow_backstop_ms(s, true) : s->probe_interval_ms;
@@ -1741,7 +1760,12 @@ static kr_reconcile_result step(submitter *s, const json_t *obj, uint64_t *after
         }
         return r;
     }
-    return record_late_decisions(s, obj, after, err); /* Rejected */
+    /* Rejected: that ends it, so a copy an earlier approval dispatched
+     * (before its spec changed) goes, started or not, as on a cancel */
+    kr_reconcile_result r = remove_copies(s, obj, after, err);
+    if (r != KR_RECONCILE_DONE)
+        return r;
+    return record_late_decisions(s, obj, after, err);
 }
 
 kr_reconcile_result submitter_reconcile(submitter *s, const char *namespace_, const char *name,
