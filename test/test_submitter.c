@@ -1264,6 +1264,56 @@ START_TEST(a_spec_changed_after_its_approval_waits_for_a_new_one)
 }
 END_TEST
 
+/* The approval policy is the one it was submitted under: an edit of the
+ * spec on the hub (by anyone who may update Runnables) can raise what it
+ * needs, never lower it or hand approving to another group. */
+START_TEST(an_edit_of_the_spec_cannot_lower_the_approvals_it_needs)
+{
+    env_up();
+    json_t *r = NULL;
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("gate", 2, ""), NULL, NULL),
+        201);
+    ck_assert(reconcile_until("gate", SUB_PHASE_AWAITING, false));
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/gate/approve", "tok-bob", NULL, NULL, NULL), 200);
+    json_t *edit =
+               json_pack("{s:{s:{s:i, s:s}}}", "spec", "approval", "required", 0, "group", "dev"),
+           *updated = NULL;
+    ck_assert_int_eq(kr_client_patch(E.hub, SUB_RUNNABLES, "default", "gate", NULL, KR_PATCH_MERGE,
+                                     edit, NULL, &updated, NULL),
+                     0);
+    json_decref(edit);
+    ck_assert_int_eq(kr_informer_wait_for_resource_version(
+                         E.runnables, sub_str(updated, "metadata.resourceVersion"), WAIT_MS, NULL),
+                     0);
+    json_decref(updated);
+    for (int i = 0; i < 20; i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", "gate", &after, NULL);
+    }
+    json_t *o = cached("gate");
+    ck_assert_str_eq(sub_str(o, "status.phase"), SUB_PHASE_AWAITING);
+    ck_assert_int_eq(sub_int(o, "status.approvalPolicy.required"), 2);
+    ck_assert_str_eq(sub_str(o, "status.approvalPolicy.group"), "approvers");
+    json_decref(o);
+    ck_assert(!job_exists(0, "gate-1") && !job_exists(1, "gate-1"));
+    /* erin is in no group; the edit named "dev", but approvers approve */
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/gate/approve", "tok-erin", NULL, NULL, NULL), 403);
+    /* two approvers for the spec as it is now: dispatched */
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/gate/approve", "tok-carol", NULL, NULL, &r), 200);
+    ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_AWAITING);
+    json_decref(r);
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/gate/approve", "tok-dave", NULL, NULL, &r), 200);
+    ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_DISPATCHING);
+    json_decref(r);
+    env_down();
+}
+END_TEST
+
 /* A TLS server in RBAC mode whose token file knows the reviewer (the
  * file's first user, in system:masters) and `users`; its client. */
 typedef struct idp {
@@ -3309,6 +3359,7 @@ int main(void)
     tcase_add_test(tc, approval_rules_hold);
     tcase_add_test(tc, a_decision_waits_for_its_record);
     tcase_add_test(tc, a_spec_changed_after_its_approval_waits_for_a_new_one);
+    tcase_add_test(tc, an_edit_of_the_spec_cannot_lower_the_approvals_it_needs);
     tcase_add_test(tc, api_authenticates_by_the_hubs_token_review);
     tcase_add_test(tc, approved_is_recorded_before_the_dispatch);
     tcase_add_test(tc, api_admits_and_decides_in_one_write);

@@ -230,6 +230,7 @@ static json_t *admit(api *a, json_t *created, const kr_token_user *who, bool *wr
         }
         json_object_set_new(status, "submittedBy", json_string(who->user));
         json_object_set_new(status, "specHash", json_string(hash));
+        approval_policy_record(status, obj);
         json_object_set_new(copy, "status", status);
         /* without approvals to wait for it goes straight to Dispatching,
          * and the leader's API decides where in the same write (the
@@ -491,7 +492,7 @@ static int apply_verb(verb v, json_t *copy, const kr_token_user *who, const char
     } else {
         /* who may cancel: its submitter, or whoever may approve it */
         const char *phase = sub_str(copy, "status.phase");
-        const char *group = sub_str(copy, "spec.approval.group");
+        const char *group = approval_group(copy);
         if (strcmp(sub_str(copy, "status.submittedBy"), who->user) != 0 && *group &&
             !kr_token_user_in_group(who, group)) {
             status = sub_fail(err, 403, KR_EFORBIDDEN,

@@ -44,12 +44,37 @@ int approval_spec_hash(const json_t *runnable, char out[65])
     return 0;
 }
 
+/* A required count as a bounded number: past the bound the API refuses
+ * (created on the hub directly), the bound, never a number wrapped round
+ * to a small one. */
+static unsigned bounded(json_int_t n)
+{
+    return n <= 0 ? 0 : n > SUB_MAX_APPROVALS ? SUB_MAX_APPROVALS : (unsigned)n;
+}
+
+void approval_policy_record(json_t *status, const json_t *runnable)
+{
+    if (json_object_get(status, "approvalPolicy"))
+        return;
+    json_object_set_new(status, "approvalPolicy",
+                        json_pack("{s:I, s:s}", "required",
+                                  (json_int_t)bounded(sub_int(runnable, "spec.approval.required")),
+                                  "group", sub_str(runnable, "spec.approval.group")));
+}
+
+const char *approval_group(const json_t *runnable)
+{
+    const json_t *policy = json_object_get(json_object_get(runnable, "status"), "approvalPolicy");
+    const char *group = json_string_value(json_object_get(policy, "group"));
+    return group ? group : sub_str(runnable, "spec.approval.group");
+}
+
 unsigned approval_required(const json_t *runnable)
 {
-    json_int_t n = sub_int(runnable, "spec.approval.required");
-    /* past the bound the API refuses (created on the hub directly): the
-     * bound, never a number wrapped round to a small one */
-    unsigned required = n <= 0 ? 0 : n > SUB_MAX_APPROVALS ? SUB_MAX_APPROVALS : (unsigned)n;
+    unsigned required = bounded(sub_int(runnable, "spec.approval.required"));
+    unsigned submitted = bounded(sub_int(runnable, "status.approvalPolicy.required"));
+    if (submitted > required) /* lowered by an edit of the spec: not below what it came with */
+        required = submitted;
     if (strcmp(sub_str(runnable, "status.submittedBy"), SUB_UNKNOWN_SUBMITTER) == 0 &&
         required == 0)
         required = 1;
@@ -171,7 +196,7 @@ int approval_decide(json_t *runnable, const kr_token_user *who, bool approve,
         return sub_fail(err, 403, KR_EFORBIDDEN, "%s submitted this runnable and cannot %s it",
                         who->user, approve ? "approve" : "reject");
     }
-    const char *group = sub_str(runnable, "spec.approval.group");
+    const char *group = approval_group(runnable);
     if (*group && !kr_token_user_in_group(who, group)) {
         return sub_fail(err, 403, KR_EFORBIDDEN,
                         "%s is not a member of group %s, which approves this runnable", who->user,

@@ -1175,6 +1175,7 @@ static kr_reconcile_result init_status(submitter *s, const json_t *obj, uint64_t
     if (!*sub_str(status, "submittedBy"))
         json_object_set_new(status, "submittedBy", json_string(SUB_UNKNOWN_SUBMITTER));
     json_object_set_new(status, "specHash", json_string(hash));
+    approval_policy_record(status, obj);
     json_object_set_new(status, "phase", json_string(SUB_PHASE_PENDING));
     kr_reconcile_result r = commit(s, copy, err);
     if (r == STEP_AGAIN)

@@ -69,9 +69,17 @@ bool sub_phase_terminal(const char *phase);
 /* The spec hash an approval binds to: SHA-256 (hex) of the canonical JSON
  * (sorted keys, compact) of spec without idempotencyKey. */
 int approval_spec_hash(const json_t *runnable, char out[65]);
-/* Approvals the policy requires: spec.approval.required, at least 1 for a
- * Runnable submitted by SUB_UNKNOWN_SUBMITTER (created on the hub directly). */
+/* Approvals the policy requires: spec.approval.required, never fewer than
+ * status.approvalPolicy.required (the policy it was submitted under: an
+ * edit of the spec can raise it, not lower it), at least 1 for a Runnable
+ * submitted by SUB_UNKNOWN_SUBMITTER (created on the hub directly). */
 unsigned approval_required(const json_t *runnable);
+/* The group whose members approve: status.approvalPolicy.group when the
+ * policy was recorded, else spec.approval.group ("" for anyone). */
+const char *approval_group(const json_t *runnable);
+/* Record in `status` the approval policy `runnable` is submitted under
+ * (status.approvalPolicy: required, group), unless it is there already. */
+void approval_policy_record(json_t *status, const json_t *runnable);
 /* Distinct users whose latest decision is "Approved" for `spec_hash`. */
 unsigned approval_count(const json_t *runnable, const char *spec_hash);
 /* True when a decision "Rejected" was recorded for `spec_hash`. */
