@@ -23,8 +23,7 @@
 #define KR_MANAGER_INVENTORY "kr-inventory"
 
 /* Annotations. */
-#define KR_ANNOTATION_CLUSTERS "kreconcile.io/clusters" /* hub: placement, comma/space-separated   \
-                                                         */
+#define KR_ANNOTATION_CLUSTERS "kreconcile.io/clusters" /* hub: placement (dc1,dc2) */
 #define KR_ANNOTATION_LAST_APPLIED "kreconcile.io/last-applied" /* copy: three-way base */
 #define KR_ANNOTATION_SYNC_STATUS "kreconcile.io/sync-status" /* hub: JSON per cluster */
 #define KR_ANNOTATION_IGNORE "kreconcile.io/ignore" /* hub: "true" opts out */
