@@ -2694,6 +2694,13 @@ START_TEST(program_serves_the_api_and_the_cli_drives_it)
     ck_assert_int_eq(cli(p.bin, server, "tok-erin", nosuch, out, sizeof(out)), 1);
     ck_assert_msg(strstr(out, "404"), "%s", out);
     snprintf(out, sizeof(out), "%s", shown);
+    /* a table as kubectl prints one: each column starts where its header
+     * does, whatever the width of the times in it */
+    const char *event_col = strstr(out, "EVENT"), *row = strchr(out, '\n');
+    ck_assert_msg(event_col && row, "%s", out);
+    row++;
+    size_t at = (size_t)(event_col - out);
+    ck_assert_msg(strlen(row) > at && row[at - 1] == ' ' && row[at] != ' ', "%s", out);
     const char *submitted = strstr(out, "SUBMITTED"), *dispatched = strstr(out, "DISPATCHED"),
                *verified = strstr(out, "VERIFIED"), *succeeded = strstr(out, "SUCCEEDED");
     ck_assert_msg(submitted && dispatched && verified && succeeded, "%s", out);

@@ -191,37 +191,90 @@ static char *read_file(const char *path, size_t *len)
     return data;
 }
 
+/* Rows of cells printed as kubectl prints tables: each column as wide as
+ * its widest cell, three spaces between columns. */
+#define TABLE_COLUMNS 7
+
+typedef struct table {
+    size_t n_cols, n_rows;
+    char **cells; /* n_rows * n_cols, each new */
+    size_t width[TABLE_COLUMNS];
+} table;
+
+static void table_add(table *t, const char *const *row)
+{
+    char **grown = realloc(t->cells, (t->n_rows + 1) * t->n_cols * sizeof(*grown));
+    if (!grown)
+        return;
+    t->cells = grown;
+    for (size_t c = 0; c < t->n_cols; c++) {
+        char *cell = strdup(row[c] ? row[c] : "");
+        t->cells[t->n_rows * t->n_cols + c] = cell;
+        size_t w = cell ? strlen(cell) : 0;
+        if (w > t->width[c])
+            t->width[c] = w;
+    }
+    t->n_rows++;
+}
+
+static void table_print(table *t)
+{
+    for (size_t r = 0; r < t->n_rows; r++) {
+        for (size_t c = 0; c < t->n_cols; c++) {
+            const char *cell = t->cells[r * t->n_cols + c];
+            if (c + 1 < t->n_cols)
+                printf("%-*s   ", (int)t->width[c], cell ? cell : "");
+            else
+                printf("%s\n", cell ? cell : "");
+        }
+    }
+    for (size_t i = 0; i < t->n_rows * t->n_cols; i++)
+        free(t->cells[i]);
+    free(t->cells);
+}
+
 static void print_table(const json_t *items)
 {
-    printf("%-16s %-36s %-17s %-8s %-7s %-12s %s\n", "NAMESPACE", "NAME", "PHASE", "CLUSTER",
-           "ATTEMPT", "SUBMITTED-BY", "APPROVALS");
+    table t = {.n_cols = 7};
+    const char *head[] = {"NAMESPACE", "NAME",         "PHASE",    "CLUSTER",
+                          "ATTEMPT",   "SUBMITTED-BY", "APPROVALS"};
+    table_add(&t, head);
     size_t i;
     json_t *r;
     json_array_foreach(items, i, r)
     {
-        char hash[65] = "";
+        char hash[65] = "", attempt[24], approvals[32];
         approval_spec_hash(r, hash);
-        printf("%-16s %-36s %-17s %-8s %-7lld %-12s %u/%u\n", sub_str(r, "metadata.namespace"),
-               sub_str(r, "metadata.name"),
-               *sub_str(r, "status.phase") ? sub_str(r, "status.phase") : "-",
-               *sub_str(r, "status.cluster") ? sub_str(r, "status.cluster") : "-",
-               (long long)sub_int(r, "status.attempt"), sub_str(r, "status.submittedBy"),
-               approval_count(r, hash), approval_required(r));
+        snprintf(attempt, sizeof(attempt), "%lld", (long long)sub_int(r, "status.attempt"));
+        snprintf(approvals, sizeof(approvals), "%u/%u", approval_count(r, hash),
+                 approval_required(r));
+        const char *row[] = {sub_str(r, "metadata.namespace"),
+                             sub_str(r, "metadata.name"),
+                             *sub_str(r, "status.phase") ? sub_str(r, "status.phase") : "-",
+                             *sub_str(r, "status.cluster") ? sub_str(r, "status.cluster") : "-",
+                             attempt,
+                             sub_str(r, "status.submittedBy"),
+                             approvals};
+        table_add(&t, row);
     }
+    table_print(&t);
 }
 
 static void print_history(const json_t *events)
 {
-    printf("%-20s %-12s %-12s %-8s %-10s %s\n", "TIME", "EVENT", "ACTOR", "CLUSTER", "RV",
-           "OUTCOME");
+    table t = {.n_cols = 6};
+    const char *head[] = {"TIME", "EVENT", "ACTOR", "CLUSTER", "RV", "OUTCOME"};
+    table_add(&t, head);
     size_t i;
     json_t *e;
     json_array_foreach(events, i, e)
     {
-        printf("%-20s %-12s %-12s %-8s %-10s %s\n", sub_str(e, "time"), sub_str(e, "event"),
-               sub_str(e, "actor"), sub_str(e, "cluster"), sub_str(e, "resourceVersion"),
-               sub_str(e, "outcome"));
+        const char *row[] = {
+            sub_str(e, "time"),    sub_str(e, "event"),           sub_str(e, "actor"),
+            sub_str(e, "cluster"), sub_str(e, "resourceVersion"), sub_str(e, "outcome")};
+        table_add(&t, row);
     }
+    table_print(&t);
 }
 
 /* Print an answer: the error to stderr (exit 1), else the document. */
