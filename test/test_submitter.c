@@ -358,6 +358,10 @@ static int on_record(const sub_event *ev, void *user)
             submitter_reconcile(&e->s, ev->namespace_, ev->name, &after, NULL);
         }
     }
+    /* the books say which state of the copy it was judged on */
+    if (strcmp(ev->event, "SUCCEEDED") == 0)
+        ck_assert_msg(ev->resource_version && *ev->resource_version,
+                      "SUCCEEDED of %s without the copy's resourceVersion", ev->name);
     if (e->freeze_dc2_on_verified && strcmp(ev->event, "VERIFIED") == 0)
         kr_informer_stop(e->copies[1]);
     pthread_mutex_lock(&e->mu);

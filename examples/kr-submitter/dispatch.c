@@ -1138,7 +1138,7 @@ static kr_reconcile_result record_late_decisions(submitter *s, const json_t *obj
                         user,
                         "",
                         "",
-                        "recorded late: the API did not",
+                        "recorded late, by the controller: the API that took it could not",
                         key};
         if (submitter_record(s, &ev) != 0) {
             *after = RETRY_MS; /* the inventory is down: the decision waits for it */
@@ -1447,8 +1447,10 @@ static kr_reconcile_result stragglers(submitter *s, const json_t *obj, const jso
     return KR_RECONCILE_DONE;
 }
 
+/* Move to `phase`; with an `event`, record it, with the resourceVersion of
+ * the workload copy that brought it (`rv`, may be ""). */
 static kr_reconcile_result set_phase(submitter *s, const json_t *obj, const char *phase,
-                                     const char *event, kr_error_t *err)
+                                     const char *event, const char *rv, kr_error_t *err)
 {
     json_t *status;
     json_t *copy = edit(obj, &status);
@@ -1456,7 +1458,7 @@ static kr_reconcile_result set_phase(submitter *s, const json_t *obj, const char
         json_object_set_new(status, "phase", json_string(phase));
     kr_reconcile_result r = commit(s, copy, err);
     if (r == STEP_AGAIN && event)
-        record(s, obj, event, sub_str(obj, "status.cluster"), "", phase);
+        record(s, obj, event, sub_str(obj, "status.cluster"), rv, phase);
     return r;
 }
 
@@ -1534,7 +1536,7 @@ static kr_reconcile_result verify(submitter *s, const json_t *obj, size_t idx, k
         return KR_RECONCILE_REQUEUE_AFTER;
     }
     if (rc == KR_ENOTFOUND) /* gone before anyone saw it run: create it again */
-        return set_phase(s, obj, SUB_PHASE_DISPATCHING, NULL, err);
+        return set_phase(s, obj, SUB_PHASE_DISPATCHING, NULL, "", err);
     return unreachable(s, obj, idx, false, true, after, err);
 }
 
@@ -1621,12 +1623,15 @@ static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *aft
     }
     const char *outcome = failover_outcome(copy);
     bool started = failover_started(copy);
+    char copy_rv[32];
+    snprintf(copy_rv, sizeof(copy_rv), "%s", sub_str(copy, "metadata.resourceVersion"));
     json_decref(copy);
     if (outcome)
         return set_phase(s, obj, outcome,
-                         strcmp(outcome, SUB_PHASE_SUCCEEDED) == 0 ? "SUCCEEDED" : "FAILED", err);
+                         strcmp(outcome, SUB_PHASE_SUCCEEDED) == 0 ? "SUCCEEDED" : "FAILED",
+                         copy_rv, err);
     if (started && strcmp(sub_str(obj, "status.phase"), SUB_PHASE_RUNNING) != 0)
-        return set_phase(s, obj, SUB_PHASE_RUNNING, NULL, err);
+        return set_phase(s, obj, SUB_PHASE_RUNNING, NULL, "", err);
     if (!started && probe_claim(s, (size_t)idx)) {
         json_t *probe = NULL;
         rc = probe_copy(s, (size_t)idx, obj, sub_int(obj, "status.attempt"), &probe);
