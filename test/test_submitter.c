@@ -1493,6 +1493,14 @@ START_TEST(idempotency_key_gives_one_runnable)
     ck_assert_str_eq(sub_str(a, "metadata.uid"), sub_str(b, "metadata.uid"));
     json_decref(a);
     json_decref(b);
+    /* the same key for another workload is a mistake, told: 409 */
+    const char *other = "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":"
+                        "\"once\"},\"spec\":{\"template\":{\"spec\":{\"restartPolicy\":\"Never\","
+                        "\"containers\":[{\"name\":\"c\",\"image\":\"other\"}]}}}}";
+    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-bob", other, "same", &b), 409);
+    ck_assert_msg(strstr(sub_str(b, "error"), "idempotency key same was used for another template"),
+                  "%s", sub_str(b, "error"));
+    json_decref(b);
 
     pthread_t th[100];
     submit_arg args[100];

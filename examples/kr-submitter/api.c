@@ -335,6 +335,29 @@ static void submit(api *a, const api_request *req, const kr_token_user *who, api
         pthread_mutex_unlock(lock);
 }
 
+/* The first Runnable of an idempotency key answers a second submission
+ * of it (under any manifest name), unless that one asks for another
+ * workload (the template's kind or spec): then the key was reused by
+ * mistake, and saying so beats running nothing. */
+static void answer_keyed(api_response *resp, json_t *first, const json_t *again)
+{
+    const json_t *t1 = json_object_get(json_object_get(first, "spec"), "template"),
+                 *t2 = json_object_get(json_object_get(again, "spec"), "template");
+    if (json_equal(json_object_get(t1, "kind"), json_object_get(t2, "kind")) &&
+        json_equal(json_object_get(t1, "spec"), json_object_get(t2, "spec"))) {
+        answer(resp, 200, first);
+        return;
+    }
+    char msg[700];
+    snprintf(msg, sizeof(msg),
+             "idempotency key %.200s was used for another template (runnable %.63s/%.253s): "
+             "choose another key",
+             sub_str(again, "spec.idempotencyKey"), sub_str(first, "metadata.namespace"),
+             sub_str(first, "metadata.name"));
+    json_decref(first);
+    answer_error(resp, 409, msg);
+}
+
 static void submit_once(api *a, const kr_token_user *who, api_response *resp, json_t *runnable)
 {
     kr_error_t err = {0};
@@ -345,7 +368,7 @@ static void submit_once(api *a, const kr_token_user *who, api_response *resp, js
     bool keyed = *key; /* key dies with runnable, below */
     json_t *first = keyed ? keyed_runnable(a, sub_str(runnable, "metadata.namespace"), key) : NULL;
     if (first) {
-        answer(resp, 200, first);
+        answer_keyed(resp, first, runnable);
         json_decref(runnable);
         return;
     }
@@ -377,10 +400,13 @@ static void submit_once(api *a, const kr_token_user *who, api_response *resp, js
         rc = kr_client_get(a->s->hub, SUB_RUNNABLES, ns, sub_str(runnable, "metadata.name"),
                            &existing, &err);
         if (rc == 0 && *key && strcmp(sub_str(existing, "spec.idempotencyKey"), key) == 0)
-            answer(resp, 200, existing);
+            answer_keyed(resp, existing, runnable);
         else if (rc == 0) {
+            bool other_key = *sub_str(existing, "spec.idempotencyKey") || *key;
             json_decref(existing);
-            answer_error(resp, 409, "a runnable of that name exists (another idempotency key)");
+            answer_error(resp, 409,
+                         other_key ? "a runnable of that name exists (another idempotency key)"
+                                   : "a runnable of that name exists");
         } else
             answer_error(resp, hub_status(rc, &err), err.message);
         json_decref(runnable);
