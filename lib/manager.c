@@ -1232,7 +1232,11 @@ bool kr_manager_token_guard(const kr_http_request_t *req, kr_http_response_t *re
         char realm[160];
         snprintf(realm, sizeof(realm), "Bearer realm=\"%s\"", m->program->name);
         kr_http_respond_header(resp, "WWW-Authenticate", realm);
-        kr_http_respond_error(resp, 401, "unauthorized: send Authorization: Bearer <token>");
+        const char *sent = kr_http_request_header(req, "Authorization");
+        kr_http_respond_error(resp, 401,
+                              sent && *sent
+                                  ? "unauthorized: the bearer token is not one this server knows"
+                                  : "unauthorized: send Authorization: Bearer <token>");
         return false;
     }
     kr_token_user_free(who);

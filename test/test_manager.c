@@ -563,6 +563,7 @@ START_TEST(a_guard_refuses_before_the_body_is_read)
     x = http_auth("POST", base, "/tok", big, sizeof(big), false, false,
                   "Authorization: Bearer nope");
     ck_assert_int_eq(x.status, 401); /* the body was sent, read and dropped */
+    ck_assert_str_eq(json_error(&x), "unauthorized: the bearer token is not one this server knows");
     free(x.body);
     x = http_auth("POST", base, "/tok", big, sizeof(big), true, false,
                   "Authorization: Bearer nope");

@@ -696,7 +696,10 @@ static const kr_token_user *authenticate(api *a, const api_request *req, kr_toke
         return NULL;
     }
     if (!*owned)
-        answer_error(resp, 401, "unauthorized: send Authorization: Bearer <token>");
+        answer_error(resp, 401,
+                     req->authorization && *req->authorization
+                         ? "unauthorized: the bearer token is not one this server knows"
+                         : "unauthorized: send Authorization: Bearer <token>");
     return *owned;
 }
 
