@@ -39,14 +39,7 @@ static bool wants_yaml(const char *accept)
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
         const char *e = p;
-        while (len && (*e == ' ' || *e == '\t')) {
-            e++;
-            len--;
-        }
-        const char *semi = memchr(e, ';', len);
-        size_t type_len = semi ? (size_t)(semi - e) : len;
-        while (type_len && e[type_len - 1] == ' ')
-            type_len--;
+        size_t type_len = ts_accept_type(&e, &len);
         if (type_len == 16 && strncasecmp(e, "application/yaml", 16) == 0)
             return true;
         if (ts_accept_entry(p, comma ? (size_t)(comma - p) : strlen(p), NULL) == 0)

@@ -39,16 +39,23 @@ static bool value_is(const char *v, size_t len, const char *want)
     return v && len == strlen(want) && strncmp(v, want, len) == 0;
 }
 
+size_t ts_accept_type(const char **entry, size_t *len)
+{
+    while (*len && (**entry == ' ' || **entry == '\t')) {
+        (*entry)++;
+        (*len)--;
+    }
+    const char *semi = memchr(*entry, ';', *len);
+    size_t type_len = semi ? (size_t)(semi - *entry) : *len;
+    while (type_len && (*entry)[type_len - 1] == ' ')
+        type_len--;
+    return type_len;
+}
+
 int ts_accept_entry(const char *entry, size_t len, const char *want)
 {
-    while (len && (*entry == ' ' || *entry == '\t')) {
-        entry++;
-        len--;
-    }
+    size_t type_len = ts_accept_type(&entry, &len);
     const char *semi = memchr(entry, ';', len);
-    size_t type_len = semi ? (size_t)(semi - entry) : len;
-    while (type_len && entry[type_len - 1] == ' ')
-        type_len--;
     bool json = (type_len == 16 && strncasecmp(entry, "application/json", 16) == 0);
     bool any = (type_len == 3 && strncmp(entry, "*/*", 3) == 0) ||
                (type_len == 13 && strncasecmp(entry, "application/*", 13) == 0);

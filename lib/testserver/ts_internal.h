@@ -489,6 +489,9 @@ void ts_handle_watch(kr_testserver_t *ts, const ts_request *req, const ts_route 
  * plain JSON (application/json, any application type or any type, without as=), -1 for
  * anything else (a Table, protobuf). */
 int ts_accept_entry(const char *entry, size_t len, const char *want);
+/* The media type of an Accept entry: *entry and *len are moved past the
+ * spaces before it; the type's length (up to ';', spaces trimmed). */
+size_t ts_accept_type(const char **entry, size_t *len);
 /* Whether the first Accept entry the server can serve asks for
  * PartialObjectMetadata (List for a LIST, the object form otherwise). */
 bool ts_partial_negotiate(const ts_request *req, const ts_route *rt);
