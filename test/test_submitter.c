@@ -1718,6 +1718,51 @@ START_TEST(a_copy_of_an_approval_voided_since_goes_while_the_runnable_waits)
 }
 END_TEST
 
+/* A copy whose labels someone took away leaves the cache (it holds only
+ * ours) but still runs: the cluster is asked, the labels go back, and the
+ * runnable follows it to its end. A copy that is really gone fails it. */
+START_TEST(a_copy_that_lost_its_labels_is_followed_a_deleted_one_fails)
+{
+    env_up();
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("bare", 0, "dc1"), NULL, NULL),
+        201);
+    ck_assert(reconcile_until_in("bare", "dc1", SUB_PHASE_DISPATCHED, true));
+    json_t *strip = json_pack("{s:{s:{s:n, s:n}}}", "metadata", "labels", SUB_LABEL_SOURCE_UID,
+                              SUB_LABEL_MANAGED_BY),
+           *out = NULL;
+    ck_assert_int_eq(kr_client_patch(E.dc[0], JOBS, "default", "bare-1", NULL, KR_PATCH_MERGE,
+                                     strip, NULL, &out, NULL),
+                     0);
+    json_decref(strip);
+    ck_assert_int_eq(kr_informer_wait_for_resource_version(
+                         E.copies[0], sub_str(out, "metadata.resourceVersion"), WAIT_MS, NULL),
+                     0);
+    json_decref(out);
+    for (int i = 0; i < 20; i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", "bare", &after, NULL);
+    }
+    json_t *o = cached("bare");
+    ck_assert_str_eq(sub_str(o, "status.phase"), SUB_PHASE_DISPATCHED);
+    json_decref(o);
+    json_t *job = NULL;
+    ck_assert_int_eq(kr_client_get(E.dc[0], JOBS, "default", "bare-1", &job, NULL), 0);
+    ck_assert_str_eq(sub_label(job, SUB_LABEL_MANAGED_BY), "kr-submitter");
+    json_decref(job);
+    mark_job(0, "bare-1", "Complete");
+    ck_assert(reconcile_until("bare", SUB_PHASE_SUCCEEDED, true));
+
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("gone", 0, "dc1"), NULL, NULL),
+        201);
+    ck_assert(reconcile_until_in("gone", "dc1", SUB_PHASE_DISPATCHED, true));
+    ck_assert_int_eq(kr_client_delete(E.dc[0], JOBS, "default", "gone-1", NULL, NULL, NULL), 0);
+    ck_assert(reconcile_until("gone", SUB_PHASE_FAILED, false));
+    env_down();
+}
+END_TEST
+
 START_TEST(failover_when_dc1_dies_after_the_create)
 {
     const char *want[] = {"SUBMITTED fo alice",
@@ -3388,6 +3433,7 @@ int main(void)
     tcase_add_test(tc, an_outage_shorter_than_the_delay_fails_nothing_over);
     tcase_add_test(tc, failover_when_dc1_dies_before_the_create);
     tcase_add_test(tc, failover_when_dc1_dies_after_the_create);
+    tcase_add_test(tc, a_copy_that_lost_its_labels_is_followed_a_deleted_one_fails);
     tcase_add_test(tc, a_copy_of_an_approval_voided_since_goes_while_the_runnable_waits);
     tcase_add_test(tc, cancel_deletes_the_copy);
     tcase_add_test(tc, both_started_after_a_partition_the_later_copy_is_stopped);

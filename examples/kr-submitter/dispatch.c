@@ -901,12 +901,13 @@ static bool ours(const json_t *obj, const json_t *copy)
     return strcmp(sub_label(copy, SUB_LABEL_SOURCE_UID), sub_str(obj, "metadata.uid")) == 0;
 }
 
-/* GET the copy of `attempt` in cluster idx (a probe: updates health).
- * 0 (*copy new), KR_ENOTFOUND, or the failure. */
-static int probe_copy(submitter *s, size_t idx, const json_t *obj, json_int_t attempt,
-                      json_t **copy)
+/* GET the object named as the copy of `attempt` in cluster idx, ours or
+ * not (a probe: updates health). 0 (*found new), KR_ENOTFOUND, or the
+ * failure. */
+static int probe_name(submitter *s, size_t idx, const json_t *obj, json_int_t attempt,
+                      json_t **found)
 {
-    *copy = NULL;
+    *found = NULL;
     kr_resource_info info;
     kr_error_t e = {0};
     int rc = template_resource(s, idx, obj, &info, &e);
@@ -916,8 +917,17 @@ static int probe_copy(submitter *s, size_t idx, const json_t *obj, json_int_t at
         kr_request req = {.verb = KR_VERB_GET,
                           .ref = {KR_GVR(info.group, info.version, info.resource),
                                   sub_str(obj, "metadata.namespace"), name, NULL}};
-        rc = cluster_do(s, idx, &req, copy, &e);
+        rc = cluster_do(s, idx, &req, found, &e);
     }
+    return rc;
+}
+
+/* GET the copy of `attempt` in cluster idx (a probe: updates health).
+ * 0 (*copy new), KR_ENOTFOUND, or the failure. */
+static int probe_copy(submitter *s, size_t idx, const json_t *obj, json_int_t attempt,
+                      json_t **copy)
+{
+    int rc = probe_name(s, idx, obj, attempt, copy);
     if (rc == 0 && !ours(obj, *copy)) {
         json_decref(*copy);
         *copy = NULL;
@@ -1447,6 +1457,55 @@ static kr_reconcile_result stragglers(submitter *s, const json_t *obj, const jso
     return KR_RECONCILE_DONE;
 }
 
+/* The copy the runnable follows is not in the cache of its cluster, which
+ * holds only objects with our labels: the cluster says whether it is
+ * gone. A copy whose labels someone took away is still the one running
+ * (its name is ours, no other runnable's label is on it): the labels go
+ * back, uid precondition, and it is followed again. Only a copy the
+ * cluster does not have, or that is another runnable's, fails it. */
+static kr_reconcile_result copy_missing(submitter *s, const json_t *obj, size_t idx,
+                                        uint64_t *after, kr_error_t *err)
+{
+    json_t *found = NULL;
+    int rc = probe_name(s, idx, obj, sub_int(obj, "status.attempt"), &found);
+    if (rc == KR_ENOTFOUND ||
+        (rc == 0 && *sub_label(found, SUB_LABEL_SOURCE_UID) && !ours(obj, found))) {
+        json_decref(found);
+        return fail_runnable(s, obj, "CopyDeleted", "the workload copy was deleted", err);
+    }
+    if (rc != 0)
+        return unreachable(s, obj, idx, false, true, after, err);
+    if (!ours(obj, found)) { /* its labels were taken away */
+        kr_resource_info info;
+        rc = still_leading(s, err) != 0 ? KR_ESTATE : template_resource(s, idx, obj, &info, NULL);
+        json_t *patch =
+            rc ? NULL
+               : json_pack("{s:{s:s, s:{s:s, s:s, s:s}}}", "metadata", "uid",
+                           sub_str(found, "metadata.uid"), "labels", SUB_LABEL_MANAGED_BY,
+                           SUB_PROGRAM, SUB_LABEL_SOURCE_UID, sub_str(obj, "metadata.uid"),
+                           SUB_LABEL_SOURCE_CLUSTER, s->hub_name);
+        if (patch) {
+            kr_request req = {.verb = KR_VERB_PATCH,
+                              .ref = {KR_GVR(info.group, info.version, info.resource),
+                                      sub_str(found, "metadata.namespace"),
+                                      sub_str(found, "metadata.name"), NULL},
+                              .body = patch,
+                              .patch_format = KR_PATCH_MERGE};
+            rc = cluster_do(s, idx, &req, NULL, NULL);
+            json_decref(patch);
+            kr_log(&s->logger, KR_LOG_WARN, SUB_PROGRAM,
+                   "%s/%s: the copy %s in %s had lost its labels: %s",
+                   sub_str(obj, "metadata.namespace"), sub_str(obj, "metadata.name"),
+                   sub_str(found, "metadata.name"), s->clusters[idx].name,
+                   rc == 0 ? "put back" : kr_strerror(rc));
+        }
+    }
+    json_decref(found);
+    /* the informer brings it (back) and its event wakes us */
+    *after = RETRY_MS;
+    return KR_RECONCILE_REQUEUE_AFTER;
+}
+
 /* Move to `phase`; with an `event`, record it, with the resourceVersion of
  * the workload copy that brought it (`rv`, may be ""). */
 static kr_reconcile_result set_phase(submitter *s, const json_t *obj, const char *phase,
@@ -1595,7 +1654,7 @@ static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *aft
             *after = RETRY_MS;
             return KR_RECONCILE_REQUEUE_AFTER;
         }
-        return fail_runnable(s, obj, "CopyDeleted", "the workload copy was deleted", err);
+        return copy_missing(s, obj, (size_t)idx, after, err);
     }
     /* released already, the cache not there yet: not sent again, and the
      * copy counts as not started below (a cluster gone in the meantime is
