@@ -357,7 +357,7 @@ bool syncer_hub_changed(const json_t *old_obj, const json_t *new_obj, void *user
 /* The hub informer's predicate: syncer_hub_changed, or someone else took
  * away what the syncer keeps on the object (our finalizer, while it is
  * neither being deleted nor skipped; the sync-status annotation, or made
- * it no JSON object), which the woken lanes put back at once rather than
+ * it no JSON object's text), which the woken lanes put back at once rather than
  * at the next resync: a hub delete meanwhile would not wait for the
  * copies. */
 bool syncer_hub_wakes(const json_t *old_obj, const json_t *new_obj, void *user);
