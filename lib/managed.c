@@ -79,25 +79,31 @@ static bool placement_space(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
 }
 
+KR_API const char *kr_managed_placement_next(const char **list, size_t *len)
+{
+    const char *p = *list;
+    if (!p)
+        return NULL;
+    while (*p == ',' || placement_space(*p))
+        p++;
+    const char *start = p;
+    while (*p && *p != ',' && !placement_space(*p))
+        p++;
+    *list = p;
+    *len = (size_t)(p - start);
+    return *len ? start : NULL;
+}
+
 KR_API bool kr_managed_placed(const json_t *obj, const char *cluster)
 {
     const json_t *annotations = json_object_get(json_object_get(obj, "metadata"), "annotations");
     const char *list = json_string_value(json_object_get(annotations, KR_ANNOTATION_CLUSTERS));
     if (!list)
         return true;
-    size_t want = cluster ? strlen(cluster) : 0;
-    if (want == 0)
-        return false;
-    const char *p = list;
-    while (*p) {
-        while (*p == ',' || placement_space(*p))
-            p++;
-        const char *start = p;
-        while (*p && *p != ',' && !placement_space(*p))
-            p++;
-        if ((size_t)(p - start) == want && memcmp(start, cluster, want) == 0)
+    size_t want = cluster ? strlen(cluster) : 0, len;
+    for (const char *name; want && (name = kr_managed_placement_next(&list, &len));)
+        if (len == want && memcmp(name, cluster, want) == 0)
             return true;
-    }
     return false;
 }
 

@@ -104,6 +104,20 @@ START_TEST(placement_ignores_whitespace_of_any_kind_around_names)
     ck_assert(!kr_managed_placed(inner, "dc1 dc2"));
     ck_assert(!kr_managed_placed(inner, "dc3"));
     ck_assert(kr_managed_placed(inner, "dc3;x"));
+    /* the names one by one, as kr_managed_placed reads them */
+    const char *list = ",dc1  dc2,\n,dc3\t", *name;
+    const char *want[] = {"dc1", "dc2", "dc3"};
+    size_t len, n = 0;
+    while ((name = kr_managed_placement_next(&list, &len))) {
+        ck_assert_uint_lt(n, 3);
+        ck_assert_uint_eq(len, strlen(want[n]));
+        ck_assert(memcmp(name, want[n], len) == 0);
+        n++;
+    }
+    ck_assert_uint_eq(n, 3);
+    ck_assert_ptr_null(kr_managed_placement_next(&list, &len)); /* and stays at the end */
+    const char *none = NULL;
+    ck_assert_ptr_null(kr_managed_placement_next(&none, &len));
     json_decref(block);
     json_decref(tabs);
     json_decref(spaces);

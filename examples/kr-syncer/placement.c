@@ -1,6 +1,5 @@
 /* kr-syncer — placement: which hub objects are synced at all, and to which
  * workload clusters (the kreconcile.io/clusters annotation). Pure. */
-#include <ctype.h>
 #include <string.h>
 
 #include "syncer.h"
@@ -40,14 +39,9 @@ bool syncer_unknown_placement(const json_t *hub, const char *const *clusters, si
     size_t used = 0;
     if (len)
         out[0] = '\0';
-    while (p && *p) {
-        while (*p == ',' || isspace((unsigned char)*p))
-            p++;
-        const char *start = p; /* separated as kr_managed_placed separates */
-        while (*p && *p != ',' && !isspace((unsigned char)*p))
-            p++;
-        size_t want = (size_t)(p - start);
-        bool known = want == 0;
+    size_t want;
+    for (const char *start; (start = kr_managed_placement_next(&p, &want));) {
+        bool known = false;
         for (size_t i = 0; i < n && !known; i++)
             known = strlen(clusters[i]) == want && memcmp(clusters[i], start, want) == 0;
         if (!known && used < len) {

@@ -61,6 +61,12 @@ KR_API char *kr_managed_selector(const char *manager, char *buf, size_t len);
  * this one reading, or one deletes what the other creates. [any thread] */
 KR_API bool kr_managed_placed(const json_t *obj, const char *cluster);
 
+/* The next cluster name of a placement list, read as kr_managed_placed
+ * reads it: its start (not NUL-terminated) and *len, *list moved past it;
+ * NULL when no name is left. For a program that lists the names (one it
+ * does not know is a typo to tell). [any thread] */
+KR_API const char *kr_managed_placement_next(const char **list, size_t *len);
+
 /* True when metadata.finalizers of `obj` holds `finalizer`. [any thread] */
 KR_API bool kr_managed_has_finalizer(const json_t *obj, const char *finalizer);
 
