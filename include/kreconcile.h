@@ -4,6 +4,7 @@
 #ifndef KRECONCILE_H
 #define KRECONCILE_H
 
+#include "kreconcile/accessreview.h"
 #include "kreconcile/client.h"
 #include "kreconcile/common.h"
 #include "kreconcile/config.h"

@@ -1,8 +1,11 @@
-/* Tests of kr_token_reviewer (tokenreview.h) against the in-memory
- * apiserver over TLS, in RBAC mode, with users from a static token file:
- * who a token is (uid, groups), refusals, requests that are not bearer
- * tokens, audiences, the cache of both answers and its expiry, errors that
- * are not answers (a client without `create tokenreviews`, a server that
+/* Tests of delegated authentication and authorization: kr_token_reviewer
+ * (tokenreview.h) and kr_access_reviewer (accessreview.h) against the
+ * in-memory apiserver over TLS, in RBAC mode, with users from a static
+ * token file: who a token is (uid, groups), refusals, requests that are
+ * not bearer tokens, audiences; what a user may do (by user, group,
+ * namespace, name, a verb of the program's own); the cache of both kinds
+ * of answer and its expiry; errors that are not answers (a client without
+ * `create tokenreviews` or `create subjectaccessreviews`, a server that
  * is gone) and concurrent callers. Skipped, loudly, without openssl.
  * Threaded: KR_TEST_THREADED */
 #include <arpa/inet.h>
@@ -460,6 +463,290 @@ START_TEST(an_answer_without_the_audiences_asked_is_a_refusal)
 }
 END_TEST
 
+/* ---- kr_access_reviewer: what a user may do ------------------------------------ */
+
+static void create_json(const char *resource, const char *ns, const char *text)
+{
+    json_error_t jerr;
+    json_t *obj = json_loads(text, 0, &jerr);
+    ck_assert_msg(obj != NULL, "%s", jerr.text);
+    kr_error_t err = {0};
+    ck_assert_msg(kr_client_create(client, KR_GVR("rbac.authorization.k8s.io", "v1", resource), ns,
+                                   obj, NULL, NULL, &err) == 0,
+                  "%s", err.message);
+    json_decref(obj);
+}
+
+/* alice may create runnables in team-a; group qa may list them there and
+ * approve the one named nightly; nobody may do anything else. */
+static void grant_team_a(void)
+{
+    json_t *ns = json_pack("{s:{s:s}}", "metadata", "name", "team-a");
+    kr_error_t err = {0};
+    ck_assert_msg(
+        kr_client_create(client, KR_GVR("", "v1", "namespaces"), NULL, ns, NULL, NULL, &err) == 0,
+        "%s", err.message);
+    json_decref(ns);
+    create_json("roles", "team-a",
+                "{\"metadata\":{\"name\":\"submit\",\"namespace\":\"team-a\"},\"rules\":["
+                "{\"apiGroups\":[\"kreconcile.io\"],\"resources\":[\"runnables\"],"
+                "\"verbs\":[\"create\"]}]}");
+    create_json("rolebindings", "team-a",
+                "{\"metadata\":{\"name\":\"alice-submits\",\"namespace\":\"team-a\"},"
+                "\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"Role\","
+                "\"name\":\"submit\"},\"subjects\":[{\"apiGroup\":\"rbac.authorization.k8s.io\","
+                "\"kind\":\"User\",\"name\":\"alice\"}]}");
+    create_json("roles", "team-a",
+                "{\"metadata\":{\"name\":\"review\",\"namespace\":\"team-a\"},\"rules\":["
+                "{\"apiGroups\":[\"kreconcile.io\"],\"resources\":[\"runnables\"],"
+                "\"verbs\":[\"list\"]},"
+                "{\"apiGroups\":[\"kreconcile.io\"],\"resources\":[\"runnables\"],"
+                "\"resourceNames\":[\"nightly\"],\"verbs\":[\"approve\"]}]}");
+    create_json("rolebindings", "team-a",
+                "{\"metadata\":{\"name\":\"qa-reviews\",\"namespace\":\"team-a\"},"
+                "\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"Role\","
+                "\"name\":\"review\"},\"subjects\":[{\"apiGroup\":\"rbac.authorization.k8s.io\","
+                "\"kind\":\"Group\",\"name\":\"qa\"}]}");
+}
+
+static kr_access_reviewer_t *access_reviewer(kr_client_t *c, uint64_t ttl_ms)
+{
+    kr_access_reviewer_opts o = KR_ACCESS_REVIEWER_OPTS_INIT;
+    o.client = c;
+    o.allowed_ttl_ms = o.denied_ttl_ms = ttl_ms;
+    kr_access_reviewer_t *r = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_access_reviewer_new(&o, &r, &err) == 0, "%s", err.message);
+    return r;
+}
+
+static uint64_t access_reviews(kr_access_reviewer_t *r)
+{
+    kr_access_reviewer_stats st;
+    kr_access_reviewer_get_stats(r, &st, sizeof(st));
+    return st.reviews;
+}
+
+/* Whether `user` (groups comma-separated, may be "") may `verb` runnables
+ * (ns and name may be NULL), checking that an answer came. */
+static bool may(kr_access_reviewer_t *r, const char *user, const char *groups, const char *verb,
+                const char *ns, const char *name, char *reason, size_t reason_len)
+{
+    char *g[4];
+    size_t n = 0;
+    char buf[128];
+    snprintf(buf, sizeof(buf), "%s", groups);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t && n < 4;
+         t = strtok_r(NULL, ",", &save))
+        g[n++] = t;
+    kr_token_user u = {.user = (char *)user, .uid = "", .groups = g, .n_groups = n};
+    kr_access_attrs a = {.verb = verb,
+                         .group = "kreconcile.io",
+                         .resource = "runnables",
+                         .namespace_ = ns,
+                         .name = name};
+    bool allowed = true;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_access_reviewer_check(r, &u, &a, &allowed, reason, reason_len, &err) == 0,
+                  "%s", err.message);
+    return allowed;
+}
+
+START_TEST(the_cluster_says_what_a_user_may_do)
+{
+    if (skipped("the_cluster_says_what_a_user_may_do"))
+        return;
+    grant_team_a();
+    kr_access_reviewer_t *r = access_reviewer(client, 0);
+    char reason[256];
+    ck_assert(may(r, "alice", "dev", "create", "team-a", NULL, reason, sizeof(reason)));
+    ck_assert(!may(r, "alice", "dev", "create", "team-b", NULL, reason, sizeof(reason)));
+    /* RBAC denies without a reason, as kube-apiserver's does */
+    ck_assert_str_eq(reason, "");
+    ck_assert(!may(r, "alice", "dev", "create", NULL, NULL, reason, sizeof(reason)));
+    ck_assert(!may(r, "alice", "dev", "list", "team-a", NULL, NULL, 0));
+    /* by group: the same user name with and without it */
+    ck_assert(may(r, "bob", "qa", "list", "team-a", NULL, NULL, 0));
+    ck_assert(!may(r, "bob", "", "list", "team-a", NULL, NULL, 0));
+    /* a verb of the program's own, for one name */
+    ck_assert(may(r, "bob", "dev,qa", "approve", "team-a", "nightly", NULL, 0));
+    ck_assert(!may(r, "bob", "qa", "approve", "team-a", "weekly", NULL, 0));
+    ck_assert(!may(r, "bob", "qa", "approve", "team-a", NULL, NULL, 0));
+    /* a subresource is another resource to RBAC */
+    kr_token_user alice = {.user = "alice", .uid = "11"};
+    kr_access_attrs a = {.verb = "create",
+                         .group = "kreconcile.io",
+                         .resource = "runnables",
+                         .subresource = "status",
+                         .namespace_ = "team-a"};
+    bool allowed = true;
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_access_reviewer_check(r, &alice, &a, &allowed, NULL, 0, &err), 0);
+    ck_assert(!allowed);
+    /* the system:masters group may do anything */
+    ck_assert(may(r, "root", "system:masters", "cancel", "team-z", "x", NULL, 0));
+    ck_assert_uint_eq(access_reviews(r), 11);
+    kr_access_reviewer_free(r);
+}
+END_TEST
+
+START_TEST(access_answers_are_cached_for_their_ttl)
+{
+    if (skipped("access_answers_are_cached_for_their_ttl"))
+        return;
+    grant_team_a();
+    kr_access_reviewer_t *r = access_reviewer(client, 400);
+    char reason[256];
+    ck_assert(may(r, "alice", "dev", "create", "team-a", NULL, NULL, 0));
+    ck_assert(!may(r, "alice", "dev", "create", "team-b", NULL, reason, sizeof(reason)));
+    char first[256];
+    snprintf(first, sizeof(first), "%s", reason);
+    ck_assert_uint_eq(access_reviews(r), 2);
+    /* the same questions: from the cache, denial's reason included */
+    ck_assert(may(r, "alice", "dev", "create", "team-a", NULL, NULL, 0));
+    ck_assert(!may(r, "alice", "dev", "create", "team-b", NULL, reason, sizeof(reason)));
+    ck_assert_str_eq(reason, first);
+    ck_assert_uint_eq(access_reviews(r), 2);
+    kr_access_reviewer_stats st;
+    kr_access_reviewer_get_stats(r, &st, sizeof(st));
+    ck_assert_uint_eq(st.cache_hits, 2);
+    /* any word different is another question: a group, a name, a verb */
+    ck_assert(may(r, "alice", "dev,qa", "list", "team-a", NULL, NULL, 0));
+    ck_assert(may(r, "alice", "dev", "create", "team-a", "x", NULL, 0));
+    ck_assert_uint_eq(access_reviews(r), 4);
+    /* the grant taken away shows once the answer expires */
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_client_delete(client,
+                                      KR_GVR("rbac.authorization.k8s.io", "v1", "rolebindings"),
+                                      "team-a", "alice-submits", NULL, NULL, &err),
+                     0);
+    ck_assert(may(r, "alice", "dev", "create", "team-a", NULL, NULL, 0));
+    sleep_ms(450);
+    ck_assert(!may(r, "alice", "dev", "create", "team-a", NULL, NULL, 0));
+    ck_assert_uint_eq(access_reviews(r), 5);
+    kr_access_reviewer_free(r);
+}
+END_TEST
+
+START_TEST(failures_to_ask_for_access_are_errors_and_not_cached)
+{
+    if (skipped("failures_to_ask_for_access_are_errors_and_not_cached"))
+        return;
+    kr_access_reviewer_t *r = access_reviewer(client, 0);
+    kr_token_user alice = {.user = "alice", .uid = "11"};
+    kr_access_attrs a = {.verb = "create", .resource = "configmaps", .namespace_ = "team-a"};
+    bool allowed = true;
+    kr_error_t err = {0};
+    /* what cannot be a question */
+    kr_access_attrs no_verb = {.resource = "configmaps"};
+    ck_assert_int_eq(kr_access_reviewer_check(r, &alice, &no_verb, &allowed, NULL, 0, &err),
+                     KR_EINVAL);
+    ck_assert(!allowed);
+    kr_token_user nameless = {.user = ""};
+    ck_assert_int_eq(kr_access_reviewer_check(r, &nameless, &a, &allowed, NULL, 0, &err),
+                     KR_EINVAL);
+    ck_assert_int_eq(kr_access_reviewer_check(r, NULL, &a, &allowed, NULL, 0, &err), KR_EINVAL);
+    ck_assert_uint_eq(access_reviews(r), 0);
+    kr_access_reviewer_free(r);
+
+    /* a client whose user may not create subjectaccessreviews */
+    kr_rest_config *alice_cfg = NULL;
+    ck_assert_int_eq(kr_rest_config_copy(cfg, &alice_cfg, &err), 0);
+    kr_free(alice_cfg->bearer_token);
+    alice_cfg->bearer_token = kr_malloc(sizeof("alice-token"));
+    memcpy(alice_cfg->bearer_token, "alice-token", sizeof("alice-token"));
+    kr_client_t *alice_client = NULL;
+    kr_client_opts co = {.max_retries = 1, .backoff_base_ms = 5, .backoff_max_ms = 20};
+    ck_assert_msg(kr_client_new(rt, alice_cfg, &co, &alice_client, &err) == 0, "%s", err.message);
+    r = access_reviewer(alice_client, 0);
+    for (int i = 0; i < 2; i++) {
+        allowed = true;
+        ck_assert_int_eq(kr_access_reviewer_check(r, &alice, &a, &allowed, NULL, 0, &err),
+                         KR_EFORBIDDEN);
+        ck_assert(!allowed);
+        ck_assert_msg(strstr(err.message, "subjectaccessreviews") != NULL, "%s", err.message);
+    }
+    ck_assert_uint_eq(access_reviews(r), 2);
+    kr_access_reviewer_free(r);
+    kr_client_free(alice_client);
+    kr_rest_config_free(alice_cfg);
+
+    /* the cluster gone: an error, and asked again next time */
+    r = access_reviewer(client, 0);
+    kr_token_user root = {.user = "root", .groups = (char *[]){"system:masters"}, .n_groups = 1};
+    ck_assert_int_eq(kr_access_reviewer_check(r, &root, &a, &allowed, NULL, 0, &err), 0);
+    ck_assert(allowed);
+    kr_testserver_free(ts);
+    ts = NULL;
+    for (int i = 0; i < 2; i++) {
+        int rc = kr_access_reviewer_check(r, &alice, &a, &allowed, NULL, 0, &err);
+        ck_assert_msg(rc == KR_ECONNECT || rc == KR_EUNAVAILABLE || rc == KR_ETIMEDOUT, "%d: %s",
+                      rc, err.message);
+        ck_assert(!allowed);
+    }
+    /* what was answered before stays answered for its ttl */
+    ck_assert_int_eq(kr_access_reviewer_check(r, &root, &a, &allowed, NULL, 0, &err), 0);
+    ck_assert(allowed);
+    ck_assert_uint_eq(access_reviews(r), 3);
+    kr_access_reviewer_free(r);
+}
+END_TEST
+
+/* What another authorizer may answer: allowed and denied both (denied
+ * wins), a reason or only an evaluation error (either is the reason), no
+ * status (not an answer). */
+static bool careless_access(const char *answer, char *reason, size_t reason_len, int *rc)
+{
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct MHD_Daemon *d =
+        MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL,
+                         NULL, careless_review, (void *)answer, MHD_OPTION_SOCK_ADDR,
+                         (struct sockaddr *)&addr, MHD_OPTION_END);
+    ck_assert_ptr_nonnull(d);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)info->port);
+    kr_rest_config c = KR_REST_CONFIG_INIT;
+    c.server = url;
+    c.qps = -1;
+    kr_error_t err = {0};
+    kr_client_t *careless = NULL;
+    ck_assert_msg(kr_client_new(rt, &c, NULL, &careless, &err) == 0, "%s", err.message);
+    kr_access_reviewer_t *r = access_reviewer(careless, 0);
+    kr_token_user u = {.user = "mallory"};
+    kr_access_attrs a = {.verb = "delete", .resource = "secrets", .namespace_ = "kube-system"};
+    bool allowed = true;
+    *rc = kr_access_reviewer_check(r, &u, &a, &allowed, reason, reason_len, &err);
+    kr_access_reviewer_free(r);
+    kr_client_free(careless);
+    MHD_stop_daemon(d);
+    return allowed;
+}
+
+START_TEST(other_authorizers_answers)
+{
+    char reason[9];
+    int rc = -1;
+    ck_assert(!careless_access("{\"status\":{\"allowed\":true,\"denied\":true,"
+                               "\"reason\":\"a webhook says no\"}}",
+                               reason, sizeof(reason), &rc));
+    ck_assert_int_eq(rc, 0);
+    ck_assert_str_eq(reason, "a webhoo"); /* cut to the buffer */
+    char full[64];
+    ck_assert(!careless_access("{\"status\":{\"allowed\":false,\"evaluationError\":\"a rule of "
+                               "role x cannot be read\"}}",
+                               full, sizeof(full), &rc));
+    ck_assert_int_eq(rc, 0);
+    ck_assert_str_eq(full, "a rule of role x cannot be read");
+    ck_assert(careless_access("{\"status\":{\"allowed\":true,\"reason\":\"by a webhook\"}}", full,
+                              sizeof(full), &rc));
+    ck_assert_str_eq(full, "by a webhook");
+    ck_assert(!careless_access("{\"kind\":\"SubjectAccessReview\"}", full, sizeof(full), &rc));
+    ck_assert_int_eq(rc, KR_EPARSE);
+}
+END_TEST
+
 int main(void)
 {
     const TTest *tests[] = {the_cluster_says_who_a_token_is,
@@ -469,6 +756,10 @@ int main(void)
                             concurrent_callers_share_the_cache,
                             a_file_and_the_cluster_together,
                             an_answer_without_the_audiences_asked_is_a_refusal,
+                            the_cluster_says_what_a_user_may_do,
+                            access_answers_are_cached_for_their_ttl,
+                            failures_to_ask_for_access_are_errors_and_not_cached,
+                            other_authorizers_answers,
                             NULL};
     return kr_test_run_tests("tokenreview", "tokenreview", setup, teardown, 60, tests);
 }
