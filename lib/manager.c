@@ -74,6 +74,7 @@ struct kr_manager {
     kr_event_recorder_t *events; /* about hub objects, as the program */
     kr_token_file_t *token_file; /* --token-auth-file */
     kr_token_reviewer_t *reviewer; /* --token-review */
+    kr_access_reviewer_t *authorizer; /* --authorization-review */
     struct cluster *clusters;
     size_t n_clusters;
     kr_leader_t *leader;
@@ -467,7 +468,7 @@ static int make_leader(kr_manager_t *m, const kr_manager_opts *opts, kr_error_t 
     return kr_leader_new(&lo, &m->leader, err);
 }
 
-/* What --token-auth-file and --token-review ask for. */
+/* What --token-auth-file, --token-review and --authorization-review ask for. */
 static int make_authenticators(kr_manager_t *m, kr_error_t *err)
 {
     const kr_manager_config *cfg = m->config;
@@ -480,10 +481,21 @@ static int make_authenticators(kr_manager_t *m, kr_error_t *err)
             return kr_error_set(err, rc == KR_ENOMEM ? KR_ENOMEM : KR_EINVAL,
                                 "--token-auth-file: %s", e.message);
     }
+    if (cfg->authorization_review && !cfg->token_auth_file && !cfg->token_review)
+        return kr_error_set(err, KR_EINVAL,
+                            "--authorization-review needs --token-auth-file or --token-review: "
+                            "it authorizes the callers they authenticate");
+    if ((cfg->token_review || cfg->authorization_review) && !m->hub)
+        return kr_error_set(err, KR_EINVAL, "%s needs a hub cluster",
+                            cfg->token_review ? "--token-review" : "--authorization-review");
+    if (cfg->authorization_review) {
+        kr_access_reviewer_opts ao = {.client = m->hub};
+        int rc = kr_access_reviewer_new(&ao, &m->authorizer, err);
+        if (rc != 0)
+            return rc;
+    }
     if (!cfg->token_review)
         return 0;
-    if (!m->hub)
-        return kr_error_set(err, KR_EINVAL, "--token-review needs a hub cluster");
     kr_token_reviewer_opts ro = {.client = m->hub,
                                  .audiences = cfg->token_review_audiences.items,
                                  .n_audiences = cfg->token_review_audiences.n};
@@ -983,6 +995,7 @@ void kr_manager_free(kr_manager_t *m)
     kr_informer_factory_free(m->factory);
     kr_event_recorder_free(m->events);
     kr_token_reviewer_free(m->reviewer);
+    kr_access_reviewer_free(m->authorizer);
     kr_token_file_free(m->token_file);
     kr_client_free(m->hub);
     kr_rest_config_free(m->hub_config);
@@ -1059,6 +1072,11 @@ const kr_token_file_t *kr_manager_token_file(kr_manager_t *m)
 kr_token_reviewer_t *kr_manager_token_reviewer(kr_manager_t *m)
 {
     return m ? m->reviewer : NULL;
+}
+
+kr_access_reviewer_t *kr_manager_access_reviewer(kr_manager_t *m)
+{
+    return m ? m->authorizer : NULL;
 }
 
 const char *kr_manager_hub_name(kr_manager_t *m)
@@ -1214,6 +1232,35 @@ int kr_manager_add_route(kr_manager_t *m, const char *method, const char *path,
     return kr_manager_add_guarded_route(m, method, path, NULL, NULL, handler, user, err);
 }
 
+/* --authorization-review for a guarded route: whether the hub's RBAC lets
+ * `who` use the request's path with its method, as kube-apiserver asks of
+ * a non-resource path (verb: the method in lower case); false with resp
+ * answered, 403 in kube-apiserver's words or 503. */
+static bool authorize_path(kr_manager_t *m, const kr_http_request_t *req, const kr_token_user *who,
+                           kr_http_response_t *resp)
+{
+    char verb[16];
+    const char *method = kr_http_request_method(req), *path = kr_http_request_path(req);
+    size_t i = 0;
+    for (; method && method[i] && i + 1 < sizeof(verb); i++)
+        verb[i] = (char)(method[i] >= 'A' && method[i] <= 'Z' ? method[i] + 32 : method[i]);
+    verb[i] = '\0';
+    kr_access_attrs at = {.verb = verb, .path = path};
+    bool allowed = false;
+    char reason[256];
+    kr_error_t err = {0};
+    if (kr_access_reviewer_check(m->authorizer, who, &at, &allowed, reason, sizeof(reason), &err) !=
+        0) {
+        kr_http_respond_error(resp, err.code == KR_ENOMEM ? 500 : 503,
+                              "cannot authorize: the hub's access review: %s", err.message);
+        return false;
+    }
+    if (!allowed)
+        kr_http_respond_error(resp, 403, "forbidden: User \"%s\" cannot %s path \"%s\"%s%s",
+                              who->user, verb, path, *reason ? ": " : "", reason);
+    return allowed;
+}
+
 bool kr_manager_token_guard(const kr_http_request_t *req, kr_http_response_t *resp, void *manager)
 {
     kr_manager_t *m = manager;
@@ -1239,8 +1286,9 @@ bool kr_manager_token_guard(const kr_http_request_t *req, kr_http_response_t *re
                                   : "unauthorized: send Authorization: Bearer <token>");
         return false;
     }
+    bool allowed = !m->authorizer || authorize_path(m, req, who, resp);
     kr_token_user_free(who);
-    return true;
+    return allowed;
 }
 
 int kr_manager_add_ready_check(kr_manager_t *m, const char *name, kr_manager_ready_cb check,

@@ -189,6 +189,7 @@ enum shared_id {
     SH_TOKEN_AUTH_FILE,
     SH_TOKEN_REVIEW,
     SH_TOKEN_REVIEW_AUDIENCE,
+    SH_AUTHORIZATION_REVIEW,
     SH_HELP,
     SH_VERSION,
     SH_COUNT,
@@ -246,6 +247,12 @@ static const struct shared_flag shared_flags[SH_COUNT] = {
                                   "with --token-review, accept only tokens issued for these "
                                   "audiences (repeatable; default: the hub's own), e.g. kubectl "
                                   "create token NAME --audience AUD"},
+    [SH_AUTHORIZATION_REVIEW] = {"authorization-review", 0, KR_FLAG_BOOL, KR_MANAGER_FLAGS_AUTH,
+                                 NULL,
+                                 "authorize each call by the hub's SubjectAccessReview API: "
+                                 "the caller needs the RBAC rights the program names (the hub "
+                                 "identity needs create subjectaccessreviews: "
+                                 "system:auth-delegator); answers cached 10 s"},
     [SH_HELP] = {"help", 'h', KR_FLAG_BOOL, 0, NULL, "show this help and exit"},
     [SH_VERSION] = {"version", 0, KR_FLAG_BOOL, 0, NULL, "print the version and exit"},
 };
@@ -494,6 +501,7 @@ static int set_shared(struct parser *p, int id, const char *dashes, const char *
                    : kr_error_set(p->err, KR_ENOMEM, "out of memory");
     case SH_LEADER_ELECT:
     case SH_TOKEN_REVIEW:
+    case SH_AUTHORIZATION_REVIEW:
     case SH_HELP:
     case SH_VERSION:
         if (parse_bool(value, &b) != 0)
@@ -502,6 +510,8 @@ static int set_shared(struct parser *p, int id, const char *dashes, const char *
             cfg->leader_elect = b;
         else if (id == SH_TOKEN_REVIEW)
             cfg->token_review = b;
+        else if (id == SH_AUTHORIZATION_REVIEW)
+            cfg->authorization_review = b;
         else if (id == SH_HELP)
             p->help = b;
         else

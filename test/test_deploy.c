@@ -195,6 +195,8 @@ START_TEST(rbac_gives_each_program_what_it_needs_and_no_more)
         {"kr-submitter", "delete", "kreconcile.io", "runnables", "", "apps", false},
         {"kr-submitter", "list", "batch", "jobs", "", "", false},
         {"kr-submitter", "create", "authentication.k8s.io", "tokenreviews", "", "", true},
+        {"kr-submitter", "create", "authorization.k8s.io", "subjectaccessreviews", "", "", true},
+        {"kr-inventory", "create", "authorization.k8s.io", "subjectaccessreviews", "", "", true},
         {"kr-syncer", "create", "authentication.k8s.io", "tokenreviews", "", "", false},
         {"kr-sweeper", "list", "batch", "jobs", "", "", true},
         {"kr-sweeper", "delete", "", "configmaps", "", "apps", false},

@@ -944,6 +944,105 @@ static double sample_with(const struct kr_prom_parsed *ps, const char *name, con
     return -1;
 }
 
+/* --authorization-review: the token guard asks the hub's RBAC whether the
+ * caller may use the path with the method (a non-resource URL), after
+ * authenticating; refused without an authenticator to go with it. */
+START_TEST(the_token_guard_asks_the_hubs_rbac_for_each_path)
+{
+    char dir[256], tokens[300], kubeconfig[300];
+    if (!kr_test_make_server_cert(dir, sizeof(dir), "test_manager_authz")) {
+        kr_test_skip("the_token_guard_asks_the_hubs_rbac_for_each_path",
+                     "no openssl to make the server's certificate");
+        kr_test_tmpdir_remove(dir);
+        return;
+    }
+    snprintf(tokens, sizeof(tokens), "%s/tokens.csv", dir);
+    snprintf(kubeconfig, sizeof(kubeconfig), "%s/kubeconfig", dir);
+    FILE *f = fopen(tokens, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("hub-admin,admin,0,\"system:masters\"\nalice-t,alice,1,\"dev\"\nbob-t,bob,2\n", f);
+    fclose(f);
+    char *crt = kr_test_read_file(dir, "srv.crt"), *key = kr_test_read_file(dir, "srv.key");
+    ck_assert(crt && key);
+    kr_testserver_opts so = {
+        .tls_cert_pem = crt, .tls_key_pem = key, .token_auth_file = tokens, .rbac = true};
+    kr_testserver_t *ts = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_testserver_start(&so, &ts, &err) == 0, "%s", err.message);
+    free(crt);
+    free(key);
+    /* the kubeconfig carries the file's first token: the admin's */
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(ts, kubeconfig, NULL, &err), 0);
+    static const char rbac[] =
+        "[{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRole\","
+        "\"metadata\":{\"name\":\"events-reader\"},\"rules\":[{\"nonResourceURLs\":"
+        "[\"/api/v1/events\"],\"verbs\":[\"get\"]}]},"
+        "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRoleBinding\","
+        "\"metadata\":{\"name\":\"dev-reads-events\"},\"roleRef\":{\"apiGroup\":"
+        "\"rbac.authorization.k8s.io\",\"kind\":\"ClusterRole\",\"name\":\"events-reader\"},"
+        "\"subjects\":[{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"Group\","
+        "\"name\":\"dev\"}]}]";
+    ck_assert_msg(kr_testserver_load(ts, rbac, strlen(rbac), &err) == 0, "%s", err.message);
+    static const kr_manager_program prog = {.name = "kr-authorized",
+                                            .shared = KR_MANAGER_FLAGS_HUB |
+                                                      KR_MANAGER_FLAGS_LISTEN |
+                                                      KR_MANAGER_FLAGS_LOG | KR_MANAGER_FLAGS_AUTH};
+    /* authorizing needs someone authenticated */
+    struct running r;
+    memset(&r, 0, sizeof(r));
+    char *lone[] = {"p", "--kubeconfig", kubeconfig, "--authorization-review", NULL};
+    ck_assert_int_eq(manager_from_args(&prog, 4, lone, &r.cfg, &r.m, &err), KR_EINVAL);
+    ck_assert_str_eq(err.message, "--authorization-review needs --token-auth-file or "
+                                  "--token-review: it authorizes the callers they authenticate");
+    kr_manager_config_free(&r.cfg);
+    memset(&r, 0, sizeof(r));
+    char *argv[] = {"p",           "--kubeconfig",      kubeconfig, "--listen",
+                    "127.0.0.1:0", "--token-auth-file", tokens,     "--authorization-review",
+                    NULL};
+    ck_assert_msg(manager_from_args(&prog, 8, argv, &r.cfg, &r.m, &err) == 0, "%s", err.message);
+    ck_assert_ptr_nonnull(kr_manager_access_reviewer(r.m));
+    ck_assert_int_eq(kr_manager_add_guarded_route(r.m, "GET", "/api/v1/*", kr_manager_token_guard,
+                                                  r.m, counting_echo, NULL, &err),
+                     0);
+    manager_start(&r);
+    const char *base = kr_manager_listen_address(r.m);
+    struct reply x = wait_status(base, "/healthz", 200);
+    free(x.body);
+    atomic_store(&guarded_calls, 0);
+    x = http_auth("GET", base, "/api/v1/events", NULL, 0, false, false,
+                  "Authorization: Bearer alice-t");
+    ck_assert_msg(x.status == 201, "%ld %s", (long)x.status, x.body);
+    free(x.body);
+    x = http_auth("GET", base, "/api/v1/secrets", NULL, 0, false, false,
+                  "Authorization: Bearer alice-t");
+    ck_assert_int_eq(x.status, 403);
+    ck_assert_str_eq(json_error(&x),
+                     "forbidden: User \"alice\" cannot get path \"/api/v1/secrets\"");
+    free(x.body);
+    x = http_auth("GET", base, "/api/v1/events", NULL, 0, false, false,
+                  "Authorization: Bearer bob-t");
+    ck_assert_int_eq(x.status, 403);
+    free(x.body);
+    /* authentication first: no token is a 401, never a question to the hub */
+    x = http_auth("GET", base, "/api/v1/events", NULL, 0, false, false, NULL);
+    ck_assert_int_eq(x.status, 401);
+    free(x.body);
+    ck_assert_int_eq(atomic_load(&guarded_calls), 1);
+    kr_access_reviewer_stats st;
+    kr_access_reviewer_get_stats(kr_manager_access_reviewer(r.m), &st, sizeof(st));
+    ck_assert_uint_eq(st.reviews, 3);
+    /* the hub gone: a question it never answered is a 503 */
+    kr_testserver_free(ts);
+    x = http_auth("GET", base, "/api/v1/other", NULL, 0, false, false,
+                  "Authorization: Bearer alice-t");
+    ck_assert_int_eq(x.status, 503);
+    ck_assert_msg(strstr(json_error(&x), "access review"), "%s", json_error(&x));
+    free(x.body);
+    manager_finish(&r);
+    kr_test_tmpdir_remove(dir);
+}
+END_TEST
+
 /* A manager of a hub (s) and one workload cluster dc1 (s2), both started. */
 static void hub_and_dc1_manager(struct server *s, struct server *s2, struct running *r)
 {
@@ -1688,6 +1787,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, a_missing_kubeconfig_fails_new_with_one_line);
     tcase_add_test(tc, the_stop_cuts_every_controller_off_before_waiting_on_any);
     tcase_add_test(tc, the_default_rate_limit_is_20_qps_burst_30);
+    tcase_add_test(tc, the_token_guard_asks_the_hubs_rbac_for_each_path);
     suite_add_tcase(s, tc);
     tc = tcase_create("program");
     tcase_set_timeout(tc, 120);

@@ -445,12 +445,14 @@ START_TEST(auth_flags_are_a_group_of_their_own)
 {
     expect_error("unknown flag: --token-review", "--token-review", NULL);
     expect_error("unknown flag: --token-auth-file", "--token-auth-file", "f", NULL);
+    expect_error("unknown flag: --authorization-review", "--authorization-review", NULL);
     prog.shared = KR_MANAGER_FLAGS_ALL | KR_MANAGER_FLAGS_AUTH;
     kr_manager_config cfg;
     kr_error_t err = {0};
     ck_assert_int_eq(parse(&cfg, &err, NULL), 0);
     ck_assert_ptr_null(cfg.token_auth_file);
     ck_assert(!cfg.token_review);
+    ck_assert(!cfg.authorization_review);
     ck_assert_uint_eq(cfg.token_review_audiences.n, 0);
     kr_manager_config_free(&cfg);
     ck_assert_msg(parse(&cfg, &err, "--token-auth-file=t.csv", "--token-review",
@@ -462,11 +464,18 @@ START_TEST(auth_flags_are_a_group_of_their_own)
     ck_assert_str_eq(cfg.token_review_audiences.items[0], "a");
     ck_assert_str_eq(cfg.token_review_audiences.items[1], "b");
     ck_assert_str_eq(cfg.token_review_audiences.items[2], "c");
+    ck_assert(!cfg.authorization_review);
+    kr_manager_config_free(&cfg);
+    ck_assert_msg(parse(&cfg, &err, "--authorization-review", NULL) == 0, "%s", err.message);
+    ck_assert(cfg.authorization_review);
     kr_manager_config_free(&cfg);
     expect_error("invalid argument \"\" for \"--token-auth-file\" flag: empty file name",
                  "--token-auth-file=", NULL);
     expect_error("invalid argument \"maybe\" for \"--token-review\" flag: want true or false",
                  "--token-review=maybe", NULL);
+    expect_error(
+        "invalid argument \"sure\" for \"--authorization-review\" flag: want true or false",
+        "--authorization-review=sure", NULL);
     prog.shared = 0;
 }
 END_TEST

@@ -1439,6 +1439,141 @@ START_TEST(api_authenticates_by_the_hubs_token_review)
 }
 END_TEST
 
+static void idp_create(idp *p, const char *resource, const char *text)
+{
+    json_error_t jerr;
+    json_t *obj = json_loads(text, 0, &jerr);
+    ck_assert_msg(obj != NULL, "%s", jerr.text);
+    kr_error_t err = {0};
+    ck_assert_msg(kr_client_create(p->client, KR_GVR("rbac.authorization.k8s.io", "v1", resource),
+                                   "default", obj, NULL, NULL, &err) == 0,
+                  "%s", err.message);
+    json_decref(obj);
+}
+
+/* One API call with ?namespace=ns; the error message kept in msg. */
+static int call_in(const char *method, const char *path, const char *ns, const char *token,
+                   const char *body, char *msg, size_t msg_len)
+{
+    char auth[128];
+    snprintf(auth, sizeof(auth), "Bearer %s", token);
+    api_request req = {.method = method,
+                       .path = path,
+                       .authorization = auth,
+                       .body = body,
+                       .body_len = body ? strlen(body) : 0,
+                       .q_namespace = ns};
+    api_response resp = {0};
+    api_handle(&E.api, &req, &resp);
+    snprintf(msg, msg_len, "%s", sub_str(resp.body, "error"));
+    json_decref(resp.body);
+    return resp.status;
+}
+
+/* With --authorization-review, each call needs the hub's RBAC rights:
+ * create (submit), get (a runnable, its history), list, approve (approve,
+ * reject) and cancel on runnables.kreconcile.io, in the namespace; a
+ * denial is a 403 in kube-apiserver's words and submits nothing. */
+START_TEST(api_authorizes_by_the_hubs_rbac)
+{
+    env_up();
+    idp p = {0};
+    if (!idp_up(&p, "")) {
+        kr_test_tmpdir_remove(p.dir);
+        env_down();
+        return;
+    }
+    idp_create(&p, "roles",
+               "{\"metadata\":{\"name\":\"submit\"},\"rules\":[{\"apiGroups\":[\"kreconcile.io\"],"
+               "\"resources\":[\"runnables\"],\"verbs\":[\"create\",\"get\"]}]}");
+    idp_create(&p, "rolebindings",
+               "{\"metadata\":{\"name\":\"dev-submits\"},\"roleRef\":{\"apiGroup\":"
+               "\"rbac.authorization.k8s.io\",\"kind\":\"Role\",\"name\":\"submit\"},"
+               "\"subjects\":[{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"Group\","
+               "\"name\":\"dev\"}]}");
+    idp_create(&p, "roles",
+               "{\"metadata\":{\"name\":\"approve\"},\"rules\":[{\"apiGroups\":[\"kreconcile.io\"],"
+               "\"resources\":[\"runnables\"],\"verbs\":[\"approve\",\"list\"]}]}");
+    idp_create(&p, "rolebindings",
+               "{\"metadata\":{\"name\":\"carol-approves\"},\"roleRef\":{\"apiGroup\":"
+               "\"rbac.authorization.k8s.io\",\"kind\":\"Role\",\"name\":\"approve\"},"
+               "\"subjects\":[{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"User\","
+               "\"name\":\"carol\"}]}");
+    kr_access_reviewer_opts ao = {.client = p.client};
+    ck_assert_int_eq(kr_access_reviewer_new(&ao, &E.api.authorizer, NULL), 0);
+    char msg[1200];
+    /* erin has no rights: nothing submitted, in kube-apiserver's words */
+    ck_assert_int_eq(call_in("POST", "/api/v1/runnables", NULL, "tok-erin",
+                             job_runnable("rb", 1, ""), msg, sizeof(msg)),
+                     403);
+    ck_assert_str_eq(msg, "runnables.kreconcile.io is forbidden: User \"erin\" cannot create "
+                          "resource \"runnables\" in API group \"kreconcile.io\" in the namespace "
+                          "\"default\"");
+    json_t *obj = NULL;
+    ck_assert_int_eq(kr_client_get(E.hub, SUB_RUNNABLES, "default", "rb", &obj, NULL),
+                     KR_ENOTFOUND);
+    ck_assert_int_eq(call_in("POST", "/api/v1/runnables", NULL, "tok-alice",
+                             job_runnable("rb", 1, ""), msg, sizeof(msg)),
+                     201);
+    /* reading: get in the namespace, list where asked */
+    ck_assert_int_eq(
+        call_in("GET", "/api/v1/runnables/default/rb", NULL, "tok-alice", NULL, msg, sizeof(msg)),
+        200);
+    ck_assert_int_eq(
+        call_in("GET", "/api/v1/runnables/default/rb", NULL, "tok-erin", NULL, msg, sizeof(msg)),
+        403);
+    ck_assert_str_eq(msg, "runnables.kreconcile.io \"rb\" is forbidden: User \"erin\" cannot get "
+                          "resource \"runnables\" in API group \"kreconcile.io\" in the namespace "
+                          "\"default\"");
+    ck_assert_int_eq(call_in("GET", "/api/v1/runnables/default/rb/history", NULL, "tok-erin", NULL,
+                             msg, sizeof(msg)),
+                     403);
+    ck_assert_int_eq(call_in("GET", "/api/v1/runnables", NULL, "tok-carol", NULL, msg, sizeof(msg)),
+                     403);
+    ck_assert_msg(strstr(msg, "cannot list resource \"runnables\" in API group \"kreconcile.io\" "
+                              "at the cluster scope"),
+                  "%s", msg);
+    ck_assert_int_eq(
+        call_in("GET", "/api/v1/runnables", "default", "tok-carol", NULL, msg, sizeof(msg)), 200);
+    ck_assert_int_eq(
+        call_in("GET", "/api/v1/runnables", "default", "tok-alice", NULL, msg, sizeof(msg)), 403);
+    /* deciding: dave is of the approving group, but RBAC does not let him */
+    ck_assert(reconcile_until("rb", SUB_PHASE_AWAITING, false));
+    ck_assert_int_eq(call_in("POST", "/api/v1/runnables/default/rb/approve", NULL, "tok-dave", NULL,
+                             msg, sizeof(msg)),
+                     403);
+    ck_assert_msg(strstr(msg, "User \"dave\" cannot approve resource"), "%s", msg);
+    ck_assert_int_eq(call_in("POST", "/api/v1/runnables/default/rb/reject", NULL, "tok-dave", NULL,
+                             msg, sizeof(msg)),
+                     403);
+    ck_assert_int_eq(call_in("POST", "/api/v1/runnables/default/rb/cancel", NULL, "tok-alice", NULL,
+                             msg, sizeof(msg)),
+                     403);
+    ck_assert_msg(strstr(msg, "cannot cancel resource"), "%s", msg);
+    ck_assert_int_eq(call_in("POST", "/api/v1/runnables/default/rb/approve", NULL, "tok-carol",
+                             NULL, msg, sizeof(msg)),
+                     200);
+    ck_assert(reconcile_until("rb", SUB_PHASE_DISPATCHED, true));
+    /* a wrong method or path is answered as before: nothing to authorize */
+    ck_assert_int_eq(
+        call_in("PUT", "/api/v1/runnables/default/rb", NULL, "tok-erin", NULL, msg, sizeof(msg)),
+        405);
+    /* the hub gone: a question it never answered is a 503 that says why */
+    kr_testserver_free(p.ts);
+    p.ts = NULL;
+    ck_assert_int_eq(
+        call_in("GET", "/api/v1/runnables", "default", "tok-bob", NULL, msg, sizeof(msg)), 503);
+    ck_assert_msg(strstr(msg, "access review"), "%s", msg);
+    kr_access_reviewer_free(E.api.authorizer);
+    E.api.authorizer = NULL;
+    /* without the review, anyone authenticated reads */
+    ck_assert_int_eq(call_in("GET", "/api/v1/runnables", NULL, "tok-erin", NULL, msg, sizeof(msg)),
+                     200);
+    idp_down(&p);
+    env_down();
+}
+END_TEST
+
 /* The spec of a Job a cluster accepts, as a JSON member. */
 #define JOB_SPEC_JSON                                                                              \
     "\"spec\":{\"template\":{\"spec\":{\"restartPolicy\":\"Never\",\"containers\":[{\"name\":"     \
@@ -3425,6 +3560,7 @@ int main(void)
     tcase_add_test(tc, a_spec_changed_after_its_approval_waits_for_a_new_one);
     tcase_add_test(tc, an_edit_of_the_spec_cannot_lower_the_approvals_it_needs);
     tcase_add_test(tc, api_authenticates_by_the_hubs_token_review);
+    tcase_add_test(tc, api_authorizes_by_the_hubs_rbac);
     tcase_add_test(tc, approved_is_recorded_before_the_dispatch);
     tcase_add_test(tc, api_admits_and_decides_in_one_write);
     tcase_add_test(tc, api_stopped_between_its_two_writes);

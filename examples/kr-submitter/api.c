@@ -124,6 +124,50 @@ int submitter_record_to_inventory(const sub_event *ev, void *user)
 
 static json_t *read_runnable(api *a, const char *ns, const char *name, bool fresh);
 
+/* Whether the caller may `verb` runnables in namespace ns (NULL or "":
+ * every namespace), or the one named `name`, as the hub's RBAC says when
+ * --authorization-review asks it (else anyone authenticated may): false
+ * with resp answered, 403 in kube-apiserver's words, or 503 when the hub
+ * could not be asked. The verbs: create (submit), get (a runnable, its
+ * history), list, and two of the submitter's own, approve (approve and
+ * reject) and cancel. */
+static bool authorized(api *a, const kr_token_user *who, const char *verb, const char *ns,
+                       const char *name, api_response *resp)
+{
+    if (!a->authorizer)
+        return true;
+    kr_access_attrs at = {.verb = verb,
+                          .group = KR_PLATFORM_GROUP,
+                          .resource = "runnables",
+                          .namespace_ = ns,
+                          .name = name};
+    bool allowed = false;
+    char reason[256];
+    kr_error_t err = {0};
+    if (kr_access_reviewer_check(a->authorizer, who, &at, &allowed, reason, sizeof(reason), &err) !=
+        0) {
+        char message[sizeof(err.message) + 64];
+        snprintf(message, sizeof(message), "cannot authorize: the hub's access review: %s",
+                 err.message);
+        answer_error(resp, err.code == KR_ENOMEM ? 500 : 503, message);
+        return false;
+    }
+    if (allowed)
+        return true;
+    char named[300] = "", scope[300] = "at the cluster scope", message[1200];
+    if (name && *name)
+        snprintf(named, sizeof(named), " \"%.253s\"", name);
+    if (ns && *ns)
+        snprintf(scope, sizeof(scope), "in the namespace \"%.253s\"", ns);
+    snprintf(message, sizeof(message),
+             "runnables.%s%s is forbidden: User \"%.253s\" cannot %s resource \"runnables\" in "
+             "API group \"%s\" %s%s%s",
+             KR_PLATFORM_GROUP, named, who->user, verb, KR_PLATFORM_GROUP, scope,
+             *reason ? ": " : "", reason);
+    answer_error(resp, 403, message);
+    return false;
+}
+
 /* Every transaction on one Runnable across clusters, from the inventory:
  * the transitions recorded here (with their outcome) and what its
  * informers observed; kept after the Runnable is gone. A name with neither
@@ -324,6 +368,11 @@ static void submit(api *a, const api_request *req, const kr_token_user *who, api
     int status = submission_build(req->body, req->body_len, &o, &runnable, &err);
     if (status != 0) {
         answer_error(resp, status, err.message);
+        return;
+    }
+    /* before the key is looked up: its runnable is not the caller's to see */
+    if (!authorized(a, who, "create", sub_str(runnable, "metadata.namespace"), NULL, resp)) {
+        json_decref(runnable);
         return;
     }
     const char *key = sub_str(runnable, "spec.idempotencyKey");
@@ -626,8 +675,10 @@ static int by_key(const void *x, const void *y)
     return c ? c : strcmp(sub_str(a, "metadata.name"), sub_str(b, "metadata.name"));
 }
 
-static void list(api *a, const api_request *req, api_response *resp)
+static void list(api *a, const api_request *req, const kr_token_user *who, api_response *resp)
 {
+    if (!authorized(a, who, "list", req->q_namespace, NULL, resp))
+        return;
     kr_store_t *st = kr_informer_store(a->s->runnables);
     json_t *items = NULL;
     int rc = req->q_namespace && *req->q_namespace
@@ -736,7 +787,7 @@ static void route_request(api *a, const api_request *req, const kr_token_user *w
     }
     if (strcmp(req->path, PREFIX) == 0 || strcmp(req->path, PREFIX "/") == 0) {
         if (get)
-            list(a, req, resp);
+            list(a, req, who, resp);
         else if (post)
             submit(a, req, who, resp);
         else
@@ -751,6 +802,13 @@ static void route_request(api *a, const api_request *req, const kr_token_user *w
             "no such path: see /api/v1/runnables[/NS/NAME[/approve|reject|cancel|history]]");
         return;
     }
+    const char *need = !*v || strcmp(v, "history") == 0                        ? "get"
+                       : strcmp(v, "approve") == 0 || strcmp(v, "reject") == 0 ? "approve"
+                       : strcmp(v, "cancel") == 0                              ? "cancel"
+                                                                               : NULL;
+    bool known = need && (get ? strcmp(need, "get") == 0 : post && strcmp(need, "get") != 0);
+    if (known && !authorized(a, who, need, ns, name, resp))
+        return;
     if (!*v && get) {
         json_t *obj = read_runnable(a, ns, name, false);
         if (obj)

@@ -312,6 +312,7 @@ static int setup(app *a, const kr_manager_config *cfg, kr_error_t *err)
     a->api.s = &a->s;
     a->api.auth = kr_manager_token_file(m);
     a->api.reviewer = kr_manager_token_reviewer(m);
+    a->api.authorizer = kr_manager_access_reviewer(m);
     a->api.dry_run = server_dry_run;
     /* Unknown callers are refused on their headers, before a body (up to
      * 16 MiB) is read; the API then asks again who the caller is (a
@@ -396,8 +397,13 @@ static int serve(int argc, char **argv)
         open_inventory(&a, &mo.logger, &err) != 0 || kr_manager_new(&mo, &a.m, &err) != 0 ||
         setup(&a, &cfg, &err) != 0)
         fprintf(stderr, "kr-submitter: %s\n", err.message);
-    else
+    else {
+        if (!cfg.authorization_review)
+            kr_log(kr_manager_logger(a.m), KR_LOG_WARN, SUB_PROGRAM,
+                   "every authenticated caller may submit to and read any namespace: "
+                   "give --authorization-review to ask the hub's RBAC");
         code = kr_manager_run(a.m);
+    }
     /* Controllers and handlers have stopped: what waits for the books
      * gets a last chance (told in the log if the database stays away). */
     if (a.books.outbox && kr_inventory_outbox_flush(a.books.outbox, OUTBOX_FLUSH_MS) != 0)

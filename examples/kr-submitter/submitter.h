@@ -407,6 +407,10 @@ typedef struct api {
     /* The hub's TokenReview API, for tokens the file does not hold;
      * borrowed, NULL: none */
     kr_token_reviewer_t *reviewer;
+    /* The hub's SubjectAccessReview API: what each caller may do
+     * (authorized, in api.c); borrowed, NULL: anyone authenticated may
+     * do anything the approval rules allow. */
+    kr_access_reviewer_t *authorizer;
     /* Each submission's template is first created with dryRun=All in its
      * first cluster that answers (submitter_dry_run): what it refuses is a
      * 422 and nothing is recorded. */

@@ -38,6 +38,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "accessreview.h"
 #include "client.h"
 #include "common.h"
 #include "controller.h"
@@ -111,7 +112,9 @@ typedef struct kr_flag {
 #define KR_MANAGER_FLAGS_LOG 0x10u /* --log-format json|text, -v LEVEL */
 #define KR_MANAGER_FLAGS_ALL 0x1fu
 /* --token-auth-file, --token-review, --token-review-audience: who may call
- * the program's own HTTP API (kr_manager_token_file, _token_reviewer).
+ * the program's own HTTP API (kr_manager_token_file, _token_reviewer);
+ * --authorization-review: what each caller may do there
+ * (kr_manager_access_reviewer).
  * Not in KR_MANAGER_FLAGS_ALL: a program that serves an API asks for it. */
 #define KR_MANAGER_FLAGS_AUTH 0x20u
 /* None of the above (a CLI verb): only --help and --version. */
@@ -182,6 +185,7 @@ typedef struct kr_manager_config {
     /* --hub-name: the hub's name in the source-cluster label, keys and
      * logs; NULL: kr_manager_opts.hub_name's, else "hub". */
     const char *hub_name;
+    bool authorization_review; /* --authorization-review (KR_MANAGER_FLAGS_AUTH) */
 } kr_manager_config;
 
 /* Returned (positive) by kr_manager_parse_args. */
@@ -407,6 +411,10 @@ KR_API kr_event_recorder_t *kr_manager_events(kr_manager_t *m);
  * hub; NULL when not asked for. Pass both to kr_token_authenticate. */
 KR_API const kr_token_file_t *kr_manager_token_file(kr_manager_t *m);
 KR_API kr_token_reviewer_t *kr_manager_token_reviewer(kr_manager_t *m);
+/* The reviewer --authorization-review made on the hub; NULL when not
+ * asked for: every authenticated caller may do everything the program's
+ * own rules allow. */
+KR_API kr_access_reviewer_t *kr_manager_access_reviewer(kr_manager_t *m);
 KR_API const char *kr_manager_hub_name(kr_manager_t *m);
 KR_API const char *kr_manager_hub_namespace(kr_manager_t *m);
 
@@ -464,7 +472,10 @@ KR_API int kr_manager_add_guarded_route(kr_manager_t *m, const char *method, con
 /* A guard (guard_user: the manager) for the callers of --token-auth-file
  * and --token-review (KR_MANAGER_FLAGS_AUTH): a missing or unknown bearer
  * token is answered 401 with WWW-Authenticate, a review the hub cannot
- * give 503; with neither flag given every caller goes on. The handler
+ * give 503; with neither flag given every caller goes on. With
+ * --authorization-review the hub's RBAC must also let the caller use the
+ * path with the method (a non-resource URL; verb: the method in lower
+ * case, "get" for GET): 403 otherwise. The handler
  * asks kr_token_authenticate for the identity (a reviewed token is
  * cached by then). */
 KR_API bool kr_manager_token_guard(const kr_http_request_t *req, kr_http_response_t *resp,
