@@ -1261,21 +1261,24 @@ static bool authorize_path(kr_manager_t *m, const kr_http_request_t *req, const 
     return allowed;
 }
 
-bool kr_manager_token_guard(const kr_http_request_t *req, kr_http_response_t *resp, void *manager)
+/* Who the caller is, by --token-auth-file and --token-review: true with
+ * *who (new; NULL when neither flag was given), or false with resp
+ * answered (401, 503). */
+static bool guard_authenticate(kr_manager_t *m, const kr_http_request_t *req,
+                               kr_http_response_t *resp, kr_token_user **who)
 {
-    kr_manager_t *m = manager;
+    *who = NULL;
     if (!m || (!m->token_file && !m->reviewer))
         return true;
-    kr_token_user *who = NULL;
     kr_error_t err = {0};
     int rc = kr_token_authenticate(m->token_file, m->reviewer,
-                                   kr_http_request_header(req, "Authorization"), &who, &err);
+                                   kr_http_request_header(req, "Authorization"), who, &err);
     if (rc != 0) {
         kr_http_respond_error(resp, rc == KR_ENOMEM ? 500 : 503,
                               "cannot authenticate: the hub's token review: %s", err.message);
         return false;
     }
-    if (!who) {
+    if (!*who) {
         char realm[160];
         snprintf(realm, sizeof(realm), "Bearer realm=\"%s\"", m->program->name);
         kr_http_respond_header(resp, "WWW-Authenticate", realm);
@@ -1286,9 +1289,26 @@ bool kr_manager_token_guard(const kr_http_request_t *req, kr_http_response_t *re
                                   : "unauthorized: send Authorization: Bearer <token>");
         return false;
     }
-    bool allowed = !m->authorizer || authorize_path(m, req, who, resp);
+    return true;
+}
+
+bool kr_manager_token_guard(const kr_http_request_t *req, kr_http_response_t *resp, void *manager)
+{
+    kr_token_user *who = NULL;
+    bool ok = guard_authenticate(manager, req, resp, &who);
     kr_token_user_free(who);
-    return allowed;
+    return ok;
+}
+
+bool kr_manager_access_guard(const kr_http_request_t *req, kr_http_response_t *resp, void *manager)
+{
+    kr_manager_t *m = manager;
+    kr_token_user *who = NULL;
+    /* no authenticator: make_authenticators refused --authorization-review */
+    bool ok = guard_authenticate(m, req, resp, &who) &&
+              (!who || !m->authorizer || authorize_path(m, req, who, resp));
+    kr_token_user_free(who);
+    return ok;
 }
 
 int kr_manager_add_ready_check(kr_manager_t *m, const char *name, kr_manager_ready_cb check,

@@ -944,14 +944,15 @@ static double sample_with(const struct kr_prom_parsed *ps, const char *name, con
     return -1;
 }
 
-/* --authorization-review: the token guard asks the hub's RBAC whether the
+/* --authorization-review: the access guard asks the hub's RBAC whether the
  * caller may use the path with the method (a non-resource URL), after
- * authenticating; refused without an authenticator to go with it. */
-START_TEST(the_token_guard_asks_the_hubs_rbac_for_each_path)
+ * authenticating; the token guard does not. Refused without an
+ * authenticator to go with it. */
+START_TEST(the_access_guard_asks_the_hubs_rbac_for_each_path)
 {
     char dir[256], tokens[300], kubeconfig[300];
     if (!kr_test_make_server_cert(dir, sizeof(dir), "test_manager_authz")) {
-        kr_test_skip("the_token_guard_asks_the_hubs_rbac_for_each_path",
+        kr_test_skip("the_access_guard_asks_the_hubs_rbac_for_each_path",
                      "no openssl to make the server's certificate");
         kr_test_tmpdir_remove(dir);
         return;
@@ -1001,8 +1002,12 @@ START_TEST(the_token_guard_asks_the_hubs_rbac_for_each_path)
                     NULL};
     ck_assert_msg(manager_from_args(&prog, 8, argv, &r.cfg, &r.m, &err) == 0, "%s", err.message);
     ck_assert_ptr_nonnull(kr_manager_access_reviewer(r.m));
-    ck_assert_int_eq(kr_manager_add_guarded_route(r.m, "GET", "/api/v1/*", kr_manager_token_guard,
+    ck_assert_int_eq(kr_manager_add_guarded_route(r.m, "GET", "/api/v1/*", kr_manager_access_guard,
                                                   r.m, counting_echo, NULL, &err),
+                     0);
+    /* the token guard only authenticates: its API authorizes by itself */
+    ck_assert_int_eq(kr_manager_add_guarded_route(r.m, "GET", "/own/*", kr_manager_token_guard, r.m,
+                                                  counting_echo, NULL, &err),
                      0);
     manager_start(&r);
     const char *base = kr_manager_listen_address(r.m);
@@ -1027,7 +1032,10 @@ START_TEST(the_token_guard_asks_the_hubs_rbac_for_each_path)
     x = http_auth("GET", base, "/api/v1/events", NULL, 0, false, false, NULL);
     ck_assert_int_eq(x.status, 401);
     free(x.body);
-    ck_assert_int_eq(atomic_load(&guarded_calls), 1);
+    x = http_auth("GET", base, "/own/x", NULL, 0, false, false, "Authorization: Bearer bob-t");
+    ck_assert_int_eq(x.status, 201);
+    free(x.body);
+    ck_assert_int_eq(atomic_load(&guarded_calls), 2);
     kr_access_reviewer_stats st;
     kr_access_reviewer_get_stats(kr_manager_access_reviewer(r.m), &st, sizeof(st));
     ck_assert_uint_eq(st.reviews, 3);
@@ -1787,7 +1795,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, a_missing_kubeconfig_fails_new_with_one_line);
     tcase_add_test(tc, the_stop_cuts_every_controller_off_before_waiting_on_any);
     tcase_add_test(tc, the_default_rate_limit_is_20_qps_burst_30);
-    tcase_add_test(tc, the_token_guard_asks_the_hubs_rbac_for_each_path);
+    tcase_add_test(tc, the_access_guard_asks_the_hubs_rbac_for_each_path);
     suite_add_tcase(s, tc);
     tc = tcase_create("program");
     tcase_set_timeout(tc, 120);

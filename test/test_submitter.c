@@ -2994,8 +2994,9 @@ START_TEST(program_submit_wait_follows_the_runnable_to_its_end)
 }
 END_TEST
 
-/* serve --token-review against a hub over TLS that knows the callers:
- * no token file at all; the submitter is who the hub says. */
+/* serve --token-review --authorization-review against a hub over TLS that
+ * knows the callers: no token file at all; the submitter is who the hub
+ * says, and may what the hub's RBAC says. */
 START_TEST(program_asks_the_hub_who_its_callers_are)
 {
     program_env p;
@@ -3043,11 +3044,34 @@ START_TEST(program_asks_the_hub_who_its_callers_are)
     snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
     snprintf(server, sizeof(server), "http://127.0.0.1:%u", port);
     snprintf(log, sizeof(log), "%s/serve-review.log", p.dir);
-    const char *argv[] = {
-        p.bin,          "serve",        "--kubeconfig",   kubeconfig,
-        "--cluster",    p.dc1,          "--cluster",      p.dc2,
-        "--listen",     listen,         "--token-review", "--token-review-audience",
-        "kr-submitter", "--log-format", "text",           NULL};
+    const char *argv[] = {p.bin,
+                          "serve",
+                          "--kubeconfig",
+                          kubeconfig,
+                          "--cluster",
+                          p.dc1,
+                          "--cluster",
+                          p.dc2,
+                          "--listen",
+                          listen,
+                          "--token-review",
+                          "--token-review-audience",
+                          "kr-submitter",
+                          "--log-format",
+                          "text",
+                          "--authorization-review",
+                          NULL};
+    /* zoe may submit, read and list runnables everywhere; nobody else */
+    static const char rbac[] =
+        "[{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRole\","
+        "\"metadata\":{\"name\":\"submitter\"},\"rules\":[{\"apiGroups\":[\"kreconcile.io\"],"
+        "\"resources\":[\"runnables\"],\"verbs\":[\"create\",\"get\",\"list\"]}]},"
+        "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRoleBinding\","
+        "\"metadata\":{\"name\":\"zoe-submits\"},\"roleRef\":{\"apiGroup\":"
+        "\"rbac.authorization.k8s.io\",\"kind\":\"ClusterRole\",\"name\":\"submitter\"},"
+        "\"subjects\":[{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"User\","
+        "\"name\":\"zoe\"}]}]";
+    ck_assert_msg(kr_testserver_load(hub.ts, rbac, strlen(rbac), &err) == 0, "%s", err.message);
     kr_test_proc serve;
     kr_test_proc_start(&serve, log, argv);
     const char *list[] = {"list", NULL};
@@ -3084,6 +3108,12 @@ START_TEST(program_asks_the_hub_who_its_callers_are)
         if (aud) {
             ck_assert_int_eq(rc, 0);
             ck_assert_msg(strstr(out, "Username    system:serviceaccount:default:ci\n"), "%s", out);
+            /* known, but without rights on runnables */
+            const char *try_submit[] = {"submit", "-f", p.job, NULL};
+            ck_assert_int_eq(cli(p.bin, server, token, try_submit, out, sizeof(out)), 1);
+            ck_assert_msg(strstr(out, "User \"system:serviceaccount:default:ci\" cannot create "
+                                      "resource \"runnables\""),
+                          "%s", out);
         } else {
             ck_assert_int_eq(rc, 1);
             ck_assert_msg(strstr(out, "401"), "%s", out);

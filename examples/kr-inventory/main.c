@@ -422,13 +422,14 @@ int main(int argc, char **argv)
     a.api.n_kinds = a.resources.n;
     if (kr_manager_add_runnable(a.m, lead_start, lead_stop, &a, true, &err) != 0 ||
         /* With --token-auth-file or --token-review, only known callers
-         * read the API (401, or 503 when the hub cannot be asked), judged
-         * before anything else; the page itself holds no data and asks
+         * read the API (401, or 503 when the hub cannot be asked), and with
+         * --authorization-review only those the hub's RBAC lets get the
+         * path (403), judged before anything else; the page itself holds no data and asks
          * for a token when the API answers 401. */
-        kr_manager_add_guarded_route(a.m, "GET", "/api/v1/events", kr_manager_token_guard, a.m,
+        kr_manager_add_guarded_route(a.m, "GET", "/api/v1/events", kr_manager_access_guard, a.m,
                                      serve_events, &a, &err) != 0 ||
-        kr_manager_add_guarded_route(a.m, NULL, "/api/v1/*", kr_manager_token_guard, a.m, serve_api,
-                                     &a, &err) != 0 ||
+        kr_manager_add_guarded_route(a.m, NULL, "/api/v1/*", kr_manager_access_guard, a.m,
+                                     serve_api, &a, &err) != 0 ||
         kr_manager_add_route(a.m, NULL, "/", serve_api, &a, &err) != 0 ||
         kr_manager_add_ready_check(a.m, "inventory", inventory_ready, &a, &err) != 0) {
         fprintf(stderr, "kr-inventory: %s\n", err.message);

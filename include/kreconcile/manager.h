@@ -472,14 +472,20 @@ KR_API int kr_manager_add_guarded_route(kr_manager_t *m, const char *method, con
 /* A guard (guard_user: the manager) for the callers of --token-auth-file
  * and --token-review (KR_MANAGER_FLAGS_AUTH): a missing or unknown bearer
  * token is answered 401 with WWW-Authenticate, a review the hub cannot
- * give 503; with neither flag given every caller goes on. With
- * --authorization-review the hub's RBAC must also let the caller use the
- * path with the method (a non-resource URL; verb: the method in lower
- * case, "get" for GET): 403 otherwise. The handler
+ * give 503; with neither flag given every caller goes on. The handler
  * asks kr_token_authenticate for the identity (a reviewed token is
  * cached by then). */
 KR_API bool kr_manager_token_guard(const kr_http_request_t *req, kr_http_response_t *resp,
                                    void *manager);
+/* kr_manager_token_guard, and with --authorization-review the hub's RBAC
+ * must also let the caller use the path with the method, as kube-apiserver
+ * asks of a non-resource URL (verb: the method in lower case, "get" for
+ * GET; granted by nonResourceURLs in a ClusterRole): 403 in
+ * kube-apiserver's words otherwise, 503 when the hub cannot be asked. For
+ * an API whose rights are its paths (kr-inventory's); one whose rights are
+ * resources asks kr_manager_access_reviewer itself (kr-submitter). */
+KR_API bool kr_manager_access_guard(const kr_http_request_t *req, kr_http_response_t *resp,
+                                    void *manager);
 
 /* An extra readiness check for /readyz ("name" appears in its output). */
 KR_API int kr_manager_add_ready_check(kr_manager_t *m, const char *name, kr_manager_ready_cb check,
