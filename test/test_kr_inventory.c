@@ -261,6 +261,15 @@ START_TEST(program_asks_for_a_token_when_given_a_token_file)
     char *text = kr_test_proc_log_text(&p);
     ck_assert_msg(strstr(text, "--token-review-audience needs --token-review"), "%s", text);
     free(text);
+    /* so is authorizing callers nobody authenticates */
+    const char *unauthenticated[] = {"--inventory", db,  "--kubeconfig",           hub_kc,
+                                     "--listen",    "0", "--authorization-review", NULL};
+    start(&p, unauthenticated);
+    ck_assert_int_eq(finish(&p), 2);
+    text = kr_test_proc_log_text(&p);
+    ck_assert_msg(strstr(text, "--authorization-review needs --token-auth-file or --token-review"),
+                  "%s", text);
+    free(text);
 
     const char *args[] = {"--inventory",
                           db,
