@@ -157,6 +157,33 @@ START_TEST(idempotency_names_are_deterministic_dns_labels)
 }
 END_TEST
 
+/* Why a copy ended, in its own words: a Job's condition of its outcome
+ * (a Failed one that is False says nothing), a Pod's reason. */
+START_TEST(an_outcome_has_the_reason_of_its_copy)
+{
+    const char *why, *text;
+    json_t *job =
+        json_pack("{s:{s:[{s:s, s:s, s:s}, {s:s, s:s, s:s, s:s}]}}", "status", "conditions", "type",
+                  "Failed", "status", "False", "reason", "Nope", "type", "Complete", "status",
+                  "True", "reason", "Done", "message", "all good");
+    failover_outcome_reason(job, &why, &text);
+    ck_assert_str_eq(why, "Done");
+    ck_assert_str_eq(text, "all good");
+    json_decref(job);
+    json_t *pod = json_pack("{s:{s:s, s:s, s:s}}", "status", "phase", "Failed", "reason", "Evicted",
+                            "message", "The node was low on memory.");
+    failover_outcome_reason(pod, &why, &text);
+    ck_assert_str_eq(why, "Evicted");
+    ck_assert_str_eq(text, "The node was low on memory.");
+    json_decref(pod);
+    json_t *running = json_pack("{s:{s:i}}", "status", "active", 1);
+    failover_outcome_reason(running, &why, &text);
+    ck_assert_str_eq(why, "");
+    ck_assert_str_eq(text, "");
+    json_decref(running);
+}
+END_TEST
+
 START_TEST(failover_rules)
 {
     json_t *r = runnable("alice", 0, "");
@@ -848,6 +875,7 @@ START_TEST(submit_approve_dispatch_verify_succeed)
     ck_assert_int_eq(call("GET", "/api/v1/runnables/default/train", "tok-erin", NULL, NULL, &r),
                      200);
     ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_SUCCEEDED);
+    ck_assert(sub_condition_true(r, "Succeeded"));
     json_decref(r);
     const char *want[] = {"SUBMITTED train alice", "APPROVED train bob", "DISPATCHED train",
                           "VERIFIED train", "SUCCEEDED train"};
@@ -877,6 +905,41 @@ START_TEST(submit_approve_dispatch_verify_succeed)
         ck_assert_msg(found, "no %s event", reasons[i]);
     }
     json_decref(list);
+    env_down();
+}
+END_TEST
+
+/* A Job that fails says why on its Runnable: the Failed condition carries
+ * the Job's reason and message, and the cluster. */
+START_TEST(a_failed_job_says_why_on_its_runnable)
+{
+    env_up();
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("flaky", 0, ""), NULL, NULL),
+        201);
+    ck_assert(reconcile_until("flaky", SUB_PHASE_DISPATCHED, true));
+    set_job_status(0, "flaky-1",
+                   json_pack("{s:s, s:i, s:[{s:s, s:s, s:s, s:s}]}", "startTime",
+                             "2026-01-01T00:00:00Z", "failed", 7, "conditions", "type", "Failed",
+                             "status", "True", "reason", "BackoffLimitExceeded", "message",
+                             "Job has reached the specified backoff limit"));
+    ck_assert(reconcile_until("flaky", SUB_PHASE_FAILED, true));
+    json_t *o = cached("flaky");
+    const json_t *conds = json_object_get(json_object_get(o, "status"), "conditions");
+    const json_t *failed = NULL;
+    size_t i;
+    json_t *c;
+    json_array_foreach(conds, i, c)
+    {
+        if (strcmp(sub_str(c, "type"), "Failed") == 0)
+            failed = c;
+    }
+    ck_assert_ptr_nonnull(failed);
+    ck_assert_str_eq(sub_str(failed, "status"), "True");
+    ck_assert_str_eq(sub_str(failed, "reason"), "BackoffLimitExceeded");
+    ck_assert_str_eq(sub_str(failed, "message"),
+                     "Job flaky-1 in dc1: Job has reached the specified backoff limit");
+    json_decref(o);
     env_down();
 }
 END_TEST
@@ -3571,6 +3634,7 @@ int main(void)
     tcase_add_test(unit, approvals_count_distinct_members_of_the_current_spec);
     tcase_add_test(unit, idempotency_names_are_deterministic_dns_labels);
     tcase_add_test(unit, failover_rules);
+    tcase_add_test(unit, an_outcome_has_the_reason_of_its_copy);
     tcase_add_test(unit, health_runs_from_the_first_failed_send);
     tcase_add_test(unit, own_echoes_and_admitted_creations_wake_nobody);
     suite_add_tcase(s, unit);
@@ -3591,6 +3655,7 @@ int main(void)
     tcase_add_test(tc, an_edit_of_the_spec_cannot_lower_the_approvals_it_needs);
     tcase_add_test(tc, api_authenticates_by_the_hubs_token_review);
     tcase_add_test(tc, api_authorizes_by_the_hubs_rbac);
+    tcase_add_test(tc, a_failed_job_says_why_on_its_runnable);
     tcase_add_test(tc, approved_is_recorded_before_the_dispatch);
     tcase_add_test(tc, api_admits_and_decides_in_one_write);
     tcase_add_test(tc, api_stopped_between_its_two_writes);

@@ -361,7 +361,7 @@ static bool sleep_ms(unsigned ms)
 static void wait_progress(const json_t *r, char *said, size_t len)
 {
     const char *phase = sub_str(r, "status.phase"), *cluster = sub_str(r, "status.cluster");
-    char line[256];
+    char line[1024];
     if (!*phase)
         snprintf(line, sizeof(line), "submitted, not yet seen by the controller");
     else if (strcmp(phase, SUB_PHASE_AWAITING) == 0) {
@@ -374,6 +374,18 @@ static void wait_progress(const json_t *r, char *said, size_t len)
                  (long long)sub_int(r, "status.attempt"));
     else
         snprintf(line, sizeof(line), "%s", phase);
+    /* a failure says why: the Failed condition's reason and message */
+    size_t i;
+    const json_t *c;
+    json_array_foreach(json_object_get(json_object_get(r, "status"), "conditions"), i, c)
+    {
+        if (strcmp(phase, SUB_PHASE_FAILED) == 0 && strcmp(sub_str(c, "type"), "Failed") == 0 &&
+            strcmp(sub_str(c, "status"), "True") == 0) {
+            size_t used = strlen(line);
+            snprintf(line + used, sizeof(line) - used, ": %s: %s", sub_str(c, "reason"),
+                     sub_str(c, "message"));
+        }
+    }
     if (strcmp(line, said) == 0)
         return;
     snprintf(said, len, "%s", line);
@@ -403,7 +415,7 @@ static int submit(const cli_opts *o)
     }
     /* --wait: follow the runnable until it ends, saying on stderr what it
      * waits for each time that changes (stdout stays the runnable alone) */
-    char path[1024], said[256] = "";
+    char path[1024], said[1024] = "";
     snprintf(path, sizeof(path), "/api/v1/runnables/%s/%s", sub_str(doc, "metadata.namespace"),
              sub_str(doc, "metadata.name"));
     for (;;) {

@@ -1521,6 +1521,36 @@ static kr_reconcile_result set_phase(submitter *s, const json_t *obj, const char
     return r;
 }
 
+/* The copy ended: the phase, and a condition (Succeeded or Failed) that
+ * says why in the copy's words ("BackoffLimitExceeded: Job has reached the
+ * specified backoff limit"), recorded with the copy's resourceVersion. */
+static kr_reconcile_result set_outcome(submitter *s, const json_t *obj, const char *outcome,
+                                       const json_t *copy, kr_error_t *err)
+{
+    bool ok = strcmp(outcome, SUB_PHASE_SUCCEEDED) == 0;
+    const char *why, *text;
+    failover_outcome_reason(copy, &why, &text);
+    char message[1024];
+    snprintf(message, sizeof(message), "%s %s in %s%s%.900s", sub_str(obj, "spec.template.kind"),
+             sub_str(copy, "metadata.name"), sub_str(obj, "status.cluster"), *text ? ": " : "",
+             text);
+    json_t *status;
+    json_t *edited = edit(obj, &status);
+    if (edited) {
+        json_object_set_new(status, "phase", json_string(outcome));
+        sub_set_condition(status, ok ? "Succeeded" : "Failed", true,
+                          *why ? why
+                          : ok ? "Completed"
+                               : "Failed",
+                          message);
+    }
+    kr_reconcile_result r = commit(s, edited, err);
+    if (r == STEP_AGAIN)
+        record(s, obj, ok ? "SUCCEEDED" : "FAILED", sub_str(obj, "status.cluster"),
+               sub_str(copy, "metadata.resourceVersion"), outcome);
+    return r;
+}
+
 typedef struct wake_call {
     submitter *s;
     char *namespace_, *name;
@@ -1682,13 +1712,12 @@ static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *aft
     }
     const char *outcome = failover_outcome(copy);
     bool started = failover_started(copy);
-    char copy_rv[32];
-    snprintf(copy_rv, sizeof(copy_rv), "%s", sub_str(copy, "metadata.resourceVersion"));
+    if (outcome) {
+        r = set_outcome(s, obj, outcome, copy, err);
+        json_decref(copy);
+        return r;
+    }
     json_decref(copy);
-    if (outcome)
-        return set_phase(s, obj, outcome,
-                         strcmp(outcome, SUB_PHASE_SUCCEEDED) == 0 ? "SUCCEEDED" : "FAILED",
-                         copy_rv, err);
     if (started && strcmp(sub_str(obj, "status.phase"), SUB_PHASE_RUNNING) != 0)
         return set_phase(s, obj, SUB_PHASE_RUNNING, NULL, "", err);
     if (!started && probe_claim(s, (size_t)idx)) {

@@ -85,6 +85,34 @@ const char *failover_outcome(const json_t *copy)
     return NULL;
 }
 
+void failover_outcome_reason(const json_t *copy, const char **reason, const char **message)
+{
+    *reason = *message = "";
+    static const char *const types[] = {"Failed", "Complete", "SuccessCriteriaMet"};
+    const char *outcome = failover_outcome(copy);
+    const json_t *conds = json_object_get(json_object_get(copy, "status"), "conditions");
+    for (size_t t = 0; outcome && t < sizeof(types) / sizeof(types[0]); t++) {
+        /* the condition of the outcome: Failed for a failure, else one of the others */
+        if ((t == 0) != (strcmp(outcome, SUB_PHASE_FAILED) == 0))
+            continue;
+        size_t i;
+        json_t *c;
+        json_array_foreach(conds, i, c)
+        {
+            if (strcmp(sub_str(c, "type"), types[t]) == 0 &&
+                strcmp(sub_str(c, "status"), "True") == 0) {
+                *reason = sub_str(c, "reason");
+                *message = sub_str(c, "message");
+                return;
+            }
+        }
+    }
+    if (outcome) { /* a Pod */
+        *reason = sub_str(copy, "status.reason");
+        *message = sub_str(copy, "status.message");
+    }
+}
+
 bool failover_started(const json_t *copy)
 {
     if (!copy)

@@ -187,6 +187,12 @@ bool failover_started(const json_t *copy);
 /* The outcome a workload copy reports: SUB_PHASE_SUCCEEDED, SUB_PHASE_FAILED
  * or NULL (still running). */
 const char *failover_outcome(const json_t *copy);
+/* Why a copy ended as failover_outcome says: the reason and message of
+ * the Job's condition that says so (Complete, SuccessCriteriaMet,
+ * Failed: "BackoffLimitExceeded", "DeadlineExceeded"...), or a Pod's
+ * status.reason and status.message; "" where it gives none. Borrowed
+ * from copy. */
+void failover_outcome_reason(const json_t *copy, const char **reason, const char **message);
 
 typedef enum straggler_action {
     STRAGGLER_DELETE = 0, /* not started: delete it */
