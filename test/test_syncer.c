@@ -2053,6 +2053,54 @@ START_TEST(a_parked_entry_is_not_written_for_an_unplaced_cluster_or_another_obje
 }
 END_TEST
 
+/* A lane whose cluster keeps refusing (here a copy not ours in dc2) parks
+ * its error entry, unchanged, when another lane's entry waits for it: the
+ * batch is complete and the hub lane writes both, rather than the sweep
+ * some seconds later. */
+START_TEST(a_lasting_error_completes_the_batch_that_waits_for_it)
+{
+    world w;
+    world_up(&w, 0);
+    char name[64];
+    kr_controller_opts co;
+    size_t r = res_index(CM);
+    syncer_controller_opts(w.s, r, 0, name, sizeof(name), &co);
+    kr_controller_t *ctl = NULL;
+    ck_assert_int_eq(kr_controller_new(&co, &ctl, NULL), 0);
+    json_t *foreign = object_of(CM, "split", "theirs", NULL);
+    ck_assert_int_eq(kr_client_create(w.dc[1].c, CM, NSNAME, foreign, NULL, NULL, NULL), 0);
+    json_decref(foreign);
+    hub_put(&w, CM, object_of(CM, "split", "v1", NULL));
+    kr_reconcile_request dc2 = {"dc2/" NSNAME "/split", "dc2", NSNAME, "split"};
+    uint64_t after = 0;
+    /* dc2's error, first: alone, it goes to the hub lane at once */
+    syncer_reconcile_in(w.s, ctl, r, &dc2, &after, NULL);
+    ck_assert(kr_controller_pending(ctl, "hub", NSNAME, "split"));
+    flush_parked(&w, ctl, "split");
+    json_t *e2 = status_entry(&w, CM, "split", "dc2");
+    ck_assert_ptr_nonnull(
+        strstr(json_string_value(json_object_get(e2, "lastError")), "not taken over"));
+    json_decref(e2);
+    /* dc1's entry parks while dc2's lane has the key: the batch waits */
+    ck_assert_int_eq(kr_controller_enqueue(ctl, "dc2", NSNAME, "split"), 0);
+    park_verified(&w, ctl, "split", 0);
+    ck_assert_uint_eq(syncer_pending_count(w.s, r, NSNAME, "split"), 1);
+    /* dc2's unchanged error completes it */
+    syncer_reconcile_in(w.s, ctl, r, &dc2, &after, NULL);
+    ck_assert_uint_eq(syncer_pending_count(w.s, r, NSNAME, "split"), 2);
+    ck_assert(kr_controller_pending(ctl, "hub", NSNAME, "split"));
+    flush_parked(&w, ctl, "split");
+    json_t *e1 = status_entry(&w, CM, "split", "dc1");
+    ck_assert(json_is_true(json_object_get(e1, "verified")));
+    json_decref(e1);
+    e2 = status_entry(&w, CM, "split", "dc2");
+    ck_assert_ptr_nonnull(json_object_get(e2, "lastError"));
+    json_decref(e2);
+    kr_controller_free(ctl);
+    world_down(&w);
+}
+END_TEST
+
 /* Our write to a copy is remembered until its watch event is reconciled;
  * when the hub object is gone or no longer placed there by then, that
  * reconcile forgets it (the entry holds the whole hub object). */
@@ -2206,6 +2254,7 @@ int main(void)
     tcase_add_test(tc, the_controller_repairs_drift_from_events_and_keeps_lanes_apart);
     tcase_add_test(tc, an_entry_no_other_lane_is_coming_for_is_written_at_once);
     tcase_add_test(tc, a_parked_entry_is_not_written_for_an_unplaced_cluster_or_another_object);
+    tcase_add_test(tc, a_lasting_error_completes_the_batch_that_waits_for_it);
     tcase_add_test(tc, a_remembered_copy_write_is_forgotten_when_its_object_is_gone_or_unplaced);
     tcase_add_test(tc, every_cluster_converges_to_the_hub_after_faults);
     suite_add_tcase(s, tc);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "submitter.h"
 
@@ -846,6 +847,26 @@ static bool utf8_ok(const char *s)
     return t != NULL;
 }
 
+/* Whether a body of media type `type` (the Content-Type header, may be
+ * NULL) is one the API reads: JSON or YAML, as kube-apiserver takes them
+ * (parameters such as charset aside), or none said. */
+static bool readable_type(const char *type)
+{
+    static const char *const readable[] = {"application/json", "application/yaml",
+                                           "application/x-yaml", "text/yaml", "text/x-yaml"};
+    if (!type)
+        return true;
+    while (*type == ' ' || *type == '\t')
+        type++;
+    size_t len = strcspn(type, "; \t");
+    if (len == 0)
+        return true;
+    for (size_t i = 0; i < sizeof(readable) / sizeof(readable[0]); i++)
+        if (strlen(readable[i]) == len && strncasecmp(type, readable[i], len) == 0)
+            return true;
+    return false;
+}
+
 void api_handle(api *a, const api_request *req, api_response *resp)
 {
     resp->status = 0;
@@ -855,7 +876,13 @@ void api_handle(api *a, const api_request *req, api_response *resp)
     if (who && (!utf8_ok(req->q_namespace) || !utf8_ok(req->q_clusters) ||
                 !utf8_ok(req->q_idempotency_key)))
         answer_error(resp, 400, "a query parameter is not valid UTF-8");
-    else if (who)
+    else if (who && req->body_len > 0 && !readable_type(req->content_type)) {
+        char message[300];
+        snprintf(message, sizeof(message),
+                 "unsupported media type \"%.200s\": send application/json or application/yaml",
+                 req->content_type);
+        answer_error(resp, 415, message);
+    } else if (who)
         route_request(a, req, who, resp);
     kr_token_user_free(owned);
 }

@@ -395,6 +395,7 @@ typedef struct api_request {
     const char *method;
     const char *path; /* "/api/v1/runnables/..." */
     const char *authorization; /* the header, or NULL */
+    const char *content_type; /* the header, or NULL */
     const char *body;
     size_t body_len;
     /* query parameters: namespace, clusters, idempotencyKey; NULL when absent */

@@ -204,8 +204,15 @@ static bool same_error(const char *a, const char *b)
     return *a == *b;
 }
 
+static step park_status(rctx *c, const json_t *old, const json_t *entry);
+
 /* `fin`: SYNCER_FINALIZER_ADD for an object synced (it keeps our
- * finalizer), KEEP for one being deleted. */
+ * finalizer), KEEP for one being deleted. Under the controller an error
+ * entry of a synced object is parked as any other: when the other lanes'
+ * entries wait for the hub lane's write, this one (changed or not) is
+ * what completes the batch; a lane with a lasting error (a foreign copy,
+ * a cluster answering 503) would otherwise hold them back until the
+ * sweep. */
 static step record_error_fin(rctx *c, const json_t *old_entry, const char *message,
                              syncer_finalizer fin)
 {
@@ -223,7 +230,8 @@ static step record_error_fin(rctx *c, const json_t *old_entry, const char *messa
     json_t *entry = syncer_status_entry(&st);
     if (!entry)
         return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
-    step s = write_status(c, entry, fin);
+    step s = c->ctl && fin == SYNCER_FINALIZER_ADD ? park_status(c, old_entry, entry)
+                                                   : write_status(c, entry, fin);
     json_decref(entry);
     /* a new error is an Event too; a repeat only in the status */
     if (s == STEP_OK && news)
@@ -326,10 +334,10 @@ static size_t expected_entries(const rctx *c)
 
 /* Park this cluster's entry for the hub lane's one write (when it changes,
  * or when the hub object still lacks our finalizer: that write adds it). */
-static step park_status(rctx *c, const json_t *entries, const json_t *entry)
+static step park_status(rctx *c, const json_t *old, const json_t *entry)
 {
-    bool same = syncer_status_same(json_object_get(entries, c->req->cluster), entry) &&
-                kr_managed_has_finalizer(c->hub, KR_FINALIZER_SYNCER);
+    bool same =
+        syncer_status_same(old, entry) && kr_managed_has_finalizer(c->hub, KR_FINALIZER_SYNCER);
     size_t resource = (size_t)(c->res - c->s->resources);
     /* An unchanged entry is parked only to complete a batch that waits. */
     if (same && syncer_pending_count(c->s, resource, c->req->namespace_, c->req->name) == 0)
@@ -982,7 +990,7 @@ static step reconcile_sync(rctx *c)
         json_decref(entries);
         return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
     }
-    st = c->ctl ? park_status(c, entries, entry) : write_status(c, entry, SYNCER_FINALIZER_ADD);
+    st = c->ctl ? park_status(c, old, entry) : write_status(c, entry, SYNCER_FINALIZER_ADD);
     json_decref(entries);
     json_decref(entry);
     if (st == STEP_OK && !verified) {
