@@ -174,6 +174,7 @@ static long post(CURL *c, const char *path, const char *body)
     snprintf(url, sizeof(url), "%s%s", server, path);
     bench_body out = {0};
     struct curl_slist *h = curl_slist_append(NULL, "Authorization: Bearer bench-token");
+    h = curl_slist_append(h, "Content-Type: application/json");
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, bench_body_collect);
