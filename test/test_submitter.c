@@ -1124,6 +1124,60 @@ START_TEST(a_held_copy_is_released_once)
 }
 END_TEST
 
+/* A Runnable created on the hub directly had none of the API's checks:
+ * one whose template is cluster-scoped, or names a cluster nobody
+ * configured, fails at once, before anyone is asked to approve it, and
+ * says why; nothing is created anywhere. */
+START_TEST(a_hub_created_runnable_the_api_would_refuse_fails_at_once)
+{
+    env_up();
+    static const struct {
+        const char *name, *yaml, *says;
+    } cases[] = {
+        {"scoped",
+         "apiVersion: kreconcile.io/v1alpha1\nkind: Runnable\nmetadata: {name: scoped, "
+         "namespace: default}\nspec:\n  template: {apiVersion: v1, kind: Namespace, metadata: "
+         "{name: x}}\n",
+         "cluster-scoped"},
+        {"faraway",
+         "apiVersion: kreconcile.io/v1alpha1\nkind: Runnable\nmetadata: {name: faraway, "
+         "namespace: default}\nspec:\n  clusters: [dc9]\n  template: {apiVersion: batch/v1, "
+         "kind: Job, metadata: {name: w}, spec: {template: {spec: {restartPolicy: Never, "
+         "containers: [{name: c, image: busybox}]}}}}\n",
+         "unknown cluster dc9"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *body = NULL;
+        ck_assert_int_eq(kr_yaml_parse(cases[i].yaml, strlen(cases[i].yaml), &body, NULL), 0);
+        ck_assert_int_eq(kr_client_create(E.hub, SUB_RUNNABLES, "default", body, NULL, NULL, NULL),
+                         0);
+        json_decref(body);
+        ck_assert(reconcile_until(cases[i].name, SUB_PHASE_FAILED, false));
+        json_t *o = cached(cases[i].name);
+        ck_assert_str_eq(sub_str(o, "status.submittedBy"), SUB_UNKNOWN_SUBMITTER);
+        ck_assert_int_eq(attempts_of(o), 0);
+        size_t k;
+        json_t *c;
+        bool said = false;
+        json_array_foreach(json_object_get(json_object_get(o, "status"), "conditions"), k, c)
+        {
+            if (strcmp(sub_str(c, "type"), "Failed") == 0) {
+                ck_assert_str_eq(sub_str(c, "reason"), "InvalidSpec");
+                ck_assert_msg(strstr(sub_str(c, "message"), cases[i].says), "%s",
+                              sub_str(c, "message"));
+                said = true;
+            }
+        }
+        ck_assert(said);
+        json_decref(o);
+    }
+    const char *want[] = {"SUBMITTED scoped kr-submitter", "FAILED scoped",
+                          "SUBMITTED faraway kr-submitter", "FAILED faraway"};
+    assert_events(want, 4);
+    env_down();
+}
+END_TEST
+
 /* The API stopped between its create and its status write: the Runnable
  * has no status; past the grace the controller takes it for one created on
  * the hub directly (submitted by "unknown", approval required, whatever
@@ -3701,6 +3755,7 @@ int main(void)
     tcase_add_test(tc, approved_is_recorded_before_the_dispatch);
     tcase_add_test(tc, api_admits_and_decides_in_one_write);
     tcase_add_test(tc, api_stopped_between_its_two_writes);
+    tcase_add_test(tc, a_hub_created_runnable_the_api_would_refuse_fails_at_once);
     tcase_add_test(tc, a_held_copy_is_released_once);
     tcase_add_test(tc, idempotency_key_gives_one_runnable);
     tcase_add_test(tc, an_outage_shorter_than_the_delay_fails_nothing_over);

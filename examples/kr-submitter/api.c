@@ -230,22 +230,6 @@ static void await_cache(api *a, const json_t *written)
         a->s->runnables, sub_str(written, "metadata.resourceVersion"), CACHE_WAIT_MS, NULL);
 }
 
-static int kind_lookup(const char *cluster, const char *api_version, const char *kind,
-                       bool *namespaced, void *user)
-{
-    submitter *s = user;
-    long i = submitter_cluster_find(s, cluster);
-    if (i < 0)
-        return KR_ENOTFOUND;
-    kr_resource_info info;
-    /* the fast client: an unreachable cluster must not hold the submission */
-    kr_client_t *c = s->clusters[i].fast ? s->clusters[i].fast : s->clusters[i].client;
-    int rc = kr_client_resource_for_kind(c, api_version, kind, &info, NULL);
-    if (rc == 0)
-        *namespaced = info.namespaced;
-    return rc;
-}
-
 /* Record the submitter in the new Runnable's status (the controller may
  * have marked it "unknown" in between: the API created it, so it knows),
  * with the first placement decision when it needs no approval and this
@@ -362,7 +346,7 @@ static void submit(api *a, const api_request *req, const kr_token_user *who, api
                          .n_clusters = n,
                          .clusters_arg = req->q_clusters,
                          .idempotency_key = req->q_idempotency_key,
-                         .kind = kind_lookup,
+                         .kind = submitter_kind_lookup,
                          .kind_user = a->s};
     json_t *runnable = NULL;
     kr_error_t err = {0};

@@ -1166,6 +1166,37 @@ static kr_reconcile_result record_late_decisions(submitter *s, const json_t *obj
     return KR_RECONCILE_REQUEUE_AFTER;
 }
 
+int submitter_kind_lookup(const char *cluster, const char *api_version, const char *kind,
+                          bool *namespaced, void *user)
+{
+    submitter *s = user;
+    long i = submitter_cluster_find(s, cluster);
+    if (i < 0)
+        return KR_ENOTFOUND;
+    kr_resource_info info;
+    /* the fast client: an unreachable cluster must not hold the check */
+    kr_client_t *c = s->clusters[i].fast ? s->clusters[i].fast : s->clusters[i].client;
+    int rc = kr_client_resource_for_kind(c, api_version, kind, &info, NULL);
+    if (rc == 0)
+        *namespaced = info.namespaced;
+    return rc;
+}
+
+/* A Runnable created on the hub directly had none of the API's checks:
+ * 0, or 422 with the reason (a cluster-scoped template, a kind no cluster
+ * serves, an unknown cluster...), for it to fail before anyone is asked
+ * to approve it. */
+static int check_hub_created(submitter *s, const json_t *obj, kr_error_t *why)
+{
+    const char *names[64];
+    size_t n = s->n_clusters < 64 ? s->n_clusters : 64;
+    for (size_t i = 0; i < n; i++)
+        names[i] = s->clusters[i].name;
+    submission_opts o = {
+        .clusters = names, .n_clusters = n, .kind = submitter_kind_lookup, .kind_user = s};
+    return submission_check(obj, &o, why);
+}
+
 static kr_reconcile_result init_status(submitter *s, const json_t *obj, uint64_t *after,
                                        kr_error_t *err)
 {
@@ -1181,15 +1212,26 @@ static kr_reconcile_result init_status(submitter *s, const json_t *obj, uint64_t
         json_decref(copy);
         return commit(s, NULL, err);
     }
-    /* created on the hub directly: nobody we know submitted it */
-    if (!*sub_str(status, "submittedBy"))
+    /* created on the hub directly: nobody we know submitted it, and
+     * nothing checked what it holds */
+    kr_error_t invalid = {0};
+    bool hub_created = !*sub_str(status, "submittedBy");
+    bool refused = hub_created && check_hub_created(s, obj, &invalid) != 0;
+    if (hub_created)
         json_object_set_new(status, "submittedBy", json_string(SUB_UNKNOWN_SUBMITTER));
     json_object_set_new(status, "specHash", json_string(hash));
     approval_policy_record(status, obj);
-    json_object_set_new(status, "phase", json_string(SUB_PHASE_PENDING));
+    json_object_set_new(status, "phase",
+                        json_string(refused ? SUB_PHASE_FAILED : SUB_PHASE_PENDING));
+    if (refused)
+        sub_set_condition(status, "Failed", true, "InvalidSpec", invalid.message);
     kr_reconcile_result r = commit(s, copy, err);
-    if (r == STEP_AGAIN)
-        record(s, obj, "SUBMITTED", "", "", "created on the hub: approval required");
+    if (r == STEP_AGAIN) {
+        record(s, obj, "SUBMITTED", "", "",
+               refused ? "created on the hub" : "created on the hub: approval required");
+        if (refused)
+            record(s, obj, "FAILED", "", "", invalid.message);
+    }
     return r;
 }
 

@@ -281,6 +281,31 @@ static int build(json_t *doc, const submission_opts *o, json_t **out, kr_error_t
     return rc;
 }
 
+int submission_check(const json_t *runnable, const submission_opts *opts, kr_error_t *err)
+{
+    json_t *spec = json_object_get(runnable, "spec");
+    if (!json_is_object(spec))
+        return sub_fail(err, 422, KR_EINVALIDOBJ, "the runnable has no spec");
+    const json_t *t = json_object_get(spec, "template");
+    const char *ns = sub_str(runnable, "metadata.namespace");
+    int rc = check_manifest(t, err);
+    if (rc == 0 && *sub_str(t, "metadata.namespace") &&
+        strcmp(sub_str(t, "metadata.namespace"), ns) != 0)
+        rc = sub_fail(err, 422, KR_EINVALIDOBJ,
+                      "the manifest's namespace %s is not the runnable's (%s): a copy runs in "
+                      "the runnable's namespace",
+                      sub_str(t, "metadata.namespace"), ns);
+    submission_opts o = *opts;
+    o.clusters_arg = NULL; /* spec.clusters is read, never changed */
+    if (rc == 0)
+        rc = pick_clusters(&o, spec, err);
+    if (rc == 0)
+        rc = check_policy(spec, err);
+    if (rc == 0)
+        rc = check_kind(&o, spec, t, err);
+    return rc;
+}
+
 int submission_build(const char *body, size_t len, const submission_opts *opts, json_t **out,
                      kr_error_t *err)
 {

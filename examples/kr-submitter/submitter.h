@@ -141,6 +141,20 @@ typedef struct submission_opts {
 int submission_build(const char *body, size_t len, const submission_opts *opts, json_t **out,
                      kr_error_t *err);
 
+/* The checks submission_build makes, of a Runnable created on the hub
+ * directly (kubectl): its template (a manifest with kind, apiVersion and
+ * name, of the runnable's namespace, a kind every target cluster that
+ * answers serves namespaced), spec.clusters (configured, none twice) and
+ * its policies. 0, or 422 with the reason in err->message.
+ * opts->namespace_, clusters_arg and idempotency_key are not used. */
+int submission_check(const json_t *runnable, const submission_opts *opts, kr_error_t *err);
+
+/* submission_kind_cb for submitter `user`: asks the cluster's discovery
+ * (its client without retries, so that one out of reach answers at once:
+ * the check is skipped for it). */
+int submitter_kind_lookup(const char *cluster, const char *api_version, const char *kind,
+                          bool *namespaced, void *user);
+
 /* ---- failover.c: where the next attempt goes, and what becomes of copies --- */
 
 /* The clusters of a Runnable in preference order: spec.clusters filtered to
