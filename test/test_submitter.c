@@ -2423,6 +2423,74 @@ static void expect_template_refused(const char *manifest, const char *why)
     json_decref(r);
 }
 
+/* One page of GET /api/v1/runnables: its status; *out the body (new). */
+static int list_page(const char *ns, const char *limit, const char *cont, json_t **out)
+{
+    api_request req = {.method = "GET",
+                       .path = "/api/v1/runnables",
+                       .authorization = "Bearer tok-erin",
+                       .q_namespace = ns,
+                       .q_limit = limit,
+                       .q_continue = cont};
+    api_response resp = {0};
+    api_handle(&E.api, &req, &resp);
+    *out = resp.body;
+    return resp.status;
+}
+
+/* ?limit and ?continue page the list as kube-apiserver pages one: in
+ * order, each item once, the last page without a token; a bad limit or
+ * token is a 400. */
+START_TEST(the_list_comes_in_pages)
+{
+    env_up();
+    const char *names[] = {"pa", "pb", "pc", "pd", "pe"};
+    for (size_t i = 0; i < 5; i++)
+        ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice",
+                              job_runnable(names[i], 1, ""), NULL, NULL),
+                         201);
+    for (int i = 0; i < 5; i++)
+        ck_assert(reconcile_until(names[i], SUB_PHASE_AWAITING, false));
+    char cont[1024] = "";
+    size_t seen = 0;
+    for (int page = 0;; page++) {
+        json_t *doc = NULL;
+        ck_assert_int_eq(list_page("default", "2", *cont ? cont : NULL, &doc), 200);
+        const json_t *items = json_object_get(doc, "items");
+        ck_assert_uint_eq(json_array_size(items), page < 2 ? 2 : 1);
+        for (size_t i = 0; i < json_array_size(items); i++)
+            ck_assert_str_eq(sub_str(json_array_get(items, i), "metadata.name"), names[seen++]);
+        snprintf(cont, sizeof(cont), "%s", sub_str(doc, "metadata.continue"));
+        if (page < 2)
+            ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(doc, "metadata"),
+                                                                "remainingItemCount")),
+                             3 - 2 * page);
+        json_decref(doc);
+        if (!*cont)
+            break;
+        ck_assert_int_lt(page, 2);
+    }
+    ck_assert_uint_eq(seen, 5);
+    json_t *doc = NULL;
+    ck_assert_int_eq(list_page("default", "0", NULL, &doc), 200);
+    ck_assert_uint_eq(json_array_size(json_object_get(doc, "items")), 5);
+    ck_assert_ptr_null(json_object_get(json_object_get(doc, "metadata"), "continue"));
+    json_decref(doc);
+    static const char *const bad_limits[] = {"-1", "two", "1e3", "99999999999999999999"};
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_int_eq(list_page(NULL, bad_limits[i], NULL, &doc), 400);
+        json_decref(doc);
+    }
+    static const char *const bad_tokens[] = {"zz", "616", "2f61", "6100", "6162"};
+    for (size_t i = 0; i < 5; i++) {
+        ck_assert_int_eq(list_page(NULL, "2", bad_tokens[i], &doc), 400);
+        ck_assert_str_eq(sub_str(doc, "error"), "the continue token is not one this API gave");
+        json_decref(doc);
+    }
+    env_down();
+}
+END_TEST
+
 /* A body in a media type the API does not read (a form, as curl -d sends
  * by default): 415, as kube-apiserver answers, and nothing submitted;
  * JSON and YAML, with parameters or none said, are read. */
@@ -3437,6 +3505,18 @@ START_TEST(idle_runnables_are_not_polled_and_an_outage_still_fails_over)
             after - before);
     ck_assert_msg(after - before < IDLE_N, "%.0f reconciles of %d idle runnables in 3 s",
                   after - before, IDLE_N);
+    /* the CLI's list, asked for in pages of 3: every runnable once, in order */
+    static char listed[1 << 20];
+    const char *paged[] = {"list", "--chunk-size", "3", "-o", "json", NULL};
+    ck_assert_int_eq(cli(r.p.bin, server, "tok-alice", paged, listed, sizeof(listed)), 0);
+    json_t *all = json_loads(listed, 0, NULL);
+    const json_t *items = json_object_get(all, "items");
+    ck_assert_msg(json_array_size(items) == IDLE_N, "%.300s", listed);
+    ck_assert_ptr_null(json_object_get(all, "metadata"));
+    for (size_t i = 1; i < IDLE_N; i++)
+        ck_assert_str_lt(sub_str(json_array_get(items, i - 1), "metadata.name"),
+                         sub_str(json_array_get(items, i), "metadata.name"));
+    json_decref(all);
     /* dc1 goes away: its probe notices, its runnables are woken and fail
      * over past --failover-after */
     dc_down(0, true);
@@ -3769,6 +3849,7 @@ int main(void)
     tcase_add_test(tc, a_deposed_leader_sends_nothing_and_a_late_copy_goes);
     tcase_add_test(tc, bad_input_is_refused_and_nothing_recorded);
     tcase_add_test(tc, a_body_in_another_media_type_is_refused);
+    tcase_add_test(tc, the_list_comes_in_pages);
     tcase_add_test(tc, many_runnables_under_faults_each_complete_once);
     suite_add_tcase(s, tc);
     TCase *prog = tcase_create("program");

@@ -4,6 +4,7 @@
  * always the authenticated one; every write to the hub carries the
  * resourceVersion it was decided on and is retried from a fresh read on
  * 409. Reads come from the hub informer's cache. */
+#include <ctype.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -660,10 +661,73 @@ static int by_key(const void *x, const void *y)
     return c ? c : strcmp(sub_str(a, "metadata.name"), sub_str(b, "metadata.name"));
 }
 
+/* ?limit: 0 (none given, or 0) is everything, as kube-apiserver reads it. */
+static bool parse_limit(const char *text, size_t *out)
+{
+    *out = 0;
+    if (!text || !*text)
+        return true;
+    size_t n = 0;
+    for (const char *p = text; *p; p++) {
+        if (*p < '0' || *p > '9' || n > 100000000)
+            return false;
+        n = n * 10 + (size_t)(*p - '0');
+    }
+    *out = n;
+    return true;
+}
+
+/* A continue token: the hex of "NS/NAME", the last item of the page
+ * before; the next page starts after it (items added or removed between
+ * pages are seen or not by where they sort). */
+static void encode_continue(const json_t *last, char *out, size_t len)
+{
+    char key[520];
+    snprintf(key, sizeof(key), "%s/%s", sub_str(last, "metadata.namespace"),
+             sub_str(last, "metadata.name"));
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)key; *p && o + 3 <= len; p++, o += 2)
+        snprintf(out + o, len - o, "%02x", *p);
+}
+
+static bool decode_continue(const char *tok, char *ns, char *name, size_t len)
+{
+    char key[520];
+    size_t n = strlen(tok);
+    if (n == 0 || n % 2 || n / 2 >= sizeof(key))
+        return false;
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned v;
+        if (!isxdigit((unsigned char)tok[2 * i]) || !isxdigit((unsigned char)tok[2 * i + 1]) ||
+            sscanf(tok + 2 * i, "%2x", &v) != 1 || v == 0)
+            return false;
+        key[i] = (char)v;
+    }
+    key[n / 2] = '\0';
+    const char *slash = strchr(key, '/');
+    if (!slash || slash == key || !slash[1] || (size_t)(slash - key) >= len ||
+        strlen(slash + 1) >= len)
+        return false;
+    snprintf(ns, len, "%.*s", (int)(slash - key), key);
+    snprintf(name, len, "%s", slash + 1);
+    return true;
+}
+
 static void list(api *a, const api_request *req, const kr_token_user *who, api_response *resp)
 {
     if (!authorized(a, who, "list", req->q_namespace, NULL, resp))
         return;
+    size_t limit;
+    char after_ns[254] = "", after_name[254] = "";
+    if (!parse_limit(req->q_limit, &limit)) {
+        answer_error(resp, 400, "limit must be a whole number (0: no limit)");
+        return;
+    }
+    if (req->q_continue && *req->q_continue &&
+        !decode_continue(req->q_continue, after_ns, after_name, sizeof(after_ns))) {
+        answer_error(resp, 400, "the continue token is not one this API gave");
+        return;
+    }
     kr_store_t *st = kr_informer_store(a->s->runnables);
     json_t *items = NULL;
     int rc = req->q_namespace && *req->q_namespace
@@ -686,13 +750,28 @@ static void list(api *a, const api_request *req, const kr_token_user *who, api_r
     for (size_t i = 0; i < n; i++)
         sorted[i] = json_array_get(items, i);
     qsort((void *)sorted, n, sizeof(json_t *), by_key);
-    for (size_t i = 0; i < n; i++)
+    size_t first = 0;
+    while (*after_ns && first < n) {
+        int c = strcmp(sub_str(sorted[first], "metadata.namespace"), after_ns);
+        if (c > 0 || (c == 0 && strcmp(sub_str(sorted[first], "metadata.name"), after_name) > 0))
+            break;
+        first++;
+    }
+    size_t end = limit && n - first > limit ? first + limit : n;
+    for (size_t i = first; i < end; i++)
         json_array_append(out, sorted[i]);
+    json_t *md = json_object();
+    if (md && end < n) {
+        char token[1100];
+        encode_continue(sorted[end - 1], token, sizeof(token));
+        json_object_set_new(md, "continue", json_string(token));
+        json_object_set_new(md, "remainingItemCount", json_integer((json_int_t)(n - end)));
+    }
     free(sorted);
     json_decref(items);
     answer(resp, 200,
-           json_pack("{s:s, s:s, s:o}", "apiVersion", SUB_API_VERSION, "kind", "RunnableList",
-                     "items", out));
+           json_pack("{s:s, s:s, s:o*, s:o}", "apiVersion", SUB_API_VERSION, "kind", "RunnableList",
+                     "metadata", md, "items", out));
 }
 
 /* "/api/v1/runnables/NS/NAME[/VERB]" into its parts; false when malformed. */

@@ -26,6 +26,7 @@ typedef struct cli_opts {
     const char *key;
     const char *spec_hash;
     bool wait;
+    long chunk_size; /* list: runnables per request; 0: all in one */
     const char *target; /* NAME or NS/NAME */
 } cli_opts;
 
@@ -37,7 +38,7 @@ static const char usage[] =
     "  kr-submitter submit -f FILE [--clusters a,b] [--idempotency-key K] [--wait]\n"
     "  kr-submitter approve|reject NAME [--spec-hash H]\n"
     "  kr-submitter cancel|get|history NAME\n"
-    "  kr-submitter list\n"
+    "  kr-submitter list [--chunk-size N]\n"
     "  kr-submitter whoami                        who the API takes the token for\n"
     "\n"
     "Every verb takes --server URL, --token T or --token-file F, -n NS and -o table|json|yaml;\n"
@@ -51,22 +52,24 @@ typedef struct verb_spec {
     int n_names; /* positional NAMEs: 0 or 1 */
     bool submit_flags; /* -f, --clusters, --idempotency-key, --wait */
     bool hash_flag; /* --spec-hash */
+    bool list_flags; /* --chunk-size */
 } verb_spec;
 
 static const verb_spec verbs[] = {
     {"submit", "-f FILE [--clusters a,b] [--idempotency-key K] [--wait] [flags]",
-     "submit a manifest (or a Runnable) once", 0, true, false},
+     "submit a manifest (or a Runnable) once", 0, true, false, false},
     {"approve", "NAME [--spec-hash H] [flags]", "approve a runnable awaiting approval", 1, false,
-     true},
+     true, false},
     {"reject", "NAME [--spec-hash H] [flags]", "reject a runnable awaiting approval", 1, false,
-     true},
-    {"cancel", "NAME [flags]", "cancel a runnable: its workload copy is deleted", 1, false, false},
-    {"get", "NAME [flags]", "show one runnable", 1, false, false},
+     true, false},
+    {"cancel", "NAME [flags]", "cancel a runnable: its workload copy is deleted", 1, false, false,
+     false},
+    {"get", "NAME [flags]", "show one runnable", 1, false, false, false},
     {"history", "NAME [flags]", "every transition of a runnable, from the inventory", 1, false,
-     false},
-    {"list", "[flags]", "list runnables", 0, false, false},
+     false, false},
+    {"list", "[--chunk-size N] [flags]", "list runnables", 0, false, false, true},
     {"whoami", "[flags]", "who the API takes the token for (its user, uid and groups)", 0, false,
-     false},
+     false, false},
 };
 
 static const verb_spec *find_verb(const char *name)
@@ -445,11 +448,32 @@ static int run_verb(const char *verb, const cli_opts *o)
     if (strcmp(verb, "whoami") == 0) {
         status = http_call(o, "GET", SUB_API_WHOAMI, NULL, NULL, 0, &doc);
     } else if (strcmp(verb, "list") == 0) {
-        char query[512] = "";
-        CURL *c = curl_easy_init();
-        add_query(c, query, sizeof(query), "namespace", o->namespace_);
-        curl_easy_cleanup(c);
-        status = http_call(o, "GET", "/api/v1/runnables", query, NULL, 0, &doc);
+        /* in pages of --chunk-size, as kubectl get reads a long list */
+        char cont[2048] = "", chunk[32];
+        snprintf(chunk, sizeof(chunk), "%ld", o->chunk_size);
+        do {
+            char query[4096] = "";
+            CURL *c = curl_easy_init();
+            add_query(c, query, sizeof(query), "namespace", o->namespace_);
+            if (o->chunk_size)
+                add_query(c, query, sizeof(query), "limit", chunk);
+            if (*cont)
+                add_query(c, query, sizeof(query), "continue", cont);
+            curl_easy_cleanup(c);
+            json_t *page = NULL;
+            status = http_call(o, "GET", "/api/v1/runnables", query, NULL, 0, &page);
+            const char *next = sub_str(page, "metadata.continue");
+            snprintf(cont, sizeof(cont), "%s",
+                     status == 200 && strlen(next) < sizeof(cont) ? next : "");
+            if (!doc || status != 200) {
+                json_decref(doc);
+                doc = page;
+            } else {
+                json_array_extend(json_object_get(doc, "items"), json_object_get(page, "items"));
+                json_decref(page);
+            }
+        } while (*cont);
+        json_object_del(doc, "metadata");
     } else if (strcmp(verb, "get") == 0) {
         runnable_path(o, NULL, path, sizeof(path));
         status = http_call(o, "GET", path, NULL, NULL, 0, &doc);
@@ -526,6 +550,13 @@ static int parse(const verb_spec *v, int argc, char **argv, cli_opts *o)
                       .value = &o->wait,
                       .help = "follow the runnable until it ends (exit 1 unless Succeeded)"};
     }
+    if (v->list_flags)
+        flags[n++] = (kr_flag){.name = "chunk-size",
+                               .type = KR_FLAG_INT,
+                               .value = &o->chunk_size,
+                               .metavar = "N",
+                               .help = "ask for the list in pages of N runnables, as kubectl get "
+                                       "does (0: all in one answer)"};
     if (v->hash_flag)
         flags[n++] = (kr_flag){.name = "spec-hash",
                                .type = KR_FLAG_STRING,
@@ -553,6 +584,8 @@ static int parse(const verb_spec *v, int argc, char **argv, cli_opts *o)
             rc = kr_error_set(&err, KR_EINVAL, "one runnable at a time (%s, %s)", cfg.args[0],
                               cfg.args[1]);
     }
+    if (rc == 0 && o->chunk_size < 0)
+        rc = kr_error_set(&err, KR_EINVAL, "--chunk-size is 0 or more, not %ld", o->chunk_size);
     if (rc == 0 && v->submit_flags && !o->file)
         rc = kr_error_set(&err, KR_EINVAL, "needs -f FILE");
     if (rc == 0 && strcmp(o->output, "json") != 0 && strcmp(o->output, "table") != 0 &&
@@ -638,7 +671,7 @@ int cli_main(int argc, char **argv)
                 argv[0]);
         return 2;
     }
-    cli_opts o = {.server = getenv("KR_SUBMITTER_SERVER"), .output = "table"};
+    cli_opts o = {.server = getenv("KR_SUBMITTER_SERVER"), .output = "table", .chunk_size = 500};
     if (!o.server || !*o.server)
         o.server = DEFAULT_SERVER;
     int rc = parse(v, argc, argv, &o);

@@ -412,8 +412,9 @@ typedef struct api_request {
     const char *content_type; /* the header, or NULL */
     const char *body;
     size_t body_len;
-    /* query parameters: namespace, clusters, idempotencyKey; NULL when absent */
-    const char *q_namespace, *q_clusters, *q_idempotency_key;
+    /* query parameters: namespace, clusters, idempotencyKey, limit,
+     * continue; NULL when absent */
+    const char *q_namespace, *q_clusters, *q_idempotency_key, *q_limit, *q_continue;
 } api_request;
 
 typedef struct api_response {
