@@ -3129,6 +3129,32 @@ START_TEST(program_serves_the_api_and_the_cli_drives_it)
     const char *approve[] = {"approve", name, NULL};
     ck_assert_int_eq(cli(p.bin, server, "tok-alice", approve, out, sizeof(out)), 1);
     ck_assert_msg(strstr(out, "HTTP 403") || strstr(out, "HTTP 409"), "%s", out);
+    /* One runnable is one uid: deleted and submitted again under its name,
+     * the name's history is the new one's, and --uid reads the first's */
+    json_t *first = NULL;
+    ck_assert_int_eq(kr_client_get(E.hub, SUB_RUNNABLES, "default", name, &first, NULL), 0);
+    char first_uid[64];
+    snprintf(first_uid, sizeof(first_uid), "%s", sub_str(first, "metadata.uid"));
+    json_decref(first);
+    ck_assert_int_eq(kr_client_delete(E.hub, SUB_RUNNABLES, "default", name, NULL, NULL, NULL), 0);
+    deadline = time(NULL) + 30;
+    while (kr_client_get(E.hub, SUB_RUNNABLES, "default", name, NULL, NULL) == 0 &&
+           time(NULL) < deadline)
+        wait_pace();
+    ck_assert_int_eq(kr_client_get(E.hub, SUB_RUNNABLES, "default", name, NULL, NULL),
+                     KR_ENOTFOUND);
+    ck_assert_int_eq(cli(p.bin, server, "tok-erin", history, out, sizeof(out)), 0);
+    ck_assert_msg(strstr(out, "SUCCEEDED") && !strstr(out, "UID"), "%s", out);
+    ck_assert_int_eq(cli(p.bin, server, "tok-alice", submit, out, sizeof(out)), 0);
+    r = json_loads(out, 0, NULL);
+    ck_assert_str_eq(sub_str(r, "metadata.name"), name);
+    ck_assert_str_ne(sub_str(r, "metadata.uid"), first_uid);
+    json_decref(r);
+    ck_assert_int_eq(cli(p.bin, server, "tok-erin", history, out, sizeof(out)), 0);
+    ck_assert_msg(strstr(out, "SUBMITTED") && !strstr(out, "SUCCEEDED"), "%s", out);
+    const char *earlier[] = {"history", name, "--uid", first_uid, NULL};
+    ck_assert_int_eq(cli(p.bin, server, "tok-erin", earlier, out, sizeof(out)), 0);
+    ck_assert_msg(strstr(out, "SUCCEEDED"), "%s", out);
     ck_assert_int_eq(kr_test_proc_kill(&serve, SIGTERM), 0);
     kr_test_proc_free(&serve);
     program_env_down(&p);

@@ -170,11 +170,18 @@ static bool authorized(api *a, const kr_token_user *who, const char *verb, const
     return false;
 }
 
+/* Rows of the inventory's history asked for at once. */
+#define HISTORY_PAGE 1000
+
 /* Every transaction on one Runnable across clusters, from the inventory:
  * the transitions recorded here (with their outcome) and what its
- * informers observed; kept after the Runnable is gone. A name with neither
- * a Runnable nor a history is a 404, as GET answers. */
-static void history(api *a, const char *ns, const char *name, api_response *resp)
+ * informers observed; kept after the Runnable is gone. One Runnable is
+ * one uid: ?uid= names it, else the Runnable of that name now; with
+ * neither (none of the name now), every one that had the name, each row
+ * with its uid. A name with neither a Runnable nor a history is a 404, as
+ * GET answers. */
+static void history(api *a, const api_request *req, const char *ns, const char *name,
+                    api_response *resp)
 {
     if (!a->inventory) {
         answer_error(resp, 501,
@@ -182,30 +189,45 @@ static void history(api *a, const char *ns, const char *name, api_response *resp
                      "--inventory URL");
         return;
     }
-    json_t *items = NULL;
+    json_t *obj = read_runnable(a, ns, name, false);
+    char uid[128];
+    snprintf(uid, sizeof(uid), "%s",
+             req->q_uid && *req->q_uid ? req->q_uid : sub_str(obj, "metadata.uid"));
+    json_t *items = json_array();
+    int64_t after = 0;
+    size_t got = HISTORY_PAGE;
     kr_error_t err = {0};
-    if (kr_inventory_history(a->inventory, KR_RUNNABLE_KIND, ns, name, 0, 0, &items, &err) != 0) {
+    int rc = items ? 0 : KR_ENOMEM;
+    while (rc == 0 && got == HISTORY_PAGE) {
+        json_t *page = NULL;
+        rc = kr_inventory_history(a->inventory, KR_RUNNABLE_KIND, ns, name, after, HISTORY_PAGE,
+                                  &page, &err);
+        got = json_array_size(page);
+        size_t i;
+        json_t *row;
+        json_array_foreach(page, i, row)
+        {
+            after = json_integer_value(json_object_get(row, "seq"));
+            if (*uid && strcmp(sub_str(row, "uid"), uid) != 0)
+                continue;
+            json_t *outcome = json_object_get(json_object_get(row, "patch"), "outcome");
+            if (json_is_string(outcome))
+                json_object_set(row, "outcome", outcome);
+            json_array_append(items, row);
+        }
+        json_decref(page);
+    }
+    if (rc != 0) {
         char message[1100];
         snprintf(message, sizeof(message), "inventory: %s", err.message);
-        answer_error(resp, 503, message);
-        return;
-    }
-    size_t i;
-    json_t *row;
-    json_array_foreach(items, i, row)
-    {
-        json_t *outcome = json_object_get(json_object_get(row, "patch"), "outcome");
-        if (json_is_string(outcome))
-            json_object_set(row, "outcome", outcome);
-    }
-    json_t *obj = json_array_size(items) == 0 ? read_runnable(a, ns, name, false) : NULL;
-    if (json_array_size(items) == 0 && !obj) {
-        json_decref(items);
+        answer_error(resp, rc == KR_ENOMEM ? 500 : 503, message);
+    } else if (json_array_size(items) == 0 && !obj) {
         answer_error(resp, 404, "no such runnable, and no history of one");
-        return;
+    } else {
+        answer(resp, 200, json_pack("{s:O}", "items", items));
     }
+    json_decref(items);
     json_decref(obj);
-    answer(resp, 200, json_pack("{s:o}", "items", items));
 }
 
 static int record_user(api *a, const json_t *obj, const char *event, const kr_token_user *who,
@@ -886,7 +908,7 @@ static void route_request(api *a, const api_request *req, const kr_token_user *w
     } else if (post && strcmp(v, "cancel") == 0) {
         act(a, req, who, ns, name, VERB_CANCEL, resp);
     } else if (get && strcmp(v, "history") == 0) {
-        history(a, ns, name, resp);
+        history(a, req, ns, name, resp);
     } else if (!*v || strcmp(v, "history") == 0) {
         not_allowed(resp, "GET, HEAD", "GET reads the runnable (or its history)");
     } else if (strcmp(v, "approve") == 0 || strcmp(v, "reject") == 0 || strcmp(v, "cancel") == 0) {

@@ -27,6 +27,7 @@ typedef struct cli_opts {
     const char *spec_hash;
     bool wait;
     long chunk_size; /* list: runnables per request; 0: all in one */
+    const char *uid; /* history: of the runnable with this uid */
     const char *target; /* NAME or NS/NAME */
 } cli_opts;
 
@@ -37,7 +38,8 @@ static const char usage[] =
     "  kr-submitter serve [flags]                 run the controller and the API\n"
     "  kr-submitter submit -f FILE [--clusters a,b] [--idempotency-key K] [--wait]\n"
     "  kr-submitter approve|reject NAME [--spec-hash H]\n"
-    "  kr-submitter cancel|get|history NAME\n"
+    "  kr-submitter cancel|get NAME\n"
+    "  kr-submitter history NAME [--uid U]\n"
     "  kr-submitter list [--chunk-size N]\n"
     "  kr-submitter whoami                        who the API takes the token for\n"
     "\n"
@@ -53,23 +55,41 @@ typedef struct verb_spec {
     bool submit_flags; /* -f, --clusters, --idempotency-key, --wait */
     bool hash_flag; /* --spec-hash */
     bool list_flags; /* --chunk-size */
+    bool uid_flag; /* --uid */
 } verb_spec;
 
 static const verb_spec verbs[] = {
-    {"submit", "-f FILE [--clusters a,b] [--idempotency-key K] [--wait] [flags]",
-     "submit a manifest (or a Runnable) once", 0, true, false, false},
-    {"approve", "NAME [--spec-hash H] [flags]", "approve a runnable awaiting approval", 1, false,
-     true, false},
-    {"reject", "NAME [--spec-hash H] [flags]", "reject a runnable awaiting approval", 1, false,
-     true, false},
-    {"cancel", "NAME [flags]", "cancel a runnable: its workload copy is deleted", 1, false, false,
-     false},
-    {"get", "NAME [flags]", "show one runnable", 1, false, false, false},
-    {"history", "NAME [flags]", "every transition of a runnable, from the inventory", 1, false,
-     false, false},
-    {"list", "[--chunk-size N] [flags]", "list runnables", 0, false, false, true},
-    {"whoami", "[flags]", "who the API takes the token for (its user, uid and groups)", 0, false,
-     false, false},
+    {.name = "submit",
+     .usage = "-f FILE [--clusters a,b] [--idempotency-key K] [--wait] [flags]",
+     .summary = "submit a manifest (or a Runnable) once",
+     .submit_flags = true},
+    {.name = "approve",
+     .usage = "NAME [--spec-hash H] [flags]",
+     .summary = "approve a runnable awaiting approval",
+     .n_names = 1,
+     .hash_flag = true},
+    {.name = "reject",
+     .usage = "NAME [--spec-hash H] [flags]",
+     .summary = "reject a runnable awaiting approval",
+     .n_names = 1,
+     .hash_flag = true},
+    {.name = "cancel",
+     .usage = "NAME [flags]",
+     .summary = "cancel a runnable: its workload copy is deleted",
+     .n_names = 1},
+    {.name = "get", .usage = "NAME [flags]", .summary = "show one runnable", .n_names = 1},
+    {.name = "history",
+     .usage = "NAME [--uid U] [flags]",
+     .summary = "every transition of a runnable, from the inventory",
+     .n_names = 1,
+     .uid_flag = true},
+    {.name = "list",
+     .usage = "[--chunk-size N] [flags]",
+     .summary = "list runnables",
+     .list_flags = true},
+    {.name = "whoami",
+     .usage = "[flags]",
+     .summary = "who the API takes the token for (its user, uid and groups)"},
 };
 
 static const verb_spec *find_verb(const char *name)
@@ -263,19 +283,29 @@ static void print_table(const json_t *items)
     table_print(&t);
 }
 
+/* The transitions, one row each; with a UID column first when they are
+ * of more than one runnable of the name (one deleted, one made again). */
 static void print_history(const json_t *events)
 {
-    table t = {.n_cols = 6};
-    const char *head[] = {"TIME", "EVENT", "ACTOR", "CLUSTER", "RV", "OUTCOME"};
-    table_add(&t, head);
     size_t i;
     json_t *e;
+    bool several = false;
     json_array_foreach(events, i, e)
     {
-        const char *row[] = {
-            sub_str(e, "time"),    sub_str(e, "event"),           sub_str(e, "actor"),
-            sub_str(e, "cluster"), sub_str(e, "resourceVersion"), sub_str(e, "outcome")};
-        table_add(&t, row);
+        if (strcmp(sub_str(e, "uid"), sub_str(json_array_get(events, 0), "uid")) != 0)
+            several = true;
+    }
+    size_t skip = several ? 0 : 1;
+    table t = {.n_cols = 7 - skip};
+    const char *head[] = {"UID", "TIME", "EVENT", "ACTOR", "CLUSTER", "RV", "OUTCOME"};
+    table_add(&t, head + skip);
+    json_array_foreach(events, i, e)
+    {
+        const char *row[] = {sub_str(e, "uid"),     sub_str(e, "time"),
+                             sub_str(e, "event"),   sub_str(e, "actor"),
+                             sub_str(e, "cluster"), sub_str(e, "resourceVersion"),
+                             sub_str(e, "outcome")};
+        table_add(&t, row + skip);
     }
     table_print(&t);
 }
@@ -479,7 +509,11 @@ static int run_verb(const char *verb, const cli_opts *o)
         status = http_call(o, "GET", path, NULL, NULL, 0, &doc);
     } else if (strcmp(verb, "history") == 0) {
         runnable_path(o, "history", path, sizeof(path));
-        status = http_call(o, "GET", path, NULL, NULL, 0, &doc);
+        char query[512] = "";
+        CURL *c = curl_easy_init();
+        add_query(c, query, sizeof(query), "uid", o->uid);
+        curl_easy_cleanup(c);
+        status = http_call(o, "GET", path, query, NULL, 0, &doc);
         history = true;
     } else { /* approve, reject, cancel */
         runnable_path(o, verb, path, sizeof(path));
@@ -550,6 +584,13 @@ static int parse(const verb_spec *v, int argc, char **argv, cli_opts *o)
                       .value = &o->wait,
                       .help = "follow the runnable until it ends (exit 1 unless Succeeded)"};
     }
+    if (v->uid_flag)
+        flags[n++] = (kr_flag){.name = "uid",
+                               .type = KR_FLAG_STRING,
+                               .value = &o->uid,
+                               .metavar = "U",
+                               .help = "the runnable of that uid (default: the one of the name "
+                                       "now; when none is, every one that had the name)"};
     if (v->list_flags)
         flags[n++] = (kr_flag){.name = "chunk-size",
                                .type = KR_FLAG_INT,

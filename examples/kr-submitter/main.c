@@ -224,6 +224,7 @@ static void serve_api(const kr_http_request_t *hreq, kr_http_response_t *hresp, 
                        .q_namespace = kr_http_request_query(hreq, "namespace"),
                        .q_limit = kr_http_request_query(hreq, "limit"),
                        .q_continue = kr_http_request_query(hreq, "continue"),
+                       .q_uid = kr_http_request_query(hreq, "uid"),
                        .q_clusters = kr_http_request_query(hreq, "clusters"),
                        .q_idempotency_key = kr_http_request_query(hreq, "idempotencyKey")};
     api_response resp = {0};

@@ -413,8 +413,8 @@ typedef struct api_request {
     const char *body;
     size_t body_len;
     /* query parameters: namespace, clusters, idempotencyKey, limit,
-     * continue; NULL when absent */
-    const char *q_namespace, *q_clusters, *q_idempotency_key, *q_limit, *q_continue;
+     * continue, uid; NULL when absent */
+    const char *q_namespace, *q_clusters, *q_idempotency_key, *q_limit, *q_continue, *q_uid;
 } api_request;
 
 typedef struct api_response {
