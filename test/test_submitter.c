@@ -2011,6 +2011,40 @@ START_TEST(a_copy_that_lost_its_labels_is_followed_a_deleted_one_fails)
     ck_assert(reconcile_until_in("gone", "dc1", SUB_PHASE_DISPATCHED, true));
     ck_assert_int_eq(kr_client_delete(E.dc[0], JOBS, "default", "gone-1", NULL, NULL, NULL), 0);
     ck_assert(reconcile_until("gone", SUB_PHASE_FAILED, false));
+
+    /* deleted on the hub while its copy has no labels: the copy the books
+     * say we created goes all the same, before the finalizer */
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("hid", 0, "dc1"), NULL, NULL),
+        201);
+    ck_assert(reconcile_until_in("hid", "dc1", SUB_PHASE_DISPATCHED, true));
+    strip = json_pack("{s:{s:{s:n, s:n}}}", "metadata", "labels", SUB_LABEL_SOURCE_UID,
+                      SUB_LABEL_MANAGED_BY);
+    ck_assert_int_eq(kr_client_patch(E.dc[0], JOBS, "default", "hid-1", NULL, KR_PATCH_MERGE, strip,
+                                     NULL, NULL, NULL),
+                     0);
+    json_decref(strip);
+    ck_assert_int_eq(kr_client_delete(E.hub, SUB_RUNNABLES, "default", "hid", NULL, NULL, NULL), 0);
+    /* the delete seen first: the labels are not put back by a follow */
+    for (int i = 0;; i++) {
+        json_t *c = cached("hid");
+        bool seen = c && *sub_str(c, "metadata.deletionTimestamp");
+        json_decref(c);
+        if (seen)
+            break;
+        ck_assert_msg(i < 1000, "the hub cache never saw the delete");
+        wait_pace();
+    }
+    bool deleted = false;
+    for (int i = 0; i < 1000 && !deleted; i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", "hid", &after, NULL);
+        deleted = kr_client_get(E.hub, SUB_RUNNABLES, "default", "hid", NULL, NULL) == KR_ENOTFOUND;
+        if (!deleted)
+            wait_pace();
+    }
+    ck_assert(deleted);
+    ck_assert(!job_exists(0, "hid-1"));
     env_down();
 }
 END_TEST

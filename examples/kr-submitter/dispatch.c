@@ -1808,7 +1808,13 @@ static kr_reconcile_result remove_copies(submitter *s, const json_t *obj, uint64
             continue;
         }
         json_t *copy = NULL;
-        int rc = probe_copy(s, (size_t)idx, obj, sub_int(a, "attempt"), &copy);
+        int rc = probe_name(s, (size_t)idx, obj, sub_int(a, "attempt"), &copy);
+        /* ours: by its label, or, its labels taken away, by its name when
+         * the books say we created it (a name taken by another's object
+         * before our create never got that far) */
+        if (rc == 0 && !ours(obj, copy) &&
+            (*sub_label(copy, SUB_LABEL_SOURCE_UID) || strcmp(state, ATTEMPT_CREATED) != 0))
+            rc = KR_ENOTFOUND;
         if (rc == 0)
             rc = delete_copy(s, (size_t)idx, obj, copy);
         json_decref(copy);
