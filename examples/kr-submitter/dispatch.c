@@ -1947,5 +1947,9 @@ kr_reconcile_result submitter_reconcile(submitter *s, const char *namespace_, co
         last_written = NULL;
     }
     json_decref(obj);
+    /* a step that wrote and ended the reconcile (the finalizer removed)
+     * leaves its write unread: not kept past the reconcile */
+    json_decref(last_written);
+    last_written = NULL;
     return r;
 }
