@@ -5,6 +5,7 @@
  * thread exists only after kr_inventory_consumer_start(). */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -210,6 +211,9 @@ static int apply_one_by_one(kr_inventory_consumer_t *c, const kr_inventory_event
  * removed only after the commit. Called by one drainer at a time. */
 static int drain_once(kr_inventory_consumer_t *c, size_t *drained, kr_error_t *err)
 {
+    kr_error_t local = {0};
+    if (!err)
+        err = &local; /* the stats keep the message */
     pthread_mutex_lock(&c->lock);
     size_t n = c->count < c->opts.max_batch ? c->count : c->opts.max_batch;
     size_t head = c->head;
@@ -246,17 +250,20 @@ static int drain_once(kr_inventory_consumer_t *c, size_t *drained, kr_error_t *e
     if (taken) {
         c->stats.duplicates += res.duplicates;
         c->stats.last_error = 0;
+        c->stats.last_error_message[0] = '\0';
     }
     if (ret != 0) {
         c->stats.failures++;
         c->stats.last_error = ret;
+        snprintf(c->stats.last_error_message, sizeof(c->stats.last_error_message), "%.255s",
+                 err->message[0] ? err->message : kr_strerror(ret));
     }
     pthread_cond_broadcast(&c->changed);
     pthread_mutex_unlock(&c->lock);
     if (ret != 0)
         kr_log(&c->opts.logger, KR_LOG_WARN, "inventory",
                "a batch of %zu events failed, kept for a retry: %s", n - taken,
-               err ? err->message : kr_strerror(ret));
+               err->message[0] ? err->message : kr_strerror(ret));
     if (taken == 0)
         return ret;
     if (drained)

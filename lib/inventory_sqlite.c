@@ -151,6 +151,17 @@ static int sqlite_exec_busy_retry(sqlite_be *be, const char *sql, kr_error_t *er
 
 static int sqlite_begin(void *self, int mode, kr_error_t *err)
 {
+    sqlite_be *be = self;
+    /* A file renamed or deleted under us takes every write to a file
+     * nobody will open again: refused (a writer waits, never drops),
+     * until a restart opens the path anew. One stat(2) per transaction. */
+    int moved = 0;
+    if (mode != KR_INV_BEGIN_READ && strcmp(be->path, ":memory:") != 0 &&
+        sqlite3_file_control(be->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK && moved)
+        return kr_error_set(err, KR_EUNAVAILABLE,
+                            "inventory: %s was moved or deleted since it was opened: writes are "
+                            "refused (restart to open the path again)",
+                            be->path);
     /* BEGIN IMMEDIATE takes the write lock at once (and serialises schema
      * changes): a busy database fails here, not halfway through a batch. */
     return sqlite_exec_script(self, mode == KR_INV_BEGIN_READ ? "BEGIN" : "BEGIN IMMEDIATE", err);

@@ -1199,6 +1199,50 @@ static void consume(kr_inventory_t *inv, const kr_inventory_event *e)
     kr_inventory_consumer_free(c);
 }
 
+/* A SQLite file deleted (or renamed) under a running inventory: writes
+ * would go to a file nobody opens again, so they are refused as a passing
+ * failure (KR_EUNAVAILABLE: a consumer keeps its events, an outbox waits),
+ * and the consumer's stats say why, for kr-inventory's /readyz. */
+START_TEST(inventory_sqlite_file_deleted_under_it_refuses_writes)
+{
+    char url[512];
+    kr_inventory_t *inv = fresh(url, sizeof(url));
+    kr_inventory_consumer_t *c = NULL;
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_inventory_consumer_new(inv, NULL, &c, NULL), 0);
+    json_t *o1, *o2;
+    kr_inventory_event e1, e2;
+    job_event(&e1, &o1, "east", 1, 10);
+    job_event(&e2, &o2, "east", 2, 11);
+    ck_assert_int_eq(kr_inventory_consumer_enqueue(c, &e1, &err), 0);
+    size_t drained = 0;
+    ck_assert_msg(kr_inventory_consumer_drain(c, &drained, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(drained, 1);
+    const char *path = url + strlen("sqlite://");
+    char moved[600];
+    snprintf(moved, sizeof(moved), "%s.old", path);
+    ck_assert_int_eq(rename(path, moved), 0);
+    ck_assert_int_eq(kr_inventory_consumer_enqueue(c, &e2, &err), 0);
+    ck_assert_int_eq(kr_inventory_consumer_drain(c, &drained, &err), KR_EUNAVAILABLE);
+    ck_assert_msg(strstr(err.message, "was moved or deleted since it was opened"), "%s",
+                  err.message);
+    kr_inventory_consumer_stats st;
+    kr_inventory_consumer_get_stats(c, &st, sizeof(st));
+    ck_assert_int_eq(st.last_error, KR_EUNAVAILABLE);
+    ck_assert_uint_eq(st.buffered, 1);
+    ck_assert_msg(strstr(st.last_error_message, "moved or deleted"), "%s", st.last_error_message);
+    /* reads still answer, from the file as it was */
+    int64_t seq = 0;
+    ck_assert_int_eq(kr_inventory_last_seq(inv, &seq, &err), 0);
+    ck_assert_int_gt(seq, 0);
+    kr_inventory_consumer_free(c);
+    kr_inventory_free(inv);
+    json_decref(o1);
+    json_decref(o2);
+    unlink(moved);
+}
+END_TEST
+
 /* The consumer's handle remembers the states it wrote and diffs the next
  * change against them; the database says whether they still hold: a change
  * written by another handle (or by the same one through kr_inventory_apply)
@@ -2250,6 +2294,7 @@ static Suite *inventory_suite(void)
     tcase_add_test(lite, inventory_bad_urls_are_refused_clearly);
     tcase_add_test(lite, inventory_corrupted_sqlite_file_is_refused_and_left_untouched);
     tcase_add_test(lite, inventory_sqlite_open_waits_for_another_writer_of_a_new_file);
+    tcase_add_test(lite, inventory_sqlite_file_deleted_under_it_refuses_writes);
     suite_add_tcase(s, lite);
 
     char why[512];

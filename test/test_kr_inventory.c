@@ -361,9 +361,30 @@ START_TEST(program_asks_for_a_token_when_given_a_token_file)
                       "the change did not reach the page");
         kr_chromium_close(c);
     }
+    /* the database file deleted under it: the next batch is refused and
+     * /readyz says so, for as long as it waits */
+    tc_request(api, "GET", "/readyz", NULL, NULL, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    char gone[700];
+    snprintf(gone, sizeof(gone), "%s.gone", db + strlen("sqlite://"));
+    ck_assert_int_eq(rename(db + strlen("sqlite://"), gone), 0);
+    put_cm(hub_url, "after-gone", "1", false);
+    bool said = false;
+    for (int i = 0; i < 1500 && !said; i++) {
+        tc_request(api, "GET", "/readyz?verbose", NULL, NULL, NULL, &r);
+        said = r.status == 503 && strstr(r.body, "was moved or deleted since it was opened");
+        tc_free(&r);
+        if (!said) {
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    ck_assert_msg(said, "/readyz did not say the database file was gone");
     kr_test_proc_kill(&p, SIGTERM);
     finish(&p);
     kr_test_proc_free(&p);
+    unlink(gone);
     kr_testserver_free(hub);
 }
 END_TEST

@@ -196,14 +196,24 @@ static void serve_events(const kr_http_request_t *req, kr_http_response_t *resp,
     kr_http_respond_stream(resp, 200, "text/event-stream", sse_read, sse_done, sse);
 }
 
+/* Ready while the database answers and the last batch written to it was
+ * committed: a disk full, read-only or gone (a file deleted under
+ * SQLite) fails the writes only, and the books are not kept meanwhile. */
 static bool inventory_ready(char *why, size_t len, void *user)
 {
     app *a = user;
     int64_t seq;
     kr_error_t err = {0};
-    if (kr_inventory_last_seq(a->inv, &seq, &err) == 0)
+    if (kr_inventory_last_seq(a->inv, &seq, &err) != 0) {
+        snprintf(why, len, "%s", err.message);
+        return false;
+    }
+    kr_inventory_consumer_stats st;
+    kr_inventory_consumer_get_stats(a->consumer, &st, sizeof(st));
+    if (st.last_error == 0)
         return true;
-    snprintf(why, len, "%s", err.message);
+    snprintf(why, len, "the last batch was not written (%zu events wait): %s", st.buffered,
+             st.last_error_message);
     return false;
 }
 

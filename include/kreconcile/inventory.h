@@ -392,6 +392,8 @@ typedef struct kr_inventory_consumer_stats {
     /* Buffered events kr_inventory_apply refused as invalid (KR_EINVAL),
      * logged and dropped: only an object changed after its enqueue. */
     uint64_t dropped_invalid;
+    /* The message of the last failed attempt, "" after a success. */
+    char last_error_message[256];
 } kr_inventory_consumer_stats;
 
 /* A consumer writing into `inv` (borrowed: it must outlive the consumer).
