@@ -250,6 +250,25 @@ int kr_token_reviewer_authenticate(kr_token_reviewer_t *r, const char *authoriza
     return 0;
 }
 
+/* kube-apiserver adds system:authenticated to every user an
+ * authenticator vouches for (its token file's included; a TokenReview's
+ * answer has it already): RBAC bindings to it hold for the file's users
+ * too. 0 or KR_ENOMEM. */
+static int add_authenticated(kr_token_user *u)
+{
+    static const char group[] = "system:authenticated";
+    if (kr_token_user_in_group(u, group))
+        return 0;
+    char **grown = kr_realloc(u->groups, (u->n_groups + 1) * sizeof(char *));
+    if (!grown)
+        return KR_ENOMEM;
+    u->groups = grown;
+    if (!(u->groups[u->n_groups] = kr_strdup(group)))
+        return KR_ENOMEM;
+    u->n_groups++;
+    return 0;
+}
+
 int kr_token_authenticate(const kr_token_file_t *file, kr_token_reviewer_t *reviewer,
                           const char *authorization, kr_token_user **out, kr_error_t *err)
 {
@@ -257,8 +276,11 @@ int kr_token_authenticate(const kr_token_file_t *file, kr_token_reviewer_t *revi
     const kr_token_user *listed = file ? kr_token_file_authenticate(file, authorization) : NULL;
     if (listed) {
         *out = kr_token_user_copy(listed);
-        if (!*out)
+        if (!*out || add_authenticated(*out) != 0) {
+            kr_token_user_free(*out);
+            *out = NULL;
             return kr_error_set(err, KR_ENOMEM, "out of memory");
+        }
         /* who it is, not the secret: as the cluster's answers */
         if ((*out)->token) {
             OPENSSL_cleanse((*out)->token, strlen((*out)->token));

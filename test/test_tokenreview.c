@@ -366,10 +366,16 @@ START_TEST(a_file_and_the_cluster_together)
     ck_assert_int_eq(kr_token_authenticate(file, r, "Bearer local-token", &u, &err), 0);
     ck_assert_str_eq(u->user, "carol");
     ck_assert_ptr_null(u->token);
+    /* with system:authenticated, as kube-apiserver adds it to the file's users */
+    ck_assert_uint_eq(u->n_groups, 2);
+    ck_assert_str_eq(u->groups[0], "ops");
+    ck_assert_str_eq(u->groups[1], "system:authenticated");
     kr_token_user_free(u);
     ck_assert_uint_eq(reviews(r), 0); /* the file knew it: nobody asked */
     ck_assert_int_eq(kr_token_authenticate(file, r, "Bearer alice-token", &u, &err), 0);
     ck_assert_str_eq(u->user, "alice");
+    ck_assert(kr_token_user_in_group(u, "system:authenticated"));
+    ck_assert_uint_eq(u->n_groups, 3); /* dev, qa and the cluster's one: not twice */
     kr_token_user_free(u);
     ck_assert_uint_eq(reviews(r), 1);
     ck_assert_int_eq(kr_token_authenticate(file, r, "Bearer nobody-knows", &u, &err), 0);

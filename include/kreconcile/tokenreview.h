@@ -63,7 +63,8 @@ KR_API int kr_token_reviewer_authenticate(kr_token_reviewer_t *r, const char *au
                                           kr_token_user **out, kr_error_t *err);
 
 /* Who an "Authorization: Bearer <token>" header value is, for an API that
- * takes both kinds of callers: the token file's user, else (when a
+ * takes both kinds of callers: the token file's user (with the group
+ * system:authenticated added, as kube-apiserver adds it), else (when a
  * reviewer is given) the cluster's answer. 0 with *out a new user
  * (kr_token_user_free; its `token` is NULL: the secret is not copied), or
  * 0 with *out NULL when neither knows the token;
