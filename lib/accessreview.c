@@ -179,6 +179,16 @@ static int review(kr_access_reviewer_t *r, json_t *spec, bool *allowed, json_t *
     return 0;
 }
 
+/* Whether s (may be NULL) can go into JSON: valid UTF-8. */
+static bool utf8_ok(const char *s)
+{
+    if (!s)
+        return true;
+    json_t *t = json_string(s);
+    json_decref(t);
+    return t != NULL;
+}
+
 int kr_access_reviewer_check(kr_access_reviewer_t *r, const kr_token_user *user,
                              const kr_access_attrs *attrs, bool *allowed, char *reason,
                              size_t reason_len, kr_error_t *err)
@@ -191,6 +201,14 @@ int kr_access_reviewer_check(kr_access_reviewer_t *r, const kr_token_user *user,
                             "access review: a verb and a resource or a path are required");
     if (!user || !user->user || !*user->user)
         return kr_error_set(err, KR_EINVAL, "access review: a user is required");
+    bool readable = utf8_ok(user->user) && utf8_ok(user->uid) && utf8_ok(attrs->verb) &&
+                    utf8_ok(attrs->group) && utf8_ok(attrs->resource) &&
+                    utf8_ok(attrs->subresource) && utf8_ok(attrs->namespace_) &&
+                    utf8_ok(attrs->name) && utf8_ok(attrs->path);
+    for (size_t i = 0; readable && i < user->n_groups; i++)
+        readable = utf8_ok(user->groups[i]);
+    if (!readable)
+        return kr_error_set(err, KR_EINVAL, "access review: a name that is not valid UTF-8");
     json_t *spec = spec_of(user, attrs);
     char *text = spec ? json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     if (!text) {

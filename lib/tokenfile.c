@@ -200,12 +200,12 @@ const kr_token_user *kr_token_file_user(const kr_token_file_t *t, size_t i)
     return t && i < t->n ? &t->users[i] : NULL;
 }
 
-const kr_token_user *kr_token_file_find(const kr_token_file_t *t, const char *token)
+static const kr_token_user *find_len(const kr_token_file_t *t, const char *token, size_t len)
 {
-    if (!t || !token || !*token)
+    if (!t || !token || !len)
         return NULL;
     unsigned char digest[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)token, strlen(token), digest);
+    SHA256((const unsigned char *)token, len, digest);
     const kr_token_user *found = NULL;
     for (size_t i = 0; i < t->n; i++) {
         /* every entry is compared, match or not; a token given twice is
@@ -216,14 +216,44 @@ const kr_token_user *kr_token_file_find(const kr_token_file_t *t, const char *to
     return found;
 }
 
+const kr_token_user *kr_token_file_find(const kr_token_file_t *t, const char *token)
+{
+    return find_len(t, token, token ? strlen(token) : 0);
+}
+
+static bool blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+bool kr_bearer_token(const char *authorization, const char **token, size_t *len)
+{
+    *token = NULL;
+    *len = 0;
+    if (!authorization)
+        return false;
+    while (blank(*authorization))
+        authorization++;
+    if (strncasecmp(authorization, "Bearer", 6) != 0 || !blank(authorization[6]))
+        return false;
+    const char *p = authorization + 7;
+    while (blank(*p)) /* more than one space: taken, where Go's split would not */
+        p++;
+    size_t n = 0;
+    while (p[n] && !blank(p[n]))
+        n++;
+    if (n == 0)
+        return false;
+    *token = p;
+    *len = n;
+    return true;
+}
+
 const kr_token_user *kr_token_file_authenticate(const kr_token_file_t *t, const char *authorization)
 {
-    if (!t || !authorization || strncasecmp(authorization, "Bearer ", 7) != 0)
-        return NULL;
-    const char *token = authorization + 7;
-    while (*token == ' ')
-        token++;
-    return kr_token_file_find(t, token);
+    const char *token;
+    size_t len;
+    return t && kr_bearer_token(authorization, &token, &len) ? find_len(t, token, len) : NULL;
 }
 
 kr_token_user *kr_token_user_copy(const kr_token_user *u)

@@ -229,20 +229,24 @@ int kr_token_reviewer_authenticate(kr_token_reviewer_t *r, const char *authoriza
                                    kr_token_user **out, kr_error_t *err)
 {
     *out = NULL;
-    if (!r || !authorization || strncasecmp(authorization, "Bearer ", 7) != 0)
-        return 0;
-    const char *token = authorization + 7;
-    while (*token == ' ')
-        token++;
-    if (!*token)
+    const char *given;
+    size_t len;
+    if (!r || !kr_bearer_token(authorization, &given, &len))
         return 0;
     unsigned char digest[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)token, strlen(token), digest);
+    SHA256((const unsigned char *)given, len, digest);
     bool oom = false;
     if (cached(r, digest, out, &oom))
         return oom ? kr_error_set(err, KR_ENOMEM, "out of memory") : 0;
+    char *token = kr_malloc(len + 1);
+    if (!token)
+        return kr_error_set(err, KR_ENOMEM, "out of memory");
+    memcpy(token, given, len);
+    token[len] = '\0';
     kr_token_user *user = NULL;
     int rc = review(r, token, &user, err);
+    OPENSSL_cleanse(token, len);
+    kr_free(token);
     if (rc != 0)
         return rc;
     remember(r, digest, user);

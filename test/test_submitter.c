@@ -45,7 +45,8 @@ static const char tokens[] = "tok-alice,alice,1,\"dev\"\n"
                              "tok-bob,bob,2,\"dev,approvers\"\n"
                              "tok-carol,carol,3,approvers\n"
                              "\"tok-dave\",dave,4,\"approvers\"\n"
-                             "tok-erin,erin,5\n";
+                             "tok-erin,erin,5\n"
+                             "tok-unknown,unknown,6\n";
 
 /* ---- decision modules without a server ------------------------------------------ */
 
@@ -1171,9 +1172,40 @@ START_TEST(a_hub_created_runnable_the_api_would_refuse_fails_at_once)
         ck_assert(said);
         json_decref(o);
     }
-    const char *want[] = {"SUBMITTED scoped kr-submitter", "FAILED scoped",
-                          "SUBMITTED faraway kr-submitter", "FAILED faraway"};
-    assert_events(want, 4);
+    /* one the API admitted, edited on the hub before anything ran: the
+     * edit is checked as a submission would be */
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("edited", 1, ""), NULL, NULL),
+        201);
+    ck_assert(reconcile_until("edited", SUB_PHASE_AWAITING, false));
+    json_t *edit = json_pack("{s:{s:{s:s, s:s, s:{s:s}, s:n}}}", "spec", "template", "apiVersion",
+                             "v1", "kind", "Namespace", "metadata", "name", "evil", "spec");
+    ck_assert_int_eq(kr_client_patch(E.hub, SUB_RUNNABLES, "default", "edited", NULL,
+                                     KR_PATCH_MERGE, edit, NULL, NULL, NULL),
+                     0);
+    json_decref(edit);
+    ck_assert(reconcile_until("edited", SUB_PHASE_FAILED, false));
+    json_t *o = cached("edited");
+    ck_assert_int_eq(attempts_of(o), 0);
+    json_decref(o);
+    /* a caller named as runnables created on the hub are would be their
+     * submitter and approver: it reads, and does nothing else */
+    json_t *refused = NULL;
+    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-unknown", job_runnable("mine", 0, ""),
+                          NULL, &refused),
+                     403);
+    ck_assert_msg(strstr(sub_str(refused, "error"), "may read, not submit"), "%s",
+                  sub_str(refused, "error"));
+    json_decref(refused);
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/scoped/cancel", "tok-unknown", NULL, NULL, NULL),
+        403);
+    ck_assert_int_eq(
+        call("GET", "/api/v1/runnables/default/scoped", "tok-unknown", NULL, NULL, NULL), 200);
+    const char *want[] = {"SUBMITTED scoped kr-submitter",  "FAILED scoped",
+                          "SUBMITTED faraway kr-submitter", "FAILED faraway",
+                          "SUBMITTED edited alice",         "FAILED edited"};
+    assert_events(want, 6);
     env_down();
 }
 END_TEST
@@ -1616,14 +1648,48 @@ START_TEST(api_authorizes_by_the_hubs_rbac)
                "\"rbac.authorization.k8s.io\",\"kind\":\"Role\",\"name\":\"approve\"},"
                "\"subjects\":[{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"User\","
                "\"name\":\"carol\"}]}");
+    idp_create(&p, "roles",
+               "{\"metadata\":{\"name\":\"create-only\"},\"rules\":[{\"apiGroups\":"
+               "[\"kreconcile.io\"],\"resources\":[\"runnables\"],\"verbs\":[\"create\"]}]}");
+    idp_create(&p, "rolebindings",
+               "{\"metadata\":{\"name\":\"erin-creates\"},\"roleRef\":{\"apiGroup\":"
+               "\"rbac.authorization.k8s.io\",\"kind\":\"Role\",\"name\":\"create-only\"},"
+               "\"subjects\":[{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"User\","
+               "\"name\":\"erin\"}]}");
     kr_access_reviewer_opts ao = {.client = p.client};
     ck_assert_int_eq(kr_access_reviewer_new(&ao, &E.api.authorizer, NULL), 0);
     char msg[1200];
-    /* erin has no rights: nothing submitted, in kube-apiserver's words */
-    ck_assert_int_eq(call_in("POST", "/api/v1/runnables", NULL, "tok-erin",
+    /* dave may not create: refused before his manifest is looked at, so
+     * he learns nothing of the clusters or the kinds they serve */
+    api_request probe = {.method = "POST",
+                         .path = "/api/v1/runnables",
+                         .authorization = "Bearer tok-dave",
+                         .q_clusters = "dc9",
+                         .body = "{\"apiVersion\":\"foo.io/v1\",\"kind\":\"Widget\","
+                                 "\"metadata\":{\"name\":\"w\"}}"};
+    probe.body_len = strlen(probe.body);
+    api_response pr = {0};
+    api_handle(&E.api, &probe, &pr);
+    ck_assert_int_eq(pr.status, 403);
+    json_decref(pr.body);
+    /* erin may create but not get: another's runnable of the same
+     * idempotency key is not shown to her */
+    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice", job_runnable("keyed", 1, ""),
+                          "shared-key", NULL),
+                     201);
+    json_t *shown = NULL;
+    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-erin", job_runnable("keyed2", 1, ""),
+                          "shared-key", &shown),
+                     403);
+    ck_assert_msg(strstr(sub_str(shown, "error"), "cannot get resource"), "%s",
+                  sub_str(shown, "error"));
+    ck_assert_ptr_null(json_object_get(shown, "spec"));
+    json_decref(shown);
+    /* dave may not create: nothing submitted, in kube-apiserver's words */
+    ck_assert_int_eq(call_in("POST", "/api/v1/runnables", NULL, "tok-dave",
                              job_runnable("rb", 1, ""), msg, sizeof(msg)),
                      403);
-    ck_assert_str_eq(msg, "runnables.kreconcile.io is forbidden: User \"erin\" cannot create "
+    ck_assert_str_eq(msg, "runnables.kreconcile.io is forbidden: User \"dave\" cannot create "
                           "resource \"runnables\" in API group \"kreconcile.io\" in the namespace "
                           "\"default\"");
     json_t *obj = NULL;
@@ -2610,6 +2676,14 @@ START_TEST(bad_input_is_refused_and_nothing_recorded)
         call("POST", "/api/v1/runnables", "tok-alice", job_runnable("many", 1001, ""), NULL, &r),
         422);
     ck_assert_ptr_nonnull(strstr(sub_str(r, "error"), "from 0 to 1000"));
+    json_decref(r);
+    /* two idempotency keys, the query's and the body's: which is meant? */
+    static const char keyed[] =
+        "{\"apiVersion\":\"kreconcile.io/v1alpha1\",\"kind\":\"Runnable\",\"metadata\":"
+        "{\"name\":\"two-keys\"},\"spec\":{\"idempotencyKey\":\"body-key\",\"template\":"
+        "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":\"w\"}}}}";
+    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice", keyed, "query-key", &r), 422);
+    ck_assert_ptr_nonnull(strstr(sub_str(r, "error"), "is not the body's spec.idempotencyKey"));
     json_decref(r);
     size_t big_len = 10 * 1024 * 1024;
     char *big = malloc(big_len + 1);

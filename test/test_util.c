@@ -652,6 +652,21 @@ START_TEST(token_file_parses_quotes_and_groups)
     ck_assert_ptr_null(kr_token_file_authenticate(t, "Bearer tok-bo"));
     ck_assert_ptr_null(kr_token_file_authenticate(t, "Bearer tok-bobb"));
     ck_assert_ptr_null(kr_token_file_authenticate(t, "Basic dG9rLWJvYg=="));
+    /* the header read as kube-apiserver reads it: trimmed, the token up to
+     * the next blank */
+    ck_assert_str_eq(kr_token_file_authenticate(t, " Bearer tok-bob \t")->user, "bob");
+    ck_assert_str_eq(kr_token_file_authenticate(t, "BEARER\ttok-bob extra")->user, "bob");
+    ck_assert_ptr_null(kr_token_file_authenticate(t, "Bearertok-bob"));
+    ck_assert_ptr_null(kr_token_file_authenticate(t, "Bearer \t "));
+    const char *tok = NULL;
+    size_t len = 9;
+    ck_assert(kr_bearer_token("Bearer  abc  ", &tok, &len));
+    ck_assert_uint_eq(len, 3);
+    ck_assert(strncmp(tok, "abc", 3) == 0);
+    ck_assert(!kr_bearer_token("Token abc", &tok, &len));
+    ck_assert_ptr_null(tok);
+    ck_assert_uint_eq(len, 0);
+    ck_assert(!kr_bearer_token(NULL, &tok, &len));
     ck_assert_uint_eq(kr_token_file_count(t), 5);
     ck_assert_str_eq(kr_token_file_user(t, 4)->user, "erin");
     ck_assert_ptr_null(kr_token_file_user(t, 5));

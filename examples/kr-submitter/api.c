@@ -126,18 +126,29 @@ int submitter_record_to_inventory(const sub_event *ev, void *user)
 
 static json_t *read_runnable(api *a, const char *ns, const char *name, bool fresh);
 
+/* A 404 naming what was looked for, as kube-apiserver names it (with
+ * the namespace, which a CLI default may have chosen). */
+static void not_found(api_response *resp, const char *ns, const char *name, const char *more)
+{
+    char message[700];
+    snprintf(message, sizeof(message), "runnables.%s \"%.253s\" not found in namespace \"%.63s\"%s",
+             KR_PLATFORM_GROUP, name, ns, more);
+    answer_error(resp, 404, message);
+}
+
 /* Whether the caller may `verb` runnables in namespace ns (NULL or "":
  * every namespace), or the one named `name`, as the hub's RBAC says when
- * --authorization-review asks it (else anyone authenticated may): false
- * with resp answered, 403 in kube-apiserver's words, or 503 when the hub
- * could not be asked. The verbs: create (submit), get (a runnable, its
+ * --authorization-review asks it (else anyone authenticated may): 0, or
+ * the status to answer with err->message: 403 in kube-apiserver's words,
+ * 503 when the hub could not be asked, 400 for a name no review can
+ * carry (not UTF-8). The verbs: create (submit), get (a runnable, its
  * history), list, and two of the submitter's own, approve (approve and
  * reject) and cancel. */
-static bool authorized(api *a, const kr_token_user *who, const char *verb, const char *ns,
-                       const char *name, api_response *resp)
+static int authorize(api *a, const kr_token_user *who, const char *verb, const char *ns,
+                     const char *name, kr_error_t *err)
 {
     if (!a->authorizer)
-        return true;
+        return 0;
     kr_access_attrs at = {.verb = verb,
                           .group = KR_PLATFORM_GROUP,
                           .resource = "runnables",
@@ -145,29 +156,48 @@ static bool authorized(api *a, const kr_token_user *who, const char *verb, const
                           .name = name};
     bool allowed = false;
     char reason[256];
-    kr_error_t err = {0};
-    if (kr_access_reviewer_check(a->authorizer, who, &at, &allowed, reason, sizeof(reason), &err) !=
-        0) {
-        char message[sizeof(err.message) + 64];
-        snprintf(message, sizeof(message), "cannot authorize: the hub's access review: %s",
-                 err.message);
-        answer_error(resp, err.code == KR_ENOMEM ? 500 : 503, message);
-        return false;
-    }
+    kr_error_t e = {0};
+    if (kr_access_reviewer_check(a->authorizer, who, &at, &allowed, reason, sizeof(reason), &e) !=
+        0)
+        return e.code == KR_EINVAL
+                   ? sub_fail(err, 400, KR_EINVAL, "%s", e.message)
+                   : sub_fail(err, e.code == KR_ENOMEM ? 500 : 503, e.code,
+                              "cannot authorize: the hub's access review: %s", e.message);
     if (allowed)
-        return true;
-    char named[300] = "", scope[300] = "at the cluster scope", message[1200];
+        return 0;
+    char named[300] = "", scope[300] = "at the cluster scope";
     if (name && *name)
         snprintf(named, sizeof(named), " \"%.253s\"", name);
     if (ns && *ns)
         snprintf(scope, sizeof(scope), "in the namespace \"%.253s\"", ns);
-    snprintf(message, sizeof(message),
-             "runnables.%s%s is forbidden: User \"%.253s\" cannot %s resource \"runnables\" in "
-             "API group \"%s\" %s%s%s",
-             KR_PLATFORM_GROUP, named, who->user, verb, KR_PLATFORM_GROUP, scope,
-             *reason ? ": " : "", reason);
-    answer_error(resp, 403, message);
-    return false;
+    return sub_fail(err, 403, KR_EFORBIDDEN,
+                    "runnables.%s%s is forbidden: User \"%.253s\" cannot %s resource "
+                    "\"runnables\" in API group \"%s\" %s%s%s",
+                    KR_PLATFORM_GROUP, named, who->user, verb, KR_PLATFORM_GROUP, scope,
+                    *reason ? ": " : "", reason);
+}
+
+/* authorize, answering a refusal in resp: true when the caller may. */
+static bool authorized(api *a, const kr_token_user *who, const char *verb, const char *ns,
+                       const char *name, api_response *resp)
+{
+    kr_error_t err = {0};
+    int status = authorize(a, who, verb, ns, name, &err);
+    if (status != 0)
+        answer_error(resp, status, err.message);
+    return status == 0;
+}
+
+/* submission_opts.admit: may the caller create runnables in ns? */
+typedef struct admit_ctx {
+    api *a;
+    const kr_token_user *who;
+} admit_ctx;
+
+static int admit_namespace(const char *ns, void *user, kr_error_t *err)
+{
+    admit_ctx *c = user;
+    return authorize(c->a, c->who, "create", ns, NULL, err);
 }
 
 /* Rows of the inventory's history asked for at once. */
@@ -222,7 +252,7 @@ static void history(api *a, const api_request *req, const char *ns, const char *
         snprintf(message, sizeof(message), "inventory: %s", err.message);
         answer_error(resp, rc == KR_ENOMEM ? 500 : 503, message);
     } else if (json_array_size(items) == 0 && !obj) {
-        answer_error(resp, 404, "no such runnable, and no history of one");
+        not_found(resp, ns, name, ", and no history of one");
     } else {
         answer(resp, 200, json_pack("{s:O}", "items", items));
     }
@@ -364,23 +394,21 @@ static void submit(api *a, const api_request *req, const kr_token_user *who, api
     size_t n = a->s->n_clusters < 64 ? a->s->n_clusters : 64;
     for (size_t i = 0; i < n; i++)
         names[i] = a->s->clusters[i].name;
+    admit_ctx admit = {a, who};
     submission_opts o = {.namespace_ = req->q_namespace,
                          .clusters = names,
                          .n_clusters = n,
                          .clusters_arg = req->q_clusters,
                          .idempotency_key = req->q_idempotency_key,
                          .kind = submitter_kind_lookup,
-                         .kind_user = a->s};
+                         .kind_user = a->s,
+                         .admit = admit_namespace,
+                         .admit_user = &admit};
     json_t *runnable = NULL;
     kr_error_t err = {0};
     int status = submission_build(req->body, req->body_len, &o, &runnable, &err);
     if (status != 0) {
         answer_error(resp, status, err.message);
-        return;
-    }
-    /* before the key is looked up: its runnable is not the caller's to see */
-    if (!authorized(a, who, "create", sub_str(runnable, "metadata.namespace"), NULL, resp)) {
-        json_decref(runnable);
         return;
     }
     const char *key = sub_str(runnable, "spec.idempotencyKey");
@@ -415,6 +443,19 @@ static void answer_keyed(api_response *resp, json_t *first, const json_t *again)
     answer_error(resp, 409, msg);
 }
 
+/* answer_keyed, for a caller who may see the first runnable (get): the
+ * key is the namespace's, not the caller's, so another user's runnable
+ * is not shown to one who may only create. Takes first. */
+static void answer_keyed_to(api *a, const kr_token_user *who, api_response *resp, json_t *first,
+                            const json_t *again)
+{
+    if (authorized(a, who, "get", sub_str(first, "metadata.namespace"),
+                   sub_str(first, "metadata.name"), resp))
+        answer_keyed(resp, first, again);
+    else
+        json_decref(first);
+}
+
 static void submit_once(api *a, const kr_token_user *who, api_response *resp, json_t *runnable)
 {
     kr_error_t err = {0};
@@ -425,7 +466,7 @@ static void submit_once(api *a, const kr_token_user *who, api_response *resp, js
     bool keyed = *key; /* key dies with runnable, below */
     json_t *first = keyed ? keyed_runnable(a, sub_str(runnable, "metadata.namespace"), key) : NULL;
     if (first) {
-        answer_keyed(resp, first, runnable);
+        answer_keyed_to(a, who, resp, first, runnable);
         json_decref(runnable);
         return;
     }
@@ -457,7 +498,7 @@ static void submit_once(api *a, const kr_token_user *who, api_response *resp, js
         rc = kr_client_get(a->s->hub, SUB_RUNNABLES, ns, sub_str(runnable, "metadata.name"),
                            &existing, &err);
         if (rc == 0 && *key && strcmp(sub_str(existing, "spec.idempotencyKey"), key) == 0)
-            answer_keyed(resp, existing, runnable);
+            answer_keyed_to(a, who, resp, existing, runnable);
         else if (rc == 0) {
             bool other_key = *sub_str(existing, "spec.idempotencyKey") || *key;
             json_decref(existing);
@@ -628,7 +669,7 @@ static void act(api *a, const api_request *req, const kr_token_user *who, const 
     for (int i = 0; i < WRITE_TRIES; i++) {
         json_t *obj = read_runnable(a, ns, name, i > 0);
         if (!obj) {
-            answer_error(resp, 404, "no such runnable");
+            not_found(resp, ns, name, "");
             break;
         }
         json_t *copy = json_deep_copy(obj);
@@ -900,7 +941,7 @@ static void route_request(api *a, const api_request *req, const kr_token_user *w
         if (obj)
             answer(resp, 200, obj);
         else
-            answer_error(resp, 404, "no such runnable");
+            not_found(resp, ns, name, "");
     } else if (post && strcmp(v, "approve") == 0) {
         act(a, req, who, ns, name, VERB_APPROVE, resp);
     } else if (post && strcmp(v, "reject") == 0) {
@@ -961,6 +1002,13 @@ void api_handle(api *a, const api_request *req, api_response *resp)
     if (who && (!utf8_ok(req->q_namespace) || !utf8_ok(req->q_clusters) ||
                 !utf8_ok(req->q_idempotency_key)))
         answer_error(resp, 400, "a query parameter is not valid UTF-8");
+    else if (who && strcmp(req->method, "POST") == 0 &&
+             strcmp(who->user, SUB_UNKNOWN_SUBMITTER) == 0)
+        /* the name runnables created on the hub are recorded under: as a
+         * caller it would be their submitter (cancel) and an approver */
+        answer_error(resp, 403,
+                     "the user name \"" SUB_UNKNOWN_SUBMITTER "\" is the one runnables created on "
+                     "the hub are recorded under: it may read, not submit, decide or cancel");
     else if (who && req->body_len > 0 && !readable_type(req->content_type)) {
         char message[300];
         snprintf(message, sizeof(message),

@@ -731,6 +731,16 @@ int cli_main(int argc, char **argv)
         fprintf(stderr, "kr-submitter: invalid namespace \"%s\"\n", o.namespace_);
         return 2;
     }
+    const char *slash = o.target ? strchr(o.target, '/') : NULL;
+    if (slash && o.namespace_ &&
+        (strlen(o.namespace_) != (size_t)(slash - o.target) ||
+         strncmp(o.namespace_, o.target, (size_t)(slash - o.target)) != 0)) {
+        fprintf(stderr,
+                "kr-submitter: the namespace of \"%s\" is not the one -n gives (\"%s\"): give "
+                "one\n",
+                o.target, o.namespace_);
+        return 2;
+    }
     /* the paths are appended to it: a query or a fragment would swallow
      * them, and another scheme is no API of ours */
     if ((strncmp(o.server, "http://", 7) != 0 && strncmp(o.server, "https://", 8) != 0) ||

@@ -1182,10 +1182,10 @@ int submitter_kind_lookup(const char *cluster, const char *api_version, const ch
     return rc;
 }
 
-/* A Runnable created on the hub directly had none of the API's checks:
- * 0, or 422 with the reason (a cluster-scoped template, a kind no cluster
- * serves, an unknown cluster...), for it to fail before anyone is asked
- * to approve it. */
+/* A Runnable created on the hub directly, or whose spec was edited there,
+ * had none of the API's checks: 0, or 422 with the reason (a
+ * cluster-scoped template, a kind no cluster serves, an unknown
+ * cluster...), for it to fail before anyone is asked to approve it. */
 static int check_hub_created(submitter *s, const json_t *obj, kr_error_t *why)
 {
     const char *names[64];
@@ -1245,9 +1245,15 @@ static kr_reconcile_result await_approval(submitter *s, const json_t *obj, uint6
     if (approval_spec_hash(obj, hash) != 0)
         return commit(s, NULL, err);
     const char *next = approval_next_phase(obj, hash);
-    if (strcmp(sub_str(obj, "status.specHash"), hash) == 0 &&
-        strcmp(sub_str(obj, "status.phase"), next) == 0)
+    bool edited = strcmp(sub_str(obj, "status.specHash"), hash) != 0;
+    if (!edited && strcmp(sub_str(obj, "status.phase"), next) == 0)
         return KR_RECONCILE_DONE;
+    /* a spec edited on the hub is checked as the API checks a submission,
+     * before anything ran (once a copy was made, the edit waits for an
+     * approval as before, and its create says what is wrong) */
+    kr_error_t invalid = {0};
+    if (edited && sub_int(obj, "status.attempt") == 0 && check_hub_created(s, obj, &invalid) != 0)
+        return fail_runnable(s, obj, "InvalidSpec", invalid.message, err);
     json_t *status;
     json_t *copy = edit(obj, &status);
     if (copy) {

@@ -242,6 +242,21 @@ static int build(json_t *doc, const submission_opts *o, json_t **out, kr_error_t
         ns = *sub_str(t, "metadata.namespace") ? sub_str(t, "metadata.namespace") : "default";
     const char *key = o->idempotency_key && *o->idempotency_key ? o->idempotency_key
                                                                 : sub_str(spec, "idempotencyKey");
+    /* whether the caller may submit there, before anything is looked at
+     * (what clusters and kinds exist is not for everyone to learn) */
+    if (o->admit && (rc = o->admit(ns, o->admit_user, err)) != 0) {
+        json_decref(spec);
+        return rc;
+    }
+    if (o->idempotency_key && *o->idempotency_key && *sub_str(spec, "idempotencyKey") &&
+        strcmp(o->idempotency_key, sub_str(spec, "idempotencyKey")) != 0) {
+        rc = sub_fail(err, 422, KR_EINVALIDOBJ,
+                      "idempotencyKey %.200s (the query) is not the body's spec.idempotencyKey "
+                      "%.200s: give one",
+                      o->idempotency_key, sub_str(spec, "idempotencyKey"));
+        json_decref(spec);
+        return rc;
+    }
     json_t *md = json_object();
     if ((rc = check_manifest(t, err)) == 0 && *sub_str(t, "metadata.namespace") &&
         strcmp(sub_str(t, "metadata.namespace"), ns) != 0)

@@ -133,6 +133,11 @@ typedef struct submission_opts {
     const char *idempotency_key; /* from the request; NULL */
     submission_kind_cb kind;
     void *kind_user;
+    /* Whether the caller may submit to namespace `ns` (may be NULL): 0,
+     * or the HTTP status to answer with the reason in err->message; asked
+     * once the namespace is known, before the manifest is checked. */
+    int (*admit)(const char *ns, void *user, kr_error_t *err);
+    void *admit_user;
 } submission_opts;
 
 /* Turn a body (a manifest or a Runnable, JSON or YAML) into the Runnable to

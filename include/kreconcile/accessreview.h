@@ -71,7 +71,8 @@ KR_API void kr_access_reviewer_free(kr_access_reviewer_t *r);
  * `attrs` says, as the cluster answers: 0 with *allowed, and when `reason`
  * is given, the cluster's reason (or its evaluation error) in it, cut to
  * reason_len bytes ("" when it gave none). An error when no answer could
- * be had: KR_EINVAL (no verb, no resource or path, no user), the client's
+ * be had: KR_EINVAL (no verb, no resource or path, no user, a string that
+ * is not valid UTF-8), the client's
  * (KR_ECONNECT, KR_EUNAVAILABLE, KR_EFORBIDDEN for a client without
  * `create subjectaccessreviews`, ...), KR_EPARSE for an answer without a
  * status, KR_ENOMEM. [any thread; blocks on a review] */

@@ -47,8 +47,16 @@ KR_API void kr_token_file_free(kr_token_file_t *t);
 KR_API size_t kr_token_file_count(const kr_token_file_t *t);
 KR_API const kr_token_user *kr_token_file_user(const kr_token_file_t *t, size_t i);
 
-/* The user an "Authorization: Bearer <token>" header value authenticates,
- * or NULL (no header, another scheme, an unknown token). Every record is
+/* The token of an "Authorization: Bearer <token>" header value, as
+ * kube-apiserver reads one: the value's surrounding whitespace ignored,
+ * the scheme in any case, the token up to the next space or tab. true
+ * with *token (borrowed from the value) and *len > 0; false for no value,
+ * another scheme or an empty token. [any thread] */
+KR_API bool kr_bearer_token(const char *authorization, const char **token, size_t *len);
+
+/* The user an "Authorization: Bearer <token>" header value authenticates
+ * (kr_bearer_token), or NULL (no header, another scheme, an unknown
+ * token). Every record is
  * compared, so the time taken does not depend on which one matched. */
 KR_API const kr_token_user *kr_token_file_authenticate(const kr_token_file_t *t,
                                                        const char *authorization);
