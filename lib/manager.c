@@ -1233,14 +1233,17 @@ int kr_manager_add_route(kr_manager_t *m, const char *method, const char *path,
 }
 
 /* --authorization-review for a guarded route: whether the hub's RBAC lets
- * `who` use the request's path with its method, as kube-apiserver asks of
- * a non-resource path (verb: the method in lower case); false with resp
- * answered, 403 in kube-apiserver's words or 503. */
+ * `who` use the request's path, under "/<program>" (kube's own default
+ * roles grant every user get on "/api" and below: a program's "/api/v1/objects"
+ * asked as it is would be anybody's), with its method, as kube-apiserver
+ * asks of a non-resource path (verb: the method in lower case); false
+ * with resp answered, 403 in kube-apiserver's words or 503. */
 static bool authorize_path(kr_manager_t *m, const kr_http_request_t *req, const kr_token_user *who,
                            kr_http_response_t *resp)
 {
-    char verb[16];
-    const char *method = kr_http_request_method(req), *path = kr_http_request_path(req);
+    char verb[16], path[2048];
+    const char *method = kr_http_request_method(req);
+    snprintf(path, sizeof(path), "/%s%s", m->program->name, kr_http_request_path(req));
     size_t i = 0;
     for (; method && method[i] && i + 1 < sizeof(verb); i++)
         verb[i] = (char)(method[i] >= 'A' && method[i] <= 'Z' ? method[i] + 32 : method[i]);

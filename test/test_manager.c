@@ -977,7 +977,7 @@ START_TEST(the_access_guard_asks_the_hubs_rbac_for_each_path)
     static const char rbac[] =
         "[{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRole\","
         "\"metadata\":{\"name\":\"events-reader\"},\"rules\":[{\"nonResourceURLs\":"
-        "[\"/api/v1/events\"],\"verbs\":[\"get\"]}]},"
+        "[\"/kr-authorized/api/v1/events\"],\"verbs\":[\"get\"]}]},"
         "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRoleBinding\","
         "\"metadata\":{\"name\":\"dev-reads-events\"},\"roleRef\":{\"apiGroup\":"
         "\"rbac.authorization.k8s.io\",\"kind\":\"ClusterRole\",\"name\":\"events-reader\"},"
@@ -1022,7 +1022,7 @@ START_TEST(the_access_guard_asks_the_hubs_rbac_for_each_path)
                   "Authorization: Bearer alice-t");
     ck_assert_int_eq(x.status, 403);
     ck_assert_str_eq(json_error(&x),
-                     "forbidden: User \"alice\" cannot get path \"/api/v1/secrets\"");
+                     "forbidden: User \"alice\" cannot get path \"/kr-authorized/api/v1/secrets\"");
     free(x.body);
     x = http_auth("GET", base, "/api/v1/events", NULL, 0, false, false,
                   "Authorization: Bearer bob-t");

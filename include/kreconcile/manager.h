@@ -478,10 +478,12 @@ KR_API int kr_manager_add_guarded_route(kr_manager_t *m, const char *method, con
 KR_API bool kr_manager_token_guard(const kr_http_request_t *req, kr_http_response_t *resp,
                                    void *manager);
 /* kr_manager_token_guard, and with --authorization-review the hub's RBAC
- * must also let the caller use the path with the method, as kube-apiserver
- * asks of a non-resource URL (verb: the method in lower case, "get" for
- * GET; granted by nonResourceURLs in a ClusterRole): 403 in
- * kube-apiserver's words otherwise, 503 when the hub cannot be asked. For
+ * must also let the caller use the path, under "/<program name>"
+ * ("/kr-inventory/api/v1/objects": kube's default roles give every user
+ * get on "/api" and below), with the method, as kube-apiserver asks of a
+ * non-resource URL (verb: the method in lower case, "get" for GET;
+ * granted by nonResourceURLs in a ClusterRole): 403 in kube-apiserver's
+ * words otherwise, 503 when the hub cannot be asked. For
  * an API whose rights are its paths (kr-inventory's); one whose rights are
  * resources asks kr_manager_access_reviewer itself (kr-submitter). */
 KR_API bool kr_manager_access_guard(const kr_http_request_t *req, kr_http_response_t *resp,
