@@ -1074,6 +1074,24 @@ START_TEST(a_copy_without_our_labels_is_never_taken_over)
     ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(events, 0), "count")), 1);
     json_decref(events);
 
+    /* a copy another hub's syncer made says so */
+    json_t *other = object_of(CM, "elsewhere", "theirs", NULL);
+    json_object_set_new(json_object_get(other, "metadata"), "labels",
+                        json_pack("{s:s, s:s, s:s}", KR_LABEL_MANAGED_BY, "kr-syncer",
+                                  KR_LABEL_SOURCE_CLUSTER, "hub2", KR_LABEL_SOURCE_UID, "u-2"));
+    ck_assert_int_eq(kr_client_create(w.dc[0].c, CM, NSNAME, other, NULL, NULL, NULL), 0);
+    json_decref(other);
+    hub_put(&w, CM, object_of(CM, "elsewhere", "mine", NULL));
+    converge(&w, 3, true);
+    entry = status_entry(&w, CM, "elsewhere", "dc1");
+    ck_assert_msg(strstr(json_string_value(json_object_get(entry, "lastError")),
+                         "managed for the source cluster hub2, not this hub (hub)"),
+                  "%s", json_string_value(json_object_get(entry, "lastError")));
+    json_decref(entry);
+    copy = fetch(&w.dc[0], CM, "elsewhere");
+    ck_assert_str_eq(field(copy, "data", "value"), "theirs");
+    json_decref(copy);
+
     /* the hub delete completes and leaves their object alone */
     hub_delete(&w, CM, "taken");
     converge(&w, 3, true);
@@ -1522,6 +1540,16 @@ START_TEST(a_datacenter_answering_503_delays_nobody_and_holds_deletes_until_it_r
                          KR_RECONCILE_DONE);
     }
     ck_assert_uint_le(w.s->cluster_requests - before_requests, 1);
+    /* an edit waiting for dc2 says why in dc2's entry, probe or no probe:
+     * its copy there is not the hub's */
+    kr_reconcile_request edited = {"dc2/" NSNAME "/before", "dc2", NSNAME, "before"};
+    ck_assert_int_ne(syncer_reconcile(w.s, res_index(CM), &edited, &after, NULL),
+                     KR_RECONCILE_DONE);
+    entry = status_entry(&w, CM, "before", "dc2");
+    ck_assert_ptr_nonnull(entry);
+    ck_assert_msg(json_object_get(entry, "lastError"), "dc2's entry of an edit it missed has no "
+                                                       "error");
+    json_decref(entry);
     held = fetch(&w.hub, SECRET, "before");
     ck_assert_ptr_nonnull(held);
     ck_assert(kr_managed_has_finalizer(held, KR_FINALIZER_SYNCER));

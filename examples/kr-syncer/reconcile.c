@@ -759,8 +759,7 @@ static step write_copy(rctx *c, const json_t *old_entry, json_t **written)
     step st = after_call(c, rc);
     if (st == STEP_OK && foreign) {
         char msg[256];
-        snprintf(msg, sizeof(msg),
-                 "a %s named %s exists in %s without the label %s=%s: not taken over",
+        snprintf(msg, sizeof(msg), "%s/%s exists in %s without the label %s=%s: not taken over",
                  c->res->resource, c->req->name, c->req->cluster, KR_LABEL_MANAGED_BY,
                  KR_MANAGER_SYNCER);
         log_key(c, KR_LOG_WARN, "%s", msg);
@@ -916,12 +915,22 @@ static step reconcile_sync(rctx *c)
         return st;
     }
     if (c->copy && !ours(c, c->copy)) {
+        /* why, by the label that says so: the hub it was made for first */
         const json_t *labels = json_object_get(json_object_get(c->copy, "metadata"), "labels");
         const char *uid = json_string_value(json_object_get(labels, KR_LABEL_SOURCE_UID));
-        st = record_error(c, old,
-                          uid && *uid ? "the copy is managed for another source cluster"
-                                      : "the copy has no " KR_LABEL_SOURCE_UID
-                                        " label, so it is not ours: not taken over");
+        const char *hub = json_string_value(json_object_get(labels, KR_LABEL_SOURCE_CLUSTER));
+        char msg[512];
+        if (!hub || strcmp(hub, c->s->hub_name) != 0)
+            snprintf(msg, sizeof(msg),
+                     "the copy is managed for %s%.63s%s, not this hub (%s): not taken over",
+                     hub ? "the source cluster " : "no source cluster (no " KR_LABEL_SOURCE_CLUSTER,
+                     hub ? hub : "", hub ? "" : " label)", c->s->hub_name);
+        else
+            snprintf(msg, sizeof(msg), "%s",
+                     uid && *uid ? "the copy is not ours: not taken over"
+                                 : "the copy has no " KR_LABEL_SOURCE_UID
+                                   " label, so it is not ours: not taken over");
+        st = record_error(c, old, msg);
         json_decref(entries);
         return st;
     }
@@ -936,13 +945,17 @@ static step reconcile_sync(rctx *c)
     if (st == STEP_FAILED && immutable_refusal(c))
         st = replace_copy(c);
     if (st != STEP_OK) {
-        /* The failure goes into the status (unchanged text: no write). */
-        if (st == STEP_FAILED || (st == STEP_RETRY && c->unreachable)) {
-            char msg[sizeof(c->err->message)];
+        /* The failure goes into the status (unchanged text: no write):
+         * this look's, or, while another key probes the cluster, the
+         * failure it waits on (every object placed there shows it). */
+        char msg[sizeof(c->err->message)];
+        bool why = st == STEP_FAILED || (st == STEP_RETRY && c->unreachable);
+        if (why)
             memcpy(msg, c->err->message, sizeof(msg));
-            if (record_error(c, old, msg) == STEP_CONFLICT)
-                st = STEP_CONFLICT;
-        }
+        else if (st == STEP_RETRY)
+            why = syncer_health_last_error(&c->cl->health, msg, sizeof(msg));
+        if (why && record_error(c, old, msg) == STEP_CONFLICT)
+            st = STEP_CONFLICT;
         json_decref(entries);
         return st;
     }
