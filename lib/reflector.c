@@ -772,6 +772,20 @@ static void on_watch_close(int rc, const kr_error_t *err, void *user)
         } else {
             start_watch(r, false);
         }
+    } else if (rc != KR_EGONE && rv_refused(rc, err)) {
+        /* "Too large resource version": the server has not reached the
+         * RV this cache has (it was restored, or made anew at the
+         * address). As client-go: the next list reads the server's
+         * latest ("" rather than the RV it refused), after the backoff,
+         * and the cache becomes what it holds now. */
+        kr_log(&r->logger, KR_LOG_WARN, MOD,
+               "%s: the server has not reached resourceVersion %s (restored or new?): listing "
+               "its latest",
+               r->name, r->last_rv ? r->last_rv : "");
+        report_request(r, KR_REFLECTOR_REQUEST_NONE, KR_RESTART_GONE);
+        cancel_timer(r, &r->progress_timer);
+        r->rv_unavailable = true;
+        back_off(r, NEXT_RELIST);
     } else if (rc == KR_EGONE) {
         /* as client-go: the list-and-watch ends, and the next one (a list
          * at least as fresh as that RV) begins after the backoff, so that

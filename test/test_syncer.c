@@ -1629,6 +1629,40 @@ START_TEST(a_stopped_datacenter_holds_the_finalizer_until_it_answers_again)
 }
 END_TEST
 
+/* A datacenter made anew at the same address, its resourceVersions behind
+ * what the caches saw (a cluster rebuilt, a restore from an old backup):
+ * the watch from the caches' RV is refused ("too large"), they list the
+ * new cluster whole, and the copies it lacks are made again. The cache
+ * never keeps copies the cluster does not hold. */
+START_TEST(a_datacenter_made_anew_behind_the_caches_is_listed_again)
+{
+    world w;
+    world_up(&w, 0);
+    hub_put(&w, CM, object_of(CM, "anew", "v1", NULL));
+    converge(&w, 3, false);
+    assert_copy(&w, CM, 1, "anew", "v1");
+    unsigned short port = kr_testserver_port(w.dc[1].ts);
+    kr_testserver_free(w.dc[1].ts);
+    kr_testserver_opts o = {.seed = 98, .bookmark_interval_ms = 100, .port = port};
+    kr_error_t err = {0};
+    ck_assert_msg(kr_testserver_start(&o, &w.dc[1].ts, &err) == 0, "%s", err.message);
+    seed_server(w.dc[1].ts);
+    /* the cache lets go of the copy the new cluster does not hold */
+    kr_store_t *st = kr_informer_store(w.s->clusters[1].copies[res_index(CM)]);
+    for (int i = 0;; i++) {
+        json_t *cached = kr_store_get_by_name(st, NSNAME, "anew");
+        json_decref(cached);
+        if (!cached)
+            break;
+        ck_assert_msg(i < WAIT_MS / 10, "dc2's cache kept a copy dc2 no longer holds");
+        sleep_ms(10);
+    }
+    converge(&w, 3, false);
+    assert_copy(&w, CM, 1, "anew", "v1");
+    world_down(&w);
+}
+END_TEST
+
 /* Give dc `d`'s ConfigMap copies (resource index r) a synced cache that
  * holds nothing, as a cache behind would; returns the real one (the world
  * frees both). */
@@ -2283,6 +2317,7 @@ int main(void)
     tcase_add_test(tc, an_entry_no_other_lane_is_coming_for_is_written_at_once);
     tcase_add_test(tc, a_parked_entry_is_not_written_for_an_unplaced_cluster_or_another_object);
     tcase_add_test(tc, a_lasting_error_completes_the_batch_that_waits_for_it);
+    tcase_add_test(tc, a_datacenter_made_anew_behind_the_caches_is_listed_again);
     tcase_add_test(tc, a_remembered_copy_write_is_forgotten_when_its_object_is_gone_or_unplaced);
     tcase_add_test(tc, every_cluster_converges_to_the_hub_after_faults);
     suite_add_tcase(s, tc);

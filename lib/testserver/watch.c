@@ -339,6 +339,20 @@ static int parse_watch_params(kr_testserver_t *ts, const ts_request *req, struct
             return -1;
         }
         p->has_rv = p->rv != 0;
+        /* from a resourceVersion this server has not reached (a client
+         * that knew another server of this address, restored or made
+         * anew): kube-apiserver's watch cache waits for it, then gives up
+         * as a list does, and the client lists again */
+        if (p->rv > ts->rv) {
+            char msg[160];
+            snprintf(msg, sizeof(msg), "Timeout: Too large resource version: %llu, current: %llu",
+                     (unsigned long long)p->rv, ts->rv);
+            ts_respond_status(resp, 504, "Timeout", msg,
+                              json_pack("{s:[{s:s,s:s}], s:i}", "causes", "reason",
+                                        "ResourceVersionTooLarge", "message",
+                                        "Too large resource version", "retryAfterSeconds", 1));
+            return -1;
+        }
     }
     if (to) {
         char *end;
