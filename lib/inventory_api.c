@@ -310,7 +310,8 @@ int kr_inventory_api_handle(kr_inventory_t *inv, const kr_inventory_api_opts *op
                  strcmp(path, "/api/v1/history") == 0 || strcmp(path, "/api/v1/events") == 0;
     if (!known)
         return respond_error(resp, 404, "no such resource: %s", path);
-    if (strcmp(method, "GET") != 0)
+    /* HEAD is a GET whose body the server leaves out */
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return respond_error(resp, 405, "%s is read-only: use GET, not %s", path, method);
     if (strcmp(path, "/") == 0) {
         const char *page = kr_inventory_page_html();

@@ -22,6 +22,13 @@
 
 #define DEFAULT_MAX_BODY (3u * 1024 * 1024)
 #define STREAM_BLOCK 16384
+/* The endpoint's connections: at most this many at once, half of them
+ * from one peer, a quarter streams; closed after this many seconds
+ * without traffic. */
+#define HTTP_MAX_CONNECTIONS 256
+#define HTTP_MAX_STREAMS (HTTP_MAX_CONNECTIONS / 4)
+#define HTTP_IDLE_TIMEOUT_S 30
+
 /* A stream whose read says "nothing yet" is asked again after this long
  * (or at once when the server stops). */
 #define STREAM_IDLE_MS 100
@@ -52,6 +59,7 @@ struct kr_http_server {
     atomic_bool stopping;
     pthread_mutex_t lock; /* guards nothing but the idle wait of streams */
     pthread_cond_t wake;
+    atomic_uint streams; /* open streamed responses */
 };
 
 struct kr_http_request {
@@ -301,6 +309,7 @@ static void stream_free(void *cls)
     struct stream *st = cls;
     if (st->done)
         st->done(st->user);
+    atomic_fetch_sub(&st->server->streams, 1);
     kr_free(st);
 }
 
@@ -310,14 +319,30 @@ int kr_http_respond_stream(kr_http_response_t *resp, int status, const char *con
     int rc = check_answer(resp, status);
     if (rc != 0 || !read)
         return rc != 0 ? rc : KR_EINVAL;
+    /* Streams never idle, so they would hold their connections for good:
+     * past a quarter of them the next waits, and probes and short calls
+     * always find room. */
+    if (atomic_fetch_add(&resp->server->streams, 1) >= HTTP_MAX_STREAMS) {
+        atomic_fetch_sub(&resp->server->streams, 1);
+        rc = kr_http_respond_error(resp, 503,
+                                   "%u streams are open, the most this endpoint serves "
+                                   "at once: try again later",
+                                   (unsigned)HTTP_MAX_STREAMS);
+        if (rc == 0)
+            rc = kr_http_respond_header(resp, "Retry-After", "5");
+        return rc == 0 ? KR_EUNAVAILABLE : rc;
+    }
     struct stream *st = kr_calloc(1, sizeof(*st));
-    if (!st)
+    if (!st) {
+        atomic_fetch_sub(&resp->server->streams, 1);
         return KR_ENOMEM;
+    }
     *st = (struct stream){resp->server, read, NULL, user};
     struct MHD_Response *mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK,
                                                                 stream_reader, st, stream_free);
     if (!mr) {
         kr_free(st);
+        atomic_fetch_sub(&resp->server->streams, 1);
         return KR_ENOMEM;
     }
     st->done = done; /* from now on the response owns the stream */
@@ -662,11 +687,6 @@ static int bind_listener(kr_http_server_t *s, kr_error_t *err)
     s->fd = fd;
     return 0;
 }
-
-/* The endpoint's connections: at most this many at once, half of them
- * from one peer; closed after this many seconds without traffic. */
-#define HTTP_MAX_CONNECTIONS 256
-#define HTTP_IDLE_TIMEOUT_S 30
 
 int kr_http_server_new(const kr_http_server_opts *opts, kr_http_server_t **out, kr_error_t *err)
 {

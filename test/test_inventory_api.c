@@ -226,6 +226,11 @@ START_TEST(api_bad_parameters_are_400_with_a_json_message)
                      0);
     ck_assert_int_eq(resp.status, 405);
     kr_inventory_api_response_free(&resp);
+    /* HEAD is a GET (the server leaves the body out) */
+    ck_assert_int_eq(kr_inventory_api_handle(inv, NULL, "HEAD", "/api/v1/objects", NULL, 0, &resp),
+                     0);
+    ck_assert_int_eq(resp.status, 200);
+    kr_inventory_api_response_free(&resp);
     kr_inventory_free(inv);
 }
 END_TEST

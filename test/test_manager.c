@@ -759,6 +759,60 @@ static bool closed_by_server(int fd, int ms)
     return poll(&p, 1, ms) == 1 && recv(fd, &c, 1, 0) == 0;
 }
 
+static atomic_int stream_refusals;
+
+static void capped_handler(const kr_http_request_t *req, kr_http_response_t *resp, void *user)
+{
+    (void)req;
+    int rc = kr_http_respond_stream(resp, 200, "text/event-stream", sse_read, sse_done, user);
+    if (rc == KR_EUNAVAILABLE)
+        atomic_fetch_add(&stream_refusals, 1);
+    else
+        ck_assert_int_eq(rc, 0);
+}
+
+/* Streams never idle: at most 64 are open at once, a 503 with Retry-After
+ * past that, so that probes and short calls always find a connection. */
+START_TEST(streams_leave_room_for_probes)
+{
+    struct running r;
+    manager_make(&r, true, NULL, 0);
+    kr_error_t err = {0};
+    the_sse = (struct sse){0};
+    atomic_store(&stream_refusals, 0);
+    ck_assert_int_eq(kr_manager_add_route(r.m, "GET", "/events", capped_handler, &the_sse, &err),
+                     0);
+    manager_start(&r);
+    const char *base = kr_manager_listen_address(r.m);
+    struct reply x = wait_status(base, "/healthz", 200);
+    free(x.body);
+    int fds[64];
+    for (int i = 0; i < 64; i++) {
+        fds[i] = connect_from("127.0.0.1", base);
+        ck_assert_int_ge(fds[i], 0);
+        static const char get[] = "GET /events HTTP/1.1\r\nHost: t\r\n\r\n";
+        ck_assert_int_eq(send(fds[i], get, sizeof(get) - 1, 0), (ssize_t)(sizeof(get) - 1));
+        char head[64] = "";
+        struct pollfd p = {.fd = fds[i], .events = POLLIN};
+        ck_assert_int_eq(poll(&p, 1, 30000), 1);
+        ck_assert_int_gt(recv(fds[i], head, sizeof(head) - 1, 0), 0);
+        ck_assert_msg(strncmp(head, "HTTP/1.1 200", 12) == 0, "%s", head);
+    }
+    x = http("GET", base, "/events", NULL, 0, false);
+    ck_assert_int_eq(x.status, 503);
+    ck_assert_msg(strstr(json_error(&x), "64 streams are open"), "%s", json_error(&x));
+    free(x.body);
+    ck_assert_int_eq(atomic_load(&stream_refusals), 1);
+    x = http("GET", base, "/healthz", NULL, 0, false);
+    ck_assert_int_eq(x.status, 200);
+    free(x.body);
+    for (int i = 0; i < 64; i++)
+        close(fds[i]);
+    ck_assert_int_eq(manager_finish(&r), 0);
+    ck_assert_int_eq(atomic_load(&the_sse.done_calls), 64);
+}
+END_TEST
+
 /* One peer's idle connections take at most half the endpoint: past 128,
  * its next one is closed at once, and another address's probe answers. */
 START_TEST(one_peer_cannot_take_every_connection)
@@ -1784,6 +1838,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, bodies_over_the_limit_get_413);
     tcase_add_test(tc, a_guard_refuses_before_the_body_is_read);
     tcase_add_test(tc, an_idle_stream_ends_promptly_at_stop);
+    tcase_add_test(tc, streams_leave_room_for_probes);
     tcase_add_test(tc, one_peer_cannot_take_every_connection);
     tcase_add_test(tc, readyz_reports_each_check_and_metrics_parse_back);
     tcase_add_test(tc, a_busy_port_fails_at_new_and_zero_disables);

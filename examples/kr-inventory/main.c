@@ -158,6 +158,8 @@ static void serve_api(const kr_http_request_t *req, kr_http_response_t *resp, vo
                             params.items, params.n, &r);
     kr_http_respond(resp, r.status, r.content_type ? r.content_type : "text/plain",
                     r.body ? r.body : "", r.len);
+    if (r.status == 405) /* RFC 9110: a 405 names the methods the path takes */
+        kr_http_respond_header(resp, "Allow", "GET, HEAD");
     kr_inventory_api_response_free(&r);
 }
 
@@ -193,7 +195,9 @@ static void serve_events(const kr_http_request_t *req, kr_http_response_t *resp,
         kr_http_respond_error(resp, rc == KR_EINVAL ? 400 : 503, "%s", err.message);
         return;
     }
-    kr_http_respond_stream(resp, 200, "text/event-stream", sse_read, sse_done, sse);
+    /* refused (too many streams: a 503 says so): the stream is still ours */
+    if (kr_http_respond_stream(resp, 200, "text/event-stream", sse_read, sse_done, sse) != 0)
+        kr_inventory_sse_free(sse);
 }
 
 /* Ready while the database answers and the last batch written to it was

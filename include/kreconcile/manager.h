@@ -272,7 +272,11 @@ KR_API int kr_http_respond_header(kr_http_response_t *resp, const char *name, co
  * for a while (at most a second or so, so that stops stay prompt) and
  * returns the number of bytes written, 0 for "nothing yet, ask again", or
  * -1 to end the stream. `done` (optional) runs once when the stream ends
- * (client gone or ended), then `user` is no longer used. [HTTP thread] */
+ * (client gone or ended), then `user` is no longer used. At most 64
+ * streams are open at once (a quarter of the endpoint's connections, so
+ * that probes and short calls always find room): past that the response
+ * is a 503 with Retry-After and KR_EUNAVAILABLE is returned; `done` is
+ * then never called, and `user` stays the caller's. [HTTP thread] */
 typedef long (*kr_http_stream_read_cb)(char *buf, size_t max, void *user);
 typedef void (*kr_http_stream_done_cb)(void *user);
 KR_API int kr_http_respond_stream(kr_http_response_t *resp, int status, const char *content_type,
