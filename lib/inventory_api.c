@@ -49,13 +49,6 @@ static int respond_json(kr_inventory_api_response *resp, int status, json_t *doc
 static int respond_error(kr_inventory_api_response *resp, int status, const char *fmt, ...)
     KR_PRINTF(3, 4);
 
-static bool valid_utf8(const char *s)
-{
-    json_t *t = json_string(s); /* jansson refuses what is not UTF-8 */
-    json_decref(t);
-    return t != NULL;
-}
-
 static int respond_error(kr_inventory_api_response *resp, int status, const char *fmt, ...)
 {
     char msg[1024];
@@ -65,7 +58,7 @@ static int respond_error(kr_inventory_api_response *resp, int status, const char
     va_end(ap);
     /* a message cut inside a character loses that character */
     size_t len = strlen(msg);
-    for (int i = 0; i < 3 && len > 0 && !valid_utf8(msg); i++)
+    for (int i = 0; i < 3 && len > 0 && !kr_utf8_valid(msg); i++)
         msg[--len] = '\0';
     return respond_json(resp, status, json_pack("{s:s, s:i}", "error", msg, "code", status));
 }
@@ -299,10 +292,10 @@ int kr_inventory_api_handle(kr_inventory_t *inv, const kr_inventory_api_opts *op
     for (size_t i = 0; i < n; i++) {
         if (!params[i].name)
             return respond_error(resp, 400, "a query parameter without a name");
-        if (!valid_utf8(params[i].name) || (params[i].value && !valid_utf8(params[i].value)))
+        if (!kr_utf8_valid(params[i].name) || (params[i].value && !kr_utf8_valid(params[i].value)))
             return respond_error(resp, 400, "a query parameter is not valid UTF-8");
     }
-    if (!valid_utf8(path)) /* an error that names it could not be written */
+    if (!kr_utf8_valid(path)) /* an error that names it could not be written */
         return respond_error(resp, 400, "the path is not valid UTF-8");
     static const char objects[] = "/api/v1/objects";
     bool known = strcmp(path, "/") == 0 || strcmp(path, objects) == 0 ||

@@ -335,6 +335,14 @@ void kr_json_text_free(char *text);
 
 /* Copy `in` (in_size bytes) into the caller's `out` of out_size bytes: what
  * both know, then zeros for fields the library does not have. */
+/* Whether s can go into JSON (jansson refuses text that is not UTF-8). */
+static inline bool kr_utf8_valid(const char *s)
+{
+    json_t *t = s ? json_string(s) : NULL;
+    json_decref(t);
+    return t != NULL;
+}
+
 static inline void kr_copy_sized(void *out, size_t out_size, const void *in, size_t in_size)
 {
     if (!out)

@@ -2039,6 +2039,17 @@ START_TEST(an_entry_no_other_lane_is_coming_for_is_written_at_once)
 }
 END_TEST
 
+/* A controller of the ConfigMaps never started: the test is its worker. */
+static kr_controller_t *unstarted_controller(world *w)
+{
+    char name[64];
+    kr_controller_opts co;
+    syncer_controller_opts(w->s, res_index(CM), 0, name, sizeof(name), &co);
+    kr_controller_t *ctl = NULL;
+    ck_assert_int_eq(kr_controller_new(&co, &ctl, NULL), 0);
+    return ctl;
+}
+
 /* Reconcile `name` on `cluster`'s lane under `ctl` (a controller that is
  * never started: the test is its worker) until the lane has parked its
  * verified entry. */
@@ -2084,11 +2095,7 @@ START_TEST(a_parked_entry_is_not_written_for_an_unplaced_cluster_or_another_obje
 {
     world w;
     world_up(&w, 0);
-    char name[64];
-    kr_controller_opts co;
-    syncer_controller_opts(w.s, res_index(CM), 0, name, sizeof(name), &co);
-    kr_controller_t *ctl = NULL;
-    ck_assert_int_eq(kr_controller_new(&co, &ctl, NULL), 0);
+    kr_controller_t *ctl = unstarted_controller(&w);
 
     hub_put(&w, CM, object_of(CM, "moved", "v1", "dc1,dc2"));
     park_verified(&w, ctl, "moved", 1);
@@ -2123,12 +2130,8 @@ START_TEST(a_lasting_error_completes_the_batch_that_waits_for_it)
 {
     world w;
     world_up(&w, 0);
-    char name[64];
-    kr_controller_opts co;
     size_t r = res_index(CM);
-    syncer_controller_opts(w.s, r, 0, name, sizeof(name), &co);
-    kr_controller_t *ctl = NULL;
-    ck_assert_int_eq(kr_controller_new(&co, &ctl, NULL), 0);
+    kr_controller_t *ctl = unstarted_controller(&w);
     json_t *foreign = object_of(CM, "split", "theirs", NULL);
     ck_assert_int_eq(kr_client_create(w.dc[1].c, CM, NSNAME, foreign, NULL, NULL, NULL), 0);
     json_decref(foreign);
@@ -2170,12 +2173,8 @@ START_TEST(a_remembered_copy_write_is_forgotten_when_its_object_is_gone_or_unpla
 {
     world w;
     world_up(&w, 0);
-    char name[64];
-    kr_controller_opts co;
     size_t r = res_index(CM);
-    syncer_controller_opts(w.s, r, 0, name, sizeof(name), &co);
-    kr_controller_t *ctl = NULL;
-    ck_assert_int_eq(kr_controller_new(&co, &ctl, NULL), 0);
+    kr_controller_t *ctl = unstarted_controller(&w);
     kr_reconcile_request gone = {"dc1/" NSNAME "/gone", "dc1", NSNAME, "gone"};
     kr_reconcile_request moved = {"dc2/" NSNAME "/moved", "dc2", NSNAME, "moved"};
     uint64_t after = 0;

@@ -418,15 +418,9 @@ static enum MHD_Result careless_review(void *cls, struct MHD_Connection *conn, c
     return ok;
 }
 
-/* A reviewer that asked for audiences takes no answer that does not name
- * one of them (the API's advice to its clients): a server unaware of
- * audiences would vouch for a token minted for another. Without
- * audiences asked, the same answer is taken. */
-START_TEST(an_answer_without_the_audiences_asked_is_a_refusal)
+/* A server answering every request with `answer`, and a client of it. */
+static struct MHD_Daemon *careless_server(const char *answer, kr_client_t **out)
 {
-    static const char answer[] =
-        "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenReview\","
-        "\"status\":{\"authenticated\":true,\"user\":{\"username\":\"mallory\"}}}";
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     struct MHD_Daemon *d =
@@ -441,8 +435,22 @@ START_TEST(an_answer_without_the_audiences_asked_is_a_refusal)
     c.server = url;
     c.qps = -1;
     kr_error_t err = {0};
+    ck_assert_msg(kr_client_new(rt, &c, NULL, out, &err) == 0, "%s", err.message);
+    return d;
+}
+
+/* A reviewer that asked for audiences takes no answer that does not name
+ * one of them (the API's advice to its clients): a server unaware of
+ * audiences would vouch for a token minted for another. Without
+ * audiences asked, the same answer is taken. */
+START_TEST(an_answer_without_the_audiences_asked_is_a_refusal)
+{
+    static const char answer[] =
+        "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenReview\","
+        "\"status\":{\"authenticated\":true,\"user\":{\"username\":\"mallory\"}}}";
+    kr_error_t err = {0};
     kr_client_t *careless = NULL;
-    ck_assert_msg(kr_client_new(rt, &c, NULL, &careless, &err) == 0, "%s", err.message);
+    struct MHD_Daemon *d = careless_server(answer, &careless);
     const char *audiences[] = {"kr-submitter"};
     kr_token_reviewer_opts o = KR_TOKEN_REVIEWER_OPTS_INIT;
     o.client = careless;
@@ -703,22 +711,9 @@ END_TEST
  * status (not an answer). */
 static bool careless_access(const char *answer, char *reason, size_t reason_len, int *rc)
 {
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct MHD_Daemon *d =
-        MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL,
-                         NULL, careless_review, (void *)answer, MHD_OPTION_SOCK_ADDR,
-                         (struct sockaddr *)&addr, MHD_OPTION_END);
-    ck_assert_ptr_nonnull(d);
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    char url[64];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)info->port);
-    kr_rest_config c = KR_REST_CONFIG_INIT;
-    c.server = url;
-    c.qps = -1;
     kr_error_t err = {0};
     kr_client_t *careless = NULL;
-    ck_assert_msg(kr_client_new(rt, &c, NULL, &careless, &err) == 0, "%s", err.message);
+    struct MHD_Daemon *d = careless_server(answer, &careless);
     kr_access_reviewer_t *r = access_reviewer(careless, 0);
     kr_token_user u = {.user = "mallory"};
     kr_access_attrs a = {.verb = "delete", .resource = "secrets", .namespace_ = "kube-system"};
