@@ -7,6 +7,7 @@
  * drift repair; foreign copies; a datacenter answering 503.
  * KR_TEST_THREADED: runtime loop thread, server threads, test as worker. */
 #include <check.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1992,6 +1993,61 @@ START_TEST(the_controller_repairs_drift_from_events_and_keeps_lanes_apart)
 }
 END_TEST
 
+static _Atomic int64_t health_ns = 1000000000;
+
+static int64_t health_clock(void *user)
+{
+    (void)user;
+    return atomic_load(&health_ns);
+}
+
+static int64_t clock_standing_still(void *user);
+
+/* A cluster that answers again wakes every object placed there at once:
+ * none waits out the probe wait it was given while the cluster failed.
+ * The controllers' clock stands still here, so that a key whose wait was
+ * not cut short would never be looked at again. */
+START_TEST(a_cluster_that_answers_again_wakes_its_objects)
+{
+    world w;
+    world_up(&w, 0);
+    w.s->clock = (kr_clock){.now_ns = health_clock};
+    kr_controller_t *ctls[N_RES];
+    controllers_up_on(&w, ctls, &(kr_clock){.now_ns = clock_standing_still});
+    static const char *const names[] = {"w0", "w1", "w2", "w3"};
+    for (int i = 0; i < 4; i++)
+        hub_put(&w, CM, object_of(CM, names[i], "v1", NULL));
+    for (int i = 0; i < 4; i++)
+        wait_until(&w, &(expect){CM, names[i], 1, "v1"}, "the first copies");
+    dc_down(&w, 1, true);
+    for (int i = 0; i < 4; i++)
+        hub_put(&w, CM, object_of(CM, names[i], "v2", NULL));
+    for (int i = 0; i < 4; i++)
+        wait_until(&w, &(expect){CM, names[i], 0, "v2"}, "dc1's copies");
+    /* dc2's lanes fail, or wait for the one that probes */
+    for (int i = 0; i < 4; i++) {
+        for (int k = 0;; k++) {
+            json_t *e = status_entry(&w, CM, names[i], "dc2");
+            bool failed = e && json_object_get(e, "lastError");
+            json_decref(e);
+            if (failed)
+                break;
+            ck_assert_msg(k < WAIT_MS / 10, "dc2's entry of %s never said it failed", names[i]);
+            sleep_ms(10);
+        }
+    }
+    dc_down(&w, 1, false);
+    atomic_fetch_add(&health_ns, (int64_t)60 * 1000000000); /* every probe wait is over */
+    /* one object's lane finds dc2 back: all the others are looked at */
+    hub_put(&w, CM, object_of(CM, "trigger", "v1", NULL));
+    for (int i = 0; i < 4; i++)
+        wait_until(&w, &(expect){CM, names[i], 1, "v2"}, "dc2's copies after its return");
+    for (size_t r = 0; r < N_RES; r++)
+        kr_controller_free(ctls[r]);
+    world_down(&w);
+}
+END_TEST
+
 /* A status entry that changes in one cluster alone (its copy repaired
  * there) is written at once: the other cluster's lane has nothing for the
  * object, so the hub lane waits for no entry of its. The controllers'
@@ -2317,6 +2373,7 @@ int main(void)
     tcase_add_test(tc, a_parked_entry_is_not_written_for_an_unplaced_cluster_or_another_object);
     tcase_add_test(tc, a_lasting_error_completes_the_batch_that_waits_for_it);
     tcase_add_test(tc, a_datacenter_made_anew_behind_the_caches_is_listed_again);
+    tcase_add_test(tc, a_cluster_that_answers_again_wakes_its_objects);
     tcase_add_test(tc, a_remembered_copy_write_is_forgotten_when_its_object_is_gone_or_unplaced);
     tcase_add_test(tc, every_cluster_converges_to_the_hub_after_faults);
     suite_add_tcase(s, tc);

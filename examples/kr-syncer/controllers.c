@@ -157,6 +157,7 @@ void syncer_controller_opts(syncer_t *s, size_t resource, unsigned workers, char
 
 int syncer_watch(syncer_t *s, size_t resource, kr_controller_t *ctl, kr_error_t *err)
 {
+    s->resources[resource].ctl = ctl;
     kr_controller_source hub = KR_CONTROLLER_SOURCE_INIT;
     hub.informer = s->resources[resource].hub;
     hub.cluster = s->hub_name;

@@ -47,10 +47,12 @@ bool syncer_unreachable(int rc, const kr_error_t *err)
     }
 }
 
-void syncer_health_record(syncer_health *h, int rc, const kr_error_t *err, int64_t now_ns)
+bool syncer_health_record(syncer_health *h, int rc, const kr_error_t *err, int64_t now_ns)
 {
+    bool back = false;
     pthread_mutex_lock(&h->lock);
     if (!syncer_unreachable(rc, err)) {
+        back = h->retry_at_ns != 0;
         h->retry_at_ns = 0;
         h->backoff_ms = 0;
     } else {
@@ -63,6 +65,7 @@ void syncer_health_record(syncer_health *h, int rc, const kr_error_t *err, int64
                  err && err->message[0] ? err->message : "the cluster does not answer");
     }
     pthread_mutex_unlock(&h->lock);
+    return back;
 }
 
 bool syncer_health_last_error(syncer_health *h, char *buf, size_t len)

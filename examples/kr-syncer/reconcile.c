@@ -113,9 +113,34 @@ static bool may_call(rctx *c)
     return false;
 }
 
+/* A cluster answers again: every object placed there, of every resource,
+ * is looked at now, not when its wait for a probe would have ended (up to
+ * 15 s). [worker] */
+static void wake_cluster(syncer_t *s, const char *cluster)
+{
+    for (size_t r = 0; r < s->n_resources; r++) {
+        syncer_resource *res = &s->resources[r];
+        json_t *items = NULL;
+        if (!res->ctl || kr_store_list(kr_informer_store(res->hub), &items, NULL) != 0)
+            continue;
+        size_t i;
+        json_t *obj;
+        json_array_foreach(items, i, obj)
+        {
+            if (syncer_placed(obj, cluster))
+                kr_controller_enqueue(res->ctl, cluster, meta_string(obj, "namespace"),
+                                      meta_string(obj, "name"));
+        }
+        json_decref(items);
+    }
+}
+
 static step after_call(rctx *c, int rc)
 {
-    syncer_health_record(&c->cl->health, rc, c->err, now_ns(c->s));
+    if (syncer_health_record(&c->cl->health, rc, c->err, now_ns(c->s)) && c->ctl) {
+        log_key(c, KR_LOG_INFO, "%s answers again: its objects are looked at now", c->req->cluster);
+        wake_cluster(c->s, c->req->cluster);
+    }
     if (rc == 0)
         return STEP_OK;
     if (rc == KR_ECONFLICT)

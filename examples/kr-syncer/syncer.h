@@ -122,7 +122,9 @@ void syncer_health_destroy(syncer_health *h);
  * A due probe reserves the next interval so that only one caller probes. */
 bool syncer_health_may_try(syncer_health *h, int64_t now_ns, uint64_t *wait_ms);
 /* Record the outcome of a request (rc 0 or negative with err). */
-void syncer_health_record(syncer_health *h, int rc, const kr_error_t *err, int64_t now_ns);
+/* Record a request's result; true when it is the first answer after the
+ * cluster was failing (it is back). */
+bool syncer_health_record(syncer_health *h, int rc, const kr_error_t *err, int64_t now_ns);
 /* While the cluster waits for a probe, the failure that made it wait
  * (into buf) and true; false when it is healthy. */
 bool syncer_health_last_error(syncer_health *h, char *buf, size_t len);
@@ -162,6 +164,9 @@ typedef struct syncer_resource {
     char kind[64], api_version[128]; /* learned from answers (record.c) */
     kr_gvr gvr;
     kr_informer_t *hub; /* the hub objects of this resource in the namespace */
+    /* the controller syncer_watch was given (set before it starts), whose
+     * lanes a cluster's return wakes; NULL without one */
+    kr_controller_t *ctl;
 } syncer_resource;
 
 typedef struct syncer_config {
