@@ -7,6 +7,7 @@
  * by an asynchronous handler. */
 #include <errno.h>
 #include <limits.h>
+#include <openssl/crypto.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -504,11 +505,36 @@ static int make_authenticators(kr_manager_t *m, kr_error_t *err)
 
 static int make_http(kr_manager_t *m, const kr_manager_opts *opts, kr_error_t *err)
 {
-    if (listen_disabled(m->config->listen))
+    const kr_manager_config *cfg = m->config;
+    if (!cfg->tls_cert_file != !cfg->tls_private_key_file)
+        return kr_error_set(err, KR_EINVAL, "%s needs %s",
+                            cfg->tls_cert_file ? "--tls-cert-file" : "--tls-private-key-file",
+                            cfg->tls_cert_file ? "--tls-private-key-file" : "--tls-cert-file");
+    if (listen_disabled(cfg->listen))
         return 0;
-    kr_http_server_opts ho = {
-        .listen = m->config->listen, .max_body_bytes = opts->max_body_bytes, .logger = m->logger};
-    int rc = kr_http_server_new(&ho, &m->http, err);
+    char *cert = NULL, *key = NULL;
+    int rc = 0;
+    if (cfg->tls_cert_file) {
+        kr_error_t e = {0};
+        rc = kr_read_file(cfg->tls_cert_file, 1u << 20, "--tls-cert-file", &cert, NULL, &e);
+        if (rc == 0)
+            rc = kr_read_file(cfg->tls_private_key_file, 1u << 20, "--tls-private-key-file", &key,
+                              NULL, &e);
+        if (rc != 0) {
+            kr_free(cert);
+            return kr_error_set(err, rc == KR_ENOMEM ? KR_ENOMEM : KR_EINVAL, "%s", e.message);
+        }
+    }
+    kr_http_server_opts ho = {.listen = cfg->listen,
+                              .max_body_bytes = opts->max_body_bytes,
+                              .logger = m->logger,
+                              .tls_cert_pem = cert,
+                              .tls_key_pem = key};
+    rc = kr_http_server_new(&ho, &m->http, err);
+    if (key)
+        OPENSSL_cleanse(key, strlen(key));
+    kr_free(cert);
+    kr_free(key);
     if (rc == 0)
         rc = kr_http_server_route(m->http, "GET", "/healthz", NULL, NULL, healthz, m, true, err);
     if (rc == 0)

@@ -184,6 +184,8 @@ enum shared_id {
     SH_LEASE_NAMESPACE,
     SH_LEASE_NAME,
     SH_LISTEN,
+    SH_TLS_CERT_FILE,
+    SH_TLS_KEY_FILE,
     SH_LOG_FORMAT,
     SH_VERBOSITY,
     SH_TOKEN_AUTH_FILE,
@@ -230,6 +232,11 @@ static const struct shared_flag shared_flags[SH_COUNT] = {
                             "namespace of the Lease (default: the hub context's namespace)"},
     [SH_LEASE_NAME] = {"lease-name", 0, KR_FLAG_STRING, KR_MANAGER_FLAGS_LEADER, "NAME",
                        "name of the Lease"},
+    [SH_TLS_CERT_FILE] = {"tls-cert-file", 0, KR_FLAG_STRING, KR_MANAGER_FLAGS_LISTEN, "FILE",
+                          "serve --listen over HTTPS with this certificate (PEM, the chain "
+                          "after it); with --tls-private-key-file"},
+    [SH_TLS_KEY_FILE] = {"tls-private-key-file", 0, KR_FLAG_STRING, KR_MANAGER_FLAGS_LISTEN, "FILE",
+                         "the private key of --tls-cert-file (PEM)"},
     [SH_LISTEN] = {"listen", 0, KR_FLAG_STRING, KR_MANAGER_FLAGS_LISTEN, "ADDR:PORT",
                    "HTTP endpoint for /healthz, /readyz, /metrics (\"0\" disables)"},
     [SH_LOG_FORMAT] = {"log-format", 0, KR_FLAG_STRING, KR_MANAGER_FLAGS_LOG, "json|text",
@@ -532,6 +539,15 @@ static int set_shared(struct parser *p, int id, const char *dashes, const char *
         return 0;
     case SH_LISTEN:
         return parse_listen(p, value);
+    case SH_TLS_CERT_FILE:
+    case SH_TLS_KEY_FILE:
+        if (*value == '\0')
+            return bad_value(p, dashes, name, value, "empty file name");
+        if (id == SH_TLS_CERT_FILE)
+            cfg->tls_cert_file = value;
+        else
+            cfg->tls_private_key_file = value;
+        return 0;
     case SH_LOG_FORMAT:
         if (strcmp(value, "json") == 0)
             cfg->log_format = KR_LOG_FORMAT_JSON;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -60,6 +61,7 @@ struct kr_http_server {
     pthread_mutex_t lock; /* guards nothing but the idle wait of streams */
     pthread_cond_t wake;
     atomic_uint streams; /* open streamed responses */
+    char *tls_cert, *tls_key; /* PEM, or NULL: plain HTTP */
 };
 
 struct kr_http_request {
@@ -688,6 +690,15 @@ static int bind_listener(kr_http_server_t *s, kr_error_t *err)
     return 0;
 }
 
+static void free_tls(kr_http_server_t *s)
+{
+    if (s->tls_key)
+        OPENSSL_cleanse(s->tls_key, strlen(s->tls_key));
+    kr_free(s->tls_key);
+    kr_free(s->tls_cert);
+    s->tls_key = s->tls_cert = NULL;
+}
+
 int kr_http_server_new(const kr_http_server_opts *opts, kr_http_server_t **out, kr_error_t *err)
 {
     if (!opts || !opts->listen || !out)
@@ -703,8 +714,19 @@ int kr_http_server_new(const kr_http_server_opts *opts, kr_http_server_t **out, 
     }
     s->max_body = opts->max_body_bytes ? opts->max_body_bytes : DEFAULT_MAX_BODY;
     s->logger = opts->logger;
+    if (opts->tls_cert_pem && opts->tls_key_pem) {
+        s->tls_cert = kr_strdup(opts->tls_cert_pem);
+        s->tls_key = kr_strdup(opts->tls_key_pem);
+        if (!s->tls_cert || !s->tls_key) {
+            kr_free(s->tls_cert);
+            kr_free(s->tls_key);
+            kr_free(s);
+            return kr_error_set(err, KR_ENOMEM, "out of memory");
+        }
+    }
     int rc = bind_listener(s, err);
     if (rc != 0) {
+        free_tls(s);
         kr_free(s);
         return rc;
     }
@@ -722,6 +744,13 @@ int kr_http_server_start(kr_http_server_t *s, kr_error_t *err)
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
     if (s->ipv6)
         flags |= MHD_USE_IPv6;
+    struct MHD_OptionItem tls[3] = {{MHD_OPTION_END, 0, NULL}};
+    if (s->tls_cert) {
+        flags |= MHD_USE_TLS;
+        tls[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key};
+        tls[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert};
+        tls[2] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    }
     s->daemon =
         /* The logger first: libmicrohttpd prints to stderr about any option
          * it meets before it (and the library never prints). */
@@ -735,9 +764,11 @@ int kr_http_server_start(kr_http_server_t *s, kr_error_t *err)
                          (unsigned)HTTP_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
                          (unsigned)HTTP_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
                          (unsigned)(HTTP_MAX_CONNECTIONS / 2), MHD_OPTION_NOTIFY_COMPLETED,
-                         request_completed, NULL, MHD_OPTION_END);
+                         request_completed, NULL, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (!s->daemon)
-        return kr_error_set(err, KR_EIO, "cannot serve HTTP on %s", s->address);
+        return kr_error_set(err, KR_EIO, "cannot serve %s on %s%s", s->tls_cert ? "HTTPS" : "HTTP",
+                            s->address,
+                            s->tls_cert ? " (is the key the certificate's, both PEM?)" : "");
     s->fd = -1; /* closed by MHD_stop_daemon */
     return 0;
 }
@@ -779,5 +810,6 @@ void kr_http_server_free(kr_http_server_t *s)
         close(s->fd);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->wake);
+    free_tls(s);
     kr_free(s);
 }

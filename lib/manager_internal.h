@@ -22,6 +22,8 @@ typedef struct kr_http_server_opts {
     const char *listen; /* ADDR:PORT */
     size_t max_body_bytes; /* 0 = 3 MiB */
     kr_logger logger;
+    /* PEM text, both or neither: HTTPS only (copied) */
+    const char *tls_cert_pem, *tls_key_pem;
 } kr_http_server_opts;
 
 /* Create the endpoint: bind and listen on opts->listen now (a busy port

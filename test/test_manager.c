@@ -618,6 +618,81 @@ START_TEST(a_guard_refuses_before_the_body_is_read)
 }
 END_TEST
 
+static size_t discard_body(char *data, size_t size, size_t n, void *user)
+{
+    (void)data;
+    (void)user;
+    return size * n;
+}
+
+/* GET https://base/path trusting `ca`: the status, or 0 when no answer
+ * came (a plain client, a TLS failure). */
+static long https_get(const char *scheme, const char *base, const char *path, const char *ca)
+{
+    char url[512];
+    snprintf(url, sizeof(url), "%s://%s%s", scheme, base, path);
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_body);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    return status;
+}
+
+/* --tls-cert-file and --tls-private-key-file: the endpoint serves HTTPS
+ * only; one without the other is refused at start. */
+START_TEST(the_endpoint_serves_https_with_a_certificate)
+{
+    char dir[256], crt[320], key[320];
+    if (!kr_test_make_server_cert(dir, sizeof(dir), "test_manager_tls")) {
+        kr_test_tmpdir_remove(dir);
+        return;
+    }
+    snprintf(crt, sizeof(crt), "%s/srv.crt", dir);
+    snprintf(key, sizeof(key), "%s/srv.key", dir);
+    static const kr_manager_program prog = {
+        .name = "kr-tls", .shared = KR_MANAGER_FLAGS_LISTEN | KR_MANAGER_FLAGS_LOG};
+    kr_manager_opts mo = KR_MANAGER_OPTS_INIT;
+    mo.program = &prog;
+    mo.no_hub = true;
+    mo.logger = (kr_logger){.cb = discard_log};
+    struct running r;
+    memset(&r, 0, sizeof(r));
+    kr_error_t err = {0};
+    char *lone[] = {"kr-tls", "--listen", "127.0.0.1:0", "--tls-cert-file", crt, NULL};
+    ck_assert_int_eq(kr_manager_parse_args(&prog, 5, lone, &r.cfg, &err), 0);
+    mo.config = &r.cfg;
+    ck_assert_int_eq(kr_manager_new(&mo, &r.m, &err), KR_EINVAL);
+    ck_assert_str_eq(err.message, "--tls-cert-file needs --tls-private-key-file");
+    kr_manager_config_free(&r.cfg);
+    memset(&r, 0, sizeof(r));
+    char *argv[] = {
+        "kr-tls", "--listen", "127.0.0.1:0", "--tls-cert-file", crt, "--tls-private-key-file",
+        key,      NULL};
+    ck_assert_int_eq(kr_manager_parse_args(&prog, 7, argv, &r.cfg, &err), 0);
+    mo.config = &r.cfg;
+    ck_assert_msg(kr_manager_new(&mo, &r.m, &err) == 0, "%s", err.message);
+    manager_start(&r);
+    const char *base = kr_manager_listen_address(r.m);
+    long status = 0;
+    for (int i = 0; i < 300 && status != 200; i++) {
+        status = https_get("https", base, "/healthz", crt);
+        if (status != 200) {
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    ck_assert_int_eq(status, 200);
+    ck_assert_int_eq(https_get("http", base, "/healthz", crt), 0);
+    ck_assert_int_eq(manager_finish(&r), 0);
+    kr_test_tmpdir_remove(dir);
+}
+END_TEST
+
 /* A Server-Sent Events stream: three events, then idle until the end. */
 struct sse {
     atomic_int sent;
@@ -1839,6 +1914,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, a_guard_refuses_before_the_body_is_read);
     tcase_add_test(tc, an_idle_stream_ends_promptly_at_stop);
     tcase_add_test(tc, streams_leave_room_for_probes);
+    tcase_add_test(tc, the_endpoint_serves_https_with_a_certificate);
     tcase_add_test(tc, one_peer_cannot_take_every_connection);
     tcase_add_test(tc, readyz_reports_each_check_and_metrics_parse_back);
     tcase_add_test(tc, a_busy_port_fails_at_new_and_zero_disables);

@@ -422,6 +422,17 @@ START_TEST(listen_forms_and_disabling)
         ck_assert_str_eq(cfg.listen, ok[i]);
         kr_manager_config_free(&cfg);
     }
+    /* HTTPS: a certificate and its key, as kube-apiserver names them */
+    kr_manager_config cfg;
+    kr_error_t err = {0};
+    ck_assert_msg(
+        parse(&cfg, &err, "--tls-cert-file", "c.pem", "--tls-private-key-file=k.pem", NULL) == 0,
+        "%s", err.message);
+    ck_assert_str_eq(cfg.tls_cert_file, "c.pem");
+    ck_assert_str_eq(cfg.tls_private_key_file, "k.pem");
+    kr_manager_config_free(&cfg);
+    expect_error("invalid argument \"\" for \"--tls-cert-file\" flag: empty file name",
+                 "--tls-cert-file=", NULL);
 }
 END_TEST
 

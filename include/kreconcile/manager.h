@@ -108,7 +108,8 @@ typedef struct kr_flag {
 #define KR_MANAGER_FLAGS_HUB 0x01u
 #define KR_MANAGER_FLAGS_CLUSTERS 0x02u /* --cluster NAME=KUBECONFIG[:CONTEXT] */
 #define KR_MANAGER_FLAGS_LEADER 0x04u /* --leader-elect, --lease-namespace, --lease-name */
-#define KR_MANAGER_FLAGS_LISTEN 0x08u /* --listen ADDR:PORT */
+/* --listen ADDR:PORT, --tls-cert-file, --tls-private-key-file */
+#define KR_MANAGER_FLAGS_LISTEN 0x08u
 #define KR_MANAGER_FLAGS_LOG 0x10u /* --log-format json|text, -v LEVEL */
 #define KR_MANAGER_FLAGS_ALL 0x1fu
 /* --token-auth-file, --token-review, --token-review-audience: who may call
@@ -186,6 +187,10 @@ typedef struct kr_manager_config {
      * logs; NULL: kr_manager_opts.hub_name's, else "hub". */
     const char *hub_name;
     bool authorization_review; /* --authorization-review (KR_MANAGER_FLAGS_AUTH) */
+    /* --tls-cert-file, --tls-private-key-file (KR_MANAGER_FLAGS_LISTEN):
+     * PEM files; both given, the endpoint serves HTTPS only */
+    const char *tls_cert_file;
+    const char *tls_private_key_file;
 } kr_manager_config;
 
 /* Returned (positive) by kr_manager_parse_args. */
