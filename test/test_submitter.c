@@ -3008,10 +3008,14 @@ static unsigned short free_port(void)
 }
 
 /* kr-submitter CLI verb; output in out. */
+/* The CA an https --server's certificate is checked against (the CLI's
+ * --certificate-authority), when a test serves HTTPS. */
+static char cli_ca[400];
+
 static int cli(const char *bin, const char *server, const char *token, const char *const *args,
                char *out, size_t size)
 {
-    const char *argv[16];
+    const char *argv[18];
     size_t n = 0;
     argv[n++] = bin;
     for (; *args && n < 10; args++)
@@ -3020,6 +3024,10 @@ static int cli(const char *bin, const char *server, const char *token, const cha
     argv[n++] = server;
     argv[n++] = "--token";
     argv[n++] = token;
+    if (strncmp(server, "https://", 8) == 0) {
+        argv[n++] = "--certificate-authority";
+        argv[n++] = cli_ca;
+    }
     argv[n] = NULL;
     return kr_test_proc_run(argv, out, size, 60000);
 }
@@ -3403,8 +3411,13 @@ START_TEST(program_asks_the_hub_who_its_callers_are)
     snprintf(kubeconfig, sizeof(kubeconfig), "%s/kubeconfig", hub.dir);
     unsigned short port = free_port();
     snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
-    snprintf(server, sizeof(server), "http://127.0.0.1:%u", port);
+    /* served over HTTPS, with the hub's certificate (made for 127.0.0.1) */
+    snprintf(server, sizeof(server), "https://127.0.0.1:%u", port);
     snprintf(log, sizeof(log), "%s/serve-review.log", p.dir);
+    char crt[400], key[400];
+    snprintf(crt, sizeof(crt), "%s/srv.crt", hub.dir);
+    snprintf(key, sizeof(key), "%s/srv.key", hub.dir);
+    snprintf(cli_ca, sizeof(cli_ca), "%s", crt);
     const char *argv[] = {p.bin,
                           "serve",
                           "--kubeconfig",
@@ -3415,6 +3428,10 @@ START_TEST(program_asks_the_hub_who_its_callers_are)
                           p.dc2,
                           "--listen",
                           listen,
+                          "--tls-cert-file",
+                          crt,
+                          "--tls-private-key-file",
+                          key,
                           "--token-review",
                           "--token-review-audience",
                           "kr-submitter",

@@ -19,6 +19,7 @@ typedef struct cli_opts {
     const char *server;
     const char *token;
     const char *token_file;
+    const char *ca_file; /* --certificate-authority: trusted for an https --server */
     const char *output; /* "table", "json" or "yaml" */
     const char *file;
     const char *clusters;
@@ -154,6 +155,8 @@ static long http_call(const cli_opts *o, const char *method, const char *path, c
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    if (o->ca_file)
+        curl_easy_setopt(c, CURLOPT_CAINFO, o->ca_file);
     if (body || strcmp(method, "POST") == 0) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? len : 0));
@@ -548,6 +551,12 @@ static int parse(const verb_spec *v, int argc, char **argv, cli_opts *o)
                            .value = &o->token_file,
                            .metavar = "FILE",
                            .help = "read the bearer token from FILE"};
+    flags[n++] = (kr_flag){.name = "certificate-authority",
+                           .type = KR_FLAG_STRING,
+                           .value = &o->ca_file,
+                           .metavar = "FILE",
+                           .help = "the CA (PEM) to trust for an https --server, instead "
+                                   "of the system's"};
     flags[n++] = (kr_flag){.name = "namespace",
                            .shorthand = 'n',
                            .type = KR_FLAG_STRING,
