@@ -264,6 +264,19 @@ static step record_error_fin(rctx *c, const json_t *old_entry, const char *messa
     return s;
 }
 
+/* What a step that did not succeed says in this cluster's entry: this
+ * look's failure, or, while another key probes the cluster, the failure
+ * it waits on (every object placed there shows it). False when there is
+ * nothing to say (a retry for another reason). */
+static bool failure_text(const rctx *c, step st, char *msg, size_t len)
+{
+    if (st == STEP_FAILED || (st == STEP_RETRY && c->unreachable)) {
+        snprintf(msg, len, "%s", c->err->message);
+        return true;
+    }
+    return st == STEP_RETRY && syncer_health_last_error(&c->cl->health, msg, len);
+}
+
 static step record_error(rctx *c, const json_t *old_entry, const char *message)
 {
     return record_error_fin(c, old_entry, message, SYNCER_FINALIZER_ADD);
@@ -659,16 +672,9 @@ static step reconcile_delete(rctx *c)
     json_t *entry = json_incref(json_object_get(entries, c->req->cluster));
     if (syncer_delete_needed(c->hub, entries, c->req->cluster)) {
         st = confirm_gone(c, true);
-        /* What holds the delete here shows in this cluster's entry: this
-         * look's failure, or, while another key probes the cluster, the
-         * failure it waits on. */
+        /* What holds the delete here shows in this cluster's entry */
         char msg[sizeof(c->err->message)];
-        bool why = st == STEP_FAILED || (st == STEP_RETRY && c->unreachable);
-        if (why)
-            memcpy(msg, c->err->message, sizeof(msg));
-        else if (st == STEP_RETRY)
-            why = syncer_health_last_error(&c->cl->health, msg, sizeof(msg));
-        if (why) {
+        if (failure_text(c, st, msg, sizeof(msg))) {
             if (record_error_fin(c, entry, msg, SYNCER_FINALIZER_KEEP) == STEP_CONFLICT)
                 st = STEP_CONFLICT;
         } else if (st == STEP_OK) {
@@ -970,16 +976,9 @@ static step reconcile_sync(rctx *c)
     if (st == STEP_FAILED && immutable_refusal(c))
         st = replace_copy(c);
     if (st != STEP_OK) {
-        /* The failure goes into the status (unchanged text: no write):
-         * this look's, or, while another key probes the cluster, the
-         * failure it waits on (every object placed there shows it). */
+        /* The failure goes into the status (unchanged text: no write) */
         char msg[sizeof(c->err->message)];
-        bool why = st == STEP_FAILED || (st == STEP_RETRY && c->unreachable);
-        if (why)
-            memcpy(msg, c->err->message, sizeof(msg));
-        else if (st == STEP_RETRY)
-            why = syncer_health_last_error(&c->cl->health, msg, sizeof(msg));
-        if (why && record_error(c, old, msg) == STEP_CONFLICT)
+        if (failure_text(c, st, msg, sizeof(msg)) && record_error(c, old, msg) == STEP_CONFLICT)
             st = STEP_CONFLICT;
         json_decref(entries);
         return st;
