@@ -28,6 +28,7 @@ typedef struct cli_opts {
     const char *spec_hash;
     bool wait;
     long chunk_size; /* list: runnables per request; 0: all in one */
+    bool all_namespaces; /* list -A: every namespace */
     const char *uid; /* history: of the runnable with this uid */
     const char *target; /* NAME or NS/NAME */
 } cli_opts;
@@ -41,7 +42,7 @@ static const char usage[] =
     "  kr-submitter approve|reject NAME [--spec-hash H]\n"
     "  kr-submitter cancel|get NAME\n"
     "  kr-submitter history NAME [--uid U]\n"
-    "  kr-submitter list [--chunk-size N]\n"
+    "  kr-submitter list [-A] [--chunk-size N]\n"
     "  kr-submitter whoami                        who the API takes the token for\n"
     "\n"
     "Every verb takes --server URL, --token T or --token-file F, -n NS and -o table|json|yaml;\n"
@@ -55,7 +56,7 @@ typedef struct verb_spec {
     int n_names; /* positional NAMEs: 0 or 1 */
     bool submit_flags; /* -f, --clusters, --idempotency-key, --wait */
     bool hash_flag; /* --spec-hash */
-    bool list_flags; /* --chunk-size */
+    bool list_flags; /* -A, --chunk-size */
     bool uid_flag; /* --uid */
 } verb_spec;
 
@@ -85,7 +86,7 @@ static const verb_spec verbs[] = {
      .n_names = 1,
      .uid_flag = true},
     {.name = "list",
-     .usage = "[--chunk-size N] [flags]",
+     .usage = "[-A] [--chunk-size N] [flags]",
      .summary = "list runnables",
      .list_flags = true},
     {.name = "whoami",
@@ -259,12 +260,14 @@ static void table_print(table *t)
     free(t->cells);
 }
 
-static void print_table(const json_t *items)
+/* One row per runnable; with a NAMESPACE column first when they may be of
+ * several namespaces (list -A), as kubectl get prints them. */
+static void print_table(const json_t *items, bool with_namespace)
 {
-    table t = {.n_cols = 7};
+    table t = {.n_cols = with_namespace ? 7 : 6};
     const char *head[] = {"NAMESPACE", "NAME",         "PHASE",    "CLUSTER",
                           "ATTEMPT",   "SUBMITTED-BY", "APPROVALS"};
-    table_add(&t, head);
+    table_add(&t, with_namespace ? head : head + 1);
     size_t i;
     json_t *r;
     json_array_foreach(items, i, r)
@@ -281,7 +284,7 @@ static void print_table(const json_t *items)
                              attempt,
                              sub_str(r, "status.submittedBy"),
                              approvals};
-        table_add(&t, row);
+        table_add(&t, with_namespace ? row : row + 1);
     }
     table_print(&t);
 }
@@ -354,11 +357,19 @@ static int show(const cli_opts *o, long status, json_t *doc, bool history)
         print_history(json_object_get(doc, "items"));
     } else if (json_object_get(doc, "username")) {
         print_user(doc);
+    } else if (json_array_size(json_object_get(doc, "items")) == 0 &&
+               json_object_get(doc, "items")) {
+        /* as kubectl get says it, on stderr: stdout stays empty */
+        if (o->all_namespaces)
+            fprintf(stderr, "No resources found\n");
+        else
+            fprintf(stderr, "No resources found in %s namespace.\n",
+                    o->namespace_ ? o->namespace_ : "default");
     } else if (json_object_get(doc, "items")) {
-        print_table(json_object_get(doc, "items"));
+        print_table(json_object_get(doc, "items"), o->all_namespaces);
     } else {
         json_t *one = json_pack("[O]", doc);
-        print_table(one);
+        print_table(one, false);
         json_decref(one);
     }
     return 0;
@@ -481,13 +492,16 @@ static int run_verb(const char *verb, const cli_opts *o)
     if (strcmp(verb, "whoami") == 0) {
         status = http_call(o, "GET", SUB_API_WHOAMI, NULL, NULL, 0, &doc);
     } else if (strcmp(verb, "list") == 0) {
-        /* in pages of --chunk-size, as kubectl get reads a long list */
+        /* of -n's namespace, or "default", or with -A of every one (-A
+         * wins over -n, as in kubectl); in pages of --chunk-size, as
+         * kubectl get reads a long list */
+        const char *ns = o->all_namespaces ? NULL : o->namespace_ ? o->namespace_ : "default";
         char cont[2048] = "", chunk[32];
         snprintf(chunk, sizeof(chunk), "%ld", o->chunk_size);
         do {
             char query[4096] = "";
             CURL *c = curl_easy_init();
-            add_query(c, query, sizeof(query), "namespace", o->namespace_);
+            add_query(c, query, sizeof(query), "namespace", ns);
             if (o->chunk_size)
                 add_query(c, query, sizeof(query), "limit", chunk);
             if (*cont)
@@ -562,8 +576,7 @@ static int parse(const verb_spec *v, int argc, char **argv, cli_opts *o)
                            .type = KR_FLAG_STRING,
                            .value = &o->namespace_,
                            .metavar = "NS",
-                           .help = "the runnable's namespace (default: \"default\"; list: every "
-                                   "namespace)"};
+                           .help = "the runnable's namespace (default: \"default\")"};
     flags[n++] = (kr_flag){.name = "output",
                            .shorthand = 'o',
                            .type = KR_FLAG_STRING,
@@ -600,6 +613,13 @@ static int parse(const verb_spec *v, int argc, char **argv, cli_opts *o)
                                .metavar = "U",
                                .help = "the runnable of that uid (default: the one of the name "
                                        "now; when none is, every one that had the name)"};
+    if (v->list_flags)
+        flags[n++] =
+            (kr_flag){.name = "all-namespaces",
+                      .shorthand = 'A',
+                      .type = KR_FLAG_BOOL,
+                      .value = &o->all_namespaces,
+                      .help = "list the runnables of every namespace (-n is then ignored)"};
     if (v->list_flags)
         flags[n++] = (kr_flag){.name = "chunk-size",
                                .type = KR_FLAG_INT,
