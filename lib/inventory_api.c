@@ -341,19 +341,13 @@ int kr_inventory_sse_new(kr_inventory_t *inv, const char *last_event_id, kr_inve
     *out = NULL;
     int64_t start = 0, last = 0;
     bool reset = false;
-    if (last_event_id && *last_event_id) {
-        char *end = NULL;
-        errno = 0;
-        long long v = last_event_id[0] >= '0' && last_event_id[0] <= '9'
-                          ? strtoll(last_event_id, &end, 10)
-                          : -1;
-        if (!end || *end || v < 0 || errno == ERANGE)
-            return kr_error_set(err, KR_EINVAL,
-                                "inventory sse: the event to resume after (Last-Event-ID or "
-                                "?after=) \"%s\" is not a sequence number",
-                                last_event_id);
-        start = v;
-    }
+    /* read as history reads its "after": digits, no sign or leading zero */
+    char why[256];
+    long long v = 0;
+    if (parse_number("the event to resume after (Last-Event-ID or ?after=)", last_event_id, 0,
+                     INT64_MAX, &v, why, sizeof(why)) != 0)
+        return kr_error_set(err, KR_EINVAL, "inventory sse: %s", why);
+    start = v;
     int rc = kr_inventory_last_seq(inv, &last, err);
     if (rc != 0)
         return rc;

@@ -181,6 +181,10 @@ START_TEST(api_bad_parameters_are_400_with_a_json_message)
     kr_error_t err = {0};
     ck_assert_int_eq(kr_inventory_sse_new(inv, "-0", &sse, &err), KR_EINVAL);
     ck_assert_int_eq(kr_inventory_sse_new(inv, "+3", &sse, &err), KR_EINVAL);
+    /* the stream reads "after" as history does: a leading zero is refused
+     * by both, never taken by one alone */
+    ck_assert_int_eq(kr_inventory_sse_new(inv, "01", &sse, &err), KR_EINVAL);
+    ck_assert_msg(strstr(err.message, "not \"01\""), "%s", err.message);
     doc = get(inv, "/api/v1/history", &status, "kind", "Widget", "name", "j0", NULL);
     ck_assert_int_eq(status, 400);
     ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(doc, "error")), "Widget"));
