@@ -2603,7 +2603,10 @@ START_TEST(a_body_in_another_media_type_is_refused)
     } types[] = {{"application/x-www-form-urlencoded", 415},
                  {"multipart/form-data; boundary=x", 415},
                  {"text/plain", 415},
+                 {";", 415},
+                 {" ; charset=utf-8", 415},
                  {"application/json; charset=utf-8", 201},
+                 {" ", 201},
                  {"Application/YAML", 201},
                  {"", 201}};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {

@@ -975,7 +975,9 @@ static bool utf8_ok(const char *s)
 
 /* Whether a body of media type `type` (the Content-Type header, may be
  * NULL) is one the API reads: JSON or YAML, as kube-apiserver takes them
- * (parameters such as charset aside), or none said. */
+ * (parameters such as charset aside), or none said (no header, or a
+ * blank one). A header that does not parse, such as ";", is refused, as
+ * kube-apiserver's media type parser refuses it. */
 static bool readable_type(const char *type)
 {
     static const char *const readable[] = {"application/json", "application/yaml",
@@ -985,8 +987,8 @@ static bool readable_type(const char *type)
     while (*type == ' ' || *type == '\t')
         type++;
     size_t len = strcspn(type, "; \t");
-    if (len == 0)
-        return true;
+    if (len == 0) /* none said; parameters without a type (";") are no type */
+        return *type == '\0';
     for (size_t i = 0; i < sizeof(readable) / sizeof(readable[0]); i++)
         if (strlen(readable[i]) == len && strncasecmp(type, readable[i], len) == 0)
             return true;
