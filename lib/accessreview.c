@@ -1,38 +1,47 @@
 /* libkreconcile — whether a user may do something, by a cluster's
- * SubjectAccessReview API (accessreview.h). The cache is direct-mapped,
- * as the token reviewer's: the digest of the review's spec, compact with
- * sorted keys, names its one slot, so that two questions share an answer
+ * SubjectAccessReview API (accessreview.h). Answers are cached as the
+ * token reviewer's are (digest_cache.h), by the digest of the review's
+ * spec, compact with sorted keys, so that two questions share an answer
  * only when every word of them is the same. */
-#include <openssl/crypto.h>
 #include <openssl/sha.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "digest_cache.h"
 #include "internal.h"
 #include "kreconcile/accessreview.h"
-#include "lock.h"
 #include "util_internal.h"
 
 #define DEFAULT_TTL_MS 10000
 #define DEFAULT_CACHE_SIZE 1024
 #define REASON_MAX 256
 
-typedef struct slot {
-    unsigned char digest[SHA256_DIGEST_LENGTH];
-    bool used;
+/* A cached answer. */
+typedef struct cached_answer {
     bool allowed;
-    uint64_t expires_ms; /* monotonic */
     char reason[REASON_MAX];
-} slot;
+} cached_answer;
 
 struct kr_access_reviewer {
     kr_client_t *client;
     uint64_t allowed_ttl_ms, denied_ttl_ms;
-    kr_mutex mu; /* guards slots and stats */
-    slot *slots;
-    size_t n_slots;
-    kr_access_reviewer_stats stats;
+    kr_digest_cache *cache;
+    _Atomic uint64_t reviews;
 };
+
+static void *answer_copy(const void *value)
+{
+    cached_answer *copy = kr_malloc(sizeof(cached_answer));
+    if (copy)
+        memcpy(copy, value, sizeof(cached_answer));
+    return copy;
+}
+
+static void answer_free(void *value)
+{
+    kr_free(value);
+}
 
 int kr_access_reviewer_new(const kr_access_reviewer_opts *opts, kr_access_reviewer_t **out,
                            kr_error_t *err)
@@ -49,10 +58,9 @@ int kr_access_reviewer_new(const kr_access_reviewer_opts *opts, kr_access_review
     r->client = opts->client;
     r->allowed_ttl_ms = opts->allowed_ttl_ms ? opts->allowed_ttl_ms : DEFAULT_TTL_MS;
     r->denied_ttl_ms = opts->denied_ttl_ms ? opts->denied_ttl_ms : DEFAULT_TTL_MS;
-    r->n_slots = opts->cache_size ? opts->cache_size : DEFAULT_CACHE_SIZE;
-    r->slots = kr_calloc(r->n_slots, sizeof(*r->slots));
-    if (!r->slots || kr_mutex_init(&r->mu) != 0) {
-        kr_free(r->slots);
+    static const kr_digest_cache_ops ops = {answer_copy, answer_free};
+    r->cache = kr_digest_cache_new(opts->cache_size ? opts->cache_size : DEFAULT_CACHE_SIZE, &ops);
+    if (!r->cache) {
         kr_free(r);
         return kr_error_set(err, KR_ENOMEM, "out of memory");
     }
@@ -64,16 +72,8 @@ void kr_access_reviewer_free(kr_access_reviewer_t *r)
 {
     if (!r)
         return;
-    kr_free(r->slots);
-    kr_mutex_destroy(&r->mu);
+    kr_digest_cache_free(r->cache);
     kr_free(r);
-}
-
-static size_t slot_of(const kr_access_reviewer_t *r, const unsigned char *digest)
-{
-    uint64_t h;
-    memcpy(&h, digest, sizeof(h));
-    return (size_t)(h % r->n_slots);
 }
 
 static void copy_reason(char *out, size_t len, const char *reason)
@@ -87,31 +87,22 @@ static void copy_reason(char *out, size_t len, const char *reason)
 static bool cached(kr_access_reviewer_t *r, const unsigned char *digest, bool *allowed,
                    char *reason, size_t reason_len)
 {
-    bool hit = false;
-    kr_mutex_lock(&r->mu);
-    const slot *s = &r->slots[slot_of(r, digest)];
-    if (s->used && CRYPTO_memcmp(s->digest, digest, SHA256_DIGEST_LENGTH) == 0 &&
-        kr_clock_monotonic_ms() < s->expires_ms) {
-        hit = true;
-        *allowed = s->allowed;
-        copy_reason(reason, reason_len, s->reason);
-        r->stats.cache_hits++;
-    }
-    kr_mutex_unlock(&r->mu);
-    return hit;
+    void *value = NULL;
+    if (kr_digest_cache_get(r->cache, digest, &value) != 1 || !value)
+        return false; /* out of memory for the copy: asked again */
+    const cached_answer *a = value;
+    *allowed = a->allowed;
+    copy_reason(reason, reason_len, a->reason);
+    answer_free(value);
+    return true;
 }
 
 static void remember(kr_access_reviewer_t *r, const unsigned char *digest, bool allowed,
                      const char *reason)
 {
-    kr_mutex_lock(&r->mu);
-    slot *s = &r->slots[slot_of(r, digest)];
-    memcpy(s->digest, digest, SHA256_DIGEST_LENGTH);
-    s->used = true;
-    s->allowed = allowed;
-    copy_reason(s->reason, sizeof(s->reason), reason);
-    s->expires_ms = kr_clock_monotonic_ms() + (allowed ? r->allowed_ttl_ms : r->denied_ttl_ms);
-    kr_mutex_unlock(&r->mu);
+    cached_answer a = {.allowed = allowed};
+    copy_reason(a.reason, sizeof(a.reason), reason);
+    kr_digest_cache_put(r->cache, digest, &a, allowed ? r->allowed_ttl_ms : r->denied_ttl_ms);
 }
 
 /* The review's spec: who, and the resource attributes (empty ones left
@@ -158,9 +149,7 @@ static int review(kr_access_reviewer_t *r, json_t *spec, bool *allowed, json_t *
                              "SubjectAccessReview", "spec", spec);
     if (!body)
         return kr_error_set(err, KR_ENOMEM, "out of memory");
-    kr_mutex_lock(&r->mu);
-    r->stats.reviews++;
-    kr_mutex_unlock(&r->mu);
+    atomic_fetch_add_explicit(&r->reviews, 1, memory_order_relaxed);
     int rc =
         kr_client_create(r->client, KR_GVR("authorization.k8s.io", "v1", "subjectaccessreviews"),
                          NULL, body, NULL, answer, err);
@@ -236,9 +225,8 @@ void kr_access_reviewer_get_stats(kr_access_reviewer_t *r, kr_access_reviewer_st
     kr_access_reviewer_stats all;
     memset(&all, 0, sizeof(all));
     if (r) {
-        kr_mutex_lock(&r->mu);
-        all = r->stats;
-        kr_mutex_unlock(&r->mu);
+        all.reviews = atomic_load_explicit(&r->reviews, memory_order_relaxed);
+        all.cache_hits = kr_digest_cache_hits(r->cache);
     }
     kr_copy_sized(out, out_size, &all, sizeof(all));
 }

@@ -1,37 +1,38 @@
 /* libkreconcile — bearer tokens authenticated by a cluster's TokenReview
- * API (tokenreview.h). The cache is direct-mapped: a token's SHA-256
- * digest names its one slot, so a lookup is one digest, one constant-time
- * compare and no scan; a newer answer for another token in the same slot
- * replaces the older one. */
+ * API (tokenreview.h). Answers are cached by the token's SHA-256 digest
+ * (digest_cache.h): a lookup is one digest and one constant-time compare,
+ * and the cache never holds a token. */
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
 
+#include "digest_cache.h"
 #include "internal.h"
 #include "kreconcile/tokenreview.h"
-#include "lock.h"
 #include "util_internal.h"
 
 #define DEFAULT_TTL_MS 10000
 #define DEFAULT_CACHE_SIZE 1024
 
-typedef struct slot {
-    unsigned char digest[SHA256_DIGEST_LENGTH];
-    bool used;
-    uint64_t expires_ms; /* monotonic */
-    kr_token_user *user; /* NULL: refused */
-} slot;
-
 struct kr_token_reviewer {
     kr_client_t *client;
     json_t *audiences; /* array, or NULL */
     uint64_t ttl_ms, negative_ttl_ms;
-    kr_mutex mu; /* guards slots and stats */
-    slot *slots;
-    size_t n_slots;
-    kr_token_reviewer_stats stats;
+    kr_digest_cache *cache; /* of kr_token_user; NULL: refused */
+    _Atomic uint64_t reviews;
 };
+
+static void *user_copy(const void *value)
+{
+    return kr_token_user_copy(value);
+}
+
+static void user_free(void *value)
+{
+    kr_token_user_free(value);
+}
 
 int kr_token_reviewer_new(const kr_token_reviewer_opts *opts, kr_token_reviewer_t **out,
                           kr_error_t *err)
@@ -48,9 +49,9 @@ int kr_token_reviewer_new(const kr_token_reviewer_opts *opts, kr_token_reviewer_
     r->client = opts->client;
     r->ttl_ms = opts->cache_ttl_ms ? opts->cache_ttl_ms : DEFAULT_TTL_MS;
     r->negative_ttl_ms = opts->negative_ttl_ms ? opts->negative_ttl_ms : DEFAULT_TTL_MS;
-    r->n_slots = opts->cache_size ? opts->cache_size : DEFAULT_CACHE_SIZE;
-    r->slots = kr_calloc(r->n_slots, sizeof(*r->slots));
-    bool ok = r->slots != NULL;
+    static const kr_digest_cache_ops ops = {user_copy, user_free};
+    r->cache = kr_digest_cache_new(opts->cache_size ? opts->cache_size : DEFAULT_CACHE_SIZE, &ops);
+    bool ok = r->cache != NULL;
     if (ok && opts->n_audiences) {
         r->audiences = json_array();
         for (size_t i = 0; r->audiences && i < opts->n_audiences; i++) {
@@ -63,10 +64,8 @@ int kr_token_reviewer_new(const kr_token_reviewer_opts *opts, kr_token_reviewer_
         }
         ok = ok && r->audiences;
     }
-    if (!ok || kr_mutex_init(&r->mu) != 0) {
-        json_decref(r->audiences);
-        kr_free(r->slots);
-        kr_free(r);
+    if (!ok) {
+        kr_token_reviewer_free(r);
         return kr_error_set(err, KR_ENOMEM, "out of memory");
     }
     *out = r;
@@ -77,54 +76,9 @@ void kr_token_reviewer_free(kr_token_reviewer_t *r)
 {
     if (!r)
         return;
-    for (size_t i = 0; r->slots && i < r->n_slots; i++)
-        kr_token_user_free(r->slots[i].user);
-    kr_free(r->slots);
+    kr_digest_cache_free(r->cache);
     json_decref(r->audiences);
-    kr_mutex_destroy(&r->mu);
     kr_free(r);
-}
-
-static size_t slot_of(const kr_token_reviewer_t *r, const unsigned char *digest)
-{
-    uint64_t h;
-    memcpy(&h, digest, sizeof(h));
-    return (size_t)(h % r->n_slots);
-}
-
-/* The cached answer for `digest`: true with *user (a copy, or NULL for a
- * refusal) when one is fresh. */
-static bool cached(kr_token_reviewer_t *r, const unsigned char *digest, kr_token_user **user,
-                   bool *oom)
-{
-    bool hit = false;
-    kr_mutex_lock(&r->mu);
-    slot *s = &r->slots[slot_of(r, digest)];
-    if (s->used && CRYPTO_memcmp(s->digest, digest, SHA256_DIGEST_LENGTH) == 0 &&
-        kr_clock_monotonic_ms() < s->expires_ms) {
-        hit = true;
-        *user = s->user ? kr_token_user_copy(s->user) : NULL;
-        *oom = s->user && !*user;
-        r->stats.cache_hits++;
-    }
-    kr_mutex_unlock(&r->mu);
-    return hit;
-}
-
-static void remember(kr_token_reviewer_t *r, const unsigned char *digest, const kr_token_user *user)
-{
-    kr_token_user *copy = user ? kr_token_user_copy(user) : NULL;
-    if (user && !copy)
-        return; /* out of memory: not cached, the answer still stands */
-    kr_mutex_lock(&r->mu);
-    slot *s = &r->slots[slot_of(r, digest)];
-    kr_token_user *old = s->user;
-    memcpy(s->digest, digest, SHA256_DIGEST_LENGTH);
-    s->used = true;
-    s->user = copy;
-    s->expires_ms = kr_clock_monotonic_ms() + (user ? r->ttl_ms : r->negative_ttl_ms);
-    kr_mutex_unlock(&r->mu);
-    kr_token_user_free(old);
 }
 
 /* The user of an authenticated TokenReview status; new, or NULL (out of
@@ -200,9 +154,7 @@ static int review(kr_token_reviewer_t *r, const char *token, kr_token_user **use
                         : NULL;
     if (!body)
         return kr_error_set(err, KR_ENOMEM, "out of memory");
-    kr_mutex_lock(&r->mu);
-    r->stats.reviews++;
-    kr_mutex_unlock(&r->mu);
+    atomic_fetch_add_explicit(&r->reviews, 1, memory_order_relaxed);
     json_t *answer = NULL;
     int rc = kr_client_create(r->client, KR_GVR("authentication.k8s.io", "v1", "tokenreviews"),
                               NULL, body, NULL, &answer, err);
@@ -235,9 +187,14 @@ int kr_token_reviewer_authenticate(kr_token_reviewer_t *r, const char *authoriza
         return 0;
     unsigned char digest[SHA256_DIGEST_LENGTH];
     SHA256((const unsigned char *)given, len, digest);
-    bool oom = false;
-    if (cached(r, digest, out, &oom))
-        return oom ? kr_error_set(err, KR_ENOMEM, "out of memory") : 0;
+    void *user_cached = NULL;
+    int found = kr_digest_cache_get(r->cache, digest, &user_cached);
+    if (found == KR_ENOMEM)
+        return kr_error_set(err, KR_ENOMEM, "out of memory");
+    if (found) {
+        *out = user_cached; /* NULL: refused */
+        return 0;
+    }
     char *token = kr_malloc(len + 1);
     if (!token)
         return kr_error_set(err, KR_ENOMEM, "out of memory");
@@ -249,7 +206,7 @@ int kr_token_reviewer_authenticate(kr_token_reviewer_t *r, const char *authoriza
     kr_free(token);
     if (rc != 0)
         return rc;
-    remember(r, digest, user);
+    kr_digest_cache_put(r->cache, digest, user, user ? r->ttl_ms : r->negative_ttl_ms);
     *out = user;
     return 0;
 }
@@ -302,9 +259,8 @@ void kr_token_reviewer_get_stats(kr_token_reviewer_t *r, kr_token_reviewer_stats
     kr_token_reviewer_stats all;
     memset(&all, 0, sizeof(all));
     if (r) {
-        kr_mutex_lock(&r->mu);
-        all = r->stats;
-        kr_mutex_unlock(&r->mu);
+        all.reviews = atomic_load_explicit(&r->reviews, memory_order_relaxed);
+        all.cache_hits = kr_digest_cache_hits(r->cache);
     }
     kr_copy_sized(out, out_size, &all, sizeof(all));
 }
