@@ -383,7 +383,7 @@ typedef struct kr_inventory_consumer_opts {
 typedef struct kr_inventory_consumer_stats {
     size_t buffered; /* events waiting */
     size_t capacity;
-    uint64_t applied; /* events committed (duplicates included) */
+    uint64_t applied; /* events committed (duplicates and checkpoints included) */
     uint64_t duplicates;
     uint64_t batches; /* committed transactions */
     uint64_t failures; /* failed attempts (each retried) */
