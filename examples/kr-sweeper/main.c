@@ -97,9 +97,10 @@ static const kr_flag program_flags[] = {
     {.name = "resource",
      .type = KR_FLAG_STRINGS,
      .value = &flags.resources,
-     .metavar = "GROUP/VERSION/RESOURCE",
+     .metavar = "GROUP/VERSION/RESOURCE[@NS]",
      .help = "what to sweep in the workload clusters, repeated (default v1/configmaps, v1/secrets, "
-             "batch/v1/jobs)",
+             "batch/v1/jobs); @NS: only in namespace NS, on the hub too (RBAC may then grant "
+             "that resource in NS alone)",
      .split_commas = true},
 };
 
@@ -130,13 +131,61 @@ typedef struct sweeper {
     sweep_cluster *clusters;
     kr_gvr *resources;
     char **resource_bufs;
+    char **resource_ns; /* per resource: its @NAMESPACE, or NULL */
     bool json;
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
     bool stopping, running;
-    int once_rc; /* --once: the sweep's outcome, 0 or 1 */
+    int once_rc; /* --once: the sweep's outcome: 0, 1, or 3 (a cluster skipped) */
+    /* what the sweeps did, on /metrics */
+    kr_metric_t *sweeps, *failed, *deleted, *skipped, *last;
 } sweeper;
+
+/* The sweeper's metrics: a cluster the sweeps cannot list (a datacenter
+ * down, rights missing) shows here, not only in the log. */
+static int register_metrics(sweeper *s, kr_error_t *err)
+{
+    const struct {
+        kr_metric_type type;
+        const char *name, *help;
+        kr_metric_t **slot;
+    } defs[] = {
+        {KR_METRIC_COUNTER, "kr_sweeper_sweeps_total", "sweeps run", &s->sweeps},
+        {KR_METRIC_COUNTER, "kr_sweeper_failed_sweeps_total",
+         "sweeps that judged nothing (the hub could not be listed)", &s->failed},
+        {KR_METRIC_COUNTER, "kr_sweeper_deleted_total",
+         "zombies deleted (with uid and resourceVersion preconditions)", &s->deleted},
+        {KR_METRIC_GAUGE, "kr_sweeper_skipped_clusters",
+         "clusters the last sweep could not list, and so left alone", &s->skipped},
+        {KR_METRIC_GAUGE, "kr_sweeper_last_sweep_timestamp_seconds",
+         "when the last sweep ended (Unix time)", &s->last},
+    };
+    kr_metrics_registry_t *reg = kr_manager_metrics(s->m);
+    for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
+        kr_metric_family_t *fam = NULL;
+        int rc = kr_metrics_family_register(reg, defs[i].type, defs[i].name, defs[i].help, NULL, 0,
+                                            NULL, 0, &fam, err);
+        if (rc == 0)
+            rc = kr_metrics_series(fam, NULL, defs[i].slot, err);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* The clusters the plan skipped (each counted once). */
+static size_t skipped_clusters(const sweep_plan *plan)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < plan->n_skips; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp(plan->skips[j].cluster, plan->skips[i].cluster) == 0;
+        n += !seen;
+    }
+    return n;
+}
 
 static void print_plan(const sweeper *s, const sweep_plan *plan)
 {
@@ -151,21 +200,32 @@ static void print_plan(const sweeper *s, const sweep_plan *plan)
     fflush(stdout);
 }
 
+/* One sweep: 0, 1 when it failed or the books lack an action, 3 when it
+ * left a cluster alone (one it could not list). */
 static int sweep_once(sweeper *s)
 {
     sweep_plan plan;
     kr_error_t err = {0};
     int rc = sweep_run(&s->opts, &plan, &err);
+    kr_metrics_counter_add(s->sweeps, 1);
+    kr_metrics_gauge_set(s->last, (double)time(NULL));
     if (rc != 0) {
         kr_log(s->opts.logger, KR_LOG_ERROR, "sweeper", "sweep failed: %s", err.message);
-        return rc;
+        kr_metrics_counter_add(s->failed, 1);
+        return 1;
     }
     if (s->inventory && sweep_inventory(&s->opts, s->inventory, &plan, &err) != 0)
         kr_log(s->opts.logger, KR_LOG_ERROR, "sweeper", "inventory sweep failed: %s", err.message);
     print_plan(s, &plan);
+    size_t deleted = 0;
+    for (size_t i = 0; i < plan.n; i++)
+        deleted += plan.items[i].action == SWEEP_DELETED;
+    kr_metrics_counter_add(s->deleted, (double)deleted);
+    size_t skipped = skipped_clusters(&plan);
+    kr_metrics_gauge_set(s->skipped, (double)skipped);
     size_t refused = s->outbox ? sweep_record(s->outbox, &plan, s->opts.logger) : 0;
     sweep_plan_free(&plan);
-    return refused ? KR_EIO : 0; /* --once: exit 1 when the books lack an action */
+    return refused ? 1 : skipped ? 3 : 0;
 }
 
 /* --once: the sweep runs on a thread of the manager's, which then stops
@@ -175,7 +235,7 @@ static int sweep_once(sweeper *s)
 static void *sweep_once_thread(void *arg)
 {
     sweeper *s = arg;
-    s->once_rc = sweep_once(s) == 0 ? 0 : 1;
+    s->once_rc = sweep_once(s);
     kr_manager_stop(s->m, s->once_rc);
     return NULL;
 }
@@ -269,19 +329,39 @@ static int check_flags(sweeper *s, kr_error_t *err)
     size_t n = flags.resources.n ? flags.resources.n : 3;
     s->resources = calloc(n, sizeof(*s->resources));
     s->resource_bufs = calloc(n, sizeof(*s->resource_bufs));
-    if (!s->resources || !s->resource_bufs)
+    s->resource_ns = calloc(n, sizeof(*s->resource_ns));
+    if (!s->resources || !s->resource_bufs || !s->resource_ns)
         return kr_error_set(err, KR_ENOMEM, "out of memory");
+    s->opts.n_resources = n; /* what sweeper_free frees, from here on */
     for (size_t i = 0; i < n; i++) {
-        size_t len = strlen(names[i]) + 3;
+        const char *at = strchr(names[i], '@');
+        if (at) {
+            const char *ns = at + 1;
+            if (!kr_name_is_dns1123_label(ns))
+                return kr_error_set(err, KR_EINVAL, "--resource %s: \"%s\" is not a namespace name",
+                                    names[i], ns);
+            if (flags.namespace_ && strcmp(flags.namespace_, ns) != 0)
+                return kr_error_set(err, KR_EINVAL, "--resource %s: -n %s sweeps only namespace %s",
+                                    names[i], flags.namespace_, flags.namespace_);
+            if (!(s->resource_ns[i] = strdup(ns)))
+                return kr_error_set(err, KR_ENOMEM, "out of memory");
+        }
+        size_t text_len = at ? (size_t)(at - names[i]) : strlen(names[i]);
+        char text[512];
+        if (text_len >= sizeof(text))
+            return kr_error_set(err, KR_EINVAL, "--resource %.64s...: too long", names[i]);
+        memcpy(text, names[i], text_len);
+        text[text_len] = '\0';
+        size_t len = text_len + 3;
         s->resource_bufs[i] = malloc(len);
         if (!s->resource_bufs[i])
             return kr_error_set(err, KR_ENOMEM, "out of memory");
-        int rc = kr_gvr_parse(names[i], s->resource_bufs[i], len, &s->resources[i], err);
+        int rc = kr_gvr_parse(text, s->resource_bufs[i], len, &s->resources[i], err);
         if (rc != 0)
             return rc;
     }
     s->opts.resources = s->resources;
-    s->opts.n_resources = n;
+    s->opts.resource_namespaces = (const char *const *)s->resource_ns;
     s->opts.grace_s = (int64_t)(flags.grace_ms / 1000);
     s->opts.max_deletes = (size_t)flags.max_deletes;
     s->opts.rate_qps = rate;
@@ -340,7 +420,10 @@ static void sweeper_free(sweeper *s)
     kr_inventory_free(s->inventory);
     for (size_t i = 0; s->resource_bufs && i < s->opts.n_resources; i++)
         free(s->resource_bufs[i]);
+    for (size_t i = 0; s->resource_ns && i < s->opts.n_resources; i++)
+        free(s->resource_ns[i]);
     free(s->resource_bufs);
+    free(s->resource_ns);
     free(s->resources);
     free(s->clusters);
     pthread_mutex_destroy(&s->lock);
@@ -382,7 +465,8 @@ int main(int argc, char **argv)
     int code = 2;
     if (kr_manager_config_log_sink(&cfg, stderr, &s.log, &mo.logger, &err) != 0 ||
         open_inventory(&s, &mo.logger, &err) != 0 || kr_manager_new(&mo, &s.m, &err) != 0 ||
-        open_outbox(&s, &err) != 0 || wire_clusters(&s, &err) != 0) {
+        register_metrics(&s, &err) != 0 || open_outbox(&s, &err) != 0 ||
+        wire_clusters(&s, &err) != 0) {
         fprintf(stderr, "kr-sweeper: %s\n", err.message);
         goto out;
     }
@@ -402,12 +486,14 @@ int main(int argc, char **argv)
         kr_log(kr_manager_logger(s.m), KR_LOG_ERROR, "sweeper",
                "records not in the inventory: %zu still waiting, %zu refused",
                kr_inventory_outbox_pending(s.outbox), kr_inventory_outbox_dropped(s.outbox));
-        if (flags.once && code == 0)
+        if (flags.once && (code == 0 || code == 3))
             code = 1;
     }
     if (code != ran) /* the manager logged the code it knew of */
         kr_log(kr_manager_logger(s.m), KR_LOG_INFO, "sweeper", "exit code %d: the sweep %s", code,
-               s.once_rc ? "failed" : "left records out of the inventory");
+               code == 3   ? "left a cluster it could not list alone"
+               : s.once_rc ? "failed"
+                           : "left records out of the inventory");
 out:
     sweeper_free(&s);
     kr_manager_free(s.m);

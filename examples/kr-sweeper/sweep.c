@@ -42,6 +42,15 @@ static void free_lists(json_t **lists, size_t n)
 /* Complete lists of every resource on one cluster, or an error. Names,
  * labels, annotations, uids and resourceVersions are all the plan reads:
  * lists come as PartialObjectMetadata, a fraction of the objects' bytes. */
+/* The namespace resource r is swept in: its own, or namespace_ (NULL or
+ * "": every one). */
+static const char *namespace_of(const sweep_opts *o, size_t r)
+{
+    if (o->resource_namespaces && o->resource_namespaces[r])
+        return o->resource_namespaces[r];
+    return o->namespace_;
+}
+
 static int list_cluster(kr_client_t *c, const sweep_opts *o, const char *selector, json_t ***out,
                         size_t *failed, kr_error_t *err)
 {
@@ -51,7 +60,7 @@ static int list_cluster(kr_client_t *c, const sweep_opts *o, const char *selecto
     kr_list_opts lo = {.label_selector = selector,
                        .accept = KR_CLIENT_ACCEPT_PARTIAL_METADATA_LIST};
     for (size_t i = 0; i < o->n_resources; i++) {
-        int rc = kr_client_list_all(c, o->resources[i], o->namespace_, &lo, &lists[i], err);
+        int rc = kr_client_list_all(c, o->resources[i], namespace_of(o, i), &lo, &lists[i], err);
         if (rc != 0) {
             *failed = i;
             free_lists(lists, o->n_resources);
@@ -292,7 +301,7 @@ static int add_row(sweep_plan *p, const char *cluster, kr_gvr gvr, const json_t 
 
 /* The rows of (cluster, kind) held live, page by page, against one list. */
 static int plan_rows(const sweep_opts *o, kr_inventory_t *inv, const char *cluster, kr_gvr gvr,
-                     const json_t *list, sweep_plan *plan, kr_error_t *err)
+                     const char *ns, const json_t *list, sweep_plan *plan, kr_error_t *err)
 {
     json_t *uids = json_object();
     if (!uids)
@@ -312,7 +321,7 @@ static int plan_rows(const sweep_opts *o, kr_inventory_t *inv, const char *clust
     kr_inventory_query_opts q = KR_INVENTORY_QUERY_OPTS_INIT;
     q.cluster = cluster;
     q.kind = kind_of(gvr);
-    q.namespace_ = o->namespace_;
+    q.namespace_ = ns;
     q.limit = 1000;
     char *token = NULL;
     int rc = 0;
@@ -379,8 +388,8 @@ int sweep_inventory(const sweep_opts *o, kr_inventory_t *inv, sweep_plan *plan, 
         for (size_t r = 0; r < o->n_resources; r++) {
             json_t *list = NULL;
             kr_error_t lerr = {0};
-            if (kr_client_list_all(client, o->resources[r], o->namespace_, &lo, &list, &lerr) !=
-                0) {
+            if (kr_client_list_all(client, o->resources[r], namespace_of(o, r), &lo, &list,
+                                   &lerr) != 0) {
                 char gtext[256];
                 gvr_text(o->resources[r], gtext, sizeof(gtext));
                 if (sweep_plan_skip(plan, name, gtext, "inventory check: list failed: %s",
@@ -388,7 +397,7 @@ int sweep_inventory(const sweep_opts *o, kr_inventory_t *inv, sweep_plan *plan, 
                     return kr_error_set(err, KR_ENOMEM, "out of memory");
                 continue;
             }
-            int rc = plan_rows(o, inv, name, o->resources[r], list, plan, err);
+            int rc = plan_rows(o, inv, name, o->resources[r], namespace_of(o, r), list, plan, err);
             json_decref(list);
             if (rc != 0)
                 return rc;

@@ -115,6 +115,9 @@ typedef struct sweep_opts {
     const sweep_cluster *clusters;
     size_t n_clusters;
     const kr_gvr *resources; /* what to sweep in the workload clusters */
+    /* per resource: the one namespace it is swept in (NULL entries, or
+     * NULL: namespace_'s) */
+    const char *const *resource_namespaces;
     size_t n_resources;
     int64_t grace_s;
     size_t max_deletes; /* per run */
