@@ -51,17 +51,24 @@ START_TEST(resources_defaults_and_arguments)
     ck_assert_str_eq(r.items[2].api_version, "v1");
     ck_assert_str_eq(r.kinds[3], "Secret");
     inv_resources_free(&r);
-    const char *ok[] = {"apps/v1/deployments=Deployment", "v1/pods=Pod"};
-    ck_assert_int_eq(inv_resources_parse(ok, 2, &r, &err), 0);
+    const char *ok[] = {"apps/v1/deployments=Deployment", "v1/pods=Pod", "v1/secrets@apps=Secret"};
+    ck_assert_int_eq(inv_resources_parse(ok, 3, &r, &err), 0);
     ck_assert_str_eq(r.items[0].gvr.resource, "deployments");
+    ck_assert_ptr_null(r.items[0].namespace_);
     ck_assert_str_eq(r.items[1].key, "v1/pods");
+    ck_assert_str_eq(r.items[2].gvr.resource, "secrets");
+    ck_assert_str_eq(r.items[2].key, "v1/secrets");
+    ck_assert_str_eq(r.items[2].kind, "Secret");
+    ck_assert_str_eq(r.items[2].namespace_, "apps");
     inv_resources_free(&r);
     const char *bad[][2] = {{"jobs", NULL},
                             {"batch/v1/jobs=", NULL},
                             {"a/b/c/d=X", NULL},
                             {"batch//jobs=Job", NULL},
                             {"batch/v1/jobs=Jo b", NULL},
-                            {"batch/v1/jobs=Job", "batch/v2/jobs=Job"}};
+                            {"batch/v1/jobs=Job", "batch/v2/jobs=Job"},
+                            {"v1/secrets@Apps=Secret", NULL},
+                            {"v1/secrets@=Secret", NULL}};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         size_t n = bad[i][1] ? 2 : 1;
         ck_assert_msg(inv_resources_parse(bad[i], n, &r, &err) == KR_EINVAL, "%s", bad[i][0]);
@@ -385,6 +392,84 @@ START_TEST(program_asks_for_a_token_when_given_a_token_file)
     finish(&p);
     kr_test_proc_free(&p);
     unlink(gone);
+    kr_testserver_free(hub);
+}
+END_TEST
+
+/* --resource v1/configmaps@NS=ConfigMap keeps the objects of namespace
+ * NS alone (listed and watched there: RBAC may grant it there only). */
+START_TEST(program_keeps_one_namespace_of_a_resource)
+{
+    kr_testserver_t *hub = NULL;
+    kr_testserver_opts o = {.seed = 3};
+    ck_assert_int_eq(kr_testserver_start(&o, &hub, NULL), 0);
+    char hub_kc[512], db[600];
+    snprintf(hub_kc, sizeof(hub_kc), "%s/ns-hub.kubeconfig", tmpdir);
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(hub, hub_kc, NULL, NULL), 0);
+    snprintf(db, sizeof(db), "sqlite://%s/ns.db", tmpdir);
+    const char *hub_url = kr_testserver_url(hub);
+    put_cm(hub_url, "elsewhere", "1", false);
+    tc_response r;
+    tc_json(hub_url, "POST", "/api/v1/namespaces/kube-system/configmaps",
+            "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"kept\"}}", &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    const char *args[] = {"--inventory",
+                          db,
+                          "--kubeconfig",
+                          hub_kc,
+                          "--resource",
+                          "v1/configmaps@kube-system=ConfigMap",
+                          "--listen",
+                          "127.0.0.1:0",
+                          "--log-format",
+                          "text",
+                          NULL};
+    program p = {0};
+    start(&p, args);
+    char api[128];
+    wait_address(&p, api, sizeof(api));
+    bool kept = false;
+    for (int i = 0; i < 1500 && !kept; i++) {
+        tc_json(api, "GET", "/api/v1/objects?kind=ConfigMap", NULL, &r);
+        kept = r.status == 200 && strstr(r.body, "\"kept\"");
+        if (kept)
+            ck_assert_msg(!strstr(r.body, "\"elsewhere\""), "%s", r.body);
+        tc_free(&r);
+        if (!kept) {
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    ck_assert_msg(kept, "the inventory never held kube-system/kept");
+    /* a change elsewhere is not watched either */
+    put_cm(hub_url, "elsewhere", "2", true);
+    tc_json(hub_url, "PUT", "/api/v1/namespaces/kube-system/configmaps/kept",
+            "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"kept\"},"
+            "\"data\":{\"v\":\"2\"}}",
+            &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    bool modified = false;
+    for (int i = 0; i < 1500 && !modified; i++) {
+        tc_json(api, "GET", "/api/v1/history?kind=ConfigMap&namespace=kube-system&name=kept", NULL,
+                &r);
+        modified = r.status == 200 && strstr(r.body, "\"MODIFIED\"");
+        tc_free(&r);
+        if (!modified) {
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    ck_assert(modified);
+    tc_json(api, "GET", "/api/v1/history?kind=ConfigMap&namespace=default&name=elsewhere", NULL,
+            &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_uint_eq(json_array_size(json_object_get(r.json, "items")), 0);
+    tc_free(&r);
+    kr_test_proc_kill(&p, SIGTERM);
+    finish(&p);
+    kr_test_proc_free(&p);
     kr_testserver_free(hub);
 }
 END_TEST
@@ -740,6 +825,7 @@ int main(void)
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, resources_defaults_and_arguments);
     tcase_add_test(tc, bad_databases_exit_2_at_start_up);
+    tcase_add_test(tc, program_keeps_one_namespace_of_a_resource);
     tcase_add_test(tc, program_page_live_and_restart_after_kill);
     tcase_add_test(tc, program_asks_for_a_token_when_given_a_token_file);
     tcase_add_test(tc, program_converges_under_faults_sqlite);

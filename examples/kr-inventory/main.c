@@ -4,7 +4,7 @@
  * transaction, and the Workflow API and live page read only that database.
  * The leader writes; every replica serves the API.
  *
- *   kr-inventory --inventory URL [--resource GROUP/VERSION/RESOURCE=Kind]...
+ *   kr-inventory --inventory URL [--resource GROUP/VERSION/RESOURCE[@NS]=Kind]...
  *                [--buffer N] [shared flags: --kubeconfig, --cluster, --leader-elect, --listen]
  *
  * Exit status 2 at start-up for bad flags, a wrong or unreachable database
@@ -252,6 +252,7 @@ static void *start_all(void *arg)
             po.consumer = a->consumer;
             po.client = a->client_of[i];
             po.gvr = a->resource_of[i]->gvr;
+            po.namespace_ = a->resource_of[i]->namespace_;
             po.cluster = a->cluster_of[i];
             po.resource = a->resource_of[i]->key;
             po.api_version = a->resource_of[i]->api_version;
@@ -328,8 +329,9 @@ int main(int argc, char **argv)
         {.name = "resource",
          .type = KR_FLAG_STRINGS,
          .value = &resource_args,
-         .metavar = "GROUP/VERSION/RESOURCE=Kind",
-         .help = "a resource to keep (repeatable; default: Jobs, Runnables, ConfigMaps, Secrets)",
+         .metavar = "GROUP/VERSION/RESOURCE[@NS]=Kind",
+         .help = "a resource to keep (repeatable; default: Jobs, Runnables, ConfigMaps, "
+                 "Secrets); @NS: only namespace NS's (RBAC may then grant it there alone)",
          .split_commas = true},
         {.name = "buffer",
          .type = KR_FLAG_INT,

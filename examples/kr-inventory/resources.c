@@ -14,7 +14,7 @@ static const char *const defaults[] = {
 };
 
 /* One argument into *r. The text is laid out as
- * "group\0version\0resource\0kind\0api_version\0key\0". */
+ * "group\0version\0resource\0kind\0api_version\0key\0namespace\0". */
 static int parse_one(const char *arg, inv_resource *r, kr_error_t *err)
 {
     const char *eq = strchr(arg, '=');
@@ -23,9 +23,18 @@ static int parse_one(const char *arg, inv_resource *r, kr_error_t *err)
                             "--resource %s: expected GROUP/VERSION/RESOURCE=Kind (core: "
                             "v1/configmaps=ConfigMap)",
                             arg);
-    char path[256];
+    char path[256], ns[256] = "";
     snprintf(path, sizeof(path), "%.*s", (int)(eq - arg), arg);
     const char *kind = eq + 1;
+    /* "v1/secrets@apps=Secret": the objects of one namespace */
+    char *at = strchr(path, '@');
+    if (at) {
+        *at = '\0';
+        snprintf(ns, sizeof(ns), "%s", at + 1);
+        if (!kr_name_is_dns1123_label(ns))
+            return kr_error_set(err, KR_EINVAL, "--resource %s: \"%s\" is not a namespace name",
+                                arg, ns);
+    }
     size_t slashes = 0;
     for (const char *c = path; *c; c++)
         slashes += *c == '/';
@@ -50,14 +59,14 @@ static int parse_one(const char *arg, inv_resource *r, kr_error_t *err)
     snprintf(api_version, sizeof(api_version), "%s%s%s", group, *group ? "/" : "", version);
     snprintf(key, sizeof(key), "%s/%s", api_version, resource);
     size_t len = strlen(group) + strlen(version) + strlen(resource) + strlen(kind) +
-                 strlen(api_version) + strlen(key) + 6;
+                 strlen(api_version) + strlen(key) + strlen(ns) + 7;
     char *text = malloc(len);
     if (!text)
         return kr_error_set(err, KR_ENOMEM, "out of memory");
-    const char *src[] = {group, version, resource, kind, api_version, key};
-    const char *dst[6];
+    const char *src[] = {group, version, resource, kind, api_version, key, ns};
+    const char *dst[7];
     char *p = text;
-    for (size_t i = 0; i < 6; i++) {
+    for (size_t i = 0; i < 7; i++) {
         size_t l = strlen(src[i]) + 1;
         memcpy(p, src[i], l);
         dst[i] = p;
@@ -68,6 +77,7 @@ static int parse_one(const char *arg, inv_resource *r, kr_error_t *err)
     r->kind = dst[3];
     r->api_version = dst[4];
     r->key = dst[5];
+    r->namespace_ = *dst[6] ? dst[6] : NULL;
     return 0;
 }
 

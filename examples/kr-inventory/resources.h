@@ -1,5 +1,6 @@
 /* kr-inventory — which resources it watches: the --resource arguments
- * ("GROUP/VERSION/RESOURCE=Kind", core group as "v1/configmaps=ConfigMap")
+ * ("GROUP/VERSION/RESOURCE[@NAMESPACE]=Kind", core group as
+ * "v1/configmaps=ConfigMap", one namespace's Secrets as "v1/secrets@apps=Secret")
  * parsed, with the defaults of the platform (Jobs, Runnables, ConfigMaps,
  * Secrets). Pure: testable without a server. */
 #ifndef KR_INVENTORY_RESOURCES_H
@@ -14,6 +15,7 @@ typedef struct inv_resource {
     const char *kind;
     const char *api_version; /* "batch/v1" or "v1" */
     const char *key; /* the checkpoint key: "batch/v1/jobs" */
+    const char *namespace_; /* "...@NS=Kind": only NS's objects; NULL: every namespace */
     char *text; /* owns the strings */
 } inv_resource;
 
