@@ -125,6 +125,26 @@ START_TEST(every_deployments_args_parse_in_its_program)
             ck_assert_uint_lt(n, 60);
             argv[n++] = json_string_value(a);
         }
+        /* its own workload credentials, no other program's */
+        char own[96];
+        snprintf(own, sizeof(own), "%s-clusters", program);
+        size_t v;
+        json_t *vol;
+        bool mounted = false;
+        json_array_foreach(
+            json_object_get(
+                json_object_get(json_object_get(json_object_get(doc, "spec"), "template"), "spec"),
+                "volumes"),
+            v, vol)
+        {
+            const char *secret =
+                json_string_value(json_object_get(json_object_get(vol, "secret"), "secretName"));
+            if (secret && strstr(secret, "-clusters")) {
+                ck_assert_msg(strcmp(secret, own) == 0, "%s mounts %s", program, secret);
+                mounted = true;
+            }
+        }
+        ck_assert_msg(mounted, "%s mounts no %s", program, own);
         argv[n++] = "--help";
         argv[n] = NULL;
         int rc = run(argv, log);
@@ -140,11 +160,11 @@ START_TEST(every_deployments_args_parse_in_its_program)
 END_TEST
 
 /* Whether service account kreconcile-system/`sa` may `verb`
- * `group`/`resource`[/`sub`] in `ns` ("" for every namespace) on the
- * RBAC server at `url`, asked as the admin with a SubjectAccessReview
- * carrying the groups the account's token would. */
-static bool sa_may(const char *url, const char *sa, const char *verb, const char *group,
-                   const char *resource, const char *sub, const char *ns)
+ * `group`/`resource`[/`sub`] (named `name`, "" for none) in `ns` ("" for
+ * every namespace) on the RBAC server at `url`, asked as the admin with a
+ * SubjectAccessReview carrying the groups the account's token would. */
+static bool sa_may_named(const char *url, const char *sa, const char *verb, const char *group,
+                         const char *resource, const char *sub, const char *ns, const char *name)
 {
     char body[1024];
     snprintf(body, sizeof(body),
@@ -152,8 +172,8 @@ static bool sa_may(const char *url, const char *sa, const char *verb, const char
              "\"spec\":{\"user\":\"system:serviceaccount:kreconcile-system:%s\",\"groups\":"
              "[\"system:serviceaccounts\",\"system:serviceaccounts:kreconcile-system\","
              "\"system:authenticated\"],\"resourceAttributes\":{\"verb\":\"%s\",\"group\":\"%s\","
-             "\"resource\":\"%s\",\"subresource\":\"%s\",\"namespace\":\"%s\"}}}",
-             sa, verb, group, resource, sub, ns);
+             "\"resource\":\"%s\",\"subresource\":\"%s\",\"namespace\":\"%s\",\"name\":\"%s\"}}}",
+             sa, verb, group, resource, sub, ns, name);
     const char *admin[] = {"Authorization: Bearer adm1n", NULL};
     tc_response r;
     tc_request(url, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews",
@@ -162,6 +182,12 @@ static bool sa_may(const char *url, const char *sa, const char *verb, const char
     bool allowed = json_is_true(json_object_get(json_object_get(r.json, "status"), "allowed"));
     tc_free(&r);
     return allowed;
+}
+
+static bool sa_may(const char *url, const char *sa, const char *verb, const char *group,
+                   const char *resource, const char *sub, const char *ns)
+{
+    return sa_may_named(url, sa, verb, group, resource, sub, ns, "");
 }
 
 static void load_manifest(kr_testserver_t *ts, const char *rel)
@@ -179,41 +205,80 @@ static void load_manifest(kr_testserver_t *ts, const char *rel)
 typedef struct grant {
     const char *sa, *verb, *group, *resource, *sub, *ns;
     bool allowed;
+    const char *name; /* NULL: any */
 } grant;
 
 START_TEST(rbac_gives_each_program_what_it_needs_and_no_more)
 {
     static const grant hub[] = {
-        {"kr-syncer", "watch", "", "configmaps", "", "apps", true},
-        {"kr-syncer", "patch", "", "secrets", "", "apps", true},
-        {"kr-syncer", "create", "", "configmaps", "", "apps", false},
-        {"kr-syncer", "list", "", "secrets", "", "kube-system", false},
-        {"kr-syncer", "update", "coordination.k8s.io", "leases", "", "kreconcile-system", true},
-        {"kr-syncer", "delete", "coordination.k8s.io", "leases", "", "kreconcile-system", false},
-        {"kr-submitter", "create", "kreconcile.io", "runnables", "", "apps", true},
-        {"kr-submitter", "update", "kreconcile.io", "runnables", "status", "apps", true},
-        {"kr-submitter", "delete", "kreconcile.io", "runnables", "", "apps", false},
-        {"kr-submitter", "list", "batch", "jobs", "", "", false},
-        {"kr-submitter", "create", "authentication.k8s.io", "tokenreviews", "", "", true},
-        {"kr-submitter", "create", "authorization.k8s.io", "subjectaccessreviews", "", "", true},
-        {"kr-inventory", "create", "authorization.k8s.io", "subjectaccessreviews", "", "", true},
-        {"kr-syncer", "create", "authentication.k8s.io", "tokenreviews", "", "", false},
-        {"kr-sweeper", "list", "batch", "jobs", "", "", true},
-        {"kr-sweeper", "delete", "", "configmaps", "", "apps", false},
-        {"kr-inventory", "watch", "kreconcile.io", "runnables", "", "", true},
-        {"kr-inventory", "get", "", "secrets", "", "apps", false},
+        {"kr-syncer", "watch", "", "configmaps", "", "apps", true, NULL},
+        {"kr-syncer", "patch", "", "secrets", "", "apps", true, NULL},
+        {"kr-syncer", "create", "", "configmaps", "", "apps", false, NULL},
+        {"kr-syncer", "list", "", "secrets", "", "kube-system", false, NULL},
+        {"kr-syncer", "get", "", "configmaps", "", "apps", false, NULL}, /* its informer reads */
+        /* each program its own Lease, by name; none creates one (15-leases.yaml) */
+        {"kr-syncer", "update", "coordination.k8s.io", "leases", "", "kreconcile-system", true,
+         "kr-syncer"},
+        {"kr-syncer", "get", "coordination.k8s.io", "leases", "", "kreconcile-system", true,
+         "kr-syncer"},
+        {"kr-syncer", "update", "coordination.k8s.io", "leases", "", "kreconcile-system", false,
+         "kr-submitter"},
+        {"kr-inventory", "update", "coordination.k8s.io", "leases", "", "kreconcile-system", false,
+         "kr-submitter"},
+        {"kr-submitter", "update", "coordination.k8s.io", "leases", "", "kreconcile-system", true,
+         "kr-submitter"},
+        {"kr-sweeper", "update", "coordination.k8s.io", "leases", "", "kreconcile-system", true,
+         "kr-sweeper"},
+        {"kr-inventory", "update", "coordination.k8s.io", "leases", "", "kreconcile-system", true,
+         "kr-inventory"},
+        {"kr-syncer", "create", "coordination.k8s.io", "leases", "", "kreconcile-system", false,
+         NULL},
+        {"kr-syncer", "delete", "coordination.k8s.io", "leases", "", "kreconcile-system", false,
+         NULL},
+        {"kr-submitter", "create", "kreconcile.io", "runnables", "", "apps", true, NULL},
+        {"kr-submitter", "update", "kreconcile.io", "runnables", "status", "apps", true, NULL},
+        {"kr-submitter", "delete", "kreconcile.io", "runnables", "", "apps", false, NULL},
+        {"kr-submitter", "list", "batch", "jobs", "", "", false, NULL},
+        {"kr-submitter", "create", "authentication.k8s.io", "tokenreviews", "", "", true, NULL},
+        {"kr-submitter", "create", "authorization.k8s.io", "subjectaccessreviews", "", "", true,
+         NULL},
+        {"kr-inventory", "create", "authorization.k8s.io", "subjectaccessreviews", "", "", true,
+         NULL},
+        {"kr-syncer", "create", "authentication.k8s.io", "tokenreviews", "", "", false, NULL},
+        {"kr-sweeper", "list", "batch", "jobs", "", "", true, NULL},
+        {"kr-sweeper", "delete", "", "configmaps", "", "apps", false, NULL},
+        {"kr-inventory", "watch", "kreconcile.io", "runnables", "", "", true, NULL},
+        {"kr-inventory", "get", "", "secrets", "", "apps", false, NULL},
+        /* Secrets in the source namespace alone: a list reads their data,
+         * and kreconcile-system holds the platform's credentials */
+        {"kr-inventory", "watch", "", "secrets", "", "apps", true, NULL},
+        {"kr-inventory", "list", "", "secrets", "", "", false, NULL},
+        {"kr-inventory", "list", "", "secrets", "", "kreconcile-system", false, NULL},
+        {"kr-sweeper", "list", "", "secrets", "", "apps", true, NULL},
+        {"kr-sweeper", "list", "", "secrets", "", "", false, NULL},
+        {"kr-sweeper", "list", "", "secrets", "", "kreconcile-system", false, NULL},
     };
     static const grant workload[] = {
-        {"kr-syncer", "create", "", "configmaps", "", "apps", true},
-        {"kr-syncer", "delete", "", "secrets", "", "apps", true},
-        {"kr-syncer", "create", "batch", "jobs", "", "apps", false},
-        {"kr-syncer", "watch", "", "secrets", "", "", false},
-        {"kr-submitter", "create", "batch", "jobs", "", "apps", true},
-        {"kr-submitter", "delete", "", "configmaps", "", "apps", false},
-        {"kr-sweeper", "delete", "batch", "jobs", "", "apps", true},
-        {"kr-sweeper", "create", "batch", "jobs", "", "apps", false},
-        {"kr-inventory", "watch", "batch", "jobs", "", "", true},
-        {"kr-inventory", "delete", "batch", "jobs", "", "apps", false},
+        {"kr-syncer", "create", "", "configmaps", "", "apps", true, NULL},
+        {"kr-syncer", "delete", "", "secrets", "", "apps", true, NULL},
+        {"kr-syncer", "create", "batch", "jobs", "", "apps", false, NULL},
+        {"kr-syncer", "watch", "", "secrets", "", "", false, NULL},
+        {"kr-submitter", "create", "batch", "jobs", "", "apps", true, NULL},
+        {"kr-submitter", "delete", "", "configmaps", "", "apps", false, NULL},
+        {"kr-sweeper", "delete", "batch", "jobs", "", "apps", true, NULL},
+        {"kr-sweeper", "create", "batch", "jobs", "", "apps", false, NULL},
+        {"kr-inventory", "watch", "batch", "jobs", "", "", true, NULL},
+        {"kr-inventory", "delete", "batch", "jobs", "", "apps", false, NULL},
+        {"kr-inventory", "watch", "", "secrets", "", "apps", true, NULL},
+        {"kr-inventory", "list", "", "secrets", "", "", false, NULL},
+        /* writes only where the platform writes: never a Job in kube-system */
+        {"kr-submitter", "create", "batch", "jobs", "", "kube-system", false, NULL},
+        {"kr-submitter", "watch", "batch", "jobs", "", "", true, NULL},
+        {"kr-submitter", "get", "batch", "jobs", "", "default", true, NULL}, /* the probe */
+        {"kr-sweeper", "list", "batch", "jobs", "", "", true, NULL},
+        {"kr-sweeper", "delete", "", "secrets", "", "apps", true, NULL},
+        {"kr-sweeper", "delete", "", "secrets", "", "kube-system", false, NULL},
+        {"kr-sweeper", "list", "", "secrets", "", "", false, NULL},
     };
     static const char *const programs[] = {"kr-syncer", "kr-submitter", "kr-sweeper",
                                            "kr-inventory"};
@@ -233,11 +298,12 @@ START_TEST(rbac_gives_each_program_what_it_needs_and_no_more)
         const grant *g = c == 0 ? hub : workload;
         size_t n = c == 0 ? sizeof(hub) / sizeof(hub[0]) : sizeof(workload) / sizeof(workload[0]);
         for (size_t i = 0; i < n; i++)
-            ck_assert_msg(sa_may(url, g[i].sa, g[i].verb, g[i].group, g[i].resource, g[i].sub,
-                                 g[i].ns) == g[i].allowed,
-                          "%s: %s %s %s/%s%s%s in \"%s\" should be %s", c ? "workload" : "hub",
+            ck_assert_msg(sa_may_named(url, g[i].sa, g[i].verb, g[i].group, g[i].resource, g[i].sub,
+                                       g[i].ns, g[i].name ? g[i].name : "") == g[i].allowed,
+                          "%s: %s %s %s/%s%s%s %s in \"%s\" should be %s", c ? "workload" : "hub",
                           g[i].sa, g[i].verb, g[i].group, g[i].resource, *g[i].sub ? "/" : "",
-                          g[i].sub, g[i].ns, g[i].allowed ? "allowed" : "denied");
+                          g[i].sub, g[i].name ? g[i].name : "", g[i].ns,
+                          g[i].allowed ? "allowed" : "denied");
         /* nobody may grant, bind or act as anyone */
         for (size_t p = 0; p < sizeof(programs) / sizeof(programs[0]); p++) {
             ck_assert(!sa_may(url, programs[p], "create", "rbac.authorization.k8s.io",

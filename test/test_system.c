@@ -162,17 +162,20 @@ static void kubeconfig_path(const world *w, int c, const char *user, char *out, 
 static void cluster_start(world *w, int c)
 {
     cluster *cl = &w->cl[c];
-    char cert[256], key[256], ns[256], crd[1024], log[256], audit[256];
+    char cert[256], key[256], ns[256], crd[1024], leases[1024], log[256], audit[256];
     snprintf(cert, sizeof(cert), "%s/srv.crt", w->dir);
     snprintf(key, sizeof(key), "%s/srv.key", w->dir);
     snprintf(ns, sizeof(ns), "%s/ns.yaml", w->dir);
     kr_test_src_path(crd, sizeof(crd), "deploy/crds/runnables.kreconcile.io.yaml");
+    /* the Leases deploy/ makes: no program may create one */
+    kr_test_src_path(leases, sizeof(leases), "deploy/hub/15-leases.yaml");
     snprintf(log, sizeof(log), "%s/apiserver-%s.log", w->dir, cluster_name[c]);
     snprintf(audit, sizeof(audit), "%s/audit-%s.log", w->dir, cluster_name[c]);
     char tokens[N_USERS][64];
-    const char *flags[40] = {"--tls-cert", cert, "--tls-key",           key, "--load",      ns,
-                             "--load",     crd,  "--bookmark-interval", "1", "--audit-log", audit};
-    size_t n = 12;
+    const char *flags[40] = {
+        "--tls-cert", cert,   "--tls-key",           key, "--load",      ns,   "--load", crd,
+        "--load",     leases, "--bookmark-interval", "1", "--audit-log", audit};
+    size_t n = 14;
     for (size_t u = 0; u < N_USERS; u++) {
         snprintf(tokens[u], sizeof(tokens[u]), "%s-token:%s", users[u], users[u]);
         flags[n++] = "--token";
@@ -273,6 +276,16 @@ static void program_start(world *w, int p, int r)
     if (p == SYNCER) {
         argv[n++] = "--namespace";
         argv[n++] = NS;
+    } else if (p == INVENTORY) {
+        /* as deploy/ runs it: ConfigMaps and Secrets of the source
+         * namespace alone (RBAC grants them there only) */
+        static const char *const kept[] = {
+            "--resource", "batch/v1/jobs=Job",
+            "--resource", "kreconcile.io/v1alpha1/runnables=Runnable",
+            "--resource", "v1/configmaps@" NS "=ConfigMap",
+            "--resource", "v1/secrets@" NS "=Secret"};
+        for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+            argv[n++] = kept[i];
     } else if (p == SUBMITTER) {
         argv[n++] = "--token-auth-file";
         argv[n++] = tokfile;
@@ -1007,9 +1020,20 @@ static void plant_zombie(world *w, int c)
 static int sweep(world *w, bool dry_run, char *out, size_t size)
 {
     cluster_args ca;
-    const char *argv[24] = {"kr-sweeper"};
+    const char *argv[32] = {"kr-sweeper"};
     size_t n = cluster_args_add(w, "kr-sweeper", &ca, argv, 1);
-    const char *flags[] = {"--listen", "0", "--once", "--grace", "0s"};
+    /* as deploy/ runs it: ConfigMaps and Secrets in the source namespace */
+    const char *flags[] = {"--listen",
+                           "0",
+                           "--once",
+                           "--grace",
+                           "0s",
+                           "--resource",
+                           "batch/v1/jobs",
+                           "--resource",
+                           "v1/configmaps@" NS,
+                           "--resource",
+                           "v1/secrets@" NS};
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
         argv[n++] = flags[i];
     argv[n++] = dry_run ? "--dry-run" : NULL;
@@ -1049,7 +1073,8 @@ static void schedule_check(world *w)
 
 /* Every (namespace scope, apiGroup, resource, verb) the bindings of the
  * YAML file `rel` grant to ServiceAccount LEASE_NS/`user`: a new array of
- * {ns (null: every namespace), group, resource, verb, role, used}. */
+ * {ns (null: every namespace), group, resource, verb, names (null: any),
+ * role, used}. */
 static json_t *grants_of(const char *rel, const char *user)
 {
     char path[1024];
@@ -1112,11 +1137,13 @@ static json_t *grants_of(const char *rel, const char *user)
                 {
                     json_array_foreach(json_object_get(rule, "verbs"), v, verb)
                     {
+                        json_t *names = json_object_get(rule, "resourceNames");
                         json_array_append_new(
-                            out, json_pack("{s:o, s:O, s:O, s:O, s:s+++, s:b}", "ns",
+                            out, json_pack("{s:o, s:O, s:O, s:O, s:O, s:s+++, s:b}", "ns",
                                            cluster_wide ? json_null() : json_string(ns), "group",
-                                           group, "resource", resource, "verb", verb, "role",
-                                           role_kind, " ", role_name, "", "used", 0));
+                                           group, "resource", resource, "verb", verb, "names",
+                                           names ? names : json_null(), "role", role_kind, " ",
+                                           role_name, "", "used", 0));
                     }
                 }
             }
@@ -1144,15 +1171,21 @@ static bool allowed(json_t *grants, const json_t *ev)
     snprintf(resource, sizeof(resource), "%s%s%s", str_at(ref, "resource", NULL), *sub ? "/" : "",
              sub);
     const char *ns = str_at(ref, "namespace", NULL);
+    const char *name = str_at(ref, "name", NULL);
     bool ok = false;
-    size_t i;
-    json_t *g;
+    size_t i, k;
+    json_t *g, *n;
     json_array_foreach(grants, i, g)
     {
-        const json_t *scope = json_object_get(g, "ns");
+        const json_t *scope = json_object_get(g, "ns"), *names = json_object_get(g, "names");
+        bool named = json_is_null(names);
+        json_array_foreach(names, k, n)
+        {
+            named |= *name && strcmp(json_string_value(n), name) == 0;
+        }
         if (matches(str_at(g, "group", NULL), str_at(ref, "apiGroup", NULL)) &&
             matches(str_at(g, "resource", NULL), resource) &&
-            matches(str_at(g, "verb", NULL), verb) &&
+            matches(str_at(g, "verb", NULL), verb) && named &&
             (json_is_null(scope) || (*ns && strcmp(json_string_value(scope), ns) == 0))) {
             json_object_set_new(g, "used", json_true());
             ok = true;
