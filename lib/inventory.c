@@ -369,6 +369,9 @@ int kr_inventory_new(const kr_inventory_opts *opts, kr_inventory_t **out, kr_err
     if (!opts || !out)
         return kr_error_set(err, KR_EINVAL, "inventory: opts and out are required");
     *out = NULL;
+    if (opts->version > KR_INVENTORY_OPTS_VERSION)
+        return kr_error_set(err, KR_EINVAL, "inventory: options version %u is newer than %u",
+                            opts->version, (unsigned)KR_INVENTORY_OPTS_VERSION);
     if (!opts->url || !*opts->url)
         return kr_error_set(err, KR_EINVAL,
                             "inventory: no URL (sqlite:///path/inventory.db or "
@@ -1547,6 +1550,9 @@ int kr_inventory_query(kr_inventory_t *inv, const kr_inventory_query_opts *opts,
     *items = NULL;
     if (next_continue)
         *next_continue = NULL;
+    if (opts->version > KR_INVENTORY_QUERY_OPTS_VERSION)
+        return kr_error_set(err, KR_EINVAL, "inventory: query options version %u is newer than %u",
+                            opts->version, (unsigned)KR_INVENTORY_QUERY_OPTS_VERSION);
     size_t limit = opts->limit ? opts->limit : 100;
     if (limit > 1000)
         limit = 1000;

@@ -289,6 +289,9 @@ int kr_inventory_api_handle(kr_inventory_t *inv, const kr_inventory_api_opts *op
     memset(resp, 0, sizeof(*resp));
     if (!inv || !method || !path || (n && !params))
         return respond_error(resp, 500, "inventory api: missing arguments");
+    if (opts && opts->version > KR_INVENTORY_API_OPTS_VERSION)
+        return respond_error(resp, 500, "inventory api: options version %u is newer than %u",
+                             opts->version, (unsigned)KR_INVENTORY_API_OPTS_VERSION);
     for (size_t i = 0; i < n; i++) {
         if (!params[i].name)
             return respond_error(resp, 400, "a query parameter without a name");

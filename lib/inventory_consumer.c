@@ -71,6 +71,10 @@ int kr_inventory_consumer_new(kr_inventory_t *inv, const kr_inventory_consumer_o
     if (!inv || !out)
         return kr_error_set(err, KR_EINVAL, "inventory consumer: inv and out are required");
     *out = NULL;
+    if (opts && opts->version > KR_INVENTORY_CONSUMER_OPTS_VERSION)
+        return kr_error_set(err, KR_EINVAL,
+                            "inventory consumer: options version %u is newer than %u",
+                            opts->version, (unsigned)KR_INVENTORY_CONSUMER_OPTS_VERSION);
     kr_inventory_consumer_t *c = kr_calloc(1, sizeof(*c));
     if (!c)
         return kr_error_set(err, KR_ENOMEM, "inventory consumer: out of memory");

@@ -563,9 +563,9 @@ int kr_inventory_outbox_new(kr_inventory_t *inv, const kr_inventory_outbox_opts 
     *out = NULL;
     if (!inv)
         return kr_error_set(err, KR_EINVAL, "inventory outbox: no inventory");
-    if (opts && (opts->version < 1 || opts->version > KR_INVENTORY_OUTBOX_OPTS_VERSION))
-        return kr_error_set(err, KR_EINVAL, "inventory outbox: opts version %u, expected 1 to %u",
-                            opts->version, KR_INVENTORY_OUTBOX_OPTS_VERSION);
+    if (opts && opts->version > KR_INVENTORY_OUTBOX_OPTS_VERSION)
+        return kr_error_set(err, KR_EINVAL, "inventory outbox: options version %u is newer than %u",
+                            opts->version, (unsigned)KR_INVENTORY_OUTBOX_OPTS_VERSION);
     /* version 1 ends before spool_path */
     const char *spool = opts && opts->version >= 2 ? opts->spool_path : NULL;
     if (spool && !*spool)

@@ -477,6 +477,10 @@ void kr_inventory_producer_free(kr_inventory_producer_t *p)
 int kr_inventory_producer_new(const kr_inventory_producer_opts *opts, kr_inventory_producer_t **out,
                               kr_error_t *err)
 {
+    if (opts && opts->version > KR_INVENTORY_PRODUCER_OPTS_VERSION)
+        return kr_error_set(err, KR_EINVAL,
+                            "inventory producer: options version %u is newer than %u",
+                            opts->version, (unsigned)KR_INVENTORY_PRODUCER_OPTS_VERSION);
     bool v2 = opts && opts->version >= 2;
     bool client_mode = v2 && !opts->informer && opts->client;
     if (!opts || !out || !opts->consumer || (!opts->informer && !client_mode) || !opts->cluster ||

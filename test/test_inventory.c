@@ -1795,6 +1795,33 @@ START_TEST(inventory_outbox_records_at_once_and_refuses_bad_actions)
     kr_error_t err = {0};
     ck_assert_int_eq(kr_inventory_outbox_new(inv, &oo, &ob, &err), KR_EINVAL);
     ck_assert_ptr_null(ob);
+    /* {0} and fields without .version are version 1, as every options struct */
+    kr_inventory_outbox_opts zero = {.max_pending = 10};
+    ck_assert_msg(kr_inventory_outbox_new(inv, &zero, &ob, &err) == 0, "%s", err.message);
+    kr_inventory_outbox_free(ob);
+    kr_inventory_outbox_opts init = KR_INVENTORY_OUTBOX_OPTS_INIT;
+    ck_assert_int_eq(kr_inventory_outbox_new(inv, &init, &ob, &err), 0);
+    kr_inventory_outbox_free(ob);
+    /* and a version newer than the library's is refused by each */
+    kr_inventory_opts io = {.version = KR_INVENTORY_OPTS_VERSION + 1, .url = url};
+    kr_inventory_t *other = NULL;
+    ck_assert_int_eq(kr_inventory_new(&io, &other, &err), KR_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.message, "newer"));
+    kr_inventory_consumer_opts co = {.version = KR_INVENTORY_CONSUMER_OPTS_VERSION + 1};
+    kr_inventory_consumer_t *consumer = NULL;
+    ck_assert_int_eq(kr_inventory_consumer_new(inv, &co, &consumer, &err), KR_EINVAL);
+    kr_inventory_query_opts qo = {.version = KR_INVENTORY_QUERY_OPTS_VERSION + 1};
+    json_t *items = NULL;
+    ck_assert_int_eq(kr_inventory_query(inv, &qo, &items, NULL, &err), KR_EINVAL);
+    kr_inventory_producer_opts po = {.version = KR_INVENTORY_PRODUCER_OPTS_VERSION + 1};
+    kr_inventory_producer_t *producer = NULL;
+    ck_assert_int_eq(kr_inventory_producer_new(&po, &producer, &err), KR_EINVAL);
+    kr_inventory_api_opts ao = {.version = KR_INVENTORY_API_OPTS_VERSION + 1};
+    kr_inventory_api_response resp;
+    ck_assert_int_eq(kr_inventory_api_handle(inv, &ao, "GET", "/api/v1/objects", NULL, 0, &resp),
+                     0);
+    ck_assert_int_eq(resp.status, 500);
+    kr_inventory_api_response_free(&resp);
     ck_assert_int_eq(kr_inventory_outbox_new(inv, NULL, &ob, &err), 0);
     kr_inventory_action a = {.cluster = "hub",
                              .kind = "Runnable",

@@ -224,9 +224,13 @@ KR_API int kr_inventory_record_once(kr_inventory_t *inv, const kr_inventory_acti
 typedef struct kr_inventory_outbox kr_inventory_outbox_t;
 
 #define KR_INVENTORY_OUTBOX_OPTS_VERSION 2
+#define KR_INVENTORY_OUTBOX_OPTS_INIT                                                              \
+    {                                                                                              \
+        .version = KR_INVENTORY_OUTBOX_OPTS_VERSION                                                \
+    }
 
 typedef struct kr_inventory_outbox_opts {
-    unsigned version; /* KR_INVENTORY_OUTBOX_OPTS_VERSION */
+    unsigned version; /* KR_INVENTORY_OUTBOX_OPTS_VERSION; 0 is read as 1 */
     /* At most this many actions wait; beyond, a record is refused
      * (KR_ETOOLARGE). 0: 100,000. */
     size_t max_pending;
