@@ -2714,6 +2714,13 @@ START_TEST(bad_input_is_refused_and_nothing_recorded)
         "\"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}]}}}}",
         "Job in version \"v1\" cannot be handled as a Job: json: cannot unmarshal string into Go "
         "struct field JobSpec.spec.parallelism of type int32");
+    /* what the create would fail the runnable for is a verdict too: no
+     * such namespace there (404), as no right to write it (403) */
+    expect_template_refused(
+        "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":{\"name\":\"lost\","
+        "\"namespace\":\"nowhere\"},\"spec\":{\"template\":{\"spec\":{\"restartPolicy\":"
+        "\"Never\",\"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}]}}}}",
+        "namespaces \"nowhere\" not found");
     /* dc1 failing: the next cluster gives the verdict */
     kr_testserver_faults down = {.fail_503 = 1.0}, up = {0};
     kr_testserver_set_faults(E.dc_ts[0], &down);

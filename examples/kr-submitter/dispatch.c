@@ -788,11 +788,14 @@ int submitter_dry_run(submitter *s, const json_t *runnable, char *cluster, size_
         int rc = cluster_do(s, (size_t)i, &req, NULL, &e);
         if (failover_unreachable_rc(rc))
             continue;
-        /* a refusal of the object itself (422, or 400: a value its Go
-         * type cannot hold) is the verdict; anything else (a missing
-         * namespace, no permission, a copy of that name) is the
-         * dispatch's to meet */
-        if (rc == KR_EINVALIDOBJ || (rc == KR_EINVAL && e.http_code == 400)) {
+        /* a refusal the create would meet as well, and fail the
+         * runnable for (CreateFailed), is the verdict: of the object
+         * itself (422, or 400: a value its Go type cannot hold), of our
+         * rights there (403: the kind or namespace is not ours to write),
+         * or of its namespace (404: none of that name). A copy of that
+         * name (409) is the dispatch's to meet. */
+        if (rc == KR_EINVALIDOBJ || (rc == KR_EINVAL && e.http_code == 400) ||
+            rc == KR_EFORBIDDEN || rc == KR_ENOTFOUND) {
             snprintf(cluster, len, "%s", order[k]);
             verdict = kr_error_set(err, KR_EINVALIDOBJ, "%s", e.message);
         }
