@@ -3441,27 +3441,14 @@ START_TEST(program_asks_the_hub_who_its_callers_are)
     snprintf(crt, sizeof(crt), "%s/srv.crt", hub.dir);
     snprintf(key, sizeof(key), "%s/srv.key", hub.dir);
     snprintf(cli_ca, sizeof(cli_ca), "%s", crt);
-    const char *argv[] = {p.bin,
-                          "serve",
-                          "--kubeconfig",
-                          kubeconfig,
-                          "--cluster",
-                          p.dc1,
-                          "--cluster",
-                          p.dc2,
-                          "--listen",
-                          listen,
-                          "--tls-cert-file",
-                          crt,
-                          "--tls-private-key-file",
-                          key,
-                          "--token-review",
-                          "--token-review-audience",
-                          "kr-submitter",
-                          "--log-format",
-                          "text",
-                          "--authorization-review",
-                          NULL};
+    const char *argv[] = {p.bin, "serve", "--kubeconfig", kubeconfig, "--cluster", p.dc1,
+                          "--cluster", p.dc2, "--listen", listen, "--tls-cert-file", crt,
+                          "--tls-private-key-file", key, "--token-review",
+                          "--token-review-audience", "kr-submitter",
+                          /* and the hub's own: its token file's users (zoe)
+                           * hold for that alone, as kube-apiserver's do */
+                          "--token-review-audience", "https://kubernetes.default.svc.cluster.local",
+                          "--log-format", "text", "--authorization-review", NULL};
     /* zoe may submit, read and list runnables everywhere; nobody else */
     static const char rbac[] =
         "[{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRole\","
@@ -3486,7 +3473,8 @@ START_TEST(program_asks_the_hub_who_its_callers_are)
     ck_assert_int_eq(cli(p.bin, server, "zoe-token", whoami, out, sizeof(out)), 0);
     ck_assert_str_eq(out, "ATTRIBUTE   VALUE\nUsername    zoe\nUID         101\n"
                           "Groups      [approvers system:authenticated]\n");
-    /* a service account's token counts only when issued for the submitter */
+    /* a service account's token counts only when issued for the submitter
+     * (or the hub), not for another audience */
     static const char sa[] = "{\"apiVersion\":\"v1\",\"kind\":\"ServiceAccount\",\"metadata\":"
                              "{\"name\":\"ci\",\"namespace\":\"default\"}}";
     ck_assert_msg(kr_testserver_load(hub.ts, sa, strlen(sa), &err) == 0, "%s", err.message);
@@ -3494,8 +3482,8 @@ START_TEST(program_asks_the_hub_who_its_callers_are)
         json_t *tr =
             aud ? json_pack("{s:s, s:s, s:{s:[s]}}", "apiVersion", "authentication.k8s.io/v1",
                             "kind", "TokenRequest", "spec", "audiences", "kr-submitter")
-                : json_pack("{s:s, s:s, s:{}}", "apiVersion", "authentication.k8s.io/v1", "kind",
-                            "TokenRequest", "spec");
+                : json_pack("{s:s, s:s, s:{s:[s]}}", "apiVersion", "authentication.k8s.io/v1",
+                            "kind", "TokenRequest", "spec", "audiences", "someone-else");
         kr_request rq = {.verb = KR_VERB_CREATE,
                          .ref = {KR_GVR("", "v1", "serviceaccounts"), "default", "ci", "token"},
                          .body = tr};

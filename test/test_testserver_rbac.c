@@ -650,9 +650,20 @@ START_TEST(token_reviews_say_who_a_token_is)
     ck_assert_str_eq(json_string_value(json_array_get(json_object_get(st, "audiences"), 0)),
                      api_audience);
     json_decref(st);
+    /* it holds for the server's own audience alone, as kube-apiserver wraps
+     * its token file: a review for another audience finds nobody */
     st = review_token(AS("bob"), "alice-token", "[\"my-app\"]");
+    ck_assert_ptr_null(json_object_get(st, "authenticated"));
+    ck_assert_ptr_null(json_object_get(st, "error"));
+    ck_assert_uint_eq(json_object_size(json_object_get(st, "user")), 0);
+    json_decref(st);
+    char both[160];
+    snprintf(both, sizeof(both), "[\"my-app\", \"%s\"]", api_audience);
+    st = review_token(AS("bob"), "alice-token", both);
+    ck_assert(json_is_true(json_object_get(st, "authenticated")));
+    ck_assert_uint_eq(json_array_size(json_object_get(st, "audiences")), 1);
     ck_assert_str_eq(json_string_value(json_array_get(json_object_get(st, "audiences"), 0)),
-                     "my-app");
+                     api_audience);
     json_decref(st);
 
     /* an unknown token */
