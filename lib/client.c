@@ -377,6 +377,42 @@ void kr_client_warn(kr_client_t *c, const char *values)
     }
 }
 
+/* A list's items as a client reads them: a real kube-apiserver leaves
+ * `apiVersion` and `kind` off the items of built-in lists (a ConfigMapList's
+ * items have neither); each item without them gets the list's apiVersion
+ * and its kind less "List", as client-go's unstructured decoding does, so
+ * that a cached object says what it is (owner references, events). Other
+ * bodies are left alone. */
+static void list_items_typed(json_t *body)
+{
+    json_t *items = json_object_get(body, "items");
+    const char *kind = json_string_value(json_object_get(body, "kind"));
+    const char *api_version = json_string_value(json_object_get(body, "apiVersion"));
+    size_t len = kind ? strlen(kind) : 0;
+    if (!json_is_array(items) || !api_version || len <= 4 || strcmp(kind + len - 4, "List") != 0)
+        return;
+    json_t *item_kind = NULL, *item_api_version = NULL;
+    size_t i;
+    json_t *item;
+    json_array_foreach(items, i, item)
+    {
+        if (!json_is_object(item))
+            continue;
+        if (!json_object_get(item, "kind")) {
+            if (!item_kind && !(item_kind = json_stringn(kind, len - 4)))
+                break;
+            json_object_set(item, "kind", item_kind);
+        }
+        if (!json_object_get(item, "apiVersion")) {
+            if (!item_api_version && !(item_api_version = json_string(api_version)))
+                break;
+            json_object_set(item, "apiVersion", item_api_version);
+        }
+    }
+    json_decref(item_kind);
+    json_decref(item_api_version);
+}
+
 static void on_http_done(kr_http_xfer *x, int rc, const kr_http_response *resp, const char *message,
                          void *user)
 {
@@ -423,6 +459,7 @@ static void on_http_done(kr_http_xfer *x, int rc, const kr_http_response *resp, 
             complete(r, NULL, &err);
             return;
         }
+        list_items_typed(result);
         complete(r, result, NULL);
         return;
     }
@@ -688,6 +725,7 @@ static void parse_late(sync_wait *s)
             s->rc = s->err.code ? s->err.code : KR_EHTTP;
             json_decref(result);
         } else {
+            list_items_typed(result);
             s->result = result;
         }
     }

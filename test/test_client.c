@@ -1656,6 +1656,54 @@ START_TEST(retry_after_zero_retries_at_once)
 }
 END_TEST
 
+/* A real kube-apiserver leaves apiVersion and kind off a built-in list's
+ * items; the client gives each the list's, as client-go's unstructured
+ * decoding does, so that a cached object says what it is (an owner
+ * reference to it needs both). An item that has its own keeps it. */
+START_TEST(list_items_get_the_lists_kind_and_api_version)
+{
+    static const char body[] =
+        "{\"kind\":\"ConfigMapList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"7\"}"
+        ",\"items\":[{\"metadata\":{\"name\":\"a\"},\"data\":{\"k\":\"v\"}},{\"kind\":\"Other\","
+        "\"apiVersion\":\"x/v1\",\"metadata\":{\"name\":\"b\"}}]}";
+    char answer[1024];
+    snprintf(answer, sizeof(answer),
+             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+             "Connection: close\r\n\r\n%s",
+             strlen(body), body);
+    const char *const answers[] = {answer, NULL};
+    scripted s = {.answers = answers};
+    char url[64];
+    s.listener = loopback_listener(url);
+    pthread_t th;
+    pthread_create(&th, NULL, serve_script, &s);
+    fixture f;
+    memset(&f, 0, sizeof(f));
+    f.cfg.server = url;
+    kr_client_opts opts = {.max_retries = -1};
+    start_client(&f, &opts);
+    kr_error_t err = {0};
+    json_t *list = NULL;
+    ck_assert_msg(kr_client_list(f.c, CM, "default", NULL, &list, &err) == 0, "%s", err.message);
+    json_t *a = json_array_get(json_object_get(list, "items"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(a, "kind")), "ConfigMap");
+    ck_assert_str_eq(json_string_value(json_object_get(a, "apiVersion")), "v1");
+    json_t *b = json_array_get(json_object_get(list, "items"), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(b, "kind")), "Other");
+    ck_assert_str_eq(json_string_value(json_object_get(b, "apiVersion")), "x/v1");
+    /* what an owner reference is made of: a listed object is an owner */
+    json_t *child = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Secret",
+                              "metadata", "name", "c");
+    json_object_set_new(json_object_get(a, "metadata"), "uid", json_string("u-1"));
+    ck_assert_int_eq(kr_managed_set_owner(child, a, true, &err), 0);
+    json_decref(child);
+    json_decref(list);
+    pthread_join(th, NULL);
+    close(s.listener);
+    teardown(&f);
+}
+END_TEST
+
 /* A request's timeout bounds it whole, retries and their waits included,
  * as client-go's does: a retry the timeout would cut off is not made, and
  * the last answer is the result. Without the bound, six 503s would be
@@ -2163,6 +2211,7 @@ int main(void)
     tcase_add_test(tc, request_timeout_is_reported);
     tcase_add_test(tc, request_headers_on_the_wire);
     tcase_add_test(tc, retry_after_zero_retries_at_once);
+    tcase_add_test(tc, list_items_get_the_lists_kind_and_api_version);
     tcase_add_test(tc, the_timeout_bounds_the_request_with_its_retries);
     tcase_add_test(tc, direct_submit_short_of_memory_never_calls_back_inside_the_call);
     tcase_add_test(tc, token_file_is_read_again_when_it_changes);
