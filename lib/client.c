@@ -761,6 +761,8 @@ int kr_client_do_sync(kr_client_t *client, const kr_request *req, json_t **out, 
     if (kr_runtime_is_loop_thread(client->rt))
         return kr_error_set(err, KR_ESTATE,
                             "client: blocking call on the loop thread (use kr_client_do)");
+    if (!kr_runtime_started(client->rt)) /* nothing would ever answer it */
+        return kr_error_set(err, KR_ESTATE, "client: blocking call before kr_runtime_start");
     sync_wait s;
     sync_init(&s);
     int rc = do_request(client, req, sync_cb, &s, &s.late, err);
@@ -773,6 +775,8 @@ int kr_client_raw_get(kr_client_t *c, const char *path, const char *accept, json
     *out = NULL;
     if (kr_runtime_is_loop_thread(c->rt))
         return kr_error_set(err, KR_ESTATE, "client: blocking call on the loop thread");
+    if (!kr_runtime_started(c->rt))
+        return kr_error_set(err, KR_ESTATE, "client: blocking call before kr_runtime_start");
     sync_wait s;
     sync_init(&s);
     kr_creq *r = new_creq(c, "GET", sync_cb, &s);

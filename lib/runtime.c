@@ -421,6 +421,14 @@ void kr_timer_free(kr_timer_t *timer)
         uv_close((uv_handle_t *)&timer->handle, free_closed_timer);
 }
 
+bool kr_runtime_started(kr_runtime_t *rt)
+{
+    pthread_mutex_lock(&rt->lock);
+    bool started = rt->state != RT_NEW;
+    pthread_mutex_unlock(&rt->lock);
+    return started;
+}
+
 bool kr_runtime_running(kr_runtime_t *rt)
 {
     pthread_mutex_lock(&rt->lock);

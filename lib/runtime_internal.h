@@ -35,6 +35,10 @@ bool kr_runtime_accepting(kr_runtime_t *rt);
 /* True while the I/O thread runs (started, not yet joined). [any thread] */
 bool kr_runtime_running(kr_runtime_t *rt);
 
+/* True once kr_runtime_start was called (whether or not it still runs).
+ * [any thread] */
+bool kr_runtime_started(kr_runtime_t *rt);
+
 /* Run fn(arg) where the loop may be touched: at once on the loop thread or
  * when the I/O thread is not running (before start, after stop), else
  * marshalled with kr_runtime_call_sync. */

@@ -511,6 +511,25 @@ START_TEST(blocking_calls_on_the_loop_thread_are_refused)
 }
 END_TEST
 
+/* Before kr_runtime_start nothing would answer a blocking call: it is
+ * refused at once rather than waited on for ever. */
+START_TEST(blocking_calls_before_the_runtime_starts_are_refused)
+{
+    kr_runtime_t *rt = NULL;
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_runtime_new(NULL, &rt, &err), 0);
+    kr_rest_config cfg = {.server = "http://127.0.0.1:1"};
+    kr_client_t *c = NULL;
+    ck_assert_msg(kr_client_new(rt, &cfg, NULL, &c, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(kr_client_get(c, CM, "default", "x", NULL, &err), KR_ESTATE);
+    ck_assert_ptr_nonnull(strstr(err.message, "before kr_runtime_start"));
+    json_t *out = NULL;
+    ck_assert_int_eq(kr_client_raw_get(c, "/version", NULL, &out, NULL, 0, &err), KR_ESTATE);
+    kr_client_free(c);
+    kr_runtime_free(rt);
+}
+END_TEST
+
 /* ---- async API ---------------------------------------------------------- */
 
 typedef struct async_result {
@@ -2188,6 +2207,7 @@ int main(void)
     tcase_add_test(tc, status_subresource_changes_only_status);
     tcase_add_test(tc, pagination_follows_continue_tokens);
     tcase_add_test(tc, blocking_calls_on_the_loop_thread_are_refused);
+    tcase_add_test(tc, blocking_calls_before_the_runtime_starts_are_refused);
     tcase_add_test(tc, async_requests_call_back_on_the_loop_thread);
     tcase_add_test(tc, watch_delivers_events_in_order_and_tracks_resource_version);
     tcase_add_test(tc, watch_from_a_compacted_version_ends_with_gone);
