@@ -633,10 +633,17 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
     *con_cls = NULL;
 }
 
+/* libmicrohttpd's messages end in a line break of their own: a log line
+ * (a JSON "msg" above all) holds the text alone. */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     kr_http_server_t *s = cls;
-    kr_logv(&s->logger, KR_LOG_WARN, "http", fmt, ap);
+    char message[1024];
+    vsnprintf(message, sizeof(message), fmt, ap);
+    size_t len = strlen(message);
+    while (len > 0 && (message[len - 1] == '\n' || message[len - 1] == '\r'))
+        message[--len] = '\0';
+    kr_log(&s->logger, KR_LOG_WARN, "http", "%s", message);
 }
 
 /* ---- life ------------------------------------------------------------------------------ */
