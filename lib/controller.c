@@ -16,6 +16,7 @@
 
 #define DEFAULT_CACHE_SYNC_TIMEOUT_MS 120000
 #define DEFAULT_SHUTDOWN_TIMEOUT_MS 30000
+#define MAX_WORKERS 10000u /* a thread each */
 /* With an injected clock nothing says when time moves: idle workers with
  * delayed keys pending look at the clock again this often. */
 #define INJECTED_CLOCK_POLL_NS (2LL * 1000 * 1000)
@@ -441,10 +442,14 @@ static bool wait_for_sync(kr_controller_worker *w)
         }
         int64_t now = kr_clock_monotonic_ns();
         if (now >= deadline) {
+            /* which caches, as controller-runtime names the kind */
+            char unsynced[512];
+            kr_controller_unsynced_sources(ctl, unsynced, sizeof(unsynced));
             kr_log_field fields[] = {{"controller", ctl->name}};
             kr_log_fields(&ctl->logger, KR_LOG_ERROR, KR_CONTROLLER_MODULE, fields, 1,
-                          "timed out waiting for the caches to sync after %llu ms",
-                          (unsigned long long)ctl->cache_sync_timeout_ms);
+                          "timed out waiting for the caches to sync after %llu ms: %s",
+                          (unsigned long long)ctl->cache_sync_timeout_ms,
+                          *unsynced ? unsynced : "none left (synced just now)");
             kr_mutex_lock(&ctl->idle_mu);
             atomic_store(&ctl->sync_failed, true);
             kr_cond_broadcast(&ctl->idle_cond);
@@ -545,6 +550,9 @@ int kr_controller_new(const kr_controller_opts *opts, kr_controller_t **out, kr_
     if (opts->version > KR_CONTROLLER_OPTS_VERSION)
         return kr_error_set(err, KR_EINVAL, "controller %s: options version %u is newer than %u",
                             opts->name, opts->version, KR_CONTROLLER_OPTS_VERSION);
+    if (opts->workers > MAX_WORKERS) /* a thread each: a negative count cast, most likely */
+        return kr_error_set(err, KR_EINVAL, "controller %s: %u workers (at most %u)", opts->name,
+                            opts->workers, MAX_WORKERS);
     kr_controller_t *ctl = kr_calloc(1, sizeof(*ctl));
     if (!ctl)
         return kr_error_set(err, KR_ENOMEM, "controller %s: out of memory", opts->name);

@@ -132,6 +132,9 @@ void kr_controller_sources_remove(kr_controller_t *ctl);
 void kr_controller_sources_free(kr_controller_t *ctl);
 /* True when every source's informer has synced. */
 bool kr_controller_sources_synced(kr_controller_t *ctl);
+/* The sources whose informers have not synced (lane_sync ones aside),
+ * ", "-separated, for the sync timeout's log line. */
+void kr_controller_unsynced_sources(kr_controller_t *ctl, char *out, size_t len);
 /* True once no lane_sync source of `lane` is still to sync (then for
  * good, unless another such source is added). [any thread] */
 bool kr_controller_lane_ready(kr_controller_t *ctl, kr_controller_lane *lane);

@@ -372,8 +372,11 @@ int kr_controller_watch(kr_controller_t *ctl, const kr_controller_source *src, k
         return rc;
     /* the handler is added without the lock: its replay of the cache
      * enqueues, which may create lanes */
-    kr_informer_handler h = {
-        .on_add = on_add, .on_update = on_update, .on_delete = on_delete, .user = s};
+    kr_informer_handler h = {.on_add = on_add,
+                             .on_update = on_update,
+                             .on_delete = on_delete,
+                             .resync_ms = src->version >= 4 ? src->resync_ms : 0,
+                             .user = s};
     atomic_store(&s->replaying, true);
     rc = kr_informer_add_handler(src->informer, &h, &s->handler_id, err);
     atomic_store(&s->replaying, false);
@@ -416,6 +419,22 @@ void kr_controller_sources_free(kr_controller_t *ctl)
     kr_free(ctl->sources);
     ctl->sources = NULL;
     ctl->nsources = 0;
+}
+
+void kr_controller_unsynced_sources(kr_controller_t *ctl, char *out, size_t len)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    pthread_mutex_lock(&ctl->mu);
+    for (size_t i = 0; i < ctl->nsources && used < len; i++) {
+        const kr_controller_src *s = ctl->sources[i];
+        if (s->lane_sync || kr_informer_has_synced(s->informer))
+            continue;
+        int n = snprintf(out + used, len - used, "%s%s", used ? ", " : "",
+                         kr_informer_describe(s->informer));
+        used += n > 0 ? (size_t)n : 0;
+    }
+    pthread_mutex_unlock(&ctl->mu);
 }
 
 bool kr_controller_sources_synced(kr_controller_t *ctl)

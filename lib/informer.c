@@ -719,6 +719,11 @@ kr_store_t *kr_informer_store(kr_informer_t *inf)
     return inf ? inf->store : NULL;
 }
 
+const char *kr_informer_describe(const kr_informer_t *inf)
+{
+    return inf && inf->scope ? inf->scope : "";
+}
+
 bool kr_informer_has_synced(const kr_informer_t *inf)
 {
     return inf && atomic_load(&((kr_informer_t *)inf)->synced);

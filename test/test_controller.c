@@ -449,6 +449,11 @@ START_TEST(new_and_enqueue_refuse_bad_arguments)
     ck_assert_int_eq(kr_controller_new(&o, &ctl, NULL), KR_EINVAL);
     o.name = "x";
     ck_assert_int_eq(kr_controller_new(&o, &ctl, NULL), KR_EINVAL); /* no reconcile */
+    /* a worker count no machine has threads for (-3 cast, say) is a mistake */
+    kr_controller_opts many = {.name = "many", .reconcile = reconcile, .workers = (unsigned)-3};
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_controller_new(&many, &ctl, &err), KR_EINVAL);
+    ck_assert_str_eq(err.message, "controller many: 4294967293 workers (at most 10000)");
     tctx t;
     tctx_init(&t, NULL);
     ctl = controller_new(&t, "args", 1, NULL, true, NULL, 0);
@@ -579,6 +584,31 @@ static void *hammer(void *arg)
         }
     return NULL;
 }
+
+/* A source's resync_ms (controller-runtime's SyncPeriod) hands every
+ * cached object to the controller again: a key nothing changes is
+ * reconciled again, and again. */
+START_TEST(a_source_with_a_resync_period_reconciles_unchanged_keys_again)
+{
+    cluster a;
+    tctx t;
+    rt = kr_test_runtime_up();
+    cluster_up(&a, 13);
+    write_cm(a.k.c, "steady", "x", false);
+    cluster_start(&a);
+    tctx_init(&t, NULL);
+    t.clusters[0] = &a;
+    kr_controller_t *ctl = controller_new(&t, "resync", 1, NULL, false, NULL, 0);
+    kr_controller_source src = KR_CONTROLLER_SOURCE_INIT;
+    src.informer = a.inf;
+    src.resync_ms = 1000;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_controller_watch(ctl, &src, &err) == 0, "%s", err.message);
+    ck_assert_msg(kr_controller_start(ctl, &err) == 0, "%s", err.message);
+    wait_count(&t, "default/steady", 3); /* the first list, then two resyncs */
+    one_cluster_down(&a, &t);
+}
+END_TEST
 
 START_TEST(four_workers_follow_creates_updates_and_deletes_without_overlap)
 {
@@ -1279,7 +1309,9 @@ static void count_sync_timeouts(kr_log_level level, const char *module, const ch
 {
     (void)module;
     tctx *t = user;
-    if (level == KR_LOG_ERROR && strstr(message, "caches to sync")) {
+    /* the line names the cache that did not sync, as controller-runtime's does */
+    if (level == KR_LOG_ERROR && strstr(message, "caches to sync") &&
+        strstr(message, ": v1/configmaps ns=default")) {
         pthread_mutex_lock(&t->mu);
         atomic_fetch_add(&sync_timeouts, 1);
         pthread_cond_broadcast(&t->cond);
@@ -1423,6 +1455,7 @@ int main(void)
     tcase_add_test(tc, start_and_stop_at_once_leave_no_worker_behind);
     tcase_add_test(tc, predicates_of_common_use);
     tcase_add_test(tc, four_workers_follow_creates_updates_and_deletes_without_overlap);
+    tcase_add_test(tc, a_source_with_a_resync_period_reconciles_unchanged_keys_again);
     tcase_add_test(tc, errors_back_off_on_the_clock_and_later_succeed);
     tcase_add_test(tc, requeue_after_is_honoured_on_the_injected_clock);
     tcase_add_test(tc, terminal_errors_are_not_retried_and_max_retries_gives_up);

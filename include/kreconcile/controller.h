@@ -100,7 +100,8 @@ typedef struct kr_controller_opts {
     const char *name;
     kr_reconcile_cb reconcile; /* required */
     void *user; /* given to reconcile, mappers and the ratelimiter factory */
-    /* Worker threads (controller-runtime's MaxConcurrentReconciles); 0 = 1. */
+    /* Worker threads (controller-runtime's MaxConcurrentReconciles); 0 = 1; at most
+     * 10000 (KR_EINVAL above). */
     unsigned workers;
     /* NULL: every lane gets kr_ratelimiter_new_default() (client-go's
      * DefaultControllerRateLimiter: max of per-item exponential 5 ms..1000 s
@@ -110,7 +111,9 @@ typedef struct kr_controller_opts {
      * at most this long (then start fails its workers and the controller
      * reports not ready); 0 = 120000 (controller-runtime's CacheSyncTimeout). */
     uint64_t cache_sync_timeout_ms;
-    /* kr_controller_stop waits this long for in-flight reconciles; 0 = 30000. */
+    /* kr_controller_stop waits this long for in-flight reconciles before it
+     * logs them, then waits on (a reconcile is never killed: bound its
+     * requests with the client configuration's timeout_ms); 0 = 30000. */
     uint64_t shutdown_timeout_ms;
     /* Retries after which a failing key is dropped (logged and counted as
      * terminal): it is dropped at its failure max_retries + 1, failures
@@ -170,7 +173,7 @@ KR_API bool kr_predicate_labels_changed(const json_t *old_obj, const json_t *new
 KR_API bool kr_predicate_annotations_changed(const json_t *old_obj, const json_t *new_obj,
                                              void *user);
 
-#define KR_CONTROLLER_SOURCE_VERSION 3
+#define KR_CONTROLLER_SOURCE_VERSION 4
 /* clang-format off */
 #define KR_CONTROLLER_SOURCE_INIT {.version = KR_CONTROLLER_SOURCE_VERSION}
 /* clang-format on */
@@ -209,6 +212,13 @@ typedef struct kr_controller_source {
      * custom resource): its keys have no namespace, whatever the
      * dependent's. */
     bool owner_cluster_scoped;
+    /* Version 4 (never read below): every resync_ms the informer hands
+     * each cached object to this source again (an update with the same
+     * object: low priority unless normal_priority_resync), so every key is
+     * reconciled at least that often even when nothing changes —
+     * controller-runtime's SyncPeriod, per source. 0 = never; else at
+     * least 1000 (client-go's minimum). */
+    uint64_t resync_ms;
 } kr_controller_source;
 
 /* Register a source: add a handler to its informer. Before start or while
@@ -228,7 +238,9 @@ KR_API int kr_controller_start(kr_controller_t *ctl, kr_error_t *err);
  * shut the queues down, let in-flight reconciles finish within
  * shutdown_timeout_ms, join the workers. Returns 0, or KR_ETIMEDOUT when
  * some reconcile did not finish in time (the workers are still joined
- * when those return: a reconcile is never killed). Idempotent. Not from a
+ * when those return: a reconcile is never killed, so the stop takes as
+ * long as the slowest one; a request to a hung apiserver lasts as long as
+ * the client configuration's timeout_ms allows). Idempotent. Not from a
  * worker or a handler. [any thread] */
 KR_API int kr_controller_stop(kr_controller_t *ctl, kr_error_t *err);
 

@@ -124,6 +124,11 @@ KR_API int kr_informer_remove_handler(kr_informer_t *inf, int id);
  * [any thread] */
 KR_API bool kr_informer_has_synced(const kr_informer_t *inf);
 
+/* What the informer watches, as its logs and metrics name it: opts.name,
+ * or "batch/v1/jobs ns=team-a labels=app=web" (borrowed; lives as long as
+ * the informer; "" for NULL). [any thread] */
+KR_API const char *kr_informer_describe(const kr_informer_t *inf);
+
 /* Block until synced. Errors: KR_ETIMEDOUT, KR_ESHUTDOWN (stopped).
  * [worker thread] */
 KR_API int kr_informer_wait_for_sync(kr_informer_t *inf, uint64_t timeout_ms, kr_error_t *err);
