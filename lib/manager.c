@@ -460,6 +460,9 @@ static int make_leader(kr_manager_t *m, const kr_manager_opts *opts, kr_error_t 
     lo.lease_name = cfg->lease_name && *cfg->lease_name ? cfg->lease_name
                     : opts->program->default_lease_name ? opts->program->default_lease_name
                                                         : opts->program->name;
+    lo.lease_duration_ms = cfg->leader_lease_duration_ms;
+    lo.renew_deadline_ms = cfg->leader_renew_deadline_ms;
+    lo.retry_period_ms = cfg->leader_retry_period_ms;
     lo.on_started_leading = on_started_leading;
     lo.on_stopped_leading = on_stopped_leading;
     lo.on_new_leader = on_new_leader;
@@ -832,8 +835,8 @@ static int lead_start(kr_manager_t *m)
     for (size_t i = 0; i < n && rc == 0; i++) {
         kr_error_t err = {0};
         if (kr_controller_start(ctls[i], &err) != 0) {
-            kr_log(&m->logger, KR_LOG_ERROR, "manager", "controller %s: %s",
-                   kr_controller_name(ctls[i]), err.message);
+            /* the controller's errors name it */
+            kr_log(&m->logger, KR_LOG_ERROR, "manager", "%s", err.message);
             rc = err.code ? err.code : KR_EIO;
         }
     }
@@ -858,8 +861,7 @@ static void lead_stop(kr_manager_t *m)
     for (size_t i = n; i-- > 0;) {
         kr_error_t err = {0};
         if (ctls[i] && kr_controller_stop_wait(ctls[i], since, &err) != 0)
-            kr_log(&m->logger, KR_LOG_WARN, "manager", "controller %s: %s",
-                   kr_controller_name(ctls[i]), err.message);
+            kr_log(&m->logger, KR_LOG_WARN, "manager", "%s", err.message);
     }
     kr_free(ctls);
     stop_runnables(m, true);

@@ -183,6 +183,9 @@ enum shared_id {
     SH_LEADER_ELECT,
     SH_LEASE_NAMESPACE,
     SH_LEASE_NAME,
+    SH_LEASE_DURATION,
+    SH_RENEW_DEADLINE,
+    SH_RETRY_PERIOD,
     SH_LISTEN,
     SH_TLS_CERT_FILE,
     SH_TLS_KEY_FILE,
@@ -232,6 +235,17 @@ static const struct shared_flag shared_flags[SH_COUNT] = {
                             "namespace of the Lease (default: the hub context's namespace)"},
     [SH_LEASE_NAME] = {"lease-name", 0, KR_FLAG_STRING, KR_MANAGER_FLAGS_LEADER, "NAME",
                        "name of the Lease"},
+    /* kube-controller-manager's names and defaults */
+    [SH_LEASE_DURATION] = {"leader-elect-lease-duration", 0, KR_FLAG_STRING,
+                           KR_MANAGER_FLAGS_LEADER, "DURATION",
+                           "how long a standby waits before it takes a Lease nobody renews "
+                           "(default 15s)"},
+    [SH_RENEW_DEADLINE] = {"leader-elect-renew-deadline", 0, KR_FLAG_STRING,
+                           KR_MANAGER_FLAGS_LEADER, "DURATION",
+                           "how long the leader tries to renew before it stops leading; less "
+                           "than the lease duration (default 10s)"},
+    [SH_RETRY_PERIOD] = {"leader-elect-retry-period", 0, KR_FLAG_STRING, KR_MANAGER_FLAGS_LEADER,
+                         "DURATION", "time between tries to take or renew the Lease (default 2s)"},
     [SH_TLS_CERT_FILE] = {"tls-cert-file", 0, KR_FLAG_STRING, KR_MANAGER_FLAGS_LISTEN, "FILE",
                           "serve --listen over HTTPS with this certificate (PEM, the chain "
                           "after it); with --tls-private-key-file"},
@@ -537,6 +551,23 @@ static int set_shared(struct parser *p, int id, const char *dashes, const char *
                              "most 253)");
         cfg->lease_name = value;
         return 0;
+    case SH_LEASE_DURATION:
+    case SH_RENEW_DEADLINE:
+    case SH_RETRY_PERIOD: {
+        kr_error_t derr = {0};
+        uint64_t ms = 0;
+        if (kr_duration_parse(value, &ms, &derr) != 0)
+            return bad_value(p, dashes, name, value, derr.message);
+        if (ms == 0)
+            return bad_value(p, dashes, name, value, "want a duration above 0");
+        if (id == SH_LEASE_DURATION)
+            cfg->leader_lease_duration_ms = ms;
+        else if (id == SH_RENEW_DEADLINE)
+            cfg->leader_renew_deadline_ms = ms;
+        else
+            cfg->leader_retry_period_ms = ms;
+        return 0;
+    }
     case SH_LISTEN:
         return parse_listen(p, value);
     case SH_TLS_CERT_FILE:

@@ -1736,8 +1736,16 @@ START_TEST(the_leader_runs_controllers_and_releases_the_lease_at_sigterm)
 {
     struct server s;
     server_start(&s);
-    const char *args[] = {"--kubeconfig", s.kubeconfig,     "--listen",
-                          "127.0.0.1:0",  "--leader-elect", NULL};
+    /* the Lease's timing from kube-controller-manager's flags */
+    const char *args[] = {"--kubeconfig",
+                          s.kubeconfig,
+                          "--listen",
+                          "127.0.0.1:0",
+                          "--leader-elect",
+                          "--leader-elect-lease-duration",
+                          "20s",
+                          "--leader-elect-renew-deadline=12s",
+                          NULL};
     struct child c;
     child_spawn(&c, args);
     /* Controllers run only while leading. */
@@ -1755,6 +1763,9 @@ START_TEST(the_leader_runs_controllers_and_releases_the_lease_at_sigterm)
     const char *holder =
         json_string_value(json_object_get(json_object_get(lease, "spec"), "holderIdentity"));
     ck_assert_msg(holder && *holder, "no holder");
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(lease, "spec"), "leaseDurationSeconds")),
+        20);
     json_decref(lease);
     kr_test_proc_signal(&c.p, SIGTERM);
     ck_assert_int_eq(child_wait_exit(&c, 30000), 0);
@@ -1762,6 +1773,21 @@ START_TEST(the_leader_runs_controllers_and_releases_the_lease_at_sigterm)
     holder = json_string_value(json_object_get(json_object_get(lease, "spec"), "holderIdentity"));
     ck_assert_msg(!holder || !*holder, "still held by %s", holder);
     json_decref(lease);
+    /* a renew deadline past the lease duration would lose the Lease to a
+     * standby while the leader still works: refused at start, exit 2 */
+    const char *odd[] = {"--kubeconfig",
+                         s.kubeconfig,
+                         "--listen",
+                         "0",
+                         "--leader-elect",
+                         "--leader-elect-lease-duration=5s",
+                         "--leader-elect-renew-deadline=10s",
+                         NULL};
+    child_spawn(&c, odd);
+    ck_assert_int_eq(child_wait_exit(&c, 30000), 2);
+    ck_assert_msg(strstr(c.err_text, "lease duration (5000 ms) must be greater than the renew "
+                                     "deadline (10000 ms)"),
+                  "%s", c.err_text);
     server_stop(&s);
 }
 END_TEST

@@ -231,10 +231,11 @@ START_TEST(shared_and_program_flags_in_both_spellings)
               "hub-east.1", "--cluster", "dc1=/k/dc1.yaml", "--cluster=dc2=/k/dc2.yaml:ctx-2",
               "--cluster", "eks=/k/eks:arn:aws:eks:eu-west-1:1234:cluster/prod", "--leader-elect",
               "--lease-namespace", "kube-system", "--lease-name=lock", "--listen", ":9090",
-              "--log-format=text", "-v", "3", "--kube-api-qps", "50", "--kube-api-burst=100",
-              "--request-timeout", "1m30s", "--request-timeout=45", "-n", "prod", "--dry-run=true",
-              "-w4", "--resync", "1h30m", "-l", "a=1,b=2", "--label=c=3", "-f", "x,y", "--file=z",
-              "second", "--", "--not-a-flag", "-x", NULL);
+              "--leader-elect-lease-duration", "1m", "--leader-elect-renew-deadline=40s",
+              "--leader-elect-retry-period", "5s", "--log-format=text", "-v", "3", "--kube-api-qps",
+              "50", "--kube-api-burst=100", "--request-timeout", "1m30s", "--request-timeout=45",
+              "-n", "prod", "--dry-run=true", "-w4", "--resync", "1h30m", "-l", "a=1,b=2",
+              "--label=c=3", "-f", "x,y", "--file=z", "second", "--", "--not-a-flag", "-x", NULL);
     ck_assert_msg(rc == 0, "%s", err.message);
     ck_assert_str_eq(cfg.kubeconfig, "/k/hub.yaml");
     ck_assert_str_eq(cfg.context, "admin");
@@ -251,6 +252,9 @@ START_TEST(shared_and_program_flags_in_both_spellings)
     ck_assert(cfg.leader_elect);
     ck_assert_str_eq(cfg.lease_namespace, "kube-system");
     ck_assert_str_eq(cfg.lease_name, "lock");
+    ck_assert_uint_eq(cfg.leader_lease_duration_ms, 60000);
+    ck_assert_uint_eq(cfg.leader_renew_deadline_ms, 40000);
+    ck_assert_uint_eq(cfg.leader_retry_period_ms, 5000);
     ck_assert_str_eq(cfg.listen, ":9090");
     ck_assert_int_eq(cfg.log_format, KR_LOG_FORMAT_TEXT);
     ck_assert_int_eq(cfg.verbosity, 3);
@@ -373,6 +377,9 @@ START_TEST(bad_flags_give_one_clear_line)
                  bad_name[i]);
         expect_error(want, "--lease-name", bad_name[i], NULL);
     }
+    expect_error("invalid argument \"0s\" for \"--leader-elect-retry-period\" flag: want a "
+                 "duration above 0",
+                 "--leader-elect-retry-period", "0s", NULL);
     expect_error("invalid argument \"=/k\" for \"--cluster\" flag: the cluster name must be 1-63 "
                  "letters, digits, '-', '_' or '.'",
                  "--cluster", "=/k", NULL);

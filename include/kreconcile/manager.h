@@ -107,7 +107,9 @@ typedef struct kr_flag {
 /* --kubeconfig, --context, --kube-api-qps, --kube-api-burst, --request-timeout */
 #define KR_MANAGER_FLAGS_HUB 0x01u
 #define KR_MANAGER_FLAGS_CLUSTERS 0x02u /* --cluster NAME=KUBECONFIG[:CONTEXT] */
-#define KR_MANAGER_FLAGS_LEADER 0x04u /* --leader-elect, --lease-namespace, --lease-name */
+#define KR_MANAGER_FLAGS_LEADER                                                                    \
+    0x04u /* --leader-elect, --lease-namespace, --lease-name, --leader-elect-lease-duration,       \
+             --leader-elect-renew-deadline, --leader-elect-retry-period */
 /* --listen ADDR:PORT, --tls-cert-file, --tls-private-key-file */
 #define KR_MANAGER_FLAGS_LISTEN 0x08u
 #define KR_MANAGER_FLAGS_LOG 0x10u /* --log-format json|text, -v LEVEL */
@@ -191,6 +193,13 @@ typedef struct kr_manager_config {
      * PEM files; both given, the endpoint serves HTTPS only */
     const char *tls_cert_file;
     const char *tls_private_key_file;
+    /* --leader-elect-lease-duration, --leader-elect-renew-deadline,
+     * --leader-elect-retry-period (KR_MANAGER_FLAGS_LEADER): the Lease's
+     * timing, as kube-controller-manager's flags set it; 0: kr_leader's
+     * defaults (15 s, 10 s, 2 s). */
+    uint64_t leader_lease_duration_ms;
+    uint64_t leader_renew_deadline_ms;
+    uint64_t leader_retry_period_ms;
 } kr_manager_config;
 
 /* Returned (positive) by kr_manager_parse_args. */
