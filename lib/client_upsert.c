@@ -1,8 +1,11 @@
 /* libkreconcile — create or update an object from what a caller makes of
  * it (controller-runtime's controllerutil.CreateOrUpdate), on the REST
- * client's synchronous calls. */
+ * client's synchronous calls, and the retry of a write that met a
+ * conflict (client-go's retry.RetryOnConflict). */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 #include "kreconcile/client.h"
@@ -113,5 +116,25 @@ int kr_client_create_or_update(kr_client_t *client, kr_gvr gvr, const char *name
         *result = done;
     json_decref(obj);
     json_decref(live);
+    return rc;
+}
+
+#define CONFLICT_TRIES 5 /* retry.DefaultRetry: Steps 5, 10 ms, factor 1, jitter 0.1 */
+#define CONFLICT_WAIT_NS (10LL * 1000 * 1000)
+
+int kr_retry_on_conflict(kr_retry_cb fn, void *user, kr_error_t *err)
+{
+    if (!fn)
+        return kr_error_set(err, KR_EINVAL, "retry on conflict: no function");
+    int rc = KR_ECONFLICT;
+    for (int i = 0; i < CONFLICT_TRIES && rc == KR_ECONFLICT; i++) {
+        if (i > 0) {
+            int64_t ns = CONFLICT_WAIT_NS + (int64_t)(kr_random_u64() % (CONFLICT_WAIT_NS / 10));
+            struct timespec ts = {0, (long)ns};
+            while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+                ;
+        }
+        rc = fn(err, user);
+    }
     return rc;
 }

@@ -530,6 +530,39 @@ START_TEST(blocking_calls_before_the_runtime_starts_are_refused)
 }
 END_TEST
 
+/* A try that meets `conflicts` conflicts first, then `last`. */
+typedef struct tries {
+    int conflicts, last, calls;
+} tries;
+
+static int one_try(kr_error_t *err, void *user)
+{
+    tries *t = user;
+    t->calls++;
+    if (t->calls <= t->conflicts)
+        return kr_error_set(err, KR_ECONFLICT, "the object has been modified");
+    return t->last ? kr_error_set(err, t->last, "try %d", t->calls) : 0;
+}
+
+/* client-go's RetryOnConflict with DefaultRetry: conflicts are tried again
+ * (5 tries in all), anything else ends it. */
+START_TEST(retry_on_conflict_tries_again_only_after_a_conflict)
+{
+    kr_error_t err = {0};
+    tries t = {.conflicts = 2};
+    ck_assert_int_eq(kr_retry_on_conflict(one_try, &t, &err), 0);
+    ck_assert_int_eq(t.calls, 3);
+    t = (tries){.conflicts = 100};
+    ck_assert_int_eq(kr_retry_on_conflict(one_try, &t, &err), KR_ECONFLICT);
+    ck_assert_int_eq(t.calls, 5);
+    ck_assert_str_eq(err.message, "the object has been modified");
+    t = (tries){.conflicts = 1, .last = KR_ENOTFOUND};
+    ck_assert_int_eq(kr_retry_on_conflict(one_try, &t, &err), KR_ENOTFOUND);
+    ck_assert_int_eq(t.calls, 2);
+    ck_assert_int_eq(kr_retry_on_conflict(NULL, NULL, &err), KR_EINVAL);
+}
+END_TEST
+
 /* ---- async API ---------------------------------------------------------- */
 
 typedef struct async_result {
@@ -2208,6 +2241,7 @@ int main(void)
     tcase_add_test(tc, pagination_follows_continue_tokens);
     tcase_add_test(tc, blocking_calls_on_the_loop_thread_are_refused);
     tcase_add_test(tc, blocking_calls_before_the_runtime_starts_are_refused);
+    tcase_add_test(tc, retry_on_conflict_tries_again_only_after_a_conflict);
     tcase_add_test(tc, async_requests_call_back_on_the_loop_thread);
     tcase_add_test(tc, watch_delivers_events_in_order_and_tracks_resource_version);
     tcase_add_test(tc, watch_from_a_compacted_version_ends_with_gone);

@@ -361,6 +361,17 @@ KR_API int kr_client_create_or_update(kr_client_t *client, kr_gvr gvr, const cha
                                       const char *name, kr_mutate_cb mutate, void *user,
                                       json_t **out, kr_operation_result *result, kr_error_t *err);
 
+/* One try of a read-modify-write: 0 or a KR_E* code (err set). */
+typedef int (*kr_retry_cb)(kr_error_t *err, void *user);
+
+/* client-go's retry.RetryOnConflict with retry.DefaultRetry: call `fn`
+ * until it returns anything but KR_ECONFLICT, at most 5 times, sleeping
+ * 10 ms (plus up to 10% jitter) between tries. `fn` reads what it changes
+ * anew each time (a GET, or an informer's cache that has caught up) and
+ * writes it with the resourceVersion it read. Returns fn's last code, err
+ * as fn left it. [worker thread: it sleeps] */
+KR_API int kr_retry_on_conflict(kr_retry_cb fn, void *user, kr_error_t *err);
+
 /* ---- Discovery and the REST mapper --------------------------------------- */
 
 /* What discovery says about one resource. */
