@@ -1672,6 +1672,19 @@ static void *serve_script(void *arg)
     return NULL;
 }
 
+/* Serve `answers` on a loopback listener (a thread) and point f's
+ * configuration at it; the caller then starts the client. */
+static void scripted_start(scripted *s, const char *const *answers, pthread_t *th, fixture *f,
+                           char url[64])
+{
+    memset(s, 0, sizeof(*s));
+    s->answers = answers;
+    s->listener = loopback_listener(url);
+    pthread_create(th, NULL, serve_script, s);
+    memset(f, 0, sizeof(*f));
+    f->cfg.server = url;
+}
+
 /* `Retry-After: 0` means now, as client-go reads it: the retry does not
  * wait out the backoff (an hour here, so reading it as absent would hang
  * the test until its timeout). */
@@ -1684,14 +1697,11 @@ START_TEST(retry_after_zero_retries_at_once)
         "Connection: close\r\n\r\n"
         "{\"kind\":\"ConfigMap\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"web\"}}   ",
         NULL};
-    scripted s = {.answers = answers};
+    scripted s;
     char url[64];
-    s.listener = loopback_listener(url);
     pthread_t th;
-    pthread_create(&th, NULL, serve_script, &s);
     fixture f;
-    memset(&f, 0, sizeof(f));
-    f.cfg.server = url;
+    scripted_start(&s, answers, &th, &f, url);
     kr_client_opts opts = {.max_retries = 1, .backoff_base_ms = 3600000, .backoff_max_ms = 3600000};
     start_client(&f, &opts);
     kr_error_t err = {0};
@@ -1724,14 +1734,11 @@ START_TEST(list_items_get_the_lists_kind_and_api_version)
              "Connection: close\r\n\r\n%s",
              strlen(body), body);
     const char *const answers[] = {answer, NULL};
-    scripted s = {.answers = answers};
+    scripted s;
     char url[64];
-    s.listener = loopback_listener(url);
     pthread_t th;
-    pthread_create(&th, NULL, serve_script, &s);
     fixture f;
-    memset(&f, 0, sizeof(f));
-    f.cfg.server = url;
+    scripted_start(&s, answers, &th, &f, url);
     kr_client_opts opts = {.max_retries = -1};
     start_client(&f, &opts);
     kr_error_t err = {0};
@@ -1768,14 +1775,11 @@ START_TEST(the_timeout_bounds_the_request_with_its_retries)
     "Connection: close\r\n\r\nbusy\n"
         BUSY, BUSY, BUSY, BUSY, BUSY, BUSY, NULL};
 #undef BUSY
-    scripted s = {.answers = answers};
+    scripted s;
     char url[64];
-    s.listener = loopback_listener(url);
     pthread_t th;
-    pthread_create(&th, NULL, serve_script, &s);
     fixture f;
-    memset(&f, 0, sizeof(f));
-    f.cfg.server = url;
+    scripted_start(&s, answers, &th, &f, url);
     f.cfg.timeout_ms = 3000;
     kr_client_opts opts = {.max_retries = 5, .backoff_base_ms = 2000, .backoff_max_ms = 10000};
     start_client(&f, &opts);

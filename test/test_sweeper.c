@@ -476,18 +476,25 @@ END_TEST
 /* Run the built program with `args` (words separated by spaces); its
  * standard output in `out` (at most len bytes), its standard error dropped.
  * Returns the exit status. */
-static int run_program(const char *args, char *out, size_t len)
+/* argv of kr-sweeper with `words` (cut in place at each blank). */
+static void sweeper_argv(char *words, const char *argv[KR_TEST_PROC_MAX_ARGS + 1])
 {
-    char words[4096], err[8192];
-    snprintf(words, sizeof(words), "%s", args);
-    const char *argv[KR_TEST_PROC_MAX_ARGS + 1] = {"kr-sweeper"};
-    size_t n = 1;
+    size_t n = 0;
+    argv[n++] = "kr-sweeper";
     char *save = NULL;
     for (char *w = strtok_r(words, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
         ck_assert_uint_lt(n, KR_TEST_PROC_MAX_ARGS);
         argv[n++] = w;
     }
     argv[n] = NULL;
+}
+
+static int run_program(const char *args, char *out, size_t len)
+{
+    char words[4096], err[8192];
+    snprintf(words, sizeof(words), "%s", args);
+    const char *argv[KR_TEST_PROC_MAX_ARGS + 1];
+    sweeper_argv(words, argv);
     kr_test_proc_io io = {.err = err, .err_size = sizeof(err)};
     return kr_test_proc_run_io(argv, &io, out, len, 60000);
 }
@@ -581,13 +588,8 @@ START_TEST(the_program_plans_then_sweeps_once_and_refuses_bad_flags)
              "--kubeconfig %s --cluster dc1=%s --cluster dc2=%s --listen 127.0.0.1:0 --grace 0s "
              "--dry-run --interval 1h --request-timeout 1s --log-format text",
              kc[0], kc[1], kc[2]);
-    const char *loop_argv[KR_TEST_PROC_MAX_ARGS + 1] = {"kr-sweeper"};
-    size_t nl = 1;
-    char *loop_save = NULL;
-    for (char *w = strtok_r(loop_args, " ", &loop_save); w && nl < KR_TEST_PROC_MAX_ARGS;
-         w = strtok_r(NULL, " ", &loop_save))
-        loop_argv[nl++] = w;
-    loop_argv[nl] = NULL;
+    const char *loop_argv[KR_TEST_PROC_MAX_ARGS + 1];
+    sweeper_argv(loop_args, loop_argv);
     kr_test_proc loop = {0};
     kr_test_proc_start(&loop, loop_log, loop_argv);
     static char metrics[1 << 17];
@@ -622,13 +624,8 @@ START_TEST(the_program_plans_then_sweeps_once_and_refuses_bad_flags)
      * and a second signal exits at once. */
     char words[4096], log[700];
     snprintf(words, sizeof(words), "%s --dry-run --request-timeout 10m", common);
-    const char *argv[KR_TEST_PROC_MAX_ARGS + 1] = {"kr-sweeper"};
-    size_t n = 1;
-    char *save = NULL;
-    for (char *w = strtok_r(words, " ", &save); w && n < KR_TEST_PROC_MAX_ARGS;
-         w = strtok_r(NULL, " ", &save))
-        argv[n++] = w;
-    argv[n] = NULL;
+    const char *argv[KR_TEST_PROC_MAX_ARGS + 1];
+    sweeper_argv(words, argv);
     snprintf(log, sizeof(log), "%s/once.log", dir);
     kr_test_proc once = {0};
     kr_test_proc_start(&once, log, argv);
