@@ -379,8 +379,9 @@ void kr_client_warn(kr_client_t *c, const char *values)
 
 /* A list's items as a client reads them: a real kube-apiserver leaves
  * `apiVersion` and `kind` off the items of built-in lists (a ConfigMapList's
- * items have neither); each item without them gets the list's apiVersion
- * and its kind less "List", as client-go's unstructured decoding does, so
+ * items have neither); each item with neither (absent or "") gets the
+ * list's apiVersion and its kind less "List", as client-go's unstructured
+ * decoding does (an item with either keeps what it has), so
  * that a cached object says what it is (owner references, events). Other
  * bodies are left alone. */
 static void list_items_typed(json_t *body)
@@ -396,18 +397,16 @@ static void list_items_typed(json_t *body)
     json_t *item;
     json_array_foreach(items, i, item)
     {
-        if (!json_is_object(item))
+        /* both or neither, as client-go: an item with either says its own */
+        const char *ik = json_string_value(json_object_get(item, "kind"));
+        const char *iv = json_string_value(json_object_get(item, "apiVersion"));
+        if (!json_is_object(item) || (ik && *ik) || (iv && *iv))
             continue;
-        if (!json_object_get(item, "kind")) {
-            if (!item_kind && !(item_kind = json_stringn(kind, len - 4)))
-                break;
-            json_object_set(item, "kind", item_kind);
-        }
-        if (!json_object_get(item, "apiVersion")) {
-            if (!item_api_version && !(item_api_version = json_string(api_version)))
-                break;
-            json_object_set(item, "apiVersion", item_api_version);
-        }
+        if ((!item_kind && !(item_kind = json_stringn(kind, len - 4))) ||
+            (!item_api_version && !(item_api_version = json_string(api_version))))
+            break;
+        json_object_set(item, "kind", item_kind);
+        json_object_set(item, "apiVersion", item_api_version);
     }
     json_decref(item_kind);
     json_decref(item_api_version);

@@ -541,7 +541,7 @@ static int check_event(const kr_inventory_event *ev, const char *what, event_fie
         f->api_version = "";
     if (!f->kind || !*f->kind)
         return kr_error_set(err, KR_EINVAL,
-                            "%s: no kind (list items carry none: name it in the event)", what);
+                            "%s: no kind (an object without its type: name it in the event)", what);
     if (!f->name || !*f->name || !f->uid || !*f->uid)
         return kr_error_set(err, KR_EINVAL, "%s: the object needs metadata.name and uid", what);
     if (!f->rv)

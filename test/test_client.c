@@ -1727,7 +1727,9 @@ START_TEST(list_items_get_the_lists_kind_and_api_version)
     static const char body[] =
         "{\"kind\":\"ConfigMapList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"7\"}"
         ",\"items\":[{\"metadata\":{\"name\":\"a\"},\"data\":{\"k\":\"v\"}},{\"kind\":\"Other\","
-        "\"apiVersion\":\"x/v1\",\"metadata\":{\"name\":\"b\"}}]}";
+        "\"apiVersion\":\"x/v1\",\"metadata\":{\"name\":\"b\"}},{\"kind\":\"Half\","
+        "\"metadata\":{\"name\":\"c\"}},{\"kind\":\"\",\"apiVersion\":\"\",\"metadata\":"
+        "{\"name\":\"d\"}}]}";
     char answer[1024];
     snprintf(answer, sizeof(answer),
              "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
@@ -1750,6 +1752,14 @@ START_TEST(list_items_get_the_lists_kind_and_api_version)
     json_t *b = json_array_get(json_object_get(list, "items"), 1);
     ck_assert_str_eq(json_string_value(json_object_get(b, "kind")), "Other");
     ck_assert_str_eq(json_string_value(json_object_get(b, "apiVersion")), "x/v1");
+    /* one of the two: kept as it is (client-go types only an item with
+     * neither); both empty: typed */
+    json_t *c = json_array_get(json_object_get(list, "items"), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(c, "kind")), "Half");
+    ck_assert_ptr_null(json_object_get(c, "apiVersion"));
+    json_t *d = json_array_get(json_object_get(list, "items"), 3);
+    ck_assert_str_eq(json_string_value(json_object_get(d, "kind")), "ConfigMap");
+    ck_assert_str_eq(json_string_value(json_object_get(d, "apiVersion")), "v1");
     /* what an owner reference is made of: a listed object is an owner */
     json_t *child = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Secret",
                               "metadata", "name", "c");

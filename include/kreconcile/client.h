@@ -7,7 +7,8 @@
  * calls (kr_client_do, kr_client_watch) may be made from any thread and call
  * back on the loop thread; callbacks must not block. Blocking calls
  * (kr_client_get, ...) are for worker threads: they are marshalled to the
- * loop thread and waited on, and fail with KR_ESTATE on the loop thread.
+ * loop thread and waited on, and fail with KR_ESTATE on the loop thread
+ * and before kr_runtime_start (nothing would answer them).
  *
  * Errors: every failure fills kr_error_t; when the apiserver answered with a
  * Status, http_code, reason, message, details and retry_after_seconds are
@@ -241,7 +242,8 @@ KR_API int kr_client_do(kr_client_t *client, const kr_request *req, kr_client_cb
                         kr_error_t *err);
 
 /* The same, blocking until the result: *out (may be NULL to discard) is a
- * new reference. [worker thread; KR_ESTATE on the loop thread] Errors: the
+ * new reference. [worker thread; KR_ESTATE on the loop thread and before
+ * kr_runtime_start] Errors: the
  * failure's code (KR_ENOTFOUND, KR_ECONFLICT, KR_EEXIST, KR_EGONE,
  * KR_EUNAUTHORIZED, KR_EFORBIDDEN, KR_EINVALIDOBJ, KR_ETHROTTLED,
  * KR_EUNAVAILABLE, KR_ETIMEDOUT, KR_ECONNECT, KR_ETLS, KR_EHTTP, ...). */

@@ -112,7 +112,8 @@ typedef struct kr_inventory_event {
      * Required when checkpoint_rv is set or type is CHECKPOINT. */
     const char *resource;
     /* Group/version and kind; NULL: the object's apiVersion and kind
-     * (list items may lack them, so informers should pass them). */
+     * (kr_client gives a list's items the list's; objects from another
+     * source may lack them, so pass them when unsure). */
     const char *api_version;
     const char *kind;
     kr_inventory_event_type type;
@@ -577,9 +578,9 @@ typedef struct kr_inventory_producer_opts {
     const char *cluster; /* required: the cluster's name */
     const char *resource; /* required: the checkpoint key, e.g. "batch/v1/jobs" */
     const char *api_version; /* "batch/v1"; NULL: each object's own */
-    /* "Job"; NULL: each object's own (list items have none: such events
-     * are refused). Required by client mode with inventory and by
-     * kr_inventory_producer_reconcile. */
+    /* "Job"; NULL: each object's own (kr_client gives a list's items the
+     * list's kind; an object without one is refused). Required by client
+     * mode with inventory and by kr_inventory_producer_reconcile. */
     const char *kind;
     kr_logger logger;
     /* ---- version 2: client mode (informer NULL) --------------------------
