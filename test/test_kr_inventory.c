@@ -57,7 +57,7 @@ START_TEST(resources_defaults_and_arguments)
     ck_assert_ptr_null(r.items[0].namespace_);
     ck_assert_str_eq(r.items[1].key, "v1/pods");
     ck_assert_str_eq(r.items[2].gvr.resource, "secrets");
-    ck_assert_str_eq(r.items[2].key, "v1/secrets");
+    ck_assert_str_eq(r.items[2].key, "v1/secrets@apps"); /* its own checkpoint */
     ck_assert_str_eq(r.items[2].kind, "Secret");
     ck_assert_str_eq(r.items[2].namespace_, "apps");
     inv_resources_free(&r);
@@ -467,6 +467,35 @@ START_TEST(program_keeps_one_namespace_of_a_resource)
     ck_assert_int_eq(r.status, 200);
     ck_assert_uint_eq(json_array_size(json_object_get(r.json, "items")), 0);
     tc_free(&r);
+    kr_test_proc_kill(&p, SIGTERM);
+    finish(&p);
+    /* the whole resource again, on the same books: another collection, with
+     * its own checkpoint, so it lists (a resume of the namespace's watch
+     * would never see what other namespaces already held) */
+    const char *wide[] = {"--inventory",
+                          db,
+                          "--kubeconfig",
+                          hub_kc,
+                          "--resource",
+                          "v1/configmaps=ConfigMap",
+                          "--listen",
+                          "127.0.0.1:0",
+                          "--log-format",
+                          "text",
+                          NULL};
+    start(&p, wide);
+    wait_address(&p, api, sizeof(api));
+    bool widened = false;
+    for (int i = 0; i < 1500 && !widened; i++) {
+        tc_json(api, "GET", "/api/v1/objects?kind=ConfigMap&namespace=default", NULL, &r);
+        widened = r.status == 200 && strstr(r.body, "\"elsewhere\"");
+        tc_free(&r);
+        if (!widened) {
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    ck_assert_msg(widened, "the whole resource never listed default/elsewhere");
     kr_test_proc_kill(&p, SIGTERM);
     finish(&p);
     kr_test_proc_free(&p);

@@ -55,9 +55,11 @@ static int parse_one(const char *arg, inv_resource *r, kr_error_t *err)
     for (const char *k = kind; *k; k++)
         if (!((*k >= 'A' && *k <= 'Z') || (*k >= 'a' && *k <= 'z') || (*k >= '0' && *k <= '9')))
             return kr_error_set(err, KR_EINVAL, "--resource %s: \"%s\" is not a kind", arg, kind);
-    char api_version[512], key[768];
+    char api_version[512], key[1100];
     snprintf(api_version, sizeof(api_version), "%s%s%s", group, *group ? "/" : "", version);
-    snprintf(key, sizeof(key), "%s/%s", api_version, resource);
+    /* the checkpoint's key: a scope of its own (one namespace) is another
+     * collection, whose watch cannot resume the other's without a list */
+    snprintf(key, sizeof(key), "%s/%s%s%s", api_version, resource, *ns ? "@" : "", ns);
     size_t len = strlen(group) + strlen(version) + strlen(resource) + strlen(kind) +
                  strlen(api_version) + strlen(key) + strlen(ns) + 7;
     char *text = malloc(len);

@@ -14,7 +14,7 @@ typedef struct inv_resource {
     kr_gvr gvr; /* strings point into `text` */
     const char *kind;
     const char *api_version; /* "batch/v1" or "v1" */
-    const char *key; /* the checkpoint key: "batch/v1/jobs" */
+    const char *key; /* the checkpoint key: "batch/v1/jobs", "v1/secrets@apps" */
     const char *namespace_; /* "...@NS=Kind": only NS's objects; NULL: every namespace */
     char *text; /* owns the strings */
 } inv_resource;
