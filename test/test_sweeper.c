@@ -348,6 +348,15 @@ START_TEST(a_resource_of_one_namespace_is_swept_there_alone)
     json_t *z = copy_cm("z-apps", KR_MANAGER_SYNCER, "uid-of-nothing");
     json_object_set_new(json_object_get(z, "metadata"), "namespace", json_string("apps"));
     json_decref(create(&dc1, CM, z));
+    /* a live source in apps and its copy: the hub is listed in apps too,
+     * or the copy would look orphaned */
+    json_t *src = hub_cm("live", NULL);
+    json_object_set_new(json_object_get(src, "metadata"), "namespace", json_string("apps"));
+    json_t *live = create(&hub, CM, src);
+    json_t *copy = copy_cm("live", KR_MANAGER_SYNCER, uid_of(live));
+    json_object_set_new(json_object_get(copy, "metadata"), "namespace", json_string("apps"));
+    json_decref(create(&dc1, CM, copy));
+    json_decref(live);
     static const char *const where[] = {"apps", NULL};
     sweep_opts o = opts_for(0, 100, true);
     o.n_clusters = 1;

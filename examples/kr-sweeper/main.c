@@ -157,7 +157,8 @@ static int register_metrics(sweeper *s, kr_error_t *err)
         {KR_METRIC_COUNTER, "kr_sweeper_deleted_total",
          "zombies deleted (with uid and resourceVersion preconditions)", &s->deleted},
         {KR_METRIC_GAUGE, "kr_sweeper_skipped_clusters",
-         "clusters the last sweep could not list, and so left alone", &s->skipped},
+         "workload clusters the last sweep left alone (it could not list them, or the hub)",
+         &s->skipped},
         {KR_METRIC_GAUGE, "kr_sweeper_last_sweep_timestamp_seconds",
          "when the last sweep ended (Unix time)", &s->last},
     };
@@ -212,8 +213,13 @@ static int sweep_once(sweeper *s)
     if (rc != 0) {
         kr_log(s->opts.logger, KR_LOG_ERROR, "sweeper", "sweep failed: %s", err.message);
         kr_metrics_counter_add(s->failed, 1);
+        kr_metrics_gauge_set(s->skipped, (double)s->opts.n_clusters); /* every one left alone */
         return 1;
     }
+    /* the workload clusters the sweep could not list (the inventory's
+     * check below may skip more, the hub's books included: not counted) */
+    size_t skipped = skipped_clusters(&plan);
+    kr_metrics_gauge_set(s->skipped, (double)skipped);
     if (s->inventory && sweep_inventory(&s->opts, s->inventory, &plan, &err) != 0)
         kr_log(s->opts.logger, KR_LOG_ERROR, "sweeper", "inventory sweep failed: %s", err.message);
     print_plan(s, &plan);
@@ -221,8 +227,6 @@ static int sweep_once(sweeper *s)
     for (size_t i = 0; i < plan.n; i++)
         deleted += plan.items[i].action == SWEEP_DELETED;
     kr_metrics_counter_add(s->deleted, (double)deleted);
-    size_t skipped = skipped_clusters(&plan);
-    kr_metrics_gauge_set(s->skipped, (double)skipped);
     size_t refused = s->outbox ? sweep_record(s->outbox, &plan, s->opts.logger) : 0;
     sweep_plan_free(&plan);
     return refused ? 1 : skipped ? 3 : 0;
