@@ -240,6 +240,23 @@ static bool history_ends_with(const char *api, const char *name, const char *eve
     return false;
 }
 
+/* GET `path` from the program every 20 ms, for 30 s at most, until it
+ * answers `status` with `needle` in the body: that body (new), or NULL. */
+static char *await_answer(const char *api, const char *path, long status, const char *needle)
+{
+    for (int i = 0; i < 1500; i++) {
+        tc_response r;
+        tc_request(api, "GET", path, NULL, NULL, NULL, &r);
+        char *body = r.status == status && r.body && strstr(r.body, needle) ? strdup(r.body) : NULL;
+        tc_free(&r);
+        if (body)
+            return body;
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
 /* With --token-auth-file, /api/ answers only callers with a listed
  * token (401 otherwise, WWW-Authenticate: Bearer); the health endpoints
  * and the page itself stay open, and the page asks for a token, then
@@ -377,17 +394,10 @@ START_TEST(program_asks_for_a_token_when_given_a_token_file)
     snprintf(gone, sizeof(gone), "%s.gone", db + strlen("sqlite://"));
     ck_assert_int_eq(rename(db + strlen("sqlite://"), gone), 0);
     put_cm(hub_url, "after-gone", "1", false);
-    bool said = false;
-    for (int i = 0; i < 1500 && !said; i++) {
-        tc_request(api, "GET", "/readyz?verbose", NULL, NULL, NULL, &r);
-        said = r.status == 503 && strstr(r.body, "was moved or deleted since it was opened");
-        tc_free(&r);
-        if (!said) {
-            struct timespec ts = {0, 20 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-        }
-    }
+    char *said =
+        await_answer(api, "/readyz?verbose", 503, "was moved or deleted since it was opened");
     ck_assert_msg(said, "/readyz did not say the database file was gone");
+    free(said);
     kr_test_proc_kill(&p, SIGTERM);
     finish(&p);
     kr_test_proc_free(&p);
@@ -429,19 +439,10 @@ START_TEST(program_keeps_one_namespace_of_a_resource)
     start(&p, args);
     char api[128];
     wait_address(&p, api, sizeof(api));
-    bool kept = false;
-    for (int i = 0; i < 1500 && !kept; i++) {
-        tc_json(api, "GET", "/api/v1/objects?kind=ConfigMap", NULL, &r);
-        kept = r.status == 200 && strstr(r.body, "\"kept\"");
-        if (kept)
-            ck_assert_msg(!strstr(r.body, "\"elsewhere\""), "%s", r.body);
-        tc_free(&r);
-        if (!kept) {
-            struct timespec ts = {0, 20 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-        }
-    }
+    char *kept = await_answer(api, "/api/v1/objects?kind=ConfigMap", 200, "\"kept\"");
     ck_assert_msg(kept, "the inventory never held kube-system/kept");
+    ck_assert_msg(!strstr(kept, "\"elsewhere\""), "%s", kept);
+    free(kept);
     /* a change elsewhere is not watched either */
     put_cm(hub_url, "elsewhere", "2", true);
     tc_json(hub_url, "PUT", "/api/v1/namespaces/kube-system/configmaps/kept",
@@ -450,18 +451,10 @@ START_TEST(program_keeps_one_namespace_of_a_resource)
             &r);
     ck_assert_int_eq(r.status, 200);
     tc_free(&r);
-    bool modified = false;
-    for (int i = 0; i < 1500 && !modified; i++) {
-        tc_json(api, "GET", "/api/v1/history?kind=ConfigMap&namespace=kube-system&name=kept", NULL,
-                &r);
-        modified = r.status == 200 && strstr(r.body, "\"MODIFIED\"");
-        tc_free(&r);
-        if (!modified) {
-            struct timespec ts = {0, 20 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-        }
-    }
+    char *modified = await_answer(
+        api, "/api/v1/history?kind=ConfigMap&namespace=kube-system&name=kept", 200, "\"MODIFIED\"");
     ck_assert(modified);
+    free(modified);
     tc_json(api, "GET", "/api/v1/history?kind=ConfigMap&namespace=default&name=elsewhere", NULL,
             &r);
     ck_assert_int_eq(r.status, 200);
@@ -485,17 +478,10 @@ START_TEST(program_keeps_one_namespace_of_a_resource)
                           NULL};
     start(&p, wide);
     wait_address(&p, api, sizeof(api));
-    bool widened = false;
-    for (int i = 0; i < 1500 && !widened; i++) {
-        tc_json(api, "GET", "/api/v1/objects?kind=ConfigMap&namespace=default", NULL, &r);
-        widened = r.status == 200 && strstr(r.body, "\"elsewhere\"");
-        tc_free(&r);
-        if (!widened) {
-            struct timespec ts = {0, 20 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-        }
-    }
+    char *widened =
+        await_answer(api, "/api/v1/objects?kind=ConfigMap&namespace=default", 200, "\"elsewhere\"");
     ck_assert_msg(widened, "the whole resource never listed default/elsewhere");
+    free(widened);
     kr_test_proc_kill(&p, SIGTERM);
     finish(&p);
     kr_test_proc_free(&p);
