@@ -202,7 +202,18 @@ static void serve_page(kr_testserver_t *ts, const ts_route *rt, struct list_opts
             continue;
         if (o->limit > 0 && n == (size_t)o->limit)
             break;
-        json_array_append(items, (json_t *)obj);
+        if (rt->res->crd) {
+            json_array_append(items, (json_t *)obj);
+        } else {
+            /* kube-apiserver leaves a built-in list's items untyped (the
+             * list says what they are); custom resources' keep theirs */
+            json_t *item = json_copy((json_t *)obj);
+            if (item) {
+                json_object_del(item, "kind");
+                json_object_del(item, "apiVersion");
+            }
+            json_array_append_new(items, item ? item : json_incref((json_t *)obj));
+        }
         last = obj;
         n++;
     }

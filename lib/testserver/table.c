@@ -27,6 +27,9 @@ struct ts_table {
     json_t *columns; /* the columnDefinitions */
     json_t *custom; /* TS_PRINT_CUSTOM: the printer columns after Name */
     bool headers_sent; /* a watch sends the columns with its first event only */
+    /* the objects' own type, for includeObject=Object rows (a built-in
+     * list's items come without it) */
+    json_t *obj_kind, *obj_api_version;
 };
 
 /* The printer columns of the CRD version that serves `res` (new), or an
@@ -131,7 +134,11 @@ int ts_table_negotiate(kr_testserver_t *ts, const ts_request *req, const ts_rout
     t->kind = kind;
     t->include = mode;
     t->api_version = strcmp(version, "v1beta1") == 0 ? "meta.k8s.io/v1beta1" : "meta.k8s.io/v1";
-    if (make_columns(ts, rt->res, t) != 0) {
+    char *av = ts_api_version(rt->res);
+    t->obj_kind = json_string(rt->res->kind);
+    t->obj_api_version = av ? json_string(av) : NULL;
+    kr_free(av);
+    if (!t->obj_kind || !t->obj_api_version || make_columns(ts, rt->res, t) != 0) {
         ts_table_free(t);
         return 0; /* out of memory: plain JSON */
     }
@@ -145,6 +152,8 @@ void ts_table_free(ts_table *t)
         return;
     json_decref(t->columns);
     json_decref(t->custom);
+    json_decref(t->obj_kind);
+    json_decref(t->obj_api_version);
     kr_free(t);
 }
 
@@ -196,8 +205,15 @@ static json_t *cells_of(const ts_table *t, const json_t *obj)
 static json_t *row_of(const ts_table *t, const json_t *obj)
 {
     json_t *object;
-    if (t->include == INCLUDE_OBJECT) {
+    if (t->include == INCLUDE_OBJECT && json_object_get(obj, "kind")) {
         object = json_incref((json_t *)obj);
+    } else if (t->include == INCLUDE_OBJECT) {
+        /* each row's object is encoded with its type, as kube-apiserver's */
+        object = json_copy((json_t *)obj);
+        if (object) {
+            json_object_set(object, "apiVersion", t->obj_api_version);
+            json_object_set(object, "kind", t->obj_kind);
+        }
     } else if (t->include == INCLUDE_NONE) {
         object = json_null();
     } else {
