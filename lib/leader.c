@@ -82,6 +82,7 @@ struct kr_leader {
     int release_rc;
     bool leading;
     kr_leader_term term;
+    char term_rv[64]; /* the resourceVersion of the write that began the term */
     int64_t renewed_ns; /* when the last successful write of this leadership was sent */
     char observed_holder[HOLDER_MAX + 1];
 };
@@ -198,6 +199,9 @@ static void become_leader(kr_leader_t *le, const json_t *spec, int64_t sent_ns)
     le->renewed_ns = sent_ns;
     snprintf(le->term.holder, sizeof(le->term.holder), "%s", le->identity);
     le->term.transitions = spec_transitions(spec);
+    const char *rv = json_string_value(
+        json_object_get(json_object_get(le->lease, "metadata"), "resourceVersion"));
+    snprintf(le->term_rv, sizeof(le->term_rv), "%s", rv ? rv : "");
     kr_leader_term term = le->term;
     pthread_mutex_unlock(&le->mu);
     set_leading(le, true);
@@ -835,27 +839,44 @@ void kr_leader_free(kr_leader_t *le)
     kr_free(le);
 }
 
-static bool current_term(const kr_leader_t *le, kr_leader_term *out)
+/* True while leading; fills *out and rv (len bytes) when given. */
+static bool current_term(const kr_leader_t *le, kr_leader_term *out, char *rv, size_t len)
 {
     kr_leader_t *m = (kr_leader_t *)le;
     pthread_mutex_lock(&m->mu);
     bool ok = le->leading && now_ns(le) - le->renewed_ns < (int64_t)(le->renew_ms * 1000000ULL);
     if (ok && out)
         *out = le->term;
+    if (ok && rv)
+        snprintf(rv, len, "%s", le->term_rv);
     pthread_mutex_unlock(&m->mu);
     return ok;
 }
 
 bool kr_leader_is_leader(const kr_leader_t *le)
 {
-    return le && current_term(le, NULL);
+    return le && current_term(le, NULL, NULL, 0);
 }
 
 int kr_leader_term_get(const kr_leader_t *le, kr_leader_term *out)
 {
     if (!le || !out)
         return KR_EINVAL;
-    return current_term(le, out) ? 0 : KR_ESTATE;
+    return current_term(le, out, NULL, 0) ? 0 : KR_ESTATE;
+}
+
+int kr_leader_term_resource_version(const kr_leader_t *le, kr_leader_term *out, char *buf,
+                                    size_t len)
+{
+    char rv[sizeof(le->term_rv)];
+    if (!le || !buf || len == 0)
+        return KR_EINVAL;
+    if (!current_term(le, out, rv, sizeof(rv)))
+        return KR_ESTATE;
+    if (strlen(rv) >= len)
+        return KR_EINVAL;
+    memcpy(buf, rv, strlen(rv) + 1);
+    return 0;
 }
 
 const char *kr_leader_identity(const kr_leader_t *le)

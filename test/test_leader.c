@@ -412,6 +412,13 @@ START_TEST(single_elector_creates_renews_and_releases_the_lease)
         rv, sizeof(rv), "%s",
         json_string_value(json_object_get(json_object_get(lease, "metadata"), "resourceVersion")));
     json_decref(lease);
+    /* the term began with the acquiring write: the Lease is that or newer */
+    char term_rv[32];
+    ck_assert_int_eq(kr_leader_term_resource_version(le, &term, term_rv, sizeof(term_rv)), 0);
+    ck_assert_str_eq(term.holder, "solo");
+    ck_assert_uint_le(strtoull(term_rv, NULL, 10), strtoull(rv, NULL, 10));
+    ck_assert_uint_gt(strtoull(term_rv, NULL, 10), 0);
+    ck_assert_int_eq(kr_leader_term_resource_version(le, NULL, term_rv, 1), KR_EINVAL);
     /* renewals: the resourceVersion moves, acquireTime stays */
     int64_t until = mono_ns() + (int64_t)WAIT_MS * 1000000;
     bool renewed = false;
@@ -430,6 +437,9 @@ START_TEST(single_elector_creates_renews_and_releases_the_lease)
     }
     ck_assert(renewed);
     ck_assert_int_eq(read_count(&r.stopped), 0);
+    char renewed_rv[32]; /* a renewal is no new term */
+    ck_assert_int_eq(kr_leader_term_resource_version(le, NULL, renewed_rv, sizeof(renewed_rv)), 0);
+    ck_assert_str_eq(renewed_rv, term_rv);
 
     char *text = NULL;
     ck_assert_int_eq(kr_metrics_render(e.reg, &text, NULL, NULL), 0);
@@ -443,6 +453,8 @@ START_TEST(single_elector_creates_renews_and_releases_the_lease)
     ck_assert_str_eq(r.holder_at_stop, "");
     ck_assert(!kr_leader_is_leader(le));
     ck_assert_int_eq(kr_leader_term_get(le, &term), KR_ESTATE);
+    ck_assert_int_eq(kr_leader_term_resource_version(le, &term, term_rv, sizeof(term_rv)),
+                     KR_ESTATE);
     lease = get_lease(&e);
     ck_assert_str_eq(spec_str(lease, "holderIdentity"), "");
     ck_assert_int_eq(spec_int(lease, "leaseDurationSeconds"), 1);

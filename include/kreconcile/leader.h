@@ -111,6 +111,19 @@ KR_API bool kr_leader_is_leader(const kr_leader_t *le);
  * write that only the leader may make. [any thread] */
 KR_API int kr_leader_term_get(const kr_leader_t *le, kr_leader_term *out);
 
+/* kr_leader_term_get (out may be NULL), and the resourceVersion the Lease
+ * write that began the term returned, into `buf` (`len` bytes; 32 hold
+ * any). Every write a previous leader made while it led is older: an
+ * informer of the same cluster that has observed this RV (its last RV,
+ * compared as integers, or kr_informer_wait_for_resource_version) reflects
+ * them. A new leader's caches ran as a standby's and may be behind: until
+ * they reach this RV, a decision they cannot undo (a create in another
+ * cluster, on an object its predecessor may have seen deleted) is checked
+ * against a live read. Errors: KR_ESTATE (not leading), KR_EINVAL (NULL,
+ * or `buf` too short). [any thread] */
+KR_API int kr_leader_term_resource_version(const kr_leader_t *le, kr_leader_term *out, char *buf,
+                                           size_t len);
+
 /* This replica's identity (borrowed, lives as long as the elector). */
 KR_API const char *kr_leader_identity(const kr_leader_t *le);
 
