@@ -1373,18 +1373,24 @@ START_TEST(a_delete_held_by_another_finalizer_is_recorded_once)
 }
 END_TEST
 
-/* A fake elector: mode 0 leads in term 7; 1 answers a newer term at every
- * call (the term changed after each reconcile began); 2 does not lead. */
+/* A fake elector: mode 0 leads in term `term` (7 when 0), begun by a
+ * Lease write that returned `rv` ("" unknown); 1 answers a newer term at
+ * every call (the term changed after each reconcile began); 2 does not
+ * lead. */
 static struct {
     int mode;
     unsigned calls;
+    uint64_t term;
+    char rv[32];
 } fake_elector;
 
-static int fake_term(uint64_t *out, void *user)
+static int fake_term(uint64_t *out, char *rv, size_t rv_len, void *user)
 {
     (void)user;
     fake_elector.calls++;
-    *out = fake_elector.mode == 1 ? 7 + fake_elector.calls : 7;
+    uint64_t term = fake_elector.term ? fake_elector.term : 7;
+    *out = fake_elector.mode == 1 ? term + fake_elector.calls : term;
+    snprintf(rv, rv_len, "%s", fake_elector.rv);
     return fake_elector.mode == 2 ? KR_ESTATE : 0;
 }
 
@@ -1452,6 +1458,101 @@ START_TEST(a_replica_out_of_its_term_sends_nothing)
         assert_copy(&w, CM, d, "newer", "v1");
         assert_absent(&w, CM, d, "gone");
     }
+    world_down(&w);
+}
+END_TEST
+
+/* The copy of ConfigMap `name` in dc d+1 deleted by someone (the test),
+ * and that cluster's cache without it. */
+static void delete_copy_behind_our_back(world *w, int d, const char *name)
+{
+    kr_error_t err = {0};
+    int rc = kr_client_delete(w->dc[d].c, CM, NSNAME, name, NULL, NULL, &err);
+    ck_assert_msg(rc == 0, "%s", err.message);
+    kr_store_t *st = kr_informer_store(w->s->clusters[d].copies[res_index(CM)]);
+    json_t *o = NULL;
+    for (int i = 0; i < 500 && (o = kr_store_get_by_name(st, NSNAME, name)) != NULL; i++) {
+        json_decref(o);
+        sleep_ms(10);
+    }
+    ck_assert_msg(o == NULL, "dc%d's cache still holds %s", d + 1, name);
+}
+
+/* A new leader's hub cache ran as a standby's and may be behind what its
+ * predecessor did last: here it was frozen before the predecessor (the
+ * test) deleted an object's copies and then the object (its finalizer
+ * taken off). Until that cache has observed the resourceVersion that
+ * began the term, a create asks the hub first: the deleted object's copies
+ * are not made again (they would outlive it, left to kr-sweeper), a copy
+ * of an object that is still there is. Once the cache reached the term's
+ * start, a create asks nothing. */
+START_TEST(a_new_leader_behind_its_predecessor_creates_no_copy_of_a_deleted_object)
+{
+    world w;
+    world_up(&w, 0);
+    size_t r = res_index(CM);
+    w.s->term = fake_term;
+    memset(&fake_elector, 0, sizeof(fake_elector));
+    hub_put(&w, CM, object_of(CM, "deleted", "v1", NULL));
+    hub_put(&w, CM, object_of(CM, "kept", "v1", NULL));
+    converge(&w, 3, false);
+    assert_copy(&w, CM, 0, "deleted", "v1");
+    assert_copy(&w, CM, 1, "kept", "v1");
+
+    /* the new leader's hub cache: as it was before the predecessor's last writes */
+    kr_informer_t *stale = NULL;
+    ck_assert_int_eq(make_informer(w.hub.c, CM, NSNAME, NULL, &stale, NULL, &w), 0);
+    ck_assert_int_eq(kr_informer_start(stale, NULL), 0);
+    ck_assert_int_eq(kr_informer_wait_for_sync(stale, WAIT_MS, NULL), 0);
+    kr_informer_stop(stale);
+    kr_informer_t *real = w.s->resources[r].hub;
+    w.s->resources[r].hub = stale;
+
+    /* the predecessor: a hub delete confirmed in both clusters, the
+     * finalizer taken off; and a copy of "kept" deleted in dc1 meanwhile */
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_client_delete(w.hub.c, CM, NSNAME, "deleted", NULL, NULL, &err), 0);
+    for (int d = 0; d < N_DC; d++)
+        delete_copy_behind_our_back(&w, d, "deleted");
+    json_t *unfinalize = json_pack("{s:{s:n}}", "metadata", "finalizers");
+    int rc = kr_client_patch(w.hub.c, CM, NSNAME, "deleted", NULL, KR_PATCH_MERGE, unfinalize, NULL,
+                             NULL, &err);
+    json_decref(unfinalize);
+    ck_assert_msg(rc == 0, "%s", err.message);
+    json_t *gone = fetch(&w.hub, CM, "deleted");
+    ck_assert_ptr_null(gone);
+    delete_copy_behind_our_back(&w, 0, "kept");
+
+    /* the new term, begun after all of that */
+    fake_elector.term = 8;
+    snprintf(fake_elector.rv, sizeof(fake_elector.rv), "%llu",
+             kr_testserver_resource_version(w.hub.ts));
+    kr_testserver_reset_requests(w.hub.ts);
+    reconcile_times(&w, CM, "deleted", 3);
+    reconcile_times(&w, CM, "kept", 1);
+    /* one read per create: 3 times 2 for "deleted", 1 for "kept" in dc1 */
+    json_t *requests = kr_testserver_requests(w.hub.ts);
+    ck_assert_int_eq(json_integer_value(json_object_get(requests, "get configmaps")), 7);
+    json_decref(requests);
+    for (int d = 0; d < N_DC; d++)
+        assert_absent(&w, CM, d, "deleted");
+    assert_copy(&w, CM, 0, "kept", "v1");
+
+    /* the real cache, which has seen it all: a create asks the hub nothing */
+    w.s->resources[r].hub = real;
+    ck_assert_int_eq(kr_informer_wait_for_resource_version(real, fake_elector.rv, WAIT_MS, NULL),
+                     0);
+    converge(&w, 3, false);
+    delete_copy_behind_our_back(&w, 1, "kept");
+    kr_testserver_reset_requests(w.hub.ts);
+    reconcile_times(&w, CM, "kept", 1);
+    requests = kr_testserver_requests(w.hub.ts);
+    ck_assert_ptr_null(json_object_get(requests, "get configmaps"));
+    json_decref(requests);
+    assert_copy(&w, CM, 1, "kept", "v1");
+    for (int d = 0; d < N_DC; d++)
+        assert_absent(&w, CM, d, "deleted");
+    memset(&fake_elector, 0, sizeof(fake_elector));
     world_down(&w);
 }
 END_TEST
@@ -2359,6 +2460,7 @@ int main(void)
     tcase_add_test(tc, a_matching_copy_the_cache_missed_is_verified_only_once_observed);
     tcase_add_test(tc, ignored_and_owned_hub_objects_are_not_synced);
     tcase_add_test(tc, a_replica_out_of_its_term_sends_nothing);
+    tcase_add_test(tc, a_new_leader_behind_its_predecessor_creates_no_copy_of_a_deleted_object);
     tcase_add_test(tc, every_write_is_recorded_in_the_inventory);
     tcase_add_test(tc, a_delete_held_by_another_finalizer_is_recorded_once);
     tcase_add_test(tc, a_datacenter_answering_503_delays_nobody_and_holds_deletes_until_it_returns);

@@ -51,15 +51,17 @@ static int open_inventory(const char *url, uint64_t wait_ms, const kr_logger *lo
     return kr_inventory_new(&io, out, err);
 }
 
-/* The Lease's term while this replica leads (0 without leader election). */
-static int leader_term(uint64_t *out, void *user)
+/* The Lease's term while this replica leads (0 without leader election),
+ * and the resourceVersion of the write that began it. */
+static int leader_term(uint64_t *out, char *rv, size_t rv_len, void *user)
 {
     kr_leader_t *le = kr_manager_leader(user);
     kr_leader_term term;
     *out = 0;
+    rv[0] = '\0';
     if (!le)
         return 0;
-    int rc = kr_leader_term_get(le, &term);
+    int rc = kr_leader_term_resource_version(le, &term, rv, rv_len);
     *out = term.transitions;
     return rc;
 }

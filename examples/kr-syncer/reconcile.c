@@ -3,11 +3,13 @@
  * agree (create, three-way patch, or delete), and record the outcome in
  * the hub object's sync-status once that cluster's informer observed the
  * write (under a controller the write's watch event brings the key back;
- * a worker never waits for it). Every read is from a cache but two, where a cache that is
- * behind would decide wrongly: a hub delete whose copy the cache does not
+ * a worker never waits for it). Every read is from a cache but three, where a cache that
+ * is behind would decide wrongly: a hub delete whose copy the cache does not
  * hold asks the cluster itself (a GET: an unreachable cluster's cache must
  * never count as "the copy is gone"), and so does a create answered
- * AlreadyExists (ours with the cache behind, or someone else's?). */
+ * AlreadyExists (ours with the cache behind, or someone else's?); a new
+ * leader whose hub cache is older than its term asks the hub before a
+ * create (hub_still_there). */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +85,7 @@ static void log_key(const rctx *c, kr_log_level level, const char *fmt, const ch
 static _Thread_local struct {
     bool leading;
     uint64_t term;
+    char rv[64]; /* the resourceVersion of the Lease write that began it */
 } reconcile_term;
 
 /* Only the leader writes, and only in the term its reconcile began in: a
@@ -94,9 +97,10 @@ static _Thread_local struct {
 static int still_leading(const syncer_t *s, kr_error_t *err)
 {
     uint64_t term = 0;
+    char rv[sizeof(reconcile_term.rv)];
     if (!s->term)
         return 0;
-    if (!reconcile_term.leading || s->term(&term, s->term_user) != 0)
+    if (!reconcile_term.leading || s->term(&term, rv, sizeof(rv), s->term_user) != 0)
         return kr_error_set(err, KR_ESTATE, "not leading: nothing sent");
     if (term != reconcile_term.term)
         return kr_error_set(err, KR_ESTATE, "a new term since this reconcile began: nothing sent");
@@ -773,11 +777,66 @@ static int resolve_existing(rctx *c, json_t **out, bool *foreign, json_t **match
 /* The write the copy needs (create or patch); *written is what the write
  * returned (new), or the live copy a create found already matching (new),
  * or NULL when nothing was written. */
+/* True when decimal resourceVersion `a` >= `b`. */
+static bool rv_reached(const char *a, const char *b)
+{
+    size_t la = strspn(a, "0123456789"), lb = strspn(b, "0123456789");
+    if (la == 0 || lb == 0 || a[la] || b[lb])
+        return false;
+    while (la > 1 && *a == '0')
+        a++, la--;
+    while (lb > 1 && *b == '0')
+        b++, lb--;
+    return la != lb ? la > lb : strcmp(a, b) >= 0;
+}
+
+/* A new leader's hub cache ran as a standby's and may be behind its
+ * predecessor's last writes: an object deleted meanwhile (the finalizer
+ * taken off once every copy was gone) still looks alive, and a copy
+ * created from it would outlive its hub object, left to kr-sweeper. So
+ * until the hub cache has observed the resourceVersion of the Lease write
+ * that began this term, a create asks the hub first: STEP_OK when the
+ * object is there as the cache has it, STEP_CONFLICT (look again once the
+ * cache moves) when it is gone or changed. */
+static step hub_still_there(rctx *c)
+{
+    uint64_t mark = reconcile_term.term + 1;
+    if (!reconcile_term.rv[0] || atomic_load(&c->res->fresh_term) == mark)
+        return STEP_OK;
+    char *seen = kr_informer_last_resource_version(c->res->hub);
+    bool fresh = seen && rv_reached(seen, reconcile_term.rv);
+    kr_free(seen);
+    if (fresh) {
+        atomic_store(&c->res->fresh_term, mark);
+        return STEP_OK;
+    }
+    json_t *live = NULL;
+    int rc = kr_client_get(c->s->hub, c->res->gvr, c->req->namespace_, c->req->name, &live, c->err);
+    if (rc != 0 && rc != KR_ENOTFOUND)
+        return STEP_FAILED;
+    const char *rv = meta_string(live, "resourceVersion");
+    const char *cached = meta_string(c->hub, "resourceVersion");
+    bool same = live && rv && cached && strcmp(rv, cached) == 0;
+    json_decref(live);
+    if (same)
+        return STEP_OK;
+    log_key(c, KR_LOG_INFO,
+            "the hub cache is behind this term's start and the hub object changed%s: no copy "
+            "created until the cache has it",
+            rc == KR_ENOTFOUND ? " (it is gone)" : "");
+    return STEP_CONFLICT;
+}
+
 static step write_copy(rctx *c, const json_t *old_entry, json_t **written)
 {
     *written = NULL;
     json_t *out = NULL, *matched = NULL;
     bool foreign = false, resolved = false;
+    if (!c->copy) {
+        step st = hub_still_there(c);
+        if (st != STEP_OK)
+            return st;
+    }
     int rc = send_copy(c, c->copy, &out);
     if (rc == KR_EEXIST) {
         resolved = true;
@@ -1073,7 +1132,9 @@ kr_reconcile_result syncer_reconcile_in(syncer_t *s, kr_controller_t *ctl, size_
     kr_error_t local = {0};
     if (resource >= s->n_resources)
         return KR_RECONCILE_DONE;
-    reconcile_term.leading = !s->term || s->term(&reconcile_term.term, s->term_user) == 0;
+    reconcile_term.rv[0] = '\0';
+    reconcile_term.leading = !s->term || s->term(&reconcile_term.term, reconcile_term.rv,
+                                                 sizeof(reconcile_term.rv), s->term_user) == 0;
     if (ctl && strcmp(req->cluster, s->hub_name) == 0)
         return strcmp(req->name, SYNCER_SWEEP_NAME) == 0
                    ? sweep_parked(s, ctl, resource)

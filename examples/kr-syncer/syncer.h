@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -164,6 +165,9 @@ typedef struct syncer_resource {
     char kind[64], api_version[128]; /* learned from answers (record.c) */
     kr_gvr gvr;
     kr_informer_t *hub; /* the hub objects of this resource in the namespace */
+    /* 1 + the leader's term in which `hub` was seen to have observed the
+     * term's first resourceVersion (0: not yet in any term) */
+    _Atomic uint64_t fresh_term;
     /* the controller syncer_watch was given (set before it starts), whose
      * lanes a cluster's return wakes; NULL without one */
     kr_controller_t *ctl;
@@ -189,11 +193,14 @@ typedef struct syncer_config {
     kr_inventory_outbox_t *outbox;
     kr_event_recorder_t *events; /* borrowed; NULL: no Events on hub objects */
     /* The leader's term under leader election: 0 with its count in *out
-     * while this replica leads, nonzero when it does not. Every write is
-     * sent only in the term its reconcile began in, so that a replica
-     * paused past its Lease sends nothing when it resumes. NULL: no
-     * leader election, always sent. */
-    int (*term)(uint64_t *out, void *user);
+     * and the resourceVersion of the Lease write that began it in `rv`
+     * (`rv_len` bytes; "" when unknown) while this replica leads, nonzero
+     * when it does not. Every write is sent only in the term its reconcile
+     * began in, so that a replica paused past its Lease sends nothing when
+     * it resumes; until the hub cache has observed `rv`, a copy is created
+     * only after a live read of its hub object. NULL: no leader election,
+     * always sent. */
+    int (*term)(uint64_t *out, char *rv, size_t rv_len, void *user);
     void *term_user;
     kr_logger logger;
     kr_clock clock; /* zero: CLOCK_MONOTONIC */
@@ -212,7 +219,7 @@ struct syncer {
     kr_inventory_t *inventory;
     kr_inventory_outbox_t *outbox;
     kr_event_recorder_t *events;
-    int (*term)(uint64_t *out, void *user);
+    int (*term)(uint64_t *out, char *rv, size_t rv_len, void *user);
     void *term_user;
     kr_logger logger;
     kr_clock clock;
