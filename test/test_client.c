@@ -386,6 +386,127 @@ START_TEST(create_or_update_creates_updates_and_leaves_alone)
 }
 END_TEST
 
+/* mutate for create_or_patch: a Deployment with `user`'s replicas in its
+ * spec and status (either < 0: left as it is). */
+typedef struct want_deploy {
+    int spec_replicas, status_replicas;
+} want_deploy;
+
+static int set_deploy(json_t *obj, void *user)
+{
+    const want_deploy *w = user;
+    if (!json_object_get(obj, "spec")) {
+        json_t *spec =
+            json_pack("{s:i, s:{s:{s:s}}, s:{s:{s:{s:s}}, s:{s:[{s:s, s:s}]}}}", "replicas", 0,
+                      "selector", "matchLabels", "app", "cop", "template", "metadata", "labels",
+                      "app", "cop", "spec", "containers", "name", "c", "image", "busybox");
+        json_object_set_new(obj, "spec", spec);
+    }
+    if (w->spec_replicas >= 0)
+        json_object_set_new(json_object_get(obj, "spec"), "replicas",
+                            json_integer(w->spec_replicas));
+    if (w->status_replicas >= 0) {
+        if (!json_object_get(obj, "status"))
+            json_object_set_new(obj, "status", json_object());
+        json_object_set_new(json_object_get(obj, "status"), "replicas",
+                            json_integer(w->status_replicas));
+    }
+    return 0;
+}
+
+static json_int_t deploy_int(const json_t *o, const char *section, const char *key)
+{
+    return json_integer_value(json_object_get(json_object_get(o, section), key));
+}
+
+/* controller-runtime's CreateOrPatch: created; what mutate changed goes as
+ * merge patches without a resourceVersion, the object's and its status's
+ * apart, so that another writer's change to a field mutate left alone
+ * stands (CreateOrUpdate's PUT would have met a conflict); nothing sent
+ * when nothing changed; a mutate that renames sends nothing. */
+START_TEST(create_or_patch_sends_only_what_mutate_changed)
+{
+    fixture f;
+    plain_fixture(&f, NULL);
+    kr_gvr deploy = KR_GVR("apps", "v1", "deployments");
+    kr_error_t err = {0};
+    json_t *out = NULL;
+    kr_operation_result done = KR_OPERATION_UPDATED;
+    want_deploy w = {1, -1};
+    ck_assert_msg(kr_client_create_or_patch(f.c, deploy, "default", "cop", set_deploy, &w, &out,
+                                            &done, &err) == 0,
+                  "%s", err.message);
+    ck_assert_int_eq(done, KR_OPERATION_CREATED);
+    ck_assert_str_eq(json_string_value(json_object_get(out, "kind")), "Deployment");
+    ck_assert_int_eq(deploy_int(out, "spec", "replicas"), 1);
+    json_decref(out);
+
+    /* someone else labels it meanwhile: a patch of ours keeps the label */
+    json_t *label = json_pack("{s:{s:{s:s}}}", "metadata", "labels", "owner", "someone");
+    ck_assert_int_eq(kr_client_patch(f.c, deploy, "default", "cop", NULL, KR_PATCH_MERGE, label,
+                                     NULL, NULL, &err),
+                     0);
+    json_decref(label);
+    unsigned long long before = kr_testserver_resource_version(f.ts);
+    ck_assert_int_eq(
+        kr_client_create_or_patch(f.c, deploy, "default", "cop", set_deploy, &w, &out, &done, &err),
+        0);
+    ck_assert_int_eq(done, KR_OPERATION_UNCHANGED);
+    ck_assert_uint_eq(kr_testserver_resource_version(f.ts), before); /* nothing written */
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_object_get(json_object_get(out, "metadata"), "labels"), "owner")),
+                     "someone");
+    json_decref(out);
+
+    kr_testserver_reset_requests(f.ts);
+    w = (want_deploy){3, -1};
+    ck_assert_int_eq(
+        kr_client_create_or_patch(f.c, deploy, "default", "cop", set_deploy, &w, &out, &done, &err),
+        0);
+    ck_assert_int_eq(done, KR_OPERATION_UPDATED);
+    ck_assert_int_eq(deploy_int(out, "spec", "replicas"), 3);
+    json_decref(out);
+    w = (want_deploy){-1, 2};
+    ck_assert_int_eq(
+        kr_client_create_or_patch(f.c, deploy, "default", "cop", set_deploy, &w, &out, &done, &err),
+        0);
+    ck_assert_int_eq(done, KR_OPERATION_UPDATED_STATUS_ONLY);
+    ck_assert_int_eq(deploy_int(out, "status", "replicas"), 2);
+    json_decref(out);
+    w = (want_deploy){4, 4};
+    ck_assert_int_eq(
+        kr_client_create_or_patch(f.c, deploy, "default", "cop", set_deploy, &w, &out, &done, &err),
+        0);
+    ck_assert_int_eq(done, KR_OPERATION_UPDATED_STATUS);
+    ck_assert_int_eq(deploy_int(out, "spec", "replicas"), 4);
+    ck_assert_int_eq(deploy_int(out, "status", "replicas"), 4);
+    json_decref(out);
+    json_t *requests = kr_testserver_requests(f.ts);
+    /* a patch of the object twice, of its status twice, never an update */
+    ck_assert_int_eq(json_integer_value(json_object_get(requests, "patch deployments")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(requests, "patch deployments/status")), 2);
+    ck_assert_ptr_null(json_object_get(requests, "update deployments"));
+    json_decref(requests);
+
+    json_t *got = NULL;
+    ck_assert_int_eq(kr_client_get(f.c, deploy, "default", "cop", &got, &err), 0);
+    ck_assert_int_eq(deploy_int(got, "spec", "replicas"), 4);
+    ck_assert_int_eq(deploy_int(got, "status", "replicas"), 4);
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_object_get(json_object_get(got, "metadata"), "labels"), "owner")),
+                     "someone");
+    json_decref(got);
+    ck_assert_int_eq(kr_client_create_or_patch(f.c, deploy, "default", "cop", rename_it, NULL, NULL,
+                                               &done, &err),
+                     KR_EINVAL);
+    ck_assert_int_eq(done, KR_OPERATION_UNCHANGED);
+    ck_assert_int_eq(
+        kr_client_create_or_patch(f.c, deploy, "default", "", set_deploy, &w, NULL, NULL, &err),
+        KR_EINVAL);
+    teardown(&f);
+}
+END_TEST
+
 /* A caller's version 1 kr_rest_config ends where version 1's fields end, at
  * the end of a page whose next page is unmapped: reading past the caller's
  * version would fault (also without ASan). */
@@ -2250,6 +2371,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, crud_verbs_round_trip_over_plain_http);
     tcase_add_test(tc, create_or_update_creates_updates_and_leaves_alone);
+    tcase_add_test(tc, create_or_patch_sends_only_what_mutate_changed);
     tcase_add_test(tc, a_version_1_config_is_never_read_past_its_fields);
     tcase_add_test(tc, status_subresource_changes_only_status);
     tcase_add_test(tc, pagination_follows_continue_tokens);

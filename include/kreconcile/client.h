@@ -337,11 +337,14 @@ KR_API void kr_watch_free(kr_watch_t *watch);
 
 /* ---- Create or update ----------------------------------------------------- */
 
-/* What kr_client_create_or_update did (controller-runtime's OperationResult). */
+/* What kr_client_create_or_update or kr_client_create_or_patch did
+ * (controller-runtime's OperationResult). */
 typedef enum kr_operation_result {
     KR_OPERATION_UNCHANGED = 0, /* the object already was what mutate made it: nothing sent */
     KR_OPERATION_CREATED = 1,
     KR_OPERATION_UPDATED = 2,
+    KR_OPERATION_UPDATED_STATUS = 3, /* create_or_patch: the object and its status */
+    KR_OPERATION_UPDATED_STATUS_ONLY = 4, /* create_or_patch: its status alone */
 } kr_operation_result;
 
 /* Make `obj` what the caller wants it to be: 0, or an error code (then
@@ -362,6 +365,20 @@ typedef int (*kr_mutate_cb)(json_t *obj, void *user);
 KR_API int kr_client_create_or_update(kr_client_t *client, kr_gvr gvr, const char *namespace_,
                                       const char *name, kr_mutate_cb mutate, void *user,
                                       json_t **out, kr_operation_result *result, kr_error_t *err);
+
+/* controller-runtime's controllerutil.CreateOrPatch: as
+ * kr_client_create_or_update, but an existing object is changed by JSON
+ * merge patches of what mutate changed, with no resourceVersion: fields
+ * that mutate left alone are never sent, so another writer's changes to
+ * them stand and no KR_ECONFLICT comes of them. What mutate changed outside
+ * `status` goes in one PATCH, what it changed in `status` in a PATCH of the
+ * status subresource (after the first, so that its answer's status does
+ * not undo it); *result says which were sent. A create sends the object as
+ * mutate made it (a server with a status subresource drops its status).
+ * [worker thread] Errors: as kr_client_create_or_update. */
+KR_API int kr_client_create_or_patch(kr_client_t *client, kr_gvr gvr, const char *namespace_,
+                                     const char *name, kr_mutate_cb mutate, void *user,
+                                     json_t **out, kr_operation_result *result, kr_error_t *err);
 
 /* One try of a read-modify-write: 0 or a KR_E* code (err set). */
 typedef int (*kr_retry_cb)(kr_error_t *err, void *user);
