@@ -1939,6 +1939,12 @@ START_TEST(deletecollection_and_legacy_watch_path)
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(jstr(r.json, "kind"), "ConfigMapList");
     ck_assert_uint_eq(json_array_size(json_object_get(r.json, "items")), 2);
+    for (size_t i = 0; i < 2; i++) { /* untyped, as a LIST's built-in items */
+        json_t *item = json_array_get(json_object_get(r.json, "items"), i);
+        ck_assert_ptr_null(json_object_get(item, "kind"));
+        ck_assert_ptr_null(json_object_get(item, "apiVersion"));
+        ck_assert_ptr_nonnull(json_object_get(json_object_get(item, "metadata"), "name"));
+    }
     tc_free(&r);
     ck_assert_uint_eq(tc_watch_wait(w, 2, 10000), 2);
     ck_assert_str_eq(tc_event_type(tc_watch_event(w, 0)), "DELETED");

@@ -1411,6 +1411,16 @@ void ts_handle_deletecollection(kr_testserver_t *ts, const ts_request *req, cons
             last = dry_deleted(rt->res, ob->obj, &o);
         else
             last = delete_with(ts, rt->res, matched[i].ns, matched[i].name, &o, &gone);
+        if (last && !rt->res->crd) {
+            /* untyped, as a built-in list's items (list.c) */
+            json_t *item = json_copy(last);
+            if (item) {
+                json_object_del(item, "kind");
+                json_object_del(item, "apiVersion");
+                json_decref(last);
+                last = item;
+            }
+        }
         if (last)
             json_array_insert_new(json_object_get(list, "items"), 0, last);
     }
