@@ -31,6 +31,7 @@ static const char *U;
 #define CONFIGMAPS "/api/v1/namespaces/default/configmaps"
 #define DEPLOYMENTS "/apis/apps/v1/namespaces/default/deployments"
 #define CRDS "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+#define LAST_APPLIED "kubectl.kubernetes.io/last-applied-configuration"
 /* The user agent of the e2e tests' client: its manager is "e2e.test". */
 #define E2E_AGENT "e2e.test/v1.32.0 (linux/amd64) kubernetes/abcdef"
 
@@ -909,6 +910,63 @@ START_TEST(dry_run_apply_changes_nothing)
 }
 END_TEST
 
+/* kube-apiserver's lastAppliedUpdater: a server-side apply by the manager
+ * "kubectl" rewrites the client-side apply annotation (when there is one)
+ * to the configuration applied, without that annotation, keys sorted and a
+ * line break at the end, as Go encodes it; so a later client-side apply
+ * diffs against it and removes what it dropped. Another manager, or an
+ * object without the annotation, is left as it is. */
+START_TEST(an_apply_by_kubectl_rewrites_the_last_applied_annotation)
+{
+    tc_response r;
+    tc_json(U, "POST", CONFIGMAPS,
+            "{\"metadata\":{\"name\":\"la\",\"labels\":{\"a\":\"1\",\"b\":\"1\"},"
+            "\"annotations\":{\"" LAST_APPLIED "\":\"{\\\"kind\\\":\\\"ConfigMap\\\"}\\n\"}},"
+            "\"data\":{\"x\":\"1\"}}",
+            &r);
+    expect_code(&r, 201, "create");
+    tc_free(&r);
+    static const char config[] = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: la\n"
+                                 "  labels: {a: \"1\", c: \"1\"}\n"
+                                 "  annotations: {zz: z}\ndata: {x: \"1\"}\n";
+    apply(CONFIGMAPS "/la", "kubectl", config, true, &r);
+    expect_code(&r, 200, "apply by kubectl");
+    ck_assert_str_eq(str_at(r.json, "metadata.annotations.zz"), "z");
+    tc_free(&r);
+    json_t *obj = get_obj(CONFIGMAPS "/la");
+    json_t *annotations = at(obj, "metadata.annotations");
+    ck_assert_str_eq(json_string_value(json_object_get(annotations, LAST_APPLIED)),
+                     "{\"apiVersion\":\"v1\",\"data\":{\"x\":\"1\"},\"kind\":\"ConfigMap\","
+                     "\"metadata\":{\"annotations\":{\"zz\":\"z\"},\"labels\":{\"a\":\"1\","
+                     "\"c\":\"1\"},\"name\":\"la\"}}\n");
+    json_decref(obj);
+
+    /* another manager: the annotation stays as it was */
+    apply(CONFIGMAPS "/la", "other",
+          "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: la}\n"
+          "data: {y: \"2\"}\n",
+          true, &r);
+    expect_code(&r, 200, "apply by another manager");
+    const char *kept =
+        json_string_value(json_object_get(at(r.json, "metadata.annotations"), LAST_APPLIED));
+    ck_assert_ptr_nonnull(kept);
+    ck_assert_ptr_nonnull(strstr(kept, "\"c\":\"1\""));
+    ck_assert_ptr_null(strstr(kept, "\"y\""));
+    tc_free(&r);
+
+    /* no annotation: none is added */
+    apply(CONFIGMAPS "/plain", "kubectl",
+          "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: plain}\n", false, &r);
+    expect_code(&r, 201, "create by apply");
+    tc_free(&r);
+    apply(CONFIGMAPS "/plain", "kubectl",
+          "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: plain}\ndata: {k: v}\n", false, &r);
+    expect_code(&r, 200, "apply by kubectl without the annotation");
+    ck_assert_ptr_null(at(r.json, "metadata.annotations"));
+    tc_free(&r);
+}
+END_TEST
+
 int main(void)
 {
     const TTest *tests[] = {create_by_apply_and_shared_ownership,
@@ -923,6 +981,7 @@ int main(void)
                             update_entries_record_changed_fields,
                             dry_run_apply_changes_nothing,
                             update_managers_are_capped_at_ten,
+                            an_apply_by_kubectl_rewrites_the_last_applied_annotation,
                             NULL};
     return kr_test_run_tests("testserver_apply", "apply", setup, teardown, 60, tests);
 }

@@ -35,6 +35,7 @@ typedef struct ty {
 } ty;
 
 #define SSA_MAX_DEPTH 64
+#define LAST_APPLIED "kubectl.kubernetes.io/last-applied-configuration"
 
 typedef enum { S_SCALAR, S_ATOMIC, S_MAP, S_SET, S_KEYED } shape;
 
@@ -1564,9 +1565,8 @@ json_t *ts_ssa_applied_set(const ts_resource *res, const json_t *config, const c
  * server-side. NULL when there is no such annotation. */
 static json_t *last_applied_allowed(const ts_resource *res, const json_t *live, const ty *root)
 {
-    const char *text = json_string_value(
-        json_object_get(json_object_get(json_object_get(live, "metadata"), "annotations"),
-                        "kubectl.kubernetes.io/last-applied-configuration"));
+    const char *text = json_string_value(json_object_get(
+        json_object_get(json_object_get(live, "metadata"), "annotations"), LAST_APPLIED));
     json_t *last = text ? json_loads(text, 0, NULL) : NULL;
     const char *av = json_string_value(json_object_get(last, "apiVersion"));
     if (!json_is_object(last) || !av || strcmp(av, res->api_version) != 0) {
@@ -1586,6 +1586,34 @@ static json_t *last_applied_allowed(const ts_resource *res, const json_t *live, 
     json_decref(modified);
     json_decref(last);
     return set;
+}
+
+/* kube-apiserver's lastAppliedUpdater: an apply by the manager "kubectl"
+ * rewrites the client-side apply annotation, when the object has one, to
+ * the configuration applied (without that annotation, encoded as
+ * Go's encoder does it: keys sorted, a line break at the end), so that a
+ * later client-side `kubectl apply` diffs against what was applied last
+ * and not against an older configuration. */
+static int sync_last_applied(json_t *obj, const json_t *config)
+{
+    json_t *annotations = json_object_get(json_object_get(obj, "metadata"), "annotations");
+    if (!json_string_value(json_object_get(annotations, LAST_APPLIED)))
+        return 0;
+    json_t *copy = json_deep_copy(config);
+    if (!copy)
+        return KR_ENOMEM;
+    /* as Go deletes it from the map: an emptied map stays, {} */
+    json_object_del(json_object_get(json_object_get(copy, "metadata"), "annotations"),
+                    LAST_APPLIED);
+    char *text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(copy);
+    char *line = text ? kr_asprintf("%s\n", text) : NULL;
+    free(text);
+    if (!line)
+        return KR_ENOMEM;
+    int rc = json_object_set_new(annotations, LAST_APPLIED, json_string(line));
+    kr_free(line);
+    return rc == 0 ? 0 : KR_ENOMEM;
 }
 
 int ts_ssa_apply(const ts_resource *res, const json_t *live, const json_t *config,
@@ -1629,9 +1657,8 @@ int ts_ssa_apply(const ts_resource *res, const json_t *live, const json_t *confi
     }
     bool changed_set = !json_equal(last, set);
     json_decref(last);
-    json_t *allowed = !force && strcmp(manager_name, "kubectl") == 0
-                          ? last_applied_allowed(res, live, &root)
-                          : NULL;
+    bool kubectl = strcmp(manager_name, "kubectl") == 0;
+    json_t *allowed = !force && kubectl ? last_applied_allowed(res, live, &root) : NULL;
     json_t *changed = NULL, *gone = NULL;
     int rc = take_changes(res, false, live, merged, &ms, self, force, allowed, sub, &changed, &gone,
                           resp);
@@ -1647,6 +1674,12 @@ int ts_ssa_apply(const ts_resource *res, const json_t *live, const json_t *confi
     json_decref(gone);
     *managed = managers_encode(&ms);
     managers_free(&ms);
+    if (!*managed || (kubectl && !sub && sync_last_applied(merged, config) != 0)) {
+        json_decref(*managed);
+        *managed = NULL;
+        json_decref(merged);
+        return KR_ENOMEM;
+    }
     *out = merged;
-    return *managed ? 0 : KR_ENOMEM;
+    return 0;
 }
