@@ -2,8 +2,9 @@
  * kind selects by metadata.name and metadata.namespace, some built-in kinds
  * by more fields, as kube-apiserver's registry offers them (events by
  * involvedObject.*, which kubectl describe asks for; pods by spec.nodeName
- * and status.phase; ...). A selectable field the object lacks compares as
- * "" (a bool as "false"), as the apiserver's field sets do. Also the
+ * and status.phase; ...), custom resources by their CRD version's
+ * selectableFields. A selectable field the object lacks compares as ""
+ * (a bool as "false"), as the apiserver's field sets do. Also the
  * combined "does this object match" test of LIST, WATCH and
  * deletecollection. */
 #include <stdio.h>
@@ -136,12 +137,69 @@ static const struct ts_field_table *kind_fields(const ts_resource *res)
 
 struct field_scratch {
     const struct ts_field_table *table;
+    const json_t *cr_fields;
     char buf[64];
 };
+
+/* A custom resource's selectable field, as the CRD's jsonPath names it
+ * without its leading dot ("spec.size"), or NULL. */
+static const char *cr_field(const json_t *paths, const char *field)
+{
+    const json_t *p;
+    size_t i;
+    json_array_foreach(paths, i, p)
+    {
+        const char *path = json_string_value(p);
+        if (strcmp(path[0] == '.' ? path + 1 : path, field) == 0)
+            return path;
+    }
+    return NULL;
+}
+
+/* The value of a custom resource's selectable field as kube-apiserver
+ * prints it (fmt.Sprint): "" when absent or null. */
+static const char *cr_value(const json_t *obj, const char *path, char *buf, size_t len)
+{
+    const json_t *v = ts_json_path(obj, path);
+    if (json_is_string(v))
+        return json_string_value(v);
+    if (json_is_boolean(v))
+        return json_is_true(v) ? "true" : "false";
+    if (json_is_integer(v)) {
+        snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+        return buf;
+    }
+    if (json_is_real(v)) {
+        snprintf(buf, len, "%g", json_real_value(v));
+        return buf;
+    }
+    return "";
+}
+
+/* The first field of `sel` a custom resource's conversion refuses
+ * (metadata.namespace of a cluster-scoped one, a field its CRD version
+ * does not select by), or NULL. */
+static const char *cr_unsupported(const ts_resource *res, const kr_field_selector_t *sel)
+{
+    for (size_t i = 0; i < kr_field_selector_count(sel); i++) {
+        const char *field = NULL, *value = NULL;
+        kr_field_op op;
+        if (kr_field_selector_requirement(sel, i, &field, &op, &value) != 0)
+            continue;
+        if (strcmp(field, "metadata.name") != 0 &&
+            !(res->namespaced && strcmp(field, "metadata.namespace") == 0) &&
+            !cr_field(res->selectable_fields, field))
+            return field;
+    }
+    return NULL;
+}
 
 static const char *field_value(const json_t *obj, const char *field, void *user)
 {
     struct field_scratch *s = user;
+    const char *path = s->cr_fields ? cr_field(s->cr_fields, field) : NULL;
+    if (path)
+        return cr_value(obj, path, s->buf, sizeof(s->buf));
     const struct ts_field *f = NULL;
     for (size_t i = 0; s->table && i < s->table->n && !f; i++)
         if (strcmp(s->table->fields[i].name, field) == 0)
@@ -173,6 +231,18 @@ int ts_fieldsel_parse(const ts_resource *res, const char *text, ts_fieldsel *out
     memset(out, 0, sizeof(*out));
     out->kind_fields = table;
     int rc = kr_field_selector_parse(text, &out->sel, &err);
+    if (rc == 0 && res && res->crd) {
+        /* apiextensions' crConverter.ConvertFieldLabel */
+        const char *refused = cr_unsupported(res, out->sel);
+        if (refused) {
+            snprintf(msg, msgsize, "field label not supported: %s", refused);
+            ts_fieldsel_free(out);
+            return KR_EPARSE;
+        }
+        out->cr_fields = json_incref(res->selectable_fields);
+        out->len = kr_field_selector_count(out->sel);
+        return 0;
+    }
     const char *refused =
         rc == 0 && table && table->unsupported ? unsupported_field(table, out->sel) : NULL;
     if (refused) {
@@ -195,9 +265,9 @@ bool ts_fieldsel_matches(const ts_fieldsel *fs, const json_t *obj)
 {
     if (!fs->sel)
         return true;
-    if (!fs->kind_fields)
+    if (!fs->kind_fields && !fs->cr_fields)
         return kr_field_selector_matches(fs->sel, obj, NULL, NULL);
-    struct field_scratch scratch = {.table = fs->kind_fields};
+    struct field_scratch scratch = {.table = fs->kind_fields, .cr_fields = fs->cr_fields};
     return kr_field_selector_matches(fs->sel, obj, field_value, &scratch);
 }
 
@@ -206,6 +276,8 @@ void ts_fieldsel_free(ts_fieldsel *fs)
     kr_field_selector_free(fs->sel);
     fs->sel = NULL;
     fs->len = 0;
+    json_decref(fs->cr_fields);
+    fs->cr_fields = NULL;
 }
 
 bool ts_object_matches(const ts_labels_t *labels, const ts_fieldsel *fields, const json_t *obj)

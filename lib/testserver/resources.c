@@ -156,6 +156,7 @@ static void resource_free(ts_resource *r)
     json_decref(r->categories);
     json_decref(r->subresources);
     json_decref(r->schema);
+    json_decref(r->selectable_fields);
     kr_free(r->deprecation);
     kr_free(r);
 }
@@ -594,12 +595,30 @@ static const json_t *crd_version(const json_t *crd, const char *name)
     return NULL;
 }
 
+/* The jsonPaths of a CRD version's selectableFields (new), or NULL. */
+static json_t *selectable_paths(const json_t *v)
+{
+    const json_t *fields = json_object_get(v, "selectableFields"), *f;
+    json_t *paths = json_array_size(fields) ? json_array() : NULL;
+    size_t i;
+    json_array_foreach(fields, i, f)
+    {
+        const char *path = json_string_value(json_object_get(f, "jsonPath"));
+        if (path && paths)
+            json_array_append_new(paths, json_string(path));
+    }
+    return paths;
+}
+
 /* What a version's resource takes from the CRD as it is now: the schema,
- * the deprecation warning, the status and scale subresources. */
+ * the selectable fields, the deprecation warning, the status and scale
+ * subresources. */
 static int version_settings(ts_resource *r, const json_t *crd, const json_t *v)
 {
     json_decref(r->schema);
     r->schema = version_schema(v);
+    json_decref(r->selectable_fields);
+    r->selectable_fields = selectable_paths(v);
     kr_free(r->deprecation);
     r->deprecation = deprecation_of(json_object_get(crd, "spec"), v);
     r->has_status = version_has_status(v);

@@ -50,6 +50,9 @@ typedef struct ts_resource {
     /* A custom resource's structural schema: the openAPIV3Schema of its
      * CRD version (a copy), or NULL (built-ins; schema.c) */
     json_t *schema;
+    /* A CRD version's selectableFields: their jsonPaths (".spec.size"),
+     * an array of strings, or NULL (none; built-ins: fields.c) */
+    json_t *selectable_fields;
     /* A deprecated CRD version's warning, sent with every answer about
      * it (resources.c); NULL when not deprecated. */
     char *deprecation;
@@ -95,6 +98,7 @@ typedef struct ts_fieldsel {
     struct kr_field_selector *sel; /* NULL matches everything */
     size_t len; /* number of terms */
     const struct ts_field_table *kind_fields; /* static; NULL: metadata only */
+    json_t *cr_fields; /* a custom resource's selectable jsonPaths (a reference), or NULL */
 } ts_fieldsel;
 
 typedef struct ts_watch {
