@@ -1054,6 +1054,40 @@ START_TEST(a_watch_sends_the_columns_with_its_first_event_only)
 }
 END_TEST
 
+/* kubectl get --subresource: a status reads as its object does (the
+ * object's columns), a built-in's scale as a Scale (Name, Desired,
+ * Available, Age), as kube-apiserver's StatusREST and ScaleREST convert
+ * them; a subresource without a printer answers plain JSON. */
+START_TEST(status_and_scale_subresources_answer_tables)
+{
+    post("/apis/apps/v1/namespaces/default/deployments",
+         "{\"metadata\":{\"name\":\"web\"},\"spec\":{\"replicas\":3,\"selector\":{"
+         "\"matchLabels\":{\"app\":\"web\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":"
+         "\"web\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"nginx\"}]}}}}");
+    tc_response r;
+    char names[256];
+    get_table("/apis/apps/v1/namespaces/default/deployments/web/status", NULL, &r);
+    column_names(r.json, names, sizeof(names));
+    ck_assert_str_eq(names, "Name|Ready|Up-to-date|Available|Age|Containers|Images|Selector");
+    ck_assert_str_eq(cell_str(r.json, 0, 0), "web");
+    ck_assert_str_eq(cell_str(r.json, 0, 1), "0/3");
+    tc_free(&r);
+    get_table("/apis/apps/v1/namespaces/default/deployments/web/scale", NULL, &r);
+    column_names(r.json, names, sizeof(names));
+    ck_assert_str_eq(names, "Name|Desired|Available|Age");
+    ck_assert_str_eq(cell_str(r.json, 0, 0), "web");
+    ck_assert_int_eq(cell_int(r.json, 0, 1), 3);
+    ck_assert_int_eq(cell_int(r.json, 0, 2), 0);
+    assert_fresh_age(cell_str(r.json, 0, 3));
+    tc_free(&r);
+    post("/api/v1/namespaces/default/serviceaccounts", "{\"metadata\":{\"name\":\"sa\"}}");
+    tc_request(U, "GET", "/api/v1/namespaces/default/serviceaccounts/sa/token", NULL, NULL,
+               KUBECTL_GET, &r);
+    ck_assert_ptr_null(strstr(r.body ? r.body : "", "\"kind\":\"Table\""));
+    tc_free(&r);
+}
+END_TEST
+
 int main(void)
 {
     const TTest *tests[] = {lists_and_gets_answer_tables_with_the_printer_columns,
@@ -1067,6 +1101,7 @@ int main(void)
                             remaining_kinds_print_their_columns,
                             custom_resources_print_their_crd_columns,
                             a_watch_sends_the_columns_with_its_first_event_only,
+                            status_and_scale_subresources_answer_tables,
                             NULL};
     return kr_test_run_tests("testserver_table", "wire", setup, kr_test_server_stop, 60, tests);
 }

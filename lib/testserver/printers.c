@@ -705,6 +705,14 @@ static const column_def POLICYBINDING_COLS[] = {
 /* kube-apiserver's default table convertor, for kinds without a printer */
 static const column_def DEFAULT_COLS[] = {
     NAME_COL, {"Created At", "date", "", ts_creation_timestamp_desc, 0}, END_COLS};
+static const column_def SCALE_COLS[] = {
+    NAME_COL,
+    {"Desired", "integer", "", "replicas is the desired number of instances for the scaled object.",
+     0},
+    {"Available", "integer", "",
+     "replicas is the actual number of observed instances of the scaled object.", 0},
+    AGE_COL,
+    END_COLS};
 
 static const struct {
     const char *group, *plural;
@@ -783,6 +791,7 @@ json_t *ts_printer_columns(ts_printer p)
 {
     const column_def *cols = p == TS_PRINT_CUSTOM    ? CUSTOM_COLS
                              : p == TS_PRINT_DEFAULT ? DEFAULT_COLS
+                             : p == TS_PRINT_SCALE   ? SCALE_COLS
                                                      : NULL;
     for (size_t i = 0; !cols && i < sizeof(PRINTERS) / sizeof(PRINTERS[0]); i++)
         if (PRINTERS[i].p == p)
@@ -2282,6 +2291,12 @@ json_t *ts_printer_cells(ts_printer p, const json_t *obj)
         json_array_append_new(cells, json_string(or_empty(str_at(obj, "spec", "policyName"))));
         json_array_append_new(
             cells, param_ref_text(json_object_get(json_object_get(obj, "spec"), "paramRef")));
+        break;
+    case TS_PRINT_SCALE:
+        json_array_append_new(cells, json_integer(json_integer_value(json_object_get(
+                                         json_object_get(obj, "spec"), "replicas"))));
+        json_array_append_new(
+            cells, json_integer(json_integer_value(json_object_get(status, "replicas"))));
         break;
     case TS_PRINT_DEFAULT: {
         /* the creation time as RFC 3339, Go's zero time without one */

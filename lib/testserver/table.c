@@ -100,9 +100,13 @@ int ts_table_negotiate(kr_testserver_t *ts, const ts_request *req, const ts_rout
                        ts_table **out, ts_response *resp)
 {
     *out = NULL;
-    if (strcmp(req->method, "GET") != 0 || rt->sub)
+    /* a status subresource reads as its object does (StatusREST's
+     * ConvertToTable is the object store's), a built-in's scale as a
+     * Scale (kube's scale printer); other subresources: JSON */
+    bool scale = rt->sub && strcmp(rt->sub, "scale") == 0 && !rt->res->crd;
+    if (strcmp(req->method, "GET") != 0 || (rt->sub && strcmp(rt->sub, "status") != 0 && !scale))
         return 0;
-    ts_printer kind = ts_printer_of(rt->res);
+    ts_printer kind = scale ? TS_PRINT_SCALE : ts_printer_of(rt->res);
     const char *version = NULL;
     for (const char *p = req->accept; p && *p && !version;) {
         const char *comma = strchr(p, ',');
@@ -134,8 +138,8 @@ int ts_table_negotiate(kr_testserver_t *ts, const ts_request *req, const ts_rout
     t->kind = kind;
     t->include = mode;
     t->api_version = strcmp(version, "v1beta1") == 0 ? "meta.k8s.io/v1beta1" : "meta.k8s.io/v1";
-    char *av = ts_api_version(rt->res);
-    t->obj_kind = json_string(rt->res->kind);
+    char *av = scale ? kr_strdup("autoscaling/v1") : ts_api_version(rt->res);
+    t->obj_kind = json_string(scale ? "Scale" : rt->res->kind);
     t->obj_api_version = av ? json_string(av) : NULL;
     kr_free(av);
     if (!t->obj_kind || !t->obj_api_version || make_columns(ts, rt->res, t) != 0) {

@@ -570,6 +570,7 @@ typedef enum {
     TS_PRINT_FLOWSCHEMA,
     TS_PRINT_PRIORITYLEVEL,
     TS_PRINT_APISERVICE,
+    TS_PRINT_SCALE, /* a built-in's scale subresource (autoscaling/v1 Scale) */
     TS_PRINT_DEFAULT /* the apiserver's default convertor: Name, Created At */
 } ts_printer;
 ts_printer ts_printer_of(const ts_resource *res);
