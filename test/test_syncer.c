@@ -1765,6 +1765,69 @@ START_TEST(a_datacenter_made_anew_behind_the_caches_is_listed_again)
 }
 END_TEST
 
+/* A cluster made anew (or restored from a backup) answers with
+ * resourceVersions below those its old incarnation gave, which the cache
+ * still holds until it lists again: a write there is verified only once
+ * the cache holds the copy that write returned, never because the cache's
+ * last resourceVersion is past it. Here dc2's cache is stopped before its
+ * server is made anew, so it never lists again: the copy is created there,
+ * and neither verified nor recorded so. */
+START_TEST(a_write_to_a_cluster_made_anew_is_not_verified_by_its_old_cache)
+{
+    world w;
+    world_up(&w, 0);
+    size_t r = res_index(CM);
+    kr_inventory_t *inv = memory_inventory(&w);
+    hub_put(&w, CM, object_of(CM, "before", "v1", NULL));
+    converge(&w, 3, false);
+    /* the old incarnation's resourceVersions well past the new one's */
+    for (int i = 0; i < 40; i++) {
+        char pad[128];
+        snprintf(
+            pad, sizeof(pad),
+            "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"old-%d\"}}", i);
+        ck_assert_int_eq(kr_testserver_load(w.dc[1].ts, pad, strlen(pad), NULL), 0);
+    }
+    kr_informer_t *copies = w.s->clusters[1].copies[r];
+    unsigned long long old_rv = kr_testserver_resource_version(w.dc[1].ts);
+    char want[32];
+    snprintf(want, sizeof(want), "%llu", old_rv);
+    ck_assert_int_eq(kr_informer_wait_for_resource_version(copies, want, WAIT_MS, NULL), 0);
+    kr_informer_stop(copies);
+    unsigned short port = kr_testserver_port(w.dc[1].ts);
+    kr_testserver_free(w.dc[1].ts);
+    kr_testserver_opts o = {.seed = 97, .bookmark_interval_ms = 100, .port = port};
+    kr_error_t err = {0};
+    ck_assert_msg(kr_testserver_start(&o, &w.dc[1].ts, &err) == 0, "%s", err.message);
+    seed_server(w.dc[1].ts);
+    ck_assert_uint_lt(kr_testserver_resource_version(w.dc[1].ts), old_rv);
+
+    hub_put(&w, CM, object_of(CM, "after", "v1", NULL));
+    kr_controller_t *ctl = NULL;
+    kr_controller_opts co;
+    char name[64];
+    syncer_controller_opts(w.s, r, 0, name, sizeof(name), &co);
+    ck_assert_msg(kr_controller_new(&co, &ctl, &err) == 0, "%s", err.message);
+    kr_reconcile_request req = {"dc2/" NSNAME "/after", "dc2", NSNAME, "after"};
+    uint64_t after = 0;
+    (void)syncer_reconcile_in(w.s, ctl, r, &req, &after, &err);
+    json_t *made = fetch(&w.dc[1], CM, "after");
+    ck_assert_msg(made != NULL, "the copy was not created in the new dc2");
+    ck_assert_uint_lt(strtoull(meta(made, "resourceVersion"), NULL, 10), old_rv);
+    json_decref(made);
+    json_t *rows = NULL;
+    ck_assert_msg(kr_inventory_history(inv, "ConfigMap", NSNAME, "after", 0, 0, &rows, &err) == 0,
+                  "%s", err.message);
+    ck_assert_int_eq(count_rows(rows, "dc2", "CREATED"), 1);
+    ck_assert_int_eq(count_rows(rows, "dc2", "VERIFIED"), 0);
+    json_decref(rows);
+    kr_controller_free(ctl);
+    w.s->inventory = NULL;
+    kr_inventory_free(inv);
+    world_down(&w);
+}
+END_TEST
+
 /* Give dc `d`'s ConfigMap copies (resource index r) a synced cache that
  * holds nothing, as a cache behind would; returns the real one (the world
  * frees both). */
@@ -2475,6 +2538,7 @@ int main(void)
     tcase_add_test(tc, a_parked_entry_is_not_written_for_an_unplaced_cluster_or_another_object);
     tcase_add_test(tc, a_lasting_error_completes_the_batch_that_waits_for_it);
     tcase_add_test(tc, a_datacenter_made_anew_behind_the_caches_is_listed_again);
+    tcase_add_test(tc, a_write_to_a_cluster_made_anew_is_not_verified_by_its_old_cache);
     tcase_add_test(tc, a_cluster_that_answers_again_wakes_its_objects);
     tcase_add_test(tc, a_remembered_copy_write_is_forgotten_when_its_object_is_gone_or_unplaced);
     tcase_add_test(tc, every_cluster_converges_to_the_hub_after_faults);

@@ -939,20 +939,28 @@ static cached_write cache_vs_our_write(rctx *c)
     return r;
 }
 
-/* Read after write: true once the cluster's informer observed `rv`.
+/* Read after write: true once the cluster's informer holds the copy our
+ * write returned (resourceVersion `rv`). Not merely "its last
+ * resourceVersion has passed rv": a cache of a server that was made anew
+ * or restored from a backup holds resourceVersions of the server before,
+ * which may be past an RV the new one returned, until it lists again. A
+ * copy changed again since counts as not observed: its own event brings
+ * the key back, and that reconcile verifies what the cache holds then.
  * Under a controller it only looks (a worker never waits: the write's own
  * watch event queues the key again, and that reconcile finds the copy in
- * the cache); called directly it waits up to verify_timeout_ms. */
+ * the cache); called directly it waits up to verify_timeout_ms first. */
 static bool observed(rctx *c, const char *rv)
 {
     if (!rv)
         return false;
     kr_informer_t *inf = c->cl->copies[c->res - c->s->resources];
-    if (!c->ctl)
-        return kr_informer_wait_for_resource_version(inf, rv, c->s->verify_timeout_ms, NULL) == 0;
-    char *last = kr_informer_last_resource_version(inf);
-    bool seen = last && strtoull(last, NULL, 10) >= strtoull(rv, NULL, 10);
-    kr_free(last);
+    if (!c->ctl &&
+        kr_informer_wait_for_resource_version(inf, rv, c->s->verify_timeout_ms, NULL) != 0)
+        return false;
+    json_t *cached = kr_store_get_by_name(kr_informer_store(inf), c->req->namespace_, c->req->name);
+    const char *held = meta_string(cached, "resourceVersion");
+    bool seen = held && strcmp(held, rv) == 0;
+    json_decref(cached);
     return seen;
 }
 
