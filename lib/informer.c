@@ -675,6 +675,23 @@ void kr_informer_stop(kr_informer_t *inf)
                inf->scope);
 }
 
+static void retry_on_loop(void *arg)
+{
+    kr_informer_t *inf = arg;
+    pthread_mutex_lock(&inf->mu);
+    bool stopped = inf->stopped;
+    pthread_mutex_unlock(&inf->mu);
+    if (!stopped)
+        (void)kr_reflector_retry_now(inf->refl);
+}
+
+void kr_informer_retry_now(kr_informer_t *inf)
+{
+    if (!inf || !inf->refl)
+        return;
+    (void)on_loop(inf, retry_on_loop, inf);
+}
+
 void kr_informer_free(kr_informer_t *inf)
 {
     if (!inf)

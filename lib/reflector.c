@@ -236,6 +236,17 @@ static void on_backoff_timer(void *user)
         start_relist(r);
 }
 
+bool kr_reflector_retry_now(kr_reflector_t *r)
+{
+    if (!r || r->phase != P_WAITING || !r->backoff_timer)
+        return false;
+    cancel_timer(r, &r->backoff_timer);
+    kr_log(&r->logger, KR_LOG_DEBUG, MOD,
+           "%s: the server answers again: not waiting for the backoff", r->name);
+    on_backoff_timer(r);
+    return true;
+}
+
 static void back_off(kr_reflector_t *r, next_action next)
 {
     cancel_request(r);

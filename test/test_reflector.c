@@ -695,6 +695,35 @@ START_TEST(backoff_resets_after_two_minutes_of_health)
 }
 END_TEST
 
+/* The caller learned that the server answers again: a reflector waiting
+ * out its backoff lists or watches now, its backoff kept (the next failure
+ * waits longer still); a running one is left alone. */
+START_TEST(retry_now_ends_the_backoff_but_keeps_it)
+{
+    setup_with(0, -1, false);
+    sync_with(items(NULL), "5");
+    ck_assert(!kr_reflector_retry_now(F.r)); /* watching: nothing to do */
+    for (int i = 0; i < 4; i++) {
+        int before = F.lw.nrequests;
+        fake_lw_close(&F.lw, KR_ECONNECT, 0);
+        ck_assert_int_eq(F.lw.nrequests, before);
+        ck_assert(kr_reflector_retry_now(F.r));
+        ck_assert_int_eq(F.lw.nrequests, before + 1);
+        ck_assert_str_eq(REQ(-1), WATCH_AT("5"));
+        ck_assert_uint_eq(fake_clock_next_due(&F.clock), UINT64_MAX); /* no timer left */
+    }
+    fake_lw_close(&F.lw, KR_ECONNECT, 0);
+    uint64_t d = fake_clock_next_due(&F.clock);
+    ck_assert_msg(d >= 12800, "the backoff was reset: %llu", (unsigned long long)d);
+    /* a list failure: the retry lists */
+    fake_clock_advance(&F.clock, d);
+    fake_lw_close(&F.lw, KR_EUNAVAILABLE, 503);
+    ck_assert(kr_reflector_retry_now(F.r));
+    ck_assert_int_eq(F.lists, 2);
+    teardown();
+}
+END_TEST
+
 START_TEST(list_failure_backs_off_then_lists_from_scratch)
 {
     setup_with(2, 0, false);
@@ -1013,6 +1042,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, watch_failures_back_off_exponentially_with_jitter_and_cap);
     tcase_add_test(tc, backoff_resets_after_two_minutes_of_health);
     tcase_add_test(tc, list_failure_backs_off_then_lists_from_scratch);
+    tcase_add_test(tc, retry_now_ends_the_backoff_but_keeps_it);
     tcase_add_test(tc, refused_watch_request_backs_off);
     tcase_add_test(tc, streaming_list_waits_for_the_initial_events_end_bookmark);
     tcase_add_test(tc, streaming_list_gone_then_refused_lists_the_latest);

@@ -117,11 +117,18 @@ static bool may_call(rctx *c)
     return false;
 }
 
-/* A cluster answers again: every object placed there, of every resource,
- * is looked at now, not when its wait for a probe would have ended (up to
- * 15 s). [worker] */
+static syncer_cluster *find_cluster(syncer_t *s, const char *name);
+
+/* A cluster answers again: its caches list or watch again now, not when
+ * their backoff ends (up to 30 s: a cluster made anew meanwhile would be
+ * seen through its old content until then), and every object placed
+ * there, of every resource, is looked at now, not when its wait for a
+ * probe would have ended (up to 15 s). [worker] */
 static void wake_cluster(syncer_t *s, const char *cluster)
 {
+    syncer_cluster *cl = find_cluster(s, cluster);
+    for (size_t r = 0; cl && r < s->n_resources; r++)
+        kr_informer_retry_now(cl->copies[r]);
     for (size_t r = 0; r < s->n_resources; r++) {
         syncer_resource *res = &s->resources[r];
         json_t *items = NULL;

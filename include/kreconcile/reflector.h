@@ -236,6 +236,14 @@ KR_API void kr_reflector_stop(kr_reflector_t *r);
 /* Stop and free. NULL is a no-op. [loop thread] */
 KR_API void kr_reflector_free(kr_reflector_t *r);
 
+/* The caller learned that the server answers again (its own requests
+ * there succeed): when the reflector is waiting out a backoff after
+ * failures, it lists or watches now rather than at the end of that
+ * backoff (up to backoff_max_ms away). The backoff itself grows on as
+ * before, so a server that fails again is not asked more often. Returns
+ * true when it was waiting. [loop thread] */
+KR_API bool kr_reflector_retry_now(kr_reflector_t *r);
+
 /* True once a complete list has been applied to the store. [loop thread] */
 KR_API bool kr_reflector_has_synced(const kr_reflector_t *r);
 
