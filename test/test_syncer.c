@@ -1557,6 +1557,8 @@ START_TEST(a_new_leader_behind_its_predecessor_creates_no_copy_of_a_deleted_obje
 }
 END_TEST
 
+static void wait_hub_gone(world *w, kr_gvr gvr, const char *name);
+
 START_TEST(ignored_and_owned_hub_objects_are_not_synced)
 {
     world w;
@@ -1580,6 +1582,35 @@ START_TEST(ignored_and_owned_hub_objects_are_not_synced)
     json_t *hub = fetch(&w.hub, CM, "ignored");
     ck_assert(!kr_managed_has_finalizer(hub, KR_FINALIZER_SYNCER));
     json_decref(hub);
+
+    /* one just copied to dc1, then ignored, seen so by dc2's lane alone
+     * (which takes our finalizer off), and deleted at once: dc1's copy
+     * stays, though dc1's lane never looked at it since it was ignored
+     * (nothing of an ignored object is "made here lately") */
+    hub_put(&w, CM, object_of(CM, "later", "x", NULL));
+    kr_reconcile_request dc1 = {"dc1/" NSNAME "/later", "dc1", NSNAME, "later"};
+    kr_reconcile_request dc2 = {"dc2/" NSNAME "/later", "dc2", NSNAME, "later"};
+    uint64_t after = 0;
+    (void)syncer_reconcile(w.s, res_index(CM), &dc1, &after, NULL);
+    assert_copy_holds(&w, 0, "later", "x");
+    json_t *later = fetch(&w.hub, CM, "later");
+    json_t *md = json_object_get(later, "metadata");
+    if (!json_object_get(md, "annotations"))
+        json_object_set_new(md, "annotations", json_object());
+    json_object_set_new(json_object_get(md, "annotations"), KR_ANNOTATION_IGNORE,
+                        json_string("true"));
+    json_t *out = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_client_update(w.hub.c, CM, NSNAME, later, NULL, &out, &err) == 0, "%s",
+                  err.message);
+    wait_hub(&w, CM, out);
+    json_decref(out);
+    json_decref(later);
+    (void)syncer_reconcile(w.s, res_index(CM), &dc2, &after, NULL); /* the finalizer goes */
+    hub_delete(&w, CM, "later");
+    wait_hub_gone(&w, CM, "later");
+    (void)syncer_reconcile(w.s, res_index(CM), &dc1, &after, NULL);
+    assert_copy_holds(&w, 0, "later", "x");
     world_down(&w);
 }
 END_TEST

@@ -1115,6 +1115,15 @@ static step reconcile_sync(rctx *c)
 static step reconcile_skipped(rctx *c)
 {
     forget_write(c);
+    /* its copies stay, in every cluster, also when the hub object goes
+     * next (our finalizer comes off here): none is "made here lately" */
+    for (size_t i = 0; i < c->s->n_clusters; i++) {
+        char key[700];
+        written_key_in(c, c->s->clusters[i].name, key, sizeof(key));
+        pthread_mutex_lock(&c->s->pending_lock);
+        json_object_del(c->s->created, key);
+        pthread_mutex_unlock(&c->s->pending_lock);
+    }
     json_t *patch = NULL;
     if (kr_managed_finalizer_patch(c->hub, KR_FINALIZER_SYNCER, false, &patch, c->err) != 0)
         return STEP_FAILED;
