@@ -1449,6 +1449,31 @@ START_TEST(a_replica_out_of_its_term_sends_nothing)
             assert_copy_holds(&w, d, "gone", "v1");
         }
     }
+    /* under a controller too (whose error entries are parked, and whose
+     * failures would be Events): a replica out of its term records
+     * nothing, not even why it sent nothing */
+    kr_controller_t *ctl = NULL;
+    kr_controller_opts co;
+    char name[64];
+    kr_error_t err = {0};
+    syncer_controller_opts(w.s, res_index(CM), 0, name, sizeof(name), &co);
+    ck_assert_msg(kr_controller_new(&co, &ctl, &err) == 0, "%s", err.message);
+    for (int mode = 2; mode >= 1; mode--) {
+        fake_elector.mode = mode;
+        kr_event_recorder_stats before, after;
+        kr_event_recorder_get_stats(w.events, &before, sizeof(before));
+        for (size_t d = 0; d < N_DC; d++) {
+            char full[128];
+            snprintf(full, sizeof(full), "%s/%s/kept", w.s->clusters[d].name, NSNAME);
+            kr_reconcile_request req = {full, w.s->clusters[d].name, NSNAME, "kept"};
+            uint64_t wait = 0;
+            ck_assert_int_eq(syncer_reconcile_in(w.s, ctl, res_index(CM), &req, &wait, &err),
+                             KR_RECONCILE_ERROR);
+        }
+        kr_event_recorder_get_stats(w.events, &after, sizeof(after));
+        ck_assert_uint_eq(after.recorded, before.recorded);
+    }
+    kr_controller_free(ctl);
     /* leading again: everything converges */
     fake_elector.mode = 0;
     converge(&w, 3, false);

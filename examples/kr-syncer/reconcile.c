@@ -252,6 +252,11 @@ static step park_status(rctx *c, const json_t *old, const json_t *entry);
 static step record_error_fin(rctx *c, const json_t *old_entry, const char *message,
                              syncer_finalizer fin)
 {
+    /* a replica out of its term records nothing, not even why it sent
+     * nothing: the status and the Events are the leader's */
+    kr_error_t scratch = {0};
+    if (still_leading(c->s, &scratch) != 0)
+        return STEP_FAILED;
     const char *was = json_string_value(json_object_get(old_entry, "lastError"));
     bool news = !was || !same_error(was, message);
     syncer_status st = {

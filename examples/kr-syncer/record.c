@@ -86,8 +86,10 @@ void syncer_record(syncer_t *s, syncer_resource *res, const char *cluster, const
 void syncer_warn_event(syncer_t *s, syncer_resource *res, const json_t *hub_obj,
                        const char *cluster, const char *message)
 {
-    if (!s->events || !hub_obj)
-        return;
+    uint64_t term;
+    char rv[64];
+    if (!s->events || !hub_obj || (s->term && s->term(&term, rv, sizeof(rv), s->term_user) != 0))
+        return; /* Events are the leader's writes too */
     const char *kind, *api_version;
     char kind_buf[sizeof(res->kind)], api_buf[sizeof(res->api_version)];
     kind_of(s, res, hub_obj, &api_version, &kind, api_buf, kind_buf);
