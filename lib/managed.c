@@ -107,6 +107,29 @@ KR_API bool kr_managed_placed(const json_t *obj, const char *cluster)
     return false;
 }
 
+KR_API const char *kr_managed_unsynced_reason(const json_t *obj)
+{
+    const json_t *md = json_object_get(obj, "metadata");
+    if (json_array_size(json_object_get(md, "ownerReferences")) > 0)
+        return "owned by another object (ownerReferences)";
+    const char *ignore = json_string_value(
+        json_object_get(json_object_get(md, "annotations"), KR_ANNOTATION_IGNORE));
+    if (ignore && strcmp(ignore, "true") == 0)
+        return KR_ANNOTATION_IGNORE " is \"true\"";
+    /* Every cluster publishes its own: copies would collide with theirs. */
+    const char *kind = json_string_value(json_object_get(obj, "kind"));
+    const char *av = json_string_value(json_object_get(obj, "apiVersion"));
+    const char *name = json_string_value(json_object_get(md, "name"));
+    bool core = av && strcmp(av, "v1") == 0 && kind;
+    if (core && strcmp(kind, "ConfigMap") == 0 && name && strcmp(name, "kube-root-ca.crt") == 0)
+        return "the cluster's own CA bundle (kube-root-ca.crt; every cluster publishes its own)";
+    const char *type = json_string_value(json_object_get(obj, "type"));
+    if (core && strcmp(kind, "Secret") == 0 && type &&
+        strcmp(type, "kubernetes.io/service-account-token") == 0)
+        return "a service account token of the hub (type kubernetes.io/service-account-token)";
+    return NULL;
+}
+
 KR_API bool kr_managed_has_finalizer(const json_t *obj, const char *finalizer)
 {
     const json_t *list = json_object_get(json_object_get(obj, "metadata"), "finalizers");

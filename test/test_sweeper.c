@@ -264,6 +264,8 @@ START_TEST(one_sweep_removes_exactly_the_zombies)
 }
 END_TEST
 
+/* ... nor a copy kr-syncer leaves in place for an object it no longer
+ * syncs (ignored: its placement no longer matters). */
 START_TEST(a_placement_kr_syncer_reads_as_here_is_not_swept_here)
 {
     platform_up();
@@ -272,8 +274,13 @@ START_TEST(a_placement_kr_syncer_reads_as_here_is_not_swept_here)
     json_t *block = create(&hub, CM, hub_cm("block", "dc1,\ndc2\n"));
     json_t *tab = create(&hub, CM, hub_cm("tab", "dc1,\tdc2"));
     json_t *only1 = create(&hub, CM, hub_cm("only1", "dc1\n"));
-    json_t *srcs[] = {block, tab, only1};
-    for (size_t i = 0; i < 3; i++) {
+    /* kr-syncer stopped syncing it, and leaves its copies where they are */
+    json_t *ignored_cm = hub_cm("ignored", "dc1");
+    json_object_set_new(json_object_get(json_object_get(ignored_cm, "metadata"), "annotations"),
+                        KR_ANNOTATION_IGNORE, json_string("true"));
+    json_t *ignored = create(&hub, CM, ignored_cm);
+    json_t *srcs[] = {block, tab, only1, ignored};
+    for (size_t i = 0; i < 4; i++) {
         const char *name =
             json_string_value(json_object_get(json_object_get(srcs[i], "metadata"), "name"));
         json_decref(create(&dc1, CM, copy_cm(name, KR_MANAGER_SYNCER, uid_of(srcs[i]))));
@@ -286,7 +293,7 @@ START_TEST(a_placement_kr_syncer_reads_as_here_is_not_swept_here)
     ck_assert_uint_eq(plan.n, 1);
     ck_assert(planned(&plan, "dc2", "only1", SWEEP_NOT_PLACED));
     sweep_plan_free(&plan);
-    for (size_t i = 0; i < 3; i++)
+    for (size_t i = 0; i < 4; i++)
         json_decref(srcs[i]);
     platform_down();
 }

@@ -72,22 +72,22 @@ START_TEST(placement_reads_the_clusters_annotation)
     ck_assert(syncer_placed(spaced, "dc2"));
     ck_assert(!syncer_unknown_placement(spaced, configured, 2, unknown, sizeof(unknown)));
     json_decref(spaced);
-    ck_assert_ptr_null(syncer_skip_reason(all));
+    ck_assert_ptr_null(kr_managed_unsynced_reason(all));
     json_object_set_new(json_object_get(all, "metadata"), "ownerReferences",
                         json_pack("[{s:s}]", "uid", "o"));
-    ck_assert_ptr_nonnull(syncer_skip_reason(all));
+    ck_assert_ptr_nonnull(kr_managed_unsynced_reason(all));
     json_object_set_new(json_object_get(some, "metadata"), "annotations",
                         json_pack("{s:s}", KR_ANNOTATION_IGNORE, "true"));
-    ck_assert_ptr_nonnull(syncer_skip_reason(some));
+    ck_assert_ptr_nonnull(kr_managed_unsynced_reason(some));
     /* what every cluster publishes for itself is not synced */
     json_t *ca = hub_obj("kube-root-ca.crt", NULL);
-    ck_assert_ptr_nonnull(syncer_skip_reason(ca));
+    ck_assert_ptr_nonnull(kr_managed_unsynced_reason(ca));
     json_object_set_new(ca, "kind", json_string("Secret"));
-    ck_assert_ptr_null(syncer_skip_reason(ca));
+    ck_assert_ptr_null(kr_managed_unsynced_reason(ca));
     json_object_set_new(ca, "type", json_string("kubernetes.io/service-account-token"));
-    ck_assert_ptr_nonnull(syncer_skip_reason(ca));
+    ck_assert_ptr_nonnull(kr_managed_unsynced_reason(ca));
     json_object_set_new(ca, "type", json_string("Opaque"));
-    ck_assert_ptr_null(syncer_skip_reason(ca));
+    ck_assert_ptr_null(kr_managed_unsynced_reason(ca));
     json_decref(ca);
     json_decref(all);
     json_decref(some);

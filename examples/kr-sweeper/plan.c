@@ -227,7 +227,10 @@ static int syncer_verdict(const sweep_sources *s, const char *cluster, kr_gvr gv
         free(k);
         return replaced ? SWEEP_SOURCE_REPLACED : SWEEP_SOURCE_GONE;
     }
-    /* kr-syncer's own reading: any other would delete copies it recreates. */
+    /* kr-syncer's own readings: any other would delete copies it recreates,
+     * or copies it leaves in place for an object it no longer syncs */
+    if (kr_managed_unsynced_reason(src))
+        return -1;
     if (!kr_managed_placed(src, cluster))
         return SWEEP_NOT_PLACED;
     return -1;

@@ -128,7 +128,8 @@ bool syncer_hub_wakes(const json_t *old_obj, const json_t *new_obj, void *user)
     const json_t *nm = json_object_get(new_obj, "metadata");
     bool lost_finalizer = kr_managed_has_finalizer(old_obj, KR_FINALIZER_SYNCER) &&
                           !kr_managed_has_finalizer(new_obj, KR_FINALIZER_SYNCER) &&
-                          !json_object_get(nm, "deletionTimestamp") && !syncer_skip_reason(new_obj);
+                          !json_object_get(nm, "deletionTimestamp") &&
+                          !kr_managed_unsynced_reason(new_obj);
     if (lost_finalizer)
         return true;
     const char *was = sync_status(old_obj), *now = sync_status(new_obj);

@@ -1,5 +1,7 @@
-/* kr-syncer — placement: which hub objects are synced at all, and to which
- * workload clusters (the kreconcile.io/clusters annotation). Pure. */
+/* kr-syncer — placement: the workload clusters a hub object names that
+ * are not configured (the kreconcile.io/clusters annotation; which objects
+ * are synced at all, and where, is the library's reading, shared with
+ * kr-sweeper: kr_managed_unsynced_reason, kr_managed_placed). Pure. */
 #include <string.h>
 
 #include "syncer.h"
@@ -8,28 +10,6 @@ static const char *annotation(const json_t *obj, const char *name)
 {
     const json_t *annotations = json_object_get(json_object_get(obj, "metadata"), "annotations");
     return json_string_value(json_object_get(annotations, name));
-}
-
-const char *syncer_skip_reason(const json_t *hub)
-{
-    const json_t *owners = json_object_get(json_object_get(hub, "metadata"), "ownerReferences");
-    if (json_array_size(owners) > 0)
-        return "owned by another object (ownerReferences)";
-    const char *ignore = annotation(hub, KR_ANNOTATION_IGNORE);
-    if (ignore && strcmp(ignore, "true") == 0)
-        return KR_ANNOTATION_IGNORE " is \"true\"";
-    /* Every cluster publishes its own: copies would collide with theirs. */
-    const char *kind = json_string_value(json_object_get(hub, "kind"));
-    const char *av = json_string_value(json_object_get(hub, "apiVersion"));
-    const char *name = json_string_value(json_object_get(json_object_get(hub, "metadata"), "name"));
-    bool core = av && strcmp(av, "v1") == 0 && kind;
-    if (core && strcmp(kind, "ConfigMap") == 0 && name && strcmp(name, "kube-root-ca.crt") == 0)
-        return "the cluster's own CA bundle (kube-root-ca.crt; every cluster publishes its own)";
-    const char *type = json_string_value(json_object_get(hub, "type"));
-    if (core && strcmp(kind, "Secret") == 0 && type &&
-        strcmp(type, "kubernetes.io/service-account-token") == 0)
-        return "a service account token of the hub (type kubernetes.io/service-account-token)";
-    return NULL;
 }
 
 bool syncer_unknown_placement(const json_t *hub, const char *const *clusters, size_t n, char *out,

@@ -490,7 +490,7 @@ static kr_reconcile_result flush_status(syncer_t *s, size_t resource,
     step st = STEP_OK;
     json_t *patch = NULL, *updates = NULL;
     /* Gone, ignored or being deleted: the entries no longer matter. */
-    if (c.hub && !syncer_skip_reason(c.hub) && !meta_string(c.hub, "deletionTimestamp")) {
+    if (c.hub && !kr_managed_unsynced_reason(c.hub) && !meta_string(c.hub, "deletionTimestamp")) {
         updates = entries_for(c.hub, entries);
         if (!updates)
             st = (kr_error_set(err, KR_ENOMEM, "out of memory"), STEP_FAILED);
@@ -1184,7 +1184,7 @@ kr_reconcile_result syncer_reconcile_in(syncer_t *s, kr_controller_t *ctl, size_
     step st;
     if (!c.hub)
         st = reconcile_orphan(&c);
-    else if (syncer_skip_reason(c.hub))
+    else if (kr_managed_unsynced_reason(c.hub))
         st = reconcile_skipped(&c);
     else if (meta_string(c.hub, "deletionTimestamp"))
         st = reconcile_delete(&c);

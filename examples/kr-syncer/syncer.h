@@ -20,12 +20,7 @@
 
 /* ---- placement.c: which hub objects go where ------------------------------ */
 
-/* Why `hub` (a hub object) is not synced at all: "owned by ..." (it has
- * ownerReferences: another controller's), "kreconcile.io/ignore", or what
- * every cluster publishes for itself (the kube-root-ca.crt ConfigMap,
- * service account token Secrets) — or NULL when it is synced. Static
- * string. */
-const char *syncer_skip_reason(const json_t *hub);
+/* Why a hub object is not synced at all: kr_managed_unsynced_reason. */
 
 /* True when `hub`'s placement names `cluster`: the kreconcile.io/clusters
  * annotation (comma-separated, whitespace around names ignored: kr_managed_placed) or, absent,

@@ -61,6 +61,15 @@ KR_API char *kr_managed_selector(const char *manager, char *buf, size_t len);
  * this one reading, or one deletes what the other creates. [any thread] */
 KR_API bool kr_managed_placed(const json_t *obj, const char *cluster);
 
+/* Why `obj` (a hub object, borrowed) is not copied to workload clusters
+ * at all: it has ownerReferences (another controller's object),
+ * KR_ANNOTATION_IGNORE is "true", or it is what every cluster publishes
+ * for itself (the kube-root-ca.crt ConfigMap, service account token
+ * Secrets); NULL when it is synced. Copies made before it turned so stay,
+ * and no program deletes them while it exists. Static string. The one
+ * reading of kr-syncer and kr-sweeper, as kr_managed_placed. [any thread] */
+KR_API const char *kr_managed_unsynced_reason(const json_t *obj);
+
 /* The next cluster name of a placement list, read as kr_managed_placed
  * reads it: its start (not NUL-terminated) and *len, *list moved past it;
  * NULL when no name is left. For a program that lists the names (one it
