@@ -581,6 +581,11 @@ START_TEST(program_refuses_bad_flags_with_status_2)
                                   NULL};
     ck_assert_int_eq(run_once(bad_resource, out, sizeof(out)), 2);
     ck_assert_ptr_nonnull(strstr(out, "GROUP/VERSION/RESOURCE"));
+    const char *twice[] = {"--cluster",     "dc1=/nonexistent", "--resource",
+                           "v1/configmaps", "--resource",       "v1/secrets",
+                           "--resource",    "v1/configmaps",    NULL};
+    ck_assert_int_eq(run_once(twice, out, sizeof(out)), 2);
+    ck_assert_ptr_nonnull(strstr(out, "--resource v1/configmaps is given twice"));
     const char *bad_workers[] = {"--cluster", "dc1=/nonexistent", "--workers", "-3", NULL};
     ck_assert_int_eq(run_once(bad_workers, out, sizeof(out)), 2);
     ck_assert_ptr_nonnull(strstr(out, "--workers: want 1 to 1000"));

@@ -669,6 +669,9 @@ START_TEST(the_program_plans_then_sweeps_once_and_refuses_bad_flags)
     }
     snprintf(args, sizeof(args), "%s --dry-run --resource v1/configmaps@default", common);
     ck_assert_int_eq(run_program(args, out, sizeof(out)), 0);
+    /* a namespace that cannot be is refused, not swept for nothing */
+    snprintf(args, sizeof(args), "%s --dry-run -n BAD_NS", common);
+    ck_assert_int_eq(run_program(args, out, sizeof(out)), 2);
     snprintf(args, sizeof(args), "%s --leader-elect", common);
     ck_assert_int_eq(run_program(args, out, sizeof(out)), 2); /* --once takes no Lease */
     ck_assert_int_eq(run_program("--no-such-flag", out, sizeof(out)), 2);

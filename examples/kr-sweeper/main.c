@@ -328,6 +328,11 @@ static int check_flags(sweeper *s, kr_error_t *err)
         return kr_error_set(err, KR_EINVAL, "--output: want table or json, got %s", flags.output);
     if (!flags.once && flags.interval_ms == 0)
         return kr_error_set(err, KR_EINVAL, "--interval must be longer than 0s");
+    if (flags.namespace_ && !kr_name_is_dns1123_label(flags.namespace_))
+        return kr_error_set(err, KR_EINVAL,
+                            "--namespace: \"%s\" is not a namespace (lower case alphanumerics "
+                            "and '-', at most 63)",
+                            flags.namespace_);
     s->json = strcmp(flags.output, "json") == 0;
     const char **names = flags.resources.n ? flags.resources.items : default_resources;
     size_t n = flags.resources.n ? flags.resources.n : 3;
