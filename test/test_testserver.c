@@ -5636,6 +5636,59 @@ START_TEST(builtin_kinds_are_validated_as_the_apiserver_does)
                         "\"restartPolicy\":\"Never\",\"containers\":[{\"name\":\"c\","
                         "\"image\":\"x\"}]}}}}"));
 }
+
+/* Owner references on every kind, on create and update, as
+ * ValidateOwnerReferences (1.32) checks them: every problem together,
+ * each distinct message once. */
+START_TEST(owner_references_are_validated)
+{
+    static const char cms[] = "/api/v1/namespaces/default/configmaps";
+    expect_invalid(cms,
+                   "{\"metadata\":{\"name\":\"o\",\"ownerReferences\":[{\"apiVersion\":\"v1\","
+                   "\"kind\":\"ConfigMap\",\"name\":\"a\",\"uid\":\"1\",\"controller\":true},{"
+                   "\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"name\":\"b\",\"uid\":\"2\","
+                   "\"controller\":true}]}}",
+                   "ConfigMap \"o\" is invalid: metadata.ownerReferences: Invalid value: "
+                   "[]v1.OwnerReference{v1.OwnerReference{APIVersion:\"v1\", Kind:\"ConfigMap\", "
+                   "Name:\"a\", UID:\"1\", Controller:(*bool)(0xc000010000), "
+                   "BlockOwnerDeletion:(*bool)(nil)}, v1.OwnerReference{APIVersion:\"v1\", "
+                   "Kind:\"ConfigMap\", Name:\"b\", UID:\"2\", Controller:(*bool)(0xc000010000), "
+                   "BlockOwnerDeletion:(*bool)(nil)}}: Only one reference can have Controller set "
+                   "to true. Found \"true\" in references for ConfigMap/a and ConfigMap/b");
+    expect_invalid(cms,
+                   "{\"metadata\":{\"name\":\"o\",\"ownerReferences\":[{\"apiVersion\":\"\","
+                   "\"kind\":\"\",\"name\":\"\"},{\"apiVersion\":\"a/b/c\",\"kind\":\"K\","
+                   "\"name\":\"n\"}]}}",
+                   "ConfigMap \"o\" is invalid: [metadata.ownerReferences.apiVersion: Invalid "
+                   "value: \"\": version must not be empty, metadata.ownerReferences.kind: Invalid "
+                   "value: \"\": kind must not be empty, metadata.ownerReferences.name: Invalid "
+                   "value: \"\": name must not be empty, metadata.ownerReferences.uid: Invalid "
+                   "value: \"\": uid must not be empty, metadata.ownerReferences.apiVersion: "
+                   "Invalid value: \"a/b/c\": version must not be empty]");
+    expect_invalid("/api/v1/namespaces",
+                   "{\"metadata\":{\"name\":\"o\",\"ownerReferences\":[{\"apiVersion\":\"v1\","
+                   "\"kind\":\"Event\",\"name\":\"e\",\"uid\":\"1\",\"blockOwnerDeletion\":"
+                   "false}]}}",
+                   "Namespace \"o\" is invalid: metadata.ownerReferences: Invalid value: "
+                   "v1.OwnerReference{APIVersion:\"v1\", Kind:\"Event\", Name:\"e\", UID:\"1\", "
+                   "Controller:(*bool)(nil), BlockOwnerDeletion:(*bool)(0xc000010000)}: /v1, "
+                   "Kind=Event is disallowed from being an owner");
+    /* one controller among others is fine; an update is checked too */
+    json_decref(created(cms,
+                        "{\"metadata\":{\"name\":\"o\",\"ownerReferences\":[{"
+                        "\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"name\":\"d\","
+                        "\"uid\":\"1\",\"controller\":true},{\"apiVersion\":\"v1\",\"kind\":"
+                        "\"ConfigMap\",\"name\":\"c\",\"uid\":\"2\",\"controller\":false}]}}"));
+    tc_response r;
+    patch("/api/v1/namespaces/default/configmaps/o", "application/merge-patch+json",
+          "{\"metadata\":{\"ownerReferences\":[{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\","
+          "\"name\":\"c\"}]}}",
+          &r);
+    assert_status(&r, 422, "Invalid",
+                  "ConfigMap \"o\" is invalid: metadata.ownerReferences.uid: Invalid value: \"\": "
+                  "uid must not be empty");
+    tc_free(&r);
+}
 END_TEST
 
 /* PATCH `path` with a merge patch and expect 422 with `message`. */
@@ -6284,6 +6337,7 @@ int main(void)
                             newer_builtin_kinds_get_their_scheme_defaults,
                             remaining_builtin_kinds_get_their_defaults,
                             builtin_kinds_are_validated_as_the_apiserver_does,
+                            owner_references_are_validated,
                             configmaps_and_secrets_hold_at_most_a_mebibyte,
                             updates_keep_what_kube_apiserver_keeps,
                             empty_omitempty_maps_are_left_out,

@@ -147,18 +147,37 @@ void ts_respond_conflict(ts_response *resp, const ts_resource *res, const char *
     kr_free(q);
 }
 
+/* Whether cause `i` of `causes` repeats an earlier one's field and message. */
+static bool repeated_cause(const json_t *causes, size_t i)
+{
+    const json_t *c = json_array_get(causes, i);
+    for (size_t j = 0; j < i; j++) {
+        const json_t *d = json_array_get(causes, j);
+        if (json_equal(json_object_get(c, "field"), json_object_get(d, "field")) &&
+            json_equal(json_object_get(c, "message"), json_object_get(d, "message")))
+            return true;
+    }
+    return false;
+}
+
+/* The message lists each distinct error once (ErrorList.ToAggregate);
+ * the causes keep them all. */
 void ts_respond_invalid_causes(ts_response *resp, const char *kind, const char *group,
                                const char *name, const json_t *causes)
 {
     kr_buf b = {0};
-    size_t n = json_array_size(causes), i;
+    size_t n = 0, i, shown = 0;
     const json_t *c;
+    for (i = 0; i < json_array_size(causes); i++)
+        n += !repeated_cause(causes, i);
     kr_buf_printf(&b, "%s%s%s \"%s\" is invalid: %s", kind, group && *group ? "." : "",
                   group ? group : "", name ? name : "", n > 1 ? "[" : "");
     json_array_foreach(causes, i, c)
     {
+        if (repeated_cause(causes, i))
+            continue;
         const char *field = json_string_value(json_object_get(c, "field"));
-        kr_buf_printf(&b, "%s%s: %s", i ? ", " : "", field ? field : "",
+        kr_buf_printf(&b, "%s%s: %s", shown++ ? ", " : "", field ? field : "",
                       json_string_value(json_object_get(c, "message")));
     }
     kr_buf_append_str(&b, n > 1 ? "]" : "");

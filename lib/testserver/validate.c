@@ -1,8 +1,8 @@
 /* libkreconcile-testserver — validation the apiserver does on writes
  * (wire spec §2): on every write, label and annotation keys are qualified
  * names (annotations' once lowercased), label values are label values,
- * annotations stay under 256 KiB,
- * finalizers are qualified names; on updates, the fields that may not
+ * annotations stay under 256 KiB, owner references are complete and name
+ * one controller at most, finalizers are qualified names; on updates, the fields that may not
  * change (§2.2). Answers 422 Invalid like the apiserver. */
 #include <ctype.h>
 #include <stdio.h>
@@ -104,6 +104,114 @@ static int check_finalizers(json_t *causes, const json_t *list, ts_response *res
     return 0;
 }
 
+/* A string field of an owner reference ("" when absent). */
+static const char *ref_str(const json_t *ref, const char *key)
+{
+    const char *s = json_string_value(json_object_get(ref, key));
+    return s ? s : "";
+}
+
+/* Go's %#v of a v1.OwnerReference. A set pointer prints as its heap
+ * address, which differs from run to run; a fixed one stands for it. */
+static void go_owner_reference(kr_buf *b, const json_t *ref)
+{
+    static const char *const strings[][2] = {
+        {"APIVersion", "apiVersion"}, {"Kind", "kind"}, {"Name", "name"}, {"UID", "uid"}};
+    static const char *const pointers[][2] = {{"Controller", "controller"},
+                                              {"BlockOwnerDeletion", "blockOwnerDeletion"}};
+    kr_buf_append_str(b, "v1.OwnerReference{");
+    for (size_t i = 0; i < KR_ARRAY_LEN(strings); i++) {
+        kr_buf_printf(b, "%s%s:", i ? ", " : "", strings[i][0]);
+        ts_go_quote(b, ref_str(ref, strings[i][1]));
+    }
+    for (size_t i = 0; i < KR_ARRAY_LEN(pointers); i++) {
+        const json_t *v = json_object_get(ref, pointers[i][1]);
+        kr_buf_printf(b, ", %s:(*bool)(%s)", pointers[i][0],
+                      json_is_boolean(v) ? "0xc000010000" : "nil");
+    }
+    kr_buf_append_str(b, "}");
+}
+
+/* A FieldValueInvalid cause on metadata.ownerReferences whose value is
+ * `refs` (an array: a []v1.OwnerReference) or one reference, as %#v. */
+static void add_refs_problem(json_t *causes, const json_t *refs, const char *why)
+{
+    kr_buf b = {0};
+    kr_buf_append_str(&b, "Invalid value: ");
+    if (json_is_array(refs)) {
+        kr_buf_append_str(&b, "[]v1.OwnerReference{");
+        size_t i;
+        const json_t *ref;
+        json_array_foreach(refs, i, ref)
+        {
+            kr_buf_append_str(&b, i ? ", " : "");
+            go_owner_reference(&b, ref);
+        }
+        kr_buf_append_str(&b, "}");
+    } else {
+        go_owner_reference(&b, refs);
+    }
+    kr_buf_printf(&b, ": %s", why);
+    json_array_append_new(causes,
+                          json_pack("{s:s, s:s, s:s}", "reason", "FieldValueInvalid", "message",
+                                    b.data ? b.data : why, "field", "metadata.ownerReferences"));
+    kr_buf_free(&b);
+}
+
+/* validateOwnerReference (1.32): the problems are reported on the
+ * reference's fields without its index. An apiVersion Go cannot parse
+ * (two slashes) has no version either. Events may not own anything. */
+static void check_owner_reference(json_t *causes, const json_t *ref)
+{
+    const char *api_version = ref_str(ref, "apiVersion"), *kind = ref_str(ref, "kind");
+    const char *slash = strchr(api_version, '/');
+    const char *version = slash ? slash + 1 : api_version;
+    bool parsed = !slash || !strchr(slash + 1, '/');
+    static const char *const fields[][2] = {{"kind", "kind must not be empty"},
+                                            {"name", "name must not be empty"},
+                                            {"uid", "uid must not be empty"}};
+    const char *why[1] = {"version must not be empty"};
+    if (!parsed || !*version)
+        ts_add_problems(causes, "metadata.ownerReferences.apiVersion", api_version, why, 1);
+    for (size_t i = 0; i < KR_ARRAY_LEN(fields); i++) {
+        char field[40];
+        snprintf(field, sizeof(field), "metadata.ownerReferences.%s", fields[i][0]);
+        why[0] = fields[i][1];
+        if (!*ref_str(ref, fields[i][0]))
+            ts_add_problems(causes, field, "", why, 1);
+    }
+    bool core = !slash || slash == api_version;
+    if (parsed && core && strcmp(version, "v1") == 0 && strcmp(kind, "Event") == 0)
+        add_refs_problem(causes, ref, "/v1, Kind=Event is disallowed from being an owner");
+}
+
+/* ValidateOwnerReferences: each reference, and at most one controller. */
+static void check_owner_references(json_t *causes, const json_t *refs)
+{
+    kr_buf first = {0};
+    size_t i;
+    const json_t *ref;
+    json_array_foreach(refs, i, ref)
+    {
+        check_owner_reference(causes, ref);
+        if (!json_is_true(json_object_get(ref, "controller")))
+            continue;
+        if (!first.data) {
+            kr_buf_printf(&first, "%s/%s", ref_str(ref, "kind"), ref_str(ref, "name"));
+            continue;
+        }
+        char *why = kr_asprintf("Only one reference can have Controller set to true. Found "
+                                "\"true\" in references for %s and %s/%s",
+                                first.data, ref_str(ref, "kind"), ref_str(ref, "name"));
+        add_refs_problem(causes, refs,
+                         why ? why
+                             : "Only one reference can have Controller set "
+                               "to true.");
+        kr_free(why);
+    }
+    kr_buf_free(&first);
+}
+
 /* A map that is there must be a map of strings (Go decodes null as none). */
 static const json_t *string_map(const json_t *md, const char *key, const char *field,
                                 ts_response *resp, int *rc)
@@ -119,7 +227,7 @@ static const json_t *string_map(const json_t *md, const char *key, const char *f
     return NULL;
 }
 
-/* Labels, annotations and finalizers, every problem reported together in
+/* Labels, annotations, owner references and finalizers, every problem reported together in
  * ValidateObjectMeta's order. */
 int ts_validate_metadata(const ts_resource *res, const json_t *md, ts_response *resp)
 {
@@ -134,6 +242,7 @@ int ts_validate_metadata(const ts_resource *res, const json_t *md, ts_response *
         return KR_ENOMEM;
     check_labels(causes, labels);
     check_annotations(causes, annotations);
+    check_owner_references(causes, json_object_get(md, "ownerReferences"));
     rc = check_finalizers(causes, json_object_get(md, "finalizers"), resp);
     if (rc == 0 && json_array_size(causes) > 0) {
         ts_respond_invalid_causes(resp, res->kind, res->group, name, causes);
