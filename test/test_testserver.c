@@ -4891,6 +4891,17 @@ START_TEST(volumes_policies_limits_and_nodes_get_their_defaults)
                                     "\"podCIDRs\":[\"10.0.2.0/24\",\"fd00::/64\"]}}");
     ck_assert_str_eq(dig_str(node, "spec.podCIDR"), "10.0.2.0/24");
     json_decref(node);
+    /* a node keeps the status it is created with, as the kubelet
+     * registers it; allocatable defaults to capacity */
+    node = created("/api/v1/nodes",
+                   "{\"metadata\":{\"name\":\"registered\"},\"status\":{\"capacity\":{"
+                   "\"cpu\":\"4\"},\"addresses\":[{\"type\":\"InternalIP\",\"address\":"
+                   "\"10.1.2.3\"}],\"nodeInfo\":{\"kubeletVersion\":\"v1.32.0\"}}}");
+    ck_assert_str_eq(dig_str(node, "status.addresses.0.address"), "10.1.2.3");
+    ck_assert_str_eq(dig_str(node, "status.nodeInfo.kubeletVersion"), "v1.32.0");
+    ck_assert_str_eq(dig_str(node, "status.capacity.cpu"), "4");
+    ck_assert_str_eq(dig_str(node, "status.allocatable.cpu"), "4");
+    json_decref(node);
 }
 END_TEST
 

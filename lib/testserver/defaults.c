@@ -675,9 +675,14 @@ static void default_limit_range(json_t *spec)
 }
 
 /* A node's spec.podCIDR is the first of spec.podCIDRs (the v1
- * conversion, both ways). */
-static void default_node(json_t *spec)
+ * conversion, both ways); its status's allocatable is its capacity
+ * when not given (SetDefaults_NodeStatus). */
+static void default_node(json_t *spec, json_t *status)
 {
+    const json_t *capacity = json_object_get(status, "capacity");
+    const json_t *allocatable = json_object_get(status, "allocatable");
+    if (json_is_object(capacity) && (!allocatable || json_is_null(allocatable)))
+        json_object_set_new(status, "allocatable", json_deep_copy(capacity));
     const char *cidr = str(spec, "podCIDR");
     const json_t *cidrs = json_object_get(spec, "podCIDRs");
     if (cidr && *cidr && json_array_size(cidrs) == 0)
@@ -740,7 +745,7 @@ void ts_set_defaults(const ts_resource *res, json_t *obj)
     else if (ts_resource_is(res, "", "limitranges"))
         default_limit_range(spec);
     else if (ts_resource_is(res, "", "nodes"))
-        default_node(spec);
+        default_node(spec, at(obj, "status"));
     else if (ts_resource_is(res, "networking.k8s.io", "networkpolicies"))
         default_network_policy(spec);
     else if (ts_resource_is(res, "", "persistentvolumes"))

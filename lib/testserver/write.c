@@ -382,8 +382,15 @@ static void init_metadata(kr_testserver_t *ts, const ts_write *w, json_t *obj, j
         json_object_set_new(md, "generation", json_integer(1));
     else
         json_object_del(md, "generation");
-    if (res->has_status)
+    /* a Node is created with its status (the kubelet registers so), all
+     * but the dynamic kubelet config (its strategy's dropDisabledFields);
+     * every other kind's status is dropped */
+    if (ts_resource_is(res, "", "nodes")) {
+        json_object_del(json_object_get(obj, "spec"), "configSource");
+        json_object_del(json_object_get(obj, "status"), "config");
+    } else if (res->has_status) {
         json_object_del(obj, "status");
+    }
     if (ts_resource_is(res, "", "namespaces")) {
         json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Active"));
         require_kubernetes_finalizer(obj);
