@@ -664,7 +664,16 @@ END_TEST
 
 /* The CRD's served versions as a merge patch writes them: `versions` is a
  * JSON array of {name, served, storage}. */
+static void patch_versions_want(const char *versions, long want, const char *message);
+
 static void patch_versions(const char *versions)
+{
+    patch_versions_want(versions, 200, NULL);
+}
+
+/* things.example.net's spec.versions merge-patched to `versions` (their
+ * schemas open), answered `want` (with `message`, when not NULL). */
+static void patch_versions_want(const char *versions, long want, const char *message)
 {
     static const char open_schema[] = "{\"openAPIV3Schema\":{\"type\":\"object\","
                                       "\"x-kubernetes-preserve-unknown-fields\":true}}";
@@ -681,7 +690,9 @@ static void patch_versions(const char *versions)
     tc_response r;
     request("PATCH", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/things.example.net",
             "application/merge-patch+json", body, &r);
-    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    ck_assert_msg(r.status == want, "%ld %s", r.status, r.body);
+    if (message)
+        ck_assert_str_eq(json_string_value(json_object_get(r.json, "message")), message);
     tc_free(&r);
     free(body);
     json_decref(patch);
@@ -782,6 +793,31 @@ START_TEST(a_crd_update_serves_the_versions_it_names_then)
     tc_free(&r);
     stored_versions(versions, sizeof(versions));
     ck_assert_str_eq(versions, "v1 v2");
+
+    /* a version objects may still be stored in stays in spec.versions
+     * until a status write takes it out of storedVersions; the storage
+     * version never leaves them */
+    patch_versions_want("[{\"name\":\"v2\",\"served\":true,\"storage\":true}]", 422,
+                        "CustomResourceDefinition.apiextensions.k8s.io \"things.example.net\" is "
+                        "invalid: status.storedVersions[0]: Invalid value: \"v1\": must appear in "
+                        "spec.versions");
+    static const char status[] =
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/things.example.net/status";
+    request("PATCH", status, "application/merge-patch+json",
+            "{\"status\":{\"storedVersions\":[\"v1\"]}}", &r);
+    ck_assert_int_eq(r.status, 422);
+    ck_assert_str_eq(json_string_value(json_object_get(r.json, "message")),
+                     "CustomResourceDefinition.apiextensions.k8s.io \"things.example.net\" is "
+                     "invalid: status.storedVersions: Invalid value: \"v2\": must have the "
+                     "storage version v2");
+    tc_free(&r);
+    request("PATCH", status, "application/merge-patch+json",
+            "{\"status\":{\"storedVersions\":[\"v2\"]}}", &r);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    tc_free(&r);
+    patch_versions("[{\"name\":\"v2\",\"served\":true,\"storage\":true}]");
+    stored_versions(versions, sizeof(versions));
+    ck_assert_str_eq(versions, "v2");
 }
 END_TEST
 

@@ -1422,7 +1422,122 @@ static int cmp_causes(const void *a, const void *b)
                       json_string_value(json_object_get(y, "message")));
 }
 
-int ts_crd_validate(const json_t *crd, const char *name, ts_response *resp)
+/* Every cause of `walk`, sorted, as one 422 (or the out-of-memory 500);
+ * frees the walk. */
+static int respond_crd_causes(sc_walk *walk, const char *name, ts_response *resp)
+{
+    int rc = 0;
+    size_t n = json_array_size(walk->causes);
+    if (walk->oom) {
+        rc = KR_ENOMEM;
+        respond_oom(resp);
+    } else if (n > 0) {
+        /* sorted, as kube-apiserver sorts the structural errors */
+        json_t **v2 = kr_calloc(n, sizeof(json_t *));
+        json_t *sorted = v2 ? json_array() : NULL;
+        for (size_t j = 0; v2 && j < n; j++)
+            v2[j] = json_array_get(walk->causes, j);
+        if (v2)
+            qsort((void *)v2, n, sizeof(json_t *), cmp_causes);
+        for (size_t j = 0; sorted && j < n; j++)
+            json_array_append(sorted, v2[j]);
+        ts_respond_invalid_causes(resp, "CustomResourceDefinition", "apiextensions.k8s.io", name,
+                                  sorted ? sorted : walk->causes);
+        json_decref(sorted);
+        kr_free((void *)v2);
+        rc = KR_EINVALIDOBJ;
+    }
+    json_decref(walk->causes);
+    kr_buf_free(&walk->path);
+    return rc;
+}
+
+/* Whether spec.versions (`versions`) or status.storedVersions (`list`,
+ * of strings) names `name`; in `list` only from index `from` on. */
+static bool names_version(const json_t *versions, const json_t *list, size_t from, const char *name)
+{
+    size_t i;
+    const json_t *v;
+    json_array_foreach(versions, i, v)
+    {
+        if (strcmp(str_of(v, "name") ? str_of(v, "name") : "", name) == 0)
+            return true;
+    }
+    for (i = from; i < json_array_size(list); i++)
+        if (json_is_string(json_array_get(list, i)) &&
+            strcmp(json_string_value(json_array_get(list, i)), name) == 0)
+            return true;
+    return false;
+}
+
+/* ValidateCustomResourceDefinitionStoredVersions: status.storedVersions
+ * holds the storage version and only versions spec.versions still has.
+ * An update of the CRD itself adds its storage version first, as its
+ * strategy's PrepareForUpdate does; a status write's list stays as sent. */
+static void check_stored_versions(const json_t *crd, bool add_storage, sc_walk *w)
+{
+    const json_t *stored = json_object_get(json_object_get(crd, "status"), "storedVersions");
+    const json_t *versions = json_object_get(json_object_get(crd, "spec"), "versions");
+    const char *storage = NULL;
+    size_t i;
+    const json_t *v;
+    json_array_foreach(versions, i, v)
+    {
+        if (!storage && flag(v, "storage"))
+            storage = str_of(v, "name") ? str_of(v, "name") : "";
+    }
+    bool added = add_storage && storage && !names_version(NULL, stored, 0, storage);
+    if (json_array_size(stored) == 0 && !added) {
+        crd_error(w, "FieldValueInvalid", "status.storedVersions",
+                  json_is_array(stored) ? "Invalid value: []string{}: must have at least one "
+                                          "stored version"
+                                        : "Invalid value: []string(nil): must have at least one "
+                                          "stored version");
+        return;
+    }
+    json_array_foreach(versions, i, v)
+    {
+        const char *vn = str_of(v, "name") ? str_of(v, "name") : "";
+        if (!flag(v, "storage") || names_version(NULL, stored, 0, vn) ||
+            (added && strcmp(vn, storage) == 0))
+            continue;
+        char *body = kr_asprintf("Invalid value: \"%s\": must have the storage version %s", vn, vn);
+        if (body)
+            crd_error(w, "FieldValueInvalid", "status.storedVersions", body);
+        w->oom = w->oom || !body;
+        kr_free(body);
+    }
+    /* each stale version once, at its last index */
+    json_array_foreach(stored, i, v)
+    {
+        const char *sv = json_string_value(v) ? json_string_value(v) : "";
+        if (names_version(versions, NULL, 0, sv) || names_version(NULL, stored, i + 1, sv))
+            continue;
+        char field[48];
+        snprintf(field, sizeof(field), "status.storedVersions[%zu]", i);
+        kr_buf body = {0};
+        kr_buf_append_str(&body, "Invalid value: ");
+        ts_go_quote(&body, sv);
+        kr_buf_append_str(&body, ": must appear in spec.versions");
+        if (body.data)
+            crd_error(w, "FieldValueInvalid", field, body.data);
+        w->oom = w->oom || !body.data;
+        kr_buf_free(&body);
+    }
+}
+
+int ts_crd_validate_status(const json_t *crd, const char *name, ts_response *resp)
+{
+    sc_walk walk = {.causes = json_array()};
+    if (!walk.causes) {
+        respond_oom(resp);
+        return KR_ENOMEM;
+    }
+    check_stored_versions(crd, false, &walk);
+    return respond_crd_causes(&walk, name, resp);
+}
+
+int ts_crd_validate(const json_t *crd, const char *name, bool update, ts_response *resp)
 {
     sc_walk walk = {.causes = json_array()};
     if (!walk.causes) {
@@ -1446,30 +1561,9 @@ int ts_crd_validate(const json_t *crd, const char *name, ts_response *resp)
                        "Forbidden: nullable cannot be true at the root");
         check_structural(schema, LVL_ROOT, path, &walk);
     }
-    int rc = 0;
-    size_t n = json_array_size(walk.causes);
-    if (walk.oom) {
-        rc = KR_ENOMEM;
-        respond_oom(resp);
-    } else if (n > 0) {
-        /* sorted, as kube-apiserver sorts the structural errors */
-        json_t **v2 = kr_calloc(n, sizeof(json_t *));
-        json_t *sorted = v2 ? json_array() : NULL;
-        for (size_t j = 0; v2 && j < n; j++)
-            v2[j] = json_array_get(walk.causes, j);
-        if (v2)
-            qsort((void *)v2, n, sizeof(json_t *), cmp_causes);
-        for (size_t j = 0; sorted && j < n; j++)
-            json_array_append(sorted, v2[j]);
-        ts_respond_invalid_causes(resp, "CustomResourceDefinition", "apiextensions.k8s.io", name,
-                                  sorted ? sorted : walk.causes);
-        json_decref(sorted);
-        kr_free((void *)v2);
-        rc = KR_EINVALIDOBJ;
-    }
-    json_decref(walk.causes);
-    kr_buf_free(&walk.path);
-    return rc;
+    if (update)
+        check_stored_versions(crd, true, &walk);
+    return respond_crd_causes(&walk, name, resp);
 }
 
 /* ---- the write path ------------------------------------------------------------------ */

@@ -748,8 +748,12 @@ int ts_schema_check_apply(const ts_write *w, const json_t *config, ts_response *
 int ts_schema_decode(const ts_write *w, json_t *obj, ts_response *resp);
 /* A CRD's versions each have a structural schema, with defaults that meet
  * it, as kube-apiserver requires of apiextensions.k8s.io/v1 (the common
- * rules; wire spec §8.2): 0, or KR_EINVALIDOBJ with a 422 in resp. */
-int ts_crd_validate(const json_t *crd, const char *name, ts_response *resp);
+ * rules; wire spec §8.2), and on an update its status.storedVersions are
+ * all still in spec.versions: 0, or KR_EINVALIDOBJ with a 422 in resp. */
+int ts_crd_validate(const json_t *crd, const char *name, bool update, ts_response *resp);
+/* A write of a CRD's status: its storedVersions hold the storage version
+ * and are all in spec.versions. */
+int ts_crd_validate_status(const json_t *crd, const char *name, ts_response *resp);
 /* After a CRD's schema changed: its stored objects as kube-apiserver reads
  * them from storage, pruned and defaulted by their version's schema, at the
  * same resourceVersion and without an event (objects that do not change

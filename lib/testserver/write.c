@@ -290,7 +290,7 @@ static int admit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, jso
     if (rc == 0 && ts_resource_is(res, "apiregistration.k8s.io", "apiservices"))
         rc = validate_apiservice_name(obj, name, resp);
     if (rc == 0 && ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions"))
-        rc = ts_crd_validate(obj, name, resp);
+        rc = ts_crd_validate(obj, name, false, resp);
     if (rc == 0)
         rc = ts_validate_metadata(res, md, resp);
     if (rc != 0)
@@ -989,9 +989,15 @@ static int commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *e
             rc = ts_validate_spec(w->rt->res, obj, w->rt->name, false, resp);
         if (rc == 0 &&
             ts_resource_is(w->rt->res, "apiextensions.k8s.io", "customresourcedefinitions"))
-            rc = ts_crd_validate(obj, w->rt->name, resp);
+            rc = ts_crd_validate(obj, w->rt->name, true, resp);
         if (rc == 0)
             rc = ts_rbac_admit(ts, w->rt, obj, resp);
+        if (rc != 0) {
+            json_decref(obj);
+            return rc;
+        }
+    } else if (ts_resource_is(w->rt->res, "apiextensions.k8s.io", "customresourcedefinitions")) {
+        rc = ts_crd_validate_status(obj, w->rt->name, resp);
         if (rc != 0) {
             json_decref(obj);
             return rc;
