@@ -505,6 +505,75 @@ START_TEST(a_changed_schema_applies_to_stored_objects_and_the_next_write)
 }
 END_TEST
 
+/* The formats of kube-openapi's strfmt registry past dates and IPs, each
+ * as strfmt checks it: a uuid's dashes are optional, uuid3/4/5 hold their
+ * version (and variant), a hostname of one label takes a dash only after
+ * its first character, a format's name is read without its dashes. */
+START_TEST(string_formats_are_checked_as_strfmt_checks_them)
+{
+    static const struct {
+        const char *field, *format, *good, *bad;
+    } cases[] = {
+        {"email", "email", "Jane Doe <jane.doe@example.com>", "not an email"},
+        {"host", "hostname", "api.example.com", "my-host"},
+        {"uri", "uri", "https://example.com/a?b=c", "not a uri"},
+        {"mac", "mac", "0123.4567.89ab", "01:23:45:67:89"},
+        {"wait", "duration", "3 days", "soon"},
+        {"id", "uuid", "123E4567E89B12D3A456426614174000", "123e4567-e89b-12d3-a456"},
+        {"id3", "uuid3", "a3bb189e-8bf9-3888-9912-ace4e6543002",
+         "a3bb189e-8bf9-4888-9912-ace4e6543002"},
+        {"id4", "uuid4", "123e4567-e89b-42d3-a456-426614174000",
+         "123e4567-e89b-42d3-c456-426614174000"},
+        {"id5", "uuid-5", "74738ff5-5367-5958-9aee-98fffdcd1876",
+         "74738ff5-5367-3958-9aee-98fffdcd1876"},
+    };
+    kr_buf props = {0}, good = {0};
+    for (size_t i = 0; i < KR_ARRAY_LEN(cases); i++) {
+        kr_buf_printf(&props, "%s\"%s\":{\"type\":\"string\",\"format\":\"%s\"}", i ? "," : "",
+                      cases[i].field, cases[i].format);
+        kr_buf_printf(&good, "%s\"%s\":\"%s\"", i ? "," : "", cases[i].field, cases[i].good);
+    }
+    char *crd = kr_asprintf(
+        "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
+        "\"metadata\":{\"name\":\"samples.example.org\"},\"spec\":{\"group\":\"example.org\","
+        "\"scope\":\"Namespaced\",\"names\":{\"plural\":\"samples\",\"kind\":\"Sample\"},"
+        "\"versions\":[{\"name\":\"v1\",\"served\":true,\"storage\":true,\"schema\":{"
+        "\"openAPIV3Schema\":{\"type\":\"object\",\"properties\":{\"spec\":{\"type\":\"object\","
+        "\"properties\":{%s}}}}}}]}}",
+        props.data);
+    tc_response r;
+    tc_json(U, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd, &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    tc_free(&r);
+    kr_free(crd);
+    static const char samples[] = "/apis/example.org/v1/namespaces/default/samples";
+    char *body = kr_asprintf("{\"apiVersion\":\"example.org/v1\",\"kind\":\"Sample\","
+                             "\"metadata\":{\"name\":\"good\"},\"spec\":{%s}}",
+                             good.data);
+    request("POST", samples, "application/json", body, &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    tc_free(&r);
+    kr_free(body);
+    kr_buf_free(&props);
+    kr_buf_free(&good);
+    for (size_t i = 0; i < KR_ARRAY_LEN(cases); i++) {
+        body = kr_asprintf("{\"apiVersion\":\"example.org/v1\",\"kind\":\"Sample\","
+                           "\"metadata\":{\"name\":\"bad\"},\"spec\":{\"%s\":\"%s\"}}",
+                           cases[i].field, cases[i].bad);
+        char *want = kr_asprintf("Sample.example.org \"bad\" is invalid: spec.%s: Invalid value: "
+                                 "\"%s\": spec.%s in body must be of type %s: \"%s\"",
+                                 cases[i].field, cases[i].bad, cases[i].field, cases[i].format,
+                                 cases[i].bad);
+        request("POST", samples, "application/json", body, &r);
+        ck_assert_msg(r.status == 422, "%s: %ld %s", cases[i].format, r.status, r.body);
+        ck_assert_str_eq(message(&r), want);
+        tc_free(&r);
+        kr_free(want);
+        kr_free(body);
+    }
+}
+END_TEST
+
 /* A deprecated CRD version: every answer about it carries
  * apiextensions-apiserver's warning, its own deprecationWarning or one
  * naming the newest served version that is not deprecated. */
@@ -1275,6 +1344,7 @@ int main(void)
                             a_changed_schema_applies_to_stored_objects_and_the_next_write,
                             a_schema_that_preserves_everything_keeps_everything,
                             deprecated_versions_warn_on_every_request,
+                            string_formats_are_checked_as_strfmt_checks_them,
                             shared_versions_answer_in_their_own_api_version,
                             a_crd_update_serves_the_versions_it_names_then,
                             built_in_kinds_lose_the_fields_their_types_do_not_have,

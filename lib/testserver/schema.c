@@ -664,18 +664,6 @@ static bool valid_date_time(const char *s)
     return digits(t, 4) && t[4] == '\0';
 }
 
-static bool valid_uuid(const char *s)
-{
-    if (strlen(s) != 36)
-        return false;
-    for (size_t i = 0; i < 36; i++) {
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
-            return false;
-    }
-    return true;
-}
-
 static bool valid_cidr(const char *s)
 {
     const char *slash = strchr(s, '/');
@@ -713,17 +701,22 @@ static bool valid_base64(const char *s)
 }
 
 /* The formats checked, with what kube-openapi's registry accepts; others
- * (and an unknown format) pass unchecked. 1: valid, 0: invalid, -1: not
- * checked. */
-static int check_format(const char *format, const char *s)
+ * (and an unknown format) pass unchecked. The registry knows a format by
+ * its name without dashes (date-time is datetime). 1: valid, 0: invalid,
+ * -1: not checked. */
+static int check_format(const char *name, const char *s)
 {
     unsigned char buf[16];
-    if (strcmp(format, "date-time") == 0 || strcmp(format, "datetime") == 0)
+    char format[32];
+    size_t n = 0;
+    for (const char *p = name; *p; p++)
+        if (*p != '-' && n + 1 < sizeof(format))
+            format[n++] = *p;
+    format[n] = '\0';
+    if (strcmp(format, "datetime") == 0)
         return valid_date_time(s);
     if (strcmp(format, "date") == 0)
         return valid_date(s) && s[10] == '\0';
-    if (strncmp(format, "uuid", 4) == 0)
-        return valid_uuid(s);
     if (strcmp(format, "ipv4") == 0)
         return inet_pton(AF_INET, s, buf) == 1;
     if (strcmp(format, "ipv6") == 0)
@@ -732,7 +725,7 @@ static int check_format(const char *format, const char *s)
         return valid_cidr(s);
     if (strcmp(format, "byte") == 0)
         return valid_base64(s);
-    return -1;
+    return ts_strfmt_check(format, s);
 }
 
 /* An RE2 pattern as POSIX extended: \d \w \s and their negations, (?:

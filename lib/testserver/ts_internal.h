@@ -746,6 +746,10 @@ int ts_schema_check_apply(const ts_write *w, const json_t *config, ts_response *
  * <Kind>") or, for a patch, a 422 on the field "patch"; KR_ENOMEM. Custom
  * resources pass: their schema is checked at admission. */
 int ts_schema_decode(const ts_write *w, json_t *obj, ts_response *resp);
+/* Whether `s` is of strfmt's format `format` (its name without dashes),
+ * for email, hostname, uri, mac, duration, uuid, uuid3, uuid4 and uuid5
+ * (strfmt.c): 1 or 0; -1 for another format. */
+int ts_strfmt_check(const char *format, const char *s);
 /* A CRD's versions each have a structural schema, with defaults that meet
  * it, as kube-apiserver requires of apiextensions.k8s.io/v1 (the common
  * rules; wire spec §8.2), and on an update its status.storedVersions are
