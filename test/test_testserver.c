@@ -6195,16 +6195,41 @@ START_TEST(services_get_cluster_ips_and_node_ports)
              "\"port\":80}]}}",
              ip);
     tc_json(U, "POST", svcs, body, &r);
-    ck_assert_int_eq(r.status, 422);
-    ck_assert_ptr_nonnull(strstr(jstr(r.json, "message"), "provided IP is already allocated"));
+    char want_taken[256];
+    snprintf(want_taken, sizeof(want_taken),
+             "Service \"same\" is invalid: spec.clusterIPs: Invalid value: []string{\"%s\"}: "
+             "failed to allocate IP %s: provided IP is already allocated",
+             ip, ip);
+    assert_status(&r, 422, "Invalid", want_taken);
     tc_free(&r);
     tc_json(U, "POST", svcs,
             "{\"metadata\":{\"name\":\"out\"},\"spec\":{\"clusterIP\":\"192.168.0.1\",\"ports\":"
             "[{\"port\":80}]}}",
             &r);
-    ck_assert_int_eq(r.status, 422);
-    ck_assert_ptr_nonnull(strstr(jstr(r.json, "message"), "not in the valid range"));
+    assert_status(&r, 422, "Invalid",
+                  "Service \"out\" is invalid: spec.clusterIPs: Invalid value: "
+                  "[]string{\"192.168.0.1\"}: failed to allocate IP 192.168.0.1: the provided IP "
+                  "(192.168.0.1) is not in the valid range. The range of valid IPs is "
+                  "10.96.0.0/12");
     tc_free(&r);
+    /* what is not an IP address is refused before any allocation (kubectl
+     * create service clusterip c3 --tcp=80:80 --clusterip=10.96.0.300) */
+    static const char *const not_ips[] = {"10.96.0.300", "abc"};
+    for (size_t i = 0; i < KR_ARRAY_LEN(not_ips); i++) {
+        snprintf(body, sizeof(body),
+                 "{\"metadata\":{\"name\":\"c3\"},\"spec\":{\"type\":\"ClusterIP\","
+                 "\"clusterIP\":\"%s\",\"ports\":[{\"name\":\"80-80\",\"port\":80,"
+                 "\"targetPort\":80}]}}",
+                 not_ips[i]);
+        tc_json(U, "POST", svcs, body, &r);
+        char want[256];
+        snprintf(want, sizeof(want),
+                 "Service \"c3\" is invalid: spec.clusterIPs[0]: Invalid value: \"%s\": must be "
+                 "a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
+                 not_ips[i]);
+        assert_status(&r, 422, "Invalid", want);
+        tc_free(&r);
+    }
 
     /* headless and external-name services get no address */
     json_t *h = created(svcs, "{\"metadata\":{\"name\":\"h\"},\"spec\":{\"clusterIP\":\"None\","

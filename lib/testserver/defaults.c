@@ -835,6 +835,47 @@ static int respond_alloc(ts_response *resp, const ts_write *w, const char *name,
     return KR_EINVALIDOBJ;
 }
 
+/* ValidateServiceClusterIPsRelatedFields, which the allocator runs
+ * before it allocates: the address asked for is an IP address. */
+static int respond_not_an_ip(ts_response *resp, const ts_write *w, const char *name,
+                             const char *asked)
+{
+    kr_buf b = {0};
+    kr_buf_append_str(&b, "Invalid value: ");
+    ts_go_quote(&b, asked);
+    kr_buf_append_str(&b, ": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)");
+    int rc = respond_alloc(resp, w, name, "spec.clusterIPs[0]",
+                           b.data ? b.data : "Invalid value: must be a valid IP address");
+    kr_buf_free(&b);
+    return rc;
+}
+
+/* The allocator's refusal of the address asked for: the value is the
+ * service's clusterIPs (%#v of a []string), then `why`. */
+static int respond_not_allocated(ts_response *resp, const ts_write *w, const char *name,
+                                 const json_t *spec, const char *asked, const char *why)
+{
+    kr_buf b = {0};
+    kr_buf_append_str(&b, "Invalid value: []string{");
+    const json_t *ips = json_object_get(spec, "clusterIPs");
+    if (json_array_size(ips) == 0) {
+        ts_go_quote(&b, asked);
+    } else {
+        size_t i;
+        const json_t *v;
+        json_array_foreach(ips, i, v)
+        {
+            kr_buf_append_str(&b, i ? ", " : "");
+            ts_go_quote(&b, json_string_value(v) ? json_string_value(v) : "");
+        }
+    }
+    kr_buf_printf(&b, "}: failed to allocate IP %s: %s", asked, why);
+    int rc = respond_alloc(resp, w, name, "spec.clusterIPs",
+                           b.data ? b.data : "Invalid value: failed to allocate IP");
+    kr_buf_free(&b);
+    return rc;
+}
+
 static int allocate_cluster_ip(kr_testserver_t *ts, const ts_write *w, const char *ns,
                                const char *name, json_t *spec, ts_response *resp)
 {
@@ -848,21 +889,21 @@ static int allocate_cluster_ip(kr_testserver_t *ts, const ts_write *w, const cha
     }
     uint32_t ip = 0;
     if (asked && *asked) {
-        char msg[160];
+        unsigned char any[16];
+        if (inet_pton(AF_INET, asked, any) != 1 && inet_pton(AF_INET6, asked, any) != 1)
+            return respond_not_an_ip(resp, w, name, asked);
         if (!parse_ip(asked, &ip) || (ip & SERVICE_MASK) != SERVICE_NET) {
-            snprintf(msg, sizeof(msg),
-                     "Invalid value: \"%s\": failed to allocate IP %s: the provided IP (%s) is "
-                     "not in the valid range. The range of valid IPs is 10.96.0.0/12",
-                     asked, asked, asked);
-            return respond_alloc(resp, w, name, "spec.clusterIPs", msg);
+            char *why = kr_asprintf("the provided IP (%s) is not in the valid range. The range "
+                                    "of valid IPs is 10.96.0.0/12",
+                                    asked);
+            int rc = respond_not_allocated(resp, w, name, spec, asked,
+                                           why ? why : "not in the valid range");
+            kr_free(why);
+            return rc;
         }
-        if (in_use(w->rt->res, ns, name, ip, 0)) {
-            snprintf(msg, sizeof(msg),
-                     "Invalid value: []string{\"%s\"}: failed to allocate IP %s: provided IP is "
-                     "already allocated",
-                     asked, asked);
-            return respond_alloc(resp, w, name, "spec.clusterIPs", msg);
-        }
+        if (in_use(w->rt->res, ns, name, ip, 0))
+            return respond_not_allocated(resp, w, name, spec, asked,
+                                         "provided IP is already allocated");
     } else {
         /* The next free address after the last one given (10.96.0.1 is
          * the kubernetes service's in a real cluster). */
