@@ -5585,6 +5585,35 @@ START_TEST(builtin_kinds_are_validated_as_the_apiserver_does)
                    "Pod \"p\" is invalid: spec.initContainers[0].name: Duplicate value: \"c\"");
     expect_invalid("/api/v1/namespaces/default/pods", "{\"metadata\":{\"name\":\"p\"},\"spec\":{}}",
                    "Pod \"p\" is invalid: spec.containers: Required value");
+    /* volumes first, then each container's pull policy and resources: a
+     * request above its limit, an extended resource's not at its limit
+     * or without one */
+    expect_invalid(
+        "/api/v1/namespaces/default/pods",
+        "{\"metadata\":{\"name\":\"p\"},\"spec\":{\"volumes\":[{\"name\":\"data\","
+        "\"emptyDir\":{}},{\"name\":\"data\",\"emptyDir\":{}}],\"containers\":[{\"name\":"
+        "\"c\",\"image\":\"x\",\"imagePullPolicy\":\"Sometimes\",\"resources\":{"
+        "\"requests\":{\"cpu\":\"2\",\"memory\":\"1Gi\",\"example.com/gpu\":\"1\"},"
+        "\"limits\":{\"cpu\":\"1\",\"memory\":\"1024Mi\"}}},{\"name\":\"d\",\"image\":"
+        "\"x\",\"resources\":{\"requests\":{\"memory\":\"500m\",\"example.com/gpu\":"
+        "\"1\"},\"limits\":{\"memory\":\"0.5\",\"example.com/gpu\":\"2\"}}}]}}",
+        "Pod \"p\" is invalid: [spec.volumes[1].name: Duplicate value: \"data\", "
+        "spec.containers[0].imagePullPolicy: Unsupported value: \"Sometimes\": "
+        "supported values: \"Always\", \"IfNotPresent\", \"Never\", "
+        "spec.containers[0].resources.requests: Invalid value: \"2\": must be less "
+        "than or equal to cpu limit of 1, spec.containers[0].resources.limits: "
+        "Required value: Limit must be set for non overcommitable resources, "
+        "spec.containers[1].resources.requests: Invalid value: \"1\": must be equal "
+        "to example.com/gpu limit of 2]");
+    /* in a template too */
+    expect_invalid(deploys,
+                   "{\"metadata\":{\"name\":\"d\"},\"spec\":{\"selector\":{\"matchLabels\":{"
+                   "\"app\":\"w\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"w\"}},"
+                   "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\",\"resources\":{"
+                   "\"requests\":{\"memory\":\"2Gi\"},\"limits\":{\"memory\":\"1Gi\"}}}]}}}}",
+                   "Deployment.apps \"d\" is invalid: "
+                   "spec.template.spec.containers[0].resources.requests: Invalid value: \"2Gi\": "
+                   "must be less than or equal to memory limit of 1Gi");
     expect_invalid("/api/v1/namespaces/default/services",
                    "{\"metadata\":{\"name\":\"s\"},\"spec\":{\"ports\":[{\"port\":80},"
                    "{\"port\":0}]}}",

@@ -230,6 +230,29 @@ static bool interpret_suffix(const char *s, const char *end, qformat *format, in
 
 static const char *parse_text(const char *s, const char *end, char *out, size_t size);
 
+bool ts_quantity_value(const char *text, long double *value)
+{
+    const char *end = text + strlen(text), *num, *denom, *suffix;
+    size_t num_len, denom_len;
+    bool positive;
+    qformat format;
+    int power;
+    if (!split_quantity(text, end, &positive, &num, &num_len, &denom, &denom_len, &suffix) ||
+        !interpret_suffix(suffix, end, &format, &power))
+        return false;
+    /* the digits read once, then scaled: equal amounts compare equal */
+    char digits[128];
+    int n = snprintf(digits, sizeof(digits), "%.*s.%.*se%d", (int)num_len, num, (int)denom_len,
+                     denom, format == Q_BINARY_SI ? 0 : power);
+    if (n < 0 || (size_t)n >= sizeof(digits))
+        return false;
+    long double v = strtold(digits, NULL);
+    if (format == Q_BINARY_SI)
+        v = ldexpl(v, power);
+    *value = positive ? v : -v;
+    return true;
+}
+
 /* Parse quantity text `in` as UnmarshalJSON does (spaces around it
  * trimmed): NULL with its canonical text in `out` (the trimmed text when
  * Go keeps the text as written: it is in canonical form, or too large for

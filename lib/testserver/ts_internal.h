@@ -688,6 +688,9 @@ int ts_commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *exist
  * with the Go error for the first text refused in `err` (may be NULL;
  * that value is left as it is). */
 int ts_go_values(const ts_resource *res, json_t *obj, kr_buf *err);
+/* The amount quantity text `text` stands for (quantity.c), as ParseQuantity
+ * reads it; false when it reads none. */
+bool ts_quantity_value(const char *text, long double *value);
 
 /* metav1.Time (`micro`: MicroTime) text `in` as UnmarshalJSON parses it:
  * NULL with what MarshalJSON writes in `out` ("" for the zero time, null),

@@ -1,7 +1,8 @@
 /* libkreconcile-testserver — value validation of built-in kinds (wire spec
  * §8.3): the checks of kube-apiserver's pkg/apis/<group>/validation that
  * controllers hit most, in its order and words — pod specs (alone and in
- * every template; their containers' volume mounts), the selectors and restart policies of workloads
+ * every template; their volumes' names, their containers' volume mounts,
+ * pull policies and requests against limits), the selectors and restart policies of workloads
  * and Jobs, CronJob schedules, Service ports, ConfigMap and Secret keys and sizes, and
  * Lease durations and transitions, Events (core and events.k8s.io). Every problem found is
  * reported, as field.ErrorList does.
@@ -203,6 +204,45 @@ static void check_mounts(errs *e, const char *at, const json_t *mounts, const js
     json_decref(paths);
 }
 
+/* helper.IsOvercommitAllowed: a native resource (no prefix, or a
+ * kubernetes.io one) other than huge pages may be requested below its
+ * limit; any other is requested at its limit or not at all. */
+static bool overcommit_allowed(const char *name)
+{
+    bool native = !strchr(name, '/') || strstr(name, "kubernetes.io/");
+    return native && strncmp(name, "hugepages-", 10) != 0;
+}
+
+/* validateResourceRequirements: each request against its limit, on the
+ * requests' path (resources in name order; Go's map order is random). */
+static void check_resources(errs *e, const char *at, const json_t *resources)
+{
+    const json_t *limits = json_object_get(resources, "limits");
+    const json_t *requests = json_object_get(resources, "requests");
+    char req_field[512], lim_field[512];
+    snprintf(req_field, sizeof(req_field), "%s.resources.requests", at);
+    snprintf(lim_field, sizeof(lim_field), "%s.resources.limits", at);
+    size_t k = 0;
+    const char **names = ts_sorted_keys(requests, &k);
+    for (size_t i = 0; i < k; i++) {
+        const char *req = str(requests, names[i]), *lim = str(limits, names[i]);
+        long double r, l;
+        bool overcommit = overcommit_allowed(names[i]);
+        if (!req || !ts_quantity_value(req, &r))
+            continue;
+        if (!lim && !overcommit)
+            add(e, "FieldValueRequired", lim_field,
+                "Required value: Limit must be set for non overcommitable resources");
+        if (!lim || !ts_quantity_value(lim, &l) || (overcommit ? r <= l : r == l))
+            continue;
+        char *why = kr_asprintf("must be %s %s limit of %s",
+                                overcommit ? "less than or equal to" : "equal to", names[i], lim);
+        invalid_str(e, req_field, req, why ? why : "must not exceed its limit");
+        kr_free(why);
+    }
+    kr_free(names);
+}
+
 /* Names unique across every container list of the pod (names holds them). */
 static void check_containers(errs *e, const char *at, const char *list, const json_t *spec,
                              json_t *names, bool need_one)
@@ -236,7 +276,43 @@ static void check_containers(errs *e, const char *at, const char *list, const js
             required(e, field);
         check_ports(e, here, json_object_get(c, "ports"));
         check_mounts(e, here, json_object_get(c, "volumeMounts"), json_object_get(spec, "volumes"));
+        /* validatePullPolicy (an empty one is defaulted before) */
+        static const char *const pull[] = {"Always", "IfNotPresent", "Never", NULL};
+        const char *policy = str(c, "imagePullPolicy");
+        snprintf(field, sizeof(field), "%s.imagePullPolicy", here);
+        if (policy && *policy && !one_of(policy, pull))
+            not_supported(e, field, policy, pull);
+        check_resources(e, here, json_object_get(c, "resources"));
     }
+}
+
+/* ValidateVolumes: names that are DNS labels, each once (a volume with a
+ * problem does not count for the ones after it). */
+static void check_volumes(errs *e, const char *at, const json_t *volumes)
+{
+    json_t *names = json_object();
+    if (!names)
+        return;
+    size_t i;
+    const json_t *v;
+    json_array_foreach(volumes, i, v)
+    {
+        char field[512];
+        snprintf(field, sizeof(field), "%s.volumes[%zu].name", at, i);
+        const char *name = str(v, "name");
+        bool ok = name && *name;
+        if (!ok)
+            required(e, field);
+        else
+            ok = label_name(e, field, name);
+        if (name && json_object_get(names, name)) {
+            duplicate(e, field, name);
+            ok = false;
+        }
+        if (ok)
+            json_object_set_new(names, name, json_true());
+    }
+    json_decref(names);
 }
 
 /* A pod spec at `at` ("spec", "spec.template.spec", ...). */
@@ -245,6 +321,7 @@ static void check_pod_spec(errs *e, const char *at, const json_t *spec)
     static const char *const restart[] = {"Always", "OnFailure", "Never", NULL};
     static const char *const dns[] = {"ClusterFirstWithHostNet", "ClusterFirst", "Default", "None",
                                       NULL};
+    check_volumes(e, at, json_object_get(spec, "volumes"));
     json_t *names = json_object();
     if (!names)
         return;
