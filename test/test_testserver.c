@@ -5615,6 +5615,22 @@ START_TEST(builtin_kinds_are_validated_as_the_apiserver_does)
                    "spec.template.spec.containers[0].resources.requests: Invalid value: \"2Gi\": "
                    "must be less than or equal to memory limit of 1Gi");
     expect_invalid("/api/v1/namespaces/default/services",
+                   "{\"metadata\":{\"name\":\"s\"},\"spec\":{\"type\":\"ExternalName\"}}",
+                   "Service \"s\" is invalid: spec.externalName: Required value");
+    expect_invalid("/api/v1/namespaces/default/services",
+                   "{\"metadata\":{\"name\":\"s\"},\"spec\":{\"type\":\"ExternalName\","
+                   "\"externalName\":\"Db_Host.\"}}",
+                   "Service \"s\" is invalid: spec.externalName: Invalid value: \"Db_Host\": a "
+                   "lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
+                   "characters, '-' or '.', and must start and end with an alphanumeric "
+                   "character (e.g. 'example.com', regex used for validation is "
+                   "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')");
+    expect_invalid("/api/v1/namespaces/default/services",
+                   "{\"metadata\":{\"name\":\"s\"},\"spec\":{\"sessionAffinity\":\"Sticky\","
+                   "\"ports\":[{\"port\":80}]}}",
+                   "Service \"s\" is invalid: spec.sessionAffinity: Unsupported value: "
+                   "\"Sticky\": supported values: \"ClientIP\", \"None\"");
+    expect_invalid("/api/v1/namespaces/default/services",
                    "{\"metadata\":{\"name\":\"s\"},\"spec\":{\"ports\":[{\"port\":80},"
                    "{\"port\":0}]}}",
                    "Service \"s\" is invalid: [spec.ports[0].name: Required value, "

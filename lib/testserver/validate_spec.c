@@ -3,7 +3,8 @@
  * controllers hit most, in its order and words — pod specs (alone and in
  * every template; their volumes' names, their containers' volume mounts,
  * pull policies and requests against limits), the selectors and restart policies of workloads
- * and Jobs, CronJob schedules, Service ports, ConfigMap and Secret keys and sizes, and
+ * and Jobs, CronJob schedules, Service ports, external names and session
+ * affinities, ConfigMap and Secret keys and sizes, and
  * Lease durations and transitions, Events (core and events.k8s.io). Every problem found is
  * reported, as field.ErrorList does.
  * Callers hold ts->mu. */
@@ -484,6 +485,25 @@ static void check_job(errs *e, const char *at, const json_t *spec)
 
 /* ---- services, config ----------------------------------------------------------------- */
 
+/* An ExternalName service's CNAME: required, and a DNS subdomain once a
+ * trailing dot (fully qualified) is taken off. */
+static void check_external_name(errs *e, const char *cname)
+{
+    size_t n = cname ? strlen(cname) : 0;
+    if (n > 0 && cname[n - 1] == '.')
+        n--;
+    if (n == 0) {
+        required(e, "spec.externalName");
+        return;
+    }
+    char *name = kr_strndup(cname, n);
+    const char *why[TS_NAME_PROBLEMS_MAX];
+    size_t problems = name ? ts_name_problems(TS_DNS1123_SUBDOMAIN, name, why) : 0;
+    for (size_t i = 0; i < problems; i++)
+        invalid_str(e, "spec.externalName", name, why[i]);
+    kr_free(name);
+}
+
 static void check_service(errs *e, const json_t *spec)
 {
     static const char *const types[] = {"ClusterIP", "ExternalName", "LoadBalancer", "NodePort",
@@ -496,6 +516,8 @@ static void check_service(errs *e, const json_t *spec)
     bool headless = ip && strcmp(ip, "None") == 0;
     if (json_array_size(ports) == 0 && !external && !headless)
         required(e, "spec.ports");
+    if (external)
+        check_external_name(e, str(spec, "externalName"));
     json_t *names = json_object();
     size_t i;
     const json_t *p;
@@ -522,6 +544,11 @@ static void check_service(errs *e, const json_t *spec)
             not_supported(e, field, proto, protocols);
     }
     json_decref(names);
+    /* an empty one is defaulted before */
+    static const char *const affinities[] = {"ClientIP", "None", NULL};
+    const char *affinity = str(spec, "sessionAffinity");
+    if (affinity && *affinity && !one_of(affinity, affinities))
+        not_supported(e, "spec.sessionAffinity", affinity, affinities);
     if (type && !one_of(type, types))
         not_supported(e, "spec.type", type, types);
 }
