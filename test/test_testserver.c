@@ -5645,6 +5645,12 @@ START_TEST(builtin_kinds_are_validated_as_the_apiserver_does)
                    "key must consist of alphanumeric characters, '-', '_' or '.' (e.g. "
                    "'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is "
                    "'[-._a-zA-Z0-9]+')");
+    expect_invalid("/api/v1/namespaces/default/configmaps",
+                   "{\"metadata\":{\"name\":\"c\"},\"data\":{\"k\":\"x\"},\"binaryData\":{"
+                   "\"k\":\"eA==\",\"b\":\"eA==\"}}",
+                   "ConfigMap \"c\" is invalid: [data[k]: Invalid value: \"k\": duplicate of key "
+                   "present in binaryData, binaryData[k]: Invalid value: \"k\": duplicate of key "
+                   "present in data]");
     expect_invalid("/api/v1/namespaces/default/secrets",
                    "{\"metadata\":{\"name\":\"t\"},\"type\":\"kubernetes.io/tls\",\"data\":{"
                    "\"tls.crt\":\"eA==\"}}",

@@ -565,22 +565,29 @@ static bool config_key(const char *k)
     return true;
 }
 
-static void check_keys(errs *e, const json_t *obj, const char *map)
+/* The keys of `map`, each a config key and (for a ConfigMap) not also a
+ * key of map `other`. */
+static void check_keys(errs *e, const json_t *obj, const char *map, const char *other)
 {
     const char *key;
     const json_t *v;
     json_object_foreach((json_t *)json_object_get(obj, map), key, v)
     {
-        if (config_key(key))
-            continue;
         kr_buf field = {0};
         kr_buf_printf(&field, "%s[%s]", map, key);
-        const char *why = CONFIG_KEY;
-        if (strcmp(key, ".") == 0 || strcmp(key, "..") == 0)
-            why = strcmp(key, ".") == 0 ? "must not be '.'" : "must not be '..'";
-        else if (strncmp(key, "..", 2) == 0)
-            why = "must not start with '..'";
-        invalid_str(e, field.data ? field.data : map, key, why);
+        if (!config_key(key)) {
+            const char *why = CONFIG_KEY;
+            if (strcmp(key, ".") == 0 || strcmp(key, "..") == 0)
+                why = strcmp(key, ".") == 0 ? "must not be '.'" : "must not be '..'";
+            else if (strncmp(key, "..", 2) == 0)
+                why = "must not start with '..'";
+            invalid_str(e, field.data ? field.data : map, key, why);
+        }
+        if (other && json_object_get(json_object_get(obj, other), key)) {
+            char *why = kr_asprintf("duplicate of key present in %s", other);
+            invalid_str(e, field.data ? field.data : map, key, why ? why : "duplicate key");
+            kr_free(why);
+        }
         kr_buf_free(&field);
     }
     (void)v;
@@ -626,12 +633,13 @@ static void too_long(errs *e, const char *field)
     add(e, "FieldValueTooLong", field, msg);
 }
 
-/* ValidateConfigMap: the keys of data, then of binaryData, then the size
+/* ValidateConfigMap: the keys of data, then of binaryData (none in
+ * both), then the size
  * of every value, reported at the empty path (the whole object: "[]"). */
 static void check_configmap(errs *e, const json_t *obj)
 {
-    check_keys(e, obj, "data");
-    check_keys(e, obj, "binaryData");
+    check_keys(e, obj, "data", "binaryData");
+    check_keys(e, obj, "binaryData", "data");
     if (values_size(json_object_get(obj, "data"), false) +
             values_size(json_object_get(obj, "binaryData"), true) >
         MAX_DATA_SIZE)
@@ -640,7 +648,7 @@ static void check_configmap(errs *e, const json_t *obj)
 
 static void check_secret(errs *e, const json_t *obj)
 {
-    check_keys(e, obj, "data");
+    check_keys(e, obj, "data", NULL);
     if (values_size(json_object_get(obj, "data"), true) > MAX_DATA_SIZE)
         too_long(e, "data");
     const char *type = str(obj, "type");
