@@ -287,6 +287,19 @@ START_TEST(health_lets_one_probe_through_per_interval)
     ck_assert(syncer_health_may_try(&h, t, &wait));
     kr_error_t unavailable = {.code = KR_EHTTP, .http_code = 503};
     ck_assert(syncer_unreachable(KR_EHTTP, &unavailable));
+    /* what made it wait, as every object there shows it: not the request
+     * that met it (another object's) */
+    kr_error_t refused = {.code = KR_ECONNECT};
+    snprintf(refused.message, sizeof(refused.message),
+             "DELETE /api/v1/namespaces/apps/configmaps/d1: Failed to connect to 127.0.0.1");
+    syncer_health_record(&h, KR_ECONNECT, &refused, t);
+    char said[256];
+    ck_assert(syncer_health_last_error(&h, said, sizeof(said)));
+    ck_assert_str_eq(said, "Failed to connect to 127.0.0.1");
+    snprintf(refused.message, sizeof(refused.message), "Timeout: the server is busy");
+    syncer_health_record(&h, KR_ECONNECT, &refused, t);
+    ck_assert(syncer_health_last_error(&h, said, sizeof(said)));
+    ck_assert_str_eq(said, "Timeout: the server is busy");
     ck_assert(!syncer_unreachable(KR_EINVALIDOBJ, &(kr_error_t){.http_code = 422}));
     syncer_health_destroy(&h);
 }

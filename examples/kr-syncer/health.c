@@ -2,6 +2,8 @@
  * failure, its reconciles wait for a probe instead of each sending (and
  * retrying) a request, so a dead datacenter holds no worker and delays no
  * other cluster. Time comes from the caller (tests pass their own). */
+#include <string.h>
+
 #include "syncer.h"
 
 #define PROBE_FIRST_MS 500u
@@ -47,6 +49,21 @@ bool syncer_unreachable(int rc, const kr_error_t *err)
     }
 }
 
+/* `message` without the request it names ("DELETE /api/...: " ahead of
+ * what went wrong): what made the cluster wait is shown in every object's
+ * entry there, and another object's request would only mislead (and, as
+ * probes name other objects, make the same failure look new each time). */
+static const char *without_request(const char *message)
+{
+    const char *p = message;
+    while (*p >= 'A' && *p <= 'Z')
+        p++;
+    if (p == message || p[0] != ' ' || p[1] != '/')
+        return message;
+    const char *colon = strstr(p, ": ");
+    return colon && colon[2] ? colon + 2 : message;
+}
+
 bool syncer_health_record(syncer_health *h, int rc, const kr_error_t *err, int64_t now_ns)
 {
     bool back = false;
@@ -62,7 +79,8 @@ bool syncer_health_record(syncer_health *h, int rc, const kr_error_t *err, int64
             h->backoff_ms = PROBE_MAX_MS;
         h->retry_at_ns = now_ns + (int64_t)h->backoff_ms * 1000000;
         snprintf(h->last_error, sizeof(h->last_error), "%.255s",
-                 err && err->message[0] ? err->message : "the cluster does not answer");
+                 err && err->message[0] ? without_request(err->message)
+                                        : "the cluster does not answer");
     }
     pthread_mutex_unlock(&h->lock);
     return back;

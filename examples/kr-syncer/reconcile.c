@@ -1190,7 +1190,7 @@ kr_reconcile_result syncer_reconcile_in(syncer_t *s, kr_controller_t *ctl, size_
         st = reconcile_delete(&c);
     else
         st = reconcile_sync(&c);
-    if (st == STEP_FAILED)
+    if (st == STEP_FAILED && !ctl) /* a controller logs its reconciles' errors itself */
         log_key(&c, KR_LOG_WARN, "reconcile failed: %s", c.err->message);
     kr_reconcile_result r = result_of(&c, st);
     if (requeue_after_ms)

@@ -109,7 +109,7 @@ typedef struct syncer_health {
     int64_t retry_at_ns; /* no request before this; 0 = healthy */
     uint64_t backoff_ms; /* current probe interval */
     uint64_t failures;
-    char last_error[256]; /* the failure that made it wait */
+    char last_error[256]; /* the failure that made it wait, without its request */
 } syncer_health;
 
 void syncer_health_init(syncer_health *h);
