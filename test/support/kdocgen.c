@@ -143,12 +143,15 @@ static json_t *gen_resources(kr_test_rng *rng)
 {
     static const char *const cpu[] = {"100m", "250m", "500m", "1", "2"};
     static const char *const mem[] = {"64Mi", "128Mi", "256Mi", "1Gi"};
+    /* at or above every request, whatever a patch mixes: the apiserver
+     * refuses a request above its limit */
+    static const char *const mem_limit[] = {"1Gi", "2Gi", "4Gi"};
     json_t *r = json_object();
     if (chance(rng, 70))
         json_object_set_new(
             r, "requests", json_pack("{s:s,s:s}", "cpu", PICK(rng, cpu), "memory", PICK(rng, mem)));
     if (chance(rng, 50))
-        json_object_set_new(r, "limits", json_pack("{s:s}", "memory", PICK(rng, mem)));
+        json_object_set_new(r, "limits", json_pack("{s:s}", "memory", PICK(rng, mem_limit)));
     return r;
 }
 
