@@ -53,7 +53,7 @@ bool syncer_unreachable(int rc, const kr_error_t *err)
  * what went wrong): what made the cluster wait is shown in every object's
  * entry there, and another object's request would only mislead (and, as
  * probes name other objects, make the same failure look new each time). */
-static const char *without_request(const char *message)
+const char *syncer_without_request(const char *message)
 {
     const char *p = message;
     while (*p >= 'A' && *p <= 'Z')
@@ -79,7 +79,7 @@ bool syncer_health_record(syncer_health *h, int rc, const kr_error_t *err, int64
             h->backoff_ms = PROBE_MAX_MS;
         h->retry_at_ns = now_ns + (int64_t)h->backoff_ms * 1000000;
         snprintf(h->last_error, sizeof(h->last_error), "%.255s",
-                 err && err->message[0] ? without_request(err->message)
+                 err && err->message[0] ? syncer_without_request(err->message)
                                         : "the cluster does not answer");
     }
     pthread_mutex_unlock(&h->lock);

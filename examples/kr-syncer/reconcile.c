@@ -286,8 +286,12 @@ static step record_error_fin(rctx *c, const json_t *old_entry, const char *messa
  * nothing to say (a retry for another reason). */
 static bool failure_text(const rctx *c, step st, char *msg, size_t len)
 {
-    if (st == STEP_FAILED || (st == STEP_RETRY && c->unreachable)) {
+    if (st == STEP_FAILED) {
         snprintf(msg, len, "%s", c->err->message);
+        return true;
+    }
+    if (st == STEP_RETRY && c->unreachable) { /* the cluster's failure, as the others show it */
+        snprintf(msg, len, "%s", syncer_without_request(c->err->message));
         return true;
     }
     return st == STEP_RETRY && syncer_health_last_error(&c->cl->health, msg, len);

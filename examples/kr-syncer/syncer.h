@@ -124,6 +124,9 @@ bool syncer_health_record(syncer_health *h, int rc, const kr_error_t *err, int64
 /* While the cluster waits for a probe, the failure that made it wait
  * (into buf) and true; false when it is healthy. */
 bool syncer_health_last_error(syncer_health *h, char *buf, size_t len);
+/* `message` without the request it names ("DELETE /api/...: "): how a
+ * cluster failed, the same for every object placed there. Borrowed. */
+const char *syncer_without_request(const char *message);
 /* True for failures that mean the cluster did not answer (connection,
  * TLS, timeouts, 5xx, throttling after every retry). */
 bool syncer_unreachable(int rc, const kr_error_t *err);
