@@ -363,12 +363,30 @@ static void idle_wait(kr_controller_t *ctl, unsigned seq, bool held)
     kr_mutex_unlock(&ctl->idle_mu);
 }
 
+/* A worker's place on `lane`, unless lane_workers are on it already. */
+static bool lane_reserve(kr_controller_t *ctl, kr_controller_lane *lane)
+{
+    unsigned busy = atomic_load(&lane->busy);
+    do {
+        if (ctl->lane_workers && busy >= ctl->lane_workers)
+            return false;
+    } while (!atomic_compare_exchange_weak(&lane->busy, &busy, busy + 1));
+    return true;
+}
+
+static void lane_release(kr_controller_lane *lane)
+{
+    atomic_fetch_sub(&lane->busy, 1);
+}
+
 /* Finish `done_key` (if any) on `done_lane` and take the next key, serving
- * the lanes round-robin and passing over those held for their sync. False
- * once the controller is stopping. */
+ * the lanes round-robin and passing over those held for their sync and
+ * those at their lane_workers. False once the controller is stopping. */
 static bool next_key(kr_controller_t *ctl, kr_controller_lane *done_lane, const char *done_key,
                      kr_controller_lane **lane_out, const char **key_out)
 {
+    if (done_lane)
+        lane_release(done_lane);
     for (;;) {
         unsigned seq = atomic_load(&ctl->wake_seq);
         if (atomic_load(&ctl->stopping))
@@ -383,16 +401,19 @@ static bool next_key(kr_controller_t *ctl, kr_controller_lane *done_lane, const 
             kr_controller_lane *lane = lanes[(start + i) % n];
             const char *key = NULL;
             bool ready = kr_controller_lane_ready(ctl, lane);
-            held |= !ready;
+            bool slot = ready && lane_reserve(ctl, lane);
+            held |= !slot; /* held for its sync, or at its cap: look again soon */
             if (done_lane && lane == done_lane) {
-                if (ready)
+                if (slot)
                     (void)kr_queue_done_try_get(lane->q, done_key, &key);
                 else
                     kr_queue_done(lane->q, done_key);
                 done_lane = NULL;
-            } else if (!ready || kr_queue_try_get(lane->q, &key) != 0) {
+            } else if (!slot || kr_queue_try_get(lane->q, &key) != 0) {
                 key = NULL;
             }
+            if (slot && !key)
+                lane_release(lane);
             if (key) {
                 if (done_lane)
                     kr_queue_done(done_lane->q, done_key);
@@ -476,6 +497,7 @@ static void *worker_main(void *arg)
     while (next_key(ctl, lane, key, &lane, &key)) {
         if (!reconcile_one(w, lane, key)) {
             kr_queue_done(lane->q, key);
+            lane_release(lane);
             break;
         }
     }
@@ -563,6 +585,7 @@ int kr_controller_new(const kr_controller_opts *opts, kr_controller_t **out, kr_
     ctl->reconcile = opts->reconcile;
     ctl->user = opts->user;
     ctl->nworkers = opts->workers ? opts->workers : 1;
+    ctl->lane_workers = opts->version >= 2 ? opts->lane_workers : 0;
     ctl->new_ratelimiter = opts->new_ratelimiter;
     ctl->cache_sync_timeout_ms =
         opts->cache_sync_timeout_ms ? opts->cache_sync_timeout_ms : DEFAULT_CACHE_SYNC_TIMEOUT_MS;

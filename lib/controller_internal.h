@@ -28,6 +28,8 @@ typedef struct kr_controller_lane {
     /* a lane_sync source of this lane has not synced yet: its keys wait
      * (set and cleared under the controller's mu) */
     atomic_bool held;
+    /* workers on this lane's keys now (under the controller's lane_workers) */
+    atomic_uint busy;
 } kr_controller_lane;
 
 /* One registered source. */
@@ -64,6 +66,7 @@ struct kr_controller {
     kr_reconcile_cb reconcile;
     void *user;
     unsigned nworkers;
+    unsigned lane_workers; /* at most this many on one lane at once; 0: no cap */
     kr_controller_ratelimiter_cb new_ratelimiter;
     uint64_t cache_sync_timeout_ms;
     uint64_t shutdown_timeout_ms;

@@ -551,6 +551,81 @@ START_TEST(start_and_stop_at_once_leave_no_worker_behind)
 }
 END_TEST
 
+/* lane_workers: the "slow" cluster's reconciles hang (as requests to a
+ * cluster that stopped answering, until their timeout) until released;
+ * the "fast" one's return at once. */
+static atomic_int cap_in_flight[2], cap_max[2], cap_done[2], cap_release;
+
+static kr_reconcile_result capped(kr_controller_t *ctl, const kr_reconcile_request *req,
+                                  uint64_t *requeue_after_ms, kr_error_t *err, void *user)
+{
+    (void)ctl;
+    (void)requeue_after_ms;
+    (void)err;
+    (void)user;
+    int i = strcmp(req->cluster, "slow") == 0 ? 0 : 1;
+    int now = atomic_fetch_add(&cap_in_flight[i], 1) + 1;
+    int was = atomic_load(&cap_max[i]);
+    while (now > was && !atomic_compare_exchange_weak(&cap_max[i], &was, now))
+        ;
+    struct timespec ms = {0, 1000000};
+    while (i == 0 && !atomic_load(&cap_release))
+        nanosleep(&ms, NULL);
+    atomic_fetch_sub(&cap_in_flight[i], 1);
+    atomic_fetch_add(&cap_done[i], 1);
+    return KR_RECONCILE_DONE;
+}
+
+/* Wait up to 10 s for *v >= want. */
+static bool reaches(atomic_int *v, int want)
+{
+    struct timespec ms = {0, 1000000};
+    for (int i = 0; i < 10000 && atomic_load(v) < want; i++)
+        nanosleep(&ms, NULL);
+    return atomic_load(v) >= want;
+}
+
+/* With lane_workers 2 of 4 workers, a cluster whose reconciles hang holds
+ * two workers at most, and the other cluster's keys are all reconciled
+ * meanwhile; without the cap the hanging lane takes every worker in turn. */
+START_TEST(a_lane_takes_at_most_lane_workers_and_leaves_the_rest)
+{
+    for (int i = 0; i < 2; i++)
+        atomic_store(&cap_in_flight[i], 0), atomic_store(&cap_max[i], 0),
+            atomic_store(&cap_done[i], 0);
+    atomic_store(&cap_release, 0);
+    kr_controller_opts o = KR_CONTROLLER_OPTS_INIT;
+    o.name = "capped";
+    o.reconcile = capped;
+    o.workers = 4;
+    o.lane_workers = 2;
+    kr_controller_t *ctl = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_controller_new(&o, &ctl, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(kr_controller_start(ctl, &err), 0);
+    char name[16];
+    for (int i = 0; i < 6; i++) {
+        snprintf(name, sizeof(name), "s%d", i);
+        ck_assert_int_eq(kr_controller_enqueue(ctl, "slow", "ns", name), 0);
+    }
+    ck_assert(reaches(&cap_in_flight[0], 2));
+    for (int i = 0; i < 20; i++) {
+        snprintf(name, sizeof(name), "f%d", i);
+        ck_assert_int_eq(kr_controller_enqueue(ctl, "fast", "ns", name), 0);
+    }
+    ck_assert_msg(reaches(&cap_done[1], 20), "the fast lane did %d of 20",
+                  atomic_load(&cap_done[1]));
+    struct timespec settle = {0, 200 * 1000000};
+    nanosleep(&settle, NULL); /* time for more workers to get stuck, were there no cap */
+    ck_assert_int_eq(atomic_load(&cap_max[0]), 2);
+    atomic_store(&cap_release, 1);
+    ck_assert(reaches(&cap_done[0], 6));
+    ck_assert_int_le(atomic_load(&cap_max[0]), 2);
+    ck_assert_int_eq(kr_controller_stop(ctl, NULL), 0);
+    kr_controller_free(ctl);
+}
+END_TEST
+
 /* ---- create / update / delete under 4 workers ---------------------------------------- */
 
 #define CRUD_N 40
@@ -1469,6 +1544,7 @@ int main(void)
     tcase_add_test(tc, a_long_reconcile_sees_the_stop_begin_and_returns_early);
     tcase_add_test(tc, workers_never_start_when_the_caches_do_not_sync_in_time);
     tcase_add_test(tc, start_and_stop_many_times_without_leaks);
+    tcase_add_test(tc, a_lane_takes_at_most_lane_workers_and_leaves_the_rest);
     tcase_add_test(tc, allocation_failures_are_reported_without_leaks);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);

@@ -151,8 +151,10 @@ void syncer_controller_opts(syncer_t *s, size_t resource, unsigned workers, char
     opts->name = name;
     opts->reconcile = syncer_controller_reconcile;
     opts->user = &s->resources[resource];
-    /* Two per cluster: a cluster slow to answer holds at most its own. */
+    /* Two per cluster: a cluster slow to answer holds at most its own
+     * (each lane, the hub's too, takes at most its share of the workers). */
     opts->workers = workers ? workers : (unsigned)(2 * s->n_clusters);
+    opts->lane_workers = (opts->workers + (unsigned)s->n_clusters - 1) / (unsigned)s->n_clusters;
     opts->logger = s->logger;
 }
 

@@ -86,7 +86,7 @@ typedef kr_reconcile_result (*kr_reconcile_cb)(kr_controller_t *ctl,
  * controller frees it. [any thread] */
 typedef kr_ratelimiter_t *(*kr_controller_ratelimiter_cb)(const char *cluster, void *user);
 
-#define KR_CONTROLLER_OPTS_VERSION 1
+#define KR_CONTROLLER_OPTS_VERSION 2
 /* clang-format off */
 #define KR_CONTROLLER_OPTS_INIT {.version = KR_CONTROLLER_OPTS_VERSION}
 /* clang-format on */
@@ -124,6 +124,13 @@ typedef struct kr_controller_opts {
     kr_metrics_registry_t *metrics; /* borrowed; NULL = no metrics */
     kr_logger logger;
     kr_clock clock; /* zero: CLOCK_MONOTONIC (tests inject one) */
+    /* Version 2. At most this many workers on one lane's keys at once
+     * (0: no cap): a cluster whose requests hang until their timeout then
+     * holds that many workers at most, and the other lanes keep the rest.
+     * A lane at its cap waits with its keys queued; workers look at it
+     * again every 100 ms, and the worker that frees a slot takes the next
+     * key itself. */
+    unsigned lane_workers;
 } kr_controller_opts;
 
 /* Create a stopped controller. *out is new (kr_controller_free).
