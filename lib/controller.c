@@ -315,8 +315,9 @@ static bool reconcile_one(kr_controller_worker *w, kr_controller_lane *lane, con
     return true;
 }
 
-/* The earliest due time over every lane not held for its sync on the
- * controller's clock, or INT64_MAX. */
+/* The earliest due time over every lane not held for its sync nor at its
+ * lane_workers (a worker would not take its key: the poll of a held lane
+ * looks again), on the controller's clock, or INT64_MAX. */
 static int64_t next_due(kr_controller_t *ctl)
 {
     kr_controller_lane **lanes;
@@ -324,7 +325,8 @@ static int64_t next_due(kr_controller_t *ctl)
     lanes_snapshot(ctl, &lanes, &n);
     int64_t due = INT64_MAX;
     for (size_t i = 0; i < n; i++) {
-        if (atomic_load(&lanes[i]->held))
+        if (atomic_load(&lanes[i]->held) ||
+            (ctl->lane_workers && atomic_load(&lanes[i]->busy) >= ctl->lane_workers))
             continue;
         int64_t d = kr_queue_next_due_ns(lanes[i]->q);
         if (d < due)

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
@@ -1194,7 +1195,10 @@ int kr_manager_add_controller(kr_manager_t *m, const kr_controller_opts *opts,
 {
     if (!m || !opts || !out)
         return kr_error_set(err, KR_EINVAL, "kr_manager_add_controller: NULL argument");
-    kr_controller_opts co = *opts;
+    /* a caller built against version 1 passed a shorter struct */
+    kr_controller_opts co;
+    memset(&co, 0, sizeof(co));
+    memcpy(&co, opts, opts->version >= 2 ? sizeof(co) : offsetof(kr_controller_opts, lane_workers));
     if (!co.metrics)
         co.metrics = m->metrics;
     if (!co.logger.cb && !co.logger.fields_cb)
