@@ -242,8 +242,11 @@ bool kr_reflector_retry_now(kr_reflector_t *r)
         return false;
     cancel_timer(r, &r->backoff_timer);
     kr_log(&r->logger, KR_LOG_DEBUG, MOD,
-           "%s: the server answers again: not waiting for the backoff", r->name);
-    on_backoff_timer(r);
+           "%s: the server answers again: listing now, not after the backoff", r->name);
+    /* a list, not a watch: a server made anew meanwhile refuses the
+     * cache's resourceVersion, and a refused list lists its latest at once
+     * (a refused watch would wait out the backoff kept) */
+    start_relist(r);
     return true;
 }
 

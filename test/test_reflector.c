@@ -696,8 +696,10 @@ START_TEST(backoff_resets_after_two_minutes_of_health)
 END_TEST
 
 /* The caller learned that the server answers again: a reflector waiting
- * out its backoff lists or watches now, its backoff kept (the next failure
- * waits longer still); a running one is left alone. */
+ * out its backoff lists now (at its last resourceVersion), its backoff
+ * kept (the next failure waits longer still); a running one is left
+ * alone. A server made anew meanwhile refuses that resourceVersion, and
+ * the list of its latest follows at once, not after the backoff. */
 START_TEST(retry_now_ends_the_backoff_but_keeps_it)
 {
     setup_with(0, -1, false);
@@ -709,17 +711,23 @@ START_TEST(retry_now_ends_the_backoff_but_keeps_it)
         ck_assert_int_eq(F.lw.nrequests, before);
         ck_assert(kr_reflector_retry_now(F.r));
         ck_assert_int_eq(F.lw.nrequests, before + 1);
-        ck_assert_str_eq(REQ(-1), WATCH_AT("5"));
+        ck_assert_str_eq(REQ(-1), LIST_AT("0", "5"));
         ck_assert_uint_eq(fake_clock_next_due(&F.clock), UINT64_MAX); /* no timer left */
+        fake_lw_list_ok(&F.lw, items(NULL), "5", NULL);
+        ck_assert_str_eq(REQ(-1), WATCH_AT("5"));
     }
     fake_lw_close(&F.lw, KR_ECONNECT, 0);
     uint64_t d = fake_clock_next_due(&F.clock);
     ck_assert_msg(d >= 12800, "the backoff was reset: %llu", (unsigned long long)d);
-    /* a list failure: the retry lists */
-    fake_clock_advance(&F.clock, d);
-    fake_lw_close(&F.lw, KR_EUNAVAILABLE, 503);
+    /* made anew: "Too large resource version", then its latest at once */
     ck_assert(kr_reflector_retry_now(F.r));
-    ck_assert_int_eq(F.lists, 2);
+    fake_lw_list_fail_status(&F.lw, KR_ETIMEDOUT, 504, "Timeout",
+                             "Timeout: Too large resource version: 5, current: 2");
+    ck_assert_int_eq(fake_clock_active(&F.clock), 0); /* no backoff */
+    ck_assert_msg(strncmp(REQ(-1), "list ", 5) == 0 && strstr(REQ(-1), " rv= match="), "%s",
+                  REQ(-1));
+    fake_lw_list_ok(&F.lw, items("a@2", NULL), "2", NULL);
+    ck_assert_str_eq(REQ(-1), WATCH_AT("2"));
     teardown();
 }
 END_TEST

@@ -104,7 +104,8 @@ KR_API void kr_informer_stop(kr_informer_t *inf);
 /* The caller learned that the informer's server answers again (a
  * controller's own requests there succeed after an outage): when the
  * informer is waiting out a backoff after failed lists or watches, it
- * lists or watches now instead of up to 30 s later (kr_reflector_retry_now).
+ * lists now instead of up to 30 s later (kr_reflector_retry_now; a server
+ * made anew meanwhile is listed whole at once).
  * A multi-cluster controller calls it when a cluster comes back, so that
  * its cache of that cluster is current again at once. No-op when running
  * or stopped. [any thread] */

@@ -238,10 +238,11 @@ KR_API void kr_reflector_free(kr_reflector_t *r);
 
 /* The caller learned that the server answers again (its own requests
  * there succeed): when the reflector is waiting out a backoff after
- * failures, it lists or watches now rather than at the end of that
- * backoff (up to backoff_max_ms away). The backoff itself grows on as
- * before, so a server that fails again is not asked more often. Returns
- * true when it was waiting. [loop thread] */
+ * failures, it lists now (at its last resourceVersion; a server made anew
+ * meanwhile refuses that, and the list of its latest follows at once)
+ * rather than at the end of that backoff (up to backoff_max_ms away). The
+ * backoff itself grows on as before, so a server that fails again is not
+ * asked more often. Returns true when it was waiting. [loop thread] */
 KR_API bool kr_reflector_retry_now(kr_reflector_t *r);
 
 /* True once a complete list has been applied to the store. [loop thread] */
