@@ -586,6 +586,11 @@ START_TEST(program_refuses_bad_flags_with_status_2)
                            "--resource",    "v1/configmaps",    NULL};
     ck_assert_int_eq(run_once(twice, out, sizeof(out)), 2);
     ck_assert_ptr_nonnull(strstr(out, "--resource v1/configmaps is given twice"));
+    const char *two_versions[] = {
+        "--cluster",  "dc1=/nonexistent",       "--resource", "example.com/v1/widgets",
+        "--resource", "example.com/v2/widgets", NULL};
+    ck_assert_int_eq(run_once(two_versions, out, sizeof(out)), 2);
+    ck_assert_ptr_nonnull(strstr(out, "is given twice (as example.com/v1/widgets)"));
     const char *bad_workers[] = {"--cluster", "dc1=/nonexistent", "--workers", "-3", NULL};
     ck_assert_int_eq(run_once(bad_workers, out, sizeof(out)), 2);
     ck_assert_ptr_nonnull(strstr(out, "--workers: want 1 to 1000"));

@@ -16,10 +16,9 @@ kr_reconcile_result syncer_controller_reconcile(kr_controller_t *ctl,
     return syncer_reconcile_in(res->syncer, ctl, res->index, req, requeue_after_ms, err);
 }
 
-/* A hub event: the object's key on every workload cluster's lane; and,
- * when its placement names a cluster that is not configured, a warning
- * and a Warning Event (the hub's predicate lets through only real
- * changes, and the recorder folds repeats into a count). */
+/* A hub event: the object's key on every workload cluster's lane (an
+ * unknown name in its placement is told by the first lane's reconcile,
+ * the leader's). */
 static void map_hub(kr_controller_t *ctl, const char *cluster, const json_t *obj, void *user)
 {
     (void)cluster;
@@ -30,15 +29,6 @@ static void map_hub(kr_controller_t *ctl, const char *cluster, const json_t *obj
     const char *ns = json_string_value(json_object_get(meta, "namespace"));
     for (size_t i = 0; name && i < s->n_clusters; i++)
         kr_controller_enqueue(ctl, s->clusters[i].name, ns, name);
-    char unknown[256];
-    if (name &&
-        syncer_unknown_placement(obj, s->cluster_names, s->n_clusters, unknown, sizeof(unknown))) {
-        char message[320];
-        snprintf(message, sizeof(message), "no workload cluster named %s is configured", unknown);
-        kr_log(&s->logger, KR_LOG_WARN, "syncer", "%s/%s: placement: %s", ns ? ns : "", name,
-               message);
-        syncer_warn_event(s, res, obj, "placement", message);
-    }
 }
 
 /* True when every member of `a` but those named in `skip` equals b's, and

@@ -167,13 +167,13 @@ int main(int argc, char **argv)
     for (size_t r = 0; rc == 0 && r < n_resources; r++) {
         rc = syncer_parse_resource(resource_texts[r], gvr_text[r], sizeof(gvr_text[r]), &gvrs[r],
                                    &err);
-        /* twice would be two controllers of one name, each writing */
+        /* twice (in any versions: the same objects) would be two
+         * controllers of one name, each writing */
         for (size_t q = 0; rc == 0 && q < r; q++)
             if (strcmp(gvrs[q].group, gvrs[r].group) == 0 &&
-                strcmp(gvrs[q].version, gvrs[r].version) == 0 &&
                 strcmp(gvrs[q].resource, gvrs[r].resource) == 0)
-                rc = kr_error_set(&err, KR_EINVAL, "--resource %s is given twice",
-                                  resource_texts[r]);
+                rc = kr_error_set(&err, KR_EINVAL, "--resource %s is given twice (as %s)",
+                                  resource_texts[r], resource_texts[q]);
     }
     if (rc != 0) {
         int code = kr_manager_args_exit(&program, rc, &err, stdout, stderr);

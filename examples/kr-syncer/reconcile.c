@@ -255,8 +255,11 @@ static step record_error_fin(rctx *c, const json_t *old_entry, const char *messa
     /* a replica out of its term records nothing, not even why it sent
      * nothing: the status and the Events are the leader's */
     kr_error_t scratch = {0};
-    if (still_leading(c->s, &scratch) != 0)
+    if (still_leading(c->s, &scratch) != 0) {
+        if (c->err && !c->err->code)
+            *c->err = scratch; /* what the controller logs */
         return STEP_FAILED;
+    }
     const char *was = json_string_value(json_object_get(old_entry, "lastError"));
     bool news = !was || !same_error(was, message);
     syncer_status st = {
@@ -654,6 +657,9 @@ static bool created_here_lately(const rctx *c, const json_t *copy)
 
 /* ---- the three cases --------------------------------------------------------- */
 
+static void warn_placement(syncer_t *s, syncer_resource *res, const char *ns, const char *name,
+                           const json_t *hub);
+
 /* The hub object is gone. A copy we created lately is removed: its hub
  * object went before our finalizer was on it. Any other copy of ours (the
  * hub object deleted while its finalizer was taken off by hand, a hub
@@ -663,6 +669,8 @@ static bool created_here_lately(const rctx *c, const json_t *copy)
 static step reconcile_orphan(rctx *c)
 {
     forget_write(c);
+    if (c->ctl && c->cl == &c->s->clusters[0])
+        warn_placement(c->s, c->res, c->req->namespace_, c->req->name, NULL);
     if (!c->copy || !ours(c, c->copy))
         return STEP_OK;
     if (!created_here_lately(c, c->copy)) {
@@ -1014,8 +1022,39 @@ static step replace_copy(rctx *c)
  * hub write per object, not two). A hub delete that comes before it finds
  * no finalizer and completes at once; the copies made meanwhile are then
  * orphans, which their own watch events bring to reconcile_orphan. */
+/* A placement that names a cluster which is not configured (a typo such
+ * as "DC2" for "dc2" places the object nowhere): a warning and a Warning
+ * Event, from the leader's reconcile of the first cluster's lane, once per
+ * version of the hub object (a new leader warns again). `hub` NULL: the
+ * object is gone, and so is its mark. */
+static void warn_placement(syncer_t *s, syncer_resource *res, const char *ns, const char *name,
+                           const json_t *hub)
+{
+    char key[600], unknown[256];
+    snprintf(key, sizeof(key), "%zu/%s/%s", (size_t)(res - s->resources), ns, name);
+    bool bad = hub && syncer_unknown_placement(hub, s->cluster_names, s->n_clusters, unknown,
+                                               sizeof(unknown));
+    const char *rv = meta_string(hub, "resourceVersion");
+    pthread_mutex_lock(&s->pending_lock);
+    const char *warned = json_string_value(json_object_get(s->placement_warned, key));
+    bool news = bad && rv && (!warned || strcmp(warned, rv) != 0);
+    if (!bad)
+        json_object_del(s->placement_warned, key);
+    else if (news)
+        json_object_set_new(s->placement_warned, key, json_string(rv));
+    pthread_mutex_unlock(&s->pending_lock);
+    if (!news)
+        return;
+    char message[320];
+    snprintf(message, sizeof(message), "no workload cluster named %s is configured", unknown);
+    kr_log(&s->logger, KR_LOG_WARN, "syncer", "%s/%s: placement: %s", ns, name, message);
+    syncer_warn_event(s, res, hub, "placement", message);
+}
+
 static step reconcile_sync(rctx *c)
 {
+    if (c->ctl && c->cl == &c->s->clusters[0])
+        warn_placement(c->s, c->res, c->req->namespace_, c->req->name, c->hub);
     if (kr_managed_has_finalizer(c->hub, KR_FINALIZER_SYNCER))
         forget_created(c); /* a hub delete now waits for us */
     json_t *entries = syncer_status_parse(c->hub);
@@ -1232,6 +1271,7 @@ int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
     s->written = json_object();
     s->created = json_object();
     s->created_prune_at = 1024;
+    s->placement_warned = json_object();
     s->hub_written = json_object();
     s->hub = cfg->hub;
     s->term = cfg->term;
@@ -1250,7 +1290,8 @@ int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
     s->clusters = calloc(cfg->n_clusters, sizeof(*s->clusters));
     s->cluster_names = calloc(cfg->n_clusters, sizeof(*s->cluster_names));
     if (!s->hub_name || !s->namespace_ || !s->resources || !s->clusters || !s->cluster_names ||
-        !s->pending || !s->pending_due || !s->written || !s->hub_written || !s->created) {
+        !s->pending || !s->pending_due || !s->written || !s->hub_written || !s->created ||
+        !s->placement_warned) {
         syncer_free(s);
         return kr_error_set(err, KR_ENOMEM, "out of memory");
     }
@@ -1321,6 +1362,7 @@ void syncer_free(syncer_t *s)
     json_decref(s->pending_due);
     json_decref(s->written);
     json_decref(s->created);
+    json_decref(s->placement_warned);
     json_decref(s->hub_written);
     pthread_mutex_destroy(&s->pending_lock);
     free(s);

@@ -243,6 +243,11 @@ struct syncer {
      * SYNCER_ORPHAN_WINDOW_MS when it reaches created_prune_at entries. */
     json_t *created;
     size_t created_prune_at;
+    /* reconcile.c, under pending_lock: "resource/ns/name" -> the hub
+     * resourceVersion whose unknown placement this leader warned of (once
+     * per version of the object; dropped when the placement is right or
+     * the object goes) */
+    json_t *placement_warned;
     /* status_batch.c, under pending_lock: "resource/ns/name" -> the hub
      * resourceVersion of our last write to that hub object, until a
      * reconcile found the hub cache holding it; pruned of what the hub
