@@ -201,6 +201,8 @@ int kr_client_create_or_patch(kr_client_t *client, kr_gvr gvr, const char *names
         answer = NULL;
         rc = send_merge_patch(client, gvr, namespace_, name, "status", live_status, obj_status,
                               &answer, err);
+        if (rc != 0 && rest_changed && result)
+            *result = KR_OPERATION_UPDATED; /* what was sent, beside the status's error */
     }
     if (rc == 0 && result)
         *result = status_changed ? (rest_changed ? KR_OPERATION_UPDATED_STATUS

@@ -390,11 +390,20 @@ END_TEST
  * spec and status (either < 0: left as it is). */
 typedef struct want_deploy {
     int spec_replicas, status_replicas;
+    kr_client_t *meddler; /* labels the object between the GET and the patch */
 } want_deploy;
 
 static int set_deploy(json_t *obj, void *user)
 {
     const want_deploy *w = user;
+    if (w->meddler) {
+        json_t *label = json_pack("{s:{s:{s:s}}}", "metadata", "labels", "owner", "someone");
+        int rc = kr_client_patch(w->meddler, KR_GVR("apps", "v1", "deployments"), "default", "cop",
+                                 NULL, KR_PATCH_MERGE, label, NULL, NULL, NULL);
+        json_decref(label);
+        if (rc != 0)
+            return rc;
+    }
     if (!json_object_get(obj, "spec")) {
         json_t *spec =
             json_pack("{s:i, s:{s:{s:s}}, s:{s:{s:{s:s}}, s:{s:[{s:s, s:s}]}}}", "replicas", 0,
@@ -432,7 +441,7 @@ START_TEST(create_or_patch_sends_only_what_mutate_changed)
     kr_error_t err = {0};
     json_t *out = NULL;
     kr_operation_result done = KR_OPERATION_UPDATED;
-    want_deploy w = {1, -1};
+    want_deploy w = {1, -1, NULL};
     ck_assert_msg(kr_client_create_or_patch(f.c, deploy, "default", "cop", set_deploy, &w, &out,
                                             &done, &err) == 0,
                   "%s", err.message);
@@ -441,12 +450,21 @@ START_TEST(create_or_patch_sends_only_what_mutate_changed)
     ck_assert_int_eq(deploy_int(out, "spec", "replicas"), 1);
     json_decref(out);
 
-    /* someone else labels it meanwhile: a patch of ours keeps the label */
-    json_t *label = json_pack("{s:{s:{s:s}}}", "metadata", "labels", "owner", "someone");
-    ck_assert_int_eq(kr_client_patch(f.c, deploy, "default", "cop", NULL, KR_PATCH_MERGE, label,
-                                     NULL, NULL, &err),
-                     0);
-    json_decref(label);
+    /* someone else labels it between our read and our write: our patch
+     * (no resourceVersion) meets no conflict, and the label stands */
+    w = (want_deploy){2, -1, f.c};
+    ck_assert_msg(kr_client_create_or_patch(f.c, deploy, "default", "cop", set_deploy, &w, &out,
+                                            &done, &err) == 0,
+                  "%s", err.message);
+    ck_assert_int_eq(done, KR_OPERATION_UPDATED);
+    ck_assert_int_eq(deploy_int(out, "spec", "replicas"), 2);
+    json_decref(out);
+    w = (want_deploy){1, -1, NULL};
+    ck_assert_int_eq(
+        kr_client_create_or_patch(f.c, deploy, "default", "cop", set_deploy, &w, &out, &done, &err),
+        0);
+    ck_assert_int_eq(done, KR_OPERATION_UPDATED);
+    json_decref(out);
     unsigned long long before = kr_testserver_resource_version(f.ts);
     ck_assert_int_eq(
         kr_client_create_or_patch(f.c, deploy, "default", "cop", set_deploy, &w, &out, &done, &err),
@@ -459,21 +477,21 @@ START_TEST(create_or_patch_sends_only_what_mutate_changed)
     json_decref(out);
 
     kr_testserver_reset_requests(f.ts);
-    w = (want_deploy){3, -1};
+    w = (want_deploy){3, -1, NULL};
     ck_assert_int_eq(
         kr_client_create_or_patch(f.c, deploy, "default", "cop", set_deploy, &w, &out, &done, &err),
         0);
     ck_assert_int_eq(done, KR_OPERATION_UPDATED);
     ck_assert_int_eq(deploy_int(out, "spec", "replicas"), 3);
     json_decref(out);
-    w = (want_deploy){-1, 2};
+    w = (want_deploy){-1, 2, NULL};
     ck_assert_int_eq(
         kr_client_create_or_patch(f.c, deploy, "default", "cop", set_deploy, &w, &out, &done, &err),
         0);
     ck_assert_int_eq(done, KR_OPERATION_UPDATED_STATUS_ONLY);
     ck_assert_int_eq(deploy_int(out, "status", "replicas"), 2);
     json_decref(out);
-    w = (want_deploy){4, 4};
+    w = (want_deploy){4, 4, NULL};
     ck_assert_int_eq(
         kr_client_create_or_patch(f.c, deploy, "default", "cop", set_deploy, &w, &out, &done, &err),
         0);

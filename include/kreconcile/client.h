@@ -373,7 +373,8 @@ KR_API int kr_client_create_or_update(kr_client_t *client, kr_gvr gvr, const cha
  * them stand and no KR_ECONFLICT comes of them. What mutate changed outside
  * `status` goes in one PATCH, what it changed in `status` in a PATCH of the
  * status subresource (after the first, so that its answer's status does
- * not undo it); *result says which were sent. A create sends the object as
+ * not undo it); *result says which were sent (KR_OPERATION_UPDATED, with
+ * the error, when the object's patch went and its status's failed). A create sends the object as
  * mutate made it (a server with a status subresource drops its status).
  * [worker thread] Errors: as kr_client_create_or_update. */
 KR_API int kr_client_create_or_patch(kr_client_t *client, kr_gvr gvr, const char *namespace_,
