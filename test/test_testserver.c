@@ -1054,6 +1054,20 @@ START_TEST(list_validates_resource_version_options)
                          json_object_get(json_object_get(r.json, "details"), "retryAfterSeconds")),
                      1);
     tc_free(&r);
+    /* a GET of one object too: not older than a version the server lacks */
+    create_cm("kube-system", "one", NULL); /* out of the way of the lists below */
+    snprintf(path, sizeof(path), "/api/v1/namespaces/kube-system/configmaps/one?resourceVersion=%s",
+             "999999");
+    tc_json(U, "GET", path, NULL, &r);
+    assert_status(&r, 504, "Timeout", NULL);
+    ck_assert_ptr_nonnull(strstr(jstr(r.json, "message"), "Too large resource version: 999999"));
+    tc_free(&r);
+    snprintf(path, sizeof(path),
+             "/api/v1/namespaces/kube-system/configmaps/one?resourceVersion=%llu",
+             kr_testserver_resource_version(ts));
+    tc_json(U, "GET", path, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
     kr_testserver_compact(ts); /* the history no longer reaches back to 1 */
     snprintf(path, sizeof(path), "%s?resourceVersion=1&resourceVersionMatch=Exact", base);
     tc_json(U, "GET", path, NULL, &r);

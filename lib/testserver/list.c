@@ -6,11 +6,30 @@
 
 #include "testserver/ts_internal.h"
 
+/* A resourceVersion the server has not reached yet: the 504 kube-apiserver's
+ * watch cache answers once it has waited for it in vain (at once here:
+ * this store is never behind), for GET and LIST alike. */
+static void respond_too_large(kr_testserver_t *ts, uint64_t n, ts_response *resp)
+{
+    char msg[160];
+    snprintf(msg, sizeof(msg), "Timeout: Too large resource version: %llu, current: %llu",
+             (unsigned long long)n, ts->rv);
+    ts_respond_status(resp, 504, "Timeout", msg,
+                      json_pack("{s:[{s:s,s:s}], s:i}", "causes", "reason",
+                                "ResourceVersionTooLarge", "message", "Too large resource version",
+                                "retryAfterSeconds", 1));
+}
+
 void ts_handle_get(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
                    ts_response *resp)
 {
-    (void)ts;
-    (void)req;
+    /* resourceVersion "N": not older than N (served from the watch cache) */
+    const char *rv = ts_query(req, "resourceVersion");
+    uint64_t n = 0;
+    if (rv && *rv && kr_rv_parse(rv, &n) == 0 && n > ts->rv) {
+        respond_too_large(ts, n, resp);
+        return;
+    }
     ts_obj *o = ts_store_get(rt->res->store, rt->ns ? rt->ns : "", rt->name);
     if (!o) {
         ts_respond_not_found(resp, rt->res, rt->name);
@@ -354,13 +373,7 @@ static int check_rv(kr_testserver_t *ts, const ts_request *req, ts_response *res
         return -1;
     }
     if (n > ts->rv) {
-        char msg[160];
-        snprintf(msg, sizeof(msg), "Timeout: Too large resource version: %llu, current: %llu",
-                 (unsigned long long)n, ts->rv);
-        ts_respond_status(resp, 504, "Timeout", msg,
-                          json_pack("{s:[{s:s,s:s}], s:i}", "causes", "reason",
-                                    "ResourceVersionTooLarge", "message",
-                                    "Too large resource version", "retryAfterSeconds", 1));
+        respond_too_large(ts, n, resp);
         return -1;
     }
     const char *limit = ts_query(req, "limit");
