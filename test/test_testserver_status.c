@@ -211,6 +211,38 @@ START_TEST(volumeattachment_status_resets_its_object_meta)
 }
 END_TEST
 
+/* A PersistentVolume's status says when its phase was set: at create
+ * (Pending), at each phase its status takes, unless the writer sets a time
+ * of its own; a write that keeps the phase keeps the time. */
+START_TEST(persistentvolume_phase_changes_carry_their_time)
+{
+    json_t *pv = send("POST", "/api/v1/persistentvolumes",
+                      "{\"metadata\":{\"name\":\"pv1\"},\"spec\":{\"capacity\":{\"storage\":"
+                      "\"1Gi\"},\"accessModes\":[\"ReadWriteOnce\"],\"hostPath\":{\"path\":"
+                      "\"/tmp/pv1\"}}}",
+                      201);
+    ck_assert_str_eq(str(pv, "status.phase"), "Pending");
+    ck_assert_ptr_nonnull(str(pv, "status.lastPhaseTransitionTime"));
+    json_decref(pv);
+    pv = send("PATCH", "/api/v1/persistentvolumes/pv1/status",
+              "{\"status\":{\"phase\":\"Available\",\"lastPhaseTransitionTime\":null}}", 200);
+    ck_assert_str_eq(str(pv, "status.phase"), "Available");
+    const char *at = str(pv, "status.lastPhaseTransitionTime");
+    ck_assert_msg(at && strlen(at) == 20 && at[19] == 'Z', "%s", at ? at : "(none)");
+    json_decref(pv);
+    pv = send("PATCH", "/api/v1/persistentvolumes/pv1/status",
+              "{\"status\":{\"phase\":\"Bound\",\"lastPhaseTransitionTime\":"
+              "\"2020-01-02T03:04:05Z\"}}",
+              200);
+    ck_assert_str_eq(str(pv, "status.lastPhaseTransitionTime"), "2020-01-02T03:04:05Z");
+    json_decref(pv);
+    pv = send("PATCH", "/api/v1/persistentvolumes/pv1/status",
+              "{\"status\":{\"message\":\"same phase\"}}", 200);
+    ck_assert_str_eq(str(pv, "status.lastPhaseTransitionTime"), "2020-01-02T03:04:05Z");
+    json_decref(pv);
+}
+END_TEST
+
 static const char *crd_body =
     "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
     "\"metadata\":{\"name\":\"widgets.example.com\"},\"spec\":{\"group\":\"example.com\","
@@ -256,6 +288,8 @@ int main(void)
     const TTest *tests[] = {pod_status_keeps_labels_and_annotations_not_spec_or_owners,
                             deployment_status_resets_labels_keeps_annotations_and_finalizers,
                             volumeattachment_status_resets_its_object_meta,
-                            custom_resource_status_keeps_only_status, NULL};
+                            custom_resource_status_keeps_only_status,
+                            persistentvolume_phase_changes_carry_their_time,
+                            NULL};
     return kr_test_run_tests("testserver_status", "status", setup, kr_test_server_stop, 0, tests);
 }

@@ -395,10 +395,15 @@ static void init_metadata(kr_testserver_t *ts, const ts_write *w, json_t *obj, j
         json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Active"));
         require_kubernetes_finalizer(obj);
     }
-    /* the status the create wiped, as defaulting fills it when read back */
-    if (ts_resource_is(res, "", "persistentvolumeclaims") ||
-        ts_resource_is(res, "", "persistentvolumes"))
+    /* the status the create wiped, as defaulting fills it when read back;
+     * a volume's with the time its phase was set (its strategy's
+     * PrepareForCreate, GA in 1.31) */
+    if (ts_resource_is(res, "", "persistentvolumeclaims"))
         json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Pending"));
+    if (ts_resource_is(res, "", "persistentvolumes"))
+        json_object_set_new(
+            obj, "status",
+            json_pack("{s:s, s:s}", "phase", "Pending", "lastPhaseTransitionTime", now));
     if (ts_resource_is(res, "", "pods"))
         json_object_set_new(obj, "status",
                             json_pack("{s:s, s:s}", "phase", "Pending", "qosClass",
@@ -712,6 +717,22 @@ static json_t *merge_status(const ts_resource *res, const json_t *existing, json
             if (reset & bit)
                 keep_field(md, old_md, ts_status_meta_field(bit));
         json_object_set(out, "metadata", md);
+    }
+    if (ts_resource_is(res, "", "persistentvolumes")) {
+        /* a new phase gets its time, unless the writer set a time of its
+         * own (persistentVolumeStatusStrategy.PrepareForUpdate) */
+        json_t *status = json_object_get(out, "status");
+        const json_t *was = json_object_get(existing, "status");
+        const char *phase = json_string_value(json_object_get(status, "phase"));
+        const char *old_phase = json_string_value(json_object_get(was, "phase"));
+        const json_t *at = json_object_get(status, "lastPhaseTransitionTime");
+        if (json_is_object(status) && phase && (!old_phase || strcmp(phase, old_phase) != 0) &&
+            (!json_is_string(at) ||
+             json_equal(at, json_object_get(was, "lastPhaseTransitionTime")))) {
+            char now[32];
+            ts_timestamp(now);
+            json_object_set_new(status, "lastPhaseTransitionTime", json_string(now));
+        }
     }
     if (ts_resource_is(res, "", "pods")) {
         /* podStatusStrategy backfills the QoS class a status without one
