@@ -353,6 +353,20 @@ static bool awaits_our_write(const rctx *c, const char *cluster)
     return waiting;
 }
 
+/* True when we wrote c's copy in this cluster and no reconcile has found
+ * the cache holding that write yet (of any age): the copy exists though
+ * the cache, behind, may not show it and no status entry may name it yet
+ * (the entry comes with the write's watch event). */
+static bool wrote_unseen(const rctx *c)
+{
+    char key[700];
+    written_key(c, key, sizeof(key));
+    pthread_mutex_lock(&c->s->pending_lock);
+    bool wrote = json_object_get(c->s->written, key) != NULL;
+    pthread_mutex_unlock(&c->s->pending_lock);
+    return wrote;
+}
+
 /* Forget our last write to c's copy: the object is no longer synced to
  * this cluster (gone, unplaced, ignored or being deleted), so no reconcile
  * will compare the cache with that write; kept, the entry and the hub
@@ -690,15 +704,19 @@ static step reconcile_orphan(rctx *c)
  * and drop the finalizer when every cluster has. */
 static step reconcile_delete(rctx *c)
 {
-    forget_write(c);
-    if (!kr_managed_has_finalizer(c->hub, KR_FINALIZER_SYNCER))
+    /* a copy we wrote that neither the cache nor an entry shows yet is
+     * deleted too (asked for: the cache may not hold it) */
+    bool wrote = wrote_unseen(c);
+    if (!kr_managed_has_finalizer(c->hub, KR_FINALIZER_SYNCER)) {
+        forget_write(c);
         return STEP_OK;
+    }
     json_t *entries = syncer_status_parse(c->hub);
     if (!entries)
         return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
     step st = STEP_OK;
     json_t *entry = json_incref(json_object_get(entries, c->req->cluster));
-    if (syncer_delete_needed(c->hub, entries, c->req->cluster)) {
+    if (syncer_delete_needed(c->hub, entries, c->req->cluster) || wrote) {
         st = confirm_gone(c, true);
         /* What holds the delete here shows in this cluster's entry */
         char msg[sizeof(c->err->message)];
@@ -721,6 +739,8 @@ static step reconcile_delete(rctx *c)
             log_key(c, KR_LOG_INFO, "every cluster confirmed the delete: finalizer removed%s",
                     NULL);
     }
+    if (st == STEP_OK)
+        forget_write(c);
     json_decref(entry);
     json_decref(entries);
     return st;
@@ -729,10 +749,13 @@ static step reconcile_delete(rctx *c)
 /* Not placed here (any more): remove our copy, then our status entry. */
 static step reconcile_unplaced(rctx *c, const json_t *old_entry)
 {
-    forget_write(c);
-    step st = confirm_gone(c, old_entry != NULL);
+    /* a copy we wrote before the placement changed, which neither the
+     * cache (behind) nor an entry (not written yet) shows, is asked for
+     * too: left, it would outlive the object */
+    step st = confirm_gone(c, old_entry != NULL || wrote_unseen(c));
     if (st != STEP_OK)
-        return st;
+        return st; /* the write stays remembered for the next look */
+    forget_write(c);
     return write_status(c, NULL, SYNCER_FINALIZER_KEEP);
 }
 
