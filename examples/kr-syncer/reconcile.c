@@ -824,19 +824,6 @@ static int resolve_existing(rctx *c, json_t **out, bool *foreign, json_t **match
 /* The write the copy needs (create or patch); *written is what the write
  * returned (new), or the live copy a create found already matching (new),
  * or NULL when nothing was written. */
-/* True when decimal resourceVersion `a` >= `b`. */
-static bool rv_reached(const char *a, const char *b)
-{
-    size_t la = strspn(a, "0123456789"), lb = strspn(b, "0123456789");
-    if (la == 0 || lb == 0 || a[la] || b[lb])
-        return false;
-    while (la > 1 && *a == '0')
-        a++, la--;
-    while (lb > 1 && *b == '0')
-        b++, lb--;
-    return la != lb ? la > lb : strcmp(a, b) >= 0;
-}
-
 /* A new leader's hub cache ran as a standby's and may be behind its
  * predecessor's last writes: an object deleted meanwhile (the finalizer
  * taken off once every copy was gone) still looks alive, and a copy
@@ -851,7 +838,7 @@ static step hub_still_there(rctx *c)
     if (!reconcile_term.rv[0] || atomic_load(&c->res->fresh_term) == mark)
         return STEP_OK;
     char *seen = kr_informer_last_resource_version(c->res->hub);
-    bool fresh = seen && rv_reached(seen, reconcile_term.rv);
+    bool fresh = seen && kr_resource_version_compare(seen, reconcile_term.rv) >= 0;
     kr_free(seen);
     if (fresh) {
         atomic_store(&c->res->fresh_term, mark);
