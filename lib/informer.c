@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -62,6 +63,7 @@ struct kr_informer {
     rv_waiter *waiters;
     uint64_t observed_rv; /* under mu */
     char *last_rv; /* under mu */
+    char last_error[256]; /* under mu: the last list's failure, "" once it answers */
     kr_metrics_registry_t *metrics;
     kr_listwatch lw;
     kr_timer_clock clock;
@@ -201,6 +203,15 @@ static void fire_waiter(kr_informer_t *inf, rv_waiter *w, int rc)
     cb(rc, cb_user);
 }
 
+static void on_list_error(const kr_error_t *err, void *user)
+{
+    kr_informer_t *inf = user;
+    pthread_mutex_lock(&inf->mu);
+    snprintf(inf->last_error, sizeof(inf->last_error), "%.255s",
+             err->message[0] ? err->message : kr_strerror(err->code));
+    pthread_mutex_unlock(&inf->mu);
+}
+
 static void on_progress(const char *rv, bool synced, void *user)
 {
     kr_informer_t *inf = user;
@@ -209,6 +220,7 @@ static void on_progress(const char *rv, bool synced, void *user)
      * list that gave none) still syncs, but moves no RV waiter */
     bool numeric = parse_rv(rv, &v) == 0;
     pthread_mutex_lock(&inf->mu);
+    inf->last_error[0] = '\0'; /* the server answers */
     if (numeric)
         inf->observed_rv = v;
     if (*rv && (!inf->last_rv || strcmp(inf->last_rv, rv) != 0)) {
@@ -588,6 +600,7 @@ int kr_informer_new(const kr_informer_opts *opts, kr_informer_t **out, kr_error_
     if (!seed)
         seed = (uint64_t)kr_clock_monotonic_ns() ^ (uintptr_t)inf;
     kr_reflector_opts ro = {
+        .version = KR_REFLECTOR_OPTS_VERSION,
         .lw = inf->lw,
         .clock = inf->clock,
         .store = inf->store,
@@ -604,6 +617,7 @@ int kr_informer_new(const kr_informer_opts *opts, kr_informer_t **out, kr_error_
         .seed = seed,
         .logger = opts->logger,
         .name = inf->scope,
+        .on_list_error = on_list_error,
     };
     rc = kr_reflector_new(&ro, &inf->refl, err);
     if (rc)
@@ -744,6 +758,19 @@ const char *kr_informer_describe(const kr_informer_t *inf)
 bool kr_informer_has_synced(const kr_informer_t *inf)
 {
     return inf && atomic_load(&((kr_informer_t *)inf)->synced);
+}
+
+bool kr_informer_last_error(const kr_informer_t *inf, char *buf, size_t len)
+{
+    if (!inf)
+        return false;
+    kr_informer_t *m = (kr_informer_t *)inf;
+    pthread_mutex_lock(&m->mu);
+    bool failing = m->last_error[0] != '\0';
+    if (failing && buf && len)
+        snprintf(buf, len, "%s", m->last_error);
+    pthread_mutex_unlock(&m->mu);
+    return failing;
 }
 
 char *kr_informer_last_resource_version(const kr_informer_t *inf)

@@ -37,6 +37,7 @@ struct kr_reflector {
     kr_timer_clock clock;
     kr_store_t *store;
     kr_reflector_hooks hooks;
+    void (*on_list_error)(const kr_error_t *err, void *user);
     kr_logger logger;
     char *label_selector;
     char *field_selector;
@@ -424,6 +425,15 @@ static bool rv_refused(int code, const kr_error_t *err)
 
 static void send_list_page(kr_reflector_t *r);
 
+static void list_failed(kr_reflector_t *r, const kr_error_t *err)
+{
+    kr_error_t none = {0};
+    if (!err)
+        kr_error_set(&none, KR_EIO, "the list gave no items");
+    if (r->on_list_error)
+        r->on_list_error(err ? err : &none, r->hooks.user);
+}
+
 static void on_list_page(json_t *items, const char *rv, const char *cont, const kr_error_t *err,
                          void *user)
 {
@@ -459,6 +469,7 @@ static void on_list_page(json_t *items, const char *rv, const char *cont, const 
         }
         kr_log(&r->logger, KR_LOG_WARN, MOD, "%s: list failed: %s", r->name,
                err ? err->message : "no items");
+        list_failed(r, err);
         drop_pending(r);
         back_off(r, NEXT_RELIST);
         return;
@@ -550,6 +561,7 @@ static void send_list_page(kr_reflector_t *r)
     if (r->lw.vt->list(r->lw.impl, &req, on_list_page, r, &r->request, &err) != 0) {
         r->request = NULL;
         kr_log(&r->logger, KR_LOG_WARN, MOD, "%s: cannot send list: %s", r->name, err.message);
+        list_failed(r, &err);
         drop_pending(r);
         back_off(r, NEXT_RELIST);
     }
@@ -897,6 +909,7 @@ int kr_reflector_new(const kr_reflector_opts *opts, kr_reflector_t **out, kr_err
     r->clock = opts->clock;
     r->store = opts->store;
     r->hooks = opts->hooks;
+    r->on_list_error = opts->version >= 2 ? opts->on_list_error : NULL;
     r->logger = opts->logger;
     r->page_size = opts->page_size ? opts->page_size : 500;
     r->page_size_set = opts->page_size != 0;

@@ -492,6 +492,48 @@ START_TEST(opaque_or_missing_list_resource_versions_still_sync)
 }
 END_TEST
 
+/* What a cache that has not synced waits on: the last list's failure,
+ * from that failure until the server answers again (a list, or later a
+ * watch event); a failed relist of a synced cache says so too. */
+START_TEST(last_error_tells_what_the_lists_meet_until_one_succeeds)
+{
+    world w;
+    world_init(&w, NULL, NULL, NULL);
+    char buf[128] = "unchanged";
+    ck_assert(!kr_informer_last_error(w.inf, buf, sizeof(buf)));
+    ck_assert_str_eq(buf, "unchanged");
+    ck_assert_int_eq(kr_informer_start(w.inf, NULL), 0);
+    fake_lw_list_fail_status(&w.lw, KR_EUNAVAILABLE, 503, "ServiceUnavailable",
+                             "the server is currently unable to handle the request");
+    ck_assert(!kr_informer_has_synced(w.inf));
+    ck_assert(kr_informer_last_error(w.inf, buf, sizeof(buf)));
+    ck_assert_str_eq(buf, "the server is currently unable to handle the request");
+    char small[8];
+    ck_assert(kr_informer_last_error(w.inf, small, sizeof(small)));
+    ck_assert_str_eq(small, "the ser");
+    ck_assert(kr_informer_last_error(w.inf, NULL, 0));
+    fake_clock_advance(&w.clock, fake_clock_next_due(&w.clock));
+    fake_lw_list_fail(&w.lw, KR_ECONNECT, 0);
+    ck_assert(kr_informer_last_error(w.inf, buf, sizeof(buf)));
+    ck_assert_str_eq(buf, "fake list failure");
+    fake_clock_advance(&w.clock, fake_clock_next_due(&w.clock));
+    fake_lw_list_ok(&w.lw, list_of(1, 1), "5", NULL);
+    ck_assert(kr_informer_has_synced(w.inf));
+    ck_assert(!kr_informer_last_error(w.inf, buf, sizeof(buf)));
+    /* synced, then its server goes: the relist's failure shows */
+    fake_lw_close(&w.lw, KR_EGONE, 410);
+    fake_clock_advance(&w.clock, fake_clock_next_due(&w.clock));
+    fake_lw_list_fail(&w.lw, KR_ECONNECT, 0);
+    ck_assert(kr_informer_has_synced(w.inf));
+    ck_assert(kr_informer_last_error(w.inf, buf, sizeof(buf)));
+    fake_clock_advance(&w.clock, fake_clock_next_due(&w.clock));
+    fake_lw_list_ok(&w.lw, list_of(1, 1), "6", NULL);
+    ck_assert(!kr_informer_last_error(w.inf, buf, sizeof(buf)));
+    ck_assert(!kr_informer_last_error(NULL, buf, sizeof(buf)));
+    world_free(&w);
+}
+END_TEST
+
 START_TEST(new_rejects_incomplete_options)
 {
     kr_informer_t *inf = NULL;
@@ -522,6 +564,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, selectors_scope_requests_and_listers_filter_the_cache);
     tcase_add_test(tc, metrics_count_lists_restarts_and_events);
     tcase_add_test(tc, opaque_or_missing_list_resource_versions_still_sync);
+    tcase_add_test(tc, last_error_tells_what_the_lists_meet_until_one_succeeds);
     tcase_add_test(tc, new_rejects_incomplete_options);
     suite_add_tcase(s, tc);
     return s;

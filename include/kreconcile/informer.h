@@ -143,6 +143,13 @@ KR_API const char *kr_informer_describe(const kr_informer_t *inf);
  * [worker thread] */
 KR_API int kr_informer_wait_for_sync(kr_informer_t *inf, uint64_t timeout_ms, kr_error_t *err);
 
+/* What the informer's last list met, into buf (`len` bytes), and true,
+ * from a failed list until its server answers again (a list or a watch
+ * event); false otherwise. A multi-cluster controller shows it for a
+ * cluster whose cache has not synced: what that cluster's work waits on.
+ * [any thread] */
+KR_API bool kr_informer_last_error(const kr_informer_t *inf, char *buf, size_t len);
+
 /* The last resourceVersion observed (events, bookmarks, lists): a new
  * string (kr_free), or NULL before the first list. [any thread] */
 KR_API char *kr_informer_last_resource_version(const kr_informer_t *inf);

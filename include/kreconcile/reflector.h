@@ -206,8 +206,14 @@ typedef struct kr_reflector_opts {
     uint64_t seed; /* for jitter and timeouts; 0 = fixed default */
     kr_logger logger;
     const char *name; /* for logs, e.g. "v1/configmaps"; copied */
+    /* Version 2. A list failed (`err`: what the transport or the server
+     * said) and the reflector backs off before listing again; gets
+     * hooks.user. As client-go's WatchErrorHandler, for lists: what a
+     * cache that has not synced (or has lost its server) waits on. May be
+     * NULL. [loop thread] */
+    void (*on_list_error)(const kr_error_t *err, void *user);
 } kr_reflector_opts;
-#define KR_REFLECTOR_OPTS_VERSION 1
+#define KR_REFLECTOR_OPTS_VERSION 2
 /* clang-format off */
 #define KR_REFLECTOR_OPTS_INIT {.version = KR_REFLECTOR_OPTS_VERSION}
 /* clang-format on */
