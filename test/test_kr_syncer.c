@@ -227,8 +227,8 @@ static bool hub_gone(world *w, const void *arg)
     return o == NULL;
 }
 
-/* The hub object's status says dc is verified. */
-/* x->dc's entry in the hub object's sync-status has a lastError. */
+/* x->dc's entry in the hub object's sync-status has a lastError (one
+ * that contains x->value when given). */
 static bool entry_has_error(world *w, const void *arg)
 {
     const want *x = arg;
@@ -236,7 +236,9 @@ static bool entry_has_error(world *w, const void *arg)
     const char *text = json_string_value(json_object_get(
         json_object_get(json_object_get(o, "metadata"), "annotations"), KR_ANNOTATION_SYNC_STATUS));
     json_t *st = text ? json_loads(text, 0, NULL) : NULL;
-    bool ok = json_object_get(json_object_get(st, x->dc ? "dc2" : "dc1"), "lastError") != NULL;
+    const char *error =
+        json_string_value(json_object_get(json_object_get(st, x->dc ? "dc2" : "dc1"), "lastError"));
+    bool ok = error && (!x->value || strstr(error, x->value));
     json_decref(st);
     json_decref(o);
     return ok;
@@ -452,9 +454,20 @@ START_TEST(program_keeps_dc1_converging_while_dc2_hangs)
 }
 END_TEST
 
+/* The hub object is there with dc1's entry verified. */
+static bool dc1_verified(world *w, const void *arg)
+{
+    const want *x = arg;
+    want one = *x;
+    one.dc = 0;
+    return verified(w, &one);
+}
+
 /* A datacenter down when the program starts (or when a new leader takes
- * over) holds its own lane only: dc1 converges meanwhile, and dc2 catches
- * up once it answers and its cache has synced. */
+ * over) holds its own lane only: dc1 converges meanwhile, its entries are
+ * written without waiting for dc2's, dc2's entry says what its cache
+ * meets, and a hub delete waits for dc2; dc2 catches up once it answers
+ * and its cache has synced. */
 START_TEST(program_starts_with_a_datacenter_down_and_dc1_converges)
 {
     world w;
@@ -464,12 +477,31 @@ START_TEST(program_starts_with_a_datacenter_down_and_dc1_converges)
     kr_test_proc syncer;
     start_syncer(&w, &syncer, 0, false);
     hub_create(&w, CM, cm("early", "v1"));
+    hub_create(&w, CM, cm("held", "v1"));
     want dc1 = {CM, "early", 0, "v1", "data", "value"};
     wait_for(&w, copy_is, &dc1, "dc1 converging while dc2 never answered");
+    /* the status batch does not wait for a lane whose cache never synced
+     * (it would wait 10 s for its entry): dc1's is there long before */
+    time_t t0 = time(NULL);
+    wait_for(&w, dc1_verified, &dc1, "dc1's entry");
+    ck_assert_msg(time(NULL) - t0 <= 5, "dc1's entry waited %lds for dc2's",
+                  (long)(time(NULL) - t0));
+    want why = {CM, "early", 1, "has not synced", NULL, NULL};
+    wait_for(&w, entry_has_error, &why, "dc2's entry naming what its cache meets");
+    want held1 = {CM, "held", 0, "v1", "data", "value"};
+    wait_for(&w, copy_is, &held1, "dc1's copy of held");
+    ck_assert_int_eq(kr_client_delete(w.hub.cl.c, CM, NSNAME, "held", NULL, NULL, NULL), 0);
+    want gone1 = {CM, "held", 0, NULL, NULL, NULL};
+    wait_for(&w, copy_is, &gone1, "the delete in dc1");
+    want held2 = {CM, "held", 1, "has not synced", NULL, NULL};
+    wait_for(&w, entry_has_error, &held2, "what holds the delete in dc2's entry");
+    want hub_held = {CM, "held", 0, NULL, NULL, NULL};
+    ck_assert_msg(hub_kept(&w, &hub_held), "the hub delete completed while dc2 was down");
     kr_testserver_faults up = {0};
     kr_testserver_set_faults(w.dc[1].cl.ts, &up);
     want dc2 = {CM, "early", 1, "v1", "data", "value"};
     wait_for(&w, verified, &dc2, "dc2 once it answers");
+    wait_for(&w, hub_gone, &hub_held, "the hub delete once dc2 answers");
     stop_syncer(&w, &syncer, SIGTERM, 0);
     kr_test_proc_free(&syncer);
     world_down(&w);

@@ -29,6 +29,8 @@ static void map_hub(kr_controller_t *ctl, const char *cluster, const json_t *obj
     const char *ns = json_string_value(json_object_get(meta, "namespace"));
     for (size_t i = 0; name && i < s->n_clusters; i++)
         kr_controller_enqueue(ctl, s->clusters[i].name, ns, name);
+    if (name && !atomic_exchange(&res->unsynced_watch, true))
+        kr_controller_enqueue(ctl, s->hub_name, s->namespace_, SYNCER_UNSYNCED_NAME);
 }
 
 /* True when every member of `a` but those named in `skip` equals b's, and

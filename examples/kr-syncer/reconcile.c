@@ -218,6 +218,20 @@ static step write_status(rctx *c, const json_t *entry, syncer_finalizer finalize
     return st;
 }
 
+/* The same for several clusters' entries (cluster -> entry, JSON null:
+ * remove it) in one write. */
+static step write_entries(rctx *c, const json_t *updates, syncer_finalizer finalizer)
+{
+    json_t *patch = NULL;
+    if (syncer_status_patch_entries(c->hub, updates, finalizer, &patch, c->err) != 0)
+        return STEP_FAILED;
+    if (!patch)
+        return STEP_OK;
+    step st = hub_patch(c, patch);
+    json_decref(patch);
+    return st;
+}
+
 /* True when two error texts differ at most in their numbers (each run of
  * digits matches any other): the same failure again, as curl and the
  * apiserver put timings, ports and attempt counts into their messages
@@ -396,6 +410,8 @@ static size_t expected_entries(const rctx *c)
         pthread_mutex_lock(&cl->health.lock);
         bool healthy = cl->health.retry_at_ns == 0;
         pthread_mutex_unlock(&cl->health.lock);
+        /* a lane whose cache has not synced holds its keys until it has */
+        healthy = healthy && kr_informer_has_synced(cl->copies[c->res - c->s->resources]);
         if (healthy && (kr_controller_pending(c->ctl, cl->name, c->req->namespace_, c->req->name) ||
                         awaits_our_write(c, cl->name)))
             n++;
@@ -496,32 +512,134 @@ static json_t *entries_for(const json_t *hub, json_t *parked)
     return updates;
 }
 
+/* The clusters whose cache of this resource has not synced (down when we
+ * started, or not serving the resource) hold their own lanes: nothing
+ * else would say why an object has no entry there, or why its delete
+ * waits. Into `updates` (cluster -> entry; those there already are left
+ * alone), for each such cluster whose lists fail and that the object is
+ * placed in (`deleting`: whose confirmation its delete needs), its entry
+ * with a lastError saying what the cache's lists meet, unless it says so
+ * already. `entries`: syncer_status_parse of `hub`. -1: out of memory. */
+static int unsynced_entries(syncer_t *s, size_t resource, const json_t *hub, const json_t *entries,
+                            bool deleting, json_t *updates)
+{
+    for (size_t i = 0; i < s->n_clusters; i++) {
+        const char *name = s->clusters[i].name;
+        kr_informer_t *copies = s->clusters[i].copies[resource];
+        char why[256], msg[320];
+        if (json_object_get(updates, name) || kr_informer_has_synced(copies) ||
+            !kr_informer_last_error(copies, why, sizeof(why)))
+            continue;
+        if (deleting ? !syncer_delete_needed(hub, entries, name) : !syncer_placed(hub, name))
+            continue;
+        snprintf(msg, sizeof(msg), "the cluster's cache has not synced: %s",
+                 syncer_without_request(why));
+        const json_t *old = json_object_get(entries, name);
+        const char *was = json_string_value(json_object_get(old, "lastError"));
+        if (was && same_error(was, msg))
+            continue;
+        syncer_status st = {
+            .source_resource_version =
+                json_string_value(json_object_get(old, "sourceResourceVersion")),
+            .target_resource_version =
+                json_string_value(json_object_get(old, "targetResourceVersion")),
+            .last_error = msg,
+        };
+        if (json_object_set_new(updates, name, syncer_status_entry(&st)) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* True when a cluster's cache of `resource` has not synced and its
+ * lists fail. [any thread] */
+static bool any_unsynced_failing(syncer_t *s, size_t resource)
+{
+    for (size_t i = 0; i < s->n_clusters; i++) {
+        kr_informer_t *copies = s->clusters[i].copies[resource];
+        if (!kr_informer_has_synced(copies) && kr_informer_last_error(copies, NULL, 0))
+            return true;
+    }
+    return false;
+}
+
+/* How often the hub lane looks for a cluster whose cache has not synced
+ * and whose lists fail, until every cache has synced. */
+#define UNSYNCED_LOOK_MS 2000u
+
+/* The hub lane's SYNCER_UNSYNCED_NAME key: when a cluster's cache has not
+ * synced and its lists fail, queue every object on the hub lane once
+ * (flush_status then says so in their entries: unsynced_entries); look
+ * again in a while until every cache has synced. */
+static kr_reconcile_result tell_unsynced(syncer_t *s, kr_controller_t *ctl, size_t resource,
+                                         uint64_t *requeue_after_ms)
+{
+    bool waiting = false, tell = false;
+    for (size_t i = 0; i < s->n_clusters; i++) {
+        syncer_cluster *cl = &s->clusters[i];
+        if (kr_informer_has_synced(cl->copies[resource]))
+            continue;
+        waiting = true;
+        if (!cl->unsynced_told[resource] && kr_informer_last_error(cl->copies[resource], NULL, 0))
+            tell = cl->unsynced_told[resource] = true;
+    }
+    json_t *keys = NULL;
+    if (tell &&
+        kr_store_list_keys(kr_informer_store(s->resources[resource].hub), &keys, NULL) == 0) {
+        size_t i;
+        json_t *key;
+        json_array_foreach(keys, i, key)
+        {
+            const char *k = json_string_value(key), *slash = k ? strchr(k, '/') : NULL;
+            char ns[254];
+            if (slash && (size_t)(slash - k) < sizeof(ns)) {
+                snprintf(ns, sizeof(ns), "%.*s", (int)(slash - k), k);
+                kr_controller_enqueue(ctl, s->hub_name, ns, slash + 1);
+            }
+        }
+        json_decref(keys);
+    }
+    if (!waiting)
+        return KR_RECONCILE_DONE;
+    if (requeue_after_ms)
+        *requeue_after_ms = UNSYNCED_LOOK_MS;
+    return KR_RECONCILE_REQUEUE_AFTER;
+}
+
 /* The hub lane: write every entry parked for the object in one patch,
  * which also adds our finalizer when the object lacks it. */
 static kr_reconcile_result flush_status(syncer_t *s, size_t resource,
                                         const kr_reconcile_request *req, kr_error_t *err)
 {
     json_t *entries = syncer_pending_take(s, resource, req->namespace_, req->name);
-    if (!entries)
+    if (!entries && !any_unsynced_failing(s, resource))
         return KR_RECONCILE_DONE;
+    if (!entries && !(entries = json_object()))
+        return kr_error_set(err, KR_ENOMEM, "out of memory"), KR_RECONCILE_ERROR;
     syncer_resource *res = &s->resources[resource];
     uint64_t after = 0;
     rctx c = {.s = s, .res = res, .req = req, .after_ms = &after, .err = err};
     c.hub = syncer_hub_get(s, resource, req->namespace_, req->name);
     step st = STEP_OK;
     json_t *patch = NULL, *updates = NULL;
-    /* Gone, ignored or being deleted: the entries no longer matter. */
-    if (c.hub && !kr_managed_unsynced_reason(c.hub) && !meta_string(c.hub, "deletionTimestamp")) {
-        updates = entries_for(c.hub, entries);
-        if (!updates)
+    /* Gone or ignored: the entries no longer matter; being deleted: only
+     * what holds the delete in a cluster whose cache never synced. */
+    bool deleting = c.hub && meta_string(c.hub, "deletionTimestamp");
+    if (c.hub && !kr_managed_unsynced_reason(c.hub) &&
+        (!deleting || kr_managed_has_finalizer(c.hub, KR_FINALIZER_SYNCER))) {
+        updates = deleting ? json_object() : entries_for(c.hub, entries);
+        json_t *now = updates ? syncer_status_parse(c.hub) : NULL;
+        if (!updates || !now || unsynced_entries(s, resource, c.hub, now, deleting, updates) != 0)
             st = (kr_error_set(err, KR_ENOMEM, "out of memory"), STEP_FAILED);
         else if (json_object_size(updates) == 0)
             st = STEP_OK; /* none left to write: no finalizer needed for them */
-        else if (syncer_status_patch_entries(c.hub, updates, SYNCER_FINALIZER_ADD, &patch, err) !=
-                 0)
+        else if (syncer_status_patch_entries(
+                     c.hub, updates, deleting ? SYNCER_FINALIZER_KEEP : SYNCER_FINALIZER_ADD,
+                     &patch, err) != 0)
             st = STEP_FAILED;
         else if (patch)
             st = hub_patch(&c, patch);
+        json_decref(now);
     }
     if (st != STEP_OK)
         syncer_pending_restore(s, resource, req->namespace_, req->name, entries);
@@ -734,7 +852,16 @@ static step reconcile_delete(rctx *c)
     if (st == STEP_OK) {
         bool complete = syncer_delete_complete(
             c->hub, entries, (const char *const *)c->s->cluster_names, c->s->n_clusters);
-        st = write_status(c, entry, complete ? SYNCER_FINALIZER_RELEASE : SYNCER_FINALIZER_KEEP);
+        /* a cluster whose cache never synced says here what holds it */
+        json_t *updates = json_object();
+        if (!updates || json_object_set(updates, c->req->cluster, entry ? entry : json_null()) ||
+            (!complete && unsynced_entries(c->s, (size_t)(c->res - c->s->resources), c->hub,
+                                           entries, true, updates) != 0))
+            st = (kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED);
+        else
+            st = write_entries(c, updates,
+                               complete ? SYNCER_FINALIZER_RELEASE : SYNCER_FINALIZER_KEEP);
+        json_decref(updates);
         if (st == STEP_OK && complete)
             log_key(c, KR_LOG_INFO, "every cluster confirmed the delete: finalizer removed%s",
                     NULL);
@@ -1217,10 +1344,13 @@ kr_reconcile_result syncer_reconcile_in(syncer_t *s, kr_controller_t *ctl, size_
     reconcile_term.rv[0] = '\0';
     reconcile_term.leading = !s->term || s->term(&reconcile_term.term, reconcile_term.rv,
                                                  sizeof(reconcile_term.rv), s->term_user) == 0;
-    if (ctl && strcmp(req->cluster, s->hub_name) == 0)
-        return strcmp(req->name, SYNCER_SWEEP_NAME) == 0
-                   ? sweep_parked(s, ctl, resource)
-                   : flush_status(s, resource, req, err ? err : &local);
+    if (ctl && strcmp(req->cluster, s->hub_name) == 0) {
+        if (strcmp(req->name, SYNCER_SWEEP_NAME) == 0)
+            return sweep_parked(s, ctl, resource);
+        if (strcmp(req->name, SYNCER_UNSYNCED_NAME) == 0)
+            return tell_unsynced(s, ctl, resource, requeue_after_ms);
+        return flush_status(s, resource, req, err ? err : &local);
+    }
     syncer_cluster *cl = find_cluster(s, req->cluster);
     if (!cl)
         return KR_RECONCILE_DONE; /* a cluster no longer configured: the sweeper's */
@@ -1331,7 +1461,8 @@ int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
         cl->name = dup_or_empty(cfg->cluster_names[i]);
         cl->client = cfg->cluster_clients[i];
         cl->copies = calloc(s->n_resources, sizeof(kr_informer_t *));
-        if (!cl->name || !cl->copies) {
+        cl->unsynced_told = calloc(s->n_resources, sizeof(bool));
+        if (!cl->name || !cl->copies || !cl->unsynced_told) {
             rc = kr_error_set(err, KR_ENOMEM, "out of memory");
             break;
         }
@@ -1361,6 +1492,7 @@ void syncer_free(syncer_t *s)
         syncer_health_destroy(&s->clusters[i].health);
         free(s->clusters[i].name);
         free(s->clusters[i].copies);
+        free(s->clusters[i].unsynced_told);
     }
     free(s->resources);
     free(s->clusters);

@@ -151,6 +151,10 @@ typedef struct syncer_cluster {
     char *name;
     kr_client_t *client; /* borrowed */
     kr_informer_t **copies; /* per resource: our copies (managed-by label) */
+    /* per resource: the lists of a cache that has not synced fail, and
+     * every object was queued for the hub lane to say so in its entry
+     * (touched by the hub lane's SYNCER_UNSYNCED_NAME key alone) */
+    bool *unsynced_told;
     syncer_health health;
 } syncer_cluster;
 
@@ -169,6 +173,9 @@ typedef struct syncer_resource {
     /* the controller syncer_watch was given (set before it starts), whose
      * lanes a cluster's return wakes; NULL without one */
     kr_controller_t *ctl;
+    /* the hub lane's key SYNCER_UNSYNCED_NAME was queued (at the first
+     * hub event) */
+    atomic_bool unsynced_watch;
 } syncer_resource;
 
 typedef struct syncer_config {
@@ -310,6 +317,12 @@ int64_t syncer_pending_sweep(syncer_t *s, size_t resource, int64_t now_ns, synce
 /* The name of the hub lane's key whose reconcile sweeps the due entries
  * (never an object's name: Kubernetes names have no '~'). */
 #define SYNCER_SWEEP_NAME "~parked-status"
+
+/* The hub lane's key that looks, every few seconds until every cluster's
+ * cache has synced, for a cluster whose lists fail (down when the syncer
+ * started, or not serving the resource): its lane holds its keys, so
+ * the hub lane writes, in each object's entry for it, what holds it. */
+#define SYNCER_UNSYNCED_NAME "~unsynced-clusters"
 
 /* How long after creating a copy the syncer deletes it itself when its
  * hub object is found gone (a hub delete that beat the finalizer); any
