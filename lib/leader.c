@@ -693,9 +693,12 @@ int kr_leader_new(const kr_leader_opts *opts, kr_leader_t **out, kr_error_t *err
     if (!opts->lease_namespace || !*opts->lease_namespace || !opts->lease_name ||
         !*opts->lease_name)
         return kr_error_set(err, KR_EINVAL, "leader: lease namespace and name are required");
-    uint64_t lease_ms = opts->lease_duration_ms ? opts->lease_duration_ms : 15000;
-    uint64_t renew_ms = opts->renew_deadline_ms ? opts->renew_deadline_ms : 10000;
-    uint64_t retry_ms = opts->retry_period_ms ? opts->retry_period_ms : 2000;
+    uint64_t lease_ms =
+        opts->lease_duration_ms ? opts->lease_duration_ms : KR_LEADER_DEFAULT_LEASE_DURATION_MS;
+    uint64_t renew_ms =
+        opts->renew_deadline_ms ? opts->renew_deadline_ms : KR_LEADER_DEFAULT_RENEW_DEADLINE_MS;
+    uint64_t retry_ms =
+        opts->retry_period_ms ? opts->retry_period_ms : KR_LEADER_DEFAULT_RETRY_PERIOD_MS;
     if (lease_ms > 1000ULL * 86400 * 365)
         return kr_error_set(err, KR_EINVAL, "leader: lease duration too long");
     if (renew_ms >= lease_ms)

@@ -26,10 +26,6 @@
 /* After a signal, a stop that overruns its timeout by this much ends the
  * process (status 1) rather than hang a rollout. */
 #define SHUTDOWN_GRACE_MS 5000
-/* Leadership lost: how long in-flight reconciles may still run before the
- * process exits. The defaults' lease duration less their renew deadline:
- * another replica may lead from then on. */
-#define LOST_LEASE_GRACE_MS 5000
 /* How often a leader looks for a controller whose caches never synced. */
 #define FAILED_POLL_MS 1000
 
@@ -92,6 +88,13 @@ struct kr_manager {
     /* Set when leadership was lost: the process exits at this instant
      * (CLOCK_MONOTONIC ns) if it is still stopping; 0: not armed. */
     _Atomic int64_t watchdog_ns;
+    /* Leadership lost: how long in-flight reconciles may still run before
+     * the process exits, from the step-down: the lease duration less the
+     * renew deadline, after which another replica may lead. */
+    uint64_t lost_grace_ms;
+    /* the manager stops the election itself (under lock): a step-down
+     * from then on is no loss */
+    bool leader_stopping;
 
     /* Guarded by lock: */
     pthread_mutex_t lock;
@@ -324,18 +327,43 @@ static void on_started_leading(const kr_leader_term *term, void *user)
     pthread_mutex_unlock(&m->lock);
 }
 
+static void set_watchdog(kr_manager_t *m, int64_t at_ns);
+
+/* Every step-down before the leader-only parts have stopped is a loss,
+ * also during a graceful stop: from now on, reconciles still
+ * running get until another replica may lead, then the process exits
+ * (the watchdog). [loop thread] */
 static void on_stopped_leading(void *user)
 {
     kr_manager_t *m = user;
     pthread_mutex_lock(&m->lock);
     atomic_store(&m->leading, false);
-    bool expected = m->state != STATE_RUNNING || m->stop_requested;
-    if (!expected)
+    bool lost = !m->leader_stopping;
+    bool stopping = m->state != STATE_RUNNING || m->stop_requested;
+    if (lost && !stopping)
         m->lead_lost_pending = true;
+    if (lost && stopping)
+        m->exit_code = 1;
+    /* armed under the lock: once the leader-only parts have stopped
+     * (leader_stopping set, the watchdog disarmed), it is not armed again */
+    if (lost)
+        set_watchdog(m, kr_ns_after_ms(kr_clock_monotonic_ns(), m->lost_grace_ms));
     pthread_cond_broadcast(&m->changed);
     pthread_mutex_unlock(&m->lock);
-    if (!expected)
-        kr_log(&m->logger, KR_LOG_ERROR, "manager", "leadership lost: stopping");
+    if (!lost)
+        return;
+    kr_log(&m->logger, KR_LOG_ERROR, "manager", "leadership lost: stopping%s",
+           stopping ? " (a stop was under way)" : "");
+}
+
+/* Nothing guarded by the Lease runs any more: a step-down from now on is
+ * no loss, and the watchdog is disarmed. */
+static void lease_unneeded(kr_manager_t *m)
+{
+    pthread_mutex_lock(&m->lock);
+    m->leader_stopping = true;
+    set_watchdog(m, 0);
+    pthread_mutex_unlock(&m->lock);
 }
 
 static void on_new_leader(const char *identity, void *user)
@@ -463,6 +491,11 @@ static int make_leader(kr_manager_t *m, const kr_manager_opts *opts, kr_error_t 
                                                         : opts->program->name;
     lo.lease_duration_ms = cfg->leader_lease_duration_ms;
     lo.renew_deadline_ms = cfg->leader_renew_deadline_ms;
+    uint64_t lease_ms =
+                 lo.lease_duration_ms ? lo.lease_duration_ms : KR_LEADER_DEFAULT_LEASE_DURATION_MS,
+             renew_ms =
+                 lo.renew_deadline_ms ? lo.renew_deadline_ms : KR_LEADER_DEFAULT_RENEW_DEADLINE_MS;
+    m->lost_grace_ms = lease_ms > renew_ms ? lease_ms - renew_ms : 0; /* else refused below */
     lo.retry_period_ms = cfg->leader_retry_period_ms;
     lo.on_started_leading = on_started_leading;
     lo.on_stopped_leading = on_stopped_leading;
@@ -697,7 +730,7 @@ static void *signal_main(void *arg)
             kr_log(&m->logger, KR_LOG_ERROR, "manager",
                    "leadership lost and a reconcile still runs %llu ms later, when another "
                    "replica may lead: exiting",
-                   (unsigned long long)LOST_LEASE_GRACE_MS);
+                   (unsigned long long)m->lost_grace_ms);
             _exit(1);
         }
         if (n == 0 && signal_deadline_ns && deadline_ns == signal_deadline_ns) {
@@ -972,19 +1005,17 @@ int kr_manager_run(kr_manager_t *m)
         if (lead_now && lead_start(m) != 0)
             kr_manager_stop(m, 1);
     /* As controller-runtime, no graceful drain once another replica may
-     * lead: in-flight reconciles get until then, or the process exits. */
-    if (lost)
-        set_watchdog(m, kr_ns_after_ms(kr_clock_monotonic_ns(), LOST_LEASE_GRACE_MS));
+     * lead: in-flight reconciles get until then (the watchdog
+     * on_stopped_leading armed), or the process exits. */
     pthread_mutex_lock(&m->lock);
     m->state = STATE_STOPPING;
-    int code = m->exit_code;
     pthread_mutex_unlock(&m->lock);
     kr_log(&m->logger, KR_LOG_INFO, "manager", "stopping");
     /* The Lease goes last: nothing guarded by it may run once another
      * replica can take over. */
     lead_stop(m);
+    lease_unneeded(m);
     if (lost) {
-        set_watchdog(m, 0); /* nothing guarded by the Lease runs any more */
         /* and it is competed for no more: it could be taken back, and
          * held while the rest stops */
         kr_error_t lerr = {0};
@@ -1005,6 +1036,7 @@ int kr_manager_run(kr_manager_t *m)
     stop_signal_thread(m);
     pthread_mutex_lock(&m->lock);
     m->state = STATE_DONE;
+    int code = m->exit_code; /* a Lease lost during the stop made it 1 */
     pthread_mutex_unlock(&m->lock);
     kr_log(&m->logger, KR_LOG_INFO, "manager", "stopped (exit code %d)", code);
     return code;

@@ -1868,6 +1868,92 @@ START_TEST(lost_leadership_does_not_wait_for_a_long_reconcile)
 }
 END_TEST
 
+/* The reconciles of a deposed leader get until another replica may lead:
+ * the lease duration less the renew deadline as configured (here 1 s),
+ * not the defaults' 5 s. */
+START_TEST(lost_leadership_grace_is_the_lease_duration_less_the_renew_deadline)
+{
+    struct server s;
+    server_start(&s);
+    const char *args[] = {"--kubeconfig",
+                          s.kubeconfig,
+                          "--listen",
+                          "0",
+                          "--leader-elect",
+                          "--leader-elect-lease-duration=4s",
+                          "--leader-elect-renew-deadline=3s",
+                          "--leader-elect-retry-period=500ms",
+                          "--log-format",
+                          "text",
+                          NULL};
+    struct child c;
+    child_spawn(&c, args);
+    ck_assert_msg(child_wait_output(&c, "reconcile finished team-a/cm1\n", 30000),
+                  "running: %d\nstdout: %s\nstderr: %s", kr_test_proc_running(&c.p), c.out_text,
+                  c.err_text);
+    tc_response r;
+    tc_json(kr_testserver_url(s.ts), "POST", "/api/v1/namespaces/team-a/configmaps",
+            "{\"metadata\":{\"name\":\"slow\"}}", &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    tc_free(&r);
+    ck_assert(child_wait_output(&c, "reconcile started team-a/slow\n", 30000));
+    steal_lease(&s);
+    int code = child_wait_exit(&c, 60000);
+    ck_assert_msg(code == 1, "exit %d\n%s", code, c.err_text);
+    ck_assert_msg(strstr(c.err_text, "a reconcile still runs 1000 ms later") != NULL, "%s",
+                  c.err_text);
+    server_stop(&s);
+}
+END_TEST
+
+/* A Lease lost during a graceful stop (SIGTERM while a long reconcile
+ * runs, then another replica takes the Lease) is a loss as any other: the
+ * reconcile gets until another replica may lead, not the whole shutdown
+ * timeout, and the exit status says so. */
+START_TEST(a_lease_lost_during_a_graceful_stop_still_bounds_the_reconcile)
+{
+    struct server s;
+    server_start(&s);
+    const char *args[] = {"--kubeconfig",
+                          s.kubeconfig,
+                          "--listen",
+                          "0",
+                          "--leader-elect",
+                          "--leader-elect-lease-duration=4s",
+                          "--leader-elect-renew-deadline=3s",
+                          "--leader-elect-retry-period=500ms",
+                          "--log-format",
+                          "text",
+                          NULL};
+    struct child c;
+    child_spawn(&c, args);
+    ck_assert_msg(child_wait_output(&c, "reconcile finished team-a/cm1\n", 30000),
+                  "running: %d\nstdout: %s\nstderr: %s", kr_test_proc_running(&c.p), c.out_text,
+                  c.err_text);
+    tc_response r;
+    tc_json(kr_testserver_url(s.ts), "POST", "/api/v1/namespaces/team-a/configmaps",
+            "{\"metadata\":{\"name\":\"slow\"}}", &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    tc_free(&r);
+    ck_assert(child_wait_output(&c, "reconcile started team-a/slow\n", 30000));
+    kr_test_proc_signal(&c.p, SIGTERM); /* the graceful stop waits for the reconcile */
+    for (int64_t deadline = now_ms() + 30000;
+         !strstr(c.err_text, "stopping gracefully") && now_ms() < deadline;) {
+        struct timespec pace = {0, 10 * 1000 * 1000};
+        nanosleep(&pace, NULL);
+        child_read(&c);
+    }
+    ck_assert_msg(strstr(c.err_text, "stopping gracefully"), "%s", c.err_text);
+    steal_lease(&s);
+    int code = child_wait_exit(&c, 60000);
+    ck_assert_msg(code == 1, "exit %d\n%s", code, c.err_text);
+    ck_assert_msg(strstr(c.err_text, "a reconcile still runs 1000 ms later") != NULL, "%s",
+                  c.err_text);
+    ck_assert_msg(strstr(c.err_text, "graceful stop did not finish") == NULL, "%s", c.err_text);
+    server_stop(&s);
+}
+END_TEST
+
 /* A controller whose caches never sync: the leader does not sit on the
  * Lease with nothing running; it stops with status 1, as
  * controller-runtime's failed Start, and gives the Lease up. */
@@ -1961,6 +2047,8 @@ int main(int argc, char **argv)
     tcase_add_test(tc, the_leader_runs_controllers_and_releases_the_lease_at_sigterm);
     tcase_add_test(tc, lost_leadership_stops_the_program_with_status_1);
     tcase_add_test(tc, lost_leadership_does_not_wait_for_a_long_reconcile);
+    tcase_add_test(tc, lost_leadership_grace_is_the_lease_duration_less_the_renew_deadline);
+    tcase_add_test(tc, a_lease_lost_during_a_graceful_stop_still_bounds_the_reconcile);
     tcase_add_test(tc, a_controller_that_never_syncs_stops_the_program_with_status_1);
     tcase_add_test(tc, bad_flags_and_a_missing_kubeconfig_exit_2_with_one_line);
     suite_add_tcase(s, tc);

@@ -58,6 +58,11 @@ typedef void (*kr_leader_new_leader_cb)(const char *identity, void *user);
 #define KR_LEADER_OPTS_INIT {.version = KR_LEADER_OPTS_VERSION}
 /* clang-format on */
 
+/* The defaults of the timing options (client-go's). */
+#define KR_LEADER_DEFAULT_LEASE_DURATION_MS 15000
+#define KR_LEADER_DEFAULT_RENEW_DEADLINE_MS 10000
+#define KR_LEADER_DEFAULT_RETRY_PERIOD_MS 2000
+
 /* Options; zero means the default. Strings are copied. */
 typedef struct kr_leader_opts {
     unsigned version; /* KR_LEADER_OPTS_VERSION (0 is taken as 1) */

@@ -392,8 +392,10 @@ KR_API int kr_manager_new(const kr_manager_opts *opts, kr_manager_t **out, kr_er
  * runs; a program that must flush something does it in a runnable's stop):
  * a second signal (status 130); a stop after a signal still unfinished
  * 5 s past shutdown_timeout_ms (status 1, logged: a hung stop must not
- * hold up a rollout); and, after lost leadership, a reconcile still
- * running 5 s later, when another replica may lead (status 1, logged).
+ * hold up a rollout); and, after lost leadership (also during a stop), a
+ * reconcile still running when another replica may lead, the lease
+ * duration less the renew deadline after the step-down (5 s with the
+ * defaults; status 1, logged).
  * Call once. [main thread] */
 KR_API int kr_manager_run(kr_manager_t *m);
 
