@@ -299,6 +299,19 @@ START_TEST(a_placement_kr_syncer_reads_as_here_is_not_swept_here)
 }
 END_TEST
 
+/* The levels of what a sweep logs, one character each. */
+static void levels_of(kr_log_level level, const char *module, const char *message, void *user)
+{
+    (void)module;
+    (void)message;
+    char *seen = user;
+    size_t n = strlen(seen);
+    if (n + 1 < 64) {
+        seen[n] = (char)('0' + (int)level);
+        seen[n + 1] = '\0';
+    }
+}
+
 /* Only this hub's copies, made by our programs, are ever candidates: a
  * copy another hub made (its source-cluster label), an object another
  * manager labelled, and, while the hub's Runnables cannot be listed,
@@ -323,6 +336,9 @@ START_TEST(only_judgeable_copies_of_this_hub_are_ever_swept)
         nanosleep(&pace, NULL);
     }
     sweep_opts o = opts_for(0, 100, false);
+    char levels[64] = "";
+    kr_logger logger = {.cb = levels_of, .max_level = KR_LOG_INFO, .user = levels};
+    o.logger = &logger;
     sweep_plan plan;
     kr_error_t err = {0};
     ck_assert_msg(sweep_run(&o, &plan, &err) == 0, "%s", err.message);
@@ -330,6 +346,10 @@ START_TEST(only_judgeable_copies_of_this_hub_are_ever_swept)
     ck_assert(planned(&plan, "dc1", "zombie", SWEEP_SOURCE_GONE));
     ck_assert_uint_eq(plan.foreign, 1);
     ck_assert_uint_eq(plan.unjudged, 1);
+    /* a hub without kr-submitter (no Runnables served) is no warning at
+     * every sweep; the plan says what was not judged */
+    char want_none[2] = {(char)('0' + KR_LOG_WARN), '\0'};
+    ck_assert_msg(!strstr(levels, want_none), "levels logged: %s", levels);
     sweep_plan_free(&plan);
     ck_assert(!exists(&dc1, CM, "zombie"));
     ck_assert(exists(&dc1, CM, "foreign"));

@@ -158,8 +158,10 @@ int sweep_run(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
         return rc;
     }
     kr_error_t rerr = {0};
+    /* A hub that serves no Runnables has no kr-submitter: nothing to warn
+     * of at every sweep (its copies, if any, are counted as not judged). */
     if (kr_client_list_all(o->hub, KR_RUNNABLE_GVR, o->namespace_, NULL, &runnables, &rerr) != 0)
-        kr_log(o->logger, KR_LOG_WARN, "sweeper",
+        kr_log(o->logger, rerr.code == KR_ENOTFOUND ? KR_LOG_DEBUG : KR_LOG_WARN, "sweeper",
                "hub %s: runnables not listed (%s): kr-submitter copies are not judged", o->hub_name,
                rerr.message);
     sweep_sources src;
