@@ -230,6 +230,12 @@ static void follow_up(kr_controller_t *ctl, kr_controller_lane *lane, const char
     atomic_fetch_add(&ctl->n_reconciles, 1);
     if (result == KR_RECONCILE_REQUEUE_AFTER && after_ms == 0)
         result = KR_RECONCILE_DONE; /* controller-runtime's RequeueAfter: 0 */
+    /* a requeue keeps the priority the key was handed out with (as
+     * controller-runtime's): a key of the initial list that fails is
+     * retried behind the rest of it, not ahead of real changes */
+    int priority = result == KR_RECONCILE_DONE || result == KR_RECONCILE_TERMINAL
+                       ? KR_QUEUE_PRIORITY_NORMAL
+                       : kr_queue_priority_of(lane->q, key);
     switch (result) {
     case KR_RECONCILE_DONE:
         atomic_fetch_add(&ctl->n_done, 1);
@@ -239,13 +245,13 @@ static void follow_up(kr_controller_t *ctl, kr_controller_lane *lane, const char
     case KR_RECONCILE_REQUEUE:
         atomic_fetch_add(&ctl->n_requeues, 1);
         kr_metrics_counter_add(ctl->m_requeue, 1);
-        (void)kr_queue_add_rate_limited(lane->q, key); /* KR_ESHUTDOWN: stopping */
+        (void)kr_queue_add_rate_limited_priority(lane->q, key, priority); /* ESHUTDOWN: stop */
         break;
     case KR_RECONCILE_REQUEUE_AFTER:
         atomic_fetch_add(&ctl->n_requeues_after, 1);
         kr_metrics_counter_add(ctl->m_requeue_after, 1);
         kr_queue_forget(lane->q, key);
-        (void)kr_queue_add_after(lane->q, key, after_ms);
+        (void)kr_queue_add_after_priority(lane->q, key, after_ms, priority);
         break;
     case KR_RECONCILE_TERMINAL:
         atomic_fetch_add(&ctl->n_terminal, 1);
@@ -263,7 +269,7 @@ static void follow_up(kr_controller_t *ctl, kr_controller_lane *lane, const char
         kr_metrics_counter_add(ctl->m_errors, 1);
         log_failure(ctl, lane, key, err, false);
         /* KR_QUEUE_GAVE_UP: lane_give_up logged and counted it */
-        (void)kr_queue_add_failed(lane->q, key);
+        (void)kr_queue_add_failed_priority(lane->q, key, priority);
         break;
     }
 }

@@ -899,17 +899,27 @@ int kr_queue_add_after(kr_queue_t *q, const char *key, uint64_t delay_ms)
     return add_after_ns(q, key, kr_ms_to_ns(delay_ms), KR_QUEUE_PRIORITY_NORMAL);
 }
 
-int kr_queue_add_rate_limited(kr_queue_t *q, const char *key)
+int kr_queue_add_rate_limited_priority(kr_queue_t *q, const char *key, int priority)
 {
     if (!key)
         return KR_EINVAL;
     int64_t delay = kr_ratelimiter_when_ns(q->rl, key, kr_clock_read(&q->clock));
     if (q->metrics_on)
         kr_metrics_counter_add(q->m.retries, 1);
-    return add_after_ns(q, key, delay, KR_QUEUE_PRIORITY_NORMAL);
+    return add_after_ns(q, key, delay, priority);
+}
+
+int kr_queue_add_rate_limited(kr_queue_t *q, const char *key)
+{
+    return kr_queue_add_rate_limited_priority(q, key, KR_QUEUE_PRIORITY_NORMAL);
 }
 
 int kr_queue_add_failed(kr_queue_t *q, const char *key)
+{
+    return kr_queue_add_failed_priority(q, key, KR_QUEUE_PRIORITY_NORMAL);
+}
+
+int kr_queue_add_failed_priority(kr_queue_t *q, const char *key, int priority)
 {
     if (!key)
         return KR_EINVAL;
@@ -939,7 +949,7 @@ int kr_queue_add_failed(kr_queue_t *q, const char *key)
             q->on_give_up(key, failures, q->give_up_user);
         return KR_QUEUE_GAVE_UP;
     }
-    return kr_queue_add_rate_limited(q, key);
+    return kr_queue_add_rate_limited_priority(q, key, priority);
 }
 
 /* ---- get / done ---------------------------------------------------------------------- */
@@ -1090,19 +1100,21 @@ int kr_queue_done_result(kr_queue_t *q, const char *key, kr_queue_result result,
     if (!key)
         return KR_EINVAL;
     int rc = 0;
+    /* the follow-up keeps the priority the key was handed out with */
+    int priority = result == KR_QUEUE_SUCCESS ? 0 : kr_queue_priority_of(q, key);
     switch (result) {
     case KR_QUEUE_SUCCESS:
         kr_queue_forget(q, key);
         break;
     case KR_QUEUE_REQUEUE:
-        rc = kr_queue_add(q, key);
+        rc = kr_queue_add_priority(q, key, priority);
         break;
     case KR_QUEUE_REQUEUE_AFTER:
         kr_queue_forget(q, key);
-        rc = kr_queue_add_after(q, key, after_ms);
+        rc = kr_queue_add_after_priority(q, key, after_ms, priority);
         break;
     case KR_QUEUE_ERROR:
-        rc = kr_queue_add_failed(q, key);
+        rc = kr_queue_add_failed_priority(q, key, priority);
         break;
     default:
         return KR_EINVAL;
@@ -1145,6 +1157,20 @@ unsigned kr_queue_num_failures(kr_queue_t *q, const char *key)
     unsigned n = it ? it->failures : 0;
     queue_unlock(q);
     return n;
+}
+
+int kr_queue_priority_of(kr_queue_t *q, const char *key)
+{
+    if (!q || !key)
+        return KR_QUEUE_PRIORITY_NORMAL;
+    size_t len = strlen(key);
+    uint64_t hash = kr_key_hash(key, len);
+    kr_mutex_lock(&q->mu);
+    struct qitem *it = item_find(q, hash, key, len);
+    int priority =
+        it && (it->flags & (F_PROCESSING | F_QUEUED)) ? it->priority : KR_QUEUE_PRIORITY_NORMAL;
+    queue_unlock(q);
+    return priority;
 }
 
 bool kr_queue_has(kr_queue_t *q, const char *key)

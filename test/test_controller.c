@@ -1143,6 +1143,80 @@ START_TEST(the_initial_list_waits_behind_a_real_change)
 }
 END_TEST
 
+static uint64_t no_delay(void *impl, const char *key, int64_t now_ns)
+{
+    (void)impl;
+    (void)key;
+    (void)now_ns;
+    return 0;
+}
+
+static const kr_ratelimiter_vtable no_delay_vt = {.when = no_delay};
+
+static kr_ratelimiter_t *no_delay_limiter(const char *cluster_name, void *user)
+{
+    (void)cluster_name;
+    (void)user;
+    kr_ratelimiter_t *rl = NULL;
+    kr_ratelimiter_custom c = {&no_delay_vt, NULL};
+    return kr_ratelimiter_new_custom(c, &rl, NULL) == 0 ? rl : NULL;
+}
+
+static uint64_t retry_order; /* t->order when pre-000's retry began */
+
+static kr_reconcile_result fail_initial_once(tctx *t, const kr_reconcile_request *req, int count,
+                                             uint64_t *after_ms, kr_error_t *err)
+{
+    (void)after_ms;
+    if (strncmp(req->name, "pre-", 4) != 0)
+        return KR_RECONCILE_DONE;
+    if (count == 0) {
+        kr_error_set(err, KR_EUNAVAILABLE, "not yet");
+        return KR_RECONCILE_ERROR;
+    }
+    if (strcmp(req->name, "pre-000") == 0 && count == 1) {
+        pthread_mutex_lock(&t->mu);
+        retry_order = t->order + 1;
+        pthread_mutex_unlock(&t->mu);
+    }
+    return KR_RECONCILE_DONE;
+}
+
+/* A key of the initial list that fails is retried in the low lane, as
+ * controller-runtime requeues with the priority a key was handed out
+ * with: behind the rest of that list, not ahead of it (nor of real
+ * changes). */
+START_TEST(a_failed_initial_list_key_is_retried_in_the_low_lane)
+{
+    rt = kr_test_runtime_up();
+    cluster a;
+    cluster_up(&a, 62);
+    load_cms(a.k.ts, "pre", 20);
+    cluster_start(&a);
+    ck_assert_int_eq(kr_informer_wait_for_sync(a.inf, WAIT_MS, NULL), 0);
+    tctx t;
+    tctx_init(&t, fail_initial_once);
+    kr_controller_t *ctl = controller_new(&t, "prio-retry", 1, NULL, false, no_delay_limiter, 0);
+    kr_controller_source s = KR_CONTROLLER_SOURCE_INIT;
+    s.informer = a.inf;
+    ck_assert_int_eq(kr_controller_watch(ctl, &s, NULL), 0); /* 20 keys, low priority */
+    ck_assert_int_eq(kr_controller_start(ctl, NULL), 0);
+    wait_count(&t, "default/pre-000", 2);
+    wait_count(&t, "default/pre-019", 2);
+    pthread_mutex_lock(&t.mu);
+    uint64_t retry = retry_order;
+    pthread_mutex_unlock(&t.mu);
+    ck_assert_msg(retry > first_of(&t, "default/pre-019"),
+                  "the retry of a low-priority key (#%llu) overtook the initial list (pre-019 "
+                  "first at #%llu)",
+                  (unsigned long long)retry, (unsigned long long)first_of(&t, "default/pre-019"));
+    kr_controller_free(ctl);
+    tctx_destroy(&t);
+    cluster_down(&a);
+    kr_runtime_free(rt);
+}
+END_TEST
+
 /* ---- fairness ------------------------------------------------------------------------ */
 
 #define GOOD_N 50
@@ -1538,6 +1612,7 @@ int main(void)
     tcase_add_test(tc, user_mapper_and_predicate_decide_the_keys);
     tcase_add_test(tc, one_controller_over_two_clusters_keys_carry_the_cluster);
     tcase_add_test(tc, the_initial_list_waits_behind_a_real_change);
+    tcase_add_test(tc, a_failed_initial_list_key_is_retried_in_the_low_lane);
     tcase_add_test(tc, a_failing_cluster_does_not_hold_up_a_healthy_one);
     tcase_add_test(tc, a_cluster_unreachable_at_start_holds_only_its_own_lane);
     tcase_add_test(tc, stop_reports_a_reconcile_past_the_deadline_and_still_joins_it);

@@ -323,6 +323,44 @@ START_TEST(queue_readd_while_processing_keeps_its_highest_priority)
 }
 END_TEST
 
+/* A follow-up keeps the priority the key was handed out with (as
+ * controller-runtime's reconcileHandler): a key of the low lane that
+ * fails, or asks to come back, goes back to the low lane, behind a key
+ * added there after it and behind every normal one; one raised while it
+ * was processing keeps the raise. */
+START_TEST(queue_follow_ups_keep_the_priority_the_key_was_handed_out_with)
+{
+    struct fake_clock c = {0};
+    kr_queue_t *q = new_queue(&c, NULL);
+    ck_assert_int_eq(kr_queue_priority_of(q, "ns/a"), KR_QUEUE_PRIORITY_NORMAL);
+    kr_queue_add_priority(q, "ns/a", KR_QUEUE_PRIORITY_LOW);
+    ck_assert_int_eq(kr_queue_priority_of(q, "ns/a"), KR_QUEUE_PRIORITY_LOW);
+    const char *a = must_get(q);
+    ck_assert_int_eq(kr_queue_priority_of(q, a), KR_QUEUE_PRIORITY_LOW);
+    kr_queue_add_priority(q, "ns/b", KR_QUEUE_PRIORITY_LOW);
+    kr_queue_add(q, "ns/n");
+    ck_assert_int_eq(kr_queue_done_result(q, a, KR_QUEUE_ERROR, 0), 0);
+    fake_advance(&c, 1 * SEC); /* past the rate limiter's delay */
+    expect_get(q, "ns/n");
+    expect_get(q, "ns/b");
+    a = must_get(q);
+    ck_assert_str_eq(a, "ns/a");
+    kr_queue_add_priority(q, "ns/c", KR_QUEUE_PRIORITY_LOW);
+    ck_assert_int_eq(kr_queue_done_result(q, a, KR_QUEUE_REQUEUE_AFTER, 10), 0);
+    fake_advance(&c, 1 * SEC);
+    expect_get(q, "ns/c"); /* a came back low, after c */
+    a = must_get(q);
+    ck_assert_str_eq(a, "ns/a");
+    kr_queue_add(q, "ns/a"); /* raised while processing: the raise stays */
+    ck_assert_int_eq(kr_queue_priority_of(q, a), KR_QUEUE_PRIORITY_NORMAL);
+    kr_queue_add_priority(q, "ns/d", KR_QUEUE_PRIORITY_LOW);
+    ck_assert_int_eq(kr_queue_done(q, a), 0);
+    expect_get(q, "ns/a");
+    ck_assert_int_eq(kr_queue_priority_of(NULL, "x"), KR_QUEUE_PRIORITY_NORMAL);
+    kr_queue_free(q);
+}
+END_TEST
+
 /* A raised key leaves its old lane entry behind, stale: once the key was
  * handed out, done and added back in that lane, the stale entry must
  * neither hand it out twice nor out of turn. */
@@ -1455,6 +1493,7 @@ int main(void)
     tcase_add_test(tc, queue_blocked_getter_wakes_for_a_delayed_key_on_the_real_clock);
     tcase_add_test(tc, queue_priority_hands_out_higher_first_and_low_lane_last);
     tcase_add_test(tc, queue_readd_while_processing_keeps_its_highest_priority);
+    tcase_add_test(tc, queue_follow_ups_keep_the_priority_the_key_was_handed_out_with);
     tcase_add_test(tc, queue_raised_key_leaves_no_trace_in_its_old_lane);
     tcase_add_test(tc, queue_repeated_raises_with_a_tiny_idle_cache);
     tcase_add_test(tc, queue_relist_of_100k_keys_in_the_low_lane);

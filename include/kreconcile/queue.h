@@ -103,6 +103,7 @@ KR_API int kr_queue_add_after_priority(kr_queue_t *q, const char *key, uint64_t 
  * (which grows the limiter's per-key backoff) and count a retry. It does not
  * count a failure. Errors as kr_queue_add. [any thread] */
 KR_API int kr_queue_add_rate_limited(kr_queue_t *q, const char *key);
+KR_API int kr_queue_add_rate_limited_priority(kr_queue_t *q, const char *key, int priority);
 
 /* A real failure (kubernetes/kubernetes#132805: failures are counted apart
  * from plain re-adds, so that backoff grows only on real failures): count a
@@ -111,6 +112,15 @@ KR_API int kr_queue_add_rate_limited(kr_queue_t *q, const char *key);
  * after the rate limiter's delay and return 0. Errors as kr_queue_add.
  * [any thread] */
 KR_API int kr_queue_add_failed(kr_queue_t *q, const char *key);
+KR_API int kr_queue_add_failed_priority(kr_queue_t *q, const char *key, int priority);
+
+/* The priority of `key`'s lane: the one a processing key was handed out
+ * from (raised when it was re-added meanwhile with a higher one), or a
+ * queued key's; KR_QUEUE_PRIORITY_NORMAL for any other. A worker requeues
+ * with it, as controller-runtime's reconcileHandler does, so that a key of
+ * the initial list that fails is retried behind the rest of that list,
+ * not ahead of real changes. [any thread] */
+KR_API int kr_queue_priority_of(kr_queue_t *q, const char *key);
 
 /* Take the next key, blocking while the queue is empty. *key is borrowed:
  * valid until kr_queue_done (or kr_queue_done_get) for it. The key is then "processing": it is
@@ -155,7 +165,8 @@ typedef enum kr_queue_result {
 
 /* What `result` says, then done for `key` (in client-go's order: the
  * follow-up is recorded while the key is still processing, so a re-add is
- * queued by done). after_ms is used by KR_QUEUE_REQUEUE_AFTER only. Returns
+ * queued by done), with the priority the key was handed out with
+ * (kr_queue_priority_of). after_ms is used by KR_QUEUE_REQUEUE_AFTER only. Returns
  * KR_ENOTFOUND when the key was not processing (the follow-up was still
  * recorded), else the follow-up's result (0, KR_QUEUE_GAVE_UP, KR_ESHUTDOWN,
  * KR_ENOMEM). [worker] */
