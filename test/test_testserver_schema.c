@@ -877,8 +877,8 @@ START_TEST(a_crd_update_serves_the_versions_it_names_then)
     ck_assert_int_eq(r.status, 422);
     ck_assert_str_eq(json_string_value(json_object_get(r.json, "message")),
                      "CustomResourceDefinition.apiextensions.k8s.io \"things.example.net\" is "
-                     "invalid: status.storedVersions: Invalid value: \"v2\": must have the "
-                     "storage version v2");
+                     "invalid: status.storedVersions: Invalid value: []string{\"v1\"}: must "
+                     "have the storage version v2");
     tc_free(&r);
     request("PATCH", status, "application/merge-patch+json",
             "{\"status\":{\"storedVersions\":[\"v2\"]}}", &r);
@@ -1334,6 +1334,91 @@ START_TEST(crds_need_structural_schemas_whose_defaults_fit)
 }
 END_TEST
 
+/* A CRD named gadgets.example.com with `versions` (JSON), refused at
+ * create with 422 and `want` as the message. */
+static void expect_crd_versions_refused(const char *versions, const char *want)
+{
+    char *body = kr_asprintf(
+        "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
+        "\"metadata\":{\"name\":\"gadgets.example.com\"},\"spec\":{\"group\":\"example.com\","
+        "\"scope\":\"Namespaced\",\"names\":{\"plural\":\"gadgets\",\"kind\":\"Gadget\"},"
+        "\"versions\":%s}}",
+        versions);
+    tc_response r;
+    request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", "application/json",
+            body, &r);
+    ck_assert_msg(r.status == 422, "%s: %ld %s", versions, r.status, r.body);
+    ck_assert_str_eq(message(&r), want);
+    tc_free(&r);
+    kr_free(body);
+}
+
+/* Exactly one version is the storage version, on create and update; the
+ * versions are shown as apiextensions' internal type, %#v, after its
+ * conversion from v1 moved what all versions share (here the schema)
+ * to the spec. */
+START_TEST(a_crd_has_exactly_one_storage_version)
+{
+#define CRD_INVALID                                                                                \
+    "CustomResourceDefinition.apiextensions.k8s.io \"gadgets.example.com\" is invalid: "
+#define OPEN "\"schema\":{\"openAPIV3Schema\":{\"type\":\"object\"}}"
+#define VERSION(name, served, storage, schema)                                                     \
+    "apiextensions.CustomResourceDefinitionVersion{Name:\"" name "\", Served:" served              \
+    ", Storage:" storage ", Deprecated:false, DeprecationWarning:(*string)(nil), "                 \
+    "Schema:(*apiextensions.CustomResourceValidation)(" schema "), "                               \
+    "Subresources:(*apiextensions.CustomResourceSubresources)(nil), "                              \
+    "AdditionalPrinterColumns:[]apiextensions.CustomResourceColumnDefinition(nil), "               \
+    "SelectableFields:[]apiextensions.SelectableField(nil)}"
+#define ONE "must have exactly one version marked as storage version"
+#define VERSIONS "spec.versions: Invalid value: []apiextensions.CustomResourceDefinitionVersion{"
+    static const char unstored[] = CRD_INVALID "[" VERSIONS VERSION(
+        "v1", "true", "false", "nil") "}: " ONE ", status.storedVersions: Invalid value: "
+                                      "[]string(nil): must have at least one stored version]";
+    expect_crd_versions_refused("[{\"name\":\"v1\",\"served\":true,\"storage\":false," OPEN "}]",
+                                unstored);
+    /* two: the first is stored, the second is not; their schemas differ */
+#define TWO                                                                                        \
+    VERSION("v1", "true", "true", "0xc000010000")                                                  \
+    ", " VERSION("v2", "false", "true", "0xc000010000")
+    static const char twice[] = CRD_INVALID
+        "[" VERSIONS TWO "}: " ONE ", status.storedVersions: Invalid value: []string{\"v1\"}: must "
+        "have the storage version v2]";
+#undef TWO
+    expect_crd_versions_refused(
+        "[{\"name\":\"v1\",\"served\":true,\"storage\":true," OPEN "},"
+        "{\"name\":\"v2\",\"served\":false,\"storage\":true,\"schema\":{\"openAPIV3Schema\":"
+        "{\"type\":\"object\",\"x-kubernetes-preserve-unknown-fields\":true}}}]",
+        twice);
+    /* an update that takes the storage flag away */
+    tc_response r;
+    char *crd = kr_asprintf(
+        "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
+        "\"metadata\":{\"name\":\"gadgets.example.com\"},\"spec\":{\"group\":\"example.com\","
+        "\"scope\":\"Namespaced\",\"names\":{\"plural\":\"gadgets\",\"kind\":\"Gadget\"},"
+        "\"versions\":[{\"name\":\"v1\",\"served\":true,\"storage\":true," OPEN "}]}}");
+    request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", "application/json",
+            crd, &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    tc_free(&r);
+    kr_free(crd);
+    request("PATCH", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gadgets.example.com",
+            "application/merge-patch+json",
+            "{\"spec\":{\"versions\":[{\"name\":\"v1\",\"served\":true,\"storage\":false," OPEN
+            "}]}}",
+            &r);
+    ck_assert_msg(r.status == 422, "%ld %s", r.status, r.body);
+    static const char unflagged[] =
+        CRD_INVALID VERSIONS VERSION("v1", "true", "false", "nil") "}: " ONE;
+    ck_assert_str_eq(message(&r), unflagged);
+    tc_free(&r);
+#undef VERSIONS
+#undef ONE
+#undef VERSION
+#undef OPEN
+#undef CRD_INVALID
+}
+END_TEST
+
 int main(void)
 {
     const TTest *tests[] = {unknown_fields_are_pruned_and_reported_as_field_validation_asks,
@@ -1350,6 +1435,7 @@ int main(void)
                             built_in_kinds_lose_the_fields_their_types_do_not_have,
                             built_in_kinds_refuse_values_their_go_types_cannot_hold,
                             crds_need_structural_schemas_whose_defaults_fit,
+                            a_crd_has_exactly_one_storage_version,
                             NULL};
     return kr_test_run_tests("testserver_schema", "schema", setup, teardown, 60, tests);
 }

@@ -1463,14 +1463,33 @@ static bool names_version(const json_t *versions, const json_t *list, size_t fro
     return false;
 }
 
+/* Go's %#v of a []string. */
+static void go_strings(kr_buf *b, const json_t *list)
+{
+    if (!json_is_array(list)) {
+        kr_buf_append_str(b, "[]string(nil)");
+        return;
+    }
+    kr_buf_append_str(b, "[]string{");
+    size_t i;
+    const json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        kr_buf_append_str(b, i ? ", " : "");
+        ts_go_quote(b, json_string_value(v) ? json_string_value(v) : "");
+    }
+    kr_buf_append_str(b, "}");
+}
+
 /* ValidateCustomResourceDefinitionStoredVersions: status.storedVersions
  * holds the storage version and only versions spec.versions still has.
- * An update of the CRD itself adds its storage version first, as its
- * strategy's PrepareForUpdate does; a status write's list stays as sent. */
-static void check_stored_versions(const json_t *crd, bool add_storage, sc_walk *w)
+ * `stored` is the list as written; with `add_storage`, the first
+ * storage version is added to it first, as the strategy's
+ * PrepareForCreate (on a cleared status) and PrepareForUpdate do; a
+ * status write's list stays as sent. */
+static void check_stored_versions(const json_t *stored, const json_t *versions, bool add_storage,
+                                  sc_walk *w)
 {
-    const json_t *stored = json_object_get(json_object_get(crd, "status"), "storedVersions");
-    const json_t *versions = json_object_get(json_object_get(crd, "spec"), "versions");
     const char *storage = NULL;
     size_t i;
     const json_t *v;
@@ -1488,18 +1507,28 @@ static void check_stored_versions(const json_t *crd, bool add_storage, sc_walk *
                                           "stored version");
         return;
     }
+    /* the list as validated, the storage version added */
+    json_t *list = json_is_array(stored) ? json_copy((json_t *)stored) : json_array();
+    if (!list || (added && json_array_append_new(list, json_string(storage)) != 0)) {
+        w->oom = true;
+        json_decref(list);
+        return;
+    }
     json_array_foreach(versions, i, v)
     {
         const char *vn = str_of(v, "name") ? str_of(v, "name") : "";
-        if (!flag(v, "storage") || names_version(NULL, stored, 0, vn) ||
-            (added && strcmp(vn, storage) == 0))
+        if (!flag(v, "storage") || names_version(NULL, list, 0, vn))
             continue;
-        char *body = kr_asprintf("Invalid value: \"%s\": must have the storage version %s", vn, vn);
-        if (body)
-            crd_error(w, "FieldValueInvalid", "status.storedVersions", body);
-        w->oom = w->oom || !body;
-        kr_free(body);
+        kr_buf body = {0};
+        kr_buf_append_str(&body, "Invalid value: ");
+        go_strings(&body, list);
+        kr_buf_printf(&body, ": must have the storage version %s", vn);
+        if (body.data)
+            crd_error(w, "FieldValueInvalid", "status.storedVersions", body.data);
+        w->oom = w->oom || !body.data;
+        kr_buf_free(&body);
     }
+    json_decref(list);
     /* each stale version once, at its last index */
     json_array_foreach(stored, i, v)
     {
@@ -1519,6 +1548,137 @@ static void check_stored_versions(const json_t *crd, bool add_storage, sc_walk *
     }
 }
 
+/* A pointer field of Go's %#v: nil, or a heap address, which differs
+ * from run to run (a fixed one stands for it). */
+static void go_pointer(kr_buf *b, const char *field, const char *type, bool set)
+{
+    kr_buf_printf(b, ", %s:(*%s)(%s)", field, type, set ? "0xc000010000" : "nil");
+}
+
+/* `v`'s string field `key` as Go's %#v of a struct's field. */
+static void go_string_field(kr_buf *b, const char *sep, const char *field, const json_t *v,
+                            const char *key)
+{
+    kr_buf_printf(b, "%s%s:", sep, field);
+    ts_go_quote(b, str_of(v, key) ? str_of(v, key) : "");
+}
+
+/* An apiextensions.CustomResourceColumnDefinition or SelectableField
+ * list, as %#v. */
+static void go_columns(kr_buf *b, const json_t *list, bool columns)
+{
+    const char *type =
+        columns ? "apiextensions.CustomResourceColumnDefinition" : "apiextensions.SelectableField";
+    if (!json_is_array(list)) {
+        kr_buf_printf(b, "[]%s(nil)", type);
+        return;
+    }
+    kr_buf_printf(b, "[]%s{", type);
+    size_t i;
+    const json_t *c;
+    json_array_foreach(list, i, c)
+    {
+        kr_buf_printf(b, "%s%s{", i ? ", " : "", type);
+        if (columns) {
+            go_string_field(b, "", "Name", c, "name");
+            go_string_field(b, ", ", "Type", c, "type");
+            go_string_field(b, ", ", "Format", c, "format");
+            go_string_field(b, ", ", "Description", c, "description");
+            kr_buf_printf(b, ", Priority:%lld",
+                          (long long)json_integer_value(json_object_get(c, "priority")));
+            go_string_field(b, ", ", "JSONPath", c, "jsonPath");
+        } else {
+            go_string_field(b, "", "JSONPath", c, "jsonPath");
+        }
+        kr_buf_append_str(b, "}");
+    }
+    kr_buf_append_str(b, "}");
+}
+
+/* Whether a Go pointer or list `x` is nil (JSON absent or null) or, for
+ * a `list`, empty: Semantic.DeepEqual finds these equal. */
+static bool go_empty(const json_t *x, bool list)
+{
+    return !x || json_is_null(x) || (list && json_is_array(x) && json_array_size(x) == 0);
+}
+
+/* Whether every version has the same `key`, as Semantic.DeepEqual finds
+ * them. */
+static bool versions_share(const json_t *versions, const char *key, bool list)
+{
+    const json_t *first = json_object_get(json_array_get(versions, 0), key);
+    size_t i;
+    const json_t *v;
+    json_array_foreach(versions, i, v)
+    {
+        const json_t *x = json_object_get(v, key);
+        if (go_empty(x, list) && go_empty(first, list))
+            continue;
+        if (go_empty(x, list) || go_empty(first, list) || !json_equal(x, first))
+            return false;
+    }
+    return true;
+}
+
+/* spec.versions as the internal []apiextensions.CustomResourceDefinitionVersion
+ * prints with %#v: the conversion from v1 moves a schema, subresources,
+ * printer columns or selectable fields that every version shares to the
+ * spec, leaving them nil in each. */
+static void go_crd_versions(kr_buf *b, const json_t *versions)
+{
+    static const char type[] = "apiextensions.CustomResourceDefinitionVersion";
+    if (!json_is_array(versions)) {
+        kr_buf_printf(b, "[]%s(nil)", type);
+        return;
+    }
+    bool schema = !versions_share(versions, "schema", false);
+    bool subresources = !versions_share(versions, "subresources", false);
+    bool columns = !versions_share(versions, "additionalPrinterColumns", true);
+    bool fields = !versions_share(versions, "selectableFields", true);
+    kr_buf_printf(b, "[]%s{", type);
+    size_t i;
+    const json_t *v;
+    json_array_foreach(versions, i, v)
+    {
+        kr_buf_printf(b, "%s%s{", i ? ", " : "", type);
+        go_string_field(b, "", "Name", v, "name");
+        kr_buf_printf(b, ", Served:%s, Storage:%s, Deprecated:%s",
+                      flag(v, "served") ? "true" : "false", flag(v, "storage") ? "true" : "false",
+                      flag(v, "deprecated") ? "true" : "false");
+        go_pointer(b, "DeprecationWarning", "string",
+                   json_is_string(json_object_get(v, "deprecationWarning")));
+        go_pointer(b, "Schema", "apiextensions.CustomResourceValidation",
+                   schema && json_is_object(json_object_get(v, "schema")));
+        go_pointer(b, "Subresources", "apiextensions.CustomResourceSubresources",
+                   subresources && json_is_object(json_object_get(v, "subresources")));
+        kr_buf_append_str(b, ", AdditionalPrinterColumns:");
+        go_columns(b, columns ? json_object_get(v, "additionalPrinterColumns") : NULL, true);
+        kr_buf_append_str(b, ", SelectableFields:");
+        go_columns(b, fields ? json_object_get(v, "selectableFields") : NULL, false);
+        kr_buf_append_str(b, "}");
+    }
+    kr_buf_append_str(b, "}");
+}
+
+/* validateCustomResourceDefinitionSpec: exactly one version is the
+ * storage version. */
+static void check_storage_version(const json_t *versions, sc_walk *w)
+{
+    size_t i, n = 0;
+    const json_t *v;
+    json_array_foreach(versions, i, v) n += flag(v, "storage");
+    if (n == 1)
+        return;
+    kr_buf body = {0};
+    kr_buf_append_str(&body, "Invalid value: ");
+    go_crd_versions(&body, versions);
+    kr_buf_append_str(&body, ": must have exactly one version marked as storage version");
+    if (body.data)
+        crd_error(w, "FieldValueInvalid", "spec.versions", body.data);
+    w->oom = w->oom || !body.data;
+    kr_buf_free(&body);
+}
+
 int ts_crd_validate_status(const json_t *crd, const char *name, ts_response *resp)
 {
     sc_walk walk = {.causes = json_array()};
@@ -1526,7 +1686,8 @@ int ts_crd_validate_status(const json_t *crd, const char *name, ts_response *res
         respond_oom(resp);
         return KR_ENOMEM;
     }
-    check_stored_versions(crd, false, &walk);
+    check_stored_versions(json_object_get(json_object_get(crd, "status"), "storedVersions"),
+                          json_object_get(json_object_get(crd, "spec"), "versions"), false, &walk);
     return respond_crd_causes(&walk, name, resp);
 }
 
@@ -1554,8 +1715,10 @@ int ts_crd_validate(const json_t *crd, const char *name, bool update, ts_respons
                        "Forbidden: nullable cannot be true at the root");
         check_structural(schema, LVL_ROOT, path, &walk);
     }
-    if (update)
-        check_stored_versions(crd, true, &walk);
+    check_storage_version(versions, &walk);
+    /* a create's status starts empty */
+    const json_t *stored = json_object_get(json_object_get(crd, "status"), "storedVersions");
+    check_stored_versions(update ? stored : NULL, versions, true, &walk);
     return respond_crd_causes(&walk, name, resp);
 }
 

@@ -755,8 +755,10 @@ int ts_schema_decode(const ts_write *w, json_t *obj, ts_response *resp);
 int ts_strfmt_check(const char *format, const char *s);
 /* A CRD's versions each have a structural schema, with defaults that meet
  * it, as kube-apiserver requires of apiextensions.k8s.io/v1 (the common
- * rules; wire spec §8.2), and on an update its status.storedVersions are
- * all still in spec.versions: 0, or KR_EINVALIDOBJ with a 422 in resp. */
+ * rules; wire spec §8.2), exactly one of them is the storage version, and
+ * its status.storedVersions (on a create, the storage version alone) hold
+ * the storage version and are all still in spec.versions: 0, or
+ * KR_EINVALIDOBJ with a 422 in resp. */
 int ts_crd_validate(const json_t *crd, const char *name, bool update, ts_response *resp);
 /* A write of a CRD's status: its storedVersions hold the storage version
  * and are all in spec.versions. */
