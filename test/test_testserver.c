@@ -5639,6 +5639,25 @@ START_TEST(builtin_kinds_are_validated_as_the_apiserver_does)
                    "characters, '-' or '.', and must start and end with an alphanumeric "
                    "character (e.g. 'example.com', regex used for validation is "
                    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')");
+    /* an ExternalName service has no address and no families: the
+     * registry copies clusterIP to clusterIPs first ("None" too) */
+    expect_invalid("/api/v1/namespaces/default/services",
+                   "{\"metadata\":{\"name\":\"s\"},\"spec\":{\"type\":\"ExternalName\","
+                   "\"externalName\":\"db.example.com\",\"clusterIP\":\"10.96.0.10\"}}",
+                   "Service \"s\" is invalid: spec.clusterIPs: Forbidden: may not be set for "
+                   "ExternalName services");
+    expect_invalid("/api/v1/namespaces/default/services",
+                   "{\"metadata\":{\"name\":\"s\"},\"spec\":{\"type\":\"ExternalName\","
+                   "\"externalName\":\"db.example.com\",\"clusterIP\":\"None\"}}",
+                   "Service \"s\" is invalid: spec.clusterIPs: Forbidden: may not be set for "
+                   "ExternalName services");
+    expect_invalid("/api/v1/namespaces/default/services",
+                   "{\"metadata\":{\"name\":\"s\"},\"spec\":{\"type\":\"ExternalName\","
+                   "\"externalName\":\"db.example.com\",\"ipFamilies\":[\"IPv4\"],"
+                   "\"ipFamilyPolicy\":\"SingleStack\"}}",
+                   "Service \"s\" is invalid: [spec.ipFamilies: Forbidden: may not be set for "
+                   "ExternalName services, spec.ipFamilyPolicy: Forbidden: may not be set for "
+                   "ExternalName services]");
     expect_invalid("/api/v1/namespaces/default/services",
                    "{\"metadata\":{\"name\":\"s\"},\"spec\":{\"sessionAffinity\":\"Sticky\","
                    "\"ports\":[{\"port\":80}]}}",

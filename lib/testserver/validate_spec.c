@@ -3,8 +3,8 @@
  * controllers hit most, in its order and words — pod specs (alone and in
  * every template; their volumes' names, their containers' volume mounts,
  * pull policies and requests against limits), the selectors and restart policies of workloads
- * and Jobs, CronJob schedules, Service ports, external names and session
- * affinities, ConfigMap and Secret keys and sizes, and
+ * and Jobs, CronJob schedules, Service ports, external names (without an
+ * address or IP families) and session affinities, ConfigMap and Secret keys and sizes, and
  * Lease durations and transitions, Events (core and events.k8s.io). Every problem found is
  * reported, as field.ErrorList does.
  * Callers hold ts->mu. */
@@ -516,8 +516,18 @@ static void check_service(errs *e, const json_t *spec)
     bool headless = ip && strcmp(ip, "None") == 0;
     if (json_array_size(ports) == 0 && !external && !headless)
         required(e, "spec.ports");
-    if (external)
+    if (external) {
+        /* the registry has copied a clusterIP ("None" too) to clusterIPs */
+        static const char forbidden[] = "Forbidden: may not be set for ExternalName services";
+        if ((ip && *ip) || json_array_size(json_object_get(spec, "clusterIPs")) > 0)
+            add(e, "FieldValueForbidden", "spec.clusterIPs", forbidden);
+        if (json_array_size(json_object_get(spec, "ipFamilies")) > 0)
+            add(e, "FieldValueForbidden", "spec.ipFamilies", forbidden);
+        if (json_object_get(spec, "ipFamilyPolicy") &&
+            !json_is_null(json_object_get(spec, "ipFamilyPolicy")))
+            add(e, "FieldValueForbidden", "spec.ipFamilyPolicy", forbidden);
         check_external_name(e, str(spec, "externalName"));
+    }
     json_t *names = json_object();
     size_t i;
     const json_t *p;
