@@ -1419,6 +1419,44 @@ START_TEST(a_crd_has_exactly_one_storage_version)
 }
 END_TEST
 
+/* A custom resource's finalizers without a path (or without a domain)
+ * each get a warning when a write adds them, as apiextensions' strategy
+ * gives them (a built-in kind's get none in 1.32). */
+START_TEST(new_finalizers_without_a_path_are_warned_about)
+{
+#define PREFER "299 - \"metadata.finalizers: \\\"%s\\\": prefer a domain-qualified finalizer name"
+#define CONFLICTS " to avoid accidental conflicts with other finalizer writers\"\n"
+    tc_response r;
+    request("POST", WIDGETS, "application/json",
+            "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Widget\",\"metadata\":{\"name\":\"f\","
+            "\"finalizers\":[\"foo\",\"example.com\",\"example.com/cleanup\",\"orphan\"]},"
+            "\"spec\":{\"image\":\"web\"}}",
+            &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    char want[512];
+    snprintf(want, sizeof(want), PREFER " including a path (/)" CONFLICTS PREFER CONFLICTS,
+             "example.com", "foo");
+    ck_assert_str_eq(r.warnings, want);
+    tc_free(&r);
+    /* an update: only what it adds */
+    request("PATCH", WIDGETS "/f", "application/merge-patch+json",
+            "{\"metadata\":{\"finalizers\":[\"foo\",\"example.com\",\"example.com/cleanup\","
+            "\"orphan\",\"bar\"]}}",
+            &r);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    snprintf(want, sizeof(want), PREFER CONFLICTS, "bar");
+    ck_assert_str_eq(r.warnings, want);
+    tc_free(&r);
+    request("POST", "/api/v1/namespaces/default/configmaps", "application/json",
+            "{\"metadata\":{\"name\":\"c\",\"finalizers\":[\"foo\"]}}", &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(r.warnings, "");
+    tc_free(&r);
+#undef CONFLICTS
+#undef PREFER
+}
+END_TEST
+
 int main(void)
 {
     const TTest *tests[] = {unknown_fields_are_pruned_and_reported_as_field_validation_asks,
@@ -1436,6 +1474,7 @@ int main(void)
                             built_in_kinds_refuse_values_their_go_types_cannot_hold,
                             crds_need_structural_schemas_whose_defaults_fit,
                             a_crd_has_exactly_one_storage_version,
+                            new_finalizers_without_a_path_are_warned_about,
                             NULL};
     return kr_test_run_tests("testserver_schema", "schema", setup, teardown, 60, tests);
 }

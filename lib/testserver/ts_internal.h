@@ -315,6 +315,10 @@ bool ts_resource_is(const ts_resource *res, const char *group, const char *plura
  * problem in resp. */
 int ts_validate_spec(const ts_resource *res, const json_t *obj, const char *name, bool create,
                      ts_response *resp);
+/* The warnings kube-apiserver's strategies give a write of `obj` that
+ * passed validation (warnings.c), added to resp: `old` is the object
+ * updated, NULL on a create. */
+void ts_warn_write(const ts_resource *res, const json_t *old, const json_t *obj, ts_response *resp);
 
 /* ---- CertificateSigningRequests (csr.c) ------------------------------------- */
 

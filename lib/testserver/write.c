@@ -553,6 +553,7 @@ int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_res
         json_decref(obj);
         return rc;
     }
+    ts_warn_write(res, NULL, obj, resp);
     /* as the Go object is written: its missing top-level structs (a
      * status) as their zero values */
     if (!res->schema && !res->to_stored) /* stored as itself */
@@ -1038,6 +1039,8 @@ static int commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *e
         return 0;
     }
     bump_generation(w->rt->res, existing, obj);
+    if (!w->rt->sub) /* the subresources' strategies give none */
+        ts_warn_write(w->rt->res, existing, obj, resp);
     char *av = ts_api_version(w->rt->res);
     set_managed(w, existing, obj, av ? av : "");
     kr_free(av);
