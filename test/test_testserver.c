@@ -6429,6 +6429,86 @@ START_TEST(updates_may_not_change_immutable_fields)
 }
 END_TEST
 
+/* The Warning headers of one write of `body` (`method` on `path`, JSON
+ * or a merge patch), which must answer `status`. */
+static void expect_warnings(const char *method, const char *path, const char *body, long status,
+                            const char *want)
+{
+    tc_response r;
+    tc_request(U, method, path,
+               strcmp(method, "PATCH") == 0 ? "application/merge-patch+json" : "application/json",
+               body, NULL, &r);
+    ck_assert_msg(r.status == status, "%s %s: %ld %s", method, path, r.status, r.body);
+    ck_assert_str_eq(r.warnings, want);
+    tc_free(&r);
+}
+
+/* Deprecated node labels in a pod's node selector and deprecated pod
+ * annotations get kube-apiserver's warnings (GetWarningsForPod), on a
+ * pod's create and on a template's create and any update that moves its
+ * owner's generation. */
+START_TEST(deprecated_pod_labels_and_annotations_are_warned_about)
+{
+#define USE(label) "deprecated since v1.14; use \\\"" label "\\\" instead\"\n"
+#define CRITICAL                                                                                   \
+    "metadata.annotations[scheduler.alpha.kubernetes.io/critical-pod]: non-functional in "         \
+    "v1.16+; use the \\\"priorityClassName\\\" field instead\"\n"
+#define SECCOMP "non-functional in v1.27+; use the \\\"seccompProfile\\\" field instead\"\n"
+    static const char pods[] = "/api/v1/namespaces/default/pods";
+#define OS "299 - \"spec.nodeSelector[beta.kubernetes.io/os]: " USE("kubernetes.io/os")
+#define POD "299 - \"metadata.annotations[seccomp.security.alpha.kubernetes.io/pod]: " SECCOMP
+#define C "299 - \"metadata.annotations[container.seccomp.security.alpha.kubernetes.io/c]: " SECCOMP
+    static const char old_pod[] = OS "299 - \"" CRITICAL POD C;
+#undef C
+#undef POD
+#undef OS
+    expect_warnings("POST", pods,
+                    "{\"metadata\":{\"name\":\"old\",\"annotations\":{"
+                    "\"scheduler.alpha.kubernetes.io/critical-pod\":\"\","
+                    "\"seccomp.security.alpha.kubernetes.io/pod\":\"runtime/default\","
+                    "\"container.seccomp.security.alpha.kubernetes.io/c\":\"runtime/default\"}},"
+                    "\"spec\":{\"nodeSelector\":{\"beta.kubernetes.io/os\":\"linux\"},"
+                    "\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}",
+                    201, old_pod);
+    /* the fields set: the annotations are no longer alone */
+    expect_warnings("POST", pods,
+                    "{\"metadata\":{\"name\":\"new\",\"annotations\":{"
+                    "\"seccomp.security.alpha.kubernetes.io/pod\":\"runtime/default\"}},"
+                    "\"spec\":{\"securityContext\":{\"seccompProfile\":{\"type\":"
+                    "\"RuntimeDefault\"}},\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}",
+                    201, "");
+    /* a pod's update: none */
+    expect_warnings("PATCH", "/api/v1/namespaces/default/pods/old",
+                    "{\"metadata\":{\"labels\":{\"a\":\"b\"}}}", 200, "");
+    static const char deploys[] = "/apis/apps/v1/namespaces/default/deployments";
+#define ARCH "299 - \"spec.template.spec.nodeSelector[beta.kubernetes.io/arch]: "
+    static const char arch[] = ARCH USE("kubernetes.io/arch");
+#undef ARCH
+    expect_warnings("POST", deploys,
+                    "{\"metadata\":{\"name\":\"d\"},\"spec\":{\"selector\":{\"matchLabels\":{"
+                    "\"app\":\"d\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"d\"}},"
+                    "\"spec\":{\"nodeSelector\":{\"beta.kubernetes.io/arch\":\"amd64\"},"
+                    "\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}}}",
+                    201, arch);
+    /* the generation stays: none; it moves: again */
+    expect_warnings("PATCH", "/apis/apps/v1/namespaces/default/deployments/d",
+                    "{\"metadata\":{\"labels\":{\"a\":\"b\"}}}", 200, "");
+    expect_warnings("PATCH", "/apis/apps/v1/namespaces/default/deployments/d",
+                    "{\"spec\":{\"replicas\":3}}", 200, arch);
+    /* a CronJob's template is deeper */
+    expect_warnings(
+        "POST", "/apis/batch/v1/namespaces/default/cronjobs",
+        "{\"metadata\":{\"name\":\"cj\"},\"spec\":{\"schedule\":\"* * * * *\",\"jobTemplate\":"
+        "{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{"
+        "\"scheduler.alpha.kubernetes.io/critical-pod\":\"\"}},\"spec\":{\"restartPolicy\":"
+        "\"Never\",\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}}}}}",
+        201, "299 - \"spec.jobTemplate.spec.template." CRITICAL);
+#undef SECCOMP
+#undef CRITICAL
+#undef USE
+}
+END_TEST
+
 int main(void)
 {
     const TTest *tests[] = {discovery_serves_aggregated_and_legacy_forms,
@@ -6457,6 +6537,7 @@ int main(void)
                             newer_builtin_kinds_get_their_scheme_defaults,
                             remaining_builtin_kinds_get_their_defaults,
                             builtin_kinds_are_validated_as_the_apiserver_does,
+                            deprecated_pod_labels_and_annotations_are_warned_about,
                             owner_references_are_validated,
                             configmaps_and_secrets_hold_at_most_a_mebibyte,
                             updates_keep_what_kube_apiserver_keeps,
