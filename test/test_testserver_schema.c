@@ -1457,6 +1457,89 @@ START_TEST(new_finalizers_without_a_path_are_warned_about)
 }
 END_TEST
 
+/* gadgets.example.com with one version whose schema has a string, an
+ * integer, a boolean, an array and metadata's name, and whose
+ * selectableFields are `fields` (JSON): refused with `want`. */
+static void expect_fields_refused(const char *fields, const char *want)
+{
+    static const char schema[] =
+        "{\"type\":\"object\",\"properties\":{\"metadata\":{\"type\":\"object\",\"properties\":{"
+        "\"name\":{\"type\":\"string\"}}},\"spec\":{\"type\":\"object\",\"properties\":{"
+        "\"color\":{\"type\":\"string\"},\"size\":{\"type\":\"integer\"},\"on\":{\"type\":"
+        "\"boolean\"},\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}}}";
+    char *versions = kr_asprintf("[{\"name\":\"v1\",\"served\":true,\"storage\":true,"
+                                 "\"selectableFields\":%s,\"schema\":{\"openAPIV3Schema\":%s}}]",
+                                 fields, schema);
+    expect_crd_versions_refused(versions, want);
+    kr_free(versions);
+}
+
+/* A CRD's selectableFields name fields of its schema of type string,
+ * integer or boolean, outside metadata, each once, eight at most; one
+ * version's (or all versions' alike) are the spec's after the conversion
+ * from v1. */
+START_TEST(selectable_fields_name_scalar_fields_of_the_schema)
+{
+#define CRD_INVALID                                                                                \
+    "CustomResourceDefinition.apiextensions.k8s.io \"gadgets.example.com\" is invalid: "
+#define AT "spec.selectableFields[0].jsonPath: "
+    expect_fields_refused("[{\"jsonPath\":\".spec.nope\"}]",
+                          CRD_INVALID AT "Invalid value: \".spec.nope\": is an invalid path: does "
+                                         "not refer to a valid field");
+    expect_fields_refused("[{\"jsonPath\":\"spec.color\"}]",
+                          CRD_INVALID AT "Invalid value: \"spec.color\": is an invalid path: "
+                                         "expected [ or . but got: spec");
+    expect_fields_refused("[{\"jsonPath\":\".spec['color']\"}]",
+                          CRD_INVALID AT "Invalid value: \".spec['color']\": is an invalid path: "
+                                         "array notation is not allowed");
+    expect_fields_refused("[{\"jsonPath\":\".spec.\"}]",
+                          CRD_INVALID AT "Invalid value: \".spec.\": is an invalid path: "
+                                         "unexpected end of JSON path");
+    expect_fields_refused("[{\"jsonPath\":\"\"}]", CRD_INVALID AT "Required value");
+    expect_fields_refused("[{\"jsonPath\":\".spec.tags\"}]",
+                          CRD_INVALID AT "Invalid value: \".spec.tags\": must point to a field of "
+                                         "type string, boolean or integer. Enum string fields "
+                                         "and strings with formats are allowed.");
+    expect_fields_refused("[{\"jsonPath\":\".metadata.name\"}]",
+                          CRD_INVALID AT "Invalid value: \".metadata.name\": must not point to "
+                                         "fields in metadata");
+    expect_fields_refused("[{\"jsonPath\":\".spec.size\"},{\"jsonPath\":\".spec.size\"}]",
+                          CRD_INVALID "spec.selectableFields[1].jsonPath: Duplicate value: "
+                                      "\".spec.size\"");
+    /* nine: too many, however valid */
+    kr_buf nine = {0};
+    kr_buf_append_str(&nine, "[");
+    for (int i = 0; i < 9; i++)
+        kr_buf_printf(&nine, "%s{\"jsonPath\":\".spec.f%d\"}", i ? "," : "", i);
+    kr_buf_append_str(&nine, "]");
+    kr_buf props = {0};
+    for (int i = 0; i < 9; i++)
+        kr_buf_printf(&props, "%s\"f%d\":{\"type\":\"string\"}", i ? "," : "", i);
+    char *versions = kr_asprintf(
+        "[{\"name\":\"v1\",\"served\":true,\"storage\":true,\"selectableFields\":%s,\"schema\":{"
+        "\"openAPIV3Schema\":{\"type\":\"object\",\"properties\":{\"spec\":{\"type\":\"object\","
+        "\"properties\":{%s}}}}}}]",
+        nine.data, props.data);
+    expect_crd_versions_refused(versions,
+                                CRD_INVALID "spec.selectableFields: Too many: 9: must have at "
+                                            "most 8 items");
+    kr_free(versions);
+    kr_buf_free(&props);
+    kr_buf_free(&nine);
+    /* versions with schemas and fields of their own: each its own */
+    expect_crd_versions_refused(
+        "[{\"name\":\"v1\",\"served\":true,\"storage\":true,\"schema\":{\"openAPIV3Schema\":{"
+        "\"type\":\"object\"}}},{\"name\":\"v2\",\"served\":true,\"storage\":false,"
+        "\"selectableFields\":[{\"jsonPath\":\".spec\"}],\"schema\":{\"openAPIV3Schema\":{"
+        "\"type\":\"object\",\"properties\":{\"spec\":{\"type\":\"object\"}}}}}]",
+        CRD_INVALID "spec.versions[1].selectableFields[0].jsonPath: Invalid value: \".spec\": "
+                    "must point to a field of type string, boolean or integer. Enum string "
+                    "fields and strings with formats are allowed.");
+#undef AT
+#undef CRD_INVALID
+}
+END_TEST
+
 int main(void)
 {
     const TTest *tests[] = {unknown_fields_are_pruned_and_reported_as_field_validation_asks,
@@ -1475,6 +1558,7 @@ int main(void)
                             crds_need_structural_schemas_whose_defaults_fit,
                             a_crd_has_exactly_one_storage_version,
                             new_finalizers_without_a_path_are_warned_about,
+                            selectable_fields_name_scalar_fields_of_the_schema,
                             NULL};
     return kr_test_run_tests("testserver_schema", "schema", setup, teardown, 60, tests);
 }

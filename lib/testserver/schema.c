@@ -1679,6 +1679,173 @@ static void check_storage_version(const json_t *versions, sc_walk *w)
     kr_buf_free(&body);
 }
 
+/* ---- selectable fields ------------------------------------------------------------ */
+
+/* The length of the JSON path token at `p` (not at its end), as
+ * ValidFieldPath's scanner splits them: a delimiter ('.', '[' or ']'), a
+ * single-quoted string whole, or the text up to the next delimiter. */
+static size_t token_len(const char *p)
+{
+    size_t n = *p == '\'' ? strcspn(p + 1, "'") + 2 : strchr(".[]", *p) ? 1 : strcspn(p, ".[]");
+    return n > strlen(p) ? strlen(p) : n;
+}
+
+/* cel.ValidFieldPath without array notation: `json_path` (".spec.a.b")
+ * walked down `s`, a property at a time (a map's additionalProperties
+ * take any key). Sets *found to the schema reached (NULL past a map of
+ * anything) and `path` to the field path ("spec.a", "spec.m[k]"); or
+ * returns why the path is invalid (in *owned when allocated). */
+static const char *field_path_problem(const char *json_path, const json_t *s, kr_buf *path,
+                                      const json_t **found, char **owned)
+{
+    const char *p = json_path;
+    while (*p) {
+        if (*p == '[')
+            return "array notation is not allowed";
+        if (*p != '.') {
+            *owned = kr_asprintf("expected [ or . but got: %.*s", (int)token_len(p), p);
+            return *owned ? *owned : "expected [ or .";
+        }
+        p++;
+        if (!*p)
+            return "unexpected end of JSON path";
+        size_t n = token_len(p);
+        bool present;
+        const json_t *addl = addl_of(s, &present);
+        if (json_is_object(json_object_get(s, "properties"))) {
+            char *name = kr_strndup(p, n);
+            s = name ? prop_of(s, name) : NULL;
+            kr_buf_printf(path, "%s%s", path->len ? "." : "", name ? name : "");
+            kr_free(name);
+            if (!s)
+                return "does not refer to a valid field";
+        } else if (present) {
+            kr_buf_printf(path, "[%.*s]", (int)n, p);
+            s = addl;
+            if (!s && p[n])
+                return "does not refer to a valid field";
+        } else {
+            return "does not refer to a valid field";
+        }
+        p += n;
+    }
+    *found = s;
+    return NULL;
+}
+
+/* ValidateCustomResourceSelectableFields: `fields` (at `at`) against the
+ * openAPIV3Schema `schema`. */
+static void check_selectable_list(const json_t *fields, const json_t *schema, const char *at,
+                                  sc_walk *w)
+{
+    static const char *const scalars[] = {"string", "boolean", "integer"};
+    json_t *seen = json_object();
+    if (!seen) {
+        w->oom = true;
+        return;
+    }
+    size_t i;
+    const json_t *f;
+    json_array_foreach(fields, i, f)
+    {
+        const char *json_path = str_of(f, "jsonPath");
+        char field[96];
+        snprintf(field, sizeof(field), "%s[%zu].jsonPath", at, i);
+        if (!json_path || !*json_path) {
+            crd_error(w, "FieldValueRequired", field, "Required value");
+            continue;
+        }
+        kr_buf path = {0}, body = {0};
+        const json_t *found = NULL;
+        char *owned = NULL;
+        const char *why = field_path_problem(json_path, schema, &path, &found, &owned);
+        kr_buf_append_str(&body, "Invalid value: ");
+        ts_go_quote(&body, json_path);
+        size_t mark = body.len;
+        const char *type = str_of(found, "type");
+        bool scalar = false;
+        for (size_t k = 0; type && k < KR_ARRAY_LEN(scalars); k++)
+            scalar = scalar || strcmp(type, scalars[k]) == 0;
+        const char *p = path.data ? path.data : "";
+        if (why) {
+            kr_buf_printf(&body, ": is an invalid path: %s", why);
+            crd_error(w, "FieldValueInvalid", field, body.data ? body.data : "Invalid value");
+        } else {
+            if (strncmp(p, "metadata", 8) == 0 && (!p[8] || p[8] == '.' || p[8] == '[')) {
+                kr_buf_append_str(&body, ": must not point to fields in metadata");
+                crd_error(w, "FieldValueInvalid", field, body.data ? body.data : "Invalid value");
+            }
+            if (!scalar) {
+                body.len = mark;
+                kr_buf_append_str(&body, ": must point to a field of type string, boolean or "
+                                         "integer. Enum string fields and strings with formats "
+                                         "are allowed.");
+                crd_error(w, "FieldValueInvalid", field, body.data ? body.data : "Invalid value");
+            }
+            if (json_object_get(seen, p)) {
+                kr_buf dup = {0};
+                kr_buf_append_str(&dup, "Duplicate value: ");
+                ts_go_quote(&dup, json_path);
+                crd_error(w, "FieldValueDuplicate", field, dup.data ? dup.data : "Duplicate value");
+                kr_buf_free(&dup);
+            } else if (json_object_set_new(seen, p, json_true()) != 0) {
+                w->oom = true;
+            }
+        }
+        w->oom = w->oom || !body.data;
+        kr_free(owned);
+        kr_buf_free(&path);
+        kr_buf_free(&body);
+    }
+    if (json_object_size(seen) > 8) {
+        char body[64];
+        snprintf(body, sizeof(body), "Too many: %zu: must have at most 8 items",
+                 json_object_size(seen));
+        crd_error(w, "FieldValueTooMany", at, body);
+    }
+    json_decref(seen);
+}
+
+/* The selectable fields of a CRD's versions, where the conversion from v1
+ * puts them: the spec's when every version has the same ones, checked
+ * against the spec's schema (every version's alike, else none); else
+ * each version's, against its own schema (none when they are alike). */
+static void check_selectable_fields(const json_t *versions, sc_walk *w)
+{
+    bool one_schema = versions_share(versions, "schema", false);
+    const json_t *first = json_array_get(versions, 0);
+    if (versions_share(versions, "selectableFields", true)) {
+        const json_t *fields = json_object_get(first, "selectableFields");
+        const json_t *schema = json_object_get(json_object_get(first, "schema"), "openAPIV3Schema");
+        if (json_array_size(fields) == 0)
+            return;
+        if (one_schema && json_is_object(schema))
+            check_selectable_list(fields, schema, "spec.selectableFields", w);
+        else
+            crd_error(w, "FieldValueInvalid", "spec.selectableFields",
+                      "Invalid value: \"\": selectableFields may only be set when "
+                      "validations.schema is included");
+        return;
+    }
+    size_t i;
+    const json_t *v;
+    json_array_foreach(versions, i, v)
+    {
+        const json_t *fields = json_object_get(v, "selectableFields");
+        const json_t *schema = json_object_get(json_object_get(v, "schema"), "openAPIV3Schema");
+        if (json_array_size(fields) == 0)
+            continue;
+        char at[64];
+        snprintf(at, sizeof(at), "spec.versions[%zu].selectableFields", i);
+        if (!one_schema && json_is_object(schema))
+            check_selectable_list(fields, schema, at, w);
+        else
+            crd_error(w, "FieldValueInvalid", at,
+                      "Invalid value: \"\": selectableFields may only be set when "
+                      "version.schema.openAPIV3Schema is not included");
+    }
+}
+
 int ts_crd_validate_status(const json_t *crd, const char *name, ts_response *resp)
 {
     sc_walk walk = {.causes = json_array()};
@@ -1716,6 +1883,7 @@ int ts_crd_validate(const json_t *crd, const char *name, bool update, ts_respons
         check_structural(schema, LVL_ROOT, path, &walk);
     }
     check_storage_version(versions, &walk);
+    check_selectable_fields(versions, &walk);
     /* a create's status starts empty */
     const json_t *stored = json_object_get(json_object_get(crd, "status"), "storedVersions");
     check_stored_versions(update ? stored : NULL, versions, true, &walk);
