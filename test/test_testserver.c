@@ -6509,6 +6509,47 @@ START_TEST(deprecated_pod_labels_and_annotations_are_warned_about)
 }
 END_TEST
 
+/* The status of `path` (GET), as compact JSON with sorted keys. */
+static char *status_text(const char *path)
+{
+    tc_response r;
+    tc_json(U, "GET", path, NULL, &r);
+    ck_assert_msg(r.status == 200, "GET %s: %ld %s", path, r.status, r.body);
+    char *text = json_dumps(json_object_get(r.json, "status"), JSON_COMPACT | JSON_SORT_KEYS);
+    tc_free(&r);
+    return text;
+}
+
+/* An autoscaler created without a status, through either version, has the
+ * Go zero status of each version it is read through: v1's counts are not
+ * omitempty, v2's currentReplicas is and its currentMetrics is not. */
+START_TEST(autoscalers_have_the_zero_status_of_the_version_read)
+{
+    static const char *const versions[] = {"v1", "v2"};
+    for (size_t i = 0; i < 2; i++) {
+        char path[128];
+        snprintf(path, sizeof(path),
+                 "/apis/autoscaling/%s/namespaces/default/horizontalpodautoscalers", versions[i]);
+        char *body = kr_asprintf(
+            "{\"metadata\":{\"name\":\"h%s\"},\"spec\":{\"scaleTargetRef\":{\"apiVersion\":"
+            "\"apps/v1\",\"kind\":\"Deployment\",\"name\":\"web\"},\"maxReplicas\":5}}",
+            versions[i]);
+        json_decref(created(path, body));
+        kr_free(body);
+        for (size_t j = 0; j < 2; j++) {
+            snprintf(path, sizeof(path),
+                     "/apis/autoscaling/%s/namespaces/default/horizontalpodautoscalers/h%s",
+                     versions[j], versions[i]);
+            char *got = status_text(path);
+            ck_assert_msg(got, "%s", path);
+            ck_assert_str_eq(got, j == 0 ? "{\"currentReplicas\":0,\"desiredReplicas\":0}"
+                                         : "{\"currentMetrics\":null,\"desiredReplicas\":0}");
+            free(got);
+        }
+    }
+}
+END_TEST
+
 int main(void)
 {
     const TTest *tests[] = {discovery_serves_aggregated_and_legacy_forms,
@@ -6569,6 +6610,7 @@ int main(void)
                             foreground_deletion_waits_for_blocking_dependents,
                             a_namespace_terminates_until_its_contents_are_gone,
                             autoscalers_are_served_as_v1_and_v2,
+                            autoscalers_have_the_zero_status_of_the_version_read,
                             watch_streams_changes_from_a_resource_version,
                             watch_from_compacted_history_gets_410_error_event,
                             watch_sends_bookmarks_and_one_before_timeout,

@@ -89,6 +89,11 @@ json_t *ts_hpa_to_v1(const json_t *stored)
     json_object_del(spec, "behavior");
 
     json_t *status = json_object_get(out, "status");
+    /* v1's counts are written even when zero */
+    static const char *const counts[] = {"currentReplicas", "desiredReplicas"};
+    for (size_t k = 0; json_is_object(status) && k < KR_ARRAY_LEN(counts); k++)
+        if (!json_object_get(status, counts[k]))
+            json_object_set_new(status, counts[k], json_integer(0));
     json_t *current = json_object_get(status, "currentMetrics");
     json_array_foreach(current, i, m)
     {
@@ -145,6 +150,10 @@ json_t *ts_hpa_to_v2(const json_t *served)
                                 (json_int_t)json_integer_value(now));
         }
         json_object_del(status, "currentCPUUtilizationPercentage");
+        /* v2's currentReplicas is omitempty */
+        const json_t *replicas = json_object_get(status, "currentReplicas");
+        if (json_is_integer(replicas) && json_integer_value(replicas) == 0)
+            json_object_del(status, "currentReplicas");
         if (json_is_array(current))
             json_object_set(status, "currentMetrics", current);
         if (json_is_array(conditions))

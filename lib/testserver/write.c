@@ -514,6 +514,17 @@ static void after_commit(kr_testserver_t *ts, const ts_write *w)
         ts_dependents_sync(ts, w->rt->res);
 }
 
+/* A built-in object `obj`, in the version `res` stores (converted already
+ * when that is another): its missing top-level structs as the Go type of
+ * that version writes their zero values. */
+static void fill_stored_top(const ts_resource *res, json_t *obj)
+{
+    if (res->schema)
+        return;
+    const char *av = res->to_stored ? res->stored_api_version : res->api_version;
+    ts_go_fill_top(obj, av ? ts_pb_find_kind(av, res->kind) : NULL);
+}
+
 int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_response *resp)
 {
     const ts_resource *res = w->rt->res;
@@ -555,9 +566,8 @@ int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_res
     }
     ts_warn_write(res, NULL, obj, resp);
     /* as the Go object is written: its missing top-level structs (a
-     * status) as their zero values */
-    if (!res->schema && !res->to_stored) /* stored as itself */
-        ts_go_fill_top(obj, ts_pb_find_kind(res->api_version, res->kind));
+     * status) as their zero values, in the version it is stored as */
+    fill_stored_top(res, obj);
     stamp_rv(ts, md, w->dry_run);
     const ts_event *ev = NULL;
     if (!w->dry_run) {
@@ -932,8 +942,7 @@ static int store_update(kr_testserver_t *ts, const ts_write *w, const json_t *ex
         json_decref(obj);
         return 0;
     }
-    if (!res->schema && !res->to_stored) /* stored as itself */
-        ts_go_fill_top(obj, ts_pb_find_kind(res->api_version, res->kind));
+    fill_stored_top(res, obj);
     json_t *old = json_incref((json_t *)existing);
     const ts_event *ev = NULL;
     int rc = ts_store_put(res->store, ns, w->rt->name, json_incref(obj));
