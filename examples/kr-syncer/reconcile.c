@@ -1013,7 +1013,9 @@ static step write_copy(rctx *c, const json_t *old_entry, json_t **written)
         snprintf(msg, sizeof(msg), "%s/%s exists in %s without the label %s=%s: not taken over",
                  c->res->resource, c->req->name, c->req->cluster, KR_LABEL_MANAGED_BY,
                  KR_MANAGER_SYNCER);
-        log_key(c, KR_LOG_WARN, "%s", msg);
+        /* said once; each look after that (every 30 s) at debug level */
+        const char *was = json_string_value(json_object_get(old_entry, "lastError"));
+        log_key(c, was && same_error(was, msg) ? KR_LOG_DEBUG : KR_LOG_WARN, "%s", msg);
         st = record_error(c, old_entry, msg);
         if (st == STEP_OK) {
             *c->after_ms = c->s->resync_ms && c->s->resync_ms < FOREIGN_RETRY_MS ? c->s->resync_ms
