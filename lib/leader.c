@@ -26,6 +26,7 @@
 typedef enum phase {
     PH_IDLE = 0, /* created, not started */
     PH_RUNNING, /* competing or leading */
+    PH_LOST, /* one_term: stepped down without kr_leader_stop, competes no more */
     PH_STOPPING, /* kr_leader_stop: releasing the Lease */
     PH_STOPPED,
 } phase;
@@ -53,6 +54,7 @@ struct kr_leader {
     kr_leader_new_leader_cb on_new_leader;
     void *user;
     bool release_on_stop;
+    bool one_term;
     kr_metric_t *master_status;
     kr_logger log;
     kr_clock clock;
@@ -231,7 +233,14 @@ static bool step_down_quietly(kr_leader_t *le, const char *why)
 
 static void step_down(kr_leader_t *le, const char *why)
 {
-    if (step_down_quietly(le, why) && le->on_stopped)
+    if (!step_down_quietly(le, why))
+        return;
+    if (le->one_term && le->phase == PH_RUNNING) {
+        le->phase = PH_LOST; /* the tick stops; kr_leader_stop releases */
+        kr_log(&le->log, KR_LOG_INFO, MOD, "lease %s/%s: \"%s\" competes no more",
+               le->lease_namespace, le->lease_name, le->identity);
+    }
+    if (le->on_stopped)
         le->on_stopped(le->user);
 }
 
@@ -610,6 +619,17 @@ static void stop_on_loop(void *user)
 {
     loop_arg *a = user;
     kr_leader_t *le = a->le;
+    if (le->phase == PH_LOST) { /* the Lease may still name it: release it */
+        le->phase = PH_STOPPING;
+        if (!le->release_on_stop) {
+            release_done(le, 0);
+            return;
+        }
+        le->release_pending = true;
+        if (!le->inflight)
+            release(le);
+        return;
+    }
     if (le->phase != PH_RUNNING) {
         if (le->phase != PH_STOPPING)
             release_done(le, 0);
@@ -733,6 +753,7 @@ int kr_leader_new(const kr_leader_opts *opts, kr_leader_t **out, kr_error_t *err
     le->on_new_leader = opts->on_new_leader;
     le->user = opts->user;
     le->release_on_stop = !opts->keep_lease_on_stop;
+    le->one_term = opts->version >= 2 && opts->one_term;
     le->log = opts->logger;
     le->clock = opts->clock;
     le->hook.fn = on_runtime_stop;

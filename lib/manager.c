@@ -499,6 +499,7 @@ static int make_leader(kr_manager_t *m, const kr_manager_opts *opts, kr_error_t 
     lo.retry_period_ms = cfg->leader_retry_period_ms;
     lo.on_started_leading = on_started_leading;
     lo.on_stopped_leading = on_stopped_leading;
+    lo.one_term = true; /* a loss stops the program: no Lease taken back meanwhile */
     lo.on_new_leader = on_new_leader;
     lo.user = m;
     lo.metrics = m->metrics;

@@ -218,6 +218,9 @@ typedef struct elector_cfg {
     bool metrics;
 } elector_cfg;
 
+/* The next elector() leads once (kr_leader_opts.one_term). */
+static bool next_one_term;
+
 static kr_leader_t *elector(env *e, rec *r, elector_cfg c)
 {
     memset(r, 0, sizeof(*r));
@@ -235,6 +238,8 @@ static kr_leader_t *elector(env *e, rec *r, elector_cfg c)
     o.user = r;
     o.keep_lease_on_stop = c.keep_lease_on_stop;
     o.metrics = c.metrics ? e->reg : NULL;
+    o.one_term = next_one_term;
+    next_one_term = false;
     o.logger = (kr_logger){.cb = count_log, .max_level = KR_LOG_DEBUG};
     if (c.injected_clock)
         o.clock = (kr_clock){.now_ns = skipping_clock};
@@ -313,7 +318,7 @@ START_TEST(options_are_checked_and_identity_defaults_to_host_and_suffix)
     o.identity = longid;
     ck_assert_int_eq(kr_leader_new(&o, &le, &err), KR_EINVAL);
     o.identity = NULL;
-    o.version = 2;
+    o.version = KR_LEADER_OPTS_VERSION + 1;
     ck_assert_int_eq(kr_leader_new(&o, &le, &err), KR_EINVAL);
     o.version = 0; /* taken as 1; defaults 15 s / 10 s / 2 s are in order */
     ck_assert_msg(kr_leader_new(&o, &le, &err) == 0, "%s", err.message);
@@ -562,6 +567,41 @@ START_TEST(leader_steps_down_at_the_renew_deadline_and_leads_again_with_a_new_te
     ck_assert_uint_eq(term.transitions, 1);
     kr_leader_free(le);
     ck_assert_int_eq(read_count(&r.stopped), 2);
+    env_down(&e);
+}
+END_TEST
+
+/* one_term (client-go's RunOrDie, which returns once it stopped leading):
+ * a leader that missed its renew deadline does not take the Lease back
+ * when the apiserver answers again, though the Lease still names it, and
+ * its stop releases the Lease for the others. */
+START_TEST(one_term_competes_no_more_after_a_loss_and_its_stop_releases)
+{
+    env e;
+    env_up(&e);
+    rec r;
+    next_one_term = true;
+    kr_leader_t *le = elector(&e, &r, (elector_cfg){"once", 3000, 2000, 50, true, false, false});
+    ck_assert_int_eq(kr_leader_start(le, NULL), 0);
+    ck_assert(wait_count(&r.started, 1));
+    kr_testserver_faults f = {.fail_503 = 1.0};
+    kr_testserver_set_faults(e.ts, &f);
+    atomic_store(&skip_ns, 2000000000LL); /* past the renew deadline */
+    ck_assert(wait_count(&r.stopped, 1));
+    kr_testserver_set_faults(e.ts, &(kr_testserver_faults){0});
+    pause_ms(500); /* ten retry periods: a competing elector took it back */
+    ck_assert_int_eq(read_count(&r.started), 1);
+    ck_assert(!kr_leader_is_leader(le));
+    json_t *lease = get_lease(&e);
+    ck_assert_str_eq(spec_str(lease, "holderIdentity"), "once");
+    json_decref(lease);
+    kr_error_t err = {0};
+    ck_assert_msg(kr_leader_stop(le, 5000, &err) == 0, "%s", err.message);
+    lease = get_lease(&e);
+    ck_assert_str_eq(spec_str(lease, "holderIdentity"), "");
+    json_decref(lease);
+    ck_assert_int_eq(read_count(&r.stopped), 1);
+    kr_leader_free(le);
     env_down(&e);
 }
 END_TEST
@@ -1235,6 +1275,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, keep_lease_on_stop_leaves_the_holder);
     tcase_add_test(tc, held_lease_expires_on_the_local_clock_not_by_its_timestamps);
     tcase_add_test(tc, leader_steps_down_at_the_renew_deadline_and_leads_again_with_a_new_term);
+    tcase_add_test(tc, one_term_competes_no_more_after_a_loss_and_its_stop_releases);
     tcase_add_test(tc, leader_steps_down_while_its_renewal_hangs_and_stop_gives_up_in_time);
     tcase_add_test(tc, clean_stop_hands_over_to_the_other_with_the_next_term);
     tcase_add_test(tc, another_write_to_the_lease_deposes_the_leader);

@@ -53,7 +53,7 @@ typedef void (*kr_leader_stopped_cb)(void *user);
  * call ("" when the Lease has no holder). [loop thread] */
 typedef void (*kr_leader_new_leader_cb)(const char *identity, void *user);
 
-#define KR_LEADER_OPTS_VERSION 1
+#define KR_LEADER_OPTS_VERSION 2
 /* clang-format off */
 #define KR_LEADER_OPTS_INIT {.version = KR_LEADER_OPTS_VERSION}
 /* clang-format on */
@@ -86,6 +86,13 @@ typedef struct kr_leader_opts {
     kr_metrics_registry_t *metrics; /* borrowed; leader_election_master_status{name} */
     kr_logger logger;
     kr_clock clock; /* zero: CLOCK_MONOTONIC (tests inject one) */
+    /* Version 2. One leadership at most, as client-go's RunOrDie returns
+     * once it stopped leading: after losing the Lease (a renewal missed
+     * its deadline, or another replica holds it) the elector competes no
+     * more, so that a program stopping after the loss does not take the
+     * Lease back and sit on it; kr_leader_stop still releases a Lease that
+     * names it. The program toolkit sets it. */
+    bool one_term;
 } kr_leader_opts;
 
 /* Create a stopped elector. *out is new (kr_leader_free). Errors: KR_EINVAL
