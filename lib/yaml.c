@@ -1,7 +1,8 @@
 /* libkreconcile — YAML to jansson conversion with libyaml's document API.
  * Scalars resolve the way Kubernetes' YAML reader (YAML 1.1 rules) does;
- * aliases are expanded under a node budget so that an alias bomb fails with
- * KR_ETOOLARGE instead of exhausting memory. Never aborts on input. */
+ * aliases are expanded under node and byte budgets proportional to the
+ * input, so that an alias bomb fails with KR_ETOOLARGE instead of
+ * exhausting memory. Never aborts on input. */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -16,8 +17,18 @@
 #include "kreconcile/yaml.h"
 
 #define YAML_MAX_DEPTH 64
-/* Nodes produced per document, aliases included (alias-bomb guard). */
+/* Nodes produced per stream, aliases included (alias-bomb guard), and
+ * at most this many per byte of input, plus YAML_FREE_NODES: an input
+ * without aliases has half as many nodes as bytes at most ("[a,a,a]"). */
 #define YAML_MAX_NODES 4000000L
+#define YAML_NODES_PER_BYTE 1
+#define YAML_FREE_NODES 10000L
+/* Scalar bytes produced per stream, aliases expanded: at most this many
+ * per byte of input, plus YAML_FREE_BYTES (a small document whose alias
+ * of a long string is repeated a million times would otherwise make
+ * gigabytes of it, as kube-apiserver's CVE-2019-11253). */
+#define YAML_BYTES_PER_BYTE 8
+#define YAML_FREE_BYTES (1L << 20)
 /* Files larger than this are refused by kr_yaml_load_file. */
 #define YAML_MAX_FILE (64L * 1024 * 1024)
 
@@ -34,7 +45,8 @@ struct convert {
     const char *text; /* the input, where a node's tag can be seen */
     size_t len;
     struct lines *lines;
-    long nodes;
+    long nodes, max_nodes; /* for the stream */
+    size_t bytes, max_bytes; /* scalar bytes, for the stream */
     kr_error_t *err;
     int code; /* the failure's, also without an err to hold it */
 };
@@ -595,10 +607,15 @@ static json_t *convert_node(struct convert *cv, yaml_node_t *node, int depth)
                  node->start_mark.line + 1, YAML_MAX_DEPTH);
         return NULL;
     }
-    if (++cv->nodes > YAML_MAX_NODES) {
+    if (++cv->nodes > cv->max_nodes) {
         cv_error(cv, KR_ETOOLARGE,
-                 "yaml: document expands to more than %ld nodes (alias expansion?)",
-                 YAML_MAX_NODES);
+                 "yaml: document expands to more than %ld nodes (alias expansion?)", cv->max_nodes);
+        return NULL;
+    }
+    if (node->type == YAML_SCALAR_NODE && (cv->bytes += node->data.scalar.length) > cv->max_bytes) {
+        cv_error(cv, KR_ETOOLARGE,
+                 "yaml: document expands to more than %zu bytes of values (alias expansion?)",
+                 cv->max_bytes);
         return NULL;
     }
     switch (node->type) {
@@ -688,6 +705,18 @@ static int parse_stream(const char *text, size_t len, int all, json_t **out, kr_
     json_t *result = all ? json_array() : NULL;
     struct lines lines = {0};
     int rc = 0;
+    /* the budgets hold for the whole stream: many small documents of
+     * aliases add up */
+    long max_nodes = len < (size_t)(YAML_MAX_NODES / YAML_NODES_PER_BYTE)
+                         ? (long)len * YAML_NODES_PER_BYTE + YAML_FREE_NODES
+                         : YAML_MAX_NODES;
+    if (max_nodes > YAML_MAX_NODES)
+        max_nodes = YAML_MAX_NODES;
+    size_t max_bytes = len < (SIZE_MAX - YAML_FREE_BYTES) / YAML_BYTES_PER_BYTE
+                           ? len * YAML_BYTES_PER_BYTE + YAML_FREE_BYTES
+                           : SIZE_MAX;
+    long nodes = 0;
+    size_t bytes = 0;
     if (all && !result) {
         rc = kr_error_set(err, KR_ENOMEM, "yaml: out of memory");
         goto out;
@@ -703,8 +732,18 @@ static int parse_stream(const char *text, size_t len, int all, json_t **out, kr_
             yaml_document_delete(&doc);
             break;
         }
-        struct convert cv = {.doc = &doc, .text = text, .len = len, .lines = &lines, .err = err};
+        struct convert cv = {.doc = &doc,
+                             .text = text,
+                             .len = len,
+                             .lines = &lines,
+                             .nodes = nodes,
+                             .max_nodes = max_nodes,
+                             .bytes = bytes,
+                             .max_bytes = max_bytes,
+                             .err = err};
         json_t *value = convert_node(&cv, root, 0);
+        nodes = cv.nodes;
+        bytes = cv.bytes;
         yaml_document_delete(&doc);
         if (!value) {
             rc = cv.code ? cv.code : KR_EPARSE;

@@ -211,6 +211,50 @@ START_TEST(deep_nesting_and_alias_bombs_are_refused)
     ck_assert_int_eq(kr_yaml_parse(bomb, strlen(bomb), &out, NULL), KR_ETOOLARGE);
     ck_assert_int_eq(kr_yaml_parse(deep, n, &out, NULL), KR_ETOOLARGE);
 
+    /* bombs of bytes: a long string repeated by aliases (100 kB made
+     * 10,000 times, a gigabyte), a short one a million times, and a
+     * stream of small documents each repeating one a little: refused
+     * once the values outgrow the input many times over */
+    size_t leaf = 100000;
+    char *big_leaf = malloc(leaf + 512);
+    ck_assert_ptr_nonnull(big_leaf);
+    n = (size_t)sprintf(big_leaf, "a0: &a0 \"");
+    memset(big_leaf + n, 'y', leaf);
+    n += leaf;
+    n += (size_t)sprintf(big_leaf + n, "\"\n");
+    for (int level = 1; level <= 4; level++) {
+        n += (size_t)sprintf(big_leaf + n, "a%d: &a%d [", level, level);
+        for (int i = 0; i < 10; i++)
+            n += (size_t)sprintf(big_leaf + n, "%s*a%d", i ? ", " : "", level - 1);
+        n += (size_t)sprintf(big_leaf + n, "]\n");
+    }
+    ck_assert_int_eq(kr_yaml_parse(big_leaf, n, &out, &err), KR_ETOOLARGE);
+    ck_assert_msg(strstr(err.message, "bytes of values"), "%s", err.message);
+    free(big_leaf);
+    const char *small = "a: &a \"yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy\"\n"
+                        "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                        "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+                        "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+                        "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+                        "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+                        "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n";
+    ck_assert_int_eq(kr_yaml_parse(small, strlen(small), &out, &err), KR_ETOOLARGE);
+    static const char doc[] = "---\na: &a [x, x, x, x, x, x, x, x, x, x]\n"
+                              "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                              "c: [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n";
+    size_t docs = 2000, one = sizeof(doc) - 1;
+    char *stream = malloc(docs * one + 1);
+    ck_assert_ptr_nonnull(stream);
+    for (size_t i = 0; i < docs; i++)
+        memcpy(stream + i * one, doc, one);
+    stream[docs * one] = '\0';
+    ck_assert_int_eq(kr_yaml_parse_all(stream, docs * one, &out, &err), KR_ETOOLARGE);
+    /* one such document alone (1,111 values of 178 bytes) converts */
+    ck_assert_int_eq(kr_yaml_parse_all(stream, one, &out, &err), 0);
+    ck_assert_uint_eq(json_array_size(json_object_get(json_array_get(out, 0), "c")), 10);
+    json_decref(out);
+    free(stream);
+
     /* 65 nested collections convert, a 66th is refused, and so is a
      * scalar at depth 65 */
     char edge[200];

@@ -23,7 +23,9 @@ extern "C" {
  * later documents are not read, as go-yaml's Unmarshal reads none.
  * *out is new. An empty document gives JSON null. Errors: KR_EPARSE with
  * the line (and column, for syntax) in the message, KR_ETOOLARGE past 64
- * levels of nesting, KR_ENOMEM. */
+ * levels of nesting or when aliases expand it past as many nodes as it
+ * has bytes (plus 10,000) or eight times its bytes of values (plus 1 MiB),
+ * KR_ENOMEM. */
 KR_API int kr_yaml_parse(const char *text, size_t len, json_t **out, kr_error_t *err);
 
 /* Parse every document of a multi-document stream ("---" separated) into
