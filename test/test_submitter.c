@@ -349,6 +349,10 @@ typedef struct env {
     bool not_leading; /* the epoch callback says KR_ESTATE */
     atomic_int term; /* added to the epoch callback's term */
     bool new_term_at_decision; /* the hook after a decision starts a term */
+    /* the hook after a decision in dc2 reads the runnable: a Verified
+     * condition said True for an attempt not verified */
+    bool check_verified_at_decision;
+    _Atomic int verified_too_early;
     /* dc2's informer stops when a VERIFIED is recorded: its cache keeps
      * the held copy, never the release */
     bool freeze_dc2_on_verified;
@@ -426,6 +430,15 @@ static void on_hook(sub_hook_point point, const char *cluster, void *user)
     env *e = user;
     if (point == SUB_HOOK_AFTER_DECISION && e->new_term_at_decision)
         atomic_fetch_add(&e->term, 1); /* lost and won back meanwhile */
+    if (point == SUB_HOOK_AFTER_DECISION && e->check_verified_at_decision &&
+        strcmp(cluster, "dc2") == 0) {
+        json_t *o = NULL;
+        ck_assert_int_eq(kr_client_get(e->hub, SUB_RUNNABLES, "default", "vc", &o, NULL), 0);
+        if (!json_is_true(json_object_get(json_object_get(o, "status"), "verified")) &&
+            sub_condition_true(o, "Verified"))
+            atomic_fetch_add(&e->verified_too_early, 1);
+        json_decref(o);
+    }
     if (point == SUB_HOOK_AFTER_DECISION && e->down_at && strcmp(cluster, "dc1") == 0) {
         /* the decision is on the hub before anything is created */
         json_t *o = NULL;
@@ -1917,6 +1930,55 @@ static void failover_case(sub_hook_point point, const char *const *want, size_t 
     assert_events_but(want, n_want, optional);
     env_down();
 }
+
+/* Verified means observed for the current attempt: once a runnable
+ * verified in dc1 fails over, its Verified condition says False until
+ * dc2's cache observed the new create (`kubectl wait
+ * --for=condition=Verified` said "condition met" for the new attempt). */
+START_TEST(the_verified_condition_follows_the_current_attempt)
+{
+    env_up();
+    json_t *r = NULL;
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("vc", 0, "dc1, dc2"), NULL, &r),
+        201);
+    json_decref(r);
+    ck_assert(reconcile_until_in("vc", "dc1", SUB_PHASE_DISPATCHED, true));
+    json_t *o = cached("vc");
+    ck_assert(sub_condition_true(o, "Verified"));
+    json_decref(o);
+    E.check_verified_at_decision = true;
+    dc_down(0, true);
+    uint64_t wait = 0;
+    advance_ms(E.s.probe_interval_ms);
+    submitter_probe_cluster(&E.s, 0); /* dc1 is found gone */
+    submitter_reconcile(&E.s, "default", "vc", &wait, NULL);
+    advance_ms(FAILOVER_MS + 1);
+    submitter_probe_cluster(&E.s, 0);
+    bool moved = false;
+    for (int i = 0; i < 1000 && !moved; i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", "vc", &after, NULL);
+        o = cached("vc");
+        moved = strcmp(sub_str(o, "status.cluster"), "dc2") == 0;
+        if (moved && !json_is_true(json_object_get(json_object_get(o, "status"), "verified")))
+            ck_assert_msg(!sub_condition_true(o, "Verified"),
+                          "attempt %lld in dc2 is not verified, yet its condition says so",
+                          (long long)sub_int(o, "status.attempt"));
+        json_decref(o);
+        if (!moved)
+            wait_pace();
+    }
+    ck_assert(moved);
+    ck_assert_int_eq(atomic_load(&E.verified_too_early), 0);
+    ck_assert(reconcile_until_in("vc", "dc2", SUB_PHASE_DISPATCHED, true));
+    o = cached("vc");
+    ck_assert(sub_condition_true(o, "Verified"));
+    json_decref(o);
+    dc_down(0, false);
+    env_down();
+}
+END_TEST
 
 /* An outage that ends before --failover-after fails nothing over, also
  * when the delay ends before the next probe would come: the verdict at
@@ -4003,6 +4065,7 @@ int main(void)
     tcase_add_test(tc, an_outage_shorter_than_the_delay_fails_nothing_over);
     tcase_add_test(tc, failover_when_dc1_dies_before_the_create);
     tcase_add_test(tc, failover_when_dc1_dies_after_the_create);
+    tcase_add_test(tc, the_verified_condition_follows_the_current_attempt);
     tcase_add_test(tc, a_copy_that_lost_its_labels_is_followed_a_deleted_one_fails);
     tcase_add_test(tc, a_copy_of_an_approval_voided_since_goes_while_the_runnable_waits);
     tcase_add_test(tc, cancel_deletes_the_copy);

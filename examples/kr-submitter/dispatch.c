@@ -640,6 +640,17 @@ static json_t *attempt_entry(json_t *status, json_int_t attempt)
 
 /* ---- decisions ------------------------------------------------------------------------ */
 
+/* status.verified turned false: a Verified condition that said True (of
+ * an earlier attempt) says False now, so that `kubectl wait
+ * --for=condition=Verified` never reports an attempt no cache observed. */
+static void unverified(json_t *status, const char *message)
+{
+    json_t *shell = json_pack("{s:O}", "status", status);
+    if (shell && sub_condition_true(shell, "Verified"))
+        sub_set_condition(status, "Verified", false, "NotObserved", message);
+    json_decref(shell);
+}
+
 /* The decision `attempt` goes to `cluster` under `epoch`, in `status` (of
  * a copy about to be written). 0 or KR_ENOMEM. */
 static int decision_fields(json_t *status, json_int_t attempt, const char *cluster, uint64_t epoch)
@@ -659,6 +670,7 @@ static int decision_fields(json_t *status, json_int_t attempt, const char *clust
     rc |= json_object_set_new(status, "epoch", json_integer((json_int_t)epoch));
     rc |= json_object_set_new(status, "dispatchedResourceVersion", json_string(""));
     rc |= json_object_set_new(status, "verified", json_false());
+    unverified(status, "a new attempt is decided: its create is not observed yet");
     return rc ? KR_ENOMEM : 0;
 }
 
@@ -1427,6 +1439,7 @@ static kr_reconcile_result adopt(submitter *s, const json_t *obj, const json_t *
         json_object_set_new(status, "dispatchedResourceVersion",
                             json_string(sub_str(straggler, "metadata.resourceVersion")));
         json_object_set_new(status, "verified", json_false());
+        unverified(status, "the runnable follows another attempt's copy: not observed yet");
         json_object_set_new(status, "phase", json_string(SUB_PHASE_DISPATCHED));
         if (conflict)
             sub_set_condition(status, "Conflict", true, "BothStarted", conflict);
