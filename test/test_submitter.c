@@ -1139,9 +1139,9 @@ START_TEST(a_held_copy_is_released_once)
 END_TEST
 
 /* A Runnable created on the hub directly had none of the API's checks:
- * one whose template is cluster-scoped, or names a cluster nobody
- * configured, fails at once, before anyone is asked to approve it, and
- * says why; nothing is created anywhere. */
+ * one whose template is cluster-scoped, names a cluster nobody
+ * configured, or whose name leaves no room for its copies', fails at once, before anyone is asked
+ * to approve it, and says why; nothing is created anywhere. */
 START_TEST(a_hub_created_runnable_the_api_would_refuse_fails_at_once)
 {
     env_up();
@@ -1159,6 +1159,13 @@ START_TEST(a_hub_created_runnable_the_api_would_refuse_fails_at_once)
          "kind: Job, metadata: {name: w}, spec: {template: {spec: {restartPolicy: Never, "
          "containers: [{name: c, image: busybox}]}}}}\n",
          "unknown cluster dc9"},
+        /* 53 characters: its copy "<name>-1" would not fit a Job's label */
+        {"a2345678901234567890123456789012345678901234567890123",
+         "apiVersion: kreconcile.io/v1alpha1\nkind: Runnable\nmetadata: {name: "
+         "a2345678901234567890123456789012345678901234567890123, namespace: default}\nspec:\n  "
+         "template: {apiVersion: batch/v1, kind: Job, metadata: {name: w}, spec: {template: "
+         "{spec: {restartPolicy: Never, containers: [{name: c, image: busybox}]}}}}\n",
+         "longer than 52 characters"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         json_t *body = NULL;
@@ -1215,10 +1222,16 @@ START_TEST(a_hub_created_runnable_the_api_would_refuse_fails_at_once)
         403);
     ck_assert_int_eq(
         call("GET", "/api/v1/runnables/default/scoped", "tok-unknown", NULL, NULL, NULL), 200);
-    const char *want[] = {"SUBMITTED scoped kr-submitter",  "FAILED scoped",
-                          "SUBMITTED faraway kr-submitter", "FAILED faraway",
-                          "SUBMITTED edited alice",         "FAILED edited"};
-    assert_events(want, 6);
+    const char *want[] = {"SUBMITTED scoped kr-submitter",
+                          "FAILED scoped",
+                          "SUBMITTED faraway kr-submitter",
+                          "FAILED faraway",
+                          "SUBMITTED a2345678901234567890123456789012345678901234567890123 "
+                          "kr-submitter",
+                          "FAILED a2345678901234567890123456789012345678901234567890123",
+                          "SUBMITTED edited alice",
+                          "FAILED edited"};
+    assert_events(want, 8);
     env_down();
 }
 END_TEST

@@ -473,7 +473,8 @@ uint64_t submitter_probe_cluster(submitter *s, size_t i)
     return next;
 }
 
-/* The workload copy's name for `attempt`. */
+/* The workload copy's name for `attempt` (`len`: SUB_COPY_NAME_LEN, room
+ * for any object name and attempt: never cut short). */
 static void copy_name(const json_t *obj, json_int_t attempt, char *out, size_t len)
 {
     snprintf(out, len, "%s-%lld", sub_str(obj, "metadata.name"), (long long)attempt);
@@ -887,7 +888,7 @@ static json_t *workload_copy(submitter *s, const json_t *obj, json_int_t attempt
         md = json_object();
         json_object_set_new(body, "metadata", md);
     }
-    char name[SUB_MAX_NAME + 24];
+    char name[SUB_COPY_NAME_LEN];
     copy_name(obj, attempt, name, sizeof(name));
     json_object_set_new(md, "name", json_string(name));
     json_object_set_new(md, "namespace", json_string(sub_str(obj, "metadata.namespace")));
@@ -927,7 +928,7 @@ static int probe_name(submitter *s, size_t idx, const json_t *obj, json_int_t at
     kr_error_t e = {0};
     int rc = template_resource(s, idx, obj, &info, &e);
     if (rc == 0) {
-        char name[SUB_MAX_NAME + 24];
+        char name[SUB_COPY_NAME_LEN];
         copy_name(obj, attempt, name, sizeof(name));
         kr_request req = {.verb = KR_VERB_GET,
                           .ref = {KR_GVR(info.group, info.version, info.resource),
@@ -1024,7 +1025,7 @@ static int delete_late_copy(submitter *s, size_t idx, const json_t *obj, json_in
     if (template_resource(s, idx, obj, &info, NULL) != 0 ||
         copy_informer(s, idx, &info, &inf, NULL) != 0)
         return health_since(s, idx) ? KR_EUNAVAILABLE : 0;
-    char name[SUB_MAX_NAME + 24];
+    char name[SUB_COPY_NAME_LEN];
     copy_name(obj, attempt, name, sizeof(name));
     json_t *copy =
         kr_store_get_by_name(kr_informer_store(inf), sub_str(obj, "metadata.namespace"), name);
@@ -1728,7 +1729,7 @@ static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *aft
         *after = 200;
         return KR_RECONCILE_REQUEUE_AFTER;
     }
-    char name[SUB_MAX_NAME + 24];
+    char name[SUB_COPY_NAME_LEN];
     copy_name(obj, sub_int(obj, "status.attempt"), name, sizeof(name));
     json_t *copy =
         kr_store_get_by_name(kr_informer_store(inf), sub_str(obj, "metadata.namespace"), name);

@@ -303,6 +303,12 @@ int submission_check(const json_t *runnable, const submission_opts *opts, kr_err
         return sub_fail(err, 422, KR_EINVALIDOBJ, "the runnable has no spec");
     const json_t *t = json_object_get(spec, "template");
     const char *ns = sub_str(runnable, "metadata.namespace");
+    const char *name = sub_str(runnable, "metadata.name");
+    /* as the API refuses it: copies are named NAME-ATTEMPT, and a Job's
+     * name goes into a label of 63 characters at most */
+    if (strlen(name) > SUB_MAX_NAME)
+        return sub_fail(err, 422, KR_EINVALIDOBJ, "runnable name %s is longer than %d characters",
+                        name, SUB_MAX_NAME);
     int rc = check_manifest(t, err);
     if (rc == 0 && *sub_str(t, "metadata.namespace") &&
         strcmp(sub_str(t, "metadata.namespace"), ns) != 0)

@@ -29,6 +29,9 @@
 /* The longest Runnable name: the workload copy adds "-<attempt>" and Job
  * names must fit a 63-character label value. */
 #define SUB_MAX_NAME 52
+/* Room for a copy's name, "<runnable>-<attempt>", whatever the name (253
+ * characters at most in Kubernetes) and attempt. */
+#define SUB_COPY_NAME_LEN (253 + 1 + 20 + 1)
 /* The largest submission body: a Runnable must fit in etcd's 1.5 MiB. */
 #define SUB_MAX_BODY (1024 * 1024)
 /* The most approvals a policy may ask for (the CRD's maximum too). */
