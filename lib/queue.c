@@ -58,6 +58,7 @@ struct qitem {
     int64_t started_ns; /* processing (metrics on) */
     size_t heap_index; /* NOT_WAITING when not in the heap */
     int wait_priority;
+    int got_priority; /* the lane it was handed out from, while processing */
     unsigned failures;
     char key[];
 };
@@ -589,6 +590,7 @@ HOT struct qitem *pop_locked(kr_queue_t *q, int64_t now)
                 q->queued--;
                 it->flags = (it->flags & ~(unsigned)(F_QUEUED | F_DIRTY)) | F_PROCESSING;
                 it->seq = ++q->handouts;
+                it->got_priority = it->priority;
                 pset_insert(&q->proc, it);
                 if (UNLIKELY(q->metrics_on)) {
                     it->started_ns = now;
@@ -1167,8 +1169,15 @@ int kr_queue_priority_of(kr_queue_t *q, const char *key)
     uint64_t hash = kr_key_hash(key, len);
     kr_mutex_lock(&q->mu);
     struct qitem *it = item_find(q, hash, key, len);
-    int priority =
-        it && (it->flags & (F_PROCESSING | F_QUEUED)) ? it->priority : KR_QUEUE_PRIORITY_NORMAL;
+    int priority = KR_QUEUE_PRIORITY_NORMAL;
+    if (it && (it->flags & F_PROCESSING)) {
+        /* handed out from, raised (never lowered) by a re-add meanwhile */
+        priority = it->got_priority;
+        if ((it->flags & F_DIRTY) && it->priority > priority)
+            priority = it->priority;
+    } else if (it && (it->flags & F_QUEUED)) {
+        priority = it->priority;
+    }
     queue_unlock(q);
     return priority;
 }

@@ -361,6 +361,26 @@ START_TEST(queue_follow_ups_keep_the_priority_the_key_was_handed_out_with)
 }
 END_TEST
 
+/* A re-add of a processing key at a lower priority (a resync while a
+ * real change is reconciled) does not lower the priority its follow-up
+ * keeps: a failed change is retried ahead of the resync, not behind it. */
+START_TEST(queue_a_lower_readd_while_processing_does_not_lower_the_follow_up)
+{
+    struct fake_clock c = {0};
+    kr_queue_t *q = new_queue(&c, NULL);
+    kr_queue_add(q, "ns/a"); /* a real change */
+    const char *a = must_get(q);
+    kr_queue_add_priority(q, "ns/a", KR_QUEUE_PRIORITY_LOW); /* a resync meanwhile */
+    kr_queue_add_priority(q, "ns/r", KR_QUEUE_PRIORITY_LOW); /* the rest of it */
+    ck_assert_int_eq(kr_queue_priority_of(q, a), KR_QUEUE_PRIORITY_NORMAL);
+    ck_assert_int_eq(kr_queue_done_result(q, a, KR_QUEUE_ERROR, 0), 0);
+    fake_advance(&c, 1 * SEC);
+    expect_get(q, "ns/a");
+    expect_get(q, "ns/r");
+    kr_queue_free(q);
+}
+END_TEST
+
 /* A raised key leaves its old lane entry behind, stale: once the key was
  * handed out, done and added back in that lane, the stale entry must
  * neither hand it out twice nor out of turn. */
@@ -1494,6 +1514,7 @@ int main(void)
     tcase_add_test(tc, queue_priority_hands_out_higher_first_and_low_lane_last);
     tcase_add_test(tc, queue_readd_while_processing_keeps_its_highest_priority);
     tcase_add_test(tc, queue_follow_ups_keep_the_priority_the_key_was_handed_out_with);
+    tcase_add_test(tc, queue_a_lower_readd_while_processing_does_not_lower_the_follow_up);
     tcase_add_test(tc, queue_raised_key_leaves_no_trace_in_its_old_lane);
     tcase_add_test(tc, queue_repeated_raises_with_a_tiny_idle_cache);
     tcase_add_test(tc, queue_relist_of_100k_keys_in_the_low_lane);
