@@ -488,6 +488,14 @@ START_TEST(program_starts_with_a_datacenter_down_and_dc1_converges)
                   (long)(time(NULL) - t0));
     want why = {CM, "early", 1, "has not synced", NULL, NULL};
     wait_for(&w, entry_has_error, &why, "dc2's entry naming what its cache meets");
+    /* an object made since, placed on dc2 alone (no other lane has
+     * anything to say of it), says so too */
+    json_t *late = cm("late", "v1");
+    json_object_set_new(json_object_get(late, "metadata"), "annotations",
+                        json_pack("{s:s}", KR_ANNOTATION_CLUSTERS, "dc2"));
+    hub_create(&w, CM, late);
+    want late2 = {CM, "late", 1, "has not synced", NULL, NULL};
+    wait_for(&w, entry_has_error, &late2, "dc2's entry of an object placed on dc2 alone");
     want held1 = {CM, "held", 0, "v1", "data", "value"};
     wait_for(&w, copy_is, &held1, "dc1's copy of held");
     ck_assert_int_eq(kr_client_delete(w.hub.cl.c, CM, NSNAME, "held", NULL, NULL, NULL), 0);

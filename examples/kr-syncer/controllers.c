@@ -31,6 +31,15 @@ static void map_hub(kr_controller_t *ctl, const char *cluster, const json_t *obj
         kr_controller_enqueue(ctl, s->clusters[i].name, ns, name);
     if (name && !atomic_exchange(&res->unsynced_watch, true))
         kr_controller_enqueue(ctl, s->hub_name, s->namespace_, SYNCER_UNSYNCED_NAME);
+    /* while a cluster's cache has not synced and its lists fail, the hub
+     * lane writes this object's entry for it (its lane cannot) */
+    for (size_t i = 0; name && i < s->n_clusters; i++) {
+        kr_informer_t *copies = s->clusters[i].copies[res->index];
+        if (!kr_informer_has_synced(copies) && kr_informer_last_error(copies, NULL, 0)) {
+            kr_controller_enqueue(ctl, s->hub_name, ns, name);
+            break;
+        }
+    }
 }
 
 /* True when every member of `a` but those named in `skip` equals b's, and
