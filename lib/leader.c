@@ -557,6 +557,8 @@ static void on_tick(kr_timer_t *timer, void *user)
     if (le->phase != PH_RUNNING)
         return;
     check_deadline(le);
+    if (le->phase != PH_RUNNING) /* one_term: that was the loss */
+        return;
     if (!le->inflight)
         attempt(le);
     kr_timer_start(timer, next_tick_ms(le), 0);

@@ -95,6 +95,7 @@ struct kr_manager {
     /* the manager stops the election itself (under lock): a step-down
      * from then on is no loss */
     bool leader_stopping;
+    bool lost_in_stop; /* (under lock) the Lease was lost during a stop */
 
     /* Guarded by lock: */
     pthread_mutex_t lock;
@@ -342,8 +343,10 @@ static void on_stopped_leading(void *user)
     bool stopping = m->state != STATE_RUNNING || m->stop_requested;
     if (lost && !stopping)
         m->lead_lost_pending = true;
-    if (lost && stopping)
+    if (lost && stopping) {
         m->exit_code = 1;
+        m->lost_in_stop = true;
+    }
     /* armed under the lock: once the leader-only parts have stopped
      * (leader_stopping set, the watchdog disarmed), it is not armed again */
     if (lost)
@@ -1016,9 +1019,12 @@ int kr_manager_run(kr_manager_t *m)
      * replica can take over. */
     lead_stop(m);
     lease_unneeded(m);
+    pthread_mutex_lock(&m->lock);
+    lost = lost || m->lost_in_stop;
+    pthread_mutex_unlock(&m->lock);
     if (lost) {
-        /* and it is competed for no more: it could be taken back, and
-         * held while the rest stops */
+        /* the elector competes no more (one_term); a Lease that still
+         * names this replica is released now, not after the rest stops */
         kr_error_t lerr = {0};
         if (kr_leader_stop(m->leader, 0, &lerr) != 0)
             kr_log(&m->logger, KR_LOG_WARN, "manager", "stopping the election: %s", lerr.message);
