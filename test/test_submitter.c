@@ -1660,7 +1660,7 @@ START_TEST(api_authorizes_by_the_hubs_rbac)
     }
     idp_create(&p, "roles",
                "{\"metadata\":{\"name\":\"submit\"},\"rules\":[{\"apiGroups\":[\"kreconcile.io\"],"
-               "\"resources\":[\"runnables\"],\"verbs\":[\"create\",\"get\"]}]}");
+               "\"resources\":[\"runnables\"],\"verbs\":[\"submit\",\"get\"]}]}");
     idp_create(&p, "rolebindings",
                "{\"metadata\":{\"name\":\"dev-submits\"},\"roleRef\":{\"apiGroup\":"
                "\"rbac.authorization.k8s.io\",\"kind\":\"Role\",\"name\":\"submit\"},"
@@ -1675,17 +1675,17 @@ START_TEST(api_authorizes_by_the_hubs_rbac)
                "\"subjects\":[{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"User\","
                "\"name\":\"carol\"}]}");
     idp_create(&p, "roles",
-               "{\"metadata\":{\"name\":\"create-only\"},\"rules\":[{\"apiGroups\":"
-               "[\"kreconcile.io\"],\"resources\":[\"runnables\"],\"verbs\":[\"create\"]}]}");
+               "{\"metadata\":{\"name\":\"submit-only\"},\"rules\":[{\"apiGroups\":"
+               "[\"kreconcile.io\"],\"resources\":[\"runnables\"],\"verbs\":[\"submit\"]}]}");
     idp_create(&p, "rolebindings",
                "{\"metadata\":{\"name\":\"erin-creates\"},\"roleRef\":{\"apiGroup\":"
-               "\"rbac.authorization.k8s.io\",\"kind\":\"Role\",\"name\":\"create-only\"},"
+               "\"rbac.authorization.k8s.io\",\"kind\":\"Role\",\"name\":\"submit-only\"},"
                "\"subjects\":[{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"User\","
                "\"name\":\"erin\"}]}");
     kr_access_reviewer_opts ao = {.client = p.client};
     ck_assert_int_eq(kr_access_reviewer_new(&ao, &E.api.authorizer, NULL), 0);
     char msg[1200];
-    /* dave may not create: refused before his manifest is looked at, so
+    /* dave may not submit: refused before his manifest is looked at, so
      * he learns nothing of the clusters or the kinds they serve */
     api_request probe = {.method = "POST",
                          .path = "/api/v1/runnables",
@@ -1698,7 +1698,7 @@ START_TEST(api_authorizes_by_the_hubs_rbac)
     api_handle(&E.api, &probe, &pr);
     ck_assert_int_eq(pr.status, 403);
     json_decref(pr.body);
-    /* erin may create but not get: another's runnable of the same
+    /* erin may submit but not get: another's runnable of the same
      * idempotency key is not shown to her */
     ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice", job_runnable("keyed", 1, ""),
                           "shared-key", NULL),
@@ -1711,11 +1711,11 @@ START_TEST(api_authorizes_by_the_hubs_rbac)
                   sub_str(shown, "error"));
     ck_assert_ptr_null(json_object_get(shown, "spec"));
     json_decref(shown);
-    /* dave may not create: nothing submitted, in kube-apiserver's words */
+    /* dave may not submit: nothing submitted, in kube-apiserver's words */
     ck_assert_int_eq(call_in("POST", "/api/v1/runnables", NULL, "tok-dave",
                              job_runnable("rb", 1, ""), msg, sizeof(msg)),
                      403);
-    ck_assert_str_eq(msg, "runnables.kreconcile.io is forbidden: User \"dave\" cannot create "
+    ck_assert_str_eq(msg, "runnables.kreconcile.io is forbidden: User \"dave\" cannot submit "
                           "resource \"runnables\" in API group \"kreconcile.io\" in the namespace "
                           "\"default\"");
     json_t *obj = NULL;
@@ -3528,7 +3528,7 @@ START_TEST(program_asks_the_hub_who_its_callers_are)
     static const char rbac[] =
         "[{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRole\","
         "\"metadata\":{\"name\":\"submitter\"},\"rules\":[{\"apiGroups\":[\"kreconcile.io\"],"
-        "\"resources\":[\"runnables\"],\"verbs\":[\"create\",\"get\",\"list\"]}]},"
+        "\"resources\":[\"runnables\"],\"verbs\":[\"submit\",\"get\",\"list\"]}]},"
         "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRoleBinding\","
         "\"metadata\":{\"name\":\"zoe-submits\"},\"roleRef\":{\"apiGroup\":"
         "\"rbac.authorization.k8s.io\",\"kind\":\"ClusterRole\",\"name\":\"submitter\"},"
@@ -3575,7 +3575,7 @@ START_TEST(program_asks_the_hub_who_its_callers_are)
             /* known, but without rights on runnables */
             const char *try_submit[] = {"submit", "-f", p.job, NULL};
             ck_assert_int_eq(cli(p.bin, server, token, try_submit, out, sizeof(out)), 1);
-            ck_assert_msg(strstr(out, "User \"system:serviceaccount:default:ci\" cannot create "
+            ck_assert_msg(strstr(out, "User \"system:serviceaccount:default:ci\" cannot submit "
                                       "resource \"runnables\""),
                           "%s", out);
         } else {
