@@ -46,7 +46,9 @@ static const char tokens[] = "tok-alice,alice,1,\"dev\"\n"
                              "tok-carol,carol,3,approvers\n"
                              "\"tok-dave\",dave,4,\"approvers\"\n"
                              "tok-erin,erin,5\n"
-                             "tok-unknown,unknown,6\n";
+                             "tok-unknown,unknown,6\n"
+                             "tok-ks,kr-submitter,7,approvers\n"
+                             "tok-informer,informer,8,approvers\n";
 
 /* ---- decision modules without a server ------------------------------------------ */
 
@@ -1222,6 +1224,23 @@ START_TEST(a_hub_created_runnable_the_api_would_refuse_fails_at_once)
         403);
     ck_assert_int_eq(
         call("GET", "/api/v1/runnables/default/scoped", "tok-unknown", NULL, NULL, NULL), 200);
+    /* nor may callers named as the books' actors, whose decisions would
+     * pass for the controller's or the inventory's */
+    const char *actors[] = {"tok-ks", "tok-informer"};
+    for (int i = 0; i < 2; i++) {
+        refused = NULL;
+        ck_assert_int_eq(call("POST", "/api/v1/runnables", actors[i], job_runnable("act", 0, ""),
+                              NULL, &refused),
+                         403);
+        ck_assert_msg(strstr(sub_str(refused, "error"), "is an actor of the books"), "%s",
+                      sub_str(refused, "error"));
+        json_decref(refused);
+        ck_assert_int_eq(
+            call("POST", "/api/v1/runnables/default/scoped/approve", actors[i], NULL, NULL, NULL),
+            403);
+        ck_assert_int_eq(
+            call("GET", "/api/v1/runnables/default/scoped", actors[i], NULL, NULL, NULL), 200);
+    }
     const char *want[] = {"SUBMITTED scoped kr-submitter",
                           "FAILED scoped",
                           "SUBMITTED faraway kr-submitter",

@@ -1014,7 +1014,17 @@ void api_handle(api *a, const api_request *req, api_response *resp)
         answer_error(resp, 403,
                      "the user name \"" SUB_UNKNOWN_SUBMITTER "\" is the one runnables created on "
                      "the hub are recorded under: it may read, not submit, decide or cancel");
-    else if (who && req->body_len > 0 && !readable_type(req->content_type)) {
+    else if (who && strcmp(req->method, "POST") == 0 &&
+             (strcmp(who->user, SUB_PROGRAM) == 0 || strcmp(who->user, "informer") == 0)) {
+        /* the actors the books name for the controller and the inventory:
+         * a caller's decision under either would pass for theirs */
+        char message[200];
+        snprintf(message, sizeof(message),
+                 "the user name \"%s\" is an actor of the books: it may read, not submit, decide "
+                 "or cancel",
+                 who->user);
+        answer_error(resp, 403, message);
+    } else if (who && req->body_len > 0 && !readable_type(req->content_type)) {
         char message[300];
         snprintf(message, sizeof(message),
                  "unsupported media type \"%.200s\": send application/json or application/yaml",
