@@ -392,6 +392,13 @@ static int on_record(const sub_event *ev, void *user)
             submitter_reconcile(&e->s, ev->namespace_, ev->name, &after, NULL);
         }
     }
+    /* a decision is about the hub's Runnable: a resourceVersion it names
+     * is the hub's, never paired with a workload cluster */
+    if ((strcmp(ev->event, "APPROVED") == 0 || strcmp(ev->event, "REJECTED") == 0 ||
+         strcmp(ev->event, "CANCELLED") == 0) &&
+        ev->resource_version && *ev->resource_version)
+        ck_assert_msg(!ev->cluster || !*ev->cluster, "%s of %s: the hub's resourceVersion %s in %s",
+                      ev->event, ev->name, ev->resource_version, ev->cluster);
     /* the books say which state of the copy it was judged on */
     if (strcmp(ev->event, "SUCCEEDED") == 0)
         ck_assert_msg(ev->resource_version && *ev->resource_version,

@@ -271,7 +271,7 @@ static int record_user(api *a, const json_t *obj, const char *event, const kr_to
                     sub_str(obj, "metadata.name"),
                     sub_str(obj, "metadata.uid"),
                     who->user,
-                    sub_str(obj, "status.cluster"),
+                    "", /* the hub's: the resourceVersion is the Runnable's */
                     sub_str(obj, "metadata.resourceVersion"),
                     outcome,
                     key};
