@@ -15,6 +15,7 @@
 #include "inventory_internal.h"
 #include "kreconcile/inventory.h"
 #include "kreconcile/patch.h"
+#include "kreconcile/platform.h"
 #include "kreconcile/selector.h"
 
 struct kr_inventory {
@@ -189,56 +190,93 @@ const char *kr_inventory_phase_of(const json_t *obj)
 static const char *const secret_copies[] = {"kubectl.kubernetes.io/last-applied-configuration",
                                             "kreconcile.io/last-applied"};
 
-/* The object as stored: without managedFields, a Secret's values hidden
- * (kind: the event's, as list items may lack their own). New reference (a
- * copy when something was removed; the caller's object is never changed). */
+/* In `copy` (a shallow copy of a Secret, or of a Runnable wrapping one,
+ * whose metadata is `meta_copy`, a shallow copy too): the values hidden
+ * when `values`, and the annotations that copy the whole object. False:
+ * out of memory. */
+static bool hide_secret(json_t *copy, json_t *meta_copy, bool values)
+{
+    static const char *const fields[] = {"data", "stringData"};
+    for (size_t f = 0; values && f < KR_ARRAY_LEN(fields); f++) {
+        json_t *data = json_object_get(copy, fields[f]);
+        if (!json_is_object(data))
+            continue;
+        json_t *hidden = json_object();
+        if (!hidden)
+            return false;
+        const char *k;
+        json_t *v;
+        json_object_foreach(data, k, v)
+        {
+            (void)v;
+            json_object_set_new(hidden, k, json_string("(redacted)"));
+        }
+        json_object_set_new(copy, fields[f], hidden);
+    }
+    /* The annotations are still the caller's (meta_copy is shallow). */
+    json_t *notes = json_object_get(meta_copy, "annotations");
+    bool held = false;
+    for (size_t a = 0; a < KR_ARRAY_LEN(secret_copies); a++)
+        held = held || json_object_get(notes, secret_copies[a]);
+    json_t *notes_copy = held ? json_copy(notes) : NULL;
+    if (held && !notes_copy)
+        return false;
+    for (size_t a = 0; notes_copy && a < KR_ARRAY_LEN(secret_copies); a++)
+        if (json_object_get(notes_copy, secret_copies[a]))
+            json_object_set_new(notes_copy, secret_copies[a], json_string("(redacted)"));
+    if (notes_copy)
+        json_object_set_new(meta_copy, "annotations", notes_copy);
+    return true;
+}
+
+/* A Runnable whose template is a Secret (its values would be there). */
+static bool wraps_secret(const json_t *obj, const char *kind)
+{
+    const json_t *t = json_object_get(json_object_get(obj, "spec"), "template");
+    const char *tkind = json_string_value(json_object_get(t, "kind"));
+    return kind && strcmp(kind, KR_RUNNABLE_KIND) == 0 && tkind && strcmp(tkind, "Secret") == 0;
+}
+
+/* The object as stored: without managedFields, a Secret's values hidden,
+ * also in a Runnable's template (kind: the event's, as list items may
+ * lack their own). New reference (a copy when something was removed; the
+ * caller's object is never changed). */
 static json_t *sanitize(const json_t *obj, const char *kind)
 {
     json_t *meta = json_object_get(obj, "metadata");
-    bool secret = kind && strcmp(kind, "Secret") == 0;
-    if (!json_object_get(meta, "managedFields") && !secret)
+    bool secret = kind && strcmp(kind, "Secret") == 0, wraps = wraps_secret(obj, kind);
+    if (!json_object_get(meta, "managedFields") && !secret && !wraps)
         return json_incref((json_t *)obj);
     json_t *copy = json_copy((json_t *)obj);
-    if (!copy)
-        return NULL;
     json_t *meta_copy = json_copy(meta);
-    if (!meta_copy) {
+    bool ok = copy && meta_copy;
+    if (ok) {
+        json_object_del(meta_copy, "managedFields");
+        json_object_set_new(copy, "metadata", meta_copy);
+        meta_copy = NULL;
+        ok = !(secret || wraps) || hide_secret(copy, json_object_get(copy, "metadata"), secret);
+    }
+    if (ok && wraps) {
+        json_t *spec = json_copy(json_object_get(copy, "spec"));
+        json_t *t = spec ? json_copy(json_object_get(spec, "template")) : NULL;
+        json_t *tmeta = t ? json_copy(json_object_get(t, "metadata")) : NULL;
+        ok = spec && t && (!json_object_get(t, "metadata") || tmeta);
+        if (ok && tmeta)
+            json_object_set_new(t, "metadata", json_incref(tmeta));
+        if (ok)
+            ok = hide_secret(t, tmeta, true);
+        if (ok) {
+            json_object_set_new(spec, "template", json_incref(t));
+            json_object_set_new(copy, "spec", json_incref(spec));
+        }
+        json_decref(tmeta);
+        json_decref(t);
+        json_decref(spec);
+    }
+    json_decref(meta_copy);
+    if (!ok) {
         json_decref(copy);
         return NULL;
-    }
-    json_object_del(meta_copy, "managedFields");
-    json_object_set_new(copy, "metadata", meta_copy);
-    if (secret) {
-        static const char *const fields[] = {"data", "stringData"};
-        for (size_t f = 0; f < KR_ARRAY_LEN(fields); f++) {
-            json_t *data = json_object_get(copy, fields[f]);
-            if (!json_is_object(data))
-                continue;
-            json_t *hidden = json_object();
-            const char *k;
-            json_t *v;
-            json_object_foreach(data, k, v)
-            {
-                (void)v;
-                json_object_set_new(hidden, k, json_string("(redacted)"));
-            }
-            json_object_set_new(copy, fields[f], hidden);
-        }
-        /* The annotations are still the caller's (meta_copy is shallow). */
-        json_t *notes = json_object_get(meta_copy, "annotations");
-        bool held = false;
-        for (size_t a = 0; a < KR_ARRAY_LEN(secret_copies); a++)
-            held = held || json_object_get(notes, secret_copies[a]);
-        json_t *notes_copy = held ? json_copy(notes) : NULL;
-        if (held && !notes_copy) {
-            json_decref(copy);
-            return NULL;
-        }
-        for (size_t a = 0; notes_copy && a < KR_ARRAY_LEN(secret_copies); a++)
-            if (json_object_get(notes_copy, secret_copies[a]))
-                json_object_set_new(notes_copy, secret_copies[a], json_string("(redacted)"));
-        if (notes_copy)
-            json_object_set_new(meta_copy, "annotations", notes_copy);
     }
     return copy;
 }

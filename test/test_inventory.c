@@ -1057,6 +1057,56 @@ START_TEST(inventory_secret_values_are_not_stored)
     apply(inv, &listed, 1, 1, 0);
     assert_nowhere(inv, "listed", "hunter3");
     json_decref(item);
+
+    /* A Runnable whose template is a Secret holds its values there (and
+     * in kubectl's copy of the Runnable): hidden alike, in the row, its
+     * changes and the API's answers. */
+    for (int version = 0; version < 2; version++) {
+        json_t *wrapped = secret_object("wrapped", "u-w", version ? "8" : "7",
+                                        version ? "hunter4-second" : "hunter4-first");
+        char applied[512];
+        snprintf(applied, sizeof(applied),
+                 "{\"kind\":\"Runnable\",\"spec\":{\"template\":{\"kind\":\"Secret\","
+                 "\"stringData\":{\"password\":\"hunter4-%s\"}}}}",
+                 version ? "second" : "first");
+        json_t *r = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:{s:s}}, s:{s:o}}", "apiVersion",
+                              "kreconcile.io/v1alpha1", "kind", "Runnable", "metadata", "namespace",
+                              "ns", "name", "runs-a-secret", "uid", "u-r", "resourceVersion",
+                              version ? "10" : "9", "annotations",
+                              "kubectl.kubernetes.io/last-applied-configuration", applied, "spec",
+                              "template", wrapped);
+        ck_assert_ptr_nonnull(r);
+        char *before = json_dumps(r, JSON_SORT_KEYS);
+        kr_inventory_event ev = {.cluster = "c1",
+                                 .type = version ? KR_INVENTORY_MODIFIED : KR_INVENTORY_ADDED,
+                                 .object = r};
+        if (version)
+            consume(inv, &ev);
+        else
+            apply(inv, &ev, 1, 1, 0);
+        char *after = json_dumps(r, JSON_SORT_KEYS);
+        ck_assert_str_eq(after, before); /* the caller's object is left as it was */
+        free(before);
+        free(after);
+        json_decref(r);
+    }
+    json_t *stored = NULL;
+    ck_assert_int_eq(kr_inventory_get(inv, "c1", "Runnable", "ns", "runs-a-secret", &stored, NULL),
+                     0);
+    char *text = json_dumps(stored, 0);
+    ck_assert_msg(!strstr(text, "hunter4") && !strstr(text, "c2VjcmV0"), "stored: %s", text);
+    ck_assert_msg(strstr(text, "(redacted)") && strstr(text, "\"team\": \"ml\""), "stored: %s",
+                  text);
+    free(text);
+    json_decref(stored);
+    json_t *h = NULL;
+    ck_assert_int_eq(kr_inventory_history(inv, "Runnable", "ns", "runs-a-secret", 0, 0, &h, NULL),
+                     0);
+    ck_assert_uint_eq(json_array_size(h), 2);
+    text = json_dumps(h, 0);
+    ck_assert_msg(!strstr(text, "hunter4"), "history: %s", text);
+    free(text);
+    json_decref(h);
     kr_inventory_free(inv);
 }
 END_TEST

@@ -121,7 +121,9 @@ typedef struct kr_inventory_event {
      * Its metadata.managedFields is not stored; a Secret's data and
      * stringData values, and its annotations that copy the whole object
      * (kubectl.kubernetes.io/last-applied-configuration,
-     * kreconcile.io/last-applied), are replaced by "(redacted)". */
+     * kreconcile.io/last-applied), are replaced by "(redacted)", and so
+     * are those of a Secret a Runnable's spec.template holds (and the
+     * Runnable's own copies of itself). */
     const json_t *object;
     /* When set: after this event the checkpoint of (cluster, resource) is
      * this resourceVersion (a watch event's object rv; after a relist, the
