@@ -93,6 +93,7 @@ struct conn_ctx {
     kr_buf body;
     bool too_large;
     bool refused;
+    bool refused_early; /* the guard's refusal is queued already */
     kr_http_response_t refusal;
 };
 
@@ -566,8 +567,10 @@ static enum MHD_Result guard(kr_http_server_t *s, struct MHD_Connection *conn, c
     kr_log(&s->logger, KR_LOG_DEBUG, "http", "%s %s %u (before the body)", method, url,
            c->refusal.status);
     const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
-    if (expect && strcasecmp(expect, "100-continue") == 0)
+    if (expect && strcasecmp(expect, "100-continue") == 0) {
+        c->refused_early = true;
         return queue(conn, &c->refusal);
+    }
     c->refused = true;
     return MHD_YES;
 }
@@ -586,18 +589,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *con_cls = c;
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > s->max_body) {
-            c->too_large = true;
-            /* A client waiting for "100 Continue" gets the 413 instead and
-             * never sends the body. Others are sending it already: it is
-             * read and dropped (closing at once would reset the connection
-             * under the client before it reads the answer). */
-            const char *expect =
-                MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
-            if (expect && strcasecmp(expect, "100-continue") == 0)
-                return queue_error(s, conn, 413, "request body over the endpoint's limit");
-        }
-        return guard(s, conn, url, method, c);
+        c->too_large = cl && strtoull(cl, NULL, 10) > s->max_body;
+        /* The guard first, as kube-apiserver authenticates before it
+         * reads a body: an unauthenticated caller learns nothing of the
+         * limit. A refusal to a client waiting for "100 Continue" is
+         * queued by the guard. */
+        enum MHD_Result r = guard(s, conn, url, method, c);
+        if (r != MHD_YES || c->refused || c->refused_early || !c->too_large)
+            return r;
+        /* A client waiting for "100 Continue" gets the 413 instead and
+         * never sends the body. Others are sending it already: it is read
+         * and dropped (closing at once would reset the connection under
+         * the client before it reads the answer). */
+        const char *expect =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+        if (expect && strcasecmp(expect, "100-continue") == 0)
+            return queue_error(s, conn, 413, "request body over the endpoint's limit");
+        return MHD_YES;
     }
     if (*upload_data_size > 0) {
         /* a chunked body past the limit, or one the guard refused: read,

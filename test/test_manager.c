@@ -575,6 +575,25 @@ START_TEST(a_guard_refuses_before_the_body_is_read)
     ck_assert_int_eq(x.status, 401);
     ck_assert_int_eq(x.uploaded, 0);
     free(x.body);
+    /* Over the limit: the guard still answers first (as kube-apiserver
+     * authenticates before it reads a body), and only a caller it lets
+     * through learns of the limit. */
+    static char huge[2 << 20];
+    memset(huge, 'h', sizeof(huge));
+    x = http_auth("POST", base, "/tok", huge, sizeof(huge), false, true,
+                  "Authorization: Bearer nope");
+    ck_assert_int_eq(x.status, 401);
+    ck_assert_int_eq(x.uploaded, 0);
+    free(x.body);
+    x = http_auth("POST", base, "/tok", huge, sizeof(huge), false, false,
+                  "Authorization: Bearer nope");
+    ck_assert_int_eq(x.status, 401);
+    free(x.body);
+    x = http_auth("POST", base, "/tok", huge, sizeof(huge), false, true,
+                  "Authorization: Bearer s3cret");
+    ck_assert_int_eq(x.status, 413);
+    ck_assert_int_eq(x.uploaded, 0);
+    free(x.body);
     ck_assert_int_eq(atomic_load(&guarded_calls), 0);
 
     /* The right token: the handler has the whole body. */
