@@ -3303,6 +3303,14 @@ START_TEST(program_serves_the_api_and_the_cli_drives_it)
     fclose(tf);
     const char *by_file[] = {p.bin, "list", "--server", server, "--token-file", tokpath, NULL};
     ck_assert_int_eq(kr_test_proc_run(by_file, out, sizeof(out), 60000), 0);
+    /* however much whitespace: the file is read whole, never cut */
+    tf = fopen(tokpath, "w");
+    ck_assert_ptr_nonnull(tf);
+    for (int i = 0; i < 5000; i++)
+        fputc(' ', tf);
+    fputs("tok-erin\n", tf);
+    fclose(tf);
+    ck_assert_int_eq(kr_test_proc_run(by_file, out, sizeof(out), 60000), 0);
     const char *both[] = {p.bin,   "list",    "--server",  server, "--token-file",
                           tokpath, "--token", "tok-alice", NULL};
     ck_assert_int_eq(kr_test_proc_run(both, out, sizeof(out), 60000), 2);
@@ -3395,6 +3403,27 @@ START_TEST(program_serves_the_api_and_the_cli_drives_it)
     const char *earlier[] = {"history", name, "--uid", first_uid, NULL};
     ck_assert_int_eq(cli(p.bin, server, "tok-erin", earlier, out, sizeof(out)), 0);
     ck_assert_msg(strstr(out, "SUCCEEDED"), "%s", out);
+    /* a query is never cut: two long keys that differ only at their end
+     * give two runnables, the same one again gives the first */
+    static char key_a[3100], key_b[3100];
+    memset(key_a, 'k', sizeof(key_a) - 1);
+    memcpy(key_a, "--idempotency-key=", 18);
+    memcpy(key_b, key_a, sizeof(key_b));
+    key_a[sizeof(key_a) - 2] = 'a';
+    key_b[sizeof(key_b) - 2] = 'b';
+    char long_names[3][64];
+    const char *keys[] = {key_a, key_b, key_a};
+    for (int i = 0; i < 3; i++) {
+        const char *keyed[] = {"submit", "-f", p.job, keys[i], "-o", "json", NULL};
+        ck_assert_int_eq(cli(p.bin, server, "tok-alice", keyed, out, sizeof(out)), 0);
+        r = json_loads(out, 0, NULL);
+        ck_assert_msg(r && strcmp(sub_str(r, "spec.idempotencyKey"), keys[i] + 18) == 0, "%.300s",
+                      out);
+        snprintf(long_names[i], sizeof(long_names[i]), "%s", sub_str(r, "metadata.name"));
+        json_decref(r);
+    }
+    ck_assert_str_ne(long_names[0], long_names[1]);
+    ck_assert_str_eq(long_names[0], long_names[2]);
     ck_assert_int_eq(kr_test_proc_kill(&serve, SIGTERM), 0);
     kr_test_proc_free(&serve);
     program_env_down(&p);
@@ -3458,7 +3487,14 @@ START_TEST(program_submit_wait_follows_the_runnable_to_its_end)
     ck_assert_str_eq(sub_str(json_array_get(json_object_get(as_yaml, "items"), 0), "metadata.name"),
                      name);
     json_decref(as_yaml);
+    /* --spec-hash is sent whole: the hash with one more digit is not it */
+    char longer[80];
+    snprintf(longer, sizeof(longer), "%s0",
+             sub_str(json_array_get(json_object_get(items, "items"), 0), "status.specHash"));
+    ck_assert_uint_eq(strlen(longer), 65);
     json_decref(items);
+    const char *approve_longer[] = {"approve", name, "--spec-hash", longer, NULL};
+    ck_assert_int_eq(cli(p.bin, server, "tok-carol", approve_longer, out, sizeof(out)), 1);
     const char *approve[] = {"approve", name, NULL};
     ck_assert_int_eq(cli(p.bin, server, "tok-carol", approve, out, sizeof(out)), 0);
     snprintf(copy, sizeof(copy), "%s-1", name);

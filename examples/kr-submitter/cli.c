@@ -141,8 +141,15 @@ static long http_call(const cli_opts *o, const char *method, const char *path, c
     CURL *c = curl_easy_init();
     if (!c)
         return -1;
-    char url[4096], auth[4096];
-    snprintf(url, sizeof(url), "%s%s%s%s", o->server, path, query && *query ? "?" : "",
+    /* as long as it takes: a query is never cut */
+    size_t url_len = strlen(o->server) + strlen(path) + (query ? strlen(query) : 0) + 2;
+    char *url = malloc(url_len), auth[4096];
+    if (!url) {
+        fprintf(stderr, "kr-submitter: out of memory\n");
+        curl_easy_cleanup(c);
+        return -1;
+    }
+    snprintf(url, url_len, "%s%s%s%s", o->server, path, query && *query ? "?" : "",
              query ? query : "");
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", o->token ? o->token : "");
     struct curl_slist *headers = curl_slist_append(NULL, auth);
@@ -186,6 +193,7 @@ static long http_call(const cli_opts *o, const char *method, const char *path, c
         status = -1;
     }
     free(resp.data);
+    free(url);
     curl_slist_free_all(headers);
     curl_easy_cleanup(c);
     return status;
@@ -386,14 +394,23 @@ static void runnable_path(const cli_opts *o, const char *verb, char *out, size_t
                  target, verb ? "/" : "", verb ? verb : "");
 }
 
-static void add_query(CURL *c, char *q, size_t len, const char *name, const char *value)
+/* Add name=value to the query *q (new, grown as it takes: a value is
+ * never cut); false after saying so when out of memory. */
+static bool add_query(CURL *c, char **q, const char *name, const char *value)
 {
     if (!value || !*value)
-        return;
+        return true;
     char *esc = curl_easy_escape(c, value, 0);
-    size_t used = strlen(q);
-    snprintf(q + used, len - used, "%s%s=%s", used ? "&" : "", name, esc ? esc : "");
+    size_t used = *q ? strlen(*q) : 0, len = used + strlen(name) + (esc ? strlen(esc) : 0) + 3;
+    char *grown = esc ? realloc(*q, len) : NULL;
+    if (grown) {
+        snprintf(grown + used, len - used, "%s%s=%s", used ? "&" : "", name, esc);
+        *q = grown;
+    } else {
+        fprintf(stderr, "kr-submitter: out of memory\n");
+    }
     curl_free(esc);
+    return grown != NULL;
 }
 
 static bool sleep_ms(unsigned ms)
@@ -446,14 +463,15 @@ static int submit(const cli_opts *o)
     char *body = read_file(o->file, &len);
     if (!body)
         return 1;
-    char query[2048] = "";
+    char *query = NULL;
     CURL *c = curl_easy_init();
-    add_query(c, query, sizeof(query), "clusters", o->clusters);
-    add_query(c, query, sizeof(query), "namespace", o->namespace_);
-    add_query(c, query, sizeof(query), "idempotencyKey", o->key);
+    bool built = add_query(c, &query, "clusters", o->clusters) &&
+                 add_query(c, &query, "namespace", o->namespace_) &&
+                 add_query(c, &query, "idempotencyKey", o->key);
     curl_easy_cleanup(c);
     json_t *doc = NULL;
-    long status = http_call(o, "POST", "/api/v1/runnables", query, body, len, &doc);
+    long status = built ? http_call(o, "POST", "/api/v1/runnables", query, body, len, &doc) : -1;
+    free(query);
     free(body);
     if (!o->wait || status < 200 || status >= 300) {
         int code = show(o, status, doc, false);
@@ -485,7 +503,7 @@ static int run_verb(const char *verb, const cli_opts *o)
 {
     json_t *doc = NULL;
     long status;
-    char path[1024], body[256];
+    char path[1024], *body = NULL;
     bool history = false;
     if (strcmp(verb, "submit") == 0)
         return submit(o);
@@ -496,22 +514,25 @@ static int run_verb(const char *verb, const cli_opts *o)
          * wins over -n, as in kubectl); in pages of --chunk-size, as
          * kubectl get reads a long list */
         const char *ns = o->all_namespaces ? NULL : o->namespace_ ? o->namespace_ : "default";
-        char cont[2048] = "", chunk[32];
+        char *cont = NULL, chunk[32];
         snprintf(chunk, sizeof(chunk), "%ld", o->chunk_size);
         do {
-            char query[4096] = "";
+            char *query = NULL;
             CURL *c = curl_easy_init();
-            add_query(c, query, sizeof(query), "namespace", ns);
-            if (o->chunk_size)
-                add_query(c, query, sizeof(query), "limit", chunk);
-            if (*cont)
-                add_query(c, query, sizeof(query), "continue", cont);
+            bool built = add_query(c, &query, "namespace", ns) &&
+                         (!o->chunk_size || add_query(c, &query, "limit", chunk)) &&
+                         add_query(c, &query, "continue", cont);
             curl_easy_cleanup(c);
             json_t *page = NULL;
-            status = http_call(o, "GET", "/api/v1/runnables", query, NULL, 0, &page);
+            status = built ? http_call(o, "GET", "/api/v1/runnables", query, NULL, 0, &page) : -1;
+            free(query);
             const char *next = sub_str(page, "metadata.continue");
-            snprintf(cont, sizeof(cont), "%s",
-                     status == 200 && strlen(next) < sizeof(cont) ? next : "");
+            free(cont);
+            cont = status == 200 && *next ? strdup(next) : NULL;
+            if (status == 200 && *next && !cont) {
+                fprintf(stderr, "kr-submitter: out of memory\n");
+                status = -1;
+            }
             if (!doc || status != 200) {
                 json_decref(doc);
                 doc = page;
@@ -519,26 +540,34 @@ static int run_verb(const char *verb, const cli_opts *o)
                 json_array_extend(json_object_get(doc, "items"), json_object_get(page, "items"));
                 json_decref(page);
             }
-        } while (*cont);
+        } while (cont);
         json_object_del(doc, "metadata");
     } else if (strcmp(verb, "get") == 0) {
         runnable_path(o, NULL, path, sizeof(path));
         status = http_call(o, "GET", path, NULL, NULL, 0, &doc);
     } else if (strcmp(verb, "history") == 0) {
         runnable_path(o, "history", path, sizeof(path));
-        char query[512] = "";
+        char *query = NULL;
         CURL *c = curl_easy_init();
-        add_query(c, query, sizeof(query), "uid", o->uid);
+        bool built = add_query(c, &query, "uid", o->uid);
         curl_easy_cleanup(c);
-        status = http_call(o, "GET", path, query, NULL, 0, &doc);
+        status = built ? http_call(o, "GET", path, query, NULL, 0, &doc) : -1;
+        free(query);
         history = true;
     } else { /* approve, reject, cancel */
         runnable_path(o, verb, path, sizeof(path));
-        snprintf(body, sizeof(body), "{\"specHash\":\"%.64s\"}", o->spec_hash ? o->spec_hash : "");
-        status = http_call(o, "POST", path, NULL, body, strlen(body), &doc);
+        /* the hash as given, whole and escaped */
+        json_t *b = json_pack("{s:s}", "specHash", o->spec_hash ? o->spec_hash : "");
+        body = b ? json_dumps(b, JSON_COMPACT) : NULL;
+        json_decref(b);
+        if (!body)
+            fprintf(stderr, "kr-submitter: %s\n",
+                    b ? "out of memory" : "--spec-hash is not UTF-8 text");
+        status = body ? http_call(o, "POST", path, NULL, body, strlen(body), &doc) : -1;
     }
     int code = show(o, status, doc, history);
     json_decref(doc);
+    free(body);
     return code;
 }
 
@@ -668,9 +697,9 @@ static int parse(const verb_spec *v, int argc, char **argv, cli_opts *o)
 }
 
 /* The token from --token-file, its surrounding whitespace trimmed (as
- * kubectl reads a tokenFile), kept in `buf`; a token is one line of
+ * kubectl reads a tokenFile), kept in *owned (new); a token is one line of
  * printable text, never a way to add a header. */
-static int load_token(cli_opts *o, char *buf, size_t len)
+static int load_token(cli_opts *o, char **owned)
 {
     if (o->token_file) {
         FILE *f = fopen(o->token_file, "r");
@@ -679,17 +708,26 @@ static int load_token(cli_opts *o, char *buf, size_t len)
                     strerror(errno));
             return 1;
         }
-        size_t n = fread(buf, 1, len - 1, f);
+        /* the whole file, however much whitespace surrounds the token:
+         * never cut (a token too long is refused below) */
+        size_t cap = 0;
+        ssize_t n = getdelim(owned, &cap, '\0', f);
+        int failed = ferror(f) || (n < 0 && !feof(f)) ? (errno ? errno : EIO) : 0;
         fclose(f);
-        buf[n] = '\0';
-        char *start = buf;
-        while (*start && isspace((unsigned char)*start))
+        if (failed) {
+            fprintf(stderr, "kr-submitter: cannot read token file %s: %s\n", o->token_file,
+                    strerror(failed));
+            return 1;
+        }
+        char *start = n > 0 ? *owned : NULL;
+        while (start && *start && isspace((unsigned char)*start))
             start++;
-        size_t end = strlen(start);
+        size_t end = start ? strlen(start) : 0;
         while (end > 0 && isspace((unsigned char)start[end - 1]))
             end--;
-        start[end] = '\0';
-        if (!*start) {
+        if (start)
+            start[end] = '\0';
+        if (!start || !*start) {
             fprintf(stderr, "kr-submitter: token file %s holds no token\n", o->token_file);
             return 1;
         }
@@ -782,11 +820,14 @@ int cli_main(int argc, char **argv)
     }
     if (!o.token) /* read after parsing: --help shows defaults, never a token */
         o.token = getenv("KR_SUBMITTER_TOKEN");
-    char token[4096];
-    if (load_token(&o, token, sizeof(token)) != 0)
+    char *token = NULL;
+    if (load_token(&o, &token) != 0) {
+        free(token);
         return 1;
+    }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     rc = run_verb(v->name, &o);
     curl_global_cleanup();
+    free(token);
     return rc;
 }
