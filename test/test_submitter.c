@@ -3272,7 +3272,9 @@ START_TEST(program_serves_the_api_and_the_cli_drives_it)
     snprintf(queried, sizeof(queried), "%s/?x=", server);
     const char *list_only[] = {"list", NULL};
     ck_assert_int_eq(cli(p.bin, queried, "tok-alice", list_only, out, sizeof(out)), 2);
-    ck_assert_msg(strstr(out, "--server: want http://HOST[:PORT]"), "%s", out);
+    ck_assert_msg(strstr(out, "--server: want http://HOST[:PORT]") &&
+                      strstr(out, "\nRun 'kr-submitter list --help' for usage.\n"),
+                  "%s", out);
     /* a token too long for the header is refused whole, never cut */
     char long_token[4200];
     memset(long_token, 't', sizeof(long_token) - 1);
@@ -3282,7 +3284,9 @@ START_TEST(program_serves_the_api_and_the_cli_drives_it)
     /* names a URL would read as path steps are refused before any request */
     const char *dots[] = {"cancel", "default/..", NULL};
     ck_assert_int_eq(cli(p.bin, server, "tok-alice", dots, out, sizeof(out)), 2);
-    ck_assert_msg(strstr(out, "invalid runnable \"default/..\""), "%s", out);
+    ck_assert_msg(strstr(out, "invalid runnable \"default/..\"") &&
+                      strstr(out, "\nRun 'kr-submitter cancel --help' for usage.\n"),
+                  "%s", out);
     /* as is a name or namespace the apiserver would refuse */
     const char *upper[] = {"get", "Default/job", NULL};
     ck_assert_int_eq(cli(p.bin, server, "tok-alice", upper, out, sizeof(out)), 2);
@@ -3314,7 +3318,8 @@ START_TEST(program_serves_the_api_and_the_cli_drives_it)
     const char *both[] = {p.bin,   "list",    "--server",  server, "--token-file",
                           tokpath, "--token", "tok-alice", NULL};
     ck_assert_int_eq(kr_test_proc_run(both, out, sizeof(out), 60000), 2);
-    ck_assert_msg(strstr(out, "not both"), "%s", out);
+    ck_assert_msg(strstr(out, "not both") && strstr(out, "\nRun 'kr-submitter list --help'"), "%s",
+                  out);
     unlink(tokpath);
     const char *submit[] = {"submit", "-f", p.job, "--idempotency-key=r1", "-o=json", NULL};
     ck_assert_int_eq(cli(p.bin, server, "tok-alice", submit, out, sizeof(out)), 0);

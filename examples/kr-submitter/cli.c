@@ -571,6 +571,22 @@ static int run_verb(const char *verb, const cli_opts *o)
     return code;
 }
 
+/* NAME or NAMESPACE/NAME, as the apiserver takes a Runnable's: anything
+ * else (a "..", a second '/') would change the path it is put into. */
+static bool target_ok(const char *t)
+{
+    const char *slash = strchr(t, '/');
+    if (!slash)
+        return kr_name_is_dns1123_subdomain(t);
+    char ns[64];
+    size_t n = (size_t)(slash - t);
+    if (n >= sizeof ns)
+        return false;
+    memcpy(ns, t, n);
+    ns[n] = '\0';
+    return kr_name_is_dns1123_label(ns) && kr_name_is_dns1123_subdomain(slash + 1);
+}
+
 /* Parse a verb's flags with the toolkit's parser (argv[0] is the verb):
  * --flag=value and --flag value, -h/--help, --version and the error
  * messages are those of every program. Returns -1 to go on, else the exit
@@ -692,6 +708,29 @@ static int parse(const verb_spec *v, int argc, char **argv, cli_opts *o)
         rc = kr_error_set(&err, KR_EINVAL, "-o is table, json or yaml, not %s", o->output);
     if (rc == 0 && v->n_names)
         o->target = cfg.args[0]; /* borrowed from argv */
+    /* usage errors too, with the hint every one has */
+    if (rc == 0 && o->token && o->token_file)
+        rc = kr_error_set(&err, KR_EINVAL, "give --token or --token-file, not both");
+    if (rc == 0 && o->target && !target_ok(o->target))
+        rc = kr_error_set(&err, KR_EINVAL, "invalid runnable \"%s\": want NAME or NAMESPACE/NAME",
+                          o->target);
+    if (rc == 0 && o->namespace_ && !kr_name_is_dns1123_label(o->namespace_))
+        rc = kr_error_set(&err, KR_EINVAL, "invalid namespace \"%s\"", o->namespace_);
+    const char *slash = rc == 0 && o->target ? strchr(o->target, '/') : NULL;
+    if (slash && o->namespace_ &&
+        (strlen(o->namespace_) != (size_t)(slash - o->target) ||
+         strncmp(o->namespace_, o->target, (size_t)(slash - o->target)) != 0))
+        rc = kr_error_set(&err, KR_EINVAL,
+                          "the namespace of \"%s\" is not the one -n gives (\"%s\"): give one",
+                          o->target, o->namespace_);
+    /* the paths are appended to it: a query or a fragment would swallow
+     * them, and another scheme is no API of ours */
+    if (rc == 0 &&
+        ((strncmp(o->server, "http://", 7) != 0 && strncmp(o->server, "https://", 8) != 0) ||
+         strpbrk(o->server, "?# ")))
+        rc = kr_error_set(&err, KR_EINVAL,
+                          "--server: want http://HOST[:PORT] or https://HOST[:PORT], got \"%s\"",
+                          o->server);
     kr_manager_config_free(&cfg);
     return rc == 0 ? -1 : kr_manager_args_exit(&prog, rc, &err, stdout, stderr);
 }
@@ -746,22 +785,6 @@ static int load_token(cli_opts *o, char **owned)
     return 0;
 }
 
-/* NAME or NAMESPACE/NAME, as the apiserver takes a Runnable's: anything
- * else (a "..", a second '/') would change the path it is put into. */
-static bool target_ok(const char *t)
-{
-    const char *slash = strchr(t, '/');
-    if (!slash)
-        return kr_name_is_dns1123_subdomain(t);
-    char ns[64];
-    size_t n = (size_t)(slash - t);
-    if (n >= sizeof ns)
-        return false;
-    memcpy(ns, t, n);
-    ns[n] = '\0';
-    return kr_name_is_dns1123_label(ns) && kr_name_is_dns1123_subdomain(slash + 1);
-}
-
 int cli_main(int argc, char **argv)
 {
     if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0 ||
@@ -785,39 +808,6 @@ int cli_main(int argc, char **argv)
     int rc = parse(v, argc, argv, &o);
     if (rc >= 0)
         return rc;
-    if (o.token && o.token_file) {
-        fprintf(stderr, "kr-submitter: give --token or --token-file, not both\n");
-        return 2;
-    }
-    if (o.target && !target_ok(o.target)) {
-        fprintf(stderr, "kr-submitter: invalid runnable \"%s\": want NAME or NAMESPACE/NAME\n",
-                o.target);
-        return 2;
-    }
-    if (o.namespace_ && !kr_name_is_dns1123_label(o.namespace_)) {
-        fprintf(stderr, "kr-submitter: invalid namespace \"%s\"\n", o.namespace_);
-        return 2;
-    }
-    const char *slash = o.target ? strchr(o.target, '/') : NULL;
-    if (slash && o.namespace_ &&
-        (strlen(o.namespace_) != (size_t)(slash - o.target) ||
-         strncmp(o.namespace_, o.target, (size_t)(slash - o.target)) != 0)) {
-        fprintf(stderr,
-                "kr-submitter: the namespace of \"%s\" is not the one -n gives (\"%s\"): give "
-                "one\n",
-                o.target, o.namespace_);
-        return 2;
-    }
-    /* the paths are appended to it: a query or a fragment would swallow
-     * them, and another scheme is no API of ours */
-    if ((strncmp(o.server, "http://", 7) != 0 && strncmp(o.server, "https://", 8) != 0) ||
-        strpbrk(o.server, "?# ")) {
-        fprintf(stderr,
-                "kr-submitter: --server: want http://HOST[:PORT] or https://HOST[:PORT], got "
-                "\"%s\"\n",
-                o.server);
-        return 2;
-    }
     if (!o.token) /* read after parsing: --help shows defaults, never a token */
         o.token = getenv("KR_SUBMITTER_TOKEN");
     char *token = NULL;
