@@ -3275,6 +3275,13 @@ START_TEST(program_serves_the_api_and_the_cli_drives_it)
     ck_assert_msg(strstr(out, "--server: want http://HOST[:PORT]") &&
                       strstr(out, "\nRun 'kr-submitter list --help' for usage.\n"),
                   "%s", out);
+    /* a trailing slash is taken, as kubectl takes one */
+    snprintf(queried, sizeof(queried), "%s/", server);
+    ck_assert_int_eq(cli(p.bin, queried, "tok-alice", list_only, out, sizeof(out)), 0);
+    snprintf(queried, sizeof(queried), "%s//", server);
+    const char *whoami[] = {"whoami", NULL};
+    ck_assert_int_eq(cli(p.bin, queried, "tok-alice", whoami, out, sizeof(out)), 0);
+    ck_assert_msg(strstr(out, "Username    alice"), "%s", out);
     /* a token too long for the header is refused whole, never cut */
     char long_token[4200];
     memset(long_token, 't', sizeof(long_token) - 1);

@@ -808,16 +808,29 @@ int cli_main(int argc, char **argv)
     int rc = parse(v, argc, argv, &o);
     if (rc >= 0)
         return rc;
+    /* a trailing '/' is taken, as kubectl takes one: each path appended
+     * starts with its own (parse() saw the "://") */
+    char *server = strdup(o.server);
+    if (!server) {
+        fprintf(stderr, "kr-submitter: out of memory\n");
+        return 1;
+    }
+    size_t end = strlen(server), host = (size_t)(strstr(server, "://") - server) + 3;
+    while (end > host && server[end - 1] == '/')
+        server[--end] = '\0';
+    o.server = server;
     if (!o.token) /* read after parsing: --help shows defaults, never a token */
         o.token = getenv("KR_SUBMITTER_TOKEN");
     char *token = NULL;
     if (load_token(&o, &token) != 0) {
         free(token);
+        free(server);
         return 1;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     rc = run_verb(v->name, &o);
     curl_global_cleanup();
     free(token);
+    free(server);
     return rc;
 }
