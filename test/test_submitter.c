@@ -9,6 +9,7 @@
  * KR_TEST_PROGRAM=kr-submitter: links the program's files but main.c. */
 #include <arpa/inet.h>
 #include <check.h>
+#include <ctype.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -1372,6 +1373,39 @@ START_TEST(approval_rules_hold)
         if (changed)
             break;
     }
+    /* a specHash that is no spec's hash (cut short, upper case) is a 400
+     * saying what one is; the one seen before the edit a 409 naming both */
+    char new_hash[65], upper[65], given[200];
+    time_t deadline = time(NULL) + 30;
+    for (;;) { /* the API reads the cache: once it has the edit */
+        o = cached("q");
+        ck_assert_int_eq(approval_spec_hash(o, new_hash), 0);
+        json_decref(o);
+        if (strcmp(new_hash, old_hash) != 0 || time(NULL) >= deadline)
+            break;
+        wait_pace();
+    }
+    ck_assert_str_ne(new_hash, old_hash);
+    for (size_t i = 0; i < sizeof(upper); i++)
+        upper[i] = (char)toupper((unsigned char)new_hash[i]);
+    const char *not_hashes[] = {new_hash, upper};
+    for (int i = 0; i < 2; i++) {
+        snprintf(given, sizeof(given), "{\"specHash\":\"%.*s\"}", i ? 64 : 12, not_hashes[i]);
+        ck_assert_int_eq(
+            call("POST", "/api/v1/runnables/default/q/approve", "tok-carol", given, NULL, &r), 400);
+        ck_assert_msg(strstr(sub_str(r, "error"), "is not a spec hash: one is 64 lower-case hex"),
+                      "%s", sub_str(r, "error"));
+        json_decref(r);
+    }
+    snprintf(given, sizeof(given), "{\"specHash\":\"%s\"}", old_hash);
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/q/approve", "tok-carol", given, NULL, &r), 409);
+    char want[300];
+    snprintf(want, sizeof(want),
+             "the spec changed since you looked: its hash is now %s, not %s: look again", new_hash,
+             old_hash);
+    ck_assert_str_eq(sub_str(r, "error"), want);
+    json_decref(r);
     ck_assert_int_eq(
         call("POST", "/api/v1/runnables/default/q/approve", "tok-carol", NULL, NULL, &r), 200);
     ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_AWAITING); /* 1 of 2: bob's voided */
@@ -3507,6 +3541,7 @@ START_TEST(program_submit_wait_follows_the_runnable_to_its_end)
     json_decref(items);
     const char *approve_longer[] = {"approve", name, "--spec-hash", longer, NULL};
     ck_assert_int_eq(cli(p.bin, server, "tok-carol", approve_longer, out, sizeof(out)), 1);
+    ck_assert_msg(strstr(out, "is not a spec hash") && strstr(out, "(HTTP 400)"), "%s", out);
     const char *approve[] = {"approve", name, NULL};
     ck_assert_int_eq(cli(p.bin, server, "tok-carol", approve, out, sizeof(out)), 0);
     snprintf(copy, sizeof(copy), "%s-1", name);

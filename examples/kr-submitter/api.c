@@ -645,6 +645,17 @@ static int apply_verb(verb v, json_t *copy, const kr_token_user *who, const char
     return status;
 }
 
+/* Whether `hash` is in the form approval_spec_hash gives one: the 64
+ * lower-case hex digits of a SHA-256. */
+static bool spec_hash_form(const char *hash)
+{
+    size_t n = 0;
+    for (; hash[n]; n++)
+        if (!((hash[n] >= '0' && hash[n] <= '9') || (hash[n] >= 'a' && hash[n] <= 'f')))
+            return false;
+    return n == 64;
+}
+
 static void act(api *a, const api_request *req, const kr_token_user *who, const char *ns,
                 const char *name, verb v, api_response *resp)
 {
@@ -669,6 +680,18 @@ static void act(api *a, const api_request *req, const kr_token_user *who, const 
         }
     }
     const char *expected = sub_str(body, "specHash");
+    /* one that cannot be a spec's hash is a mistake, not a spec changed
+     * since (a 409 would say it was) */
+    if (*expected && !spec_hash_form(expected)) {
+        char message[400];
+        snprintf(message, sizeof(message),
+                 "specHash \"%.100s\" is not a spec hash: one is 64 lower-case hex digits (the "
+                 "SHA-256 status.specHash shows), given whole",
+                 expected);
+        answer_error(resp, 400, message);
+        json_decref(body);
+        return;
+    }
     for (int i = 0; i < WRITE_TRIES; i++) {
         json_t *obj = read_runnable(a, ns, name, i > 0);
         if (!obj) {

@@ -207,8 +207,9 @@ int approval_decide(json_t *runnable, const kr_token_user *who, bool approve,
         return sub_fail(err, 500, KR_ENOMEM, "out of memory");
     if (expected_hash && *expected_hash && strcmp(expected_hash, hash) != 0) {
         return sub_fail(err, 409, KR_ECONFLICT,
-                        "the spec changed (hash %.12s, you saw %.12s): look again", hash,
-                        expected_hash);
+                        "the spec changed since you looked: its hash is now %s, not %s: look "
+                        "again",
+                        hash, expected_hash);
     }
     json_t *status = json_object_get(runnable, "status");
     if (!json_is_object(status)) {
