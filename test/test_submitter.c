@@ -2893,6 +2893,51 @@ START_TEST(bad_input_is_refused_and_nothing_recorded)
                       sub_str(resp.body, "error"));
         json_decref(resp.body);
     }
+    /* each path takes its parameters, each once: any other is a 400, as
+     * kr-inventory's API answers, never ignored; so is a namespace that
+     * is no namespace's name, never an empty list */
+    static const struct {
+        const char *method, *path, *names[3], *ns;
+        int status;
+        const char *says;
+    } params[] = {
+        {"GET", "/api/v1/runnables", {"foo"}, NULL, 400, "unknown query parameter \"foo\""},
+        {"GET", "/api/v1/runnables", {"namespce"}, NULL, 400, "unknown query parameter"},
+        {"GET", "/api/v1/runnables", {"uid"}, NULL, 400, "unknown query parameter \"uid\""},
+        {"GET", "/api/v1/runnables", {"namespace"}, "Bad_NS", 400, "invalid namespace \"Bad_NS\""},
+        {"GET", "/api/v1/runnables", {"limit", "limit"}, NULL, 400, "\"limit\" given twice"},
+        {"GET", "/api/v1/runnables", {"namespace", "limit", "continue"}, "default", 200, ""},
+        {"POST", "/api/v1/runnables", {"idempotencykey"}, NULL, 400, "unknown query parameter"},
+        {"POST", "/api/v1/runnables", {"limit"}, NULL, 400, "unknown query parameter"},
+        {"POST", "/api/v1/runnables", {"namespace"}, "Bad_NS", 400, "invalid namespace"},
+        {"GET", "/api/v1/runnables/default/x", {"uid"}, NULL, 400, "unknown query parameter"},
+        {"GET", "/api/v1/runnables/default/x/history", {"limit"}, NULL, 400, "unknown query"},
+        {"POST", "/api/v1/runnables/default/x/approve", {"specHash"}, NULL, 400, "unknown query"},
+        {"POST", "/api/v1/runnables/default/x/cancel", {"force"}, NULL, 400, "unknown query"},
+        {"GET", "/api/v1/whoami", {"v"}, NULL, 400, "unknown query parameter \"v\""},
+    };
+    for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
+        const char *body =
+            strcmp(params[i].method, "POST") == 0 ? job_runnable("param", 0, "") : "";
+        size_t n = 0;
+        while (n < 3 && params[i].names[n])
+            n++;
+        api_request req = {.method = params[i].method,
+                           .path = params[i].path,
+                           .authorization = "Bearer tok-erin",
+                           .body = *body ? body : NULL,
+                           .body_len = strlen(body),
+                           .q_namespace = params[i].ns,
+                           .q_names = params[i].names,
+                           .n_q_names = n};
+        api_response resp = {0};
+        api_handle(&E.api, &req, &resp);
+        ck_assert_msg(resp.status == params[i].status, "params %zu: %d %s", i, resp.status,
+                      sub_str(resp.body, "error"));
+        ck_assert_msg(strstr(sub_str(resp.body, "error"), params[i].says), "params %zu: %s", i,
+                      sub_str(resp.body, "error"));
+        json_decref(resp.body);
+    }
     /* a path the API serves, with a method it does not take: 405 and the
      * methods it does; HEAD is a GET */
     static const struct {
@@ -3309,6 +3354,30 @@ START_TEST(program_serves_the_api_and_the_cli_drives_it)
     ck_assert_msg(strstr(out, "--server: want http://HOST[:PORT]") &&
                       strstr(out, "\nRun 'kr-submitter list --help' for usage.\n"),
                   "%s", out);
+    /* the API refuses a query parameter it does not take, and a namespace
+     * that is no namespace's name, with a 400 */
+    static const struct {
+        const char *path, *says;
+    } queries[] = {
+        {"/api/v1/runnables?foo=bar", "unknown query parameter \"foo\""},
+        {"/api/v1/runnables?namespce=x", "unknown query parameter \"namespce\""},
+        {"/api/v1/runnables?namespace=Bad_NS", "invalid namespace \"Bad_NS\""},
+        {"/api/v1/runnables?limit=1&limit=2", "query parameter \"limit\" given twice"},
+        {"/api/v1/whoami?x", "unknown query parameter \"x\""},
+    };
+    const char *auth_erin[] = {"Authorization: Bearer tok-erin", NULL};
+    for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+        tc_response tr;
+        tc_request(server, "GET", queries[i].path, NULL, NULL, auth_erin, &tr);
+        ck_assert_msg(tr.status == 400 && strstr(sub_str(tr.json, "error"), queries[i].says),
+                      "%s: %ld %s", queries[i].path, tr.status, tr.body ? tr.body : "");
+        tc_free(&tr);
+    }
+    tc_response listed;
+    tc_request(server, "GET", "/api/v1/runnables?namespace=default&limit=1", NULL, NULL, auth_erin,
+               &listed);
+    ck_assert_int_eq(listed.status, 200);
+    tc_free(&listed);
     /* a trailing slash is taken, as kubectl takes one */
     snprintf(queried, sizeof(queried), "%s/", server);
     ck_assert_int_eq(cli(p.bin, queried, "tok-alice", list_only, out, sizeof(out)), 0);

@@ -925,20 +925,63 @@ static void not_allowed(api_response *resp, const char *allow, const char *messa
     resp->allow = allow;
 }
 
+/* Whether the query is one the path takes: each parameter one of
+ * `takes` (NULL-ended), once, as kr-inventory's API takes them, and a
+ * namespace a namespace's name; else false with a 400 answered. */
+static bool query_taken(const api_request *req, const char *const *takes, api_response *resp)
+{
+    char message[400];
+    for (size_t i = 0; i < req->n_q_names; i++) {
+        const char *name = req->q_names[i];
+        size_t k = 0;
+        while (takes[k] && strcmp(takes[k], name) != 0)
+            k++;
+        bool twice = false;
+        for (size_t j = 0; j < i && !twice; j++)
+            twice = strcmp(req->q_names[j], name) == 0;
+        if (!takes[k] || twice) {
+            snprintf(message, sizeof(message),
+                     twice ? "query parameter \"%.200s\" given twice"
+                           : "unknown query parameter \"%.200s\"",
+                     name);
+            answer_error(resp, 400, message);
+            return false;
+        }
+    }
+    /* "" is every namespace (list) or the body's (submit) */
+    if (req->q_namespace && *req->q_namespace && !kr_name_is_dns1123_label(req->q_namespace)) {
+        snprintf(message, sizeof(message),
+                 "invalid namespace \"%.100s\": a lowercase RFC 1123 label must consist of lower "
+                 "case alphanumeric characters or '-', and must start and end with an "
+                 "alphanumeric character",
+                 req->q_namespace);
+        answer_error(resp, 400, message);
+        return false;
+    }
+    return true;
+}
+
 static void route_request(api *a, const api_request *req, const kr_token_user *who,
                           api_response *resp)
 {
+    static const char *const takes_none[] = {NULL},
+                             *const takes_list[] = {"namespace", "limit", "continue", NULL},
+                             *const takes_submit[] = {"namespace", "clusters", "idempotencyKey",
+                                                      NULL},
+                             *const takes_history[] = {"uid", NULL};
     /* HEAD is a GET whose body the server leaves out */
     bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0,
          post = strcmp(req->method, "POST") == 0;
     if (strcmp(req->path, SUB_API_WHOAMI) == 0) {
-        if (get)
-            whoami(who, resp);
-        else
+        if (!get)
             not_allowed(resp, "GET, HEAD", "GET tells who the API takes the caller for");
+        else if (query_taken(req, takes_none, resp))
+            whoami(who, resp);
         return;
     }
     if (strcmp(req->path, PREFIX) == 0 || strcmp(req->path, PREFIX "/") == 0) {
+        if ((get || post) && !query_taken(req, get ? takes_list : takes_submit, resp))
+            return;
         if (get)
             list(a, req, who, resp);
         else if (post)
@@ -960,6 +1003,8 @@ static void route_request(api *a, const api_request *req, const kr_token_user *w
                        : strcmp(v, "cancel") == 0                              ? "cancel"
                                                                                : NULL;
     bool known = need && (get ? strcmp(need, "get") == 0 : post && strcmp(need, "get") != 0);
+    if (known && !query_taken(req, strcmp(v, "history") == 0 ? takes_history : takes_none, resp))
+        return;
     if (known && !authorized(a, who, need, ns, name, resp))
         return;
     if (!*v && get) {

@@ -211,8 +211,38 @@ static int epoch(uint64_t *out, void *user)
     return rc;
 }
 
+/* The names of a request's query parameters (names new, each borrowed
+ * for the handler call); failed when out of memory. */
+typedef struct query_names {
+    const char **names;
+    size_t n;
+    bool failed;
+} query_names;
+
+static void add_name(const char *name, const char *value, void *user)
+{
+    (void)value;
+    query_names *q = user;
+    const char **grown = q->failed ? NULL : realloc(q->names, (q->n + 1) * sizeof(*grown));
+    if (!grown) {
+        q->failed = true;
+        return;
+    }
+    q->names = grown;
+    q->names[q->n++] = name;
+}
+
 static void serve_api(const kr_http_request_t *hreq, kr_http_response_t *hresp, void *user)
 {
+    query_names q = {0};
+    kr_http_request_query_each(hreq, add_name, &q);
+    if (q.failed) {
+        free(q.names);
+        json_t *body = json_pack("{s:s, s:i}", "error", "out of memory", "code", 500);
+        kr_http_respond_json(hresp, 500, body);
+        json_decref(body);
+        return;
+    }
     size_t len = 0;
     const char *body = kr_http_request_body(hreq, &len);
     api_request req = {.method = kr_http_request_method(hreq),
@@ -226,9 +256,12 @@ static void serve_api(const kr_http_request_t *hreq, kr_http_response_t *hresp, 
                        .q_continue = kr_http_request_query(hreq, "continue"),
                        .q_uid = kr_http_request_query(hreq, "uid"),
                        .q_clusters = kr_http_request_query(hreq, "clusters"),
-                       .q_idempotency_key = kr_http_request_query(hreq, "idempotencyKey")};
+                       .q_idempotency_key = kr_http_request_query(hreq, "idempotencyKey"),
+                       .q_names = q.names,
+                       .n_q_names = q.n};
     api_response resp = {0};
     api_handle(&((app *)user)->api, &req, &resp);
+    free(q.names);
     if (resp.allow)
         kr_http_respond_header(hresp, "Allow", resp.allow);
     kr_http_respond_json(hresp, resp.status, resp.body);

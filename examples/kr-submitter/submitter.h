@@ -423,6 +423,11 @@ typedef struct api_request {
     /* query parameters: namespace, clusters, idempotencyKey, limit,
      * continue, uid; NULL when absent */
     const char *q_namespace, *q_clusters, *q_idempotency_key, *q_limit, *q_continue, *q_uid;
+    /* the name of every query parameter given, in order: one the path
+     * does not take, or one given twice, is a 400 (NULL, 0: none but
+     * those above) */
+    const char *const *q_names;
+    size_t n_q_names;
 } api_request;
 
 typedef struct api_response {
