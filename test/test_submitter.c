@@ -3263,14 +3263,14 @@ static void program_env_down(program_env *p)
     env_down();
 }
 
-/* Start `kr-submitter serve` on a free port (its URL in `server`), with
+/* Start `kr-submitter serve` on `port` (its URL in `server`), with
  * leader election when `elect`, as `proc`; returns once its API answers.
  * `failover_after`: its --failover-after (NULL: 60s). */
-static void serve_start(program_env *p, kr_test_proc *proc, bool elect, const char *failover_after,
-                        char *server, size_t len)
+static void serve_start_on(program_env *p, kr_test_proc *proc, bool elect,
+                           const char *failover_after, unsigned short port, char *server,
+                           size_t len)
 {
     char listen[64];
-    unsigned short port = free_port();
     snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
     snprintf(server, len, "http://127.0.0.1:%u", port);
     char inventory[700];
@@ -3310,6 +3310,13 @@ static void serve_start(program_env *p, kr_test_proc *proc, bool elect, const ch
         nanosleep(&pace, NULL);
     }
     ck_assert_msg(strstr(out, "No resources found") || strstr(out, "PHASE"), "%s", out);
+}
+
+/* serve_start_on a free port. */
+static void serve_start(program_env *p, kr_test_proc *proc, bool elect, const char *failover_after,
+                        char *server, size_t len)
+{
+    serve_start_on(p, proc, elect, failover_after, free_port(), server, len);
 }
 
 static void wait_pace(void)
@@ -3585,6 +3592,25 @@ START_TEST(program_submit_wait_follows_the_runnable_to_its_end)
     ck_assert_msg(strstr(said, "AwaitingApproval: 0 of 1 approvals"), "%s", said);
     free(said);
     ck_assert(kr_test_proc_running(&waiter));
+    /* the API goes away for a while: the waiter tries again after a
+     * pause, as it does after a 5xx or a 429, and follows the runnable
+     * once the API is back */
+    unsigned short port = (unsigned short)atoi(strrchr(server, ':') + 1);
+    ck_assert_int_eq(kr_test_proc_kill(&serve, SIGTERM), 0);
+    kr_test_proc_free(&serve);
+    deadline = time(NULL) + 15;
+    for (;;) {
+        said = kr_test_proc_err_text(&waiter);
+        if (strstr(said, "the API did not answer: trying again in 0.5 s") || time(NULL) >= deadline)
+            break;
+        free(said);
+        wait_pace();
+    }
+    ck_assert_msg(strstr(said, "nightly: the API did not answer: trying again in 0.5 s"), "%s",
+                  said);
+    free(said);
+    ck_assert(kr_test_proc_running(&waiter));
+    serve_start_on(&p, &serve, false, NULL, port, server, sizeof(server));
     const char *list[] = {"list", "-o", "json", NULL};
     ck_assert_int_eq(cli(p.bin, server, "tok-carol", list, out, sizeof(out)), 0);
     json_t *items = json_loads(out, 0, NULL);

@@ -14,6 +14,14 @@
 
 #define DEFAULT_SERVER "http://127.0.0.1:8080"
 #define WAIT_POLL_MS 1000
+/* submit --wait's pause after a transient error, doubled after each one
+ * up to the most */
+#define WAIT_BACKOFF_MS 500
+#define WAIT_BACKOFF_MAX_MS 5000
+/* http_call: the server could not be reached (to retry), or its answer
+ * could not be used (too large, no JSON object: not to retry) */
+#define HTTP_UNREACHED (-1)
+#define HTTP_UNUSABLE (-2)
 
 typedef struct cli_opts {
     const char *server;
@@ -133,21 +141,22 @@ static size_t collect(char *ptr, size_t size, size_t n, void *user)
 }
 
 /* One request; *out is the decoded JSON answer (new, may be NULL). Returns
- * the HTTP status, or -1 when the server could not be reached. */
+ * the HTTP status, HTTP_UNREACHED when the server could not be reached
+ * (refused, reset, timed out), else HTTP_UNUSABLE. */
 static long http_call(const cli_opts *o, const char *method, const char *path, const char *query,
                       const char *body, size_t len, json_t **out)
 {
     *out = NULL;
     CURL *c = curl_easy_init();
     if (!c)
-        return -1;
+        return HTTP_UNUSABLE;
     /* as long as it takes: a query is never cut */
     size_t url_len = strlen(o->server) + strlen(path) + (query ? strlen(query) : 0) + 2;
     char *url = malloc(url_len), auth[4096];
     if (!url) {
         fprintf(stderr, "kr-submitter: out of memory\n");
         curl_easy_cleanup(c);
-        return -1;
+        return HTTP_UNUSABLE;
     }
     snprintf(url, url_len, "%s%s%s%s", o->server, path, query && *query ? "?" : "",
              query ? query : "");
@@ -169,8 +178,11 @@ static long http_call(const cli_opts *o, const char *method, const char *path, c
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? len : 0));
     }
-    long status = -1;
+    long status = HTTP_UNUSABLE;
     CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_GOT_NOTHING ||
+        rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR || rc == CURLE_PARTIAL_FILE)
+        status = HTTP_UNREACHED;
     if (rc == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     else if (rc == CURLE_WRITE_ERROR)
@@ -190,7 +202,7 @@ static long http_call(const cli_opts *o, const char *method, const char *path, c
                 o->server, path, status);
         json_decref(*out);
         *out = NULL;
-        status = -1;
+        status = HTTP_UNUSABLE;
     }
     free(resp.data);
     free(url);
@@ -470,7 +482,8 @@ static int submit(const cli_opts *o)
                  add_query(c, &query, "idempotencyKey", o->key);
     curl_easy_cleanup(c);
     json_t *doc = NULL;
-    long status = built ? http_call(o, "POST", "/api/v1/runnables", query, body, len, &doc) : -1;
+    long status =
+        built ? http_call(o, "POST", "/api/v1/runnables", query, body, len, &doc) : HTTP_UNUSABLE;
     free(query);
     free(body);
     if (!o->wait || status < 200 || status >= 300) {
@@ -479,15 +492,34 @@ static int submit(const cli_opts *o)
         return code;
     }
     /* --wait: follow the runnable until it ends, saying on stderr what it
-     * waits for each time that changes (stdout stays the runnable alone) */
-    char path[1024], said[1024] = "";
-    snprintf(path, sizeof(path), "/api/v1/runnables/%s/%s", sub_str(doc, "metadata.namespace"),
+     * waits for each time that changes (stdout stays the runnable alone);
+     * what may pass (the API unreachable, a 5xx, a 429) is retried after
+     * a pause that grows, anything else ends it */
+    char path[1024], said[1024] = "", runnable[600];
+    snprintf(runnable, sizeof(runnable), "%s/%s", sub_str(doc, "metadata.namespace"),
              sub_str(doc, "metadata.name"));
+    snprintf(path, sizeof(path), "/api/v1/runnables/%s", runnable);
+    unsigned backoff = 0; /* 0: the last call was answered */
     for (;;) {
-        if (status < 200 || status >= 300)
+        if (status >= 200 && status < 300) {
+            backoff = 0;
+            wait_progress(doc, said, sizeof(said));
+            if (sub_phase_terminal(sub_str(doc, "status.phase")))
+                break;
+        } else if (status == HTTP_UNREACHED || status == 429 || status >= 500) {
+            backoff = backoff ? backoff * 2 : WAIT_BACKOFF_MS;
+            if (backoff > WAIT_BACKOFF_MAX_MS)
+                backoff = WAIT_BACKOFF_MAX_MS;
+            if (status > 0)
+                fprintf(stderr, "kr-submitter: %s: %s (HTTP %ld)", runnable,
+                        *sub_str(doc, "error") ? sub_str(doc, "error") : "request failed", status);
+            else
+                fprintf(stderr, "kr-submitter: %s: the API did not answer", runnable);
+            fprintf(stderr, ": trying again in %.1f s\n", backoff / 1000.0);
+        } else {
             break;
-        wait_progress(doc, said, sizeof(said));
-        if (sub_phase_terminal(sub_str(doc, "status.phase")) || !sleep_ms(WAIT_POLL_MS))
+        }
+        if (!sleep_ms(backoff ? backoff : WAIT_POLL_MS))
             break;
         json_decref(doc);
         status = http_call(o, "GET", path, NULL, NULL, 0, &doc);
@@ -524,14 +556,15 @@ static int run_verb(const char *verb, const cli_opts *o)
                          add_query(c, &query, "continue", cont);
             curl_easy_cleanup(c);
             json_t *page = NULL;
-            status = built ? http_call(o, "GET", "/api/v1/runnables", query, NULL, 0, &page) : -1;
+            status = built ? http_call(o, "GET", "/api/v1/runnables", query, NULL, 0, &page)
+                           : HTTP_UNUSABLE;
             free(query);
             const char *next = sub_str(page, "metadata.continue");
             free(cont);
             cont = status == 200 && *next ? strdup(next) : NULL;
             if (status == 200 && *next && !cont) {
                 fprintf(stderr, "kr-submitter: out of memory\n");
-                status = -1;
+                status = HTTP_UNUSABLE;
             }
             if (!doc || status != 200) {
                 json_decref(doc);
@@ -551,7 +584,7 @@ static int run_verb(const char *verb, const cli_opts *o)
         CURL *c = curl_easy_init();
         bool built = add_query(c, &query, "uid", o->uid);
         curl_easy_cleanup(c);
-        status = built ? http_call(o, "GET", path, query, NULL, 0, &doc) : -1;
+        status = built ? http_call(o, "GET", path, query, NULL, 0, &doc) : HTTP_UNUSABLE;
         free(query);
         history = true;
     } else { /* approve, reject, cancel */
@@ -563,7 +596,7 @@ static int run_verb(const char *verb, const cli_opts *o)
         if (!body)
             fprintf(stderr, "kr-submitter: %s\n",
                     b ? "out of memory" : "--spec-hash is not UTF-8 text");
-        status = body ? http_call(o, "POST", path, NULL, body, strlen(body), &doc) : -1;
+        status = body ? http_call(o, "POST", path, NULL, body, strlen(body), &doc) : HTTP_UNUSABLE;
     }
     int code = show(o, status, doc, history);
     json_decref(doc);
