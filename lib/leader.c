@@ -621,18 +621,9 @@ static void stop_on_loop(void *user)
 {
     loop_arg *a = user;
     kr_leader_t *le = a->le;
-    if (le->phase == PH_LOST) { /* the Lease may still name it: release it */
-        le->phase = PH_STOPPING;
-        if (!le->release_on_stop) {
-            release_done(le, 0);
-            return;
-        }
-        le->release_pending = true;
-        if (!le->inflight)
-            release(le);
-        return;
-    }
-    if (le->phase != PH_RUNNING) {
+    /* one that lost its one term releases the Lease too: it may still
+     * name this replica */
+    if (le->phase != PH_RUNNING && le->phase != PH_LOST) {
         if (le->phase != PH_STOPPING)
             release_done(le, 0);
         return;

@@ -1887,15 +1887,13 @@ START_TEST(lost_leadership_does_not_wait_for_a_long_reconcile)
 }
 END_TEST
 
-/* The reconciles of a deposed leader get until another replica may lead:
- * the lease duration less the renew deadline as configured (here 1 s),
- * not the defaults' 5 s. */
-START_TEST(lost_leadership_grace_is_the_lease_duration_less_the_renew_deadline)
+/* A leader with a 4 s lease and a 3 s renew deadline (another replica
+ * may lead 1 s after it steps down) reconciling "slow" (120 s). */
+static void slow_short_leader_up(struct server *s, struct child *c)
 {
-    struct server s;
-    server_start(&s);
+    server_start(s);
     const char *args[] = {"--kubeconfig",
-                          s.kubeconfig,
+                          s->kubeconfig,
                           "--listen",
                           "0",
                           "--leader-elect",
@@ -1905,17 +1903,26 @@ START_TEST(lost_leadership_grace_is_the_lease_duration_less_the_renew_deadline)
                           "--log-format",
                           "text",
                           NULL};
-    struct child c;
-    child_spawn(&c, args);
-    ck_assert_msg(child_wait_output(&c, "reconcile finished team-a/cm1\n", 30000),
-                  "running: %d\nstdout: %s\nstderr: %s", kr_test_proc_running(&c.p), c.out_text,
-                  c.err_text);
+    child_spawn(c, args);
+    ck_assert_msg(child_wait_output(c, "reconcile finished team-a/cm1\n", 30000),
+                  "running: %d\nstdout: %s\nstderr: %s", kr_test_proc_running(&c->p), c->out_text,
+                  c->err_text);
     tc_response r;
-    tc_json(kr_testserver_url(s.ts), "POST", "/api/v1/namespaces/team-a/configmaps",
+    tc_json(kr_testserver_url(s->ts), "POST", "/api/v1/namespaces/team-a/configmaps",
             "{\"metadata\":{\"name\":\"slow\"}}", &r);
     ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
     tc_free(&r);
-    ck_assert(child_wait_output(&c, "reconcile started team-a/slow\n", 30000));
+    ck_assert(child_wait_output(c, "reconcile started team-a/slow\n", 30000));
+}
+
+/* The reconciles of a deposed leader get until another replica may lead:
+ * the lease duration less the renew deadline as configured (here 1 s),
+ * not the defaults' 5 s. */
+START_TEST(lost_leadership_grace_is_the_lease_duration_less_the_renew_deadline)
+{
+    struct server s;
+    struct child c;
+    slow_short_leader_up(&s, &c);
     steal_lease(&s);
     int code = child_wait_exit(&c, 60000);
     ck_assert_msg(code == 1, "exit %d\n%s", code, c.err_text);
@@ -1932,29 +1939,8 @@ END_TEST
 START_TEST(a_lease_lost_during_a_graceful_stop_still_bounds_the_reconcile)
 {
     struct server s;
-    server_start(&s);
-    const char *args[] = {"--kubeconfig",
-                          s.kubeconfig,
-                          "--listen",
-                          "0",
-                          "--leader-elect",
-                          "--leader-elect-lease-duration=4s",
-                          "--leader-elect-renew-deadline=3s",
-                          "--leader-elect-retry-period=500ms",
-                          "--log-format",
-                          "text",
-                          NULL};
     struct child c;
-    child_spawn(&c, args);
-    ck_assert_msg(child_wait_output(&c, "reconcile finished team-a/cm1\n", 30000),
-                  "running: %d\nstdout: %s\nstderr: %s", kr_test_proc_running(&c.p), c.out_text,
-                  c.err_text);
-    tc_response r;
-    tc_json(kr_testserver_url(s.ts), "POST", "/api/v1/namespaces/team-a/configmaps",
-            "{\"metadata\":{\"name\":\"slow\"}}", &r);
-    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
-    tc_free(&r);
-    ck_assert(child_wait_output(&c, "reconcile started team-a/slow\n", 30000));
+    slow_short_leader_up(&s, &c);
     kr_test_proc_signal(&c.p, SIGTERM); /* the graceful stop waits for the reconcile */
     for (int64_t deadline = now_ms() + 30000;
          !strstr(c.err_text, "stopping gracefully") && now_ms() < deadline;) {

@@ -204,22 +204,9 @@ static step hub_patch(rctx *c, const json_t *patch)
     return STEP_OK;
 }
 
-/* Write `cluster`'s entry (NULL: remove it), adding or dropping our
- * finalizer in the same write as `finalizer` says. */
-static step write_status(rctx *c, const json_t *entry, syncer_finalizer finalizer)
-{
-    json_t *patch = NULL;
-    if (syncer_status_patch(c->hub, c->req->cluster, entry, finalizer, &patch, c->err) != 0)
-        return STEP_FAILED;
-    if (!patch)
-        return STEP_OK;
-    step st = hub_patch(c, patch);
-    json_decref(patch);
-    return st;
-}
-
-/* The same for several clusters' entries (cluster -> entry, JSON null:
- * remove it) in one write. */
+/* Write several clusters' entries (cluster -> entry, JSON null: remove
+ * it) in one write, adding or dropping our finalizer in the same write as
+ * `finalizer` says. */
 static step write_entries(rctx *c, const json_t *updates, syncer_finalizer finalizer)
 {
     json_t *patch = NULL;
@@ -229,6 +216,17 @@ static step write_entries(rctx *c, const json_t *updates, syncer_finalizer final
         return STEP_OK;
     step st = hub_patch(c, patch);
     json_decref(patch);
+    return st;
+}
+
+/* The same for this cluster's entry (NULL: remove it). */
+static step write_status(rctx *c, const json_t *entry, syncer_finalizer finalizer)
+{
+    json_t *updates = json_pack("{s:O}", c->req->cluster, entry ? entry : json_null());
+    if (!updates)
+        return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
+    step st = write_entries(c, updates, finalizer);
+    json_decref(updates);
     return st;
 }
 
