@@ -1706,7 +1706,7 @@ static int call_in(const char *method, const char *path, const char *ns, const c
 }
 
 /* With --authorization-review, each call needs the hub's RBAC rights:
- * create (submit), get (a runnable, its history), list, approve (approve,
+ * submit, get (a runnable, its history), list, approve (approve,
  * reject) and cancel on runnables.kreconcile.io, in the namespace; a
  * denial is a 403 in kube-apiserver's words and submits nothing. */
 START_TEST(api_authorizes_by_the_hubs_rbac)
@@ -2823,6 +2823,39 @@ START_TEST(bad_input_is_refused_and_nothing_recorded)
     ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice", keyed, "query-key", &r), 422);
     ck_assert_ptr_nonnull(strstr(sub_str(r, "error"), "is not the body's spec.idempotencyKey"));
     json_decref(r);
+    /* so are a namespace and clusters the query and the body both give,
+     * and differently (the query's silently won) */
+    static const char placed[] =
+        "{\"apiVersion\":\"kreconcile.io/v1alpha1\",\"kind\":\"Runnable\",\"metadata\":"
+        "{\"name\":\"placed\",\"namespace\":\"default\"},\"spec\":{\"clusters\":[\"dc2\","
+        "\"dc1\"],\"template\":{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"metadata\":"
+        "{\"name\":\"w\"}}}}";
+    char said[512];
+    ck_assert_int_eq(
+        call_in("POST", "/api/v1/runnables", "team-b", "tok-alice", placed, said, sizeof(said)),
+        422);
+    ck_assert_msg(strstr(said, "namespace default is not the one asked for (team-b)"), "%s", said);
+    api_request other = {.method = "POST",
+                         .path = "/api/v1/runnables",
+                         .authorization = "Bearer tok-alice",
+                         .body = placed,
+                         .body_len = strlen(placed),
+                         .q_clusters = "dc1"};
+    api_response answer = {0};
+    api_handle(&E.api, &other, &answer);
+    ck_assert_int_eq(answer.status, 422);
+    ck_assert_msg(strstr(sub_str(answer.body, "error"), "are not the body's spec.clusters"), "%s",
+                  sub_str(answer.body, "error"));
+    json_decref(answer.body);
+    /* the same, in the same order: taken (and the template, no Job a
+     * cluster would run, is what is refused then) */
+    other.q_clusters = "dc2,dc1";
+    other.q_namespace = "default";
+    answer = (api_response){0};
+    api_handle(&E.api, &other, &answer);
+    ck_assert_msg(strstr(sub_str(answer.body, "error"), "cluster dc2 refuses the template"),
+                  "%d %s", answer.status, sub_str(answer.body, "error"));
+    json_decref(answer.body);
     size_t big_len = 10 * 1024 * 1024;
     char *big = malloc(big_len + 1);
     ck_assert_ptr_nonnull(big);

@@ -55,7 +55,18 @@ static int pick_clusters(const submission_opts *o, json_t *spec, kr_error_t *err
                 json_array_append_new(list, json_stringn(p, len));
             p += len + (comma ? 1 : 0);
         }
-        if (!list || json_object_set_new(spec, "clusters", list) != 0)
+        if (!list)
+            return sub_fail(err, 500, KR_ENOMEM, "out of memory");
+        /* a body that names its clusters too must name the same */
+        const json_t *given = json_object_get(spec, "clusters");
+        if (json_array_size(given) > 0 && !json_equal(list, (json_t *)given)) {
+            json_decref(list);
+            return sub_fail(err, 422, KR_EINVALIDOBJ,
+                            "clusters %.200s (the query) are not the body's spec.clusters: give "
+                            "one",
+                            o->clusters_arg);
+        }
+        if (json_object_set_new(spec, "clusters", list) != 0)
             return sub_fail(err, 500, KR_ENOMEM, "out of memory");
     }
     json_t *list = json_object_get(spec, "clusters");
@@ -242,6 +253,16 @@ static int build(json_t *doc, const submission_opts *o, json_t **out, kr_error_t
         ns = *sub_str(t, "metadata.namespace") ? sub_str(t, "metadata.namespace") : "default";
     const char *key = o->idempotency_key && *o->idempotency_key ? o->idempotency_key
                                                                 : sub_str(spec, "idempotencyKey");
+    /* a Runnable that names its namespace must be asked for there, as a
+     * manifest's must and as kubectl refuses a namespace mismatch */
+    if (o->namespace_ && *o->namespace_ && *sub_str(given_md, "namespace") &&
+        strcmp(o->namespace_, sub_str(given_md, "namespace")) != 0) {
+        rc = sub_fail(err, 422, KR_EINVALIDOBJ,
+                      "the Runnable's namespace %s is not the one asked for (%s): give one",
+                      sub_str(given_md, "namespace"), o->namespace_);
+        json_decref(spec);
+        return rc;
+    }
     /* whether the caller may submit there, before anything is looked at
      * (what clusters and kinds exist is not for everyone to learn) */
     if (o->admit && (rc = o->admit(ns, o->admit_user, err)) != 0) {
