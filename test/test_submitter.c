@@ -349,6 +349,8 @@ typedef struct env {
     bool down_done;
     /* the controller runs between an approval's write and its record */
     bool reconcile_in_record;
+    /* ...and during the API's record of a submission, past the grace */
+    bool reconcile_in_submitted;
     bool not_leading; /* the epoch callback says KR_ESTATE */
     atomic_int term; /* added to the epoch callback's term */
     bool new_term_at_decision; /* the hook after a decision starts a term */
@@ -391,6 +393,20 @@ static int on_record(const sub_event *ev, void *user)
         for (int i = 0; i < 20; i++) {
             uint64_t after = 0;
             submitter_reconcile(&e->s, ev->namespace_, ev->name, &after, NULL);
+        }
+    }
+    if (e->reconcile_in_submitted && strcmp(ev->event, "SUBMITTED") == 0 &&
+        strcmp(ev->actor, SUB_PROGRAM) != 0) {
+        /* the Runnable is in the cache without a status, and the record
+         * (the inventory slow) outlasts the admission grace */
+        ck_assert_int_eq(kr_informer_wait_for_resource_version(e->runnables, ev->resource_version,
+                                                               WAIT_MS, NULL),
+                         0);
+        for (int i = 0; i < 30; i++) {
+            uint64_t after = 0;
+            submitter_reconcile(&e->s, ev->namespace_, ev->name, &after, NULL);
+            struct timespec pace = {0, 50000000};
+            nanosleep(&pace, NULL);
         }
     }
     /* a decision is about the hub's Runnable: a resourceVersion it names
@@ -1332,6 +1348,33 @@ START_TEST(a_decision_waits_for_its_record)
     const char *want[] = {"SUBMITTED books alice", "APPROVED books bob", "DISPATCHED books",
                           "VERIFIED books"};
     assert_events(want, 4);
+    env_down();
+}
+END_TEST
+
+/* The API's record of a submission that outlasts the admission grace
+ * (the inventory slow): the controller of its process does not take the
+ * Runnable for one created on the hub meanwhile, so the books hold one
+ * SUBMITTED, the caller's, as its status says. */
+START_TEST(a_slow_submission_record_is_not_taken_for_a_hub_created_one)
+{
+    env_up();
+    E.reconcile_in_submitted = true;
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("slow", 1, ""), NULL, NULL),
+        201);
+    E.reconcile_in_submitted = false;
+    ck_assert(reconcile_until("slow", SUB_PHASE_AWAITING, false));
+    json_t *o = cached("slow");
+    ck_assert_str_eq(sub_str(o, "status.submittedBy"), "alice");
+    char key[300];
+    submitter_submission_key(sub_str(o, "metadata.uid"), key, sizeof(key));
+    json_decref(o);
+    const char *want[] = {"SUBMITTED slow alice"};
+    assert_events(want, 1);
+    pthread_mutex_lock(&E.mu);
+    ck_assert_msg(json_object_get(E.keys, key), "SUBMITTED recorded without the key %s", key);
+    pthread_mutex_unlock(&E.mu);
     env_down();
 }
 END_TEST
@@ -4310,6 +4353,7 @@ int main(void)
     tcase_add_test(tc, api_admits_and_decides_in_one_write);
     tcase_add_test(tc, api_stopped_between_its_two_writes);
     tcase_add_test(tc, a_hub_created_runnable_the_api_would_refuse_fails_at_once);
+    tcase_add_test(tc, a_slow_submission_record_is_not_taken_for_a_hub_created_one);
     tcase_add_test(tc, a_held_copy_is_released_once);
     tcase_add_test(tc, idempotency_key_gives_one_runnable);
     tcase_add_test(tc, an_outage_shorter_than_the_delay_fails_nothing_over);

@@ -112,12 +112,14 @@ int submitter_record_to_inventory(const sub_event *ev, void *user)
     int rc;
     if (!detail)
         rc = KR_ENOMEM;
-    else if (ev->key)
+    else if (ev->key && (strcmp(ev->event, "APPROVED") == 0 || strcmp(ev->event, "REJECTED") == 0))
         rc = kr_inventory_outbox_pending(books->outbox) > 0
                  ? KR_EUNAVAILABLE /* after those that wait */
                  : kr_inventory_record_once(inv, &act, ev->key, NULL, NULL);
     else if (books->outbox)
-        rc = kr_inventory_outbox_record(books->outbox, &act, NULL, NULL, NULL);
+        rc = kr_inventory_outbox_record(books->outbox, &act, ev->key, NULL, NULL);
+    else if (ev->key)
+        rc = kr_inventory_record_once(inv, &act, ev->key, NULL, NULL);
     else
         rc = kr_inventory_record(inv, &act, NULL, NULL);
     json_decref(detail);
@@ -518,12 +520,17 @@ static void submit_once(api *a, const kr_token_user *who, api_response *resp, js
         answer_error(resp, hub_status(rc, &err), err.message);
         return;
     }
-    /* recorded before the admission lets the controller act on it, so
-     * that SUBMITTED always comes first */
-    record_user(a, created, "SUBMITTED", who, "submitted through the API", NULL);
     snprintf(name, sizeof(name), "%s", sub_str(created, "metadata.name"));
     ns = sub_str(created, "metadata.namespace");
     submitter_admit_begin(a->s, ns, name); /* a generated name is known now */
+    /* recorded before the admission lets the controller act on it, so
+     * that SUBMITTED always comes first; under the key the controller's
+     * record of a Runnable it takes for one created on the hub has, so
+     * that the books hold one SUBMITTED even then (this record waited
+     * past the grace, and another replica's controller took it) */
+    char once[300];
+    submitter_submission_key(sub_str(created, "metadata.uid"), once, sizeof(once));
+    record_user(a, created, "SUBMITTED", who, "submitted through the API", once);
     bool written = false;
     json_t *admitted = admit(a, created, who, &written);
     submitter_admit_end(a->s, ns, name, written);

@@ -173,6 +173,17 @@ void submitter_admit_end(submitter *s, const char *namespace_, const char *name,
         s->wake(namespace_, name, s->wake_user);
 }
 
+/* The API of this process is admitting namespace_/name. */
+static bool admitting(submitter *s, const char *namespace_, const char *name)
+{
+    char key[512];
+    snprintf(key, sizeof(key), "%s/%s", namespace_, name);
+    pthread_mutex_lock(&s->mu);
+    bool in = json_object_get(s->admitting, key) != NULL;
+    pthread_mutex_unlock(&s->mu);
+    return in;
+}
+
 bool submitter_event_wanted(const json_t *old_obj, const json_t *new_obj, void *user)
 {
     submitter *s = user;
@@ -255,6 +266,11 @@ void submitter_decision_key(const char *uid, const char *event, const char *user
                             const char *spec_hash, char *out, size_t size)
 {
     snprintf(out, size, "%s/%s/%s/%s", uid, event, user, spec_hash);
+}
+
+void submitter_submission_key(const char *uid, char *out, size_t size)
+{
+    snprintf(out, size, "%s/SUBMITTED", uid);
 }
 
 int submitter_record(submitter *s, const sub_event *ev)
@@ -1216,7 +1232,12 @@ static int check_hub_created(submitter *s, const json_t *obj, kr_error_t *why)
 static kr_reconcile_result init_status(submitter *s, const json_t *obj, uint64_t *after,
                                        kr_error_t *err)
 {
+    /* the API of this process may still be at it past the grace (its
+     * SUBMITTED record waited for the inventory): its admission, or its
+     * admit_end, wakes the key */
     uint64_t pending = admission_pending_ms(s, obj);
+    if (!pending && admitting(s, sub_str(obj, "metadata.namespace"), sub_str(obj, "metadata.name")))
+        pending = s->admit_grace_ms;
     if (pending) {
         *after = pending;
         return KR_RECONCILE_REQUEUE_AFTER;
@@ -1243,8 +1264,21 @@ static kr_reconcile_result init_status(submitter *s, const json_t *obj, uint64_t
         sub_set_condition(status, "Failed", true, "InvalidSpec", invalid.message);
     kr_reconcile_result r = commit(s, copy, err);
     if (r == STEP_AGAIN) {
-        record(s, obj, "SUBMITTED", "", "",
-               refused ? "created on the hub" : "created on the hub: approval required");
+        /* under the key the API's record has, so that the books hold one
+         * SUBMITTED whoever records first (an API of another replica
+         * whose record waited past the grace) */
+        char key[300];
+        submitter_submission_key(sub_str(obj, "metadata.uid"), key, sizeof(key));
+        sub_event ev = {"SUBMITTED",
+                        sub_str(obj, "metadata.namespace"),
+                        sub_str(obj, "metadata.name"),
+                        sub_str(obj, "metadata.uid"),
+                        SUB_PROGRAM,
+                        "",
+                        "",
+                        refused ? "created on the hub" : "created on the hub: approval required",
+                        key};
+        submitter_record(s, &ev);
         if (refused)
             record(s, obj, "FAILED", "", "", invalid.message);
     }

@@ -263,7 +263,9 @@ typedef struct sub_event {
     const char *resource_version; /* "" when none */
     const char *outcome; /* a short text */
     /* What makes this record one of a kind (an approver's decision on one
-     * spec), so that recording it again is a no-op; NULL: none. */
+     * spec, a submission), so that recording it again is a no-op; NULL:
+     * none. A decision with a key is recorded now or refused; any other
+     * transition may wait in the outbox, under its key. */
     const char *key;
 } sub_event;
 
@@ -352,6 +354,9 @@ int submitter_record(submitter *s, const sub_event *ev);
 /* A decision's record key (sub_event.key): "uid/EVENT/user/specHash". */
 void submitter_decision_key(const char *uid, const char *event, const char *user,
                             const char *spec_hash, char *out, size_t size);
+/* A submission's record key: "uid/SUBMITTED", the API's and the
+ * controller's alike, so that the books hold one SUBMITTED. */
+void submitter_submission_key(const char *uid, char *out, size_t size);
 
 /* Make the Runnable namespace_/name agree with the world: one step of the
  * state machine per status write (each write carries the resourceVersion
