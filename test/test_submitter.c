@@ -568,6 +568,7 @@ static void env_up(void)
     E.api.s = &E.s;
     E.api.auth = E.auth;
     E.api.dry_run = true; /* as the program's default */
+    E.s.dry_run = true;
 }
 
 static void env_down(void)
@@ -1166,8 +1167,9 @@ END_TEST
 
 /* A Runnable created on the hub directly had none of the API's checks:
  * one whose template is cluster-scoped, names a cluster nobody
- * configured, or whose name leaves no room for its copies', fails at once, before anyone is asked
- * to approve it, and says why; nothing is created anywhere. */
+ * configured, whose name leaves no room for its copies', or that the
+ * cluster's dry run refuses, fails at once, before anyone is asked to
+ * approve it, and says why; nothing is created anywhere. */
 START_TEST(a_hub_created_runnable_the_api_would_refuse_fails_at_once)
 {
     env_up();
@@ -1192,6 +1194,14 @@ START_TEST(a_hub_created_runnable_the_api_would_refuse_fails_at_once)
          "template: {apiVersion: batch/v1, kind: Job, metadata: {name: w}, spec: {template: "
          "{spec: {restartPolicy: Never, containers: [{name: c, image: busybox}]}}}}\n",
          "longer than 52 characters"},
+        /* one the cluster's dry run refuses, as the API's would */
+        {"always",
+         "apiVersion: kreconcile.io/v1alpha1\nkind: Runnable\nmetadata: {name: always, "
+         "namespace: default}\nspec:\n  template: {apiVersion: batch/v1, kind: Job, metadata: "
+         "{name: w}, spec: {template: {spec: {restartPolicy: Always, containers: [{name: c, "
+         "image: busybox}]}}}}\n",
+         "cluster dc1 refuses the template: Job.batch \"always-1\" is invalid: "
+         "spec.template.spec.restartPolicy: Required value"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         json_t *body = NULL;
@@ -1272,9 +1282,11 @@ START_TEST(a_hub_created_runnable_the_api_would_refuse_fails_at_once)
                           "SUBMITTED a2345678901234567890123456789012345678901234567890123 "
                           "kr-submitter",
                           "FAILED a2345678901234567890123456789012345678901234567890123",
+                          "SUBMITTED always kr-submitter",
+                          "FAILED always",
                           "SUBMITTED edited alice",
                           "FAILED edited"};
-    assert_events(want, 8);
+    assert_events(want, 10);
     env_down();
 }
 END_TEST

@@ -1216,8 +1216,9 @@ int submitter_kind_lookup(const char *cluster, const char *api_version, const ch
 
 /* A Runnable created on the hub directly, or whose spec was edited there,
  * had none of the API's checks: 0, or 422 with the reason (a
- * cluster-scoped template, a kind no cluster serves, an unknown
- * cluster...), for it to fail before anyone is asked to approve it. */
+ * cluster-scoped template, a kind no cluster serves, an unknown cluster,
+ * what the first cluster that answers refuses in a dry run...), for it to
+ * fail before anyone is asked to approve it. */
 static int check_hub_created(submitter *s, const json_t *obj, kr_error_t *why)
 {
     const char *names[64];
@@ -1226,7 +1227,14 @@ static int check_hub_created(submitter *s, const json_t *obj, kr_error_t *why)
         names[i] = s->clusters[i].name;
     submission_opts o = {
         .clusters = names, .n_clusters = n, .kind = submitter_kind_lookup, .kind_user = s};
-    return submission_check(obj, &o, why);
+    int rc = submission_check(obj, &o, why);
+    char cluster[64];
+    kr_error_t e = {0};
+    if (rc == 0 && s->dry_run && submitter_dry_run(s, obj, cluster, sizeof(cluster), &e) != 0 &&
+        *cluster)
+        rc = kr_error_set(why, KR_EINVALIDOBJ, "cluster %s refuses the template: %s", cluster,
+                          e.message);
+    return rc;
 }
 
 static kr_reconcile_result init_status(submitter *s, const json_t *obj, uint64_t *after,

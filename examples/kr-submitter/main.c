@@ -31,8 +31,9 @@ static const kr_flag flags[] = {
      .type = KR_FLAG_BOOL,
      .value = &server_dry_run,
      .help = "create each submitted template with dryRun=All in its first cluster that "
-             "answers: what the cluster refuses is a 422 and nothing is recorded "
-             "(--server-dry-run=false skips it)"},
+             "answers: what the cluster refuses is a 422 and nothing is recorded (a "
+             "Runnable created on the hub directly fails for it; --server-dry-run=false "
+             "skips it)"},
     {.name = "failover-after",
      .type = KR_FLAG_DURATION,
      .value = &failover_after_ms,
@@ -351,6 +352,7 @@ static int setup(app *a, const kr_manager_config *cfg, kr_error_t *err)
     a->api.reviewer = kr_manager_token_reviewer(m);
     a->api.authorizer = kr_manager_access_reviewer(m);
     a->api.dry_run = server_dry_run;
+    a->s.dry_run = server_dry_run;
     /* Unknown callers are refused on their headers, before a body (up to
      * 16 MiB) is read; the API then asks again who the caller is (a
      * reviewed token is cached). */

@@ -304,6 +304,11 @@ typedef struct submitter {
      * unrecorded is recorded by the controller once older than this;
      * 0 = 5000. */
     uint64_t admit_grace_ms;
+    /* A Runnable created (or whose spec was edited) on the hub directly is
+     * also checked as the API checks a submission with api.dry_run: its
+     * template created with dryRun=All in its first cluster that answers;
+     * what that refuses fails it before anyone is asked to approve it. */
+    bool dry_run;
     kr_clock clock;
     kr_logger logger;
     sub_epoch_cb epoch;
