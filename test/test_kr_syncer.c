@@ -486,8 +486,13 @@ START_TEST(program_starts_with_a_datacenter_down_and_dc1_converges)
     wait_for(&w, dc1_verified, &dc1, "dc1's entry");
     ck_assert_msg(time(NULL) - t0 <= 5, "dc1's entry waited %lds for dc2's",
                   (long)(time(NULL) - t0));
-    want why = {CM, "early", 1, "has not synced", NULL, NULL};
+    want why = {CM, "early", 1, "unable to handle the request", NULL, NULL};
     wait_for(&w, entry_has_error, &why, "dc2's entry naming what its cache meets");
+    /* what it meets changes: the entry follows */
+    kr_testserver_faults broken = {.fail_500 = 1.0};
+    kr_testserver_set_faults(w.dc[1].cl.ts, &broken);
+    want why500 = {CM, "early", 1, "Internal error occurred", NULL, NULL};
+    wait_for(&w, entry_has_error, &why500, "dc2's entry naming what its cache meets now");
     /* an object made since, placed on dc2 alone (no other lane has
      * anything to say of it), says so too */
     json_t *late = cm("late", "v1");

@@ -566,9 +566,10 @@ static bool any_unsynced_failing(syncer_t *s, size_t resource)
 #define UNSYNCED_LOOK_MS 2000u
 
 /* The hub lane's SYNCER_UNSYNCED_NAME key: when a cluster's cache has not
- * synced and its lists fail, queue every object on the hub lane once
- * (flush_status then says so in their entries: unsynced_entries); look
- * again in a while until every cache has synced. */
+ * synced and its lists fail, queue every object on the hub lane (flush_status
+ * then says so in their entries: unsynced_entries), again when what they
+ * meet changes (numbers aside); look again in a while until every cache
+ * has synced. */
 static kr_reconcile_result tell_unsynced(syncer_t *s, kr_controller_t *ctl, size_t resource,
                                          uint64_t *requeue_after_ms)
 {
@@ -578,8 +579,17 @@ static kr_reconcile_result tell_unsynced(syncer_t *s, kr_controller_t *ctl, size
         if (kr_informer_has_synced(cl->copies[resource]))
             continue;
         waiting = true;
-        if (!cl->unsynced_told[resource] && kr_informer_last_error(cl->copies[resource], NULL, 0))
-            tell = cl->unsynced_told[resource] = true;
+        char why[256];
+        char **told = &cl->unsynced_told[resource];
+        if (!kr_informer_last_error(cl->copies[resource], why, sizeof(why)) ||
+            (*told && same_error(*told, why)))
+            continue;
+        char *now = strdup(why);
+        if (!now)
+            continue; /* out of memory: told at the next look */
+        free(*told);
+        *told = now;
+        tell = true;
     }
     json_t *keys = NULL;
     if (tell &&
@@ -1461,7 +1471,7 @@ int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
         cl->name = dup_or_empty(cfg->cluster_names[i]);
         cl->client = cfg->cluster_clients[i];
         cl->copies = calloc(s->n_resources, sizeof(kr_informer_t *));
-        cl->unsynced_told = calloc(s->n_resources, sizeof(bool));
+        cl->unsynced_told = calloc(s->n_resources, sizeof(char *));
         if (!cl->name || !cl->copies || !cl->unsynced_told) {
             rc = kr_error_set(err, KR_ENOMEM, "out of memory");
             break;
@@ -1492,6 +1502,8 @@ void syncer_free(syncer_t *s)
         syncer_health_destroy(&s->clusters[i].health);
         free(s->clusters[i].name);
         free(s->clusters[i].copies);
+        for (size_t r = 0; s->clusters[i].unsynced_told && r < s->n_resources; r++)
+            free(s->clusters[i].unsynced_told[r]);
         free(s->clusters[i].unsynced_told);
     }
     free(s->resources);

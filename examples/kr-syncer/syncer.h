@@ -151,10 +151,11 @@ typedef struct syncer_cluster {
     char *name;
     kr_client_t *client; /* borrowed */
     kr_informer_t **copies; /* per resource: our copies (managed-by label) */
-    /* per resource: the lists of a cache that has not synced fail, and
-     * every object was queued for the hub lane to say so in its entry
-     * (touched by the hub lane's SYNCER_UNSYNCED_NAME key alone) */
-    bool *unsynced_told;
+    /* per resource: what the lists of a cache that has not synced met
+     * when every object was last queued for the hub lane to say so in its
+     * entry (NULL: never; touched by the hub lane's SYNCER_UNSYNCED_NAME
+     * key alone) */
+    char **unsynced_told;
     syncer_health health;
 } syncer_cluster;
 
