@@ -5732,6 +5732,120 @@ START_TEST(builtin_kinds_are_validated_as_the_apiserver_does)
                         "\"image\":\"x\"}]}}}}"));
 }
 
+/* A 422 for `body` POSTed to `path`: its message and how many causes. */
+static void expect_causes(const char *path, const char *body, const char *message, size_t n)
+{
+    tc_response r;
+    tc_json(U, "POST", path, body, &r);
+    ck_assert_msg(r.status == 422, "POST %s: %ld %s", path, r.status, r.body);
+    ck_assert_str_eq(jstr(r.json, "message"), message);
+    ck_assert_uint_eq(json_array_size(tc_dig(r.json, "details.causes")), n);
+    tc_free(&r);
+}
+
+/* ValidatePodTemplateSpec checks every template's labels and annotations
+ * as ValidateObjectMeta checks an object's, at <template>.labels and
+ * <template>.annotations. A Job's template gets its name as a label
+ * before validation: over 63 characters, the name is refused there, and
+ * on metadata.labels too when the Job, without labels of its own, shares
+ * its template's labels (SetDefaults_Job; a template without labels gets
+ * a map of its own). */
+START_TEST(pod_template_labels_are_checked_as_object_labels)
+{
+    static const char jobs[] = "/apis/batch/v1/namespaces/default/jobs";
+    static const char long_name[] =
+        "a-job-name-that-is-longer-than-sixty-three-characters-0123456789";
+    ck_assert_uint_eq(strlen(long_name), 64);
+    char body[1024], message[1024];
+    static const char too_long[] = "Invalid value: \"%s\": must be no more than 63 characters";
+    char why[256];
+    snprintf(why, sizeof(why), too_long, long_name);
+    snprintf(body, sizeof(body),
+             "{\"metadata\":{\"name\":\"%s\"},\"spec\":{\"template\":{\"metadata\":{"
+             "\"labels\":{\"app\":\"x\"}},\"spec\":{\"restartPolicy\":\"Never\","
+             "\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}}}",
+             long_name);
+    snprintf(message, sizeof(message),
+             "Job.batch \"%s\" is invalid: [metadata.labels: %s, spec.template.labels: %s]",
+             long_name, why, why);
+    expect_causes(jobs, body, message, 4);
+    snprintf(body, sizeof(body),
+             "{\"metadata\":{\"name\":\"%s\"},\"spec\":{\"template\":{\"spec\":{"
+             "\"restartPolicy\":\"Never\",\"containers\":[{\"name\":\"c\",\"image\":"
+             "\"x\"}]}}}}",
+             long_name);
+    snprintf(message, sizeof(message), "Job.batch \"%s\" is invalid: spec.template.labels: %s",
+             long_name, why);
+    expect_causes(jobs, body, message, 2);
+    /* a name of 63 characters is a label value: created, its labels and
+     * its template's carrying it */
+    json_t *job = created(jobs, "{\"metadata\":{\"name\":\"a-job-name-of-sixty-three-characters-"
+                                "exactly-012345678901234567\"},\"spec\":{\"template\":{"
+                                "\"spec\":{\"restartPolicy\":\"Never\",\"containers\":[{"
+                                "\"name\":\"c\",\"image\":\"x\"}]}}}}");
+    ck_assert_uint_eq(strlen(meta(job, "name")), 63);
+    ck_assert_str_eq(jstr(json_object_get(json_object_get(job, "metadata"), "labels"), "job-name"),
+                     meta(job, "name"));
+    json_decref(job);
+
+    /* the other templates: after the selector, before the pod spec */
+    expect_invalid("/apis/apps/v1/namespaces/default/deployments",
+                   "{\"metadata\":{\"name\":\"d\"},\"spec\":{\"selector\":{\"matchLabels\":{"
+                   "\"app\":\"w\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"w\","
+                   "\"tier\":\"-back\"},\"annotations\":{\"a b\":\"x\"}},\"spec\":{"
+                   "\"containers\":[{\"name\":\"c\"}]}}}}",
+                   "Deployment.apps \"d\" is invalid: [spec.template.labels: Invalid value: "
+                   "\"-back\": a valid label must be an empty string or consist of alphanumeric "
+                   "characters, '-', '_' or '.', and must start and end with an alphanumeric "
+                   "character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for "
+                   "validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?'), "
+                   "spec.template.annotations: Invalid value: \"a b\": name part must consist "
+                   "of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+                   "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex "
+                   "used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]'), "
+                   "spec.template.spec.containers[0].image: Required value]");
+    expect_invalid("/apis/apps/v1/namespaces/default/daemonsets",
+                   "{\"metadata\":{\"name\":\"ds\"},\"spec\":{\"selector\":{\"matchLabels\":{"
+                   "\"app\":\"w\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"w\","
+                   "\"x/y/z\":\"v\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":"
+                   "\"x\"}]}}}}",
+                   "DaemonSet.apps \"ds\" is invalid: spec.template.labels: Invalid value: "
+                   "\"x/y/z\": a qualified name must consist of alphanumeric characters, '-', '_' "
+                   "or '.', and must start and end with an alphanumeric character (e.g. "
+                   "'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
+                   "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain "
+                   "prefix and '/' (e.g. 'example.com/MyName')");
+    expect_invalid("/api/v1/namespaces/default/podtemplates",
+                   "{\"metadata\":{\"name\":\"pt\"},\"template\":{\"metadata\":{\"labels\":{"
+                   "\"app\":\"w!\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":"
+                   "\"x\"}]}}}",
+                   "PodTemplate \"pt\" is invalid: template.labels: Invalid value: \"w!\": a "
+                   "valid label must be an empty string or consist of alphanumeric characters, "
+                   "'-', '_' or '.', and must start and end with an alphanumeric character "
+                   "(e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is "
+                   "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')");
+    expect_invalid("/apis/batch/v1/namespaces/default/cronjobs",
+                   "{\"metadata\":{\"name\":\"cj\"},\"spec\":{\"schedule\":\"* * * * *\","
+                   "\"jobTemplate\":{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{"
+                   "\"-a\":\"x\"}},\"spec\":{\"restartPolicy\":\"Never\",\"containers\":[{"
+                   "\"name\":\"c\",\"image\":\"x\"}]}}}}}}",
+                   "CronJob.batch \"cj\" is invalid: spec.jobTemplate.spec.template.annotations: "
+                   "Invalid value: \"-a\": name part must consist of alphanumeric characters, "
+                   "'-', '_' or '.', and must start and end with an alphanumeric character (e.g. "
+                   "'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
+                   "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')");
+    expect_invalid("/api/v1/namespaces/default/replicationcontrollers",
+                   "{\"metadata\":{\"name\":\"r\",\"labels\":{\"app\":\"a\"}},\"spec\":{"
+                   "\"selector\":{\"app\":\"a\"},\"template\":{\"metadata\":{\"labels\":{"
+                   "\"app\":\"a\",\"v\":"
+                   "\"0123456789012345678901234567890123456789012345678901234567890123\"}},"
+                   "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}}}",
+                   "ReplicationController \"r\" is invalid: spec.template.labels: Invalid value: "
+                   "\"0123456789012345678901234567890123456789012345678901234567890123\": must "
+                   "be no more than 63 characters");
+}
+END_TEST
+
 /* Owner references on every kind, on create and update, as
  * ValidateOwnerReferences (1.32) checks them: every problem together,
  * each distinct message once. */
@@ -6578,6 +6692,7 @@ int main(void)
                             newer_builtin_kinds_get_their_scheme_defaults,
                             remaining_builtin_kinds_get_their_defaults,
                             builtin_kinds_are_validated_as_the_apiserver_does,
+                            pod_template_labels_are_checked_as_object_labels,
                             deprecated_pod_labels_and_annotations_are_warned_about,
                             owner_references_are_validated,
                             configmaps_and_secrets_hold_at_most_a_mebibyte,

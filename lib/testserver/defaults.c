@@ -1118,9 +1118,23 @@ static int service_update(kr_testserver_t *ts, const ts_write *w, const json_t *
 
 /* ---- the registries: jobs and pods ------------------------------------------------------- */
 
+/* SetDefaults_Job: a job without labels of its own gets its template's. */
+static void job_labels_from_template(json_t *obj)
+{
+    const json_t *labels = json_object_get(
+        json_object_get(json_object_get(at(obj, "spec"), "template"), "metadata"), "labels");
+    json_t *md = ts_meta(obj);
+    const json_t *own = json_object_get(md, "labels");
+    if (md && json_is_object(labels) && (!json_is_object(own) || json_object_size(own) == 0))
+        json_object_set_new(md, "labels", json_deep_copy(labels));
+}
+
 /* Unless spec.manualSelector: the template carries the job's uid and
- * name labels, the selector matches the uid; a job without labels of its
- * own gets the template's. */
+ * name labels, the selector matches the uid. SetDefaults_Job, on the
+ * request's decoding, gave a job without labels its template's labels
+ * map itself when the template had one: those then carry the generated
+ * labels too, before validation. A template without labels gets them
+ * only from the defaulting of what storage read back (ts_default_stored). */
 static void job_create(json_t *obj)
 {
     json_t *spec = at(obj, "spec");
@@ -1128,7 +1142,9 @@ static void job_create(json_t *obj)
     const char *name = ts_meta_str(obj, "name");
     if (!spec || json_is_true(json_object_get(spec, "manualSelector")) || !uid || !name)
         return;
-    json_t *labels = child(child(child(spec, "template"), "metadata"), "labels");
+    json_t *tmd = child(child(spec, "template"), "metadata");
+    bool shared = json_is_object(json_object_get(tmd, "labels"));
+    json_t *labels = child(tmd, "labels");
     if (!labels)
         return;
     def_str(labels, "batch.kubernetes.io/controller-uid", uid);
@@ -1137,10 +1153,14 @@ static void job_create(json_t *obj)
     def_str(labels, "job-name", name);
     json_t *match = child(child(spec, "selector"), "matchLabels");
     def_str(match, "batch.kubernetes.io/controller-uid", uid);
-    json_t *md = ts_meta(obj);
-    const json_t *own = json_object_get(md, "labels");
-    if (md && (!json_is_object(own) || json_object_size(own) == 0))
-        json_object_set_new(md, "labels", json_deep_copy(labels));
+    if (shared)
+        job_labels_from_template(obj);
+}
+
+void ts_default_stored(const ts_resource *res, json_t *obj)
+{
+    if (ts_resource_is(res, "batch", "jobs"))
+        job_labels_from_template(obj);
 }
 
 /* The Priority and DefaultTolerationSeconds admission plugins: priority 0

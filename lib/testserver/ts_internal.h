@@ -702,6 +702,10 @@ bool ts_quantity_value(const char *text, long double *value);
 const char *ts_go_time_text(const char *in, bool micro, char *out, size_t size, kr_buf *err);
 void ts_set_defaults(const ts_resource *res, json_t *obj);
 int ts_registry_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_response *resp);
+/* A created object as storage hands it back, decoded with its version's
+ * defaults once more (after validation): a Job without labels gets its
+ * template's. */
+void ts_default_stored(const ts_resource *res, json_t *obj);
 int ts_registry_update(kr_testserver_t *ts, const ts_write *w, const json_t *existing, json_t *obj,
                        ts_response *resp);
 bool ts_namespace_exists(kr_testserver_t *ts, const char *ns);
@@ -772,6 +776,10 @@ int ts_crd_validate_status(const json_t *crd, const char *name, ts_response *res
  * same resourceVersion and without an event (objects that do not change
  * stay as they are). */
 void ts_schema_reread(kr_testserver_t *ts, ts_store *st);
+/* ValidateLabels and ValidateAnnotations of a string map (values that are
+ * no strings left out) at `field`: their causes appended (validate.c). */
+void ts_check_labels(json_t *causes, const char *field, const json_t *map);
+void ts_check_annotations(json_t *causes, const char *field, const json_t *map);
 /* Labels, annotations and finalizers (validate.c); fills resp (422/400). */
 int ts_validate_metadata(const ts_resource *res, const json_t *md, ts_response *resp);
 /* Fields an update may not change (validate.c): a ConfigMap's or Secret's

@@ -43,24 +43,24 @@ static bool strings_map(const json_t *map, const char *field, ts_response *resp)
 }
 
 /* ValidateLabels: each key a qualified name, each value a label value. */
-static void check_labels(json_t *causes, const json_t *map)
+void ts_check_labels(json_t *causes, const char *field, const json_t *map)
 {
     size_t k = 0;
     const char **keys = ts_sorted_keys(map, &k);
     for (size_t i = 0; i < k; i++) {
         const char *why[TS_NAME_PROBLEMS_MAX];
         const char *v = json_string_value(json_object_get(map, keys[i]));
-        ts_add_problems(causes, "metadata.labels", keys[i], why,
+        ts_add_problems(causes, field, keys[i], why,
                         ts_name_problems(TS_QUALIFIED_NAME, keys[i], why));
-        ts_add_problems(causes, "metadata.labels", v, why,
-                        ts_name_problems(TS_LABEL_VALUE, v, why));
+        if (v)
+            ts_add_problems(causes, field, v, why, ts_name_problems(TS_LABEL_VALUE, v, why));
     }
     kr_free(keys);
 }
 
 /* ValidateAnnotations: each key a qualified name once lowercased (the
  * key as written shown), and at most 256 KiB of keys and values. */
-static void check_annotations(json_t *causes, const json_t *map)
+void ts_check_annotations(json_t *causes, const char *field, const json_t *map)
 {
     size_t k = 0, total = 0;
     const char **keys = ts_sorted_keys(map, &k);
@@ -70,17 +70,16 @@ static void check_annotations(json_t *causes, const json_t *map)
         for (char *p = lower; p && *p; p++)
             *p = (char)tolower((unsigned char)*p);
         if (lower)
-            ts_add_problems(causes, "metadata.annotations", keys[i], why,
+            ts_add_problems(causes, field, keys[i], why,
                             ts_name_problems(TS_QUALIFIED_NAME, lower, why));
         kr_free(lower);
         total += strlen(keys[i]) + json_string_length(json_object_get(map, keys[i]));
     }
     kr_free(keys);
     if (total > MAX_ANNOTATIONS)
-        json_array_append_new(causes,
-                              json_pack("{s:s, s:s, s:s}", "reason", "FieldValueTooLong", "message",
-                                        "Too long: may not be more than 262144 bytes", "field",
-                                        "metadata.annotations"));
+        json_array_append_new(
+            causes, json_pack("{s:s, s:s, s:s}", "reason", "FieldValueTooLong", "message",
+                              "Too long: may not be more than 262144 bytes", "field", field));
 }
 
 static int check_finalizers(json_t *causes, const json_t *list, ts_response *resp)
@@ -240,8 +239,8 @@ int ts_validate_metadata(const ts_resource *res, const json_t *md, ts_response *
     json_t *causes = json_array();
     if (!causes)
         return KR_ENOMEM;
-    check_labels(causes, labels);
-    check_annotations(causes, annotations);
+    ts_check_labels(causes, "metadata.labels", labels);
+    ts_check_annotations(causes, "metadata.annotations", annotations);
     check_owner_references(causes, json_object_get(md, "ownerReferences"));
     rc = check_finalizers(causes, json_object_get(md, "finalizers"), resp);
     if (rc == 0 && json_array_size(causes) > 0) {

@@ -1,13 +1,12 @@
 /* libkreconcile-testserver — value validation of built-in kinds (wire spec
  * §8.3): the checks of kube-apiserver's pkg/apis/<group>/validation that
  * controllers hit most, in its order and words — pod specs (alone and in
- * every template; their volumes' names, their containers' volume mounts,
- * pull policies and requests against limits), the selectors and restart policies of workloads
- * and Jobs, CronJob schedules, Service ports, external names (without an
- * address or IP families) and session affinities, ConfigMap and Secret keys and sizes, and
- * Lease durations and transitions, Events (core and events.k8s.io). Every problem found is
- * reported, as field.ErrorList does.
- * Callers hold ts->mu. */
+ * every template, whose labels and annotations are checked as an object's; their volumes' names,
+ * their containers' volume mounts, pull policies and requests against limits), the selectors and
+ * restart policies of workloads and Jobs, CronJob schedules, Service ports, external names (without
+ * an address or IP families) and session affinities, ConfigMap and Secret keys and sizes, and Lease
+ * durations and transitions, Events (core and events.k8s.io). Every problem found is reported, as
+ * field.ErrorList does. Callers hold ts->mu. */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -342,6 +341,19 @@ static void check_pod_spec(errs *e, const char *at, const json_t *spec)
 
 /* ---- workloads --------------------------------------------------------------------- */
 
+/* ValidatePodTemplateSpec begins with the template's labels and
+ * annotations, checked as an object's but reported at `at`.labels and
+ * `at`.annotations (no "metadata" in the path). */
+static void check_template_meta(errs *e, const char *at, const json_t *tmpl)
+{
+    const json_t *md = json_object_get(tmpl, "metadata");
+    char field[512];
+    snprintf(field, sizeof(field), "%s.labels", at);
+    ts_check_labels(e->causes, field, json_object_get(md, "labels"));
+    snprintf(field, sizeof(field), "%s.annotations", at);
+    ts_check_annotations(e->causes, field, json_object_get(md, "annotations"));
+}
+
 static bool labels_match(const json_t *match, const json_t *labels)
 {
     const char *key;
@@ -428,6 +440,7 @@ static void check_workload(errs *e, const char *what, const json_t *spec, bool r
     /* a missing selector matches nothing: the template does not match */
     if (!json_is_object(sel) || !selector_matches(sel, labels))
         mismatch(e, "spec.template", labels);
+    check_template_meta(e, "spec.template", tmpl);
     check_pod_spec(e, "spec.template.spec", json_object_get(tmpl, "spec"));
     const char *policy = str(json_object_get(tmpl, "spec"), "restartPolicy");
     if (policy && strcmp(policy, "Always") != 0)
@@ -449,6 +462,7 @@ static void check_replication_controller(errs *e, const json_t *spec)
     }
     if (json_object_size(sel) > 0 && !labels_match(sel, labels))
         mismatch(e, "spec.template", labels);
+    check_template_meta(e, "spec.template", tmpl);
     check_pod_spec(e, "spec.template.spec", json_object_get(tmpl, "spec"));
     const char *policy = str(json_object_get(tmpl, "spec"), "restartPolicy");
     if (policy && strcmp(policy, "Always") != 0)
@@ -472,8 +486,7 @@ static void check_job(errs *e, const char *at, const json_t *spec)
     const json_t *sel = json_object_get(spec, "selector");
     const json_t *labels = json_object_get(json_object_get(tmpl, "metadata"), "labels");
     snprintf(field, sizeof(field), "%s.template", at);
-    if (json_is_object(sel) && !selector_matches(sel, labels))
-        mismatch(e, field, labels);
+    check_template_meta(e, field, tmpl);
     snprintf(field, sizeof(field), "%s.template.spec", at);
     check_pod_spec(e, field, json_object_get(tmpl, "spec"));
     const char *policy = str(json_object_get(tmpl, "spec"), "restartPolicy");
@@ -481,6 +494,10 @@ static void check_job(errs *e, const char *at, const json_t *spec)
     if (!one_of(policy, once))
         add(e, "FieldValueRequired", field,
             "Required value: valid values: \"OnFailure\", \"Never\"");
+    /* ValidateJobSpec matches the selector after the template's checks */
+    snprintf(field, sizeof(field), "%s.template", at);
+    if (json_is_object(sel) && !selector_matches(sel, labels))
+        mismatch(e, field, labels);
 }
 
 /* ---- services, config ----------------------------------------------------------------- */
@@ -1002,19 +1019,25 @@ int ts_validate_spec(const ts_resource *res, const json_t *obj, const char *name
         check_workload(&e, "daemonset", spec, false);
     else if (ts_resource_is(res, "", "replicationcontrollers"))
         check_replication_controller(&e, spec);
-    else if (ts_resource_is(res, "batch", "jobs"))
+    else if (ts_resource_is(res, "batch", "jobs")) {
+        /* ValidateJob checks the object's metadata here: labels the Job
+         * shares with its template (SetDefaults_Job) carry the generated
+         * ones by now, the job's name among them */
+        ts_check_labels(e.causes, "metadata.labels",
+                        json_object_get(json_object_get(obj, "metadata"), "labels"));
         check_job(&e, "spec", spec);
-    else if (ts_resource_is(res, "batch", "cronjobs")) {
+    } else if (ts_resource_is(res, "batch", "cronjobs")) {
         if (!str(spec, "schedule") || !*str(spec, "schedule"))
             required(&e, "spec.schedule");
         else
             check_schedule(&e, str(spec, "schedule"));
         check_job(&e, "spec.jobTemplate.spec",
                   json_object_get(json_object_get(spec, "jobTemplate"), "spec"));
-    } else if (ts_resource_is(res, "", "podtemplates"))
+    } else if (ts_resource_is(res, "", "podtemplates")) {
+        check_template_meta(&e, "template", json_object_get(obj, "template"));
         check_pod_spec(&e, "template.spec",
                        json_object_get(json_object_get(obj, "template"), "spec"));
-    else if (ts_resource_is(res, "", "services"))
+    } else if (ts_resource_is(res, "", "services"))
         check_service(&e, spec);
     else if (ts_resource_is(res, "", "configmaps"))
         check_configmap(&e, obj);

@@ -553,6 +553,7 @@ int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_res
     if (rc == 0)
         rc = ts_validate_spec(res, obj, json_string_value(json_object_get(md, "name")), true, resp);
     if (rc == 0) {
+        ts_default_stored(res, obj);
         rc = crd_hook(ts, w, &obj);
         md = ts_meta(obj);
     }
