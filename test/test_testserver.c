@@ -6623,6 +6623,81 @@ START_TEST(deprecated_pod_labels_and_annotations_are_warned_about)
 }
 END_TEST
 
+/* GetWarningsForPod's other common warnings, in its order: a null
+ * labelSelector in a topology spread constraint, duplicate host alias
+ * addresses and pull secret names, a pull secret without a name, a
+ * template's AppArmor annotation for a container without a profile field,
+ * a negative grace period, null labelSelectors in pod (anti-)affinity
+ * terms. */
+START_TEST(pod_warnings_name_null_selectors_duplicates_and_negative_grace)
+{
+#define NULL_SELECTOR ": a null labelSelector results in matching no pod\"\n"
+#define W "299 - \""
+    static const char pod_warnings[] =
+        W "spec.topologySpreadConstraints[0].labelSelector" NULL_SELECTOR W
+          "spec.hostAliases[2].ip: duplicate ip \\\"10.0.0.1\\\"\"\n" W
+          "spec.imagePullSecrets[1].name: duplicate name \\\"reg\\\"\"\n" W
+          "spec.imagePullSecrets[3].name: duplicate name \\\"\\\"\"\n" W
+          "spec.imagePullSecrets[2].name: invalid empty name \\\"\\\"\"\n" W
+          "spec.imagePullSecrets[3].name: invalid empty name \\\"\\\"\"\n" W
+          "spec.terminationGracePeriodSeconds: must be >= 0; negative values are invalid and "
+          "will be treated as 1\"\n" W
+          "spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution[1]."
+          "labelSelector" NULL_SELECTOR W
+          "spec.affinity.podAffinity.preferredDuringSchedulingIgnoredDuringExecution[0]."
+          "podAffinityTerm.labelSelector" NULL_SELECTOR W
+          "spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0]."
+          "labelSelector" NULL_SELECTOR;
+    expect_warnings(
+        "POST", "/api/v1/namespaces/default/pods",
+        "{\"metadata\":{\"name\":\"warned\"},\"spec\":{\"terminationGracePeriodSeconds\":-5,"
+        "\"topologySpreadConstraints\":[{\"maxSkew\":1,\"topologyKey\":\"zone\","
+        "\"whenUnsatisfiable\":\"DoNotSchedule\"},{\"maxSkew\":1,\"topologyKey\":\"zone\","
+        "\"whenUnsatisfiable\":\"DoNotSchedule\",\"labelSelector\":{}}],"
+        "\"hostAliases\":[{\"ip\":\"10.0.0.1\",\"hostnames\":[\"a\"]},{\"ip\":\"10.0.0.2\","
+        "\"hostnames\":[\"b\"]},{\"ip\":\"10.0.0.1\",\"hostnames\":[\"c\"]}],"
+        "\"imagePullSecrets\":[{\"name\":\"reg\"},{\"name\":\"reg\"},{},{\"name\":\"\"}],"
+        "\"affinity\":{\"podAffinity\":{\"requiredDuringSchedulingIgnoredDuringExecution\":[{"
+        "\"labelSelector\":{\"matchLabels\":{\"a\":\"b\"}},\"topologyKey\":\"zone\"},{"
+        "\"topologyKey\":\"zone\"}],\"preferredDuringSchedulingIgnoredDuringExecution\":[{"
+        "\"weight\":1,\"podAffinityTerm\":{\"topologyKey\":\"zone\"}}]},\"podAntiAffinity\":{"
+        "\"requiredDuringSchedulingIgnoredDuringExecution\":[{\"topologyKey\":\"zone\"}]}},"
+        "\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}",
+        201, pod_warnings);
+    /* a template's AppArmor annotation, unless the container or the pod
+     * has the field; its paths and the grace period's under the template */
+#define APPARMOR(c)                                                                                \
+    W "spec.template.metadata.annotations[container.apparmor.security.beta.kubernetes.io/" c       \
+      "]: deprecated since v1.30; use the \\\"appArmorProfile\\\" field instead\"\n"
+    static const char deploy_warnings[] =
+        APPARMOR("init") APPARMOR("c") W "spec.template.spec.terminationGracePeriodSeconds: must "
+                                         "be >= 0; negative values are invalid and will be "
+                                         "treated as 1\"\n";
+    expect_warnings(
+        "POST", "/apis/apps/v1/namespaces/default/deployments",
+        "{\"metadata\":{\"name\":\"aa\"},\"spec\":{\"selector\":{\"matchLabels\":{\"app\":"
+        "\"aa\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"aa\"},\"annotations\":{"
+        "\"container.apparmor.security.beta.kubernetes.io/c\":\"runtime/default\","
+        "\"container.apparmor.security.beta.kubernetes.io/init\":\"runtime/default\","
+        "\"container.apparmor.security.beta.kubernetes.io/d\":\"runtime/default\"}},"
+        "\"spec\":{\"terminationGracePeriodSeconds\":-1,\"initContainers\":[{\"name\":"
+        "\"init\",\"image\":\"x\"}],\"containers\":[{\"name\":\"c\",\"image\":\"x\"},{"
+        "\"name\":\"d\",\"image\":\"x\",\"securityContext\":{\"appArmorProfile\":{\"type\":"
+        "\"RuntimeDefault\"}}}]}}}}",
+        201, deploy_warnings);
+    expect_warnings(
+        "POST", "/api/v1/namespaces/default/podtemplates",
+        "{\"metadata\":{\"name\":\"aa\"},\"template\":{\"metadata\":{\"annotations\":{"
+        "\"container.apparmor.security.beta.kubernetes.io/c\":\"runtime/default\"}},"
+        "\"spec\":{\"securityContext\":{\"appArmorProfile\":{\"type\":\"RuntimeDefault\"}},"
+        "\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}}",
+        201, "");
+#undef APPARMOR
+#undef W
+#undef NULL_SELECTOR
+}
+END_TEST
+
 /* The status of `path` (GET), as compact JSON with sorted keys. */
 static char *status_text(const char *path)
 {
@@ -6694,6 +6769,7 @@ int main(void)
                             builtin_kinds_are_validated_as_the_apiserver_does,
                             pod_template_labels_are_checked_as_object_labels,
                             deprecated_pod_labels_and_annotations_are_warned_about,
+                            pod_warnings_name_null_selectors_duplicates_and_negative_grace,
                             owner_references_are_validated,
                             configmaps_and_secrets_hold_at_most_a_mebibyte,
                             updates_keep_what_kube_apiserver_keeps,

@@ -2,9 +2,10 @@
  * a create or an update that succeeds (WarningsOnCreate,
  * WarningsOnUpdate), as Warning headers, in their order and words: a
  * custom resource's new finalizers without a path; the deprecated node
- * labels and pod annotations of a pod or a workload's pod template
- * (GetWarningsForPod: the common ones, not its volume, port, env and
- * quantity checks). Callers hold ts->mu. */
+ * labels and pod annotations of a pod or a workload's pod template, null
+ * label selectors, duplicate host aliases and pull secrets, a negative
+ * grace period (GetWarningsForPod: the common ones, not its volume, port,
+ * env and quantity checks). Callers hold ts->mu. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +130,70 @@ static bool has_seccomp_profile(const json_t *o)
     return json_is_object(json_object_get(json_object_get(o, "securityContext"), "seccompProfile"));
 }
 
+static bool has_apparmor_profile(const json_t *o)
+{
+    return json_is_object(
+        json_object_get(json_object_get(o, "securityContext"), "appArmorProfile"));
+}
+
+/* "<at><list>[i].<key>: <what> <value as %q>" for each item of `list`
+ * whose `key` an earlier one has already (sets.Has), as the duplicate
+ * hostAliases and imagePullSecrets warnings say. */
+static void warn_duplicates(const json_t *spec, const char *at, const char *list, const char *key,
+                            const char *what, ts_response *resp)
+{
+    const json_t *items = json_object_get(spec, list);
+    if (json_array_size(items) < 2)
+        return;
+    size_t i;
+    const json_t *item;
+    json_array_foreach(items, i, item)
+    {
+        const char *v = json_string_value(json_object_get(item, key));
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++) {
+            const char *w = json_string_value(json_object_get(json_array_get(items, j), key));
+            seen = strcmp(v ? v : "", w ? w : "") == 0;
+        }
+        if (!seen)
+            continue;
+        kr_buf b = {0};
+        kr_buf_printf(&b, "%sspec.%s[%zu].%s: %s ", at, list, i, key, what);
+        ts_go_quote(&b, v ? v : "");
+        if (b.data)
+            ts_response_warn(resp, b.data);
+        kr_buf_free(&b);
+    }
+}
+
+/* warningsForPodAffinityTerms and warningsForWeightedPodAffinityTerms:
+ * each term without a labelSelector (null) matches no pod. */
+static void warn_affinity_terms(const json_t *affinity, const char *at, const char *kind,
+                                ts_response *resp)
+{
+    const json_t *a = json_object_get(affinity, kind);
+    size_t i;
+    const json_t *t;
+    json_array_foreach(json_object_get(a, "requiredDuringSchedulingIgnoredDuringExecution"), i, t)
+    {
+        if (!json_is_object(json_object_get(t, "labelSelector")))
+            warnf(resp,
+                  "%sspec.affinity.%s.requiredDuringSchedulingIgnoredDuringExecution[%zu]."
+                  "labelSelector: a null labelSelector results in matching no pod",
+                  at, kind, i);
+    }
+    json_array_foreach(json_object_get(a, "preferredDuringSchedulingIgnoredDuringExecution"), i, t)
+    {
+        if (!json_is_object(
+                json_object_get(json_object_get(t, "podAffinityTerm"), "labelSelector")))
+            warnf(resp,
+                  "%sspec.affinity.%s.preferredDuringSchedulingIgnoredDuringExecution[%zu]."
+                  "podAffinityTerm.labelSelector: a null labelSelector results in matching no "
+                  "pod",
+                  at, kind, i);
+    }
+}
+
 /* warningsForPodSpecAndMeta on the pod metadata `md` and spec `spec`,
  * their paths prefixed with `at` ("" for a pod, "spec.template." for a
  * workload's template). */
@@ -183,6 +248,11 @@ static void warn_pod(const json_t *md, const json_t *spec, const char *at, ts_re
         if (why)
             warnf(resp, "%sspec.topologySpreadConstraints[%zu].topologyKey: %s is %s", at, i, key,
                   why);
+        if (!json_is_object(json_object_get(t, "labelSelector")))
+            warnf(resp,
+                  "%sspec.topologySpreadConstraints[%zu].labelSelector: a null labelSelector "
+                  "results in matching no pod",
+                  at, i);
     }
     /* deprecated annotations, in their list's order */
     static const char *const annotations[][2] = {
@@ -197,8 +267,20 @@ static void warn_pod(const json_t *md, const json_t *spec, const char *at, ts_re
     for (size_t a = 0; a < KR_ARRAY_LEN(annotations); a++)
         if (json_object_get(notes, annotations[a][0]))
             warnf(resp, "%smetadata.annotations[%s]: %s", at, annotations[a][0], annotations[a][1]);
+    /* duplicate host alias addresses and pull secrets, and pull secrets
+     * without a name */
+    warn_duplicates(spec, at, "hostAliases", "ip", "duplicate ip", resp);
+    warn_duplicates(spec, at, "imagePullSecrets", "name", "duplicate name", resp);
+    json_array_foreach(json_object_get(spec, "imagePullSecrets"), i, t)
+    {
+        const char *name = json_string_value(json_object_get(t, "name"));
+        if (!name || !*name)
+            warnf(resp, "%sspec.imagePullSecrets[%zu].name: invalid empty name \"\"", at, i);
+    }
     /* seccomp annotations without the field, the pod's then each
-     * container's (init, regular, ephemeral) */
+     * container's (init, regular, ephemeral); a template's AppArmor
+     * annotation of a container without a profile field, its own or the
+     * pod's (a Pod's is warned about as its create syncs them) */
     static const char seccomp[] = "non-functional in v1.27+; use the \"seccompProfile\" field "
                                   "instead";
     static const char pod_key[] = "seccomp.security.alpha.kubernetes.io/pod";
@@ -215,8 +297,26 @@ static void warn_pod(const json_t *md, const json_t *spec, const char *at, ts_re
             if (key && !has_seccomp_profile(c) && json_object_get(notes, key))
                 warnf(resp, "%smetadata.annotations[%s]: %s", at, key, seccomp);
             kr_free(key);
+            key =
+                kr_asprintf("container.apparmor.security.beta.kubernetes.io/%s", name ? name : "");
+            if (key && *at && !has_apparmor_profile(spec) && !has_apparmor_profile(c) &&
+                json_object_get(notes, key))
+                warnf(resp,
+                      "%smetadata.annotations[%s]: deprecated since v1.30; use the "
+                      "\"appArmorProfile\" field instead",
+                      at, key);
+            kr_free(key);
         }
     }
+    const json_t *grace = json_object_get(spec, "terminationGracePeriodSeconds");
+    if (json_is_integer(grace) && json_integer_value(grace) < 0)
+        warnf(resp,
+              "%sspec.terminationGracePeriodSeconds: must be >= 0; negative values are invalid "
+              "and will be treated as 1",
+              at);
+    const json_t *affinity = json_object_get(spec, "affinity");
+    warn_affinity_terms(affinity, at, "podAffinity", resp);
+    warn_affinity_terms(affinity, at, "podAntiAffinity", resp);
 }
 
 /* Where a kind holds its pod template ("spec.template." and the like),
