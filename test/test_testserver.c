@@ -6698,6 +6698,66 @@ START_TEST(pod_warnings_name_null_selectors_duplicates_and_negative_grace)
 }
 END_TEST
 
+/* A Pod's create makes its AppArmor annotations and fields agree, as
+ * kube-apiserver 1.30 to 1.33 does (applyAppArmorVersionSkew): a
+ * container's annotation without a field becomes the container's field
+ * (not when the pod's field says the same) and is warned about, before
+ * the other pod warnings; a field without an annotation, the container's
+ * or the pod's, becomes the annotation. */
+START_TEST(pod_apparmor_annotations_and_fields_are_synced_on_create)
+{
+    static const char pods[] = "/api/v1/namespaces/default/pods";
+    tc_response r;
+    tc_request(U, "POST", pods, "application/json",
+               "{\"metadata\":{\"name\":\"aa\",\"annotations\":{"
+               "\"container.apparmor.security.beta.kubernetes.io/c\":\"localhost/prof\","
+               "\"container.apparmor.security.beta.kubernetes.io/d\":\"runtime/default\"}},"
+               "\"spec\":{\"terminationGracePeriodSeconds\":-1,\"securityContext\":{"
+               "\"appArmorProfile\":{\"type\":\"RuntimeDefault\"}},\"containers\":[{\"name\":"
+               "\"c\",\"image\":\"x\"},{\"name\":\"d\",\"image\":\"x\"},{\"name\":\"e\","
+               "\"image\":\"x\",\"securityContext\":{\"appArmorProfile\":{\"type\":"
+               "\"Unconfined\"}}}]}}",
+               NULL, &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(r.warnings,
+                     "299 - \"metadata.annotations[container.apparmor.security.beta.kubernetes."
+                     "io/c]: deprecated since v1.30; use the \\\"appArmorProfile\\\" field "
+                     "instead\"\n"
+                     "299 - \"spec.terminationGracePeriodSeconds: must be >= 0; negative values "
+                     "are invalid and will be treated as 1\"\n");
+    ck_assert_str_eq(dig_str(r.json, "spec.containers.0.securityContext.appArmorProfile.type"),
+                     "Localhost");
+    ck_assert_str_eq(
+        dig_str(r.json, "spec.containers.0.securityContext.appArmorProfile.localhostProfile"),
+        "prof");
+    ck_assert_ptr_null(tc_dig(r.json, "spec.containers.1.securityContext"));
+    const json_t *notes = tc_dig(r.json, "metadata.annotations");
+    ck_assert_str_eq(jstr(notes, "container.apparmor.security.beta.kubernetes.io/e"), "unconfined");
+    ck_assert_uint_eq(json_object_size(notes), 3);
+    tc_free(&r);
+    /* the pod's field stands for every container without one */
+    json_t *pod = created(pods, "{\"metadata\":{\"name\":\"bb\"},\"spec\":{\"securityContext\":{"
+                                "\"appArmorProfile\":{\"type\":\"Localhost\",\"localhostProfile\":"
+                                "\"p\"}},\"initContainers\":[{\"name\":\"i\",\"image\":\"x\"}],"
+                                "\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}");
+    notes = tc_dig(pod, "metadata.annotations");
+    ck_assert_str_eq(jstr(notes, "container.apparmor.security.beta.kubernetes.io/i"),
+                     "localhost/p");
+    ck_assert_str_eq(jstr(notes, "container.apparmor.security.beta.kubernetes.io/c"),
+                     "localhost/p");
+    json_decref(pod);
+    /* an annotation that stands for no profile: kept, warned about */
+    expect_warnings("POST", pods,
+                    "{\"metadata\":{\"name\":\"cc\",\"annotations\":{"
+                    "\"container.apparmor.security.beta.kubernetes.io/c\":\"localhost/\"}},"
+                    "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}",
+                    201,
+                    "299 - \"metadata.annotations[container.apparmor.security.beta.kubernetes."
+                    "io/c]: deprecated since v1.30; use the \\\"appArmorProfile\\\" field "
+                    "instead\"\n");
+}
+END_TEST
+
 /* The status of `path` (GET), as compact JSON with sorted keys. */
 static char *status_text(const char *path)
 {
@@ -6770,6 +6830,7 @@ int main(void)
                             pod_template_labels_are_checked_as_object_labels,
                             deprecated_pod_labels_and_annotations_are_warned_about,
                             pod_warnings_name_null_selectors_duplicates_and_negative_grace,
+                            pod_apparmor_annotations_and_fields_are_synced_on_create,
                             owner_references_are_validated,
                             configmaps_and_secrets_hold_at_most_a_mebibyte,
                             updates_keep_what_kube_apiserver_keeps,

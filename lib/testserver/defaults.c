@@ -11,7 +11,8 @@
  *     label (when generateName named it), a Service's cluster IP
  *     and node ports (allocated, unique in the server; kept across updates
  *     that leave them out), a Job's generated selector and labels, a Pod's
- *     priority and default tolerations.
+ *     priority and default tolerations, and its AppArmor annotations and
+ *     fields made to agree.
  * Custom resources are left as sent (their schemas' defaults are not
  * applied). */
 #include <arpa/inet.h>
@@ -1200,6 +1201,110 @@ static void pod_create(json_t *obj)
     }
 }
 
+/* ---- a pod's AppArmor annotations and fields (KEP-24 version skew) ---- */
+
+static const char APPARMOR_KEY[] = "container.apparmor.security.beta.kubernetes.io/";
+
+/* The annotation a profile field stands for ("" for none). */
+static char *apparmor_annotation(const json_t *profile)
+{
+    const char *type = str(profile, "type"), *local = str(profile, "localhostProfile");
+    if (eq(type, "Unconfined"))
+        return kr_strdup("unconfined");
+    if (eq(type, "RuntimeDefault"))
+        return kr_strdup("runtime/default");
+    if (eq(type, "Localhost") && local)
+        return kr_asprintf("localhost/%s", local);
+    return kr_strdup("");
+}
+
+/* The profile field an annotation stands for, NULL for none or for one
+ * ValidateAppArmorProfileField refuses (a localhost profile padded with
+ * whitespace or over 4095 bytes). */
+static json_t *apparmor_field(const char *annotation)
+{
+    if (eq(annotation, "unconfined"))
+        return json_pack("{s:s}", "type", "Unconfined");
+    if (eq(annotation, "runtime/default"))
+        return json_pack("{s:s}", "type", "RuntimeDefault");
+    if (!annotation || strncmp(annotation, "localhost/", 10) != 0 || !annotation[10])
+        return NULL;
+    const char *local = annotation + 10;
+    size_t n = strlen(local);
+    if (n > 4095 || isspace((unsigned char)local[0]) || isspace((unsigned char)local[n - 1]))
+        return NULL;
+    return json_pack("{s:s, s:s}", "type", "Localhost", "localhostProfile", local);
+}
+
+static bool same_profile(const json_t *a, const json_t *b)
+{
+    return a && b && eq(str(a, "type"), str(b, "type")) &&
+           (str(a, "localhostProfile") ? eq(str(a, "localhostProfile"), str(b, "localhostProfile"))
+                                       : !str(b, "localhostProfile"));
+}
+
+/* applyAppArmorVersionSkew (pod PrepareForCreate, 1.30 to 1.33), for each
+ * container of a pod not for Windows: without its annotation, the
+ * container's profile field, else the pod's, becomes the annotation;
+ * with it and without the container's field, the annotation becomes the
+ * container's field unless the pod's field says the same, and the
+ * annotation is warned about when so copied or when it stands for no
+ * valid profile. The warning comes before the strategy's others. */
+static void pod_apparmor(json_t *obj, ts_response *resp)
+{
+    json_t *spec = at(obj, "spec");
+    if (!spec || eq(str(at(spec, "os"), "name"), "windows"))
+        return;
+    const json_t *pod_profile = at(at(spec, "securityContext"), "appArmorProfile");
+    static const char *const lists[] = {"initContainers", "containers", "ephemeralContainers"};
+    for (size_t l = 0; l < KR_ARRAY_LEN(lists); l++) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(spec, lists[l]), i, c)
+        {
+            if (!json_is_object(c))
+                continue;
+            const char *name = str(c, "name");
+            char *key = kr_asprintf("%s%s", APPARMOR_KEY, name ? name : "");
+            json_t *md = ts_meta(obj);
+            const char *note = key ? str(at(md, "annotations"), key) : NULL;
+            const json_t *profile = at(at(c, "securityContext"), "appArmorProfile");
+            if (!key || !md) {
+                kr_free(key);
+                continue;
+            }
+            if (!note) {
+                char *value = apparmor_annotation(profile ? profile : pod_profile);
+                if (value && *value) {
+                    json_t *notes = child(md, "annotations");
+                    if (notes)
+                        json_object_set_new(notes, key, json_string(value));
+                }
+                kr_free(value);
+            } else if (!profile) {
+                json_t *field = apparmor_field(note);
+                bool warn = !field;
+                if (field && !same_profile(field, pod_profile)) {
+                    json_t *sc = child(c, "securityContext");
+                    if (sc)
+                        json_object_set(sc, "appArmorProfile", field);
+                    warn = true;
+                }
+                json_decref(field);
+                if (warn) {
+                    char *text = kr_asprintf("metadata.annotations[%s]: deprecated since v1.30; "
+                                             "use the \"appArmorProfile\" field instead",
+                                             key);
+                    if (text)
+                        ts_response_warn(resp, text);
+                    kr_free(text);
+                }
+            }
+            kr_free(key);
+        }
+    }
+}
+
 /* The class marked default by one of `annotations` ("true"), the newest
  * (then the first by name) when several are, as the DefaultStorageClass
  * and DefaultIngressClass admission plugins choose; NULL when none. */
@@ -1293,9 +1398,10 @@ int ts_registry_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_r
         label_namespace(obj);
     else if (ts_resource_is(res, "batch", "jobs"))
         job_create(obj);
-    else if (ts_resource_is(res, "", "pods"))
+    else if (ts_resource_is(res, "", "pods")) {
         pod_create(obj);
-    else if (ts_resource_is(res, "", "nodes"))
+        pod_apparmor(obj, resp);
+    } else if (ts_resource_is(res, "", "nodes"))
         node_create(obj);
     else if (ts_resource_is(res, "", "persistentvolumeclaims"))
         claim_create(ts, obj);
