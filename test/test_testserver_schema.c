@@ -1334,6 +1334,42 @@ START_TEST(crds_need_structural_schemas_whose_defaults_fit)
 }
 END_TEST
 
+/* kube-apiserver sorts only ValidateStructural's errors, by their whole
+ * text ("<field>: <message>", so a.b.type before a.b: ...); it checks
+ * defaults only in a structural schema, and gives the generic schema
+ * checks (uniqueItems, additionalProperties beside properties, list
+ * types) after them, in its walk's order. */
+START_TEST(crd_schema_errors_come_in_kube_order)
+{
+#define CRD_INVALID                                                                                \
+    "CustomResourceDefinition.apiextensions.k8s.io \"gadgets.example.com\" is invalid: "
+#define ROOT "spec.versions[0].schema.openAPIV3Schema"
+    expect_crd_refused(
+        "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"array\",\"uniqueItems\":true,"
+        "\"items\":{\"type\":\"string\"}},\"m\":{\"type\":\"object\","
+        "\"x-kubernetes-embedded-resource\":true,\"x-kubernetes-preserve-unknown-fields\":true,"
+        "\"additionalProperties\":{\"minLength\":1}},\"n\":{\"type\":\"integer\","
+        "\"default\":\"x\"}}}",
+        CRD_INVALID "[" ROOT ".properties[m].additionalProperties.type: Required value: must not "
+                    "be empty for specified object fields, " ROOT
+                    ".properties[m].additionalProperties: Forbidden: must not be used if "
+                    "x-kubernetes-embedded-resource is set, " ROOT
+                    ".properties[a].uniqueItems: Forbidden: uniqueItems cannot be set to true "
+                    "since the runtime complexity becomes quadratic]");
+    /* structural: the defaults' errors, then the generic ones */
+    expect_crd_refused(
+        "{\"type\":\"object\",\"properties\":{\"l\":{\"type\":\"array\","
+        "\"x-kubernetes-list-type\":\"map\",\"items\":{\"type\":\"object\"}},\"n\":{\"type\":"
+        "\"integer\",\"default\":\"x\"}}}",
+        CRD_INVALID "[" ROOT ".properties[n].default: Invalid value: \"string\":  in body must "
+                    "be of type integer: \"string\", " ROOT
+                    ".properties[l].x-kubernetes-list-map-keys: Required value: must not be "
+                    "empty if x-kubernetes-list-type is map]");
+#undef ROOT
+#undef CRD_INVALID
+}
+END_TEST
+
 /* A CRD named gadgets.example.com with `versions` (JSON), refused at
  * create with 422 and `want` as the message. */
 static void expect_crd_versions_refused(const char *versions, const char *want)
@@ -1556,6 +1592,7 @@ int main(void)
                             built_in_kinds_lose_the_fields_their_types_do_not_have,
                             built_in_kinds_refuse_values_their_go_types_cannot_hold,
                             crds_need_structural_schemas_whose_defaults_fit,
+                            crd_schema_errors_come_in_kube_order,
                             a_crd_has_exactly_one_storage_version,
                             new_finalizers_without_a_path_are_warned_about,
                             selectable_fields_name_scalar_fields_of_the_schema,

@@ -1307,7 +1307,11 @@ static void check_default(const json_t *s, const char *path, sc_walk *w)
     kr_buf_free(&probe.path);
 }
 
-static void check_structural(const json_t *s, sc_level lvl, const char *path, sc_walk *w)
+/* ValidateStructural's invariants of `s` at `path` (its errors in `w`,
+ * sorted later) and, in `dflt`, ValidateDefaults' errors (kube-apiserver
+ * looks at defaults only in a structural schema). */
+static void check_structural(const json_t *s, sc_level lvl, const char *path, sc_walk *w,
+                             sc_walk *dflt)
 {
     if (!json_is_object(s))
         return;
@@ -1317,13 +1321,12 @@ static void check_structural(const json_t *s, sc_level lvl, const char *path, sc
     bool int_or_string = flag(s, "x-kubernetes-int-or-string");
     const json_t *props = json_object_get(s, "properties");
     const json_t *addl = json_object_get(s, "additionalProperties");
-    bool has_addl = addl && !json_is_true(addl);
     if (type && strcmp(type, "array") == 0 && !json_object_get(s, "items"))
         crd_errorf(w, "FieldValueRequired", path, ".items", "Required value: must be specified");
     if (json_is_object(json_object_get(s, "items"))) {
         char *sub = kr_asprintf("%s.items", path);
         if (sub)
-            check_structural(json_object_get(s, "items"), LVL_ITEM, sub, w);
+            check_structural(json_object_get(s, "items"), LVL_ITEM, sub, w, dflt);
         kr_free(sub);
     }
     const char *k;
@@ -1332,23 +1335,20 @@ static void check_structural(const json_t *s, sc_level lvl, const char *path, sc
     {
         char *sub = kr_asprintf("%s.properties[%s]", path, k);
         if (sub)
-            check_structural(v, LVL_FIELD, sub, w);
+            check_structural(v, LVL_FIELD, sub, w, dflt);
         kr_free(sub);
     }
     if (addl) {
         if (lvl == LVL_ROOT)
             crd_errorf(w, "FieldValueForbidden", path, ".additionalProperties",
                        "Forbidden: must not be used at the root");
-        if (json_object_size(props) > 0 && has_addl)
-            crd_errorf(w, "FieldValueForbidden", path, ".additionalProperties",
-                       "Forbidden: additionalProperties and properties are mutual exclusive");
         if (embedded)
             crd_errorf(w, "FieldValueForbidden", path, ".additionalProperties",
                        "Forbidden: must not be used if x-kubernetes-embedded-resource is set");
         if (json_is_object(addl)) {
             char *sub = kr_asprintf("%s.additionalProperties", path);
             if (sub)
-                check_structural(addl, LVL_FIELD, sub, w);
+                check_structural(addl, LVL_FIELD, sub, w, dflt);
             kr_free(sub);
         }
     }
@@ -1382,10 +1382,46 @@ static void check_structural(const json_t *s, sc_level lvl, const char *path, sc
         crd_errorf(w, "FieldValueForbidden", path, ".properties[metadata]",
                    "Forbidden: must not specify anything other than name and generateName, but "
                    "metadata is implicitly specified");
+    check_default(s, path, dflt);
+}
+
+/* ValidateCustomResourceDefinitionOpenAPISchema's checks of `s` at `path`,
+ * in its order: uniqueItems and additionalProperties beside properties,
+ * then the nested schemas, then the list type and its keys. */
+static void check_generic(const json_t *s, const char *path, sc_walk *w)
+{
+    if (!json_is_object(s))
+        return;
+    const json_t *props = json_object_get(s, "properties");
+    const json_t *addl = json_object_get(s, "additionalProperties");
     if (flag(s, "uniqueItems"))
         crd_errorf(w, "FieldValueForbidden", path, ".uniqueItems",
                    "Forbidden: uniqueItems cannot be set to true since the runtime complexity "
                    "becomes quadratic");
+    if (addl && json_object_size(props) > 0 && !json_is_true(addl))
+        crd_errorf(w, "FieldValueForbidden", path, ".additionalProperties",
+                   "Forbidden: additionalProperties and properties are mutual exclusive");
+    if (json_is_object(addl)) {
+        char *sub = kr_asprintf("%s.additionalProperties", path);
+        if (sub)
+            check_generic(addl, sub, w);
+        kr_free(sub);
+    }
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)props, k, v)
+    {
+        char *sub = kr_asprintf("%s.properties[%s]", path, k);
+        if (sub)
+            check_generic(v, sub, w);
+        kr_free(sub);
+    }
+    if (json_is_object(json_object_get(s, "items"))) {
+        char *sub = kr_asprintf("%s.items", path);
+        if (sub)
+            check_generic(json_object_get(s, "items"), sub, w);
+        kr_free(sub);
+    }
     const char *lt = str_of(s, "x-kubernetes-list-type");
     size_t nkeys = json_array_size(json_object_get(s, "x-kubernetes-list-map-keys"));
     if (nkeys > 0 && (!lt || strcmp(lt, "map") != 0)) {
@@ -1402,42 +1438,54 @@ static void check_structural(const json_t *s, sc_level lvl, const char *path, sc
     if (lt && strcmp(lt, "map") == 0 && nkeys == 0)
         crd_errorf(w, "FieldValueRequired", path, ".x-kubernetes-list-map-keys",
                    "Required value: must not be empty if x-kubernetes-list-type is map");
-    check_default(s, path, w);
 }
 
+/* Go's field.Error.Error() of a cause: "<field>: <message>". */
+static char *cause_text(const json_t *c)
+{
+    return kr_asprintf("%s: %s", json_string_value(json_object_get(c, "field")),
+                       json_string_value(json_object_get(c, "message")));
+}
+
+/* ValidateStructural sorts its errors by their text. */
 static int cmp_causes(const void *a, const void *b)
 {
-    const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-    int c = strcmp(json_string_value(json_object_get(x, "field")),
-                   json_string_value(json_object_get(y, "field")));
-    return c ? c
-             : strcmp(json_string_value(json_object_get(x, "message")),
-                      json_string_value(json_object_get(y, "message")));
+    char *x = cause_text(*(json_t *const *)a), *y = cause_text(*(json_t *const *)b);
+    int c = x && y ? strcmp(x, y) : (x != NULL) - (y != NULL);
+    kr_free(x);
+    kr_free(y);
+    return c;
 }
 
-/* Every cause of `walk`, sorted, as one 422 (or the out-of-memory 500);
- * frees the walk. */
+/* `from`'s causes appended to `to`, sorted when `sort`; frees `from`. */
+static void move_causes(sc_walk *from, sc_walk *to, bool sort)
+{
+    size_t n = json_array_size(from->causes);
+    json_t **v = n ? kr_calloc(n, sizeof(json_t *)) : NULL;
+    for (size_t j = 0; v && j < n; j++)
+        v[j] = json_array_get(from->causes, j);
+    if (v && sort)
+        qsort((void *)v, n, sizeof(json_t *), cmp_causes);
+    for (size_t j = 0; v && j < n; j++)
+        if (json_array_append(to->causes, v[j]) != 0)
+            to->oom = true;
+    to->oom = to->oom || from->oom || (n && !v);
+    kr_free((void *)v);
+    json_decref(from->causes);
+    kr_buf_free(&from->path);
+}
+
+/* Every cause of `walk`, in the order found, as one 422 (or the
+ * out-of-memory 500); frees the walk. */
 static int respond_crd_causes(sc_walk *walk, const char *name, ts_response *resp)
 {
     int rc = 0;
-    size_t n = json_array_size(walk->causes);
     if (walk->oom) {
         rc = KR_ENOMEM;
         respond_oom(resp);
-    } else if (n > 0) {
-        /* sorted, as kube-apiserver sorts the structural errors */
-        json_t **v2 = kr_calloc(n, sizeof(json_t *));
-        json_t *sorted = v2 ? json_array() : NULL;
-        for (size_t j = 0; v2 && j < n; j++)
-            v2[j] = json_array_get(walk->causes, j);
-        if (v2)
-            qsort((void *)v2, n, sizeof(json_t *), cmp_causes);
-        for (size_t j = 0; sorted && j < n; j++)
-            json_array_append(sorted, v2[j]);
+    } else if (json_array_size(walk->causes) > 0) {
         ts_respond_invalid_causes(resp, "CustomResourceDefinition", "apiextensions.k8s.io", name,
-                                  sorted ? sorted : walk->causes);
-        json_decref(sorted);
-        kr_free((void *)v2);
+                                  walk->causes);
         rc = KR_EINVALIDOBJ;
     }
     json_decref(walk->causes);
@@ -1808,42 +1856,44 @@ static void check_selectable_list(const json_t *fields, const json_t *schema, co
 
 /* The selectable fields of a CRD's versions, where the conversion from v1
  * puts them: the spec's when every version has the same ones, checked
- * against the spec's schema (every version's alike, else none); else
- * each version's, against its own schema (none when they are alike). */
-static void check_selectable_fields(const json_t *versions, sc_walk *w)
+ * against the spec's schema (every version's alike, else none), after the
+ * versions; else each version's, against its own schema (none when they
+ * are alike), with that version (check_version_selectable). */
+static void check_spec_selectable(const json_t *versions, sc_walk *w)
 {
     bool one_schema = versions_share(versions, "schema", false);
     const json_t *first = json_array_get(versions, 0);
-    if (versions_share(versions, "selectableFields", true)) {
-        const json_t *fields = json_object_get(first, "selectableFields");
-        const json_t *schema = json_object_get(json_object_get(first, "schema"), "openAPIV3Schema");
-        if (json_array_size(fields) == 0)
-            return;
-        if (one_schema && json_is_object(schema))
-            check_selectable_list(fields, schema, "spec.selectableFields", w);
-        else
-            crd_error(w, "FieldValueInvalid", "spec.selectableFields",
-                      "Invalid value: \"\": selectableFields may only be set when "
-                      "validations.schema is included");
+    if (!versions_share(versions, "selectableFields", true))
         return;
-    }
-    size_t i;
-    const json_t *v;
-    json_array_foreach(versions, i, v)
-    {
-        const json_t *fields = json_object_get(v, "selectableFields");
-        const json_t *schema = json_object_get(json_object_get(v, "schema"), "openAPIV3Schema");
-        if (json_array_size(fields) == 0)
-            continue;
-        char at[64];
-        snprintf(at, sizeof(at), "spec.versions[%zu].selectableFields", i);
-        if (!one_schema && json_is_object(schema))
-            check_selectable_list(fields, schema, at, w);
-        else
-            crd_error(w, "FieldValueInvalid", at,
-                      "Invalid value: \"\": selectableFields may only be set when "
-                      "version.schema.openAPIV3Schema is not included");
-    }
+    const json_t *fields = json_object_get(first, "selectableFields");
+    const json_t *schema = json_object_get(json_object_get(first, "schema"), "openAPIV3Schema");
+    if (json_array_size(fields) == 0)
+        return;
+    if (one_schema && json_is_object(schema))
+        check_selectable_list(fields, schema, "spec.selectableFields", w);
+    else
+        crd_error(w, "FieldValueInvalid", "spec.selectableFields",
+                  "Invalid value: \"\": selectableFields may only be set when "
+                  "validations.schema is included");
+}
+
+static void check_version_selectable(const json_t *versions, size_t i, sc_walk *w)
+{
+    if (versions_share(versions, "selectableFields", true))
+        return;
+    const json_t *v = json_array_get(versions, i);
+    const json_t *fields = json_object_get(v, "selectableFields");
+    const json_t *schema = json_object_get(json_object_get(v, "schema"), "openAPIV3Schema");
+    if (json_array_size(fields) == 0)
+        return;
+    char at[64];
+    snprintf(at, sizeof(at), "spec.versions[%zu].selectableFields", i);
+    if (!versions_share(versions, "schema", false) && json_is_object(schema))
+        check_selectable_list(fields, schema, at, w);
+    else
+        crd_error(w, "FieldValueInvalid", at,
+                  "Invalid value: \"\": selectableFields may only be set when "
+                  "version.schema.openAPIV3Schema is not included");
 }
 
 int ts_crd_validate_status(const json_t *crd, const char *name, ts_response *resp)
@@ -1858,6 +1908,33 @@ int ts_crd_validate_status(const json_t *crd, const char *name, ts_response *res
     return respond_crd_causes(&walk, name, resp);
 }
 
+/* validateCustomResourceDefinitionValidation on one schema at `path`: a
+ * nullable root; ValidateStructural's errors, sorted by their text, or,
+ * with none, the defaults' errors; then the generic schema walk's. */
+static void check_schema(const json_t *schema, const char *path, sc_walk *w)
+{
+    if (flag(schema, "nullable"))
+        crd_errorf(w, "FieldValueForbidden", path, ".nullable",
+                   "Forbidden: nullable cannot be true at the root");
+    sc_walk structural = {.causes = json_array()}, dflt = {.causes = json_array()},
+            generic = {.causes = json_array()};
+    w->oom = w->oom || !structural.causes || !dflt.causes || !generic.causes;
+    if (!w->oom) {
+        check_structural(schema, LVL_ROOT, path, &structural, &dflt);
+        check_generic(schema, path, &generic);
+    }
+    bool structural_ok = json_array_size(structural.causes) == 0;
+    move_causes(&structural, w, true);
+    if (structural_ok)
+        move_causes(&dflt, w, false);
+    else
+        json_decref(dflt.causes), kr_buf_free(&dflt.path);
+    move_causes(&generic, w, false);
+}
+
+/* The errors in kube-apiserver's order: each version's (its schema, then
+ * its selectable fields), the storage version, the spec's selectable
+ * fields, the stored versions. */
 int ts_crd_validate(const json_t *crd, const char *name, bool update, ts_response *resp)
 {
     sc_walk walk = {.causes = json_array()};
@@ -1873,17 +1950,14 @@ int ts_crd_validate(const json_t *crd, const char *name, bool update, ts_respons
         const json_t *schema = json_object_get(json_object_get(v, "schema"), "openAPIV3Schema");
         char path[96];
         snprintf(path, sizeof(path), "spec.versions[%zu].schema.openAPIV3Schema", i);
-        if (!json_is_object(schema)) {
+        if (!json_is_object(schema))
             crd_error(&walk, "FieldValueRequired", path, "Required value");
-            continue;
-        }
-        if (flag(schema, "nullable"))
-            crd_errorf(&walk, "FieldValueForbidden", path, ".nullable",
-                       "Forbidden: nullable cannot be true at the root");
-        check_structural(schema, LVL_ROOT, path, &walk);
+        else
+            check_schema(schema, path, &walk);
+        check_version_selectable(versions, i, &walk);
     }
     check_storage_version(versions, &walk);
-    check_selectable_fields(versions, &walk);
+    check_spec_selectable(versions, &walk);
     /* a create's status starts empty */
     const json_t *stored = json_object_get(json_object_get(crd, "status"), "storedVersions");
     check_stored_versions(update ? stored : NULL, versions, true, &walk);
