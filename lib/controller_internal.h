@@ -47,9 +47,6 @@ typedef struct kr_controller_src {
     bool normal_priority_resync;
     bool lane_sync; /* holds its lane until synced, not the workers' start */
     bool owner_cluster_scoped; /* owners' keys have no namespace */
-    /* set while kr_informer_add_handler replays the cache to this source:
-     * those adds are the source's initial list */
-    atomic_bool replaying;
     int handler_id;
 } kr_controller_src;
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "controller_internal.h"
+#include "informer_internal.h"
 #include "internal.h"
 
 /* ---- keys ---------------------------------------------------------------------------- */
@@ -245,7 +246,7 @@ static void on_add(const json_t *obj, void *user)
     if (s->predicate && !s->predicate(NULL, obj, s->predicate_user))
         return;
     /* controller-runtime puts the initial list in the low-priority lane */
-    bool initial = atomic_load(&s->replaying) || !kr_informer_has_synced(s->informer);
+    bool initial = kr_informer_replaying(s->informer) || !kr_informer_has_synced(s->informer);
     map_object(s, obj,
                initial && !s->normal_priority_resync ? KR_QUEUE_PRIORITY_LOW
                                                      : KR_QUEUE_PRIORITY_NORMAL);
@@ -306,7 +307,6 @@ static int src_new(kr_controller_t *ctl, const kr_controller_source *src, kr_con
     s->normal_priority_resync = src->normal_priority_resync;
     s->lane_sync = src->version >= 2 && src->lane_sync;
     s->owner_cluster_scoped = src->version >= 3 && src->owner_cluster_scoped;
-    atomic_init(&s->replaying, false);
     if (src->map == KR_CONTROLLER_MAP_OWNER &&
         (!(s->owner_kind = kr_strdup(src->owner_kind)) ||
          (src->owner_group && !(s->owner_group = kr_strdup(src->owner_group))))) {
@@ -377,9 +377,7 @@ int kr_controller_watch(kr_controller_t *ctl, const kr_controller_source *src, k
                              .on_delete = on_delete,
                              .resync_ms = src->version >= 4 ? src->resync_ms : 0,
                              .user = s};
-    atomic_store(&s->replaying, true);
     rc = kr_informer_add_handler(src->informer, &h, &s->handler_id, err);
-    atomic_store(&s->replaying, false);
     if (rc != 0) {
         src_free(s);
         return rc;

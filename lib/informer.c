@@ -354,6 +354,15 @@ struct add_call {
     int rc;
 };
 
+/* The informer add_on_loop is replaying its cache to a new handler, on
+ * this thread. */
+static _Thread_local const kr_informer_t *replaying;
+
+bool kr_informer_replaying(const kr_informer_t *inf)
+{
+    return inf && replaying == inf;
+}
+
 static void add_on_loop(void *arg)
 {
     struct add_call *c = arg;
@@ -378,7 +387,10 @@ static void add_on_loop(void *arg)
     c->id = h->id; /* a handler that stops the informer frees h */
     inf->handlers[inf->nhandlers++] = h;
     /* a late handler first sees every cached object as an add */
+    const kr_informer_t *outer = replaying;
+    replaying = inf;
     deliver_snapshot(inf, h, &snap, false);
+    replaying = outer;
     kr_store_snapshot_release(&snap);
     arm_resync(h);
     compact_handlers(inf);

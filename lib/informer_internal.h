@@ -16,4 +16,11 @@ const char *kr_informer_namespace(const kr_informer_t *inf);
 const char *kr_informer_label_selector(const kr_informer_t *inf);
 const char *kr_informer_field_selector(const kr_informer_t *inf);
 
+/* True in a handler's on_add while kr_informer_add_handler delivers the
+ * cache to that new handler (client-go's isInInitialList), false for the
+ * adds of real events, which may run right after on the same thread
+ * before kr_informer_add_handler has returned to its caller. [the thread
+ * of the handler's callbacks] */
+bool kr_informer_replaying(const kr_informer_t *inf);
+
 #endif /* KR_LIB_INFORMER_INTERNAL_H */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "informer_internal.h"
 #include "kr_fake_lw.h"
 #include "kr_repr.h"
 #include "kr_suite.h"
@@ -196,6 +197,44 @@ START_TEST(late_handler_first_gets_adds_for_every_cached_object)
     for (int i = 0; i < 3; i++)
         seen |= 1 << (late.log[i][5] - '0');
     ck_assert_int_eq(seen, 7);
+    world_free(&w);
+}
+END_TEST
+
+/* Each add a handler gets: 'r' for one of its replay, 'e' for an event's. */
+typedef struct replay_rec {
+    kr_informer_t *inf;
+    char kinds[16];
+    size_t n;
+} replay_rec;
+
+static void replay_add(const json_t *o, void *user)
+{
+    (void)o;
+    replay_rec *r = user;
+    if (r->n + 1 < sizeof(r->kinds))
+        r->kinds[r->n++] = kr_informer_replaying(r->inf) ? 'r' : 'e';
+}
+
+/* What the controller's sources tell their initial list by: a new
+ * handler's replay of the cache, and that handler's alone; the adds of
+ * events after it (on the same thread, before kr_informer_add_handler has
+ * returned, when the informer runs on a loop) are not. */
+START_TEST(a_handler_tells_its_replay_from_the_adds_of_events)
+{
+    world w;
+    world_init(&w, NULL, NULL, NULL);
+    replay_rec early = {.inf = w.inf}, late = {.inf = w.inf};
+    kr_informer_handler he = {.on_add = replay_add, .user = &early};
+    ck_assert_int_eq(kr_informer_add_handler(w.inf, &he, NULL, NULL), 0);
+    ck_assert_int_eq(kr_informer_start(w.inf, NULL), 0);
+    fake_lw_list_ok(&w.lw, list_of(2, 3), "9", NULL);
+    kr_informer_handler hl = {.on_add = replay_add, .user = &late};
+    ck_assert_int_eq(kr_informer_add_handler(w.inf, &hl, NULL, NULL), 0);
+    ck_assert(!kr_informer_replaying(w.inf));
+    push(&w, KR_WATCH_ADDED, "x", "12");
+    ck_assert_str_eq(early.kinds, "eee");
+    ck_assert_str_eq(late.kinds, "rre");
     world_free(&w);
 }
 END_TEST
@@ -555,6 +594,7 @@ static Suite *make_suite(void)
     TCase *tc = tcase_create("fake");
     tcase_add_test(tc, handlers_receive_every_change_in_event_order);
     tcase_add_test(tc, late_handler_first_gets_adds_for_every_cached_object);
+    tcase_add_test(tc, a_handler_tells_its_replay_from_the_adds_of_events);
     tcase_add_test(tc, late_handler_stopping_the_informer_in_its_replay);
     tcase_add_test(tc, each_handler_resyncs_on_its_own_period);
     tcase_add_test(tc, removed_handler_is_not_called_again);
