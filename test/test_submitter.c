@@ -117,6 +117,15 @@ START_TEST(approvals_count_distinct_members_of_the_current_spec)
     ck_assert(approval_mark_recorded(r, "carol", "Approved", hash));
     ck_assert(!approval_unrecorded(r));
     ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_DISPATCHING);
+    /* a retried decision is answered as the first was, the runnable left
+     * as it is; another decision once the quorum moved it on is a 409 */
+    json_t *before = json_deep_copy(r);
+    ck_assert_int_eq(approval_decide(r, bob, true, NULL, &err), 200);
+    ck_assert_int_eq(approval_decide(r, carol, true, hash, &err), 200);
+    ck_assert(json_equal(before, r));
+    ck_assert_int_eq(approval_decide(r, bob, false, NULL, &err), 409);
+    ck_assert_int_eq(approval_decide(r, carol, true, "0123", &err), 409);
+    json_decref(before);
     /* a changed spec voids both */
     json_object_set_new(json_object_get(r, "spec"), "clusters", json_pack("[s]", "dc2"));
     approval_spec_hash(r, hash);
@@ -137,6 +146,16 @@ START_TEST(approvals_count_distinct_members_of_the_current_spec)
     ck_assert_int_eq(approval_decide(r, erin, false, NULL, &err), 200);
     ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_REJECTED);
     ck_assert_int_eq(approval_decide(r, bob, true, NULL, &err), 409); /* rejection ends it */
+    /* the rejection retried is a 200 as an approval retried is, and
+     * changes nothing; erin changing her mind, or bob rejecting too, is
+     * not a retry: 409 */
+    before = json_deep_copy(r);
+    ck_assert_int_eq(approval_decide(r, erin, false, NULL, &err), 200);
+    ck_assert(json_equal(before, r));
+    ck_assert_int_eq(approval_decide(r, erin, true, NULL, &err), 409);
+    ck_assert_int_eq(approval_decide(r, bob, false, NULL, &err), 409);
+    ck_assert_ptr_nonnull(strstr(err.message, "Rejected"));
+    json_decref(before);
     json_decref(r);
     kr_token_file_free(t);
 }

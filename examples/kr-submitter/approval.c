@@ -183,9 +183,35 @@ bool approval_mark_recorded(json_t *runnable, const char *user, const char *deci
     return changed;
 }
 
+/* Whether `who` repeats the decision already theirs on the current spec
+ * (and would still be allowed to make it): a client retrying a decision
+ * whose answer it lost must not be told 409 because the decision moved
+ * the runnable on (a rejection ends it; an approval may complete the
+ * quorum). */
+static bool approval_repeated(const json_t *runnable, const kr_token_user *who, bool approve,
+                              const char *expected_hash)
+{
+    char hash[65];
+    if (approval_spec_hash(runnable, hash) != 0)
+        return false;
+    if (expected_hash && *expected_hash && strcmp(expected_hash, hash) != 0)
+        return false;
+    const char *by = sub_str(runnable, "status.submittedBy");
+    if (!*by || strcmp(who->user, by) == 0)
+        return false;
+    const char *group = approval_group(runnable);
+    if (*group && !kr_token_user_in_group(who, group))
+        return false;
+    const char *had = latest_decision(
+        json_object_get(json_object_get(runnable, "status"), "approvals"), who->user, hash);
+    return had && strcmp(had, approve ? DECISION_APPROVED : DECISION_REJECTED) == 0;
+}
+
 int approval_decide(json_t *runnable, const kr_token_user *who, bool approve,
                     const char *expected_hash, kr_error_t *err)
 {
+    if (approval_repeated(runnable, who, approve, expected_hash))
+        return 200; /* a retried decision: nothing to write, whatever the phase now */
     const char *phase = sub_str(runnable, "status.phase");
     if (*phase && strcmp(phase, SUB_PHASE_PENDING) != 0 && strcmp(phase, SUB_PHASE_AWAITING) != 0)
         return sub_fail(err, 409, KR_ECONFLICT, "runnable is %s, not awaiting approval", phase);

@@ -90,7 +90,8 @@ bool approval_rejected(const json_t *runnable, const char *spec_hash);
 /* Record `who`'s decision (approve or reject) in `runnable`'s status (a
  * copy the caller owns and will write), unrecorded (see
  * approval_unrecorded). Returns the HTTP status to answer:
- * 200 (recorded, or the same decision already there), 403 (self-approval,
+ * 200 (recorded, or the same decision of `who` already there for the
+ * current spec, in any phase: `runnable` unchanged), 403 (self-approval,
  * not a member of the policy's group), 409 (not awaiting approval, or
  * `expected_hash` given and not the current spec's), with a message in err. */
 int approval_decide(json_t *runnable, const kr_token_user *who, bool approve,
