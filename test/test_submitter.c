@@ -3293,6 +3293,59 @@ END_TEST
 
 /* ---- the program: serve + the CLI verbs over HTTP --------------------------------- */
 
+/* --failover-after under a second (0s read as the default 60s; a few
+ * milliseconds failed a cluster over on one slow answer) is a usage
+ * error naming the minimum, which --help states. */
+START_TEST(serve_refuses_a_failover_after_below_its_minimum)
+{
+    char bin[4096], out[8192];
+    kr_test_bin_path(bin, sizeof(bin), "kr-submitter");
+    if (access(bin, X_OK) != 0) {
+        kr_test_skip("kr-submitter", "%s is not built", bin);
+        return;
+    }
+    const char *values[] = {"0s", "999ms", "10ns", "--failover-after=0"};
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        bool joined = strncmp(values[i], "--", 2) == 0;
+        const char *argv[] = {bin,
+                              "serve",
+                              "--kubeconfig",
+                              "/nonexistent",
+                              "--cluster",
+                              "dc1=/nonexistent",
+                              "--token-auth-file",
+                              "/nonexistent",
+                              joined ? values[i] : "--failover-after",
+                              joined ? NULL : values[i],
+                              NULL};
+        ck_assert_int_eq(kr_test_proc_run(argv, out, sizeof(out), 60000), 2);
+        char want[200];
+        snprintf(want, sizeof(want),
+                 "invalid argument \"%s\" for \"--failover-after\" flag: want at least 1s",
+                 joined ? "0" : values[i]);
+        ck_assert_msg(strstr(out, want), "%s: %s", values[i], out);
+    }
+    /* a second is taken: what stops it is the missing kubeconfig */
+    const char *one[] = {bin,
+                         "serve",
+                         "--kubeconfig",
+                         "/nonexistent",
+                         "--cluster",
+                         "dc1=/nonexistent",
+                         "--token-auth-file",
+                         "/nonexistent",
+                         "--failover-after",
+                         "1s",
+                         NULL};
+    ck_assert_int_eq(kr_test_proc_run(one, out, sizeof(out), 60000), 2);
+    ck_assert_ptr_null(strstr(out, "failover-after"));
+    ck_assert_ptr_nonnull(strstr(out, "kubeconfig"));
+    const char *help[] = {bin, "serve", "--help", NULL};
+    ck_assert_int_eq(kr_test_proc_run(help, out, sizeof(out), 60000), 0);
+    ck_assert_ptr_nonnull(strstr(out, "(at least 1s)"));
+}
+END_TEST
+
 static unsigned short free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -4404,6 +4457,7 @@ int main(void)
     suite_add_tcase(s, tc);
     TCase *prog = tcase_create("program");
     tcase_set_timeout(prog, 300);
+    tcase_add_test(prog, serve_refuses_a_failover_after_below_its_minimum);
     tcase_add_test(prog, program_serves_the_api_and_the_cli_drives_it);
     tcase_add_test(prog, program_submit_wait_follows_the_runnable_to_its_end);
     tcase_add_test(prog, program_asks_the_hub_who_its_callers_are);

@@ -17,6 +17,10 @@ static bool server_dry_run = true;
 static const char *inventory_url, *inventory_spool;
 static uint64_t inventory_wait_ms = KR_PLATFORM_INVENTORY_WAIT_MS;
 static uint64_t failover_after_ms = 60000;
+/* The shortest --failover-after: a failing cluster is asked every quarter
+ * of it, each request bounded by at least 250 ms, so a shorter one would
+ * fail a cluster over on one slow answer (and 0 would read as the default). */
+#define MIN_FAILOVER_AFTER_MS 1000
 /* A Runnable takes three hub writes and two to its cluster:
  * the manager's 20 qps would be the bottleneck. --kube-api-qps and --kube-api-burst (shared
  * flags) override. */
@@ -38,7 +42,8 @@ static const kr_flag flags[] = {
      .type = KR_FLAG_DURATION,
      .value = &failover_after_ms,
      .metavar = "DURATION",
-     .help = "a cluster unreachable this long loses its not-yet-started runnables to the next"},
+     .help = "a cluster unreachable this long loses its not-yet-started runnables to the next "
+             "(at least 1s)"},
     {.name = "inventory",
      .type = KR_FLAG_STRING,
      .value = &inventory_url,
@@ -392,6 +397,29 @@ static int open_inventory(app *a, const kr_logger *logger, kr_error_t *err)
     return kr_inventory_new(&io, &a->inventory, err);
 }
 
+/* The text given to flag `name` (the last one given wins, as in the
+ * parser), for a message that names the value as the user wrote it. */
+static const char *flag_text(int argc, char **argv, const char *name)
+{
+    const char *found = NULL;
+    size_t n = strlen(name);
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--") == 0)
+            break;
+        if (arg[0] != '-')
+            continue;
+        arg += arg[1] == '-' ? 2 : 1;
+        if (strncmp(arg, name, n) != 0)
+            continue;
+        if (arg[n] == '=')
+            found = arg + n + 1;
+        else if (!arg[n] && i + 1 < argc)
+            found = argv[++i];
+    }
+    return found;
+}
+
 static int serve(int argc, char **argv)
 {
     kr_manager_config cfg;
@@ -401,6 +429,15 @@ static int serve(int argc, char **argv)
         rc = kr_error_set(&err, KR_EINVAL,
                           "give --token-auth-file, --token-review or both: the API "
                           "authenticates every caller");
+    if (rc == 0 && failover_after_ms < MIN_FAILOVER_AFTER_MS) {
+        char given[32], least[32];
+        const char *text = flag_text(argc, argv, "failover-after");
+        rc = kr_error_set(
+            &err, KR_EINVAL,
+            "invalid argument \"%.64s\" for \"--failover-after\" flag: want at least %s",
+            text ? text : kr_duration_format(failover_after_ms, given, sizeof(given)),
+            kr_duration_format(MIN_FAILOVER_AFTER_MS, least, sizeof(least)));
+    }
     if (rc == 0 && inventory_spool && !inventory_url)
         rc = kr_error_set(&err, KR_EINVAL, "--inventory-spool needs --inventory");
     if (rc != 0) {
