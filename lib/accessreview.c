@@ -8,12 +8,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "client_internal.h"
 #include "digest_cache.h"
 #include "internal.h"
 #include "kreconcile/accessreview.h"
 #include "util_internal.h"
 
 #define DEFAULT_TTL_MS 10000
+/* kube-apiserver's webhook authorizer gives a review 10 s */
+#define DEFAULT_TIMEOUT_MS 10000
 #define DEFAULT_CACHE_SIZE 1024
 #define REASON_MAX 256
 
@@ -26,6 +29,7 @@ typedef struct cached_answer {
 struct kr_access_reviewer {
     kr_client_t *client;
     uint64_t allowed_ttl_ms, denied_ttl_ms;
+    uint64_t timeout_ms; /* each review's */
     kr_digest_cache *cache;
     _Atomic uint64_t reviews;
 };
@@ -58,6 +62,7 @@ int kr_access_reviewer_new(const kr_access_reviewer_opts *opts, kr_access_review
     r->client = opts->client;
     r->allowed_ttl_ms = opts->allowed_ttl_ms ? opts->allowed_ttl_ms : DEFAULT_TTL_MS;
     r->denied_ttl_ms = opts->denied_ttl_ms ? opts->denied_ttl_ms : DEFAULT_TTL_MS;
+    r->timeout_ms = opts->version >= 2 && opts->timeout_ms ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
     static const kr_digest_cache_ops ops = {answer_copy, answer_free};
     r->cache = kr_digest_cache_new(opts->cache_size ? opts->cache_size : DEFAULT_CACHE_SIZE, &ops);
     if (!r->cache) {
@@ -150,9 +155,15 @@ static int review(kr_access_reviewer_t *r, json_t *spec, bool *allowed, json_t *
     if (!body)
         return kr_error_set(err, KR_ENOMEM, "out of memory");
     atomic_fetch_add_explicit(&r->reviews, 1, memory_order_relaxed);
-    int rc =
-        kr_client_create(r->client, KR_GVR("authorization.k8s.io", "v1", "subjectaccessreviews"),
-                         NULL, body, NULL, answer, err);
+    /* bounded on its own: a caller waits for the review, never the
+     * client's longer request timeout (a shorter one stands) */
+    uint64_t client_timeout = kr_client_timeout_ms(r->client);
+    kr_request req = {
+        .verb = KR_VERB_CREATE,
+        .ref = {KR_GVR("authorization.k8s.io", "v1", "subjectaccessreviews"), NULL, NULL, NULL},
+        .body = body,
+        .timeout_ms = client_timeout && client_timeout < r->timeout_ms ? 0 : r->timeout_ms};
+    int rc = kr_client_do_sync(r->client, &req, answer, err);
     json_decref(body);
     if (rc != 0)
         return rc;

@@ -364,6 +364,11 @@ static void on_warning(int code, const char *text, void *user)
         log_warning_once(c, text);
 }
 
+uint64_t kr_client_timeout_ms(const kr_client_t *c)
+{
+    return c->cfg.timeout_ms;
+}
+
 void kr_client_warn(kr_client_t *c, const char *values)
 {
     const char *line = values;

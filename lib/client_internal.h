@@ -35,6 +35,10 @@ static inline size_t kr_client_opts_end(unsigned version)
                           : KR_CLIENT_OPTS_V1_END;
 }
 
+/* The client's request timeout (its config's timeout_ms; 0: none). [any
+ * thread] */
+uint64_t kr_client_timeout_ms(const kr_client_t *c);
+
 /* ---- server warnings ---- */
 
 /* Calls fn(code, text) for each warning of one Warning header value, as

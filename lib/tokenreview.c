@@ -8,18 +8,22 @@
 #include <string.h>
 #include <strings.h>
 
+#include "client_internal.h"
 #include "digest_cache.h"
 #include "internal.h"
 #include "kreconcile/tokenreview.h"
 #include "util_internal.h"
 
 #define DEFAULT_TTL_MS 10000
+/* kube-apiserver's webhook token authenticator gives a review 10 s */
+#define DEFAULT_TIMEOUT_MS 10000
 #define DEFAULT_CACHE_SIZE 1024
 
 struct kr_token_reviewer {
     kr_client_t *client;
     json_t *audiences; /* array, or NULL */
     uint64_t ttl_ms, negative_ttl_ms;
+    uint64_t timeout_ms; /* each review's */
     kr_digest_cache *cache; /* of kr_token_user; NULL: refused */
     _Atomic uint64_t reviews;
 };
@@ -48,6 +52,7 @@ int kr_token_reviewer_new(const kr_token_reviewer_opts *opts, kr_token_reviewer_
         return kr_error_set(err, KR_ENOMEM, "out of memory");
     r->client = opts->client;
     r->ttl_ms = opts->cache_ttl_ms ? opts->cache_ttl_ms : DEFAULT_TTL_MS;
+    r->timeout_ms = opts->version >= 2 && opts->timeout_ms ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
     r->negative_ttl_ms = opts->negative_ttl_ms ? opts->negative_ttl_ms : DEFAULT_TTL_MS;
     static const kr_digest_cache_ops ops = {user_copy, user_free};
     r->cache = kr_digest_cache_new(opts->cache_size ? opts->cache_size : DEFAULT_CACHE_SIZE, &ops);
@@ -156,8 +161,15 @@ static int review(kr_token_reviewer_t *r, const char *token, kr_token_user **use
         return kr_error_set(err, KR_ENOMEM, "out of memory");
     atomic_fetch_add_explicit(&r->reviews, 1, memory_order_relaxed);
     json_t *answer = NULL;
-    int rc = kr_client_create(r->client, KR_GVR("authentication.k8s.io", "v1", "tokenreviews"),
-                              NULL, body, NULL, &answer, err);
+    /* bounded on its own: a caller waits for the review, never the
+     * client's longer request timeout (a shorter one stands) */
+    uint64_t client_timeout = kr_client_timeout_ms(r->client);
+    kr_request req = {
+        .verb = KR_VERB_CREATE,
+        .ref = {KR_GVR("authentication.k8s.io", "v1", "tokenreviews"), NULL, NULL, NULL},
+        .body = body,
+        .timeout_ms = client_timeout && client_timeout < r->timeout_ms ? 0 : r->timeout_ms};
+    int rc = kr_client_do_sync(r->client, &req, &answer, err);
     json_decref(body);
     if (rc != 0)
         return rc;

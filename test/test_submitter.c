@@ -41,6 +41,7 @@
 static unsigned short free_port(void);
 static void wait_pace(void);
 static void copies_restart(int dc);
+static double elapsed_s(const struct timespec *since);
 
 static const char tokens[] = "tok-alice,alice,1,\"dev\"\n"
                              "tok-bob,bob,2,\"dev,approvers\"\n"
@@ -1627,6 +1628,9 @@ START_TEST(an_edit_of_the_spec_cannot_lower_the_approvals_it_needs)
 }
 END_TEST
 
+/* How long the API's reviews may take in these tests. */
+#define REVIEW_TIMEOUT_MS 2000
+
 /* A TLS server in RBAC mode whose token file knows the reviewer (the
  * file's first user, in system:masters) and `users`; its client. */
 typedef struct idp {
@@ -1662,7 +1666,9 @@ static bool idp_up(idp *p, const char *users)
     ck_assert_msg(kr_kubeconfig_load_files(paths, 1, NULL, &kc, &err) == 0, "%s", err.message);
     ck_assert_msg(kr_kubeconfig_rest_config(kc, NULL, &p->cfg, &err) == 0, "%s", err.message);
     kr_kubeconfig_free(kc);
-    p->cfg->timeout_ms = 5000;
+    /* longer than a review may take (REVIEW_TIMEOUT_MS), as a hub
+     * client's request timeout may be */
+    p->cfg->timeout_ms = 30000;
     kr_client_opts co = {.backoff_base_ms = 5, .backoff_max_ms = 20, .max_retries = 1};
     ck_assert_msg(kr_client_new(E.rt, p->cfg, &co, &p->client, &err) == 0, "%s", err.message);
     return true;
@@ -1676,6 +1682,31 @@ static void idp_down(idp *p)
     kr_test_tmpdir_remove(p->dir);
 }
 
+/* The idp hangs (every answer held 8 s) and `path` is asked with `token`
+ * (never asked before): 503 once the review's timeout has passed, not
+ * after the hub client's longer one; `what` is in the message. */
+static void hub_hangs_503(idp *p, const char *path, const char *ns, const char *token,
+                          const char *what)
+{
+    kr_testserver_faults hang = {.latency_ms = 8000};
+    kr_testserver_set_faults(p->ts, &hang);
+    char auth[128];
+    snprintf(auth, sizeof(auth), "Bearer %s", token);
+    api_request req = {.method = "GET", .path = path, .authorization = auth, .q_namespace = ns};
+    api_response resp = {0};
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    api_handle(&E.api, &req, &resp);
+    double took = elapsed_s(&t0);
+    const char *msg = json_string_value(json_object_get(resp.body, "error"));
+    ck_assert_msg(resp.status == 503, "%d: %s", resp.status, msg ? msg : "");
+    ck_assert_msg(msg && strstr(msg, what), "%s", msg ? msg : "(no message)");
+    ck_assert_msg(took < REVIEW_TIMEOUT_MS / 1000.0 + 2.0, "answered after %.1f s", took);
+    json_decref(resp.body);
+    kr_testserver_faults none = {0};
+    kr_testserver_set_faults(p->ts, &none);
+}
+
 START_TEST(api_authenticates_by_the_hubs_token_review)
 {
     env_up();
@@ -1685,7 +1716,9 @@ START_TEST(api_authenticates_by_the_hubs_token_review)
         env_down();
         return;
     }
-    kr_token_reviewer_opts ro = {.client = p.client};
+    kr_token_reviewer_opts ro = KR_TOKEN_REVIEWER_OPTS_INIT;
+    ro.client = p.client;
+    ro.timeout_ms = REVIEW_TIMEOUT_MS;
     ck_assert_int_eq(kr_token_reviewer_new(&ro, &E.api.reviewer, NULL), 0);
     /* a token only the cluster knows: its user is the submitter */
     json_t *o = NULL;
@@ -1730,6 +1763,9 @@ START_TEST(api_authenticates_by_the_hubs_token_review)
     /* unknown everywhere */
     ck_assert_int_eq(call("GET", "/api/v1/runnables", "nobody-token", NULL, NULL, NULL), 401);
     ck_assert_int_eq(call("GET", "/api/v1/runnables", NULL, NULL, NULL, NULL), 401);
+    /* the cluster hangs: a 503 once the review's timeout has passed */
+    hub_hangs_503(&p, "/api/v1/runnables", NULL, "hang-token", "token review");
+    ck_assert_int_eq(call("GET", "/api/v1/runnables", "zoe-token", NULL, NULL, NULL), 200);
     /* the cluster gone: a token it never answered for is a 503 that says
      * why, one it answered for stays good for the cache's ttl */
     kr_testserver_free(p.ts);
@@ -1816,7 +1852,9 @@ START_TEST(api_authorizes_by_the_hubs_rbac)
                "\"rbac.authorization.k8s.io\",\"kind\":\"Role\",\"name\":\"submit-only\"},"
                "\"subjects\":[{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"User\","
                "\"name\":\"erin\"}]}");
-    kr_access_reviewer_opts ao = {.client = p.client};
+    kr_access_reviewer_opts ao = KR_ACCESS_REVIEWER_OPTS_INIT;
+    ao.client = p.client;
+    ao.timeout_ms = REVIEW_TIMEOUT_MS;
     ck_assert_int_eq(kr_access_reviewer_new(&ao, &E.api.authorizer, NULL), 0);
     char msg[1200];
     /* dave may not submit: refused before his manifest is looked at, so
@@ -1901,6 +1939,8 @@ START_TEST(api_authorizes_by_the_hubs_rbac)
     ck_assert_int_eq(
         call_in("PUT", "/api/v1/runnables/default/rb", NULL, "tok-erin", NULL, msg, sizeof(msg)),
         405);
+    /* the hub hangs: a 503 once the review's timeout has passed */
+    hub_hangs_503(&p, "/api/v1/runnables", "team-hang", "tok-bob", "access review");
     /* the hub gone: a question it never answered is a 503 that says why */
     kr_testserver_free(p.ts);
     p.ts = NULL;

@@ -248,7 +248,7 @@ START_TEST(service_account_tokens_are_for_their_audiences)
     o.version = KR_TOKEN_REVIEWER_OPTS_VERSION + 1;
     o.client = client;
     ck_assert_int_eq(kr_token_reviewer_new(&o, &r, &err), KR_EINVAL);
-    ck_assert_msg(strstr(err.message, "options version 2 is newer than 1"), "%s", err.message);
+    ck_assert_msg(strstr(err.message, "options version 3 is newer than 2"), "%s", err.message);
     kr_token_reviewer_stats st = {1, 1};
     kr_token_reviewer_get_stats(NULL, &st, sizeof(st));
     ck_assert_uint_eq(st.reviews + st.cache_hits, 0);
@@ -706,6 +706,78 @@ START_TEST(failures_to_ask_for_access_are_errors_and_not_cached)
 }
 END_TEST
 
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* A cluster that hangs (every answer held 8 s) behind a client that would
+ * wait 30 s: each review is an error once its own timeout passes (as
+ * kube-apiserver's webhooks give up after theirs), not the client's, so
+ * that a caller hears 503 at once rather than after the client's
+ * timeout; nothing is cached, and the cluster back, both answer. */
+START_TEST(a_hanging_cluster_fails_a_review_after_its_timeout)
+{
+    if (skipped("a_hanging_cluster_fails_a_review_after_its_timeout"))
+        return;
+    kr_rest_config *slow_cfg = NULL;
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_rest_config_copy(cfg, &slow_cfg, &err), 0);
+    slow_cfg->timeout_ms = 30000;
+    kr_client_t *slow = NULL;
+    kr_client_opts co = {.max_retries = 1, .backoff_base_ms = 5, .backoff_max_ms = 20};
+    ck_assert_msg(kr_client_new(rt, slow_cfg, &co, &slow, &err) == 0, "%s", err.message);
+    kr_token_reviewer_opts to = KR_TOKEN_REVIEWER_OPTS_INIT;
+    to.client = slow;
+    to.timeout_ms = 300;
+    kr_token_reviewer_t *tr = NULL;
+    ck_assert_int_eq(kr_token_reviewer_new(&to, &tr, &err), 0);
+    kr_access_reviewer_opts ao = KR_ACCESS_REVIEWER_OPTS_INIT;
+    ao.client = slow;
+    ao.timeout_ms = 300;
+    kr_access_reviewer_t *ar = NULL;
+    ck_assert_int_eq(kr_access_reviewer_new(&ao, &ar, &err), 0);
+
+    kr_testserver_faults hang = {.latency_ms = 8000};
+    kr_testserver_set_faults(ts, &hang);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    kr_token_user *u = NULL;
+    int rc = kr_token_reviewer_authenticate(tr, "Bearer alice-token", &u, &err);
+    double took = seconds_since(&t0);
+    ck_assert_msg(rc == KR_ETIMEDOUT, "%d: %s", rc, err.message);
+    ck_assert_ptr_null(u);
+    ck_assert_msg(took < 3.0, "the token review took %.1f s", took);
+    kr_token_user root = {.user = "root", .groups = (char *[]){"system:masters"}, .n_groups = 1};
+    kr_access_attrs a = {.verb = "create", .resource = "configmaps", .namespace_ = "team-a"};
+    bool allowed = true;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    rc = kr_access_reviewer_check(ar, &root, &a, &allowed, NULL, 0, &err);
+    took = seconds_since(&t0);
+    ck_assert_msg(rc == KR_ETIMEDOUT, "%d: %s", rc, err.message);
+    ck_assert(!allowed);
+    ck_assert_msg(took < 3.0, "the access review took %.1f s", took);
+
+    kr_testserver_faults none = {0};
+    kr_testserver_set_faults(ts, &none);
+    u = NULL;
+    ck_assert_msg(kr_token_reviewer_authenticate(tr, "Bearer alice-token", &u, &err) == 0, "%s",
+                  err.message);
+    ck_assert_ptr_nonnull(u);
+    ck_assert_str_eq(u->user, "alice");
+    kr_token_user_free(u);
+    ck_assert_msg(kr_access_reviewer_check(ar, &root, &a, &allowed, NULL, 0, &err) == 0, "%s",
+                  err.message);
+    ck_assert(allowed);
+    kr_access_reviewer_free(ar);
+    kr_token_reviewer_free(tr);
+    kr_client_free(slow);
+    kr_rest_config_free(slow_cfg);
+}
+END_TEST
+
 /* What another authorizer may answer: allowed and denied both (denied
  * wins), a reason or only an evaluation error (either is the reason), no
  * status (not an answer). */
@@ -761,6 +833,7 @@ int main(void)
                             access_answers_are_cached_for_their_ttl,
                             failures_to_ask_for_access_are_errors_and_not_cached,
                             other_authorizers_answers,
+                            a_hanging_cluster_fails_a_review_after_its_timeout,
                             NULL};
     return kr_test_run_tests("tokenreview", "tokenreview", setup, teardown, 60, tests);
 }

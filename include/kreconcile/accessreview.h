@@ -9,7 +9,9 @@
  * denied_ttl_ms, in a direct-mapped table of cache_size entries. A review
  * that fails (the cluster unreachable, the program's own credentials
  * refused) is an error and is not cached: the caller answers 503, never
- * a denial or a grant.
+ * a denial or a grant. A cluster that hangs is an error after the
+ * review's timeout (10 s unless the options say), not the client's
+ * longer one.
  *
  * The client needs `create subjectaccessreviews` (the
  * system:auth-delegator ClusterRole). [any thread]; a check blocks on a
@@ -38,9 +40,14 @@ typedef struct kr_access_reviewer_opts {
     uint64_t allowed_ttl_ms; /* allowed answers; 0 = 10 s */
     uint64_t denied_ttl_ms; /* denied answers; 0 = 10 s */
     size_t cache_size; /* entries; 0 = 1024 */
+    /* Version 2: how long a review may take, the client's retries
+     * included; 0 = 10 s, the timeout of kube-apiserver's webhook
+     * authorizer. A client whose own request timeout is shorter keeps
+     * it. Version 1: 10 s. */
+    uint64_t timeout_ms;
 } kr_access_reviewer_opts;
 
-#define KR_ACCESS_REVIEWER_OPTS_VERSION 1
+#define KR_ACCESS_REVIEWER_OPTS_VERSION 2
 /* clang-format off */
 #define KR_ACCESS_REVIEWER_OPTS_INIT {.version = KR_ACCESS_REVIEWER_OPTS_VERSION}
 /* clang-format on */

@@ -8,7 +8,9 @@
  * never kept or logged): authenticated ones for cache_ttl_ms, refused
  * ones for negative_ttl_ms, in a direct-mapped table of cache_size
  * entries. A review that fails (the cluster unreachable, the program's
- * own credentials refused) is an error and is not cached.
+ * own credentials refused) is an error and is not cached. A cluster that
+ * hangs is an error after the review's timeout (10 s unless the options
+ * say), not the client's longer one.
  *
  * The client needs `create tokenreviews` (the system:auth-delegator
  * ClusterRole). [any thread]; authenticate blocks on a cache miss, so
@@ -39,8 +41,13 @@ typedef struct kr_token_reviewer_opts {
     uint64_t cache_ttl_ms; /* authenticated answers; 0 = 10 s */
     uint64_t negative_ttl_ms; /* refused answers; 0 = 10 s */
     size_t cache_size; /* entries; 0 = 1024 */
+    /* Version 2: how long a review may take, the client's retries
+     * included; 0 = 10 s, the timeout of kube-apiserver's webhook
+     * token authenticator. A client whose own request timeout is
+     * shorter keeps it. Version 1: 10 s. */
+    uint64_t timeout_ms;
 } kr_token_reviewer_opts;
-#define KR_TOKEN_REVIEWER_OPTS_VERSION 1
+#define KR_TOKEN_REVIEWER_OPTS_VERSION 2
 /* clang-format off */
 #define KR_TOKEN_REVIEWER_OPTS_INIT {.version = KR_TOKEN_REVIEWER_OPTS_VERSION}
 /* clang-format on */
