@@ -54,6 +54,21 @@ static const char tokens[] = "tok-alice,alice,1,\"dev\"\n"
 
 /* ---- decision modules without a server ------------------------------------------ */
 
+/* Condition `type` of obj's status ("status reason: message"), or "". */
+static const char *condition_of(const json_t *obj, const char *type, char *buf, size_t len)
+{
+    size_t i;
+    json_t *c;
+    buf[0] = '\0';
+    json_array_foreach(json_object_get(json_object_get(obj, "status"), "conditions"), i, c)
+    {
+        if (strcmp(sub_str(c, "type"), type) == 0)
+            snprintf(buf, len, "%s %s: %s", sub_str(c, "status"), sub_str(c, "reason"),
+                     sub_str(c, "message"));
+    }
+    return buf;
+}
+
 static json_t *runnable(const char *submitter_name, int required, const char *group)
 {
     return json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:{s:{s:s, s:s, s:{s:s}}, s:{s:i, s:s}}, "
@@ -127,11 +142,44 @@ START_TEST(approvals_count_distinct_members_of_the_current_spec)
     ck_assert_int_eq(approval_decide(r, bob, false, NULL, &err), 409);
     ck_assert_int_eq(approval_decide(r, carol, true, "0123", &err), 409);
     json_decref(before);
-    /* a changed spec voids both */
+    /* a changed spec voids both, and the Approved condition says so */
+    char cond[400], msg[300];
+    ck_assert_str_eq(condition_of(r, SUB_CONDITION_APPROVED, cond, sizeof(cond)), "");
+    char old_hash[65];
+    memcpy(old_hash, hash, sizeof(hash));
     json_object_set_new(json_object_get(r, "spec"), "clusters", json_pack("[s]", "dc2"));
     approval_spec_hash(r, hash);
     ck_assert_uint_eq(approval_count(r, hash), 0);
     ck_assert_str_eq(approval_next_phase(r, hash), SUB_PHASE_AWAITING);
+    ck_assert_uint_eq(approval_voided(r, old_hash, msg, sizeof(msg)), 0); /* not edited */
+    ck_assert_uint_eq(approval_voided(r, hash, msg, sizeof(msg)), 2);
+    ck_assert_msg(strstr(msg, "2 approvals given for the earlier spec no longer count; 0 of 2"),
+                  "%s", msg);
+    json_t *edited = json_deep_copy(r);
+    approval_condition_update(edited, hash);
+    condition_of(edited, SUB_CONDITION_APPROVED, cond, sizeof(cond));
+    ck_assert_msg(strncmp(cond, "False SpecChanged: the spec changed", 35) == 0, "%s", cond);
+    /* approved again, for the spec as it is now: the condition says so */
+    json_object_set_new(json_object_get(edited, "status"), "phase",
+                        json_string(SUB_PHASE_AWAITING));
+    ck_assert_int_eq(approval_decide(edited, bob, true, NULL, &err), 200);
+    ck_assert_int_eq(approval_decide(edited, carol, true, NULL, &err), 200);
+    ck_assert(approval_mark_recorded(edited, "bob", "Approved", hash));
+    condition_of(edited, SUB_CONDITION_APPROVED, cond, sizeof(cond));
+    ck_assert_msg(strncmp(cond, "False SpecChanged", 17) == 0, "%s", cond);
+    ck_assert(approval_mark_recorded(edited, "carol", "Approved", hash));
+    ck_assert_str_eq(sub_str(edited, "status.phase"), SUB_PHASE_DISPATCHING);
+    ck_assert_str_eq(condition_of(edited, SUB_CONDITION_APPROVED, cond, sizeof(cond)),
+                     "True QuorumMet: 2 of 2 approvals for the spec as it is now");
+    json_decref(edited);
+    /* a decision that is the first to see the edit says it too */
+    edited = json_deep_copy(r);
+    json_object_set_new(json_object_get(edited, "status"), "phase",
+                        json_string(SUB_PHASE_AWAITING));
+    ck_assert_int_eq(approval_decide(edited, bob, true, NULL, &err), 200);
+    condition_of(edited, SUB_CONDITION_APPROVED, cond, sizeof(cond));
+    ck_assert_msg(strncmp(cond, "False SpecChanged", 17) == 0, "%s", cond);
+    json_decref(edited);
     /* an entry of the submitter's own, however it got into the status
      * (written on the hub directly), never counts */
     json_array_append_new(json_object_get(json_object_get(r, "status"), "approvals"),
@@ -1564,12 +1612,34 @@ START_TEST(a_spec_changed_after_its_approval_waits_for_a_new_one)
     }
     o = cached("chg");
     ck_assert_str_eq(sub_str(o, "status.phase"), SUB_PHASE_AWAITING);
+    /* the approver sees why the approvals dropped: the Approved condition
+     * and a Warning Event on the Runnable say the edit voided bob's */
+    char cond[400];
+    condition_of(o, SUB_CONDITION_APPROVED, cond, sizeof(cond));
+    ck_assert_msg(strstr(cond, "False SpecChanged: the spec changed") &&
+                      strstr(cond, "1 approval given for the earlier spec no longer counts; 0 of "
+                                   "1 approvals for the spec as it is now"),
+                  "%s", cond);
     json_decref(o);
+    ck_assert_int_eq(kr_event_recorder_flush(E.recorder, WAIT_MS), 0);
+    kr_list_opts lo = {.field_selector = "involvedObject.name=chg,reason=ApprovalsVoided"};
+    json_t *list = NULL;
+    ck_assert_int_eq(kr_client_list(E.hub, KR_GVR("", "v1", "events"), "default", &lo, &list, NULL),
+                     0);
+    ck_assert_uint_eq(json_array_size(json_object_get(list, "items")), 1);
+    json_t *ev = json_array_get(json_object_get(list, "items"), 0);
+    ck_assert_str_eq(sub_str(ev, "type"), "Warning");
+    ck_assert_str_eq(sub_str(ev, "involvedObject.kind"), "Runnable");
+    ck_assert_msg(strstr(sub_str(ev, "message"), "1 approval given for the earlier spec"), "%s",
+                  sub_str(ev, "message"));
+    json_decref(list);
     ck_assert(!job_exists(0, "chg-1") && !job_exists(1, "chg-1"));
     /* approved again, for the new spec: dispatched to its cluster */
     ck_assert_int_eq(
         call("POST", "/api/v1/runnables/default/chg/approve", "tok-carol", NULL, NULL, &r), 200);
     ck_assert_str_eq(sub_str(r, "status.phase"), SUB_PHASE_DISPATCHING);
+    ck_assert_str_eq(condition_of(r, SUB_CONDITION_APPROVED, cond, sizeof(cond)),
+                     "True QuorumMet: 1 of 1 approvals for the spec as it is now");
     json_decref(r);
     ck_assert(reconcile_until("chg", SUB_PHASE_DISPATCHED, true));
     ck_assert(job_exists(1, "chg-1"));

@@ -708,6 +708,11 @@ static void act(api *a, const api_request *req, const kr_token_user *who, const 
         json_t *copy = json_deep_copy(obj);
         kr_error_t err = {0};
         bool changed = false;
+        /* a decision on a spec edited since the controller looked voids
+         * approvals as the controller's look would: said as it says it */
+        char now_hash[65], voided[300];
+        bool voids = v != VERB_CANCEL && approval_spec_hash(obj, now_hash) == 0 &&
+                     approval_voided(obj, now_hash, voided, sizeof(voided)) > 0;
         int status = copy ? apply_verb(v, copy, who, expected, &changed, &err) : 500;
         if (status != 200 || !changed) {
             if (status == 200)
@@ -728,6 +733,8 @@ static void act(api *a, const api_request *req, const kr_token_user *who, const 
             answer_error(resp, hub_status(rc, &err), err.message);
             break;
         }
+        if (voids)
+            submitter_approvals_voided(a->s, out, voided);
         static const char *const events[] = {"APPROVED", "REJECTED", "CANCELLED"};
         char outcome[64];
         decision_outcome(out, v, outcome, sizeof(outcome));

@@ -158,6 +158,48 @@ const char *approval_next_phase(const json_t *runnable, const char *spec_hash)
     return SUB_PHASE_AWAITING;
 }
 
+unsigned approval_voided(const json_t *runnable, const char *spec_hash, char *message, size_t len)
+{
+    const char *was = sub_str(runnable, "status.specHash");
+    unsigned voided = *was && strcmp(was, spec_hash) != 0 ? approval_count(runnable, was) : 0;
+    if (voided && message && len) {
+        snprintf(message, len,
+                 "the spec changed (hash %.12s... is now %.12s...): %u approval%s given for the "
+                 "earlier spec no longer count%s; %u of %u approvals for the spec as it is now",
+                 was, spec_hash, voided, voided == 1 ? "" : "s", voided == 1 ? "s" : "",
+                 approval_count(runnable, spec_hash), approval_required(runnable));
+    }
+    return voided;
+}
+
+void approval_condition_update(json_t *runnable, const char *spec_hash)
+{
+    json_t *status = json_object_get(runnable, "status");
+    if (!json_is_object(status))
+        return;
+    char message[300];
+    if (approval_voided(runnable, spec_hash, message, sizeof(message))) {
+        sub_set_condition(status, SUB_CONDITION_APPROVED, false, "SpecChanged", message);
+        return;
+    }
+    /* the condition is there once approvals were voided: it says when the
+     * spec as it is now has its quorum again */
+    bool present = false;
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(status, "conditions"), i, c)
+    {
+        if (strcmp(sub_str(c, "type"), SUB_CONDITION_APPROVED) == 0)
+            present = true;
+    }
+    if (!present || sub_condition_true(runnable, SUB_CONDITION_APPROVED) ||
+        strcmp(approval_next_phase(runnable, spec_hash), SUB_PHASE_DISPATCHING) != 0)
+        return;
+    unsigned n = approval_count(runnable, spec_hash), need = approval_required(runnable);
+    snprintf(message, sizeof(message), "%u of %u approvals for the spec as it is now", n, need);
+    sub_set_condition(status, SUB_CONDITION_APPROVED, true, "QuorumMet", message);
+}
+
 bool approval_mark_recorded(json_t *runnable, const char *user, const char *decision,
                             const char *spec_hash)
 {
@@ -178,8 +220,10 @@ bool approval_mark_recorded(json_t *runnable, const char *user, const char *deci
     char hash[65];
     if (changed &&
         (strcmp(phase, SUB_PHASE_PENDING) == 0 || strcmp(phase, SUB_PHASE_AWAITING) == 0) &&
-        approval_spec_hash(runnable, hash) == 0)
+        approval_spec_hash(runnable, hash) == 0) {
         json_object_set_new(status, "phase", json_string(approval_next_phase(runnable, hash)));
+        approval_condition_update(runnable, hash);
+    }
     return changed;
 }
 
@@ -257,6 +301,9 @@ int approval_decide(json_t *runnable, const kr_token_user *who, bool approve,
     sub_now_rfc3339(now);
     /* unrecorded until the caller has put it in the inventory (then
      * approval_mark_recorded): nothing dispatches before that */
+    /* approvals of an earlier spec this decision is the first to see
+     * voided: said before status.specHash moves on */
+    approval_condition_update(runnable, hash);
     if (json_array_append_new(approvals,
                               json_pack("{s:s, s:s, s:s, s:s, s:b}", "user", who->user, "time", now,
                                         "decision", want, "specHash", hash, "recorded", 0)) != 0 ||

@@ -262,6 +262,21 @@ static void runnable_event(submitter *s, const sub_event *ev)
     json_decref(obj);
 }
 
+void submitter_approvals_voided(submitter *s, const json_t *obj, const char *message)
+{
+    if (!s->events)
+        return;
+    kr_event e = {.object = obj,
+                  .api_version = SUB_API_VERSION,
+                  .kind = "Runnable",
+                  .type = KR_EVENT_WARNING,
+                  .reason = "ApprovalsVoided"};
+    int rc = kr_event_record(s->events, &e, "%s", message);
+    if (rc != 0)
+        kr_log(&s->logger, KR_LOG_DEBUG, SUB_PROGRAM, "no event about %s/%s: %s",
+               sub_str(obj, "metadata.namespace"), sub_str(obj, "metadata.name"), kr_strerror(rc));
+}
+
 void submitter_decision_key(const char *uid, const char *event, const char *user,
                             const char *spec_hash, char *out, size_t size)
 {
@@ -1312,13 +1327,22 @@ static kr_reconcile_result await_approval(submitter *s, const json_t *obj, uint6
     kr_error_t invalid = {0};
     if (edited && sub_int(obj, "status.attempt") == 0 && check_hub_created(s, obj, &invalid) != 0)
         return fail_runnable(s, obj, "InvalidSpec", invalid.message, err);
+    /* approvals the edit voids are said on the Runnable (the Approved
+     * condition and an Event), so that an approver sees why the count
+     * dropped */
+    char voided[300];
+    bool voids = approval_voided(obj, hash, voided, sizeof(voided)) > 0;
     json_t *status;
     json_t *copy = edit(obj, &status);
     if (copy) {
+        approval_condition_update(copy, hash);
         json_object_set_new(status, "specHash", json_string(hash));
         json_object_set_new(status, "phase", json_string(next));
     }
-    return commit(s, copy, err);
+    kr_reconcile_result r = commit(s, copy, err);
+    if (r == STEP_AGAIN && voids)
+        submitter_approvals_voided(s, obj, voided);
+    return r;
 }
 
 static void wake_when_observed(submitter *s, kr_informer_t *inf, const json_t *obj, const char *rv);

@@ -69,6 +69,12 @@ bool sub_phase_terminal(const char *phase);
 
 /* ---- approval.c: who may approve, and when the quorum is met ------------- */
 
+/* The condition that says why the approvals counted dropped: False,
+ * reason SpecChanged, when an edit of the spec voided approvals given for
+ * the earlier one; True, reason QuorumMet, once the spec as it is now has
+ * its quorum again. Absent while no approval was ever voided. */
+#define SUB_CONDITION_APPROVED "Approved"
+
 /* The spec hash an approval binds to: SHA-256 (hex) of the canonical JSON
  * (sorted keys, compact) of spec without idempotencyKey. */
 int approval_spec_hash(const json_t *runnable, char out[65]);
@@ -96,6 +102,16 @@ bool approval_rejected(const json_t *runnable, const char *spec_hash);
  * `expected_hash` given and not the current spec's), with a message in err. */
 int approval_decide(json_t *runnable, const kr_token_user *who, bool approve,
                     const char *expected_hash, kr_error_t *err);
+/* How many approvals an edit of the spec voids: those counted for
+ * status.specHash (the spec last looked at) when `spec_hash` (the spec as
+ * it is now) differs; 0 when none. With a count, `message` (may be NULL)
+ * says so, both hashes' first digits and the approvals now, for the
+ * Approved condition and the Event. */
+unsigned approval_voided(const json_t *runnable, const char *spec_hash, char *message, size_t len);
+/* Set the Approved condition of `runnable`'s status (see
+ * SUB_CONDITION_APPROVED) for the spec as it is now (`spec_hash`), before
+ * status.specHash takes it. */
+void approval_condition_update(json_t *runnable, const char *spec_hash);
 /* The phase a Runnable awaiting approval moves to: Rejected, Dispatching
  * (quorum met and every decision recorded), or AwaitingApproval. */
 const char *approval_next_phase(const json_t *runnable, const char *spec_hash);
@@ -357,6 +373,11 @@ void submitter_destroy(submitter *s);
 long submitter_cluster_find(const submitter *s, const char *name);
 /* Record one transition: logged and handed to s->record; its result. */
 int submitter_record(submitter *s, const sub_event *ev);
+/* An edit of `obj`'s spec voided approvals (`message`, from
+ * approval_voided): a Warning Event ApprovalsVoided on the Runnable, for
+ * `kubectl describe`; nothing without s->events. Not a transition: the
+ * books record decisions, and an edit is none. */
+void submitter_approvals_voided(submitter *s, const json_t *obj, const char *message);
 /* A decision's record key (sub_event.key): "uid/EVENT/user/specHash". */
 void submitter_decision_key(const char *uid, const char *event, const char *user,
                             const char *spec_hash, char *out, size_t size);
