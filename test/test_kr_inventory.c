@@ -4,8 +4,10 @@
  * the whole program against two in-process apiservers: the live page in
  * headless chromium shows a change without a reload, after a kill -9 and
  * a restart it resumes with watches from its checkpoints (no list) and
- * records the delete it missed, and behind an expired checkpoint (410) it
- * relists and records DELETED_FINAL_STATE_UNKNOWN; and seeded
+ * records the delete it missed, a --resource of the wrong kind or served
+ * by no cluster fails /readyz (and the wrong kind is never kept), and
+ * behind an expired checkpoint (410) it relists and records
+ * DELETED_FINAL_STATE_UNKNOWN; and seeded
  * schedules over three apiservers (5xx bursts, cut watches, a cluster
  * answering only 503 a while, kill -9 and restarts of the program, database
  * restarts) after which the inventory equals a fresh list of every cluster
@@ -489,6 +491,116 @@ START_TEST(program_keeps_one_namespace_of_a_resource)
 }
 END_TEST
 
+/* A --resource whose kind is not the one the cluster gives it
+ * (v1/configmaps=Foo) is never kept (its rows would name a kind that does
+ * not exist) and /readyz says why; one no cluster serves (a misspelling)
+ * fails /readyz too, where it only logged a warning; the others are kept
+ * meanwhile, and once the arguments are right /readyz passes. */
+START_TEST(program_checks_its_resources_against_discovery)
+{
+    kr_testserver_t *hub = NULL;
+    kr_testserver_opts o = {.seed = 4};
+    ck_assert_int_eq(kr_testserver_start(&o, &hub, NULL), 0);
+    char hub_kc[512], db[600];
+    snprintf(hub_kc, sizeof(hub_kc), "%s/kinds-hub.kubeconfig", tmpdir);
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(hub, hub_kc, NULL, NULL), 0);
+    snprintf(db, sizeof(db), "sqlite://%s/kinds.db", tmpdir);
+    const char *hub_url = kr_testserver_url(hub);
+    put_cm(hub_url, "cm1", "1", false);
+    tc_response r;
+    tc_json(hub_url, "POST", "/api/v1/namespaces/default/secrets",
+            "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"s1\"}}", &r);
+    ck_assert_int_eq(r.status, 201);
+    tc_free(&r);
+    const char *wrong_kind[] = {"--inventory",
+                                db,
+                                "--kubeconfig",
+                                hub_kc,
+                                "--resource",
+                                "v1/configmaps=Foo",
+                                "--resource",
+                                "v1/secrets=Secret",
+                                "--listen",
+                                "127.0.0.1:0",
+                                "--log-format",
+                                "text",
+                                NULL};
+    program p = {0};
+    start(&p, wrong_kind);
+    char api[128];
+    wait_address(&p, api, sizeof(api));
+    char *said = await_answer(api, "/readyz?verbose", 503,
+                              "[-]resources failed: --resource v1/configmaps=Foo: cluster ");
+    ck_assert_msg(said, "/readyz did not refuse v1/configmaps=Foo");
+    ck_assert_msg(strstr(said, "serves v1/configmaps as kind ConfigMap, not Foo"), "%s", said);
+    free(said);
+    char *kept = await_answer(api, "/api/v1/objects?kind=Secret", 200, "\"s1\"");
+    ck_assert_msg(kept, "the Secret was not kept meanwhile");
+    free(kept);
+    tc_request(api, "GET", "/api/v1/objects?kind=Foo", NULL, NULL, NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_msg(!strstr(r.body, "cm1"), "ConfigMaps kept as Foo: %s", r.body);
+    tc_free(&r);
+    kr_test_proc_kill(&p, SIGTERM);
+    finish(&p);
+    char *text = kr_test_proc_log_text(&p);
+    ck_assert_msg(strstr(text, "as kind ConfigMap, not Foo"), "%s", text);
+    free(text);
+
+    const char *misspelled[] = {"--inventory",
+                                db,
+                                "--kubeconfig",
+                                hub_kc,
+                                "--resource",
+                                "v1/confgmaps=ConfigMap",
+                                "--resource",
+                                "v1/secrets=Secret",
+                                "--listen",
+                                "127.0.0.1:0",
+                                "--log-format",
+                                "text",
+                                NULL};
+    start(&p, misspelled);
+    wait_address(&p, api, sizeof(api));
+    said = await_answer(api, "/readyz?verbose", 503,
+                        "[-]resources failed: no cluster serves v1/confgmaps");
+    ck_assert_msg(said, "/readyz did not say that no cluster serves v1/confgmaps");
+    free(said);
+    kr_test_proc_kill(&p, SIGTERM);
+    finish(&p);
+    text = kr_test_proc_log_text(&p);
+    ck_assert_msg(strstr(text, "does not serve v1/confgmaps (kind ConfigMap is v1/configmaps)"),
+                  "%s", text);
+    free(text);
+
+    const char *right[] = {"--inventory",
+                           db,
+                           "--kubeconfig",
+                           hub_kc,
+                           "--resource",
+                           "v1/configmaps=ConfigMap",
+                           "--resource",
+                           "v1/secrets=Secret",
+                           "--listen",
+                           "127.0.0.1:0",
+                           "--log-format",
+                           "text",
+                           NULL};
+    start(&p, right);
+    wait_address(&p, api, sizeof(api));
+    kept = await_answer(api, "/api/v1/objects?kind=ConfigMap", 200, "\"cm1\"");
+    ck_assert_msg(kept, "the ConfigMap was not kept");
+    free(kept);
+    said = await_answer(api, "/readyz?verbose", 200, "[+]resources ok");
+    ck_assert_msg(said, "/readyz did not pass");
+    free(said);
+    kr_test_proc_kill(&p, SIGTERM);
+    finish(&p);
+    kr_test_proc_free(&p);
+    kr_testserver_free(hub);
+}
+END_TEST
+
 START_TEST(program_page_live_and_restart_after_kill)
 {
     kr_testserver_t *hub = NULL, *east = NULL;
@@ -841,6 +953,7 @@ int main(void)
     tcase_add_test(tc, resources_defaults_and_arguments);
     tcase_add_test(tc, bad_databases_exit_2_at_start_up);
     tcase_add_test(tc, program_keeps_one_namespace_of_a_resource);
+    tcase_add_test(tc, program_checks_its_resources_against_discovery);
     tcase_add_test(tc, program_page_live_and_restart_after_kill);
     tcase_add_test(tc, program_asks_for_a_token_when_given_a_token_file);
     tcase_add_test(tc, program_converges_under_faults_sqlite);

@@ -19,6 +19,7 @@
 
 #include "kreconcile.h"
 #include "resources.h"
+#include "served.h"
 
 typedef struct app {
     kr_manager_t *m;
@@ -39,6 +40,9 @@ typedef struct app {
     pthread_t starter;
     bool starting;
     atomic_bool stopping; /* set by lead_stop, read by the starter */
+    /* What each source's cluster serves, as its discovery says (every
+     * replica asks, for /readyz). */
+    inv_checks checks;
 } app;
 
 /* ---- metrics: the consumer's counters, refreshed at each scrape ------------ */
@@ -248,6 +252,13 @@ static void *start_all(void *arg)
         for (size_t i = 0; i < a->n_sources && !atomic_load(&a->stopping); i++) {
             if (a->producers[i])
                 continue;
+            /* never kept under a kind the cluster does not give its
+             * objects (rows name kinds); nor started before its cluster
+             * said which (the checker asks; a resource missing is waited
+             * for by its producer, quietly) */
+            inv_served state = inv_checks_state(&a->checks, i);
+            if (state == INV_SERVED_OTHER_KIND || state == INV_SERVED_UNKNOWN)
+                continue;
             kr_inventory_producer_opts po = KR_INVENTORY_PRODUCER_OPTS_INIT;
             po.consumer = a->consumer;
             po.client = a->client_of[i];
@@ -430,6 +441,16 @@ int main(int argc, char **argv)
             a.resource_of[i] = &a.resources.items[r];
         }
     }
+    a.checks.client_of = a.client_of;
+    a.checks.cluster_of = a.cluster_of;
+    a.checks.resource_of = a.resource_of;
+    a.checks.n_sources = a.n_sources;
+    a.checks.resources = &a.resources;
+    a.checks.logger = kr_manager_logger(a.m);
+    if (inv_checks_init(&a.checks) != 0) {
+        fprintf(stderr, "kr-inventory: out of memory\n");
+        goto out;
+    }
     consumer_metrics cm = {.a = &a, .consumer = a.consumer};
     if (register_metrics(a.m, &cm, &err) != 0) {
         fprintf(stderr, "kr-inventory: %s\n", err.message);
@@ -437,7 +458,9 @@ int main(int argc, char **argv)
     }
     a.api.kinds = a.resources.kinds;
     a.api.n_kinds = a.resources.n;
-    if (kr_manager_add_runnable(a.m, lead_start, lead_stop, &a, true, &err) != 0 ||
+    if (kr_manager_add_runnable(a.m, inv_checks_start, inv_checks_stop, &a.checks, false, &err) !=
+            0 ||
+        kr_manager_add_runnable(a.m, lead_start, lead_stop, &a, true, &err) != 0 ||
         /* With --token-auth-file or --token-review, only known callers
          * read the API (401, or 503 when the hub cannot be asked), and with
          * --authorization-review only those the hub's RBAC lets get the
@@ -448,12 +471,14 @@ int main(int argc, char **argv)
         kr_manager_add_guarded_route(a.m, NULL, "/api/v1/*", kr_manager_access_guard, a.m,
                                      serve_api, &a, &err) != 0 ||
         kr_manager_add_route(a.m, NULL, "/", serve_api, &a, &err) != 0 ||
-        kr_manager_add_ready_check(a.m, "inventory", inventory_ready, &a, &err) != 0) {
+        kr_manager_add_ready_check(a.m, "inventory", inventory_ready, &a, &err) != 0 ||
+        kr_manager_add_ready_check(a.m, "resources", inv_checks_ready, &a.checks, &err) != 0) {
         fprintf(stderr, "kr-inventory: %s\n", err.message);
         goto out;
     }
     code = kr_manager_run(a.m);
 out:
+    inv_checks_stop(a.m, &a.checks); /* a no-op when the manager stopped it */
     /* Producers before the clients (the manager's) and the consumer. */
     free_producers(&a);
     kr_manager_free(a.m);
@@ -465,6 +490,7 @@ out:
     free(a.cluster_of);
     free(a.resource_of);
     free(a.producers);
+    inv_checks_destroy(&a.checks);
     kr_manager_config_free(&cfg);
     kr_flag_strings_free(&resource_args);
     return code;
