@@ -265,8 +265,35 @@ START_TEST(failover_rules)
                         json_pack("[s,s,s]", "dc3", "x", "dc1"));
     ck_assert_uint_eq(failover_order(r, configured, 3, order, 3), 2);
     ck_assert_str_eq(order[0], "dc3");
-    ck_assert_str_eq(failover_next(order, 2, "dc3"), "dc1");
-    ck_assert_ptr_null(failover_next(order, 2, "dc1"));
+    ck_assert_str_eq(failover_next(r, order, 2, "dc3"), "dc1");
+    ck_assert_ptr_null(failover_next(r, order, 2, "dc1"));
+    ck_assert_ptr_null(failover_fallback(r)); /* no attempt: nothing to go back to */
+    /* attempt 2 in dc2 refused for this spec: dc2 is skipped, attempt 1
+     * (created in dc1, out of reach) is what the runnable goes back to */
+    const char *three[] = {"dc1", "dc2", "dc3"};
+    json_t *st = json_object_get(r, "status");
+    json_object_set_new(st, "specHash", json_string("h1"));
+    json_object_set_new(st, "attempt", json_integer(2));
+    json_object_set_new(st, "attempts",
+                        json_pack("[{s:i, s:s, s:s}, {s:i, s:s, s:s, s:s}]", "attempt", 1,
+                                  "cluster", "dc1", "state", "Created", "attempt", 2, "cluster",
+                                  "dc2", "state", "Refused", "specHash", "h1"));
+    ck_assert(failover_refused(r, "dc2"));
+    ck_assert(!failover_refused(r, "dc1"));
+    ck_assert_str_eq(failover_next(r, three, 3, "dc1"), "dc3");
+    ck_assert_ptr_null(failover_next(r, three, 2, "dc1"));
+    ck_assert_int_eq(sub_int(failover_fallback(r), "attempt"), 1);
+    ck_assert(failover_attempt_over("Refused") && failover_attempt_over("Deleted") &&
+              failover_attempt_over("Stopped") && !failover_attempt_over("Created"));
+    /* another spec: dc2 may take it */
+    json_object_set_new(st, "specHash", json_string("h2"));
+    ck_assert(!failover_refused(r, "dc2"));
+    ck_assert_str_eq(failover_next(r, three, 3, "dc1"), "dc2");
+    /* the current attempt is never its own fallback; an attempt over is none */
+    json_object_set_new(st, "attempt", json_integer(1));
+    ck_assert_ptr_null(failover_fallback(r));
+    json_object_del(st, "attempts");
+    json_object_del(st, "attempt");
     ck_assert(!failover_due(r, false, 0, 100000, 60000));
     ck_assert(!failover_due(r, false, 50000, 100000, 60000));
     ck_assert(failover_due(r, false, 40000, 100000, 60000));
@@ -692,24 +719,29 @@ static char *job_runnable(const char *name, int required, const char *clusters)
     return buf;
 }
 
+static json_t *cached_in(const char *namespace_, const char *name)
+{
+    return kr_store_get_by_name(kr_informer_store(E.runnables), namespace_, name);
+}
+
 static json_t *cached(const char *name)
 {
-    return kr_store_get_by_name(kr_informer_store(E.runnables), "default", name);
+    return cached_in("default", name);
 }
 
 /* Reconcile until `phase` (and, when set, the verified flag) in `cluster`
  * (NULL: any), like the controller would on every event; false at the
  * deadline. */
-static bool reconcile_until_in(const char *name, const char *cluster, const char *phase,
-                               bool verified)
+static bool reconcile_until_at(const char *namespace_, const char *name, const char *cluster,
+                               const char *phase, bool verified)
 {
     struct timespec start, now, pace = {0, 2000000};
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
         uint64_t after = 0;
         kr_error_t err = {0};
-        submitter_reconcile(&E.s, "default", name, &after, &err);
-        json_t *o = cached(name);
+        submitter_reconcile(&E.s, namespace_, name, &after, &err);
+        json_t *o = cached_in(namespace_, name);
         bool ok =
             o && strcmp(sub_str(o, "status.phase"), phase) == 0 &&
             (!cluster || strcmp(sub_str(o, "status.cluster"), cluster) == 0) &&
@@ -724,30 +756,46 @@ static bool reconcile_until_in(const char *name, const char *cluster, const char
     }
 }
 
+static bool reconcile_until_in(const char *name, const char *cluster, const char *phase,
+                               bool verified)
+{
+    return reconcile_until_at("default", name, cluster, phase, verified);
+}
+
 static bool reconcile_until(const char *name, const char *phase, bool verified)
 {
     return reconcile_until_in(name, NULL, phase, verified);
 }
 
-/* Set the status (stolen) of Job `name` in cluster dc, as the cluster's
- * job controller would. */
-static void set_job_status(int dc, const char *name, json_t *status)
+/* Set the status (stolen) of Job namespace_/name in cluster dc, as the
+ * cluster's job controller would. */
+static void set_job_status_in(int dc, const char *namespace_, const char *name, json_t *status)
 {
     json_t *job = NULL;
     kr_error_t err = {0};
-    ck_assert_msg(kr_client_get(E.dc[dc], JOBS, "default", name, &job, &err) == 0, "%s",
+    ck_assert_msg(kr_client_get(E.dc[dc], JOBS, namespace_, name, &job, &err) == 0, "%s",
                   err.message);
     json_object_set_new(job, "status", status);
-    ck_assert_msg(kr_client_update_status(E.dc[dc], JOBS, "default", job, NULL, NULL, &err) == 0,
+    ck_assert_msg(kr_client_update_status(E.dc[dc], JOBS, namespace_, job, NULL, NULL, &err) == 0,
                   "%s", err.message);
     json_decref(job);
 }
 
+static void set_job_status(int dc, const char *name, json_t *status)
+{
+    set_job_status_in(dc, "default", name, status);
+}
+
+static void mark_job_in(int dc, const char *namespace_, const char *name, const char *type)
+{
+    set_job_status_in(dc, namespace_, name,
+                      json_pack("{s:s, s:[{s:s, s:s}]}", "startTime", "2026-01-01T00:00:00Z",
+                                "conditions", "type", type, "status", "True"));
+}
+
 static void mark_job(int dc, const char *name, const char *type)
 {
-    set_job_status(dc, name,
-                   json_pack("{s:s, s:[{s:s, s:s}]}", "startTime", "2026-01-01T00:00:00Z",
-                             "conditions", "type", type, "status", "True"));
+    mark_job_in(dc, "default", name, type);
 }
 
 static bool job_exists(int dc, const char *name)
@@ -2445,6 +2493,133 @@ START_TEST(failover_when_dc1_dies_after_the_create)
     /* dc1's informer may have seen the create before dc1 went away: then
      * the copy was verified, but held (suspended), so it never started */
     failover_case(SUB_HOOK_AFTER_CREATE, want, 6, "VERIFIED fo kr-submitter dc1");
+}
+END_TEST
+
+/* dc1 goes away after attempt 1's create and the runnable fails over to
+ * dc2, which refuses the create for good (dc2 has no namespace team-x: a
+ * 404, as a 403 or a 422 would be). dc1 was only out of reach, so its copy
+ * may be running: the runnable does not end for a cluster that cannot
+ * take the work (it ended Failed, CreateFailed, and dc1's copy was deleted
+ * as a straggler of a finished runnable on its return). It goes back to
+ * following attempt 1, the refusal a condition and a FAILED_OVER back to
+ * dc1 in the books; dc2 is not tried again for this spec (no failover to
+ * it and back every --failover-after). dc1 returns: its copy is followed
+ * to its end, the only copy made, completed once. */
+START_TEST(a_failover_refused_for_good_goes_back_to_the_earlier_copy)
+{
+    env_up();
+    static const char ns[] =
+        "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"team-x\"}}";
+    kr_error_t err = {0};
+    ck_assert_msg(kr_testserver_load(E.hub_ts, ns, strlen(ns), &err) == 0, "%s", err.message);
+    ck_assert_msg(kr_testserver_load(E.dc_ts[0], ns, strlen(ns), &err) == 0, "%s", err.message);
+    const char *body = job_runnable("back", 0, "dc1, dc2");
+    api_request req = {.method = "POST",
+                       .path = "/api/v1/runnables",
+                       .authorization = "Bearer tok-alice",
+                       .body = body,
+                       .body_len = strlen(body),
+                       .q_namespace = "team-x"};
+    api_response resp = {0};
+    api_handle(&E.api, &req, &resp);
+    ck_assert_msg(resp.status == 201, "%d %s", resp.status, sub_str(resp.body, "error"));
+    json_decref(resp.body);
+    ck_assert(reconcile_until_at("team-x", "back", "dc1", SUB_PHASE_DISPATCHED, true));
+
+    dc_down(0, true);
+    uint64_t after = 0;
+    advance_ms(E.s.probe_interval_ms);
+    submitter_probe_cluster(&E.s, 0); /* dc1 is found gone */
+    submitter_reconcile(&E.s, "team-x", "back", &after, NULL);
+    advance_ms(FAILOVER_MS + 1);
+    submitter_probe_cluster(&E.s, 0);
+    bool decided = false;
+    for (int i = 0; i < 1000 && !decided; i++) {
+        submitter_reconcile(&E.s, "team-x", "back", &after, NULL);
+        json_t *o = cached_in("team-x", "back");
+        decided = sub_condition_true(o, "CreateRefused") ||
+                  sub_phase_terminal(sub_str(o, "status.phase"));
+        json_decref(o);
+        if (!decided)
+            wait_pace();
+    }
+    json_t *o = cached_in("team-x", "back");
+    char *st = json_dumps(json_object_get(o, "status"), JSON_COMPACT);
+    ck_assert_msg(decided && !sub_phase_terminal(sub_str(o, "status.phase")) &&
+                      sub_condition_true(o, "CreateRefused"),
+                  "%s", st);
+    ck_assert_msg(strstr(st, "create in dc2 refused: namespaces \\\"team-x\\\" not found"), "%s",
+                  st);
+    free(st);
+    ck_assert_str_eq(sub_str(o, "status.cluster"), "dc1");
+    ck_assert_int_eq(sub_int(o, "status.attempt"), 1);
+    const json_t *attempts = json_object_get(json_object_get(o, "status"), "attempts");
+    ck_assert_uint_eq(json_array_size(attempts), 2);
+    ck_assert_str_eq(sub_str(json_array_get(attempts, 1), "cluster"), "dc2");
+    ck_assert_str_eq(sub_str(json_array_get(attempts, 1), "state"), "Refused");
+    json_decref(o);
+
+    /* dc1 stays away past two more delays: nothing goes to dc2 again */
+    for (int round = 0; round < 2; round++) {
+        advance_ms(FAILOVER_MS + 1);
+        submitter_probe_cluster(&E.s, 0);
+        for (int i = 0; i < 20; i++) {
+            submitter_reconcile(&E.s, "team-x", "back", &after, NULL);
+            submitter_probe_cluster(&E.s, 0);
+            wait_pace();
+        }
+    }
+    o = cached_in("team-x", "back");
+    st = json_dumps(json_object_get(o, "status"), JSON_COMPACT);
+    ck_assert_msg(sub_int(o, "status.attempt") == 1 &&
+                      json_array_size(json_object_get(json_object_get(o, "status"), "attempts")) ==
+                          2 &&
+                      !sub_phase_terminal(sub_str(o, "status.phase")),
+                  "%s", st);
+    free(st);
+    json_decref(o);
+
+    /* dc1 returns: its copy, which was never given up, runs to its end */
+    dc_down(0, false);
+    advance_ms(FAILOVER_MS);
+    bool released = false;
+    for (int i = 0; i < 1000 && !released; i++) {
+        submitter_reconcile(&E.s, "team-x", "back", &after, NULL);
+        json_t *job = NULL;
+        if (kr_client_get(E.dc[0], JOBS, "team-x", "back-1", &job, NULL) == 0)
+            released = !json_is_true(json_object_get(json_object_get(job, "spec"), "suspend"));
+        json_decref(job);
+        if (!released)
+            wait_pace();
+    }
+    ck_assert(released);
+    mark_job_in(0, "team-x", "back-1", "Complete");
+    ck_assert(reconcile_until_at("team-x", "back", "dc1", SUB_PHASE_SUCCEEDED, true));
+    for (int i = 0; i < 20; i++) {
+        submitter_reconcile(&E.s, "team-x", "back", &after, NULL);
+        wait_pace();
+    }
+    o = cached_in("team-x", "back");
+    ck_assert_str_eq(sub_str(o, "status.phase"), SUB_PHASE_SUCCEEDED);
+    ck_assert_int_eq(sub_int(o, "status.attempt"), 1);
+    json_decref(o);
+    json_t *job = NULL;
+    ck_assert_int_eq(kr_client_get(E.dc[0], JOBS, "team-x", "back-1", &job, NULL), 0);
+    ck_assert_str_eq(failover_outcome(job), SUB_PHASE_SUCCEEDED);
+    json_decref(job);
+    /* the only copy: none was made in dc2 */
+    ck_assert_int_eq(kr_client_get(E.dc[1], JOBS, "team-x", "back-2", NULL, NULL), KR_ENOTFOUND);
+    ck_assert_int_eq(kr_client_get(E.dc[0], JOBS, "team-x", "back-2", NULL, NULL), KR_ENOTFOUND);
+    const char *want[] = {"SUBMITTED back alice",
+                          "DISPATCHED back kr-submitter dc1",
+                          "VERIFIED back kr-submitter dc1",
+                          "FAILED_OVER back kr-submitter dc2",
+                          "FAILED_OVER back kr-submitter dc1",
+                          "VERIFIED back kr-submitter dc1",
+                          "SUCCEEDED back kr-submitter dc1"};
+    assert_events(want, 7);
+    env_down();
 }
 END_TEST
 
@@ -4553,6 +4728,7 @@ int main(void)
     tcase_add_test(tc, an_outage_shorter_than_the_delay_fails_nothing_over);
     tcase_add_test(tc, failover_when_dc1_dies_before_the_create);
     tcase_add_test(tc, failover_when_dc1_dies_after_the_create);
+    tcase_add_test(tc, a_failover_refused_for_good_goes_back_to_the_earlier_copy);
     tcase_add_test(tc, the_verified_condition_follows_the_current_attempt);
     tcase_add_test(tc, a_copy_that_lost_its_labels_is_followed_a_deleted_one_fails);
     tcase_add_test(tc, a_copy_of_an_approval_voided_since_goes_while_the_runnable_waits);

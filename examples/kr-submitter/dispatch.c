@@ -17,10 +17,6 @@
 
 /* A step that wrote status and wants to look again at once. */
 #define STEP_AGAIN ((kr_reconcile_result)100)
-#define ATTEMPT_DECIDED "Decided"
-#define ATTEMPT_CREATED "Created"
-#define ATTEMPT_DELETED "Deleted"
-#define ATTEMPT_STOPPED "Stopped"
 #define RETRY_MS 1000
 /* A followed Runnable is looked at again after this long even when nothing
  * woke it (a lost event); its events and its cluster's health transitions
@@ -345,7 +341,8 @@ static bool answered(int rc)
 }
 
 /* Whether Runnable `obj` has something in cluster `cluster`: the attempt
- * it follows, or a copy of another attempt not yet deleted or stopped. */
+ * it follows, or a copy of another attempt not yet deleted or stopped (a
+ * refused create made none). */
 static bool placed_on(const json_t *obj, const char *cluster)
 {
     if (strcmp(sub_str(obj, "status.cluster"), cluster) == 0)
@@ -354,9 +351,8 @@ static bool placed_on(const json_t *obj, const char *cluster)
     json_t *a;
     json_array_foreach(json_object_get(json_object_get(obj, "status"), "attempts"), i, a)
     {
-        const char *state = sub_str(a, "state");
-        if (strcmp(sub_str(a, "cluster"), cluster) == 0 && strcmp(state, ATTEMPT_DELETED) != 0 &&
-            strcmp(state, ATTEMPT_STOPPED) != 0)
+        if (strcmp(sub_str(a, "cluster"), cluster) == 0 &&
+            !failover_attempt_over(sub_str(a, "state")))
             return true;
     }
     return false;
@@ -873,7 +869,7 @@ static kr_reconcile_result unreachable(submitter *s, const json_t *obj, size_t i
     size_t n = order_of(s, obj, order, 64);
     const char *cluster = s->clusters[idx].name;
     if (failover_due(obj, started, since, health_known_until(s, idx), s->failover_after_ms)) {
-        const char *next = failover_next(order, n, cluster);
+        const char *next = failover_next(obj, order, n, cluster);
         if (next)
             return decide(s, obj, sub_int(obj, "status.attempt") + 1, next, cluster, err);
     }
@@ -1399,6 +1395,62 @@ static kr_reconcile_result created(submitter *s, const json_t *obj, size_t idx, 
     return r;
 }
 
+/* The cluster of the current attempt refused its create for good
+ * (`reason`; `detail`, the cluster's words: a namespace it lacks, a 403,
+ * a 422, the copy's name taken). With no other attempt whose copy may be
+ * alive (a first dispatch), that ends the runnable (`why`). After a
+ * failover, the attempt it failed over from may still be running in a
+ * cluster that was only out of reach: it is not given up for a cluster
+ * that cannot take the work. The runnable goes back to following that
+ * attempt (as `Never` would wait for it: verified and followed once its
+ * cluster answers, failing over only to a cluster that has not refused),
+ * the refused attempt is marked so, with the spec it refused, and the
+ * refusal is a condition and a FAILED_OVER back to the earlier cluster in
+ * the books. One status write, with the resourceVersion read: nothing was
+ * created in the refusing cluster, and the attempt followed again was
+ * decided before its own create. */
+static kr_reconcile_result refused(submitter *s, const json_t *obj, const char *reason,
+                                   const char *why, const char *detail, kr_error_t *err)
+{
+    const json_t *back = failover_fallback(obj);
+    if (!back)
+        return fail_runnable(s, obj, reason, why, err);
+    json_int_t attempt = sub_int(back, "attempt");
+    const char *cluster = sub_str(back, "cluster"), *rv = sub_str(back, "resourceVersion");
+    /* created: followed from the create's resourceVersion, verified anew;
+     * only decided (its cluster went away before the create was known to
+     * land): its create is sent again, AlreadyExists being ours */
+    bool made = strcmp(sub_str(back, "state"), ATTEMPT_CREATED) == 0 && *rv;
+    char message[1400];
+    snprintf(message, sizeof(message),
+             "attempt %lld: create in %s refused: %.1000s; following attempt %lld in %s again",
+             (long long)sub_int(obj, "status.attempt"), sub_str(obj, "status.cluster"), detail,
+             (long long)attempt, cluster);
+    json_t *status;
+    json_t *copy = edit(obj, &status);
+    if (copy) {
+        json_t *cur = attempt_entry(status, sub_int(obj, "status.attempt"));
+        if (cur) {
+            json_object_set_new(cur, "state", json_string(ATTEMPT_REFUSED));
+            json_object_set_new(cur, "specHash", json_string(sub_str(obj, "status.specHash")));
+            json_object_set_new(cur, "message", json_string(detail));
+        }
+        json_object_set_new(status, "attempt", json_integer(attempt));
+        json_object_set_new(status, "cluster", json_string(cluster));
+        json_object_set_new(status, "epoch", json_integer(sub_int(back, "epoch")));
+        json_object_set_new(status, "dispatchedResourceVersion", json_string(made ? rv : ""));
+        json_object_set_new(status, "verified", json_false());
+        unverified(status, "the runnable follows an earlier attempt's copy: not observed yet");
+        json_object_set_new(status, "phase",
+                            json_string(made ? SUB_PHASE_DISPATCHED : SUB_PHASE_DISPATCHING));
+        sub_set_condition(status, "CreateRefused", true, reason, message);
+    }
+    kr_reconcile_result r = commit(s, copy, err);
+    if (r == STEP_AGAIN)
+        record(s, obj, "FAILED_OVER", cluster, made ? rv : "", message);
+    return r;
+}
+
 static kr_reconcile_result dispatch(submitter *s, const json_t *obj, uint64_t *after,
                                     kr_error_t *err)
 {
@@ -1454,16 +1506,17 @@ static kr_reconcile_result dispatch(submitter *s, const json_t *obj, uint64_t *a
     if (rc == KR_EEXIST) {
         /* a create of this attempt went through before (ours, retried) */
         rc = probe_copy(s, (size_t)idx, obj, attempt, &out);
-        if (rc == KR_ENOTFOUND)
-            return fail_runnable(s, obj, "NameTaken",
-                                 "the copy's name is taken by an object that is not ours", err);
+        if (rc == KR_ENOTFOUND) {
+            const char *why = "the copy's name is taken by an object that is not ours";
+            return refused(s, obj, "NameTaken", why, why, err);
+        }
     }
     if (rc != 0 && transient(rc))
         return unreachable(s, obj, (size_t)idx, false, true, after, err);
     if (rc != 0) {
         char why[1100];
         snprintf(why, sizeof(why), "create in %s: %s", cluster, cerr.message);
-        return fail_runnable(s, obj, "CreateFailed", why, err);
+        return refused(s, obj, "CreateFailed", why, cerr.message, err);
     }
     if (s->hook)
         s->hook(SUB_HOOK_AFTER_CREATE, cluster, s->hook_user);
@@ -1539,7 +1592,7 @@ static kr_reconcile_result stragglers(submitter *s, const json_t *obj, const jso
         long idx = submitter_cluster_find(s, sub_str(a, "cluster"));
         if (n == cur_attempt || idx < 0)
             continue;
-        if (strcmp(state, ATTEMPT_DELETED) == 0 || strcmp(state, ATTEMPT_STOPPED) == 0) {
+        if (failover_attempt_over(state)) {
             if (delete_late_copy(s, (size_t)idx, obj, n) != 0)
                 *pending = true;
             continue;
@@ -1884,7 +1937,7 @@ static kr_reconcile_result remove_copies(submitter *s, const json_t *obj, uint64
         long idx = submitter_cluster_find(s, sub_str(a, "cluster"));
         if (idx < 0)
             continue;
-        if (strcmp(state, ATTEMPT_DELETED) == 0) {
+        if (strcmp(state, ATTEMPT_DELETED) == 0 || strcmp(state, ATTEMPT_REFUSED) == 0) {
             int rc = delete_late_copy(s, (size_t)idx, obj, sub_int(a, "attempt"));
             if (rc == KR_EUNAVAILABLE && s->wake)
                 waiting = true; /* the backstop brings us back */

@@ -3,7 +3,10 @@
  * Runnable's order once the current one has been unreachable past
  * --failover-after (IfNotStarted only, and only before the copy started);
  * a copy of another attempt is deleted if it has not started, and if both
- * started the one that started later is stopped. Pure functions. */
+ * started the one that started later is stopped; a cluster that refused
+ * an attempt's create for good is not failed over to again for the same
+ * spec, and the Runnable goes back to an earlier attempt whose copy may
+ * still be alive. Pure functions. */
 #include <string.h>
 
 #include "submitter.h"
@@ -30,13 +33,55 @@ size_t failover_order(const json_t *runnable, const char *const *configured, siz
     return n;
 }
 
-const char *failover_next(const char *const *order, size_t n, const char *current)
+bool failover_attempt_over(const char *state)
 {
-    for (size_t i = 0; i + 1 < n; i++) {
-        if (strcmp(order[i], current) == 0)
-            return order[i + 1];
+    return strcmp(state, ATTEMPT_DELETED) == 0 || strcmp(state, ATTEMPT_STOPPED) == 0 ||
+           strcmp(state, ATTEMPT_REFUSED) == 0;
+}
+
+bool failover_refused(const json_t *runnable, const char *cluster)
+{
+    const char *hash = sub_str(runnable, "status.specHash");
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(json_object_get(runnable, "status"), "attempts"), i, a)
+    {
+        if (strcmp(sub_str(a, "state"), ATTEMPT_REFUSED) == 0 &&
+            strcmp(sub_str(a, "cluster"), cluster) == 0 &&
+            strcmp(sub_str(a, "specHash"), hash) == 0)
+            return true;
+    }
+    return false;
+}
+
+const char *failover_next(const json_t *runnable, const char *const *order, size_t n,
+                          const char *current)
+{
+    size_t i = 0;
+    while (i < n && strcmp(order[i], current) != 0)
+        i++;
+    for (i++; i < n; i++) {
+        if (!failover_refused(runnable, order[i]))
+            return order[i];
     }
     return NULL;
+}
+
+const json_t *failover_fallback(const json_t *runnable)
+{
+    json_int_t current = sub_int(runnable, "status.attempt");
+    const json_t *best = NULL;
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(json_object_get(runnable, "status"), "attempts"), i, a)
+    {
+        json_int_t n = sub_int(a, "attempt");
+        if (n == current || failover_attempt_over(sub_str(a, "state")) || !*sub_str(a, "cluster"))
+            continue;
+        if (!best || n > sub_int(best, "attempt"))
+            best = a;
+    }
+    return best;
 }
 
 bool failover_due(const json_t *runnable, bool started, uint64_t unreachable_since_ms,

@@ -187,8 +187,32 @@ int submitter_kind_lookup(const char *cluster, const char *api_version, const ch
  * written to `out` (at most `max`), pointers borrowed from either. */
 size_t failover_order(const json_t *runnable, const char *const *configured, size_t n_configured,
                       const char **out, size_t max);
-/* The cluster after `current` in `order`, or NULL. */
-const char *failover_next(const char *const *order, size_t n, const char *current);
+/* The states of an attempt in status.attempts[].state: its decision
+ * committed, its copy created, deleted or stopped, or its create refused
+ * for good by its cluster (the entry then holds the specHash refused and
+ * the cluster's message). */
+#define ATTEMPT_DECIDED "Decided"
+#define ATTEMPT_CREATED "Created"
+#define ATTEMPT_DELETED "Deleted"
+#define ATTEMPT_STOPPED "Stopped"
+#define ATTEMPT_REFUSED "Refused"
+/* True for an attempt that has no copy left to look after: deleted,
+ * stopped, or refused (never created). */
+bool failover_attempt_over(const char *state);
+/* True when `cluster` refused for good the create of an attempt of the
+ * Runnable's current spec (status.specHash). */
+bool failover_refused(const json_t *runnable, const char *cluster);
+/* The cluster after `current` in `order` that has not refused the
+ * Runnable's current spec (failover_refused), or NULL: a refusal is not
+ * met again on every failover while the spec is the same. */
+const char *failover_next(const json_t *runnable, const char *const *order, size_t n,
+                          const char *current);
+/* The entry of status.attempts (borrowed) of the latest attempt other
+ * than the current one whose copy may be alive (Decided or Created, in a
+ * cluster that was out of reach when a later attempt was decided), or
+ * NULL: what the Runnable goes back to following when the current
+ * attempt's create is refused for good. */
+const json_t *failover_fallback(const json_t *runnable);
 /* True when a dispatch stuck on a cluster unreachable since
  * `unreachable_since_ms` (0: reachable) should go to the next cluster:
  * `now_ms` is the time up to which it is known unreachable, the send of
