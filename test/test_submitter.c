@@ -2496,25 +2496,21 @@ START_TEST(failover_when_dc1_dies_after_the_create)
 }
 END_TEST
 
-/* dc1 goes away after attempt 1's create and the runnable fails over to
- * dc2, which refuses the create for good (dc2 has no namespace team-x: a
- * 404, as a 403 or a 422 would be). dc1 was only out of reach, so its copy
- * may be running: the runnable does not end for a cluster that cannot
- * take the work (it ended Failed, CreateFailed, and dc1's copy was deleted
- * as a straggler of a finished runnable on its return). It goes back to
- * following attempt 1, the refusal a condition and a FAILED_OVER back to
- * dc1 in the books; dc2 is not tried again for this spec (no failover to
- * it and back every --failover-after). dc1 returns: its copy is followed
- * to its end, the only copy made, completed once. */
-START_TEST(a_failover_refused_for_good_goes_back_to_the_earlier_copy)
+/* Namespace team-x on the hub and dc1, none in dc2: dc2 refuses every
+ * create there for good (404, as a 403 or a 422 would). */
+static void team_x_up(void)
 {
-    env_up();
     static const char ns[] =
         "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"team-x\"}}";
     kr_error_t err = {0};
     ck_assert_msg(kr_testserver_load(E.hub_ts, ns, strlen(ns), &err) == 0, "%s", err.message);
     ck_assert_msg(kr_testserver_load(E.dc_ts[0], ns, strlen(ns), &err) == 0, "%s", err.message);
-    const char *body = job_runnable("back", 0, "dc1, dc2");
+}
+
+/* alice submits team-x/name to dc1, dc2 (`required` approvals). */
+static void submit_to_team_x(const char *name, int required)
+{
+    const char *body = job_runnable(name, required, "dc1, dc2");
     api_request req = {.method = "POST",
                        .path = "/api/v1/runnables",
                        .authorization = "Bearer tok-alice",
@@ -2525,28 +2521,34 @@ START_TEST(a_failover_refused_for_good_goes_back_to_the_earlier_copy)
     api_handle(&E.api, &req, &resp);
     ck_assert_msg(resp.status == 201, "%d %s", resp.status, sub_str(resp.body, "error"));
     json_decref(resp.body);
-    ck_assert(reconcile_until_at("team-x", "back", "dc1", SUB_PHASE_DISPATCHED, true));
+}
 
+/* dc1 down past --failover-after: team-x/name fails over to dc2, which
+ * refuses the create, and goes back to attempt 1 in dc1 (`phase`), the
+ * refusal on its status; dc1 stays away past two more delays and nothing
+ * goes to dc2 again. */
+static void refused_failover_goes_back(const char *name, const char *phase)
+{
     dc_down(0, true);
     uint64_t after = 0;
     advance_ms(E.s.probe_interval_ms);
     submitter_probe_cluster(&E.s, 0); /* dc1 is found gone */
-    submitter_reconcile(&E.s, "team-x", "back", &after, NULL);
+    submitter_reconcile(&E.s, "team-x", name, &after, NULL);
     advance_ms(FAILOVER_MS + 1);
     submitter_probe_cluster(&E.s, 0);
     bool decided = false;
     for (int i = 0; i < 1000 && !decided; i++) {
-        submitter_reconcile(&E.s, "team-x", "back", &after, NULL);
-        json_t *o = cached_in("team-x", "back");
+        submitter_reconcile(&E.s, "team-x", name, &after, NULL);
+        json_t *o = cached_in("team-x", name);
         decided = sub_condition_true(o, "CreateRefused") ||
                   sub_phase_terminal(sub_str(o, "status.phase"));
         json_decref(o);
         if (!decided)
             wait_pace();
     }
-    json_t *o = cached_in("team-x", "back");
+    json_t *o = cached_in("team-x", name);
     char *st = json_dumps(json_object_get(o, "status"), JSON_COMPACT);
-    ck_assert_msg(decided && !sub_phase_terminal(sub_str(o, "status.phase")) &&
+    ck_assert_msg(decided && strcmp(sub_str(o, "status.phase"), phase) == 0 &&
                       sub_condition_true(o, "CreateRefused"),
                   "%s", st);
     ck_assert_msg(strstr(st, "create in dc2 refused: namespaces \\\"team-x\\\" not found"), "%s",
@@ -2559,18 +2561,16 @@ START_TEST(a_failover_refused_for_good_goes_back_to_the_earlier_copy)
     ck_assert_str_eq(sub_str(json_array_get(attempts, 1), "cluster"), "dc2");
     ck_assert_str_eq(sub_str(json_array_get(attempts, 1), "state"), "Refused");
     json_decref(o);
-
-    /* dc1 stays away past two more delays: nothing goes to dc2 again */
     for (int round = 0; round < 2; round++) {
         advance_ms(FAILOVER_MS + 1);
         submitter_probe_cluster(&E.s, 0);
         for (int i = 0; i < 20; i++) {
-            submitter_reconcile(&E.s, "team-x", "back", &after, NULL);
+            submitter_reconcile(&E.s, "team-x", name, &after, NULL);
             submitter_probe_cluster(&E.s, 0);
             wait_pace();
         }
     }
-    o = cached_in("team-x", "back");
+    o = cached_in("team-x", name);
     st = json_dumps(json_object_get(o, "status"), JSON_COMPACT);
     ck_assert_msg(sub_int(o, "status.attempt") == 1 &&
                       json_array_size(json_object_get(json_object_get(o, "status"), "attempts")) ==
@@ -2579,38 +2579,66 @@ START_TEST(a_failover_refused_for_good_goes_back_to_the_earlier_copy)
                   "%s", st);
     free(st);
     json_decref(o);
+}
 
-    /* dc1 returns: its copy, which was never given up, runs to its end */
+/* dc1 is back: team-x/name's copy in dc1 (name-1) is released, completes,
+ * and the runnable ends Succeeded from it, the only copy made. */
+static void earlier_copy_completes(const char *name)
+{
     dc_down(0, false);
     advance_ms(FAILOVER_MS);
+    char copy[64];
+    snprintf(copy, sizeof(copy), "%s-1", name);
+    uint64_t after = 0;
     bool released = false;
     for (int i = 0; i < 1000 && !released; i++) {
-        submitter_reconcile(&E.s, "team-x", "back", &after, NULL);
+        submitter_reconcile(&E.s, "team-x", name, &after, NULL);
         json_t *job = NULL;
-        if (kr_client_get(E.dc[0], JOBS, "team-x", "back-1", &job, NULL) == 0)
+        if (kr_client_get(E.dc[0], JOBS, "team-x", copy, &job, NULL) == 0)
             released = !json_is_true(json_object_get(json_object_get(job, "spec"), "suspend"));
         json_decref(job);
         if (!released)
             wait_pace();
     }
     ck_assert(released);
-    mark_job_in(0, "team-x", "back-1", "Complete");
-    ck_assert(reconcile_until_at("team-x", "back", "dc1", SUB_PHASE_SUCCEEDED, true));
+    mark_job_in(0, "team-x", copy, "Complete");
+    ck_assert(reconcile_until_at("team-x", name, "dc1", SUB_PHASE_SUCCEEDED, true));
     for (int i = 0; i < 20; i++) {
-        submitter_reconcile(&E.s, "team-x", "back", &after, NULL);
+        submitter_reconcile(&E.s, "team-x", name, &after, NULL);
         wait_pace();
     }
-    o = cached_in("team-x", "back");
+    json_t *o = cached_in("team-x", name);
     ck_assert_str_eq(sub_str(o, "status.phase"), SUB_PHASE_SUCCEEDED);
     ck_assert_int_eq(sub_int(o, "status.attempt"), 1);
     json_decref(o);
     json_t *job = NULL;
-    ck_assert_int_eq(kr_client_get(E.dc[0], JOBS, "team-x", "back-1", &job, NULL), 0);
+    ck_assert_int_eq(kr_client_get(E.dc[0], JOBS, "team-x", copy, &job, NULL), 0);
     ck_assert_str_eq(failover_outcome(job), SUB_PHASE_SUCCEEDED);
     json_decref(job);
     /* the only copy: none was made in dc2 */
-    ck_assert_int_eq(kr_client_get(E.dc[1], JOBS, "team-x", "back-2", NULL, NULL), KR_ENOTFOUND);
-    ck_assert_int_eq(kr_client_get(E.dc[0], JOBS, "team-x", "back-2", NULL, NULL), KR_ENOTFOUND);
+    snprintf(copy, sizeof(copy), "%s-2", name);
+    ck_assert_int_eq(kr_client_get(E.dc[1], JOBS, "team-x", copy, NULL, NULL), KR_ENOTFOUND);
+    ck_assert_int_eq(kr_client_get(E.dc[0], JOBS, "team-x", copy, NULL, NULL), KR_ENOTFOUND);
+}
+
+/* dc1 goes away after attempt 1's create and the runnable fails over to
+ * dc2, which refuses the create for good (no namespace team-x there). dc1
+ * was only out of reach, so its copy may be running: the runnable does not
+ * end for a cluster that cannot take the work (it ended Failed,
+ * CreateFailed, and dc1's copy was deleted as a straggler of a finished
+ * runnable on its return). It goes back to following attempt 1, the
+ * refusal a condition and a FAILED_OVER back to dc1 in the books; dc2 is
+ * not tried again for this spec (no failover to it and back every
+ * --failover-after). dc1 returns: its copy is followed to its end, the
+ * only copy made, completed once. */
+START_TEST(a_failover_refused_for_good_goes_back_to_the_earlier_copy)
+{
+    env_up();
+    team_x_up();
+    submit_to_team_x("back", 0);
+    ck_assert(reconcile_until_at("team-x", "back", "dc1", SUB_PHASE_DISPATCHED, true));
+    refused_failover_goes_back("back", SUB_PHASE_DISPATCHED);
+    earlier_copy_completes("back");
     const char *want[] = {"SUBMITTED back alice",
                           "DISPATCHED back kr-submitter dc1",
                           "VERIFIED back kr-submitter dc1",
@@ -2619,6 +2647,67 @@ START_TEST(a_failover_refused_for_good_goes_back_to_the_earlier_copy)
                           "VERIFIED back kr-submitter dc1",
                           "SUCCEEDED back kr-submitter dc1"};
     assert_events(want, 7);
+    env_down();
+}
+END_TEST
+
+/* The same refusal when dc1 went away before attempt 1's create was known
+ * to land (only its decision is on the hub): the runnable goes back to
+ * dispatching attempt 1 in dc1, whose create is sent once dc1 answers, and
+ * completes there. And when the copy followed again turns out to be gone
+ * on dc1's return, the runnable fails (CopyDeleted), with no third attempt
+ * and nothing in dc2. */
+START_TEST(a_refused_failover_waits_for_a_decided_attempt_and_fails_on_a_gone_copy)
+{
+    env_up();
+    team_x_up();
+    submit_to_team_x("dec", 1);
+    ck_assert(reconcile_until_at("team-x", "dec", NULL, SUB_PHASE_AWAITING, false));
+    dc_down(0, true); /* before the decision: its create fails */
+    api_request req = {.method = "POST",
+                       .path = "/api/v1/runnables/team-x/dec/approve",
+                       .authorization = "Bearer tok-bob"};
+    api_response resp = {0};
+    api_handle(&E.api, &req, &resp);
+    ck_assert_msg(resp.status == 200, "%d %s", resp.status, sub_str(resp.body, "error"));
+    json_decref(resp.body);
+    uint64_t after = 0;
+    for (int i = 0; i < 20; i++) {
+        submitter_reconcile(&E.s, "team-x", "dec", &after, NULL);
+        wait_pace();
+    }
+    json_t *o = cached_in("team-x", "dec");
+    ck_assert_str_eq(sub_str(o, "status.phase"), SUB_PHASE_DISPATCHING);
+    ck_assert_int_eq(sub_int(o, "status.attempt"), 1);
+    json_decref(o);
+    refused_failover_goes_back("dec", SUB_PHASE_DISPATCHING);
+    earlier_copy_completes("dec");
+    const char *want[] = {"SUBMITTED dec alice",
+                          "APPROVED dec bob",
+                          "FAILED_OVER dec kr-submitter dc2",
+                          "FAILED_OVER dec kr-submitter dc1",
+                          "DISPATCHED dec kr-submitter dc1",
+                          "VERIFIED dec kr-submitter dc1",
+                          "SUCCEEDED dec kr-submitter dc1"};
+    assert_events(want, 7);
+
+    submit_to_team_x("gone", 0);
+    ck_assert(reconcile_until_at("team-x", "gone", "dc1", SUB_PHASE_DISPATCHED, true));
+    /* deleted in dc1 just before dc1 goes away, no reconcile in between */
+    ck_assert_int_eq(kr_client_delete(E.dc[0], JOBS, "team-x", "gone-1", NULL, NULL, NULL), 0);
+    refused_failover_goes_back("gone", SUB_PHASE_DISPATCHED);
+    dc_down(0, false);
+    advance_ms(FAILOVER_MS);
+    ck_assert(reconcile_until_at("team-x", "gone", "dc1", SUB_PHASE_FAILED, false));
+    o = cached_in("team-x", "gone");
+    char *st = json_dumps(json_object_get(o, "status"), JSON_COMPACT);
+    ck_assert_msg(strstr(st, "CopyDeleted") && sub_int(o, "status.attempt") == 1 &&
+                      json_array_size(json_object_get(json_object_get(o, "status"), "attempts")) ==
+                          2,
+                  "%s", st);
+    free(st);
+    json_decref(o);
+    ck_assert_int_eq(kr_client_get(E.dc[1], JOBS, "team-x", "gone-2", NULL, NULL), KR_ENOTFOUND);
     env_down();
 }
 END_TEST
@@ -4729,6 +4818,7 @@ int main(void)
     tcase_add_test(tc, failover_when_dc1_dies_before_the_create);
     tcase_add_test(tc, failover_when_dc1_dies_after_the_create);
     tcase_add_test(tc, a_failover_refused_for_good_goes_back_to_the_earlier_copy);
+    tcase_add_test(tc, a_refused_failover_waits_for_a_decided_attempt_and_fails_on_a_gone_copy);
     tcase_add_test(tc, the_verified_condition_follows_the_current_attempt);
     tcase_add_test(tc, a_copy_that_lost_its_labels_is_followed_a_deleted_one_fails);
     tcase_add_test(tc, a_copy_of_an_approval_voided_since_goes_while_the_runnable_waits);
