@@ -6167,6 +6167,94 @@ END_TEST
  * IsDNS1123Label, IsDNS1123Subdomain, IsDNS1035Label, IsQualifiedName and
  * IsValidLabelValue: a length over the limit is said as such, each
  * problem its own cause. */
+/* ValidateObjectMeta's errors head each kind's list: kube-apiserver
+ * reports the metadata's problems with the spec's in one 422, on a create
+ * and an update, and before storage finds the name taken. */
+START_TEST(metadata_problems_are_listed_with_the_specs)
+{
+    static const char bad_key[] =
+        "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and "
+        "end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex "
+        "used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+    static const char qualified[] =
+        "a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must "
+        "start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or "
+        "'123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') "
+        "with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')";
+    static const char deploys[] = "/apis/apps/v1/namespaces/default/deployments";
+    char *want = kr_asprintf("Deployment.apps \"d\" is invalid: [metadata.labels: Invalid value: "
+                             "\"bad key\": %s, spec.replicas: Invalid value: -1: must be greater "
+                             "than or equal to 0]",
+                             bad_key);
+    expect_causes(deploys,
+                  "{\"metadata\":{\"name\":\"d\",\"labels\":{\"bad key\":\"x\"}},\"spec\":{"
+                  "\"replicas\":-1,\"selector\":{\"matchLabels\":{\"app\":\"w\"}},\"template\":{"
+                  "\"metadata\":{\"labels\":{\"app\":\"w\"}},\"spec\":{\"containers\":[{\"name\":"
+                  "\"c\",\"image\":\"x\"}]}}}}",
+                  want, 2);
+    kr_free(want);
+    /* an RC without labels gets its template's: refused on both */
+    want = kr_asprintf("ReplicationController \"r\" is invalid: [metadata.labels: Invalid value: "
+                       "\"x/y/z\": %s, spec.template.labels: Invalid value: \"x/y/z\": %s]",
+                       qualified, qualified);
+    expect_causes("/api/v1/namespaces/default/replicationcontrollers",
+                  "{\"metadata\":{\"name\":\"r\"},\"spec\":{\"template\":{\"metadata\":{"
+                  "\"labels\":{\"app\":\"a\",\"x/y/z\":\"b\"}},\"spec\":{\"containers\":[{"
+                  "\"name\":\"c\",\"image\":\"x\"}]}}}}",
+                  want, 2);
+    kr_free(want);
+    /* the name's problems first, then the labels', then the pod's */
+    expect_causes("/api/v1/namespaces/default/pods",
+                  "{\"metadata\":{\"name\":\"P\",\"labels\":{\"a\":\"-\"}},\"spec\":{"
+                  "\"containers\":[{\"name\":\"c\"}]}}",
+                  "Pod \"P\" is invalid: [metadata.name: Invalid value: \"P\": a lowercase RFC "
+                  "1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+                  "and must start and end with an alphanumeric character (e.g. 'example.com', "
+                  "regex used for validation is "
+                  "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*'), "
+                  "metadata.labels: Invalid value: \"-\": a valid label must be an empty string or "
+                  "consist of alphanumeric characters, '-', '_' or '.', and must start and end "
+                  "with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', "
+                  "regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?'), "
+                  "spec.containers[0].image: Required value]",
+                  3);
+    /* validation comes before storage: a taken name does not hide them */
+    json_decref(created("/api/v1/namespaces/default/configmaps", "{\"metadata\":{\"name\":"
+                                                                 "\"cm\"}}"));
+    want = kr_asprintf("ConfigMap \"cm\" is invalid: [metadata.finalizers: Invalid value: "
+                       "\"a/b/c\": %s, data[a b]: Invalid value: \"a b\": a valid config key "
+                       "must consist of alphanumeric characters, '-', '_' or '.' (e.g. "
+                       "'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is "
+                       "'[-._a-zA-Z0-9]+')]",
+                       qualified);
+    expect_causes("/api/v1/namespaces/default/configmaps",
+                  "{\"metadata\":{\"name\":\"cm\",\"finalizers\":[\"a/b/c\"]},\"data\":{\"a b\":"
+                  "\"x\"}}",
+                  want, 2);
+    kr_free(want);
+    /* an update: ValidateObjectMetaUpdate's, then the spec's */
+    json_decref(created(deploys, "{\"metadata\":{\"name\":\"ok\"},\"spec\":{\"selector\":{"
+                                 "\"matchLabels\":{\"app\":\"w\"}},\"template\":{\"metadata\":{"
+                                 "\"labels\":{\"app\":\"w\"}},\"spec\":{\"containers\":[{"
+                                 "\"name\":\"c\",\"image\":\"x\"}]}}}}"));
+    tc_response r;
+    tc_json(U, "PUT", "/apis/apps/v1/namespaces/default/deployments/ok",
+            "{\"metadata\":{\"name\":\"ok\",\"annotations\":{\"-a\":\"x\"}},\"spec\":{"
+            "\"replicas\":-2,\"selector\":{\"matchLabels\":{\"app\":\"w\"}},\"template\":{"
+            "\"metadata\":{\"labels\":{\"app\":\"w\"}},\"spec\":{\"containers\":[{\"name\":"
+            "\"c\",\"image\":\"x\"}]}}}}",
+            &r);
+    ck_assert_msg(r.status == 422, "%ld %s", r.status, r.body);
+    want = kr_asprintf("Deployment.apps \"ok\" is invalid: [metadata.annotations: Invalid value: "
+                       "\"-a\": %s, spec.replicas: Invalid value: -2: must be greater than or "
+                       "equal to 0]",
+                       bad_key);
+    ck_assert_str_eq(jstr(r.json, "message"), want);
+    kr_free(want);
+    tc_free(&r);
+}
+END_TEST
+
 START_TEST(names_and_labels_are_checked_in_the_apiserver_words)
 {
     static const char subdomain_re[] =
@@ -6175,11 +6263,14 @@ START_TEST(names_and_labels_are_checked_in_the_apiserver_words)
         "regex used for validation is "
         "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
     char *n64 = filler(64, 'a', false), *n254 = filler(254, 'a', false);
-    /* a namespace is a DNS-1123 label */
+    /* a namespace is a DNS-1123 label; its name, copied to its
+     * kubernetes.io/metadata.name label by defaulting, is refused there
+     * too, in the same list */
     char *body = kr_asprintf("{\"metadata\":{\"name\":\"%s\"}}", n64);
-    char *want = kr_asprintf("Namespace \"%s\" is invalid: metadata.name: Invalid value: \"%s\": "
-                             "must be no more than 63 characters",
-                             n64, n64);
+    char *want = kr_asprintf("Namespace \"%s\" is invalid: [metadata.name: Invalid value: \"%s\": "
+                             "must be no more than 63 characters, metadata.labels: Invalid value: "
+                             "\"%s\": must be no more than 63 characters]",
+                             n64, n64, n64);
     expect_invalid("/api/v1/namespaces", body, want);
     kr_free(body);
     kr_free(want);
@@ -6836,6 +6927,7 @@ int main(void)
                             updates_keep_what_kube_apiserver_keeps,
                             empty_omitempty_maps_are_left_out,
                             names_and_labels_are_checked_in_the_apiserver_words,
+                            metadata_problems_are_listed_with_the_specs,
                             certificate_requests_record_the_requester_and_keep_approval_apart,
                             services_get_cluster_ips_and_node_ports,
                             apiservices_register_what_is_served,

@@ -319,6 +319,30 @@ START_TEST(a_custom_resource_without_kind_is_refused)
 }
 END_TEST
 
+/* The custom resource validator lists ValidateObjectMetaAccessor's errors
+ * and then the schema's, in one 422. */
+START_TEST(metadata_problems_are_listed_with_the_schemas)
+{
+    tc_response r;
+    post("", "Bad", "{}", &r);
+    ck_assert_msg(r.status == 422, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(message(&r),
+                     "Widget.example.com \"Bad\" is invalid: [metadata.name: Invalid value: "
+                     "\"Bad\": a lowercase RFC 1123 subdomain must consist of lower case "
+                     "alphanumeric characters, '-' or '.', and must start and end with an "
+                     "alphanumeric character (e.g. 'example.com', regex used for validation is "
+                     "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*'), "
+                     "spec.image: Required value]");
+    const json_t *causes = json_object_get(json_object_get(r.json, "details"), "causes");
+    ck_assert_uint_eq(json_array_size(causes), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(causes, 0), "field")),
+                     "metadata.name");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(causes, 1), "field")),
+                     "spec.image");
+    tc_free(&r);
+}
+END_TEST
+
 START_TEST(values_are_checked_with_the_apiservers_messages)
 {
     expect_invalid("{}", "Widget.example.com \"bad\" is invalid: spec.image: Required value");
@@ -1582,6 +1606,7 @@ int main(void)
                             defaults_fill_absent_and_non_nullable_null_fields,
                             a_custom_resource_without_kind_is_refused,
                             values_are_checked_with_the_apiservers_messages,
+                            metadata_problems_are_listed_with_the_schemas,
                             status_writes_are_checked_and_pruned_too,
                             a_changed_schema_applies_to_stored_objects_and_the_next_write,
                             a_schema_that_preserves_everything_keeps_everything,

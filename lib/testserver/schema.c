@@ -2161,7 +2161,7 @@ static void validate_scale_spec(const json_t *obj, const ts_resource *res, sc_wa
     add_cause(w, "FieldValueInvalid", path, body);
 }
 
-int ts_schema_admit(const ts_write *w, json_t *obj, ts_response *resp)
+int ts_schema_admit(const ts_write *w, json_t *obj, const json_t *meta, ts_response *resp)
 {
     const ts_resource *res = w->rt->res;
     ts_field_validation fv = ts_field_validation_of(w->req);
@@ -2199,8 +2199,14 @@ int ts_schema_admit(const ts_write *w, json_t *obj, ts_response *resp)
     if (walk.oom) {
         rc = KR_ENOMEM;
     } else if (json_array_size(walk.causes) > 0) {
+        /* the custom resource validator's list: ValidateObjectMetaAccessor's
+         * errors, then the schema's */
+        json_t *all = meta ? json_copy((json_t *)meta) : json_incref(walk.causes);
+        if (all && meta)
+            json_array_extend(all, walk.causes);
         ts_respond_invalid_causes(resp, res->kind, res->group, ts_meta_str(obj, "name"),
-                                  walk.causes);
+                                  all ? all : walk.causes);
+        json_decref(all);
         rc = KR_EINVALIDOBJ;
     }
 out:

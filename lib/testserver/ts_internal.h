@@ -312,9 +312,9 @@ void ts_resources_free(kr_testserver_t *ts);
 bool ts_resource_is(const ts_resource *res, const char *group, const char *plural);
 /* Value validation of a built-in kind's object (validate_spec.c), on a
  * create or an update: 0, or KR_EINVALIDOBJ with the 422 listing every
- * problem in resp. */
+ * problem in resp, `meta`'s (the metadata's problems, or NULL) first. */
 int ts_validate_spec(const ts_resource *res, const json_t *obj, const char *name, bool create,
-                     ts_response *resp);
+                     const json_t *meta, ts_response *resp);
 /* The warnings kube-apiserver's strategies give a write of `obj` that
  * passed validation (warnings.c), added to resp: `old` is the object
  * updated, NULL on a create. */
@@ -746,7 +746,7 @@ ts_field_validation ts_field_validation_of(const ts_request *req);
  * validates: 0, or KR_EINVALIDOBJ with the answer in resp, or KR_ENOMEM.
  * Built-in kinds are pruned to the fields of their Go types (the protobuf
  * tables); kinds with neither a schema nor a table are left as sent. */
-int ts_schema_admit(const ts_write *w, json_t *obj, ts_response *resp);
+int ts_schema_admit(const ts_write *w, json_t *obj, const json_t *meta, ts_response *resp);
 /* A server-side apply configuration may not name fields the schema does
  * not declare, whatever fieldValidation says (500, as kube-apiserver's
  * field manager answers). */
@@ -780,8 +780,11 @@ void ts_schema_reread(kr_testserver_t *ts, ts_store *st);
  * no strings left out) at `field`: their causes appended (validate.c). */
 void ts_check_labels(json_t *causes, const char *field, const json_t *map);
 void ts_check_annotations(json_t *causes, const char *field, const json_t *map);
-/* Labels, annotations and finalizers (validate.c); fills resp (422/400). */
-int ts_validate_metadata(const ts_resource *res, const json_t *md, ts_response *resp);
+/* Labels, annotations, owner references and finalizers (validate.c):
+ * a 400 fills resp; the problems are appended to causes (when not NULL),
+ * for the kind's validation to report with its own (ValidateObjectMeta's
+ * errors head the kind's list). */
+int ts_validate_metadata(const json_t *md, json_t *causes, ts_response *resp);
 /* Fields an update may not change (validate.c): a ConfigMap's or Secret's
  * data once immutable, a Secret's type, workload and Job selectors, a
  * Job's template, a Service's cluster IP. 0, or KR_EINVALIDOBJ with 422

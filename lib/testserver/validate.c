@@ -226,28 +226,26 @@ static const json_t *string_map(const json_t *md, const char *key, const char *f
     return NULL;
 }
 
-/* Labels, annotations, owner references and finalizers, every problem reported together in
- * ValidateObjectMeta's order. */
-int ts_validate_metadata(const ts_resource *res, const json_t *md, ts_response *resp)
+/* Labels, annotations, owner references and finalizers: what is no map or
+ * list of strings is a 400 (resp filled, nonzero returned); every other
+ * problem is appended to `causes` in ValidateObjectMeta's order (none
+ * looked for when `causes` is NULL). */
+int ts_validate_metadata(const json_t *md, json_t *causes, ts_response *resp)
 {
-    const char *name = json_string_value(json_object_get(md, "name"));
     int rc = 0;
     const json_t *labels = string_map(md, "labels", "metadata.labels", resp, &rc);
     const json_t *annotations = string_map(md, "annotations", "metadata.annotations", resp, &rc);
     if (rc != 0)
         return rc;
-    json_t *causes = json_array();
-    if (!causes)
+    json_t *found = causes ? causes : json_array();
+    if (!found)
         return KR_ENOMEM;
-    ts_check_labels(causes, "metadata.labels", labels);
-    ts_check_annotations(causes, "metadata.annotations", annotations);
-    check_owner_references(causes, json_object_get(md, "ownerReferences"));
-    rc = check_finalizers(causes, json_object_get(md, "finalizers"), resp);
-    if (rc == 0 && json_array_size(causes) > 0) {
-        ts_respond_invalid_causes(resp, res->kind, res->group, name, causes);
-        rc = KR_EINVALIDOBJ;
-    }
-    json_decref(causes);
+    ts_check_labels(found, "metadata.labels", labels);
+    ts_check_annotations(found, "metadata.annotations", annotations);
+    check_owner_references(found, json_object_get(md, "ownerReferences"));
+    rc = check_finalizers(found, json_object_get(md, "finalizers"), resp);
+    if (!causes)
+        json_decref(found);
     return rc;
 }
 

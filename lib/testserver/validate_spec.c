@@ -999,15 +999,16 @@ static void check_event(errs *e, const json_t *obj, bool v1, bool create)
 }
 
 int ts_validate_spec(const ts_resource *res, const json_t *obj, const char *name, bool create,
-                     ts_response *resp)
+                     const json_t *meta, ts_response *resp)
 {
-    if (res->crd)
-        return 0;
-    errs e = {json_array()};
+    /* the kind's list starts with ValidateObjectMeta's */
+    errs e = {meta ? json_copy((json_t *)meta) : json_array()};
     if (!e.causes)
         return KR_ENOMEM;
     const json_t *spec = json_object_get(obj, "spec");
-    if (ts_resource_is(res, "", "pods"))
+    if (res->crd)
+        ; /* a custom resource's schema is checked elsewhere */
+    else if (ts_resource_is(res, "", "pods"))
         check_pod_spec(&e, "spec", spec);
     else if (ts_resource_is(res, "apps", "deployments"))
         check_workload(&e, "deployment", spec, true);
@@ -1019,14 +1020,9 @@ int ts_validate_spec(const ts_resource *res, const json_t *obj, const char *name
         check_workload(&e, "daemonset", spec, false);
     else if (ts_resource_is(res, "", "replicationcontrollers"))
         check_replication_controller(&e, spec);
-    else if (ts_resource_is(res, "batch", "jobs")) {
-        /* ValidateJob checks the object's metadata here: labels the Job
-         * shares with its template (SetDefaults_Job) carry the generated
-         * ones by now, the job's name among them */
-        ts_check_labels(e.causes, "metadata.labels",
-                        json_object_get(json_object_get(obj, "metadata"), "labels"));
+    else if (ts_resource_is(res, "batch", "jobs"))
         check_job(&e, "spec", spec);
-    } else if (ts_resource_is(res, "batch", "cronjobs")) {
+    else if (ts_resource_is(res, "batch", "cronjobs")) {
         if (!str(spec, "schedule") || !*str(spec, "schedule"))
             required(&e, "spec.schedule");
         else

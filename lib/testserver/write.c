@@ -54,20 +54,57 @@ static bool path_segment_named(const ts_resource *res)
 }
 
 /* Each problem with the name its own cause, as ValidateObjectMeta lists
- * them. */
-static int validate_name(const ts_resource *res, const char *name, ts_response *resp)
+ * them, appended to `causes`. */
+static void name_problems(const ts_resource *res, const char *name, json_t *causes)
 {
     const char *why[TS_NAME_PROBLEMS_MAX];
     size_t n = path_segment_named(res) ? path_segment_problems(name, why)
                                        : ts_name_problems(name_rule(res), name, why);
-    if (n == 0)
-        return 0;
+    ts_add_problems(causes, "metadata.name", name, why, n);
+}
+
+/* Kinds whose metadata problems are answered alone, before their own
+ * checks (a CustomResourceDefinition's and an APIService's name rules). */
+static bool meta_alone(const ts_resource *res)
+{
+    return ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions") ||
+           ts_resource_is(res, "apiregistration.k8s.io", "apiservices");
+}
+
+/* ValidateObjectMeta's problems with `obj` (its name's on a create, then
+ * its labels', annotations', owner references' and finalizers'), for the
+ * kind's validation to list ahead of its own; NULL when out of memory or
+ * when the metadata's shape is refused (resp filled, *rc set). */
+static json_t *meta_problems(const ts_resource *res, const json_t *obj, bool create, int *rc,
+                             ts_response *resp)
+{
     json_t *causes = json_array();
-    if (causes)
-        ts_add_problems(causes, "metadata.name", name, why, n);
-    ts_respond_invalid_causes(resp, res->kind, res->group, name, causes);
+    if (!causes) {
+        *rc = KR_ENOMEM;
+        return NULL;
+    }
+    const json_t *md = json_object_get(obj, "metadata");
+    if (create)
+        name_problems(res, json_string_value(json_object_get(md, "name")), causes);
+    *rc = ts_validate_metadata(md, causes, resp);
+    if (*rc != 0) {
+        json_decref(causes);
+        return NULL;
+    }
+    return causes;
+}
+
+/* A 422 listing `causes` when there are any (then freed). */
+static int respond_causes(const ts_resource *res, const char *name, json_t *causes,
+                          ts_response *resp)
+{
+    int rc = 0;
+    if (json_array_size(causes) > 0) {
+        ts_respond_invalid_causes(resp, res->kind, res->group, name, causes);
+        rc = KR_EINVALIDOBJ;
+    }
     json_decref(causes);
-    return KR_EINVALIDOBJ;
+    return rc;
 }
 
 static int validate_crd_name(const json_t *obj, const char *name, ts_response *resp)
@@ -284,15 +321,25 @@ static int admit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, jso
     if (rc != 0)
         return rc;
     const char *name = json_string_value(json_object_get(md, "name"));
-    rc = validate_name(res, name, resp);
+    /* the metadata's problems are the head of the kind's validation,
+     * listed with its spec's (after admission's namespace checks); only
+     * its shape is refused here, and its problems are known, so that a
+     * name taken does not hide them (storage comes after validation) */
+    json_t *meta = meta_problems(res, obj, true, &rc, resp);
+    if (!meta)
+        return rc ? rc : KR_ENOMEM;
+    bool invalid = json_array_size(meta) > 0;
+    if (meta_alone(res)) {
+        rc = respond_causes(res, name, meta, resp);
+        meta = NULL;
+    }
+    json_decref(meta);
     if (rc == 0 && ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions"))
         rc = validate_crd_name(obj, name, resp);
     if (rc == 0 && ts_resource_is(res, "apiregistration.k8s.io", "apiservices"))
         rc = validate_apiservice_name(obj, name, resp);
     if (rc == 0 && ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions"))
         rc = ts_crd_validate(obj, name, false, resp);
-    if (rc == 0)
-        rc = ts_validate_metadata(res, md, resp);
     if (rc != 0)
         return rc;
     if (res->namespaced && !ts_namespace_exists(ts, w->rt->ns)) {
@@ -303,7 +350,7 @@ static int admit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, jso
         respond_ns_terminating(resp, res, name, w->rt->ns);
         return KR_EFORBIDDEN;
     }
-    if (ts_store_get(res->store, res->namespaced ? w->rt->ns : "", name)) {
+    if (!invalid && ts_store_get(res->store, res->namespaced ? w->rt->ns : "", name)) {
         respond_already_exists(resp, res, name, json_object_get(md, "generateName") != NULL);
         return KR_EEXIST;
     }
@@ -542,16 +589,28 @@ int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_res
     (void)ts_go_values(res, obj, NULL);
     ts_set_defaults(res, obj);
     int rc = md ? admit_create(ts, w, obj, md, resp) : KR_ENOMEM;
+    json_t *meta = NULL;
+    if (rc == 0 && !meta_alone(res))
+        meta = meta_problems(res, obj, true, &rc, resp);
     if (rc == 0)
-        rc = ts_schema_admit(w, obj, resp);
+        rc = ts_schema_admit(w, obj, meta, resp);
+    json_decref(meta);
+    meta = NULL;
     if (rc == 0)
         rc = ts_rbac_admit(ts, w->rt, obj, resp);
     if (rc == 0) {
         init_metadata(ts, w, obj, md);
         rc = ts_registry_create(ts, w, obj, resp);
     }
+    /* the metadata as the strategy validates it: a Job's labels carry
+     * the generated ones by now (SetDefaults_Job), the job's name among
+     * them */
+    if (rc == 0 && !meta_alone(res))
+        meta = meta_problems(res, obj, true, &rc, resp);
     if (rc == 0)
-        rc = ts_validate_spec(res, obj, json_string_value(json_object_get(md, "name")), true, resp);
+        rc = ts_validate_spec(res, obj, json_string_value(json_object_get(md, "name")), true, meta,
+                              resp);
+    json_decref(meta);
     if (rc == 0) {
         ts_default_stored(res, obj);
         rc = crd_hook(ts, w, &obj);
@@ -889,7 +948,16 @@ static int admit_update(const ts_write *w, const json_t *existing, json_t *obj, 
                             "latest version and try again");
         return KR_ECONFLICT;
     }
-    int rc = ts_validate_metadata(res, md, resp);
+    /* the metadata's problems are listed with the spec's by the kind's
+     * validation; a status update's, and the kinds with name rules of
+     * their own, answered here */
+    bool alone = w->status_only || meta_alone(res);
+    json_t *meta = alone ? json_array() : NULL;
+    int rc = ts_validate_metadata(md, meta, resp);
+    if (rc == 0 && alone)
+        rc = respond_causes(res, w->rt->name, meta, resp);
+    else
+        json_decref(meta);
     if (rc != 0)
         return rc;
     if (json_object_get(old_md, "deletionTimestamp") && finalizers_added(old_md, md)) {
@@ -997,7 +1065,12 @@ static int commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *e
         respond_oom(resp);
         return KR_ENOMEM;
     }
-    rc = ts_schema_admit(w, obj, resp);
+    bool with_meta = !w->status_only && !meta_alone(w->rt->res);
+    json_t *meta = with_meta ? meta_problems(w->rt->res, obj, false, &rc, resp) : NULL;
+    if (rc == 0)
+        rc = ts_schema_admit(w, obj, meta, resp);
+    json_decref(meta);
+    meta = NULL;
     if (rc == 0)
         rc = admit_unconditional(w, obj, resp);
     if (rc == 0 && ts_csr_is(w->rt->res))
@@ -1017,8 +1090,11 @@ static int commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *e
             rc = ts_validate_update(w->rt->res, existing, obj, w->rt->name, resp);
         if (rc == 0 && !w->rt->sub && ts_resource_is(w->rt->res, "", "pods"))
             rc = ts_validate_pod_update(w->rt->res, existing, obj, w->rt->name, resp);
+        if (rc == 0 && with_meta)
+            meta = meta_problems(w->rt->res, obj, false, &rc, resp);
         if (rc == 0)
-            rc = ts_validate_spec(w->rt->res, obj, w->rt->name, false, resp);
+            rc = ts_validate_spec(w->rt->res, obj, w->rt->name, false, meta, resp);
+        json_decref(meta);
         if (rc == 0 &&
             ts_resource_is(w->rt->res, "apiextensions.k8s.io", "customresourcedefinitions"))
             rc = ts_crd_validate(obj, w->rt->name, true, resp);
