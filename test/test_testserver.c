@@ -6849,6 +6849,58 @@ START_TEST(pod_apparmor_annotations_and_fields_are_synced_on_create)
 }
 END_TEST
 
+/* ValidateAppArmorPodAnnotations: an AppArmor annotation names a container
+ * of the pod and a profile kube knows ("", runtime/default, unconfined,
+ * localhost/...); validateAppArmorAnnotationsAndFieldsMatchOnCreate: an
+ * annotation and the container's profile (its own, else the pod's) agree,
+ * after the create's version skew copied what it could. */
+START_TEST(pod_apparmor_annotations_are_validated)
+{
+    static const char pods[] = "/api/v1/namespaces/default/pods";
+    expect_causes(pods,
+                  "{\"metadata\":{\"name\":\"aa\",\"annotations\":{"
+                  "\"container.apparmor.security.beta.kubernetes.io/c\":\"bogus\","
+                  "\"container.apparmor.security.beta.kubernetes.io/nope\":\"runtime/default\"}},"
+                  "\"spec\":{\"containers\":[{\"name\":\"c\"}]}}",
+                  "Pod \"aa\" is invalid: [metadata.annotations[container.apparmor.security.beta."
+                  "kubernetes.io/c]: Invalid value: \"bogus\": invalid AppArmor profile name: "
+                  "\"bogus\", metadata.annotations[container.apparmor.security.beta.kubernetes.io/"
+                  "nope]: Invalid value: \"nope\": container not found, "
+                  "spec.containers[0].image: Required value]",
+                  3);
+    /* a bogus annotation is copied to no field: the pod's profile, the
+     * init container's own, disagree with it (after the spec's problems) */
+    expect_causes(pods,
+                  "{\"metadata\":{\"name\":\"bb\",\"annotations\":{"
+                  "\"container.apparmor.security.beta.kubernetes.io/c\":\"bogus\","
+                  "\"container.apparmor.security.beta.kubernetes.io/i\":\"unconfined\","
+                  "\"container.apparmor.security.beta.kubernetes.io/d\":\"localhost/a\"}},"
+                  "\"spec\":{\"securityContext\":{\"appArmorProfile\":{\"type\":\"Unconfined\"}},"
+                  "\"initContainers\":[{\"name\":\"i\",\"image\":\"x\",\"securityContext\":{"
+                  "\"appArmorProfile\":{\"type\":\"RuntimeDefault\"}}}],\"containers\":[{"
+                  "\"name\":\"c\",\"image\":\"x\"},{\"name\":\"d\",\"image\":\"x\","
+                  "\"securityContext\":{\"appArmorProfile\":{\"type\":\"Localhost\","
+                  "\"localhostProfile\":\"b\"}}}]}}",
+                  "Pod \"bb\" is invalid: [metadata.annotations[container.apparmor.security.beta."
+                  "kubernetes.io/c]: Invalid value: \"bogus\": invalid AppArmor profile name: "
+                  "\"bogus\", spec.initContainers[0].securityContext.appArmorProfile.type: "
+                  "Forbidden: apparmor type in annotation and field must match, "
+                  "spec.containers[0].securityContext.appArmorProfile.type: Forbidden: apparmor "
+                  "type in annotation and field must match, "
+                  "spec.containers[1].securityContext.appArmorProfile.localhostProfile: "
+                  "Forbidden: apparmor profile in annotation and field must match]",
+                  4);
+    /* the profiles kube knows, and an empty one, pass */
+    json_decref(created(pods, "{\"metadata\":{\"name\":\"cc\",\"annotations\":{"
+                              "\"container.apparmor.security.beta.kubernetes.io/a\":\"\","
+                              "\"container.apparmor.security.beta.kubernetes.io/b\":"
+                              "\"localhost/p\",\"container.apparmor.security.beta.kubernetes.io/"
+                              "c\":\"unconfined\"}},\"spec\":{\"containers\":[{\"name\":\"a\","
+                              "\"image\":\"x\"},{\"name\":\"b\",\"image\":\"x\"},{\"name\":\"c\","
+                              "\"image\":\"x\"}]}}"));
+}
+END_TEST
+
 /* The status of `path` (GET), as compact JSON with sorted keys. */
 static char *status_text(const char *path)
 {
@@ -6922,6 +6974,7 @@ int main(void)
                             deprecated_pod_labels_and_annotations_are_warned_about,
                             pod_warnings_name_null_selectors_duplicates_and_negative_grace,
                             pod_apparmor_annotations_and_fields_are_synced_on_create,
+                            pod_apparmor_annotations_are_validated,
                             owner_references_are_validated,
                             configmaps_and_secrets_hold_at_most_a_mebibyte,
                             updates_keep_what_kube_apiserver_keeps,

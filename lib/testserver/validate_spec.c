@@ -344,6 +344,108 @@ static void check_pod_spec(errs *e, const char *at, const json_t *spec)
 /* ValidatePodTemplateSpec begins with the template's labels and
  * annotations, checked as an object's but reported at `at`.labels and
  * `at`.annotations (no "metadata" in the path). */
+/* ---- a pod's AppArmor annotations (1.32) ---------------------------------------------- */
+
+static const char APPARMOR_KEY[] = "container.apparmor.security.beta.kubernetes.io/";
+static const char *const CONTAINER_LISTS[] = {"initContainers", "containers",
+                                              "ephemeralContainers"};
+
+/* podSpecHasContainer: any container, init or ephemeral one so named. */
+static bool has_container(const json_t *spec, const char *name)
+{
+    for (size_t l = 0; l < KR_ARRAY_LEN(CONTAINER_LISTS); l++) {
+        size_t i;
+        const json_t *c;
+        json_array_foreach(json_object_get(spec, CONTAINER_LISTS[l]), i, c)
+        {
+            const char *n = str(c, "name");
+            if (n && strcmp(n, name) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* ValidateAppArmorPodAnnotations (part of ValidatePodSpecificAnnotations):
+ * each container.apparmor.security.beta.kubernetes.io/<c> annotation names
+ * a container of the pod and holds "", runtime/default, unconfined or a
+ * localhost/ profile. Go walks the map in no order; keys sorted here. */
+static void check_apparmor_annotations(errs *e, const json_t *annotations, const json_t *spec)
+{
+    size_t k = 0;
+    const char **keys = ts_sorted_keys(annotations, &k);
+    for (size_t i = 0; i < k; i++) {
+        if (strncmp(keys[i], APPARMOR_KEY, sizeof(APPARMOR_KEY) - 1) != 0)
+            continue;
+        const char *container = keys[i] + sizeof(APPARMOR_KEY) - 1;
+        const char *value = str(annotations, keys[i]);
+        value = value ? value : "";
+        char *field = kr_asprintf("metadata.annotations[%s]", keys[i]);
+        if (!field)
+            continue;
+        if (!has_container(spec, container))
+            invalid_str(e, field, container, "container not found");
+        if (*value && strcmp(value, "runtime/default") != 0 && strcmp(value, "unconfined") != 0 &&
+            strncmp(value, "localhost/", 10) != 0) {
+            kr_buf why = {0};
+            kr_buf_append_str(&why, "invalid AppArmor profile name: ");
+            ts_go_quote(&why, value);
+            invalid_str(e, field, value, why.data ? why.data : "invalid AppArmor profile name");
+            kr_buf_free(&why);
+        }
+        kr_free(field);
+    }
+    kr_free(keys);
+}
+
+/* validateAppArmorAnnotationsAndFieldsMatchOnCreate: a container's
+ * profile (its own field, else the pod's) and its annotation, when both
+ * are there, say the same; Windows pods are not looked at. */
+static void check_apparmor_match(errs *e, const json_t *annotations, const json_t *spec)
+{
+    if (str(json_object_get(spec, "os"), "name") &&
+        strcmp(str(json_object_get(spec, "os"), "name"), "windows") == 0)
+        return;
+    const json_t *pod_profile =
+        json_object_get(json_object_get(spec, "securityContext"), "appArmorProfile");
+    for (size_t l = 0; l < KR_ARRAY_LEN(CONTAINER_LISTS); l++) {
+        size_t i;
+        const json_t *c;
+        json_array_foreach(json_object_get(spec, CONTAINER_LISTS[l]), i, c)
+        {
+            const json_t *profile =
+                json_object_get(json_object_get(c, "securityContext"), "appArmorProfile");
+            profile = json_is_object(profile) ? profile : pod_profile;
+            const char *name = str(c, "name");
+            char *key = kr_asprintf("%s%s", APPARMOR_KEY, name ? name : "");
+            const char *note = key && json_is_object(profile) ? str(annotations, key) : NULL;
+            kr_free(key);
+            if (!note)
+                continue;
+            const char *type = str(profile, "type"), *local = str(profile, "localhostProfile");
+            type = type ? type : "";
+            const char *child = NULL;
+            if (strcmp(type, "Unconfined") == 0)
+                child = strcmp(note, "unconfined") != 0 ? "type" : NULL;
+            else if (strcmp(type, "RuntimeDefault") == 0)
+                child = strcmp(note, "runtime/default") != 0 ? "type" : NULL;
+            else if (strcmp(type, "Localhost") == 0)
+                child = strncmp(note, "localhost/", 10) != 0      ? "type"
+                        : !local || strcmp(note + 10, local) != 0 ? "localhostProfile"
+                                                                  : NULL;
+            if (!child)
+                continue;
+            char field[512];
+            snprintf(field, sizeof(field), "spec.%s[%zu].securityContext.appArmorProfile.%s",
+                     CONTAINER_LISTS[l], i, child);
+            add(e, "FieldValueForbidden", field,
+                strcmp(child, "type") == 0
+                    ? "Forbidden: apparmor type in annotation and field must match"
+                    : "Forbidden: apparmor profile in annotation and field must match");
+        }
+    }
+}
+
 static void check_template_meta(errs *e, const char *at, const json_t *tmpl)
 {
     const json_t *md = json_object_get(tmpl, "metadata");
@@ -1008,9 +1110,14 @@ int ts_validate_spec(const ts_resource *res, const json_t *obj, const char *name
     const json_t *spec = json_object_get(obj, "spec");
     if (res->crd)
         ; /* a custom resource's schema is checked elsewhere */
-    else if (ts_resource_is(res, "", "pods"))
+    else if (ts_resource_is(res, "", "pods")) {
+        const json_t *annotations =
+            json_object_get(json_object_get(obj, "metadata"), "annotations");
+        check_apparmor_annotations(&e, annotations, spec);
         check_pod_spec(&e, "spec", spec);
-    else if (ts_resource_is(res, "apps", "deployments"))
+        if (create) /* ValidatePodCreate's, after the pod's spec */
+            check_apparmor_match(&e, annotations, spec);
+    } else if (ts_resource_is(res, "apps", "deployments"))
         check_workload(&e, "deployment", spec, true);
     else if (ts_resource_is(res, "apps", "replicasets"))
         check_workload(&e, "deployment", spec, true);
