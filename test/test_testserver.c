@@ -6849,6 +6849,86 @@ START_TEST(pod_apparmor_annotations_and_fields_are_synced_on_create)
 }
 END_TEST
 
+/* GetWarningsForPod's (1.32) volume, quantity, env and port warnings, in
+ * its order: deprecated volume plugins, projected items sharing a
+ * projected service account token's path, a fractional overhead, then per
+ * container (init first) its fractional memory and ephemeral storage and
+ * the env vars hiding an earlier one, then the ports of all containers. */
+START_TEST(pod_warnings_for_volumes_quantities_env_and_ports)
+{
+    expect_warnings(
+        "POST", "/api/v1/namespaces/default/pods",
+        "{\"metadata\":{\"name\":\"w\"},\"spec\":{\"volumes\":[{\"name\":\"g\",\"gitRepo\":{"
+        "\"repository\":\"x\"}},{\"name\":\"r\",\"rbd\":{\"monitors\":[\"a\"],\"image\":\"i\"}},"
+        "{\"name\":\"t\",\"projected\":{\"sources\":[{\"serviceAccountToken\":{\"path\":"
+        "\"token\"}}]}},{\"name\":\"p\",\"projected\":{\"sources\":[{\"configMap\":{\"name\":"
+        "\"c\",\"items\":[{\"key\":\"a\",\"path\":\"a\"},{\"key\":\"b\",\"path\":\"token\"}]}},"
+        "{\"downwardAPI\":{\"items\":[{\"path\":\"token\",\"fieldRef\":{\"fieldPath\":"
+        "\"metadata.name\"}}]}}]}},{\"name\":\"s\",\"projected\":{\"sources\":[{\"secret\":{"
+        "\"name\":\"s\",\"items\":[{\"key\":\"b\",\"path\":\"token\"}]}}]}}],"
+        "\"initContainers\":[{\"name\":\"i\",\"image\":\"x\",\"resources\":{\"limits\":{"
+        "\"memory\":\"0.5\"}},\"ports\":[{\"containerPort\":80}]}],\"containers\":[{\"name\":"
+        "\"c\",\"image\":\"x\",\"env\":[{\"name\":\"A\",\"value\":\"1\"},{\"name\":\"A\","
+        "\"value\":\"$(A)2\"},{\"name\":\"A\",\"value\":\"3\"},{\"name\":\"B\"},{\"name\":\"B\","
+        "\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"metadata.name\"}}},{\"name\":\"C\","
+        "\"value\":\"$(C)\"},{\"name\":\"C\",\"value\":\"$(C)\"}],\"resources\":{\"requests\":{"
+        "\"memory\":\"1.5\"},\"limits\":{\"memory\":\"0.5Ki\",\"ephemeral-storage\":\"100m\"}},"
+        "\"ports\":[{\"containerPort\":80},{\"containerPort\":80,\"hostIP\":\"1.2.3.4\"},{"
+        "\"containerPort\":81,\"hostPort\":81},{\"containerPort\":81,\"hostPort\":81,\"hostIP\":"
+        "\"1.2.3.4\"},{\"containerPort\":81,\"protocol\":\"UDP\"}]}]}}",
+        201,
+        "299 - \"spec.volumes[0].gitRepo: deprecated in v1.11\"\n"
+        "299 - \"spec.volumes[1].rbd: deprecated in v1.28, non-functional in v1.31+\"\n"
+        "299 - \"spec.volumes[3].projected.sources.configMap[1]: has duplicated path with "
+        "ServiceAccountToken \\\"token\\\"\"\n"
+        "299 - \"spec.volumes[3].projected.sources.downwardAPI[0]: has duplicated path with "
+        "ServiceAccountToken \\\"token\\\"\"\n"
+        "299 - \"spec.volumes[4].projected.sources.secrets[0]: has duplicated path with "
+        "ServiceAccountToken \\\"token\\\"\"\n"
+        "299 - \"spec.initContainers[0].resources.limits[memory]: fractional byte value "
+        "\\\"500m\\\" is invalid, must be an integer\"\n"
+        "299 - \"spec.initContainers[0].resources.requests[memory]: fractional byte value "
+        "\\\"500m\\\" is invalid, must be an integer\"\n"
+        "299 - \"spec.containers[0].resources.requests[memory]: fractional byte value "
+        "\\\"1500m\\\" is invalid, must be an integer\"\n"
+        "299 - \"spec.containers[0].resources.limits[ephemeral-storage]: fractional byte value "
+        "\\\"100m\\\" is invalid, must be an integer\"\n"
+        "299 - \"spec.containers[0].resources.requests[ephemeral-storage]: fractional byte "
+        "value \\\"100m\\\" is invalid, must be an integer\"\n"
+        "299 - \"spec.containers[0].env[2]: hides previous definition of \\\"A\\\", which may be "
+        "dropped when using apply\"\n"
+        "299 - \"spec.containers[0].env[4]: hides previous definition of \\\"B\\\", which may be "
+        "dropped when using apply\"\n"
+        "299 - \"spec.containers[0].env[6]: hides previous definition of \\\"C\\\", which may be "
+        "dropped when using apply\"\n"
+        "299 - \"spec.containers[0].ports[0]: duplicate port definition with "
+        "spec.initContainers[0].ports[0]\"\n"
+        "299 - \"spec.containers[0].ports[1]: hostIP set without hostPort: {Name: HostPort:0 "
+        "ContainerPort:80 Protocol:TCP HostIP:1.2.3.4}\"\n"
+        "299 - \"spec.containers[0].ports[1]: overlapping port definition with "
+        "spec.initContainers[0].ports[0]\"\n"
+        "299 - \"spec.containers[0].ports[1]: overlapping port definition with "
+        "spec.containers[0].ports[0]\"\n"
+        "299 - \"spec.containers[0].ports[3]: dangerously ambiguous port definition with "
+        "spec.containers[0].ports[2]\"\n");
+    /* a template's, under its path: a fractional overhead after the
+     * volumes (a Pod's needs a RuntimeClass) */
+    expect_warnings("POST", "/apis/apps/v1/namespaces/default/deployments",
+                    "{\"metadata\":{\"name\":\"w\"},\"spec\":{\"selector\":{\"matchLabels\":{"
+                    "\"a\":\"b\"}},\"template\":{\"metadata\":{\"labels\":{\"a\":\"b\"}},"
+                    "\"spec\":{\"overhead\":{\"memory\":\"1.5\",\"ephemeral-storage\":\"2.5\"},"
+                    "\"volumes\":[{\"name\":\"q\",\"quobyte\":{\"registry\":\"r\",\"volume\":"
+                    "\"v\"}}],\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}}}",
+                    201,
+                    "299 - \"spec.template.spec.volumes[0].quobyte: deprecated in v1.22, "
+                    "non-functional in v1.25+\"\n"
+                    "299 - \"spec.template.spec.overhead[memory]: fractional byte value "
+                    "\\\"1500m\\\" is invalid, must be an integer\"\n"
+                    "299 - \"spec.template.spec.overhead[ephemeral-storage]: fractional byte "
+                    "value \\\"2500m\\\" is invalid, must be an integer\"\n");
+}
+END_TEST
+
 /* ValidateAppArmorPodAnnotations: an AppArmor annotation names a container
  * of the pod and a profile kube knows ("", runtime/default, unconfined,
  * localhost/...); validateAppArmorAnnotationsAndFieldsMatchOnCreate: an
@@ -6975,6 +7055,7 @@ int main(void)
                             pod_warnings_name_null_selectors_duplicates_and_negative_grace,
                             pod_apparmor_annotations_and_fields_are_synced_on_create,
                             pod_apparmor_annotations_are_validated,
+                            pod_warnings_for_volumes_quantities_env_and_ports,
                             owner_references_are_validated,
                             configmaps_and_secrets_hold_at_most_a_mebibyte,
                             updates_keep_what_kube_apiserver_keeps,

@@ -4,8 +4,12 @@
  * custom resource's new finalizers without a path; the deprecated node
  * labels and pod annotations of a pod or a workload's pod template, null
  * label selectors, duplicate host aliases and pull secrets, a negative
- * grace period (GetWarningsForPod: the common ones, not its volume, port,
- * env and quantity checks). Callers hold ts->mu. */
+ * grace period, deprecated volume plugins, projected items sharing a
+ * service account token's path, fractional byte quantities, env vars
+ * hiding an earlier one, and overlapping container ports
+ * (GetWarningsForPod, 1.32; not its ephemeral volume claim checks).
+ * Callers hold ts->mu. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,6 +198,248 @@ static void warn_affinity_terms(const json_t *affinity, const char *at, const ch
     }
 }
 
+/* The deprecated and removed volume plugins of each volume, in
+ * warningsForPodSpecAndMeta's order. */
+static void warn_volumes(const json_t *spec, const char *at, ts_response *resp)
+{
+    static const char *const plugins[][2] = {
+        {"photonPersistentDisk", "deprecated in v1.11, non-functional in v1.16+"},
+        {"gitRepo", "deprecated in v1.11"},
+        {"scaleIO", "deprecated in v1.16, non-functional in v1.22+"},
+        {"flocker", "deprecated in v1.22, non-functional in v1.25+"},
+        {"storageOS", "deprecated in v1.22, non-functional in v1.25+"},
+        {"quobyte", "deprecated in v1.22, non-functional in v1.25+"},
+        {"glusterfs", "deprecated in v1.25, non-functional in v1.26+"},
+        {"cephfs", "deprecated in v1.28, non-functional in v1.31+"},
+        {"rbd", "deprecated in v1.28, non-functional in v1.31+"},
+    };
+    size_t i;
+    const json_t *v;
+    json_array_foreach(json_object_get(spec, "volumes"), i, v)
+    {
+        for (size_t p = 0; p < KR_ARRAY_LEN(plugins); p++)
+            if (json_is_object(json_object_get(v, plugins[p][0])))
+                warnf(resp, "%sspec.volumes[%zu].%s: %s", at, i, plugins[p][0], plugins[p][1]);
+    }
+}
+
+/* "<path>: has duplicated path with ServiceAccountToken <path as %q>". */
+static void warn_token_path(ts_response *resp, const char *field, const char *path)
+{
+    kr_buf b = {0};
+    kr_buf_printf(&b, "%s: has duplicated path with ServiceAccountToken ", field);
+    ts_go_quote(&b, path);
+    if (b.data)
+        ts_response_warn(resp, b.data);
+    kr_buf_free(&b);
+}
+
+/* A projected volume's configMap, secret and downward API items and its
+ * cluster trust bundle whose path one of the pod's projected service
+ * account tokens also has (any volume's), with the paths kube prints
+ * (the item's index after the source's kind; "secrets"). */
+static void warn_token_paths(const json_t *spec, const char *at, ts_response *resp)
+{
+    json_t *tokens = json_array();
+    size_t i, j, k;
+    const json_t *v, *src, *item;
+    json_array_foreach(json_object_get(spec, "volumes"), i, v)
+    {
+        json_array_foreach(json_object_get(json_object_get(v, "projected"), "sources"), j, src)
+        {
+            const json_t *token = json_object_get(src, "serviceAccountToken");
+            if (tokens && json_is_object(token)) {
+                const char *path = json_string_value(json_object_get(token, "path"));
+                json_array_append_new(tokens, json_string(path ? path : ""));
+            }
+        }
+    }
+    static const char *const kinds[][2] = {
+        {"configMap", "configMap"}, {"secret", "secrets"}, {"downwardAPI", "downwardAPI"}};
+    char field[512];
+    json_array_foreach(json_array_size(tokens) ? json_object_get(spec, "volumes") : NULL, i, v)
+    {
+        json_array_foreach(json_object_get(json_object_get(v, "projected"), "sources"), j, src)
+        {
+            for (size_t n = 0; n < KR_ARRAY_LEN(kinds); n++) {
+                json_array_foreach(json_object_get(json_object_get(src, kinds[n][0]), "items"), k,
+                                   item)
+                {
+                    const char *path = json_string_value(json_object_get(item, "path"));
+                    if (!has_string(tokens, path ? path : ""))
+                        continue;
+                    snprintf(field, sizeof(field), "%sspec.volumes[%zu].projected.sources.%s[%zu]",
+                             at, i, kinds[n][1], k);
+                    warn_token_path(resp, field, path ? path : "");
+                }
+            }
+            const json_t *bundle = json_object_get(src, "clusterTrustBundle");
+            const char *path = json_string_value(json_object_get(bundle, "path"));
+            if (json_is_object(bundle) && has_string(tokens, path ? path : "")) {
+                snprintf(field, sizeof(field),
+                         "%sspec.volumes[%zu].projected.sources.ClusterTrustBundle", at, i);
+                warn_token_path(resp, field, path ? path : "");
+            }
+        }
+    }
+    json_decref(tokens);
+}
+
+/* "<field>[<name>]: fractional byte value <q> is invalid, must be an
+ * integer" when the quantity `list`[name] (stored as Quantity.String()
+ * writes it) is not a whole number of bytes (MilliValue() % 1000). */
+static void warn_fraction(const json_t *list, const char *name, const char *field,
+                          ts_response *resp)
+{
+    const char *q = json_string_value(json_object_get(list, name));
+    long double value;
+    if (!q || !ts_quantity_value(q, &value))
+        return;
+    long double milli = ceill(value * 1000.0L);
+    if (fmodl(milli, 1000.0L) == 0.0L)
+        return;
+    kr_buf b = {0};
+    kr_buf_printf(&b, "%s[%s]: fractional byte value ", field, name);
+    ts_go_quote(&b, q);
+    kr_buf_append_str(&b, " is invalid, must be an integer");
+    if (b.data)
+        ts_response_warn(resp, b.data);
+    kr_buf_free(&b);
+}
+
+/* A container's fractional memory and ephemeral storage, limits before
+ * requests, then its env vars that hide an earlier one of their name
+ * (replacing it by a valueFrom, by "$(X)" itself, or by a value not
+ * referring to it). `c_at` names the container. */
+static void warn_container(const json_t *c, const char *c_at, ts_response *resp)
+{
+    const json_t *res = json_object_get(c, "resources");
+    static const char *const quantities[][2] = {{"limits", "memory"},
+                                                {"requests", "memory"},
+                                                {"limits", "ephemeral-storage"},
+                                                {"requests", "ephemeral-storage"}};
+    char field[640];
+    for (size_t q = 0; q < KR_ARRAY_LEN(quantities); q++) {
+        snprintf(field, sizeof(field), "%s.resources.%s", c_at, quantities[q][0]);
+        warn_fraction(json_object_get(res, quantities[q][0]), quantities[q][1], field, resp);
+    }
+    const json_t *env = json_object_get(c, "env");
+    size_t i;
+    const json_t *e;
+    json_array_foreach(json_array_size(env) > 1 ? env : NULL, i, e)
+    {
+        const char *name = json_string_value(json_object_get(e, "name"));
+        name = name ? name : "";
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++) {
+            const char *other = json_string_value(json_object_get(json_array_get(env, j), "name"));
+            seen = strcmp(name, other ? other : "") == 0;
+        }
+        if (!seen)
+            continue;
+        const char *value = json_string_value(json_object_get(e, "value"));
+        value = value ? value : "";
+        char *ref = kr_asprintf("$(%s)", name);
+        if (!ref)
+            continue;
+        bool bad = json_is_object(json_object_get(e, "valueFrom")) || strcmp(value, ref) == 0 ||
+                   !strstr(value, ref);
+        kr_free(ref);
+        if (!bad)
+            continue;
+        kr_buf b = {0};
+        kr_buf_printf(&b, "%s.env[%zu]: hides previous definition of ", c_at, i);
+        ts_go_quote(&b, name);
+        kr_buf_append_str(&b, ", which may be dropped when using apply");
+        if (b.data)
+            ts_response_warn(resp, b.data);
+        kr_buf_free(&b);
+    }
+}
+
+/* A container port as Go's %+v prints the internal core.ContainerPort. */
+static void go_port(kr_buf *b, const json_t *port)
+{
+    const char *name = json_string_value(json_object_get(port, "name"));
+    const char *protocol = json_string_value(json_object_get(port, "protocol"));
+    const char *host_ip = json_string_value(json_object_get(port, "hostIP"));
+    kr_buf_printf(b, "{Name:%s HostPort:%lld ContainerPort:%lld Protocol:%s HostIP:%s}",
+                  name ? name : "",
+                  (long long)json_integer_value(json_object_get(port, "hostPort")),
+                  (long long)json_integer_value(json_object_get(port, "containerPort")),
+                  protocol ? protocol : "", host_ip ? host_ip : "");
+}
+
+/* One container port seen, where. */
+typedef struct {
+    char field[128];
+    json_int_t container_port, host_port;
+    const char *protocol, *host_ip;
+} port_seen;
+
+/* The ports of every container (init, regular, ephemeral): a hostIP
+ * without a hostPort, and a port whose containerPort and protocol an
+ * earlier one has: the same hostIP and hostPort (duplicate), one of the
+ * two without a hostPort (overlapping), or the same hostPort with one
+ * hostIP unset (dangerously ambiguous). */
+static void warn_ports(const json_t *spec, const char *at, ts_response *resp)
+{
+    static const char *const lists[] = {"initContainers", "containers", "ephemeralContainers"};
+    size_t total = 0, n = 0;
+    for (size_t l = 0; l < KR_ARRAY_LEN(lists); l++) {
+        size_t i;
+        const json_t *c;
+        json_array_foreach(json_object_get(spec, lists[l]), i, c) total +=
+            json_array_size(json_object_get(c, "ports"));
+    }
+    port_seen *seen = total ? kr_calloc(total, sizeof(*seen)) : NULL;
+    if (!seen)
+        return;
+    for (size_t l = 0; l < KR_ARRAY_LEN(lists); l++) {
+        size_t i, j;
+        const json_t *c, *port;
+        json_array_foreach(json_object_get(spec, lists[l]), i, c)
+        {
+            json_array_foreach(json_object_get(c, "ports"), j, port)
+            {
+                port_seen *p = &seen[n];
+                snprintf(p->field, sizeof(p->field), "%sspec.%s[%zu].ports[%zu]", at, lists[l], i,
+                         j);
+                p->container_port = json_integer_value(json_object_get(port, "containerPort"));
+                p->host_port = json_integer_value(json_object_get(port, "hostPort"));
+                p->protocol = json_string_value(json_object_get(port, "protocol"));
+                p->protocol = p->protocol ? p->protocol : "";
+                p->host_ip = json_string_value(json_object_get(port, "hostIP"));
+                p->host_ip = p->host_ip ? p->host_ip : "";
+                if (*p->host_ip && p->host_port == 0) {
+                    kr_buf b = {0};
+                    kr_buf_printf(&b, "%s: hostIP set without hostPort: ", p->field);
+                    go_port(&b, port);
+                    if (b.data)
+                        ts_response_warn(resp, b.data);
+                    kr_buf_free(&b);
+                }
+                for (size_t o = 0; o < n; o++) {
+                    const port_seen *q = &seen[o];
+                    if (q->container_port != p->container_port ||
+                        strcmp(q->protocol, p->protocol) != 0)
+                        continue;
+                    bool a = !*p->host_ip, b = !*q->host_ip;
+                    if (strcmp(p->host_ip, q->host_ip) == 0 && p->host_port == q->host_port)
+                        warnf(resp, "%s: duplicate port definition with %s", p->field, q->field);
+                    else if (p->host_port == 0 || q->host_port == 0)
+                        warnf(resp, "%s: overlapping port definition with %s", p->field, q->field);
+                    else if (p->host_port == q->host_port && (a || b) && !(a && b))
+                        warnf(resp, "%s: dangerously ambiguous port definition with %s", p->field,
+                              q->field);
+                }
+                n++;
+            }
+        }
+    }
+    kr_free(seen);
+}
+
 /* warningsForPodSpecAndMeta on the pod metadata `md` and spec `spec`,
  * their paths prefixed with `at` ("" for a pod, "spec.template." for a
  * workload's template). */
@@ -267,6 +513,10 @@ static void warn_pod(const json_t *md, const json_t *spec, const char *at, ts_re
     for (size_t a = 0; a < KR_ARRAY_LEN(annotations); a++)
         if (json_object_get(notes, annotations[a][0]))
             warnf(resp, "%smetadata.annotations[%s]: %s", at, annotations[a][0], annotations[a][1]);
+    /* deprecated volume plugins; projected items sharing a service
+     * account token's path */
+    warn_volumes(spec, at, resp);
+    warn_token_paths(spec, at, resp);
     /* duplicate host alias addresses and pull secrets, and pull secrets
      * without a name */
     warn_duplicates(spec, at, "hostAliases", "ip", "duplicate ip", resp);
@@ -277,6 +527,11 @@ static void warn_pod(const json_t *md, const json_t *spec, const char *at, ts_re
         if (!name || !*name)
             warnf(resp, "%sspec.imagePullSecrets[%zu].name: invalid empty name \"\"", at, i);
     }
+    /* a fractional overhead */
+    char field[512];
+    snprintf(field, sizeof(field), "%sspec.overhead", at);
+    warn_fraction(json_object_get(spec, "overhead"), "memory", field, resp);
+    warn_fraction(json_object_get(spec, "overhead"), "ephemeral-storage", field, resp);
     /* seccomp annotations without the field, the pod's then each
      * container's (init, regular, ephemeral); a template's AppArmor
      * annotation of a container without a profile field, its own or the
@@ -306,8 +561,11 @@ static void warn_pod(const json_t *md, const json_t *spec, const char *at, ts_re
                       "\"appArmorProfile\" field instead",
                       at, key);
             kr_free(key);
+            snprintf(field, sizeof(field), "%sspec.%s[%zu]", at, lists[l], i);
+            warn_container(c, field, resp);
         }
     }
+    warn_ports(spec, at, resp);
     const json_t *grace = json_object_get(spec, "terminationGracePeriodSeconds");
     if (json_is_integer(grace) && json_integer_value(grace) < 0)
         warnf(resp,
