@@ -531,12 +531,20 @@ static int make_informer(kr_client_t *client, kr_gvr gvr, const char *ns, const 
 
 /* Warnings that a copy is not taken over, logged so far. */
 static _Atomic unsigned not_taken_over_warnings;
+/* The last placement warning logged, with its fields. */
+static char placement_warning[512];
+static pthread_mutex_t placement_warning_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void log_stderr(kr_log_level level, const char *module, const char *message, void *user)
 {
     (void)user;
     if (level == KR_LOG_WARN && strstr(message, "not taken over"))
         atomic_fetch_add(&not_taken_over_warnings, 1);
+    if (level == KR_LOG_WARN && strstr(message, "placement: ")) {
+        pthread_mutex_lock(&placement_warning_mu);
+        snprintf(placement_warning, sizeof(placement_warning), "%s", message);
+        pthread_mutex_unlock(&placement_warning_mu);
+    }
     if (getenv("KR_TEST_VERBOSE"))
         fprintf(stderr, "%s %s: %s\n", kr_log_level_name(level), module, message);
 }
@@ -2264,6 +2272,13 @@ START_TEST(the_controller_repairs_drift_from_events_and_keeps_lanes_apart)
     const char *text = json_string_value(json_object_get(json_array_get(events, 0), "message"));
     ck_assert_str_eq(text, "placement: no workload cluster named DC2 is configured");
     json_decref(events);
+    /* the log line names the object and its resource as fields, as the
+     * lanes' lines do */
+    pthread_mutex_lock(&placement_warning_mu);
+    ck_assert_str_eq(placement_warning,
+                     NSNAME "/typo: placement: no workload cluster named DC2 "
+                            "is configured key=" NSNAME "/typo resource=configmaps");
+    pthread_mutex_unlock(&placement_warning_mu);
     for (size_t r = 0; r < N_RES; r++)
         kr_controller_free(ctls[r]);
     world_down(&w);

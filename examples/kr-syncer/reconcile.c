@@ -1194,7 +1194,11 @@ static void warn_placement(syncer_t *s, syncer_resource *res, const char *ns, co
         return;
     char message[320];
     snprintf(message, sizeof(message), "no workload cluster named %s is configured", unknown);
-    kr_log(&s->logger, KR_LOG_WARN, "syncer", "%s/%s: placement: %s", ns, name, message);
+    char object[520];
+    snprintf(object, sizeof(object), "%s/%s", ns, name);
+    kr_log_field fields[] = {{"key", object}, {"resource", res->resource}};
+    kr_log_fields(&s->logger, KR_LOG_WARN, "syncer", fields, 2, "%s: placement: %s", object,
+                  message);
     syncer_warn_event(s, res, hub, "placement", message);
 }
 
