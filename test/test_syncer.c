@@ -531,6 +531,8 @@ static int make_informer(kr_client_t *client, kr_gvr gvr, const char *ns, const 
 
 /* Warnings that a copy is not taken over, logged so far. */
 static _Atomic unsigned not_taken_over_warnings;
+/* Lines at info level saying a copy is left to kr-sweeper, so far. */
+static _Atomic unsigned left_to_sweeper_infos;
 /* The last placement warning logged, with its fields. */
 static char placement_warning[512];
 static pthread_mutex_t placement_warning_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -540,6 +542,8 @@ static void log_stderr(kr_log_level level, const char *module, const char *messa
     (void)user;
     if (level == KR_LOG_WARN && strstr(message, "not taken over"))
         atomic_fetch_add(&not_taken_over_warnings, 1);
+    if (level == KR_LOG_INFO && strstr(message, "left to kr-sweeper"))
+        atomic_fetch_add(&left_to_sweeper_infos, 1);
     if (level == KR_LOG_WARN && strstr(message, "placement: ")) {
         pthread_mutex_lock(&placement_warning_mu);
         snprintf(placement_warning, sizeof(placement_warning), "%s", message);
@@ -1244,10 +1248,16 @@ START_TEST(a_copy_whose_hub_object_is_gone_is_deleted_only_when_made_here_lately
                                                            NULL),
                      0);
     json_decref(out);
+    atomic_store(&left_to_sweeper_infos, 0);
     converge(&w, 1u, false);
     json_t *kept = fetch(&w.dc[0], CM, "orphan");
     ck_assert_msg(kept != NULL, "a copy made elsewhere was deleted by the syncer");
     json_decref(kept);
+    /* said once, not at each look (each resync's) */
+    ck_assert_uint_eq(atomic_load(&left_to_sweeper_infos), 1);
+    converge(&w, 1u, false);
+    converge(&w, 1u, false);
+    ck_assert_uint_eq(atomic_load(&left_to_sweeper_infos), 1);
 
     /* the race: the copy is made, the hub write with the finalizer fails,
      * the hub object goes without it */

@@ -806,15 +806,37 @@ static void warn_placement(syncer_t *s, syncer_resource *res, const char *ns, co
  * restored from an old backup, a syncer pointed at the wrong hub) is left
  * to kr-sweeper, which deletes only after its grace period and with a cap
  * per run: the syncer never mass-deletes on the word of one list. */
+/* Whether the orphan `copy` (NULL: none, or no longer an orphan) in this
+ * lane is news: true the first time a copy of that uid is met. */
+static bool orphan_news(rctx *c, const json_t *copy)
+{
+    char key[700];
+    snprintf(key, sizeof(key), "%zu/%s/%s/%s", (size_t)(c->res - c->s->resources), c->req->cluster,
+             c->req->namespace_, c->req->name);
+    const char *uid = meta_string(copy, "uid");
+    pthread_mutex_lock(&c->s->pending_lock);
+    const char *told = json_string_value(json_object_get(c->s->orphans_told, key));
+    bool news = uid && (!told || strcmp(told, uid) != 0);
+    if (!uid)
+        json_object_del(c->s->orphans_told, key);
+    else if (news)
+        json_object_set_new(c->s->orphans_told, key, json_string(uid));
+    pthread_mutex_unlock(&c->s->pending_lock);
+    return news;
+}
+
 static step reconcile_orphan(rctx *c)
 {
     forget_write(c);
     if (c->ctl && c->cl == &c->s->clusters[0])
         warn_placement(c->s, c->res, c->req->namespace_, c->req->name, NULL);
-    if (!c->copy || !ours(c, c->copy))
+    if (!c->copy || !ours(c, c->copy)) {
+        orphan_news(c, NULL);
         return STEP_OK;
+    }
     if (!created_here_lately(c, c->copy)) {
-        log_key(c, KR_LOG_INFO,
+        /* said once per copy; each resync's look after that at debug */
+        log_key(c, orphan_news(c, c->copy) ? KR_LOG_INFO : KR_LOG_DEBUG,
                 "the hub object is gone but this copy was not made here lately: left to "
                 "kr-sweeper%s",
                 NULL);
@@ -1426,6 +1448,7 @@ int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
     s->created = json_object();
     s->created_prune_at = 1024;
     s->placement_warned = json_object();
+    s->orphans_told = json_object();
     s->hub_written = json_object();
     s->hub = cfg->hub;
     s->term = cfg->term;
@@ -1445,7 +1468,7 @@ int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
     s->cluster_names = calloc(cfg->n_clusters, sizeof(*s->cluster_names));
     if (!s->hub_name || !s->namespace_ || !s->resources || !s->clusters || !s->cluster_names ||
         !s->pending || !s->pending_due || !s->written || !s->hub_written || !s->created ||
-        !s->placement_warned) {
+        !s->placement_warned || !s->orphans_told) {
         syncer_free(s);
         return kr_error_set(err, KR_ENOMEM, "out of memory");
     }
@@ -1521,6 +1544,7 @@ void syncer_free(syncer_t *s)
     json_decref(s->written);
     json_decref(s->created);
     json_decref(s->placement_warned);
+    json_decref(s->orphans_told);
     json_decref(s->hub_written);
     pthread_mutex_destroy(&s->pending_lock);
     free(s);

@@ -256,6 +256,11 @@ struct syncer {
      * per version of the object; dropped when the placement is right or
      * the object goes) */
     json_t *placement_warned;
+    /* reconcile.c, under pending_lock: "resource/cluster/ns/name" -> the
+     * uid of a copy of ours whose hub object is gone, left to kr-sweeper:
+     * said at info level once, at debug at each look after (a resync);
+     * dropped when a look finds the copy gone */
+    json_t *orphans_told;
     /* status_batch.c, under pending_lock: "resource/ns/name" -> the hub
      * resourceVersion of our last write to that hub object, until a
      * reconcile found the hub cache holding it; pruned of what the hub
