@@ -106,8 +106,10 @@ struct kr_manager {
     bool lead_started_pending; /* the elector said "started leading" */
     bool lead_lost_pending; /* ... and later "stopped leading" */
     kr_controller_t **controllers;
+    bool *controller_unelected; /* per controller: runs without leadership */
     size_t n_controllers;
-    bool controllers_started;
+    bool controllers_started; /* the leader-only ones */
+    bool unelected_started; /* those that run without leadership */
     struct runnable *runnables;
     size_t n_runnables;
     struct ready_check *checks;
@@ -172,6 +174,7 @@ struct ready_view {
     enum run_state state;
     bool leading;
     kr_controller_t **controllers;
+    bool *controller_unelected;
     size_t n_controllers;
     struct ready_check *checks;
     size_t n_checks;
@@ -190,12 +193,16 @@ static int ready_view_take(kr_manager_t *m, struct ready_view *v)
     v->n_checks = m->n_checks;
     v->n_informers = m->n_informers;
     v->controllers = kr_calloc(v->n_controllers + 1, sizeof(kr_controller_t *));
+    v->controller_unelected = kr_calloc(v->n_controllers + 1, sizeof(bool));
     v->checks = kr_calloc(v->n_checks + 1, sizeof(*v->checks));
     v->informers = kr_calloc(v->n_informers + 1, sizeof(kr_informer_t *));
     v->informer_clusters = kr_calloc(v->n_informers + 1, sizeof(long));
-    bool ok = v->controllers && v->checks && v->informers && v->informer_clusters;
-    if (ok && v->n_controllers)
+    bool ok = v->controllers && v->controller_unelected && v->checks && v->informers &&
+              v->informer_clusters;
+    if (ok && v->n_controllers) {
         memcpy(v->controllers, m->controllers, v->n_controllers * sizeof(kr_controller_t *));
+        memcpy(v->controller_unelected, m->controller_unelected, v->n_controllers * sizeof(bool));
+    }
     if (ok && v->n_checks)
         memcpy(v->checks, m->checks, v->n_checks * sizeof(*v->checks));
     if (ok && v->n_informers) {
@@ -209,6 +216,7 @@ static int ready_view_take(kr_manager_t *m, struct ready_view *v)
 static void ready_view_free(struct ready_view *v)
 {
     kr_free(v->controllers);
+    kr_free(v->controller_unelected);
     kr_free(v->checks);
     kr_free(v->informers);
     kr_free(v->informer_clusters);
@@ -284,7 +292,11 @@ static void readyz(const kr_http_request_t *req, kr_http_response_t *resp, void 
         else
             kr_buf_printf(&b, "[+]leader ok: standby, the leader is \"%s\"\n", holder);
     }
-    for (size_t i = 0; v.leading && i < v.n_controllers; i++) {
+    /* the leader-only controllers while leading; those that run without
+     * leadership on every replica */
+    for (size_t i = 0; i < v.n_controllers; i++) {
+        if (!v.leading && !v.controller_unelected[i])
+            continue;
         if (kr_controller_ready(v.controllers[i])) {
             kr_buf_printf(&b, "[+]controller %s ok\n", kr_controller_name(v.controllers[i]));
         } else {
@@ -832,23 +844,74 @@ static void stop_runnables(kr_manager_t *m, bool leader_only)
     }
 }
 
-/* The controllers, copied under the lock (new; kr_free), with *n set and
- * controllers_started set to `started`. NULL when there are none or out
- * of memory (then *n is 0). */
-static kr_controller_t **controllers_take(kr_manager_t *m, bool started, size_t *n,
-                                          bool *was_started)
+/* The controllers of one group (the leader-only ones, or those that run
+ * without leadership: `unelected`), copied under the lock (new; kr_free),
+ * with *n set and the group's started flag set to `started`. NULL when
+ * there are none or out of memory (then *n is 0; *oom tells). */
+static kr_controller_t **controllers_take(kr_manager_t *m, bool unelected, bool started, size_t *n,
+                                          bool *was_started, bool *oom)
 {
     pthread_mutex_lock(&m->lock);
-    *was_started = m->controllers_started;
-    m->controllers_started = started;
-    *n = m->n_controllers;
-    kr_controller_t **copy = *n ? kr_calloc(*n, sizeof(kr_controller_t *)) : NULL;
-    if (copy)
-        memcpy(copy, m->controllers, *n * sizeof(kr_controller_t *));
-    else
-        *n = 0;
+    bool *flag = unelected ? &m->unelected_started : &m->controllers_started;
+    *was_started = *flag;
+    *flag = started;
+    *n = 0;
+    *oom = false;
+    kr_controller_t **copy =
+        m->n_controllers ? kr_calloc(m->n_controllers, sizeof(kr_controller_t *)) : NULL;
+    for (size_t i = 0; copy && i < m->n_controllers; i++)
+        if (m->controller_unelected[i] == unelected)
+            copy[(*n)++] = m->controllers[i];
+    *oom = m->n_controllers && !copy;
     pthread_mutex_unlock(&m->lock);
     return copy;
+}
+
+/* Start the controllers of one group; the first failure's code.
+ * [main thread] */
+static int controllers_start(kr_manager_t *m, bool unelected)
+{
+    size_t n;
+    bool was_started, oom;
+    kr_controller_t **ctls = controllers_take(m, unelected, true, &n, &was_started, &oom);
+    if (oom)
+        return KR_ENOMEM;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        kr_error_t err = {0};
+        if (kr_controller_start(ctls[i], &err) != 0) {
+            /* the controller's errors name it */
+            kr_log(&m->logger, KR_LOG_ERROR, "manager", "%s", err.message);
+            rc = err.code ? err.code : KR_EIO;
+        }
+    }
+    kr_free(ctls);
+    return rc;
+}
+
+/* Cut the controllers of one group off: no new reconcile in any of them
+ * from now on. Returns those to wait for (new; NULL entries for those
+ * stopped already), *n set. [main thread] */
+static kr_controller_t **controllers_cut(kr_manager_t *m, bool unelected, size_t *n)
+{
+    bool was_started, oom;
+    kr_controller_t **ctls = controllers_take(m, unelected, false, n, &was_started, &oom);
+    for (size_t i = *n; i-- > 0;)
+        if (!was_started || !kr_controller_stop_begin(ctls[i]))
+            ctls[i] = NULL; /* stopped already: nothing to wait for */
+    return ctls;
+}
+
+/* Wait for controllers cut off (controllers_cut), all from `since`, and
+ * free the list. [main thread] */
+static void controllers_wait(kr_manager_t *m, kr_controller_t **ctls, size_t n, int64_t since)
+{
+    for (size_t i = n; i-- > 0;) {
+        kr_error_t err = {0};
+        if (ctls[i] && kr_controller_stop_wait(ctls[i], since, &err) != 0)
+            kr_log(&m->logger, KR_LOG_WARN, "manager", "%s", err.message);
+    }
+    kr_free(ctls);
 }
 
 /* Start the leader-only parts: the controllers, then the leader-only
@@ -864,44 +927,27 @@ static int lead_start(kr_manager_t *m)
     pthread_mutex_unlock(&m->lock);
     if (gone)
         return 0;
-    size_t n;
-    bool was_started;
-    kr_controller_t **ctls = controllers_take(m, true, &n, &was_started);
-    if (m->n_controllers > 0 && !ctls)
-        return KR_ENOMEM;
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        kr_error_t err = {0};
-        if (kr_controller_start(ctls[i], &err) != 0) {
-            /* the controller's errors name it */
-            kr_log(&m->logger, KR_LOG_ERROR, "manager", "%s", err.message);
-            rc = err.code ? err.code : KR_EIO;
-        }
-    }
-    kr_free(ctls);
+    int rc = controllers_start(m, false);
     return rc != 0 ? rc : start_runnables(m, true);
 }
 
-/* Stop the leader-only parts, controllers first: every controller is cut
- * off (no new reconcile anywhere) before any is waited on, and all wait
- * from the same moment, so that one slow reconcile neither lets the other
- * controllers go on working nor adds up with another's. [main thread] */
-static void lead_stop(kr_manager_t *m)
+/* Stop the leader-only parts, controllers first, and cut off those that
+ * run without leadership at the same moment: every controller is cut off
+ * (no new reconcile anywhere) before any is waited on, and all wait from
+ * the same moment, so that one slow reconcile neither lets the other
+ * controllers go on working nor adds up with another's. The leader-only
+ * ones are waited on here; the others are left in *unelected (n_unelected)
+ * for the caller to wait on once the Lease is no longer needed, since
+ * nothing of theirs is guarded by it. [main thread] */
+static void lead_stop(kr_manager_t *m, kr_controller_t ***unelected, size_t *n_unelected,
+                      int64_t *since)
 {
     atomic_store(&m->leading, false);
     size_t n;
-    bool was_started;
-    kr_controller_t **ctls = controllers_take(m, false, &n, &was_started);
-    for (size_t i = n; i-- > 0;)
-        if (!was_started || !kr_controller_stop_begin(ctls[i]))
-            ctls[i] = NULL; /* stopped already: nothing to wait for */
-    int64_t since = kr_clock_monotonic_ns();
-    for (size_t i = n; i-- > 0;) {
-        kr_error_t err = {0};
-        if (ctls[i] && kr_controller_stop_wait(ctls[i], since, &err) != 0)
-            kr_log(&m->logger, KR_LOG_WARN, "manager", "%s", err.message);
-    }
-    kr_free(ctls);
+    kr_controller_t **ctls = controllers_cut(m, false, &n);
+    *unelected = controllers_cut(m, true, n_unelected);
+    *since = kr_clock_monotonic_ns();
+    controllers_wait(m, ctls, n, *since);
     stop_runnables(m, true);
 }
 
@@ -909,9 +955,11 @@ static void lead_stop(kr_manager_t *m)
  * NULL (m->lock held). */
 static kr_controller_t *failed_controller(kr_manager_t *m)
 {
-    for (size_t i = 0; m->controllers_started && i < m->n_controllers; i++)
-        if (kr_controller_failed(m->controllers[i]))
+    for (size_t i = 0; i < m->n_controllers; i++) {
+        bool started = m->controller_unelected[i] ? m->unelected_started : m->controllers_started;
+        if (started && kr_controller_failed(m->controllers[i]))
             return m->controllers[i];
+    }
     return NULL;
 }
 
@@ -927,7 +975,8 @@ static bool wait_event(kr_manager_t *m, bool *lead_now, bool *lost)
         /* a controller gives up on its caches without a word: look */
         struct timespec deadline;
         kr_deadline_after_ms(&deadline, FAILED_POLL_MS);
-        kr_cond_wait(&m->changed, &m->lock, m->controllers_started ? &deadline : NULL);
+        kr_cond_wait(&m->changed, &m->lock,
+                     m->controllers_started || m->unelected_started ? &deadline : NULL);
     }
     bool go_on = true;
     if (m->stop_requested) {
@@ -966,6 +1015,10 @@ static int start_all(kr_manager_t *m, kr_error_t *err)
     if (m->http)
         kr_log(&m->logger, KR_LOG_INFO, "manager", "serving /healthz, /readyz, /metrics on %s",
                kr_http_server_address(m->http));
+    /* what runs without leadership: on every replica, from now until the
+     * stop, whoever leads */
+    if ((rc = controllers_start(m, true)) != 0)
+        return kr_error_set(err, rc, "a controller that runs without leadership failed to start");
     if ((rc = start_runnables(m, false)) != 0)
         return kr_error_set(err, rc, "a runnable failed to start");
     if (m->leader)
@@ -1017,7 +1070,10 @@ int kr_manager_run(kr_manager_t *m)
     kr_log(&m->logger, KR_LOG_INFO, "manager", "stopping");
     /* The Lease goes last: nothing guarded by it may run once another
      * replica can take over. */
-    lead_stop(m);
+    kr_controller_t **unelected;
+    size_t n_unelected;
+    int64_t since;
+    lead_stop(m, &unelected, &n_unelected, &since);
     lease_unneeded(m);
     pthread_mutex_lock(&m->lock);
     lost = lost || m->lost_in_stop;
@@ -1029,6 +1085,9 @@ int kr_manager_run(kr_manager_t *m)
         if (kr_leader_stop(m->leader, 0, &lerr) != 0)
             kr_log(&m->logger, KR_LOG_WARN, "manager", "stopping the election: %s", lerr.message);
     }
+    /* then what ran without leadership, controllers (cut off with the
+     * others, waited on from the same moment) before runnables */
+    controllers_wait(m, unelected, n_unelected, since);
     stop_runnables(m, false);
     stop_informers(m);
     /* what the controllers said last reaches the hub (or is given up on) */
@@ -1058,6 +1117,7 @@ void kr_manager_free(kr_manager_t *m)
     for (size_t i = 0; i < m->n_controllers; i++)
         kr_controller_free(m->controllers[i]);
     kr_free(m->controllers);
+    kr_free(m->controller_unelected);
     kr_leader_free(m->leader);
     kr_client_free(m->leader_client);
     kr_informer_factory_free(m->factory);
@@ -1232,8 +1292,21 @@ int kr_manager_informer_selected(kr_manager_t *m, kr_client_t *client, kr_gvr re
 int kr_manager_add_controller(kr_manager_t *m, const kr_controller_opts *opts,
                               kr_controller_t **out, kr_error_t *err)
 {
+    return kr_manager_add_controller_with(m, opts, NULL, out, err);
+}
+
+int kr_manager_add_controller_with(kr_manager_t *m, const kr_controller_opts *opts,
+                                   const kr_manager_controller_opts *mopts, kr_controller_t **out,
+                                   kr_error_t *err)
+{
     if (!m || !opts || !out)
         return kr_error_set(err, KR_EINVAL, "kr_manager_add_controller: NULL argument");
+    if (mopts && mopts->version > KR_MANAGER_CONTROLLER_OPTS_VERSION)
+        return kr_error_set(err, KR_EINVAL,
+                            "kr_manager_add_controller: manager controller options version %u "
+                            "unknown",
+                            mopts->version);
+    bool unelected = mopts && mopts->no_leader_election;
     /* a caller built against version 1 passed a shorter struct */
     kr_controller_opts co;
     memset(&co, 0, sizeof(co));
@@ -1249,17 +1322,22 @@ int kr_manager_add_controller(kr_manager_t *m, const kr_controller_opts *opts,
     if (rc != 0)
         return rc;
     pthread_mutex_lock(&m->lock);
-    bool start_now = m->controllers_started;
+    bool start_now = unelected ? m->unelected_started : m->controllers_started;
     rc = grow((void **)&m->controllers, m->n_controllers, sizeof(kr_controller_t *));
     if (rc == 0)
+        rc = grow((void **)&m->controller_unelected, m->n_controllers, sizeof(bool));
+    if (rc == 0) {
+        m->controller_unelected[m->n_controllers] = unelected;
         m->controllers[m->n_controllers++] = ctl;
+    }
     pthread_mutex_unlock(&m->lock);
     if (rc != 0) {
         kr_controller_free(ctl);
         return kr_error_set(err, KR_ENOMEM, "out of memory");
     }
     *out = ctl;
-    /* Added while leading: it starts at once, as with controller-runtime. */
+    /* Added while leading (or, without leadership, while running): it
+     * starts at once, as with controller-runtime. */
     return start_now ? kr_controller_start(ctl, err) : 0;
 }
 

@@ -1827,6 +1827,155 @@ static void steal_lease(struct server *s)
     json_decref(lease);
 }
 
+/* ---- controllers that run without leadership ------------------------------------ */
+
+#define STANDBY_LEASE_PATH "/apis/coordination.k8s.io/v1/namespaces/team-a/leases/kr-test-standby"
+
+/* Counts its reconciles (user: an atomic_long) and looks again soon. */
+static kr_reconcile_result counting_reconcile(kr_controller_t *ctl, const kr_reconcile_request *req,
+                                              uint64_t *requeue_after_ms, kr_error_t *err,
+                                              void *user)
+{
+    (void)ctl;
+    (void)req;
+    (void)err;
+    atomic_fetch_add((atomic_long *)user, 1);
+    *requeue_after_ms = 20;
+    return KR_RECONCILE_REQUEUE_AFTER;
+}
+
+static kr_controller_t *counting_controller(struct running *r, const char *name, atomic_long *count,
+                                            bool unelected)
+{
+    kr_error_t err = {0};
+    kr_informer_t *inf;
+    ck_assert_int_eq(kr_manager_informer(r->m, kr_manager_hub(r->m), KR_GVR("", "v1", "configmaps"),
+                                         "team-a", NULL, &inf, &err),
+                     0);
+    kr_controller_opts co = KR_CONTROLLER_OPTS_INIT;
+    co.name = name;
+    co.reconcile = counting_reconcile;
+    co.user = count;
+    kr_manager_controller_opts mco = KR_MANAGER_CONTROLLER_OPTS_INIT;
+    mco.no_leader_election = unelected;
+    kr_controller_t *ctl;
+    ck_assert_msg(kr_manager_add_controller_with(r->m, &co, &mco, &ctl, &err) == 0, "%s",
+                  err.message);
+    kr_controller_source src = KR_CONTROLLER_SOURCE_INIT;
+    src.informer = inf;
+    ck_assert_msg(kr_controller_watch(ctl, &src, &err) == 0, "%s", err.message);
+    return ctl;
+}
+
+static void wait_count(atomic_long *count, long at_least, const char *what)
+{
+    int64_t until = now_ms() + 20000;
+    while (atomic_load(count) < at_least && now_ms() < until) {
+        struct timespec ts = {0, 5 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    ck_assert_msg(atomic_load(count) >= at_least, "%s: %ld reconciles, want %ld", what,
+                  atomic_load(count), at_least);
+}
+
+/* A controller added with no_leader_election runs on a standby replica
+ * (also one added while it runs), is named in its /readyz, and goes on,
+ * never restarted, once the replica leads; the leader-only one waits for
+ * the Lease. */
+START_TEST(a_controller_without_leader_election_runs_on_a_standby)
+{
+    struct server s;
+    server_start(&s);
+    kr_error_t err = {0};
+    /* another replica holds the Lease, for an hour */
+    static const char lease[] =
+        "{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\",\"metadata\":{"
+        "\"name\":\"kr-test-standby\",\"namespace\":\"team-a\"},\"spec\":{"
+        "\"holderIdentity\":\"other\",\"leaseDurationSeconds\":3600,\"leaseTransitions\":1}}";
+    ck_assert_msg(kr_testserver_load(s.ts, lease, strlen(lease), &err) == 0, "%s", err.message);
+    char *argv[] = {"p",
+                    "--kubeconfig",
+                    s.kubeconfig,
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--leader-elect",
+                    "--lease-name",
+                    "kr-test-standby",
+                    "--leader-elect-retry-period=100ms",
+                    NULL};
+    static const kr_manager_program prog = {.name = "kr-test-manager"};
+    struct running r = {0};
+    ck_assert_msg(manager_from_args(&prog, 9, argv, &r.cfg, &r.m, &err) == 0, "%s", err.message);
+    static atomic_long local_n, elected_n, late_n;
+    atomic_store(&local_n, 0);
+    atomic_store(&elected_n, 0);
+    atomic_store(&late_n, 0);
+    kr_controller_t *local = counting_controller(&r, "local", &local_n, true);
+    counting_controller(&r, "elected", &elected_n, false);
+    /* a version the manager does not know is refused */
+    kr_manager_controller_opts future = {.version = KR_MANAGER_CONTROLLER_OPTS_VERSION + 1};
+    kr_controller_opts co = KR_CONTROLLER_OPTS_INIT;
+    co.name = "future";
+    co.reconcile = counting_reconcile;
+    kr_controller_t *none = NULL;
+    ck_assert_int_eq(kr_manager_add_controller_with(r.m, &co, &future, &none, &err), KR_EINVAL);
+    ck_assert_ptr_null(none);
+    manager_start(&r);
+    wait_count(&local_n, 3, "local, on a standby");
+    ck_assert(!kr_manager_leading(r.m));
+    ck_assert_int_eq(atomic_load(&elected_n), 0);
+    const char *base = kr_manager_listen_address(r.m);
+    struct reply x = wait_status(base, "/readyz", 200);
+    ck_assert_msg(strstr(x.body, "[+]leader ok: standby, the leader is \"other\"\n") &&
+                      strstr(x.body, "[+]controller local ok\n") &&
+                      !strstr(x.body, "controller elected"),
+                  "%s", x.body);
+    free(x.body);
+    /* one added while standing by starts at once */
+    counting_controller(&r, "late", &late_n, true);
+    wait_count(&late_n, 1, "late, added on a standby");
+    ck_assert_int_eq(atomic_load(&elected_n), 0);
+    /* the other replica lets go: this one leads, and the leader-only
+     * controller starts; the others go on */
+    tc_response tr;
+    tc_json(kr_testserver_url(s.ts), "GET", STANDBY_LEASE_PATH, NULL, &tr);
+    ck_assert_msg(tr.status == 200, "%ld %s", tr.status, tr.body);
+    json_t *held = json_incref(tr.json);
+    tc_free(&tr);
+    json_object_set_new(json_object_get(held, "spec"), "holderIdentity", json_string(""));
+    char *body = json_dumps(held, JSON_COMPACT);
+    json_decref(held);
+    tc_json(kr_testserver_url(s.ts), "PUT", STANDBY_LEASE_PATH, body, &tr);
+    ck_assert_msg(tr.status == 200, "%ld %s", tr.status, tr.body);
+    tc_free(&tr);
+    free(body);
+    wait_count(&elected_n, 1, "elected, once leading");
+    ck_assert(kr_manager_leading(r.m));
+    long before = atomic_load(&local_n);
+    wait_count(&local_n, before + 3, "local, once leading");
+    ck_assert(kr_controller_ready(local));
+    x = wait_readyz_with(base, "[+]controller elected ok\n");
+    ck_assert_msg(strstr(x.body, "[+]leader ok: leading\n") &&
+                      strstr(x.body, "[+]controller local ok\n") &&
+                      strstr(x.body, "[+]controller late ok\n") &&
+                      strstr(x.body, "[+]controller elected ok\n"),
+                  "%s", x.body);
+    free(x.body);
+    /* a stop stops them all: nothing reconciles afterwards */
+    kr_manager_stop(r.m, 0);
+    pthread_join(r.thread, NULL);
+    r.started = false;
+    ck_assert_int_eq(r.code, 0);
+    ck_assert(!kr_controller_ready(local));
+    long after = atomic_load(&local_n);
+    struct timespec watch = {0, 100 * 1000000};
+    nanosleep(&watch, NULL);
+    ck_assert_int_eq(atomic_load(&local_n), after);
+    ck_assert_int_eq(manager_finish(&r), 0);
+    server_stop(&s);
+}
+END_TEST
+
 START_TEST(lost_leadership_stops_the_program_with_status_1)
 {
     struct server s;
@@ -2044,6 +2193,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, the_stop_cuts_every_controller_off_before_waiting_on_any);
     tcase_add_test(tc, the_default_rate_limit_is_20_qps_burst_30);
     tcase_add_test(tc, the_access_guard_asks_the_hubs_rbac_for_each_path);
+    tcase_add_test(tc, a_controller_without_leader_election_runs_on_a_standby);
     suite_add_tcase(s, tc);
     tc = tcase_create("program");
     tcase_set_timeout(tc, 120);

@@ -382,12 +382,12 @@ typedef struct kr_manager_opts {
 KR_API int kr_manager_new(const kr_manager_opts *opts, kr_manager_t **out, kr_error_t *err);
 
 /* Run until SIGINT/SIGTERM, kr_manager_stop, or lost leadership: start the
- * informers, the non-leader runnables, leader election (or, without it, the
- * leader-only parts at once) and serve HTTP. Then stop gracefully:
- * controllers and runnables stopped within shutdown_timeout_ms, informers
- * stopped, the Lease released last. Returns the process exit code: 0 after
- * a signal or kr_manager_stop, 1 after lost leadership or a failed start
- * (logged).
+ * informers, the controllers without leader election, the non-leader
+ * runnables, leader election (or, without it, the leader-only parts at
+ * once) and serve HTTP. Then stop gracefully: every controller cut off,
+ * the leader-only controllers and runnables stopped, then the others,
+ * within shutdown_timeout_ms, informers stopped, the Lease released last. Returns the process exit
+ * code: 0 after a signal or kr_manager_stop, 1 after lost leadership or a failed start (logged).
  * Three cases end the process instead of returning (kr_manager_free never
  * runs; a program that must flush something does it in a runnable's stop):
  * a second signal (status 130); a stop after a signal still unfinished
@@ -463,9 +463,42 @@ KR_API int kr_manager_informer_selected(kr_manager_t *m, kr_client_t *client, kr
  * logger and shutdown_timeout_ms filled in where `opts` leaves them zero
  * (the clock stays the controller's own default); started when
  * this replica leads (at once without leader election), stopped before the
- * Lease is released. *out is borrowed (freed by the manager). */
+ * Lease is released (kr_manager_add_controller_with: one that runs
+ * without leadership). *out is borrowed (freed by the manager). */
 KR_API int kr_manager_add_controller(kr_manager_t *m, const kr_controller_opts *opts,
                                      kr_controller_t **out, kr_error_t *err);
+
+#define KR_MANAGER_CONTROLLER_OPTS_VERSION 1
+/* clang-format off */
+#define KR_MANAGER_CONTROLLER_OPTS_INIT {.version = KR_MANAGER_CONTROLLER_OPTS_VERSION}
+/* clang-format on */
+
+/* How the manager runs one controller; zero means the default. */
+typedef struct kr_manager_controller_opts {
+    unsigned version; /* KR_MANAGER_CONTROLLER_OPTS_VERSION (0 is taken as 1) */
+    /* Run on every replica, leading or not (controller-runtime's
+     * NeedLeaderElection() returning false): for a controller that only
+     * keeps local state (a cache of its own, what this replica serves).
+     * Started with the manager, after the informers and before the
+     * non-leader runnables and the election; never restarted when this
+     * replica starts or stops leading; cut off at the stop together with
+     * the leader-only controllers (no new reconcile anywhere from then on)
+     * but waited on only once the leader-only parts have stopped, from the
+     * same moment, before the non-leader runnables, the informers and the
+     * Lease's release. Its reconciles never hold the lost-leadership
+     * watchdog. It must write nothing another replica's leader writes.
+     * /readyz names it on every replica. */
+    bool no_leader_election;
+} kr_manager_controller_opts;
+
+/* kr_manager_add_controller with the manager's options for it (`mopts`
+ * may be NULL: the defaults, as kr_manager_add_controller). Added while
+ * the manager runs, a controller that runs without leadership starts at
+ * once. Errors: as kr_manager_add_controller; KR_EINVAL (an unknown
+ * `mopts` version). */
+KR_API int kr_manager_add_controller_with(kr_manager_t *m, const kr_controller_opts *opts,
+                                          const kr_manager_controller_opts *mopts,
+                                          kr_controller_t **out, kr_error_t *err);
 
 /* A runnable (see kr_manager_start_cb). `leader_only`: run only while
  * leading. Before kr_manager_run. Errors: KR_ENOMEM, KR_ESTATE (running). */
