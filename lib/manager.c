@@ -1264,10 +1264,26 @@ int kr_manager_informer_selected(kr_manager_t *m, kr_client_t *client, kr_gvr re
                                  const char *namespace_, const char *label_selector,
                                  const char *field_selector, kr_informer_t **out, kr_error_t *err)
 {
+    kr_manager_informer_opts io = KR_MANAGER_INFORMER_OPTS_INIT;
+    io.label_selector = label_selector;
+    io.field_selector = field_selector;
+    return kr_manager_informer_with(m, client, resource, namespace_, &io, out, err);
+}
+
+int kr_manager_informer_with(kr_manager_t *m, kr_client_t *client, kr_gvr resource,
+                             const char *namespace_, const kr_manager_informer_opts *opts,
+                             kr_informer_t **out, kr_error_t *err)
+{
     if (!m || !client || !out)
         return kr_error_set(err, KR_EINVAL, "kr_manager_informer: NULL argument");
-    int rc = kr_informer_factory_get(m->factory, client, resource, namespace_, label_selector,
-                                     field_selector, out, err);
+    if (opts && opts->version > KR_MANAGER_INFORMER_OPTS_VERSION)
+        return kr_error_set(err, KR_EINVAL, "kr_manager_informer: options version %u unknown",
+                            opts->version);
+    kr_manager_informer_opts io = KR_MANAGER_INFORMER_OPTS_INIT;
+    if (opts)
+        io = *opts;
+    int rc = kr_informer_factory_get_with(m->factory, client, resource, namespace_,
+                                          io.label_selector, io.field_selector, io.store, out, err);
     if (rc != 0)
         return rc;
     long cluster = -1;

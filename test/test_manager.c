@@ -1827,6 +1827,121 @@ static void steal_lease(struct server *s)
     json_decref(lease);
 }
 
+/* ---- an informer's own store options --------------------------------------------- */
+
+/* Marks every cached object with an annotation (user: its value). */
+static int mark_transform(json_t *obj, json_t **out, void *user)
+{
+    json_t *meta = json_object_get(obj, "metadata");
+    json_t *ann = json_object_get(meta, "annotations");
+    if (!json_is_object(ann)) {
+        ann = json_object();
+        json_object_set_new(meta, "annotations", ann);
+    }
+    json_object_set_new(ann, "test/marked", json_string(user));
+    *out = obj;
+    return 0;
+}
+
+static const char *marked(kr_informer_t *inf)
+{
+    json_t *cm = kr_store_get_by_name(kr_informer_store(inf), "team-a", "cm1");
+    ck_assert_ptr_nonnull(cm);
+    const char *v = json_string_value(json_object_get(
+        json_object_get(json_object_get(cm, "metadata"), "annotations"), "test/marked"));
+    static char copy[64];
+    snprintf(copy, sizeof(copy), "%s", v ? v : "");
+    json_decref(cm);
+    return copy;
+}
+
+/* One informer's cache made with options of its own; the same scope asked
+ * for again with other options is refused, naming the option; the same
+ * options spelt otherwise are not a conflict. */
+START_TEST(an_informer_takes_store_options_of_its_own)
+{
+    struct server s;
+    server_start(&s);
+    struct running r;
+    manager_make(&r, false, s.kubeconfig, 0);
+    kr_error_t err = {0};
+    kr_gvr cms = KR_GVR("", "v1", "configmaps");
+    kr_client_t *hub = kr_manager_hub(r.m);
+    static char mark[] = "own";
+    const char *fields[] = {"/data", "/metadata/annotations"};
+    kr_store_opts so = KR_STORE_OPTS_INIT;
+    so.representation = KR_STORE_TREES;
+    so.keep_fields = fields;
+    so.n_keep_fields = 2;
+    so.transform = mark_transform;
+    so.transform_user = mark;
+    kr_manager_informer_opts io = KR_MANAGER_INFORMER_OPTS_INIT;
+    io.label_selector = "";
+    io.store = &so;
+    kr_informer_t *own, *again, *plain, *other;
+    ck_assert_msg(kr_manager_informer_with(r.m, hub, cms, "team-a", &io, &own, &err) == 0, "%s",
+                  err.message);
+    /* the same options, the fields in another order, another copy */
+    const char *reordered[] = {"/metadata/annotations", "/data"};
+    kr_store_opts same = so;
+    same.keep_fields = reordered;
+    io.store = &same;
+    ck_assert_msg(kr_manager_informer_with(r.m, hub, cms, "team-a", &io, &again, &err) == 0, "%s",
+                  err.message);
+    ck_assert_ptr_eq(own, again);
+    ck_assert_msg(kr_informer_factory_get_with(kr_manager_informers(r.m), hub, cms, "team-a", "",
+                                               NULL, &so, &again, &err) == 0,
+                  "%s", err.message);
+    ck_assert_ptr_eq(own, again);
+    /* other fields kept: refused */
+    kr_store_opts fewer = so;
+    fewer.n_keep_fields = 1;
+    io.store = &fewer;
+    again = NULL;
+    ck_assert_int_eq(kr_manager_informer_with(r.m, hub, cms, "team-a", &io, &again, &err),
+                     KR_EINVAL);
+    ck_assert_ptr_null(again);
+    ck_assert_msg(strstr(err.message, "v1/configmaps ns=team-a labels=") &&
+                      strstr(err.message, "(keep_fields)"),
+                  "%s", err.message);
+    /* another transform user: refused */
+    static char mark2[] = "other";
+    kr_store_opts user2 = so;
+    user2.transform_user = mark2;
+    io.store = &user2;
+    ck_assert_int_eq(kr_manager_informer_with(r.m, hub, cms, "team-a", &io, &again, &err),
+                     KR_EINVAL);
+    ck_assert_msg(strstr(err.message, "(transform)"), "%s", err.message);
+    /* the manager's options, asked for plainly: refused too */
+    ck_assert_int_eq(kr_manager_informer(r.m, hub, cms, "team-a", "", &again, &err), KR_EINVAL);
+    ck_assert_msg(strstr(err.message, "(representation)"), "%s", err.message);
+    /* a version not known yet */
+    kr_manager_informer_opts future = {.version = KR_MANAGER_INFORMER_OPTS_VERSION + 1};
+    ck_assert_int_eq(kr_manager_informer_with(r.m, hub, cms, "team-a", &future, &again, &err),
+                     KR_EINVAL);
+    /* another scope: the manager's options, a cache of its own */
+    ck_assert_int_eq(kr_manager_informer(r.m, hub, cms, "", NULL, &plain, &err), 0);
+    ck_assert_ptr_ne(plain, own);
+    /* ... which the default spelt out does not conflict with */
+    kr_store_opts defaults = KR_STORE_OPTS_INIT;
+    defaults.representation = KR_STORE_COMPACT;
+    defaults.tree_cache = 256;
+    io.store = &defaults;
+    io.label_selector = NULL;
+    ck_assert_msg(kr_manager_informer_with(r.m, hub, cms, "", &io, &other, &err) == 0, "%s",
+                  err.message);
+    ck_assert_ptr_eq(other, plain);
+    manager_start(&r);
+    struct reply x = wait_readyz_with(kr_manager_listen_address(r.m), "[+]informers ok (2 synced)");
+    ck_assert_msg(x.status == 200, "%s", x.body);
+    free(x.body);
+    ck_assert_str_eq(marked(own), "own");
+    ck_assert_str_eq(marked(plain), "");
+    ck_assert_int_eq(manager_finish(&r), 0);
+    server_stop(&s);
+}
+END_TEST
+
 /* ---- controllers that run without leadership ------------------------------------ */
 
 #define STANDBY_LEASE_PATH "/apis/coordination.k8s.io/v1/namespaces/team-a/leases/kr-test-standby"
@@ -2194,6 +2309,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, the_default_rate_limit_is_20_qps_burst_30);
     tcase_add_test(tc, the_access_guard_asks_the_hubs_rbac_for_each_path);
     tcase_add_test(tc, a_controller_without_leader_election_runs_on_a_standby);
+    tcase_add_test(tc, an_informer_takes_store_options_of_its_own);
     suite_add_tcase(s, tc);
     tc = tcase_create("program");
     tcase_set_timeout(tc, 120);

@@ -225,13 +225,32 @@ KR_API int kr_informer_factory_new(const kr_informer_factory_opts *opts,
 KR_API void kr_informer_factory_free(kr_informer_factory_t *f);
 
 /* The shared informer for this scope, created on first request (and
- * started at once when the factory has been started). *out is borrowed:
- * it lives as long as the factory. Errors: as kr_informer_new.
+ * started at once when the factory has been started), its cache made with
+ * the factory's store options. *out is borrowed: it lives as long as the
+ * factory. Errors: as kr_informer_new; KR_EINVAL when the scope's
+ * informer was made with other store options (kr_informer_factory_get_with).
  * [any thread] */
 KR_API int kr_informer_factory_get(kr_informer_factory_t *f, kr_client_t *client, kr_gvr resource,
                                    const char *namespace_, const char *label_selector,
                                    const char *field_selector, kr_informer_t **out,
                                    kr_error_t *err);
+
+/* kr_informer_factory_get with store options of its own for this scope
+ * (representation, keep_fields, transform...: as kr_informer_opts.store;
+ * borrowed for the call, copied; NULL: the factory's). One scope has one
+ * cache: a later request for it, here or by kr_informer_factory_get, with
+ * options that would make another cache (another representation or tree
+ * cache, keep_managed_fields, keep_fields as a set, transform or its user)
+ * is refused, KR_EINVAL with a message naming the scope and the option,
+ * as controller-runtime's cache refuses conflicting per-object options;
+ * the same options spelt differently (the defaults given or left zero,
+ * keep_fields in another order) are not a conflict. Errors: as
+ * kr_informer_factory_get. [any thread] */
+KR_API int kr_informer_factory_get_with(kr_informer_factory_t *f, kr_client_t *client,
+                                        kr_gvr resource, const char *namespace_,
+                                        const char *label_selector, const char *field_selector,
+                                        const kr_store_opts *store, kr_informer_t **out,
+                                        kr_error_t *err);
 
 /* The shared metadata-only informer (kr_informer_opts.metadata_only; as
  * client-go's metadatainformer factory) for this scope, created on first

@@ -447,8 +447,10 @@ KR_API long kr_manager_cluster_find(kr_manager_t *m, const char *name);
 
 /* The shared informer of (client, resource, namespace, label selector),
  * created on first request (named after the client's cluster in logs and
- * metrics) and started with the manager. *out is borrowed. Errors: as
- * kr_informer_factory_get. */
+ * metrics), its cache made with kr_manager_opts.informers.store, and
+ * started with the manager. *out is borrowed. Errors: as
+ * kr_informer_factory_get (KR_EINVAL: the scope's informer was made with
+ * other store options, kr_manager_informer_with). */
 KR_API int kr_manager_informer(kr_manager_t *m, kr_client_t *client, kr_gvr resource,
                                const char *namespace_, const char *label_selector,
                                kr_informer_t **out, kr_error_t *err);
@@ -458,6 +460,35 @@ KR_API int kr_manager_informer_selected(kr_manager_t *m, kr_client_t *client, kr
                                         const char *namespace_, const char *label_selector,
                                         const char *field_selector, kr_informer_t **out,
                                         kr_error_t *err);
+
+#define KR_MANAGER_INFORMER_OPTS_VERSION 1
+/* clang-format off */
+#define KR_MANAGER_INFORMER_OPTS_INIT {.version = KR_MANAGER_INFORMER_OPTS_VERSION}
+/* clang-format on */
+
+/* One informer's scope and cache; zero means the default. Borrowed for
+ * the call. */
+typedef struct kr_manager_informer_opts {
+    unsigned version; /* KR_MANAGER_INFORMER_OPTS_VERSION (0 is taken as 1) */
+    const char *label_selector; /* NULL: none */
+    const char *field_selector; /* NULL: none */
+    /* The cache's options for this informer (representation, keep_fields,
+     * transform: as kr_informer_opts.store; copied); NULL: those of
+     * kr_manager_opts.informers. */
+    const kr_store_opts *store;
+} kr_manager_informer_opts;
+
+/* kr_manager_informer with options (`opts` may be NULL): a store of its
+ * own for one informer, as kr_informer_opts.store gives one made
+ * directly. One scope (client, resource, namespace, selectors) has one
+ * informer and one cache: asked for again with store options that would
+ * make another cache (kr_manager_informer asks with the manager's), it is
+ * refused, KR_EINVAL naming the scope and the option, as
+ * controller-runtime's cache refuses conflicting per-object options (see
+ * kr_informer_factory_get_with). Errors: as kr_manager_informer. */
+KR_API int kr_manager_informer_with(kr_manager_t *m, kr_client_t *client, kr_gvr resource,
+                                    const char *namespace_, const kr_manager_informer_opts *opts,
+                                    kr_informer_t **out, kr_error_t *err);
 
 /* A controller run by the manager: created now with the manager's metrics,
  * logger and shutdown_timeout_ms filled in where `opts` leaves them zero

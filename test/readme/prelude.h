@@ -22,6 +22,7 @@ static const char *rv;
 static const char *cert, *key, *yaml_text;
 static kr_informer_t *jobs, *jobs_dc1, *pods_dc1;
 static kr_controller_t *ctl;
+static kr_manager_t *manager;
 static void *app;
 
 /* Functions a program would define. */
