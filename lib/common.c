@@ -68,6 +68,11 @@ const char *kr_err_name(int code)
     return e ? e->name : "KR_EUNKNOWN";
 }
 
+int kr_ignore_not_found(int rc)
+{
+    return rc == KR_ENOTFOUND ? 0 : rc;
+}
+
 void kr_error_clear(kr_error_t *err)
 {
     if (err)

@@ -30,6 +30,22 @@ START_TEST(every_error_code_has_a_name_and_text)
 }
 END_TEST
 
+/* controller-runtime's client.IgnoreNotFound */
+START_TEST(ignore_not_found_clears_only_not_found)
+{
+    ck_assert_int_eq(kr_ignore_not_found(KR_ENOTFOUND), 0);
+    ck_assert_int_eq(kr_ignore_not_found(0), 0);
+    for (int code = KR_ERRCODE_MIN; code < 0; code++)
+        if (code != KR_ENOTFOUND)
+            ck_assert_int_eq(kr_ignore_not_found(code), code);
+    /* as a delete of an object gone already reports it */
+    kr_error_t err = {0};
+    int rc = kr_ignore_not_found(kr_error_set(&err, KR_ENOTFOUND, "configmaps \"x\" not found"));
+    ck_assert_int_eq(rc, 0);
+    ck_assert_int_eq(err.code, KR_ENOTFOUND); /* left as the call filled it */
+}
+END_TEST
+
 START_TEST(error_set_fills_and_truncates)
 {
     kr_error_t err;
@@ -214,6 +230,7 @@ int main(void)
     tcase_add_test(tc, version_matches_header);
     tcase_add_test(tc, every_error_code_has_a_name_and_text);
     tcase_add_test(tc, error_set_fills_and_truncates);
+    tcase_add_test(tc, ignore_not_found_clears_only_not_found);
     tcase_add_test(tc, log_respects_level_and_reaches_callback);
     tcase_add_test(tc, log_fields_reach_a_fields_sink_apart_and_a_plain_sink_appended);
     tcase_add_test(tc, buffer_grows_and_stays_terminated);

@@ -79,6 +79,13 @@ KR_API const char *kr_strerror(int code);
 /* The symbolic name of `code`, e.g. "KR_ENOTFOUND". Static string. */
 KR_API const char *kr_err_name(int code);
 
+/* `rc`, except KR_ENOTFOUND, which becomes 0 (controller-runtime's
+ * client.IgnoreNotFound): for a reconcile where an object already gone
+ * is what it wanted (a delete, a get of something that may have been
+ * deleted), `rc = kr_ignore_not_found(kr_client_delete(...))`. The error
+ * struct the call filled is left as it was. [any thread] */
+KR_API int kr_ignore_not_found(int rc);
+
 /* Detail of a failure. Fixed-size so that filling it never allocates (it
  * must work when memory is exhausted). Zero-initialise it, or call
  * kr_error_clear(); every function taking a `kr_error_t *` accepts NULL.
