@@ -31,6 +31,7 @@ typedef struct kr_creq {
     kr_client_cb cb;
     void *user;
     bool cb_steals; /* cb owns the result (internal blocking callers) */
+    bool drop_managed_fields; /* kr_write_opts.drop_managed_fields */
     struct late_body *late; /* a blocking caller's: its 2xx body is parsed there */
     char *content_type_out; /* raw requests: where to copy the answer's type */
     size_t content_type_out_size;
@@ -55,7 +56,22 @@ typedef struct late_body {
     int retry_after_s;
     char method[8];
     char *path; /* kr_malloc'd */
+    bool drop_managed_fields;
 } late_body;
+
+/* A response body (ours to edit) as JSON; `drop_managed_fields`: without
+ * its metadata.managedFields, cut from the text first. */
+static json_t *parse_answer(char *data, size_t len, bool drop_managed_fields, json_error_t *jerr)
+{
+    static const char *const path[] = {"metadata", "managedFields"};
+    size_t from = 0, to = 0;
+    if (drop_managed_fields &&
+        kr_json_cut_member(data, len, path, KR_ARRAY_LEN(path), &from, &to)) {
+        memmove(data + from, data + to, len - to);
+        len -= to - from;
+    }
+    return json_loadb(data, len, 0, jerr);
+}
 
 static const char JSON_TYPE[] = "application/json";
 
@@ -336,6 +352,7 @@ static void hand_over(kr_creq *r, kr_http_xfer *x, const kr_http_response *resp)
     r->path = NULL;
     l->status = resp->status;
     l->retry_after_s = resp->retry_after_s;
+    l->drop_managed_fields = r->drop_managed_fields;
     memcpy(l->method, r->method, sizeof(l->method));
 }
 
@@ -445,7 +462,7 @@ static void on_http_done(kr_http_xfer *x, int rc, const kr_http_response *resp, 
         }
         if (resp->body.len > 0) {
             json_error_t jerr;
-            result = json_loadb(resp->body.data, resp->body.len, 0, &jerr);
+            result = parse_answer(resp->body.data, resp->body.len, r->drop_managed_fields, &jerr);
             if (!result) {
                 kr_error_t err = {0};
                 kr_error_set(&err, KR_EPARSE, "%s %s: the response is not JSON: %s", r->method,
@@ -641,6 +658,8 @@ static int do_request(kr_client_t *client, const kr_request *req, kr_client_cb c
         return kr_error_set(err, KR_ENOMEM, "client: out of memory");
     r->cb_steals = late != NULL;
     r->late = late;
+    r->drop_managed_fields =
+        req->write && req->write->version >= 2 && req->write->drop_managed_fields;
     kr_buf url = {0};
     int rc = kr_client_build_url(&url, req, false, err);
     if (rc != 0) {
@@ -716,7 +735,7 @@ static void parse_late(sync_wait *s)
 {
     late_body *l = &s->late;
     json_error_t jerr;
-    json_t *result = json_loadb(l->data, l->len, 0, &jerr);
+    json_t *result = parse_answer(l->data, l->len, l->drop_managed_fields, &jerr);
     if (!result) {
         kr_error_set(&s->err, KR_EPARSE, "%s %s: the response is not JSON: %s", l->method, l->path,
                      jerr.text);

@@ -64,6 +64,9 @@ typedef struct kr_watch_decoder {
     size_t max_event; /* bytes; an event above it is an error */
     int depth; /* nesting depth inside the current object */
     bool in_string, escape, started, failed;
+    /* each event's object is parsed without its metadata.managedFields,
+     * cut from the text (kr_json_cut_member): for a cache that drops them */
+    bool drop_managed_fields;
 } kr_watch_decoder;
 
 /* Receives one event: `object` is borrowed. Return 0 to go on; any other

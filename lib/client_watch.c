@@ -267,6 +267,7 @@ int kr_client_watch(kr_client_t *client, kr_gvr gvr, const char *namespace_,
     w->on_end = on_end_fn;
     w->user = user;
     kr_watch_decoder_init(&w->dec, client->opts.max_event_bytes);
+    w->dec.drop_managed_fields = opts && opts->version >= 2 && opts->drop_managed_fields;
     if (opts && opts->accept && !(w->accept = kr_strdup(opts->accept))) {
         destroy(w);
         return kr_error_set(err, KR_ENOMEM, "watch: out of memory");

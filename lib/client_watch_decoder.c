@@ -54,11 +54,36 @@ static int deliver(kr_watch_decoder *d, json_t *event, kr_watch_decoder_cb fn, v
     return rc;
 }
 
+/* The event's text less the object's metadata.managedFields, into `buf`
+ * (of `cap` bytes) or an allocation (*owned); NULL when nothing is cut. */
+static const char *without_managed_fields(const char *text, size_t *len, char *buf, size_t cap,
+                                          char **owned)
+{
+    static const char *const path[] = {"object", "metadata", "managedFields"};
+    size_t from = 0, to = 0;
+    *owned = NULL;
+    if (!kr_json_cut_member(text, *len, path, KR_ARRAY_LEN(path), &from, &to))
+        return NULL;
+    size_t n = *len - (to - from);
+    char *out = n <= cap ? buf : (*owned = kr_malloc(n));
+    if (!out)
+        return NULL;
+    memcpy(out, text, from);
+    memcpy(out + from, text + to, *len - to);
+    *len = n;
+    return out;
+}
+
 static int dispatch(kr_watch_decoder *d, const char *text, size_t len, kr_watch_decoder_cb fn,
                     void *user, kr_error_t *err)
 {
     json_error_t jerr;
-    json_t *event = json_loadb(text, len, 0, &jerr);
+    char buf[4096], *owned = NULL;
+    const char *cut = d->drop_managed_fields
+                          ? without_managed_fields(text, &len, buf, sizeof(buf), &owned)
+                          : NULL;
+    json_t *event = json_loadb(cut ? cut : text, len, 0, &jerr);
+    kr_free(owned);
     if (!event)
         return fail(d, err, KR_EPARSE, "watch stream: malformed event: %s", jerr.text);
     return deliver(d, event, fn, user, err);
@@ -73,6 +98,8 @@ static int dispatch(kr_watch_decoder *d, const char *text, size_t len, kr_watch_
 static int try_whole(kr_watch_decoder *d, const char *data, size_t len, size_t *used,
                      kr_watch_decoder_cb fn, void *user, kr_error_t *err, int *rc)
 {
+    if (d->drop_managed_fields)
+        return 0; /* dispatch cuts the event, once the scan has found its end */
     json_error_t jerr;
     json_t *event = json_loadb(data, len, JSON_DISABLE_EOF_CHECK, &jerr);
     if (!event)

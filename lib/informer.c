@@ -602,6 +602,9 @@ int kr_informer_new(const kr_informer_opts *opts, kr_informer_t **out, kr_error_
             opts->client, opts->resource, opts->namespace_, &inf->lw, err);
         if (rc)
             goto fail;
+        /* the store drops them: decoding them would cost a tree per event */
+        if (!opts->store.keep_managed_fields)
+            kr_listwatch_client_drop_managed_fields(&inf->lw);
         inf->own_lw = true;
         kr_timer_clock_runtime(inf->rt, &inf->clock);
     }

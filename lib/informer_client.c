@@ -4,6 +4,7 @@
  * decision about what to request lives in reflector.c. */
 #include <string.h>
 
+#include "informer_internal.h"
 #include "internal.h"
 #include "kreconcile/informer.h"
 
@@ -13,6 +14,7 @@ typedef struct client_lw {
     kr_client_t *client;
     char *group, *version, *resource, *namespace_;
     bool metadata_only; /* PartialObjectMetadata(List), as client-go's metadata client */
+    bool drop_managed_fields; /* watch events decoded without them */
 } client_lw;
 
 typedef struct list_ctx {
@@ -123,6 +125,7 @@ static int lw_watch(void *impl, const kr_lw_watch_request *req, kr_lw_event_cb o
     ctx->on_close = on_close;
     ctx->user = user;
     kr_list_opts lo = {
+        .version = KR_LIST_OPTS_VERSION,
         .label_selector = req->label_selector,
         .field_selector = req->field_selector,
         .resource_version = req->resource_version,
@@ -131,6 +134,7 @@ static int lw_watch(void *impl, const kr_lw_watch_request *req, kr_lw_event_cb o
         .allow_watch_bookmarks = req->allow_watch_bookmarks,
         .send_initial_events = req->send_initial_events,
         .accept = c->metadata_only ? KR_CLIENT_ACCEPT_PARTIAL_METADATA : NULL,
+        .drop_managed_fields = c->drop_managed_fields,
     };
     int rc = kr_client_watch(c->client, gvr_of(c), c->namespace_, &lo, watch_event, watch_end, ctx,
                              &ctx->watch, err);
@@ -158,6 +162,11 @@ static void lw_cancel(void *impl, void *handle)
 }
 
 static const kr_listwatch_vtable CLIENT_LW_VT = {lw_list, lw_watch, lw_cancel};
+
+void kr_listwatch_client_drop_managed_fields(kr_listwatch *lw)
+{
+    ((client_lw *)lw->impl)->drop_managed_fields = true;
+}
 
 int kr_listwatch_client_new_metadata(kr_client_t *client, kr_gvr resource, const char *namespace_,
                                      kr_listwatch *out, kr_error_t *err)

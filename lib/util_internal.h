@@ -330,6 +330,16 @@ int kr_json_print_strict(const json_t *v, struct kr_buf *out);
  * which a program may have replaced (json_set_alloc_funcs). NULL is a
  * no-op. (lib/alloc.c: the test server's archive carries it.) */
 void kr_json_text_free(char *text);
+/* Where the member at `path` (n keys: {"a": {"b": ...}} holds "b" at
+ * {"a", "b"}) sits in the JSON object `text`, with the comma that goes
+ * with it: removing bytes [*from, *to) leaves the text jansson would parse
+ * into the same tree less that member. The member's value is checked as
+ * jansson would check it; false (nothing to cut) when the member is not
+ * there, or where the scanner is unsure (an escaped key, an exponent, a
+ * text jansson would refuse): then parse the text as it is. Only the
+ * first object on each key's way is looked at. */
+bool kr_json_cut_member(const char *text, size_t len, const char *const *path, size_t n,
+                        size_t *from, size_t *to);
 
 /* ---- sized copies (the public stats getters) ------------------------------ */
 

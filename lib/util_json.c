@@ -227,3 +227,255 @@ int kr_json_print_strict(const json_t *v, kr_buf *out)
     put_value(&p, v);
     return p.rc;
 }
+
+/* ---- a member cut out of JSON text before it is parsed ------------------------ */
+
+/* JSON text as jansson's parser reads it: the cut value is checked here as
+ * jansson would check it, so that a text jansson refuses is still refused
+ * once the member is gone (anything this scanner is unsure of stops it:
+ * nothing is cut, and jansson reads the text as it came). */
+typedef struct scan {
+    const unsigned char *p, *end;
+    int depth;
+} scan;
+
+/* Nesting this deep is left to jansson (its limit is 2048). */
+#define CUT_MAX_DEPTH 512
+
+static void scan_ws(scan *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+        s->p++;
+}
+
+static bool scan_hex4(const unsigned char *p, const unsigned char *end, unsigned *out)
+{
+    if (end - p < 4)
+        return false;
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned c = p[i];
+        unsigned d = c >= '0' && c <= '9'   ? c - '0'
+                     : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                     : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                            : 16;
+        if (d == 16)
+            return false;
+        v = v << 4 | d;
+    }
+    *out = v;
+    return true;
+}
+
+/* A string at s->p (its '"') as jansson takes it: no byte below 0x20, the
+ * escapes JSON knows, \u escapes that are not \u0000 and pair their
+ * surrogates, well-formed UTF-8. *plain: it holds no escape. */
+static bool scan_string(scan *s, bool *plain)
+{
+    const unsigned char *p = s->p + 1, *end = s->end;
+    bool escaped = false;
+    while (p < end) {
+        unsigned c = *p;
+        if (c == '"') {
+            s->p = p + 1;
+            if (plain)
+                *plain = !escaped;
+            return true;
+        }
+        if (c < 0x20)
+            return false;
+        if (c >= 0x80) {
+            size_t n = utf8_len(p, (size_t)(end - p));
+            if (n == 0)
+                return false;
+            p += n;
+            continue;
+        }
+        if (c != '\\') {
+            p++;
+            continue;
+        }
+        escaped = true;
+        if (++p >= end)
+            return false;
+        c = *p++;
+        if (c == 'u') {
+            unsigned v = 0, low = 0;
+            if (!scan_hex4(p, end, &v) || v == 0 || (v >= 0xdc00 && v <= 0xdfff))
+                return false;
+            p += 4;
+            if (v >= 0xd800 && v <= 0xdbff) {
+                if (end - p < 2 || p[0] != '\\' || p[1] != 'u' || !scan_hex4(p + 2, end, &low) ||
+                    low < 0xdc00 || low > 0xdfff)
+                    return false;
+                p += 6;
+            }
+        } else if (!memchr("\"\\/bfnrt", (int)c, 8)) {
+            return false;
+        }
+    }
+    return false;
+}
+
+/* A number jansson reads as it is written: no exponent and at most 15
+ * characters (neither an integer nor a real can overflow then). */
+static bool scan_number(scan *s)
+{
+    const unsigned char *p = s->p, *end = s->end;
+    if (p < end && *p == '-')
+        p++;
+    if (p >= end || *p < '0' || *p > '9')
+        return false;
+    if (*p == '0')
+        p++;
+    else
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+    if (p < end && *p == '.') {
+        p++;
+        if (p >= end || *p < '0' || *p > '9')
+            return false;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+    }
+    if ((p < end && (*p == 'e' || *p == 'E')) || p - s->p > 15)
+        return false;
+    s->p = p;
+    return true;
+}
+
+static bool scan_literal(scan *s, const char *word, size_t len)
+{
+    if ((size_t)(s->end - s->p) < len || memcmp(s->p, word, len) != 0)
+        return false;
+    s->p += len;
+    return true;
+}
+
+static bool scan_value(scan *s);
+
+static bool scan_container(scan *s)
+{
+    bool object = *s->p == '{';
+    unsigned char close = object ? '}' : ']';
+    if (++s->depth > CUT_MAX_DEPTH)
+        return false;
+    s->p++;
+    scan_ws(s);
+    if (s->p < s->end && *s->p == close) {
+        s->p++;
+        s->depth--;
+        return true;
+    }
+    for (;;) {
+        if (object) {
+            scan_ws(s);
+            if (s->p >= s->end || *s->p != '"' || !scan_string(s, NULL))
+                return false;
+            scan_ws(s);
+            if (s->p >= s->end || *s->p != ':')
+                return false;
+            s->p++;
+        }
+        if (!scan_value(s))
+            return false;
+        scan_ws(s);
+        if (s->p >= s->end)
+            return false;
+        if (*s->p == ',') {
+            s->p++;
+            continue;
+        }
+        if (*s->p != close)
+            return false;
+        s->p++;
+        s->depth--;
+        return true;
+    }
+}
+
+static bool scan_value(scan *s)
+{
+    scan_ws(s);
+    if (s->p >= s->end)
+        return false;
+    switch (*s->p) {
+    case '"':
+        return scan_string(s, NULL);
+    case '{':
+    case '[':
+        return scan_container(s);
+    case 't':
+        return scan_literal(s, "true", 4);
+    case 'f':
+        return scan_literal(s, "false", 5);
+    case 'n':
+        return scan_literal(s, "null", 4);
+    default:
+        return scan_number(s);
+    }
+}
+
+/* In the object at s->p ('{'), the member path[0] (when n is 1) or the
+ * member path[1..] of the object path[0] names, from its first byte to
+ * the first byte that stays, with the comma that went with it. */
+static bool find_member(scan *s, const unsigned char *base, const char *const *path, size_t n,
+                        size_t *from, size_t *to)
+{
+    size_t want = strlen(path[0]);
+    const unsigned char *prev_end = NULL; /* the end of the member before */
+    s->p++;
+    for (;;) {
+        scan_ws(s);
+        const unsigned char *key = s->p;
+        bool plain = false;
+        if (s->p >= s->end || *s->p != '"' || !scan_string(s, &plain))
+            return false;
+        bool match =
+            plain && (size_t)(s->p - key) == want + 2 && memcmp(key + 1, path[0], want) == 0;
+        scan_ws(s);
+        if (s->p >= s->end || *s->p != ':')
+            return false;
+        s->p++;
+        scan_ws(s);
+        if (match && n > 1)
+            return s->p < s->end && *s->p == '{' && find_member(s, base, path + 1, n - 1, from, to);
+        if (!scan_value(s))
+            return false;
+        const unsigned char *value_end = s->p;
+        scan_ws(s);
+        if (s->p >= s->end || (*s->p != ',' && *s->p != '}'))
+            return false;
+        if (match) {
+            if (prev_end) { /* the comma before goes: `, "key": value` */
+                *from = (size_t)(prev_end - base);
+                *to = (size_t)(value_end - base);
+            } else { /* the first: `"key": value,` and the blanks after */
+                *from = (size_t)(key - base);
+                if (*s->p == ',') {
+                    s->p++;
+                    scan_ws(s);
+                    /* a member must follow: cut, `{"key": value,}` would pass */
+                    if (s->p >= s->end || *s->p != '"')
+                        return false;
+                }
+                *to = (size_t)(s->p - base);
+            }
+            return true;
+        }
+        if (*s->p == '}')
+            return false;
+        prev_end = value_end;
+        s->p++;
+    }
+}
+
+bool kr_json_cut_member(const char *text, size_t len, const char *const *path, size_t n,
+                        size_t *from, size_t *to)
+{
+    scan s = {(const unsigned char *)text, (const unsigned char *)text + len, 0};
+    scan_ws(&s);
+    if (n == 0 || s.p >= s.end || *s.p != '{')
+        return false;
+    return find_member(&s, (const unsigned char *)text, path, n, from, to);
+}

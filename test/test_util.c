@@ -817,6 +817,117 @@ START_TEST(buf_append_capped_keeps_a_body_up_to_the_limit_only)
 }
 END_TEST
 
+/* kr_json_cut_member against jansson: where it cuts, the text left parses
+ * to the tree the whole text parses to less the member; where jansson
+ * refuses the text, the cut text is refused too. */
+static void assert_cut_agrees(const char *text, bool want_cut)
+{
+    static const char *const path[] = {"object", "metadata", "managedFields"};
+    size_t len = strlen(text), from = 0, to = 0;
+    bool cut = kr_json_cut_member(text, len, path, 3, &from, &to);
+    ck_assert_msg(cut == want_cut, "%s: cut %d", text, cut);
+    json_t *whole = json_loadb(text, len, 0, NULL);
+    if (!cut) {
+        json_decref(whole);
+        return;
+    }
+    ck_assert(from <= to && to <= len);
+    char *left = malloc(len);
+    memcpy(left, text, from);
+    memcpy(left + from, text + to, len - to);
+    json_t *parsed = json_loadb(left, len - (to - from), 0, NULL);
+    ck_assert_msg((whole != NULL) == (parsed != NULL), "%s: parsed %d, cut %.*s", text,
+                  parsed != NULL, (int)(len - (to - from)), left);
+    json_t *meta = json_object_get(json_object_get(whole, "object"), "metadata");
+    json_object_del(meta, "managedFields");
+    ck_assert_msg(!whole || json_equal(whole, parsed), "%s: became %.*s", text,
+                  (int)(len - (to - from)), left);
+    json_decref(whole);
+    json_decref(parsed);
+    free(left);
+}
+
+START_TEST(json_cut_member_leaves_what_jansson_would_parse_less_the_member)
+{
+#define MF "\"managedFields\":[{\"manager\":\"m\",\"fieldsV1\":{\"f:data\":{\".\":{}}}}]"
+    /* first, middle, last, only; blanks around every token */
+    assert_cut_agrees("{\"type\":\"ADDED\",\"object\":{\"metadata\":{" MF ",\"name\":\"a\"}}}",
+                      true);
+    assert_cut_agrees("{\"object\":{\"kind\":\"X\",\"metadata\":{\"name\":\"a\"," MF
+                      ",\"resourceVersion\":\"1\"},\"data\":{}},\"type\":\"ADDED\"}",
+                      true);
+    assert_cut_agrees("{\"object\":{\"metadata\":{\"name\":\"a\"," MF "}}}", true);
+    assert_cut_agrees("{\"object\":{\"metadata\":{" MF "}}}", true);
+    assert_cut_agrees(" { \"object\" : { \"metadata\" : { \"a\" : 1 ,\n \"managedFields\" :\t[ "
+                      "{ \"t\" : true , \"f\" : false , \"n\" : null , \"x\" : -0.5 } ] , \"b\" "
+                      ": [ ] } } } ",
+                      true);
+    assert_cut_agrees("{\"object\":{\"metadata\":{\"managedFields\":[],\"a\":1}}}", true);
+    /* strings that look like structure, escapes, UTF-8 */
+    assert_cut_agrees("{\"object\":{\"data\":{\"k\":\"}]\\\"managedFields\\\":\"},\"metadata\":{"
+                      "\"managedFields\":[{\"s\":\"\\\"}\\\\\\u00e9\\ud83d\\ude00\\n/\"}],"
+                      "\"u\":\"\xc3\xa9\xf0\x9f\x98\x80\"}}}",
+                      true);
+    /* not there, or not where the path says */
+    assert_cut_agrees("{\"object\":{\"metadata\":{\"name\":\"a\"}}}", false);
+    assert_cut_agrees("{\"object\":{\"spec\":{" MF "},\"metadata\":{}}}", false);
+    assert_cut_agrees("{\"metadata\":{" MF "}}", false);
+    assert_cut_agrees("{\"object\":{\"metadata\":[" MF "]}}", false);
+    assert_cut_agrees("{\"object\":{\"metadata\":{\"managed\\u0046ields\":[]}}}", false);
+    assert_cut_agrees("[{\"object\":{\"metadata\":{" MF "}}}]", false);
+    assert_cut_agrees("", false);
+    /* what jansson refuses inside the member is never cut away */
+    static const char *const refused[] = {"[1,]",
+                                          "[1 2]",
+                                          "{\"a\":}",
+                                          "{\"a\" 1}",
+                                          "{a:1}",
+                                          "[tru]",
+                                          "[truex]",
+                                          "[01]",
+                                          "[1.]",
+                                          "[-]",
+                                          "[\"\\x\"]",
+                                          "[\"\\u00g0\"]",
+                                          "[\"\\u0000\"]",
+                                          "[\"\\ud800\"]",
+                                          "[\"\\udc00\"]",
+                                          "[\"\\ud800\\u0041\"]",
+                                          "[\"\t\"]",
+                                          "[\"\xc3\"]",
+                                          "[\"\xed\xa0\x80\"]",
+                                          "[\"\xc0\xaf\"]",
+                                          "[1e999]",
+                                          "[123456789012345678901234567890]",
+                                          "[",
+                                          "[\"abc",
+                                          "[{\"a\":1}",
+                                          "]"};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        char text[256];
+        snprintf(text, sizeof(text), "{\"object\":{\"metadata\":{\"managedFields\":%s,\"a\":1}}}",
+                 refused[i]);
+        assert_cut_agrees(text, false);
+    }
+    /* deeper than the scanner goes: left to jansson */
+    char deep[2100];
+    size_t n =
+        (size_t)snprintf(deep, sizeof(deep), "{\"object\":{\"metadata\":{\"managedFields\":");
+    for (int i = 0; i < 600; i++)
+        deep[n++] = '[';
+    for (int i = 0; i < 600; i++)
+        deep[n++] = ']';
+    snprintf(deep + n, sizeof(deep) - n, "}}}");
+    assert_cut_agrees(deep, false);
+    assert_cut_agrees("{\"object\":{\"metadata\":{\"managedFields\":[],}}}", false);
+    assert_cut_agrees("{\"object\":{\"metadata\":{\"managedFields\":[], }}}", false);
+    assert_cut_agrees("{\"object\":{\"metadata\":{\"a\":1,\"managedFields\":[],}}}", true);
+    /* an error elsewhere is jansson's to find, in the cut text too */
+    assert_cut_agrees("{\"object\":{\"metadata\":{" MF "},\"x\":[1,]}}", true);
+#undef MF
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("util");
@@ -842,6 +953,7 @@ int main(void)
     tcase_add_test(tc, buf_append_capped_keeps_a_body_up_to_the_limit_only);
     tcase_add_test(tc, buf_truncate_cuts_back_to_a_mark_only);
     tcase_add_test(tc, array_push_appends_one_zeroed_element);
+    tcase_add_test(tc, json_cut_member_leaves_what_jansson_would_parse_less_the_member);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);
 }

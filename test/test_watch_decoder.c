@@ -108,6 +108,74 @@ START_TEST(split_at_every_pair_of_offsets_gives_the_same_events)
 }
 END_TEST
 
+/* Events whose objects carry managedFields (first, last, with strings that
+ * look like structure), and one whose managedFields jansson refuses. */
+static const char MANAGED[] =
+    "{\"type\":\"ADDED\",\"object\":{\"kind\":\"ConfigMap\",\"metadata\":{\"managedFields\":[{"
+    "\"manager\":\"m\",\"fieldsV1\":{\"f:data\":{\"f:k\":{}}}}],\"name\":\"a\","
+    "\"resourceVersion\":\"10\"},\"data\":{\"k\":\"}]\\\"managedFields\\\":\"}}}\n"
+    "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"11\", "
+    "\"managedFields\" : [ {\"s\":\"\\\"}\\\\\"} ] }}}\n"
+    "{\"type\":\"DELETED\",\"object\":{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"12\"}}}"
+    "\n";
+
+struct trees {
+    int n;
+    json_t *objects[8];
+};
+
+static int keep_tree(kr_watch_event_type type, json_t *object, void *user)
+{
+    (void)type;
+    struct trees *t = user;
+    if (t->n < 8)
+        t->objects[t->n] = json_incref(object);
+    t->n++;
+    return 0;
+}
+
+START_TEST(dropping_managed_fields_gives_the_trees_less_them_wherever_split)
+{
+    size_t len = strlen(MANAGED);
+    struct trees want = {0};
+    kr_watch_decoder d;
+    kr_watch_decoder_init(&d, 0);
+    ck_assert_int_eq(kr_watch_decoder_feed(&d, MANAGED, len, keep_tree, &want, NULL), 0);
+    kr_watch_decoder_free(&d);
+    ck_assert_int_eq(want.n, 3);
+    for (int i = 0; i < want.n; i++)
+        json_object_del(json_object_get(want.objects[i], "metadata"), "managedFields");
+    for (size_t cut = 0; cut <= len; cut++) {
+        struct trees got = {0};
+        kr_watch_decoder_init(&d, 0);
+        d.drop_managed_fields = true;
+        ck_assert_int_eq(kr_watch_decoder_feed(&d, MANAGED, cut, keep_tree, &got, NULL), 0);
+        ck_assert_int_eq(kr_watch_decoder_feed(&d, MANAGED + cut, len - cut, keep_tree, &got, NULL),
+                         0);
+        ck_assert_int_eq(kr_watch_decoder_finish(&d, NULL), 0);
+        kr_watch_decoder_free(&d);
+        ck_assert_int_eq(got.n, 3);
+        for (int i = 0; i < got.n; i++) {
+            ck_assert(json_equal(got.objects[i], want.objects[i]));
+            json_decref(got.objects[i]);
+        }
+    }
+    for (int i = 0; i < want.n; i++)
+        json_decref(want.objects[i]);
+    /* what jansson refuses is refused still */
+    static const char bad[] =
+        "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"managedFields\":[1,],\"name\":\"a\"}}}\n";
+    struct trees none = {0};
+    kr_error_t err = {0};
+    kr_watch_decoder_init(&d, 0);
+    d.drop_managed_fields = true;
+    ck_assert_int_eq(kr_watch_decoder_feed(&d, bad, strlen(bad), keep_tree, &none, &err),
+                     KR_EPARSE);
+    ck_assert_int_eq(none.n, 0);
+    kr_watch_decoder_free(&d);
+}
+END_TEST
+
 START_TEST(byte_by_byte_feeding_gives_the_same_events)
 {
     kr_watch_decoder d;
@@ -280,6 +348,7 @@ int main(void)
     tcase_add_test(tc, split_at_every_byte_offset_gives_the_same_events);
     tcase_add_test(tc, split_at_every_pair_of_offsets_gives_the_same_events);
     tcase_add_test(tc, byte_by_byte_feeding_gives_the_same_events);
+    tcase_add_test(tc, dropping_managed_fields_gives_the_trees_less_them_wherever_split);
     tcase_add_test(tc, event_over_the_limit_is_an_error_even_when_split);
     tcase_add_test(tc, malformed_streams_end_with_a_parse_error);
     tcase_add_test(tc, whitespace_only_and_missing_newlines_are_accepted);

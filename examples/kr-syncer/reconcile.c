@@ -29,6 +29,12 @@
  * seconds behind another. */
 #define STATUS_BATCH_WAIT_MS 10000u
 
+/* Our writes' answers are read for their metadata but managedFields
+ * (resourceVersion, uid; the inventory's record): decoded without them, as
+ * the caches hold objects. */
+static const kr_write_opts WRITE_OPTS = {.version = KR_WRITE_OPTS_VERSION,
+                                         .drop_managed_fields = true};
+
 /* One reconcile's view. */
 typedef struct rctx {
     syncer_t *s;
@@ -177,7 +183,7 @@ static step hub_patch(rctx *c, const json_t *patch)
     if (still_leading(c->s, c->err) != 0)
         return STEP_FAILED;
     int rc = kr_client_patch(c->s->hub, c->res->gvr, c->req->namespace_, c->req->name, NULL,
-                             KR_PATCH_MERGE, patch, NULL, &out, &err);
+                             KR_PATCH_MERGE, patch, &WRITE_OPTS, &out, &err);
     if (rc == 0)
         count(c->s, &c->s->hub_writes);
     if (rc == KR_ECONFLICT || rc == KR_ENOTFOUND)
@@ -939,9 +945,9 @@ static int send_copy(rctx *c, const json_t *current, json_t **out)
         rc = WAITING;
     else if (rc == 0 && (!current || patch)) {
         rc = current ? kr_client_patch(c->cl->client, c->res->gvr, c->req->namespace_, c->req->name,
-                                       NULL, format, patch, NULL, out, c->err)
+                                       NULL, format, patch, &WRITE_OPTS, out, c->err)
                      : kr_client_create(c->cl->client, c->res->gvr, c->req->namespace_, modified,
-                                        NULL, out, c->err);
+                                        &WRITE_OPTS, out, c->err);
         count(c->s, &c->s->cluster_requests);
         if (rc == 0)
             count(c->s, &c->s->cluster_writes);

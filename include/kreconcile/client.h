@@ -175,8 +175,13 @@ typedef struct kr_list_opts {
      * meta.k8s.io/v1 PartialObjectMetadata (metadata only), as client-go's
      * metadata client asks for them. */
     const char *accept;
+    /* Version 2: a WATCH decodes each event's object without its
+     * metadata.managedFields, cut from the text before it is parsed, so
+     * that they cost no tree (for a cache that drops them anyway, as an
+     * informer's store does unless it keeps them). A LIST ignores it. */
+    bool drop_managed_fields;
 } kr_list_opts;
-#define KR_LIST_OPTS_VERSION 1
+#define KR_LIST_OPTS_VERSION 2
 /* clang-format off */
 #define KR_LIST_OPTS_INIT {.version = KR_LIST_OPTS_VERSION}
 /* clang-format on */
@@ -193,8 +198,12 @@ typedef struct kr_write_opts {
     const char *field_manager; /* required by server-side apply */
     bool force; /* server-side apply: take over conflicting fields */
     const char *field_validation; /* "Ignore" | "Warn" | "Strict"; NULL = server default */
+    /* Version 2: the answer is decoded without its metadata.managedFields,
+     * cut from the text before it is parsed (for a caller that reads only
+     * the rest: they are often most of an object's tree). */
+    bool drop_managed_fields;
 } kr_write_opts;
-#define KR_WRITE_OPTS_VERSION 1
+#define KR_WRITE_OPTS_VERSION 2
 /* clang-format off */
 #define KR_WRITE_OPTS_INIT {.version = KR_WRITE_OPTS_VERSION}
 /* clang-format on */
