@@ -31,7 +31,7 @@ typedef struct kr_creq {
     kr_client_cb cb;
     void *user;
     bool cb_steals; /* cb owns the result (internal blocking callers) */
-    bool drop_managed_fields; /* kr_write_opts.drop_managed_fields */
+    int drop_managed_fields; /* DROP_*: kr_write_opts' or (a LIST) kr_list_opts' */
     struct late_body *late; /* a blocking caller's: its 2xx body is parsed there */
     char *content_type_out; /* raw requests: where to copy the answer's type */
     size_t content_type_out_size;
@@ -56,20 +56,23 @@ typedef struct late_body {
     int retry_after_s;
     char method[8];
     char *path; /* kr_malloc'd */
-    bool drop_managed_fields;
+    int drop_managed_fields; /* DROP_* */
 } late_body;
 
-/* A response body (ours to edit) as JSON; `drop_managed_fields`: without
- * its metadata.managedFields, cut from the text first. */
-static json_t *parse_answer(char *data, size_t len, bool drop_managed_fields, json_error_t *jerr)
+/* Which managedFields an answer is parsed without: none, the object's, or
+ * (a list) its items'. */
+enum { DROP_NONE = 0, DROP_OBJECT, DROP_ITEMS };
+
+/* A response body (ours to edit) as JSON, without the managedFields
+ * `drop` names, cut from the text first. */
+static json_t *parse_answer(char *data, size_t len, int drop, json_error_t *jerr)
 {
-    static const char *const path[] = {"metadata", "managedFields"};
-    size_t from = 0, to = 0;
-    if (drop_managed_fields &&
-        kr_json_cut_member(data, len, path, KR_ARRAY_LEN(path), &from, &to)) {
-        memmove(data + from, data + to, len - to);
-        len -= to - from;
-    }
+    static const char *const object[] = {"metadata", "managedFields"};
+    static const char *const items[] = {"items", "[]", "metadata", "managedFields"};
+    if (drop == DROP_OBJECT)
+        len = kr_json_cut_members(data, len, object, KR_ARRAY_LEN(object));
+    else if (drop == DROP_ITEMS)
+        len = kr_json_cut_members(data, len, items, KR_ARRAY_LEN(items));
     return json_loadb(data, len, 0, jerr);
 }
 
@@ -658,8 +661,14 @@ static int do_request(kr_client_t *client, const kr_request *req, kr_client_cb c
         return kr_error_set(err, KR_ENOMEM, "client: out of memory");
     r->cb_steals = late != NULL;
     r->late = late;
-    r->drop_managed_fields =
-        req->write && req->write->version >= 2 && req->write->drop_managed_fields;
+    if (req->verb == KR_VERB_LIST)
+        r->drop_managed_fields =
+            req->list && req->list->version >= 2 && req->list->drop_managed_fields ? DROP_ITEMS
+                                                                                   : DROP_NONE;
+    else
+        r->drop_managed_fields =
+            req->write && req->write->version >= 2 && req->write->drop_managed_fields ? DROP_OBJECT
+                                                                                      : DROP_NONE;
     kr_buf url = {0};
     int rc = kr_client_build_url(&url, req, false, err);
     if (rc != 0) {

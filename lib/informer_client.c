@@ -14,7 +14,7 @@ typedef struct client_lw {
     kr_client_t *client;
     char *group, *version, *resource, *namespace_;
     bool metadata_only; /* PartialObjectMetadata(List), as client-go's metadata client */
-    bool drop_managed_fields; /* watch events decoded without them */
+    bool drop_managed_fields; /* list items and watch events decoded without them */
 } client_lw;
 
 typedef struct list_ctx {
@@ -74,6 +74,7 @@ static int lw_list(void *impl, const kr_lw_list_request *req, kr_lw_list_cb cb, 
     ctx->cb = cb;
     ctx->user = user;
     kr_list_opts lo = {
+        .version = KR_LIST_OPTS_VERSION,
         .label_selector = req->label_selector,
         .field_selector = req->field_selector,
         .resource_version = req->resource_version,
@@ -81,6 +82,7 @@ static int lw_list(void *impl, const kr_lw_list_request *req, kr_lw_list_cb cb, 
         .limit = req->limit,
         .continue_token = req->continue_token,
         .accept = c->metadata_only ? KR_CLIENT_ACCEPT_PARTIAL_METADATA_LIST : NULL,
+        .drop_managed_fields = c->drop_managed_fields,
     };
     kr_request r = {
         .verb = KR_VERB_LIST, .ref = {.gvr = gvr_of(c), .namespace_ = c->namespace_}, .list = &lo};

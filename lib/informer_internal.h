@@ -23,9 +23,10 @@ const char *kr_informer_field_selector(const kr_informer_t *inf);
  * of the handler's callbacks] */
 bool kr_informer_replaying(const kr_informer_t *inf);
 
-/* Within the informer module: the watches of a kr_listwatch_client_new
- * listwatch decode events without metadata.managedFields (the informer
- * sets it when its store drops them anyway). Before any watch starts. */
+/* Within the informer module: the lists and watches of a
+ * kr_listwatch_client_new listwatch decode objects without
+ * metadata.managedFields (the informer sets it when its store drops them
+ * anyway). Before any list or watch starts. */
 void kr_listwatch_client_drop_managed_fields(kr_listwatch *lw);
 
 #endif /* KR_LIB_INFORMER_INTERNAL_H */

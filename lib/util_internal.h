@@ -340,6 +340,12 @@ void kr_json_text_free(char *text);
  * first object on each key's way is looked at. */
 bool kr_json_cut_member(const char *text, size_t len, const char *const *path, size_t n,
                         size_t *from, size_t *to);
+/* The same for every such member, cut out of `text` in place: a path step
+ * "[]" goes into each element of the array there ({"items", "[]",
+ * "metadata", "managedFields"}: a list's items). Returns the new length
+ * (len when nothing was cut; out of memory, or where the scanner stops,
+ * what was found before is cut all the same). */
+size_t kr_json_cut_members(char *text, size_t len, const char *const *path, size_t n);
 
 /* ---- sized copies (the public stats getters) ------------------------------ */
 

@@ -416,55 +416,145 @@ static bool scan_value(scan *s)
     }
 }
 
-/* In the object at s->p ('{'), the member path[0] (when n is 1) or the
- * member path[1..] of the object path[0] names, from its first byte to
- * the first byte that stays, with the comma that went with it. */
-static bool find_member(scan *s, const unsigned char *base, const char *const *path, size_t n,
-                        size_t *from, size_t *to)
+/* The ranges a walk found to cut: [from, to) pairs, in text order. */
+typedef struct cuts {
+    size_t *at;
+    size_t n, cap; /* pairs */
+    bool all; /* every match (a list's items), scanning each object to its end */
+    int rc; /* KR_ENOMEM */
+} cuts;
+
+static bool add_cut(cuts *c, size_t from, size_t to)
+{
+    size_t slots = c->cap * 2;
+    if (c->n == c->cap && kr_array_grow(&c->at, &slots, c->n * 2, sizeof(*c->at), 16) != 0) {
+        c->rc = KR_ENOMEM;
+        return false;
+    }
+    c->cap = slots / 2;
+    c->at[2 * c->n] = from;
+    c->at[2 * c->n + 1] = to;
+    c->n++;
+    return true;
+}
+
+static int walk_object(scan *s, const unsigned char *base, const char *const *path, size_t n,
+                       cuts *c);
+
+/* The array at s->p ('['): path (what follows "[]") in each element that
+ * is an object. -1 where the scan stops, else whether anything was cut. */
+static int walk_array(scan *s, const unsigned char *base, const char *const *path, size_t n,
+                      cuts *c)
+{
+    int found = 0;
+    s->p++;
+    scan_ws(s);
+    if (s->p < s->end && *s->p == ']') {
+        s->p++;
+        return 0;
+    }
+    for (;;) {
+        scan_ws(s);
+        if (s->p < s->end && *s->p == '{') {
+            int r = walk_object(s, base, path, n, c);
+            if (r < 0)
+                return -1;
+            found |= r;
+        } else if (!scan_value(s)) {
+            return -1;
+        }
+        scan_ws(s);
+        if (s->p >= s->end)
+            return -1;
+        if (*s->p == ']') {
+            s->p++;
+            return found;
+        }
+        if (*s->p != ',')
+            return -1;
+        s->p++;
+    }
+}
+
+/* In the object at s->p ('{'): the member path[0] when n is 1, else
+ * path[1..] in the value of member path[0] ("[]": in each element of
+ * the array there); its range, from its first byte to the first byte
+ * that stays, with the comma that goes with it, into c. -1 where the
+ * scan stops, 0 when nothing was found, 1 when something was: the scan
+ * then stops there, unless c->all (then it goes on to the object's end,
+ * where it stands at 0 and 1). */
+static int walk_object(scan *s, const unsigned char *base, const char *const *path, size_t n,
+                       cuts *c)
 {
     size_t want = strlen(path[0]);
     const unsigned char *prev_end = NULL; /* the end of the member before */
+    int found = 0;
     s->p++;
+    scan_ws(s);
+    if (s->p < s->end && *s->p == '}') {
+        s->p++;
+        return 0;
+    }
     for (;;) {
         scan_ws(s);
         const unsigned char *key = s->p;
         bool plain = false;
         if (s->p >= s->end || *s->p != '"' || !scan_string(s, &plain))
-            return false;
-        bool match =
-            plain && (size_t)(s->p - key) == want + 2 && memcmp(key + 1, path[0], want) == 0;
+            return -1;
+        bool match = !found && plain && (size_t)(s->p - key) == want + 2 &&
+                     memcmp(key + 1, path[0], want) == 0;
         scan_ws(s);
         if (s->p >= s->end || *s->p != ':')
-            return false;
+            return -1;
         s->p++;
         scan_ws(s);
-        if (match && n > 1)
-            return s->p < s->end && *s->p == '{' && find_member(s, base, path + 1, n - 1, from, to);
-        if (!scan_value(s))
-            return false;
+        bool array = n > 2 && strcmp(path[1], "[]") == 0;
+        int r = -2; /* not walked into */
+        if (match && n > 1 && s->p < s->end && *s->p == (array ? '[' : '{'))
+            r = array ? walk_array(s, base, path + 2, n - 2, c)
+                      : walk_object(s, base, path + 1, n - 1, c);
+        else if (!scan_value(s))
+            return -1;
+        if (r == -1 || (r == 1 && !c->all))
+            return r;
+        if (r == 1)
+            found = 1;
         const unsigned char *value_end = s->p;
         scan_ws(s);
         if (s->p >= s->end || (*s->p != ',' && *s->p != '}'))
-            return false;
-        if (match) {
+            return -1;
+        if (match && n == 1) {
+            size_t from, to;
             if (prev_end) { /* the comma before goes: `, "key": value` */
-                *from = (size_t)(prev_end - base);
-                *to = (size_t)(value_end - base);
+                from = (size_t)(prev_end - base);
+                to = (size_t)(value_end - base);
             } else { /* the first: `"key": value,` and the blanks after */
-                *from = (size_t)(key - base);
-                if (*s->p == ',') {
-                    s->p++;
-                    scan_ws(s);
+                const unsigned char *q = s->p;
+                if (*q == ',') {
+                    q++;
+                    while (q < s->end && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
+                        q++;
                     /* a member must follow: cut, `{"key": value,}` would pass */
-                    if (s->p >= s->end || *s->p != '"')
-                        return false;
+                    if (q >= s->end || *q != '"')
+                        return -1;
                 }
-                *to = (size_t)(s->p - base);
+                from = (size_t)(key - base);
+                to = (size_t)(q - base);
             }
-            return true;
+            if (!add_cut(c, from, to))
+                return -1;
+            if (!c->all)
+                return 1;
+            found = 1;
+            if (!prev_end && *s->p == ',') { /* the comma went with it: the next member */
+                s->p++;
+                continue;
+            }
         }
-        if (*s->p == '}')
-            return false;
+        if (*s->p == '}') {
+            s->p++;
+            return found;
+        }
         prev_end = value_end;
         s->p++;
     }
@@ -473,9 +563,37 @@ static bool find_member(scan *s, const unsigned char *base, const char *const *p
 bool kr_json_cut_member(const char *text, size_t len, const char *const *path, size_t n,
                         size_t *from, size_t *to)
 {
+    size_t at[2];
+    cuts c = {.at = at, .cap = 1};
     scan s = {(const unsigned char *)text, (const unsigned char *)text + len, 0};
     scan_ws(&s);
-    if (n == 0 || s.p >= s.end || *s.p != '{')
+    if (n == 0 || s.p >= s.end || *s.p != '{' ||
+        walk_object(&s, (const unsigned char *)text, path, n, &c) != 1)
         return false;
-    return find_member(&s, (const unsigned char *)text, path, n, from, to);
+    *from = at[0];
+    *to = at[1];
+    return true;
+}
+
+size_t kr_json_cut_members(char *text, size_t len, const char *const *path, size_t n)
+{
+    cuts c = {.all = true};
+    scan s = {(const unsigned char *)text, (const unsigned char *)text + len, 0};
+    scan_ws(&s);
+    if (n > 0 && s.p < s.end && *s.p == '{')
+        walk_object(&s, (const unsigned char *)text, path, n, &c);
+    /* what was found before the scan stopped (if it did) is cut all the same */
+    size_t w = 0, r = 0;
+    for (size_t i = 0; i < c.n; i++) {
+        size_t from = c.at[2 * i], to = c.at[2 * i + 1];
+        memmove(text + w, text + r, from - r);
+        w += from - r;
+        r = to;
+    }
+    if (c.n) {
+        memmove(text + w, text + r, len - r);
+        len = w + (len - r);
+    }
+    kr_free(c.at);
+    return len;
 }

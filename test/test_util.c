@@ -928,6 +928,58 @@ START_TEST(json_cut_member_leaves_what_jansson_would_parse_less_the_member)
 }
 END_TEST
 
+/* kr_json_cut_members over a list's items against jansson: the text left
+ * parses to the list jansson parses less the items' managedFields it cut
+ * (want_cut_bytes of text). */
+static void assert_items_cut(const char *text, size_t want_cut_bytes)
+{
+    static const char *const path[] = {"items", "[]", "metadata", "managedFields"};
+    size_t len = strlen(text);
+    char *copy = malloc(len + 1);
+    memcpy(copy, text, len + 1);
+    size_t left = kr_json_cut_members(copy, len, path, 4);
+    ck_assert_msg(len - left == want_cut_bytes, "%s: cut %zu bytes", text, len - left);
+    json_t *whole = json_loadb(text, len, 0, NULL);
+    json_t *parsed = json_loadb(copy, left, 0, NULL);
+    ck_assert_msg((whole != NULL) == (parsed != NULL), "%s: became %.*s", text, (int)left, copy);
+    /* those left (where the scanner stopped) go as the store drops them */
+    json_t *trees[] = {whole, parsed};
+    for (int t = 0; t < 2; t++) {
+        size_t i;
+        json_t *item;
+        json_array_foreach(json_object_get(trees[t], "items"), i, item)
+            json_object_del(json_object_get(item, "metadata"), "managedFields");
+    }
+    ck_assert_msg(!whole || json_equal(whole, parsed), "%s: became %.*s", text, (int)left, copy);
+    json_decref(whole);
+    json_decref(parsed);
+    free(copy);
+}
+
+START_TEST(json_cut_members_cuts_every_items_managed_fields)
+{
+#define MF "\"managedFields\":[{\"m\":\"x\"}]"
+    size_t mf = strlen(MF);
+    assert_items_cut("{\"kind\":\"List\",\"items\":[{\"metadata\":{\"name\":\"a\"," MF
+                     "}},{\"metadata\":{" MF ",\"name\":\"b\"}},{\"metadata\":{" MF
+                     "}},{\"metadata\":{\"name\":\"c\"}},{\"data\":{" MF "}},[],1,\"s\"],"
+                     "\"metadata\":{" MF "}}",
+                     3 * (mf + 1) - 1);
+    assert_items_cut("{\"items\":[]}", 0);
+    assert_items_cut("{\"items\":{}}", 0);
+    assert_items_cut("{ \"items\" : [ { \"metadata\" : { \"a\" : 1 , " MF " , \"b\" : 2 } } , "
+                     "{ \"metadata\" : { " MF " } } ] , \"x\" : 1 }",
+                     (mf + 3) + (mf + 1));
+    /* an item the scanner stops at: those before it are cut, the rest parsed as they are */
+    assert_items_cut("{\"items\":[{\"metadata\":{" MF "}},{\"metadata\":{\"n\":1e5," MF
+                     "}},{\"metadata\":{" MF "}}]}",
+                     mf);
+    assert_items_cut(
+        "{\"items\":[{\"metadata\":{" MF "}},{\"metadata\":{\"managedFields\":[1,]}}]}", mf);
+#undef MF
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("util");
@@ -954,6 +1006,7 @@ int main(void)
     tcase_add_test(tc, buf_truncate_cuts_back_to_a_mark_only);
     tcase_add_test(tc, array_push_appends_one_zeroed_element);
     tcase_add_test(tc, json_cut_member_leaves_what_jansson_would_parse_less_the_member);
+    tcase_add_test(tc, json_cut_members_cuts_every_items_managed_fields);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);
 }

@@ -175,10 +175,10 @@ typedef struct kr_list_opts {
      * meta.k8s.io/v1 PartialObjectMetadata (metadata only), as client-go's
      * metadata client asks for them. */
     const char *accept;
-    /* Version 2: a WATCH decodes each event's object without its
-     * metadata.managedFields, cut from the text before it is parsed, so
-     * that they cost no tree (for a cache that drops them anyway, as an
-     * informer's store does unless it keeps them). A LIST ignores it. */
+    /* Version 2: a WATCH decodes each event's object, a LIST each of its
+     * items, without metadata.managedFields, cut from the text before it
+     * is parsed, so that they cost no tree (for a cache that drops them
+     * anyway, as an informer's store does unless it keeps them). */
     bool drop_managed_fields;
 } kr_list_opts;
 #define KR_LIST_OPTS_VERSION 2
