@@ -423,12 +423,12 @@ END_TEST
 
 typedef struct env {
     kr_runtime_t *rt;
-    kr_testserver_t *hub_ts, *dc_ts[2];
-    kr_rest_config hub_cfg, dc_cfg[2];
-    kr_client_t *hub, *dc[2];
+    kr_testserver_t *hub_ts, *dc_ts[3];
+    kr_rest_config hub_cfg, dc_cfg[3];
+    kr_client_t *hub, *dc[3];
     kr_informer_t *runnables;
-    kr_informer_t *copies[2]; /* Jobs with our label, per workload cluster */
-    sub_cluster clusters[2];
+    kr_informer_t *copies[3]; /* Jobs with our label, per workload cluster */
+    sub_cluster clusters[3];
     submitter s;
     kr_token_file_t *auth;
     kr_event_recorder_t *recorder; /* Events about Runnables, on the hub */
@@ -612,6 +612,10 @@ static void server_up(kr_testserver_t **ts, kr_rest_config *cfg, kr_client_t **c
     ck_assert_msg(kr_client_new(E.rt, cfg, &co, c, &err) == 0, "%s", err.message);
 }
 
+/* Workload clusters env_up makes: dc1, dc2 (and dc3 when a test sets 3
+ * before env_up; env_down sets it back). */
+static int env_clusters = 2;
+
 static void env_up(void)
 {
     memset(&E, 0, sizeof(E));
@@ -624,6 +628,8 @@ static void env_up(void)
     server_up(&E.hub_ts, &E.hub_cfg, &E.hub, env_seed + 1);
     server_up(&E.dc_ts[0], &E.dc_cfg[0], &E.dc[0], env_seed + 2);
     server_up(&E.dc_ts[1], &E.dc_cfg[1], &E.dc[1], env_seed + 3);
+    if (env_clusters > 2)
+        server_up(&E.dc_ts[2], &E.dc_cfg[2], &E.dc[2], env_seed + 4);
     char path[4096];
     char *crd = kr_test_read_file(kr_test_src_path(path, sizeof(path), "deploy/crds"),
                                   "runnables.kreconcile.io.yaml");
@@ -635,8 +641,8 @@ static void env_up(void)
     ck_assert_msg(kr_informer_new(&io, &E.runnables, &err) == 0, "%s", err.message);
     ck_assert_int_eq(kr_informer_start(E.runnables, NULL), 0);
     ck_assert_msg(kr_informer_wait_for_sync(E.runnables, WAIT_MS, &err) == 0, "%s", err.message);
-    const char *names[] = {"dc1", "dc2"};
-    for (int i = 0; i < 2; i++) {
+    const char *names[] = {"dc1", "dc2", "dc3"};
+    for (int i = 0; i < env_clusters; i++) {
         E.clusters[i].name = names[i];
         E.clusters[i].client = E.dc[i];
         copies_start(i);
@@ -645,7 +651,7 @@ static void env_up(void)
     E.s.hub_name = "hub";
     E.s.runnables = E.runnables;
     E.s.clusters = E.clusters;
-    E.s.n_clusters = 2;
+    E.s.n_clusters = (size_t)env_clusters;
     E.s.informer_for = informer_for;
     E.s.informer_for_user = &E;
     E.s.failover_after_ms = FAILOVER_MS;
@@ -668,16 +674,17 @@ static void env_up(void)
 
 static void env_down(void)
 {
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < env_clusters; i++)
         kr_informer_free(E.copies[i]);
     kr_informer_free(E.runnables);
     kr_event_recorder_free(E.recorder);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < env_clusters; i++)
         kr_client_free(E.dc[i]);
     kr_client_free(E.hub);
     kr_runtime_free(E.rt);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < env_clusters; i++)
         kr_testserver_free(E.dc_ts[i]);
+    env_clusters = 2;
     kr_testserver_free(E.hub_ts);
     kr_token_file_free(E.auth);
     submitter_destroy(&E.s);
@@ -2708,6 +2715,58 @@ START_TEST(a_refused_failover_waits_for_a_decided_attempt_and_fails_on_a_gone_co
     free(st);
     json_decref(o);
     ck_assert_int_eq(kr_client_get(E.dc[1], JOBS, "team-x", "gone-2", NULL, NULL), KR_ENOTFOUND);
+    env_down();
+}
+END_TEST
+
+/* Three clusters, team-x in dc1 only: dc1 goes away after attempt 1's
+ * create; the failover to dc2 is refused (the runnable goes back to
+ * attempt 1), the next one goes to dc3 as attempt 3, not as a second
+ * attempt 2 (status.attempt named attempt 1 again), and is refused too;
+ * then no cluster is left to try: three attempts, each of its own number,
+ * and no more over further delays. */
+START_TEST(refused_failovers_keep_their_attempt_numbers_apart)
+{
+    env_clusters = 3;
+    env_up();
+    team_x_up();
+    const char *body = job_runnable("tri", 0, "dc1, dc2, dc3");
+    api_request req = {.method = "POST",
+                       .path = "/api/v1/runnables",
+                       .authorization = "Bearer tok-alice",
+                       .body = body,
+                       .body_len = strlen(body),
+                       .q_namespace = "team-x"};
+    api_response resp = {0};
+    api_handle(&E.api, &req, &resp);
+    ck_assert_msg(resp.status == 201, "%d %s", resp.status, sub_str(resp.body, "error"));
+    json_decref(resp.body);
+    ck_assert(reconcile_until_at("team-x", "tri", "dc1", SUB_PHASE_DISPATCHED, true));
+    dc_down(0, true);
+    uint64_t after = 0;
+    for (int round = 0; round < 5; round++) {
+        advance_ms(FAILOVER_MS + 1);
+        submitter_probe_cluster(&E.s, 0);
+        for (int i = 0; i < 30; i++) {
+            submitter_reconcile(&E.s, "team-x", "tri", &after, NULL);
+            submitter_probe_cluster(&E.s, 0);
+            wait_pace();
+        }
+    }
+    json_t *o = cached_in("team-x", "tri");
+    char *st = json_dumps(json_object_get(o, "status"), JSON_COMPACT);
+    const json_t *attempts = json_object_get(json_object_get(o, "status"), "attempts");
+    bool unique = true;
+    for (size_t i = 0; i < json_array_size(attempts); i++)
+        for (size_t j = i + 1; j < json_array_size(attempts); j++)
+            unique = unique && sub_int(json_array_get(attempts, i), "attempt") !=
+                                   sub_int(json_array_get(attempts, j), "attempt");
+    ck_assert_msg(unique, "two attempts share a number: %s", st);
+    ck_assert_msg(json_array_size(attempts) == 3, "not three attempts: %s", st);
+    ck_assert_str_eq(sub_str(o, "status.cluster"), "dc1");
+    ck_assert_int_eq(sub_int(o, "status.attempt"), 1);
+    free(st);
+    json_decref(o);
     env_down();
 }
 END_TEST
@@ -4819,6 +4878,7 @@ int main(void)
     tcase_add_test(tc, failover_when_dc1_dies_after_the_create);
     tcase_add_test(tc, a_failover_refused_for_good_goes_back_to_the_earlier_copy);
     tcase_add_test(tc, a_refused_failover_waits_for_a_decided_attempt_and_fails_on_a_gone_copy);
+    tcase_add_test(tc, refused_failovers_keep_their_attempt_numbers_apart);
     tcase_add_test(tc, the_verified_condition_follows_the_current_attempt);
     tcase_add_test(tc, a_copy_that_lost_its_labels_is_followed_a_deleted_one_fails);
     tcase_add_test(tc, a_copy_of_an_approval_voided_since_goes_while_the_runnable_waits);

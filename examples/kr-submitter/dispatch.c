@@ -715,6 +715,22 @@ bool submitter_first_decision(submitter *s, const json_t *runnable, json_t *stat
     return decision_fields(status, 1, order[0], epoch) == 0;
 }
 
+/* The number of a new attempt: one no attempt has had (status.attempt may
+ * name an earlier one again, followed after a refused failover). */
+static json_int_t next_attempt(const json_t *obj)
+{
+    json_int_t max = sub_int(obj, "status.attempt");
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(json_object_get(obj, "status"), "attempts"), i, a)
+    {
+        json_int_t n = sub_int(a, "attempt");
+        if (n > max)
+            max = n;
+    }
+    return max + 1;
+}
+
 /* Commit the decision: `attempt` goes to `cluster` under the current epoch. */
 static kr_reconcile_result decide(submitter *s, const json_t *obj, json_int_t attempt,
                                   const char *cluster, const char *from, kr_error_t *err)
@@ -871,7 +887,7 @@ static kr_reconcile_result unreachable(submitter *s, const json_t *obj, size_t i
     if (failover_due(obj, started, since, health_known_until(s, idx), s->failover_after_ms)) {
         const char *next = failover_next(obj, order, n, cluster);
         if (next)
-            return decide(s, obj, sub_int(obj, "status.attempt") + 1, next, cluster, err);
+            return decide(s, obj, next_attempt(obj), next, cluster, err);
     }
     uint64_t deadline = since + s->failover_after_ms;
     uint64_t wait = RETRY_MS;
