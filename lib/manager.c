@@ -1068,8 +1068,9 @@ int kr_manager_run(kr_manager_t *m)
     m->state = STATE_STOPPING;
     pthread_mutex_unlock(&m->lock);
     kr_log(&m->logger, KR_LOG_INFO, "manager", "stopping");
-    /* The Lease goes last: nothing guarded by it may run once another
-     * replica can take over. */
+    /* The Lease goes once what it guards has stopped: nothing guarded by
+     * it may run once another replica can take over, and nothing else
+     * (what runs without leadership) holds it meanwhile. */
     kr_controller_t **unelected;
     size_t n_unelected;
     int64_t since;
@@ -1078,9 +1079,11 @@ int kr_manager_run(kr_manager_t *m)
     pthread_mutex_lock(&m->lock);
     lost = lost || m->lost_in_stop;
     pthread_mutex_unlock(&m->lock);
-    if (lost) {
-        /* the elector competes no more (one_term); a Lease that still
-         * names this replica is released now, not after the rest stops */
+    if (m->leader) {
+        /* released now, not after the rest stops (a reconcile of a
+         * controller without leader election may take its shutdown
+         * timeout); after a loss the elector competes no more (one_term)
+         * and a Lease that still names this replica is cleared */
         kr_error_t lerr = {0};
         if (kr_leader_stop(m->leader, 0, &lerr) != 0)
             kr_log(&m->logger, KR_LOG_WARN, "manager", "stopping the election: %s", lerr.message);

@@ -2091,6 +2091,109 @@ START_TEST(a_controller_without_leader_election_runs_on_a_standby)
 }
 END_TEST
 
+/* A controller without leader election whose reconcile is still running
+ * at the stop does not hold the Lease: it is released once the
+ * leader-only parts have stopped, while that reconcile runs on. */
+static atomic_bool hold_entered, hold_release;
+
+static kr_reconcile_result holding_reconcile(kr_controller_t *ctl, const kr_reconcile_request *req,
+                                             uint64_t *requeue_after_ms, kr_error_t *err,
+                                             void *user)
+{
+    (void)ctl;
+    (void)req;
+    (void)requeue_after_ms;
+    (void)err;
+    (void)user;
+    atomic_store(&hold_entered, true);
+    while (!atomic_load(&hold_release)) {
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return KR_RECONCILE_DONE;
+}
+
+/* The holder of Lease team-a/kr-test-hold (new; "" when none). */
+static char *hold_lease_holder(struct server *s)
+{
+    tc_response tr;
+    tc_json(kr_testserver_url(s->ts), "GET",
+            "/apis/coordination.k8s.io/v1/namespaces/team-a/leases/kr-test-hold", NULL, &tr);
+    ck_assert_msg(tr.status == 200, "%ld %s", tr.status, tr.body);
+    const char *v =
+        json_string_value(json_object_get(json_object_get(tr.json, "spec"), "holderIdentity"));
+    char *copy = strdup(v ? v : "");
+    tc_free(&tr);
+    return copy;
+}
+
+START_TEST(an_unelected_reconcile_does_not_hold_the_lease_at_the_stop)
+{
+    struct server s;
+    server_start(&s);
+    kr_error_t err = {0};
+    char *argv[] = {"p",
+                    "--kubeconfig",
+                    s.kubeconfig,
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--leader-elect",
+                    "--lease-name",
+                    "kr-test-hold",
+                    "--leader-elect-retry-period=100ms",
+                    NULL};
+    static const kr_manager_program prog = {.name = "kr-test-manager"};
+    struct running r = {0};
+    ck_assert_msg(manager_from_args(&prog, 9, argv, &r.cfg, &r.m, &err) == 0, "%s", err.message);
+    atomic_store(&hold_entered, false);
+    atomic_store(&hold_release, false);
+    kr_informer_t *inf;
+    ck_assert_int_eq(kr_manager_informer(r.m, kr_manager_hub(r.m), KR_GVR("", "v1", "configmaps"),
+                                         "team-a", NULL, &inf, &err),
+                     0);
+    kr_controller_opts co = KR_CONTROLLER_OPTS_INIT;
+    co.name = "local";
+    co.reconcile = holding_reconcile;
+    co.shutdown_timeout_ms = 200;
+    kr_manager_controller_opts mco = KR_MANAGER_CONTROLLER_OPTS_INIT;
+    mco.no_leader_election = true;
+    kr_controller_t *ctl;
+    ck_assert_msg(kr_manager_add_controller_with(r.m, &co, &mco, &ctl, &err) == 0, "%s",
+                  err.message);
+    kr_controller_source src = KR_CONTROLLER_SOURCE_INIT;
+    src.informer = inf;
+    ck_assert_msg(kr_controller_watch(ctl, &src, &err) == 0, "%s", err.message);
+    manager_start(&r);
+    int64_t until = now_ms() + 20000;
+    while ((!kr_manager_leading(r.m) || !atomic_load(&hold_entered)) && now_ms() < until) {
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    ck_assert(kr_manager_leading(r.m) && atomic_load(&hold_entered));
+    kr_manager_stop(r.m, 0);
+    /* the reconcile runs on; the Lease is released meanwhile */
+    char *holder = NULL;
+    until = now_ms() + 10000;
+    do {
+        free(holder);
+        struct timespec ts = {0, 50 * 1000000};
+        nanosleep(&ts, NULL);
+        holder = hold_lease_holder(&s);
+    } while (*holder && now_ms() < until);
+    bool running = !atomic_load(&hold_release);
+    atomic_store(&hold_release, true);
+    pthread_join(r.thread, NULL);
+    r.started = false;
+    ck_assert_msg(!*holder && running,
+                  "the Lease stayed held by \"%s\" while only a controller without leader "
+                  "election ran",
+                  holder);
+    free(holder);
+    ck_assert_int_eq(manager_finish(&r), 0);
+    server_stop(&s);
+}
+END_TEST
+
 START_TEST(lost_leadership_stops_the_program_with_status_1)
 {
     struct server s;
@@ -2309,6 +2412,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, the_default_rate_limit_is_20_qps_burst_30);
     tcase_add_test(tc, the_access_guard_asks_the_hubs_rbac_for_each_path);
     tcase_add_test(tc, a_controller_without_leader_election_runs_on_a_standby);
+    tcase_add_test(tc, an_unelected_reconcile_does_not_hold_the_lease_at_the_stop);
     tcase_add_test(tc, an_informer_takes_store_options_of_its_own);
     suite_add_tcase(s, tc);
     tc = tcase_create("program");

@@ -386,7 +386,8 @@ KR_API int kr_manager_new(const kr_manager_opts *opts, kr_manager_t **out, kr_er
  * runnables, leader election (or, without it, the leader-only parts at
  * once) and serve HTTP. Then stop gracefully: every controller cut off,
  * the leader-only controllers and runnables stopped, then the others,
- * within shutdown_timeout_ms, informers stopped, the Lease released last. Returns the process exit
+ * within shutdown_timeout_ms (the Lease released as soon as the leader-only
+ * parts have stopped), informers stopped. Returns the process exit
  * code: 0 after a signal or kr_manager_stop, 1 after lost leadership or a failed start (logged).
  * Three cases end the process instead of returning (kr_manager_free never
  * runs; a program that must flush something does it in a runnable's stop):
@@ -514,10 +515,10 @@ typedef struct kr_manager_controller_opts {
      * non-leader runnables and the election; never restarted when this
      * replica starts or stops leading; cut off at the stop together with
      * the leader-only controllers (no new reconcile anywhere from then on)
-     * but waited on only once the leader-only parts have stopped, from the
-     * same moment, before the non-leader runnables, the informers and the
-     * Lease's release. Its reconciles never hold the lost-leadership
-     * watchdog. It must write nothing another replica's leader writes.
+     * but waited on only once the leader-only parts have stopped and the
+     * Lease is released, from the same moment, before the non-leader
+     * runnables and the informers. Its reconciles never hold the Lease or
+     * the lost-leadership watchdog. It must write nothing another replica's leader writes.
      * /readyz names it on every replica. */
     bool no_leader_election;
 } kr_manager_controller_opts;
