@@ -601,6 +601,75 @@ START_TEST(program_checks_its_resources_against_discovery)
 }
 END_TEST
 
+/* A cluster whose discovery hangs holds its own sources only: the other
+ * clusters' objects are kept meanwhile (their discovery is asked on
+ * threads of their own). */
+START_TEST(program_a_hung_cluster_holds_only_its_own_sources)
+{
+    kr_testserver_t *hub = NULL, *west = NULL, *east = NULL;
+    kr_testserver_opts o = {.seed = 5};
+    ck_assert_int_eq(kr_testserver_start(&o, &hub, NULL), 0);
+    o.seed = 6;
+    ck_assert_int_eq(kr_testserver_start(&o, &west, NULL), 0);
+    o.seed = 7;
+    ck_assert_int_eq(kr_testserver_start(&o, &east, NULL), 0);
+    char hub_kc[512], west_kc[512], east_kc[512], west_arg[600], east_arg[600], db[600];
+    snprintf(hub_kc, sizeof(hub_kc), "%s/hung-hub.kubeconfig", tmpdir);
+    snprintf(west_kc, sizeof(west_kc), "%s/hung-west.kubeconfig", tmpdir);
+    snprintf(east_kc, sizeof(east_kc), "%s/hung-east.kubeconfig", tmpdir);
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(hub, hub_kc, NULL, NULL), 0);
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(west, west_kc, NULL, NULL), 0);
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(east, east_kc, NULL, NULL), 0);
+    snprintf(west_arg, sizeof(west_arg), "west=%s", west_kc);
+    snprintf(east_arg, sizeof(east_arg), "east=%s", east_kc);
+    snprintf(db, sizeof(db), "sqlite://%s/hung.db", tmpdir);
+    put_cm(kr_testserver_url(east), "at-east", "1", false);
+    /* west answers nothing for 12 s, past the requests' 6 s timeout */
+    kr_testserver_faults slow = {.latency_ms = 12000};
+    kr_testserver_set_faults(west, &slow);
+    const char *args[] = {"--inventory",
+                          db,
+                          "--kubeconfig",
+                          hub_kc,
+                          "--cluster",
+                          west_arg,
+                          "--cluster",
+                          east_arg,
+                          "--resource",
+                          "v1/configmaps=ConfigMap",
+                          "--request-timeout",
+                          "6s",
+                          "--listen",
+                          "127.0.0.1:0",
+                          "--log-format",
+                          "text",
+                          NULL};
+    program p = {0};
+    start(&p, args);
+    char api[128];
+    wait_address(&p, api, sizeof(api));
+    /* east's ConfigMap is kept long before west's discovery gives up */
+    bool kept = false;
+    for (int i = 0; i < 200 && !kept; i++) {
+        tc_response r;
+        tc_request(api, "GET", "/api/v1/objects?kind=ConfigMap", NULL, NULL, NULL, &r);
+        kept = r.status == 200 && r.body && strstr(r.body, "\"at-east\"");
+        tc_free(&r);
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        if (!kept)
+            nanosleep(&ts, NULL);
+    }
+    ck_assert_msg(kept, "east's ConfigMap waited for west's discovery");
+    kr_testserver_set_faults(west, &(kr_testserver_faults){0});
+    kr_test_proc_kill(&p, SIGTERM);
+    ck_assert_int_eq(finish(&p), 0);
+    kr_test_proc_free(&p);
+    kr_testserver_free(east);
+    kr_testserver_free(west);
+    kr_testserver_free(hub);
+}
+END_TEST
+
 START_TEST(program_page_live_and_restart_after_kill)
 {
     kr_testserver_t *hub = NULL, *east = NULL;
@@ -954,6 +1023,7 @@ int main(void)
     tcase_add_test(tc, bad_databases_exit_2_at_start_up);
     tcase_add_test(tc, program_keeps_one_namespace_of_a_resource);
     tcase_add_test(tc, program_checks_its_resources_against_discovery);
+    tcase_add_test(tc, program_a_hung_cluster_holds_only_its_own_sources);
     tcase_add_test(tc, program_page_live_and_restart_after_kill);
     tcase_add_test(tc, program_asks_for_a_token_when_given_a_token_file);
     tcase_add_test(tc, program_converges_under_faults_sqlite);

@@ -107,13 +107,23 @@ inv_served inv_checks_state(inv_checks *c, size_t i)
     return state;
 }
 
+/* The sources of one cluster, asked by a thread of their own. */
+typedef struct inv_check_lane {
+    inv_checks *c;
+    const char *cluster; /* borrowed from cluster_of */
+    pthread_t thread;
+    bool running;
+} inv_check_lane;
+
 static void *check_all(void *arg)
 {
-    inv_checks *c = arg;
+    inv_check_lane *lane = arg;
+    inv_checks *c = lane->c;
     while (!atomic_load(&c->stop)) {
         bool unknown = false;
         for (size_t i = 0; i < c->n_sources && !atomic_load(&c->stop); i++)
-            unknown |= inv_check_source(c, i) == INV_SERVED_UNKNOWN;
+            if (strcmp(c->cluster_of[i], lane->cluster) == 0)
+                unknown |= inv_check_source(c, i) == INV_SERVED_UNKNOWN;
         unsigned ms = unknown ? UNKNOWN_CHECK_MS : CHECK_MS;
         for (unsigned w = 0; w < ms / 50 && !atomic_load(&c->stop); w++) {
             struct timespec ts = {0, 50 * 1000 * 1000};
@@ -128,8 +138,26 @@ int inv_checks_start(kr_manager_t *m, void *user)
     (void)m;
     inv_checks *c = user;
     atomic_store(&c->stop, false);
-    c->running = pthread_create(&c->thread, NULL, check_all, c) == 0;
-    return c->running ? 0 : KR_ENOMEM;
+    c->lanes = calloc(c->n_sources ? c->n_sources : 1, sizeof(*c->lanes));
+    if (!c->lanes)
+        return KR_ENOMEM;
+    c->n_lanes = 0;
+    for (size_t i = 0; i < c->n_sources; i++) {
+        bool seen = false;
+        for (size_t k = 0; k < c->n_lanes && !seen; k++)
+            seen = strcmp(c->lanes[k].cluster, c->cluster_of[i]) == 0;
+        if (!seen)
+            c->lanes[c->n_lanes++] = (inv_check_lane){.c = c, .cluster = c->cluster_of[i]};
+    }
+    for (size_t k = 0; k < c->n_lanes; k++) {
+        inv_check_lane *lane = &c->lanes[k];
+        lane->running = pthread_create(&lane->thread, NULL, check_all, lane) == 0;
+        if (!lane->running) {
+            inv_checks_stop(m, c);
+            return KR_ENOMEM;
+        }
+    }
+    return 0;
 }
 
 void inv_checks_stop(kr_manager_t *m, void *user)
@@ -137,9 +165,12 @@ void inv_checks_stop(kr_manager_t *m, void *user)
     (void)m;
     inv_checks *c = user;
     atomic_store(&c->stop, true);
-    if (c->running)
-        pthread_join(c->thread, NULL);
-    c->running = false;
+    for (size_t k = 0; c->lanes && k < c->n_lanes; k++)
+        if (c->lanes[k].running)
+            pthread_join(c->lanes[k].thread, NULL);
+    free(c->lanes);
+    c->lanes = NULL;
+    c->n_lanes = 0;
 }
 
 bool inv_checks_ready(char *why, size_t len, void *user)

@@ -2,7 +2,8 @@
  * given, as its discovery says: a resource of another kind is never kept
  * there (rows name kinds), and /readyz fails for it and for a resource no
  * cluster serves (a misspelling, or a CRD installed nowhere). Every
- * replica asks, on a thread of its own. */
+ * replica asks, on a thread per cluster (one that hangs holds only its
+ * own sources). */
 #ifndef KR_INVENTORY_SERVED_H
 #define KR_INVENTORY_SERVED_H
 
@@ -38,8 +39,8 @@ typedef struct inv_checks {
     const kr_logger *logger; /* borrowed */
     pthread_mutex_t lock;
     inv_source_check *checks; /* n_sources, under lock */
-    pthread_t thread;
-    bool running;
+    struct inv_check_lane *lanes; /* one per cluster, while started */
+    size_t n_lanes;
     atomic_bool stop;
 } inv_checks;
 
@@ -52,8 +53,9 @@ void inv_checks_destroy(inv_checks *c);
 inv_served inv_check_source(inv_checks *c, size_t i);
 /* The verdict kept for source i. [any thread] */
 inv_served inv_checks_state(inv_checks *c, size_t i);
-/* The thread that asks every source now and again (kr_manager_start_cb
- * and kr_manager_stop_cb, `user` the inv_checks; stop is idempotent). */
+/* The threads that ask every source now and again, one per cluster
+ * (kr_manager_start_cb and kr_manager_stop_cb, `user` the inv_checks;
+ * stop is idempotent). */
 int inv_checks_start(kr_manager_t *m, void *user);
 void inv_checks_stop(kr_manager_t *m, void *user);
 /* The /readyz check (kr_manager_ready_cb, `user` the inv_checks): false
