@@ -1697,6 +1697,51 @@ static void dc_down(world *w, int d, bool down)
         kr_testserver_close_watches(w->dc[d].ts);
 }
 
+/* A status annotation that says both clusters confirmed the delete (a
+ * restored backup, a tool writing it back, a hand) while dc2 is down and
+ * its cache still holds our copy: the finalizer stays until dc2 answers
+ * and the copy is deleted there. */
+START_TEST(a_delete_confirmed_only_by_the_annotation_waits_for_the_cluster)
+{
+    world w;
+    world_up(&w, 0);
+    hub_put(&w, CM, object_of(CM, "forged", "v", NULL));
+    converge(&w, 3u, false);
+    json_t *copy = fetch(&w.dc[1], CM, "forged");
+    ck_assert_ptr_nonnull(copy);
+    json_decref(copy);
+    dc_down(&w, 1, true);
+    json_t *live = fetch(&w.hub, CM, "forged");
+    ck_assert(kr_managed_has_finalizer(live, KR_FINALIZER_SYNCER));
+    json_t *ann = json_object_get(json_object_get(live, "metadata"), "annotations");
+    json_object_set_new(ann, KR_ANNOTATION_SYNC_STATUS,
+                        json_string("{\"dc1\":{\"deleted\":true,\"verified\":true},"
+                                    "\"dc2\":{\"deleted\":true,\"verified\":true}}"));
+    json_t *out = NULL;
+    ck_assert_int_eq(kr_client_update(w.hub.c, CM, NSNAME, live, NULL, &out, NULL), 0);
+    wait_hub(&w, CM, out);
+    json_decref(out);
+    json_decref(live);
+    hub_delete(&w, CM, "forged");
+    converge(&w, 1u, false);
+    for (int i = 0; i < 5; i++) {
+        char full[128];
+        snprintf(full, sizeof(full), "dc2/%s/forged", NSNAME);
+        kr_reconcile_request req = {full, "dc2", NSNAME, "forged"};
+        uint64_t after = 0;
+        (void)syncer_reconcile(w.s, res_index(CM), &req, &after, NULL);
+    }
+    json_t *held = fetch(&w.hub, CM, "forged");
+    ck_assert_msg(held != NULL, "the hub delete completed on the annotation's word, dc2 down");
+    json_decref(held);
+    dc_down(&w, 1, false);
+    converge(&w, 3u, false);
+    wait_hub_gone(&w, CM, "forged");
+    ck_assert_ptr_null(fetch(&w.dc[1], CM, "forged"));
+    world_down(&w);
+}
+END_TEST
+
 START_TEST(a_datacenter_answering_503_delays_nobody_and_holds_deletes_until_it_returns)
 {
     world w;
@@ -2682,6 +2727,7 @@ int main(void)
     tcase_add_test(tc, every_write_is_recorded_in_the_inventory);
     tcase_add_test(tc, a_delete_held_by_another_finalizer_is_recorded_once);
     tcase_add_test(tc, a_datacenter_answering_503_delays_nobody_and_holds_deletes_until_it_returns);
+    tcase_add_test(tc, a_delete_confirmed_only_by_the_annotation_waits_for_the_cluster);
     tcase_add_test(tc, a_stopped_datacenter_holds_the_finalizer_until_it_answers_again);
     tcase_add_test(tc, a_delete_the_cache_cannot_confirm_waits_for_the_cluster_to_answer);
     tcase_add_test(tc, an_unplaced_copy_the_cache_missed_is_still_removed);

@@ -854,6 +854,29 @@ static step reconcile_orphan(rctx *c)
     return st;
 }
 
+/* A cluster other than this lane's whose cache still holds a copy of
+ * ours of the object, whatever its status entry says ("deleted" may come
+ * from elsewhere than our own confirmation: a restored backup, a tool
+ * that writes the annotation back, a hand); NULL when none. An
+ * unreachable cluster's cache keeps what it last saw, so such a copy
+ * holds the delete until that cluster confirms it. */
+static const char *cached_elsewhere(const rctx *c)
+{
+    size_t resource = (size_t)(c->res - c->s->resources);
+    for (size_t i = 0; i < c->s->n_clusters; i++) {
+        syncer_cluster *cl = &c->s->clusters[i];
+        if (cl == c->cl)
+            continue;
+        json_t *copy = kr_store_get_by_name(kr_informer_store(cl->copies[resource]),
+                                            c->req->namespace_, c->req->name);
+        bool held = copy && ours(c, copy);
+        json_decref(copy);
+        if (held)
+            return cl->name;
+    }
+    return NULL;
+}
+
 /* The hub object is being deleted: confirm the delete in this cluster,
  * and drop the finalizer when every cluster has. */
 static step reconcile_delete(rctx *c)
@@ -870,7 +893,10 @@ static step reconcile_delete(rctx *c)
         return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
     step st = STEP_OK;
     json_t *entry = json_incref(json_object_get(entries, c->req->cluster));
-    if (syncer_delete_needed(c->hub, entries, c->req->cluster) || wrote) {
+    /* a copy of ours in this cluster's cache is deleted whatever the
+     * entry says */
+    if (syncer_delete_needed(c->hub, entries, c->req->cluster) || wrote ||
+        (c->copy && ours(c, c->copy))) {
         st = confirm_gone(c, true);
         /* What holds the delete here shows in this cluster's entry */
         char msg[sizeof(c->err->message)];
@@ -886,8 +912,10 @@ static step reconcile_delete(rctx *c)
         }
     }
     if (st == STEP_OK) {
-        bool complete = syncer_delete_complete(
-            c->hub, entries, (const char *const *)c->s->cluster_names, c->s->n_clusters);
+        bool complete =
+            syncer_delete_complete(c->hub, entries, (const char *const *)c->s->cluster_names,
+                                   c->s->n_clusters) &&
+            !cached_elsewhere(c);
         /* a cluster whose cache never synced says here what holds it */
         json_t *updates = json_object();
         if (!updates || json_object_set(updates, c->req->cluster, entry ? entry : json_null()) ||
