@@ -454,6 +454,30 @@ START_TEST(program_keeps_dc1_converging_while_dc2_hangs)
 }
 END_TEST
 
+/* A Warning Event about hub object x->name in the source namespace whose
+ * message holds x->value. */
+static bool warned_of(world *w, const void *arg)
+{
+    const want *x = arg;
+    char sel[160];
+    snprintf(sel, sizeof(sel), "involvedObject.name=%s", x->name);
+    kr_list_opts lo = {.field_selector = sel};
+    json_t *list = NULL;
+    if (kr_client_list(w->hub.cl.c, KR_GVR("", "v1", "events"), NSNAME, &lo, &list, NULL) != 0)
+        return false;
+    bool found = false;
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(list, "items"), i, e)
+    {
+        const char *type = json_string_value(json_object_get(e, "type"));
+        const char *message = json_string_value(json_object_get(e, "message"));
+        found |= type && strcmp(type, "Warning") == 0 && message && strstr(message, x->value);
+    }
+    json_decref(list);
+    return found;
+}
+
 /* The hub object is there with dc1's entry verified. */
 static bool dc1_verified(world *w, const void *arg)
 {
@@ -488,6 +512,8 @@ START_TEST(program_starts_with_a_datacenter_down_and_dc1_converges)
                   (long)(time(NULL) - t0));
     want why = {CM, "early", 1, "unable to handle the request", NULL, NULL};
     wait_for(&w, entry_has_error, &why, "dc2's entry naming what its cache meets");
+    /* a new error in an entry is a Warning Event too */
+    wait_for(&w, warned_of, &why, "a Warning Event naming what dc2's cache meets");
     /* what it meets changes: the entry follows */
     kr_testserver_faults broken = {.fail_500 = 1.0};
     kr_testserver_set_faults(w.dc[1].cl.ts, &broken);

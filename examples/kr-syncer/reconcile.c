@@ -555,6 +555,22 @@ static int unsynced_entries(syncer_t *s, size_t resource, const json_t *hub, con
     return 0;
 }
 
+/* The entries of `updates` written just now that unsynced_entries added
+ * (those of clusters `skip` does not name: a lane's own entry is told by
+ * that lane) are new errors: a Warning Event each, as record_error's. */
+static void warn_unsynced(syncer_t *s, size_t resource, const json_t *hub, const json_t *updates,
+                          const json_t *skip)
+{
+    const char *cluster;
+    json_t *entry;
+    json_object_foreach((json_t *)updates, cluster, entry)
+    {
+        const char *message = json_string_value(json_object_get(entry, "lastError"));
+        if (message && !json_object_get(skip, cluster))
+            syncer_warn_event(s, &s->resources[resource], hub, cluster, message);
+    }
+}
+
 /* True when a cluster's cache of `resource` has not synced and its
  * lists fail. [any thread] */
 static bool any_unsynced_failing(syncer_t *s, size_t resource)
@@ -651,8 +667,8 @@ static kr_reconcile_result flush_status(syncer_t *s, size_t resource,
                      c.hub, updates, deleting ? SYNCER_FINALIZER_KEEP : SYNCER_FINALIZER_ADD,
                      &patch, err) != 0)
             st = STEP_FAILED;
-        else if (patch)
-            st = hub_patch(&c, patch);
+        else if (patch && (st = hub_patch(&c, patch)) == STEP_OK)
+            warn_unsynced(s, resource, c.hub, updates, entries);
         json_decref(now);
     }
     if (st != STEP_OK)
@@ -925,6 +941,10 @@ static step reconcile_delete(rctx *c)
         else
             st = write_entries(c, updates,
                                complete ? SYNCER_FINALIZER_RELEASE : SYNCER_FINALIZER_KEEP);
+        json_t *own = st == STEP_OK ? json_pack("{s:b}", c->req->cluster, 1) : NULL;
+        if (own)
+            warn_unsynced(c->s, (size_t)(c->res - c->s->resources), c->hub, updates, own);
+        json_decref(own);
         json_decref(updates);
         if (st == STEP_OK && complete)
             log_key(c, KR_LOG_INFO, "every cluster confirmed the delete: finalizer removed%s",
