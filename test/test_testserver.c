@@ -6569,9 +6569,13 @@ START_TEST(updates_may_not_change_immutable_fields)
                         "\"app\":\"d\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"d\"}},"
                         "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}}}"));
     static const char deploy[] = "/apis/apps/v1/namespaces/default/deployments/d";
+    /* the template's labels no longer match the new selector: the
+     * Deployment's validation says so before the strategy's selector rule */
     patch_want(deploy, "{\"spec\":{\"selector\":{\"matchLabels\":{\"app\":\"e\"}}}}", 422,
-               "Deployment.apps \"d\" is invalid: spec.selector: Invalid value: "
-               "{\"matchLabels\":{\"app\":\"e\"}}: field is immutable");
+               "Deployment.apps \"d\" is invalid: [spec.template.metadata.labels: Invalid value: "
+               "map[string]string{\"app\":\"d\"}: `selector` does not match template `labels`, "
+               "spec.selector: Invalid value: {\"matchLabels\":{\"app\":\"e\"}}: field is "
+               "immutable]");
     patch_want(deploy, "{\"spec\":{\"replicas\":3}}", 200, NULL);
 
     json_decref(created("/apis/storage.k8s.io/v1/storageclasses",
@@ -6631,6 +6635,79 @@ START_TEST(updates_may_not_change_immutable_fields)
                "Service \"svc\" is invalid: spec.clusterIPs[0]: Invalid value: "
                "[\"10.96.0.99\"]: may not change once set");
     patch_want(svc, "{\"spec\":{\"ports\":[{\"port\":81}]}}", 200, NULL);
+}
+END_TEST
+
+/* An update's fields that may not change are listed with the rest of the
+ * object's problems, in the order of the kind's ValidateXUpdate: a
+ * Deployment's selector rule after its validation (the strategy's), a
+ * Job's after its spec's (ValidateJobSpecUpdate), a Service's cluster IP
+ * and a ConfigMap's frozen data before the object's validation
+ * (ValidateServiceUpdate, ValidateConfigMapUpdate). */
+START_TEST(update_rules_are_listed_with_the_objects_problems)
+{
+    static const char bad_key[] =
+        "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and "
+        "end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex "
+        "used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+    json_decref(created("/apis/apps/v1/namespaces/default/deployments",
+                        "{\"metadata\":{\"name\":\"d\"},\"spec\":{\"selector\":{\"matchLabels\":{"
+                        "\"app\":\"d\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"d\"}},"
+                        "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}}}"));
+    char *want = kr_asprintf(
+        "Deployment.apps \"d\" is invalid: [metadata.labels: Invalid value: \"bad key\": %s, "
+        "spec.replicas: Invalid value: -1: must be greater than or equal to 0, spec.selector: "
+        "Invalid value: {\"matchLabels\":{\"app\":\"e\"}}: field is immutable]",
+        bad_key);
+    patch_want("/apis/apps/v1/namespaces/default/deployments/d",
+               "{\"metadata\":{\"labels\":{\"bad key\":\"x\"}},\"spec\":{\"replicas\":-1,"
+               "\"selector\":{\"matchLabels\":{\"app\":\"e\"}},\"template\":{\"metadata\":{"
+               "\"labels\":{\"app\":\"e\"}}}}}",
+               422, want);
+    kr_free(want);
+
+    json_decref(created("/apis/batch/v1/namespaces/default/jobs",
+                        "{\"metadata\":{\"name\":\"j\"},\"spec\":{\"template\":{\"spec\":{"
+                        "\"restartPolicy\":\"Never\",\"containers\":[{\"name\":\"c\",\"image\":"
+                        "\"x\"}]}}}}"));
+    tc_response r;
+    patch("/apis/batch/v1/namespaces/default/jobs/j", "application/json-patch+json",
+          "[{\"op\":\"replace\",\"path\":\"/spec/template/spec/containers/0/image\",\"value\":"
+          "\"y\"},{\"op\":\"add\",\"path\":\"/spec/parallelism\",\"value\":-1}]",
+          &r);
+    ck_assert_int_eq(r.status, 422);
+    const char *msg = jstr(r.json, "message");
+    ck_assert_msg(strncmp(msg,
+                          "Job.batch \"j\" is invalid: [spec.parallelism: Invalid value: -1: must "
+                          "be greater than or equal to 0, spec.template: Invalid value: ",
+                          strlen("Job.batch \"j\" is invalid: [spec.parallelism: Invalid value: "
+                                 "-1: must be greater than or equal to 0, spec.template: Invalid "
+                                 "value: ")) == 0,
+                  "%s", msg);
+    ck_assert_int_eq(json_array_size(tc_dig(r.json, "details.causes")), 2);
+    tc_free(&r);
+
+    json_decref(created("/api/v1/namespaces/default/services",
+                        "{\"metadata\":{\"name\":\"svc\"},\"spec\":{\"ports\":[{\"port\":80}]}}"));
+    want = kr_asprintf("Service \"svc\" is invalid: [metadata.labels: Invalid value: \"bad key\": "
+                       "%s, spec.clusterIPs[0]: Invalid value: [\"10.96.0.99\"]: may not change "
+                       "once set, spec.ports[0].port: Invalid value: 0: must be between 1 and "
+                       "65535, inclusive]",
+                       bad_key);
+    patch_want("/api/v1/namespaces/default/services/svc",
+               "{\"metadata\":{\"labels\":{\"bad key\":\"x\"}},\"spec\":{\"clusterIP\":"
+               "\"10.96.0.99\",\"clusterIPs\":[\"10.96.0.99\"],\"ports\":[{\"port\":0}]}}",
+               422, want);
+    kr_free(want);
+
+    json_decref(created("/api/v1/namespaces/default/configmaps",
+                        "{\"metadata\":{\"name\":\"frozen\"},\"immutable\":true,\"data\":{\"a\":"
+                        "\"1\"}}"));
+    patch_want("/api/v1/namespaces/default/configmaps/frozen", "{\"data\":{\"b c\":\"2\"}}", 422,
+               "ConfigMap \"frozen\" is invalid: [data: Forbidden: field is immutable when "
+               "`immutable` is set, data[b c]: Invalid value: \"b c\": a valid config key must "
+               "consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or "
+               "'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')]");
 }
 END_TEST
 
@@ -7066,6 +7143,7 @@ int main(void)
                             services_get_cluster_ips_and_node_ports,
                             apiservices_register_what_is_served,
                             updates_may_not_change_immutable_fields,
+                            update_rules_are_listed_with_the_objects_problems,
                             update_bumps_generation_only_for_spec_and_conflicts_on_stale_rv,
                             patch_types_go_through_the_patch_engine,
                             json_patches_are_applied_as_the_apiserver_does,

@@ -312,9 +312,10 @@ void ts_resources_free(kr_testserver_t *ts);
 bool ts_resource_is(const ts_resource *res, const char *group, const char *plural);
 /* Value validation of a built-in kind's object (validate_spec.c), on a
  * create or an update: 0, or KR_EINVALIDOBJ with the 422 listing every
- * problem in resp, `meta`'s (the metadata's problems, or NULL) first. */
+ * problem in resp, `head`'s first (the metadata's problems, or NULL),
+ * `tail`'s (or NULL) last. */
 int ts_validate_spec(const ts_resource *res, const json_t *obj, const char *name, bool create,
-                     const json_t *meta, ts_response *resp);
+                     const json_t *head, const json_t *tail, ts_response *resp);
 /* The warnings kube-apiserver's strategies give a write of `obj` that
  * passed validation (warnings.c), added to resp: `old` is the object
  * updated, NULL on a create. */
@@ -787,16 +788,19 @@ void ts_check_annotations(json_t *causes, const char *field, const json_t *map);
 int ts_validate_metadata(const json_t *md, json_t *causes, ts_response *resp);
 /* Fields an update may not change (validate.c): a ConfigMap's or Secret's
  * data once immutable, a Secret's type, workload and Job selectors, a
- * Job's template, a Service's cluster IP. 0, or KR_EINVALIDOBJ with 422
- * in resp. */
-int ts_validate_update(const ts_resource *res, const json_t *existing, const json_t *obj,
-                       const char *name, ts_response *resp);
+ * Job's template, a Service's cluster IP. Their problems are appended to
+ * `causes`, for the kind's validation to list with its own. */
+void ts_validate_update(const ts_resource *res, const json_t *existing, const json_t *obj,
+                        json_t *causes);
+/* Whether the kind's update rules come after its object's validation in
+ * kube-apiserver's list (the workloads, Jobs and Pods), not before it
+ * (ValidateServiceUpdate, ValidateConfigMapUpdate...). */
+bool ts_update_rules_last(const ts_resource *res);
 /* Whether a[key] and b[key] are the same value, absent and null alike. */
 bool ts_same_at(const json_t *a, const json_t *b, const char *key);
-/* A pod's spec update (not through a subresource): only what
- * ValidatePodUpdate lets change. 0, or KR_EINVALIDOBJ with 422 in resp. */
-int ts_validate_pod_update(const ts_resource *res, const json_t *existing, const json_t *obj,
-                           const char *name, ts_response *resp);
+/* A pod's update (not through a subresource): what ValidatePodUpdate
+ * finds after the pod's own validation, appended to `causes`. */
+void ts_validate_pod_update(const json_t *existing, const json_t *obj, json_t *causes);
 /* dryRun: *dry is set for "All"; another value fills resp (422) and returns -1. */
 int ts_dry_run(const ts_request *req, ts_response *resp, const char *options_kind, bool *dry);
 /* The options a write's handler validates before it reads the body

@@ -261,79 +261,62 @@ bool ts_same_at(const json_t *a, const json_t *b, const char *key)
     return x == y || (x && y && json_equal(x, y));
 }
 
-/* "<field>: Invalid value: <new value as JSON>: field is immutable". */
-static int respond_immutable(ts_response *resp, const ts_resource *res, const char *name,
-                             const char *field, const json_t *value, const char *why)
+/* One cause appended to `causes`. */
+static void add_cause(json_t *causes, const char *field, const char *reason, const char *msg)
+{
+    json_array_append_new(causes, json_pack("{s:s, s:s, s:s}", "reason", reason, "message",
+                                            msg ? msg : "", "field", field));
+}
+
+/* "<field>: Invalid value: <new value as JSON>: <why>" appended. */
+static void add_immutable(json_t *causes, const char *field, const json_t *value, const char *why)
 {
     char *text = value ? json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
     char *msg = kr_asprintf("Invalid value: %s: %s", text ? text : "null", why);
-    ts_respond_invalid(resp, res->kind, res->group, name, field, "FieldValueInvalid",
-                       msg ? msg : why);
+    add_cause(causes, field, "FieldValueInvalid", msg ? msg : why);
     kr_free(msg);
     kr_json_text_free(text);
-    return KR_EINVALIDOBJ;
 }
 
-static int respond_forbidden(ts_response *resp, const ts_resource *res, const char *name,
-                             const char *field)
+static void add_forbidden(json_t *causes, const char *field)
 {
-    ts_respond_invalid(resp, res->kind, res->group, name, field, "FieldValueForbidden",
-                       "Forbidden: field is immutable when `immutable` is set");
-    return KR_EINVALIDOBJ;
+    add_cause(causes, field, "FieldValueForbidden",
+              "Forbidden: field is immutable when `immutable` is set");
 }
 
 /* A ConfigMap or Secret marked immutable keeps its data and the mark; a
  * Secret keeps its type. */
-static int check_immutable_data(const ts_resource *res, const char *name, const json_t *old,
-                                const json_t *obj, ts_response *resp)
+static void check_immutable_data(const ts_resource *res, const json_t *old, const json_t *obj,
+                                 json_t *causes)
 {
     bool secret = ts_resource_is(res, "", "secrets");
     if (secret && !ts_same_at(old, obj, "type"))
-        return respond_immutable(resp, res, name, "type", json_object_get(obj, "type"),
-                                 "field is immutable");
+        add_immutable(causes, "type", json_object_get(obj, "type"), "field is immutable");
     if (!json_is_true(json_object_get(old, "immutable")))
-        return 0;
+        return;
     if (!json_is_true(json_object_get(obj, "immutable")))
-        return respond_forbidden(resp, res, name, "immutable");
-    if (!ts_same_at(old, obj, "data"))
-        return respond_forbidden(resp, res, name, "data");
-    if (!secret && !ts_same_at(old, obj, "binaryData"))
-        return respond_forbidden(resp, res, name, "binaryData");
-    return 0;
+        add_forbidden(causes, "immutable");
+    else if (!ts_same_at(old, obj, "data"))
+        add_forbidden(causes, "data");
+    else if (!secret && !ts_same_at(old, obj, "binaryData"))
+        add_forbidden(causes, "binaryData");
 }
 
 /* A StorageClass keeps its parameters, provisioner and reclaim policy
  * (each refused as Forbidden, all reported together) and its binding mode. */
-static int check_storageclass(const ts_resource *res, const char *name, const json_t *old,
-                              const json_t *obj, ts_response *resp)
+static void check_storageclass(const json_t *old, const json_t *obj, json_t *causes)
 {
     static const char *const forbidden[] = {"parameters", "provisioner", "reclaimPolicy"};
-    json_t *causes = json_array();
-    for (size_t i = 0; causes && i < KR_ARRAY_LEN(forbidden); i++) {
+    for (size_t i = 0; i < KR_ARRAY_LEN(forbidden); i++) {
         if (ts_same_at(old, obj, forbidden[i]))
             continue;
         char *msg = kr_asprintf("Forbidden: updates to %s are forbidden.", forbidden[i]);
-        json_array_append_new(causes, json_pack("{s:s, s:s, s:s}", "reason", "FieldValueForbidden",
-                                                "message", msg ? msg : "", "field", forbidden[i]));
+        add_cause(causes, forbidden[i], "FieldValueForbidden", msg);
         kr_free(msg);
     }
-    if (causes && !ts_same_at(old, obj, "volumeBindingMode")) {
-        const json_t *mode = json_object_get(obj, "volumeBindingMode");
-        char *text = mode ? json_dumps(mode, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-        char *msg = kr_asprintf("Invalid value: %s: field is immutable", text ? text : "null");
-        json_array_append_new(causes,
-                              json_pack("{s:s, s:s, s:s}", "reason", "FieldValueInvalid", "message",
-                                        msg ? msg : "", "field", "volumeBindingMode"));
-        kr_free(msg);
-        kr_json_text_free(text);
-    }
-    int rc = 0;
-    if (!causes || json_array_size(causes)) {
-        ts_respond_invalid_causes(resp, res->kind, res->group, name, causes);
-        rc = KR_EINVALIDOBJ;
-    }
-    json_decref(causes);
-    return rc;
+    if (!ts_same_at(old, obj, "volumeBindingMode"))
+        add_immutable(causes, "volumeBindingMode", json_object_get(obj, "volumeBindingMode"),
+                      "field is immutable");
 }
 
 /* The fields ValidateImmutableField guards on kinds without other update
@@ -349,15 +332,12 @@ static const struct {
     {"scheduling.k8s.io", "priorityclasses", "preemptionPolicy", false},
 };
 
-/* A "spec: Forbidden: <why>" answer. */
-static int respond_spec_forbidden(ts_response *resp, const ts_resource *res, const char *name,
-                                  const char *field, const char *why)
+/* A "<field>: Forbidden: <why>" cause appended. */
+static void add_spec_forbidden(json_t *causes, const char *field, const char *why)
 {
     char *msg = kr_asprintf("Forbidden: %s", why);
-    ts_respond_invalid(resp, res->kind, res->group, name, field, "FieldValueForbidden",
-                       msg ? msg : why);
+    add_cause(causes, field, "FieldValueForbidden", msg ? msg : why);
     kr_free(msg);
-    return KR_EINVALIDOBJ;
 }
 
 /* A copy of `spec` without `keys` (NULL-terminated); NULL stays NULL. */
@@ -370,8 +350,7 @@ static json_t *spec_without(const json_t *spec, const char *const *keys)
 }
 
 /* ValidateStatefulSetUpdate: only these may change. */
-static int check_statefulset(const ts_resource *res, const char *name, const json_t *old_spec,
-                             const json_t *spec, ts_response *resp)
+static void check_statefulset(const json_t *old_spec, const json_t *spec, json_t *causes)
 {
     static const char *const mutable_keys[] = {"replicas",
                                                "ordinals",
@@ -384,13 +363,12 @@ static int check_statefulset(const ts_resource *res, const char *name, const jso
     bool same = a && b && json_equal(a, b);
     json_decref(a);
     json_decref(b);
-    if (same)
-        return 0;
-    return respond_spec_forbidden(
-        resp, res, name, "spec",
-        "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', "
-        "'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are "
-        "forbidden");
+    if (!same)
+        add_spec_forbidden(
+            causes, "spec",
+            "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', "
+            "'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are "
+            "forbidden");
 }
 
 /* True when `x` is a member of array `arr`. */
@@ -466,8 +444,7 @@ static bool map_within(const json_t *a, const json_t *b)
  * containers change through their subresource alone. (Priority and
  * preemptionPolicy were kept from the stored pod before this, as the
  * Priority admission does.) */
-int ts_validate_pod_update(const ts_resource *res, const json_t *existing, const json_t *obj,
-                           const char *name, ts_response *resp)
+void ts_validate_pod_update(const json_t *existing, const json_t *obj, json_t *causes)
 {
     const json_t *old_spec = json_object_get(existing, "spec");
     const json_t *spec = json_object_get(obj, "spec");
@@ -478,20 +455,20 @@ int ts_validate_pod_update(const ts_resource *res, const json_t *existing, const
     if (ads) {
         json_int_t v = json_integer_value(ads);
         if (!json_is_integer(ads) || v <= 0 || v > 2147483647)
-            return respond_immutable(resp, res, name, "spec.activeDeadlineSeconds", ads,
-                                     "must be between 1 and 2147483647, inclusive");
-        if (json_is_integer(old_ads) && json_integer_value(old_ads) < v)
-            return respond_immutable(resp, res, name, "spec.activeDeadlineSeconds", ads,
-                                     "must be less than or equal to previous value");
+            add_immutable(causes, "spec.activeDeadlineSeconds", ads,
+                          "must be between 1 and 2147483647, inclusive");
+        else if (json_is_integer(old_ads) && json_integer_value(old_ads) < v)
+            add_immutable(causes, "spec.activeDeadlineSeconds", ads,
+                          "must be less than or equal to previous value");
     } else if (json_is_integer(old_ads)) {
-        return respond_immutable(resp, res, name, "spec.activeDeadlineSeconds", NULL,
-                                 "must not update from a positive integer to nil value");
+        add_immutable(causes, "spec.activeDeadlineSeconds", NULL,
+                      "must not update from a positive integer to nil value");
     }
     if (!tolerations_kept(json_object_get(old_spec, "tolerations"),
                           json_object_get(spec, "tolerations")))
-        return respond_spec_forbidden(resp, res, name, "spec.tolerations",
-                                      "existing toleration can not be modified except its "
-                                      "tolerationSeconds");
+        add_spec_forbidden(causes, "spec.tolerations",
+                           "existing toleration can not be modified except its "
+                           "tolerationSeconds");
     size_t i;
     const json_t *gate;
     json_array_foreach(json_object_get(spec, "schedulingGates"), i, gate)
@@ -500,10 +477,10 @@ int ts_validate_pod_update(const ts_resource *res, const json_t *existing, const
             const char *g = json_string_value(json_object_get(gate, "name"));
             char *why = kr_asprintf("only deletion is allowed, but found new scheduling gate '%s'",
                                     g ? g : "");
-            int rc = respond_spec_forbidden(resp, res, name, "spec.schedulingGates",
-                                            why ? why : "only deletion is allowed");
+            add_spec_forbidden(causes, "spec.schedulingGates",
+                               why ? why : "only deletion is allowed");
             kr_free(why);
-            return rc;
+            break;
         }
     }
     static const char *const munged[] = {"activeDeadlineSeconds", "tolerations", "schedulingGates",
@@ -512,7 +489,7 @@ int ts_validate_pod_update(const ts_resource *res, const json_t *existing, const
     if (!a || !b) {
         json_decref(a);
         json_decref(b);
-        return KR_ENOMEM;
+        return;
     }
     blank_images(a, "containers");
     blank_images(a, "initContainers");
@@ -541,26 +518,25 @@ int ts_validate_pod_update(const ts_resource *res, const json_t *existing, const
     json_decref(a);
     json_decref(b);
     if (!selector_ok)
-        return respond_spec_forbidden(resp, res, name, "spec.nodeSelector",
-                                      "only additions to spec.nodeSelector are allowed (no "
-                                      "mutations or deletions)");
-    if (same)
-        return 0;
-    return respond_spec_forbidden(
-        resp, res, name, "spec",
-        "pod updates may not change fields other than `spec.containers[*].image`,"
-        "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only "
-        "additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be "
-        "set to 1 if it was previously negative)");
+        add_spec_forbidden(causes, "spec.nodeSelector",
+                           "only additions to spec.nodeSelector are allowed (no "
+                           "mutations or deletions)");
+    if (!same)
+        add_spec_forbidden(
+            causes, "spec",
+            "pod updates may not change fields other than `spec.containers[*].image`,"
+            "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only "
+            "additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to "
+            "be "
+            "set to 1 if it was previously negative)");
 }
 
 /* ValidateRoleBindingUpdate: the role a binding grants never changes; the
  * value is printed as Go's %#v of rbac.RoleRef. */
-static int check_role_ref(const ts_resource *res, const char *name, const json_t *old,
-                          const json_t *obj, ts_response *resp)
+static void check_role_ref(const json_t *old, const json_t *obj, json_t *causes)
 {
     if (ts_same_at(old, obj, "roleRef"))
-        return 0;
+        return;
     const json_t *ref = json_object_get(obj, "roleRef");
     const char *group = json_string_value(json_object_get(ref, "apiGroup"));
     const char *kind = json_string_value(json_object_get(ref, "kind"));
@@ -568,14 +544,12 @@ static int check_role_ref(const ts_resource *res, const char *name, const json_t
     char *msg = kr_asprintf("Invalid value: rbac.RoleRef{APIGroup:\"%s\", Kind:\"%s\", "
                             "Name:\"%s\"}: cannot change roleRef",
                             group ? group : "", kind ? kind : "", role ? role : "");
-    ts_respond_invalid(resp, res->kind, res->group, name, "roleRef", "FieldValueInvalid",
-                       msg ? msg : "cannot change roleRef");
+    add_cause(causes, "roleRef", "FieldValueInvalid", msg ? msg : "cannot change roleRef");
     kr_free(msg);
-    return KR_EINVALIDOBJ;
 }
 
-static int check_immutable_field(const ts_resource *res, const char *name, const json_t *old,
-                                 const json_t *obj, ts_response *resp)
+static void check_immutable_field(const ts_resource *res, const json_t *old, const json_t *obj,
+                                  json_t *causes)
 {
     for (size_t i = 0; i < KR_ARRAY_LEN(IMMUTABLE); i++) {
         if (!ts_resource_is(res, IMMUTABLE[i].group, IMMUTABLE[i].plural))
@@ -583,72 +557,85 @@ static int check_immutable_field(const ts_resource *res, const char *name, const
         const json_t *a = IMMUTABLE[i].in_spec ? json_object_get(old, "spec") : old;
         const json_t *b = IMMUTABLE[i].in_spec ? json_object_get(obj, "spec") : obj;
         if (ts_same_at(a, b, IMMUTABLE[i].key))
-            return 0;
+            return;
         char field[64];
         snprintf(field, sizeof(field), "%s%s", IMMUTABLE[i].in_spec ? "spec." : "",
                  IMMUTABLE[i].key);
-        return respond_immutable(resp, res, name, field, json_object_get(b, IMMUTABLE[i].key),
-                                 "field is immutable");
+        add_immutable(causes, field, json_object_get(b, IMMUTABLE[i].key), "field is immutable");
+        return;
     }
-    return 0;
 }
 
-int ts_validate_update(const ts_resource *res, const json_t *existing, const json_t *obj,
-                       const char *name, ts_response *resp)
+/* ValidateJobSpecUpdate's own rules, in its order: completions, the
+ * selector, the template, the completion mode. */
+static void check_job_update(const json_t *old_spec, const json_t *spec, json_t *causes)
 {
-    if (ts_resource_is(res, "", "configmaps") || ts_resource_is(res, "", "secrets"))
-        return check_immutable_data(res, name, existing, obj, resp);
-    if (ts_resource_is(res, "storage.k8s.io", "storageclasses"))
-        return check_storageclass(res, name, existing, obj, resp);
-    if (ts_resource_is(res, "scheduling.k8s.io", "priorityclasses") &&
-        !ts_same_at(existing, obj, "value"))
-        return respond_spec_forbidden(resp, res, name, "value", "may not be changed in an update.");
-    if (check_immutable_field(res, name, existing, obj, resp) != 0)
-        return KR_EINVALIDOBJ;
-    if (ts_resource_is(res, "rbac.authorization.k8s.io", "rolebindings") ||
-        ts_resource_is(res, "rbac.authorization.k8s.io", "clusterrolebindings"))
-        return check_role_ref(res, name, existing, obj, resp);
-    const json_t *old_spec = json_object_get(existing, "spec");
-    const json_t *spec = json_object_get(obj, "spec");
-    if (ts_resource_is(res, "apps", "statefulsets") &&
-        check_statefulset(res, name, old_spec, spec, resp) != 0)
-        return KR_EINVALIDOBJ;
-    bool workload =
-        ts_resource_is(res, "apps", "deployments") || ts_resource_is(res, "apps", "replicasets") ||
-        ts_resource_is(res, "apps", "statefulsets") || ts_resource_is(res, "apps", "daemonsets");
-    bool job = ts_resource_is(res, "batch", "jobs");
-    if ((workload || job) && !ts_same_at(old_spec, spec, "selector"))
-        return respond_immutable(resp, res, name, "spec.selector",
-                                 json_object_get(spec, "selector"), "field is immutable");
-    if (job && !ts_same_at(old_spec, spec, "template"))
-        return respond_immutable(resp, res, name, "spec.template",
-                                 json_object_get(spec, "template"), "field is immutable");
-    if (job && !ts_same_at(old_spec, spec, "completionMode"))
-        return respond_immutable(resp, res, name, "spec.completionMode",
-                                 json_object_get(spec, "completionMode"), "field is immutable");
     /* an Indexed Job's completions may change in tandem with its
      * parallelism (ElasticIndexedJob) */
     const char *mode = json_string_value(json_object_get(spec, "completionMode"));
     bool indexed = mode && strcmp(mode, "Indexed") == 0;
     const json_t *completions = json_object_get(spec, "completions");
-    if (job && !indexed && !ts_same_at(old_spec, spec, "completions"))
-        return respond_immutable(resp, res, name, "spec.completions", completions,
-                                 "field is immutable");
-    if (job && indexed && !ts_same_at(old_spec, spec, "completions") &&
-        json_is_integer(completions) &&
+    if (!indexed && !ts_same_at(old_spec, spec, "completions"))
+        add_immutable(causes, "spec.completions", completions, "field is immutable");
+    if (indexed && !ts_same_at(old_spec, spec, "completions") && json_is_integer(completions) &&
         !json_equal(completions, json_object_get(spec, "parallelism")))
-        return respond_immutable(resp, res, name, "spec.completions", completions,
-                                 "can only be modified in tandem with spec.parallelism");
-    if (ts_resource_is(res, "", "services")) {
+        add_immutable(causes, "spec.completions", completions,
+                      "can only be modified in tandem with spec.parallelism");
+    if (!ts_same_at(old_spec, spec, "selector"))
+        add_immutable(causes, "spec.selector", json_object_get(spec, "selector"),
+                      "field is immutable");
+    if (!ts_same_at(old_spec, spec, "template"))
+        add_immutable(causes, "spec.template", json_object_get(spec, "template"),
+                      "field is immutable");
+    if (!ts_same_at(old_spec, spec, "completionMode"))
+        add_immutable(causes, "spec.completionMode", json_object_get(spec, "completionMode"),
+                      "field is immutable");
+}
+
+bool ts_update_rules_last(const ts_resource *res)
+{
+    return ts_resource_is(res, "apps", "deployments") ||
+           ts_resource_is(res, "apps", "replicasets") ||
+           ts_resource_is(res, "apps", "statefulsets") ||
+           ts_resource_is(res, "apps", "daemonsets") || ts_resource_is(res, "batch", "jobs") ||
+           ts_resource_is(res, "", "pods");
+}
+
+void ts_validate_update(const ts_resource *res, const json_t *existing, const json_t *obj,
+                        json_t *causes)
+{
+    const json_t *old_spec = json_object_get(existing, "spec");
+    const json_t *spec = json_object_get(obj, "spec");
+    if (ts_resource_is(res, "", "configmaps") || ts_resource_is(res, "", "secrets"))
+        check_immutable_data(res, existing, obj, causes);
+    else if (ts_resource_is(res, "storage.k8s.io", "storageclasses"))
+        check_storageclass(existing, obj, causes);
+    else if (ts_resource_is(res, "scheduling.k8s.io", "priorityclasses") &&
+             !ts_same_at(existing, obj, "value"))
+        add_spec_forbidden(causes, "value", "may not be changed in an update.");
+    else if (ts_resource_is(res, "rbac.authorization.k8s.io", "rolebindings") ||
+             ts_resource_is(res, "rbac.authorization.k8s.io", "clusterrolebindings"))
+        check_role_ref(existing, obj, causes);
+    else if (ts_resource_is(res, "batch", "jobs"))
+        check_job_update(old_spec, spec, causes);
+    else if (ts_resource_is(res, "apps", "deployments") ||
+             ts_resource_is(res, "apps", "replicasets") ||
+             ts_resource_is(res, "apps", "statefulsets") ||
+             ts_resource_is(res, "apps", "daemonsets")) {
+        if (ts_resource_is(res, "apps", "statefulsets"))
+            check_statefulset(old_spec, spec, causes);
+        if (!ts_same_at(old_spec, spec, "selector"))
+            add_immutable(causes, "spec.selector", json_object_get(spec, "selector"),
+                          "field is immutable");
+    } else if (ts_resource_is(res, "", "services")) {
         const char *old_type = json_string_value(json_object_get(old_spec, "type"));
         const char *type = json_string_value(json_object_get(spec, "type"));
         bool external = (old_type && strcmp(old_type, "ExternalName") == 0) ||
                         (type && strcmp(type, "ExternalName") == 0);
         if (!external && json_object_get(old_spec, "clusterIP") &&
             !ts_same_at(old_spec, spec, "clusterIP"))
-            return respond_immutable(resp, res, name, "spec.clusterIPs[0]",
-                                     json_object_get(spec, "clusterIPs"),
-                                     "may not change once set");
-    }
-    return 0;
+            add_immutable(causes, "spec.clusterIPs[0]", json_object_get(spec, "clusterIPs"),
+                          "may not change once set");
+    } else
+        check_immutable_field(res, existing, obj, causes);
 }

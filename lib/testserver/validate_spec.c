@@ -1101,10 +1101,10 @@ static void check_event(errs *e, const json_t *obj, bool v1, bool create)
 }
 
 int ts_validate_spec(const ts_resource *res, const json_t *obj, const char *name, bool create,
-                     const json_t *meta, ts_response *resp)
+                     const json_t *head, const json_t *tail, ts_response *resp)
 {
     /* the kind's list starts with ValidateObjectMeta's */
-    errs e = {meta ? json_copy((json_t *)meta) : json_array()};
+    errs e = {head ? json_copy((json_t *)head) : json_array()};
     if (!e.causes)
         return KR_ENOMEM;
     const json_t *spec = json_object_get(obj, "spec");
@@ -1152,6 +1152,8 @@ int ts_validate_spec(const ts_resource *res, const json_t *obj, const char *name
         check_event(&e, obj, false, create);
     else if (ts_resource_is(res, "events.k8s.io", "events"))
         check_event(&e, obj, true, create);
+    if (tail)
+        json_array_extend(e.causes, (json_t *)tail);
     if (json_array_size(e.causes) == 0) {
         json_decref(e.causes);
         return 0;

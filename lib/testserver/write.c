@@ -609,7 +609,7 @@ int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_res
         meta = meta_problems(res, obj, true, &rc, resp);
     if (rc == 0)
         rc = ts_validate_spec(res, obj, json_string_value(json_object_get(md, "name")), true, meta,
-                              resp);
+                              NULL, resp);
     json_decref(meta);
     if (rc == 0) {
         ts_default_stored(res, obj);
@@ -1086,14 +1086,25 @@ static int commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *e
     if (!w->status_only) {
         ts_set_defaults(w->rt->res, obj);
         rc = ts_registry_update(ts, w, existing, obj, resp);
+        /* one list, as the kind's ValidateXUpdate makes it: the metadata's
+         * problems, then the update's rules and the object's validation
+         * in the kind's order */
         if (rc == 0)
-            rc = ts_validate_update(w->rt->res, existing, obj, w->rt->name, resp);
-        if (rc == 0 && !w->rt->sub && ts_resource_is(w->rt->res, "", "pods"))
-            rc = ts_validate_pod_update(w->rt->res, existing, obj, w->rt->name, resp);
-        if (rc == 0 && with_meta)
-            meta = meta_problems(w->rt->res, obj, false, &rc, resp);
-        if (rc == 0)
-            rc = ts_validate_spec(w->rt->res, obj, w->rt->name, false, meta, resp);
+            meta = with_meta ? meta_problems(w->rt->res, obj, false, &rc, resp) : json_array();
+        json_t *rules = rc == 0 ? json_array() : NULL;
+        if (rc == 0 && (!meta || !rules))
+            rc = KR_ENOMEM;
+        if (rc == 0) {
+            ts_validate_update(w->rt->res, existing, obj, rules);
+            if (ts_resource_is(w->rt->res, "", "pods"))
+                ts_validate_pod_update(existing, obj, rules);
+            bool last = ts_update_rules_last(w->rt->res);
+            if (!last)
+                json_array_extend(meta, rules);
+            rc = ts_validate_spec(w->rt->res, obj, w->rt->name, false, meta, last ? rules : NULL,
+                                  resp);
+        }
+        json_decref(rules);
         json_decref(meta);
         if (rc == 0 &&
             ts_resource_is(w->rt->res, "apiextensions.k8s.io", "customresourcedefinitions"))
