@@ -6711,6 +6711,37 @@ START_TEST(update_rules_are_listed_with_the_objects_problems)
 }
 END_TEST
 
+/* A /status write's metadata is validated as its status strategy left it
+ * (ValidateXStatusUpdate's ValidateObjectMetaUpdate after PrepareForUpdate):
+ * a Deployment's labels are the stored ones whatever the write says, a
+ * Service's are the write's. */
+START_TEST(status_writes_validate_the_metadata_the_strategy_keeps)
+{
+    json_decref(
+        created("/apis/apps/v1/namespaces/default/deployments",
+                "{\"metadata\":{\"name\":\"d\",\"labels\":{\"a\":\"1\"}},\"spec\":{"
+                "\"selector\":{\"matchLabels\":{\"app\":\"d\"}},\"template\":{\"metadata\":{"
+                "\"labels\":{\"app\":\"d\"}},\"spec\":{\"containers\":[{\"name\":\"c\","
+                "\"image\":\"x\"}]}}}}"));
+    tc_response r;
+    patch("/apis/apps/v1/namespaces/default/deployments/d/status", "application/merge-patch+json",
+          "{\"metadata\":{\"labels\":{\"bad key\":\"x\"}},\"status\":{\"replicas\":1}}", &r);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    ck_assert_ptr_null(tc_dig(r.json, "metadata.labels.bad key"));
+    ck_assert_str_eq(dig_str(r.json, "metadata.labels.a"), "1");
+    tc_free(&r);
+
+    json_decref(created("/api/v1/namespaces/default/services",
+                        "{\"metadata\":{\"name\":\"svc\"},\"spec\":{\"ports\":[{\"port\":80}]}}"));
+    patch_want("/api/v1/namespaces/default/services/svc/status",
+               "{\"metadata\":{\"labels\":{\"bad key\":\"x\"}}}", 422,
+               "Service \"svc\" is invalid: metadata.labels: Invalid value: \"bad key\": name "
+               "part must consist of alphanumeric characters, '-', '_' or '.', and must start and "
+               "end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', "
+               "regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')");
+}
+END_TEST
+
 /* The Warning headers of one write of `body` (`method` on `path`, JSON
  * or a merge patch), which must answer `status`. */
 static void expect_warnings(const char *method, const char *path, const char *body, long status,
@@ -7144,6 +7175,7 @@ int main(void)
                             apiservices_register_what_is_served,
                             updates_may_not_change_immutable_fields,
                             update_rules_are_listed_with_the_objects_problems,
+                            status_writes_validate_the_metadata_the_strategy_keeps,
                             update_bumps_generation_only_for_spec_and_conflicts_on_stale_rv,
                             patch_types_go_through_the_patch_engine,
                             json_patches_are_applied_as_the_apiserver_does,

@@ -948,10 +948,10 @@ static int admit_update(const ts_write *w, const json_t *existing, json_t *obj, 
                             "latest version and try again");
         return KR_ECONFLICT;
     }
-    /* the metadata's problems are listed with the spec's by the kind's
-     * validation; a status update's, and the kinds with name rules of
-     * their own, answered here */
-    bool alone = w->status_only || meta_alone(res);
+    /* the metadata's problems are listed with the spec's (or a status
+     * write's with the status's) by the kind's validation; the kinds with
+     * name rules of their own answered here */
+    bool alone = meta_alone(res);
     json_t *meta = alone ? json_array() : NULL;
     int rc = ts_validate_metadata(md, meta, resp);
     if (rc == 0 && alone)
@@ -1065,7 +1065,9 @@ static int commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *e
         respond_oom(resp);
         return KR_ENOMEM;
     }
-    bool with_meta = !w->status_only && !meta_alone(w->rt->res);
+    /* a status write's metadata as its strategy left it (a Deployment's
+     * labels are the stored ones) */
+    bool with_meta = !meta_alone(w->rt->res);
     json_t *meta = with_meta ? meta_problems(w->rt->res, obj, false, &rc, resp) : NULL;
     if (rc == 0)
         rc = ts_schema_admit(w, obj, meta, resp);
@@ -1117,6 +1119,16 @@ static int commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *e
         }
     } else if (ts_resource_is(w->rt->res, "apiextensions.k8s.io", "customresourcedefinitions")) {
         rc = ts_crd_validate_status(obj, w->rt->name, resp);
+        if (rc != 0) {
+            json_decref(obj);
+            return rc;
+        }
+    } else if (with_meta) {
+        /* ValidateXStatusUpdate's ValidateObjectMetaUpdate (a custom
+         * resource's were listed with its schema's problems above) */
+        meta = meta_problems(w->rt->res, obj, false, &rc, resp);
+        if (rc == 0)
+            rc = respond_causes(w->rt->res, w->rt->name, meta, resp);
         if (rc != 0) {
             json_decref(obj);
             return rc;
