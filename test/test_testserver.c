@@ -6742,6 +6742,60 @@ START_TEST(status_writes_validate_the_metadata_the_strategy_keeps)
 }
 END_TEST
 
+/* ValidatePodSpecificAnnotationUpdates: an update neither changes, removes
+ * nor adds a pod's AppArmor annotations (after the pod's own problems);
+ * a pod template's AppArmor annotations are checked as a pod's
+ * (ValidatePodTemplateSpec's ValidatePodSpecificAnnotations), at
+ * spec.template.annotations. */
+START_TEST(pod_apparmor_annotations_are_kept_by_updates_and_checked_in_templates)
+{
+    json_decref(created("/api/v1/namespaces/default/pods",
+                        "{\"metadata\":{\"name\":\"p\",\"annotations\":{"
+                        "\"container.apparmor.security.beta.kubernetes.io/a\":\"runtime/default\","
+                        "\"container.apparmor.security.beta.kubernetes.io/c\":\"unconfined\"}},"
+                        "\"spec\":{\"containers\":[{\"name\":\"a\",\"image\":\"x\"},{\"name\":"
+                        "\"b\",\"image\":\"x\"},{\"name\":\"c\",\"image\":\"x\"}]}}"));
+    static const char pod[] = "/api/v1/namespaces/default/pods/p";
+    patch_want(pod,
+               "{\"metadata\":{\"annotations\":{"
+               "\"container.apparmor.security.beta.kubernetes.io/a\":\"unconfined\","
+               "\"container.apparmor.security.beta.kubernetes.io/b\":\"runtime/default\","
+               "\"container.apparmor.security.beta.kubernetes.io/c\":null}}}",
+               422,
+               "Pod \"p\" is invalid: [metadata.annotations[container.apparmor.security.beta."
+               "kubernetes.io/a]: Forbidden: may not remove or update AppArmor annotations, "
+               "metadata.annotations[container.apparmor.security.beta.kubernetes.io/c]: "
+               "Forbidden: may not remove or update AppArmor annotations, "
+               "metadata.annotations[container.apparmor.security.beta.kubernetes.io/b]: "
+               "Forbidden: may not add AppArmor annotations]");
+    /* the pod's own problems come first */
+    patch_want(pod,
+               "{\"metadata\":{\"annotations\":{"
+               "\"container.apparmor.security.beta.kubernetes.io/a\":\"bogus\"}}}",
+               422,
+               "Pod \"p\" is invalid: [metadata.annotations[container.apparmor.security.beta."
+               "kubernetes.io/a]: Invalid value: \"bogus\": invalid AppArmor profile name: "
+               "\"bogus\", metadata.annotations[container.apparmor.security.beta.kubernetes.io/"
+               "a]: Forbidden: may not remove or update AppArmor annotations]");
+    patch_want(pod, "{\"metadata\":{\"annotations\":{\"other\":\"x\"}}}", 200, NULL);
+
+    tc_response r;
+    tc_json(U, "POST", "/apis/apps/v1/namespaces/default/deployments",
+            "{\"metadata\":{\"name\":\"d\"},\"spec\":{\"selector\":{\"matchLabels\":{"
+            "\"app\":\"d\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"d\"},"
+            "\"annotations\":{\"container.apparmor.security.beta.kubernetes.io/nope\":"
+            "\"bogus\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}}}}",
+            &r);
+    assert_status(&r, 422, "Invalid",
+                  "Deployment.apps \"d\" is invalid: [spec.template.annotations[container."
+                  "apparmor.security.beta.kubernetes.io/nope]: Invalid value: \"nope\": container "
+                  "not found, spec.template.annotations[container.apparmor.security.beta."
+                  "kubernetes.io/nope]: Invalid value: \"bogus\": invalid AppArmor profile name: "
+                  "\"bogus\"]");
+    tc_free(&r);
+}
+END_TEST
+
 /* The Warning headers of one write of `body` (`method` on `path`, JSON
  * or a merge patch), which must answer `status`. */
 static void expect_warnings(const char *method, const char *path, const char *body, long status,
@@ -7163,6 +7217,7 @@ int main(void)
                             pod_warnings_name_null_selectors_duplicates_and_negative_grace,
                             pod_apparmor_annotations_and_fields_are_synced_on_create,
                             pod_apparmor_annotations_are_validated,
+                            pod_apparmor_annotations_are_kept_by_updates_and_checked_in_templates,
                             pod_warnings_for_volumes_quantities_env_and_ports,
                             owner_references_are_validated,
                             configmaps_and_secrets_hold_at_most_a_mebibyte,

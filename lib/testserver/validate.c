@@ -436,6 +436,40 @@ static bool map_within(const json_t *a, const json_t *b)
     return true;
 }
 
+/* ValidatePodSpecificAnnotationUpdates: a pod's AppArmor annotations and
+ * its mirror pod annotation are neither added, removed nor changed by an
+ * update. The old annotations are looked at first, then the new ones; Go
+ * walks each map in no order, keys sorted here. */
+static void check_annotation_updates(const json_t *old_md, const json_t *md, json_t *causes)
+{
+    static const char apparmor[] = "container.apparmor.security.beta.kubernetes.io/";
+    static const char mirror[] = "kubernetes.io/config.mirror";
+    const json_t *old = json_object_get(old_md, "annotations");
+    const json_t *now = json_object_get(md, "annotations");
+    for (int pass = 0; pass < 2; pass++) {
+        const json_t *from = pass == 0 ? old : now, *other = pass == 0 ? now : old;
+        size_t n = 0;
+        const char **keys = ts_sorted_keys(from, &n);
+        for (size_t i = 0; i < n; i++) {
+            const json_t *there = json_object_get(other, keys[i]);
+            if (pass == 0 ? json_equal(there, json_object_get(from, keys[i])) : there != NULL)
+                continue;
+            bool is_apparmor = strncmp(keys[i], apparmor, sizeof(apparmor) - 1) == 0;
+            if (!is_apparmor && strcmp(keys[i], mirror) != 0)
+                continue;
+            char *field = kr_asprintf("metadata.annotations[%s]", keys[i]);
+            char *why =
+                kr_asprintf("may not %s %s annotation%s", pass == 0 ? "remove or update" : "add",
+                            is_apparmor ? "AppArmor" : "mirror pod", is_apparmor ? "s" : "");
+            if (field && why)
+                add_spec_forbidden(causes, field, why);
+            kr_free(field);
+            kr_free(why);
+        }
+        kr_free(keys);
+    }
+}
+
 /* ValidatePodUpdate (1.32): a pod's spec keeps all but its containers'
  * images, an activeDeadlineSeconds set or lowered, tolerations added to
  * (their tolerationSeconds may change), scheduling gates removed, a
@@ -446,6 +480,8 @@ static bool map_within(const json_t *a, const json_t *b)
  * Priority admission does.) */
 void ts_validate_pod_update(const json_t *existing, const json_t *obj, json_t *causes)
 {
+    check_annotation_updates(json_object_get(existing, "metadata"),
+                             json_object_get(obj, "metadata"), causes);
     const json_t *old_spec = json_object_get(existing, "spec");
     const json_t *spec = json_object_get(obj, "spec");
     const json_t *old_ads = json_object_get(old_spec, "activeDeadlineSeconds");

@@ -341,9 +341,6 @@ static void check_pod_spec(errs *e, const char *at, const json_t *spec)
 
 /* ---- workloads --------------------------------------------------------------------- */
 
-/* ValidatePodTemplateSpec begins with the template's labels and
- * annotations, checked as an object's but reported at `at`.labels and
- * `at`.annotations (no "metadata" in the path). */
 /* ---- a pod's AppArmor annotations (1.32) ---------------------------------------------- */
 
 static const char APPARMOR_KEY[] = "container.apparmor.security.beta.kubernetes.io/";
@@ -369,8 +366,10 @@ static bool has_container(const json_t *spec, const char *name)
 /* ValidateAppArmorPodAnnotations (part of ValidatePodSpecificAnnotations):
  * each container.apparmor.security.beta.kubernetes.io/<c> annotation names
  * a container of the pod and holds "", runtime/default, unconfined or a
- * localhost/ profile. Go walks the map in no order; keys sorted here. */
-static void check_apparmor_annotations(errs *e, const json_t *annotations, const json_t *spec)
+ * localhost/ profile, reported at `at`[key]. Go walks the map in no order;
+ * keys sorted here. */
+static void check_apparmor_annotations(errs *e, const char *at, const json_t *annotations,
+                                       const json_t *spec)
 {
     size_t k = 0;
     const char **keys = ts_sorted_keys(annotations, &k);
@@ -380,7 +379,7 @@ static void check_apparmor_annotations(errs *e, const json_t *annotations, const
         const char *container = keys[i] + sizeof(APPARMOR_KEY) - 1;
         const char *value = str(annotations, keys[i]);
         value = value ? value : "";
-        char *field = kr_asprintf("metadata.annotations[%s]", keys[i]);
+        char *field = kr_asprintf("%s[%s]", at, keys[i]);
         if (!field)
             continue;
         if (!has_container(spec, container))
@@ -446,6 +445,10 @@ static void check_apparmor_match(errs *e, const json_t *annotations, const json_
     }
 }
 
+/* ValidatePodTemplateSpec begins with the template's labels and
+ * annotations, checked as an object's but reported at `at`.labels and
+ * `at`.annotations (no "metadata" in the path), then its pod-specific
+ * annotations (ValidatePodSpecificAnnotations: the AppArmor ones). */
 static void check_template_meta(errs *e, const char *at, const json_t *tmpl)
 {
     const json_t *md = json_object_get(tmpl, "metadata");
@@ -454,6 +457,8 @@ static void check_template_meta(errs *e, const char *at, const json_t *tmpl)
     ts_check_labels(e->causes, field, json_object_get(md, "labels"));
     snprintf(field, sizeof(field), "%s.annotations", at);
     ts_check_annotations(e->causes, field, json_object_get(md, "annotations"));
+    check_apparmor_annotations(e, field, json_object_get(md, "annotations"),
+                               json_object_get(tmpl, "spec"));
 }
 
 static bool labels_match(const json_t *match, const json_t *labels)
@@ -1113,7 +1118,7 @@ int ts_validate_spec(const ts_resource *res, const json_t *obj, const char *name
     else if (ts_resource_is(res, "", "pods")) {
         const json_t *annotations =
             json_object_get(json_object_get(obj, "metadata"), "annotations");
-        check_apparmor_annotations(&e, annotations, spec);
+        check_apparmor_annotations(&e, "metadata.annotations", annotations, spec);
         check_pod_spec(&e, "spec", spec);
         if (create) /* ValidatePodCreate's, after the pod's spec */
             check_apparmor_match(&e, annotations, spec);
