@@ -6796,6 +6796,41 @@ START_TEST(pod_apparmor_annotations_are_kept_by_updates_and_checked_in_templates
 }
 END_TEST
 
+/* ValidateVolumes: each volume's source (validateVolumeSource: one at most,
+ * kube's own spelling of some paths, none defaulted to emptyDir; the common sources' required
+ * fields, modes, a host path's ".." and type, a negative emptyDir size limit) before its name. */
+START_TEST(pod_volume_sources_are_validated)
+{
+    tc_response r;
+    tc_json(U, "POST", "/api/v1/namespaces/default/pods",
+            "{\"metadata\":{\"name\":\"v\"},\"spec\":{\"containers\":[{\"name\":\"c\","
+            "\"image\":\"x\"}],\"volumes\":[{\"name\":\"a\"},{\"name\":\"b\",\"configMap\":{},"
+            "\"secret\":{\"secretName\":\"s\"},\"downwardAPI\":{}},{\"name\":\"c\",\"secret\":{"
+            "\"defaultMode\":1000,\"items\":[{\"key\":\"k\"}]}},{\"name\":\"d\","
+            "\"persistentVolumeClaim\":{}},{\"name\":\"e\",\"hostPath\":{\"path\":\"/a/../b\","
+            "\"type\":\"Dir\"}},{\"name\":\"f\",\"emptyDir\":{\"sizeLimit\":\"-1Gi\"}},{"
+            "\"name\":\"g\",\"emptyDir\":{}},{\"name\":\"g\",\"hostPath\":{}}]}}",
+            &r);
+    assert_status(
+        &r, 422, "Invalid",
+        "Pod \"v\" is invalid: [spec.volumes[1].downwarAPI: Forbidden: may not specify more than 1 "
+        "volume type, "
+        "spec.volumes[1].configMap: Forbidden: may not specify more than 1 volume type, "
+        "spec.volumes[2].secret.secretName: Required value, spec.volumes[2].secret.defaultMode: "
+        "Invalid value: 1000: must be a number between 0 and 0777 (octal), both inclusive, "
+        "spec.volumes[2].secret.items[0].path: Required value, "
+        "spec.volumes[3].persistentVolumeClaim.claimName: Required value, "
+        "spec.volumes[4].hostPath.path: Invalid value: \"/a/../b\": must not contain '..', "
+        "spec.volumes[4].hostPath.type: Unsupported value: \"Dir\": supported values: \"\", "
+        "\"BlockDevice\", \"CharDevice\", \"Directory\", \"DirectoryOrCreate\", \"File\", "
+        "\"FileOrCreate\", \"Socket\", spec.volumes[5].emptyDir.sizeLimit: Forbidden: SizeLimit "
+        "field must be a valid resource quantity, spec.volumes[7].hostPath.path: Required value, "
+        "spec.volumes[7].name: Duplicate value: \"g\"]");
+    ck_assert_int_eq(json_array_size(tc_dig(r.json, "details.causes")), 11);
+    tc_free(&r);
+}
+END_TEST
+
 /* The Warning headers of one write of `body` (`method` on `path`, JSON
  * or a merge patch), which must answer `status`. */
 static void expect_warnings(const char *method, const char *path, const char *body, long status,
@@ -7193,6 +7228,7 @@ int main(void)
                             leases_are_validated,
                             cronjob_schedules_are_parsed_as_cron_does,
                             pod_volume_mounts_are_validated,
+                            pod_volume_sources_are_validated,
                             create_rejects_bad_input_with_apiserver_status,
                             oversized_bodies_get_413,
                             generate_name_and_accept_negotiation,

@@ -1,12 +1,12 @@
 /* libkreconcile-testserver — value validation of built-in kinds (wire spec
  * §8.3): the checks of kube-apiserver's pkg/apis/<group>/validation that
  * controllers hit most, in its order and words — pod specs (alone and in
- * every template, whose labels and annotations are checked as an object's; their volumes' names,
- * their containers' volume mounts, pull policies and requests against limits), the selectors and
- * restart policies of workloads and Jobs, CronJob schedules, Service ports, external names (without
- * an address or IP families) and session affinities, ConfigMap and Secret keys and sizes, and Lease
- * durations and transitions, Events (core and events.k8s.io). Every problem found is reported, as
- * field.ErrorList does. Callers hold ts->mu. */
+ * every template, whose labels and annotations are checked as an object's; their volumes' sources
+ * and names, their containers' volume mounts, pull policies and requests against limits), the
+ * selectors and restart policies of workloads and Jobs, CronJob schedules, Service ports, external
+ * names (without an address or IP families) and session affinities, ConfigMap and Secret keys and
+ * sizes, and Lease durations and transitions, Events (core and events.k8s.io). Every problem found
+ * is reported, as field.ErrorList does. Callers hold ts->mu. */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -286,8 +286,150 @@ static void check_containers(errs *e, const char *at, const char *list, const js
     }
 }
 
-/* ValidateVolumes: names that are DNS labels, each once (a volume with a
- * problem does not count for the ones after it). */
+/* validateVolumeSource's sources in its order, each with the path a second
+ * source of a volume is refused at (kube's own spelling: "cephFS",
+ * "downwarAPI"). */
+static const struct {
+    const char *key, *second_at;
+} VOLUME_SOURCES[] = {
+    {"emptyDir", "emptyDir"},
+    {"hostPath", "hostPath"},
+    {"gitRepo", "gitRepo"},
+    {"gcePersistentDisk", "gcePersistentDisk"},
+    {"awsElasticBlockStore", "awsElasticBlockStore"},
+    {"secret", "secret"},
+    {"nfs", "nfs"},
+    {"iscsi", "iscsi"},
+    {"glusterfs", "glusterfs"},
+    {"flocker", "flocker"},
+    {"persistentVolumeClaim", "persistentVolumeClaim"},
+    {"rbd", "rbd"},
+    {"cinder", "cinder"},
+    {"cephfs", "cephFS"},
+    {"quobyte", "quobyte"},
+    {"downwardAPI", "downwarAPI"},
+    {"fc", "fc"},
+    {"flexVolume", "flexVolume"},
+    {"configMap", "configMap"},
+    {"azureFile", "azureFile"},
+    {"vsphereVolume", "vsphereVolume"},
+    {"photonPersistentDisk", "photonPersistentDisk"},
+    {"portworxVolume", "portworxVolume"},
+    {"azureDisk", "azureDisk"},
+    {"storageos", "storageos"},
+    {"projected", "projected"},
+    {"scaleIO", "scaleIO"},
+    {"csi", "csi"},
+    {"ephemeral", "ephemeral"},
+    {"image", "image"},
+};
+
+static const char FILE_MODE[] = "must be a number between 0 and 0777 (octal), both inclusive";
+
+/* A file mode at `field` (defaultMode, an item's mode), when set. */
+static void check_file_mode(errs *e, const char *field, const json_t *mode)
+{
+    if (json_is_integer(mode) && (json_integer_value(mode) < 0 || json_integer_value(mode) > 0777))
+        invalid_int(e, field, json_integer_value(mode), FILE_MODE);
+}
+
+/* validateSecretVolumeSource and validateConfigMapVolumeSource: the object
+ * named (`name_key`), the default mode, each item's key, path and mode. */
+static void check_object_volume(errs *e, const char *at, const json_t *src, const char *name_key)
+{
+    char field[800];
+    const char *name = str(src, name_key);
+    snprintf(field, sizeof(field), "%s.%s", at, name_key);
+    if (!name || !*name)
+        required(e, field);
+    snprintf(field, sizeof(field), "%s.defaultMode", at);
+    check_file_mode(e, field, json_object_get(src, "defaultMode"));
+    size_t i;
+    const json_t *item;
+    json_array_foreach(json_object_get(src, "items"), i, item)
+    {
+        const char *key = str(item, "key"), *path = str(item, "path");
+        snprintf(field, sizeof(field), "%s.items[%zu].key", at, i);
+        if (!key || !*key)
+            required(e, field);
+        snprintf(field, sizeof(field), "%s.items[%zu].path", at, i);
+        if (!path || !*path)
+            required(e, field);
+        snprintf(field, sizeof(field), "%s.items[%zu].mode", at, i);
+        check_file_mode(e, field, json_object_get(item, "mode"));
+    }
+}
+
+/* validateHostPathVolumeSource: a path without a ".." element, a type
+ * from the supported ones (sorted, as sets.List gives them). */
+static void check_host_path(errs *e, const char *at, const json_t *src)
+{
+    static const char *const types[] = {
+        "",     "BlockDevice",  "CharDevice", "Directory", "DirectoryOrCreate",
+        "File", "FileOrCreate", "Socket",     NULL};
+    char field[800];
+    const char *path = str(src, "path");
+    snprintf(field, sizeof(field), "%s.path", at);
+    if (!path || !*path) {
+        required(e, field);
+        return;
+    }
+    for (const char *p = path; *p;) {
+        size_t n = strcspn(p, "/");
+        if (n == 2 && p[0] == '.' && p[1] == '.') {
+            invalid_str(e, field, path, "must not contain '..'");
+            break;
+        }
+        p += n + (p[n] == '/');
+    }
+    const char *type = str(src, "type");
+    snprintf(field, sizeof(field), "%s.type", at);
+    if (type && !one_of(type, types))
+        not_supported(e, field, type, types);
+}
+
+/* validateVolumeSource: exactly one source, the common ones' own fields. */
+static void check_volume_source(errs *e, const char *at, const json_t *vol)
+{
+    char field[600];
+    int sources = 0;
+    for (size_t k = 0; k < KR_ARRAY_LEN(VOLUME_SOURCES); k++) {
+        const json_t *src = json_object_get(vol, VOLUME_SOURCES[k].key);
+        if (!src || json_is_null(src))
+            continue;
+        if (sources++ > 0) {
+            snprintf(field, sizeof(field), "%s.%s", at, VOLUME_SOURCES[k].second_at);
+            add(e, "FieldValueForbidden", field,
+                "Forbidden: may not specify more than 1 volume type");
+            continue;
+        }
+        snprintf(field, sizeof(field), "%s.%s", at, VOLUME_SOURCES[k].key);
+        const char *key = VOLUME_SOURCES[k].key;
+        long double limit;
+        const char *size = str(src, "sizeLimit");
+        if (strcmp(key, "emptyDir") == 0 && size && ts_quantity_value(size, &limit) && limit < 0) {
+            snprintf(field, sizeof(field), "%s.emptyDir.sizeLimit", at);
+            add(e, "FieldValueForbidden", field,
+                "Forbidden: SizeLimit field must be a valid resource quantity");
+        } else if (strcmp(key, "hostPath") == 0) {
+            check_host_path(e, field, src);
+        } else if (strcmp(key, "secret") == 0) {
+            check_object_volume(e, field, src, "secretName");
+        } else if (strcmp(key, "configMap") == 0) {
+            check_object_volume(e, field, src, "name");
+        } else if (strcmp(key, "persistentVolumeClaim") == 0) {
+            const char *claim = str(src, "claimName");
+            snprintf(field, sizeof(field), "%s.persistentVolumeClaim.claimName", at);
+            if (!claim || !*claim)
+                required(e, field);
+        }
+    }
+    if (sources == 0)
+        add(e, "FieldValueRequired", at, "Required value: must specify a volume type");
+}
+
+/* ValidateVolumes: each volume's source, then its name, a DNS label, each
+ * once (a volume with a problem does not count for the ones after it). */
 static void check_volumes(errs *e, const char *at, const json_t *volumes)
 {
     json_t *names = json_object();
@@ -297,19 +439,19 @@ static void check_volumes(errs *e, const char *at, const json_t *volumes)
     const json_t *v;
     json_array_foreach(volumes, i, v)
     {
-        char field[512];
-        snprintf(field, sizeof(field), "%s.volumes[%zu].name", at, i);
+        char here[520], field[540];
+        snprintf(here, sizeof(here), "%s.volumes[%zu]", at, i);
+        size_t before = json_array_size(e->causes);
+        check_volume_source(e, here, v);
+        snprintf(field, sizeof(field), "%s.name", here);
         const char *name = str(v, "name");
-        bool ok = name && *name;
-        if (!ok)
+        if (!name || !*name)
             required(e, field);
         else
-            ok = label_name(e, field, name);
-        if (name && json_object_get(names, name)) {
+            label_name(e, field, name);
+        if (name && json_object_get(names, name))
             duplicate(e, field, name);
-            ok = false;
-        }
-        if (ok)
+        if (name && json_array_size(e->causes) == before)
             json_object_set_new(names, name, json_true());
     }
     json_decref(names);
