@@ -6831,6 +6831,41 @@ START_TEST(pod_volume_sources_are_validated)
 }
 END_TEST
 
+/* validateContainerResourceName and ValidateNonnegativeQuantity on each
+ * limit, then each request (names sorted): a name without a prefix must be
+ * a standard resource and one for containers, a prefixed one a
+ * kubernetes.io or extended resource. */
+START_TEST(container_resource_names_are_validated)
+{
+    tc_response r;
+    tc_json(U, "POST", "/apis/apps/v1/namespaces/default/deployments",
+            "{\"metadata\":{\"name\":\"rn\"},\"spec\":{\"selector\":{\"matchLabels\":{"
+            "\"app\":\"rn\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"rn\"}},"
+            "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\",\"resources\":{"
+            "\"limits\":{\"cpus\":\"1\",\"example.com/gpu\":\"1\"},\"requests\":{"
+            "\"a/b/c\":\"1\",\"memory\":\"-1Mi\",\"requests.example.com/x\":\"1\"}}}]}}}}",
+            &r);
+    static const char c[] = "spec.template.spec.containers[0].resources";
+    char *want = kr_asprintf(
+        "Deployment.apps \"rn\" is invalid: [%s.limits[cpus]: Invalid value: \"cpus\": must be a "
+        "standard resource type or fully qualified, %s.limits[cpus]: Invalid value: \"cpus\": "
+        "must be a standard resource for containers, %s.requests[a/b/c]: Invalid value: "
+        "\"a/b/c\": a qualified name must consist of alphanumeric characters, '-', '_' or '.', "
+        "and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  "
+        "or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') "
+        "with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName'), %s.limits: "
+        "Required value: Limit must be set for non overcommitable resources, "
+        "%s.requests[memory]: Invalid value: \"-1Mi\": must be greater than or equal to 0, "
+        "%s.requests[requests.example.com/x]: Invalid value: \"requests.example.com/x\": "
+        "doesn't follow extended resource name standard]",
+        c, c, c, c, c, c);
+    assert_status(&r, 422, "Invalid", want);
+    kr_free(want);
+    ck_assert_int_eq(json_array_size(tc_dig(r.json, "details.causes")), 7);
+    tc_free(&r);
+}
+END_TEST
+
 /* The Warning headers of one write of `body` (`method` on `path`, JSON
  * or a merge patch), which must answer `status`. */
 static void expect_warnings(const char *method, const char *path, const char *body, long status,
@@ -7229,6 +7264,7 @@ int main(void)
                             cronjob_schedules_are_parsed_as_cron_does,
                             pod_volume_mounts_are_validated,
                             pod_volume_sources_are_validated,
+                            container_resource_names_are_validated,
                             create_rejects_bad_input_with_apiserver_status,
                             oversized_bodies_get_413,
                             generate_name_and_accept_negotiation,

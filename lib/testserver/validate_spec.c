@@ -213,8 +213,76 @@ static bool overcommit_allowed(const char *name)
     return native && strncmp(name, "hugepages-", 10) != 0;
 }
 
-/* validateResourceRequirements: each request against its limit, on the
- * requests' path (resources in name order; Go's map order is random). */
+/* helper.IsStandardResourceName: the resources kube knows (quota's among
+ * them) and huge pages. */
+static bool standard_resource(const char *name)
+{
+    static const char *const known[] = {"cpu",
+                                        "memory",
+                                        "ephemeral-storage",
+                                        "requests.cpu",
+                                        "requests.memory",
+                                        "requests.ephemeral-storage",
+                                        "limits.cpu",
+                                        "limits.memory",
+                                        "limits.ephemeral-storage",
+                                        "pods",
+                                        "resourcequotas",
+                                        "services",
+                                        "replicationcontrollers",
+                                        "secrets",
+                                        "persistentvolumeclaims",
+                                        "storage",
+                                        "requests.storage",
+                                        "services.nodeports",
+                                        "services.loadbalancers",
+                                        NULL};
+    return one_of(name, known) || strncmp(name, "hugepages-", 10) == 0 ||
+           strncmp(name, "requests.hugepages-", 19) == 0;
+}
+
+/* validateContainerResourceName: a qualified name (its problems alone
+ * when it is none); without a prefix, a standard resource, and one for
+ * containers (cpu, memory, ephemeral-storage, huge pages); with one, a
+ * kubernetes.io one or an extended resource (not "requests."-prefixed, a
+ * qualified name once "requests." is put before it). */
+static void check_resource_name(errs *e, const char *field, const char *name)
+{
+    const char *why[TS_NAME_PROBLEMS_MAX];
+    size_t n = ts_name_problems(TS_QUALIFIED_NAME, name, why);
+    for (size_t i = 0; i < n; i++)
+        invalid_str(e, field, name, why[i]);
+    if (n > 0)
+        return;
+    static const char *const container[] = {"cpu", "memory", "ephemeral-storage", NULL};
+    if (!strchr(name, '/')) {
+        if (!standard_resource(name))
+            invalid_str(e, field, name, "must be a standard resource type or fully qualified");
+        if (!one_of(name, container) && strncmp(name, "hugepages-", 10) != 0)
+            invalid_str(e, field, name, "must be a standard resource for containers");
+        return;
+    }
+    if (strstr(name, "kubernetes.io/"))
+        return; /* a prefixed native resource */
+    char *quota = kr_asprintf("requests.%s", name);
+    bool extended = quota && strncmp(name, "requests.", 9) != 0 &&
+                    ts_name_problems(TS_QUALIFIED_NAME, quota, why) == 0;
+    kr_free(quota);
+    if (!extended)
+        invalid_str(e, field, name, "doesn't follow extended resource name standard");
+}
+
+/* ValidateNonnegativeQuantity, on the quantity as stored. */
+static void check_quantity_sign(errs *e, const char *field, const char *q)
+{
+    long double v;
+    if (q && ts_quantity_value(q, &v) && v < 0)
+        invalid_str(e, field, q, "must be greater than or equal to 0");
+}
+
+/* validateResourceRequirements: each limit's name and sign, then each
+ * request's, and the request against its limit, on the requests' path
+ * (resources in name order; Go's map order is random). */
 static void check_resources(errs *e, const char *at, const json_t *resources)
 {
     const json_t *limits = json_object_get(resources, "limits");
@@ -222,10 +290,22 @@ static void check_resources(errs *e, const char *at, const json_t *resources)
     char req_field[512], lim_field[512];
     snprintf(req_field, sizeof(req_field), "%s.resources.requests", at);
     snprintf(lim_field, sizeof(lim_field), "%s.resources.limits", at);
+    char at_key[700];
     size_t k = 0;
-    const char **names = ts_sorted_keys(requests, &k);
+    const char **names = ts_sorted_keys(limits, &k);
+    for (size_t i = 0; i < k; i++) {
+        snprintf(at_key, sizeof(at_key), "%s[%s]", lim_field, names[i]);
+        check_resource_name(e, at_key, names[i]);
+        check_quantity_sign(e, at_key, str(limits, names[i]));
+    }
+    kr_free(names);
+    k = 0;
+    names = ts_sorted_keys(requests, &k);
     for (size_t i = 0; i < k; i++) {
         const char *req = str(requests, names[i]), *lim = str(limits, names[i]);
+        snprintf(at_key, sizeof(at_key), "%s[%s]", req_field, names[i]);
+        check_resource_name(e, at_key, names[i]);
+        check_quantity_sign(e, at_key, req);
         long double r, l;
         bool overcommit = overcommit_allowed(names[i]);
         if (!req || !ts_quantity_value(req, &r))
