@@ -6880,6 +6880,52 @@ static void expect_warnings(const char *method, const char *path, const char *bo
     tc_free(&r);
 }
 
+/* A cluster IP is read as kube-apiserver's allocator reads it
+ * (ParseIPSloppy): an IPv4 octet with a leading zero is taken, as decimal,
+ * kept as written and warned about (GetWarningsForService); an IPv6
+ * address, on this IPv4 cluster, is refused by initIPFamilyFields. */
+START_TEST(service_cluster_ips_are_read_as_the_allocator_reads_them)
+{
+    static const char svcs[] = "/api/v1/namespaces/default/services";
+    expect_warnings("POST", svcs,
+                    "{\"metadata\":{\"name\":\"z\"},\"spec\":{\"clusterIP\":\"010.096.000.050\","
+                    "\"ports\":[{\"port\":80}]}}",
+                    201,
+                    "299 - \"spec.clusterIPs[0]: IP address was accepted, but will be invalid in "
+                    "a future Kubernetes release: ParseAddr(\\\"010.096.000.050\\\"): IPv4 field "
+                    "has octet with leading zero\"\n");
+    tc_response r;
+    tc_json(U, "GET", "/api/v1/namespaces/default/services/z", NULL, &r);
+    ck_assert_str_eq(dig_str(r.json, "spec.clusterIP"), "010.096.000.050");
+    ck_assert_str_eq(dig_str(r.json, "spec.clusterIPs.0"), "010.096.000.050");
+    tc_free(&r);
+    /* the same address, written plainly, is taken */
+    tc_json(U, "POST", svcs,
+            "{\"metadata\":{\"name\":\"z2\"},\"spec\":{\"clusterIP\":\"10.96.0.50\",\"ports\":[{"
+            "\"port\":80}]}}",
+            &r);
+    assert_status(&r, 422, "Invalid",
+                  "Service \"z2\" is invalid: spec.clusterIPs: Invalid value: "
+                  "[]string{\"10.96.0.50\"}: failed to allocate IP 10.96.0.50: provided IP is "
+                  "already allocated");
+    tc_free(&r);
+    tc_json(U, "POST", svcs,
+            "{\"metadata\":{\"name\":\"v6\"},\"spec\":{\"clusterIP\":\"fd00::1\",\"ports\":[{"
+            "\"port\":80}]}}",
+            &r);
+    assert_status(&r, 422, "Invalid",
+                  "Service \"v6\" is invalid: spec.clusterIPs[0]: Invalid value: "
+                  "[]string{\"fd00::1\"}: IPv6 is not configured on this cluster");
+    tc_free(&r);
+    /* an update that keeps it warns again */
+    expect_warnings("PATCH", "/api/v1/namespaces/default/services/z",
+                    "{\"metadata\":{\"labels\":{\"a\":\"b\"}}}", 200,
+                    "299 - \"spec.clusterIPs[0]: IP address was accepted, but will be invalid in "
+                    "a future Kubernetes release: ParseAddr(\\\"010.096.000.050\\\"): IPv4 field "
+                    "has octet with leading zero\"\n");
+}
+END_TEST
+
 /* Deprecated node labels in a pod's node selector and deprecated pod
  * annotations get kube-apiserver's warnings (GetWarningsForPod), on a
  * pod's create and on a template's create and any update that moves its
@@ -7299,6 +7345,7 @@ int main(void)
                             metadata_problems_are_listed_with_the_specs,
                             certificate_requests_record_the_requester_and_keep_approval_apart,
                             services_get_cluster_ips_and_node_ports,
+                            service_cluster_ips_are_read_as_the_allocator_reads_them,
                             apiservices_register_what_is_served,
                             updates_may_not_change_immutable_fields,
                             update_rules_are_listed_with_the_objects_problems,

@@ -796,13 +796,39 @@ void ts_set_defaults(const ts_resource *res, json_t *obj)
 #define NODE_PORT_MIN 30000
 #define NODE_PORT_MAX 32767
 
+bool ts_parse_ipv4_sloppy(const char *text, uint32_t *ip, bool *leading_zero)
+{
+    uint32_t v = 0;
+    bool zero = false;
+    const char *p = text;
+    for (int field = 0; p && field < 4; field++) {
+        if (field > 0 && *p++ != '.')
+            return false;
+        if (*p < '0' || *p > '9')
+            return false;
+        unsigned n = 0;
+        const char *start = p;
+        while (*p >= '0' && *p <= '9') {
+            n = n * 10 + (unsigned)(*p++ - '0');
+            if (n > 255)
+                return false;
+        }
+        zero = zero || (*start == '0' && p - start > 1);
+        v = (v << 8) | n;
+    }
+    if (!p || *p)
+        return false;
+    *ip = v;
+    if (leading_zero)
+        *leading_zero = zero;
+    return true;
+}
+
+/* An IPv4 address as kube-apiserver's allocator reads it (netutils'
+ * ParseIPSloppy: leading zeros allowed, read as decimal). */
 static bool parse_ip(const char *text, uint32_t *ip)
 {
-    struct in_addr a;
-    if (!text || inet_pton(AF_INET, text, &a) != 1)
-        return false;
-    *ip = ntohl(a.s_addr);
-    return true;
+    return text && ts_parse_ipv4_sloppy(text, ip, NULL);
 }
 
 /* True when a service other than `self` (ns/name) holds the cluster IP or
@@ -851,6 +877,40 @@ static int respond_not_an_ip(ts_response *resp, const ts_write *w, const char *n
     return rc;
 }
 
+/* "Invalid value: []string{<the service's clusterIPs>}: " (%#v of a
+ * []string; the address asked for when there are none). */
+static void cluster_ips_value(kr_buf *b, const json_t *spec, const char *asked)
+{
+    kr_buf_append_str(b, "Invalid value: []string{");
+    const json_t *ips = json_object_get(spec, "clusterIPs");
+    if (json_array_size(ips) == 0) {
+        ts_go_quote(b, asked);
+    } else {
+        size_t i;
+        const json_t *v;
+        json_array_foreach(ips, i, v)
+        {
+            kr_buf_append_str(b, i ? ", " : "");
+            ts_go_quote(b, json_string_value(v) ? json_string_value(v) : "");
+        }
+    }
+    kr_buf_append_str(b, "}: ");
+}
+
+/* initIPFamilyFields: the family of an address asked for must be one the
+ * cluster serves (IPv4 alone here). */
+static int respond_family(ts_response *resp, const ts_write *w, const char *name,
+                          const json_t *spec, const char *asked)
+{
+    kr_buf b = {0};
+    cluster_ips_value(&b, spec, asked);
+    kr_buf_append_str(&b, "IPv6 is not configured on this cluster");
+    int rc = respond_alloc(resp, w, name, "spec.clusterIPs[0]",
+                           b.data ? b.data : "Invalid value: IPv6 is not configured");
+    kr_buf_free(&b);
+    return rc;
+}
+
 /* The allocator's refusal of the address asked for: the value is the
  * service's clusterIPs (%#v of a []string), then `why`. */
 static int respond_not_allocated(ts_response *resp, const ts_write *w, const char *name,
@@ -891,9 +951,12 @@ static int allocate_cluster_ip(kr_testserver_t *ts, const ts_write *w, const cha
     uint32_t ip = 0;
     if (asked && *asked) {
         unsigned char any[16];
-        if (inet_pton(AF_INET, asked, any) != 1 && inet_pton(AF_INET6, asked, any) != 1)
+        bool v4 = parse_ip(asked, &ip);
+        if (!v4 && inet_pton(AF_INET6, asked, any) != 1)
             return respond_not_an_ip(resp, w, name, asked);
-        if (!parse_ip(asked, &ip) || (ip & SERVICE_MASK) != SERVICE_NET) {
+        if (!v4)
+            return respond_family(resp, w, name, spec, asked);
+        if ((ip & SERVICE_MASK) != SERVICE_NET) {
             char *why = kr_asprintf("the provided IP (%s) is not in the valid range. The range "
                                     "of valid IPs is 10.96.0.0/12",
                                     asked);
@@ -924,8 +987,10 @@ static int allocate_cluster_ip(kr_testserver_t *ts, const ts_write *w, const cha
     char text[INET_ADDRSTRLEN];
     struct in_addr a = {htonl(ip)};
     inet_ntop(AF_INET, &a, text, sizeof(text));
-    json_object_set_new(spec, "clusterIP", json_string(text));
-    json_object_set_new(spec, "clusterIPs", json_pack("[s]", text));
+    /* an address asked for is kept as written (allocIPs stores the text) */
+    json_t *kept = json_string(asked && *asked ? asked : text); /* asked is spec's */
+    json_object_set_new(spec, "clusterIPs", json_pack("[O]", kept));
+    json_object_set_new(spec, "clusterIP", kept);
     return 0;
 }
 

@@ -414,6 +414,10 @@ const char *ts_meta_str(const json_t *obj, const char *field);
  * path is not that simple. */
 const json_t *ts_json_path(const json_t *obj, const char *path);
 json_t *ts_meta(json_t *obj); /* metadata object, created if absent (obj must be mutable) */
+/* An IPv4 address as netutils.ParseIPSloppy reads it: four decimal fields
+ * of at most 255, leading zeros allowed (*leading_zero says whether one
+ * has; may be NULL) (defaults.c). */
+bool ts_parse_ipv4_sloppy(const char *text, uint32_t *ip, bool *leading_zero);
 bool ts_valid_subdomain(const char *name);
 bool ts_valid_label_name(const char *name);
 bool ts_valid_label(const char *s, size_t len); /* an RFC 1123 label, of len bytes */

@@ -597,10 +597,58 @@ static const char *template_path(const ts_resource *res)
     return NULL;
 }
 
+/* getWarningsForIP on an address ParseIPSloppy takes but netip.ParseAddr
+ * does not: an IPv4 octet with a leading zero. */
+static void warn_ip(const char *field, const char *address, ts_response *resp)
+{
+    uint32_t ip;
+    bool zero = false;
+    if (!address || !ts_parse_ipv4_sloppy(address, &ip, &zero) || !zero)
+        return;
+    kr_buf b = {0};
+    kr_buf_printf(&b,
+                  "%s: IP address was accepted, but will be invalid in a future Kubernetes "
+                  "release: ParseAddr(",
+                  field);
+    ts_go_quote(&b, address);
+    kr_buf_append_str(&b, "): IPv4 field has octet with leading zero");
+    if (b.data)
+        ts_response_warn(resp, b.data);
+    kr_buf_free(&b);
+}
+
+/* GetWarningsForService (create and every update): the cluster IPs (when
+ * set), the external IPs and the load balancer IP. */
+static void warn_service(const json_t *spec, ts_response *resp)
+{
+    char field[64];
+    size_t i;
+    const json_t *v;
+    const char *first = json_string_value(json_array_get(json_object_get(spec, "clusterIPs"), 0));
+    if (first && *first && strcmp(first, "None") != 0) {
+        json_array_foreach(json_object_get(spec, "clusterIPs"), i, v)
+        {
+            snprintf(field, sizeof(field), "spec.clusterIPs[%zu]", i);
+            warn_ip(field, json_string_value(v), resp);
+        }
+    }
+    json_array_foreach(json_object_get(spec, "externalIPs"), i, v)
+    {
+        snprintf(field, sizeof(field), "spec.externalIPs[%zu]", i);
+        warn_ip(field, json_string_value(v), resp);
+    }
+    warn_ip("spec.loadBalancerIP", json_string_value(json_object_get(spec, "loadBalancerIP")),
+            resp);
+}
+
 void ts_warn_write(const ts_resource *res, const json_t *old, const json_t *obj, ts_response *resp)
 {
     if (res->crd) {
         warn_finalizers(old, obj, resp);
+        return;
+    }
+    if (ts_resource_is(res, "", "services")) {
+        warn_service(json_object_get(obj, "spec"), resp);
         return;
     }
     if (!old && ts_resource_is(res, "", "pods")) {
