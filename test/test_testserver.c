@@ -202,9 +202,28 @@ START_TEST(discovery_serves_aggregated_and_legacy_forms)
     ck_assert_str_eq(jstr(r.json, "groupVersion"), "apps/v1");
     ck_assert_ptr_nonnull(strstr(r.body, "\"name\":\"deployments/status\""));
     tc_free(&r);
-    tc_json(U, "GET", "/apis/nope/v1", NULL, &r);
-    assert_status(&r, 404, "NotFound", "the server could not find the requested resource");
-    tc_free(&r);
+    /* a group no web service serves, and a path outside the API, end at
+     * the delegation chain's http.NotFound: plain text */
+    static const char *const plain[] = {"/apis/nope/v1", "/apis/nope.example.com/v1/things", "/foo",
+                                        "/healthz/"};
+    for (size_t i = 0; i < KR_ARRAY_LEN(plain); i++) {
+        tc_json(U, "GET", plain[i], NULL, &r);
+        ck_assert_int_eq(r.status, 404);
+        ck_assert_str_eq(r.body, "404 page not found\n");
+        ck_assert_str_eq(r.content_type, "text/plain; charset=utf-8");
+        tc_free(&r);
+    }
+    /* under a built-in group's or the core API's root, go-restful answers
+     * a Status (details empty) */
+    static const char *const restful[] = {"/apis/apps/v9/deployments", "/api/v2",
+                                          "/apis/apps/v1/nothings"};
+    for (size_t i = 0; i < KR_ARRAY_LEN(restful); i++) {
+        tc_json(U, "GET", restful[i], NULL, &r);
+        assert_status(&r, 404, "NotFound", "the server could not find the requested resource");
+        ck_assert_int_eq(json_object_size(json_object_get(r.json, "details")), 0);
+        ck_assert_ptr_nonnull(json_object_get(r.json, "details"));
+        tc_free(&r);
+    }
     /* go-restful routes answer with a trailing slash too (the Python
      * client asks for /version/). */
     tc_json(U, "GET", "/api/v1/", NULL, &r);
@@ -613,7 +632,8 @@ START_TEST(create_rejects_bad_input_with_apiserver_status)
 
     tc_json(U, "GET", "/api/v1/namespaces/default/widgets", NULL, &r);
     assert_status(&r, 404, "NotFound", "the server could not find the requested resource");
-    ck_assert_ptr_null(json_object_get(r.json, "details"));
+    ck_assert_int_eq(json_object_size(json_object_get(r.json, "details")), 0);
+    ck_assert_ptr_nonnull(json_object_get(r.json, "details"));
     tc_free(&r);
     tc_json(U, "GET", "/api/v1/namespaces/default/configmaps/missing", NULL, &r);
     assert_status(&r, 404, "NotFound", "configmaps \"missing\" not found");

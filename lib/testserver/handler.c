@@ -390,6 +390,38 @@ static bool public_path(const char *path)
            strcmp(path, "/readyz") == 0;
 }
 
+/* Whether kube-apiserver's go-restful container takes `path` (its
+ * director's prefix match on a web service's root: /api, a built-in
+ * group's /apis/<group>), whose 404 is a Status; every other unknown path
+ * (a custom resource group's, an unknown group's, one outside the API)
+ * ends at the delegation chain's http.NotFound. */
+static bool restful_path(const kr_testserver_t *ts, const char *path)
+{
+    if (strcmp(path, "/api") == 0 || strncmp(path, "/api/", 5) == 0)
+        return true;
+    if (strncmp(path, "/apis/", 6) != 0)
+        return false;
+    const char *group = path + 6;
+    size_t len = strcspn(group, "/");
+    for (size_t i = 0; len && i < ts->nresources; i++) {
+        const ts_resource *r = ts->resources[i];
+        if (!r->crd && strlen(r->group) == len && strncmp(r->group, group, len) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Go's http.NotFound. */
+static void respond_page_not_found(ts_response *resp)
+{
+    static const char text[] = "404 page not found\n";
+    ts_response_clear(resp);
+    resp->status = 404;
+    resp->content_type = "text/plain; charset=utf-8";
+    resp->body = kr_strdup(text);
+    resp->body_len = resp->body ? strlen(text) : 0;
+}
+
 static void handle_locked(kr_testserver_t *ts, const ts_request *req, ts_response *resp)
 {
     bool admin = strncmp(req->path, "/_kr/", 5) == 0;
@@ -436,7 +468,10 @@ static void handle_locked(kr_testserver_t *ts, const ts_request *req, ts_respons
     }
     if (!routed) {
         kr_free(rt.buf);
-        ts_respond_not_found_path(resp);
+        if (restful_path(ts, req->path))
+            ts_respond_not_found_path(resp);
+        else
+            respond_page_not_found(resp);
         return;
     }
     const char *verb = ts_verb_of(req, &rt);

@@ -95,10 +95,12 @@ json_t *ts_details(const ts_resource *res, const char *name, bool kind_is_kind)
     return d;
 }
 
+/* go-restful's 404 through the apiserver's ServiceErrorHandler
+ * (NewGenericServerResponse): its details are there, empty. */
 void ts_respond_not_found_path(ts_response *resp)
 {
     ts_respond_status(resp, 404, "NotFound", "the server could not find the requested resource",
-                      NULL);
+                      json_object());
 }
 
 void ts_respond_not_found(ts_response *resp, const ts_resource *res, const char *name)
