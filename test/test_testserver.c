@@ -4214,6 +4214,22 @@ START_TEST(apiservices_register_what_is_served)
     ck_assert_int_eq(r.status, 422);
     ck_assert_ptr_nonnull(strstr(jstr(r.json, "message"), "only v1 may have an empty group"));
     tc_free(&r);
+    /* ValidateAPIService: the metadata's problems (the name function's
+     * among them) and the spec's in one list */
+    tc_json(U, "POST", path,
+            "{\"metadata\":{\"name\":\"wrong\",\"labels\":{\"a\":\"b c\"}},\"spec\":{"
+            "\"version\":\"v2\",\"groupPriorityMinimum\":1,\"versionPriority\":1}}",
+            &r);
+    assert_status(&r, 422, "Invalid",
+                  "APIService.apiregistration.k8s.io \"wrong\" is invalid: [metadata.name: "
+                  "Invalid value: \"wrong\": must be `spec.version+\".\"+spec.group`: \"v2.\", "
+                  "metadata.labels: Invalid value: \"b c\": a valid label must be an empty "
+                  "string or consist of alphanumeric characters, '-', '_' or '.', and must start "
+                  "and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or "
+                  "'12345', regex used for validation is "
+                  "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?'), spec.group: Required value: "
+                  "only v1 may have an empty group and it better be legacy kube]");
+    tc_free(&r);
 }
 END_TEST
 

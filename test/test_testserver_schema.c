@@ -1479,6 +1479,74 @@ START_TEST(a_crd_has_exactly_one_storage_version)
 }
 END_TEST
 
+/* ValidateCustomResourceDefinition lists the metadata's problems (its name
+ * function's rule among them: the plural and group) before the spec's, in
+ * one 422; so does an update, and a status write
+ * (ValidateUpdateCustomResourceDefinitionStatus). */
+START_TEST(crd_metadata_problems_are_listed_with_the_definitions)
+{
+    static const char bad_key[] =
+        "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and "
+        "end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex "
+        "used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+    static const char crds[] = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+    tc_response r;
+    request("POST", crds, "application/json",
+            "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
+            "\"metadata\":{\"name\":\"wrong.example.com\",\"labels\":{\"bad key\":\"x\"}},"
+            "\"spec\":{\"group\":\"example.com\",\"scope\":\"Namespaced\",\"names\":{"
+            "\"plural\":\"gizmos\",\"kind\":\"Gizmo\"},\"versions\":[{\"name\":\"v1\","
+            "\"served\":true,\"storage\":true}]}}",
+            &r);
+    ck_assert_msg(r.status == 422, "%ld %s", r.status, r.body);
+    char *want = kr_asprintf(
+        "CustomResourceDefinition.apiextensions.k8s.io \"wrong.example.com\" is invalid: "
+        "[metadata.name: Invalid value: \"wrong.example.com\": must be "
+        "spec.names.plural+\".\"+spec.group, metadata.labels: Invalid value: \"bad key\": %s, "
+        "spec.versions[0].schema.openAPIV3Schema: Required value]",
+        bad_key);
+    ck_assert_str_eq(message(&r), want);
+    kr_free(want);
+    tc_free(&r);
+
+    request("POST", crds, "application/json",
+            "{\"apiVersion\":\"apiextensions.k8s.io/v1\",\"kind\":\"CustomResourceDefinition\","
+            "\"metadata\":{\"name\":\"gizmos.example.com\"},\"spec\":{\"group\":\"example.com\","
+            "\"scope\":\"Namespaced\",\"names\":{\"plural\":\"gizmos\",\"kind\":\"Gizmo\"},"
+            "\"versions\":[{\"name\":\"v1\",\"served\":true,\"storage\":true,\"schema\":{"
+            "\"openAPIV3Schema\":{\"type\":\"object\"}}}]}}",
+            &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    tc_free(&r);
+    static const char gizmos[] =
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gizmos.example.com";
+    request("PATCH", gizmos, "application/merge-patch+json",
+            "{\"metadata\":{\"labels\":{\"bad key\":\"x\"}},\"spec\":{\"versions\":[{\"name\":"
+            "\"v1\",\"served\":true,\"storage\":true}]}}",
+            &r);
+    ck_assert_msg(r.status == 422, "%ld %s", r.status, r.body);
+    want = kr_asprintf("CustomResourceDefinition.apiextensions.k8s.io \"gizmos.example.com\" is "
+                       "invalid: [metadata.labels: Invalid value: \"bad key\": %s, "
+                       "spec.versions[0].schema.openAPIV3Schema: Required value]",
+                       bad_key);
+    ck_assert_str_eq(message(&r), want);
+    kr_free(want);
+    tc_free(&r);
+    request("PATCH",
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gizmos.example.com/status",
+            "application/merge-patch+json",
+            "{\"metadata\":{\"labels\":{\"bad key\":\"x\"}},\"status\":{\"storedVersions\":[]}}",
+            &r);
+    ck_assert_msg(r.status == 422, "%ld %s", r.status, r.body);
+    want = kr_asprintf("CustomResourceDefinition.apiextensions.k8s.io \"gizmos.example.com\" is "
+                       "invalid: [metadata.labels: Invalid value: \"bad key\": %s, ",
+                       bad_key);
+    ck_assert_msg(strncmp(message(&r), want, strlen(want)) == 0, "%s", message(&r));
+    kr_free(want);
+    tc_free(&r);
+}
+END_TEST
+
 /* A custom resource's finalizers without a path (or without a domain)
  * each get a warning when a write adds them, as apiextensions' strategy
  * gives them (a built-in kind's get none in 1.32). */
@@ -1619,6 +1687,7 @@ int main(void)
                             crds_need_structural_schemas_whose_defaults_fit,
                             crd_schema_errors_come_in_kube_order,
                             a_crd_has_exactly_one_storage_version,
+                            crd_metadata_problems_are_listed_with_the_definitions,
                             new_finalizers_without_a_path_are_warned_about,
                             selectable_fields_name_scalar_fields_of_the_schema,
                             NULL};

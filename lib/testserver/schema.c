@@ -1896,9 +1896,10 @@ static void check_version_selectable(const json_t *versions, size_t i, sc_walk *
                   "version.schema.openAPIV3Schema is not included");
 }
 
-int ts_crd_validate_status(const json_t *crd, const char *name, ts_response *resp)
+int ts_crd_validate_status(const json_t *crd, const char *name, const json_t *meta,
+                           ts_response *resp)
 {
-    sc_walk walk = {.causes = json_array()};
+    sc_walk walk = {.causes = meta ? json_copy((json_t *)meta) : json_array()};
     if (!walk.causes) {
         respond_oom(resp);
         return KR_ENOMEM;
@@ -1935,9 +1936,10 @@ static void check_schema(const json_t *schema, const char *path, sc_walk *w)
 /* The errors in kube-apiserver's order: each version's (its schema, then
  * its selectable fields), the storage version, the spec's selectable
  * fields, the stored versions. */
-int ts_crd_validate(const json_t *crd, const char *name, bool update, ts_response *resp)
+int ts_crd_validate(const json_t *crd, const char *name, bool update, const json_t *meta,
+                    ts_response *resp)
 {
-    sc_walk walk = {.causes = json_array()};
+    sc_walk walk = {.causes = meta ? json_copy((json_t *)meta) : json_array()};
     if (!walk.causes) {
         respond_oom(resp);
         return KR_ENOMEM;

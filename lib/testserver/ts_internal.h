@@ -771,11 +771,14 @@ int ts_strfmt_check(const char *format, const char *s);
  * rules; wire spec §8.2), exactly one of them is the storage version, and
  * its status.storedVersions (on a create, the storage version alone) hold
  * the storage version and are all still in spec.versions: 0, or
- * KR_EINVALIDOBJ with a 422 in resp. */
-int ts_crd_validate(const json_t *crd, const char *name, bool update, ts_response *resp);
+ * KR_EINVALIDOBJ with a 422 in resp listing `meta`'s causes (the
+ * metadata's problems, or NULL) first. */
+int ts_crd_validate(const json_t *crd, const char *name, bool update, const json_t *meta,
+                    ts_response *resp);
 /* A write of a CRD's status: its storedVersions hold the storage version
- * and are all in spec.versions. */
-int ts_crd_validate_status(const json_t *crd, const char *name, ts_response *resp);
+ * and are all in spec.versions (after `meta`'s causes, as above). */
+int ts_crd_validate_status(const json_t *crd, const char *name, const json_t *meta,
+                           ts_response *resp);
 /* After a CRD's schema changed: its stored objects as kube-apiserver reads
  * them from storage, pruned and defaulted by their version's schema, at the
  * same resourceVersion and without an event (objects that do not change

@@ -63,13 +63,17 @@ static void name_problems(const ts_resource *res, const char *name, json_t *caus
     ts_add_problems(causes, "metadata.name", name, why, n);
 }
 
-/* Kinds whose metadata problems are answered alone, before their own
- * checks (a CustomResourceDefinition's and an APIService's name rules). */
+/* Kinds whose own validation (here, at admission) lists the metadata's
+ * problems, name rules of their own among them, with theirs: a
+ * CustomResourceDefinition and an APIService. */
 static bool meta_alone(const ts_resource *res)
 {
     return ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions") ||
            ts_resource_is(res, "apiregistration.k8s.io", "apiservices");
 }
+
+static void crd_name_rule(const json_t *obj, const char *name, json_t *causes);
+static void apiservice_name_rule(const json_t *obj, const char *name, json_t *causes);
 
 /* ValidateObjectMeta's problems with `obj` (its name's on a create, then
  * its labels', annotations', owner references' and finalizers'), for the
@@ -84,8 +88,16 @@ static json_t *meta_problems(const ts_resource *res, const json_t *obj, bool cre
         return NULL;
     }
     const json_t *md = json_object_get(obj, "metadata");
-    if (create)
-        name_problems(res, json_string_value(json_object_get(md, "name")), causes);
+    if (create) {
+        const char *name = json_string_value(json_object_get(md, "name"));
+        size_t before = json_array_size(causes);
+        name_problems(res, name, causes);
+        if (ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions"))
+            crd_name_rule(obj, name, causes);
+        else if (ts_resource_is(res, "apiregistration.k8s.io", "apiservices") &&
+                 json_array_size(causes) == before)
+            apiservice_name_rule(obj, name, causes);
+    }
     *rc = ts_validate_metadata(md, causes, resp);
     if (*rc != 0) {
         json_decref(causes);
@@ -107,51 +119,73 @@ static int respond_causes(const ts_resource *res, const char *name, json_t *caus
     return rc;
 }
 
-static int validate_crd_name(const json_t *obj, const char *name, ts_response *resp)
+/* The name a CRD's nameValidationFn adds to NameIsDNSSubdomain's: its
+ * plural and group. */
+static void crd_name_rule(const json_t *obj, const char *name, json_t *causes)
 {
     const json_t *spec = json_object_get(obj, "spec");
     const char *group = json_string_value(json_object_get(spec, "group"));
     const char *plural =
         json_string_value(json_object_get(json_object_get(spec, "names"), "plural"));
-    const char *kind = json_string_value(json_object_get(json_object_get(spec, "names"), "kind"));
-    char *want = (group && plural) ? kr_asprintf("%s.%s", plural, group) : NULL;
-    bool ok = want && kind && strcmp(want, name) == 0;
+    char *want = kr_asprintf("%s.%s", plural ? plural : "", group ? group : "");
+    static const char *const why[] = {"must be spec.names.plural+\".\"+spec.group"};
+    if (!want || !name || strcmp(want, name) != 0)
+        ts_add_problems(causes, "metadata.name", name ? name : "", why, 1);
     kr_free(want);
-    if (ok)
-        return 0;
-    ts_respond_invalid(resp, "CustomResourceDefinition", "apiextensions.k8s.io", name,
-                       "metadata.name", "FieldValueInvalid",
-                       "Invalid value: must be spec.names.plural+\".\"+spec.group, with "
-                       "spec.group, spec.names.plural and spec.names.kind set");
-    return KR_EINVALIDOBJ;
 }
 
 /* An APIService is named spec.version + "." + spec.group ("v1." for the
- * core group, the only one without a group), as kube-aggregator checks. */
-static int validate_apiservice_name(const json_t *obj, const char *name, ts_response *resp)
+ * core group), as kube-aggregator's name function checks once the name
+ * is a path segment. */
+static void apiservice_name_rule(const json_t *obj, const char *name, json_t *causes)
 {
     const json_t *spec = json_object_get(obj, "spec");
     const char *group = json_string_value(json_object_get(spec, "group"));
     const char *version = json_string_value(json_object_get(spec, "version"));
     char *want = kr_asprintf("%s.%s", version ? version : "", group ? group : "");
-    bool ok = want && strcmp(want, name) == 0;
-    char msg[700];
-    if (!ok) {
-        snprintf(msg, sizeof(msg),
-                 "Invalid value: \"%s\": must be `spec.version+\".\"+spec.group`: "
-                 "\"%s\"",
-                 name, want ? want : "");
-        ts_respond_invalid(resp, "APIService", "apiregistration.k8s.io", name, "metadata.name",
-                           "FieldValueInvalid", msg);
-    } else if ((!group || !*group) && (!version || strcmp(version, "v1") != 0)) {
-        ok = false;
-        ts_respond_invalid(resp, "APIService", "apiregistration.k8s.io", name, "spec.group",
-                           "FieldValueRequired",
-                           "Required value: only v1 may have an empty group and it better be "
-                           "legacy kube");
+    if (want && name && strcmp(want, name) != 0) {
+        kr_buf b = {0};
+        kr_buf_append_str(&b, "must be `spec.version+\".\"+spec.group`: ");
+        ts_go_quote(&b, want);
+        const char *why[] = {b.data ? b.data : "must be `spec.version+\".\"+spec.group`"};
+        ts_add_problems(causes, "metadata.name", name, why, 1);
+        kr_buf_free(&b);
     }
     kr_free(want);
-    return ok ? 0 : KR_EINVALIDOBJ;
+}
+
+/* The spec's group, names.plural and names.kind a definition needs
+ * (ValidateCustomResourceDefinitionSpec's Required values). */
+static void crd_names_required(const json_t *obj, json_t *causes)
+{
+    static const char *const paths[][3] = {{"spec.group", "group", NULL},
+                                           {"spec.names.plural", "names", "plural"},
+                                           {"spec.names.kind", "names", "kind"}};
+    const json_t *spec = json_object_get(obj, "spec");
+    for (size_t i = 0; i < KR_ARRAY_LEN(paths); i++) {
+        const json_t *v = json_object_get(spec, paths[i][1]);
+        if (paths[i][2])
+            v = json_object_get(v, paths[i][2]);
+        const char *text = json_string_value(v);
+        if (!text || !*text)
+            json_array_append_new(causes,
+                                  json_pack("{s:s, s:s, s:s}", "reason", "FieldValueRequired",
+                                            "message", "Required value", "field", paths[i][0]));
+    }
+}
+
+/* ValidateAPIService after the metadata: only v1 has an empty group. */
+static void apiservice_spec(const json_t *obj, json_t *causes)
+{
+    const json_t *spec = json_object_get(obj, "spec");
+    const char *group = json_string_value(json_object_get(spec, "group"));
+    const char *version = json_string_value(json_object_get(spec, "version"));
+    if ((!group || !*group) && (!version || strcmp(version, "v1") != 0))
+        json_array_append_new(
+            causes, json_pack("{s:s, s:s, s:s}", "reason", "FieldValueRequired", "message",
+                              "Required value: only v1 may have an empty group and it better be "
+                              "legacy kube",
+                              "field", "spec.group"));
 }
 
 static char *generate_name(kr_testserver_t *ts, const char *prefix)
@@ -329,17 +363,17 @@ static int admit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, jso
     if (!meta)
         return rc ? rc : KR_ENOMEM;
     bool invalid = json_array_size(meta) > 0;
-    if (meta_alone(res)) {
+    /* the kinds validated here list the metadata's problems with their
+     * own (ValidateCustomResourceDefinition, ValidateAPIService) */
+    if (ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions")) {
+        crd_names_required(obj, meta);
+        rc = ts_crd_validate(obj, name, false, meta, resp);
+    } else if (ts_resource_is(res, "apiregistration.k8s.io", "apiservices")) {
+        apiservice_spec(obj, meta);
         rc = respond_causes(res, name, meta, resp);
         meta = NULL;
     }
     json_decref(meta);
-    if (rc == 0 && ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions"))
-        rc = validate_crd_name(obj, name, resp);
-    if (rc == 0 && ts_resource_is(res, "apiregistration.k8s.io", "apiservices"))
-        rc = validate_apiservice_name(obj, name, resp);
-    if (rc == 0 && ts_resource_is(res, "apiextensions.k8s.io", "customresourcedefinitions"))
-        rc = ts_crd_validate(obj, name, false, resp);
     if (rc != 0)
         return rc;
     if (res->namespaced && !ts_namespace_exists(ts, w->rt->ns)) {
@@ -951,7 +985,7 @@ static int admit_update(const ts_write *w, const json_t *existing, json_t *obj, 
     /* the metadata's problems are listed with the spec's (or a status
      * write's with the status's) by the kind's validation; the kinds with
      * name rules of their own answered here */
-    bool alone = meta_alone(res);
+    bool alone = ts_resource_is(res, "apiregistration.k8s.io", "apiservices");
     json_t *meta = alone ? json_array() : NULL;
     int rc = ts_validate_metadata(md, meta, resp);
     if (rc == 0 && alone)
@@ -1109,8 +1143,14 @@ static int commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *e
         json_decref(rules);
         json_decref(meta);
         if (rc == 0 &&
-            ts_resource_is(w->rt->res, "apiextensions.k8s.io", "customresourcedefinitions"))
-            rc = ts_crd_validate(obj, w->rt->name, true, resp);
+            ts_resource_is(w->rt->res, "apiextensions.k8s.io", "customresourcedefinitions")) {
+            /* ValidateCustomResourceDefinitionUpdate: the metadata's
+             * problems, then the definition's */
+            meta = meta_problems(w->rt->res, obj, false, &rc, resp);
+            if (rc == 0)
+                rc = ts_crd_validate(obj, w->rt->name, true, meta, resp);
+            json_decref(meta);
+        }
         if (rc == 0)
             rc = ts_rbac_admit(ts, w->rt, obj, resp);
         if (rc != 0) {
@@ -1118,7 +1158,10 @@ static int commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *e
             return rc;
         }
     } else if (ts_resource_is(w->rt->res, "apiextensions.k8s.io", "customresourcedefinitions")) {
-        rc = ts_crd_validate_status(obj, w->rt->name, resp);
+        meta = meta_problems(w->rt->res, obj, false, &rc, resp);
+        if (rc == 0)
+            rc = ts_crd_validate_status(obj, w->rt->name, meta, resp);
+        json_decref(meta);
         if (rc != 0) {
             json_decref(obj);
             return rc;
