@@ -6702,6 +6702,21 @@ START_TEST(update_rules_are_listed_with_the_objects_problems)
                422, want);
     kr_free(want);
 
+    /* a StatefulSet's selector falls under its spec rule alone
+     * (ValidateStatefulSetUpdate; no selector rule in its strategy) */
+    json_decref(created("/apis/apps/v1/namespaces/default/statefulsets",
+                        "{\"metadata\":{\"name\":\"ss\"},\"spec\":{\"selector\":{"
+                        "\"matchLabels\":{\"app\":\"s\"}},\"template\":{\"metadata\":{"
+                        "\"labels\":{\"app\":\"s\"}},\"spec\":{\"containers\":[{\"name\":"
+                        "\"c\",\"image\":\"x\"}]}}}}"));
+    patch_want("/apis/apps/v1/namespaces/default/statefulsets/ss",
+               "{\"spec\":{\"selector\":{\"matchLabels\":{\"app\":\"t\"}},\"template\":{"
+               "\"metadata\":{\"labels\":{\"app\":\"t\"}}}}}",
+               422,
+               "StatefulSet.apps \"ss\" is invalid: spec: Forbidden: updates to statefulset spec "
+               "for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', "
+               "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden");
+
     json_decref(created("/apis/batch/v1/namespaces/default/jobs",
                         "{\"metadata\":{\"name\":\"j\"},\"spec\":{\"template\":{\"spec\":{"
                         "\"restartPolicy\":\"Never\",\"containers\":[{\"name\":\"c\",\"image\":"

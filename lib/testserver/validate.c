@@ -658,9 +658,11 @@ void ts_validate_update(const ts_resource *res, const json_t *existing, const js
              ts_resource_is(res, "apps", "replicasets") ||
              ts_resource_is(res, "apps", "statefulsets") ||
              ts_resource_is(res, "apps", "daemonsets")) {
+        /* a StatefulSet's selector is one of the spec's fields its rule
+         * forbids changing; the others' strategies add the selector's */
         if (ts_resource_is(res, "apps", "statefulsets"))
             check_statefulset(old_spec, spec, causes);
-        if (!ts_same_at(old_spec, spec, "selector"))
+        else if (!ts_same_at(old_spec, spec, "selector"))
             add_immutable(causes, "spec.selector", json_object_get(spec, "selector"),
                           "field is immutable");
     } else if (ts_resource_is(res, "", "services")) {
