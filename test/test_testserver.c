@@ -6082,6 +6082,11 @@ START_TEST(updates_keep_what_kube_apiserver_keeps)
                           "PriorityClass.scheduling.k8s.io \"pc\" is invalid: value: Forbidden: "
                           "may not be changed in an update.");
     expect_update_ok("/apis/scheduling.k8s.io/v1/priorityclasses/pc", "{\"description\":\"d\"}");
+    expect_update_invalid("/apis/scheduling.k8s.io/v1/priorityclasses/pc",
+                          "{\"value\":300,\"preemptionPolicy\":\"Never\"}",
+                          "PriorityClass.scheduling.k8s.io \"pc\" is invalid: [value: Forbidden: "
+                          "may not be changed in an update., preemptionPolicy: Invalid value: "
+                          "\"Never\": field is immutable]");
 
     json_decref(created("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
                         "{\"metadata\":{\"name\":\"es\"},\"addressType\":\"IPv4\","

@@ -646,11 +646,14 @@ void ts_validate_update(const ts_resource *res, const json_t *existing, const js
         check_immutable_data(res, existing, obj, causes);
     else if (ts_resource_is(res, "storage.k8s.io", "storageclasses"))
         check_storageclass(existing, obj, causes);
-    else if (ts_resource_is(res, "scheduling.k8s.io", "priorityclasses") &&
-             !ts_same_at(existing, obj, "value"))
-        add_spec_forbidden(causes, "value", "may not be changed in an update.");
-    else if (ts_resource_is(res, "rbac.authorization.k8s.io", "rolebindings") ||
-             ts_resource_is(res, "rbac.authorization.k8s.io", "clusterrolebindings"))
+    else if (ts_resource_is(res, "scheduling.k8s.io", "priorityclasses")) {
+        /* ValidatePriorityClassUpdate: the value, then the preemption
+         * policy */
+        if (!ts_same_at(existing, obj, "value"))
+            add_spec_forbidden(causes, "value", "may not be changed in an update.");
+        check_immutable_field(res, existing, obj, causes);
+    } else if (ts_resource_is(res, "rbac.authorization.k8s.io", "rolebindings") ||
+               ts_resource_is(res, "rbac.authorization.k8s.io", "clusterrolebindings"))
         check_role_ref(existing, obj, causes);
     else if (ts_resource_is(res, "batch", "jobs"))
         check_job_update(old_spec, spec, causes);
