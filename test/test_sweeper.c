@@ -468,6 +468,78 @@ START_TEST(the_cap_stops_the_run_and_reports_the_rest)
 }
 END_TEST
 
+/* A hub that is empty or the wrong one makes every copy look orphaned:
+ * a cluster whose plan would delete more than --max-delete-ratio of its
+ * copies (and more than a few) has its deletions refused, dry run or not,
+ * and the plan says so; a few zombies, or a small share, still go. */
+START_TEST(a_plan_that_would_empty_a_cluster_is_refused)
+{
+    platform_up();
+    enum { N = 12 };
+    json_t *live[N];
+    for (int i = 0; i < N; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "live-%02d", i);
+        live[i] = create(&hub, CM, hub_cm(name, NULL));
+        json_decref(create(&dc1, CM, copy_cm(name, KR_MANAGER_SYNCER, uid_of(live[i]))));
+        snprintf(name, sizeof(name), "zombie-%02d", i);
+        json_decref(create(&dc2, CM, copy_cm(name, KR_MANAGER_SYNCER, "uid-of-nothing")));
+    }
+    /* dc2: 12 of its 12 copies would go; dc1: none */
+    sweep_opts o = opts_for(0, 100, true);
+    o.max_delete_ratio = 0.5;
+    sweep_plan plan;
+    kr_error_t err = {0};
+    ck_assert_msg(sweep_run(&o, &plan, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(plan.n, N);
+    for (size_t i = 0; i < plan.n; i++)
+        ck_assert_int_eq(plan.items[i].action, SWEEP_REFUSED_RATIO);
+    ck_assert_uint_eq(plan.n_refusals, 1);
+    ck_assert_str_eq(plan.refusals[0].cluster, "dc2");
+    ck_assert_uint_eq(plan.refusals[0].planned, N);
+    ck_assert_uint_eq(plan.refusals[0].managed, N);
+    json_t *doc = sweep_plan_json(&plan);
+    ck_assert_uint_eq(json_array_size(json_object_get(doc, "refusedClusters")), 1);
+    json_decref(doc);
+    sweep_plan_free(&plan);
+    o.dry_run = false;
+    ck_assert_msg(sweep_run(&o, &plan, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(plan.n_refusals, 1);
+    for (size_t i = 0; i < plan.n; i++)
+        ck_assert_int_eq(plan.items[i].action, SWEEP_REFUSED_RATIO);
+    sweep_plan_free(&plan);
+    ck_assert(exists(&dc2, CM, "zombie-00"));
+
+    /* The wrong hub: every copy in dc1 looks orphaned too; both refused. */
+    o.hub = dc2.c;
+    ck_assert_msg(sweep_run(&o, &plan, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(plan.n, 2 * N);
+    ck_assert_uint_eq(plan.n_refusals, 2);
+    sweep_plan_free(&plan);
+    o.hub = hub.c;
+
+    /* Under the share (12 zombies among 36 copies), they go. */
+    for (int i = 0; i < 2 * N; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "wanted-%02d", i);
+        json_decref(create(&dc2, CM, copy_cm(name, KR_MANAGER_SYNCER, uid_of(live[i % N]))));
+    }
+    o.dry_run = true;
+    ck_assert_msg(sweep_run(&o, &plan, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(plan.n_refusals, 0);
+    for (size_t i = 0; i < plan.n; i++)
+        ck_assert_int_eq(plan.items[i].action, SWEEP_PLANNED);
+    sweep_plan_free(&plan);
+
+    /* At most SWEEP_RATIO_MIN_DELETES, the share does not matter. */
+    ck_assert_int_eq(sweep_plan_guard(&plan, "x", 0, 0, 0.5), 0);
+    sweep_plan_free(&plan);
+    for (int i = 0; i < N; i++)
+        json_decref(live[i]);
+    platform_down();
+}
+END_TEST
+
 START_TEST(an_object_changed_after_the_plan_is_skipped_by_its_precondition)
 {
     platform_up();
@@ -694,9 +766,34 @@ START_TEST(the_program_plans_then_sweeps_once_and_refuses_bad_flags)
     ck_assert_int_eq(run_program(args, out, sizeof(out)), 2);
     snprintf(args, sizeof(args), "%s --leader-elect", common);
     ck_assert_int_eq(run_program(args, out, sizeof(out)), 2); /* --once takes no Lease */
+    /* A plan that would delete all of a cluster's copies is refused, in
+     * the dry run too: exit code 4, the plan says so; --max-delete-ratio 1
+     * is the operator's way past it. */
+    for (int i = 0; i < 11; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "orphan-%02d", i);
+        json_decref(create(&dc1, CM, copy_cm(name, KR_MANAGER_SYNCER, "uid-of-nothing")));
+    }
+    snprintf(args, sizeof(args), "%s --dry-run", common);
+    ck_assert_int_eq(run_program(args, out, sizeof(out)), 4);
+    ck_assert_msg(strstr(out, "refused: over --max-delete-ratio") &&
+                      strstr(out, "cluster dc1 refused: the plan would delete 12 of its 12 copies"),
+                  "%s", out);
+    snprintf(args, sizeof(args), "%s --max-delete-ratio 0.5", common);
+    ck_assert_int_eq(run_program(args, out, sizeof(out)), 4);
+    ck_assert(exists(&dc1, CM, "orphan-00"));
+    snprintf(args, sizeof(args), "%s --dry-run --max-delete-ratio 1", common);
+    ck_assert_int_eq(run_program(args, out, sizeof(out)), 0);
+    ck_assert_msg(!strstr(out, "refused"), "%s", out);
+    static const char *const ratios[] = {"0", "1.5", "-0.1", "nan", "half"};
+    for (size_t i = 0; i < sizeof(ratios) / sizeof(ratios[0]); i++) {
+        snprintf(args, sizeof(args), "%s --dry-run --max-delete-ratio %s", common, ratios[i]);
+        ck_assert_msg(run_program(args, out, sizeof(out)) == 2, "--max-delete-ratio %s", ratios[i]);
+    }
     ck_assert_int_eq(run_program("--no-such-flag", out, sizeof(out)), 2);
     ck_assert_int_eq(run_program("--help", out, sizeof(out)), 0);
     ck_assert_ptr_nonnull(strstr(out, "--max-deletes"));
+    ck_assert_ptr_nonnull(strstr(out, "--max-delete-ratio"));
     for (int i = 0; i < 3; i++)
         unlink(kc[i]);
     rmdir(dir);
@@ -818,6 +915,7 @@ int main(void)
     tcase_add_test(tc, only_judgeable_copies_of_this_hub_are_ever_swept);
     tcase_add_test(tc, a_cluster_that_cannot_be_listed_is_skipped_and_untouched);
     tcase_add_test(tc, the_cap_stops_the_run_and_reports_the_rest);
+    tcase_add_test(tc, a_plan_that_would_empty_a_cluster_is_refused);
     tcase_add_test(tc, an_object_changed_after_the_plan_is_skipped_by_its_precondition);
     tcase_add_test(tc, the_program_plans_then_sweeps_once_and_refuses_bad_flags);
     tcase_add_test(tc, inventory_rows_missing_from_their_cluster_are_marked_swept);

@@ -22,6 +22,7 @@ static struct {
     bool dry_run;
     uint64_t grace_ms;
     long max_deletes;
+    const char *max_delete_ratio;
     const char *rate;
     const char *output;
     const char *namespace_;
@@ -33,6 +34,7 @@ static struct {
            .inventory_wait_ms = KR_PLATFORM_INVENTORY_WAIT_MS,
            .grace_ms = 10 * 60 * 1000,
            .max_deletes = 100,
+           .max_delete_ratio = "0.5",
            .rate = "5",
            .output = "table"};
 
@@ -60,6 +62,12 @@ static const kr_flag program_flags[] = {
      .value = &flags.max_deletes,
      .metavar = "N",
      .help = "deletes per run at most"},
+    {.name = "max-delete-ratio",
+     .type = KR_FLAG_STRING,
+     .value = &flags.max_delete_ratio,
+     .metavar = "RATIO",
+     .help = "refuse a cluster's deletions when more than 10 would go and they are more than "
+             "this share of its copies (above 0, at most 1; 1: no such limit); exit code 4"},
     {.name = "rate",
      .type = KR_FLAG_STRING,
      .value = &flags.rate,
@@ -112,7 +120,9 @@ static const kr_manager_program program = {
         "A zombie is an object labelled kreconcile.io/managed-by whose hub source is gone, was\n"
         "replaced or no longer places it there, or a Runnable's copy that lost a failover.\n"
         "A cluster is swept only right after a complete list of it succeeded; every delete\n"
-        "carries uid and resourceVersion preconditions; --max-deletes caps each run.",
+        "carries uid and resourceVersion preconditions; --max-deletes caps each run, and\n"
+        "--max-delete-ratio refuses a cluster's deletions when they would take most of its\n"
+        "copies (a wrong or empty hub makes them all look orphaned).",
     .flags = program_flags,
     .n_flags = sizeof(program_flags) / sizeof(program_flags[0]),
     .no_args = true,
@@ -137,9 +147,11 @@ typedef struct sweeper {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     bool stopping, running;
-    int once_rc; /* --once: the sweep's outcome: 0, 1, or 3 (a cluster skipped) */
+    /* --once: the sweep's outcome: 0, 1, 3 (a cluster skipped) or 4 (a
+     * cluster's deletions refused: over --max-delete-ratio) */
+    int once_rc;
     /* what the sweeps did, on /metrics */
-    kr_metric_t *sweeps, *failed, *deleted, *skipped, *last;
+    kr_metric_t *sweeps, *failed, *deleted, *skipped, *refused, *last;
 } sweeper;
 
 /* The sweeper's metrics: a cluster the sweeps cannot list (a datacenter
@@ -159,6 +171,9 @@ static int register_metrics(sweeper *s, kr_error_t *err)
         {KR_METRIC_GAUGE, "kr_sweeper_skipped_clusters",
          "workload clusters the last sweep left alone (it could not list them, or the hub)",
          &s->skipped},
+        {KR_METRIC_GAUGE, "kr_sweeper_refused_clusters",
+         "workload clusters whose deletions the last sweep refused (over --max-delete-ratio)",
+         &s->refused},
         {KR_METRIC_GAUGE, "kr_sweeper_last_sweep_timestamp_seconds",
          "when the last sweep ended (Unix time)", &s->last},
     };
@@ -201,8 +216,9 @@ static void print_plan(const sweeper *s, const sweep_plan *plan)
     fflush(stdout);
 }
 
-/* One sweep: 0, 1 when it failed or the books lack an action, 3 when it
- * left a cluster alone (one it could not list). */
+/* One sweep: 0, 1 when it failed or the books lack an action, 4 when it
+ * refused a cluster's deletions (over --max-delete-ratio), 3 when it left
+ * a cluster alone (one it could not list). */
 static int sweep_once(sweeper *s)
 {
     sweep_plan plan;
@@ -220,6 +236,8 @@ static int sweep_once(sweeper *s)
      * check below may skip more, the hub's books included: not counted) */
     size_t skipped = skipped_clusters(&plan);
     kr_metrics_gauge_set(s->skipped, (double)skipped);
+    size_t refused_clusters = plan.n_refusals;
+    kr_metrics_gauge_set(s->refused, (double)refused_clusters);
     if (s->inventory && sweep_inventory(&s->opts, s->inventory, &plan, &err) != 0)
         kr_log(s->opts.logger, KR_LOG_ERROR, "sweeper", "inventory sweep failed: %s", err.message);
     print_plan(s, &plan);
@@ -227,9 +245,11 @@ static int sweep_once(sweeper *s)
     for (size_t i = 0; i < plan.n; i++)
         deleted += plan.items[i].action == SWEEP_DELETED;
     kr_metrics_counter_add(s->deleted, (double)deleted);
-    size_t refused = s->outbox ? sweep_record(s->outbox, &plan, s->opts.logger) : 0;
+    /* a dry run records nothing */
+    size_t refused =
+        s->outbox && !s->opts.dry_run ? sweep_record(s->outbox, &plan, s->opts.logger) : 0;
     sweep_plan_free(&plan);
-    return refused ? 1 : skipped ? 3 : 0;
+    return refused ? 1 : refused_clusters ? 4 : skipped ? 3 : 0;
 }
 
 /* --once: the sweep runs on a thread of the manager's, which then stops
@@ -322,6 +342,13 @@ static int check_flags(sweeper *s, kr_error_t *err)
         return kr_error_set(err, KR_EINVAL,
                             "--rate: want deletes per second, above 0 and at most 1000000, got %s",
                             flags.rate);
+    end = NULL;
+    double ratio = strtod(flags.max_delete_ratio, &end);
+    if (!end || *end || end == flags.max_delete_ratio || !isfinite(ratio) || ratio <= 0 ||
+        ratio > 1)
+        return kr_error_set(err, KR_EINVAL,
+                            "--max-delete-ratio: want a share above 0 and at most 1, got %s",
+                            flags.max_delete_ratio);
     if (flags.max_deletes < 0)
         return kr_error_set(err, KR_EINVAL, "--max-deletes must not be negative");
     if (strcmp(flags.output, "table") != 0 && strcmp(flags.output, "json") != 0)
@@ -373,6 +400,7 @@ static int check_flags(sweeper *s, kr_error_t *err)
     s->opts.resource_namespaces = (const char *const *)s->resource_ns;
     s->opts.grace_s = (int64_t)(flags.grace_ms / 1000);
     s->opts.max_deletes = (size_t)flags.max_deletes;
+    s->opts.max_delete_ratio = ratio; /* 1: no limit (sweep_plan_guard) */
     s->opts.rate_qps = rate;
     s->opts.dry_run = flags.dry_run;
     s->opts.namespace_ = flags.namespace_;
@@ -495,12 +523,13 @@ int main(int argc, char **argv)
         kr_log(kr_manager_logger(s.m), KR_LOG_ERROR, "sweeper",
                "records not in the inventory: %zu still waiting, %zu refused",
                kr_inventory_outbox_pending(s.outbox), kr_inventory_outbox_dropped(s.outbox));
-        if (flags.once && (code == 0 || code == 3))
+        if (flags.once && (code == 0 || code == 3 || code == 4))
             code = 1;
     }
     if (code != ran) /* the manager logged the code it knew of */
         kr_log(kr_manager_logger(s.m), KR_LOG_INFO, "sweeper", "exit code %d: the sweep %s", code,
                code == 3   ? "left a cluster it could not list alone"
+               : code == 4 ? "refused a cluster's deletions (over --max-delete-ratio)"
                : s.once_rc ? "failed"
                            : "left records out of the inventory");
 out:

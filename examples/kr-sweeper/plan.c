@@ -46,6 +46,8 @@ const char *sweep_action_name(sweep_action a)
         return "failed";
     case SWEEP_MARKED:
         return "marked swept in the inventory";
+    case SWEEP_REFUSED_RATIO:
+        return "refused: over --max-delete-ratio";
     }
     return "unknown";
 }
@@ -78,6 +80,9 @@ void sweep_plan_free(sweep_plan *p)
         free(p->skips[i].why);
     }
     free(p->skips);
+    for (size_t i = 0; i < p->n_refusals; i++)
+        free(p->refusals[i].cluster);
+    free(p->refusals);
     memset(p, 0, sizeof(*p));
 }
 
@@ -312,13 +317,14 @@ int sweep_plan_cluster(const sweep_sources *s, const char *cluster, kr_gvr gvr, 
         bool syncer = strcmp(manager, KR_MANAGER_SYNCER) == 0;
         if (!syncer && strcmp(manager, KR_MANAGER_SUBMITTER) != 0)
             continue;
-        if (md_str(item, "deletionTimestamp"))
-            continue; /* already being deleted */
         const char *source_cluster = label(item, KR_LABEL_SOURCE_CLUSTER);
         if (!source_cluster || strcmp(source_cluster, s->hub_name) != 0) {
             plan->foreign++;
             continue;
         }
+        plan->managed++;
+        if (md_str(item, "deletionTimestamp"))
+            continue; /* already being deleted */
         if (!syncer && !s->runnables_listed) {
             plan->unjudged++;
             continue;
@@ -337,4 +343,30 @@ int sweep_plan_cluster(const sweep_sources *s, const char *cluster, kr_gvr gvr, 
             return -1;
     }
     return 0;
+}
+
+int sweep_plan_guard(sweep_plan *plan, const char *cluster, size_t first, size_t managed,
+                     double ratio)
+{
+    size_t planned = plan->n > first ? plan->n - first : 0;
+    if (ratio <= 0 || ratio >= 1 || planned <= SWEEP_RATIO_MIN_DELETES ||
+        (double)planned <= ratio * (double)managed)
+        return 0;
+    if (plan->n_refusals == plan->cap_refusals) {
+        size_t cap = plan->cap_refusals ? plan->cap_refusals * 2 : 4;
+        sweep_refusal *r = realloc(plan->refusals, cap * sizeof(*r));
+        if (!r)
+            return -1;
+        plan->refusals = r;
+        plan->cap_refusals = cap;
+    }
+    sweep_refusal *r = &plan->refusals[plan->n_refusals];
+    if (!(r->cluster = strdup(cluster)))
+        return -1;
+    r->planned = planned;
+    r->managed = managed;
+    plan->n_refusals++;
+    for (size_t i = first; i < plan->n; i++)
+        plan->items[i].action = SWEEP_REFUSED_RATIO;
+    return 1;
 }

@@ -183,11 +183,23 @@ int sweep_run(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
             continue;
         }
         int64_t now = (int64_t)time(NULL);
+        size_t first = plan->n, managed = plan->managed;
         for (size_t r = 0; r < o->n_resources && rc == 0; r++)
             if (sweep_plan_cluster(&src, cl->name, o->resources[r], kind_of(o->resources[r]),
                                    lists[r], now, o->grace_s, plan) != 0)
                 rc = kr_error_set(err, KR_ENOMEM, "out of memory");
         free_lists(lists, o->n_resources);
+        int refused = rc == 0 ? sweep_plan_guard(plan, cl->name, first, plan->managed - managed,
+                                                 o->max_delete_ratio)
+                              : 0;
+        if (refused < 0)
+            rc = kr_error_set(err, KR_ENOMEM, "out of memory");
+        else if (refused)
+            kr_log(o->logger, KR_LOG_WARN, "sweeper",
+                   "cluster %s: refused to delete %zu of its %zu copies (over --max-delete-ratio "
+                   "%g): is the hub %s the right one, and complete? Nothing deleted there",
+                   cl->name, plan->n - first, plan->managed - managed, o->max_delete_ratio,
+                   o->hub_name);
     }
     if (rc == 0 && !o->dry_run)
         rc = sweep_execute(o, plan, err);
@@ -236,6 +248,11 @@ void sweep_print_table(const sweep_plan *p, FILE *out)
     if (p->unjudged)
         fprintf(out, "%zu kr-submitter copies not judged: the hub's Runnables were not listed.\n",
                 p->unjudged);
+    for (size_t i = 0; i < p->n_refusals; i++)
+        fprintf(out,
+                "cluster %s refused: the plan would delete %zu of its %zu copies, over "
+                "--max-delete-ratio; nothing deleted there.\n",
+                p->refusals[i].cluster, p->refusals[i].planned, p->refusals[i].managed);
 }
 
 json_t *sweep_plan_json(const sweep_plan *p)
@@ -262,9 +279,15 @@ json_t *sweep_plan_json(const sweep_plan *p)
         json_array_append_new(skips, json_pack("{s:s, s:s, s:s}", "cluster", p->skips[i].cluster,
                                                "resource", p->skips[i].resource, "reason",
                                                p->skips[i].why));
-    return json_pack("{s:o, s:o, s:I, s:I}", "candidates", items, "skippedClusters", skips,
-                     "youngerThanGrace", (json_int_t)p->young, "notJudged",
-                     (json_int_t)p->unjudged);
+    json_t *refused = json_array();
+    for (size_t i = 0; i < p->n_refusals; i++)
+        json_array_append_new(refused,
+                              json_pack("{s:s, s:I, s:I}", "cluster", p->refusals[i].cluster,
+                                        "planned", (json_int_t)p->refusals[i].planned, "managed",
+                                        (json_int_t)p->refusals[i].managed));
+    return json_pack("{s:o, s:o, s:o, s:I, s:I}", "candidates", items, "skippedClusters", skips,
+                     "refusedClusters", refused, "youngerThanGrace", (json_int_t)p->young,
+                     "notJudged", (json_int_t)p->unjudged);
 }
 
 /* ---- inventory zombies ------------------------------------------------------------------ */

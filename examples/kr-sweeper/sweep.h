@@ -34,6 +34,7 @@ typedef enum sweep_action {
     SWEEP_SKIPPED_CAP, /* the run's --max-deletes was reached */
     SWEEP_FAILED, /* the delete failed otherwise (error kept) */
     SWEEP_MARKED, /* an inventory row marked deleted (event SWEPT) */
+    SWEEP_REFUSED_RATIO, /* its cluster's plan would delete too large a share (sweep_plan_guard) */
 } sweep_action;
 
 const char *sweep_reason_name(sweep_reason r);
@@ -58,6 +59,17 @@ typedef struct sweep_skip {
     char *why;
 } sweep_skip;
 
+/* A cluster whose deletions the run refused: its plan would have deleted
+ * `planned` of the `managed` copies of ours it holds. */
+typedef struct sweep_refusal {
+    char *cluster;
+    size_t planned, managed;
+} sweep_refusal;
+
+/* The guard is applied only when more than this many copies of one
+ * cluster would go: a few zombies of a small cluster are no mass delete. */
+#define SWEEP_RATIO_MIN_DELETES 10
+
 typedef struct sweep_plan {
     sweep_candidate *items;
     size_t n, cap;
@@ -66,6 +78,9 @@ typedef struct sweep_plan {
     size_t young; /* zombies left alone for being younger than the grace period */
     size_t foreign; /* objects with our label but another hub's source-cluster */
     size_t unjudged; /* kr-submitter copies left alone: the Runnables were not listed */
+    size_t managed; /* copies of ours (our labels, our hub) seen in the lists planned */
+    sweep_refusal *refusals; /* clusters whose deletions were refused (sweep_plan_guard) */
+    size_t n_refusals, cap_refusals;
 } sweep_plan;
 
 void sweep_plan_free(sweep_plan *p);
@@ -98,6 +113,17 @@ void sweep_sources_free(sweep_sources *s);
 int sweep_plan_cluster(const sweep_sources *s, const char *cluster, kr_gvr gvr, const char *kind,
                        const json_t *list, int64_t now_s, int64_t grace_s, sweep_plan *plan);
 
+/* The mass-delete guard of one cluster, after its lists were planned:
+ * the candidates plan->items[first..] (all of that cluster's) would delete
+ * `planned` of the `managed` copies of ours it holds. When more than
+ * SWEEP_RATIO_MIN_DELETES would go and more than `ratio` of `managed`,
+ * every one of them becomes SWEEP_REFUSED_RATIO and the cluster is added
+ * to plan->refusals: a hub that is empty or the wrong one (a kubeconfig
+ * pointing elsewhere) makes every copy look orphaned. `ratio` <= 0 or >= 1:
+ * no guard. Returns 1 when refused, 0 when not, -1 (allocation failure). */
+int sweep_plan_guard(sweep_plan *plan, const char *cluster, size_t first, size_t managed,
+                     double ratio);
+
 /* "2026-12-03T09:15:02Z" -> seconds since the epoch; -1 when malformed. */
 int64_t sweep_parse_time(const char *rfc3339);
 
@@ -121,6 +147,9 @@ typedef struct sweep_opts {
     size_t n_resources;
     int64_t grace_s;
     size_t max_deletes; /* per run */
+    /* per cluster: refuse its deletions when they would be more than this
+     * share of its copies of ours (sweep_plan_guard); <= 0 or >= 1: none */
+    double max_delete_ratio;
     double rate_qps; /* deletes per second; <= 0: unlimited */
     bool dry_run;
     const kr_logger *logger;
@@ -128,10 +157,11 @@ typedef struct sweep_opts {
 
 /* One run: list the hub (a failure ends the run: nothing can be judged),
  * list every cluster (a failure skips that cluster, said in the plan),
- * plan, then unless dry_run delete each candidate with uid +
- * resourceVersion preconditions, at most max_deletes, paced at rate_qps.
- * Fills *plan (free with sweep_plan_free). Returns 0, or a KR_E* code when
- * the hub could not be listed (err says why). [worker thread] */
+ * plan, refuse the deletions of a cluster whose plan is over
+ * max_delete_ratio (logged, said in the plan; dry run or not), then unless dry_run delete each
+ * candidate with uid + resourceVersion preconditions, at most max_deletes, paced at rate_qps. Fills
+ * *plan (free with sweep_plan_free). Returns 0, or a KR_E* code when the hub could not be listed
+ * (err says why). [worker thread] */
 int sweep_run(const sweep_opts *o, sweep_plan *plan, kr_error_t *err);
 
 /* Act on a plan (one sweep_run made with dry_run): delete each candidate
@@ -159,7 +189,8 @@ int sweep_inventory(const sweep_opts *o, kr_inventory_t *inv, sweep_plan *plan, 
 size_t sweep_record(kr_inventory_outbox_t *ob, const sweep_plan *p, const kr_logger *logger);
 
 /* The plan as a table (CLUSTER KIND NAMESPACE NAME AGE REASON ACTION) or a
- * JSON document {"candidates": [...], "skipped": [...], ...}. */
+ * JSON document {"candidates": [...], "skippedClusters": [...],
+ * "refusedClusters": [...], ...}. */
 void sweep_print_table(const sweep_plan *p, FILE *out);
 json_t *sweep_plan_json(const sweep_plan *p);
 
