@@ -299,6 +299,61 @@ START_TEST(a_placement_kr_syncer_reads_as_here_is_not_swept_here)
 }
 END_TEST
 
+/* The sweeper's names of its clusters are not kr-syncer's (nor
+ * kr-submitter's): a placement that names clusters, none of them one the
+ * sweeper knows, says nothing about whether a copy is placed here, and a
+ * Runnable that runs in a cluster the sweeper does not know is no failover
+ * loser of the one it does. Such copies are left unjudged; a placement
+ * naming one swept cluster is still judged, and so is an empty one. */
+START_TEST(a_placement_naming_no_swept_cluster_is_not_judged)
+{
+    platform_up();
+    json_t *p1 = create(&hub, CM, hub_cm("p1", "dc1"));
+    json_t *mixed = create(&hub, CM, hub_cm("mixed", "dc1,east"));
+    json_t *none = create(&hub, CM, hub_cm("none", " "));
+    json_t *r1 = runnable("r1", "dc1", 1);
+    json_t *srcs[] = {p1, mixed, none};
+    for (size_t i = 0; i < 3; i++) {
+        const char *name =
+            json_string_value(json_object_get(json_object_get(srcs[i], "metadata"), "name"));
+        json_decref(create(&dc1, CM, copy_cm(name, KR_MANAGER_SYNCER, uid_of(srcs[i]))));
+        json_decref(create(&dc2, CM, copy_cm(name, KR_MANAGER_SYNCER, uid_of(srcs[i]))));
+    }
+    json_decref(create(&dc1, JOBS, copy_job("r1-1", uid_of(r1))));
+    /* dc1 is "east" to this sweeper, dc2 "west" */
+    sweep_opts o = opts_for(0, 100, true);
+    workload[0].name = "east";
+    workload[1].name = "west";
+    sweep_plan plan;
+    kr_error_t err = {0};
+    ck_assert_msg(sweep_run(&o, &plan, &err) == 0, "%s", err.message);
+    ck_assert(planned(&plan, "west", "mixed", SWEEP_NOT_PLACED));
+    ck_assert(planned(&plan, "east", "none", SWEEP_NOT_PLACED));
+    ck_assert(planned(&plan, "west", "none", SWEEP_NOT_PLACED));
+    ck_assert_uint_eq(plan.n, 3);
+    ck_assert_uint_eq(plan.unplaced, 3); /* p1 in east and west, r1-1 in east */
+    sweep_plan_free(&plan);
+    o.dry_run = false;
+    ck_assert_msg(sweep_run(&o, &plan, &err) == 0, "%s", err.message);
+    sweep_plan_free(&plan);
+    ck_assert(exists(&dc1, CM, "p1"));
+    ck_assert(exists(&dc2, CM, "p1"));
+    ck_assert(exists(&dc1, JOBS, "r1-1"));
+    ck_assert(!exists(&dc2, CM, "mixed"));
+    /* under kr-syncer's names, the copy in dc2 is judged again */
+    o = opts_for(0, 100, true);
+    ck_assert_msg(sweep_run(&o, &plan, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(plan.n, 1);
+    ck_assert(planned(&plan, "dc2", "p1", SWEEP_NOT_PLACED));
+    ck_assert_uint_eq(plan.unplaced, 0);
+    sweep_plan_free(&plan);
+    for (size_t i = 0; i < 3; i++)
+        json_decref(srcs[i]);
+    json_decref(r1);
+    platform_down();
+}
+END_TEST
+
 /* The levels of what a sweep logs, one character each. */
 static void levels_of(kr_log_level level, const char *module, const char *message, void *user)
 {
@@ -913,6 +968,7 @@ int main(void)
     tcase_add_test(tc, a_resource_of_one_namespace_is_swept_there_alone);
     tcase_add_test(tc, a_placement_kr_syncer_reads_as_here_is_not_swept_here);
     tcase_add_test(tc, only_judgeable_copies_of_this_hub_are_ever_swept);
+    tcase_add_test(tc, a_placement_naming_no_swept_cluster_is_not_judged);
     tcase_add_test(tc, a_cluster_that_cannot_be_listed_is_skipped_and_untouched);
     tcase_add_test(tc, the_cap_stops_the_run_and_reports_the_rest);
     tcase_add_test(tc, a_plan_that_would_empty_a_cluster_is_refused);

@@ -166,10 +166,18 @@ int sweep_run(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
                rerr.message);
     sweep_sources src;
     rc = sweep_sources_init(&src, o->hub_name, o->resources, hub, o->n_resources, runnables);
-    if (rc != 0) {
+    const char **names = rc == 0 ? calloc(o->n_clusters + 1, sizeof(*names)) : NULL;
+    if (!names) {
+        if (rc == 0)
+            sweep_sources_free(&src);
         rc = kr_error_set(err, KR_ENOMEM, "out of memory");
         goto out;
     }
+    for (size_t c = 0; c < o->n_clusters; c++)
+        names[c] = o->clusters[c].name;
+    src.cluster_names = names;
+    src.n_cluster_names = o->n_clusters;
+    src.logger = o->logger;
     for (size_t c = 0; c < o->n_clusters && rc == 0; c++) {
         const sweep_cluster *cl = &o->clusters[c];
         json_t **lists = NULL;
@@ -204,6 +212,7 @@ int sweep_run(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
     if (rc == 0 && !o->dry_run)
         rc = sweep_execute(o, plan, err);
     sweep_sources_free(&src);
+    free(names);
 out:
     free_lists(hub, o->n_resources);
     json_decref(runnables);
@@ -248,6 +257,11 @@ void sweep_print_table(const sweep_plan *p, FILE *out)
     if (p->unjudged)
         fprintf(out, "%zu kr-submitter copies not judged: the hub's Runnables were not listed.\n",
                 p->unjudged);
+    if (p->unplaced)
+        fprintf(out,
+                "%zu copies not judged: their placement names none of the clusters swept "
+                "(see the log).\n",
+                p->unplaced);
     for (size_t i = 0; i < p->n_refusals; i++)
         fprintf(out,
                 "cluster %s refused: the plan would delete %zu of its %zu copies, over "
@@ -285,9 +299,10 @@ json_t *sweep_plan_json(const sweep_plan *p)
                               json_pack("{s:s, s:I, s:I}", "cluster", p->refusals[i].cluster,
                                         "planned", (json_int_t)p->refusals[i].planned, "managed",
                                         (json_int_t)p->refusals[i].managed));
-    return json_pack("{s:o, s:o, s:o, s:I, s:I}", "candidates", items, "skippedClusters", skips,
-                     "refusedClusters", refused, "youngerThanGrace", (json_int_t)p->young,
-                     "notJudged", (json_int_t)p->unjudged);
+    return json_pack("{s:o, s:o, s:o, s:I, s:I, s:I}", "candidates", items, "skippedClusters",
+                     skips, "refusedClusters", refused, "youngerThanGrace", (json_int_t)p->young,
+                     "notJudged", (json_int_t)p->unjudged, "placedOnUnknownClusters",
+                     (json_int_t)p->unplaced);
 }
 
 /* ---- inventory zombies ------------------------------------------------------------------ */
