@@ -523,6 +523,105 @@ START_TEST(the_cap_stops_the_run_and_reports_the_rest)
 }
 END_TEST
 
+static size_t count_action(const sweep_plan *p, sweep_action a)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->n; i++)
+        n += p->items[i].action == a;
+    return n;
+}
+
+/* The dry run shows what the cap will hold back, as the real run does
+ * ("deletes exactly the plan"); a delete that timed out may have been
+ * applied, and counts against the cap. */
+START_TEST(the_dry_run_shows_what_the_cap_will_skip)
+{
+    platform_up();
+    const char *names[] = {"zc", "zd", "ze"};
+    for (size_t i = 0; i < 3; i++)
+        json_decref(create(&dc1, CM, copy_cm(names[i], KR_MANAGER_SYNCER, "uid-of-nothing")));
+    sweep_opts o = opts_for(0, 1, true);
+    sweep_plan plan;
+    kr_error_t err = {0};
+    ck_assert_msg(sweep_run(&o, &plan, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(plan.n, 3);
+    ck_assert_uint_eq(count_action(&plan, SWEEP_PLANNED), 1);
+    ck_assert_uint_eq(count_action(&plan, SWEEP_SKIPPED_CAP), 2);
+    sweep_plan_free(&plan);
+    for (size_t i = 0; i < 3; i++)
+        ck_assert(exists(&dc1, CM, names[i]));
+    o.dry_run = false;
+    ck_assert_msg(sweep_run(&o, &plan, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(count_action(&plan, SWEEP_DELETED), 1);
+    ck_assert_uint_eq(count_action(&plan, SWEEP_SKIPPED_CAP), 2);
+    sweep_plan_free(&plan);
+
+    /* The two left, planned; then every request to dc1 outlasts the
+     * client's timeout: the first delete fails (maybe applied), and the
+     * cap of one holds the second back. */
+    o = opts_for(0, 100, true);
+    ck_assert_msg(sweep_run(&o, &plan, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(count_action(&plan, SWEEP_PLANNED), 2);
+    kr_rest_config slow_cfg = dc1.cfg;
+    slow_cfg.timeout_ms = 200;
+    kr_client_opts co = {.backoff_base_ms = 2, .backoff_max_ms = 10, .max_retries = 0};
+    kr_client_t *slow = NULL;
+    ck_assert_msg(kr_client_new(rt, &slow_cfg, &co, &slow, &err) == 0, "%s", err.message);
+    kr_testserver_faults late = {.latency_ms = 1000}, none = {0};
+    kr_testserver_set_faults(dc1.ts, &late);
+    workload[0].client = slow;
+    o.max_deletes = 1;
+    ck_assert_int_eq(sweep_execute(&o, &plan, &err), 0);
+    ck_assert_uint_eq(count_action(&plan, SWEEP_FAILED), 1);
+    ck_assert_uint_eq(count_action(&plan, SWEEP_SKIPPED_CAP), 1);
+    sweep_plan_free(&plan);
+    kr_testserver_set_faults(dc1.ts, &none);
+    kr_client_free(slow);
+
+    /* The inventory's marks: the dry run shows the cap there too. */
+    char dir[64];
+    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-sweeper-cap"));
+    char url[128], db[100];
+    snprintf(db, sizeof(db), "%s/inventory.db", dir);
+    snprintf(url, sizeof(url), "sqlite://%s", db);
+    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
+    io.url = url;
+    kr_inventory_t *inv = NULL;
+    ck_assert_int_eq(kr_inventory_new(&io, &inv, NULL), 0);
+    for (int i = 0; i < 3; i++) {
+        char name[16], uid[16];
+        snprintf(name, sizeof(name), "ghost-%d", i);
+        snprintf(uid, sizeof(uid), "ghost-uid-%d", i);
+        json_t *ghost =
+            json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}}", "apiVersion", "v1", "kind",
+                      "ConfigMap", "metadata", "name", name, "namespace", "default", "uid", uid,
+                      "resourceVersion", "1", "creationTimestamp", "2020-01-01T00:00:00Z");
+        kr_inventory_event ev = {.cluster = "dc2",
+                                 .api_version = "v1",
+                                 .kind = "ConfigMap",
+                                 .type = KR_INVENTORY_ADDED,
+                                 .object = ghost};
+        ck_assert_msg(kr_inventory_apply(inv, &ev, 1, NULL, &err) == 0, "%s", err.message);
+        json_decref(ghost);
+    }
+    o = opts_for(0, 1, true);
+    ck_assert_msg(sweep_inventory(&o, inv, &plan, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(plan.n, 3);
+    ck_assert_uint_eq(count_action(&plan, SWEEP_PLANNED), 1);
+    ck_assert_uint_eq(count_action(&plan, SWEEP_SKIPPED_CAP), 2);
+    sweep_plan_free(&plan);
+    kr_inventory_free(inv);
+    const char *suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char f[128];
+        snprintf(f, sizeof(f), "%s%s", db, suffixes[i]);
+        unlink(f);
+    }
+    rmdir(dir);
+    platform_down();
+}
+END_TEST
+
 /* A hub that is empty or the wrong one makes every copy look orphaned:
  * a cluster whose plan would delete more than --max-delete-ratio of its
  * copies (and more than a few) has its deletions refused, dry run or not,
@@ -972,6 +1071,7 @@ int main(void)
     tcase_add_test(tc, a_cluster_that_cannot_be_listed_is_skipped_and_untouched);
     tcase_add_test(tc, the_cap_stops_the_run_and_reports_the_rest);
     tcase_add_test(tc, a_plan_that_would_empty_a_cluster_is_refused);
+    tcase_add_test(tc, the_dry_run_shows_what_the_cap_will_skip);
     tcase_add_test(tc, an_object_changed_after_the_plan_is_skipped_by_its_precondition);
     tcase_add_test(tc, the_program_plans_then_sweeps_once_and_refuses_bad_flags);
     tcase_add_test(tc, inventory_rows_missing_from_their_cluster_are_marked_swept);

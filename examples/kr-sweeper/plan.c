@@ -424,3 +424,18 @@ int sweep_plan_guard(sweep_plan *plan, const char *cluster, size_t first, size_t
         plan->items[i].action = SWEEP_REFUSED_RATIO;
     return 1;
 }
+
+void sweep_plan_cap(sweep_plan *plan, size_t first, size_t max)
+{
+    bool rows = first < plan->n && plan->items[first].reason == SWEEP_NOT_IN_CLUSTER;
+    size_t n = 0;
+    for (size_t i = first; i < plan->n; i++) {
+        sweep_candidate *c = &plan->items[i];
+        if (c->action != SWEEP_PLANNED || (c->reason == SWEEP_NOT_IN_CLUSTER) != rows)
+            continue;
+        if (n < max)
+            n++;
+        else
+            c->action = SWEEP_SKIPPED_CAP;
+    }
+}

@@ -133,7 +133,9 @@ int sweep_execute(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
         }
         pace(rl);
         delete_one(o, c);
-        if (c->action == SWEEP_DELETED)
+        /* a delete that failed may still have been applied (a timeout, a
+         * connection cut after the request left): it counts too */
+        if (c->action == SWEEP_DELETED || c->action == SWEEP_FAILED)
             deleted++;
         kr_log(o->logger, c->action == SWEEP_FAILED ? KR_LOG_WARN : KR_LOG_INFO, "sweeper",
                "%s %s %s/%s in %s (%s)%s%s", sweep_action_name(c->action), c->kind, c->namespace_,
@@ -211,6 +213,8 @@ int sweep_run(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
     }
     if (rc == 0 && !o->dry_run)
         rc = sweep_execute(o, plan, err);
+    else if (rc == 0) /* what the cap will hold back, as the real run would */
+        sweep_plan_cap(plan, 0, o->max_deletes);
     sweep_sources_free(&src);
     free(names);
 out:
@@ -446,8 +450,12 @@ int sweep_inventory(const sweep_opts *o, kr_inventory_t *inv, sweep_plan *plan, 
     /* The cap holds for the books too: a cluster that suddenly looks empty
      * (a kubeconfig now pointing at a rebuilt cluster) marks at most
      * max_deletes rows per run, as it would delete at most that many. */
+    if (o->dry_run) {
+        sweep_plan_cap(plan, first, o->max_deletes);
+        return 0;
+    }
     size_t marked = 0;
-    for (size_t i = first; !o->dry_run && i < plan->n; i++) {
+    for (size_t i = first; i < plan->n; i++) {
         if (marked >= o->max_deletes) {
             sweep_candidate *c = &plan->items[i];
             c->action = SWEEP_SKIPPED_CAP;

@@ -31,7 +31,7 @@ typedef enum sweep_action {
     SWEEP_DELETED, /* deleted with uid + resourceVersion preconditions */
     SWEEP_GONE, /* already gone when deleted (404) */
     SWEEP_SKIPPED_CHANGED, /* the precondition failed: replaced or changed since the list */
-    SWEEP_SKIPPED_CAP, /* the run's --max-deletes was reached */
+    SWEEP_SKIPPED_CAP, /* the run's --max-deletes was reached (a dry run: would be) */
     SWEEP_FAILED, /* the delete failed otherwise (error kept) */
     SWEEP_MARKED, /* an inventory row marked deleted (event SWEPT) */
     SWEEP_REFUSED_RATIO, /* its cluster's plan would delete too large a share (sweep_plan_guard) */
@@ -135,6 +135,12 @@ int sweep_plan_cluster(const sweep_sources *s, const char *cluster, kr_gvr gvr, 
 int sweep_plan_guard(sweep_plan *plan, const char *cluster, size_t first, size_t managed,
                      double ratio);
 
+/* A dry run's view of the cap: of the candidates plan->items[first..]
+ * still SWEEP_PLANNED (deletes, or inventory rows when items[first] is
+ * one: each has its cap), all after the first `max` become
+ * SWEEP_SKIPPED_CAP, as the real run would leave them. */
+void sweep_plan_cap(sweep_plan *plan, size_t first, size_t max);
+
 /* "2026-12-03T09:15:02Z" -> seconds since the epoch; -1 when malformed. */
 int64_t sweep_parse_time(const char *rfc3339);
 
@@ -177,7 +183,8 @@ int sweep_run(const sweep_opts *o, sweep_plan *plan, kr_error_t *err);
 
 /* Act on a plan (one sweep_run made with dry_run): delete each candidate
  * still SWEEP_PLANNED with uid + resourceVersion preconditions, at most
- * max_deletes, paced at rate_qps; an object replaced or changed since it
+ * max_deletes (a delete that failed counts: it may have been applied),
+ * paced at rate_qps; an object replaced or changed since it
  * was listed is skipped by the server's precondition check. Returns 0 or
  * KR_ENOMEM. [worker thread] */
 int sweep_execute(const sweep_opts *o, sweep_plan *plan, kr_error_t *err);
