@@ -622,6 +622,54 @@ START_TEST(the_dry_run_shows_what_the_cap_will_skip)
 }
 END_TEST
 
+/* The elector's answer, as the program asks it: leading for the first
+ * `*left` questions. */
+static bool leading_for(void *user)
+{
+    int *left = user;
+    return (*left)-- > 0;
+}
+
+/* A replica that stops leading mid-sweep (paused past its Lease) sends no
+ * further delete: the rest is left to the new leader, and said so. */
+START_TEST(a_sweep_stops_deleting_when_it_stops_leading)
+{
+    platform_up();
+    enum { N = 6 };
+    for (int i = 0; i < N; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "z-%d", i);
+        json_decref(create(&dc1, CM, copy_cm(name, KR_MANAGER_SYNCER, "uid-of-nothing")));
+    }
+    sweep_opts o = opts_for(0, 100, false);
+    int left = 2;
+    o.may_act = leading_for;
+    o.may_act_user = &left;
+    sweep_plan plan;
+    kr_error_t err = {0};
+    ck_assert_msg(sweep_run(&o, &plan, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(plan.n, N);
+    ck_assert_uint_eq(count_action(&plan, SWEEP_DELETED), 2);
+    ck_assert_uint_eq(count_action(&plan, SWEEP_SKIPPED_NOT_LEADING), N - 2);
+    ck_assert_int_eq(left, -1); /* asked once after it lost, not again */
+    sweep_plan_free(&plan);
+    json_t *rest = NULL;
+    ck_assert_int_eq(kr_client_list_all(dc1.c, CM, "default", NULL, &rest, NULL), 0);
+    size_t zombies = 0;
+    size_t i;
+    json_t *item;
+    json_array_foreach(json_object_get(rest, "items"), i, item)
+    {
+        const char *name =
+            json_string_value(json_object_get(json_object_get(item, "metadata"), "name"));
+        zombies += strncmp(name, "z-", 2) == 0;
+    }
+    json_decref(rest);
+    ck_assert_uint_eq(zombies, N - 2);
+    platform_down();
+}
+END_TEST
+
 /* A hub that is empty or the wrong one makes every copy look orphaned:
  * a cluster whose plan would delete more than --max-delete-ratio of its
  * copies (and more than a few) has its deletions refused, dry run or not,
@@ -955,6 +1003,82 @@ START_TEST(the_program_plans_then_sweeps_once_and_refuses_bad_flags)
 }
 END_TEST
 
+/* The ConfigMaps of dc1 whose name begins with `prefix`. */
+static size_t count_named(const char *prefix)
+{
+    json_t *list = NULL;
+    ck_assert_int_eq(kr_client_list_all(dc1.c, CM, "default", NULL, &list, NULL), 0);
+    size_t n = 0, i;
+    json_t *item;
+    json_array_foreach(json_object_get(list, "items"), i, item)
+    {
+        const char *name =
+            json_string_value(json_object_get(json_object_get(item, "metadata"), "name"));
+        n += strncmp(name, prefix, strlen(prefix)) == 0;
+    }
+    json_decref(list);
+    return n;
+}
+
+/* The program: a leader paused past its Lease mid-sweep learns it lost
+ * the Lease when it resumes and sends no further delete. */
+START_TEST(a_leader_paused_past_its_lease_deletes_no_more)
+{
+    platform_up();
+    enum { N = 16 };
+    for (int i = 0; i < N; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "paused-%02d", i);
+        json_decref(create(&dc1, CM, copy_cm(name, KR_MANAGER_SYNCER, "uid-of-nothing")));
+    }
+    char dir[256];
+    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-sweeper-lease"));
+    char kc[2][600], log[700];
+    cluster *cl[2] = {&hub, &dc1};
+    const char *names[2] = {"hub", "dc1"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(kc[i], sizeof(kc[i]), "%s/%s.kubeconfig", dir, names[i]);
+        ck_assert_int_eq(kr_testserver_write_kubeconfig(cl[i]->ts, kc[i], NULL, NULL), 0);
+    }
+    snprintf(log, sizeof(log), "%s/sweeper.log", dir);
+    char words[4096];
+    snprintf(words, sizeof(words),
+             "--kubeconfig %s --cluster dc1=%s --listen 0 --leader-elect --lease-namespace default "
+             "--leader-elect-lease-duration 2s --leader-elect-renew-deadline 1500ms "
+             "--leader-elect-retry-period 250ms --interval 1h --grace 0s --rate 4 "
+             "--max-delete-ratio 1 --log-format text",
+             kc[0], kc[1]);
+    const char *argv[KR_TEST_PROC_MAX_ARGS + 1];
+    sweeper_argv(words, argv);
+    kr_test_proc p = {0};
+    kr_test_proc_start(&p, log, argv);
+    struct timespec tick = {0, 20 * 1000000};
+    time_t deadline = time(NULL) + 30;
+    while (count_named("paused-") > N - 4 && time(NULL) < deadline)
+        nanosleep(&tick, &tick);
+    kr_test_proc_pause(&p);
+    struct timespec settle = {0, 200 * 1000000};
+    nanosleep(&settle, NULL); /* a delete already on its way lands */
+    size_t at_pause = count_named("paused-");
+    ck_assert_msg(at_pause <= N - 4 && at_pause > 0, "%zu left", at_pause);
+    sleep(4); /* past the Lease */
+    kr_test_proc_resume(&p);
+    sleep(3);
+    size_t after = count_named("paused-");
+    kr_test_proc_stop(&p, 5000);
+    char *text = kr_test_proc_log_text(&p);
+    ck_assert_msg(after >= at_pause - 1, "%zu deleted after the pause:\n%s", at_pause - after,
+                  text ? text : "");
+    free(text);
+    kr_test_proc_free(&p);
+    unlink(log);
+    for (int i = 0; i < 2; i++)
+        unlink(kc[i]);
+    rmdir(dir);
+    platform_down();
+}
+END_TEST
+
 static size_t live_rows(kr_inventory_t *inv)
 {
     kr_inventory_query_opts q = KR_INVENTORY_QUERY_OPTS_INIT;
@@ -1072,6 +1196,8 @@ int main(void)
     tcase_add_test(tc, the_cap_stops_the_run_and_reports_the_rest);
     tcase_add_test(tc, a_plan_that_would_empty_a_cluster_is_refused);
     tcase_add_test(tc, the_dry_run_shows_what_the_cap_will_skip);
+    tcase_add_test(tc, a_sweep_stops_deleting_when_it_stops_leading);
+    tcase_add_test(tc, a_leader_paused_past_its_lease_deletes_no_more);
     tcase_add_test(tc, an_object_changed_after_the_plan_is_skipped_by_its_precondition);
     tcase_add_test(tc, the_program_plans_then_sweeps_once_and_refuses_bad_flags);
     tcase_add_test(tc, inventory_rows_missing_from_their_cluster_are_marked_swept);

@@ -150,6 +150,7 @@ typedef struct sweeper {
     /* --once: the sweep's outcome: 0, 1, 3 (a cluster skipped) or 4 (a
      * cluster's deletions refused: over --max-delete-ratio) */
     int once_rc;
+    uint64_t term; /* the Lease's transitions when this sweep began (still_leading) */
     /* what the sweeps did, on /metrics */
     kr_metric_t *sweeps, *failed, *deleted, *skipped, *refused, *last;
 } sweeper;
@@ -216,6 +217,20 @@ static void print_plan(const sweeper *s, const sweep_plan *plan)
     fflush(stdout);
 }
 
+/* Only the leader deletes, and only in the term its sweep began in: a
+ * replica paused past its Lease would otherwise resume mid-sweep and go on
+ * deleting from lists taken before the pause, beside the new leader. The
+ * elector answers from its clock. Without election (--once): always. */
+static bool still_leading(void *user)
+{
+    sweeper *s = user;
+    kr_leader_t *le = kr_manager_leader(s->m);
+    kr_leader_term term;
+    if (!le)
+        return true;
+    return kr_leader_term_get(le, &term) == 0 && term.transitions == s->term;
+}
+
 /* One sweep: 0, 1 when it failed or the books lack an action, 4 when it
  * refused a cluster's deletions (over --max-delete-ratio), 3 when it left
  * a cluster alone (one it could not list). */
@@ -223,6 +238,15 @@ static int sweep_once(sweeper *s)
 {
     sweep_plan plan;
     kr_error_t err = {0};
+    kr_leader_t *le = kr_manager_leader(s->m);
+    kr_leader_term term;
+    if (le) {
+        if (kr_leader_term_get(le, &term) != 0) {
+            kr_log(s->opts.logger, KR_LOG_INFO, "sweeper", "not leading: no sweep");
+            return 0;
+        }
+        s->term = term.transitions;
+    }
     int rc = sweep_run(&s->opts, &plan, &err);
     kr_metrics_counter_add(s->sweeps, 1);
     kr_metrics_gauge_set(s->last, (double)time(NULL));
@@ -424,6 +448,8 @@ static int wire_clusters(sweeper *s, kr_error_t *err)
     s->opts.clusters = s->clusters;
     s->opts.n_clusters = n;
     s->opts.logger = kr_manager_logger(m);
+    s->opts.may_act = still_leading;
+    s->opts.may_act_user = s;
     return 0;
 }
 

@@ -48,6 +48,8 @@ const char *sweep_action_name(sweep_action a)
         return "marked swept in the inventory";
     case SWEEP_REFUSED_RATIO:
         return "refused: over --max-delete-ratio";
+    case SWEEP_SKIPPED_NOT_LEADING:
+        return "skipped: no longer leading";
     }
     return "unknown";
 }

@@ -120,6 +120,7 @@ int sweep_execute(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
     if (o->rate_qps > 0 && kr_ratelimiter_new_bucket(o->rate_qps, 1, 0, &rl, err) != 0)
         return err ? err->code : KR_ENOMEM;
     size_t deleted = 0;
+    bool lost = false;
     for (size_t i = 0; i < plan->n; i++) {
         sweep_candidate *c = &plan->items[i];
         if (c->action != SWEEP_PLANNED || c->reason == SWEEP_NOT_IN_CLUSTER)
@@ -131,7 +132,20 @@ int sweep_execute(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
                    sweep_reason_name(c->reason));
             continue;
         }
+        if (lost) {
+            c->action = SWEEP_SKIPPED_NOT_LEADING;
+            continue;
+        }
         pace(rl);
+        /* a replica paused past its Lease resumes here: the elector answers
+         * from its clock, so it learns before the request leaves */
+        if (o->may_act && !o->may_act(o->may_act_user)) {
+            lost = true;
+            c->action = SWEEP_SKIPPED_NOT_LEADING;
+            kr_log(o->logger, KR_LOG_WARN, "sweeper",
+                   "no longer leading: nothing more deleted, the rest is left to the leader");
+            continue;
+        }
         delete_one(o, c);
         /* a delete that failed may still have been applied (a timeout, a
          * connection cut after the request left): it counts too */
@@ -461,6 +475,10 @@ int sweep_inventory(const sweep_opts *o, kr_inventory_t *inv, sweep_plan *plan, 
             c->action = SWEEP_SKIPPED_CAP;
             kr_log(o->logger, KR_LOG_INFO, "sweeper", "inventory: %s %s %s/%s of %s",
                    sweep_action_name(c->action), c->kind, c->namespace_, c->name, c->cluster);
+            continue;
+        }
+        if (o->may_act && !o->may_act(o->may_act_user)) {
+            plan->items[i].action = SWEEP_SKIPPED_NOT_LEADING;
             continue;
         }
         mark_swept(inv, &plan->items[i], o->logger);

@@ -35,6 +35,7 @@ typedef enum sweep_action {
     SWEEP_FAILED, /* the delete failed otherwise (error kept) */
     SWEEP_MARKED, /* an inventory row marked deleted (event SWEPT) */
     SWEEP_REFUSED_RATIO, /* its cluster's plan would delete too large a share (sweep_plan_guard) */
+    SWEEP_SKIPPED_NOT_LEADING, /* the replica stopped leading during the run (may_act) */
 } sweep_action;
 
 const char *sweep_reason_name(sweep_reason r);
@@ -170,6 +171,12 @@ typedef struct sweep_opts {
     double rate_qps; /* deletes per second; <= 0: unlimited */
     bool dry_run;
     const kr_logger *logger;
+    /* Asked right before each delete and each inventory mark (NULL:
+     * always): false when this replica may no longer act (it lost its
+     * Lease, or a new term began since the sweep did); then nothing more
+     * is sent and the rest is SWEEP_SKIPPED_NOT_LEADING. */
+    bool (*may_act)(void *user);
+    void *may_act_user;
 } sweep_opts;
 
 /* One run: list the hub (a failure ends the run: nothing can be judged),
