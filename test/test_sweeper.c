@@ -963,6 +963,13 @@ START_TEST(the_program_plans_then_sweeps_once_and_refuses_bad_flags)
     }
     snprintf(args, sizeof(args), "%s --dry-run --resource v1/configmaps@default", common);
     ck_assert_int_eq(run_program(args, out, sizeof(out)), 0);
+    /* the kind as kr-inventory's --resource gives it */
+    snprintf(args, sizeof(args), "%s --dry-run --resource v1/configmaps@default=ConfigMap", common);
+    ck_assert_int_eq(run_program(args, out, sizeof(out)), 0);
+    snprintf(args, sizeof(args), "%s --dry-run --resource v1/configmaps=Config-Map", common);
+    ck_assert_int_eq(run_program(args, out, sizeof(out)), 2);
+    snprintf(args, sizeof(args), "%s --dry-run --resource v1/configmaps=", common);
+    ck_assert_int_eq(run_program(args, out, sizeof(out)), 2);
     /* a namespace that cannot be is refused, not swept for nothing */
     snprintf(args, sizeof(args), "%s --dry-run -n BAD_NS", common);
     ck_assert_int_eq(run_program(args, out, sizeof(out)), 2);
@@ -1075,6 +1082,105 @@ START_TEST(a_leader_paused_past_its_lease_deletes_no_more)
     for (int i = 0; i < 2; i++)
         unlink(kc[i]);
     rmdir(dir);
+    platform_down();
+}
+END_TEST
+
+#define WIDGETS KR_GVR("example.com", "v1", "widgets")
+
+static void install_widget_crd(cluster *cl)
+{
+    json_t *crd = json_pack(
+        "{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:[{s:s, s:b, s:b, "
+        "s:{s:{s:s, s:b}}}]}}",
+        "apiVersion", "apiextensions.k8s.io/v1", "kind", "CustomResourceDefinition", "metadata",
+        "name", "widgets.example.com", "spec", "group", "example.com", "scope", "Namespaced",
+        "names", "plural", "widgets", "singular", "widget", "kind", "Widget", "listKind",
+        "WidgetList", "versions", "name", "v1", "served", 1, "storage", 1, "schema",
+        "openAPIV3Schema", "type", "object", "x-kubernetes-preserve-unknown-fields", 1);
+    json_decref(create(cl, CRDS, crd));
+    for (int i = 0; kr_client_list(cl->c, WIDGETS, "default", NULL, NULL, NULL) != 0; i++) {
+        ck_assert_msg(i < 500, "Widgets are not served");
+        struct timespec pace = {0, 10000000};
+        nanosleep(&pace, NULL);
+    }
+}
+
+/* A custom resource's copies are named by its Kind, as kr-inventory names
+ * its rows: from the hub's discovery, or --resource G/V/R=Kind; so the
+ * inventory's zombies of it are found, and SWEPT lands in the object's
+ * history, not under its plural. */
+START_TEST(a_custom_resource_is_named_by_its_kind)
+{
+    platform_up();
+    cluster *all[] = {&hub, &dc1, &dc2};
+    for (size_t i = 0; i < 3; i++)
+        install_widget_crd(all[i]);
+    json_t *w = copy_cm("w1", KR_MANAGER_SYNCER, "uid-of-nothing");
+    json_object_set_new(w, "apiVersion", json_string("example.com/v1"));
+    json_object_set_new(w, "kind", json_string("Widget"));
+    json_decref(create(&dc1, WIDGETS, w));
+    static const kr_gvr with_widgets[] = {CM, WIDGETS};
+    sweep_opts o = opts_for(0, 100, true);
+    o.resources = with_widgets;
+    sweep_plan plan;
+    kr_error_t err = {0};
+    ck_assert_msg(sweep_run(&o, &plan, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(plan.n, 1);
+    ck_assert_str_eq(plan.items[0].kind, "Widget");
+    ck_assert_str_eq(plan.items[0].name, "w1");
+    sweep_plan_free(&plan);
+    /* given with the resource, as kr-inventory's --resource */
+    static const char *const given[] = {NULL, "Gizmo"};
+    o.resource_kinds = given;
+    ck_assert_msg(sweep_run(&o, &plan, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(plan.n, 1);
+    ck_assert_str_eq(plan.items[0].kind, "Gizmo");
+    sweep_plan_free(&plan);
+    o.resource_kinds = NULL;
+
+    /* the inventory's Widget row of an object gone from dc1 is found */
+    char dir[64];
+    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-sweeper-kind"));
+    char url[128], db[100];
+    snprintf(db, sizeof(db), "%s/inventory.db", dir);
+    snprintf(url, sizeof(url), "sqlite://%s", db);
+    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
+    io.url = url;
+    kr_inventory_t *inv = NULL;
+    ck_assert_int_eq(kr_inventory_new(&io, &inv, NULL), 0);
+    json_t *ghost =
+        json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}}", "apiVersion", "example.com/v1", "kind",
+                  "Widget", "metadata", "name", "ghost", "namespace", "default", "uid", "ghost-uid",
+                  "resourceVersion", "1", "creationTimestamp", "2020-01-01T00:00:00Z");
+    kr_inventory_event ev = {.cluster = "dc1",
+                             .api_version = "example.com/v1",
+                             .kind = "Widget",
+                             .type = KR_INVENTORY_ADDED,
+                             .object = ghost};
+    ck_assert_msg(kr_inventory_apply(inv, &ev, 1, NULL, &err) == 0, "%s", err.message);
+    json_decref(ghost);
+    ck_assert_msg(sweep_inventory(&o, inv, &plan, &err) == 0, "%s", err.message);
+    bool found = false;
+    for (size_t i = 0; i < plan.n; i++)
+        found |= strcmp(plan.items[i].name, "ghost") == 0 &&
+                 strcmp(plan.items[i].kind, "Widget") == 0 &&
+                 plan.items[i].reason == SWEEP_NOT_IN_CLUSTER;
+    ck_assert_msg(found, "the Widget row was not found (%zu candidates)", plan.n);
+    sweep_plan_free(&plan);
+    kr_inventory_free(inv);
+    const char *suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char f[128];
+        snprintf(f, sizeof(f), "%s%s", db, suffixes[i]);
+        unlink(f);
+    }
+    rmdir(dir);
+
+    /* a resource the hub does not serve: nothing is judged */
+    static const kr_gvr unknown[] = {CM, KR_GVR("example.com", "v1", "gadgets")};
+    o.resources = unknown;
+    ck_assert_int_ne(sweep_run(&o, &plan, &err), 0);
     platform_down();
 }
 END_TEST
@@ -1198,6 +1304,7 @@ int main(void)
     tcase_add_test(tc, the_dry_run_shows_what_the_cap_will_skip);
     tcase_add_test(tc, a_sweep_stops_deleting_when_it_stops_leading);
     tcase_add_test(tc, a_leader_paused_past_its_lease_deletes_no_more);
+    tcase_add_test(tc, a_custom_resource_is_named_by_its_kind);
     tcase_add_test(tc, an_object_changed_after_the_plan_is_skipped_by_its_precondition);
     tcase_add_test(tc, the_program_plans_then_sweeps_once_and_refuses_bad_flags);
     tcase_add_test(tc, inventory_rows_missing_from_their_cluster_are_marked_swept);

@@ -105,10 +105,11 @@ static const kr_flag program_flags[] = {
     {.name = "resource",
      .type = KR_FLAG_STRINGS,
      .value = &flags.resources,
-     .metavar = "GROUP/VERSION/RESOURCE[@NS]",
+     .metavar = "GROUP/VERSION/RESOURCE[@NS][=Kind]",
      .help = "what to sweep in the workload clusters, repeated (default v1/configmaps, v1/secrets, "
              "batch/v1/jobs); @NS: only in namespace NS, on the hub too (RBAC may then grant "
-             "that resource in NS alone)",
+             "that resource in NS alone); =Kind: its kind, as kr-inventory's --resource (default: "
+             "Kubernetes' own, else the hub's discovery)",
      .split_commas = true},
 };
 
@@ -142,6 +143,7 @@ typedef struct sweeper {
     kr_gvr *resources;
     char **resource_bufs;
     char **resource_ns; /* per resource: its @NAMESPACE, or NULL */
+    char **resource_kinds; /* per resource: its =Kind, or NULL */
     bool json;
     pthread_t thread;
     pthread_mutex_t lock;
@@ -390,11 +392,32 @@ static int check_flags(sweeper *s, kr_error_t *err)
     s->resources = calloc(n, sizeof(*s->resources));
     s->resource_bufs = calloc(n, sizeof(*s->resource_bufs));
     s->resource_ns = calloc(n, sizeof(*s->resource_ns));
-    if (!s->resources || !s->resource_bufs || !s->resource_ns)
+    s->resource_kinds = calloc(n, sizeof(*s->resource_kinds));
+    if (!s->resources || !s->resource_bufs || !s->resource_ns || !s->resource_kinds)
         return kr_error_set(err, KR_ENOMEM, "out of memory");
     s->opts.n_resources = n; /* what sweeper_free frees, from here on */
     for (size_t i = 0; i < n; i++) {
-        const char *at = strchr(names[i], '@');
+        /* "G/V/R[@NS][=Kind]", as kr-inventory's --resource */
+        char spec[512];
+        const char *eq = strchr(names[i], '=');
+        size_t spec_len = eq ? (size_t)(eq - names[i]) : strlen(names[i]);
+        if (spec_len >= sizeof(spec))
+            return kr_error_set(err, KR_EINVAL, "--resource %.64s...: too long", names[i]);
+        memcpy(spec, names[i], spec_len);
+        spec[spec_len] = '\0';
+        if (eq) {
+            const char *kind = eq + 1;
+            bool ok = *kind && strlen(kind) < KR_SWEEP_KIND_MAX;
+            for (const char *k = kind; ok && *k; k++)
+                ok = (*k >= 'A' && *k <= 'Z') || (*k >= 'a' && *k <= 'z') ||
+                     (*k >= '0' && *k <= '9');
+            if (!ok)
+                return kr_error_set(err, KR_EINVAL, "--resource %s: \"%s\" is not a kind", names[i],
+                                    kind);
+            if (!(s->resource_kinds[i] = strdup(kind)))
+                return kr_error_set(err, KR_ENOMEM, "out of memory");
+        }
+        const char *at = strchr(spec, '@');
         if (at) {
             const char *ns = at + 1;
             if (!kr_name_is_dns1123_label(ns))
@@ -406,11 +429,9 @@ static int check_flags(sweeper *s, kr_error_t *err)
             if (!(s->resource_ns[i] = strdup(ns)))
                 return kr_error_set(err, KR_ENOMEM, "out of memory");
         }
-        size_t text_len = at ? (size_t)(at - names[i]) : strlen(names[i]);
+        size_t text_len = at ? (size_t)(at - spec) : strlen(spec);
         char text[512];
-        if (text_len >= sizeof(text))
-            return kr_error_set(err, KR_EINVAL, "--resource %.64s...: too long", names[i]);
-        memcpy(text, names[i], text_len);
+        memcpy(text, spec, text_len);
         text[text_len] = '\0';
         size_t len = text_len + 3;
         s->resource_bufs[i] = malloc(len);
@@ -422,6 +443,7 @@ static int check_flags(sweeper *s, kr_error_t *err)
     }
     s->opts.resources = s->resources;
     s->opts.resource_namespaces = (const char *const *)s->resource_ns;
+    s->opts.resource_kinds = (const char *const *)s->resource_kinds;
     s->opts.grace_s = (int64_t)(flags.grace_ms / 1000);
     s->opts.max_deletes = (size_t)flags.max_deletes;
     s->opts.max_delete_ratio = ratio; /* 1: no limit (sweep_plan_guard) */
@@ -485,6 +507,9 @@ static void sweeper_free(sweeper *s)
         free(s->resource_bufs[i]);
     for (size_t i = 0; s->resource_ns && i < s->opts.n_resources; i++)
         free(s->resource_ns[i]);
+    for (size_t i = 0; s->resource_kinds && i < s->opts.n_resources; i++)
+        free(s->resource_kinds[i]);
+    free(s->resource_kinds);
     free(s->resource_bufs);
     free(s->resource_ns);
     free(s->resources);

@@ -20,14 +20,51 @@ static const char *gvr_text(kr_gvr g, char *buf, size_t len)
     return buf;
 }
 
-/* The kind a resource holds, for the plan's KIND column: Kubernetes' own
- * kinds by name, other resources by their plural. Static string. */
-static const char *kind_of(kr_gvr gvr)
+/* The Kind of each swept resource (sweep_opts.resource_kinds), new in
+ * *out (free it): the one given, Kubernetes' own by the built-in table,
+ * any other (a custom resource) by the hub's discovery. The plan names
+ * candidates by it, the inventory's rows are looked up by it and SWEPT
+ * is recorded under it, as kr-inventory records the object's events: a
+ * plural there would find no row and split an object's history. */
+static int resolve_kinds(const sweep_opts *o, char (**out)[KR_SWEEP_KIND_MAX], kr_error_t *err)
 {
-    static __thread kr_resource_info info;
-    if (kr_resource_builtin_lookup(gvr.resource, &info) == 0 && strcmp(info.group, gvr.group) == 0)
-        return info.kind;
-    return gvr.resource;
+    char(*kinds)[KR_SWEEP_KIND_MAX] = calloc(o->n_resources ? o->n_resources : 1, sizeof(*kinds));
+    if (!kinds)
+        return kr_error_set(err, KR_ENOMEM, "out of memory");
+    for (size_t r = 0; r < o->n_resources; r++) {
+        kr_gvr g = o->resources[r];
+        kr_resource_info info;
+        if (o->resource_kinds && o->resource_kinds[r]) {
+            snprintf(kinds[r], sizeof(kinds[r]), "%s", o->resource_kinds[r]);
+            continue;
+        }
+        if (kr_resource_builtin_lookup(g.resource, &info) == 0 &&
+            strcmp(info.group, g.group) == 0) {
+            snprintf(kinds[r], sizeof(kinds[r]), "%s", info.kind);
+            continue;
+        }
+        char name[512];
+        snprintf(name, sizeof(name), "%s%s%s%s%s", g.resource, g.group[0] ? "." : "",
+                 g.group[0] ? g.version : "", g.group[0] ? "." : "", g.group);
+        kr_error_t rerr = {0};
+        int rc = kr_client_resolve(o->hub, name, &info, &rerr);
+        if (rc == 0 && (strcmp(info.group, g.group) != 0 || strcmp(info.resource, g.resource) != 0))
+            rc = kr_error_set(&rerr, KR_ENOTFOUND, "discovery answers %s/%s for it", info.group,
+                              info.resource);
+        if (rc != 0) {
+            free(kinds);
+            char gtext[256];
+            snprintf(gtext, sizeof(gtext), "%s%s%s/%s", g.group, g.group[0] ? "/" : "", g.version,
+                     g.resource);
+            return kr_error_set(err, rc,
+                                "the kind of %s: %s (give it as --resource %s=Kind, as "
+                                "kr-inventory's)",
+                                gtext, rerr.message, gtext);
+        }
+        snprintf(kinds[r], sizeof(kinds[r]), "%s", info.kind);
+    }
+    *out = kinds;
+    return 0;
 }
 
 static void free_lists(json_t **lists, size_t n)
@@ -173,6 +210,14 @@ int sweep_run(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
                err ? err->message : kr_strerror(rc));
         return rc;
     }
+    char(*kinds)[KR_SWEEP_KIND_MAX] = NULL;
+    rc = resolve_kinds(o, &kinds, err);
+    if (rc != 0) {
+        kr_log(o->logger, KR_LOG_ERROR, "sweeper", "hub %s: nothing swept: %s", o->hub_name,
+               err ? err->message : kr_strerror(rc));
+        free_lists(hub, o->n_resources);
+        return rc;
+    }
     kr_error_t rerr = {0};
     /* A hub that serves no Runnables has no kr-submitter: nothing to warn
      * of at every sweep (its copies, if any, are counted as not judged). */
@@ -209,8 +254,8 @@ int sweep_run(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
         int64_t now = (int64_t)time(NULL);
         size_t first = plan->n, managed = plan->managed;
         for (size_t r = 0; r < o->n_resources && rc == 0; r++)
-            if (sweep_plan_cluster(&src, cl->name, o->resources[r], kind_of(o->resources[r]),
-                                   lists[r], now, o->grace_s, plan) != 0)
+            if (sweep_plan_cluster(&src, cl->name, o->resources[r], kinds[r], lists[r], now,
+                                   o->grace_s, plan) != 0)
                 rc = kr_error_set(err, KR_ENOMEM, "out of memory");
         free_lists(lists, o->n_resources);
         int refused = rc == 0 ? sweep_plan_guard(plan, cl->name, first, plan->managed - managed,
@@ -232,6 +277,7 @@ int sweep_run(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
     sweep_sources_free(&src);
     free(names);
 out:
+    free(kinds);
     free_lists(hub, o->n_resources);
     json_decref(runnables);
     if (rc != 0)
@@ -359,7 +405,8 @@ static int add_row(sweep_plan *p, const char *cluster, kr_gvr gvr, const json_t 
 
 /* The rows of (cluster, kind) held live, page by page, against one list. */
 static int plan_rows(const sweep_opts *o, kr_inventory_t *inv, const char *cluster, kr_gvr gvr,
-                     const char *ns, const json_t *list, sweep_plan *plan, kr_error_t *err)
+                     const char *kind, const char *ns, const json_t *list, sweep_plan *plan,
+                     kr_error_t *err)
 {
     json_t *uids = json_object();
     if (!uids)
@@ -378,7 +425,7 @@ static int plan_rows(const sweep_opts *o, kr_inventory_t *inv, const char *clust
     int64_t now = (int64_t)time(NULL);
     kr_inventory_query_opts q = KR_INVENTORY_QUERY_OPTS_INIT;
     q.cluster = cluster;
-    q.kind = kind_of(gvr);
+    q.kind = kind;
     q.namespace_ = ns;
     q.limit = 1000;
     char *token = NULL;
@@ -440,6 +487,10 @@ int sweep_inventory(const sweep_opts *o, kr_inventory_t *inv, sweep_plan *plan, 
 {
     size_t first = plan->n;
     kr_list_opts lo = {.accept = KR_CLIENT_ACCEPT_PARTIAL_METADATA_LIST};
+    char(*kinds)[KR_SWEEP_KIND_MAX] = NULL;
+    int krc = resolve_kinds(o, &kinds, err);
+    if (krc != 0)
+        return krc;
     for (size_t c = 0; c <= o->n_clusters; c++) {
         const char *name = c == 0 ? o->hub_name : o->clusters[c - 1].name;
         kr_client_t *client = c == 0 ? o->hub : o->clusters[c - 1].client;
@@ -451,16 +502,22 @@ int sweep_inventory(const sweep_opts *o, kr_inventory_t *inv, sweep_plan *plan, 
                 char gtext[256];
                 gvr_text(o->resources[r], gtext, sizeof(gtext));
                 if (sweep_plan_skip(plan, name, gtext, "inventory check: list failed: %s",
-                                    lerr.message) != 0)
+                                    lerr.message) != 0) {
+                    free(kinds);
                     return kr_error_set(err, KR_ENOMEM, "out of memory");
+                }
                 continue;
             }
-            int rc = plan_rows(o, inv, name, o->resources[r], namespace_of(o, r), list, plan, err);
+            int rc = plan_rows(o, inv, name, o->resources[r], kinds[r], namespace_of(o, r), list,
+                               plan, err);
             json_decref(list);
-            if (rc != 0)
+            if (rc != 0) {
+                free(kinds);
                 return rc;
+            }
         }
     }
+    free(kinds);
     /* The cap holds for the books too: a cluster that suddenly looks empty
      * (a kubeconfig now pointing at a rebuilt cluster) marks at most
      * max_deletes rows per run, as it would delete at most that many. */

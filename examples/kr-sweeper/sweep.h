@@ -147,6 +147,9 @@ int64_t sweep_parse_time(const char *rfc3339);
 
 /* ---- The sweep ---------------------------------------------------------------- */
 
+/* The longest Kind a resource's is taken to be (kr_resource_info's). */
+#define KR_SWEEP_KIND_MAX 64
+
 typedef struct sweep_cluster {
     const char *name;
     kr_client_t *client;
@@ -162,6 +165,10 @@ typedef struct sweep_opts {
     /* per resource: the one namespace it is swept in (NULL entries, or
      * NULL: namespace_'s) */
     const char *const *resource_namespaces;
+    /* per resource: its Kind (--resource G/V/R=Kind); NULL entries, or
+     * NULL: Kubernetes' built-in table, else the hub's discovery. The plan,
+     * the inventory's rows and its records name objects by it. */
+    const char *const *resource_kinds;
     size_t n_resources;
     int64_t grace_s;
     size_t max_deletes; /* per run */
@@ -179,7 +186,9 @@ typedef struct sweep_opts {
     void *may_act_user;
 } sweep_opts;
 
-/* One run: list the hub (a failure ends the run: nothing can be judged),
+/* One run: list the hub (a failure ends the run: nothing can be judged;
+ * so does a resource whose Kind neither the flags, the built-in table nor
+ * the hub's discovery give),
  * list every cluster (a failure skips that cluster, said in the plan),
  * plan, refuse the deletions of a cluster whose plan is over
  * max_delete_ratio (logged, said in the plan; dry run or not), then unless dry_run delete each
