@@ -1141,6 +1141,75 @@ START_TEST(a_copy_without_our_labels_is_never_taken_over)
 }
 END_TEST
 
+static void wait_hub_gone(world *w, kr_gvr gvr, const char *name);
+
+/* Take the managed-by label off the copy `name` in dc `d` (`kubectl label
+ * ... managed-by-`) and wait until that cluster's cache, which holds only
+ * objects with the label, no longer holds it. */
+static void take_our_label_off(world *w, int d, const char *name)
+{
+    json_t *p = json_pack("{s:{s:{s:n}}}", "metadata", "labels", KR_LABEL_MANAGED_BY);
+    ck_assert_int_eq(
+        kr_client_patch(w->dc[d].c, CM, NSNAME, name, NULL, KR_PATCH_MERGE, p, NULL, NULL, NULL),
+        0);
+    json_decref(p);
+    kr_store_t *store = kr_informer_store(w->s->clusters[d].copies[res_index(CM)]);
+    for (int i = 0; i < WAIT_MS / 10; i++) {
+        json_t *held = kr_store_get_by_name(store, NSNAME, name);
+        json_decref(held);
+        if (!held)
+            return;
+        sleep_ms(10);
+    }
+    ck_abort_msg("the cache still holds %s", name);
+}
+
+/* A copy whose managed-by label someone took away still carries the
+ * source-uid of its hub object and our source-cluster: it is ours. The
+ * label goes back (uid + resourceVersion precondition), hub edits reach
+ * it again and a hub delete removes it (invariant 1). A copy without that
+ * evidence (another uid) stays someone else's. */
+START_TEST(a_copy_that_lost_our_label_but_carries_our_uid_is_repaired)
+{
+    world w;
+    world_up(&w, 0);
+    hub_put(&w, CM, object_of(CM, "lbl", "a", "dc1"));
+    converge(&w, 3, false);
+    assert_copy(&w, CM, 0, "lbl", "a");
+    take_our_label_off(&w, 0, "lbl");
+    hub_put(&w, CM, object_of(CM, "lbl", "b", "dc1"));
+    converge(&w, 3, true);
+    assert_copy(&w, CM, 0, "lbl", "b"); /* labels back, verified, no lastError */
+
+    /* lost again, then the hub object deleted: the copy goes too */
+    take_our_label_off(&w, 0, "lbl");
+    hub_delete(&w, CM, "lbl");
+    converge(&w, 3, false);
+    wait_hub_gone(&w, CM, "lbl");
+    assert_absent(&w, CM, 0, "lbl");
+
+    /* the same labels but another object's uid: not ours */
+    json_t *other = object_of(CM, "other", "theirs", NULL);
+    json_object_set_new(json_object_get(other, "metadata"), "labels",
+                        json_pack("{s:s, s:s}", KR_LABEL_SOURCE_CLUSTER, "hub", KR_LABEL_SOURCE_UID,
+                                  "not-the-hub-objects-uid"));
+    ck_assert_int_eq(kr_client_create(w.dc[0].c, CM, NSNAME, other, NULL, NULL, NULL), 0);
+    json_decref(other);
+    hub_put(&w, CM, object_of(CM, "other", "mine", "dc1"));
+    converge(&w, 3, true);
+    json_t *copy = fetch(&w.dc[0], CM, "other");
+    ck_assert_str_eq(field(copy, "data", "value"), "theirs");
+    ck_assert_ptr_null(json_object_get(json_object_get(json_object_get(copy, "metadata"), "labels"),
+                                       KR_LABEL_MANAGED_BY));
+    json_decref(copy);
+    json_t *entry = status_entry(&w, CM, "other", "dc1");
+    ck_assert_ptr_nonnull(
+        strstr(json_string_value(json_object_get(entry, "lastError")), "not taken over"));
+    json_decref(entry);
+    world_down(&w);
+}
+END_TEST
+
 START_TEST(a_copy_of_ours_the_cache_missed_is_patched_not_reported_foreign)
 {
     world w;
@@ -2719,6 +2788,7 @@ int main(void)
                    copies_edited_or_deleted_in_a_cluster_are_repaired_and_others_fields_survive);
     tcase_add_test(tc, a_copy_that_cannot_be_patched_is_made_again);
     tcase_add_test(tc, a_copy_without_our_labels_is_never_taken_over);
+    tcase_add_test(tc, a_copy_that_lost_our_label_but_carries_our_uid_is_repaired);
     tcase_add_test(tc, a_copy_of_ours_the_cache_missed_is_patched_not_reported_foreign);
     tcase_add_test(tc, a_matching_copy_the_cache_missed_is_verified_only_once_observed);
     tcase_add_test(tc, ignored_and_owned_hub_objects_are_not_synced);

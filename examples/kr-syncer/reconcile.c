@@ -690,6 +690,24 @@ static bool ours(const rctx *c, const json_t *obj)
     return kr_managed_owner_of(obj, &src) != KR_MANAGED_FOREIGN;
 }
 
+/* True when `obj` (read from the cluster itself: the copies' caches hold
+ * only objects with our managed-by label) is a copy of ours whose
+ * managed-by label someone took away (`kubectl label ... managed-by-`):
+ * it still carries the source-uid of this very hub object (a uid no other
+ * object has) and our hub's name as source-cluster, labels only we write.
+ * A copy with another manager's label, or without that evidence, is
+ * someone else's. */
+static bool lost_our_label(const rctx *c, const json_t *obj)
+{
+    const json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
+    const char *manager = json_string_value(json_object_get(labels, KR_LABEL_MANAGED_BY));
+    const char *uid = json_string_value(json_object_get(labels, KR_LABEL_SOURCE_UID));
+    const char *hub = json_string_value(json_object_get(labels, KR_LABEL_SOURCE_CLUSTER));
+    const char *hub_uid = meta_string(c->hub, "uid");
+    return (!manager || !*manager) && uid && hub_uid && *hub_uid && strcmp(uid, hub_uid) == 0 &&
+           hub && strcmp(hub, c->s->hub_name) == 0;
+}
+
 /* Delete `obj` (ours) by uid precondition. STEP_OK: gone. A copy already
  * being deleted (held by someone's finalizer) is not deleted again: that
  * would be one more write per look, and its delete was recorded when
@@ -758,7 +776,7 @@ static step confirm_gone(rctx *c, bool ask)
     if (rc == KR_ENOTFOUND)
         rc = 0;
     step st = after_call(c, rc);
-    if (st == STEP_OK && live && ours(c, live))
+    if (st == STEP_OK && live && (ours(c, live) || lost_our_label(c, live)))
         st = delete_copy(c, live);
     json_decref(live);
     return st;
@@ -1007,12 +1025,49 @@ static int send_copy(rctx *c, const json_t *current, json_t **out)
     return rc;
 }
 
+/* Put our managed-by label back on `*live` (a copy of ours that lost it:
+ * lost_our_label), with a uid and resourceVersion precondition: that very
+ * copy, as it was read, or nothing (409: look again). On success *live
+ * becomes the answer, which our cache will hold. Returns the request's
+ * code, or WAITING. */
+static int put_label_back(rctx *c, json_t **live)
+{
+    if (still_leading(c->s, c->err) != 0)
+        return KR_ESTATE;
+    if (!may_call(c))
+        return WAITING;
+    json_t *patch = json_pack(
+        "{s:{s:s, s:s, s:{s:s}}}", "metadata", "uid", meta_string(*live, "uid"), "resourceVersion",
+        meta_string(*live, "resourceVersion"), "labels", KR_LABEL_MANAGED_BY, KR_MANAGER_SYNCER);
+    if (!patch)
+        return kr_error_set(c->err, KR_ENOMEM, "out of memory");
+    json_t *out = NULL;
+    int rc = kr_client_patch(c->cl->client, c->res->gvr, c->req->namespace_, c->req->name, NULL,
+                             KR_PATCH_MERGE, patch, &WRITE_OPTS, &out, c->err);
+    json_decref(patch);
+    count(c->s, &c->s->cluster_requests);
+    if (rc == KR_ENOTFOUND)
+        rc = KR_ECONFLICT; /* gone since it was read: look again */
+    if (rc == 0 && json_is_object(out)) {
+        count(c->s, &c->s->cluster_writes);
+        log_key(c, KR_LOG_WARN, "the copy had lost the label %s: put back", KR_LABEL_MANAGED_BY);
+        syncer_record(c->s, c->res, c->req->cluster, out, "PATCHED");
+        json_decref(*live);
+        *live = out;
+        out = NULL;
+    }
+    json_decref(out);
+    return rc;
+}
+
 /* An object of the copy's name exists that our cache does not hold: ours
- * with the cache behind (patch it as it is), or someone else's (never
- * taken over: the status says so). When ours already matches, nothing is
- * sent and *matched is that live copy (new): its resourceVersion is then
- * what the cluster's informer must observe before the entry is verified,
- * exactly as for a write, since the cache holds no copy yet. */
+ * with the cache behind (patch it as it is), ours without the managed-by
+ * label someone took away (the label goes back first: put_label_back), or
+ * someone else's (never taken over: the status says so). When ours
+ * already matches, nothing is sent and *matched is that live copy (new):
+ * its resourceVersion is then what the cluster's informer must observe
+ * before the entry is verified, exactly as for a write, since the cache
+ * holds no copy yet. */
 static int resolve_existing(rctx *c, json_t **out, bool *foreign, json_t **matched)
 {
     json_t *live = NULL;
@@ -1021,6 +1076,8 @@ static int resolve_existing(rctx *c, json_t **out, bool *foreign, json_t **match
     count(c->s, &c->s->cluster_requests);
     if (rc == KR_ENOTFOUND)
         rc = KR_ECONFLICT; /* gone again: look again */
+    if (rc == 0 && !ours(c, live) && lost_our_label(c, live))
+        rc = put_label_back(c, &live);
     if (rc == 0 && ours(c, live)) {
         rc = send_copy(c, live, out);
         if (rc == 0 && !*out)
