@@ -1811,6 +1811,52 @@ START_TEST(a_delete_confirmed_only_by_the_annotation_waits_for_the_cluster)
 }
 END_TEST
 
+/* A placement change while dc2 answers 503: the copy there cannot be
+ * removed yet, and dc2's entry says so (no longer verified, the failure
+ * in lastError, a Warning Event), as a hub delete's entry does; once dc2
+ * answers, the copy and the entry go. */
+START_TEST(a_removal_held_by_a_placement_change_shows_in_the_entry)
+{
+    world w;
+    world_up(&w, 0);
+    hub_put(&w, CM, object_of(CM, "pl2", "v", "dc1,dc2"));
+    converge(&w, 3u, false);
+    assert_copy(&w, CM, 1, "pl2", "v");
+    dc_down(&w, 1, true);
+    hub_put(&w, CM, object_of(CM, "pl2", "v", "dc1"));
+    converge(&w, 1u, false);
+    kr_reconcile_request req = {"dc2/" NSNAME "/pl2", "dc2", NSNAME, "pl2"};
+    uint64_t after = 0;
+    ck_assert_int_eq(syncer_reconcile(w.s, res_index(CM), &req, &after, NULL),
+                     KR_RECONCILE_REQUEUE_AFTER);
+    json_t *entry = status_entry(&w, CM, "pl2", "dc2");
+    ck_assert_ptr_nonnull(entry);
+    ck_assert(!json_is_true(json_object_get(entry, "verified")));
+    const char *why = json_string_value(json_object_get(entry, "lastError"));
+    ck_assert_msg(why && *why, "dc2's entry does not say what holds the removal");
+    json_decref(entry);
+    ck_assert_int_eq(kr_event_recorder_flush(w.events, WAIT_MS), 0);
+    json_t *events = hub_events_about(&w, "pl2");
+    bool warned = false;
+    size_t i;
+    json_t *ev;
+    json_array_foreach(events, i, ev)
+    {
+        const char *text = json_string_value(json_object_get(ev, "message"));
+        warned = warned || (text && strncmp(text, "dc2: ", 5) == 0);
+    }
+    ck_assert_msg(warned, "no Warning Event about dc2");
+    json_decref(events);
+    dc_down(&w, 1, false);
+    converge(&w, 3u, false);
+    assert_absent(&w, CM, 1, "pl2");
+    entry = status_entry(&w, CM, "pl2", "dc2");
+    ck_assert_ptr_null(entry);
+    assert_copy(&w, CM, 0, "pl2", "v");
+    world_down(&w);
+}
+END_TEST
+
 START_TEST(a_datacenter_answering_503_delays_nobody_and_holds_deletes_until_it_returns)
 {
     world w;
@@ -2797,6 +2843,7 @@ int main(void)
     tcase_add_test(tc, every_write_is_recorded_in_the_inventory);
     tcase_add_test(tc, a_delete_held_by_another_finalizer_is_recorded_once);
     tcase_add_test(tc, a_datacenter_answering_503_delays_nobody_and_holds_deletes_until_it_returns);
+    tcase_add_test(tc, a_removal_held_by_a_placement_change_shows_in_the_entry);
     tcase_add_test(tc, a_delete_confirmed_only_by_the_annotation_waits_for_the_cluster);
     tcase_add_test(tc, a_stopped_datacenter_holds_the_finalizer_until_it_answers_again);
     tcase_add_test(tc, a_delete_the_cache_cannot_confirm_waits_for_the_cluster_to_answer);

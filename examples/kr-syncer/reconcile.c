@@ -982,8 +982,17 @@ static step reconcile_unplaced(rctx *c, const json_t *old_entry)
      * cache (behind) nor an entry (not written yet) shows, is asked for
      * too: left, it would outlive the object */
     step st = confirm_gone(c, old_entry != NULL || wrote_unseen(c));
-    if (st != STEP_OK)
-        return st; /* the write stays remembered for the next look */
+    if (st != STEP_OK) {
+        /* the write stays remembered for the next look; what holds the
+         * removal shows in this cluster's entry (no longer verified, a
+         * Warning Event when new), as for a hub delete: written at once,
+         * since the hub lane drops parked entries of unplaced clusters */
+        char msg[sizeof(c->err->message)];
+        if (failure_text(c, st, msg, sizeof(msg)) &&
+            record_error_fin(c, old_entry, msg, SYNCER_FINALIZER_KEEP) == STEP_CONFLICT)
+            st = STEP_CONFLICT;
+        return st;
+    }
     forget_write(c);
     return write_status(c, NULL, SYNCER_FINALIZER_KEEP);
 }
