@@ -683,6 +683,76 @@ START_TEST(program_refuses_bad_flags_with_status_2)
     const char *help[] = {"--help", NULL};
     ck_assert_int_eq(run_once(help, out, sizeof(out)), 0);
     ck_assert_ptr_nonnull(strstr(out, "--resource GROUP/VERSION/RESOURCE"));
+    ck_assert_ptr_nonnull(strstr(out, "(0, the default: twice the number of clusters)"));
+}
+END_TEST
+
+static bool log_says(world *w, const void *arg)
+{
+    kr_test_proc *p = (kr_test_proc *)((const void *const *)arg)[0];
+    const char *text = ((const char *const *)arg)[1];
+    (void)w;
+    char *log = kr_test_proc_log_text(p);
+    bool ok = log && strstr(log, text);
+    free(log);
+    return ok;
+}
+
+/* Each --resource is checked against the hub's discovery at start: a typo
+ * or a cluster-scoped resource is a usage error (status 2) that names it,
+ * where the program used to start, never be ready and exit 1 two minutes
+ * later without a cause. A hub that cannot be asked at start is not
+ * judged: the program runs and waits for it, as before. */
+START_TEST(program_refuses_a_resource_the_hub_does_not_serve_namespaced)
+{
+    world w;
+    world_up(&w);
+    char dc1[300], out[8192];
+    snprintf(dc1, sizeof(dc1), "dc1=%s", w.dc[0].kubeconfig);
+    const char *typo[] = {"--kubeconfig", w.hub.kubeconfig, "--cluster", dc1, "--namespace", NSNAME,
+                          "--resource",   "v1/configmap",   "--listen",  "0", NULL};
+    ck_assert_int_eq(run_once(typo, out, sizeof(out)), 2);
+    ck_assert_msg(strstr(out, "--resource v1/configmap: the hub serves no such resource (did you "
+                              "mean v1/configmaps?)"),
+                  "%s", out);
+    const char *other_version[] = {"--kubeconfig",
+                                   w.hub.kubeconfig,
+                                   "--cluster",
+                                   dc1,
+                                   "--namespace",
+                                   NSNAME,
+                                   "--resource",
+                                   "v1/secrets",
+                                   "--resource",
+                                   "example.com/v2/widgets",
+                                   "--listen",
+                                   "0",
+                                   NULL};
+    ck_assert_int_eq(run_once(other_version, out, sizeof(out)), 2);
+    ck_assert_msg(strstr(out, "--resource example.com/v2/widgets: the hub serves no such resource"),
+                  "%s", out);
+    const char *cluster_scoped[] = {
+        "--kubeconfig", w.hub.kubeconfig, "--cluster", dc1, "--namespace", NSNAME,
+        "--resource",   "v1/nodes",       "--listen",  "0", NULL};
+    ck_assert_int_eq(run_once(cluster_scoped, out, sizeof(out)), 2);
+    ck_assert_msg(strstr(out, "--resource v1/nodes: Node is cluster-scoped"), "%s", out);
+
+    /* a hub answering 503 at start: not judged, the program runs */
+    kr_testserver_faults f = {.fail_503 = 1.0};
+    kr_testserver_set_faults(w.hub.cl.ts, &f);
+    char log[128];
+    snprintf(log, sizeof(log), "%s/syncer-0.log", w.dir);
+    kr_test_proc syncer;
+    const char *argv[16] = {"kr-syncer"};
+    for (size_t i = 0; typo[i]; i++)
+        argv[i + 1] = typo[i];
+    kr_test_proc_start(&syncer, log, argv);
+    const void *arg[] = {&syncer, "--resource is not checked"};
+    wait_for(&w, log_says, arg, "the program to go on without the hub's discovery");
+    ck_assert(kr_test_proc_running(&syncer));
+    stop_syncer(&w, &syncer, SIGTERM, 0);
+    kr_test_proc_free(&syncer);
+    world_down(&w);
 }
 END_TEST
 
@@ -692,6 +762,7 @@ int main(void)
     TCase *tc = tcase_create("program");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, program_refuses_bad_flags_with_status_2);
+    tcase_add_test(tc, program_refuses_a_resource_the_hub_does_not_serve_namespaced);
     tcase_add_test(tc, program_syncs_repairs_places_and_deletes);
     tcase_add_test(tc, program_holds_a_hub_delete_while_a_datacenter_answers_503);
     tcase_add_test(tc, program_starts_with_a_datacenter_down_and_dc1_converges);

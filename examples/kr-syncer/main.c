@@ -66,6 +66,58 @@ static int leader_term(uint64_t *out, char *rv, size_t rv_len, void *user)
     return rc;
 }
 
+/* Each --resource as the hub's discovery has it: a typo (v1/configmap)
+ * or a cluster-scoped resource (v1/nodes) would otherwise leave its
+ * caches unsynced until the start gives up, naming no cause. KR_EINVAL
+ * (a usage error) names the argument. A hub that cannot be asked now is
+ * not judged: its caches wait for it, as they always did. */
+static int check_resources(kr_manager_t *m, const kr_gvr *gvrs, const char *const *texts, size_t n,
+                           kr_error_t *err)
+{
+    kr_client_t *hub = kr_manager_hub(m);
+    kr_error_t derr = {0};
+    if (kr_client_discovery_refresh(hub, &derr) != 0) {
+        kr_log(kr_manager_logger(m), KR_LOG_WARN, KR_MANAGER_SYNCER,
+               "the hub's discovery could not be read, so --resource is not checked: %s",
+               derr.message);
+        return 0;
+    }
+    for (size_t r = 0; r < n; r++) {
+        const kr_gvr g = gvrs[r];
+        char name[400];
+        if (g.group[0])
+            snprintf(name, sizeof(name), "%s.%s.%s", g.resource, g.version, g.group);
+        else
+            snprintf(name, sizeof(name), "%s", g.resource);
+        kr_resource_info info;
+        kr_error_t rerr = {0};
+        int rc = kr_client_resolve(hub, name, &info, &rerr);
+        if (rc != 0 && rc != KR_ENOTFOUND) {
+            kr_log(kr_manager_logger(m), KR_LOG_WARN, KR_MANAGER_SYNCER,
+                   "the hub's discovery could not be read, so --resource is not checked: %s",
+                   rerr.message);
+            return 0;
+        }
+        if (rc != 0 || strcmp(info.group, g.group) != 0 || strcmp(info.version, g.version) != 0 ||
+            strcmp(info.resource, g.resource) != 0) {
+            char hint[400] = "";
+            if (rc == 0)
+                snprintf(hint, sizeof(hint), " (did you mean %s%s%s/%s?)", info.group,
+                         info.group[0] ? "/" : "", info.version, info.resource);
+            return kr_error_set(err, KR_EINVAL,
+                                "--resource %s: the hub serves no such resource%s (want "
+                                "GROUP/VERSION/RESOURCE, the resource's plural)",
+                                texts[r], hint);
+        }
+        if (!info.namespaced)
+            return kr_error_set(err, KR_EINVAL,
+                                "--resource %s: %s is cluster-scoped; kr-syncer copies the "
+                                "namespaced objects of one namespace",
+                                texts[r], info.kind);
+    }
+    return 0;
+}
+
 /* One controller per resource, a queue lane per workload cluster. */
 static int add_controllers(kr_manager_t *m, syncer_t *s, long workers, kr_error_t *err)
 {
@@ -113,7 +165,8 @@ int main(int argc, char **argv)
          .type = KR_FLAG_INT,
          .value = &workers,
          .metavar = "N",
-         .help = "reconciles at once per resource (default: twice the number of clusters)"},
+         .help = "reconciles at once per resource, 1 to 1000 (0, the default: twice the "
+                 "number of clusters)"},
         {.name = "inventory",
          .type = KR_FLAG_STRING,
          .value = &inventory_url,
@@ -203,6 +256,7 @@ int main(int argc, char **argv)
     const char **names = NULL;
     kr_client_t **clients = NULL;
     int code = 2;
+    bool bad_resource = false;
     if (kr_manager_config_log_sink(&cfg, stderr, &sink, &mo.logger, &err) == 0 &&
         open_inventory(inventory_url, inventory_wait_ms, &mo.logger, &inventory, &err) == 0 &&
         kr_manager_new(&mo, &m, &err) == 0 &&
@@ -235,10 +289,14 @@ int main(int argc, char **argv)
         };
         if (!names || !clients)
             kr_error_set(&err, KR_ENOMEM, "out of memory");
+        else if (check_resources(m, gvrs, resource_texts, n_resources, &err) != 0)
+            bad_resource = true;
         else if (syncer_new(&sc, &s, &err) == 0 && add_controllers(m, s, workers, &err) == 0)
             code = kr_manager_run(m);
     }
-    if (code == 2)
+    if (bad_resource) /* a usage error, told as the parser tells them */
+        kr_manager_args_exit(&program, KR_EINVAL, &err, stdout, stderr);
+    else if (code == 2)
         fprintf(stderr, "kr-syncer: %s\n", err.message);
     /* Every lane has stopped: what waits for the books gets a last
      * chance (told in the log if the database stays away). */
