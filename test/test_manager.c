@@ -1997,6 +1997,25 @@ static void wait_count(atomic_long *count, long at_least, const char *what)
  * (also one added while it runs), is named in its /readyz, and goes on,
  * never restarted, once the replica leads; the leader-only one waits for
  * the Lease. */
+/* A manager of `s` with leader election on Lease team-a/`lease`, its
+ * endpoint on a free port, into *r (not started). */
+static void elected_manager(struct server *s, const char *lease, struct running *r)
+{
+    kr_error_t err = {0};
+    char *argv[] = {"p",
+                    "--kubeconfig",
+                    s->kubeconfig,
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--leader-elect",
+                    "--lease-name",
+                    (char *)lease,
+                    "--leader-elect-retry-period=100ms",
+                    NULL};
+    static const kr_manager_program prog = {.name = "kr-test-manager"};
+    ck_assert_msg(manager_from_args(&prog, 9, argv, &r->cfg, &r->m, &err) == 0, "%s", err.message);
+}
+
 START_TEST(a_controller_without_leader_election_runs_on_a_standby)
 {
     struct server s;
@@ -2008,19 +2027,8 @@ START_TEST(a_controller_without_leader_election_runs_on_a_standby)
         "\"name\":\"kr-test-standby\",\"namespace\":\"team-a\"},\"spec\":{"
         "\"holderIdentity\":\"other\",\"leaseDurationSeconds\":3600,\"leaseTransitions\":1}}";
     ck_assert_msg(kr_testserver_load(s.ts, lease, strlen(lease), &err) == 0, "%s", err.message);
-    char *argv[] = {"p",
-                    "--kubeconfig",
-                    s.kubeconfig,
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--leader-elect",
-                    "--lease-name",
-                    "kr-test-standby",
-                    "--leader-elect-retry-period=100ms",
-                    NULL};
-    static const kr_manager_program prog = {.name = "kr-test-manager"};
     struct running r = {0};
-    ck_assert_msg(manager_from_args(&prog, 9, argv, &r.cfg, &r.m, &err) == 0, "%s", err.message);
+    elected_manager(&s, "kr-test-standby", &r);
     static atomic_long local_n, elected_n, late_n;
     atomic_store(&local_n, 0);
     atomic_store(&elected_n, 0);
@@ -2132,19 +2140,8 @@ START_TEST(an_unelected_reconcile_does_not_hold_the_lease_at_the_stop)
     struct server s;
     server_start(&s);
     kr_error_t err = {0};
-    char *argv[] = {"p",
-                    "--kubeconfig",
-                    s.kubeconfig,
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--leader-elect",
-                    "--lease-name",
-                    "kr-test-hold",
-                    "--leader-elect-retry-period=100ms",
-                    NULL};
-    static const kr_manager_program prog = {.name = "kr-test-manager"};
     struct running r = {0};
-    ck_assert_msg(manager_from_args(&prog, 9, argv, &r.cfg, &r.m, &err) == 0, "%s", err.message);
+    elected_manager(&s, "kr-test-hold", &r);
     atomic_store(&hold_entered, false);
     atomic_store(&hold_release, false);
     kr_informer_t *inf;

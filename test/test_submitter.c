@@ -2514,10 +2514,10 @@ static void team_x_up(void)
     ck_assert_msg(kr_testserver_load(E.dc_ts[0], ns, strlen(ns), &err) == 0, "%s", err.message);
 }
 
-/* alice submits team-x/name to dc1, dc2 (`required` approvals). */
-static void submit_to_team_x(const char *name, int required)
+/* alice submits team-x/name to `clusters` (`required` approvals). */
+static void submit_to_team_x_in(const char *name, int required, const char *clusters)
 {
-    const char *body = job_runnable(name, required, "dc1, dc2");
+    const char *body = job_runnable(name, required, clusters);
     api_request req = {.method = "POST",
                        .path = "/api/v1/runnables",
                        .authorization = "Bearer tok-alice",
@@ -2528,6 +2528,12 @@ static void submit_to_team_x(const char *name, int required)
     api_handle(&E.api, &req, &resp);
     ck_assert_msg(resp.status == 201, "%d %s", resp.status, sub_str(resp.body, "error"));
     json_decref(resp.body);
+}
+
+/* alice submits team-x/name to dc1, dc2 (`required` approvals). */
+static void submit_to_team_x(const char *name, int required)
+{
+    submit_to_team_x_in(name, required, "dc1, dc2");
 }
 
 /* dc1 down past --failover-after: team-x/name fails over to dc2, which
@@ -2730,17 +2736,7 @@ START_TEST(refused_failovers_keep_their_attempt_numbers_apart)
     env_clusters = 3;
     env_up();
     team_x_up();
-    const char *body = job_runnable("tri", 0, "dc1, dc2, dc3");
-    api_request req = {.method = "POST",
-                       .path = "/api/v1/runnables",
-                       .authorization = "Bearer tok-alice",
-                       .body = body,
-                       .body_len = strlen(body),
-                       .q_namespace = "team-x"};
-    api_response resp = {0};
-    api_handle(&E.api, &req, &resp);
-    ck_assert_msg(resp.status == 201, "%d %s", resp.status, sub_str(resp.body, "error"));
-    json_decref(resp.body);
+    submit_to_team_x_in("tri", 0, "dc1, dc2, dc3");
     ck_assert(reconcile_until_at("team-x", "tri", "dc1", SUB_PHASE_DISPATCHED, true));
     dc_down(0, true);
     uint64_t after = 0;
