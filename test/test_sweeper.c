@@ -986,7 +986,7 @@ START_TEST(the_program_plans_then_sweeps_once_and_refuses_bad_flags)
     snprintf(args, sizeof(args), "%s --dry-run", common);
     ck_assert_int_eq(run_program(args, out, sizeof(out)), 4);
     ck_assert_msg(strstr(out, "refused: over --max-delete-ratio") &&
-                      strstr(out, "cluster dc1 refused: the plan would delete 12 of its 12 copies"),
+                      strstr(out, "cluster dc1 refused: 12 of its 12 copies are zombies"),
                   "%s", out);
     snprintf(args, sizeof(args), "%s --max-delete-ratio 0.5", common);
     ck_assert_int_eq(run_program(args, out, sizeof(out)), 4);
@@ -1287,6 +1287,64 @@ START_TEST(inventory_rows_missing_from_their_cluster_are_marked_swept)
 }
 END_TEST
 
+static json_t *mem_obj(const char *name, const char *uid, const char *manager,
+                       const char *source_uid, const char *created, const char *placement)
+{
+    json_t *o =
+        json_pack("{s:{s:s, s:s, s:s, s:s, s:s}}", "metadata", "name", name, "namespace", "default",
+                  "uid", uid, "resourceVersion", "5", "creationTimestamp", created);
+    if (manager)
+        json_object_set_new(json_object_get(o, "metadata"), "labels",
+                            json_pack("{s:s, s:s, s:s}", KR_LABEL_MANAGED_BY, manager,
+                                      KR_LABEL_SOURCE_UID, source_uid, KR_LABEL_SOURCE_CLUSTER,
+                                      "hub"));
+    if (placement)
+        json_object_set_new(json_object_get(o, "metadata"), "annotations",
+                            json_pack("{s:s}", KR_ANNOTATION_CLUSTERS, placement));
+    return o;
+}
+
+static void now_text(char *buf, size_t len)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* An empty (or wrong) hub: every copy of dc1 is a zombie, 12 of them past
+ * the grace period, 13 within it. The guard sees 25 zombies of 25 copies,
+ * not 12 of 25 (which would let 12 live copies go). */
+START_TEST(young_zombies_count_against_the_ratio)
+{
+    json_t *hub_list = json_pack("{s:[]}", "items");
+    json_t *cl = json_pack("{s:[]}", "items");
+    char now[32], name[32], uid[32];
+    now_text(now, sizeof(now));
+    for (int i = 0; i < 25; i++) {
+        snprintf(name, sizeof(name), "cm-%02d", i);
+        snprintf(uid, sizeof(uid), "u-%02d", i);
+        json_array_append_new(json_object_get(cl, "items"),
+                              mem_obj(name, uid, KR_MANAGER_SYNCER, "src-gone",
+                                      i < 12 ? "2020-01-01T00:00:00Z" : now, NULL));
+    }
+    sweep_sources s;
+    kr_gvr g = CM;
+    ck_assert_int_eq(sweep_sources_init(&s, "hub", &g, &hub_list, 1, NULL), 0);
+    sweep_plan plan = {0};
+    ck_assert_int_eq(sweep_plan_cluster(&s, "dc1", CM, "ConfigMap", cl, time(NULL), 600, &plan), 0);
+    ck_assert_uint_eq(plan.n, 12);
+    ck_assert_uint_eq(plan.young, 13);
+    int refused = sweep_plan_guard(&plan, "dc1", 0, plan.managed, 0.5);
+    ck_assert_msg(refused == 1, "every copy of dc1 is a zombie, yet %zu of them would be deleted",
+                  plan.n);
+    sweep_plan_free(&plan);
+    sweep_sources_free(&s);
+    json_decref(hub_list);
+    json_decref(cl);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sweeper");
@@ -1308,6 +1366,7 @@ int main(void)
     tcase_add_test(tc, an_object_changed_after_the_plan_is_skipped_by_its_precondition);
     tcase_add_test(tc, the_program_plans_then_sweeps_once_and_refuses_bad_flags);
     tcase_add_test(tc, inventory_rows_missing_from_their_cluster_are_marked_swept);
+    tcase_add_test(tc, young_zombies_count_against_the_ratio);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);
 }

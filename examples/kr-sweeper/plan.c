@@ -85,6 +85,11 @@ void sweep_plan_free(sweep_plan *p)
     for (size_t i = 0; i < p->n_refusals; i++)
         free(p->refusals[i].cluster);
     free(p->refusals);
+    for (size_t i = 0; i < p->n_tallies; i++) {
+        free(p->tallies[i].cluster);
+        free(p->tallies[i].resource);
+    }
+    free(p->tallies);
     memset(p, 0, sizeof(*p));
 }
 
@@ -356,11 +361,47 @@ static int plan_add(sweep_plan *p, const char *cluster, kr_gvr gvr, const char *
     return 0;
 }
 
+/* The tally of (cluster, resource), added when new; NULL: out of memory. */
+static sweep_tally *tally_of(sweep_plan *p, const char *cluster, kr_gvr gvr)
+{
+    char *resource = NULL;
+    if (asprintf(&resource, "%s/%s", gvr.group, gvr.resource) < 0)
+        return NULL;
+    for (size_t i = 0; i < p->n_tallies; i++)
+        if (strcmp(p->tallies[i].cluster, cluster) == 0 &&
+            strcmp(p->tallies[i].resource, resource) == 0) {
+            free(resource);
+            return &p->tallies[i];
+        }
+    if (p->n_tallies == p->cap_tallies) {
+        size_t cap = p->cap_tallies ? p->cap_tallies * 2 : 8;
+        sweep_tally *t = realloc(p->tallies, cap * sizeof(*t));
+        if (!t) {
+            free(resource);
+            return NULL;
+        }
+        p->tallies = t;
+        p->cap_tallies = cap;
+    }
+    sweep_tally *t = &p->tallies[p->n_tallies];
+    memset(t, 0, sizeof(*t));
+    t->resource = resource;
+    if (!(t->cluster = strdup(cluster))) {
+        free(resource);
+        return NULL;
+    }
+    p->n_tallies++;
+    return t;
+}
+
 int sweep_plan_cluster(const sweep_sources *s, const char *cluster, kr_gvr gvr, const char *kind,
                        const json_t *list, int64_t now_s, int64_t grace_s, sweep_plan *plan)
 {
     size_t i;
     json_t *item;
+    sweep_tally *tally = tally_of(plan, cluster, gvr);
+    if (!tally)
+        return -1;
     json_array_foreach(json_object_get(list, "items"), i, item)
     {
         const char *manager = label(item, KR_LABEL_MANAGED_BY);
@@ -389,6 +430,7 @@ int sweep_plan_cluster(const sweep_sources *s, const char *cluster, kr_gvr gvr, 
             plan->unplaced++;
         if (verdict < 0)
             continue;
+        tally->zombies++;
         int64_t created = sweep_parse_time(md_str(item, "creationTimestamp"));
         int64_t age = created < 0 ? -1 : now_s - created;
         if (age < 0 || age < grace_s) { /* unknown age counts as young */
@@ -404,9 +446,12 @@ int sweep_plan_cluster(const sweep_sources *s, const char *cluster, kr_gvr gvr, 
 int sweep_plan_guard(sweep_plan *plan, const char *cluster, size_t first, size_t managed,
                      double ratio)
 {
-    size_t planned = plan->n > first ? plan->n - first : 0;
-    if (ratio <= 0 || ratio >= 1 || planned <= SWEEP_RATIO_MIN_DELETES ||
-        (double)planned <= ratio * (double)managed)
+    size_t planned = plan->n > first ? plan->n - first : 0, zombies = 0;
+    for (size_t i = 0; i < plan->n_tallies; i++)
+        if (strcmp(plan->tallies[i].cluster, cluster) == 0)
+            zombies += plan->tallies[i].zombies;
+    if (ratio <= 0 || ratio >= 1 || zombies <= SWEEP_RATIO_MIN_DELETES ||
+        (double)zombies <= ratio * (double)managed)
         return 0;
     if (plan->n_refusals == plan->cap_refusals) {
         size_t cap = plan->cap_refusals ? plan->cap_refusals * 2 : 4;
@@ -420,6 +465,7 @@ int sweep_plan_guard(sweep_plan *plan, const char *cluster, size_t first, size_t
     if (!(r->cluster = strdup(cluster)))
         return -1;
     r->planned = planned;
+    r->zombies = zombies;
     r->managed = managed;
     plan->n_refusals++;
     for (size_t i = first; i < plan->n; i++)

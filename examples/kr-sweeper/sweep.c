@@ -265,10 +265,11 @@ int sweep_run(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
             rc = kr_error_set(err, KR_ENOMEM, "out of memory");
         else if (refused)
             kr_log(o->logger, KR_LOG_WARN, "sweeper",
-                   "cluster %s: refused to delete %zu of its %zu copies (over --max-delete-ratio "
-                   "%g): is the hub %s the right one, and complete? Nothing deleted there",
-                   cl->name, plan->n - first, plan->managed - managed, o->max_delete_ratio,
-                   o->hub_name);
+                   "cluster %s: refused: %zu of its %zu copies are zombies (over "
+                   "--max-delete-ratio %g): is the hub %s the right one, and complete? Nothing "
+                   "deleted there",
+                   cl->name, plan->refusals[plan->n_refusals - 1].zombies,
+                   plan->refusals[plan->n_refusals - 1].managed, o->max_delete_ratio, o->hub_name);
     }
     if (rc == 0 && !o->dry_run)
         rc = sweep_execute(o, plan, err);
@@ -328,9 +329,10 @@ void sweep_print_table(const sweep_plan *p, FILE *out)
                 p->unplaced);
     for (size_t i = 0; i < p->n_refusals; i++)
         fprintf(out,
-                "cluster %s refused: the plan would delete %zu of its %zu copies, over "
-                "--max-delete-ratio; nothing deleted there.\n",
-                p->refusals[i].cluster, p->refusals[i].planned, p->refusals[i].managed);
+                "cluster %s refused: %zu of its %zu copies are zombies, over "
+                "--max-delete-ratio; nothing deleted there (%zu planned).\n",
+                p->refusals[i].cluster, p->refusals[i].zombies, p->refusals[i].managed,
+                p->refusals[i].planned);
 }
 
 json_t *sweep_plan_json(const sweep_plan *p)
@@ -360,8 +362,9 @@ json_t *sweep_plan_json(const sweep_plan *p)
     json_t *refused = json_array();
     for (size_t i = 0; i < p->n_refusals; i++)
         json_array_append_new(refused,
-                              json_pack("{s:s, s:I, s:I}", "cluster", p->refusals[i].cluster,
-                                        "planned", (json_int_t)p->refusals[i].planned, "managed",
+                              json_pack("{s:s, s:I, s:I, s:I}", "cluster", p->refusals[i].cluster,
+                                        "planned", (json_int_t)p->refusals[i].planned, "zombies",
+                                        (json_int_t)p->refusals[i].zombies, "managed",
                                         (json_int_t)p->refusals[i].managed));
     return json_pack("{s:o, s:o, s:o, s:I, s:I, s:I}", "candidates", items, "skippedClusters",
                      skips, "refusedClusters", refused, "youngerThanGrace", (json_int_t)p->young,

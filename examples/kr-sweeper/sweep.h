@@ -60,12 +60,21 @@ typedef struct sweep_skip {
     char *why;
 } sweep_skip;
 
-/* A cluster whose deletions the run refused: its plan would have deleted
- * `planned` of the `managed` copies of ours it holds. */
+/* A cluster whose deletions the run refused: `zombies` of the `managed`
+ * copies of ours it holds were judged zombies (old or young); `planned`
+ * of them would have been deleted. */
 typedef struct sweep_refusal {
     char *cluster;
-    size_t planned, managed;
+    size_t planned, zombies, managed;
 } sweep_refusal;
+
+/* What the plan saw of one (cluster, resource): the copies judged and how
+ * many of them are zombies, younger than the grace period or not. */
+typedef struct sweep_tally {
+    char *cluster;
+    char *resource; /* "group/resource" */
+    size_t judged, zombies;
+} sweep_tally;
 
 /* The guard is applied only when more than this many copies of one
  * cluster would go: a few zombies of a small cluster are no mass delete. */
@@ -83,6 +92,8 @@ typedef struct sweep_plan {
     size_t managed; /* copies of ours (our labels, our hub) seen in the lists planned */
     sweep_refusal *refusals; /* clusters whose deletions were refused (sweep_plan_guard) */
     size_t n_refusals, cap_refusals;
+    sweep_tally *tallies; /* per (cluster, resource) planned: the guard's counts */
+    size_t n_tallies, cap_tallies;
 } sweep_plan;
 
 void sweep_plan_free(sweep_plan *p);
@@ -126,9 +137,11 @@ int sweep_plan_cluster(const sweep_sources *s, const char *cluster, kr_gvr gvr, 
                        const json_t *list, int64_t now_s, int64_t grace_s, sweep_plan *plan);
 
 /* The mass-delete guard of one cluster, after its lists were planned:
- * the candidates plan->items[first..] (all of that cluster's) would delete
- * `planned` of the `managed` copies of ours it holds. When more than
- * SWEEP_RATIO_MIN_DELETES would go and more than `ratio` of `managed`,
+ * the candidates plan->items[first..] (all of that cluster's) are the
+ * deletions; every copy of it judged a zombie (plan->tallies: old or
+ * young, a young one goes at a later sweep) counts against the `managed`
+ * copies of ours it holds. When more than SWEEP_RATIO_MIN_DELETES are
+ * zombies and more than `ratio` of `managed`,
  * every one of them becomes SWEEP_REFUSED_RATIO and the cluster is added
  * to plan->refusals: a hub that is empty or the wrong one (a kubeconfig
  * pointing elsewhere) makes every copy look orphaned. `ratio` <= 0 or >= 1:
