@@ -734,7 +734,7 @@ START_TEST(a_plan_that_would_empty_a_cluster_is_refused)
     sweep_plan_free(&plan);
 
     /* At most SWEEP_RATIO_MIN_DELETES, the share does not matter. */
-    ck_assert_int_eq(sweep_plan_guard(&plan, "x", 0, 0, 0.5), 0);
+    ck_assert_int_eq(sweep_plan_guard(&plan, "x", 0, 0.5), 0);
     sweep_plan_free(&plan);
     for (int i = 0; i < N; i++)
         json_decref(live[i]);
@@ -1335,13 +1335,54 @@ START_TEST(young_zombies_count_against_the_ratio)
     ck_assert_int_eq(sweep_plan_cluster(&s, "dc1", CM, "ConfigMap", cl, time(NULL), 600, &plan), 0);
     ck_assert_uint_eq(plan.n, 12);
     ck_assert_uint_eq(plan.young, 13);
-    int refused = sweep_plan_guard(&plan, "dc1", 0, plan.managed, 0.5);
+    int refused = sweep_plan_guard(&plan, "dc1", 0, 0.5);
     ck_assert_msg(refused == 1, "every copy of dc1 is a zombie, yet %zu of them would be deleted",
                   plan.n);
     sweep_plan_free(&plan);
     sweep_sources_free(&s);
     json_decref(hub_list);
     json_decref(cl);
+}
+END_TEST
+
+/* A wrong hub without the Runnable CRD: the 20 kr-submitter Jobs are not
+ * judged and do not count as copies; all 15 ConfigMap copies are zombies,
+ * 15 of 15 judged (not 15 of 35): refused. */
+START_TEST(unjudged_copies_do_not_count_against_the_ratio)
+{
+    json_t *hub_lists[2] = {json_pack("{s:[]}", "items"), json_pack("{s:[]}", "items")};
+    json_t *cms = json_pack("{s:[]}", "items"), *jobs = json_pack("{s:[]}", "items");
+    char name[32], uid[32];
+    for (int i = 0; i < 15; i++) {
+        snprintf(name, sizeof(name), "cm-%02d", i);
+        snprintf(uid, sizeof(uid), "c-%02d", i);
+        json_array_append_new(
+            json_object_get(cms, "items"),
+            mem_obj(name, uid, KR_MANAGER_SYNCER, "src-gone", "2020-01-01T00:00:00Z", NULL));
+    }
+    for (int i = 0; i < 20; i++) {
+        snprintf(name, sizeof(name), "job-%02d", i);
+        snprintf(uid, sizeof(uid), "j-%02d", i);
+        json_array_append_new(
+            json_object_get(jobs, "items"),
+            mem_obj(name, uid, KR_MANAGER_SUBMITTER, "runnable-uid", "2020-01-01T00:00:00Z", NULL));
+    }
+    sweep_sources s;
+    ck_assert_int_eq(sweep_sources_init(&s, "hub", resources, hub_lists, 2, NULL), 0);
+    sweep_plan plan = {0};
+    ck_assert_int_eq(sweep_plan_cluster(&s, "dc1", CM, "ConfigMap", cms, time(NULL), 0, &plan), 0);
+    ck_assert_int_eq(sweep_plan_cluster(&s, "dc1", JOBS, "Job", jobs, time(NULL), 0, &plan), 0);
+    ck_assert_uint_eq(plan.n, 15);
+    ck_assert_uint_eq(plan.unjudged, 20);
+    int refused = sweep_plan_guard(&plan, "dc1", 0, 0.5);
+    ck_assert_msg(refused == 1, "all %zu judged copies are zombies, not refused (managed %zu)",
+                  plan.n, plan.managed);
+    sweep_plan_free(&plan);
+    sweep_sources_free(&s);
+    for (int i = 0; i < 2; i++)
+        json_decref(hub_lists[i]);
+    json_decref(cms);
+    json_decref(jobs);
 }
 END_TEST
 
@@ -1367,6 +1408,7 @@ int main(void)
     tcase_add_test(tc, the_program_plans_then_sweeps_once_and_refuses_bad_flags);
     tcase_add_test(tc, inventory_rows_missing_from_their_cluster_are_marked_swept);
     tcase_add_test(tc, young_zombies_count_against_the_ratio);
+    tcase_add_test(tc, unjudged_copies_do_not_count_against_the_ratio);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);
 }

@@ -426,8 +426,11 @@ int sweep_plan_cluster(const sweep_sources *s, const char *cluster, kr_gvr gvr, 
         }
         int verdict = syncer ? syncer_verdict(s, cluster, gvr, item, source_uid)
                              : submitter_verdict(s, cluster, item, source_uid);
-        if (verdict == VERDICT_UNPLACED)
+        if (verdict == VERDICT_UNPLACED) {
             plan->unplaced++;
+            continue;
+        }
+        tally->judged++;
         if (verdict < 0)
             continue;
         tally->zombies++;
@@ -443,13 +446,14 @@ int sweep_plan_cluster(const sweep_sources *s, const char *cluster, kr_gvr gvr, 
     return 0;
 }
 
-int sweep_plan_guard(sweep_plan *plan, const char *cluster, size_t first, size_t managed,
-                     double ratio)
+int sweep_plan_guard(sweep_plan *plan, const char *cluster, size_t first, double ratio)
 {
-    size_t planned = plan->n > first ? plan->n - first : 0, zombies = 0;
+    size_t planned = plan->n > first ? plan->n - first : 0, zombies = 0, managed = 0;
     for (size_t i = 0; i < plan->n_tallies; i++)
-        if (strcmp(plan->tallies[i].cluster, cluster) == 0)
+        if (strcmp(plan->tallies[i].cluster, cluster) == 0) {
             zombies += plan->tallies[i].zombies;
+            managed += plan->tallies[i].judged;
+        }
     if (ratio <= 0 || ratio >= 1 || zombies <= SWEEP_RATIO_MIN_DELETES ||
         (double)zombies <= ratio * (double)managed)
         return 0;

@@ -252,15 +252,13 @@ int sweep_run(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
             continue;
         }
         int64_t now = (int64_t)time(NULL);
-        size_t first = plan->n, managed = plan->managed;
+        size_t first = plan->n;
         for (size_t r = 0; r < o->n_resources && rc == 0; r++)
             if (sweep_plan_cluster(&src, cl->name, o->resources[r], kinds[r], lists[r], now,
                                    o->grace_s, plan) != 0)
                 rc = kr_error_set(err, KR_ENOMEM, "out of memory");
         free_lists(lists, o->n_resources);
-        int refused = rc == 0 ? sweep_plan_guard(plan, cl->name, first, plan->managed - managed,
-                                                 o->max_delete_ratio)
-                              : 0;
+        int refused = rc == 0 ? sweep_plan_guard(plan, cl->name, first, o->max_delete_ratio) : 0;
         if (refused < 0)
             rc = kr_error_set(err, KR_ENOMEM, "out of memory");
         else if (refused)

@@ -61,8 +61,8 @@ typedef struct sweep_skip {
 } sweep_skip;
 
 /* A cluster whose deletions the run refused: `zombies` of the `managed`
- * copies of ours it holds were judged zombies (old or young); `planned`
- * of them would have been deleted. */
+ * copies of ours it holds that were judged are zombies (old or young);
+ * `planned` of them would have been deleted. */
 typedef struct sweep_refusal {
     char *cluster;
     size_t planned, zombies, managed;
@@ -139,15 +139,15 @@ int sweep_plan_cluster(const sweep_sources *s, const char *cluster, kr_gvr gvr, 
 /* The mass-delete guard of one cluster, after its lists were planned:
  * the candidates plan->items[first..] (all of that cluster's) are the
  * deletions; every copy of it judged a zombie (plan->tallies: old or
- * young, a young one goes at a later sweep) counts against the `managed`
- * copies of ours it holds. When more than SWEEP_RATIO_MIN_DELETES are
- * zombies and more than `ratio` of `managed`,
+ * young, a young one goes at a later sweep) counts against the copies
+ * of ours it holds that were judged (wanted or zombies: not those left
+ * unjudged, unplaced or already being deleted). When more than
+ * SWEEP_RATIO_MIN_DELETES are zombies and more than `ratio` of those,
  * every one of them becomes SWEEP_REFUSED_RATIO and the cluster is added
  * to plan->refusals: a hub that is empty or the wrong one (a kubeconfig
  * pointing elsewhere) makes every copy look orphaned. `ratio` <= 0 or >= 1:
  * no guard. Returns 1 when refused, 0 when not, -1 (allocation failure). */
-int sweep_plan_guard(sweep_plan *plan, const char *cluster, size_t first, size_t managed,
-                     double ratio);
+int sweep_plan_guard(sweep_plan *plan, const char *cluster, size_t first, double ratio);
 
 /* A dry run's view of the cap: of the candidates plan->items[first..]
  * still SWEEP_PLANNED (deletes, or inventory rows when items[first] is
