@@ -1386,6 +1386,54 @@ START_TEST(unjudged_copies_do_not_count_against_the_ratio)
 }
 END_TEST
 
+/* A hub whose Secrets were all lost (a restore without them): every
+ * Secret copy of dc1 looks orphaned, 30 of them, beside 40 wanted
+ * ConfigMaps. 30 of 70 is under the ratio, 30 of 30 Secrets is not:
+ * refused, naming the resource. */
+START_TEST(one_resource_emptied_is_not_diluted_by_the_others)
+{
+    const kr_gvr gv[2] = {CM, KR_GVR("", "v1", "secrets")};
+    json_t *hub_lists[2] = {json_pack("{s:[]}", "items"), json_pack("{s:[]}", "items")};
+    json_t *cms = json_pack("{s:[]}", "items"), *secrets = json_pack("{s:[]}", "items");
+    char name[32], uid[32], src[32];
+    for (int i = 0; i < 40; i++) {
+        snprintf(name, sizeof(name), "cm-%02d", i);
+        snprintf(src, sizeof(src), "hub-cm-%02d", i);
+        snprintf(uid, sizeof(uid), "c-%02d", i);
+        json_array_append_new(json_object_get(hub_lists[0], "items"),
+                              mem_obj(name, src, NULL, NULL, "2020-01-01T00:00:00Z", NULL));
+        json_array_append_new(
+            json_object_get(cms, "items"),
+            mem_obj(name, uid, KR_MANAGER_SYNCER, src, "2020-01-01T00:00:00Z", NULL));
+    }
+    for (int i = 0; i < 30; i++) {
+        snprintf(name, sizeof(name), "secret-%02d", i);
+        snprintf(src, sizeof(src), "hub-secret-%02d", i);
+        snprintf(uid, sizeof(uid), "s-%02d", i);
+        json_array_append_new(
+            json_object_get(secrets, "items"),
+            mem_obj(name, uid, KR_MANAGER_SYNCER, src, "2020-01-01T00:00:00Z", NULL));
+    }
+    sweep_sources s;
+    ck_assert_int_eq(sweep_sources_init(&s, "hub", gv, hub_lists, 2, NULL), 0);
+    sweep_plan plan = {0};
+    ck_assert_int_eq(sweep_plan_cluster(&s, "dc1", gv[0], "ConfigMap", cms, time(NULL), 0, &plan),
+                     0);
+    ck_assert_int_eq(sweep_plan_cluster(&s, "dc1", gv[1], "Secret", secrets, time(NULL), 0, &plan),
+                     0);
+    ck_assert_uint_eq(plan.n, 30);
+    int refused = sweep_plan_guard(&plan, "dc1", 0, 0.5);
+    ck_assert_msg(refused == 1, "all 30 Secret copies of dc1 would go (30 of %zu copies)",
+                  plan.managed);
+    sweep_plan_free(&plan);
+    sweep_sources_free(&s);
+    for (int i = 0; i < 2; i++)
+        json_decref(hub_lists[i]);
+    json_decref(cms);
+    json_decref(secrets);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sweeper");
@@ -1409,6 +1457,7 @@ int main(void)
     tcase_add_test(tc, inventory_rows_missing_from_their_cluster_are_marked_swept);
     tcase_add_test(tc, young_zombies_count_against_the_ratio);
     tcase_add_test(tc, unjudged_copies_do_not_count_against_the_ratio);
+    tcase_add_test(tc, one_resource_emptied_is_not_diluted_by_the_others);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);
 }

@@ -82,8 +82,10 @@ void sweep_plan_free(sweep_plan *p)
         free(p->skips[i].why);
     }
     free(p->skips);
-    for (size_t i = 0; i < p->n_refusals; i++)
+    for (size_t i = 0; i < p->n_refusals; i++) {
         free(p->refusals[i].cluster);
+        free(p->refusals[i].resource);
+    }
     free(p->refusals);
     for (size_t i = 0; i < p->n_tallies; i++) {
         free(p->tallies[i].cluster);
@@ -446,16 +448,33 @@ int sweep_plan_cluster(const sweep_sources *s, const char *cluster, kr_gvr gvr, 
     return 0;
 }
 
+static bool over(size_t zombies, size_t judged, double ratio)
+{
+    return zombies > SWEEP_RATIO_MIN_DELETES && (double)zombies > ratio * (double)judged;
+}
+
 int sweep_plan_guard(sweep_plan *plan, const char *cluster, size_t first, double ratio)
 {
+    if (ratio <= 0 || ratio >= 1)
+        return 0;
     size_t planned = plan->n > first ? plan->n - first : 0, zombies = 0, managed = 0;
+    const char *resource = NULL; /* NULL: the cluster as a whole */
     for (size_t i = 0; i < plan->n_tallies; i++)
         if (strcmp(plan->tallies[i].cluster, cluster) == 0) {
             zombies += plan->tallies[i].zombies;
             managed += plan->tallies[i].judged;
         }
-    if (ratio <= 0 || ratio >= 1 || zombies <= SWEEP_RATIO_MIN_DELETES ||
-        (double)zombies <= ratio * (double)managed)
+    /* one resource emptied (a hub restored without its Secrets) is not
+     * diluted by the others */
+    for (size_t i = 0; i < plan->n_tallies && !over(zombies, managed, ratio); i++)
+        if (strcmp(plan->tallies[i].cluster, cluster) == 0 &&
+            over(plan->tallies[i].zombies, plan->tallies[i].judged, ratio)) {
+            resource = plan->tallies[i].resource;
+            zombies = plan->tallies[i].zombies;
+            managed = plan->tallies[i].judged;
+            break;
+        }
+    if (!over(zombies, managed, ratio))
         return 0;
     if (plan->n_refusals == plan->cap_refusals) {
         size_t cap = plan->cap_refusals ? plan->cap_refusals * 2 : 4;
@@ -466,8 +485,11 @@ int sweep_plan_guard(sweep_plan *plan, const char *cluster, size_t first, double
         plan->cap_refusals = cap;
     }
     sweep_refusal *r = &plan->refusals[plan->n_refusals];
-    if (!(r->cluster = strdup(cluster)))
+    r->resource = NULL;
+    if (!(r->cluster = strdup(cluster)) || (resource && !(r->resource = strdup(resource)))) {
+        free(r->cluster);
         return -1;
+    }
     r->planned = planned;
     r->zombies = zombies;
     r->managed = managed;

@@ -263,11 +263,16 @@ int sweep_run(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
             rc = kr_error_set(err, KR_ENOMEM, "out of memory");
         else if (refused)
             kr_log(o->logger, KR_LOG_WARN, "sweeper",
-                   "cluster %s: refused: %zu of its %zu copies are zombies (over "
+                   "cluster %s: refused: %zu of its %zu copies%s%s are zombies (over "
                    "--max-delete-ratio %g): is the hub %s the right one, and complete? Nothing "
                    "deleted there",
                    cl->name, plan->refusals[plan->n_refusals - 1].zombies,
-                   plan->refusals[plan->n_refusals - 1].managed, o->max_delete_ratio, o->hub_name);
+                   plan->refusals[plan->n_refusals - 1].managed,
+                   plan->refusals[plan->n_refusals - 1].resource ? " of " : "",
+                   plan->refusals[plan->n_refusals - 1].resource
+                       ? plan->refusals[plan->n_refusals - 1].resource
+                       : "",
+                   o->max_delete_ratio, o->hub_name);
     }
     if (rc == 0 && !o->dry_run)
         rc = sweep_execute(o, plan, err);
@@ -327,10 +332,11 @@ void sweep_print_table(const sweep_plan *p, FILE *out)
                 p->unplaced);
     for (size_t i = 0; i < p->n_refusals; i++)
         fprintf(out,
-                "cluster %s refused: %zu of its %zu copies are zombies, over "
+                "cluster %s refused: %zu of its %zu copies%s%s are zombies, over "
                 "--max-delete-ratio; nothing deleted there (%zu planned).\n",
                 p->refusals[i].cluster, p->refusals[i].zombies, p->refusals[i].managed,
-                p->refusals[i].planned);
+                p->refusals[i].resource ? " of " : "",
+                p->refusals[i].resource ? p->refusals[i].resource : "", p->refusals[i].planned);
 }
 
 json_t *sweep_plan_json(const sweep_plan *p)
@@ -358,12 +364,15 @@ json_t *sweep_plan_json(const sweep_plan *p)
                                                "resource", p->skips[i].resource, "reason",
                                                p->skips[i].why));
     json_t *refused = json_array();
-    for (size_t i = 0; i < p->n_refusals; i++)
-        json_array_append_new(refused,
-                              json_pack("{s:s, s:I, s:I, s:I}", "cluster", p->refusals[i].cluster,
-                                        "planned", (json_int_t)p->refusals[i].planned, "zombies",
-                                        (json_int_t)p->refusals[i].zombies, "managed",
-                                        (json_int_t)p->refusals[i].managed));
+    for (size_t i = 0; i < p->n_refusals; i++) {
+        json_t *r = json_pack("{s:s, s:I, s:I, s:I}", "cluster", p->refusals[i].cluster, "planned",
+                              (json_int_t)p->refusals[i].planned, "zombies",
+                              (json_int_t)p->refusals[i].zombies, "managed",
+                              (json_int_t)p->refusals[i].managed);
+        if (r && p->refusals[i].resource)
+            json_object_set_new(r, "resource", json_string(p->refusals[i].resource));
+        json_array_append_new(refused, r);
+    }
     return json_pack("{s:o, s:o, s:o, s:I, s:I, s:I}", "candidates", items, "skippedClusters",
                      skips, "refusedClusters", refused, "youngerThanGrace", (json_int_t)p->young,
                      "notJudged", (json_int_t)p->unjudged, "placedOnUnknownClusters",

@@ -61,10 +61,13 @@ typedef struct sweep_skip {
 } sweep_skip;
 
 /* A cluster whose deletions the run refused: `zombies` of the `managed`
- * copies of ours it holds that were judged are zombies (old or young);
- * `planned` of them would have been deleted. */
+ * copies of ours it holds that were judged are zombies (old or young),
+ * those of `resource` alone when it is set ("group/resource": that one
+ * was over, the cluster as a whole was not); `planned` of the cluster's
+ * would have been deleted. */
 typedef struct sweep_refusal {
     char *cluster;
+    char *resource;
     size_t planned, zombies, managed;
 } sweep_refusal;
 
@@ -141,8 +144,10 @@ int sweep_plan_cluster(const sweep_sources *s, const char *cluster, kr_gvr gvr, 
  * deletions; every copy of it judged a zombie (plan->tallies: old or
  * young, a young one goes at a later sweep) counts against the copies
  * of ours it holds that were judged (wanted or zombies: not those left
- * unjudged, unplaced or already being deleted). When more than
- * SWEEP_RATIO_MIN_DELETES are zombies and more than `ratio` of those,
+ * unjudged, unplaced or already being deleted), and so do those of each
+ * resource on their own. When more than SWEEP_RATIO_MIN_DELETES are
+ * zombies and more than `ratio` of those, in the cluster or in one of
+ * its resources,
  * every one of them becomes SWEEP_REFUSED_RATIO and the cluster is added
  * to plan->refusals: a hub that is empty or the wrong one (a kubeconfig
  * pointing elsewhere) makes every copy look orphaned. `ratio` <= 0 or >= 1:
