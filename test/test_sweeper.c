@@ -1434,6 +1434,49 @@ START_TEST(one_resource_emptied_is_not_diluted_by_the_others)
 }
 END_TEST
 
+/* An empty hub and 12 edge clusters of 10 copies each: every copy of
+ * every cluster is a zombie, no cluster is over SWEEP_RATIO_MIN_DELETES,
+ * but all clusters together are: every deletion is refused. */
+START_TEST(many_small_clusters_of_an_empty_hub_are_refused_together)
+{
+    json_t *hub_list = json_pack("{s:[]}", "items");
+    sweep_sources s;
+    kr_gvr g = CM;
+    ck_assert_int_eq(sweep_sources_init(&s, "hub", &g, &hub_list, 1, NULL), 0);
+    sweep_plan plan = {0};
+    size_t refusals = 0;
+    for (int c = 0; c < 12; c++) {
+        char cname[16], name[32], uid[32];
+        snprintf(cname, sizeof(cname), "edge-%02d", c);
+        json_t *cl = json_pack("{s:[]}", "items");
+        for (int i = 0; i < 10; i++) {
+            snprintf(name, sizeof(name), "cm-%02d", i);
+            snprintf(uid, sizeof(uid), "u-%02d-%02d", c, i);
+            json_array_append_new(
+                json_object_get(cl, "items"),
+                mem_obj(name, uid, KR_MANAGER_SYNCER, "src-gone", "2020-01-01T00:00:00Z", NULL));
+        }
+        size_t first = plan.n;
+        ck_assert_int_eq(sweep_plan_cluster(&s, cname, CM, "ConfigMap", cl, time(NULL), 0, &plan),
+                         0);
+        refusals += sweep_plan_guard(&plan, cname, first, 0.5) == 1;
+        json_decref(cl);
+    }
+    ck_assert_uint_eq(refusals, 0); /* none over the floor on its own */
+    refusals += sweep_plan_guard_hub(&plan, 0.5) == 1;
+    ck_assert_msg(refusals > 0, "an empty hub: %zu of %zu copies planned, nothing refused", plan.n,
+                  plan.managed);
+    ck_assert_uint_eq(plan.n_refusals, 12);
+    ck_assert(plan.refusals[0].hub_wide);
+    ck_assert_uint_eq(plan.refusals[0].zombies, 120);
+    for (size_t i = 0; i < plan.n; i++)
+        ck_assert_int_eq(plan.items[i].action, SWEEP_REFUSED_RATIO);
+    sweep_plan_free(&plan);
+    sweep_sources_free(&s);
+    json_decref(hub_list);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sweeper");
@@ -1458,6 +1501,7 @@ int main(void)
     tcase_add_test(tc, young_zombies_count_against_the_ratio);
     tcase_add_test(tc, unjudged_copies_do_not_count_against_the_ratio);
     tcase_add_test(tc, one_resource_emptied_is_not_diluted_by_the_others);
+    tcase_add_test(tc, many_small_clusters_of_an_empty_hub_are_refused_together);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);
 }

@@ -453,6 +453,31 @@ static bool over(size_t zombies, size_t judged, double ratio)
     return zombies > SWEEP_RATIO_MIN_DELETES && (double)zombies > ratio * (double)judged;
 }
 
+/* A new refusal, or NULL (out of memory). */
+static sweep_refusal *add_refusal(sweep_plan *plan, const char *cluster, const char *resource,
+                                  size_t planned, size_t zombies, size_t managed)
+{
+    if (plan->n_refusals == plan->cap_refusals) {
+        size_t cap = plan->cap_refusals ? plan->cap_refusals * 2 : 4;
+        sweep_refusal *r = realloc(plan->refusals, cap * sizeof(*r));
+        if (!r)
+            return NULL;
+        plan->refusals = r;
+        plan->cap_refusals = cap;
+    }
+    sweep_refusal *r = &plan->refusals[plan->n_refusals];
+    memset(r, 0, sizeof(*r));
+    if (!(r->cluster = strdup(cluster)) || (resource && !(r->resource = strdup(resource)))) {
+        free(r->cluster);
+        return NULL;
+    }
+    r->planned = planned;
+    r->zombies = zombies;
+    r->managed = managed;
+    plan->n_refusals++;
+    return r;
+}
+
 int sweep_plan_guard(sweep_plan *plan, const char *cluster, size_t first, double ratio)
 {
     if (ratio <= 0 || ratio >= 1)
@@ -476,26 +501,48 @@ int sweep_plan_guard(sweep_plan *plan, const char *cluster, size_t first, double
         }
     if (!over(zombies, managed, ratio))
         return 0;
-    if (plan->n_refusals == plan->cap_refusals) {
-        size_t cap = plan->cap_refusals ? plan->cap_refusals * 2 : 4;
-        sweep_refusal *r = realloc(plan->refusals, cap * sizeof(*r));
-        if (!r)
-            return -1;
-        plan->refusals = r;
-        plan->cap_refusals = cap;
-    }
-    sweep_refusal *r = &plan->refusals[plan->n_refusals];
-    r->resource = NULL;
-    if (!(r->cluster = strdup(cluster)) || (resource && !(r->resource = strdup(resource)))) {
-        free(r->cluster);
+    if (!add_refusal(plan, cluster, resource, planned, zombies, managed))
         return -1;
-    }
-    r->planned = planned;
-    r->zombies = zombies;
-    r->managed = managed;
-    plan->n_refusals++;
     for (size_t i = first; i < plan->n; i++)
         plan->items[i].action = SWEEP_REFUSED_RATIO;
+    return 1;
+}
+
+int sweep_plan_guard_hub(sweep_plan *plan, double ratio)
+{
+    if (ratio <= 0 || ratio >= 1)
+        return 0;
+    size_t zombies = 0, judged = 0;
+    for (size_t i = 0; i < plan->n_tallies; i++) {
+        zombies += plan->tallies[i].zombies;
+        judged += plan->tallies[i].judged;
+    }
+    if (!over(zombies, judged, ratio))
+        return 0;
+    for (size_t t = 0; t < plan->n_tallies; t++) {
+        const char *cluster = plan->tallies[t].cluster;
+        bool seen = false;
+        for (size_t i = 0; i < plan->n_refusals && !seen; i++)
+            seen = strcmp(plan->refusals[i].cluster, cluster) == 0;
+        size_t planned = 0, cluster_zombies = 0;
+        for (size_t i = t; i < plan->n_tallies; i++)
+            if (strcmp(plan->tallies[i].cluster, cluster) == 0)
+                cluster_zombies += plan->tallies[i].zombies;
+        if (seen || cluster_zombies == 0)
+            continue;
+        for (size_t i = 0; i < plan->n; i++) {
+            sweep_candidate *c = &plan->items[i];
+            if (c->reason != SWEEP_NOT_IN_CLUSTER && c->action == SWEEP_PLANNED &&
+                strcmp(c->cluster, cluster) == 0) {
+                c->action = SWEEP_REFUSED_RATIO;
+                planned++;
+            }
+        }
+        sweep_refusal *r = add_refusal(plan, cluster, NULL, planned, zombies, judged);
+        if (!r)
+            return -1;
+        r->hub_wide = true;
+    }
     return 1;
 }
 

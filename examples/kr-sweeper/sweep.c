@@ -274,6 +274,19 @@ int sweep_run(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
                        : "",
                    o->max_delete_ratio, o->hub_name);
     }
+    if (rc == 0) {
+        size_t before = plan->n_refusals;
+        int refused = sweep_plan_guard_hub(plan, o->max_delete_ratio);
+        if (refused < 0)
+            rc = kr_error_set(err, KR_ENOMEM, "out of memory");
+        else if (refused && plan->n_refusals > before)
+            kr_log(o->logger, KR_LOG_WARN, "sweeper",
+                   "refused: %zu of the %zu copies in all clusters are zombies (over "
+                   "--max-delete-ratio %g): is the hub %s the right one, and complete? Nothing "
+                   "deleted",
+                   plan->refusals[before].zombies, plan->refusals[before].managed,
+                   o->max_delete_ratio, o->hub_name);
+    }
     if (rc == 0 && !o->dry_run)
         rc = sweep_execute(o, plan, err);
     else if (rc == 0) /* what the cap will hold back, as the real run would */
@@ -332,10 +345,13 @@ void sweep_print_table(const sweep_plan *p, FILE *out)
                 p->unplaced);
     for (size_t i = 0; i < p->n_refusals; i++)
         fprintf(out,
-                "cluster %s refused: %zu of its %zu copies%s%s are zombies, over "
+                "cluster %s refused: %zu of %s %zu copies%s%s are zombies, over "
                 "--max-delete-ratio; nothing deleted there (%zu planned).\n",
-                p->refusals[i].cluster, p->refusals[i].zombies, p->refusals[i].managed,
-                p->refusals[i].resource ? " of " : "",
+                p->refusals[i].cluster, p->refusals[i].zombies,
+                p->refusals[i].hub_wide ? "the" : "its", p->refusals[i].managed,
+                p->refusals[i].hub_wide   ? " in all clusters"
+                : p->refusals[i].resource ? " of "
+                                          : "",
                 p->refusals[i].resource ? p->refusals[i].resource : "", p->refusals[i].planned);
 }
 
@@ -371,6 +387,8 @@ json_t *sweep_plan_json(const sweep_plan *p)
                               (json_int_t)p->refusals[i].managed);
         if (r && p->refusals[i].resource)
             json_object_set_new(r, "resource", json_string(p->refusals[i].resource));
+        if (r && p->refusals[i].hub_wide)
+            json_object_set_new(r, "allClusters", json_true());
         json_array_append_new(refused, r);
     }
     return json_pack("{s:o, s:o, s:o, s:I, s:I, s:I}", "candidates", items, "skippedClusters",

@@ -69,6 +69,9 @@ typedef struct sweep_refusal {
     char *cluster;
     char *resource;
     size_t planned, zombies, managed;
+    /* refused by the hub-wide check (sweep_plan_guard_hub): zombies and
+     * managed are those of every cluster */
+    bool hub_wide;
 } sweep_refusal;
 
 /* What the plan saw of one (cluster, resource): the copies judged and how
@@ -153,6 +156,16 @@ int sweep_plan_cluster(const sweep_sources *s, const char *cluster, kr_gvr gvr, 
  * pointing elsewhere) makes every copy look orphaned. `ratio` <= 0 or >= 1:
  * no guard. Returns 1 when refused, 0 when not, -1 (allocation failure). */
 int sweep_plan_guard(sweep_plan *plan, const char *cluster, size_t first, double ratio);
+
+/* The hub-wide guard, after every cluster was planned and guarded:
+ * when the zombies of all clusters (plan->tallies) are more than
+ * SWEEP_RATIO_MIN_DELETES and more than `ratio` of all the copies judged,
+ * every candidate still SWEEP_PLANNED becomes SWEEP_REFUSED_RATIO and
+ * each cluster with zombies not yet refused is added to plan->refusals
+ * (hub_wide): an empty hub and many small clusters, none of them over
+ * the floor on its own. Returns 1 when refused, 0 when not, -1
+ * (allocation failure). */
+int sweep_plan_guard_hub(sweep_plan *plan, double ratio);
 
 /* A dry run's view of the cap: of the candidates plan->items[first..]
  * still SWEEP_PLANNED (deletes, or inventory rows when items[first] is
