@@ -1477,6 +1477,75 @@ START_TEST(many_small_clusters_of_an_empty_hub_are_refused_together)
 }
 END_TEST
 
+/* The wrong hub (a kubeconfig pointing at dc2): dc1's deletions are
+ * refused, and the inventory check that follows neither lists that wrong
+ * "hub" nor dc1: the real hub's live rows are not marked SWEPT; one skip
+ * each says why. */
+START_TEST(a_refused_sweep_leaves_the_inventory_alone)
+{
+    platform_up();
+    enum { N = 12 };
+    char dir[64];
+    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-sweeper-review"));
+    char url[128], db[100];
+    snprintf(db, sizeof(db), "%s/inventory.db", dir);
+    snprintf(url, sizeof(url), "sqlite://%s", db);
+    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
+    io.url = url;
+    kr_inventory_t *inv = NULL;
+    ck_assert_int_eq(kr_inventory_new(&io, &inv, NULL), 0);
+    kr_error_t err = {0};
+    for (int i = 0; i < N; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "real-%02d", i);
+        json_t *live = create(&hub, CM, hub_cm(name, NULL));
+        json_decref(create(&dc1, CM, copy_cm(name, KR_MANAGER_SYNCER, uid_of(live))));
+        json_t *row = json_deep_copy(live);
+        json_object_set_new(json_object_get(row, "metadata"), "resourceVersion", json_string("1"));
+        json_object_set_new(json_object_get(row, "metadata"), "creationTimestamp",
+                            json_string("2020-01-01T00:00:00Z"));
+        kr_inventory_event ev = {.cluster = "hub",
+                                 .api_version = "v1",
+                                 .kind = "ConfigMap",
+                                 .type = KR_INVENTORY_ADDED,
+                                 .object = row};
+        ck_assert_msg(kr_inventory_apply(inv, &ev, 1, NULL, &err) == 0, "%s", err.message);
+        json_decref(row);
+        json_decref(live);
+    }
+    sweep_opts o = opts_for(0, 100, false);
+    o.max_delete_ratio = 0.5;
+    o.hub = dc2.c; /* the wrong hub */
+    sweep_plan plan;
+    ck_assert_msg(sweep_run(&o, &plan, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(plan.n_refusals, 1); /* dc1: the guard holds */
+    ck_assert_msg(sweep_inventory(&o, inv, &plan, &err) == 0, "%s", err.message);
+    size_t marked = 0;
+    for (size_t i = 0; i < plan.n; i++)
+        marked += plan.items[i].action == SWEEP_MARKED;
+    ck_assert_msg(marked == 0,
+                  "a refused sweep (wrong hub) still marked %zu of the real hub's live rows SWEPT",
+                  marked);
+    size_t hub_skips = 0, dc1_skips = 0;
+    for (size_t i = 0; i < plan.n_skips; i++) {
+        hub_skips += strcmp(plan.skips[i].cluster, "hub") == 0;
+        dc1_skips += strcmp(plan.skips[i].cluster, "dc1") == 0;
+    }
+    ck_assert_uint_eq(hub_skips, 1);
+    ck_assert_uint_eq(dc1_skips, 1);
+    sweep_plan_free(&plan);
+    kr_inventory_free(inv);
+    const char *suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char f[128];
+        snprintf(f, sizeof(f), "%s%s", db, suffixes[i]);
+        unlink(f);
+    }
+    rmdir(dir);
+    platform_down();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sweeper");
@@ -1502,6 +1571,7 @@ int main(void)
     tcase_add_test(tc, unjudged_copies_do_not_count_against_the_ratio);
     tcase_add_test(tc, one_resource_emptied_is_not_diluted_by_the_others);
     tcase_add_test(tc, many_small_clusters_of_an_empty_hub_are_refused_together);
+    tcase_add_test(tc, a_refused_sweep_leaves_the_inventory_alone);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);
 }

@@ -66,8 +66,9 @@ static const kr_flag program_flags[] = {
      .type = KR_FLAG_STRING,
      .value = &flags.max_delete_ratio,
      .metavar = "RATIO",
-     .help = "refuse a cluster's deletions when more than 10 would go and they are more than "
-             "this share of its copies (above 0, at most 1; 1: no such limit); exit code 4"},
+     .help = "refuse a cluster's deletions when more than 10 of its copies are zombies and they "
+             "are more than this share of those judged (in it, in one resource of it, or in all "
+             "clusters together; above 0, at most 1; 1: no such limit); exit code 4"},
     {.name = "rate",
      .type = KR_FLAG_STRING,
      .value = &flags.rate,
@@ -122,7 +123,7 @@ static const kr_manager_program program = {
         "replaced or no longer places it there, or a Runnable's copy that lost a failover.\n"
         "A cluster is swept only right after a complete list of it succeeded; every delete\n"
         "carries uid and resourceVersion preconditions; --max-deletes caps each run, and\n"
-        "--max-delete-ratio refuses a cluster's deletions when they would take most of its\n"
+        "--max-delete-ratio refuses a cluster's deletions when zombies are most of its\n"
         "copies (a wrong or empty hub makes them all look orphaned).",
     .flags = program_flags,
     .n_flags = sizeof(program_flags) / sizeof(program_flags[0]),

@@ -522,6 +522,22 @@ int sweep_inventory(const sweep_opts *o, kr_inventory_t *inv, sweep_plan *plan, 
     for (size_t c = 0; c <= o->n_clusters; c++) {
         const char *name = c == 0 ? o->hub_name : o->clusters[c - 1].name;
         kr_client_t *client = c == 0 ? o->hub : o->clusters[c - 1].client;
+        /* a refused cluster's lists, or a hub that made one refused (the
+         * wrong one, or emptied), are not to be believed either */
+        bool refused = false;
+        for (size_t i = 0; i < plan->n_refusals && !refused; i++)
+            refused = c == 0 || strcmp(plan->refusals[i].cluster, name) == 0;
+        if (refused) {
+            if (sweep_plan_skip(plan, name, "", "inventory check: %s over --max-delete-ratio",
+                                c == 0 ? "a cluster's deletions were refused" : "refused") != 0) {
+                free(kinds);
+                return kr_error_set(err, KR_ENOMEM, "out of memory");
+            }
+            kr_log(o->logger, KR_LOG_WARN, "sweeper",
+                   "inventory: %s %s not checked: deletions were refused over --max-delete-ratio",
+                   c == 0 ? "hub" : "cluster", name);
+            continue;
+        }
         for (size_t r = 0; r < o->n_resources; r++) {
             json_t *list = NULL;
             kr_error_t lerr = {0};
@@ -588,8 +604,10 @@ size_t sweep_record(kr_inventory_outbox_t *ob, const sweep_plan *p, const kr_log
     size_t failed = 0;
     for (size_t i = 0; i < p->n; i++) {
         const sweep_candidate *c = &p->items[i];
-        if (c->action == SWEEP_PLANNED || c->reason == SWEEP_NOT_IN_CLUSTER)
-            continue; /* a dry run acts on nothing; marking a row recorded it */
+        if (c->action == SWEEP_PLANNED || c->reason == SWEEP_NOT_IN_CLUSTER ||
+            c->action == SWEEP_REFUSED_RATIO)
+            continue; /* a dry run acts on nothing; marking a row recorded it; a refused
+                       * cluster is recorded once, below */
         bool swept = c->action == SWEEP_DELETED || c->action == SWEEP_GONE;
         char api[256];
         snprintf(api, sizeof(api), "%s%s%s", c->group, c->group[0] ? "/" : "", c->version);
@@ -606,6 +624,25 @@ size_t sweep_record(kr_inventory_outbox_t *ob, const sweep_plan *p, const kr_log
                                  .uid = c->uid,
                                  .resource_version = c->resource_version,
                                  .event = swept ? "SWEPT" : "SWEEP_SKIPPED",
+                                 .actor = KR_MANAGER_SWEEPER,
+                                 .detail = detail};
+        failed += record_one(ob, &a, logger) != 0;
+        json_decref(detail);
+    }
+    for (size_t i = 0; i < p->n_refusals; i++) {
+        const sweep_refusal *r = &p->refusals[i];
+        json_t *detail =
+            json_pack("{s:s, s:I, s:I, s:I}", "reason", "refused: over --max-delete-ratio",
+                      "planned", (json_int_t)r->planned, "zombies", (json_int_t)r->zombies,
+                      "managed", (json_int_t)r->managed);
+        if (detail && r->resource)
+            json_object_set_new(detail, "resource", json_string(r->resource));
+        if (detail && r->hub_wide)
+            json_object_set_new(detail, "allClusters", json_true());
+        kr_inventory_action a = {.cluster = r->cluster,
+                                 .kind = "Cluster",
+                                 .name = r->cluster,
+                                 .event = "SWEEP_SKIPPED",
                                  .actor = KR_MANAGER_SWEEPER,
                                  .detail = detail};
         failed += record_one(ob, &a, logger) != 0;

@@ -236,7 +236,9 @@ int sweep_run(const sweep_opts *o, sweep_plan *plan, kr_error_t *err);
  * KR_ENOMEM. [worker thread] */
 int sweep_execute(const sweep_opts *o, sweep_plan *plan, kr_error_t *err);
 
-/* Inventory zombies: for the hub and every workload cluster, a complete list
+/* Inventory zombies: for the hub and every workload cluster (when the
+ * plan refused any cluster's deletions, neither the hub nor the refused
+ * clusters: one skip each, said in the plan), a complete list
  * of each swept resource (a failure skips that cluster and resource, said in
  * the plan), then every row the inventory holds as live there that the list
  * does not have, is not newer than the list (its resourceVersion is not
@@ -249,7 +251,8 @@ int sweep_inventory(const sweep_opts *o, kr_inventory_t *inv, sweep_plan *plan, 
 /* Record what a run did in the inventory through its outbox (in order,
  * across a restart of the database), actor kr-sweeper: SWEPT for each
  * object deleted (or found gone), SWEEP_SKIPPED with the reason for each
- * candidate left alone and for each cluster not swept. Returns the number
+ * candidate left alone and for each cluster not swept; a refused cluster
+ * is one SWEEP_SKIPPED (its counts in the detail), not one per candidate. Returns the number
  * of records refused (logged). A dry run records nothing. */
 size_t sweep_record(kr_inventory_outbox_t *ob, const sweep_plan *p, const kr_logger *logger);
 
