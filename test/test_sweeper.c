@@ -299,57 +299,44 @@ START_TEST(a_placement_kr_syncer_reads_as_here_is_not_swept_here)
 }
 END_TEST
 
-/* The sweeper's names of its clusters are not kr-syncer's (nor
- * kr-submitter's): a placement that names clusters, none of them one the
- * sweeper knows, says nothing about whether a copy is placed here, and a
- * Runnable that runs in a cluster the sweeper does not know is no failover
- * loser of the one it does. Such copies are left unjudged; a placement
- * naming one swept cluster is still judged, and so is an empty one. */
-START_TEST(a_placement_naming_no_swept_cluster_is_not_judged)
+/* The sweeper's names of its clusters must be kr-syncer's: under others
+ * (dc1 is "east" to this sweeper) every copy placed on dc1 by name looks
+ * "no longer placed here". That is not guessed from the names (a sweeper
+ * may sweep a subset of the clusters); the ratio guard refuses it when
+ * most copies would go, and nothing is deleted. */
+START_TEST(misnamed_clusters_are_caught_by_the_ratio_guard)
 {
     platform_up();
-    json_t *p1 = create(&hub, CM, hub_cm("p1", "dc1"));
-    json_t *mixed = create(&hub, CM, hub_cm("mixed", "dc1,east"));
-    json_t *none = create(&hub, CM, hub_cm("none", " "));
-    json_t *r1 = runnable("r1", "dc1", 1);
-    json_t *srcs[] = {p1, mixed, none};
-    for (size_t i = 0; i < 3; i++) {
-        const char *name =
-            json_string_value(json_object_get(json_object_get(srcs[i], "metadata"), "name"));
+    enum { N = 12 };
+    json_t *srcs[N];
+    for (int i = 0; i < N; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "p-%02d", i);
+        srcs[i] = create(&hub, CM, hub_cm(name, "dc1"));
         json_decref(create(&dc1, CM, copy_cm(name, KR_MANAGER_SYNCER, uid_of(srcs[i]))));
-        json_decref(create(&dc2, CM, copy_cm(name, KR_MANAGER_SYNCER, uid_of(srcs[i]))));
     }
-    json_decref(create(&dc1, JOBS, copy_job("r1-1", uid_of(r1))));
-    /* dc1 is "east" to this sweeper, dc2 "west" */
-    sweep_opts o = opts_for(0, 100, true);
+    sweep_opts o = opts_for(0, 100, false);
+    o.max_delete_ratio = 0.5;
     workload[0].name = "east";
     workload[1].name = "west";
     sweep_plan plan;
     kr_error_t err = {0};
     ck_assert_msg(sweep_run(&o, &plan, &err) == 0, "%s", err.message);
-    ck_assert(planned(&plan, "west", "mixed", SWEEP_NOT_PLACED));
-    ck_assert(planned(&plan, "east", "none", SWEEP_NOT_PLACED));
-    ck_assert(planned(&plan, "west", "none", SWEEP_NOT_PLACED));
-    ck_assert_uint_eq(plan.n, 3);
-    ck_assert_uint_eq(plan.unplaced, 3); /* p1 in east and west, r1-1 in east */
+    ck_assert_uint_eq(plan.n, N);
+    ck_assert(planned(&plan, "east", "p-00", SWEEP_NOT_PLACED));
+    for (size_t i = 0; i < plan.n; i++)
+        ck_assert_int_eq(plan.items[i].action, SWEEP_REFUSED_RATIO);
+    ck_assert_uint_eq(plan.n_refusals, 1);
+    ck_assert_str_eq(plan.refusals[0].cluster, "east");
     sweep_plan_free(&plan);
-    o.dry_run = false;
-    ck_assert_msg(sweep_run(&o, &plan, &err) == 0, "%s", err.message);
-    sweep_plan_free(&plan);
-    ck_assert(exists(&dc1, CM, "p1"));
-    ck_assert(exists(&dc2, CM, "p1"));
-    ck_assert(exists(&dc1, JOBS, "r1-1"));
-    ck_assert(!exists(&dc2, CM, "mixed"));
-    /* under kr-syncer's names, the copy in dc2 is judged again */
+    ck_assert(exists(&dc1, CM, "p-00"));
+    /* under kr-syncer's names, nothing is a zombie */
     o = opts_for(0, 100, true);
     ck_assert_msg(sweep_run(&o, &plan, &err) == 0, "%s", err.message);
-    ck_assert_uint_eq(plan.n, 1);
-    ck_assert(planned(&plan, "dc2", "p1", SWEEP_NOT_PLACED));
-    ck_assert_uint_eq(plan.unplaced, 0);
+    ck_assert_uint_eq(plan.n, 0);
     sweep_plan_free(&plan);
-    for (size_t i = 0; i < 3; i++)
+    for (int i = 0; i < N; i++)
         json_decref(srcs[i]);
-    json_decref(r1);
     platform_down();
 }
 END_TEST
@@ -1546,6 +1533,38 @@ START_TEST(a_refused_sweep_leaves_the_inventory_alone)
 }
 END_TEST
 
+/* A sweeper that sweeps a subset of kr-syncer's clusters (dc1, dc2 of
+ * dc1..dc3, a shard): a source moved from dc1 to dc3 leaves a real zombie
+ * in dc1, swept as "no longer placed here" although dc3 is not swept. */
+START_TEST(a_subset_of_the_clusters_sweeps_a_moved_copy)
+{
+    json_t *hub_list = json_pack("{s:[]}", "items");
+    json_array_append_new(json_object_get(hub_list, "items"),
+                          mem_obj("moved", "src-moved", NULL, NULL, "2020-01-01T00:00:00Z", "dc3"));
+    json_array_append_new(
+        json_object_get(hub_list, "items"),
+        mem_obj("stays", "src-stays", NULL, NULL, "2020-01-01T00:00:00Z", "dc1,dc2"));
+    json_t *cl = json_pack("{s:[]}", "items");
+    json_array_append_new(
+        json_object_get(cl, "items"),
+        mem_obj("moved", "u-1", KR_MANAGER_SYNCER, "src-moved", "2020-01-01T00:00:00Z", NULL));
+    json_array_append_new(
+        json_object_get(cl, "items"),
+        mem_obj("stays", "u-2", KR_MANAGER_SYNCER, "src-stays", "2020-01-01T00:00:00Z", NULL));
+    sweep_sources s;
+    kr_gvr g = CM;
+    ck_assert_int_eq(sweep_sources_init(&s, "hub", &g, &hub_list, 1, NULL), 0);
+    sweep_plan plan = {0};
+    ck_assert_int_eq(sweep_plan_cluster(&s, "dc1", CM, "ConfigMap", cl, time(NULL), 0, &plan), 0);
+    ck_assert_msg(plan.n == 1 && plan.items[0].reason == SWEEP_NOT_PLACED,
+                  "the copy moved to dc3 is not swept from dc1 (n=%zu)", plan.n);
+    sweep_plan_free(&plan);
+    sweep_sources_free(&s);
+    json_decref(hub_list);
+    json_decref(cl);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sweeper");
@@ -1556,7 +1575,7 @@ int main(void)
     tcase_add_test(tc, a_resource_of_one_namespace_is_swept_there_alone);
     tcase_add_test(tc, a_placement_kr_syncer_reads_as_here_is_not_swept_here);
     tcase_add_test(tc, only_judgeable_copies_of_this_hub_are_ever_swept);
-    tcase_add_test(tc, a_placement_naming_no_swept_cluster_is_not_judged);
+    tcase_add_test(tc, misnamed_clusters_are_caught_by_the_ratio_guard);
     tcase_add_test(tc, a_cluster_that_cannot_be_listed_is_skipped_and_untouched);
     tcase_add_test(tc, the_cap_stops_the_run_and_reports_the_rest);
     tcase_add_test(tc, a_plan_that_would_empty_a_cluster_is_refused);
@@ -1572,6 +1591,7 @@ int main(void)
     tcase_add_test(tc, one_resource_emptied_is_not_diluted_by_the_others);
     tcase_add_test(tc, many_small_clusters_of_an_empty_hub_are_refused_together);
     tcase_add_test(tc, a_refused_sweep_leaves_the_inventory_alone);
+    tcase_add_test(tc, a_subset_of_the_clusters_sweeps_a_moved_copy);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);
 }

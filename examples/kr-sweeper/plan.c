@@ -230,40 +230,7 @@ void sweep_sources_free(sweep_sources *s)
     memset(s, 0, sizeof(*s));
 }
 
-/* A verdict that leaves the copy unjudged: its placement names none of
- * the clusters swept. */
-#define VERDICT_UNPLACED (-2)
-
-static bool is_swept(const sweep_sources *s, const char *name, size_t len)
-{
-    for (size_t i = 0; i < s->n_cluster_names; i++)
-        if (strlen(s->cluster_names[i]) == len && memcmp(s->cluster_names[i], name, len) == 0)
-            return true;
-    return false;
-}
-
-/* True when the placement of `src` names clusters and none of them is one
- * this sweep knows: the sweeper's names are not kr-syncer's (a --cluster
- * east=... where kr-syncer calls it dc1), and "not placed here" would be
- * a misreading. A placement that names nothing (empty) places on none:
- * that is judged. */
-static bool placed_on_unknown_clusters_only(const sweep_sources *s, const json_t *src)
-{
-    if (!s->cluster_names)
-        return false;
-    const char *list = json_string_value(
-        json_object_get(json_object_get(md(src), "annotations"), KR_ANNOTATION_CLUSTERS));
-    if (!list)
-        return false; /* absent: every cluster */
-    size_t len = 0, names = 0;
-    for (const char *name; (name = kr_managed_placement_next(&list, &len)); names++)
-        if (is_swept(s, name, len))
-            return false;
-    return names > 0;
-}
-
-/* The zombie reason of a kr-syncer copy, -1 when it is wanted, or
- * VERDICT_UNPLACED. */
+/* The zombie reason of a kr-syncer copy, or -1 when it is wanted. */
 static int syncer_verdict(const sweep_sources *s, const char *cluster, kr_gvr gvr,
                           const json_t *obj, const char *source_uid)
 {
@@ -278,19 +245,8 @@ static int syncer_verdict(const sweep_sources *s, const char *cluster, kr_gvr gv
      * or copies it leaves in place for an object it no longer syncs */
     if (kr_managed_unsynced_reason(src))
         return -1;
-    if (!kr_managed_placed(src, cluster)) {
-        if (placed_on_unknown_clusters_only(s, src)) {
-            kr_log(s->logger, KR_LOG_WARN, "sweeper",
-                   "cluster %s: %s %s/%s not judged: the placement \"%s\" of its source names none "
-                   "of the clusters swept (give --cluster the names kr-syncer knows them by)",
-                   cluster, gvr.resource, md_str(obj, "namespace") ? md_str(obj, "namespace") : "",
-                   md_str(obj, "name"),
-                   json_string_value(json_object_get(json_object_get(md(src), "annotations"),
-                                                     KR_ANNOTATION_CLUSTERS)));
-            return VERDICT_UNPLACED;
-        }
+    if (!kr_managed_placed(src, cluster))
         return SWEEP_NOT_PLACED;
-    }
     return -1;
 }
 
@@ -308,14 +264,6 @@ static int submitter_verdict(const sweep_sources *s, const char *cluster, const 
     json_t *attempt = json_object_get(status, "attempt");
     if (!chosen || !json_is_integer(attempt))
         return -1; /* no decision recorded yet: nothing can be judged */
-    if (s->cluster_names && !is_swept(s, chosen, strlen(chosen))) {
-        kr_log(s->logger, KR_LOG_WARN, "sweeper",
-               "cluster %s: %s/%s not judged: its Runnable runs in cluster \"%s\", none of the "
-               "clusters swept (give --cluster the names kr-submitter knows them by)",
-               cluster, md_str(obj, "namespace") ? md_str(obj, "namespace") : "",
-               md_str(obj, "name"), chosen);
-        return VERDICT_UNPLACED;
-    }
     char want[512];
     snprintf(want, sizeof(want), "%s-%lld", md_str(r, "name") ? md_str(r, "name") : "",
              (long long)json_integer_value(attempt));
@@ -428,10 +376,6 @@ int sweep_plan_cluster(const sweep_sources *s, const char *cluster, kr_gvr gvr, 
         }
         int verdict = syncer ? syncer_verdict(s, cluster, gvr, item, source_uid)
                              : submitter_verdict(s, cluster, item, source_uid);
-        if (verdict == VERDICT_UNPLACED) {
-            plan->unplaced++;
-            continue;
-        }
         tally->judged++;
         if (verdict < 0)
             continue;

@@ -227,18 +227,10 @@ int sweep_run(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
                rerr.message);
     sweep_sources src;
     rc = sweep_sources_init(&src, o->hub_name, o->resources, hub, o->n_resources, runnables);
-    const char **names = rc == 0 ? calloc(o->n_clusters + 1, sizeof(*names)) : NULL;
-    if (!names) {
-        if (rc == 0)
-            sweep_sources_free(&src);
+    if (rc != 0) {
         rc = kr_error_set(err, KR_ENOMEM, "out of memory");
         goto out;
     }
-    for (size_t c = 0; c < o->n_clusters; c++)
-        names[c] = o->clusters[c].name;
-    src.cluster_names = names;
-    src.n_cluster_names = o->n_clusters;
-    src.logger = o->logger;
     for (size_t c = 0; c < o->n_clusters && rc == 0; c++) {
         const sweep_cluster *cl = &o->clusters[c];
         json_t **lists = NULL;
@@ -292,7 +284,6 @@ int sweep_run(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
     else if (rc == 0) /* what the cap will hold back, as the real run would */
         sweep_plan_cap(plan, 0, o->max_deletes);
     sweep_sources_free(&src);
-    free(names);
 out:
     free(kinds);
     free_lists(hub, o->n_resources);
@@ -338,11 +329,6 @@ void sweep_print_table(const sweep_plan *p, FILE *out)
     if (p->unjudged)
         fprintf(out, "%zu kr-submitter copies not judged: the hub's Runnables were not listed.\n",
                 p->unjudged);
-    if (p->unplaced)
-        fprintf(out,
-                "%zu copies not judged: their placement names none of the clusters swept "
-                "(see the log).\n",
-                p->unplaced);
     for (size_t i = 0; i < p->n_refusals; i++)
         fprintf(out,
                 "cluster %s refused: %zu of %s %zu copies%s%s are zombies, over "
@@ -391,10 +377,9 @@ json_t *sweep_plan_json(const sweep_plan *p)
             json_object_set_new(r, "allClusters", json_true());
         json_array_append_new(refused, r);
     }
-    return json_pack("{s:o, s:o, s:o, s:I, s:I, s:I}", "candidates", items, "skippedClusters",
-                     skips, "refusedClusters", refused, "youngerThanGrace", (json_int_t)p->young,
-                     "notJudged", (json_int_t)p->unjudged, "placedOnUnknownClusters",
-                     (json_int_t)p->unplaced);
+    return json_pack("{s:o, s:o, s:o, s:I, s:I}", "candidates", items, "skippedClusters", skips,
+                     "refusedClusters", refused, "youngerThanGrace", (json_int_t)p->young,
+                     "notJudged", (json_int_t)p->unjudged);
 }
 
 /* ---- inventory zombies ------------------------------------------------------------------ */

@@ -94,7 +94,6 @@ typedef struct sweep_plan {
     size_t young; /* zombies left alone for being younger than the grace period */
     size_t foreign; /* objects with our label but another hub's source-cluster */
     size_t unjudged; /* kr-submitter copies left alone: the Runnables were not listed */
-    size_t unplaced; /* copies left alone: their placement names none of the swept clusters */
     size_t managed; /* copies of ours (our labels, our hub) seen in the lists planned */
     sweep_refusal *refusals; /* clusters whose deletions were refused (sweep_plan_guard) */
     size_t n_refusals, cap_refusals;
@@ -114,13 +113,6 @@ typedef struct sweep_sources {
     json_t *by_name; /* "group/resource/ns/name" -> hub object */
     json_t *runnables_by_uid; /* uid -> Runnable */
     bool runnables_listed; /* false: kr-submitter copies cannot be judged */
-    /* The workload clusters swept, by name: a placement or a Runnable's
-     * cluster that names none of them (the sweeper's names differ from
-     * kr-syncer's or kr-submitter's) leaves its copies unjudged. NULL: not
-     * checked. Set by the caller after sweep_sources_init. */
-    const char *const *cluster_names;
-    size_t n_cluster_names;
-    const kr_logger *logger; /* why a copy is left unjudged (may be NULL) */
 } sweep_sources;
 
 /* Build the index from complete hub lists (new references inside; free
@@ -135,10 +127,7 @@ void sweep_sources_free(sweep_sources *s);
  * that carries our labels and is a zombie older than `grace_s` (at wall
  * time `now_s`) to `plan`, named `kind` (lists may hold full objects or
  * PartialObjectMetadata). Objects without our managed-by label are never
- * candidates; nor is a copy whose source's placement (or Runnable's
- * status.cluster) names clusters, none of them one swept
- * (s->cluster_names): counted in plan->unplaced and logged to s->logger.
- * Returns 0 or -1 (allocation failure). No I/O but that log line. */
+ * candidates. Returns 0 or -1 (allocation failure). No I/O. */
 int sweep_plan_cluster(const sweep_sources *s, const char *cluster, kr_gvr gvr, const char *kind,
                        const json_t *list, int64_t now_s, int64_t grace_s, sweep_plan *plan);
 
@@ -147,7 +136,7 @@ int sweep_plan_cluster(const sweep_sources *s, const char *cluster, kr_gvr gvr, 
  * deletions; every copy of it judged a zombie (plan->tallies: old or
  * young, a young one goes at a later sweep) counts against the copies
  * of ours it holds that were judged (wanted or zombies: not those left
- * unjudged, unplaced or already being deleted), and so do those of each
+ * unjudged or already being deleted), and so do those of each
  * resource on their own. When more than SWEEP_RATIO_MIN_DELETES are
  * zombies and more than `ratio` of those, in the cluster or in one of
  * its resources,
