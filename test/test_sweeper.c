@@ -520,7 +520,8 @@ static size_t count_action(const sweep_plan *p, sweep_action a)
 
 /* The dry run shows what the cap will hold back, as the real run does
  * ("deletes exactly the plan"); a delete that timed out may have been
- * applied, and counts against the cap. */
+ * applied, and counts against the cap; one refused before it left does
+ * not. */
 START_TEST(the_dry_run_shows_what_the_cap_will_skip)
 {
     platform_up();
@@ -564,6 +565,29 @@ START_TEST(the_dry_run_shows_what_the_cap_will_skip)
     sweep_plan_free(&plan);
     kr_testserver_set_faults(dc1.ts, &none);
     kr_client_free(slow);
+
+    /* A delete refused before it left (a name no server accepts) was not
+     * applied: it does not count, and the next candidate goes. */
+    json_decref(create(&dc1, CM, copy_cm("zf", KR_MANAGER_SYNCER, "uid-of-nothing")));
+    json_decref(create(&dc1, CM, copy_cm("zg", KR_MANAGER_SYNCER, "uid-of-nothing")));
+    o = opts_for(0, 100, true);
+    ck_assert_msg(sweep_run(&o, &plan, &err) == 0, "%s", err.message);
+    size_t left = count_action(&plan, SWEEP_PLANNED);
+    ck_assert_uint_ge(left, 2);
+    free(plan.items[0].name);
+    plan.items[0].name = strdup("bad/name");
+    o.dry_run = false;
+    o.max_deletes = 1;
+    ck_assert_int_eq(sweep_execute(&o, &plan, &err), 0);
+    ck_assert_int_eq(plan.items[0].action, SWEEP_FAILED);
+    ck_assert_uint_eq(count_action(&plan, SWEEP_DELETED), 1);
+    ck_assert_uint_eq(count_action(&plan, SWEEP_SKIPPED_CAP), left - 2);
+    sweep_plan_free(&plan);
+    ck_assert(!sweep_outcome_unknown(KR_EFORBIDDEN, 403));
+    ck_assert(!sweep_outcome_unknown(KR_EINVALIDOBJ, 422));
+    ck_assert(!sweep_outcome_unknown(KR_EINVAL, 0));
+    ck_assert(sweep_outcome_unknown(KR_ETIMEDOUT, 0));
+    ck_assert(sweep_outcome_unknown(KR_EHTTP, 502));
 
     /* The inventory's marks: the dry run shows the cap there too. */
     char dir[64];

@@ -124,6 +124,23 @@ int sweep_plan_skip(sweep_plan *p, const char *cluster, const char *resource, co
     return 0;
 }
 
+bool sweep_outcome_unknown(int rc, int http_code)
+{
+    switch (rc) {
+    case KR_ETIMEDOUT:
+    case KR_ECONNECT:
+    case KR_EUNAVAILABLE:
+    case KR_ECANCELED:
+    case KR_EIO:
+    case KR_EPARSE:
+        return true;
+    case KR_EHTTP:
+        return http_code == 0 || http_code >= 500;
+    default:
+        return false;
+    }
+}
+
 int64_t sweep_parse_time(const char *text)
 {
     if (!text)

@@ -148,6 +148,7 @@ static void delete_one(const sweep_opts *o, sweep_candidate *c)
     else {
         c->action = SWEEP_FAILED;
         c->error = strdup(e.message);
+        c->maybe_applied = sweep_outcome_unknown(rc, e.http_code);
     }
 }
 
@@ -184,9 +185,10 @@ int sweep_execute(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
             continue;
         }
         delete_one(o, c);
-        /* a delete that failed may still have been applied (a timeout, a
-         * connection cut after the request left): it counts too */
-        if (c->action == SWEEP_DELETED || c->action == SWEEP_FAILED)
+        /* a delete whose outcome is unknown may still have been applied (a
+         * timeout, a connection cut after the request left): it counts too;
+         * one refused (403, 422) or never sent was not, and does not */
+        if (c->action == SWEEP_DELETED || (c->action == SWEEP_FAILED && c->maybe_applied))
             deleted++;
         kr_log(o->logger, c->action == SWEEP_FAILED ? KR_LOG_WARN : KR_LOG_INFO, "sweeper",
                "%s %s %s/%s in %s (%s)%s%s", sweep_action_name(c->action), c->kind, c->namespace_,

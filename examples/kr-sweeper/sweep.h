@@ -50,6 +50,9 @@ typedef struct sweep_candidate {
     sweep_reason reason;
     sweep_action action;
     char *error; /* SWEEP_FAILED: what the server said */
+    /* SWEEP_FAILED: the delete may still have been applied (a timeout, a
+     * transport error, a 5xx): it counts against max_deletes */
+    bool maybe_applied;
     json_t *row_object; /* SWEEP_NOT_IN_CLUSTER: the inventory's object (new ref) */
 } sweep_candidate;
 
@@ -162,6 +165,12 @@ int sweep_plan_guard_hub(sweep_plan *plan, double ratio);
  * SWEEP_SKIPPED_CAP, as the real run would leave them. */
 void sweep_plan_cap(sweep_plan *plan, size_t first, size_t max);
 
+/* Whether a request that failed with `rc` (a KR_E* code; `http_code` the
+ * server's status, 0 when none) may still have been applied: a timeout, a
+ * connection cut, a 5xx or an answer that could not be read. A 4xx or an
+ * error found before the request left was not. */
+bool sweep_outcome_unknown(int rc, int http_code);
+
 /* "2026-12-03T09:15:02Z" -> seconds since the epoch; -1 when malformed. */
 int64_t sweep_parse_time(const char *rfc3339);
 
@@ -219,7 +228,9 @@ int sweep_run(const sweep_opts *o, sweep_plan *plan, kr_error_t *err);
 
 /* Act on a plan (one sweep_run made with dry_run): delete each candidate
  * still SWEEP_PLANNED with uid + resourceVersion preconditions, at most
- * max_deletes (a delete that failed counts: it may have been applied),
+ * max_deletes (a delete whose outcome is unknown counts: a timeout, a
+ * transport error or a 5xx may have been applied; a 4xx or a client-side
+ * error was not, and does not),
  * paced at rate_qps; an object replaced or changed since it
  * was listed is skipped by the server's precondition check. Returns 0 or
  * KR_ENOMEM. [worker thread] */
