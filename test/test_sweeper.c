@@ -1188,10 +1188,13 @@ START_TEST(a_custom_resource_is_named_by_its_kind)
     }
     rmdir(dir);
 
-    /* a resource the hub does not serve: nothing is judged */
+    /* a resource the hub does not serve: nothing is judged, and the run
+     * says how to name its Kind (before any list is made) */
     static const kr_gvr unknown[] = {CM, KR_GVR("example.com", "v1", "gadgets")};
     o.resources = unknown;
     ck_assert_int_ne(sweep_run(&o, &plan, &err), 0);
+    ck_assert_msg(strstr(err.message, "the kind of example.com/v1/gadgets") != NULL, "%s",
+                  err.message);
     platform_down();
 }
 END_TEST
@@ -1589,6 +1592,37 @@ START_TEST(a_subset_of_the_clusters_sweeps_a_moved_copy)
 }
 END_TEST
 
+/* The guard's floor: 10 zombies of 10 copies are no mass delete, 11 of 11
+ * are refused (SWEEP_RATIO_MIN_DELETES). */
+START_TEST(the_guard_holds_from_eleven_zombies)
+{
+    json_t *hub_list = json_pack("{s:[]}", "items");
+    sweep_sources s;
+    kr_gvr g = CM;
+    ck_assert_int_eq(sweep_sources_init(&s, "hub", &g, &hub_list, 1, NULL), 0);
+    for (int n = 10; n <= 11; n++) {
+        json_t *cl = json_pack("{s:[]}", "items");
+        char name[32], uid[32];
+        for (int i = 0; i < n; i++) {
+            snprintf(name, sizeof(name), "cm-%02d", i);
+            snprintf(uid, sizeof(uid), "u-%02d", i);
+            json_array_append_new(
+                json_object_get(cl, "items"),
+                mem_obj(name, uid, KR_MANAGER_SYNCER, "src-gone", "2020-01-01T00:00:00Z", NULL));
+        }
+        sweep_plan plan = {0};
+        ck_assert_int_eq(sweep_plan_cluster(&s, "dc1", CM, "ConfigMap", cl, time(NULL), 0, &plan),
+                         0);
+        ck_assert_int_eq(sweep_plan_guard(&plan, "dc1", 0, 0.5), n > SWEEP_RATIO_MIN_DELETES);
+        ck_assert_int_eq(sweep_plan_guard_hub(&plan, 0.5), n > SWEEP_RATIO_MIN_DELETES);
+        sweep_plan_free(&plan);
+        json_decref(cl);
+    }
+    sweep_sources_free(&s);
+    json_decref(hub_list);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sweeper");
@@ -1616,6 +1650,7 @@ int main(void)
     tcase_add_test(tc, many_small_clusters_of_an_empty_hub_are_refused_together);
     tcase_add_test(tc, a_refused_sweep_leaves_the_inventory_alone);
     tcase_add_test(tc, a_subset_of_the_clusters_sweeps_a_moved_copy);
+    tcase_add_test(tc, the_guard_holds_from_eleven_zombies);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);
 }

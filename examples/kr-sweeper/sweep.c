@@ -205,19 +205,21 @@ int sweep_run(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
     char gtext[256];
     json_t **hub = NULL, *runnables = NULL;
     size_t failed = 0;
-    int rc = list_cluster(o->hub, o, NULL, &hub, &failed, err);
+    /* the kinds first: a resource the hub does not know fails here,
+     * saying how to name it, rather than at its list */
+    char(*kinds)[KR_SWEEP_KIND_MAX] = NULL;
+    int rc = resolve_kinds(o, &kinds, err);
+    if (rc != 0) {
+        kr_log(o->logger, KR_LOG_ERROR, "sweeper", "hub %s: nothing swept: %s", o->hub_name,
+               err ? err->message : kr_strerror(rc));
+        return rc;
+    }
+    rc = list_cluster(o->hub, o, NULL, &hub, &failed, err);
     if (rc != 0) {
         kr_log(o->logger, KR_LOG_ERROR, "sweeper", "hub %s: listing %s failed, nothing swept: %s",
                o->hub_name, gvr_text(o->resources[failed], gtext, sizeof(gtext)),
                err ? err->message : kr_strerror(rc));
-        return rc;
-    }
-    char(*kinds)[KR_SWEEP_KIND_MAX] = NULL;
-    rc = resolve_kinds(o, &kinds, err);
-    if (rc != 0) {
-        kr_log(o->logger, KR_LOG_ERROR, "sweeper", "hub %s: nothing swept: %s", o->hub_name,
-               err ? err->message : kr_strerror(rc));
-        free_lists(hub, o->n_resources);
+        free(kinds);
         return rc;
     }
     kr_error_t rerr = {0};

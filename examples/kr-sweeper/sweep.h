@@ -215,9 +215,9 @@ typedef struct sweep_opts {
     void *may_act_user;
 } sweep_opts;
 
-/* One run: list the hub (a failure ends the run: nothing can be judged;
- * so does a resource whose Kind neither the flags, the built-in table nor
- * the hub's discovery give),
+/* One run: find each resource's Kind (one that neither the flags, the
+ * built-in table nor the hub's discovery give ends the run), list the hub
+ * (a failure ends the run: nothing can be judged),
  * list every cluster (a failure skips that cluster, said in the plan),
  * plan, refuse the deletions of a cluster whose plan is over
  * max_delete_ratio (logged, said in the plan; dry run or not), then unless dry_run delete each
