@@ -1500,7 +1500,7 @@ START_TEST(a_refused_sweep_leaves_the_inventory_alone)
     platform_up();
     enum { N = 12 };
     char dir[64];
-    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-sweeper-review"));
+    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-sweeper-refused"));
     char url[128], db[100];
     snprintf(db, sizeof(db), "%s/inventory.db", dir);
     snprintf(url, sizeof(url), "sqlite://%s", db);

@@ -236,7 +236,8 @@ static bool still_leading(void *user)
 
 /* One sweep: 0, 1 when it failed or the books lack an action, 4 when it
  * refused a cluster's deletions (over --max-delete-ratio), 3 when it left
- * a cluster alone (one it could not list). */
+ * a cluster alone (one it could not list); the first that holds, in that
+ * order (a sweep that both refused and skipped exits 4). */
 static int sweep_once(sweeper *s)
 {
     sweep_plan plan;
@@ -257,6 +258,7 @@ static int sweep_once(sweeper *s)
         kr_log(s->opts.logger, KR_LOG_ERROR, "sweeper", "sweep failed: %s", err.message);
         kr_metrics_counter_add(s->failed, 1);
         kr_metrics_gauge_set(s->skipped, (double)s->opts.n_clusters); /* every one left alone */
+        kr_metrics_gauge_set(s->refused, 0); /* none judged, none refused */
         return 1;
     }
     /* the workload clusters the sweep could not list (the inventory's
