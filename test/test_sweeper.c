@@ -1439,6 +1439,9 @@ START_TEST(one_resource_emptied_is_not_diluted_by_the_others)
     int refused = sweep_plan_guard(&plan, "dc1", 0, 0.5);
     ck_assert_msg(refused == 1, "all 30 Secret copies of dc1 would go (30 of %zu copies)",
                   plan.managed);
+    ck_assert_str_eq(plan.refusals[0].resource, "/secrets");
+    ck_assert_uint_eq(plan.refusals[0].zombies, 30);
+    ck_assert_uint_eq(plan.refusals[0].managed, 30);
     sweep_plan_free(&plan);
     sweep_sources_free(&s);
     for (int i = 0; i < 2; i++)
@@ -1547,6 +1550,28 @@ START_TEST(a_refused_sweep_leaves_the_inventory_alone)
     }
     ck_assert_uint_eq(hub_skips, 1);
     ck_assert_uint_eq(dc1_skips, 1);
+    /* The refused cluster is recorded once (kind Cluster), not once per
+     * candidate. */
+    kr_inventory_outbox_t *ob = NULL;
+    ck_assert_msg(kr_inventory_outbox_new(inv, NULL, &ob, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(sweep_record(ob, &plan, NULL), 0);
+    ck_assert_int_eq(kr_inventory_outbox_flush(ob, 10000), 0);
+    kr_inventory_outbox_free(ob);
+    json_t *history = NULL;
+    ck_assert_int_eq(kr_inventory_history(inv, "Cluster", "", "dc1", 0, 0, &history, NULL), 0);
+    size_t refusals = 0;
+    for (size_t i = 0; i < json_array_size(history); i++) {
+        json_t *detail = json_object_get(json_array_get(history, i), "patch");
+        refusals += json_integer_value(json_object_get(detail, "planned")) == N;
+    }
+    char *dump = json_dumps(history, JSON_COMPACT);
+    ck_assert_msg(refusals == 1, "%zu records of dc1's refusal: %s", refusals, dump);
+    free(dump);
+    json_decref(history);
+    ck_assert_int_eq(
+        kr_inventory_history(inv, "ConfigMap", "default", "real-00", 0, 0, &history, NULL), 0);
+    ck_assert_uint_eq(json_array_size(history), 1); /* its ADDED alone */
+    json_decref(history);
     sweep_plan_free(&plan);
     kr_inventory_free(inv);
     const char *suffixes[] = {"", "-wal", "-shm"};
