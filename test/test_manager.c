@@ -1313,7 +1313,10 @@ static kr_reconcile_result stuck_reconcile(kr_controller_t *ctl, const kr_reconc
     return KR_RECONCILE_DONE;
 }
 
-static kr_controller_t *hub_controller(struct running *r, const char *name, kr_reconcile_cb fn)
+/* A controller of the manager over the hub's ConfigMaps in team-a:
+ * reconcile `fn` with `user`, without leader election when `unelected`. */
+static kr_controller_t *hub_controller_with(struct running *r, const char *name, kr_reconcile_cb fn,
+                                            void *user, bool unelected)
 {
     kr_error_t err = {0};
     kr_informer_t *inf;
@@ -1323,12 +1326,21 @@ static kr_controller_t *hub_controller(struct running *r, const char *name, kr_r
     kr_controller_opts co = KR_CONTROLLER_OPTS_INIT;
     co.name = name;
     co.reconcile = fn;
+    co.user = user;
+    kr_manager_controller_opts mco = KR_MANAGER_CONTROLLER_OPTS_INIT;
+    mco.no_leader_election = unelected;
     kr_controller_t *ctl;
-    ck_assert_msg(kr_manager_add_controller(r->m, &co, &ctl, &err) == 0, "%s", err.message);
+    ck_assert_msg(kr_manager_add_controller_with(r->m, &co, &mco, &ctl, &err) == 0, "%s",
+                  err.message);
     kr_controller_source src = KR_CONTROLLER_SOURCE_INIT;
     src.informer = inf;
     ck_assert_msg(kr_controller_watch(ctl, &src, &err) == 0, "%s", err.message);
     return ctl;
+}
+
+static kr_controller_t *hub_controller(struct running *r, const char *name, kr_reconcile_cb fn)
+{
+    return hub_controller_with(r, name, fn, NULL, false);
 }
 
 /* At the stop (as when leadership is lost) every controller is cut off
@@ -1962,24 +1974,7 @@ static kr_reconcile_result counting_reconcile(kr_controller_t *ctl, const kr_rec
 static kr_controller_t *counting_controller(struct running *r, const char *name, atomic_long *count,
                                             bool unelected)
 {
-    kr_error_t err = {0};
-    kr_informer_t *inf;
-    ck_assert_int_eq(kr_manager_informer(r->m, kr_manager_hub(r->m), KR_GVR("", "v1", "configmaps"),
-                                         "team-a", NULL, &inf, &err),
-                     0);
-    kr_controller_opts co = KR_CONTROLLER_OPTS_INIT;
-    co.name = name;
-    co.reconcile = counting_reconcile;
-    co.user = count;
-    kr_manager_controller_opts mco = KR_MANAGER_CONTROLLER_OPTS_INIT;
-    mco.no_leader_election = unelected;
-    kr_controller_t *ctl;
-    ck_assert_msg(kr_manager_add_controller_with(r->m, &co, &mco, &ctl, &err) == 0, "%s",
-                  err.message);
-    kr_controller_source src = KR_CONTROLLER_SOURCE_INIT;
-    src.informer = inf;
-    ck_assert_msg(kr_controller_watch(ctl, &src, &err) == 0, "%s", err.message);
-    return ctl;
+    return hub_controller_with(r, name, counting_reconcile, count, unelected);
 }
 
 static void wait_count(atomic_long *count, long at_least, const char *what)
