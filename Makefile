@@ -244,7 +244,7 @@ valgrind: tests
 # The full suite: plain, AddressSanitizer + UBSan, ThreadSanitizer, install,
 # and the README's code snippets compiled against the headers.
 check: deps
-	@rm -f build/check-*.txt; status=0; \
+	@rm -f build/check-*.txt build/check-*.why; status=0; \
 	echo "== plain build =="; \
 	$(MAKE) --no-print-directory -j$(BUILD_JOBS) RESULTS=$(abspath build)/check-1-plain.txt test-run || status=1; \
 	echo "== AddressSanitizer + UndefinedBehaviorSanitizer =="; \

@@ -61,6 +61,9 @@ run_one() {
         echo "---- $t output (last 60 lines of $log) ----"
         tail -n 60 "$log"
         echo "----"
+        # The failed checks' own lines, for the summary at the very end.
+        { grep -E '^[^ :]+:[0-9]+:[FE]:|Sanitizer|Test timeout expired|Received signal' "$log" |
+            head -n 8 | cut -c 1-400 | sed "s|^|$t: |"; } >>"${results%.txt}.why"
     fi
     echo "$t $p $f $sk" >>"$results"
     return $status
