@@ -352,6 +352,16 @@ int kr_informer_factory_get_metadata(kr_informer_factory_t *f, kr_client_t *clie
                      out, err);
 }
 
+int kr_informer_factory_get_metadata_with(kr_informer_factory_t *f, kr_client_t *client,
+                                          kr_gvr resource, const char *namespace_,
+                                          const char *label_selector, const char *field_selector,
+                                          const kr_store_opts *store, kr_informer_t **out,
+                                          kr_error_t *err)
+{
+    return get_scope(f, client, resource, namespace_, label_selector, field_selector, true, store,
+                     out, err);
+}
+
 int kr_informer_factory_start(kr_informer_factory_t *f, kr_error_t *err)
 {
     if (!f)

@@ -1285,8 +1285,13 @@ int kr_manager_informer_with(kr_manager_t *m, kr_client_t *client, kr_gvr resour
     kr_manager_informer_opts io = KR_MANAGER_INFORMER_OPTS_INIT;
     if (opts)
         io = *opts;
-    int rc = kr_informer_factory_get_with(m->factory, client, resource, namespace_,
-                                          io.label_selector, io.field_selector, io.store, out, err);
+    int rc = io.version >= 2 && io.metadata_only
+                 ? kr_informer_factory_get_metadata_with(m->factory, client, resource, namespace_,
+                                                         io.label_selector, io.field_selector,
+                                                         io.store, out, err)
+                 : kr_informer_factory_get_with(m->factory, client, resource, namespace_,
+                                                io.label_selector, io.field_selector, io.store, out,
+                                                err);
     if (rc != 0)
         return rc;
     long cluster = -1;

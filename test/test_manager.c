@@ -1954,6 +1954,60 @@ START_TEST(an_informer_takes_store_options_of_its_own)
 }
 END_TEST
 
+/* A metadata-only informer takes store options of its own through the
+ * manager too (they were the factory's alone): its own cache, apart from
+ * the scope's full informer, and a conflicting request for it refused. */
+START_TEST(a_metadata_informer_takes_store_options_of_its_own)
+{
+    struct server s;
+    server_start(&s);
+    struct running r;
+    manager_make(&r, false, s.kubeconfig, 0);
+    kr_error_t err = {0};
+    kr_gvr cms = KR_GVR("", "v1", "configmaps");
+    kr_client_t *hub = kr_manager_hub(r.m);
+    static char mark[] = "meta";
+    kr_store_opts so = KR_STORE_OPTS_INIT;
+    so.transform = mark_transform;
+    so.transform_user = mark;
+    kr_manager_informer_opts io = KR_MANAGER_INFORMER_OPTS_INIT;
+    io.metadata_only = true;
+    io.store = &so;
+    kr_informer_t *meta, *again, *full;
+    ck_assert_msg(kr_manager_informer_with(r.m, hub, cms, "team-a", &io, &meta, &err) == 0, "%s",
+                  err.message);
+    ck_assert_msg(kr_informer_factory_get_metadata_with(kr_manager_informers(r.m), hub, cms,
+                                                        "team-a", NULL, NULL, &so, &again,
+                                                        &err) == 0,
+                  "%s", err.message);
+    ck_assert_ptr_eq(meta, again);
+    /* the factory's options for the same metadata-only scope: refused */
+    again = NULL;
+    ck_assert_int_eq(kr_informer_factory_get_metadata(kr_manager_informers(r.m), hub, cms, "team-a",
+                                                      NULL, NULL, &again, &err),
+                     KR_EINVAL);
+    ck_assert_ptr_null(again);
+    ck_assert_msg(strstr(err.message, "(transform)"), "%s", err.message);
+    /* a version-1 caller asks for the full informer: another cache */
+    kr_manager_informer_opts v1 = {.version = 1};
+    ck_assert_int_eq(kr_manager_informer_with(r.m, hub, cms, "team-a", &v1, &full, &err), 0);
+    ck_assert_ptr_ne(full, meta);
+    manager_start(&r);
+    struct reply x = wait_readyz_with(kr_manager_listen_address(r.m), "[+]informers ok (2 synced)");
+    ck_assert_msg(x.status == 200, "%s", x.body);
+    free(x.body);
+    ck_assert_str_eq(marked(meta), "meta");
+    ck_assert_str_eq(marked(full), "");
+    json_t *cm = kr_store_get_by_name(kr_informer_store(meta), "team-a", "cm1");
+    ck_assert_ptr_nonnull(cm);
+    ck_assert_str_eq(json_string_value(json_object_get(cm, "kind")), "PartialObjectMetadata");
+    ck_assert_ptr_null(json_object_get(cm, "data"));
+    json_decref(cm);
+    ck_assert_int_eq(manager_finish(&r), 0);
+    server_stop(&s);
+}
+END_TEST
+
 /* ---- controllers that run without leadership ------------------------------------ */
 
 #define STANDBY_LEASE_PATH "/apis/coordination.k8s.io/v1/namespaces/team-a/leases/kr-test-standby"
@@ -2406,6 +2460,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, a_controller_without_leader_election_runs_on_a_standby);
     tcase_add_test(tc, an_unelected_reconcile_does_not_hold_the_lease_at_the_stop);
     tcase_add_test(tc, an_informer_takes_store_options_of_its_own);
+    tcase_add_test(tc, a_metadata_informer_takes_store_options_of_its_own);
     suite_add_tcase(s, tc);
     tc = tcase_create("program");
     tcase_set_timeout(tc, 120);

@@ -264,6 +264,18 @@ KR_API int kr_informer_factory_get_metadata(kr_informer_factory_t *f, kr_client_
                                             const char *label_selector, const char *field_selector,
                                             kr_informer_t **out, kr_error_t *err);
 
+/* kr_informer_factory_get_metadata with store options of its own for this
+ * scope (NULL: the factory's), under kr_informer_factory_get_with's rules:
+ * a later request for the same metadata-only scope with options that would
+ * make another cache is refused (KR_EINVAL). The full informer of the same
+ * scope is another cache, with options of its own. [any thread] */
+KR_API int kr_informer_factory_get_metadata_with(kr_informer_factory_t *f, kr_client_t *client,
+                                                 kr_gvr resource, const char *namespace_,
+                                                 const char *label_selector,
+                                                 const char *field_selector,
+                                                 const kr_store_opts *store, kr_informer_t **out,
+                                                 kr_error_t *err);
+
 /* Name the cluster `client` talks to (copied), e.g. "dc1": informers the
  * factory creates for it afterwards are named "dc1/<scope>" in logs and
  * metrics. Errors: KR_ENOMEM, KR_EINVAL. [any thread] */

@@ -462,7 +462,7 @@ KR_API int kr_manager_informer_selected(kr_manager_t *m, kr_client_t *client, kr
                                         const char *field_selector, kr_informer_t **out,
                                         kr_error_t *err);
 
-#define KR_MANAGER_INFORMER_OPTS_VERSION 1
+#define KR_MANAGER_INFORMER_OPTS_VERSION 2
 /* clang-format off */
 #define KR_MANAGER_INFORMER_OPTS_INIT {.version = KR_MANAGER_INFORMER_OPTS_VERSION}
 /* clang-format on */
@@ -477,6 +477,11 @@ typedef struct kr_manager_informer_opts {
      * transform: as kr_informer_opts.store; copied); NULL: those of
      * kr_manager_opts.informers. */
     const kr_store_opts *store;
+    /* Version 2: the metadata-only informer of the scope (its cache holds
+     * PartialObjectMetadata, kr_informer_factory_get_metadata_with), as
+     * controller-runtime's OnlyMetadata: another informer and cache than
+     * the scope's full one. */
+    bool metadata_only;
 } kr_manager_informer_opts;
 
 /* kr_manager_informer with options (`opts` may be NULL): a store of its
