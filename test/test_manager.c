@@ -2240,6 +2240,60 @@ START_TEST(an_unelected_reconcile_does_not_hold_the_lease_at_the_stop)
 }
 END_TEST
 
+/* Leadership lost while a controller without leader election runs: the
+ * manager stops with status 1 as for any loss, and that controller stops
+ * with the leader-only one (it is the process's to end, as
+ * controller-runtime's manager exits), reconciling nothing afterwards;
+ * the Lease stays the new holder's. */
+START_TEST(lost_leadership_stops_the_controllers_without_leader_election_too)
+{
+    struct server s;
+    server_start(&s);
+    kr_error_t err = {0};
+    char *argv[] = {"p",
+                    "--kubeconfig",
+                    s.kubeconfig,
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--leader-elect",
+                    "--lease-name",
+                    "kr-test-program",
+                    "--leader-elect-lease-duration=2s",
+                    "--leader-elect-renew-deadline=1s",
+                    "--leader-elect-retry-period=100ms",
+                    NULL};
+    static const kr_manager_program prog = {.name = "kr-test-manager"};
+    struct running r = {0};
+    ck_assert_msg(manager_from_args(&prog, 11, argv, &r.cfg, &r.m, &err) == 0, "%s", err.message);
+    static atomic_long local_n, elected_n;
+    atomic_store(&local_n, 0);
+    atomic_store(&elected_n, 0);
+    kr_controller_t *local = counting_controller(&r, "local", &local_n, true);
+    kr_controller_t *elected = counting_controller(&r, "elected", &elected_n, false);
+    manager_start(&r);
+    wait_count(&elected_n, 1, "elected, leading");
+    wait_count(&local_n, 1, "local");
+    ck_assert(kr_manager_leading(r.m));
+    steal_lease(&s); /* another replica takes it over: this one cannot renew */
+    pthread_join(r.thread, NULL);
+    r.started = false;
+    ck_assert_int_eq(r.code, 1);
+    ck_assert(!kr_controller_ready(local));
+    ck_assert(!kr_controller_ready(elected));
+    long after = atomic_load(&local_n);
+    struct timespec watch = {0, 200 * 1000000};
+    nanosleep(&watch, NULL);
+    ck_assert_int_eq(atomic_load(&local_n), after);
+    json_t *lease = lease_get(&s);
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(lease, "spec"), "holderIdentity")),
+        "thief");
+    json_decref(lease);
+    ck_assert_int_eq(manager_finish(&r), 1);
+    server_stop(&s);
+}
+END_TEST
+
 START_TEST(lost_leadership_stops_the_program_with_status_1)
 {
     struct server s;
@@ -2468,6 +2522,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, a_second_signal_exits_at_once);
     tcase_add_test(tc, the_leader_runs_controllers_and_releases_the_lease_at_sigterm);
     tcase_add_test(tc, lost_leadership_stops_the_program_with_status_1);
+    tcase_add_test(tc, lost_leadership_stops_the_controllers_without_leader_election_too);
     tcase_add_test(tc, lost_leadership_does_not_wait_for_a_long_reconcile);
     tcase_add_test(tc, lost_leadership_grace_is_the_lease_duration_less_the_renew_deadline);
     tcase_add_test(tc, a_lease_lost_during_a_graceful_stop_still_bounds_the_reconcile);
