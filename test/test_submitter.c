@@ -1807,13 +1807,15 @@ static void idp_down(idp *p)
     kr_test_tmpdir_remove(p->dir);
 }
 
-/* The idp hangs (every answer held 8 s) and `path` is asked with `token`
- * (never asked before): 503 once the review's timeout has passed, not
- * after the hub client's longer one; `what` is in the message. */
+/* The idp hangs (every answer held 20 s) and `path` is asked with `token`
+ * (never asked before): 503 once the review's timeout (2 s) has passed,
+ * not after the hold (nor the hub client's 30 s); `what` is in the
+ * message. The bound sits halfway, far from both: a loaded machine may
+ * answer seconds late. */
 static void hub_hangs_503(idp *p, const char *path, const char *ns, const char *token,
                           const char *what)
 {
-    kr_testserver_faults hang = {.latency_ms = 8000};
+    kr_testserver_faults hang = {.latency_ms = 20000};
     kr_testserver_set_faults(p->ts, &hang);
     char auth[128];
     snprintf(auth, sizeof(auth), "Bearer %s", token);
@@ -1826,7 +1828,7 @@ static void hub_hangs_503(idp *p, const char *path, const char *ns, const char *
     const char *msg = json_string_value(json_object_get(resp.body, "error"));
     ck_assert_msg(resp.status == 503, "%d: %s", resp.status, msg ? msg : "");
     ck_assert_msg(msg && strstr(msg, what), "%s", msg ? msg : "(no message)");
-    ck_assert_msg(took < REVIEW_TIMEOUT_MS / 1000.0 + 2.0, "answered after %.1f s", took);
+    ck_assert_msg(took < 11.0, "answered after %.1f s", took);
     json_decref(resp.body);
     kr_testserver_faults none = {0};
     kr_testserver_set_faults(p->ts, &none);

@@ -713,7 +713,7 @@ static double seconds_since(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-/* A cluster that hangs (every answer held 8 s) behind a client that would
+/* A cluster that hangs (every answer held 20 s) behind a client that would
  * wait 30 s: each review is an error once its own timeout passes (as
  * kube-apiserver's webhooks give up after theirs), not the client's, so
  * that a caller hears 503 at once rather than after the client's
@@ -740,7 +740,7 @@ START_TEST(a_hanging_cluster_fails_a_review_after_its_timeout)
     kr_access_reviewer_t *ar = NULL;
     ck_assert_int_eq(kr_access_reviewer_new(&ao, &ar, &err), 0);
 
-    kr_testserver_faults hang = {.latency_ms = 8000};
+    kr_testserver_faults hang = {.latency_ms = 20000};
     kr_testserver_set_faults(ts, &hang);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -749,7 +749,7 @@ START_TEST(a_hanging_cluster_fails_a_review_after_its_timeout)
     double took = seconds_since(&t0);
     ck_assert_msg(rc == KR_ETIMEDOUT, "%d: %s", rc, err.message);
     ck_assert_ptr_null(u);
-    ck_assert_msg(took < 3.0, "the token review took %.1f s", took);
+    ck_assert_msg(took < 10.0, "the token review took %.1f s", took);
     kr_token_user root = {.user = "root", .groups = (char *[]){"system:masters"}, .n_groups = 1};
     kr_access_attrs a = {.verb = "create", .resource = "configmaps", .namespace_ = "team-a"};
     bool allowed = true;
@@ -758,7 +758,7 @@ START_TEST(a_hanging_cluster_fails_a_review_after_its_timeout)
     took = seconds_since(&t0);
     ck_assert_msg(rc == KR_ETIMEDOUT, "%d: %s", rc, err.message);
     ck_assert(!allowed);
-    ck_assert_msg(took < 3.0, "the access review took %.1f s", took);
+    ck_assert_msg(took < 10.0, "the access review took %.1f s", took);
 
     kr_testserver_faults none = {0};
     kr_testserver_set_faults(ts, &none);
