@@ -35,7 +35,9 @@
 #include "ts_client.h"
 
 #define JOBS KR_GVR("batch", "v1", "jobs")
-#define WAIT_MS 30000
+/* Bounded waits, stretched as the sanitizer runs stretch Check's timeout. */
+#define WAIT_MS ((uint64_t)(30000 * kr_test_time_scale()))
+#define WAIT_S(s) ((time_t)((s)*kr_test_time_scale()))
 #define FAILOVER_MS 60000
 
 static unsigned short free_port(void);
@@ -757,7 +759,7 @@ static bool reconcile_until_at(const char *namespace_, const char *name, const c
         if (ok)
             return true;
         clock_gettime(CLOCK_MONOTONIC, &now);
-        if ((now.tv_sec - start.tv_sec) * 1000 > WAIT_MS)
+        if ((uint64_t)(now.tv_sec - start.tv_sec) * 1000 > WAIT_MS)
             return false;
         nanosleep(&pace, NULL);
     }
@@ -1554,7 +1556,7 @@ START_TEST(approval_rules_hold)
     /* a specHash that is no spec's hash (cut short, upper case) is a 400
      * saying what one is; the one seen before the edit a 409 naming both */
     char new_hash[65], upper[65], given[200];
-    time_t deadline = time(NULL) + 30;
+    time_t deadline = time(NULL) + WAIT_S(30);
     for (;;) { /* the API reads the cache: once it has the edit */
         o = cached("q");
         ck_assert_int_eq(approval_spec_hash(o, new_hash), 0);
@@ -3636,7 +3638,7 @@ START_TEST(many_runnables_under_faults_each_complete_once)
         ck_assert_int_eq(pthread_create(&workers[w], NULL, soak_worker, (void *)(intptr_t)w), 0);
     ck_assert_int_eq(pthread_create(&cluster, NULL, soak_cluster, NULL), 0);
     /* dc1 goes away for a while once a quarter is done, and comes back */
-    time_t deadline = time(NULL) + 240;
+    time_t deadline = time(NULL) + WAIT_S(240);
     bool down = false, back = false;
     int done = 0;
     while ((done = count_terminal()) < S.n && time(NULL) < deadline) {
@@ -3894,7 +3896,7 @@ static void serve_start_on(program_env *p, kr_test_proc *proc, bool elect,
     kr_test_proc_start(proc, log, argv);
     char out[4096];
     const char *list_args[] = {"list", NULL};
-    time_t deadline = time(NULL) + 30;
+    time_t deadline = time(NULL) + WAIT_S(30);
     while (cli(p->bin, server, "tok-erin", list_args, out, sizeof(out)) != 0 &&
            time(NULL) < deadline) {
         struct timespec pace = {0, 50000000};
@@ -4040,13 +4042,13 @@ START_TEST(program_serves_the_api_and_the_cli_drives_it)
     /* the controller places it; the test plays the cluster and completes it
      * once released (as a cluster runs it; completing it before would race
      * with the release) */
-    time_t deadline = time(NULL) + 30;
+    time_t deadline = time(NULL) + WAIT_S(30);
     while (!job_released(0, copy) && time(NULL) < deadline)
         wait_pace();
     ck_assert(job_released(0, copy));
     mark_job(0, copy, "Complete");
     const char *get[] = {"get", name, NULL};
-    deadline = time(NULL) + 30;
+    deadline = time(NULL) + WAIT_S(30);
     while (
         (cli(p.bin, server, "tok-erin", get, out, sizeof(out)) != 0 || !strstr(out, "Succeeded")) &&
         time(NULL) < deadline)
@@ -4098,7 +4100,7 @@ START_TEST(program_serves_the_api_and_the_cli_drives_it)
     snprintf(first_uid, sizeof(first_uid), "%s", sub_str(first, "metadata.uid"));
     json_decref(first);
     ck_assert_int_eq(kr_client_delete(E.hub, SUB_RUNNABLES, "default", name, NULL, NULL, NULL), 0);
-    deadline = time(NULL) + 30;
+    deadline = time(NULL) + WAIT_S(30);
     while (kr_client_get(E.hub, SUB_RUNNABLES, "default", name, NULL, NULL) == 0 &&
            time(NULL) < deadline)
         wait_pace();
@@ -4172,7 +4174,7 @@ START_TEST(program_submit_wait_follows_the_runnable_to_its_end)
     kr_test_proc_start_split(&waiter, log, err_log, argv);
     /* it waits for an approval and says so */
     char *said = NULL;
-    time_t deadline = time(NULL) + 30;
+    time_t deadline = time(NULL) + WAIT_S(30);
     for (;;) {
         free(said);
         said = kr_test_proc_err_text(&waiter);
@@ -4189,7 +4191,7 @@ START_TEST(program_submit_wait_follows_the_runnable_to_its_end)
     unsigned short port = (unsigned short)atoi(strrchr(server, ':') + 1);
     ck_assert_int_eq(kr_test_proc_kill(&serve, SIGTERM), 0);
     kr_test_proc_free(&serve);
-    deadline = time(NULL) + 15;
+    deadline = time(NULL) + WAIT_S(15);
     for (;;) {
         said = kr_test_proc_err_text(&waiter);
         if (strstr(said, "the API did not answer: trying again in 0.5 s") || time(NULL) >= deadline)
@@ -4231,7 +4233,7 @@ START_TEST(program_submit_wait_follows_the_runnable_to_its_end)
     const char *approve[] = {"approve", name, NULL};
     ck_assert_int_eq(cli(p.bin, server, "tok-carol", approve, out, sizeof(out)), 0);
     snprintf(copy, sizeof(copy), "%s-1", name);
-    deadline = time(NULL) + 30;
+    deadline = time(NULL) + WAIT_S(30);
     while (!job_released(0, copy) && time(NULL) < deadline)
         wait_pace();
     ck_assert(job_released(0, copy));
@@ -4333,7 +4335,7 @@ START_TEST(program_asks_the_hub_who_its_callers_are)
     kr_test_proc serve;
     kr_test_proc_start(&serve, log, argv);
     const char *list[] = {"list", NULL};
-    time_t deadline = time(NULL) + 30;
+    time_t deadline = time(NULL) + WAIT_S(30);
     while (cli(p.bin, server, "zoe-token", list, out, sizeof(out)) != 0 && time(NULL) < deadline)
         wait_pace();
     ck_assert_msg(strstr(out, "No resources found") || strstr(out, "PHASE"), "%s", out);
@@ -4489,7 +4491,7 @@ typedef struct program_run {
 static bool released_runnables(program_run *r, const char *failover_after, const char *prefix,
                                char (*names)[64], int n)
 {
-    r->deadline = time(NULL) + 60;
+    r->deadline = time(NULL) + WAIT_S(60);
     if (!program_env_up(&r->p))
         return false;
     serve_start(&r->p, &r->serve, false, failover_after, r->server, sizeof(r->server));
@@ -4552,7 +4554,7 @@ START_TEST(idle_runnables_are_not_polled_and_an_outage_still_fails_over)
     /* dc1 goes away: its probe notices, its runnables are woken and fail
      * over past --failover-after */
     dc_down(0, true);
-    deadline = time(NULL) + 60;
+    deadline = time(NULL) + WAIT_S(60);
     for (int i = 0; i < IDLE_N; i++) {
         wait_failed_over(names[i], deadline);
         /* the test's own cache of the Runnable follows (it may lag) */
@@ -4685,7 +4687,7 @@ START_TEST(leader_killed_mid_dispatch_leaves_one_copy_each)
     kr_test_proc a;
     serve_start(&p, &a, true, NULL, server_a, sizeof(server_a));
     /* a holds the Lease before b starts */
-    time_t deadline = time(NULL) + 30;
+    time_t deadline = time(NULL) + WAIT_S(30);
     for (;;) {
         json_t *lease = NULL;
         kr_client_get(E.hub, KR_GVR("coordination.k8s.io", "v1", "leases"), "default",
@@ -4707,7 +4709,7 @@ START_TEST(leader_killed_mid_dispatch_leaves_one_copy_each)
             cli(p.bin, i % 2 ? server_b : server_a, "tok-alice", submit, out, sizeof(out)), 0);
     }
     /* kill the leader as soon as it has placed something */
-    deadline = time(NULL) + 30;
+    deadline = time(NULL) + WAIT_S(30);
     json_t *jobs = NULL;
     while (time(NULL) < deadline) {
         json_decref(jobs);
@@ -4720,7 +4722,7 @@ START_TEST(leader_killed_mid_dispatch_leaves_one_copy_each)
     json_decref(jobs);
     ck_assert_int_eq(kr_test_proc_kill(&a, SIGKILL), 128 + SIGKILL);
     /* b takes over (after the Lease expires); the clusters run what is released */
-    deadline = time(NULL) + 120;
+    deadline = time(NULL) + WAIT_S(120);
     int succeeded = 0;
     while (succeeded < N && time(NULL) < deadline) {
         for (int dc = 0; dc < 2; dc++) {

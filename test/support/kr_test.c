@@ -120,6 +120,13 @@ long kr_test_alloc_failure_sweep(int (*fn)(void *arg), void *arg)
     return n;
 }
 
+double kr_test_time_scale(void)
+{
+    const char *env = getenv("CK_TIMEOUT_MULTIPLIER");
+    double scale = env && *env ? strtod(env, NULL) : 1.0;
+    return scale >= 1.0 ? scale : 1.0;
+}
+
 unsigned long kr_test_seed(const char *name)
 {
     const char *env = getenv("KR_TEST_SEED");

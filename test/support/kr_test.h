@@ -31,6 +31,12 @@ long kr_test_alloc_failure_sweep(int (*fn)(void *arg), void *arg);
 /* The seed for a randomised test: $KR_TEST_SEED when set, else derived
  * from the clock. Prints "name: seed N (replay with KR_TEST_SEED=N)". */
 unsigned long kr_test_seed(const char *name);
+
+/* How much slower than plain this run may be: CK_TIMEOUT_MULTIPLIER (the
+ * sanitizer runs set it, as Check stretches a test's timeout by it), at
+ * least 1. A test's own bounded waits on wall time take it too, so that
+ * a wait is not cut shorter than the test around it. */
+double kr_test_time_scale(void);
 /* Small deterministic PRNG (xorshift64*) for reproducible schedules. */
 typedef struct kr_test_rng {
     unsigned long long state;
