@@ -518,6 +518,53 @@ static size_t count_action(const sweep_plan *p, sweep_action a)
     return n;
 }
 
+/* A SQLite inventory in a directory of its own (`prefix`), its directory
+ * and database path into dir and db. */
+static kr_inventory_t *inventory_open(char dir[64], char db[100], const char *prefix)
+{
+    ck_assert(kr_test_tmpdir_make(dir, 64, prefix));
+    char url[128];
+    snprintf(db, 100, "%s/inventory.db", dir);
+    snprintf(url, sizeof(url), "sqlite://%s", db);
+    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
+    io.url = url;
+    kr_inventory_t *inv = NULL;
+    ck_assert_int_eq(kr_inventory_new(&io, &inv, NULL), 0);
+    return inv;
+}
+
+static void inventory_close(kr_inventory_t *inv, const char *dir, const char *db)
+{
+    kr_inventory_free(inv);
+    const char *suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char f[128];
+        snprintf(f, sizeof(f), "%s%s", db, suffixes[i]);
+        unlink(f);
+    }
+    rmdir(dir);
+}
+
+/* The inventory holds `obj` (a ConfigMap) live in cluster `where`. */
+static void inventory_holds(kr_inventory_t *inv, const char *where, json_t *obj)
+{
+    kr_inventory_event ev = {.cluster = where,
+                             .api_version = "v1",
+                             .kind = "ConfigMap",
+                             .type = KR_INVENTORY_ADDED,
+                             .object = obj};
+    kr_error_t err = {0};
+    ck_assert_msg(kr_inventory_apply(inv, &ev, 1, NULL, &err) == 0, "%s", err.message);
+}
+
+/* A ConfigMap default/name (uid `uid`) as the inventory saw it long ago. */
+static json_t *old_cm(const char *name, const char *uid, const char *rv)
+{
+    return json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}}", "apiVersion", "v1", "kind",
+                     "ConfigMap", "metadata", "name", name, "namespace", "default", "uid", uid,
+                     "resourceVersion", rv, "creationTimestamp", "2020-01-01T00:00:00Z");
+}
+
 /* The dry run shows what the cap will hold back, as the real run does
  * ("deletes exactly the plan"); a delete that timed out may have been
  * applied, and counts against the cap; one refused before it left does
@@ -590,29 +637,14 @@ START_TEST(the_dry_run_shows_what_the_cap_will_skip)
     ck_assert(sweep_outcome_unknown(KR_EHTTP, 502));
 
     /* The inventory's marks: the dry run shows the cap there too. */
-    char dir[64];
-    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-sweeper-cap"));
-    char url[128], db[100];
-    snprintf(db, sizeof(db), "%s/inventory.db", dir);
-    snprintf(url, sizeof(url), "sqlite://%s", db);
-    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
-    io.url = url;
-    kr_inventory_t *inv = NULL;
-    ck_assert_int_eq(kr_inventory_new(&io, &inv, NULL), 0);
+    char dir[64], db[100];
+    kr_inventory_t *inv = inventory_open(dir, db, "kr-sweeper-cap");
     for (int i = 0; i < 3; i++) {
         char name[16], uid[16];
         snprintf(name, sizeof(name), "ghost-%d", i);
         snprintf(uid, sizeof(uid), "ghost-uid-%d", i);
-        json_t *ghost =
-            json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}}", "apiVersion", "v1", "kind",
-                      "ConfigMap", "metadata", "name", name, "namespace", "default", "uid", uid,
-                      "resourceVersion", "1", "creationTimestamp", "2020-01-01T00:00:00Z");
-        kr_inventory_event ev = {.cluster = "dc2",
-                                 .api_version = "v1",
-                                 .kind = "ConfigMap",
-                                 .type = KR_INVENTORY_ADDED,
-                                 .object = ghost};
-        ck_assert_msg(kr_inventory_apply(inv, &ev, 1, NULL, &err) == 0, "%s", err.message);
+        json_t *ghost = old_cm(name, uid, "1");
+        inventory_holds(inv, "dc2", ghost);
         json_decref(ghost);
     }
     o = opts_for(0, 1, true);
@@ -621,14 +653,7 @@ START_TEST(the_dry_run_shows_what_the_cap_will_skip)
     ck_assert_uint_eq(count_action(&plan, SWEEP_PLANNED), 1);
     ck_assert_uint_eq(count_action(&plan, SWEEP_SKIPPED_CAP), 2);
     sweep_plan_free(&plan);
-    kr_inventory_free(inv);
-    const char *suffixes[] = {"", "-wal", "-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        char f[128];
-        snprintf(f, sizeof(f), "%s%s", db, suffixes[i]);
-        unlink(f);
-    }
-    rmdir(dir);
+    inventory_close(inv, dir, db);
     platform_down();
 }
 END_TEST
@@ -887,6 +912,21 @@ START_TEST(the_program_plans_then_sweeps_once_and_refuses_bad_flags)
     ck_assert_str_eq(json_string_value(json_object_get(tx, "actor")), "kr-sweeper");
     ck_assert_str_eq(json_string_value(json_object_get(tx, "cluster")), "dc1");
     json_decref(history);
+    /* dc2 looks emptied to the inventory: its rows are left alone, said,
+     * exit 4 */
+    for (int i = 0; i < 11; i++) {
+        char name[32], uid[32];
+        snprintf(name, sizeof(name), "gone-%02d", i);
+        snprintf(uid, sizeof(uid), "gone-uid-%02d", i);
+        json_t *row = old_cm(name, uid, "1");
+        inventory_holds(inv, "dc2", row);
+        json_decref(row);
+    }
+    snprintf(args, sizeof(args), "%s --max-deletes 0 --inventory sqlite://%s", common, db);
+    ck_assert_int_eq(run_program(args, out, sizeof(out)), 4);
+    ck_assert_msg(strstr(out, "cluster dc2 refused in the inventory: 11 of the 11 rows of "
+                              "v1/configmaps it holds live there are missing from the cluster"),
+                  "%s", out);
     kr_inventory_free(inv);
     unlink(db);
     /* A cluster that hangs instead of refusing: skipped once its requests
@@ -1151,15 +1191,8 @@ START_TEST(a_custom_resource_is_named_by_its_kind)
     o.resource_kinds = NULL;
 
     /* the inventory's Widget row of an object gone from dc1 is found */
-    char dir[64];
-    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-sweeper-kind"));
-    char url[128], db[100];
-    snprintf(db, sizeof(db), "%s/inventory.db", dir);
-    snprintf(url, sizeof(url), "sqlite://%s", db);
-    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
-    io.url = url;
-    kr_inventory_t *inv = NULL;
-    ck_assert_int_eq(kr_inventory_new(&io, &inv, NULL), 0);
+    char dir[64], db[100];
+    kr_inventory_t *inv = inventory_open(dir, db, "kr-sweeper-kind");
     json_t *ghost =
         json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}}", "apiVersion", "example.com/v1", "kind",
                   "Widget", "metadata", "name", "ghost", "namespace", "default", "uid", "ghost-uid",
@@ -1179,14 +1212,7 @@ START_TEST(a_custom_resource_is_named_by_its_kind)
                  plan.items[i].reason == SWEEP_NOT_IN_CLUSTER;
     ck_assert_msg(found, "the Widget row was not found (%zu candidates)", plan.n);
     sweep_plan_free(&plan);
-    kr_inventory_free(inv);
-    const char *suffixes[] = {"", "-wal", "-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        char f[128];
-        snprintf(f, sizeof(f), "%s%s", db, suffixes[i]);
-        unlink(f);
-    }
-    rmdir(dir);
+    inventory_close(inv, dir, db);
 
     /* a resource the hub does not serve: nothing is judged, and the run
      * says how to name its Kind (before any list is made) */
@@ -1216,36 +1242,16 @@ static size_t live_rows(kr_inventory_t *inv)
 START_TEST(inventory_rows_missing_from_their_cluster_are_marked_swept)
 {
     platform_up();
-    char dir[64];
-    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-sweeper-inv"));
-    char url[128], db[100];
-    snprintf(db, sizeof(db), "%s/inventory.db", dir);
-    snprintf(url, sizeof(url), "sqlite://%s", db);
-    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
-    io.url = url;
-    kr_inventory_t *inv = NULL;
-    ck_assert_int_eq(kr_inventory_new(&io, &inv, NULL), 0);
+    char dir[64], db[100];
+    kr_inventory_t *inv = inventory_open(dir, db, "kr-sweeper-inv");
     /* The inventory holds three ConfigMaps of dc1: one that is there, one
      * whose delete it never saw, one newer than any list the sweep makes. */
     json_t *alive = create(&dc1, CM, copy_cm("alive", NULL, NULL));
-    json_t *ghost =
-        json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}}", "apiVersion", "v1", "kind",
-                  "ConfigMap", "metadata", "name", "ghost", "namespace", "default", "uid",
-                  "ghost-uid", "resourceVersion", "1", "creationTimestamp", "2020-01-01T00:00:00Z");
-    json_t *future = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}}", "apiVersion", "v1",
-                               "kind", "ConfigMap", "metadata", "name", "future", "namespace",
-                               "default", "uid", "future-uid", "resourceVersion", "999999999",
-                               "creationTimestamp", "2020-01-01T00:00:00Z");
+    json_t *ghost = old_cm("ghost", "ghost-uid", "1");
+    json_t *future = old_cm("future", "future-uid", "999999999");
     json_t *objs[] = {alive, ghost, future};
-    for (size_t i = 0; i < 3; i++) {
-        kr_inventory_event ev = {.cluster = "dc1",
-                                 .api_version = "v1",
-                                 .kind = "ConfigMap",
-                                 .type = KR_INVENTORY_ADDED,
-                                 .object = objs[i]};
-        kr_error_t err = {0};
-        ck_assert_msg(kr_inventory_apply(inv, &ev, 1, NULL, &err) == 0, "%s", err.message);
-    }
+    for (size_t i = 0; i < 3; i++)
+        inventory_holds(inv, "dc1", objs[i]);
     ck_assert_uint_eq(live_rows(inv), 3);
 
     sweep_opts o = opts_for(0, 100, true);
@@ -1289,14 +1295,77 @@ START_TEST(inventory_rows_missing_from_their_cluster_are_marked_swept)
     json_decref(alive);
     json_decref(ghost);
     json_decref(future);
-    kr_inventory_free(inv);
-    unlink(db);
-    char wal[128];
-    snprintf(wal, sizeof(wal), "%s-wal", db);
-    unlink(wal);
-    snprintf(wal, sizeof(wal), "%s-shm", db);
-    unlink(wal);
-    rmdir(dir);
+    inventory_close(inv, dir, db);
+    platform_down();
+}
+END_TEST
+
+/* A cluster that looks emptied to the inventory check (its kubeconfig now
+ * pointing at a rebuilt or wrong cluster): 12 of the 13 rows the
+ * inventory holds live in dc1 are missing from its list, over
+ * --max-delete-ratio. None is marked deleted (they were all marked), the
+ * plan and the books say why, once; with --max-delete-ratio 1, all 12 are
+ * marked. */
+START_TEST(an_emptied_cluster_leaves_its_inventory_rows_alone)
+{
+    platform_up();
+    enum { N = 12 };
+    char dir[64], db[100];
+    kr_inventory_t *inv = inventory_open(dir, db, "kr-sweeper-emptied");
+    json_t *alive = create(&dc1, CM, copy_cm("alive", NULL, NULL));
+    inventory_holds(inv, "dc1", alive);
+    json_decref(alive);
+    for (int i = 0; i < N; i++) {
+        char name[32], uid[32];
+        snprintf(name, sizeof(name), "gone-%02d", i);
+        snprintf(uid, sizeof(uid), "gone-uid-%02d", i);
+        json_t *row = old_cm(name, uid, "1");
+        inventory_holds(inv, "dc1", row);
+        json_decref(row);
+    }
+    ck_assert_uint_eq(live_rows(inv), N + 1);
+    sweep_opts o = opts_for(0, 100, false);
+    o.max_delete_ratio = 0.5;
+    sweep_plan plan = {0};
+    kr_error_t err = {0};
+    ck_assert_msg(sweep_inventory(&o, inv, &plan, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(plan.n, N);
+    ck_assert_uint_eq(count_action(&plan, SWEEP_REFUSED_RATIO), N);
+    ck_assert_uint_eq(live_rows(inv), N + 1);
+    ck_assert_uint_eq(plan.n_refusals, 1);
+    const sweep_refusal *r = &plan.refusals[0];
+    ck_assert(r->inventory);
+    ck_assert_str_eq(r->cluster, "dc1");
+    ck_assert_str_eq(r->resource, "v1/configmaps");
+    ck_assert_uint_eq(r->zombies, N);
+    ck_assert_uint_eq(r->managed, N + 1);
+    json_t *j = sweep_plan_json(&plan);
+    char *text = json_dumps(json_object_get(j, "refusedClusters"), JSON_COMPACT | JSON_SORT_KEYS);
+    ck_assert_str_eq(text, "[{\"cluster\":\"dc1\",\"inventory\":true,\"managed\":13,"
+                           "\"planned\":12,\"resource\":\"v1/configmaps\",\"zombies\":12}]");
+    free(text);
+    json_decref(j);
+    /* once in the books, kind Cluster */
+    kr_inventory_outbox_t *ob = NULL;
+    ck_assert_msg(kr_inventory_outbox_new(inv, NULL, &ob, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(sweep_record(ob, &plan, NULL), 0);
+    ck_assert_int_eq(kr_inventory_outbox_flush(ob, 10000), 0);
+    kr_inventory_outbox_free(ob);
+    sweep_plan_free(&plan);
+    json_t *history = NULL;
+    ck_assert_int_eq(kr_inventory_history(inv, "Cluster", "", "dc1", 0, 0, &history, NULL), 0);
+    ck_assert_uint_eq(json_array_size(history), 1);
+    json_t *detail = json_object_get(json_array_get(history, 0), "patch");
+    ck_assert(json_is_true(json_object_get(detail, "inventory")));
+    json_decref(history);
+    /* the operator has looked: all of them go */
+    o.max_delete_ratio = 1;
+    ck_assert_msg(sweep_inventory(&o, inv, &plan, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(plan.n_refusals, 0);
+    ck_assert_uint_eq(count_action(&plan, SWEEP_MARKED), N);
+    ck_assert_uint_eq(live_rows(inv), 1);
+    sweep_plan_free(&plan);
+    inventory_close(inv, dir, db);
     platform_down();
 }
 END_TEST
@@ -1502,15 +1571,8 @@ START_TEST(a_refused_sweep_leaves_the_inventory_alone)
 {
     platform_up();
     enum { N = 12 };
-    char dir[64];
-    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-sweeper-refused"));
-    char url[128], db[100];
-    snprintf(db, sizeof(db), "%s/inventory.db", dir);
-    snprintf(url, sizeof(url), "sqlite://%s", db);
-    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
-    io.url = url;
-    kr_inventory_t *inv = NULL;
-    ck_assert_int_eq(kr_inventory_new(&io, &inv, NULL), 0);
+    char dir[64], db[100];
+    kr_inventory_t *inv = inventory_open(dir, db, "kr-sweeper-refused");
     kr_error_t err = {0};
     for (int i = 0; i < N; i++) {
         char name[32];
@@ -1521,12 +1583,7 @@ START_TEST(a_refused_sweep_leaves_the_inventory_alone)
         json_object_set_new(json_object_get(row, "metadata"), "resourceVersion", json_string("1"));
         json_object_set_new(json_object_get(row, "metadata"), "creationTimestamp",
                             json_string("2020-01-01T00:00:00Z"));
-        kr_inventory_event ev = {.cluster = "hub",
-                                 .api_version = "v1",
-                                 .kind = "ConfigMap",
-                                 .type = KR_INVENTORY_ADDED,
-                                 .object = row};
-        ck_assert_msg(kr_inventory_apply(inv, &ev, 1, NULL, &err) == 0, "%s", err.message);
+        inventory_holds(inv, "hub", row);
         json_decref(row);
         json_decref(live);
     }
@@ -1573,14 +1630,7 @@ START_TEST(a_refused_sweep_leaves_the_inventory_alone)
     ck_assert_uint_eq(json_array_size(history), 1); /* its ADDED alone */
     json_decref(history);
     sweep_plan_free(&plan);
-    kr_inventory_free(inv);
-    const char *suffixes[] = {"", "-wal", "-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        char f[128];
-        snprintf(f, sizeof(f), "%s%s", db, suffixes[i]);
-        unlink(f);
-    }
-    rmdir(dir);
+    inventory_close(inv, dir, db);
     platform_down();
 }
 END_TEST
@@ -1669,6 +1719,7 @@ int main(void)
     tcase_add_test(tc, an_object_changed_after_the_plan_is_skipped_by_its_precondition);
     tcase_add_test(tc, the_program_plans_then_sweeps_once_and_refuses_bad_flags);
     tcase_add_test(tc, inventory_rows_missing_from_their_cluster_are_marked_swept);
+    tcase_add_test(tc, an_emptied_cluster_leaves_its_inventory_rows_alone);
     tcase_add_test(tc, young_zombies_count_against_the_ratio);
     tcase_add_test(tc, unjudged_copies_do_not_count_against_the_ratio);
     tcase_add_test(tc, one_resource_emptied_is_not_diluted_by_the_others);

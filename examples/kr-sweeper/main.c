@@ -68,7 +68,9 @@ static const kr_flag program_flags[] = {
      .metavar = "RATIO",
      .help = "refuse a cluster's deletions when more than 10 of its copies are zombies and they "
              "are more than this share of those judged (in it, in one resource of it, or in all "
-             "clusters together; above 0, at most 1; 1: no such limit); exit code 4"},
+             "clusters together; above 0, at most 1; 1: no such limit), and the inventory's "
+             "marks when the same share of its live rows of one resource in one cluster are "
+             "missing there; exit code 4"},
     {.name = "rate",
      .type = KR_FLAG_STRING,
      .value = &flags.rate,
@@ -176,7 +178,8 @@ static int register_metrics(sweeper *s, kr_error_t *err)
          "workload clusters the last sweep left alone (it could not list them, or the hub)",
          &s->skipped},
         {KR_METRIC_GAUGE, "kr_sweeper_refused_clusters",
-         "workload clusters whose deletions the last sweep refused (over --max-delete-ratio)",
+         "refusals of the last sweep over --max-delete-ratio: workload clusters whose deletions, "
+         "and (cluster, resource) whose inventory rows, were left alone",
          &s->refused},
         {KR_METRIC_GAUGE, "kr_sweeper_last_sweep_timestamp_seconds",
          "when the last sweep ended (Unix time)", &s->last},
@@ -265,10 +268,11 @@ static int sweep_once(sweeper *s)
      * check below may skip more, the hub's books included: not counted) */
     size_t skipped = skipped_clusters(&plan);
     kr_metrics_gauge_set(s->skipped, (double)skipped);
-    size_t refused_clusters = plan.n_refusals;
-    kr_metrics_gauge_set(s->refused, (double)refused_clusters);
     if (s->inventory && sweep_inventory(&s->opts, s->inventory, &plan, &err) != 0)
         kr_log(s->opts.logger, KR_LOG_ERROR, "sweeper", "inventory sweep failed: %s", err.message);
+    /* deletions refused, and the inventory's rows of a cluster refused */
+    size_t refused_clusters = plan.n_refusals;
+    kr_metrics_gauge_set(s->refused, (double)refused_clusters);
     print_plan(s, &plan);
     size_t deleted = 0;
     for (size_t i = 0; i < plan.n; i++)

@@ -507,6 +507,21 @@ int sweep_plan_guard_hub(sweep_plan *plan, double ratio)
     return 1;
 }
 
+int sweep_plan_guard_rows(sweep_plan *plan, const char *cluster, const char *resource, size_t first,
+                          size_t missing, size_t held, double ratio)
+{
+    if (ratio <= 0 || ratio >= 1 || !over(missing, held, ratio))
+        return 0;
+    size_t planned = plan->n > first ? plan->n - first : 0;
+    sweep_refusal *r = add_refusal(plan, cluster, resource, planned, missing, held);
+    if (!r)
+        return -1;
+    r->inventory = true;
+    for (size_t i = first; i < plan->n; i++)
+        plan->items[i].action = SWEEP_REFUSED_RATIO;
+    return 1;
+}
+
 void sweep_plan_cap(sweep_plan *plan, size_t first, size_t max)
 {
     bool rows = first < plan->n && plan->items[first].reason == SWEEP_NOT_IN_CLUSTER;

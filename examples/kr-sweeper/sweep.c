@@ -334,15 +334,23 @@ void sweep_print_table(const sweep_plan *p, FILE *out)
         fprintf(out, "%zu kr-submitter copies not judged: the hub's Runnables were not listed.\n",
                 p->unjudged);
     for (size_t i = 0; i < p->n_refusals; i++)
-        fprintf(out,
-                "cluster %s refused: %zu of %s %zu copies%s%s are zombies, over "
-                "--max-delete-ratio; nothing deleted there (%zu planned).\n",
-                p->refusals[i].cluster, p->refusals[i].zombies,
-                p->refusals[i].hub_wide ? "the" : "its", p->refusals[i].managed,
-                p->refusals[i].hub_wide   ? " in all clusters"
-                : p->refusals[i].resource ? " of "
-                                          : "",
-                p->refusals[i].resource ? p->refusals[i].resource : "", p->refusals[i].planned);
+        if (p->refusals[i].inventory)
+            fprintf(out,
+                    "cluster %s refused in the inventory: %zu of the %zu rows of %s it holds live "
+                    "there are missing from the cluster, over --max-delete-ratio; nothing marked "
+                    "deleted (%zu planned).\n",
+                    p->refusals[i].cluster, p->refusals[i].zombies, p->refusals[i].managed,
+                    p->refusals[i].resource, p->refusals[i].planned);
+        else
+            fprintf(out,
+                    "cluster %s refused: %zu of %s %zu copies%s%s are zombies, over "
+                    "--max-delete-ratio; nothing deleted there (%zu planned).\n",
+                    p->refusals[i].cluster, p->refusals[i].zombies,
+                    p->refusals[i].hub_wide ? "the" : "its", p->refusals[i].managed,
+                    p->refusals[i].hub_wide   ? " in all clusters"
+                    : p->refusals[i].resource ? " of "
+                                              : "",
+                    p->refusals[i].resource ? p->refusals[i].resource : "", p->refusals[i].planned);
 }
 
 json_t *sweep_plan_json(const sweep_plan *p)
@@ -379,6 +387,8 @@ json_t *sweep_plan_json(const sweep_plan *p)
             json_object_set_new(r, "resource", json_string(p->refusals[i].resource));
         if (r && p->refusals[i].hub_wide)
             json_object_set_new(r, "allClusters", json_true());
+        if (r && p->refusals[i].inventory)
+            json_object_set_new(r, "inventory", json_true());
         json_array_append_new(refused, r);
     }
     return json_pack("{s:o, s:o, s:o, s:I, s:I}", "candidates", items, "skippedClusters", skips,
@@ -440,6 +450,7 @@ static int plan_rows(const sweep_opts *o, kr_inventory_t *inv, const char *clust
     uint64_t list_rv = rv_number(
         json_string_value(json_object_get(json_object_get(list, "metadata"), "resourceVersion")));
     int64_t now = (int64_t)time(NULL);
+    size_t first = plan->n, held = 0, missing = 0;
     kr_inventory_query_opts q = KR_INVENTORY_QUERY_OPTS_INIT;
     q.cluster = cluster;
     q.kind = kind;
@@ -458,12 +469,16 @@ static int plan_rows(const sweep_opts *o, kr_inventory_t *inv, const char *clust
         json_array_foreach(rows, i, row)
         {
             const char *uid = json_string_value(json_object_get(row, "uid"));
-            if (!uid || json_object_get(uids, uid))
+            if (!uid)
+                continue;
+            held++;
+            if (json_object_get(uids, uid))
                 continue;
             /* A row newer than the list may be an object created since. */
             const char *rv = json_string_value(json_object_get(row, "resourceVersion"));
             if (list_rv == 0 || rv_number(rv) > list_rv)
                 continue;
+            missing++; /* young ones too: they would be marked a little later */
             int64_t created = sweep_parse_time(json_string_value(json_object_get(row, "created")));
             int64_t age = created < 0 ? -1 : now - created;
             if (age < 0 || age < o->grace_s) {
@@ -477,7 +492,21 @@ static int plan_rows(const sweep_opts *o, kr_inventory_t *inv, const char *clust
     } while (rc == 0 && token);
     kr_free(token);
     json_decref(uids);
-    return rc;
+    if (rc != 0)
+        return rc;
+    char gtext[256];
+    gvr_text(gvr, gtext, sizeof(gtext));
+    int refused =
+        sweep_plan_guard_rows(plan, cluster, gtext, first, missing, held, o->max_delete_ratio);
+    if (refused < 0)
+        return kr_error_set(err, KR_ENOMEM, "out of memory");
+    if (refused)
+        kr_log(o->logger, KR_LOG_WARN, "sweeper",
+               "inventory: %s of %s refused: %zu of the %zu rows it holds live there are missing "
+               "from the cluster's list (over --max-delete-ratio %g): is that cluster the right "
+               "one? Nothing marked deleted",
+               gtext, cluster, missing, held, o->max_delete_ratio);
+    return 0;
 }
 
 static void mark_swept(kr_inventory_t *inv, sweep_candidate *c, const kr_logger *logger)
@@ -515,7 +544,8 @@ int sweep_inventory(const sweep_opts *o, kr_inventory_t *inv, sweep_plan *plan, 
          * wrong one, or emptied), are not to be believed either */
         bool refused = false;
         for (size_t i = 0; i < plan->n_refusals && !refused; i++)
-            refused = c == 0 || strcmp(plan->refusals[i].cluster, name) == 0;
+            refused = !plan->refusals[i].inventory &&
+                      (c == 0 || strcmp(plan->refusals[i].cluster, name) == 0);
         if (refused) {
             if (sweep_plan_skip(plan, name, "", "inventory check: %s over --max-delete-ratio",
                                 c == 0 ? "a cluster's deletions were refused" : "refused") != 0) {
@@ -560,6 +590,8 @@ int sweep_inventory(const sweep_opts *o, kr_inventory_t *inv, sweep_plan *plan, 
     }
     size_t marked = 0;
     for (size_t i = first; i < plan->n; i++) {
+        if (plan->items[i].action != SWEEP_PLANNED)
+            continue; /* refused over --max-delete-ratio */
         if (marked >= o->max_deletes) {
             sweep_candidate *c = &plan->items[i];
             c->action = SWEEP_SKIPPED_CAP;
@@ -628,6 +660,8 @@ size_t sweep_record(kr_inventory_outbox_t *ob, const sweep_plan *p, const kr_log
             json_object_set_new(detail, "resource", json_string(r->resource));
         if (detail && r->hub_wide)
             json_object_set_new(detail, "allClusters", json_true());
+        if (detail && r->inventory)
+            json_object_set_new(detail, "inventory", json_true());
         kr_inventory_action a = {.cluster = r->cluster,
                                  .kind = "Cluster",
                                  .name = r->cluster,

@@ -75,6 +75,10 @@ typedef struct sweep_refusal {
     /* refused by the hub-wide check (sweep_plan_guard_hub): zombies and
      * managed are those of every cluster */
     bool hub_wide;
+    /* the inventory's rows of the cluster's `resource` were not marked
+     * (sweep_inventory): `zombies` of the `managed` rows it holds live
+     * there are missing from the cluster's list */
+    bool inventory;
 } sweep_refusal;
 
 /* What the plan saw of one (cluster, resource): the copies judged and how
@@ -158,6 +162,16 @@ int sweep_plan_guard(sweep_plan *plan, const char *cluster, size_t first, double
  * the floor on its own. Returns 1 when refused, 0 when not, -1
  * (allocation failure). */
 int sweep_plan_guard_hub(sweep_plan *plan, double ratio);
+
+/* The guard for the inventory's rows of (cluster, resource): when more
+ * than SWEEP_RATIO_MIN_DELETES and more than `ratio` of the `held` rows
+ * it holds live there are missing from the cluster's list (`missing`,
+ * young ones included), the plan's rows from `first` on are refused and
+ * the refusal added (inventory set): a kubeconfig now pointing at a
+ * rebuilt or wrong cluster would otherwise mark every row of it deleted.
+ * Returns as sweep_plan_guard. */
+int sweep_plan_guard_rows(sweep_plan *plan, const char *cluster, const char *resource, size_t first,
+                          size_t missing, size_t held, double ratio);
 
 /* A dry run's view of the cap: of the candidates plan->items[first..]
  * still SWEEP_PLANNED (deletes, or inventory rows when items[first] is
