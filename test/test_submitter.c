@@ -1524,6 +1524,18 @@ START_TEST(approval_rules_hold)
     ck_assert_int_eq(
         call("POST", "/api/v1/runnables", "tok-mallory", job_runnable("q", 2, ""), NULL, NULL),
         401);
+    /* a header with no bearer token in it is answered as none */
+    const char *no_bearer[] = {"Bearer ", "Basic YWxpY2U6eA==", "Bearertok-alice"};
+    for (size_t i = 0; i < 3; i++) {
+        api_request req = {
+            .method = "GET", .path = "/api/v1/runnables", .authorization = no_bearer[i]};
+        api_response resp = {0};
+        api_handle(&E.api, &req, &resp);
+        ck_assert_int_eq(resp.status, 401);
+        ck_assert_str_eq(sub_str(resp.body, "error"),
+                         "unauthorized: send Authorization: Bearer <token>");
+        json_decref(resp.body);
+    }
     ck_assert_int_eq(
         call("POST", "/api/v1/runnables", "tok-alice", job_runnable("q", 2, ""), NULL, NULL), 201);
     ck_assert(reconcile_until("q", SUB_PHASE_AWAITING, false));
@@ -3929,6 +3941,12 @@ START_TEST(program_serves_the_api_and_the_cli_drives_it)
     const char *bad_token[] = {"list", NULL};
     ck_assert_int_eq(cli(p.bin, server, "nope", bad_token, out, sizeof(out)), 1);
     ck_assert_msg(strstr(out, "401"), "%s", out);
+    /* no token: no header sent, and both ends say what is missing (the
+     * CLI sent "Bearer " with nothing, answered "not one this server
+     * knows") */
+    ck_assert_int_eq(cli(p.bin, server, "", bad_token, out, sizeof(out)), 1);
+    ck_assert_msg(strstr(out, "send Authorization: Bearer <token> (HTTP 401): no token was given"),
+                  "%s", out);
     /* the toolkit's flag parser: --help, errors, --flag=value */
     const char *help[] = {"submit", "--help", NULL};
     ck_assert_int_eq(cli(p.bin, server, "tok-alice", help, out, sizeof(out)), 0);

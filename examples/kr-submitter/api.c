@@ -899,6 +899,18 @@ static bool split_path(const char *rest, char *ns, char *name, char *verb_out, s
     return !*p && n >= 2;
 }
 
+/* Whether an Authorization header holds a bearer token at all ("Bearer"
+ * in any case, a space, something): a header without one (no token after
+ * it, or another scheme) is answered as no header is. */
+static bool bearer_given(const char *h)
+{
+    if (!h || strncasecmp(h, "Bearer", 6) != 0 || (h[6] != ' ' && h[6] != '\t'))
+        return false;
+    for (h += 6; *h == ' ' || *h == '\t';)
+        h++;
+    return *h != '\0';
+}
+
 /* The caller: the token file's user, else the hub's TokenReview answer
  * (*owned, new), else NULL with resp answered: 401, or 503 when the hub
  * could not be asked. */
@@ -915,7 +927,7 @@ static const kr_token_user *authenticate(api *a, const api_request *req, kr_toke
     }
     if (!*owned)
         answer_error(resp, 401,
-                     req->authorization && *req->authorization
+                     bearer_given(req->authorization)
                          ? "unauthorized: the bearer token is not one this server knows"
                          : "unauthorized: send Authorization: Bearer <token>");
     return *owned;

@@ -160,8 +160,9 @@ static long http_call(const cli_opts *o, const char *method, const char *path, c
     }
     snprintf(url, url_len, "%s%s%s%s", o->server, path, query && *query ? "?" : "",
              query ? query : "");
+    /* no token, no header: the API then says what it wants */
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", o->token ? o->token : "");
-    struct curl_slist *headers = curl_slist_append(NULL, auth);
+    struct curl_slist *headers = o->token && *o->token ? curl_slist_append(NULL, auth) : NULL;
     headers = curl_slist_append(headers, "Accept: application/json");
     if (body)
         headers = curl_slist_append(headers, "Content-Type: application/yaml");
@@ -357,7 +358,10 @@ static int show(const cli_opts *o, long status, json_t *doc, bool history)
         return 1;
     if (status >= 300) {
         const char *msg = sub_str(doc, "error");
-        fprintf(stderr, "kr-submitter: %s (HTTP %ld)\n", *msg ? msg : "request failed", status);
+        fprintf(stderr, "kr-submitter: %s (HTTP %ld)%s\n", *msg ? msg : "request failed", status,
+                status == 401 && !(o->token && *o->token)
+                    ? ": no token was given (--token, --token-file or $KR_SUBMITTER_TOKEN)"
+                    : "");
         return 1;
     }
     if (strcmp(o->output, "json") == 0) {
