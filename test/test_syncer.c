@@ -2267,6 +2267,79 @@ START_TEST(the_same_error_with_other_numbers_is_not_written_again)
 }
 END_TEST
 
+/* dc2's entry of `name` says `prefix` and then `why` (NULL: any text
+ * that names no request); returns the text after the prefix (new). */
+static char *entry_error_after(world *w, const char *name, const char *prefix, const char *why)
+{
+    json_t *entry = status_entry(w, CM, name, "dc2");
+    const char *text = json_string_value(json_object_get(entry, "lastError"));
+    ck_assert_msg(text && strncmp(text, prefix, strlen(prefix)) == 0, "%s: \"%s\", not \"%s...\"",
+                  name, text ? text : "(none)", prefix);
+    char *rest = strdup(text + strlen(prefix));
+    ck_assert_msg(*rest && !strstr(rest, "/api/"), "\"%s\" names a request", text);
+    if (why)
+        ck_assert_str_eq(rest, why);
+    json_decref(entry);
+    return rest;
+}
+
+/* A failure in an entry (and its Warning Event) names what was being done
+ * to which object there ("create configmaps ns/name in dc2: ..."), not
+ * only the transport's words, for a create, a patch and a delete alike;
+ * the same failure reads the same whether the object's own request met
+ * it or it waits for another key's probe, so looking again writes
+ * nothing. */
+START_TEST(an_entry_names_the_operation_and_the_object_of_its_failure)
+{
+    world w;
+    world_up(&w, 0);
+    hub_put(&w, CM, object_of(CM, "edited", "v1", "dc2"));
+    hub_put(&w, CM, object_of(CM, "deleted", "v1", "dc2"));
+    converge(&w, 3, false);
+    kr_testserver_free(w.dc[1].ts); /* connection refused from now on */
+    w.dc[1].ts = NULL;
+    hub_put(&w, CM, object_of(CM, "new", "v1", "dc2"));
+    hub_put(&w, CM, object_of(CM, "edited", "v2", "dc2"));
+    hub_delete(&w, CM, "deleted");
+
+    kr_reconcile_request req = {"dc2/" NSNAME "/new", "dc2", NSNAME, "new"};
+    uint64_t after = 0;
+    ck_assert_int_eq(syncer_reconcile(w.s, res_index(CM), &req, &after, NULL),
+                     KR_RECONCILE_REQUEUE_AFTER);
+    char *why = entry_error_after(&w, "new", "create configmaps " NSNAME "/new in dc2: ", NULL);
+    /* the others wait for a probe: the cluster's failure, their object */
+    const char *names[] = {"edited", "deleted"};
+    for (int i = 0; i < 2; i++) {
+        kr_reconcile_request other = {"", "dc2", NSNAME, names[i]};
+        ck_assert_int_eq(syncer_reconcile(w.s, res_index(CM), &other, &after, NULL),
+                         KR_RECONCILE_REQUEUE_AFTER);
+    }
+    free(entry_error_after(&w, "edited", "patch configmaps " NSNAME "/edited in dc2: ", why));
+    free(entry_error_after(&w, "deleted", "delete configmaps " NSNAME "/deleted in dc2: ", why));
+    /* the Warning Event says the same */
+    ck_assert_int_eq(kr_event_recorder_flush(w.events, WAIT_MS), 0);
+    json_t *events = hub_events_about(&w, "new");
+    ck_assert_uint_eq(json_array_size(events), 1);
+    const char *said = json_string_value(json_object_get(json_array_get(events, 0), "message"));
+    char want[1200];
+    snprintf(want, sizeof(want), "dc2: create configmaps %s/new in dc2: %s", NSNAME, why);
+    ck_assert_str_eq(said, want);
+    json_decref(events);
+    /* looks while waiting, then its own probe: the same text, no write */
+    uint64_t hub_writes = w.s->hub_writes, requests = w.s->cluster_requests;
+    for (int i = 0; w.s->cluster_requests == requests; i++) {
+        ck_assert_msg(i < 200, "no probe was sent");
+        ck_assert_int_eq(syncer_reconcile(w.s, res_index(CM), &req, &after, NULL),
+                         KR_RECONCILE_REQUEUE_AFTER);
+        sleep_ms(after < 100 ? (unsigned)after + 1 : 100);
+    }
+    ck_assert_uint_eq(w.s->hub_writes, hub_writes);
+    free(entry_error_after(&w, "new", "create configmaps " NSNAME "/new in dc2: ", why));
+    free(why);
+    world_down(&w);
+}
+END_TEST
+
 /* ---- with the controller ------------------------------------------------------- */
 
 /* The controllers of every resource, on `clock` (NULL: the real one). */
@@ -2851,6 +2924,7 @@ int main(void)
     tcase_add_test(tc, an_unplaced_copy_written_but_not_yet_seen_is_still_removed);
     tcase_add_test(tc, under_the_controller_a_copy_is_verified_only_once_its_cache_saw_the_write);
     tcase_add_test(tc, the_same_error_with_other_numbers_is_not_written_again);
+    tcase_add_test(tc, an_entry_names_the_operation_and_the_object_of_its_failure);
     tcase_add_test(tc, a_copy_whose_hub_object_is_gone_is_deleted_only_when_made_here_lately);
     tcase_add_test(tc, the_controller_repairs_drift_from_events_and_keeps_lanes_apart);
     tcase_add_test(tc, an_entry_no_other_lane_is_coming_for_is_written_at_once);

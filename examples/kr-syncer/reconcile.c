@@ -47,6 +47,10 @@ typedef struct rctx {
     uint64_t *after_ms;
     kr_error_t *err;
     bool unreachable; /* the last call found the cluster not answering */
+    /* what this look set out to do in the cluster ("create", "patch",
+     * "delete"), named with the object in the entry of its failure; NULL
+     * before any request to the cluster */
+    const char *op;
 } rctx;
 
 /* The outcome of a step that touched the cluster. */
@@ -301,21 +305,51 @@ static step record_error_fin(rctx *c, const json_t *old_entry, const char *messa
     return s;
 }
 
+/* Cut `text` before a UTF-8 sequence that a truncation left incomplete
+ * (the annotation and the Event carry valid UTF-8 only). */
+static void cut_utf8(char *text)
+{
+    size_t n = strlen(text), i = n;
+    while (i > 0 && n - i < 3 && ((unsigned char)text[i - 1] & 0xC0) == 0x80)
+        i--;
+    if (i == 0)
+        return;
+    unsigned char lead = (unsigned char)text[i - 1];
+    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    if (n - (i - 1) < need)
+        text[i - 1] = '\0';
+}
+
 /* What a step that did not succeed says in this cluster's entry: this
  * look's failure, or, while another key probes the cluster, the failure
- * it waits on (every object placed there shows it). False when there is
- * nothing to say (a retry for another reason). */
+ * it waits on (every object placed there shows it), after the operation
+ * and the object it holds ("create configmaps team-a/foo in dc2: ..."),
+ * without the request (the same failure reads the same whether this
+ * object's own request or another's probe met it). At most `len` bytes,
+ * cut at a character. False when there is nothing to say (a retry for
+ * another reason). */
 static bool failure_text(const rctx *c, step st, char *msg, size_t len)
 {
-    if (st == STEP_FAILED) {
-        snprintf(msg, len, "%s", c->err->message);
-        return true;
-    }
-    if (st == STEP_RETRY && c->unreachable) { /* the cluster's failure, as the others show it */
-        snprintf(msg, len, "%s", syncer_without_request(c->err->message));
-        return true;
-    }
-    return st == STEP_RETRY && syncer_health_last_error(&c->cl->health, msg, len);
+    char waiting[sizeof(c->cl->health.last_error)];
+    const char *why;
+    if (st == STEP_FAILED)
+        why = c->op ? syncer_without_request(c->err->message) : c->err->message;
+    else if (st == STEP_RETRY && c->unreachable) /* the cluster's failure, as the others show it */
+        why = syncer_without_request(c->err->message);
+    else if (st == STEP_RETRY && syncer_health_last_error(&c->cl->health, waiting, sizeof(waiting)))
+        why = waiting;
+    else
+        return false;
+    /* the operation and the object first, then what happened, cut to fit */
+    int n = c->op ? snprintf(msg, len, "%.8s %.63s %.63s/%.253s in %.63s: ", c->op,
+                             c->res->resource, c->req->namespace_, c->req->name, c->req->cluster)
+                  : 0;
+    if (n < 0) /* no output error is expected; nothing before `why` then */
+        n = 0;
+    if ((size_t)n < len)
+        snprintf(msg + n, len - (size_t)n, "%.*s", (int)(len - (size_t)n - 1), why);
+    cut_utf8(msg);
+    return true;
 }
 
 static step record_error(rctx *c, const json_t *old_entry, const char *message)
@@ -718,6 +752,7 @@ static step delete_copy(rctx *c, const json_t *obj)
         *c->after_ms = PENDING_DELETE_RETRY_MS;
         return STEP_RETRY;
     }
+    c->op = "delete";
     if (still_leading(c->s, c->err) != 0) /* before may_call: the probe's turn stays */
         return STEP_FAILED;
     if (!may_call(c))
@@ -768,6 +803,7 @@ static step confirm_gone(rctx *c, bool ask)
         return ours(c, c->copy) ? delete_copy(c, c->copy) : STEP_OK;
     if (!ask)
         return STEP_OK;
+    c->op = "delete"; /* the GET asks whether there is a copy to delete */
     if (!may_call(c))
         return STEP_RETRY;
     json_t *live = NULL;
@@ -1148,6 +1184,9 @@ static step write_copy(rctx *c, const json_t *old_entry, json_t **written)
         if (st != STEP_OK)
             return st;
     }
+    /* what a create answered AlreadyExists goes on to send (a GET, the
+     * label put back, a patch) is still that create */
+    c->op = c->copy ? "patch" : "create";
     int rc = send_copy(c, c->copy, &out);
     if (rc == KR_EEXIST) {
         resolved = true;
@@ -1298,6 +1337,7 @@ static step replace_copy(rctx *c)
     step st = delete_copy(c, c->copy);
     if (st != STEP_OK) /* delete_copy said why in c->err */
         return st;
+    c->op = "patch"; /* what failed: the delete went through */
     log_key(c, KR_LOG_WARN, "the copy cannot be patched (%s): deleted, to be made again", why);
     char msg[sizeof(c->err->message)];
     snprintf(msg, sizeof(msg), "%.*s; the copy was deleted to be made again",
