@@ -21,6 +21,7 @@
 #include "kr_test_tmpdir.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
+#include "ts_client.h"
 
 #define NSNAME "apps"
 #define CM KR_GVR("", "v1", "configmaps")
@@ -116,7 +117,7 @@ static void start_syncer_with(world *w, kr_test_proc *p, int n, bool leader_elec
                           "--resource",
                           "example.com/v1/widgets",
                           "--listen",
-                          "0",
+                          "127.0.0.1:0", /* /metrics: scraped */
                           "--log-format",
                           "text",
                           "-v",
@@ -301,6 +302,47 @@ static void hub_create_pair(world *w, const char *name)
                          "Widget", "metadata", "name", "w", "spec", "value", "v1"));
 }
 
+/* The value of `series` ("name{label=\"value\",...}") on the /metrics of
+ * the replica `p` serves (its log says where); -1 when it is not there
+ * (yet). */
+static double scraped(kr_test_proc *p, const char *series)
+{
+    char *text = kr_test_proc_log_text(p);
+    char *on = text ? strstr(text, "/metrics on ") : NULL;
+    double v = -1;
+    if (on) {
+        on += strlen("/metrics on ");
+        char base[128];
+        snprintf(base, sizeof(base), "http://%.*s", (int)strcspn(on, " \n\""), on);
+        tc_response r;
+        tc_request(base, "GET", "/metrics", NULL, NULL, NULL, &r);
+        size_t n = strlen(series);
+        for (const char *line = r.body; line && *line;) {
+            if (strncmp(line, series, n) == 0 && line[n] == ' ')
+                v = strtod(line + n + 1, NULL);
+            line = strchr(line, '\n');
+            line = line ? line + 1 : NULL;
+        }
+        tc_free(&r);
+    }
+    free(text);
+    return v;
+}
+
+/* Wait until the replica's series `series` reaches `least` or more. */
+static void wait_scraped(world *w, kr_test_proc *p, const char *series, double least)
+{
+    time_t deadline = time(NULL) + WAIT_S;
+    double v;
+    while ((v = scraped(p, series)) < least) {
+        if (time(NULL) >= deadline)
+            show_logs(w);
+        ck_assert_msg(time(NULL) < deadline, "%s is %g, not %g or more", series, v, least);
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 START_TEST(program_syncs_repairs_places_and_deletes)
 {
     world w;
@@ -328,6 +370,12 @@ START_TEST(program_syncs_repairs_places_and_deletes)
     ck_assert_int_eq(kr_client_delete(w.dc[1].cl.c, CM, NSNAME, "app", NULL, NULL, NULL), 0);
     wait_for(&w, copy_is, &v2[0], "the repair in dc1");
     wait_for(&w, copy_is, &v2[1], "the copy again in dc2");
+    /* and /metrics says so: the creates, the drift repaired in dc1 */
+    wait_scraped(&w, &syncer,
+                 "kr_syncer_writes_total{cluster=\"dc2\",operation=\"create\",outcome=\"success\"}",
+                 3); /* the ConfigMap, the Widget, the ConfigMap again */
+    wait_scraped(&w, &syncer, "kr_syncer_drift_repairs_total{cluster=\"dc1\"}", 1);
+    ck_assert(scraped(&syncer, "kr_syncer_out_of_sync{cluster=\"dc1\"}") >= 0);
     /* placement: dc2 only */
     hub_merge(&w, CM, "app",
               json_pack("{s:{s:{s:s}}}", "metadata", "annotations", KR_ANNOTATION_CLUSTERS, "dc2"));

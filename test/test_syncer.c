@@ -483,6 +483,7 @@ typedef struct world {
     kr_informer_t *informers[64];
     size_t n_informers;
     kr_event_recorder_t *events; /* Events about hub objects */
+    kr_metrics_registry_t *metrics; /* the syncer's series */
     syncer_t *s;
 } world;
 
@@ -564,6 +565,7 @@ static void world_up(world *w, uint64_t resync_ms)
     kr_client_t *clients[N_DC] = {w->dc[0].c, w->dc[1].c};
     kr_event_recorder_opts eo = {.client = w->hub.c, .component = "kr-syncer"};
     ck_assert_int_eq(kr_event_recorder_new(&eo, &w->events, NULL), 0);
+    ck_assert_int_eq(kr_metrics_registry_new(&w->metrics, NULL), 0);
     syncer_config cfg = {.hub_name = "hub",
                          .hub = w->hub.c,
                          .namespace_ = NSNAME,
@@ -577,6 +579,7 @@ static void world_up(world *w, uint64_t resync_ms)
                          .informer = make_informer,
                          .informer_user = w,
                          .events = w->events,
+                         .metrics = w->metrics,
                          .logger = {.cb = log_stderr, .max_level = KR_LOG_DEBUG}};
     kr_error_t err = {0};
     cfg.hub_name = "dc2";
@@ -596,6 +599,7 @@ static void world_down(world *w)
     for (size_t i = 0; i < w->n_informers; i++)
         kr_informer_free(w->informers[i]);
     syncer_free(w->s);
+    kr_metrics_registry_free(w->metrics);
     kr_event_recorder_free(w->events);
     kr_test_cluster_down(&w->hub);
     for (int i = 0; i < N_DC; i++)
@@ -2340,6 +2344,127 @@ START_TEST(an_entry_names_the_operation_and_the_object_of_its_failure)
 }
 END_TEST
 
+/* The value of the series `series` ("name{label=\"value\",...}") in the
+ * syncer's registry as /metrics renders it; -1 when it is not there. */
+static double metric(world *w, const char *series)
+{
+    char *text = NULL;
+    ck_assert_int_eq(kr_metrics_render(w->metrics, &text, NULL, NULL), 0);
+    double v = -1;
+    size_t n = strlen(series);
+    for (const char *line = text; line && *line;) {
+        if (strncmp(line, series, n) == 0 && line[n] == ' ')
+            v = strtod(line + n + 1, NULL);
+        line = strchr(line, '\n');
+        line = line ? line + 1 : NULL;
+    }
+    kr_free(text);
+    return v;
+}
+
+#define WRITES(cluster, op, outcome)                                                               \
+    "kr_syncer_writes_total{cluster=\"" cluster "\",operation=\"" op "\",outcome=\"" outcome "\"}"
+#define DRIFT(cluster) "kr_syncer_drift_repairs_total{cluster=\"" cluster "\"}"
+#define OUT_OF_SYNC(cluster) "kr_syncer_out_of_sync{cluster=\"" cluster "\"}"
+
+/* Wait until dc `d`'s cache of our copies holds `name` at the
+ * resourceVersion of `written` (NULL: holds no `name`). */
+static void wait_copy_cache(world *w, int d, const char *name, const json_t *written)
+{
+    kr_store_t *store = kr_informer_store(w->s->clusters[d].copies[res_index(CM)]);
+    for (int i = 0;; i++) {
+        json_t *held = kr_store_get_by_name(store, NSNAME, name);
+        bool there = written ? held && strcmp(meta(held, "resourceVersion"),
+                                              meta(written, "resourceVersion")) == 0
+                             : held == NULL;
+        json_decref(held);
+        if (there)
+            return;
+        ck_assert_msg(i < WAIT_MS / 10, "dc%d's cache does not follow %s", d + 1, name);
+        sleep_ms(10);
+    }
+}
+
+/* /metrics says, per cluster, the writes by operation and outcome, the
+ * drift repaired (an edit or a delete in the cluster, a label taken
+ * away; not a hub edit), and how many hub objects are not in sync there
+ * as their entries say. */
+START_TEST(metrics_count_writes_failures_drift_and_objects_out_of_sync)
+{
+    world w;
+    world_up(&w, 0);
+    ck_assert(metric(&w, WRITES("dc2", "delete", "unreachable")) == 0); /* there from the start */
+    ck_assert(metric(&w, OUT_OF_SYNC("dc1")) == 0);
+    hub_put(&w, CM, object_of(CM, "m", "v1", NULL));
+    ck_assert(metric(&w, OUT_OF_SYNC("dc1")) == 1); /* no entry yet */
+    ck_assert(metric(&w, OUT_OF_SYNC("dc2")) == 1);
+    converge(&w, 3, false);
+    for (int d = 0; d < 2; d++) {
+        const char *create[] = {WRITES("dc1", "create", "success"),
+                                WRITES("dc2", "create", "success")};
+        const char *out[] = {OUT_OF_SYNC("dc1"), OUT_OF_SYNC("dc2")};
+        ck_assert(metric(&w, create[d]) == 1);
+        ck_assert(metric(&w, out[d]) == 0);
+    }
+    ck_assert(metric(&w, DRIFT("dc1")) == 0);
+
+    /* an edit in dc1 is repaired: a patch and a drift repair */
+    json_t *p = json_pack("{s:{s:s}}", "data", "value", "drifted"), *out = NULL;
+    ck_assert_int_eq(
+        kr_client_patch(w.dc[0].c, CM, NSNAME, "m", NULL, KR_PATCH_MERGE, p, NULL, &out, NULL), 0);
+    json_decref(p);
+    wait_copy_cache(&w, 0, "m", out);
+    json_decref(out);
+    converge(&w, 3, false);
+    assert_copy(&w, CM, 0, "m", "v1");
+    ck_assert(metric(&w, WRITES("dc1", "patch", "success")) == 1);
+    ck_assert(metric(&w, DRIFT("dc1")) == 1);
+    ck_assert(metric(&w, DRIFT("dc2")) == 0);
+    /* a hub edit is a patch, not a repair */
+    hub_put(&w, CM, object_of(CM, "m", "v2", NULL));
+    converge(&w, 3, false);
+    ck_assert(metric(&w, WRITES("dc1", "patch", "success")) == 2);
+    ck_assert(metric(&w, WRITES("dc2", "patch", "success")) == 1);
+    ck_assert(metric(&w, DRIFT("dc1")) == 1);
+    ck_assert(metric(&w, DRIFT("dc2")) == 0);
+    /* a copy deleted in dc2 is made again: a repair too */
+    ck_assert_int_eq(kr_client_delete(w.dc[1].c, CM, NSNAME, "m", NULL, NULL, NULL), 0);
+    wait_copy_cache(&w, 1, "m", NULL);
+    converge(&w, 3, false);
+    assert_copy(&w, CM, 1, "m", "v2");
+    ck_assert(metric(&w, WRITES("dc2", "create", "success")) == 2);
+    ck_assert(metric(&w, DRIFT("dc2")) == 1);
+
+    /* an object of the copy's name that is not ours: the create conflicts,
+     * and the object is out of sync there */
+    json_t *foreign = object_of(CM, "f", "theirs", NULL);
+    ck_assert_int_eq(kr_client_create(w.dc[0].c, CM, NSNAME, foreign, NULL, NULL, NULL), 0);
+    json_decref(foreign);
+    hub_put(&w, CM, object_of(CM, "f", "mine", "dc1"));
+    converge(&w, 3, true);
+    /* (each look tries the create again: AlreadyExists each time) */
+    ck_assert_msg(metric(&w, WRITES("dc1", "create", "conflict")) >= 1, "%g",
+                  metric(&w, WRITES("dc1", "create", "conflict")));
+    ck_assert(metric(&w, OUT_OF_SYNC("dc1")) == 1);
+    ck_assert(metric(&w, OUT_OF_SYNC("dc2")) == 0); /* not placed there */
+
+    /* dc2 stops answering: the create fails, the object waits there */
+    kr_testserver_free(w.dc[1].ts);
+    w.dc[1].ts = NULL;
+    hub_put(&w, CM, object_of(CM, "n", "v1", NULL));
+    kr_reconcile_request req = {"dc2/" NSNAME "/n", "dc2", NSNAME, "n"};
+    uint64_t after = 0;
+    ck_assert_int_eq(syncer_reconcile(w.s, res_index(CM), &req, &after, NULL),
+                     KR_RECONCILE_REQUEUE_AFTER);
+    ck_assert(metric(&w, WRITES("dc2", "create", "unreachable")) == 1);
+    ck_assert(metric(&w, OUT_OF_SYNC("dc2")) == 1);
+    converge(&w, 1, true);
+    ck_assert(metric(&w, OUT_OF_SYNC("dc1")) == 1); /* "f" alone */
+    ck_assert(metric(&w, OUT_OF_SYNC("dc2")) == 1); /* "n" */
+    world_down(&w);
+}
+END_TEST
+
 /* ---- with the controller ------------------------------------------------------- */
 
 /* The controllers of every resource, on `clock` (NULL: the real one). */
@@ -2925,6 +3050,7 @@ int main(void)
     tcase_add_test(tc, under_the_controller_a_copy_is_verified_only_once_its_cache_saw_the_write);
     tcase_add_test(tc, the_same_error_with_other_numbers_is_not_written_again);
     tcase_add_test(tc, an_entry_names_the_operation_and_the_object_of_its_failure);
+    tcase_add_test(tc, metrics_count_writes_failures_drift_and_objects_out_of_sync);
     tcase_add_test(tc, a_copy_whose_hub_object_is_gone_is_deleted_only_when_made_here_lately);
     tcase_add_test(tc, the_controller_repairs_drift_from_events_and_keeps_lanes_apart);
     tcase_add_test(tc, an_entry_no_other_lane_is_coming_for_is_written_at_once);

@@ -283,6 +283,7 @@ int main(int argc, char **argv)
             .inventory = inventory,
             .outbox = outbox,
             .events = kr_manager_events(m),
+            .metrics = kr_manager_metrics(m),
             .term = leader_term,
             .term_user = m,
             .logger = *kr_manager_logger(m),
@@ -304,6 +305,10 @@ int main(int argc, char **argv)
         kr_log(kr_manager_logger(m), KR_LOG_ERROR, KR_MANAGER_SYNCER,
                "records not in the inventory: %zu still waiting, %zu refused",
                kr_inventory_outbox_pending(outbox), kr_inventory_outbox_dropped(outbox));
+    /* the syncer's collector reads the manager's informers, and its
+     * registry is the manager's: it goes first */
+    if (s)
+        syncer_metrics_fini(s);
     kr_manager_free(m);
     syncer_free(s);
     kr_inventory_outbox_free(outbox);

@@ -763,6 +763,7 @@ static step delete_copy(rctx *c, const json_t *obj)
     int rc = kr_client_delete(c->cl->client, c->res->gvr, c->req->namespace_, c->req->name, &opts,
                               &out, c->err);
     count(c->s, &c->s->cluster_requests);
+    syncer_count_write(c->cl, SYNCER_OP_DELETE, rc, c->err);
     bool deleted = rc == 0;
     if (deleted)
         count(c->s, &c->s->cluster_writes);
@@ -1033,6 +1034,19 @@ static step reconcile_unplaced(rctx *c, const json_t *old_entry)
     return write_status(c, NULL, SYNCER_FINALIZER_KEEP);
 }
 
+/* True when `copy`'s last-applied annotation is `modified`'s: the hub
+ * content has not changed since we last applied it there. */
+static bool same_last_applied(const json_t *copy, const json_t *modified)
+{
+    const char *a = json_string_value(
+        json_object_get(json_object_get(json_object_get(copy, "metadata"), "annotations"),
+                        KR_ANNOTATION_LAST_APPLIED));
+    const char *b = json_string_value(
+        json_object_get(json_object_get(json_object_get(modified, "metadata"), "annotations"),
+                        KR_ANNOTATION_LAST_APPLIED));
+    return a && b && strcmp(a, b) == 0;
+}
+
 /* Returned by send_copy when the cluster waits for a probe (no request). */
 #define WAITING 1
 
@@ -1060,8 +1074,13 @@ static int send_copy(rctx *c, const json_t *current, json_t **out)
                      : kr_client_create(c->cl->client, c->res->gvr, c->req->namespace_, modified,
                                         &WRITE_OPTS, out, c->err);
         count(c->s, &c->s->cluster_requests);
+        syncer_count_write(c->cl, current ? SYNCER_OP_PATCH : SYNCER_OP_CREATE, rc, c->err);
         if (rc == 0)
             count(c->s, &c->s->cluster_writes);
+        /* the copy as we last applied it is what the hub says now, yet it
+         * needed a patch: someone changed it in the cluster */
+        if (rc == 0 && current && same_last_applied(current, modified))
+            kr_metrics_counter_add(c->cl->drift_repairs, 1);
         if (rc == KR_ENOTFOUND && current)
             rc = KR_ECONFLICT; /* deleted since it was read: look again */
     }
@@ -1091,10 +1110,12 @@ static int put_label_back(rctx *c, json_t **live)
                              KR_PATCH_MERGE, patch, &WRITE_OPTS, &out, c->err);
     json_decref(patch);
     count(c->s, &c->s->cluster_requests);
+    syncer_count_write(c->cl, SYNCER_OP_PATCH, rc, c->err);
     if (rc == KR_ENOTFOUND)
         rc = KR_ECONFLICT; /* gone since it was read: look again */
     if (rc == 0 && json_is_object(out)) {
         count(c->s, &c->s->cluster_writes);
+        kr_metrics_counter_add(c->cl->drift_repairs, 1);
         log_key(c, KR_LOG_WARN, "the copy had lost the label %s: put back", KR_LABEL_MANAGED_BY);
         syncer_record(c->s, c->res, c->req->cluster, out, "PATCHED");
         json_decref(*live);
@@ -1214,6 +1235,12 @@ static step write_copy(rctx *c, const json_t *old_entry, json_t **written)
     } else if (st == STEP_OK && out) {
         bool created = !c->copy && !resolved;
         log_key(c, KR_LOG_INFO, "%s the copy", created ? "created" : "patched");
+        /* made again where its entry says it was verified without error:
+         * someone deleted it there (or the cluster lost it) */
+        if (created && json_is_true(json_object_get(old_entry, "verified")) &&
+            json_object_get(old_entry, "targetResourceVersion") &&
+            !json_object_get(old_entry, "lastError") && !json_object_get(old_entry, "deleted"))
+            kr_metrics_counter_add(c->cl->drift_repairs, 1);
         if (created && !kr_managed_has_finalizer(c->hub, KR_FINALIZER_SYNCER))
             remember_created(c, out);
         syncer_record(c->s, c->res, c->req->cluster, out, created ? "CREATED" : "PATCHED");
@@ -1611,6 +1638,8 @@ int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
     s->orphans_told = json_object();
     s->hub_written = json_object();
     s->hub = cfg->hub;
+    s->metrics = cfg->metrics;
+    s->collector = -1;
     s->term = cfg->term;
     s->term_user = cfg->term_user;
     s->hub_name = dup_or_empty(hub_name);
@@ -1668,6 +1697,8 @@ int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
             rc = cfg->informer(cl->client, s->resources[r].gvr, s->namespace_, selector,
                                &cl->copies[r], err, cfg->informer_user);
     }
+    if (rc == 0)
+        rc = syncer_metrics_init(s, err);
     if (rc != 0) {
         syncer_free(s);
         return rc;
@@ -1680,6 +1711,7 @@ void syncer_free(syncer_t *s)
 {
     if (!s)
         return;
+    syncer_metrics_fini(s);
     for (size_t r = 0; s->resources && r < s->n_resources; r++) {
         free(s->resources[r].group);
         free(s->resources[r].version);

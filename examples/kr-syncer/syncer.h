@@ -147,6 +147,21 @@ typedef int (*syncer_informer_cb)(kr_client_t *client, kr_gvr gvr, const char *n
                                   const char *label_selector, kr_informer_t **out, kr_error_t *err,
                                   void *user);
 
+/* The operations and outcomes of kr_syncer_writes_total. */
+typedef enum syncer_op {
+    SYNCER_OP_CREATE,
+    SYNCER_OP_PATCH,
+    SYNCER_OP_DELETE,
+    SYNCER_N_OPS
+} syncer_op;
+typedef enum syncer_outcome {
+    SYNCER_OUTCOME_SUCCESS, /* the cluster accepted it */
+    SYNCER_OUTCOME_CONFLICT, /* 409 or 404: the object was not as read; looked at again */
+    SYNCER_OUTCOME_REFUSED, /* any other answer (422, 403, ...) */
+    SYNCER_OUTCOME_UNREACHABLE, /* no answer (syncer_unreachable) */
+    SYNCER_N_OUTCOMES
+} syncer_outcome;
+
 typedef struct syncer_cluster {
     char *name;
     kr_client_t *client; /* borrowed */
@@ -157,6 +172,9 @@ typedef struct syncer_cluster {
      * key alone) */
     char **unsynced_told;
     syncer_health health;
+    /* metrics.c: this cluster's series (NULL without a registry) */
+    kr_metric_t *writes[SYNCER_N_OPS][SYNCER_N_OUTCOMES];
+    kr_metric_t *drift_repairs, *out_of_sync;
 } syncer_cluster;
 
 typedef struct syncer syncer_t;
@@ -198,6 +216,8 @@ typedef struct syncer_config {
      * at once, or logged as lost. */
     kr_inventory_outbox_t *outbox;
     kr_event_recorder_t *events; /* borrowed; NULL: no Events on hub objects */
+    /* Borrowed (it must outlive the syncer); NULL: no metrics (metrics.c) */
+    kr_metrics_registry_t *metrics;
     /* The leader's term under leader election: 0 with its count in *out
      * and the resourceVersion of the Lease write that began it in `rv`
      * (`rv_len` bytes; "" when unknown) while this replica leads, nonzero
@@ -233,6 +253,10 @@ struct syncer {
      * request sent to a workload cluster. */
     uint64_t hub_writes, cluster_writes, cluster_requests;
     pthread_mutex_t stats_lock;
+    /* metrics.c: the registry, and the id of the collector of the
+     * out-of-sync gauges in it (-1: none) */
+    kr_metrics_registry_t *metrics;
+    int collector;
     /* status_batch.c: "resource/ns/name" -> {cluster: entry} */
     pthread_mutex_t pending_lock;
     json_t *pending;
@@ -347,6 +371,26 @@ void syncer_hub_written(syncer_t *s, size_t resource, const char *ns, const char
  * that no decision is made on a state older than our own write (whose
  * resourceVersion precondition would then fail for nothing). [worker] */
 json_t *syncer_hub_get(syncer_t *s, size_t resource, const char *ns, const char *name);
+
+/* ---- metrics.c: kr_syncer_* on the program's /metrics -------------------------- */
+
+/* Register the syncer's families in s->metrics and every cluster's series
+ * (all at zero), and the collector of the out-of-sync gauges. Nothing
+ * without a registry. Errors: as kr_metrics_family_register. */
+int syncer_metrics_init(syncer_t *s, kr_error_t *err);
+/* Remove the collector (before the syncer goes). */
+void syncer_metrics_fini(syncer_t *s);
+
+/* Whether `hub` (a hub object; `entries` its syncer_status_parse) is not
+ * in sync with `cluster`, as its status entry says: placed there (or
+ * being deleted while that cluster must confirm it) without a verified
+ * entry free of errors, or not placed there while an entry says a copy
+ * may be left. Objects the syncer does not sync, and those being deleted
+ * without our finalizer, never count. */
+bool syncer_out_of_sync(const json_t *hub, const json_t *entries, const char *cluster);
+
+/* Count a write to `cl` that answered `rc` (0, or negative with err). */
+void syncer_count_write(syncer_cluster *cl, syncer_op op, int rc, const kr_error_t *err);
 
 /* ---- record.c: the inventory ------------------------------------------------ */
 
