@@ -1148,11 +1148,13 @@ END_TEST
 static void wait_hub_gone(world *w, kr_gvr gvr, const char *name);
 
 /* Take the managed-by label off the copy `name` in dc `d` (`kubectl label
- * ... managed-by-`) and wait until that cluster's cache, which holds only
- * objects with the label, no longer holds it. */
-static void take_our_label_off(world *w, int d, const char *name)
+ * ... managed-by-`), or give it to `manager` (`kubectl label --overwrite
+ * ... managed-by=MANAGER`), and wait until that cluster's cache, which
+ * holds only objects with our label, no longer holds it. */
+static void relabel(world *w, int d, const char *name, const char *manager)
 {
-    json_t *p = json_pack("{s:{s:{s:n}}}", "metadata", "labels", KR_LABEL_MANAGED_BY);
+    json_t *p = json_pack("{s:{s:{s:o}}}", "metadata", "labels", KR_LABEL_MANAGED_BY,
+                          manager ? json_string(manager) : json_null());
     ck_assert_int_eq(
         kr_client_patch(w->dc[d].c, CM, NSNAME, name, NULL, KR_PATCH_MERGE, p, NULL, NULL, NULL),
         0);
@@ -1180,13 +1182,13 @@ START_TEST(a_copy_that_lost_our_label_but_carries_our_uid_is_repaired)
     hub_put(&w, CM, object_of(CM, "lbl", "a", "dc1"));
     converge(&w, 3, false);
     assert_copy(&w, CM, 0, "lbl", "a");
-    take_our_label_off(&w, 0, "lbl");
+    relabel(&w, 0, "lbl", NULL);
     hub_put(&w, CM, object_of(CM, "lbl", "b", "dc1"));
     converge(&w, 3, true);
     assert_copy(&w, CM, 0, "lbl", "b"); /* labels back, verified, no lastError */
 
     /* lost again, then the hub object deleted: the copy goes too */
-    take_our_label_off(&w, 0, "lbl");
+    relabel(&w, 0, "lbl", NULL);
     hub_delete(&w, CM, "lbl");
     converge(&w, 3, false);
     wait_hub_gone(&w, CM, "lbl");
@@ -1210,6 +1212,45 @@ START_TEST(a_copy_that_lost_our_label_but_carries_our_uid_is_repaired)
     ck_assert_ptr_nonnull(
         strstr(json_string_value(json_object_get(entry, "lastError")), "not taken over"));
     json_decref(entry);
+    world_down(&w);
+}
+END_TEST
+
+/* A copy whose managed-by label names another manager was handed over
+ * (`kubectl label --overwrite`), whatever source-uid it still carries:
+ * unlike a label taken away, which claims nothing, it is someone's claim,
+ * and taking it back would fight that manager. It is not taken back: hub
+ * edits no longer reach it, its entry says so, and a hub delete leaves
+ * it to its new manager. */
+START_TEST(a_copy_handed_to_another_manager_is_not_taken_back)
+{
+    world w;
+    world_up(&w, 0);
+    hub_put(&w, CM, object_of(CM, "handed", "v1", "dc1"));
+    converge(&w, 1, false);
+    assert_copy(&w, CM, 0, "handed", "v1");
+    relabel(&w, 0, "handed", "someone-else");
+    hub_put(&w, CM, object_of(CM, "handed", "v2", "dc1"));
+    converge(&w, 1, true);
+    json_t *copy = fetch(&w.dc[0], CM, "handed"), *hub = fetch(&w.hub, CM, "handed");
+    ck_assert_str_eq(field(copy, "data", "value"), "v1");
+    json_t *labels = json_object_get(json_object_get(copy, "metadata"), "labels");
+    ck_assert_str_eq(json_string_value(json_object_get(labels, KR_LABEL_MANAGED_BY)),
+                     "someone-else");
+    ck_assert_str_eq(json_string_value(json_object_get(labels, KR_LABEL_SOURCE_UID)),
+                     meta(hub, "uid"));
+    json_decref(copy);
+    json_decref(hub);
+    json_t *entry = status_entry(&w, CM, "handed", "dc1");
+    ck_assert_ptr_nonnull(
+        strstr(json_string_value(json_object_get(entry, "lastError")), "not taken over"));
+    json_decref(entry);
+    hub_delete(&w, CM, "handed");
+    converge(&w, 1, true);
+    wait_hub_gone(&w, CM, "handed");
+    copy = fetch(&w.dc[0], CM, "handed");
+    ck_assert_ptr_nonnull(copy);
+    json_decref(copy);
     world_down(&w);
 }
 END_TEST
@@ -3033,6 +3074,7 @@ int main(void)
     tcase_add_test(tc, a_copy_that_cannot_be_patched_is_made_again);
     tcase_add_test(tc, a_copy_without_our_labels_is_never_taken_over);
     tcase_add_test(tc, a_copy_that_lost_our_label_but_carries_our_uid_is_repaired);
+    tcase_add_test(tc, a_copy_handed_to_another_manager_is_not_taken_back);
     tcase_add_test(tc, a_copy_of_ours_the_cache_missed_is_patched_not_reported_foreign);
     tcase_add_test(tc, a_matching_copy_the_cache_missed_is_verified_only_once_observed);
     tcase_add_test(tc, ignored_and_owned_hub_objects_are_not_synced);
