@@ -2385,6 +2385,45 @@ START_TEST(an_entry_names_the_operation_and_the_object_of_its_failure)
 }
 END_TEST
 
+/* A copy whose delete someone's finalizer holds, in a cluster that then
+ * stops answering: the hub delete's entry there names the delete and the
+ * object, as every other failure does. */
+START_TEST(a_held_delete_waiting_for_its_cluster_names_the_delete)
+{
+    world w;
+    world_up(&w, 0);
+    hub_put(&w, CM, object_of(CM, "held", "v1", "dc2"));
+    converge(&w, 3, false);
+    json_t *hold = json_pack("{s:{s:[s]}}", "metadata", "finalizers", "example.com/hold"), *out;
+    ck_assert_int_eq(kr_client_patch(w.dc[1].c, CM, NSNAME, "held", NULL, KR_PATCH_MERGE, hold,
+                                     NULL, &out, NULL),
+                     0);
+    ck_assert_int_eq(kr_informer_wait_for_resource_version(w.s->clusters[1].copies[res_index(CM)],
+                                                           meta(out, "resourceVersion"), WAIT_MS,
+                                                           NULL),
+                     0);
+    json_decref(out);
+    json_decref(hold);
+    hub_delete(&w, CM, "held");
+    kr_reconcile_request held = {"dc2/" NSNAME "/held", "dc2", NSNAME, "held"};
+    uint64_t after = 0;
+    ck_assert_int_eq(syncer_reconcile(w.s, res_index(CM), &held, &after, NULL),
+                     KR_RECONCILE_REQUEUE_AFTER); /* accepted, held by the other finalizer */
+    kr_testserver_free(w.dc[1].ts); /* connection refused from now on */
+    w.dc[1].ts = NULL;
+    hub_put(&w, CM, object_of(CM, "new", "v1", "dc2"));
+    kr_reconcile_request created = {"dc2/" NSNAME "/new", "dc2", NSNAME, "new"};
+    ck_assert_int_eq(syncer_reconcile(w.s, res_index(CM), &created, &after, NULL),
+                     KR_RECONCILE_REQUEUE_AFTER);
+    char *why = entry_error_after(&w, "new", "create configmaps " NSNAME "/new in dc2: ", NULL);
+    ck_assert_int_eq(syncer_reconcile(w.s, res_index(CM), &held, &after, NULL),
+                     KR_RECONCILE_REQUEUE_AFTER);
+    free(entry_error_after(&w, "held", "delete configmaps " NSNAME "/held in dc2: ", why));
+    free(why);
+    world_down(&w);
+}
+END_TEST
+
 /* The value of the series `series` ("name{label=\"value\",...}") in the
  * syncer's registry as /metrics renders it; -1 when it is not there. */
 static double metric(world *w, const char *series)
@@ -3092,6 +3131,7 @@ int main(void)
     tcase_add_test(tc, under_the_controller_a_copy_is_verified_only_once_its_cache_saw_the_write);
     tcase_add_test(tc, the_same_error_with_other_numbers_is_not_written_again);
     tcase_add_test(tc, an_entry_names_the_operation_and_the_object_of_its_failure);
+    tcase_add_test(tc, a_held_delete_waiting_for_its_cluster_names_the_delete);
     tcase_add_test(tc, metrics_count_writes_failures_drift_and_objects_out_of_sync);
     tcase_add_test(tc, a_copy_whose_hub_object_is_gone_is_deleted_only_when_made_here_lately);
     tcase_add_test(tc, the_controller_repairs_drift_from_events_and_keeps_lanes_apart);

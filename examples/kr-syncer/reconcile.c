@@ -748,11 +748,11 @@ static bool lost_our_label(const rctx *c, const json_t *obj)
  * accepted; its DELETED event wakes the key. */
 static step delete_copy(rctx *c, const json_t *obj)
 {
+    c->op = "delete"; /* also what a held delete waits on names */
     if (meta_string(obj, "deletionTimestamp")) {
         *c->after_ms = PENDING_DELETE_RETRY_MS;
         return STEP_RETRY;
     }
-    c->op = "delete";
     if (still_leading(c->s, c->err) != 0) /* before may_call: the probe's turn stays */
         return STEP_FAILED;
     if (!may_call(c))
