@@ -382,6 +382,19 @@ START_TEST(own_echoes_and_admitted_creations_wake_nobody)
 }
 END_TEST
 
+/* An inventory error reaches a caller named after the inventory once (a
+ * history call read "inventory: inventory: postgresql ..."). */
+START_TEST(an_inventory_error_is_named_once)
+{
+    char buf[256];
+    submitter_inventory_error("inventory: postgresql reconnect (db): gone (retry later)", buf,
+                              sizeof(buf));
+    ck_assert_str_eq(buf, "inventory: postgresql reconnect (db): gone (retry later)");
+    submitter_inventory_error("out of memory", buf, sizeof(buf));
+    ck_assert_str_eq(buf, "inventory: out of memory");
+}
+END_TEST
+
 START_TEST(health_runs_from_the_first_failed_send)
 {
     json_t *r = runnable("alice", 0, "");
@@ -4864,6 +4877,7 @@ int main(void)
     tcase_add_test(unit, failover_rules);
     tcase_add_test(unit, an_outcome_has_the_reason_of_its_copy);
     tcase_add_test(unit, health_runs_from_the_first_failed_send);
+    tcase_add_test(unit, an_inventory_error_is_named_once);
     tcase_add_test(unit, own_echoes_and_admitted_creations_wake_nobody);
     suite_add_tcase(s, unit);
     TCase *books = tcase_create("books");

@@ -254,7 +254,7 @@ static void history(api *a, const api_request *req, const char *ns, const char *
     }
     if (rc != 0) {
         char message[1100];
-        snprintf(message, sizeof(message), "inventory: %s", err.message);
+        submitter_inventory_error(err.message, message, sizeof(message));
         answer_error(resp, rc == KR_ENOMEM ? 500 : 503, message);
     } else if (json_array_size(items) == 0 && !obj) {
         not_found(resp, ns, name, ", and no history of one");
@@ -897,6 +897,13 @@ static bool split_path(const char *rest, char *ns, char *name, char *verb_out, s
             return false;
     }
     return !*p && n >= 2;
+}
+
+void submitter_inventory_error(const char *message, char *buf, size_t len)
+{
+    /* the inventory's own errors name it already */
+    snprintf(buf, len, "%s%s",
+             strncmp(message, "inventory:", 10) == 0 ? "" : "inventory: ", message);
 }
 
 /* Whether an Authorization header holds a bearer token at all ("Bearer"

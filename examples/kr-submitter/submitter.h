@@ -526,6 +526,10 @@ typedef struct sub_books {
  * through the outbox: 0 once recorded or waiting there. */
 int submitter_record_to_inventory(const sub_event *ev, void *user);
 
+/* The text a caller gets for an inventory error `message`: named after the
+ * inventory once ("inventory: ..."), whether or not it named itself. */
+void submitter_inventory_error(const char *message, char *buf, size_t len);
+
 /* Answer one request. resp->body is new. [HTTP thread] */
 void api_handle(api *a, const api_request *req, api_response *resp);
 
