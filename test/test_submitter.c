@@ -4149,6 +4149,21 @@ START_TEST(program_serves_the_api_and_the_cli_drives_it)
     const char *earlier[] = {"history", name, "--uid", first_uid, NULL};
     ck_assert_int_eq(cli(p.bin, server, "tok-erin", earlier, out, sizeof(out)), 0);
     ck_assert_msg(strstr(out, "SUCCEEDED"), "%s", out);
+    /* a uid that never had the name: a 404 saying so, not an empty table
+     * and exit 0; an empty flag is a usage error, not "no flag" */
+    const char *never[] = {"history", name, "--uid", "no-such-uid", NULL};
+    ck_assert_int_eq(cli(p.bin, server, "tok-erin", never, out, sizeof(out)), 1);
+    ck_assert_msg(strstr(out, "of uid \"no-such-uid\", and no history of one (HTTP 404)"), "%s",
+                  out);
+    const char *empty_uid[] = {"history", name, "--uid", "", NULL};
+    ck_assert_int_eq(cli(p.bin, server, "tok-erin", empty_uid, out, sizeof(out)), 2);
+    ck_assert_msg(strstr(out, "--uid is empty"), "%s", out);
+    const char *empty_key[] = {"submit", "-f", p.job, "--idempotency-key", "", NULL};
+    ck_assert_int_eq(cli(p.bin, server, "tok-alice", empty_key, out, sizeof(out)), 2);
+    ck_assert_msg(strstr(out, "--idempotency-key is empty"), "%s", out);
+    const char *empty_clusters[] = {"submit", "-f", p.job, "--clusters=", NULL};
+    ck_assert_int_eq(cli(p.bin, server, "tok-alice", empty_clusters, out, sizeof(out)), 2);
+    ck_assert_msg(strstr(out, "--clusters is empty"), "%s", out);
     /* a query is never cut: two long keys that differ only at their end
      * give two runnables, the same one again gives the first */
     static char key_a[3100], key_b[3100];

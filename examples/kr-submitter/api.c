@@ -258,6 +258,12 @@ static void history(api *a, const api_request *req, const char *ns, const char *
         answer_error(resp, rc == KR_ENOMEM ? 500 : 503, message);
     } else if (json_array_size(items) == 0 && !obj) {
         not_found(resp, ns, name, ", and no history of one");
+    } else if (json_array_size(items) == 0 && req->q_uid && *req->q_uid &&
+               strcmp(req->q_uid, sub_str(obj, "metadata.uid")) != 0) {
+        /* another uid than the runnable's now, with nothing recorded */
+        char more[200];
+        snprintf(more, sizeof(more), " of uid \"%.128s\", and no history of one", req->q_uid);
+        not_found(resp, ns, name, more);
     } else {
         answer(resp, 200, json_pack("{s:O}", "items", items));
     }

@@ -740,6 +740,18 @@ static int parse(const verb_spec *v, int argc, char **argv, cli_opts *o)
         rc = kr_error_set(&err, KR_EINVAL, "--chunk-size is 0 or more, not %ld", o->chunk_size);
     if (rc == 0 && v->submit_flags && !o->file)
         rc = kr_error_set(&err, KR_EINVAL, "needs -f FILE");
+    /* given empty, each would be taken as not given: no key (a second
+     * submission makes a second runnable), every cluster */
+    if (rc == 0 && o->key && !*o->key)
+        rc = kr_error_set(&err, KR_EINVAL,
+                          "--idempotency-key is empty: give a key, or leave "
+                          "the flag out");
+    if (rc == 0 && o->clusters && !*o->clusters)
+        rc = kr_error_set(&err, KR_EINVAL,
+                          "--clusters is empty: name at least one, or leave the flag out for "
+                          "every cluster");
+    if (rc == 0 && o->uid && !*o->uid)
+        rc = kr_error_set(&err, KR_EINVAL, "--uid is empty: give a uid, or leave the flag out");
     if (rc == 0 && strcmp(o->output, "json") != 0 && strcmp(o->output, "table") != 0 &&
         strcmp(o->output, "yaml") != 0)
         rc = kr_error_set(&err, KR_EINVAL, "-o is table, json or yaml, not %s", o->output);
