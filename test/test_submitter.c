@@ -1529,6 +1529,27 @@ START_TEST(a_slow_submission_record_is_not_taken_for_a_hub_created_one)
 }
 END_TEST
 
+/* A Runnable sent with metadata.generateName (no name, no key) is named
+ * from it, as the hub names one, not from its manifest's name; the prefix
+ * is cut so that the name leaves room for the attempt. */
+START_TEST(a_runnables_generate_name_names_it)
+{
+    env_up();
+    char body[1200];
+    snprintf(body, sizeof(body), "%s", job_runnable("unused", 0, ""));
+    char *at = strstr(body, "  name: unused\n");
+    ck_assert_ptr_nonnull(at);
+    memmove(at + 31, at + 15, strlen(at + 15) + 1);
+    memcpy(at, "  generateName: Nightly_Train-\n", 31);
+    json_t *r = NULL;
+    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice", body, NULL, &r), 201);
+    const char *name = sub_str(r, "metadata.name");
+    ck_assert_msg(strncmp(name, "nightly-train-", 14) == 0 && strlen(name) == 19, "%s", name);
+    json_decref(r);
+    env_down();
+}
+END_TEST
+
 START_TEST(approval_rules_hold)
 {
     env_up();
@@ -4906,6 +4927,7 @@ int main(void)
     tcase_add_test(tc, a_create_the_cache_has_not_observed_is_not_verified);
     tcase_add_test(tc, a_name_taken_by_an_object_not_ours_fails_and_adopts_nothing);
     tcase_add_test(tc, a_status_claiming_dispatch_without_a_quorum_creates_nothing);
+    tcase_add_test(tc, a_runnables_generate_name_names_it);
     tcase_add_test(tc, approval_rules_hold);
     tcase_add_test(tc, a_decision_waits_for_its_record);
     tcase_add_test(tc, a_spec_changed_after_its_approval_waits_for_a_new_one);

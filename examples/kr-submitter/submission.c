@@ -232,7 +232,9 @@ static int name_runnable(json_t *md, const json_t *given, const json_t *t, const
                    ? 0
                    : sub_fail(err, 500, KR_ENOMEM, "out of memory");
     }
-    idempotency_base(sub_str(t, "metadata.name"), buf, sizeof(buf));
+    /* the Runnable's own generateName, else one from the manifest's name */
+    const char *prefix = sub_str(given, "generateName");
+    idempotency_base(*prefix ? prefix : sub_str(t, "metadata.name"), buf, sizeof(buf));
     return json_object_set_new(md, "generateName", json_string(buf)) == 0
                ? 0
                : sub_fail(err, 500, KR_ENOMEM, "out of memory");
