@@ -534,6 +534,53 @@ static int template_resource(submitter *s, size_t i, const json_t *obj, kr_resou
     return rc;
 }
 
+/* The apiVersion and kind of the copy of `attempt` (borrowed from obj):
+ * those its entry in status.attempts recorded when it was decided, never
+ * the template's as it is now (an edit of its kind on the hub must not
+ * lose a copy made of the kind before); the template's for an entry
+ * written before they were recorded. */
+static void attempt_kind(const json_t *obj, json_int_t attempt, const char **api_version,
+                         const char **kind)
+{
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(json_object_get(obj, "status"), "attempts"), i, a)
+    {
+        if (sub_int(a, "attempt") == attempt && *sub_str(a, "apiVersion") && *sub_str(a, "kind")) {
+            *api_version = sub_str(a, "apiVersion");
+            *kind = sub_str(a, "kind");
+            return;
+        }
+    }
+    *api_version = sub_str(obj, "spec.template.apiVersion");
+    *kind = sub_str(obj, "spec.template.kind");
+}
+
+/* The resource of the copy of `attempt` in cluster i (attempt_kind): what
+ * every look at, or request about, that copy goes to. */
+static int copy_resource(submitter *s, size_t i, const json_t *obj, json_int_t attempt,
+                         kr_resource_info *info, kr_error_t *err)
+{
+    const char *api_version, *kind;
+    attempt_kind(obj, attempt, &api_version, &kind);
+    uint64_t sent = now_ms(s);
+    int rc = kr_client_resource_for_kind(fast_client(s, i), api_version, kind, info, err);
+    if (failover_unreachable_rc(rc))
+        health_report(s, i, sent, rc);
+    return rc;
+}
+
+/* True when the template's apiVersion and kind are no longer those
+ * recorded for `attempt`: a copy of it would be another object than the
+ * one that attempt may have made. */
+static bool template_kind_changed(const json_t *obj, json_int_t attempt)
+{
+    const char *api_version, *kind;
+    attempt_kind(obj, attempt, &api_version, &kind);
+    return strcmp(api_version, sub_str(obj, "spec.template.apiVersion")) != 0 ||
+           strcmp(kind, sub_str(obj, "spec.template.kind")) != 0;
+}
+
 /* The informer of our copies of this resource in cluster i (the caller's:
  * made on first use, shared, started). */
 static int copy_informer(submitter *s, size_t i, const kr_resource_info *info, kr_informer_t **inf,
@@ -679,9 +726,12 @@ static void unverified(json_t *status, const char *message)
     json_decref(shell);
 }
 
-/* The decision `attempt` goes to `cluster` under `epoch`, in `status` (of
- * a copy about to be written). 0 or KR_ENOMEM. */
-static int decision_fields(json_t *status, json_int_t attempt, const char *cluster, uint64_t epoch)
+/* The decision `attempt` of Runnable `obj` goes to `cluster` under
+ * `epoch`, in `status` (of a copy about to be written), with the
+ * apiVersion and kind of the copy it makes (the template's now): what the
+ * copy is looked up as for as long as it may exist. 0 or KR_ENOMEM. */
+static int decision_fields(json_t *status, const json_t *obj, json_int_t attempt,
+                           const char *cluster, uint64_t epoch)
 {
     json_t *attempts = json_object_get(status, "attempts");
     if (!json_is_array(attempts)) {
@@ -690,8 +740,10 @@ static int decision_fields(json_t *status, json_int_t attempt, const char *clust
             return KR_ENOMEM;
     }
     int rc = json_array_append_new(
-        attempts, json_pack("{s:I, s:s, s:I, s:s}", "attempt", attempt, "cluster", cluster, "epoch",
-                            (json_int_t)epoch, "state", ATTEMPT_DECIDED));
+        attempts, json_pack("{s:I, s:s, s:I, s:s, s:s, s:s}", "attempt", attempt, "cluster",
+                            cluster, "epoch", (json_int_t)epoch, "state", ATTEMPT_DECIDED,
+                            "apiVersion", sub_str(obj, "spec.template.apiVersion"), "kind",
+                            sub_str(obj, "spec.template.kind")));
     rc |= json_object_set_new(status, "phase", json_string(SUB_PHASE_DISPATCHING));
     rc |= json_object_set_new(status, "cluster", json_string(cluster));
     rc |= json_object_set_new(status, "attempt", json_integer(attempt));
@@ -712,7 +764,7 @@ bool submitter_first_decision(submitter *s, const json_t *runnable, json_t *stat
     if (sub_int(runnable, "status.attempt") > 0 || json_object_get(status, "attempts") ||
         order_of(s, runnable, order, 64) == 0 || (s->epoch && s->epoch(&epoch, s->epoch_user) != 0))
         return false;
-    return decision_fields(status, 1, order[0], epoch) == 0;
+    return decision_fields(status, runnable, 1, order[0], epoch) == 0;
 }
 
 /* The number of a new attempt: one no attempt has had (status.attempt may
@@ -742,7 +794,7 @@ static kr_reconcile_result decide(submitter *s, const json_t *obj, json_int_t at
     }
     json_t *status;
     json_t *copy = edit(obj, &status);
-    if (copy && decision_fields(status, attempt, cluster, epoch) != 0) {
+    if (copy && decision_fields(status, obj, attempt, cluster, epoch) != 0) {
         json_decref(copy);
         copy = NULL;
     }
@@ -911,12 +963,16 @@ static kr_reconcile_result unreachable(submitter *s, const json_t *obj, size_t i
  * only once it is verified as the attempt the Runnable follows: a copy
  * whose create reached a cluster that then went away never starts there,
  * so when the cluster returns the copy is deleted, not run twice. A
- * template that asks for suspend itself is left as it is. */
-static bool held_kind(const json_t *obj)
+ * template that asks for suspend itself is left as it is. Whether a copy
+ * of `api_version`/`kind` made of `obj`'s template is (or was) held. */
+static bool held_kind(const json_t *obj, const char *api_version, const char *kind)
 {
+    if (strcmp(api_version, "batch/v1") != 0 || strcmp(kind, "Job") != 0)
+        return false;
+    /* only a template still of the copy's kind says what the copy asked */
     const json_t *t = json_object_get(json_object_get(obj, "spec"), "template");
-    return strcmp(sub_str(t, "apiVersion"), "batch/v1") == 0 &&
-           strcmp(sub_str(t, "kind"), "Job") == 0 &&
+    return strcmp(sub_str(t, "apiVersion"), api_version) != 0 ||
+           strcmp(sub_str(t, "kind"), kind) != 0 ||
            !json_is_true(json_object_get(json_object_get(t, "spec"), "suspend"));
 }
 
@@ -944,7 +1000,7 @@ static json_t *workload_copy(submitter *s, const json_t *obj, json_int_t attempt
     json_object_set_new(labels, SUB_LABEL_MANAGED_BY, json_string(SUB_PROGRAM));
     json_object_set_new(labels, SUB_LABEL_SOURCE_UID, json_string(sub_str(obj, "metadata.uid")));
     json_object_set_new(labels, SUB_LABEL_SOURCE_CLUSTER, json_string(s->hub_name));
-    if (held_kind(obj)) {
+    if (held_kind(obj, sub_str(t, "apiVersion"), sub_str(t, "kind"))) {
         json_t *spec = json_object_get(body, "spec");
         if (!json_is_object(spec)) {
             spec = json_object();
@@ -969,7 +1025,7 @@ static int probe_name(submitter *s, size_t idx, const json_t *obj, json_int_t at
     *found = NULL;
     kr_resource_info info;
     kr_error_t e = {0};
-    int rc = template_resource(s, idx, obj, &info, &e);
+    int rc = copy_resource(s, idx, obj, attempt, &info, &e);
     if (rc == 0) {
         char name[SUB_COPY_NAME_LEN];
         copy_name(obj, attempt, name, sizeof(name));
@@ -995,10 +1051,12 @@ static int probe_copy(submitter *s, size_t idx, const json_t *obj, json_int_t at
     return rc;
 }
 
-static int delete_copy(submitter *s, size_t idx, const json_t *obj, const json_t *copy)
+/* Delete `copy`, the copy of `attempt` in cluster idx. */
+static int delete_copy(submitter *s, size_t idx, const json_t *obj, json_int_t attempt,
+                       const json_t *copy)
 {
     kr_resource_info info;
-    int rc = template_resource(s, idx, obj, &info, NULL);
+    int rc = copy_resource(s, idx, obj, attempt, &info, NULL);
     if (rc != 0)
         return rc;
     /* a replica paused past its Lease deletes nothing either: the copy it
@@ -1065,7 +1123,7 @@ static int delete_late_copy(submitter *s, size_t idx, const json_t *obj, json_in
 {
     kr_resource_info info;
     kr_informer_t *inf = NULL;
-    if (template_resource(s, idx, obj, &info, NULL) != 0 ||
+    if (copy_resource(s, idx, obj, attempt, &info, NULL) != 0 ||
         copy_informer(s, idx, &info, &inf, NULL) != 0)
         return health_since(s, idx) ? KR_EUNAVAILABLE : 0;
     char name[SUB_COPY_NAME_LEN];
@@ -1078,7 +1136,7 @@ static int delete_late_copy(submitter *s, size_t idx, const json_t *obj, json_in
         if (health_since(s, idx) && !probe_claim(s, idx)) {
             rc = KR_EUNAVAILABLE; /* not our turn to ask a failing cluster */
         } else {
-            rc = delete_copy(s, idx, obj, copy);
+            rc = delete_copy(s, idx, obj, attempt, copy);
             if (rc == KR_ECONFLICT)
                 rc = 0; /* the uid precondition: that copy is gone already */
             kr_log(&s->logger, KR_LOG_INFO, SUB_PROGRAM,
@@ -1117,10 +1175,11 @@ static bool release_pending(submitter *s, const json_t *obj, const json_t *copy)
  * carries the copy's uid, which the apiserver checks as a precondition, so
  * that another object of the same name is never released. The answer's
  * resourceVersion is remembered (see release_pending). */
-static int release(submitter *s, size_t idx, const json_t *obj, const json_t *copy)
+static int release(submitter *s, size_t idx, const json_t *obj, json_int_t attempt,
+                   const json_t *copy)
 {
     kr_resource_info info;
-    int rc = template_resource(s, idx, obj, &info, NULL);
+    int rc = copy_resource(s, idx, obj, attempt, &info, NULL);
     if (rc != 0)
         return rc;
     json_t *patch = json_pack("{s:{s:s}, s:{s:b}}", "metadata", "uid",
@@ -1374,7 +1433,7 @@ static kr_reconcile_result created(submitter *s, const json_t *obj, size_t idx, 
 {
     kr_resource_info info;
     kr_informer_t *inf = NULL;
-    bool observed = template_resource(s, idx, obj, &info, NULL) == 0 &&
+    bool observed = copy_resource(s, idx, obj, attempt, &info, NULL) == 0 &&
                     copy_informer(s, idx, &info, &inf, NULL) == 0 &&
                     kr_informer_wait_for_resource_version(inf, rv, 0, NULL) == 0;
     uint64_t wait = s->probe_interval_ms < RETRY_MS ? s->probe_interval_ms : RETRY_MS;
@@ -1496,6 +1555,14 @@ static kr_reconcile_result dispatch(submitter *s, const json_t *obj, uint64_t *a
     uint64_t at_ms = 0;
     if (created_take(s, obj, attempt, rv, sizeof(rv), &at_ms))
         return created(s, obj, (size_t)idx, attempt, rv, false, at_ms, after, err);
+    /* The template's kind was edited since this attempt was decided (the
+     * edit went through approval again): a create of the template now
+     * would be another object than the one this attempt may have made,
+     * which no AlreadyExists would then find. So it is a new attempt, in
+     * the same cluster, and this one's copy, looked up by its own kind, is
+     * an earlier attempt's (stragglers: deleted unless it started). */
+    if (template_kind_changed(obj, attempt))
+        return decide(s, obj, next_attempt(obj), cluster, NULL, err);
     if (s->hook)
         s->hook(SUB_HOOK_AFTER_DECISION, cluster, s->hook_user);
     /* a cluster known to be failing gets no create but the probe's turn:
@@ -1635,7 +1702,7 @@ static kr_reconcile_result stragglers(submitter *s, const json_t *obj, const jso
         char why[256];
         kr_reconcile_result r;
         if (act == STRAGGLER_DELETE || act == STRAGGLER_STOP_IT) {
-            rc = delete_copy(s, (size_t)idx, obj, copy);
+            rc = delete_copy(s, (size_t)idx, obj, n, copy);
             snprintf(why, sizeof(why), "attempt %lld in %s started too; stopped it", (long long)n,
                      sub_str(a, "cluster"));
             r = rc != 0 ? (*pending = true, KR_RECONCILE_DONE)
@@ -1644,7 +1711,7 @@ static kr_reconcile_result stragglers(submitter *s, const json_t *obj, const jso
                                        act == STRAGGLER_STOP_IT ? why : NULL, err);
         } else {
             long cidx = submitter_cluster_find(s, sub_str(obj, "status.cluster"));
-            rc = current && cidx >= 0 ? delete_copy(s, (size_t)cidx, obj, current) : 0;
+            rc = current && cidx >= 0 ? delete_copy(s, (size_t)cidx, obj, cur_attempt, current) : 0;
             snprintf(why, sizeof(why), "attempt %lld in %s started first; stopped attempt %lld",
                      (long long)n, sub_str(a, "cluster"), (long long)cur_attempt);
             r = rc != 0 ? (*pending = true, KR_RECONCILE_DONE)
@@ -1677,7 +1744,9 @@ static kr_reconcile_result copy_missing(submitter *s, const json_t *obj, size_t 
         return unreachable(s, obj, idx, false, true, after, err);
     if (!ours(obj, found)) { /* its labels were taken away */
         kr_resource_info info;
-        rc = still_leading(s, err) != 0 ? KR_ESTATE : template_resource(s, idx, obj, &info, NULL);
+        rc = still_leading(s, err) != 0
+                 ? KR_ESTATE
+                 : copy_resource(s, idx, obj, sub_int(obj, "status.attempt"), &info, NULL);
         json_t *patch =
             rc ? NULL
                : json_pack("{s:{s:s, s:{s:s, s:s, s:s}}}", "metadata", "uid",
@@ -1730,10 +1799,11 @@ static kr_reconcile_result set_outcome(submitter *s, const json_t *obj, const ch
     bool ok = strcmp(outcome, SUB_PHASE_SUCCEEDED) == 0;
     const char *why, *text;
     failover_outcome_reason(copy, &why, &text);
+    const char *api_version, *kind;
+    attempt_kind(obj, sub_int(obj, "status.attempt"), &api_version, &kind);
     char message[1024];
-    snprintf(message, sizeof(message), "%s %s in %s%s%.900s", sub_str(obj, "spec.template.kind"),
-             sub_str(copy, "metadata.name"), sub_str(obj, "status.cluster"), *text ? ": " : "",
-             text);
+    snprintf(message, sizeof(message), "%s %s in %s%s%.900s", kind, sub_str(copy, "metadata.name"),
+             sub_str(obj, "status.cluster"), *text ? ": " : "", text);
     json_t *status;
     json_t *edited = edit(obj, &status);
     if (edited) {
@@ -1844,10 +1914,11 @@ static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *aft
     if (idx < 0)
         return fail_runnable(s, obj, "UnknownCluster", "the decided cluster is not configured",
                              err);
+    json_int_t attempt = sub_int(obj, "status.attempt");
     kr_resource_info info;
     kr_informer_t *inf = NULL;
     kr_error_t e = {0};
-    int rc = template_resource(s, (size_t)idx, obj, &info, &e);
+    int rc = copy_resource(s, (size_t)idx, obj, attempt, &info, &e);
     if (rc == 0)
         rc = copy_informer(s, (size_t)idx, &info, &inf, &e);
     if (rc != 0) {
@@ -1865,7 +1936,7 @@ static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *aft
         return KR_RECONCILE_REQUEUE_AFTER;
     }
     char name[SUB_COPY_NAME_LEN];
-    copy_name(obj, sub_int(obj, "status.attempt"), name, sizeof(name));
+    copy_name(obj, attempt, name, sizeof(name));
     json_t *copy =
         kr_store_get_by_name(kr_informer_store(inf), sub_str(obj, "metadata.namespace"), name);
     bool pending = false;
@@ -1889,14 +1960,16 @@ static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *aft
     /* released already, the cache not there yet: not sent again, and the
      * copy counts as not started below (a cluster gone in the meantime is
      * noticed); the informer's event of the release wakes us */
-    bool releasing =
-        held_kind(obj) && json_is_true(json_object_get(json_object_get(copy, "spec"), "suspend"));
+    const char *api_version, *kind;
+    attempt_kind(obj, attempt, &api_version, &kind);
+    bool releasing = held_kind(obj, api_version, kind) &&
+                     json_is_true(json_object_get(json_object_get(copy, "spec"), "suspend"));
     if (releasing && !release_pending(s, obj, copy)) {
         if (still_leading(s, err) != 0) {
             json_decref(copy);
             return KR_RECONCILE_ERROR;
         }
-        rc = release(s, (size_t)idx, obj, copy);
+        rc = release(s, (size_t)idx, obj, attempt, copy);
         json_decref(copy);
         if (rc == 0) {
             /* the informer brings the released copy, and its event wakes
@@ -1922,7 +1995,7 @@ static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *aft
         return set_phase(s, obj, SUB_PHASE_RUNNING, NULL, "", err);
     if (!started && probe_claim(s, (size_t)idx)) {
         json_t *probe = NULL;
-        rc = probe_copy(s, (size_t)idx, obj, sub_int(obj, "status.attempt"), &probe);
+        rc = probe_copy(s, (size_t)idx, obj, attempt, &probe);
         json_decref(probe);
         if (rc != 0 && rc != KR_ENOTFOUND)
             return unreachable(s, obj, (size_t)idx, false, true, after, err);
@@ -1974,7 +2047,7 @@ static kr_reconcile_result remove_copies(submitter *s, const json_t *obj, uint64
             (*sub_label(copy, SUB_LABEL_SOURCE_UID) || strcmp(state, ATTEMPT_CREATED) != 0))
             rc = KR_ENOTFOUND;
         if (rc == 0)
-            rc = delete_copy(s, (size_t)idx, obj, copy);
+            rc = delete_copy(s, (size_t)idx, obj, sub_int(a, "attempt"), copy);
         json_decref(copy);
         if (rc == 0 || rc == KR_ENOTFOUND)
             return mark_attempt(s, obj, sub_int(a, "attempt"), ATTEMPT_DELETED, NULL, err);
