@@ -323,6 +323,21 @@ START_TEST(failover_rules)
     json_decref(early);
     json_decref(late);
     json_decref(done);
+
+    /* a refusal says False once the runnable has ended, however it ended
+     * (a cancel and a rejection are the API's writes), never before */
+    json_t *status = json_pack("{s:s}", "phase", SUB_PHASE_DISPATCHED);
+    sub_set_condition(status, SUB_CONDITION_CREATE_REFUSED, true, "CreateFailed", "refused");
+    sub_status_settle(status);
+    json_t *shell = json_pack("{s:O}", "status", status);
+    ck_assert(sub_condition_true(shell, SUB_CONDITION_CREATE_REFUSED));
+    json_object_set_new(status, "phase", json_string(SUB_PHASE_CANCELLED));
+    sub_status_settle(status);
+    char cond[300];
+    condition_of(shell, SUB_CONDITION_CREATE_REFUSED, cond, sizeof(cond));
+    ck_assert_msg(strncmp(cond, "False Cancelled: the runnable is Cancelled", 42) == 0, "%s", cond);
+    json_decref(shell);
+    json_decref(status);
 }
 END_TEST
 
@@ -2726,6 +2741,10 @@ static void earlier_copy_completes(const char *name)
     json_t *o = cached_in("team-x", name);
     ck_assert_str_eq(sub_str(o, "status.phase"), SUB_PHASE_SUCCEEDED);
     ck_assert_int_eq(sub_int(o, "status.attempt"), 1);
+    /* the refusal held the runnable back no more once it ended: said so */
+    char cond[1600];
+    condition_of(o, SUB_CONDITION_CREATE_REFUSED, cond, sizeof(cond));
+    ck_assert_msg(strncmp(cond, "False Succeeded: ", 17) == 0, "%s", cond);
     json_decref(o);
     json_t *job = NULL;
     ck_assert_int_eq(kr_client_get(E.dc[0], JOBS, "team-x", copy, &job, NULL), 0);
@@ -2821,6 +2840,9 @@ START_TEST(a_refused_failover_waits_for_a_decided_attempt_and_fails_on_a_gone_co
                       json_array_size(json_object_get(json_object_get(o, "status"), "attempts")) ==
                           2,
                   "%s", st);
+    char cond[1600];
+    condition_of(o, SUB_CONDITION_CREATE_REFUSED, cond, sizeof(cond));
+    ck_assert_msg(strncmp(cond, "False Failed: ", 14) == 0, "%s", st);
     free(st);
     json_decref(o);
     ck_assert_int_eq(kr_client_get(E.dc[1], JOBS, "team-x", "gone-2", NULL, NULL), KR_ENOTFOUND);
@@ -2864,6 +2886,58 @@ START_TEST(refused_failovers_keep_their_attempt_numbers_apart)
     ck_assert_msg(json_array_size(attempts) == 3, "not three attempts: %s", st);
     ck_assert_str_eq(sub_str(o, "status.cluster"), "dc1");
     ck_assert_int_eq(sub_int(o, "status.attempt"), 1);
+    free(st);
+    json_decref(o);
+    env_down();
+}
+END_TEST
+
+/* Three clusters, team-x in dc1 and dc3: dc1 goes away after attempt 1's
+ * create, the failover to dc2 is refused (CreateRefused, the runnable
+ * back on attempt 1), and the next one, to dc3, is created there: the
+ * refusal holds the runnable back no more, and the condition says so
+ * (False, AttemptCreated), as it says when the runnable ends. */
+START_TEST(a_later_attempt_created_ends_the_create_refused_condition)
+{
+    env_clusters = 3;
+    env_up();
+    team_x_up();
+    static const char ns[] =
+        "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"team-x\"}}";
+    kr_error_t err = {0};
+    ck_assert_msg(kr_testserver_load(E.dc_ts[2], ns, strlen(ns), &err) == 0, "%s", err.message);
+    submit_to_team_x_in("later", 0, "dc1, dc2, dc3");
+    ck_assert(reconcile_until_at("team-x", "later", "dc1", SUB_PHASE_DISPATCHED, true));
+    dc_down(0, true);
+    uint64_t after = 0;
+    bool created = false;
+    char cond[1600];
+    for (int round = 0; round < 5 && !created; round++) {
+        advance_ms(FAILOVER_MS + 1);
+        submitter_probe_cluster(&E.s, 0);
+        for (int i = 0; i < 50 && !created; i++) {
+            submitter_reconcile(&E.s, "team-x", "later", &after, NULL);
+            submitter_probe_cluster(&E.s, 0);
+            json_t *o = cached_in("team-x", "later");
+            created = strcmp(sub_str(o, "status.cluster"), "dc3") == 0 &&
+                      strcmp(sub_str(o, "status.phase"), SUB_PHASE_DISPATCHED) == 0;
+            if (created)
+                condition_of(o, SUB_CONDITION_CREATE_REFUSED, cond, sizeof(cond));
+            json_decref(o);
+            wait_pace();
+        }
+    }
+    json_t *o = cached_in("team-x", "later");
+    char *st = json_dumps(json_object_get(o, "status"), JSON_COMPACT);
+    ck_assert_msg(created, "%s", st);
+    ck_assert_int_eq(sub_int(o, "status.attempt"), 3);
+    /* attempt 2 was refused: the condition said True (only a True one turns False) */
+    const json_t *attempts = json_object_get(json_object_get(o, "status"), "attempts");
+    ck_assert_msg(json_array_size(attempts) == 3 &&
+                      strcmp(sub_str(json_array_get(attempts, 1), "state"), "Refused") == 0,
+                  "%s", st);
+    ck_assert_msg(strncmp(cond, "False AttemptCreated: attempt 3 created in dc3", 46) == 0, "%s",
+                  st);
     free(st);
     json_decref(o);
     env_down();
@@ -5220,6 +5294,7 @@ int main(void)
     tcase_add_test(tc, a_failover_refused_for_good_goes_back_to_the_earlier_copy);
     tcase_add_test(tc, a_refused_failover_waits_for_a_decided_attempt_and_fails_on_a_gone_copy);
     tcase_add_test(tc, refused_failovers_keep_their_attempt_numbers_apart);
+    tcase_add_test(tc, a_later_attempt_created_ends_the_create_refused_condition);
     tcase_add_test(tc, the_verified_condition_follows_the_current_attempt);
     tcase_add_test(tc, a_copy_that_lost_its_labels_is_followed_a_deleted_one_fails);
     tcase_add_test(tc, a_copy_of_an_approval_voided_since_goes_while_the_runnable_waits);

@@ -602,6 +602,7 @@ static json_t *mark_recorded(api *a, json_t *written, const kr_token_user *who, 
             json_decref(copy);
             break; /* marked by someone else (the controller, late) */
         }
+        sub_status_settle(json_object_get(copy, "status"));
         json_t *out = NULL;
         int rc = kr_client_update_status(a->s->hub, SUB_RUNNABLES, ns, copy, NULL, &out, NULL);
         json_decref(copy);
@@ -729,6 +730,7 @@ static void act(api *a, const api_request *req, const kr_token_user *who, const 
             json_decref(obj);
             break;
         }
+        sub_status_settle(json_object_get(copy, "status"));
         json_t *out = NULL;
         int rc = kr_client_update_status(a->s->hub, SUB_RUNNABLES, ns, copy, NULL, &out, &err);
         json_decref(copy);

@@ -637,6 +637,7 @@ static kr_reconcile_result commit(submitter *s, json_t *copy, kr_error_t *err)
 {
     if (!copy)
         return kr_error_set(err, KR_ENOMEM, "out of memory"), KR_RECONCILE_ERROR;
+    sub_status_settle(json_object_get(copy, "status"));
     json_t *out = NULL;
     kr_error_t werr = {0};
     int rc = kr_client_update_status(s->hub, SUB_RUNNABLES, sub_str(copy, "metadata.namespace"),
@@ -720,10 +721,7 @@ static json_t *attempt_entry(json_t *status, json_int_t attempt)
  * --for=condition=Verified` never reports an attempt no cache observed. */
 static void unverified(json_t *status, const char *message)
 {
-    json_t *shell = json_pack("{s:O}", "status", status);
-    if (shell && sub_condition_true(shell, "Verified"))
-        sub_set_condition(status, "Verified", false, "NotObserved", message);
-    json_decref(shell);
+    sub_condition_clear(status, "Verified", "NotObserved", message);
 }
 
 /* The decision `attempt` of Runnable `obj` goes to `cluster` under
@@ -1418,6 +1416,22 @@ static kr_reconcile_result await_approval(submitter *s, const json_t *obj, uint6
 
 static void wake_when_observed(submitter *s, kr_informer_t *inf, const json_t *obj, const char *rv);
 
+/* The highest attempt of `status` whose create was refused for good (0:
+ * none). */
+static json_int_t last_refused(const json_t *status)
+{
+    json_int_t last = 0;
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(status, "attempts"), i, a)
+    {
+        json_int_t n = sub_int(a, "attempt");
+        if (strcmp(sub_str(a, "state"), ATTEMPT_REFUSED) == 0 && n > last)
+            last = n;
+    }
+    return last;
+}
+
 /* Attempt `attempt` of `obj` was created in cluster idx with `rv` at
  * `at_ms` (`fresh`: just now). Once the cluster's cache has observed it,
  * one write says Dispatched and verified. Until then, for up to a probe
@@ -1459,6 +1473,14 @@ static kr_reconcile_result created(submitter *s, const json_t *obj, size_t idx, 
         if (a) {
             json_object_set_new(a, "state", json_string(ATTEMPT_CREATED));
             json_object_set_new(a, "resourceVersion", json_string(rv));
+        }
+        /* an attempt after a refused one: the refusal holds the runnable
+         * back no more (the attempt followed again after it does not say
+         * that: it is what the refusal sent the runnable back to) */
+        if (attempt > last_refused(status)) {
+            char why[300];
+            snprintf(why, sizeof(why), "attempt %lld created in %s", (long long)attempt, cluster);
+            sub_condition_clear(status, SUB_CONDITION_CREATE_REFUSED, "AttemptCreated", why);
         }
     }
     kr_reconcile_result r = commit(s, copy, err);
@@ -1518,7 +1540,7 @@ static kr_reconcile_result refused(submitter *s, const json_t *obj, const char *
         unverified(status, "the runnable follows an earlier attempt's copy: not observed yet");
         json_object_set_new(status, "phase",
                             json_string(made ? SUB_PHASE_DISPATCHED : SUB_PHASE_DISPATCHING));
-        sub_set_condition(status, "CreateRefused", true, reason, message);
+        sub_set_condition(status, SUB_CONDITION_CREATE_REFUSED, true, reason, message);
     }
     kr_reconcile_result r = commit(s, copy, err);
     if (r == STEP_AGAIN)

@@ -99,6 +99,31 @@ bool sub_condition_true(const json_t *obj, const char *type)
     return false;
 }
 
+void sub_condition_clear(json_t *status, const char *type, const char *reason, const char *message)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(status, "conditions"), i, c)
+    {
+        if (strcmp(sub_str(c, "type"), type) == 0) {
+            if (strcmp(sub_str(c, "status"), "True") == 0)
+                sub_set_condition(status, type, false, reason, message);
+            return;
+        }
+    }
+}
+
+void sub_status_settle(json_t *status)
+{
+    const char *phase = json_string_value(json_object_get(status, "phase"));
+    if (!phase || !sub_phase_terminal(phase))
+        return;
+    char message[128];
+    snprintf(message, sizeof(message),
+             "the runnable is %s: the refusal holds it back no more (see status.attempts)", phase);
+    sub_condition_clear(status, SUB_CONDITION_CREATE_REFUSED, phase, message);
+}
+
 const char *sub_label(const json_t *obj, const char *key)
 {
     const json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");

@@ -64,8 +64,24 @@ void sub_set_condition(json_t *status, const char *type, bool value, const char 
                        const char *message);
 /* True when `obj`'s status has condition `type` with status "True". */
 bool sub_condition_true(const json_t *obj, const char *type);
+/* Condition `type` of `status` says False now, with `reason` and
+ * `message`, when it said True: what it said no longer holds. Absent or
+ * False already: left as it is. */
+void sub_condition_clear(json_t *status, const char *type, const char *reason, const char *message);
+/* The conditions of `status` (about to be written) that describe a state
+ * it has left say so: CreateRefused of a runnable that has ended. Every
+ * status write calls it, the controller's and the API's. */
+void sub_status_settle(json_t *status);
 /* True for Succeeded, Failed, Cancelled and Rejected. */
 bool sub_phase_terminal(const char *phase);
+
+/* The condition that says a failover's create was refused for good and
+ * the runnable follows the attempt it failed over from again: True from
+ * that refusal (its reason CreateFailed or NameTaken); False once the
+ * runnable ends (reason: its phase) or once the create of a later attempt
+ * is accepted (reason AttemptCreated), when the refusal holds it back no
+ * more. The refused attempt stays in status.attempts ("Refused"). */
+#define SUB_CONDITION_CREATE_REFUSED "CreateRefused"
 
 /* ---- approval.c: who may approve, and when the quorum is met ------------- */
 
