@@ -498,6 +498,9 @@ typedef struct env {
      * (once): the create's Dispatched write meets the edit's 409 */
     bool edit_kind_after_create;
     atomic_bool records_down; /* decisions cannot be recorded */
+    /* another replica's API (carol approving) while the record of bob's
+     * approval is on its way (one shot) */
+    api *carol_in_record;
     json_t *keys; /* the record keys seen */
 } env;
 
@@ -530,6 +533,20 @@ static int on_record(const sub_event *ev, void *user)
             uint64_t after = 0;
             submitter_reconcile(&e->s, ev->namespace_, ev->name, &after, NULL);
         }
+    }
+    if (e->carol_in_record && strcmp(ev->event, "APPROVED") == 0 && strcmp(ev->actor, "bob") == 0) {
+        /* bob's approval is on the hub, its record not in yet: carol
+         * approves through the other replica, whose API finds the cache
+         * behind (409), reads the hub and writes after bob */
+        api *other = e->carol_in_record;
+        e->carol_in_record = NULL;
+        char path[300];
+        snprintf(path, sizeof(path), "/api/v1/runnables/%s/%s/approve", ev->namespace_, ev->name);
+        api_request req = {.method = "POST", .path = path, .authorization = "Bearer tok-carol"};
+        api_response resp = {0};
+        api_handle(other, &req, &resp);
+        ck_assert_msg(resp.status == 200, "%d %s", resp.status, sub_str(resp.body, "error"));
+        json_decref(resp.body);
     }
     if (e->reconcile_in_submitted && strcmp(ev->event, "SUBMITTED") == 0 &&
         strcmp(ev->actor, SUB_PROGRAM) != 0) {
@@ -1566,6 +1583,38 @@ START_TEST(a_decision_waits_for_its_record)
     const char *want[] = {"SUBMITTED books alice", "APPROVED books bob", "DISPATCHED books",
                           "VERIFIED books"};
     assert_events(want, 4);
+    env_down();
+}
+END_TEST
+
+/* Two approvals at once through two replicas' APIs (one hub, one
+ * inventory): bob's is on the hub and its record on its way when carol's
+ * is written through the other replica and recorded. The books hold the
+ * decisions in the order the hub took them, bob's before carol's, each
+ * once, and the runnable dispatches once both are in. */
+START_TEST(concurrent_approvals_through_two_replicas_keep_their_order)
+{
+    env_up();
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("two", 2, ""), NULL, NULL),
+        201);
+    ck_assert(reconcile_until("two", SUB_PHASE_AWAITING, false));
+    /* the other replica: the same hub and books, a submitter of its own */
+    submitter other_s = E.s;
+    ck_assert_int_eq(submitter_init(&other_s, NULL), 0);
+    api other = E.api;
+    other.s = &other_s;
+    E.carol_in_record = &other;
+    json_t *r = NULL;
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/two/approve", "tok-bob", NULL, NULL, &r), 200);
+    json_decref(r);
+    ck_assert_ptr_null(E.carol_in_record); /* carol went in between */
+    ck_assert(reconcile_until("two", SUB_PHASE_DISPATCHED, true));
+    const char *want[] = {"SUBMITTED two alice", "APPROVED two bob", "APPROVED two carol",
+                          "DISPATCHED two", "VERIFIED two"};
+    assert_events(want, 5);
+    submitter_destroy(&other_s);
     env_down();
 }
 END_TEST
@@ -5276,6 +5325,7 @@ int main(void)
     tcase_add_test(tc, a_runnables_generate_name_names_it);
     tcase_add_test(tc, approval_rules_hold);
     tcase_add_test(tc, a_decision_waits_for_its_record);
+    tcase_add_test(tc, concurrent_approvals_through_two_replicas_keep_their_order);
     tcase_add_test(tc, a_spec_changed_after_its_approval_waits_for_a_new_one);
     tcase_add_test(tc, an_edit_of_the_spec_cannot_lower_the_approvals_it_needs);
     tcase_add_test(tc, api_authenticates_by_the_hubs_token_review);

@@ -284,7 +284,7 @@ void submitter_submission_key(const char *uid, char *out, size_t size)
     snprintf(out, size, "%s/SUBMITTED", uid);
 }
 
-int submitter_record(submitter *s, const sub_event *ev)
+static int record_transition(submitter *s, const sub_event *ev, bool event)
 {
     kr_log_field f[] = {{"event", ev->event},     {"namespace", ev->namespace_},
                         {"name", ev->name},       {"actor", ev->actor},
@@ -296,8 +296,19 @@ int submitter_record(submitter *s, const sub_event *ev)
     if (rc != 0)
         kr_log(&s->logger, KR_LOG_WARN, SUB_PROGRAM, "%s/%s: %s not recorded: %s", ev->namespace_,
                ev->name, ev->event, kr_strerror(rc));
-    runnable_event(s, ev);
+    if (event)
+        runnable_event(s, ev);
     return rc;
+}
+
+int submitter_record(submitter *s, const sub_event *ev)
+{
+    return record_transition(s, ev, true);
+}
+
+int submitter_record_behalf(submitter *s, const sub_event *ev)
+{
+    return record_transition(s, ev, false);
 }
 
 static void record(submitter *s, const json_t *obj, const char *event, const char *cluster,

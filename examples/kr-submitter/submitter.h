@@ -413,6 +413,11 @@ void submitter_destroy(submitter *s);
 long submitter_cluster_find(const submitter *s, const char *name);
 /* Record one transition: logged and handed to s->record; its result. */
 int submitter_record(submitter *s, const sub_event *ev);
+/* The same for a decision recorded for its author by another (an API
+ * that found it on the hub before its own decision, not in the books
+ * yet): no Event on the Runnable, which its author's record makes (that
+ * record, under the same key, is a no-op then, or this one is). */
+int submitter_record_behalf(submitter *s, const sub_event *ev);
 /* An edit of `obj`'s spec voided approvals (`message`, from
  * approval_voided): a Warning Event ApprovalsVoided on the Runnable, for
  * `kubectl describe`; nothing without s->events. Not a transition: the
