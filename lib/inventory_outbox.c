@@ -43,6 +43,14 @@ typedef struct pending {
     char *key;
     int64_t made_ms; /* when it was made: the transaction's time */
     bool spooled; /* its line is in the spool */
+    /* Its caller's own try, made by the thread while the caller waits
+     * (kr_inventory_outbox_record_unless): not waiting yet, not spooled.
+     * Once an action waits, none is: an outage, or a caller that gave up,
+     * makes every one wait (spooled, in the queue's order). */
+    bool trying;
+    bool finished; /* tried and done with: its caller takes it (and frees it) */
+    int rc; /* finished: the try's result, and err its message */
+    kr_error_t err;
     size_t spool_len; /* that line's bytes */
     char *strings[9]; /* what a's string fields point to */
 } pending;
@@ -55,8 +63,10 @@ struct kr_inventory_outbox {
     kr_mutex mu;
     kr_cond wake; /* a new action, or stop */
     kr_cond drained; /* the queue became empty */
+    kr_cond tried; /* an action of a caller's own try finished, or waits now */
     pending *head, *tail; /* guarded by mu */
     size_t n; /* guarded by mu */
+    size_t n_trying; /* of which callers' own tries (pending.trying); guarded by mu */
     size_t dropped; /* taken, then refused for good by the inventory; guarded by mu */
     bool stopping; /* guarded by mu */
     bool thread_started;
@@ -222,6 +232,22 @@ static void spool_append(kr_inventory_outbox_t *ob, pending *p)
     kr_log(&ob->logger, KR_LOG_ERROR, "inventory",
            "outbox: %s of %s/%s in %s waits in memory only: not written to %s: %s", p->a.event,
            p->a.namespace_ ? p->a.namespace_ : "", p->a.name, p->a.cluster, ob->spool_path, why);
+}
+
+/* Every caller's own try still in the queue waits from now on, spooled in
+ * the queue's order, and its caller is told (mu held). */
+static void tries_wait(kr_inventory_outbox_t *ob)
+{
+    if (!ob->n_trying)
+        return;
+    for (pending *p = ob->head; p; p = p->next) {
+        if (!p->trying)
+            continue;
+        p->trying = false;
+        ob->n_trying--;
+        spool_append(ob, p);
+    }
+    kr_cond_broadcast(&ob->tried);
 }
 
 /* Empty the spool: nothing waits (mu held). */
@@ -511,11 +537,31 @@ static void *run(void *arg)
         kr_error_t err = {0};
         int rc = kr_inv_record_at(ob->inv, &p->a, p->key, p->made_ms, &err);
         bool done = rc == 0 || !retryable(rc);
-        if (rc != 0 && done)
+        kr_mutex_lock(&ob->mu);
+        if (done && p->trying) {
+            /* a caller's own try: its result is the caller's, who waits */
+            ob->head = p->next;
+            if (!ob->head)
+                ob->tail = NULL;
+            ob->n--;
+            ob->n_trying--;
+            p->trying = false;
+            p->finished = true;
+            p->rc = rc;
+            p->err = err;
+            kr_cond_broadcast(&ob->tried);
+            if (!ob->head)
+                kr_cond_broadcast(&ob->drained);
+            pause_ms = 0;
+            continue;
+        }
+        if (rc != 0 && done) {
+            kr_mutex_unlock(&ob->mu);
             kr_log(&ob->logger, KR_LOG_ERROR, "inventory", "outbox: %s of %s/%s in %s dropped: %s",
                    p->a.event, p->a.namespace_ ? p->a.namespace_ : "", p->a.name, p->a.cluster,
                    err.message);
-        kr_mutex_lock(&ob->mu);
+            kr_mutex_lock(&ob->mu);
+        }
         if (done) {
             ob->head = p->next;
             if (!ob->head)
@@ -540,10 +586,19 @@ static void *run(void *arg)
             kr_mutex_lock(&ob->mu);
             continue;
         }
+        bool first = pause_ms == 0 && ob->n_trying > 0;
+        tries_wait(ob); /* the database is away: every caller's try waits */
         pause_ms = pause_ms ? pause_ms * 2 : RETRY_FIRST_MS;
         if (pause_ms > ob->retry_max_ms)
             pause_ms = ob->retry_max_ms;
         size_t waiting = ob->n;
+        if (first) {
+            kr_mutex_unlock(&ob->mu);
+            kr_log(&ob->logger, KR_LOG_WARN, "inventory",
+                   "outbox: %s of %s/%s in %s waits for the inventory: %s", p->a.event,
+                   p->a.namespace_ ? p->a.namespace_ : "", p->a.name, p->a.cluster, err.message);
+            kr_mutex_lock(&ob->mu);
+        }
         kr_mutex_unlock(&ob->mu);
         kr_log(&ob->logger, KR_LOG_WARN, "inventory",
                "outbox: %zu action(s) wait for the inventory (%s); next try in %llu ms", waiting,
@@ -585,6 +640,11 @@ int kr_inventory_outbox_new(kr_inventory_t *inv, const kr_inventory_outbox_opts 
     if (rc == 0 && (rc = kr_cond_init(&ob->wake)) != 0)
         kr_mutex_destroy(&ob->mu);
     if (rc == 0 && (rc = kr_cond_init(&ob->drained)) != 0) {
+        kr_cond_destroy(&ob->wake);
+        kr_mutex_destroy(&ob->mu);
+    }
+    if (rc == 0 && (rc = kr_cond_init(&ob->tried)) != 0) {
+        kr_cond_destroy(&ob->drained);
         kr_cond_destroy(&ob->wake);
         kr_mutex_destroy(&ob->mu);
     }
@@ -633,7 +693,8 @@ int kr_inventory_outbox_record(kr_inventory_outbox_t *ob, const kr_inventory_act
     }
     int64_t made_ms = kr_clock_wall_ms();
     kr_mutex_lock(&ob->mu);
-    bool waiting = ob->head != NULL || ob->stopping;
+    /* callers' own tries on the thread are no outage: this one tries too */
+    bool waiting = ob->n > ob->n_trying || ob->stopping;
     kr_mutex_unlock(&ob->mu);
     kr_error_t first = {0};
     if (!waiting) {
@@ -652,8 +713,10 @@ int kr_inventory_outbox_record(kr_inventory_outbox_t *ob, const kr_inventory_act
     p->made_ms = made_ms;
     kr_mutex_lock(&ob->mu);
     bool stopping = ob->stopping, kept = !stopping && enqueue(ob, p);
-    if (kept) /* in the queue's order; synced before the caller is told */
+    if (kept) { /* in the queue's order; synced before the caller is told */
+        tries_wait(ob); /* the tries before it wait too, spooled before it */
         spool_append(ob, p);
+    }
     size_t n = ob->n;
     kr_mutex_unlock(&ob->mu);
     if (!kept) {
@@ -668,6 +731,79 @@ int kr_inventory_outbox_record(kr_inventory_outbox_t *ob, const kr_inventory_act
                "outbox: %s of %s/%s in %s waits for the inventory: %s", action->event,
                action->namespace_ ? action->namespace_ : "", action->name, action->cluster,
                first.message);
+    if (queued)
+        *queued = true;
+    return 0;
+}
+
+/* How often a caller of record_unless asks whether it gives up. */
+#define GIVE_UP_POLL_MS 20
+
+int kr_inventory_outbox_record_unless(kr_inventory_outbox_t *ob, const kr_inventory_action *action,
+                                      const char *key, bool (*give_up)(void *user), void *user,
+                                      bool *queued, kr_error_t *err)
+{
+    if (queued)
+        *queued = false;
+    if (!ob || !action)
+        return kr_error_set(err, KR_EINVAL, "inventory outbox: no outbox or no action");
+    int rc = kr_inv_action_check(action, err);
+    if (rc != 0)
+        return rc;
+    char made[64];
+    if (!key || !*key) {
+        make_key(made);
+        key = made;
+    }
+    pending *p = pending_new(action, key);
+    if (!p)
+        return kr_error_set(err, KR_ENOMEM, "inventory outbox: out of memory");
+    p->made_ms = kr_clock_wall_ms();
+    kr_mutex_lock(&ob->mu);
+    bool stopping = ob->stopping;
+    /* nothing waits: the thread makes the caller's own try, in order */
+    p->trying = ob->n == ob->n_trying;
+    if (stopping || !enqueue(ob, p)) {
+        size_t n = ob->n;
+        kr_mutex_unlock(&ob->mu);
+        pending_free(p);
+        if (stopping)
+            return kr_error_set(err, KR_ESHUTDOWN, "inventory outbox: stopped");
+        return kr_error_set(err, KR_ETOOLARGE,
+                            "inventory outbox: %zu actions already wait for the inventory", n);
+    }
+    if (p->trying)
+        ob->n_trying++;
+    else /* in the queue's order; synced before the caller is told */
+        spool_append(ob, p);
+    bool gave_up = false;
+    while (p->trying && !ob->stopping) {
+        kr_mutex_unlock(&ob->mu);
+        gave_up = give_up && give_up(user);
+        kr_mutex_lock(&ob->mu);
+        if (gave_up || !p->trying)
+            break;
+        struct timespec deadline;
+        kr_deadline_after_ms(&deadline, GIVE_UP_POLL_MS);
+        kr_cond_wait(&ob->tried, &ob->mu, &deadline);
+    }
+    if (p->finished) { /* recorded, or refused for good: the caller's */
+        kr_mutex_unlock(&ob->mu);
+        rc = p->rc;
+        if (rc != 0 && err)
+            *err = p->err;
+        pending_free(p);
+        return rc;
+    }
+    if (p->trying) /* given up (or stopping): it waits, and so do the others */
+        tries_wait(ob);
+    kr_mutex_unlock(&ob->mu);
+    if (gave_up)
+        kr_log(&ob->logger, KR_LOG_WARN, "inventory",
+               "outbox: %s of %s/%s in %s waits for the inventory: its caller could wait no "
+               "longer",
+               action->event, action->namespace_ ? action->namespace_ : "", action->name,
+               action->cluster);
     if (queued)
         *queued = true;
     return 0;
@@ -688,7 +824,7 @@ size_t kr_inventory_outbox_pending(kr_inventory_outbox_t *ob)
     if (!ob)
         return 0;
     kr_mutex_lock(&ob->mu);
-    size_t n = ob->n;
+    size_t n = ob->n - ob->n_trying;
     kr_mutex_unlock(&ob->mu);
     return n;
 }
@@ -736,6 +872,7 @@ void kr_inventory_outbox_free(kr_inventory_outbox_t *ob)
     if (ob->spool_fd >= 0)
         close(ob->spool_fd); /* and its lock */
     kr_free(ob->spool_path);
+    kr_cond_destroy(&ob->tried);
     kr_cond_destroy(&ob->drained);
     kr_cond_destroy(&ob->wake);
     kr_mutex_destroy(&ob->mu);

@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -4297,6 +4298,9 @@ static void program_env_down(program_env *p)
     env_down();
 }
 
+/* The --inventory-spool the next serve_start_on gives (NULL: none). */
+static const char *serve_spool;
+
 /* Start `kr-submitter serve` on `port` (its URL in `server`), with
  * leader election when `elect`, as `proc`; returns once its API answers.
  * `failover_after`: its --failover-after (NULL: 60s). */
@@ -4309,29 +4313,34 @@ static void serve_start_on(program_env *p, kr_test_proc *proc, bool elect,
     snprintf(server, len, "http://127.0.0.1:%u", port);
     char inventory[700];
     snprintf(inventory, sizeof(inventory), "sqlite://%s/inventory.db", p->dir);
-    /* without election the NULL ends argv before the Lease flags */
-    const char *argv[] = {p->bin,
-                          "serve",
-                          "--kubeconfig",
-                          p->hub,
-                          "--cluster",
-                          p->dc1,
-                          "--cluster",
-                          p->dc2,
-                          "--listen",
-                          listen,
-                          "--token-auth-file",
-                          p->tokfile,
-                          "--failover-after",
-                          failover_after ? failover_after : "60s",
-                          "--log-format",
-                          "text",
-                          "--inventory",
-                          inventory,
-                          elect ? "--leader-elect" : NULL,
-                          "--lease-namespace",
-                          "default",
-                          NULL};
+    const char *argv[32] = {p->bin,
+                            "serve",
+                            "--kubeconfig",
+                            p->hub,
+                            "--cluster",
+                            p->dc1,
+                            "--cluster",
+                            p->dc2,
+                            "--listen",
+                            listen,
+                            "--token-auth-file",
+                            p->tokfile,
+                            "--failover-after",
+                            failover_after ? failover_after : "60s",
+                            "--log-format",
+                            "text",
+                            "--inventory",
+                            inventory};
+    size_t n = 18;
+    if (elect) {
+        argv[n++] = "--leader-elect";
+        argv[n++] = "--lease-namespace";
+        argv[n++] = "default";
+    }
+    if (serve_spool) {
+        argv[n++] = "--inventory-spool";
+        argv[n++] = serve_spool;
+    }
     char log[700];
     snprintf(log, sizeof(log), "%s/serve-%u.log", p->dir, port);
     kr_test_proc_start(proc, log, argv);
@@ -5242,6 +5251,112 @@ START_TEST(leader_killed_mid_dispatch_leaves_one_copy_each)
 }
 END_TEST
 
+/* Whether the Lease of kr-submitter is released: its holder cleared, or
+ * its duration 1 s (how the library gives it up). */
+static bool lease_released(void)
+{
+    json_t *lease = NULL;
+    kr_client_get(E.hub, KR_GVR("coordination.k8s.io", "v1", "leases"), "default", "kr-submitter",
+                  &lease, NULL);
+    bool released = lease && (!*sub_str(lease, "spec.holderIdentity") ||
+                              sub_int(lease, "spec.leaseDurationSeconds") == 1);
+    json_decref(lease);
+    return released;
+}
+
+/* A graceful stop (SIGTERM) of the leader while the inventory stalls
+ * (another writer holds its SQLite file: each statement waits up to its
+ * busy timeout): a reconcile is recording SUCCEEDED when the stop begins.
+ * The stop waits for every reconcile before it releases the Lease, and
+ * that one waited on the database until its try timed out; now the Lease
+ * goes while the try is still under way, and the record is not lost: it
+ * waits in the spool, and the next start records it. */
+START_TEST(a_stop_during_an_inventory_stall_releases_the_lease_first)
+{
+    program_env p;
+    if (!program_env_up(&p))
+        return;
+    char server[80], spool[700], db[700], out[65536];
+    snprintf(spool, sizeof(spool), "%s/spool", p.dir);
+    snprintf(db, sizeof(db), "%s/inventory.db", p.dir);
+    serve_spool = spool;
+    kr_test_proc a;
+    serve_start(&p, &a, true, NULL, server, sizeof(server));
+    time_t deadline = time(NULL) + 30;
+    while (lease_released() && time(NULL) < deadline)
+        wait_pace();
+    ck_assert(!lease_released());
+    const char *submit[] = {"submit", "-f", p.job, "-o=json", NULL};
+    ck_assert_int_eq(cli(p.bin, server, "tok-alice", submit, out, sizeof(out)), 0);
+    json_t *r = json_loads(out, 0, NULL);
+    ck_assert_msg(r != NULL, "%s", out);
+    char name[256], copy[300];
+    snprintf(name, sizeof(name), "%s", sub_str(r, "metadata.name"));
+    snprintf(copy, sizeof(copy), "%s-1", name);
+    json_decref(r);
+    while (!job_released(0, copy) && time(NULL) < deadline)
+        wait_pace();
+    ck_assert(job_released(0, copy));
+    ck_assert(kr_test_proc_log_wait(&a, "runnable VERIFIED", 0, WAIT_MS));
+    /* the stall: a writer holds the database */
+    sqlite3 *holder = NULL;
+    ck_assert_int_eq(sqlite3_open(db, &holder), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(holder, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    size_t from = kr_test_proc_log_size(&a);
+    mark_job(0, copy, "Complete");
+    /* logged as the record begins: the reconcile waits on the database */
+    ck_assert(kr_test_proc_log_wait(&a, "runnable SUCCEEDED", from, WAIT_MS));
+    ck_assert_int_eq(kr_test_proc_signal(&a, SIGTERM), 0);
+    bool released = false;
+    while (!released && kr_test_proc_running(&a)) {
+        released = lease_released();
+        if (!released)
+            wait_pace();
+    }
+    char *log = kr_test_proc_log_text(&a);
+    /* the record's try had not timed out when the Lease went */
+    ck_assert_msg(released && !strstr(log + from, "database is locked"), "%s", log + from);
+    free(log);
+    /* the try times out, the stop's flush finds the database still held:
+     * the record stays in the spool */
+    ck_assert_int_eq(kr_test_proc_wait(&a, 60000), 0);
+    ck_assert_int_eq(sqlite3_exec(holder, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(holder);
+    /* the next start records it */
+    kr_test_proc_free(&a);
+    kr_test_proc b;
+    serve_start(&p, &b, true, NULL, server, sizeof(server));
+    serve_spool = NULL;
+    char url[800];
+    snprintf(url, sizeof(url), "sqlite://%s", db);
+    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
+    io.url = url;
+    kr_inventory_t *inv = NULL;
+    ck_assert_int_eq(kr_inventory_new(&io, &inv, NULL), 0);
+    bool recorded = false;
+    deadline = time(NULL) + 30;
+    while (!recorded && time(NULL) < deadline) {
+        json_t *h = NULL;
+        if (kr_inventory_history(inv, KR_RUNNABLE_KIND, "default", name, 0, 0, &h, NULL) == 0) {
+            size_t i;
+            json_t *row;
+            json_array_foreach(h, i, row)
+            {
+                recorded = recorded || strcmp(sub_str(row, "event"), "SUCCEEDED") == 0;
+            }
+        }
+        json_decref(h);
+        if (!recorded)
+            wait_pace();
+    }
+    ck_assert_msg(recorded, "SUCCEEDED of %s never reached the inventory", name);
+    kr_inventory_free(inv);
+    ck_assert_int_eq(kr_test_proc_kill(&b, SIGTERM), 0);
+    kr_test_proc_free(&b);
+    program_env_down(&p);
+}
+END_TEST
+
 /* The books across a database restart: transitions made while it is down
  * wait in the outbox and reach it in order, each once; a decision is not
  * taken as recorded while earlier transitions wait (the controller keeps
@@ -5371,6 +5486,7 @@ int main(void)
     tcase_add_test(prog, an_outage_wakes_its_runnables_instead_of_polling_them);
     tcase_add_test(prog, a_cancel_on_a_failing_cluster_waits_for_its_return);
     tcase_add_test(prog, leader_killed_mid_dispatch_leaves_one_copy_each);
+    tcase_add_test(prog, a_stop_during_an_inventory_stall_releases_the_lease_first);
     suite_add_tcase(s, prog);
     return kr_test_run_suite(s);
 }

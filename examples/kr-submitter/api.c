@@ -116,8 +116,9 @@ int submitter_record_to_inventory(const sub_event *ev, void *user)
         rc = kr_inventory_outbox_pending(books->outbox) > 0
                  ? KR_EUNAVAILABLE /* after those that wait */
                  : kr_inventory_record_once(inv, &act, ev->key, NULL, NULL);
-    else if (books->outbox)
-        rc = kr_inventory_outbox_record(books->outbox, &act, ev->key, NULL, NULL);
+    else if (books->outbox) /* the caller waits on the database only until it gives up */
+        rc = kr_inventory_outbox_record_unless(books->outbox, &act, ev->key, books->give_up,
+                                               books->give_up_user, NULL, NULL);
     else if (ev->key)
         rc = kr_inventory_record_once(inv, &act, ev->key, NULL, NULL);
     else

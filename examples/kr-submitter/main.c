@@ -199,6 +199,14 @@ static int informer_for(size_t cluster, kr_gvr gvr, kr_informer_t **out, kr_erro
     return kr_controller_watch(a->ctl, &src, err);
 }
 
+/* A record stops waiting for the database once the controller stops: the
+ * stop waits for every reconcile before it releases the Lease, and the
+ * outbox keeps (spools) what the database has not taken yet. */
+static bool stopping(void *user)
+{
+    return kr_controller_stopping(((app *)user)->ctl);
+}
+
 static void wake(const char *namespace_, const char *name, void *user)
 {
     kr_controller_enqueue(((app *)user)->ctl, NULL, namespace_, name);
@@ -377,6 +385,8 @@ static int setup(app *a, const kr_manager_config *cfg, kr_error_t *err)
         rc = kr_inventory_outbox_new(a->inventory, &oo, &a->books.outbox, err);
         a->books.inventory = a->inventory;
         a->books.hub_name = kr_manager_hub_name(m);
+        a->books.give_up = stopping;
+        a->books.give_up_user = a;
         a->api.inventory = a->inventory;
         a->s.record = submitter_record_to_inventory;
         a->s.record_user = &a->books;

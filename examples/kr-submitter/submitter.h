@@ -537,6 +537,12 @@ typedef struct sub_books {
      * the database, each once (NULL: recorded at once or not at all). */
     kr_inventory_outbox_t *outbox;
     const char *hub_name; /* the cluster of a transition of none (NULL: "hub") */
+    /* True once a transition's record may wait no longer for the
+     * database (main: the controller's stop has begun, which waits for
+     * every reconcile before the Lease goes): it waits in the outbox
+     * (spooled) instead. NULL: never. */
+    bool (*give_up)(void *user);
+    void *give_up_user;
 } sub_books;
 
 /* A sub_record_cb writing each transition to the inventory of `user` (a

@@ -270,7 +270,23 @@ KR_API int kr_inventory_outbox_new(kr_inventory_t *inv, const kr_inventory_outbo
 KR_API int kr_inventory_outbox_record(kr_inventory_outbox_t *ob, const kr_inventory_action *action,
                                       const char *key, bool *queued, kr_error_t *err);
 
-/* How many actions wait. [any thread] */
+/* kr_inventory_outbox_record for a caller that must not wait on the
+ * database longer than it can (a reconcile, which a stop waits for before
+ * it releases a Lease): its own try is made by the outbox's thread, in
+ * order, while the caller waits, asking `give_up(user)` (NULL: never)
+ * every 20 ms. A caller that gives up returns at once, its action waiting
+ * in the queue (spooled first, as every action that waits: its record
+ * reaches the database in its turn, or, with a spool, the next outbox on
+ * the file), and *queued says so; so does every other caller's try still
+ * under way then. A try the database answers returns as
+ * kr_inventory_outbox_record's own does. [any thread] */
+KR_API int kr_inventory_outbox_record_unless(kr_inventory_outbox_t *ob,
+                                             const kr_inventory_action *action, const char *key,
+                                             bool (*give_up)(void *user), void *user, bool *queued,
+                                             kr_error_t *err);
+
+/* How many actions wait (callers' own tries under way are none). [any
+ * thread] */
 KR_API size_t kr_inventory_outbox_pending(kr_inventory_outbox_t *ob);
 
 /* How many actions it took (record returned 0) and then dropped because
