@@ -1620,6 +1620,45 @@ START_TEST(concurrent_approvals_through_two_replicas_keep_their_order)
 }
 END_TEST
 
+/* Decisions the API wrote but could not record are recorded by the
+ * controller in the order the hub took them, though their times say
+ * otherwise (each is its API's clock: two replicas' may differ): bob's,
+ * stamped 3 s ahead, is still within its grace when carol's, after it,
+ * is past hers; carol's waits for bob's. */
+START_TEST(late_decisions_are_recorded_in_the_hubs_order)
+{
+    env_up();
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("skew", 2, ""), NULL, NULL),
+        201);
+    ck_assert(reconcile_until("skew", SUB_PHASE_AWAITING, false));
+    atomic_store(&E.records_down, true);
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/skew/approve", "tok-bob", NULL, NULL, NULL), 200);
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/skew/approve", "tok-carol", NULL, NULL, NULL), 200);
+    json_t *o = cached("skew");
+    json_t *approvals = json_deep_copy(json_object_get(json_object_get(o, "status"), "approvals"));
+    json_decref(o);
+    ck_assert_uint_eq(json_array_size(approvals), 2);
+    ck_assert_str_eq(sub_str(json_array_get(approvals, 0), "user"), "bob");
+    char ahead[32];
+    time_t t = time(NULL) + 3;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(ahead, sizeof(ahead), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_object_set_new(json_array_get(approvals, 0), "time", json_string(ahead));
+    json_object_set_new(json_array_get(approvals, 1), "time", json_string("2026-01-01T00:00:00Z"));
+    set_status("skew", json_pack("{s:o}", "approvals", approvals));
+    atomic_store(&E.records_down, false);
+    ck_assert(reconcile_until("skew", SUB_PHASE_DISPATCHED, true));
+    const char *want[] = {"SUBMITTED skew alice", "APPROVED skew bob", "APPROVED skew carol",
+                          "DISPATCHED skew", "VERIFIED skew"};
+    assert_events(want, 5);
+    env_down();
+}
+END_TEST
+
 /* The API's record of a submission that outlasts the admission grace
  * (the inventory slow): the controller of its process does not take the
  * Runnable for one created on the hub meanwhile, so the books hold one
@@ -5441,6 +5480,7 @@ int main(void)
     tcase_add_test(tc, approval_rules_hold);
     tcase_add_test(tc, a_decision_waits_for_its_record);
     tcase_add_test(tc, concurrent_approvals_through_two_replicas_keep_their_order);
+    tcase_add_test(tc, late_decisions_are_recorded_in_the_hubs_order);
     tcase_add_test(tc, a_spec_changed_after_its_approval_waits_for_a_new_one);
     tcase_add_test(tc, an_edit_of_the_spec_cannot_lower_the_approvals_it_needs);
     tcase_add_test(tc, api_authenticates_by_the_hubs_token_review);

@@ -1244,8 +1244,9 @@ static uint64_t admission_pending_ms(const submitter *s, const json_t *obj)
 }
 
 /* A decision the API wrote but did not record (it stopped in between):
- * past the grace, record it for its author and mark it recorded; before,
- * wait (*after). DONE when every decision is recorded. */
+ * past the grace, record it for its author and mark it recorded, in the
+ * order of status.approvals; before, wait (*after), and so do the ones
+ * after it. DONE when every decision is recorded. */
 static kr_reconcile_result record_late_decisions(submitter *s, const json_t *obj, uint64_t *after,
                                                  kr_error_t *err)
 {
@@ -1256,10 +1257,13 @@ static kr_reconcile_result record_late_decisions(submitter *s, const json_t *obj
     {
         if (!json_is_false(json_object_get(a, "recorded")))
             continue;
+        /* in the order the hub took them: one its author may still
+         * record holds back those after it, whatever their times say
+         * (each is its API's clock, and two replicas' may differ) */
         uint64_t left = grace_left_ms(s, sub_str(a, "time"));
         if (left) {
-            wait = wait && wait < left ? wait : left;
-            continue;
+            wait = left;
+            break;
         }
         /* In the books first, then marked: a mark that fails is retried,
          * and the record's key makes the second record a no-op. */
