@@ -2241,6 +2241,71 @@ START_TEST(inventory_outbox_spool_keeps_actions_across_a_stop_in_an_outage)
 }
 END_TEST
 
+/* A caller that gives up waiting on a stalled database (another writer
+ * holds the file: each statement waits out the busy timeout) returns at
+ * once, its action waiting, spooled; an action recorded after it waits
+ * behind it; the outbox records both, in order, once the database
+ * answers. While the database answers, the caller's try is recorded. */
+static atomic_int give_up_asked;
+
+static bool give_up_soon(void *user)
+{
+    (void)user;
+    return atomic_fetch_add(&give_up_asked, 1) >= 2;
+}
+
+START_TEST(inventory_outbox_record_unless_gives_up_on_a_stalled_database)
+{
+    char url[512], spool[512];
+    kr_inventory_t *inv = fresh(url, sizeof(url));
+    snprintf(spool, sizeof(spool), "%s/spool-%d-%d", tmpdir, (int)getpid(), ++db_counter);
+    kr_inventory_outbox_opts oo = {
+        .version = KR_INVENTORY_OUTBOX_OPTS_VERSION, .retry_max_ms = 200, .spool_path = spool};
+    kr_inventory_outbox_t *ob = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_inventory_outbox_new(inv, &oo, &ob, &err) == 0, "%s", err.message);
+    kr_inventory_action a = {.cluster = "hub",
+                             .kind = "Runnable",
+                             .namespace_ = "default",
+                             .name = "r",
+                             .event = "SUBMITTED",
+                             .actor = "kr-submitter"};
+    bool queued = true;
+    ck_assert_int_eq(
+        kr_inventory_outbox_record_unless(ob, &a, NULL, give_up_soon, NULL, &queued, &err), 0);
+    ck_assert(!queued);
+    ck_assert_uint_eq(kr_inventory_outbox_pending(ob), 0);
+    sqlite3 *holder = NULL;
+    ck_assert_int_eq(sqlite3_open(url + strlen("sqlite://"), &holder), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(holder, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    atomic_store(&give_up_asked, 0);
+    a.event = "DISPATCHED";
+    ck_assert_int_eq(
+        kr_inventory_outbox_record_unless(ob, &a, NULL, give_up_soon, NULL, &queued, &err), 0);
+    ck_assert(queued);
+    /* given up, not failed: the try has not timed out, the action waits */
+    ck_assert_uint_eq(kr_inventory_outbox_pending(ob), 1);
+    ck_assert_int_gt(file_size(spool), 0);
+    a.event = "VERIFIED";
+    ck_assert_int_eq(kr_inventory_outbox_record_unless(ob, &a, NULL, NULL, NULL, &queued, &err), 0);
+    ck_assert(queued);
+    ck_assert_uint_eq(kr_inventory_outbox_pending(ob), 2);
+    ck_assert_int_eq(sqlite3_exec(holder, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(holder);
+    ck_assert_int_eq(kr_inventory_outbox_flush(ob, 60000), 0);
+    ck_assert_int_eq(file_size(spool), 0);
+    json_t *h = NULL;
+    ck_assert_int_eq(kr_inventory_history(inv, "Runnable", "default", "r", 0, 0, &h, &err), 0);
+    char events[256];
+    history_events(h, events, sizeof(events));
+    ck_assert_str_eq(events, "SUBMITTED DISPATCHED VERIFIED");
+    json_decref(h);
+    kr_inventory_outbox_free(ob);
+    kr_inventory_free(inv);
+    unlink(spool);
+}
+END_TEST
+
 /* ---- the suite ------------------------------------------------------------ */
 
 /* A queue that stays busy would grow its spool without end: once the file
@@ -2372,6 +2437,7 @@ static Suite *inventory_suite(void)
     tcase_add_test(lite, inventory_corrupted_sqlite_file_is_refused_and_left_untouched);
     tcase_add_test(lite, inventory_sqlite_open_waits_for_another_writer_of_a_new_file);
     tcase_add_test(lite, inventory_sqlite_file_deleted_under_it_refuses_writes);
+    tcase_add_test(lite, inventory_outbox_record_unless_gives_up_on_a_stalled_database);
     suite_add_tcase(s, lite);
 
     char why[512];
