@@ -97,6 +97,14 @@ struct conn_ctx {
     kr_http_response_t refusal;
 };
 
+/* Per connection, while it is open: whether the request being read has a
+ * NUL byte in its path or in a query argument once decoded (a %00). The
+ * requests of a connection are read one after the other, and each starts
+ * clean (on_uri). */
+struct conn_state {
+    bool nul;
+};
+
 struct stream {
     kr_http_server_t *server;
     kr_http_stream_read_cb read;
@@ -540,9 +548,22 @@ static enum MHD_Result dispatch(kr_http_server_t *s, struct MHD_Connection *conn
     return queue(conn, &resp);
 }
 
-/* The headers are in: the route's guard, if any, decides now. A refusal
- * is answered at once to a client waiting for "100 Continue" (it never
- * sends the body), else once the body has been read and dropped. */
+/* c->refusal is the answer: at once to a client waiting for "100
+ * Continue" (it never sends the body), else once the body has been read
+ * and dropped. */
+static enum MHD_Result refuse(struct MHD_Connection *conn, struct conn_ctx *c)
+{
+    const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+    if (expect && strcasecmp(expect, "100-continue") == 0) {
+        c->refused_early = true;
+        return queue(conn, &c->refusal);
+    }
+    c->refused = true;
+    return MHD_YES;
+}
+
+/* The headers are in: the route's guard, if any, decides now; a refusal
+ * is answered as refuse() says. */
 static enum MHD_Result guard(kr_http_server_t *s, struct MHD_Connection *conn, const char *url,
                              const char *method, struct conn_ctx *c)
 {
@@ -566,13 +587,55 @@ static enum MHD_Result guard(kr_http_server_t *s, struct MHD_Connection *conn, c
     }
     kr_log(&s->logger, KR_LOG_DEBUG, "http", "%s %s %u (before the body)", method, url,
            c->refusal.status);
-    const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
-    if (expect && strcasecmp(expect, "100-continue") == 0) {
-        c->refused_early = true;
-        return queue(conn, &c->refusal);
+    return refuse(conn, c);
+}
+
+static struct conn_state *conn_state(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_context = kr_calloc(1, sizeof(struct conn_state)); /* NULL: refused in on_request */
+        return;
     }
-    c->refused = true;
-    return MHD_YES;
+    kr_free(*socket_context);
+    *socket_context = NULL;
+}
+
+/* Called once per request, as its request line is read and before any of
+ * it is decoded: the connection's next request starts clean. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    (void)uri;
+    struct conn_state *st = conn_state(conn);
+    if (st)
+        st->nul = false;
+    return NULL; /* *con_cls stays NULL until on_request */
+}
+
+/* libmicrohttpd decodes the path, and each query argument's name and
+ * value, here; a %00 becomes a NUL byte, which would cut the C string the
+ * handlers see short ("apps%00zzz" read as "apps"). Noted for on_request
+ * to refuse the request. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *text)
+{
+    (void)cls;
+    size_t len = MHD_http_unescape(text);
+    if (memchr(text, '\0', len)) {
+        struct conn_state *st = conn_state(conn);
+        if (st)
+            st->nul = true;
+    }
+    return len;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -587,10 +650,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!c)
             return MHD_NO;
         *con_cls = c;
+        struct conn_state *st = conn_state(conn);
+        if (!st)
+            return MHD_NO; /* out of memory when the connection came */
+        /* Before anything sees the path or the query: one of them was cut
+         * short at a NUL byte. */
+        if (st->nul) {
+            c->refusal = (kr_http_response_t){.server = s};
+            if (respond_error_text(&c->refusal, 400,
+                                   "the request's path or query holds an escaped NUL byte (%00)") !=
+                0) {
+                response_clear(&c->refusal);
+                return MHD_NO;
+            }
+            kr_log(&s->logger, KR_LOG_DEBUG, "http", "%s %s... 400 (a NUL byte in the request)",
+                   method, url);
+            return refuse(conn, c);
+        }
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         c->too_large = cl && strtoull(cl, NULL, 10) > s->max_body;
-        /* The guard first, as kube-apiserver authenticates before it
+        /* Then the guard, as kube-apiserver authenticates before it
          * reads a body: an unauthenticated caller learns nothing of the
          * limit. A refusal to a client waiting for "100 Continue" is
          * queued by the guard. */
@@ -779,7 +859,9 @@ int kr_http_server_start(kr_http_server_t *s, kr_error_t *err)
                          (unsigned)HTTP_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
                          (unsigned)HTTP_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
                          (unsigned)(HTTP_MAX_CONNECTIONS / 2), MHD_OPTION_NOTIFY_COMPLETED,
-                         request_completed, NULL, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+                         request_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+                         MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_UNESCAPE_CALLBACK,
+                         unescape, NULL, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (!s->daemon)
         return kr_error_set(err, KR_EIO, "cannot serve %s on %s%s", s->tls_cert ? "HTTPS" : "HTTP",
                             s->address,

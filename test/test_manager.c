@@ -637,6 +637,159 @@ START_TEST(a_guard_refuses_before_the_body_is_read)
 }
 END_TEST
 
+/* ---- NUL bytes in the request target -------------------------------------------- */
+
+static atomic_int probe_guards, probe_handlers;
+
+static bool probe_guard(const kr_http_request_t *req, kr_http_response_t *resp, void *user)
+{
+    (void)req;
+    (void)resp;
+    (void)user;
+    atomic_fetch_add(&probe_guards, 1);
+    return true;
+}
+
+/* {"path": ..., "query": [[name, value], ...], "probe": X-Probe} */
+static void probe_handler(const kr_http_request_t *req, kr_http_response_t *resp, void *user)
+{
+    (void)user;
+    atomic_fetch_add(&probe_handlers, 1);
+    json_t *q = json_array();
+    kr_http_request_query_each(req, collect_query, q);
+    json_t *o = json_pack("{s:s, s:o, s:s?}", "path", kr_http_request_path(req), "query", q,
+                          "probe", kr_http_request_header(req, "X-Probe"));
+    ck_assert_ptr_nonnull(o);
+    kr_http_respond_json(resp, 200, o);
+    json_decref(o);
+}
+
+/* One request on a handle kept between calls (its connection kept alive):
+ * the status; *reused tells whether the connection was the last one's. */
+static long keepalive_get(CURL *c, const char *base, const char *path, bool *reused)
+{
+    char url[512];
+    snprintf(url, sizeof(url), "http://%s%s", base, path);
+    struct reply r = {0};
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, reply_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    long status = 0, connects = -1;
+    if (curl_easy_perform(c) == CURLE_OK) {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
+    }
+    free(r.body);
+    *reused = connects == 0;
+    return status;
+}
+
+START_TEST(a_nul_in_the_path_or_query_is_a_400_before_any_route)
+{
+    struct running r;
+    manager_make(&r, true, NULL, 1 << 20);
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_manager_add_guarded_route(r.m, NULL, "/api/v1/runnables", probe_guard, NULL,
+                                                  probe_handler, NULL, &err),
+                     0);
+    ck_assert_int_eq(kr_manager_add_guarded_route(r.m, "GET", "/api/v1/runnables/*", probe_guard,
+                                                  NULL, probe_handler, NULL, &err),
+                     0);
+    ck_assert_int_eq(kr_manager_add_guarded_route(r.m, "POST", "/api/v1/runnables/apps/kd/cancel",
+                                                  probe_guard, NULL, probe_handler, NULL, &err),
+                     0);
+    ck_assert_int_eq(
+        kr_manager_add_route(r.m, "GET", "/api/v1/objects/*", probe_handler, NULL, &err), 0);
+    manager_start(&r);
+    const char *base = kr_manager_listen_address(r.m);
+    struct reply x = wait_status(base, "/healthz", 200);
+    free(x.body);
+    atomic_store(&probe_guards, 0);
+    atomic_store(&probe_handlers, 0);
+
+    /* A %00 would cut the name it is in short (kr-submitter's namespace
+     * "apps", runnable "kd", idempotency key "k1"; kr-inventory's object
+     * "report"): refused whatever route the rest would reach, before the
+     * guard, the handler, the 404 and the 405. */
+    static const char *const bad[] = {
+        "/api/v1/runnables?namespace=apps%00zzz",
+        "/api/v1/runnables/apps/report%00/history",
+        "/api/v1/runnables?idempotencyKey=k1%00other",
+        "/api/v1/runnables?namespace=apps&idempotencyKey=k1%00",
+        "/api/v1/runnables?name%00x=1",
+        "/api/v1/runnables?watch%00",
+        "/api/v1/runnables?%00",
+        "/api/v1/objects/hub/Runnable/apps/report%00x",
+        "/api/v1/objects/hub/Runnable/apps/report?x=%00",
+        "/nothing%00here",
+        "/healthz%00",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        x = get(base, bad[i]);
+        ck_assert_msg(x.status == 400, "GET %s: %ld %s", bad[i], x.status, x.body);
+        ck_assert_str_eq(json_error(&x),
+                         "the request's path or query holds an escaped NUL byte (%00)");
+        free(x.body);
+    }
+    static char big[256 * 1024];
+    memset(big, 'b', sizeof(big));
+    x = http("POST", base, "/api/v1/runnables/apps/kd%00x/cancel", "{}", 2, false);
+    ck_assert_int_eq(x.status, 400);
+    free(x.body);
+    x = http("POST", base, "/api/v1/runnables?idempotencyKey=k1%00other", big, sizeof(big),
+             false); /* the body read and dropped */
+    ck_assert_int_eq(x.status, 400);
+    free(x.body);
+    x = http("POST", base, "/api/v1/runnables?idempotencyKey=k1%00other", big, sizeof(big), true);
+    ck_assert_int_eq(x.status, 400);
+    free(x.body);
+    x = http_expect("POST", base, "/api/v1/runnables?idempotencyKey=k1%00", big, sizeof(big), false,
+                    true); /* never sent */
+    ck_assert_int_eq(x.status, 400);
+    ck_assert_int_eq(x.uploaded, 0);
+    free(x.body);
+    ck_assert_int_eq(atomic_load(&probe_guards), 0);
+    ck_assert_int_eq(atomic_load(&probe_handlers), 0);
+
+    /* Other escapes are decoded as before; a header is never decoded, so
+     * a %00 in one is just text. */
+    x = http_auth("GET", base, "/api/v1/runnables/apps/a%20b%2Fc?namespace=a%20b%2F&k=%2500", NULL,
+                  0, false, false, "X-Probe: v%00w");
+    ck_assert_int_eq(x.status, 200);
+    json_t *o = json_loads(x.body, 0, NULL);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_str_eq(json_string_value(json_object_get(o, "path")), "/api/v1/runnables/apps/a b/c");
+    json_t *q = json_object_get(o, "query");
+    ck_assert_uint_eq(json_array_size(q), 2);
+    ck_assert_str_eq(json_string_value(json_array_get(json_array_get(q, 0), 1)), "a b/");
+    ck_assert_str_eq(json_string_value(json_array_get(json_array_get(q, 1), 1)), "%00");
+    ck_assert_str_eq(json_string_value(json_object_get(o, "probe")), "v%00w");
+    json_decref(o);
+    free(x.body);
+    ck_assert_int_eq(atomic_load(&probe_guards), 1);
+    ck_assert_int_eq(atomic_load(&probe_handlers), 1);
+
+    /* One connection, several requests: each is judged on its own. */
+    CURL *c = curl_easy_init();
+    ck_assert_ptr_nonnull(c);
+    bool reused = false;
+    ck_assert_int_eq(keepalive_get(c, base, "/api/v1/runnables?namespace=apps", &reused), 200);
+    ck_assert_int_eq(keepalive_get(c, base, "/api/v1/runnables?namespace=apps%00x", &reused), 400);
+    ck_assert(reused);
+    ck_assert_int_eq(keepalive_get(c, base, "/api/v1/runnables?namespace=apps", &reused), 200);
+    ck_assert(reused);
+    ck_assert_int_eq(keepalive_get(c, base, "/api/v1/objects/a%00", &reused), 400);
+    ck_assert(reused);
+    ck_assert_int_eq(keepalive_get(c, base, "/api/v1/objects/a", &reused), 200);
+    ck_assert(reused);
+    curl_easy_cleanup(c);
+    ck_assert_int_eq(atomic_load(&probe_handlers), 4);
+    ck_assert_int_eq(manager_finish(&r), 0);
+}
+END_TEST
+
 static size_t discard_body(char *data, size_t size, size_t n, void *user)
 {
     (void)data;
@@ -2496,6 +2649,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, routes_answer_and_errors_are_json);
     tcase_add_test(tc, bodies_over_the_limit_get_413);
     tcase_add_test(tc, a_guard_refuses_before_the_body_is_read);
+    tcase_add_test(tc, a_nul_in_the_path_or_query_is_a_400_before_any_route);
     tcase_add_test(tc, an_idle_stream_ends_promptly_at_stop);
     tcase_add_test(tc, streams_leave_room_for_probes);
     tcase_add_test(tc, the_endpoint_serves_https_with_a_certificate);
