@@ -3,6 +3,7 @@
  * CRYPTO_memcmp and visit every record. */
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -137,6 +138,49 @@ static int parse_record(const char *line, const char *end, size_t lineno, kr_tok
     return rc;
 }
 
+struct record_ref {
+    const unsigned char *digest;
+    size_t line;
+};
+
+static int record_cmp(const void *a, const void *b)
+{
+    const struct record_ref *x = a, *y = b;
+    int c = memcmp(x->digest, y->digest, SHA256_DIGEST_LENGTH);
+    return c != 0 ? c : (x->line > y->line) - (x->line < y->line);
+}
+
+/* A token given twice names two users, and whoever knows it may act as
+ * either: kube-apiserver warns and keeps the last record; a token file
+ * here is refused, naming both lines (the first such repeat in the file),
+ * never the token. */
+static int check_unique(const kr_token_file_t *t, const size_t *lines, kr_error_t *err)
+{
+    if (t->n < 2)
+        return 0;
+    struct record_ref *refs = kr_calloc(t->n, sizeof(*refs));
+    if (!refs)
+        return kr_error_set(err, KR_ENOMEM, "out of memory");
+    for (size_t i = 0; i < t->n; i++)
+        refs[i] = (struct record_ref){t->digests[i], lines[i]};
+    qsort(refs, t->n, sizeof(*refs), record_cmp);
+    size_t first = 0, again = 0; /* the repeat on the earliest line */
+    for (size_t i = 1; i < t->n; i++) {
+        if (memcmp(refs[i - 1].digest, refs[i].digest, SHA256_DIGEST_LENGTH) == 0 &&
+            (again == 0 || refs[i].line < again)) {
+            first = refs[i - 1].line;
+            again = refs[i].line;
+        }
+    }
+    kr_free(refs);
+    if (again == 0)
+        return 0;
+    return kr_error_set(err, KR_EPARSE,
+                        "token file lines %zu and %zu: the same token twice (each token must name "
+                        "one user)",
+                        first, again);
+}
+
 int kr_token_file_parse(const char *text, size_t len, kr_token_file_t **out, kr_error_t *err)
 {
     *out = NULL;
@@ -148,7 +192,9 @@ int kr_token_file_parse(const char *text, size_t len, kr_token_file_t **out, kr_
         lines += text[i] == '\n';
     t->users = kr_calloc(lines, sizeof(*t->users));
     t->digests = kr_calloc(lines, sizeof(*t->digests));
-    if (!t->users || !t->digests) {
+    size_t *record_lines = kr_calloc(lines, sizeof(*record_lines));
+    if (!t->users || !t->digests || !record_lines) {
+        kr_free(record_lines);
         kr_token_file_free(t);
         return kr_error_set(err, KR_ENOMEM, "out of memory");
     }
@@ -164,15 +210,22 @@ int kr_token_file_parse(const char *text, size_t len, kr_token_file_t **out, kr_
             int rc = parse_record(p, trim, lineno, u, err);
             if (rc != 0) {
                 user_clear(u);
+                kr_free(record_lines);
                 kr_token_file_free(t);
                 return rc;
             }
             if (u->token) {
                 SHA256((const unsigned char *)u->token, strlen(u->token), t->digests[t->n]);
-                t->n++;
+                record_lines[t->n++] = lineno;
             }
         }
         p = nl ? nl + 1 : end;
+    }
+    int rc = check_unique(t, record_lines, err);
+    kr_free(record_lines);
+    if (rc != 0) {
+        kr_token_file_free(t);
+        return rc;
     }
     *out = t;
     return 0;
@@ -208,8 +261,7 @@ static const kr_token_user *find_len(const kr_token_file_t *t, const char *token
     SHA256((const unsigned char *)token, len, digest);
     const kr_token_user *found = NULL;
     for (size_t i = 0; i < t->n; i++) {
-        /* every entry is compared, match or not; a token given twice is
-         * its last record's, as kube-apiserver's map keeps it */
+        /* every entry is compared, match or not (tokens are unique) */
         if (CRYPTO_memcmp(digest, t->digests[i], sizeof(digest)) == 0)
             found = &t->users[i];
     }

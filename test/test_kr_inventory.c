@@ -296,6 +296,20 @@ START_TEST(program_asks_for_a_token_when_given_a_token_file)
     ck_assert_msg(strstr(text, "--authorization-review needs --token-auth-file or --token-review"),
                   "%s", text);
     free(text);
+    /* and a token file that gives one token twice (it would name two
+     * users): refused, naming both lines */
+    char dup[512];
+    kr_test_write_file(tmpdir, "dup.csv", "tok-a,alice,1\nreader-token,reader,7\ntok-a,bob,2\n");
+    snprintf(dup, sizeof(dup), "%s/dup.csv", tmpdir);
+    const char *twice[] = {
+        "--inventory", db, "--kubeconfig", hub_kc, "--listen", "0", "--token-auth-file", dup, NULL};
+    start(&p, twice);
+    ck_assert_int_eq(finish(&p), 2);
+    text = kr_test_proc_log_text(&p);
+    ck_assert_msg(strstr(text, "--token-auth-file: token file lines 1 and 3: the same token twice"),
+                  "%s", text);
+    ck_assert_msg(!strstr(text, "tok-a"), "%s", text);
+    free(text);
 
     const char *args[] = {"--inventory",
                           db,

@@ -696,20 +696,69 @@ START_TEST(token_file_parses_quotes_and_groups)
     ck_assert_int_eq(kr_token_file_parse("a,b,c\n\"x,y,z\n", 13, &t, &err), KR_EPARSE);
     ck_assert_ptr_nonnull(strstr(err.message, "line 2"));
     /* as kube-apiserver reads it: spaces kept, an empty token's record
-     * skipped, an empty user name taken, the last of a token's records */
+     * skipped (twice too), an empty user name taken */
     static const char go[] = "tok-a, alice ,1\r\n"
                              ",nobody,2\n"
                              "tok-b,,3\n"
-                             "tok-c,first,4\n"
-                             "tok-c,second,5\n";
+                             ",nobody,4\n"
+                             "tok-c,carol,5\n";
     ck_assert_msg(kr_token_file_parse(go, strlen(go), &t, &err) == 0, "%s", err.message);
-    ck_assert_uint_eq(kr_token_file_count(t), 4);
+    ck_assert_uint_eq(kr_token_file_count(t), 3);
     ck_assert_str_eq(kr_token_file_find(t, "tok-a")->user, " alice ");
     ck_assert_str_eq(kr_token_file_find(t, "tok-a")->uid, "1");
     ck_assert_str_eq(kr_token_file_find(t, "tok-b")->user, "");
-    ck_assert_str_eq(kr_token_file_find(t, "tok-c")->user, "second");
+    ck_assert_str_eq(kr_token_file_find(t, "tok-c")->user, "carol");
     kr_token_file_free(t);
     ck_assert_int_eq(kr_token_file_parse("tok, \"alice\",1\n", 16, &t, &err), KR_EPARSE);
+}
+END_TEST
+
+/* A token given twice would name two users (kube-apiserver warns and keeps
+ * the last record: whoever holds it acts as the last user named, alice as
+ * bob): refused, naming both lines and never the token. */
+START_TEST(token_file_refuses_a_token_given_twice)
+{
+    kr_token_file_t *t = (kr_token_file_t *)1;
+    kr_error_t err = {0};
+    static const char twice[] = "s3cr3t,alice,1\n"
+                                "s3cr3t,bob,2,\"approvers\"\n";
+    ck_assert_int_eq(kr_token_file_parse(twice, strlen(twice), &t, &err), KR_EPARSE);
+    ck_assert_ptr_null(t);
+    ck_assert_str_eq(err.message,
+                     "token file lines 1 and 2: the same token twice (each token must name one "
+                     "user)");
+    ck_assert_ptr_null(strstr(err.message, "s3cr3t"));
+    /* quoted or not, CRLF or not, blank lines counted; the first repeat
+     * in the file is named, with the line it repeats */
+    static const char spread[] = "tok-a,alice,1\r\n"
+                                 "\n"
+                                 "tok-b,bob,2\r\n"
+                                 "tok-c,carol,3\n"
+                                 "tok-c,carol,3\n"
+                                 "\"tok-b\",mallory,4\n";
+    ck_assert_int_eq(kr_token_file_parse(spread, strlen(spread), &t, &err), KR_EPARSE);
+    ck_assert_ptr_nonnull(strstr(err.message, "lines 4 and 5:"));
+    static const char thrice[] = "x,u1,1\ny,u2,2\nz,u3,3\ny,u4,4\ny,u5,5\n";
+    ck_assert_int_eq(kr_token_file_parse(thrice, strlen(thrice), &t, &err), KR_EPARSE);
+    ck_assert_ptr_nonnull(strstr(err.message, "lines 2 and 4:"));
+    /* tokens that differ only in case or spaces are different tokens */
+    static const char distinct[] = "tok,a,1\nTOK,b,2\ntok ,c,3\n tok,d,4\n";
+    ck_assert_msg(kr_token_file_parse(distinct, strlen(distinct), &t, &err) == 0, "%s",
+                  err.message);
+    ck_assert_uint_eq(kr_token_file_count(t), 4);
+    kr_token_file_free(t);
+    /* the same from a file */
+    char dir[256], path[320];
+    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "tokens"));
+    snprintf(path, sizeof(path), "%s/tokens.csv", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(thrice, f);
+    fclose(f);
+    ck_assert_int_eq(kr_token_file_load(path, &t, &err), KR_EPARSE);
+    ck_assert_ptr_null(t);
+    ck_assert_ptr_nonnull(strstr(err.message, "lines 2 and 4:"));
+    kr_test_tmpdir_remove(dir);
 }
 END_TEST
 
@@ -1001,6 +1050,7 @@ int main(void)
     tcase_add_test(tc, rv_parse_is_kube_apiservers);
     tcase_add_test(tc, read_file_reads_whole_files_within_a_limit);
     tcase_add_test(tc, token_file_parses_quotes_and_groups);
+    tcase_add_test(tc, token_file_refuses_a_token_given_twice);
     tcase_add_test(tc, array_grow_doubles_only_when_full_and_keeps_elements);
     tcase_add_test(tc, buf_append_capped_keeps_a_body_up_to_the_limit_only);
     tcase_add_test(tc, buf_truncate_cuts_back_to_a_mark_only);

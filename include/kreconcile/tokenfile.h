@@ -30,10 +30,12 @@ typedef struct kr_token_file kr_token_file_t;
 /* Parse a token file's text (`len` bytes) as kube-apiserver reads it:
  * fields may be quoted ("" is a quote) as Go's encoding/csv reads them,
  * spaces are part of the field they are in, blank lines are skipped, a
- * record with an empty token is skipped, a token given twice is its last
- * record's, the fourth field is a comma-separated group list. (Unlike
- * encoding/csv, a quoted field cannot span lines.) *out is new. Errors:
- * KR_EPARSE (the message names the line), KR_ENOMEM. */
+ * record with an empty token is skipped, the fourth field is a
+ * comma-separated group list. (Unlike encoding/csv, a quoted field cannot
+ * span lines.) A token given twice is refused, naming both lines (never
+ * the token): kube-apiserver only warns and keeps the last record, but a
+ * token that names two users lets whoever holds it act as either. *out is
+ * new. Errors: KR_EPARSE (the message names the line), KR_ENOMEM. */
 KR_API int kr_token_file_parse(const char *text, size_t len, kr_token_file_t **out,
                                kr_error_t *err);
 
