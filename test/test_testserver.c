@@ -6575,6 +6575,56 @@ START_TEST(services_get_cluster_ips_and_node_ports)
 }
 END_TEST
 
+/* The last octet of a service's cluster IP (10.96.0.x for the first
+ * hundreds allocated). */
+static int last_octet(const json_t *svc)
+{
+    const char *ip = dig_str(svc, "spec.clusterIP");
+    ck_assert_ptr_nonnull(ip);
+    const char *dot = strrchr(ip, '.');
+    ck_assert_ptr_nonnull(dot);
+    return atoi(dot + 1);
+}
+
+/* The service registry allocates before the strategy validates, and a
+ * refused write gives back what it got (its allocation transaction is
+ * reverted): a create or an update refused for its metadata takes no
+ * address or node port from the next service. */
+START_TEST(refused_service_writes_allocate_nothing)
+{
+    static const char svcs[] = "/api/v1/namespaces/default/services";
+    json_t *first = created(svcs, "{\"metadata\":{\"name\":\"first\"},\"spec\":{\"type\":"
+                                  "\"NodePort\",\"ports\":[{\"port\":80}]}}");
+    int ip = last_octet(first);
+    json_int_t port = dig_int(first, "spec.ports.0.nodePort");
+    tc_response r;
+    tc_json(U, "POST", svcs,
+            "{\"metadata\":{\"name\":\"bad\",\"labels\":{\"bad key\":\"x\"}},\"spec\":{"
+            "\"type\":\"NodePort\",\"ports\":[{\"port\":80}]}}",
+            &r);
+    ck_assert_msg(r.status == 422, "%ld %s", r.status, r.body);
+    tc_free(&r);
+    json_t *second = created(svcs, "{\"metadata\":{\"name\":\"second\"},\"spec\":{\"ports\":"
+                                   "[{\"port\":80}]}}");
+    ck_assert_int_eq(last_octet(second), ip + 1);
+    /* a type change that needs node ports, refused for its labels */
+    tc_request(U, "PATCH", "/api/v1/namespaces/default/services/second",
+               "application/merge-patch+json",
+               "{\"metadata\":{\"labels\":{\"bad key\":\"x\"}},\"spec\":{\"type\":"
+               "\"NodePort\"}}",
+               NULL, &r);
+    ck_assert_msg(r.status == 422, "%ld %s", r.status, r.body);
+    tc_free(&r);
+    json_t *third = created(svcs, "{\"metadata\":{\"name\":\"third\"},\"spec\":{\"type\":"
+                                  "\"NodePort\",\"ports\":[{\"port\":80}]}}");
+    ck_assert_int_eq(last_octet(third), ip + 2);
+    ck_assert_int_eq(dig_int(third, "spec.ports.0.nodePort"), port + 1);
+    json_decref(third);
+    json_decref(second);
+    json_decref(first);
+}
+END_TEST
+
 static void patch_want(const char *path, const char *body, long want, const char *message)
 {
     tc_response r;
@@ -7401,6 +7451,7 @@ int main(void)
                             metadata_problems_are_listed_with_the_specs,
                             certificate_requests_record_the_requester_and_keep_approval_apart,
                             services_get_cluster_ips_and_node_ports,
+                            refused_service_writes_allocate_nothing,
                             service_cluster_ips_are_read_as_the_allocator_reads_them,
                             apiservices_register_what_is_served,
                             updates_may_not_change_immutable_fields,

@@ -1452,6 +1452,17 @@ static void node_create(json_t *obj)
                                             "effect", "NoSchedule"));
 }
 
+ts_alloc_mark ts_alloc_begin(const kr_testserver_t *ts)
+{
+    return (ts_alloc_mark){ts->next_service_ip, ts->next_node_port};
+}
+
+void ts_alloc_revert(kr_testserver_t *ts, ts_alloc_mark mark)
+{
+    ts->next_service_ip = mark.service_ip;
+    ts->next_node_port = mark.node_port;
+}
+
 int ts_registry_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_response *resp)
 {
     const ts_resource *res = w->rt->res;

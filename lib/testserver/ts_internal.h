@@ -707,6 +707,15 @@ bool ts_quantity_value(const char *text, long double *value);
 const char *ts_go_time_text(const char *in, bool micro, char *out, size_t size, kr_buf *err);
 void ts_set_defaults(const ts_resource *res, json_t *obj);
 int ts_registry_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_response *resp);
+/* Where the allocators stand before a write, and their step back when the
+ * write is refused after the registry allocated (validation, admission,
+ * storage): as the service registry's transaction reverts, a refused
+ * write allocates nothing. */
+typedef struct ts_alloc_mark {
+    unsigned long service_ip, node_port;
+} ts_alloc_mark;
+ts_alloc_mark ts_alloc_begin(const kr_testserver_t *ts);
+void ts_alloc_revert(kr_testserver_t *ts, ts_alloc_mark mark);
 /* A created object as storage hands it back, decoded with its version's
  * defaults once more (after validation): a Job without labels gets its
  * template's. */

@@ -609,6 +609,7 @@ static void fill_stored_top(const ts_resource *res, json_t *obj)
 int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_response *resp)
 {
     const ts_resource *res = w->rt->res;
+    ts_alloc_mark mark = ts_alloc_begin(ts);
     if (res->to_stored) {
         /* a version stored as another: converted before anything else */
         json_t *stored = res->to_stored(obj);
@@ -653,6 +654,9 @@ int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_res
     if (rc == 0)
         rc = storage_admits(w, md, resp);
     if (rc != 0) {
+        /* what the registry allocated is given back (its transaction's
+         * revert), so that the next create gets what this one would have */
+        ts_alloc_revert(ts, mark);
         if (rc == KR_ENOMEM)
             respond_oom(resp);
         json_decref(obj);
@@ -668,6 +672,7 @@ int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_res
         const char *name = json_string_value(json_object_get(md, "name"));
         rc = ts_store_put(res->store, res->namespaced ? w->rt->ns : "", name, json_incref(obj));
         if (rc != 0) {
+            ts_alloc_revert(ts, mark);
             json_decref(obj);
             respond_oom(resp);
             return rc;
@@ -1119,6 +1124,7 @@ static int commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *e
         return rc;
     }
     (void)ts_go_values(w->rt->res, obj, NULL);
+    ts_alloc_mark mark = ts_alloc_begin(ts);
     if (!w->status_only) {
         ts_set_defaults(w->rt->res, obj);
         rc = ts_registry_update(ts, w, existing, obj, resp);
@@ -1154,6 +1160,7 @@ static int commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *e
         if (rc == 0)
             rc = ts_rbac_admit(ts, w->rt, obj, resp);
         if (rc != 0) {
+            ts_alloc_revert(ts, mark); /* the node ports a new type got */
             json_decref(obj);
             return rc;
         }
@@ -1214,12 +1221,15 @@ static int commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *e
      * from it does not replay the change. */
     rc = crd_hook(ts, w, &obj);
     if (rc != 0) {
+        ts_alloc_revert(ts, mark);
         json_decref(obj);
         respond_oom(resp);
         return rc;
     }
     stamp_rv(ts, ts_meta(obj), false);
     rc = store_update(ts, w, existing, obj, resp);
+    if (rc != 0)
+        ts_alloc_revert(ts, mark);
     after_commit(ts, w);
     return rc;
 }
