@@ -211,6 +211,9 @@ START_TEST(discovery_serves_aggregated_and_legacy_forms)
         ck_assert_int_eq(r.status, 404);
         ck_assert_str_eq(r.body, "404 page not found\n");
         ck_assert_str_eq(r.content_type, "text/plain; charset=utf-8");
+        /* http.Error's headers, and the filters' Cache-Control */
+        ck_assert_msg(strstr(r.headers, "X-Content-Type-Options: nosniff\n"), "%s", r.headers);
+        ck_assert_msg(strstr(r.headers, "Cache-Control: no-cache, private\n"), "%s", r.headers);
         tc_free(&r);
     }
     /* under a built-in group's or the core API's root, go-restful answers
@@ -220,6 +223,7 @@ START_TEST(discovery_serves_aggregated_and_legacy_forms)
     for (size_t i = 0; i < KR_ARRAY_LEN(restful); i++) {
         tc_json(U, "GET", restful[i], NULL, &r);
         assert_status(&r, 404, "NotFound", "the server could not find the requested resource");
+        ck_assert_ptr_null(strstr(r.headers, "X-Content-Type-Options"));
         ck_assert_int_eq(json_object_size(json_object_get(r.json, "details")), 0);
         ck_assert_ptr_nonnull(json_object_get(r.json, "details"));
         tc_free(&r);
@@ -253,11 +257,16 @@ START_TEST(version_health_and_openapi)
     tc_json(U, "GET", "/healthz", NULL, &r);
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(r.body, "ok");
+    /* the root handler sets the type and nosniff; a single check sets
+     * neither (Go sniffs the type) */
+    ck_assert_str_eq(r.content_type, "text/plain; charset=utf-8");
+    ck_assert_msg(strstr(r.headers, "X-Content-Type-Options: nosniff\n"), "%s", r.headers);
     tc_free(&r);
     /* The checks one by one, and listed as kube-apiserver lists them. */
     tc_json(U, "GET", "/readyz/etcd", NULL, &r);
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(r.body, "ok");
+    ck_assert_ptr_null(strstr(r.headers, "X-Content-Type-Options"));
     tc_free(&r);
     tc_json(U, "GET", "/livez/nope", NULL, &r);
     ck_assert_int_eq(r.status, 404);
@@ -267,6 +276,7 @@ START_TEST(version_health_and_openapi)
     tc_free(&r);
     tc_json(U, "GET", "/readyz?verbose", NULL, &r);
     ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(strstr(r.headers, "X-Content-Type-Options: nosniff\n"));
     ck_assert_int_eq(strncmp(r.body, "[+]ping ok\n[+]log ok\n[+]etcd ok\n", 30), 0);
     ck_assert_ptr_nonnull(strstr(r.body, "[+]shutdown ok\nreadyz check passed\n"));
     tc_free(&r);

@@ -519,6 +519,14 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* The root health handler's answer: its text with the type and nosniff
+ * it sets (a single check's "ok" has neither set, and Go sniffs the type). */
+static void respond_health_text(ts_response *resp, const char *text)
+{
+    respond_text(resp, text);
+    resp->nosniff = true;
+}
+
 /* GET /healthz, /livez, /readyz: "ok", or with ?verbose one line per
  * check; ?exclude=CHECK (repeated) marks checks excluded and warns of
  * names that match none, as kube-apiserver's handler does. */
@@ -526,7 +534,7 @@ static void respond_health(const ts_request *req, const char *name, const char *
                            ts_response *resp)
 {
     if (!ts_query(req, "verbose") && !ts_query(req, "exclude")) {
-        respond_text(resp, "ok");
+        respond_health_text(resp, "ok");
         return;
     }
     kr_buf b = {0};
@@ -562,9 +570,9 @@ static void respond_health(const ts_request *req, const char *name, const char *
     }
     if (ts_query(req, "verbose")) {
         kr_buf_printf(&b, "%s check passed\n", name);
-        respond_text(resp, b.data ? b.data : "");
+        respond_health_text(resp, b.data ? b.data : "");
     } else {
-        respond_text(resp, "ok");
+        respond_health_text(resp, "ok");
     }
     kr_buf_free(&b);
 }

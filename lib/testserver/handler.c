@@ -411,13 +411,14 @@ static bool restful_path(const kr_testserver_t *ts, const char *path)
     return false;
 }
 
-/* Go's http.NotFound. */
+/* Go's http.NotFound (http.Error's text, type and nosniff). */
 static void respond_page_not_found(ts_response *resp)
 {
     static const char text[] = "404 page not found\n";
     ts_response_clear(resp);
     resp->status = 404;
     resp->content_type = "text/plain; charset=utf-8";
+    resp->nosniff = true;
     resp->body = kr_strdup(text);
     resp->body_len = resp->body ? strlen(text) : 0;
 }

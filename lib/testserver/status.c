@@ -210,6 +210,7 @@ void ts_response_clear(ts_response *resp)
     resp->body = NULL;
     resp->body_len = 0;
     resp->retry_after = 0;
+    resp->nosniff = false;
     if (resp->watch) {
         ts_watch_free(resp->watch);
         resp->watch = NULL;

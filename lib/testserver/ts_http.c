@@ -188,6 +188,8 @@ static struct MHD_Response *make_response(struct MHD_Connection *conn, ts_respon
         return NULL;
     MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
     MHD_add_response_header(mr, "Cache-Control", "no-cache, private");
+    if (r->nosniff)
+        MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
     if (r->retry_after > 0) {
         char v[16];
         snprintf(v, sizeof(v), "%d", r->retry_after);

@@ -248,6 +248,9 @@ typedef struct ts_response {
     char *body; /* new (kr_malloc) */
     size_t body_len;
     int retry_after;
+    /* X-Content-Type-Options: nosniff, as Go's http.Error and the health
+     * handlers send it */
+    bool nosniff;
     ts_watch *watch; /* when set, the body is this stream */
     char *warnings; /* Warning header texts, one per line (kr_malloc), or NULL */
     /* apiserver_request_total's labels of a routed request but its code

@@ -30,6 +30,11 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *user)
 {
     tc_response *r = user;
     size_t n = size * nmemb;
+    size_t line = n, at = strlen(r->headers);
+    while (line && (ptr[line - 1] == '\r' || ptr[line - 1] == '\n'))
+        line--;
+    if (line && strncmp(ptr, "HTTP/", 5) != 0)
+        snprintf(r->headers + at, sizeof(r->headers) - at, "%.*s\n", (int)line, ptr);
     if (n > 13 && strncasecmp(ptr, "Retry-After:", 12) == 0) {
         size_t len = n - 13;
         while (len && (ptr[13 + len - 1] == '\r' || ptr[13 + len - 1] == '\n'))

@@ -15,6 +15,7 @@ typedef struct tc_response {
     char content_type[256];
     char retry_after[32];
     char warnings[2048]; /* the Warning headers' values, one per line */
+    char headers[4096]; /* every header line as received ("Name: value"), one per line */
     json_t *json; /* parsed body, or NULL */
 } tc_response;
 
