@@ -6831,6 +6831,70 @@ END_TEST
  * (ValidateXStatusUpdate's ValidateObjectMetaUpdate after PrepareForUpdate):
  * a Deployment's labels are the stored ones whatever the write says, a
  * Service's are the write's. */
+/* A status patch of the pod at `path`; the response's status object. */
+static json_t *pod_status_patched(const char *path, const char *body)
+{
+    tc_response r;
+    patch(path, "application/merge-patch+json", body, &r);
+    ck_assert_msg(r.status == 200, "PATCH %s: %ld %s", body, r.status, r.body);
+    ck_assert_msg(r.warnings[0] == '\0', "%s", r.warnings); /* 1.32 warns of none */
+    json_t *status = json_incref(json_object_get(r.json, "status"));
+    tc_free(&r);
+    return status;
+}
+
+/* A pod's addresses in its status, as 1.32 decodes and validates a status
+ * write: podIP (hostIP) is authoritative over a list that does not start
+ * with it, podIP is read back from podIPs, and each address is one
+ * ParseIPSloppy reads (IPv4 octets with leading zeros taken, kept as
+ * written, without a warning), one per family, no duplicates. */
+START_TEST(pod_status_addresses_are_decoded_and_validated_as_1_32_does)
+{
+    json_decref(created("/api/v1/namespaces/default/pods",
+                        "{\"metadata\":{\"name\":\"ips\"},\"spec\":{\"containers\":[{\"name\":"
+                        "\"c\",\"image\":\"x\"}]}}"));
+    static const char st[] = "/api/v1/namespaces/default/pods/ips/status";
+    json_t *status = pod_status_patched(st, "{\"status\":{\"podIP\":\"010.000.000.001\","
+                                            "\"hostIP\":\"192.168.001.002\"}}");
+    ck_assert_str_eq(dig_str(status, "podIP"), "010.000.000.001");
+    ck_assert_str_eq(dig_str(status, "podIPs.0.ip"), "010.000.000.001");
+    ck_assert_int_eq(json_array_size(json_object_get(status, "podIPs")), 1);
+    ck_assert_str_eq(dig_str(status, "hostIPs.0.ip"), "192.168.001.002");
+    json_decref(status);
+    /* the stored podIP wins over a list that does not start with it */
+    status = pod_status_patched(st, "{\"status\":{\"podIPs\":[{\"ip\":\"10.0.0.3\"}]}}");
+    ck_assert_str_eq(dig_str(status, "podIPs.0.ip"), "010.000.000.001");
+    json_decref(status);
+    /* without podIP, the list decides, and podIP is its first */
+    status = pod_status_patched(st, "{\"status\":{\"podIP\":null,\"podIPs\":[{\"ip\":"
+                                    "\"10.0.0.3\"},{\"ip\":\"fd00::3\"}]}}");
+    ck_assert_str_eq(dig_str(status, "podIP"), "10.0.0.3");
+    ck_assert_str_eq(dig_str(status, "podIPs.1.ip"), "fd00::3");
+    json_decref(status);
+    patch_want(st, "{\"status\":{\"podIP\":\"abc\"}}", 422,
+               "Pod \"ips\" is invalid: status.podIPs[0]: Invalid value: \"abc\": must be a valid "
+               "IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)");
+    patch_want(st,
+               "{\"status\":{\"podIP\":null,\"podIPs\":[{\"ip\":\"10.0.0.3\"},{\"ip\":"
+               "\"10.0.0.3\"}]}}",
+               422,
+               "Pod \"ips\" is invalid: [status.podIPs: Invalid value: "
+               "[]core.PodIP{core.PodIP{IP:\"10.0.0.3\"}, core.PodIP{IP:\"10.0.0.3\"}}: may "
+               "specify no more than one IP for each IP family, status.podIPs[1]: Duplicate "
+               "value: core.PodIP{IP:\"10.0.0.3\"}]");
+    patch_want(st, "{\"status\":{\"hostIP\":null,\"hostIPs\":[{\"ip\":\"1.2.3.4\"}]}}", 422,
+               "Pod \"ips\" is invalid: status.hostIPs[0].ip: Invalid value: \"1.2.3.4\": must be "
+               "equal to `hostIP`");
+    patch_want(st,
+               "{\"status\":{\"hostIP\":\"1.2.3.4\",\"hostIPs\":[{\"ip\":\"1.2.3.4\"},{\"ip\":"
+               "\"1.2.3.5\"}]}}",
+               422,
+               "Pod \"ips\" is invalid: status.hostIPs: Invalid value: "
+               "[]core.HostIP{core.HostIP{IP:\"1.2.3.4\"}, core.HostIP{IP:\"1.2.3.5\"}}: may "
+               "specify no more than one IP for each IP family");
+}
+END_TEST
+
 START_TEST(status_writes_validate_the_metadata_the_strategy_keeps)
 {
     json_decref(
@@ -7467,6 +7531,7 @@ int main(void)
                             updates_may_not_change_immutable_fields,
                             update_rules_are_listed_with_the_objects_problems,
                             status_writes_validate_the_metadata_the_strategy_keeps,
+                            pod_status_addresses_are_decoded_and_validated_as_1_32_does,
                             update_bumps_generation_only_for_spec_and_conflicts_on_stale_rv,
                             patch_types_go_through_the_patch_engine,
                             json_patches_are_applied_as_the_apiserver_does,

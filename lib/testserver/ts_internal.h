@@ -820,6 +820,13 @@ bool ts_same_at(const json_t *a, const json_t *b, const char *key);
 /* A pod's update (not through a subresource): what ValidatePodUpdate
  * finds after the pod's own validation, appended to `causes`. */
 void ts_validate_pod_update(const json_t *existing, const json_t *obj, json_t *causes);
+/* A pod's status write: the v1 status as 1.32 decodes it (podIP, when
+ * set, authoritative over a podIPs that does not start with it, and the
+ * pod's podIP read back from podIPs; hostIP and hostIPs alike). */
+void ts_pod_status_ips(json_t *status);
+/* ValidatePodStatusUpdate's checks of the pod's addresses (validatePodIPs,
+ * validateHostIPs), appended to `causes`. */
+void ts_validate_pod_status_ips(const json_t *obj, json_t *causes);
 /* dryRun: *dry is set for "All"; another value fills resp (422) and returns -1. */
 int ts_dry_run(const ts_request *req, ts_response *resp, const char *options_kind, bool *dry);
 /* The options a write's handler validates before it reads the body

@@ -4,6 +4,7 @@
  * annotations stay under 256 KiB, owner references are complete and name
  * one controller at most, finalizers are qualified names; on updates, the fields that may not
  * change (§2.2). Answers 422 Invalid like the apiserver. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -679,4 +680,168 @@ void ts_validate_update(const ts_resource *res, const json_t *existing, const js
                           "may not change once set");
     } else
         check_immutable_field(res, existing, obj, causes);
+}
+
+/* ---- a pod's addresses (status) ------------------------------------------------------- */
+
+/* When `one` (podIP, hostIP) is set and `many` (podIPs, hostIPs) does not
+ * start with it, `many` becomes [{ip: one}] (the v1 conversion: the
+ * singular field is authoritative for older kubelets). */
+static void single_ip_first(json_t *status, const char *one, const char *many)
+{
+    const char *ip = json_string_value(json_object_get(status, one));
+    const json_t *list = json_object_get(status, many);
+    const char *first = json_string_value(json_object_get(json_array_get(list, 0), "ip"));
+    if (ip && *ip && (!first || strcmp(first, ip) != 0))
+        json_object_set_new(status, many, json_pack("[{s:s}]", "ip", ip));
+}
+
+void ts_pod_status_ips(json_t *status)
+{
+    if (!json_is_object(status))
+        return;
+    single_ip_first(status, "podIP", "podIPs");
+    single_ip_first(status, "hostIP", "hostIPs");
+    /* the internal status has no podIP: it is podIPs[0] read back */
+    const char *first = json_string_value(
+        json_object_get(json_array_get(json_object_get(status, "podIPs"), 0), "ip"));
+    if (first && *first)
+        json_object_set_new(status, "podIP", json_string(first));
+    else
+        json_object_del(status, "podIP");
+}
+
+/* An address as validation.IsValidIP reads it (netutils.ParseIPSloppy:
+ * IPv4 octets with leading zeros taken); *v6 when it is an IPv6 one (an
+ * IPv4-mapped address counts as IPv4, as net.IP's To4 sees it). */
+static bool sloppy_ip(const char *text, bool *v6)
+{
+    uint32_t v4;
+    unsigned char a[16];
+    if (text && ts_parse_ipv4_sloppy(text, &v4, NULL)) {
+        *v6 = false;
+        return true;
+    }
+    if (!text || inet_pton(AF_INET6, text, a) != 1)
+        return false;
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    *v6 = memcmp(a, mapped, sizeof(mapped)) != 0;
+    return true;
+}
+
+/* `type`{IP:"<ip>"} (%#v of a core.PodIP or core.HostIP). */
+static void go_ip_struct(kr_buf *b, const char *type, const json_t *entry)
+{
+    const char *ip = json_string_value(json_object_get(entry, "ip"));
+    kr_buf_printf(b, "core.%s{IP:", type);
+    ts_go_quote(b, ip ? ip : "");
+    kr_buf_append_str(b, "}");
+}
+
+/* "may specify no more than one IP for each IP family" on the whole
+ * list, unless it holds one IPv4 and one IPv6 address (IsDualStackIPStrings;
+ * a list with an address it cannot parse is left to the per-address
+ * causes). */
+static void one_per_family(const json_t *list, const char *field, const char *type, json_t *causes)
+{
+    bool v4 = false, v6 = false, is6;
+    size_t i;
+    const json_t *e;
+    json_array_foreach(list, i, e)
+    {
+        if (!sloppy_ip(json_string_value(json_object_get(e, "ip")), &is6))
+            return;
+        v4 = v4 || !is6;
+        v6 = v6 || is6;
+    }
+    if (v4 && v6 && json_array_size(list) <= 2)
+        return;
+    kr_buf b = {0};
+    kr_buf_printf(&b, "Invalid value: []core.%s{", type);
+    json_array_foreach(list, i, e)
+    {
+        kr_buf_append_str(&b, i ? ", " : "");
+        go_ip_struct(&b, type, e);
+    }
+    kr_buf_append_str(&b, "}: may specify no more than one IP for each IP family");
+    add_cause(causes, field, "FieldValueInvalid", b.data);
+    kr_buf_free(&b);
+}
+
+/* "Duplicate value: core.PodIP{IP:...}" for each address listed before. */
+static void no_duplicates(const json_t *list, const char *field, const char *type, json_t *causes)
+{
+    size_t i;
+    const json_t *e;
+    json_array_foreach(list, i, e)
+    {
+        const char *ip = json_string_value(json_object_get(e, "ip"));
+        bool seen = false;
+        for (size_t k = 0; k < i && !seen; k++) {
+            const char *other = json_string_value(json_object_get(json_array_get(list, k), "ip"));
+            seen = strcmp(other ? other : "", ip ? ip : "") == 0;
+        }
+        if (!seen)
+            continue;
+        char at[48];
+        snprintf(at, sizeof(at), "%s[%zu]", field, i);
+        kr_buf b = {0};
+        kr_buf_append_str(&b, "Duplicate value: ");
+        go_ip_struct(&b, type, e);
+        add_cause(causes, at, "FieldValueDuplicate", b.data);
+        kr_buf_free(&b);
+    }
+}
+
+/* Each address IsValidIP accepts: "<field>[i]: Invalid value: ..." for
+ * the others. */
+static void valid_ips(const json_t *list, const char *field, json_t *causes)
+{
+    static const char *const why[] = {"must be a valid IP address, (e.g. 10.9.8.7 or "
+                                      "2001:db8::ffff)"};
+    size_t i;
+    const json_t *e;
+    json_array_foreach(list, i, e)
+    {
+        const char *ip = json_string_value(json_object_get(e, "ip"));
+        bool v6;
+        if (sloppy_ip(ip, &v6))
+            continue;
+        char at[48];
+        snprintf(at, sizeof(at), "%s[%zu]", field, i);
+        ts_add_problems(causes, at, ip ? ip : "", why, 1);
+    }
+}
+
+void ts_validate_pod_status_ips(const json_t *obj, json_t *causes)
+{
+    const json_t *status = json_object_get(obj, "status");
+    /* validatePodIPs: each address, then with more than one, the families
+     * and duplicates */
+    const json_t *pods = json_object_get(status, "podIPs");
+    valid_ips(pods, "status.podIPs", causes);
+    if (json_array_size(pods) > 1) {
+        one_per_family(pods, "status.podIPs", "PodIP", causes);
+        no_duplicates(pods, "status.podIPs", "PodIP", causes);
+    }
+    /* validateHostIPs: hostIPs[0] is hostIP, each address, then with more
+     * than one, duplicates and the families */
+    const json_t *hosts = json_object_get(status, "hostIPs");
+    if (json_array_size(hosts) == 0)
+        return;
+    const char *host = json_string_value(json_object_get(status, "hostIP"));
+    const char *first = json_string_value(json_object_get(json_array_get(hosts, 0), "ip"));
+    if (strcmp(host ? host : "", first ? first : "") != 0) {
+        kr_buf b = {0};
+        kr_buf_append_str(&b, "Invalid value: ");
+        ts_go_quote(&b, first ? first : "");
+        kr_buf_append_str(&b, ": must be equal to `hostIP`");
+        add_cause(causes, "status.hostIPs[0].ip", "FieldValueInvalid", b.data);
+        kr_buf_free(&b);
+    }
+    valid_ips(hosts, "status.hostIPs", causes);
+    if (json_array_size(hosts) > 1) {
+        no_duplicates(hosts, "status.hostIPs", "HostIP", causes);
+        one_per_family(hosts, "status.hostIPs", "HostIP", causes);
+    }
 }

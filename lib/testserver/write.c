@@ -857,6 +857,7 @@ static json_t *merge_status(const ts_resource *res, const json_t *existing, json
         }
         if (qos && status && (!sent || !*sent))
             json_object_set_new(status, "qosClass", json_deep_copy(qos));
+        ts_pod_status_ips(status);
     }
     json_decref(obj);
     return out;
@@ -1175,8 +1176,11 @@ static int commit_update(kr_testserver_t *ts, const ts_write *w, const json_t *e
         }
     } else if (with_meta) {
         /* ValidateXStatusUpdate's ValidateObjectMetaUpdate (a custom
-         * resource's were listed with its schema's problems above) */
+         * resource's were listed with its schema's problems above), then
+         * a pod's addresses (ValidatePodStatusUpdate) */
         meta = meta_problems(w->rt->res, obj, false, &rc, resp);
+        if (rc == 0 && ts_resource_is(w->rt->res, "", "pods") && strcmp(w->rt->sub, "status") == 0)
+            ts_validate_pod_status_ips(obj, meta);
         if (rc == 0)
             rc = respond_causes(w->rt->res, w->rt->name, meta, resp);
         if (rc != 0) {
