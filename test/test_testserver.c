@@ -6675,8 +6675,24 @@ START_TEST(updates_may_not_change_immutable_fields)
     patch_want(deploy, "{\"spec\":{\"selector\":{\"matchLabels\":{\"app\":\"e\"}}}}", 422,
                "Deployment.apps \"d\" is invalid: [spec.template.metadata.labels: Invalid value: "
                "map[string]string{\"app\":\"d\"}: `selector` does not match template `labels`, "
-               "spec.selector: Invalid value: {\"matchLabels\":{\"app\":\"e\"}}: field is "
+               "spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"
+               "\"app\":\"e\"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is "
                "immutable]");
+    /* the value is %#v of the selector: maps sorted, expressions listed,
+     * and "null" when it is gone */
+    patch_want(deploy,
+               "{\"spec\":{\"selector\":{\"matchLabels\":{\"b\":\"2\",\"a\":\"1\"},"
+               "\"matchExpressions\":[{\"key\":\"k\",\"operator\":\"Exists\"},{\"key\":"
+               "\"t\",\"operator\":\"In\",\"values\":[\"x\",\"y\"]}]},\"template\":{"
+               "\"metadata\":{\"labels\":{\"a\":\"1\",\"b\":\"2\",\"k\":\"v\",\"t\":\"x\"}}}}}",
+               422,
+               "Deployment.apps \"d\" is invalid: spec.selector: Invalid value: "
+               "v1.LabelSelector{MatchLabels:map[string]string{\"a\":\"1\", \"app\":\"d\", "
+               "\"b\":\"2\"}, "
+               "MatchExpressions:[]v1.LabelSelectorRequirement{v1.LabelSelectorRequirement{"
+               "Key:\"k\", Operator:\"Exists\", Values:[]string(nil)}, "
+               "v1.LabelSelectorRequirement{Key:\"t\", Operator:\"In\", Values:[]string{\"x\", "
+               "\"y\"}}}}: field is immutable");
     patch_want(deploy, "{\"spec\":{\"replicas\":3}}", 200, NULL);
 
     json_decref(created("/apis/storage.k8s.io/v1/storageclasses",
@@ -6734,7 +6750,7 @@ START_TEST(updates_may_not_change_immutable_fields)
     patch_want(svc, "{\"spec\":{\"clusterIP\":\"10.96.0.99\",\"clusterIPs\":[\"10.96.0.99\"]}}",
                422,
                "Service \"svc\" is invalid: spec.clusterIPs[0]: Invalid value: "
-               "[\"10.96.0.99\"]: may not change once set");
+               "[]string{\"10.96.0.99\"}: may not change once set");
     patch_want(svc, "{\"spec\":{\"ports\":[{\"port\":81}]}}", 200, NULL);
 }
 END_TEST
@@ -6758,7 +6774,8 @@ START_TEST(update_rules_are_listed_with_the_objects_problems)
     char *want = kr_asprintf(
         "Deployment.apps \"d\" is invalid: [metadata.labels: Invalid value: \"bad key\": %s, "
         "spec.replicas: Invalid value: -1: must be greater than or equal to 0, spec.selector: "
-        "Invalid value: {\"matchLabels\":{\"app\":\"e\"}}: field is immutable]",
+        "Invalid value: v1.LabelSelector{MatchLabels:map[string]string{\"app\":\"e\"}, "
+        "MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable]",
         bad_key);
     patch_want("/apis/apps/v1/namespaces/default/deployments/d",
                "{\"metadata\":{\"labels\":{\"bad key\":\"x\"}},\"spec\":{\"replicas\":-1,"
@@ -6805,11 +6822,12 @@ START_TEST(update_rules_are_listed_with_the_objects_problems)
 
     json_decref(created("/api/v1/namespaces/default/services",
                         "{\"metadata\":{\"name\":\"svc\"},\"spec\":{\"ports\":[{\"port\":80}]}}"));
-    want = kr_asprintf("Service \"svc\" is invalid: [metadata.labels: Invalid value: \"bad key\": "
-                       "%s, spec.clusterIPs[0]: Invalid value: [\"10.96.0.99\"]: may not change "
-                       "once set, spec.ports[0].port: Invalid value: 0: must be between 1 and "
-                       "65535, inclusive]",
-                       bad_key);
+    want =
+        kr_asprintf("Service \"svc\" is invalid: [metadata.labels: Invalid value: \"bad key\": "
+                    "%s, spec.clusterIPs[0]: Invalid value: []string{\"10.96.0.99\"}: may not "
+                    "change once set, spec.ports[0].port: Invalid value: 0: must be between 1 and "
+                    "65535, inclusive]",
+                    bad_key);
     patch_want("/api/v1/namespaces/default/services/svc",
                "{\"metadata\":{\"labels\":{\"bad key\":\"x\"}},\"spec\":{\"clusterIP\":"
                "\"10.96.0.99\",\"clusterIPs\":[\"10.96.0.99\"],\"ports\":[{\"port\":0}]}}",

@@ -820,6 +820,13 @@ bool ts_same_at(const json_t *a, const json_t *b, const char *key);
 /* A pod's update (not through a subresource): what ValidatePodUpdate
  * finds after the pod's own validation, appended to `causes`. */
 void ts_validate_pod_update(const json_t *existing, const json_t *obj, json_t *causes);
+/* Go's %#v of values field errors print (validate_spec.c): a
+ * map[string]string (keys sorted; map[string]string(nil) when absent), a
+ * []string ([]string(nil) when absent), and the metav1.LabelSelector a
+ * *LabelSelector points at ("null" quoted when there is none). */
+void ts_go_string_map(kr_buf *b, const json_t *map);
+void ts_go_strings(kr_buf *b, const json_t *list);
+void ts_go_label_selector(kr_buf *b, const json_t *sel);
 /* A pod's status write: the v1 status as 1.32 decodes it (podIP, when
  * set, authoritative over a podIPs that does not start with it, and the
  * pod's podIP read back from podIPs; hostIP and hostIPs alike). */

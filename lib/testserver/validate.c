@@ -279,6 +279,19 @@ static void add_immutable(json_t *causes, const char *field, const json_t *value
     kr_json_text_free(text);
 }
 
+/* "spec.selector: Invalid value: v1.LabelSelector{...}: field is
+ * immutable" (ValidateImmutableField of a *metav1.LabelSelector). */
+static void add_immutable_selector(json_t *causes, const json_t *spec)
+{
+    kr_buf b = {0};
+    kr_buf_append_str(&b, "Invalid value: ");
+    ts_go_label_selector(&b, json_object_get(spec, "selector"));
+    kr_buf_append_str(&b, ": field is immutable");
+    add_cause(causes, "spec.selector", "FieldValueInvalid",
+              b.data ? b.data : "Invalid value: field is immutable");
+    kr_buf_free(&b);
+}
+
 static void add_forbidden(json_t *causes, const char *field)
 {
     add_cause(causes, field, "FieldValueForbidden",
@@ -619,8 +632,7 @@ static void check_job_update(const json_t *old_spec, const json_t *spec, json_t 
         add_immutable(causes, "spec.completions", completions,
                       "can only be modified in tandem with spec.parallelism");
     if (!ts_same_at(old_spec, spec, "selector"))
-        add_immutable(causes, "spec.selector", json_object_get(spec, "selector"),
-                      "field is immutable");
+        add_immutable_selector(causes, spec);
     if (!ts_same_at(old_spec, spec, "template"))
         add_immutable(causes, "spec.template", json_object_get(spec, "template"),
                       "field is immutable");
@@ -667,17 +679,23 @@ void ts_validate_update(const ts_resource *res, const json_t *existing, const js
         if (ts_resource_is(res, "apps", "statefulsets"))
             check_statefulset(old_spec, spec, causes);
         else if (!ts_same_at(old_spec, spec, "selector"))
-            add_immutable(causes, "spec.selector", json_object_get(spec, "selector"),
-                          "field is immutable");
+            add_immutable_selector(causes, spec);
     } else if (ts_resource_is(res, "", "services")) {
         const char *old_type = json_string_value(json_object_get(old_spec, "type"));
         const char *type = json_string_value(json_object_get(spec, "type"));
         bool external = (old_type && strcmp(old_type, "ExternalName") == 0) ||
                         (type && strcmp(type, "ExternalName") == 0);
         if (!external && json_object_get(old_spec, "clusterIP") &&
-            !ts_same_at(old_spec, spec, "clusterIP"))
-            add_immutable(causes, "spec.clusterIPs[0]", json_object_get(spec, "clusterIPs"),
-                          "may not change once set");
+            !ts_same_at(old_spec, spec, "clusterIP")) {
+            /* the new clusterIPs, as %#v of a []string */
+            kr_buf b = {0};
+            kr_buf_append_str(&b, "Invalid value: ");
+            ts_go_strings(&b, json_object_get(spec, "clusterIPs"));
+            kr_buf_append_str(&b, ": may not change once set");
+            add_cause(causes, "spec.clusterIPs[0]", "FieldValueInvalid",
+                      b.data ? b.data : "Invalid value: may not change once set");
+            kr_buf_free(&b);
+        }
     } else
         check_immutable_field(res, existing, obj, causes);
 }

@@ -114,8 +114,7 @@ static const char *str(const json_t *o, const char *key)
     return json_string_value(json_object_get(o, key));
 }
 
-/* Go's %#v of a map[string]string: keys sorted. */
-static void go_string_map(kr_buf *b, const json_t *map)
+void ts_go_string_map(kr_buf *b, const json_t *map)
 {
     if (!json_is_object(map)) {
         kr_buf_append_str(b, "map[string]string(nil)");
@@ -133,6 +132,55 @@ static void go_string_map(kr_buf *b, const json_t *map)
     }
     kr_buf_append_str(b, "}");
     kr_free(keys);
+}
+
+void ts_go_strings(kr_buf *b, const json_t *list)
+{
+    if (!json_is_array(list)) {
+        kr_buf_append_str(b, "[]string(nil)");
+        return;
+    }
+    kr_buf_append_str(b, "[]string{");
+    size_t i;
+    const json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        kr_buf_append_str(b, i ? ", " : "");
+        ts_go_quote(b, json_string_value(v) ? json_string_value(v) : "");
+    }
+    kr_buf_append_str(b, "}");
+}
+
+void ts_go_label_selector(kr_buf *b, const json_t *sel)
+{
+    if (!json_is_object(sel)) {
+        kr_buf_append_str(b, "\"null\"");
+        return;
+    }
+    kr_buf_append_str(b, "v1.LabelSelector{MatchLabels:");
+    ts_go_string_map(b, json_object_get(sel, "matchLabels"));
+    kr_buf_append_str(b, ", MatchExpressions:");
+    const json_t *exprs = json_object_get(sel, "matchExpressions");
+    if (!json_is_array(exprs)) {
+        kr_buf_append_str(b, "[]v1.LabelSelectorRequirement(nil)}");
+        return;
+    }
+    kr_buf_append_str(b, "[]v1.LabelSelectorRequirement{");
+    size_t i;
+    const json_t *e;
+    json_array_foreach(exprs, i, e)
+    {
+        const char *key = str(e, "key"), *op = str(e, "operator");
+        kr_buf_append_str(b, i ? ", v1.LabelSelectorRequirement{Key:"
+                               : "v1.LabelSelectorRequirement{Key:");
+        ts_go_quote(b, key ? key : "");
+        kr_buf_append_str(b, ", Operator:");
+        ts_go_quote(b, op ? op : "");
+        kr_buf_append_str(b, ", Values:");
+        ts_go_strings(b, json_object_get(e, "values"));
+        kr_buf_append_str(b, "}");
+    }
+    kr_buf_append_str(b, "}}");
 }
 
 /* ---- pod specs ----------------------------------------------------------------------- */
@@ -728,7 +776,7 @@ static void mismatch(errs *e, const char *at, const json_t *labels)
     char field[512];
     snprintf(field, sizeof(field), "%s.metadata.labels", at);
     kr_buf_append_str(&b, "Invalid value: ");
-    go_string_map(&b, labels);
+    ts_go_string_map(&b, labels);
     kr_buf_printf(&b, ": %s", NOT_MATCHING);
     add(e, "FieldValueInvalid", field, b.data ? b.data : NOT_MATCHING);
     kr_buf_free(&b);
@@ -757,12 +805,9 @@ static void check_workload(errs *e, const char *what, const json_t *spec, bool r
     } else if (json_object_size(json_object_get(sel, "matchLabels")) == 0 &&
                json_array_size(json_object_get(sel, "matchExpressions")) == 0) {
         kr_buf b = {0};
-        kr_buf_append_str(&b, "Invalid value: v1.LabelSelector{MatchLabels:");
-        go_string_map(&b, json_object_get(sel, "matchLabels"));
-        kr_buf_printf(&b,
-                      ", MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty "
-                      "selector is invalid for %s",
-                      what);
+        kr_buf_append_str(&b, "Invalid value: ");
+        ts_go_label_selector(&b, sel);
+        kr_buf_printf(&b, ": empty selector is invalid for %s", what);
         add(e, "FieldValueInvalid", "spec.selector", b.data ? b.data : "empty selector");
         kr_buf_free(&b);
     }
