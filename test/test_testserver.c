@@ -5709,12 +5709,14 @@ START_TEST(builtin_kinds_are_validated_as_the_apiserver_does)
                    "\"ports\":[{\"port\":80}]}}",
                    "Service \"s\" is invalid: spec.sessionAffinity: Unsupported value: "
                    "\"Sticky\": supported values: \"ClientIP\", \"None\"");
+    /* a port 0 is refused, and the targetPort defaulted from it as well */
     expect_invalid("/api/v1/namespaces/default/services",
                    "{\"metadata\":{\"name\":\"s\"},\"spec\":{\"ports\":[{\"port\":80},"
                    "{\"port\":0}]}}",
                    "Service \"s\" is invalid: [spec.ports[0].name: Required value, "
                    "spec.ports[1].name: Required value, spec.ports[1].port: Invalid value: 0: "
-                   "must be between 1 and 65535, inclusive]");
+                   "must be between 1 and 65535, inclusive, spec.ports[1].targetPort: Invalid "
+                   "value: 0: must be between 1 and 65535, inclusive]");
     expect_invalid("/api/v1/namespaces/default/services",
                    "{\"metadata\":{\"name\":\"s\"},\"spec\":{}}",
                    "Service \"s\" is invalid: spec.ports: Required value");
@@ -5895,6 +5897,70 @@ END_TEST
 /* Owner references on every kind, on create and update, as
  * ValidateOwnerReferences (1.32) checks them: every problem together,
  * each distinct message once. */
+/* Port names as validateContainerPorts and validateServicePort check them:
+ * a container port's name is a valid port name (IsValidPortName, each
+ * problem a cause) and named once in its container; a Service port's
+ * targetPort a port number or a valid port name (ValidatePortNumOrName);
+ * a Service port's name a label, named once (an invalid one too). */
+START_TEST(port_names_are_checked_as_the_apiserver_checks_them)
+{
+    tc_response r;
+    tc_json(U, "POST", "/api/v1/namespaces/default/pods",
+            "{\"metadata\":{\"name\":\"ports\"},\"spec\":{\"containers\":[{\"name\":\"c\","
+            "\"image\":\"x\",\"ports\":[{\"name\":\"toolongportname1\",\"containerPort\":80},"
+            "{\"name\":\"HTTP\",\"containerPort\":81},{\"name\":\"http\",\"containerPort\":82},"
+            "{\"name\":\"http\",\"containerPort\":83},{\"name\":\"a--b-\",\"containerPort\":"
+            "84}]},{\"name\":\"d\",\"image\":\"x\",\"ports\":[{\"name\":\"http\","
+            "\"containerPort\":85}]}]}}",
+            &r);
+    assert_status(&r, 422, "Invalid",
+                  "Pod \"ports\" is invalid: [spec.containers[0].ports[0].name: Invalid value: "
+                  "\"toolongportname1\": must be no more than 15 characters, "
+                  "spec.containers[0].ports[1].name: Invalid value: \"HTTP\": must contain only "
+                  "alpha-numeric characters (a-z, 0-9), and hyphens (-), "
+                  "spec.containers[0].ports[1].name: Invalid value: \"HTTP\": must contain at "
+                  "least one letter (a-z), spec.containers[0].ports[3].name: Duplicate value: "
+                  "\"http\", spec.containers[0].ports[4].name: Invalid value: \"a--b-\": must not "
+                  "contain consecutive hyphens, spec.containers[0].ports[4].name: Invalid value: "
+                  "\"a--b-\": must not begin or end with a hyphen]");
+    tc_free(&r);
+    /* a Deployment's template is checked the same way */
+    tc_json(U, "POST", "/apis/apps/v1/namespaces/default/deployments",
+            "{\"metadata\":{\"name\":\"ports\"},\"spec\":{\"selector\":{\"matchLabels\":{\"a\":"
+            "\"b\"}},\"template\":{\"metadata\":{\"labels\":{\"a\":\"b\"}},\"spec\":{"
+            "\"containers\":[{\"name\":\"c\",\"image\":\"x\",\"ports\":[{\"name\":\"8080\","
+            "\"containerPort\":8080}]}]}}}}",
+            &r);
+    assert_status(&r, 422, "Invalid",
+                  "Deployment.apps \"ports\" is invalid: "
+                  "spec.template.spec.containers[0].ports[0].name: Invalid value: \"8080\": must "
+                  "contain at least one letter (a-z)");
+    tc_free(&r);
+    tc_json(U, "POST", "/api/v1/namespaces/default/services",
+            "{\"metadata\":{\"name\":\"ports\"},\"spec\":{\"ports\":[{\"name\":\"Bad\",\"port\":"
+            "80,\"targetPort\":\"Web_Port\"},{\"name\":\"Bad\",\"port\":81,\"targetPort\":"
+            "70000},{\"name\":\"c\",\"port\":82,\"targetPort\":\"web\"}]}}",
+            &r);
+    static const char label[] =
+        "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
+        "and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', "
+        "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+    char *want = kr_asprintf(
+        "Service \"ports\" is invalid: [spec.ports[0].name: Invalid value: \"Bad\": %s, "
+        "spec.ports[0].targetPort: Invalid value: \"Web_Port\": must contain only alpha-numeric "
+        "characters (a-z, 0-9), and hyphens (-), spec.ports[1].name: Invalid value: \"Bad\": %s, "
+        "spec.ports[1].name: Duplicate value: \"Bad\", spec.ports[1].targetPort: Invalid value: "
+        "70000: must be between 1 and 65535, inclusive]",
+        label, label);
+    assert_status(&r, 422, "Invalid", want);
+    kr_free(want);
+    tc_free(&r);
+    json_decref(created("/api/v1/namespaces/default/services",
+                        "{\"metadata\":{\"name\":\"named\"},\"spec\":{\"ports\":[{\"port\":80,"
+                        "\"targetPort\":\"web-1\"}]}}"));
+}
+END_TEST
+
 START_TEST(owner_references_are_validated)
 {
     static const char cms[] = "/api/v1/namespaces/default/configmaps";
@@ -6826,7 +6892,8 @@ START_TEST(update_rules_are_listed_with_the_objects_problems)
         kr_asprintf("Service \"svc\" is invalid: [metadata.labels: Invalid value: \"bad key\": "
                     "%s, spec.clusterIPs[0]: Invalid value: []string{\"10.96.0.99\"}: may not "
                     "change once set, spec.ports[0].port: Invalid value: 0: must be between 1 and "
-                    "65535, inclusive]",
+                    "65535, inclusive, spec.ports[0].targetPort: Invalid value: 0: must be between "
+                    "1 and 65535, inclusive]",
                     bad_key);
     patch_want("/api/v1/namespaces/default/services/svc",
                "{\"metadata\":{\"labels\":{\"bad key\":\"x\"}},\"spec\":{\"clusterIP\":"
@@ -7535,6 +7602,7 @@ int main(void)
                             pod_apparmor_annotations_are_validated,
                             pod_apparmor_annotations_are_kept_by_updates_and_checked_in_templates,
                             pod_warnings_for_volumes_quantities_env_and_ports,
+                            port_names_are_checked_as_the_apiserver_checks_them,
                             owner_references_are_validated,
                             configmaps_and_secrets_hold_at_most_a_mebibyte,
                             updates_keep_what_kube_apiserver_keeps,

@@ -185,14 +185,67 @@ void ts_go_label_selector(kr_buf *b, const json_t *sel)
 
 /* ---- pod specs ----------------------------------------------------------------------- */
 
+/* IsValidPortName's problems with `name` into why (at most five), counted. */
+static size_t port_name_problems(const char *name, const char *why[5])
+{
+    size_t n = 0, len = strlen(name);
+    bool charset = len > 0, letter = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        charset = charset && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
+        letter = letter || (c >= 'a' && c <= 'z');
+    }
+    if (len > 15)
+        why[n++] = "must be no more than 15 characters";
+    if (!charset)
+        why[n++] = "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)";
+    if (!letter)
+        why[n++] = "must contain at least one letter (a-z)";
+    if (strstr(name, "--"))
+        why[n++] = "must not contain consecutive hyphens";
+    if (len > 0 && (name[0] == '-' || name[len - 1] == '-'))
+        why[n++] = "must not begin or end with a hyphen";
+    return n;
+}
+
+/* ValidatePortNumOrName: a number is a port number, a string a port
+ * name (IsValidPortName's problems, each a cause). */
+static void check_port_num_or_name(errs *e, const char *field, const json_t *port)
+{
+    if (json_is_string(port)) {
+        const char *why[5];
+        size_t n = port_name_problems(json_string_value(port), why);
+        for (size_t i = 0; i < n; i++)
+            invalid_str(e, field, json_string_value(port), why[i]);
+    } else if (json_is_integer(port) &&
+               (json_integer_value(port) < 1 || json_integer_value(port) > 65535)) {
+        invalid_int(e, field, json_integer_value(port), PORT_RANGE);
+    }
+}
+
+/* validateContainerPorts: a port's name (a valid port name, once in the
+ * container), its number, host port and protocol. */
 static void check_ports(errs *e, const char *at, const json_t *ports)
 {
     static const char *const protocols[] = {"SCTP", "TCP", "UDP", NULL};
+    json_t *names = json_object();
     size_t i;
     const json_t *p;
     json_array_foreach(ports, i, p)
     {
         char field[512];
+        const char *name = str(p, "name");
+        snprintf(field, sizeof(field), "%s.ports[%zu].name", at, i);
+        if (name && *name) {
+            const char *why[5];
+            size_t n = port_name_problems(name, why);
+            for (size_t k = 0; k < n; k++)
+                invalid_str(e, field, name, why[k]);
+            if (n == 0 && names && json_object_get(names, name))
+                duplicate(e, field, name);
+            else if (n == 0 && names)
+                json_object_set_new(names, name, json_true());
+        }
         const json_t *port = json_object_get(p, "containerPort");
         json_int_t n = json_integer_value(port);
         snprintf(field, sizeof(field), "%s.ports[%zu].containerPort", at, i);
@@ -213,6 +266,7 @@ static void check_ports(errs *e, const char *at, const json_t *ports)
         else if (!one_of(proto, protocols))
             not_supported(e, field, proto, protocols);
     }
+    json_decref(names);
 }
 
 /* ValidateVolumeMounts: each names one of the pod's volumes and has a
@@ -927,14 +981,16 @@ static void check_service(errs *e, const json_t *spec)
         char field[128];
         const char *name = str(p, "name");
         snprintf(field, sizeof(field), "spec.ports[%zu].name", i);
-        if (json_array_size(ports) > 1 && (!name || !*name))
+        if (json_array_size(ports) > 1 && (!name || !*name)) {
             required(e, field);
-        else if (name && *name && !label_name(e, field, name)) {
-            /* reported */
-        } else if (name && *name && names && json_object_get(names, name))
-            duplicate(e, field, name);
-        else if (name && *name && names)
-            json_object_set_new(names, name, json_true());
+        } else if (name && *name) {
+            /* a label, and once (an invalid one counts as well) */
+            label_name(e, field, name);
+            if (names && json_object_get(names, name))
+                duplicate(e, field, name);
+            else if (names)
+                json_object_set_new(names, name, json_true());
+        }
         json_int_t port = json_integer_value(json_object_get(p, "port"));
         snprintf(field, sizeof(field), "spec.ports[%zu].port", i);
         if (port < 1 || port > 65535)
@@ -943,6 +999,8 @@ static void check_service(errs *e, const json_t *spec)
         snprintf(field, sizeof(field), "spec.ports[%zu].protocol", i);
         if (proto && !one_of(proto, protocols))
             not_supported(e, field, proto, protocols);
+        snprintf(field, sizeof(field), "spec.ports[%zu].targetPort", i);
+        check_port_num_or_name(e, field, json_object_get(p, "targetPort"));
     }
     json_decref(names);
     /* an empty one is defaulted before */
