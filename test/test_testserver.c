@@ -5961,6 +5961,66 @@ START_TEST(port_names_are_checked_as_the_apiserver_checks_them)
 }
 END_TEST
 
+/* A regular container's probes, as validateLivenessProbe,
+ * validateReadinessProbe and validateStartupProbe check them after the
+ * container's common checks: one handler (a second one forbidden at its
+ * path, none required), its port (an absent one is the number 0), the
+ * counts not negative once defaulted (an explicit 0 is defaulted as
+ * Go's int32 defaults are), a liveness or startup successThreshold of 1,
+ * no grace period of its own on a readiness probe. */
+START_TEST(container_probes_are_validated_as_the_apiserver_does)
+{
+    static const char pods[] = "/api/v1/namespaces/default/pods";
+    expect_invalid(pods,
+                   "{\"metadata\":{\"name\":\"pr\"},\"spec\":{\"containers\":[{\"name\":\"c\","
+                   "\"image\":\"x\",\"livenessProbe\":{\"exec\":{\"command\":[\"true\"]},"
+                   "\"httpGet\":{\"port\":80},\"successThreshold\":2,\"initialDelaySeconds\":-1},"
+                   "\"readinessProbe\":{\"terminationGracePeriodSeconds\":5,\"tcpSocket\":{}},"
+                   "\"startupProbe\":{\"periodSeconds\":5}}]}}",
+                   "Pod \"pr\" is invalid: [spec.containers[0].livenessProbe.httpGet: Forbidden: "
+                   "may not specify more than 1 handler type, "
+                   "spec.containers[0].livenessProbe.initialDelaySeconds: Invalid value: -1: must "
+                   "be greater than or equal to 0, spec.containers[0].livenessProbe."
+                   "successThreshold: Invalid value: 2: must be 1, spec.containers[0]."
+                   "readinessProbe.tcpSocket.port: Invalid value: 0: must be between 1 and 65535, "
+                   "inclusive, spec.containers[0].readinessProbe.terminationGracePeriodSeconds: "
+                   "Invalid value: 5: must not be set for readinessProbes, "
+                   "spec.containers[0].startupProbe: Required value: must specify a handler "
+                   "type]");
+    expect_invalid(pods,
+                   "{\"metadata\":{\"name\":\"pr\"},\"spec\":{\"containers\":[{\"name\":\"c\","
+                   "\"image\":\"x\",\"livenessProbe\":{\"httpGet\":{\"port\":\"Web_Port\","
+                   "\"scheme\":\"FTP\",\"httpHeaders\":[{\"name\":\"X Bad\",\"value\":\"1\"}]}},"
+                   "\"readinessProbe\":{\"grpc\":{\"port\":0}},\"startupProbe\":{\"exec\":{}}}]}}",
+                   "Pod \"pr\" is invalid: [spec.containers[0].livenessProbe.httpGet.port: Invalid "
+                   "value: \"Web_Port\": must contain only alpha-numeric characters (a-z, 0-9), "
+                   "and hyphens (-), spec.containers[0].livenessProbe.httpGet.scheme: "
+                   "Unsupported value: \"FTP\": supported values: \"HTTP\", \"HTTPS\", "
+                   "spec.containers[0].livenessProbe.httpGet.httpHeaders: Invalid value: \"X "
+                   "Bad\": a valid HTTP header must consist of alphanumeric characters or '-' "
+                   "(e.g. 'X-Header-Name', regex used for validation is '[-A-Za-z0-9]+'), "
+                   "spec.containers[0].readinessProbe.grpc.port: Invalid value: 0: must be "
+                   "between 1 and 65535, inclusive, spec.containers[0].startupProbe.exec.command: "
+                   "Required value]");
+    /* in a Deployment's template too */
+    expect_invalid("/apis/apps/v1/namespaces/default/deployments",
+                   "{\"metadata\":{\"name\":\"pr\"},\"spec\":{\"selector\":{\"matchLabels\":{"
+                   "\"a\":\"b\"}},\"template\":{\"metadata\":{\"labels\":{\"a\":\"b\"}},\"spec\":{"
+                   "\"containers\":[{\"name\":\"c\",\"image\":\"x\",\"livenessProbe\":{}}]}}}}",
+                   "Deployment.apps \"pr\" is invalid: spec.template.spec.containers[0]."
+                   "livenessProbe: Required value: must specify a handler type");
+    /* an explicit 0 is defaulted: successThreshold 1, periodSeconds 10 */
+    json_t *pod = created(pods, "{\"metadata\":{\"name\":\"pr\"},\"spec\":{\"containers\":[{"
+                                "\"name\":\"c\",\"image\":\"x\",\"livenessProbe\":{\"httpGet\":{"
+                                "\"port\":\"http\"},\"successThreshold\":0,\"periodSeconds\":0},"
+                                "\"readinessProbe\":{\"exec\":{\"command\":[\"x\"]}},"
+                                "\"startupProbe\":{\"tcpSocket\":{\"port\":80}}}]}}");
+    ck_assert_int_eq(dig_int(pod, "spec.containers.0.livenessProbe.successThreshold"), 1);
+    ck_assert_int_eq(dig_int(pod, "spec.containers.0.livenessProbe.periodSeconds"), 10);
+    json_decref(pod);
+}
+END_TEST
+
 START_TEST(owner_references_are_validated)
 {
     static const char cms[] = "/api/v1/namespaces/default/configmaps";
@@ -7603,6 +7663,7 @@ int main(void)
                             pod_apparmor_annotations_are_kept_by_updates_and_checked_in_templates,
                             pod_warnings_for_volumes_quantities_env_and_ports,
                             port_names_are_checked_as_the_apiserver_checks_them,
+                            container_probes_are_validated_as_the_apiserver_does,
                             owner_references_are_validated,
                             configmaps_and_secrets_hold_at_most_a_mebibyte,
                             updates_keep_what_kube_apiserver_keeps,

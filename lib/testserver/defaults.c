@@ -86,14 +86,23 @@ static const char *pull_policy(const char *image)
     return !colon || strcmp(colon + 1, "latest") == 0 ? "Always" : "IfNotPresent";
 }
 
+/* obj[key] = value unless the field holds a number other than 0 (a Go
+ * int32 default: `if obj.X == 0`). */
+static void def_int(json_t *obj, const char *key, json_int_t value)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (json_is_object(obj) && (unset(obj, key) || (json_is_integer(v) && !json_integer_value(v))))
+        json_object_set_new(obj, key, json_integer(value));
+}
+
 static void default_probe(json_t *probe)
 {
     if (!json_is_object(probe))
         return;
-    def(probe, "timeoutSeconds", json_integer(1));
-    def(probe, "periodSeconds", json_integer(10));
-    def(probe, "successThreshold", json_integer(1));
-    def(probe, "failureThreshold", json_integer(3));
+    def_int(probe, "timeoutSeconds", 1);
+    def_int(probe, "periodSeconds", 10);
+    def_int(probe, "successThreshold", 1);
+    def_int(probe, "failureThreshold", 3);
     json_t *http = at(probe, "httpGet");
     if (http) {
         def_str(http, "path", "/");

@@ -223,6 +223,102 @@ static void check_port_num_or_name(errs *e, const char *field, const json_t *por
     }
 }
 
+/* validateProbeHandler's checks of a probe's one handler at `at` (".exec",
+ * ".httpGet", ...). */
+static void check_probe_handler(errs *e, const char *at, const char *key, const json_t *h)
+{
+    static const char *const schemes[] = {"HTTP", "HTTPS", NULL};
+    char field[640];
+    const json_t *port = json_object_get(h, "port");
+    snprintf(field, sizeof(field), "%s.port", at);
+    if (strcmp(key, "exec") == 0) {
+        snprintf(field, sizeof(field), "%s.command", at);
+        if (json_array_size(json_object_get(h, "command")) == 0)
+            required(e, field);
+    } else if (strcmp(key, "grpc") == 0) {
+        json_int_t n = json_integer_value(port);
+        if (n < 1 || n > 65535)
+            invalid_int(e, field, n, PORT_RANGE);
+    } else {
+        /* an absent port is the zero IntOrString: the number 0 */
+        if (json_is_string(port) || json_is_integer(port))
+            check_port_num_or_name(e, field, port);
+        else
+            invalid_int(e, field, 0, PORT_RANGE);
+        if (strcmp(key, "httpGet") != 0)
+            return;
+        const char *scheme = str(h, "scheme");
+        snprintf(field, sizeof(field), "%s.scheme", at);
+        if (scheme && !one_of(scheme, schemes))
+            not_supported(e, field, scheme, schemes);
+        size_t i;
+        const json_t *header;
+        snprintf(field, sizeof(field), "%s.httpHeaders", at);
+        json_array_foreach(json_object_get(h, "httpHeaders"), i, header)
+        {
+            const char *name = str(header, "name");
+            bool ok = name && *name;
+            for (const char *c = name; ok && *c; c++)
+                ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                     (*c >= '0' && *c <= '9') || *c == '-';
+            if (!ok)
+                invalid_str(e, field, name ? name : "",
+                            "a valid HTTP header must consist of alphanumeric characters or '-' "
+                            "(e.g. 'X-Header-Name', regex used for validation is "
+                            "'[-A-Za-z0-9]+')");
+        }
+    }
+}
+
+/* validateLivenessProbe, validateReadinessProbe and validateStartupProbe
+ * of a regular container: one handler (validateProbeHandler), the
+ * counts not negative, a probe's own grace period above 0; a liveness or
+ * startup probe's successThreshold 1, no grace period of its own for a
+ * readiness probe. */
+static void check_probe(errs *e, const char *at, const json_t *c, const char *which)
+{
+    static const char *const handlers[] = {"exec", "httpGet", "tcpSocket", "grpc"};
+    static const char *const counts[] = {"initialDelaySeconds", "timeoutSeconds", "periodSeconds",
+                                         "successThreshold", "failureThreshold"};
+    const json_t *probe = json_object_get(c, which);
+    if (!json_is_object(probe))
+        return;
+    char path[512], field[600];
+    snprintf(path, sizeof(path), "%s.%s", at, which);
+    size_t n = 0;
+    for (size_t i = 0; i < KR_ARRAY_LEN(handlers); i++) {
+        const json_t *h = json_object_get(probe, handlers[i]);
+        if (!h || json_is_null(h))
+            continue;
+        snprintf(field, sizeof(field), "%s.%s", path, handlers[i]);
+        if (n++ > 0)
+            add(e, "FieldValueForbidden", field,
+                "Forbidden: may not specify more than 1 handler type");
+        else
+            check_probe_handler(e, field, handlers[i], h);
+    }
+    if (n == 0)
+        add(e, "FieldValueRequired", path, "Required value: must specify a handler type");
+    for (size_t i = 0; i < KR_ARRAY_LEN(counts); i++) {
+        json_int_t v = json_integer_value(json_object_get(probe, counts[i]));
+        snprintf(field, sizeof(field), "%s.%s", path, counts[i]);
+        if (v < 0)
+            invalid_int(e, field, v, "must be greater than or equal to 0");
+    }
+    const json_t *grace = json_object_get(probe, "terminationGracePeriodSeconds");
+    snprintf(field, sizeof(field), "%s.terminationGracePeriodSeconds", path);
+    if (json_is_integer(grace) && json_integer_value(grace) <= 0)
+        invalid_int(e, field, json_integer_value(grace), "must be greater than 0");
+    bool readiness = strcmp(which, "readinessProbe") == 0;
+    json_int_t success = json_integer_value(json_object_get(probe, "successThreshold"));
+    snprintf(field, sizeof(field), "%s.successThreshold", path);
+    if (!readiness && success != 1)
+        invalid_int(e, field, success, "must be 1");
+    snprintf(field, sizeof(field), "%s.terminationGracePeriodSeconds", path);
+    if (readiness && json_is_integer(grace))
+        invalid_int(e, field, json_integer_value(grace), "must not be set for readinessProbes");
+}
+
 /* validateContainerPorts: a port's name (a valid port name, once in the
  * container), its number, host port and protocol. */
 static void check_ports(errs *e, const char *at, const json_t *ports)
@@ -465,6 +561,12 @@ static void check_containers(errs *e, const char *at, const char *list, const js
         if (policy && *policy && !one_of(policy, pull))
             not_supported(e, field, policy, pull);
         check_resources(e, here, json_object_get(c, "resources"));
+        /* a regular container's probes, after its common checks */
+        if (strcmp(list, "containers") == 0) {
+            check_probe(e, here, c, "livenessProbe");
+            check_probe(e, here, c, "readinessProbe");
+            check_probe(e, here, c, "startupProbe");
+        }
     }
 }
 
