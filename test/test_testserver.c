@@ -6021,6 +6021,47 @@ START_TEST(container_probes_are_validated_as_the_apiserver_does)
 }
 END_TEST
 
+/* A variable's valueFrom as validateEnvVarValueFrom checks it: one
+ * source, none with a value, a key selector's name (a subdomain, an absent
+ * one too) and key (required, a config key). */
+START_TEST(env_value_sources_are_validated_as_the_apiserver_does)
+{
+    static const char subdomain[] =
+        "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' "
+        "or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "
+        "regex used for validation is "
+        "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+    char *want = kr_asprintf(
+        "Pod \"env\" is invalid: [spec.containers[0].env[0].valueFrom: Invalid value: \"\": may "
+        "not be specified when `value` is not empty, spec.containers[0].env[1].valueFrom: "
+        "Invalid value: \"\": must specify one of: `fieldRef`, `resourceFieldRef`, "
+        "`configMapKeyRef` or `secretKeyRef`, "
+        "spec.containers[0].env[2].valueFrom.configMapKeyRef.name: Invalid value: \"\": %s, "
+        "spec.containers[0].env[2].valueFrom.configMapKeyRef.key: Required value, "
+        "spec.containers[0].env[3].valueFrom.secretKeyRef.key: Invalid value: \"a b\": a valid "
+        "config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  "
+        "or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+'), "
+        "spec.containers[0].env[3].valueFrom: Invalid value: \"\": may not have more than one "
+        "field specified at a time]",
+        subdomain);
+    expect_invalid("/api/v1/namespaces/default/pods",
+                   "{\"metadata\":{\"name\":\"env\"},\"spec\":{\"containers\":[{\"name\":\"c\","
+                   "\"image\":\"x\",\"env\":[{\"name\":\"X\",\"value\":\"1\",\"valueFrom\":{"
+                   "\"fieldRef\":{\"fieldPath\":\"metadata.name\"}}},{\"name\":\"Y\","
+                   "\"valueFrom\":{}},{\"name\":\"Z\",\"valueFrom\":{\"configMapKeyRef\":{"
+                   "\"key\":\"\"}}},{\"name\":\"W\",\"valueFrom\":{\"secretKeyRef\":{\"name\":"
+                   "\"s\",\"key\":\"a b\"},\"configMapKeyRef\":{\"name\":\"c\",\"key\":"
+                   "\"k\"}}}]}]}}",
+                   want);
+    kr_free(want);
+    json_decref(created("/api/v1/namespaces/default/pods",
+                        "{\"metadata\":{\"name\":\"env\"},\"spec\":{\"containers\":[{\"name\":"
+                        "\"c\",\"image\":\"x\",\"env\":[{\"name\":\"X\",\"valueFrom\":{"
+                        "\"fieldRef\":{\"fieldPath\":\"metadata.name\"}}},{\"name\":\"Y\","
+                        "\"valueFrom\":{\"secretKeyRef\":{\"name\":\"s\",\"key\":\"k\"}}}]}]}}"));
+}
+END_TEST
+
 START_TEST(owner_references_are_validated)
 {
     static const char cms[] = "/api/v1/namespaces/default/configmaps";
@@ -7664,6 +7705,7 @@ int main(void)
                             pod_warnings_for_volumes_quantities_env_and_ports,
                             port_names_are_checked_as_the_apiserver_checks_them,
                             container_probes_are_validated_as_the_apiserver_does,
+                            env_value_sources_are_validated_as_the_apiserver_does,
                             owner_references_are_validated,
                             configmaps_and_secrets_hold_at_most_a_mebibyte,
                             updates_keep_what_kube_apiserver_keeps,

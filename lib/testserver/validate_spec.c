@@ -319,6 +319,83 @@ static void check_probe(errs *e, const char *at, const json_t *c, const char *wh
         invalid_int(e, field, json_integer_value(grace), "must not be set for readinessProbes");
 }
 
+static bool config_key(const char *k);
+
+/* Why IsConfigMapKey refuses `key` (the first of its problems), or NULL. */
+static const char *config_key_why(const char *key)
+{
+    if (config_key(key))
+        return NULL;
+    if (strcmp(key, ".") == 0 || strcmp(key, "..") == 0)
+        return strcmp(key, ".") == 0 ? "must not be '.'" : "must not be '..'";
+    if (strncmp(key, "..", 2) == 0)
+        return "must not start with '..'";
+    return CONFIG_KEY;
+}
+
+/* validateConfigMapKeySelector, validateSecretKeySelector: the name a DNS
+ * subdomain (an absent one too), the key required and a config key. */
+static void check_key_selector(errs *e, const char *at, const json_t *sel)
+{
+    char field[700];
+    const char *name = str(sel, "name"), *key = str(sel, "key");
+    const char *why[TS_NAME_PROBLEMS_MAX];
+    size_t n = ts_name_problems(TS_DNS1123_SUBDOMAIN, name ? name : "", why);
+    snprintf(field, sizeof(field), "%s.name", at);
+    for (size_t i = 0; i < n; i++)
+        invalid_str(e, field, name ? name : "", why[i]);
+    snprintf(field, sizeof(field), "%s.key", at);
+    if (!key || !*key)
+        required(e, field);
+    else if (config_key_why(key))
+        invalid_str(e, field, key, config_key_why(key));
+}
+
+/* ValidateEnv's validateEnvVarValueFrom for each variable: one source,
+ * and none with a value; a key selector's name and key, a field
+ * reference's fieldPath required. (The names are not checked.) */
+static void check_env(errs *e, const char *at, const json_t *env)
+{
+    size_t i;
+    const json_t *v;
+    json_array_foreach(env, i, v)
+    {
+        const json_t *from = json_object_get(v, "valueFrom");
+        if (!json_is_object(from))
+            continue;
+        char path[512], field[640];
+        snprintf(path, sizeof(path), "%s.env[%zu].valueFrom", at, i);
+        size_t sources = 0;
+        const json_t *ref = json_object_get(from, "fieldRef");
+        if (json_is_object(ref)) {
+            sources++;
+            const char *fp = str(ref, "fieldPath");
+            snprintf(field, sizeof(field), "%s.fieldRef.fieldPath", path);
+            if (!fp || !*fp)
+                required(e, field);
+        }
+        sources += json_is_object(json_object_get(from, "resourceFieldRef"));
+        static const char *const selectors[] = {"configMapKeyRef", "secretKeyRef"};
+        for (size_t k = 0; k < KR_ARRAY_LEN(selectors); k++) {
+            const json_t *sel = json_object_get(from, selectors[k]);
+            if (!json_is_object(sel))
+                continue;
+            sources++;
+            snprintf(field, sizeof(field), "%s.%s", path, selectors[k]);
+            check_key_selector(e, field, sel);
+        }
+        const char *value = str(v, "value");
+        if (sources == 0)
+            invalid_str(e, path, "",
+                        "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` "
+                        "or `secretKeyRef`");
+        else if (value && *value)
+            invalid_str(e, path, "", "may not be specified when `value` is not empty");
+        else if (sources > 1)
+            invalid_str(e, path, "", "may not have more than one field specified at a time");
+    }
+}
+
 /* validateContainerPorts: a port's name (a valid port name, once in the
  * container), its number, host port and protocol. */
 static void check_ports(errs *e, const char *at, const json_t *ports)
@@ -553,6 +630,7 @@ static void check_containers(errs *e, const char *at, const char *list, const js
         if (!image || !*image)
             required(e, field);
         check_ports(e, here, json_object_get(c, "ports"));
+        check_env(e, here, json_object_get(c, "env"));
         check_mounts(e, here, json_object_get(c, "volumeMounts"), json_object_get(spec, "volumes"));
         /* validatePullPolicy (an empty one is defaulted before) */
         static const char *const pull[] = {"Always", "IfNotPresent", "Never", NULL};
@@ -1114,6 +1192,7 @@ static void check_service(errs *e, const json_t *spec)
         not_supported(e, "spec.type", type, types);
 }
 
+/* IsConfigMapKey's test. */
 static bool config_key(const char *k)
 {
     if (!*k || strcmp(k, ".") == 0 || strcmp(k, "..") == 0 || strncmp(k, "..", 2) == 0 ||
@@ -1136,14 +1215,8 @@ static void check_keys(errs *e, const json_t *obj, const char *map, const char *
     {
         kr_buf field = {0};
         kr_buf_printf(&field, "%s[%s]", map, key);
-        if (!config_key(key)) {
-            const char *why = CONFIG_KEY;
-            if (strcmp(key, ".") == 0 || strcmp(key, "..") == 0)
-                why = strcmp(key, ".") == 0 ? "must not be '.'" : "must not be '..'";
-            else if (strncmp(key, "..", 2) == 0)
-                why = "must not start with '..'";
-            invalid_str(e, field.data ? field.data : map, key, why);
-        }
+        if (config_key_why(key))
+            invalid_str(e, field.data ? field.data : map, key, config_key_why(key));
         if (other && json_object_get(json_object_get(obj, other), key)) {
             char *why = kr_asprintf("duplicate of key present in %s", other);
             invalid_str(e, field.data ? field.data : map, key, why ? why : "duplicate key");
