@@ -6062,6 +6062,32 @@ START_TEST(env_value_sources_are_validated_as_the_apiserver_does)
 }
 END_TEST
 
+/* A regular container's lifecycle hooks, as validateLifecycle checks them
+ * before its probes: each hook one handler of exec, httpGet, tcpSocket,
+ * sleep (a second one forbidden at its path, none required), checked as a
+ * probe's handler is. */
+START_TEST(container_lifecycle_hooks_are_validated_as_the_apiserver_does)
+{
+    static const char pods[] = "/api/v1/namespaces/default/pods";
+    expect_invalid(pods,
+                   "{\"metadata\":{\"name\":\"hooks\"},\"spec\":{\"containers\":[{\"name\":\"c\","
+                   "\"image\":\"x\",\"lifecycle\":{\"postStart\":{},\"preStop\":{\"sleep\":{"
+                   "\"seconds\":1},\"exec\":{\"command\":[]},\"tcpSocket\":{\"port\":\"Bad_1\"}}},"
+                   "\"livenessProbe\":{}}]}}",
+                   "Pod \"hooks\" is invalid: [spec.containers[0].lifecycle.postStart: Required "
+                   "value: must specify a handler type, spec.containers[0].lifecycle.preStop.exec."
+                   "command: Required value, spec.containers[0].lifecycle.preStop.tcpSocket: "
+                   "Forbidden: may not specify more than 1 handler type, "
+                   "spec.containers[0].lifecycle.preStop.sleep: Forbidden: may not specify more "
+                   "than 1 handler type, spec.containers[0].livenessProbe: Required value: must "
+                   "specify a handler type]");
+    json_decref(created(pods, "{\"metadata\":{\"name\":\"hooks\"},\"spec\":{\"containers\":[{"
+                              "\"name\":\"c\",\"image\":\"x\",\"lifecycle\":{\"preStop\":{"
+                              "\"sleep\":{\"seconds\":1}},\"postStart\":{\"httpGet\":{\"port\":"
+                              "80}}}}]}}"));
+}
+END_TEST
+
 START_TEST(owner_references_are_validated)
 {
     static const char cms[] = "/api/v1/namespaces/default/configmaps";
@@ -7706,6 +7732,7 @@ int main(void)
                             port_names_are_checked_as_the_apiserver_checks_them,
                             container_probes_are_validated_as_the_apiserver_does,
                             env_value_sources_are_validated_as_the_apiserver_does,
+                            container_lifecycle_hooks_are_validated_as_the_apiserver_does,
                             owner_references_are_validated,
                             configmaps_and_secrets_hold_at_most_a_mebibyte,
                             updates_keep_what_kube_apiserver_keeps,

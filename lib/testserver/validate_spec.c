@@ -270,6 +270,37 @@ static void check_probe_handler(errs *e, const char *at, const char *key, const 
     }
 }
 
+/* validateLifecycle of a regular container: postStart and preStop each
+ * with one handler of exec, httpGet, tcpSocket, sleep (validateLifecycleHandler;
+ * a sleep's seconds are not checked). */
+static void check_lifecycle(errs *e, const char *at, const json_t *c)
+{
+    static const char *const hooks[] = {"postStart", "preStop"};
+    static const char *const handlers[] = {"exec", "httpGet", "tcpSocket", "sleep"};
+    const json_t *lifecycle = json_object_get(c, "lifecycle");
+    for (size_t k = 0; json_is_object(lifecycle) && k < KR_ARRAY_LEN(hooks); k++) {
+        const json_t *hook = json_object_get(lifecycle, hooks[k]);
+        if (!json_is_object(hook))
+            continue;
+        char path[512], field[600];
+        snprintf(path, sizeof(path), "%s.lifecycle.%s", at, hooks[k]);
+        size_t n = 0;
+        for (size_t i = 0; i < KR_ARRAY_LEN(handlers); i++) {
+            const json_t *h = json_object_get(hook, handlers[i]);
+            if (!h || json_is_null(h))
+                continue;
+            snprintf(field, sizeof(field), "%s.%s", path, handlers[i]);
+            if (n++ > 0)
+                add(e, "FieldValueForbidden", field,
+                    "Forbidden: may not specify more than 1 handler type");
+            else if (strcmp(handlers[i], "sleep") != 0)
+                check_probe_handler(e, field, handlers[i], h);
+        }
+        if (n == 0)
+            add(e, "FieldValueRequired", path, "Required value: must specify a handler type");
+    }
+}
+
 /* validateLivenessProbe, validateReadinessProbe and validateStartupProbe
  * of a regular container: one handler (validateProbeHandler), the
  * counts not negative, a probe's own grace period above 0; a liveness or
@@ -639,8 +670,10 @@ static void check_containers(errs *e, const char *at, const char *list, const js
         if (policy && *policy && !one_of(policy, pull))
             not_supported(e, field, policy, pull);
         check_resources(e, here, json_object_get(c, "resources"));
-        /* a regular container's probes, after its common checks */
+        /* a regular container's lifecycle hooks and probes, after its
+         * common checks */
         if (strcmp(list, "containers") == 0) {
+            check_lifecycle(e, here, c);
             check_probe(e, here, c, "livenessProbe");
             check_probe(e, here, c, "readinessProbe");
             check_probe(e, here, c, "startupProbe");
