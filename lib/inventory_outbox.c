@@ -676,8 +676,10 @@ static bool enqueue(kr_inventory_outbox_t *ob, pending *p)
     return true;
 }
 
-int kr_inventory_outbox_record(kr_inventory_outbox_t *ob, const kr_inventory_action *action,
-                               const char *key, bool *queued, kr_error_t *err)
+/* What every record call checks first: *queued false, the action whole,
+ * and *key one of the caller's or a new one (in `made`). */
+static int record_begin(kr_inventory_outbox_t *ob, const kr_inventory_action *action,
+                        const char **key, char made[64], bool *queued, kr_error_t *err)
 {
     if (queued)
         *queued = false;
@@ -686,11 +688,20 @@ int kr_inventory_outbox_record(kr_inventory_outbox_t *ob, const kr_inventory_act
     int rc = kr_inv_action_check(action, err);
     if (rc != 0)
         return rc;
-    char made[64];
-    if (!key || !*key) {
+    if (!*key || !**key) {
         make_key(made);
-        key = made;
+        *key = made;
     }
+    return 0;
+}
+
+int kr_inventory_outbox_record(kr_inventory_outbox_t *ob, const kr_inventory_action *action,
+                               const char *key, bool *queued, kr_error_t *err)
+{
+    char made[64];
+    int rc = record_begin(ob, action, &key, made, queued, err);
+    if (rc != 0)
+        return rc;
     int64_t made_ms = kr_clock_wall_ms();
     kr_mutex_lock(&ob->mu);
     /* callers' own tries on the thread are no outage: this one tries too */
@@ -743,18 +754,10 @@ int kr_inventory_outbox_record_unless(kr_inventory_outbox_t *ob, const kr_invent
                                       const char *key, bool (*give_up)(void *user), void *user,
                                       bool *queued, kr_error_t *err)
 {
-    if (queued)
-        *queued = false;
-    if (!ob || !action)
-        return kr_error_set(err, KR_EINVAL, "inventory outbox: no outbox or no action");
-    int rc = kr_inv_action_check(action, err);
+    char made[64];
+    int rc = record_begin(ob, action, &key, made, queued, err);
     if (rc != 0)
         return rc;
-    char made[64];
-    if (!key || !*key) {
-        make_key(made);
-        key = made;
-    }
     pending *p = pending_new(action, key);
     if (!p)
         return kr_error_set(err, KR_ENOMEM, "inventory outbox: out of memory");
