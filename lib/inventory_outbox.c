@@ -48,7 +48,11 @@ typedef struct pending {
      * Once an action waits, none is: an outage, or a caller that gave up,
      * makes every one wait (spooled, in the queue's order). */
     bool trying;
-    bool finished; /* tried and done with: its caller takes it (and frees it) */
+    /* Its caller (kr_inventory_outbox_record_unless) still looks at it:
+     * once done with, the thread leaves it to that caller (finished), never
+     * frees it; the caller clears this when it leaves it to the thread. */
+    bool held;
+    bool finished; /* done with while held: its caller takes it (and frees it) */
     int rc; /* finished: the try's result, and err its message */
     kr_error_t err;
     size_t spool_len; /* that line's bytes */
@@ -578,8 +582,16 @@ static void *run(void *arg)
             } else {
                 spool_compact(ob);
             }
+            bool held = p->held;
+            if (held) { /* its caller still waits on it: the caller's to free */
+                p->finished = true;
+                p->rc = rc;
+                p->err = err;
+                kr_cond_broadcast(&ob->tried);
+            }
             kr_mutex_unlock(&ob->mu);
-            pending_free(p);
+            if (!held)
+                pending_free(p);
             if (empty) /* logged outside the lock: a slow sink holds no producer */
                 kr_log(&ob->logger, KR_LOG_INFO, "inventory",
                        "outbox: caught up, every waiting action handed over");
@@ -766,6 +778,7 @@ int kr_inventory_outbox_record_unless(kr_inventory_outbox_t *ob, const kr_invent
     bool stopping = ob->stopping;
     /* nothing waits: the thread makes the caller's own try, in order */
     p->trying = ob->n == ob->n_trying;
+    p->held = p->trying;
     if (stopping || !enqueue(ob, p)) {
         size_t n = ob->n;
         kr_mutex_unlock(&ob->mu);
@@ -800,6 +813,7 @@ int kr_inventory_outbox_record_unless(kr_inventory_outbox_t *ob, const kr_invent
     }
     if (p->trying) /* given up (or stopping): it waits, and so do the others */
         tries_wait(ob);
+    p->held = false; /* the thread's from now on (it may free it at once) */
     kr_mutex_unlock(&ob->mu);
     if (gave_up)
         kr_log(&ob->logger, KR_LOG_WARN, "inventory",

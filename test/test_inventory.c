@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2306,6 +2307,140 @@ START_TEST(inventory_outbox_record_unless_gives_up_on_a_stalled_database)
 }
 END_TEST
 
+/* A record_unless caller whose try another path turns into a waiting
+ * action (another caller's give-up, a plain record's failed try, or the
+ * thread's own retry) still reads its pending after its give_up callback
+ * or its wait: the thread freed it once recorded (found by a reread).
+ * Freed blocks are poisoned (0xA5) and kept until the test ends, so such a
+ * read is seen: the caller took the poisoned p->finished for true,
+ * returned p->rc (garbage) and freed p's poisoned string pointers. */
+#define UAF_MAGIC 0x5eedf00dULL
+#define UAF_FREED 0xdeadbeefULL
+typedef struct {
+    unsigned long long magic;
+    size_t size;
+} uaf_hdr;
+static uaf_hdr *uaf_kept[1 << 16]; /* the freed blocks, quarantined */
+static size_t uaf_n;
+
+static void *uaf_malloc(size_t size)
+{
+    uaf_hdr *h = malloc(sizeof(uaf_hdr) + 16 + size);
+    if (!h)
+        return NULL;
+    h->magic = UAF_MAGIC;
+    h->size = size;
+    return (char *)h + 32;
+}
+
+static void uaf_free(void *ptr)
+{
+    if (!ptr)
+        return;
+    if ((uintptr_t)ptr == (uintptr_t)0xa5a5a5a5a5a5a5a5ULL) {
+        fprintf(stderr, "kr_free of a pointer read from freed (poisoned) memory\n");
+        abort();
+    }
+    uaf_hdr *h = (uaf_hdr *)((char *)ptr - 32);
+    if (h->magic == UAF_FREED) {
+        fprintf(stderr, "double free of %p\n", ptr);
+        abort();
+    }
+    if (h->magic != UAF_MAGIC) { /* not ours */
+        free(ptr);
+        return;
+    }
+    memset(ptr, 0xa5, h->size);
+    h->magic = UAF_FREED; /* quarantined: given back when the test ends */
+    if (uaf_n < sizeof(uaf_kept) / sizeof(uaf_kept[0]))
+        uaf_kept[uaf_n++] = h;
+}
+
+/* Give the quarantined blocks back. */
+static void uaf_release(void)
+{
+    for (size_t i = 0; i < uaf_n; i++)
+        free(uaf_kept[i]);
+    uaf_n = 0;
+}
+
+static void *uaf_realloc(void *ptr, size_t size)
+{
+    void *n = uaf_malloc(size);
+    if (!n || !ptr)
+        return n;
+    uaf_hdr *h = (uaf_hdr *)((char *)ptr - 32);
+    memcpy(n, ptr, h->size < size ? h->size : size);
+    uaf_free(ptr);
+    return n;
+}
+
+static bool uaf_always(void *user)
+{
+    (void)user;
+    return true;
+}
+
+typedef struct {
+    kr_inventory_outbox_t *ob;
+    sqlite3 *holder;
+    int calls;
+} uaf_ctx;
+
+/* The first ask: a second caller gives up (both tries wait now), the
+ * database answers, the outbox records both and frees them; then "no". */
+static bool uaf_give_up(void *user)
+{
+    uaf_ctx *c = user;
+    if (c->calls++ > 0)
+        return true;
+    kr_inventory_action b = {.cluster = "hub",
+                             .kind = "Runnable",
+                             .namespace_ = "default",
+                             .name = "b",
+                             .event = "SUBMITTED",
+                             .actor = "t"};
+    bool queued = false;
+    kr_error_t err = {0};
+    ck_assert_int_eq(
+        kr_inventory_outbox_record_unless(c->ob, &b, NULL, uaf_always, NULL, &queued, &err), 0);
+    ck_assert(queued);
+    ck_assert_int_eq(sqlite3_exec(c->holder, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(kr_inventory_outbox_flush(c->ob, 60000), 0);
+    return false;
+}
+
+START_TEST(outbox_record_unless_never_reads_its_pending_after_the_thread_is_done)
+{
+    kr_set_allocator(uaf_malloc, uaf_realloc, uaf_free);
+    char url[512];
+    kr_inventory_t *inv = fresh(url, sizeof(url));
+    kr_inventory_outbox_opts oo = {.version = KR_INVENTORY_OUTBOX_OPTS_VERSION,
+                                   .retry_max_ms = 200};
+    uaf_ctx c = {0};
+    kr_error_t err = {0};
+    ck_assert_msg(kr_inventory_outbox_new(inv, &oo, &c.ob, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(sqlite3_open(url + strlen("sqlite://"), &c.holder), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(c.holder, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    kr_inventory_action a = {.cluster = "hub",
+                             .kind = "Runnable",
+                             .namespace_ = "default",
+                             .name = "a",
+                             .event = "SUBMITTED",
+                             .actor = "t"};
+    bool queued = false;
+    int rc = kr_inventory_outbox_record_unless(c.ob, &a, NULL, uaf_give_up, &c, &queued, &err);
+    /* recorded (queued false) or said to wait (true): either is right;
+     * what is wrong is reading p once the thread may have freed it */
+    ck_assert_msg(rc == 0, "record_unless returned %d (read from its freed pending)", rc);
+    sqlite3_close(c.holder);
+    kr_inventory_outbox_free(c.ob);
+    kr_inventory_free(inv);
+    kr_set_allocator(NULL, NULL, NULL);
+    uaf_release();
+}
+END_TEST
+
 /* ---- the suite ------------------------------------------------------------ */
 
 /* A queue that stays busy would grow its spool without end: once the file
@@ -2438,6 +2573,7 @@ static Suite *inventory_suite(void)
     tcase_add_test(lite, inventory_sqlite_open_waits_for_another_writer_of_a_new_file);
     tcase_add_test(lite, inventory_sqlite_file_deleted_under_it_refuses_writes);
     tcase_add_test(lite, inventory_outbox_record_unless_gives_up_on_a_stalled_database);
+    tcase_add_test(lite, outbox_record_unless_never_reads_its_pending_after_the_thread_is_done);
     suite_add_tcase(s, lite);
 
     char why[512];
