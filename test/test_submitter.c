@@ -591,8 +591,9 @@ static int on_record(const sub_event *ev, void *user)
     if (ev->key)
         json_object_set_new(e->keys, ev->key, json_true());
     if (e->n_events < 64)
-        snprintf(e->events[e->n_events++], sizeof(e->events[0]), "%s %s %s %s", ev->event, ev->name,
-                 ev->actor, ev->cluster);
+        snprintf(e->events[e->n_events++], sizeof(e->events[0]), "%s %s %s %s%s%s", ev->event,
+                 ev->name, ev->actor, ev->cluster, *ev->resource_version ? " rv=" : "",
+                 ev->resource_version);
     pthread_mutex_unlock(&e->mu);
     return 0;
 }
@@ -918,7 +919,7 @@ static bool job_exists(int dc, const char *name)
 static void assert_events_but(const char *const *want, size_t n, const char *optional)
 {
     pthread_mutex_lock(&E.mu);
-    char all[64 * 160] = "";
+    char all[64 * 164] = "";
     size_t got = 0;
     for (size_t i = 0; i < E.n_events; i++) {
         strcat(all, E.events[i]);
@@ -3051,25 +3052,32 @@ static bool job_released(int dc, const char *name)
 }
 
 /* dc1 is cut off from the submitter (not from its own job controller)
- * after releasing attempt 1, which starts there unseen; the runnable fails
- * over to dc2, whose copy starts later. When dc1 returns, both have
- * started: the later one (dc2's) is stopped, the conflict recorded, and
- * the runnable follows dc1's copy to completion; nothing else completes. */
-START_TEST(both_started_after_a_partition_the_later_copy_is_stopped)
+ * after releasing attempt 1 of `name`, which starts there unseen at
+ * `dc1_start`; the runnable fails over to dc2, whose copy starts at
+ * 00:00:20. When dc1 returns, both have started: the later one is stopped,
+ * the conflict recorded (naming the cluster and resourceVersion of the
+ * copy that came back), and the runnable follows the earlier one to
+ * completion; nothing else completes. */
+static void both_started_case(const char *name, const char *dc1_start)
 {
+    bool dc1_first = strcmp(dc1_start, "2026-01-01T00:00:20Z") < 0;
+    int keep = dc1_first ? 0 : 1; /* the copy followed to its end */
+    char copy1[64], copy2[64], ev[8][96];
+    snprintf(copy1, sizeof(copy1), "%s-1", name);
+    snprintf(copy2, sizeof(copy2), "%s-2", name);
     env_up();
     json_t *r = NULL;
-    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice",
-                          job_runnable("both", 0, "dc1, dc2"), NULL, &r),
-                     201);
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable(name, 0, "dc1, dc2"), NULL, &r),
+        201);
     json_decref(r);
-    ck_assert(reconcile_until("both", SUB_PHASE_DISPATCHED, true));
-    for (int i = 0; i < 1000 && !job_released(0, "both-1"); i++) {
+    ck_assert(reconcile_until(name, SUB_PHASE_DISPATCHED, true));
+    for (int i = 0; i < 1000 && !job_released(0, copy1); i++) {
         uint64_t after = 0;
-        submitter_reconcile(&E.s, "default", "both", &after, NULL);
+        submitter_reconcile(&E.s, "default", name, &after, NULL);
         wait_pace();
     }
-    ck_assert(job_released(0, "both-1"));
+    ck_assert(job_released(0, copy1));
 
     /* the partition: the submitter's requests to dc1 are refused and its
      * dc1 cache hears nothing more; dc1 itself runs the released Job */
@@ -3082,21 +3090,21 @@ START_TEST(both_started_after_a_partition_the_later_copy_is_stopped)
     ck_assert_int_eq(kr_client_new(E.rt, &dead_cfg, &no_retry, &dead, NULL), 0);
     kr_informer_stop(E.copies[0]);
     E.clusters[0].fast = dead;
-    start_job(0, "both-1", "2026-01-01T00:00:10Z");
+    start_job(0, copy1, dc1_start);
     advance_ms(E.s.probe_interval_ms); /* the next probe finds dc1 gone */
     for (int i = 0; i < 3; i++) {
         uint64_t after = 0;
-        submitter_reconcile(&E.s, "default", "both", &after, NULL);
+        submitter_reconcile(&E.s, "default", name, &after, NULL);
     }
-    json_t *o = cached("both");
+    json_t *o = cached(name);
     ck_assert_str_eq(sub_str(o, "status.cluster"), "dc1"); /* not before --failover-after */
     json_decref(o);
     advance_ms(FAILOVER_MS + 1);
     bool moved = false;
     for (int i = 0; i < 1000 && !moved; i++) {
         uint64_t after = 0;
-        submitter_reconcile(&E.s, "default", "both", &after, NULL);
-        o = cached("both");
+        submitter_reconcile(&E.s, "default", name, &after, NULL);
+        o = cached(name);
         moved = sub_int(o, "status.attempt") == 2 && sub_condition_true(o, "Verified") &&
                 json_is_true(json_object_get(json_object_get(o, "status"), "verified"));
         json_decref(o);
@@ -3104,17 +3112,17 @@ START_TEST(both_started_after_a_partition_the_later_copy_is_stopped)
             wait_pace();
     }
     ck_assert(moved);
-    o = cached("both");
+    o = cached(name);
     ck_assert_str_eq(sub_str(o, "status.cluster"), "dc2");
     json_decref(o);
-    for (int i = 0; i < 1000 && !job_released(1, "both-2"); i++) {
+    for (int i = 0; i < 1000 && !job_released(1, copy2); i++) {
         uint64_t after = 0;
-        submitter_reconcile(&E.s, "default", "both", &after, NULL);
+        submitter_reconcile(&E.s, "default", name, &after, NULL);
         wait_pace();
     }
-    ck_assert(job_released(1, "both-2"));
-    start_job(1, "both-2", "2026-01-01T00:00:20Z");
-    ck_assert(reconcile_until("both", SUB_PHASE_RUNNING, true));
+    ck_assert(job_released(1, copy2));
+    start_job(1, copy2, "2026-01-01T00:00:20Z");
+    ck_assert(reconcile_until(name, SUB_PHASE_RUNNING, true));
 
     /* dc1 returns: a fresh cache, requests answered again */
     E.clusters[0].fast = NULL;
@@ -3123,35 +3131,55 @@ START_TEST(both_started_after_a_partition_the_later_copy_is_stopped)
     bool followed = false;
     for (int i = 0; i < 1000 && !followed; i++) {
         uint64_t after = 0;
-        submitter_reconcile(&E.s, "default", "both", &after, NULL);
-        o = cached("both");
-        followed = sub_int(o, "status.attempt") == 1 && sub_condition_true(o, "Conflict");
+        submitter_reconcile(&E.s, "default", name, &after, NULL);
+        o = cached(name);
+        followed = sub_int(o, "status.attempt") == keep + 1 && sub_condition_true(o, "Conflict");
         json_decref(o);
         if (!followed)
             wait_pace();
     }
     ck_assert(followed);
-    ck_assert(!job_exists(1, "both-2")); /* the later copy: stopped */
-    ck_assert(job_exists(0, "both-1"));
-    mark_job(0, "both-1", "Complete");
-    ck_assert(reconcile_until("both", SUB_PHASE_SUCCEEDED, true));
-    o = cached("both");
-    ck_assert_str_eq(sub_str(o, "status.cluster"), "dc1");
+    /* the later copy: stopped */
+    ck_assert(!job_exists(keep ? 0 : 1, keep ? copy1 : copy2));
+    ck_assert(job_exists(keep, keep ? copy2 : copy1));
+    mark_job(keep, keep ? copy2 : copy1, "Complete");
+    ck_assert(reconcile_until(name, SUB_PHASE_SUCCEEDED, true));
+    o = cached(name);
+    ck_assert_str_eq(sub_str(o, "status.cluster"), keep ? "dc2" : "dc1");
     const json_t *attempts = json_object_get(json_object_get(o, "status"), "attempts");
-    ck_assert_str_eq(sub_str(json_array_get(attempts, 1), "state"), "Stopped");
+    ck_assert_str_eq(sub_str(json_array_get(attempts, keep ? 0 : 1), "state"), "Stopped");
     json_decref(o);
-    const char *want[] = {"SUBMITTED both alice",
-                          "DISPATCHED both kr-submitter dc1",
-                          "VERIFIED both kr-submitter dc1",
-                          "FAILED_OVER both kr-submitter dc2",
-                          "DISPATCHED both kr-submitter dc2",
-                          "VERIFIED both kr-submitter dc2",
-                          "CONFLICT both kr-submitter dc1",
-                          "VERIFIED both kr-submitter dc1",
-                          "SUCCEEDED both kr-submitter dc1"};
-    assert_events(want, 9);
+    const char *fmt[] = {"SUBMITTED %s alice",
+                         "DISPATCHED %s kr-submitter dc1",
+                         "VERIFIED %s kr-submitter dc1",
+                         "FAILED_OVER %s kr-submitter dc2",
+                         "DISPATCHED %s kr-submitter dc2",
+                         "VERIFIED %s kr-submitter dc2",
+                         "CONFLICT %s kr-submitter dc1 rv=",
+                         keep ? "SUCCEEDED %s kr-submitter dc2" : "VERIFIED %s kr-submitter dc1"};
+    const char *want[9];
+    for (size_t i = 0; i < 8; i++) {
+        snprintf(ev[i], sizeof(ev[i]), fmt[i], name);
+        want[i] = ev[i];
+    }
+    want[8] = "SUCCEEDED";
+    assert_events(want, keep ? 8 : 9);
     kr_client_free(dead);
     env_down();
+}
+
+START_TEST(both_started_after_a_partition_the_later_copy_is_stopped)
+{
+    both_started_case("both", "2026-01-01T00:00:10Z");
+}
+END_TEST
+
+/* The same with dc1's copy started last: it is the one stopped, and the
+ * CONFLICT names dc1 and that copy's resourceVersion (it named no cluster
+ * and no resourceVersion, found by a black-box review). */
+START_TEST(both_started_after_a_partition_the_returning_copy_is_stopped_when_later)
+{
+    both_started_case("later", "2026-01-01T00:00:30Z");
 }
 END_TEST
 
@@ -3308,6 +3336,52 @@ START_TEST(a_kind_edited_after_dispatch_loses_no_copy)
     kind_edited_after_dispatch("kr", json_pack("{s:{s:{s:s, s:s, s:n, s:[]}}}", "spec", "template",
                                                "apiVersion", "rbac.authorization.k8s.io/v1", "kind",
                                                "ClusterRole", "spec", "rules"));
+    env_down();
+}
+END_TEST
+
+/* A Job template that asks for suspend itself is created as it asks and
+ * never released. Once the template's kind was edited on the hub, the
+ * template could no longer say what the copy's asked and the copy was
+ * taken for one the submitter held: the Job its author had suspended was
+ * released, and started (found by a reread). Each attempt now records
+ * whether it held its copy. */
+START_TEST(a_kind_edit_never_releases_a_job_its_template_suspended)
+{
+    env_up();
+    char body[1100];
+    snprintf(body, sizeof(body),
+             "apiVersion: kreconcile.io/v1alpha1\nkind: Runnable\nmetadata:\n  name: us\n"
+             "spec:\n  clusters: [dc1]\n  approval: {required: 0, group: approvers}\n"
+             "  template:\n    apiVersion: batch/v1\n    kind: Job\n    metadata: {name: work}\n"
+             "    spec:\n      suspend: true\n      template:\n        spec:\n"
+             "          restartPolicy: Never\n"
+             "          containers: [{name: c, image: busybox}]\n");
+    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice", body, NULL, NULL), 201);
+    ck_assert(reconcile_until("us", SUB_PHASE_DISPATCHED, true));
+    for (int i = 0; i < 20; i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", "us", &after, NULL);
+        wait_pace();
+    }
+    json_t *j = NULL;
+    ck_assert_int_eq(kr_client_get(E.dc[0], JOBS, "default", "us-1", &j, NULL), 0);
+    ck_assert_msg(json_is_true(json_object_get(json_object_get(j, "spec"), "suspend")),
+                  "control: the Job its template suspended is left suspended");
+    json_decref(j);
+    edit_template("us",
+                  json_pack("{s:{s:{s:s, s:s, s:n, s:{s:s}}}}", "spec", "template", "apiVersion",
+                            "v1", "kind", "ConfigMap", "spec", "data", "a", "b"));
+    for (int i = 0; i < 50; i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", "us", &after, NULL);
+        wait_pace();
+    }
+    j = NULL;
+    ck_assert_int_eq(kr_client_get(E.dc[0], JOBS, "default", "us-1", &j, NULL), 0);
+    bool suspended = json_is_true(json_object_get(json_object_get(j, "spec"), "suspend"));
+    json_decref(j);
+    ck_assert_msg(suspended, "the Job its template suspended was released after a kind edit");
     env_down();
 }
 END_TEST
@@ -5508,7 +5582,9 @@ int main(void)
     tcase_add_test(tc, a_kind_edited_before_the_dispatch_is_written_leaves_no_copy);
     tcase_add_test(tc, an_attempt_recorded_without_its_kind_is_of_the_templates);
     tcase_add_test(tc, a_kind_edited_then_failed_over_waits_and_its_job_goes);
+    tcase_add_test(tc, a_kind_edit_never_releases_a_job_its_template_suspended);
     tcase_add_test(tc, both_started_after_a_partition_the_later_copy_is_stopped);
+    tcase_add_test(tc, both_started_after_a_partition_the_returning_copy_is_stopped_when_later);
     tcase_add_test(tc, stale_replica_gets_409_and_creates_nothing);
     tcase_add_test(tc, a_deposed_leader_sends_nothing_and_a_late_copy_goes);
     tcase_add_test(tc, bad_input_is_refused_and_nothing_recorded);

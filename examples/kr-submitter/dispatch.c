@@ -739,6 +739,8 @@ static void unverified(json_t *status, const char *message)
  * `epoch`, in `status` (of a copy about to be written), with the
  * apiVersion and kind of the copy it makes (the template's now): what the
  * copy is looked up as for as long as it may exist. 0 or KR_ENOMEM. */
+static bool held_kind(const json_t *obj, const char *api_version, const char *kind);
+
 static int decision_fields(json_t *status, const json_t *obj, json_int_t attempt,
                            const char *cluster, uint64_t epoch)
 {
@@ -749,10 +751,12 @@ static int decision_fields(json_t *status, const json_t *obj, json_int_t attempt
             return KR_ENOMEM;
     }
     int rc = json_array_append_new(
-        attempts, json_pack("{s:I, s:s, s:I, s:s, s:s, s:s}", "attempt", attempt, "cluster",
+        attempts, json_pack("{s:I, s:s, s:I, s:s, s:s, s:s, s:b}", "attempt", attempt, "cluster",
                             cluster, "epoch", (json_int_t)epoch, "state", ATTEMPT_DECIDED,
                             "apiVersion", sub_str(obj, "spec.template.apiVersion"), "kind",
-                            sub_str(obj, "spec.template.kind")));
+                            sub_str(obj, "spec.template.kind"), "held",
+                            held_kind(obj, sub_str(obj, "spec.template.apiVersion"),
+                                      sub_str(obj, "spec.template.kind"))));
     rc |= json_object_set_new(status, "phase", json_string(SUB_PHASE_DISPATCHING));
     rc |= json_object_set_new(status, "cluster", json_string(cluster));
     rc |= json_object_set_new(status, "attempt", json_integer(attempt));
@@ -978,11 +982,31 @@ static bool held_kind(const json_t *obj, const char *api_version, const char *ki
 {
     if (strcmp(api_version, "batch/v1") != 0 || strcmp(kind, "Job") != 0)
         return false;
-    /* only a template still of the copy's kind says what the copy asked */
+    /* only a template still of the copy's kind says what the copy asked;
+     * another one cannot say whether its author suspended it: not ours to
+     * release (an attempt records whether it held its copy, below) */
     const json_t *t = json_object_get(json_object_get(obj, "spec"), "template");
-    return strcmp(sub_str(t, "apiVersion"), api_version) != 0 ||
-           strcmp(sub_str(t, "kind"), kind) != 0 ||
+    return strcmp(sub_str(t, "apiVersion"), api_version) == 0 &&
+           strcmp(sub_str(t, "kind"), kind) == 0 &&
            !json_is_true(json_object_get(json_object_get(t, "spec"), "suspend"));
+}
+
+/* Whether the copy of `attempt` is one the submitter held (created
+ * suspended to be released once verified): as its status.attempts entry
+ * recorded when it was decided ("held"), else, for an entry written
+ * before that, as the template says if still of the copy's kind. */
+static bool attempt_held(const json_t *obj, json_int_t attempt, const char *api_version,
+                         const char *kind)
+{
+    size_t i;
+    const json_t *a;
+    json_array_foreach(json_object_get(json_object_get(obj, "status"), "attempts"), i, a)
+    {
+        const json_t *held = json_object_get(a, "held");
+        if (sub_int(a, "attempt") == attempt && json_is_boolean(held))
+            return json_is_true(held);
+    }
+    return held_kind(obj, api_version, kind);
 }
 
 static json_t *workload_copy(submitter *s, const json_t *obj, json_int_t attempt)
@@ -1645,9 +1669,12 @@ static kr_reconcile_result dispatch(submitter *s, const json_t *obj, uint64_t *a
     return created(s, obj, (size_t)idx, attempt, rv, true, now_ms(s), after, err);
 }
 
-/* Status edits for the copy of attempt `a` in another cluster. */
+/* Status edits for the copy of attempt `a` in another cluster; with
+ * `conflict`, `copy` is the copy stopped, whose cluster and
+ * resourceVersion the CONFLICT record names. */
 static kr_reconcile_result mark_attempt(submitter *s, const json_t *obj, json_int_t attempt,
-                                        const char *state, const char *conflict, kr_error_t *err)
+                                        const char *state, const char *conflict,
+                                        const json_t *copy_stopped, kr_error_t *err)
 {
     json_t *status;
     json_t *copy = edit(obj, &status);
@@ -1658,9 +1685,15 @@ static kr_reconcile_result mark_attempt(submitter *s, const json_t *obj, json_in
         if (conflict)
             sub_set_condition(status, "Conflict", true, "BothStarted", conflict);
     }
+    const char *cluster = "";
+    if (conflict) {
+        const json_t *a = attempt_entry(json_object_get(obj, "status"), attempt);
+        cluster = sub_str(a, "cluster");
+    }
     kr_reconcile_result r = commit(s, copy, err);
     if (r == STEP_AGAIN && conflict)
-        record(s, obj, "CONFLICT", "", "", conflict);
+        record(s, obj, "CONFLICT", cluster, sub_str(copy_stopped, "metadata.resourceVersion"),
+               conflict);
     return r;
 }
 
@@ -1724,7 +1757,7 @@ static kr_reconcile_result stragglers(submitter *s, const json_t *obj, const jso
         json_t *copy = NULL;
         int rc = probe_copy(s, (size_t)idx, obj, n, &copy);
         if (rc == KR_ENOTFOUND)
-            return mark_attempt(s, obj, n, ATTEMPT_DELETED, NULL, err);
+            return mark_attempt(s, obj, n, ATTEMPT_DELETED, NULL, NULL, err);
         if (rc != 0) {
             *pending = true;
             continue;
@@ -1745,7 +1778,7 @@ static kr_reconcile_result stragglers(submitter *s, const json_t *obj, const jso
             r = rc != 0 ? (*pending = true, KR_RECONCILE_DONE)
                         : mark_attempt(s, obj, n,
                                        act == STRAGGLER_DELETE ? ATTEMPT_DELETED : ATTEMPT_STOPPED,
-                                       act == STRAGGLER_STOP_IT ? why : NULL, err);
+                                       act == STRAGGLER_STOP_IT ? why : NULL, copy, err);
         } else {
             long cidx = submitter_cluster_find(s, sub_str(obj, "status.cluster"));
             rc = current && cidx >= 0 ? delete_copy(s, (size_t)cidx, obj, cur_attempt, current) : 0;
@@ -1999,7 +2032,7 @@ static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *aft
      * noticed); the informer's event of the release wakes us */
     const char *api_version, *kind;
     attempt_kind(obj, attempt, &api_version, &kind);
-    bool releasing = held_kind(obj, api_version, kind) &&
+    bool releasing = attempt_held(obj, attempt, api_version, kind) &&
                      json_is_true(json_object_get(json_object_get(copy, "spec"), "suspend"));
     if (releasing && !release_pending(s, obj, copy)) {
         if (still_leading(s, err) != 0) {
@@ -2087,7 +2120,7 @@ static kr_reconcile_result remove_copies(submitter *s, const json_t *obj, uint64
             rc = delete_copy(s, (size_t)idx, obj, sub_int(a, "attempt"), copy);
         json_decref(copy);
         if (rc == 0 || rc == KR_ENOTFOUND)
-            return mark_attempt(s, obj, sub_int(a, "attempt"), ATTEMPT_DELETED, NULL, err);
+            return mark_attempt(s, obj, sub_int(a, "attempt"), ATTEMPT_DELETED, NULL, NULL, err);
         /* an unreachable cluster is never taken for "gone"; a failure
          * that made it a failing one is retried on its return */
         if (s->wake && health_since(s, (size_t)idx))
