@@ -1283,9 +1283,13 @@ int kr_manager_informer_with(kr_manager_t *m, kr_client_t *client, kr_gvr resour
         return kr_error_set(err, KR_EINVAL, "kr_manager_informer: options version %u unknown",
                             opts->version);
     kr_manager_informer_opts io = KR_MANAGER_INFORMER_OPTS_INIT;
-    if (opts)
-        io = *opts;
-    int rc = io.version >= 2 && io.metadata_only
+    if (opts) { /* a version-1 caller's struct ends before metadata_only */
+        io.label_selector = opts->label_selector;
+        io.field_selector = opts->field_selector;
+        io.store = opts->store;
+        io.metadata_only = opts->version >= 2 && opts->metadata_only;
+    }
+    int rc = io.metadata_only
                  ? kr_informer_factory_get_metadata_with(m->factory, client, resource, namespace_,
                                                          io.label_selector, io.field_selector,
                                                          io.store, out, err)

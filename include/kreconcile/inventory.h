@@ -273,8 +273,11 @@ KR_API int kr_inventory_outbox_record(kr_inventory_outbox_t *ob, const kr_invent
 /* kr_inventory_outbox_record for a caller that must not wait on the
  * database longer than it can (a reconcile, which a stop waits for before
  * it releases a Lease): its own try is made by the outbox's thread, in
- * order, while the caller waits, asking `give_up(user)` (NULL: never)
- * every 20 ms. A caller that gives up returns at once, its action waiting
+ * order with the other callers' of this function (a plain
+ * kr_inventory_outbox_record made meanwhile tries at once, in its own
+ * thread, and may land first), while the caller waits, asking
+ * `give_up(user)` (NULL: never) every 20 ms. No call may overlap
+ * kr_inventory_outbox_free. A caller that gives up returns at once, its action waiting
  * in the queue (spooled first, as every action that waits: its record
  * reaches the database in its turn, or, with a spool, the next outbox on
  * the file), and *queued says so; so does every other caller's try still
