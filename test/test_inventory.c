@@ -2322,6 +2322,7 @@ typedef struct {
 } uaf_hdr;
 static uaf_hdr *uaf_kept[1 << 16]; /* the freed blocks, quarantined */
 static size_t uaf_n;
+static pthread_mutex_t uaf_mu = PTHREAD_MUTEX_INITIALIZER; /* the outbox's thread frees too */
 
 static void *uaf_malloc(size_t size)
 {
@@ -2352,16 +2353,20 @@ static void uaf_free(void *ptr)
     }
     memset(ptr, 0xa5, h->size);
     h->magic = UAF_FREED; /* quarantined: given back when the test ends */
+    pthread_mutex_lock(&uaf_mu);
     if (uaf_n < sizeof(uaf_kept) / sizeof(uaf_kept[0]))
         uaf_kept[uaf_n++] = h;
+    pthread_mutex_unlock(&uaf_mu);
 }
 
 /* Give the quarantined blocks back. */
 static void uaf_release(void)
 {
+    pthread_mutex_lock(&uaf_mu);
     for (size_t i = 0; i < uaf_n; i++)
         free(uaf_kept[i]);
     uaf_n = 0;
+    pthread_mutex_unlock(&uaf_mu);
 }
 
 static void *uaf_realloc(void *ptr, size_t size)
