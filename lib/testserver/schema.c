@@ -1511,24 +1511,6 @@ static bool names_version(const json_t *versions, const json_t *list, size_t fro
     return false;
 }
 
-/* Go's %#v of a []string. */
-static void go_strings(kr_buf *b, const json_t *list)
-{
-    if (!json_is_array(list)) {
-        kr_buf_append_str(b, "[]string(nil)");
-        return;
-    }
-    kr_buf_append_str(b, "[]string{");
-    size_t i;
-    const json_t *v;
-    json_array_foreach(list, i, v)
-    {
-        kr_buf_append_str(b, i ? ", " : "");
-        ts_go_quote(b, json_string_value(v) ? json_string_value(v) : "");
-    }
-    kr_buf_append_str(b, "}");
-}
-
 /* ValidateCustomResourceDefinitionStoredVersions: status.storedVersions
  * holds the storage version and only versions spec.versions still has.
  * `stored` is the list as written; with `add_storage`, the first
@@ -1569,7 +1551,7 @@ static void check_stored_versions(const json_t *stored, const json_t *versions, 
             continue;
         kr_buf body = {0};
         kr_buf_append_str(&body, "Invalid value: ");
-        go_strings(&body, list);
+        ts_go_strings(&body, list);
         kr_buf_printf(&body, ": must have the storage version %s", vn);
         if (body.data)
             crd_error(w, "FieldValueInvalid", "status.storedVersions", body.data);

@@ -270,6 +270,29 @@ static void check_probe_handler(errs *e, const char *at, const char *key, const 
     }
 }
 
+/* A probe's or a lifecycle hook's handlers at `path` (of `obj`): exactly
+ * one of `handlers`, checked as validateProbeHandler does (a sleep has
+ * nothing to check). */
+static void one_handler(errs *e, const char *path, const json_t *obj, const char *const *handlers,
+                        size_t n_handlers)
+{
+    char field[600];
+    size_t n = 0;
+    for (size_t i = 0; i < n_handlers; i++) {
+        const json_t *h = json_object_get(obj, handlers[i]);
+        if (!h || json_is_null(h))
+            continue;
+        snprintf(field, sizeof(field), "%s.%s", path, handlers[i]);
+        if (n++ > 0)
+            add(e, "FieldValueForbidden", field,
+                "Forbidden: may not specify more than 1 handler type");
+        else if (strcmp(handlers[i], "sleep") != 0)
+            check_probe_handler(e, field, handlers[i], h);
+    }
+    if (n == 0)
+        add(e, "FieldValueRequired", path, "Required value: must specify a handler type");
+}
+
 /* validateLifecycle of a regular container: postStart and preStop each
  * with one handler of exec, httpGet, tcpSocket, sleep (validateLifecycleHandler;
  * a sleep's seconds are not checked). */
@@ -282,22 +305,9 @@ static void check_lifecycle(errs *e, const char *at, const json_t *c)
         const json_t *hook = json_object_get(lifecycle, hooks[k]);
         if (!json_is_object(hook))
             continue;
-        char path[512], field[600];
+        char path[512];
         snprintf(path, sizeof(path), "%s.lifecycle.%s", at, hooks[k]);
-        size_t n = 0;
-        for (size_t i = 0; i < KR_ARRAY_LEN(handlers); i++) {
-            const json_t *h = json_object_get(hook, handlers[i]);
-            if (!h || json_is_null(h))
-                continue;
-            snprintf(field, sizeof(field), "%s.%s", path, handlers[i]);
-            if (n++ > 0)
-                add(e, "FieldValueForbidden", field,
-                    "Forbidden: may not specify more than 1 handler type");
-            else if (strcmp(handlers[i], "sleep") != 0)
-                check_probe_handler(e, field, handlers[i], h);
-        }
-        if (n == 0)
-            add(e, "FieldValueRequired", path, "Required value: must specify a handler type");
+        one_handler(e, path, hook, handlers, KR_ARRAY_LEN(handlers));
     }
 }
 
@@ -316,20 +326,7 @@ static void check_probe(errs *e, const char *at, const json_t *c, const char *wh
         return;
     char path[512], field[600];
     snprintf(path, sizeof(path), "%s.%s", at, which);
-    size_t n = 0;
-    for (size_t i = 0; i < KR_ARRAY_LEN(handlers); i++) {
-        const json_t *h = json_object_get(probe, handlers[i]);
-        if (!h || json_is_null(h))
-            continue;
-        snprintf(field, sizeof(field), "%s.%s", path, handlers[i]);
-        if (n++ > 0)
-            add(e, "FieldValueForbidden", field,
-                "Forbidden: may not specify more than 1 handler type");
-        else
-            check_probe_handler(e, field, handlers[i], h);
-    }
-    if (n == 0)
-        add(e, "FieldValueRequired", path, "Required value: must specify a handler type");
+    one_handler(e, path, probe, handlers, KR_ARRAY_LEN(handlers));
     for (size_t i = 0; i < KR_ARRAY_LEN(counts); i++) {
         json_int_t v = json_integer_value(json_object_get(probe, counts[i]));
         snprintf(field, sizeof(field), "%s.%s", path, counts[i]);
