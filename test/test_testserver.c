@@ -6088,6 +6088,51 @@ START_TEST(container_lifecycle_hooks_are_validated_as_the_apiserver_does)
 }
 END_TEST
 
+/* Only a sidecar (an init container with restartPolicy Always) may have
+ * lifecycle hooks and probes, validated as a regular container's; a plain
+ * init container has them forbidden, each at its path; a regular
+ * container may have no restartPolicy, an init container only Always
+ * (validateContainers, then validateInitContainers). */
+START_TEST(init_containers_have_probes_and_hooks_only_as_sidecars)
+{
+    static const char pods[] = "/api/v1/namespaces/default/pods";
+    expect_invalid(pods,
+                   "{\"metadata\":{\"name\":\"init\"},\"spec\":{\"containers\":[{\"name\":\"c\","
+                   "\"image\":\"x\",\"restartPolicy\":\"Always\"}],\"initContainers\":[{"
+                   "\"name\":\"i\",\"image\":\"x\",\"restartPolicy\":\"OnFailure\","
+                   "\"lifecycle\":{\"preStop\":{\"sleep\":{\"seconds\":1}}},\"livenessProbe\":{"
+                   "\"exec\":{\"command\":[\"a\"]}},\"startupProbe\":null},{\"name\":\"j\","
+                   "\"image\":\"x\",\"readinessProbe\":{}}]}}",
+                   "Pod \"init\" is invalid: [spec.containers[0].restartPolicy: Forbidden: may not "
+                   "be set for non-init containers, spec.initContainers[0].restartPolicy: "
+                   "Unsupported value: \"OnFailure\": supported values: \"Always\", "
+                   "spec.initContainers[0].lifecycle: Forbidden: may not be set for init "
+                   "containers without restartPolicy=Always, spec.initContainers[0].livenessProbe: "
+                   "Forbidden: may not be set for init containers without restartPolicy=Always, "
+                   "spec.initContainers[1].readinessProbe: Forbidden: may not be set for init "
+                   "containers without restartPolicy=Always]");
+    /* a sidecar's probes are checked as a regular container's */
+    expect_invalid(pods,
+                   "{\"metadata\":{\"name\":\"side\"},\"spec\":{\"containers\":[{\"name\":\"c\","
+                   "\"image\":\"x\"}],\"initContainers\":[{\"name\":\"i\",\"image\":\"x\","
+                   "\"restartPolicy\":\"Always\",\"livenessProbe\":{\"exec\":{\"command\":["
+                   "\"a\"]},\"successThreshold\":2},\"readinessProbe\":{}}]}}",
+                   "Pod \"side\" is invalid: [spec.initContainers[0].livenessProbe."
+                   "successThreshold: Invalid value: 2: must be 1, spec.initContainers[0]."
+                   "readinessProbe: Required value: must specify a handler type]");
+    json_t *pod = created(pods, "{\"metadata\":{\"name\":\"side\"},\"spec\":{\"containers\":[{"
+                                "\"name\":\"c\",\"image\":\"x\"}],\"initContainers\":[{\"name\":"
+                                "\"i\",\"image\":\"x\",\"restartPolicy\":\"Always\",\"lifecycle\":{"
+                                "\"preStop\":{\"sleep\":{\"seconds\":1}}},\"startupProbe\":{"
+                                "\"exec\":{\"command\":[\"a\"]}}}]}}");
+    const json_t *init =
+        json_array_get(json_object_get(json_object_get(pod, "spec"), "initContainers"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(init, "restartPolicy")), "Always");
+    ck_assert_ptr_nonnull(json_object_get(init, "startupProbe"));
+    json_decref(pod);
+}
+END_TEST
+
 START_TEST(owner_references_are_validated)
 {
     static const char cms[] = "/api/v1/namespaces/default/configmaps";
@@ -7733,6 +7778,7 @@ int main(void)
                             container_probes_are_validated_as_the_apiserver_does,
                             env_value_sources_are_validated_as_the_apiserver_does,
                             container_lifecycle_hooks_are_validated_as_the_apiserver_does,
+                            init_containers_have_probes_and_hooks_only_as_sidecars,
                             owner_references_are_validated,
                             configmaps_and_secrets_hold_at_most_a_mebibyte,
                             updates_keep_what_kube_apiserver_keeps,

@@ -626,6 +626,43 @@ static void check_resources(errs *e, const char *at, const json_t *resources)
     kr_free(names);
 }
 
+/* What differs by the container's list, after its common checks: a
+ * regular container's or a sidecar's (an init container with
+ * restartPolicy Always) lifecycle hooks and probes are validated; a plain
+ * init container may have none of them; only an init container may have a
+ * restartPolicy, and only Always (validateContainers and
+ * validateInitContainers). */
+static void check_container_kind(errs *e, const char *here, const char *list, const json_t *c)
+{
+    static const char *const always[] = {"Always", NULL};
+    static const char *const unsupported[] = {"lifecycle", "livenessProbe", "readinessProbe",
+                                              "startupProbe"};
+    bool init = strcmp(list, "initContainers") == 0;
+    const json_t *policy = json_object_get(c, "restartPolicy");
+    char field[512];
+    snprintf(field, sizeof(field), "%s.restartPolicy", here);
+    if (init && json_is_string(policy) && !one_of(json_string_value(policy), always))
+        not_supported(e, field, json_string_value(policy), always);
+    if (!init || one_of(json_string_value(policy), always)) {
+        check_lifecycle(e, here, c);
+        check_probe(e, here, c, "livenessProbe");
+        check_probe(e, here, c, "readinessProbe");
+        check_probe(e, here, c, "startupProbe");
+    } else {
+        for (size_t k = 0; k < KR_ARRAY_LEN(unsupported); k++) {
+            const json_t *v = json_object_get(c, unsupported[k]);
+            if (!v || json_is_null(v))
+                continue;
+            snprintf(field, sizeof(field), "%s.%s", here, unsupported[k]);
+            add(e, "FieldValueForbidden", field,
+                "Forbidden: may not be set for init containers without restartPolicy=Always");
+        }
+    }
+    snprintf(field, sizeof(field), "%s.restartPolicy", here);
+    if (!init && policy && !json_is_null(policy))
+        add(e, "FieldValueForbidden", field, "Forbidden: may not be set for non-init containers");
+}
+
 /* Names unique across every container list of the pod (names holds them). */
 static void check_containers(errs *e, const char *at, const char *list, const json_t *spec,
                              json_t *names, bool need_one)
@@ -667,14 +704,7 @@ static void check_containers(errs *e, const char *at, const char *list, const js
         if (policy && *policy && !one_of(policy, pull))
             not_supported(e, field, policy, pull);
         check_resources(e, here, json_object_get(c, "resources"));
-        /* a regular container's lifecycle hooks and probes, after its
-         * common checks */
-        if (strcmp(list, "containers") == 0) {
-            check_lifecycle(e, here, c);
-            check_probe(e, here, c, "livenessProbe");
-            check_probe(e, here, c, "readinessProbe");
-            check_probe(e, here, c, "startupProbe");
-        }
+        check_container_kind(e, here, list, c);
     }
 }
 
