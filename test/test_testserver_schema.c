@@ -319,6 +319,75 @@ START_TEST(a_custom_resource_without_kind_is_refused)
 }
 END_TEST
 
+/* A body of another kind decodes (unstructured takes any kind) and is
+ * refused by the custom resource's validation, first and alone, named by
+ * the body's kind (apiextensions' TestForProperValidationErrors); another
+ * version is the handler's 400; an update's conflict and a missing object
+ * answer before the validation. */
+START_TEST(a_custom_resource_of_another_kind_is_invalid)
+{
+    static const char other[] =
+        "{\"apiVersion\":\"example.com/v1\",\"kind\":\"Gadget\",\"metadata\":{%s},"
+        "\"spec\":{\"replicas\":99}}";
+    tc_response r;
+    char *body = kr_asprintf(other, "\"name\":\"g\"");
+    request("POST", WIDGETS, "application/json", body, &r);
+    ck_assert_msg(r.status == 422, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(message(&r), "Gadget.example.com \"g\" is invalid: kind: Invalid value: "
+                                  "\"Gadget\": must be Widget");
+    const json_t *d = json_object_get(r.json, "details");
+    ck_assert_str_eq(json_string_value(json_object_get(d, "kind")), "Gadget");
+    ck_assert_str_eq(json_string_value(json_object_get(d, "group")), "example.com");
+    ck_assert_str_eq(json_string_value(
+                         json_object_get(json_array_get(json_object_get(d, "causes"), 0), "field")),
+                     "kind");
+    tc_free(&r);
+    kr_free(body);
+    body = kr_asprintf(other, "\"generateName\":\"g-\"");
+    request("POST", WIDGETS, "application/json", body, &r);
+    ck_assert_msg(r.status == 422, "%ld %s", r.status, r.body);
+    ck_assert_msg(strncmp(message(&r), "Gadget.example.com \"g-", 22) == 0, "%s", message(&r));
+    tc_free(&r);
+    kr_free(body);
+    request("POST", WIDGETS, "application/json",
+            "{\"apiVersion\":\"example.com/v2\",\"kind\":\"Gadget\",\"metadata\":{\"name\":"
+            "\"g\"}}",
+            &r);
+    ck_assert_msg(r.status == 400, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(message(&r), "the API version in the data (example.com/v2) does not match "
+                                  "the expected API version (example.com/v1)");
+    tc_free(&r);
+    request("GET", WIDGETS "/g", NULL, NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
+
+    post("", "w", "{\"image\":\"nginx\"}", &r);
+    ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+    char put[256];
+    snprintf(
+        put, sizeof(put), "\"name\":\"w\",\"resourceVersion\":\"%s\"",
+        json_string_value(json_object_get(json_object_get(r.json, "metadata"), "resourceVersion")));
+    tc_free(&r);
+    body = kr_asprintf(other, "\"name\":\"w\",\"resourceVersion\":\"1\"");
+    request("PUT", WIDGETS "/w", "application/json", body, &r);
+    ck_assert_msg(r.status == 409, "%ld %s", r.status, r.body);
+    tc_free(&r);
+    kr_free(body);
+    body = kr_asprintf(other, "\"name\":\"missing\",\"resourceVersion\":\"1\"");
+    request("PUT", WIDGETS "/missing", "application/json", body, &r);
+    ck_assert_msg(r.status == 404, "%ld %s", r.status, r.body);
+    tc_free(&r);
+    kr_free(body);
+    body = kr_asprintf(other, put);
+    request("PUT", WIDGETS "/w", "application/json", body, &r);
+    ck_assert_msg(r.status == 422, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(message(&r), "Gadget.example.com \"w\" is invalid: kind: Invalid value: "
+                                  "\"Gadget\": must be Widget");
+    tc_free(&r);
+    kr_free(body);
+}
+END_TEST
+
 /* The custom resource validator lists ValidateObjectMetaAccessor's errors
  * and then the schema's, in one 422. */
 START_TEST(metadata_problems_are_listed_with_the_schemas)
@@ -1673,6 +1742,7 @@ int main(void)
     const TTest *tests[] = {unknown_fields_are_pruned_and_reported_as_field_validation_asks,
                             defaults_fill_absent_and_non_nullable_null_fields,
                             a_custom_resource_without_kind_is_refused,
+                            a_custom_resource_of_another_kind_is_invalid,
                             values_are_checked_with_the_apiservers_messages,
                             metadata_problems_are_listed_with_the_schemas,
                             status_writes_are_checked_and_pruned_too,

@@ -655,6 +655,7 @@ typedef struct ts_write {
     const json_t *patch; /* a strategic merge patch, for strict field validation's message */
     const json_t *managed; /* server-side apply: the managedFields it computed */
     bool no_body; /* loading: status only, skip serialising the object */
+    const char *wrong_kind; /* a custom resource's body of another kind: its validation's 422 */
 } ts_write;
 /* What a /status write takes from the stored object besides spec, as the
  * kind's status strategy resets it (write.c); custom resources: SR_ALL. */
@@ -1027,8 +1028,12 @@ void ts_handle_bindings_create(kr_testserver_t *ts, const ts_request *req, const
  * protobuf), or NULL after answering the error. */
 json_t *ts_read_body(const ts_request *req, ts_response *resp);
 /* The body of a POST or PUT as an object of the route's kind (JSON, YAML
- * or protobuf), or NULL after answering the error. */
-json_t *ts_read_object(const ts_request *req, const ts_route *rt, ts_response *resp);
+ * or protobuf), or NULL after answering the error. Given wrong_kind, a
+ * custom resource's body of another kind is taken as of the route's kind
+ * and its own given back (allocated) for ts_check_wrong_kind. */
+json_t *ts_read_object(const ts_request *req, const ts_route *rt, char **wrong_kind,
+                       ts_response *resp);
+int ts_check_wrong_kind(const ts_write *w, const json_t *obj, ts_response *resp);
 bool ts_fault_inject(kr_testserver_t *ts, const ts_request *req, ts_response *resp);
 void ts_compact_locked(kr_testserver_t *ts);
 void ts_restart_locked(kr_testserver_t *ts);

@@ -624,6 +624,8 @@ int ts_commit_create(kr_testserver_t *ts, const ts_write *w, json_t *obj, ts_res
     (void)ts_go_values(res, obj, NULL);
     ts_set_defaults(res, obj);
     int rc = md ? admit_create(ts, w, obj, md, resp) : KR_ENOMEM;
+    if (rc == 0)
+        rc = ts_check_wrong_kind(w, obj, resp);
     json_t *meta = NULL;
     if (rc == 0 && !meta_alone(res))
         meta = meta_problems(res, obj, true, &rc, resp);
@@ -988,6 +990,8 @@ static int admit_update(const ts_write *w, const json_t *existing, json_t *obj, 
                             "latest version and try again");
         return KR_ECONFLICT;
     }
+    if (ts_check_wrong_kind(w, obj, resp) != 0)
+        return KR_EINVALIDOBJ;
     /* the metadata's problems are listed with the spec's (or a status
      * write's with the status's) by the kind's validation; the kinds with
      * name rules of their own answered here */
@@ -1272,17 +1276,61 @@ static int check_unstructured_kind(const ts_request *req, const ts_route *rt, co
     return -1;
 }
 
-json_t *ts_read_object(const ts_request *req, const ts_route *rt, ts_response *resp)
+/* A custom resource's kind other than its definition's is no decoding
+ * error (unstructured decodes any kind) but its validation's: a 422 after
+ * the handler's checks, admission and an update's lookup. */
+json_t *ts_read_object(const ts_request *req, const ts_route *rt, char **wrong_kind,
+                       ts_response *resp)
 {
     json_t *obj = ts_read_body(req, resp);
     if (!obj)
         return NULL;
+    const char *kind = json_string_value(json_object_get(obj, "kind"));
+    if (wrong_kind && rt->res->crd && kind && *kind && strcmp(kind, rt->res->kind) != 0) {
+        *wrong_kind = kr_strdup(kind);
+        if (!*wrong_kind || json_object_set_new(obj, "kind", json_string(rt->res->kind)) != 0) {
+            json_decref(obj);
+            respond_oom(resp);
+            return NULL;
+        }
+    }
     if (check_unstructured_kind(req, rt, obj, resp) != 0 ||
         ts_check_kind(rt->res, obj, resp) != 0 || ts_check_namespace(rt, obj, resp) != 0) {
         json_decref(obj);
+        if (wrong_kind) {
+            kr_free(*wrong_kind);
+            *wrong_kind = NULL;
+        }
         return NULL;
     }
     return obj;
+}
+
+/* customResourceValidator's ValidateTypeMeta, the first of a custom
+ * resource's validation: `SomethingElse.<group> "<name>" is invalid: kind:
+ * Invalid value: "SomethingElse": must be <Kind>`, named by the body's
+ * kind. */
+int ts_check_wrong_kind(const ts_write *w, const json_t *obj, ts_response *resp)
+{
+    if (!w->wrong_kind)
+        return 0;
+    kr_buf msg = {0};
+    kr_buf_append_str(&msg, "Invalid value: ");
+    ts_go_quote(&msg, w->wrong_kind);
+    kr_buf_printf(&msg, ": must be %s", w->rt->res->kind);
+    json_t *causes = json_pack("[{s:s, s:s, s:s}]", "reason", "FieldValueInvalid", "message",
+                               msg.data ? msg.data : "", "field", "kind");
+    int rc = KR_EINVALIDOBJ;
+    if (!causes || !msg.data) {
+        respond_oom(resp);
+        rc = KR_ENOMEM;
+    } else {
+        const char *name = ts_meta_str(obj, "name");
+        ts_respond_invalid_causes(resp, w->wrong_kind, w->rt->res->group, name ? name : "", causes);
+    }
+    json_decref(causes);
+    kr_buf_free(&msg);
+    return rc;
 }
 
 void ts_handle_create(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
@@ -1302,13 +1350,16 @@ void ts_handle_create(kr_testserver_t *ts, const ts_request *req, const ts_route
     ts_write w = {.req = req, .rt = rt};
     if (ts_write_options(req, resp, TS_OPTS_CREATE, &w.dry_run) != 0)
         return;
-    json_t *obj = ts_read_object(req, rt, resp);
+    char *wrong_kind = NULL;
+    json_t *obj = ts_read_object(req, rt, &wrong_kind, resp);
+    w.wrong_kind = wrong_kind;
     if (obj && ts_schema_decode(&w, obj, resp) != 0) {
         json_decref(obj);
-        return;
+        obj = NULL;
     }
     if (obj)
         ts_commit_create(ts, &w, obj, resp);
+    kr_free(wrong_kind);
 }
 
 void ts_handle_update(kr_testserver_t *ts, const ts_request *req, const ts_route *rt,
@@ -1317,25 +1368,22 @@ void ts_handle_update(kr_testserver_t *ts, const ts_request *req, const ts_route
     ts_write w = {.req = req, .rt = rt, .status_only = rt->sub != NULL};
     if (ts_write_options(req, resp, TS_OPTS_UPDATE, &w.dry_run) != 0)
         return;
-    json_t *obj = ts_read_object(req, rt, resp);
-    if (!obj)
-        return;
-    if (ts_schema_decode(&w, obj, resp) != 0 || ts_check_name(rt, obj, resp) != 0) {
-        json_decref(obj);
-        return;
-    }
-    ts_obj *cur = ts_store_get(rt->res->store, rt->ns ? rt->ns : "", rt->name);
-    if (!cur) {
-        json_decref(obj);
+    char *wrong_kind = NULL;
+    json_t *obj = ts_read_object(req, rt, &wrong_kind, resp);
+    w.wrong_kind = wrong_kind;
+    ts_obj *cur = NULL;
+    json_t *existing = NULL;
+    if (!obj || ts_schema_decode(&w, obj, resp) != 0 || ts_check_name(rt, obj, resp) != 0) {
+        /* answered */
+    } else if (!(cur = ts_store_get(rt->res->store, rt->ns ? rt->ns : "", rt->name))) {
         ts_respond_not_found(resp, rt->res, rt->name);
-        return;
-    }
-    json_t *existing = ts_as_served(rt->res, cur->obj);
-    if (!existing) {
-        json_decref(obj);
+    } else if (!(existing = ts_as_served(rt->res, cur->obj))) {
         respond_oom(resp);
-        return;
+    } else {
+        ts_commit_update(ts, &w, existing, obj, resp);
+        obj = NULL; /* taken */
     }
-    ts_commit_update(ts, &w, existing, obj, resp);
+    json_decref(obj);
     json_decref(existing);
+    kr_free(wrong_kind);
 }
