@@ -6133,6 +6133,80 @@ START_TEST(init_containers_have_probes_and_hooks_only_as_sidecars)
 }
 END_TEST
 
+/* A 400's message, for `body` POSTed to `path`. */
+static void expect_bad_request(const char *path, const char *body, const char *message)
+{
+    tc_response r;
+    tc_json(U, "POST", path, body, &r);
+    ck_assert_msg(r.status == 400, "POST %s: %ld %s", path, r.status, r.body);
+    ck_assert_str_eq(jstr(r.json, "message"), message);
+    tc_free(&r);
+}
+
+/* A built-in endpoint decodes the body as the kind and version it names
+ * (the endpoint's where it names none): one the scheme does not register
+ * (a manifest's `kind: pod`, which kubectl sends as it is) or one that
+ * does not convert to the endpoint's type is the decoder's 400; another
+ * version of the same type the handler's. */
+START_TEST(bodies_of_another_kind_are_refused_as_the_decoder_refuses_them)
+{
+    static const char pods[] = "/api/v1/namespaces/default/pods";
+    static const char deploys[] = "/apis/apps/v1/namespaces/default/deployments";
+    static const char cms[] = "/api/v1/namespaces/default/configmaps";
+    static const char scheme[] = "in scheme \"pkg/api/legacyscheme/scheme.go:30\"";
+    char want[512];
+    snprintf(want, sizeof(want),
+             "pod in version \"v1\" cannot be handled as a Pod: no kind \"pod\" is registered "
+             "for version \"v1\" %s",
+             scheme);
+    expect_bad_request(
+        pods, "{\"apiVersion\":\"v1\",\"kind\":\"pod\",\"metadata\":{\"name\":\"p\"}}", want);
+    snprintf(want, sizeof(want),
+             "deployment in version \"v1\" cannot be handled as a Deployment: no kind "
+             "\"deployment\" is registered for version \"apps/v1\" %s",
+             scheme);
+    expect_bad_request(
+        deploys,
+        "{\"apiVersion\":\"apps/v1\",\"kind\":\"deployment\",\"metadata\":{\"name\":\"d\"}}", want);
+    snprintf(want, sizeof(want),
+             "ConfigMap in version \"v2\" cannot be handled as a ConfigMap: no kind \"ConfigMap\" "
+             "is registered for version \"v2\" %s",
+             scheme);
+    expect_bad_request(
+        cms, "{\"apiVersion\":\"v2\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\"}}", want);
+    /* no kind: the endpoint's, in the body's version */
+    snprintf(want, sizeof(want),
+             "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: no kind \"ConfigMap\" "
+             "is registered for version \"apps/v1\" %s",
+             scheme);
+    expect_bad_request(cms, "{\"apiVersion\":\"apps/v1\",\"metadata\":{\"name\":\"c\"}}", want);
+    expect_bad_request(
+        pods, "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"p\"}}",
+        "ConfigMap in version \"v1\" cannot be handled as a Pod: converting "
+        "(v1.ConfigMap) to (core.Pod): unknown conversion");
+    expect_bad_request(deploys,
+                       "{\"apiVersion\":\"apps/v1\",\"kind\":\"StatefulSet\",\"metadata\":{"
+                       "\"name\":\"d\"}}",
+                       "StatefulSet in version \"v1\" cannot be handled as a Deployment: "
+                       "converting (v1.StatefulSet) to (apps.Deployment): unknown conversion");
+    /* another version of the same type converts: the handler refuses it */
+    expect_bad_request(deploys,
+                       "{\"apiVersion\":\"extensions/v1beta1\",\"kind\":\"Deployment\","
+                       "\"metadata\":{\"name\":\"d\"}}",
+                       "the API version in the data (extensions/v1beta1) does not match the "
+                       "expected API version (apps/v1)");
+    expect_bad_request("/api/v1/namespaces/default/events",
+                       "{\"apiVersion\":\"events.k8s.io/v1\",\"kind\":\"Event\",\"metadata\":{"
+                       "\"name\":\"e\"}}",
+                       "the API version in the data (events.k8s.io/v1) does not match the "
+                       "expected API version (v1)");
+    /* what the body leaves out is the endpoint's */
+    json_decref(created(cms, "{\"metadata\":{\"name\":\"bare\"}}"));
+    json_decref(created(cms, "{\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"kind\"}}"));
+    json_decref(created(cms, "{\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"version\"}}"));
+}
+END_TEST
+
 START_TEST(owner_references_are_validated)
 {
     static const char cms[] = "/api/v1/namespaces/default/configmaps";
@@ -7779,6 +7853,7 @@ int main(void)
                             env_value_sources_are_validated_as_the_apiserver_does,
                             container_lifecycle_hooks_are_validated_as_the_apiserver_does,
                             init_containers_have_probes_and_hooks_only_as_sidecars,
+                            bodies_of_another_kind_are_refused_as_the_decoder_refuses_them,
                             owner_references_are_validated,
                             configmaps_and_secrets_hold_at_most_a_mebibyte,
                             updates_keep_what_kube_apiserver_keeps,

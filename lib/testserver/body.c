@@ -136,6 +136,79 @@ json_t *ts_parse_body(const ts_request *req, bool yaml, ts_response *resp)
     return doc;
 }
 
+/* The package of the internal type a built-in (group, kind) decodes to
+ * in kube-apiserver's scheme: the package name Go prints the type with
+ * ("core.Pod"); NULL for the groups other schemes serve (definitions,
+ * APIServices). The extensions group's types are others' by now. */
+static const char *internal_package(const char *group, const char *kind)
+{
+    static const struct {
+        const char *group, *package;
+    } groups[] = {
+        {"", "core"},
+        {"apps", "apps"},
+        {"batch", "batch"},
+        {"autoscaling", "autoscaling"},
+        {"policy", "policy"},
+        {"rbac.authorization.k8s.io", "rbac"},
+        {"networking.k8s.io", "networking"},
+        {"storage.k8s.io", "storage"},
+        {"scheduling.k8s.io", "scheduling"},
+        {"coordination.k8s.io", "coordination"},
+        {"discovery.k8s.io", "discovery"},
+        {"node.k8s.io", "node"},
+        {"certificates.k8s.io", "certificates"},
+        {"admissionregistration.k8s.io", "admissionregistration"},
+        {"flowcontrol.apiserver.k8s.io", "flowcontrol"},
+        {"events.k8s.io", "core"},
+        {"authentication.k8s.io", "authentication"},
+        {"authorization.k8s.io", "authorization"},
+        {"resource.k8s.io", "resource"},
+        {"storagemigration.k8s.io", "storagemigration"},
+        {"internal.apiserver.k8s.io", "apiserverinternal"},
+    };
+    if (strcmp(group, "extensions") == 0)
+        return strcmp(kind, "Ingress") == 0 || strcmp(kind, "NetworkPolicy") == 0 ? "networking"
+               : strcmp(kind, "Scale") == 0                                       ? "autoscaling"
+                                                                                  : "apps";
+    for (size_t i = 0; i < KR_ARRAY_LEN(groups); i++)
+        if (strcmp(group, groups[i].group) == 0)
+            return groups[i].package;
+    return NULL;
+}
+
+int ts_check_builtin_decode(const ts_resource *res, const json_t *obj, ts_response *resp)
+{
+    const char *into = res->crd ? NULL : internal_package(res->group, res->kind);
+    const json_t *jk = json_object_get(obj, "kind"), *jav = json_object_get(obj, "apiVersion");
+    if (!into || (jk && !json_is_string(jk)) || (jav && !json_is_string(jav)))
+        return 0; /* a custom resource, another scheme's, not strings: ts_check_kind's */
+    /* the body's group, version and kind, the endpoint's where it has none */
+    const char *kind = jk && *json_string_value(jk) ? json_string_value(jk) : res->kind;
+    const char *av = jav && *json_string_value(jav) ? json_string_value(jav) : res->api_version;
+    const char *slash = strrchr(av, '/');
+    const char *version = slash ? slash + 1 : av;
+    char group[256];
+    snprintf(group, sizeof(group), "%.*s", slash ? (int)(slash - av) : 0, av);
+    if (strcmp(kind, res->kind) == 0 && strcmp(av, res->api_version) == 0)
+        return 0;
+    const char *from = ts_pb_find_kind(av, kind) ? internal_package(group, kind) : NULL;
+    if (from && strcmp(from, into) == 0 && strcmp(kind, res->kind) == 0)
+        return 0; /* converts: the handler's check of the version answers */
+    if (from)
+        ts_respond_bad_request(resp,
+                               "%s in version \"%s\" cannot be handled as a %s: converting "
+                               "(%s.%s) to (%s.%s): unknown conversion",
+                               kind, version, res->kind, version, kind, into, res->kind);
+    else
+        ts_respond_bad_request(resp,
+                               "%s in version \"%s\" cannot be handled as a %s: no kind \"%s\" "
+                               "is registered for version \"%s\" in scheme "
+                               "\"pkg/api/legacyscheme/scheme.go:30\"",
+                               kind, version, res->kind, kind, av);
+    return KR_EPARSE;
+}
+
 /* Fill or check kind and apiVersion against the endpoint. */
 int ts_check_kind(const ts_resource *res, json_t *obj, ts_response *resp)
 {

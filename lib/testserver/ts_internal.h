@@ -1031,6 +1031,13 @@ json_t *ts_read_body(const ts_request *req, ts_response *resp);
  * or protobuf), or NULL after answering the error. Given wrong_kind, a
  * custom resource's body of another kind is taken as of the route's kind
  * and its own given back (allocated) for ts_check_wrong_kind. */
+/* A built-in kind's body as kube-apiserver's decoding meets it: a kind
+ * or version its scheme does not register (`pod in version "v1" cannot
+ * be handled as a Pod: no kind "pod" is registered for version "v1" in
+ * scheme ...`, kubectl sends a manifest's `kind: pod` so) or a kind that
+ * does not convert to the endpoint's (`converting (v1.ConfigMap) to
+ * (core.Pod): unknown conversion`), a 400. */
+int ts_check_builtin_decode(const ts_resource *res, const json_t *obj, ts_response *resp);
 json_t *ts_read_object(const ts_request *req, const ts_route *rt, char **wrong_kind,
                        ts_response *resp);
 int ts_check_wrong_kind(const ts_write *w, const json_t *obj, ts_response *resp);

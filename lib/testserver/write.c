@@ -1295,6 +1295,7 @@ json_t *ts_read_object(const ts_request *req, const ts_route *rt, char **wrong_k
         }
     }
     if (check_unstructured_kind(req, rt, obj, resp) != 0 ||
+        ts_check_builtin_decode(rt->res, obj, resp) != 0 ||
         ts_check_kind(rt->res, obj, resp) != 0 || ts_check_namespace(rt, obj, resp) != 0) {
         json_decref(obj);
         if (wrong_kind) {
