@@ -187,6 +187,15 @@ START_TEST(kubectl_creates_gets_and_lists)
            "Error from server (AlreadyExists): error when creating \"cm.yaml\": configmaps "
            "\"app\" already exists\n");
     expect("get ns demo -o jsonpath={.status.phase}", "Active");
+    /* a lower-case kind: kubectl finds the resource, the server's scheme
+     * does not know the kind */
+    kr_test_write_file(dir, "lower.yaml",
+                       "apiVersion: v1\nkind: configmap\nmetadata:\n  name: lower\n"
+                       "  namespace: demo\n");
+    expect("create -f lower.yaml",
+           "Error from server (BadRequest): error when creating \"lower.yaml\": configmap in "
+           "version \"v1\" cannot be handled as a ConfigMap: no kind \"configmap\" is "
+           "registered for version \"v1\" in scheme \"pkg/api/legacyscheme/scheme.go:30\"\n");
 }
 END_TEST
 
