@@ -264,6 +264,64 @@ START_TEST(one_sweep_removes_exactly_the_zombies)
 }
 END_TEST
 
+/* A Runnable that failed over from dc2 to dc1, its attempts as
+ * kr-submitter keeps them: attempt 1 in dc2 in `first_state`. */
+static json_t *failed_over(const char *name, const char *first_state)
+{
+    json_t *r = create(&hub, KR_RUNNABLE_GVR,
+                       json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:{}}}", "apiVersion",
+                                 KR_PLATFORM_API_VERSION, "kind", "Runnable", "metadata", "name",
+                                 name, "namespace", "default", "spec", "template"));
+    json_object_set_new(r, "status",
+                        json_pack("{s:s, s:I, s:[{s:I, s:s, s:s}, {s:I, s:s, s:s}]}", "cluster",
+                                  "dc1", "attempt", (json_int_t)2, "attempts", "attempt",
+                                  (json_int_t)1, "cluster", "dc2", "state", first_state, "attempt",
+                                  (json_int_t)2, "cluster", "dc1", "state", "Created"));
+    json_t *out = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_client_update_status(hub.c, KR_RUNNABLE_GVR, "default", r, NULL, &out, &err) ==
+                      0,
+                  "%s", err.message);
+    json_decref(r);
+    return out;
+}
+
+/* After a failover, the earlier attempt's copy is kr-submitter's to settle
+ * while its books say it may be alive (Decided, Created: if both copies
+ * started, it keeps the first and stops the later, invariant 2); once
+ * they say it is gone (Deleted, Stopped), a copy still there is a
+ * zombie. */
+START_TEST(an_earlier_attempt_kr_submitter_looks_after_is_not_swept)
+{
+    platform_up();
+    static const char *const states[] = {"Decided", "Created", "Deleted", "Stopped"};
+    json_t *r[4];
+    for (size_t i = 0; i < 4; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "f%zu", i);
+        r[i] = failed_over(name, states[i]);
+        snprintf(name, sizeof(name), "f%zu-1", i);
+        json_decref(create(&dc2, JOBS, copy_job(name, uid_of(r[i]))));
+        snprintf(name, sizeof(name), "f%zu-2", i);
+        json_decref(create(&dc1, JOBS, copy_job(name, uid_of(r[i]))));
+    }
+    /* a copy of an attempt the books do not have in that cluster */
+    json_decref(create(&dc2, JOBS, copy_job("f0-7", uid_of(r[0]))));
+    sweep_opts o = opts_for(0, 100, true);
+    sweep_plan plan;
+    kr_error_t err = {0};
+    ck_assert_msg(sweep_run(&o, &plan, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(plan.n, 3);
+    ck_assert(planned(&plan, "dc2", "f2-1", SWEEP_FAILOVER_LOSER));
+    ck_assert(planned(&plan, "dc2", "f3-1", SWEEP_FAILOVER_LOSER));
+    ck_assert(planned(&plan, "dc2", "f0-7", SWEEP_FAILOVER_LOSER));
+    sweep_plan_free(&plan);
+    for (size_t i = 0; i < 4; i++)
+        json_decref(r[i]);
+    platform_down();
+}
+END_TEST
+
 /* ... nor a copy kr-syncer leaves in place for an object it no longer
  * syncs (ignored: its placement no longer matters). */
 START_TEST(a_placement_kr_syncer_reads_as_here_is_not_swept_here)
@@ -1705,6 +1763,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, times_parse_as_rfc3339);
     tcase_add_test(tc, one_sweep_removes_exactly_the_zombies);
+    tcase_add_test(tc, an_earlier_attempt_kr_submitter_looks_after_is_not_swept);
     tcase_add_test(tc, a_resource_of_one_namespace_is_swept_there_alone);
     tcase_add_test(tc, a_placement_kr_syncer_reads_as_here_is_not_swept_here);
     tcase_add_test(tc, only_judgeable_copies_of_this_hub_are_ever_swept);

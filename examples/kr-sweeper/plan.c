@@ -287,6 +287,27 @@ static int submitter_verdict(const sweep_sources *s, const char *cluster, const 
     const char *name = md_str(obj, "name");
     if (strcmp(chosen, cluster) == 0 && name && strcmp(name, want) == 0)
         return -1;
+    /* An earlier attempt whose copy kr-submitter still looks after (its
+     * entry in status.attempts Decided or Created) is kr-submitter's to
+     * settle: when a cluster comes back, a copy that started first may be
+     * kept and the later one stopped (invariant 2). Only a copy its books
+     * say is gone (Deleted, Stopped, Refused), or that they do not name,
+     * is a failover loser. */
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(status, "attempts"), i, a)
+    {
+        const char *where = json_string_value(json_object_get(a, "cluster"));
+        const char *state = json_string_value(json_object_get(a, "state"));
+        json_t *n = json_object_get(a, "attempt");
+        if (!where || !state || !json_is_integer(n) || strcmp(where, cluster) != 0)
+            continue;
+        snprintf(want, sizeof(want), "%s-%lld", md_str(r, "name") ? md_str(r, "name") : "",
+                 (long long)json_integer_value(n));
+        if (name && strcmp(name, want) == 0 &&
+            (strcmp(state, "Decided") == 0 || strcmp(state, "Created") == 0))
+            return -1;
+    }
     return SWEEP_FAILOVER_LOSER;
 }
 
