@@ -2906,6 +2906,37 @@ START_TEST(faults_answer_429_500_503)
 }
 END_TEST
 
+/* fail500AfterWrite: a write is done and its answer is a 500 (the answer
+ * lost, not the write); reads and refused writes answer as they would. */
+START_TEST(a_write_can_be_done_and_answered_500)
+{
+    tc_response r;
+    tc_request(U, "POST", "/_kr/faults", "application/json", "{\"fail500AfterWrite\":1}", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert(json_number_value(json_object_get(r.json, "fail500AfterWrite")) == 1.0);
+    tc_free(&r);
+    const char *cm = "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
+                     "\"lost\"},\"data\":{\"k\":\"v\"}}";
+    tc_json(U, "POST", "/api/v1/namespaces/default/configmaps", cm, &r);
+    assert_status(&r, 500, "InternalError", NULL);
+    tc_free(&r);
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps/lost", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    tc_free(&r);
+    tc_json(U, "POST", "/api/v1/namespaces/default/configmaps", cm, &r);
+    ck_assert_int_eq(r.status, 409); /* refused: nothing done, nothing lost */
+    tc_free(&r);
+    tc_json(U, "DELETE", "/api/v1/namespaces/default/configmaps/lost", NULL, &r);
+    assert_status(&r, 500, "InternalError", NULL);
+    tc_free(&r);
+    kr_testserver_faults none = {0};
+    kr_testserver_set_faults(ts, &none);
+    tc_json(U, "GET", "/api/v1/namespaces/default/configmaps/lost", NULL, &r);
+    ck_assert_int_eq(r.status, 404);
+    tc_free(&r);
+}
+END_TEST
+
 /* The latency fault holds no HTTP thread: with one thread, two requests
  * wait it out together, /_kr/ answers meanwhile, and a shorter latency
  * applies to the requests already waiting. */
@@ -7904,6 +7935,7 @@ int main(void)
                             slow_watcher_is_closed_without_stalling_others,
                             thousands_of_watches_all_receive_each_event,
                             faults_answer_429_500_503,
+                            a_write_can_be_done_and_answered_500,
                             latency_waits_without_holding_a_thread,
                             tokens_give_401_and_verb_table_gives_403,
                             tls_with_client_certificates_and_tokens,

@@ -37,6 +37,7 @@ static void usage(FILE *out)
             "                    [--token T ...] [--history N] [--bookmark-interval S]\n"
             "                    [--load FILE ...] [--kubeconfig-out FILE] [--threads N]\n"
             "                    [--fail-429 F] [--fail-500 F] [--fail-503 F] [--latency-ms N]\n"
+            "                    [--fail-500-after-write F]\n"
             "                    [--watch-max-events N [--watch-cut-mid-event]]\n"
             "                    [--audit-log FILE] [--token-auth-file FILE]\n"
             "                    [--authorization-mode AlwaysAllow|RBAC]\n"
@@ -64,8 +65,9 @@ static void usage(FILE *out)
             "objectRef,\n"
             "              responseStatus.code, requestURI, timestamps.\n"
             "Prints the URL it serves, then runs until SIGINT or SIGTERM.\n"
-            "Admin endpoints: POST /_kr/faults {fail429,fail500,fail503,latencyMs,"
-            "watchMaxEvents,watchCutMidEvent}, POST /_kr/close-watches, /_kr/compact, "
+            "Admin endpoints: POST /_kr/faults {fail429,fail500,fail503,"
+            "fail500AfterWrite,latencyMs,watchMaxEvents,watchCutMidEvent}, "
+            "POST /_kr/close-watches, /_kr/compact, "
             "/_kr/restart; GET /_kr/stats (requests by verb and resource), "
             "POST /_kr/stats/reset. GET /metrics: apiserver_request_total and "
             "apiserver_storage_objects, as kube-apiserver's.\n");
@@ -133,6 +135,8 @@ static int parse_fault_flag(struct args *a, const char *flag, const char *v)
         return parse_fraction(flag, v, &f->fail_500);
     if (strcmp(flag, "--fail-503") == 0)
         return parse_fraction(flag, v, &f->fail_503);
+    if (strcmp(flag, "--fail-500-after-write") == 0) /* done, then answered 500 */
+        return parse_fraction(flag, v, &f->fail_500_after_write);
     if (strcmp(flag, "--latency-ms") == 0 && parse_number(flag, v, 600000, &n) == 0) {
         f->latency_ms = (unsigned)n;
         return 0;

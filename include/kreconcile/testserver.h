@@ -50,6 +50,9 @@ typedef struct kr_testserver_faults {
     unsigned watch_max_events; /* close each watch after this many events (0 = never) */
     bool watch_cut_mid_event; /* when closing after watch_max_events, cut the stream at a
                                  random byte inside the next event instead */
+    double fail_500_after_write; /* fraction of writes (create, update, patch, delete) done
+                                    and then answered 500 InternalError: an answer lost
+                                    after the server did the write */
 } kr_testserver_faults;
 
 /* Options; zero means the default. Strings are borrowed for the call. */

@@ -1,6 +1,6 @@
-/* libkreconcile-testserver — fault injection (429/500/503 answers, latency,
- * watch cuts, compaction, restart) and the admin endpoints under /_kr/
- * that set them at run time. Callers hold ts->mu. */
+/* libkreconcile-testserver — fault injection (429/500/503 answers, a 500
+ * after the write was done, latency, watch cuts, compaction, restart) and the admin endpoints under
+ * /_kr/ that set them at run time. Callers hold ts->mu. */
 #include <string.h>
 
 #include "testserver/ts_internal.h"
@@ -41,6 +41,19 @@ bool ts_fault_inject(kr_testserver_t *ts, const ts_request *req, ts_response *re
     return false;
 }
 
+void ts_fault_after_write(kr_testserver_t *ts, const ts_request *req, ts_response *resp)
+{
+    const char *m = req->method;
+    bool write = strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0 ||
+                 strcmp(m, "DELETE") == 0;
+    if (ts->faults.fail_500_after_write <= 0 || !write || resp->watch || resp->status < 200 ||
+        resp->status >= 300 || unit_random(ts) >= ts->faults.fail_500_after_write)
+        return;
+    ts_respond_status(resp, 500, "InternalError",
+                      "Internal error occurred: injected fault after the write was done",
+                      json_pack("{s:[{s:s}]}", "causes", "message", "injected fault"));
+}
+
 void ts_compact_locked(kr_testserver_t *ts)
 {
     ts_history_clear(ts);
@@ -55,10 +68,10 @@ void ts_restart_locked(kr_testserver_t *ts)
 
 static json_t *faults_json(const kr_testserver_faults *f)
 {
-    return json_pack("{s:f, s:f, s:f, s:i, s:i, s:b}", "fail429", f->fail_429, "fail500",
-                     f->fail_500, "fail503", f->fail_503, "latencyMs", (int)f->latency_ms,
-                     "watchMaxEvents", (int)f->watch_max_events, "watchCutMidEvent",
-                     f->watch_cut_mid_event);
+    return json_pack("{s:f, s:f, s:f, s:f, s:i, s:i, s:b}", "fail429", f->fail_429, "fail500",
+                     f->fail_500, "fail503", f->fail_503, "fail500AfterWrite",
+                     f->fail_500_after_write, "latencyMs", (int)f->latency_ms, "watchMaxEvents",
+                     (int)f->watch_max_events, "watchCutMidEvent", f->watch_cut_mid_event);
 }
 
 static int read_fraction(const json_t *doc, const char *key, double *out)
@@ -91,7 +104,9 @@ static void set_faults(kr_testserver_t *ts, const ts_request *req, ts_response *
     kr_testserver_faults f = ts->faults;
     const json_t *cut = json_object_get(doc, "watchCutMidEvent");
     if (read_fraction(doc, "fail429", &f.fail_429) || read_fraction(doc, "fail500", &f.fail_500) ||
-        read_fraction(doc, "fail503", &f.fail_503) || read_count(doc, "latencyMs", &f.latency_ms) ||
+        read_fraction(doc, "fail503", &f.fail_503) ||
+        read_fraction(doc, "fail500AfterWrite", &f.fail_500_after_write) ||
+        read_count(doc, "latencyMs", &f.latency_ms) ||
         read_count(doc, "watchMaxEvents", &f.watch_max_events) || (cut && !json_is_boolean(cut))) {
         ts_respond_bad_request(resp, "faults: fractions are numbers in [0,1], counts are "
                                      "non-negative integers, watchCutMidEvent is a boolean");

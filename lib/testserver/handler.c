@@ -510,6 +510,7 @@ static void handle_locked(kr_testserver_t *ts, const ts_request *req, ts_respons
         if (rt.res->deprecation) /* as apiextensions-apiserver warns of its version */
             ts_response_warn(resp, rt.res->deprecation);
         dispatch(ts, req, &rt, resp);
+        ts_fault_after_write(ts, req, resp);
     }
     if (!partial && !table)
         ts_answer_as_served(rt.res, resp);

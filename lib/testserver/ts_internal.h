@@ -1042,6 +1042,9 @@ json_t *ts_read_object(const ts_request *req, const ts_route *rt, char **wrong_k
                        ts_response *resp);
 int ts_check_wrong_kind(const ts_write *w, const json_t *obj, ts_response *resp);
 bool ts_fault_inject(kr_testserver_t *ts, const ts_request *req, ts_response *resp);
+/* A write done (a 2xx answer in resp) becomes a 500, as faults say: the
+ * answer is lost, the write is not. */
+void ts_fault_after_write(kr_testserver_t *ts, const ts_request *req, ts_response *resp);
 void ts_compact_locked(kr_testserver_t *ts);
 void ts_restart_locked(kr_testserver_t *ts);
 
