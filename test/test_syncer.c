@@ -3000,6 +3000,98 @@ START_TEST(a_remembered_copy_write_is_forgotten_when_its_object_is_gone_or_unpla
 }
 END_TEST
 
+/* Under a controller that is never started (the test is its worker),
+ * dc2's lane creates `name` (placed in dc1 and dc2, dc1 synced and our
+ * finalizer on it) while dc2 does the write and answers 500: the answer
+ * lost, not the write. dc2's cache is blind (it holds no copy: a cache
+ * behind), and dc2's error entry is parked, not written: the copy is in
+ * no entry and in no cache. Returns dc2's real cache. */
+static kr_informer_t *create_with_the_answer_lost(world *w, kr_controller_t *ctl, const char *name)
+{
+    size_t r = res_index(CM);
+    hub_put(w, CM, object_of(CM, name, "v1", "dc1"));
+    converge(w, 3, false);
+    assert_copy(w, CM, 0, name, "v1");
+    kr_informer_t *real = blind_cache(w, 1, r);
+    hub_put(w, CM, object_of(CM, name, "v1", "dc1,dc2"));
+    kr_testserver_faults lose = {.fail_500_after_write = 1};
+    kr_testserver_set_faults(w->dc[1].ts, &lose);
+    char key[128];
+    snprintf(key, sizeof(key), "dc2/%s/%s", NSNAME, name);
+    kr_reconcile_request two = {key, "dc2", NSNAME, name};
+    uint64_t after = 0;
+    ck_assert_int_eq(syncer_reconcile_in(w->s, ctl, r, &two, &after, NULL),
+                     KR_RECONCILE_REQUEUE_AFTER);
+    kr_testserver_faults none = {0};
+    kr_testserver_set_faults(w->dc[1].ts, &none);
+    assert_copy_holds(w, 1, name, "v1"); /* done, though answered 500 */
+    ck_assert_ptr_null(status_entry(w, CM, name, "dc2"));
+    return real;
+}
+
+/* A copy whose create answer was lost, in no entry and in no cache, and
+ * then unplaced from dc2 and its hub object deleted: dc1's lane must not
+ * drop the finalizer while dc2's lane has not looked at dc2 itself, and
+ * dc2's lane asks dc2 and deletes the copy (seen once in the fault test:
+ * "f0 in dc2: want (none)" after its hub object went). */
+START_TEST(a_copy_whose_write_answer_was_lost_is_deleted_before_the_finalizer_goes)
+{
+    world w;
+    world_up(&w, 0);
+    size_t r = res_index(CM);
+    kr_controller_t *ctl = unstarted_controller(&w);
+    kr_informer_t *real = create_with_the_answer_lost(&w, ctl, "lost");
+    hub_put(&w, CM, object_of(CM, "lost", "v1", "dc1"));
+    hub_delete(&w, CM, "lost");
+    kr_reconcile_request one = {"dc1/" NSNAME "/lost", "dc1", NSNAME, "lost"};
+    kr_reconcile_request two = {"dc2/" NSNAME "/lost", "dc2", NSNAME, "lost"};
+    uint64_t after = 0;
+    /* dc1 first: its own copy goes, the finalizer stays for dc2 */
+    (void)syncer_reconcile_in(w.s, ctl, r, &one, &after, NULL);
+    assert_absent(&w, CM, 0, "lost");
+    json_t *held = fetch(&w.hub, CM, "lost");
+    ck_assert_msg(held && kr_managed_has_finalizer(held, KR_FINALIZER_SYNCER),
+                  "the finalizer went while dc2 may hold a copy no entry names");
+    json_decref(held);
+    for (int i = 0; fetch_exists(&w, "lost"); i++) {
+        ck_assert_msg(i < WAIT_MS / 20, "the delete did not complete");
+        (void)syncer_reconcile_in(w.s, ctl, r, &two, &after, NULL);
+        (void)syncer_reconcile_in(w.s, ctl, r, &one, &after, NULL);
+        sleep_ms(20);
+    }
+    assert_absent(&w, CM, 1, "lost");
+    kr_controller_free(ctl);
+    w.s->clusters[1].copies[r] = real;
+    world_down(&w);
+}
+END_TEST
+
+/* ... and unplaced from dc2 alone, the same copy is asked for and goes:
+ * no entry names it and the cache does not hold it, but our write may
+ * have made it. */
+START_TEST(an_unplaced_copy_whose_write_answer_was_lost_is_still_removed)
+{
+    world w;
+    world_up(&w, 0);
+    size_t r = res_index(CM);
+    kr_controller_t *ctl = unstarted_controller(&w);
+    kr_informer_t *real = create_with_the_answer_lost(&w, ctl, "lost");
+    hub_put(&w, CM, object_of(CM, "lost", "v1", "dc1"));
+    kr_reconcile_request two = {"dc2/" NSNAME "/lost", "dc2", NSNAME, "lost"};
+    uint64_t after = 0;
+    for (int i = 0; syncer_reconcile_in(w.s, ctl, r, &two, &after, NULL) != KR_RECONCILE_DONE;
+         i++) {
+        ck_assert_msg(i < WAIT_MS / 20, "dc2's lane did not finish");
+        sleep_ms(20);
+    }
+    assert_absent(&w, CM, 1, "lost");
+    assert_copy(&w, CM, 0, "lost", "v1");
+    kr_controller_free(ctl);
+    w.s->clusters[1].copies[r] = real;
+    world_down(&w);
+}
+END_TEST
+
 /* Every placed cluster holds the hub object's value, no other cluster holds
  * a copy, and deleted hub objects are gone: invariant 1, read from the
  * servers. */
@@ -3142,6 +3234,8 @@ int main(void)
     tcase_add_test(tc, a_write_to_a_cluster_made_anew_is_not_verified_by_its_old_cache);
     tcase_add_test(tc, a_cluster_that_answers_again_wakes_its_objects);
     tcase_add_test(tc, a_remembered_copy_write_is_forgotten_when_its_object_is_gone_or_unplaced);
+    tcase_add_test(tc, a_copy_whose_write_answer_was_lost_is_deleted_before_the_finalizer_goes);
+    tcase_add_test(tc, an_unplaced_copy_whose_write_answer_was_lost_is_still_removed);
     tcase_add_test(tc, every_cluster_converges_to_the_hub_after_faults);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);

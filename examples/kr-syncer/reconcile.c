@@ -6,7 +6,9 @@
  * a worker never waits for it). Every read is from a cache but three, where a cache that
  * is behind would decide wrongly: a hub delete whose copy the cache does not
  * hold asks the cluster itself (a GET: an unreachable cluster's cache must
- * never count as "the copy is gone"), and so does a create answered
+ * never count as "the copy is gone"; so does an unplacement after a write
+ * of ours the cache has not shown, or whose answer was lost, and the
+ * finalizer waits for every lane with such a write), and so does a create answered
  * AlreadyExists (ours with the cache behind, or someone else's?); a new
  * leader whose hub cache is older than its term asks the hub before a
  * create (hub_still_there). */
@@ -405,10 +407,14 @@ static bool awaits_our_write(const rctx *c, const char *cluster)
     return waiting;
 }
 
-/* True when we wrote c's copy in this cluster and no reconcile has found
- * the cache holding that write yet (of any age): the copy exists though
- * the cache, behind, may not show it and no status entry may name it yet
- * (the entry comes with the write's watch event). */
+/* True when we wrote c's copy in this cluster, or sent a write whose
+ * outcome is not known (still in flight, or its answer lost: a 5xx after
+ * the cluster did it, a cut connection), and no reconcile has found the
+ * cache holding a copy since (of any age): the copy may exist though the
+ * cache, behind, may not show it and no status entry may name it yet (the
+ * entry comes with the write's watch event, and a lost answer is in no
+ * entry at all). Such a copy is looked at live, never trusted to the
+ * cache, before this cluster counts as clean. */
 static bool wrote_unseen(const rctx *c)
 {
     char key[700];
@@ -417,6 +423,25 @@ static bool wrote_unseen(const rctx *c)
     bool wrote = json_object_get(c->s->written, key) != NULL;
     pthread_mutex_unlock(&c->s->pending_lock);
     return wrote;
+}
+
+/* A cluster other than this lane's where wrote_unseen holds for c's
+ * object (a write of its lane unseen, in flight or of unknown outcome);
+ * NULL when none. A hub delete waits for that lane to look at its copy
+ * live: the finalizer would otherwise go while the copy may exist, in no
+ * entry and in no cache. */
+static const char *wrote_unseen_elsewhere(const rctx *c)
+{
+    const char *found = NULL;
+    pthread_mutex_lock(&c->s->pending_lock);
+    for (size_t i = 0; i < c->s->n_clusters && !found; i++) {
+        char key[700];
+        written_key_in(c, c->s->clusters[i].name, key, sizeof(key));
+        if (&c->s->clusters[i] != c->cl && json_object_get(c->s->written, key))
+            found = c->s->clusters[i].name;
+    }
+    pthread_mutex_unlock(&c->s->pending_lock);
+    return found;
 }
 
 /* Forget our last write to c's copy: the object is no longer synced to
@@ -949,7 +974,15 @@ static const char *cached_elsewhere(const rctx *c)
 }
 
 /* The hub object is being deleted: confirm the delete in this cluster,
- * and drop the finalizer when every cluster has. */
+ * and drop the finalizer when every cluster has. A cluster where we may
+ * have a copy counts as clean only by an answer of the cluster itself,
+ * never by a cache that may be behind: a copy of ours in its cache is
+ * deleted; else, when the object is placed there, an entry says we may
+ * have a copy, or we wrote one (or sent a write whose outcome is
+ * unknown: wrote_unseen) that no cache or entry shows, the cluster is
+ * asked (a GET) and a copy of ours there deleted. The finalizer stays
+ * while any other lane has such a write (wrote_unseen_elsewhere): that
+ * lane asks its cluster first. */
 static step reconcile_delete(rctx *c)
 {
     /* a copy we wrote that neither the cache nor an entry shows yet is
@@ -982,11 +1015,12 @@ static step reconcile_delete(rctx *c)
                 st = (kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED);
         }
     }
+    const char *unseen = NULL;
     if (st == STEP_OK) {
         bool complete =
             syncer_delete_complete(c->hub, entries, (const char *const *)c->s->cluster_names,
                                    c->s->n_clusters) &&
-            !cached_elsewhere(c);
+            !cached_elsewhere(c) && !(unseen = wrote_unseen_elsewhere(c));
         /* a cluster whose cache never synced says here what holds it */
         json_t *updates = json_object();
         if (!updates || json_object_set(updates, c->req->cluster, entry ? entry : json_null()) ||
@@ -1007,6 +1041,14 @@ static step reconcile_delete(rctx *c)
     }
     if (st == STEP_OK)
         forget_write(c);
+    if (st == STEP_OK && unseen) {
+        log_key(c, KR_LOG_DEBUG, "the delete waits for %s to look at a write it made there",
+                unseen);
+        if (c->ctl)
+            kr_controller_enqueue(c->ctl, unseen, c->req->namespace_, c->req->name);
+        *c->after_ms = PENDING_DELETE_RETRY_MS; /* woken, that lane may complete it first */
+        st = STEP_RETRY;
+    }
     json_decref(entry);
     json_decref(entries);
     return st;
@@ -1049,10 +1091,42 @@ static bool same_last_applied(const json_t *copy, const json_t *modified)
 
 /* Returned by send_copy when the cluster waits for a probe (no request). */
 #define WAITING 1
+/* Returned by send_copy when the hub object moved on before the write
+ * went (begin_write; no request): look again. */
+#define HUB_MOVED 2
+
+/* Before a create or patch of c's copy is sent: mark it written with its
+ * outcome unknown (wrote_unseen; rv 0, which no copy the cache holds has),
+ * until the write's answer is remembered (remember_write), a reconcile
+ * finds the cache holding a copy (cache_vs_our_write), or a look at the
+ * cluster finds the copy gone or ours deleted (forget_write). A lost
+ * answer leaves the mark, so the copy is looked at live before this
+ * cluster counts as clean. Then the hub cache is read again: a lane that
+ * found the hub delete complete, seeing no mark, read the delete in the
+ * same cache before, so the write is not sent (false) when the object is
+ * gone, being deleted, made anew or no longer placed here. */
+static bool begin_write(rctx *c)
+{
+    char key[700];
+    written_key(c, key, sizeof(key));
+    pthread_mutex_lock(&c->s->pending_lock);
+    json_object_set_new(
+        c->s->written, key,
+        json_pack("{s:I, s:I}", "rv", (json_int_t)0, "at", (json_int_t)now_ns(c->s)));
+    pthread_mutex_unlock(&c->s->pending_lock);
+    json_t *now =
+        kr_store_get_by_name(kr_informer_store(c->res->hub), c->req->namespace_, c->req->name);
+    const char *uid = meta_string(now, "uid"), *was = meta_string(c->hub, "uid");
+    bool still = now && !meta_string(now, "deletionTimestamp") && uid && was &&
+                 strcmp(uid, was) == 0 && syncer_placed(now, c->req->cluster);
+    json_decref(now);
+    return still;
+}
 
 /* Send what `current` (a copy of ours, or NULL) needs to match the hub
  * object: a create, the three-way patch, or nothing (rc 0, *out NULL).
- * Returns the request's code, or WAITING; *out is the answer (new). */
+ * Returns the request's code, or WAITING or HUB_MOVED; *out is the answer
+ * (new). */
 static int send_copy(rctx *c, const json_t *current, json_t **out)
 {
     *out = NULL;
@@ -1068,6 +1142,8 @@ static int send_copy(rctx *c, const json_t *current, json_t **out)
         rc = KR_ESTATE; /* before may_call, which would take the probe's turn */
     else if (rc == 0 && (!current || patch) && !may_call(c))
         rc = WAITING;
+    else if (rc == 0 && (!current || patch) && !begin_write(c))
+        rc = HUB_MOVED;
     else if (rc == 0 && (!current || patch)) {
         rc = current ? kr_client_patch(c->cl->client, c->res->gvr, c->req->namespace_, c->req->name,
                                        NULL, format, patch, &WRITE_OPTS, out, c->err)
@@ -1215,6 +1291,8 @@ static step write_copy(rctx *c, const json_t *old_entry, json_t **written)
     }
     if (rc == WAITING)
         return STEP_RETRY;
+    if (rc == HUB_MOVED)
+        return STEP_CONFLICT;
     if (rc == KR_ESTATE) /* not leading (still_leading): nothing was sent */
         return STEP_FAILED;
     step st = after_call(c, rc);
@@ -1510,6 +1588,8 @@ static step reconcile_sync(rctx *c)
         return kr_error_set(c->err, KR_ENOMEM, "out of memory"), STEP_FAILED;
     }
     st = c->ctl ? park_status(c, old, entry) : write_status(c, entry, SYNCER_FINALIZER_ADD);
+    if (!c->ctl && st == STEP_OK)
+        forget_write(c); /* called directly: the entry written names the copy */
     json_decref(entries);
     json_decref(entry);
     if (st == STEP_OK && !verified) {
