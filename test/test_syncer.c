@@ -7,16 +7,20 @@
  * drift repair; foreign copies; a datacenter answering 503.
  * KR_TEST_THREADED: runtime loop thread, server threads, test as worker. */
 #include <check.h>
+#include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../examples/kr-syncer/syncer.h"
 #include "kr_suite.h"
 #include "kr_test.h"
 #include "kr_test_cluster.h"
+#include "kr_test_tmpdir.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
 
@@ -2639,6 +2643,94 @@ START_TEST(under_the_controller_a_copy_is_verified_only_once_its_cache_saw_the_w
 }
 END_TEST
 
+/* What an outbox of these tests logged, one message a line. */
+static struct {
+    pthread_mutex_t mu;
+    char text[16384];
+} outbox_log = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void log_outbox(kr_log_level level, const char *module, const char *message, void *user)
+{
+    pthread_mutex_lock(&outbox_log.mu);
+    size_t len = strlen(outbox_log.text);
+    snprintf(outbox_log.text + len, sizeof(outbox_log.text) - len, "%s\n", message);
+    pthread_mutex_unlock(&outbox_log.mu);
+    log_stderr(level, module, message, user);
+}
+
+/* A stop of the controllers (the manager's stop, which releases the Lease
+ * once they have stopped) while the inventory stalls (another writer holds
+ * its SQLite file: each statement waits out its busy timeout) and a
+ * reconcile records the copy it just created: the reconcile waited on the
+ * database until its try timed out, and the stop with it. Now the record
+ * stops waiting once the stop begins: the stop returns while the try is
+ * still under way, the record waits in the spool, and it reaches the
+ * inventory once the database answers. */
+START_TEST(a_stop_during_an_inventory_stall_waits_for_no_record)
+{
+    world w;
+    world_up(&w, 0);
+    char dir[512], db[600], url[620], spool[600];
+    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-syncer-stall"));
+    snprintf(db, sizeof(db), "%s/inventory.db", dir);
+    snprintf(url, sizeof(url), "sqlite://%s", db);
+    snprintf(spool, sizeof(spool), "%s/spool", dir);
+    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
+    io.url = url;
+    kr_inventory_t *inv = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_inventory_new(&io, &inv, &err) == 0, "%s", err.message);
+    kr_inventory_outbox_opts oo = {.version = KR_INVENTORY_OUTBOX_OPTS_VERSION,
+                                   .retry_max_ms = 200,
+                                   .spool_path = spool,
+                                   .logger = {.cb = log_outbox, .max_level = KR_LOG_DEBUG}};
+    kr_inventory_outbox_t *ob = NULL;
+    ck_assert_msg(kr_inventory_outbox_new(inv, &oo, &ob, &err) == 0, "%s", err.message);
+    pthread_mutex_lock(&outbox_log.mu);
+    outbox_log.text[0] = '\0';
+    pthread_mutex_unlock(&outbox_log.mu);
+    w.s->inventory = inv;
+    w.s->outbox = ob;
+    kr_controller_t *ctls[N_RES];
+    controllers_up(&w, ctls);
+    /* the stall: a writer holds the database */
+    sqlite3 *holder = NULL;
+    ck_assert_int_eq(sqlite3_open(db, &holder), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(holder, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    hub_put(&w, CM, object_of(CM, "stalled", "v1", NULL));
+    /* dc1's copy is made: its reconcile records CREATED next */
+    wait_until(&w, &(expect){CM, "stalled", 0, "v1"}, "dc1's copy");
+    for (size_t r = 0; r < N_RES; r++)
+        kr_controller_stop(ctls[r], NULL);
+    /* the stop did not wait for the try: it has not timed out, and the
+     * record waits, spooled */
+    pthread_mutex_lock(&outbox_log.mu);
+    ck_assert_msg(!strstr(outbox_log.text, "database is locked") &&
+                      strstr(outbox_log.text, "could wait no longer"),
+                  "%s", outbox_log.text);
+    pthread_mutex_unlock(&outbox_log.mu);
+    struct stat st;
+    ck_assert_int_eq(stat(spool, &st), 0);
+    ck_assert_int_gt(st.st_size, 0);
+    ck_assert_int_eq(sqlite3_exec(holder, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(holder);
+    ck_assert_int_eq(kr_inventory_outbox_flush(ob, WAIT_MS), 0);
+    json_t *rows = NULL;
+    ck_assert_msg(kr_inventory_history(inv, "ConfigMap", NSNAME, "stalled", 0, 0, &rows, &err) == 0,
+                  "%s", err.message);
+    ck_assert_int_eq(count_rows(rows, "dc1", "CREATED"), 1);
+    json_decref(rows);
+    for (size_t r = 0; r < N_RES; r++)
+        kr_controller_free(ctls[r]);
+    w.s->outbox = NULL;
+    w.s->inventory = NULL;
+    kr_inventory_outbox_free(ob);
+    kr_inventory_free(inv);
+    unlink(spool);
+    world_down(&w);
+}
+END_TEST
+
 static void wait_hub_gone(world *w, kr_gvr gvr, const char *name)
 {
     for (int i = 0;; i++) {
@@ -3227,6 +3319,7 @@ int main(void)
     tcase_add_test(tc, metrics_count_writes_failures_drift_and_objects_out_of_sync);
     tcase_add_test(tc, a_copy_whose_hub_object_is_gone_is_deleted_only_when_made_here_lately);
     tcase_add_test(tc, the_controller_repairs_drift_from_events_and_keeps_lanes_apart);
+    tcase_add_test(tc, a_stop_during_an_inventory_stall_waits_for_no_record);
     tcase_add_test(tc, an_entry_no_other_lane_is_coming_for_is_written_at_once);
     tcase_add_test(tc, a_parked_entry_is_not_written_for_an_unplaced_cluster_or_another_object);
     tcase_add_test(tc, a_lasting_error_completes_the_batch_that_waits_for_it);

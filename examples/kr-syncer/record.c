@@ -37,6 +37,16 @@ static void kind_of(syncer_t *s, syncer_resource *res, const json_t *obj, const 
     }
 }
 
+/* A record stops waiting for the database once the resource's controller
+ * stops (the manager's stop, or leadership lost, which stops it): the stop
+ * waits for every reconcile before it releases the Lease, and the outbox
+ * keeps (spools) what the database has not taken yet, in order. Without a
+ * controller, never. */
+static bool stopping(void *user)
+{
+    return kr_controller_stopping(((const syncer_resource *)user)->ctl);
+}
+
 void syncer_record(syncer_t *s, syncer_resource *res, const char *cluster, const json_t *obj,
                    const char *event)
 {
@@ -72,11 +82,11 @@ void syncer_record(syncer_t *s, syncer_resource *res, const char *cluster, const
                  action.resource_version);
     else
         once = false;
-    int rc = !kind ? KR_EINVAL
-             : s->outbox
-                 ? kr_inventory_outbox_record(s->outbox, &action, once ? key : NULL, NULL, &err)
-             : once ? kr_inventory_record_once(s->inventory, &action, key, NULL, &err)
-                    : kr_inventory_record(s->inventory, &action, NULL, &err);
+    int rc = !kind       ? KR_EINVAL
+             : s->outbox ? kr_inventory_outbox_record_unless(s->outbox, &action, once ? key : NULL,
+                                                             stopping, res, NULL, &err)
+             : once      ? kr_inventory_record_once(s->inventory, &action, key, NULL, &err)
+                         : kr_inventory_record(s->inventory, &action, NULL, &err);
     if (rc != 0)
         kr_log(&s->logger, KR_LOG_WARN, "syncer", "inventory: cannot record %s of %s in %s: %s",
                event, action.name ? action.name : "?", cluster,
