@@ -6,6 +6,7 @@
  * KR_TEST_THREADED: runtime loop thread, server threads, test as worker. */
 #include <check.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1195,6 +1196,128 @@ START_TEST(a_leader_paused_past_its_lease_deletes_no_more)
 }
 END_TEST
 
+/* Whether kr-sweeper's Lease is released: its holder cleared, or its
+ * duration 1 s (how the library gives it up). */
+static bool lease_released(void)
+{
+    json_t *lease = NULL;
+    kr_client_get(hub.c, KR_GVR("coordination.k8s.io", "v1", "leases"), "default",
+                  KR_MANAGER_SWEEPER, &lease, NULL);
+    json_t *spec = json_object_get(lease, "spec");
+    const char *holder = json_string_value(json_object_get(spec, "holderIdentity"));
+    bool released =
+        lease && (!holder || !*holder ||
+                  json_integer_value(json_object_get(spec, "leaseDurationSeconds")) == 1);
+    json_decref(lease);
+    return released;
+}
+
+/* SWEEP_SKIPPED records of ConfigMap `name` in the inventory. */
+static size_t skipped_records(kr_inventory_t *inv, const char *name)
+{
+    json_t *h = NULL;
+    size_t n = 0, i;
+    json_t *row;
+    if (kr_inventory_history(inv, "ConfigMap", "default", name, 0, 0, &h, NULL) == 0)
+        json_array_foreach(h, i, row)
+        {
+            n += strcmp(json_string_value(json_object_get(row, "event")), "SWEEP_SKIPPED") == 0;
+        }
+    json_decref(h);
+    return n;
+}
+
+/* The program: a graceful stop (SIGTERM) of the leader while the
+ * inventory stalls (another writer holds its SQLite file: each statement
+ * waits out its busy timeout) and a sweep records what it did. The stop
+ * waits for the sweep before it releases the Lease, and the sweep's record
+ * waited on the database until its try timed out; now the Lease goes
+ * while the try is still under way, and the record is not lost: it waits
+ * in the spool, from which the next outbox records it. */
+START_TEST(a_stop_during_an_inventory_stall_releases_the_lease_first)
+{
+    platform_up();
+    /* a zombie every sweep leaves alone (--max-deletes 0) and records so */
+    json_decref(create(&dc1, CM, copy_cm("stalled-zombie", KR_MANAGER_SYNCER, "uid-of-nothing")));
+    char dir[256];
+    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-sweeper-stall"));
+    char kc[2][600], log[700], db[700], url[720], spool[700];
+    cluster *cl[2] = {&hub, &dc1};
+    const char *names[2] = {"hub", "dc1"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(kc[i], sizeof(kc[i]), "%s/%s.kubeconfig", dir, names[i]);
+        ck_assert_int_eq(kr_testserver_write_kubeconfig(cl[i]->ts, kc[i], NULL, NULL), 0);
+    }
+    snprintf(log, sizeof(log), "%s/sweeper.log", dir);
+    snprintf(db, sizeof(db), "%s/inventory.db", dir);
+    snprintf(url, sizeof(url), "sqlite://%s", db);
+    snprintf(spool, sizeof(spool), "%s/spool", dir);
+    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
+    io.url = url;
+    kr_inventory_t *inv = NULL;
+    ck_assert_int_eq(kr_inventory_new(&io, &inv, NULL), 0);
+    char words[4096];
+    snprintf(words, sizeof(words),
+             "--kubeconfig %s --cluster dc1=%s --listen 0 --leader-elect --lease-namespace default "
+             "--interval 1s --grace 0s --max-deletes 0 --max-delete-ratio 1 --inventory %s "
+             "--inventory-spool %s --log-format text",
+             kc[0], kc[1], url, spool);
+    const char *argv[KR_TEST_PROC_MAX_ARGS + 1];
+    sweeper_argv(words, argv);
+    kr_test_proc p = {0};
+    kr_test_proc_start(&p, log, argv);
+    struct timespec tick = {0, 20 * 1000000};
+    time_t deadline = time(NULL) + 30;
+    while (skipped_records(inv, "stalled-zombie") == 0 && time(NULL) < deadline)
+        nanosleep(&tick, &tick);
+    ck_assert_uint_eq(skipped_records(inv, "stalled-zombie"), 1);
+    ck_assert(!lease_released());
+    /* the stall: a writer holds the database */
+    sqlite3 *holder = NULL;
+    ck_assert_int_eq(sqlite3_open(db, &holder), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(holder, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    size_t from = kr_test_proc_log_size(&p);
+    /* the next sweep leaves the zombie alone: it records that next */
+    ck_assert(kr_test_proc_log_wait(&p, "skipped: max deletes reached", from, 30000));
+    ck_assert_int_eq(kr_test_proc_signal(&p, SIGTERM), 0);
+    bool released = false;
+    while (!released && kr_test_proc_running(&p)) {
+        released = lease_released();
+        if (!released)
+            nanosleep(&tick, &tick);
+    }
+    char *text = kr_test_proc_log_text(&p);
+    /* the record's try had not timed out when the Lease went */
+    ck_assert_msg(released && !strstr(text + from, "database is locked"), "%s", text + from);
+    free(text);
+    /* the stop's flush finds the database still held: the record stays in
+     * the spool */
+    ck_assert_int_eq(kr_test_proc_wait(&p, 60000), 0);
+    ck_assert_int_eq(sqlite3_exec(holder, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(holder);
+    kr_test_proc_free(&p);
+    kr_inventory_outbox_opts oo = {.version = KR_INVENTORY_OUTBOX_OPTS_VERSION,
+                                   .spool_path = spool};
+    kr_inventory_outbox_t *ob = NULL;
+    ck_assert_int_eq(kr_inventory_outbox_new(inv, &oo, &ob, NULL), 0);
+    ck_assert_int_eq(kr_inventory_outbox_flush(ob, 30000), 0);
+    kr_inventory_outbox_free(ob);
+    ck_assert_uint_eq(skipped_records(inv, "stalled-zombie"), 2);
+    kr_inventory_free(inv);
+    const char *files[] = {log, spool, kc[0], kc[1]};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+        unlink(files[i]);
+    const char *suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char f[720];
+        snprintf(f, sizeof(f), "%s%s", db, suffixes[i]);
+        unlink(f);
+    }
+    rmdir(dir);
+    platform_down();
+}
+END_TEST
+
 #define WIDGETS KR_GVR("example.com", "v1", "widgets")
 
 static void install_widget_crd(cluster *cl)
@@ -1406,7 +1529,7 @@ START_TEST(an_emptied_cluster_leaves_its_inventory_rows_alone)
     /* once in the books, kind Cluster */
     kr_inventory_outbox_t *ob = NULL;
     ck_assert_msg(kr_inventory_outbox_new(inv, NULL, &ob, &err) == 0, "%s", err.message);
-    ck_assert_uint_eq(sweep_record(ob, &plan, NULL), 0);
+    ck_assert_uint_eq(sweep_record(ob, &plan, NULL, NULL, NULL), 0);
     ck_assert_int_eq(kr_inventory_outbox_flush(ob, 10000), 0);
     kr_inventory_outbox_free(ob);
     sweep_plan_free(&plan);
@@ -1669,7 +1792,7 @@ START_TEST(a_refused_sweep_leaves_the_inventory_alone)
      * candidate. */
     kr_inventory_outbox_t *ob = NULL;
     ck_assert_msg(kr_inventory_outbox_new(inv, NULL, &ob, &err) == 0, "%s", err.message);
-    ck_assert_uint_eq(sweep_record(ob, &plan, NULL), 0);
+    ck_assert_uint_eq(sweep_record(ob, &plan, NULL, NULL, NULL), 0);
     ck_assert_int_eq(kr_inventory_outbox_flush(ob, 10000), 0);
     kr_inventory_outbox_free(ob);
     json_t *history = NULL;
@@ -1774,6 +1897,7 @@ int main(void)
     tcase_add_test(tc, the_dry_run_shows_what_the_cap_will_skip);
     tcase_add_test(tc, a_sweep_stops_deleting_when_it_stops_leading);
     tcase_add_test(tc, a_leader_paused_past_its_lease_deletes_no_more);
+    tcase_add_test(tc, a_stop_during_an_inventory_stall_releases_the_lease_first);
     tcase_add_test(tc, a_custom_resource_is_named_by_its_kind);
     tcase_add_test(tc, an_object_changed_after_the_plan_is_skipped_by_its_precondition);
     tcase_add_test(tc, the_program_plans_then_sweeps_once_and_refuses_bad_flags);

@@ -237,6 +237,20 @@ static bool still_leading(void *user)
     return kr_leader_term_get(le, &term) == 0 && term.transitions == s->term;
 }
 
+/* A sweep's records stop waiting for the database once the program stops
+ * (the stop waits for the sweep before it releases the Lease), or once
+ * this replica may no longer act (it lost the Lease, or a new term
+ * began): they then wait in the outbox, in order (spooled with
+ * --inventory-spool), for the stop's last flush or the next start. */
+static bool giving_up(void *user)
+{
+    sweeper *s = user;
+    pthread_mutex_lock(&s->lock);
+    bool stopping = s->stopping;
+    pthread_mutex_unlock(&s->lock);
+    return stopping || !still_leading(s);
+}
+
 /* One sweep: 0, 1 when it failed or the books lack an action, 4 when it
  * refused a cluster's deletions (over --max-delete-ratio), 3 when it left
  * a cluster alone (one it could not list); the first that holds, in that
@@ -279,8 +293,9 @@ static int sweep_once(sweeper *s)
         deleted += plan.items[i].action == SWEEP_DELETED;
     kr_metrics_counter_add(s->deleted, (double)deleted);
     /* a dry run records nothing */
-    size_t refused =
-        s->outbox && !s->opts.dry_run ? sweep_record(s->outbox, &plan, s->opts.logger) : 0;
+    size_t refused = s->outbox && !s->opts.dry_run
+                         ? sweep_record(s->outbox, &plan, s->opts.logger, giving_up, s)
+                         : 0;
     sweep_plan_free(&plan);
     return refused ? 1 : refused_clusters ? 4 : skipped ? 3 : 0;
 }
@@ -311,6 +326,9 @@ static void stop_once(kr_manager_t *m, void *user)
 {
     (void)m;
     sweeper *s = user;
+    pthread_mutex_lock(&s->lock);
+    s->stopping = true; /* its records wait for the database no longer */
+    pthread_mutex_unlock(&s->lock);
     if (s->running)
         pthread_join(s->thread, NULL);
     s->running = false;

@@ -609,19 +609,30 @@ int sweep_inventory(const sweep_opts *o, kr_inventory_t *inv, sweep_plan *plan, 
     return 0;
 }
 
-static int record_one(kr_inventory_outbox_t *ob, const kr_inventory_action *a,
-                      const kr_logger *logger)
+/* How sweep_record records: its outbox, its logger, and when it stops
+ * waiting for the database. */
+typedef struct recorder {
+    kr_inventory_outbox_t *ob;
+    const kr_logger *logger;
+    bool (*give_up)(void *user);
+    void *give_up_user;
+} recorder;
+
+static int record_one(const recorder *r, const kr_inventory_action *a)
 {
     kr_error_t err = {0};
-    int rc = kr_inventory_outbox_record(ob, a, NULL, NULL, &err);
+    int rc =
+        kr_inventory_outbox_record_unless(r->ob, a, NULL, r->give_up, r->give_up_user, NULL, &err);
     if (rc != 0)
-        kr_log(logger, KR_LOG_WARN, "sweeper", "inventory: %s %s/%s not recorded: %s", a->event,
+        kr_log(r->logger, KR_LOG_WARN, "sweeper", "inventory: %s %s/%s not recorded: %s", a->event,
                a->namespace_ ? a->namespace_ : "", a->name, err.message);
     return rc;
 }
 
-size_t sweep_record(kr_inventory_outbox_t *ob, const sweep_plan *p, const kr_logger *logger)
+size_t sweep_record(kr_inventory_outbox_t *ob, const sweep_plan *p, const kr_logger *logger,
+                    bool (*give_up)(void *user), void *give_up_user)
 {
+    recorder rec = {ob, logger, give_up, give_up_user};
     size_t failed = 0;
     for (size_t i = 0; i < p->n; i++) {
         const sweep_candidate *c = &p->items[i];
@@ -647,7 +658,7 @@ size_t sweep_record(kr_inventory_outbox_t *ob, const sweep_plan *p, const kr_log
                                  .event = swept ? "SWEPT" : "SWEEP_SKIPPED",
                                  .actor = KR_MANAGER_SWEEPER,
                                  .detail = detail};
-        failed += record_one(ob, &a, logger) != 0;
+        failed += record_one(&rec, &a) != 0;
         json_decref(detail);
     }
     for (size_t i = 0; i < p->n_refusals; i++) {
@@ -668,7 +679,7 @@ size_t sweep_record(kr_inventory_outbox_t *ob, const sweep_plan *p, const kr_log
                                  .event = "SWEEP_SKIPPED",
                                  .actor = KR_MANAGER_SWEEPER,
                                  .detail = detail};
-        failed += record_one(ob, &a, logger) != 0;
+        failed += record_one(&rec, &a) != 0;
         json_decref(detail);
     }
     for (size_t i = 0; i < p->n_skips; i++) {
@@ -680,7 +691,7 @@ size_t sweep_record(kr_inventory_outbox_t *ob, const sweep_plan *p, const kr_log
                                  .event = "SWEEP_SKIPPED",
                                  .actor = KR_MANAGER_SWEEPER,
                                  .detail = detail};
-        failed += record_one(ob, &a, logger) != 0;
+        failed += record_one(&rec, &a) != 0;
         json_decref(detail);
     }
     return failed;

@@ -267,8 +267,12 @@ int sweep_inventory(const sweep_opts *o, kr_inventory_t *inv, sweep_plan *plan, 
  * object deleted (or found gone), SWEEP_SKIPPED with the reason for each
  * candidate left alone and for each cluster not swept; a refused cluster
  * is one SWEEP_SKIPPED (its counts in the detail), not one per candidate. Returns the number
- * of records refused (logged). A dry run records nothing. */
-size_t sweep_record(kr_inventory_outbox_t *ob, const sweep_plan *p, const kr_logger *logger);
+ * of records refused (logged). A dry run records nothing. Each record
+ * waits for the database until `give_up(give_up_user)` says so (NULL:
+ * never; asked every 20 ms): then it, and every one after it, waits in
+ * the outbox, in order (kr_inventory_outbox_record_unless). */
+size_t sweep_record(kr_inventory_outbox_t *ob, const sweep_plan *p, const kr_logger *logger,
+                    bool (*give_up)(void *user), void *give_up_user);
 
 /* The plan as a table (CLUSTER KIND NAMESPACE NAME AGE REASON ACTION) or a
  * JSON document {"candidates": [...], "skippedClusters": [...],
