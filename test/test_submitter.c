@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -5526,6 +5527,83 @@ START_TEST(transitions_wait_for_a_restarting_database_in_order)
 }
 END_TEST
 
+/* A decision recorded late by the controller (a reconcile) while the
+ * inventory stalls (another writer holds its SQLite file: each statement
+ * waits out its busy timeout): it was recorded in the reconcile's thread,
+ * which waited until the try timed out, and a stop, which waits for every
+ * reconcile before the Lease goes, waited with it. Now it goes through
+ * the outbox too: once the stop has begun the call returns while the try
+ * is still under way, the decision is not taken as recorded, and it waits
+ * in the outbox, spooled; once the database answers it is in the books,
+ * and recording it again (the next look) keeps it once. */
+static atomic_bool books_stopping;
+
+static bool books_give_up(void *user)
+{
+    (void)user;
+    return atomic_load(&books_stopping);
+}
+
+START_TEST(a_late_decision_waits_on_a_stalled_database_only_until_the_stop)
+{
+    char dir[256], db[300], url[320], spool[300];
+    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-submitter-books"));
+    snprintf(db, sizeof(db), "%s/inventory.db", dir);
+    snprintf(url, sizeof(url), "sqlite://%s", db);
+    snprintf(spool, sizeof(spool), "%s/spool", dir);
+    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
+    io.url = url;
+    sub_books books = {.give_up = books_give_up};
+    kr_error_t err = {0};
+    ck_assert_msg(kr_inventory_new(&io, &books.inventory, &err) == 0, "%s", err.message);
+    kr_inventory_outbox_opts oo = {
+        .version = KR_INVENTORY_OUTBOX_OPTS_VERSION, .retry_max_ms = 200, .spool_path = spool};
+    ck_assert_int_eq(kr_inventory_outbox_new(books.inventory, &oo, &books.outbox, &err), 0);
+    atomic_store(&books_stopping, false);
+    sub_event ev = {"SUBMITTED", "default", "r", "u1", "alice", "", "", "submitted", NULL};
+    ck_assert_int_eq(submitter_record_to_inventory(&ev, &books), 0);
+    /* the stall: a writer holds the database */
+    sqlite3 *holder = NULL;
+    ck_assert_int_eq(sqlite3_open(db, &holder), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(holder, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    atomic_store(&books_stopping, true); /* the controller's stop has begun */
+    char key[256];
+    submitter_decision_key("u1", "APPROVED", "bob", "h1", key, sizeof(key));
+    ev = (sub_event){"APPROVED", "default", "r", "u1", "bob", "", "", "recorded late", key};
+    ck_assert_int_ne(submitter_record_to_inventory(&ev, &books), 0); /* not in the books yet */
+    /* it waits in the outbox, spooled: the try had not timed out */
+    ck_assert_uint_eq(kr_inventory_outbox_pending(books.outbox), 1);
+    struct stat st;
+    ck_assert_int_eq(stat(spool, &st), 0);
+    ck_assert_int_gt(st.st_size, 0);
+    ck_assert_int_eq(sqlite3_exec(holder, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(holder);
+    ck_assert_int_eq(kr_inventory_outbox_flush(books.outbox, 60000), 0);
+    /* the next look records it again: once in the books */
+    atomic_store(&books_stopping, false);
+    ck_assert_int_eq(submitter_record_to_inventory(&ev, &books), 0);
+    json_t *h = NULL;
+    ck_assert_int_eq(
+        kr_inventory_history(books.inventory, KR_RUNNABLE_KIND, "default", "r", 0, 0, &h, &err), 0);
+    ck_assert_uint_eq(json_array_size(h), 2);
+    const char *want[] = {"SUBMITTED", "APPROVED"};
+    for (size_t i = 0; i < 2; i++)
+        ck_assert_str_eq(json_string_value(json_object_get(json_array_get(h, i), "event")),
+                         want[i]);
+    json_decref(h);
+    kr_inventory_outbox_free(books.outbox);
+    kr_inventory_free(books.inventory);
+    const char *suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char f[320];
+        snprintf(f, sizeof(f), "%s%s", db, suffixes[i]);
+        unlink(f);
+    }
+    unlink(spool);
+    rmdir(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("submitter");
@@ -5542,6 +5620,7 @@ int main(void)
     TCase *books = tcase_create("books");
     tcase_set_timeout(books, 300);
     tcase_add_test(books, transitions_wait_for_a_restarting_database_in_order);
+    tcase_add_test(books, a_late_decision_waits_on_a_stalled_database_only_until_the_stop);
     suite_add_tcase(s, books);
     TCase *tc = tcase_create("servers");
     tcase_set_timeout(tc, 300);

@@ -112,11 +112,24 @@ int submitter_record_to_inventory(const sub_event *ev, void *user)
     int rc;
     if (!detail)
         rc = KR_ENOMEM;
-    else if (ev->key && (strcmp(ev->event, "APPROVED") == 0 || strcmp(ev->event, "REJECTED") == 0))
-        rc = kr_inventory_outbox_pending(books->outbox) > 0
-                 ? KR_EUNAVAILABLE /* after those that wait */
-                 : kr_inventory_record_once(inv, &act, ev->key, NULL, NULL);
-    else if (books->outbox) /* the caller waits on the database only until it gives up */
+    else if (ev->key &&
+             (strcmp(ev->event, "APPROVED") == 0 || strcmp(ev->event, "REJECTED") == 0)) {
+        bool queued = false;
+        if (kr_inventory_outbox_pending(books->outbox) > 0)
+            rc = KR_EUNAVAILABLE; /* after those that wait */
+        else if (!books->outbox)
+            rc = kr_inventory_record_once(inv, &act, ev->key, NULL, NULL);
+        /* Through the outbox, as the other transitions: the caller (a
+         * reconcile) waits on the database only until it gives up. One
+         * left waiting there is not in the books yet: the caller records
+         * it again (its key makes that one transaction) when it looks at
+         * it next. */
+        else if ((rc = kr_inventory_outbox_record_unless(books->outbox, &act, ev->key,
+                                                         books->give_up, books->give_up_user,
+                                                         &queued, NULL)) == 0 &&
+                 queued)
+            rc = KR_EUNAVAILABLE;
+    } else if (books->outbox) /* the caller waits on the database only until it gives up */
         rc = kr_inventory_outbox_record_unless(books->outbox, &act, ev->key, books->give_up,
                                                books->give_up_user, NULL, NULL);
     else if (ev->key)

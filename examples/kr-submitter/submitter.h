@@ -533,8 +533,8 @@ typedef struct api {
 /* Where transitions go (the record_user of submitter_record_to_inventory). */
 typedef struct sub_books {
     kr_inventory_t *inventory; /* borrowed */
-    /* Transitions but decisions: recorded in order, across an outage of
-     * the database, each once (NULL: recorded at once or not at all). */
+    /* Transitions: recorded in order, across an outage of the database,
+     * each once (NULL: recorded at once or not at all). */
     kr_inventory_outbox_t *outbox;
     const char *hub_name; /* the cluster of a transition of none (NULL: "hub") */
     /* True once a transition's record may wait no longer for the
@@ -546,11 +546,12 @@ typedef struct sub_books {
 } sub_books;
 
 /* A sub_record_cb writing each transition to the inventory of `user` (a
- * sub_books *) as an action: kind Runnable, actor and outcome kept. A
- * decision (ev->key) is recorded at once or fails, for the caller keeps
- * it until it is in the books, and fails while earlier transitions wait
- * in the outbox, so that the books keep their order; any other goes
- * through the outbox: 0 once recorded or waiting there. */
+ * sub_books *) as an action: kind Runnable, actor and outcome kept,
+ * through the outbox. A decision (ev->key) is 0 only once it is in the
+ * books, for the caller keeps it until then: it fails while earlier
+ * transitions wait in the outbox, so that the books keep their order,
+ * and when it is left waiting there itself (the caller gave up, or the
+ * database is away); any other is 0 once recorded or waiting there. */
 int submitter_record_to_inventory(const sub_event *ev, void *user);
 
 /* The text a caller gets for an inventory error `message`: named after the
