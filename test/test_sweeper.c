@@ -1481,6 +1481,61 @@ START_TEST(inventory_rows_missing_from_their_cluster_are_marked_swept)
 }
 END_TEST
 
+/* Marks while the inventory stalls (another writer holds its SQLite
+ * file: each statement waits out its busy timeout): each mark waited as
+ * long, up to --max-deletes of them, holding the sweep, and a stop (the
+ * Lease is given up after the sweep). Now the first that finds the
+ * database away is the last tried: the rows left are "not tried" and the
+ * next sweep, the database back, marks them. */
+START_TEST(marks_stop_at_the_first_that_finds_the_inventory_away)
+{
+    platform_up();
+    char dir[64], db[100];
+    kr_inventory_t *inv = inventory_open(dir, db, "kr-sweeper-away");
+    json_t *alive = create(&dc1, CM, copy_cm("alive", NULL, NULL));
+    inventory_holds(inv, "dc1", alive);
+    const char *names[] = {"gone-a", "gone-b", "gone-c"};
+    for (size_t i = 0; i < 3; i++) {
+        char uid[32];
+        snprintf(uid, sizeof(uid), "%s-uid", names[i]);
+        json_t *ghost = old_cm(names[i], uid, "1");
+        inventory_holds(inv, "dc1", ghost);
+        json_decref(ghost);
+    }
+    ck_assert_uint_eq(live_rows(inv), 4);
+    sqlite3 *holder = NULL;
+    ck_assert_int_eq(sqlite3_open(db, &holder), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(holder, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    sweep_opts o = opts_for(0, 100, false);
+    sweep_plan plan = {0};
+    kr_error_t err = {0};
+    ck_assert_msg(sweep_inventory(&o, inv, &plan, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(plan.n, 3);
+    size_t tried = 0, untried = 0;
+    for (size_t i = 0; i < plan.n; i++) {
+        ck_assert_int_eq(plan.items[i].action, SWEEP_FAILED);
+        ck_assert_ptr_nonnull(plan.items[i].error);
+        if (strncmp(plan.items[i].error, "not tried: ", 11) == 0)
+            untried++;
+        else
+            tried++;
+    }
+    ck_assert_msg(tried == 1 && untried == 2, "%zu marks tried on a stalled database", tried);
+    sweep_plan_free(&plan);
+    ck_assert_int_eq(sqlite3_exec(holder, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(holder);
+    ck_assert_msg(sweep_inventory(&o, inv, &plan, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(plan.n, 3);
+    for (size_t i = 0; i < plan.n; i++)
+        ck_assert_int_eq(plan.items[i].action, SWEEP_MARKED);
+    sweep_plan_free(&plan);
+    ck_assert_uint_eq(live_rows(inv), 1);
+    json_decref(alive);
+    inventory_close(inv, dir, db);
+    platform_down();
+}
+END_TEST
+
 /* A cluster that looks emptied to the inventory check (its kubeconfig now
  * pointing at a rebuilt or wrong cluster): 12 of the 13 rows the
  * inventory holds live in dc1 are missing from its list, over
@@ -1902,6 +1957,7 @@ int main(void)
     tcase_add_test(tc, an_object_changed_after_the_plan_is_skipped_by_its_precondition);
     tcase_add_test(tc, the_program_plans_then_sweeps_once_and_refuses_bad_flags);
     tcase_add_test(tc, inventory_rows_missing_from_their_cluster_are_marked_swept);
+    tcase_add_test(tc, marks_stop_at_the_first_that_finds_the_inventory_away);
     tcase_add_test(tc, an_emptied_cluster_leaves_its_inventory_rows_alone);
     tcase_add_test(tc, young_zombies_count_against_the_ratio);
     tcase_add_test(tc, unjudged_copies_do_not_count_against_the_ratio);

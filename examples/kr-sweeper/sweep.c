@@ -509,7 +509,9 @@ static int plan_rows(const sweep_opts *o, kr_inventory_t *inv, const char *clust
     return 0;
 }
 
-static void mark_swept(kr_inventory_t *inv, sweep_candidate *c, const kr_logger *logger)
+/* Mark c's row deleted (SWEPT): SWEEP_MARKED, or SWEEP_FAILED with the
+ * error kept; the inventory's answer. */
+static int mark_swept(kr_inventory_t *inv, sweep_candidate *c, const kr_logger *logger)
 {
     char api[256];
     snprintf(api, sizeof(api), "%s%s%s", c->group, c->group[0] ? "/" : "", c->version);
@@ -527,6 +529,7 @@ static void mark_swept(kr_inventory_t *inv, sweep_candidate *c, const kr_logger 
     kr_log(logger, rc == 0 ? KR_LOG_INFO : KR_LOG_WARN, "sweeper",
            "inventory: %s %s %s/%s of %s%s%s", sweep_action_name(c->action), c->kind, c->namespace_,
            c->name, c->cluster, rc ? ": " : "", rc ? err.message : "");
+    return rc;
 }
 
 int sweep_inventory(const sweep_opts *o, kr_inventory_t *inv, sweep_plan *plan, kr_error_t *err)
@@ -589,6 +592,11 @@ int sweep_inventory(const sweep_opts *o, kr_inventory_t *inv, sweep_plan *plan, 
         return 0;
     }
     size_t marked = 0;
+    /* Once a mark finds the database away or stalled (it waited out its
+     * timeout), the marks left are not tried: each would wait as long,
+     * holding the sweep, and a stop with it (the Lease is released after
+     * the sweep). Their rows are found again by the next sweep. */
+    char away[400] = "";
     for (size_t i = first; i < plan->n; i++) {
         if (plan->items[i].action != SWEEP_PLANNED)
             continue; /* refused over --max-delete-ratio */
@@ -603,8 +611,19 @@ int sweep_inventory(const sweep_opts *o, kr_inventory_t *inv, sweep_plan *plan, 
             plan->items[i].action = SWEEP_SKIPPED_NOT_LEADING;
             continue;
         }
-        mark_swept(inv, &plan->items[i], o->logger);
+        if (*away) {
+            plan->items[i].action = SWEEP_FAILED;
+            plan->items[i].error = strdup(away);
+            continue;
+        }
+        int rc = mark_swept(inv, &plan->items[i], o->logger);
         marked += plan->items[i].action == SWEEP_MARKED;
+        if (rc == KR_EUNAVAILABLE || rc == KR_ECONNECT || rc == KR_ETIMEDOUT) {
+            snprintf(away, sizeof(away), "not tried: the inventory is away (%s)",
+                     plan->items[i].error ? plan->items[i].error : kr_strerror(rc));
+            kr_log(o->logger, KR_LOG_WARN, "sweeper",
+                   "inventory: the rows left are marked by the next sweep: %s", away);
+        }
     }
     return 0;
 }

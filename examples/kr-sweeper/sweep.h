@@ -258,7 +258,10 @@ int sweep_execute(const sweep_opts *o, sweep_plan *plan, kr_error_t *err);
  * does not have, is not newer than the list (its resourceVersion is not
  * above the list's) and is older than the grace period, becomes a
  * SWEEP_NOT_IN_CLUSTER candidate; unless dry_run each is marked deleted in
- * the inventory with event SWEPT and actor kr-sweeper. Appends to *plan.
+ * the inventory with event SWEPT and actor kr-sweeper, until a mark finds
+ * the database away or stalled (KR_EUNAVAILABLE, KR_ECONNECT,
+ * KR_ETIMEDOUT): the rows left are then SWEEP_FAILED, not tried (the next
+ * run finds them again). Appends to *plan.
  * Returns 0 or KR_ENOMEM. [worker thread] */
 int sweep_inventory(const sweep_opts *o, kr_inventory_t *inv, sweep_plan *plan, kr_error_t *err);
 
