@@ -793,12 +793,18 @@ int kr_inventory_outbox_record_unless(kr_inventory_outbox_t *ob, const kr_invent
     else /* in the queue's order; synced before the caller is told */
         spool_append(ob, p);
     bool gave_up = false;
+    /* first asked after a poll's wait: a database that answers at once
+     * is never given up on (a stop would otherwise queue, and warn about,
+     * every record made during it) */
+    uint64_t first_ask_ms = kr_clock_monotonic_ms() + GIVE_UP_POLL_MS;
     while (p->trying && !ob->stopping) {
-        kr_mutex_unlock(&ob->mu);
-        gave_up = give_up && give_up(user);
-        kr_mutex_lock(&ob->mu);
-        if (gave_up || !p->trying)
-            break;
+        if (kr_clock_monotonic_ms() >= first_ask_ms) {
+            kr_mutex_unlock(&ob->mu);
+            gave_up = give_up && give_up(user);
+            kr_mutex_lock(&ob->mu);
+            if (gave_up || !p->trying)
+                break;
+        }
         struct timespec deadline;
         kr_deadline_after_ms(&deadline, GIVE_UP_POLL_MS);
         kr_cond_wait(&ob->tried, &ob->mu, &deadline);

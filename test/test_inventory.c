@@ -2307,6 +2307,56 @@ START_TEST(inventory_outbox_record_unless_gives_up_on_a_stalled_database)
 }
 END_TEST
 
+/* The first ask comes a poll (20 ms) after the call, never before: a
+ * caller that is stopping (it gives up whenever asked) still has its
+ * record made by a database that answers at once, rather than queued
+ * and warned about. The bound is the code's own (a lower bound on the
+ * monotonic clock), whatever the machine's speed. */
+static uint64_t first_ask_after_ms;
+
+static bool give_up_at_once(void *user)
+{
+    uint64_t *start = user;
+    if (!first_ask_after_ms)
+        first_ask_after_ms = kr_clock_monotonic_ms() - *start;
+    return true;
+}
+
+START_TEST(outbox_record_unless_asks_a_poll_after_the_call)
+{
+    char url[512];
+    kr_inventory_t *inv = fresh(url, sizeof(url));
+    kr_inventory_outbox_opts oo = {.version = KR_INVENTORY_OUTBOX_OPTS_VERSION,
+                                   .retry_max_ms = 200};
+    kr_inventory_outbox_t *ob = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_inventory_outbox_new(inv, &oo, &ob, &err) == 0, "%s", err.message);
+    /* the database held: the try is under way when the caller is asked */
+    sqlite3 *holder = NULL;
+    ck_assert_int_eq(sqlite3_open(url + strlen("sqlite://"), &holder), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(holder, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    kr_inventory_action a = {.cluster = "hub",
+                             .kind = "Runnable",
+                             .namespace_ = "default",
+                             .name = "r",
+                             .event = "SUBMITTED",
+                             .actor = "t"};
+    bool queued = false;
+    first_ask_after_ms = 0;
+    uint64_t start = kr_clock_monotonic_ms();
+    ck_assert_int_eq(
+        kr_inventory_outbox_record_unless(ob, &a, NULL, give_up_at_once, &start, &queued, &err), 0);
+    ck_assert(queued);
+    ck_assert_msg(first_ask_after_ms >= 20, "asked %llu ms after the call",
+                  (unsigned long long)first_ask_after_ms);
+    ck_assert_int_eq(sqlite3_exec(holder, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(holder);
+    ck_assert_int_eq(kr_inventory_outbox_flush(ob, 60000), 0);
+    kr_inventory_outbox_free(ob);
+    kr_inventory_free(inv);
+}
+END_TEST
+
 /* A record_unless caller whose try another path turns into a waiting
  * action (another caller's give-up, a plain record's failed try, or the
  * thread's own retry) still reads its pending after its give_up callback
@@ -2578,6 +2628,7 @@ static Suite *inventory_suite(void)
     tcase_add_test(lite, inventory_sqlite_open_waits_for_another_writer_of_a_new_file);
     tcase_add_test(lite, inventory_sqlite_file_deleted_under_it_refuses_writes);
     tcase_add_test(lite, inventory_outbox_record_unless_gives_up_on_a_stalled_database);
+    tcase_add_test(lite, outbox_record_unless_asks_a_poll_after_the_call);
     tcase_add_test(lite, outbox_record_unless_never_reads_its_pending_after_the_thread_is_done);
     suite_add_tcase(s, lite);
 

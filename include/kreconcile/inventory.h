@@ -276,7 +276,9 @@ KR_API int kr_inventory_outbox_record(kr_inventory_outbox_t *ob, const kr_invent
  * order with the other callers' of this function (a plain
  * kr_inventory_outbox_record made meanwhile tries at once, in its own
  * thread, and may land first), while the caller waits, asking
- * `give_up(user)` (NULL: never) every 20 ms. No call may overlap
+ * `give_up(user)` (NULL: never) every 20 ms, the first time 20 ms after
+ * the call (a database that answers at once is never given up on, not
+ * even by a caller that is stopping). No call may overlap
  * kr_inventory_outbox_free. A caller that gives up returns at once, its action waiting
  * in the queue (spooled first, as every action that waits: its record
  * reaches the database in its turn, or, with a spool, the next outbox on
