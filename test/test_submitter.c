@@ -476,6 +476,7 @@ typedef struct env {
     atomic_llong now_ns;
     pthread_mutex_t mu;
     char events[64][160];
+    char outcomes[64][200]; /* each event's outcome */
     size_t n_events;
     int soak_succeeded[1000]; /* SUCCEEDED events per soak-NNN */
     int failovers;
@@ -571,6 +572,12 @@ static int on_record(const sub_event *ev, void *user)
         ev->resource_version && *ev->resource_version)
         ck_assert_msg(!ev->cluster || !*ev->cluster, "%s of %s: the hub's resourceVersion %s in %s",
                       ev->event, ev->name, ev->resource_version, ev->cluster);
+    /* a record of the hub's Runnable (no workload cluster) names the
+     * resourceVersion of the Runnable it talks about, as every record of
+     * a workload copy names the copy's */
+    ck_assert_msg((ev->cluster && *ev->cluster) || (ev->resource_version && *ev->resource_version),
+                  "%s of %s by %s names the hub without a resourceVersion (%s)", ev->event,
+                  ev->name, ev->actor, ev->outcome);
     /* the books say which state of the copy it was judged on */
     if (strcmp(ev->event, "SUCCEEDED") == 0)
         ck_assert_msg(ev->resource_version && *ev->resource_version,
@@ -591,10 +598,12 @@ static int on_record(const sub_event *ev, void *user)
     }
     if (ev->key)
         json_object_set_new(e->keys, ev->key, json_true());
-    if (e->n_events < 64)
+    if (e->n_events < 64) {
+        snprintf(e->outcomes[e->n_events], sizeof(e->outcomes[0]), "%s", ev->outcome);
         snprintf(e->events[e->n_events++], sizeof(e->events[0]), "%s %s %s %s%s%s", ev->event,
                  ev->name, ev->actor, ev->cluster, *ev->resource_version ? " rv=" : "",
                  ev->resource_version);
+    }
     pthread_mutex_unlock(&e->mu);
     return 0;
 }
@@ -2698,6 +2707,100 @@ START_TEST(a_copy_that_lost_its_labels_is_followed_a_deleted_one_fails)
 }
 END_TEST
 
+/* The recorded event that starts with `prefix` (its index), its
+ * resourceVersion and its outcome copied out; -1 when none. */
+static long recorded_event(const char *prefix, char *rv, size_t rv_len, char *outcome,
+                           size_t outcome_len)
+{
+    long found = -1;
+    pthread_mutex_lock(&E.mu);
+    for (size_t i = 0; i < E.n_events && found < 0; i++) {
+        if (strncmp(E.events[i], prefix, strlen(prefix)) != 0)
+            continue;
+        found = (long)i;
+        const char *at = strstr(E.events[i], " rv=");
+        snprintf(rv, rv_len, "%s", at ? at + 4 : "");
+        snprintf(outcome, outcome_len, "%s", E.outcomes[i]);
+    }
+    pthread_mutex_unlock(&E.mu);
+    return found;
+}
+
+/* Review finding: some records named no resourceVersion: an approval the
+ * controller recorded late (its API could not) named the hub without
+ * one, and its outcome was the late record's words, not what the
+ * decision did; the CANCELLED of a Runnable deleted on the hub, and the
+ * FAILED of a copy deleted in its cluster, named the cluster without
+ * one. Each names the resourceVersion of the object it talks about: the
+ * late decision the Runnable's (a state of it that holds the decision),
+ * the hub's delete the Runnable's as its last write left it, the copy's
+ * delete the cluster's that its cache had observed without the copy (a
+ * GET of a deleted copy answers with none). */
+START_TEST(every_record_names_the_resourceversion_of_its_object)
+{
+    env_up();
+    char rv[64], outcome[200];
+    /* an approval recorded late, by the controller */
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables", "tok-alice", job_runnable("late", 1, "dc1"), NULL, NULL),
+        201);
+    ck_assert(reconcile_until("late", SUB_PHASE_AWAITING, false));
+    atomic_store(&E.records_down, true);
+    json_t *r = NULL;
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/late/approve", "tok-bob", NULL, NULL, &r), 200);
+    long long decided_rv = atoll(sub_str(r, "metadata.resourceVersion"));
+    json_decref(r);
+    ck_assert_int_lt(recorded_event("APPROVED late", rv, sizeof(rv), outcome, sizeof(outcome)), 0);
+    atomic_store(&E.records_down, false);
+    ck_assert(reconcile_until("late", SUB_PHASE_DISPATCHED, true));
+    ck_assert_int_ge(
+        recorded_event("APPROVED late bob  rv=", rv, sizeof(rv), outcome, sizeof(outcome)), 0);
+    /* a state of the Runnable that holds the decision: its write or later */
+    ck_assert_msg(atoll(rv) >= decided_rv, "rv %s, the decision's write %lld", rv, decided_rv);
+    ck_assert_msg(strncmp(outcome, "approved: quorum met (recorded late", 35) == 0, "%s", outcome);
+
+    /* the copy deleted in its cluster */
+    ck_assert_int_eq(kr_client_delete(E.dc[0], JOBS, "default", "late-1", NULL, NULL, NULL), 0);
+    ck_assert(reconcile_until("late", SUB_PHASE_FAILED, false));
+    json_t *o = cached("late");
+    long long created_rv = atoll(sub_str(o, "status.dispatchedResourceVersion"));
+    json_decref(o);
+    ck_assert_int_ge(recorded_event("FAILED late kr-submitter dc1 rv=", rv, sizeof(rv), outcome,
+                                    sizeof(outcome)),
+                     0);
+    ck_assert_msg(atoll(rv) > created_rv, "FAILED rv %s, the copy was created at %lld", rv,
+                  created_rv);
+
+    /* deleted on the hub while it runs */
+    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice",
+                          job_runnable("hubdel", 0, "dc1"), NULL, NULL),
+                     201);
+    ck_assert(reconcile_until("hubdel", SUB_PHASE_DISPATCHED, true));
+    o = cached("hubdel");
+    long long before_rv = atoll(sub_str(o, "metadata.resourceVersion"));
+    json_decref(o);
+    ck_assert_int_eq(kr_client_delete(E.hub, SUB_RUNNABLES, "default", "hubdel", NULL, NULL, NULL),
+                     0);
+    bool deleted = false;
+    for (int i = 0; i < 1000 && !deleted; i++) {
+        uint64_t after = 0;
+        submitter_reconcile(&E.s, "default", "hubdel", &after, NULL);
+        deleted =
+            kr_client_get(E.hub, SUB_RUNNABLES, "default", "hubdel", NULL, NULL) == KR_ENOTFOUND;
+        if (!deleted)
+            wait_pace();
+    }
+    ck_assert(deleted);
+    ck_assert_int_ge(recorded_event("CANCELLED hubdel kr-submitter  rv=", rv, sizeof(rv), outcome,
+                                    sizeof(outcome)),
+                     0);
+    ck_assert_msg(atoll(rv) > before_rv, "CANCELLED rv %s, before the delete %lld", rv, before_rv);
+    ck_assert_str_eq(outcome, "deleted on the hub: its copies are deleted (placed in dc1)");
+    env_down();
+}
+END_TEST
+
 START_TEST(failover_when_dc1_dies_after_the_create)
 {
     const char *want[] = {"SUBMITTED fo alice",
@@ -3235,7 +3338,7 @@ START_TEST(cancel_deletes_the_copy)
     bool recorded = false;
     pthread_mutex_lock(&E.mu);
     for (size_t i = 0; i < E.n_events; i++)
-        recorded |= strcmp(E.events[i], "CANCELLED del kr-submitter dc1") == 0;
+        recorded |= strncmp(E.events[i], "CANCELLED del kr-submitter  rv=", 31) == 0;
     pthread_mutex_unlock(&E.mu);
     ck_assert(recorded);
     env_down();
@@ -5655,6 +5758,7 @@ int main(void)
     tcase_add_test(tc, a_later_attempt_created_ends_the_create_refused_condition);
     tcase_add_test(tc, the_verified_condition_follows_the_current_attempt);
     tcase_add_test(tc, a_copy_that_lost_its_labels_is_followed_a_deleted_one_fails);
+    tcase_add_test(tc, every_record_names_the_resourceversion_of_its_object);
     tcase_add_test(tc, a_copy_of_an_approval_voided_since_goes_while_the_runnable_waits);
     tcase_add_test(tc, cancel_deletes_the_copy);
     tcase_add_test(tc, a_kind_edited_after_dispatch_loses_no_copy);

@@ -583,49 +583,20 @@ static json_t *read_runnable(api *a, const char *ns, const char *name, bool fres
 typedef enum verb { VERB_APPROVE, VERB_REJECT, VERB_CANCEL } verb;
 
 /* What a decision did, for the record: "approved: 1 of 2", "approved:
- * quorum met" (the approvals counted for `spec_hash`, NULL: the spec's
- * now), else the phase it led to. */
-static void decision_outcome(const json_t *written, verb v, const char *spec_hash, char *out,
-                             size_t len)
+ * quorum met" (the approvals counted for the spec as written), else the
+ * phase it led to. */
+static void decision_outcome(const json_t *written, verb v, char *out, size_t len)
 {
     char hash[65];
-    if (v != VERB_APPROVE || (!spec_hash && approval_spec_hash(written, hash) != 0)) {
+    if (v != VERB_APPROVE || approval_spec_hash(written, hash) != 0) {
         snprintf(out, len, "%s", sub_str(written, "status.phase"));
         return;
     }
-    if (!spec_hash)
-        spec_hash = hash;
-    unsigned n = approval_count(written, spec_hash), need = approval_required(written);
+    unsigned n = approval_count(written, hash), need = approval_required(written);
     if (n >= need)
         snprintf(out, len, "approved: quorum met");
     else
         snprintf(out, len, "approved: %u of %u", n, need);
-}
-
-/* The Runnable as the decision at `index` of written's approvals left it
- * (new; NULL when out of memory): the approvals up to it, and the phase
- * they lead to for `spec_hash`, the spec it was given for. */
-static json_t *as_decided(const json_t *written, size_t index, const char *spec_hash)
-{
-    const json_t *all = json_object_get(json_object_get(written, "status"), "approvals");
-    json_t *copy = json_copy((json_t *)written);
-    json_t *status = json_copy(json_object_get(written, "status"));
-    json_t *approvals = json_array();
-    bool ok = copy && status && approvals;
-    for (size_t i = 0; ok && i <= index; i++)
-        ok = json_array_append(approvals, json_array_get(all, i)) == 0;
-    if (ok && json_object_set(status, "approvals", approvals) == 0 &&
-        json_object_set(copy, "status", status) == 0 &&
-        json_object_set_new(status, "phase", json_string(approval_next_phase(copy, spec_hash))) ==
-            0) {
-        json_decref(approvals);
-        json_decref(status);
-        return copy;
-    }
-    json_decref(approvals);
-    json_decref(status);
-    json_decref(copy);
-    return NULL;
 }
 
 /* Decisions the hub took before the one at `mine` in written's approvals
@@ -635,8 +606,9 @@ static json_t *as_decided(const json_t *written, size_t index, const char *spec_
  * records, or stopped there. Each is recorded first, for its author,
  * under its own key, so that the books hold the decisions in the order
  * the hub took them, whoever records first (the author's record is then
- * a no-op, or this one is; the resourceVersion of the author's write is
- * not known here: none). 0, or the error of the first that could not be
+ * a no-op, or this one is). The resourceVersion of the author's write is
+ * not known here: the record names the Runnable's in `written`, a state
+ * of it that holds the decision. 0, or the error of the first that could not be
  * recorded: a decision after it then waits too (the controller records
  * them late, in order). */
 static int record_earlier(api *a, const json_t *written, size_t mine)
@@ -648,13 +620,8 @@ static int record_earlier(api *a, const json_t *written, size_t mine)
             continue;
         bool approve = strcmp(sub_str(e, "decision"), "Rejected") != 0;
         const char *event = approve ? "APPROVED" : "REJECTED", *hash = sub_str(e, "specHash");
-        json_t *then = as_decided(written, i, hash);
-        if (!then)
-            return KR_ENOMEM;
         char outcome[64], key[512];
-        decision_outcome(then, approve ? VERB_APPROVE : VERB_REJECT, hash, outcome,
-                         sizeof(outcome));
-        json_decref(then);
+        approval_outcome(written, i, outcome, sizeof(outcome));
         submitter_decision_key(sub_str(written, "metadata.uid"), event, sub_str(e, "user"), hash,
                                key, sizeof(key));
         sub_event ev = {event,
@@ -662,8 +629,8 @@ static int record_earlier(api *a, const json_t *written, size_t mine)
                         sub_str(written, "metadata.name"),
                         sub_str(written, "metadata.uid"),
                         sub_str(e, "user"),
-                        "",
-                        "",
+                        "", /* the hub's */
+                        sub_str(written, "metadata.resourceVersion"),
                         outcome,
                         key};
         int rc = submitter_record_behalf(a->s, &ev);
@@ -834,7 +801,7 @@ static void act(api *a, const api_request *req, const kr_token_user *who, const 
             submitter_approvals_voided(a->s, out, voided);
         static const char *const events[] = {"APPROVED", "REJECTED", "CANCELLED"};
         char outcome[64];
-        decision_outcome(out, v, NULL, outcome, sizeof(outcome));
+        decision_outcome(out, v, outcome, sizeof(outcome));
         /* A decision is marked recorded only once it is in the books:
          * otherwise the controller records it after the grace (with the
          * same key, so never twice) and the Runnable waits for that. */

@@ -158,6 +158,37 @@ const char *approval_next_phase(const json_t *runnable, const char *spec_hash)
     return SUB_PHASE_AWAITING;
 }
 
+void approval_outcome(const json_t *runnable, size_t index, char *out, size_t len)
+{
+    const json_t *all = json_object_get(json_object_get(runnable, "status"), "approvals");
+    const json_t *entry = json_array_get(all, index);
+    if (strcmp(sub_str(entry, "decision"), DECISION_REJECTED) == 0) {
+        snprintf(out, len, "%s", SUB_PHASE_REJECTED); /* one rejection ends it */
+        return;
+    }
+    /* the approvals up to it, for the spec it was given for: a shallow
+     * copy whose status holds only those */
+    json_t *then = json_copy((json_t *)runnable);
+    json_t *status = json_copy(json_object_get(runnable, "status"));
+    json_t *approvals = json_array();
+    bool ok = then && status && approvals;
+    for (size_t i = 0; ok && i <= index && i < json_array_size(all); i++)
+        ok = json_array_append(approvals, json_array_get(all, i)) == 0;
+    ok = ok && json_object_set(status, "approvals", approvals) == 0 &&
+         json_object_set(then, "status", status) == 0;
+    const char *hash = sub_str(entry, "specHash");
+    unsigned n = ok ? approval_count(then, hash) : 0, need = approval_required(runnable);
+    json_decref(approvals);
+    json_decref(status);
+    json_decref(then);
+    if (!ok)
+        snprintf(out, len, "approved");
+    else if (n >= need)
+        snprintf(out, len, "approved: quorum met");
+    else
+        snprintf(out, len, "approved: %u of %u", n, need);
+}
+
 unsigned approval_voided(const json_t *runnable, const char *spec_hash, char *message, size_t len)
 {
     const char *was = sub_str(runnable, "status.specHash");

@@ -326,6 +326,14 @@ static void record(submitter *s, const json_t *obj, const char *event, const cha
     submitter_record(s, &ev);
 }
 
+/* The Runnable's resourceVersion as this reconcile's last hub write left
+ * it ("" before any): what a record of a transition that write made
+ * names, with the hub. */
+static const char *written_rv(void)
+{
+    return last_written ? sub_str(last_written, "metadata.resourceVersion") : "";
+}
+
 static uint64_t now_ms(const submitter *s)
 {
     if (s->clock.now_ns)
@@ -697,8 +705,13 @@ static bool has_finalizer(const json_t *obj)
     return false;
 }
 
+/* Fail the runnable. The record names the cluster of its attempt with
+ * `rv`, a resourceVersion of that cluster that shows why (the copy's
+ * absence: CopyDeleted); "" when no copy of ours is there to name (a
+ * create the cluster refused, a cluster not configured). Before any
+ * attempt it names the hub and the failure's write. */
 static kr_reconcile_result fail_runnable(submitter *s, const json_t *obj, const char *reason,
-                                         const char *message, kr_error_t *err)
+                                         const char *message, const char *rv, kr_error_t *err)
 {
     json_t *status;
     json_t *copy = edit(obj, &status);
@@ -707,8 +720,9 @@ static kr_reconcile_result fail_runnable(submitter *s, const json_t *obj, const 
         sub_set_condition(status, "Failed", true, reason, message);
     }
     kr_reconcile_result r = commit(s, copy, err);
+    const char *cluster = sub_str(obj, "status.cluster");
     if (r == STEP_AGAIN)
-        record(s, obj, "FAILED", sub_str(obj, "status.cluster"), "", message);
+        record(s, obj, "FAILED", cluster, *cluster ? rv : written_rv(), message);
     return r;
 }
 
@@ -1293,17 +1307,23 @@ static kr_reconcile_result record_late_decisions(submitter *s, const json_t *obj
          * and the record's key makes the second record a no-op. */
         const char *user = sub_str(a, "user"), *decision = sub_str(a, "decision");
         const char *event = strcmp(decision, "Rejected") == 0 ? "REJECTED" : "APPROVED";
-        char key[512];
+        char key[512], did[64], outcome[160];
         submitter_decision_key(sub_str(obj, "metadata.uid"), event, user, sub_str(a, "specHash"),
                                key, sizeof(key));
+        /* what the decision did, as its API would have said it; the
+         * resourceVersion of its API's write is not known here: the
+         * Runnable's as read, a state of it that holds the decision */
+        approval_outcome(obj, i, did, sizeof(did));
+        snprintf(outcome, sizeof(outcome),
+                 "%s (recorded late, by the controller: the API that took it could not)", did);
         sub_event ev = {event,
                         sub_str(obj, "metadata.namespace"),
                         sub_str(obj, "metadata.name"),
                         sub_str(obj, "metadata.uid"),
                         user,
-                        "",
-                        "",
-                        "recorded late, by the controller: the API that took it could not",
+                        "", /* the hub's */
+                        sub_str(obj, "metadata.resourceVersion"),
+                        outcome,
                         key};
         if (submitter_record(s, &ev) != 0) {
             *after = RETRY_MS; /* the inventory is down: the decision waits for it */
@@ -1405,13 +1425,13 @@ static kr_reconcile_result init_status(submitter *s, const json_t *obj, uint64_t
                         sub_str(obj, "metadata.name"),
                         sub_str(obj, "metadata.uid"),
                         SUB_PROGRAM,
-                        "",
-                        "",
+                        "", /* the hub's: the write that admitted it */
+                        written_rv(),
                         refused ? "created on the hub" : "created on the hub: approval required",
                         key};
         submitter_record(s, &ev);
         if (refused)
-            record(s, obj, "FAILED", "", "", invalid.message);
+            record(s, obj, "FAILED", "", written_rv(), invalid.message);
     }
     return r;
 }
@@ -1434,7 +1454,7 @@ static kr_reconcile_result await_approval(submitter *s, const json_t *obj, uint6
      * approval as before, and its create says what is wrong) */
     kr_error_t invalid = {0};
     if (edited && sub_int(obj, "status.attempt") == 0 && check_hub_created(s, obj, &invalid) != 0)
-        return fail_runnable(s, obj, "InvalidSpec", invalid.message, err);
+        return fail_runnable(s, obj, "InvalidSpec", invalid.message, "", err);
     /* approvals the edit voids are said on the Runnable (the Approved
      * condition and an Event), so that an approver sees why the count
      * dropped */
@@ -1550,7 +1570,7 @@ static kr_reconcile_result refused(submitter *s, const json_t *obj, const char *
 {
     const json_t *back = failover_fallback(obj);
     if (!back)
-        return fail_runnable(s, obj, reason, why, err);
+        return fail_runnable(s, obj, reason, why, "", err);
     json_int_t attempt = sub_int(back, "attempt");
     const char *cluster = sub_str(back, "cluster"), *rv = sub_str(back, "resourceVersion");
     /* created: followed from the create's resourceVersion, verified anew;
@@ -1605,12 +1625,13 @@ static kr_reconcile_result dispatch(submitter *s, const json_t *obj, uint64_t *a
     json_int_t attempt = sub_int(obj, "status.attempt");
     const char *cluster = sub_str(obj, "status.cluster");
     if (n == 0)
-        return fail_runnable(s, obj, "NoCluster", "no configured cluster in spec.clusters", err);
+        return fail_runnable(s, obj, "NoCluster", "no configured cluster in spec.clusters", "",
+                             err);
     if (attempt <= 0 || !*cluster)
         return decide(s, obj, 1, order[0], NULL, err);
     long idx = submitter_cluster_find(s, cluster);
     if (idx < 0)
-        return fail_runnable(s, obj, "UnknownCluster", "the decided cluster is not configured",
+        return fail_runnable(s, obj, "UnknownCluster", "the decided cluster is not configured", "",
                              err);
     char rv[64];
     uint64_t at_ms = 0;
@@ -1795,20 +1816,22 @@ static kr_reconcile_result stragglers(submitter *s, const json_t *obj, const jso
 }
 
 /* The copy the runnable follows is not in the cache of its cluster, which
- * holds only objects with our labels: the cluster says whether it is
- * gone. A copy whose labels someone took away is still the one running
+ * holds only objects with our labels (`gone_rv`: the cluster's
+ * resourceVersion that cache had observed without it, what FAILED names:
+ * the copy's delete answers a GET with no resourceVersion): the cluster
+ * says whether it is gone. A copy whose labels someone took away is still the one running
  * (its name is ours, no other runnable's label is on it): the labels go
  * back, uid precondition, and it is followed again. Only a copy the
  * cluster does not have, or that is another runnable's, fails it. */
 static kr_reconcile_result copy_missing(submitter *s, const json_t *obj, size_t idx,
-                                        uint64_t *after, kr_error_t *err)
+                                        const char *gone_rv, uint64_t *after, kr_error_t *err)
 {
     json_t *found = NULL;
     int rc = probe_name(s, idx, obj, sub_int(obj, "status.attempt"), &found);
     if (rc == KR_ENOTFOUND ||
         (rc == 0 && *sub_label(found, SUB_LABEL_SOURCE_UID) && !ours(obj, found))) {
         json_decref(found);
-        return fail_runnable(s, obj, "CopyDeleted", "the workload copy was deleted", err);
+        return fail_runnable(s, obj, "CopyDeleted", "the workload copy was deleted", gone_rv, err);
     }
     if (rc != 0)
         return unreachable(s, obj, idx, false, true, after, err);
@@ -1982,7 +2005,7 @@ static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *aft
 {
     long idx = submitter_cluster_find(s, sub_str(obj, "status.cluster"));
     if (idx < 0)
-        return fail_runnable(s, obj, "UnknownCluster", "the decided cluster is not configured",
+        return fail_runnable(s, obj, "UnknownCluster", "the decided cluster is not configured", "",
                              err);
     json_int_t attempt = sub_int(obj, "status.attempt");
     kr_resource_info info;
@@ -2009,10 +2032,14 @@ static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *aft
     copy_name(obj, attempt, name, sizeof(name));
     json_t *copy =
         kr_store_get_by_name(kr_informer_store(inf), sub_str(obj, "metadata.namespace"), name);
+    /* read after the store: the cache had observed at least this when it
+     * did not hold the copy */
+    char *seen = copy ? NULL : kr_informer_last_resource_version(inf);
     bool pending = false;
     kr_reconcile_result r = stragglers(s, obj, copy, true, &pending, err);
     if (r != KR_RECONCILE_DONE) {
         json_decref(copy);
+        kr_free(seen);
         return r;
     }
     if (!copy) {
@@ -2021,11 +2048,14 @@ static kr_reconcile_result follow(submitter *s, const json_t *obj, uint64_t *aft
          * behind, while another replica dispatched and verified. */
         const char *rv = sub_str(obj, "status.dispatchedResourceVersion");
         if (*rv && kr_informer_wait_for_resource_version(inf, rv, 0, NULL) != 0) {
+            kr_free(seen);
             wake_when_observed(s, inf, obj, rv);
             *after = RETRY_MS;
             return KR_RECONCILE_REQUEUE_AFTER;
         }
-        return copy_missing(s, obj, (size_t)idx, after, err);
+        r = copy_missing(s, obj, (size_t)idx, seen ? seen : "", after, err);
+        kr_free(seen);
+        return r;
     }
     /* released already, the cache not there yet: not sent again, and the
      * copy counts as not started below (a cluster gone in the meantime is
@@ -2160,11 +2190,20 @@ static kr_reconcile_result step(submitter *s, const json_t *obj, uint64_t *after
             return r;
         r = set_finalizer(s, obj, false, err);
         /* deleted on the hub before it ended: that ends it, in the books
-         * too (once: the finalizer goes with this write) */
-        const char *phase = sub_str(obj, "status.phase");
-        if (r == KR_RECONCILE_DONE && !sub_phase_terminal(phase))
-            record(s, obj, "CANCELLED", sub_str(obj, "status.cluster"), "",
-                   "deleted on the hub: its copies are deleted");
+         * too (once: the finalizer goes with this write). As a cancel
+         * through the API, the record is of the hub's Runnable: its
+         * resourceVersion as the write that let it go left it (the
+         * cluster it was placed in is said in the outcome). */
+        const char *phase = sub_str(obj, "status.phase"), *cluster = sub_str(obj, "status.cluster");
+        if (r == KR_RECONCILE_DONE && !sub_phase_terminal(phase)) {
+            char outcome[200];
+            snprintf(outcome, sizeof(outcome),
+                     "deleted on the hub: its copies are deleted%s%.63s%s",
+                     *cluster ? " (placed in " : "", cluster, *cluster ? ")" : "");
+            record(s, obj, "CANCELLED", "",
+                   *written_rv() ? written_rv() : sub_str(obj, "metadata.resourceVersion"),
+                   outcome);
+        }
         return r;
     }
     if (!has_finalizer(obj))

@@ -118,6 +118,10 @@ bool approval_rejected(const json_t *runnable, const char *spec_hash);
  * `expected_hash` given and not the current spec's), with a message in err. */
 int approval_decide(json_t *runnable, const kr_token_user *who, bool approve,
                     const char *expected_hash, kr_error_t *err);
+/* What the decision at `index` of status.approvals did, as the books
+ * say it: "approved: 1 of 2" or "approved: quorum met" (the approvals up
+ * to it, for the spec it was given for), or "Rejected". */
+void approval_outcome(const json_t *runnable, size_t index, char *out, size_t len);
 /* How many approvals an edit of the spec voids: those counted for
  * status.specHash (the spec last looked at) when `spec_hash` (the spec as
  * it is now) differs; 0 when none. With a count, `message` (may be NULL)
