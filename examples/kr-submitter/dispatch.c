@@ -1532,6 +1532,9 @@ static kr_reconcile_result created(submitter *s, const json_t *obj, size_t idx, 
         if (a) {
             json_object_set_new(a, "state", json_string(ATTEMPT_CREATED));
             json_object_set_new(a, "resourceVersion", json_string(rv));
+            /* this copy: verified now, or not yet (one made again in
+             * the same attempt is another copy, verified anew) */
+            json_object_set_new(a, "verified", json_boolean(observed));
         }
         /* an attempt after a refused one: the refusal holds the runnable
          * back no more (the attempt followed again after it does not say
@@ -1962,13 +1965,22 @@ static kr_reconcile_result verify(submitter *s, const json_t *obj, size_t idx, k
     if (kr_informer_wait_for_resource_version(inf, rv, 0, NULL) == 0) {
         json_t *status;
         json_t *copy = edit(obj, &status);
+        /* A copy is VERIFIED once in the books: one followed again (the
+         * earlier copy a conflict keeps, the attempt a refused failover
+         * goes back to) that was verified before is verified again here,
+         * its cache having observed it anew, and not recorded again. */
+        bool before = false;
         if (copy) {
             json_object_set_new(status, "verified", json_true());
             sub_set_condition(status, "Verified", true, "Observed",
                               "the cluster's cache observed the create");
+            json_t *a = attempt_entry(status, sub_int(obj, "status.attempt"));
+            before = json_is_true(json_object_get(a, "verified"));
+            if (a)
+                json_object_set_new(a, "verified", json_true());
         }
         kr_reconcile_result r = commit(s, copy, err);
-        if (r == STEP_AGAIN)
+        if (r == STEP_AGAIN && !before)
             record(s, obj, "VERIFIED", s->clusters[idx].name, rv, "observed");
         return r;
     }
