@@ -1718,6 +1718,92 @@ START_TEST(a_runnables_generate_name_names_it)
 }
 END_TEST
 
+/* Review finding: a Runnable body's template had to have a
+ * metadata.name of its own (422), though the Runnable's name, or its
+ * generateName, names the copies (<runnable>-<attempt>), and the
+ * controller failed a Runnable created on the hub with such a template
+ * (InvalidSpec). A template without a name, or without metadata, is
+ * taken by the API and the controller and its copy named as every
+ * copy is; a bare manifest without a name is taken when its idempotency
+ * key names the runnable. Only a body that nothing names is refused. */
+START_TEST(a_template_needs_no_name_of_its_own)
+{
+    env_up();
+#define NAMELESS_JOB                                                                               \
+    "  template:\n    apiVersion: batch/v1\n    kind: Job\n%s    spec:\n      template:\n"         \
+    "        spec:\n          restartPolicy: Never\n          containers: [{name: c, image: "      \
+    "busybox}]\n"
+    static const struct {
+        const char *metadata, *template_metadata;
+    } cases[] = {
+        {"{name: anon}", ""}, /* no metadata at all */
+        {"{generateName: gen-}", "    metadata: {labels: {team: a}}\n"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char body[1024], tmpl[512], copy[80];
+        snprintf(tmpl, sizeof(tmpl), NAMELESS_JOB, cases[i].template_metadata);
+        snprintf(body, sizeof(body),
+                 "apiVersion: kreconcile.io/v1alpha1\nkind: Runnable\nmetadata: %s\nspec:\n  "
+                 "clusters: [dc1]\n%s",
+                 cases[i].metadata, tmpl);
+        json_t *r = NULL;
+        ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice", body, NULL, &r), 201);
+        char name[64];
+        snprintf(name, sizeof(name), "%s", sub_str(r, "metadata.name"));
+        json_decref(r);
+        ck_assert_msg(i == 0 ? strcmp(name, "anon") == 0 : strncmp(name, "gen-", 4) == 0, "%s",
+                      name);
+        ck_assert(reconcile_until_in(name, "dc1", SUB_PHASE_DISPATCHED, true));
+        snprintf(copy, sizeof(copy), "%s-1", name);
+        json_t *job = NULL;
+        ck_assert_int_eq(kr_client_get(E.dc[0], JOBS, "default", copy, &job, NULL), 0);
+        if (i == 1)
+            ck_assert_str_eq(sub_label(job, "team"), "a");
+        json_decref(job);
+    }
+    /* a bare manifest without a name: its idempotency key names it */
+    static const char bare[] =
+        "{\"apiVersion\":\"batch/v1\",\"kind\":\"Job\",\"spec\":{\"template\":{\"spec\":{"
+        "\"restartPolicy\":\"Never\",\"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}]}}}}";
+    json_t *r = NULL;
+    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice", bare, "nameless", &r), 201);
+    ck_assert_msg(strncmp(sub_str(r, "metadata.name"), "nameless-", 9) == 0, "%s",
+                  sub_str(r, "metadata.name"));
+    json_decref(r);
+    /* nothing names it: refused, and saying so */
+    char body[1024], tmpl[512];
+    snprintf(tmpl, sizeof(tmpl), NAMELESS_JOB, "");
+    snprintf(body, sizeof(body),
+             "apiVersion: kreconcile.io/v1alpha1\nkind: Runnable\nmetadata: {labels: {a: "
+             "b}}\nspec:\n%s",
+             tmpl);
+    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice", body, NULL, &r), 422);
+    ck_assert_msg(strstr(sub_str(r, "error"), "no metadata.name or generateName"), "%s",
+                  sub_str(r, "error"));
+    json_decref(r);
+    ck_assert_int_eq(call("POST", "/api/v1/runnables", "tok-alice", bare, NULL, &r), 422);
+    ck_assert_msg(strstr(sub_str(r, "error"), "has no metadata.name"), "%s", sub_str(r, "error"));
+    json_decref(r);
+    /* created on the hub directly: the controller takes it too */
+    snprintf(body, sizeof(body),
+             "apiVersion: kreconcile.io/v1alpha1\nkind: Runnable\nmetadata: {name: hubanon, "
+             "namespace: default}\nspec:\n  clusters: [dc1]\n%s",
+             tmpl);
+    json_t *obj = NULL;
+    ck_assert_int_eq(kr_yaml_parse(body, strlen(body), &obj, NULL), 0);
+    ck_assert_int_eq(kr_client_create(E.hub, SUB_RUNNABLES, "default", obj, NULL, NULL, NULL), 0);
+    json_decref(obj);
+    ck_assert(reconcile_until("hubanon", SUB_PHASE_AWAITING, false));
+    ck_assert_int_eq(
+        call("POST", "/api/v1/runnables/default/hubanon/approve", "tok-bob", NULL, NULL, NULL),
+        200);
+    ck_assert(reconcile_until_in("hubanon", "dc1", SUB_PHASE_DISPATCHED, true));
+    ck_assert(job_exists(0, "hubanon-1"));
+#undef NAMELESS_JOB
+    env_down();
+}
+END_TEST
+
 START_TEST(approval_rules_hold)
 {
     env_up();
@@ -5736,6 +5822,7 @@ int main(void)
     tcase_add_test(tc, a_name_taken_by_an_object_not_ours_fails_and_adopts_nothing);
     tcase_add_test(tc, a_status_claiming_dispatch_without_a_quorum_creates_nothing);
     tcase_add_test(tc, a_runnables_generate_name_names_it);
+    tcase_add_test(tc, a_template_needs_no_name_of_its_own);
     tcase_add_test(tc, approval_rules_hold);
     tcase_add_test(tc, a_decision_waits_for_its_record);
     tcase_add_test(tc, concurrent_approvals_through_two_replicas_keep_their_order);

@@ -27,10 +27,29 @@ static int check_manifest(const json_t *t, kr_error_t *err)
     if (kl > 4 && strcmp(kind + kl - 4, "List") == 0)
         return sub_fail(err, 422, KR_EINVALIDOBJ, "a %s is not one manifest: submit one object",
                         kind);
-    if (!*sub_str(t, "metadata.name"))
-        return sub_fail(err, 422, KR_EINVALIDOBJ, "the manifest (kind %s) has no metadata.name",
-                        kind);
+    /* its name, if any, is not the copies': they are named
+     * <runnable>-<attempt> (check_named says when the Runnable needs it) */
     return 0;
+}
+
+/* Something must name the Runnable: its own name or generateName (the
+ * `given` metadata of a body that is a Runnable, `wrapped`), the
+ * idempotency key, else the manifest's name, from which the hub
+ * generates one. */
+static int check_named(bool wrapped, const json_t *given, const json_t *t, const char *key,
+                       kr_error_t *err)
+{
+    if (*sub_str(given, "name") || *sub_str(given, "generateName") || (key && *key) ||
+        *sub_str(t, "metadata.name"))
+        return 0;
+    if (!wrapped)
+        return sub_fail(err, 422, KR_EINVALIDOBJ,
+                        "the manifest (kind %s) has no metadata.name: give one, an idempotency "
+                        "key, or submit a Runnable with a name or generateName",
+                        sub_str(t, "kind"));
+    return sub_fail(err, 422, KR_EINVALIDOBJ,
+                    "the Runnable has no metadata.name or generateName, nor its template a "
+                    "metadata.name to generate one from: give one");
 }
 
 static bool configured(const submission_opts *o, const char *name)
@@ -187,11 +206,14 @@ static int parse_body(const char *body, size_t len, json_t **doc, kr_error_t *er
     return 0;
 }
 
-/* Split the document into the Runnable's spec (new) and metadata (borrowed). */
-static int split_document(json_t *doc, json_t **spec, const json_t **md, kr_error_t *err)
+/* Split the document into the Runnable's spec (new) and metadata
+ * (borrowed); *wrapped: it is a Runnable, not a bare manifest. */
+static int split_document(json_t *doc, json_t **spec, const json_t **md, bool *wrapped,
+                          kr_error_t *err)
 {
     *spec = NULL;
     *md = NULL;
+    *wrapped = false;
     if (!json_is_object(doc))
         return sub_fail(err, 422, KR_EINVALIDOBJ, "the body is not an object");
     if (strcmp(sub_str(doc, "kind"), KR_RUNNABLE_KIND) != 0 ||
@@ -208,6 +230,7 @@ static int split_document(json_t *doc, json_t **spec, const json_t **md, kr_erro
         return sub_fail(err, 422, KR_EINVALIDOBJ, "the Runnable has no spec.template");
     *spec = json_deep_copy(s);
     *md = json_object_get(doc, "metadata");
+    *wrapped = true;
     return *spec ? 0 : sub_fail(err, 500, KR_ENOMEM, "out of memory");
 }
 
@@ -244,7 +267,8 @@ static int build(json_t *doc, const submission_opts *o, json_t **out, kr_error_t
 {
     json_t *spec = NULL;
     const json_t *given_md = NULL;
-    int rc = split_document(doc, &spec, &given_md, err);
+    bool wrapped = false;
+    int rc = split_document(doc, &spec, &given_md, &wrapped, err);
     if (rc != 0)
         return rc;
     json_t *t = json_object_get(spec, "template");
@@ -281,7 +305,9 @@ static int build(json_t *doc, const submission_opts *o, json_t **out, kr_error_t
         return rc;
     }
     json_t *md = json_object();
-    if ((rc = check_manifest(t, err)) == 0 && *sub_str(t, "metadata.namespace") &&
+    if ((rc = check_manifest(t, err)) == 0)
+        rc = check_named(wrapped, given_md, t, key, err);
+    if (rc == 0 && *sub_str(t, "metadata.namespace") &&
         strcmp(sub_str(t, "metadata.namespace"), ns) != 0)
         rc = sub_fail(err, 422, KR_EINVALIDOBJ,
                       "the manifest's namespace %s is not the runnable's (%s): a copy runs in "
