@@ -214,6 +214,41 @@ START_TEST(approvals_count_distinct_members_of_the_current_spec)
 }
 END_TEST
 
+/* Review finding: a runnable edited on the hub after its dispatch (the
+ * edit is not applied to the running copy) showed the approvals of the
+ * edited spec (0/1) in the CLI's table, while its copy ran on the spec
+ * approved (1/1). The table shows the approvals of the spec the copy was
+ * dispatched with, and the edited spec's after it, pending; while the
+ * runnable waits, those of the spec as it is. */
+START_TEST(the_approvals_shown_are_those_of_the_spec_that_runs)
+{
+    json_t *r = runnable("alice", 1, "approvers");
+    json_t *st = json_object_get(r, "status");
+    char hash[65], shown[64];
+    ck_assert_int_eq(approval_spec_hash(r, hash), 0);
+    json_object_set_new(st, "specHash", json_string(hash));
+    approval_summary(r, shown, sizeof(shown));
+    ck_assert_str_eq(shown, "0/1");
+    json_object_set_new(
+        st, "approvals",
+        json_pack("[{s:s, s:s, s:s}]", "user", "bob", "decision", "Approved", "specHash", hash));
+    approval_summary(r, shown, sizeof(shown));
+    ck_assert_str_eq(shown, "1/1");
+    json_object_set_new(st, "phase", json_string(SUB_PHASE_RUNNING));
+    approval_summary(r, shown, sizeof(shown));
+    ck_assert_str_eq(shown, "1/1");
+    /* edited while it runs: the copy runs on the spec bob approved */
+    json_object_set_new(json_object_get(r, "spec"), "failoverPolicy", json_string("Never"));
+    approval_summary(r, shown, sizeof(shown));
+    ck_assert_str_eq(shown, "1/1 (edited spec: 0/1)");
+    /* back to waiting (an edit before any copy ran): the spec as it is */
+    json_object_set_new(st, "phase", json_string(SUB_PHASE_AWAITING));
+    approval_summary(r, shown, sizeof(shown));
+    ck_assert_str_eq(shown, "0/1");
+    json_decref(r);
+}
+END_TEST
+
 START_TEST(idempotency_names_are_deterministic_dns_labels)
 {
     char a[SUB_MAX_NAME + 1], b[SUB_MAX_NAME + 1], c[SUB_MAX_NAME + 1];
@@ -5035,6 +5070,72 @@ START_TEST(program_submit_wait_follows_the_runnable_to_its_end)
 }
 END_TEST
 
+/* The CLI's table of a runnable edited on the hub while its copy runs
+ * (the edit is not applied to it): the approvals it was dispatched with,
+ * and the edited spec's, pending (it showed the edited spec's 0/1). */
+START_TEST(program_shows_the_approvals_of_the_spec_that_runs)
+{
+    program_env p;
+    if (!program_env_up(&p))
+        return;
+    char server[80], out[65536], file[700];
+    kr_test_proc serve;
+    serve_start(&p, &serve, false, NULL, server, sizeof(server));
+    kr_test_write_file(p.dir, "edited.yaml",
+                       "apiVersion: kreconcile.io/v1alpha1\nkind: Runnable\n"
+                       "metadata: {name: edited, namespace: default}\n"
+                       "spec:\n  clusters: [dc1]\n  approval: {required: 1, group: approvers}\n"
+                       "  template:\n    apiVersion: batch/v1\n    kind: Job\n"
+                       "    spec: {template: {spec: {restartPolicy: Never, containers: "
+                       "[{name: c, image: busybox}]}}}\n");
+    snprintf(file, sizeof(file), "%s/edited.yaml", p.dir);
+    const char *submit[] = {"submit", "-f", file, NULL};
+    ck_assert_int_eq(cli(p.bin, server, "tok-alice", submit, out, sizeof(out)), 0);
+    const char *approve[] = {"approve", "edited", NULL};
+    time_t deadline = time(NULL) + WAIT_S(30);
+    while (cli(p.bin, server, "tok-carol", approve, out, sizeof(out)) != 0 && time(NULL) < deadline)
+        wait_pace(); /* until the controller has looked at it */
+    deadline = time(NULL) + WAIT_S(30);
+    while (!job_released(0, "edited-1") && time(NULL) < deadline)
+        wait_pace();
+    ck_assert(job_released(0, "edited-1"));
+    start_job(0, "edited-1", "2026-01-01T00:00:10Z");
+    const char *get_json[] = {"get", "edited", "-o", "json", NULL};
+    bool running = false;
+    deadline = time(NULL) + WAIT_S(30);
+    while (!running && time(NULL) < deadline) {
+        running = cli(p.bin, server, "tok-alice", get_json, out, sizeof(out)) == 0 &&
+                  strstr(out, "\"phase\": \"Running\"");
+        if (!running)
+            wait_pace();
+    }
+    ck_assert_msg(running, "%s", out);
+    const char *get[] = {"get", "edited", NULL};
+    ck_assert_int_eq(cli(p.bin, server, "tok-alice", get, out, sizeof(out)), 0);
+    ck_assert_msg(strstr(out, "APPROVALS") && strstr(out, "   1/1\n"), "%s", out);
+    /* edited on the hub while it runs */
+    json_t *patch = json_pack("{s:{s:s}}", "spec", "failoverPolicy", "Never");
+    ck_assert_int_eq(kr_client_patch(E.hub, SUB_RUNNABLES, "default", "edited", NULL,
+                                     KR_PATCH_MERGE, patch, NULL, NULL, NULL),
+                     0);
+    json_decref(patch);
+    bool shown = false;
+    deadline = time(NULL) + WAIT_S(30);
+    while (!shown && time(NULL) < deadline) {
+        shown = cli(p.bin, server, "tok-alice", get_json, out, sizeof(out)) == 0 &&
+                strstr(out, "\"failoverPolicy\": \"Never\"");
+        if (!shown)
+            wait_pace();
+    }
+    ck_assert_msg(shown, "%s", out);
+    ck_assert_int_eq(cli(p.bin, server, "tok-alice", get, out, sizeof(out)), 0);
+    ck_assert_msg(strstr(out, "   1/1 (edited spec: 0/1)\n") && strstr(out, "Running"), "%s", out);
+    ck_assert_int_eq(kr_test_proc_kill(&serve, SIGTERM), 0);
+    kr_test_proc_free(&serve);
+    program_env_down(&p);
+}
+END_TEST
+
 /* serve --token-review --authorization-review against a hub over TLS that
  * knows the callers: no token file at all; the submitter is who the hub
  * says, and may what the hub's RBAC says. */
@@ -5804,6 +5905,7 @@ int main(void)
     tcase_add_test(unit, approvals_count_distinct_members_of_the_current_spec);
     tcase_add_test(unit, idempotency_names_are_deterministic_dns_labels);
     tcase_add_test(unit, failover_rules);
+    tcase_add_test(unit, the_approvals_shown_are_those_of_the_spec_that_runs);
     tcase_add_test(unit, an_outcome_has_the_reason_of_its_copy);
     tcase_add_test(unit, health_runs_from_the_first_failed_send);
     tcase_add_test(unit, an_inventory_error_is_named_once);
@@ -5870,6 +5972,7 @@ int main(void)
     tcase_add_test(prog, serve_refuses_a_failover_after_below_its_minimum);
     tcase_add_test(prog, program_serves_the_api_and_the_cli_drives_it);
     tcase_add_test(prog, program_submit_wait_follows_the_runnable_to_its_end);
+    tcase_add_test(prog, program_shows_the_approvals_of_the_spec_that_runs);
     tcase_add_test(prog, program_asks_the_hub_who_its_callers_are);
     tcase_add_test(prog, idle_runnables_are_not_polled_and_an_outage_still_fails_over);
     tcase_add_test(prog, an_outage_wakes_its_runnables_instead_of_polling_them);

@@ -158,6 +158,28 @@ const char *approval_next_phase(const json_t *runnable, const char *spec_hash)
     return SUB_PHASE_AWAITING;
 }
 
+void approval_summary(const json_t *runnable, char *out, size_t len)
+{
+    char now[65] = "";
+    approval_spec_hash(runnable, now);
+    unsigned need = approval_required(runnable);
+    const char *phase = sub_str(runnable, "status.phase"),
+               *ran = sub_str(runnable, "status.specHash");
+    /* waiting: the spec as it is now is what the approvals are for */
+    bool waiting =
+        !*phase || strcmp(phase, SUB_PHASE_PENDING) == 0 || strcmp(phase, SUB_PHASE_AWAITING) == 0;
+    if (waiting || !*ran || strcmp(ran, now) == 0) {
+        snprintf(out, len, "%u/%u", approval_count(runnable, now), need);
+        return;
+    }
+    /* past approval, the spec edited since: the approvals the copy was
+     * dispatched (or the runnable ended) with, then the edited spec's,
+     * which any new create waits for (both out of what the policy
+     * requires now: what it required at the dispatch is not kept) */
+    snprintf(out, len, "%u/%u (edited spec: %u/%u)", approval_count(runnable, ran), need,
+             approval_count(runnable, now), need);
+}
+
 void approval_outcome(const json_t *runnable, size_t index, char *out, size_t len)
 {
     const json_t *all = json_object_get(json_object_get(runnable, "status"), "approvals");

@@ -293,11 +293,9 @@ static void print_table(const json_t *items, bool with_namespace)
     json_t *r;
     json_array_foreach(items, i, r)
     {
-        char hash[65] = "", attempt[24], approvals[32];
-        approval_spec_hash(r, hash);
+        char attempt[24], approvals[64];
         snprintf(attempt, sizeof(attempt), "%lld", (long long)sub_int(r, "status.attempt"));
-        snprintf(approvals, sizeof(approvals), "%u/%u", approval_count(r, hash),
-                 approval_required(r));
+        approval_summary(r, approvals, sizeof(approvals));
         const char *row[] = {sub_str(r, "metadata.namespace"),
                              sub_str(r, "metadata.name"),
                              *sub_str(r, "status.phase") ? sub_str(r, "status.phase") : "-",

@@ -118,6 +118,12 @@ bool approval_rejected(const json_t *runnable, const char *spec_hash);
  * `expected_hash` given and not the current spec's), with a message in err. */
 int approval_decide(json_t *runnable, const kr_token_user *who, bool approve,
                     const char *expected_hash, kr_error_t *err);
+/* The approvals a table shows (CLI), "N/M": those counted for the spec
+ * the runnable waits with, or, once past approval, for the spec it was
+ * dispatched with (status.specHash, the spec the controller last took);
+ * a spec edited since, not applied to a copy made already, is shown
+ * after it, pending: "1/1 (edited spec: 0/1)". */
+void approval_summary(const json_t *runnable, char *out, size_t len);
 /* What the decision at `index` of status.approvals did, as the books
  * say it: "approved: 1 of 2" or "approved: quorum met" (the approvals up
  * to it, for the spec it was given for), or "Rejected". */
