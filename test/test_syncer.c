@@ -383,6 +383,35 @@ START_TEST(one_sweep_finds_the_parked_objects_that_are_due_and_the_next_due_time
 }
 END_TEST
 
+/* A copy of `obj` whose sync-status annotation is `text` (NULL: none). */
+static json_t *with_status(const json_t *obj, const char *text)
+{
+    json_t *o = json_deep_copy(obj);
+    json_t *meta = json_object_get(o, "metadata");
+    if (!json_object_get(meta, "annotations"))
+        json_object_set_new(meta, "annotations", json_object());
+    json_t *ann = json_object_get(meta, "annotations");
+    if (text)
+        json_object_set_new(ann, KR_ANNOTATION_SYNC_STATUS, json_string(text));
+    else
+        json_object_del(ann, KR_ANNOTATION_SYNC_STATUS);
+    return o;
+}
+
+/* The syncer is about to send the hub write that sets obj's status as it
+ * is (removes it when obj has none). */
+static void sent_status(syncer_t *s, const json_t *obj)
+{
+    const json_t *meta = json_object_get(obj, "metadata");
+    const json_t *text =
+        json_object_get(json_object_get(meta, "annotations"), KR_ANNOTATION_SYNC_STATUS);
+    json_t *patch = json_pack("{s:{s:{s:O}}}", "metadata", "annotations", KR_ANNOTATION_SYNC_STATUS,
+                              text ? text : json_null());
+    syncer_status_sending(s, 0, json_string_value(json_object_get(meta, "namespace")),
+                          json_string_value(json_object_get(meta, "name")), patch);
+    json_decref(patch);
+}
+
 START_TEST(hub_updates_that_only_change_our_status_wake_no_lane)
 {
     json_t *old = hub_obj("a", "dc1");
@@ -423,26 +452,62 @@ START_TEST(hub_updates_that_only_change_our_status_wake_no_lane)
                           json_string("someone/else"));
     ck_assert(syncer_hub_changed(first, other, NULL));
     /* what the syncer keeps there, taken away by someone else (kubectl
-     * replace, a GitOps tool), wakes the lanes that put it back */
-    ck_assert(!syncer_hub_wakes(bare, first, NULL));
-    ck_assert(syncer_hub_wakes(first, bare, NULL));
+     * replace, a GitOps tool), wakes the lanes that put it back; its own
+     * status writes (what it last sent) wake none */
+    syncer_t s = {0};
+    pthread_mutex_init(&s.pending_lock, NULL);
+    syncer_resource res = {.syncer = &s, .index = 0};
+    sent_status(&s, first);
+    ck_assert(!syncer_hub_wakes(bare, first, &res));
+    ck_assert(syncer_hub_wakes(bare, first, NULL)); /* no syncer: nothing is known for ours */
+    ck_assert(syncer_hub_wakes(first, bare, &res));
     json_t *no_fin = json_deep_copy(first);
     json_array_clear(json_object_get(json_object_get(no_fin, "metadata"), "finalizers"));
-    ck_assert(syncer_hub_wakes(first, no_fin, NULL));
+    ck_assert(syncer_hub_wakes(first, no_fin, &res));
     json_object_set_new(json_object_get(no_fin, "metadata"), "deletionTimestamp",
                         json_string("2026-12-03T10:00:00Z"));
-    ck_assert(syncer_hub_wakes(first, no_fin, NULL)); /* a delete wakes them anyway */
-    json_t *garbled = json_deep_copy(first);
-    json_object_set_new(json_object_get(json_object_get(garbled, "metadata"), "annotations"),
-                        KR_ANNOTATION_SYNC_STATUS, json_string("not json"));
-    ck_assert(syncer_hub_wakes(first, garbled, NULL));
-    json_t *newer = json_deep_copy(first);
-    json_object_set_new(json_object_get(json_object_get(newer, "metadata"), "annotations"),
-                        KR_ANNOTATION_SYNC_STATUS, json_string("{\"dc1\":{}}"));
-    ck_assert(!syncer_hub_wakes(first, newer, NULL)); /* our own status write */
+    ck_assert(syncer_hub_wakes(first, no_fin, &res)); /* a delete wakes them anyway */
+    json_t *garbled = with_status(first, "not json");
+    ck_assert(syncer_hub_wakes(first, garbled, &res));
+    json_t *newer = with_status(first, "{\"dc1\":{\"verified\":true}}");
+    ck_assert(syncer_hub_wakes(first, newer, &res)); /* not what we sent */
+    sent_status(&s, newer);
+    ck_assert(!syncer_hub_wakes(first, newer, &res)); /* our own status write */
+    /* someone else's rewrite of what we wrote: emptied (kubectl annotate
+     * --overwrite; here also what we wrote before), an old backup's
+     * entries, values of the wrong shape */
+    const char *rewrites[] = {"{}",
+                              "{\"dc1\":{\"verified\":true,\"sourceResourceVersion\":\"1\","
+                              "\"targetResourceVersion\":\"1\"}}",
+                              "{\"dc1\":5}"};
+    for (size_t i = 0; i < sizeof(rewrites) / sizeof(rewrites[0]); i++) {
+        json_t *theirs = with_status(newer, rewrites[i]);
+        ck_assert_msg(syncer_hub_wakes(newer, theirs, &res), "%s", rewrites[i]);
+        json_decref(theirs);
+    }
+    json_t *back = with_status(newer, "{}");
+    json_t *again = with_status(back, "{\"dc1\":{\"verified\":true}}");
+    ck_assert(!syncer_hub_wakes(back, again, &res)); /* our text back: nothing to do */
+    /* another object of the same name in another namespace is not ours */
+    json_t *elsewhere = json_deep_copy(newer);
+    json_object_set_new(json_object_get(elsewhere, "metadata"), "namespace", json_string("other"));
+    json_t *elsewhere_old = with_status(elsewhere, "{}");
+    ck_assert(syncer_hub_wakes(elsewhere_old, elsewhere, &res));
+    /* our write that removed the annotation is ours too */
+    json_t *removed = with_status(newer, NULL);
+    sent_status(&s, removed);
+    ck_assert(!syncer_hub_wakes(newer, removed, &res));
+    ck_assert(syncer_hub_wakes(removed, newer, &res));
+    json_decref(removed);
+    json_decref(elsewhere);
+    json_decref(elsewhere_old);
+    json_decref(back);
+    json_decref(again);
     json_decref(no_fin);
     json_decref(garbled);
     json_decref(newer);
+    json_decref(s.status_sent);
+    pthread_mutex_destroy(&s.pending_lock);
     json_decref(old);
     json_decref(status_only);
     json_decref(data);
@@ -2825,6 +2890,109 @@ START_TEST(the_controller_repairs_drift_from_events_and_keeps_lanes_apart)
 }
 END_TEST
 
+/* True when `name`'s entry for every cluster on the hub says its copy
+ * there is verified at the copy's own resourceVersion and at the hub
+ * object's content, free of errors. */
+static bool entries_right(world *w, const char *name)
+{
+    bool right = true;
+    for (int d = 0; d < N_DC && right; d++) {
+        char dc[16];
+        snprintf(dc, sizeof(dc), "dc%d", d + 1);
+        json_t *entry = status_entry(w, CM, name, dc), *copy = fetch(&w->dc[d], CM, name);
+        const char *target = json_string_value(json_object_get(entry, "targetResourceVersion"));
+        const char *source = json_string_value(json_object_get(entry, "sourceResourceVersion"));
+        right = json_is_true(json_object_get(entry, "verified")) && copy && target &&
+                strcmp(target, meta(copy, "resourceVersion")) == 0 && source &&
+                strcmp(source, "1") != 0 && !json_object_get(entry, "lastError");
+        json_decref(entry);
+        json_decref(copy);
+    }
+    return right;
+}
+
+/* Someone else rewrites the status annotation with what the syncer did
+ * not write (emptied, as kubectl annotate --overwrite does; an old
+ * backup's entries; values of the wrong shape): the lanes write it anew
+ * at once, without a resync or a content change, and the out-of-sync
+ * gauge, which follows the entries, comes back to 0. */
+START_TEST(a_status_rewritten_by_someone_else_is_put_right_at_once)
+{
+    world w;
+    world_up(&w, 0); /* no resync */
+    kr_controller_t *ctls[N_RES];
+    controllers_up(&w, ctls);
+    hub_put(&w, CM, object_of(CM, "pad", "v1", NULL));
+    const char *rewrites[] = {
+        "{}",
+        "{\"dc1\":{\"sourceResourceVersion\":\"1\",\"targetResourceVersion\":\"1\","
+        "\"verified\":true,\"time\":\"2026-01-01T00:00:00Z\"},\"dc2\":{\"sourceResourceVersion\":"
+        "\"1\",\"targetResourceVersion\":\"1\",\"verified\":true,\"time\":\"2026-01-01T00:00:00Z\"}"
+        "}",
+        "{\"dc1\":5,\"dc2\":\"ok\"}"};
+    for (size_t r = 0; r <= sizeof(rewrites) / sizeof(rewrites[0]); r++) {
+        for (int i = 0; !entries_right(&w, "pad"); i++) {
+            ck_assert_msg(i < WAIT_MS / 10, "the status is not put right after %s",
+                          r ? rewrites[r - 1] : "the create");
+            sleep_ms(10);
+        }
+        for (int i = 0; metric(&w, OUT_OF_SYNC("dc1")) != 0 || metric(&w, OUT_OF_SYNC("dc2")) != 0;
+             i++) {
+            ck_assert_msg(i < WAIT_MS / 10, "the gauge stays out of sync after %s",
+                          r ? rewrites[r - 1] : "the create");
+            sleep_ms(10);
+        }
+        if (r == sizeof(rewrites) / sizeof(rewrites[0]))
+            break;
+        json_t *p = json_pack("{s:{s:{s:s}}}", "metadata", "annotations", KR_ANNOTATION_SYNC_STATUS,
+                              rewrites[r]),
+               *out = NULL;
+        ck_assert_int_eq(
+            kr_client_patch(w.hub.c, CM, NSNAME, "pad", NULL, KR_PATCH_MERGE, p, NULL, &out, NULL),
+            0);
+        json_decref(p);
+        wait_hub(&w, CM, out);
+        json_decref(out);
+    }
+    for (size_t r = 0; r < N_RES; r++)
+        kr_controller_free(ctls[r]);
+    world_down(&w);
+}
+END_TEST
+
+/* What the syncer remembers of its status writes (to know their events
+ * for its own) is kept for the objects the hub cache holds: those gone are
+ * dropped once the memory has grown. */
+START_TEST(remembered_status_writes_of_objects_gone_are_dropped)
+{
+    world w;
+    world_up(&w, 0);
+    hub_put(&w, CM, object_of(CM, "kept", "v1", NULL));
+    json_t *kept =
+        kr_store_get_by_name(kr_informer_store(w.s->resources[res_index(CM)].hub), NSNAME, "kept");
+    ck_assert_ptr_nonnull(kept);
+    json_t *patch =
+        json_pack("{s:{s:{s:s}}}", "metadata", "annotations", KR_ANNOTATION_SYNC_STATUS, "{}");
+    json_t *ours = with_status(kept, "{}");
+    syncer_status_sending(w.s, res_index(CM), NSNAME, "kept", patch);
+    ck_assert(syncer_status_ours(w.s, res_index(CM), ours));
+    for (int i = 0; i < 1000; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "gone-%d", i);
+        syncer_status_sending(w.s, res_index(CM), NSNAME, name, patch);
+    }
+    pthread_mutex_lock(&w.s->pending_lock);
+    size_t left = json_object_size(w.s->status_sent);
+    pthread_mutex_unlock(&w.s->pending_lock);
+    ck_assert_msg(left < 300, "%zu remembered", left);
+    ck_assert(syncer_status_ours(w.s, res_index(CM), ours)); /* still there */
+    json_decref(ours);
+    json_decref(patch);
+    json_decref(kept);
+    world_down(&w);
+}
+END_TEST
+
 static _Atomic int64_t health_ns = 1000000000;
 
 static int64_t health_clock(void *user)
@@ -3320,6 +3488,8 @@ int main(void)
     tcase_add_test(tc, a_copy_whose_hub_object_is_gone_is_deleted_only_when_made_here_lately);
     tcase_add_test(tc, the_controller_repairs_drift_from_events_and_keeps_lanes_apart);
     tcase_add_test(tc, a_stop_during_an_inventory_stall_waits_for_no_record);
+    tcase_add_test(tc, a_status_rewritten_by_someone_else_is_put_right_at_once);
+    tcase_add_test(tc, remembered_status_writes_of_objects_gone_are_dropped);
     tcase_add_test(tc, an_entry_no_other_lane_is_coming_for_is_written_at_once);
     tcase_add_test(tc, a_parked_entry_is_not_written_for_an_unplaced_cluster_or_another_object);
     tcase_add_test(tc, a_lasting_error_completes_the_batch_that_waits_for_it);

@@ -134,13 +134,15 @@ bool syncer_hub_wakes(const json_t *old_obj, const json_t *new_obj, void *user)
     if (lost_finalizer)
         return true;
     const char *was = sync_status(old_obj), *now = sync_status(new_obj);
-    if (!was || (now && strcmp(was, now) == 0))
+    if (was == now || (was && now && strcmp(was, now) == 0))
         return false;
-    /* our own status writes come here too, one per object: no parse on
-     * the loop thread, the shape of a JSON object's text is enough (a
-     * lane that finds it unreadable writes it anew) */
-    size_t len = now ? strlen(now) : 0;
-    return len < 2 || now[0] != '{' || now[len - 1] != '}';
+    /* Our own status writes come here too, one per object: each is the
+     * text our last write set, and wakes nobody. Anything else (removed,
+     * emptied, an old backup's entries, values of the wrong shape) is
+     * someone else's: the woken lanes compare it with what they hold and
+     * write it anew (no parse here on the loop thread). */
+    const syncer_resource *res = user;
+    return !res || !syncer_status_ours(res->syncer, res->index, new_obj);
 }
 
 void syncer_controller_opts(syncer_t *s, size_t resource, unsigned workers, char *name, size_t len,
@@ -169,6 +171,7 @@ int syncer_watch(syncer_t *s, size_t resource, kr_controller_t *ctl, kr_error_t 
     hub.map_cb = map_hub;
     hub.map_user = &s->resources[resource];
     hub.predicate = syncer_hub_wakes;
+    hub.predicate_user = &s->resources[resource];
     int rc = kr_controller_watch(ctl, &hub, err);
     for (size_t i = 0; rc == 0 && i < s->n_clusters; i++) {
         kr_controller_source copies = KR_CONTROLLER_SOURCE_INIT;

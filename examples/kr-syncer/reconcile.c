@@ -188,6 +188,8 @@ static step hub_patch(rctx *c, const json_t *patch)
     kr_error_t err = {0};
     if (still_leading(c->s, c->err) != 0)
         return STEP_FAILED;
+    syncer_status_sending(c->s, (size_t)(c->res - c->s->resources), c->req->namespace_,
+                          c->req->name, patch); /* its event is ours: it wakes no lane */
     int rc = kr_client_patch(c->s->hub, c->res->gvr, c->req->namespace_, c->req->name, NULL,
                              KR_PATCH_MERGE, patch, &WRITE_OPTS, &out, &err);
     if (rc == 0)
@@ -1818,6 +1820,7 @@ void syncer_free(syncer_t *s)
     json_decref(s->placement_warned);
     json_decref(s->orphans_told);
     json_decref(s->hub_written);
+    json_decref(s->status_sent);
     pthread_mutex_destroy(&s->pending_lock);
     free(s);
 }

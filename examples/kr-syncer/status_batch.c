@@ -213,3 +213,109 @@ json_t *syncer_hub_get(syncer_t *s, size_t resource, const char *ns, const char 
     pthread_mutex_unlock(&s->pending_lock);
     return hub;
 }
+
+/* ---- the sync-status text of our last hub write -------------------------------- */
+
+/* The status_sent map is pruned when it reaches this many entries, or
+ * twice what the last pruning left. */
+#define STATUS_SENT_PRUNE_MIN 256u
+
+/* FNV-1a of the text, never 0; 0 for no text (the annotation absent). */
+static uint64_t status_hash(const char *text)
+{
+    if (!text)
+        return 0;
+    uint64_t h = 14695981039346656037ull;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return h ? h : 1;
+}
+
+static const char *status_text(const json_t *hub)
+{
+    const json_t *ann = json_object_get(json_object_get(hub, "metadata"), "annotations");
+    return json_string_value(json_object_get(ann, KR_ANNOTATION_SYNC_STATUS));
+}
+
+/* Drop the entries of objects no hub cache holds (deleted). Called
+ * without pending_lock (each store has a lock of its own). */
+static void prune_status_sent(syncer_t *s)
+{
+    json_t *gone = json_array();
+    pthread_mutex_lock(&s->pending_lock);
+    json_t *keys = json_array();
+    const char *key;
+    json_t *value;
+    json_object_foreach(s->status_sent, key, value)
+    {
+        if (keys)
+            json_array_append_new(keys, json_string(key));
+    }
+    pthread_mutex_unlock(&s->pending_lock);
+    size_t i;
+    json_t *k;
+    json_array_foreach(keys, i, k)
+    {
+        const char *text = json_string_value(k);
+        char *end = NULL;
+        unsigned long long r = text ? strtoull(text, &end, 10) : 0;
+        const char *ns = end && *end == '/' ? end + 1 : NULL;
+        const char *slash = ns ? strchr(ns, '/') : NULL;
+        if (!slash || r >= s->n_resources)
+            continue;
+        char nsbuf[256];
+        snprintf(nsbuf, sizeof(nsbuf), "%.*s", (int)(slash - ns), ns);
+        json_t *obj =
+            kr_store_get_by_name(kr_informer_store(s->resources[r].hub), nsbuf, slash + 1);
+        if (!obj && gone)
+            json_array_append(gone, k);
+        json_decref(obj);
+    }
+    json_decref(keys);
+    pthread_mutex_lock(&s->pending_lock);
+    json_array_foreach(gone, i, k) json_object_del(s->status_sent, json_string_value(k));
+    size_t left = json_object_size(s->status_sent);
+    s->status_sent_prune_at = left * 2 > STATUS_SENT_PRUNE_MIN ? left * 2 : STATUS_SENT_PRUNE_MIN;
+    pthread_mutex_unlock(&s->pending_lock);
+    json_decref(gone);
+}
+
+void syncer_status_sending(syncer_t *s, size_t resource, const char *ns, const char *name,
+                           const json_t *patch)
+{
+    const json_t *ann = json_object_get(json_object_get(patch, "metadata"), "annotations");
+    const json_t *text = json_object_get(ann, KR_ANNOTATION_SYNC_STATUS);
+    if (!text) /* the write leaves the status as it is */
+        return;
+    uint64_t h = status_hash(json_string_value(text));
+    char key[600];
+    object_key(resource, ns, name, key, sizeof(key));
+    pthread_mutex_lock(&s->pending_lock);
+    if (!s->status_sent)
+        s->status_sent = json_object();
+    /* Out of memory: no entry, and the write's event wakes the lanes. */
+    if (json_object_set_new(s->status_sent, key, json_integer((json_int_t)h)) != 0)
+        json_object_del(s->status_sent, key);
+    bool prune = json_object_size(s->status_sent) >=
+                 (s->status_sent_prune_at ? s->status_sent_prune_at : STATUS_SENT_PRUNE_MIN);
+    pthread_mutex_unlock(&s->pending_lock);
+    if (prune)
+        prune_status_sent(s);
+}
+
+bool syncer_status_ours(syncer_t *s, size_t resource, const json_t *hub)
+{
+    const json_t *meta = json_object_get(hub, "metadata");
+    const char *name = json_string_value(json_object_get(meta, "name"));
+    if (!name)
+        return false;
+    char key[600];
+    object_key(resource, json_string_value(json_object_get(meta, "namespace")), name, key,
+               sizeof(key));
+    uint64_t h = status_hash(status_text(hub));
+    pthread_mutex_lock(&s->pending_lock);
+    const json_t *sent = json_object_get(s->status_sent, key);
+    bool ours = sent && (uint64_t)json_integer_value(sent) == h;
+    pthread_mutex_unlock(&s->pending_lock);
+    return ours;
+}

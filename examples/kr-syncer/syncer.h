@@ -292,6 +292,14 @@ struct syncer {
      * informer observed when it reaches hub_written_prune_at entries */
     json_t *hub_written;
     size_t hub_written_prune_at;
+    /* status_batch.c, under pending_lock: "resource/ns/name" -> a hash of
+     * the sync-status text our last hub write to that object set (0: it
+     * removed the annotation), recorded before the write is sent, so that
+     * its watch event is known for ours (syncer_hub_wakes); made at the
+     * first write, pruned of objects the hub cache no longer holds when it
+     * reaches status_sent_prune_at entries */
+    json_t *status_sent;
+    size_t status_sent_prune_at;
 };
 
 /* Build the syncer and ask for its informers (hub objects of every
@@ -373,6 +381,18 @@ void syncer_hub_written(syncer_t *s, size_t resource, const char *ns, const char
  * resourceVersion precondition would then fail for nothing). [worker] */
 json_t *syncer_hub_get(syncer_t *s, size_t resource, const char *ns, const char *name);
 
+/* About to send `patch` (borrowed), a merge patch of the hub object: when
+ * it sets the sync-status annotation (or removes it), remember what it
+ * sets for syncer_status_ours. Out of memory: nothing is remembered, and
+ * the write's event wakes the lanes once. [any thread] */
+void syncer_status_sending(syncer_t *s, size_t resource, const char *ns, const char *name,
+                           const json_t *patch);
+/* True when the sync-status text of `hub` (a hub object of `resource`;
+ * absent counts too) is what our last hub write to it set; false when we
+ * never wrote it (in this process) or it was written since by someone
+ * else. [loop thread] */
+bool syncer_status_ours(syncer_t *s, size_t resource, const json_t *hub);
+
 /* ---- metrics.c: kr_syncer_* on the program's /metrics -------------------------- */
 
 /* Register the syncer's families in s->metrics and every cluster's series
@@ -433,12 +453,16 @@ int syncer_watch(syncer_t *s, size_t resource, kr_controller_t *ctl, kr_error_t 
  * cluster's lane look again after each status write. [loop thread] */
 bool syncer_hub_changed(const json_t *old_obj, const json_t *new_obj, void *user);
 
-/* The hub informer's predicate: syncer_hub_changed, or someone else took
- * away what the syncer keeps on the object (our finalizer, while it is
- * neither being deleted nor skipped; the sync-status annotation, or made
- * it no JSON object's text), which the woken lanes put back at once rather than
- * at the next resync: a hub delete meanwhile would not wait for the
- * copies. */
+/* The hub informer's predicate (`user`: the syncer_resource, or NULL):
+ * syncer_hub_changed, or someone else changed what the syncer keeps on
+ * the object (took our finalizer away, while it is neither being deleted
+ * nor skipped; set the sync-status annotation to anything but what our
+ * last write to it set, syncer_status_ours: removed it, emptied it, wrote
+ * back an old backup's entries or values of the wrong shape), which the
+ * woken lanes put right at once rather than at the next resync: a hub
+ * delete meanwhile would not wait for the copies, and the out-of-sync
+ * gauge would follow the wrong text. Our own status writes wake no lane.
+ * Without `user` every change of the status text wakes them. */
 bool syncer_hub_wakes(const json_t *old_obj, const json_t *new_obj, void *user);
 
 #endif /* KR_SYNCER_H */
