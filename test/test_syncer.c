@@ -309,6 +309,43 @@ START_TEST(health_lets_one_probe_through_per_interval)
 }
 END_TEST
 
+/* kr_syncer_writes_total's outcome tells a cluster that does not answer
+ * from one that answers 5xx or 429 (each holds its keys for a probe all
+ * the same) and from one that refuses the write. */
+START_TEST(write_outcomes_tell_no_answer_from_an_unavailable_or_throttling_cluster)
+{
+    static const struct {
+        int rc, http_code;
+        syncer_outcome outcome;
+    } cases[] = {
+        {0, 0, SYNCER_OUTCOME_SUCCESS},
+        {KR_ECONFLICT, 409, SYNCER_OUTCOME_CONFLICT},
+        {KR_EEXIST, 409, SYNCER_OUTCOME_CONFLICT},
+        {KR_ENOTFOUND, 404, SYNCER_OUTCOME_CONFLICT},
+        {KR_EINVALIDOBJ, 422, SYNCER_OUTCOME_REFUSED},
+        {KR_EFORBIDDEN, 403, SYNCER_OUTCOME_REFUSED},
+        {KR_ECONNECT, 0, SYNCER_OUTCOME_UNREACHABLE},
+        {KR_ETLS, 0, SYNCER_OUTCOME_UNREACHABLE},
+        {KR_ETIMEDOUT, 0, SYNCER_OUTCOME_UNREACHABLE}, /* no answer in time */
+        {KR_EUNAVAILABLE, 503, SYNCER_OUTCOME_UNAVAILABLE},
+        {KR_EUNAVAILABLE, 500, SYNCER_OUTCOME_UNAVAILABLE},
+        {KR_EHTTP, 502, SYNCER_OUTCOME_UNAVAILABLE},
+        {KR_ETIMEDOUT, 504, SYNCER_OUTCOME_UNAVAILABLE}, /* a gateway's answer */
+        {KR_ETHROTTLED, 429, SYNCER_OUTCOME_THROTTLED},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        kr_error_t err = {.code = cases[i].rc, .http_code = cases[i].http_code};
+        ck_assert_msg(syncer_write_outcome(cases[i].rc, &err) == cases[i].outcome,
+                      "rc %d, HTTP %d: outcome %d, not %d", cases[i].rc, cases[i].http_code,
+                      (int)syncer_write_outcome(cases[i].rc, &err), (int)cases[i].outcome);
+        /* the three failures that wait for a probe, and only those */
+        ck_assert(syncer_unreachable(cases[i].rc, &err) ==
+                  (cases[i].outcome >= SYNCER_OUTCOME_UNREACHABLE));
+    }
+    ck_assert(syncer_write_outcome(KR_ECONNECT, NULL) == SYNCER_OUTCOME_UNREACHABLE);
+}
+END_TEST
+
 START_TEST(parked_entries_are_taken_together_and_a_newer_one_wins_a_restore)
 {
     syncer_t s = {0};
@@ -2610,6 +2647,17 @@ START_TEST(metrics_count_writes_failures_drift_and_objects_out_of_sync)
     converge(&w, 1, true);
     ck_assert(metric(&w, OUT_OF_SYNC("dc1")) == 1); /* "f" alone */
     ck_assert(metric(&w, OUT_OF_SYNC("dc2")) == 1); /* "n" */
+
+    /* dc1 answers, but 503: unavailable, not unreachable */
+    dc_down(&w, 0, true);
+    hub_put(&w, CM, object_of(CM, "u", "v1", "dc1"));
+    kr_reconcile_request u = {"dc1/" NSNAME "/u", "dc1", NSNAME, "u"};
+    ck_assert_int_eq(syncer_reconcile(w.s, res_index(CM), &u, &after, NULL),
+                     KR_RECONCILE_REQUEUE_AFTER);
+    ck_assert(metric(&w, WRITES("dc1", "create", "unavailable")) == 1);
+    ck_assert(metric(&w, WRITES("dc1", "create", "unreachable")) == 0);
+    ck_assert(metric(&w, WRITES("dc1", "create", "throttled")) == 0);
+    ck_assert(metric(&w, WRITES("dc2", "create", "unavailable")) == 0);
     world_down(&w);
 }
 END_TEST
@@ -3450,6 +3498,7 @@ int main(void)
     tcase_add_test(unit, status_patch_only_when_an_entry_changes_besides_its_time);
     tcase_add_test(unit, delete_completes_when_every_cluster_that_may_hold_a_copy_confirmed);
     tcase_add_test(unit, health_lets_one_probe_through_per_interval);
+    tcase_add_test(unit, write_outcomes_tell_no_answer_from_an_unavailable_or_throttling_cluster);
     tcase_add_test(unit, resource_arguments_name_group_version_and_resource);
     tcase_add_test(unit, hub_updates_that_only_change_our_status_wake_no_lane);
     tcase_add_test(unit, parked_entries_are_taken_together_and_a_newer_one_wins_a_restore);

@@ -10,8 +10,8 @@
 #include "syncer.h"
 
 static const char *const op_names[SYNCER_N_OPS] = {"create", "patch", "delete"};
-static const char *const outcome_names[SYNCER_N_OUTCOMES] = {"success", "conflict", "refused",
-                                                             "unreachable"};
+static const char *const outcome_names[SYNCER_N_OUTCOMES] = {
+    "success", "conflict", "refused", "unreachable", "unavailable", "throttled"};
 
 bool syncer_out_of_sync(const json_t *hub, const json_t *entries, const char *cluster)
 {
@@ -74,8 +74,9 @@ int syncer_metrics_init(syncer_t *s, kr_error_t *err)
     kr_metric_family_t *writes = NULL, *drift = NULL, *out_of_sync = NULL;
     int rc = family(s, KR_METRIC_COUNTER, "kr_syncer_writes_total",
                     "writes sent to a workload cluster, by operation (create, patch, delete) and "
-                    "outcome (success; conflict: 409 or 404; refused: any other answer; "
-                    "unreachable: no answer)",
+                    "outcome (success; conflict: 409 or 404; unreachable: no answer; "
+                    "unavailable: a 5xx; throttled: a 429, after the client's retries; "
+                    "refused: any other answer)",
                     by_write, 3, &writes, err);
     if (rc == 0)
         rc = family(s, KR_METRIC_COUNTER, "kr_syncer_drift_repairs_total",
@@ -114,12 +115,24 @@ void syncer_metrics_fini(syncer_t *s)
     s->collector = -1;
 }
 
+syncer_outcome syncer_write_outcome(int rc, const kr_error_t *err)
+{
+    if (rc == 0)
+        return SYNCER_OUTCOME_SUCCESS;
+    if (rc == KR_ECONFLICT || rc == KR_EEXIST || rc == KR_ENOTFOUND)
+        return SYNCER_OUTCOME_CONFLICT;
+    if (!syncer_unreachable(rc, err))
+        return SYNCER_OUTCOME_REFUSED;
+    /* an answer says so (a gateway's 504 is KR_ETIMEDOUT with its code) */
+    int code = err ? err->http_code : 0;
+    if (code == 429 || (code == 0 && rc == KR_ETHROTTLED))
+        return SYNCER_OUTCOME_THROTTLED;
+    if (code >= 500 || rc == KR_EUNAVAILABLE)
+        return SYNCER_OUTCOME_UNAVAILABLE;
+    return SYNCER_OUTCOME_UNREACHABLE;
+}
+
 void syncer_count_write(syncer_cluster *cl, syncer_op op, int rc, const kr_error_t *err)
 {
-    syncer_outcome outcome = rc == 0 ? SYNCER_OUTCOME_SUCCESS
-                             : rc == KR_ECONFLICT || rc == KR_EEXIST || rc == KR_ENOTFOUND
-                                 ? SYNCER_OUTCOME_CONFLICT
-                             : syncer_unreachable(rc, err) ? SYNCER_OUTCOME_UNREACHABLE
-                                                           : SYNCER_OUTCOME_REFUSED;
-    kr_metrics_counter_add(cl->writes[op][outcome], 1);
+    kr_metrics_counter_add(cl->writes[op][syncer_write_outcome(rc, err)], 1);
 }

@@ -127,8 +127,10 @@ bool syncer_health_last_error(syncer_health *h, char *buf, size_t len);
 /* `message` without the request it names ("DELETE /api/...: "): how a
  * cluster failed, the same for every object placed there. Borrowed. */
 const char *syncer_without_request(const char *message);
-/* True for failures that mean the cluster did not answer (connection,
- * TLS, timeouts, 5xx, throttling after every retry). */
+/* True for failures that mean the cluster cannot take requests now: no
+ * answer (connection, TLS, timeouts), a 5xx or throttling after every
+ * retry. Its keys then wait for a probe (kr_syncer_writes_total tells
+ * the three apart: syncer_write_outcome). */
 bool syncer_unreachable(int rc, const kr_error_t *err);
 
 /* ---- resources.c: the --resource arguments ---------------------------------- */
@@ -158,7 +160,9 @@ typedef enum syncer_outcome {
     SYNCER_OUTCOME_SUCCESS, /* the cluster accepted it */
     SYNCER_OUTCOME_CONFLICT, /* 409 or 404: the object was not as read; looked at again */
     SYNCER_OUTCOME_REFUSED, /* any other answer (422, 403, ...) */
-    SYNCER_OUTCOME_UNREACHABLE, /* no answer (syncer_unreachable) */
+    SYNCER_OUTCOME_UNREACHABLE, /* no answer: connection, TLS, a timeout without one */
+    SYNCER_OUTCOME_UNAVAILABLE, /* a 5xx answer (504 too), after the client's retries */
+    SYNCER_OUTCOME_THROTTLED, /* 429, after the client's retries */
     SYNCER_N_OUTCOMES
 } syncer_outcome;
 
@@ -409,6 +413,11 @@ void syncer_metrics_fini(syncer_t *s);
  * may be left. Objects the syncer does not sync, and those being deleted
  * without our finalizer, never count. */
 bool syncer_out_of_sync(const json_t *hub, const json_t *entries, const char *cluster);
+
+/* The outcome of a write that answered `rc` (0, or negative with err):
+ * the last three are the failures of syncer_unreachable, told apart by
+ * whether an answer came and which. */
+syncer_outcome syncer_write_outcome(int rc, const kr_error_t *err);
 
 /* Count a write to `cl` that answered `rc` (0, or negative with err). */
 void syncer_count_write(syncer_cluster *cl, syncer_op op, int rc, const kr_error_t *err);
