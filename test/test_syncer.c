@@ -3382,6 +3382,7 @@ START_TEST(an_unplaced_copy_whose_write_answer_was_lost_is_still_removed)
     world w;
     world_up(&w, 0);
     size_t r = res_index(CM);
+    kr_inventory_t *inv = memory_inventory(&w);
     kr_controller_t *ctl = unstarted_controller(&w);
     kr_informer_t *real = create_with_the_answer_lost(&w, ctl, "lost");
     hub_put(&w, CM, object_of(CM, "lost", "v1", "dc1"));
@@ -3394,9 +3395,83 @@ START_TEST(an_unplaced_copy_whose_write_answer_was_lost_is_still_removed)
     }
     assert_absent(&w, CM, 1, "lost");
     assert_copy(&w, CM, 0, "lost", "v1");
+    /* the books: the copy the lost create made (found by the GET), and
+     * its delete */
+    json_t *rows = NULL;
+    ck_assert_int_eq(kr_inventory_history(inv, "ConfigMap", NSNAME, "lost", 0, 0, &rows, NULL), 0);
+    ck_assert_int_eq(count_rows(rows, "dc2", "CREATED"), 1);
+    ck_assert_int_eq(count_rows(rows, "dc2", "DELETED"), 1);
+    json_decref(rows);
+    w.s->inventory = NULL;
+    kr_inventory_free(inv);
     kr_controller_free(ctl);
     w.s->clusters[1].copies[r] = real;
     world_down(&w);
+}
+END_TEST
+
+/* A create whose answer was lost is recorded CREATED when its copy shows
+ * up, before it is VERIFIED, once: in the cache (`seen`), or, the cache
+ * still behind, as the live copy behind an AlreadyExists (mode 1). */
+START_TEST(a_create_whose_answer_was_lost_is_recorded_when_its_copy_shows)
+{
+    for (int mode = 0; mode < 2; mode++) {
+        world w;
+        world_up(&w, 0);
+        size_t r = res_index(CM);
+        kr_inventory_t *inv = memory_inventory(&w);
+        kr_controller_t *ctl = unstarted_controller(&w);
+        kr_informer_t *real = create_with_the_answer_lost(&w, ctl, "lost");
+        kr_reconcile_request two = {"dc2/" NSNAME "/lost", "dc2", NSNAME, "lost"};
+        uint64_t after = 0;
+        json_t *rows = NULL;
+        if (mode == 1) { /* the cache blind: the create meets AlreadyExists */
+            for (int i = 0;; i++) {
+                ck_assert_msg(i < WAIT_MS / 20, "no CREATED for the copy behind AlreadyExists");
+                (void)syncer_reconcile_in(w.s, ctl, r, &two, &after, NULL);
+                ck_assert_int_eq(
+                    kr_inventory_history(inv, "ConfigMap", NSNAME, "lost", 0, 0, &rows, NULL), 0);
+                int created = count_rows(rows, "dc2", "CREATED");
+                ck_assert_int_eq(count_rows(rows, "dc2", "VERIFIED"), 0);
+                json_decref(rows);
+                if (created)
+                    break;
+                sleep_ms(20);
+            }
+        }
+        w.s->clusters[1].copies[r] = real;
+        for (int i = 0;; i++) { /* the cache holds the copy */
+            json_t *cached = kr_store_get_by_name(kr_informer_store(real), NSNAME, "lost");
+            json_decref(cached);
+            if (cached)
+                break;
+            ck_assert_msg(i < WAIT_MS / 10, "dc2's cache never held the copy");
+            sleep_ms(10);
+        }
+        for (int i = 0; i < 3; i++) {
+            (void)syncer_reconcile_in(w.s, ctl, r, &two, &after, NULL);
+            sleep_ms(20);
+        }
+        ck_assert_int_eq(kr_inventory_history(inv, "ConfigMap", NSNAME, "lost", 0, 0, &rows, NULL),
+                         0);
+        ck_assert_int_eq(count_rows(rows, "dc2", "CREATED"), 1);
+        ck_assert_int_eq(count_rows(rows, "dc2", "VERIFIED"), 1);
+        /* CREATED first */
+        size_t i;
+        json_t *row;
+        const char *first = NULL;
+        json_array_foreach(rows, i, row)
+        {
+            if (!first && strcmp(json_string_value(json_object_get(row, "cluster")), "dc2") == 0)
+                first = json_string_value(json_object_get(row, "event"));
+        }
+        ck_assert_str_eq(first ? first : "(none)", "CREATED");
+        json_decref(rows);
+        w.s->inventory = NULL;
+        kr_inventory_free(inv);
+        kr_controller_free(ctl);
+        world_down(&w);
+    }
 }
 END_TEST
 
@@ -3548,6 +3623,7 @@ int main(void)
     tcase_add_test(tc, a_remembered_copy_write_is_forgotten_when_its_object_is_gone_or_unplaced);
     tcase_add_test(tc, a_copy_whose_write_answer_was_lost_is_deleted_before_the_finalizer_goes);
     tcase_add_test(tc, an_unplaced_copy_whose_write_answer_was_lost_is_still_removed);
+    tcase_add_test(tc, a_create_whose_answer_was_lost_is_recorded_when_its_copy_shows);
     tcase_add_test(tc, every_cluster_converges_to_the_hub_after_faults);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);

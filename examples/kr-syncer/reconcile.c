@@ -769,6 +769,34 @@ static bool lost_our_label(const rctx *c, const json_t *obj)
            hub && strcmp(hub, c->s->hub_name) == 0;
 }
 
+/* ---- creates whose answer was lost ------------------------------------------ */
+
+/* `copy` (ours: in the cache, or read from the cluster) is there after a
+ * create of ours whose answer was lost (createLost in the write's mark):
+ * made from this very hub object (its source-uid label), it is that
+ * create's copy, recorded CREATED now, before anything verifies, patches
+ * or deletes it; once (the flag goes). */
+static void found_lost_create(rctx *c, const json_t *copy)
+{
+    const json_t *labels = json_object_get(json_object_get(copy, "metadata"), "labels");
+    const char *source = json_string_value(json_object_get(labels, KR_LABEL_SOURCE_UID));
+    const char *hub_uid = meta_string(c->hub, "uid");
+    if (!source || !hub_uid || strcmp(source, hub_uid) != 0)
+        return;
+    char key[700];
+    written_key(c, key, sizeof(key));
+    pthread_mutex_lock(&c->s->pending_lock);
+    json_t *w = json_object_get(c->s->written, key);
+    bool lost = json_is_true(json_object_get(w, "createLost"));
+    if (lost)
+        json_object_del(w, "createLost");
+    pthread_mutex_unlock(&c->s->pending_lock);
+    if (!lost)
+        return;
+    log_key(c, KR_LOG_INFO, "created the copy (the create's answer was lost: it is there)%s", NULL);
+    syncer_record(c->s, c->res, c->req->cluster, copy, "CREATED");
+}
+
 /* Delete `obj` (ours) by uid precondition. STEP_OK: gone. A copy already
  * being deleted (held by someone's finalizer) is not deleted again: that
  * would be one more write per look, and its delete was recorded when
@@ -827,6 +855,8 @@ static step delete_copy(rctx *c, const json_t *obj)
  * ask the cluster, so that a stale cache never confirms anything. */
 static step confirm_gone(rctx *c, bool ask)
 {
+    if (c->copy && ours(c, c->copy))
+        found_lost_create(c, c->copy);
     if (c->copy)
         return ours(c, c->copy) ? delete_copy(c, c->copy) : STEP_OK;
     if (!ask)
@@ -840,8 +870,10 @@ static step confirm_gone(rctx *c, bool ask)
     if (rc == KR_ENOTFOUND)
         rc = 0;
     step st = after_call(c, rc);
-    if (st == STEP_OK && live && (ours(c, live) || lost_our_label(c, live)))
+    if (st == STEP_OK && live && (ours(c, live) || lost_our_label(c, live))) {
+        found_lost_create(c, live);
         st = delete_copy(c, live);
+    }
     json_decref(live);
     return st;
 }
@@ -1112,9 +1144,11 @@ static bool begin_write(rctx *c)
     char key[700];
     written_key(c, key, sizeof(key));
     pthread_mutex_lock(&c->s->pending_lock);
-    json_object_set_new(
-        c->s->written, key,
-        json_pack("{s:I, s:I}", "rv", (json_int_t)0, "at", (json_int_t)now_ns(c->s)));
+    /* a create whose answer was lost stays so until its copy is found */
+    bool lost = json_is_true(json_object_get(json_object_get(c->s->written, key), "createLost"));
+    json_object_set_new(c->s->written, key,
+                        json_pack("{s:I, s:I, s:b}", "rv", (json_int_t)0, "at",
+                                  (json_int_t)now_ns(c->s), "createLost", lost));
     pthread_mutex_unlock(&c->s->pending_lock);
     json_t *now =
         kr_store_get_by_name(kr_informer_store(c->res->hub), c->req->namespace_, c->req->name);
@@ -1123,6 +1157,20 @@ static bool begin_write(rctx *c)
                  strcmp(uid, was) == 0 && syncer_placed(now, c->req->cluster);
     json_decref(now);
     return still;
+}
+
+/* A create's answer came (lost: false) or was lost (a 5xx, a timeout:
+ * the cluster may have made the copy): its mark says so, for
+ * found_lost_create. A create that succeeded says no copy was there. */
+static void note_create(rctx *c, bool lost)
+{
+    char key[700];
+    written_key(c, key, sizeof(key));
+    pthread_mutex_lock(&c->s->pending_lock);
+    json_t *w = json_object_get(c->s->written, key);
+    if (w)
+        json_object_set_new(w, "createLost", json_boolean(lost));
+    pthread_mutex_unlock(&c->s->pending_lock);
 }
 
 /* Send what `current` (a copy of ours, or NULL) needs to match the hub
@@ -1155,6 +1203,8 @@ static int send_copy(rctx *c, const json_t *current, json_t **out)
         syncer_count_write(c->cl, current ? SYNCER_OP_PATCH : SYNCER_OP_CREATE, rc, c->err);
         if (rc == 0)
             count(c->s, &c->s->cluster_writes);
+        if (!current && (rc == 0 || syncer_unreachable(rc, c->err)))
+            note_create(c, rc != 0);
         /* the copy as we last applied it is what the hub says now, yet it
          * needed a patch: someone changed it in the cluster */
         if (rc == 0 && current && same_last_applied(current, modified))
@@ -1220,6 +1270,8 @@ static int resolve_existing(rctx *c, json_t **out, bool *foreign, json_t **match
     count(c->s, &c->s->cluster_requests);
     if (rc == KR_ENOTFOUND)
         rc = KR_ECONFLICT; /* gone again: look again */
+    if (rc == 0 && (ours(c, live) || lost_our_label(c, live)))
+        found_lost_create(c, live); /* ours from a create whose answer was lost */
     if (rc == 0 && !ours(c, live) && lost_our_label(c, live))
         rc = put_label_back(c, &live);
     if (rc == 0 && ours(c, live)) {
@@ -1527,6 +1579,8 @@ static step reconcile_sync(rctx *c)
         json_decref(entries);
         return st;
     }
+    if (c->copy)
+        found_lost_create(c, c->copy); /* made by a create whose answer was lost */
     cached_write cw = c->ctl ? cache_vs_our_write(c) : CACHED_UNKNOWN;
     if (cw == CACHED_BEHIND) {
         json_decref(entries);

@@ -270,7 +270,8 @@ struct syncer {
     /* reconcile.c, under pending_lock: "resource/ns/name/cluster" -> the
      * resourceVersion of our last write to that copy, until its cache
      * holds it (0 from before the write is sent until its answer: kept
-     * when the answer is lost, the write's outcome unknown) */
+     * when the answer is lost, the write's outcome unknown; createLost:
+     * a create's answer was lost, until its copy is found and recorded) */
     json_t *written;
     /* reconcile.c, under pending_lock: "resource/ns/name/cluster" -> {uid,
      * at} of a copy this process created, until the hub object carries
