@@ -3475,6 +3475,91 @@ START_TEST(a_create_whose_answer_was_lost_is_recorded_when_its_copy_shows)
 }
 END_TEST
 
+/* A copy's delete that the cluster does but answers 500 is recorded
+ * DELETED once the copy is found gone, once per copy: unplaced there
+ * (`moved`), its hub object deleted (`dropped`: the client repeats the
+ * DELETE, whose repeat finds it gone), held by another finalizer a while
+ * (`held`: every repeat answered 500, the copy gone only later). A copy
+ * someone else deleted (`theirs`) is no delete of ours. */
+START_TEST(a_delete_whose_answer_was_lost_is_recorded_once_its_copy_is_gone)
+{
+    world w;
+    world_up(&w, 0);
+    size_t r = res_index(CM);
+    kr_inventory_t *inv = memory_inventory(&w);
+    const char *names[] = {"moved", "dropped", "held", "theirs"};
+    for (size_t n = 0; n < 4; n++)
+        hub_put(&w, CM, object_of(CM, names[n], "v1", "dc1,dc2"));
+    converge(&w, 3, false);
+    kr_informer_t *dc2 = w.s->clusters[1].copies[r];
+    json_t *hold = json_pack("{s:{s:[s]}}", "metadata", "finalizers", "example.com/hold"), *out;
+    ck_assert_int_eq(kr_client_patch(w.dc[1].c, CM, NSNAME, "held", NULL, KR_PATCH_MERGE, hold,
+                                     NULL, &out, NULL),
+                     0);
+    ck_assert_int_eq(
+        kr_informer_wait_for_resource_version(dc2, meta(out, "resourceVersion"), WAIT_MS, NULL), 0);
+    json_decref(out);
+    json_decref(hold);
+    ck_assert_int_eq(kr_client_delete(w.dc[1].c, CM, NSNAME, "theirs", NULL, NULL, NULL), 0);
+    for (int i = 0;; i++) {
+        json_t *cached = kr_store_get_by_name(kr_informer_store(dc2), NSNAME, "theirs");
+        json_decref(cached);
+        if (!cached)
+            break;
+        ck_assert_msg(i < WAIT_MS / 10, "dc2's cache kept the deleted copy");
+        sleep_ms(10);
+    }
+    hub_put(&w, CM, object_of(CM, "theirs", "v1", "dc1"));
+    hub_put(&w, CM, object_of(CM, "moved", "v1", "dc1"));
+    hub_delete(&w, CM, "dropped");
+    hub_delete(&w, CM, "held");
+    kr_testserver_faults lose = {.fail_500_after_write = 1};
+    kr_testserver_set_faults(w.dc[1].ts, &lose);
+    for (size_t n = 0; n < 4; n++) {
+        char key[128];
+        snprintf(key, sizeof(key), "dc2/%s/%s", NSNAME, names[n]);
+        kr_reconcile_request two = {key, "dc2", NSNAME, names[n]};
+        uint64_t after = 0;
+        for (int i = 0; i < 20; i++) { /* past a wait for a probe */
+            json_t *copy = fetch(&w.dc[1], CM, names[n]);
+            bool asked = !copy || meta(copy, "deletionTimestamp");
+            json_decref(copy);
+            if (asked)
+                break;
+            (void)syncer_reconcile(w.s, r, &two, &after, NULL);
+            sleep_ms(20);
+        }
+    }
+    kr_testserver_faults none = {0};
+    kr_testserver_set_faults(w.dc[1].ts, &none);
+    assert_absent(&w, CM, 1, "moved");
+    assert_absent(&w, CM, 1, "dropped");
+    json_t *held = fetch(&w.dc[1], CM, "held");
+    ck_assert_ptr_nonnull(meta(held, "deletionTimestamp"));
+    json_decref(held);
+    json_t *release = json_pack("{s:{s:n}}", "metadata", "finalizers");
+    ck_assert_int_eq(kr_client_patch(w.dc[1].c, CM, NSNAME, "held", NULL, KR_PATCH_MERGE, release,
+                                     NULL, NULL, NULL),
+                     0);
+    json_decref(release);
+    converge(&w, 3, false);
+    ck_assert_ptr_null(fetch(&w.hub, CM, "dropped"));
+    ck_assert_ptr_null(fetch(&w.hub, CM, "held"));
+    for (size_t n = 0; n < 4; n++) {
+        json_t *rows = NULL;
+        ck_assert_int_eq(
+            kr_inventory_history(inv, "ConfigMap", NSNAME, names[n], 0, 0, &rows, NULL), 0);
+        ck_assert_msg(count_rows(rows, "dc2", "DELETED") == (n < 3 ? 1 : 0),
+                      "%s: %d DELETED in dc2", names[n], count_rows(rows, "dc2", "DELETED"));
+        ck_assert_int_eq(count_rows(rows, "dc1", "DELETED"), n == 1 || n == 2 ? 1 : 0);
+        json_decref(rows);
+    }
+    w.s->inventory = NULL;
+    kr_inventory_free(inv);
+    world_down(&w);
+}
+END_TEST
+
 /* Every placed cluster holds the hub object's value, no other cluster holds
  * a copy, and deleted hub objects are gone: invariant 1, read from the
  * servers. */
@@ -3624,6 +3709,7 @@ int main(void)
     tcase_add_test(tc, a_copy_whose_write_answer_was_lost_is_deleted_before_the_finalizer_goes);
     tcase_add_test(tc, an_unplaced_copy_whose_write_answer_was_lost_is_still_removed);
     tcase_add_test(tc, a_create_whose_answer_was_lost_is_recorded_when_its_copy_shows);
+    tcase_add_test(tc, a_delete_whose_answer_was_lost_is_recorded_once_its_copy_is_gone);
     tcase_add_test(tc, every_cluster_converges_to_the_hub_after_faults);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);

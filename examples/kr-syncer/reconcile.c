@@ -158,12 +158,19 @@ static void wake_cluster(syncer_t *s, const char *cluster)
     }
 }
 
-static step after_call(rctx *c, int rc)
+/* Tell the cluster's health what a request met (rc 0, or negative with
+ * err); the first answer after failures wakes its objects. */
+static void health_after(rctx *c, int rc, const kr_error_t *err)
 {
-    if (syncer_health_record(&c->cl->health, rc, c->err, now_ns(c->s)) && c->ctl) {
+    if (syncer_health_record(&c->cl->health, rc, err, now_ns(c->s)) && c->ctl) {
         log_key(c, KR_LOG_INFO, "%s answers again: its objects are looked at now", c->req->cluster);
         wake_cluster(c->s, c->req->cluster);
     }
+}
+
+static step after_call(rctx *c, int rc)
+{
+    health_after(c, rc, c->err);
     if (rc == 0)
         return STEP_OK;
     if (rc == KR_ECONFLICT)
@@ -769,7 +776,79 @@ static bool lost_our_label(const rctx *c, const json_t *obj)
            hub && strcmp(hub, c->s->hub_name) == 0;
 }
 
-/* ---- creates whose answer was lost ------------------------------------------ */
+/* ---- deletes and creates whose answer was lost ----------------------------- */
+
+/* The copy whose delete this lane sent with its outcome unknown (new
+ * reference), or NULL. */
+static json_t *lost_delete(const rctx *c)
+{
+    char key[700];
+    written_key(c, key, sizeof(key));
+    pthread_mutex_lock(&c->s->pending_lock);
+    json_t *was = json_incref(json_object_get(c->s->lost_deletes, key));
+    pthread_mutex_unlock(&c->s->pending_lock);
+    return was;
+}
+
+/* Remember `obj` (borrowed; NULL: forget it) as that copy. */
+static void set_lost_delete(const rctx *c, const json_t *obj)
+{
+    char key[700];
+    written_key(c, key, sizeof(key));
+    pthread_mutex_lock(&c->s->pending_lock);
+    if (obj)
+        json_object_set(c->s->lost_deletes, key, (json_t *)obj);
+    else
+        json_object_del(c->s->lost_deletes, key);
+    pthread_mutex_unlock(&c->s->pending_lock);
+}
+
+/* `was`, a copy whose delete we sent, is found gone: that delete (or the
+ * client's repeat of it, whose answer said "not found") removed it.
+ * Recorded as the delete it is, once per copy (the DELETED once-key). */
+static void record_lost_delete(rctx *c, const json_t *was)
+{
+    log_key(c, KR_LOG_INFO, "deleted the copy (the delete's answer was lost: it is gone)%s", NULL);
+    syncer_record(c->s, c->res, c->req->cluster, was, "DELETED");
+}
+
+/* A look of a lane that sent a delete whose answer was lost (a 5xx, a
+ * timeout: the cluster may have done it) asks the cluster first, whatever
+ * the look goes on to do: the copy gone (or another copy under its name)
+ * is that delete, recorded now; a look that finds the copy gone from the
+ * cache, or that has nothing to delete any more, would otherwise record
+ * nothing. The copy there and not being deleted: the delete did not take,
+ * and nothing is recorded (a later delete by someone else is not ours).
+ * Still being deleted, or no answer: asked again at the next look. */
+static void settle_lost_delete(rctx *c)
+{
+    json_t *was = lost_delete(c);
+    if (!was)
+        return;
+    const char *uid = meta_string(was, "uid"), *cached = meta_string(c->copy, "uid");
+    bool gone = false, there = false;
+    kr_error_t err = {0};
+    uint64_t wait = 0;
+    if (cached && uid && strcmp(cached, uid) != 0) {
+        gone = true; /* another copy holds the name */
+    } else if (still_leading(c->s, &err) == 0 &&
+               syncer_health_may_try(&c->cl->health, now_ns(c->s), &wait)) {
+        json_t *live = NULL;
+        int rc = kr_client_get(c->cl->client, c->res->gvr, c->req->namespace_, c->req->name, &live,
+                               &err);
+        count(c->s, &c->s->cluster_requests);
+        health_after(c, rc == KR_ENOTFOUND ? 0 : rc, &err);
+        const char *now_uid = meta_string(live, "uid");
+        gone = rc == KR_ENOTFOUND || (rc == 0 && now_uid && uid && strcmp(now_uid, uid) != 0);
+        there = rc == 0 && !gone && !meta_string(live, "deletionTimestamp");
+        json_decref(live);
+    }
+    if (gone)
+        record_lost_delete(c, was);
+    if (gone || there)
+        set_lost_delete(c, NULL);
+    json_decref(was);
+}
 
 /* `copy` (ours: in the cache, or read from the cluster) is there after a
  * create of ours whose answer was lost (createLost in the write's mark):
@@ -819,18 +898,30 @@ static step delete_copy(rctx *c, const json_t *obj)
                               &out, c->err);
     count(c->s, &c->s->cluster_requests);
     syncer_count_write(c->cl, SYNCER_OP_DELETE, rc, c->err);
-    bool deleted = rc == 0;
+    bool deleted = rc == 0, not_found = rc == KR_ENOTFOUND;
     if (deleted)
         count(c->s, &c->s->cluster_writes);
-    if (rc == KR_ENOTFOUND)
+    /* The answer lost (a 5xx, a timeout): the cluster may have done it;
+     * the next look asks (settle_lost_delete). */
+    if (syncer_unreachable(rc, c->err))
+        set_lost_delete(c, obj);
+    else if (deleted || not_found)
+        set_lost_delete(c, NULL);
+    if (not_found)
         rc = 0; /* already gone: as good as confirmed */
     step st = after_call(c, rc);
     /* The delete was accepted: that is our write, recorded now, since a
      * copy held by someone's finalizer is gone only later, and the look
-     * that finds it gone (404) writes nothing. */
+     * that finds it gone (404) writes nothing. "Not found" is the answer
+     * to this delete too when the client repeated it after an answer it
+     * lost (a 5xx, a timeout: DELETE is repeated), the first try having
+     * removed the copy: this very copy (uid), which we set out to delete,
+     * is gone. */
     if (deleted) {
         log_key(c, KR_LOG_INFO, "deleted the copy%s", NULL);
         syncer_record(c->s, c->res, c->req->cluster, obj, "DELETED");
+    } else if (not_found) {
+        record_lost_delete(c, obj);
     }
     /* Still there with someone's finalizer: not gone yet; its DELETED
      * event wakes this key again, the retry is a backstop. */
@@ -1723,6 +1814,7 @@ kr_reconcile_result syncer_reconcile_in(syncer_t *s, kr_controller_t *ctl, size_
     c.hub = syncer_hub_get(s, resource, req->namespace_, req->name);
     c.copy =
         kr_store_get_by_name(kr_informer_store(cl->copies[resource]), req->namespace_, req->name);
+    settle_lost_delete(&c);
     step st;
     if (!c.hub)
         st = reconcile_orphan(&c);
@@ -1768,6 +1860,7 @@ int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
     s->pending = json_object();
     s->pending_due = json_object();
     s->written = json_object();
+    s->lost_deletes = json_object();
     s->created = json_object();
     s->created_prune_at = 1024;
     s->placement_warned = json_object();
@@ -1792,8 +1885,8 @@ int syncer_new(const syncer_config *cfg, syncer_t **out, kr_error_t *err)
     s->clusters = calloc(cfg->n_clusters, sizeof(*s->clusters));
     s->cluster_names = calloc(cfg->n_clusters, sizeof(*s->cluster_names));
     if (!s->hub_name || !s->namespace_ || !s->resources || !s->clusters || !s->cluster_names ||
-        !s->pending || !s->pending_due || !s->written || !s->hub_written || !s->created ||
-        !s->placement_warned || !s->orphans_told) {
+        !s->pending || !s->pending_due || !s->written || !s->lost_deletes || !s->hub_written ||
+        !s->created || !s->placement_warned || !s->orphans_told) {
         syncer_free(s);
         return kr_error_set(err, KR_ENOMEM, "out of memory");
     }
@@ -1870,6 +1963,7 @@ void syncer_free(syncer_t *s)
     json_decref(s->pending);
     json_decref(s->pending_due);
     json_decref(s->written);
+    json_decref(s->lost_deletes);
     json_decref(s->created);
     json_decref(s->placement_warned);
     json_decref(s->orphans_told);

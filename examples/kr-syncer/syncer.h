@@ -273,6 +273,11 @@ struct syncer {
      * when the answer is lost, the write's outcome unknown; createLost:
      * a create's answer was lost, until its copy is found and recorded) */
     json_t *written;
+    /* reconcile.c, under pending_lock: "resource/ns/name/cluster" -> the
+     * copy (as read) whose delete we sent with its outcome unknown (the
+     * answer lost: a 5xx, a timeout), until a look at the cluster finds it
+     * gone (recorded DELETED then) or there and not being deleted */
+    json_t *lost_deletes;
     /* reconcile.c, under pending_lock: "resource/ns/name/cluster" -> {uid,
      * at} of a copy this process created, until the hub object carries
      * our finalizer: the one kind of orphan the syncer deletes itself (a
