@@ -116,15 +116,14 @@ static void install_runnable_crd(cluster *cl)
     json_decref(create(cl, CRDS, crd));
 }
 
-/* A Runnable on the hub whose status chose `cluster` at `attempt`. */
-static json_t *runnable(const char *name, const char *chosen, long attempt)
+/* A Runnable on the hub with `status` (stolen), as kr-submitter writes it. */
+static json_t *runnable_with(const char *name, json_t *status)
 {
     json_t *r = create(&hub, KR_RUNNABLE_GVR,
                        json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:{}}}", "apiVersion",
                                  KR_PLATFORM_API_VERSION, "kind", "Runnable", "metadata", "name",
                                  name, "namespace", "default", "spec", "template"));
-    json_object_set_new(r, "status",
-                        json_pack("{s:s, s:I}", "cluster", chosen, "attempt", (json_int_t)attempt));
+    json_object_set_new(r, "status", status);
     json_t *out = NULL;
     kr_error_t err = {0};
     ck_assert_msg(kr_client_update_status(hub.c, KR_RUNNABLE_GVR, "default", r, NULL, &out, &err) ==
@@ -132,6 +131,13 @@ static json_t *runnable(const char *name, const char *chosen, long attempt)
                   "%s", err.message);
     json_decref(r);
     return out;
+}
+
+/* ... whose status chose `chosen` at `attempt`. */
+static json_t *runnable(const char *name, const char *chosen, long attempt)
+{
+    return runnable_with(
+        name, json_pack("{s:s, s:I}", "cluster", chosen, "attempt", (json_int_t)attempt));
 }
 
 static bool exists(cluster *cl, kr_gvr gvr, const char *name)
@@ -269,22 +275,11 @@ END_TEST
  * kr-submitter keeps them: attempt 1 in dc2 in `first_state`. */
 static json_t *failed_over(const char *name, const char *first_state)
 {
-    json_t *r = create(&hub, KR_RUNNABLE_GVR,
-                       json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:{}}}", "apiVersion",
-                                 KR_PLATFORM_API_VERSION, "kind", "Runnable", "metadata", "name",
-                                 name, "namespace", "default", "spec", "template"));
-    json_object_set_new(r, "status",
-                        json_pack("{s:s, s:I, s:[{s:I, s:s, s:s}, {s:I, s:s, s:s}]}", "cluster",
-                                  "dc1", "attempt", (json_int_t)2, "attempts", "attempt",
-                                  (json_int_t)1, "cluster", "dc2", "state", first_state, "attempt",
-                                  (json_int_t)2, "cluster", "dc1", "state", "Created"));
-    json_t *out = NULL;
-    kr_error_t err = {0};
-    ck_assert_msg(kr_client_update_status(hub.c, KR_RUNNABLE_GVR, "default", r, NULL, &out, &err) ==
-                      0,
-                  "%s", err.message);
-    json_decref(r);
-    return out;
+    return runnable_with(name,
+                         json_pack("{s:s, s:I, s:[{s:I, s:s, s:s}, {s:I, s:s, s:s}]}", "cluster",
+                                   "dc1", "attempt", (json_int_t)2, "attempts", "attempt",
+                                   (json_int_t)1, "cluster", "dc2", "state", first_state, "attempt",
+                                   (json_int_t)2, "cluster", "dc1", "state", "Created"));
 }
 
 /* After a failover, the earlier attempt's copy is kr-submitter's to settle
