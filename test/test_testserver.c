@@ -5634,14 +5634,20 @@ START_TEST(remaining_builtin_kinds_get_their_defaults)
 }
 END_TEST
 
-/* A 422's message, for `what` POSTed to `path`. */
-static void expect_invalid(const char *path, const char *body, const char *message)
+/* `body` POSTed to `path` is refused with `status` and `message`. */
+static void expect_refused(const char *path, const char *body, long status, const char *message)
 {
     tc_response r;
     tc_json(U, "POST", path, body, &r);
-    ck_assert_msg(r.status == 422, "POST %s: %ld %s", path, r.status, r.body);
+    ck_assert_msg(r.status == status, "POST %s: %ld %s", path, r.status, r.body);
     ck_assert_str_eq(jstr(r.json, "message"), message);
     tc_free(&r);
+}
+
+/* A 422's message, for `body` POSTed to `path`. */
+static void expect_invalid(const char *path, const char *body, const char *message)
+{
+    expect_refused(path, body, 422, message);
 }
 
 START_TEST(builtin_kinds_are_validated_as_the_apiserver_does)
@@ -6167,11 +6173,7 @@ END_TEST
 /* A 400's message, for `body` POSTed to `path`. */
 static void expect_bad_request(const char *path, const char *body, const char *message)
 {
-    tc_response r;
-    tc_json(U, "POST", path, body, &r);
-    ck_assert_msg(r.status == 400, "POST %s: %ld %s", path, r.status, r.body);
-    ck_assert_str_eq(jstr(r.json, "message"), message);
-    tc_free(&r);
+    expect_refused(path, body, 400, message);
 }
 
 /* A built-in endpoint decodes the body as the kind and version it names
