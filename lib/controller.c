@@ -397,8 +397,17 @@ static bool next_key(kr_controller_t *ctl, kr_controller_lane *done_lane, const 
         lane_release(done_lane);
     for (;;) {
         unsigned seq = atomic_load(&ctl->wake_seq);
-        if (atomic_load(&ctl->stopping))
+        if (atomic_load(&ctl->stopping) || atomic_load(&ctl->sync_failed))
             break;
+        if (!kr_controller_gate_open(ctl)) {
+            /* a source added while running has not synced: no key is
+             * taken until it has (or its sync times out) */
+            if (done_lane)
+                kr_queue_done(done_lane->q, done_key);
+            done_lane = NULL;
+            idle_wait(ctl, seq, true);
+            continue;
+        }
         kr_controller_lane **lanes;
         size_t n;
         lanes_snapshot(ctl, &lanes, &n);
@@ -454,8 +463,8 @@ static bool wait_for_sync(kr_controller_worker *w)
     }
     int64_t deadline = kr_ns_after_ms(kr_clock_monotonic_ns(), ctl->cache_sync_timeout_ms);
     for (;;) {
-        if (atomic_load(&ctl->stopping))
-            return false;
+        if (atomic_load(&ctl->stopping) || atomic_load(&ctl->sync_failed))
+            return false; /* failed: a source added meanwhile timed out */
         if (kr_controller_sources_synced(ctl)) {
             kr_log_field fields[] = {{"controller", ctl->name}};
             kr_log_fields(&ctl->logger, KR_LOG_INFO, KR_CONTROLLER_MODULE, fields, 1,
@@ -754,14 +763,20 @@ bool kr_controller_stopping(const kr_controller_t *ctl)
     return ctl && atomic_load(&((kr_controller_t *)ctl)->stopping);
 }
 
-bool kr_controller_failed(const kr_controller_t *ctl)
+bool kr_controller_failed(const kr_controller_t *cctl)
 {
-    return ctl && atomic_load(&((kr_controller_t *)ctl)->sync_failed);
+    kr_controller_t *ctl = (kr_controller_t *)cctl;
+    if (!ctl)
+        return false;
+    (void)kr_controller_gate_open(ctl); /* a late source's timeout, when no worker looked */
+    return atomic_load(&ctl->sync_failed);
 }
 
-bool kr_controller_ready(const kr_controller_t *ctl)
+bool kr_controller_ready(const kr_controller_t *cctl)
 {
-    return ctl && atomic_load(&((kr_controller_t *)ctl)->ready);
+    kr_controller_t *ctl = (kr_controller_t *)cctl;
+    return ctl && atomic_load(&ctl->ready) && kr_controller_gate_open(ctl) &&
+           !atomic_load(&ctl->sync_failed) && !atomic_load(&ctl->stopping);
 }
 
 const char *kr_controller_name(const kr_controller_t *ctl)

@@ -46,7 +46,13 @@ typedef struct kr_controller_src {
     void *predicate_user;
     bool normal_priority_resync;
     bool lane_sync; /* holds its lane until synced, not the workers' start */
+    bool unsynced_ok; /* waited on by nobody: the reconciler looks itself */
     bool owner_cluster_scoped; /* owners' keys have no namespace */
+    /* added once the controller had started: until it synced (lane_sync
+     * aside) no worker takes a key and the controller is not ready; past
+     * deadline_ns (monotonic) the controller fails */
+    bool late;
+    int64_t deadline_ns;
     int handler_id;
 } kr_controller_src;
 
@@ -79,6 +85,12 @@ struct kr_controller {
     kr_controller_state state;
     kr_controller_src **sources;
     size_t nsources, sources_cap;
+    /* sources being added that hold a lane or the gate: until they are in
+     * `sources`, neither is let go */
+    size_t adding;
+    /* a source added while running has not synced (lane_sync ones aside):
+     * the workers take no key (set and cleared under mu) */
+    atomic_bool gated;
 
     /* The lanes, readable without a lock: an array only ever replaced by a
      * larger copy (old copies are kept until free), published before the
@@ -138,6 +150,11 @@ void kr_controller_unsynced_sources(kr_controller_t *ctl, char *out, size_t len)
 /* True once no lane_sync source of `lane` is still to sync (then for
  * good, unless another such source is added). [any thread] */
 bool kr_controller_lane_ready(kr_controller_t *ctl, kr_controller_lane *lane);
+/* True once every source added while running has synced (lane_sync ones
+ * aside). One that has not within cache_sync_timeout_ms of its addition
+ * fails the controller (logged once, sync_failed set, workers woken).
+ * [any thread] */
+bool kr_controller_gate_open(kr_controller_t *ctl);
 
 /* kr_controller_stop in two halves, so that a caller stopping several
  * controllers cuts them all off before it waits for any (the manager:

@@ -306,6 +306,7 @@ static int src_new(kr_controller_t *ctl, const kr_controller_source *src, kr_con
     s->predicate_user = src->predicate_user;
     s->normal_priority_resync = src->normal_priority_resync;
     s->lane_sync = src->version >= 2 && src->lane_sync;
+    s->unsynced_ok = src->version >= 5 && src->unsynced_ok;
     s->owner_cluster_scoped = src->version >= 3 && src->owner_cluster_scoped;
     if (src->map == KR_CONTROLLER_MAP_OWNER &&
         (!(s->owner_kind = kr_strdup(src->owner_kind)) ||
@@ -355,6 +356,24 @@ static bool sources_reserve(kr_controller_t *ctl)
                          sizeof(kr_controller_src *), 4) == 0;
 }
 
+/* A source that holds its lane (lane_sync) or the gate (added while
+ * running) until it syncs holds it from before its handler is added, whose
+ * replay of a partial cache may enqueue: `adding` keeps both held until
+ * the source is in the list that says why. Before the start the gate is
+ * closed too (the start may come first); once the source is listed, the
+ * gate lets go unless it came late (mu held). */
+static bool hold_for(kr_controller_t *ctl, kr_controller_src *s)
+{
+    if (s->unsynced_ok || kr_informer_has_synced(s->informer))
+        return false;
+    ctl->adding++;
+    if (s->lane_sync)
+        atomic_store(&s->lane->held, true);
+    else
+        atomic_store(&ctl->gated, true);
+    return true;
+}
+
 int kr_controller_watch(kr_controller_t *ctl, const kr_controller_source *src, kr_error_t *err)
 {
     if (!ctl)
@@ -370,6 +389,9 @@ int kr_controller_watch(kr_controller_t *ctl, const kr_controller_source *src, k
     kr_controller_src *s = NULL;
     if ((rc = src_new(ctl, src, &s, err)) != 0)
         return rc;
+    pthread_mutex_lock(&ctl->mu);
+    bool holding = hold_for(ctl, s);
+    pthread_mutex_unlock(&ctl->mu);
     /* the handler is added without the lock: its replay of the cache
      * enqueues, which may create lanes */
     kr_informer_handler h = {.on_add = on_add,
@@ -378,17 +400,28 @@ int kr_controller_watch(kr_controller_t *ctl, const kr_controller_source *src, k
                              .resync_ms = src->version >= 4 ? src->resync_ms : 0,
                              .user = s};
     rc = kr_informer_add_handler(src->informer, &h, &s->handler_id, err);
+    pthread_mutex_lock(&ctl->mu);
+    if (holding)
+        ctl->adding--;
     if (rc != 0) {
+        pthread_mutex_unlock(&ctl->mu);
         src_free(s);
         return rc;
     }
-    pthread_mutex_lock(&ctl->mu);
     stopped = ctl->state == KR_CTL_STOPPED;
     bool added = !stopped && sources_reserve(ctl);
     if (added) {
+        /* a source added once the workers may have looked at the caches
+         * is waited on by the gate, from now for cache_sync_timeout_ms */
+        s->late = ctl->state == KR_CTL_STARTED;
+        s->deadline_ns = kr_ns_after_ms(kr_clock_monotonic_ns(), ctl->cache_sync_timeout_ms);
         ctl->sources[ctl->nsources++] = s;
-        if (s->lane_sync && !kr_informer_has_synced(s->informer))
-            atomic_store(&s->lane->held, true);
+        if (!s->unsynced_ok && !kr_informer_has_synced(s->informer)) {
+            if (s->lane_sync)
+                atomic_store(&s->lane->held, true);
+            else if (s->late)
+                atomic_store(&ctl->gated, true);
+        }
     }
     pthread_mutex_unlock(&ctl->mu);
     if (!added) {
@@ -426,7 +459,7 @@ void kr_controller_unsynced_sources(kr_controller_t *ctl, char *out, size_t len)
     pthread_mutex_lock(&ctl->mu);
     for (size_t i = 0; i < ctl->nsources && used < len; i++) {
         const kr_controller_src *s = ctl->sources[i];
-        if (s->lane_sync || kr_informer_has_synced(s->informer))
+        if (s->lane_sync || s->unsynced_ok || kr_informer_has_synced(s->informer))
             continue;
         int n = snprintf(out + used, len - used, "%s%s", used ? ", " : "",
                          kr_informer_describe(s->informer));
@@ -440,7 +473,8 @@ bool kr_controller_sources_synced(kr_controller_t *ctl)
     pthread_mutex_lock(&ctl->mu);
     bool synced = true;
     for (size_t i = 0; i < ctl->nsources && synced; i++)
-        synced = ctl->sources[i]->lane_sync || kr_informer_has_synced(ctl->sources[i]->informer);
+        synced = ctl->sources[i]->lane_sync || ctl->sources[i]->unsynced_ok ||
+                 kr_informer_has_synced(ctl->sources[i]->informer);
     pthread_mutex_unlock(&ctl->mu);
     return synced;
 }
@@ -449,8 +483,8 @@ bool kr_controller_lane_ready(kr_controller_t *ctl, kr_controller_lane *lane)
 {
     if (!atomic_load(&lane->held))
         return true;
-    bool ready = true;
     pthread_mutex_lock(&ctl->mu);
+    bool ready = ctl->adding == 0;
     for (size_t i = 0; i < ctl->nsources && ready; i++) {
         const kr_controller_src *s = ctl->sources[i];
         ready = s->lane != lane || !s->lane_sync || kr_informer_has_synced(s->informer);
@@ -459,6 +493,47 @@ bool kr_controller_lane_ready(kr_controller_t *ctl, kr_controller_lane *lane)
         atomic_store(&lane->held, false);
     pthread_mutex_unlock(&ctl->mu);
     return ready;
+}
+
+bool kr_controller_gate_open(kr_controller_t *ctl)
+{
+    if (!atomic_load(&ctl->gated))
+        return true;
+    char late[512] = "";
+    size_t used = 0;
+    bool open, timed_out = false;
+    int64_t now = kr_clock_monotonic_ns();
+    pthread_mutex_lock(&ctl->mu);
+    open = ctl->adding == 0;
+    for (size_t i = 0; i < ctl->nsources; i++) {
+        const kr_controller_src *s = ctl->sources[i];
+        if (!s->late || s->lane_sync || s->unsynced_ok || kr_informer_has_synced(s->informer))
+            continue;
+        open = false;
+        if (now < s->deadline_ns || ctl->state != KR_CTL_STARTED)
+            continue;
+        timed_out = true;
+        if (used < sizeof(late)) {
+            int n = snprintf(late + used, sizeof(late) - used, "%s%s", used ? ", " : "",
+                             kr_informer_describe(s->informer));
+            used += n > 0 ? (size_t)n : 0;
+        }
+    }
+    if (open)
+        atomic_store(&ctl->gated, false);
+    pthread_mutex_unlock(&ctl->mu);
+    if (timed_out && !atomic_exchange(&ctl->sync_failed, true)) {
+        kr_log_field fields[] = {{"controller", ctl->name}};
+        kr_log_fields(&ctl->logger, KR_LOG_ERROR, KR_CONTROLLER_MODULE, fields, 1,
+                      "timed out waiting for the caches to sync after %llu ms (sources added while "
+                      "running): %s",
+                      (unsigned long long)ctl->cache_sync_timeout_ms, late);
+        kr_mutex_lock(&ctl->idle_mu);
+        atomic_fetch_add(&ctl->wake_seq, 1);
+        kr_cond_broadcast(&ctl->idle_cond);
+        kr_mutex_unlock(&ctl->idle_mu);
+    }
+    return open;
 }
 
 /* ---- predicates of common use -------------------------------------------------------- */

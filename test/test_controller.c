@@ -1505,6 +1505,140 @@ START_TEST(workers_never_start_when_the_caches_do_not_sync_in_time)
 }
 END_TEST
 
+/* A source added while the controller runs holds every worker until its
+ * informer has synced, as the start does for the first sources: the
+ * controller is not ready meanwhile, and no key (neither the new source's
+ * nor one queued meanwhile) is reconciled against its partial cache. */
+static cluster *late_cluster; /* under the test's mu */
+
+static kr_reconcile_result note_late_unsynced(tctx *t, const kr_reconcile_request *req, int count,
+                                              uint64_t *after_ms, kr_error_t *err)
+{
+    (void)req, (void)count, (void)after_ms, (void)err;
+    pthread_mutex_lock(&t->mu);
+    if (late_cluster && !kr_informer_has_synced(late_cluster->inf))
+        t->violations++;
+    pthread_mutex_unlock(&t->mu);
+    return KR_RECONCILE_DONE;
+}
+
+START_TEST(a_source_added_while_running_holds_the_workers_until_it_syncs)
+{
+    cluster a, b;
+    tctx t;
+    one_cluster_up(&a, 81, &t, note_late_unsynced);
+    cluster_up(&b, 82); /* its informer starts later */
+    write_cm(a.k.c, "x", "a", false);
+    write_cm(b.k.c, "there", "b", false);
+    kr_controller_t *ctl = controller_new(&t, "late", 2, NULL, false, NULL, 0);
+    watch(ctl, a.inf, NULL);
+    ck_assert_int_eq(kr_controller_start(ctl, NULL), 0);
+    wait_count(&t, "default/x", 1);
+    ck_assert(kr_controller_ready(ctl));
+    /* reconciles read b's cache from now on */
+    pthread_mutex_lock(&t.mu);
+    t.clusters[0] = &b;
+    late_cluster = &b;
+    pthread_mutex_unlock(&t.mu);
+    watch(ctl, b.inf, NULL);
+    ck_assert(!kr_controller_ready(ctl));
+    ck_assert(!kr_controller_failed(ctl));
+    ck_assert_int_eq(kr_controller_enqueue(ctl, NULL, "default", "queued"), 0);
+    cluster_start(&b);
+    wait_count(&t, "default/there", 1);
+    wait_count(&t, "default/queued", 1);
+    ck_assert(kr_controller_ready(ctl));
+    ck_assert_int_eq(kr_controller_stop(ctl, NULL), 0);
+    pthread_mutex_lock(&t.mu);
+    ck_assert_str_eq(rec_of(&t, "default/there")->last_seen, "b");
+    ck_assert_int_eq(t.violations, 0);
+    late_cluster = NULL;
+    pthread_mutex_unlock(&t.mu);
+    kr_controller_free(ctl);
+    tctx_destroy(&t);
+    cluster_down(&b);
+    cluster_down(&a);
+    kr_runtime_free(rt);
+}
+END_TEST
+
+/* A source added while running whose informer never syncs: the
+ * controller is not ready, cache_sync_timeout_ms counts from the source's
+ * addition, then the controller fails (a manager then stops) and its
+ * workers take no key. */
+START_TEST(a_source_added_while_running_that_never_syncs_fails_the_controller)
+{
+    cluster a, b;
+    tctx t;
+    one_cluster_up(&a, 83, &t, NULL);
+    cluster_up(&b, 84); /* its informer is never started */
+    ck_assert_int_eq(kr_informer_wait_for_sync(a.inf, WAIT_MS, NULL), 0);
+    write_cm(a.k.c, "x", "a", false);
+    atomic_store(&sync_timeouts, 0);
+    kr_controller_opts o = KR_CONTROLLER_OPTS_INIT;
+    o.name = "late-unsynced";
+    o.reconcile = reconcile;
+    o.user = &t;
+    o.cache_sync_timeout_ms = 100;
+    o.logger = (kr_logger){.cb = count_sync_timeouts, .max_level = KR_LOG_ERROR, .user = &t};
+    ck_assert_int_eq(kr_controller_new(&o, &t.ctl, NULL), 0);
+    watch(t.ctl, a.inf, NULL);
+    ck_assert_int_eq(kr_controller_start(t.ctl, NULL), 0);
+    wait_count(&t, "default/x", 1);
+    ck_assert(kr_controller_ready(t.ctl));
+    ck_assert_int_eq(atomic_load(&sync_timeouts), 0);
+    watch(t.ctl, b.inf, NULL);
+    ck_assert(!kr_controller_ready(t.ctl));
+    ck_assert_int_eq(kr_controller_enqueue(t.ctl, NULL, "default", "waiting"), 0);
+    /* the workers look at the gate while it holds them */
+    ck_assert(wait_for(&t, sync_timed_out, NULL));
+    ck_assert(kr_controller_failed(t.ctl));
+    ck_assert(!kr_controller_ready(t.ctl));
+    ck_assert_int_eq(kr_controller_stop(t.ctl, NULL), 0);
+    ck_assert_int_eq(count_of(&t, "default/waiting"), 0);
+    ck_assert_uint_eq(kr_controller_queue_len(t.ctl, NULL), 1);
+    kr_controller_free(t.ctl);
+    tctx_destroy(&t);
+    cluster_down(&b);
+    cluster_down(&a);
+    kr_runtime_free(rt);
+}
+END_TEST
+
+/* unsynced_ok: a reconciler that asks has_synced itself (kr-submitter's
+ * on-demand workload informers): the source, added while running and
+ * never synced, holds nothing back and keeps the controller ready. */
+START_TEST(an_unsynced_ok_source_added_while_running_holds_nothing)
+{
+    cluster a, b;
+    tctx t;
+    one_cluster_up(&a, 85, &t, NULL);
+    cluster_up(&b, 86); /* its informer is never started */
+    write_cm(a.k.c, "x", "a", false);
+    kr_controller_t *ctl = controller_new(&t, "unsynced-ok", 1, NULL, false, NULL, 0);
+    watch(ctl, a.inf, NULL);
+    ck_assert_int_eq(kr_controller_start(ctl, NULL), 0);
+    wait_count(&t, "default/x", 1);
+    kr_controller_source src = KR_CONTROLLER_SOURCE_INIT;
+    src.informer = b.inf;
+    src.unsynced_ok = true;
+    src.lane_sync = true; /* ignored */
+    kr_error_t err = {0};
+    ck_assert_msg(kr_controller_watch(ctl, &src, &err) == 0, "%s", err.message);
+    ck_assert(kr_controller_ready(ctl));
+    sentinel_round_trip(&t, NULL);
+    ck_assert(!kr_informer_has_synced(b.inf));
+    ck_assert(kr_controller_ready(ctl));
+    ck_assert(!kr_controller_failed(ctl));
+    ck_assert_int_eq(kr_controller_stop(ctl, NULL), 0);
+    kr_controller_free(ctl);
+    tctx_destroy(&t);
+    cluster_down(&b);
+    cluster_down(&a);
+    kr_runtime_free(rt);
+}
+END_TEST
+
 START_TEST(start_and_stop_many_times_without_leaks)
 {
     rt = kr_test_runtime_up();
@@ -1618,6 +1752,9 @@ int main(void)
     tcase_add_test(tc, stop_reports_a_reconcile_past_the_deadline_and_still_joins_it);
     tcase_add_test(tc, a_long_reconcile_sees_the_stop_begin_and_returns_early);
     tcase_add_test(tc, workers_never_start_when_the_caches_do_not_sync_in_time);
+    tcase_add_test(tc, a_source_added_while_running_holds_the_workers_until_it_syncs);
+    tcase_add_test(tc, a_source_added_while_running_that_never_syncs_fails_the_controller);
+    tcase_add_test(tc, an_unsynced_ok_source_added_while_running_holds_nothing);
     tcase_add_test(tc, start_and_stop_many_times_without_leaks);
     tcase_add_test(tc, a_lane_takes_at_most_lane_workers_and_leaves_the_rest);
     tcase_add_test(tc, allocation_failures_are_reported_without_leaks);

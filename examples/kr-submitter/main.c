@@ -196,6 +196,9 @@ static int informer_for(size_t cluster, kr_gvr gvr, kr_informer_t **out, kr_erro
     src.informer = *out;
     src.map = KR_CONTROLLER_MAP_FUNC;
     src.map_cb = map_copy;
+    /* the reconcile asks has_synced itself: a cluster unreachable now must
+     * hold up nobody else (its Runnables fail over) */
+    src.unsynced_ok = true;
     return kr_controller_watch(a->ctl, &src, err);
 }
 

@@ -109,7 +109,9 @@ typedef struct kr_controller_opts {
     kr_controller_ratelimiter_cb new_ratelimiter;
     /* Workers start only after every source's informer has synced, waiting
      * at most this long (then start fails its workers and the controller
-     * reports not ready); 0 = 120000 (controller-runtime's CacheSyncTimeout). */
+     * reports not ready); 0 = 120000 (controller-runtime's CacheSyncTimeout).
+     * A source added once started (kr_controller_watch) gets as long from
+     * its addition, then the controller fails the same way. */
     uint64_t cache_sync_timeout_ms;
     /* kr_controller_stop waits this long for in-flight reconciles before it
      * logs them, then waits on (a reconcile is never killed: bound its
@@ -180,7 +182,7 @@ KR_API bool kr_predicate_labels_changed(const json_t *old_obj, const json_t *new
 KR_API bool kr_predicate_annotations_changed(const json_t *old_obj, const json_t *new_obj,
                                              void *user);
 
-#define KR_CONTROLLER_SOURCE_VERSION 4
+#define KR_CONTROLLER_SOURCE_VERSION 5
 /* clang-format off */
 #define KR_CONTROLLER_SOURCE_INIT {.version = KR_CONTROLLER_SOURCE_VERSION}
 /* clang-format on */
@@ -226,11 +228,27 @@ typedef struct kr_controller_source {
      * controller-runtime's SyncPeriod, per source. 0 = never; else at
      * least 1000 (client-go's minimum). */
     uint64_t resync_ms;
+    /* Version 5 (never read below): the reconciler asks
+     * kr_informer_has_synced itself and copes with this informer's cache
+     * not being whole yet (it requeues, or reads another's absence as
+     * nothing): nobody waits on this source, neither the start nor, added
+     * while running, the gate; it holds no lane (lane_sync is then
+     * ignored), counts for neither readiness nor cache_sync_timeout_ms.
+     * For an informer of a cluster that may be unreachable, made on
+     * demand by a reconcile (kr-submitter's workload informers). */
+    bool unsynced_ok;
 } kr_controller_source;
 
 /* Register a source: add a handler to its informer. Before start or while
- * running. Errors: KR_EINVAL, KR_ENOMEM, KR_ESHUTDOWN, KR_EEXIST (making a
- * new cluster's lane met a metrics family of another shape). [any thread] */
+ * running. A source added while running (but a lane_sync one, which holds
+ * its own lane as ever, and an unsynced_ok one) is waited on as the start
+ * waits on the first ones: until its informer has synced, no worker takes
+ * a key (its own, nor any other: a reconcile may read its cache) and the
+ * controller is not ready; if it has not synced within cache_sync_timeout_ms of this call,
+ * the controller fails (kr_controller_failed, logged naming the informer;
+ * its manager stops with exit code 1). Errors: KR_EINVAL, KR_ENOMEM,
+ * KR_ESHUTDOWN, KR_EEXIST (making a new cluster's lane met a metrics
+ * family of another shape). [any thread] */
 KR_API int kr_controller_watch(kr_controller_t *ctl, const kr_controller_source *src,
                                kr_error_t *err);
 
@@ -254,12 +272,16 @@ KR_API int kr_controller_stop(kr_controller_t *ctl, kr_error_t *err);
 /* Stop if needed and free. NULL is a no-op. */
 KR_API void kr_controller_free(kr_controller_t *ctl);
 
-/* True once started, every source synced (but those of `lane_sync`, whose
- * clusters sync on their own) and the workers run. */
+/* True once started, every current source synced (but those of
+ * `lane_sync`, whose clusters sync on their own: also one added while
+ * running, and those of `unsynced_ok`) and the workers run; false again
+ * while a source added since has not synced, once failed and once
+ * stopping. */
 KR_API bool kr_controller_ready(const kr_controller_t *ctl);
 
 /* True when its workers gave up waiting for the caches to sync
- * (cache_sync_timeout_ms): it reconciles nothing and never will. As
+ * (cache_sync_timeout_ms, also for a source added while running): it
+ * reconciles nothing from then on and never will. As
  * controller-runtime's failed Start, a program should exit (a manager
  * stops with exit code 1), so that another replica, or a restart, can do
  * better. [any thread] */

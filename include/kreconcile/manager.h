@@ -501,7 +501,17 @@ KR_API int kr_manager_informer_with(kr_manager_t *m, kr_client_t *client, kr_gvr
  * (the clock stays the controller's own default); started when
  * this replica leads (at once without leader election), stopped before the
  * Lease is released (kr_manager_add_controller_with: one that runs
- * without leadership). *out is borrowed (freed by the manager). */
+ * without leadership). *out is borrowed (freed by the manager).
+ * Usually called before kr_manager_run, its sources then registered with
+ * kr_controller_watch before the run starts it. Also allowed while the
+ * manager runs: a controller added while this replica leads (or, for one
+ * without leader election, while running) starts at once, with no
+ * sources yet, and each source watched then is one added while running
+ * (kr_controller_watch): until its informer has synced the controller
+ * takes no key and /readyz fails its line; not synced within its
+ * cache_sync_timeout_ms, the controller fails and the manager stops with
+ * exit code 1, as for a start whose caches do not sync. An informer asked
+ * for while running (kr_manager_informer) starts at once. */
 KR_API int kr_manager_add_controller(kr_manager_t *m, const kr_controller_opts *opts,
                                      kr_controller_t **out, kr_error_t *err);
 
