@@ -1317,6 +1317,23 @@ int kr_manager_informer_with(kr_manager_t *m, kr_client_t *client, kr_gvr resour
     return rc;
 }
 
+/* A controller of the manager is named `name` (m->lock held). */
+static bool controller_named(kr_manager_t *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_controllers; i++)
+        if (strcmp(kr_controller_name(m->controllers[i]), name) == 0)
+            return true;
+    return false;
+}
+
+static int duplicate_name(const char *name, kr_error_t *err)
+{
+    return kr_error_set(err, KR_EEXIST,
+                        "kr_manager_add_controller: a controller named \"%s\" exists already "
+                        "(controller names must be unique)",
+                        name);
+}
+
 int kr_manager_add_controller(kr_manager_t *m, const kr_controller_opts *opts,
                               kr_controller_t **out, kr_error_t *err)
 {
@@ -1345,11 +1362,23 @@ int kr_manager_add_controller_with(kr_manager_t *m, const kr_controller_opts *op
         co.logger = m->logger;
     if (!co.shutdown_timeout_ms)
         co.shutdown_timeout_ms = m->shutdown_timeout_ms;
+    /* one name, one controller: its metrics, workqueue and /readyz line
+     * are known by it (controller-runtime refuses a duplicate too) */
+    pthread_mutex_lock(&m->lock);
+    bool taken = co.name && controller_named(m, co.name);
+    pthread_mutex_unlock(&m->lock);
+    if (taken)
+        return duplicate_name(co.name, err);
     kr_controller_t *ctl = NULL;
     int rc = kr_controller_new(&co, &ctl, err);
     if (rc != 0)
         return rc;
     pthread_mutex_lock(&m->lock);
+    if (controller_named(m, co.name)) { /* added meanwhile by another thread */
+        pthread_mutex_unlock(&m->lock);
+        kr_controller_free(ctl);
+        return duplicate_name(co.name, err);
+    }
     bool start_now = unelected ? m->unelected_started : m->controllers_started;
     rc = grow((void **)&m->controllers, m->n_controllers, sizeof(kr_controller_t *));
     if (rc == 0)

@@ -1144,6 +1144,41 @@ START_TEST(readyz_reports_each_check_and_metrics_parse_back)
 }
 END_TEST
 
+static kr_reconcile_result done_reconcile(kr_controller_t *ctl, const kr_reconcile_request *req,
+                                          uint64_t *requeue_after_ms, kr_error_t *err, void *user)
+{
+    (void)ctl, (void)req, (void)requeue_after_ms, (void)err, (void)user;
+    return KR_RECONCILE_DONE;
+}
+
+/* One name, one controller: a second of a name (with or without leader
+ * election) is refused, as controller-runtime refuses it, rather than
+ * merging their metrics, workqueue names and /readyz lines. */
+START_TEST(a_second_controller_of_a_name_is_refused)
+{
+    struct running r;
+    manager_make(&r, true, NULL, 0);
+    kr_controller_opts co = KR_CONTROLLER_OPTS_INIT;
+    co.name = "dup";
+    co.reconcile = done_reconcile;
+    kr_controller_t *first = NULL, *second = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_manager_add_controller(r.m, &co, &first, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(kr_manager_add_controller(r.m, &co, &second, &err), KR_EEXIST);
+    ck_assert_ptr_null(second);
+    ck_assert_msg(strstr(err.message, "\"dup\"") && strstr(err.message, "exists"), "%s",
+                  err.message);
+    kr_manager_controller_opts mco = KR_MANAGER_CONTROLLER_OPTS_INIT;
+    mco.no_leader_election = true;
+    ck_assert_int_eq(kr_manager_add_controller_with(r.m, &co, &mco, &second, &err), KR_EEXIST);
+    ck_assert_ptr_null(second);
+    co.name = "dup2";
+    ck_assert_msg(kr_manager_add_controller(r.m, &co, &second, &err) == 0, "%s", err.message);
+    ck_assert_ptr_ne(first, second);
+    ck_assert_int_eq(manager_finish(&r), 0);
+}
+END_TEST
+
 START_TEST(a_busy_port_fails_at_new_and_zero_disables)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -2656,6 +2691,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, one_peer_cannot_take_every_connection);
     tcase_add_test(tc, readyz_reports_each_check_and_metrics_parse_back);
     tcase_add_test(tc, a_busy_port_fails_at_new_and_zero_disables);
+    tcase_add_test(tc, a_second_controller_of_a_name_is_refused);
     suite_add_tcase(s, tc);
     tc = tcase_create("apiserver");
     tcase_set_timeout(tc, 90);

@@ -511,7 +511,11 @@ KR_API int kr_manager_informer_with(kr_manager_t *m, kr_client_t *client, kr_gvr
  * takes no key and /readyz fails its line; not synced within its
  * cache_sync_timeout_ms, the controller fails and the manager stops with
  * exit code 1, as for a start whose caches do not sync. An informer asked
- * for while running (kr_manager_informer) starts at once. */
+ * for while running (kr_manager_informer) starts at once.
+ * Names are unique in a manager (its metrics, workqueues and /readyz line
+ * go by the name, as controller-runtime's): a second controller of a name
+ * is refused. Errors: as kr_controller_new; KR_EEXIST (the name is taken),
+ * KR_ENOMEM, and kr_controller_start's when started at once. */
 KR_API int kr_manager_add_controller(kr_manager_t *m, const kr_controller_opts *opts,
                                      kr_controller_t **out, kr_error_t *err);
 
