@@ -4,6 +4,7 @@
  * metrics. Handlers run only on the loop thread; blocking waits only on
  * workers. The store is the reflector's; this file never writes to it. */
 #include "kreconcile/informer.h"
+#include "kreconcile/selector.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -542,6 +543,44 @@ static int register_metrics(kr_informer_t *inf, kr_error_t *err)
 
 /* ---- life ------------------------------------------------------------------------ */
 
+/* The scope is checked here rather than refused by the apiserver at every
+ * list: the namespace must be an RFC 1123 label (as a Namespace's name)
+ * and the selectors must parse. Which fields a field selector may name is
+ * the resource's business (the apiserver's), so only its syntax is
+ * checked. KR_EINVAL naming the bad value, or KR_ENOMEM. */
+static int check_scope(const kr_informer_opts *opts, kr_error_t *err)
+{
+    const char *ns = opts->namespace_;
+    if (ns && *ns && !kr_name_is_dns1123_label(ns))
+        return kr_error_set(err, KR_EINVAL,
+                            "informer: invalid namespace \"%s\": a namespace is an RFC 1123 "
+                            "label (1-63 lower case letters, digits or '-', starting and ending "
+                            "with a letter or digit)",
+                            ns);
+    kr_error_t perr = {0};
+    if (opts->label_selector && *opts->label_selector) {
+        kr_selector_t *sel = NULL;
+        int rc = kr_selector_parse(opts->label_selector, &sel, &perr);
+        kr_selector_free(sel);
+        if (rc == KR_ENOMEM)
+            return kr_error_set(err, KR_ENOMEM, "informer: out of memory");
+        if (rc != 0)
+            return kr_error_set(err, KR_EINVAL, "informer: invalid label selector \"%s\": %s",
+                                opts->label_selector, perr.message);
+    }
+    if (opts->field_selector && *opts->field_selector) {
+        kr_field_selector_t *sel = NULL;
+        int rc = kr_field_selector_parse(opts->field_selector, &sel, &perr);
+        kr_field_selector_free(sel);
+        if (rc == KR_ENOMEM)
+            return kr_error_set(err, KR_ENOMEM, "informer: out of memory");
+        if (rc != 0)
+            return kr_error_set(err, KR_EINVAL, "informer: invalid field selector \"%s\": %s",
+                                opts->field_selector, perr.message);
+    }
+    return 0;
+}
+
 int kr_informer_new(const kr_informer_opts *opts, kr_informer_t **out, kr_error_t *err)
 {
     if (!out || !opts)
@@ -554,6 +593,9 @@ int kr_informer_new(const kr_informer_opts *opts, kr_informer_t **out, kr_error_
         return kr_error_set(err, KR_EINVAL, "informer: a client and a resource are required");
     if (opts->lw.vt && !opts->clock.vt)
         return kr_error_set(err, KR_EINVAL, "informer: a custom lister-watcher needs a clock");
+    int scope_rc = check_scope(opts, err);
+    if (scope_rc != 0)
+        return scope_rc;
     kr_informer_t *inf = kr_calloc(1, sizeof(*inf));
     if (!inf)
         return kr_error_set(err, KR_ENOMEM, "informer: out of memory");

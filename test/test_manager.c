@@ -1402,6 +1402,44 @@ static void hub_and_dc1_manager(struct server *s, struct server *s2, struct runn
     ck_assert_msg(manager_from_args(&prog, 7, argv, &r->cfg, &r->m, &err) == 0, "%s", err.message);
 }
 
+/* A scope that could never list is refused when the informer is asked
+ * for, naming the bad value, not at every list once running: a namespace
+ * that is not an RFC 1123 label, a label or field selector that does not
+ * parse. Which fields a resource can be selected by is the apiserver's
+ * to say: a well-formed field selector passes. */
+START_TEST(an_informer_of_an_invalid_scope_is_refused_up_front)
+{
+    struct server s;
+    server_start(&s);
+    struct running r;
+    manager_make(&r, false, s.kubeconfig, 0);
+    kr_gvr cms = KR_GVR("", "v1", "configmaps");
+    kr_client_t *hub = kr_manager_hub(r.m);
+    kr_informer_t *inf = NULL;
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_manager_informer(r.m, hub, cms, "", "a in (", &inf, &err), KR_EINVAL);
+    ck_assert_msg(strstr(err.message, "label selector \"a in (\""), "%s", err.message);
+    ck_assert_ptr_null(inf);
+    ck_assert_int_eq(kr_manager_informer(r.m, hub, cms, "Bad_NS", NULL, &inf, &err), KR_EINVAL);
+    ck_assert_msg(strstr(err.message, "namespace \"Bad_NS\""), "%s", err.message);
+    ck_assert_int_eq(kr_manager_informer_selected(r.m, hub, cms, "", NULL, "x", &inf, &err),
+                     KR_EINVAL);
+    ck_assert_msg(strstr(err.message, "field selector \"x\""), "%s", err.message);
+    kr_manager_informer_opts io = KR_MANAGER_INFORMER_OPTS_INIT;
+    io.label_selector = "app=";
+    io.field_selector = "metadata.name=a\\q";
+    ck_assert_int_eq(kr_manager_informer_with(r.m, hub, cms, "team-a", &io, &inf, &err), KR_EINVAL);
+    ck_assert_msg(strstr(err.message, "field selector"), "%s", err.message);
+    /* well-formed: accepted (the apiserver judges the field) */
+    ck_assert_msg(kr_manager_informer_selected(r.m, hub, cms, "team-a", "app in (a,b)",
+                                               "spec.bogus=1", &inf, &err) == 0,
+                  "%s", err.message);
+    ck_assert_ptr_nonnull(inf);
+    ck_assert_int_eq(manager_finish(&r), 0);
+    server_stop(&s);
+}
+END_TEST
+
 START_TEST(hub_and_cluster_informers_show_in_readyz)
 {
     struct server s, s2; /* the hub's and dc1's */
@@ -2696,6 +2734,7 @@ int main(int argc, char **argv)
     tc = tcase_create("apiserver");
     tcase_set_timeout(tc, 90);
     tcase_add_test(tc, hub_and_cluster_informers_show_in_readyz);
+    tcase_add_test(tc, an_informer_of_an_invalid_scope_is_refused_up_front);
     tcase_add_test(tc, a_workload_cluster_down_is_named_in_readyz_but_holds_nothing_up);
     tcase_add_test(tc, a_missing_kubeconfig_fails_new_with_one_line);
     tcase_add_test(tc, the_stop_cuts_every_controller_off_before_waiting_on_any);

@@ -54,7 +54,11 @@ typedef struct kr_informer_opts {
      * run on the thread that drives them and `runtime` may be NULL). */
     kr_client_t *client;
     kr_gvr resource; /* with client: required */
-    const char *namespace_; /* NULL or "": all namespaces / cluster-scoped */
+    /* NULL or "": all namespaces / cluster-scoped; else an RFC 1123 label */
+    const char *namespace_;
+    /* NULL or "": none. Checked by kr_informer_new with kr_selector_parse
+     * and kr_field_selector_parse (syntax only: which fields a resource
+     * can be selected by is the apiserver's to say). */
     const char *label_selector;
     const char *field_selector;
     kr_listwatch lw; /* overrides client when lw.vt is set; borrowed */
@@ -88,8 +92,10 @@ typedef struct kr_informer_opts {
 /* clang-format on */
 
 /* Create a stopped informer. *out is new (kr_informer_free).
- * Errors: KR_EINVAL (no client and no lw, missing resource), KR_ENOMEM,
- * metrics registration errors. [any thread] */
+ * Errors: KR_EINVAL (no client and no lw, missing resource; a namespace
+ * that is not an RFC 1123 label, a selector that does not parse: the
+ * message names the value, rather than every list failing later),
+ * KR_ENOMEM, metrics registration errors. [any thread] */
 KR_API int kr_informer_new(const kr_informer_opts *opts, kr_informer_t **out, kr_error_t *err);
 
 /* Start listing and watching. Errors: KR_ESTATE (started twice),

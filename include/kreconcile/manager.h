@@ -450,8 +450,11 @@ KR_API long kr_manager_cluster_find(kr_manager_t *m, const char *name);
  * created on first request (named after the client's cluster in logs and
  * metrics), its cache made with kr_manager_opts.informers.store, and
  * started with the manager. *out is borrowed. Errors: as
- * kr_informer_factory_get (KR_EINVAL: the scope's informer was made with
- * other store options, kr_manager_informer_with). */
+ * kr_informer_factory_get (KR_EINVAL: a namespace that is not an RFC 1123
+ * label, a label or field selector that does not parse (field selectors
+ * are checked for syntax only: "spec.bogus=1" passes, and the apiserver
+ * refuses it at the list), the scope's informer was made with other store
+ * options, kr_manager_informer_with). */
 KR_API int kr_manager_informer(kr_manager_t *m, kr_client_t *client, kr_gvr resource,
                                const char *namespace_, const char *label_selector,
                                kr_informer_t **out, kr_error_t *err);
