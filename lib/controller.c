@@ -586,6 +586,15 @@ int kr_controller_new(const kr_controller_opts *opts, kr_controller_t **out, kr_
         return kr_error_set(err, KR_EINVAL,
                             "controller: a name and a reconcile function are "
                             "required");
+    /* it shows in logs, metrics labels and /readyz lines as it is */
+    for (const unsigned char *p = (const unsigned char *)opts->name; *p; p++)
+        if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\'')
+            return kr_error_set(err, KR_EINVAL,
+                                "controller: invalid name: byte %zu is %s 0x%02x (a name "
+                                "has no control characters or quotes)",
+                                (size_t)(p - (const unsigned char *)opts->name),
+                                *p == '"' || *p == '\'' ? "a quote," : "a control character,",
+                                (unsigned)*p);
     if (opts->version > KR_CONTROLLER_OPTS_VERSION)
         return kr_error_set(err, KR_EINVAL, "controller %s: options version %u is newer than %u",
                             opts->name, opts->version, KR_CONTROLLER_OPTS_VERSION);

@@ -442,6 +442,35 @@ START_TEST(predicates_of_common_use)
 }
 END_TEST
 
+/* A name shows as it is in logs, metrics labels and /readyz lines: an
+ * empty one, one with a control character or a quote is refused. */
+START_TEST(names_empty_or_with_control_characters_or_quotes_are_refused)
+{
+    static const char *const bad[] = {"",          "we\"ird", "new\nline", "it's",
+                                      "tab\there", "del\x7f", "cr\r"};
+    kr_controller_t *ctl = NULL;
+    kr_error_t err = {0};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        kr_controller_opts o = KR_CONTROLLER_OPTS_INIT;
+        o.name = bad[i];
+        o.reconcile = reconcile;
+        ck_assert_msg(kr_controller_new(&o, &ctl, &err) == KR_EINVAL, "name %zu taken", i);
+        ck_assert_ptr_null(ctl);
+        ck_assert_msg(!strchr(err.message, '\n'), "%s", err.message);
+    }
+    kr_controller_opts o = KR_CONTROLLER_OPTS_INIT;
+    o.name = "we\"ird";
+    o.reconcile = reconcile;
+    ck_assert_int_eq(kr_controller_new(&o, &ctl, &err), KR_EINVAL);
+    ck_assert_str_eq(err.message, "controller: invalid name: byte 2 is a quote, 0x22 (a name has "
+                                  "no control characters or quotes)");
+    o.name = "runner-v2 (hub)"; /* anything printable else */
+    ck_assert_msg(kr_controller_new(&o, &ctl, &err) == 0, "%s", err.message);
+    ck_assert_str_eq(kr_controller_name(ctl), "runner-v2 (hub)");
+    kr_controller_free(ctl);
+}
+END_TEST
+
 START_TEST(new_and_enqueue_refuse_bad_arguments)
 {
     kr_controller_t *ctl = NULL;
@@ -1735,6 +1764,7 @@ int main(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, key_parse_splits_good_keys_and_refuses_bad_ones);
     tcase_add_test(tc, new_and_enqueue_refuse_bad_arguments);
+    tcase_add_test(tc, names_empty_or_with_control_characters_or_quotes_are_refused);
     tcase_add_test(tc, start_and_stop_at_once_leave_no_worker_behind);
     tcase_add_test(tc, predicates_of_common_use);
     tcase_add_test(tc, four_workers_follow_creates_updates_and_deletes_without_overlap);

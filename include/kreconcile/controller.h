@@ -96,7 +96,8 @@ typedef struct kr_controller_opts {
     unsigned version; /* KR_CONTROLLER_OPTS_VERSION (0 is taken as 1) */
     /* Required: names the controller in logs and as the `controller` label
      * of its metrics (also the workqueue `name`, per cluster lane
-     * "name/cluster"). */
+     * "name/cluster") and in /readyz: not empty, and no control characters
+     * (bytes below 0x20, 0x7f) or quotes ('"', '\''). Unique in a manager. */
     const char *name;
     kr_reconcile_cb reconcile; /* required */
     void *user; /* given to reconcile, mappers and the ratelimiter factory */
@@ -136,7 +137,8 @@ typedef struct kr_controller_opts {
 } kr_controller_opts;
 
 /* Create a stopped controller. *out is new (kr_controller_free).
- * Errors: KR_EINVAL (no name or reconcile; a metrics family clash),
+ * Errors: KR_EINVAL (no name or reconcile; a name with a control
+ * character or a quote; a metrics family clash),
  * KR_ENOMEM. [any thread] */
 KR_API int kr_controller_new(const kr_controller_opts *opts, kr_controller_t **out,
                              kr_error_t *err);
