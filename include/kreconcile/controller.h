@@ -227,8 +227,9 @@ typedef struct kr_controller_source {
      * each cached object to this source again (an update with the same
      * object: low priority unless normal_priority_resync), so every key is
      * reconciled at least that often even when nothing changes —
-     * controller-runtime's SyncPeriod, per source. 0 = never; else at
-     * least 1000 (client-go's minimum). */
+     * controller-runtime's SyncPeriod, per source. 0 = never; a period
+     * under 1000 ms is raised to 1000 (client-go's minimum), with a
+     * warning logged, and the source is added. */
     uint64_t resync_ms;
     /* Version 5 (never read below): the reconciler asks
      * kr_informer_has_synced itself and copes with this informer's cache

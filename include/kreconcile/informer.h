@@ -42,7 +42,8 @@ typedef struct kr_informer_handler {
     void (*on_delete)(const json_t *obj, bool final_state_unknown, void *user);
     void *user;
     /* Re-deliver every cached object to this handler as on_update(o, o)
-     * every resync_ms (at least 1000, as client-go's minimum); 0 = never. */
+     * every resync_ms; 0 = never. A period under 1000 ms is raised to
+     * 1000 (client-go's minimum), with a warning logged. */
     uint64_t resync_ms;
 } kr_informer_handler;
 

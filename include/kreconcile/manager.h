@@ -11,13 +11,20 @@
  *
  *     kr_manager_config cfg;
  *     int rc = kr_manager_parse_args(&program, argc, argv, &cfg, &err);
- *     if (rc != 0)
- *         return kr_manager_args_exit(&program, rc, &err, stdout, stderr);
+ *     if (rc != 0) {                            // *cfg is filled in every case
+ *         int code = kr_manager_args_exit(&program, rc, &err, stdout, stderr);
+ *         kr_manager_config_free(&cfg);
+ *         return code;
+ *     }
  *     kr_manager_opts mo = KR_MANAGER_OPTS_INIT;
  *     mo.program = &program;
  *     mo.config = &cfg;
  *     kr_manager_t *m;
- *     if (kr_manager_new(&mo, &m, &err) != 0) { fprintf(stderr, ...); return 2; }
+ *     if (kr_manager_new(&mo, &m, &err) != 0) {
+ *         fprintf(stderr, ...);
+ *         kr_manager_config_free(&cfg);
+ *         return 2;
+ *     }
  *     ... kr_manager_informer(), kr_manager_add_controller(), kr_manager_add_route() ...
  *     int code = kr_manager_run(m);            // until a signal or lost leadership
  *     kr_manager_free(m);
