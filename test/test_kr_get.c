@@ -340,6 +340,35 @@ START_TEST(refuses_what_kubectl_refuses)
 }
 END_TEST
 
+/* A list the server refuses (400) is worded as kubectl words it: the
+ * resource and the selectors before the server's message. */
+START_TEST(list_errors_name_the_resource_and_selectors)
+{
+    kr_testserver_t *ts = server();
+    load(ts, "a1", "1");
+    char kubeconfig[128];
+    kr_error_t err = {0};
+    snprintf(kubeconfig, sizeof(kubeconfig), "%s/kubeconfig-%d", log_dir, (int)getpid());
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(ts, kubeconfig, "default", &err), 0);
+    if (!kr_test_have_program("kubectl"))
+        kr_test_skip("test_kr_get", "list errors compared with kubectl: kubectl not found");
+    expect_like_kubectl(
+        kubeconfig, (const char *[]){"cm", "-l", "bad==x=", NULL}, 1,
+        "Error from server (BadRequest): Unable to find \"/v1, Resource=configmaps\" "
+        "that match label selector \"bad==x=\", field selector \"\": found '=', "
+        "expected: ',' or 'end of string'");
+    expect_like_kubectl(
+        kubeconfig,
+        (const char *[]){"deploy", "--chunk-size", "0", "--field-selector", "spec.x=1", NULL}, 1,
+        "Error from server (BadRequest): Unable to find \"apps/v1, "
+        "Resource=deployments\" that match label selector \"\", field selector "
+        "\"spec.x=1\": \"spec.x\" is not a known field selector: only "
+        "\"metadata.name\", \"metadata.namespace\"");
+    unlink(kubeconfig);
+    kr_testserver_free(ts);
+}
+END_TEST
+
 static void wait_watches(kr_testserver_t *ts, size_t n)
 {
     for (int i = 0; i < 30000 && kr_testserver_watch_count(ts) != n; i++)
@@ -428,6 +457,7 @@ int main(void)
     tcase_add_test(tc, prints_yaml_as_kubectl_does);
     tcase_add_test(tc, errors_print_the_status_message_and_exit_1);
     tcase_add_test(tc, refuses_what_kubectl_refuses);
+    tcase_add_test(tc, list_errors_name_the_resource_and_selectors);
     tcase_add_test(tc, wrong_token_in_the_kubeconfig_is_reported_like_kubectl);
     tcase_add_test(tc, watch_resumes_after_reconnect_and_relists_on_gone);
     suite_add_tcase(s, tc);

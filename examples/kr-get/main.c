@@ -99,6 +99,30 @@ static void print_object(json_t *obj, const kr_resource_info *info)
     }
 }
 
+/* A list's BadRequest or NotFound, reworded as kubectl words it: the
+ * resource as group/version and its selectors come before the server's
+ * message ("Unable to find \"/v1, Resource=configmaps\" that match label
+ * selector ..."), still an error from the server. */
+static void word_list_error(kr_error_t *err, const kr_resource_info *info, const char *labels,
+                            const char *fields)
+{
+    if (strcmp(err->reason, "BadRequest") != 0 && strcmp(err->reason, "NotFound") != 0)
+        return;
+    char subj[400], message[sizeof(err->message)];
+    snprintf(subj, sizeof(subj), "%s/%s, Resource=%s", info->group, info->version, info->resource);
+    int n; /* a longer message is cut, as err's own */
+    if ((!labels || !labels[0]) && (!fields || !fields[0]))
+        n = snprintf(message, sizeof(message), "Unable to list \"%s\": %s", subj, err->message);
+    else
+        n = snprintf(message, sizeof(message),
+                     "Unable to find \"%s\" that match label selector \"%s\", field selector "
+                     "\"%s\": %s",
+                     subj, labels ? labels : "", fields ? fields : "", err->message);
+    if (n < 0)
+        return;
+    memcpy(err->message, message, sizeof(message));
+}
+
 typedef struct list_ctx {
     const kr_resource_info *info;
     char rv[64];
@@ -188,14 +212,18 @@ static int get(kr_client_t *client, const args *a, const kr_resource_info *info)
                 fflush(stdout);
             }
             json_decref(obj);
-        } else if (a->chunk_size > 0) {
-            rc = kr_client_list_pages(client, gvr, ns, &lo, print_page, &ctx, &err);
         } else {
-            json_t *list = NULL;
-            rc = kr_client_list(client, gvr, ns, &lo, &list, &err);
-            if (rc == 0)
-                print_page(list, &ctx);
-            json_decref(list);
+            if (a->chunk_size > 0) {
+                rc = kr_client_list_pages(client, gvr, ns, &lo, print_page, &ctx, &err);
+            } else {
+                json_t *list = NULL;
+                rc = kr_client_list(client, gvr, ns, &lo, &list, &err);
+                if (rc == 0)
+                    print_page(list, &ctx);
+                json_decref(list);
+            }
+            if (rc != 0)
+                word_list_error(&err, info, a->labels, fields);
         }
         if (rc != 0)
             return fail(&err);
