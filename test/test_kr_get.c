@@ -369,6 +369,28 @@ START_TEST(list_errors_name_the_resource_and_selectors)
 }
 END_TEST
 
+/* NAME not found in a namespace that does not exist: kubectl asks for the
+ * namespace and reports it missing instead ("default" is not asked for). */
+START_TEST(a_missing_namespace_is_reported_as_kubectl_does)
+{
+    kr_testserver_t *ts = server();
+    char kubeconfig[128];
+    kr_error_t err = {0};
+    snprintf(kubeconfig, sizeof(kubeconfig), "%s/kubeconfig-%d", log_dir, (int)getpid());
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(ts, kubeconfig, "default", &err), 0);
+    if (!kr_test_have_program("kubectl"))
+        kr_test_skip("test_kr_get", "missing namespaces compared with kubectl: kubectl not found");
+    expect_like_kubectl(kubeconfig, (const char *[]){"-n", "nowhere", "cm", "x", NULL}, 1,
+                        "Error from server (NotFound): namespaces \"nowhere\" not found");
+    expect_like_kubectl(kubeconfig, (const char *[]){"-n", "nowhere", "-w", "cm", "x", NULL}, 1,
+                        "Error from server (NotFound): namespaces \"nowhere\" not found");
+    expect_like_kubectl(kubeconfig, (const char *[]){"-n", "kube-system", "cm", "x", NULL}, 1,
+                        "Error from server (NotFound): configmaps \"x\" not found");
+    unlink(kubeconfig);
+    kr_testserver_free(ts);
+}
+END_TEST
+
 static void wait_watches(kr_testserver_t *ts, size_t n)
 {
     for (int i = 0; i < 30000 && kr_testserver_watch_count(ts) != n; i++)
@@ -458,6 +480,7 @@ int main(void)
     tcase_add_test(tc, errors_print_the_status_message_and_exit_1);
     tcase_add_test(tc, refuses_what_kubectl_refuses);
     tcase_add_test(tc, list_errors_name_the_resource_and_selectors);
+    tcase_add_test(tc, a_missing_namespace_is_reported_as_kubectl_does);
     tcase_add_test(tc, wrong_token_in_the_kubeconfig_is_reported_like_kubectl);
     tcase_add_test(tc, watch_resumes_after_reconnect_and_relists_on_gone);
     suite_add_tcase(s, tc);

@@ -212,6 +212,18 @@ static int get(kr_client_t *client, const args *a, const kr_resource_info *info)
                 fflush(stdout);
             }
             json_decref(obj);
+            /* As kubectl: an object not found in a namespace (other than
+             * "default") that does not exist is the namespace's 404. */
+            if (rc != 0 && strcmp(err.reason, "NotFound") == 0 && ns && ns[0] &&
+                strcmp(ns, "default") != 0) {
+                json_t *nsobj = NULL;
+                kr_error_t nserr = {0};
+                if (kr_client_get(client, KR_GVR("", "v1", "namespaces"), NULL, ns, &nsobj,
+                                  &nserr) != 0 &&
+                    strcmp(nserr.reason, "NotFound") == 0)
+                    err = nserr;
+                json_decref(nsobj);
+            }
         } else {
             if (a->chunk_size > 0) {
                 rc = kr_client_list_pages(client, gvr, ns, &lo, print_page, &ctx, &err);
