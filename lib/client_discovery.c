@@ -111,13 +111,15 @@ typedef struct query {
     const char *version; /* NULL: any */
 } query;
 
+/* Plural and singular names match in any case (kubectl's mapper lowers
+ * what was typed: "Pods", "DEPLOYMENTS"); short names only as they are. */
 static bool match_name(const kr_resource_info *r, const char *name, int pass)
 {
     switch (pass) {
     case 0:
-        return strcmp(r->resource, name) == 0;
+        return strcasecmp(r->resource, name) == 0;
     case 1:
-        return r->singular[0] && strcmp(r->singular, name) == 0;
+        return r->singular[0] && strcasecmp(r->singular, name) == 0;
     case 2:
         for (size_t i = 0; i < KR_ARRAY_LEN(r->short_names) && r->short_names[i][0]; i++)
             if (strcmp(r->short_names[i], name) == 0)

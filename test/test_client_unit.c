@@ -296,9 +296,11 @@ END_TEST
 START_TEST(builtin_mapper_resolves_like_kubectl)
 {
     kr_resource_info info;
-    static const char *const names[] = {"deployments",        "deployment",       "deploy",
-                                        "Deployment",         "deployments.apps", "deploy.apps",
-                                        "deployments.v1.apps"};
+    static const char *const names[] = {
+        "deployments",         "deployment",       "deploy",
+        "Deployment",          "deployments.apps", "deploy.apps",
+        "deployments.v1.apps", "Deployments",      "DEPLOYMENTS.apps",
+        "DEPLOYMENT.v1.apps"};
     for (size_t i = 0; i < KR_ARRAY_LEN(names); i++) {
         ck_assert_msg(kr_resource_builtin_lookup(names[i], &info) == 0, "%s", names[i]);
         ck_assert_str_eq(info.group, "apps");
@@ -318,8 +320,14 @@ START_TEST(builtin_mapper_resolves_like_kubectl)
     ck_assert_str_eq(info.group, "");
     ck_assert_int_eq(kr_resource_builtin_lookup("events.events.k8s.io", &info), 0);
     ck_assert_str_eq(info.group, "events.k8s.io");
+    ck_assert_int_eq(kr_resource_builtin_lookup("ConfigMaps", &info), 0);
+    ck_assert_str_eq(info.resource, "configmaps");
     ck_assert_int_eq(kr_resource_builtin_lookup("widgets", &info), KR_ENOTFOUND);
     ck_assert_int_eq(kr_resource_builtin_lookup("deployments.batch", &info), KR_ENOTFOUND);
+    /* As kubectl: short names and groups only as they are. */
+    ck_assert_int_eq(kr_resource_builtin_lookup("CM", &info), KR_ENOTFOUND);
+    ck_assert_int_eq(kr_resource_builtin_lookup("Deploy", &info), KR_ENOTFOUND);
+    ck_assert_int_eq(kr_resource_builtin_lookup("deployments.APPS", &info), KR_ENOTFOUND);
 }
 END_TEST
 

@@ -391,6 +391,42 @@ START_TEST(a_missing_namespace_is_reported_as_kubectl_does)
 }
 END_TEST
 
+/* A resource's plural or singular name in any case is found, as kubectl
+ * finds it ("ConfigMaps", "DEPLOYMENTS.apps"); a short name only as it is. */
+START_TEST(resource_names_match_in_any_case_as_kubectl)
+{
+    kr_testserver_t *ts = server();
+    load(ts, "a1", "1");
+    char kubeconfig[128];
+    kr_error_t err = {0};
+    snprintf(kubeconfig, sizeof(kubeconfig), "%s/kubeconfig-%d", log_dir, (int)getpid());
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(ts, kubeconfig, "default", &err), 0);
+    char bin[512];
+    kr_test_bin_path(bin, sizeof(bin), "kr-get");
+    static const char *const names[] = {"ConfigMaps", "CONFIGMAP", "ConfigMaps.v1."};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char *argv[] = {bin, "--kubeconfig", kubeconfig, (char *)names[i], "a1", NULL};
+        child c;
+        spawn(&c, argv, true);
+        expect_name(&c, "a1");
+        ck_assert_int_eq(finish(&c), 0);
+        if (kr_test_have_program("kubectl")) {
+            const char *kargv[] = {"/usr/bin/env", "kubectl", "--kubeconfig", kubeconfig, "get",
+                                   names[i],       "a1",      "-o",           "name",     NULL};
+            char out[4096];
+            ck_assert_int_eq(kr_test_proc_run(kargv, out, sizeof(out), 60000), 0);
+            ck_assert_str_eq(out, "configmap/a1\n");
+        }
+    }
+    if (!kr_test_have_program("kubectl"))
+        kr_test_skip("test_kr_get", "resource names compared with kubectl: kubectl not found");
+    expect_like_kubectl(kubeconfig, (const char *[]){"CM", NULL}, 1,
+                        "error: the server doesn't have a resource type \"CM\"");
+    unlink(kubeconfig);
+    kr_testserver_free(ts);
+}
+END_TEST
+
 static void wait_watches(kr_testserver_t *ts, size_t n)
 {
     for (int i = 0; i < 30000 && kr_testserver_watch_count(ts) != n; i++)
@@ -481,6 +517,7 @@ int main(void)
     tcase_add_test(tc, refuses_what_kubectl_refuses);
     tcase_add_test(tc, list_errors_name_the_resource_and_selectors);
     tcase_add_test(tc, a_missing_namespace_is_reported_as_kubectl_does);
+    tcase_add_test(tc, resource_names_match_in_any_case_as_kubectl);
     tcase_add_test(tc, wrong_token_in_the_kubeconfig_is_reported_like_kubectl);
     tcase_add_test(tc, watch_resumes_after_reconnect_and_relists_on_gone);
     suite_add_tcase(s, tc);

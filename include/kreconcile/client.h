@@ -417,7 +417,8 @@ typedef struct kr_resource_info {
 
 /* Resolve what a user typed, as kubectl does: a plural, singular, Kind or
  * short name, optionally qualified as "name.group" or "name.version.group"
- * ("deploy", "deployments.apps", "Deployment", "cm"). Uses the discovery
+ * ("deploy", "deployments.apps", "Deployment", "cm"); plural and singular
+ * in any case ("Pods"), a short name as it is. Uses the discovery
  * cache (fetched on first use: aggregated discovery when the server offers
  * it, legacy otherwise), refreshes it once when the name is unknown, and
  * falls back to the built-in table for Kubernetes' built-in kinds when the
