@@ -464,6 +464,14 @@ static bool cached_resolve(kr_client_t *c, const char *name, kr_resource_info *o
     return r != NULL;
 }
 
+/* kubectl's words for a name it cannot resolve: they name the resource
+ * alone, what comes before the first dot ("foos" for "foos.v1.apps"). */
+static int unknown_resource(const char *name, kr_error_t *err)
+{
+    return kr_error_set(err, KR_ENOTFOUND, "the server doesn't have a resource type \"%.*s\"",
+                        (int)strcspn(name, "."), name);
+}
+
 int kr_client_resolve(kr_client_t *client, const char *name, kr_resource_info *out, kr_error_t *err)
 {
     if (!name || !*name)
@@ -474,8 +482,7 @@ int kr_client_resolve(kr_client_t *client, const char *name, kr_resource_info *o
     int rc;
     if (!miss_may_refresh(client, &derr)) {
         if (derr.code == 0)
-            return kr_error_set(err, KR_ENOTFOUND, "the server doesn't have a resource type \"%s\"",
-                                name);
+            return unknown_resource(name, err);
         rc = derr.code; /* the last try failed, moments ago: its answer again */
     } else {
         rc = kr_client_discovery_refresh(client, &derr);
@@ -483,8 +490,7 @@ int kr_client_resolve(kr_client_t *client, const char *name, kr_resource_info *o
     if (rc == 0) {
         if (cached_resolve(client, name, out))
             return 0;
-        return kr_error_set(err, KR_ENOTFOUND, "the server doesn't have a resource type \"%s\"",
-                            name);
+        return unknown_resource(name, err);
     }
     /* Discovery failed: the built-in table still knows the built-in kinds. */
     if (rc != KR_EUNAUTHORIZED && kr_resource_builtin_lookup(name, out) == 0) {

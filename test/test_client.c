@@ -1477,7 +1477,10 @@ START_TEST(discovery_resolves_names_and_kinds)
     ck_assert_int_eq(kr_client_resolve(f.c, "leases.coordination.k8s.io", &info, &err), 0);
     ck_assert_str_eq(info.kind, "Lease");
     ck_assert_int_eq(kr_client_resolve(f.c, "nothings", &info, &err), KR_ENOTFOUND);
-    ck_assert_ptr_nonnull(strstr(err.message, "doesn't have a resource type"));
+    ck_assert_str_eq(err.message, "the server doesn't have a resource type \"nothings\"");
+    /* As kubectl: the resource alone, without its version and group. */
+    ck_assert_int_eq(kr_client_resolve(f.c, "deployments.v2.apps", &info, &err), KR_ENOTFOUND);
+    ck_assert_str_eq(err.message, "the server doesn't have a resource type \"deployments\"");
     ck_assert_int_eq(kr_client_resource_for_kind(f.c, "batch/v1", "CronJob", &info, &err), 0);
     ck_assert_str_eq(info.resource, "cronjobs");
     teardown(&f);

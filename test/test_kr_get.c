@@ -422,6 +422,11 @@ START_TEST(resource_names_match_in_any_case_as_kubectl)
         kr_test_skip("test_kr_get", "resource names compared with kubectl: kubectl not found");
     expect_like_kubectl(kubeconfig, (const char *[]){"CM", NULL}, 1,
                         "error: the server doesn't have a resource type \"CM\"");
+    /* An unknown name is named without its version and group. */
+    expect_like_kubectl(kubeconfig, (const char *[]){"foos.v1.apps", NULL}, 1,
+                        "error: the server doesn't have a resource type \"foos\"");
+    expect_like_kubectl(kubeconfig, (const char *[]){"configmaps.v2", NULL}, 1,
+                        "error: the server doesn't have a resource type \"configmaps\"");
     unlink(kubeconfig);
     kr_testserver_free(ts);
 }
