@@ -638,7 +638,8 @@ static int apply_all(const json_t *document, const json_t *ops, bool apiserver, 
 {
     if (!document || !ops || !out)
         return kr_error_set(err, KR_EINVAL, "json patch: document, ops and out are required");
-    if (!json_is_array(ops))
+    /* The apiserver decodes a null patch as no operations at all. */
+    if (!json_is_array(ops) && !(apiserver && json_is_null(ops)))
         return kr_error_set(err, KR_EPARSE, "json patch: the patch must be a JSON array");
     if (json_array_size(ops) > MAX_OPERATIONS)
         return kr_error_set(err, KR_ETOOLARGE, "json patch: %zu operations, more than %d",

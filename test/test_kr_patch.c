@@ -133,6 +133,28 @@ START_TEST(json_patch_is_lenient_as_kubectl_unless_strict)
 }
 END_TEST
 
+/* A patch of null is no change under kubectl patch --local (apimachinery
+ * and evanphx/json-patch decode it as an empty patch): the original comes
+ * back as it was. */
+START_TEST(a_null_patch_changes_nothing_as_kubectl)
+{
+    char pod[1024];
+    sample(pod, sizeof(pod), "pod.yaml");
+    json_t *original = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_yaml_load_file(pod, &original, &err) == 0, "%s", err.message);
+    char *want = json_dumps(original, JSON_COMPACT);
+    static const char *const types[] = {"json"};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        const char *args[] = {"apply", "--type", types[i], pod, "-", NULL};
+        run(&r, "null", args);
+        assert_json_output(&r, want);
+    }
+    free(want);
+    json_decref(original);
+}
+END_TEST
+
 START_TEST(pretty_output_is_indented_and_equal)
 {
     char a[1024], b[1024];
@@ -272,6 +294,7 @@ int main(void)
                             apply_merge_reads_a_yaml_patch_from_stdin,
                             apply_json_patch_and_document_from_stdin,
                             json_patch_is_lenient_as_kubectl_unless_strict,
+                            a_null_patch_changes_nothing_as_kubectl,
                             pretty_output_is_indented_and_equal,
                             user_schema_and_kind_enable_strategic_merge,
                             diff_and_three_way_merge_create_patches,

@@ -143,8 +143,9 @@ KR_API int kr_patch_json_apply(const json_t *document, const json_t *ops, json_t
  * from an absent object member copies null; "add" and "replace" without
  * "value" set null. Where the apiserver is stricter, so is this: "add" at
  * the root "" and a "move" or "copy" from or to it fail (KR_ENOTFOUND);
- * "replace" and "test" at "" act on the whole document. kr-apiserver
- * applies JSON patches with it. */
+ * "replace" and "test" at "" act on the whole document. A null patch is
+ * no operation (the document comes back as it was). kr-apiserver applies
+ * JSON patches with it. */
 KR_API int kr_patch_json_apply_as_apiserver(const json_t *document, const json_t *ops, json_t **out,
                                             kr_error_t *err);
 
