@@ -1526,6 +1526,11 @@ int kr_patch_strategic_apply(const kr_patch_meta_t *meta, const json_t *document
     *out = NULL;
     if (!json_is_object(document))
         return kr_error_set(err, KR_EPATCH, "/: the document is not a JSON object");
+    if (json_is_null(patch)) {
+        /* apimachinery decodes a null patch as an empty map: no change. */
+        *out = json_deep_copy(document);
+        return *out ? 0 : kr_error_set(err, KR_ENOMEM, "strategic merge patch: out of memory");
+    }
     if (!json_is_object(patch))
         return kr_error_set(err, KR_EPARSE, "/: the strategic merge patch is not a JSON object");
     smp_ctx c;

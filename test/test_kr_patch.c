@@ -144,7 +144,7 @@ START_TEST(a_null_patch_changes_nothing_as_kubectl)
     kr_error_t err = {0};
     ck_assert_msg(kr_yaml_load_file(pod, &original, &err) == 0, "%s", err.message);
     char *want = json_dumps(original, JSON_COMPACT);
-    static const char *const types[] = {"json"};
+    static const char *const types[] = {"json", "strategic"};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
         const char *args[] = {"apply", "--type", types[i], pod, "-", NULL};
         run(&r, "null", args);

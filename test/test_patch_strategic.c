@@ -18,7 +18,7 @@
 static json_t *J(const char *text)
 {
     json_error_t jerr;
-    json_t *v = json_loads(text, 0, &jerr);
+    json_t *v = json_loads(text, JSON_DECODE_ANY, &jerr);
     ck_assert_msg(v != NULL, "bad test JSON (%s): %s", jerr.text, text);
     return v;
 }
@@ -591,6 +591,9 @@ START_TEST(errors_name_their_path)
     apply_fails(doc, "{\"spec\":{\"containers\":[{\"name\":{\"x\":1}}]}}", KR_EPATCH,
                 "compares scalars");
     apply_fails(doc, "[]", KR_EPARSE, "not a JSON object");
+    apply_fails(doc, "\"s\"", KR_EPARSE, "not a JSON object");
+    /* null is no error: apimachinery decodes it as an empty patch. */
+    apply_ok(doc, "null", doc);
     apply_fails("[1]", "{}", KR_EPATCH, "document is not a JSON object");
     ck_assert_int_eq(kr_patch_strategic_apply(NULL, NULL, NULL, NULL, NULL), KR_EINVAL);
 }

@@ -108,7 +108,8 @@ KR_API int kr_patch_merge_three_way(const json_t *last_applied, const json_t *mo
  * means no metadata: every list is replaced, as the apiserver does for
  * custom resources). Supports merge keys, primitive set merge, $patch
  * (replace, merge, delete), $retainKeys, $deleteFromPrimitiveList/<f>,
- * $setElementOrder/<f>, and null deletion. *out is new. */
+ * $setElementOrder/<f>, and null deletion. A patch of null is an empty
+ * patch (as apimachinery decodes it). *out is new. */
 KR_API int kr_patch_strategic_apply(const kr_patch_meta_t *meta, const json_t *document,
                                     const json_t *patch, json_t **out, kr_error_t *err);
 /* The two-way strategic merge patch from `original` (NULL: an empty
