@@ -238,6 +238,17 @@ START_TEST(failures_exit_1_with_one_line)
     ck_assert_int_eq(r.status, 1);
     ck_assert_uint_eq(count_lines(r.err), 1);
     ck_assert_ptr_nonnull(strstr(r.err, "PATCH"));
+    /* kubectl takes only an object as a merge patch (RFC 7386 would let
+     * any value replace the document). */
+    static const char *const not_objects[] = {"null", "\"str\"", "[1]", "3"};
+    const char *merge[] = {"apply", "--type", "merge", pod, "-", NULL};
+    for (size_t i = 0; i < sizeof(not_objects) / sizeof(not_objects[0]); i++) {
+        run(&r, not_objects[i], merge);
+        ck_assert_msg(r.status == 1, "%s: exit %d", not_objects[i], r.status);
+        ck_assert_str_eq(r.out, "");
+        ck_assert_uint_eq(count_lines(r.err), 1);
+        ck_assert_ptr_nonnull(strstr(r.err, "the merge patch is not a JSON object"));
+    }
     const char *missing[] = {"apply", "/nonexistent/file.json", pod, NULL};
     run(&r, NULL, missing);
     ck_assert_int_eq(r.status, 1);

@@ -42,7 +42,8 @@ static const char help_text[] =
     "  --type T       merge (RFC 7386 JSON merge patch), strategic (Kubernetes\n"
     "                 strategic merge patch) or json (RFC 6902 JSON patch, apply\n"
     "                 only). Default: strategic when the document's apiVersion\n"
-    "                 and kind are known, merge otherwise.\n"
+    "                 and kind are known, merge otherwise. As kubectl, apply\n"
+    "                 takes only an object as a merge patch.\n"
     "  --strict       with --type json: apply the patch as RFC 6902 says. Without\n"
     "                 it, as kube-apiserver and kubectl do: an index may count from\n"
     "                 the end (\"/items/-1\"), \"replace\" of an absent member\n"
@@ -229,6 +230,10 @@ static int run(const options *o, json_t *const docs[3], const kr_patch_meta_t *m
                             "--type merge, or --schema/--kind");
     switch (o->command) {
     case CMD_APPLY:
+        /* RFC 7386 lets any value replace the document; kubectl (and the
+         * apiserver) take only an object as a merge patch. */
+        if (!json && !strategic && !json_is_object(docs[1]))
+            return kr_error_set(err, KR_EPARSE, "/: the merge patch is not a JSON object");
         if (json && o->strict)
             return kr_patch_json_apply(docs[0], docs[1], out, err);
         if (json)
