@@ -1119,6 +1119,12 @@ int kr_yaml_dump(const json_t *value, char **out, kr_error_t *err)
                      yaml_stream_end_event_initialize(&ev) && yaml_emitter_emit(&em, &ev) &&
                      yaml_emitter_flush(&em)))
         rc = KR_ENOMEM;
+    /* libyaml ends the stream with "..." once a block scalar kept its
+     * trailing empty lines ("|+"), wherever it was; go-yaml, which kubectl
+     * prints with, does not, and the one document needs no end marker. */
+    if (rc == 0 && buf.len >= 4 && memcmp(buf.data + buf.len - 4, "...\n", 4) == 0 &&
+        (buf.len == 4 || buf.data[buf.len - 5] == '\n'))
+        buf.len -= 4;
     if (rc == 0 && kr_buf_append(&buf, "", 1) != 0) /* the NUL */
         rc = KR_ENOMEM;
     char problem[160];

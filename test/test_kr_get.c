@@ -198,7 +198,7 @@ START_TEST(prints_yaml_as_kubectl_does)
         "\"namespace\":\"default\",\"labels\":{\"app\":\"kr\"},\"annotations\":"
         "{\"note\":\"x: y\"}},\"data\":{\"when\":\"2026-01-02T03:04:05Z\","
         "\"clock\":\"12:30\",\"NO\":\"off\",\"n\":\"0x1F\",\"ml\":\"a\\nb\\n\","
-        "\"a10\":\"1\",\"a2\":\"2\"}}";
+        "\"a10\":\"1\",\"a2\":\"2\",\"script\":\"echo hi\\n\\n\"}}";
     kr_error_t err = {0};
     ck_assert_msg(kr_testserver_load(ts, odd, strlen(odd), &err) == 0, "%s", err.message);
     char bin[512];

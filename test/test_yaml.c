@@ -486,6 +486,17 @@ START_TEST(dump_prints_as_kubectl_does)
                           "  ratio: 0.25\n");
     kr_free(out);
     json_decref(v);
+    /* A value that keeps its trailing empty lines ("|+") ends no document
+     * with "...": go-yaml writes none. */
+    v = json_pack("{s:{s:s,s:s}}", "data", "script", "echo hi\n\n", "z", "1");
+    out = dump_ok(v);
+    ck_assert_str_eq(out, "data:\n"
+                          "  script: |+\n"
+                          "    echo hi\n"
+                          "\n"
+                          "  z: \"1\"\n");
+    kr_free(out);
+    json_decref(v);
     kr_error_t err = {0};
     ck_assert_int_eq(kr_yaml_dump(NULL, &out, &err), KR_EINVAL);
     ck_assert_ptr_null(out);
