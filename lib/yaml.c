@@ -448,24 +448,27 @@ static int apply_merge(struct convert *cv, json_t *obj, yaml_node_t *value, int 
     return 0;
 }
 
-/* `v` as Go's strconv.FormatFloat(v, 'g', -1, 32) prints it: the
- * shortest digits that read back as the same float32, in exponent form
- * below 1e-4 or from 1e6 on ("1.5", "1e+06"). */
-static void format_float32(double v, char *buf, size_t size)
+/* `v` as Go's strconv.FormatFloat(v, 'g', -1, bits) prints it (bits 32
+ * or 64): the shortest digits that read back as the same float32 or
+ * float64, in exponent form below 1e-4 or from 1e6 on ("1.5", "1e+06",
+ * "1.23456789123e+08"). */
+static void format_float(double v, int bits, char *buf, size_t size)
 {
     float f = (float)v;
-    if (!isfinite(f)) { /* past float32: Go's +Inf, which sigs.k8s.io/yaml writes .inf */
-        snprintf(buf, size, "%s", f < 0 ? "-.inf" : ".inf");
+    if (bits == 32)
+        v = f;
+    if (!isfinite(v)) { /* past float32: Go's +Inf, which sigs.k8s.io/yaml writes .inf */
+        snprintf(buf, size, "%s", isnan(v) ? ".nan" : v < 0 ? "-.inf" : ".inf");
         return;
     }
     char e[48];
-    for (int prec = 1; prec <= 9; prec++) {
-        snprintf(e, sizeof(e), "%.*e", prec - 1, (double)f);
-        if (strtof(e, NULL) == f)
+    for (int prec = 1; prec <= (bits == 32 ? 9 : 17); prec++) {
+        snprintf(e, sizeof(e), "%.*e", prec - 1, v);
+        if (bits == 32 ? strtof(e, NULL) == f : strtod(e, NULL) == v)
             break;
     }
     /* e: [-]d[.ddd]e[+-]XX */
-    char digits[16];
+    char digits[24];
     size_t nd = 0;
     const char *p = e;
     bool neg = *p == '-';
@@ -524,7 +527,7 @@ static char *key_text(struct convert *cv, yaml_node_t *key)
         else if (parse_int(text, &iv))
             as = (snprintf(num, sizeof(num), "%lld", iv), num);
         else if (parse_float(text, &dv))
-            as = (format_float32(dv, num, sizeof(num)), num);
+            as = (format_float(dv, 32, num, sizeof(num)), num);
     }
     char *s = as ? kr_strdup(as) : kr_strndup(text, len);
     if (!s)
@@ -942,17 +945,6 @@ static int dump_write(void *data, unsigned char *buffer, size_t size)
     return kr_buf_append(data, buffer, size) == 0;
 }
 
-/* A float as Go's strconv.FormatFloat(v, 'g', -1, 64) writes it: the
- * fewest digits that read back as v. */
-static void format_float64(double v, char *buf, size_t size)
-{
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, size, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v)
-            return;
-    }
-}
-
 /* Emit a scalar: plain when the text allows it, else as the emitter can
  * (quoted); strings that would read back as something else double-quoted,
  * as go-yaml writes them; strings of several lines as literal blocks. */
@@ -1081,7 +1073,7 @@ static int emit_value(yaml_emitter_t *em, const json_t *v, int depth)
         snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         return emit_scalar(em, num, strlen(num), false);
     case JSON_REAL:
-        format_float64(json_real_value(v), num, sizeof(num));
+        format_float(json_real_value(v), 64, num, sizeof(num));
         return emit_scalar(em, num, strlen(num), false);
     case JSON_TRUE:
         return emit_scalar(em, "true", 4, false);

@@ -486,6 +486,22 @@ START_TEST(dump_prints_as_kubectl_does)
                           "  ratio: 0.25\n");
     kr_free(out);
     json_decref(v);
+    /* Floats as Go's FormatFloat(v, 'g', -1, 64): the fewest digits, in
+     * exponent form below 1e-4 and from 1e6 on. */
+    v = json_pack("[f,f,f,f,f,f,f,f,f]", 123456789.123, 1234567.5, 123456.5, 0.1, 0.0001,
+                  0.00001234, -1.5e300, 0.30000000000000004, 1e21);
+    out = dump_ok(v);
+    ck_assert_str_eq(out, "- 1.23456789123e+08\n"
+                          "- 1.2345675e+06\n"
+                          "- 123456.5\n"
+                          "- 0.1\n"
+                          "- 0.0001\n"
+                          "- 1.234e-05\n"
+                          "- -1.5e+300\n"
+                          "- 0.30000000000000004\n"
+                          "- 1e+21\n");
+    kr_free(out);
+    json_decref(v);
     /* A value that keeps its trailing empty lines ("|+") ends no document
      * with "...": go-yaml writes none. */
     v = json_pack("{s:{s:s,s:s}}", "data", "script", "echo hi\n\n", "z", "1");
