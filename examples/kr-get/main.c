@@ -301,8 +301,8 @@ static int parse_args(int argc, char **argv, args *a)
         case CONTEXT:
             a->context = optarg;
             break;
-        case 'n':
-            a->namespace_ = optarg;
+        case 'n': /* an empty one is none, as kubectl takes it */
+            a->namespace_ = optarg[0] ? optarg : NULL;
             break;
         case 'A':
             a->all_namespaces = true;
