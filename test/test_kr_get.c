@@ -318,6 +318,11 @@ START_TEST(refuses_what_kubectl_refuses)
         kubeconfig,
         (const char *[]){"-w", "cm", "a1", "--field-selector", "metadata.namespace=default", NULL},
         1, selected);
+    /* Empty arguments, in kubectl's words. */
+    expect_like_kubectl(kubeconfig, (const char *[]){"cm", "", NULL}, 1,
+                        "error: resource name may not be empty");
+    expect_like_kubectl(kubeconfig, (const char *[]){"", NULL}, 1,
+                        "error: the server doesn't have a resource type \"\"");
     /* A usage error: kr-get's exit code 2. */
     expect_like_kubectl(kubeconfig, (const char *[]){"--chunk-size", "abc", "cm", NULL}, 2,
                         "Error: invalid argument \"abc\" for \"--chunk-size\" flag: "

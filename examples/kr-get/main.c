@@ -184,6 +184,10 @@ static int get(kr_client_t *client, const args *a, const kr_resource_info *info)
         fprintf(stderr, "error: a resource cannot be retrieved by name across all namespaces\n");
         return 1;
     }
+    if (a->name && !a->name[0]) {
+        fprintf(stderr, "error: resource name may not be empty\n");
+        return 1;
+    }
     const char *ns = NULL;
     if (info->namespaced && !a->all_namespaces)
         ns = a->namespace_ ? a->namespace_ : kr_client_default_namespace(client);
@@ -421,6 +425,10 @@ int main(int argc, char **argv)
         goto out;
     }
     kr_resource_info info;
+    if (!a.resource[0]) { /* no such resource, in kubectl's words */
+        fprintf(stderr, "error: the server doesn't have a resource type \"\"\n");
+        goto out;
+    }
     if (kr_client_resolve(client, a.resource, &info, &err) != 0) {
         status = fail(&err);
         goto out;
