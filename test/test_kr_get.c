@@ -318,6 +318,16 @@ START_TEST(refuses_what_kubectl_refuses)
         kubeconfig,
         (const char *[]){"-w", "cm", "a1", "--field-selector", "metadata.namespace=default", NULL},
         1, selected);
+    /* Unknown flags and flags without their value: usage errors, worded
+     * as kubectl words them. */
+    expect_like_kubectl(kubeconfig, (const char *[]){"--bogus=1", "cm", NULL}, 2,
+                        "Error: unknown flag: --bogus");
+    expect_like_kubectl(kubeconfig, (const char *[]){"-AZx", "cm", NULL}, 2,
+                        "Error: unknown shorthand flag: 'Z' in -Zx");
+    expect_like_kubectl(kubeconfig, (const char *[]){"cm", "-n", NULL}, 2,
+                        "Error: flag needs an argument: 'n' in -n");
+    expect_like_kubectl(kubeconfig, (const char *[]){"cm", "--selector", NULL}, 2,
+                        "Error: flag needs an argument: --selector");
     /* Empty arguments, in kubectl's words. */
     expect_like_kubectl(kubeconfig, (const char *[]){"cm", "", NULL}, 1,
                         "error: resource name may not be empty");

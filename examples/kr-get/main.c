@@ -274,6 +274,38 @@ static int get(kr_client_t *client, const args *a, const kr_resource_info *info)
     }
 }
 
+/* The element of argv that holds the short option `opt` ("-Z", "-AZ"):
+ * from that letter on, as kubectl names it ("-Z"). */
+static const char *short_flag(int argc, char **argv, int opt)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        const char *at = argv[i][0] == '-' && argv[i][1] != '-' ? strchr(argv[i] + 1, opt) : NULL;
+        if (at)
+            return at;
+    }
+    return "";
+}
+
+/* getopt's refusal of the option just read, in kubectl's (cobra's) words. */
+static void flag_error(int argc, char **argv, int c)
+{
+    const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+    bool is_long = strncmp(arg, "--", 2) == 0;
+    int name_len = (int)strcspn(arg, "=");
+    if (c == ':' && is_long)
+        fprintf(stderr, "Error: flag needs an argument: %.*s\n", name_len, arg);
+    else if (c == ':')
+        fprintf(stderr, "Error: flag needs an argument: '%c' in -%s\n", optopt,
+                short_flag(argc, argv, optopt));
+    else if (is_long && optopt)
+        fprintf(stderr, "Error: flag %.*s takes no value\n", name_len, arg);
+    else if (is_long)
+        fprintf(stderr, "Error: unknown flag: %.*s\n", name_len, arg);
+    else
+        fprintf(stderr, "Error: unknown shorthand flag: '%c' in -%s\n", optopt,
+                short_flag(argc, argv, optopt));
+}
+
 static int parse_args(int argc, char **argv, args *a)
 {
     enum { KUBECONFIG = 256, CONTEXT, FIELDS, CHUNK, SERVER, TOKEN, CA, INSECURE, MANAGED };
@@ -297,7 +329,8 @@ static int parse_args(int argc, char **argv, args *a)
     };
     a->chunk_size = 500;
     int c;
-    while ((c = getopt_long(argc, argv, "n:Al:wo:h", longs, NULL)) != -1) {
+    opterr = 0; /* flag_error says it, as kubectl does */
+    while ((c = getopt_long(argc, argv, ":n:Al:wo:h", longs, NULL)) != -1) {
         switch (c) {
         case KUBECONFIG:
             a->kubeconfig = optarg;
@@ -361,6 +394,7 @@ static int parse_args(int argc, char **argv, args *a)
         case 'h':
             exit(usage(stdout, 0));
         default:
+            flag_error(argc, argv, c);
             return -1;
         }
     }
