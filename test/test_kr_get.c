@@ -328,6 +328,10 @@ START_TEST(refuses_what_kubectl_refuses)
                         "Error: flag needs an argument: 'n' in -n");
     expect_like_kubectl(kubeconfig, (const char *[]){"cm", "--selector", NULL}, 2,
                         "Error: flag needs an argument: --selector");
+    /* A boolean flag takes a value after "=", as kubectl reads it. */
+    expect_like_kubectl(kubeconfig, (const char *[]){"cm", "--watch=x", NULL}, 2,
+                        "Error: invalid argument \"x\" for \"-w, --watch\" flag: "
+                        "strconv.ParseBool: parsing \"x\": invalid syntax");
     /* Empty arguments, in kubectl's words. */
     expect_like_kubectl(kubeconfig, (const char *[]){"cm", "", NULL}, 1,
                         "error: resource name may not be empty");
@@ -349,6 +353,18 @@ START_TEST(refuses_what_kubectl_refuses)
     char *ns[] = {bin, "--kubeconfig", kubeconfig, "-A", "ns", "default", NULL};
     spawn(&c, ns, false);
     expect_name(&c, "default");
+    ck_assert_int_eq(finish(&c), 0);
+    char *bools[] = {bin,
+                     "--kubeconfig",
+                     kubeconfig,
+                     "--watch=false",
+                     "-n",
+                     "nowhere",
+                     "--all-namespaces=True",
+                     "cm",
+                     NULL};
+    spawn(&c, bools, false);
+    expect_name(&c, "a1");
     ck_assert_int_eq(finish(&c), 0);
     /* An empty -n is none: the kubeconfig's namespace, as kubectl has it. */
     char *empty_ns[] = {bin, "--kubeconfig", kubeconfig, "-n", "", "cm", "a1", NULL};

@@ -306,6 +306,28 @@ static void flag_error(int argc, char **argv, int c)
                 short_flag(argc, argv, optopt));
 }
 
+/* A boolean flag's value: none is true; "--watch=false" as Go's
+ * strconv.ParseBool reads it, else kubectl's error and false. */
+static bool bool_flag(const char *value, const char *flag, bool *ok)
+{
+    static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
+    static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};
+    if (!value)
+        return true;
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strcmp(value, yes[i]) == 0)
+            return true;
+        if (strcmp(value, no[i]) == 0)
+            return false;
+    }
+    fprintf(stderr,
+            "Error: invalid argument \"%s\" for \"%s\" flag: strconv.ParseBool: parsing \"%s\": "
+            "invalid syntax\n",
+            value, flag, value);
+    *ok = false;
+    return false;
+}
+
 static int parse_args(int argc, char **argv, args *a)
 {
     enum { KUBECONFIG = 256, CONTEXT, FIELDS, CHUNK, SERVER, TOKEN, CA, INSECURE, MANAGED };
@@ -313,22 +335,23 @@ static int parse_args(int argc, char **argv, args *a)
         {"kubeconfig", required_argument, NULL, KUBECONFIG},
         {"context", required_argument, NULL, CONTEXT},
         {"namespace", required_argument, NULL, 'n'},
-        {"all-namespaces", no_argument, NULL, 'A'},
+        {"all-namespaces", optional_argument, NULL, 'A'},
         {"selector", required_argument, NULL, 'l'},
         {"field-selector", required_argument, NULL, FIELDS},
-        {"watch", no_argument, NULL, 'w'},
+        {"watch", optional_argument, NULL, 'w'},
         {"output", required_argument, NULL, 'o'},
         {"chunk-size", required_argument, NULL, CHUNK},
         {"server", required_argument, NULL, SERVER},
         {"token", required_argument, NULL, TOKEN},
         {"certificate-authority", required_argument, NULL, CA},
-        {"insecure-skip-tls-verify", no_argument, NULL, INSECURE},
-        {"show-managed-fields", no_argument, NULL, MANAGED},
+        {"insecure-skip-tls-verify", optional_argument, NULL, INSECURE},
+        {"show-managed-fields", optional_argument, NULL, MANAGED},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     a->chunk_size = 500;
     int c;
+    bool ok = true;
     opterr = 0; /* flag_error says it, as kubectl does */
     while ((c = getopt_long(argc, argv, ":n:Al:wo:h", longs, NULL)) != -1) {
         switch (c) {
@@ -342,7 +365,7 @@ static int parse_args(int argc, char **argv, args *a)
             a->namespace_ = optarg[0] ? optarg : NULL;
             break;
         case 'A':
-            a->all_namespaces = true;
+            a->all_namespaces = bool_flag(optarg, "-A, --all-namespaces", &ok);
             break;
         case 'l':
             a->labels = optarg;
@@ -351,7 +374,7 @@ static int parse_args(int argc, char **argv, args *a)
             a->fields = optarg;
             break;
         case 'w':
-            a->watch = true;
+            a->watch = bool_flag(optarg, "-w, --watch", &ok);
             break;
         case 'o':
             if (strcmp(optarg, "yaml") != 0 && strcmp(optarg, "json") != 0) {
@@ -386,10 +409,10 @@ static int parse_args(int argc, char **argv, args *a)
             a->ca_file = optarg;
             break;
         case INSECURE:
-            a->insecure = true;
+            a->insecure = bool_flag(optarg, "--insecure-skip-tls-verify", &ok);
             break;
         case MANAGED:
-            show_managed_fields = true;
+            show_managed_fields = bool_flag(optarg, "--show-managed-fields", &ok);
             break;
         case 'h':
             exit(usage(stdout, 0));
@@ -397,6 +420,8 @@ static int parse_args(int argc, char **argv, args *a)
             flag_error(argc, argv, c);
             return -1;
         }
+        if (!ok)
+            return -1;
     }
     if (optind >= argc || argc - optind > 2)
         return -1;
