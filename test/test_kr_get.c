@@ -223,6 +223,11 @@ START_TEST(prints_yaml_as_kubectl_does)
     json_decref(docs);
     const char *one[] = {bin, "--kubeconfig", kubeconfig, "cm", "odd", "-o", "yaml", NULL};
     ck_assert_int_eq(kr_test_proc_run(one, out, sizeof(out), 30000), 0);
+    /* The format's name in any case, as kubectl takes it. */
+    static char upper[65536];
+    const char *one_upper[] = {bin, "--kubeconfig", kubeconfig, "cm", "odd", "-o", "YAML", NULL};
+    ck_assert_int_eq(kr_test_proc_run(one_upper, upper, sizeof(upper), 30000), 0);
+    ck_assert_str_eq(upper, out);
     ck_assert_ptr_nonnull(strstr(out, "  when: \"2026-01-02T03:04:05Z\"\n"));
     ck_assert_ptr_nonnull(strstr(out, "  ml: |\n    a\n    b\n"));
     if (!kr_test_have_program("kubectl")) {

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "kreconcile.h"
@@ -376,15 +377,15 @@ static int parse_args(int argc, char **argv, args *a)
         case 'w':
             a->watch = bool_flag(optarg, "-w, --watch", &ok);
             break;
-        case 'o':
-            if (strcmp(optarg, "yaml") != 0 && strcmp(optarg, "json") != 0) {
+        case 'o': /* in any case, as kubectl takes it ("-o JSON") */
+            if (strcasecmp(optarg, "yaml") != 0 && strcasecmp(optarg, "json") != 0) {
                 fprintf(stderr,
                         "error: unable to match a printer suitable for the output format "
                         "\"%s\", allowed formats are: json,yaml\n",
                         optarg);
                 exit(1);
             }
-            print_yaml = strcmp(optarg, "yaml") == 0;
+            print_yaml = strcasecmp(optarg, "yaml") == 0;
             break;
         case CHUNK: {
             char *end;
