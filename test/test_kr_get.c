@@ -371,6 +371,20 @@ START_TEST(refuses_what_kubectl_refuses)
     spawn(&c, bools, false);
     expect_name(&c, "a1");
     ck_assert_int_eq(finish(&c), 0);
+    /* A short flag's value after "=", as kubectl (pflag) reads it. */
+    char *eq[] = {bin,        "--kubeconfig", kubeconfig, "-n=nowhere", "-A=true",
+                  "-w=false", "-l=app=kr",    "cm",       NULL};
+    spawn(&c, eq, false);
+    expect_name(&c, "a1");
+    ck_assert_int_eq(finish(&c), 0);
+    if (kr_test_have_program("kubectl")) {
+        const char *kargv[] = {"/usr/bin/env", "kubectl",    "--kubeconfig", kubeconfig,
+                               "get",          "-n=nowhere", "-A=true",      "-w=false",
+                               "-l=app=kr",    "cm",         "-o=name",      NULL};
+        char out[4096];
+        ck_assert_int_eq(kr_test_proc_run(kargv, out, sizeof(out), 60000), 0);
+        ck_assert_str_eq(out, "configmap/a1\n");
+    }
     /* An empty -n is none: the kubeconfig's namespace, as kubectl has it. */
     char *empty_ns[] = {bin, "--kubeconfig", kubeconfig, "-n", "", "cm", "a1", NULL};
     spawn(&c, empty_ns, true);

@@ -329,6 +329,65 @@ static bool bool_flag(const char *value, const char *flag, bool *ok)
     return false;
 }
 
+/* pflag's forms getopt does not know, rewritten in place before it reads
+ * them: a short flag's value after "=" ("-n=ns", "-o=yaml": "-nns",
+ * "-oyaml"), and a boolean one's ("-A=true": "-A"; "-w=false": dropped).
+ * Returns the new argc, or -1 after kubectl's error for a bad boolean.
+ * The value of a flag given in the next element is left alone. */
+static int pflag_shorthands(int argc, char **argv)
+{
+    static const char *const with_value[] = {
+        "--kubeconfig", "--context",    "--namespace", "--selector", "--field-selector",
+        "--output",     "--chunk-size", "--server",    "--token",    "--certificate-authority"};
+    int out = 1;
+    for (int i = 1; i < argc; i++) {
+        char *e = argv[i];
+        argv[out++] = e;
+        if (strcmp(e, "--") == 0) {
+            while (++i < argc)
+                argv[out++] = argv[i];
+            break;
+        }
+        if (strncmp(e, "--", 2) == 0) {
+            for (size_t k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++)
+                if (strcmp(e, with_value[k]) == 0 && i + 1 < argc)
+                    argv[out++] = argv[++i];
+            continue;
+        }
+        if (e[0] != '-' || !e[1])
+            continue;
+        char *w = e + 1; /* where the next letter is written */
+        for (char *r = e + 1; *r; r++) {
+            if (strchr("nlo", *r)) { /* takes a value: the rest, or the next element */
+                *w++ = *r;
+                const char *v = r[1] == '=' && r[2] ? r + 2 : r + 1;
+                if (!*v && i + 1 < argc)
+                    argv[out++] = argv[++i];
+                memmove(w, v, strlen(v) + 1);
+                w = NULL;
+                break;
+            }
+            if (strchr("Aw", *r) && r[1] == '=') { /* a boolean's value: the rest */
+                bool ok = true;
+                bool on = bool_flag(r + 2, *r == 'A' ? "-A, --all-namespaces" : "-w, --watch", &ok);
+                if (!ok)
+                    return -1;
+                if (on)
+                    *w++ = *r;
+                break;
+            }
+            *w++ = *r;
+        }
+        if (w) {
+            *w = '\0';
+            if (w == e + 1) /* nothing left: "-w=false" */
+                out--;
+        }
+    }
+    argv[out] = NULL;
+    return out;
+}
+
 static int parse_args(int argc, char **argv, args *a)
 {
     enum { KUBECONFIG = 256, CONTEXT, FIELDS, CHUNK, SERVER, TOKEN, CA, INSECURE, MANAGED };
@@ -351,6 +410,9 @@ static int parse_args(int argc, char **argv, args *a)
         {NULL, 0, NULL, 0},
     };
     a->chunk_size = 500;
+    argc = pflag_shorthands(argc, argv);
+    if (argc < 0)
+        return -1;
     int c;
     bool ok = true;
     opterr = 0; /* flag_error says it, as kubectl does */
