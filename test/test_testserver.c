@@ -1586,6 +1586,30 @@ START_TEST(json_patches_are_applied_as_the_apiserver_does)
     assert_status(&r, 400, "BadRequest",
                   "json: cannot unmarshal object into Go value of type jsonpatch.Patch");
     tc_free(&r);
+    patch(cm, "application/json-patch+json", "\"x\"", &r);
+    assert_status(&r, 400, "BadRequest",
+                  "json: cannot unmarshal string into Go value of type jsonpatch.Patch");
+    tc_free(&r);
+    patch(cm, "application/strategic-merge-patch+json", "[1]", &r);
+    assert_status(&r, 400, "BadRequest",
+                  "json: cannot unmarshal array into Go value of type map[string]interface {}");
+    tc_free(&r);
+    /* null decodes as no operations, no changes: the object as it is */
+    tc_json(U, "GET", cm, NULL, &r);
+    char *rv = kr_strdup(
+        json_string_value(json_object_get(json_object_get(r.json, "metadata"), "resourceVersion")));
+    tc_free(&r);
+    static const char *const null_types[] = {"application/json-patch+json",
+                                             "application/strategic-merge-patch+json"};
+    for (size_t i = 0; i < 2; i++) {
+        patch(cm, null_types[i], "null", &r);
+        ck_assert_msg(r.status == 200, "%s null: %ld %s", null_types[i], r.status, r.body);
+        ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r.json, "metadata"),
+                                                           "resourceVersion")),
+                         rv);
+        tc_free(&r);
+    }
+    kr_free(rv);
     size_t n = 10001, len = 0;
     char *many = malloc(n * 40 + 3);
     many[len++] = '[';

@@ -29,10 +29,32 @@ static kr_patch_format patch_format(const ts_request *req, const ts_resource *re
 
 static json_t *parse_patch(const ts_request *req, kr_patch_format f, ts_response *resp)
 {
-    json_t *doc = ts_decode_body(req, 0, f == KR_PATCH_APPLY, "error decoding patch", resp);
+    /* a JSON or strategic merge patch is unmarshalled into a Go slice or
+     * map: any JSON value decodes, null as nothing to do */
+    bool any = f == KR_PATCH_JSON || f == KR_PATCH_STRATEGIC;
+    json_t *doc = ts_decode_body(req, any ? JSON_DECODE_ANY : 0, f == KR_PATCH_APPLY,
+                                 "error decoding patch", resp);
     if (!doc)
         return NULL;
+    if (any && json_is_null(doc)) {
+        json_decref(doc);
+        doc = f == KR_PATCH_JSON ? json_array() : json_object();
+        if (!doc) {
+            ts_respond_status(resp, 500, "InternalError", "out of memory", NULL);
+            return NULL;
+        }
+    }
     bool shape_ok = f == KR_PATCH_JSON ? json_is_array(doc) : json_is_object(doc);
+    if (!shape_ok && f == KR_PATCH_STRATEGIC) { /* json.Unmarshal's into the patch map */
+        const char *type = json_is_array(doc)    ? "array"
+                           : json_is_string(doc) ? "string"
+                           : json_is_number(doc) ? "number"
+                                                 : "bool";
+        json_decref(doc);
+        ts_respond_bad_request(
+            resp, "json: cannot unmarshal %s into Go value of type map[string]interface {}", type);
+        return NULL;
+    }
     if (!shape_ok && f == KR_PATCH_JSON) { /* jsonpatch.DecodePatch's unmarshal error */
         const char *type = json_is_object(doc)   ? "object"
                            : json_is_string(doc) ? "string"
