@@ -1272,8 +1272,9 @@ START_TEST(a_stop_during_an_inventory_stall_releases_the_lease_first)
     ck_assert_int_eq(sqlite3_open(db, &holder), SQLITE_OK);
     ck_assert_int_eq(sqlite3_exec(holder, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
     size_t from = kr_test_proc_log_size(&p);
-    /* the next sweep leaves the zombie alone: it records that next */
-    ck_assert(kr_test_proc_log_wait(&p, "skipped: max deletes reached", from, 30000));
+    /* the next sweep leaves the zombie alone: it records that next (its
+     * log line, not the last sweep's plan, printed after its records) */
+    ck_assert(kr_test_proc_log_wait(&p, "skipped: max deletes reached ConfigMap", from, 30000));
     ck_assert_int_eq(kr_test_proc_signal(&p, SIGTERM), 0);
     bool released = false;
     while (!released && kr_test_proc_running(&p)) {
@@ -1300,6 +1301,120 @@ START_TEST(a_stop_during_an_inventory_stall_releases_the_lease_first)
     ck_assert_uint_eq(skipped_records(inv, "stalled-zombie"), 2);
     kr_inventory_free(inv);
     const char *files[] = {log, spool, kc[0], kc[1]};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+        unlink(files[i]);
+    const char *suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char f[720];
+        snprintf(f, sizeof(f), "%s%s", db, suffixes[i]);
+        unlink(f);
+    }
+    rmdir(dir);
+    platform_down();
+}
+END_TEST
+
+/* The SWEPT records in the inventory, and (up to 8) when each was made,
+ * in milliseconds since the epoch. */
+static size_t swept_records(kr_inventory_t *inv, int64_t at_ms[8])
+{
+    json_t *rows = NULL;
+    size_t n = 0, i;
+    json_t *row;
+    if (kr_inventory_transactions_after(inv, 0, 0, &rows, NULL) == 0)
+        json_array_foreach(rows, i, row)
+        {
+            if (strcmp(json_string_value(json_object_get(row, "event")), "SWEPT") != 0)
+                continue;
+            const char *t = json_string_value(json_object_get(row, "time"));
+            const char *dot = t ? strchr(t, '.') : NULL;
+            if (n < 8)
+                at_ms[n] = sweep_parse_time(t) * 1000 + (dot ? atoi(dot + 1) : 0);
+            n++;
+        }
+    json_decref(rows);
+    return n;
+}
+
+/* kr-sweeper's /metrics, once its log says where they are ("" until). */
+static void metrics_of(const kr_test_proc *p, char *out, size_t len)
+{
+    out[0] = '\0';
+    char *text = kr_test_proc_log_text(p);
+    char *on = text ? strstr(text, "/metrics on ") : NULL;
+    if (on) {
+        on += strlen("/metrics on ");
+        char base[128];
+        snprintf(base, sizeof(base), "http://%.*s", (int)strcspn(on, " \n\""), on);
+        tc_response r;
+        tc_request(base, "GET", "/metrics", NULL, NULL, NULL, &r);
+        snprintf(out, len, "%s", r.body ? r.body : "");
+        tc_free(&r);
+    }
+    free(text);
+}
+
+/* The program: each delete is in the books (and on /metrics) as it is
+ * made, stamped then, not at the end of the sweep: a kill mid-sweep
+ * leaves no object deleted without its SWEPT record. */
+START_TEST(each_delete_is_recorded_as_it_is_made)
+{
+    platform_up();
+    enum { N = 6 };
+    for (int i = 0; i < N; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "killed-%02d", i);
+        json_decref(create(&dc1, CM, copy_cm(name, KR_MANAGER_SYNCER, "uid-of-nothing")));
+    }
+    char dir[256];
+    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-sweeper-kill"));
+    char kc[2][600], log[700], db[700], url[720];
+    cluster *cl[2] = {&hub, &dc1};
+    const char *names[2] = {"hub", "dc1"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(kc[i], sizeof(kc[i]), "%s/%s.kubeconfig", dir, names[i]);
+        ck_assert_int_eq(kr_testserver_write_kubeconfig(cl[i]->ts, kc[i], NULL, NULL), 0);
+    }
+    snprintf(log, sizeof(log), "%s/sweeper.log", dir);
+    snprintf(db, sizeof(db), "%s/inventory.db", dir);
+    snprintf(url, sizeof(url), "sqlite://%s", db);
+    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
+    io.url = url;
+    kr_inventory_t *inv = NULL;
+    ck_assert_int_eq(kr_inventory_new(&io, &inv, NULL), 0);
+    char words[4096];
+    /* one delete every 2 s: the sweep takes 10 s */
+    snprintf(words, sizeof(words),
+             "--kubeconfig %s --cluster dc1=%s --listen 127.0.0.1:0 --interval 1h --grace 0s "
+             "--rate 0.5 -n default --inventory %s --log-format text",
+             kc[0], kc[1], url);
+    const char *argv[KR_TEST_PROC_MAX_ARGS + 1];
+    sweeper_argv(words, argv);
+    kr_test_proc p = {0};
+    kr_test_proc_start(&p, log, argv);
+    struct timespec tick = {0, 20 * 1000000};
+    int64_t at_ms[8] = {0};
+    time_t deadline = time(NULL) + 30;
+    while (swept_records(inv, at_ms) < 2 && time(NULL) < deadline)
+        nanosleep(&tick, &tick);
+    static char metrics[1 << 17];
+    metrics_of(&p, metrics, sizeof(metrics));
+    char *text = kr_test_proc_log_text(&p);
+    ck_assert_msg(swept_records(inv, at_ms) >= 2, "no records mid-sweep:\n%s", text ? text : "");
+    free(text);
+    /* stamped at each delete, paced 2 s apart */
+    ck_assert_msg(at_ms[1] - at_ms[0] >= 1000, "stamped %lld ms apart",
+                  (long long)(at_ms[1] - at_ms[0]));
+    ck_assert_msg(!strstr(metrics, "kr_sweeper_deleted_total 0\n") &&
+                      strstr(metrics, "kr_sweeper_deleted_total "),
+                  "%s", metrics);
+    ck_assert_int_eq(kr_test_proc_kill(&p, SIGKILL), 128 + SIGKILL);
+    kr_test_proc_free(&p);
+    size_t gone = N - count_named("killed-");
+    ck_assert_uint_lt(gone, N); /* killed mid-sweep */
+    ck_assert_uint_eq(swept_records(inv, at_ms), gone);
+    kr_inventory_free(inv);
+    const char *files[] = {log, kc[0], kc[1]};
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
         unlink(files[i]);
     const char *suffixes[] = {"", "-wal", "-shm"};
@@ -1948,6 +2063,7 @@ int main(void)
     tcase_add_test(tc, a_sweep_stops_deleting_when_it_stops_leading);
     tcase_add_test(tc, a_leader_paused_past_its_lease_deletes_no_more);
     tcase_add_test(tc, a_stop_during_an_inventory_stall_releases_the_lease_first);
+    tcase_add_test(tc, each_delete_is_recorded_as_it_is_made);
     tcase_add_test(tc, a_custom_resource_is_named_by_its_kind);
     tcase_add_test(tc, an_object_changed_after_the_plan_is_skipped_by_its_precondition);
     tcase_add_test(tc, the_program_plans_then_sweeps_once_and_refuses_bad_flags);

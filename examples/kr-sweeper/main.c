@@ -156,6 +156,7 @@ typedef struct sweeper {
      * cluster's deletions refused: over --max-delete-ratio) */
     int once_rc;
     uint64_t term; /* the Lease's transitions when this sweep began (still_leading) */
+    size_t unrecorded; /* this sweep's actions the outbox refused (sweeper_acted) */
     /* what the sweeps did, on /metrics */
     kr_metric_t *sweeps, *failed, *deleted, *skipped, *refused, *last;
 } sweeper;
@@ -251,6 +252,22 @@ static bool giving_up(void *user)
     return stopping || !still_leading(s);
 }
 
+/* Each action of a sweep, the moment it is taken: counted, and handed to
+ * the outbox (spooled with --inventory-spool if it must wait), stamped
+ * now: a crash or a second signal mid-sweep loses no record of a delete
+ * already made. */
+static void sweeper_acted(void *user, sweep_candidate *c)
+{
+    sweeper *s = user;
+    if (c->action == SWEEP_DELETED)
+        kr_metrics_counter_add(s->deleted, 1);
+    if (!s->outbox)
+        return;
+    if (sweep_record_candidate(s->outbox, c, s->opts.logger, giving_up, s) != 0)
+        s->unrecorded++;
+    c->recorded = true; /* recorded, waiting, or refused (counted): not again */
+}
+
 /* One sweep: 0, 1 when it failed or the books lack an action, 4 when it
  * refused a cluster's deletions (over --max-delete-ratio), 3 when it left
  * a cluster alone (one it could not list); the first that holds, in that
@@ -268,6 +285,7 @@ static int sweep_once(sweeper *s)
         }
         s->term = term.transitions;
     }
+    s->unrecorded = 0;
     int rc = sweep_run(&s->opts, &plan, &err);
     kr_metrics_counter_add(s->sweeps, 1);
     kr_metrics_gauge_set(s->last, (double)time(NULL));
@@ -282,20 +300,24 @@ static int sweep_once(sweeper *s)
      * check below may skip more, the hub's books included: not counted) */
     size_t skipped = skipped_clusters(&plan);
     kr_metrics_gauge_set(s->skipped, (double)skipped);
-    if (s->inventory && sweep_inventory(&s->opts, s->inventory, &plan, &err) != 0)
+    /* A stop (or a lost Lease) that came during the deletes skips the
+     * inventory's check: its queries would wait behind the records the
+     * stop left to the outbox, on a database that may be stalled, and hold
+     * the Lease meanwhile. The next sweep makes it. */
+    if (s->inventory && giving_up(s))
+        kr_log(s->opts.logger, KR_LOG_INFO, "sweeper",
+               "inventory: not checked: stopping, or no longer leading");
+    else if (s->inventory && sweep_inventory(&s->opts, s->inventory, &plan, &err) != 0)
         kr_log(s->opts.logger, KR_LOG_ERROR, "sweeper", "inventory sweep failed: %s", err.message);
     /* deletions refused, and the inventory's rows of a cluster refused */
     size_t refused_clusters = plan.n_refusals;
     kr_metrics_gauge_set(s->refused, (double)refused_clusters);
     print_plan(s, &plan);
-    size_t deleted = 0;
-    for (size_t i = 0; i < plan.n; i++)
-        deleted += plan.items[i].action == SWEEP_DELETED;
-    kr_metrics_counter_add(s->deleted, (double)deleted);
-    /* a dry run records nothing */
-    size_t refused = s->outbox && !s->opts.dry_run
-                         ? sweep_record(s->outbox, &plan, s->opts.logger, giving_up, s)
-                         : 0;
+    /* what was not recorded as it happened: the clusters skipped or
+     * refused (a dry run records nothing) */
+    size_t refused = s->unrecorded;
+    if (s->outbox && !s->opts.dry_run)
+        refused += sweep_record(s->outbox, &plan, s->opts.logger, giving_up, s);
     sweep_plan_free(&plan);
     return refused ? 1 : refused_clusters ? 4 : skipped ? 3 : 0;
 }
@@ -497,6 +519,8 @@ static int wire_clusters(sweeper *s, kr_error_t *err)
     s->opts.logger = kr_manager_logger(m);
     s->opts.may_act = still_leading;
     s->opts.may_act_user = s;
+    s->opts.acted = sweeper_acted;
+    s->opts.acted_user = s;
     return 0;
 }
 

@@ -131,6 +131,13 @@ static kr_client_t *client_of(const sweep_opts *o, const char *cluster)
     return NULL;
 }
 
+/* Tell the program of c's action, the moment it is taken (it records it). */
+static void acted(const sweep_opts *o, sweep_candidate *c)
+{
+    if (o->acted)
+        o->acted(o->acted_user, c);
+}
+
 static void delete_one(const sweep_opts *o, sweep_candidate *c)
 {
     kr_delete_opts d = {.propagation_policy = "Background",
@@ -168,10 +175,12 @@ int sweep_execute(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
             kr_log(o->logger, KR_LOG_INFO, "sweeper", "%s %s %s/%s in %s (%s)",
                    sweep_action_name(c->action), c->kind, c->namespace_, c->name, c->cluster,
                    sweep_reason_name(c->reason));
+            acted(o, c);
             continue;
         }
         if (lost) {
             c->action = SWEEP_SKIPPED_NOT_LEADING;
+            acted(o, c);
             continue;
         }
         pace(rl);
@@ -182,6 +191,7 @@ int sweep_execute(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
             c->action = SWEEP_SKIPPED_NOT_LEADING;
             kr_log(o->logger, KR_LOG_WARN, "sweeper",
                    "no longer leading: nothing more deleted, the rest is left to the leader");
+            acted(o, c);
             continue;
         }
         delete_one(o, c);
@@ -194,6 +204,7 @@ int sweep_execute(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
                "%s %s %s/%s in %s (%s)%s%s", sweep_action_name(c->action), c->kind, c->namespace_,
                c->name, c->cluster, sweep_reason_name(c->reason), c->error ? ": " : "",
                c->error ? c->error : "");
+        acted(o, c); /* in the books before the next delete */
     }
     kr_ratelimiter_free(rl);
     return 0;
@@ -648,6 +659,32 @@ static int record_one(const recorder *r, const kr_inventory_action *a)
     return rc;
 }
 
+int sweep_record_candidate(kr_inventory_outbox_t *ob, const sweep_candidate *c,
+                           const kr_logger *logger, bool (*give_up)(void *user), void *give_up_user)
+{
+    recorder rec = {ob, logger, give_up, give_up_user};
+    bool swept = c->action == SWEEP_DELETED || c->action == SWEEP_GONE;
+    char api[256];
+    snprintf(api, sizeof(api), "%s%s%s", c->group, c->group[0] ? "/" : "", c->version);
+    json_t *detail = json_pack("{s:s, s:s, s:I}", "reason", sweep_reason_name(c->reason), "action",
+                               sweep_action_name(c->action), "ageSeconds", (json_int_t)c->age_s);
+    if (detail && c->error)
+        json_object_set_new(detail, "error", json_string(c->error));
+    kr_inventory_action a = {.cluster = c->cluster,
+                             .api_version = api,
+                             .kind = c->kind,
+                             .namespace_ = c->namespace_,
+                             .name = c->name,
+                             .uid = c->uid,
+                             .resource_version = c->resource_version,
+                             .event = swept ? "SWEPT" : "SWEEP_SKIPPED",
+                             .actor = KR_MANAGER_SWEEPER,
+                             .detail = detail};
+    int rc = record_one(&rec, &a);
+    json_decref(detail);
+    return rc;
+}
+
 size_t sweep_record(kr_inventory_outbox_t *ob, const sweep_plan *p, const kr_logger *logger,
                     bool (*give_up)(void *user), void *give_up_user)
 {
@@ -656,29 +693,10 @@ size_t sweep_record(kr_inventory_outbox_t *ob, const sweep_plan *p, const kr_log
     for (size_t i = 0; i < p->n; i++) {
         const sweep_candidate *c = &p->items[i];
         if (c->action == SWEEP_PLANNED || c->reason == SWEEP_NOT_IN_CLUSTER ||
-            c->action == SWEEP_REFUSED_RATIO)
+            c->action == SWEEP_REFUSED_RATIO || c->recorded)
             continue; /* a dry run acts on nothing; marking a row recorded it; a refused
-                       * cluster is recorded once, below */
-        bool swept = c->action == SWEEP_DELETED || c->action == SWEEP_GONE;
-        char api[256];
-        snprintf(api, sizeof(api), "%s%s%s", c->group, c->group[0] ? "/" : "", c->version);
-        json_t *detail =
-            json_pack("{s:s, s:s, s:I}", "reason", sweep_reason_name(c->reason), "action",
-                      sweep_action_name(c->action), "ageSeconds", (json_int_t)c->age_s);
-        if (detail && c->error)
-            json_object_set_new(detail, "error", json_string(c->error));
-        kr_inventory_action a = {.cluster = c->cluster,
-                                 .api_version = api,
-                                 .kind = c->kind,
-                                 .namespace_ = c->namespace_,
-                                 .name = c->name,
-                                 .uid = c->uid,
-                                 .resource_version = c->resource_version,
-                                 .event = swept ? "SWEPT" : "SWEEP_SKIPPED",
-                                 .actor = KR_MANAGER_SWEEPER,
-                                 .detail = detail};
-        failed += record_one(&rec, &a) != 0;
-        json_decref(detail);
+                       * cluster is recorded once, below; one acted on was recorded then */
+        failed += sweep_record_candidate(ob, c, logger, give_up, give_up_user) != 0;
     }
     for (size_t i = 0; i < p->n_refusals; i++) {
         const sweep_refusal *r = &p->refusals[i];

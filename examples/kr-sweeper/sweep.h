@@ -53,6 +53,9 @@ typedef struct sweep_candidate {
     /* SWEEP_FAILED: the delete may still have been applied (a timeout, a
      * transport error, a 5xx): it counts against max_deletes */
     bool maybe_applied;
+    /* handed to the books when it was taken (sweep_opts.acted): sweep_record
+     * leaves it out */
+    bool recorded;
     json_t *row_object; /* SWEEP_NOT_IN_CLUSTER: the inventory's object (new ref) */
 } sweep_candidate;
 
@@ -227,6 +230,14 @@ typedef struct sweep_opts {
      * is sent and the rest is SWEEP_SKIPPED_NOT_LEADING. */
     bool (*may_act)(void *user);
     void *may_act_user;
+    /* Told of each candidate's action the moment sweep_execute takes it
+     * (NULL: no one): a delete sent (deleted, gone, changed, failed), or a
+     * candidate the cap or a lost Lease held back. The program records it
+     * then (sweep_record_candidate), so that a crash or a kill mid-sweep
+     * loses no record of a delete made, and each is stamped with its own
+     * moment, not the sweep's end. */
+    void (*acted)(void *user, sweep_candidate *c);
+    void *acted_user;
 } sweep_opts;
 
 /* One run: find each resource's Kind (one that neither the flags, the
@@ -269,13 +280,21 @@ int sweep_inventory(const sweep_opts *o, kr_inventory_t *inv, sweep_plan *plan, 
  * across a restart of the database), actor kr-sweeper: SWEPT for each
  * object deleted (or found gone), SWEEP_SKIPPED with the reason for each
  * candidate left alone and for each cluster not swept; a refused cluster
- * is one SWEEP_SKIPPED (its counts in the detail), not one per candidate. Returns the number
- * of records refused (logged). A dry run records nothing. Each record
- * waits for the database until `give_up(give_up_user)` says so (NULL:
- * never; asked every 20 ms): then it, and every one after it, waits in
- * the outbox, in order (kr_inventory_outbox_record_unless). */
+ * is one SWEEP_SKIPPED (its counts in the detail), not one per candidate.
+ * A candidate already recorded (`recorded`: when it was acted on) is left
+ * out. Returns the number of records refused (logged). A dry run records
+ * nothing. Each record waits for the database until
+ * `give_up(give_up_user)` says so (NULL: never; asked every 20 ms): then
+ * it, and every one after it, waits in the outbox, in order
+ * (kr_inventory_outbox_record_unless). */
 size_t sweep_record(kr_inventory_outbox_t *ob, const sweep_plan *p, const kr_logger *logger,
                     bool (*give_up)(void *user), void *give_up_user);
+
+/* Record one candidate's action as sweep_record does (the outbox stamps it
+ * now): 0, or the outbox's error (logged). */
+int sweep_record_candidate(kr_inventory_outbox_t *ob, const sweep_candidate *c,
+                           const kr_logger *logger, bool (*give_up)(void *user),
+                           void *give_up_user);
 
 /* The plan as a table (CLUSTER KIND NAMESPACE NAME AGE REASON ACTION) or a
  * JSON document {"candidates": [...], "skippedClusters": [...],
