@@ -1073,6 +1073,9 @@ START_TEST(the_program_plans_then_sweeps_once_and_refuses_bad_flags)
     ck_assert_int_eq(run_program(args, out, sizeof(out)), 0);
     snprintf(args, sizeof(args), "%s --dry-run --resource v1/configmaps=Config-Map", common);
     ck_assert_int_eq(run_program(args, out, sizeof(out)), 2);
+    /* not its kind: the inventory's Secrets would be looked up, and marked */
+    snprintf(args, sizeof(args), "%s --dry-run --resource v1/configmaps=Secret", common);
+    ck_assert_int_eq(run_program(args, out, sizeof(out)), 2);
     snprintf(args, sizeof(args), "%s --dry-run --resource v1/configmaps=", common);
     ck_assert_int_eq(run_program(args, out, sizeof(out)), 2);
     /* a namespace that cannot be is refused, not swept for nothing */
@@ -1473,12 +1476,34 @@ START_TEST(a_custom_resource_is_named_by_its_kind)
     ck_assert_str_eq(plan.items[0].name, "w1");
     sweep_plan_free(&plan);
     /* given with the resource, as kr-inventory's --resource */
-    static const char *const given[] = {NULL, "Gizmo"};
+    static const char *const given[] = {NULL, "Widget"};
     o.resource_kinds = given;
     ck_assert_msg(sweep_run(&o, &plan, &err) == 0, "%s", err.message);
     ck_assert_uint_eq(plan.n, 1);
-    ck_assert_str_eq(plan.items[0].kind, "Gizmo");
+    ck_assert_str_eq(plan.items[0].kind, "Widget");
     sweep_plan_free(&plan);
+    /* a Kind the hub does not give the resource is refused, by the
+     * inventory's check too: its rows of that kind would be marked
+     * deleted */
+    static const char *const wrong[] = {NULL, "Gizmo"};
+    o.resource_kinds = wrong;
+    ck_assert_int_eq(sweep_run(&o, &plan, &err), KR_EINVAL);
+    ck_assert_msg(strstr(err.message, "serves example.com/v1/widgets as kind Widget, not Gizmo"),
+                  "%s", err.message);
+    static const char *const wrong_builtin[] = {"Secret", NULL};
+    o.resource_kinds = wrong_builtin;
+    ck_assert_int_eq(sweep_run(&o, &plan, &err), KR_EINVAL);
+    ck_assert_msg(strstr(err.message, "v1/configmaps is kind ConfigMap, not Secret"), "%s",
+                  err.message);
+    o.dry_run = false;
+    sweep_plan inv_plan = {0};
+    char idir[64], idb[100];
+    kr_inventory_t *iinv = inventory_open(idir, idb, "kr-sweeper-wk");
+    ck_assert_int_eq(sweep_inventory(&o, iinv, &inv_plan, &err), KR_EINVAL);
+    ck_assert_uint_eq(inv_plan.n, 0);
+    sweep_plan_free(&inv_plan);
+    inventory_close(iinv, idir, idb);
+    o.dry_run = true;
     o.resource_kinds = NULL;
 
     /* the inventory's Widget row of an object gone from dc1 is found */

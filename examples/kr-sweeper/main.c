@@ -487,6 +487,16 @@ static int check_flags(sweeper *s, kr_error_t *err)
         int rc = kr_gvr_parse(text, s->resource_bufs[i], len, &s->resources[i], err);
         if (rc != 0)
             return rc;
+        /* a Kubernetes kind given wrong is refused here (a custom
+         * resource's is checked against the hub's discovery by the sweep):
+         * the inventory's rows of the other kind would be marked deleted */
+        kr_resource_info info;
+        if (s->resource_kinds[i] &&
+            kr_resource_builtin_lookup(s->resources[i].resource, &info) == 0 &&
+            strcmp(info.group, s->resources[i].group) == 0 &&
+            strcmp(info.kind, s->resource_kinds[i]) != 0)
+            return kr_error_set(err, KR_EINVAL, "--resource %s: %s is kind %s, not %s", names[i],
+                                text, info.kind, s->resource_kinds[i]);
     }
     s->opts.resources = s->resources;
     s->opts.resource_namespaces = (const char *const *)s->resource_ns;

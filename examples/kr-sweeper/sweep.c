@@ -34,12 +34,19 @@ static int resolve_kinds(const sweep_opts *o, char (**out)[KR_SWEEP_KIND_MAX], k
     for (size_t r = 0; r < o->n_resources; r++) {
         kr_gvr g = o->resources[r];
         kr_resource_info info;
-        if (o->resource_kinds && o->resource_kinds[r]) {
-            snprintf(kinds[r], sizeof(kinds[r]), "%s", o->resource_kinds[r]);
-            continue;
-        }
+        const char *given = o->resource_kinds ? o->resource_kinds[r] : NULL;
+        char gtext[256];
+        gvr_text(g, gtext, sizeof(gtext));
+        /* a Kind given is checked as one looked up would be found: the
+         * wrong one (v1/configmaps=Secret) would look the other kind's
+         * rows up in the inventory and mark live objects deleted */
         if (kr_resource_builtin_lookup(g.resource, &info) == 0 &&
             strcmp(info.group, g.group) == 0) {
+            if (given && strcmp(given, info.kind) != 0) {
+                free(kinds);
+                return kr_error_set(err, KR_EINVAL, "--resource %s=%s: %s is kind %s, not %s",
+                                    gtext, given, gtext, info.kind, given);
+            }
             snprintf(kinds[r], sizeof(kinds[r]), "%s", info.kind);
             continue;
         }
@@ -51,11 +58,18 @@ static int resolve_kinds(const sweep_opts *o, char (**out)[KR_SWEEP_KIND_MAX], k
         if (rc == 0 && (strcmp(info.group, g.group) != 0 || strcmp(info.resource, g.resource) != 0))
             rc = kr_error_set(&rerr, KR_ENOTFOUND, "discovery answers %s/%s for it", info.group,
                               info.resource);
+        if (rc == 0 && given && strcmp(given, info.kind) != 0) {
+            free(kinds);
+            return kr_error_set(err, KR_EINVAL,
+                                "--resource %s=%s: the hub %s serves %s as kind %s, not %s", gtext,
+                                given, o->hub_name, gtext, info.kind, given);
+        }
+        if (rc != 0 && given) { /* discovery could not say: the Kind given stands */
+            snprintf(kinds[r], sizeof(kinds[r]), "%s", given);
+            continue;
+        }
         if (rc != 0) {
             free(kinds);
-            char gtext[256];
-            snprintf(gtext, sizeof(gtext), "%s%s%s/%s", g.group, g.group[0] ? "/" : "", g.version,
-                     g.resource);
             return kr_error_set(err, rc,
                                 "the kind of %s: %s (give it as --resource %s=Kind, as "
                                 "kr-inventory's)",

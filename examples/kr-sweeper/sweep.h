@@ -212,8 +212,10 @@ typedef struct sweep_opts {
      * NULL: namespace_'s) */
     const char *const *resource_namespaces;
     /* per resource: its Kind (--resource G/V/R=Kind); NULL entries, or
-     * NULL: Kubernetes' built-in table, else the hub's discovery. The plan,
-     * the inventory's rows and its records name objects by it. */
+     * NULL: Kubernetes' built-in table, else the hub's discovery. One given
+     * must be the one these say (it stands alone only when discovery
+     * cannot answer): another fails the run. The plan, the inventory's
+     * rows and its records name objects by it. */
     const char *const *resource_kinds;
     size_t n_resources;
     int64_t grace_s;
