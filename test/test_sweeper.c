@@ -861,6 +861,74 @@ START_TEST(an_object_changed_after_the_plan_is_skipped_by_its_precondition)
 }
 END_TEST
 
+/* The events the inventory holds of ConfigMap `name`, comma-separated,
+ * each with its detail's "action" (and maybeApplied when set). */
+static void events_of(kr_inventory_t *inv, const char *name, char *out, size_t len)
+{
+    json_t *h = NULL;
+    size_t i, at = 0;
+    json_t *row;
+    out[0] = '\0';
+    ck_assert_int_eq(kr_inventory_history(inv, "ConfigMap", "default", name, 0, 0, &h, NULL), 0);
+    json_array_foreach(h, i, row)
+    {
+        json_t *patch = json_object_get(row, "patch");
+        int n = snprintf(out + at, len - at, "%s%s %s%s", at ? "," : "",
+                         json_string_value(json_object_get(row, "event")),
+                         json_string_value(json_object_get(patch, "action")),
+                         json_is_true(json_object_get(patch, "maybeApplied")) ? " maybe" : "");
+        at += n > 0 && (size_t)n < len - at ? (size_t)n : 0;
+    }
+    json_decref(h);
+}
+
+/* A delete whose answer is lost (the server did it, then answered 500) is
+ * looked at again: the object is gone, so it is recorded SWEPT, as the
+ * next sweep sees it; one whose fate cannot be learnt either is recorded
+ * as possibly applied. */
+START_TEST(a_delete_whose_answer_was_lost_is_looked_at_again)
+{
+    platform_up();
+    json_decref(create(&dc1, CM, copy_cm("answer-lost", KR_MANAGER_SYNCER, "uid-of-nothing")));
+    json_decref(create(&dc2, CM, copy_cm("server-down", KR_MANAGER_SYNCER, "uid-of-nothing")));
+    sweep_opts o = opts_for(0, 100, true);
+    sweep_plan plan;
+    kr_error_t err = {0};
+    ck_assert_int_eq(sweep_run(&o, &plan, &err), 0);
+    ck_assert_uint_eq(plan.n, 2);
+    /* dc1's delete is not tried again (a retry would find it gone) */
+    kr_client_opts co = {.max_retries = -1};
+    kr_client_t *once = NULL;
+    ck_assert_int_eq(kr_client_new(rt, &dc1.cfg, &co, &once, NULL), 0);
+    workload[0].client = once;
+    kr_testserver_faults lost = {.fail_500_after_write = 1}, down = {.fail_500 = 1}, well = {0};
+    kr_testserver_set_faults(dc1.ts, &lost);
+    kr_testserver_set_faults(dc2.ts, &down);
+    o.dry_run = false;
+    ck_assert_int_eq(sweep_execute(&o, &plan, &err), 0);
+    kr_testserver_set_faults(dc1.ts, &well);
+    kr_testserver_set_faults(dc2.ts, &well);
+    kr_client_free(once);
+    ck_assert(!exists(&dc1, CM, "answer-lost"));
+    ck_assert(exists(&dc2, CM, "server-down"));
+    char dir[64], db[100];
+    kr_inventory_t *inv = inventory_open(dir, db, "kr-sweeper-lost");
+    kr_inventory_outbox_t *ob = NULL;
+    ck_assert_int_eq(kr_inventory_outbox_new(inv, NULL, &ob, NULL), 0);
+    ck_assert_uint_eq(sweep_record(ob, &plan, NULL, NULL, NULL), 0);
+    ck_assert_int_eq(kr_inventory_outbox_flush(ob, 30000), 0);
+    kr_inventory_outbox_free(ob);
+    char events[512];
+    events_of(inv, "answer-lost", events, sizeof(events));
+    ck_assert_str_eq(events, "SWEPT deleted");
+    events_of(inv, "server-down", events, sizeof(events));
+    ck_assert_str_eq(events, "SWEEP_SKIPPED failed maybe");
+    sweep_plan_free(&plan);
+    inventory_close(inv, dir, db);
+    platform_down();
+}
+END_TEST
+
 START_TEST(times_parse_as_rfc3339)
 {
     ck_assert_int_eq(sweep_parse_time("1970-01-01T00:01:00Z"), 60);
@@ -2091,6 +2159,7 @@ int main(void)
     tcase_add_test(tc, each_delete_is_recorded_as_it_is_made);
     tcase_add_test(tc, a_custom_resource_is_named_by_its_kind);
     tcase_add_test(tc, an_object_changed_after_the_plan_is_skipped_by_its_precondition);
+    tcase_add_test(tc, a_delete_whose_answer_was_lost_is_looked_at_again);
     tcase_add_test(tc, the_program_plans_then_sweeps_once_and_refuses_bad_flags);
     tcase_add_test(tc, inventory_rows_missing_from_their_cluster_are_marked_swept);
     tcase_add_test(tc, marks_stop_at_the_first_that_finds_the_inventory_away);

@@ -152,6 +152,35 @@ static void acted(const sweep_opts *o, sweep_candidate *c)
         o->acted(o->acted_user, c);
 }
 
+/* A delete whose outcome is unknown (its answer lost: a timeout, a cut, a
+ * 5xx) is looked at again, so that the books and the next sweep agree: an
+ * object gone, replaced (another uid) or being deleted was deleted, and is
+ * SWEEP_DELETED; one still there as it was, or that cannot be read
+ * either, stays SWEEP_FAILED and maybe_applied (a delete still in flight
+ * may land after the look), recorded so. */
+static void look_again(const sweep_opts *o, sweep_candidate *c)
+{
+    json_t *cur = NULL;
+    kr_error_t e = {0};
+    kr_gvr gvr = {c->group, c->version, c->resource};
+    int rc = kr_client_get(client_of(o, c->cluster), gvr, c->namespace_, c->name, &cur, &e);
+    const json_t *md = json_object_get(cur, "metadata");
+    const char *uid = json_string_value(json_object_get(md, "uid"));
+    bool gone =
+        rc == KR_ENOTFOUND || (rc == 0 && (!uid || strcmp(uid, c->uid) != 0 ||
+                                           json_object_get(md, "deletionTimestamp") != NULL));
+    json_decref(cur);
+    if (!gone)
+        return;
+    kr_log(o->logger, KR_LOG_INFO, "sweeper",
+           "the answer to the delete of %s %s/%s in %s was lost (%s): it is gone", c->kind,
+           c->namespace_, c->name, c->cluster, c->error ? c->error : "");
+    free(c->error);
+    c->error = NULL;
+    c->maybe_applied = false;
+    c->action = SWEEP_DELETED;
+}
+
 static void delete_one(const sweep_opts *o, sweep_candidate *c)
 {
     kr_delete_opts d = {.propagation_policy = "Background",
@@ -170,6 +199,8 @@ static void delete_one(const sweep_opts *o, sweep_candidate *c)
         c->action = SWEEP_FAILED;
         c->error = strdup(e.message);
         c->maybe_applied = sweep_outcome_unknown(rc, e.http_code);
+        if (c->maybe_applied)
+            look_again(o, c);
     }
 }
 
@@ -396,6 +427,8 @@ json_t *sweep_plan_json(const sweep_plan *p)
         }
         if (o && c->error)
             json_object_set_new(o, "error", json_string(c->error));
+        if (o && c->action == SWEEP_FAILED && c->maybe_applied)
+            json_object_set_new(o, "maybeApplied", json_true());
         json_array_append_new(items, o);
     }
     for (size_t i = 0; i < p->n_skips; i++)
@@ -684,6 +717,8 @@ int sweep_record_candidate(kr_inventory_outbox_t *ob, const sweep_candidate *c,
                                sweep_action_name(c->action), "ageSeconds", (json_int_t)c->age_s);
     if (detail && c->error)
         json_object_set_new(detail, "error", json_string(c->error));
+    if (detail && c->action == SWEEP_FAILED && c->maybe_applied)
+        json_object_set_new(detail, "maybeApplied", json_true());
     kr_inventory_action a = {.cluster = c->cluster,
                              .api_version = api,
                              .kind = c->kind,
