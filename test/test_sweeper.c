@@ -1136,6 +1136,17 @@ START_TEST(the_program_plans_then_sweeps_once_and_refuses_bad_flags)
     }
     snprintf(args, sizeof(args), "%s --dry-run --resource v1/configmaps@default", common);
     ck_assert_int_eq(run_program(args, out, sizeof(out)), 0);
+    /* the same objects twice would be planned, deleted and recorded twice */
+    static const char *const twice[] = {
+        "v1/configmaps,v1/configmaps", "v1/configmaps --resource v1/configmaps@default",
+        "v1/configmaps@default,v1/configmaps@default=ConfigMap", "batch/v1/jobs,batch/v2/jobs"};
+    for (size_t i = 0; i < sizeof(twice) / sizeof(twice[0]); i++) {
+        snprintf(args, sizeof(args), "%s --dry-run --resource %s", common, twice[i]);
+        ck_assert_msg(run_program(args, out, sizeof(out)) == 2, "%s: %s", twice[i], out);
+    }
+    snprintf(args, sizeof(args),
+             "%s --dry-run --resource v1/configmaps@default,v1/configmaps@other", common);
+    ck_assert_int_eq(run_program(args, out, sizeof(out)), 0);
     /* the kind as kr-inventory's --resource gives it */
     snprintf(args, sizeof(args), "%s --dry-run --resource v1/configmaps@default=ConfigMap", common);
     ck_assert_int_eq(run_program(args, out, sizeof(out)), 0);

@@ -487,6 +487,16 @@ static int check_flags(sweeper *s, kr_error_t *err)
         int rc = kr_gvr_parse(text, s->resource_bufs[i], len, &s->resources[i], err);
         if (rc != 0)
             return rc;
+        /* twice (in any versions: the same objects, unless in two
+         * namespaces of their own) would plan, delete and record each
+         * object twice, and halve the share the ratio guard sees */
+        for (size_t q = 0; q < i; q++)
+            if (strcmp(s->resources[q].group, s->resources[i].group) == 0 &&
+                strcmp(s->resources[q].resource, s->resources[i].resource) == 0 &&
+                (!s->resource_ns[q] || !s->resource_ns[i] ||
+                 strcmp(s->resource_ns[q], s->resource_ns[i]) == 0))
+                return kr_error_set(err, KR_EINVAL, "--resource %s is given twice (as %s)",
+                                    names[i], names[q]);
         /* a Kubernetes kind given wrong is refused here (a custom
          * resource's is checked against the hub's discovery by the sweep):
          * the inventory's rows of the other kind would be marked deleted */
