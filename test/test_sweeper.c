@@ -1121,7 +1121,8 @@ START_TEST(the_program_plans_then_sweeps_once_and_refuses_bad_flags)
     kr_test_proc_free(&once);
     unlink(log);
     kr_testserver_set_faults(dc2.ts, &well);
-    static const char *const rates[] = {"fast", "0", "nan", "inf", "-1"};
+    /* below the floor, a second delete would wait for years */
+    static const char *const rates[] = {"fast", "0", "nan", "inf", "-1", "1e-9", "0.009"};
     for (size_t i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
         snprintf(args, sizeof(args), "%s --rate %s", common, rates[i]);
         ck_assert_msg(run_program(args, out, sizeof(out)) == 2, "--rate %s", rates[i]);
@@ -1162,6 +1163,14 @@ START_TEST(the_program_plans_then_sweeps_once_and_refuses_bad_flags)
     ck_assert_int_eq(run_program(args, out, sizeof(out)), 2);
     snprintf(args, sizeof(args), "%s --leader-elect", common);
     ck_assert_int_eq(run_program(args, out, sizeof(out)), 2); /* --once takes no Lease */
+    /* sweeps back to back, each listing every cluster whole */
+    static const char *const intervals[] = {"1ns", "999ms", "0s"};
+    for (size_t i = 0; i < sizeof(intervals) / sizeof(intervals[0]); i++) {
+        snprintf(args, sizeof(args),
+                 "--kubeconfig %s --cluster dc1=%s --listen 0 --dry-run --interval %s", kc[0],
+                 kc[1], intervals[i]);
+        ck_assert_msg(run_program(args, out, sizeof(out)) == 2, "--interval %s", intervals[i]);
+    }
     /* A plan that would delete all of a cluster's copies is refused, in
      * the dry run too: exit code 4, the plan says so; --max-delete-ratio 1
      * is the operator's way past it. */
@@ -1495,6 +1504,77 @@ START_TEST(each_delete_is_recorded_as_it_is_made)
     size_t gone = N - count_named("killed-");
     ck_assert_uint_lt(gone, N); /* killed mid-sweep */
     ck_assert_uint_eq(swept_records(inv, at_ms), gone);
+    kr_inventory_free(inv);
+    const char *files[] = {log, kc[0], kc[1]};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+        unlink(files[i]);
+    const char *suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char f[720];
+        snprintf(f, sizeof(f), "%s%s", db, suffixes[i]);
+        unlink(f);
+    }
+    rmdir(dir);
+    platform_down();
+}
+END_TEST
+
+/* The program: a stop while the sweep waits for the next delete's turn
+ * (a slow --rate) ends its deletes at once, the rest recorded as left to
+ * the next sweep; it does not wait for the turn. */
+START_TEST(a_stop_ends_the_wait_between_deletes)
+{
+    platform_up();
+    enum { N = 3 };
+    for (int i = 0; i < N; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "slow-%02d", i);
+        json_decref(create(&dc1, CM, copy_cm(name, KR_MANAGER_SYNCER, "uid-of-nothing")));
+    }
+    char dir[256];
+    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-sweeper-slow"));
+    char kc[2][600], log[700], db[700], url[720];
+    cluster *cl[2] = {&hub, &dc1};
+    const char *names[2] = {"hub", "dc1"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(kc[i], sizeof(kc[i]), "%s/%s.kubeconfig", dir, names[i]);
+        ck_assert_int_eq(kr_testserver_write_kubeconfig(cl[i]->ts, kc[i], NULL, NULL), 0);
+    }
+    snprintf(log, sizeof(log), "%s/sweeper.log", dir);
+    snprintf(db, sizeof(db), "%s/inventory.db", dir);
+    snprintf(url, sizeof(url), "sqlite://%s", db);
+    char words[4096];
+    /* one delete every 100 s, the slowest rate there is */
+    snprintf(words, sizeof(words),
+             "--kubeconfig %s --cluster dc1=%s --listen 0 --once --grace 0s --rate 0.01 -n default "
+             "--inventory %s --log-format text",
+             kc[0], kc[1], url);
+    const char *argv[KR_TEST_PROC_MAX_ARGS + 1];
+    sweeper_argv(words, argv);
+    kr_test_proc p = {0};
+    kr_test_proc_start(&p, log, argv);
+    ck_assert(kr_test_proc_log_wait(&p, "deleted ConfigMap default/slow-", 0, 30000));
+    ck_assert_int_eq(kr_test_proc_signal(&p, SIGTERM), 0);
+    int code = kr_test_proc_wait(&p, 30000);
+    char *text = kr_test_proc_log_text(&p);
+    ck_assert_msg(code == 0, "exit %d:\n%s", code, text ? text : "");
+    free(text);
+    kr_test_proc_free(&p);
+    ck_assert_uint_eq(count_named("slow-"), N - 1);
+    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
+    io.url = url;
+    kr_inventory_t *inv = NULL;
+    ck_assert_int_eq(kr_inventory_new(&io, &inv, NULL), 0);
+    size_t swept = 0, left = 0;
+    for (int i = 0; i < N; i++) {
+        char name[32], events[512];
+        snprintf(name, sizeof(name), "slow-%02d", i);
+        events_of(inv, name, events, sizeof(events));
+        swept += strcmp(events, "SWEPT deleted") == 0;
+        left += strcmp(events, "SWEEP_SKIPPED skipped: stopping") == 0;
+    }
+    ck_assert_uint_eq(swept, 1);
+    ck_assert_uint_eq(left, N - 1);
     kr_inventory_free(inv);
     const char *files[] = {log, kc[0], kc[1]};
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
@@ -2168,6 +2248,7 @@ int main(void)
     tcase_add_test(tc, a_leader_paused_past_its_lease_deletes_no_more);
     tcase_add_test(tc, a_stop_during_an_inventory_stall_releases_the_lease_first);
     tcase_add_test(tc, each_delete_is_recorded_as_it_is_made);
+    tcase_add_test(tc, a_stop_ends_the_wait_between_deletes);
     tcase_add_test(tc, a_custom_resource_is_named_by_its_kind);
     tcase_add_test(tc, an_object_changed_after_the_plan_is_skipped_by_its_precondition);
     tcase_add_test(tc, a_delete_whose_answer_was_lost_is_looked_at_again);

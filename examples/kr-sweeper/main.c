@@ -43,7 +43,7 @@ static const kr_flag program_flags[] = {
      .type = KR_FLAG_DURATION,
      .value = &flags.interval_ms,
      .metavar = "DURATION",
-     .help = "time between sweeps"},
+     .help = "time between sweeps (at least 1s)"},
     {.name = "once",
      .type = KR_FLAG_BOOL,
      .value = &flags.once,
@@ -75,7 +75,8 @@ static const kr_flag program_flags[] = {
      .type = KR_FLAG_STRING,
      .value = &flags.rate,
      .metavar = "QPS",
-     .help = "deletes per second at most"},
+     .help = "deletes per second at most (0.01 to 1000000); a stop ends the wait for the "
+             "next delete, the rest is left to the next sweep"},
     {.name = "output",
      .shorthand = 'o',
      .type = KR_FLAG_STRING,
@@ -238,6 +239,16 @@ static bool still_leading(void *user)
     return kr_leader_term_get(le, &term) == 0 && term.transitions == s->term;
 }
 
+/* Whether the program stops: a sweep's paced deletes end then. */
+static bool is_stopping(void *user)
+{
+    sweeper *s = user;
+    pthread_mutex_lock(&s->lock);
+    bool stopping = s->stopping;
+    pthread_mutex_unlock(&s->lock);
+    return stopping;
+}
+
 /* A sweep's records stop waiting for the database once the program stops
  * (the stop waits for the sweep before it releases the Lease), or once
  * this replica may no longer act (it lost the Lease, or a new term
@@ -246,10 +257,7 @@ static bool still_leading(void *user)
 static bool giving_up(void *user)
 {
     sweeper *s = user;
-    pthread_mutex_lock(&s->lock);
-    bool stopping = s->stopping;
-    pthread_mutex_unlock(&s->lock);
-    return stopping || !still_leading(s);
+    return is_stopping(s) || !still_leading(s);
 }
 
 /* Each action of a sweep, the moment it is taken: counted, and handed to
@@ -404,17 +412,24 @@ static void stop_sweeping(kr_manager_t *m, void *user)
     s->running = false;
 }
 
+/* The slowest --rate (one delete every 100 s) and the shortest
+ * --interval. */
+#define MIN_RATE 0.01
+#define MIN_INTERVAL_MS 1000
+
 /* Flags the parser cannot check alone. */
 static int check_flags(sweeper *s, kr_error_t *err)
 {
     char *end = NULL;
     double rate = strtod(flags.rate, &end);
     /* a safety tool always paces: 0, nan and inf would all turn pacing
-     * off (the sweep paces only at a rate above 0) */
-    if (!end || *end || end == flags.rate || !isfinite(rate) || rate <= 0 || rate > 1e6)
+     * off (the sweep paces only at a rate above 0); below the floor a
+     * sweep of a few deletes would last for days */
+    if (!end || *end || end == flags.rate || !isfinite(rate) || rate < MIN_RATE || rate > 1e6)
         return kr_error_set(err, KR_EINVAL,
-                            "--rate: want deletes per second, above 0 and at most 1000000, got %s",
-                            flags.rate);
+                            "--rate: want deletes per second, at least %g and at most 1000000, "
+                            "got %s",
+                            MIN_RATE, flags.rate);
     end = NULL;
     double ratio = strtod(flags.max_delete_ratio, &end);
     if (!end || *end || end == flags.max_delete_ratio || !isfinite(ratio) || ratio <= 0 ||
@@ -426,8 +441,9 @@ static int check_flags(sweeper *s, kr_error_t *err)
         return kr_error_set(err, KR_EINVAL, "--max-deletes must not be negative");
     if (strcmp(flags.output, "table") != 0 && strcmp(flags.output, "json") != 0)
         return kr_error_set(err, KR_EINVAL, "--output: want table or json, got %s", flags.output);
-    if (!flags.once && flags.interval_ms == 0)
-        return kr_error_set(err, KR_EINVAL, "--interval must be longer than 0s");
+    /* each sweep lists the hub and every cluster whole */
+    if (!flags.once && flags.interval_ms < MIN_INTERVAL_MS)
+        return kr_error_set(err, KR_EINVAL, "--interval must be at least 1s");
     if (flags.namespace_ && !kr_name_is_dns1123_label(flags.namespace_))
         return kr_error_set(err, KR_EINVAL,
                             "--namespace: \"%s\" is not a namespace (lower case alphanumerics "
@@ -541,6 +557,8 @@ static int wire_clusters(sweeper *s, kr_error_t *err)
     s->opts.may_act_user = s;
     s->opts.acted = sweeper_acted;
     s->opts.acted_user = s;
+    s->opts.stopping = is_stopping;
+    s->opts.stopping_user = s;
     return 0;
 }
 

@@ -50,6 +50,8 @@ const char *sweep_action_name(sweep_action a)
         return "refused: over --max-delete-ratio";
     case SWEEP_SKIPPED_NOT_LEADING:
         return "skipped: no longer leading";
+    case SWEEP_SKIPPED_STOPPING:
+        return "skipped: stopping";
     }
     return "unknown";
 }

@@ -122,19 +122,29 @@ static int list_cluster(kr_client_t *c, const sweep_opts *o, const char *selecto
     return 0;
 }
 
-static void pace(kr_ratelimiter_t *rl)
+/* How often a delete waiting for its turn asks whether the program stops. */
+#define PACE_POLL_MS 50
+
+/* Wait for the next delete's turn: false when the program stopped
+ * meanwhile (o->stopping), so that a slow --rate holds no stop. */
+static bool pace(const sweep_opts *o, kr_ratelimiter_t *rl)
 {
     if (!rl)
-        return;
+        return true;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     uint64_t delay_ms = kr_ratelimiter_when(rl, "", (int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
-    if (delay_ms == 0)
-        return;
-    struct timespec ts = {.tv_sec = (time_t)(delay_ms / 1000),
-                          .tv_nsec = (long)(delay_ms % 1000) * 1000000};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
+    for (uint64_t waited = 0; waited < delay_ms;) {
+        if (o->stopping && o->stopping(o->stopping_user))
+            return false;
+        uint64_t step = delay_ms - waited < PACE_POLL_MS ? delay_ms - waited : PACE_POLL_MS;
+        struct timespec ts = {.tv_sec = (time_t)(step / 1000),
+                              .tv_nsec = (long)(step % 1000) * 1000000};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+        waited += step;
+    }
+    return true;
 }
 
 static kr_client_t *client_of(const sweep_opts *o, const char *cluster)
@@ -210,7 +220,7 @@ int sweep_execute(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
     if (o->rate_qps > 0 && kr_ratelimiter_new_bucket(o->rate_qps, 1, 0, &rl, err) != 0)
         return err ? err->code : KR_ENOMEM;
     size_t deleted = 0;
-    bool lost = false;
+    bool lost = false, stopped = false;
     for (size_t i = 0; i < plan->n; i++) {
         sweep_candidate *c = &plan->items[i];
         if (c->action != SWEEP_PLANNED || c->reason == SWEEP_NOT_IN_CLUSTER)
@@ -228,7 +238,15 @@ int sweep_execute(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
             acted(o, c);
             continue;
         }
-        pace(rl);
+        if (stopped || !pace(o, rl)) {
+            if (!stopped)
+                kr_log(o->logger, KR_LOG_WARN, "sweeper",
+                       "stopping: nothing more deleted, the rest is left to the next sweep");
+            stopped = true;
+            c->action = SWEEP_SKIPPED_STOPPING;
+            acted(o, c);
+            continue;
+        }
         /* a replica paused past its Lease resumes here: the elector answers
          * from its clock, so it learns before the request leaves */
         if (o->may_act && !o->may_act(o->may_act_user)) {

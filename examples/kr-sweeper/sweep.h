@@ -36,6 +36,7 @@ typedef enum sweep_action {
     SWEEP_MARKED, /* an inventory row marked deleted (event SWEPT) */
     SWEEP_REFUSED_RATIO, /* its cluster's plan would delete too large a share (sweep_plan_guard) */
     SWEEP_SKIPPED_NOT_LEADING, /* the replica stopped leading during the run (may_act) */
+    SWEEP_SKIPPED_STOPPING, /* the program stopped while the run waited to delete (stopping) */
 } sweep_action;
 
 const char *sweep_reason_name(sweep_reason r);
@@ -240,6 +241,11 @@ typedef struct sweep_opts {
      * moment, not the sweep's end. */
     void (*acted)(void *user, sweep_candidate *c);
     void *acted_user;
+    /* Asked while a delete waits for its turn (rate_qps) (NULL: never):
+     * true when the program stops; then nothing more is deleted and the
+     * rest is SWEEP_SKIPPED_STOPPING, left to the next sweep. */
+    bool (*stopping)(void *user);
+    void *stopping_user;
 } sweep_opts;
 
 /* One run: find each resource's Kind (one that neither the flags, the
@@ -258,7 +264,7 @@ int sweep_run(const sweep_opts *o, sweep_plan *plan, kr_error_t *err);
  * max_deletes (a delete whose outcome is unknown counts: a timeout, a
  * transport error or a 5xx may have been applied; a 4xx or a client-side
  * error was not, and does not),
- * paced at rate_qps; an object replaced or changed since it
+ * paced at rate_qps (a stop during a wait ends the deletes); an object replaced or changed since it
  * was listed is skipped by the server's precondition check. Returns 0 or
  * KR_ENOMEM. [worker thread] */
 int sweep_execute(const sweep_opts *o, sweep_plan *plan, kr_error_t *err);
