@@ -2038,7 +2038,7 @@ START_TEST(one_resource_emptied_is_not_diluted_by_the_others)
     int refused = sweep_plan_guard(&plan, "dc1", 0, 0.5);
     ck_assert_msg(refused == 1, "all 30 Secret copies of dc1 would go (30 of %zu copies)",
                   plan.managed);
-    ck_assert_str_eq(plan.refusals[0].resource, "/secrets");
+    ck_assert_str_eq(plan.refusals[0].resource, "secrets"); /* the core group is none */
     ck_assert_uint_eq(plan.refusals[0].zombies, 30);
     ck_assert_uint_eq(plan.refusals[0].managed, 30);
     sweep_plan_free(&plan);
@@ -2137,6 +2137,16 @@ START_TEST(a_refused_sweep_leaves_the_inventory_alone)
     }
     ck_assert_uint_eq(hub_skips, 1);
     ck_assert_uint_eq(dc1_skips, 1);
+    /* a skip of the whole cluster names no resource */
+    char *table = NULL;
+    size_t table_len = 0;
+    FILE *out = open_memstream(&table, &table_len);
+    ck_assert_ptr_nonnull(out);
+    sweep_print_table(&plan, out);
+    fclose(out);
+    ck_assert_msg(strstr(table, "cluster hub skipped: inventory check") && !strstr(table, "()"),
+                  "%s", table);
+    free(table);
     /* The refused cluster is recorded once (kind Cluster), not once per
      * candidate. */
     kr_inventory_outbox_t *ob = NULL;

@@ -355,7 +355,8 @@ static int plan_add(sweep_plan *p, const char *cluster, kr_gvr gvr, const char *
 static sweep_tally *tally_of(sweep_plan *p, const char *cluster, kr_gvr gvr)
 {
     char *resource = NULL;
-    if (asprintf(&resource, "%s/%s", gvr.group, gvr.resource) < 0)
+    /* "secrets", "batch/jobs": the core group is no group */
+    if (asprintf(&resource, "%s%s%s", gvr.group, gvr.group[0] ? "/" : "", gvr.resource) < 0)
         return NULL;
     for (size_t i = 0; i < p->n_tallies; i++)
         if (strcmp(p->tallies[i].cluster, cluster) == 0 &&

@@ -400,8 +400,9 @@ void sweep_print_table(const sweep_plan *p, FILE *out)
                 sweep_action_name(c->action), c->error ? ": " : "", c->error ? c->error : "");
     }
     for (size_t i = 0; i < p->n_skips; i++)
-        fprintf(out, "cluster %s skipped (%s): %s\n", p->skips[i].cluster, p->skips[i].resource,
-                p->skips[i].why);
+        fprintf(out, "cluster %s skipped%s%s%s: %s\n", p->skips[i].cluster,
+                *p->skips[i].resource ? " (" : "", p->skips[i].resource,
+                *p->skips[i].resource ? ")" : "", p->skips[i].why);
     if (p->young)
         fprintf(out, "%zu zombie(s) younger than the grace period left alone.\n", p->young);
     if (p->unjudged)
@@ -787,8 +788,9 @@ size_t sweep_record(kr_inventory_outbox_t *ob, const sweep_plan *p, const kr_log
         json_decref(detail);
     }
     for (size_t i = 0; i < p->n_skips; i++) {
-        json_t *detail =
-            json_pack("{s:s, s:s}", "reason", p->skips[i].why, "resource", p->skips[i].resource);
+        json_t *detail = json_pack("{s:s}", "reason", p->skips[i].why);
+        if (detail && *p->skips[i].resource) /* "": the cluster's every resource */
+            json_object_set_new(detail, "resource", json_string(p->skips[i].resource));
         kr_inventory_action a = {.cluster = p->skips[i].cluster,
                                  .kind = "Cluster",
                                  .name = p->skips[i].cluster,

@@ -69,7 +69,7 @@ typedef struct sweep_skip {
 
 /* A cluster whose deletions the run refused: `zombies` of the `managed`
  * copies of ours it holds that were judged are zombies (old or young),
- * those of `resource` alone when it is set ("group/resource": that one
+ * those of `resource` alone when it is set ("secrets", "batch/jobs": that one
  * was over, the cluster as a whole was not); `planned` of the cluster's
  * would have been deleted. */
 typedef struct sweep_refusal {
@@ -89,7 +89,7 @@ typedef struct sweep_refusal {
  * many of them are zombies, younger than the grace period or not. */
 typedef struct sweep_tally {
     char *cluster;
-    char *resource; /* "group/resource" */
+    char *resource; /* "secrets", "batch/jobs": group/resource, the core group none */
     size_t judged, zombies;
 } sweep_tally;
 
