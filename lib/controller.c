@@ -343,10 +343,13 @@ static int64_t next_due(kr_controller_t *ctl)
 
 /* Sleep until a wake after `seq`, a due time, or stop; with a
  * lane held for its sync, at most LANE_SYNC_POLL_NS (nothing wakes a
- * worker when an informer syncs). */
-static void idle_wait(kr_controller_t *ctl, unsigned seq, bool held)
+ * worker when an informer syncs). `gated`: every lane waits for a source
+ * added while running, so no key is taken however due (a due one would
+ * otherwise end every wait at once): the poll alone. */
+static void idle_wait(kr_controller_t *ctl, unsigned seq, bool held, bool gated)
 {
-    int64_t due = next_due(ctl); /* before the leaf lock: it takes the queues' */
+    /* before the leaf lock: it takes the queues' */
+    int64_t due = gated ? INT64_MAX : next_due(ctl);
     struct timespec ts, *deadline = NULL;
     if (due != INT64_MAX) {
         int64_t now = kr_clock_read(&ctl->clock);
@@ -405,7 +408,8 @@ static bool next_key(kr_controller_t *ctl, kr_controller_lane *done_lane, const 
             if (done_lane)
                 kr_queue_done(done_lane->q, done_key);
             done_lane = NULL;
-            idle_wait(ctl, seq, true);
+            atomic_fetch_add_explicit(&ctl->n_gated_waits, 1, memory_order_relaxed);
+            idle_wait(ctl, seq, true, true);
             continue;
         }
         kr_controller_lane **lanes;
@@ -439,7 +443,7 @@ static bool next_key(kr_controller_t *ctl, kr_controller_lane *done_lane, const 
                 return true;
             }
         }
-        idle_wait(ctl, seq, held);
+        idle_wait(ctl, seq, held, false);
     }
     if (done_lane)
         kr_queue_done(done_lane->q, done_key);

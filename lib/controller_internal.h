@@ -121,6 +121,7 @@ struct kr_controller {
     /* counters (kr_controller_stats) */
     atomic_uint_fast64_t n_reconciles, n_done, n_requeues, n_requeues_after, n_errors, n_terminal,
         n_gave_up;
+    atomic_uint_fast64_t n_gated_waits; /* workers' waits behind the gate (for the tests) */
 
     /* metrics: NULL without a registry (updates then do nothing) */
     kr_metric_t *m_success, *m_error, *m_requeue, *m_requeue_after;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "controller_internal.h"
 #include "kr_suite.h"
 #include "kr_test.h"
 #include "kr_test_cluster.h"
@@ -1668,6 +1669,51 @@ START_TEST(an_unsynced_ok_source_added_while_running_holds_nothing)
 }
 END_TEST
 
+static kr_reconcile_result requeue_once_after_50ms(tctx *t, const kr_reconcile_request *req,
+                                                   int count, uint64_t *after_ms, kr_error_t *err)
+{
+    (void)t, (void)req, (void)err;
+    if (count == 0) {
+        *after_ms = 50;
+        return KR_RECONCILE_REQUEUE_AFTER;
+    }
+    return KR_RECONCILE_DONE;
+}
+
+/* Behind the gate of a source added while running, a key requeued with a
+ * delay comes due; no worker may take it, and none may spin on it either
+ * (each wait ended at once on the due key): the workers poll. Counted in
+ * waits, not in time: a poll is 100 ms, so two workers wait about 20
+ * times a second (fewer on a slow machine), a spinning one millions. */
+START_TEST(workers_behind_the_gate_poll_rather_than_spin_on_a_due_key)
+{
+    cluster a, b;
+    tctx t;
+    one_cluster_up(&a, 87, &t, requeue_once_after_50ms);
+    cluster_up(&b, 88);
+    kr_controller_t *ctl = controller_new(&t, "gated", 2, NULL, false, NULL, 0);
+    watch(ctl, a.inf, NULL);
+    ck_assert_int_eq(kr_controller_start(ctl, NULL), 0);
+    ck_assert_int_eq(kr_controller_enqueue(ctl, NULL, "default", "spin"), 0);
+    wait_count(&t, "default/spin", 1);
+    watch(ctl, b.inf, NULL); /* never synced yet: the gate closes */
+    nanosleep(&(struct timespec){.tv_nsec = 200000000}, NULL); /* "spin" comes due */
+    uint64_t w0 = atomic_load(&ctl->n_gated_waits);
+    nanosleep(&(struct timespec){.tv_sec = 1}, NULL);
+    uint64_t waits = atomic_load(&ctl->n_gated_waits) - w0;
+    ck_assert_msg(waits < 500, "%llu waits behind the gate in a second: the workers spin",
+                  (unsigned long long)waits);
+    cluster_start(&b);
+    wait_count(&t, "default/spin", 2); /* taken once the source synced */
+    ck_assert_int_eq(kr_controller_stop(ctl, NULL), 0);
+    kr_controller_free(ctl);
+    tctx_destroy(&t);
+    cluster_down(&b);
+    cluster_down(&a);
+    kr_runtime_free(rt);
+}
+END_TEST
+
 START_TEST(start_and_stop_many_times_without_leaks)
 {
     rt = kr_test_runtime_up();
@@ -1785,6 +1831,7 @@ int main(void)
     tcase_add_test(tc, a_source_added_while_running_holds_the_workers_until_it_syncs);
     tcase_add_test(tc, a_source_added_while_running_that_never_syncs_fails_the_controller);
     tcase_add_test(tc, an_unsynced_ok_source_added_while_running_holds_nothing);
+    tcase_add_test(tc, workers_behind_the_gate_poll_rather_than_spin_on_a_due_key);
     tcase_add_test(tc, start_and_stop_many_times_without_leaks);
     tcase_add_test(tc, a_lane_takes_at_most_lane_workers_and_leaves_the_rest);
     tcase_add_test(tc, allocation_failures_are_reported_without_leaks);
