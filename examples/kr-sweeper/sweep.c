@@ -167,8 +167,11 @@ static void acted(const sweep_opts *o, sweep_candidate *c)
  * object gone, replaced (another uid) or being deleted was deleted, and is
  * SWEEP_DELETED; one still there as it was, or that cannot be read
  * either, stays SWEEP_FAILED and maybe_applied (a delete still in flight
- * may land after the look), recorded so. */
-static void look_again(const sweep_opts *o, sweep_candidate *c)
+ * may land after the look), recorded so. So is one answered with a
+ * conflict (`conflict`), which the client's repeat of our own applied try
+ * meets when a finalizer keeps the object: only our object being deleted
+ * is then SWEEP_DELETED; else it stays SWEEP_SKIPPED_CHANGED. */
+static void look_again(const sweep_opts *o, sweep_candidate *c, bool conflict)
 {
     json_t *cur = NULL;
     kr_error_t e = {0};
@@ -176,15 +179,18 @@ static void look_again(const sweep_opts *o, sweep_candidate *c)
     int rc = kr_client_get(client_of(o, c->cluster), gvr, c->namespace_, c->name, &cur, &e);
     const json_t *md = json_object_get(cur, "metadata");
     const char *uid = json_string_value(json_object_get(md, "uid"));
-    bool gone =
-        rc == KR_ENOTFOUND || (rc == 0 && (!uid || strcmp(uid, c->uid) != 0 ||
-                                           json_object_get(md, "deletionTimestamp") != NULL));
+    bool ours = rc == 0 && uid && strcmp(uid, c->uid) == 0;
+    bool deleting = ours && json_object_get(md, "deletionTimestamp") != NULL;
+    /* after a conflict only our own object being deleted is our delete's
+     * doing: one gone or made anew was someone else's */
+    bool gone = conflict ? deleting : rc == KR_ENOTFOUND || (rc == 0 && !ours) || deleting;
     json_decref(cur);
     if (!gone)
         return;
     kr_log(o->logger, KR_LOG_INFO, "sweeper",
-           "the answer to the delete of %s %s/%s in %s was lost (%s): it is gone", c->kind,
-           c->namespace_, c->name, c->cluster, c->error ? c->error : "");
+           "the delete of %s %s/%s in %s was answered %s%s%s: it is gone or being deleted", c->kind,
+           c->namespace_, c->name, c->cluster, c->error ? "with no outcome (" : "with a conflict",
+           c->error ? c->error : "", c->error ? ")" : "");
     free(c->error);
     c->error = NULL;
     c->maybe_applied = false;
@@ -199,18 +205,22 @@ static void delete_one(const sweep_opts *o, sweep_candidate *c)
     kr_error_t e = {0};
     kr_gvr gvr = {c->group, c->version, c->resource};
     int rc = kr_client_delete(client_of(o, c->cluster), gvr, c->namespace_, c->name, &d, NULL, &e);
-    if (rc == 0)
+    if (rc == 0) {
         c->action = SWEEP_DELETED;
-    else if (rc == KR_ENOTFOUND)
+    } else if (rc == KR_ENOTFOUND) {
         c->action = SWEEP_GONE;
-    else if (rc == KR_ECONFLICT)
+    } else if (rc == KR_ECONFLICT) {
+        /* changed since it was listed, or deleted by our own first try
+         * whose answer was lost (the client repeats a delete after a 5xx;
+         * a finalizer keeps the object, its resourceVersion moved on) */
         c->action = SWEEP_SKIPPED_CHANGED;
-    else {
+        look_again(o, c, true);
+    } else {
         c->action = SWEEP_FAILED;
         c->error = strdup(e.message);
         c->maybe_applied = sweep_outcome_unknown(rc, e.http_code);
         if (c->maybe_applied)
-            look_again(o, c);
+            look_again(o, c, false);
     }
 }
 
@@ -258,10 +268,13 @@ int sweep_execute(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
             continue;
         }
         delete_one(o, c);
-        /* a delete whose outcome is unknown may still have been applied (a
-         * timeout, a connection cut after the request left): it counts too;
+        /* every delete that may have been applied counts: one whose outcome
+         * is unknown (a timeout, a connection cut after the request left),
+         * and one answered "gone" or "changed", which the client's repeat
+         * of a delete answered 5xx meets when its first try was applied;
          * one refused (403, 422) or never sent was not, and does not */
-        if (c->action == SWEEP_DELETED || (c->action == SWEEP_FAILED && c->maybe_applied))
+        if (c->action == SWEEP_DELETED || c->action == SWEEP_GONE ||
+            c->action == SWEEP_SKIPPED_CHANGED || (c->action == SWEEP_FAILED && c->maybe_applied))
             deleted++;
         kr_log(o->logger, c->action == SWEEP_FAILED ? KR_LOG_WARN : KR_LOG_INFO, "sweeper",
                "%s %s %s/%s in %s (%s)%s%s", sweep_action_name(c->action), c->kind, c->namespace_,
