@@ -1241,8 +1241,17 @@ static bool begin_write(rctx *c)
                         json_pack("{s:I, s:I, s:b}", "rv", (json_int_t)0, "at",
                                   (json_int_t)now_ns(c->s), "createLost", lost));
     pthread_mutex_unlock(&c->s->pending_lock);
-    json_t *now =
-        kr_store_get_by_name(kr_informer_store(c->res->hub), c->req->namespace_, c->req->name);
+    /* the hub object as this look read it, unchanged: no parse */
+    char hub_key[600];
+    snprintf(hub_key, sizeof(hub_key), "%s%s%s", c->req->namespace_ ? c->req->namespace_ : "",
+             c->req->namespace_ && *c->req->namespace_ ? "/" : "", c->req->name);
+    char *rv_now = kr_store_get_resource_version(kr_informer_store(c->res->hub), hub_key);
+    const char *rv_read = meta_string(c->hub, "resourceVersion");
+    bool unchanged = rv_now && rv_read && strcmp(rv_now, rv_read) == 0;
+    kr_free(rv_now);
+    json_t *now = unchanged ? json_incref(c->hub)
+                            : kr_store_get_by_name(kr_informer_store(c->res->hub),
+                                                   c->req->namespace_, c->req->name);
     const char *uid = meta_string(now, "uid"), *was = meta_string(c->hub, "uid");
     bool still = now && !meta_string(now, "deletionTimestamp") && uid && was &&
                  strcmp(uid, was) == 0 && syncer_placed(now, c->req->cluster);
