@@ -543,6 +543,18 @@ static int register_metrics(kr_informer_t *inf, kr_error_t *err)
 
 /* ---- life ------------------------------------------------------------------------ */
 
+/* A selector's parse (rc, perr), as check_scope answers it. */
+static int selector_checked(int rc, const char *what, const char *text, const kr_error_t *perr,
+                            kr_error_t *err)
+{
+    if (rc == KR_ENOMEM)
+        return kr_error_set(err, KR_ENOMEM, "informer: out of memory");
+    if (rc != 0)
+        return kr_error_set(err, KR_EINVAL, "informer: invalid %s selector \"%s\": %s", what, text,
+                            perr->message);
+    return 0;
+}
+
 /* The scope is checked here rather than refused by the apiserver at every
  * list: the namespace must be an RFC 1123 label (as a Namespace's name)
  * and the selectors must parse. Which fields a field selector may name is
@@ -558,27 +570,20 @@ static int check_scope(const kr_informer_opts *opts, kr_error_t *err)
                             "with a letter or digit)",
                             ns);
     kr_error_t perr = {0};
+    int rc = 0;
     if (opts->label_selector && *opts->label_selector) {
         kr_selector_t *sel = NULL;
-        int rc = kr_selector_parse(opts->label_selector, &sel, &perr);
+        rc = kr_selector_parse(opts->label_selector, &sel, &perr);
         kr_selector_free(sel);
-        if (rc == KR_ENOMEM)
-            return kr_error_set(err, KR_ENOMEM, "informer: out of memory");
-        if (rc != 0)
-            return kr_error_set(err, KR_EINVAL, "informer: invalid label selector \"%s\": %s",
-                                opts->label_selector, perr.message);
+        rc = selector_checked(rc, "label", opts->label_selector, &perr, err);
     }
-    if (opts->field_selector && *opts->field_selector) {
+    if (rc == 0 && opts->field_selector && *opts->field_selector) {
         kr_field_selector_t *sel = NULL;
-        int rc = kr_field_selector_parse(opts->field_selector, &sel, &perr);
+        rc = kr_field_selector_parse(opts->field_selector, &sel, &perr);
         kr_field_selector_free(sel);
-        if (rc == KR_ENOMEM)
-            return kr_error_set(err, KR_ENOMEM, "informer: out of memory");
-        if (rc != 0)
-            return kr_error_set(err, KR_EINVAL, "informer: invalid field selector \"%s\": %s",
-                                opts->field_selector, perr.message);
+        rc = selector_checked(rc, "field", opts->field_selector, &perr, err);
     }
-    return 0;
+    return rc;
 }
 
 int kr_informer_new(const kr_informer_opts *opts, kr_informer_t **out, kr_error_t *err)
