@@ -279,17 +279,26 @@ static void add_immutable(json_t *causes, const char *field, const json_t *value
     kr_json_text_free(text);
 }
 
+/* A FieldValueInvalid cause at `field`: "Invalid value: <value as
+ * `print` writes it (Go's %#v)>: <why>". */
+static void add_invalid_printed(json_t *causes, const char *field,
+                                void (*print)(kr_buf *, const json_t *), const json_t *value,
+                                const char *why)
+{
+    kr_buf b = {0};
+    kr_buf_append_str(&b, "Invalid value: ");
+    print(&b, value);
+    kr_buf_printf(&b, ": %s", why);
+    add_cause(causes, field, "FieldValueInvalid", b.data ? b.data : why);
+    kr_buf_free(&b);
+}
+
 /* "spec.selector: Invalid value: v1.LabelSelector{...}: field is
  * immutable" (ValidateImmutableField of a *metav1.LabelSelector). */
 static void add_immutable_selector(json_t *causes, const json_t *spec)
 {
-    kr_buf b = {0};
-    kr_buf_append_str(&b, "Invalid value: ");
-    ts_go_label_selector(&b, json_object_get(spec, "selector"));
-    kr_buf_append_str(&b, ": field is immutable");
-    add_cause(causes, "spec.selector", "FieldValueInvalid",
-              b.data ? b.data : "Invalid value: field is immutable");
-    kr_buf_free(&b);
+    add_invalid_printed(causes, "spec.selector", ts_go_label_selector,
+                        json_object_get(spec, "selector"), "field is immutable");
 }
 
 static void add_forbidden(json_t *causes, const char *field)
@@ -688,13 +697,8 @@ void ts_validate_update(const ts_resource *res, const json_t *existing, const js
         if (!external && json_object_get(old_spec, "clusterIP") &&
             !ts_same_at(old_spec, spec, "clusterIP")) {
             /* the new clusterIPs, as %#v of a []string */
-            kr_buf b = {0};
-            kr_buf_append_str(&b, "Invalid value: ");
-            ts_go_strings(&b, json_object_get(spec, "clusterIPs"));
-            kr_buf_append_str(&b, ": may not change once set");
-            add_cause(causes, "spec.clusterIPs[0]", "FieldValueInvalid",
-                      b.data ? b.data : "Invalid value: may not change once set");
-            kr_buf_free(&b);
+            add_invalid_printed(causes, "spec.clusterIPs[0]", ts_go_strings,
+                                json_object_get(spec, "clusterIPs"), "may not change once set");
         }
     } else
         check_immutable_field(res, existing, obj, causes);
