@@ -998,19 +998,35 @@ static int run_program(const char *args, char *out, size_t len)
     return kr_test_proc_run_io(argv, &io, out, len, 60000);
 }
 
+/* The files of a test that runs the program: a fresh directory with the
+ * hub's, dc1's and dc2's kubeconfigs, and the paths of its log, an SQLite
+ * inventory (file and URL) and a spool. */
+typedef struct {
+    char dir[256], kc[3][600], log[700], db[700], url[720], spool[700];
+} run_files;
+
+static void run_files_make(run_files *f, const char *tag)
+{
+    ck_assert(kr_test_tmpdir_make(f->dir, sizeof(f->dir), tag));
+    cluster *cl[3] = {&hub, &dc1, &dc2};
+    const char *names[3] = {"hub", "dc1", "dc2"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(f->kc[i], sizeof(f->kc[i]), "%s/%s.kubeconfig", f->dir, names[i]);
+        ck_assert_int_eq(kr_testserver_write_kubeconfig(cl[i]->ts, f->kc[i], NULL, NULL), 0);
+    }
+    snprintf(f->log, sizeof(f->log), "%s/sweeper.log", f->dir);
+    snprintf(f->db, sizeof(f->db), "%s/inventory.db", f->dir);
+    snprintf(f->url, sizeof(f->url), "sqlite://%s", f->db);
+    snprintf(f->spool, sizeof(f->spool), "%s/spool", f->dir);
+}
+
 START_TEST(the_program_plans_then_sweeps_once_and_refuses_bad_flags)
 {
     platform_up();
     json_decref(create(&dc2, CM, copy_cm("lost", KR_MANAGER_SYNCER, "uid-of-nothing")));
-    char dir[256];
-    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-sweeper"));
-    char kc[3][600];
-    cluster *cl[3] = {&hub, &dc1, &dc2};
-    const char *names[3] = {"hub", "dc1", "dc2"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(kc[i], sizeof(kc[i]), "%s/%s.kubeconfig", dir, names[i]);
-        ck_assert_int_eq(kr_testserver_write_kubeconfig(cl[i]->ts, kc[i], NULL, NULL), 0);
-    }
+    run_files rf;
+    run_files_make(&rf, "kr-sweeper");
+    char *dir = rf.dir, (*kc)[600] = rf.kc;
     char common[2048], args[4096], out[8192];
     snprintf(common, sizeof(common),
              "--kubeconfig %s --cluster dc1=%s --cluster dc2=%s --listen 0 --once --grace 0s",
@@ -1265,16 +1281,10 @@ START_TEST(a_leader_paused_past_its_lease_deletes_no_more)
         snprintf(name, sizeof(name), "paused-%02d", i);
         json_decref(create(&dc1, CM, copy_cm(name, KR_MANAGER_SYNCER, "uid-of-nothing")));
     }
-    char dir[256];
-    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-sweeper-lease"));
-    char kc[2][600], log[700];
-    cluster *cl[2] = {&hub, &dc1};
-    const char *names[2] = {"hub", "dc1"};
-    for (int i = 0; i < 2; i++) {
-        snprintf(kc[i], sizeof(kc[i]), "%s/%s.kubeconfig", dir, names[i]);
-        ck_assert_int_eq(kr_testserver_write_kubeconfig(cl[i]->ts, kc[i], NULL, NULL), 0);
-    }
-    snprintf(log, sizeof(log), "%s/sweeper.log", dir);
+    run_files rf;
+    run_files_make(&rf, "kr-sweeper-lease");
+    char *dir = rf.dir, (*kc)[600] = rf.kc;
+    char *log = rf.log;
     char words[4096];
     snprintf(words, sizeof(words),
              "--kubeconfig %s --cluster dc1=%s --listen 0 --leader-elect --lease-namespace default "
@@ -1356,19 +1366,10 @@ START_TEST(a_stop_during_an_inventory_stall_releases_the_lease_first)
     platform_up();
     /* a zombie every sweep leaves alone (--max-deletes 0) and records so */
     json_decref(create(&dc1, CM, copy_cm("stalled-zombie", KR_MANAGER_SYNCER, "uid-of-nothing")));
-    char dir[256];
-    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-sweeper-stall"));
-    char kc[2][600], log[700], db[700], url[720], spool[700];
-    cluster *cl[2] = {&hub, &dc1};
-    const char *names[2] = {"hub", "dc1"};
-    for (int i = 0; i < 2; i++) {
-        snprintf(kc[i], sizeof(kc[i]), "%s/%s.kubeconfig", dir, names[i]);
-        ck_assert_int_eq(kr_testserver_write_kubeconfig(cl[i]->ts, kc[i], NULL, NULL), 0);
-    }
-    snprintf(log, sizeof(log), "%s/sweeper.log", dir);
-    snprintf(db, sizeof(db), "%s/inventory.db", dir);
-    snprintf(url, sizeof(url), "sqlite://%s", db);
-    snprintf(spool, sizeof(spool), "%s/spool", dir);
+    run_files rf;
+    run_files_make(&rf, "kr-sweeper-stall");
+    char *dir = rf.dir, (*kc)[600] = rf.kc;
+    char *log = rf.log, *db = rf.db, *url = rf.url, *spool = rf.spool;
     kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
     io.url = url;
     kr_inventory_t *inv = NULL;
@@ -1488,18 +1489,10 @@ START_TEST(each_delete_is_recorded_as_it_is_made)
         snprintf(name, sizeof(name), "killed-%02d", i);
         json_decref(create(&dc1, CM, copy_cm(name, KR_MANAGER_SYNCER, "uid-of-nothing")));
     }
-    char dir[256];
-    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-sweeper-kill"));
-    char kc[2][600], log[700], db[700], url[720];
-    cluster *cl[2] = {&hub, &dc1};
-    const char *names[2] = {"hub", "dc1"};
-    for (int i = 0; i < 2; i++) {
-        snprintf(kc[i], sizeof(kc[i]), "%s/%s.kubeconfig", dir, names[i]);
-        ck_assert_int_eq(kr_testserver_write_kubeconfig(cl[i]->ts, kc[i], NULL, NULL), 0);
-    }
-    snprintf(log, sizeof(log), "%s/sweeper.log", dir);
-    snprintf(db, sizeof(db), "%s/inventory.db", dir);
-    snprintf(url, sizeof(url), "sqlite://%s", db);
+    run_files rf;
+    run_files_make(&rf, "kr-sweeper-kill");
+    char *dir = rf.dir, (*kc)[600] = rf.kc;
+    char *log = rf.log, *db = rf.db, *url = rf.url;
     kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
     io.url = url;
     kr_inventory_t *inv = NULL;
@@ -1562,18 +1555,10 @@ START_TEST(a_stop_ends_the_wait_between_deletes)
         snprintf(name, sizeof(name), "slow-%02d", i);
         json_decref(create(&dc1, CM, copy_cm(name, KR_MANAGER_SYNCER, "uid-of-nothing")));
     }
-    char dir[256];
-    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "kr-sweeper-slow"));
-    char kc[2][600], log[700], db[700], url[720];
-    cluster *cl[2] = {&hub, &dc1};
-    const char *names[2] = {"hub", "dc1"};
-    for (int i = 0; i < 2; i++) {
-        snprintf(kc[i], sizeof(kc[i]), "%s/%s.kubeconfig", dir, names[i]);
-        ck_assert_int_eq(kr_testserver_write_kubeconfig(cl[i]->ts, kc[i], NULL, NULL), 0);
-    }
-    snprintf(log, sizeof(log), "%s/sweeper.log", dir);
-    snprintf(db, sizeof(db), "%s/inventory.db", dir);
-    snprintf(url, sizeof(url), "sqlite://%s", db);
+    run_files rf;
+    run_files_make(&rf, "kr-sweeper-slow");
+    char *dir = rf.dir, (*kc)[600] = rf.kc;
+    char *log = rf.log, *db = rf.db, *url = rf.url;
     char words[4096];
     /* one delete every 100 s, the slowest rate there is */
     snprintf(words, sizeof(words),
