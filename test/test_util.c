@@ -625,6 +625,14 @@ END_TEST
 
 /* ---- files -------------------------------------------------------------------------- */
 
+/* A token file holding `text` in a fresh directory (`dir`): its path. */
+static void token_file_of(const char *text, char dir[static 256], char path[static 320])
+{
+    ck_assert(kr_test_tmpdir_make(dir, 256, "tokens"));
+    kr_test_write_file(dir, "tokens.csv", text);
+    snprintf(path, 320, "%s/tokens.csv", dir);
+}
+
 /* ---- static token file ---------------------------------------------------------- */
 
 static const char TOKENS[] = "tok-alice,alice,1,\"dev\"\n"
@@ -674,12 +682,7 @@ START_TEST(token_file_parses_quotes_and_groups)
     ck_assert_ptr_null(kr_token_file_find(t, ""));
     kr_token_file_free(t);
     char dir[256], path[320];
-    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "tokens"));
-    snprintf(path, sizeof(path), "%s/tokens.csv", dir);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(TOKENS, f);
-    fclose(f);
+    token_file_of(TOKENS, dir, path);
     ck_assert_int_eq(kr_token_file_load(path, &t, &err), 0);
     ck_assert_str_eq(kr_token_file_authenticate(t, "Bearer tok-alice")->user, "alice");
     kr_token_file_free(t);
@@ -749,12 +752,7 @@ START_TEST(token_file_refuses_a_token_given_twice)
     kr_token_file_free(t);
     /* the same from a file */
     char dir[256], path[320];
-    ck_assert(kr_test_tmpdir_make(dir, sizeof(dir), "tokens"));
-    snprintf(path, sizeof(path), "%s/tokens.csv", dir);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(thrice, f);
-    fclose(f);
+    token_file_of(thrice, dir, path);
     ck_assert_int_eq(kr_token_file_load(path, &t, &err), KR_EPARSE);
     ck_assert_ptr_null(t);
     ck_assert_ptr_nonnull(strstr(err.message, "lines 2 and 4:"));
