@@ -334,11 +334,8 @@ static bool bool_flag(const char *value, const char *flag, bool *ok)
  * "-oyaml"), and a boolean one's ("-A=true": "-A"; "-w=false": dropped).
  * Returns the new argc, or -1 after kubectl's error for a bad boolean.
  * The value of a flag given in the next element is left alone. */
-static int pflag_shorthands(int argc, char **argv)
+static int pflag_shorthands(int argc, char **argv, const struct option *longs)
 {
-    static const char *const with_value[] = {
-        "--kubeconfig", "--context",    "--namespace", "--selector", "--field-selector",
-        "--output",     "--chunk-size", "--server",    "--token",    "--certificate-authority"};
     int out = 1;
     for (int i = 1; i < argc; i++) {
         char *e = argv[i];
@@ -348,9 +345,9 @@ static int pflag_shorthands(int argc, char **argv)
                 argv[out++] = argv[i];
             break;
         }
-        if (strncmp(e, "--", 2) == 0) {
-            for (size_t k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++)
-                if (strcmp(e, with_value[k]) == 0 && i + 1 < argc)
+        if (strncmp(e, "--", 2) == 0) { /* a long flag's value in the next element */
+            for (const struct option *o = longs; o->name; o++)
+                if (o->has_arg == required_argument && strcmp(e + 2, o->name) == 0 && i + 1 < argc)
                     argv[out++] = argv[++i];
             continue;
         }
@@ -410,7 +407,7 @@ static int parse_args(int argc, char **argv, args *a)
         {NULL, 0, NULL, 0},
     };
     a->chunk_size = 500;
-    argc = pflag_shorthands(argc, argv);
+    argc = pflag_shorthands(argc, argv, longs);
     if (argc < 0)
         return -1;
     int c;
