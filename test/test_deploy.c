@@ -281,6 +281,13 @@ START_TEST(rbac_gives_each_program_what_it_needs_and_no_more)
         {"kr-sweeper", "delete", "", "secrets", "", "apps", true, NULL},
         {"kr-sweeper", "delete", "", "secrets", "", "kube-system", false, NULL},
         {"kr-sweeper", "list", "", "secrets", "", "", false, NULL},
+        /* a delete answered with a conflict or no outcome is looked at
+         * again (a GET), where the sweeper deletes and nowhere else */
+        {"kr-sweeper", "get", "batch", "jobs", "", "apps", true, NULL},
+        {"kr-sweeper", "get", "", "configmaps", "", "apps", true, NULL},
+        {"kr-sweeper", "get", "", "secrets", "", "apps", true, NULL},
+        {"kr-sweeper", "get", "batch", "jobs", "", "", false, NULL},
+        {"kr-sweeper", "get", "", "secrets", "", "kube-system", false, NULL},
     };
     static const char *const programs[] = {"kr-syncer", "kr-submitter", "kr-sweeper",
                                            "kr-inventory"};
