@@ -2,7 +2,8 @@
  * what the programs accept: kubectl applies every file with
  * --dry-run=server to kr-apiserver (RBAC, apps, core and the CRD); every
  * Deployment's container args parse in the program they name (args +
- * --help exits 0); and the RBAC of each cluster, loaded into a test server
+ * --help exits 0), and its probes and Service reach the port and scheme
+ * the program serves; and the RBAC of each cluster, loaded into a test server
  * that enforces RBAC, gives each program's service account what it needs
  * and no more (SubjectAccessReviews). Skips, loudly, where kubectl is
  * absent. KR_TEST_THREADED: the test server's threads. */
@@ -155,6 +156,125 @@ START_TEST(every_deployments_args_parse_in_its_program)
     }
     ck_assert_uint_eq(deployments, 4);
     unlink(log);
+    json_decref(docs);
+}
+END_TEST
+
+static json_t *path_get(json_t *o, const char *a, const char *b, const char *c)
+{
+    o = json_object_get(o, a);
+    if (b)
+        o = json_object_get(o, b);
+    if (c)
+        o = json_object_get(o, c);
+    return o;
+}
+
+/* The value of `--flag=` in a container's args, NULL when absent. */
+static const char *arg_value(json_t *args, const char *flag)
+{
+    size_t i;
+    json_t *a;
+    size_t n = strlen(flag);
+    json_array_foreach(args, i, a)
+    {
+        const char *s = json_string_value(a);
+        if (s && strncmp(s, flag, n) == 0 && s[n] == '=')
+            return s + n + 1;
+    }
+    return NULL;
+}
+
+/* Each Deployment's container port is its program's --listen port, its
+ * probes ask that port for what the toolkit's endpoint serves (/healthz,
+ * /readyz) in the scheme it serves (HTTPS exactly when it is given a
+ * certificate), and the program's Service selects its pods and sends to
+ * that port. */
+START_TEST(every_deployments_probes_and_service_reach_what_it_serves)
+{
+    char dir[1024];
+    kr_test_src_path(dir, sizeof(dir), "deploy/hub");
+    char *text = kr_test_read_file(dir, "30-programs.yaml");
+    ck_assert_ptr_nonnull(text);
+    json_t *docs = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_yaml_parse_all(text, strlen(text), &docs, &err) == 0, "%s", err.message);
+    free(text);
+    size_t i, deployments = 0;
+    json_t *doc;
+    json_array_foreach(docs, i, doc)
+    {
+        if (strcmp(json_string_value(json_object_get(doc, "kind")), "Deployment") != 0)
+            continue;
+        const char *name = json_string_value(path_get(doc, "metadata", "name", NULL));
+        ck_assert_ptr_nonnull(name);
+        json_t *pod = path_get(doc, "spec", "template", "spec");
+        json_t *c = json_array_get(json_object_get(pod, "containers"), 0);
+        json_t *args = json_object_get(c, "args");
+        const char *listen = arg_value(args, "--listen");
+        ck_assert_msg(listen && strrchr(listen, ':'), "%s: no --listen ADDR:PORT", name);
+        long port = strtol(strrchr(listen, ':') + 1, NULL, 10);
+        bool tls = arg_value(args, "--tls-cert-file") != NULL;
+        ck_assert_msg(tls == (arg_value(args, "--tls-private-key-file") != NULL),
+                      "%s: a certificate without its key, or a key without its certificate", name);
+        /* the named container port that is --listen's */
+        const char *port_name = NULL;
+        size_t j;
+        json_t *p;
+        json_array_foreach(json_object_get(c, "ports"), j, p)
+        {
+            if (json_integer_value(json_object_get(p, "containerPort")) == port)
+                port_name = json_string_value(json_object_get(p, "name"));
+        }
+        ck_assert_msg(port_name != NULL, "%s: no named containerPort %ld (--listen=%s)", name, port,
+                      listen);
+        static const char *const probes[] = {"startupProbe", "livenessProbe", "readinessProbe"};
+        for (size_t k = 0; k < sizeof(probes) / sizeof(probes[0]); k++) {
+            json_t *get = path_get(c, probes[k], "httpGet", NULL);
+            ck_assert_msg(get != NULL, "%s: no %s over HTTP", name, probes[k]);
+            const char *path = json_string_value(json_object_get(get, "path"));
+            ck_assert_msg(path && (strcmp(path, k == 2 ? "/readyz" : "/healthz") == 0),
+                          "%s: %s asks %s", name, probes[k], path ? path : "nothing");
+            json_t *pp = json_object_get(get, "port");
+            ck_assert_msg(json_is_string(pp) ? strcmp(json_string_value(pp), port_name) == 0
+                                             : json_integer_value(pp) == port,
+                          "%s: %s is not sent to --listen's port", name, probes[k]);
+            const char *scheme = json_string_value(json_object_get(get, "scheme"));
+            ck_assert_msg(strcmp(scheme ? scheme : "HTTP", tls ? "HTTPS" : "HTTP") == 0,
+                          "%s: %s over %s, but the program serves %s", name, probes[k],
+                          scheme ? scheme : "HTTP", tls ? "HTTPS" : "HTTP");
+        }
+        /* its Service: the pods' label, the port's name */
+        const char *label =
+            json_string_value(path_get(path_get(doc, "spec", "template", "metadata"), "labels",
+                                       "app.kubernetes.io/name", NULL));
+        ck_assert_msg(label != NULL, "%s: its pods have no app.kubernetes.io/name", name);
+        bool served = false;
+        size_t m;
+        json_t *svc;
+        json_array_foreach(docs, m, svc)
+        {
+            if (strcmp(json_string_value(json_object_get(svc, "kind")), "Service") != 0 ||
+                strcmp(json_string_value(path_get(svc, "metadata", "name", NULL)), name) != 0)
+                continue;
+            const char *sel =
+                json_string_value(path_get(svc, "spec", "selector", "app.kubernetes.io/name"));
+            ck_assert_msg(sel && strcmp(sel, label) == 0, "Service %s selects no pod of its own",
+                          name);
+            json_array_foreach(path_get(svc, "spec", "ports", NULL), j, p)
+            {
+                json_t *target = json_object_get(p, "targetPort");
+                ck_assert_msg(json_is_string(target)
+                                  ? strcmp(json_string_value(target), port_name) == 0
+                                  : json_integer_value(target) == port,
+                              "Service %s sends to a port its program does not listen on", name);
+            }
+            served = true;
+        }
+        ck_assert_msg(served, "%s has no Service", name);
+        deployments++;
+    }
+    ck_assert_uint_eq(deployments, 4);
     json_decref(docs);
 }
 END_TEST
@@ -334,6 +454,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, kubectl_accepts_every_manifest_with_a_server_dry_run);
     tcase_add_test(tc, every_deployments_args_parse_in_its_program);
+    tcase_add_test(tc, every_deployments_probes_and_service_reach_what_it_serves);
     tcase_add_test(tc, rbac_gives_each_program_what_it_needs_and_no_more);
     suite_add_tcase(s, tc);
     return kr_test_run_suite(s);
