@@ -185,6 +185,20 @@ static void produce_client(kr_inventory_producer_t *p, kr_inventory_event_type t
     }
 }
 
+static const char *uid_of(const json_t *obj)
+{
+    return json_string_value(json_object_get(json_object_get(obj, "metadata"), "uid"));
+}
+
+/* Whether `obj` is another object than `old` under the same name: deleted
+ * and made again while nobody watched (a relist behind an expired
+ * checkpoint finds it in the place of the one cached). */
+static bool made_again(const json_t *old, const json_t *obj)
+{
+    const char *a = uid_of(old), *b = uid_of(obj);
+    return a && b && strcmp(a, b) != 0;
+}
+
 static void on_delta(const kr_delta *d, void *user)
 {
     kr_inventory_producer_t *p = user;
@@ -198,6 +212,13 @@ static void on_delta(const kr_delta *d, void *user)
     /* A watch event's RV is the checkpoint after it; a relist's deltas
      * carry none (its end does). */
     const char *cp = d->from_relist ? NULL : rv_of(d->object);
+    /* The one cached is gone (the list lacks it) and the one listed is
+     * new, as a watch would have said: not a change of the first. */
+    if (d->type == KR_DELTA_UPDATED && d->old_object && made_again(d->old_object, d->object)) {
+        produce_client(p, KR_INVENTORY_DELETED_FINAL_STATE_UNKNOWN, d->old_object, NULL,
+                       !d->from_relist);
+        type = KR_INVENTORY_ADDED;
+    }
     produce_client(p, type, d->object, cp, !d->from_relist);
 }
 

@@ -2,7 +2,8 @@
  * after a restart it resumes with a WATCH from the stored checkpoint (no
  * LIST) and records exactly the transitions it missed; when the checkpoint
  * expired (410) it relists and records what the inventory held live that
- * the list lacks as DELETED_FINAL_STATE_UNKNOWN; a full buffer pauses its
+ * the list lacks as DELETED_FINAL_STATE_UNKNOWN (also one made again
+ * under its name, the new one ADDED); a full buffer pauses its
  * watch without blocking the loop and loses nothing; a resource the
  * cluster does not serve yet (a missing CRD) is logged once, then watched
  * when it appears; and the informer mode's reconciliation. SQLite.
@@ -277,6 +278,56 @@ START_TEST(producer_relists_after_410_and_records_unseen_deletes)
     ck_assert_str_eq(got, "MODIFIED a, DELETED_FINAL_STATE_UNKNOWN b");
     free(got);
     inventory_equals_server(&f);
+    down(&f);
+}
+END_TEST
+
+/* Deleted and made again under the same name while nobody watched, behind
+ * an expired checkpoint: the relist finds another object (another uid)
+ * under a name the inventory holds live. The one held is gone (the list
+ * lacks it) and the one listed is new, as a watch would have said: not a
+ * change of the first. */
+START_TEST(producer_relist_records_an_object_made_again_as_deleted_and_added)
+{
+    fixture f;
+    up(&f, 100, true);
+    int64_t before = first_run(&f);
+    json_t *old = NULL;
+    kr_error_t err = {0};
+    ck_assert_int_eq(kr_inventory_get(f.inv, "c1", "ConfigMap", "default", "c", &old, &err), 0);
+    char *old_uid = strdup(json_string_value(json_object_get(old, "uid")));
+    json_decref(old);
+    delete_cm(&f, "c");
+    json_t *made = write_cm(&f, "c", "2", false);
+    const char *new_uid =
+        json_string_value(json_object_get(json_object_get(made, "metadata"), "uid"));
+    ck_assert_str_ne(new_uid, old_uid);
+    kr_testserver_compact(f.tc.ts); /* the checkpoint's resourceVersion expires */
+    f.prod = cm_producer(&f);
+    caught_up(&f, f.prod, false);
+    kr_inventory_producer_stats st;
+    kr_inventory_producer_get_stats(f.prod, &st, sizeof(st));
+    ck_assert_uint_ge(st.gone, 1);
+    ck_assert_uint_eq(st.lists, 1);
+    char *got = transitions_after(&f, before);
+    ck_assert_str_eq(got, "DELETED_FINAL_STATE_UNKNOWN c, ADDED c");
+    free(got);
+    json_t *all = NULL;
+    ck_assert_int_eq(kr_inventory_transactions_after(f.inv, before, 10, &all, &err), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(all, 0), "uid")), old_uid);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(all, 1), "uid")), new_uid);
+    json_decref(all);
+    inventory_equals_server(&f);
+    /* Read again after a restart: nothing doubled. */
+    kr_inventory_producer_free(f.prod);
+    kr_testserver_compact(f.tc.ts);
+    f.prod = cm_producer(&f);
+    caught_up(&f, f.prod, false);
+    got = transitions_after(&f, before);
+    ck_assert_str_eq(got, "DELETED_FINAL_STATE_UNKNOWN c, ADDED c");
+    free(got);
+    free(old_uid);
+    json_decref(made);
     down(&f);
 }
 END_TEST
@@ -650,6 +701,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, producer_resumes_from_its_checkpoint_with_a_watch);
     tcase_add_test(tc, producer_relists_after_410_and_records_unseen_deletes);
+    tcase_add_test(tc, producer_relist_records_an_object_made_again_as_deleted_and_added);
     tcase_add_test(tc, producer_pauses_on_a_full_buffer_without_blocking_the_loop);
     tcase_add_test(tc, producer_waits_quietly_for_a_missing_crd);
     tcase_add_test(tc, informer_mode_reconciles_deletes_nobody_watched);
