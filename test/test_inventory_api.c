@@ -284,6 +284,59 @@ START_TEST(api_one_object_and_its_history)
 }
 END_TEST
 
+/* The books hold what every program records, also on kinds no producer
+ * of this inventory keeps (a deployable kr-syncer writes): their history
+ * is served; a kind with nothing recorded is still a 400 naming it. */
+START_TEST(api_history_of_a_kind_only_programs_recorded)
+{
+    kr_inventory_t *inv = fresh();
+    load(inv);
+    kr_inventory_action a = {.cluster = "east",
+                             .api_version = "example.com/v1",
+                             .kind = "Widget",
+                             .namespace_ = "apps",
+                             .name = "w1",
+                             .uid = "u-w1",
+                             .event = "CREATED",
+                             .actor = "kr-syncer"};
+    int64_t seq = 0;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_inventory_record(inv, &a, &seq, &err) == 0, "%s", err.message);
+    a.event = "PATCHED";
+    ck_assert_msg(kr_inventory_record(inv, &a, NULL, &err) == 0, "%s", err.message);
+    int status;
+    json_t *doc = get(inv, "/api/v1/history", &status, "kind", "Widget", "namespace", "apps",
+                      "name", "w1", NULL);
+    ck_assert_int_eq(status, 200);
+    ck_assert_uint_eq(items(doc), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(doc, "items"), 0), "event")),
+                     "CREATED");
+    json_decref(doc);
+    /* read after the first: the second alone, and none after the last */
+    char after[32];
+    snprintf(after, sizeof(after), "%lld", (long long)seq);
+    doc = get(inv, "/api/v1/history", &status, "kind", "Widget", "namespace", "apps", "name", "w1",
+              "after", after, NULL);
+    ck_assert_int_eq(status, 200);
+    ck_assert_uint_eq(items(doc), 1);
+    json_decref(doc);
+    snprintf(after, sizeof(after), "%lld", (long long)seq + 1);
+    doc = get(inv, "/api/v1/history", &status, "kind", "Widget", "namespace", "apps", "name", "w1",
+              "after", after, NULL);
+    ck_assert_int_eq(status, 200);
+    ck_assert_uint_eq(items(doc), 0);
+    json_decref(doc);
+    /* nothing recorded of this one: a misspelt kind, said so */
+    doc = get(inv, "/api/v1/history", &status, "kind", "Widget", "namespace", "apps", "name", "w2",
+              NULL);
+    ck_assert_int_eq(status, 400);
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(doc, "error")), "Widget"));
+    json_decref(doc);
+    kr_inventory_free(inv);
+}
+END_TEST
+
 START_TEST(api_serves_the_page)
 {
     kr_inventory_t *inv = fresh();
@@ -432,6 +485,7 @@ static Suite *api_suite(void)
     tcase_add_test(tc, api_objects_filters_and_pages);
     tcase_add_test(tc, api_bad_parameters_are_400_with_a_json_message);
     tcase_add_test(tc, api_one_object_and_its_history);
+    tcase_add_test(tc, api_history_of_a_kind_only_programs_recorded);
     tcase_add_test(tc, api_serves_the_page);
     tcase_add_test(tc, api_events_stream_resumes_after_last_event_id);
     tcase_add_test(tc, api_events_stream_resets_after_an_id_from_another_database);

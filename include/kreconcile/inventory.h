@@ -517,7 +517,10 @@ KR_API void kr_inventory_consumer_get_stats(kr_inventory_consumer_t *c,
 typedef struct kr_inventory_api_opts {
     unsigned version; /* KR_INVENTORY_API_OPTS_VERSION; 0 is read as 1 */
     /* The kinds the inventory holds ("Job", "Runnable"...): a kind= filter
-     * naming another one is a 400. NULL/0: any kind. Borrowed for the call. */
+     * naming another one is a 400; for a history, only when nothing of that
+     * object was recorded (programs record actions on kinds no producer
+     * keeps: a deployable kr-syncer writes). NULL/0: any kind. Borrowed for
+     * the call. */
     const char *const *kinds;
     size_t n_kinds;
 } kr_inventory_api_opts;
