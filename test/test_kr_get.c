@@ -242,7 +242,7 @@ START_TEST(prints_yaml_as_kubectl_does)
     const char *bad[] = {bin, "--kubeconfig", kubeconfig, "cm", "-o", "xml", NULL};
     ck_assert_int_eq(kr_test_proc_run(bad, out, sizeof(out), 30000), 1);
     ck_assert_ptr_nonnull(strstr(out, "unable to match a printer suitable for the output format "
-                                      "\"xml\", allowed formats are: json,yaml"));
+                                      "\"xml\", allowed formats are: json,name,yaml"));
     kr_testserver_free(ts);
 }
 END_TEST
@@ -299,6 +299,59 @@ static void expect_like_kubectl(const char *kubeconfig, const char *const args[]
     out[strcspn(out, "\n")] = '\0';
     ck_assert_str_eq(out, first);
 }
+
+/* `kr-get ARGS` (with `--kubeconfig kubeconfig`) exits with `status` and
+ * prints `out` on stdout and `err` on stderr, byte for byte; with kubectl
+ * there, `kubectl get ARGS` does the same. */
+static void expect_as_kubectl(const char *kubeconfig, const char *const args[], int status,
+                              const char *out, const char *err)
+{
+    const char *argv[24] = {"kr-get", "--kubeconfig", kubeconfig},
+               *kargv[24] = {"/usr/bin/env", "kubectl", "--kubeconfig", kubeconfig, "get"};
+    for (size_t i = 0; args[i]; i++)
+        argv[3 + i] = kargv[5 + i] = args[i];
+    static char got[65536], got_err[65536];
+    kr_test_proc_io io = {.err = got_err, .err_size = sizeof(got_err)};
+    ck_assert_int_eq(kr_test_proc_run_io(argv, &io, got, sizeof(got), 30000), status);
+    ck_assert_str_eq(got, out);
+    ck_assert_str_eq(got_err, err);
+    if (!kr_test_have_program("kubectl"))
+        return;
+    ck_assert_int_eq(kr_test_proc_run_io(kargv, &io, got, sizeof(got), 60000), status);
+    ck_assert_str_eq(got, out);
+    ck_assert_str_eq(got_err, err);
+}
+
+/* -o name: KIND[.GROUP]/NAME lines, as kubectl's name printer writes them. */
+START_TEST(prints_names_as_kubectl_does)
+{
+    kr_testserver_t *ts = server();
+    load(ts, "a1", "1");
+    load(ts, "a2", "2");
+    static const char deploy[] =
+        "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"web\","
+        "\"namespace\":\"default\"},\"spec\":{\"selector\":{\"matchLabels\":{\"app\":\"web\"}},"
+        "\"template\":{\"metadata\":{\"labels\":{\"app\":\"web\"}},\"spec\":{\"containers\":"
+        "[{\"name\":\"c\",\"image\":\"nginx\"}]}}}}";
+    kr_error_t err = {0};
+    ck_assert_msg(kr_testserver_load(ts, deploy, strlen(deploy), &err) == 0, "%s", err.message);
+    char kubeconfig[128];
+    snprintf(kubeconfig, sizeof(kubeconfig), "%s/kubeconfig-%d", log_dir, (int)getpid());
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(ts, kubeconfig, "default", &err), 0);
+    if (!kr_test_have_program("kubectl"))
+        kr_test_skip("test_kr_get", "-o name compared with kubectl: kubectl not found");
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm", "-o", "name", NULL}, 0,
+                      "configmap/a1\nconfigmap/a2\n", "");
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm", "a2", "-o=NAME", NULL}, 0,
+                      "configmap/a2\n", "");
+    expect_as_kubectl(kubeconfig, (const char *[]){"deployments.apps", "-A", "-oname", NULL}, 0,
+                      "deployment.apps/web\n", "");
+    expect_as_kubectl(kubeconfig, (const char *[]){"ns", "default", "-o", "name", NULL}, 0,
+                      "namespace/default\n", "");
+    unlink(kubeconfig);
+    kr_testserver_free(ts);
+}
+END_TEST
 
 START_TEST(refuses_what_kubectl_refuses)
 {
@@ -582,6 +635,7 @@ int main(void)
     tcase_add_test(tc, lists_as_json_lines_matching_kubectl);
     tcase_add_test(tc, prints_yaml_as_kubectl_does);
     tcase_add_test(tc, errors_print_the_status_message_and_exit_1);
+    tcase_add_test(tc, prints_names_as_kubectl_does);
     tcase_add_test(tc, refuses_what_kubectl_refuses);
     tcase_add_test(tc, list_errors_name_the_resource_and_selectors);
     tcase_add_test(tc, a_missing_namespace_is_reported_as_kubectl_does);

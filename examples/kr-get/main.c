@@ -1,16 +1,17 @@
 /* kr-get — the library's hello world: resolve a resource through discovery,
  * print objects as JSON lines (or YAML documents, as kubectl -o yaml prints
- * them), and with -w follow the watch, resuming from the last
- * resourceVersion across reconnects and relisting on 410.
+ * them, or the KIND[.GROUP]/NAME lines of kubectl -o name), and with -w follow the watch, resuming
+ * from the last resourceVersion across reconnects and relisting on 410.
  *
  *   kr-get [--kubeconfig F] [--context C] [-n NS] [-A] [-l SELECTOR]
- *          [--field-selector S] [-w] [--chunk-size N] [-o json|yaml]
+ *          [--field-selector S] [-w] [--chunk-size N] [-o json|yaml|name]
  *          RESOURCE [NAME]
  *
  * Errors print the apiserver's Status message and exit 1, as kubectl does;
  * so do kubectl's refusals (a NAME with a selector, or with -A). With NAME,
  * -w gets the object first, then watches it from its resourceVersion. -A
  * wins over -n. Usage errors exit 2. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -45,7 +46,7 @@ static int usage(FILE *out, int status)
     fprintf(out,
             "usage: kr-get [--kubeconfig F] [--context C] [-n NS] [-A] [-l SELECTOR]\n"
             "              [--field-selector S] [-w] [--chunk-size N] [--show-managed-fields]\n"
-            "              [-o json|yaml] RESOURCE [NAME]\n"
+            "              [-o json|yaml|name] RESOURCE [NAME]\n"
             "       connection flags: [--server URL] [--token T]\n"
             "              [--certificate-authority F] [--insecure-skip-tls-verify]\n");
     return status;
@@ -64,8 +65,25 @@ static int fail(const kr_error_t *err)
 }
 
 static bool show_managed_fields;
-static bool print_yaml; /* -o yaml: documents, "---" between them */
+/* -o: JSON lines (also -o json), YAML documents with "---" between them,
+ * or kubectl's KIND[.GROUP]/NAME lines. */
+static enum { OUT_JSON, OUT_YAML, OUT_NAME } output;
 static bool printed_one;
+
+/* -o name: the kind in lower case, its group after a dot, then the name,
+ * as kubectl's name printer writes it ("deployment.apps/web"). */
+static void print_name(const json_t *obj)
+{
+    const char *kind = json_string_value(json_object_get(obj, "kind"));
+    const char *api_version = json_string_value(json_object_get(obj, "apiVersion"));
+    const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+    const char *slash = api_version ? strchr(api_version, '/') : NULL;
+    for (const char *k = kind ? kind : ""; *k; k++)
+        putchar(tolower((unsigned char)*k));
+    if (slash)
+        printf(".%.*s", (int)(slash - api_version), api_version);
+    printf("/%s\n", name ? name : "");
+}
 
 /* Items of built-in lists come without kind and apiVersion: add them.
  * managedFields are hidden unless asked for, as kubectl does. */
@@ -81,7 +99,12 @@ static void print_object(json_t *obj, const kr_resource_info *info)
                  info->version);
         json_object_set_new(obj, "apiVersion", json_string(api_version));
     }
-    if (print_yaml) {
+    if (output == OUT_NAME) {
+        print_name(obj);
+        printed_one = true;
+        return;
+    }
+    if (output == OUT_YAML) {
         char *doc = NULL;
         kr_error_t err = {0};
         if (kr_yaml_dump(obj, &doc, &err) != 0) {
@@ -437,14 +460,19 @@ static int parse_args(int argc, char **argv, args *a)
             a->watch = bool_flag(optarg, "-w, --watch", &ok);
             break;
         case 'o': /* in any case, as kubectl takes it ("-o JSON") */
-            if (strcasecmp(optarg, "yaml") != 0 && strcasecmp(optarg, "json") != 0) {
+            if (strcasecmp(optarg, "json") == 0)
+                output = OUT_JSON;
+            else if (strcasecmp(optarg, "yaml") == 0)
+                output = OUT_YAML;
+            else if (strcasecmp(optarg, "name") == 0)
+                output = OUT_NAME;
+            else {
                 fprintf(stderr,
                         "error: unable to match a printer suitable for the output format "
-                        "\"%s\", allowed formats are: json,yaml\n",
+                        "\"%s\", allowed formats are: json,name,yaml\n",
                         optarg);
                 exit(1);
             }
-            print_yaml = strcasecmp(optarg, "yaml") == 0;
             break;
         case CHUNK: {
             char *end;
