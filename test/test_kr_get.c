@@ -353,6 +353,85 @@ START_TEST(prints_names_as_kubectl_does)
 }
 END_TEST
 
+/* Several NAMEs of one RESOURCE, or TYPE/NAME arguments: each printed in
+ * turn, the errors of those not found after them and exit 1, as kubectl
+ * get does. */
+START_TEST(gets_several_names_as_kubectl_does)
+{
+    kr_testserver_t *ts = server();
+    load(ts, "a1", "1");
+    load(ts, "a2", "2");
+    static const char secret[] = "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":"
+                                 "{\"name\":\"s\",\"namespace\":\"default\"},\"type\":\"Opaque\"}";
+    kr_error_t err = {0};
+    ck_assert_msg(kr_testserver_load(ts, secret, strlen(secret), &err) == 0, "%s", err.message);
+    char kubeconfig[128];
+    snprintf(kubeconfig, sizeof(kubeconfig), "%s/kubeconfig-%d", log_dir, (int)getpid());
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(ts, kubeconfig, "default", &err), 0);
+    if (!kr_test_have_program("kubectl"))
+        kr_test_skip("test_kr_get", "several names compared with kubectl: kubectl not found");
+    static const char x_missing[] = "Error from server (NotFound): configmaps \"x\" not found\n";
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm", "a1", "a2", "-o", "name", NULL}, 0,
+                      "configmap/a1\nconfigmap/a2\n", "");
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm", "a2", "x", "a1", "-o", "name", NULL}, 1,
+                      "configmap/a2\nconfigmap/a1\n", x_missing);
+    expect_as_kubectl(kubeconfig,
+                      (const char *[]){"cm/a1", "secret/s", "configmap/a2", "-o", "name", NULL}, 0,
+                      "configmap/a1\nsecret/s\nconfigmap/a2\n", "");
+    expect_as_kubectl(kubeconfig, (const char *[]){"secret/x", "cm/a1", "-o", "name", NULL}, 1,
+                      "configmap/a1\n", "Error from server (NotFound): secrets \"x\" not found\n");
+    /* Several errors, one a line; a message of kubectl's own without
+     * "error: " among them. */
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm", "x", "y", "-o", "name", NULL}, 1, "",
+                      "Error from server (NotFound): configmaps \"x\" not found\n"
+                      "Error from server (NotFound): configmaps \"y\" not found\n");
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm", "", "x", "a1", "-o", "name", NULL}, 1,
+                      "configmap/a1\n",
+                      "resource name may not be empty\n"
+                      "Error from server (NotFound): configmaps \"x\" not found\n");
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm", "a1", "", "-o", "name", NULL}, 1,
+                      "configmap/a1\n", "error: resource name may not be empty\n");
+    expect_as_kubectl(kubeconfig,
+                      (const char *[]){"-n", "nowhere", "cm/x", "cm/a1", "-o", "name", NULL}, 1, "",
+                      "Error from server (NotFound): namespaces \"nowhere\" not found\n"
+                      "Error from server (NotFound): namespaces \"nowhere\" not found\n");
+    /* -w watches one object only: the objects, then the refusal; or an
+     * error alone. */
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm/a1", "cm/a2", "-w", "-o", "name", NULL}, 1,
+                      "configmap/a1\nconfigmap/a2\n",
+                      "error: you may only watch a single resource or type of resource at a "
+                      "time\n");
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm", "a1", "x", "-w", "-o", "name", NULL}, 1,
+                      "", x_missing);
+    /* Refusals before any request. */
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm/a1", "-l", "app=kr", NULL}, 1, "",
+                      "error: selectors and the all flag cannot be used when passing "
+                      "resource/name arguments\n");
+    expect_as_kubectl(kubeconfig, (const char *[]){"-A", "ns/default", "cm/a1", NULL}, 1, "",
+                      "error: a resource cannot be retrieved by name across all namespaces\n");
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm/a1", "widgets/a1", NULL}, 1, "",
+                      "error: the server doesn't have a resource type \"widgets\"\n");
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm/a1", "cm/", NULL}, 1, "",
+                      "error: arguments in resource/name form must have a single resource and "
+                      "name\n");
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm/a1/b", NULL}, 1, "",
+                      "error: arguments in resource/name form may not have more than one slash\n");
+    /* kubectl names itself in this one. */
+    const char *mixed[] = {"kr-get", "--kubeconfig", kubeconfig, "cm", "secret/s", NULL};
+    static char out[4096], out_err[4096];
+    kr_test_proc_io io = {.err = out_err, .err_size = sizeof(out_err)};
+    ck_assert_int_eq(kr_test_proc_run_io(mixed, &io, out, sizeof(out), 30000), 1);
+    ck_assert_str_eq(out, "");
+    ck_assert_str_eq(out_err,
+                     "error: there is no need to specify a resource type as a separate argument "
+                     "when passing arguments in resource/name form (e.g. 'kr-get "
+                     "resource/<resource_name>' instead of 'kr-get resource "
+                     "resource/<resource_name>'\n");
+    unlink(kubeconfig);
+    kr_testserver_free(ts);
+}
+END_TEST
+
 START_TEST(refuses_what_kubectl_refuses)
 {
     kr_testserver_t *ts = server();
@@ -636,6 +715,7 @@ int main(void)
     tcase_add_test(tc, prints_yaml_as_kubectl_does);
     tcase_add_test(tc, errors_print_the_status_message_and_exit_1);
     tcase_add_test(tc, prints_names_as_kubectl_does);
+    tcase_add_test(tc, gets_several_names_as_kubectl_does);
     tcase_add_test(tc, refuses_what_kubectl_refuses);
     tcase_add_test(tc, list_errors_name_the_resource_and_selectors);
     tcase_add_test(tc, a_missing_namespace_is_reported_as_kubectl_does);

@@ -5,12 +5,13 @@
  *
  *   kr-get [--kubeconfig F] [--context C] [-n NS] [-A] [-l SELECTOR]
  *          [--field-selector S] [-w] [--chunk-size N] [-o json|yaml|name]
- *          RESOURCE [NAME]
+ *          RESOURCE [NAME...] | TYPE/NAME...
  *
  * Errors print the apiserver's Status message and exit 1, as kubectl does;
- * so do kubectl's refusals (a NAME with a selector, or with -A). With NAME,
- * -w gets the object first, then watches it from its resourceVersion. -A
- * wins over -n. Usage errors exit 2. */
+ * so do kubectl's refusals (a NAME with a selector, or with -A). Of several
+ * objects named, those found print, then the errors of the others. With
+ * one NAME, -w gets the object first, then watches it from its
+ * resourceVersion. -A wins over -n. Usage errors exit 2. */
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -26,9 +27,20 @@
 typedef struct args {
     const char *kubeconfig, *context, *server, *token, *ca_file;
     const char *namespace_, *labels, *fields, *resource, *name;
+    char **words; /* the arguments: RESOURCE [NAME...], or TYPE/NAME... */
+    int nwords;
     bool all_namespaces, watch, insecure;
     long chunk_size;
 } args;
+
+/* One object asked for by name: its resource, and what its get found. */
+typedef struct target {
+    const char *type, *name;
+    kr_resource_info info;
+    json_t *obj;
+    int rc;
+    kr_error_t err;
+} target;
 
 /* What a finished watch said, handed from the loop thread to main. */
 typedef struct watch_state {
@@ -46,22 +58,28 @@ static int usage(FILE *out, int status)
     fprintf(out,
             "usage: kr-get [--kubeconfig F] [--context C] [-n NS] [-A] [-l SELECTOR]\n"
             "              [--field-selector S] [-w] [--chunk-size N] [--show-managed-fields]\n"
-            "              [-o json|yaml|name] RESOURCE [NAME]\n"
+            "              [-o json|yaml|name] RESOURCE [NAME...] | TYPE/NAME...\n"
             "       connection flags: [--server URL] [--token T]\n"
             "              [--certificate-authority F] [--insecure-skip-tls-verify]\n");
     return status;
 }
 
-/* kubectl's wording for server errors. */
-static int fail(const kr_error_t *err)
+/* kubectl's wording for server errors. One of several errors has no
+ * "error: " before a message of its own, as kubectl lists them. */
+static int fail_of(const kr_error_t *err, bool several)
 {
     if (err->code == KR_EUNAUTHORIZED)
         fprintf(stderr, "error: You must be logged in to the server (Unauthorized)\n");
     else if (err->http_code && err->reason[0])
         fprintf(stderr, "Error from server (%s): %s\n", err->reason, err->message);
     else
-        fprintf(stderr, "error: %s\n", err->message);
+        fprintf(stderr, "%s%s\n", several ? "" : "error: ", err->message);
     return 1;
+}
+
+static int fail(const kr_error_t *err)
+{
+    return fail_of(err, false);
 }
 
 static bool show_managed_fields;
@@ -200,6 +218,69 @@ static bool transient(int rc)
            rc == KR_ETHROTTLED || rc == KR_EIO; /* KR_EIO: cut, also inside an event */
 }
 
+/* The namespace of a request for `info`: none across all of them. */
+static const char *namespace_of(kr_client_t *client, const args *a, const kr_resource_info *info)
+{
+    if (!info->namespaced || a->all_namespaces)
+        return NULL;
+    return a->namespace_ ? a->namespace_ : kr_client_default_namespace(client);
+}
+
+/* Get one object by name. As kubectl: an object not found in a namespace
+ * (other than "default") that does not exist is the namespace's 404. */
+static int get_named(kr_client_t *client, const kr_resource_info *info, const char *ns,
+                     const char *name, json_t **obj, kr_error_t *err)
+{
+    if (!name[0])
+        return kr_error_set(err, KR_EINVAL, "resource name may not be empty");
+    int rc = kr_client_get(client, KR_GVR(info->group, info->version, info->resource), ns, name,
+                           obj, err);
+    if (rc != 0 && strcmp(err->reason, "NotFound") == 0 && ns && ns[0] &&
+        strcmp(ns, "default") != 0) {
+        json_t *nsobj = NULL;
+        kr_error_t nserr = {0};
+        if (kr_client_get(client, KR_GVR("", "v1", "namespaces"), NULL, ns, &nsobj, &nserr) != 0 &&
+            strcmp(nserr.reason, "NotFound") == 0)
+            *err = nserr;
+        json_decref(nsobj);
+    }
+    return rc;
+}
+
+/* Several objects by name (TYPE/NAME arguments, or NAMEs of one RESOURCE):
+ * each got in turn and printed, then the errors of those that failed, as
+ * kubectl lists them. With -w, as kubectl: an error alone, else the
+ * objects and the refusal to watch more than one. */
+static int get_several(kr_client_t *client, const args *a, target *t, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (t[i].info.namespaced && a->all_namespaces) {
+            fprintf(stderr,
+                    "error: a resource cannot be retrieved by name across all namespaces\n");
+            return 1;
+        }
+    }
+    int failed = 0;
+    for (int i = 0; i < n; i++) {
+        t[i].rc = get_named(client, &t[i].info, namespace_of(client, a, &t[i].info), t[i].name,
+                            &t[i].obj, &t[i].err);
+        failed += t[i].rc != 0;
+    }
+    for (int i = 0; i < n && !(a->watch && failed); i++) {
+        if (t[i].rc == 0)
+            print_object(t[i].obj, &t[i].info);
+    }
+    fflush(stdout);
+    for (int i = 0; i < n; i++) {
+        if (t[i].rc != 0)
+            fail_of(&t[i].err, failed > 1);
+    }
+    if (a->watch && !failed)
+        fprintf(stderr, "error: you may only watch a single resource or type of resource at a "
+                        "time\n");
+    return failed || a->watch ? 1 : 0;
+}
+
 /* List (in pages) or get NAME, then watch from its RV for as long as it lasts. */
 static int get(kr_client_t *client, const args *a, const kr_resource_info *info)
 {
@@ -208,13 +289,7 @@ static int get(kr_client_t *client, const args *a, const kr_resource_info *info)
         fprintf(stderr, "error: a resource cannot be retrieved by name across all namespaces\n");
         return 1;
     }
-    if (a->name && !a->name[0]) {
-        fprintf(stderr, "error: resource name may not be empty\n");
-        return 1;
-    }
-    const char *ns = NULL;
-    if (info->namespaced && !a->all_namespaces)
-        ns = a->namespace_ ? a->namespace_ : kr_client_default_namespace(client);
+    const char *ns = namespace_of(client, a, info);
     /* With NAME there is no user selector (main refuses it): watch NAME. */
     char name_selector[300];
     const char *fields = a->fields;
@@ -231,7 +306,7 @@ static int get(kr_client_t *client, const args *a, const kr_resource_info *info)
         int rc;
         if (a->name) {
             json_t *obj = NULL;
-            rc = kr_client_get(client, gvr, ns, a->name, &obj, &err);
+            rc = get_named(client, info, ns, a->name, &obj, &err);
             if (rc == 0) {
                 const char *rv = json_string_value(
                     json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
@@ -240,18 +315,6 @@ static int get(kr_client_t *client, const args *a, const kr_resource_info *info)
                 fflush(stdout);
             }
             json_decref(obj);
-            /* As kubectl: an object not found in a namespace (other than
-             * "default") that does not exist is the namespace's 404. */
-            if (rc != 0 && strcmp(err.reason, "NotFound") == 0 && ns && ns[0] &&
-                strcmp(ns, "default") != 0) {
-                json_t *nsobj = NULL;
-                kr_error_t nserr = {0};
-                if (kr_client_get(client, KR_GVR("", "v1", "namespaces"), NULL, ns, &nsobj,
-                                  &nserr) != 0 &&
-                    strcmp(nserr.reason, "NotFound") == 0)
-                    err = nserr;
-                json_decref(nsobj);
-            }
         } else {
             if (a->chunk_size > 0) {
                 rc = kr_client_list_pages(client, gvr, ns, &lo, print_page, &ctx, &err);
@@ -511,11 +574,56 @@ static int parse_args(int argc, char **argv, args *a)
         if (!ok)
             return -1;
     }
-    if (optind >= argc || argc - optind > 2)
+    if (optind >= argc)
         return -1;
-    a->resource = argv[optind];
-    a->name = optind + 1 < argc ? argv[optind + 1] : NULL;
+    a->words = argv + optind;
+    a->nwords = argc - optind;
     return 0;
+}
+
+/* The arguments as kubectl's builder reads them: all TYPE/NAME, or
+ * RESOURCE and its NAMEs (none: the list). Returns the number of named
+ * objects in *t (0: RESOURCE's list), or -1 after kubectl's error. */
+static int targets_of(const args *a, target **t)
+{
+    int slashes = 0;
+    for (int i = 0; i < a->nwords; i++)
+        slashes += strchr(a->words[i], '/') != NULL;
+    if (slashes && slashes != a->nwords) {
+        fprintf(stderr, "error: there is no need to specify a resource type as a separate "
+                        "argument when passing arguments in resource/name form (e.g. 'kr-get "
+                        "resource/<resource_name>' instead of 'kr-get resource "
+                        "resource/<resource_name>'\n");
+        return -1;
+    }
+    int n = slashes ? a->nwords : a->nwords - 1;
+    *t = calloc(n ? (size_t)n : 1, sizeof(**t));
+    if (!*t) {
+        fprintf(stderr, "error: out of memory\n");
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!slashes) {
+            (*t)[i].type = a->words[0];
+            (*t)[i].name = a->words[i + 1];
+            continue;
+        }
+        char *word = a->words[i], *slash = strchr(word, '/');
+        if (strchr(slash + 1, '/')) {
+            fprintf(stderr, "error: arguments in resource/name form may not have more than one "
+                            "slash\n");
+            return -1;
+        }
+        if (slash == word || !slash[1]) {
+            fprintf(stderr, "error: arguments in resource/name form must have a single resource "
+                            "and name\n");
+            return -1;
+        }
+        *slash = '\0';
+        (*t)[i].type = word;
+        (*t)[i].name = slash + 1;
+    }
+    return n;
 }
 
 static void log_to_stderr(kr_log_level level, const char *module, const char *message, void *user)
@@ -529,10 +637,25 @@ int main(int argc, char **argv)
     args a = {0};
     if (parse_args(argc, argv, &a) != 0)
         return usage(stderr, 2);
-    if (a.name && ((a.labels && a.labels[0]) || (a.fields && a.fields[0]))) {
+    bool selected = (a.labels && a.labels[0]) || (a.fields && a.fields[0]);
+    bool type_name = strchr(a.words[0], '/') != NULL;
+    if (type_name && selected) {
+        fprintf(stderr, "error: selectors and the all flag cannot be used when passing "
+                        "resource/name arguments\n");
+        return 1;
+    }
+    if (a.nwords > 1 && selected) {
         fprintf(stderr, "error: name cannot be provided when a selector is specified\n");
         return 1;
     }
+    target *t = NULL;
+    int n = targets_of(&a, &t);
+    if (n < 0) {
+        free(t);
+        return 1;
+    }
+    a.resource = n ? t[0].type : a.words[0];
+    a.name = n ? t[0].name : NULL;
     /* The connection: a kubeconfig (or in-cluster), as kubectl finds it,
      * with the command line's overrides; or just --server. */
     kr_logger logger = {.cb = log_to_stderr, .max_level = KR_LOG_WARN};
@@ -552,8 +675,10 @@ int main(int argc, char **argv)
                                                 .certificate_authority = a.ca_file,
                                                 .insecure_skip_tls_verify = a.insecure},
                                   .logger = logger};
-        if (kr_config_load(&lo, &loaded, &err) != 0)
+        if (kr_config_load(&lo, &loaded, &err) != 0) {
+            free(t);
             return fail(&err);
+        }
         cfg = loaded;
     }
     /* kubectl's pace, not client-go's 5 QPS default. */
@@ -572,16 +697,25 @@ int main(int argc, char **argv)
         goto out;
     }
     kr_resource_info info;
-    if (!a.resource[0]) { /* no such resource, in kubectl's words */
-        fprintf(stderr, "error: the server doesn't have a resource type \"\"\n");
-        goto out;
+    for (int i = 0; i < (n ? n : 1); i++) {
+        const char *type = n ? t[i].type : a.resource;
+        if (!type[0]) { /* no such resource, in kubectl's words */
+            fprintf(stderr, "error: the server doesn't have a resource type \"\"\n");
+            goto out;
+        }
+        if (kr_client_resolve(client, type, n ? &t[i].info : &info, &err) != 0) {
+            status = fail(&err);
+            goto out;
+        }
     }
-    if (kr_client_resolve(client, a.resource, &info, &err) != 0) {
-        status = fail(&err);
-        goto out;
-    }
-    status = get(client, &a, &info);
+    if (n > 1)
+        status = get_several(client, &a, t, n);
+    else
+        status = get(client, &a, n ? &t[0].info : &info);
 out:
+    for (int i = 0; i < n; i++)
+        json_decref(t[i].obj);
+    free(t);
     kr_client_free(client);
     kr_runtime_free(rt);
     kr_rest_config_free(loaded);
