@@ -432,6 +432,57 @@ START_TEST(gets_several_names_as_kubectl_does)
 }
 END_TEST
 
+/* Nothing found, as kubectl get says it: "No resources found" on stderr
+ * for the default output, an empty List for -o json and -o yaml, nothing
+ * for -o name; after errors, the errors alone. */
+START_TEST(reports_nothing_found_as_kubectl_does)
+{
+    kr_testserver_t *ts = server();
+    char kubeconfig[128];
+    kr_error_t err = {0};
+    snprintf(kubeconfig, sizeof(kubeconfig), "%s/kubeconfig-%d", log_dir, (int)getpid());
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(ts, kubeconfig, "default", &err), 0);
+    if (!kr_test_have_program("kubectl"))
+        kr_test_skip("test_kr_get", "empty results compared with kubectl: kubectl not found");
+    static const char json[] = "{\n"
+                               "    \"apiVersion\": \"v1\",\n"
+                               "    \"items\": [],\n"
+                               "    \"kind\": \"List\",\n"
+                               "    \"metadata\": {\n"
+                               "        \"resourceVersion\": \"\"\n"
+                               "    }\n"
+                               "}\n";
+    static const char yaml[] = "apiVersion: v1\n"
+                               "items: []\n"
+                               "kind: List\n"
+                               "metadata:\n"
+                               "  resourceVersion: \"\"\n";
+    expect_as_kubectl(kubeconfig, (const char *[]){"pods", NULL}, 0, "",
+                      "No resources found in default namespace.\n");
+    expect_as_kubectl(kubeconfig, (const char *[]){"-n", "nowhere", "cm", NULL}, 0, "",
+                      "No resources found in nowhere namespace.\n");
+    expect_as_kubectl(kubeconfig, (const char *[]){"pods", "-A", NULL}, 0, "",
+                      "No resources found\n");
+    expect_as_kubectl(kubeconfig, (const char *[]){"ns", "-l", "x=y", NULL}, 0, "",
+                      "No resources found\n");
+    expect_as_kubectl(kubeconfig, (const char *[]){"pods", "-o", "json", NULL}, 0, json, "");
+    expect_as_kubectl(kubeconfig, (const char *[]){"pods", "--chunk-size", "1", "-o", "yaml", NULL},
+                      0, yaml, "");
+    expect_as_kubectl(kubeconfig, (const char *[]){"pods", "-o", "name", NULL}, 0, "", "");
+    static const char missing[] = "Error from server (NotFound): configmaps \"x\" not found\n"
+                                  "Error from server (NotFound): configmaps \"y\" not found\n";
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm", "x", "y", "-o", "json", NULL}, 1, json,
+                      missing);
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm/x", "cm/y", "-o", "yaml", NULL}, 1, yaml,
+                      missing);
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm", "x", "y", NULL}, 1, "", missing);
+    expect_as_kubectl(kubeconfig, (const char *[]){"cm", "x", "-o", "json", NULL}, 1, "",
+                      "Error from server (NotFound): configmaps \"x\" not found\n");
+    unlink(kubeconfig);
+    kr_testserver_free(ts);
+}
+END_TEST
+
 START_TEST(refuses_what_kubectl_refuses)
 {
     kr_testserver_t *ts = server();
@@ -716,6 +767,7 @@ int main(void)
     tcase_add_test(tc, errors_print_the_status_message_and_exit_1);
     tcase_add_test(tc, prints_names_as_kubectl_does);
     tcase_add_test(tc, gets_several_names_as_kubectl_does);
+    tcase_add_test(tc, reports_nothing_found_as_kubectl_does);
     tcase_add_test(tc, refuses_what_kubectl_refuses);
     tcase_add_test(tc, list_errors_name_the_resource_and_selectors);
     tcase_add_test(tc, a_missing_namespace_is_reported_as_kubectl_does);

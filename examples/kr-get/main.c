@@ -1,7 +1,9 @@
 /* kr-get — the library's hello world: resolve a resource through discovery,
  * print objects as JSON lines (or YAML documents, as kubectl -o yaml prints
- * them, or the KIND[.GROUP]/NAME lines of kubectl -o name), and with -w follow the watch, resuming
- * from the last resourceVersion across reconnects and relisting on 410.
+ * them, or the KIND[.GROUP]/NAME lines of kubectl -o name), and with -w
+ * follow the watch, resuming from the last resourceVersion across
+ * reconnects and relisting on 410. Nothing found is said as kubectl says
+ * it.
  *
  *   kr-get [--kubeconfig F] [--context C] [-n NS] [-A] [-l SELECTOR]
  *          [--field-selector S] [-w] [--chunk-size N] [-o json|yaml|name]
@@ -83,9 +85,9 @@ static int fail(const kr_error_t *err)
 }
 
 static bool show_managed_fields;
-/* -o: JSON lines (also -o json), YAML documents with "---" between them,
- * or kubectl's KIND[.GROUP]/NAME lines. */
-static enum { OUT_JSON, OUT_YAML, OUT_NAME } output;
+/* -o: JSON lines (by default, and -o json), YAML documents with "---"
+ * between them, or kubectl's KIND[.GROUP]/NAME lines. */
+static enum { OUT_LINES, OUT_JSON, OUT_YAML, OUT_NAME } output;
 static bool printed_one;
 
 /* -o name: the kind in lower case, its group after a dot, then the name,
@@ -139,6 +141,35 @@ static void print_object(json_t *obj, const kr_resource_info *info)
         puts(line);
         free(line);
     }
+    printed_one = true;
+}
+
+/* Nothing printed, as kubectl says it: for its default output, "No
+ * resources found" on stderr (in the namespace listed, if one); for -o
+ * json and -o yaml, an empty List on stdout. */
+static void print_none(const char *ns)
+{
+    if (output == OUT_LINES && ns)
+        fprintf(stderr, "No resources found in %s namespace.\n", ns);
+    else if (output == OUT_LINES)
+        fprintf(stderr, "No resources found\n");
+    if (output != OUT_JSON && output != OUT_YAML)
+        return;
+    json_t *list = json_pack("{s:s, s:[], s:s, s:{s:s}}", "apiVersion", "v1", "items", "kind",
+                             "List", "metadata", "resourceVersion", "");
+    char *text = NULL;
+    kr_error_t err = {0};
+    if (output == OUT_JSON)
+        text = json_dumps(list, JSON_INDENT(4) | JSON_SORT_KEYS);
+    else if (kr_yaml_dump(list, &text, &err) != 0)
+        fprintf(stderr, "error: %s\n", err.message);
+    if (text)
+        printf("%s%s", text, output == OUT_JSON ? "\n" : "");
+    if (output == OUT_JSON)
+        free(text);
+    else
+        kr_free(text);
+    json_decref(list);
 }
 
 /* A list's BadRequest or NotFound, reworded as kubectl words it: the
@@ -270,6 +301,8 @@ static int get_several(kr_client_t *client, const args *a, target *t, int n)
         if (t[i].rc == 0)
             print_object(t[i].obj, &t[i].info);
     }
+    if (!printed_one && !a->watch && output != OUT_LINES)
+        print_none(NULL);
     fflush(stdout);
     for (int i = 0; i < n; i++) {
         if (t[i].rc != 0)
@@ -330,8 +363,12 @@ static int get(kr_client_t *client, const args *a, const kr_resource_info *info)
         }
         if (rc != 0)
             return fail(&err);
-        if (!a->watch)
+        if (!a->watch) {
+            if (!printed_one && !a->name)
+                print_none(ns);
+            fflush(stdout);
             return 0;
+        }
         /* Follow: a clean end re-watches from the last RV; 410 relists. */
         watch_state st = {.info = info};
         pthread_mutex_init(&st.lock, NULL);
