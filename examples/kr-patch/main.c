@@ -2,8 +2,12 @@
  * JSON patch, create a two-way patch (diff) or the three-way patch kubectl
  * apply sends. Inputs are JSON or YAML files ("-" for stdin); output is
  * JSON on stdout. Exit 0 on success, 1 when a patch cannot be applied or an
- * input is invalid (one line on stderr), 2 on usage errors. */
+ * input is invalid (one line on stderr, "error: " first, in kubectl patch's
+ * words for a missing file and a patch in braces that is not JSON), 2 on
+ * usage errors. */
+#include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +62,8 @@ static const char help_text[] =
     "  --help         show this help.\n"
     "\n"
     "Exit status: 0 on success; 1 when a patch cannot be applied or an input is\n"
-    "invalid (with one line on standard error); 2 on usage errors.\n"
+    "invalid (with one line on standard error, \"error: \" first, as kubectl\n"
+    "patch says it); 2 on usage errors.\n"
     "\n"
     "Example:\n"
     "  kr-patch apply pod.yaml - <<'EOF'\n"
@@ -94,7 +99,8 @@ static int usage_error(const char *fmt, const char *arg)
     return EXIT_USAGE;
 }
 
-/* One line on stderr, whatever the message holds. */
+/* One line on stderr, whatever the message holds; "error: " first, as
+ * kubectl begins its failures. */
 static int fail(const char *what, const kr_error_t *err)
 {
     char line[1200];
@@ -103,8 +109,68 @@ static int fail(const char *what, const kr_error_t *err)
         if (*p == '\n' || *p == '\r')
             *p = ' ';
     }
-    fprintf(stderr, "kr-patch: %s\n", line);
+    fprintf(stderr, "error: %s\n", line);
     return EXIT_PATCH;
+}
+
+/* Files larger than this are refused, as the YAML loader refuses them. */
+#define INPUT_MAX (64L * 1024 * 1024)
+
+/* An input's whole text, NUL-terminated ("-": standard input). NULL on
+ * failure: KR_ENOTFOUND when there is no such file. */
+static char *read_input(const char *path, size_t *len, kr_error_t *err)
+{
+    bool is_stdin = strcmp(path, "-") == 0;
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    if (!f) {
+        kr_error_set(err, errno == ENOENT ? KR_ENOTFOUND : KR_EIO, "%s", strerror(errno));
+        return NULL;
+    }
+    char *text = NULL;
+    size_t cap = 0;
+    bool failed = false;
+    *len = 0;
+    for (;;) {
+        if (cap - *len < 2) { /* room for a byte and the NUL */
+            size_t more = cap ? cap * 2 : 65536;
+            char *grown = more <= (size_t)INPUT_MAX ? realloc(text, more) : NULL;
+            if (!grown) {
+                if (more <= (size_t)INPUT_MAX)
+                    kr_error_set(err, KR_ENOMEM, "out of memory");
+                else
+                    kr_error_set(err, KR_ETOOLARGE, "larger than %ld bytes", INPUT_MAX);
+                failed = true;
+                break;
+            }
+            text = grown;
+            cap = more;
+        }
+        size_t n = fread(text + *len, 1, cap - *len - 1, f);
+        if (n == 0) {
+            if (ferror(f)) {
+                kr_error_set(err, KR_EIO, "read failed: %s", strerror(errno));
+                failed = true;
+            }
+            break;
+        }
+        *len += n;
+    }
+    if (!is_stdin)
+        fclose(f);
+    if (failed) {
+        free(text);
+        return NULL;
+    }
+    text[*len] = '\0';
+    return text;
+}
+
+/* Text that kubectl passes on as JSON without reading it as YAML: its
+ * first character (after white space) is "{". */
+static bool json_prefixed(const char *text)
+{
+    text += strspn(text, " \t\r\n");
+    return *text == '{';
 }
 
 static int parse_args(int argc, char **argv, options *o)
@@ -202,8 +268,7 @@ static int find_meta(const options *o, const kr_patch_schema_t *schema, json_t *
     if (o->kind) {
         *meta = kr_patch_schema_find_key(schema, o->kind);
         if (!*meta) {
-            fprintf(stderr, "kr-patch: --kind \"%s\": no such key in the schema's kinds\n",
-                    o->kind);
+            fprintf(stderr, "error: --kind \"%s\": no such key in the schema's kinds\n", o->kind);
             return EXIT_PATCH;
         }
         return 0;
@@ -216,6 +281,20 @@ static int find_meta(const options *o, const kr_patch_schema_t *schema, json_t *
             *meta = kr_patch_schema_find_for(schema, doc);
     }
     return 0;
+}
+
+/* A PATCH in braces, JSON to kubectl, that does not parse: in kubectl's
+ * words for the patch's type (those of its merge patch library, or of its
+ * strategic merge patch); a JSON patch's, Go's parser's in kubectl, are
+ * ours. */
+static int bad_json_patch(const options *o, const kr_patch_meta_t *meta, const char *what,
+                          const kr_error_t *err)
+{
+    if (o->type && strcmp(o->type, "json") == 0)
+        return fail(what, err);
+    bool strategic = o->type ? strcmp(o->type, "strategic") == 0 : meta != NULL;
+    fprintf(stderr, "error: %s\n", strategic ? "invalid JSON document" : "Invalid JSON Patch");
+    return EXIT_PATCH;
 }
 
 static int run(const options *o, json_t *const docs[3], const kr_patch_meta_t *meta, json_t **out,
@@ -271,13 +350,37 @@ int main(int argc, char **argv)
     json_t *out = NULL;
     kr_patch_schema_t *user_schema = NULL;
     kr_error_t err = {0};
-    char what[600];
+    char what[600], patch_what[600];
+    bool bad_json = false; /* a PATCH in braces that does not parse */
+    kr_error_t patch_err = {0};
     int status = 0;
     for (int i = 0; i < o.nfiles && status == 0; i++) {
-        if (kr_yaml_load_file(o.files[i], &docs[i], &err) != 0) {
-            snprintf(what, sizeof(what), "%s %s", roles[o.command][i], o.files[i]);
+        /* The PATCH is kubectl's --patch-file; the others, its -f. */
+        bool is_patch = o.command == CMD_APPLY && i == 1;
+        const char *file = o.files[i];
+        snprintf(what, sizeof(what), "%s %s", roles[o.command][i],
+                 strcmp(file, "-") == 0 ? "<stdin>" : file);
+        size_t len = 0;
+        char *text = read_input(file, &len, &err);
+        if (!text && err.code == KR_ENOTFOUND && is_patch) {
+            fprintf(stderr,
+                    "error: unable to read patch file: open %s: no such file or directory\n", file);
+            status = EXIT_PATCH;
+        } else if (!text && err.code == KR_ENOTFOUND) {
+            fprintf(stderr, "error: the path \"%s\" does not exist\n", file);
+            status = EXIT_PATCH;
+        } else if (!text) {
             status = fail(what, &err);
+        } else if (kr_yaml_parse(text, len, &docs[i], &err) != 0) {
+            if (is_patch && json_prefixed(text)) { /* worded below, by the patch's type */
+                bad_json = true;
+                patch_err = err;
+                snprintf(patch_what, sizeof(patch_what), "%s", what);
+            } else {
+                status = fail(what, &err);
+            }
         }
+        free(text);
     }
     const kr_patch_schema_t *schema = kr_patch_schema_builtin();
     if (status == 0 && o.schema_file) {
@@ -290,6 +393,8 @@ int main(int argc, char **argv)
     const kr_patch_meta_t *meta = NULL;
     if (status == 0)
         status = find_meta(&o, schema, docs, &meta);
+    if (status == 0 && bad_json)
+        status = bad_json_patch(&o, meta, patch_what, &patch_err);
     if (status == 0 && run(&o, docs, meta, &out, &err) != 0)
         status = fail(o.command == CMD_APPLY ? "cannot apply the patch" : "cannot create the patch",
                       &err);
