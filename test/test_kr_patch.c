@@ -338,6 +338,32 @@ START_TEST(usage_errors_exit_2)
 }
 END_TEST
 
+/* An unknown --type in kubectl patch's words (exit 2, a usage error). */
+START_TEST(an_unknown_type_is_worded_as_kubectl_patch_words_it)
+{
+    char pod[1024];
+    sample(pod, sizeof(pod), "pod.yaml");
+    static const char want[] = "error: --type must be one of [json merge strategic], not "
+                               "\"yaml\"\n";
+    const char *args[] = {"apply", "--type", "yaml", pod, pod, NULL};
+    run(&r, NULL, args);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_str_eq(r.out, "");
+    ck_assert_str_eq(r.err, want);
+    if (!kr_test_have_program("kubectl")) {
+        kr_test_skip("test_kr_patch", "--type compared with kubectl: kubectl not found");
+        return;
+    }
+    const char *kargv[] = {"/usr/bin/env", "kubectl", "patch",  "--local", "-o", "json", "-f", pod,
+                           "--patch-file", pod,       "--type", "yaml",    NULL};
+    static char out[65536], kerr[8192];
+    kr_test_proc_io io = {.err = kerr, .err_size = sizeof(kerr)};
+    ck_assert_int_eq(kr_test_proc_run_io(kargv, &io, out, sizeof(out), 60000), 1);
+    ck_assert_str_eq(out, "");
+    ck_assert_str_eq(kerr, want);
+}
+END_TEST
+
 START_TEST(help_explains_with_an_example)
 {
     const char *args[] = {"--help", NULL};
@@ -366,6 +392,7 @@ int main(void)
                             failures_exit_1_with_one_line,
                             failures_are_worded_as_kubectl_patch_words_them,
                             usage_errors_exit_2,
+                            an_unknown_type_is_worded_as_kubectl_patch_words_it,
                             help_explains_with_an_example,
                             NULL};
     return kr_test_run_tests("kr_patch", "program", NULL, NULL, 0, tests);

@@ -250,8 +250,11 @@ static int parse_args(int argc, char **argv, options *o)
     if (stdin_uses > 1)
         return usage_error("%s", "only one input can be \"-\" (stdin)");
     if (o->type && strcmp(o->type, "merge") != 0 && strcmp(o->type, "strategic") != 0 &&
-        strcmp(o->type, "json") != 0)
-        return usage_error("unknown --type \"%s\" (merge, strategic or json)", o->type);
+        strcmp(o->type, "json") != 0) { /* in kubectl's words; a usage error still */
+        fprintf(stderr, "error: --type must be one of [json merge strategic], not \"%s\"\n",
+                o->type);
+        return EXIT_USAGE;
+    }
     if (o->type && strcmp(o->type, "json") == 0 && o->command != CMD_APPLY)
         return usage_error("%s", "--type json is for apply only (JSON patches are not created)");
     if (o->strict && (!o->type || strcmp(o->type, "json") != 0))
