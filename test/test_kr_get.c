@@ -184,8 +184,8 @@ START_TEST(lists_as_json_lines_matching_kubectl)
 }
 END_TEST
 
-/* -o yaml: one document per object, "---" between them, the text kubectl
- * -o yaml prints for the same object. */
+/* -o yaml: the text kubectl -o yaml prints, a List of the objects listed
+ * (each as the JSON lines have it) or the one object named. */
 START_TEST(prints_yaml_as_kubectl_does)
 {
     if (!have_certs)
@@ -209,10 +209,18 @@ START_TEST(prints_yaml_as_kubectl_does)
     ck_assert_int_eq(kr_test_proc_run(yaml_argv, out, sizeof(out), 30000), 0);
     const char *json_argv[] = {bin, "--kubeconfig", kubeconfig, "cm", "-l", "app=kr", NULL};
     ck_assert_int_eq(kr_test_proc_run(json_argv, lines, sizeof(lines), 30000), 0);
-    json_t *docs = NULL;
-    ck_assert_msg(kr_yaml_parse_all(out, strlen(out), &docs, &err) == 0, "%s", err.message);
+    json_t *list = NULL;
+    ck_assert_msg(kr_yaml_parse(out, strlen(out), &list, &err) == 0, "%s", err.message);
+    ck_assert_str_eq(json_string_value(json_object_get(list, "kind")), "List");
+    json_t *docs = json_object_get(list, "items");
     ck_assert_uint_eq(json_array_size(docs), 2);
-    ck_assert_ptr_nonnull(strstr(out, "\n---\napiVersion: v1\n"));
+    if (kr_test_have_program("kubectl")) {
+        static char theirs[65536];
+        const char *kargv[] = {"/usr/bin/env", "kubectl", "--kubeconfig", kubeconfig, "get", "cm",
+                               "-l",           "app=kr",  "-o",           "yaml",     NULL};
+        ck_assert_int_eq(kr_test_proc_run(kargv, theirs, sizeof(theirs), 60000), 0);
+        ck_assert_str_eq(out, theirs);
+    }
     char *line = strtok(lines, "\n");
     for (size_t i = 0; i < 2; i++, line = strtok(NULL, "\n")) {
         ck_assert_ptr_nonnull(line);
@@ -220,7 +228,7 @@ START_TEST(prints_yaml_as_kubectl_does)
         ck_assert_msg(json_equal(obj, json_array_get(docs, i)), "object %zu differs", i);
         json_decref(obj);
     }
-    json_decref(docs);
+    json_decref(list);
     const char *one[] = {bin, "--kubeconfig", kubeconfig, "cm", "odd", "-o", "yaml", NULL};
     ck_assert_int_eq(kr_test_proc_run(one, out, sizeof(out), 30000), 0);
     /* The format's name in any case, as kubectl takes it. */
@@ -243,6 +251,101 @@ START_TEST(prints_yaml_as_kubectl_does)
     ck_assert_int_eq(kr_test_proc_run(bad, out, sizeof(out), 30000), 1);
     ck_assert_ptr_nonnull(strstr(out, "unable to match a printer suitable for the output format "
                                       "\"xml\", allowed formats are: json,name,yaml"));
+    kr_testserver_free(ts);
+}
+END_TEST
+
+/* `kr-get ARGS` (with `--kubeconfig kubeconfig`) exits with `status`; with
+ * kubectl there, `kubectl get ARGS` prints the same stdout and stderr and
+ * exits alike. Its stdout, parsed (JSON or YAML), in a new reference. */
+static json_t *parsed_as_kubectl(const char *kubeconfig, const char *const args[], int status)
+{
+    const char *argv[24] = {"kr-get", "--kubeconfig", kubeconfig},
+               *kargv[24] = {"/usr/bin/env", "kubectl", "--kubeconfig", kubeconfig, "get"};
+    for (size_t i = 0; args[i]; i++)
+        argv[3 + i] = kargv[5 + i] = args[i];
+    static char out[65536], out_err[8192], theirs[65536], theirs_err[8192];
+    kr_test_proc_io io = {.err = out_err, .err_size = sizeof(out_err)};
+    ck_assert_int_eq(kr_test_proc_run_io(argv, &io, out, sizeof(out), 30000), status);
+    if (kr_test_have_program("kubectl")) {
+        io = (kr_test_proc_io){.err = theirs_err, .err_size = sizeof(theirs_err)};
+        ck_assert_int_eq(kr_test_proc_run_io(kargv, &io, theirs, sizeof(theirs), 60000), status);
+        ck_assert_str_eq(out, theirs);
+        ck_assert_str_eq(out_err, theirs_err);
+    }
+    json_t *doc = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_yaml_parse(out, strlen(out), &doc, &err) == 0, "%s: %s", err.message, out);
+    return doc;
+}
+
+/* -o json: what kubectl -o json prints, byte for byte: a List of what a
+ * get found (also of several objects named, found or not), the object
+ * alone when one is named, JSON indented by 4 with keys sorted and Go's
+ * escapes; while watching, each object as it comes. */
+START_TEST(prints_json_as_kubectl_does)
+{
+    kr_testserver_t *ts = server();
+    load(ts, "a1", "1");
+    const char *odd =
+        "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"odd\","
+        "\"namespace\":\"default\"},\"data\":{\"html\":\"<a href=\\\"x\\\">&amp;</a>\","
+        "\"ls\":\"a\\u2028b\\u2029c\",\"ctl\":\"x\\u0001\\u001f\\b\\f\\t\\ny\","
+        "\"lit\":\"\\\\u00AB \\\\ \\\"q\\\" \\u00e9\"}}";
+    kr_error_t err = {0};
+    ck_assert_msg(kr_testserver_load(ts, odd, strlen(odd), &err) == 0, "%s", err.message);
+    char kubeconfig[128];
+    snprintf(kubeconfig, sizeof(kubeconfig), "%s/kubeconfig-%d", log_dir, (int)getpid());
+    ck_assert_int_eq(kr_testserver_write_kubeconfig(ts, kubeconfig, "default", &err), 0);
+    if (!kr_test_have_program("kubectl"))
+        kr_test_skip("test_kr_get", "-o json compared with kubectl: kubectl not found");
+    json_t *list = parsed_as_kubectl(
+        kubeconfig, (const char *[]){"cm", "--chunk-size", "1", "-o", "json", NULL}, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(list, "kind")), "List");
+    ck_assert_uint_eq(json_array_size(json_object_get(list, "items")), 2);
+    json_decref(list);
+    json_t *one = parsed_as_kubectl(kubeconfig, (const char *[]){"cm/odd", "-o", "json", NULL}, 0);
+    ck_assert_str_eq(name_of(one), "odd");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(one, "data"), "html")),
+                     "<a href=\"x\">&amp;</a>");
+    json_decref(one);
+    list = parsed_as_kubectl(kubeconfig, (const char *[]){"cm", "a1", "x", "-o", "json", NULL}, 1);
+    ck_assert_uint_eq(json_array_size(json_object_get(list, "items")), 1);
+    json_decref(list);
+    list = parsed_as_kubectl(kubeconfig,
+                             (const char *[]){"cm/odd", "ns/default", "-o", "yaml", NULL}, 0);
+    ck_assert_uint_eq(json_array_size(json_object_get(list, "items")), 2);
+    json_decref(list);
+    /* The text itself, as Go writes it. */
+    char bin[512];
+    kr_test_bin_path(bin, sizeof(bin), "kr-get");
+    const char *argv[] = {bin, "--kubeconfig", kubeconfig, "cm", "odd", "-o", "json", NULL};
+    static char out[65536];
+    ck_assert_int_eq(kr_test_proc_run(argv, out, sizeof(out), 30000), 0);
+    ck_assert_ptr_nonnull(strstr(out, "{\n    \"apiVersion\": \"v1\",\n    \"data\": {\n        "
+                                      "\"ctl\": \"x\\u0001\\u001f\\b\\f\\t\\ny\",\n"));
+    ck_assert_ptr_nonnull(strstr(out, "\"html\": \"\\u003ca href=\\\"x\\\"\\u003e\\u0026amp;"));
+    ck_assert_ptr_nonnull(strstr(out, "\"lit\": \"\\\\u00AB \\\\ \\\"q\\\" \xc3\xa9\""));
+    ck_assert_ptr_nonnull(strstr(out, "\"ls\": \"a\\u2028b\\u2029c\"\n"));
+    ck_assert_ptr_nonnull(strstr(out, "\n}\n"));
+    /* Watching: the object alone first, then its changes. */
+    const char *watch[] = {bin, "--kubeconfig", kubeconfig, "cm/a1", "-w", "-o", "json", NULL};
+    child c;
+    spawn(&c, (char *const *)watch, false);
+    kr_buf doc = {0};
+    char line[4096];
+    while (next_line(&c, 30, line, sizeof(line)) && strcmp(line, "}") != 0)
+        ck_assert_int_eq(kr_buf_append_str(&doc, line), 0);
+    ck_assert_int_eq(kr_buf_append_str(&doc, "}"), 0);
+    kr_test_proc_signal(&c.p, SIGTERM);
+    finish(&c);
+    json_t *obj = json_loads(doc.data, 0, NULL);
+    kr_buf_free(&doc);
+    ck_assert_ptr_nonnull(obj);
+    ck_assert_str_eq(json_string_value(json_object_get(obj, "kind")), "ConfigMap");
+    ck_assert_str_eq(name_of(obj), "a1");
+    json_decref(obj);
+    unlink(kubeconfig);
     kr_testserver_free(ts);
 }
 END_TEST
@@ -766,6 +869,7 @@ int main(void)
     tcase_add_test(tc, prints_yaml_as_kubectl_does);
     tcase_add_test(tc, errors_print_the_status_message_and_exit_1);
     tcase_add_test(tc, prints_names_as_kubectl_does);
+    tcase_add_test(tc, prints_json_as_kubectl_does);
     tcase_add_test(tc, gets_several_names_as_kubectl_does);
     tcase_add_test(tc, reports_nothing_found_as_kubectl_does);
     tcase_add_test(tc, refuses_what_kubectl_refuses);

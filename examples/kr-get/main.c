@@ -1,9 +1,8 @@
 /* kr-get — the library's hello world: resolve a resource through discovery,
- * print objects as JSON lines (or YAML documents, as kubectl -o yaml prints
- * them, or the KIND[.GROUP]/NAME lines of kubectl -o name), and with -w
- * follow the watch, resuming from the last resourceVersion across
- * reconnects and relisting on 410. Nothing found is said as kubectl says
- * it.
+ * print objects as JSON lines (or as kubectl -o json, -o yaml or -o name
+ * prints them), and with -w follow the watch, resuming from the last
+ * resourceVersion across reconnects and relisting on 410. Nothing found
+ * is said as kubectl says it.
  *
  *   kr-get [--kubeconfig F] [--context C] [-n NS] [-A] [-l SELECTOR]
  *          [--field-selector S] [-w] [--chunk-size N] [-o json|yaml|name]
@@ -85,10 +84,70 @@ static int fail(const kr_error_t *err)
 }
 
 static bool show_managed_fields;
-/* -o: JSON lines (by default, and -o json), YAML documents with "---"
- * between them, or kubectl's KIND[.GROUP]/NAME lines. */
+/* -o: JSON lines by default; kubectl's JSON or YAML (a List of what a
+ * get found, kept in `collected` until it ends, or the one object named;
+ * while watching, each object as it comes); or kubectl's KIND[.GROUP]/NAME
+ * lines. */
 static enum { OUT_LINES, OUT_JSON, OUT_YAML, OUT_NAME } output;
 static bool printed_one;
+static json_t *collected; /* NULL: print each object at once */
+
+/* JSON as kubectl prints it (Go's json.MarshalIndent, 4 spaces, keys
+ * sorted), with a newline: jansson's text with Go's escapes (<, >, &,
+ * U+2028 and U+2029 as \u escapes, their hex digits in lower case). */
+static char *go_json(const json_t *value)
+{
+    char *text = json_dumps(value, JSON_INDENT(4) | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    if (!text)
+        return NULL;
+    size_t len = strlen(text);
+    char *out = malloc(len * 6 + 2), *w = out;
+    for (const char *r = text; out && *r; r++) {
+        if (*r == '\\' && r[1] == 'u') { /* an escape: its digits in lower case */
+            *w++ = *r++;
+            *w++ = *r;
+            for (int i = 0; i < 4 && r[1]; i++)
+                *w++ = (char)tolower((unsigned char)*++r);
+        } else if (*r == '\\' && r[1]) { /* "\\" or "\"": not the start of one */
+            *w++ = *r++;
+            *w++ = *r;
+        } else if (*r == '<' || *r == '>' || *r == '&') {
+            w += sprintf(w, "\\u%04x", (unsigned)*r);
+        } else if ((unsigned char)r[0] == 0xe2 && (unsigned char)r[1] == 0x80 &&
+                   ((unsigned char)r[2] == 0xa8 || (unsigned char)r[2] == 0xa9)) {
+            w += sprintf(w, "\\u%s", (unsigned char)r[2] == 0xa8 ? "2028" : "2029");
+            r += 2;
+        } else {
+            *w++ = *r;
+        }
+    }
+    if (out) {
+        *w++ = '\n';
+        *w = '\0';
+    }
+    free(text);
+    return out;
+}
+
+/* One document of kubectl's -o json or -o yaml: "---" between YAML ones. */
+static void print_document(const json_t *doc)
+{
+    char *text = NULL;
+    kr_error_t err = {0};
+    if (output == OUT_JSON) {
+        text = go_json(doc);
+        if (text)
+            fputs(text, stdout);
+        free(text);
+        return;
+    }
+    if (kr_yaml_dump(doc, &text, &err) != 0) {
+        fprintf(stderr, "error: %s\n", err.message);
+        return;
+    }
+    printf("%s%s", printed_one ? "---\n" : "", text);
+    kr_free(text);
+}
 
 /* -o name: the kind in lower case, its group after a dot, then the name,
  * as kubectl's name printer writes it ("deployment.apps/web"). */
@@ -124,16 +183,12 @@ static void print_object(json_t *obj, const kr_resource_info *info)
         printed_one = true;
         return;
     }
-    if (output == OUT_YAML) {
-        char *doc = NULL;
-        kr_error_t err = {0};
-        if (kr_yaml_dump(obj, &doc, &err) != 0) {
-            fprintf(stderr, "error: %s\n", err.message);
-            return;
-        }
-        printf("%s%s", printed_one ? "---\n" : "", doc);
+    if (output == OUT_JSON || output == OUT_YAML) {
+        if (collected)
+            json_array_append(collected, obj);
+        else
+            print_document(obj);
         printed_one = true;
-        kr_free(doc);
         return;
     }
     char *line = json_dumps(obj, JSON_COMPACT);
@@ -144,32 +199,32 @@ static void print_object(json_t *obj, const kr_resource_info *info)
     printed_one = true;
 }
 
-/* Nothing printed, as kubectl says it: for its default output, "No
- * resources found" on stderr (in the namespace listed, if one); for -o
- * json and -o yaml, an empty List on stdout. */
-static void print_none(const char *ns)
+/* The end of a get that did not watch, as kubectl ends it. -o json and -o
+ * yaml print what was collected: the object alone when one was named
+ * (`single`) and found, else a List of them (empty when none was). The
+ * default output says when nothing was found, on stderr ("No resources
+ * found", in the namespace listed, if one). */
+static void print_collected(bool single, const char *ns)
 {
-    if (output == OUT_LINES && ns)
+    if (output == OUT_LINES && !printed_one && !single && ns)
         fprintf(stderr, "No resources found in %s namespace.\n", ns);
-    else if (output == OUT_LINES)
+    else if (output == OUT_LINES && !printed_one && !single)
         fprintf(stderr, "No resources found\n");
-    if (output != OUT_JSON && output != OUT_YAML)
+    if (!collected)
         return;
-    json_t *list = json_pack("{s:s, s:[], s:s, s:{s:s}}", "apiVersion", "v1", "items", "kind",
-                             "List", "metadata", "resourceVersion", "");
-    char *text = NULL;
-    kr_error_t err = {0};
-    if (output == OUT_JSON)
-        text = json_dumps(list, JSON_INDENT(4) | JSON_SORT_KEYS);
-    else if (kr_yaml_dump(list, &text, &err) != 0)
-        fprintf(stderr, "error: %s\n", err.message);
-    if (text)
-        printf("%s%s", text, output == OUT_JSON ? "\n" : "");
-    if (output == OUT_JSON)
-        free(text);
-    else
-        kr_free(text);
-    json_decref(list);
+    json_t *items = collected;
+    collected = NULL; /* print_document's "---" needs printed_one false */
+    printed_one = false;
+    if (single && json_array_size(items) == 1) {
+        print_document(json_array_get(items, 0));
+    } else if (!single || json_array_size(items) > 0) {
+        json_t *list = json_pack("{s:s, s:O, s:s, s:{s:s}}", "apiVersion", "v1", "items", items,
+                                 "kind", "List", "metadata", "resourceVersion", "");
+        if (list)
+            print_document(list);
+        json_decref(list);
+    }
+    json_decref(items);
 }
 
 /* A list's BadRequest or NotFound, reworded as kubectl words it: the
@@ -301,8 +356,8 @@ static int get_several(kr_client_t *client, const args *a, target *t, int n)
         if (t[i].rc == 0)
             print_object(t[i].obj, &t[i].info);
     }
-    if (!printed_one && !a->watch && output != OUT_LINES)
-        print_none(NULL);
+    if (collected)
+        print_collected(false, NULL);
     fflush(stdout);
     for (int i = 0; i < n; i++) {
         if (t[i].rc != 0)
@@ -364,8 +419,7 @@ static int get(kr_client_t *client, const args *a, const kr_resource_info *info)
         if (rc != 0)
             return fail(&err);
         if (!a->watch) {
-            if (!printed_one && !a->name)
-                print_none(ns);
+            print_collected(a->name != NULL, ns);
             fflush(stdout);
             return 0;
         }
@@ -745,11 +799,14 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    if ((output == OUT_JSON || output == OUT_YAML) && !a.watch)
+        collected = json_array();
     if (n > 1)
         status = get_several(client, &a, t, n);
     else
         status = get(client, &a, n ? &t[0].info : &info);
 out:
+    json_decref(collected);
     for (int i = 0; i < n; i++)
         json_decref(t[i].obj);
     free(t);
