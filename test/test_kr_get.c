@@ -838,6 +838,20 @@ START_TEST(watch_resumes_after_reconnect_and_relists_on_gone)
 }
 END_TEST
 
+/* A --kubeconfig that is not there, in kubectl's words. */
+START_TEST(a_missing_kubeconfig_is_reported_as_kubectl_does)
+{
+    char missing[128], want[256];
+    snprintf(missing, sizeof(missing), "%s/missing-kubeconfig-%d", log_dir, (int)getpid());
+    snprintf(want, sizeof(want), "error: stat %s: no such file or directory\n", missing);
+    if (!kr_test_have_program("kubectl"))
+        kr_test_skip("test_kr_get",
+                     "a missing kubeconfig compared with kubectl: kubectl not found");
+    expect_as_kubectl(missing, (const char *[]){"cm", NULL}, 1, "", want);
+    expect_as_kubectl(missing, (const char *[]){"cm/a", "-o", "name", NULL}, 1, "", want);
+}
+END_TEST
+
 START_TEST(wrong_token_in_the_kubeconfig_is_reported_like_kubectl)
 {
     if (!have_certs)
@@ -877,6 +891,7 @@ int main(void)
     tcase_add_test(tc, a_missing_namespace_is_reported_as_kubectl_does);
     tcase_add_test(tc, resource_names_match_in_any_case_as_kubectl);
     tcase_add_test(tc, wrong_token_in_the_kubeconfig_is_reported_like_kubectl);
+    tcase_add_test(tc, a_missing_kubeconfig_is_reported_as_kubectl_does);
     tcase_add_test(tc, watch_resumes_after_reconnect_and_relists_on_gone);
     suite_add_tcase(s, tc);
     int status = kr_test_run_suite(s);

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "kreconcile.h"
@@ -752,6 +753,13 @@ int main(int argc, char **argv)
     kr_logger logger = {.cb = log_to_stderr, .max_level = KR_LOG_WARN};
     kr_rest_config manual = {0}, *loaded = NULL, *cfg = &manual;
     kr_error_t err = {0};
+    /* A --kubeconfig that is not there, in kubectl's (Go's os.Stat) words. */
+    struct stat st;
+    if (a.kubeconfig && stat(a.kubeconfig, &st) != 0 && errno == ENOENT) {
+        fprintf(stderr, "error: stat %s: no such file or directory\n", a.kubeconfig);
+        free(t);
+        return 1;
+    }
     if (a.server && !a.kubeconfig && !a.context) {
         manual.server = (char *)a.server;
         manual.bearer_token = (char *)a.token;
