@@ -3,11 +3,14 @@
  * print the Status message as kubectl does and exit 1, and -w follows the
  * watch across a clean reconnect and a 410 relist. kubectl checks are
  * skipped (loudly) when kubectl is absent. Threaded: KR_TEST_THREADED */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -852,6 +855,61 @@ START_TEST(a_missing_kubeconfig_is_reported_as_kubectl_does)
 }
 END_TEST
 
+/* A server that refuses connections, in kubectl's words: its last line
+ * (kubectl logs the failed discovery before it, kr-get warns). */
+START_TEST(a_refused_connection_is_reported_as_kubectl_does)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    ck_assert(fd >= 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    close(fd); /* a port nothing listens on */
+    int port = ntohs(sa.sin_port);
+    char kubeconfig[128], text[1024], want[256];
+    snprintf(kubeconfig, sizeof(kubeconfig), "%s/refused-%d", log_dir, (int)getpid());
+    snprintf(text, sizeof(text),
+             "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: "
+             "http://127.0.0.1:%d\nusers:\n- name: u\n  user: {}\ncontexts:\n- name: c\n  "
+             "context: {cluster: c, user: u, namespace: default}\ncurrent-context: c\n",
+             port);
+    FILE *f = fopen(kubeconfig, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+    snprintf(want, sizeof(want),
+             "The connection to the server 127.0.0.1:%d was refused - did you specify the right "
+             "host or port?\n",
+             port);
+    if (!kr_test_have_program("kubectl"))
+        kr_test_skip("test_kr_get",
+                     "a refused connection compared with kubectl: kubectl not found");
+    static const char *const cases[][4] = {
+        {"cm", NULL}, {"cm", "a", "b", NULL}, {"cm/a", "-o", "json", NULL}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *argv[8] = {"kr-get", "--kubeconfig", kubeconfig},
+                   *kargv[10] = {"/usr/bin/env", "kubectl", "--kubeconfig", kubeconfig, "get"};
+        for (size_t j = 0; cases[i][j]; j++)
+            argv[3 + j] = kargv[5 + j] = cases[i][j];
+        static char out[4096], err[65536];
+        kr_test_proc_io io = {.err = err, .err_size = sizeof(err)};
+        for (int k = 0; k < 2; k++) {
+            if (k == 1 && !kr_test_have_program("kubectl"))
+                break;
+            ck_assert_int_eq(kr_test_proc_run_io(k ? kargv : argv, &io, out, sizeof(out), 60000),
+                             1);
+            ck_assert_str_eq(out, "");
+            size_t n = strlen(err);
+            ck_assert_uint_ge(n, strlen(want));
+            ck_assert_str_eq(err + n - strlen(want), want);
+            ck_assert_ptr_eq(strstr(err, "The connection"), err + n - strlen(want)); /* once */
+        }
+    }
+    unlink(kubeconfig);
+}
+END_TEST
+
 START_TEST(wrong_token_in_the_kubeconfig_is_reported_like_kubectl)
 {
     if (!have_certs)
@@ -892,6 +950,7 @@ int main(void)
     tcase_add_test(tc, resource_names_match_in_any_case_as_kubectl);
     tcase_add_test(tc, wrong_token_in_the_kubeconfig_is_reported_like_kubectl);
     tcase_add_test(tc, a_missing_kubeconfig_is_reported_as_kubectl_does);
+    tcase_add_test(tc, a_refused_connection_is_reported_as_kubectl_does);
     tcase_add_test(tc, watch_resumes_after_reconnect_and_relists_on_gone);
     suite_add_tcase(s, tc);
     int status = kr_test_run_suite(s);
