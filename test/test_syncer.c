@@ -3410,6 +3410,99 @@ START_TEST(an_unplaced_copy_whose_write_answer_was_lost_is_still_removed)
 }
 END_TEST
 
+/* The term callback of moving_write: at its second call in a reconcile
+ * (the look before the write is sent; the first is the reconcile's
+ * start), the hub object moves on: unplaced from dc2, and the hub cache
+ * holds that before the write's mark looks at it. */
+static struct {
+    world *w;
+    const char *name;
+    unsigned calls;
+} mover;
+
+static int moving_term(uint64_t *out, char *rv, size_t rv_len, void *user)
+{
+    (void)user;
+    *out = 7;
+    snprintf(rv, rv_len, "%s", "");
+    if (mover.name && ++mover.calls == 2) {
+        const char *name = mover.name;
+        mover.name = NULL;
+        hub_put(mover.w, CM, object_of(CM, name, "v1", "dc1"));
+    }
+    return 0;
+}
+
+/* GETs of ConfigMaps dc d+1 served since its counters were reset. */
+static json_int_t dc_gets(world *w, int d)
+{
+    json_t *requests = kr_testserver_requests(w->dc[d].ts);
+    ck_assert_ptr_nonnull(requests);
+    json_int_t n = json_integer_value(json_object_get(requests, "get configmaps"));
+    json_decref(requests);
+    return n;
+}
+
+/* A write known not to have been applied leaves no "outcome unknown" mark:
+ * one not sent because the hub object moved on before it went, and one
+ * the cluster refused (a 4xx). The unplacement that follows, with no
+ * entry and no copy in the cache, then asks the cluster nothing (the mark
+ * made it GET the copy). */
+START_TEST(a_write_known_not_applied_is_not_looked_at_again)
+{
+    world w;
+    world_up(&w, 0);
+    size_t r = res_index(CM);
+    kr_reconcile_request two = {"dc2/" NSNAME "/moved", "dc2", NSNAME, "moved"};
+    uint64_t after = 0;
+
+    /* the hub object moved on before the create went */
+    hub_put(&w, CM, object_of(CM, "moved", "v1", "dc1,dc2"));
+    mover.w = &w;
+    mover.name = "moved";
+    mover.calls = 0;
+    w.s->term = moving_term;
+    ck_assert_int_eq(syncer_reconcile(w.s, r, &two, &after, NULL), KR_RECONCILE_REQUEUE);
+    ck_assert_ptr_null(mover.name); /* it moved */
+    assert_absent(&w, CM, 1, "moved");
+    ck_assert_ptr_null(status_entry(&w, CM, "moved", "dc2"));
+    kr_testserver_reset_requests(w.dc[1].ts);
+    for (int i = 0; syncer_reconcile(w.s, r, &two, &after, NULL) != KR_RECONCILE_DONE; i++) {
+        ck_assert_msg(i < 50, "dc2's lane did not finish");
+        sleep_ms(20);
+    }
+    ck_assert_int_eq(dc_gets(&w, 1), 0);
+    w.s->term = NULL;
+
+    /* dc2 refuses the create (its namespace is gone); the lane's error
+     * entry is parked, not written */
+    kr_controller_t *ctl = unstarted_controller(&w);
+    kr_error_t err = {0};
+    ck_assert_msg(kr_client_delete(w.dc[1].c, KR_GVR("", "v1", "namespaces"), NULL, NSNAME, NULL,
+                                   NULL, &err) == 0,
+                  "%s", err.message);
+    hub_put(&w, CM, object_of(CM, "refused", "v1", "dc1,dc2"));
+    kr_reconcile_request refused = {"dc2/" NSNAME "/refused", "dc2", NSNAME, "refused"};
+    kr_testserver_reset_requests(w.dc[1].ts);
+    ck_assert_int_eq(syncer_reconcile_in(w.s, ctl, r, &refused, &after, &err), KR_RECONCILE_ERROR);
+    ck_assert_msg(err.http_code >= 400 && err.http_code < 500, "%d %s", err.http_code, err.message);
+    json_t *requests = kr_testserver_requests(w.dc[1].ts);
+    ck_assert_int_eq(json_integer_value(json_object_get(requests, "create configmaps")), 1);
+    json_decref(requests);
+    ck_assert_ptr_null(status_entry(&w, CM, "refused", "dc2"));
+    hub_put(&w, CM, object_of(CM, "refused", "v1", "dc1"));
+    kr_testserver_reset_requests(w.dc[1].ts);
+    for (int i = 0; syncer_reconcile_in(w.s, ctl, r, &refused, &after, NULL) != KR_RECONCILE_DONE;
+         i++) {
+        ck_assert_msg(i < 50, "dc2's lane did not finish");
+        sleep_ms(20);
+    }
+    ck_assert_int_eq(dc_gets(&w, 1), 0);
+    kr_controller_free(ctl);
+    world_down(&w);
+}
+END_TEST
+
 /* A create whose answer was lost is recorded CREATED when its copy shows
  * up, before it is VERIFIED, once: in the cache (`seen`), or, the cache
  * still behind, as the live copy behind an AlreadyExists (mode 1). */
@@ -3708,6 +3801,7 @@ int main(void)
     tcase_add_test(tc, a_remembered_copy_write_is_forgotten_when_its_object_is_gone_or_unplaced);
     tcase_add_test(tc, a_copy_whose_write_answer_was_lost_is_deleted_before_the_finalizer_goes);
     tcase_add_test(tc, an_unplaced_copy_whose_write_answer_was_lost_is_still_removed);
+    tcase_add_test(tc, a_write_known_not_applied_is_not_looked_at_again);
     tcase_add_test(tc, a_create_whose_answer_was_lost_is_recorded_when_its_copy_shows);
     tcase_add_test(tc, a_delete_whose_answer_was_lost_is_recorded_once_its_copy_is_gone);
     tcase_add_test(tc, every_cluster_converges_to_the_hub_after_faults);

@@ -1226,17 +1226,21 @@ static bool same_last_applied(const json_t *copy, const json_t *modified)
  * finds the cache holding a copy (cache_vs_our_write), or a look at the
  * cluster finds the copy gone or ours deleted (forget_write). A lost
  * answer leaves the mark, so the copy is looked at live before this
- * cluster counts as clean. Then the hub cache is read again: a lane that
- * found the hub delete complete, seeing no mark, read the delete in the
- * same cache before, so the write is not sent (false) when the object is
- * gone, being deleted, made anew or no longer placed here. */
-static bool begin_write(rctx *c)
+ * cluster counts as clean; a write known not to have been applied (not
+ * sent, or refused: end_write) puts back what was there before. Then the
+ * hub cache is read again: a lane that found the hub delete complete,
+ * seeing no mark, read the delete in the same cache before, so the write
+ * is not sent (false) when the object is gone, being deleted, made anew
+ * or no longer placed here. *before: what the mark replaced (new
+ * reference, or NULL), for end_write. */
+static bool begin_write(rctx *c, json_t **before)
 {
     char key[700];
     written_key(c, key, sizeof(key));
     pthread_mutex_lock(&c->s->pending_lock);
+    *before = json_incref(json_object_get(c->s->written, key));
     /* a create whose answer was lost stays so until its copy is found */
-    bool lost = json_is_true(json_object_get(json_object_get(c->s->written, key), "createLost"));
+    bool lost = json_is_true(json_object_get(*before, "createLost"));
     json_object_set_new(c->s->written, key,
                         json_pack("{s:I, s:I, s:b}", "rv", (json_int_t)0, "at",
                                   (json_int_t)now_ns(c->s), "createLost", lost));
@@ -1257,6 +1261,30 @@ static bool begin_write(rctx *c)
                  strcmp(uid, was) == 0 && syncer_placed(now, c->req->cluster);
     json_decref(now);
     return still;
+}
+
+/* A write marked by begin_write was not applied: not sent (`rc`
+ * HUB_MOVED), or refused by an answer (a 4xx: neither POST nor PATCH is
+ * sent again after a 5xx, so that answer is this very request's). Its
+ * mark goes and what it replaced (`before`, borrowed; NULL: nothing) is
+ * put back: a lost write before it may still have been applied. A 4xx
+ * is no answer lost, so nothing of this write is left to look at live;
+ * but a create answered AlreadyExists keeps its mark: an object of that
+ * name is there, perhaps a copy of ours the cache does not hold yet. */
+static void end_write(rctx *c, int rc, const json_t *before)
+{
+    bool refused = rc != 0 && rc != WAITING && rc != KR_EEXIST && c->err->http_code >= 400 &&
+                   c->err->http_code < 500;
+    if (rc != HUB_MOVED && !refused)
+        return;
+    char key[700];
+    written_key(c, key, sizeof(key));
+    pthread_mutex_lock(&c->s->pending_lock);
+    if (before)
+        json_object_set(c->s->written, key, (json_t *)before);
+    else
+        json_object_del(c->s->written, key);
+    pthread_mutex_unlock(&c->s->pending_lock);
 }
 
 /* A create's answer came (lost: false) or was lost (a 5xx, a timeout:
@@ -1283,7 +1311,7 @@ static int send_copy(rctx *c, const json_t *current, json_t **out)
     json_t *desired = syncer_desired_copy(c->hub, c->s->hub_name, c->err);
     if (!desired)
         return c->err->code ? c->err->code : KR_ENOMEM;
-    json_t *modified = NULL, *patch = NULL;
+    json_t *modified = NULL, *patch = NULL, *before = NULL;
     kr_patch_format format = KR_PATCH_MERGE;
     int rc = kr_patch_last_applied(NULL, KR_ANNOTATION_LAST_APPLIED, desired, current, &modified,
                                    &patch, &format, c->err);
@@ -1292,8 +1320,8 @@ static int send_copy(rctx *c, const json_t *current, json_t **out)
         rc = KR_ESTATE; /* before may_call, which would take the probe's turn */
     else if (rc == 0 && (!current || patch) && !may_call(c))
         rc = WAITING;
-    else if (rc == 0 && (!current || patch) && !begin_write(c))
-        rc = HUB_MOVED;
+    else if (rc == 0 && (!current || patch) && !begin_write(c, &before))
+        end_write(c, rc = HUB_MOVED, before);
     else if (rc == 0 && (!current || patch)) {
         rc = current ? kr_client_patch(c->cl->client, c->res->gvr, c->req->namespace_, c->req->name,
                                        NULL, format, patch, &WRITE_OPTS, out, c->err)
@@ -1305,6 +1333,7 @@ static int send_copy(rctx *c, const json_t *current, json_t **out)
             count(c->s, &c->s->cluster_writes);
         if (!current && (rc == 0 || syncer_unreachable(rc, c->err)))
             note_create(c, rc != 0);
+        end_write(c, rc, before);
         /* the copy as we last applied it is what the hub says now, yet it
          * needed a patch: someone changed it in the cluster */
         if (rc == 0 && current && same_last_applied(current, modified))
@@ -1312,6 +1341,7 @@ static int send_copy(rctx *c, const json_t *current, json_t **out)
         if (rc == KR_ENOTFOUND && current)
             rc = KR_ECONFLICT; /* deleted since it was read: look again */
     }
+    json_decref(before);
     json_decref(modified);
     json_decref(patch);
     return rc;
