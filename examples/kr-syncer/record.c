@@ -93,6 +93,19 @@ void syncer_record(syncer_t *s, syncer_resource *res, const char *cluster, const
                kind ? err.message : "its kind is unknown");
 }
 
+/* True when `message` begins by naming `cluster` as an entry's failure
+ * does ("create configmaps apps/web in dc2: ..."): its first ": " (names
+ * have none) comes after " in <cluster>". */
+static bool names_cluster(const char *message, const char *cluster)
+{
+    const char *colon = strstr(message, ": ");
+    size_t n = strlen(cluster);
+    if (!colon || (size_t)(colon - message) < n + 4)
+        return false;
+    const char *in = colon - n - 4;
+    return strncmp(in, " in ", 4) == 0 && strncmp(in + 4, cluster, n) == 0;
+}
+
 void syncer_warn_event(syncer_t *s, syncer_resource *res, const json_t *hub_obj,
                        const char *cluster, const char *message)
 {
@@ -108,7 +121,11 @@ void syncer_warn_event(syncer_t *s, syncer_resource *res, const json_t *hub_obj,
                    .kind = kind,
                    .type = KR_EVENT_WARNING,
                    .reason = "SyncFailed"};
-    int rc = kind ? kr_event_record(s->events, &ev, "%s: %s", cluster, message) : KR_EINVAL;
+    /* the cluster named once: first, unless the message names it */
+    bool named = names_cluster(message, cluster);
+    int rc = kind ? kr_event_record(s->events, &ev, "%s%s%s", named ? "" : cluster,
+                                    named ? "" : ": ", message)
+                  : KR_EINVAL;
     if (rc != 0)
         kr_log(&s->logger, KR_LOG_DEBUG, "syncer", "no event about %s: %s",
                string_at(hub_obj, "metadata", "name"),
