@@ -3443,6 +3443,63 @@ static json_int_t dc_gets(world *w, int d)
     return n;
 }
 
+/* A patch whose answer was lost (dc2 applies it and answers 500) is
+ * recorded PATCHED when its copy, carrying the content it sent, shows up
+ * in the cache, before that copy's VERIFIED; once. */
+START_TEST(a_patch_whose_answer_was_lost_is_recorded_when_its_copy_shows)
+{
+    world w;
+    world_up(&w, 0);
+    size_t r = res_index(CM);
+    kr_inventory_t *inv = memory_inventory(&w);
+    kr_controller_t *ctl = unstarted_controller(&w);
+    hub_put(&w, CM, object_of(CM, "lost", "v1", NULL));
+    converge(&w, 3, false);
+    assert_copy(&w, CM, 1, "lost", "v1");
+    hub_put(&w, CM, object_of(CM, "lost", "v2", NULL));
+    kr_testserver_faults lose = {.fail_500_after_write = 1};
+    kr_testserver_set_faults(w.dc[1].ts, &lose);
+    kr_reconcile_request two = {"dc2/" NSNAME "/lost", "dc2", NSNAME, "lost"};
+    uint64_t after = 0;
+    ck_assert_int_eq(syncer_reconcile_in(w.s, ctl, r, &two, &after, NULL),
+                     KR_RECONCILE_REQUEUE_AFTER);
+    kr_testserver_faults none = {0};
+    kr_testserver_set_faults(w.dc[1].ts, &none);
+    json_t *patched = fetch(&w.dc[1], CM, "lost");
+    ck_assert_ptr_nonnull(patched);
+    assert_copy_holds(&w, 1, "lost", "v2"); /* done, though answered 500 */
+    wait_copy_cache(&w, 1, "lost", patched);
+    for (int i = 0; i < 3; i++) {
+        (void)syncer_reconcile_in(w.s, ctl, r, &two, &after, NULL);
+        sleep_ms(20);
+    }
+    json_t *rows = NULL;
+    ck_assert_int_eq(kr_inventory_history(inv, "ConfigMap", NSNAME, "lost", 0, 0, &rows, NULL), 0);
+    /* the patched copy's records: PATCHED, then VERIFIED */
+    const char *rv = meta(patched, "resourceVersion");
+    const char *events[4] = {NULL};
+    size_t n = 0, i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        const char *at = json_string_value(json_object_get(row, "resourceVersion"));
+        if (strcmp(json_string_value(json_object_get(row, "cluster")), "dc2") == 0 && at &&
+            strcmp(at, rv) == 0 && n < 4)
+            events[n++] = json_string_value(json_object_get(row, "event"));
+    }
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(events[0], "PATCHED");
+    ck_assert_str_eq(events[1], "VERIFIED");
+    ck_assert_int_eq(count_rows(rows, "dc2", "PATCHED"), 1);
+    json_decref(rows);
+    json_decref(patched);
+    w.s->inventory = NULL;
+    kr_inventory_free(inv);
+    kr_controller_free(ctl);
+    world_down(&w);
+}
+END_TEST
+
 /* A write known not to have been applied leaves no "outcome unknown" mark:
  * one not sent because the hub object moved on before it went, and one
  * the cluster refused (a 4xx). The unplacement that follows, with no
@@ -3802,6 +3859,7 @@ int main(void)
     tcase_add_test(tc, a_copy_whose_write_answer_was_lost_is_deleted_before_the_finalizer_goes);
     tcase_add_test(tc, an_unplaced_copy_whose_write_answer_was_lost_is_still_removed);
     tcase_add_test(tc, a_write_known_not_applied_is_not_looked_at_again);
+    tcase_add_test(tc, a_patch_whose_answer_was_lost_is_recorded_when_its_copy_shows);
     tcase_add_test(tc, a_create_whose_answer_was_lost_is_recorded_when_its_copy_shows);
     tcase_add_test(tc, a_delete_whose_answer_was_lost_is_recorded_once_its_copy_is_gone);
     tcase_add_test(tc, every_cluster_converges_to_the_hub_after_faults);

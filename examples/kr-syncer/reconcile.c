@@ -850,30 +850,51 @@ static void settle_lost_delete(rctx *c)
     json_decref(was);
 }
 
+/* The last-applied annotation of `obj`, or NULL. Borrowed. */
+static const char *last_applied_of(const json_t *obj)
+{
+    return json_string_value(
+        json_object_get(json_object_get(json_object_get(obj, "metadata"), "annotations"),
+                        KR_ANNOTATION_LAST_APPLIED));
+}
+
 /* `copy` (ours: in the cache, or read from the cluster) is there after a
- * create of ours whose answer was lost (createLost in the write's mark):
- * made from this very hub object (its source-uid label), it is that
- * create's copy, recorded CREATED now, before anything verifies, patches
- * or deletes it; once (the flag goes). */
-static void found_lost_create(rctx *c, const json_t *copy)
+ * write of ours whose answer was lost, as the write's mark says: made from
+ * this very hub object (its source-uid label), it is that create's copy
+ * (createLost), recorded CREATED now, before anything verifies, patches or
+ * deletes it; carrying the last-applied content that patch sent
+ * (patchLost), it is that patch's copy, recorded PATCHED. Each once (the
+ * flag goes). */
+static void found_lost_write(rctx *c, const json_t *copy)
 {
     const json_t *labels = json_object_get(json_object_get(copy, "metadata"), "labels");
     const char *source = json_string_value(json_object_get(labels, KR_LABEL_SOURCE_UID));
     const char *hub_uid = meta_string(c->hub, "uid");
     if (!source || !hub_uid || strcmp(source, hub_uid) != 0)
         return;
+    const char *has = last_applied_of(copy);
     char key[700];
     written_key(c, key, sizeof(key));
     pthread_mutex_lock(&c->s->pending_lock);
     json_t *w = json_object_get(c->s->written, key);
-    bool lost = json_is_true(json_object_get(w, "createLost"));
-    if (lost)
+    bool created = json_is_true(json_object_get(w, "createLost"));
+    if (created)
         json_object_del(w, "createLost");
+    const char *sent = json_string_value(json_object_get(w, "patchLost"));
+    bool patched = sent && has && strcmp(sent, has) == 0;
+    if (patched)
+        json_object_del(w, "patchLost");
     pthread_mutex_unlock(&c->s->pending_lock);
-    if (!lost)
-        return;
-    log_key(c, KR_LOG_INFO, "created the copy (the create's answer was lost: it is there)%s", NULL);
-    syncer_record(c->s, c->res, c->req->cluster, copy, "CREATED");
+    if (created) {
+        log_key(c, KR_LOG_INFO, "created the copy (the create's answer was lost: it is there)%s",
+                NULL);
+        syncer_record(c->s, c->res, c->req->cluster, copy, "CREATED");
+    }
+    if (patched) {
+        log_key(c, KR_LOG_INFO, "patched the copy (the patch's answer was lost: it is there)%s",
+                NULL);
+        syncer_record(c->s, c->res, c->req->cluster, copy, "PATCHED");
+    }
 }
 
 /* Delete `obj` (ours) by uid precondition. STEP_OK: gone. A copy already
@@ -947,7 +968,7 @@ static step delete_copy(rctx *c, const json_t *obj)
 static step confirm_gone(rctx *c, bool ask)
 {
     if (c->copy && ours(c, c->copy))
-        found_lost_create(c, c->copy);
+        found_lost_write(c, c->copy);
     if (c->copy)
         return ours(c, c->copy) ? delete_copy(c, c->copy) : STEP_OK;
     if (!ask)
@@ -962,7 +983,7 @@ static step confirm_gone(rctx *c, bool ask)
         rc = 0;
     step st = after_call(c, rc);
     if (st == STEP_OK && live && (ours(c, live) || lost_our_label(c, live))) {
-        found_lost_create(c, live);
+        found_lost_write(c, live);
         st = delete_copy(c, live);
     }
     json_decref(live);
@@ -1205,12 +1226,7 @@ static step reconcile_unplaced(rctx *c, const json_t *old_entry)
  * content has not changed since we last applied it there. */
 static bool same_last_applied(const json_t *copy, const json_t *modified)
 {
-    const char *a = json_string_value(
-        json_object_get(json_object_get(json_object_get(copy, "metadata"), "annotations"),
-                        KR_ANNOTATION_LAST_APPLIED));
-    const char *b = json_string_value(
-        json_object_get(json_object_get(json_object_get(modified, "metadata"), "annotations"),
-                        KR_ANNOTATION_LAST_APPLIED));
+    const char *a = last_applied_of(copy), *b = last_applied_of(modified);
     return a && b && strcmp(a, b) == 0;
 }
 
@@ -1289,7 +1305,7 @@ static void end_write(rctx *c, int rc, const json_t *before)
 
 /* A create's answer came (lost: false) or was lost (a 5xx, a timeout:
  * the cluster may have made the copy): its mark says so, for
- * found_lost_create. A create that succeeded says no copy was there. */
+ * found_lost_write. A create that succeeded says no copy was there. */
 static void note_create(rctx *c, bool lost)
 {
     char key[700];
@@ -1298,6 +1314,23 @@ static void note_create(rctx *c, bool lost)
     json_t *w = json_object_get(c->s->written, key);
     if (w)
         json_object_set_new(w, "createLost", json_boolean(lost));
+    pthread_mutex_unlock(&c->s->pending_lock);
+}
+
+/* A patch's answer was lost (a 5xx, a timeout: the cluster may have
+ * applied it): its mark keeps the last-applied content it sent
+ * (`modified`'s), by which found_lost_write knows the patched copy. */
+static void note_lost_patch(rctx *c, const json_t *modified)
+{
+    const char *sent = last_applied_of(modified);
+    if (!sent)
+        return;
+    char key[700];
+    written_key(c, key, sizeof(key));
+    pthread_mutex_lock(&c->s->pending_lock);
+    json_t *w = json_object_get(c->s->written, key);
+    if (w) /* out of memory: not recorded, as before */
+        json_object_set_new(w, "patchLost", json_string(sent));
     pthread_mutex_unlock(&c->s->pending_lock);
 }
 
@@ -1333,6 +1366,8 @@ static int send_copy(rctx *c, const json_t *current, json_t **out)
             count(c->s, &c->s->cluster_writes);
         if (!current && (rc == 0 || syncer_unreachable(rc, c->err)))
             note_create(c, rc != 0);
+        else if (current && syncer_unreachable(rc, c->err))
+            note_lost_patch(c, modified);
         end_write(c, rc, before);
         /* the copy as we last applied it is what the hub says now, yet it
          * needed a patch: someone changed it in the cluster */
@@ -1401,7 +1436,7 @@ static int resolve_existing(rctx *c, json_t **out, bool *foreign, json_t **match
     if (rc == KR_ENOTFOUND)
         rc = KR_ECONFLICT; /* gone again: look again */
     if (rc == 0 && (ours(c, live) || lost_our_label(c, live)))
-        found_lost_create(c, live); /* ours from a create whose answer was lost */
+        found_lost_write(c, live); /* ours from a write whose answer was lost */
     if (rc == 0 && !ours(c, live) && lost_our_label(c, live))
         rc = put_label_back(c, &live);
     if (rc == 0 && ours(c, live)) {
@@ -1710,7 +1745,7 @@ static step reconcile_sync(rctx *c)
         return st;
     }
     if (c->copy)
-        found_lost_create(c, c->copy); /* made by a create whose answer was lost */
+        found_lost_write(c, c->copy); /* made by a write whose answer was lost */
     cached_write cw = c->ctl ? cache_vs_our_write(c) : CACHED_UNKNOWN;
     if (cw == CACHED_BEHIND) {
         json_decref(entries);

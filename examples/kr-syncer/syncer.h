@@ -271,7 +271,9 @@ struct syncer {
      * resourceVersion of our last write to that copy, until its cache
      * holds it (0 from before the write is sent until its answer: kept
      * when the answer is lost, the write's outcome unknown; createLost:
-     * a create's answer was lost, until its copy is found and recorded) */
+     * a create's answer was lost, until its copy is found and recorded;
+     * patchLost: the last-applied content of a patch whose answer was
+     * lost, until a copy carrying it is found and recorded) */
     json_t *written;
     /* reconcile.c, under pending_lock: "resource/ns/name/cluster" -> the
      * copy (as read) whose delete we sent with its outcome unknown (the
