@@ -557,6 +557,46 @@ START_TEST(hub_updates_that_only_change_our_status_wake_no_lane)
 }
 END_TEST
 
+/* Our status writes to one object may be sent faster than their watch
+ * events come: the event of an earlier write that comes after the next
+ * write was sent is ours too and wakes no lane; once a later write's
+ * event came, the earlier texts are someone else's again. */
+START_TEST(the_event_of_an_earlier_status_write_of_ours_wakes_no_lane)
+{
+    syncer_t s = {0};
+    pthread_mutex_init(&s.pending_lock, NULL);
+    syncer_resource res = {.syncer = &s, .index = 0};
+    json_t *bare = hub_obj("a", NULL);
+    json_t *one = with_status(bare, "{\"dc1\":{\"verified\":false}}");
+    json_t *two = with_status(bare, "{\"dc1\":{\"verified\":true}}");
+    json_t *three = with_status(bare, "{\"dc1\":{\"verified\":true,\"n\":3}}");
+    sent_status(&s, one);
+    sent_status(&s, two); /* sent before one's event came */
+    ck_assert(!syncer_hub_wakes(bare, one, &res));
+    ck_assert(!syncer_hub_wakes(one, two, &res));
+    ck_assert(syncer_hub_wakes(two, one, &res)); /* one's text again: not ours now */
+    /* a write whose event never comes (it failed) is forgotten with the
+     * next one's event */
+    sent_status(&s, one);
+    sent_status(&s, three);
+    ck_assert(!syncer_hub_wakes(two, three, &res));
+    ck_assert(syncer_hub_wakes(three, one, &res));
+    /* the same text sent twice, another between: each event is ours */
+    sent_status(&s, one);
+    sent_status(&s, two);
+    sent_status(&s, one);
+    ck_assert(!syncer_hub_wakes(three, one, &res));
+    ck_assert(!syncer_hub_wakes(one, two, &res));
+    ck_assert(!syncer_hub_wakes(two, one, &res));
+    json_decref(bare);
+    json_decref(one);
+    json_decref(two);
+    json_decref(three);
+    json_decref(s.status_sent);
+    pthread_mutex_destroy(&s.pending_lock);
+}
+END_TEST
+
 START_TEST(resource_arguments_name_group_version_and_resource)
 {
     char buf[64];
@@ -3811,6 +3851,7 @@ int main(void)
     tcase_add_test(unit, write_outcomes_tell_no_answer_from_an_unavailable_or_throttling_cluster);
     tcase_add_test(unit, resource_arguments_name_group_version_and_resource);
     tcase_add_test(unit, hub_updates_that_only_change_our_status_wake_no_lane);
+    tcase_add_test(unit, the_event_of_an_earlier_status_write_of_ours_wakes_no_lane);
     tcase_add_test(unit, parked_entries_are_taken_together_and_a_newer_one_wins_a_restore);
     tcase_add_test(unit, one_sweep_finds_the_parked_objects_that_are_due_and_the_next_due_time);
     suite_add_tcase(s, unit);

@@ -280,6 +280,12 @@ static void prune_status_sent(syncer_t *s)
     json_decref(gone);
 }
 
+/* How many status texts are kept per object: our writes sent whose watch
+ * events the hub informer has not brought yet (the hub lane writes an
+ * object again only after the cache holds its last write, so there are
+ * rarely more than two); the oldest goes first past this. */
+#define STATUS_SENT_KEEP 8
+
 void syncer_status_sending(syncer_t *s, size_t resource, const char *ns, const char *name,
                            const json_t *patch)
 {
@@ -293,8 +299,16 @@ void syncer_status_sending(syncer_t *s, size_t resource, const char *ns, const c
     pthread_mutex_lock(&s->pending_lock);
     if (!s->status_sent)
         s->status_sent = json_object();
+    json_t *sent = json_object_get(s->status_sent, key);
+    if (!json_is_array(sent)) {
+        sent = json_array();
+        if (json_object_set_new(s->status_sent, key, sent) != 0)
+            sent = NULL;
+    }
+    while (json_array_size(sent) >= STATUS_SENT_KEEP)
+        json_array_remove(sent, 0);
     /* Out of memory: no entry, and the write's event wakes the lanes. */
-    if (json_object_set_new(s->status_sent, key, json_integer((json_int_t)h)) != 0)
+    if (!sent || json_array_append_new(sent, json_integer((json_int_t)h)) != 0)
         json_object_del(s->status_sent, key);
     bool prune = json_object_size(s->status_sent) >=
                  (s->status_sent_prune_at ? s->status_sent_prune_at : STATUS_SENT_PRUNE_MIN);
@@ -303,19 +317,41 @@ void syncer_status_sending(syncer_t *s, size_t resource, const char *ns, const c
         prune_status_sent(s);
 }
 
-bool syncer_status_ours(syncer_t *s, size_t resource, const json_t *hub)
+/* Where the status text of `hub` is among our writes to it that were sent
+ * (0 the oldest kept; the oldest of them when two set the same text, as
+ * the events come in order), -1 when it is none of them, -2 when we never
+ * wrote it (in this process); *sent (under pending_lock) is their
+ * array. */
+static int status_sent_index(syncer_t *s, size_t resource, const json_t *hub, json_t **sent)
 {
     const json_t *meta = json_object_get(hub, "metadata");
     const char *name = json_string_value(json_object_get(meta, "name"));
+    *sent = NULL;
     if (!name)
-        return false;
+        return -2;
     char key[600];
     object_key(resource, json_string_value(json_object_get(meta, "namespace")), name, key,
                sizeof(key));
+    *sent = json_object_get(s->status_sent, key);
+    if (!*sent)
+        return -2;
     uint64_t h = status_hash(status_text(hub));
+    for (size_t i = 0; i < json_array_size(*sent); i++)
+        if ((uint64_t)json_integer_value(json_array_get(*sent, i)) == h)
+            return (int)i;
+    return -1;
+}
+
+bool syncer_status_ours(syncer_t *s, size_t resource, const json_t *hub)
+{
+    json_t *sent;
     pthread_mutex_lock(&s->pending_lock);
-    const json_t *sent = json_object_get(s->status_sent, key);
-    bool ours = sent && (uint64_t)json_integer_value(sent) == h;
+    int at = status_sent_index(s, resource, hub, &sent);
+    /* The hub's events come in order: the writes sent before this one
+     * were observed before it (or failed), and a text of theirs seen from
+     * now on is someone else's. */
+    for (int i = 0; i < at; i++)
+        json_array_remove(sent, 0);
     pthread_mutex_unlock(&s->pending_lock);
-    return ours;
+    return at >= 0;
 }

@@ -304,12 +304,15 @@ struct syncer {
      * informer observed when it reaches hub_written_prune_at entries */
     json_t *hub_written;
     size_t hub_written_prune_at;
-    /* status_batch.c, under pending_lock: "resource/ns/name" -> a hash of
-     * the sync-status text our last hub write to that object set (0: it
-     * removed the annotation), recorded before the write is sent, so that
-     * its watch event is known for ours (syncer_hub_wakes); made at the
-     * first write, pruned of objects the hub cache no longer holds when it
-     * reaches status_sent_prune_at entries */
+    /* status_batch.c, under pending_lock: "resource/ns/name" -> hashes of
+     * the sync-status texts our hub writes to that object set (0: one
+     * removed the annotation), oldest first: each recorded before its
+     * write is sent, so that its watch event is known for ours
+     * (syncer_hub_wakes) even when it comes after the next write was
+     * sent; those before the one an event shows are dropped then, at
+     * most 8 kept; made at the first write, pruned of objects the hub
+     * cache no longer holds when it reaches status_sent_prune_at
+     * entries */
     json_t *status_sent;
     size_t status_sent_prune_at;
 };
@@ -395,14 +398,17 @@ json_t *syncer_hub_get(syncer_t *s, size_t resource, const char *ns, const char 
 
 /* About to send `patch` (borrowed), a merge patch of the hub object: when
  * it sets the sync-status annotation (or removes it), remember what it
- * sets for syncer_status_ours. Out of memory: nothing is remembered, and
+ * sets for syncer_status_ours, besides what our earlier writes whose
+ * events have not come yet set. Out of memory: nothing is remembered, and
  * the write's event wakes the lanes once. [any thread] */
 void syncer_status_sending(syncer_t *s, size_t resource, const char *ns, const char *name,
                            const json_t *patch);
 /* True when the sync-status text of `hub` (a hub object of `resource`;
- * absent counts too) is what our last hub write to it set; false when we
- * never wrote it (in this process) or it was written since by someone
- * else. [loop thread] */
+ * absent counts too) is what one of our hub writes to it set whose event
+ * had not come before (the last one, or one sent before it); false when
+ * we never wrote it (in this process) or it was written since by someone
+ * else. Called with each hub event in order: the texts of our writes sent
+ * before the one it shows are forgotten. [loop thread] */
 bool syncer_status_ours(syncer_t *s, size_t resource, const json_t *hub);
 
 /* ---- metrics.c: kr_syncer_* on the program's /metrics -------------------------- */
