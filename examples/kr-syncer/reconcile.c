@@ -1785,16 +1785,21 @@ static step reconcile_sync(rctx *c)
             return STEP_OK;
         }
     } else if (old && !json_object_get(old, "lastError") && !json_object_get(old, "deleted") &&
-               old_target && cached && strcmp(old_target, cached) == 0) {
+               old_target && cached && strcmp(old_target, cached) == 0 &&
+               !syncer_status_foreign(c->s, (size_t)(c->res - c->s->resources), c->hub)) {
         /* Nothing to write and the cache holds the copy the entry names:
-         * the entry stands (its source RV is the hub's when we wrote). */
+         * the entry stands (its source RV is the hub's when we wrote).
+         * Not an entry someone else wrote over ours (an old backup's,
+         * naming the copy as it still is): its source RV is only what
+         * that text says, so it is made anew below. */
         now.source_resource_version =
             json_string_value(json_object_get(old, "sourceResourceVersion"));
         now.target_resource_version = old_target;
         now.verified = true;
     } else {
         /* Nothing to write, and the cache holds a copy the entry does not
-         * name (our write, now observed; a restart; a lost status): it
+         * name (our write, now observed; a restart; a lost status), or an
+         * entry someone else wrote names it: it
          * matches the hub object as it is, so it is observed at this RV. */
         now.target_resource_version = cached;
         now.verified = true;

@@ -355,3 +355,12 @@ bool syncer_status_ours(syncer_t *s, size_t resource, const json_t *hub)
     pthread_mutex_unlock(&s->pending_lock);
     return at >= 0;
 }
+
+bool syncer_status_foreign(syncer_t *s, size_t resource, const json_t *hub)
+{
+    json_t *sent;
+    pthread_mutex_lock(&s->pending_lock);
+    int at = status_sent_index(s, resource, hub, &sent);
+    pthread_mutex_unlock(&s->pending_lock);
+    return at == -1;
+}

@@ -410,6 +410,11 @@ void syncer_status_sending(syncer_t *s, size_t resource, const char *ns, const c
  * else. Called with each hub event in order: the texts of our writes sent
  * before the one it shows are forgotten. [loop thread] */
 bool syncer_status_ours(syncer_t *s, size_t resource, const json_t *hub);
+/* True when we wrote the sync-status of `hub` in this process and its
+ * text is none of what our writes set (syncer_status_ours would say
+ * false): someone else wrote it since (an old backup's entries written
+ * back, a tool). Forgets nothing. [any thread] */
+bool syncer_status_foreign(syncer_t *s, size_t resource, const json_t *hub);
 
 /* ---- metrics.c: kr_syncer_* on the program's /metrics -------------------------- */
 
