@@ -93,17 +93,20 @@ void syncer_record(syncer_t *s, syncer_resource *res, const char *cluster, const
                kind ? err.message : "its kind is unknown");
 }
 
-/* True when `message` begins by naming `cluster` as an entry's failure
- * does ("create configmaps apps/web in dc2: ..."): its first ": " (names
- * have none) comes after " in <cluster>". */
+/* True when `message` names `cluster` where it says what it is about,
+ * before its first ": " (names have none): " in <cluster>" then a space or
+ * that colon, as an entry's failure does ("create configmaps apps/web in
+ * dc2: ...") and a copy that is not ours ("configmaps/web exists in dc2
+ * without the label ..."). */
 static bool names_cluster(const char *message, const char *cluster)
 {
-    const char *colon = strstr(message, ": ");
+    const char *end = strstr(message, ": ");
     size_t n = strlen(cluster);
-    if (!colon || (size_t)(colon - message) < n + 4)
-        return false;
-    const char *in = colon - n - 4;
-    return strncmp(in, " in ", 4) == 0 && strncmp(in + 4, cluster, n) == 0;
+    for (const char *in = strstr(message, " in "); end && in && in < end;
+         in = strstr(in + 1, " in "))
+        if (strncmp(in + 4, cluster, n) == 0 && (in[4 + n] == ' ' || in[4 + n] == ':'))
+            return true;
+    return false;
 }
 
 void syncer_warn_event(syncer_t *s, syncer_resource *res, const json_t *hub_obj,

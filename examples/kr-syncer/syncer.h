@@ -452,8 +452,9 @@ void syncer_record(syncer_t *s, syncer_resource *res, const char *cluster, const
 /* A Warning Event (reason SyncFailed) on the hub object `hub_obj`: what
  * `cluster` refused, as the status says it, after "<cluster>: " unless
  * the message names the cluster already (an entry's failure does: "create
- * configmaps apps/web in dc2: ..."). Sent when the syncer has an event
- * recorder; a failure is logged at debug level. [worker] */
+ * configmaps apps/web in dc2: ...", and a copy not ours: "configmaps/web
+ * exists in dc2 without the label ..."). Sent when the syncer has an
+ * event recorder; a failure is logged at debug level. [worker] */
 void syncer_warn_event(syncer_t *s, syncer_resource *res, const json_t *hub_obj,
                        const char *cluster, const char *message);
 
