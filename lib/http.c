@@ -4,6 +4,7 @@
  * kr_rest_config. The only module where curl meets libuv. It never logs a
  * credential and never calls curl from inside a curl callback. */
 #include <curl/curl.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -533,6 +534,29 @@ static bool retry_after_is_now(CURL *easy)
     return curl_getdate(v, NULL) >= 0;
 }
 
+/* Why a connection failed, as Go's dialer says it (curl's own text for
+ * a refused connection is "Couldn't connect to server"): callers tell a
+ * server that is not listening from one that cannot be reached. */
+static const char *connect_errno_text(kr_http_xfer *x, CURLcode code)
+{
+    long os_errno = 0;
+    if (code != CURLE_COULDNT_CONNECT ||
+        curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &os_errno) != CURLE_OK)
+        return "";
+    switch (os_errno) {
+    case ECONNREFUSED:
+        return " (connect: connection refused)";
+    case ENETUNREACH:
+        return " (connect: network is unreachable)";
+    case EHOSTUNREACH:
+        return " (connect: no route to host)";
+    case ETIMEDOUT:
+        return " (connect: connection timed out)";
+    default:
+        return "";
+    }
+}
+
 static void on_transfer_done(kr_http_t *h, kr_http_xfer *x, CURLcode code)
 {
     curl_multi_remove_handle(h->multi, x->easy);
@@ -573,8 +597,8 @@ static void on_transfer_done(kr_http_t *h, kr_http_xfer *x, CURLcode code)
     }
     char message[CURL_ERROR_SIZE + 64];
     if (rc != 0)
-        snprintf(message, sizeof(message), "%s",
-                 x->errbuf[0] ? x->errbuf : curl_easy_strerror(code));
+        snprintf(message, sizeof(message), "%s%s",
+                 x->errbuf[0] ? x->errbuf : curl_easy_strerror(code), connect_errno_text(x, code));
     else
         message[0] = '\0';
     finish(x, rc, message);

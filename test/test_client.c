@@ -1119,6 +1119,8 @@ START_TEST(connection_refused_is_retried_then_reported)
     kr_error_t err = {0};
     ck_assert_int_eq(kr_client_get(f.c, CM, "default", "x", NULL, &err), KR_ECONNECT);
     ck_assert_int_eq(err.http_code, 0);
+    /* the error says why, as Go's dialer does (curl's text does not) */
+    ck_assert_msg(strstr(err.message, "(connect: connection refused)"), "%s", err.message);
     ck_assert_int_eq(atomic_load(&f.logs.retries), 2);
     json_t *cm = configmap("default", "x", "1");
     atomic_store(&f.logs.retries, 0);

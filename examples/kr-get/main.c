@@ -71,13 +71,11 @@ static int usage(FILE *out, int status)
 
 static const char *server_url; /* the server asked, for refused connections */
 
-/* Whether the server at `url` refuses a TCP connection now: one more
- * attempt, bounded, to tell a refusal from the other failures to connect
- * (the client's error does not say). `host` gets the URL's host[:port]. */
-static bool connection_refused(const char *url, char *host, size_t size)
+/* The host[:port] of `url` as kubectl names it in its refused-connection
+ * line (no scheme, no user, no path). */
+static void url_host(const char *url, char *host, size_t size)
 {
     const char *at = strstr(url, "://");
-    bool https = strncmp(url, "https:", 6) == 0;
     at = at ? at + 3 : url;
     size_t len = strcspn(at, "/?#");
     const char *user = memchr(at, '@', len);
@@ -86,45 +84,6 @@ static bool connection_refused(const char *url, char *host, size_t size)
         at = user + 1;
     }
     snprintf(host, size, "%.*s", (int)len, at);
-    char name[256]; /* host is "name", "name:port", "[v6]" or "[v6]:port" */
-    const char *port = https ? "443" : "80";
-    if (host[0] == '[') {
-        const char *end = strchr(host, ']');
-        if (!end)
-            return false;
-        snprintf(name, sizeof(name), "%.*s", (int)(end - host - 1), host + 1);
-        if (end[1] == ':')
-            port = end + 2;
-    } else {
-        const char *colon = strrchr(host, ':');
-        snprintf(name, sizeof(name), "%.*s", colon ? (int)(colon - host) : (int)strlen(host), host);
-        if (colon)
-            port = colon + 1;
-    }
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
-    if (getaddrinfo(name, port, &hints, &ai) != 0)
-        return false;
-    bool refused = ai != NULL;
-    for (struct addrinfo *p = ai; p && refused; p = p->ai_next) {
-        int fd =
-            socket(p->ai_family, p->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, p->ai_protocol);
-        if (fd < 0) {
-            refused = false;
-            break;
-        }
-        int rc = connect(fd, p->ai_addr, p->ai_addrlen);
-        int e = rc == 0 ? 0 : errno;
-        if (rc != 0 && e == EINPROGRESS) {
-            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-            socklen_t elen = sizeof(e);
-            if (poll(&pfd, 1, 5000) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen) != 0)
-                e = ETIMEDOUT;
-        }
-        close(fd);
-        refused = e == ECONNREFUSED;
-    }
-    freeaddrinfo(ai);
-    return refused;
 }
 
 /* kubectl's wording for server errors. One of several errors has no
@@ -133,12 +92,13 @@ static int fail_of(const kr_error_t *err, bool several)
 {
     char host[300];
     if (err->code == KR_ECONNECT && server_url &&
-        connection_refused(server_url, host, sizeof(host)))
+        strstr(err->message, "connect: connection refused")) {
+        url_host(server_url, host, sizeof(host));
         fprintf(stderr,
                 "The connection to the server %s was refused - did you specify the right host "
                 "or port?\n",
                 host);
-    else if (err->code == KR_EUNAUTHORIZED)
+    } else if (err->code == KR_EUNAUTHORIZED)
         fprintf(stderr, "error: You must be logged in to the server (Unauthorized)\n");
     else if (err->http_code && err->reason[0])
         fprintf(stderr, "Error from server (%s): %s\n", err->reason, err->message);
