@@ -988,7 +988,12 @@ int kr_manager_args_exit(const kr_manager_program *prog, int rc, const kr_error_
         return 0;
     }
     if (rc == KR_MANAGER_ARGS_VERSION) {
-        fprintf(out, "%s version %s\n", name, kr_version());
+        /* Which program, and which library it runs on: a bug report
+         * needs both. */
+        if (prog && prog->version)
+            fprintf(out, "%s version %s (libkreconcile %s)\n", name, prog->version, kr_version());
+        else
+            fprintf(out, "%s (libkreconcile %s)\n", name, kr_version());
         fflush(out);
         return 0;
     }

@@ -532,7 +532,16 @@ START_TEST(help_and_version)
     out = open_memstream(&text, &len);
     ck_assert_int_eq(kr_manager_args_exit(&prog, KR_MANAGER_ARGS_VERSION, NULL, out, stderr), 0);
     fclose(out);
-    ck_assert_str_eq(text, "kr-test version " KR_VERSION_STRING "\n");
+    ck_assert_str_eq(text, "kr-test (libkreconcile " KR_VERSION_STRING ")\n");
+    free(text);
+
+    /* The program's own version, and the library's */
+    prog.version = "1.4.2";
+    out = open_memstream(&text, &len);
+    ck_assert_int_eq(kr_manager_args_exit(&prog, KR_MANAGER_ARGS_VERSION, NULL, out, stderr), 0);
+    fclose(out);
+    prog.version = NULL;
+    ck_assert_str_eq(text, "kr-test version 1.4.2 (libkreconcile " KR_VERSION_STRING ")\n");
     free(text);
 }
 END_TEST

@@ -146,6 +146,10 @@ typedef struct kr_manager_program {
      * arguments, got ["extra"]), as a Kubernetes component refuses them;
      * false: they are left in kr_manager_config.args for the program. */
     bool no_args;
+    /* The program's own version ("1.4.2"), printed by --version with the
+     * library's: "kr-syncer version 1.4.2 (libkreconcile 0.1.0)"; NULL:
+     * the library's alone ("kr-syncer (libkreconcile 0.1.0)"). */
+    const char *version;
 } kr_manager_program;
 
 /* One --cluster argument. Strings are new (freed by kr_manager_config_free).
@@ -224,8 +228,9 @@ KR_API int kr_manager_parse_args(const kr_manager_program *prog, int argc, char 
                                  kr_manager_config *cfg, kr_error_t *err);
 
 /* What a program does when kr_manager_parse_args did not return 0: print
- * the usage to `out` (help), the version to `out`, or "NAME: MESSAGE" and a
- * hint to `errout` (bad flags). Returns the exit code: 0 or 2. */
+ * the usage to `out` (help), the program's name and version and the
+ * library's to `out` (kr_manager_program.version), or "NAME: MESSAGE" and
+ * a hint to `errout` (bad flags). Returns the exit code: 0 or 2. */
 KR_API int kr_manager_args_exit(const kr_manager_program *prog, int rc, const kr_error_t *err,
                                 FILE *out, FILE *errout);
 
