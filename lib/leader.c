@@ -523,12 +523,18 @@ static void on_answer(json_t *result, const kr_error_t *err, void *user)
         release(le);
 }
 
+/* The Lease as last seen names this replica. */
+static bool lease_names_us(const kr_leader_t *le)
+{
+    return le->lease && strcmp(spec_holder(le->observed_spec), le->identity) == 0;
+}
+
 /* client-go's release(): clear the holder, keep the transitions, shorten
  * the duration, so the others take over on their next retry. Only while
  * the Lease as last seen is ours. */
 static void release(kr_leader_t *le)
 {
-    if (!le->lease || strcmp(spec_holder(le->observed_spec), le->identity) != 0) {
+    if (!lease_names_us(le)) {
         release_done(le, 0);
         return;
     }
@@ -637,8 +643,18 @@ static void stop_on_loop(void *user)
         return;
     }
     le->release_pending = true;
-    if (!le->inflight)
+    if (!le->inflight) {
         release(le);
+        return;
+    }
+    /* A replica that does not lead, whose Lease as last seen names another
+     * (or that never saw one), and whose request in flight is a read (an
+     * attempt starts with a GET), has nothing to release whatever the
+     * answer: it stops now rather than wait for a read an unreachable
+     * apiserver may never answer. A write in flight (an acquisition, a
+     * late renewal) may still make it the holder: that one is waited for. */
+    if (!le->notify_pending && le->inflight->op == OP_GET && !lease_names_us(le))
+        release_done(le, 0);
 }
 
 static void notify_on_loop(void *user)

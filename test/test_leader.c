@@ -9,12 +9,15 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -628,6 +631,67 @@ START_TEST(leader_steps_down_while_its_renewal_hangs_and_stop_gives_up_in_time)
     ck_assert_int_eq(read_count(&r.stopped), 1);
     kr_testserver_set_faults(e.ts, &(kr_testserver_faults){0});
     env_down(&e);
+}
+END_TEST
+
+/* A standby that never held the Lease, whose apiserver takes connections
+ * and never answers: its stop has nothing to release and returns at once
+ * (0), instead of waiting out its timeout for the read in flight. */
+START_TEST(a_standby_with_nothing_to_release_stops_at_once_when_the_apiserver_hangs)
+{
+    /* the "apiserver": a listening socket on loopback that never answers */
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(lfd, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(listen(lfd, 8), 0);
+    socklen_t sl = sizeof(sa);
+    ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
+
+    kr_runtime_t *rt = NULL;
+    ck_assert_int_eq(kr_runtime_new(NULL, &rt, NULL), 0);
+    ck_assert_int_eq(kr_runtime_start(rt, NULL), 0);
+    kr_rest_config cfg = {.server = url, .qps = -1};
+    kr_client_t *c = NULL;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_client_new(rt, &cfg, NULL, &c, &err) == 0, "%s", err.message);
+    rec r;
+    memset(&r, 0, sizeof(r));
+    kr_leader_opts o = KR_LEADER_OPTS_INIT;
+    o.client = c;
+    o.lease_namespace = "default";
+    o.lease_name = "lock";
+    o.identity = "standby";
+    /* the read times out (renew deadline) long after the stop's wait */
+    o.lease_duration_ms = 120000;
+    o.renew_deadline_ms = 100000;
+    o.retry_period_ms = 1000;
+    o.on_started_leading = on_started;
+    o.on_stopped_leading = on_stopped;
+    o.user = &r;
+    o.one_term = true;
+    kr_leader_t *le = NULL;
+    ck_assert_msg(kr_leader_new(&o, &le, &err) == 0, "%s", err.message);
+    r.le = le;
+    ck_assert_int_eq(kr_leader_start(le, NULL), 0);
+    /* Its first attempt's GET has connected: a read is in flight. */
+    struct pollfd pfd = {.fd = lfd, .events = POLLIN};
+    ck_assert_int_eq(poll(&pfd, 1, WAIT_MS), 1);
+    int conn = accept(lfd, NULL, NULL);
+    ck_assert_int_ge(conn, 0);
+    /* Nothing to release: done, not "not released in 60000 ms". */
+    int rc = kr_leader_stop(le, 60000, &err);
+    ck_assert_msg(rc == 0, "%s", err.message);
+    ck_assert(!kr_leader_is_leader(le));
+    ck_assert_int_eq(read_count(&r.started), 0);
+    ck_assert_int_eq(read_count(&r.stopped), 0);
+    kr_leader_free(le);
+    kr_client_free(c);
+    kr_runtime_free(rt);
+    close(conn);
+    close(lfd);
 }
 END_TEST
 
@@ -1277,6 +1341,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, leader_steps_down_at_the_renew_deadline_and_leads_again_with_a_new_term);
     tcase_add_test(tc, one_term_competes_no_more_after_a_loss_and_its_stop_releases);
     tcase_add_test(tc, leader_steps_down_while_its_renewal_hangs_and_stop_gives_up_in_time);
+    tcase_add_test(tc, a_standby_with_nothing_to_release_stops_at_once_when_the_apiserver_hangs);
     tcase_add_test(tc, clean_stop_hands_over_to_the_other_with_the_next_term);
     tcase_add_test(tc, another_write_to_the_lease_deposes_the_leader);
     tcase_add_test(tc, a_deleted_lease_is_made_again_without_going_back_in_terms);

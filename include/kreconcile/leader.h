@@ -106,7 +106,12 @@ KR_API int kr_leader_start(kr_leader_t *le, kr_error_t *err);
 /* Stop competing. When leading, the Lease is released (unless
  * keep_lease_on_stop), then on_stopped_leading runs, both before this
  * returns; it waits at most `timeout_ms` for the release (0 =
- * retry_period_ms), and then runs the callback without it. Call it only
+ * retry_period_ms), and then runs the callback without it. A replica that
+ * does not lead returns at once when it has nothing to release: the Lease
+ * as last seen names another (or none was seen) and no write of its own
+ * is in flight (a read in flight, which an unreachable apiserver may
+ * never answer, is not waited for); a write in flight, which may yet
+ * make it the holder, is waited for as a release is. Call it only
  * after the work guarded by the leadership has stopped. Idempotent.
  * [any thread but the loop thread] */
 KR_API int kr_leader_stop(kr_leader_t *le, uint64_t timeout_ms, kr_error_t *err);
