@@ -87,6 +87,17 @@ static kr_controller_lane *lane_find(kr_controller_t *ctl, const char *cluster)
     return NULL;
 }
 
+bool kr_controller_has_cluster_lanes(kr_controller_t *ctl)
+{
+    kr_controller_lane **lanes;
+    size_t n;
+    lanes_snapshot(ctl, &lanes, &n);
+    for (size_t i = 0; i < n; i++)
+        if (lanes[i]->named)
+            return true;
+    return false;
+}
+
 static void lane_free(kr_controller_lane *lane)
 {
     if (!lane)

@@ -134,6 +134,10 @@ struct kr_controller {
 int kr_controller_lane_get(kr_controller_t *ctl, const char *cluster, bool create,
                            kr_controller_lane **out, kr_error_t *err);
 
+/* True when the controller has a named lane: a source of a named cluster
+ * was watched, or a key enqueued for one. [any thread] */
+bool kr_controller_has_cluster_lanes(kr_controller_t *ctl);
+
 /* Queue ns/name on `lane` with `priority` after `delay_ms` (0: now).
  * Errors: KR_EINVAL (empty name, '/' in a part), KR_ENOMEM, KR_ESHUTDOWN. */
 int kr_controller_lane_add(kr_controller_lane *lane, const char *namespace_, const char *name,

@@ -151,9 +151,11 @@ bool kr_controller_pending(kr_controller_t *ctl, const char *cluster, const char
 }
 
 /* Which lane a ready-made key belongs to: three parts are
- * cluster/namespace/name; two parts are cluster/name when the first names
- * a cluster the controller has a lane for, else namespace/name in the
- * unnamed lane; one part is a name in the unnamed lane. */
+ * cluster/namespace/name (refused when the controller has no cluster's
+ * lane: its keys have no cluster, and "a/b/c" is a mistake, not a lane
+ * for "a"); two parts are cluster/name when the first names a cluster the
+ * controller has a lane for, else namespace/name in the unnamed lane; one
+ * part is a name in the unnamed lane. */
 int kr_controller_enqueue_key(kr_controller_t *ctl, const char *key)
 {
     if (!ctl || !key)
@@ -161,6 +163,8 @@ int kr_controller_enqueue_key(kr_controller_t *ctl, const char *key)
     size_t nslash = 0;
     for (const char *p = key; (p = strchr(p, '/')); p++)
         nslash++;
+    if (nslash == 2 && !kr_controller_has_cluster_lanes(ctl))
+        return KR_EINVAL;
     size_t need = strlen(key) + 3;
     char stack[512], *buf = need <= sizeof(stack) ? stack : kr_malloc(need);
     if (!buf)

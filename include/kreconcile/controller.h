@@ -313,7 +313,13 @@ KR_API int kr_controller_enqueue(kr_controller_t *ctl, const char *cluster, cons
 /* The same after `delay_ms`. */
 KR_API int kr_controller_enqueue_after(kr_controller_t *ctl, const char *cluster,
                                        const char *namespace_, const char *name, uint64_t delay_ms);
-/* Queue a ready-made key (as kr_reconcile_request.key). */
+/* Queue a ready-made key (as kr_reconcile_request.key): "cluster/ns/name"
+ * goes to that cluster's lane (made when missing), "cluster/name" to the
+ * cluster's when it has a lane, else "ns/name" and "name" to the unnamed
+ * lane. A controller with no cluster's lane yet (none of its sources names
+ * a cluster, and no key was enqueued for one) has keys without a cluster:
+ * "a/b/c" is refused there (KR_EINVAL) rather than make a lane "a".
+ * Errors: as kr_controller_enqueue. */
 KR_API int kr_controller_enqueue_key(kr_controller_t *ctl, const char *key);
 
 /* ---- Introspection -------------------------------------------------------------- */
