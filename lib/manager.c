@@ -146,11 +146,32 @@ static int grow(void **array, size_t n, size_t size)
 
 /* ---- built-in routes ------------------------------------------------------------ */
 
+/* /healthz and /livez: the process answers. Their one named check is
+ * "ping" (kube-apiserver's /healthz/ping, /livez/ping). */
 static void healthz(const kr_http_request_t *req, kr_http_response_t *resp, void *user)
 {
     (void)req;
     (void)user;
     kr_http_respond(resp, 200, "text/plain; charset=utf-8", "ok", 2);
+}
+
+/* The name after "/healthz/", "/livez/" or "/readyz/" ("" for the
+ * aggregate). */
+static const char *check_name(const kr_http_request_t *req)
+{
+    const char *path = kr_http_request_path(req);
+    const char *slash = strchr(path + 1, '/');
+    return slash ? slash + 1 : "";
+}
+
+static void healthz_check(const kr_http_request_t *req, kr_http_response_t *resp, void *user)
+{
+    const char *name = check_name(req);
+    if (name[0] && strcmp(name, "ping") != 0) {
+        kr_http_respond_error(resp, 404, "no check named \"%s\"", name);
+        return;
+    }
+    healthz(req, resp, user);
 }
 
 static void metrics_route(const kr_http_request_t *req, kr_http_response_t *resp, void *user)
@@ -222,6 +243,28 @@ static void ready_view_free(struct ready_view *v)
     kr_free(v->informer_clusters);
 }
 
+/* What /readyz writes: every check's line, or (`only` set, /readyz/<name>)
+ * the line of that one alone, the other checks not run. */
+struct ready_out {
+    const char *only;
+    bool found; /* `only` is a check here */
+    bool ready;
+    kr_buf b;
+};
+
+/* Is the check "prefix" + "name" (name NULL: "prefix" alone) one to run? */
+static bool ready_wants(struct ready_out *o, const char *prefix, const char *name)
+{
+    if (!o->only)
+        return true;
+    size_t len = strlen(prefix);
+    if (strncmp(o->only, prefix, len) != 0 ||
+        (name ? strcmp(o->only + len, name) != 0 : o->only[len] != '\0'))
+        return false;
+    o->found = true;
+    return true;
+}
+
 /* The informers line of /readyz: the hub's informers (and any of a client
  * not the manager's clusters') must have synced; a workload cluster's
  * informer that has not is named but holds nothing up, since a dead
@@ -263,9 +306,63 @@ static bool informers_line(kr_manager_t *m, const struct ready_view *v, kr_buf *
     return true;
 }
 
+static void ready_lines(kr_manager_t *m, const struct ready_view *v, struct ready_out *o)
+{
+    kr_buf *b = &o->b;
+    if (ready_wants(o, "manager", NULL)) {
+        if (v->state == STATE_RUNNING) {
+            kr_buf_append_str(b, "[+]manager ok\n");
+        } else {
+            o->ready = false;
+            kr_buf_printf(b, "[-]manager failed: %s\n",
+                          v->state == STATE_NEW ? "not running yet" : "shutting down");
+        }
+    }
+    if (ready_wants(o, "informers", NULL) && !informers_line(m, v, b))
+        o->ready = false;
+    if (m->leader && ready_wants(o, "leader", NULL)) {
+        char holder[256];
+        kr_leader_observed_holder(m->leader, holder, sizeof(holder));
+        if (v->leading)
+            kr_buf_append_str(b, "[+]leader ok: leading\n");
+        else
+            kr_buf_printf(b, "[+]leader ok: standby, the leader is \"%s\"\n", holder);
+    }
+    /* the leader-only controllers while leading; those that run without
+     * leadership on every replica */
+    for (size_t i = 0; i < v->n_controllers; i++) {
+        const char *name = kr_controller_name(v->controllers[i]);
+        if ((!v->leading && !v->controller_unelected[i]) || !ready_wants(o, "controller ", name))
+            continue;
+        if (kr_controller_ready(v->controllers[i])) {
+            kr_buf_printf(b, "[+]controller %s ok\n", name);
+        } else {
+            o->ready = false;
+            kr_buf_printf(b, "[-]controller %s failed: caches not synced or not started\n", name);
+        }
+    }
+    for (size_t i = 0; i < v->n_checks; i++) {
+        if (!ready_wants(o, "", v->checks[i].name))
+            continue;
+        char why[512] = "";
+        if (v->checks[i].check(why, sizeof(why), v->checks[i].user)) {
+            kr_buf_printf(b, "[+]%s ok\n", v->checks[i].name);
+        } else {
+            o->ready = false;
+            why[sizeof(why) - 1] = '\0';
+            for (char *p = why; *p; p++)
+                if (*p == '\n' || *p == '\r')
+                    *p = ' ';
+            kr_buf_printf(b, "[-]%s failed: %s\n", v->checks[i].name, why[0] ? why : "not ready");
+        }
+    }
+}
+
+/* /readyz: every check's line, then the verdict, 200 or 503. /readyz/<name>:
+ * that check alone (controller-runtime's and kube-apiserver's), "ok" or
+ * its line with a 503; 404 for a name that is no check here. */
 static void readyz(const kr_http_request_t *req, kr_http_response_t *resp, void *user)
 {
-    (void)req;
     kr_manager_t *m = user;
     struct ready_view v;
     if (ready_view_take(m, &v) != 0) {
@@ -273,58 +370,26 @@ static void readyz(const kr_http_request_t *req, kr_http_response_t *resp, void 
         kr_http_respond_error(resp, 500, "out of memory");
         return;
     }
-    kr_buf b = {0};
-    bool ready = true;
-    if (v.state == STATE_RUNNING) {
-        kr_buf_append_str(&b, "[+]manager ok\n");
-    } else {
-        ready = false;
-        kr_buf_printf(&b, "[-]manager failed: %s\n",
-                      v.state == STATE_NEW ? "not running yet" : "shutting down");
-    }
-    if (!informers_line(m, &v, &b))
-        ready = false;
-    if (m->leader) {
-        char holder[256];
-        kr_leader_observed_holder(m->leader, holder, sizeof(holder));
-        if (v.leading)
-            kr_buf_append_str(&b, "[+]leader ok: leading\n");
-        else
-            kr_buf_printf(&b, "[+]leader ok: standby, the leader is \"%s\"\n", holder);
-    }
-    /* the leader-only controllers while leading; those that run without
-     * leadership on every replica */
-    for (size_t i = 0; i < v.n_controllers; i++) {
-        if (!v.leading && !v.controller_unelected[i])
-            continue;
-        if (kr_controller_ready(v.controllers[i])) {
-            kr_buf_printf(&b, "[+]controller %s ok\n", kr_controller_name(v.controllers[i]));
-        } else {
-            ready = false;
-            kr_buf_printf(&b, "[-]controller %s failed: caches not synced or not started\n",
-                          kr_controller_name(v.controllers[i]));
-        }
-    }
-    for (size_t i = 0; i < v.n_checks; i++) {
-        char why[512] = "";
-        if (v.checks[i].check(why, sizeof(why), v.checks[i].user)) {
-            kr_buf_printf(&b, "[+]%s ok\n", v.checks[i].name);
-        } else {
-            ready = false;
-            why[sizeof(why) - 1] = '\0';
-            for (char *p = why; *p; p++)
-                if (*p == '\n' || *p == '\r')
-                    *p = ' ';
-            kr_buf_printf(&b, "[-]%s failed: %s\n", v.checks[i].name, why[0] ? why : "not ready");
-        }
-    }
-    kr_buf_printf(&b, "readyz check %s\n", ready ? "passed" : "failed");
+    const char *name = check_name(req);
+    struct ready_out o = {.only = name[0] ? name : NULL, .ready = true};
+    ready_lines(m, &v, &o);
     ready_view_free(&v);
-    if (!b.data)
-        kr_http_respond_error(resp, 500, "out of memory");
-    else
-        kr_http_respond(resp, ready ? 200 : 503, "text/plain; charset=utf-8", b.data, b.len);
-    kr_buf_free(&b);
+    if (o.only && !o.found) {
+        kr_http_respond_error(resp, 404, "no readiness check named \"%s\"", o.only);
+    } else {
+        if (!o.only)
+            kr_buf_printf(&o.b, "readyz check %s\n", o.ready ? "passed" : "failed");
+        else if (o.ready) {
+            kr_buf_reset(&o.b);
+            kr_buf_append_str(&o.b, "ok");
+        }
+        if (!o.b.data)
+            kr_http_respond_error(resp, 500, "out of memory");
+        else
+            kr_http_respond(resp, o.ready ? 200 : 503, "text/plain; charset=utf-8", o.b.data,
+                            o.b.len);
+    }
+    kr_buf_free(&o.b);
 }
 
 /* ---- leader election callbacks (loop thread: never block) ---------------------------- */
@@ -591,7 +656,17 @@ static int make_http(kr_manager_t *m, const kr_manager_opts *opts, kr_error_t *e
     if (rc == 0)
         rc = kr_http_server_route(m->http, "GET", "/healthz", NULL, NULL, healthz, m, true, err);
     if (rc == 0)
+        rc = kr_http_server_route(m->http, "GET", "/healthz/*", NULL, NULL, healthz_check, m, true,
+                                  err);
+    if (rc == 0)
+        rc = kr_http_server_route(m->http, "GET", "/livez", NULL, NULL, healthz, m, true, err);
+    if (rc == 0)
+        rc = kr_http_server_route(m->http, "GET", "/livez/*", NULL, NULL, healthz_check, m, true,
+                                  err);
+    if (rc == 0)
         rc = kr_http_server_route(m->http, "GET", "/readyz", NULL, NULL, readyz, m, true, err);
+    if (rc == 0)
+        rc = kr_http_server_route(m->http, "GET", "/readyz/*", NULL, NULL, readyz, m, true, err);
     if (rc == 0)
         rc = kr_http_server_route(m->http, "GET", "/metrics", NULL, NULL, metrics_route, m, true,
                                   err);

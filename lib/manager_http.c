@@ -454,6 +454,11 @@ int kr_http_server_route(kr_http_server_t *s, const char *method, const char *pa
         return kr_error_set(err, KR_EINVAL, "route %s: invalid method", path);
     for (size_t i = 0; i < s->n_routes; i++) {
         const struct route *r = &s->routes[i];
+        /* below a built-in prefix ("/readyz/" and its checks) is built in too */
+        if (r->builtin && r->prefix && !builtin && len >= r->path_len &&
+            memcmp(r->path, path, r->path_len) == 0)
+            return kr_error_set(err, KR_EEXIST, "route %s %s: already taken (built in)",
+                                method ? method : "*", path);
         if (r->prefix != prefix || r->path_len != len || memcmp(r->path, path, len) != 0)
             continue;
         bool same_method = !r->method || !method || strcmp(r->method, method) == 0;

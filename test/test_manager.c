@@ -378,6 +378,11 @@ START_TEST(routes_answer_and_errors_are_json)
                      KR_EEXIST);
     ck_assert_int_eq(kr_manager_add_route(r.m, "POST", "/healthz", exact_handler, NULL, &err),
                      KR_EEXIST);
+    /* below the checks' prefixes too: /readyz/<name> is a check's */
+    ck_assert_int_eq(kr_manager_add_route(r.m, "GET", "/readyz/mine", exact_handler, NULL, &err),
+                     KR_EEXIST);
+    ck_assert_int_eq(kr_manager_add_route(r.m, NULL, "/livez/x/*", exact_handler, NULL, &err),
+                     KR_EEXIST);
     ck_assert_int_eq(kr_manager_add_route(r.m, "POST", "/echo", exact_handler, NULL, &err),
                      KR_EEXIST);
     ck_assert_int_eq(kr_manager_add_route(r.m, "GET", "no-slash", exact_handler, NULL, &err),
@@ -1117,11 +1122,50 @@ START_TEST(readyz_reports_each_check_and_metrics_parse_back)
                   "%s", x.body);
     ck_assert_str_eq(x.content_type, "text/plain; charset=utf-8");
     free(x.body);
+    /* one check alone, by its name: "ok", or its line and 503; a name
+     * that is no check here is a 404 */
+    x = get(base, "/readyz/inventory");
+    ck_assert_int_eq(x.status, 503);
+    ck_assert_str_eq(x.body, "[-]inventory failed: the inventory has not loaded yet\n");
+    free(x.body);
+    x = get(base, "/readyz/manager");
+    ck_assert_int_eq(x.status, 200);
+    ck_assert_str_eq(x.body, "ok");
+    free(x.body);
+    x = get(base, "/readyz/informers");
+    ck_assert_int_eq(x.status, 200);
+    ck_assert_str_eq(x.body, "ok");
+    free(x.body);
+    x = get(base, "/readyz/");
+    ck_assert_int_eq(x.status, 503);
+    ck_assert_msg(strstr(x.body, "[-]inventory failed") && strstr(x.body, "readyz check failed\n"),
+                  "%s", x.body);
+    free(x.body);
+    static const char *const unknown[] = {"/readyz/nope",   "/readyz/inventor",
+                                          "/readyz/leader", "/readyz/controller",
+                                          "/healthz/nope",  "/livez/nope"};
+    for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+        x = get(base, unknown[i]);
+        ck_assert_msg(x.status == 404, "%s: %ld %s", unknown[i], x.status, x.body);
+        free(x.body);
+    }
+    /* liveness: the process answers; "ping" is its one named check */
+    static const char *const live[] = {"/livez", "/livez/", "/livez/ping", "/healthz/ping"};
+    for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++) {
+        x = get(base, live[i]);
+        ck_assert_msg(x.status == 200 && strcmp(x.body, "ok") == 0, "%s: %ld %s", live[i], x.status,
+                      x.body);
+        free(x.body);
+    }
     __atomic_store_n(&ready_flag, true, __ATOMIC_SEQ_CST);
     x = get(base, "/readyz");
     ck_assert_int_eq(x.status, 200);
     ck_assert_msg(strstr(x.body, "[+]inventory ok\n") && strstr(x.body, "readyz check passed\n"),
                   "%s", x.body);
+    free(x.body);
+    x = get(base, "/readyz/inventory");
+    ck_assert_int_eq(x.status, 200);
+    ck_assert_str_eq(x.body, "ok");
     free(x.body);
 
     x = get(base, "/metrics");
@@ -2328,6 +2372,17 @@ START_TEST(a_controller_without_leader_election_runs_on_a_standby)
                       strstr(x.body, "[+]controller local ok\n") &&
                       !strstr(x.body, "controller elected"),
                   "%s", x.body);
+    free(x.body);
+    /* a controller's check by the name of its line; the leader-only one
+     * is no check on a standby */
+    x = get(base, "/readyz/controller%20local");
+    ck_assert_msg(x.status == 200 && strcmp(x.body, "ok") == 0, "%ld %s", x.status, x.body);
+    free(x.body);
+    x = get(base, "/readyz/leader");
+    ck_assert_msg(x.status == 200 && strcmp(x.body, "ok") == 0, "%ld %s", x.status, x.body);
+    free(x.body);
+    x = get(base, "/readyz/controller%20elected");
+    ck_assert_msg(x.status == 404, "%ld %s", x.status, x.body);
     free(x.body);
     /* one added while standing by starts at once */
     counting_controller(&r, "late", &late_n, true);

@@ -1,8 +1,9 @@
 /* libkreconcile — the program toolkit (controller-runtime's Manager): one
  * runtime, a client and informer factory per cluster (a hub and N workload
  * clusters), the controllers and other runnables, optional leader election,
- * and one HTTP endpoint (libmicrohttpd) serving /healthz, /readyz, /metrics
- * and the program's own routes (256 connections at most, 128 of them from
+ * and one HTTP endpoint (libmicrohttpd) serving /healthz, /livez, /readyz
+ * (and each check alone: /readyz/<name>, /healthz/ping, /livez/ping),
+ * /metrics and the program's own routes (256 connections at most, 128 of them from
  * one peer, each closed after 30 s without traffic, so that one client's
  * idle connections cannot starve the kubelet's probes). Plus what every
  * program shares: the command-line conventions, Go-style durations, JSON
@@ -576,7 +577,8 @@ KR_API int kr_manager_add_runnable(kr_manager_t *m, kr_manager_start_cb start,
  * `path`, exact ("/api/v1/objects") or a prefix: a path ending in "/" and
  * "*" matches everything below it ("/api/v1/objects/" then "*"). Longest
  * match wins; the built-in /healthz,
- * /readyz and /metrics cannot be replaced. Before kr_manager_run. With the
+ * /livez, /readyz (and the paths below them) and /metrics cannot be
+ * replaced. Before kr_manager_run. With the
  * endpoint disabled (--listen 0) routes are accepted and never served.
  * Errors: KR_EINVAL, KR_EEXIST, KR_ENOMEM, KR_ESTATE (running). */
 KR_API int kr_manager_add_route(kr_manager_t *m, const char *method, const char *path,
@@ -608,7 +610,8 @@ KR_API bool kr_manager_token_guard(const kr_http_request_t *req, kr_http_respons
 KR_API bool kr_manager_access_guard(const kr_http_request_t *req, kr_http_response_t *resp,
                                     void *manager);
 
-/* An extra readiness check for /readyz ("name" appears in its output). */
+/* An extra readiness check for /readyz ("name" appears in its output;
+ * /readyz/<name> runs it alone). */
 KR_API int kr_manager_add_ready_check(kr_manager_t *m, const char *name, kr_manager_ready_cb check,
                                       void *user, kr_error_t *err);
 
