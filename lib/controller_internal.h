@@ -48,6 +48,7 @@ typedef struct kr_controller_src {
     bool lane_sync; /* holds its lane until synced, not the workers' start */
     bool unsynced_ok; /* waited on by nobody: the reconciler looks itself */
     bool owner_cluster_scoped; /* owners' keys have no namespace */
+    bool owner_controller_only; /* only the owner reference with controller: true */
     /* added once the controller had started: until it synced (lane_sync
      * aside) no worker takes a key and the controller is not ready; past
      * deadline_ns (monotonic) the controller fails */

@@ -205,8 +205,9 @@ static bool group_matches(const char *api_version, const char *group)
     return strlen(group) == glen && memcmp(api_version, group, glen) == 0;
 }
 
-/* controller-runtime's EnqueueRequestForOwner: every matching owner, in
- * the object's namespace (none for a cluster-scoped owner). */
+/* controller-runtime's EnqueueRequestForOwner: every matching owner (or
+ * only the controller, OnlyControllerOwner), in the object's namespace
+ * (none for a cluster-scoped owner). */
 static void map_owners(kr_controller_src *s, const json_t *obj, int priority)
 {
     const json_t *refs = json_object_get(json_object_get(obj, "metadata"), "ownerReferences");
@@ -218,6 +219,8 @@ static void map_owners(kr_controller_src *s, const json_t *obj, int priority)
         const char *kind = json_string_value(json_object_get(ref, "kind"));
         const char *name = json_string_value(json_object_get(ref, "name"));
         if (!kind || !name || strcmp(kind, s->owner_kind) != 0)
+            continue;
+        if (s->owner_controller_only && !json_is_true(json_object_get(ref, "controller")))
             continue;
         if (s->owner_group &&
             !group_matches(json_string_value(json_object_get(ref, "apiVersion")), s->owner_group))
@@ -312,6 +315,7 @@ static int src_new(kr_controller_t *ctl, const kr_controller_source *src, kr_con
     s->lane_sync = src->version >= 2 && src->lane_sync;
     s->unsynced_ok = src->version >= 5 && src->unsynced_ok;
     s->owner_cluster_scoped = src->version >= 3 && src->owner_cluster_scoped;
+    s->owner_controller_only = src->version >= 6 && src->owner_controller_only;
     if (src->map == KR_CONTROLLER_MAP_OWNER &&
         (!(s->owner_kind = kr_strdup(src->owner_kind)) ||
          (src->owner_group && !(s->owner_group = kr_strdup(src->owner_group))))) {

@@ -1022,6 +1022,63 @@ START_TEST(owner_mapping_enqueues_the_owner_of_matching_kind_and_group)
 }
 END_TEST
 
+/* A ConfigMap with two Runnable owners: `ctl` its controller, `other` not
+ * (its reference's "controller" is false, or absent with `absent`). */
+static json_t *two_owners_cm(const char *name, const char *kind, const char *ctl, const char *other,
+                             bool absent)
+{
+    json_t *o = cm(name, "x");
+    json_t *refs =
+        json_pack("[{s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s}]", "apiVersion",
+                  "batch.example.com/v1", "kind", kind, "name", other, "uid", "u-2", "apiVersion",
+                  "batch.example.com/v1", "kind", kind, "name", ctl, "uid", "u-1");
+    if (!absent)
+        json_object_set_new(json_array_get(refs, 0), "controller", json_false());
+    if (ctl[0])
+        json_object_set_new(json_array_get(refs, 1), "controller", json_true());
+    else
+        json_array_remove(refs, 1);
+    json_object_set_new(json_object_get(o, "metadata"), "ownerReferences", refs);
+    return o;
+}
+
+START_TEST(owner_mapping_with_controller_only_maps_to_the_controller)
+{
+    cluster a;
+    tctx t;
+    one_cluster_up(&a, 15, &t, NULL);
+    kr_controller_t *ctl = controller_new(&t, "controller-owner", 1, NULL, false, NULL, 0);
+    kr_controller_source s = KR_CONTROLLER_SOURCE_INIT;
+    s.informer = a.inf;
+    s.map = KR_CONTROLLER_MAP_OWNER;
+    s.owner_kind = "Runnable";
+    s.owner_controller_only = true;
+    kr_error_t err = {0};
+    ck_assert_msg(kr_controller_watch(ctl, &s, &err) == 0, "%s", err.message);
+    /* a caller of version 5 never set it: every owner of the kind, as before */
+    kr_controller_source v5 = s;
+    v5.version = 5;
+    v5.owner_kind = "Pipeline";
+    ck_assert_msg(kr_controller_watch(ctl, &v5, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(kr_controller_start(ctl, NULL), 0);
+    create_json(a.k.c, two_owners_cm("job-1", "Runnable", "run-ctl", "run-ref", false), false);
+    create_json(a.k.c, two_owners_cm("job-2", "Runnable", "", "run-ref-only", true), false);
+    create_json(a.k.c, two_owners_cm("job-3", "Pipeline", "pipe-ctl", "pipe-ref", true), false);
+    wait_count(&t, "default/run-ctl", 1);
+    wait_count(&t, "default/pipe-ctl", 1);
+    wait_count(&t, "default/pipe-ref", 1);
+    /* the last event's keys are reconciled, on one worker, after the earlier ones */
+    create_json(a.k.c, two_owners_cm("job-4", "Runnable", "run-last", "run-ref-last", false),
+                false);
+    wait_count(&t, "default/run-last", 1);
+    ck_assert_int_eq(kr_controller_stop(ctl, NULL), 0);
+    ck_assert_int_eq(count_of(&t, "default/run-ref"), 0);
+    ck_assert_int_eq(count_of(&t, "default/run-ref-only"), 0);
+    ck_assert_int_eq(count_of(&t, "default/run-ref-last"), 0);
+    one_cluster_down(&a, &t);
+}
+END_TEST
+
 /* ---- a user mapper and a predicate --------------------------------------------------- */
 
 static void map_to_config(kr_controller_t *ctl, const char *cluster_name, const json_t *obj,
@@ -1831,6 +1888,7 @@ int main(void)
     tcase_add_test(tc, requeue_after_is_honoured_on_the_injected_clock);
     tcase_add_test(tc, terminal_errors_are_not_retried_and_max_retries_gives_up);
     tcase_add_test(tc, owner_mapping_enqueues_the_owner_of_matching_kind_and_group);
+    tcase_add_test(tc, owner_mapping_with_controller_only_maps_to_the_controller);
     tcase_add_test(tc, user_mapper_and_predicate_decide_the_keys);
     tcase_add_test(tc, one_controller_over_two_clusters_keys_carry_the_cluster);
     tcase_add_test(tc, the_initial_list_waits_behind_a_real_change);

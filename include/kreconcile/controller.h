@@ -152,7 +152,8 @@ typedef enum kr_controller_map {
      * owner_kind (and whose apiVersion's group is owner_group, when set),
      * in the object's namespace, or with no namespace when the source says
      * owner_cluster_scoped (controller-runtime's EnqueueRequestForOwner,
-     * which asks its RESTMapper for the owner's scope). */
+     * which asks its RESTMapper for the owner's scope); only the one that
+     * is the object's controller with owner_controller_only. */
     KR_CONTROLLER_MAP_OWNER = 1,
     KR_CONTROLLER_MAP_FUNC = 2, /* map_cb decides, calling kr_controller_enqueue */
 } kr_controller_map;
@@ -184,7 +185,7 @@ KR_API bool kr_predicate_labels_changed(const json_t *old_obj, const json_t *new
 KR_API bool kr_predicate_annotations_changed(const json_t *old_obj, const json_t *new_obj,
                                              void *user);
 
-#define KR_CONTROLLER_SOURCE_VERSION 5
+#define KR_CONTROLLER_SOURCE_VERSION 6
 /* clang-format off */
 #define KR_CONTROLLER_SOURCE_INIT {.version = KR_CONTROLLER_SOURCE_VERSION}
 /* clang-format on */
@@ -240,6 +241,11 @@ typedef struct kr_controller_source {
      * For an informer of a cluster that may be unreachable, made on
      * demand by a reconcile (kr-submitter's workload informers). */
     bool unsynced_ok;
+    /* Version 6 (never read below): KR_CONTROLLER_MAP_OWNER maps only to
+     * the owner whose reference is the object's controller
+     * ("controller": true; controller-runtime's OnlyControllerOwner),
+     * rather than to every owner of the kind. */
+    bool owner_controller_only;
 } kr_controller_source;
 
 /* Register a source: add a handler to its informer. Before start or while
