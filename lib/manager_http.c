@@ -29,6 +29,10 @@
 #define HTTP_MAX_CONNECTIONS 256
 #define HTTP_MAX_STREAMS (HTTP_MAX_CONNECTIONS / 4)
 #define HTTP_IDLE_TIMEOUT_S 30
+/* ... and after this many, until a connection has sent a full request's
+ * headers: a connection opened and left silent (or half-sent) holds a
+ * place under the limits no longer than this. */
+#define HTTP_HEADERS_TIMEOUT_S 10
 
 /* A stream whose read says "nothing yet" is asked again after this long
  * (or at once when the server stops). */
@@ -606,9 +610,11 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
                           enum MHD_ConnectionNotificationCode toe)
 {
     (void)cls;
-    (void)conn;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         *socket_context = kr_calloc(1, sizeof(struct conn_state)); /* NULL: refused in on_request */
+        /* the idle timeout until the first request's headers are in */
+        MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+                                  (unsigned)HTTP_HEADERS_TIMEOUT_S);
         return;
     }
     kr_free(*socket_context);
@@ -651,6 +657,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     kr_http_server_t *s = cls;
     struct conn_ctx *c = *con_cls;
     if (!c) {
+        /* a full request's headers are in: the connection idles as long
+         * as any other from now on */
+        MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+                                  (unsigned)HTTP_IDLE_TIMEOUT_S);
         c = kr_calloc(1, sizeof(*c));
         if (!c)
             return MHD_NO;
@@ -858,7 +868,8 @@ int kr_http_server_start(kr_http_server_t *s, kr_error_t *err)
          * connections from one address (a client that leaks them, or
          * means to) leave room for the kubelet's probes and everyone else;
          * and a connection that sends or receives nothing for 30 s is
-         * closed (event streams send a keep-alive every 15 s). */
+         * closed (event streams send a keep-alive every 15 s), 10 s until
+         * its first request's headers are in (on_connection, on_request). */
         MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
                          s, MHD_OPTION_LISTEN_SOCKET, s->fd, MHD_OPTION_CONNECTION_TIMEOUT,
                          (unsigned)HTTP_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,

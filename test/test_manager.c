@@ -1094,6 +1094,58 @@ START_TEST(one_peer_cannot_take_every_connection)
 }
 END_TEST
 
+/* Send `req` on `fd` and read its answer to the end of a body ending in
+ * `tail`. */
+static void exchange(int fd, const char *req, const char *tail)
+{
+    ck_assert_int_eq(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
+    char got[1024] = "";
+    size_t len = 0;
+    while (len < sizeof(got) - 1 && !(strstr(got, "\r\n\r\n") && strstr(got, tail))) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        ck_assert_int_eq(poll(&p, 1, 30000), 1);
+        ssize_t n = recv(fd, got + len, sizeof(got) - 1 - len, 0);
+        ck_assert_int_gt(n, 0);
+        len += (size_t)n;
+        got[len] = '\0';
+    }
+    ck_assert_msg(strncmp(got, "HTTP/1.1 200", 12) == 0, "%s", got);
+}
+
+/* A connection that has not sent a full request's headers (silent, or
+ * half a request) is closed sooner than one kept alive between requests:
+ * opened after the kept-alive one went idle, both are closed while it
+ * still stands, and it still answers. Half-open connections from a local
+ * process hold their places under the limits for a short while only. */
+START_TEST(a_connection_without_a_full_request_is_closed_before_an_idle_one)
+{
+    struct running r;
+    manager_make(&r, true, NULL, 0);
+    manager_start(&r);
+    const char *base = kr_manager_listen_address(r.m);
+    struct reply x = wait_status(base, "/healthz", 200);
+    free(x.body);
+    static const char get[] = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+    int kept = connect_from("127.0.0.1", base);
+    ck_assert_int_ge(kept, 0);
+    exchange(kept, get, "ok");
+    int silent = connect_from("127.0.0.1", base);
+    ck_assert_int_ge(silent, 0);
+    int half = connect_from("127.0.0.1", base);
+    ck_assert_int_ge(half, 0);
+    static const char part[] = "GET /healthz HTTP/1.1\r\nHost: t\r\n";
+    ck_assert_int_eq(send(half, part, sizeof(part) - 1, 0), (ssize_t)(sizeof(part) - 1));
+    ck_assert(closed_by_server(silent, 60000));
+    ck_assert(closed_by_server(half, 60000));
+    ck_assert(!closed_by_server(kept, 0));
+    exchange(kept, get, "ok");
+    close(silent);
+    close(half);
+    close(kept);
+    ck_assert_int_eq(manager_finish(&r), 0);
+}
+END_TEST
+
 START_TEST(readyz_reports_each_check_and_metrics_parse_back)
 {
     struct running r;
@@ -2782,6 +2834,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, streams_leave_room_for_probes);
     tcase_add_test(tc, the_endpoint_serves_https_with_a_certificate);
     tcase_add_test(tc, one_peer_cannot_take_every_connection);
+    tcase_add_test(tc, a_connection_without_a_full_request_is_closed_before_an_idle_one);
     tcase_add_test(tc, readyz_reports_each_check_and_metrics_parse_back);
     tcase_add_test(tc, a_busy_port_fails_at_new_and_zero_disables);
     tcase_add_test(tc, a_second_controller_of_a_name_is_refused);

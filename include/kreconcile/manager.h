@@ -4,8 +4,9 @@
  * and one HTTP endpoint (libmicrohttpd) serving /healthz, /livez, /readyz
  * (and each check alone: /readyz/<name>, /healthz/ping, /livez/ping),
  * /metrics and the program's own routes (256 connections at most, 128 of them from
- * one peer, each closed after 30 s without traffic, so that one client's
- * idle connections cannot starve the kubelet's probes). Plus what every
+ * one peer, each closed after 30 s without traffic, or 10 s until it has
+ * sent a full request's headers, so that one client's idle or half-open
+ * connections cannot starve the kubelet's probes). Plus what every
  * program shares: the command-line conventions, Go-style durations, JSON
  * or text logs, and a graceful stop on SIGINT/SIGTERM. A program's main()
  * reads like a controller-runtime main.go:
