@@ -152,6 +152,14 @@ START_TEST(every_deployments_args_parse_in_its_program)
         if (rc != 0)
             show_log(log);
         ck_assert_msg(rc == 0, "%s rejects the args of its Deployment", program);
+        /* the program names the version its image is tagged with */
+        const char *version[] = {bin, "--version", NULL};
+        ck_assert_int_eq(run(version, log), 0);
+        char *said = kr_test_read_file("", log), want[256];
+        snprintf(want, sizeof(want), "%s version %s (libkreconcile %s)\n", program,
+                 strchr(image, ':') + 1, kr_version());
+        ck_assert_str_eq(said, want);
+        free(said);
         deployments++;
     }
     ck_assert_uint_eq(deployments, 4);

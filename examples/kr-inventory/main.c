@@ -358,6 +358,7 @@ int main(int argc, char **argv)
     };
     const kr_manager_program program = {
         .name = "kr-inventory",
+        .version = KR_VERSION_STRING, /* released with the library */
         .summary = "keep every cluster's objects and every transaction in a SQL database, "
                    "serve the Workflow API and the live page",
         .usage = "[flags]",

@@ -716,6 +716,7 @@ static int parse(const verb_spec *v, int argc, char **argv, cli_opts *o)
     char name[64];
     snprintf(name, sizeof(name), "kr-submitter %s", v->name);
     kr_manager_program prog = {.name = name,
+                               .version = KR_VERSION_STRING,
                                .summary = v->summary,
                                .usage = v->usage,
                                .description = v->n_names ? "NAME may be written NS/NAME." : NULL,
@@ -840,7 +841,7 @@ int cli_main(int argc, char **argv)
         return argc < 1 ? 2 : 0;
     }
     if (strcmp(argv[0], "--version") == 0) {
-        printf("kr-submitter version %s\n", kr_version());
+        printf("kr-submitter version %s (libkreconcile %s)\n", KR_VERSION_STRING, kr_version());
         return 0;
     }
     const verb_spec *v = find_verb(argv[0]);

@@ -65,6 +65,7 @@ static const kr_flag flags[] = {
 
 static const kr_manager_program program = {
     .name = "kr-submitter",
+    .version = KR_VERSION_STRING, /* released with the library */
     .summary = "Submit runnables with approval, retry, failover and verification.",
     .usage = "serve [flags]  (kr-submitter --help for the CLI verbs)",
     .flags = flags,

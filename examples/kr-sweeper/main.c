@@ -119,6 +119,7 @@ static const kr_flag program_flags[] = {
 
 static const kr_manager_program program = {
     .name = "kr-sweeper",
+    .version = KR_VERSION_STRING, /* released with the library */
     .summary = "Find and delete zombies that the platform's programs left in workload clusters.",
     .usage = "[flags]",
     .description =

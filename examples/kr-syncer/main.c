@@ -188,6 +188,7 @@ int main(int argc, char **argv)
     };
     const kr_manager_program program = {
         .name = "kr-syncer",
+        .version = KR_VERSION_STRING, /* released with the library */
         .summary = "keep the deployables of a hub namespace in every workload cluster placed",
         .usage = "--cluster NAME=KUBECONFIG... [flags]",
         .description = "Placement: the annotation kreconcile.io/clusters (absent: every cluster). "
