@@ -1477,12 +1477,52 @@ static void metrics_of(const kr_test_proc *p, char *out, size_t len)
     free(text);
 }
 
+#define WIDGETS KR_GVR("example.com", "v1", "widgets")
+
+static void install_widget_crd(cluster *cl)
+{
+    json_t *crd = json_pack(
+        "{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:[{s:s, s:b, s:b, "
+        "s:{s:{s:s, s:b}}}]}}",
+        "apiVersion", "apiextensions.k8s.io/v1", "kind", "CustomResourceDefinition", "metadata",
+        "name", "widgets.example.com", "spec", "group", "example.com", "scope", "Namespaced",
+        "names", "plural", "widgets", "singular", "widget", "kind", "Widget", "listKind",
+        "WidgetList", "versions", "name", "v1", "served", 1, "storage", 1, "schema",
+        "openAPIV3Schema", "type", "object", "x-kubernetes-preserve-unknown-fields", 1);
+    json_decref(create(cl, CRDS, crd));
+    for (int i = 0; kr_client_list(cl->c, WIDGETS, "default", NULL, NULL, NULL) != 0; i++) {
+        ck_assert_msg(i < 500, "Widgets are not served");
+        struct timespec pace = {0, 10000000};
+        nanosleep(&pace, NULL);
+    }
+}
+
+/* The SWEEP_SKIPPED records of cluster `name` (kind Cluster). */
+static size_t cluster_skipped_records(kr_inventory_t *inv, const char *name)
+{
+    json_t *h = NULL;
+    size_t n = 0, i;
+    json_t *row;
+    if (kr_inventory_history(inv, "Cluster", "", name, 0, 0, &h, NULL) == 0)
+        json_array_foreach(h, i, row)
+        {
+            n += strcmp(json_string_value(json_object_get(row, "event")), "SWEEP_SKIPPED") == 0;
+        }
+    json_decref(h);
+    return n;
+}
+
 /* The program: each delete is in the books (and on /metrics) as it is
  * made, stamped then, not at the end of the sweep: a kill mid-sweep
- * leaves no object deleted without its SWEPT record. */
+ * leaves no object deleted without its SWEPT record; and a cluster left
+ * alone (dc2 does not serve Widgets: it cannot be listed) is in them
+ * from the moment that was decided, before the deletes, not at the
+ * sweep's end. */
 START_TEST(each_delete_is_recorded_as_it_is_made)
 {
     platform_up();
+    install_widget_crd(&hub);
+    install_widget_crd(&dc1);
     enum { N = 6 };
     for (int i = 0; i < N; i++) {
         char name[32];
@@ -1500,9 +1540,11 @@ START_TEST(each_delete_is_recorded_as_it_is_made)
     char words[4096];
     /* one delete every 2 s: the sweep takes 10 s */
     snprintf(words, sizeof(words),
-             "--kubeconfig %s --cluster dc1=%s --listen 127.0.0.1:0 --interval 1h --grace 0s "
-             "--rate 0.5 -n default --inventory %s --log-format text",
-             kc[0], kc[1], url);
+             "--kubeconfig %s --cluster dc1=%s --cluster dc2=%s --listen 127.0.0.1:0 "
+             "--interval 1h --grace 0s --rate 0.5 -n default --resource v1/configmaps "
+             "--resource example.com/v1/widgets=Widget --inventory %s "
+             "--log-format text",
+             kc[0], kc[1], kc[2], url);
     const char *argv[KR_TEST_PROC_MAX_ARGS + 1];
     sweeper_argv(words, argv);
     kr_test_proc p = {0};
@@ -1528,8 +1570,9 @@ START_TEST(each_delete_is_recorded_as_it_is_made)
     size_t gone = N - count_named("killed-");
     ck_assert_uint_lt(gone, N); /* killed mid-sweep */
     ck_assert_uint_eq(swept_records(inv, at_ms), gone);
+    ck_assert_uint_eq(cluster_skipped_records(inv, "dc2"), 1);
     kr_inventory_free(inv);
-    const char *files[] = {log, kc[0], kc[1]};
+    const char *files[] = {log, kc[0], kc[1], kc[2]};
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
         unlink(files[i]);
     const char *suffixes[] = {"", "-wal", "-shm"};
@@ -1605,26 +1648,6 @@ START_TEST(a_stop_ends_the_wait_between_deletes)
     platform_down();
 }
 END_TEST
-
-#define WIDGETS KR_GVR("example.com", "v1", "widgets")
-
-static void install_widget_crd(cluster *cl)
-{
-    json_t *crd = json_pack(
-        "{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:[{s:s, s:b, s:b, "
-        "s:{s:{s:s, s:b}}}]}}",
-        "apiVersion", "apiextensions.k8s.io/v1", "kind", "CustomResourceDefinition", "metadata",
-        "name", "widgets.example.com", "spec", "group", "example.com", "scope", "Namespaced",
-        "names", "plural", "widgets", "singular", "widget", "kind", "Widget", "listKind",
-        "WidgetList", "versions", "name", "v1", "served", 1, "storage", 1, "schema",
-        "openAPIV3Schema", "type", "object", "x-kubernetes-preserve-unknown-fields", 1);
-    json_decref(create(cl, CRDS, crd));
-    for (int i = 0; kr_client_list(cl->c, WIDGETS, "default", NULL, NULL, NULL) != 0; i++) {
-        ck_assert_msg(i < 500, "Widgets are not served");
-        struct timespec pace = {0, 10000000};
-        nanosleep(&pace, NULL);
-    }
-}
 
 /* A custom resource's copies are named by its Kind, as kr-inventory names
  * its rows: from the hub's discovery, or --resource G/V/R=Kind; so the

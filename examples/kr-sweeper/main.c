@@ -277,6 +277,19 @@ static void sweeper_acted(void *user, sweep_candidate *c)
     c->recorded = true; /* recorded, waiting, or refused (counted): not again */
 }
 
+/* Each cluster a sweep leaves alone (it could not list it) or whose
+ * deletions or inventory rows it refuses, the moment that is decided:
+ * handed to the outbox as an action is (sweeper_acted), so that a kill
+ * later in the sweep (during slow deletes) loses no record of it. A dry
+ * run records nothing. */
+static void sweeper_decided(void *user, sweep_plan *plan)
+{
+    sweeper *s = user;
+    if (!s->outbox || s->opts.dry_run)
+        return;
+    s->unrecorded += sweep_record_decided(s->outbox, plan, s->opts.logger, giving_up, s);
+}
+
 /* One sweep: 0, 1 when it failed or the books lack an action, 4 when it
  * refused a cluster's deletions (over --max-delete-ratio), 3 when it left
  * a cluster alone (one it could not list); the first that holds, in that
@@ -322,8 +335,8 @@ static int sweep_once(sweeper *s)
     size_t refused_clusters = plan.n_refusals;
     kr_metrics_gauge_set(s->refused, (double)refused_clusters);
     print_plan(s, &plan);
-    /* what was not recorded as it happened: the clusters skipped or
-     * refused (a dry run records nothing) */
+    /* what was not recorded as it happened (nothing, but for a plan
+     * made without the hooks; a dry run records nothing) */
     size_t refused = s->unrecorded;
     if (s->outbox && !s->opts.dry_run)
         refused += sweep_record(s->outbox, &plan, s->opts.logger, giving_up, s);
@@ -558,6 +571,8 @@ static int wire_clusters(sweeper *s, kr_error_t *err)
     s->opts.may_act_user = s;
     s->opts.acted = sweeper_acted;
     s->opts.acted_user = s;
+    s->opts.decided = sweeper_decided;
+    s->opts.decided_user = s;
     s->opts.stopping = is_stopping;
     s->opts.stopping_user = s;
     return 0;

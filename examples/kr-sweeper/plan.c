@@ -116,6 +116,7 @@ int sweep_plan_skip(sweep_plan *p, const char *cluster, const char *resource, co
     s->cluster = strdup(cluster);
     s->resource = strdup(resource ? resource : "");
     s->why = strdup(why);
+    s->recorded = false;
     if (!s->cluster || !s->resource || !s->why) {
         free(s->cluster);
         free(s->resource);

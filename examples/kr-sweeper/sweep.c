@@ -155,6 +155,14 @@ static kr_client_t *client_of(const sweep_opts *o, const char *cluster)
     return NULL;
 }
 
+/* Tell the program of the plan's new skips and refusals, the moment they
+ * are decided (it records them). */
+static void decided(const sweep_opts *o, sweep_plan *plan)
+{
+    if (o->decided)
+        o->decided(o->decided_user, plan);
+}
+
 /* Tell the program of c's action, the moment it is taken (it records it). */
 static void acted(const sweep_opts *o, sweep_candidate *c)
 {
@@ -332,6 +340,8 @@ int sweep_run(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
                    cl->name, gtext, lerr.message);
             if (sweep_plan_skip(plan, cl->name, gtext, "list failed: %s", lerr.message) != 0)
                 rc = kr_error_set(err, KR_ENOMEM, "out of memory");
+            else
+                decided(o, plan);
             continue;
         }
         int64_t now = (int64_t)time(NULL);
@@ -356,6 +366,8 @@ int sweep_run(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
                        ? plan->refusals[plan->n_refusals - 1].resource
                        : "",
                    o->max_delete_ratio, o->hub_name);
+        if (refused > 0) /* in the books before anything more is listed or sent */
+            decided(o, plan);
     }
     if (rc == 0) {
         size_t before = plan->n_refusals;
@@ -369,6 +381,8 @@ int sweep_run(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
                    "deleted",
                    plan->refusals[before].zombies, plan->refusals[before].managed,
                    o->max_delete_ratio, o->hub_name);
+        if (refused > 0)
+            decided(o, plan);
     }
     if (rc == 0 && !o->dry_run)
         rc = sweep_execute(o, plan, err);
@@ -590,12 +604,14 @@ static int plan_rows(const sweep_opts *o, kr_inventory_t *inv, const char *clust
         sweep_plan_guard_rows(plan, cluster, gtext, first, missing, held, o->max_delete_ratio);
     if (refused < 0)
         return kr_error_set(err, KR_ENOMEM, "out of memory");
-    if (refused)
+    if (refused) {
         kr_log(o->logger, KR_LOG_WARN, "sweeper",
                "inventory: %s of %s refused: %zu of the %zu rows it holds live there are missing "
                "from the cluster's list (over --max-delete-ratio %g): is that cluster the right "
                "one? Nothing marked deleted",
                gtext, cluster, missing, held, o->max_delete_ratio);
+        decided(o, plan);
+    }
     return 0;
 }
 
@@ -648,6 +664,7 @@ int sweep_inventory(const sweep_opts *o, kr_inventory_t *inv, sweep_plan *plan, 
             kr_log(o->logger, KR_LOG_WARN, "sweeper",
                    "inventory: %s %s not checked: deletions were refused over --max-delete-ratio",
                    c == 0 ? "hub" : "cluster", name);
+            decided(o, plan);
             continue;
         }
         for (size_t r = 0; r < o->n_resources; r++) {
@@ -662,6 +679,7 @@ int sweep_inventory(const sweep_opts *o, kr_inventory_t *inv, sweep_plan *plan, 
                     free(kinds);
                     return kr_error_set(err, KR_ENOMEM, "out of memory");
                 }
+                decided(o, plan);
                 continue;
             }
             int rc = plan_rows(o, inv, name, o->resources[r], kinds[r], namespace_of(o, r), list,
@@ -766,6 +784,64 @@ int sweep_record_candidate(kr_inventory_outbox_t *ob, const sweep_candidate *c,
     return rc;
 }
 
+/* A refused cluster: one SWEEP_SKIPPED, its counts in the detail. */
+static int record_refusal(const recorder *rec, const sweep_refusal *r)
+{
+    json_t *detail = json_pack("{s:s, s:I, s:I, s:I}", "reason", "refused: over --max-delete-ratio",
+                               "planned", (json_int_t)r->planned, "zombies", (json_int_t)r->zombies,
+                               "managed", (json_int_t)r->managed);
+    if (detail && r->resource)
+        json_object_set_new(detail, "resource", json_string(r->resource));
+    if (detail && r->hub_wide)
+        json_object_set_new(detail, "allClusters", json_true());
+    if (detail && r->inventory)
+        json_object_set_new(detail, "inventory", json_true());
+    kr_inventory_action a = {.cluster = r->cluster,
+                             .kind = "Cluster",
+                             .name = r->cluster,
+                             .event = "SWEEP_SKIPPED",
+                             .actor = KR_MANAGER_SWEEPER,
+                             .detail = detail};
+    int rc = record_one(rec, &a);
+    json_decref(detail);
+    return rc;
+}
+
+/* A cluster (or one resource of it) not swept, and why. */
+static int record_skip(const recorder *rec, const sweep_skip *s)
+{
+    json_t *detail = json_pack("{s:s}", "reason", s->why);
+    if (detail && *s->resource) /* "": the cluster's every resource */
+        json_object_set_new(detail, "resource", json_string(s->resource));
+    kr_inventory_action a = {.cluster = s->cluster,
+                             .kind = "Cluster",
+                             .name = s->cluster,
+                             .event = "SWEEP_SKIPPED",
+                             .actor = KR_MANAGER_SWEEPER,
+                             .detail = detail};
+    int rc = record_one(rec, &a);
+    json_decref(detail);
+    return rc;
+}
+
+size_t sweep_record_decided(kr_inventory_outbox_t *ob, sweep_plan *p, const kr_logger *logger,
+                            bool (*give_up)(void *user), void *give_up_user)
+{
+    recorder rec = {ob, logger, give_up, give_up_user};
+    size_t failed = 0;
+    for (size_t i = 0; i < p->n_refusals; i++)
+        if (!p->refusals[i].recorded) {
+            failed += record_refusal(&rec, &p->refusals[i]) != 0;
+            p->refusals[i].recorded = true; /* recorded, waiting, or refused (counted) */
+        }
+    for (size_t i = 0; i < p->n_skips; i++)
+        if (!p->skips[i].recorded) {
+            failed += record_skip(&rec, &p->skips[i]) != 0;
+            p->skips[i].recorded = true;
+        }
+    return failed;
+}
+
 size_t sweep_record(kr_inventory_outbox_t *ob, const sweep_plan *p, const kr_logger *logger,
                     bool (*give_up)(void *user), void *give_up_user)
 {
@@ -779,39 +855,11 @@ size_t sweep_record(kr_inventory_outbox_t *ob, const sweep_plan *p, const kr_log
                        * cluster is recorded once, below; one acted on was recorded then */
         failed += sweep_record_candidate(ob, c, logger, give_up, give_up_user) != 0;
     }
-    for (size_t i = 0; i < p->n_refusals; i++) {
-        const sweep_refusal *r = &p->refusals[i];
-        json_t *detail =
-            json_pack("{s:s, s:I, s:I, s:I}", "reason", "refused: over --max-delete-ratio",
-                      "planned", (json_int_t)r->planned, "zombies", (json_int_t)r->zombies,
-                      "managed", (json_int_t)r->managed);
-        if (detail && r->resource)
-            json_object_set_new(detail, "resource", json_string(r->resource));
-        if (detail && r->hub_wide)
-            json_object_set_new(detail, "allClusters", json_true());
-        if (detail && r->inventory)
-            json_object_set_new(detail, "inventory", json_true());
-        kr_inventory_action a = {.cluster = r->cluster,
-                                 .kind = "Cluster",
-                                 .name = r->cluster,
-                                 .event = "SWEEP_SKIPPED",
-                                 .actor = KR_MANAGER_SWEEPER,
-                                 .detail = detail};
-        failed += record_one(&rec, &a) != 0;
-        json_decref(detail);
-    }
-    for (size_t i = 0; i < p->n_skips; i++) {
-        json_t *detail = json_pack("{s:s}", "reason", p->skips[i].why);
-        if (detail && *p->skips[i].resource) /* "": the cluster's every resource */
-            json_object_set_new(detail, "resource", json_string(p->skips[i].resource));
-        kr_inventory_action a = {.cluster = p->skips[i].cluster,
-                                 .kind = "Cluster",
-                                 .name = p->skips[i].cluster,
-                                 .event = "SWEEP_SKIPPED",
-                                 .actor = KR_MANAGER_SWEEPER,
-                                 .detail = detail};
-        failed += record_one(&rec, &a) != 0;
-        json_decref(detail);
-    }
+    for (size_t i = 0; i < p->n_refusals; i++)
+        if (!p->refusals[i].recorded) /* else recorded when it was decided */
+            failed += record_refusal(&rec, &p->refusals[i]) != 0;
+    for (size_t i = 0; i < p->n_skips; i++)
+        if (!p->skips[i].recorded)
+            failed += record_skip(&rec, &p->skips[i]) != 0;
     return failed;
 }

@@ -65,6 +65,7 @@ typedef struct sweep_skip {
     char *cluster;
     char *resource;
     char *why;
+    bool recorded; /* handed to the books when it was decided (sweep_record_decided) */
 } sweep_skip;
 
 /* A cluster whose deletions the run refused: `zombies` of the `managed`
@@ -83,6 +84,7 @@ typedef struct sweep_refusal {
      * (sweep_inventory): `zombies` of the `managed` rows it holds live
      * there are missing from the cluster's list */
     bool inventory;
+    bool recorded; /* handed to the books when it was decided (sweep_record_decided) */
 } sweep_refusal;
 
 /* What the plan saw of one (cluster, resource): the copies judged and how
@@ -241,6 +243,13 @@ typedef struct sweep_opts {
      * moment, not the sweep's end. */
     void (*acted)(void *user, sweep_candidate *c);
     void *acted_user;
+    /* Told the moment the plan gains a cluster not swept (plan->skips) or
+     * refused (plan->refusals), before anything more is listed or sent
+     * (NULL: no one), by sweep_run and sweep_inventory, dry run or not:
+     * the program records the new ones (sweep_record_decided), so that a
+     * kill mid-sweep loses no record of a cluster left alone. */
+    void (*decided)(void *user, sweep_plan *plan);
+    void *decided_user;
     /* Asked while a delete waits for its turn (rate_qps) (NULL: never):
      * true when the program stops; then nothing more is deleted and the
      * rest is SWEEP_SKIPPED_STOPPING, left to the next sweep. */
@@ -289,14 +298,21 @@ int sweep_inventory(const sweep_opts *o, kr_inventory_t *inv, sweep_plan *plan, 
  * object deleted (or found gone), SWEEP_SKIPPED with the reason for each
  * candidate left alone and for each cluster not swept; a refused cluster
  * is one SWEEP_SKIPPED (its counts in the detail), not one per candidate.
- * A candidate already recorded (`recorded`: when it was acted on) is left
- * out. Returns the number of records refused (logged). A dry run records
- * nothing. Each record waits for the database until
+ * A candidate, skip or refusal already recorded (`recorded`: when it was
+ * acted on or decided) is left out. Returns the number of records
+ * refused (logged). A dry run records nothing. Each record waits for the
+ * database until
  * `give_up(give_up_user)` says so (NULL: never; asked every 20 ms): then
  * it, and every one after it, waits in the outbox, in order
  * (kr_inventory_outbox_record_unless). */
 size_t sweep_record(kr_inventory_outbox_t *ob, const sweep_plan *p, const kr_logger *logger,
                     bool (*give_up)(void *user), void *give_up_user);
+
+/* Record the skips and refusals of `p` not yet recorded, as sweep_record
+ * does, and flag them recorded (sweep_opts.decided): the number of
+ * records refused (logged). */
+size_t sweep_record_decided(kr_inventory_outbox_t *ob, sweep_plan *p, const kr_logger *logger,
+                            bool (*give_up)(void *user), void *give_up_user);
 
 /* Record one candidate's action as sweep_record does (the outbox stamps it
  * now): 0, or the outbox's error (logged). */
