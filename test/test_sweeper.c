@@ -5,6 +5,7 @@
  * the per-run cap; preconditions skip an object changed after the plan.
  * KR_TEST_THREADED: runtime loop thread, server threads, test as worker. */
 #include <check.h>
+#include <libpq-fe.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include "kr_test_tmpdir.h"
 #include "kreconcile.h"
 #include "kreconcile/testserver.h"
+#include "pgserver.h"
 #include "ts_client.h"
 
 #define CM KR_GVR("", "v1", "configmaps")
@@ -1437,6 +1439,99 @@ START_TEST(a_stop_during_an_inventory_stall_releases_the_lease_first)
 }
 END_TEST
 
+/* The answer of `sql` on `c`, one value (the first row's first column). */
+static long pg_value(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
+    long v = atol(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+static void pg_exec(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
+    PQclear(r);
+}
+
+/* The program: a graceful stop (SIGTERM) of the leader while its sweep
+ * reads the inventory, and the read waits on a stalled PostgreSQL (another
+ * session holds the objects' table locked: the query waits without end).
+ * The stop waits for the sweep before it releases the Lease, and the sweep
+ * waited for the read: the Lease stayed held as long as the database
+ * stalled. Now the sweep stops waiting, the Lease goes while the lock is
+ * still held, and the read, given up, ends on its own once the lock goes. */
+START_TEST(a_stop_during_a_stalled_inventory_read_releases_the_lease)
+{
+    char why[512];
+    kr_pgserver *pg = NULL;
+    if (kr_pgserver_start(&pg, why, sizeof(why)) != 0) {
+        ck_assert_msg(!kr_pgserver_required(), "cannot start PostgreSQL: %s", why);
+        kr_test_skip("a_stop_during_a_stalled_inventory_read_releases_the_lease",
+                     "PostgreSQL cannot start (%s)", why);
+        return;
+    }
+    char url[512];
+    ck_assert_int_eq(kr_pgserver_create_db(pg, url, sizeof(url)), 0);
+    platform_up();
+    run_files rf;
+    run_files_make(&rf, "kr-sweeper-pgstall");
+    char words[4096];
+    snprintf(words, sizeof(words),
+             "--kubeconfig %s --cluster dc1=%s --listen 0 --leader-elect --lease-namespace default "
+             "--interval 1s --grace 0s --inventory %s --log-format text",
+             rf.kc[0], rf.kc[1], url);
+    const char *argv[KR_TEST_PROC_MAX_ARGS + 1];
+    sweeper_argv(words, argv);
+    kr_test_proc p = {0};
+    kr_test_proc_start(&p, rf.log, argv);
+    /* a first sweep, its inventory check included (the plan is printed
+     * after it): the tables are there */
+    ck_assert(kr_test_proc_log_wait(&p, "No zombies found", 0, 30000));
+    PGconn *holder = PQconnectdb(url);
+    ck_assert_int_eq(PQstatus(holder), CONNECTION_OK);
+    pg_exec(holder, "BEGIN");
+    pg_exec(holder, "LOCK TABLE kr_objects IN ACCESS EXCLUSIVE MODE");
+    /* a later sweep's read waits for the lock */
+    struct timespec tick = {0, 20 * 1000000};
+    time_t deadline = time(NULL) + 30;
+    while (pg_value(holder, "SELECT count(*) FROM pg_locks WHERE NOT granted") == 0 &&
+           time(NULL) < deadline)
+        nanosleep(&tick, &tick);
+    ck_assert_int_gt(pg_value(holder, "SELECT count(*) FROM pg_locks WHERE NOT granted"), 0);
+    ck_assert(!lease_released());
+    ck_assert_int_eq(kr_test_proc_signal(&p, SIGTERM), 0);
+    bool released = false;
+    deadline = time(NULL) + 30;
+    while (!released && kr_test_proc_running(&p) && time(NULL) < deadline) {
+        released = lease_released();
+        if (!released)
+            nanosleep(&tick, &tick);
+    }
+    /* the lock is still held: the read has not ended */
+    long waiting = pg_value(holder, "SELECT count(*) FROM pg_locks WHERE NOT granted");
+    char *text = kr_test_proc_log_text(&p);
+    ck_assert_msg(released && waiting > 0, "released %d, %ld waiting:\n%s", released, waiting,
+                  text ? text : "");
+    free(text);
+    pg_exec(holder, "ROLLBACK");
+    PQfinish(holder);
+    int code = kr_test_proc_wait(&p, 60000);
+    text = kr_test_proc_log_text(&p);
+    ck_assert_msg(code == 0, "exit %d:\n%s", code, text ? text : "");
+    free(text);
+    kr_test_proc_free(&p);
+    const char *files[] = {rf.log, rf.kc[0], rf.kc[1], rf.kc[2]};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+        unlink(files[i]);
+    rmdir(rf.dir);
+    platform_down();
+    kr_pgserver_free(pg);
+}
+END_TEST
+
 /* The SWEPT records in the inventory, and (up to 8) when each was made,
  * in milliseconds since the epoch. */
 static size_t swept_records(kr_inventory_t *inv, int64_t at_ms[8])
@@ -2296,6 +2391,7 @@ int main(void)
     tcase_add_test(tc, a_sweep_stops_deleting_when_it_stops_leading);
     tcase_add_test(tc, a_leader_paused_past_its_lease_deletes_no_more);
     tcase_add_test(tc, a_stop_during_an_inventory_stall_releases_the_lease_first);
+    tcase_add_test(tc, a_stop_during_a_stalled_inventory_read_releases_the_lease);
     tcase_add_test(tc, each_delete_is_recorded_as_it_is_made);
     tcase_add_test(tc, a_stop_ends_the_wait_between_deletes);
     tcase_add_test(tc, a_custom_resource_is_named_by_its_kind);

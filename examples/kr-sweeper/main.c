@@ -143,6 +143,7 @@ typedef struct sweeper {
     kr_manager_t *m;
     kr_inventory_t *inventory; /* NULL without --inventory */
     kr_inventory_outbox_t *outbox; /* the records' way to it */
+    sweep_caller *caller; /* the thread of the sweep's queries and marks */
     sweep_opts opts;
     sweep_cluster *clusters;
     kr_gvr *resources;
@@ -329,8 +330,10 @@ static int sweep_once(sweeper *s)
     if (s->inventory && giving_up(s))
         kr_log(s->opts.logger, KR_LOG_INFO, "sweeper",
                "inventory: not checked: stopping, or no longer leading");
-    else if (s->inventory && sweep_inventory(&s->opts, s->inventory, &plan, &err) != 0)
-        kr_log(s->opts.logger, KR_LOG_ERROR, "sweeper", "inventory sweep failed: %s", err.message);
+    else if (s->inventory && (rc = sweep_inventory(&s->opts, s->inventory, &plan, &err)) != 0)
+        kr_log(s->opts.logger, rc == KR_ECANCELED ? KR_LOG_INFO : KR_LOG_ERROR, "sweeper",
+               "inventory sweep %s: %s", rc == KR_ECANCELED ? "left to the next sweep" : "failed",
+               err.message);
     /* deletions refused, and the inventory's rows of a cluster refused */
     size_t refused_clusters = plan.n_refusals;
     kr_metrics_gauge_set(s->refused, (double)refused_clusters);
@@ -591,7 +594,8 @@ static int open_inventory(sweeper *s, const kr_logger *logger, kr_error_t *err)
     return kr_inventory_new(&io, &s->inventory, err);
 }
 
-/* The way the records go to the inventory (none without one). */
+/* The way the records go to the inventory, and the thread of the sweep's
+ * queries and marks (none without one). */
 static int open_outbox(sweeper *s, kr_error_t *err)
 {
     if (!s->inventory)
@@ -599,12 +603,17 @@ static int open_outbox(sweeper *s, kr_error_t *err)
     kr_inventory_outbox_opts oo = {.version = KR_INVENTORY_OUTBOX_OPTS_VERSION,
                                    .logger = *kr_manager_logger(s->m),
                                    .spool_path = flags.inventory_spool};
-    return kr_inventory_outbox_new(s->inventory, &oo, &s->outbox, err);
+    int rc = kr_inventory_outbox_new(s->inventory, &oo, &s->outbox, err);
+    if (rc == 0)
+        rc = sweep_caller_new(&s->caller, err);
+    s->opts.inventory_caller = s->caller;
+    return rc;
 }
 
 static void sweeper_free(sweeper *s)
 {
     kr_inventory_outbox_free(s->outbox);
+    sweep_caller_free(s->caller); /* a call given up may still be under way */
     kr_inventory_free(s->inventory);
     for (size_t i = 0; s->resource_bufs && i < s->opts.n_resources; i++)
         free(s->resource_bufs[i]);
@@ -653,6 +662,10 @@ int main(int argc, char **argv)
     /* a cluster that hangs instead of refusing is skipped, as one that
      * refuses is, rather than holding the sweep (--request-timeout) */
     mo.request_timeout_ms = 30000;
+    /* the inventory's queries and marks are waited for as long as a
+     * cluster's request is */
+    s.opts.inventory_timeout_ms =
+        cfg.request_timeout_set ? cfg.request_timeout_ms : mo.request_timeout_ms;
     int code = 2;
     if (kr_manager_config_log_sink(&cfg, stderr, &s.log, &mo.logger, &err) != 0 ||
         open_inventory(&s, &mo.logger, &err) != 0 || kr_manager_new(&mo, &s.m, &err) != 0 ||

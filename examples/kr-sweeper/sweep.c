@@ -4,6 +4,7 @@
  * plan says so; a hub that cannot be listed ends the run before anything
  * is judged. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -500,6 +501,267 @@ json_t *sweep_plan_json(const sweep_plan *p)
                      "notJudged", (json_int_t)p->unjudged);
 }
 
+/* ---- inventory calls, given up when the sweep must not wait --------------------------- */
+
+struct sweep_caller {
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* CLOCK_MONOTONIC */
+    pthread_t thread;
+    bool quit;
+    /* the call: handed over (busy), taken by the thread (taken), answered
+     * (done), or given up by its caller (abandoned: the thread drops it) */
+    bool busy, taken, done, abandoned;
+    int (*fn)(void *arg, kr_error_t *err);
+    void (*drop)(void *arg);
+    void *arg;
+    int rc;
+    kr_error_t err;
+};
+
+static void *caller_main(void *p)
+{
+    sweep_caller *c = p;
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        while (!c->quit && !(c->busy && !c->taken))
+            pthread_cond_wait(&c->cv, &c->mu);
+        if (!(c->busy && !c->taken))
+            break; /* quit, nothing handed over */
+        c->taken = true;
+        pthread_mutex_unlock(&c->mu);
+        kr_error_t err = {0};
+        int rc = c->fn(c->arg, &err);
+        pthread_mutex_lock(&c->mu);
+        if (c->abandoned)
+            c->drop(c->arg);
+        c->rc = rc;
+        c->err = err;
+        c->busy = false;
+        c->done = true;
+        pthread_cond_broadcast(&c->cv);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+int sweep_caller_new(sweep_caller **out, kr_error_t *err)
+{
+    sweep_caller *c = calloc(1, sizeof(*c));
+    if (!c)
+        return kr_error_set(err, KR_ENOMEM, "out of memory");
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&c->mu, NULL);
+    if (pthread_create(&c->thread, NULL, caller_main, c) != 0) {
+        pthread_cond_destroy(&c->cv);
+        pthread_mutex_destroy(&c->mu);
+        free(c);
+        return kr_error_set(err, KR_EIO, "cannot start the inventory's thread");
+    }
+    *out = c;
+    return 0;
+}
+
+void sweep_caller_free(sweep_caller *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->mu);
+    c->quit = true;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->thread, NULL); /* after the call under way */
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+static uint64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* How often a sweep waiting for the inventory asks whether to give up
+ * (the first time one poll after the call: a database that answers at
+ * once is never given up on). */
+#define INVENTORY_POLL_MS 20
+
+/* Why a sweep waiting `waited_ms` for the inventory gives up (0: it does
+ * not), the reason in err. */
+static int give_up_why(const sweep_opts *o, uint64_t waited_ms, kr_error_t *err)
+{
+    if (o->stopping && o->stopping(o->stopping_user))
+        return kr_error_set(err, KR_ECANCELED,
+                            "stopping: the inventory's answer is not waited for");
+    if (o->may_act && !o->may_act(o->may_act_user))
+        return kr_error_set(err, KR_ECANCELED,
+                            "no longer leading: the inventory's answer is not waited for");
+    if (o->inventory_timeout_ms && waited_ms >= o->inventory_timeout_ms)
+        return kr_error_set(err, KR_ETIMEDOUT, "the inventory did not answer within %.3gs",
+                            (double)o->inventory_timeout_ms / 1000);
+    return 0;
+}
+
+/* fn(arg) on o->inventory_caller's thread (on this one without it) while
+ * this one waits, asking give_up_why: fn's answer, *mine then true (arg
+ * is still the caller's: drop it), or the reason it was given up, *mine
+ * then false (arg was dropped, here or by the thread when fn returns). A
+ * call given up earlier and still under way is waited for the same way. */
+static int inventory_call(const sweep_opts *o, int (*fn)(void *arg, kr_error_t *err),
+                          void (*drop)(void *arg), void *arg, bool *mine, kr_error_t *err)
+{
+    sweep_caller *c = o->inventory_caller;
+    *mine = true;
+    if (!c)
+        return fn(arg, err);
+    uint64_t start = monotonic_ms();
+    bool handed = false;
+    int rc = 0;
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        if (!handed && !c->busy) {
+            c->fn = fn;
+            c->drop = drop;
+            c->arg = arg;
+            c->busy = true;
+            c->taken = c->done = c->abandoned = false;
+            handed = true;
+            pthread_cond_broadcast(&c->cv);
+        }
+        if (handed && c->done)
+            break;
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += INVENTORY_POLL_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&c->cv, &c->mu, &until);
+        if (handed && c->done)
+            break;
+        uint64_t waited = monotonic_ms() - start;
+        if (waited < INVENTORY_POLL_MS)
+            continue;
+        pthread_mutex_unlock(&c->mu);
+        rc = give_up_why(o, waited, err);
+        pthread_mutex_lock(&c->mu);
+        if (rc == 0 || (handed && c->done))
+            continue;
+        bool theirs = handed && c->taken;
+        if (theirs)
+            c->abandoned = true; /* dropped by the thread when fn returns */
+        else if (handed)
+            c->busy = false; /* never taken */
+        pthread_mutex_unlock(&c->mu);
+        if (!theirs)
+            drop(arg);
+        *mine = false;
+        return rc;
+    }
+    rc = c->rc;
+    if (rc != 0 && err)
+        *err = c->err;
+    c->done = false;
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+/* One page of the inventory's rows (the strings its own: a call given up
+ * outlives its caller's). */
+typedef struct query_call {
+    kr_inventory_t *inv;
+    char *cluster, *kind, *namespace_, *token;
+    json_t *rows;
+    char *next;
+} query_call;
+
+static int query_run(void *arg, kr_error_t *err)
+{
+    query_call *q = arg;
+    kr_inventory_query_opts qo = KR_INVENTORY_QUERY_OPTS_INIT;
+    qo.cluster = q->cluster;
+    qo.kind = q->kind;
+    qo.namespace_ = q->namespace_;
+    qo.limit = 1000;
+    qo.continue_token = q->token;
+    return kr_inventory_query(q->inv, &qo, &q->rows, &q->next, err);
+}
+
+static void query_drop(void *arg)
+{
+    query_call *q = arg;
+    free(q->cluster);
+    free(q->kind);
+    free(q->namespace_);
+    free(q->token);
+    json_decref(q->rows);
+    kr_free(q->next);
+    free(q);
+}
+
+/* kr_inventory_query of (cluster, kind, ns) from `token`, bounded as
+ * inventory_call: *rows and *next new. */
+static int query_page(const sweep_opts *o, kr_inventory_t *inv, const char *cluster,
+                      const char *kind, const char *ns, const char *token, json_t **rows,
+                      char **next, kr_error_t *err)
+{
+    query_call *q = calloc(1, sizeof(*q));
+    if (!q)
+        return kr_error_set(err, KR_ENOMEM, "out of memory");
+    q->inv = inv;
+    bool ok = (q->cluster = strdup(cluster)) && (q->kind = strdup(kind)) &&
+              (!ns || (q->namespace_ = strdup(ns))) && (!token || (q->token = strdup(token)));
+    if (!ok) {
+        query_drop(q);
+        return kr_error_set(err, KR_ENOMEM, "out of memory");
+    }
+    bool mine = true;
+    int rc = inventory_call(o, query_run, query_drop, q, &mine, err);
+    if (!mine)
+        return rc;
+    *rows = q->rows;
+    *next = q->next;
+    q->rows = NULL;
+    q->next = NULL;
+    query_drop(q);
+    return rc;
+}
+
+/* One mark (SWEPT) of a row. */
+typedef struct mark_call {
+    kr_inventory_t *inv;
+    char *cluster, *api_version, *kind;
+    json_t *object;
+} mark_call;
+
+static int mark_run(void *arg, kr_error_t *err)
+{
+    mark_call *m = arg;
+    kr_inventory_event ev = {.cluster = m->cluster,
+                             .api_version = m->api_version,
+                             .kind = m->kind,
+                             .type = KR_INVENTORY_SWEPT,
+                             .object = m->object,
+                             .actor = KR_MANAGER_SWEEPER};
+    return kr_inventory_apply(m->inv, &ev, 1, NULL, err);
+}
+
+static void mark_drop(void *arg)
+{
+    mark_call *m = arg;
+    free(m->cluster);
+    free(m->api_version);
+    free(m->kind);
+    json_decref(m->object);
+    free(m);
+}
+
 /* ---- inventory zombies ------------------------------------------------------------------ */
 
 static uint64_t rv_number(const char *rv)
@@ -555,18 +817,12 @@ static int plan_rows(const sweep_opts *o, kr_inventory_t *inv, const char *clust
         json_string_value(json_object_get(json_object_get(list, "metadata"), "resourceVersion")));
     int64_t now = (int64_t)time(NULL);
     size_t first = plan->n, held = 0, missing = 0;
-    kr_inventory_query_opts q = KR_INVENTORY_QUERY_OPTS_INIT;
-    q.cluster = cluster;
-    q.kind = kind;
-    q.namespace_ = ns;
-    q.limit = 1000;
     char *token = NULL;
     int rc = 0;
     do {
         json_t *rows = NULL;
         char *next = NULL;
-        q.continue_token = token;
-        rc = kr_inventory_query(inv, &q, &rows, &next, err);
+        rc = query_page(o, inv, cluster, kind, ns, token, &rows, &next, err);
         kr_free(token);
         token = next;
         json_t *row;
@@ -615,20 +871,29 @@ static int plan_rows(const sweep_opts *o, kr_inventory_t *inv, const char *clust
     return 0;
 }
 
-/* Mark c's row deleted (SWEPT): SWEEP_MARKED, or SWEEP_FAILED with the
- * error kept; the inventory's answer. */
-static int mark_swept(kr_inventory_t *inv, sweep_candidate *c, const kr_logger *logger)
+/* Mark c's row deleted (SWEPT), bounded as inventory_call: SWEEP_MARKED,
+ * or SWEEP_FAILED with the error kept; the inventory's answer (or why it
+ * was not waited for). */
+static int mark_swept(const sweep_opts *o, kr_inventory_t *inv, sweep_candidate *c)
 {
+    const kr_logger *logger = o->logger;
     char api[256];
     snprintf(api, sizeof(api), "%s%s%s", c->group, c->group[0] ? "/" : "", c->version);
-    kr_inventory_event ev = {.cluster = c->cluster,
-                             .api_version = api,
-                             .kind = c->kind,
-                             .type = KR_INVENTORY_SWEPT,
-                             .object = c->row_object,
-                             .actor = KR_MANAGER_SWEEPER};
     kr_error_t err = {0};
-    int rc = kr_inventory_apply(inv, &ev, 1, NULL, &err);
+    int rc;
+    bool mine = true;
+    mark_call *m = calloc(1, sizeof(*m));
+    if (m) {
+        m->inv = inv;
+        m->object = json_incref(c->row_object);
+    }
+    if (m && (m->cluster = strdup(c->cluster)) && (m->api_version = strdup(api)) &&
+        (m->kind = strdup(c->kind)))
+        rc = inventory_call(o, mark_run, mark_drop, m, &mine, &err);
+    else
+        rc = kr_error_set(&err, KR_ENOMEM, "out of memory");
+    if (m && mine)
+        mark_drop(m);
     c->action = rc == 0 ? SWEEP_MARKED : SWEEP_FAILED;
     if (rc != 0)
         c->error = strdup(err.message);
@@ -719,12 +984,16 @@ int sweep_inventory(const sweep_opts *o, kr_inventory_t *inv, sweep_plan *plan, 
             plan->items[i].action = SWEEP_SKIPPED_NOT_LEADING;
             continue;
         }
+        if (o->stopping && o->stopping(o->stopping_user)) {
+            plan->items[i].action = SWEEP_SKIPPED_STOPPING; /* the next sweep finds it again */
+            continue;
+        }
         if (*away) {
             plan->items[i].action = SWEEP_FAILED;
             plan->items[i].error = strdup(away);
             continue;
         }
-        int rc = mark_swept(inv, &plan->items[i], o->logger);
+        int rc = mark_swept(o, inv, &plan->items[i]);
         marked += plan->items[i].action == SWEEP_MARKED;
         if (rc == KR_EUNAVAILABLE || rc == KR_ECONNECT || rc == KR_ETIMEDOUT) {
             snprintf(away, sizeof(away), "not tried: the inventory is away (%s)",

@@ -199,6 +199,21 @@ int64_t sweep_parse_time(const char *rfc3339);
 /* The longest Kind a resource's is taken to be (kr_resource_info's). */
 #define KR_SWEEP_KIND_MAX 64
 
+/* The thread that makes a sweep's inventory calls (sweep_inventory's
+ * queries and marks) while the sweep waits for their answer, asking
+ * whether to give up: a stalled database (a PostgreSQL lock or a server
+ * that stopped answering, a SQLite file another writer holds) then holds
+ * neither a stop nor a lost Lease, nor the sweep past its bound. A call
+ * given up goes on there; its answer is dropped. */
+typedef struct sweep_caller sweep_caller;
+
+/* 0, KR_ENOMEM or KR_EIO (no thread). */
+int sweep_caller_new(sweep_caller **out, kr_error_t *err);
+
+/* Wait for the call under way, if any, then free. NULL is a no-op. Before
+ * the inventory it calls is freed. */
+void sweep_caller_free(sweep_caller *c);
+
 typedef struct sweep_cluster {
     const char *name;
     kr_client_t *client;
@@ -255,6 +270,15 @@ typedef struct sweep_opts {
      * rest is SWEEP_SKIPPED_STOPPING, left to the next sweep. */
     bool (*stopping)(void *user);
     void *stopping_user;
+    /* Where sweep_inventory makes its inventory calls (NULL: on the
+     * sweep's thread, each waited out, however long the database takes).
+     * With one, a call is given up when the program stops (stopping), when
+     * this replica may no longer act (may_act), or after
+     * inventory_timeout_ms (0: never): a query given up ends the check
+     * (KR_ECANCELED, or KR_ETIMEDOUT), a mark given up is one that found
+     * the database away. */
+    sweep_caller *inventory_caller;
+    uint64_t inventory_timeout_ms;
 } sweep_opts;
 
 /* One run: find each resource's Kind (one that neither the flags, the
@@ -288,9 +312,11 @@ int sweep_execute(const sweep_opts *o, sweep_plan *plan, kr_error_t *err);
  * SWEEP_NOT_IN_CLUSTER candidate; unless dry_run each is marked deleted in
  * the inventory with event SWEPT and actor kr-sweeper, until a mark finds
  * the database away or stalled (KR_EUNAVAILABLE, KR_ECONNECT,
- * KR_ETIMEDOUT): the rows left are then SWEEP_FAILED, not tried (the next
- * run finds them again). Appends to *plan.
- * Returns 0 or KR_ENOMEM. [worker thread] */
+ * KR_ETIMEDOUT; one given up, with inventory_caller): the rows left are
+ * then SWEEP_FAILED, not tried (the next run finds them again); a stop
+ * leaves them SWEEP_SKIPPED_STOPPING. Appends to *plan.
+ * Returns 0, KR_ENOMEM, or the error of a query (the database's, or a
+ * wait given up: KR_ECANCELED, KR_ETIMEDOUT). [worker thread] */
 int sweep_inventory(const sweep_opts *o, kr_inventory_t *inv, sweep_plan *plan, kr_error_t *err);
 
 /* Record what a run did in the inventory through its outbox (in order,
