@@ -931,6 +931,83 @@ START_TEST(a_delete_whose_answer_was_lost_is_looked_at_again)
 }
 END_TEST
 
+/* The candidates a_delete_in_flight_is_resolved_when_it_lands was told
+ * of, and what each was then. */
+static struct {
+    char names[4][32];
+    sweep_action actions[4];
+    bool maybe[4];
+    size_t n;
+} told;
+
+/* The first delete (dc1's) timed out and its look could not read it
+ * either: the server is still at both. The delete lands now, before the
+ * next delete: the latency goes (the server may still drop the requests
+ * whose client left), and the object goes as that delete would take it. */
+static void told_of(void *user, sweep_candidate *c)
+{
+    (void)user;
+    ck_assert_uint_lt(told.n, 4);
+    snprintf(told.names[told.n], sizeof(told.names[0]), "%s", c->name);
+    told.actions[told.n] = c->action;
+    told.maybe[told.n] = c->maybe_applied;
+    if (told.n++ == 0) {
+        kr_testserver_faults well = {0};
+        kr_testserver_set_faults(dc1.ts, &well);
+        int rc = kr_client_delete(dc1.c, CM, "default", c->name, NULL, NULL, NULL);
+        ck_assert(rc == 0 || rc == KR_ENOTFOUND);
+        for (int i = 0; exists(&dc1, CM, c->name); i++) {
+            ck_assert_msg(i < 1500, "the delayed delete never landed");
+            struct timespec pace = {0, 10000000};
+            nanosleep(&pace, NULL);
+        }
+    }
+}
+
+/* A delete still in flight when the client gave up on it (the server
+ * answers after the request's timeout), and on its look, was recorded as
+ * possibly applied for good. It is looked at once more after the other
+ * deletes: gone by then, it is told again as deleted (recorded SWEPT). */
+START_TEST(a_delete_in_flight_is_resolved_when_it_lands)
+{
+    platform_up();
+    json_decref(create(&dc1, CM, copy_cm("in-flight", KR_MANAGER_SYNCER, "uid-of-nothing")));
+    json_decref(create(&dc2, CM, copy_cm("next", KR_MANAGER_SYNCER, "uid-of-nothing")));
+    sweep_opts o = opts_for(0, 100, true);
+    sweep_plan plan;
+    kr_error_t err = {0};
+    ck_assert_int_eq(sweep_run(&o, &plan, &err), 0);
+    ck_assert_uint_eq(plan.n, 2);
+    /* dc1's requests end after 300 ms; its server answers after a minute */
+    kr_rest_config cfg = dc1.cfg;
+    cfg.timeout_ms = 300;
+    kr_client_opts co = {.max_retries = -1};
+    kr_client_t *impatient = NULL;
+    ck_assert_int_eq(kr_client_new(rt, &cfg, &co, &impatient, NULL), 0);
+    workload[0].client = impatient;
+    kr_testserver_faults slow = {.latency_ms = 60000};
+    kr_testserver_set_faults(dc1.ts, &slow);
+    memset(&told, 0, sizeof(told));
+    o.acted = told_of;
+    o.dry_run = false;
+    ck_assert_int_eq(sweep_execute(&o, &plan, &err), 0);
+    kr_client_free(impatient);
+    ck_assert_uint_eq(told.n, 3);
+    ck_assert_str_eq(told.names[0], "in-flight");
+    ck_assert_int_eq(told.actions[0], SWEEP_FAILED);
+    ck_assert(told.maybe[0]);
+    ck_assert_str_eq(told.names[1], "next");
+    ck_assert_int_eq(told.actions[1], SWEEP_DELETED);
+    ck_assert_str_eq(told.names[2], "in-flight");
+    ck_assert_int_eq(told.actions[2], SWEEP_DELETED);
+    ck_assert(!told.maybe[2]);
+    ck_assert_int_eq(plan.items[0].action, SWEEP_DELETED);
+    ck_assert_ptr_null(plan.items[0].error);
+    sweep_plan_free(&plan);
+    platform_down();
+}
+END_TEST
+
 /* With the client's own repeats (a delete answered 5xx is sent again), a
  * delete whose first try was applied meets 404 on its repeat: it may have
  * been ours, so it counts against --max-deletes as a delete does (found
@@ -2397,6 +2474,7 @@ int main(void)
     tcase_add_test(tc, a_custom_resource_is_named_by_its_kind);
     tcase_add_test(tc, an_object_changed_after_the_plan_is_skipped_by_its_precondition);
     tcase_add_test(tc, a_delete_whose_answer_was_lost_is_looked_at_again);
+    tcase_add_test(tc, a_delete_in_flight_is_resolved_when_it_lands);
     tcase_add_test(tc, deletes_answered_gone_count_against_the_cap);
     tcase_add_test(tc, the_program_plans_then_sweeps_once_and_refuses_bad_flags);
     tcase_add_test(tc, inventory_rows_missing_from_their_cluster_are_marked_swept);

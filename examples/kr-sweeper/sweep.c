@@ -291,6 +291,24 @@ int sweep_execute(const sweep_opts *o, sweep_plan *plan, kr_error_t *err)
                c->error ? c->error : "");
         acted(o, c); /* in the books before the next delete */
     }
+    /* A delete whose outcome is unknown and that its look found still
+     * there may have been in flight then (the server still at it when
+     * the client gave up): it is looked at once more after the other
+     * deletes, and one now gone, replaced or being deleted is
+     * SWEEP_DELETED, told again (the books get its SWEPT after the
+     * SWEEP_SKIPPED that said it may have been applied). A stop or a lost
+     * Lease leaves it to the next sweep. */
+    for (size_t i = 0; i < plan->n && !stopped && !lost; i++) {
+        sweep_candidate *c = &plan->items[i];
+        if (c->action != SWEEP_FAILED || !c->maybe_applied || c->reason == SWEEP_NOT_IN_CLUSTER)
+            continue;
+        if ((o->stopping && o->stopping(o->stopping_user)) ||
+            (o->may_act && !o->may_act(o->may_act_user)))
+            break;
+        look_again(o, c, false);
+        if (c->action == SWEEP_DELETED)
+            acted(o, c);
+    }
     kr_ratelimiter_free(rl);
     return 0;
 }

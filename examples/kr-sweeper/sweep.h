@@ -255,7 +255,10 @@ typedef struct sweep_opts {
      * candidate the cap or a lost Lease held back. The program records it
      * then (sweep_record_candidate), so that a crash or a kill mid-sweep
      * loses no record of a delete made, and each is stamped with its own
-     * moment, not the sweep's end. */
+     * moment, not the sweep's end. A delete whose outcome was unknown and
+     * that was still there when looked at (SWEEP_FAILED, maybe_applied)
+     * is told again, SWEEP_DELETED, when a second look after the other
+     * deletes finds it gone. */
     void (*acted)(void *user, sweep_candidate *c);
     void *acted_user;
     /* Told the moment the plan gains a cluster not swept (plan->skips) or
