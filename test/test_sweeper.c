@@ -1609,6 +1609,63 @@ START_TEST(a_stop_during_a_stalled_inventory_read_releases_the_lease)
 }
 END_TEST
 
+/* The program: --once whose inventory check could not be made (the
+ * database did not answer its query within --request-timeout: another
+ * session holds the objects' table locked) exits 1, as one whose records
+ * could not be made does: a cron job sees the check missing, where it saw
+ * a clean sweep (0). */
+START_TEST(once_exits_1_when_the_inventory_check_fails)
+{
+    char why[512];
+    kr_pgserver *pg = NULL;
+    if (kr_pgserver_start(&pg, why, sizeof(why)) != 0) {
+        ck_assert_msg(!kr_pgserver_required(), "cannot start PostgreSQL: %s", why);
+        kr_test_skip("once_exits_1_when_the_inventory_check_fails", "PostgreSQL cannot start (%s)",
+                     why);
+        return;
+    }
+    char url[512];
+    ck_assert_int_eq(kr_pgserver_create_db(pg, url, sizeof(url)), 0);
+    /* the schema made: the program's open does not touch kr_objects */
+    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
+    io.url = url;
+    kr_inventory_t *inv = NULL;
+    ck_assert_int_eq(kr_inventory_new(&io, &inv, NULL), 0);
+    kr_inventory_free(inv);
+    PGconn *holder = PQconnectdb(url);
+    ck_assert_int_eq(PQstatus(holder), CONNECTION_OK);
+    pg_exec(holder, "BEGIN");
+    pg_exec(holder, "LOCK TABLE kr_objects IN ACCESS EXCLUSIVE MODE");
+    platform_up();
+    run_files rf;
+    run_files_make(&rf, "kr-sweeper-pgonce");
+    char words[4096];
+    snprintf(words, sizeof(words),
+             "--kubeconfig %s --cluster dc1=%s --listen 0 --once --grace 0s --request-timeout 1s "
+             "--inventory %s --log-format text",
+             rf.kc[0], rf.kc[1], url);
+    const char *argv[KR_TEST_PROC_MAX_ARGS + 1];
+    sweeper_argv(words, argv);
+    kr_test_proc p = {0};
+    kr_test_proc_start(&p, rf.log, argv);
+    ck_assert(kr_test_proc_log_wait(&p, "inventory sweep failed", 0, 30000));
+    /* the query given up ends once the lock goes: then the program exits */
+    pg_exec(holder, "ROLLBACK");
+    PQfinish(holder);
+    int code = kr_test_proc_wait(&p, 60000);
+    char *text = kr_test_proc_log_text(&p);
+    ck_assert_msg(code == 1, "exit %d:\n%s", code, text ? text : "");
+    free(text);
+    kr_test_proc_free(&p);
+    const char *files[] = {rf.log, rf.kc[0], rf.kc[1], rf.kc[2]};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+        unlink(files[i]);
+    rmdir(rf.dir);
+    platform_down();
+    kr_pgserver_free(pg);
+}
+END_TEST
+
 /* The SWEPT records in the inventory, and (up to 8) when each was made,
  * in milliseconds since the epoch. */
 static size_t swept_records(kr_inventory_t *inv, int64_t at_ms[8])
@@ -2469,6 +2526,7 @@ int main(void)
     tcase_add_test(tc, a_leader_paused_past_its_lease_deletes_no_more);
     tcase_add_test(tc, a_stop_during_an_inventory_stall_releases_the_lease_first);
     tcase_add_test(tc, a_stop_during_a_stalled_inventory_read_releases_the_lease);
+    tcase_add_test(tc, once_exits_1_when_the_inventory_check_fails);
     tcase_add_test(tc, each_delete_is_recorded_as_it_is_made);
     tcase_add_test(tc, a_stop_ends_the_wait_between_deletes);
     tcase_add_test(tc, a_custom_resource_is_named_by_its_kind);

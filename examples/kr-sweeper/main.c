@@ -291,10 +291,11 @@ static void sweeper_decided(void *user, sweep_plan *plan)
     s->unrecorded += sweep_record_decided(s->outbox, plan, s->opts.logger, giving_up, s);
 }
 
-/* One sweep: 0, 1 when it failed or the books lack an action, 4 when it
- * refused a cluster's deletions (over --max-delete-ratio), 3 when it left
- * a cluster alone (one it could not list); the first that holds, in that
- * order (a sweep that both refused and skipped exits 4). */
+/* One sweep: 0, 1 when it failed, the books lack an action or the
+ * inventory's check failed, 4 when it refused a cluster's deletions (over
+ * --max-delete-ratio), 3 when it left a cluster alone (one it could not
+ * list); the first that holds, in that order (a sweep that both refused
+ * and skipped exits 4). */
 static int sweep_once(sweeper *s)
 {
     sweep_plan plan;
@@ -334,6 +335,10 @@ static int sweep_once(sweeper *s)
         kr_log(s->opts.logger, rc == KR_ECANCELED ? KR_LOG_INFO : KR_LOG_ERROR, "sweeper",
                "inventory sweep %s: %s", rc == KR_ECANCELED ? "left to the next sweep" : "failed",
                err.message);
+    /* a check that could not be made (the database failed, or did not
+     * answer in time) fails the sweep, as a record that could not be
+     * made does; one a stop or a lost Lease left is the next sweep's */
+    bool unchecked = rc != 0 && rc != KR_ECANCELED;
     /* deletions refused, and the inventory's rows of a cluster refused */
     size_t refused_clusters = plan.n_refusals;
     kr_metrics_gauge_set(s->refused, (double)refused_clusters);
@@ -344,7 +349,7 @@ static int sweep_once(sweeper *s)
     if (s->outbox && !s->opts.dry_run)
         refused += sweep_record(s->outbox, &plan, s->opts.logger, giving_up, s);
     sweep_plan_free(&plan);
-    return refused ? 1 : refused_clusters ? 4 : skipped ? 3 : 0;
+    return refused || unchecked ? 1 : refused_clusters ? 4 : skipped ? 3 : 0;
 }
 
 /* --once: the sweep runs on a thread of the manager's, which then stops
