@@ -1666,6 +1666,72 @@ START_TEST(once_exits_1_when_the_inventory_check_fails)
 }
 END_TEST
 
+/* The program: a record whose database does not answer (another session
+ * holds the transactions' table locked: the insert waits without end)
+ * held the sweep until a stop, its deletes and its plan with it. It now
+ * waits --request-timeout, then waits in the outbox (in order, for the
+ * last flush or the next start) while the sweep goes on; --once exits 1,
+ * its books not whole. */
+START_TEST(a_record_the_database_does_not_take_holds_the_sweep_no_longer)
+{
+    char why[512];
+    kr_pgserver *pg = NULL;
+    if (kr_pgserver_start(&pg, why, sizeof(why)) != 0) {
+        ck_assert_msg(!kr_pgserver_required(), "cannot start PostgreSQL: %s", why);
+        kr_test_skip("a_record_the_database_does_not_take_holds_the_sweep_no_longer",
+                     "PostgreSQL cannot start (%s)", why);
+        return;
+    }
+    char url[512];
+    ck_assert_int_eq(kr_pgserver_create_db(pg, url, sizeof(url)), 0);
+    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
+    io.url = url;
+    kr_inventory_t *inv = NULL;
+    ck_assert_int_eq(kr_inventory_new(&io, &inv, NULL), 0);
+    kr_inventory_free(inv);
+    PGconn *holder = PQconnectdb(url);
+    ck_assert_int_eq(PQstatus(holder), CONNECTION_OK);
+    pg_exec(holder, "BEGIN");
+    pg_exec(holder, "LOCK TABLE kr_transactions IN ACCESS EXCLUSIVE MODE");
+    platform_up();
+    json_decref(create(&dc1, CM, copy_cm("unbooked", KR_MANAGER_SYNCER, "uid-of-nothing")));
+    json_decref(create(&dc1, CM, copy_cm("unbooked-2", KR_MANAGER_SYNCER, "uid-of-nothing")));
+    run_files rf;
+    run_files_make(&rf, "kr-sweeper-pgrec");
+    char words[4096];
+    snprintf(words, sizeof(words),
+             "--kubeconfig %s --cluster dc1=%s --listen 0 --once --grace 0s --request-timeout 1s "
+             "--rate 1000 -n default --inventory %s --log-format text",
+             rf.kc[0], rf.kc[1], url);
+    const char *argv[KR_TEST_PROC_MAX_ARGS + 1];
+    sweeper_argv(words, argv);
+    kr_test_proc p = {0};
+    kr_test_proc_start(&p, rf.log, argv);
+    /* the sweep went on past the first delete's record: the second
+     * delete, then the plan, while the lock is held */
+    bool swept = kr_test_proc_log_wait(&p, "CLUSTER", 0, 30000);
+    long waiting = pg_value(holder, "SELECT count(*) FROM pg_locks WHERE NOT granted");
+    char *text = kr_test_proc_log_text(&p);
+    ck_assert_msg(swept && waiting > 0, "swept %d, %ld waiting:\n%s", swept, waiting,
+                  text ? text : "");
+    free(text);
+    ck_assert_uint_eq(count_named("unbooked"), 0);
+    pg_exec(holder, "ROLLBACK");
+    PQfinish(holder);
+    int code = kr_test_proc_wait(&p, 60000);
+    text = kr_test_proc_log_text(&p);
+    ck_assert_msg(code == 1, "exit %d:\n%s", code, text ? text : "");
+    free(text);
+    kr_test_proc_free(&p);
+    const char *files[] = {rf.log, rf.kc[0], rf.kc[1], rf.kc[2]};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+        unlink(files[i]);
+    rmdir(rf.dir);
+    platform_down();
+    kr_pgserver_free(pg);
+}
+END_TEST
+
 /* The SWEPT records in the inventory, and (up to 8) when each was made,
  * in milliseconds since the epoch. */
 static size_t swept_records(kr_inventory_t *inv, int64_t at_ms[8])
@@ -2527,6 +2593,7 @@ int main(void)
     tcase_add_test(tc, a_stop_during_an_inventory_stall_releases_the_lease_first);
     tcase_add_test(tc, a_stop_during_a_stalled_inventory_read_releases_the_lease);
     tcase_add_test(tc, once_exits_1_when_the_inventory_check_fails);
+    tcase_add_test(tc, a_record_the_database_does_not_take_holds_the_sweep_no_longer);
     tcase_add_test(tc, each_delete_is_recorded_as_it_is_made);
     tcase_add_test(tc, a_stop_ends_the_wait_between_deletes);
     tcase_add_test(tc, a_custom_resource_is_named_by_its_kind);

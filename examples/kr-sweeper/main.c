@@ -160,6 +160,7 @@ typedef struct sweeper {
     int once_rc;
     uint64_t term; /* the Lease's transitions when this sweep began (still_leading) */
     size_t unrecorded; /* this sweep's actions the outbox refused (sweeper_acted) */
+    uint64_t record_until_ms; /* when the records being made stop waiting (0: never) */
     /* what the sweeps did, on /metrics */
     kr_metric_t *sweeps, *failed, *deleted, *skipped, *refused, *last;
 } sweeper;
@@ -262,6 +263,32 @@ static bool giving_up(void *user)
     return is_stopping(s) || !still_leading(s);
 }
 
+static uint64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Records about to be made wait for the database at most as long as a
+ * cluster's request (--request-timeout; 0: no bound). */
+static void record_deadline(sweeper *s)
+{
+    uint64_t t = s->opts.inventory_timeout_ms;
+    s->record_until_ms = t ? monotonic_ms() + t : 0;
+}
+
+/* Whether a record stops waiting for the database: as giving_up, or once
+ * it waited past record_deadline's bound: a database that does not answer
+ * (a lock held, a server that stopped answering) then holds the sweep no
+ * longer than a cluster that does not answer does. The record waits in
+ * the outbox, in order, and so does every one after it. */
+static bool record_waits_no_longer(void *user)
+{
+    sweeper *s = user;
+    return giving_up(s) || (s->record_until_ms && monotonic_ms() >= s->record_until_ms);
+}
+
 /* Each action of a sweep, the moment it is taken: counted, and handed to
  * the outbox (spooled with --inventory-spool if it must wait), stamped
  * now: a crash or a second signal mid-sweep loses no record of a delete
@@ -273,7 +300,8 @@ static void sweeper_acted(void *user, sweep_candidate *c)
         kr_metrics_counter_add(s->deleted, 1);
     if (!s->outbox)
         return;
-    if (sweep_record_candidate(s->outbox, c, s->opts.logger, giving_up, s) != 0)
+    record_deadline(s);
+    if (sweep_record_candidate(s->outbox, c, s->opts.logger, record_waits_no_longer, s) != 0)
         s->unrecorded++;
     c->recorded = true; /* recorded, waiting, or refused (counted): not again */
 }
@@ -288,7 +316,9 @@ static void sweeper_decided(void *user, sweep_plan *plan)
     sweeper *s = user;
     if (!s->outbox || s->opts.dry_run)
         return;
-    s->unrecorded += sweep_record_decided(s->outbox, plan, s->opts.logger, giving_up, s);
+    record_deadline(s);
+    s->unrecorded +=
+        sweep_record_decided(s->outbox, plan, s->opts.logger, record_waits_no_longer, s);
 }
 
 /* One sweep: 0, 1 when it failed, the books lack an action or the
@@ -346,8 +376,10 @@ static int sweep_once(sweeper *s)
     /* what was not recorded as it happened (nothing, but for a plan
      * made without the hooks; a dry run records nothing) */
     size_t refused = s->unrecorded;
-    if (s->outbox && !s->opts.dry_run)
-        refused += sweep_record(s->outbox, &plan, s->opts.logger, giving_up, s);
+    if (s->outbox && !s->opts.dry_run) {
+        record_deadline(s);
+        refused += sweep_record(s->outbox, &plan, s->opts.logger, record_waits_no_longer, s);
+    }
     sweep_plan_free(&plan);
     return refused || unchecked ? 1 : refused_clusters ? 4 : skipped ? 3 : 0;
 }
