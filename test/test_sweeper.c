@@ -1772,6 +1772,80 @@ static void metrics_of(const kr_test_proc *p, char *out, size_t len)
     free(text);
 }
 
+/* The program: kr_sweeper_last_sweep_timestamp_seconds says when the last
+ * sweep ended, for an alert on sweeps that stopped: it was set once the
+ * clusters were swept, before the inventory check and the records, so a
+ * sweep held in its check (the objects' table locked) showed as ended. */
+START_TEST(the_last_sweep_time_is_set_when_the_sweep_ends)
+{
+    char why[512];
+    kr_pgserver *pg = NULL;
+    if (kr_pgserver_start(&pg, why, sizeof(why)) != 0) {
+        ck_assert_msg(!kr_pgserver_required(), "cannot start PostgreSQL: %s", why);
+        kr_test_skip("the_last_sweep_time_is_set_when_the_sweep_ends",
+                     "PostgreSQL cannot start (%s)", why);
+        return;
+    }
+    char url[512];
+    ck_assert_int_eq(kr_pgserver_create_db(pg, url, sizeof(url)), 0);
+    kr_inventory_opts io = KR_INVENTORY_OPTS_INIT;
+    io.url = url;
+    kr_inventory_t *inv = NULL;
+    ck_assert_int_eq(kr_inventory_new(&io, &inv, NULL), 0);
+    kr_inventory_free(inv);
+    PGconn *holder = PQconnectdb(url);
+    ck_assert_int_eq(PQstatus(holder), CONNECTION_OK);
+    pg_exec(holder, "BEGIN");
+    pg_exec(holder, "LOCK TABLE kr_objects IN ACCESS EXCLUSIVE MODE");
+    platform_up();
+    run_files rf;
+    run_files_make(&rf, "kr-sweeper-pglast");
+    char words[4096];
+    snprintf(words, sizeof(words),
+             "--kubeconfig %s --cluster dc1=%s --listen 127.0.0.1:0 --interval 1h --grace 0s "
+             "--inventory %s --log-format text",
+             rf.kc[0], rf.kc[1], url);
+    const char *argv[KR_TEST_PROC_MAX_ARGS + 1];
+    sweeper_argv(words, argv);
+    kr_test_proc p = {0};
+    kr_test_proc_start(&p, rf.log, argv);
+    /* the first sweep's check waits for the lock */
+    struct timespec tick = {0, 20 * 1000000};
+    time_t deadline = time(NULL) + 30;
+    while (pg_value(holder, "SELECT count(*) FROM pg_locks WHERE NOT granted") == 0 &&
+           time(NULL) < deadline)
+        nanosleep(&tick, &tick);
+    ck_assert_int_gt(pg_value(holder, "SELECT count(*) FROM pg_locks WHERE NOT granted"), 0);
+    static char metrics[1 << 17];
+    for (deadline = time(NULL) + 30;
+         !strstr(metrics, "kr_sweeper_sweeps_total 1\n") && time(NULL) < deadline;
+         nanosleep(&tick, &tick))
+        metrics_of(&p, metrics, sizeof(metrics));
+    const char *last = strstr(metrics, "\nkr_sweeper_last_sweep_timestamp_seconds ");
+    ck_assert_msg(strstr(metrics, "kr_sweeper_sweeps_total 1\n") &&
+                      strstr(metrics, "kr_sweeper_last_sweep_timestamp_seconds 0\n"),
+                  "while the sweep's check waits: %.60s", last ? last + 1 : "(no gauge)");
+    /* once the lock goes, the sweep ends, and says so */
+    pg_exec(holder, "ROLLBACK");
+    ck_assert(kr_test_proc_log_wait(&p, "No zombies found", 0, 30000));
+    for (deadline = time(NULL) + 30;
+         strstr(metrics, "kr_sweeper_last_sweep_timestamp_seconds 0\n") && time(NULL) < deadline;
+         nanosleep(&tick, &tick))
+        metrics_of(&p, metrics, sizeof(metrics));
+    ck_assert(!strstr(metrics, "kr_sweeper_last_sweep_timestamp_seconds 0\n"));
+    PQfinish(holder);
+    ck_assert_int_eq(kr_test_proc_signal(&p, SIGTERM), 0);
+    ck_assert_int_eq(kr_test_proc_wait(&p, 60000), 0);
+    kr_test_proc_free(&p);
+    const char *files[] = {rf.log, rf.kc[0], rf.kc[1], rf.kc[2]};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+        unlink(files[i]);
+    rmdir(rf.dir);
+    platform_down();
+    kr_pgserver_free(pg);
+}
+END_TEST
+
 #define WIDGETS KR_GVR("example.com", "v1", "widgets")
 
 static void install_widget_crd(cluster *cl)
@@ -2594,6 +2668,7 @@ int main(void)
     tcase_add_test(tc, a_stop_during_a_stalled_inventory_read_releases_the_lease);
     tcase_add_test(tc, once_exits_1_when_the_inventory_check_fails);
     tcase_add_test(tc, a_record_the_database_does_not_take_holds_the_sweep_no_longer);
+    tcase_add_test(tc, the_last_sweep_time_is_set_when_the_sweep_ends);
     tcase_add_test(tc, each_delete_is_recorded_as_it_is_made);
     tcase_add_test(tc, a_stop_ends_the_wait_between_deletes);
     tcase_add_test(tc, a_custom_resource_is_named_by_its_kind);

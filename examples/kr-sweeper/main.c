@@ -342,12 +342,12 @@ static int sweep_once(sweeper *s)
     s->unrecorded = 0;
     int rc = sweep_run(&s->opts, &plan, &err);
     kr_metrics_counter_add(s->sweeps, 1);
-    kr_metrics_gauge_set(s->last, (double)time(NULL));
     if (rc != 0) {
         kr_log(s->opts.logger, KR_LOG_ERROR, "sweeper", "sweep failed: %s", err.message);
         kr_metrics_counter_add(s->failed, 1);
         kr_metrics_gauge_set(s->skipped, (double)s->opts.n_clusters); /* every one left alone */
         kr_metrics_gauge_set(s->refused, 0); /* none judged, none refused */
+        kr_metrics_gauge_set(s->last, (double)time(NULL));
         return 1;
     }
     /* the workload clusters the sweep could not list (the inventory's
@@ -381,6 +381,9 @@ static int sweep_once(sweeper *s)
         refused += sweep_record(s->outbox, &plan, s->opts.logger, record_waits_no_longer, s);
     }
     sweep_plan_free(&plan);
+    /* ended: its inventory check and its records included, so that a
+     * sweep held there does not look done */
+    kr_metrics_gauge_set(s->last, (double)time(NULL));
     return refused || unchecked ? 1 : refused_clusters ? 4 : skipped ? 3 : 0;
 }
 
