@@ -242,10 +242,13 @@ int ts_authorize(kr_testserver_t *ts, const ts_identity *who, const char *verb, 
     return deny_resource(resp, who, &a, ts_details(rt->res, rt->name, false));
 }
 
+/* A non-resource request's verb: its method in lower case, as
+ * kube-apiserver's request info has it (HEAD is "head" here; only a
+ * resource request's HEAD is a get). */
 static const char *path_verb(const char *method)
 {
     static const char *const verbs[][2] = {
-        {"GET", "get"},     {"HEAD", "get"},      {"POST", "post"},      {"PUT", "put"},
+        {"GET", "get"},     {"HEAD", "head"},     {"POST", "post"},      {"PUT", "put"},
         {"PATCH", "patch"}, {"DELETE", "delete"}, {"OPTIONS", "options"}};
     for (size_t i = 0; i < KR_ARRAY_LEN(verbs); i++)
         if (strcmp(method, verbs[i][0]) == 0)

@@ -367,7 +367,7 @@ static void dispatch(kr_testserver_t *ts, const ts_request *req, const ts_route 
 const char *ts_verb_of(const ts_request *req, const ts_route *rt)
 {
     const char *m = req->method;
-    if (strcmp(m, "GET") == 0) {
+    if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) { /* as kube's request info */
         if (rt->legacy_watch || (!rt->name && ts_query_bool(req, "watch") == 1))
             return "watch";
         return rt->name ? "get" : "list";
